@@ -1,0 +1,174 @@
+"""Reverse mode in index form: each node's own definition, differentiated and accumulated.
+
+For a node ``v`` with components ``v_I`` and an operand ``u``, the contribution
+to ``∂L/∂u_K`` is ``Σ_I ∂L/∂v_I ∂v_I/∂u_K``: SymPy differentiates the node's
+componentwise definition with respect to one element ``u_K``, which yields
+Kronecker deltas, and :func:`~einderive.indexed.collapse` lets them eat the
+sums.  Nothing here differentiates the loss as a whole or expands a sum.
+
+An upstream adjoint is written by its symbol ``∂L/∂v``, as backprop does,
+except where that adds nothing: the loss's own ``∂L/∂L = 1``, a constant
+adjoint, and a closed-form adjoint passed through an op that only adds,
+negates or sums (so ``e = y_true - y`` gives ``∂L/∂y = -2 e``, not ``-∂L/∂e``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sympy import Add, Indexed, S, Symbol, factor_terms
+
+from .graph import Graph
+from .indexed import Ctx, Namer, key_of, collapse, fresh_bound, rename, substitute_indexed
+
+EXPAND_LIMIT = 600  # operation count above which a closed form is not printed
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One step of the chain rule, kept for ``--steps``."""
+
+    node: str  # the consumer v
+    operand: str  # the operand u
+    out_idx: tuple  # v's indices I
+    in_idx: tuple  # u's indices K
+    local: object  # ∂v_I/∂u_K with its deltas
+    local_collapsed: object  # the same with the node's own sums collapsed
+    chained: object  # Σ_I ∂L/∂v_I ∂v_I/∂u_K before collapsing
+    result: object  # after collapsing, in K
+    inlined: bool  # whether ∂L/∂v was replaced by its value
+
+
+@dataclass(frozen=True)
+class Adjoint:
+    name: str
+    idx: tuple  # the reader's indices of the tensor's axes (0 for a size-1 axis)
+    expr: object  # index form, with upstream adjoints as symbols
+    terms: tuple  # ((consumer, contribution), ...) in the order of the forward graph
+    closed: object | None  # index form in terms of inputs and forward nodes only
+
+
+@dataclass(frozen=True)
+class IndexDerivation:
+    graph: Graph
+    ctx: Ctx
+    definitions: dict  # node name -> (component expression, its indices)
+    adjoints: dict  # tensor name -> Adjoint, for every tensor the loss depends on
+    order: tuple  # names with an adjoint, from the loss back, inputs last
+    edges: tuple  # Edge, in the order computed
+    namer: Namer
+
+
+def derive_index(graph: Graph) -> IndexDerivation:
+    ctx = Ctx(graph)
+    definitions = {}
+    for t in graph.nodes:
+        idx = ctx.canon(t.shape)
+        definitions[t.name] = (rename(ctx.comp(t.expr, idx), ctx, idx, idx), idx)
+    namer = Namer(ctx, definitions)
+    canon = {t.name: ctx.canon(t.shape) for t in graph.tensors}
+
+    contributions: dict[str, list] = {t.name: [] for t in graph.tensors}
+    adjoints: dict[str, Adjoint] = {}
+    edges: list[Edge] = []
+    position = {t.name: n for n, t in enumerate(graph.tensors)}
+
+    def accumulate(name: str) -> Adjoint:
+        terms = tuple(sorted(contributions[name], key=lambda c: position[c[0]]))
+        expr = terms[0][1] if len(terms) == 1 else _tidy(Add(*[c for _, c in terms]), namer)
+        return Adjoint(name, canon[name], expr, terms, None)
+
+    for v in reversed(graph.nodes):
+        if v.name == graph.loss:
+            adjoints[v.name] = Adjoint(v.name, (), S.One, (), None)
+        elif contributions[v.name]:
+            adjoints[v.name] = accumulate(v.name)
+        else:
+            continue  # the loss does not depend on v
+        expr = adjoints[v.name].expr
+        definition, out_idx = definitions[v.name]
+        for u in graph.operands(v):
+            edge = _edge(ctx, v.name, u, definition, out_idx, expr, namer, graph)
+            edges.append(edge)
+            contribution = _tidy(rename(edge.result, ctx, edge.in_idx, canon[u]), namer)
+            contributions[u].append((v.name, contribution))
+    for t in graph.inputs:
+        if contributions[t.name]:
+            adjoints[t.name] = accumulate(t.name)
+    adjoints = _with_closed_forms(graph, ctx, adjoints, namer)
+    order = tuple(t.name for t in reversed(graph.nodes) if t.name in adjoints) + \
+        tuple(t.name for t in graph.inputs if t.name in adjoints)
+    return IndexDerivation(graph, ctx, definitions, adjoints, order, tuple(edges), namer)
+
+
+def _edge(ctx: Ctx, v: str, u: str, definition, out_idx, upstream_expr, namer, graph) -> Edge:
+    in_idx = ctx.spare_indices(graph[u].shape, avoid=out_idx)
+    local = fresh_bound(definition, ctx).diff(ctx.element(u, in_idx))
+    upstream = ctx.adjoint(v, out_idx)
+    free = tuple(i for i in out_idx if isinstance(i, Symbol))
+    chained = ctx.sum(upstream * local, free)
+    result = collapse(chained)
+    inlined = graph[v].kind == "anon" or _passes_through(ctx, result, v, upstream_expr)
+    if inlined:
+        result = collapse(substitute_indexed(result, ctx.adjoint_keys[v], upstream_expr,
+                                             out_idx, ctx))
+    return Edge(v, u, out_idx, in_idx, local, collapse(local), chained, result, inlined)
+
+
+def _passes_through(ctx: Ctx, contribution, v: str, upstream_expr) -> bool:
+    """Whether ``∂L/∂v`` is better written out than named in this contribution."""
+    if _mentions_adjoint(ctx, upstream_expr):
+        return False
+    if not _mentions_tensor(ctx, upstream_expr):
+        return True  # a constant such as 1 or 1/B
+    label = ctx.adjoint_keys[v]
+    others = [a for a in _tensor_atoms(ctx, contribution) if _base(a) != label]
+    return not others
+
+
+def _base(atom):
+    return key_of(atom)
+
+
+def _tensor_atoms(ctx: Ctx, e) -> list:
+    return [a for a in e.atoms(Indexed, Symbol) if ctx.is_tensor_atom(a)]
+
+
+def _mentions_tensor(ctx: Ctx, e) -> bool:
+    return bool(_tensor_atoms(ctx, e))
+
+
+def _mentions_adjoint(ctx: Ctx, e) -> bool:
+    return any(_base(a) in ctx.adjoint_of for a in _tensor_atoms(ctx, e))
+
+
+def _tidy(e, namer: Namer):
+    return factor_terms(namer(collapse(e)))
+
+
+def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict, namer: Namer) -> dict:
+    closed: dict[str, object] = {}
+    out = dict(adjoints)
+    for v in reversed(graph.tensors):
+        adj = adjoints.get(v.name)
+        if adj is None:
+            continue
+        e = adj.expr
+        ok = True
+        for name in [n for n in adjoints if _mentions(ctx, e, n)]:
+            value = closed.get(name)
+            if value is None:
+                ok = False
+                break
+            e = substitute_indexed(e, ctx.adjoint_keys[name], value, adjoints[name].idx, ctx)
+        if ok:
+            e = _tidy(rename(e, ctx, adj.idx, adj.idx), namer)
+            ok = e.count_ops() <= EXPAND_LIMIT
+        closed[v.name] = e if ok else None
+        out[v.name] = Adjoint(adj.name, adj.idx, adj.expr, adj.terms, closed[v.name])
+    return out
+
+
+def _mentions(ctx: Ctx, e, name: str) -> bool:
+    label = ctx.adjoint_keys[name]
+    return any(_base(a) == label for a in _tensor_atoms(ctx, e))

@@ -1,0 +1,100 @@
+"""One error type for everything a spec can get wrong.
+
+A :class:`SpecError` carries where the problem is (file, line, column, all
+1-based, as editors and compilers print them), what is wrong, and a hint that
+says what to do.  The CLI prints it as ``file:line:col: error: message`` and
+exits with code 2; nothing else in einderive formats an error for a user.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A place in a spec file; ``line`` and ``col`` are 1-based (0 = unknown)."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line <= 0:
+            return self.file
+        if self.col <= 0:
+            return f"{self.file}:{self.line}"
+        return f"{self.file}:{self.line}:{self.col}"
+
+    def shifted(self, col: int) -> Loc:
+        """The same line, ``col`` characters further right."""
+        return Loc(self.file, self.line, self.col + col) if self.line else self
+
+
+class EinderiveError(Exception):
+    """Base class of every error einderive reports to a user."""
+
+
+class SpecError(EinderiveError):
+    """A problem in a spec, with its location and a hint."""
+
+    def __init__(self, message: str, loc: Loc | None = None, hint: str | None = None,
+                 source_line: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+        self.hint = hint
+        self.source_line = source_line
+
+    def with_source(self, source_lines: list[str]) -> SpecError:
+        """Attach the offending line of the file (for the caret display)."""
+        if self.source_line is None and self.loc and 0 < self.loc.line <= len(source_lines):
+            self.source_line = source_lines[self.loc.line - 1]
+        return self
+
+    def format(self) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        lines = [f"{where}error: {self.message}"]
+        if self.source_line is not None and self.loc and self.loc.col > 0:
+            text = self.source_line.rstrip("\n")
+            if len(text) <= 200:
+                lines.append(f"  | {text}")
+                lines.append("  | " + " " * (self.loc.col - 1) + "^")
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+class SpecWarning:
+    """Something worth saying that does not stop the derivation."""
+
+    def __init__(self, message: str, loc: Loc | None = None):
+        self.message = message
+        self.loc = loc
+
+    def format(self) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        return f"{where}warning: {self.message}"
+
+    def __repr__(self) -> str:
+        return f"SpecWarning({self.format()!r})"
+
+
+def did_you_mean(name: str, candidates, what: str = "") -> str | None:
+    """A hint naming the closest candidate, in the manner of rustc and mypy."""
+    pool = sorted(set(candidates))
+    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    if not close:
+        lowered = {c.lower(): c for c in pool}
+        if name.lower() in lowered:
+            close = [lowered[name.lower()]]
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if pool and what:
+        shown = ", ".join(pool[:12]) + (", ..." if len(pool) > 12 else "")
+        return f"known {what}: {shown}"
+    return None

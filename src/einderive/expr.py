@@ -1,0 +1,215 @@
+"""Forward items, ``z = W @ x``, parsed with the ``ast`` module against a whitelist.
+
+Only names, numbers, a string (einsum's subscripts), ``+ - * / @ **``, unary
+minus, ``.T``, calls of a function by name and tuples (for ``axis``) are
+accepted; anything else is a :class:`SpecError` pointing at the offending
+character.  Nothing is ever evaluated: the result is a small tree of frozen
+dataclasses that :mod:`einderive.graph` turns into nodes.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .errors import Loc, SpecError
+from .spec import Assignment, normalize_name
+
+MAX_DEPTH = 100
+
+
+@dataclass(frozen=True)
+class Expr:
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Name(Expr):
+    id: str
+
+
+@dataclass(frozen=True)
+class Number(Expr):
+    value: Fraction
+    text: str
+
+
+@dataclass(frozen=True)
+class String(Expr):
+    value: str
+
+
+@dataclass(frozen=True)
+class Flag(Expr):
+    """``True``, ``False`` or ``None``, only meaningful as keyword values."""
+
+    value: object
+
+
+@dataclass(frozen=True)
+class BinOp(Expr):
+    op: str  # one of + - * / @ **
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Neg(Expr):
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Transpose(Expr):
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Keyword:
+    name: str
+    value: Expr
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    func: str
+    args: tuple[Expr, ...]
+    kwargs: tuple[Keyword, ...]
+
+
+@dataclass(frozen=True)
+class TupleLit(Expr):
+    items: tuple[Expr, ...]
+
+
+@dataclass(frozen=True)
+class Statement:
+    target: str
+    target_loc: Loc
+    value: Expr
+
+
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@",
+           ast.Pow: "**"}
+_UNSUPPORTED_OPS = {ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<", ast.RShift: ">>",
+                    ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
+
+
+def parse_assignment(item: Assignment) -> Statement:
+    """Parse one forward item into a :class:`Statement`."""
+    text = item.text
+    base = item.text_loc
+
+    def loc_of(node) -> Loc:
+        return _loc(base, text, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
+
+    try:
+        tree = ast.parse(text, mode="exec")
+    except SyntaxError as exc:
+        col = exc.offset or 1
+        msg = (exc.msg or "invalid syntax").replace("'(' was never closed", "'(' is never closed")
+        loc = Loc(base.file, base.line, base.col + col - 1) if base.col else base
+        hint = "a forward item is 'name = expression' in Python syntax, e.g. 'z = W @ x'"
+        if "nested" in msg:
+            hint = "split the expression over several forward items"
+        raise SpecError(f"syntax error in expression: {msg}", loc, hint) from None
+    except (RecursionError, MemoryError):
+        raise SpecError("the expression is nested too deeply", base,
+                        "split it over several forward items") from None
+    if len(tree.body) != 1:
+        raise SpecError("a forward item must be exactly one assignment 'name = expression'",
+                        base, "put each assignment in its own item")
+    stmt = tree.body[0]
+    if isinstance(stmt, ast.Expr):
+        raise SpecError("a forward item must assign its value to a name", base,
+                        f"write 'name = {text.strip()}'")
+    if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)) or not isinstance(stmt, ast.Assign):
+        raise SpecError("a forward item must be a plain assignment 'name = expression'",
+                        loc_of(stmt), "each item defines a new node; '+=' and annotations "
+                        "are not supported")
+    if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+        raise SpecError("the left-hand side must be a single new name", loc_of(stmt.targets[0]),
+                        "write one assignment per item, e.g. 'z = W @ x'")
+    _check_depth(stmt.value, loc_of)
+    target = stmt.targets[0]
+    return Statement(normalize_name(target.id), loc_of(target), _convert(stmt.value, loc_of))
+
+
+def _loc(base: Loc, text: str, lineno: int, col_offset: int) -> Loc:
+    """Map an ast position (UTF-8 byte offset) to a character column in the file."""
+    if not base.col or lineno != 1:
+        return Loc(base.file, base.line, 0) if base.line else base
+    first = text.split("\n", 1)[0].encode("utf-8")
+    chars = len(first[:col_offset].decode("utf-8", errors="ignore"))
+    return Loc(base.file, base.line, base.col + chars)
+
+
+def _check_depth(root: ast.AST, loc_of) -> None:
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise SpecError(f"the expression is nested more than {MAX_DEPTH} levels deep",
+                            loc_of(node), "split it over several forward items")
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _convert(node: ast.AST, loc_of) -> Expr:
+    loc = loc_of(node)
+    if isinstance(node, ast.Name):
+        return Name(loc, normalize_name(node.id))
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if isinstance(value, bool) or value is None:
+            return Flag(loc, value)
+        if isinstance(value, (int, float)):
+            if isinstance(value, float) and value != value or value in (float("inf"), -float("inf")):
+                raise SpecError(f"'{value!r}' is not a finite number", loc)
+            return Number(loc, Fraction(repr(value)) if isinstance(value, float)
+                          else Fraction(value), repr(value))
+        if isinstance(value, str):
+            return String(loc, value)
+        raise SpecError(f"unsupported constant {value!r}", loc, "use real numbers")
+    if isinstance(node, ast.BinOp):
+        op = _BINOPS.get(type(node.op))
+        if op is None:
+            sym = _UNSUPPORTED_OPS.get(type(node.op), type(node.op).__name__)
+            raise SpecError(f"the operator '{sym}' is not supported", loc,
+                            "supported operators: + - * / @ ** and unary -")
+        return BinOp(loc, op, _convert(node.left, loc_of), _convert(node.right, loc_of))
+    if isinstance(node, ast.UnaryOp):
+        if isinstance(node.op, ast.USub):
+            return Neg(loc, _convert(node.operand, loc_of))
+        if isinstance(node.op, ast.UAdd):
+            return _convert(node.operand, loc_of)
+        raise SpecError("only unary '-' and '+' are supported", loc)
+    if isinstance(node, ast.Attribute):
+        if node.attr != "T":
+            raise SpecError(f"unsupported attribute '.{node.attr}'", loc_of(node),
+                            "only '.T' (transpose) is supported")
+        return Transpose(loc, _convert(node.value, loc_of))
+    if isinstance(node, ast.Call):
+        if not isinstance(node.func, ast.Name):
+            raise SpecError("call functions by their plain name", loc,
+                            "e.g. exp(x), not np.exp(x)")
+        args = []
+        for a in node.args:
+            if isinstance(a, ast.Starred):
+                raise SpecError("'*' arguments are not supported", loc_of(a))
+            args.append(_convert(a, loc_of))
+        kwargs = []
+        for kw in node.keywords:
+            if kw.arg is None:
+                raise SpecError("'**' arguments are not supported", loc_of(kw.value))
+            kwargs.append(Keyword(kw.arg, _convert(kw.value, loc_of), loc_of(kw)))
+        return Call(loc, normalize_name(node.func.id), tuple(args), tuple(kwargs))
+    if isinstance(node, ast.Tuple):
+        return TupleLit(loc, tuple(_convert(e, loc_of) for e in node.elts))
+    what = {ast.Subscript: "indexing with [...]", ast.Compare: "comparisons",
+            ast.BoolOp: "'and'/'or'", ast.IfExp: "conditional expressions",
+            ast.Lambda: "lambda", ast.List: "lists", ast.Dict: "dicts",
+            ast.ListComp: "comprehensions", ast.GeneratorExp: "generators",
+            ast.JoinedStr: "f-strings", ast.NamedExpr: "':='"}.get(type(node))
+    raise SpecError(f"{what or type(node).__name__} not supported in expressions", loc,
+                    "expressions use names, numbers, + - * / @ **, .T and function calls")

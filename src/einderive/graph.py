@@ -1,0 +1,273 @@
+"""The forward graph: tensors in definition order, every shape inferred and checked.
+
+Each forward item becomes one node whose definition is a typed expression
+(:class:`~einderive.ops.FExpr`).  Elementwise ops, transposes, products and
+reductions stay inside the node's own definition; the only intermediate a
+line can get is the argument of ``softmax``/``log_softmax``/``logsumexp``
+when it is not a plain name, which becomes an anonymous node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from . import expr as X
+from . import shapes
+from .errors import Loc, SpecError, SpecWarning, did_you_mean
+from .ops import FUNCTIONS, OPS, FExpr
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    shape: tuple
+    kind: str  # 'input', 'node' or 'anon' (an intermediate inside a node's line)
+    loc: Loc
+    expr: FExpr | None = None
+    text: str = ""
+    positive: bool = False
+    owner: str = ""  # for 'anon': the node whose line made it
+
+    @property
+    def is_input(self) -> bool:
+        return self.kind == "input"
+
+
+@dataclass(frozen=True)
+class Graph:
+    spec: Spec
+    tensors: tuple[Tensor, ...]  # inputs, then nodes in definition order
+    dims: tuple[tuple[str, int | None], ...]
+    loss: str
+    wrt: tuple[str, ...]
+    warnings: tuple[SpecWarning, ...] = ()
+
+    def __getitem__(self, name: str) -> Tensor:
+        return self._index[name]
+
+    @property
+    def _index(self) -> dict[str, Tensor]:
+        cached = self.__dict__.get("_index_cache")
+        if cached is None:
+            cached = {t.name: t for t in self.tensors}
+            object.__setattr__(self, "_index_cache", cached)
+        return cached
+
+    @property
+    def inputs(self) -> tuple[Tensor, ...]:
+        return tuple(t for t in self.tensors if t.is_input)
+
+    @property
+    def nodes(self) -> tuple[Tensor, ...]:
+        return tuple(t for t in self.tensors if not t.is_input)
+
+    def operands(self, t: Tensor) -> tuple[str, ...]:
+        """Names of the tensors a node's definition reads, in first-use order."""
+        seen: list[str] = []
+
+        def walk(e: FExpr):
+            if e.op == "ref":
+                if e.param("name") not in seen:
+                    seen.append(e.param("name"))
+            for a in e.args:
+                if isinstance(a, FExpr):
+                    walk(a)
+        if t.expr is not None:
+            walk(t.expr)
+        return tuple(seen)
+
+
+def build(spec: Spec) -> Graph:
+    """Check every name and shape in ``spec`` and return its graph."""
+    env: dict[str, Tensor] = {}
+    for inp in spec.inputs:
+        env[inp.name] = Tensor(inp.name, inp.shape, "input", inp.loc, positive=inp.positive)
+    dims = {d.name: d for d in spec.dims}
+    later = {}
+    statements = []
+    for item in spec.forward:
+        st = X.parse_assignment(item)
+        statements.append((item, st))
+        later.setdefault(st.target, st.target_loc)
+    tensors = list(env.values())
+    for item, st in statements:
+        name = st.target
+        if name in env:
+            prev = env[name]
+            what = "an input" if prev.is_input else "a node"
+            raise SpecError(f"'{name}' is already defined as {what} (at {prev.loc})",
+                            st.target_loc, "each forward item defines a new name; choose another")
+        if name in OPS or name in FUNCTIONS:
+            raise SpecError(f"the node name '{name}' shadows the function {name}()",
+                            st.target_loc, f"choose another name, e.g. '{name}_'")
+        if name in dims:
+            raise SpecError(f"'{name}' names both a dim and a node", st.target_loc,
+                            "choose another name")
+        builder = _Builder(env, dims, later, name, tensors)
+        value = builder.tensor(st.value)
+        node = Tensor(name, value.shape, "node", st.target_loc, value, item.text.strip())
+        env[name] = node
+        tensors.append(node)
+    loss = _check_loss(spec, env)
+    wrt = _check_wrt(spec, env)
+    graph = Graph(spec, tuple(tensors), tuple((d.name, d.size) for d in spec.dims), loss, wrt)
+    return _with_warnings(graph)
+
+
+def _check_loss(spec: Spec, env: dict[str, Tensor]) -> str:
+    loss = spec.loss
+    if loss not in env:
+        raise SpecError(f"the loss '{loss}' is not defined", spec.loss_loc,
+                        did_you_mean(loss, env) or "name a scalar forward node")
+    t = env[loss]
+    if t.is_input:
+        raise SpecError(f"the loss '{loss}' is an input; it must be a forward node",
+                        spec.loss_loc, "compute the loss in 'forward', e.g. L = sum(...)")
+    if t.shape != ():
+        raise SpecError(f"the loss '{loss}' has shape {shapes.fmt(t.shape)}; it must be a scalar",
+                        spec.loss_loc, f"reduce it, e.g. {loss}2 = sum({loss}) or mean({loss})")
+    return loss
+
+
+def _check_wrt(spec: Spec, env: dict[str, Tensor]) -> tuple[str, ...]:
+    for name, loc in zip(spec.wrt, spec.wrt_locs):
+        if name not in env:
+            raise SpecError(f"'wrt' names '{name}', which is not an input", loc,
+                            did_you_mean(name, [t.name for t in env.values() if t.is_input])
+                            or "list input names")
+        if not env[name].is_input:
+            raise SpecError(f"'wrt' names '{name}', a forward node; 'wrt' lists inputs", loc,
+                            "the adjoint of every node is printed anyway; list inputs here")
+    return spec.wrt
+
+
+def _with_warnings(graph: Graph) -> Graph:
+    reach = {graph.loss}
+    for t in reversed(graph.tensors):
+        if t.name in reach:
+            reach.update(graph.operands(t))
+    warnings = []
+    for name, loc in zip(graph.spec.wrt, graph.spec.wrt_locs):
+        if name not in reach:
+            warnings.append(SpecWarning(f"the loss '{graph.loss}' does not depend on '{name}'; "
+                                        f"its gradient is zero", loc))
+    return Graph(graph.spec, graph.tensors, graph.dims, graph.loss, graph.wrt, tuple(warnings))
+
+
+class _Builder:
+    """Turns one forward expression into an FExpr, checking names and shapes."""
+
+    def __init__(self, env, dims, later, target, tensors):
+        self.env, self.dims, self.later, self.target = env, dims, later, target
+        self.tensors = tensors
+        self.anon = 0
+
+    def tensor(self, e: X.Expr) -> FExpr:
+        out = self.value(e)
+        if out.op in ("str", "bool", "none", "tuple"):
+            what = {"str": "a string", "bool": "True/False", "none": "None",
+                    "tuple": "a tuple"}[out.op]
+            hint = ("a string is only used as einsum's subscripts" if out.op == "str"
+                    else "use it as a keyword value, e.g. axis=(0, 1) or keepdims=True")
+            raise SpecError(f"{what} is not a tensor", e.loc, hint)
+        return out
+
+    def value(self, e: X.Expr) -> FExpr:
+        if isinstance(e, X.Name):
+            return self.name(e)
+        if isinstance(e, X.Number):
+            return FExpr("num", (), (("value", e.value), ("text", e.text)), ())
+        if isinstance(e, X.String):
+            return FExpr("str", (), (("value", e.value),), ())
+        if isinstance(e, X.Flag):
+            return FExpr("bool" if isinstance(e.value, bool) else "none", (),
+                         (("value", e.value),), ())
+        if isinstance(e, X.TupleLit):
+            return FExpr("tuple", tuple(self.value(i) for i in e.items), (), ())
+        if isinstance(e, X.Neg):
+            return self.apply("neg", e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
+        if isinstance(e, X.Transpose):
+            return self.apply("transpose", e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
+        if isinstance(e, X.BinOp):
+            args = [(self.tensor(e.left), e.left.loc), (self.tensor(e.right), e.right.loc)]
+            if e.op == "/" and _is_zero(args[1][0]):
+                raise SpecError("division by zero", e.right.loc)
+            return self.apply(e.op, e.loc, args, {})
+        if isinstance(e, X.Call):
+            return self.call(e)
+        raise SpecError("unsupported expression", e.loc)  # pragma: no cover - parser whitelists
+
+    def name(self, e: X.Name) -> FExpr:
+        n = e.id
+        if n in self.env:
+            t = self.env[n]
+            return FExpr("ref", (), (("name", n),), t.shape)
+        if n in self.dims:
+            return FExpr("dim", (), (("name", n),), ())
+        if n in OPS or n in FUNCTIONS:
+            raise SpecError(f"'{n}' is a function; call it with arguments", e.loc,
+                            f"e.g. {OPS[n].signature or n + '(x)'}")
+        if n == self.target:
+            raise SpecError(f"'{n}' is used in its own definition", e.loc,
+                            "a forward item defines a new name from earlier ones")
+        if n in self.later:
+            raise SpecError(f"'{n}' is used before it is defined (at {self.later[n]})", e.loc,
+                            "move its definition above this item")
+        hint = did_you_mean(n, list(self.env) + list(self.dims))
+        raise SpecError(f"undefined name '{n}'", e.loc,
+                        hint or "declare it under 'inputs' or define it in an earlier item")
+
+    def call(self, e: X.Call) -> FExpr:
+        fn = e.func
+        if fn not in OPS or not OPS[fn].user:
+            if fn in self.env:
+                raise SpecError(f"'{fn}' is a tensor, not a function", e.loc,
+                                "use '@' or '*' to multiply tensors")
+            raise SpecError(f"unknown function '{fn}'", e.loc,
+                            did_you_mean(fn, FUNCTIONS, "functions"))
+        op = OPS[fn]
+        lo, hi = op.nargs
+        n = len(e.args)
+        if n < lo or (hi is not None and n > hi):
+            want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
+            raise SpecError(f"{fn}() takes {want} positional argument{'s' if want != '1' else ''}"
+                            f" but {n} {'was' if n == 1 else 'were'} given", e.loc,
+                            f"usage: {op.signature}")
+        kwargs = {}
+        for kw in e.kwargs:
+            if kw.name not in op.kwargs:
+                hint = did_you_mean(kw.name, op.kwargs) if op.kwargs else None
+                raise SpecError(f"{fn}() takes no keyword argument '{kw.name}'", kw.loc,
+                                hint or f"usage: {op.signature}")
+            if kw.name in kwargs:
+                raise SpecError(f"keyword argument '{kw.name}' is repeated", kw.loc)
+            kwargs[kw.name] = (self.value(kw.value), kw.value.loc)
+        if fn == "einsum":
+            args = [(self.value(e.args[0]), e.args[0].loc)] + \
+                   [(self.tensor(a), a.loc) for a in e.args[1:]]
+        else:
+            args = [(self.tensor(a), a.loc) for a in e.args]
+        return self.apply(fn, e.loc, args, kwargs)
+
+    def apply(self, fn: str, loc: Loc, args, kwargs) -> FExpr:
+        op = OPS[fn]
+        if op.needs_ref and not args[0][0].is_ref:
+            args = [(self.split(args[0][0]), args[0][1])] + list(args[1:])
+        return op.check(loc, args, kwargs)
+
+    def split(self, value: FExpr) -> FExpr:
+        """Make ``value`` an anonymous node, so that an axis function can read it whole."""
+        self.anon += 1
+        name = f"_{self.target}_{self.anon}"
+        while name in self.env:
+            name += "_"
+        t = Tensor(name, value.shape, "anon", Loc(""), value, owner=self.target)
+        self.env[name] = t
+        self.tensors.append(t)
+        return FExpr("ref", (), (("name", name),), value.shape)
+
+
+def _is_zero(e: FExpr) -> bool:
+    return e.op == "num" and e.param("value") == Fraction(0)

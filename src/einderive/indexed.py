@@ -1,0 +1,335 @@
+"""Index algebra: componentwise definitions, Kronecker-delta collapse, index names.
+
+Every tensor is a SymPy ``IndexedBase`` (a ``Symbol`` when it is a scalar)
+and every dim a positive-integer symbol, so no sum is ever expanded and no
+cost depends on a dim's size.  Deltas are collapsed here rather than by
+``Sum.doit``, which wraps every result in range conditions (``Piecewise``).
+Index names are the reader's: each dim has its own letter (i, j, k ... in the
+order of ``dims``), a second index over the same dim is primed.
+"""
+
+from __future__ import annotations
+
+from sympy import Add, Indexed, IndexedBase, KroneckerDelta, Mul, Pow, S, Sum, Symbol
+
+from .ops import OPS, AxisFunction, ElementwiseFunction, FExpr, sympy_number
+
+LETTERS = "ijklmnpqrstuvwabcdefghoxyz"
+PRIME = "′"
+
+
+class Ctx:
+    """The SymPy symbols of one graph, and how to build its components."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.dim_names = [d for d, _ in graph.dims]
+        for t in graph.tensors:
+            for d in t.shape:
+                if d != 1 and d not in self.dim_names:  # pragma: no cover - spec checks dims
+                    self.dim_names.append(d)
+        self.sizes = {d: Symbol(d, integer=True, positive=True) for d in self.dim_names}
+        self.dim_of_size = {v: k for k, v in self.sizes.items()}
+        self.letter = {d: LETTERS[n] if n < len(LETTERS) else f"i{n}"
+                       for n, d in enumerate(self.dim_names)}
+        self.spare = [c for c in LETTERS if c not in self.letter.values()]
+        self.index_dim: dict[Symbol, str] = {}
+        self.counter = 0
+        self.labels: dict[str, object] = {}  # name -> IndexedBase (Symbol for a scalar)
+        self.adjoint_bases: dict[str, object] = {}
+        self.keys: dict[str, Symbol] = {}  # name -> the Symbol that identifies it
+        self.adjoint_keys: dict[str, Symbol] = {}
+        self.tensor_of: dict[Symbol, str] = {}
+        self.adjoint_of: dict[Symbol, str] = {}
+        for t in graph.tensors:
+            self.labels[t.name] = self._label(t.name, t.shape)
+            self.adjoint_bases[t.name] = self._label("∂" + t.name, t.shape)
+            self.keys[t.name] = key_of(self.labels[t.name])
+            self.adjoint_keys[t.name] = key_of(self.adjoint_bases[t.name])
+            self.tensor_of[self.keys[t.name]] = t.name
+            self.adjoint_of[self.adjoint_keys[t.name]] = t.name
+
+    # -- symbols ---------------------------------------------------------------
+
+    @staticmethod
+    def _label(name: str, shape: tuple):
+        sym = Symbol(name)
+        return sym if not shape else IndexedBase(sym)
+
+    def size(self, d) -> object:
+        return S.One if d == 1 else self.sizes[d]
+
+    def index(self, dim: str, name: str) -> Symbol:
+        sym = Symbol(name, integer=True)
+        self.index_dim[sym] = dim
+        return sym
+
+    def fresh(self, dim: str) -> Symbol:
+        self.counter += 1
+        return self.index(dim, f"_{self.counter}")
+
+    def canon(self, shape: tuple, used: tuple = ()) -> tuple:
+        """Reader's indices for an operand of ``shape``: its dims' letters, primed on repeats."""
+        out, taken = [], {s.name for s in used if isinstance(s, Symbol)}
+        for d in shape:
+            if d == 1:
+                out.append(0)
+                continue
+            name = self.letter[d]
+            while name in taken:
+                name += PRIME
+            taken.add(name)
+            out.append(self.index(d, name))
+        return tuple(out)
+
+    def spare_indices(self, shape: tuple, avoid: tuple) -> tuple:
+        """Indices for the other side of a local derivative: letters no dim uses (k, l ...)."""
+        taken = {s.name for s in avoid if isinstance(s, Symbol)}
+        pool = [c for c in self.spare if c not in taken]
+        out = []
+        for d in shape:
+            if d == 1:
+                out.append(0)
+                continue
+            name = pool.pop(0) if pool else self.letter[d]
+            while name in taken:
+                name += PRIME
+            taken.add(name)
+            out.append(self.index(d, name))
+        return tuple(out)
+
+    def label(self, e: FExpr) -> Symbol:
+        """The key Symbol of a referenced tensor (what axis functions carry)."""
+        return self.keys[e.param("name")]
+
+    def element(self, name: str, idx: tuple):
+        label = self.labels[name]
+        return label[tuple(idx)] if idx else label
+
+    def adjoint(self, name: str, idx: tuple):
+        label = self.adjoint_bases[name]
+        return label[tuple(idx)] if idx else label
+
+    # -- components -----------------------------------------------------------------
+
+    def comp(self, e: FExpr, idx: tuple):
+        if e.op == "ref":
+            return self.element(e.param("name"), idx)
+        if e.op == "num":
+            return sympy_number(e.param("value"))
+        if e.op == "dim":
+            return self.sizes[e.param("name")]
+        return OPS[e.op].comp(e, tuple(idx), self)
+
+    def sum(self, body, syms: tuple):
+        for s in syms:
+            body = Sum(body, (s, 0, self.sizes[self.index_dim[s]] - 1))
+        return body
+
+    def limit_dim(self, hi) -> str:
+        """The dim a sum runs over, read from its upper limit ``size - 1``."""
+        return self.dim_of_size[hi + 1]
+
+    def is_tensor_atom(self, e) -> bool:
+        key = key_of(e)
+        return key in self.tensor_of or key in self.adjoint_of
+
+
+def key_of(e):
+    """The Symbol naming a tensor, its element, or its IndexedBase."""
+    if isinstance(e, Indexed):
+        return e.base.label
+    if isinstance(e, IndexedBase):
+        return e.label
+    return e
+
+
+# ---------------------------------------------------------------------------
+# Collapsing sums against Kronecker deltas
+
+
+def collapse(e):
+    """Collapse every sum whose body holds a delta of its index; pull constants out of sums."""
+    if isinstance(e, Sum):
+        body = collapse(e.function)
+        for var, lo, hi in e.limits:
+            body = _sum_over(body, var, lo, hi)
+        return body
+    if e.is_Add:
+        return Add(*[collapse(a) for a in e.args])
+    if e.is_Mul:
+        return Mul(*[collapse(a) for a in e.args])
+    if isinstance(e, Pow):
+        return Pow(collapse(e.base), e.exp)
+    return e
+
+
+def _has_delta(e, var) -> bool:
+    return any(var in d.args for d in e.atoms(KroneckerDelta))
+
+
+def _terms(e, var) -> list:
+    """``e`` as a list of product terms, distributing only over sums that hold a delta of var."""
+    if e.is_Add:
+        if not _has_delta(e, var):
+            return [e]  # a sum of a sum stays whole: Σ_i (a_i - b_i), not Σ_i a_i - Σ_i b_i
+        return [t for a in e.args for t in _terms(a, var)]
+    if e.is_Mul and any(f.is_Add and _has_delta(f, var) for f in e.args):
+        parts = [[]]
+        for f in e.args:
+            options = _terms(f, var) if f.is_Add and _has_delta(f, var) else [f]
+            parts = [p + [o] for p in parts for o in options]
+        return [t for p in parts for t in _terms(Mul(*p), var)]
+    return [e]
+
+
+def _sum_over(body, var, lo, hi):
+    out = []
+    for term in _terms(body, var):
+        factors = list(Mul.make_args(term))
+        delta = next((f for f in factors if isinstance(f, KroneckerDelta) and var in f.args), None)
+        if delta is not None:
+            other = delta.args[1] if delta.args[0] == var else delta.args[0]
+            rest = Mul(*[f for f in factors if f is not delta])
+            out.append(collapse(rest.xreplace({var: other})))
+            continue
+        dep = [f for f in factors if f.has(var)]
+        indep = [f for f in factors if not f.has(var)]
+        if not dep:
+            out.append(Mul(*indep) * (hi - lo + 1))
+        else:
+            out.append(Mul(*indep) * Sum(Mul(*dep), (var, lo, hi)))
+    return Add(*out)
+
+
+# ---------------------------------------------------------------------------
+# Renaming indices for the reader
+
+
+def bound_indices(e) -> list:
+    """Summation indices in ``e``, outermost first, in a fixed traversal order."""
+    out: list = []
+
+    def walk(x):
+        if isinstance(x, Sum):
+            for var, _, _ in x.limits:
+                out.append(var)
+        for a in x.args:
+            walk(a)
+    walk(e)
+    return out
+
+
+def rename(e, ctx: Ctx, free_from: tuple, free_to: tuple):
+    """Map the free indices ``free_from`` to ``free_to`` and give every sum a reader's letter."""
+    mapping = {a: b for a, b in zip(free_from, free_to) if isinstance(a, Symbol)}
+    taken = {s.name for s in free_to if isinstance(s, Symbol)}
+    return _rename_bound(e.xreplace(mapping) if mapping else e, ctx, frozenset(taken))
+
+
+def _rename_bound(e, ctx: Ctx, taken: frozenset):
+    if isinstance(e, Sum):
+        body = e.function
+        limits = []
+        inner = set(taken)
+        for var, lo, hi in e.limits:
+            dim = ctx.limit_dim(hi)
+            name = ctx.letter[dim]
+            while name in inner:
+                name += PRIME
+            inner.add(name)
+            new = ctx.index(dim, name)
+            body = body.xreplace({var: new})
+            limits.append((new, lo, hi))
+        return Sum(_rename_bound(body, ctx, frozenset(inner)), *limits)
+    if not e.args or not e.has(Sum):
+        return e
+    return e.func(*[_rename_bound(a, ctx, taken) for a in e.args])
+
+
+def fresh_bound(e, ctx: Ctx):
+    """``e`` with every summation index replaced by a fresh one (before substituting it)."""
+    if isinstance(e, Sum):
+        body, limits = e.function, []
+        for var, lo, hi in e.limits:
+            new = ctx.fresh(ctx.limit_dim(hi))
+            body = body.xreplace({var: new})
+            limits.append((new, lo, hi))
+        return Sum(fresh_bound(body, ctx), *limits)
+    if not e.args or not e.has(Sum):
+        return e
+    return e.func(*[fresh_bound(a, ctx) for a in e.args])
+
+
+def substitute_indexed(e, key, replacement, free: tuple, ctx: Ctx):
+    """Replace each ``key[a, b ...]`` in ``e`` by ``replacement`` with ``free`` -> (a, b ...)."""
+    label = key
+    if not e.has(key):
+        return e
+
+    def repl(x):
+        if isinstance(x, Indexed) and x.base.label == label:
+            value = fresh_bound(replacement, ctx)
+            mapping = {f: a for f, a in zip(free, x.indices) if isinstance(f, Symbol)}
+            return value.xreplace(mapping)
+        if isinstance(x, Symbol) and x == label:
+            return fresh_bound(replacement, ctx)
+        if not x.args:
+            return x
+        return x.func(*[repl(a) for a in x.args])
+    return repl(e)
+
+
+# ---------------------------------------------------------------------------
+# Naming forward values: sigma(z[k]) -> y[k] where y = sigmoid(z)
+
+
+def unify(pattern, expr, wild: set, binding: dict) -> bool:
+    """Match ``expr`` against ``pattern`` up to renaming the ``wild`` indices and sum indices."""
+    if pattern in wild:
+        if pattern in binding:
+            return binding[pattern] == expr
+        binding[pattern] = expr
+        return True
+    if isinstance(pattern, Sum):
+        if not isinstance(expr, Sum) or len(pattern.limits) != len(expr.limits):
+            return False
+        local = set(wild)
+        for (pv, plo, phi), (ev, elo, ehi) in zip(pattern.limits, expr.limits):
+            if plo != elo or phi != ehi:
+                return False
+            local.add(pv)
+            binding[pv] = ev
+        return unify(pattern.function, expr.function, local, binding)
+    if not pattern.args:
+        return pattern == expr
+    if type(pattern) is not type(expr) or len(pattern.args) != len(expr.args):
+        return False
+    return all(unify(p, x, wild, binding) for p, x in zip(pattern.args, expr.args))
+
+
+class Namer:
+    """Replaces forward values (function applications) by the nodes that hold them."""
+
+    def __init__(self, ctx: Ctx, definitions: dict):
+        self.ctx = ctx
+        self.patterns: dict[type, list] = {}
+        for name, (expr, idx) in definitions.items():
+            if isinstance(expr, (ElementwiseFunction, AxisFunction)):
+                self.patterns.setdefault(type(expr), []).append((name, expr, idx))
+
+    def __call__(self, e):
+        if not self.patterns:
+            return e
+        return self._walk(e)
+
+    def _walk(self, e):
+        for name, pattern, idx in self.patterns.get(type(e), ()):
+            binding: dict = {}
+            wild = {i for i in idx if isinstance(i, Symbol)}
+            if unify(pattern, e, wild, binding):
+                target = tuple(binding[i] if isinstance(i, Symbol) else i for i in idx)
+                return self.ctx.element(name, target)
+        if not e.args or isinstance(e, (Indexed, Symbol)):
+            return e
+        return e.func(*[self._walk(a) for a in e.args])

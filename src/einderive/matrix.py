@@ -1,0 +1,460 @@
+"""Matrix form: a small expression tree that printers render and code generators compile.
+
+Shapes are the reader's: vectors are columns ``(N, 1)``, a row is a
+transposed column, a scalar is ``()``.  Elementwise products, quotients and
+sums broadcast a column across columns and a row across rows, as NumPy does.
+
+The smart constructors keep forms canonical: transposes are pushed down to
+the leaves (``(A B)ᵀ`` becomes ``Bᵀ Aᵀ``), products are flattened, factors of
+an elementwise product are put in a fixed order, and ones and zeros vanish.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import sympy
+
+
+@dataclass(frozen=True)
+class M:
+    """Base of every matrix-form node."""
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.shape == ()
+
+    def children(self) -> tuple:
+        return ()
+
+
+def _src():
+    return field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Ref(M):
+    """A tensor: ``kind`` is 'tensor' (input or node), 'anon' or 'adjoint'.
+
+    An anonymous intermediate prints as its own matrix form, ``display``."""
+
+    name: str
+    kind: str
+    shape: tuple
+    src: object = _src()
+    display: object = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Const(M):
+    """A scalar constant: a SymPy number or expression in the dims' sizes."""
+
+    value: object
+    shape: tuple = ()
+    src: object = _src()
+
+
+@dataclass(frozen=True)
+class Ones(M):
+    shape: tuple
+    src: object = _src()
+
+
+@dataclass(frozen=True)
+class Eye(M):
+    dim: str
+    shape: tuple
+    src: object = _src()
+
+
+@dataclass(frozen=True)
+class Transpose(M):
+    x: M
+    shape: tuple
+    src: object = _src()
+
+    def children(self):
+        return (self.x,)
+
+
+@dataclass(frozen=True)
+class MatMul(M):
+    a: M
+    b: M
+    shape: tuple
+    src: object = _src()
+
+    def children(self):
+        return (self.a, self.b)
+
+
+@dataclass(frozen=True)
+class Hadamard(M):
+    """An elementwise product; a factor ``Pow(x, -1)`` prints as ``⊘ x``."""
+
+    factors: tuple
+    shape: tuple
+    src: object = _src()
+
+    def children(self):
+        return self.factors
+
+
+@dataclass(frozen=True)
+class Scale(M):
+    coeff: M  # a scalar
+    x: M
+    shape: tuple
+    src: object = _src()
+
+    def children(self):
+        return (self.coeff, self.x)
+
+
+@dataclass(frozen=True)
+class Add(M):
+    terms: tuple
+    shape: tuple
+    src: object = _src()
+
+    def children(self):
+        return self.terms
+
+
+@dataclass(frozen=True)
+class Pow(M):
+    """Elementwise power with a rational exponent."""
+
+    x: M
+    exp: object
+    shape: tuple
+    src: object = _src()
+
+    def children(self):
+        return (self.x,)
+
+
+@dataclass(frozen=True)
+class Fn(M):
+    """An elementwise scalar function of the op table, applied to a tensor."""
+
+    name: str
+    x: M
+    shape: tuple
+    src: object = _src()
+
+    def children(self):
+        return (self.x,)
+
+
+@dataclass(frozen=True)
+class AxisFn(M):
+    """``softmax(S)`` or ``logsumexp(S)`` along ``axis`` of a tensor of ``ndim`` axes."""
+
+    head: str
+    x: M
+    axis: int
+    ndim: int
+    shape: tuple
+    src: object = _src()
+
+    def children(self):
+        return (self.x,)
+
+
+@dataclass(frozen=True)
+class Reduce(M):
+    """'rowsum' (X 𝟏, a column), 'colsum' (Xᵀ 𝟏, a column) or 'sum' (a scalar)."""
+
+    kind: str
+    x: M
+    shape: tuple
+    src: object = _src()
+
+    def children(self):
+        return (self.x,)
+
+
+@dataclass(frozen=True)
+class Diag(M):
+    x: M
+    shape: tuple
+    src: object = _src()
+
+    def children(self):
+        return (self.x,)
+
+
+@dataclass(frozen=True)
+class Einsum(M):
+    """The honest fallback: ``einsum(subscripts, *operands)``; vector operands are 1-d."""
+
+    subscripts: str
+    operands: tuple
+    shape: tuple
+    src: object = _src()
+
+    def children(self):
+        return self.operands
+
+
+# ---------------------------------------------------------------------------
+# Shapes
+
+
+def rows(x: M):
+    return x.shape[0] if x.shape else 1
+
+
+def cols(x: M):
+    return x.shape[1] if len(x.shape) > 1 else 1
+
+
+def is_vector(x: M) -> bool:
+    return len(x.shape) == 2 and (x.shape[0] == 1) != (x.shape[1] == 1)
+
+
+def broadcast_shape(shapes: list) -> tuple:
+    shapes = [s for s in shapes if s != ()]
+    if not shapes:
+        return ()
+    n = max(len(s) for s in shapes)
+    out = []
+    for k in range(n):
+        ds = [s[k] for s in shapes if len(s) == n and s[k] != 1]
+        out.append(ds[0] if ds else 1)
+    return tuple(out)
+
+
+def with_src(x: M, src) -> M:
+    return x if src is None or x.src is not None else replace(x, src=src)
+
+
+# ---------------------------------------------------------------------------
+# Smart constructors
+
+ONE = Const(sympy.S.One)
+
+
+def is_one(x: M) -> bool:
+    return isinstance(x, Const) and x.value == 1
+
+
+def is_zero(x: M) -> bool:
+    return isinstance(x, Const) and x.value == 0
+
+
+def transpose(x: M) -> M:
+    """``xᵀ`` with the transpose pushed down to the leaves."""
+    if x.is_scalar:
+        return x
+    if len(x.shape) != 2:
+        n = len(x.shape)
+        letters = "abcdefghijklmnopqrstuvwxyz"[:n]
+        return Einsum(f"{letters}->{letters[::-1]}", (x,), tuple(reversed(x.shape)), x.src)
+    src = x.src
+    if isinstance(x, Transpose):
+        return with_src(x.x, src)
+    if isinstance(x, Ones):
+        return Ones(tuple(reversed(x.shape)), src)
+    if isinstance(x, (Eye, Diag)):
+        return x
+    if isinstance(x, MatMul):
+        return with_src(matmul(transpose(x.b), transpose(x.a)), src)
+    if isinstance(x, Hadamard):
+        return with_src(hadamard(*[transpose(f) for f in x.factors]), src)
+    if isinstance(x, Add):
+        return Add(tuple(transpose(t) for t in x.terms), tuple(reversed(x.shape)), src)
+    if isinstance(x, Scale):
+        return Scale(x.coeff, transpose(x.x), tuple(reversed(x.shape)), src)
+    if isinstance(x, Pow):
+        return Pow(transpose(x.x), x.exp, tuple(reversed(x.shape)), src)
+    if isinstance(x, Fn):
+        return Fn(x.name, transpose(x.x), tuple(reversed(x.shape)), src)
+    if isinstance(x, Einsum):
+        lhs, out = x.subscripts.split("->")
+        return Einsum(f"{lhs}->{out[::-1]}", x.operands, tuple(reversed(x.shape)), src)
+    return Transpose(x, tuple(reversed(x.shape)), src)
+
+
+def matmul(a: M, b: M) -> M:
+    if a.is_scalar or b.is_scalar:
+        return scale(a, b) if a.is_scalar else scale(b, a)
+    if isinstance(a, Scale):
+        return scale(a.coeff, matmul(a.x, b))
+    if isinstance(b, Scale):
+        return scale(b.coeff, matmul(a, b.x))
+    if isinstance(a, Eye):
+        return b
+    if isinstance(b, Eye):
+        return a
+    shape = (rows(a), cols(b))
+    if shape == (1, 1):
+        shape = ()
+    return MatMul(a, b, shape)
+
+
+def _rank(x: M) -> int:
+    """Where a factor goes in an elementwise product: names first, sums last."""
+    base = x.x if isinstance(x, Transpose) else x
+    if isinstance(x, Pow) and x.exp < 0:
+        return 9
+    if isinstance(base, Ref):
+        return 0 if base.kind == "adjoint" else 1
+    if isinstance(base, (AxisFn, Fn)):
+        return 2
+    if isinstance(base, Pow):
+        return 3
+    if isinstance(base, (Reduce, MatMul, Diag)):
+        return 4
+    if isinstance(base, Add):
+        return 6
+    return 5
+
+
+def hadamard(*xs: M) -> M:
+    """Elementwise product with broadcasting; scalars become a coefficient."""
+    coeff: list[M] = []
+    factors: list[M] = []
+    for x in xs:
+        if isinstance(x, Scale):
+            coeff.append(x.coeff)
+            x = x.x
+        if x.is_scalar:
+            coeff.append(x)
+        elif isinstance(x, Hadamard):
+            factors.extend(x.factors)
+        elif isinstance(x, Ones):
+            factors.append(x)
+        else:
+            factors.append(x)
+    shape = broadcast_shape([f.shape for f in factors])
+    real = [f for f in factors if not isinstance(f, Ones)]
+    if len(real) < len(factors) and broadcast_shape([f.shape for f in real]) == shape and real:
+        factors = real
+    factors = _merge_powers(factors)
+    factors.sort(key=_rank)
+    if not factors:
+        body: M = ONE
+    elif len(factors) == 1:
+        body = factors[0]
+    else:
+        body = Hadamard(tuple(factors), shape)
+    return scale(scalar_product(coeff), body) if coeff else body
+
+
+def _merge_powers(factors: list) -> list:
+    """``x ⊙ x`` stays as written; ``x ⊙ x^(-1)`` cancels."""
+    out: list = []
+    for f in factors:
+        base, e = (f.x, f.exp) if isinstance(f, Pow) else (f, 1)
+        hit = next((n for n, g in enumerate(out)
+                    if (g.x if isinstance(g, Pow) else g) == base), None)
+        if hit is not None and e == -((out[hit].exp) if isinstance(out[hit], Pow) else 1):
+            out.pop(hit)
+            continue
+        out.append(f)
+    return out
+
+
+def scalar_product(xs: list) -> M:
+    """The product of scalar nodes: constants folded into one coefficient in front."""
+    value = sympy.S.One
+    others: list[M] = []
+
+    def take(x: M):
+        nonlocal value
+        if isinstance(x, Const):
+            value *= x.value
+        elif isinstance(x, Scale):
+            take(x.coeff)
+            take(x.x)
+        elif isinstance(x, Hadamard) and x.is_scalar:
+            for f in x.factors:
+                take(f)
+        else:
+            others.append(x)
+    for x in xs:
+        take(x)
+    if value == 0:
+        return Const(sympy.S.Zero)
+    if not others:
+        return Const(value)
+    body = others[0] if len(others) == 1 else Hadamard(tuple(others), ())
+    return body if value == 1 else Scale(Const(value), body, ())
+
+
+def scale(c: M, x: M) -> M:
+    """``c x`` for a scalar ``c``: constants in front, folded."""
+    if is_one(c):
+        return x
+    if is_zero(c) or is_zero(x):
+        return Const(sympy.S.Zero)
+    if x.is_scalar:
+        return scalar_product([c, x])
+    if isinstance(x, Scale):
+        return scale(scalar_product([c, x.coeff]), x.x)
+    if isinstance(c, Scale):  # a constant times a scalar expression: keep the constant in front
+        return Scale(c.coeff, scale(c.x, x), x.shape)
+    return Scale(c, x, x.shape)
+
+
+def split_sign(m: M) -> tuple[bool, M]:
+    """(True, -m) when ``m`` has a negative constant in front, else (False, m)."""
+    if isinstance(m, Scale) and isinstance(m.coeff, Const) and \
+            m.coeff.value.could_extract_minus_sign():
+        return True, scale(Const(-m.coeff.value), m.x)
+    if isinstance(m, Const) and m.value.could_extract_minus_sign():
+        return True, Const(-m.value)
+    return False, m
+
+
+def neg(x: M) -> M:
+    return scale(Const(sympy.S.NegativeOne), x)
+
+
+def add(*xs: M) -> M:
+    terms: list[M] = []
+    for x in xs:
+        if isinstance(x, Add):
+            terms.extend(x.terms)
+        elif not is_zero(x):
+            terms.append(x)
+    if not terms:
+        return Const(sympy.S.Zero)
+    if len(terms) == 1:
+        return terms[0]
+    return Add(tuple(terms), broadcast_shape([t.shape for t in terms]))
+
+
+def power(x: M, e) -> M:
+    if e == 1:
+        return x
+    if e == 0:
+        return ONE
+    if isinstance(x, Pow):
+        return power(x.x, x.exp * e)
+    return Pow(x, e, x.shape)
+
+
+def fn(name: str, x: M) -> M:
+    return Fn(name, x, x.shape)
+
+
+def reduce(kind: str, x: M) -> M:
+    if kind == "sum":
+        return Reduce("sum", x, ())
+    if kind == "rowsum":
+        return Reduce("rowsum", x, (rows(x), 1))
+    return Reduce("colsum", x, (cols(x), 1))
+
+
+def walk(x: M):
+    """Every node, in the order the printers show them (left to right)."""
+    yield x
+    for c in x.children():
+        yield from walk(c)
+
+
+def leaves(x: M) -> list:
+    return [n for n in walk(x) if isinstance(n, Ref)]

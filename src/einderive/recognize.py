@@ -1,0 +1,468 @@
+"""Index form to matrix form, by einderive's own rules.
+
+A product term is a list of factors, each with the indices it carries, and a
+set of summed indices.  Factors over the same indices are multiplied
+elementwise; then each summed index is eliminated in turn: held by one
+factor it is a row or column sum, held by two it is a matrix product (with
+the transposes placed on the operands, never on a product), held by a
+vector and two matrices the vector is broadcast into one of them.  Factors
+left with disjoint indices form an outer product.  Whatever still has more
+than two indices, or no rule, becomes an ``einsum`` - said so, never guessed.
+SymPy's own array-to-matrix conversion is not used: it drops transposes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sympy import Add as SAdd
+from sympy import Indexed, KroneckerDelta, Mul, S, Sum, Symbol
+from sympy import Pow as SPow
+
+from . import matrix as mx
+from .indexed import Ctx, key_of
+from .ops import AxisFunction, ElementwiseFunction
+
+
+class NoMatrixForm(Exception):
+    """No rule applies; the caller prints the index form (or an einsum) instead."""
+
+
+@dataclass(frozen=True)
+class Blob:
+    m: mx.M
+    idx: tuple  # the index symbol of each axis of m (a column vector has one)
+
+
+def math_shape(shape: tuple) -> tuple:
+    """The reader's shape of a tensor: vectors are columns."""
+    return (shape[0], 1) if len(shape) == 1 else tuple(shape)
+
+
+@dataclass(frozen=True)
+class Where:
+    """``lhs = rhs``: a derivative helper written out, e.g. σ'(z) = y ⊙ (1 − y)."""
+
+    lhs: mx.M
+    rhs: mx.M
+
+
+class Recognizer:
+    def __init__(self, ctx: Ctx, namer, anon_forms: dict | None = None):
+        self.ctx = ctx
+        self.graph = ctx.graph
+        self.namer = namer
+        self.anon_forms = anon_forms if anon_forms is not None else {}
+        self.wheres: list[Where] = []
+        self.order: tuple = ()
+        self.einsum_used = False
+        self.position = {t.name: n for n, t in enumerate(self.graph.tensors)}
+
+    # -- entry point ------------------------------------------------------------------
+
+    def form(self, expr, idx: tuple, shape: tuple) -> mx.M:
+        """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``."""
+        self.order = tuple(i for i in idx if isinstance(i, Symbol))
+        return self.orient(self.blob(expr), idx, shape)
+
+    def orient(self, b: Blob, idx: tuple, shape: tuple) -> mx.M:
+        syms = tuple(i for i in idx if isinstance(i, Symbol))
+        target = math_shape(shape)
+        if not set(b.idx) <= set(syms):  # pragma: no cover - a free index would be lost
+            raise NoMatrixForm(f"indices {b.idx} do not fit {syms}")
+        return mx.with_src(self._orient(b, syms, target), b.m.src)
+
+    def _orient(self, b: Blob, syms: tuple, target: tuple) -> mx.M:
+        dims = {s: self.ctx.index_dim[s] for s in syms}
+        if not syms:
+            return b.m
+        if len(syms) == 1:
+            (s,) = syms
+            col = b.m if b.idx else mx.scale(b.m, mx.Ones((dims[s], 1)))
+            return mx.transpose(col) if target[0] == 1 and target != (1, 1) else col
+        if len(syms) == 2:
+            p, q = syms
+            if b.idx == (p, q):
+                return b.m
+            if b.idx == (q, p):
+                return mx.transpose(b.m)
+            if b.idx == (p,):
+                return mx.matmul(b.m, mx.Ones((1, dims[q])))
+            if b.idx == (q,):
+                return mx.matmul(mx.Ones((dims[p], 1)), mx.transpose(b.m))
+            return mx.scale(b.m, mx.Ones((dims[p], dims[q])))
+        if b.idx == syms:
+            return b.m
+        if set(b.idx) == set(syms):
+            return self._einsum([b], syms).m
+        raise NoMatrixForm("a broadcast into more than two axes")
+
+    # -- expressions ----------------------------------------------------------------------
+
+    def blob(self, e) -> Blob:
+        out = self._blob(e)
+        return Blob(mx.with_src(out.m, e), out.idx)
+
+    def _blob(self, e) -> Blob:
+        if not self._has_tensor(e) and not self._free(e):
+            return Blob(mx.Const(e), ())
+        if isinstance(e, SAdd):
+            return self._add(e)
+        if isinstance(e, (Mul, Sum)):
+            return self._product(e)
+        if isinstance(e, Indexed) or (isinstance(e, Symbol) and self.ctx.is_tensor_atom(e)):
+            return self._ref(e)
+        if isinstance(e, ElementwiseFunction):
+            return self._function(e)
+        if isinstance(e, AxisFunction):
+            return self._axis_function(e)
+        if isinstance(e, SPow):
+            inner = self.blob(e.base)
+            if inner.m.is_scalar:
+                return Blob(mx.Const(e) if isinstance(inner.m, mx.Const) else
+                            mx.power(inner.m, e.exp), ())
+            return Blob(mx.power(inner.m, e.exp), inner.idx)
+        if isinstance(e, KroneckerDelta):
+            a, b = e.args
+            if isinstance(a, Symbol) and isinstance(b, Symbol):
+                d = self.ctx.index_dim[a]
+                return Blob(mx.Eye(d, (d, d)), (a, b))
+        raise NoMatrixForm(f"no rule for {type(e).__name__}")
+
+    def _has_tensor(self, e) -> bool:
+        return any(self.ctx.is_tensor_atom(a) for a in e.atoms(Indexed, Symbol)) or \
+            bool(e.atoms(AxisFunction))
+
+    def _free(self, e) -> tuple:
+        """Free index symbols of ``e`` in order of first appearance."""
+        out: list = []
+
+        def walk(x, bound):
+            if isinstance(x, Symbol):
+                if x in self.ctx.index_dim and x not in bound and x not in out:
+                    out.append(x)
+                return
+            if isinstance(x, Sum):
+                inner = bound | {v for v, _, _ in x.limits}
+                walk(x.function, inner)
+                return
+            for a in x.args:
+                walk(a, bound)
+        walk(e, frozenset())
+        return tuple(out)
+
+    def _ref(self, e) -> Blob:
+        key = key_of(e)
+        if key in self.ctx.adjoint_of:
+            name, kind = self.ctx.adjoint_of[key], "adjoint"
+        else:
+            name = self.ctx.tensor_of[key]
+            kind = "anon" if self.graph[name].kind == "anon" else "tensor"
+        shape = self.graph[name].shape
+        ref = mx.Ref(name, kind, math_shape(shape), display=self.anon_forms.get(name))
+        if not isinstance(e, Indexed):
+            return Blob(ref, ())
+        idx = tuple(e.indices)
+        syms = tuple(i for i in idx if i != 0)
+        if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
+            return self._einsum_ref(ref, idx, shape)
+        if len(shape) == 2 and len(syms) == 1:
+            return Blob(ref if idx[1] == 0 else mx.transpose(ref), syms)
+        return Blob(ref, syms)
+
+    def _einsum_ref(self, ref, idx, shape) -> Blob:
+        letters = self._letters(idx)
+        inner = "".join(letters[i] for i in idx)
+        out = []
+        for i in idx:
+            if i != 0 and i not in out:
+                out.append(i)
+        sub = f"{inner}->{''.join(letters[i] for i in out)}"
+        self.einsum_used = True
+        return Blob(mx.Einsum(sub, (ref,), self._shape_of(tuple(out))), tuple(out))
+
+    def _function(self, e) -> Blob:
+        inner = self.blob(e.args[0])
+        out = mx.fn(e.spec.name, inner.m)
+        if e.spec.expand is not None:
+            rhs = self.blob(self.namer(e.spec.expand(e.args[0])))
+            rhs_m = self._orient_like(rhs, inner.idx)
+            where = Where(out, rhs_m)
+            if where not in self.wheres:
+                self.wheres.append(where)
+        return Blob(out, inner.idx)
+
+    def _axis_function(self, e) -> Blob:
+        name = self.ctx.tensor_of[e.label]
+        tensor = self.graph[name]
+        kind = "anon" if tensor.kind == "anon" else "tensor"
+        ref = mx.Ref(name, kind, math_shape(tensor.shape), display=self.anon_forms.get(name))
+        nd = len(tensor.shape)
+        if nd > 2:
+            raise NoMatrixForm("an axis function of a tensor of more than two axes")
+        idx = tuple(i for i in e.indices if i != 0)
+        if e.head == "softmax":
+            return Blob(mx.AxisFn("softmax", ref, e.axis, nd, ref.shape), idx)
+        shape = () if not idx else (self.ctx.index_dim[idx[0]], 1)
+        return Blob(mx.AxisFn("logsumexp", ref, e.axis, nd, shape), idx)
+
+    # -- sums -------------------------------------------------------------------------------
+
+    def _add(self, e) -> Blob:
+        blobs = [self.blob(t) for t in e.args]
+        union = self._ordered_union([b.idx for b in blobs])
+        if len(union) > 2 and any(b.idx not in (union, ()) for b in blobs):
+            raise NoMatrixForm("a sum of tensors of more than two axes, broadcast")
+        terms = [self._orient_like(b, union) for b in blobs]
+        terms = sorted(terms, key=self._term_key)
+        return Blob(mx.add(*terms), union)
+
+    def _term_key(self, m: mx.M) -> tuple:
+        """Terms read positive first, constants last, otherwise in the graph's order."""
+        names = [r.name for r in mx.leaves(m)]
+        where = min((self.position[n] for n in names), default=len(self.position))
+        small = isinstance(m, mx.Const) and m.value.is_Integer
+        return (_is_negative(m), not names and not small, where if names else -1)
+
+    def _orient_like(self, b: Blob, order: tuple) -> mx.M:
+        """``b`` with its axes in ``order`` (a vector as a row when it runs along columns)."""
+        if b.idx == order or not b.idx:
+            return b.m
+        if len(order) == 2:
+            if b.idx == (order[1], order[0]):
+                return mx.transpose(b.m)
+            if b.idx == (order[1],):
+                return mx.transpose(b.m)
+            if b.idx == (order[0],):
+                return b.m
+        if len(order) > 2 and set(b.idx) == set(order):
+            return self._einsum([b], order).m
+        raise NoMatrixForm("cannot orient a term")  # pragma: no cover
+
+    def _ordered_union(self, idxs: list) -> tuple:
+        seen: list = []
+        for idx in idxs:
+            for i in idx:
+                if i not in seen:
+                    seen.append(i)
+        return self._preferred(tuple(seen))
+
+    def _preferred(self, idx: tuple) -> tuple:
+        """Index order for a result: the target's order where it decides."""
+        if len(idx) >= 2 and all(i in self.order for i in idx):
+            return tuple(sorted(idx, key=self.order.index))
+        return idx
+
+    # -- products ---------------------------------------------------------------------------
+
+    def _product(self, e) -> Blob:
+        coeff: list[mx.M] = []
+        factors: list = []
+        summed: list = []
+        self._flatten(e, coeff, factors, summed, set(self._free(e)))
+        blobs = []
+        for f in factors:
+            b = self.blob(f)
+            if not b.idx:
+                coeff.append(b.m)
+            else:
+                blobs.append(b)
+        free = self._free(e)
+        try:
+            result = self._combine(blobs, summed, free)
+        except NoMatrixForm:
+            if any(len(b.idx) > 0 for b in blobs):
+                result = self._einsum(blobs, self._preferred(free))
+            else:  # pragma: no cover - scalars always combine
+                raise
+        return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
+                    result.idx)
+
+    def _flatten(self, e, coeff, factors, summed, used: set) -> None:
+        if isinstance(e, Mul):
+            for a in e.args:
+                self._flatten(a, coeff, factors, summed, used)
+            return
+        if isinstance(e, Sum):
+            body = e.function
+            for var, lo, hi in e.limits:
+                if var in used:
+                    new = self.ctx.fresh(self.ctx.limit_dim(hi))
+                    body = body.xreplace({var: new})
+                    var = new
+                used.add(var)
+                summed.append(var)
+            self._flatten(body, coeff, factors, summed, used)
+            return
+        if not self._has_tensor(e) and not self._free(e):
+            coeff.append(mx.Const(e))
+            return
+        factors.append(e)
+
+    def _combine(self, blobs: list, summed: list, free: tuple) -> Blob:
+        blobs = self._group(blobs)
+        remaining = list(summed)
+        while remaining:
+            def holders(s):
+                return [b for b in blobs if s in b.idx]
+            # eliminate first the index the fewest factors share: reductions, then products
+            s = min(remaining, key=lambda i: (len(holders(i)), remaining.index(i)))
+            if len(holders(s)) >= 3:
+                blobs = self._absorb_vector(blobs, s)
+            hs = holders(s)
+            if not hs:
+                raise NoMatrixForm("a sum over an index no factor carries")  # collapse removes
+            if len(hs) >= 3 or any(len(h.idx) > 2 for h in hs):
+                raise NoMatrixForm("a contraction of three or more tensors")
+            at = blobs.index(hs[0])
+            if len(hs) == 1 and all(i in remaining and len(holders(i)) == 1 for i in hs[0].idx):
+                new = Blob(mx.reduce("sum", hs[0].m), ())  # every index summed: a total
+                for i in hs[0].idx:
+                    remaining.remove(i)
+            else:
+                new = self._reduce(hs[0], s) if len(hs) == 1 else self._contract(hs[0], hs[1], s)
+                remaining.remove(s)
+            rest = [b for b in blobs if b not in hs]
+            rest.insert(min(at, len(rest)), new)
+            blobs = self._group(rest)
+            scalars = [b for b in blobs if not b.idx]
+            if scalars and len(blobs) > 1:
+                blobs = [b for b in blobs if b.idx]
+                blobs[0] = Blob(mx.hadamard(blobs[0].m, *[b.m for b in scalars]), blobs[0].idx)
+        return self._finish(blobs, free)
+
+    def _group(self, blobs: list) -> list:
+        """Multiply elementwise the factors that carry the same indices."""
+        out: list[Blob] = []
+        for b in blobs:
+            hit = next((n for n, o in enumerate(out) if set(o.idx) == set(b.idx)), None)
+            if hit is None:
+                out.append(b)
+                continue
+            o = out[hit]
+            if len(o.idx) > 2 and o.idx != b.idx:
+                raise NoMatrixForm("an elementwise product of permuted tensors")
+            out[hit] = Blob(mx.hadamard(o.m, self._orient_like(b, o.idx)), o.idx)
+        return out
+
+    def _absorb_vector(self, blobs: list, s) -> list:
+        vec = next((b for b in blobs if b.idx == (s,)), None)
+        mat = next((b for b in blobs if s in b.idx and len(b.idx) == 2), None)
+        if vec is None or mat is None:
+            return blobs
+        merged = Blob(mx.hadamard(mat.m, self._orient_like(vec, mat.idx)), mat.idx)
+        return [merged if b is mat else b for b in blobs if b is not vec]
+
+    def _reduce(self, b: Blob, s) -> Blob:
+        if b.idx == (s,):
+            return Blob(mx.reduce("sum", b.m), ())
+        if len(b.idx) == 2:
+            other = b.idx[1] if b.idx[0] == s else b.idx[0]
+            kind = "colsum" if b.idx[0] == s else "rowsum"
+            return Blob(mx.reduce(kind, b.m), (other,))
+        raise NoMatrixForm("a reduction of a tensor of more than two axes")
+
+    def _contract(self, a: Blob, b: Blob, s) -> Blob:
+        if len(a.idx) == 1 and len(b.idx) == 1:
+            return Blob(mx.matmul(mx.transpose(a.m), b.m), ())
+        if len(a.idx) == 1 or len(b.idx) == 1:
+            vec, mat = (a, b) if len(a.idx) == 1 else (b, a)
+            q = mat.idx[1] if mat.idx[0] == s else mat.idx[0]
+            if not (_plain(vec.m) or _plain(mat.m)):
+                # Σ_s M_sq v_s with neither a plain tensor: colsum(M ⊙ v) reads better than Mᵀ v
+                return self._reduce(Blob(mx.hadamard(mat.m, self._orient_like(vec, mat.idx)),
+                                         mat.idx), s)
+            return Blob(mx.matmul(self._orient_like(mat, (q, s)), vec.m), (q,))
+        p = a.idx[1] if a.idx[0] == s else a.idx[0]
+        q = b.idx[1] if b.idx[0] == s else b.idx[0]
+        flips_ab = (a.idx != (p, s)) + (b.idx != (s, q))
+        flips_ba = (b.idx != (q, s)) + (a.idx != (s, p))
+        if p in self.order and q in self.order:
+            a_first = self.order.index(p) < self.order.index(q)
+        else:
+            a_first = flips_ab <= flips_ba
+        if a_first:
+            return Blob(mx.matmul(self._orient_like(a, (p, s)), self._orient_like(b, (s, q))),
+                        (p, q))
+        return Blob(mx.matmul(self._orient_like(b, (q, s)), self._orient_like(a, (s, p))),
+                    (q, p))
+
+    def _finish(self, blobs: list, free: tuple) -> Blob:
+        # a vector over an index a matrix also carries is broadcast into it
+        changed = True
+        while changed and len(blobs) > 1:
+            changed = False
+            for v in blobs:
+                if len(v.idx) != 1:
+                    continue
+                mat = next((b for b in blobs if len(b.idx) == 2 and v.idx[0] in b.idx), None)
+                if mat is not None:
+                    merged = Blob(mx.hadamard(mat.m, self._orient_like(v, mat.idx)), mat.idx)
+                    blobs = [merged if b is mat else b for b in blobs if b is not v]
+                    changed = True
+                    break
+        if len(blobs) == 1:
+            return blobs[0]
+        if not blobs:
+            return Blob(mx.ONE, ())
+        if len(blobs) == 2 and all(len(b.idx) == 1 for b in blobs):
+            a, b = blobs
+            order = self._preferred((a.idx[0], b.idx[0]))
+            if order[0] != a.idx[0]:
+                a, b = b, a
+            return Blob(mx.matmul(a.m, mx.transpose(b.m)), (a.idx[0], b.idx[0]))
+        raise NoMatrixForm("an outer product with more than two axes")
+
+    # -- the fallback -----------------------------------------------------------------------
+
+    def _letters(self, idx) -> dict:
+        letters: dict = {}
+        pool = [c for c in "ijklmnopqrstuvwxyzabcdefgh"]
+        for i in idx:
+            if i == 0 or i in letters:
+                continue
+            base = i.name[0] if i.name and i.name[0].isalpha() and i.name[0].isascii() else None
+            letter = base if base in pool else pool[0]
+            pool.remove(letter)
+            letters[i] = letter
+        return letters
+
+    def _shape_of(self, idx: tuple) -> tuple:
+        dims = [self.ctx.index_dim[i] for i in idx]
+        return math_shape(tuple(dims)) if dims else ()
+
+    def _einsum(self, blobs: list, out: tuple) -> Blob:
+        """``einsum`` of the factors as they stand; vectors are passed as 1-d operands."""
+        def first(b):
+            at = [out.index(i) for i in b.idx if i in out]
+            return min(at) if at else len(out)
+        blobs = sorted(blobs, key=lambda b: (first(b), -len(b.idx)))
+        every = list(out) + [i for b in blobs for i in b.idx]
+        letters = self._letters(every)
+        terms = ",".join("".join(letters[i] for i in b.idx) for b in blobs)
+        sub = f"{terms}->{''.join(letters[i] for i in out)}"
+        self.einsum_used = True
+        return Blob(mx.Einsum(sub, tuple(b.m for b in blobs), self._shape_of(out)), tuple(out))
+
+
+def _plain(m: mx.M) -> bool:
+    """A tensor as it stands (or transposed), or a product of such."""
+    if isinstance(m, mx.Transpose):
+        m = m.x
+    return isinstance(m, (mx.Ref, mx.MatMul))
+
+
+def _is_negative(m: mx.M) -> bool:
+    c = m.coeff if isinstance(m, mx.Scale) else None
+    if isinstance(c, mx.Hadamard) and c.factors:
+        c = c.factors[0]
+    return isinstance(c, mx.Const) and c.value.is_number and bool(c.value < 0)
+
+
+def positions(m: mx.M) -> dict:
+    """For each SymPy expression a matrix node came from, where it first shows when printed."""
+    out: dict = {}
+    for n, node in enumerate(mx.walk(m)):
+        if node.src is not None and node.src not in out:
+            out[node.src] = n
+    return out

@@ -1,0 +1,104 @@
+"""How a tensor's name is written: as typed in the terminal, typeset safely in LaTeX.
+
+``W1`` is W₁ (``W_{1}``), ``y_true`` is y with the subscript "true" (so an
+index joins it, ``y_{\\mathrm{true},i}``, never a double subscript), ``gamma``
+is γ, a multi-letter name is upright-italic ``\\mathit{std}``, and any other
+character is made safe for pdflatex with no package beyond amsmath.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+GREEK = {
+    "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
+    "vartheta", "iota", "kappa", "lambda", "mu", "nu", "xi", "pi", "varpi", "rho", "varrho",
+    "sigma", "varsigma", "tau", "upsilon", "phi", "varphi", "chi", "psi", "omega",
+    "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi", "Psi", "Omega",
+}
+_GREEK_CHARS = {chr(0x3B1 + n): name for n, name in enumerate(
+    ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
+     "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", "varsigma", "sigma", "tau", "upsilon",
+     "phi", "chi", "psi", "omega"])}
+_GREEK_CHARS.update({"Γ": "Gamma", "Δ": "Delta", "Θ": "Theta", "Λ": "Lambda", "Ξ": "Xi",
+                     "Π": "Pi", "Σ": "Sigma", "Υ": "Upsilon", "Φ": "Phi", "Ψ": "Psi",
+                     "Ω": "Omega"})
+_ACCENTS = {"\u0301": "acute", "\u0300": "grave", "\u0302": "hat", "\u0303": "tilde",
+            "\u0308": "ddot", "\u0304": "bar", "\u0306": "breve", "\u030c": "check",
+            "\u0307": "dot"}
+
+
+def text_name(name: str) -> str:
+    return name
+
+
+def text_indexed(name: str, index: str) -> str:
+    """``W_ij``; ``y_true,i`` when the name already has a subscript."""
+    if not index:
+        return name
+    return f"{name},{index}" if "_" in name.strip("_") else f"{name}_{index}"
+
+
+def _latex_chars(text: str) -> str:
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append("\\_" if ch == "_" else ch)
+        elif ch in _GREEK_CHARS:
+            name = _GREEK_CHARS[ch]
+            out.append("o" if name == "omicron" else f"\\{name} ")
+        else:
+            decomposed = unicodedata.normalize("NFD", ch)
+            base, marks = decomposed[0], decomposed[1:]
+            if base.isascii() and marks and all(m in _ACCENTS for m in marks):
+                s = base
+                for m in marks:
+                    s = f"\\{_ACCENTS[m]}{{{s}}}"
+                out.append(s)
+            else:
+                out.append(f"\\mathrm{{u{ord(ch):04x}}}")
+    return "".join(out).rstrip()
+
+
+def _latex_base(base: str) -> str:
+    if base in GREEK:
+        return f"\\{base}"
+    if len(base) == 1:
+        return _latex_chars(base)
+    if all(ch.isascii() for ch in base):
+        return f"\\mathit{{{_latex_chars(base)}}}"
+    if len(base) == 1 or all(not c.isascii() and c in _GREEK_CHARS for c in base):
+        return _latex_chars(base)
+    return f"\\mathit{{{_latex_chars(base)}}}"
+
+
+def latex_parts(name: str) -> tuple[str, str]:
+    """(head, subscript) of a name: ``W1`` -> (W, 1); ``y_true`` -> (y, \\mathrm{true})."""
+    lead = len(name) - len(name.lstrip("_"))
+    core = name[lead:]
+    base, sep, sub = core.partition("_")
+    if not base:
+        base, sub = core, ""
+    m = re.fullmatch(r"(.*?[^\d])(\d+)", base)
+    digits = ""
+    if m and not sub:
+        base, digits = m.group(1), m.group(2)
+    head = _latex_base(base)
+    if lead:
+        head = "\\_" * lead + head
+    sub = sub.strip("_")
+    subs = []
+    if digits:
+        subs.append(digits)
+    if sub:
+        subs.append(sub if sub.isdigit() else f"\\mathrm{{{_latex_chars(sub)}}}")
+    return head, ",".join(subs)
+
+
+def latex_indexed(name: str, index: str = "") -> str:
+    head, sub = latex_parts(name)
+    parts = [p for p in (sub, index) if p]
+    if not parts:
+        return head
+    return f"{head}_{{{','.join(parts)}}}"

@@ -1,0 +1,746 @@
+"""Printing index forms (SymPy) and matrix forms, in Unicode and in LaTeX.
+
+Both printers use SymPy's ``Printer`` dispatch (a ``_print_<Class>`` method per
+class, looked up along the MRO) and own every token, so output does not move
+when SymPy's defaults change between releases.  The two styles differ only in
+their tokens: :class:`Unicode` for terminals and goldens, :class:`Latex` for
+papers.  Printers never compute; the order of factors and terms comes from
+the recognizer (``positions``), so index and matrix forms read alike.
+"""
+
+from __future__ import annotations
+
+from sympy import Add, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S, Sum, Symbol
+from sympy.printing.printer import Printer
+
+from .. import matrix as mx
+from ..ops import SCALARS, AxisFunction, ElementwiseFunction
+from . import names
+
+PREC_ADD, PREC_MUL, PREC_POW, PREC_ATOM = 10, 20, 30, 40
+_SUPERSCRIPT = str.maketrans("0123456789-/", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ")
+
+
+class Style:
+    """Tokens of one notation."""
+
+    minus = "−"
+    odot = " ⊙ "
+    oslash = " ⊘ "
+    times = " "
+    ones = "𝟏"
+    eye = "I"
+
+    def number(self, r) -> str:
+        raise NotImplementedError
+
+
+class Notation(Printer):
+    """Shared logic; subclasses supply tokens."""
+
+    printmethod = "_einderive_print"
+
+    def __init__(self, ctx=None, loss: str = "L", positions: dict | None = None):
+        super().__init__()
+        self.ctx = ctx
+        self.loss = loss
+        self.positions = positions or {}
+        self.einstein = True
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def paren(self, s: str) -> str:
+        return f"({s})"
+
+    def wrap(self, e, level: int) -> str:
+        s = self._print(e)
+        return self.paren(s) if self.prec(e) < level else s
+
+    def emptyPrinter(self, e):  # pragma: no cover - every class einderive makes has a method
+        return str(e)
+
+    # -- index form: precedence -------------------------------------------------------------
+
+    def prec(self, e) -> int:
+        if isinstance(e, mx.M):
+            return self.mprec(e)
+        if isinstance(e, Add):
+            return PREC_ADD
+        if isinstance(e, Mul):
+            if e.could_extract_minus_sign():
+                return PREC_ADD
+            return PREC_MUL
+        if isinstance(e, Sum):
+            return PREC_ADD
+        if isinstance(e, Rational) and not isinstance(e, Integer):
+            return PREC_MUL
+        if isinstance(e, Integer) and e < 0:
+            return PREC_ADD
+        if isinstance(e, Pow):
+            return PREC_MUL if e.exp < 0 or e.exp == S.Half else PREC_POW
+        if isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt":
+            return PREC_MUL  # √x is a prefix: bracket it under a power
+        return PREC_ATOM
+
+    # -- index form: printing ----------------------------------------------------------------
+
+    def index(self, e) -> str:
+        """An index form, with Einstein's convention where it is unambiguous."""
+        if isinstance(e, Add):
+            return self._join_terms(self._ordered_terms(e), top=True)
+        return self._term(e)
+
+    def _ordered_terms(self, e: Add) -> list:
+        args = list(e.args)
+        if self.positions:
+            return sorted(args, key=lambda a: (self.positions.get(a, 10**9),
+                                               a.could_extract_minus_sign()))
+        return sorted(args, key=lambda a: a.could_extract_minus_sign())
+
+    def _join_terms(self, terms: list, top: bool = False) -> str:
+        out = ""
+        for n, t in enumerate(terms):
+            neg = t.could_extract_minus_sign()
+            u = -t if neg else t
+            body = self._term(u) if top else self._print(u)
+            if n == 0:
+                out = self.style_minus() + body if neg else body
+            else:
+                out += f" {self.style_minus()} {body}" if neg else f" + {body}"
+        return out
+
+    def style_minus(self) -> str:
+        return "−"
+
+    def _term(self, e) -> str:
+        """A top-level term: drop its sums when every summed index shows exactly twice."""
+        factors, summed = [], []
+        _flatten_sums(e, factors, summed)
+        if summed and self.einstein and all(_count(Mul(*factors), v) == 2 for v in summed):
+            self._implicit = set(summed)
+            try:
+                return self._print(Mul(*factors)) if len(factors) > 1 else \
+                    self._print(factors[0])
+            finally:
+                self._implicit = set()
+        return self._print(e)
+
+    _implicit: set = set()
+
+    def _print_Mul(self, e):
+        if e.could_extract_minus_sign():
+            rest = -e
+            return self.style_minus() + (self._print(rest) if isinstance(rest, Sum)
+                                         else self.wrap(rest, PREC_MUL))
+        consts, num, den = [], [], []
+        for a in e.args:
+            if self._is_constant(a):
+                consts.append(a)
+            elif isinstance(a, Pow) and a.exp.is_negative:
+                den.append(Pow(a.base, -a.exp))
+            else:
+                num.append(a)
+        num.sort(key=lambda a: self.positions.get(a, 10**9))
+        return self.product(Mul(*consts) if consts else S.One, num, den)
+
+    def _is_constant(self, a) -> bool:
+        if a.is_number:
+            return True
+        syms = a.free_symbols
+        return bool(syms) and self.ctx is not None and \
+            all(s in self.ctx.dim_of_size for s in syms) and not a.atoms(Indexed)
+
+    def _print_Sum(self, e):
+        body = e.function
+        head = "".join(self.sum_sign(v) for v, _, _ in e.limits)
+        inner = self.wrap(body, PREC_MUL) if not isinstance(body, Sum) else self._print(body)
+        return f"{head}{inner}"
+
+    def times_token(self) -> str:
+        return " "
+
+    def _print_Indexed(self, e):
+        key = e.base.label
+        idx = self.index_list(e.indices)
+        if key in self.ctx.adjoint_of:
+            return self.adjoint(self.ctx.adjoint_of[key], idx)
+        return self.tensor(self.ctx.tensor_of[key], idx)
+
+    def _print_Symbol(self, e):
+        if self.ctx is not None:
+            if e in self.ctx.adjoint_of:
+                return self.adjoint(self.ctx.adjoint_of[e], "")
+            if e in self.ctx.tensor_of:
+                return self.tensor(self.ctx.tensor_of[e], "")
+            if e in self.ctx.dim_of_size:
+                return self.dim(self.ctx.dim_of_size[e])
+        return self.index_name(e.name)
+
+    def _print_Integer(self, e):
+        return self.number(e)
+
+    def _print_Rational(self, e):
+        return self.number(e)
+
+    def _print_NegativeOne(self, e):
+        return self.number(e)
+
+    def _print_One(self, e):
+        return self.number(e)
+
+    def _print_Zero(self, e):
+        return self.number(e)
+
+    def _print_Half(self, e):
+        return self.number(e)
+
+    def _print_KroneckerDelta(self, e):
+        return self.delta(self.index_list(e.args))
+
+    def _print_Function(self, e):
+        # SymPy's dispatch skips subclasses of Function between the class and Function
+        if isinstance(e, ElementwiseFunction):
+            return self._print_ElementwiseFunction(e)
+        if isinstance(e, AxisFunction):
+            return self._print_AxisFunction(e)
+        raise TypeError(f"cannot print {e!r}")  # pragma: no cover
+
+    def _print_ElementwiseFunction(self, e):
+        arg = e.args[0]
+        return self.function(e.spec, self._print(arg), self.prec(arg) < PREC_ATOM)
+
+    def _print_AxisFunction(self, e):
+        name = self.ctx.tensor_of[e.label]
+        tensor = self.ctx.graph[name]
+        if tensor.kind == "anon":
+            arg = self.anon_index(name)
+        else:
+            arg = self.tensor(name, "")
+        return self.axis_function(e.head, arg, e.axis, len(tensor.shape),
+                                  self.index_list(e.indices))
+
+    def anon_index(self, name: str) -> str:
+        return self.tensor(name, "")
+
+    def _num_factor(self, a, last: bool) -> str:
+        """A factor of a product; a sum needs no brackets when nothing follows it."""
+        if isinstance(a, Sum):
+            return self._print(a) if last else self.paren(self._print(a))
+        return self.wrap(a, PREC_MUL)
+
+    def index_list(self, idx) -> str:
+        return "".join(self.index_name(i.name) for i in idx if isinstance(i, Symbol))
+
+    # -- matrix form -------------------------------------------------------------------------
+
+    def mprec(self, m: mx.M) -> int:
+        if isinstance(m, mx.Add):
+            return PREC_ADD
+        if isinstance(m, mx.Scale):
+            return PREC_ADD if _negative_coeff(m.coeff) else PREC_MUL
+        if isinstance(m, (mx.MatMul, mx.Hadamard)):
+            return PREC_MUL
+        if isinstance(m, mx.Const):
+            return self.prec(m.value)
+        if isinstance(m, mx.Pow):
+            return PREC_MUL if m.exp < 0 or _square(m) else PREC_POW
+        if isinstance(m, mx.Ref) and m.display is not None:
+            return self.mprec(m.display)
+        if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
+            return PREC_POW
+        return PREC_ATOM
+
+    def matrix(self, m: mx.M) -> str:
+        return self._print(m)
+
+    def _print_Ref(self, m: mx.Ref):
+        if m.kind == "adjoint":
+            return self.adjoint(m.name, "")
+        if m.display is not None:
+            return self._print(m.display)
+        return self.tensor(m.name, "")
+
+    def _print_Const(self, m: mx.Const):
+        return self._print(m.value)
+
+    def _print_Ones(self, m):
+        return self.transposed(self.ones_token()) if m.shape[:1] == (1,) and \
+            len(m.shape) == 2 and m.shape[1] != 1 else self.ones_token()
+
+    def _print_Eye(self, m):
+        return "I"
+
+    def _print_Transpose(self, m: mx.Transpose):
+        if isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
+            return self.adjoint(m.x.name, "", transposed=True)
+        inner = self._print(m.x)
+        return self.transposed(inner if self.mprec(m.x) >= PREC_ATOM else self.paren(inner))
+
+    def _print_MatMul(self, m: mx.MatMul):
+        parts = []
+        for x in _chain(m):
+            s = self._print(x)
+            if not _atomic(x):
+                s = self.paren(s)
+            parts.append(s)
+        return self.juxtapose(parts)
+
+    def _print_Hadamard(self, m: mx.Hadamard):
+        num = [f for f in m.factors if not (isinstance(f, mx.Pow) and f.exp < 0)]
+        den = [mx.power(f.x, -f.exp) for f in m.factors if isinstance(f, mx.Pow) and f.exp < 0]
+        if m.is_scalar:
+            return self.scalar_product(num, den)
+        parts = [self._print(f) if _square(f) or _atomic(f) else self.paren(self._print(f))
+                 for f in num]
+        s = self.odot_token().join(parts) if parts else self.number(S.One)
+        for d in den:
+            s += self.oslash_token() + (self._print(d) if _atomic(d) else
+                                        self.paren(self._print(d)))
+        return s
+
+    def scalar_product(self, num, den) -> str:
+        raise NotImplementedError
+
+    def _print_Scale(self, m: mx.Scale):
+        c = m.coeff
+        if _negative_coeff(c):
+            inner = mx.scale(_negate(c), m.x)
+            return self.style_minus() + self._print_scaled(inner)
+        return self._print_scaled(m)
+
+    def _print_scaled(self, m: mx.M) -> str:
+        if not isinstance(m, mx.Scale):
+            return self._print(m) if self.mprec(m) > PREC_ADD else self.paren(self._print(m))
+        c, x = m.coeff, m.x
+        body = self._print(x)
+        if self.mprec(x) <= PREC_ADD:
+            body = self.paren(body)
+        return self.coefficient(c, body)
+
+    def _print_Fn(self, m: mx.Fn):
+        return self.function(SCALARS[m.name], self._print(m.x), self.mprec(m.x) < PREC_ATOM)
+
+    def _print_AxisFn(self, m: mx.AxisFn):
+        return self.axis_function(m.head, self._print(m.x), m.axis, m.ndim, "")
+
+    def _print_Reduce(self, m: mx.Reduce):
+        return self.operator(m.kind, self._print(m.x))
+
+    def _print_Diag(self, m: mx.Diag):
+        return self.operator("diag", self._print(m.x))
+
+    def _print_Einsum(self, m: mx.Einsum):
+        return self.einsum(m.subscripts, [self._print(x) for x in m.operands])
+
+    # -- tokens (overridden) ---------------------------------------------------------------
+
+    def ones_token(self) -> str:
+        return "𝟏"
+
+    def odot_token(self) -> str:
+        return " ⊙ "
+
+    def oslash_token(self) -> str:
+        return " ⊘ "
+
+
+def _dispatch(method_index, method_matrix):
+    """SymPy's Add and Pow share their class names with the matrix form's."""
+    def method(self, e):
+        if isinstance(e, mx.M):
+            return method_matrix(self, e)
+        return method_index(self, e)
+    return method
+
+
+def _matrix_add(self, m: mx.Add):
+    out = ""
+    for n, t in enumerate(m.terms):
+        neg = isinstance(t, mx.Scale) and _negative_coeff(t.coeff)
+        body_m = mx.scale(_negate(t.coeff), t.x) if neg else t
+        body = self._print(body_m)
+        if self.mprec(body_m) <= PREC_ADD and not isinstance(body_m, (mx.Scale, mx.Add)):
+            body = self.paren(body)
+        if n == 0:
+            out = (self.style_minus() + body) if neg else body
+        else:
+            out += (f" {self.style_minus()} " if neg else " + ") + body
+    return out
+
+
+def _matrix_pow(self, m: mx.Pow):
+    p = m.exp
+    if p == S.Half:
+        return self.sqrt(self._print(m.x), self.mprec(m.x) < PREC_ATOM)
+    if p < 0:
+        return self._print(mx.Hadamard((mx.ONE, m), m.shape)) if not m.is_scalar else \
+            self.scalar_product([], [mx.power(m.x, -p)])
+    if _square(m):
+        s = self._print(m.x)
+        return s + self.odot_token() + s
+    base = self._print(m.x)
+    if not _atomic(m.x) or (isinstance(m.x, mx.Fn) and m.x.name == "sqrt"):
+        base = self.paren(base)
+    return self.hadamard_power(base, p) if not m.is_scalar else self.power(base, p)
+
+
+def _index_add(self, e):
+    return self._join_terms(self._ordered_terms(e))
+
+
+def _index_pow(self, e):
+    base, p = e.base, e.exp
+    if p == S.Half:
+        return self.sqrt(self._print(base), self.prec(base) < PREC_ATOM)
+    if p == 2 and self._implicit and any(v in base.free_symbols for v in self._implicit):
+        s = self.wrap(base, PREC_POW)
+        return f"{s}{self.times_token()}{s}"
+    if p.is_negative:
+        return self.product(S.One, [], [Pow(base, -p)])
+    return self.power(self.wrap(base, PREC_ATOM), p)
+
+
+Notation._print_Add = _dispatch(_index_add, _matrix_add)
+Notation._print_Pow = _dispatch(_index_pow, _matrix_pow)
+
+
+def _prefix(e) -> bool:
+    return isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt"
+
+
+def _atomic(m: mx.M) -> bool:
+    """Whether a matrix-form node needs no brackets as an operand of a product."""
+    if isinstance(m, mx.Ref):
+        return m.display is None or _atomic(m.display)
+    if isinstance(m, mx.Pow):
+        return m.exp > 0 and not _square(m) and m.exp != S.Half or m.exp == S.Half
+    return isinstance(m, (mx.Transpose, mx.Fn, mx.AxisFn, mx.Reduce, mx.Ones, mx.Eye,
+                          mx.Einsum, mx.Diag)) or (isinstance(m, mx.Const) and
+                                                   (m.value.is_Integer and m.value >= 0 or
+                                                    m.value.is_Symbol))
+
+
+def _square(m: mx.M) -> bool:
+    """``y ⊙ y``: a square of a plain tensor, written as a product."""
+    return isinstance(m, mx.Pow) and m.exp == 2 and not m.is_scalar and \
+        isinstance(m.x, (mx.Ref, mx.Transpose))
+
+
+def _chain(m: mx.M) -> list:
+    if isinstance(m, mx.MatMul):
+        return _chain(m.a) + _chain(m.b)
+    return [m]
+
+
+def _negative_coeff(c: mx.M) -> bool:
+    if isinstance(c, mx.Hadamard) and c.factors:
+        c = c.factors[0]
+    return isinstance(c, mx.Const) and c.value.could_extract_minus_sign()
+
+
+def _negate(c: mx.M) -> mx.M:
+    if isinstance(c, mx.Hadamard):
+        first = _negate(c.factors[0])
+        rest = c.factors[1:]
+        return mx.scalar_product([first, *rest])
+    return mx.Const(-c.value)
+
+
+def _flatten_sums(e, factors: list, summed: list) -> None:
+    if isinstance(e, Sum):
+        summed.extend(v for v, _, _ in e.limits)
+        _flatten_sums(e.function, factors, summed)
+    elif isinstance(e, Mul):
+        for a in e.args:
+            _flatten_sums(a, factors, summed)
+    else:
+        factors.append(e)
+
+
+def _count(e, v) -> int:
+    """How many times index ``v`` is written in each term of ``e`` (x_i² counts twice).
+
+    A sum whose terms differ in the count gives -1: Einstein's convention cannot say it."""
+    if e == v:
+        return 1
+    if isinstance(e, Pow) and e.exp.is_Integer and e.exp > 0:
+        n = _count(e.base, v)
+        return -1 if n < 0 else int(e.exp) * n
+    if isinstance(e, Sum) and any(var == v for var, _, _ in e.limits):
+        return 0
+    if isinstance(e, Add):
+        counts = {_count(a, v) for a in e.args}
+        return counts.pop() if len(counts) == 1 else -1
+    counts = [_count(a, v) for a in e.args]
+    return -1 if any(c < 0 for c in counts) else sum(counts)
+
+
+# ---------------------------------------------------------------------------
+# Unicode
+
+
+class Unicode(Notation):
+    """The terminal's notation: ∂L/∂W_ij = ∂L/∂z_i x_j, ∂L/∂W = ∂L/∂z xᵀ."""
+
+    def number(self, r) -> str:
+        if r.is_Integer:
+            return str(int(r)).replace("-", "−")
+        return _decimal(r) or f"{r.p}/{r.q}".replace("-", "−")
+
+    def dim(self, name: str) -> str:
+        return name
+
+    def index_name(self, name: str) -> str:
+        return name
+
+    def tensor(self, name: str, idx: str) -> str:
+        return names.text_indexed(name, idx)
+
+    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
+        t = names.text_indexed(name, idx)
+        return f"∂{self.loss}/∂{t}" + ("ᵀ" if transposed else "")
+
+    def anon_index(self, name: str) -> str:
+        return f"({name})"
+
+    def transposed(self, s: str) -> str:
+        return s + "ᵀ"
+
+    def juxtapose(self, parts: list) -> str:
+        return " ".join(parts)
+
+    def sum_sign(self, v) -> str:
+        return f"Σ_{self.index_name(v.name)} "
+
+    def delta(self, idx: str) -> str:
+        return f"δ_{idx}"
+
+    def sqrt(self, s: str, composite: bool) -> str:
+        return f"√({s})" if composite else f"√{s}"
+
+    def power(self, base: str, p) -> str:
+        return base + self._sup(p)
+
+    def hadamard_power(self, base: str, p) -> str:
+        return f"{base}^∘{self._sup_text(p)}"
+
+    @staticmethod
+    def _sup_text(p) -> str:
+        return str(p)
+
+    def _sup(self, p) -> str:
+        text = str(p)
+        if all(ch in "0123456789-/" for ch in text):
+            return text.translate(_SUPERSCRIPT)
+        return f"^({text})"
+
+    def product(self, coeff, num: list, den: list) -> str:
+        parts = []
+        if coeff != 1:
+            parts.append(self._coeff(coeff, bool(num or den)))
+        parts += [self._num_factor(a, n == len(num) - 1 and not den) for n, a in enumerate(num)]
+        s = " ".join(parts) if parts else "1"
+        if den:
+            if len(den) == 1:
+                s = f"{s} / {self.wrap(den[0], PREC_MUL + 1) if not _prefix(den[0]) else self._print(den[0])}"
+            else:
+                s = f"{s} / ({' '.join(self.wrap(x, PREC_POW) for x in den)})"
+        return s
+
+    def _coeff(self, c, followed: bool) -> str:
+        s = self._const(c)
+        if followed and not (c.is_Integer or c.is_Rational and c.q == 1):
+            return f"({s})" if ("/" in s or " " in s) else s
+        return s
+
+    def _const(self, c) -> str:
+        if c.is_Rational:
+            return self.number(c)
+        n, d = c.as_numer_denom()
+        top = self._plain(n)
+        if d == 1:
+            return top
+        bottom = self._plain(d)
+        if " " in bottom or "/" in bottom:
+            bottom = f"({bottom})"
+        return f"{top}/{bottom}"
+
+    def _plain(self, c) -> str:
+        if c.is_Mul:
+            return " ".join(self._plain(a) for a in c.args)
+        if isinstance(c, Pow):
+            if c.exp == S.Half:
+                return f"√{self._plain(c.base)}"
+            return self._plain(c.base) + self._sup(c.exp)
+        return self._print(c)
+
+    def scalar_product(self, num, den) -> str:
+        parts = [self._print(x) if _atomic(x) else self.paren(self._print(x)) for x in num]
+        s = "·".join(parts) if parts else "1"
+        for d in den:
+            s = f"{s}/{self._print(d) if _atomic(d) else self.paren(self._print(d))}"
+        return s
+
+    def coefficient(self, c: mx.M, body: str) -> str:
+        if isinstance(c, mx.Const):
+            return f"{self._coeff(c.value, True)} {body}"
+        s = self._print(c)
+        return f"{s if _atomic(c) else self.paren(s)}·{body}"
+
+    def function(self, spec, arg: str, composite: bool) -> str:
+        if spec.style == "iverson":
+            return f"𝟙[{arg} > 0]"
+        if spec.name == "sqrt":
+            return self.sqrt(arg, composite)
+        return f"{spec.text}({arg})"
+
+    def axis_function(self, head: str, arg: str, axis: int, ndim: int, idx: str) -> str:
+        extra = "" if axis == ndim - 1 else f", axis={axis}"
+        s = f"{head}({arg}{extra})"
+        return f"{s}_{idx}" if idx else s
+
+    def operator(self, name: str, arg: str) -> str:
+        return f"{name}({arg})"
+
+    def einsum(self, subscripts: str, operands: list) -> str:
+        return f"einsum('{subscripts}', {', '.join(operands)})"
+
+
+def _decimal(r) -> str | None:
+    """``1e-05`` rather than 1/100000 for a constant written as a decimal."""
+    q = int(r.q)
+    while q % 10 == 0:
+        q //= 10
+    if q != 1 or r.q < 1000:
+        return None
+    return repr(float(r)).replace("-", "−")
+
+
+# ---------------------------------------------------------------------------
+# LaTeX
+
+
+class Latex(Notation):
+    """Notation for papers: amsmath only, ``\\frac{\\partial L}{\\partial W_{ij}}``."""
+
+    def style_minus(self) -> str:
+        return "-"
+
+    def ones_token(self) -> str:
+        return r"\mathbf{1}"
+
+    def odot_token(self) -> str:
+        return r" \odot "
+
+    def oslash_token(self) -> str:
+        return r" \oslash "
+
+    def times_token(self) -> str:
+        return r" "
+
+    def number(self, r) -> str:
+        if r.is_Integer:
+            return str(int(r))
+        dec = _decimal(r)
+        if dec:
+            return _latex_decimal(dec.replace("−", "-"))
+        sign = "-" if r < 0 else ""
+        return f"{sign}\\frac{{{abs(r.p)}}}{{{r.q}}}"
+
+    def dim(self, name: str) -> str:
+        return names.latex_indexed(name)
+
+    def index_name(self, name: str) -> str:
+        return name.replace("′", "'")
+
+    def tensor(self, name: str, idx: str) -> str:
+        return names.latex_indexed(name, idx)
+
+    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
+        t = names.latex_indexed(name, idx)
+        if transposed:
+            t = f"{{{t}}}^{{\\top}}"
+        return f"\\frac{{\\partial {names.latex_indexed(self.loss)}}}{{\\partial {t}}}"
+
+    def anon_index(self, name: str) -> str:
+        return self.tensor(name, "")
+
+    def paren(self, s: str) -> str:
+        return f"\\left({s}\\right)"
+
+    def transposed(self, s: str) -> str:
+        return f"{{{s}}}^{{\\top}}" if "^" in s else f"{s}^{{\\top}}"
+
+    def juxtapose(self, parts: list) -> str:
+        return " ".join(parts)
+
+    def sum_sign(self, v) -> str:
+        return f"\\sum_{{{self.index_name(v.name)}}} "
+
+    def delta(self, idx: str) -> str:
+        return f"\\delta_{{{idx}}}"
+
+    def sqrt(self, s: str, composite: bool) -> str:
+        return f"\\sqrt{{{s}}}"
+
+    def power(self, base: str, p) -> str:
+        return f"{{{base}}}^{{{self._exp(p)}}}"
+
+    def hadamard_power(self, base: str, p) -> str:
+        return f"{{{base}}}^{{\\circ {self._exp(p)}}}"
+
+    def _exp(self, p) -> str:
+        return str(int(p)) if p.is_Integer else f"{p.p}/{p.q}"
+
+    def product(self, coeff, num: list, den: list) -> str:
+        top = [self._num_factor(a, n == len(num) - 1) for n, a in enumerate(num)]
+        c_num, c_den = coeff.as_numer_denom() if coeff != 1 else (S.One, S.One)
+        bottom = [self.wrap(d, PREC_POW) for d in den]
+        if c_den != 1:
+            bottom.insert(0, self._print(c_den) if not c_den.is_Mul else
+                          " ".join(self._print(a) for a in c_den.args))
+        if c_num != 1:
+            top.insert(0, self._print(c_num) if not c_num.is_Mul else
+                       " ".join(self._print(a) for a in c_num.args))
+        t = " ".join(top) if top else "1"
+        if not bottom:
+            return t
+        return f"\\frac{{{t}}}{{{' '.join(bottom)}}}"
+
+    def scalar_product(self, num, den) -> str:
+        t = " ".join(self._print(x) for x in num) or "1"
+        if not den:
+            return t
+        return f"\\frac{{{t}}}{{{' '.join(self._print(d) for d in den)}}}"
+
+    def coefficient(self, c: mx.M, body: str) -> str:
+        s = self._print(c)
+        return f"{s} {body}" if isinstance(c, mx.Const) and c.value.is_Rational else \
+            f"{s} \\, {body}"
+
+    def function(self, spec, arg: str, composite: bool) -> str:
+        if spec.style == "iverson":
+            return f"\\mathbf{{1}}\\left[{arg} > 0\\right]"
+        if spec.name == "sqrt":
+            return self.sqrt(arg, composite)
+        return f"{spec.latex}\\left({arg}\\right)"
+
+    def axis_function(self, head: str, arg: str, axis: int, ndim: int, idx: str) -> str:
+        extra = "" if axis == ndim - 1 else f"_{{{axis}}}"
+        s = f"\\operatorname{{{head}}}{extra}\\left({arg}\\right)"
+        return f"{s}_{{{idx}}}" if idx else s
+
+    def operator(self, name: str, arg: str) -> str:
+        return f"\\operatorname{{{name}}}\\left({arg}\\right)"
+
+    def einsum(self, subscripts: str, operands: list) -> str:
+        lhs, out = subscripts.split("->")
+        return (f"\\operatorname{{einsum}}_{{\\mathrm{{{lhs}}} \\to \\mathrm{{{out or '-'}}}}}"
+                f"\\left({', '.join(operands)}\\right)")
+
+
+def _latex_decimal(text: str) -> str:
+    if "e" in text:
+        mant, exp = text.split("e")
+        return f"{mant} \\times 10^{{{int(exp)}}}"
+    return text

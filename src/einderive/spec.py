@@ -1,0 +1,430 @@
+"""Reading a spec: YAML text into frozen dataclasses, with line and column marks.
+
+The YAML is read by ruamel.yaml's round-trip loader, which keeps the position
+of every key and item, rejects duplicate keys and constructs no Python object
+from a tag.  Nothing here knows SymPy; expressions stay text until
+:mod:`einderive.expr` parses them.
+"""
+
+from __future__ import annotations
+
+import keyword
+import os
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import Loc, SpecError, did_you_mean
+
+TOP_KEYS = ("name", "description", "dims", "inputs", "forward", "loss", "wrt")
+REQUIRED_KEYS = ("inputs", "forward", "loss")
+MAX_BYTES = 4 * 1024 * 1024
+MAX_LINE = 10_000
+
+
+@dataclass(frozen=True)
+class DimDecl:
+    name: str
+    size: int | None
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class InputDecl:
+    name: str
+    shape: tuple  # dim names (str) and the literal 1
+    positive: bool
+    loc: Loc
+    shape_loc: Loc
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One forward item: ``text`` as written; ``text_loc`` is where its first character is."""
+
+    text: str
+    text_loc: Loc
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    path: str
+    dims: tuple[DimDecl, ...]
+    inputs: tuple[InputDecl, ...]
+    forward: tuple[Assignment, ...]
+    loss: str
+    loss_loc: Loc
+    wrt: tuple[str, ...]
+    wrt_locs: tuple[Loc, ...]
+    description: str = ""
+    source_lines: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    def dim(self, name: str) -> DimDecl | None:
+        return next((d for d in self.dims if d.name == name), None)
+
+    def input(self, name: str) -> InputDecl | None:
+        return next((i for i in self.inputs if i.name == name), None)
+
+
+def normalize_name(name: str) -> str:
+    """Names compare as Python compares identifiers: after NFKC normalisation."""
+    return unicodedata.normalize("NFKC", name)
+
+
+def check_identifier(name, loc: Loc, what: str) -> str:
+    if not isinstance(name, str):
+        raise SpecError(f"{what} must be a name, not {_describe(name)}", loc,
+                        "names are letters, digits and underscores, starting with a letter")
+    name = normalize_name(name)
+    if keyword.iskeyword(name):
+        raise SpecError(f"'{name}' is a Python keyword and cannot name a {what}", loc,
+                        f"choose another name, e.g. '{name}_'")
+    if not name.isidentifier():
+        raise SpecError(f"'{name}' is not a valid {what} name", loc,
+                        "names are letters, digits and underscores, starting with a letter")
+    return name
+
+
+def read_text(path: str | os.PathLike) -> tuple[str, str]:
+    """Read a spec file (or ``-`` for standard input); returns (display path, text)."""
+    import sys
+
+    if str(path) == "-":
+        data = sys.stdin.buffer.read(MAX_BYTES + 1)
+        shown = "<stdin>"
+    else:
+        p = Path(path)
+        shown = str(path)
+        try:
+            if p.is_dir():
+                raise SpecError("is a directory, not a spec file", Loc(shown),
+                                "name a .yaml file, or use 'einderive check DIR' for a folder")
+            with open(p, "rb") as fh:
+                data = fh.read(MAX_BYTES + 1)
+        except FileNotFoundError:
+            raise SpecError("no such file", Loc(shown), "check the path") from None
+        except IsADirectoryError:
+            raise SpecError("is a directory, not a spec file", Loc(shown),
+                            "name a .yaml file") from None
+        except PermissionError:
+            raise SpecError("cannot read the file: permission denied", Loc(shown),
+                            "check the file's permissions") from None
+        except OSError as exc:
+            raise SpecError(f"cannot read the file: {exc.strerror or exc}", Loc(shown)) from None
+    if len(data) > MAX_BYTES:
+        raise SpecError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", Loc(shown),
+                        "a spec is a short YAML file; is this the right file?")
+    if b"\x00" in data:
+        raise SpecError("this is a binary file, not a YAML spec", Loc(shown),
+                        "name a .yaml spec file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise SpecError("the file is not valid UTF-8", Loc(shown, line, col),
+                        "save the spec as UTF-8") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return shown, text
+
+
+def load(path: str | os.PathLike) -> Spec:
+    """Read and check a spec file."""
+    shown, text = read_text(path)
+    stem = "stdin" if shown == "<stdin>" else Path(shown).stem
+    return loads(text, shown, default_name=stem)
+
+
+def loads(text: str, path: str = "<string>", default_name: str = "spec") -> Spec:
+    """Read and check a spec from text; ``path`` is only used in messages."""
+    lines = text.splitlines()
+    try:
+        return _parse(text, path, default_name, lines)
+    except SpecError as exc:
+        raise exc.with_source(lines) from None
+
+
+def _parse(text: str, path: str, default_name: str, lines: list[str]) -> Spec:
+    for n, line in enumerate(lines, 1):
+        if len(line) > MAX_LINE:
+            raise SpecError(f"line {n} is {len(line)} characters long (the limit is {MAX_LINE})",
+                            Loc(path, n, 1), "split long expressions over several forward items")
+    doc = _load_yaml(text, path)
+    if doc is None:
+        raise SpecError("the spec is empty", Loc(path, 1, 1),
+                        "a spec needs at least 'inputs', 'forward' and 'loss'; see the README")
+    from ruamel.yaml.comments import CommentedMap
+
+    if not isinstance(doc, CommentedMap):
+        raise SpecError(f"a spec must be a mapping of keys to values, not {_describe(doc)}",
+                        Loc(path, 1, 1), "start with 'inputs:', 'forward:' and 'loss:'")
+
+    def key_loc(key) -> Loc:
+        line, col = doc.lc.key(key)
+        return Loc(path, line + 1, col + 1)
+
+    def value_loc(key) -> Loc:
+        line, col = doc.lc.value(key)
+        return Loc(path, line + 1, col + 1)
+
+    for key in doc:
+        if key not in TOP_KEYS:
+            hint = did_you_mean(str(key), TOP_KEYS, "keys") if isinstance(key, str) else None
+            raise SpecError(f"unknown key {key!r}", key_loc(key),
+                            hint or f"a spec's keys are: {', '.join(TOP_KEYS)}")
+    for key in REQUIRED_KEYS:
+        if key not in doc:
+            raise SpecError(f"the spec has no '{key}'", Loc(path, 1, 1), _REQUIRED_HINTS[key])
+
+    name = doc.get("name", default_name)
+    if not isinstance(name, str) or not name.strip():
+        raise SpecError("'name' must be a non-empty string", value_loc("name"))
+    description = doc.get("description", "")
+    if not isinstance(description, str):
+        raise SpecError("'description' must be a string", value_loc("description"))
+
+    dims = _parse_dims(doc, path, value_loc)
+    inputs = _parse_inputs(doc, path, value_loc, dims)
+    forward = _parse_forward(doc, path, value_loc, lines)
+
+    loss = doc["loss"]
+    loss_loc = value_loc("loss")
+    loss = check_identifier(loss, loss_loc, "loss")
+
+    wrt, wrt_locs = _parse_wrt(doc, path, value_loc, inputs)
+    return Spec(name=name.strip(), path=path, dims=dims, inputs=inputs, forward=forward,
+                loss=loss, loss_loc=loss_loc, wrt=wrt, wrt_locs=wrt_locs,
+                description=description.strip(), source_lines=tuple(lines))
+
+
+_REQUIRED_HINTS = {
+    "inputs": "add 'inputs:', a mapping of leaf tensor names to shapes, e.g. 'x: [N]'",
+    "forward": "add 'forward:', a list of assignments such as '- z = W @ x'",
+    "loss": "add 'loss: L' naming the scalar node to differentiate",
+}
+
+
+def _load_yaml(text: str, path: str):
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Loc(path, mark.line + 1, mark.column + 1) if mark else Loc(path)
+        problem = exc.problem or exc.context or "invalid YAML"
+        if "duplicate key" in problem:
+            key = problem.split('"')[1] if '"' in problem else "?"
+            raise SpecError(f"duplicate key '{key}'", loc,
+                            "each key may appear once; remove or rename one of them") from None
+        hint = "check the indentation and the brackets around this place"
+        if "\\t" in problem or "'\\t'" in problem:
+            hint = "YAML does not allow tabs for indentation; use spaces"
+        raise SpecError(f"invalid YAML: {problem}", loc, hint) from None
+    except RecursionError:
+        raise SpecError("the YAML is nested too deeply", Loc(path, 1, 1),
+                        "a spec needs at most three levels of nesting") from None
+    except YAMLError as exc:
+        raise SpecError(f"invalid YAML: {exc}", Loc(path, 1, 1)) from None
+
+
+def _describe(value) -> str:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (CommentedMap, dict)):
+        return "a mapping"
+    if isinstance(value, (CommentedSeq, list)):
+        return "a list"
+    if isinstance(value, int):
+        return f"the number {value}"
+    if isinstance(value, float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    return type(value).__name__
+
+
+def _item_loc(seq, index: int, path: str, fallback: Loc) -> Loc:
+    try:
+        line, col = seq.lc.item(index)
+        return Loc(path, line + 1, col + 1)
+    except (AttributeError, KeyError, TypeError):
+        return fallback
+
+
+def _map_locs(mapping, key, path: str, fallback: Loc) -> tuple[Loc, Loc]:
+    try:
+        kl, kc = mapping.lc.key(key)
+        vl, vc = mapping.lc.value(key)
+        return Loc(path, kl + 1, kc + 1), Loc(path, vl + 1, vc + 1)
+    except (AttributeError, KeyError, TypeError):
+        return fallback, fallback
+
+
+def _parse_dims(doc, path: str, value_loc) -> tuple[DimDecl, ...]:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if "dims" not in doc:
+        return ()
+    raw = doc["dims"]
+    where = value_loc("dims")
+    dims: list[DimDecl] = []
+    if isinstance(raw, CommentedMap):
+        for key, size in raw.items():
+            kloc, vloc = _map_locs(raw, key, path, where)
+            name = check_identifier(key, kloc, "dim")
+            if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+                raise SpecError(f"dim '{name}' must have a positive integer size, not "
+                                f"{_describe(size)}", vloc,
+                                "give a size such as 3 (used for numeric checks), or list dims "
+                                "without sizes: dims: [M, N]")
+            dims.append(DimDecl(name, int(size), kloc))
+    elif isinstance(raw, CommentedSeq):
+        for n, key in enumerate(raw):
+            loc = _item_loc(raw, n, path, where)
+            dims.append(DimDecl(check_identifier(key, loc, "dim"), None, loc))
+    elif raw is None:
+        return ()
+    else:
+        raise SpecError(f"'dims' must be a mapping of names to sizes or a list of names, not "
+                        f"{_describe(raw)}", where, "e.g. dims: {M: 3, N: 4}")
+    seen: dict[str, DimDecl] = {}
+    for d in dims:
+        if d.name in seen:
+            raise SpecError(f"dim '{d.name}' is declared twice", d.loc)
+        seen[d.name] = d
+    return tuple(dims)
+
+
+def _parse_shape(raw, loc: Loc, path: str, dims: tuple[DimDecl, ...], owner: str) -> tuple:
+    from ruamel.yaml.comments import CommentedSeq
+
+    if not isinstance(raw, CommentedSeq):
+        raise SpecError(f"the shape of '{owner}' must be a list of dims, not {_describe(raw)}",
+                        loc, "e.g. [M, N] for a matrix, [N] for a vector, [] for a scalar")
+    names = {d.name for d in dims}
+    shape = []
+    for n, item in enumerate(raw):
+        iloc = _item_loc(raw, n, path, loc)
+        if item == 1 and not isinstance(item, bool):
+            shape.append(1)
+            continue
+        if not isinstance(item, str):
+            raise SpecError(f"the shape of '{owner}' must list dim names, not {_describe(item)}",
+                            iloc, "declare sizes under 'dims' and use their names here")
+        dim = normalize_name(item)
+        if dim not in names:
+            hint = did_you_mean(dim, names)
+            raise SpecError(f"unknown dim '{dim}' in the shape of '{owner}'", iloc,
+                            hint or f"declare it under 'dims', e.g. dims: {{{dim}: 3}}")
+        shape.append(dim)
+    return tuple(shape)
+
+
+def _parse_inputs(doc, path: str, value_loc, dims) -> tuple[InputDecl, ...]:
+    from ruamel.yaml.comments import CommentedMap
+
+    raw = doc["inputs"]
+    where = value_loc("inputs")
+    if not isinstance(raw, CommentedMap) or not raw:
+        raise SpecError(f"'inputs' must be a non-empty mapping of names to shapes, not "
+                        f"{_describe(raw)}", where, "e.g. inputs: {W: [M, N], x: [N]}")
+    dim_names = {d.name for d in dims}
+    out: list[InputDecl] = []
+    seen = set()
+    for key, value in raw.items():
+        kloc, vloc = _map_locs(raw, key, path, where)
+        name = check_identifier(key, kloc, "input")
+        if name in seen:
+            raise SpecError(f"input '{name}' is declared twice", kloc)
+        if name in dim_names:
+            raise SpecError(f"'{name}' names both a dim and an input", kloc,
+                            "give the tensor another name")
+        seen.add(name)
+        positive = False
+        if isinstance(value, CommentedMap):
+            for k in value:
+                if k not in ("shape", "positive"):
+                    kl, _ = _map_locs(value, k, path, vloc)
+                    raise SpecError(f"unknown key {k!r} in input '{name}'", kl,
+                                    did_you_mean(str(k), ("shape", "positive"))
+                                    or "an input takes 'shape' and 'positive'")
+            if "shape" not in value:
+                raise SpecError(f"input '{name}' has no 'shape'", vloc,
+                                f"e.g. {name}: {{shape: [N], positive: true}}")
+            _, sloc = _map_locs(value, "shape", path, vloc)
+            pos = value.get("positive", False)
+            if not isinstance(pos, bool):
+                _, ploc = _map_locs(value, "positive", path, vloc)
+                raise SpecError(f"'positive' of input '{name}' must be true or false", ploc)
+            positive = pos
+            shape = _parse_shape(value["shape"], sloc, path, dims, name)
+            vloc = sloc
+        else:
+            shape = _parse_shape(value, vloc, path, dims, name)
+        out.append(InputDecl(name, shape, positive, kloc, vloc))
+    return tuple(out)
+
+
+def _parse_forward(doc, path: str, value_loc, lines: list[str]) -> tuple[Assignment, ...]:
+    from ruamel.yaml.comments import CommentedSeq
+
+    raw = doc["forward"]
+    where = value_loc("forward")
+    if not isinstance(raw, CommentedSeq) or not raw:
+        raise SpecError(f"'forward' must be a non-empty list of assignments, not "
+                        f"{_describe(raw)}", where, "e.g. forward: ['z = W @ x', 'L = sum(z)']")
+    out = []
+    for n, item in enumerate(raw):
+        loc = _item_loc(raw, n, path, where)
+        if not isinstance(item, str):
+            raise SpecError(f"a forward item must be an assignment 'name = expression', not "
+                            f"{_describe(item)}", loc,
+                            "quote the item if YAML reads it as something else")
+        out.append(Assignment(str(item), _text_start(loc, lines, str(item))))
+    return tuple(out)
+
+
+def _text_start(loc: Loc, lines: list[str], text: str) -> Loc:
+    """Where the scalar's first character is: past an opening quote, and 0 for block scalars."""
+    if not (0 < loc.line <= len(lines)):
+        return loc
+    line = lines[loc.line - 1]
+    ch = line[loc.col - 1: loc.col]
+    if ch in ("'", '"'):
+        return loc.shifted(1)
+    if ch in ("|", ">") or "\n" in text.strip():
+        return Loc(loc.file, loc.line, 0)
+    return loc
+
+
+def _parse_wrt(doc, path: str, value_loc, inputs) -> tuple[tuple[str, ...], tuple[Loc, ...]]:
+    from ruamel.yaml.comments import CommentedSeq
+
+    if "wrt" not in doc or doc["wrt"] is None:
+        return tuple(i.name for i in inputs), tuple(i.loc for i in inputs)
+    raw = doc["wrt"]
+    where = value_loc("wrt")
+    if isinstance(raw, str):
+        raise SpecError("'wrt' must be a list of input names", where, f"write wrt: [{raw}]")
+    if not isinstance(raw, CommentedSeq) or not raw:
+        raise SpecError(f"'wrt' must be a non-empty list of input names, not {_describe(raw)}",
+                        where, "e.g. wrt: [W, x]; leave it out to differentiate every input")
+    names, locs = [], []
+    for n, item in enumerate(raw):
+        loc = _item_loc(raw, n, path, where)
+        name = check_identifier(item, loc, "wrt entry")
+        if name in names:
+            raise SpecError(f"'{name}' is listed twice in 'wrt'", loc)
+        names.append(name)
+        locs.append(loc)
+    return tuple(names), tuple(locs)
