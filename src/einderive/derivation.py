@@ -185,21 +185,38 @@ def _sum_form(a, terms: tuple) -> Form:
                 any(f.einsum for f in forms))
 
 
+@dataclass(frozen=True)
+class Note:
+    """Something the reader should know about one adjoint; renderers word it.
+
+    ``kind`` is 'rows-sum-to-one' (``form`` is the adjoint when each row of the
+    input ``subject`` sums to one), 'einsum' (no matrix form for part of it) or
+    'no-matrix-form' (none at all: only the index form is printed)."""
+
+    kind: str
+    tensor: str
+    subject: str = ""
+    form: mx.M | None = None
+
+
 def _notes(graph: Graph, adjoints: list) -> list:
-    notes = []
+    notes: list[Note] = []
     for a in adjoints:
-        for f in (a.form, a.closed):
-            if f is None or f.matrix is None:
-                continue
-            for node in mx.walk(f.matrix):
-                if isinstance(node, mx.Reduce) and node.kind == "rowsum" and \
-                        isinstance(node.x, mx.Ref) and node.x.kind == "tensor" and \
-                        graph[node.x.name].is_input:
-                    t = node.x.name
-                    note = ("rowsum-one", a.name, t, f is a.closed)
-                    if note not in notes:
-                        notes.append(note)
+        f = a.closed if a.closed is not None and a.closed.matrix is not None else a.form
+        if a.form.matrix is None:
+            notes.append(Note("no-matrix-form", a.name))
+            continue
+        if a.form.einsum:
+            notes.append(Note("einsum", a.name))
+        for node in mx.walk(f.matrix):
+            if isinstance(node, mx.Reduce) and node.kind == "rowsum" and \
+                    isinstance(node.x, mx.Ref) and node.x.kind == "tensor" and \
+                    graph[node.x.name].is_input:
+                if any(n.kind == "rows-sum-to-one" and n.subject == node.x.name for n in notes):
+                    continue  # said once, at the adjoint nearest the loss
+                reduced = mx.substitute(f.matrix, node, mx.Ones(node.shape))
+                notes.append(Note("rows-sum-to-one", a.name, node.x.name, reduced))
     return notes
 
 
-__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Where", "derive"]
+__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Note", "Where", "derive"]

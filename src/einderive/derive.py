@@ -35,8 +35,10 @@ class Edge:
     local: object  # ∂v_I/∂u_K with its deltas
     local_collapsed: object  # the same with the node's own sums collapsed
     chained: object  # Σ_I ∂L/∂v_I ∂v_I/∂u_K before collapsing
-    result: object  # after collapsing, in K
+    collapsed: object  # after collapsing, in K
+    result: object  # the contribution, in K: ``collapsed`` with ∂L/∂v written out if inlined
     inlined: bool  # whether ∂L/∂v was replaced by its value
+    result_shown: object = None  # ``result`` with the reader's summation indices
 
 
 @dataclass(frozen=True)
@@ -106,13 +108,21 @@ def _edge(ctx: Ctx, v: str, u: str, definition, out_idx, upstream_expr, namer, g
     local = fresh_bound(definition, ctx).diff(ctx.element(u, in_idx))
     upstream = ctx.adjoint(v, out_idx)
     free = tuple(i for i in out_idx if isinstance(i, Symbol))
-    chained = ctx.sum(upstream * local, free)
-    result = collapse(chained)
-    inlined = graph[v].kind == "anon" or _passes_through(ctx, result, v, upstream_expr)
+    local_collapsed = collapse(local)
+    chained = ctx.sum(upstream * local_collapsed, free)
+    collapsed = collapse(chained)
+    inlined = graph[v].kind == "anon" or _passes_through(ctx, collapsed, v, upstream_expr)
+    result = collapsed
     if inlined:
-        result = collapse(substitute_indexed(result, ctx.adjoint_keys[v], upstream_expr,
+        result = collapse(substitute_indexed(collapsed, ctx.adjoint_keys[v], upstream_expr,
                                              out_idx, ctx))
-    return Edge(v, u, out_idx, in_idx, local, collapse(local), chained, result, inlined)
+    both = out_idx + in_idx
+
+    def shown(e, free=both):
+        return rename(e, ctx, free, free)
+    return Edge(v, u, out_idx, in_idx, shown(local), shown(local_collapsed),
+                shown(chained, in_idx), shown(collapsed, in_idx), result, inlined,
+                shown(result, in_idx))
 
 
 def _passes_through(ctx: Ctx, contribution, v: str, upstream_expr) -> bool:

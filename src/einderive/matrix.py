@@ -261,20 +261,32 @@ def transpose(x: M) -> M:
         return x
     if isinstance(x, MatMul):
         return with_src(matmul(transpose(x.b), transpose(x.a)), src)
-    if isinstance(x, Hadamard):
-        return with_src(hadamard(*[transpose(f) for f in x.factors]), src)
-    if isinstance(x, Add):
-        return Add(tuple(transpose(t) for t in x.terms), tuple(reversed(x.shape)), src)
     if isinstance(x, Scale):
         return Scale(x.coeff, transpose(x.x), tuple(reversed(x.shape)), src)
-    if isinstance(x, Pow):
-        return Pow(transpose(x.x), x.exp, tuple(reversed(x.shape)), src)
-    if isinstance(x, Fn):
-        return Fn(x.name, transpose(x.x), tuple(reversed(x.shape)), src)
+    if isinstance(x, (Hadamard, Add, Pow, Fn)):
+        # (A ⊙ B − C)ᵀ stays whole unless pushing the transpose in removes transposes
+        pushed = _push_transpose(x)
+        if _count_transposes(pushed) < _count_transposes(x) + 1:
+            return with_src(pushed, src)
     if isinstance(x, Einsum):
         lhs, out = x.subscripts.split("->")
         return Einsum(f"{lhs}->{out[::-1]}", x.operands, tuple(reversed(x.shape)), src)
     return Transpose(x, tuple(reversed(x.shape)), src)
+
+
+def _push_transpose(x: M) -> M:
+    shape = tuple(reversed(x.shape))
+    if isinstance(x, Hadamard):
+        return hadamard(*[transpose(f) for f in x.factors])
+    if isinstance(x, Add):
+        return Add(tuple(transpose(t) for t in x.terms), shape, x.src)
+    if isinstance(x, Pow):
+        return Pow(transpose(x.x), x.exp, shape, x.src)
+    return Fn(x.name, transpose(x.x), shape, x.src)
+
+
+def _count_transposes(x: M) -> int:
+    return sum(isinstance(n, Transpose) for n in walk(x))
 
 
 def matmul(a: M, b: M) -> M:
@@ -458,3 +470,27 @@ def walk(x: M):
 
 def leaves(x: M) -> list:
     return [n for n in walk(x) if isinstance(n, Ref)]
+
+
+def substitute(m: M, old: M, new: M) -> M:
+    """``m`` with every ``old`` replaced by ``new``, rebuilt by the smart constructors."""
+    if m == old:
+        return new
+    if isinstance(m, Transpose):
+        return transpose(substitute(m.x, old, new))
+    if isinstance(m, MatMul):
+        return matmul(substitute(m.a, old, new), substitute(m.b, old, new))
+    if isinstance(m, Hadamard):
+        parts = [substitute(f, old, new) for f in m.factors]
+        return scalar_product(parts) if m.is_scalar else hadamard(*parts)
+    if isinstance(m, Scale):
+        return scale(substitute(m.coeff, old, new), substitute(m.x, old, new))
+    if isinstance(m, Add):
+        return add(*[substitute(t, old, new) for t in m.terms])
+    if isinstance(m, Pow):
+        return power(substitute(m.x, old, new), m.exp)
+    if isinstance(m, Fn):
+        return fn(m.name, substitute(m.x, old, new))
+    if isinstance(m, Reduce):
+        return reduce(m.kind, substitute(m.x, old, new))
+    return m

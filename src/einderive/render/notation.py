@@ -140,8 +140,16 @@ class Notation(Printer):
                 den.append(Pow(a.base, -a.exp))
             else:
                 num.append(a)
-        num.sort(key=lambda a: self.positions.get(a, 10**9))
+        num.sort(key=lambda a: (self.positions.get(a, 10**9), self._kind_rank(a)))
         return self.product(Mul(*consts) if consts else S.One, num, den)
+
+    def _kind_rank(self, a) -> int:
+        """Without a matrix form to follow: deltas, then adjoints, then the rest."""
+        if isinstance(a, KroneckerDelta):
+            return 0
+        if self.ctx is not None and any(k in self.ctx.adjoint_of for k in _keys(a)):
+            return 1
+        return 2
 
     def _is_constant(self, a) -> bool:
         if a.is_number:
@@ -446,6 +454,10 @@ def _negate(c: mx.M) -> mx.M:
     return mx.Const(-c.value)
 
 
+def _keys(e) -> list:
+    return [x.base.label for x in e.atoms(Indexed)] + list(e.atoms(Symbol))
+
+
 def _flatten_sums(e, factors: list, summed: list) -> None:
     if isinstance(e, Sum):
         summed.extend(v for v, _, _ in e.limits)
@@ -499,6 +511,9 @@ class Unicode(Notation):
     def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
         t = names.text_indexed(name, idx)
         return f"∂{self.loss}/∂{t}" + ("ᵀ" if transposed else "")
+
+    def partial(self, top: str, bottom: str) -> str:
+        return f"∂{top}/∂{bottom}"
 
     def anon_index(self, name: str) -> str:
         return f"({name})"
@@ -665,8 +680,12 @@ class Latex(Notation):
     def anon_index(self, name: str) -> str:
         return self.tensor(name, "")
 
+    def partial(self, top: str, bottom: str) -> str:
+        return f"\\frac{{\\partial {top}}}{{\\partial {bottom}}}"
+
     def paren(self, s: str) -> str:
-        return f"\\left({s}\\right)"
+        tall = any(t in s for t in ("\\frac", "\\sum", "\\sqrt", "\\left"))
+        return f"\\left({s}\\right)" if tall else f"({s})"
 
     def transposed(self, s: str) -> str:
         return f"{{{s}}}^{{\\top}}" if "^" in s else f"{s}^{{\\top}}"
@@ -723,20 +742,20 @@ class Latex(Notation):
             return f"\\mathbf{{1}}\\left[{arg} > 0\\right]"
         if spec.name == "sqrt":
             return self.sqrt(arg, composite)
-        return f"{spec.latex}\\left({arg}\\right)"
+        return f"{spec.latex}{self.paren(arg)}"
 
     def axis_function(self, head: str, arg: str, axis: int, ndim: int, idx: str) -> str:
         extra = "" if axis == ndim - 1 else f"_{{{axis}}}"
-        s = f"\\operatorname{{{head}}}{extra}\\left({arg}\\right)"
+        s = f"\\operatorname{{{head}}}{extra}{self.paren(arg)}"
         return f"{s}_{{{idx}}}" if idx else s
 
     def operator(self, name: str, arg: str) -> str:
-        return f"\\operatorname{{{name}}}\\left({arg}\\right)"
+        return f"\\operatorname{{{name}}}{self.paren(arg)}"
 
     def einsum(self, subscripts: str, operands: list) -> str:
         lhs, out = subscripts.split("->")
         return (f"\\operatorname{{einsum}}_{{\\mathrm{{{lhs}}} \\to \\mathrm{{{out or '-'}}}}}"
-                f"\\left({', '.join(operands)}\\right)")
+                f"{self.paren(', '.join(operands))}")
 
 
 def _latex_decimal(text: str) -> str:

@@ -1,0 +1,130 @@
+"""Plain Unicode text of a derivation: the words and formulas every text renderer shares.
+
+The terminal (Rich), the golden Markdown and the public API all take their
+strings from here, so a formula reads the same wherever it appears.
+"""
+
+from __future__ import annotations
+
+from .notation import Notation, Unicode
+
+CONVENTION = ("Einstein convention: an index repeated on the right-hand side and absent "
+              "from the left is summed; other sums are written with Σ.")
+VECTORS = ("Vectors are columns; ⊙ and ⊘ are elementwise, and broadcast a column across "
+           "columns and a row across rows, as NumPy does.")
+
+
+def printer(d, form=None, style=Unicode) -> Notation:
+    return style(d.index.ctx, d.loss, form.positions if form is not None else None)
+
+
+def shape_text(shape: tuple) -> str:
+    """``M×N``, ``N``, or ``scalar``."""
+    if not shape:
+        return "scalar"
+    return "×".join(str(s) for s in shape)
+
+
+def index_rhs(d, form, style=Unicode) -> str:
+    return printer(d, form, style).index(form.index)
+
+
+def matrix_rhs(d, form, style=Unicode) -> str | None:
+    if form.matrix is None:
+        return None
+    return printer(d, form, style).matrix(form.matrix)
+
+
+def index_text(d, name: str, form) -> str:
+    """``∂L/∂W_ij = ∂L/∂z_i x_j``'s right-hand side (the API's ``index_form``)."""
+    return index_rhs(d, form)
+
+
+def matrix_text(d, form) -> str:
+    return matrix_rhs(d, form) or "(no matrix form)"
+
+
+def adjoint_lhs(d, name: str, idx: tuple, style=Unicode) -> str:
+    p = printer(d, None, style)
+    return p.adjoint(name, p.index_list(idx))
+
+
+def tensor_lhs(d, name: str, idx: tuple, style=Unicode) -> str:
+    p = printer(d, None, style)
+    return p.tensor(name, p.index_list(idx))
+
+
+def where_texts(d, form, style=Unicode) -> list[str]:
+    p = printer(d, form, style)
+    return [f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in form.wheres]
+
+
+def note_texts(d, style=Unicode, math=lambda s: s) -> list[str]:
+    """Every note and warning, as sentences; ``math`` wraps each formula (LaTeX: ``$…$``)."""
+    out = []
+    for w in d.graph.warnings:
+        out.append(w.message[:1].upper() + w.message[1:] + ".")
+    p = printer(d, None, style)
+    for n in d.notes:
+        lhs = math(adjoint_lhs(d, n.tensor, (), style))
+        if n.kind == "einsum":
+            out.append(f"{lhs} has no matrix form: a contraction involves a tensor with more "
+                       f"than two axes, so it is written with einsum.")
+        elif n.kind == "no-matrix-form":
+            out.append(f"{lhs} has no matrix form; its index form is exact.")
+        elif n.kind == "rows-sum-to-one":
+            t = p.tensor(n.subject, "")
+            rowsum = p.operator("rowsum", t)
+            out.append(f"If each row of {math(t)} sums to one (one-hot or probability targets), "
+                       f"{math(rowsum + ' = ' + p.ones_token())} and "
+                       f"{math(adjoint_lhs(d, n.tensor, (), style) + ' = ' + p.matrix(n.form))}.")
+    return out
+
+
+def gradient_lines(d, style=Unicode) -> list[tuple[str, str]]:
+    """(``grad(W)``, right-hand side) for each ``wrt`` input."""
+    out = []
+    for g in d.gradients:
+        label = f"grad({g.name})"
+        if g.zero:
+            out.append((label, "0"))
+        else:
+            out.append((label, matrix_rhs(d, g.form, style) or index_rhs(d, g.form, style)))
+    return out
+
+
+def closed_differs(a) -> bool:
+    if a.closed is None:
+        return False
+    if a.closed.matrix is not None and a.form.matrix is not None:
+        return a.closed.matrix != a.form.matrix
+    return a.closed.index != a.form.index
+
+
+def step_lines(d, edge, style=Unicode) -> list[tuple[str, str]]:
+    """The chain rule for one edge, as (left, right) pairs:
+
+    ``∂z_i/∂W_kl = δ_ik x_l`` and ``Σ_i ∂L/∂z_i ∂z_i/∂W_kl = Σ_i ∂L/∂z_i δ_ik x_l = ∂L/∂z_k x_l``.
+    """
+    p = printer(d, None, style)
+    p.einstein = False
+    out_i, in_i = p.index_list(edge.out_idx), p.index_list(edge.in_idx)
+    local_lhs = p.partial(p.tensor(edge.node, out_i), p.tensor(edge.operand, in_i))
+    local = p.index(edge.local)
+    collapsed_local = p.index(edge.local_collapsed)
+    rhs = local if collapsed_local == local else f"{local} = {collapsed_local}"
+    pairs = [(local_lhs, rhs)]
+    if edge.node == d.loss:
+        return pairs  # ∂L/∂L = 1: the local derivative is the adjoint
+    sums = "".join(p.sum_sign(i) for i in edge.out_idx if hasattr(i, "name"))
+    upstream = p.adjoint(edge.node, out_i)
+    chain_lhs = f"{sums}{upstream}{p.times_token()}{local_lhs}" if sums else \
+        f"{upstream}{p.times_token()}{local_lhs}"
+    chained, collapsed = p.index(edge.chained), p.index(edge.collapsed)
+    rhs = chained if chained == collapsed else f"{chained} = {collapsed}"
+    if edge.inlined:
+        value = p.index(edge.result_shown)
+        if value != collapsed:
+            rhs += f" = {value}"
+    pairs.append((chain_lhs, rhs))
+    return pairs
