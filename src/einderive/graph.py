@@ -81,8 +81,18 @@ class Graph:
 
 def build(spec: Spec) -> Graph:
     """Check every name and shape in ``spec`` and return its graph."""
+    try:
+        return _build(spec)
+    except SpecError as exc:
+        raise exc.with_source(list(spec.source_lines)) from None
+
+
+def _build(spec: Spec) -> Graph:
     env: dict[str, Tensor] = {}
     for inp in spec.inputs:
+        if inp.name in OPS or inp.name in FUNCTIONS:
+            raise SpecError(f"the input name '{inp.name}' shadows the function {inp.name}()",
+                            inp.loc, f"choose another name, e.g. '{inp.name}_'")
         env[inp.name] = Tensor(inp.name, inp.shape, "input", inp.loc, positive=inp.positive)
     dims = {d.name: d for d in spec.dims}
     later = {}

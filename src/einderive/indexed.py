@@ -221,9 +221,13 @@ def bound_indices(e) -> list:
 
 
 def rename(e, ctx: Ctx, free_from: tuple, free_to: tuple):
-    """Map the free indices ``free_from`` to ``free_to`` and give every sum a reader's letter."""
+    """Map the free indices ``free_from`` to ``free_to`` and give every sum a reader's letter.
+
+    Summation indices are made fresh first, so that a free index renamed to
+    ``j`` can never be captured by a ``Σ_j`` already in the expression."""
     mapping = {a: b for a, b in zip(free_from, free_to) if isinstance(a, Symbol)}
     taken = {s.name for s in free_to if isinstance(s, Symbol)}
+    e = fresh_bound(e, ctx)
     return _rename_bound(e.xreplace(mapping) if mapping else e, ctx, frozenset(taken))
 
 

@@ -95,7 +95,11 @@ class Recognizer:
             return b.m
         if set(b.idx) == set(syms):
             return self._einsum([b], syms).m
-        raise NoMatrixForm("a broadcast into more than two axes")
+        ones = mx.Ones(tuple(dims[s] for s in syms))
+        if not b.idx:
+            return mx.scale(b.m, ones)
+        # a broadcast into three or more axes: einsum against ones says exactly which
+        return self._einsum([b, Blob(ones, syms)], syms).m
 
     # -- expressions ----------------------------------------------------------------------
 
@@ -222,7 +226,7 @@ class Recognizer:
         names = [r.name for r in mx.leaves(m)]
         where = min((self.position[n] for n in names), default=len(self.position))
         small = isinstance(m, mx.Const) and m.value.is_Integer
-        return (_is_negative(m), not names and not small, where if names else -1)
+        return (_is_negative(m), not names and not small, where if names else -1, len(names))
 
     def _orient_like(self, b: Blob, order: tuple) -> mx.M:
         """``b`` with its axes in ``order`` (a vector as a row when it runs along columns)."""

@@ -223,7 +223,10 @@ def _load_yaml(text: str, path: str):
             raise SpecError(f"duplicate key '{key}'", loc,
                             "each key may appear once; remove or rename one of them") from None
         hint = "check the indentation and the brackets around this place"
-        if "\\t" in problem or "'\\t'" in problem:
+        if exc.context and exc.context_mark and exc.problem_mark and \
+                exc.context_mark.line != exc.problem_mark.line:
+            hint = f"{exc.context}, which starts on line {exc.context_mark.line + 1}"
+        if "\\t" in problem:
             hint = "YAML does not allow tabs for indentation; use spaces"
         raise SpecError(f"invalid YAML: {problem}", loc, hint) from None
     except RecursionError:

@@ -12,10 +12,10 @@ import keyword
 import re
 from dataclasses import dataclass
 
-from sympy import Mul, Pow, Rational, S, Symbol
+from sympy import Add, Mul, Pow, Rational, S, Symbol
 
 from .. import matrix as mx
-from ..ops import HELPER_NEEDS, HELPERS, OPS, SCALARS, FExpr
+from ..ops import HELPER_NEEDS, HELPERS, OPS, SCALARS, ElementwiseFunction, FExpr
 from .notation import Unicode
 
 RESERVED = {"np", "math", "torch", "forward", "gradients", "float", "dict", "shape",
@@ -275,6 +275,11 @@ class Compiler:
             if coeff != 1:
                 code = f"{paren(self._const(coeff), 12)} * {code}"
             return Value(code, 12, ())
+        if isinstance(c, ElementwiseFunction):
+            return self._function(c.spec.name, self._const(c.args[0]), ())
+        if isinstance(c, Add):
+            parts = [self._const(a) for a in Add.make_args(c)]
+            return Value(" + ".join(paren(p, 11) for p in parts), 11, ())
         raise CodegenError(f"cannot compile the constant {c}")  # pragma: no cover
 
     def _m_Ones(self, m: mx.Ones) -> Value:
@@ -512,7 +517,7 @@ def _module(d, backend: Backend, source: str | None) -> str:
         out += [h, "", ""]
     out.append(f"def forward({sig}):")
     out.append(ind + f'"""The loss {d.loss}, a float."""')
-    out += [ind + x for x in unpack + fwd]
+    out += [ind + x for x in unpack + dims + fwd]
     out.append(ind + f"return float({loss})")
     out += ["", ""]
     out.append(f"def gradients({sig}):")

@@ -49,10 +49,10 @@ def _eq(lhs: str, rhs: str) -> str:
     return f"{lhs} &= {rhs}"
 
 
-def adjoint_rows(d, steps: bool = False, expand: bool = False) -> list[str]:
+def adjoint_rows(d, steps: bool = False, expand: bool = False, adjoints=None) -> list[str]:
     """One aligned column: for each node its index form, then its matrix form."""
     rows = []
-    for a in d.adjoints:
+    for a in d.adjoints if adjoints is None else adjoints:
         if a.name == d.loss:
             continue
         if steps:

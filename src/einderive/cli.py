@@ -1,0 +1,251 @@
+"""The command line: parse arguments, call the library, map errors to exit codes.
+
+Exit codes: 0 success; 1 a check or verification failed; 2 a spec could not
+be read, or bad usage; 3 an internal error (a bug in einderive).  SymPy and
+NumPy are imported only inside commands, so ``--help`` and ``--version``
+stay fast.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from functools import wraps
+
+import click
+
+from . import __version__
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 88}
+ISSUES = "https://github.com/einderive/einderive/issues"
+EXIT_FAILED, EXIT_SPEC, EXIT_BUG = 1, 2, 3
+
+
+def _guard(fn):
+    """Turn library errors into messages and exit codes; tracebacks only with --debug."""
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        debug = (ctx.find_root().params or {}).get("debug", False)
+        from .errors import EinderiveError
+        try:
+            return fn(*args, **kwargs)
+        except EinderiveError as exc:
+            if debug:
+                traceback.print_exc()
+            click.echo(exc.format() if hasattr(exc, "format") else str(exc), err=True)
+            sys.exit(EXIT_SPEC)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place a bug is reported
+            if debug:
+                traceback.print_exc()
+            click.echo(f"einderive: internal error: {type(exc).__name__}: {exc}\n"
+                       f"This is a bug in einderive, not in your spec. Please report it at "
+                       f"{ISSUES} with the spec and the output of the same command with "
+                       f"--debug.", err=True)
+            sys.exit(EXIT_BUG)
+    return wrapper
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="einderive")
+@click.option("--debug", is_flag=True, help="Show tracebacks (for bug reports).")
+def main(debug: bool) -> None:
+    """Derive backpropagation with Einstein notation.
+
+    Write a model's forward pass in a small YAML spec; einderive writes every
+    tensor componentwise, differentiates each node with SymPy, walks the
+    graph back from the loss and reads each adjoint back in matrix form.
+
+    \b
+    Example:
+      einderive derive specs/mlp.yaml
+      einderive derive specs/mlp.yaml --latex --standalone -o mlp.tex
+      einderive verify specs/*.yaml
+      einderive check specs/
+    """
+
+
+FORMATS = ("text", "latex", "markdown", "json", "numpy", "torch")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("spec", type=click.Path(dir_okay=True, allow_dash=True))
+@click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text",
+              show_default=True, help="Output format.")
+@click.option("--latex", "latex", is_flag=True, help="Same as --format latex.")
+@click.option("--latex-env", type=click.Choice(["aligned", "align*", "align"]),
+              default="aligned", show_default=True,
+              help="LaTeX environment: 'aligned' inside \\[ \\], or a top-level one.")
+@click.option("--standalone", is_flag=True, help="With --latex: a whole document for pdflatex.")
+@click.option("--steps", is_flag=True,
+              help="Show each local derivative with its deltas and the sum it collapses.")
+@click.option("--expand", is_flag=True,
+              help="Also write each adjoint in closed form (inputs and forward nodes only).")
+@click.option("--tree", is_flag=True, help="Show the graph as a tree after the derivation.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to FILE (atomically) instead of standard output.")
+@_guard
+def derive(spec, fmt, latex, latex_env, standalone, steps, expand, tree, output):
+    """Derive the backward pass of SPEC (a YAML file, or - for standard input).
+
+    \b
+    Example:
+      einderive derive specs/mlp.yaml --steps
+      einderive derive specs/attention.yaml --format numpy -o attention_grad.py
+    """
+    from . import api
+    d = api.derive_file(spec)
+    _warn(d)
+    if latex:
+        fmt = "latex"
+    if fmt == "text":
+        _emit_rich(d, output, steps=steps, expand=expand, tree=tree)
+        return
+    text = api.render(d, fmt, latex_env=latex_env, standalone=standalone, steps=steps,
+                      expand=expand)
+    _emit(text, output)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("spec", type=click.Path(dir_okay=True, allow_dash=True))
+@click.option("-f", "--format", "fmt", type=click.Choice(["mermaid", "dot", "tikz"]),
+              default="mermaid", show_default=True, help="Picture format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
+              help="Write to FILE (atomically) instead of standard output.")
+@_guard
+def graph(spec, fmt, output):
+    """Draw SPEC's compute graph, each backward edge labelled with its gradient.
+
+    Mermaid renders on code hosts, DOT feeds Graphviz, TikZ compiles with
+    pdflatex (packages tikz and amsmath).
+
+    \b
+    Example:
+      einderive graph specs/mlp.yaml --format tikz -o mlp-graph.tex
+      einderive graph specs/mlp.yaml --format dot | dot -Tsvg > mlp.svg
+    """
+    from . import api
+    from .render.graph import render
+    _emit(render(api.derive_file(spec), fmt), output)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("specs", nargs=-1, required=True, type=click.Path(allow_dash=True))
+@click.option("--dims", "dims", default="", metavar="M=3,N=4",
+              help="Dim sizes (default: the spec's, else distinct primes 2, 3, 5, 7 ...).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--tol", default=1e-6, show_default=True,
+              help="Largest error allowed, relative to the gradient's scale (at least 1).")
+@_guard
+def verify(specs, dims, seed, tol):
+    """Prove each printed gradient of SPECS numerically.
+
+    The NumPy code generated from the printed matrix forms runs at a random
+    point and is compared with central finite differences of the forward
+    pass; exit code 1 if any gradient is off.
+
+    \b
+    Example:
+      einderive verify specs/*.yaml
+      einderive verify specs/attention.yaml --dims N=5,M=7 --seed 3
+    """
+    from . import api
+    sizes = _parse_dims(dims)
+    reports, errors = api.verify_files(specs, sizes, seed, tol)
+    from rich.console import Console
+    console = Console(highlight=False)
+    from .render.reports import verify_tables
+    for renderable in verify_tables(reports):
+        console.print(renderable)
+    for err in errors:
+        click.echo(err.format(), err=True)
+    if errors:
+        sys.exit(EXIT_SPEC)
+    if not all(r.ok for r in reports):
+        sys.exit(EXIT_FAILED)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("paths", nargs=-1, type=click.Path(allow_dash=False))
+@click.option("--golden-dir", type=click.Path(file_okay=False),
+              help="Folder of the golden files (default: golden/ beside each spec).")
+@click.option("--update", is_flag=True, help="Write new and changed goldens.")
+@click.option("--prune", is_flag=True, help="With --update: delete orphaned goldens.")
+@_guard
+def check(paths, golden_dir, update, prune):
+    """Compare each spec's derivation with its golden file.
+
+    PATHS are spec files or folders searched for *.yaml and *.yml (default:
+    specs/).  Nothing is written without --update.  Exit code 0 if all
+    match, 1 if any changed, is missing or is orphaned, 2 if a spec cannot
+    be read.
+
+    \b
+    Example:
+      einderive check specs/
+      einderive check --update specs/
+    """
+    from .golden import run_check
+    from .render.reports import check_report
+    result = run_check(list(paths) or ["specs"], golden_dir, update=update, prune=prune)
+    check_report(result, sys.stdout, update_command=_update_command(paths, golden_dir))
+    sys.exit(result.exit_code)
+
+
+def _update_command(paths, golden_dir) -> str:
+    import shlex
+    parts = ["einderive", "check", "--update"]
+    if golden_dir:
+        parts += ["--golden-dir", golden_dir]
+    parts += list(paths)
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _parse_dims(text: str) -> dict:
+    from .errors import SpecError
+    sizes = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, eq, value = part.partition("=")
+        if not eq or not value.strip().isdigit() or int(value) <= 0:
+            raise SpecError(f"--dims: '{part}' is not NAME=SIZE with a positive size", None,
+                            "e.g. --dims M=3,N=4")
+        sizes[name.strip()] = int(value)
+    return sizes
+
+
+def _warn(d) -> None:
+    for w in d.graph.warnings:
+        click.echo(w.format(), err=True)
+
+
+def _emit(text: str, output) -> None:
+    if output:
+        from .files import atomic_write
+        atomic_write(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+def _emit_rich(d, output, **opts) -> None:
+    from rich.console import Console
+
+    from .render.terminal import Options, rich_derivation
+    options = Options(**opts)
+    if output:
+        import io
+        buf = io.StringIO()
+        console = Console(file=buf, width=80, color_system=None, highlight=False,
+                          emoji=False, markup=False)
+        for r in rich_derivation(d, opts=options):
+            console.print(r)
+        _emit(buf.getvalue(), output)
+        return
+    console = Console(highlight=False, emoji=False, markup=False)
+    for r in rich_derivation(d, options=console.options, opts=options):
+        console.print(r)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

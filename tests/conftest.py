@@ -1,0 +1,43 @@
+"""Shared helpers: derive a spec from text, render it, run the CLI."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+SPEC_FILES = sorted(SPECS.glob("*.yaml"))
+
+
+def derive_text(text: str, path: str = "test.yaml"):
+    """A Derivation of a spec given as (dedented) YAML text."""
+    from einderive.derivation import derive
+    from einderive.spec import loads
+    return derive(loads(textwrap.dedent(text), path))
+
+
+def forms(d, name: str) -> tuple[str, str]:
+    """(index form, matrix form) of ∂L/∂name, as printed in the terminal."""
+    from einderive.render import text as T
+    a = d.adjoint(name)
+    return T.index_rhs(d, a.form), T.matrix_rhs(d, a.form)
+
+
+@pytest.fixture
+def run():
+    """Run the CLI in-process; returns the click Result."""
+    from einderive.cli import main
+    runner = CliRunner()
+
+    def invoke(*args, input=None):
+        return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
+    return invoke
+
+
+needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None,
+                                    reason="pdflatex is not installed")
