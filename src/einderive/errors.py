@@ -84,14 +84,23 @@ class SpecWarning:
         return f"SpecWarning({self.format()!r})"
 
 
+# what users of PyTorch and NumPy write for einderive's names
+ALIASES = {"dim": "axis", "keepdim": "keepdims", "axes": "axis", "log_sum_exp": "logsumexp",
+           "logsoftmax": "log_softmax", "swish": "silu"}
+
+
 def did_you_mean(name: str, candidates, what: str = "") -> str | None:
     """A hint naming the closest candidate, in the manner of rustc and mypy."""
     pool = sorted(set(candidates))
-    close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
+    close = [ALIASES[name]] if ALIASES.get(name) in pool else []
+    close = close or difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     if not close:
         lowered = {c.lower(): c for c in pool}
         if name.lower() in lowered:
             close = [lowered[name.lower()]]
+    if not close:  # 'Loss' for 'L', 'xx' for 'x': the longest name it starts with
+        prefixes = [c for c in pool if name.lower().startswith(c.lower()) and c != name]
+        close = sorted(prefixes, key=len)[-1:]
     if close:
         return f"did you mean '{close[0]}'?"
     if pool and what:

@@ -1,0 +1,263 @@
+"""Bad input: one message, file:line:col, a hint, exit code 2; never a traceback."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import pytest
+
+from einderive.errors import SpecError
+
+GOOD = """\
+dims: {M: 3, N: 4}
+inputs:
+  W: [M, N]
+  x: [N]
+forward:
+  - z = W @ x
+  - L = sum(z * z)
+loss: L
+"""
+
+
+def error(text: str) -> SpecError:
+    from einderive.graph import build
+    from einderive.spec import loads
+    with pytest.raises(SpecError) as info:
+        build(loads(textwrap.dedent(text), "spec.yaml"))
+    return info.value
+
+
+def where(e: SpecError) -> str:
+    return f"{e.loc.line}:{e.loc.col}"
+
+
+def forward(*lines: str, extra: str = "loss: L\n") -> str:
+    head = "dims: {M: 3, N: 4}\ninputs:\n  W: [M, N]\n  x: [N]\n  s: []\nforward:\n"
+    return head + "".join(f"  - {ln}\n" for ln in lines) + extra
+
+
+CASES = [
+    # (name, spec text, line:col, words in the message, words in the hint)
+    ("empty file", "", "1:1", "the spec is empty", "inputs"),
+    ("not a mapping", "- a\n- b\n", "1:1", "must be a mapping", "inputs"),
+    ("yaml syntax", "inputs: {x: [N]\n", "2:1", "invalid YAML", "line 1"),
+    ("duplicate key", GOOD + "loss: L\n", "9:1", "duplicate key 'loss'", "once"),
+    ("unknown key", GOOD.replace("forward:", "forwrd:"), "5:1", "unknown key 'forwrd'",
+     "did you mean 'forward'"),
+    ("missing inputs", "forward: [L = 1]\nloss: L\n", "1:1", "no 'inputs'", "inputs"),
+    ("missing forward", "inputs: {s: []}\nloss: L\n", "1:1", "no 'forward'", "forward"),
+    ("missing loss", "inputs: {s: []}\nforward: [L = s]\n", "1:1", "no 'loss'", "loss"),
+    ("shape not a list", GOOD.replace("x: [N]", "x: N"), "4:6", "must be a list of dims",
+     "[N]"),
+    ("shape unknown dim", GOOD.replace("x: [N]", "x: [K]"), "4:7", "unknown dim 'K'", "dims"),
+    ("shape dim misspelt", GOOD.replace("x: [N]", "x: [n]"), "4:7", "unknown dim 'n'",
+     "did you mean 'N'"),
+    ("dim not positive", GOOD.replace("N: 4", "N: 0"), "1:17", "positive integer", "size"),
+    ("dim not an integer", GOOD.replace("N: 4", "N: 2.5"), "1:17", "positive integer",
+     "size"),
+    ("item not an assignment", forward("W @ x"), "7:5", "must assign its value", "name ="),
+    ("item two targets", forward("a = b = x"), "7:5", "single new name", "one assignment"),
+    ("item not a string", forward("{a: 1}"), "7:5", "not a mapping", "quote"),
+    ("expression syntax", forward("z = W @ (x"), "7:13", "syntax error", "Python syntax"),
+    ("used before defined", forward("z = y * 2", "y = x + 1", "L = sum(z)"), "7:9",
+     "'y' is used before it is defined", "move its definition"),
+    ("undefined name", forward("z = W @ xx", "L = sum(z)"), "7:13", "undefined name 'xx'",
+     "did you mean 'x'"),
+    ("redefinition", forward("z = W @ x", "z = z + 1", "L = sum(z)"), "8:5",
+     "'z' is already defined", "choose another"),
+    ("redefines an input", forward("x = W @ x", "L = sum(x)"), "7:5",
+     "'x' is already defined as an input", "choose another"),
+    ("shadows a function", forward("sum = W @ x", "L = s"), "7:5",
+     "shadows the function sum()", "sum_"),
+    ("input shadows a function", GOOD.replace("x: [N]", "exp: [N]"), "4:3",
+     "shadows the function exp()", "exp_"),
+    ("unknown function", forward("z = sigmod(W @ x)", "L = sum(z)"), "7:9",
+     "unknown function 'sigmod'", "did you mean 'sigmoid'"),
+    ("too many arguments", forward("z = tanh(x, x)", "L = sum(z)"), "7:9",
+     "tanh() takes 1 positional argument but 2 were given", "tanh(x)"),
+    ("too few arguments", forward("L = l2_loss(x)"), "7:9",
+     "l2_loss() takes 2 positional arguments but 1 was given", "l2_loss(a, b)"),
+    ("wrong kind of argument", forward('z = exp("x")', "L = sum(z)"), "7:13",
+     "a string is not a tensor", "einsum"),
+    ("unknown keyword", forward("L = sum(x, dim=0)"), "7:16",
+     "sum() takes no keyword argument 'dim'", "did you mean 'axis'"),
+    ("keyword to a function without any", forward("z = exp(x, axis=0)", "L = sum(z)"),
+     "7:16", "exp() takes no keyword argument 'axis'", "exp(x)"),
+    ("non-constant exponent", forward("z = x ** x", "L = sum(z)"), "7:14",
+     "exponent of '**' must be a number", "exp(p * log(x))"),
+    ("matmul shape mismatch", forward("z = x @ W", "L = sum(z)"), "7:9",
+     "cannot multiply with '@': shapes (N,) and (M, N)", "axis"),
+    ("broadcast mismatch", forward("z = W @ x + x", "L = sum(z)"), "7:9",
+     "cannot broadcast the operands of '+': shapes (M,) and (N,)", "broadcasting"),
+    ("einsum shape mismatch", forward('z = einsum("ij,i->j", W, x)', "L = sum(z)"), "7:30",
+     "einsum letter 'i' stands for both M and N", "same dim"),
+    ("einsum bad string", forward('z = einsum("ij,j->k", W, x)', "L = sum(z)"), "7:16",
+     "einsum output letter 'k' is not in any input", "ij,jk->ik"),
+    ("einsum wrong count", forward('z = einsum("ij->i", W, x)', "L = sum(z)"), "7:16",
+     "name 1 operand(s) but 2 were given", "ij,jk->ik"),
+    ("axis out of range", forward("z = sum(x, axis=1)", "L = sum(z)"), "7:21",
+     "axis 1 is out of range for a tensor of shape (N,)", "from -1 to 0"),
+    ("softmax axis out of range", forward("z = softmax(W, axis=-3)", "L = sum(z)"), "7:25",
+     "axis -3 is out of range", "from -2 to 1"),
+    ("loss not scalar", forward("z = W @ x", extra="loss: z\n"), "8:7",
+     "the loss 'z' has shape (M,); it must be a scalar", "sum(z)"),
+    ("loss undefined", forward("L = sum(x)", extra="loss: Loss\n"), "8:7",
+     "the loss 'Loss' is not defined", "did you mean 'L'"),
+    ("loss is an input", forward("L = sum(x)", extra="loss: s\n"), "8:7",
+     "the loss 's' is an input", "forward"),
+    ("wrt unknown", forward("L = sum(x)", extra="loss: L\nwrt: [X]\n"), "9:7",
+     "'wrt' names 'X', which is not an input", "did you mean 'x'"),
+    ("wrt a node", forward("z = x * 2", "L = sum(z)", extra="loss: L\nwrt: [z]\n"), "10:7",
+     "'wrt' names 'z', a forward node", "inputs"),
+    ("python keyword as a name", GOOD.replace("x: [N]", "lambda: [N]"), "4:3",
+     "'lambda' is a Python keyword", "lambda_"),
+    ("index into a tensor", forward("z = x[0]", "L = sum(z)"), "7:9",
+     "indexing with [...] not supported", "function calls"),
+    ("attribute other than .T", forward("z = x.shape", "L = s"), "7:9",
+     "unsupported attribute '.shape'", ".T"),
+    ("method call", forward("z = np.exp(x)", "L = sum(z)"), "7:9",
+     "call functions by their plain name", "exp(x)"),
+    ("division by zero", forward("z = x / 0", "L = sum(z)"), "7:13", "division by zero", ""),
+    ("tabs", "inputs:\n\tx: [N]\n", "2:1", "invalid YAML", "tabs"),
+    ("too deep", forward("z = " + "tanh(" * 120 + "x" + ")" * 120, "L = sum(z)"), "7:",
+     "nested", "split"),
+]
+
+
+@pytest.mark.parametrize("name,text,at,message,hint", CASES, ids=[c[0] for c in CASES])
+def test_each_bad_spec_points_at_the_right_place(name, text, at, message, hint):
+    e = error(text)
+    assert where(e).startswith(at)
+    assert message in e.message
+    assert hint in (e.hint or "")
+    assert e.format().startswith(f"spec.yaml:{e.loc.line}:")
+
+
+def test_the_caret_points_at_the_offending_character():
+    e = error(forward("z = sigmod(W @ x)", "L = sum(z)"))
+    lines = e.format().splitlines()
+    assert lines[0] == "spec.yaml:7:9: error: unknown function 'sigmod'"
+    assert lines[1] == "  |   - z = sigmod(W @ x)"
+    assert lines[2] == "  |         ^"
+    assert lines[3] == "hint: did you mean 'sigmoid'?"
+
+
+def test_quoted_items_and_non_ascii_names_point_at_the_right_column():
+    text = 'dims: {N: 3}\ninputs: {xé: [N]}\nforward:\n  - "z = xé + qq"\n  - L = sum(z)\n' \
+           'loss: L\n'
+    e = error(text)
+    assert (e.loc.line, e.loc.col) == (4, 15)  # past the quote; é is one character
+
+
+def test_a_loss_that_ignores_an_input_warns_and_gives_a_zero_gradient():
+    from conftest import derive_text
+    d = derive_text(forward("L = sum(x)", extra="loss: L\nwrt: [x, s]\n"), "spec.yaml")
+    assert [w.format() for w in d.graph.warnings] == [
+        "spec.yaml:9:10: warning: the loss 'L' does not depend on 's'; its gradient is zero"]
+    assert d.gradient("s").zero
+    from einderive.render.code import numpy_module
+    ns: dict = {}
+    exec(numpy_module(d), ns)  # noqa: S102 - generated by einderive
+    import numpy as np
+    g = ns["gradients"](W=np.ones((3, 4)), x=np.ones(4), s=2.0)
+    assert np.shape(g["s"]) == () and g["s"] == 0
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"\xff\xfe\x00\x01", "binary file"),
+    (b"inputs: \xe9\n", "not valid UTF-8"),
+])
+def test_files_that_are_not_text(tmp_path, run, content, message):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(content)
+    result = run("derive", path)
+    assert result.exit_code == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_directory_and_a_missing_file(tmp_path, run):
+    result = run("derive", tmp_path)
+    assert result.exit_code == 2 and "is a directory" in result.stderr
+    result = run("derive", tmp_path / "nope.yaml")
+    assert result.exit_code == 2 and "no such file" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
+def test_an_unreadable_file(tmp_path, run):
+    path = tmp_path / "secret.yaml"
+    path.write_text(GOOD)
+    path.chmod(0)
+    result = run("derive", path)
+    assert result.exit_code == 2 and "permission denied" in result.stderr
+
+
+def test_a_spec_error_exits_2_with_no_traceback_and_writes_nothing(tmp_path, run):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(forward("z = sigmod(x)", "L = sum(z)"))
+    out = tmp_path / "out.tex"
+    out.write_text("precious")
+    result = run("derive", spec, "--latex", "-o", out)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{spec}:7:9: error: unknown function 'sigmod'")
+    assert "Traceback" not in result.stderr
+    assert out.read_text() == "precious"
+
+
+def test_debug_shows_the_traceback(tmp_path, run):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(forward("z = sigmod(x)", "L = sum(z)"))
+    result = run("--debug", "derive", spec)
+    assert result.exit_code == 2 and "Traceback" in result.stderr
+
+
+def test_an_internal_error_says_it_is_a_bug_and_exits_3(tmp_path, run, monkeypatch):
+    import einderive.derivation as derivation
+    spec = tmp_path / "good.yaml"
+    spec.write_text(GOOD)
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("oops")
+    monkeypatch.setattr(derivation, "derive", broken)
+    result = run("derive", spec)
+    assert result.exit_code == 3
+    assert "internal error" in result.stderr and "bug" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_yaml_tags_construct_nothing():
+    e = error(GOOD.replace("x: [N]", 'x: !!python/object/apply:os.system ["echo pwned"]'))
+    assert "unknown dim 'echo pwned'" in e.message
+
+
+def test_an_alias_bomb_ends_in_an_error_quickly():
+    import time
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    for n in range(1, 12):
+        bomb += f"{chr(97 + n)}: &{chr(97 + n)} [*{chr(96 + n)}, *{chr(96 + n)}, " \
+                f"*{chr(96 + n)}, *{chr(96 + n)}, *{chr(96 + n)}, *{chr(96 + n)}]\n"
+    text = bomb + "inputs: {x: *l}\nforward: *l\nloss: L\n"
+    start = time.perf_counter()
+    e = error(text)
+    assert time.perf_counter() - start < 5
+    assert e.loc.line > 0
+
+
+def test_a_very_long_line_is_refused():
+    e = error(forward("z = " + " + ".join(["x"] * 4000), "L = sum(z)"))
+    assert "characters long" in e.message
+
+
+def test_no_spec_text_reaches_eval_exec_or_sympify():
+    from pathlib import Path
+    src = Path(__file__).resolve().parent.parent / "src" / "einderive"
+    offenders = []
+    for path in src.rglob("*.py"):
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#")[0]
+            if any(word in code for word in ("eval(", "sympify(", "parse_expr(", "S(")):
+                offenders.append(f"{path.name}:{n}")
+            if "exec(" in code and path.name != "verify.py":
+                offenders.append(f"{path.name}:{n}")
+    assert offenders == []
