@@ -193,6 +193,21 @@ def test_an_unreadable_file(tmp_path, run):
     assert result.exit_code == 2 and "permission denied" in result.stderr
 
 
+def test_an_unreadable_file_even_as_root(tmp_path, run, monkeypatch):
+    import builtins
+    path = tmp_path / "secret.yaml"
+    path.write_text(GOOD)
+    real_open = builtins.open
+
+    def deny(file, *args, **kwargs):
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_open(file, *args, **kwargs)
+    monkeypatch.setattr(builtins, "open", deny)
+    result = run("derive", path)
+    assert result.exit_code == 2 and "permission denied" in result.stderr
+
+
 def test_a_spec_error_exits_2_with_no_traceback_and_writes_nothing(tmp_path, run):
     spec = tmp_path / "bad.yaml"
     spec.write_text(forward("z = sigmod(x)", "L = sum(z)"))

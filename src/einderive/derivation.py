@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from sympy import Add as SAdd
 
 from . import matrix as mx
-from .derive import Edge, IndexDerivation, derive_index
+from .reverse import Edge, IndexDerivation, derive_index
 from .graph import Graph, Tensor
 from .graph import build as build_graph
 from .recognize import NoMatrixForm, Recognizer, Where, positions

@@ -43,7 +43,7 @@ class Ctx:
         self.adjoint_of: dict[Symbol, str] = {}
         for t in graph.tensors:
             self.labels[t.name] = self._label(t.name, t.shape)
-            self.adjoint_bases[t.name] = self._label("∂" + t.name, t.shape)
+            self.adjoint_bases[t.name] = self._label("∂" + t.name, t.shape)  # "$∂name"
             self.keys[t.name] = key_of(self.labels[t.name])
             self.adjoint_keys[t.name] = key_of(self.adjoint_bases[t.name])
             self.tensor_of[self.keys[t.name]] = t.name
@@ -53,14 +53,15 @@ class Ctx:
 
     @staticmethod
     def _label(name: str, shape: tuple):
-        sym = Symbol(name)
+        # '$' keeps a tensor named i apart from the index i (symbols are equal by name)
+        sym = Symbol("$" + name)
         return sym if not shape else IndexedBase(sym)
 
     def size(self, d) -> object:
         return S.One if d == 1 else self.sizes[d]
 
     def index(self, dim: str, name: str) -> Symbol:
-        sym = Symbol(name, integer=True)
+        sym = Symbol(name)  # no assumptions: SymPy differentiates plain symbols faster
         self.index_dim[sym] = dim
         return sym
 

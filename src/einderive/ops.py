@@ -361,7 +361,7 @@ def _matmul(loc, args, kwargs):
 def _matmul_comp(e, idx, ctx):
     a, b = e.args
     sa, sb = a.shape, b.shape
-    k = ctx.fresh(sa[-1])
+    k = 0 if sa[-1] == 1 else ctx.fresh(sa[-1])
     if len(sa) == 1 and len(sb) == 1:
         ia, ib = (k,), (k,)
     elif len(sb) == 1:
@@ -372,7 +372,7 @@ def _matmul_comp(e, idx, ctx):
         batch = idx[:-2]
         ia = shapes.align(batch, sa[:-2]) + (idx[-2], k)
         ib = shapes.align(batch, sb[:-2]) + (k, idx[-1])
-    return ctx.sum(ctx.comp(a, ia) * ctx.comp(b, ib), (k,))
+    return ctx.sum(ctx.comp(a, ia) * ctx.comp(b, ib), (k,) if k != 0 else ())
 
 
 # -- reductions -------------------------------------------------------------------

@@ -206,7 +206,8 @@ class Recognizer:
             raise NoMatrixForm("an axis function of a tensor of more than two axes")
         idx = tuple(i for i in e.indices if i != 0)
         if e.head == "softmax":
-            return Blob(mx.AxisFn("softmax", ref, e.axis, nd, ref.shape), idx)
+            m = mx.AxisFn("softmax", ref, e.axis, nd, ref.shape)
+            return Blob(mx.transpose(m) if _is_row(m) and len(idx) == 1 else m, idx)
         shape = () if not idx else (self.ctx.index_dim[idx[0]], 1)
         return Blob(mx.AxisFn("logsumexp", ref, e.axis, nd, shape), idx)
 
@@ -447,6 +448,11 @@ class Recognizer:
         sub = f"{terms}->{''.join(letters[i] for i in out)}"
         self.einsum_used = True
         return Blob(mx.Einsum(sub, tuple(b.m for b in blobs), self._shape_of(out)), tuple(out))
+
+
+def _is_row(m: mx.M) -> bool:
+    """A 1×N tensor (a kept-dims row): blobs hold vectors as columns."""
+    return len(m.shape) == 2 and m.shape[0] == 1 and m.shape[1] != 1
 
 
 def _plain(m: mx.M) -> bool:

@@ -58,8 +58,9 @@ def adjoint_rows(d, steps: bool = False, expand: bool = False, adjoints=None) ->
         if steps:
             for edge in a.edges:
                 rows += [_eq(lhs, rhs) for lhs, rhs in T.step_lines(d, edge, Latex)]
-        rows.append(_eq(T.adjoint_lhs(d, a.name, a.form.idx, Latex),
-                        T.index_rhs(d, a.form, Latex)))
+        if T.has_index_form(a.form):
+            rows.append(_eq(T.adjoint_lhs(d, a.name, a.form.idx, Latex),
+                            T.index_rhs(d, a.form, Latex)))
         matrix = T.matrix_rhs(d, a.form, Latex)
         if matrix is not None:
             m = _eq(T.adjoint_lhs(d, a.name, (), Latex), matrix)
@@ -76,7 +77,8 @@ def adjoint_rows(d, steps: bool = False, expand: bool = False, adjoints=None) ->
 def forward_rows(d) -> list[str]:
     rows = []
     for t, f in d.forward:
-        rows.append(_eq(T.tensor_lhs(d, t.name, f.idx, Latex), T.index_rhs(d, f, Latex)))
+        if T.has_index_form(f):
+            rows.append(_eq(T.tensor_lhs(d, t.name, f.idx, Latex), T.index_rhs(d, f, Latex)))
         matrix = T.matrix_rhs(d, f, Latex)
         if matrix is not None:
             rows.append(_eq(T.tensor_lhs(d, t.name, (), Latex), matrix))

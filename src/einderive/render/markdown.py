@@ -36,14 +36,14 @@ def _body(d) -> list[str]:
                                   for t in d.graph.inputs) + ".", T.VECTORS, ""]
     out += ["## Forward", "", "```text"]
     for t, f in d.forward:
-        out += _pair(T.tensor_lhs(d, t.name, f.idx), T.index_rhs(d, f),
+        out += _pair(f, T.tensor_lhs(d, t.name, f.idx), T.index_rhs(d, f),
                      T.tensor_lhs(d, t.name, ()), T.matrix_rhs(d, f))
     out += ["```", "", "## Backward", "", T.CONVENTION, ""]
     for a in d.adjoints:
         if a.name == d.loss:
             continue
         out += [f"### {T.adjoint_lhs(d, a.name, ())}", "", "```text"]
-        out += _pair(T.adjoint_lhs(d, a.name, a.form.idx), T.index_rhs(d, a.form),
+        out += _pair(a.form, T.adjoint_lhs(d, a.name, a.form.idx), T.index_rhs(d, a.form),
                      T.adjoint_lhs(d, a.name, ()), T.matrix_rhs(d, a.form))
         wheres = T.where_texts(d, a.form)
         if T.closed_differs(a):
@@ -68,7 +68,9 @@ def _display(rows: list[str]) -> list[str]:
     return environment(rows, "aligned").splitlines()[1:-1]
 
 
-def _pair(lhs_i: str, rhs_i: str, lhs_m: str, rhs_m: str | None) -> list[str]:
+def _pair(form, lhs_i: str, rhs_i: str, lhs_m: str, rhs_m: str | None) -> list[str]:
+    if not T.has_index_form(form):  # no index at all: one form
+        return [f"{lhs_m} = {rhs_m}"]
     width = max(len(lhs_i), len(lhs_m))
     lines = [f"{lhs_i.ljust(width)} = {rhs_i}"]
     if rhs_m is not None:

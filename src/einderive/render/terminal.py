@@ -127,7 +127,8 @@ def _forward(d, width: int):
     yield Text("Forward", style=HEAD)
     block = _Block(width)
     for t, f in d.forward:
-        block.eq(T.tensor_lhs(d, t.name, f.idx), T.index_rhs(d, f))
+        if T.has_index_form(f):
+            block.eq(T.tensor_lhs(d, t.name, f.idx), T.index_rhs(d, f))
         matrix = T.matrix_rhs(d, f)
         if matrix is not None:
             block.eq(T.tensor_lhs(d, t.name, ()), matrix, NAME, MATRIX)
@@ -151,7 +152,8 @@ def _backward(d, opts: Options, width: int):  # noqa: C901 - one section, read t
                 block.line(Text(f"  via {_defining(d, edge.node)}", style=DIM))
                 for lhs, rhs in T.step_lines(d, edge):
                     block.eq("  " + lhs, rhs, DIM, DIM)
-        block.eq(T.adjoint_lhs(d, a.name, a.form.idx), T.index_rhs(d, a.form))
+        if T.has_index_form(a.form):
+            block.eq(T.adjoint_lhs(d, a.name, a.form.idx), T.index_rhs(d, a.form))
         matrix = T.matrix_rhs(d, a.form)
         if matrix is not None:
             block.eq(T.adjoint_lhs(d, a.name, ()), matrix, NAME, MATRIX)

@@ -44,6 +44,13 @@ def matrix_text(d, form) -> str:
     return matrix_rhs(d, form) or "(no matrix form)"
 
 
+def has_index_form(form) -> bool:
+    """A formula with no index at all reads the same in both forms: print it once."""
+    from sympy import Indexed
+    return form.matrix is None or any(hasattr(i, "name") for i in form.idx) or \
+        form.index.has(Indexed)
+
+
 def adjoint_lhs(d, name: str, idx: tuple, style=Unicode) -> str:
     p = printer(d, None, style)
     return p.adjoint(name, p.index_list(idx))

@@ -93,7 +93,8 @@ def derive_index(graph: Graph) -> IndexDerivation:
             edge = _edge(ctx, v.name, u, definition, out_idx, expr, namer, graph)
             edges.append(edge)
             contribution = _tidy(rename(edge.result, ctx, edge.in_idx, canon[u]), namer)
-            contributions[u].append((v.name, contribution))
+            if contribution != 0:  # e.g. z = x - x: read, but its derivative is zero
+                contributions[u].append((v.name, contribution))
     for t in graph.inputs:
         if contributions[t.name]:
             adjoints[t.name] = accumulate(t.name)
