@@ -116,7 +116,7 @@ def test_verify_options(run):
 
 def test_verify_catches_a_wrong_formula(monkeypatch):
     """A deliberately wrong matrix form (a test-only mutation) fails verify."""
-    from dataclasses import replace
+    from einderive.record import replace
 
     from einderive import derive
     from einderive import matrix as mx

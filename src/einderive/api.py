@@ -13,13 +13,13 @@ from .errors import SpecError
 FORMATS = ("text", "latex", "markdown", "json", "numpy", "torch")
 
 
-def derive_file(path):
+def derive_file(path, closed: bool = True):
     """Read, check and derive one spec file (``-`` is standard input)."""
     from .derivation import derive
     from .spec import load
     spec = load(path)
     try:
-        return derive(spec)
+        return derive(spec, closed)
     except RecursionError:
         raise SpecError("the spec is too deeply nested to derive", None,
                         "split long expressions over several forward items") from None

@@ -96,10 +96,10 @@ def derive(spec, fmt, latex, latex_env, standalone, steps, expand, tree, output)
       einderive derive specs/attention.yaml --format numpy -o attention_grad.py
     """
     from . import api
-    d = api.derive_file(spec)
-    _warn(d)
     if latex:
         fmt = "latex"
+    d = api.derive_file(spec, closed=expand or fmt not in ("text", "latex"))
+    _warn(d)
     if fmt == "text":
         _emit_rich(d, output, steps=steps, expand=expand, tree=tree)
         return
@@ -128,7 +128,7 @@ def graph(spec, fmt, output):
     """
     from . import api
     from .render.graph import render
-    _emit(render(api.derive_file(spec), fmt), output)
+    _emit(render(api.derive_file(spec, closed=False), fmt), output)
 
 
 @main.command(context_settings=CONTEXT)

@@ -8,10 +8,13 @@ notebook (``_repr_latex_``, ``_repr_markdown_``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+
+import gc
+from contextlib import contextmanager
 
 from sympy import Add as SAdd
 
+from .record import Record, field
 from . import matrix as mx
 from .reverse import Edge, IndexDerivation, derive_index
 from .graph import Graph, Tensor
@@ -20,8 +23,7 @@ from .recognize import NoMatrixForm, Recognizer, Where, positions
 from .spec import Spec
 
 
-@dataclass(frozen=True)
-class Form:
+class Form(Record):
     """One formula: a tensor's components (SymPy) and its matrix form."""
 
     index: object  # SymPy expression
@@ -32,8 +34,7 @@ class Form:
     einsum: bool = False  # the matrix form falls back to einsum somewhere
 
 
-@dataclass(frozen=True)
-class Adjoint:
+class Adjoint(Record):
     """∂L/∂t for one tensor: as printed (chain form) and, if small, in closed form."""
 
     tensor: Tensor
@@ -47,8 +48,7 @@ class Adjoint:
         return self.tensor.name
 
 
-@dataclass(frozen=True)
-class Gradient:
+class Gradient(Record):
     """grad(x) for one ``wrt`` input."""
 
     tensor: Tensor
@@ -81,8 +81,7 @@ class Gradient:
     _d: object = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
-class Derivation:
+class Derivation(Record):
     spec: Spec
     graph: Graph
     index: IndexDerivation
@@ -121,10 +120,31 @@ class Derivation:
         return notebook_markdown(self)
 
 
-def derive(spec: Spec | Graph) -> Derivation:
-    """Derive every adjoint of a spec (or of a graph already built)."""
+def derive(spec: Spec | Graph, closed: bool = True) -> Derivation:
+    """Derive every adjoint of a spec (or of a graph already built).
+
+    ``closed=False`` skips the closed forms (``--expand``, goldens, verify) when
+    only the chain forms will be shown."""
+    with _collector_paused():
+        return _derive(spec, closed)
+
+
+@contextmanager
+def _collector_paused():
+    """SymPy makes many short-lived, acyclic objects: Python's cycle collector would
+    rescan them over and over (half the time of a derivation) and find nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     graph = spec if isinstance(spec, Graph) else build_graph(spec)
-    idx = derive_index(graph)
+    idx = derive_index(graph, closed)
     ctx = idx.ctx
     anon: dict[str, mx.M] = {}
     for t in graph.nodes:
@@ -185,8 +205,7 @@ def _sum_form(a, terms: tuple) -> Form:
                 any(f.einsum for f in forms))
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(Record):
     """Something the reader should know about one adjoint; renderers word it.
 
     ``kind`` is 'rows-sum-to-one' (``form`` is the adjoint when each row of the

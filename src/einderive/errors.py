@@ -7,13 +7,11 @@ exits with code 2; nothing else in einderive formats an error for a user.
 """
 
 from __future__ import annotations
-
-import difflib
-from dataclasses import dataclass
+from .record import Record
 
 
-@dataclass(frozen=True)
-class Loc:
+
+class Loc(Record):
     """A place in a spec file; ``line`` and ``col`` are 1-based (0 = unknown)."""
 
     file: str
@@ -91,6 +89,8 @@ ALIASES = {"dim": "axis", "keepdim": "keepdims", "axes": "axis", "log_sum_exp": 
 
 def did_you_mean(name: str, candidates, what: str = "") -> str | None:
     """A hint naming the closest candidate, in the manner of rustc and mypy."""
+    import difflib
+
     pool = sorted(set(candidates))
     close = [ALIASES[name]] if ALIASES.get(name) in pool else []
     close = close or difflib.get_close_matches(name, pool, n=1, cutoff=0.6)

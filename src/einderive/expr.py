@@ -10,81 +10,69 @@ dataclasses that :mod:`einderive.graph` turns into nodes.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
 from fractions import Fraction
 
+from .record import Record
 from .errors import Loc, SpecError
 from .spec import Assignment, normalize_name
 
 MAX_DEPTH = 100
 
 
-@dataclass(frozen=True)
-class Expr:
+class Expr(Record):
     loc: Loc
 
 
-@dataclass(frozen=True)
 class Name(Expr):
     id: str
 
 
-@dataclass(frozen=True)
 class Number(Expr):
     value: Fraction
     text: str
 
 
-@dataclass(frozen=True)
 class String(Expr):
     value: str
 
 
-@dataclass(frozen=True)
 class Flag(Expr):
     """``True``, ``False`` or ``None``, only meaningful as keyword values."""
 
     value: object
 
 
-@dataclass(frozen=True)
 class BinOp(Expr):
     op: str  # one of + - * / @ **
     left: Expr
     right: Expr
 
 
-@dataclass(frozen=True)
 class Neg(Expr):
     operand: Expr
 
 
-@dataclass(frozen=True)
 class Transpose(Expr):
     operand: Expr
 
 
-@dataclass(frozen=True)
-class Keyword:
+class Keyword(Record):
     name: str
     value: Expr
     loc: Loc
 
 
-@dataclass(frozen=True)
 class Call(Expr):
     func: str
     args: tuple[Expr, ...]
     kwargs: tuple[Keyword, ...]
 
 
-@dataclass(frozen=True)
 class TupleLit(Expr):
     items: tuple[Expr, ...]
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(Record):
     target: str
     target_loc: Loc
     value: Expr

@@ -9,9 +9,9 @@ when it is not a plain name, which becomes an anonymous node.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
+from .record import Record
 from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
@@ -19,8 +19,7 @@ from .ops import FUNCTIONS, OPS, FExpr
 from .spec import Spec
 
 
-@dataclass(frozen=True)
-class Tensor:
+class Tensor(Record):
     name: str
     shape: tuple
     kind: str  # 'input', 'node' or 'anon' (an intermediate inside a node's line)
@@ -35,8 +34,7 @@ class Tensor:
         return self.kind == "input"
 
 
-@dataclass(frozen=True)
-class Graph:
+class Graph(Record):
     spec: Spec
     tensors: tuple[Tensor, ...]  # inputs, then nodes in definition order
     dims: tuple[tuple[str, int | None], ...]

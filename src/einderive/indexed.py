@@ -146,6 +146,56 @@ def key_of(e):
 
 
 # ---------------------------------------------------------------------------
+# Differentiating with respect to one element of a tensor
+
+
+def differentiate(e, x):
+    """∂e/∂x for ``x`` one element of a tensor (``W[k, l]``, or a scalar's Symbol).
+
+    The sum, product and chain rules walk the expression; each function's own
+    derivative is its SymPy ``fdiff`` (declared in the op table), and an element
+    against an element is a product of Kronecker deltas.  This is what
+    ``e.diff(x)`` computes, without SymPy's ``Derivative`` machinery, which spends
+    most of its time asking the assumptions system about every subexpression.
+    """
+    key = key_of(x)
+    if not e.has(key):
+        return S.Zero
+    if isinstance(e, Indexed):
+        return Mul(*[_delta(a, b) for a, b in zip(e.indices, x.indices)])
+    if isinstance(e, Symbol):
+        return S.One if e == x else S.Zero
+    if e.is_Add:
+        return Add(*[differentiate(a, x) for a in e.args])
+    if e.is_Mul:
+        args = e.args
+        terms = []
+        for n, a in enumerate(args):
+            da = differentiate(a, x)
+            if da != 0:
+                terms.append(Mul(*args[:n], da, *args[n + 1:]))
+        return Add(*terms)
+    if isinstance(e, Pow) and not e.exp.has(key):
+        return e.exp * Pow(e.base, e.exp - 1) * differentiate(e.base, x)
+    if isinstance(e, Sum):
+        inner = differentiate(e.function, x)
+        return S.Zero if inner == 0 else Sum(inner, *e.limits)
+    if isinstance(e, ElementwiseFunction):
+        return e.fdiff() * differentiate(e.args[0], x)
+    if isinstance(e, AxisFunction):
+        return e._eval_derivative(x)
+    return e.diff(x)  # pragma: no cover - every expression einderive builds is handled above
+
+
+def _delta(a, b):
+    if a == b:
+        return S.One
+    if not isinstance(a, Symbol) and not isinstance(b, Symbol):
+        return S.Zero  # two different literal indices (0 and 1): never equal
+    return KroneckerDelta(a, b, evaluate=False)
+
+
+# ---------------------------------------------------------------------------
 # Collapsing sums against Kronecker deltas
 
 
@@ -233,37 +283,39 @@ def rename(e, ctx: Ctx, free_from: tuple, free_to: tuple):
 
 
 def _rename_bound(e, ctx: Ctx, taken: frozenset):
-    if isinstance(e, Sum):
-        body = e.function
-        limits = []
-        inner = set(taken)
-        for var, lo, hi in e.limits:
-            dim = ctx.limit_dim(hi)
-            name = ctx.letter[dim]
-            while name in inner:
-                name += PRIME
-            inner.add(name)
-            new = ctx.index(dim, name)
-            body = body.xreplace({var: new})
-            limits.append((new, lo, hi))
-        return Sum(_rename_bound(body, ctx, frozenset(inner)), *limits)
-    if not e.args or not e.has(Sum):
-        return e
-    return e.func(*[_rename_bound(a, ctx, taken) for a in e.args])
+    """Give each sum the first free letter of its dim (siblings may share one)."""
+    def letter(var, hi, inner: set):
+        dim = ctx.limit_dim(hi)
+        name = ctx.letter[dim]
+        while name in inner:
+            name += PRIME
+        inner.add(name)
+        return ctx.index(dim, name)
+    return _rebind(e, {}, lambda var, hi, scope: letter(var, hi, scope), set(taken))
 
 
 def fresh_bound(e, ctx: Ctx):
     """``e`` with every summation index replaced by a fresh one (before substituting it)."""
+    return _rebind(e, {}, lambda var, hi, scope: ctx.fresh(ctx.limit_dim(hi)), set())
+
+
+def _rebind(e, mapping: dict, new_var, scope: set):
+    """Rebuild ``e`` giving each sum's index ``new_var(var, upper, scope)``; one pass,
+    rebuilding only the nodes that change."""
     if isinstance(e, Sum):
-        body, limits = e.function, []
+        inner_map, inner_scope, limits = dict(mapping), set(scope), []
         for var, lo, hi in e.limits:
-            new = ctx.fresh(ctx.limit_dim(hi))
-            body = body.xreplace({var: new})
+            new = new_var(var, hi, inner_scope)
+            inner_scope.add(new.name)
+            inner_map[var] = new
             limits.append((new, lo, hi))
-        return Sum(fresh_bound(body, ctx), *limits)
-    if not e.args or not e.has(Sum):
+        return Sum(_rebind(e.function, inner_map, new_var, inner_scope), *limits)
+    if not e.args:
+        return mapping.get(e, e) if mapping else e
+    args = [_rebind(a, mapping, new_var, scope) for a in e.args]
+    if all(a is b for a, b in zip(args, e.args)):
         return e
-    return e.func(*[fresh_bound(a, ctx) for a in e.args])
+    return e.func(*args)
 
 
 def substitute_indexed(e, key, replacement, free: tuple, ctx: Ctx):
@@ -314,14 +366,19 @@ def unify(pattern, expr, wild: set, binding: dict) -> bool:
 
 
 class Namer:
-    """Replaces forward values (function applications) by the nodes that hold them."""
+    """Replaces forward values (function applications) by the nodes that hold them.
+
+    Patterns are filed under (function, first tensor read), so a lookup costs
+    the same however many nodes the graph has."""
 
     def __init__(self, ctx: Ctx, definitions: dict):
         self.ctx = ctx
-        self.patterns: dict[type, list] = {}
+        self.patterns: dict[tuple, list] = {}
         for name, (expr, idx) in definitions.items():
             if isinstance(expr, (ElementwiseFunction, AxisFunction)):
-                self.patterns.setdefault(type(expr), []).append((name, expr, idx))
+                key = (type(expr), _first_tensor(expr))
+                self.patterns.setdefault(key, []).append((name, expr, idx))
+        self.types = {t for t, _ in self.patterns}
 
     def __call__(self, e):
         if not self.patterns:
@@ -329,12 +386,31 @@ class Namer:
         return self._walk(e)
 
     def _walk(self, e):
-        for name, pattern, idx in self.patterns.get(type(e), ()):
-            binding: dict = {}
-            wild = {i for i in idx if isinstance(i, Symbol)}
-            if unify(pattern, e, wild, binding):
-                target = tuple(binding[i] if isinstance(i, Symbol) else i for i in idx)
-                return self.ctx.element(name, target)
+        if type(e) in self.types:
+            for name, pattern, idx in self.patterns.get((type(e), _first_tensor(e)), ()):
+                binding: dict = {}
+                wild = {i for i in idx if isinstance(i, Symbol)}
+                if unify(pattern, e, wild, binding):
+                    target = tuple(binding[i] if isinstance(i, Symbol) else i for i in idx)
+                    return self.ctx.element(name, target)
         if not e.args or isinstance(e, (Indexed, Symbol)):
             return e
-        return e.func(*[self._walk(a) for a in e.args])
+        args = [self._walk(a) for a in e.args]
+        if all(a is b for a, b in zip(args, e.args)):
+            return e
+        return e.func(*args)
+
+
+def _first_tensor(e):
+    """The label of the first tensor element met in a preorder walk (None if none)."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Indexed):
+            return x.base.label
+        if isinstance(x, AxisFunction):
+            return x.label
+        if isinstance(x, Symbol) and x.name.startswith("$"):
+            return x
+        stack.extend(reversed(x.args))
+    return None

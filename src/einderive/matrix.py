@@ -10,14 +10,13 @@ an elementwise product are put in a fixed order, and ones and zeros vanish.
 """
 
 from __future__ import annotations
+from .record import Record, field, replace
 
-from dataclasses import dataclass, field, replace
 
 import sympy
 
 
-@dataclass(frozen=True)
-class M:
+class M(Record):
     """Base of every matrix-form node."""
 
     @property
@@ -32,7 +31,6 @@ def _src():
     return field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
 class Ref(M):
     """A tensor: ``kind`` is 'tensor' (input or node), 'anon' or 'adjoint'.
 
@@ -45,7 +43,6 @@ class Ref(M):
     display: object = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
 class Const(M):
     """A scalar constant: a SymPy number or expression in the dims' sizes."""
 
@@ -54,20 +51,17 @@ class Const(M):
     src: object = _src()
 
 
-@dataclass(frozen=True)
 class Ones(M):
     shape: tuple
     src: object = _src()
 
 
-@dataclass(frozen=True)
 class Eye(M):
     dim: str
     shape: tuple
     src: object = _src()
 
 
-@dataclass(frozen=True)
 class Transpose(M):
     x: M
     shape: tuple
@@ -77,7 +71,6 @@ class Transpose(M):
         return (self.x,)
 
 
-@dataclass(frozen=True)
 class MatMul(M):
     a: M
     b: M
@@ -88,7 +81,6 @@ class MatMul(M):
         return (self.a, self.b)
 
 
-@dataclass(frozen=True)
 class Hadamard(M):
     """An elementwise product; a factor ``Pow(x, -1)`` prints as ``⊘ x``."""
 
@@ -100,7 +92,6 @@ class Hadamard(M):
         return self.factors
 
 
-@dataclass(frozen=True)
 class Scale(M):
     coeff: M  # a scalar
     x: M
@@ -111,7 +102,6 @@ class Scale(M):
         return (self.coeff, self.x)
 
 
-@dataclass(frozen=True)
 class Add(M):
     terms: tuple
     shape: tuple
@@ -121,7 +111,6 @@ class Add(M):
         return self.terms
 
 
-@dataclass(frozen=True)
 class Pow(M):
     """Elementwise power with a rational exponent."""
 
@@ -134,7 +123,6 @@ class Pow(M):
         return (self.x,)
 
 
-@dataclass(frozen=True)
 class Fn(M):
     """An elementwise scalar function of the op table, applied to a tensor."""
 
@@ -147,7 +135,6 @@ class Fn(M):
         return (self.x,)
 
 
-@dataclass(frozen=True)
 class AxisFn(M):
     """``softmax(S)`` or ``logsumexp(S)`` along ``axis`` of a tensor of ``ndim`` axes."""
 
@@ -162,7 +149,6 @@ class AxisFn(M):
         return (self.x,)
 
 
-@dataclass(frozen=True)
 class Reduce(M):
     """'rowsum' (X 𝟏, a column), 'colsum' (Xᵀ 𝟏, a column) or 'sum' (a scalar)."""
 
@@ -175,7 +161,6 @@ class Reduce(M):
         return (self.x,)
 
 
-@dataclass(frozen=True)
 class Diag(M):
     x: M
     shape: tuple
@@ -185,7 +170,6 @@ class Diag(M):
         return (self.x,)
 
 
-@dataclass(frozen=True)
 class Einsum(M):
     """The honest fallback: ``einsum(subscripts, *operands)``; vector operands are 1-d."""
 

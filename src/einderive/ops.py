@@ -14,12 +14,12 @@ never name an op; adding one touches this file and the tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import sympy
 from sympy import Function, Indexed, KroneckerDelta, S
 
+from .record import Record
 from . import shapes
 from .errors import SpecError
 
@@ -27,8 +27,7 @@ from .errors import SpecError
 # Scalar (elementwise) functions
 
 
-@dataclass(frozen=True)
-class ScalarFn:
+class ScalarFn(Record):
     name: str
     text: str  # head in the terminal: 'σ', 'tanh'
     latex: str  # head in LaTeX: r'\sigma', r'\tanh'
@@ -181,8 +180,7 @@ AXIS_FUNCTIONS = {"softmax": SoftmaxAt, "logsumexp": LogSumExpAt}
 # Forward expressions and tensor ops
 
 
-@dataclass(frozen=True)
-class FExpr:
+class FExpr(Record):
     """A typed forward expression: an op applied to arguments, with its shape."""
 
     op: str
@@ -203,8 +201,7 @@ class FExpr:
             self.op not in ("ref",) and bool(self.args) and all(a.is_const for a in self.args))
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(Record):
     """A tensor op: ``check`` gives the FExpr (or raises), ``comp`` its component,
     ``numpy`` its code from its arguments' code."""
 

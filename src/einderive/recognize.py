@@ -13,12 +13,12 @@ SymPy's own array-to-matrix conversion is not used: it drops transposes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from sympy import Add as SAdd
 from sympy import Indexed, KroneckerDelta, Mul, S, Sum, Symbol
 from sympy import Pow as SPow
 
+from .record import Record
 from . import matrix as mx
 from .indexed import Ctx, key_of
 from .ops import AxisFunction, ElementwiseFunction
@@ -28,8 +28,7 @@ class NoMatrixForm(Exception):
     """No rule applies; the caller prints the index form (or an einsum) instead."""
 
 
-@dataclass(frozen=True)
-class Blob:
+class Blob(Record):
     m: mx.M
     idx: tuple  # the index symbol of each axis of m (a column vector has one)
 
@@ -39,8 +38,7 @@ def math_shape(shape: tuple) -> tuple:
     return (shape[0], 1) if len(shape) == 1 else tuple(shape)
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(Record):
     """``lhs = rhs``: a derivative helper written out, e.g. σ'(z) = y ⊙ (1 − y)."""
 
     lhs: mx.M

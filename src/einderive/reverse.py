@@ -14,19 +14,22 @@ negates or sums (so ``e = y_true - y`` gives ``∂L/∂y = -2 e``, not ``-∂L/�
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 from sympy import Add, Indexed, S, Symbol, factor_terms
 
+from .record import Record, field, replace
 from .graph import Graph
-from .indexed import Ctx, Namer, key_of, collapse, fresh_bound, rename, substitute_indexed
+from .indexed import Ctx, Namer, differentiate, key_of, collapse, fresh_bound, rename, substitute_indexed
 
-EXPAND_LIMIT = 600  # operation count above which a closed form is not printed
+EXPAND_LIMIT = 160  # size (nodes) above which a closed form is neither printed nor built on
 
 
-@dataclass(frozen=True)
-class Edge:
-    """One step of the chain rule, kept for ``--steps``."""
+class Edge(Record):
+    """One step of the chain rule, kept for ``--steps``.
+
+    The expressions carry SymPy's fresh summation indices; :meth:`shown` gives
+    them the reader's letters (computed only when steps are printed)."""
 
     node: str  # the consumer v
     operand: str  # the operand u
@@ -38,11 +41,23 @@ class Edge:
     collapsed: object  # after collapsing, in K
     result: object  # the contribution, in K: ``collapsed`` with ∂L/∂v written out if inlined
     inlined: bool  # whether ∂L/∂v was replaced by its value
-    result_shown: object = None  # ``result`` with the reader's summation indices
+    ctx: Ctx = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def shown(self) -> Edge:
+        """The same step with the reader's summation indices."""
+        both = self.out_idx + self.in_idx
+
+        def rn(e, free):
+            return rename(e, self.ctx, free, free)
+        return replace(self, local=rn(self.local, both),
+                       local_collapsed=rn(self.local_collapsed, both),
+                       chained=rn(self.chained, self.in_idx),
+                       collapsed=rn(self.collapsed, self.in_idx),
+                       result=rn(self.result, self.in_idx))
 
 
-@dataclass(frozen=True)
-class Adjoint:
+class Adjoint(Record):
     name: str
     idx: tuple  # the reader's indices of the tensor's axes (0 for a size-1 axis)
     expr: object  # index form, with upstream adjoints as symbols
@@ -50,8 +65,7 @@ class Adjoint:
     closed: object | None  # index form in terms of inputs and forward nodes only
 
 
-@dataclass(frozen=True)
-class IndexDerivation:
+class IndexDerivation(Record):
     graph: Graph
     ctx: Ctx
     definitions: dict  # node name -> (component expression, its indices)
@@ -61,7 +75,8 @@ class IndexDerivation:
     namer: Namer
 
 
-def derive_index(graph: Graph) -> IndexDerivation:
+def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
+    """Every adjoint of ``graph`` in index form; with ``closed``, also in closed form."""
     ctx = Ctx(graph)
     definitions = {}
     for t in graph.nodes:
@@ -98,7 +113,8 @@ def derive_index(graph: Graph) -> IndexDerivation:
     for t in graph.inputs:
         if contributions[t.name]:
             adjoints[t.name] = accumulate(t.name)
-    adjoints = _with_closed_forms(graph, ctx, adjoints, namer)
+    if closed:
+        adjoints = _with_closed_forms(graph, ctx, adjoints, namer)
     order = tuple(t.name for t in reversed(graph.nodes) if t.name in adjoints) + \
         tuple(t.name for t in graph.inputs if t.name in adjoints)
     return IndexDerivation(graph, ctx, definitions, adjoints, order, tuple(edges), namer)
@@ -106,7 +122,7 @@ def derive_index(graph: Graph) -> IndexDerivation:
 
 def _edge(ctx: Ctx, v: str, u: str, definition, out_idx, upstream_expr, namer, graph) -> Edge:
     in_idx = ctx.spare_indices(graph[u].shape, avoid=out_idx)
-    local = fresh_bound(definition, ctx).diff(ctx.element(u, in_idx))
+    local = differentiate(fresh_bound(definition, ctx), ctx.element(u, in_idx))
     upstream = ctx.adjoint(v, out_idx)
     free = tuple(i for i in out_idx if isinstance(i, Symbol))
     local_collapsed = collapse(local)
@@ -117,13 +133,8 @@ def _edge(ctx: Ctx, v: str, u: str, definition, out_idx, upstream_expr, namer, g
     if inlined:
         result = collapse(substitute_indexed(collapsed, ctx.adjoint_keys[v], upstream_expr,
                                              out_idx, ctx))
-    both = out_idx + in_idx
-
-    def shown(e, free=both):
-        return rename(e, ctx, free, free)
-    return Edge(v, u, out_idx, in_idx, shown(local), shown(local_collapsed),
-                shown(chained, in_idx), shown(collapsed, in_idx), result, inlined,
-                shown(result, in_idx))
+    return Edge(v, u, out_idx, in_idx, local, local_collapsed, chained, collapsed, result,
+                inlined, ctx)
 
 
 def _passes_through(ctx: Ctx, contribution, v: str, upstream_expr) -> bool:
@@ -172,12 +183,23 @@ def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict, namer: Namer) -> 
                 ok = False
                 break
             e = substitute_indexed(e, ctx.adjoint_keys[name], value, adjoints[name].idx, ctx)
-        if ok:
+        if ok and _size(e) <= EXPAND_LIMIT:
             e = _tidy(rename(e, ctx, adj.idx, adj.idx), namer)
-            ok = e.count_ops() <= EXPAND_LIMIT
+        else:
+            ok = False
         closed[v.name] = e if ok else None
         out[v.name] = Adjoint(adj.name, adj.idx, adj.expr, adj.terms, closed[v.name])
     return out
+
+
+def _size(e, limit: int = EXPAND_LIMIT) -> int:
+    """Nodes in ``e``, counting stopped a little past ``limit``."""
+    n, stack = 0, [e]
+    while stack and n <= limit:
+        x = stack.pop()
+        n += 1
+        stack.extend(x.args)
+    return n
 
 
 def _mentions(ctx: Ctx, e, name: str) -> bool:

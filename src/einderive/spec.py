@@ -11,9 +11,9 @@ from __future__ import annotations
 import keyword
 import os
 import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from .record import Record, field
 from .errors import Loc, SpecError, did_you_mean
 
 TOP_KEYS = ("name", "description", "dims", "inputs", "forward", "loss", "wrt")
@@ -22,15 +22,13 @@ MAX_BYTES = 4 * 1024 * 1024
 MAX_LINE = 10_000
 
 
-@dataclass(frozen=True)
-class DimDecl:
+class DimDecl(Record):
     name: str
     size: int | None
     loc: Loc
 
 
-@dataclass(frozen=True)
-class InputDecl:
+class InputDecl(Record):
     name: str
     shape: tuple  # dim names (str) and the literal 1
     positive: bool
@@ -38,16 +36,14 @@ class InputDecl:
     shape_loc: Loc
 
 
-@dataclass(frozen=True)
-class Assignment:
+class Assignment(Record):
     """One forward item: ``text`` as written; ``text_loc`` is where its first character is."""
 
     text: str
     text_loc: Loc
 
 
-@dataclass(frozen=True)
-class Spec:
+class Spec(Record):
     name: str
     path: str
     dims: tuple[DimDecl, ...]

@@ -10,8 +10,8 @@ generated ``forward``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 
+from .record import Record, field
 from .errors import SpecError
 
 DEFAULT_SIZES = (2, 3, 5, 7, 11, 13, 17, 19)
@@ -19,8 +19,7 @@ STEP = 1e-6
 DEFAULT_TOL = 1e-6
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(Record):
     name: str  # 'W', or 'W (closed form)'
     shape: tuple
     max_abs: float
@@ -28,8 +27,7 @@ class Check:
     ok: bool
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(Record):
     spec: str
     sizes: dict
     seed: int
@@ -43,8 +41,7 @@ class Report:
         return not self.error and all(c.ok for c in self.checks)
 
 
-@dataclass
-class _Module:
+class _Module(Record):
     forward: object
     gradients: object
     closed: dict = field(default_factory=dict)

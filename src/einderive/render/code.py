@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import dataclass
 
 from sympy import Add, Mul, Pow, Rational, S, Symbol
 
+from ..record import Record
 from .. import matrix as mx
 from ..ops import HELPER_NEEDS, HELPERS, OPS, SCALARS, ElementwiseFunction, FExpr
 from .notation import Unicode
@@ -27,8 +27,7 @@ class CodegenError(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class Value:
+class Value(Record):
     """Generated code with its precedence and the shape of the array it makes."""
 
     code: str

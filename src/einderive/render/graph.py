@@ -7,8 +7,8 @@ the operand's adjoint (its matrix form), so the picture is the derivation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
+from ..record import Record
 from . import text as T
 from .latex import latex_text
 from .names import latex_indexed
@@ -17,8 +17,7 @@ from .notation import Latex
 FORMATS = ("mermaid", "dot", "tikz")
 
 
-@dataclass(frozen=True)
-class Vertex:
+class Vertex(Record):
     id: str
     name: str
     kind: str  # 'input' or 'node'
@@ -28,8 +27,7 @@ class Vertex:
     dims: tuple = ()
 
 
-@dataclass(frozen=True)
-class Arrow:
+class Arrow(Record):
     src: str  # vertex ids
     dst: str
     grad: str  # the contribution's matrix form ('' when the loss does not depend on it)

@@ -9,11 +9,11 @@ trailing blanks when piped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from rich.text import Text
 from rich.tree import Tree
 
+from ..record import Record
 from . import text as T
 
 HEAD = "bold"
@@ -24,8 +24,7 @@ MATRIX = "green"
 LHS_MAX = 30
 
 
-@dataclass(frozen=True)
-class Options:
+class Options(Record):
     steps: bool = False
     expand: bool = False
     tree: bool = False

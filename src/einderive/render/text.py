@@ -113,6 +113,7 @@ def step_lines(d, edge, style=Unicode) -> list[tuple[str, str]]:
 
     ``∂z_i/∂W_kl = δ_ik x_l`` and ``Σ_i ∂L/∂z_i ∂z_i/∂W_kl = Σ_i ∂L/∂z_i δ_ik x_l = ∂L/∂z_k x_l``.
     """
+    edge = edge.shown
     p = printer(d, None, style)
     p.einstein = False
     out_i, in_i = p.index_list(edge.out_idx), p.index_list(edge.in_idx)
@@ -130,7 +131,7 @@ def step_lines(d, edge, style=Unicode) -> list[tuple[str, str]]:
     chained, collapsed = p.index(edge.chained), p.index(edge.collapsed)
     rhs = chained if chained == collapsed else f"{chained} = {collapsed}"
     if edge.inlined:
-        value = p.index(edge.result_shown)
+        value = p.index(edge.result)
         if value != collapsed:
             rhs += f" = {value}"
     pairs.append((chain_lhs, rhs))
