@@ -65,6 +65,12 @@ def main() -> None:
     args = parser.parse_args()
     runs = 3 if args.quick else 7
     exe = [sys.executable, "-m", "einderive.cli"]
+    # pip writes bytecode when it installs a package; an editable checkout (or
+    # PYTHONDONTWRITEBYTECODE) may not have it, so compile it as pip would
+    import compileall
+
+    import einderive
+    compileall.compile_dir(str(Path(einderive.__file__).parent), quiet=1)
     rows: list[tuple[str, str]] = []
 
     sympy_t = cold([sys.executable, "-c", "import sympy"], runs)

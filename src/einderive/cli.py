@@ -229,19 +229,13 @@ def _emit(text: str, output) -> None:
 
 
 def _emit_rich(d, output, **opts) -> None:
-    from rich.console import Console
-
-    from .render.terminal import Options, rich_derivation
+    """The terminal view: Rich on a terminal, plain text (no Rich import) otherwise."""
+    from .render.terminal import Options, plain, rich_derivation
     options = Options(**opts)
-    if output:
-        import io
-        buf = io.StringIO()
-        console = Console(file=buf, width=80, color_system=None, highlight=False,
-                          emoji=False, markup=False)
-        for r in rich_derivation(d, opts=options):
-            console.print(r)
-        _emit(buf.getvalue(), output)
+    if output or not sys.stdout.isatty():
+        _emit(plain(d, options, width=80), output)
         return
+    from rich.console import Console
     console = Console(highlight=False, emoji=False, markup=False)
     for r in rich_derivation(d, options=console.options, opts=options):
         console.print(r)

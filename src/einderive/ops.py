@@ -57,14 +57,17 @@ CLASSES: dict[str, type] = {}
 
 
 def F(name: str):
-    """The SymPy class of scalar function ``name``."""
-    return CLASSES[name]
+    """The SymPy class of scalar function ``name``, made on first use (SymPy's
+    metaclass takes a millisecond a class, and most specs use two or three)."""
+    cls = CLASSES.get(name)
+    if cls is None:
+        cls = CLASSES[name] = type(name, (ElementwiseFunction,),
+                                   {"spec": SCALARS[name], "__module__": __name__})
+    return cls
 
 
 def scalar(name, text, latex, numpy, torch, deriv, **kw) -> None:
-    fn = ScalarFn(name, text, latex, numpy, torch, deriv, **kw)
-    SCALARS[name] = fn
-    CLASSES[name] = type(name, (ElementwiseFunction,), {"spec": fn, "__module__": __name__})
+    SCALARS[name] = ScalarFn(name, text, latex, numpy, torch, deriv, **kw)
 
 
 _SIGMOID_HELPER = "def sigmoid(x):\n    return 0.5 * (1.0 + np.tanh(0.5 * x))"
@@ -654,8 +657,7 @@ def _scalar_check(name):
 
 
 def _scalar_comp(name):
-    cls = CLASSES[name]
-    return lambda e, idx, ctx: cls(ctx.comp(e.args[0], idx))
+    return lambda e, idx, ctx: F(name)(ctx.comp(e.args[0], idx))
 
 
 for _name, _fn in SCALARS.items():

@@ -50,6 +50,8 @@ def _body(d) -> list[str]:
             closed = T.matrix_rhs(d, a.closed) or T.index_rhs(d, a.closed)
             out.append(f"closed form: {closed}")
             wheres += [w for w in T.where_texts(d, a.closed) if w not in wheres]
+        elif a.closed is None:
+            out.append(f"closed form: {T.CLOSED_TOO_LARGE}")
         out += [f"where {w}" for w in wheres]
         out += ["```", "", "$$"]
         out += _display(adjoint_rows(d, expand=True, adjoints=(a,)))

@@ -79,19 +79,23 @@ def verify_tables(reports) -> list:
         table.add_column("shape")
         table.add_column("max abs error", justify="right")
         table.add_column("max rel error", justify="right")
+        table.add_column("closed form")
         table.add_column("result")
         for c in r.checks:
             shape = "×".join(str(n) for n in c.shape) or "scalar"
-            table.add_row(c.name, shape, _fmt(c.max_abs), _fmt(c.max_rel),
+            closed = {"pass": Text("pass", style="green"), "fail": Text("FAIL", style="red"),
+                      "none": Text("—", style="dim")}[c.closed]
+            table.add_row(c.name, shape, _fmt(c.max_abs), _fmt(c.max_rel), closed,
                           Text("pass", style="green") if c.ok else Text("FAIL", style="bold red"))
         out.append(table)
     if reports:
         failed = [r.spec for r in reports if not r.ok]
         n = sum(len(r.checks) for r in reports)
+        specs = f"{len(reports)} spec{'s' if len(reports) != 1 else ''}"
         if failed:
-            out.append(Text(f"{len(failed)} of {len(reports)} specs failed: "
-                            f"{', '.join(failed)}", style="bold red"))
+            out.append(Text(f"{len(failed)} of {specs} failed: {', '.join(failed)}",
+                            style="bold red"))
         else:
-            out.append(Text(f"all {n} gradients of {len(reports)} specs match finite "
-                            f"differences", style="bold green"))
+            out.append(Text(f"all {n} gradient{'s' if n != 1 else ''} of {specs} match "
+                            f"finite differences", style="bold green"))
     return out

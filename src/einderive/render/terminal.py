@@ -1,17 +1,16 @@
-"""The derivation in a terminal, with Rich.
+"""The derivation in a terminal: aligned, wrapped, coloured with Rich.
 
-Formulas are Rich ``Text`` objects, never markup, so ``𝟙[z > 0]`` prints as
-written.  Colour goes away by itself when stdout is not a terminal or
-NO_COLOR is set.  Equations are aligned at their ``=`` and a long right-hand
-side wraps under itself, so the output reads well at 80 columns and has no
-trailing blanks when piped.
+The layout is built here as lines of (text, style) segments: equations
+aligned at their ``=``, a long right-hand side wrapped under itself, so the
+output reads well at 80 columns and has no trailing blanks.  On a terminal
+the segments become Rich ``Text`` (never markup, so ``𝟙[z > 0]`` prints as
+written, and colour goes away by itself with NO_COLOR); piped or written to a
+file they are joined as plain text without importing Rich at all.
 """
 
 from __future__ import annotations
 
-
-from rich.text import Text
-from rich.tree import Tree
+import textwrap
 
 from ..record import Record
 from . import text as T
@@ -23,6 +22,8 @@ NOTE = "yellow"
 MATRIX = "green"
 LHS_MAX = 30
 
+Line = list  # [(text, style), ...]
+
 
 class Options(Record):
     steps: bool = False
@@ -31,11 +32,11 @@ class Options(Record):
 
 
 class _Block:
-    """Equations aligned at '=' with right-hand sides wrapped at the console width."""
+    """Equations aligned at '=' with right-hand sides wrapped at the width."""
 
     def __init__(self, width: int):
         self.width = width
-        self.rows: list = []  # (lhs, rhs, lhs style, rhs style) or a Text line
+        self.rows: list = []  # (lhs, rhs, lhs style, rhs style, sign) or a finished Line
 
     def eq(self, lhs: str, rhs: str, lhs_style: str = "", rhs_style: str = "",
            sign: bool = True) -> None:
@@ -43,87 +44,94 @@ class _Block:
         ``sign``, annotates it)."""
         self.rows.append((lhs, rhs, lhs_style, rhs_style, sign))
 
-    def line(self, text: Text) -> None:
-        self.rows.append(text)
+    def line(self, line: Line) -> None:
+        self.rows.append(line)
 
-    def render(self) -> list[Text]:
+    def render(self) -> list[Line]:
         widths = [len(r[0]) for r in self.rows if isinstance(r, tuple) and len(r[0]) <= LHS_MAX]
         col = max(widths, default=0)
         out = []
         for r in self.rows:
-            if isinstance(r, Text):
+            if not isinstance(r, tuple):
                 out.append(r)
                 continue
             lhs, rhs, ls, rs, sign = r
             pad = max(col, len(lhs))
             indent = 2 + pad + 3
-            t = Text("  ")
-            t.append(lhs.ljust(pad), style=ls)
-            t.append(" = " if sign else "   ")
-            _wrap_into(t, rhs, rs, indent, self.width)
-            out.append(t)
+            chunks = _wrap(rhs, max(self.width - indent, 20))
+            out.append([("  ", ""), (lhs.ljust(pad), ls), (" = " if sign else "   ", ""),
+                        (chunks[0], rs)])
+            out += [[(" " * indent, ""), (c, rs)] for c in chunks[1:]]
         return out
 
 
-def _wrap_into(t: Text, rhs: str, style: str, indent: int, width: int) -> None:
-    room = max(width - indent, 20)
-    words = rhs.split(" ")
-    line = ""
-    lines = []
-    for w in words:
+def _wrap(text: str, room: int) -> list[str]:
+    lines, line = [], ""
+    for w in text.split(" "):
         if line and len(line) + 1 + len(w) > room:
             lines.append(line)
             line = w
         else:
             line = f"{line} {w}" if line else w
-    lines.append(line)
-    for n, chunk in enumerate(lines):
-        if n:
-            t.append("\n" + " " * indent)
-        t.append(chunk, style=style)
+    return lines + [line]
+
+
+def _para(text: str, width: int, style: str = DIM) -> list[Line]:
+    return [[(ln, style)] for ln in textwrap.wrap(text, width - 1)]
+
+
+def lines(d, opts: Options | None = None, width: int = 80) -> list[Line]:
+    """The whole view of ``d`` (without the tree) as lines of styled segments."""
+    opts = opts or Options()
+    return (_header(d, width) + _forward(d, width) + _backward(d, opts, width)
+            + _gradients(d, width) + _notes(d, width))
+
+
+def plain(d, opts: Options | None = None, width: int = 80) -> str:
+    """The view as plain text, for pipes and files."""
+    out = "\n".join("".join(t for t, _ in ln) for ln in lines(d, opts, width)) + "\n"
+    if opts is not None and opts.tree:
+        import io
+
+        from rich.console import Console
+        buf = io.StringIO()
+        Console(file=buf, width=width, color_system=None).print(graph_tree(d))
+        out += "\nGraph\n" + buf.getvalue()
+    return out
 
 
 def rich_derivation(d, console=None, options=None, opts: Options | None = None):
-    """Yield the renderables of ``d`` (used by ``Derivation.__rich_console__``)."""
+    """Yield Rich renderables of ``d`` (used by ``Derivation.__rich_console__``)."""
+    from rich.text import Text
     opts = opts or Options()
     width = getattr(options, "max_width", None) or 80
-    yield from _header(d, width)
-    yield from _forward(d, width)
-    yield from _backward(d, opts, width)
-    yield from _gradients(d, width)
-    yield from _notes(d, width)
+    for ln in lines(d, opts, width):
+        t = Text()
+        for text, style in ln:
+            t.append(text, style=style or None)
+        yield t
     if opts.tree:
         yield Text("")
         yield Text("Graph", style=HEAD)
         yield graph_tree(d)
 
 
-def _para(text: str, width: int, style: str = DIM) -> Text:
-    import textwrap
-    return Text("\n".join(textwrap.wrap(text, width - 1)), style=style)
-
-
-def _header(d, width: int):
-    title = Text()
-    title.append(d.name, style=HEAD)
+def _header(d, width: int) -> list[Line]:
+    title = [(d.name, HEAD)]
     if d.spec.path and d.spec.path != "<string>":
-        title.append(f"  {d.spec.path}", style=DIM)
-    yield title
+        title.append((f"  {d.spec.path}", DIM))
+    out = [title]
     if d.spec.description:
-        yield _para(d.spec.description, width)
-    shapes = Text("Inputs: ")
+        out += _para(d.spec.description, width)
+    shapes = [("Inputs: ", "")]
     for n, t in enumerate(d.graph.inputs):
         if n:
-            shapes.append(", ")
-        shapes.append(t.name, style=NAME)
-        shapes.append(f" ({T.shape_text(t.shape)})")
-    yield shapes
-    yield _para(T.VECTORS, width)
+            shapes.append((", ", ""))
+        shapes += [(t.name, NAME), (f" ({T.shape_text(t.shape)})", "")]
+    return out + [shapes] + _para(T.VECTORS, width)
 
 
-def _forward(d, width: int):
-    yield Text("")
-    yield Text("Forward", style=HEAD)
+def _forward(d, width: int) -> list[Line]:
     block = _Block(width)
     for t, f in d.forward:
         if T.has_index_form(f):
@@ -131,24 +139,21 @@ def _forward(d, width: int):
         matrix = T.matrix_rhs(d, f)
         if matrix is not None:
             block.eq(T.tensor_lhs(d, t.name, ()), matrix, NAME, MATRIX)
-    yield from block.render()
+    return [[], [("Forward", HEAD)]] + block.render()
 
 
-def _backward(d, opts: Options, width: int):  # noqa: C901 - one section, read top to bottom
-    yield Text("")
-    yield Text("Backward", style=HEAD)
-    yield _para(T.CONVENTION, width)
+def _backward(d, opts: Options, width: int) -> list[Line]:
     block = _Block(width)
     first = True
     for a in d.adjoints:
         if a.name == d.loss:
             continue
         if not first:
-            block.line(Text(""))
+            block.line([])
         first = False
         if opts.steps:
             for edge in a.edges:
-                block.line(Text(f"  via {_defining(d, edge.node)}", style=DIM))
+                block.line([(f"  via {_defining(d, edge.node)}", DIM)])
                 for lhs, rhs in T.step_lines(d, edge):
                     block.eq("  " + lhs, rhs, DIM, DIM)
         if T.has_index_form(a.form):
@@ -161,9 +166,11 @@ def _backward(d, opts: Options, width: int):  # noqa: C901 - one section, read t
             closed = T.matrix_rhs(d, a.closed) or T.index_rhs(d, a.closed)
             block.eq("", closed, "", "magenta")
             wheres += [w for w in T.where_texts(d, a.closed) if w not in wheres]
+        elif opts.expand and a.closed is None:
+            block.eq("", T.CLOSED_TOO_LARGE, "", DIM, sign=False)
         for w in wheres:
             block.eq("", f"where {w}", "", DIM, sign=False)
-    yield from block.render()
+    return [[], [("Backward", HEAD)]] + _para(T.CONVENTION, width) + block.render()
 
 
 def _defining(d, node: str) -> str:
@@ -171,25 +178,27 @@ def _defining(d, node: str) -> str:
     return t.text if t.text else node
 
 
-def _gradients(d, width: int):
-    yield Text("")
-    yield Text("Gradients", style=HEAD)
+def _gradients(d, width: int) -> list[Line]:
     block = _Block(width)
     for label, rhs in T.gradient_lines(d):
         block.eq(label, rhs, NAME, "bold " + MATRIX)
-    yield from block.render()
+    return [[], [("Gradients", HEAD)]] + block.render()
 
 
-def _notes(d, width: int):
+def _notes(d, width: int) -> list[Line]:
     notes = T.note_texts(d)
-    if notes:
-        yield Text("")
-        for n in notes:
-            yield _para(f"note: {n}", width, NOTE)
+    if not notes:
+        return []
+    out: list[Line] = [[]]
+    for n in notes:
+        out += _para(f"note: {n}", width, NOTE)
+    return out
 
 
-def graph_tree(d) -> Tree:
+def graph_tree(d):
     """The forward graph from the loss down, each node with its adjoint's matrix form."""
+    from rich.text import Text
+    from rich.tree import Tree
     by_name = {a.name: a for a in d.adjoints}
     seen: set[str] = set()
 
@@ -206,7 +215,7 @@ def graph_tree(d) -> Tree:
             out.append(f"  ∂{d.loss}/∂{name} = {m}", style=MATRIX)
         return out
 
-    def grow(tree: Tree, name: str) -> None:
+    def grow(tree, name: str) -> None:
         if d.graph[name].kind == "anon":  # an intermediate of its line: show what it reads
             for u in d.graph.operands(d.graph[name]):
                 grow(tree, u)

@@ -14,6 +14,9 @@ VECTORS = ("Vectors are columns; ⊙ and ⊘ are elementwise, and broadcast a co
            "columns and a row across rows, as NumPy does.")
 
 
+CLOSED_TOO_LARGE = "(its closed form is too large to be worth printing)"
+
+
 def printer(d, form=None, style=Unicode) -> Notation:
     return style(d.index.ctx, d.loss, form.positions if form is not None else None)
 
