@@ -259,6 +259,24 @@ def test_an_alias_bomb_ends_in_an_error_quickly():
     assert e.loc.line > 0
 
 
+def test_too_many_forward_items_is_refused_quickly():
+    import time
+    start = time.perf_counter()
+    e = error(forward(*[f"z{n} = x * {n}" for n in range(5001)], "L = sum(z0)"))
+    assert "'forward' has 5002 items" in e.message
+    assert time.perf_counter() - start < 10
+
+
+def test_hundreds_of_nodes_derive():
+    from conftest import derive_text
+    lines = ["h0 = tanh(W @ x)"] + [f"h{n} = tanh(h{n - 1} * 0.5) + h{n - 1}" for n in
+                                     range(1, 150)]
+    d = derive_text(forward(*lines, "L = sum(h149 * h149)"))
+    assert d.gradient("W").matrix_form == "(∂L/∂h0 ⊙ (1 − h0 ⊙ h0)) xᵀ"
+    from einderive.verify import verify
+    assert verify(d).ok
+
+
 def test_a_very_long_line_is_refused():
     e = error(forward("z = " + " + ".join(["x"] * 4000), "L = sum(z)"))
     assert "characters long" in e.message

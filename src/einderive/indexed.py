@@ -33,6 +33,7 @@ class Ctx:
         self.letter = {d: LETTERS[n] if n < len(LETTERS) else f"i{n}"
                        for n, d in enumerate(self.dim_names)}
         self.spare = [c for c in LETTERS if c not in self.letter.values()]
+        self.position = {t.name: n for n, t in enumerate(graph.tensors)}  # graph order
         self.index_dim: dict[Symbol, str] = {}
         self.counter = 0
         self.labels: dict[str, object] = {}  # name -> IndexedBase (Symbol for a scalar)

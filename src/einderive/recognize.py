@@ -54,7 +54,7 @@ class Recognizer:
         self.wheres: list[Where] = []
         self.order: tuple = ()
         self.einsum_used = False
-        self.position = {t.name: n for n, t in enumerate(self.graph.tensors)}
+        self.position = ctx.position
 
     # -- entry point ------------------------------------------------------------------
 

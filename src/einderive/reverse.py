@@ -177,7 +177,9 @@ def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict, namer: Namer) -> 
             continue
         e = adj.expr
         ok = True
-        for name in [n for n in adjoints if _mentions(ctx, e, n)]:
+        mentioned = {ctx.adjoint_of[_base(a)] for a in _tensor_atoms(ctx, e)
+                     if _base(a) in ctx.adjoint_of}
+        for name in [n for n in adjoints if n in mentioned]:
             value = closed.get(name)
             if value is None:
                 ok = False
@@ -202,6 +204,3 @@ def _size(e, limit: int = EXPAND_LIMIT) -> int:
     return n
 
 
-def _mentions(ctx: Ctx, e, name: str) -> bool:
-    label = ctx.adjoint_keys[name]
-    return any(_base(a) == label for a in _tensor_atoms(ctx, e))

@@ -20,6 +20,7 @@ TOP_KEYS = ("name", "description", "dims", "inputs", "forward", "loss", "wrt")
 REQUIRED_KEYS = ("inputs", "forward", "loss")
 MAX_BYTES = 4 * 1024 * 1024
 MAX_LINE = 10_000
+MAX_ITEMS = 5_000  # forward items: about a minute and a half of derivation
 
 
 class DimDecl(Record):
@@ -382,6 +383,9 @@ def _parse_forward(doc, path: str, value_loc, lines: list[str]) -> tuple[Assignm
     if not isinstance(raw, CommentedSeq) or not raw:
         raise SpecError(f"'forward' must be a non-empty list of assignments, not "
                         f"{_describe(raw)}", where, "e.g. forward: ['z = W @ x', 'L = sum(z)']")
+    if len(raw) > MAX_ITEMS:
+        raise SpecError(f"'forward' has {len(raw)} items; einderive derives at most {MAX_ITEMS}",
+                        where, "split the model into several specs")
     out = []
     for n, item in enumerate(raw):
         loc = _item_loc(raw, n, path, where)
