@@ -13,7 +13,7 @@ from conftest import SPEC_FILES, SPECS, derive_text, forms, needs_pdflatex
 
 from einderive import derive
 from einderive.render import graph, latex
-from einderive.render.code import numpy_module, torch_module
+from einderive.render.pymodule import numpy_module, torch_module
 from einderive.render.json_out import SCHEMA_VERSION, document
 
 

@@ -42,10 +42,10 @@ def render(d, fmt: str, *, latex_env: str = "aligned", standalone: bool = False,
         from .render.json_out import document, dumps
         return dumps([document(d)])
     if fmt == "numpy":
-        from .render.code import numpy_module
+        from .render.pymodule import numpy_module
         return numpy_module(d, source=_source(d))
     if fmt == "torch":
-        from .render.code import torch_module
+        from .render.pymodule import torch_module
         return torch_module(d, source=_source(d))
     raise ValueError(f"unknown format {fmt!r}")  # pragma: no cover - the CLI checks
 

@@ -258,20 +258,6 @@ def _sum_over(body, var, lo, hi):
 # Renaming indices for the reader
 
 
-def bound_indices(e) -> list:
-    """Summation indices in ``e``, outermost first, in a fixed traversal order."""
-    out: list = []
-
-    def walk(x):
-        if isinstance(x, Sum):
-            for var, _, _ in x.limits:
-                out.append(var)
-        for a in x.args:
-            walk(a)
-    walk(e)
-    return out
-
-
 def rename(e, ctx: Ctx, free_from: tuple, free_to: tuple):
     """Map the free indices ``free_from`` to ``free_to`` and give every sum a reader's letter.
 

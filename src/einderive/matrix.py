@@ -194,10 +194,6 @@ def cols(x: M):
     return x.shape[1] if len(x.shape) > 1 else 1
 
 
-def is_vector(x: M) -> bool:
-    return len(x.shape) == 2 and (x.shape[0] == 1) != (x.shape[1] == 1)
-
-
 def broadcast_shape(shapes: list) -> tuple:
     shapes = [s for s in shapes if s != ()]
     if not shapes:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 
 from sympy import Add as SAdd
-from sympy import Indexed, KroneckerDelta, Mul, S, Sum, Symbol
+from sympy import Indexed, KroneckerDelta, Mul, Sum, Symbol
 from sympy import Pow as SPow
 
 from .record import Record

@@ -2,7 +2,7 @@
 
 The dims get sizes (the spec's, the user's, or small distinct primes so that a
 misplaced transpose cannot hide), the inputs random values from a seeded
-generator, and the module :func:`~einderive.render.code.numpy_module` writes
+generator, and the module :func:`~einderive.render.pymodule.numpy_module` writes
 from the printed matrix forms is run in float64.  Each gradient, and each
 closed form ``--expand`` prints, is compared with central differences of the
 generated ``forward``.
@@ -107,7 +107,7 @@ def draw_inputs(graph, sizes: dict, seed: int) -> dict:
 
 
 def _load(d) -> _Module:
-    from .render.code import closed_form_functions, numpy_module
+    from .render.pymodule import closed_form_functions, numpy_module
 
     namespace: dict = {"__name__": f"einderive_generated_{d.name}"}
     code = numpy_module(d)

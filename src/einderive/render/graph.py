@@ -12,7 +12,7 @@ from ..record import Record
 from . import text as T
 from .latex import latex_text
 from .names import latex_indexed
-from .notation import Latex
+from .styles import Latex
 
 FORMATS = ("mermaid", "dot", "tikz")
 

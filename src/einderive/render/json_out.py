@@ -11,7 +11,7 @@ import json
 
 from .. import __version__
 from . import text as T
-from .notation import Latex
+from .styles import Latex
 
 SCHEMA = "einderive/derivation"
 SCHEMA_VERSION = 1

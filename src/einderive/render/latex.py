@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import __version__
 from . import text as T
-from .notation import Latex
+from .styles import Latex
 
 ENVIRONMENTS = ("aligned", "align*", "align")
 

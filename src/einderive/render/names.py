@@ -29,10 +29,6 @@ _ACCENTS = {"\u0301": "acute", "\u0300": "grave", "\u0302": "hat", "\u0303": "ti
             "\u0307": "dot"}
 
 
-def text_name(name: str) -> str:
-    return name
-
-
 def text_indexed(name: str, index: str) -> str:
     """``W_ij``; ``y_true,i`` when the name already has a subscript."""
     if not index:

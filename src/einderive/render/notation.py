@@ -15,24 +15,9 @@ from sympy.printing.printer import Printer
 
 from .. import matrix as mx
 from ..ops import SCALARS, AxisFunction, ElementwiseFunction
-from . import names
 
 PREC_ADD, PREC_MUL, PREC_POW, PREC_ATOM = 10, 20, 30, 40
-_SUPERSCRIPT = str.maketrans("0123456789-/", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ")
-
-
-class Style:
-    """Tokens of one notation."""
-
-    minus = "−"
-    odot = " ⊙ "
-    oslash = " ⊘ "
-    times = " "
-    ones = "𝟏"
-    eye = "I"
-
-    def number(self, r) -> str:
-        raise NotImplementedError
+SUPERSCRIPT = str.maketrans("0123456789-/", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ")
 
 
 class Notation(Printer):
@@ -288,7 +273,7 @@ class Notation(Printer):
         parts = []
         for x in _chain(m):
             s = self._print(x)
-            if not _atomic(x):
+            if not atomic(x):
                 s = self.paren(s)
             parts.append(s)
         return self.juxtapose(parts)
@@ -298,11 +283,11 @@ class Notation(Printer):
         den = [mx.power(f.x, -f.exp) for f in m.factors if isinstance(f, mx.Pow) and f.exp < 0]
         if m.is_scalar:
             return self.scalar_product(num, den)
-        parts = [self._print(f) if _square(f) or _atomic(f) else self.paren(self._print(f))
+        parts = [self._print(f) if _square(f) or atomic(f) else self.paren(self._print(f))
                  for f in num]
         s = self.odot_token().join(parts) if parts else self.number(S.One)
         for d in den:
-            s += self.oslash_token() + (self._print(d) if _atomic(d) else
+            s += self.oslash_token() + (self._print(d) if atomic(d) else
                                         self.paren(self._print(d)))
         return s
 
@@ -387,7 +372,7 @@ def _matrix_pow(self, m: mx.Pow):
         s = self._print(m.x)
         return s + self.odot_token() + s
     base = self._print(m.x)
-    if not _atomic(m.x) or (isinstance(m.x, mx.Fn) and m.x.name == "sqrt"):
+    if not atomic(m.x) or (isinstance(m.x, mx.Fn) and m.x.name == "sqrt"):
         base = self.paren(base)
     return self.hadamard_power(base, p) if not m.is_scalar else self.power(base, p)
 
@@ -412,14 +397,14 @@ Notation._print_Add = _dispatch(_index_add, _matrix_add)
 Notation._print_Pow = _dispatch(_index_pow, _matrix_pow)
 
 
-def _prefix(e) -> bool:
+def is_prefix(e) -> bool:
     return isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt"
 
 
-def _atomic(m: mx.M) -> bool:
+def atomic(m: mx.M) -> bool:
     """Whether a matrix-form node needs no brackets as an operand of a product."""
     if isinstance(m, mx.Ref):
-        return m.display is None or _atomic(m.display)
+        return m.display is None or atomic(m.display)
     if isinstance(m, mx.Pow):
         return m.exp > 0 and not _square(m) and m.exp != S.Half or m.exp == S.Half
     return isinstance(m, (mx.Transpose, mx.Fn, mx.AxisFn, mx.Reduce, mx.Ones, mx.Eye,
@@ -485,281 +470,3 @@ def _count(e, v) -> int:
         return counts.pop() if len(counts) == 1 else -1
     counts = [_count(a, v) for a in e.args]
     return -1 if any(c < 0 for c in counts) else sum(counts)
-
-
-# ---------------------------------------------------------------------------
-# Unicode
-
-
-class Unicode(Notation):
-    """The terminal's notation: ∂L/∂W_ij = ∂L/∂z_i x_j, ∂L/∂W = ∂L/∂z xᵀ."""
-
-    def number(self, r) -> str:
-        if r.is_Integer:
-            return str(int(r)).replace("-", "−")
-        return _decimal(r) or f"{r.p}/{r.q}".replace("-", "−")
-
-    def dim(self, name: str) -> str:
-        return name
-
-    def index_name(self, name: str) -> str:
-        return name
-
-    def tensor(self, name: str, idx: str) -> str:
-        return names.text_indexed(name, idx)
-
-    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
-        t = names.text_indexed(name, idx)
-        return f"∂{self.loss}/∂{t}" + ("ᵀ" if transposed else "")
-
-    def partial(self, top: str, bottom: str) -> str:
-        return f"∂{top}/∂{bottom}"
-
-    def anon_index(self, name: str) -> str:
-        return f"({name})"
-
-    def transposed(self, s: str) -> str:
-        return s + "ᵀ"
-
-    def juxtapose(self, parts: list) -> str:
-        return " ".join(parts)
-
-    def sum_sign(self, v) -> str:
-        return f"Σ_{self.index_name(v.name)} "
-
-    def delta(self, idx: str) -> str:
-        return f"δ_{idx}"
-
-    def sqrt(self, s: str, composite: bool) -> str:
-        return f"√({s})" if composite else f"√{s}"
-
-    def power(self, base: str, p) -> str:
-        return base + self._sup(p)
-
-    def hadamard_power(self, base: str, p) -> str:
-        return f"{base}^∘{self._sup_text(p)}"
-
-    @staticmethod
-    def _sup_text(p) -> str:
-        return str(p)
-
-    def _sup(self, p) -> str:
-        text = str(p)
-        if all(ch in "0123456789-/" for ch in text):
-            return text.translate(_SUPERSCRIPT)
-        return f"^({text})"
-
-    def product(self, coeff, num: list, den: list) -> str:
-        parts = []
-        if coeff != 1:
-            parts.append(self._coeff(coeff, bool(num or den)))
-        parts += [self._num_factor(a, n == len(num) - 1 and not den) for n, a in enumerate(num)]
-        s = " ".join(parts) if parts else "1"
-        if den:
-            if len(den) == 1:
-                s = f"{s} / {self.wrap(den[0], PREC_MUL + 1) if not _prefix(den[0]) else self._print(den[0])}"
-            else:
-                s = f"{s} / ({' '.join(self.wrap(x, PREC_POW) for x in den)})"
-        return s
-
-    def _coeff(self, c, followed: bool) -> str:
-        s = self._const(c)
-        if followed and not (c.is_Integer or c.is_Rational and c.q == 1):
-            return f"({s})" if ("/" in s or " " in s) else s
-        return s
-
-    def _const(self, c) -> str:
-        if c.is_Rational:
-            return self.number(c)
-        n, d = c.as_numer_denom()
-        top = self._plain(n)
-        if d == 1:
-            return top
-        bottom = self._plain(d)
-        if " " in bottom or "/" in bottom:
-            bottom = f"({bottom})"
-        return f"{top}/{bottom}"
-
-    def _plain(self, c) -> str:
-        if c.is_Mul:
-            return " ".join(self._plain(a) for a in c.args)
-        if isinstance(c, Pow):
-            if c.exp == S.Half:
-                return f"√{self._plain(c.base)}"
-            return self._plain(c.base) + self._sup(c.exp)
-        return self._print(c)
-
-    def scalar_product(self, num, den) -> str:
-        parts = [self._print(x) if _atomic(x) else self.paren(self._print(x)) for x in num]
-        s = "·".join(parts) if parts else "1"
-        for d in den:
-            s = f"{s}/{self._print(d) if _atomic(d) else self.paren(self._print(d))}"
-        return s
-
-    def coefficient(self, c: mx.M, body: str) -> str:
-        if isinstance(c, mx.Const):
-            return f"{self._coeff(c.value, True)} {body}"
-        s = self._print(c)
-        return f"{s if _atomic(c) else self.paren(s)}·{body}"
-
-    def function(self, spec, arg: str, composite: bool) -> str:
-        if spec.style == "iverson":
-            return f"𝟙[{arg} > 0]"
-        if spec.name == "sqrt":
-            return self.sqrt(arg, composite)
-        return f"{spec.text}({arg})"
-
-    def axis_function(self, head: str, arg: str, axis: int, ndim: int, idx: str) -> str:
-        extra = "" if axis == ndim - 1 else f", axis={axis}"
-        s = f"{head}({arg}{extra})"
-        return f"{s}_{idx}" if idx else s
-
-    def operator(self, name: str, arg: str) -> str:
-        return f"{name}({arg})"
-
-    def einsum(self, subscripts: str, operands: list) -> str:
-        return f"einsum('{subscripts}', {', '.join(operands)})"
-
-
-def _decimal(r) -> str | None:
-    """``1e-05`` rather than 1/100000 for a constant written as a decimal."""
-    q = int(r.q)
-    while q % 10 == 0:
-        q //= 10
-    if q != 1 or r.q < 1000:
-        return None
-    return repr(float(r)).replace("-", "−")
-
-
-# ---------------------------------------------------------------------------
-# LaTeX
-
-
-class Latex(Notation):
-    """Notation for papers: amsmath only, ``\\frac{\\partial L}{\\partial W_{ij}}``."""
-
-    def style_minus(self) -> str:
-        return "-"
-
-    def ones_token(self) -> str:
-        return r"\mathbf{1}"
-
-    def odot_token(self) -> str:
-        return r" \odot "
-
-    def oslash_token(self) -> str:
-        return r" \oslash "
-
-    def times_token(self) -> str:
-        return r" "
-
-    def number(self, r) -> str:
-        if r.is_Integer:
-            return str(int(r))
-        dec = _decimal(r)
-        if dec:
-            return _latex_decimal(dec.replace("−", "-"))
-        sign = "-" if r < 0 else ""
-        return f"{sign}\\frac{{{abs(r.p)}}}{{{r.q}}}"
-
-    def dim(self, name: str) -> str:
-        return names.latex_indexed(name)
-
-    def index_name(self, name: str) -> str:
-        return name.replace("′", "'")
-
-    def tensor(self, name: str, idx: str) -> str:
-        return names.latex_indexed(name, idx)
-
-    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
-        t = names.latex_indexed(name, idx)
-        if transposed:
-            t = f"{{{t}}}^{{\\top}}"
-        return f"\\frac{{\\partial {names.latex_indexed(self.loss)}}}{{\\partial {t}}}"
-
-    def anon_index(self, name: str) -> str:
-        return self.tensor(name, "")
-
-    def partial(self, top: str, bottom: str) -> str:
-        return f"\\frac{{\\partial {top}}}{{\\partial {bottom}}}"
-
-    def paren(self, s: str) -> str:
-        tall = any(t in s for t in ("\\frac", "\\sum", "\\sqrt", "\\left"))
-        return f"\\left({s}\\right)" if tall else f"({s})"
-
-    def transposed(self, s: str) -> str:
-        return f"{{{s}}}^{{\\top}}" if "^" in s else f"{s}^{{\\top}}"
-
-    def juxtapose(self, parts: list) -> str:
-        return " ".join(parts)
-
-    def sum_sign(self, v) -> str:
-        return f"\\sum_{{{self.index_name(v.name)}}} "
-
-    def delta(self, idx: str) -> str:
-        return f"\\delta_{{{idx}}}"
-
-    def sqrt(self, s: str, composite: bool) -> str:
-        return f"\\sqrt{{{s}}}"
-
-    def power(self, base: str, p) -> str:
-        return f"{{{base}}}^{{{self._exp(p)}}}"
-
-    def hadamard_power(self, base: str, p) -> str:
-        return f"{{{base}}}^{{\\circ {self._exp(p)}}}"
-
-    def _exp(self, p) -> str:
-        return str(int(p)) if p.is_Integer else f"{p.p}/{p.q}"
-
-    def product(self, coeff, num: list, den: list) -> str:
-        top = [self._num_factor(a, n == len(num) - 1) for n, a in enumerate(num)]
-        c_num, c_den = coeff.as_numer_denom() if coeff != 1 else (S.One, S.One)
-        bottom = [self.wrap(d, PREC_POW) for d in den]
-        if c_den != 1:
-            bottom.insert(0, self._print(c_den) if not c_den.is_Mul else
-                          " ".join(self._print(a) for a in c_den.args))
-        if c_num != 1:
-            top.insert(0, self._print(c_num) if not c_num.is_Mul else
-                       " ".join(self._print(a) for a in c_num.args))
-        t = " ".join(top) if top else "1"
-        if not bottom:
-            return t
-        return f"\\frac{{{t}}}{{{' '.join(bottom)}}}"
-
-    def scalar_product(self, num, den) -> str:
-        t = " ".join(self._print(x) for x in num) or "1"
-        if not den:
-            return t
-        return f"\\frac{{{t}}}{{{' '.join(self._print(d) for d in den)}}}"
-
-    def coefficient(self, c: mx.M, body: str) -> str:
-        s = self._print(c)
-        return f"{s} {body}" if isinstance(c, mx.Const) and c.value.is_Rational else \
-            f"{s} \\, {body}"
-
-    def function(self, spec, arg: str, composite: bool) -> str:
-        if spec.style == "iverson":
-            return f"\\mathbf{{1}}\\left[{arg} > 0\\right]"
-        if spec.name == "sqrt":
-            return self.sqrt(arg, composite)
-        return f"{spec.latex}{self.paren(arg)}"
-
-    def axis_function(self, head: str, arg: str, axis: int, ndim: int, idx: str) -> str:
-        extra = "" if axis == ndim - 1 else f"_{{{axis}}}"
-        s = f"\\operatorname{{{head}}}{extra}{self.paren(arg)}"
-        return f"{s}_{{{idx}}}" if idx else s
-
-    def operator(self, name: str, arg: str) -> str:
-        return f"\\operatorname{{{name}}}{self.paren(arg)}"
-
-    def einsum(self, subscripts: str, operands: list) -> str:
-        lhs, out = subscripts.split("->")
-        return (f"\\operatorname{{einsum}}_{{\\mathrm{{{lhs}}} \\to \\mathrm{{{out or '-'}}}}}"
-                f"{self.paren(', '.join(operands))}")
-
-
-def _latex_decimal(text: str) -> str:
-    if "e" in text:
-        mant, exp = text.split("e")
-        return f"{mant} \\times 10^{{{int(exp)}}}"
-    return text

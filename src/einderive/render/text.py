@@ -6,7 +6,8 @@ strings from here, so a formula reads the same wherever it appears.
 
 from __future__ import annotations
 
-from .notation import Notation, Unicode
+from .notation import Notation
+from .styles import Unicode
 
 CONVENTION = ("Einstein convention: an index repeated on the right-hand side and absent "
               "from the left is summed; other sums are written with Σ.")
