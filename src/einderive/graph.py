@@ -115,7 +115,8 @@ def _build(spec: Spec) -> Graph:
                             "choose another name")
         builder = _Builder(env, dims, later, name, tensors)
         value = builder.tensor(st.value)
-        node = Tensor(name, value.shape, "node", st.target_loc, value, item.text.strip())
+        text = " ".join(item.text.split())  # one line, as comments and labels need it
+        node = Tensor(name, value.shape, "node", st.target_loc, value, text)
         env[name] = node
         tensors.append(node)
     loss = _check_loss(spec, env)

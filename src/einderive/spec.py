@@ -207,10 +207,11 @@ def _load_yaml(text: str, path: str):
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
+    # the round-trip loader keeps line/column marks and builds no Python object from a tag
+    reader = YAML(typ="rt")
+    reader.allow_duplicate_keys = False
     try:
-        return yaml.load(text)
+        return reader.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Loc(path, mark.line + 1, mark.column + 1) if mark else Loc(path)
