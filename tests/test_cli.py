@@ -116,10 +116,9 @@ def test_verify_options(run):
 
 def test_verify_catches_a_wrong_formula(monkeypatch):
     """A deliberately wrong matrix form (a test-only mutation) fails verify."""
-    from einderive.record import replace
-
     from einderive import derive
     from einderive import matrix as mx
+    from einderive.record import replace
     from einderive.verify import verify
     d = derive(SPECS / "mlp.yaml")
     a = d.adjoint("x")

@@ -8,18 +8,17 @@ notebook (``_repr_latex_``, ``_repr_markdown_``).
 
 from __future__ import annotations
 
-
 import gc
 from contextlib import contextmanager
 
 from sympy import Add as SAdd
 
-from .record import Record, field
 from . import matrix as mx
-from .reverse import Edge, IndexDerivation, derive_index
 from .graph import Graph, Tensor
 from .graph import build as build_graph
 from .recognize import NoMatrixForm, Recognizer, Where, positions
+from .record import Record, field
+from .reverse import Edge, IndexDerivation, derive_index
 from .spec import Spec
 
 

@@ -7,8 +7,8 @@ exits with code 2; nothing else in einderive formats an error for a user.
 """
 
 from __future__ import annotations
-from .record import Record
 
+from .record import Record
 
 
 class Loc(Record):

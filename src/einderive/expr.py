@@ -10,10 +10,11 @@ dataclasses that :mod:`einderive.graph` turns into nodes.
 from __future__ import annotations
 
 import ast
+import math
 from fractions import Fraction
 
-from .record import Record
 from .errors import Loc, SpecError
+from .record import Record
 from .spec import Assignment, normalize_name
 
 MAX_DEPTH = 100
@@ -152,7 +153,7 @@ def _convert(node: ast.AST, loc_of) -> Expr:
         if isinstance(value, bool) or value is None:
             return Flag(loc, value)
         if isinstance(value, (int, float)):
-            if isinstance(value, float) and value != value or value in (float("inf"), -float("inf")):
+            if isinstance(value, float) and not math.isfinite(value):
                 raise SpecError(f"'{value!r}' is not a finite number", loc)
             return Number(loc, Fraction(repr(value)) if isinstance(value, float)
                           else Fraction(value), repr(value))

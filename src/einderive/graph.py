@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .record import Record
 from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
 from .ops import FUNCTIONS, OPS, FExpr
+from .record import Record
 from .spec import Spec
 
 

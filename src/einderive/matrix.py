@@ -10,10 +10,10 @@ an elementwise product are put in a fixed order, and ones and zeros vanish.
 """
 
 from __future__ import annotations
-from .record import Record, field, replace
-
 
 import sympy
+
+from .record import Record, field, replace
 
 
 class M(Record):

@@ -19,9 +19,9 @@ from typing import Callable
 import sympy
 from sympy import Function, Indexed, KroneckerDelta, S
 
-from .record import Record
 from . import shapes
 from .errors import SpecError
+from .record import Record
 
 # ---------------------------------------------------------------------------
 # Scalar (elementwise) functions

@@ -13,15 +13,14 @@ SymPy's own array-to-matrix conversion is not used: it drops transposes.
 
 from __future__ import annotations
 
-
 from sympy import Add as SAdd
 from sympy import Indexed, KroneckerDelta, Mul, Sum, Symbol
 from sympy import Pow as SPow
 
-from .record import Record
 from . import matrix as mx
 from .indexed import Ctx, key_of
 from .ops import AxisFunction, ElementwiseFunction
+from .record import Record
 
 
 class NoMatrixForm(Exception):

@@ -18,9 +18,18 @@ from functools import cached_property
 
 from sympy import Add, Indexed, S, Symbol, factor_terms
 
-from .record import Record, field, replace
 from .graph import Graph
-from .indexed import Ctx, Namer, differentiate, key_of, collapse, fresh_bound, rename, substitute_indexed
+from .indexed import (
+    Ctx,
+    Namer,
+    collapse,
+    differentiate,
+    fresh_bound,
+    key_of,
+    rename,
+    substitute_indexed,
+)
+from .record import Record, field, replace
 
 EXPAND_LIMIT = 160  # size (nodes) above which a closed form is neither printed nor built on
 

@@ -13,8 +13,8 @@ import os
 import unicodedata
 from pathlib import Path
 
-from .record import Record, field
 from .errors import Loc, SpecError, did_you_mean
+from .record import Record, field
 
 TOP_KEYS = ("name", "description", "dims", "inputs", "forward", "loss", "wrt")
 REQUIRED_KEYS = ("inputs", "forward", "loss")

@@ -10,9 +10,8 @@ generated ``forward``.
 
 from __future__ import annotations
 
-
-from .record import Record, field
 from .errors import SpecError
+from .record import Record, field
 
 DEFAULT_SIZES = (2, 3, 5, 7, 11, 13, 17, 19)
 STEP = 1e-6
@@ -77,8 +76,9 @@ def positive_inputs(graph) -> set:
 
     def walk(e):
         from .ops import SCALARS
-        if e.op in SCALARS and SCALARS[e.op].domain == "positive" or (
-                e.op == "**" and e.args[1].op == "num" and e.args[1].param("value").denominator != 1):
+        fractional = e.op == "**" and e.args[1].op == "num" and \
+            e.args[1].param("value").denominator != 1
+        if e.op in SCALARS and SCALARS[e.op].domain == "positive" or fractional:
             if e.args[0].op == "ref" and graph[e.args[0].param("name")].is_input:
                 out.add(e.args[0].param("name"))
         for a in e.args:

@@ -13,9 +13,9 @@ import re
 
 from sympy import Add, Mul, Pow, Rational, S, Symbol
 
-from ..record import Record
 from .. import matrix as mx
 from ..ops import HELPERS, OPS, SCALARS, ElementwiseFunction, FExpr
+from ..record import Record
 
 RESERVED = {"np", "math", "torch", "forward", "gradients", "float", "dict", "shape",
             "tensors", "ctx", "grad_output", "Function", "F"} | set(HELPERS) | \

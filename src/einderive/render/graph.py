@@ -7,7 +7,6 @@ the operand's adjoint (its matrix form), so the picture is the derivation.
 
 from __future__ import annotations
 
-
 from ..record import Record
 from . import text as T
 from .latex import latex_text

@@ -14,7 +14,6 @@ from .code import Backend, CodegenError, Compiler, Names, Torch
 from .styles import Unicode
 
 
-
 def numpy_module(d, *, source: str | None = None) -> str:
     """A self-contained module (NumPy only) with ``forward`` and ``gradients``."""
     return _module(d, Backend(), source)

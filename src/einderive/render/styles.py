@@ -11,7 +11,6 @@ from .. import matrix as mx
 from . import names
 from .notation import PREC_MUL, PREC_POW, SUPERSCRIPT, Notation, atomic, is_prefix
 
-
 # ---------------------------------------------------------------------------
 # Unicode
 
@@ -82,7 +81,8 @@ class Unicode(Notation):
         s = " ".join(parts) if parts else "1"
         if den:
             if len(den) == 1:
-                s = f"{s} / {self.wrap(den[0], PREC_MUL + 1) if not is_prefix(den[0]) else self._print(den[0])}"
+                d = den[0]
+                s = f"{s} / {self._print(d) if is_prefix(d) else self.wrap(d, PREC_MUL + 1)}"
             else:
                 s = f"{s} / ({' '.join(self.wrap(x, PREC_POW) for x in den)})"
         return s
