@@ -97,10 +97,9 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
     contributions: dict[str, list] = {t.name: [] for t in graph.tensors}
     adjoints: dict[str, Adjoint] = {}
     edges: list[Edge] = []
-    position = {t.name: n for n, t in enumerate(graph.tensors)}
 
     def accumulate(name: str) -> Adjoint:
-        terms = tuple(sorted(contributions[name], key=lambda c: position[c[0]]))
+        terms = tuple(sorted(contributions[name], key=lambda c: ctx.position[c[0]]))
         expr = terms[0][1] if len(terms) == 1 else _tidy(Add(*[c for _, c in terms]), namer)
         return Adjoint(name, canon[name], expr, terms, None)
 
@@ -153,12 +152,8 @@ def _passes_through(ctx: Ctx, contribution, v: str, upstream_expr) -> bool:
     if not _mentions_tensor(ctx, upstream_expr):
         return True  # a constant such as 1 or 1/B
     label = ctx.adjoint_keys[v]
-    others = [a for a in _tensor_atoms(ctx, contribution) if _base(a) != label]
+    others = [a for a in _tensor_atoms(ctx, contribution) if key_of(a) != label]
     return not others
-
-
-def _base(atom):
-    return key_of(atom)
 
 
 def _tensor_atoms(ctx: Ctx, e) -> list:
@@ -170,7 +165,7 @@ def _mentions_tensor(ctx: Ctx, e) -> bool:
 
 
 def _mentions_adjoint(ctx: Ctx, e) -> bool:
-    return any(_base(a) in ctx.adjoint_of for a in _tensor_atoms(ctx, e))
+    return any(key_of(a) in ctx.adjoint_of for a in _tensor_atoms(ctx, e))
 
 
 def _tidy(e, namer: Namer):
@@ -186,8 +181,8 @@ def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict, namer: Namer) -> 
             continue
         e = adj.expr
         ok = True
-        mentioned = {ctx.adjoint_of[_base(a)] for a in _tensor_atoms(ctx, e)
-                     if _base(a) in ctx.adjoint_of}
+        mentioned = {ctx.adjoint_of[key_of(a)] for a in _tensor_atoms(ctx, e)
+                     if key_of(a) in ctx.adjoint_of}
         for name in [n for n in adjoints if n in mentioned]:
             value = closed.get(name)
             if value is None:
