@@ -10,8 +10,6 @@ from pathlib import Path
 
 from .errors import SpecError
 
-FORMATS = ("text", "latex", "markdown", "json", "numpy", "torch")
-
 
 def derive_file(path, closed: bool = True):
     """Read, check and derive one spec file (``-`` is standard input)."""

@@ -67,7 +67,8 @@ def main(debug: bool) -> None:
     """
 
 
-FORMATS = ("text", "latex", "markdown", "json", "numpy", "torch")
+FORMATS = ("text", "latex", "markdown", "json", "numpy", "torch")  # api.render's, and text
+GRAPH_FORMATS = ("mermaid", "dot", "tikz")  # render.graph's (not imported: --help stays fast)
 
 
 @main.command(context_settings=CONTEXT)
@@ -110,7 +111,7 @@ def derive(spec, fmt, latex, latex_env, standalone, steps, expand, tree, output)
 
 @main.command(context_settings=CONTEXT)
 @click.argument("spec", type=click.Path(dir_okay=True, allow_dash=True))
-@click.option("-f", "--format", "fmt", type=click.Choice(["mermaid", "dot", "tikz"]),
+@click.option("-f", "--format", "fmt", type=click.Choice(GRAPH_FORMATS),
               default="mermaid", show_default=True, help="Picture format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to FILE (atomically) instead of standard output.")
