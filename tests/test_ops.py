@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import derive_text, forms
 
+from conftest import derive_text, forms
 from einderive.verify import verify
 
 HEAD = """

@@ -9,8 +9,8 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import SPEC_FILES, SPECS, derive_text, forms, needs_pdflatex
 
+from conftest import SPEC_FILES, SPECS, derive_text, forms, needs_pdflatex
 from einderive import derive
 from einderive.render import graph, latex
 from einderive.render.json_out import SCHEMA_VERSION, document

@@ -1,7 +1,6 @@
 """The seed's one-layer perceptron, exactly as the issue writes it."""
 
 from conftest import SPECS, forms
-
 from einderive import derive
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SPEC_FILES, SPECS, forms
 
+from conftest import SPEC_FILES, SPECS, forms
 from einderive import derive
 from einderive.render import text as T
 from einderive.verify import verify
