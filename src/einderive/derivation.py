@@ -64,8 +64,8 @@ class Gradient(Record):
 
     @property
     def index_form(self) -> str:
-        from .render.text import index_text
-        return index_text(self._d, self.name, self.form) if self.form else "0"
+        from .render.text import index_rhs
+        return index_rhs(self._d, self.form) if self.form else "0"
 
     @property
     def matrix_form(self) -> str:
@@ -88,7 +88,6 @@ class Derivation(Record):
     adjoints: tuple  # Adjoint, from the loss back, inputs (wrt only) last
     gradients: tuple  # Gradient per wrt input
     notes: tuple  # sentences the renderers print under the derivation
-    anon: dict = field(default_factory=dict, compare=False)  # anon name -> matrix form
 
     @property
     def loss(self) -> str:
@@ -175,7 +174,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         a = by_name.get(name)
         gradients.append(Gradient(graph[name], a.form if a else None, a.closed if a else None))
     notes = tuple(_notes(graph, adjoints))
-    d = Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes, anon)
+    d = Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes)
     for g in d.gradients:
         object.__setattr__(g, "_d", d)
     return d

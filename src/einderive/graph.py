@@ -27,7 +27,6 @@ class Tensor(Record):
     expr: FExpr | None = None
     text: str = ""
     positive: bool = False
-    owner: str = ""  # for 'anon': the node whose line made it
 
     @property
     def is_input(self) -> bool:
@@ -272,7 +271,7 @@ class _Builder:
         name = f"_{self.target}_{self.anon}"
         while name in self.env:
             name += "_"
-        t = Tensor(name, value.shape, "anon", Loc(""), value, owner=self.target)
+        t = Tensor(name, value.shape, "anon", Loc(""), value)
         self.env[name] = t
         self.tensors.append(t)
         return FExpr("ref", (), (("name", name),), value.shape)

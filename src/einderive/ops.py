@@ -212,7 +212,6 @@ class Op(Record):
     check: Callable  # (call_loc, args: list[(FExpr, loc)], kwargs: dict) -> FExpr
     comp: Callable  # (e: FExpr, idx: tuple, ctx) -> sympy
     numpy: Callable  # (e: FExpr, codes: list[str]) -> str
-    torch: Callable | None = None
     signature: str = ""
     kwargs: tuple = ()  # accepted keyword names
     nargs: tuple = (1, 1)  # min, max positional (max None = any)

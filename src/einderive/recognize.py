@@ -168,7 +168,7 @@ class Recognizer:
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
             return self._einsum_ref(ref, idx, shape)
         if len(shape) == 2 and len(syms) == 1:
-            return Blob(ref if idx[1] == 0 else mx.transpose(ref), syms)
+            return Blob(mx.transpose(ref) if _is_row(ref) else ref, syms)
         return Blob(ref, syms)
 
     def _einsum_ref(self, ref, idx, shape) -> Blob:

@@ -57,11 +57,6 @@ class Spec(Record):
     description: str = ""
     source_lines: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
-    def dim(self, name: str) -> DimDecl | None:
-        return next((d for d in self.dims if d.name == name), None)
-
-    def input(self, name: str) -> InputDecl | None:
-        return next((i for i in self.inputs if i.name == name), None)
 
 
 def normalize_name(name: str) -> str:

@@ -39,11 +39,6 @@ def matrix_rhs(d, form, style=Unicode) -> str | None:
     return printer(d, form, style).matrix(form.matrix)
 
 
-def index_text(d, name: str, form) -> str:
-    """``∂L/∂W_ij = ∂L/∂z_i x_j``'s right-hand side (the API's ``index_form``)."""
-    return index_rhs(d, form)
-
-
 def matrix_text(d, form) -> str:
     return matrix_rhs(d, form) or "(no matrix form)"
 
