@@ -215,6 +215,14 @@ class Notation(Printer):
     def anon_index(self, name: str) -> str:
         return self.tensor(name, "")
 
+    def function(self, spec, arg: str, composite: bool) -> str:
+        """``σ(x)``, ``√x``, ``𝟙[x > 0]``: a scalar function applied, in this style's tokens."""
+        if spec.style == "iverson":
+            return self.iverson(arg)
+        if spec.name == "sqrt":
+            return self.sqrt(arg, composite)
+        return self.call(spec, arg)
+
     def _num_factor(self, a, last: bool) -> str:
         """A factor of a product; a sum needs no brackets when nothing follows it."""
         if isinstance(a, Sum):

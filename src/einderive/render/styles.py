@@ -127,11 +127,10 @@ class Unicode(Notation):
         s = self._print(c)
         return f"{s if atomic(c) else self.paren(s)}·{body}"
 
-    def function(self, spec, arg: str, composite: bool) -> str:
-        if spec.style == "iverson":
-            return f"𝟙[{arg} > 0]"
-        if spec.name == "sqrt":
-            return self.sqrt(arg, composite)
+    def iverson(self, arg: str) -> str:
+        return f"𝟙[{arg} > 0]"
+
+    def call(self, spec, arg: str) -> str:
         return f"{spec.text}({arg})"
 
     def axis_function(self, head: str, arg: str, axis: int, ndim: int, idx: str) -> str:
@@ -262,11 +261,10 @@ class Latex(Notation):
         return f"{s} {body}" if isinstance(c, mx.Const) and c.value.is_Rational else \
             f"{s} \\, {body}"
 
-    def function(self, spec, arg: str, composite: bool) -> str:
-        if spec.style == "iverson":
-            return f"\\mathbf{{1}}\\left[{arg} > 0\\right]"
-        if spec.name == "sqrt":
-            return self.sqrt(arg, composite)
+    def iverson(self, arg: str) -> str:
+        return f"\\mathbf{{1}}\\left[{arg} > 0\\right]"
+
+    def call(self, spec, arg: str) -> str:
         return f"{spec.latex}{self.paren(arg)}"
 
     def axis_function(self, head: str, arg: str, axis: int, ndim: int, idx: str) -> str:
