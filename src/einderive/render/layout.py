@@ -6,8 +6,11 @@ passes through a dummy slot in each layer between, so every route is a
 polyline that runs vertically inside a layer (where only its own box or slot
 lies on it) and crosses the gaps between layers, where no box is.  Each edge
 has two parallel lines, forward (to the consumer) and backward (to the
-operand, carrying the gradient's label); labels sit in lanes of the gap next
-to the operand, so they never touch a box.  Units are points, y grows down.
+operand, carrying the gradient's label).  A label sits in a lane of the gap
+just above the consumer (the use it comes from; a shared input's labels so
+spread over the layers its uses are in), so it never touches a box, and no two
+labels of a gap share a lane where they would overlap.  Units are points, y
+grows down.
 
 Own code rather than a library (grandalf, the one pure-Python Sugiyama on
 PyPI, was last released in 2023 and would be a sixth runtime dependency for
@@ -289,15 +292,16 @@ def _ports(chains, x: dict) -> dict:
 
 
 def _gaps(order, chains, edges, ports) -> list:
-    """For each gap between layers: its height and each label's (edge, t along the segment)."""
+    """For each gap between layers: its height and, per label there, t along its segment."""
     layer_of = {v: k for k, layer in enumerate(order) for v in layer}
     gaps: list = [{"height": V_GAP, "labels": {}} for _ in order]
     for k in range(len(order)):
         items = []
         for n, (e, chain) in enumerate(zip(edges, chains)):
-            if e.label and layer_of[chain[0]] == k:
-                x0 = ports[("out", chain[0], n)] + LINE_GAP
-                x1 = ports[("in", chain[1], n)] + LINE_GAP
+            dst = chain[-1]
+            if e.label and layer_of[chain[-2]] == k:
+                x0 = ports[("out", chain[-2], n)] + LINE_GAP
+                x1 = ports[("in", dst, n)] + LINE_GAP
                 items.append((n, x0, x1, e.label))
         if items:
             gaps[k] = _lanes(items)
@@ -359,9 +363,10 @@ def _route(n, e, chain, layer_of, ports, y, row, size, gaps) -> Route:
         lines.append(tuple(p for m, p in enumerate(pts) if m == 0 or p != pts[m - 1]))
     label = ()
     if e.label:
-        t = gaps[ks]["labels"][n]
-        x0, x1 = ports[("out", src, n)] + LINE_GAP, ports[("in", chain[1], n)] + LINE_GAP
-        y0, y1 = row[ks][1], row[ks + 1][0]
+        last = chain[-2]  # the label sits on the segment into the consumer
+        t = gaps[kd - 1]["labels"][n]
+        x0, x1 = ports[("out", last, n)] + LINE_GAP, ports[("in", dst, n)] + LINE_GAP
+        y0, y1 = row[kd - 1][1], row[kd][0]
         label = (x0 + t * (x1 - x0), y0 + t * (y1 - y0), *e.label)
     return Route(e.src, e.dst, lines[0], tuple(reversed(lines[1])), label)
 
