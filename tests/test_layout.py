@@ -4,6 +4,7 @@ pictures that compile (pdflatex and lualatex) and parse (XML)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -176,6 +177,37 @@ def compile_tex(tmp_path, engine: str, source: str, name: str) -> None:
     assert "Overfull" not in log or name == "fragments"  # a tall picture may overfill a page
 
 
+@needs_tikz
+def test_typeset_text_fits_the_boxes_and_labels_laid_out(tmp_path):
+    """The layout kept estimated sizes apart; LaTeX's real sizes must be no larger."""
+    lines = ["\\documentclass{article}", "\\usepackage{tikz,amsmath,amssymb}",
+             "\\newsavebox\\measured", "\\begin{document}"]
+    room = []
+    for d in DERIVATIONS.values():
+        vertices, arrows, lay = graph.laid_out(d, graph.TIKZ)
+        for v, p in zip(vertices, lay.boxes):
+            lines.append(_measure(f"\\begin{{tabular}}{{@{{}}c@{{}}}}{graph.node_tex(v)}"
+                                  "\\end{tabular}"))
+            room.append((p.width, p.height, v.label))
+        for a, r in zip(arrows, lay.routes):
+            if a.grad_latex:
+                lines.append(_measure(f"\\footnotesize ${a.grad_latex}$"))
+                room.append((r.label[2], r.label[3], a.grad))
+    lines += ["Measured.", "\\end{document}"]
+    compile_tex(tmp_path, ENGINES[0], "\n".join(lines), "measure")
+    log = (tmp_path / "measure.log").read_text()
+    sizes = [[float(x.removesuffix("pt")) for x in m.split()]
+             for m in re.findall(r"^MEASURED (.*)$", log, re.M)]
+    assert len(sizes) == len(room)
+    for (w, h, dp), (rw, rh, text) in zip(sizes, room):
+        assert w <= rw and h + dp <= rh, text
+
+
+def _measure(tex: str) -> str:
+    return (f"\\sbox\\measured{{{tex}}}\\typeout{{MEASURED \\the\\wd\\measured\\space"
+            "\\the\\ht\\measured\\space\\the\\dp\\measured}")
+
+
 def test_tikz_is_a_fragment_to_input():
     text = graph.tikz(DERIVATIONS["attention"])
     assert text.startswith("%") and "\\usepackage{tikz" in text.splitlines()[1]
@@ -251,3 +283,5 @@ def test_graph_command_formats(run, tmp_path):
         assert result.exit_code == 0 and result.stdout.startswith(start), fmt
     result = run("graph", SPECS / "mlp.yaml", "-f", "tikz", "--standalone")
     assert result.exit_code == 0 and result.stdout.startswith("\\documentclass")
+    result = run("graph", SPECS / "mlp.yaml", "-f", "svg", "--standalone")
+    assert result.exit_code == 2 and "tikz only" in result.output

@@ -213,7 +213,7 @@ def _tikzpicture(d) -> str:
         style = "input" if v.kind == "input" else "tensor"
         lines.append(f"  \\node[{style}, minimum width={_pt(p.width)}pt, "
                      f"minimum height={_pt(p.height)}pt] ({v.id}) at ({_pt(p.x)},{_pt(p.y)}) "
-                     f"{{${v.latex}$ \\\\ $\\scriptstyle {_shape_latex(v.dims)}$}};")
+                     f"{{{node_tex(v)}}};")
     for r in lay.routes:
         lines.append(f"  \\draw[forward] {_path(r.forward)};")
     for a, r in zip(arrows, lay.routes):
@@ -233,6 +233,11 @@ def _path(points: tuple) -> str:
 
 def _pt(v: float) -> str:
     return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def node_tex(v: Vertex) -> str:
+    """A box's two lines: the definition, then the shape."""
+    return f"${v.latex}$ \\\\ $\\scriptstyle {_shape_latex(v.dims)}$"
 
 
 def _shape_latex(dims: tuple) -> str:
