@@ -32,6 +32,7 @@ LINE_GAP = 3.0  # half the distance between an edge's forward and backward lines
 PORT_PITCH = 14.0  # room one edge's pair of lines takes on a box side
 DUMMY_WIDTH = 2 * LINE_GAP + 8.0
 PLACEMENT_PASSES = 6
+HIDDEN_LINE_COST = 2  # lanes worth adding to keep one more line out from under a label
 
 
 class Box(Record):
@@ -296,39 +297,60 @@ def _gaps(order, chains, edges, ports) -> list:
     layer_of = {v: k for k, layer in enumerate(order) for v in layer}
     gaps: list = [{"height": V_GAP, "labels": {}} for _ in order]
     for k in range(len(order)):
-        items = []
+        items, lines = [], []
         for n, (e, chain) in enumerate(zip(edges, chains)):
-            dst = chain[-1]
-            if e.label and layer_of[chain[-2]] == k:
-                x0 = ports[("out", chain[-2], n)] + LINE_GAP
-                x1 = ports[("in", dst, n)] + LINE_GAP
-                items.append((n, x0, x1, e.label))
+            for a, b in zip(chain, chain[1:]):
+                if layer_of[a] == k:
+                    x0, x1 = ports[("out", a, n)], ports[("in", b, n)]
+                    lines.append((n, x0, x1))
+                    if e.label and b == chain[-1]:
+                        items.append((n, x0 + LINE_GAP, x1 + LINE_GAP, e.label))
         if items:
-            gaps[k] = _lanes(items)
+            gaps[k] = _lanes(items, lines)
     return gaps
 
 
-def _lanes(items: list) -> dict:
-    """The fewest lanes in which no two labels overlap; each label at its lane's t."""
+def _lanes(items: list, lines: list) -> dict:
+    """Lanes for the gap's labels: none overlapping, few lines hidden, few lanes.
+
+    Every segment in a gap runs from its top to its bottom, so at a lane's
+    fraction t of the way down each one's x is known before the gap's height.
+    """
     items = sorted(items, key=lambda it: ((it[1] + it[2]) / 2, it[0]))
+    best = None
     for lanes in range(1, len(items) + 1):
-        taken: list[list] = [[] for _ in range(lanes)]
-        placed = {}
-        for n, x0, x1, (w, _) in items:
-            for j in _lane_preference(lanes):
-                t = (j + 0.5) / lanes
-                cx = x0 + t * (x1 - x0)
-                span = (cx - w / 2 - LANE_PAD, cx + w / 2 + LANE_PAD)
-                if all(span[1] <= a or span[0] >= b for a, b in taken[j]):
-                    taken[j].append(span)
-                    placed[n] = t
-                    break
-            else:
-                break
-        if len(placed) == len(items):
-            lane_h = max(h for *_, (_, h) in items) + 2 * LANE_PAD
-            return {"height": max(V_GAP, lanes * lane_h + 2 * LEAD), "labels": placed}
-    raise AssertionError("one lane per label always fits")
+        filled = _fill(items, lines, lanes)
+        if filled is not None:
+            score = (lanes + HIDDEN_LINE_COST * filled[1], lanes)
+            if best is None or score < best[0]:
+                best = (score, lanes, filled[0])
+    _, lanes, placed = best  # one lane per label always fits
+    lane_h = max(h for *_, (_, h) in items) + 2 * LANE_PAD
+    return {"height": max(V_GAP, lanes * lane_h + 2 * LEAD), "labels": placed}
+
+
+def _fill(items: list, lines: list, lanes: int):
+    """Each label in the lane hiding the fewest other lines where it does not overlap a label."""
+    taken: list[list] = [[] for _ in range(lanes)]
+    placed, hidden = {}, 0
+    for n, x0, x1, (w, _) in items:
+        options = []
+        for rank, j in enumerate(_lane_preference(lanes)):
+            t = (j + 0.5) / lanes
+            cx = x0 + t * (x1 - x0)
+            span = (cx - w / 2 - LANE_PAD, cx + w / 2 + LANE_PAD)
+            if all(span[1] <= a or span[0] >= b for a, b in taken[j]):
+                covered = sum(1 for m, a0, a1 in lines
+                              if m != n and span[0] - LINE_GAP < a0 + t * (a1 - a0)
+                              < span[1] + LINE_GAP)
+                options.append((covered, rank, j, t, span))
+        if not options:
+            return None
+        covered, _, j, t, span = min(options)
+        taken[j].append(span)
+        placed[n] = t
+        hidden += covered
+    return placed, hidden
 
 
 def _lane_preference(lanes: int) -> list:
