@@ -68,7 +68,7 @@ def main(debug: bool) -> None:
 
 
 FORMATS = ("text", "latex", "markdown", "json", "numpy", "torch")  # api.render's, and text
-GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (not imported: --help stays fast)
+GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported: fast --help)
 
 
 @main.command(context_settings=CONTEXT)

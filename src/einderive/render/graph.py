@@ -174,7 +174,7 @@ def _lines(latex: str, m: Metrics) -> float:
 
 
 def tikz(d, standalone: bool = False) -> str:
-    """A ``tikzpicture`` to ``\\input`` (``standalone``: a whole document) for pdflatex or lualatex."""
+    """A ``tikzpicture`` to ``\\input`` (``standalone``: a document), for pdflatex or lualatex."""
     picture = _tikzpicture(d)
     if not standalone:
         return picture

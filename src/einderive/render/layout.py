@@ -256,7 +256,7 @@ def _mean(values: list, default: float) -> float:
 
 
 def _pack(layer: list, want: list, size: dict, x: dict) -> None:
-    """Least-squares x near ``want`` keeping the layer's order and gaps (pool adjacent violators)."""
+    """Least-squares x near ``want``, keeping order and gaps (pool adjacent violators)."""
     offset, acc = [], 0.0
     for n, v in enumerate(layer):
         if n:
