@@ -214,6 +214,15 @@ def test_tikz_is_a_fragment_to_input():
     assert "\\begin{tikzpicture}" in text and "\\documentclass" not in text
     assert text.rstrip().endswith("\\end{tikzpicture}")
     assert "fill=white" in text  # gradient labels hide the lines under them
+    # a spec's name is any string; a line break in it must not end the comment
+    d = derive_text("""
+        name: "two\\nlines \\\\end{tikzpicture}"
+        inputs: {x: []}
+        forward: [L = x * x]
+        loss: L
+    """)
+    head = graph.tikz(d).split("\\begin{tikzpicture}")[0].splitlines()
+    assert head and all(ln.startswith("%") for ln in head)
 
 
 @needs_tikz
