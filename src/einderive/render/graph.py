@@ -203,7 +203,7 @@ def _tikzpicture(d) -> str:
     name = " ".join(d.name.split())  # a name may hold a line break; a comment may not
     lines = [f"% einderive: the compute graph of {name}, each dashed edge labelled with its",
              "% gradient.  \\input it where \\usepackage{tikz,amsmath,amssymb} is loaded;",
-             "% \\resizebox{\\linewidth}{!}{\\input{...}} scales it to the line.",
+             "% \\resizebox{\\linewidth}{!}{...} or \\resizebox{!}{.9\\textheight}{...} scales it.",
              "\\begin{tikzpicture}[x=1pt, y=-1pt, >=stealth,",
              "  tensor/.style={draw, fill=blue!5, inner sep=0pt, align=center},",
              "  input/.style={tensor, rounded corners=6pt, fill=gray!12},",
