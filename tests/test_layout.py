@@ -133,6 +133,15 @@ def test_fan_out_of_eight_needs_no_crossings():
     assert [starts[p.id] for p in middle] == sorted(starts[p.id] for p in middle)
 
 
+def test_barycentre_sweeps_untangle_crossed_edges():
+    # given in an order whose straight edges would cross: a→d, b→c, and c, d both feed e
+    boxes = [Box(v, 30.0, 20.0) for v in "abcde"]
+    edges = [Edge("a", "d"), Edge("b", "c"), Edge("c", "e"), Edge("d", "e")]
+    lay = layered(boxes, edges)
+    x = {p.id: p.x for p in lay.boxes}
+    assert (x["a"] < x["b"]) == (x["d"] < x["c"])
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(2, 12).flatmap(lambda n: st.tuples(
     st.just(n),
