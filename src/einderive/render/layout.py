@@ -21,6 +21,8 @@ input order, so the output is the same on every run.
 
 from __future__ import annotations
 
+import unicodedata
+
 from ..record import Record
 
 SWEEPS = 8  # barycentre sweeps (alternating down and up); the best ordering seen is kept
@@ -86,6 +88,10 @@ _WIDE = set("mwMW⊙⊗∑∏−∋∈→←=+×")
 
 
 def _char_em(c: str) -> float:
+    if unicodedata.combining(c):
+        return 0.0
+    if unicodedata.east_asian_width(c) in "WF":  # names may be any Python identifier
+        return 1.0
     if c in _NARROW:
         return 0.36
     if c in _WIDE:
