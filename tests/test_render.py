@@ -212,14 +212,6 @@ def test_dot_renders_with_graphviz():
     assert proc.returncode == 0 and "<svg" in proc.stdout
 
 
-@needs_pdflatex
-def test_tikz_compiles(tmp_path):
-    if subprocess.run(["kpsewhich", "tikz.sty"], capture_output=True).returncode != 0:
-        pytest.skip("TikZ (pgf) is not installed")
-    for path in (SPECS / "mlp.yaml", SPECS / "llama_mlp.yaml"):
-        pdflatex(tmp_path, graph.tikz(derive(path)), path.stem)
-
-
 def test_notebook_reprs():
     d = derive(SPECS / "mlp.yaml")
     tex = d._repr_latex_()

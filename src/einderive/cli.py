@@ -68,7 +68,7 @@ def main(debug: bool) -> None:
 
 
 FORMATS = ("text", "latex", "markdown", "json", "numpy", "torch")  # api.render's, and text
-GRAPH_FORMATS = ("mermaid", "dot", "tikz")  # render.graph's (not imported: --help stays fast)
+GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported: fast --help)
 
 
 @main.command(context_settings=CONTEXT)
@@ -115,21 +115,25 @@ def derive(spec, fmt, latex, latex_env, standalone, steps, expand, tree, output)
               default="mermaid", show_default=True, help="Picture format.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
               help="Write to FILE (atomically) instead of standard output.")
+@click.option("--standalone", is_flag=True,
+              help="With tikz: a whole document, not a tikzpicture to \\input.")
 @_guard
-def graph(spec, fmt, output):
+def graph(spec, fmt, output, standalone):
     """Draw SPEC's compute graph, each backward edge labelled with its gradient.
 
-    Mermaid renders on code hosts, DOT feeds Graphviz, TikZ compiles with
-    pdflatex (packages tikz and amsmath).
+    Mermaid renders on code hosts, DOT feeds Graphviz, SVG opens anywhere;
+    TikZ is a tikzpicture for pdflatex or lualatex (tikz, amsmath, amssymb).
 
     \b
     Example:
-      einderive graph specs/mlp.yaml --format tikz -o mlp-graph.tex
-      einderive graph specs/mlp.yaml --format dot | dot -Tsvg > mlp.svg
+      einderive graph specs/mlp.yaml --format svg -o mlp.svg
+      einderive graph specs/mlp.yaml --format tikz --standalone -o mlp-graph.tex
     """
+    if standalone and fmt != "tikz":
+        raise click.UsageError("--standalone applies to --format tikz only.")
     from . import api
     from .render.graph import render
-    _emit(render(api.derive_file(spec, closed=False), fmt), output)
+    _emit(render(api.derive_file(spec, closed=False), fmt, standalone), output)
 
 
 @main.command(context_settings=CONTEXT)

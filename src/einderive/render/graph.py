@@ -1,19 +1,22 @@
-"""Pictures of the compute graph: Mermaid, Graphviz DOT and TikZ.
+"""Pictures of the compute graph: Mermaid, Graphviz DOT, TikZ and SVG.
 
 Solid edges run forward from each operand to the node that reads it; a
 dashed edge runs back along each, labelled with what that use contributes to
 the operand's adjoint (its matrix form), so the picture is the derivation.
+Mermaid and Graphviz lay the graph out themselves; TikZ and SVG draw
+:func:`layout.layered`'s coordinates, with box and label sizes estimated here
+for each format's fonts.
 """
 
 from __future__ import annotations
 
 from ..record import Record
 from . import text as T
-from .latex import latex_text
+from .layout import Box, Edge, layered, text_width
 from .names import latex_indexed
 from .styles import Latex
 
-FORMATS = ("mermaid", "dot", "tikz")
+FORMATS = ("mermaid", "dot", "tikz", "svg")
 
 
 class Vertex(Record):
@@ -33,7 +36,7 @@ class Arrow(Record):
     grad_latex: str
 
 
-def layout(d):
+def parts(d):
     """Vertices and arrows of the graph; anonymous intermediates fold into their line."""
     graph = d.graph
     ids = {}
@@ -90,7 +93,7 @@ def _mermaid_text(s: str) -> str:
 
 
 def mermaid(d) -> str:
-    vertices, arrows = layout(d)
+    vertices, arrows = parts(d)
     lines = ["flowchart LR"]
     for v in vertices:
         text = f"{_mermaid_text(v.label)}<br/>{_mermaid_text(v.shape)}"
@@ -115,7 +118,7 @@ def _dot_text(s: str) -> str:
 
 
 def dot(d) -> str:
-    vertices, arrows = layout(d)
+    vertices, arrows = parts(d)
     lines = [f'digraph "{_dot_text(d.name)}" {{', "  rankdir=BT;",
              '  node [shape=box, fontname="Helvetica"];',
              '  edge [fontname="Helvetica", fontsize=10];']
@@ -133,62 +136,110 @@ def dot(d) -> str:
     return "\n".join(lines) + "\n"
 
 
-# -- TikZ -------------------------------------------------------------------------------
+# -- the layered layout, for TikZ and SVG --------------------------------------------------
 
 
-def _levels(d, vertices, arrows) -> dict:
-    level = {v.id: 0 for v in vertices}
-    for v in vertices:  # vertices are in definition order, so one pass suffices
-        for a in arrows:
-            if a.dst == v.id:
-                level[v.id] = max(level[v.id], level[a.src] + 1)
-    return level
+class Metrics(Record):
+    """A format's font sizes and line heights, in points (SVG: pixels)."""
+    node_size: float
+    label_size: float
+    node_line: float
+    label_line: float
+    pad: float  # between a box's text and its border
+    fraction: float = 1.0  # how many lines a LaTeX fraction takes
 
 
-def tikz(d) -> str:
-    """A standalone document (pdflatex; packages tikz, amsmath, amssymb)."""
-    vertices, arrows = layout(d)
-    level = _levels(d, vertices, arrows)
-    rows: dict[int, list] = {}
-    for v in vertices:
-        rows.setdefault(level[v.id], []).append(v)
-    lines = ["\\documentclass{article}", "\\usepackage{amsmath,amssymb}", "\\usepackage{tikz}",
-             "\\usetikzlibrary{arrows.meta,shapes.geometric}", "\\pagestyle{empty}",
-             "\\newsavebox{\\einderivepicture}",
-             "\\begin{document}",
-             "\\savebox{\\einderivepicture}{%",
-             "\\begin{tikzpicture}[>={Stealth},",
-             "  tensor/.style={draw, rounded corners, fill=blue!5, inner sep=4pt, align=center},",
-             "  input/.style={draw, ellipse, fill=gray!10, inner sep=2pt, align=center},",
-             "  grad/.style={->, dashed, red!70!black, bend left=30},",
-             "  glabel/.style={font=\\footnotesize, text=red!70!black, fill=white, inner sep=1pt}]"]
-    for lv in sorted(rows):
-        row = rows[lv]
-        for n, v in enumerate(row):
-            x = lv * 5.0
-            y = ((len(row) - 1) / 2 - n) * 2.4
-            style = "input" if v.kind == "input" else "tensor"
-            lines.append(f"  \\node[{style}] ({v.id}) at ({x:.2f},{y:.2f}) "
-                         f"{{${v.latex}$ \\\\ ${_shape_latex(v.dims)}$}};")
-    for a in arrows:
-        lines.append(f"  \\draw[->, thick] ({a.src}) -- ({a.dst});")
-    for a in arrows:
+TIKZ = Metrics(10.0, 8.0, 12.0, 10.0, 6.0, fraction=1.9)  # LaTeX's 10pt and \footnotesize
+SVG = Metrics(13.0, 11.0, 16.0, 14.0, 8.0)
+
+
+def laid_out(d, m: Metrics):
+    """The graph's vertices, arrows and their :class:`layout.Layout` for metrics ``m``."""
+    vertices, arrows = parts(d)
+    boxes = [Box(v.id, max(text_width(v.label, m.node_size), text_width(v.shape, m.node_size))
+                 + 2 * m.pad,
+                 m.node_line * (_lines(v.latex, m) + 1) + 2 * m.pad) for v in vertices]
+    edges = [Edge(a.src, a.dst, (text_width(a.grad, m.label_size) + 4.0,
+                                 m.label_line * _lines(a.grad_latex, m) + 2.0) if a.grad else ())
+             for a in arrows]
+    return vertices, arrows, layered(boxes, edges)
+
+
+def _lines(latex: str, m: Metrics) -> float:
+    """How many lines a formula is tall: a fraction (TikZ only) is taller than a line."""
+    return m.fraction if "\\frac" in latex else 1.0
+
+
+# -- TikZ ---------------------------------------------------------------------------------
+
+
+def tikz(d, standalone: bool = False) -> str:
+    """A ``tikzpicture`` to ``\\input`` (``standalone``: a document), for pdflatex or lualatex."""
+    picture = _tikzpicture(d)
+    if not standalone:
+        return picture
+    return "\n".join([
+        "\\documentclass{article}", "\\usepackage{amsmath,amssymb}", "\\usepackage{tikz}",
+        "\\pagestyle{empty}", "\\newsavebox{\\einderivepicture}", "\\begin{document}",
+        "\\savebox{\\einderivepicture}{%", picture.rstrip("\n") + "%", "}",
+        "% the page is the size of the picture, with a 5 mm margin;",
+        "% LuaTeX calls pdfTeX's \\pdfpagewidth \\pagewidth",
+        "\\ifdefined\\pdfpagewidth\\else\\let\\pdfpagewidth\\pagewidth"
+        "\\let\\pdfpageheight\\pageheight\\fi",
+        "\\pdfpagewidth=\\dimexpr\\wd\\einderivepicture+1cm\\relax",
+        "\\pdfpageheight=\\dimexpr\\ht\\einderivepicture+\\dp\\einderivepicture+1cm\\relax",
+        "\\hoffset=-1in \\voffset=-1in \\oddsidemargin=5mm \\topmargin=5mm",
+        "\\headheight=0pt \\headsep=0pt \\parindent=0pt",
+        "\\textwidth=\\wd\\einderivepicture",
+        "\\textheight=\\dimexpr\\ht\\einderivepicture+\\dp\\einderivepicture+1cm\\relax",
+        # \\begin{document} copied the old \\textheight into these
+        "\\makeatletter\\vsize=\\textheight \\@colht=\\textheight \\@colroom=\\textheight"
+        "\\makeatother",
+        "\\noindent\\usebox{\\einderivepicture}", "\\end{document}"]) + "\n"
+
+
+def _tikzpicture(d) -> str:
+    vertices, arrows, lay = laid_out(d, TIKZ)
+    name = " ".join(d.name.split())  # a name may hold a line break; a comment may not
+    lines = [f"% einderive: the compute graph of {name}, each dashed edge labelled with its",
+             "% gradient.  \\input it where \\usepackage{tikz,amsmath,amssymb} is loaded;",
+             "% \\resizebox{\\linewidth}{!}{...} or \\resizebox{!}{.9\\textheight}{...} scales it.",
+             "\\begin{tikzpicture}[x=1pt, y=-1pt, >=stealth,",
+             "  tensor/.style={draw, fill=blue!5, inner sep=0pt, align=center},",
+             "  input/.style={tensor, rounded corners=6pt, fill=gray!12},",
+             "  forward/.style={->, thick, rounded corners=3pt},",
+             "  grad/.style={->, dashed, red!70!black, rounded corners=3pt},",
+             "  glabel/.style={font=\\footnotesize, text=red!70!black, fill=white,"
+             " inner sep=1pt}]"]
+    for v, p in zip(vertices, lay.boxes):
+        style = "input" if v.kind == "input" else "tensor"
+        lines.append(f"  \\node[{style}, minimum width={_pt(p.width)}pt, "
+                     f"minimum height={_pt(p.height)}pt] ({v.id}) at ({_pt(p.x)},{_pt(p.y)}) "
+                     f"{{{node_tex(v)}}};")
+    for r in lay.routes:
+        lines.append(f"  \\draw[forward] {_path(r.forward)};")
+    for a, r in zip(arrows, lay.routes):
         if a.grad_latex:
-            lines.append(f"  \\draw[grad] ({a.dst}) to node[glabel, midway, above] "
-                         f"{{${a.grad_latex}$}} ({a.src});")
-    top = (max(len(r) for r in rows.values()) - 1) / 2 * 2.4 + 1.5 if rows else 0
-    lines.append(f"  \\node[anchor=west, font=\\bfseries] at (-1,{top:.2f}) "
-                 f"{{{latex_text(d.name)}}};")
-    lines += ["\\end{tikzpicture}}",
-              "% the page is the size of the picture, with a 5 mm margin",
-              "\\pdfpagewidth=\\dimexpr\\wd\\einderivepicture+1cm\\relax",
-              "\\pdfpageheight=\\dimexpr\\ht\\einderivepicture+\\dp\\einderivepicture+1cm\\relax",
-              "\\hoffset=-1in \\voffset=-1in \\oddsidemargin=5mm \\topmargin=5mm",
-              "\\headheight=0pt \\headsep=0pt \\parindent=0pt",
-              "\\textwidth=\\wd\\einderivepicture",
-              "\\noindent\\usebox{\\einderivepicture}",
-              "\\end{document}"]
+            lines.append(f"  \\draw[grad] {_path(r.backward)};")
+    for a, r in zip(arrows, lay.routes):
+        if a.grad_latex:
+            lines.append(f"  \\node[glabel] at ({_pt(r.label[0])},{_pt(r.label[1])}) "
+                         f"{{${a.grad_latex}$}};")
+    lines.append("\\end{tikzpicture}")
     return "\n".join(lines) + "\n"
+
+
+def _path(points: tuple) -> str:
+    return " -- ".join(f"({_pt(x)},{_pt(y)})" for x, y in points)
+
+
+def _pt(v: float) -> str:
+    return f"{v:.2f}".rstrip("0").rstrip(".")
+
+
+def node_tex(v: Vertex) -> str:
+    """A box's two lines: the definition, then the shape."""
+    return f"${v.latex}$ \\\\ $\\scriptstyle {_shape_latex(v.dims)}$"
 
 
 def _shape_latex(dims: tuple) -> str:
@@ -198,8 +249,16 @@ def _shape_latex(dims: tuple) -> str:
         "1" if x == 1 else latex_indexed(x) for x in dims) + "}"
 
 
-def render(d, fmt: str) -> str:
-    return {"mermaid": mermaid, "dot": dot, "tikz": tikz}[fmt](d)
+def svg(d) -> str:
+    from .svg import svg as draw
+    vertices, arrows, lay = laid_out(d, SVG)
+    return draw(d.name, vertices, arrows, lay, SVG)
 
 
-__all__ = ["FORMATS", "render", "mermaid", "dot", "tikz"]
+def render(d, fmt: str, standalone: bool = False) -> str:
+    if fmt == "tikz":
+        return tikz(d, standalone)
+    return {"mermaid": mermaid, "dot": dot, "svg": svg}[fmt](d)
+
+
+__all__ = ["FORMATS", "render", "mermaid", "dot", "tikz", "svg", "laid_out", "parts"]
