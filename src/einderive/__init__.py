@@ -4,6 +4,8 @@
 >>> d = einderive.derive("specs/mlp.yaml")            # doctest: +SKIP
 >>> d.gradient("W").matrix_form                        # doctest: +SKIP
 '∂L/∂z xᵀ'
+>>> d                                                  # doctest: +SKIP
+<Derivation mlp: 5 adjoints, grads W, x>
 
 The package imports SymPy only when a derivation is asked for, so that
 ``einderive --help`` stays fast.
@@ -29,13 +31,32 @@ def loads(text: str, path: str = "<string>"):
 
 
 def derive(spec):
-    """Derive every adjoint of a spec (a path, a YAML string is not accepted, or a Spec)."""
+    r"""Derive every adjoint of a spec: a path, a :class:`~einderive.spec.Spec`, or YAML text.
+
+    A ``str`` is YAML text when it holds a newline or starts with ``{`` (a
+    one-line flow mapping); any other ``str``, and every ``os.PathLike``, is a
+    path (``-`` is standard input).
+
+    >>> d = derive("name: sq\ndims: {N: 3}\ninputs: {x: [N]}\n"
+    ...            "forward: [L = sum(x * x)]\nloss: L\n")
+    >>> d
+    <Derivation sq: 1 adjoint, grads x>
+    >>> d.gradient("x")
+    <Gradient x: ∂L/∂x = 2 x>
+    """
     import os
 
     from .derivation import derive as _derive
-    if isinstance(spec, (str, os.PathLike)):
+    if isinstance(spec, str) and is_yaml_text(spec):
+        spec = loads(spec)
+    elif isinstance(spec, (str, os.PathLike)):
         spec = load(spec)
     return _derive(spec)
+
+
+def is_yaml_text(s: str) -> bool:
+    """The rule :func:`derive` uses to tell YAML text from a path (see there)."""
+    return "\n" in s or s.lstrip().startswith("{")
 
 
 def __getattr__(name):

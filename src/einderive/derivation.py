@@ -79,6 +79,38 @@ class Gradient(Record):
 
     _d: object = field(default=None, compare=False, repr=False)
 
+    def formula(self, style=None) -> str:
+        """``∂L/∂W = ∂L/∂z xᵀ``, then ``= closed form`` when ``--expand`` would show one."""
+        from .render.styles import Unicode
+        from .render.text import adjoint_lhs, index_rhs, matrix_rhs
+        style = style or Unicode
+
+        def gradient_rhs(d, form, style):
+            return matrix_rhs(d, form, style) or index_rhs(d, form, style)
+        if self.zero:
+            return f"{adjoint_lhs(self._d, self.name, (), style)} = 0"
+        lhs_idx = () if self.form.matrix is not None else self.form.idx
+        rhs = [gradient_rhs(self._d, f, style) for f in (self.form, self.closed) if f]
+        rhs = list(dict.fromkeys(rhs))  # the closed form only where it differs
+        return " = ".join([adjoint_lhs(self._d, self.name, lhs_idx, style)] + rhs)
+
+    def __repr__(self) -> str:
+        return f"<Gradient {self.name}: {self.formula()}>"
+
+    def _repr_latex_(self) -> str:
+        from .render.styles import Latex
+        return f"$\\displaystyle {self.formula(Latex)}$"
+
+    def _repr_markdown_(self) -> str:
+        from .render.styles import Latex
+        from .render.text import where_texts
+        wheres = [w for f in (self.form, self.closed) if f for w in where_texts(self._d, f, Latex)]
+        lines = [self.formula(Latex)] + [f"\\text{{where }} {w}" for w in dict.fromkeys(wheres)]
+        body = " \\\\\n".join(lines)
+        if len(lines) > 1:
+            body = f"\\begin{{gathered}}\n{body}\n\\end{{gathered}}"
+        return f"$$\n{body}\n$$\n"
+
 
 class Derivation(Record):
     spec: Spec
@@ -98,10 +130,17 @@ class Derivation(Record):
         return self.spec.name
 
     def gradient(self, name: str) -> Gradient:
-        return next(g for g in self.gradients if g.name == name)
+        """grad(``name``); a :class:`KeyError` naming the gradients there are if none."""
+        return _find(self.gradients, name, "gradient")
 
     def adjoint(self, name: str) -> Adjoint:
-        return next(a for a in self.adjoints if a.name == name)
+        """∂L/∂``name``; a :class:`KeyError` naming the adjoints there are if none."""
+        return _find(self.adjoints, name, "adjoint")
+
+    def __repr__(self) -> str:
+        n = sum(a.name != self.loss for a in self.adjoints)
+        grads = ", ".join(g.name for g in self.gradients)
+        return f"<Derivation {self.name}: {n} adjoint{'s' if n != 1 else ''}, grads {grads}>"
 
     # -- display ------------------------------------------------------------------------
 
@@ -116,6 +155,21 @@ class Derivation(Record):
     def _repr_markdown_(self) -> str:
         from .render.markdown import notebook_markdown
         return notebook_markdown(self)
+
+
+class UnknownName(KeyError):
+    """A name a derivation has no gradient or adjoint of; says which it has."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+def _find(items: tuple, name: str, what: str):
+    for item in items:
+        if item.name == name:
+            return item
+    known = ", ".join(i.name for i in items) or "none"
+    raise UnknownName(f"no {what} {name!r}; the {what}s are: {known}")
 
 
 def derive(spec: Spec | Graph, closed: bool = True) -> Derivation:
@@ -236,4 +290,5 @@ def _notes(graph: Graph, adjoints: list) -> list:
     return notes
 
 
-__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Note", "Where", "derive"]
+__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Note", "UnknownName", "Where",
+           "derive"]
