@@ -260,17 +260,21 @@ def _sum_form(a, terms: tuple) -> Form:
 class Note(Record):
     """Something the reader should know about one adjoint; renderers word it.
 
-    ``kind`` is 'rows-sum-to-one' (``form`` is the adjoint when each row of the
-    input ``subject`` sums to one), 'einsum' (no matrix form for part of it) or
-    'no-matrix-form' (none at all: only the index form is printed)."""
+    ``kind`` is 'target-sums-to-one' (``subject`` is the target of a softmax
+    cross-entropy, ``reduce`` the sum over its softmax axis: 'rowsum', 'colsum'
+    or 'sum'; ``form`` is the adjoint when that sum is one), 'einsum' (no matrix
+    form for part of it) or 'no-matrix-form' (none at all: only the index form
+    is printed)."""
 
     kind: str
     tensor: str
     subject: str = ""
     form: mx.M | None = None
+    reduce: str = ""
 
 
 def _notes(graph: Graph, adjoints: list) -> list:
+    targets = _target_reductions(graph)
     notes: list[Note] = []
     for a in adjoints:
         f = a.closed if a.closed is not None and a.closed.matrix is not None else a.form
@@ -280,14 +284,40 @@ def _notes(graph: Graph, adjoints: list) -> list:
         if a.form.einsum:
             notes.append(Note("einsum", a.name))
         for node in mx.walk(f.matrix):
-            if isinstance(node, mx.Reduce) and node.kind == "rowsum" and \
-                    isinstance(node.x, mx.Ref) and node.x.kind == "tensor" and \
-                    graph[node.x.name].is_input:
-                if any(n.kind == "rows-sum-to-one" and n.subject == node.x.name for n in notes):
-                    continue  # said once, at the adjoint nearest the loss
-                reduced = mx.substitute(f.matrix, node, mx.Ones(node.shape))
-                notes.append(Note("rows-sum-to-one", a.name, node.x.name, reduced))
+            if not (isinstance(node, mx.Reduce) and isinstance(node.x, mx.Ref)
+                    and node.x.kind == "tensor" and node.kind in targets.get(node.x.name, ())):
+                continue
+            if any(n.kind == "target-sums-to-one" and n.subject == node.x.name for n in notes):
+                continue  # said once, at the adjoint nearest the loss
+            one = mx.ONE if node.shape == () else mx.Ones(node.shape)
+            reduced = _distribute_ones(mx.substitute(f.matrix, node, one))
+            notes.append(Note("target-sums-to-one", a.name, node.x.name, reduced, node.kind))
     return notes
+
+
+def _distribute_ones(m: mx.M) -> mx.M:
+    """``P ⊙ (𝟏 − T ⊘ P)`` as ``P − T``: a sum that a 𝟏 just entered is multiplied out, so
+    that the 𝟏 meets its factor and the smart constructors drop it (and cancel what cancels)."""
+    for node in mx.walk(m):
+        if not isinstance(node, mx.Hadamard):
+            continue
+        for k, f in enumerate(node.factors):
+            if isinstance(f, mx.Add) and any(isinstance(t, mx.Ones) for t in f.terms):
+                others = node.factors[:k] + node.factors[k + 1:]
+                spread = mx.add(*[mx.hadamard(*others, t) for t in f.terms])
+                return _distribute_ones(mx.substitute(m, node, spread))
+    return m
+
+
+def _target_reductions(graph: Graph) -> dict[str, set]:
+    """For each softmax cross-entropy target, the matrix-form sums over its softmax axes."""
+    from .roles import softmax_targets
+    out: dict[str, set] = {}
+    for name, axes in softmax_targets(graph).items():
+        ndim = len(graph[name].shape)
+        kinds = {(1, 0): "sum", (2, 1): "rowsum", (2, 0): "colsum"}
+        out[name] = {kinds[ndim, ax] for ax in axes if (ndim, ax) in kinds}
+    return out
 
 
 __all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Note", "UnknownName", "Where",
