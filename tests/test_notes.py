@@ -157,18 +157,20 @@ def test_the_note_formula_is_the_gradient_when_the_premise_holds(text, name, tar
 
 def test_a_sum_in_a_denominator_leaves_no_one_behind(run, tmp_path):
     """Normalised cross-entropies: sum(t) and rowsum(T) divide; with them 1, nothing of
-    ⊘ 𝟏 or (1/1) may remain."""
+    ⊘ 𝟏 or (1/1) may remain; the note is about the logits."""
     got = notes(run, tmp_path, """\
         name: norm
         dims: {C: 4, B: 3}
         inputs: {x: [C], t: [C], Z: [B, C], T: [B, C]}
         forward:
           - L1 = -sum(t * log_softmax(x)) / sum(t)
-          - L2 = -sum(sum(T * log_softmax(Z), axis=1, keepdims=True) / sum(T, axis=1, keepdims=True))
+          - S = sum(T * log_softmax(Z), axis=1, keepdims=True)
+          - L2 = -sum(S / sum(T, axis=1, keepdims=True))
           - L = L1 + L2
         loss: L
         wrt: [x, Z]
     """, "--expand")
     assert [n.split(": if ")[1] for n in got] == [
         "sum(t) = 1 (a one-hot or probability target), ∂L/∂x = −(t − softmax(x)).",
-        "each row of T sums to one (one-hot or probability targets), ∂L/∂Z = softmax(Z) − T."]
+        "each row of T sums to one (one-hot or probability targets), ∂L/∂Z = −(T − softmax(Z))."]
+    # said at the logits' adjoint, not at ∂L/∂S (= −𝟏 ⊘ rowsum(T)), nearer the loss

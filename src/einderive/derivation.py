@@ -274,25 +274,47 @@ class Note(Record):
 
 
 def _notes(graph: Graph, adjoints: list) -> list:
-    targets = _target_reductions(graph)
     notes: list[Note] = []
     for a in adjoints:
-        f = a.closed if a.closed is not None and a.closed.matrix is not None else a.form
         if a.form.matrix is None:
             notes.append(Note("no-matrix-form", a.name))
-            continue
-        if a.form.einsum:
+        elif a.form.einsum:
             notes.append(Note("einsum", a.name))
-        for node in mx.walk(f.matrix):
-            if not (isinstance(node, mx.Reduce) and isinstance(node.x, mx.Ref)
-                    and node.x.kind == "tensor" and node.kind in targets.get(node.x.name, ())):
-                continue
-            if any(n.kind == "target-sums-to-one" and n.subject == node.x.name for n in notes):
-                continue  # said once, at the adjoint nearest the loss
-            one = mx.ONE if node.shape == () else mx.Ones(node.shape)
-            reduced = _distribute_ones(mx.substitute(f.matrix, node, one))
-            notes.append(Note("target-sums-to-one", a.name, node.x.name, reduced, node.kind))
+    from .roles import softmax_targets
+    targets = softmax_targets(graph)
+    for t in graph.inputs:  # in the spec's order
+        note = _target_note(graph, adjoints, t.name, targets[t.name]) \
+            if t.name in targets else None
+        if note is not None:
+            notes.append(note)
     return notes
+
+
+def _target_note(graph: Graph, adjoints: list, target: str, pairs) -> Note | None:
+    """The adjoint of the logits when the target's sum over the softmax axis is one.
+
+    Said once: at the logits' adjoint, or (when the logits are an intermediate
+    not shown) at the adjoint nearest the loss whose form holds that sum."""
+    ndim = len(graph[target].shape)
+    kinds = {{(1, 0): "sum", (2, 1): "rowsum", (2, 0): "colsum"}.get((ndim, ax))
+             for ax, _ in pairs} - {None}
+    logits = {name for _, name in pairs}
+    for a in sorted(adjoints, key=lambda a: a.name not in logits):  # stable: logits first
+        if a.form.matrix is None:
+            continue
+        f = a.closed if a.closed is not None and a.closed.matrix is not None else a.form
+        for node in mx.walk(f.matrix):
+            if _sums(node, target, kinds):
+                one = mx.ONE if node.shape == () else mx.Ones(node.shape)
+                reduced = _distribute_ones(mx.substitute(f.matrix, node, one))
+                return Note("target-sums-to-one", a.name, target, reduced, node.kind)
+    return None
+
+
+def _sums(node: mx.M, target: str, kinds: set) -> bool:
+    """Whether ``node`` is the target's sum over its softmax axis."""
+    return isinstance(node, mx.Reduce) and node.kind in kinds and \
+        isinstance(node.x, mx.Ref) and node.x.kind == "tensor" and node.x.name == target
 
 
 def _distribute_ones(m: mx.M) -> mx.M:
@@ -307,17 +329,6 @@ def _distribute_ones(m: mx.M) -> mx.M:
                 spread = mx.add(*[mx.hadamard(*others, t) for t in f.terms])
                 return _distribute_ones(mx.substitute(m, node, spread))
     return m
-
-
-def _target_reductions(graph: Graph) -> dict[str, set]:
-    """For each softmax cross-entropy target, the matrix-form sums over its softmax axes."""
-    from .roles import softmax_targets
-    out: dict[str, set] = {}
-    for name, axes in softmax_targets(graph).items():
-        ndim = len(graph[name].shape)
-        kinds = {(1, 0): "sum", (2, 1): "rowsum", (2, 0): "colsum"}
-        out[name] = {kinds[ndim, ax] for ax in axes if (ndim, ax) in kinds}
-    return out
 
 
 __all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Note", "UnknownName", "Where",

@@ -17,15 +17,16 @@ REDUCTIONS = ("sum", "mean")
 
 
 def softmax_targets(graph: Graph) -> dict[str, frozenset]:
-    """Each input that is a softmax cross-entropy's target, with the softmax axes it is
-    normalised along (``T``'s own axis numbers)."""
+    """Each input that is a softmax cross-entropy's target, with (axis, logits) pairs: the
+    softmax axis it is normalised along (``T``'s own axis numbers) and the tensor the
+    softmax reads."""
     found: dict[str, set] = {}
 
     def visit(e: FExpr) -> None:
         if e.op in REDUCTIONS:
-            for name, axis in _target_axes(graph, e.args[0]):
+            for name, axis, logits in _target_axes(graph, e.args[0]):
                 if axis in e.param("axes"):
-                    found.setdefault(name, set()).add(axis)
+                    found.setdefault(name, set()).add((axis, logits))
         for a in e.args:
             if isinstance(a, FExpr):
                 visit(a)
@@ -51,28 +52,28 @@ def _factors(graph: Graph, e: FExpr) -> list[FExpr]:
     return [e]
 
 
-def _log_softmax_axis(graph: Graph, e: FExpr) -> int | None:
-    """The axis of ``log_softmax(Z)`` or ``log(softmax(Z))``; None for anything else."""
+def _log_softmax(graph: Graph, e: FExpr) -> FExpr | None:
+    """The softmax (or log-softmax) of ``log_softmax(Z)`` or ``log(softmax(Z))``; None for
+    anything else.  Its argument is a reference to ``Z`` (graph.py makes it one)."""
     if e.op == "log_softmax":
-        return e.param("axis")
+        return e
     if e.op == "log":
         inner = _resolve(graph, e.args[0])
         if inner.op == "softmax":
-            return inner.param("axis")
+            return inner
     return None
 
 
-def _target_axes(graph: Graph, product: FExpr) -> list[tuple[str, int]]:
-    """(input, softmax axis) when ``product`` is an input times one log-softmax, of the
-    same shape (so the axes line up), times constants."""
+def _target_axes(graph: Graph, product: FExpr) -> list[tuple[str, int, str]]:
+    """(input, softmax axis, logits) when ``product`` is an input times one log-softmax, of
+    the same shape (so the axes line up), times constants."""
     factors = _factors(graph, product)
-    logs = [(f, _log_softmax_axis(graph, f)) for f in factors]
-    logs = [(f, ax) for f, ax in logs if ax is not None]
+    softmaxes = [s for s in (_log_softmax(graph, f) for f in factors) if s is not None]
     inputs = [f for f in factors if f.op == "ref"]
-    rest = [f for f in factors if f.op != "ref" and _log_softmax_axis(graph, f) is None]
-    if len(logs) != 1 or len(inputs) != 1 or not all(f.is_const for f in rest):
+    rest = [f for f in factors if f.op != "ref" and _log_softmax(graph, f) is None]
+    if len(softmaxes) != 1 or len(inputs) != 1 or not all(f.is_const for f in rest):
         return []
-    (log, axis), target = logs[0], inputs[0]
-    if target.shape != log.shape:
+    (softmax,), (target,) = softmaxes, inputs
+    if target.shape != softmax.shape:
         return []
-    return [(target.param("name"), axis)]
+    return [(target.param("name"), softmax.param("axis"), softmax.args[0].param("name"))]
