@@ -1,4 +1,4 @@
-"""The Python API a notebook user meets: einderive.derive, lookups, and short, formula-first reprs."""
+"""The Python API a notebook user meets: derive, lookups, short formula-first reprs."""
 
 from __future__ import annotations
 
@@ -77,3 +77,9 @@ def test_the_package_docstrings_run():
     import einderive
     result = doctest.testmod(einderive)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_derive_of_something_else_is_a_type_error():
+    import einderive
+    with pytest.raises(TypeError, match="a path, a Spec or YAML text, not int"):
+        einderive.derive(3)

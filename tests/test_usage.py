@@ -124,3 +124,8 @@ def test_python_dash_m_einderive():
     proc = subprocess.run([sys.executable, "-m", "einderive", "--help"],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and proc.stdout.startswith("Usage: einderive ")
+
+
+def test_verify_of_a_folder_without_specs_is_an_error_not_a_pass(run, tmp_path):
+    result = run("verify", tmp_path)
+    assert result.exit_code == 2 and "no spec files" in result.stderr

@@ -47,10 +47,15 @@ def derive(spec):
     import os
 
     from .derivation import derive as _derive
+    from .graph import Graph
+    from .spec import Spec
     if isinstance(spec, str) and is_yaml_text(spec):
         spec = loads(spec)
     elif isinstance(spec, (str, os.PathLike)):
         spec = load(spec)
+    elif not isinstance(spec, (Spec, Graph)):
+        raise TypeError(f"derive() takes a path, a Spec or YAML text, not "
+                        f"{type(spec).__name__}")
     return _derive(spec)
 
 

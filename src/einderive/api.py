@@ -79,7 +79,11 @@ def verify_files(paths, sizes: dict, seed: int, tol: float):
     none of them is an error (a typo, not a size for some other spec)."""
     from .verify import verify
     derived, errors = [], []
-    for path in spec_files(paths) if tuple(paths) != ("-",) else ["-"]:
+    files = spec_files(paths) if tuple(paths) != ("-",) else ["-"]
+    if not files:
+        raise SpecError("no spec files (*.yaml, *.yml) here", Loc(", ".join(map(str, paths))),
+                        "name spec files, or folders that hold some")
+    for path in files:
         try:
             derived.append(derive_file(path))
         except SpecError as exc:

@@ -39,8 +39,9 @@ def _is_stream(path) -> bool:
     """True for an existing file that is not a regular one (FIFO, device, socket).
 
     ``/dev/stdout`` and ``/dev/fd/N`` count as streams even when the shell
-    redirected them to a regular file: the caller asked for the stream."""
-    if os.path.abspath(path).startswith(("/dev/", "/proc/")):
+    redirected them to a regular file: the caller asked for the stream, and a
+    rename would only replace the file the shell opened."""
+    if os.path.abspath(path).startswith(("/dev/std", "/dev/fd/", "/proc/")):
         return os.path.exists(path)
     try:
         return not stat.S_ISREG(os.stat(path).st_mode)
