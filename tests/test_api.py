@@ -83,3 +83,8 @@ def test_derive_of_something_else_is_a_type_error():
     import einderive
     with pytest.raises(TypeError, match="a path, a Spec or YAML text, not int"):
         einderive.derive(3)
+
+
+def test_an_adjoint_shows_its_formula_too(mlp):
+    assert repr(mlp.adjoint("z")) == "<Adjoint z: ∂L/∂z = ∂L/∂y ⊙ σ'(z) = −2 e ⊙ σ'(z)>"
+    assert mlp.adjoint("z")._repr_latex_().startswith("$\\displaystyle \\frac{\\partial L}")

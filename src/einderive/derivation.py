@@ -33,7 +33,45 @@ class Form(Record):
     einsum: bool = False  # the matrix form falls back to einsum somewhere
 
 
-class Adjoint(Record):
+class _Shown:
+    """How an adjoint or a gradient shows itself: its formula, in a REPL and a notebook.
+
+    Needs ``name``, ``form`` (None: zero), ``closed`` and ``_d`` (the derivation)."""
+
+    def formula(self, style=None) -> str:
+        """``∂L/∂W = ∂L/∂z xᵀ``, then ``= closed form`` when ``--expand`` would show one."""
+        from .render.styles import Unicode
+        from .render.text import adjoint_lhs, index_rhs, matrix_rhs
+        style = style or Unicode
+
+        def rhs_of(form) -> str:
+            return matrix_rhs(self._d, form, style) or index_rhs(self._d, form, style)
+        if self.form is None:
+            return f"{adjoint_lhs(self._d, self.name, (), style)} = 0"
+        lhs_idx = () if self.form.matrix is not None else self.form.idx
+        rhs = [rhs_of(f) for f in (self.form, self.closed) if f]
+        rhs = list(dict.fromkeys(rhs))  # the closed form only where it differs
+        return " = ".join([adjoint_lhs(self._d, self.name, lhs_idx, style)] + rhs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}: {self.formula()}>"
+
+    def _repr_latex_(self) -> str:
+        from .render.styles import Latex
+        return f"$\\displaystyle {self.formula(Latex)}$"
+
+    def _repr_markdown_(self) -> str:
+        from .render.styles import Latex
+        from .render.text import where_texts
+        wheres = [w for f in (self.form, self.closed) if f for w in where_texts(self._d, f, Latex)]
+        lines = [self.formula(Latex)] + [f"\\text{{where }} {w}" for w in dict.fromkeys(wheres)]
+        body = " \\\\\n".join(lines)
+        if len(lines) > 1:
+            body = f"\\begin{{gathered}}\n{body}\n\\end{{gathered}}"
+        return f"$$\n{body}\n$$\n"
+
+
+class Adjoint(_Shown, Record):
     """∂L/∂t for one tensor: as printed (chain form) and, if small, in closed form."""
 
     tensor: Tensor
@@ -41,13 +79,14 @@ class Adjoint(Record):
     closed: Form | None
     terms: tuple  # ((consumer, Form), ...): one per use of the tensor
     edges: tuple  # Edge, for --steps
+    _d: object = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
         return self.tensor.name
 
 
-class Gradient(Record):
+class Gradient(_Shown, Record):
     """grad(x) for one ``wrt`` input."""
 
     tensor: Tensor
@@ -78,38 +117,6 @@ class Gradient(Record):
         return gradient_latex(self._d, self)
 
     _d: object = field(default=None, compare=False, repr=False)
-
-    def formula(self, style=None) -> str:
-        """``∂L/∂W = ∂L/∂z xᵀ``, then ``= closed form`` when ``--expand`` would show one."""
-        from .render.styles import Unicode
-        from .render.text import adjoint_lhs, index_rhs, matrix_rhs
-        style = style or Unicode
-
-        def gradient_rhs(d, form, style):
-            return matrix_rhs(d, form, style) or index_rhs(d, form, style)
-        if self.zero:
-            return f"{adjoint_lhs(self._d, self.name, (), style)} = 0"
-        lhs_idx = () if self.form.matrix is not None else self.form.idx
-        rhs = [gradient_rhs(self._d, f, style) for f in (self.form, self.closed) if f]
-        rhs = list(dict.fromkeys(rhs))  # the closed form only where it differs
-        return " = ".join([adjoint_lhs(self._d, self.name, lhs_idx, style)] + rhs)
-
-    def __repr__(self) -> str:
-        return f"<Gradient {self.name}: {self.formula()}>"
-
-    def _repr_latex_(self) -> str:
-        from .render.styles import Latex
-        return f"$\\displaystyle {self.formula(Latex)}$"
-
-    def _repr_markdown_(self) -> str:
-        from .render.styles import Latex
-        from .render.text import where_texts
-        wheres = [w for f in (self.form, self.closed) if f for w in where_texts(self._d, f, Latex)]
-        lines = [self.formula(Latex)] + [f"\\text{{where }} {w}" for w in dict.fromkeys(wheres)]
-        body = " \\\\\n".join(lines)
-        if len(lines) > 1:
-            body = f"\\begin{{gathered}}\n{body}\n\\end{{gathered}}"
-        return f"$$\n{body}\n$$\n"
 
 
 class Derivation(Record):
@@ -229,8 +236,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         gradients.append(Gradient(graph[name], a.form if a else None, a.closed if a else None))
     notes = tuple(_notes(graph, adjoints))
     d = Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes)
-    for g in d.gradients:
-        object.__setattr__(g, "_d", d)
+    for x in d.gradients + d.adjoints:
+        object.__setattr__(x, "_d", d)
     return d
 
 
