@@ -133,7 +133,6 @@ def derive(spec, fmt, latex, latex_env, standalone, steps, expand, tree, output)
     """
     from . import api
     fmt = _derive_format(fmt, latex, standalone, steps, expand, tree)
-    output = None if output == "-" else output
     d = api.derive_file(spec, closed=expand or fmt not in ("text", "latex"))
     _warn(d)
     if fmt == "text":
@@ -185,7 +184,7 @@ def graph(spec, fmt, output):
     """
     from . import api
     from .render.graph import render
-    _emit(render(api.derive_file(spec, closed=False), fmt), None if output == "-" else output)
+    _emit(render(api.derive_file(spec, closed=False), fmt), output)
 
 
 @main.command(context_settings=CONTEXT)
@@ -285,8 +284,8 @@ def _warn(d) -> None:
 
 
 def _emit(text: str, output) -> None:
-    """``text`` to the file ``output``, or to standard output when there is none."""
-    if output:
+    """``text`` to the file ``output``, or to standard output when there is none or ``-``."""
+    if output and output != "-":
         from .files import atomic_write
         atomic_write(output, text)
     else:
