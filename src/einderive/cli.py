@@ -274,6 +274,8 @@ def _parse_dims(text: str) -> dict:
         if not eq or not value.strip().isdigit() or int(value) <= 0:
             raise SpecError(f"--dims: '{part}' is not NAME=SIZE with a positive size", None,
                             "e.g. --dims M=3,N=4")
+        if name.strip() in sizes:
+            raise SpecError(f"--dims gives '{name.strip()}' twice", None, "give each dim once")
         sizes[name.strip()] = int(value)
     return sizes
 
