@@ -47,8 +47,9 @@ def test_a_path_that_is_not_there_is_a_spec_error():
 
 def test_the_text_or_path_rule():
     from einderive import is_yaml_text
-    assert is_yaml_text("loss: L\n") and is_yaml_text(" {loss: L}")
+    assert is_yaml_text("loss: L\n") and is_yaml_text(" {loss: L}") and is_yaml_text("loss: L")
     assert not is_yaml_text("specs/mlp.yaml") and not is_yaml_text("-")
+    assert not is_yaml_text("C:\\specs\\mlp.yaml") and not is_yaml_text("notes:today.yaml")
 
 
 def test_a_derivation_has_a_short_repr(mlp):

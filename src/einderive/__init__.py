@@ -33,9 +33,9 @@ def loads(text: str, path: str = "<string>"):
 def derive(spec):
     r"""Derive every adjoint of a spec: a path, a :class:`~einderive.spec.Spec`, or YAML text.
 
-    A ``str`` is YAML text when it holds a newline or starts with ``{`` (a
-    one-line flow mapping); any other ``str``, and every ``os.PathLike``, is a
-    path (``-`` is standard input).
+    A ``str`` is YAML text when it holds a newline or starts like YAML: with
+    ``{`` (a flow mapping) or ``key:`` and a blank; any other ``str``, and
+    every ``os.PathLike``, is a path (``-`` is standard input).
 
     >>> d = derive("name: sq\ndims: {N: 3}\ninputs: {x: [N]}\n"
     ...            "forward: [L = sum(x * x)]\nloss: L\n")
@@ -60,8 +60,14 @@ def derive(spec):
 
 
 def is_yaml_text(s: str) -> bool:
-    """The rule :func:`derive` uses to tell YAML text from a path (see there)."""
-    return "\n" in s or s.lstrip().startswith("{")
+    r"""The rule :func:`derive` uses to tell YAML text from a path (see there).
+
+    >>> [is_yaml_text(s) for s in ("specs/mlp.yaml", "C:\\specs\\mlp.yaml", "loss: L",
+    ...                            "{loss: L}", "name: x\nloss: L\n")]
+    [False, False, True, True, True]
+    """
+    import re
+    return "\n" in s or re.match(r"\s*(\{|[A-Za-z_][\w-]*:(\s|$))", s) is not None
 
 
 def __getattr__(name):
