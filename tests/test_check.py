@@ -126,7 +126,8 @@ def test_a_failed_write_leaves_the_old_golden_whole(project, run, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk full")
     monkeypatch.setattr(files.os, "replace", crash)
-    with pytest.raises(OSError):
+    from einderive.errors import SpecError
+    with pytest.raises(SpecError, match="disk full"):
         from einderive.golden import run_check
         run_check(["specs"], None, update=True)
     assert golden.read_text() == "old content\n"

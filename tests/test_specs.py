@@ -41,8 +41,8 @@ def test_cross_entropy_comes_out_as_softmax_minus_targets():
     assert forms(d, "W")[1] == "∂L/∂Zᵀ X"
     assert forms(d, "b")[1] == "(1/B) colsum(softmax(Z) ⊙ rowsum(T) − T)"
     note = [n for n in T.note_texts(d) if "sums to one" in n]
-    assert note == ["If each row of T sums to one (one-hot or probability targets), "
-                    "rowsum(T) = 𝟏 and ∂L/∂Z = (1/B) (softmax(Z) − T)."]
+    assert note == ["T is the target of a softmax cross-entropy: if each row of T sums to one "
+                    "(one-hot or probability targets), ∂L/∂Z = (1/B) (softmax(Z) − T)."]
 
 
 def test_layer_norm_backward_in_the_literature_forms():

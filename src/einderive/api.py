@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import SpecError
+from .errors import Loc, SpecError
 
 
 def derive_file(path, closed: bool = True):
@@ -25,7 +25,10 @@ def derive_file(path, closed: bool = True):
 
 def render(d, fmt: str, *, latex_env: str = "aligned", standalone: bool = False,
            steps: bool = False, expand: bool = False) -> str:
-    """``d`` in one of the machine formats (the terminal view is Rich's)."""
+    """``d`` in one of the machine formats (the terminal view is Rich's).
+
+    Markdown and JSON always hold the closed forms, so ``expand`` changes
+    only LaTeX; ``steps`` adds the chain rule to LaTeX, Markdown and JSON."""
     if fmt == "latex":
         from .render.latex import fragment
         from .render.latex import standalone as document
@@ -35,10 +38,10 @@ def render(d, fmt: str, *, latex_env: str = "aligned", standalone: bool = False,
         return fragment(d, env=latex_env, steps=steps, expand=expand)
     if fmt == "markdown":
         from .render.markdown import golden
-        return golden(d, Path(d.spec.path).name if d.spec.path else d.name)
+        return golden(d, Path(d.spec.path).name if d.spec.path else d.name, steps=steps)
     if fmt == "json":
         from .render.json_out import document, dumps
-        return dumps([document(d)])
+        return dumps([document(d, steps=steps)])
     if fmt == "numpy":
         from .render.pymodule import numpy_module
         return numpy_module(d, source=_source(d))
@@ -70,13 +73,45 @@ def spec_files(paths) -> list[Path]:
 
 
 def verify_files(paths, sizes: dict, seed: int, tol: float):
-    """Verify every spec; returns (reports, spec errors)."""
+    """Verify every spec; returns (reports, spec errors, each located at its spec).
+
+    ``sizes`` apply to the specs that have those dims; a name that is a dim of
+    none of them is an error (a typo, not a size for some other spec)."""
     from .verify import verify
-    reports, errors = [], []
-    for path in spec_files(paths) if paths != ("-",) else ["-"]:
+    derived, errors = [], []
+    files = spec_files(paths) if tuple(paths) != ("-",) else ["-"]
+    if not files:
+        raise SpecError("no spec files (*.yaml, *.yml) here", Loc(", ".join(map(str, paths))),
+                        "name spec files, or folders that hold some")
+    for path in files:
         try:
-            d = derive_file(path)
-            reports.append(verify(d, sizes, seed, tol))
+            derived.append(derive_file(path))
         except SpecError as exc:
-            errors.append(exc)
+            errors.append(_at(exc, path))
+    if not errors:  # a dim may belong to a spec that could not be read
+        _check_dims(sizes, derived)
+    reports = []
+    for d in derived:
+        own = {k: v for k, v in sizes.items() if k in {n for n, _ in d.graph.dims}}
+        try:
+            reports.append(verify(d, own, seed, tol))
+        except SpecError as exc:
+            errors.append(_at(exc, d.spec.path))
     return reports, errors
+
+
+def _check_dims(sizes: dict, derived: list) -> None:
+    known = {n for d in derived for n, _ in d.graph.dims}
+    unknown = [k for k in sizes if k not in known]
+    if not unknown:
+        return
+    which = f"of {derived[0].spec.path}" if len(derived) == 1 else "of any of the specs"
+    raise SpecError(f"--dims names '{unknown[0]}', which is not a dim {which}", None,
+                    f"the dims are: {', '.join(sorted(known)) or 'none'}")
+
+
+def _at(exc: SpecError, path) -> SpecError:
+    """A spec's error without a place names the spec, so that one of many can be found."""
+    if exc.loc is None:
+        exc.loc = Loc(str(path))
+    return exc

@@ -19,6 +19,36 @@ from . import __version__
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 88}
 ISSUES = "https://github.com/einderive/einderive/issues"
 EXIT_FAILED, EXIT_SPEC, EXIT_BUG = 1, 2, 3
+DEBUG = "einderive.debug"  # key in ctx.meta, which every command's context shares
+
+
+def _set_debug(ctx, _param, value) -> None:
+    if value:
+        ctx.meta[DEBUG] = True
+
+
+def debug_option(fn):
+    """``--debug``, before or after the command's name (the crash message asks for it)."""
+    return click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
+                        callback=_set_debug, help="Show tracebacks (for bug reports).")(fn)
+
+
+def _given(name: str) -> bool:
+    """Whether the user wrote option ``name`` (rather than getting its default)."""
+    from click.core import ParameterSource
+    source = click.get_current_context().get_parameter_source(name)
+    return source not in (None, ParameterSource.DEFAULT)
+
+
+def _positive(_ctx, _param, value: float) -> float:
+    """A tolerance must be a positive finite number (NaN compares false with everything)."""
+    if not 0 < value < float("inf"):
+        raise click.BadParameter(f"{value} is not a positive number")
+    return value
+
+
+def _refuse(message: str) -> None:
+    raise click.UsageError(message)
 
 
 def _guard(fn):
@@ -26,7 +56,7 @@ def _guard(fn):
     @wraps(fn)
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context()
-        debug = (ctx.find_root().params or {}).get("debug", False)
+        debug = ctx.meta.get(DEBUG, False)
         from .errors import EinderiveError
         try:
             return fn(*args, **kwargs)
@@ -50,8 +80,8 @@ def _guard(fn):
 
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, "-V", "--version", prog_name="einderive")
-@click.option("--debug", is_flag=True, help="Show tracebacks (for bug reports).")
-def main(debug: bool) -> None:
+@debug_option
+def main() -> None:
     """Derive backpropagation with Einstein notation.
 
     Write a model's forward pass in a small YAML spec; einderive writes every
@@ -81,12 +111,17 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
               help="LaTeX environment: 'aligned' inside \\[ \\], or a top-level one.")
 @click.option("--standalone", is_flag=True, help="With --latex: a whole document for pdflatex.")
 @click.option("--steps", is_flag=True,
-              help="Show each local derivative with its deltas and the sum it collapses.")
+              help="Show each local derivative with its deltas and the sum it collapses "
+                   "(text, latex, markdown, json).")
 @click.option("--expand", is_flag=True,
-              help="Also write each adjoint in closed form (inputs and forward nodes only).")
-@click.option("--tree", is_flag=True, help="Show the graph as a tree after the derivation.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write to FILE (atomically) instead of standard output.")
+              help="Also write each adjoint in closed form (inputs and forward nodes only); "
+                   "markdown and json always include it.")
+@click.option("--tree", is_flag=True,
+              help="Show the graph as a tree after the derivation (text only; see also "
+                   "'einderive graph').")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write to FILE (atomically; through a symlink; - is standard output).")
+@debug_option
 @_guard
 def derive(spec, fmt, latex, latex_env, standalone, steps, expand, tree, output):
     """Derive the backward pass of SPEC (a YAML file, or - for standard input).
@@ -97,8 +132,7 @@ def derive(spec, fmt, latex, latex_env, standalone, steps, expand, tree, output)
       einderive derive specs/attention.yaml --format numpy -o attention_grad.py
     """
     from . import api
-    if latex:
-        fmt = "latex"
+    fmt = _derive_format(fmt, latex, standalone, steps, expand, tree)
     d = api.derive_file(spec, closed=expand or fmt not in ("text", "latex"))
     _warn(d)
     if fmt == "text":
@@ -109,14 +143,35 @@ def derive(spec, fmt, latex, latex_env, standalone, steps, expand, tree, output)
     _emit(text, output)
 
 
+def _derive_format(fmt, latex, standalone, steps, expand, tree) -> str:
+    """The format asked for; a usage error for an option that would be silently ignored."""
+    if latex and _given("fmt") and fmt != "latex":
+        _refuse(f"--latex and --format {fmt} ask for different formats; give one of them")
+    fmt = "latex" if latex else fmt
+    if fmt != "latex":
+        for flag, name in ((standalone, "--standalone"), (_given("latex_env"), "--latex-env")):
+            if flag:
+                _refuse(f"{name} applies only to LaTeX output (--latex), not to --format {fmt}")
+    if tree and fmt != "text":
+        _refuse(f"--tree applies only to the text view, not to --format {fmt}; "
+                f"'einderive graph' draws the graph for other formats")
+    if fmt in ("numpy", "torch"):
+        for flag, name in ((steps, "--steps"), (expand, "--expand")):
+            if flag:
+                _refuse(f"{name} has no place in generated code (--format {fmt}); "
+                        f"use it with text, latex, markdown or json")
+    return fmt
+
+
 @main.command(context_settings=CONTEXT)
 @click.argument("spec", type=click.Path(dir_okay=True, allow_dash=True))
 @click.option("-f", "--format", "fmt", type=click.Choice(GRAPH_FORMATS),
               default="mermaid", show_default=True, help="Picture format.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True),
-              help="Write to FILE (atomically) instead of standard output.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write to FILE (atomically; through a symlink; - is standard output).")
 @click.option("--standalone", is_flag=True,
               help="With tikz: a whole document, not a tikzpicture to \\input.")
+@debug_option
 @_guard
 def graph(spec, fmt, output, standalone):
     """Draw SPEC's compute graph, each backward edge labelled with its gradient.
@@ -140,9 +195,12 @@ def graph(spec, fmt, output, standalone):
 @click.argument("specs", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--dims", "dims", default="", metavar="M=3,N=4",
               help="Dim sizes (default: the spec's, else distinct primes 2, 3, 5, 7 ...).")
-@click.option("--seed", default=0, show_default=True, help="Seed of the random inputs.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Seed of the random inputs.")
 @click.option("--tol", default=1e-6, show_default=True,
+              callback=_positive,
               help="Largest error allowed, relative to the gradient's scale (at least 1).")
+@debug_option
 @_guard
 def verify(specs, dims, seed, tol):
     """Prove each printed gradient of SPECS numerically.
@@ -162,10 +220,10 @@ def verify(specs, dims, seed, tol):
     from rich.console import Console
     console = Console(highlight=False)
     from .render.reports import verify_tables
-    for renderable in verify_tables(reports):
-        console.print(renderable)
     for err in errors:
         click.echo(err.format(), err=True)
+    for renderable in verify_tables(reports, unreadable=[e.loc.file for e in errors]):
+        console.print(renderable)
     if errors:
         sys.exit(EXIT_SPEC)
     if not all(r.ok for r in reports):
@@ -178,6 +236,7 @@ def verify(specs, dims, seed, tol):
               help="Folder of the golden files (default: golden/ beside each spec).")
 @click.option("--update", is_flag=True, help="Write new and changed goldens.")
 @click.option("--prune", is_flag=True, help="With --update: delete orphaned goldens.")
+@debug_option
 @_guard
 def check(paths, golden_dir, update, prune):
     """Compare each spec's derivation with its golden file.
@@ -192,6 +251,9 @@ def check(paths, golden_dir, update, prune):
       einderive check specs/
       einderive check --update specs/
     """
+    if prune and not update:
+        _refuse("--prune deletes orphaned goldens only with --update; "
+                "add --update, or leave --prune out to list them")
     from .golden import run_check
     from .render.reports import check_report
     result = run_check(list(paths) or ["specs"], golden_dir, update=update, prune=prune)
@@ -216,6 +278,8 @@ def _parse_dims(text: str) -> dict:
         if not eq or not value.strip().isdigit() or int(value) <= 0:
             raise SpecError(f"--dims: '{part}' is not NAME=SIZE with a positive size", None,
                             "e.g. --dims M=3,N=4")
+        if name.strip() in sizes:
+            raise SpecError(f"--dims gives '{name.strip()}' twice", None, "give each dim once")
         sizes[name.strip()] = int(value)
     return sizes
 
@@ -226,7 +290,8 @@ def _warn(d) -> None:
 
 
 def _emit(text: str, output) -> None:
-    if output:
+    """``text`` to the file ``output``, or to standard output when there is none or ``-``."""
+    if output and output != "-":
         from .files import atomic_write
         atomic_write(output, text)
     else:
@@ -237,6 +302,8 @@ def _emit_rich(d, output, **opts) -> None:
     """The terminal view: Rich on a terminal, plain text (no Rich import) otherwise."""
     from .render.terminal import Options, plain, rich_derivation
     options = Options(**opts)
+    if output == "-":
+        output = None
     if output or not sys.stdout.isatty():
         _emit(plain(d, options, width=80), output)
         return

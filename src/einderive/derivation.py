@@ -33,7 +33,45 @@ class Form(Record):
     einsum: bool = False  # the matrix form falls back to einsum somewhere
 
 
-class Adjoint(Record):
+class _Shown:
+    """How an adjoint or a gradient shows itself: its formula, in a REPL and a notebook.
+
+    Needs ``name``, ``form`` (None: zero), ``closed`` and ``_d`` (the derivation)."""
+
+    def formula(self, style=None) -> str:
+        """``∂L/∂W = ∂L/∂z xᵀ``, then ``= closed form`` when ``--expand`` would show one."""
+        from .render.styles import Unicode
+        from .render.text import adjoint_lhs, index_rhs, matrix_rhs
+        style = style or Unicode
+
+        def rhs_of(form) -> str:
+            return matrix_rhs(self._d, form, style) or index_rhs(self._d, form, style)
+        if self.form is None:
+            return f"{adjoint_lhs(self._d, self.name, (), style)} = 0"
+        lhs_idx = () if self.form.matrix is not None else self.form.idx
+        rhs = [rhs_of(f) for f in (self.form, self.closed) if f]
+        rhs = list(dict.fromkeys(rhs))  # the closed form only where it differs
+        return " = ".join([adjoint_lhs(self._d, self.name, lhs_idx, style)] + rhs)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}: {self.formula()}>"
+
+    def _repr_latex_(self) -> str:
+        from .render.styles import Latex
+        return f"$\\displaystyle {self.formula(Latex)}$"
+
+    def _repr_markdown_(self) -> str:
+        from .render.styles import Latex
+        from .render.text import where_texts
+        wheres = [w for f in (self.form, self.closed) if f for w in where_texts(self._d, f, Latex)]
+        lines = [self.formula(Latex)] + [f"\\text{{where }} {w}" for w in dict.fromkeys(wheres)]
+        body = " \\\\\n".join(lines)
+        if len(lines) > 1:
+            body = f"\\begin{{gathered}}\n{body}\n\\end{{gathered}}"
+        return f"$$\n{body}\n$$\n"
+
+
+class Adjoint(_Shown, Record):
     """∂L/∂t for one tensor: as printed (chain form) and, if small, in closed form."""
 
     tensor: Tensor
@@ -41,13 +79,14 @@ class Adjoint(Record):
     closed: Form | None
     terms: tuple  # ((consumer, Form), ...): one per use of the tensor
     edges: tuple  # Edge, for --steps
+    _d: object = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
         return self.tensor.name
 
 
-class Gradient(Record):
+class Gradient(_Shown, Record):
     """grad(x) for one ``wrt`` input."""
 
     tensor: Tensor
@@ -98,10 +137,17 @@ class Derivation(Record):
         return self.spec.name
 
     def gradient(self, name: str) -> Gradient:
-        return next(g for g in self.gradients if g.name == name)
+        """grad(``name``); a :class:`KeyError` naming the gradients there are if none."""
+        return _find(self.gradients, name, "gradient")
 
     def adjoint(self, name: str) -> Adjoint:
-        return next(a for a in self.adjoints if a.name == name)
+        """∂L/∂``name``; a :class:`KeyError` naming the adjoints there are if none."""
+        return _find(self.adjoints, name, "adjoint")
+
+    def __repr__(self) -> str:
+        n = sum(a.name != self.loss for a in self.adjoints)
+        grads = ", ".join(g.name for g in self.gradients)
+        return f"<Derivation {self.name}: {n} adjoint{'s' if n != 1 else ''}, grads {grads}>"
 
     # -- display ------------------------------------------------------------------------
 
@@ -116,6 +162,21 @@ class Derivation(Record):
     def _repr_markdown_(self) -> str:
         from .render.markdown import notebook_markdown
         return notebook_markdown(self)
+
+
+class UnknownName(KeyError):
+    """A name a derivation has no gradient or adjoint of; says which it has."""
+
+    def __str__(self) -> str:  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+def _find(items: tuple, name: str, what: str):
+    for item in items:
+        if item.name == name:
+            return item
+    known = ", ".join(i.name for i in items) or "none"
+    raise UnknownName(f"no {what} {name!r}; the {what}s are: {known}")
 
 
 def derive(spec: Spec | Graph, closed: bool = True) -> Derivation:
@@ -175,8 +236,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         gradients.append(Gradient(graph[name], a.form if a else None, a.closed if a else None))
     notes = tuple(_notes(graph, adjoints))
     d = Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes)
-    for g in d.gradients:
-        object.__setattr__(g, "_d", d)
+    for x in d.gradients + d.adjoints:
+        object.__setattr__(x, "_d", d)
     return d
 
 
@@ -206,34 +267,76 @@ def _sum_form(a, terms: tuple) -> Form:
 class Note(Record):
     """Something the reader should know about one adjoint; renderers word it.
 
-    ``kind`` is 'rows-sum-to-one' (``form`` is the adjoint when each row of the
-    input ``subject`` sums to one), 'einsum' (no matrix form for part of it) or
-    'no-matrix-form' (none at all: only the index form is printed)."""
+    ``kind`` is 'target-sums-to-one' (``subject`` is the target of a softmax
+    cross-entropy, ``reduce`` the sum over its softmax axis: 'rowsum', 'colsum'
+    or 'sum'; ``form`` is the adjoint when that sum is one), 'einsum' (no matrix
+    form for part of it) or 'no-matrix-form' (none at all: only the index form
+    is printed)."""
 
     kind: str
     tensor: str
     subject: str = ""
     form: mx.M | None = None
+    reduce: str = ""
 
 
 def _notes(graph: Graph, adjoints: list) -> list:
     notes: list[Note] = []
     for a in adjoints:
-        f = a.closed if a.closed is not None and a.closed.matrix is not None else a.form
         if a.form.matrix is None:
             notes.append(Note("no-matrix-form", a.name))
-            continue
-        if a.form.einsum:
+        elif a.form.einsum:
             notes.append(Note("einsum", a.name))
-        for node in mx.walk(f.matrix):
-            if isinstance(node, mx.Reduce) and node.kind == "rowsum" and \
-                    isinstance(node.x, mx.Ref) and node.x.kind == "tensor" and \
-                    graph[node.x.name].is_input:
-                if any(n.kind == "rows-sum-to-one" and n.subject == node.x.name for n in notes):
-                    continue  # said once, at the adjoint nearest the loss
-                reduced = mx.substitute(f.matrix, node, mx.Ones(node.shape))
-                notes.append(Note("rows-sum-to-one", a.name, node.x.name, reduced))
+    from .roles import softmax_targets
+    targets = softmax_targets(graph)
+    for t in graph.inputs:  # in the spec's order
+        note = _target_note(graph, adjoints, t.name, targets[t.name]) \
+            if t.name in targets else None
+        if note is not None:
+            notes.append(note)
     return notes
 
 
-__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Note", "Where", "derive"]
+def _target_note(graph: Graph, adjoints: list, target: str, pairs) -> Note | None:
+    """The adjoint of the logits when the target's sum over the softmax axis is one.
+
+    Said once: at the logits' adjoint, or (when the logits are an intermediate
+    not shown) at the adjoint nearest the loss whose form holds that sum."""
+    ndim = len(graph[target].shape)
+    kinds = {{(1, 0): "sum", (2, 1): "rowsum", (2, 0): "colsum"}.get((ndim, ax))
+             for ax, _ in pairs} - {None}
+    logits = {name for _, name in pairs}
+    for a in sorted(adjoints, key=lambda a: a.name not in logits):  # stable: logits first
+        if a.form.matrix is None:
+            continue
+        f = a.closed if a.closed is not None and a.closed.matrix is not None else a.form
+        for node in mx.walk(f.matrix):
+            if _sums(node, target, kinds):
+                one = mx.ONE if node.shape == () else mx.Ones(node.shape)
+                reduced = _distribute_ones(mx.substitute(f.matrix, node, one))
+                return Note("target-sums-to-one", a.name, target, reduced, node.kind)
+    return None
+
+
+def _sums(node: mx.M, target: str, kinds: set) -> bool:
+    """Whether ``node`` is the target's sum over its softmax axis."""
+    return isinstance(node, mx.Reduce) and node.kind in kinds and \
+        isinstance(node.x, mx.Ref) and node.x.kind == "tensor" and node.x.name == target
+
+
+def _distribute_ones(m: mx.M) -> mx.M:
+    """``P ⊙ (𝟏 − T ⊘ P)`` as ``P − T``: a sum that a 𝟏 just entered is multiplied out, so
+    that the 𝟏 meets its factor and the smart constructors drop it (and cancel what cancels)."""
+    for node in mx.walk(m):
+        if not isinstance(node, mx.Hadamard):
+            continue
+        for k, f in enumerate(node.factors):
+            if isinstance(f, mx.Add) and any(isinstance(t, mx.Ones) for t in f.terms):
+                others = node.factors[:k] + node.factors[k + 1:]
+                spread = mx.add(*[mx.hadamard(*others, t) for t in f.terms])
+                return _distribute_ones(mx.substitute(m, node, spread))
+    return m
+
+
+__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Note", "UnknownName", "Where",
+           "derive"]

@@ -426,6 +426,10 @@ def power(x: M, e) -> M:
         return ONE
     if isinstance(x, Pow):
         return power(x.x, x.exp * e)
+    if isinstance(x, Ones):  # 𝟏 ⊘ 𝟏 would print; 𝟏 to any power is 𝟏
+        return x
+    if isinstance(x, Const) and (x.value ** e).is_Rational:  # (1/1), (1/2)⁻¹: fold
+        return Const(x.value ** e)
     return Pow(x, e, x.shape)
 
 

@@ -40,7 +40,19 @@ def _adjoint_formula(d, name: str, form) -> dict:
                     T.adjoint_lhs(d, name, form.idx, Latex), T.adjoint_lhs(d, name, (), Latex))
 
 
-def document(d) -> dict:
+def _steps(d, a) -> list[dict]:
+    """The chain rule of each use of ``a``'s tensor (``derive --steps``)."""
+    out = []
+    for edge in a.edges:
+        pairs = zip(T.step_lines(d, edge), T.step_lines(d, edge, Latex))
+        out.append({"via": edge.node, "definition": d.graph[edge.node].text,
+                    "lines": [{"text": f"{lhs} = {rhs}", "latex": f"{xl} = {xr}"}
+                              for (lhs, rhs), (xl, xr) in pairs]})
+    return out
+
+
+def document(d, steps: bool = False) -> dict:
+    """The JSON document of ``d``; ``steps`` adds each adjoint's chain-rule steps."""
     forward = {t.name: f for t, f in d.forward}
     tensors = []
     for t in d.graph.tensors:
@@ -65,6 +77,8 @@ def document(d) -> dict:
                  if T.closed_differs(a) else None,
                  "terms": [{"from": consumer, **_adjoint_formula(d, a.name, f)}
                            for consumer, f in a.terms]}
+        if steps:
+            entry["steps"] = _steps(d, a)
         adjoints.append(entry)
     gradients = []
     for g in d.gradients:

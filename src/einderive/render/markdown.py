@@ -16,8 +16,11 @@ GOLDEN_FORMAT = 1
 MARKER = "<!-- einderive golden"
 
 
-def golden(d, spec_ref: str) -> str:
-    """The golden document of ``d``; ``spec_ref`` is the spec's path as the golden names it."""
+def golden(d, spec_ref: str, steps: bool = False) -> str:
+    """The golden document of ``d``; ``spec_ref`` is the spec's path as the golden names it.
+
+    ``steps`` adds the chain rule of each edge above its adjoint (``derive
+    --steps``); goldens are written without them."""
     out = [f"{MARKER} (format {GOLDEN_FORMAT}); "
            f"regenerate with `einderive check --update`, do not edit -->",
            f"# {d.name}", "",
@@ -26,12 +29,12 @@ def golden(d, spec_ref: str) -> str:
            ""]
     if d.spec.description:
         out += [d.spec.description, ""]
-    out += _body(d)
+    out += _body(d, steps)
     out += ["## Graph", "", "```mermaid", mermaid(d).rstrip("\n"), "```"]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _body(d) -> list[str]:
+def _body(d, steps: bool) -> list[str]:
     out = ["Inputs: " + ", ".join(f"{t.name} ({T.shape_text(t.shape)})"
                                   for t in d.graph.inputs) + ".", T.VECTORS, ""]
     out += ["## Forward", "", "```text"]
@@ -43,6 +46,8 @@ def _body(d) -> list[str]:
         if a.name == d.loss:
             continue
         out += [f"### {T.adjoint_lhs(d, a.name, ())}", "", "```text"]
+        if steps:
+            out += _steps(d, a)
         out += _pair(a.form, T.adjoint_lhs(d, a.name, a.form.idx), T.index_rhs(d, a.form),
                      T.adjoint_lhs(d, a.name, ()), T.matrix_rhs(d, a.form))
         wheres = T.where_texts(d, a.form)
@@ -63,6 +68,16 @@ def _body(d) -> list[str]:
     if notes:
         out += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     return out
+
+
+def _steps(d, a) -> list[str]:
+    """Each use of the tensor: the node that reads it, its local derivative, the chain rule."""
+    out = []
+    for edge in a.edges:
+        node = d.graph[edge.node]
+        out.append(f"via {node.text or edge.node}")
+        out += [f"  {lhs} = {rhs}" for lhs, rhs in T.step_lines(d, edge)]
+    return out + [""] if out else out
 
 
 def _display(rows: list[str]) -> list[str]:

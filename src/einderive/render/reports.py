@@ -65,7 +65,8 @@ def _fmt(x: float) -> str:
     return "inf" if x == float("inf") else f"{x:.1e}"
 
 
-def verify_tables(reports) -> list:
+def verify_tables(reports, unreadable=()) -> list:
+    """A table per spec, then a summary; ``unreadable`` names specs that could not be read."""
     out = []
     for r in reports:
         sizes = ", ".join(f"{k}={v}" for k, v in r.sizes.items())
@@ -88,14 +89,28 @@ def verify_tables(reports) -> list:
             table.add_row(c.name, shape, _fmt(c.max_abs), _fmt(c.max_rel), closed,
                           Text("pass", style="green") if c.ok else Text("FAIL", style="bold red"))
         out.append(table)
-    if reports:
-        failed = [r.spec for r in reports if not r.ok]
-        n = sum(len(r.checks) for r in reports)
-        specs = f"{len(reports)} spec{'s' if len(reports) != 1 else ''}"
-        if failed:
-            out.append(Text(f"{len(failed)} of {specs} failed: {', '.join(failed)}",
-                            style="bold red"))
-        else:
-            out.append(Text(f"all {n} gradient{'s' if n != 1 else ''} of {specs} match "
-                            f"finite differences", style="bold green"))
+    out += _verify_summary(reports, unreadable)
     return out
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _verify_summary(reports, unreadable) -> list:
+    """One line: all match, or which specs failed and which could not be read."""
+    failed = [r.spec for r in reports if not r.ok]
+    parts = []
+    if failed:
+        parts.append(f"{len(failed)} of {_plural(len(reports), 'spec')} failed: "
+                     f"{', '.join(failed)}")
+    if unreadable:
+        parts.append(f"{_plural(len(unreadable), 'spec')} could not be checked: "
+                     f"{', '.join(unreadable)}")
+    if parts:
+        return [Text("; ".join(parts), style="bold red")]
+    if not reports:
+        return []
+    n = sum(len(r.checks) for r in reports)
+    return [Text(f"all {_plural(n, 'gradient')} of {_plural(len(reports), 'spec')} match "
+                 f"finite differences", style="bold green")]

@@ -78,11 +78,15 @@ def note_texts(d, style=Unicode, math=lambda s: s) -> list[str]:
                        f"than two axes, so it is written with einsum.")
         elif n.kind == "no-matrix-form":
             out.append(f"{lhs} has no matrix form; its index form is exact.")
-        elif n.kind == "rows-sum-to-one":
+        elif n.kind == "target-sums-to-one":
             t = p.tensor(n.subject, "")
-            rowsum = p.operator("rowsum", t)
-            out.append(f"If each row of {math(t)} sums to one (one-hot or probability targets), "
-                       f"{math(rowsum + ' = ' + p.ones_token())} and "
+            premise = {"rowsum": f"each row of {math(t)} sums to one",
+                       "colsum": f"each column of {math(t)} sums to one",
+                       "sum": f"{math(p.operator('sum', t) + ' = 1')}"}[n.reduce]
+            targets = "one-hot or probability targets" if n.reduce != "sum" else \
+                "a one-hot or probability target"
+            out.append(f"{math(t)} is the target of a softmax cross-entropy: if {premise} "
+                       f"({targets}), "
                        f"{math(adjoint_lhs(d, n.tensor, (), style) + ' = ' + p.matrix(n.form))}.")
     return out
 
