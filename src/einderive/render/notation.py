@@ -15,6 +15,7 @@ from sympy.printing.printer import Printer
 
 from .. import matrix as mx
 from ..ops import SCALARS, AxisFunction, ElementwiseFunction
+from .readable import Rewriter
 
 PREC_ADD, PREC_MUL, PREC_POW, PREC_ATOM = 10, 20, 30, 40
 SUPERSCRIPT = str.maketrans("0123456789-/", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ")
@@ -25,11 +26,14 @@ class Notation(Printer):
 
     printmethod = "_einderive_print"
 
-    def __init__(self, ctx=None, loss: str = "L", positions: dict | None = None):
+    def __init__(self, ctx=None, loss: str = "L", positions: dict | None = None,
+                 anon: dict | None = None):
         super().__init__()
         self.ctx = ctx
         self.loss = loss
         self.positions = positions or {}
+        self.anon = anon or {}  # anon name -> (definition, its indices, matrix form or None)
+        self.origin: dict = {}  # node rewritten for reading -> the node positions know
         self.einstein = True
 
     # -- helpers --------------------------------------------------------------------------
@@ -40,6 +44,17 @@ class Notation(Printer):
     def wrap(self, e, level: int) -> str:
         s = self._print(e)
         return self.paren(s) if self.prec(e) < level else s
+
+    def tensor(self, name: str, idx: str) -> str:
+        """A tensor's element; an anonymous intermediate is written as its definition."""
+        if name in self.anon:
+            _, _, matrix = self.anon[name]
+            if matrix is not None:
+                return self.subscript(self.paren(self._print(matrix)), idx)
+        return self.tensor_name(name, idx)
+
+    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
+        return self.adjoint_of(self.tensor(name, idx), transposed)
 
     def emptyPrinter(self, e):  # pragma: no cover - every class einderive makes has a method
         return str(e)
@@ -71,6 +86,10 @@ class Notation(Printer):
 
     def index(self, e) -> str:
         """An index form, with Einstein's convention where it is unambiguous."""
+        rw = Rewriter({n: v[:2] for n, v in self.anon.items()},
+                      lambda key: self.ctx.tensor_of.get(key) if self.ctx else None)
+        e = rw.disambiguate(rw.inline(e))
+        self.origin = rw.origin
         if isinstance(e, Add):
             return self._join_terms(self._ordered_terms(e), top=True)
         return self._term(e)
@@ -78,16 +97,27 @@ class Notation(Printer):
     def _ordered_terms(self, e: Add) -> list:
         args = list(e.args)
         if self.positions:
-            return sorted(args, key=lambda a: (self.positions.get(a, 10**9),
-                                               a.could_extract_minus_sign()))
+            return sorted(args, key=lambda a: (self._pos(a), a.could_extract_minus_sign()))
         return sorted(args, key=lambda a: a.could_extract_minus_sign())
+
+    def _flat_terms(self, terms: list) -> list:
+        """Terms of nested sums, in order: ``a + (b − c)`` is written ``a + b − c``.
+
+        Negating a whole nested sum to print its sign in front would flip every
+        term after its first, so nested sums are opened before signs are read."""
+        out = []
+        for t in terms:
+            out += self._flat_terms(self._ordered_terms(t)) if isinstance(t, Add) else [t]
+        return out
 
     def _join_terms(self, terms: list, top: bool = False) -> str:
         out = ""
-        for n, t in enumerate(terms):
+        for n, t in enumerate(self._flat_terms(terms)):
             neg = t.could_extract_minus_sign()
             u = -t if neg else t
             body = self._term(u) if top else self._print(u)
+            if neg and self.prec(u) <= PREC_ADD and not isinstance(u, Sum):
+                body = self.paren(body)
             if n == 0:
                 out = self.style_minus() + body if neg else body
             else:
@@ -125,8 +155,12 @@ class Notation(Printer):
                 den.append(Pow(a.base, -a.exp))
             else:
                 num.append(a)
-        num.sort(key=lambda a: (self.positions.get(a, 10**9), self._kind_rank(a)))
+        num.sort(key=lambda a: (self._pos(a), self._kind_rank(a)))
         return self.product(Mul(*consts) if consts else S.One, num, den)
+
+    def _pos(self, a) -> int:
+        """Where the matrix form puts ``a`` (read through the rewrites for reading)."""
+        return self.positions.get(self.origin.get(a, a), 10**9)
 
     def _kind_rank(self, a) -> int:
         """Without a matrix form to follow: deltas, then adjoints, then the rest."""
@@ -205,15 +239,13 @@ class Notation(Printer):
     def _print_AxisFunction(self, e):
         name = self.ctx.tensor_of[e.label]
         tensor = self.ctx.graph[name]
-        if tensor.kind == "anon":
-            arg = self.anon_index(name)
+        if name in self.anon:  # an anonymous argument: its definition, whole
+            definition, _, matrix = self.anon[name]
+            arg = self._print(matrix if matrix is not None else definition)
         else:
             arg = self.tensor(name, "")
         return self.axis_function(e.head, arg, e.axis, len(tensor.shape),
                                   self.index_list(e.indices))
-
-    def anon_index(self, name: str) -> str:
-        return self.tensor(name, "")
 
     def function(self, spec, arg: str, composite: bool) -> str:
         """``σ(x)``, ``√x``, ``𝟙[x > 0]``: a scalar function applied, in this style's tokens."""
@@ -360,8 +392,8 @@ def _matrix_add(self, m: mx.Add):
         neg = isinstance(t, mx.Scale) and _negative_coeff(t.coeff)
         body_m = mx.scale(_negate(t.coeff), t.x) if neg else t
         body = self._print(body_m)
-        if self.mprec(body_m) <= PREC_ADD and not isinstance(body_m, (mx.Scale, mx.Add)):
-            body = self.paren(body)
+        if self.mprec(body_m) <= PREC_ADD and (neg or not isinstance(body_m, (mx.Scale, mx.Add))):
+            body = self.paren(body)  # − (a + b) keeps its brackets; a + (b + c) needs none
         if n == 0:
             out = (self.style_minus() + body) if neg else body
         else:

@@ -29,18 +29,17 @@ class Unicode(Notation):
     def index_name(self, name: str) -> str:
         return name
 
-    def tensor(self, name: str, idx: str) -> str:
+    def tensor_name(self, name: str, idx: str) -> str:
         return names.text_indexed(name, idx)
 
-    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
-        t = names.text_indexed(name, idx)
+    def subscript(self, s: str, idx: str) -> str:
+        return f"{s}_{idx}" if idx else s
+
+    def adjoint_of(self, t: str, transposed: bool = False) -> str:
         return f"∂{self.loss}/∂{t}" + ("ᵀ" if transposed else "")
 
     def partial(self, top: str, bottom: str) -> str:
         return f"∂{top}/∂{bottom}"
-
-    def anon_index(self, name: str) -> str:
-        return f"({name})"
 
     def transposed(self, s: str) -> str:
         return s + "ᵀ"
@@ -192,17 +191,16 @@ class Latex(Notation):
     def index_name(self, name: str) -> str:
         return name.replace("′", "'")
 
-    def tensor(self, name: str, idx: str) -> str:
+    def tensor_name(self, name: str, idx: str) -> str:
         return names.latex_indexed(name, idx)
 
-    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
-        t = names.latex_indexed(name, idx)
+    def subscript(self, s: str, idx: str) -> str:
+        return f"{s}_{{{idx}}}" if idx else s
+
+    def adjoint_of(self, t: str, transposed: bool = False) -> str:
         if transposed:
             t = f"{{{t}}}^{{\\top}}"
         return f"\\frac{{\\partial {names.latex_indexed(self.loss)}}}{{\\partial {t}}}"
-
-    def anon_index(self, name: str) -> str:
-        return self.tensor(name, "")
 
     def partial(self, top: str, bottom: str) -> str:
         return f"\\frac{{\\partial {top}}}{{\\partial {bottom}}}"

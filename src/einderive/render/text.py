@@ -19,7 +19,21 @@ CLOSED_TOO_LARGE = "(its closed form is too large to be worth printing)"
 
 
 def printer(d, form=None, style=Unicode) -> Notation:
-    return style(d.index.ctx, d.loss, form.positions if form is not None else None)
+    return style(d.index.ctx, d.loss, form.positions if form is not None else None,
+                 anon_definitions(d))
+
+
+def anon_definitions(d) -> dict:
+    """Each anonymous intermediate's definition, so that it prints as what it is."""
+    return {t.name: (*d.index.definitions[t.name], d.anon.get(t.name))
+            for t in d.graph.tensors if t.kind == "anon"}
+
+
+def named_consumer(d, name: str) -> str:
+    """The named node whose line holds ``name`` (itself unless it is anonymous)."""
+    while d.graph[name].kind == "anon":
+        name = next(t.name for t in d.graph.nodes if name in d.graph.operands(t))
+    return name
 
 
 def shape_text(shape: tuple) -> str:

@@ -1,0 +1,139 @@
+"""Printed forms that mean what they say: signs, brackets, one reading per index, names.
+
+Each test prints what a user sees (terminal text, LaTeX, JSON) for a spec from
+issue 11 and checks the printed formula, not the SymPy value behind it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import SPEC_FILES, derive_text, forms, needs_pdflatex
+from einderive import derive
+from einderive.render import latex
+from einderive.render import text as T
+from einderive.render.json_out import document
+from einderive.render.styles import Latex
+from test_render import pdflatex
+
+LOG_SOFTMAX_SUM = """
+name: log_softmax_sum
+dims: {N: 4}
+inputs: {x: [N], y: [N], t: [N]}
+forward:
+  - L = sum(log_softmax(x + y) * t) + sum(x ** 3)
+loss: L
+"""
+
+NAMED_LOG_SOFTMAX = """
+name: named_log_softmax
+dims: {N: 4}
+inputs: {x: [N], y: [N], t: [N]}
+forward:
+  - h = log_softmax(x + y)
+  - L = sum(h * t)
+loss: L
+"""
+
+CENTRED_TANH = """
+name: centred_tanh
+dims: {N: 4}
+inputs: {x: [N], t: [N]}
+forward:
+  - y = tanh(x - sum(x) / N)
+  - L = sum(y * t)
+loss: L
+"""
+
+ROW_SOFTMAX = """
+name: row_softmax
+dims: {B: 2, N: 3, K: 4}
+inputs: {X: [B, N], W: [N, K], T: [B, K]}
+forward:
+  - L = sum(T * log_softmax(X @ W + 1, axis=-1))
+loss: L
+"""
+
+
+def latex_index(d, name: str) -> str:
+    return T.index_rhs(d, d.adjoint(name).form, Latex)
+
+
+def every_output(d) -> list[str]:
+    """Text (with steps), LaTeX (with steps) and JSON of a derivation."""
+    from einderive.api import render
+    from einderive.render.terminal import Options, plain
+    return [plain(d, Options(steps=True, expand=True, tree=True)), render(d, "latex", steps=True),
+            latex.standalone(d, steps=True, expand=True), json.dumps(document(d),
+                                                                     ensure_ascii=False)]
+
+
+# -- defect 3: the sign of every term -----------------------------------------------------------
+
+def test_a_nested_sum_keeps_the_signs_of_its_terms():
+    # ∂/∂x of Σ t ⊙ log_softmax(x + y) + Σ x³: t_i − softmax_i Σ t + 3 x_i², not "− t_i"
+    d = derive_text(LOG_SOFTMAX_SUM)
+    assert forms(d, "x")[0] == "t_i − softmax(x + y)_i Σ_i′ t_i′ + 3 x_i²"
+    assert latex_index(d, "x") == (r"t_{i} - \operatorname{softmax}(x + y)_{i} \sum_{i'} t_{i'}"
+                                   r" + 3 {x_{i}}^{2}")
+    entry = next(a for a in document(d)["adjoints"] if a["tensor"] == "x")
+    assert entry["index"] == "∂L/∂x_i = t_i − softmax(x + y)_i Σ_i′ t_i′ + 3 x_i²"
+
+
+def test_a_negated_sum_keeps_its_brackets():
+    from sympy import Add, Mul, Symbol
+
+    from einderive.render.styles import Unicode
+    a, b, c = Symbol("a"), Symbol("b"), Symbol("c")
+    p = Unicode()
+    minus_sum = Mul(-1, Add(b, c, evaluate=False), evaluate=False)
+    assert p.index(Add(a, minus_sum, evaluate=False)) == "a − (b + c)"
+    assert p.index(Add(c, Add(a, -b, evaluate=False), evaluate=False)) == "c + a − b"
+
+
+def test_centred_tanh_signs_in_every_form():
+    d = derive_text(CENTRED_TANH)
+    assert forms(d, "x") == ("∂L/∂y_i (1 − y_i²) − (1/N) Σ_i′ ∂L/∂y_i′ (1 − y_i′²)",
+                             "∂L/∂y ⊙ (1 − y ⊙ y) − (1/N) sum(∂L/∂y ⊙ (1 − y ⊙ y))")
+
+
+# -- defect 7: anonymous intermediates print as their definitions --------------------------------
+
+INTERNAL = re.compile(r"(?<![A-Za-z0-9])(\\_|_)[A-Za-z]\w*?(_\{?\d|_\d)")
+
+
+@pytest.mark.parametrize("spec", [LOG_SOFTMAX_SUM, NAMED_LOG_SOFTMAX, ROW_SOFTMAX])
+def test_no_internal_name_is_printed(spec):
+    for out in every_output(derive_text(spec)):
+        assert not INTERNAL.search(out), INTERNAL.search(out).group(0)
+
+
+@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
+def test_no_internal_name_in_shipped_specs(path):
+    for out in every_output(derive(path)):
+        assert not INTERNAL.search(out), INTERNAL.search(out).group(0)
+
+
+def test_an_anonymous_argument_prints_as_its_definition():
+    d = derive_text(NAMED_LOG_SOFTMAX)
+    (_, h), = [(t, f) for t, f in d.forward if t.name == "h"]
+    assert T.index_rhs(d, h) == "x_i + y_i − logsumexp(x + y)"
+    assert T.index_rhs(d, h, Latex) == r"x_{i} + y_{i} - \operatorname{logsumexp}(x + y)"
+    assert forms(d, "x")[0] == "∂L/∂h_i − softmax(x + y)_i Σ_i′ ∂L/∂h_i′"
+    steps = [r for e in d.adjoint("x").edges for _, r in T.step_lines(d, e)]
+    assert any("∂L/∂(x + y)_j" in s for s in steps), steps
+
+
+def test_an_anonymous_matrix_argument_prints_whole():
+    d = derive_text(ROW_SOFTMAX)
+    index = forms(d, "W")[0]
+    assert "softmax(1 + X W)_ik" in index, index
+
+
+@needs_pdflatex
+def test_issue_snippets_compile(tmp_path):
+    for n, spec in enumerate([LOG_SOFTMAX_SUM, NAMED_LOG_SOFTMAX, CENTRED_TANH, ROW_SOFTMAX]):
+        pdflatex(tmp_path, latex.standalone(derive_text(spec), steps=True, expand=True), f"s{n}")
