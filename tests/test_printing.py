@@ -137,3 +137,42 @@ def test_an_anonymous_matrix_argument_prints_whole():
 def test_issue_snippets_compile(tmp_path):
     for n, spec in enumerate([LOG_SOFTMAX_SUM, NAMED_LOG_SOFTMAX, CENTRED_TANH, ROW_SOFTMAX]):
         pdflatex(tmp_path, latex.standalone(derive_text(spec), steps=True, expand=True), f"s{n}")
+
+
+# -- defect 5: one reading for every index -----------------------------------------------------
+
+SWIGLU = """
+name: swiglu
+dims: {B: 2, D: 3, H: 4}
+inputs: {X: [B, D], W1: [H, D], W3: [H, D]}
+forward:
+  - A = silu(X @ W1.T) * (X @ W3.T)
+  - L = sum(A)
+loss: L
+"""
+
+NORMALISED = """
+name: normalised
+dims: {M: 3, N: 4}
+inputs: {W: [M, N], q: [N], r: [N]}
+forward:
+  - y = (W @ q) / (1 + (W * W) @ r)
+  - L = sum(y)
+loss: L
+"""
+
+
+def forward_index(d, name: str, style=None) -> str:
+    (f,) = [f for t, f in d.forward if t.name == name]
+    return T.index_rhs(d, f) if style is None else T.index_rhs(d, f, style)
+
+
+def test_a_bound_index_never_shares_its_letter_with_a_summed_one():
+    d = derive_text(SWIGLU)
+    assert forward_index(d, "A") == "silu(Σ_j′ X_ij′ W1_kj′) X_ij W3_kj"
+    assert forward_index(d, "A", Latex) == (r"\operatorname{silu}\left(\sum_{j'} X_{ij'} "
+                                            r"W_{1,kj'}\right) X_{ij} W_{3,kj}")
+    d = derive_text(NORMALISED)
+    assert forward_index(d, "y") == "W_ij q_j / (1 + Σ_j′ W_ij′² r_j′)"
+    assert forward_index(d, "y", Latex) == (r"\frac{W_{ij} q_{j}}{1 + \sum_{j'} "
+                                            r"{W_{ij'}}^{2} r_{j'}}")

@@ -5,8 +5,8 @@ Two rewrites, both of presentation only (the value is unchanged):
 * an anonymous intermediate (``_h_1``, made for the argument of an axis
   function) is replaced by its definition, so ``h_i = x_i + y_i − logsumexp(x + y)``
   and never an internal name;
-* a summation index whose letter also occurs elsewhere in its term takes a
-  fresh primed letter, so ``silu(Σ_j′ X_ij′ W1_kj′) X_ij W3_kj`` never reads as
+* a summation index whose letter is also free in its term, bound around it,
+  or bound by a sum written flat beside it, takes a fresh primed letter, so ``silu(Σ_j′ X_ij′ W1_kj′) X_ij W3_kj`` never reads as
   one ``j`` bound twice (Einstein's convention drops the outer Σ_j).
 
 Each rebuilt node remembers the node it came from (``origin``), so the order the
@@ -23,6 +23,19 @@ from ..indexed import PRIME
 def index_names(e) -> set:
     """Letters of every index written in ``e``, bound or free (tensor keys start with $)."""
     return {s.name for s in e.atoms(Symbol) if not s.name.startswith("$")} - _dims(e)
+
+
+def exposed_names(e) -> set:
+    """Letters a neighbour in a product can see: free indices, and the indices of sums
+    written flat in the product (Einstein's convention drops those Σ)."""
+    names = {s.name for s in e.free_symbols
+             if isinstance(s, Symbol) and not s.name.startswith("$")} - _dims(e)
+    if isinstance(e, Sum):
+        return names | {v.name for v, _, _ in e.limits} | exposed_names(e.function)
+    if isinstance(e, Mul):
+        for a in e.args:
+            names |= exposed_names(a)
+    return names
 
 
 def _dims(e) -> set:
@@ -65,27 +78,43 @@ class Rewriter:
 
     # -- one reading for every index -----------------------------------------------------
 
-    def disambiguate(self, e, outside: frozenset = frozenset()):
-        """Give each sum a letter that occurs nowhere else in its term (``outside``)."""
+    def disambiguate(self, e, outside: frozenset = frozenset(), avoid: frozenset = frozenset()):
+        """Give each sum a letter that occurs nowhere else in its term (``outside``).
+
+        A sum written flat in a product also avoids ``avoid``, every letter bound
+        beside it: Einstein's convention may drop its Σ."""
         if isinstance(e, Sum):
             (var, lo, hi), rest = e.limits[-1], e.limits[:-1]  # the outermost sum first
             body = Sum(e.function, *rest) if rest else e.function
             if var.name in outside:
-                new = Symbol(_fresh(var.name, outside | index_names(body)))
-                body, var = body.xreplace({var: new}), new
-            body = self.disambiguate(body, outside | {var.name})
+                new = Symbol(_fresh(var.name, outside | avoid | index_names(body)))
+                body, var = self._replace(body, {var: new}), new
+            body = self.disambiguate(body, outside | {var.name}, avoid)
             return self._rebuilt(e, Sum(body, (var, lo, hi)))
         if isinstance(e, Add):
-            return self._rebuild(e, [self.disambiguate(a, outside) for a in e.args])
+            return self._rebuild(e, [self.disambiguate(a, outside, avoid) for a in e.args])
         if not e.args or _is_axis_function(e) or isinstance(e, Indexed):
             return e
         args = list(e.args)
-        for n, a in enumerate(args):
-            others = set()
+        # a sum nested in a function or a denominator takes the prime, so that the
+        # product's own sums (which Einstein's convention drops) keep their letters
+        for n in sorted(range(len(args)), key=lambda n: isinstance(args[n], Sum)):
+            others, beside = set(), set()
             for b in args[:n] + args[n + 1:]:
-                others |= index_names(b)
-            args[n] = self.disambiguate(a, outside | others)
+                others |= exposed_names(b)
+                beside |= index_names(b)
+            flat = isinstance(args[n], Sum)  # may lose its Σ: must differ from all beside it
+            args[n] = self.disambiguate(args[n], outside | others,
+                                        avoid | beside if flat else avoid)
         return self._rebuild(e, args)
+
+    def _replace(self, e, mapping: dict):
+        """``e.xreplace(mapping)``, remembering where each rebuilt node came from."""
+        if e in mapping:
+            return mapping[e]
+        if not e.args:
+            return e
+        return self._rebuild(e, [self._replace(a, mapping) for a in e.args])
 
     def _rebuild(self, e, args: list):
         if all(a is b for a, b in zip(args, e.args)):

@@ -236,17 +236,21 @@ class Latex(Notation):
     def product(self, coeff, num: list, den: list) -> str:
         top = [self._num_factor(a, n == len(num) - 1) for n, a in enumerate(num)]
         c_num, c_den = coeff.as_numer_denom() if coeff != 1 else (S.One, S.One)
-        bottom = [self.wrap(d, PREC_POW) for d in den]
+        bottom = [self._num_factor(d, n == len(den) - 1) for n, d in enumerate(den)]
         if c_den != 1:
-            bottom.insert(0, self._print(c_den) if not c_den.is_Mul else
-                          " ".join(self._print(a) for a in c_den.args))
+            bottom.insert(0, self._constant_factors(c_den))
         if c_num != 1:
-            top.insert(0, self._print(c_num) if not c_num.is_Mul else
-                       " ".join(self._print(a) for a in c_num.args))
+            top.insert(0, self._constant_factors(c_num))
+        if len(bottom) == 1 and len(den) == 1:
+            bottom = [self._print(den[0])]  # a fraction bar is its own bracket
         t = " ".join(top) if top else "1"
         if not bottom:
             return t
         return f"\\frac{{{t}}}{{{' '.join(bottom)}}}"
+
+    def _constant_factors(self, c) -> str:
+        """``N (N - 1)``: a product of constants, each bracketed as a factor needs."""
+        return " ".join(self.wrap(a, PREC_MUL) for a in c.args) if c.is_Mul else self._print(c)
 
     def scalar_product(self, num, den) -> str:
         t = " ".join(self._print(x) for x in num) or "1"
