@@ -176,3 +176,34 @@ def test_a_bound_index_never_shares_its_letter_with_a_summed_one():
     assert forward_index(d, "y") == "W_ij q_j / (1 + Σ_j′ W_ij′² r_j′)"
     assert forward_index(d, "y", Latex) == (r"\frac{W_{ij} q_{j}}{1 + \sum_{j'} "
                                             r"{W_{ij'}}^{2} r_{j'}}")
+
+
+# -- defect 6: brackets -------------------------------------------------------------------------
+
+BRACKETS = """
+name: brackets
+dims: {N: 4}
+inputs: {x: [N], y: [N]}
+forward:
+  - s = sum(x) / (N * (N - 1))
+  - z = y ** 1.5
+  - L = s + sum(z) + sum(x / (N - 1)) + sum(-(x + y) * 2)
+loss: L
+"""
+
+
+def test_a_constant_denominator_keeps_its_brackets():
+    d = derive_text(BRACKETS)
+    (s,) = [f for t, f in d.forward if t.name == "s"]
+    assert T.index_rhs(d, s) == "(1/(N (N − 1))) Σ_i x_i"  # not 1/(N N − 1)
+    assert T.matrix_rhs(d, s, Latex) == r"\frac{1}{N (N - 1)} \, \operatorname{sum}(x)"
+    # 1/(N − 1) − 2 as one coefficient: its numerator and the whole are bracketed
+    assert forms(d, "x")[1].endswith("− ((2 N − 3)/(N − 1)) 𝟏")
+    assert T.matrix_rhs(d, d.adjoint("x").form, Latex).endswith(
+        r"- \left(2 - \frac{1}{N - 1}\right) \, \mathbf{1}")
+
+
+def test_a_fractional_elementwise_power_is_bracketed():
+    d = derive_text(BRACKETS)
+    (z,) = [f for t, f in d.forward if t.name == "z"]
+    assert T.matrix_rhs(d, z) == "y^∘(3/2)"

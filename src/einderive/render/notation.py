@@ -441,6 +441,11 @@ def is_prefix(e) -> bool:
     return isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt"
 
 
+def is_prefix_pow(e) -> bool:
+    """``√N``: a square root prints as a prefix and needs no brackets as a divisor."""
+    return isinstance(e, Pow) and e.exp == S.Half
+
+
 def atomic(m: mx.M) -> bool:
     """Whether a matrix-form node needs no brackets as an operand of a product."""
     if isinstance(m, mx.Ref):

@@ -9,7 +9,8 @@ from sympy import Pow, S
 
 from .. import matrix as mx
 from . import names
-from .notation import PREC_MUL, PREC_POW, SUPERSCRIPT, Notation, atomic, is_prefix
+from .notation import (PREC_ATOM, PREC_MUL, PREC_POW, SUPERSCRIPT, Notation, atomic, is_prefix,
+                       is_prefix_pow)
 
 # ---------------------------------------------------------------------------
 # Unicode
@@ -60,11 +61,8 @@ class Unicode(Notation):
         return base + self._sup(p)
 
     def hadamard_power(self, base: str, p) -> str:
-        return f"{base}^∘{self._sup_text(p)}"
-
-    @staticmethod
-    def _sup_text(p) -> str:
-        return str(p)
+        text = self.number(p)
+        return f"{base}^∘{text}" if p.is_Integer and p > 0 else f"{base}^∘({text})"
 
     def _sup(self, p) -> str:
         text = str(p)
@@ -87,30 +85,37 @@ class Unicode(Notation):
         return s
 
     def _coeff(self, c, followed: bool) -> str:
+        """A constant in front of a product: bracketed unless it is one atom or an integer."""
         s = self._const(c)
-        if followed and not (c.is_Integer or c.is_Rational and c.q == 1):
-            return f"({s})" if ("/" in s or " " in s) else s
+        if followed and not c.is_Integer and self.prec(c) < PREC_ATOM:
+            return self.paren(s)
         return s
 
     def _const(self, c) -> str:
+        """A constant (numbers and dims), ``a/b`` with each side bracketed by precedence."""
         if c.is_Rational:
             return self.number(c)
         n, d = c.as_numer_denom()
         top = self._plain(n)
         if d == 1:
             return top
+        if self.prec(n) < PREC_MUL:
+            top = self.paren(top)  # (2 N − 3)/(N − 1)
         bottom = self._plain(d)
-        if " " in bottom or "/" in bottom:
-            bottom = f"({bottom})"
+        if self.prec(d) <= PREC_MUL and not is_prefix_pow(d):
+            bottom = self.paren(bottom)  # 1/(N (N − 1))
         return f"{top}/{bottom}"
 
     def _plain(self, c) -> str:
         if c.is_Mul:
-            return " ".join(self._plain(a) for a in c.args)
+            return " ".join(self._plain(a) if self.prec(a) >= PREC_MUL else
+                            self.paren(self._plain(a)) for a in c.args)
         if isinstance(c, Pow):
             if c.exp == S.Half:
-                return f"√{self._plain(c.base)}"
-            return self._plain(c.base) + self._sup(c.exp)
+                return self.sqrt(self._plain(c.base), self.prec(c.base) < PREC_ATOM)
+            base = self._plain(c.base)
+            return (base if self.prec(c.base) >= PREC_ATOM else self.paren(base)) + \
+                self._sup(c.exp)
         return self._print(c)
 
     def scalar_product(self, num, den) -> str:
@@ -259,7 +264,7 @@ class Latex(Notation):
         return f"\\frac{{{t}}}{{{' '.join(self._print(d) for d in den)}}}"
 
     def coefficient(self, c: mx.M, body: str) -> str:
-        s = self._print(c)
+        s = self.wrap(c, PREC_MUL)
         return f"{s} {body}" if isinstance(c, mx.Const) and c.value.is_Rational else \
             f"{s} \\, {body}"
 
