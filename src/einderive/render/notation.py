@@ -73,7 +73,7 @@ class Notation(Printer):
         if isinstance(e, Sum):
             return PREC_ADD
         if isinstance(e, Rational) and not isinstance(e, Integer):
-            return PREC_MUL
+            return PREC_ADD if e < 0 else PREC_MUL
         if isinstance(e, Integer) and e < 0:
             return PREC_ADD
         if isinstance(e, Pow):
@@ -84,11 +84,14 @@ class Notation(Printer):
 
     # -- index form: printing ----------------------------------------------------------------
 
-    def index(self, e) -> str:
-        """An index form, with Einstein's convention where it is unambiguous."""
+    def index(self, e, free: tuple = ()) -> str:
+        """An index form, with Einstein's convention where it is unambiguous.
+
+        ``free`` are the left-hand side's indices: no sum may take their letters."""
         rw = Rewriter({n: v[:2] for n, v in self.anon.items()},
                       lambda key: self.ctx.tensor_of.get(key) if self.ctx else None)
-        e = rw.disambiguate(rw.inline(e))
+        lhs = frozenset(i.name for i in free if isinstance(i, Symbol))
+        e = rw.disambiguate(rw.inline(e), lhs)
         self.origin = rw.origin
         if isinstance(e, Add):
             return self._join_terms(self._ordered_terms(e), top=True)
