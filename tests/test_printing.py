@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 
 import pytest
 
@@ -207,3 +208,61 @@ def test_a_fractional_elementwise_power_is_bracketed():
     d = derive_text(BRACKETS)
     (z,) = [f for t, f in d.forward if t.name == "z"]
     assert T.matrix_rhs(d, z) == "y^∘(3/2)"
+
+
+# -- defect 9: distinct names print distinctly -----------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from einderive.render import names  # noqa: E402
+
+IDENT_CHARS = "abxyzABWN019_αβλοéΩ"
+identifiers = st.text(IDENT_CHARS, min_size=1, max_size=7).filter(
+    lambda s: s.isidentifier() and unicodedata.normalize("NFKC", s) == s)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sets(identifiers, min_size=2, max_size=8))
+def test_distinct_names_give_distinct_latex(all_names):
+    table = names.latex_table(all_names)
+    for idx in ("", "ij"):
+        shown = {names.latex_indexed(n, idx, table) for n in all_names}
+        assert len(shown) == len(all_names), table
+
+
+def test_names_that_looked_alike_in_latex():
+    table = names.latex_table(["b_3", "b__3", "b3", "lambda", "lambda_", "alpha", "α"])
+    # the shorter name keeps the typeset form; the look-alike is spelled out
+    assert table["b3"] == ("b", "3") and table["α"] == ("\\alpha", "")
+    assert table["alpha"] == ("\\mathtt{alpha}", "")
+    assert names.latex_indexed("b__3", "i", table) == r"\mathtt{b\_\_3}_{i}"
+    assert len({names.latex_indexed(n, "i", table) for n in table}) == len(table)
+
+
+def test_a_spec_with_look_alike_names_prints_them_apart():
+    d = derive_text("""
+        dims: {N: 3}
+        inputs: {b_3: [N], b__3: [N]}
+        forward:
+          - L = sum(b_3 * b__3)
+        loss: L
+        """)
+    assert latex_index(d, "b_3") == r"\mathtt{b\_\_3}_{i}"  # ∂L/∂b_3 = b__3
+    assert latex_index(d, "b__3") == "b_{3,i}"
+
+
+@needs_pdflatex
+def test_look_alike_names_compile(tmp_path):
+    import random
+    rng = random.Random(0)
+    pool = set()
+    while len(pool) < 150:
+        s = "".join(rng.choice(IDENT_CHARS) for _ in range(rng.randint(1, 6)))
+        if s.isidentifier() and unicodedata.normalize("NFKC", s) == s:
+            pool.add(s)
+    table = names.latex_table(pool)
+    body = "\n".join(f"${names.latex_indexed(n, 'ij', table)}$ ${names.latex_indexed(n, '', table)}$"
+                     for n in sorted(pool))
+    pdflatex(tmp_path, "\\documentclass{article}\\usepackage{amsmath,amssymb}\n"
+             f"\\begin{{document}}\n{body}\n\\end{{document}}\n")

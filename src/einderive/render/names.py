@@ -43,7 +43,8 @@ def _latex_chars(text: str) -> str:
             out.append("\\_" if ch == "_" else ch)
         elif ch in _GREEK_CHARS:
             name = _GREEK_CHARS[ch]
-            out.append("o" if name == "omicron" else f"\\{name} ")
+            # LaTeX has no \omicron; an upright o keeps it apart from the letter o
+            out.append("\\mathrm{o}" if name == "omicron" else f"\\{name} ")
         else:
             decomposed = unicodedata.normalize("NFD", ch)
             base, marks = decomposed[0], decomposed[1:]
@@ -92,8 +93,30 @@ def latex_parts(name: str) -> tuple[str, str]:
     return head, ",".join(subs)
 
 
-def latex_indexed(name: str, index: str = "") -> str:
-    head, sub = latex_parts(name)
+def latex_table(all_names) -> dict:
+    """(head, subscript) for each of a derivation's names, distinct for distinct names.
+
+    Each name gets its typeset form (``b_3`` is b₃) unless a name before it (shorter,
+    then alphabetical) already looks the same (``b__3``, ``b3``); that one is
+    spelled out in typewriter letters, ``\\mathtt{b\\_\\_3}``, which no typeset
+    form uses."""
+    table, seen = {}, set()
+    for name in sorted(set(all_names), key=lambda n: (len(n), n)):
+        parts = latex_parts(name)
+        if _joined(parts) in seen:
+            parts = (f"\\mathtt{{{_latex_chars(name)}}}", "")
+        seen.add(_joined(parts))
+        table[name] = parts
+    return table
+
+
+def _joined(parts: tuple) -> str:
+    head, sub = parts
+    return f"{head}_{{{sub}}}" if sub else head
+
+
+def latex_indexed(name: str, index: str = "", table: dict | None = None) -> str:
+    head, sub = table[name] if table and name in table else latex_parts(name)
     parts = [p for p in (sub, index) if p]
     if not parts:
         return head

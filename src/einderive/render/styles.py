@@ -191,13 +191,24 @@ class Latex(Notation):
         return f"{sign}\\frac{{{abs(r.p)}}}{{{r.q}}}"
 
     def dim(self, name: str) -> str:
-        return names.latex_indexed(name)
+        return names.latex_indexed(name, "", self.latex_names)
+
+    @property
+    def latex_names(self) -> dict:
+        """Every name of the graph typeset, distinct names distinct (made once)."""
+        if self._latex_names is None:
+            graph = self.ctx.graph if self.ctx is not None else None
+            self._latex_names = {} if graph is None else names.latex_table(
+                [t.name for t in graph.tensors] + [d for d, _ in graph.dims])
+        return self._latex_names
+
+    _latex_names = None
 
     def index_name(self, name: str) -> str:
         return name.replace("′", "'")
 
     def tensor_name(self, name: str, idx: str) -> str:
-        return names.latex_indexed(name, idx)
+        return names.latex_indexed(name, idx, self.latex_names)
 
     def subscript(self, s: str, idx: str) -> str:
         return f"{s}_{{{idx}}}" if idx else s
@@ -205,7 +216,8 @@ class Latex(Notation):
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         if transposed:
             t = f"{{{t}}}^{{\\top}}"
-        return f"\\frac{{\\partial {names.latex_indexed(self.loss)}}}{{\\partial {t}}}"
+        loss = names.latex_indexed(self.loss, "", self.latex_names)
+        return f"\\frac{{\\partial {loss}}}{{\\partial {t}}}"
 
     def partial(self, top: str, bottom: str) -> str:
         return f"\\frac{{\\partial {top}}}{{\\partial {bottom}}}"
