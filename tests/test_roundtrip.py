@@ -28,7 +28,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sympy import Add, Indexed, Integer, Mul, Pow, Rational, Sum, Symbol
 
-from conftest import derive_text
+import pytest
+
+from conftest import SPEC_FILES, derive_text
 from einderive import matrix as mx
 from einderive.ops import F, ElementwiseFunction
 from einderive.render.styles import Unicode
@@ -41,14 +43,19 @@ SUPERS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ", "0123456789-/"))
 # -- the reader --------------------------------------------------------------------------------
 
 TOKEN = re.compile(r"""
-    (?P<num>\d+(\.\d+)?)
+    (?P<num>\d+(\.\d+)?(e[−-]?\d+)?)
   | (?P<sigma>Σ_[a-z]′*)
-  | (?P<name>[A-Za-z]+(_[a-z′]+)?)
+  | (?P<adj>∂[A-Za-z]\w*/∂)
+  | (?P<delta>δ_[a-z′]+)
+  | (?P<name>[A-Za-z][A-Za-z0-9_′]*(,[a-z′]+)?)
+  | (?P<sub>_[a-z′]+)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
-  | (?P<op>[−+/⊙⊘·()ᵀ√σ])
+  | (?P<op>σ'|[−+/⊙⊘·()ᵀ√σ,=\[\]>𝟙])
   | (?P<space>\s+)
 """, re.X)
+FUNCTION_NAMES = {"exp", "tanh", "log", "sum", "relu", "gelu", "silu", "softplus", "Φ", "φ",
+                  "softmax", "logsumexp", "rowsum", "colsum", "mean", "diag"}
 
 
 def tokens(text: str) -> list:
@@ -71,8 +78,9 @@ def _letters(sub: str) -> list:
 class Reader:
     """Precedence climbing over the tokens; builds a small tree of tuples."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, known=("x", "y", "a", "b", "A", "B", "N")):
         self.toks = tokens(text)
+        self.known = sorted(known, key=len, reverse=True)  # tensor and dim names
         self.n = 0
 
     def peek(self):
@@ -104,7 +112,8 @@ class Reader:
 
     def starts_atom(self) -> bool:
         kind, value = self.peek()
-        return kind in ("num", "name", "sigma") or value in ("(", "√", "σ")
+        return kind in ("num", "name", "sigma", "adj", "delta") or value in ("(", "√", "σ",
+                                                                          "σ'", "𝟙")
 
     def product(self):
         e = self.factor()
@@ -148,6 +157,9 @@ class Reader:
             elif value == "ᵀ":
                 self.take()
                 e = ("T", e)
+            elif kind == "sub":  # (x + y)_i, softmax(S)_ij
+                self.take()
+                e = ("sub", e, tuple(_letters(value[1:])))
             else:
                 return e
 
@@ -159,7 +171,7 @@ class Reader:
     def atom(self):
         kind, value = self.take()
         if kind == "num":
-            return ("num", float(value))
+            return ("num", float(value.replace("−", "-")))
         if value == "(":
             e = self.sum()
             self.take(")")
@@ -168,14 +180,55 @@ class Reader:
             if self.peek()[1] == "(":
                 return ("fn", "√", self.atom())
             return ("fn", "√", self.atom())
-        if value == "σ" or (kind == "name" and value in FUNCS):
+        if value in ("σ", "σ'") or (kind == "name" and value in FUNCTION_NAMES):
             self.take("(")
             e = self.sum()
+            if self.peek()[1] == ",":  # softmax(S, axis=0)
+                self.take(",")
+                assert self.take()[1] == "axis"
+                self.take("=")
+                self.take()
             self.take(")")
             return ("fn", value, e)
+        if value == "𝟙":
+            self.take("[")
+            e = self.sum()
+            self.take(">")
+            self.take()
+            self.take("]")
+            return ("fn", "𝟙", e)
+        if kind == "delta":
+            return ("ref", "δ", tuple(_letters(value[2:])))
+        if kind == "adj":
+            name, idx = self.name(self.take()[1]) if self.peek()[0] == "name" else \
+                ("(…)", ())
+            if name == "(…)":  # the adjoint of an anonymous intermediate: ∂L/∂(x + y)_i
+                e = self.atom_after_paren()
+                return ("adjoint", e)
+            return ("ref", "∂" + name, idx)
         assert kind == "name", value
-        name, _, sub = value.partition("_")
-        return ("ref", name, tuple(_letters(sub)))
+        name, idx = self.name(value)
+        return ("ref", name, idx)
+
+    def atom_after_paren(self):
+        self.take("(")
+        e = self.sum()
+        self.take(")")
+        if self.peek()[0] == "sub":
+            return ("sub", e, tuple(_letters(self.take()[1][1:])))
+        return e
+
+    def name(self, token: str):
+        """A tensor's name and its indices: ``x_ij``, ``y_true,i``, ``W1_kj′``."""
+        if "," in token:
+            name, idx = token.split(",")
+            return name, tuple(_letters(idx))
+        if token in self.known:
+            return token, ()
+        for k in self.known:
+            if token.startswith(k + "_"):
+                return k, tuple(_letters(token[len(k) + 1:]))
+        raise AssertionError(f"unknown name {token!r}")
 
 
 def _fraction(text: str) -> float:
@@ -195,6 +248,8 @@ def occurrences(e, bound=frozenset()) -> list:
         return occurrences(e[2], bound | {e[1]})
     if tag in ("num",):
         return []
+    if tag == "sub":
+        return occurrences(e[1], bound) + [v for v in e[2] if v not in bound]
     out = []
     for c in e[1:]:
         if isinstance(c, tuple):
@@ -208,6 +263,8 @@ def occurrences(e, bound=frozenset()) -> list:
 def bound_letters(e) -> list:
     if e[0] in ("ref", "num"):
         return []
+    if e[0] == "sub":
+        return bound_letters(e[1])
     out = [e[1]] if e[0] == "sigma" else []
     for c in e[1:]:
         if isinstance(c, tuple):
@@ -444,3 +501,51 @@ def test_the_reader_can_fail():
         pass
     else:
         raise AssertionError("a letter bound and summed in one term was accepted")
+
+
+# -- every index form einderive prints for the shipped specs and the issue's examples ------------
+
+ISSUE_SPECS = [
+    "dims: {N: 4}\ninputs: {x: [N], y: [N], t: [N]}\n"
+    "forward:\n  - L = sum(log_softmax(x + y) * t) + sum(x ** 3)\nloss: L\n",
+    "dims: {B: 2, D: 3, H: 4}\ninputs: {X: [B, D], W1: [H, D], W3: [H, D]}\n"
+    "forward:\n  - A = silu(X @ W1.T) * (X @ W3.T)\n  - L = sum(A)\nloss: L\n",
+    "dims: {M: 3, N: 4}\ninputs: {W: [M, N], q: [N], r: [N]}\n"
+    "forward:\n  - y = (W @ q) / (1 + (W * W) @ r)\n  - L = sum(y)\nloss: L\n",
+    "dims: {N: 4}\ninputs: {x: [N], t: [N]}\n"
+    "forward:\n  - y = tanh(x - sum(x) / N)\n  - L = sum(y * t) + sum(x) / (N * (N - 1))\n"
+    "loss: L\n",
+]
+
+
+def printed_index_forms(d):
+    """(free letters, text) of every index form the terminal shows, --steps included."""
+    from einderive.render import text as T
+    names = lambda idx: {i.name for i in idx if hasattr(i, "name")}  # noqa: E731
+    for t, f in d.forward:
+        yield names(f.idx), T.index_rhs(d, f)
+    for a in d.adjoints:
+        for f in [a.form, a.closed, *(f for _, f in a.terms)]:
+            if f is not None:
+                yield names(f.idx), T.index_rhs(d, f)
+        for edge in a.edges:
+            shown = edge.shown
+            (_, local), *chain = T.step_lines(d, edge)
+            for part in local.split(" = "):
+                yield names(shown.out_idx) | names(shown.in_idx), part
+            for _, rhs in chain:
+                for part in rhs.split(" = "):
+                    yield names(shown.in_idx), part
+
+
+def _known(d) -> list:
+    return [t.name for t in d.graph.tensors] + [n for n, _ in d.graph.dims]
+
+
+@pytest.mark.parametrize("source", SPEC_FILES + ISSUE_SPECS,
+                         ids=lambda s: s.stem if hasattr(s, "stem") else s.split("- ")[1][:20])
+def test_every_printed_index_form_has_one_reading(source):
+    from einderive import derive
+    d = derive(source) if hasattr(source, "stem") else derive_text(source)
+    for free, text in printed_index_forms(d):
+        einstein(Reader(text, _known(d)).read(), free)
