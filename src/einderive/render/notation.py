@@ -62,25 +62,7 @@ class Notation(Printer):
     # -- index form: precedence -------------------------------------------------------------
 
     def prec(self, e) -> int:
-        if isinstance(e, mx.M):
-            return self.mprec(e)
-        if isinstance(e, Add):
-            return PREC_ADD
-        if isinstance(e, Mul):
-            if e.could_extract_minus_sign():
-                return PREC_ADD
-            return PREC_MUL
-        if isinstance(e, Sum):
-            return PREC_ADD
-        if isinstance(e, Rational) and not isinstance(e, Integer):
-            return PREC_ADD if e < 0 else PREC_MUL
-        if isinstance(e, Integer) and e < 0:
-            return PREC_ADD
-        if isinstance(e, Pow):
-            return PREC_MUL if e.exp < 0 or e.exp == S.Half else PREC_POW
-        if isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt":
-            return PREC_MUL  # √x is a prefix: bracket it under a power
-        return PREC_ATOM
+        return precedence(e)
 
     # -- index form: printing ----------------------------------------------------------------
 
@@ -270,21 +252,7 @@ class Notation(Printer):
     # -- matrix form -------------------------------------------------------------------------
 
     def mprec(self, m: mx.M) -> int:
-        if isinstance(m, mx.Add):
-            return PREC_ADD
-        if isinstance(m, mx.Scale):
-            return PREC_ADD if _negative_coeff(m.coeff) else PREC_MUL
-        if isinstance(m, (mx.MatMul, mx.Hadamard)):
-            return PREC_MUL
-        if isinstance(m, mx.Const):
-            return self.prec(m.value)
-        if isinstance(m, mx.Pow):
-            return PREC_MUL if m.exp < 0 or _square(m) else PREC_POW
-        if isinstance(m, mx.Ref) and m.display is not None:
-            return self.mprec(m.display)
-        if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
-            return PREC_POW
-        return PREC_ATOM
+        return precedence(m)
 
     def matrix(self, m: mx.M) -> str:
         return self._print(m)
@@ -449,16 +417,53 @@ def is_prefix_pow(e) -> bool:
     return isinstance(e, Pow) and e.exp == S.Half
 
 
+def precedence(e) -> int:
+    """The one precedence table: how tightly a node of either tree binds when printed.
+
+    An operand whose precedence is below what its place needs is bracketed;
+    index forms (SymPy) and matrix forms (``mx``) share the levels, in both styles."""
+    if isinstance(e, mx.M):
+        return _matrix_precedence(e)
+    if isinstance(e, Add):
+        return PREC_ADD
+    if isinstance(e, Mul):
+        if e.could_extract_minus_sign():
+            return PREC_ADD
+        return PREC_MUL
+    if isinstance(e, Sum):
+        return PREC_ADD
+    if isinstance(e, Rational) and not isinstance(e, Integer):
+        return PREC_ADD if e < 0 else PREC_MUL
+    if isinstance(e, Integer) and e < 0:
+        return PREC_ADD
+    if isinstance(e, Pow):
+        return PREC_MUL if e.exp < 0 or e.exp == S.Half else PREC_POW
+    if isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt":
+        return PREC_MUL  # √x is a prefix: bracket it under a power
+    return PREC_ATOM
+
+
+def _matrix_precedence(m: mx.M) -> int:
+    if isinstance(m, mx.Add):
+        return PREC_ADD
+    if isinstance(m, mx.Scale):
+        return PREC_ADD if _negative_coeff(m.coeff) else PREC_MUL
+    if isinstance(m, (mx.MatMul, mx.Hadamard)):
+        return PREC_MUL
+    if isinstance(m, mx.Const):
+        return precedence(m.value)
+    if isinstance(m, mx.Pow):
+        return PREC_MUL if m.exp < 0 or _square(m) else PREC_POW
+    if isinstance(m, mx.Ref) and m.display is not None:
+        return precedence(m.display)
+    if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
+        return PREC_POW
+    return PREC_ATOM
+
+
 def atomic(m: mx.M) -> bool:
     """Whether a matrix-form node needs no brackets as an operand of a product."""
-    if isinstance(m, mx.Ref):
-        return m.display is None or atomic(m.display)
-    if isinstance(m, mx.Pow):
-        return m.exp > 0 and not _square(m) and m.exp != S.Half or m.exp == S.Half
-    return isinstance(m, (mx.Transpose, mx.Fn, mx.AxisFn, mx.Reduce, mx.Ones, mx.Eye,
-                          mx.Einsum, mx.Diag)) or (isinstance(m, mx.Const) and
-                                                   (m.value.is_Integer and m.value >= 0 or
-                                                    m.value.is_Symbol))
+    return precedence(m) >= PREC_POW
 
 
 def _square(m: mx.M) -> bool:
