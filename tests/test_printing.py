@@ -266,3 +266,20 @@ def test_look_alike_names_compile(tmp_path):
                      for n in sorted(pool))
     pdflatex(tmp_path, "\\documentclass{article}\\usepackage{amsmath,amssymb}\n"
              f"\\begin{{document}}\n{body}\n\\end{{document}}\n")
+
+
+CONSTANT_FACTORS = """
+name: constant_factors
+dims: {N: 4}
+inputs: {x: [N], y: [N], a: []}
+forward:
+  - L = sum(x * y * (N - 1)) + sum(exp(x) / (N + 1)) + a * sum(x) / sqrt(N)
+loss: L
+"""
+
+
+def test_a_constant_sum_in_front_keeps_its_brackets_in_latex():
+    d = derive_text(CONSTANT_FACTORS)
+    assert latex_index(d, "y") == "(N - 1) x_{i}"  # not N - 1 x_{i}
+    assert latex_index(d, "x") == r"\frac{\exp(x_{i})}{1 + N} + (N - 1) y_{i} + \frac{a}{\sqrt{N}}"
+    assert forms(d, "a") == ("(1/√N) Σ_i x_i", "(1/√N) sum(x)")

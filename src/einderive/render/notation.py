@@ -409,12 +409,9 @@ Notation._print_Pow = _dispatch(_index_pow, _matrix_pow)
 
 
 def is_prefix(e) -> bool:
-    return isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt"
-
-
-def is_prefix_pow(e) -> bool:
-    """``√N``: a square root prints as a prefix and needs no brackets as a divisor."""
-    return isinstance(e, Pow) and e.exp == S.Half
+    """``√x``: a square root prints as a prefix and needs no brackets as a divisor."""
+    return isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt" or \
+        isinstance(e, Pow) and e.exp == S.Half
 
 
 def precedence(e) -> int:

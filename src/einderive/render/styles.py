@@ -5,12 +5,11 @@ They differ only in tokens; all structure lives in :class:`Notation`.
 
 from __future__ import annotations
 
-from sympy import Pow, S
+from sympy import Mul, Pow, S
 
 from .. import matrix as mx
 from . import names
-from .notation import (PREC_ATOM, PREC_MUL, PREC_POW, SUPERSCRIPT, Notation, atomic, is_prefix,
-                       is_prefix_pow)
+from .notation import PREC_ATOM, PREC_MUL, PREC_POW, SUPERSCRIPT, Notation, atomic, is_prefix
 
 # ---------------------------------------------------------------------------
 # Unicode
@@ -102,7 +101,7 @@ class Unicode(Notation):
         if self.prec(n) < PREC_MUL:
             top = self.paren(top)  # (2 N − 3)/(N − 1)
         bottom = self._plain(d)
-        if self.prec(d) <= PREC_MUL and not is_prefix_pow(d):
+        if self.prec(d) <= PREC_MUL and not is_prefix(d):
             bottom = self.paren(bottom)  # 1/(N (N − 1))
         return f"{top}/{bottom}"
 
@@ -255,9 +254,11 @@ class Latex(Notation):
         c_num, c_den = coeff.as_numer_denom() if coeff != 1 else (S.One, S.One)
         bottom = [self._num_factor(d, n == len(den) - 1) for n, d in enumerate(den)]
         if c_den != 1:
-            bottom.insert(0, self._constant_factors(c_den))
+            bottom.insert(0, self._constant_factors(c_den) if bottom or c_den.is_Mul else
+                          self._print(c_den))
         if c_num != 1:
-            top.insert(0, self._constant_factors(c_num))
+            top.insert(0, self._constant_factors(c_num) if top or c_num.is_Mul else
+                       self._print(c_num))
         if len(bottom) == 1 and len(den) == 1:
             bottom = [self._print(den[0])]  # a fraction bar is its own bracket
         t = " ".join(top) if top else "1"
@@ -267,7 +268,7 @@ class Latex(Notation):
 
     def _constant_factors(self, c) -> str:
         """``N (N - 1)``: a product of constants, each bracketed as a factor needs."""
-        return " ".join(self.wrap(a, PREC_MUL) for a in c.args) if c.is_Mul else self._print(c)
+        return " ".join(self.wrap(a, PREC_MUL) for a in Mul.make_args(c))
 
     def scalar_product(self, num, den) -> str:
         t = " ".join(self._print(x) for x in num) or "1"
