@@ -33,7 +33,7 @@ import pytest
 from conftest import SPEC_FILES, derive_text
 from einderive import matrix as mx
 from einderive.ops import F, ElementwiseFunction
-from einderive.render.styles import Unicode
+from einderive.render.styles import Latex, Unicode
 
 N = 3
 FUNCS = {"exp": np.exp, "tanh": np.tanh, "σ": lambda v: 1 / (1 + np.exp(-v)),
@@ -352,8 +352,13 @@ leaves = st.one_of(
 positive = st.sampled_from([_leaf("x", I), _leaf("y", J), _leaf("a", None), SIZE])
 
 
+CONSTANTS = [SIZE - 1, SIZE + 2, 1 / SIZE, 1 / (SIZE - 1), SIZE ** Rational(1, 2),
+             (2 * SIZE - 3) / (SIZE - 1), -1 / (SIZE * (SIZE - 1))]
+
+
 def _extend(children):
     return st.one_of(
+        st.tuples(st.sampled_from(CONSTANTS), children).map(lambda t: Mul(*t)),
         st.tuples(children, children).map(lambda t: Add(*t, evaluate=False)),
         st.tuples(children, children).map(lambda t: Add(*t)),
         st.tuples(children, children).map(lambda t: Mul(*t)),
@@ -426,7 +431,8 @@ def _ref(name, shape):
 A, B = _ref("A", (N, N)), _ref("B", (N, N))
 a_ = _ref("a", ())
 matrices = st.sampled_from([A, B, mx.transpose(A)])
-COEFFS = [mx.Const(v) for v in (Integer(2), Rational(1, 2), Integer(-3), SIZE, 1 / (SIZE - 1))]
+COEFFS = [mx.Const(v) for v in (Integer(2), Rational(1, 2), Integer(-3), SIZE, 1 / (SIZE - 1),
+                                 SIZE - 1, 2 - 1 / (SIZE - 1), -(2 * SIZE - 3) / (SIZE - 1))]
 
 
 def _mextend(children):
@@ -549,3 +555,132 @@ def test_every_printed_index_form_has_one_reading(source):
     d = derive(source) if hasattr(source, "stem") else derive_text(source)
     for free, text in printed_index_forms(d):
         einstein(Reader(text, _known(d)).read(), free)
+
+
+# -- the LaTeX style, read the same way ------------------------------------------------------------
+# LaTeX is turned into the reader's tokens by what a reader sees on the page:
+# \frac, \sqrt and \left( \right) group; plain braces do not (``{x + y}^{2}`` is
+# x + y², so the exponent attaches to the last atom only).
+
+LATEX_WORDS = {r"\odot": "⊙", r"\oslash": "⊘", r"\sigma": "σ", r"\exp": "exp", r"\tanh": "tanh",
+               r"\log": "log", r"\cdot": "·"}
+
+
+def latex_tokens(text: str) -> list:
+    out: list = []
+    _latex(text.replace(r"\,", " ").replace(r"\left(", "(").replace(r"\right)", ")"), out)
+    return out
+
+
+def _group(text: str, pos: int) -> tuple[str, int]:
+    """The text of the brace group at ``pos`` and the position after it."""
+    assert text[pos] == "{", text[pos:]
+    depth = 0
+    for n in range(pos, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[n], 0)
+        if depth == 0:
+            return text[pos + 1:n], n + 1
+    raise AssertionError(f"unbalanced braces in {text!r}")
+
+
+def _latex(text: str, out: list) -> None:
+    pos = 0
+    while pos < len(text):
+        ch = text[pos]
+        if ch.isspace() or ch in "{}":
+            pos += 1  # plain braces group nothing on the page
+            continue
+        m = re.match(r"\\[A-Za-z]+", text[pos:])
+        word = m.group(0) if m else None
+        if word == r"\frac":
+            top, pos = _group(text, pos + len(word))
+            bottom, pos = _group(text, pos)
+            out.append(("op", "("))
+            _latex(top, out)
+            out += [("op", ")"), ("op", "/"), ("op", "(")]
+            _latex(bottom, out)
+            out.append(("op", ")"))
+        elif word == r"\sqrt":
+            inner, pos = _group(text, pos + len(word))
+            out += [("op", "√"), ("op", "(")]
+            _latex(inner, out)
+            out.append(("op", ")"))
+        elif word == r"\sum":
+            sub, pos = _group(text, pos + len(word) + 1)
+            out.append(("sigma", "Σ_" + sub.replace("'", "′")))
+        elif word == r"\operatorname":
+            name, pos = _group(text, pos + len(word))
+            out.append(("name", name))
+        elif word in LATEX_WORDS:
+            value = LATEX_WORDS[word]
+            out.append(("name" if value.isalpha() and len(value) > 1 else "op", value))
+            pos += len(word)
+        elif ch == "^":
+            sup, pos = _group(text, pos + 1)
+            if sup == r"\top":
+                out.append(("op", "ᵀ"))
+            else:
+                hadamard = sup.startswith(r"\circ")
+                value = sup[len(r"\circ"):].strip() if hadamard else sup
+                out.append(("power", (hadamard, _fraction(value.replace("-", "−")
+                                                          .replace("−", "-")))))
+        elif ch == "_":
+            sub, pos = _group(text, pos + 1)
+            name = out.pop()
+            assert name[0] == "name", name
+            out.append(("name", f"{name[1]}_{sub.replace(chr(39), '′')}"))
+        elif ch == "-":
+            out.append(("op", "−"))
+            pos += 1
+        elif ch.isdigit():
+            m = re.match(r"\d+", text[pos:])
+            out.append(("num", m.group(0)))
+            pos += m.end()
+        elif ch.isalpha():
+            out.append(("name", ch))
+            pos += 1
+        elif ch in "()+/":
+            out.append(("op", ch))
+            pos += 1
+        else:
+            raise AssertionError(f"unreadable LaTeX at {text[pos:]!r}")
+
+
+class LatexReader(Reader):
+    def __init__(self, text: str):
+        self.toks = latex_tokens(text)
+        self.known = ["x", "y", "a", "b", "A", "B", "N"]
+        self.n = 0
+
+    def factor(self):
+        e = super().factor()
+        while self.peek()[0] == "power" or self.peek()[1] == "ᵀ":
+            kind, value = self.take()
+            e = ("T", e) if kind == "op" else ("pow", e, value[1])
+        return e
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(index_forms, st.booleans())
+def test_latex_index_forms_read_back_to_their_value(e, einstein_convention):
+    p = Latex(CTX)
+    p.einstein = einstein_convention
+    text = p.index(e, (I,))
+    tree = einstein(LatexReader(text).read(), {"i"})
+    env = _env(np.random.default_rng(0))
+    for i in range(N):
+        want = value_of(e, env, {I: i})
+        got = evaluate(tree, env, {"i": i})
+        assert np.isclose(got, want, rtol=1e-9, atol=1e-12), (text, got, want)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(matrix_forms)
+def test_latex_matrix_forms_read_back_to_their_value(m):
+    text = Latex(CTX).matrix(m)
+    tree = LatexReader(text).read()
+    rng = np.random.default_rng(1)
+    env = {"A": rng.uniform(0.5, 2, (N, N)), "B": rng.uniform(0.5, 2, (N, N)),
+           "a": rng.uniform(0.5, 2)}
+    want, got = mvalue(m, env), evaluate(tree, env, {})
+    assert np.allclose(got, want, rtol=1e-9, atol=1e-12), (text, got, want)

@@ -128,6 +128,8 @@ class Notation(Printer):
     _implicit: set = set()
 
     def _print_Mul(self, e):
+        if e.is_number and _folded(e) != e:
+            return self._print(_folded(e))
         if e.could_extract_minus_sign():
             rest = -e
             return self.style_minus() + (self._print(rest) if isinstance(rest, Sum)
@@ -421,6 +423,8 @@ def precedence(e) -> int:
     index forms (SymPy) and matrix forms (``mx``) share the levels, in both styles."""
     if isinstance(e, mx.M):
         return _matrix_precedence(e)
+    if isinstance(e, Mul) and e.is_number:
+        e = _folded(e)
     if isinstance(e, Add):
         return PREC_ADD
     if isinstance(e, Mul):
@@ -461,6 +465,11 @@ def _matrix_precedence(m: mx.M) -> int:
 def atomic(m: mx.M) -> bool:
     """Whether a matrix-form node needs no brackets as an operand of a product."""
     return precedence(m) >= PREC_POW
+
+
+def _folded(e):
+    """A product of numbers left unevaluated, ``−1·(−1·2)``, as the number it is."""
+    return Mul(*e.args) if isinstance(e, Mul) and e.is_number else e
 
 
 def _square(m: mx.M) -> bool:
