@@ -64,10 +64,11 @@ def latex_index(d, name: str) -> str:
 
 
 def every_output(d) -> list[str]:
-    """Text (with steps), LaTeX (with steps) and JSON of a derivation."""
+    """Text (with steps), LaTeX (with steps), the Markdown golden and JSON of a derivation."""
     from einderive.api import render
     from einderive.render.terminal import Options, plain
     return [plain(d, Options(steps=True, expand=True, tree=True)), render(d, "latex", steps=True),
+            render(d, "markdown"),
             latex.standalone(d, steps=True, expand=True), json.dumps(document(d),
                                                                      ensure_ascii=False)]
 
