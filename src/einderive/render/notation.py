@@ -10,6 +10,8 @@ the recognizer (``positions``), so index and matrix forms read alike.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sympy import Add, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S, Sum, Symbol
 from sympy.printing.printer import Printer
 
@@ -128,8 +130,9 @@ class Notation(Printer):
     _implicit: set = set()
 
     def _print_Mul(self, e):
-        if e.is_number and _folded(e) != e:
-            return self._print(_folded(e))
+        folded = _folded(e)
+        if folded != e:
+            return self._print(folded)
         if e.could_extract_minus_sign():
             rest = -e
             return self.style_minus() + (self._print(rest) if isinstance(rest, Sum)
@@ -423,7 +426,7 @@ def precedence(e) -> int:
     index forms (SymPy) and matrix forms (``mx``) share the levels, in both styles."""
     if isinstance(e, mx.M):
         return _matrix_precedence(e)
-    if isinstance(e, Mul) and e.is_number:
+    if isinstance(e, Mul):
         e = _folded(e)
     if isinstance(e, Add):
         return PREC_ADD
@@ -468,8 +471,17 @@ def atomic(m: mx.M) -> bool:
 
 
 def _folded(e):
-    """A product of numbers left unevaluated, ``−1·(−1·2)``, as the number it is."""
-    return Mul(*e.args) if isinstance(e, Mul) and e.is_number else e
+    """A product of constants left unevaluated, ``−1·(−1·2)`` or ``−2·(2 N − 2)``, as the
+    constant it is (``2``, ``4 − 4 N``): its printing folds it, so its precedence must too.
+    A product with a tensor in it keeps its form (``2 (y_i − t_i)``)."""
+    if isinstance(e, Mul) and all(_is_dim(s) for s in e.free_symbols):
+        return Mul(*e.args)
+    return e
+
+
+@lru_cache(maxsize=1024)
+def _is_dim(s) -> bool:
+    return isinstance(s, Symbol) and bool(s.is_integer and s.is_positive)
 
 
 def _square(m: mx.M) -> bool:

@@ -15,32 +15,36 @@ recognizer chose for factors and terms (keyed by the original nodes) still appli
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sympy import Add, Indexed, Mul, Pow, Sum, Symbol
 
 from ..indexed import PRIME
 
 
-def index_names(e) -> set:
+@lru_cache(maxsize=4096)
+def index_names(e) -> frozenset:
     """Letters of every index written in ``e``, bound or free (tensor keys start with $)."""
-    return {s.name for s in e.atoms(Symbol) if not s.name.startswith("$")} - _dims(e)
+    return frozenset(s.name for s in e.atoms(Symbol) if _is_index(s))
 
 
-def exposed_names(e) -> set:
+@lru_cache(maxsize=4096)
+def exposed_names(e) -> frozenset:
     """Letters a neighbour in a product can see: free indices, and the indices of sums
     written flat in the product (Einstein's convention drops those Σ)."""
-    names = {s.name for s in e.free_symbols
-             if isinstance(s, Symbol) and not s.name.startswith("$")} - _dims(e)
+    names = {s.name for s in e.free_symbols if isinstance(s, Symbol) and _is_index(s)}
     if isinstance(e, Sum):
-        return names | {v.name for v, _, _ in e.limits} | exposed_names(e.function)
+        return frozenset(names | {v.name for v, _, _ in e.limits} | exposed_names(e.function))
     if isinstance(e, Mul):
         for a in e.args:
             names |= exposed_names(a)
-    return names
+    return frozenset(names)
 
 
-def _dims(e) -> set:
-    # a dim's size symbol is the upper limit of a sum or a constant factor: never an index
-    return {s.name for s in e.atoms(Symbol) if s.is_integer and s.is_positive}
+@lru_cache(maxsize=1024)
+def _is_index(s: Symbol) -> bool:
+    # tensor keys start with $; a dim's size is a positive integer symbol, never an index
+    return not s.name.startswith("$") and not (s.is_integer and s.is_positive)
 
 
 class Rewriter:
