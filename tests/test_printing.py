@@ -135,10 +135,6 @@ def test_an_anonymous_matrix_argument_prints_whole():
     assert "softmax(1 + X W)_ik" in index, index
 
 
-@needs_pdflatex
-def test_issue_snippets_compile(tmp_path):
-    for n, spec in enumerate([LOG_SOFTMAX_SUM, NAMED_LOG_SOFTMAX, CENTRED_TANH, ROW_SOFTMAX]):
-        pdflatex(tmp_path, latex.standalone(derive_text(spec), steps=True, expand=True), f"s{n}")
 
 
 # -- defect 5: one reading for every index -----------------------------------------------------
@@ -284,3 +280,11 @@ def test_a_constant_sum_in_front_keeps_its_brackets_in_latex():
     assert latex_index(d, "y") == "(N - 1) x_{i}"  # not N - 1 x_{i}
     assert latex_index(d, "x") == r"\frac{\exp(x_{i})}{1 + N} + (N - 1) y_{i} + \frac{a}{\sqrt{N}}"
     assert forms(d, "a") == ("(1/√N) Σ_i x_i", "(1/√N) sum(x)")
+
+
+@needs_pdflatex
+def test_issue_snippets_compile(tmp_path):
+    specs = [LOG_SOFTMAX_SUM, NAMED_LOG_SOFTMAX, CENTRED_TANH, ROW_SOFTMAX, SWIGLU, NORMALISED,
+             BRACKETS, CONSTANT_FACTORS]
+    for n, spec in enumerate(specs):
+        pdflatex(tmp_path, latex.standalone(derive_text(spec), steps=True, expand=True), f"s{n}")
