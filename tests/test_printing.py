@@ -11,10 +11,12 @@ import re
 import unicodedata
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import SPEC_FILES, derive_text, forms, needs_pdflatex
 from einderive import derive
-from einderive.render import latex
+from einderive.render import latex, names
 from einderive.render import text as T
 from einderive.render.json_out import document
 from einderive.render.styles import Latex
@@ -209,11 +211,6 @@ def test_a_fractional_elementwise_power_is_bracketed():
 
 # -- defect 9: distinct names print distinctly -----------------------------------------------------
 
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from einderive.render import names  # noqa: E402
-
 IDENT_CHARS = "abxyzABWN019_αβλοéΩ"
 identifiers = st.text(IDENT_CHARS, min_size=1, max_size=7).filter(
     lambda s: s.isidentifier() and unicodedata.normalize("NFKC", s) == s)
@@ -259,8 +256,8 @@ def test_look_alike_names_compile(tmp_path):
         if s.isidentifier() and unicodedata.normalize("NFKC", s) == s:
             pool.add(s)
     table = names.latex_table(pool)
-    body = "\n".join(f"${names.latex_indexed(n, 'ij', table)}$ ${names.latex_indexed(n, '', table)}$"
-                     for n in sorted(pool))
+    body = "\n".join(f"${names.latex_indexed(n, 'ij', table)}$ "
+                     f"${names.latex_indexed(n, '', table)}$" for n in sorted(pool))
     pdflatex(tmp_path, "\\documentclass{article}\\usepackage{amsmath,amssymb}\n"
              f"\\begin{{document}}\n{body}\n\\end{{document}}\n")
 

@@ -24,15 +24,14 @@ import math
 import re
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sympy import Add, Indexed, Integer, Mul, Pow, Rational, Sum, Symbol
 
-import pytest
-
 from conftest import SPEC_FILES, derive_text
 from einderive import matrix as mx
-from einderive.ops import F, ElementwiseFunction
+from einderive.ops import ElementwiseFunction, F
 from einderive.render.styles import Latex, Unicode
 
 N = 3
@@ -40,7 +39,7 @@ FUNCS = {"exp": np.exp, "tanh": np.tanh, "σ": lambda v: 1 / (1 + np.exp(-v)),
          "log": np.log, "√": np.sqrt, "sum": np.sum}
 SUPERS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ", "0123456789-/"))
 
-# -- the reader --------------------------------------------------------------------------------
+# -- the reader ------------------------------------------------------------------------------------
 
 TOKEN = re.compile(r"""
     (?P<num>\d+(\.\d+)?(e[−-]?\d+)?)
@@ -236,7 +235,7 @@ def _fraction(text: str) -> float:
     return float(a) / float(b) if b else float(a)
 
 
-# -- Einstein's convention and one reading per index ---------------------------------------------
+# -- Einstein's convention and one reading per index -----------------------------------------------
 
 def occurrences(e, bound=frozenset()) -> list:
     """Letters written in ``e`` and not bound inside it; checks that no Σ rebinds a letter."""
@@ -289,7 +288,7 @@ def einstein(tree, free: set):
     return ("add", terms)
 
 
-# -- evaluating what was read ------------------------------------------------------------------------
+# -- evaluating what was read ----------------------------------------------------------------------
 
 def evaluate(e, env: dict, idx: dict):
     tag = e[0]
@@ -323,7 +322,7 @@ def evaluate(e, env: dict, idx: dict):
     raise AssertionError(e)
 
 
-# -- index forms ---------------------------------------------------------------------------------------
+# -- index forms -----------------------------------------------------------------------------------
 
 SPEC = """
 name: roundtrip
@@ -334,7 +333,7 @@ forward:
 loss: L
 """
 CTX = derive_text(SPEC).index.ctx
-I, J = Symbol("i"), Symbol("j")
+IX, JX = Symbol("i"), Symbol("j")
 SIZE = CTX.sizes["N"]
 NUMBERS = [Integer(2), Integer(3), Rational(1, 2), Rational(3, 2), Integer(-1)]
 
@@ -345,11 +344,11 @@ def _leaf(name, idx):
 
 
 leaves = st.one_of(
-    st.sampled_from([_leaf("x", I), _leaf("y", I), _leaf("x", J), _leaf("y", J),
+    st.sampled_from([_leaf("x", IX), _leaf("y", IX), _leaf("x", JX), _leaf("y", JX),
                      _leaf("a", None), _leaf("b", None)]),
     st.sampled_from(NUMBERS + [SIZE]),
 )
-positive = st.sampled_from([_leaf("x", I), _leaf("y", J), _leaf("a", None), SIZE])
+positive = st.sampled_from([_leaf("x", IX), _leaf("y", JX), _leaf("a", None), SIZE])
 
 
 CONSTANTS = [SIZE - 1, SIZE + 2, 1 / SIZE, 1 / (SIZE - 1), SIZE ** Rational(1, 2),
@@ -370,13 +369,13 @@ def _extend(children):
         st.tuples(st.sampled_from(["exp", "tanh", "sigmoid"]), children).map(
             lambda t: F(t[0])(t[1])),
         st.tuples(st.sampled_from(["log", "sqrt"]), positive).map(lambda t: F(t[0])(t[1])),
-        st.tuples(st.sampled_from([I, J]), children).map(
+        st.tuples(st.sampled_from([IX, JX]), children).map(
             lambda t: Sum(t[1], (t[0], 0, SIZE - 1))),
     )
 
 
 index_forms = st.recursive(leaves, _extend, max_leaves=8).map(
-    lambda e: Sum(e, (J, 0, SIZE - 1)) if J in e.free_symbols else e)
+    lambda e: Sum(e, (JX, 0, SIZE - 1)) if JX in e.free_symbols else e)
 
 
 def value_of(e, env: dict, idx: dict):
@@ -413,16 +412,16 @@ def _env(rng):
 def test_index_forms_read_back_to_their_value(e, einstein_convention):
     p = Unicode(CTX)
     p.einstein = einstein_convention
-    text = p.index(e, (I,))
+    text = p.index(e, (IX,))
     tree = einstein(Reader(text).read(), {"i"})
     env = _env(np.random.default_rng(0))
     for i in range(N):
-        want = value_of(e, env, {I: i})
+        want = value_of(e, env, {IX: i})
         got = evaluate(tree, env, {"i": i})
         assert np.isclose(got, want, rtol=1e-9, atol=1e-12), (text, got, want)
 
 
-# -- matrix forms ---------------------------------------------------------------------------------------
+# -- matrix forms ----------------------------------------------------------------------------------
 
 def _ref(name, shape):
     return mx.Ref(name, "tensor", shape)
@@ -509,7 +508,7 @@ def test_the_reader_can_fail():
         raise AssertionError("a letter bound and summed in one term was accepted")
 
 
-# -- every index form einderive prints for the shipped specs and the issue's examples ------------
+# -- every index form einderive prints for the shipped specs and the issue's examples --------------
 
 ISSUE_SPECS = [
     "dims: {N: 4}\ninputs: {x: [N], y: [N], t: [N]}\n"
@@ -665,11 +664,11 @@ class LatexReader(Reader):
 def test_latex_index_forms_read_back_to_their_value(e, einstein_convention):
     p = Latex(CTX)
     p.einstein = einstein_convention
-    text = p.index(e, (I,))
+    text = p.index(e, (IX,))
     tree = einstein(LatexReader(text).read(), {"i"})
     env = _env(np.random.default_rng(0))
     for i in range(N):
-        want = value_of(e, env, {I: i})
+        want = value_of(e, env, {IX: i})
         got = evaluate(tree, env, {"i": i})
         assert np.isclose(got, want, rtol=1e-9, atol=1e-12), (text, got, want)
 

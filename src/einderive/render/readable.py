@@ -6,8 +6,9 @@ Two rewrites, both of presentation only (the value is unchanged):
   function) is replaced by its definition, so ``h_i = x_i + y_i − logsumexp(x + y)``
   and never an internal name;
 * a summation index whose letter is also free in its term, bound around it,
-  or bound by a sum written flat beside it, takes a fresh primed letter, so ``silu(Σ_j′ X_ij′ W1_kj′) X_ij W3_kj`` never reads as
-  one ``j`` bound twice (Einstein's convention drops the outer Σ_j).
+  or bound by a sum written flat beside it, takes a fresh primed letter, so
+  ``silu(Σ_j′ X_ij′ W1_kj′) X_ij W3_kj`` never reads as one ``j`` bound twice
+  (Einstein's convention drops the outer Σ_j).
 
 Each rebuilt node remembers the node it came from (``origin``), so the order the
 recognizer chose for factors and terms (keyed by the original nodes) still applies.
