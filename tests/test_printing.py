@@ -125,6 +125,7 @@ def test_an_anonymous_argument_prints_as_its_definition():
     d = derive_text(NAMED_LOG_SOFTMAX)
     (_, h), = [(t, f) for t, f in d.forward if t.name == "h"]
     assert T.index_rhs(d, h) == "x_i + y_i − logsumexp(x + y)"
+    assert T.matrix_rhs(d, h) == "x + y − logsumexp(x + y)"  # a sum in a sum needs no brackets
     assert T.index_rhs(d, h, Latex) == r"x_{i} + y_{i} - \operatorname{logsumexp}(x + y)"
     assert forms(d, "x")[0] == "∂L/∂h_i − softmax(x + y)_i Σ_i′ ∂L/∂h_i′"
     steps = [r for e in d.adjoint("x").edges for _, r in T.step_lines(d, e)]
@@ -285,3 +286,16 @@ def test_issue_snippets_compile(tmp_path):
              BRACKETS, CONSTANT_FACTORS]
     for n, spec in enumerate(specs):
         pdflatex(tmp_path, latex.standalone(derive_text(spec), steps=True, expand=True), f"s{n}")
+
+
+def test_a_negative_constant_term_reads_as_a_subtraction():
+    d = derive_text("""
+        dims: {N: 4}
+        inputs: {a: [N]}
+        forward:
+          - b = log_softmax(a * 2 - 1)
+          - L = sum(b)
+        loss: L
+        """)
+    (b,) = [f for t, f in d.forward if t.name == "b"]
+    assert T.matrix_rhs(d, b) == "−1 + 2 a − logsumexp(−1 + 2 a)"  # not ((−1) + 2 a)

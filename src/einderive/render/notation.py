@@ -365,16 +365,33 @@ def _dispatch(method_index, method_matrix):
 def _matrix_add(self, m: mx.Add):
     out = ""
     for n, t in enumerate(m.terms):
-        neg = isinstance(t, mx.Scale) and _negative_coeff(t.coeff)
-        body_m = mx.scale(_negate(t.coeff), t.x) if neg else t
+        neg, body_m = _split_sign(t)
         body = self._print(body_m)
-        if self.mprec(body_m) <= PREC_ADD and (neg or not isinstance(body_m, (mx.Scale, mx.Add))):
-            body = self.paren(body)  # − (a + b) keeps its brackets; a + (b + c) needs none
+        if self.mprec(body_m) <= PREC_ADD and (neg or n > 0 and _starts_negative(body_m)):
+            body = self.paren(body)  # − (a + b) and a + (−b + c) keep brackets, a + b + c not
         if n == 0:
             out = (self.style_minus() + body) if neg else body
         else:
             out += (f" {self.style_minus()} " if neg else " + ") + body
     return out
+
+
+def _split_sign(t: mx.M) -> tuple:
+    """(True, −t) for a term written with a minus in front, else (False, t)."""
+    if isinstance(t, mx.Scale) and _negative_coeff(t.coeff):
+        return True, mx.scale(_negate(t.coeff), t.x)
+    if isinstance(t, mx.Const) and t.value.could_extract_minus_sign():
+        return True, mx.Const(-t.value)
+    return False, t
+
+
+def _starts_negative(m: mx.M) -> bool:
+    """Whether ``m`` prints with a minus in front (then it cannot follow a plus)."""
+    if isinstance(m, mx.Ref) and m.display is not None:
+        return _starts_negative(m.display)
+    if isinstance(m, mx.Add):
+        return _split_sign(m.terms[0])[0] or _starts_negative(m.terms[0])
+    return _split_sign(m)[0]
 
 
 def _matrix_pow(self, m: mx.Pow):
