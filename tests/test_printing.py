@@ -299,3 +299,19 @@ def test_a_negative_constant_term_reads_as_a_subtraction():
         """)
     (b,) = [f for t, f in d.forward if t.name == "b"]
     assert T.matrix_rhs(d, b) == "−1 + 2 a − logsumexp(−1 + 2 a)"  # not ((−1) + 2 a)
+
+
+def test_a_name_that_reads_as_an_element_is_spelled_apart_in_text():
+    # a scalar x_i beside a vector x: "x_i x_i" would read as one element squared
+    d = derive_text("""
+        dims: {N: 3}
+        inputs: {x: [N], x_i: []}
+        forward:
+          - L = sum(x * x) * x_i
+        loss: L
+        """)
+    assert forms(d, "x") == ("2 𝚡_𝚒 x_i", "2 𝚡_𝚒·x")
+    assert T.adjoint_lhs(d, "x_i", ()) == "∂L/∂𝚡_𝚒"
+    assert latex_index(d, "x") == r"2 x_{\mathrm{i}} x_{i}"
+    axes = {"x": 1, "x_i": 0, "y_true": 1, "y": 1, "W1_kj": 0, "W1": 2, "b_ij": 0, "b": 1}
+    assert names.text_lookalikes(axes) == {"x_i", "W1_kj"}

@@ -36,6 +36,32 @@ def text_indexed(name: str, index: str) -> str:
     return f"{name},{index}" if "_" in name.strip("_") else f"{name}_{index}"
 
 
+_MONO = {**{chr(ord("A") + n): chr(0x1D670 + n) for n in range(26)},
+         **{chr(ord("a") + n): chr(0x1D68A + n) for n in range(26)},
+         **{chr(ord("0") + n): chr(0x1D7F6 + n) for n in range(10)}}
+
+
+def text_lookalikes(axes: dict) -> set:
+    """Names that read as another tensor's element: ``x_i`` beside a vector ``x``.
+
+    ``axes`` maps each tensor's name to its number of indices. The terminal
+    spells a look-alike in monospace letters (𝚡_𝚒), as LaTeX spells one in
+    typewriter letters, so that ``x_i`` means one thing (``y_true`` beside a
+    vector ``y`` is no element of it: one index, not four)."""
+    out = set()
+    for name in axes:
+        base, sep, sub = name.rpartition("_")
+        letters = re.findall(r"[a-z]′*", sub)
+        if sep and base in axes and "_" not in base.strip("_") and \
+                "".join(letters) == sub and len(letters) == axes[base]:
+            out.add(name)
+    return out
+
+
+def text_monospace(name: str) -> str:
+    return "".join(_MONO.get(ch, ch) for ch in name)
+
+
 def _latex_chars(text: str) -> str:
     out = []
     for ch in text:

@@ -30,7 +30,20 @@ class Unicode(Notation):
         return name
 
     def tensor_name(self, name: str, idx: str) -> str:
+        if name in self.lookalikes:
+            name = names.text_monospace(name)
         return names.text_indexed(name, idx)
+
+    @property
+    def lookalikes(self) -> set:
+        """Names that would read as another tensor's element (made once)."""
+        if self._lookalikes is None:
+            graph = self.ctx.graph if self.ctx is not None else None
+            self._lookalikes = set() if graph is None else names.text_lookalikes(
+                {t.name: sum(d != 1 for d in t.shape) for t in graph.tensors})
+        return self._lookalikes
+
+    _lookalikes = None
 
     def subscript(self, s: str, idx: str) -> str:
         return f"{s}_{idx}" if idx else s
