@@ -127,6 +127,8 @@ class Derivation(Record):
     adjoints: tuple  # Adjoint, from the loss back, inputs (wrt only) last
     gradients: tuple  # Gradient per wrt input
     notes: tuple  # sentences the renderers print under the derivation
+    # anon name -> matrix form: an anonymous intermediate prints as its definition
+    anon: dict = field(default_factory=dict, compare=False)
 
     @property
     def loss(self) -> str:
@@ -235,7 +237,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         a = by_name.get(name)
         gradients.append(Gradient(graph[name], a.form if a else None, a.closed if a else None))
     notes = tuple(_notes(graph, adjoints))
-    d = Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes)
+    d = Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes,
+                   anon)
     for x in d.gradients + d.adjoints:
         object.__setattr__(x, "_d", d)
     return d

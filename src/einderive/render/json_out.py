@@ -75,7 +75,7 @@ def document(d, steps: bool = False) -> dict:
         entry = {"tensor": a.name, **_adjoint_formula(d, a.name, a.form),
                  "closed": _adjoint_formula(d, a.name, a.closed)
                  if T.closed_differs(a) else None,
-                 "terms": [{"from": consumer, **_adjoint_formula(d, a.name, f)}
+                 "terms": [{"from": T.named_consumer(d, consumer), **_adjoint_formula(d, a.name, f)}
                            for consumer, f in a.terms]}
         if steps:
             entry["steps"] = _steps(d, a)

@@ -36,6 +36,32 @@ def text_indexed(name: str, index: str) -> str:
     return f"{name},{index}" if "_" in name.strip("_") else f"{name}_{index}"
 
 
+_MONO = {**{chr(ord("A") + n): chr(0x1D670 + n) for n in range(26)},
+         **{chr(ord("a") + n): chr(0x1D68A + n) for n in range(26)},
+         **{chr(ord("0") + n): chr(0x1D7F6 + n) for n in range(10)}}
+
+
+def text_lookalikes(axes: dict) -> set:
+    """Names that read as another tensor's element: ``x_i`` beside a vector ``x``.
+
+    ``axes`` maps each tensor's name to its number of indices. The terminal
+    spells a look-alike in monospace letters (𝚡_𝚒), as LaTeX spells one in
+    typewriter letters, so that ``x_i`` means one thing (``y_true`` beside a
+    vector ``y`` is no element of it: one index, not four)."""
+    out = set()
+    for name in axes:
+        base, sep, sub = name.rpartition("_")
+        letters = re.findall(r"[a-z]′*", sub)
+        if sep and base in axes and "_" not in base.strip("_") and \
+                "".join(letters) == sub and len(letters) == axes[base]:
+            out.add(name)
+    return out
+
+
+def text_monospace(name: str) -> str:
+    return "".join(_MONO.get(ch, ch) for ch in name)
+
+
 def _latex_chars(text: str) -> str:
     out = []
     for ch in text:
@@ -43,7 +69,8 @@ def _latex_chars(text: str) -> str:
             out.append("\\_" if ch == "_" else ch)
         elif ch in _GREEK_CHARS:
             name = _GREEK_CHARS[ch]
-            out.append("o" if name == "omicron" else f"\\{name} ")
+            # LaTeX has no \omicron; an upright o keeps it apart from the letter o
+            out.append("\\mathrm{o}" if name == "omicron" else f"\\{name} ")
         else:
             decomposed = unicodedata.normalize("NFD", ch)
             base, marks = decomposed[0], decomposed[1:]
@@ -92,8 +119,30 @@ def latex_parts(name: str) -> tuple[str, str]:
     return head, ",".join(subs)
 
 
-def latex_indexed(name: str, index: str = "") -> str:
-    head, sub = latex_parts(name)
+def latex_table(all_names) -> dict:
+    """(head, subscript) for each of a derivation's names, distinct for distinct names.
+
+    Each name gets its typeset form (``b_3`` is b₃) unless a name before it (shorter,
+    then alphabetical) already looks the same (``b__3``, ``b3``); that one is
+    spelled out in typewriter letters, ``\\mathtt{b\\_\\_3}``, which no typeset
+    form uses."""
+    table, seen = {}, set()
+    for name in sorted(set(all_names), key=lambda n: (len(n), n)):
+        parts = latex_parts(name)
+        if _joined(parts) in seen:
+            parts = (f"\\mathtt{{{_latex_chars(name)}}}", "")
+        seen.add(_joined(parts))
+        table[name] = parts
+    return table
+
+
+def _joined(parts: tuple) -> str:
+    head, sub = parts
+    return f"{head}_{{{sub}}}" if sub else head
+
+
+def latex_indexed(name: str, index: str = "", table: dict | None = None) -> str:
+    head, sub = table[name] if table and name in table else latex_parts(name)
     parts = [p for p in (sub, index) if p]
     if not parts:
         return head

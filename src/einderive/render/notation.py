@@ -10,11 +10,14 @@ the recognizer (``positions``), so index and matrix forms read alike.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sympy import Add, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S, Sum, Symbol
 from sympy.printing.printer import Printer
 
 from .. import matrix as mx
 from ..ops import SCALARS, AxisFunction, ElementwiseFunction
+from .readable import Rewriter
 
 PREC_ADD, PREC_MUL, PREC_POW, PREC_ATOM = 10, 20, 30, 40
 SUPERSCRIPT = str.maketrans("0123456789-/", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ")
@@ -25,11 +28,14 @@ class Notation(Printer):
 
     printmethod = "_einderive_print"
 
-    def __init__(self, ctx=None, loss: str = "L", positions: dict | None = None):
+    def __init__(self, ctx=None, loss: str = "L", positions: dict | None = None,
+                 anon: dict | None = None):
         super().__init__()
         self.ctx = ctx
         self.loss = loss
         self.positions = positions or {}
+        self.anon = anon or {}  # anon name -> (definition, its indices, matrix form or None)
+        self.origin: dict = {}  # node rewritten for reading -> the node positions know
         self.einstein = True
 
     # -- helpers --------------------------------------------------------------------------
@@ -41,36 +47,36 @@ class Notation(Printer):
         s = self._print(e)
         return self.paren(s) if self.prec(e) < level else s
 
+    def tensor(self, name: str, idx: str) -> str:
+        """A tensor's element; an anonymous intermediate is written as its definition."""
+        if name in self.anon:
+            _, _, matrix = self.anon[name]
+            if matrix is not None:
+                return self.subscript(self.paren(self._print(matrix)), idx)
+        return self.tensor_name(name, idx)
+
+    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
+        return self.adjoint_of(self.tensor(name, idx), transposed)
+
     def emptyPrinter(self, e):  # pragma: no cover - every class einderive makes has a method
         return str(e)
 
     # -- index form: precedence -------------------------------------------------------------
 
     def prec(self, e) -> int:
-        if isinstance(e, mx.M):
-            return self.mprec(e)
-        if isinstance(e, Add):
-            return PREC_ADD
-        if isinstance(e, Mul):
-            if e.could_extract_minus_sign():
-                return PREC_ADD
-            return PREC_MUL
-        if isinstance(e, Sum):
-            return PREC_ADD
-        if isinstance(e, Rational) and not isinstance(e, Integer):
-            return PREC_MUL
-        if isinstance(e, Integer) and e < 0:
-            return PREC_ADD
-        if isinstance(e, Pow):
-            return PREC_MUL if e.exp < 0 or e.exp == S.Half else PREC_POW
-        if isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt":
-            return PREC_MUL  # √x is a prefix: bracket it under a power
-        return PREC_ATOM
+        return precedence(e)
 
     # -- index form: printing ----------------------------------------------------------------
 
-    def index(self, e) -> str:
-        """An index form, with Einstein's convention where it is unambiguous."""
+    def index(self, e, free: tuple = ()) -> str:
+        """An index form, with Einstein's convention where it is unambiguous.
+
+        ``free`` are the left-hand side's indices: no sum may take their letters."""
+        rw = Rewriter({n: v[:2] for n, v in self.anon.items()},
+                      lambda key: self.ctx.tensor_of.get(key) if self.ctx else None)
+        lhs = frozenset(i.name for i in free if isinstance(i, Symbol))
+        e = rw.disambiguate(rw.inline(e), lhs)
+        self.origin = rw.origin
         if isinstance(e, Add):
             return self._join_terms(self._ordered_terms(e), top=True)
         return self._term(e)
@@ -78,16 +84,27 @@ class Notation(Printer):
     def _ordered_terms(self, e: Add) -> list:
         args = list(e.args)
         if self.positions:
-            return sorted(args, key=lambda a: (self.positions.get(a, 10**9),
-                                               a.could_extract_minus_sign()))
+            return sorted(args, key=lambda a: (self._pos(a), a.could_extract_minus_sign()))
         return sorted(args, key=lambda a: a.could_extract_minus_sign())
+
+    def _flat_terms(self, terms: list) -> list:
+        """Terms of nested sums, in order: ``a + (b − c)`` is written ``a + b − c``.
+
+        Negating a whole nested sum to print its sign in front would flip every
+        term after its first, so nested sums are opened before signs are read."""
+        out = []
+        for t in terms:
+            out += self._flat_terms(self._ordered_terms(t)) if isinstance(t, Add) else [t]
+        return out
 
     def _join_terms(self, terms: list, top: bool = False) -> str:
         out = ""
-        for n, t in enumerate(terms):
+        for n, t in enumerate(self._flat_terms(terms)):
             neg = t.could_extract_minus_sign()
             u = -t if neg else t
             body = self._term(u) if top else self._print(u)
+            if neg and self.prec(u) <= PREC_ADD and not isinstance(u, Sum):
+                body = self.paren(body)
             if n == 0:
                 out = self.style_minus() + body if neg else body
             else:
@@ -113,6 +130,9 @@ class Notation(Printer):
     _implicit: set = set()
 
     def _print_Mul(self, e):
+        folded = _folded(e)
+        if folded != e:
+            return self._print(folded)
         if e.could_extract_minus_sign():
             rest = -e
             return self.style_minus() + (self._print(rest) if isinstance(rest, Sum)
@@ -125,8 +145,12 @@ class Notation(Printer):
                 den.append(Pow(a.base, -a.exp))
             else:
                 num.append(a)
-        num.sort(key=lambda a: (self.positions.get(a, 10**9), self._kind_rank(a)))
+        num.sort(key=lambda a: (self._pos(a), self._kind_rank(a)))
         return self.product(Mul(*consts) if consts else S.One, num, den)
+
+    def _pos(self, a) -> int:
+        """Where the matrix form puts ``a`` (read through the rewrites for reading)."""
+        return self.positions.get(self.origin.get(a, a), 10**9)
 
     def _kind_rank(self, a) -> int:
         """Without a matrix form to follow: deltas, then adjoints, then the rest."""
@@ -205,15 +229,13 @@ class Notation(Printer):
     def _print_AxisFunction(self, e):
         name = self.ctx.tensor_of[e.label]
         tensor = self.ctx.graph[name]
-        if tensor.kind == "anon":
-            arg = self.anon_index(name)
+        if name in self.anon:  # an anonymous argument: its definition, whole
+            definition, _, matrix = self.anon[name]
+            arg = self._print(matrix if matrix is not None else definition)
         else:
             arg = self.tensor(name, "")
         return self.axis_function(e.head, arg, e.axis, len(tensor.shape),
                                   self.index_list(e.indices))
-
-    def anon_index(self, name: str) -> str:
-        return self.tensor(name, "")
 
     def function(self, spec, arg: str, composite: bool) -> str:
         """``σ(x)``, ``√x``, ``𝟙[x > 0]``: a scalar function applied, in this style's tokens."""
@@ -235,21 +257,7 @@ class Notation(Printer):
     # -- matrix form -------------------------------------------------------------------------
 
     def mprec(self, m: mx.M) -> int:
-        if isinstance(m, mx.Add):
-            return PREC_ADD
-        if isinstance(m, mx.Scale):
-            return PREC_ADD if _negative_coeff(m.coeff) else PREC_MUL
-        if isinstance(m, (mx.MatMul, mx.Hadamard)):
-            return PREC_MUL
-        if isinstance(m, mx.Const):
-            return self.prec(m.value)
-        if isinstance(m, mx.Pow):
-            return PREC_MUL if m.exp < 0 or _square(m) else PREC_POW
-        if isinstance(m, mx.Ref) and m.display is not None:
-            return self.mprec(m.display)
-        if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
-            return PREC_POW
-        return PREC_ATOM
+        return precedence(m)
 
     def matrix(self, m: mx.M) -> str:
         return self._print(m)
@@ -357,16 +365,33 @@ def _dispatch(method_index, method_matrix):
 def _matrix_add(self, m: mx.Add):
     out = ""
     for n, t in enumerate(m.terms):
-        neg = isinstance(t, mx.Scale) and _negative_coeff(t.coeff)
-        body_m = mx.scale(_negate(t.coeff), t.x) if neg else t
+        neg, body_m = _split_sign(t)
         body = self._print(body_m)
-        if self.mprec(body_m) <= PREC_ADD and not isinstance(body_m, (mx.Scale, mx.Add)):
-            body = self.paren(body)
+        if self.mprec(body_m) <= PREC_ADD and (neg or n > 0 and _starts_negative(body_m)):
+            body = self.paren(body)  # − (a + b) and a + (−b + c) keep brackets, a + b + c not
         if n == 0:
             out = (self.style_minus() + body) if neg else body
         else:
             out += (f" {self.style_minus()} " if neg else " + ") + body
     return out
+
+
+def _split_sign(t: mx.M) -> tuple:
+    """(True, −t) for a term written with a minus in front, else (False, t)."""
+    if isinstance(t, mx.Scale) and _negative_coeff(t.coeff):
+        return True, mx.scale(_negate(t.coeff), t.x)
+    if isinstance(t, mx.Const) and t.value.could_extract_minus_sign():
+        return True, mx.Const(-t.value)
+    return False, t
+
+
+def _starts_negative(m: mx.M) -> bool:
+    """Whether ``m`` prints with a minus in front (then it cannot follow a plus)."""
+    if isinstance(m, mx.Ref) and m.display is not None:
+        return _starts_negative(m.display)
+    if isinstance(m, mx.Add):
+        return _split_sign(m.terms[0])[0] or _starts_negative(m.terms[0])
+    return _split_sign(m)[0]
 
 
 def _matrix_pow(self, m: mx.Pow):
@@ -406,19 +431,74 @@ Notation._print_Pow = _dispatch(_index_pow, _matrix_pow)
 
 
 def is_prefix(e) -> bool:
-    return isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt"
+    """``√x``: a square root prints as a prefix and needs no brackets as a divisor."""
+    return isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt" or \
+        isinstance(e, Pow) and e.exp == S.Half
+
+
+def precedence(e) -> int:
+    """The one precedence table: how tightly a node of either tree binds when printed.
+
+    An operand whose precedence is below what its place needs is bracketed;
+    index forms (SymPy) and matrix forms (``mx``) share the levels, in both styles."""
+    if isinstance(e, mx.M):
+        return _matrix_precedence(e)
+    if isinstance(e, Mul):
+        e = _folded(e)
+    if isinstance(e, Add):
+        return PREC_ADD
+    if isinstance(e, Mul):
+        if e.could_extract_minus_sign():
+            return PREC_ADD
+        return PREC_MUL
+    if isinstance(e, Sum):
+        return PREC_ADD
+    if isinstance(e, Rational) and not isinstance(e, Integer):
+        return PREC_ADD if e < 0 else PREC_MUL
+    if isinstance(e, Integer) and e < 0:
+        return PREC_ADD
+    if isinstance(e, Pow):
+        return PREC_MUL if e.exp < 0 or e.exp == S.Half else PREC_POW
+    if isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt":
+        return PREC_MUL  # √x is a prefix: bracket it under a power
+    return PREC_ATOM
+
+
+def _matrix_precedence(m: mx.M) -> int:
+    if isinstance(m, mx.Add):
+        return PREC_ADD
+    if isinstance(m, mx.Scale):
+        return PREC_ADD if _negative_coeff(m.coeff) else PREC_MUL
+    if isinstance(m, (mx.MatMul, mx.Hadamard)):
+        return PREC_MUL
+    if isinstance(m, mx.Const):
+        return precedence(m.value)
+    if isinstance(m, mx.Pow):
+        return PREC_MUL if m.exp < 0 or _square(m) else PREC_POW
+    if isinstance(m, mx.Ref) and m.display is not None:
+        return precedence(m.display)
+    if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
+        return PREC_POW
+    return PREC_ATOM
 
 
 def atomic(m: mx.M) -> bool:
     """Whether a matrix-form node needs no brackets as an operand of a product."""
-    if isinstance(m, mx.Ref):
-        return m.display is None or atomic(m.display)
-    if isinstance(m, mx.Pow):
-        return m.exp > 0 and not _square(m) and m.exp != S.Half or m.exp == S.Half
-    return isinstance(m, (mx.Transpose, mx.Fn, mx.AxisFn, mx.Reduce, mx.Ones, mx.Eye,
-                          mx.Einsum, mx.Diag)) or (isinstance(m, mx.Const) and
-                                                   (m.value.is_Integer and m.value >= 0 or
-                                                    m.value.is_Symbol))
+    return precedence(m) >= PREC_POW
+
+
+def _folded(e):
+    """A product of constants left unevaluated, ``−1·(−1·2)`` or ``−2·(2 N − 2)``, as the
+    constant it is (``2``, ``4 − 4 N``): its printing folds it, so its precedence must too.
+    A product with a tensor in it keeps its form (``2 (y_i − t_i)``)."""
+    if isinstance(e, Mul) and all(_is_dim(s) for s in e.free_symbols):
+        return Mul(*e.args)
+    return e
+
+
+@lru_cache(maxsize=1024)
+def _is_dim(s) -> bool:
+    return isinstance(s, Symbol) and bool(s.is_integer and s.is_positive)
 
 
 def _square(m: mx.M) -> bool:

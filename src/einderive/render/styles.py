@@ -5,11 +5,11 @@ They differ only in tokens; all structure lives in :class:`Notation`.
 
 from __future__ import annotations
 
-from sympy import Pow, S
+from sympy import Mul, Pow, S
 
 from .. import matrix as mx
 from . import names
-from .notation import PREC_MUL, PREC_POW, SUPERSCRIPT, Notation, atomic, is_prefix
+from .notation import PREC_ATOM, PREC_MUL, PREC_POW, SUPERSCRIPT, Notation, atomic, is_prefix
 
 # ---------------------------------------------------------------------------
 # Unicode
@@ -29,18 +29,30 @@ class Unicode(Notation):
     def index_name(self, name: str) -> str:
         return name
 
-    def tensor(self, name: str, idx: str) -> str:
+    def tensor_name(self, name: str, idx: str) -> str:
+        if name in self.lookalikes:
+            name = names.text_monospace(name)
         return names.text_indexed(name, idx)
 
-    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
-        t = names.text_indexed(name, idx)
+    @property
+    def lookalikes(self) -> set:
+        """Names that would read as another tensor's element (made once)."""
+        if self._lookalikes is None:
+            graph = self.ctx.graph if self.ctx is not None else None
+            self._lookalikes = set() if graph is None else names.text_lookalikes(
+                {t.name: sum(d != 1 for d in t.shape) for t in graph.tensors})
+        return self._lookalikes
+
+    _lookalikes = None
+
+    def subscript(self, s: str, idx: str) -> str:
+        return f"{s}_{idx}" if idx else s
+
+    def adjoint_of(self, t: str, transposed: bool = False) -> str:
         return f"∂{self.loss}/∂{t}" + ("ᵀ" if transposed else "")
 
     def partial(self, top: str, bottom: str) -> str:
         return f"∂{top}/∂{bottom}"
-
-    def anon_index(self, name: str) -> str:
-        return f"({name})"
 
     def transposed(self, s: str) -> str:
         return s + "ᵀ"
@@ -61,11 +73,8 @@ class Unicode(Notation):
         return base + self._sup(p)
 
     def hadamard_power(self, base: str, p) -> str:
-        return f"{base}^∘{self._sup_text(p)}"
-
-    @staticmethod
-    def _sup_text(p) -> str:
-        return str(p)
+        text = self.number(p)
+        return f"{base}^∘{text}" if p.is_Integer and p > 0 else f"{base}^∘({text})"
 
     def _sup(self, p) -> str:
         text = str(p)
@@ -88,30 +97,37 @@ class Unicode(Notation):
         return s
 
     def _coeff(self, c, followed: bool) -> str:
+        """A constant in front of a product: bracketed unless it is one atom or an integer."""
         s = self._const(c)
-        if followed and not (c.is_Integer or c.is_Rational and c.q == 1):
-            return f"({s})" if ("/" in s or " " in s) else s
+        if followed and not c.is_Integer and self.prec(c) < PREC_ATOM:
+            return self.paren(s)
         return s
 
     def _const(self, c) -> str:
+        """A constant (numbers and dims), ``a/b`` with each side bracketed by precedence."""
         if c.is_Rational:
             return self.number(c)
         n, d = c.as_numer_denom()
         top = self._plain(n)
         if d == 1:
             return top
+        if self.prec(n) < PREC_MUL:
+            top = self.paren(top)  # (2 N − 3)/(N − 1)
         bottom = self._plain(d)
-        if " " in bottom or "/" in bottom:
-            bottom = f"({bottom})"
+        if self.prec(d) <= PREC_MUL and not is_prefix(d):
+            bottom = self.paren(bottom)  # 1/(N (N − 1))
         return f"{top}/{bottom}"
 
     def _plain(self, c) -> str:
         if c.is_Mul:
-            return " ".join(self._plain(a) for a in c.args)
+            return " ".join(self._plain(a) if self.prec(a) >= PREC_MUL else
+                            self.paren(self._plain(a)) for a in c.args)
         if isinstance(c, Pow):
             if c.exp == S.Half:
-                return f"√{self._plain(c.base)}"
-            return self._plain(c.base) + self._sup(c.exp)
+                return self.sqrt(self._plain(c.base), self.prec(c.base) < PREC_ATOM)
+            base = self._plain(c.base)
+            return (base if self.prec(c.base) >= PREC_ATOM else self.paren(base)) + \
+                self._sup(c.exp)
         return self._print(c)
 
     def scalar_product(self, num, den) -> str:
@@ -187,22 +203,33 @@ class Latex(Notation):
         return f"{sign}\\frac{{{abs(r.p)}}}{{{r.q}}}"
 
     def dim(self, name: str) -> str:
-        return names.latex_indexed(name)
+        return names.latex_indexed(name, "", self.latex_names)
+
+    @property
+    def latex_names(self) -> dict:
+        """Every name of the graph typeset, distinct names distinct (made once)."""
+        if self._latex_names is None:
+            graph = self.ctx.graph if self.ctx is not None else None
+            self._latex_names = {} if graph is None else names.latex_table(
+                [t.name for t in graph.tensors] + [d for d, _ in graph.dims])
+        return self._latex_names
+
+    _latex_names = None
 
     def index_name(self, name: str) -> str:
         return name.replace("′", "'")
 
-    def tensor(self, name: str, idx: str) -> str:
-        return names.latex_indexed(name, idx)
+    def tensor_name(self, name: str, idx: str) -> str:
+        return names.latex_indexed(name, idx, self.latex_names)
 
-    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
-        t = names.latex_indexed(name, idx)
+    def subscript(self, s: str, idx: str) -> str:
+        return f"{s}_{{{idx}}}" if idx else s
+
+    def adjoint_of(self, t: str, transposed: bool = False) -> str:
         if transposed:
             t = f"{{{t}}}^{{\\top}}"
-        return f"\\frac{{\\partial {names.latex_indexed(self.loss)}}}{{\\partial {t}}}"
-
-    def anon_index(self, name: str) -> str:
-        return self.tensor(name, "")
+        loss = names.latex_indexed(self.loss, "", self.latex_names)
+        return f"\\frac{{\\partial {loss}}}{{\\partial {t}}}"
 
     def partial(self, top: str, bottom: str) -> str:
         return f"\\frac{{\\partial {top}}}{{\\partial {bottom}}}"
@@ -238,17 +265,23 @@ class Latex(Notation):
     def product(self, coeff, num: list, den: list) -> str:
         top = [self._num_factor(a, n == len(num) - 1) for n, a in enumerate(num)]
         c_num, c_den = coeff.as_numer_denom() if coeff != 1 else (S.One, S.One)
-        bottom = [self.wrap(d, PREC_POW) for d in den]
+        bottom = [self._num_factor(d, n == len(den) - 1) for n, d in enumerate(den)]
         if c_den != 1:
-            bottom.insert(0, self._print(c_den) if not c_den.is_Mul else
-                          " ".join(self._print(a) for a in c_den.args))
+            bottom.insert(0, self._constant_factors(c_den) if bottom or c_den.is_Mul else
+                          self._print(c_den))
         if c_num != 1:
-            top.insert(0, self._print(c_num) if not c_num.is_Mul else
-                       " ".join(self._print(a) for a in c_num.args))
+            top.insert(0, self._constant_factors(c_num) if top or c_num.is_Mul else
+                       self._print(c_num))
+        if len(bottom) == 1 and len(den) == 1:
+            bottom = [self._print(den[0])]  # a fraction bar is its own bracket
         t = " ".join(top) if top else "1"
         if not bottom:
             return t
         return f"\\frac{{{t}}}{{{' '.join(bottom)}}}"
+
+    def _constant_factors(self, c) -> str:
+        """``N (N - 1)``: a product of constants, each bracketed as a factor needs."""
+        return " ".join(self.wrap(a, PREC_MUL) for a in Mul.make_args(c))
 
     def scalar_product(self, num, den) -> str:
         t = " ".join(self._print(x) for x in num) or "1"
@@ -257,7 +290,7 @@ class Latex(Notation):
         return f"\\frac{{{t}}}{{{' '.join(self._print(d) for d in den)}}}"
 
     def coefficient(self, c: mx.M, body: str) -> str:
-        s = self._print(c)
+        s = self.wrap(c, PREC_MUL)
         return f"{s} {body}" if isinstance(c, mx.Const) and c.value.is_Rational else \
             f"{s} \\, {body}"
 

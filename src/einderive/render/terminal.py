@@ -175,7 +175,7 @@ def _backward(d, opts: Options, width: int) -> list[Line]:
 
 def _defining(d, node: str) -> str:
     t = d.graph[node]
-    return t.text if t.text else node
+    return t.text if t.text else T.tensor_lhs(d, node, ())
 
 
 def _gradients(d, width: int) -> list[Line]:

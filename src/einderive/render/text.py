@@ -19,7 +19,21 @@ CLOSED_TOO_LARGE = "(its closed form is too large to be worth printing)"
 
 
 def printer(d, form=None, style=Unicode) -> Notation:
-    return style(d.index.ctx, d.loss, form.positions if form is not None else None)
+    return style(d.index.ctx, d.loss, form.positions if form is not None else None,
+                 anon_definitions(d))
+
+
+def anon_definitions(d) -> dict:
+    """Each anonymous intermediate's definition, so that it prints as what it is."""
+    return {t.name: (*d.index.definitions[t.name], d.anon.get(t.name))
+            for t in d.graph.tensors if t.kind == "anon"}
+
+
+def named_consumer(d, name: str) -> str:
+    """The named node whose line holds ``name`` (itself unless it is anonymous)."""
+    while d.graph[name].kind == "anon":
+        name = next(t.name for t in d.graph.nodes if name in d.graph.operands(t))
+    return name
 
 
 def shape_text(shape: tuple) -> str:
@@ -30,7 +44,7 @@ def shape_text(shape: tuple) -> str:
 
 
 def index_rhs(d, form, style=Unicode) -> str:
-    return printer(d, form, style).index(form.index)
+    return printer(d, form, style).index(form.index, form.idx)
 
 
 def matrix_rhs(d, form, style=Unicode) -> str | None:
@@ -121,8 +135,9 @@ def step_lines(d, edge, style=Unicode) -> list[tuple[str, str]]:
     p.einstein = False
     out_i, in_i = p.index_list(edge.out_idx), p.index_list(edge.in_idx)
     local_lhs = p.partial(p.tensor(edge.node, out_i), p.tensor(edge.operand, in_i))
-    local = p.index(edge.local)
-    collapsed_local = p.index(edge.local_collapsed)
+    both = tuple(edge.out_idx) + tuple(edge.in_idx)
+    local = p.index(edge.local, both)
+    collapsed_local = p.index(edge.local_collapsed, both)
     rhs = local if collapsed_local == local else f"{local} = {collapsed_local}"
     pairs = [(local_lhs, rhs)]
     if edge.node == d.loss:
@@ -131,10 +146,10 @@ def step_lines(d, edge, style=Unicode) -> list[tuple[str, str]]:
     upstream = p.adjoint(edge.node, out_i)
     chain_lhs = f"{sums}{upstream}{p.times_token()}{local_lhs}" if sums else \
         f"{upstream}{p.times_token()}{local_lhs}"
-    chained, collapsed = p.index(edge.chained), p.index(edge.collapsed)
+    chained, collapsed = p.index(edge.chained, edge.in_idx), p.index(edge.collapsed, edge.in_idx)
     rhs = chained if chained == collapsed else f"{chained} = {collapsed}"
     if edge.inlined:
-        value = p.index(edge.result)
+        value = p.index(edge.result, edge.in_idx)
         if value != collapsed:
             rhs += f" = {value}"
     pairs.append((chain_lhs, rhs))

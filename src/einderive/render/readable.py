@@ -1,0 +1,163 @@
+"""Index forms made to read one way before they are printed.
+
+Two rewrites, both of presentation only (the value is unchanged):
+
+* an anonymous intermediate (``_h_1``, made for the argument of an axis
+  function) is replaced by its definition, so ``h_i = x_i + y_i − logsumexp(x + y)``
+  and never an internal name;
+* a summation index whose letter is also free in its term, bound around it,
+  or bound by a sum written flat beside it, takes a fresh primed letter, so
+  ``silu(Σ_j′ X_ij′ W1_kj′) X_ij W3_kj`` never reads as one ``j`` bound twice
+  (Einstein's convention drops the outer Σ_j).
+
+Each rebuilt node remembers the node it came from (``origin``), so the order the
+recognizer chose for factors and terms (keyed by the original nodes) still applies.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from sympy import Add, Indexed, Mul, Pow, Sum, Symbol
+
+from ..indexed import PRIME
+
+
+@lru_cache(maxsize=4096)
+def index_names(e) -> frozenset:
+    """Letters of every index written in ``e``, bound or free (tensor keys start with $)."""
+    return frozenset(s.name for s in e.atoms(Symbol) if _is_index(s))
+
+
+@lru_cache(maxsize=4096)
+def exposed_names(e) -> frozenset:
+    """Letters a neighbour in a product can see: free indices, and the indices of sums
+    written flat in the product (Einstein's convention drops those Σ)."""
+    names = {s.name for s in e.free_symbols if isinstance(s, Symbol) and _is_index(s)}
+    if isinstance(e, Sum):
+        return frozenset(names | {v.name for v, _, _ in e.limits} | exposed_names(e.function))
+    if isinstance(e, Mul):
+        for a in e.args:
+            names |= exposed_names(a)
+    return frozenset(names)
+
+
+@lru_cache(maxsize=1024)
+def _is_index(s: Symbol) -> bool:
+    # tensor keys start with $; a dim's size is a positive integer symbol, never an index
+    return not s.name.startswith("$") and not (s.is_integer and s.is_positive)
+
+
+class Rewriter:
+    """One rewrite pass; ``origin`` maps each rebuilt node to the node it replaces."""
+
+    def __init__(self, anon: dict, anon_key):
+        self.anon = anon  # tensor name -> (definition, its indices)
+        self.anon_key = anon_key  # key Symbol -> tensor name, or None
+        self.origin: dict = {}
+
+    def _rebuilt(self, old, new):
+        if new is not old and new != old:
+            self.origin[new] = self.origin.get(old, old)
+        return new
+
+    # -- anonymous intermediates ---------------------------------------------------------
+
+    def inline(self, e):
+        """``e`` with each element of an anonymous intermediate replaced by its definition."""
+        if not self.anon:
+            return e
+        if isinstance(e, Indexed):
+            name = self.anon_key(e.base.label)
+            if name in self.anon:
+                return self._rebuilt(e, self.inline(instantiate(*self.anon[name], e.indices)))
+            return e
+        if isinstance(e, Symbol):
+            name = self.anon_key(e)
+            if name in self.anon:
+                return self._rebuilt(e, self.inline(self.anon[name][0]))
+            return e
+        if not e.args or _is_axis_function(e):
+            return e  # an axis function prints its anonymous argument in matrix form
+        return self._rebuild(e, [self.inline(a) for a in e.args])
+
+    # -- one reading for every index -----------------------------------------------------
+
+    def disambiguate(self, e, outside: frozenset = frozenset(), avoid: frozenset = frozenset()):
+        """Give each sum a letter that occurs nowhere else in its term (``outside``).
+
+        A sum written flat in a product also avoids ``avoid``, every letter bound
+        beside it: Einstein's convention may drop its Σ."""
+        if isinstance(e, Sum):
+            (var, lo, hi), rest = e.limits[-1], e.limits[:-1]  # the outermost sum first
+            body = Sum(e.function, *rest) if rest else e.function
+            if var.name in outside:
+                new = Symbol(_fresh(var.name, outside | avoid | index_names(body)))
+                body, var = self._replace(body, {var: new}), new
+            body = self.disambiguate(body, outside | {var.name}, avoid)
+            return self._rebuilt(e, Sum(body, (var, lo, hi)))
+        if isinstance(e, Add):
+            return self._rebuild(e, [self.disambiguate(a, outside, avoid) for a in e.args])
+        if not e.args or _is_axis_function(e) or isinstance(e, Indexed):
+            return e
+        args = list(e.args)
+        # a sum nested in a function or a denominator takes the prime, so that the
+        # product's own sums (which Einstein's convention drops) keep their letters
+        for n in sorted(range(len(args)), key=lambda n: isinstance(args[n], Sum)):
+            others, beside = set(), set()
+            for b in args[:n] + args[n + 1:]:
+                others |= exposed_names(b)
+                beside |= index_names(b)
+            flat = isinstance(args[n], Sum)  # may lose its Σ: must differ from all beside it
+            args[n] = self.disambiguate(args[n], outside | others,
+                                        avoid | beside if flat else avoid)
+        return self._rebuild(e, args)
+
+    def _replace(self, e, mapping: dict):
+        """``e.xreplace(mapping)``, remembering where each rebuilt node came from."""
+        if e in mapping:
+            return mapping[e]
+        if not e.args:
+            return e
+        return self._rebuild(e, [self._replace(a, mapping) for a in e.args])
+
+    def _rebuild(self, e, args: list):
+        if all(a is b for a, b in zip(args, e.args)):
+            return e
+        if isinstance(e, (Add, Mul, Pow)):
+            return self._rebuilt(e, e.func(*args, evaluate=False))
+        return self._rebuilt(e, e.func(*args))
+
+
+def instantiate(definition, idx: tuple, indices: tuple):
+    """``definition`` (over ``idx``) at ``indices``, no index captured by a sum inside it."""
+    mapping = {a: b for a, b in zip(idx, indices) if isinstance(a, Symbol)}
+    targets = {b.name for b in mapping.values() if isinstance(b, Symbol)}
+    definition = _rebind_away(definition, targets)
+    return definition.xreplace(mapping)
+
+
+def _rebind_away(e, avoid: set):
+    """Rename every summation index of ``e`` that is in ``avoid``."""
+    if isinstance(e, Sum):
+        (var, lo, hi), rest = e.limits[-1], e.limits[:-1]
+        body = Sum(e.function, *rest) if rest else e.function
+        if var.name in avoid:
+            new = Symbol(_fresh(var.name, avoid | index_names(body)))
+            body, var = body.xreplace({var: new}), new
+        return Sum(_rebind_away(body, avoid), (var, lo, hi))
+    if not e.args:
+        return e
+    args = [_rebind_away(a, avoid) for a in e.args]
+    return e if all(a is b for a, b in zip(args, e.args)) else e.func(*args)
+
+
+def _fresh(name: str, taken: set) -> str:
+    while name in taken:
+        name += PRIME
+    return name
+
+
+def _is_axis_function(e) -> bool:
+    from ..ops import AxisFunction
+    return isinstance(e, AxisFunction)
