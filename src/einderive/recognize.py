@@ -269,6 +269,11 @@ class Recognizer:
                 coeff.append(b.m)
             else:
                 blobs.append(b)
+        carried = {i for b in blobs for i in b.idx}
+        for s in [s for s in summed if s not in carried]:
+            # Σ_s of factors free of s: the dim's size times them (never dropped, even by einsum)
+            coeff.append(mx.Const(self.ctx.sizes[self.ctx.index_dim[s]]))
+            summed.remove(s)
         free = self._free(e)
         try:
             result = self._combine(blobs, summed, free)
@@ -312,8 +317,8 @@ class Recognizer:
             if len(holders(s)) >= 3:
                 blobs = self._absorb_vector(blobs, s)
             hs = holders(s)
-            if not hs:
-                raise NoMatrixForm("a sum over an index no factor carries")  # collapse removes
+            if not hs:  # pragma: no cover - _product turns such a sum into the dim's size
+                raise NoMatrixForm("a sum over an index no factor carries")
             if len(hs) >= 3 or any(len(h.idx) > 2 for h in hs):
                 raise NoMatrixForm("a contraction of three or more tensors")
             at = blobs.index(hs[0])

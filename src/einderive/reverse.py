@@ -169,7 +169,8 @@ def _mentions_adjoint(ctx: Ctx, e) -> bool:
 
 
 def _tidy(e, namer: Namer):
-    return factor_terms(namer(collapse(e)))
+    # collapse again: factor_terms splits Σ_i (a_i − c) into Σ_i a_i − c Σ_i 1
+    return collapse(factor_terms(namer(collapse(e))))
 
 
 def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict, namer: Namer) -> dict:
