@@ -173,7 +173,10 @@ class Recognizer:
 
     def _einsum_ref(self, ref, idx, shape) -> Blob:
         letters = self._letters(idx)
-        inner = "".join(letters[i] for i in idx)
+        # a size-1 axis (index 0) is an axis of the operand all the same: it gets its own
+        # letter, absent from the output, and summing over its one element drops it
+        spare = iter(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in letters.values())
+        inner = "".join(letters[i] if i != 0 else next(spare) for i in idx)
         out = []
         for i in idx:
             if i != 0 and i not in out:
