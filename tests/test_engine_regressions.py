@@ -220,3 +220,12 @@ def test_a_division_by_a_dim_expression_that_is_zero_is_a_spec_error(run, tmp_pa
     result = run("derive", path)
     assert result.exit_code == 2
     assert "z.yaml:7:" in result.output and "division by zero" in result.output
+
+
+def test_index_letters_are_never_a_tensor_name():
+    # issue 11, defect 9: a tensor named i printed as i_i
+    d = derive_text(spec("N: 3, M: 4", "i: [N, M]; j: [M]; k: [N]",
+                         ["y = tanh(i @ j) * k", "L = sum(y * y)"], "i, j, k"))
+    assert forms(d, "k") == ("∂L/∂y_l tanh(Σ_m i_lm j_m)", "∂L/∂y ⊙ tanh(i j)")
+    assert forms(d, "i")[0] == "∂L/∂y_l k_l (1 − tanh(Σ_m′ i_lm′ j_m′)²) j_m"
+    assert verify(d).ok

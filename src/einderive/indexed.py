@@ -30,9 +30,12 @@ class Ctx:
                     self.dim_names.append(d)
         self.sizes = {d: Symbol(d, integer=True, positive=True) for d in self.dim_names}
         self.dim_of_size = {v: k for k, v in self.sizes.items()}
-        self.letter = {d: LETTERS[n] if n < len(LETTERS) else f"i{n}"
+        # an index letter that is also a tensor's or a dim's name would print i_i
+        names = {t.name for t in graph.tensors} | set(self.dim_names)
+        pool = [c for c in LETTERS if c not in names]
+        self.letter = {d: pool[n] if n < len(pool) else _numbered(n, names)
                        for n, d in enumerate(self.dim_names)}
-        self.spare = [c for c in LETTERS if c not in self.letter.values()]
+        self.spare = [c for c in pool if c not in self.letter.values()]
         self.position = {t.name: n for n, t in enumerate(graph.tensors)}  # graph order
         self.index_dim: dict[Symbol, str] = {}
         self.counter = 0
@@ -135,6 +138,14 @@ class Ctx:
     def is_tensor_atom(self, e) -> bool:
         key = key_of(e)
         return key in self.tensor_of or key in self.adjoint_of
+
+
+def _numbered(n: int, names: set) -> str:
+    """An index name past the alphabet: i26, i27 ... (primed if a tensor has that name)."""
+    name = f"i{n}"
+    while name in names:
+        name += PRIME
+    return name
 
 
 def key_of(e):
