@@ -285,3 +285,9 @@ def test_index_letters_are_never_a_tensor_name():
     assert forms(d, "k") == ("∂L/∂y_l tanh(Σ_m i_lm j_m)", "∂L/∂y ⊙ tanh(i j)")
     assert forms(d, "i")[0] == "∂L/∂y_l k_l (1 − tanh(Σ_m′ i_lm′ j_m′)²) j_m"
     assert verify(d).ok
+
+
+def test_sums_that_differ_only_in_their_index_cancel():
+    # Σ_i′ X_i′j′ − Σ_i′′ X_i′′j′ (zero) used to be printed as colsum(X) − colsum(X)
+    d = _derive("covariance_inline", {})
+    assert forms(d, "X")[1] == "(−(1/B) colsum(X)ᵀ + X) Gᵀ + (−(1/B) colsum(X)ᵀ + X) G"

@@ -313,7 +313,8 @@ def rename(e, ctx: Ctx, free_from: tuple, free_to: tuple):
 
     Summation indices are made fresh first, so that a free index renamed to
     ``j`` can never be captured by a ``Σ_j`` already in the expression."""
-    mapping = {a: b for a, b in zip(free_from, free_to) if isinstance(a, Symbol)}
+    # identity pairs left out: xreplace rebuilds what they touch, and 2 (y − t) becomes 2 y − 2 t
+    mapping = {a: b for a, b in zip(free_from, free_to) if isinstance(a, Symbol) and a != b}
     taken = {s.name for s in free_to if isinstance(s, Symbol)}
     e = fresh_bound(e, ctx)
     return _rename_bound(e.xreplace(mapping) if mapping else e, ctx, frozenset(taken))
