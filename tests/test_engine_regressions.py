@@ -152,6 +152,26 @@ CASES = {
         ["L = sum(einsum('i,j->ij', x, y) * G)"], "x, y"),
     "trace_like": spec("N: 3", "A: [N, N]", ["L = einsum('ii->', A @ A)"], "A"),
     "diag_sq": spec("N: 3", "A: [N, N]", ["d = einsum('ii->i', A)", "L = sum(d * d)"], "A"),
+    # second wave
+    "normalise_keep1": spec("B: 3, D: 4", "X: {shape: [B, D], positive: true}; G: [B, D]",
+        ["Y = X / sum(X, axis=1, keepdims=True)", "L = sum(log(Y) * G)"], "X"),
+    "matmul_literal1_mid": spec("B: 2, T: 3, D: 4", "X: [B, 1, D]; W: [D, T]",
+        ["Y = X @ W", "L = sum(tanh(Y))"], "X, W"),
+    "einsum3": spec("N: 2, M: 3, P: 4, Q: 5", "A: [N, M]; B2: [M, P]; C: [P, Q]; G: [N, Q]",
+        ["L = sum(einsum('ij,jk,kl->il', A, B2, C) * G)"], "A, B2, C"),
+    "softmax_axis0_inline": spec("N: 3, M: 4, K: 2", "X: [N, M]; W: [M, K]; G: [N, K]",
+        ["P = softmax(X @ W, axis=0)", "L = sum(P * G)"], "X, W"),
+    "lse_keepdims": spec("N: 3, M: 4", "Z: [N, M]; Y: [N, M]",
+        ["Lp = Z - logsumexp(Z, axis=-1, keepdims=True)", "L = -sum(Y * Lp)"], "Z"),
+    "literal11": spec("B: 3, D: 4", "X: [B, D]; c: [1, 1]", ["L = sum(exp(X * c))"], "X, c"),
+    "meanvec_mat": spec("B: 3, D: 4, E: 2", "X: [B, D]; W: [D, E]",
+        ["h = mean(X, axis=0) @ W", "L = sum(h * h)"], "X, W"),
+    "sum_axes02": spec("B: 2, T: 3, D: 4", "X: [B, T, D]; w: [T]",
+        ["s = sum(X * X, axis=(0, 2))", "L = s @ w"], "X, w"),
+    "gram_centre": spec("B: 3, D: 4", "X: [B, D]",
+        ["Xc = X - mean(X, axis=0)", "K = Xc @ Xc.T", "L = sum(K * K)"], "X"),
+    "mean_rank3_axis0": spec("B: 2, T: 3, D: 4", "X: [B, T, D]",
+        ["m = mean(X, axis=0)", "L = sum((X - m) ** 2)"], "X"),
 }
 
 
