@@ -172,6 +172,20 @@ CASES = {
         ["Xc = X - mean(X, axis=0)", "K = Xc @ Xc.T", "L = sum(K * K)"], "X"),
     "mean_rank3_axis0": spec("B: 2, T: 3, D: 4", "X: [B, T, D]",
         ["m = mean(X, axis=0)", "L = sum((X - m) ** 2)"], "X"),
+    # third wave: size-1 axes and broadcasting into rank 3
+    "col_keep_sum": spec("B: 3, D: 4", "X: [B, 1]; W: [1, D]",
+        ["Y = X @ W", "L = sum(tanh(Y))"], "X, W"),
+    "sum_keep_rank3": spec("B: 2, T: 3, D: 4", "X: [B, T, D]",
+        ["s = sum(X, axis=1, keepdims=True)", "L = sum(X * s)"], "X"),
+    "softmax_size1": spec("B: 3", "Z: [B, 1]; G: [B, 1]",
+        ["P = softmax(Z, axis=0)", "L = sum(P * G)"], "Z"),
+    "lit1_vec": spec("N: 3", "x: [N]; c: [1]", ["L = sum(x * c) + sum(c * c)"], "x, c"),
+    "rank3_plus_rank2": spec("B: 2, T: 3, D: 4", "X: [B, T, D]; M: [T, D]",
+        ["L = sum((X + M) ** 2)"], "X, M"),
+    "rank3_times_col": spec("B: 2, T: 3, D: 4", "X: [B, T, D]; c: [T, 1]",
+        ["L = sum(exp(X * c))"], "X, c"),
+    "outer_mean": spec("B: 3, D: 4", "X: [B, D]; G: [D, D]",
+        ["m = mean(X, axis=0)", "L = sum(einsum('i,j->ij', m, m) * G)"], "X"),
 }
 
 
