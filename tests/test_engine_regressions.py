@@ -186,6 +186,8 @@ CASES = {
         ["L = sum(exp(X * c))"], "X, c"),
     "outer_mean": spec("B: 3, D: 4", "X: [B, D]; G: [D, D]",
         ["m = mean(X, axis=0)", "L = sum(einsum('i,j->ij', m, m) * G)"], "X"),
+    "constant_sum_node": spec("N: 3", "x: [N]; s: []",
+        ["c = sum(x - x + 1)", "L = s * c + sum(x)"], "x, s"),
 }
 
 
@@ -320,3 +322,9 @@ def test_sums_that_differ_only_in_their_index_cancel():
     # Σ_i′ X_i′j′ − Σ_i′′ X_i′′j′ (zero) used to be printed as colsum(X) − colsum(X)
     d = _derive("covariance_inline", {})
     assert forms(d, "X")[1] == "(−(1/B) colsum(X)ᵀ + X) Gᵀ + (−(1/B) colsum(X)ᵀ + X) G"
+
+
+def test_a_definition_that_sums_ones_reads_as_the_dim_size():
+    d = _derive("constant_sum_node", {})
+    (t, form), _ = d.forward
+    assert t.name == "c" and str(form.index) == "N"

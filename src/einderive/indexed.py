@@ -226,6 +226,22 @@ def collapse(e):
     return e.func(*args)
 
 
+def constant_sums(e):
+    """``e`` with each sum of something free of its index made the dim's size times it
+    (``Σ_i 1 = N``), and nothing else changed: a definition stays as the user wrote it."""
+    if not e.args or isinstance(e, Indexed):
+        return e
+    args = [constant_sums(a) for a in e.args]
+    if isinstance(e, Sum):
+        body, limits = args[0], list(e.limits)
+        if any(body.has(v) for v, _, _ in limits):
+            return e if body is e.function else Sum(body, *limits)
+        return Mul(body, *[hi - lo + 1 for _, lo, hi in limits])
+    if all(a is b for a, b in zip(args, e.args)):
+        return e
+    return e.func(*args)
+
+
 def _delta_of(f, vars: set):
     """The summed index ``f`` is a delta of (None if ``f`` is no such delta)."""
     if isinstance(f, KroneckerDelta):

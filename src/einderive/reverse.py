@@ -23,6 +23,7 @@ from .indexed import (
     Ctx,
     Namer,
     collapse,
+    constant_sums,
     differentiate,
     fresh_bound,
     key_of,
@@ -90,7 +91,7 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
     definitions = {}
     for t in graph.nodes:
         idx = ctx.canon(t.shape)
-        definitions[t.name] = (rename(ctx.comp(t.expr, idx), ctx, idx, idx), idx)
+        definitions[t.name] = (rename(constant_sums(ctx.comp(t.expr, idx)), ctx, idx, idx), idx)
     namer = Namer(ctx, definitions)
     canon = {t.name: ctx.canon(t.shape) for t in graph.tensors}
 
