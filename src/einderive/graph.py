@@ -9,12 +9,12 @@ when it is not a plain name, which becomes an anonymous node.
 
 from __future__ import annotations
 
-from fractions import Fraction
+from sympy import Symbol
 
 from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
-from .ops import FUNCTIONS, OPS, FExpr
+from .ops import FUNCTIONS, OPS, FExpr, sympy_number
 from .record import Record
 from .spec import Spec
 
@@ -201,7 +201,10 @@ class _Builder:
         if isinstance(e, X.BinOp):
             args = [(self.tensor(e.left), e.left.loc), (self.tensor(e.right), e.right.loc)]
             if e.op == "/" and _is_zero(args[1][0]):
-                raise SpecError("division by zero", e.right.loc)
+                raise SpecError("division by zero", e.right.loc, _ZERO_HINT)
+            if e.op == "**" and _is_zero(args[0][0]) and _is_negative(args[1][0]):
+                raise SpecError("division by zero: 0 to a negative power", e.left.loc,
+                                _ZERO_HINT)
             return self.apply(e.op, e.loc, args, {})
         if isinstance(e, X.Call):
             return self.call(e)
@@ -277,5 +280,38 @@ class _Builder:
         return FExpr("ref", (), (("name", name),), value.shape)
 
 
+_ZERO_HINT = "this is 0 whatever the sizes of the dims"
+_ARITHMETIC = ("+", "-", "*", "/", "neg", "**")
+
+
 def _is_zero(e: FExpr) -> bool:
-    return e.op == "num" and e.param("value") == Fraction(0)
+    """Whether ``e`` is a number or a dim expression that is 0 for every size (``N - N``)."""
+    value = _constant(e)
+    return value is not None and value == 0
+
+
+def _is_negative(e: FExpr) -> bool:
+    value = _constant(e)
+    return value is not None and bool(value.is_negative)
+
+
+def _constant(e: FExpr):
+    """The SymPy value of an arithmetic expression of numbers and dims (dims as positive
+    integer symbols), or None if ``e`` reads a tensor or applies any other op."""
+    if e.op == "num":
+        return sympy_number(e.param("value"))
+    if e.op == "dim":
+        return Symbol(e.param("name"), integer=True, positive=True)
+    if e.op not in _ARITHMETIC or e.shape != ():
+        return None
+    values = [_constant(a) for a in e.args]
+    if any(v is None for v in values):
+        return None
+    if e.op == "neg":
+        return -values[0]
+    a, b = values
+    if e.op == "/" or e.op == "**":
+        if b.is_negative and a == 0 or e.op == "/" and b == 0:
+            return None  # reported where it is built
+        return a / b if e.op == "/" else a ** b
+    return a + b if e.op == "+" else a - b if e.op == "-" else a * b

@@ -30,9 +30,12 @@ class Ctx:
                     self.dim_names.append(d)
         self.sizes = {d: Symbol(d, integer=True, positive=True) for d in self.dim_names}
         self.dim_of_size = {v: k for k, v in self.sizes.items()}
-        self.letter = {d: LETTERS[n] if n < len(LETTERS) else f"i{n}"
+        # an index letter that is also a tensor's or a dim's name would print i_i
+        names = {t.name for t in graph.tensors} | set(self.dim_names)
+        pool = [c for c in LETTERS if c not in names]
+        self.letter = {d: pool[n] if n < len(pool) else _numbered(n, names)
                        for n, d in enumerate(self.dim_names)}
-        self.spare = [c for c in LETTERS if c not in self.letter.values()]
+        self.spare = [c for c in pool if c not in self.letter.values()]
         self.position = {t.name: n for n, t in enumerate(graph.tensors)}  # graph order
         self.index_dim: dict[Symbol, str] = {}
         self.counter = 0
@@ -137,6 +140,14 @@ class Ctx:
         return key in self.tensor_of or key in self.adjoint_of
 
 
+def _numbered(n: int, names: set) -> str:
+    """An index name past the alphabet: i26, i27 ... (primed if a tensor has that name)."""
+    name = f"i{n}"
+    while name in names:
+        name += PRIME
+    return name
+
+
 def key_of(e):
     """The Symbol naming a tensor, its element, or its IndexedBase."""
     if isinstance(e, Indexed):
@@ -201,57 +212,112 @@ def _delta(a, b):
 
 
 def collapse(e):
-    """Collapse every sum whose body holds a delta of its index; pull constants out of sums."""
+    """Collapse every sum whose body holds a delta of its index; pull constants out of sums.
+
+    A sum over a dim of something free of its index becomes the dim's size times it,
+    so no ``Σ_i 1`` survives (SymPy's ``factor_terms`` makes them from ``Σ_i (a_i − c)``)."""
     if isinstance(e, Sum):
-        body = collapse(e.function)
-        for var, lo, hi in e.limits:
-            body = _sum_over(body, var, lo, hi)
-        return body
+        return _sum_over(collapse(e.function), tuple(e.limits))
+    if not e.args or isinstance(e, Indexed):
+        return e
+    args = [collapse(a) for a in e.args]
+    if all(a is b for a, b in zip(args, e.args)):
+        return e
+    return e.func(*args)
+
+
+def constant_sums(e):
+    """``e`` with each sum of something free of its index made the dim's size times it
+    (``Σ_i 1 = N``), and nothing else changed: a definition stays as the user wrote it."""
+    if not e.args or isinstance(e, Indexed):
+        return e
+    args = [constant_sums(a) for a in e.args]
+    if isinstance(e, Sum):
+        body, limits = args[0], list(e.limits)
+        if any(body.has(v) for v, _, _ in limits):
+            return e if body is e.function else Sum(body, *limits)
+        return Mul(body, *[hi - lo + 1 for _, lo, hi in limits])
+    if all(a is b for a, b in zip(args, e.args)):
+        return e
+    return e.func(*args)
+
+
+def _delta_of(f, vars: set):
+    """The summed index ``f`` is a delta of (None if ``f`` is no such delta)."""
+    if isinstance(f, KroneckerDelta):
+        return next((a for a in f.args if a in vars), None)
+    return None
+
+
+def _has_delta(e, vars: set) -> bool:
+    return any(a in vars for d in e.atoms(KroneckerDelta) for a in d.args)
+
+
+def _terms(e, vars: set) -> list:
+    """``e`` as a list of product terms, distributing only over the sums (``Add``, or the body
+    of an inner ``Sum``) that hold a delta of one of ``vars``: Σ_i (a_i − b_i) stays whole."""
+    if not _has_delta(e, vars):
+        return [e]
     if e.is_Add:
-        return Add(*[collapse(a) for a in e.args])
+        return [t for a in e.args for t in _terms(a, vars)]
+    if isinstance(e, Sum):
+        return _sum_terms(e, vars)
     if e.is_Mul:
-        return Mul(*[collapse(a) for a in e.args])
-    if isinstance(e, Pow):
-        return Pow(collapse(e.base), e.exp)
-    return e
-
-
-def _has_delta(e, var) -> bool:
-    return any(var in d.args for d in e.atoms(KroneckerDelta))
-
-
-def _terms(e, var) -> list:
-    """``e`` as a list of product terms, distributing only over sums that hold a delta of var."""
-    if e.is_Add:
-        if not _has_delta(e, var):
-            return [e]  # a sum of a sum stays whole: Σ_i (a_i - b_i), not Σ_i a_i - Σ_i b_i
-        return [t for a in e.args for t in _terms(a, var)]
-    if e.is_Mul and any(f.is_Add and _has_delta(f, var) for f in e.args):
         parts = [[]]
         for f in e.args:
-            options = _terms(f, var) if f.is_Add and _has_delta(f, var) else [f]
+            options = _terms(f, vars) if (f.is_Add or isinstance(f, Sum)) else [f]
             parts = [p + [o] for p in parts for o in options]
-        return [t for p in parts for t in _terms(Mul(*p), var)]
+        if len(parts) == 1 and len(parts[0]) == len(e.args) and \
+                all(a is b for a, b in zip(parts[0], e.args)):
+            return [e]
+        return [Mul(*p) for p in parts]
     return [e]
 
 
-def _sum_over(body, var, lo, hi):
+def _sum_terms(e: Sum, vars: set) -> list:
+    """An inner sum split into terms, each with the factors free of its own indices
+    (an outer delta among them) pulled in front, where the outer sum can see them."""
+    own = {v for v, _, _ in e.limits}
     out = []
-    for term in _terms(body, var):
-        factors = list(Mul.make_args(term))
-        delta = next((f for f in factors if isinstance(f, KroneckerDelta) and var in f.args), None)
-        if delta is not None:
-            other = delta.args[1] if delta.args[0] == var else delta.args[0]
-            rest = Mul(*[f for f in factors if f is not delta])
-            out.append(collapse(rest.xreplace({var: other})))
+    for t in _terms(e.function, vars - own):
+        factors = Mul.make_args(t)
+        indep = [f for f in factors if not any(f.has(v) for v in own)]
+        dep = [f for f in factors if any(f.has(v) for v in own)]
+        out.append(Mul(*indep) * _wrap(Mul(*dep), tuple(e.limits)))
+    return out
+
+
+def _sum_over(body, limits: tuple):
+    """Σ of ``body`` over all ``limits`` at once: each delta of a summed index eats its sum,
+    whichever limit it belongs to and in whatever order the limits come."""
+    vars = {v for v, _, _ in limits}
+    out = []
+    for term in _terms(body, vars):
+        factors = Mul.make_args(term)
+        hit = next(((f, v) for f in factors if (v := _delta_of(f, vars)) is not None), None)
+        if hit is None:
+            out.append(_wrap(term, limits))
             continue
+        delta, var = hit
+        other = delta.args[1] if delta.args[0] == var else delta.args[0]
+        rest = Mul(*[f for f in factors if f is not delta]).xreplace({var: other})
+        left = tuple(lim for lim in limits if lim[0] != var)
+        out.append(_sum_over(collapse(rest), left) if left else collapse(rest))
+    return Add(*out)
+
+
+def _wrap(term, limits: tuple):
+    """Σ of a term with no delta of its summed indices: each sum wraps only the factors
+    that carry its index; a sum of something free of its index is the dim's size times it."""
+    for var, lo, hi in limits:
+        factors = Mul.make_args(term)
         dep = [f for f in factors if f.has(var)]
         indep = [f for f in factors if not f.has(var)]
         if not dep:
-            out.append(Mul(*indep) * (hi - lo + 1))
+            term = Mul(*indep) * (hi - lo + 1)
         else:
-            out.append(Mul(*indep) * Sum(Mul(*dep), (var, lo, hi)))
-    return Add(*out)
+            term = Mul(*indep) * Sum(Mul(*dep), (var, lo, hi))
+    return term
 
 
 # ---------------------------------------------------------------------------
@@ -263,7 +329,8 @@ def rename(e, ctx: Ctx, free_from: tuple, free_to: tuple):
 
     Summation indices are made fresh first, so that a free index renamed to
     ``j`` can never be captured by a ``Σ_j`` already in the expression."""
-    mapping = {a: b for a, b in zip(free_from, free_to) if isinstance(a, Symbol)}
+    # identity pairs left out: xreplace rebuilds what they touch, and 2 (y − t) becomes 2 y − 2 t
+    mapping = {a: b for a, b in zip(free_from, free_to) if isinstance(a, Symbol) and a != b}
     taken = {s.name for s in free_to if isinstance(s, Symbol)}
     e = fresh_bound(e, ctx)
     return _rename_bound(e.xreplace(mapping) if mapping else e, ctx, frozenset(taken))

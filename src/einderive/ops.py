@@ -305,7 +305,8 @@ def _transpose_code(e, c):
     return f"np.transpose({c[0]}, {tuple(axes)})"
 
 
-@op("transpose", comp=_transpose_comp, numpy=_transpose_code, kwargs=("axes",),
+# prec 15: ``.T`` is a postfix, so its operand is bracketed unless it is an atom or a power
+@op("transpose", comp=_transpose_comp, numpy=_transpose_code, kwargs=("axes",), prec=15,
     signature="transpose(x, axes=None)", doc="reverse (or permute) the axes; x.T is the same")
 def _transpose(loc, args, kwargs):
     (a, la), = args

@@ -173,7 +173,10 @@ class Recognizer:
 
     def _einsum_ref(self, ref, idx, shape) -> Blob:
         letters = self._letters(idx)
-        inner = "".join(letters[i] for i in idx)
+        # a size-1 axis (index 0) is an axis of the operand all the same: it gets its own
+        # letter, absent from the output, and summing over its one element drops it
+        spare = iter(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in letters.values())
+        inner = "".join(letters[i] if i != 0 else next(spare) for i in idx)
         out = []
         for i in idx:
             if i != 0 and i not in out:
@@ -199,9 +202,14 @@ class Recognizer:
         kind = "anon" if tensor.kind == "anon" else "tensor"
         ref = mx.Ref(name, kind, math_shape(tensor.shape), display=self.anon_forms.get(name))
         nd = len(tensor.shape)
-        if nd > 2:
-            raise NoMatrixForm("an axis function of a tensor of more than two axes")
         idx = tuple(i for i in e.indices if i != 0)
+        if nd > 2:
+            # softmax(S, axis)_ijk read whole: its axes are the tensor's, in order
+            if len(idx) != len(e.indices) or len(set(idx)) != len(idx):
+                raise NoMatrixForm("an axis function of a tensor of more than two axes")
+            shape = ref.shape if e.head == "softmax" else \
+                tuple(self.ctx.index_dim[i] for i in idx)
+            return Blob(mx.AxisFn(e.head, ref, e.axis, nd, shape), idx)
         if e.head == "softmax":
             m = mx.AxisFn("softmax", ref, e.axis, nd, ref.shape)
             return Blob(mx.transpose(m) if _is_row(m) and len(idx) == 1 else m, idx)
@@ -213,8 +221,6 @@ class Recognizer:
     def _add(self, e) -> Blob:
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
-        if len(union) > 2 and any(b.idx not in (union, ()) for b in blobs):
-            raise NoMatrixForm("a sum of tensors of more than two axes, broadcast")
         terms = [self._orient_like(b, union) for b in blobs]
         terms = sorted(terms, key=self._term_key)
         return Blob(mx.add(*terms), union)
@@ -239,6 +245,10 @@ class Recognizer:
                 return b.m
         if len(order) > 2 and set(b.idx) == set(order):
             return self._einsum([b], order).m
+        if len(order) > 2 and set(b.idx) < set(order):
+            # broadcast into three or more axes: einsum against ones says exactly which
+            ones = mx.Ones(tuple(self.ctx.index_dim[i] for i in order))
+            return self._einsum([b, Blob(ones, order)], order).m
         raise NoMatrixForm("cannot orient a term")  # pragma: no cover
 
     def _ordered_union(self, idxs: list) -> tuple:
@@ -247,6 +257,9 @@ class Recognizer:
             for i in idx:
                 if i not in seen:
                     seen.append(i)
+        whole = next((idx for idx in idxs if len(idx) == len(seen) > 2), None)
+        if whole is not None:  # a term that carries every index keeps its axes where they are
+            return whole
         return self._preferred(tuple(seen))
 
     def _preferred(self, idx: tuple) -> tuple:
@@ -269,6 +282,11 @@ class Recognizer:
                 coeff.append(b.m)
             else:
                 blobs.append(b)
+        carried = {i for b in blobs for i in b.idx}
+        for s in [s for s in summed if s not in carried]:
+            # Σ_s of factors free of s: the dim's size times them (never dropped, even by einsum)
+            coeff.append(mx.Const(self.ctx.sizes[self.ctx.index_dim[s]]))
+            summed.remove(s)
         free = self._free(e)
         try:
             result = self._combine(blobs, summed, free)
@@ -312,8 +330,8 @@ class Recognizer:
             if len(holders(s)) >= 3:
                 blobs = self._absorb_vector(blobs, s)
             hs = holders(s)
-            if not hs:
-                raise NoMatrixForm("a sum over an index no factor carries")  # collapse removes
+            if not hs:  # pragma: no cover - _product turns such a sum into the dim's size
+                raise NoMatrixForm("a sum over an index no factor carries")
             if len(hs) >= 3 or any(len(h.idx) > 2 for h in hs):
                 raise NoMatrixForm("a contraction of three or more tensors")
             at = blobs.index(hs[0])

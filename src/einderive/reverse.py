@@ -23,6 +23,7 @@ from .indexed import (
     Ctx,
     Namer,
     collapse,
+    constant_sums,
     differentiate,
     fresh_bound,
     key_of,
@@ -90,7 +91,7 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
     definitions = {}
     for t in graph.nodes:
         idx = ctx.canon(t.shape)
-        definitions[t.name] = (rename(ctx.comp(t.expr, idx), ctx, idx, idx), idx)
+        definitions[t.name] = (rename(constant_sums(ctx.comp(t.expr, idx)), ctx, idx, idx), idx)
     namer = Namer(ctx, definitions)
     canon = {t.name: ctx.canon(t.shape) for t in graph.tensors}
 
@@ -100,7 +101,8 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
 
     def accumulate(name: str) -> Adjoint:
         terms = tuple(sorted(contributions[name], key=lambda c: ctx.position[c[0]]))
-        expr = terms[0][1] if len(terms) == 1 else _tidy(Add(*[c for _, c in terms]), namer)
+        expr = terms[0][1] if len(terms) == 1 else \
+            _tidy(Add(*[c for _, c in terms]), namer, ctx, canon[name])
         return Adjoint(name, canon[name], expr, terms, None)
 
     for v in reversed(graph.nodes):
@@ -115,7 +117,8 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
         for u in graph.operands(v):
             edge = _edge(ctx, v.name, u, definition, out_idx, expr, namer, graph)
             edges.append(edge)
-            contribution = _tidy(rename(edge.result, ctx, edge.in_idx, canon[u]), namer)
+            contribution = _tidy(rename(edge.result, ctx, edge.in_idx, canon[u]), namer, ctx,
+                                 canon[u])
             if contribution != 0:  # e.g. z = x - x: read, but its derivative is zero
                 contributions[u].append((v.name, contribution))
     for t in graph.inputs:
@@ -168,8 +171,17 @@ def _mentions_adjoint(ctx: Ctx, e) -> bool:
     return any(key_of(a) in ctx.adjoint_of for a in _tensor_atoms(ctx, e))
 
 
-def _tidy(e, namer: Namer):
-    return factor_terms(namer(collapse(e)))
+def _tidy(e, namer: Namer, ctx: Ctx, idx: tuple):
+    """Collapsed, named and factored, with the reader's summation letters.
+
+    Collapse again after ``factor_terms``, which splits Σ_i (a_i − c) into
+    Σ_i a_i − c Σ_i 1; rename last, so that two sums that differ only in the
+    name of their index (Σ_i′ X_i′j − Σ_i′′ X_i′′j) are seen equal and cancel."""
+    e = collapse(factor_terms(namer(collapse(e))))
+    named = rename(e, ctx, idx, idx)
+    if named == e:
+        return e
+    return collapse(factor_terms(collapse(named)))  # a sum whose body cancelled is 0
 
 
 def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict, namer: Namer) -> dict:
@@ -190,7 +202,7 @@ def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict, namer: Namer) -> 
                 break
             e = substitute_indexed(e, ctx.adjoint_keys[name], value, adjoints[name].idx, ctx)
         if ok and _size(e) <= EXPAND_LIMIT:
-            e = _tidy(rename(e, ctx, adj.idx, adj.idx), namer)
+            e = _tidy(rename(e, ctx, adj.idx, adj.idx), namer, ctx, adj.idx)
         else:
             ok = False
         closed[v.name] = e if ok else None

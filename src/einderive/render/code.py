@@ -207,7 +207,8 @@ class Compiler:
         if len(args) == 1:
             return [paren(args[0], p)]
         left = paren(args[0], p)
-        right = paren(args[1], p + 1 if e.op in ("-", "/", "@") else p)
+        # Python reads a * b @ c as (a * b) @ c: a right operand at the same level is bracketed
+        right = paren(args[1], p + 1 if e.op in ("-", "/", "@") else p, same_op=e.op)
         return [left, right]
 
     def _torch_forward(self, e: FExpr, codes: list) -> str:
