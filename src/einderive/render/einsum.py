@@ -124,13 +124,14 @@ class IndexCompiler:
         out = tuple(i for i in dict.fromkeys(i for a in tensors for i in a.idx)
                     if i not in summed)
         parts = []
-        if tensors:
-            if len(tensors) == 1 and tensors[0].idx == out:
-                parts.append(tensors[0].py)
-            else:
-                parts.append(self._einsum(tensors, out))
-        py = P.product(scalars + size + parts) if scalars + size + parts else P.num(1)
-        return Arr(py, out)
+        if tensors and all(a.idx == out for a in tensors):  # elementwise: no einsum needed
+            parts = [a.py for a in tensors]
+        elif tensors:
+            parts = [self._einsum(tensors, out)]
+        negative = bool(scalars) and scalars[0] == P.num(-1)
+        factors = (scalars[1:] if negative else scalars) + size + parts
+        py = P.product(factors) if factors else P.num(1)
+        return Arr(P.neg(py) if negative else py, out)
 
     def _sum(self, e: Sum) -> Arr:
         body, summed = e.function, []
