@@ -79,8 +79,9 @@ class Backend:
             kw["keepdims"] = P.Name("True")
         return P.call(head, x, **kw)
 
-    def to_float(self, x: P.Py) -> P.Py:
-        return P.call("float", x)
+    def constant(self, x: P.Py) -> P.Py:
+        """A number computed from numbers, as the argument of a library call."""
+        return x
 
 
 class Torch(Backend):
@@ -124,5 +125,6 @@ class Torch(Backend):
             kw["keepdim"] = P.Name("True")
         return P.call(self.f(head), x, **kw)
 
-    def to_float(self, x: P.Py) -> P.Py:
-        return x
+    def constant(self, x: P.Py) -> P.Py:
+        # torch's functions take tensors only: torch.tanh(2) is a TypeError
+        return P.call("torch.as_tensor", x, dtype=P.Name("dtype"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import keyword
 
-from sympy import Add, Mul, Pow, Rational, S, Symbol
+from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol
 
 from .. import matrix as mx
 from ..ops import HELPERS, OPS, SCALARS, ElementwiseFunction, FExpr
@@ -23,6 +23,17 @@ from .backends import Backend
 RESERVED = {"np", "math", "torch", "forward", "gradients", "float", "dict", "shape",
             "tensors", "ctx", "grad_output", "Function", "F", "dtype", "None", "True"} | \
     set(HELPERS) | {n for n, f in SCALARS.items() if f.helper} | {"_erf"}
+
+
+# Python's own operators, which take numbers as well as arrays; every other op is a library
+# call, which PyTorch only makes on tensors (see Backend.constant).
+_ARITHMETIC = {"+", "-", "*", "/", "neg", "**"}
+
+
+def _number(e: FExpr) -> bool:
+    """Whether the code of ``e`` may be a Python number rather than an array."""
+    return e.op in ("num", "dim") or e.op in _ARITHMETIC and all(
+        _number(a) for a in e.args if isinstance(a, FExpr))
 
 
 class CodegenError(Exception):
@@ -81,7 +92,8 @@ class Compiler:
             return Value(P.num(e.param("value")), ())
         if e.op == "dim":
             return Value(self.dim(e.param("name")), ())
-        args = [self.forward(a).py for a in e.args if isinstance(a, FExpr)]
+        args = [self.b.constant(self.forward(a).py) if _number(a) and e.op not in _ARITHMETIC
+                else self.forward(a).py for a in e.args if isinstance(a, FExpr)]
         return Value(OPS[e.op].code(e, args, self.b), e.shape)
 
     # -- matrix forms --------------------------------------------------------------------
@@ -124,9 +136,13 @@ class Compiler:
                 parts.insert(0, self.const(coeff))
             return P.product(parts)
         if isinstance(c, ElementwiseFunction):
-            return self.b.fn(c.spec.name, self.const(c.args[0]))
+            return self.b.fn(c.spec.name, self.b.constant(self.const(c.args[0])))
         if isinstance(c, Add):
             return P.product([self.const(a) for a in Add.make_args(c)], "+")
+        if isinstance(c, Sum) and not c.function.has(*c.variables):
+            # Σ_i c over a dim is the dim's size times c (never expanded)
+            sizes = [self.dim(self.d.index.ctx.limit_dim(hi)) for _, _, hi in c.limits]
+            return P.product([self.const(c.function)] + sizes)
         raise CodegenError(f"cannot compile the constant {c}")  # pragma: no cover
 
     def _m_Ones(self, m: mx.Ones) -> Value:

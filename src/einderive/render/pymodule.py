@@ -182,6 +182,7 @@ def torch_module(d, *, source: str | None = None) -> str:
     cls = "".join(p.capitalize() for p in re.split(r"[^0-9A-Za-z]+", d.name) if p) or "Spec"
     cls = (cls if cls[0].isalpha() else "Spec" + cls) + "Function"
     ind, ind2 = "    ", "        "
+    dtype = f"dtype = {w.names.var[inputs[0].name]}.dtype"
     shown = {a.name for a in full.adjoints}
     grads = []
     for k, t in enumerate(inputs):
@@ -199,12 +200,11 @@ def torch_module(d, *, source: str | None = None) -> str:
     out += w.header()
     out.append(f"class {cls}(torch.autograd.Function):")
     out += [ind + "@staticmethod", ind + f"def forward(ctx, {args}):"]
-    out += [ind2 + x for x in dims + fwd]
+    out += [ind2 + x for x in [dtype] + dims + fwd]
     out += [ind2 + f"ctx.save_for_backward({args}{comma})",
             ind2 + f"return {w.names.var[d.loss]}", ""]
     out += [ind + "@staticmethod", ind + "def backward(ctx, grad_output):"]
-    out += [ind2 + f"{args}{comma} = ctx.saved_tensors",
-            ind2 + f"dtype = {w.names.var[inputs[0].name]}.dtype"]
+    out += [ind2 + f"{args}{comma} = ctx.saved_tensors", ind2 + dtype]
     out += [ind2 + x for x in dims + fwd + bwd]
     out += [ind2 + "return ("] + [ind2 + ind + g for g in grads] + [ind2 + ")"]
     return "\n".join(out) + "\n"
