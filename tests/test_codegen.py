@@ -247,3 +247,135 @@ def test_no_matrix_form_torch_gradcheck_on_every_input(tmp_path):
     module = load(tmp_path, torch_module(d))
     args = _torch_inputs(d)
     assert torch.autograd.gradcheck(_function(module).apply, tuple(args))
+
+
+# -- the unparser -------------------------------------------------------------------------
+
+def test_unparser_brackets_follow_pythons_precedence():
+    from einderive.render import pyexpr as P
+    a, b, c = P.Name("a"), P.Name("b"), P.Name("c")
+    cases = [
+        (P.binop("*", a, P.binop("@", b, c)), "a * (b @ c)"),
+        (P.binop("@", P.binop("*", a, b), c), "a * b @ c"),
+        (P.binop("-", a, P.binop("-", b, c)), "a - (b - c)"),
+        (P.binop("-", P.binop("-", a, b), c), "a - b - c"),
+        (P.binop("/", a, P.binop("*", b, c)), "a / (b * c)"),
+        (P.Attr(P.binop("+", a, b), "T"), "(a + b).T"),
+        (P.Attr(P.Num(2), "T"), "(2).T"),
+        (P.neg(P.binop("**", a, P.Num(2))), "-a ** 2"),
+        (P.binop("**", P.neg(a), P.Num(2)), "(-a) ** 2"),
+        (P.binop("**", a, P.neg(P.Num(2))), "a ** -2"),
+        (P.binop("**", P.binop("**", a, b), c), "(a ** b) ** c"),
+        (P.binop("**", a, P.binop("**", b, c)), "a ** b ** c"),
+        (P.binop("**", a, P.binop("/", P.Num(1), P.Num(2))), "a ** (1 / 2)"),
+        (P.neg(P.neg(a)), "-(-a)"),
+        (P.Subscript(P.neg(a), (P.Slice(), P.NONE)), "(-a)[:, None]"),
+        (P.method(P.Compare(">", a, P.Num(0)), "to", P.Attr(a, "dtype")), "(a > 0).to(a.dtype)"),
+        (P.call("np.sum", P.binop("+", a, b), axis=P.ints((0, 1))), "np.sum(a + b, axis=(0, 1))"),
+    ]
+    for tree, text in cases:
+        assert P.unparse(tree) == text
+
+
+# -- the index-form compiler --------------------------------------------------------------
+
+def test_index_compiler_handles_deltas_and_sums_of_free_bodies(tmp_path):
+    """Deltas and Σ_j c (which the engine may leave uncollapsed) compile to eye and size·c."""
+    from sympy import KroneckerDelta, Sum
+
+    from einderive.render import pyexpr as P
+    from einderive.render.backends import Backend
+    from einderive.render.code import Compiler, Names
+    from einderive.render.einsum import IndexCompiler
+
+    d = derive_text("""
+        dims: {N: 3, M: 2}
+        inputs: {A: [N, M], x: [N]}
+        forward:
+          - L = sum(A.T @ x)
+        loss: L
+        """)
+    ctx = d.index.ctx
+    i, j = ctx.index("N", "i"), ctx.index("N", "j")
+    k = ctx.index("M", "k")
+    N, M = ctx.sizes["N"], ctx.sizes["M"]
+    A, x = ctx.labels["A"], ctx.labels["x"]
+    exprs = {
+        "delta": (Sum(KroneckerDelta(i, j) * x[j], (j, 0, N - 1)), (i,)),
+        "outer_delta": (KroneckerDelta(i, j) * Sum(A[j, k], (k, 0, M - 1)), (i, j)),
+        "free_sum": (Sum(1, (j, 0, N - 1)) * x[i], (i,)),
+        "free_sum_product": (Sum(x[i] * 2, (k, 0, M - 1)), (i,)),
+        "spread": (Sum(x[j], (j, 0, N - 1)), (i, k)),
+        "transposed": (A[j, k] * x[j], (k, j)),
+    }
+    comp = Compiler(d, Backend(), Names(d.graph))
+    ix = IndexCompiler(comp)
+    body = {name: P.unparse(ix.compile(e, free)) for name, (e, free) in exprs.items()}
+    assert not any("Sum" in b for b in body.values())
+    lines = ["import numpy as np", "", "", "def run(A, x):", "    N, M = A.shape"]
+    lines += [f"    {name} = {code}" for name, code in body.items()]
+    lines += ["    return {" + ", ".join(f"{n!r}: {n}" for n in body) + "}"]
+    module = load(tmp_path, "\n".join(lines) + "\n")
+    rng = np.random.default_rng(0)
+    An, xn = rng.standard_normal((3, 2)), rng.standard_normal(3)
+    got = module.run(An, xn)
+    assert np.allclose(got["delta"], xn)
+    assert np.allclose(got["outer_delta"], np.diag(An.sum(axis=1)))
+    assert np.allclose(got["free_sum"], 3 * xn)
+    assert np.allclose(got["free_sum_product"], 2 * 2 * xn)
+    assert np.allclose(got["spread"], np.full((3, 2), xn.sum()))
+    assert np.allclose(got["transposed"], (An * xn[:, None]).T)
+
+
+# -- verify: every printed form its own column --------------------------------------------
+
+def _mutated(d, name: str, **changes):
+    """``d`` with one adjoint's printed form changed (a test-only mutation)."""
+    from einderive.record import replace
+    a = d.adjoint(name)
+    form = replace(a.form, **changes)
+    adjoints = tuple(replace(x, form=form) if x.name == name else x for x in d.adjoints)
+    gradients = tuple(replace(g, form=form) if g.name == name else g for g in d.gradients)
+    return replace(d, adjoints=adjoints, gradients=gradients)
+
+
+def test_verify_checks_the_index_form_and_the_matrix_form_separately():
+    from einderive.verify import verify
+    d = derive(SPEC_FILES[[p.stem for p in SPEC_FILES].index("mlp")])
+    assert all((c.index, c.matrix) == ("pass", "pass") for c in verify(d).checks)
+    a = d.adjoint("x")
+    wrong_index = verify(_mutated(d, "x", index=-a.form.index))
+    assert {c.name: (c.index, c.matrix) for c in wrong_index.checks}["x"] == ("fail", "pass")
+    assert not wrong_index.ok
+    from einderive import matrix as mx
+    wrong_matrix = verify(_mutated(d, "x", matrix=mx.neg(a.form.matrix)))
+    assert {c.name: (c.index, c.matrix) for c in wrong_matrix.checks}["x"] == ("pass", "fail")
+
+
+def test_verify_marks_a_form_that_is_not_printed():
+    from einderive.verify import verify
+    report = verify(derive_text(BATCHED_ATTENTION))
+    assert report.ok
+    d = derive_text(BATCHED_ATTENTION)
+    no_matrix = verify(_mutated(d, "Q", matrix=None))
+    assert {c.name: c.matrix for c in no_matrix.checks}["Q"] == "none"
+    assert no_matrix.ok
+
+
+def test_verify_goes_on_after_a_spec_whose_code_fails(run, tmp_path, monkeypatch):
+    """A spec whose generated code cannot run is that spec's failure; the others are checked."""
+    from einderive.render import einsum
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BATCHED_ATTENTION.replace("\n    ", "\n").strip() + "\n")
+
+    compile_ = einsum.IndexCompiler.compile
+
+    def broken(self, expr, free):
+        if "B" in dict(self.comp.graph.dims):  # only bad.yaml has a dim B
+            raise einsum.CodegenError("a test-only failure")
+        return compile_(self, expr, free)
+    monkeypatch.setattr(einsum.IndexCompiler, "compile", broken)
+    spec = SPEC_FILES[[p.stem for p in SPEC_FILES].index("mlp")]
+    result = run("verify", bad, spec)
+    assert result.exit_code == 1
+    assert "a test-only failure" in result.stdout and "1 of 2 specs failed: bad" in result.stdout
