@@ -379,3 +379,10 @@ def test_verify_goes_on_after_a_spec_whose_code_fails(run, tmp_path, monkeypatch
     result = run("verify", bad, spec)
     assert result.exit_code == 1
     assert "a test-only failure" in result.stdout and "1 of 2 specs failed: bad" in result.stdout
+
+
+def test_verify_draws_a_base_with_a_bracketed_fractional_exponent_positive():
+    """``b ** (1/2)`` reads b at a fractional power, as ``b ** 0.5`` does."""
+    from einderive.verify import verify
+    text, _, _ = CASES["root_times_matvec"]
+    assert verify(derive_text(text)).ok

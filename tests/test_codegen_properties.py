@@ -26,13 +26,11 @@ try:
 except ImportError:  # pragma: no cover
     torch = None
 
-settings.register_profile("ci", max_examples=25, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow,
-                                                 HealthCheck.function_scoped_fixture])
-settings.register_profile("thorough", max_examples=1000, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow,
-                                                 HealthCheck.function_scoped_fixture])
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# CI runs a fixed, bounded set of examples (derandomized: the same every run); the
+# 'thorough' profile draws a thousand fresh ones.
+THOROUGH = os.environ.get("HYPOTHESIS_PROFILE") == "thorough"
+SETTINGS = settings(max_examples=1000 if THOROUGH else 25, derandomize=not THOROUGH,
+                    deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 SIZES = {"N": 2, "M": 3}
 SHAPES = [(), ("N",), ("M",), ("N", "M"), ("M", "N"), ("N", "N"), ("M", "M")]
@@ -178,8 +176,17 @@ def cases(draw):
     return draw(trees(shape, draw(st.integers(1, 4)))), shape
 
 
+def close(got, want) -> bool:
+    """Within 1e-5 of the numeric gradient's scale (at least 1), as verify judges."""
+    want = np.asarray(want, dtype=float)
+    err = np.abs(np.asarray(got, dtype=float) - want)
+    return bool(err.max() <= 1e-5 * max(1.0, float(np.abs(want).max())))
+
+
+@SETTINGS
 @given(cases(), st.integers(0, 2 ** 16))
-def test_generated_code_evaluates_the_tree(tmp_path, case, seed):
+def test_generated_code_evaluates_the_tree(tmp_path_factory, case, seed):
+    tmp_path = tmp_path_factory.mktemp("generated")
     tree, shape = case
     spec, shapes = spec_for(tree, shape)
     d = derive_text(spec)
@@ -193,7 +200,7 @@ def test_generated_code_evaluates_the_tree(tmp_path, case, seed):
         grads = module.gradients(**env)
         for name in shapes:
             numeric = central_differences(lambda **kw: loss_of(tree, kw), env, name)
-            assert np.allclose(grads[name], numeric, rtol=1e-5, atol=1e-6), (spec, name)
+            assert close(grads[name], numeric), (spec, name)
     if torch is not None:
         fn = _function(load(tmp_path, torch_module(d)))
         args = [torch.tensor(env[t.name], dtype=torch.float64) for t in d.graph.inputs]

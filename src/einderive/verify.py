@@ -83,8 +83,8 @@ def positive_inputs(graph) -> set:
 
     def walk(e):
         from .ops import SCALARS
-        fractional = e.op == "**" and e.args[1].op == "num" and \
-            e.args[1].param("value").denominator != 1
+        exponent = _constant(e.args[1]) if e.op == "**" else None
+        fractional = exponent is not None and exponent.denominator != 1
         if e.op in SCALARS and SCALARS[e.op].domain == "positive" or fractional:
             if e.args[0].op == "ref" and graph[e.args[0].param("name")].is_input:
                 out.add(e.args[0].param("name"))
@@ -94,6 +94,21 @@ def positive_inputs(graph) -> set:
     for t in graph.nodes:
         walk(t.expr)
     return out
+
+
+def _constant(e):
+    """The value (a Fraction) of a forward expression of numbers, e.g. ``(1/2)``; else None."""
+    if e.op == "num":
+        return e.param("value")
+    values = [_constant(a) for a in e.args]
+    if None in values or e.op not in ("neg", "+", "-", "*", "/"):
+        return None
+    if e.op == "neg":
+        return -values[0]
+    a, b = values
+    if e.op == "/":
+        return a / b if b else None
+    return {"+": a + b, "-": a - b, "*": a * b}[e.op]
 
 
 def draw_inputs(graph, sizes: dict, seed: int) -> dict:

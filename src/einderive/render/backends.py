@@ -16,6 +16,7 @@ class Backend:
     """NumPy.  Vectors are 1-d arrays, scalars Python floats."""
 
     lib = "np"
+    imports = "import numpy as np"
     axis_kw = "axis"
     keep_kw = "keepdims"
 
@@ -88,6 +89,7 @@ class Torch(Backend):
     """PyTorch.  Every array is a tensor of the inputs' dtype (``dtype`` in ``backward``)."""
 
     lib = "torch"
+    imports = "import torch"
     axis_kw = "dim"
     keep_kw = "keepdim"
 

@@ -97,7 +97,7 @@ class _Writer:
 
     def header(self) -> list[str]:
         return (["import math"] if any(n.startswith("math.") for n in self.called()) else []) \
-            + [f"import {'torch' if isinstance(self.b, Torch) else 'numpy as np'}", "", ""]
+            + [self.b.imports, "", ""]
 
     def helper_code(self) -> list[str]:
         """Definitions of the helpers the code calls, each once, dependencies first."""
