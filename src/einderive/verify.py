@@ -45,7 +45,7 @@ class Report(Record):
         return not self.error and all(c.ok for c in self.checks)
 
 
-FORMS = ("index", "matrix", "closed")
+FORMS = ("index", "matrix", "closed")  # the printed forms, each a column of the report
 
 
 class _Module(Record):

@@ -19,12 +19,9 @@ from ..indexed import key_of
 from ..ops import AxisFunction, ElementwiseFunction
 from ..record import Record
 from . import pyexpr as P
+from .code import CodegenError
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-class CodegenError(Exception):
-    pass
 
 
 class Arr(Record):
@@ -152,7 +149,7 @@ class IndexCompiler:
         return Arr(py, out)
 
     def _broadcastable(self, t: Arr, out: tuple) -> P.Py:
-        """``t`` with its axes in the order of ``out`` and a new axis (None) where it is constant."""
+        """``t`` with its axes in the order of ``out``, a new axis (None) where it is constant."""
         order = tuple(i for i in out if i in t.idx)
         py = t.py if order == t.idx else self._einsum([t], order)
         if order == out or not order:

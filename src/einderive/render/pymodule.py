@@ -19,8 +19,6 @@ from .code import Compiler, Names
 from .einsum import IndexCompiler
 from .text import adjoint_lhs, index_rhs, printer
 
-FORMS = ("matrix", "index")  # what each adjoint statement is compiled from
-
 
 class _Writer:
     """One module's compilers, and every tree it emits (to find the helpers they call)."""

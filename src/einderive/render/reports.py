@@ -6,6 +6,8 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from ..verify import FORMS
+
 
 def _style_diff_line(line: str) -> str:
     if line.startswith(("+++", "---")):
@@ -81,14 +83,13 @@ def verify_tables(reports) -> list:
         table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
         table.add_column("gradient")
         table.add_column("shape")
-        for form in ("index", "matrix", "closed"):
+        for form in FORMS:
             table.add_column(form)
         table.add_column("max abs err", justify="right")
         table.add_column("max rel err", justify="right")
         for c in r.checks:
             shape = "×".join(str(n) for n in c.shape) or "scalar"
-            table.add_row(c.name, shape, *(_RESULT[getattr(c, f)] for f in ("index", "matrix",
-                                                                            "closed")),
+            table.add_row(c.name, shape, *(_RESULT[getattr(c, f)] for f in FORMS),
                           _fmt(c.max_abs), _fmt(c.max_rel))
         out.append(table)
     if reports:
