@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ..ops import HELPER_NEEDS, HELPERS, SCALARS
-from ..record import replace
+from ..record import fields, replace
 from . import pyexpr as P
 from .backends import Backend, Torch
 from .code import Compiler, Names
@@ -110,7 +110,7 @@ class _Writer:
 def _names(py: P.Py, out: set) -> None:
     if isinstance(py, P.Name):
         out.add(py.id)
-    for f in py._compared:
+    for f in fields(py):
         v = getattr(py, f)
         for x in (v if isinstance(v, tuple) else (v,)):
             if isinstance(x, tuple):  # a keyword argument
