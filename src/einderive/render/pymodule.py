@@ -17,7 +17,7 @@ from . import pyexpr as P
 from .backends import Backend, Torch
 from .code import Compiler, Names
 from .einsum import IndexCompiler
-from .text import adjoint_lhs, index_rhs, printer
+from .text import adjoint_lhs, closed_differs, index_rhs, printer
 
 
 class _Writer:
@@ -209,12 +209,13 @@ def torch_module(d, *, source: str | None = None) -> str:
 
 
 def closed_form_functions(d) -> str:
-    """``closed_<x>(**inputs)`` for each gradient with a printed closed form, for ``verify``:
-    compiled from its matrix form, or from its index form where it has none."""
+    """``closed_<x>(**inputs)`` for each gradient whose closed form ``--expand`` prints (one
+    that differs from the chain form), for ``verify``: compiled from its matrix form, or from
+    its index form where it has none."""
     w = _Writer(d, Backend())
     bodies = []
     for g in d.gradients:
-        if g.closed is None:
+        if g.closed is None or not closed_differs(g):  # not printed: nothing more to prove
             continue
         lines = w.form_lines(g.name, g.closed, "matrix", "out")
         bodies.append((g.name, lines))
