@@ -386,3 +386,13 @@ def test_verify_draws_a_base_with_a_bracketed_fractional_exponent_positive():
     from einderive.verify import verify
     text, _, _ = CASES["root_times_matvec"]
     assert verify(derive_text(text)).ok
+
+
+def test_verify_checks_the_closed_form_only_where_one_is_printed():
+    from einderive.render.text import closed_differs
+    from einderive.verify import verify
+    d = derive(SPEC_FILES[[p.stem for p in SPEC_FILES].index("softmax_regression")])
+    report = {c.name: c.closed for c in verify(d).checks}
+    printed = {g.name: g.closed is not None and closed_differs(g) for g in d.gradients}
+    assert report == {n: "pass" if p else "none" for n, p in printed.items()}
+    assert set(report.values()) == {"pass", "none"}
