@@ -22,6 +22,7 @@ from sympy import Function, Indexed, KroneckerDelta, S
 from . import shapes
 from .errors import SpecError
 from .record import Record
+from .render import pyexpr as P
 
 # ---------------------------------------------------------------------------
 # Scalar (elementwise) functions
@@ -31,8 +32,8 @@ class ScalarFn(Record):
     name: str
     text: str  # head in the terminal: 'σ', 'tanh'
     latex: str  # head in LaTeX: r'\sigma', r'\tanh'
-    numpy: str  # code with {x}
-    torch: str  # code with {x}
+    numpy: Callable  # its NumPy code: x (a pyexpr tree) -> pyexpr tree
+    torch: Callable  # its PyTorch code: x -> pyexpr tree
     deriv: Callable  # (a, out) -> sympy expression
     expand: Callable | None = None  # for helper functions printed by name: a -> definition
     user: bool = True  # callable from a spec
@@ -74,40 +75,74 @@ _SIGMOID_HELPER = "def sigmoid(x):\n    return 0.5 * (1.0 + np.tanh(0.5 * x))"
 _PHI_HELPER = ("_erf = np.vectorize(math.erf, otypes=[float])\n\n\n"
                "def Phi(x):\n    return 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))")
 
-scalar("sigmoid", "σ", r"\sigma", "sigmoid({x})", "torch.sigmoid({x})",
+
+def _call(fn: str, *extra):
+    """The code ``fn(x, *extra)`` as a builder."""
+    return lambda x: P.call(fn, x, *extra)
+
+
+def _times(f, g):
+    """The code ``f(x) * g(x)`` as a builder."""
+    return lambda x: P.binop("*", f(x), g(x))
+
+
+def _one_minus(f):
+    return lambda x: P.binop("-", P.num(1), f(x))
+
+
+def _phi(lib: str):
+    """exp(-x**2 / 2) / sqrt(2 pi)."""
+    return lambda x: P.binop("/", P.call(f"{lib}.exp", P.binop(
+        "*", P.num(-0.5), P.binop("**", x, P.num(2)))), P.call(
+        "math.sqrt", P.binop("*", P.num(2.0), P.Name("math.pi"))))
+
+
+def _torch_Phi(x):
+    """0.5 * (1 + erf(x / sqrt(2)))."""
+    return P.binop("*", P.num(0.5), P.binop("+", P.num(1), P.call(
+        "torch.erf", P.binop("/", x, P.call("math.sqrt", P.num(2.0))))))
+
+
+def _torch_step(x):
+    """(x > 0).to(x.dtype)."""
+    return P.method(P.Compare(">", x, P.num(0)), "to", P.Attr(x, "dtype"))
+
+
+_ID = lambda x: x  # noqa: E731 - the argument itself, in x * f(x)
+
+scalar("sigmoid", "σ", r"\sigma", _call("sigmoid"), _call("torch.sigmoid"),
        lambda a, out: F("sigmoid_prime")(a), helper=_SIGMOID_HELPER,
        doc="logistic function 1 / (1 + exp(-x))")
-scalar("sigmoid_prime", "σ'", r"\sigma'", "sigmoid({x}) * (1 - sigmoid({x}))",
-       "torch.sigmoid({x}) * (1 - torch.sigmoid({x}))",
+scalar("sigmoid_prime", "σ'", r"\sigma'", _times(_call("sigmoid"), _one_minus(_call("sigmoid"))),
+       _times(_call("torch.sigmoid"), _one_minus(_call("torch.sigmoid"))),
        lambda a, out: out * (1 - 2 * F("sigmoid")(a)),
        expand=lambda a: F("sigmoid")(a) * (1 - F("sigmoid")(a)), user=False,
        helper=_SIGMOID_HELPER)
-scalar("tanh", "tanh", r"\tanh", "np.tanh({x})", "torch.tanh({x})",
+scalar("tanh", "tanh", r"\tanh", _call("np.tanh"), _call("torch.tanh"),
        lambda a, out: 1 - out ** 2, doc="hyperbolic tangent")
-scalar("exp", "exp", r"\exp", "np.exp({x})", "torch.exp({x})",
+scalar("exp", "exp", r"\exp", _call("np.exp"), _call("torch.exp"),
        lambda a, out: out, doc="exponential")
-scalar("log", "log", r"\log", "np.log({x})", "torch.log({x})",
+scalar("log", "log", r"\log", _call("np.log"), _call("torch.log"),
        lambda a, out: 1 / a, domain="positive", doc="natural logarithm (argument > 0)")
-scalar("sqrt", "√", r"\sqrt", "np.sqrt({x})", "torch.sqrt({x})",
+scalar("sqrt", "√", r"\sqrt", _call("np.sqrt"), _call("torch.sqrt"),
        lambda a, out: 1 / (2 * out), domain="positive", doc="square root (argument > 0)")
-scalar("relu", "relu", r"\operatorname{relu}", "np.maximum({x}, 0.0)", "torch.relu({x})",
-       lambda a, out: F("step")(a), doc="max(x, 0)")
-scalar("step", "𝟙", r"\mathbf{1}", "np.heaviside({x}, 0.0)", "({x} > 0).to({x}.dtype)",
+scalar("relu", "relu", r"\operatorname{relu}", _call("np.maximum", P.num(0.0)),
+       _call("torch.relu"), lambda a, out: F("step")(a), doc="max(x, 0)")
+scalar("step", "𝟙", r"\mathbf{1}", _call("np.heaviside", P.num(0.0)), _torch_step,
        lambda a, out: S.Zero, user=False, style="iverson")
-scalar("softplus", "softplus", r"\operatorname{softplus}", "np.logaddexp(0.0, {x})",
-       "torch.nn.functional.softplus({x})", lambda a, out: F("sigmoid")(a),
-       doc="log(1 + exp(x))")
-scalar("gelu", "gelu", r"\operatorname{gelu}", "{x} * Phi({x})",
-       "torch.nn.functional.gelu({x})",
+scalar("softplus", "softplus", r"\operatorname{softplus}", lambda x: P.call(
+       "np.logaddexp", P.num(0.0), x), _call("torch.nn.functional.softplus"),
+       lambda a, out: F("sigmoid")(a), doc="log(1 + exp(x))")
+scalar("gelu", "gelu", r"\operatorname{gelu}", _times(_ID, _call("Phi")),
+       _call("torch.nn.functional.gelu"),
        lambda a, out: F("Phi")(a) + a * F("phi")(a), helper=_PHI_HELPER,
        doc="x Φ(x), the exact (erf) form")
-scalar("Phi", "Φ", r"\Phi", "Phi({x})", "0.5 * (1 + torch.erf({x} / math.sqrt(2.0)))",
+scalar("Phi", "Φ", r"\Phi", _call("Phi"), _torch_Phi,
        lambda a, out: F("phi")(a), user=False, helper=_PHI_HELPER)
-scalar("phi", "φ", r"\varphi", "np.exp(-0.5 * {x} ** 2) / math.sqrt(2.0 * math.pi)",
-       "torch.exp(-0.5 * {x} ** 2) / math.sqrt(2.0 * math.pi)",
+scalar("phi", "φ", r"\varphi", _phi("np"), _phi("torch"),
        lambda a, out: -a * out, user=False)
-scalar("silu", "silu", r"\operatorname{silu}", "{x} * sigmoid({x})",
-       "torch.nn.functional.silu({x})",
+scalar("silu", "silu", r"\operatorname{silu}", _times(_ID, _call("sigmoid")),
+       _call("torch.nn.functional.silu"),
        lambda a, out: F("sigmoid")(a) * (1 + a * (1 - F("sigmoid")(a))),
        helper=_SIGMOID_HELPER, doc="x σ(x), also called swish")
 
@@ -206,19 +241,20 @@ class FExpr(Record):
 
 class Op(Record):
     """A tensor op: ``check`` gives the FExpr (or raises), ``comp`` its component,
-    ``numpy`` its code from its arguments' code."""
+    ``code`` its code (a pyexpr tree) from its arguments' code and a backend
+    (:mod:`einderive.render.backends`), which spells what NumPy and PyTorch spell
+    differently."""
 
     name: str
     check: Callable  # (call_loc, args: list[(FExpr, loc)], kwargs: dict) -> FExpr
     comp: Callable  # (e: FExpr, idx: tuple, ctx) -> sympy
-    numpy: Callable  # (e: FExpr, codes: list[str]) -> str
+    code: Callable  # (e: FExpr, args: list[pyexpr], backend) -> pyexpr
     signature: str = ""
     kwargs: tuple = ()  # accepted keyword names
     nargs: tuple = (1, 1)  # min, max positional (max None = any)
     needs_ref: bool = False  # argument must be a named tensor (split out otherwise)
     doc: str = ""
     user: bool = True
-    prec: int = 16  # Python precedence of its code: 11 + -, 12 * / @, 13 unary -, 14 **
 
 
 OPS: dict[str, Op] = {}
@@ -260,20 +296,19 @@ def _bin_comp(f):
 for _sym, _f, _py in (("+", lambda x, y: x + y, "+"), ("-", lambda x, y: x - y, "-"),
                       ("*", lambda x, y: x * y, "*"), ("/", lambda x, y: x / y, "/")):
     OPS[_sym] = Op(_sym, _broadcast_check(_sym), _bin_comp(_f),
-                   (lambda p: lambda e, c: f"{c[0]} {p} {c[1]}")(_py), nargs=(2, 2),
-                   doc="elementwise, NumPy broadcasting", user=False,
-                   prec=11 if _sym in "+-" else 12)
+                   (lambda p: lambda e, c, b: P.binop(p, c[0], c[1]))(_py), nargs=(2, 2),
+                   doc="elementwise, NumPy broadcasting", user=False)
 
 
 @op("neg", comp=lambda e, idx, ctx: -ctx.comp(e.args[0], idx),
-    numpy=lambda e, c: f"-{c[0]}", user=False, prec=13)
+    code=lambda e, c, b: P.neg(c[0]), user=False)
 def _neg(loc, args, kwargs):
     (a, _), = args
     return FExpr("neg", (a,), (), a.shape)
 
 
 @op("**", comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx) ** ctx.comp(e.args[1], ()),
-    numpy=lambda e, c: f"{c[0]} ** {c[1]}", nargs=(2, 2), user=False, prec=14)
+    code=lambda e, c, b: P.binop("**", c[0], c[1]), nargs=(2, 2), user=False)
 def _pow(loc, args, kwargs):
     (a, la), (p, lp) = args
     if not p.is_const or p.shape != () or p.op == "dim" or _mentions_dim(p):
@@ -298,15 +333,11 @@ def _transpose_comp(e, idx, ctx):
     return ctx.comp(a, tuple(inner))
 
 
-def _transpose_code(e, c):
-    axes = e.param("axes")
-    if tuple(axes) == tuple(reversed(range(len(axes)))):
-        return f"{c[0]}.T"
-    return f"np.transpose({c[0]}, {tuple(axes)})"
+def _transpose_code(e, c, b):
+    return b.permute(c[0], e.param("axes"))
 
 
-# prec 15: ``.T`` is a postfix, so its operand is bracketed unless it is an atom or a power
-@op("transpose", comp=_transpose_comp, numpy=_transpose_code, kwargs=("axes",), prec=15,
+@op("transpose", comp=_transpose_comp, code=_transpose_code, kwargs=("axes",),
     signature="transpose(x, axes=None)", doc="reverse (or permute) the axes; x.T is the same")
 def _transpose(loc, args, kwargs):
     (a, la), = args
@@ -329,7 +360,7 @@ def _transpose(loc, args, kwargs):
 
 
 @op("@", comp=lambda e, idx, ctx: _matmul_comp(e, idx, ctx),
-    numpy=lambda e, c: f"{c[0]} @ {c[1]}", nargs=(2, 2), user=False, prec=12,
+    code=lambda e, c, b: P.binop("@", c[0], c[1]), nargs=(2, 2), user=False,
     doc="matrix product (NumPy's matmul)")
 def _matmul(loc, args, kwargs):
     (a, la), (b, lb) = args
@@ -453,16 +484,8 @@ def _reduce_comp(mean):
 
 
 def _reduce_code(fn):
-    def code(e, c):
-        axes, keep = e.param("axes"), e.param("keepdims")
-        nd = len(e.args[0].shape)
-        parts = [c[0]]
-        if tuple(axes) != tuple(range(nd)):
-            parts.append(f"axis={axes[0] if len(axes) == 1 else tuple(axes)}")
-        if keep:
-            parts.append("keepdims=True")
-        return f"np.{fn}({', '.join(parts)})"
-    return code
+    return lambda e, c, b: b.reduce(fn, c[0], e.param("axes"), e.param("keepdims"),
+                                    len(e.args[0].shape))
 
 
 for _name, _mean in (("sum", False), ("mean", True)):
@@ -473,7 +496,8 @@ for _name, _mean in (("sum", False), ("mean", True)):
 
 
 @op("l2_loss", comp=lambda e, idx, ctx: _l2_comp(e, ctx),
-    numpy=lambda e, c: f"np.sum(({c[0]} - {c[1]}) ** 2)", nargs=(2, 2),
+    code=lambda e, c, b: b.reduce("sum", P.binop("**", P.binop("-", c[0], c[1]), P.num(2))),
+    nargs=(2, 2),
     signature="l2_loss(a, b)", doc="sum((a - b)**2), a scalar")
 def _l2(loc, args, kwargs):
     (a, la), (b, lb) = args
@@ -496,7 +520,7 @@ def _l2_comp(e, ctx):
 
 
 @op("einsum", comp=lambda e, idx, ctx: _einsum_comp(e, idx, ctx),
-    numpy=lambda e, c: f"np.einsum({e.param('subscripts')!r}, {', '.join(c)})",
+    code=lambda e, c, b: b.einsum(e.param("subscripts"), c),
     nargs=(2, None), signature='einsum("ij,j->i", A, x)', doc="NumPy's einsum, any operands")
 def _einsum(loc, args, kwargs):
     (sub, sloc), *operands = args
@@ -592,13 +616,8 @@ def _axis_check(name, keep_allowed=False):
 
 
 def _axis_code(fn):
-    def code(e, c):
-        ax, nd = e.param("axis"), len(e.args[0].shape)
-        parts = [c[0]] + ([] if ax == nd - 1 else [f"axis={ax}"])
-        if fn == "logsumexp" and e.param("keepdims"):
-            parts.append("keepdims=True")
-        return f"{fn}({', '.join(parts)})"
-    return code
+    return lambda e, c, b: b.axis_fn(fn, c[0], e.param("axis"), len(e.args[0].shape),
+                                     e.param("keepdims"))
 
 
 def _softmax_comp(e, idx, ctx):
@@ -663,7 +682,7 @@ def _scalar_comp(name):
 for _name, _fn in SCALARS.items():
     if _fn.user:
         OPS[_name] = Op(_name, _scalar_check(_name), _scalar_comp(_name),
-                        (lambda f: lambda e, c: f.numpy.format(x=c[0]))(_fn),
+                        (lambda n: lambda e, c, b: b.fn(n, c[0]))(_name),
                         signature=f"{_name}(x)", doc=_fn.doc)
 
 FUNCTIONS = tuple(sorted(name for name, o in OPS.items() if o.user))

@@ -1,11 +1,13 @@
-"""Numeric proof of every printed gradient: generated code against finite differences.
+"""Numeric proof of every printed form: code compiled from it against finite differences.
 
 The dims get sizes (the spec's, the user's, or small distinct primes so that a
 misplaced transpose cannot hide), the inputs random values from a seeded
-generator, and the module :func:`~einderive.render.pymodule.numpy_module` writes
-from the printed matrix forms is run in float64.  Each gradient, and each
-closed form ``--expand`` prints, is compared with central differences of the
-generated ``forward``.
+generator, and modules written from the printed forms are run in float64: one
+compiled from the index forms (einsums, :mod:`~einderive.render.einsum`), one
+from the matrix forms, and the closed forms ``--expand`` prints.  Each form of
+each gradient is compared with central differences of the generated
+``forward``; each is its own column of the report.  A spec whose code cannot be
+compiled or run is that spec's failure, reported, and never stops the others.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ DEFAULT_TOL = 1e-6
 class Check(Record):
     name: str
     shape: tuple
-    max_abs: float  # of the printed (chain) form, or of the closed form if that is worse
+    max_abs: float  # the worst over the forms checked
     max_rel: float
     ok: bool
-    closed: str = "none"  # the closed form's result: 'pass', 'fail' or 'none' (not printed)
+    index: str = "none"  # each form's result: 'pass', 'fail' or 'none' (not printed)
+    matrix: str = "none"
+    closed: str = "none"
 
 
 class Report(Record):
@@ -41,10 +45,13 @@ class Report(Record):
         return not self.error and all(c.ok for c in self.checks)
 
 
+FORMS = ("index", "matrix", "closed")  # the printed forms, each a column of the report
+
+
 class _Module(Record):
     forward: object
-    gradients: object
-    closed: dict = field(default_factory=dict)
+    gradients: dict  # form -> gradients(**inputs) -> {name: array}, for 'index' and 'matrix'
+    closed: dict = field(default_factory=dict)  # name -> closed_<name>(**inputs)
 
 
 def sizes_for(graph, override: dict | None = None) -> dict:
@@ -76,8 +83,8 @@ def positive_inputs(graph) -> set:
 
     def walk(e):
         from .ops import SCALARS
-        fractional = e.op == "**" and e.args[1].op == "num" and \
-            e.args[1].param("value").denominator != 1
+        exponent = _constant(e.args[1]) if e.op == "**" else None
+        fractional = exponent is not None and exponent.denominator != 1
         if e.op in SCALARS and SCALARS[e.op].domain == "positive" or fractional:
             if e.args[0].op == "ref" and graph[e.args[0].param("name")].is_input:
                 out.add(e.args[0].param("name"))
@@ -87,6 +94,21 @@ def positive_inputs(graph) -> set:
     for t in graph.nodes:
         walk(t.expr)
     return out
+
+
+def _constant(e):
+    """The value (a Fraction) of a forward expression of numbers, e.g. ``(1/2)``; else None."""
+    if e.op == "num":
+        return e.param("value")
+    values = [_constant(a) for a in e.args]
+    if None in values or e.op not in ("neg", "+", "-", "*", "/"):
+        return None
+    if e.op == "neg":
+        return -values[0]
+    a, b = values
+    if e.op == "/":
+        return a / b if b else None
+    return {"+": a + b, "-": a - b, "*": a * b}[e.op]
 
 
 def draw_inputs(graph, sizes: dict, seed: int) -> dict:
@@ -125,19 +147,30 @@ def _load(d) -> _Module:
         return module
 
     with tempfile.TemporaryDirectory(prefix="einderive-verify-") as tmp:
-        main = load(Path(tmp), "gradients", numpy_module(d))
+        matrix = load(Path(tmp), "matrix", numpy_module(d, form="matrix"))
+        index = load(Path(tmp), "index", numpy_module(d, form="index"))
         closed_code = closed_form_functions(d)
         closed = load(Path(tmp), "closed", closed_code) if closed_code else None
     closed_fns = {k[len("closed_"):]: v for k, v in vars(closed).items()
                   if k.startswith("closed_")} if closed else {}
-    return _Module(main.forward, main.gradients, closed_fns)
+    return _Module(matrix.forward, {"index": index.gradients, "matrix": matrix.gradients},
+                   closed_fns)
 
 
 def verify(d, sizes: dict | None = None, seed: int = 0, tol: float = DEFAULT_TOL) -> Report:
-    """Compare each gradient of ``d`` with central finite differences."""
+    """Compare each printed form of each gradient of ``d`` with central finite differences."""
+    sizes = sizes_for(d.graph, sizes)
+    try:
+        return _verify(d, sizes, seed, tol)
+    except Exception as exc:  # noqa: BLE001 - the generated code failed: this spec's failure
+        return Report(d.name, sizes, seed, tol, (),
+                      f"the generated code failed: {type(exc).__name__}: {exc}",
+                      "this is a bug in einderive; please report it with the spec")
+
+
+def _verify(d, sizes: dict, seed: int, tol: float) -> Report:
     import numpy as np
 
-    sizes = sizes_for(d.graph, sizes)
     module = _load(d)
     inputs = draw_inputs(d.graph, sizes, seed)
     with np.errstate(all="ignore"):
@@ -147,18 +180,27 @@ def verify(d, sizes: dict | None = None, seed: int = 0, tol: float = DEFAULT_TOL
                       f"the loss is not finite ({loss}) at the random point",
                       "an input may need to be positive: declare it as "
                       "'x: {shape: [N], positive: true}'")
-    grads = module.gradients(**inputs)
+    grads = {form: f(**inputs) for form, f in module.gradients.items()}
     checks = []
-    for name in d.graph.wrt:
-        numeric = _finite_difference(module.forward, inputs, name)
-        check = _compare(name, grads[name], numeric, tol)
-        if name in module.closed:
-            closed = _compare(name, module.closed[name](**inputs), numeric, tol)
-            check = Check(name, check.shape, max(check.max_abs, closed.max_abs),
-                          max(check.max_rel, closed.max_rel), check.ok and closed.ok,
-                          "pass" if closed.ok else "fail")
-        checks.append(check)
+    for g in d.gradients:
+        numeric = _finite_difference(module.forward, inputs, g.name)
+        got = {"index": grads["index"][g.name]}
+        if g.form is None or g.form.matrix is not None:  # a zero gradient prints as 0
+            got["matrix"] = grads["matrix"][g.name]
+        if g.name in module.closed:
+            got["closed"] = module.closed[g.name](**inputs)
+        checks.append(_check(g.name, got, numeric, tol))
     return Report(d.name, sizes, seed, tol, tuple(checks))
+
+
+def _check(name: str, got: dict, numeric, tol: float) -> Check:
+    """One gradient's row: each printed form's result, the worst errors over them."""
+    results = {form: _compare(value, numeric, tol) for form, value in got.items()}
+    max_abs = max(r[0] for r in results.values())
+    max_rel = max(r[1] for r in results.values())
+    ok = all(r[2] for r in results.values())
+    status = {form: "pass" if r[2] else "fail" for form, r in results.items()}
+    return Check(name, numeric.shape, max_abs, max_rel, ok, **status)
 
 
 def _finite_difference(forward, inputs: dict, name: str):
@@ -179,15 +221,16 @@ def _finite_difference(forward, inputs: dict, name: str):
     return out
 
 
-def _compare(name: str, got, want, tol: float) -> Check:
+def _compare(got, want, tol: float) -> tuple[float, float, bool]:
+    """(max abs error, max rel error, within tolerance)."""
     import numpy as np
 
     got = np.asarray(got, dtype=float)
     if got.shape != want.shape:
-        return Check(name, want.shape, float("inf"), float("inf"), False)
+        return float("inf"), float("inf"), False
     err = np.abs(got - want)
     max_abs = float(err.max()) if err.size else 0.0
     scale = float(np.abs(want).max()) if want.size else 0.0
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
     ok = bool(np.isfinite(max_abs)) and max_abs <= tol * max(1.0, scale)
-    return Check(name, want.shape, max_abs, max_rel, ok)
+    return max_abs, max_rel, ok

@@ -1,8 +1,10 @@
-"""Whole Python modules: the NumPy backward pass, the PyTorch Function, verify's closed forms.
+"""Generated Python modules: NumPy ``forward``/``gradients``, a PyTorch Function, closed forms.
 
-Statements come from :class:`~einderive.render.code.Compiler`; this module
-lays them out as a reader expects: helpers, ``forward``, then ``gradients``
-with one statement per adjoint in backward order, each under its matrix form.
+Statements come from :class:`~einderive.render.code.Compiler` (forward nodes,
+matrix forms) and :class:`~einderive.render.einsum.IndexCompiler` (index
+forms) as :mod:`pyexpr` trees; this module lays them out as a reader expects:
+helpers, ``forward``, then ``gradients`` with one statement per adjoint in
+backward order, each under the printed form it is compiled from.
 """
 
 from __future__ import annotations
@@ -10,186 +12,221 @@ from __future__ import annotations
 import re
 
 from ..ops import HELPER_NEEDS, HELPERS, SCALARS
-from .code import Backend, CodegenError, Compiler, Names, Torch
-from .styles import Unicode
+from ..record import fields, replace
+from . import pyexpr as P
+from .backends import Backend, Torch
+from .code import Compiler, Names
+from .einsum import IndexCompiler
+from .text import adjoint_lhs, closed_differs, index_rhs, printer
 
 
-def numpy_module(d, *, source: str | None = None) -> str:
-    """A self-contained module (NumPy only) with ``forward`` and ``gradients``."""
-    return _module(d, Backend(), source)
+class _Writer:
+    """One module's compilers, and every tree it emits (to find the helpers they call)."""
+
+    def __init__(self, d, backend: Backend):
+        self.d = d
+        self.names = Names(d.graph)
+        self.comp = Compiler(d, backend, self.names)
+        self.index = IndexCompiler(self.comp)
+        self.b = backend
+        self.trees: list = []
+
+    def code(self, py: P.Py) -> str:
+        self.trees.append(py)
+        return P.unparse(py)
+
+    def forward_lines(self) -> list[str]:
+        lines = []
+        for t in self.d.graph.nodes:
+            code = self.code(self.comp.forward(t.expr).py)
+            text = t.text.split("=", 1)[1].strip() if "=" in t.text else ""
+            note = f"  # {t.text}" if t.kind == "node" and text and text != code else ""
+            lines.append(f"{self.names.var[t.name]} = {code}{note}")
+        return lines
+
+    def form_lines(self, name: str, f, form: str, target: str) -> list[str]:
+        """``target = <code>`` under its comment, compiled from the printed matrix form (or
+        from the index form where there is none, or where ``form`` is 'index')."""
+        d, tensor = self.d, self.d.graph[name]
+        if form == "matrix" and f.matrix is not None:
+            p = printer(d)
+            text = p.matrix(f.matrix)
+            wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
+            comment = f"∂{d.loss}/∂{name} = {text}" + (f", where {wheres}" if wheres else "")
+            v = self.comp.matrix(f.matrix, f.wheres)
+            py, shape = v.py, v.shape
+        else:
+            comment = f"{adjoint_lhs(d, name, f.idx)} = {index_rhs(d, f)}"
+            py = self.index.compile(f.index, f.idx)
+            shape = tuple(s for s in tensor.shape if s != 1)
+        if tuple(shape) != tuple(tensor.shape):
+            py = self.b.reshape(py, P.Name(self.names.var[name]))
+        return ["# " + comment, f"{target} = {self.code(py)}"]
+
+    def backward_lines(self, d, form: str) -> list[str]:
+        lines = []
+        for a in d.adjoints:
+            if a.name != d.loss:
+                lines += self.form_lines(a.name, a.form, form, self.names.adj[a.name])
+        return lines
+
+    def dim_lines(self) -> list[str]:
+        g = self.d.graph
+        order = [n for n, _ in g.dims]
+        lines = []
+        for dim in sorted(self.comp.dims_used, key=order.index):
+            t = next(t for t in g.inputs if dim in t.shape)
+            lines.append(f"{self.names.dim[dim]} = {self.names.var[t.name]}.shape"
+                         f"[{t.shape.index(dim)}]")
+        return lines
+
+    def signature(self) -> tuple[str, list[str]]:
+        inputs = self.d.graph.inputs
+        if not self.names.renamed:
+            return ", ".join(self.names.var[t.name] for t in inputs), []
+        return "**tensors", [f"{self.names.var[t.name]} = tensors[{t.name!r}]" for t in inputs]
+
+    def called(self) -> set[str]:
+        """Every name the emitted code calls or reads."""
+        out: set[str] = set()
+        for t in self.trees:
+            _names(t, out)
+        return out
+
+    def header(self) -> list[str]:
+        return (["import math"] if any(n.startswith("math.") for n in self.called()) else []) \
+            + [self.b.imports, "", ""]
+
+    def helper_code(self) -> list[str]:
+        """Definitions of the helpers the code calls, each once, dependencies first."""
+        names = {n for n in self.called() if n in HELPERS or n in SCALARS and SCALARS[n].helper}
+        for n in list(names):
+            names.update(HELPER_NEEDS.get(n, ()))
+        texts = [SCALARS[n].helper if n in SCALARS else HELPERS[n]
+                 for n in sorted(names, key=lambda n: (n not in ("logsumexp",), n))]
+        return [x for t in dict.fromkeys(texts) for x in (t, "", "")]
 
 
-def _forward_lines(comp: Compiler, d) -> list[str]:
-    lines = []
-    for t in d.graph.nodes:
-        v = comp.forward(t.expr)
-        text = t.text.split("=", 1)[1].strip() if "=" in t.text else ""
-        note = f"  # {t.text}" if t.kind == "node" and text and text != v.code else ""
-        lines.append(f"{comp.names.var[t.name]} = {v.code}{note}")
-    return lines
+def _names(py: P.Py, out: set) -> None:
+    if isinstance(py, P.Name):
+        out.add(py.id)
+    for f in fields(py):
+        v = getattr(py, f)
+        for x in (v if isinstance(v, tuple) else (v,)):
+            if isinstance(x, tuple):  # a keyword argument
+                x = x[1]
+            if isinstance(x, P.Py):
+                _names(x, out)
 
 
-def _backward_lines(comp: Compiler, d) -> list[str]:
-    printer = Unicode(d.index.ctx, d.loss)
-    lines = []
-    for a in d.adjoints:
-        if a.name == d.loss:
-            continue
-        f = a.form
-        if f.matrix is None:
-            raise CodegenError(f"∂{d.loss}/∂{a.name} has no matrix form to compile")
-        text = printer.matrix(f.matrix)
-        wheres = "; ".join(f"{printer.matrix(w.lhs)} = {printer.matrix(w.rhs)}"
-                           for w in f.wheres)
-        lines.append("# " + f"∂{d.loss}/∂{a.name} = {text}" + (f", {wheres}" if wheres else ""))
-        v = comp.matrix(f.matrix, f.wheres)
-        code = v.code
-        declared = a.tensor.shape
-        if tuple(v.shape) != tuple(declared):
-            code = comp.b.reshape(code, comp.names.var[a.name])
-        lines.append(f"{comp.names.adj[a.name]} = {code}")
-    return lines
+def numpy_module(d, *, source: str | None = None, form: str = "matrix") -> str:
+    """A self-contained module (NumPy only) with ``forward`` and ``gradients``.
 
-
-def _dim_lines(comp: Compiler, d) -> list[str]:
-    lines = []
-    for dim in sorted(comp.dims_used, key=lambda x: [n for n, _ in d.graph.dims].index(x)):
-        for t in d.graph.inputs:
-            if dim in t.shape:
-                lines.append(f"{comp.names.dim[dim]} = {comp.names.var[t.name]}.shape"
-                             f"[{t.shape.index(dim)}]")
-                break
-    return lines
-
-
-def _signature(names: Names, d) -> tuple[str, list[str]]:
-    inputs = d.graph.inputs
-    if not names.renamed:
-        return ", ".join(names.var[t.name] for t in inputs), []
-    unpack = [f"{names.var[t.name]} = tensors[{t.name!r}]" for t in inputs]
-    return "**tensors", unpack
-
-
-def _module(d, backend: Backend, source: str | None) -> str:
+    Each adjoint is compiled from its printed matrix form (from its index form where it has
+    none), or with ``form='index'`` from its printed index form."""
     from .. import __version__
 
-    names = Names(d.graph)
-    comp = Compiler(d, backend, names)
-    fwd = _forward_lines(comp, d)
-    bwd = _backward_lines(comp, d)
-    dims = _dim_lines(comp, d)
-    sig, unpack = _signature(names, d)
+    w = _Writer(d, Backend())
+    fwd = w.forward_lines()
+    bwd = w.backward_lines(d, form)
+    dims = w.dim_lines()
+    sig, unpack = w.signature()
     wrt = [t for t in d.graph.inputs if t.name in d.graph.wrt]
-    loss = names.var[d.loss]
     ind = "    "
+    which = "the matrix form (else the index form)" if form == "matrix" else "the index form"
     out = [f'"""Backward pass of {d.name}, generated by einderive {__version__}'
            f"{' from ' + source if source else ''}.",
            "",
-           "Vectors are 1-d arrays; each adjoint is computed from the matrix form in its comment.",
-           '"""', "", "import math" if _needs_math(comp) else None, "import numpy as np", "", ""]
-    out = [x for x in out if x is not None]
-    for h in _helper_code(comp):
-        out += [h, "", ""]
+           f"Vectors are 1-d arrays; each adjoint is computed from {which} in its comment.",
+           '"""', ""]
+    out += w.header() + w.helper_code()
     out.append(f"def forward({sig}):")
     out.append(ind + f'"""The loss {d.loss}, a float."""')
     out += [ind + x for x in unpack + dims + fwd]
-    out.append(ind + f"return float({loss})")
+    out.append(ind + f"return float({w.names.var[d.loss]})")
     out += ["", ""]
     out.append(f"def gradients({sig}):")
     out.append(ind + f'"""The gradient of {d.loss} with respect to '
                      f'{", ".join(t.name for t in wrt)}, shaped like each input."""')
-    out += [ind + x for x in unpack + dims + fwd]
-    out += [ind + x for x in bwd]
+    out += [ind + x for x in unpack + dims + fwd + bwd]
+    shown = {a.name for a in d.adjoints}
     items = []
     for t in wrt:
-        if t.name in {a.name for a in d.adjoints}:
-            items.append(f"{t.name!r}: {names.adj[t.name]}")
-        else:
-            items.append(f"{t.name!r}: np.zeros(np.shape({names.var[t.name]}))")
+        var = P.Name(w.names.var[t.name])
+        grad = P.Name(w.names.adj[t.name]) if t.name in shown else w.b.zeros_like(var)
+        items.append(f"{t.name!r}: {w.code(grad)}")
     out.append(ind + "return {" + ", ".join(items) + "}")
     return "\n".join(out) + "\n"
 
 
 def torch_module(d, *, source: str | None = None) -> str:
     """A ``torch.autograd.Function`` whose backward is the derived one (generated text;
-    einderive itself does not need PyTorch)."""
+    einderive itself does not need PyTorch).  Its ``backward`` returns the derived gradient
+    of every input, ``wrt`` or not (autograd may ask for any), so the module is written from
+    a derivation with respect to every input."""
     from .. import __version__
+    from ..derivation import derive
 
-    names = Names(d.graph)
-    comp = Compiler(d, Torch(), names)
-    fwd = _forward_lines(comp, d)
-    bwd = _backward_lines(comp, d)
-    dims = _dim_lines(comp, d)
-    inputs = d.graph.inputs
-    args = ", ".join(names.var[t.name] for t in inputs)
+    every = [t.name for t in d.graph.inputs]
+    full = d if tuple(d.graph.wrt) == tuple(every) else \
+        derive(replace(d.graph, wrt=tuple(every)), closed=False)
+    w = _Writer(full, Torch())
+    fwd = w.forward_lines()
+    bwd = w.backward_lines(full, "matrix")
+    dims = w.dim_lines()
+    inputs = full.graph.inputs
+    args = ", ".join(w.names.var[t.name] for t in inputs)
+    comma = "," if len(inputs) == 1 else ""
     cls = "".join(p.capitalize() for p in re.split(r"[^0-9A-Za-z]+", d.name) if p) or "Spec"
     cls = (cls if cls[0].isalpha() else "Spec" + cls) + "Function"
     ind, ind2 = "    ", "        "
-    shown = {a.name for a in d.adjoints}
+    dtype = f"dtype = {w.names.var[inputs[0].name]}.dtype"
+    shown = {a.name for a in full.adjoints}
     grads = []
-    for t in inputs:
-        if t.name in d.graph.wrt and t.name in shown:
-            grads.append(f"grad_output * {names.adj[t.name]}")
-        elif t.name in d.graph.wrt:
-            grads.append(f"torch.zeros_like({names.var[t.name]})")
-        else:
-            grads.append("None")
+    for k, t in enumerate(inputs):
+        var = P.Name(w.names.var[t.name])
+        g = P.binop("*", P.Name("grad_output"), P.Name(w.names.adj[t.name])) \
+            if t.name in shown else w.b.zeros_like(var)
+        grads.append(f"{w.code(g)} if ctx.needs_input_grad[{k}] else None,")
     out = [f'"""Backward pass of {d.name} as a torch.autograd.Function, generated by einderive '
            f"{__version__}{' from ' + source if source else ''}.",
            "",
            f"Use {cls}.apply({args}); the inputs are tensors (0-d for scalars).",
-           "Each adjoint is computed from the matrix form in its comment.",
-           '"""', "", "import math" if _needs_math(comp) else None, "import torch", "", ""]
-    out = [x for x in out if x is not None]
+           "Each adjoint is computed from the matrix form (else the index form) in its comment;",
+           "backward returns the gradient of every input that requires one.",
+           '"""', ""]
+    out += w.header()
     out.append(f"class {cls}(torch.autograd.Function):")
     out += [ind + "@staticmethod", ind + f"def forward(ctx, {args}):"]
-    out += [ind2 + x for x in dims + fwd]
-    out += [ind2 + f"ctx.save_for_backward({args}{',' if len(inputs) == 1 else ''})",
-            ind2 + f"return {names.var[d.loss]}", ""]
+    out += [ind2 + x for x in [dtype] + dims + fwd]
+    out += [ind2 + f"ctx.save_for_backward({args}{comma})",
+            ind2 + f"return {w.names.var[d.loss]}", ""]
     out += [ind + "@staticmethod", ind + "def backward(ctx, grad_output):"]
-    out += [ind2 + f"{args}{',' if len(inputs) == 1 else ''} = ctx.saved_tensors",
-            ind2 + f"dtype = {names.var[inputs[0].name]}.dtype"]
+    out += [ind2 + f"{args}{comma} = ctx.saved_tensors", ind2 + dtype]
     out += [ind2 + x for x in dims + fwd + bwd]
-    out.append(ind2 + f"return {', '.join(grads)}")
+    out += [ind2 + "return ("] + [ind2 + ind + g for g in grads] + [ind2 + ")"]
     return "\n".join(out) + "\n"
 
 
 def closed_form_functions(d) -> str:
-    """``closed_<x>(**inputs)`` for each gradient with a closed form, for ``verify``."""
-    names = Names(d.graph)
-    comp = Compiler(d, Backend(), names)
+    """``closed_<x>(**inputs)`` for each gradient whose closed form ``--expand`` prints (one
+    that differs from the chain form), for ``verify``: compiled from its matrix form, or from
+    its index form where it has none."""
+    w = _Writer(d, Backend())
     bodies = []
     for g in d.gradients:
-        if g.closed is None or g.closed.matrix is None:
+        if g.closed is None or not closed_differs(g):  # not printed: nothing more to prove
             continue
-        v = comp.matrix(g.closed.matrix, g.closed.wheres)
-        code = v.code
-        if tuple(v.shape) != tuple(g.tensor.shape):
-            code = comp.b.reshape(code, names.var[g.name])
-        bodies.append((g.name, code))
+        lines = w.form_lines(g.name, g.closed, "matrix", "out")
+        bodies.append((g.name, lines))
     if not bodies:
         return ""
-    fwd = _forward_lines(comp, d)
-    dims = _dim_lines(comp, d)
-    sig, unpack = _signature(names, d)
-    out = ["import math", "import numpy as np", ""] + [h + "\n" for h in _helper_code(comp)]
-    for name, code in bodies:
+    fwd = w.forward_lines()
+    dims = w.dim_lines()
+    sig, unpack = w.signature()
+    out = w.header() + w.helper_code()
+    for name, lines in bodies:
         out.append(f"def closed_{name}({sig}):")
-        out += ["    " + x for x in unpack + dims + fwd]
-        out += [f"    return {code}", ""]
-    return "\n".join(out) + "\n"
-
-
-def _needs_math(comp: Compiler) -> bool:
-    return any("math." in (SCALARS[h].numpy + SCALARS[h].helper) for h in comp.helpers
-               if h in SCALARS)
-
-
-def _helper_code(comp: Compiler) -> list[str]:
-    """Definitions of the helpers the code calls, each once, dependencies first."""
-    names = set(comp.helpers)
-    for n in list(names):
-        names.update(HELPER_NEEDS.get(n, ()))
-    texts = [SCALARS[n].helper if n in SCALARS else HELPERS[n]
-             for n in sorted(names, key=lambda n: (n not in ("logsumexp",), n))]
-    return list(dict.fromkeys(t for t in texts if t))
+        out += ["    " + x for x in unpack + dims + fwd + lines]
+        out += ["    return out", "", ""]
+    return "\n".join(out).rstrip() + "\n"

@@ -1,0 +1,132 @@
+"""How NumPy and PyTorch spell each construct the code generators use.
+
+A backend is asked for a construct (a reduction, a transpose, an einsum, a
+scalar function ...) and answers with a :mod:`pyexpr` tree.  The compilers
+never ask which backend they hold: what differs between the libraries lives
+in the two classes below and nowhere else.
+"""
+
+from __future__ import annotations
+
+from ..ops import SCALARS
+from . import pyexpr as P
+
+
+class Backend:
+    """NumPy.  Vectors are 1-d arrays, scalars Python floats."""
+
+    lib = "np"
+    imports = "import numpy as np"
+    axis_kw = "axis"
+    keep_kw = "keepdims"
+
+    def f(self, fn: str) -> P.Name:
+        return P.Name(f"{self.lib}.{fn}")
+
+    def reduce(self, fn: str, x: P.Py, axes=None, keep: bool = False, ndim: int = 0) -> P.Py:
+        """``sum``/``mean`` over ``axes`` (all when None or every axis) of an ``ndim``-d ``x``."""
+        kw = {}
+        if axes is not None and (tuple(axes) != tuple(range(ndim)) or keep):
+            kw[self.axis_kw] = P.ints(axes)
+        if keep:
+            kw[self.keep_kw] = P.Name("True")
+        return P.call(self.f(fn), x, **kw)
+
+    def permute(self, x: P.Py, axes: tuple) -> P.Py:
+        """Axes of ``x`` permuted; ``.T`` when they are reversed."""
+        if tuple(axes) == tuple(range(len(axes))):
+            return x
+        if tuple(axes) == tuple(reversed(range(len(axes)))):
+            return P.Attr(x, "T")
+        return P.call(self.f("transpose"), x, P.ints(axes))
+
+    def matrix_transpose(self, x: P.Py) -> P.Py:
+        return P.Attr(x, "T")
+
+    def outer(self, a: P.Py, b: P.Py) -> P.Py:
+        return P.call(self.f("outer"), a, b)
+
+    def ones(self, shape: tuple) -> P.Py:
+        return P.call(self.f("ones"), P.Tuple(tuple(shape)))
+
+    def zeros_like(self, x: P.Py) -> P.Py:
+        return P.call(self.f("zeros"), P.call(self.f("shape"), x))
+
+    def eye(self, n: P.Py) -> P.Py:
+        return P.call(self.f("eye"), n)
+
+    def diag(self, x: P.Py) -> P.Py:
+        return P.call(self.f("diag"), x)
+
+    def einsum(self, subscripts: str, operands: list) -> P.Py:
+        return P.call(self.f("einsum"), P.Str(subscripts), *operands)
+
+    def sqrt(self, x: P.Py) -> P.Py:
+        return P.call(self.f("sqrt"), x)
+
+    def reshape(self, x: P.Py, like: P.Py) -> P.Py:
+        return P.call(self.f("reshape"), x, P.call(self.f("shape"), like))
+
+    def ravel(self, x: P.Py) -> P.Py:
+        return P.method(x, "ravel")
+
+    def fn(self, name: str, x: P.Py) -> P.Py:
+        return SCALARS[name].numpy(x)
+
+    def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
+        """softmax, log_softmax or logsumexp along ``axis`` (the generated module's helpers)."""
+        kw = {} if axis == ndim - 1 else {"axis": P.num(axis)}
+        if head == "logsumexp" and keep:
+            kw["keepdims"] = P.Name("True")
+        return P.call(head, x, **kw)
+
+    def constant(self, x: P.Py) -> P.Py:
+        """A number computed from numbers, as the argument of a library call."""
+        return x
+
+
+class Torch(Backend):
+    """PyTorch.  Every array is a tensor of the inputs' dtype (``dtype`` in ``backward``)."""
+
+    lib = "torch"
+    imports = "import torch"
+    axis_kw = "dim"
+    keep_kw = "keepdim"
+
+    def permute(self, x: P.Py, axes: tuple) -> P.Py:
+        if tuple(axes) == tuple(range(len(axes))):
+            return x
+        if len(axes) == 2:
+            return P.Attr(x, "mT")
+        return P.method(x, "permute", *[P.num(a) for a in axes])
+
+    def matrix_transpose(self, x: P.Py) -> P.Py:
+        return P.Attr(x, "mT")
+
+    def ones(self, shape: tuple) -> P.Py:
+        return P.call(self.f("ones"), P.Tuple(tuple(shape)), dtype=P.Name("dtype"))
+
+    def zeros_like(self, x: P.Py) -> P.Py:
+        return P.call(self.f("zeros_like"), x)
+
+    def eye(self, n: P.Py) -> P.Py:
+        return P.call(self.f("eye"), n, dtype=P.Name("dtype"))
+
+    def reshape(self, x: P.Py, like: P.Py) -> P.Py:
+        return P.call(self.f("reshape"), x, P.Attr(like, "shape"))
+
+    def ravel(self, x: P.Py) -> P.Py:
+        return P.method(x, "reshape", P.num(-1))
+
+    def fn(self, name: str, x: P.Py) -> P.Py:
+        return SCALARS[name].torch(x)
+
+    def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
+        kw = {"dim": P.num(axis)}
+        if head == "logsumexp" and keep:
+            kw["keepdim"] = P.Name("True")
+        return P.call(self.f(head), x, **kw)
+
+    def constant(self, x: P.Py) -> P.Py:
+        # torch's functions take tensors only: torch.tanh(2) is a TypeError
+        return P.call("torch.as_tensor", x, dtype=P.Name("dtype"))

@@ -1,0 +1,205 @@
+"""Compiling an index form (SymPy: indexed tensors, sums, deltas, functions) into einsums.
+
+Where an adjoint has no matrix form, or where ``verify`` checks the printed
+index form itself, the code is compiled from the index form: a product of
+indexed factors over summed indices is one ``einsum``; an elementwise function
+applies to the array of its argument; a sum of terms broadcasts each term to
+the union of their indices; ``δ_ij`` is an identity matrix; ``softmax`` and
+``logsumexp`` along an axis are calls of the backend's helper.  Every array
+carries the tuple of index symbols its axes stand for.  No sum is expanded and
+nothing depends on a dim's size: a sum whose body does not mention its index
+is the body times the dim's size symbol.
+"""
+
+from __future__ import annotations
+
+from sympy import Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol
+
+from ..indexed import key_of
+from ..ops import AxisFunction, ElementwiseFunction
+from ..record import Record
+from . import pyexpr as P
+from .code import CodegenError
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class Arr(Record):
+    """Code for an array whose axes stand for the distinct index symbols ``idx``."""
+
+    py: P.Py
+    idx: tuple = ()
+
+
+class IndexCompiler:
+    """Compiles index forms for one :class:`~einderive.render.code.Compiler` (names, backend)."""
+
+    def __init__(self, comp):
+        self.comp = comp
+        self.b = comp.b
+        self.ctx = comp.d.index.ctx
+        self.limits: dict[Symbol, str] = {}  # dims of summed indices, from their limits
+
+    def compile(self, expr, free: tuple) -> P.Py:
+        """Code for the tensor whose components are ``expr`` at indices ``free``, axes in the
+        order of ``free`` (a 0 stands for a kept axis of size 1, left to the caller)."""
+        out = tuple(i for i in free if i != 0)
+        a = self.arr(expr)
+        return self._to(a, out).py
+
+    # -- the walk -------------------------------------------------------------------
+
+    def arr(self, e) -> Arr:
+        if e.is_Number:
+            return Arr(self._number(e))
+        if isinstance(e, Symbol):
+            return Arr(self._symbol(e))
+        if isinstance(e, Indexed):
+            return self._index(self._tensor(key_of(e)), tuple(e.indices))
+        if isinstance(e, Add):
+            return self._add([self.arr(t) for t in Add.make_args(e)])
+        if isinstance(e, Mul):
+            return self._product(Mul.make_args(e), ())
+        if isinstance(e, Sum):
+            return self._sum(e)
+        if isinstance(e, Pow):
+            return self._pow(e)
+        if isinstance(e, KroneckerDelta):
+            return self._delta(*e.args)
+        if isinstance(e, ElementwiseFunction):
+            a = self.arr(e.args[0])
+            return Arr(self.b.fn(e.spec.name, a.py), a.idx)
+        if isinstance(e, AxisFunction):
+            return self._axis_function(e)
+        raise CodegenError(f"cannot compile the index form {e}")
+
+    def _number(self, e) -> P.Py:
+        if e.is_Integer:
+            return P.num(int(e))
+        if e.is_Rational:
+            return P.binop("/", P.num(int(e.p)), P.num(int(e.q)))
+        return P.num(float(e))
+
+    def _symbol(self, s: Symbol) -> P.Py:
+        if s in self.ctx.dim_of_size:
+            return self.comp.dim(self.ctx.dim_of_size[s])
+        return self._tensor(key_of(s))
+
+    def _tensor(self, key) -> P.Py:
+        names = self.comp.names
+        if key in self.ctx.tensor_of:
+            return P.Name(names.var[self.ctx.tensor_of[key]])
+        if key in self.ctx.adjoint_of:
+            return P.Name(names.adj[self.ctx.adjoint_of[key]])
+        raise CodegenError(f"the index form names {key}, which is no tensor")
+
+    def _dim(self, i: Symbol) -> P.Py:
+        d = self.ctx.index_dim.get(i) or self.limits.get(i)
+        if d is None:
+            raise CodegenError(f"the index {i} runs over no known dim")
+        return self.comp.dim(d)
+
+    def _index(self, py: P.Py, idx: tuple) -> Arr:
+        """``py[idx]``: a literal 0 picks the only element of a size-1 axis; a repeated
+        index takes a diagonal."""
+        if any(i == 0 for i in idx):
+            py = P.Subscript(py, tuple(P.num(0) if i == 0 else P.Slice() for i in idx))
+            idx = tuple(i for i in idx if i != 0)
+        if len(set(idx)) == len(idx):
+            return Arr(py, idx)
+        out = tuple(dict.fromkeys(idx))
+        return Arr(self._einsum([Arr(py, idx)], out), out)
+
+    def _product(self, factors, summed: tuple) -> Arr:
+        """The product of ``factors``, summed over ``summed``: one einsum of the array
+        factors, times the scalar ones."""
+        arrays = [self.arr(f) for f in factors]
+        scalars = [a.py for a in arrays if not a.idx]
+        tensors = [a for a in arrays if a.idx]
+        present = {i for a in tensors for i in a.idx}
+        size = [self._dim(i) for i in summed if i not in present]  # Σ_j c = size·c
+        out = tuple(i for i in dict.fromkeys(i for a in tensors for i in a.idx)
+                    if i not in summed)
+        parts = []
+        if tensors and all(a.idx == out for a in tensors):  # elementwise: no einsum needed
+            parts = [a.py for a in tensors]
+        elif tensors:
+            parts = [self._einsum(tensors, out)]
+        negative = bool(scalars) and scalars[0] == P.num(-1)
+        factors = (scalars[1:] if negative else scalars) + size + parts
+        py = P.product(factors) if factors else P.num(1)
+        return Arr(P.neg(py) if negative else py, out)
+
+    def _sum(self, e: Sum) -> Arr:
+        body, summed = e.function, []
+        for var, lo, hi in e.limits:
+            self.limits[var] = self.ctx.limit_dim(hi)
+            if lo != 0:
+                raise CodegenError(f"a sum from {lo} is not a sum over a dim")
+            summed.append(var)
+        return self._product(Mul.make_args(body) if isinstance(body, Mul) else (body,),
+                             tuple(summed))
+
+    def _add(self, terms: list) -> Arr:
+        out = tuple(dict.fromkeys(i for t in terms for i in t.idx))
+        py = None
+        for t in terms:
+            x = self._broadcastable(t, out)
+            py = x if py is None else P.binop("+", py, x)
+        return Arr(py, out)
+
+    def _broadcastable(self, t: Arr, out: tuple) -> P.Py:
+        """``t`` with its axes in the order of ``out``, a new axis (None) where it is constant."""
+        order = tuple(i for i in out if i in t.idx)
+        py = t.py if order == t.idx else self._einsum([t], order)
+        if order == out or not order:
+            return py
+        return P.Subscript(py, tuple(P.Slice() if i in t.idx else P.NONE for i in out))
+
+    def _to(self, a: Arr, out: tuple) -> Arr:
+        """``a`` as an array over exactly ``out``: permuted, and spread along indices it does not
+        depend on (an einsum with ones)."""
+        extra = [i for i in a.idx if i not in out]
+        if extra:
+            raise CodegenError(f"the index form has free indices {extra} besides {out}")
+        if a.idx == out:
+            return a
+        missing = [i for i in out if i not in a.idx]
+        ones = [Arr(self.b.ones((self._dim(i),)), (i,)) for i in missing]
+        return Arr(self._einsum([a] + ones, out), out)
+
+    def _pow(self, e: Pow) -> Arr:
+        a = self.arr(e.base)
+        if e.exp == S.Half:
+            return Arr(self.b.sqrt(a.py), a.idx)
+        if e.exp == -1:
+            return Arr(P.binop("/", P.num(1), a.py), a.idx)
+        if not e.exp.is_Number:
+            raise CodegenError(f"cannot compile the power {e}")
+        return Arr(P.binop("**", a.py, self._number(e.exp)), a.idx)
+
+    def _delta(self, p, q) -> Arr:
+        if p == q:
+            return Arr(P.num(1))
+        if 0 in (p, q):  # δ(0, j): the first row of an identity, over j's dim
+            j = q if p == 0 else p
+            eye = self.b.eye(self._dim(j))
+            return Arr(P.Subscript(eye, (P.num(0),)), (j,))
+        return Arr(self.b.eye(self._dim(p)), (p, q))
+
+    def _axis_function(self, e: AxisFunction) -> Arr:
+        name = self.ctx.tensor_of[key_of(e.label)]
+        ndim = len(self.comp.graph[name].shape)
+        py = self.b.axis_fn(e.head, P.Name(self.comp.names.var[name]), e.axis, ndim)
+        return self._index(py, e.indices)
+
+    # -- einsum -----------------------------------------------------------------------
+
+    def _einsum(self, arrays: list, out: tuple) -> P.Py:
+        letter: dict = {}
+        for a in arrays:
+            for i in a.idx:
+                letter.setdefault(i, _LETTERS[len(letter)])
+        terms = ",".join("".join(letter[i] for i in a.idx) for a in arrays)
+        sub = f"{terms}->{''.join(letter[i] for i in out)}"
+        return self.b.einsum(sub, [a.py for a in arrays])

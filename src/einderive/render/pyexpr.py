@@ -1,0 +1,228 @@
+"""A tiny Python-expression tree and the one unparser that decides its brackets.
+
+Every piece of generated NumPy or PyTorch code is built as a :class:`Py` tree
+(from the forward FExpr, the matrix form or the index form) and turned into
+text here, and only here.  Brackets come from Python's own precedence and
+associativity, in :data:`PREC`: ``@`` binds like ``*`` and ``/``, left to
+right; ``**`` binds tighter than a unary minus on its left (``-x ** 2`` is
+``-(x ** 2)``) and looser on its right (``x ** -2``); attribute access, calls
+and subscripts bind tightest.  A node is bracketed exactly when Python would
+otherwise read a different tree.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..record import Record
+
+# Python's precedence, loosest first (the language reference, "Operator precedence").
+PREC = {
+    "compare": 6,
+    "+": 11, "-": 11,
+    "*": 12, "/": 12, "@": 12,
+    "unary": 13,
+    "**": 14,
+    "primary": 16,  # x.attr, x[i], f(x)
+    "atom": 17,  # names, literals, displays
+}
+
+
+class Py(Record):
+    """Base of the expression nodes."""
+
+
+class Name(Py):
+    id: str  # an identifier, or a dotted path such as 'np.sum'
+
+
+class Num(Py):
+    """A non-negative number literal (a negative one is ``Unary('-', Num)``)."""
+
+    value: object  # int, float or Fraction
+
+
+class Str(Py):
+    value: str
+
+
+class Tuple(Py):
+    items: tuple
+
+
+class BinOp(Py):
+    op: str  # + - * / @ **
+    left: Py
+    right: Py
+
+
+class Unary(Py):
+    op: str  # '-'
+    x: Py
+
+
+class Compare(Py):
+    op: str  # '>'
+    left: Py
+    right: Py
+
+
+class Call(Py):
+    func: Py
+    args: tuple = ()
+    kwargs: tuple = ()  # (name, Py) pairs
+
+
+class Attr(Py):
+    x: Py
+    name: str  # 'T', 'mT', 'shape', 'dtype', 'ravel' ...
+
+
+class Subscript(Py):
+    x: Py
+    index: tuple  # Py items, or the slice ':' as Slice()
+
+
+class Slice(Py):
+    """The full slice ``:`` inside a subscript."""
+
+
+NONE = Name("None")
+
+
+# -- builders -------------------------------------------------------------------------
+
+
+def name(s: str) -> Name:
+    return Name(s)
+
+
+def num(v) -> Py:
+    """A number, negative ones as a unary minus of a literal."""
+    if isinstance(v, Fraction) and v.denominator == 1:
+        v = int(v)
+    return Unary("-", Num(-v)) if v < 0 else Num(v)
+
+
+def call(func: str | Py, *args: Py, **kwargs: Py) -> Call:
+    f = Name(func) if isinstance(func, str) else func
+    return Call(f, tuple(args), tuple(kwargs.items()))
+
+
+def method(x: Py, meth: str, *args: Py, **kwargs: Py) -> Call:
+    return Call(Attr(x, meth), tuple(args), tuple(kwargs.items()))
+
+
+def binop(op: str, a: Py, b: Py) -> BinOp:
+    return BinOp(op, a, b)
+
+
+def neg(x: Py) -> Unary:
+    return Unary("-", x)
+
+
+def ints(values) -> Py:
+    """An int, or a tuple of ints for several."""
+    values = tuple(values)
+    return num(values[0]) if len(values) == 1 else Tuple(tuple(num(v) for v in values))
+
+
+def product(xs: list, op: str = "*") -> Py:
+    """``xs[0] op xs[1] op ...``, left to right."""
+    out = xs[0]
+    for x in xs[1:]:
+        out = BinOp(op, out, x)
+    return out
+
+
+# -- the unparser -----------------------------------------------------------------------
+
+
+def prec(e: Py) -> int:
+    if isinstance(e, BinOp):
+        return PREC[e.op]
+    if isinstance(e, Unary):
+        return PREC["unary"]
+    if isinstance(e, Compare):
+        return PREC["compare"]
+    if isinstance(e, (Call, Attr, Subscript)):
+        return PREC["primary"]
+    return PREC["atom"]
+
+
+def unparse(e: Py) -> str:
+    """Python source for ``e``, with the brackets Python needs to read back ``e``."""
+    return _UNPARSE[type(e)](e)
+
+
+def _wrap(e: Py, needed: bool) -> str:
+    s = unparse(e)
+    return f"({s})" if needed else s
+
+
+def _binop(e: BinOp) -> str:
+    p = PREC[e.op]
+    if e.op == "**":  # right-associative; a unary minus may stand on its right
+        left = _wrap(e.left, prec(e.left) <= p)
+        right = _wrap(e.right, prec(e.right) < PREC["unary"])
+    else:  # left-associative
+        left = _wrap(e.left, prec(e.left) < p)
+        right = _wrap(e.right, prec(e.right) <= p)
+    return f"{left} {e.op} {right}"
+
+
+def _unary(e: Unary) -> str:
+    # '- -x' is legal Python but reads badly; a nested unary minus gets brackets too
+    return f"{e.op}{_wrap(e.x, prec(e.x) <= PREC['unary'])}"
+
+
+def _compare(e: Compare) -> str:
+    p = PREC["compare"]
+    return f"{_wrap(e.left, prec(e.left) <= p)} {e.op} {_wrap(e.right, prec(e.right) <= p)}"
+
+
+def _primary_base(x: Py) -> str:
+    # '2.T' does not parse: a number literal before '.' or '[' needs brackets too
+    return _wrap(x, prec(x) < PREC["primary"] or isinstance(x, Num))
+
+
+def _call(e: Call) -> str:
+    parts = [unparse(a) for a in e.args] + [f"{k}={unparse(v)}" for k, v in e.kwargs]
+    return f"{_primary_base(e.func)}({', '.join(parts)})"
+
+
+def _attr(e: Attr) -> str:
+    return f"{_primary_base(e.x)}.{e.name}"
+
+
+def _subscript(e: Subscript) -> str:
+    return f"{_primary_base(e.x)}[{', '.join(unparse(i) for i in e.index)}]"
+
+
+def _num(e: Num) -> str:
+    v = e.value
+    if isinstance(v, Fraction):
+        v = int(v) if v.denominator == 1 else float(v)
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e16:
+        return f"{v:.1f}"
+    return repr(v)
+
+
+def _tuple(e: Tuple) -> str:
+    items = [unparse(i) for i in e.items]
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+_UNPARSE = {
+    Name: lambda e: e.id,
+    Num: _num,
+    Str: lambda e: repr(e.value),
+    Tuple: _tuple,
+    BinOp: _binop,
+    Unary: _unary,
+    Compare: _compare,
+    Call: _call,
+    Attr: _attr,
+    Subscript: _subscript,
+    Slice: lambda e: ":",
+}
