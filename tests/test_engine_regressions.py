@@ -22,6 +22,13 @@ def spec(dims: str, inputs: str, forward: list[str], wrt: str, loss: str = "L") 
 
 
 CASES = {
+    # a constant with no decidable sign (silu(0)) in front of a term: no internal error
+    "undecidable_sign": spec("N: 3", "v: [N]; w: [N]", ["y = w @ silu(v - v) + v", "L = sum(y)"],
+                             "v, w"),
+    "sum_over_two_axes_keepdims_rank3": spec("B: 2, N: 3, D: 4", "X: [B, N, D]",
+                                             ["M = sum(X, axis=(0, 2), keepdims=True)",
+                                              "L = sum(M * M)"], "X"),
+    "sum_plus_total": spec("N: 2", "c: []; v: [N]", ["L = c * sum(v + sum(v))"], "c, v"),
     # centring, then a reduction (defect 2): the factor Σ_i 1 = B must survive
     "centre_sq": spec("B: 3, D: 4", "X: [B, D]",
                       ["mu = mean(X, axis=0)", "L = sum((X - mu) ** 2)"], "X"),

@@ -481,7 +481,8 @@ def _is_negative(m: mx.M) -> bool:
     c = m.coeff if isinstance(m, mx.Scale) else None
     if isinstance(c, mx.Hadamard) and c.factors:
         c = c.factors[0]
-    return isinstance(c, mx.Const) and c.value.is_number and bool(c.value < 0)
+    # is_negative, not ``< 0``: a constant such as silu(0) has no decidable sign
+    return isinstance(c, mx.Const) and c.value.is_negative is True
 
 
 def positions(m: mx.M) -> dict:
