@@ -102,13 +102,15 @@ def test_split_points_are_top_level_binary_operators():
     pts = split_points(rhs)
     assert [rhs[p] for p in pts] == ["-", "\\", "+", "="]
     assert rhs[pts[1]:].startswith("\\odot")
-    assert len(candidates(rhs)) == 5          # also the "-" inside the parentheses
+    inner = [b for b in candidates(rhs) if b.depth]
+    assert [rhs[b.pos] for b in inner] == ["+", "-"]   # inside \left( and inside ( )
+    assert inner[0].groups == ((rhs.index("b +"), rhs.index("\\right")),)
 
 
 def test_where_clause_breaks_before_quad_not_at_its_equals():
     rhs = r"a \odot b, \quad b = c + d"
     pts = split_points(rhs)
-    assert [rhs[p:p + 5] for p in pts] == ["\\odot", "\\quad"]
+    assert [rhs[p:p + 5] for p in pts] == ["\\odot", "\\quad", "+ d"]
 
 
 def test_unbroken_when_it_fits():

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 ORD, OP, BIN, REL, OPEN, CLOSE, PUNCT, INNER = range(8)
-FRAC, RAD, ACC, LEFT, RIGHT = "frac", "rad", "acc", "left", "right"
+FRAC, RAD, ACC, LEFT, RIGHT, PHANTOM = "frac", "rad", "acc", "left", "right", "phantom"
 
 
 @dataclass(frozen=True)
@@ -281,6 +281,8 @@ class Parser:
             items.append(Noad(ACC, self.field(fam), extra=Char("rm", ACCENTS[base])))
         elif base == "left":
             self.left_right(items, fam)
+        elif base in ("vphantom", "phantom", "hphantom"):
+            items.append(Noad(PHANTOM, self.argument(fam), extra=base))
         elif base in ("cdots", "ldots", "dots"):
             dot = Char("sy", 1) if base == "cdots" else Char("mi", 58)
             items.append(Noad(INNER, [Noad(PUNCT, dot) for _ in range(3)]))

@@ -18,8 +18,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from .cm_metrics import FONTS
-from .texparse import (BIN, CLOSE, FRAC, INNER, LEFT, OP, OPEN, ORD, PUNCT, RAD, RADICAL, REL,
-                       RIGHT, Char, Noad, Space, Style, Text, parse, tokens)
+from .texparse import (BIN, CLOSE, FRAC, INNER, LEFT, OP, OPEN, ORD, PHANTOM, PUNCT, RAD,
+                       RADICAL, REL, RIGHT, Char, Noad, Space, Style, Text, parse, tokens)
 
 SIZES = (10.0, 7.0, 5.0)   # text, script, scriptscript at \documentclass[10pt]
 FAMILIES = {"rm": ("cmr10", "cmr7", "cmr5"), "mi": ("cmmi10", "cmmi7", "cmmi5"),
@@ -244,6 +244,10 @@ def noad_box(q: Noad, kind, style: int) -> Box:
         return operator(q, style)
     if q.kind == RAD:
         return scripts(radical(q, style), False, 0.0, q, style)
+    if q.kind == PHANTOM:
+        b = clean_box(q.nucleus, style)
+        return Box(0.0 if q.extra == "vphantom" else b.w, 0.0 if q.extra == "hphantom" else b.h,
+                   0.0 if q.extra == "hphantom" else b.d)
     if q.kind == "acc":
         return scripts(accent(q, style), False, 0.0, q, style)
     box, is_char, delta = nucleus(q, style)
@@ -483,38 +487,72 @@ BREAK_BEFORE = {"+", "-", "\\odot", "="}
 _NOT_AFTER = {None, "=", "(", "[", ",", ";", "+", "-", "\\odot", "\\oslash", "\\times",
               "\\cdot", "&", "\\left", "\\quad", "\\qquad", "\\,", "\\to", "\\le", "\\ge",
               "\\in", "<", ">", "{", "^", "_"}
+_TOK = re.compile(r"\\[A-Za-z]+|\\.|\s+|.", re.S)
 
 
-def candidates(rhs: str) -> list:
-    """(offset, paren depth) of each place a row may break: before a binary top-level
-    ``+``, ``-``, ``\\odot`` or ``=`` (not in braces or ``\\left…\\right``), and before the
-    ``\\quad`` of a ``, \\quad`` clause.  No ``=`` after such a clause, where it would
-    align with the row's own ``=``."""
-    out = []
-    brace = lr = paren = 0
-    prev = None
-    clause = False
-    for m in re.finditer(r"\\[A-Za-z]+|\\.|\s+|.", rhs, re.S):
+class Break(NamedTuple):
+    pos: int          # offset in the right-hand side: the row breaks before it
+    depth: int        # parentheses (plain or \left) around it
+    groups: tuple     # (start, end) of the inside of each enclosing \left…\right, outermost first
+
+
+def _left_right_spans(rhs: str) -> dict:
+    """Offset of each ``\\left`` token -> (start, end) of what it encloses."""
+    spans, stack = {}, []
+    for m in _TOK.finditer(rhs):
+        t = m.group()
+        if t == "\\left":
+            stack.append(m.start())
+        elif t == "\\right" and stack:
+            at = stack.pop()
+            delim = _TOK.match(rhs, at + len("\\left")).end()
+            spans[at] = (delim, m.start())
+    return spans
+
+
+def candidates(rhs: str) -> list[Break]:
+    """Every place a row may break: before a binary ``+``, ``-``, ``\\odot`` or ``=`` not
+    inside braces, and before the ``\\quad`` of a ``, \\quad`` clause.  No ``=`` after such a
+    clause, where it would align with the row's own ``=``."""
+    spans = _left_right_spans(rhs)
+    out, groups, parens = [], [], []
+    brace, prev, clause = 0, None, False
+    for m in _TOK.finditer(rhs):
         t = m.group()
         if t.isspace():
             continue
-        top = brace == 0 and lr == 0
-        if top and t in BREAK_BEFORE and prev not in _NOT_AFTER and not (clause and t == "="):
-            out.append((m.start(), paren))
-        if top and t == "\\quad" and prev == ",":
-            out.append((m.start(), paren))
+        if brace == 0 and t in BREAK_BEFORE and prev not in _NOT_AFTER and \
+                not (clause and t == "="):
+            out.append(Break(m.start(), len(parens), tuple(groups)))
+        if brace == 0 and t == "\\quad" and prev == ",":
+            out.append(Break(m.start(), len(parens), tuple(groups)))
             clause = True
         brace += (t == "{") - (t == "}")
-        lr += (t == "\\left") - (t == "\\right")
-        if brace == 0 and lr == 0 and prev not in ("\\left", "\\right"):
-            paren += (t in ("(", "[")) - (t in (")", "]"))
+        if brace == 0:
+            _nest(t, prev, m.start(), spans, groups, parens)
         prev = t
     return out
 
 
+def _nest(t: str, prev, at: int, spans: dict, groups: list, parens: list) -> None:
+    if t == "\\left" and at in spans:
+        groups.append(spans[at])
+        parens.append("\\left")
+    elif t == "\\right" and groups:
+        groups.pop()
+        while parens and parens.pop() != "\\left":
+            pass
+    elif prev not in ("\\left", "\\right") and t in ("(", "["):
+        parens.append(t)
+    elif prev not in ("\\left", "\\right") and t in (")", "]") and parens and \
+            parens[-1] != "\\left":
+        parens.pop()
+
+
 def split_points(latex_rhs: str) -> list[int]:
-    """Offsets in ``latex_rhs`` where a row may break, outside every parenthesis."""
-    return [pos for pos, depth in candidates(latex_rhs) if depth == 0]
+    """Offsets where a row may break at top level: outside braces, parentheses and
+    ``\\left…\\right``."""
+    return [b.pos for b in candidates(latex_rhs) if b.depth == 0]
 
 
 def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | None = None,
@@ -522,40 +560,51 @@ def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | Non
     """``lhs &= rhs`` as rows ``lhs &= part1``, ``&\\quad + part2`` ... each fitting.
 
     ``left_width`` is the width of the alignment's left column (the widest lhs of all
-    its rows; by default this row's).  A row fits when the left column plus its right
-    cell is at most ``linewidth_pt - slack``.  Breaks are chosen greedily, outside
-    parentheses when that suffices, else one level deeper and so on; a part that fits
-    nowhere is left on a row of its own (wider than the line).
+    its rows; by default this row's).  A row fits when the left column, its right
+    cell and aligned's trailing ``\\minalignsep`` are at most ``linewidth_pt - slack``.
+    Breaks are chosen greedily, outside parentheses when that suffices, else one level
+    deeper and so on.  A break inside ``\\left( … \\right)`` closes the row with
+    ``\\vphantom{…}\\right.`` and reopens the next with ``\\left.\\vphantom{…}`` (the
+    phantom is the whole enclosed formula) so the delimiters keep their size.  A part
+    that fits nowhere is left on a row of its own, wider than the line.
     """
     L = width(lhs) if left_width is None else left_width
     room = linewidth_pt - slack - MIN_ALIGN_SEP
     cands = candidates(rhs)
     if L + _math_width("{}=" + rhs, 0) <= room or not cands:
         return [f"{lhs} &= {rhs.strip()}"]
-    for depth in range(0, max(d for _, d in cands) + 1):
-        rows = _greedy(lhs, rhs, [p for p, d in cands if d <= depth], L, room)
-        if rows[1]:
-            return rows[0]
-    return rows[0]
+    rows: list = []
+    for depth in range(0, max(b.depth for b in cands) + 1):
+        rows, ok = _greedy(rhs, [b for b in cands if b.depth <= depth], L, room)
+        if ok:
+            break
+    return [f"{lhs} &{rows[0]}"] + [f"&{r}" for r in rows[1:]]
 
 
-def _cell(rhs: str, start: int, end: int) -> str:
-    part = rhs[start:end].strip()
-    if start == 0:
-        return "= " + part
-    return part if part.startswith(("=", "\\quad")) else "\\quad " + part
+def _cell(rhs: str, start: Break, end: Break) -> str:
+    """The right cell of the row from ``start`` to ``end``, its \\left groups balanced."""
+    part = rhs[start.pos:end.pos].strip()
+    reopen = "".join(f"\\left.\\vphantom{{{rhs[a:b]}}} " for a, b in start.groups)
+    close = "".join(f" \\vphantom{{{rhs[a:b]}}}\\right." for a, b in reversed(end.groups))
+    if start.pos == 0:
+        return f"= {part}{close}"
+    lead = "" if part.startswith(("=", "\\quad")) else "\\quad "
+    return f"{lead}{reopen}{part}{close}"
 
 
-def _greedy(lhs: str, rhs: str, points: list, L: float, room: float) -> tuple:
-    """(rows, whether all fit): take the farthest break point that keeps each row in."""
-    bounds = [0] + points + [len(rhs)]
-    rows, start, ok = [], 0, True
-    while start < len(rhs):
-        ends = [b for b in bounds if b > start]
-        fitting = [e for e in ends if L + _math_width("{}" + _cell(rhs, start, e), 0) <= room]
-        end = fitting[-1] if fitting else ends[0]
-        ok = ok and bool(fitting)
-        rows.append(_cell(rhs, start, end))
-        start = end
-    first, rest = rows[0], rows[1:]
-    return [f"{lhs} &{first}"] + [f"&{r}" for r in rest], ok
+def _greedy(rhs: str, points: list, L: float, room: float) -> tuple:
+    """(right cells, whether all fit): each row takes the farthest break that fits."""
+    bounds = [Break(0, 0, ())] + points + [Break(len(rhs), 0, ())]
+    cells, at, ok = [], 0, True
+    while at < len(bounds) - 1:
+        best = None
+        for n in range(at + 1, len(bounds)):
+            if L + _math_width("{}" + _cell(rhs, bounds[at], bounds[n]), 0) <= room:
+                best = n
+            elif best is not None:
+                break
+        ok = ok and best is not None
+        best = best or at + 1
+        cells.append(_cell(rhs, bounds[at], bounds[best]))
+        at = best
+    return cells, ok
