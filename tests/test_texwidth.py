@@ -16,21 +16,24 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SPEC_FILES, needs_pdflatex
+from conftest import SPEC_FILES, SPECS, needs_pdflatex
 
 from einderive.render.texwidth import break_lines, candidates, split_points, width
 
 EDGE_CASES = [
-    r"x", r"W_{ij}", r"W^{\top}", r"{S}^{\top}", r"x_{i}^{2}", r"\frac{\partial L}{\partial W_{ij}}",
+    r"x", r"W_{ij}", r"W^{\top}", r"{S}^{\top}", r"x_{i}^{2}",
+    r"\frac{\partial L}{\partial W_{ij}}",
     r"a + b - c", r"-a + b", r"a \odot b \oslash c", r"(a + b)", r"\sum_{j} x_{j}",
     r"\sum_{j'} P_{ij'}", r"\left(\frac{a}{b}\right)", r"\left(\sum_{j} \frac{a}{b_{j}}\right)",
     r"\operatorname{rowsum}(X)", r"\operatorname{softmax}(S)_{ij}", r"\mathit{std}",
     r"\mathit{Xhat}_{i}", r"y_{\mathrm{true},i}", r"\sigma'(z)", r"\sqrt{x}",
-    r"\sqrt{\frac{a}{b}}", r"\sqrt{\mathit{var} + 1.0 \times 10^{-5}}", r"\mathbf{1}\left[x > 0\right]",
+    r"\sqrt{\frac{a}{b}}", r"\sqrt{\mathit{var} + 1.0 \times 10^{-5}}",
+    r"\mathbf{1}\left[x > 0\right]",
     r"a \quad b", r"a \, b", r"1 - {y}^{2}", r"{x}^{\circ 2}", r"\tanh(x)", r"\nabla_{W} L",
     r"\operatorname{einsum}_{\mathrm{ijk,i,j} \to \mathrm{k}}(A, B)", r"\frac{1}{N}",
     r"\frac{\frac{a}{b}}{c}", r"\delta_{im} \delta_{jn}", r"\gamma \odot \beta",
-    r"\left(\frac{\partial L}{\partial P} - \operatorname{rowsum}\left(\frac{\partial L}{\partial P} \odot P\right)\right)",
+    r"\left(\frac{\partial L}{\partial P} - "
+    r"\operatorname{rowsum}\left(\frac{\partial L}{\partial P} \odot P\right)\right)",
     r"\text{if } x > 0", r"\max_{i} x_{i}", r"\frac{a}{b} &= c + d",
 ]
 
@@ -119,7 +122,7 @@ def test_unbroken_when_it_fits():
 
 def long_rows(spec: str) -> list[tuple[str, str]]:
     from einderive.cli import main
-    out = CliRunner().invoke(main, ["derive", f"specs/{spec}.yaml", "--latex", "--steps",
+    out = CliRunner().invoke(main, ["derive", str(SPECS / f"{spec}.yaml"), "--latex", "--steps",
                                     "--expand"]).output
     body = out.split("\\begin{aligned}\n")[1].split("\n\\end{aligned}")[0]
     rows = []
@@ -129,18 +132,42 @@ def long_rows(spec: str) -> list[tuple[str, str]]:
     return rows
 
 
-def broken_environment(rows: list, linewidth: float) -> str:
+def broken_rows(spec: str, linewidth: float) -> list[str]:
+    rows = long_rows(spec)
     left = max(width(lhs) for lhs, _ in rows if lhs)
     out = []
     for lhs, rhs in rows:
         out += break_lines(lhs, rhs, linewidth, left_width=left)
-    return "\\[\n\\begin{aligned}\n" + " \\\\\n".join(out) + "\n\\end{aligned}\n\\]"
+    return out
+
+
+def overfull(log: str) -> list[float]:
+    return [float(x) for x in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide\)", log)]
+
+
+# Rows that cannot fit a two-column article whatever the breaks: one factor (a fraction
+# whose numerator is a sum, a \left(-\frac{…}{…}\right)) is wider than the column left
+# beside the widest left-hand side.  Restructuring them is the renderer's business.
+UNBREAKABLE_IN_TWO_COLUMNS = {"llama_mlp", "softmax_regression"}
 
 
 @needs_pdflatex
 @pytest.mark.parametrize("options,linewidth", [("", 345.0), ("twocolumn", 229.5)])
 def test_broken_rows_fit_the_column(options, linewidth):
-    body = "\n".join(broken_environment(long_rows(spec), linewidth)
-                      for spec in ("llama_mlp", "attention"))
-    log = pdflatex(body, options)
-    assert "Overfull \\hbox" not in log, re.findall(r"Overfull \\hbox.*", log)
+    """Each spec's --steps --expand rows broken for the column, one display per spec:
+    TeX finds a display overfull exactly when the estimate says so, by as much; in one
+    column none is, in two only those with an unbreakable factor."""
+    specs = [p.stem for p in SPEC_FILES]
+    envs = ["\\[\n\\begin{aligned}\n" + " \\\\\n".join(broken_rows(s, linewidth)) +
+            "\n\\end{aligned}\n\\]" for s in specs]
+    log = pdflatex("\n".join(f"\\typeout{{SPEC {n}}}\n{e}" for n, e in enumerate(envs)),
+                   options)
+    for n, env in enumerate(envs):
+        part = log.split(f"SPEC {n}\n")[1].split(f"SPEC {n + 1}\n")[0]
+        excess = width(env.split("\\begin{aligned}\n")[1].split("\n\\end{aligned}")[0]) \
+            - linewidth
+        if excess <= 0:
+            assert overfull(part) == [], (specs[n], overfull(part))
+        else:
+            assert overfull(part) == [pytest.approx(excess, abs=0.01)], (specs[n], excess)
+            assert options == "twocolumn" and specs[n] in UNBREAKABLE_IN_TWO_COLUMNS

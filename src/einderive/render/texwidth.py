@@ -18,7 +18,8 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from .cm_metrics import FONTS
-from .texparse import (BIN, CLOSE, FRAC, INNER, LEFT, OP, OPEN, ORD, PHANTOM, PUNCT, RAD,
+from .texparse import _GREEK_LOWER, _GREEK_UPPER
+from .texparse import (BIN, CLOSE, FRAC, LEFT, OP, OPEN, ORD, PHANTOM, PUNCT, RAD,
                        RADICAL, REL, RIGHT, Char, Noad, Space, Style, Text, parse, tokens)
 
 SIZES = (10.0, 7.0, 5.0)   # text, script, scriptscript at \documentclass[10pt]
@@ -464,26 +465,27 @@ def _math_width(latex: str, style: int) -> float:
 def width(latex_math: str, style: str = "display") -> float:
     """Width in points of math as pdflatex sets it at 10pt (amsmath, amssymb).
 
-    Rows of an alignment (``lhs &= rhs \\\\ ...``) are measured as amsmath's
-    ``aligned`` sets a row: each right-hand cell starts with ``{}`` and each column
-    pair is followed by ``\\minalignsep`` (10pt, also after the last); the widest row
-    is the width (exact when every row has the same left column; see ``break_lines``).  Raises ValueError on LaTeX outside the supported subset.
+    Rows of an alignment (``lhs &= rhs \\\\ ...``) are measured as amsmath's ``aligned``
+    sets them: each column as wide as its widest cell, each right-hand cell starting
+    with ``{}``, each column pair followed by ``\\minalignsep`` (10pt), except that a
+    row ended by ``\\\\`` after a right-hand cell gets an extra cell ``\\kern-\\minalignsep``
+    (amsmath's ``\\math@cr@@@aligned``), so only a one-row alignment keeps the last 10pt.
+    Raises ValueError on LaTeX outside the supported subset.
     """
     s = STYLE_NAMES[style]
-    rows = _split_top(tokens(latex_math), "\\\\")
-    return max(_row_width(row, s) for row in rows)
+    rows = [_split_top(row, "&") for row in _split_top(tokens(latex_math), "\\\\")]
+    if all(len(cells) == 1 for cells in rows):
+        return max(_math_width("".join(cells[0]), s) for cells in rows)
+    columns: dict = {}
+    for cells in rows:
+        for n, cell in enumerate(cells):
+            w = _math_width(("{}" if n % 2 else "") + "".join(cell), s)
+            columns[n] = max(columns.get(n, 0.0), w)
+    kern = any(len(cells) % 2 == 0 for cells in rows[:-1])
+    return sum(columns.values()) + MIN_ALIGN_SEP * ((len(columns) + 1) // 2 - kern)
 
 
-def _row_width(toks: list, style: int) -> float:
-    cells = _split_top(toks, "&")
-    total = MIN_ALIGN_SEP * ((len(cells) + 1) // 2) if len(cells) > 1 else 0.0
-    for n, cell in enumerate(cells):
-        text = "".join(cell)
-        total += _math_width(("{}" if n % 2 else "") + text, style)
-    return total
-
-
-BREAK_BEFORE = {"+", "-", "\\odot", "="}
+BREAK_BEFORE = {"+", "-", "\\odot", "\\oslash", "="}
 _NOT_AFTER = {None, "=", "(", "[", ",", ";", "+", "-", "\\odot", "\\oslash", "\\times",
               "\\cdot", "&", "\\left", "\\quad", "\\qquad", "\\,", "\\to", "\\le", "\\ge",
               "\\in", "<", ">", "{", "^", "_"}
@@ -494,6 +496,8 @@ class Break(NamedTuple):
     pos: int          # offset in the right-hand side: the row breaks before it
     depth: int        # parentheses (plain or \left) around it
     groups: tuple     # (start, end) of the inside of each enclosing \left…\right, outermost first
+    product: bool = False   # between two factors: the next row starts with \times
+    after_sum: bool = False  # ... the first being a \sum_{…} whose summand is the second
 
 
 def _left_right_spans(rhs: str) -> dict:
@@ -512,26 +516,53 @@ def _left_right_spans(rhs: str) -> dict:
 
 def candidates(rhs: str) -> list[Break]:
     """Every place a row may break: before a binary ``+``, ``-``, ``\\odot`` or ``=`` not
-    inside braces, and before the ``\\quad`` of a ``, \\quad`` clause.  No ``=`` after such a
-    clause, where it would align with the row's own ``=``."""
+    inside braces, before the ``\\quad`` of a ``, \\quad`` clause (no ``=`` after such a
+    clause, where it would align with the row's own ``=``), and between two factors of a
+    product written apart (``product``; ``after_sum`` if the first is a ``\\sum_{…}``)."""
     spans = _left_right_spans(rhs)
     out, groups, parens = [], [], []
-    brace, prev, clause = 0, None, False
+    brace, prev, clause, gap, after_sum, script = 0, None, False, False, False, False
     for m in _TOK.finditer(rhs):
         t = m.group()
         if t.isspace():
+            gap = True
             continue
-        if brace == 0 and t in BREAK_BEFORE and prev not in _NOT_AFTER and \
-                not (clause and t == "="):
-            out.append(Break(m.start(), len(parens), tuple(groups)))
-        if brace == 0 and t == "\\quad" and prev == ",":
-            out.append(Break(m.start(), len(parens), tuple(groups)))
-            clause = True
+        if brace == 0:
+            if t in BREAK_BEFORE and prev not in _NOT_AFTER and not (clause and t == "="):
+                out.append(Break(m.start(), len(parens), tuple(groups)))
+            elif t == "\\quad" and prev == ",":
+                out.append(Break(m.start(), len(parens), tuple(groups)))
+                clause = True
+            elif gap and _ends_factor(prev) and _starts_factor(t):
+                out.append(Break(m.start(), len(parens), tuple(groups), True, after_sum))
+            if t in ("_", "^"):
+                script = True
+            elif script:
+                script = False     # this token (or the group it opens) is the script
+            else:
+                after_sum = t in _BIG_OPS
         brace += (t == "{") - (t == "}")
         if brace == 0:
             _nest(t, prev, m.start(), spans, groups, parens)
-        prev = t
+        prev, gap = t, False
     return out
+
+
+_GREEK = set(_GREEK_LOWER) | set(_GREEK_UPPER)
+_BIG_OPS = {"\\sum", "\\prod", "\\int"}
+_FACTOR_STARTS = {"(", "{", "\\frac", "\\left", "\\mathit", "\\mathbf", "\\mathrm",
+                  "\\operatorname", "\\sqrt", "\\sum", "\\prod", "\\delta", "\\sigma",
+                  "\\partial", "\\nabla"}
+
+
+def _ends_factor(t) -> bool:
+    return t is not None and (t in ("}", ")", "]", "'", "\\top") or
+                              (len(t) == 1 and t.isalnum()))
+
+
+def _starts_factor(t: str) -> bool:
+    return t in _FACTOR_STARTS or (len(t) == 1 and t.isalnum()) or \
+        (t.startswith("\\") and t[1:] in _GREEK)
 
 
 def _nest(t: str, prev, at: int, spans: dict, groups: list, parens: list) -> None:
@@ -560,25 +591,74 @@ def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | Non
     """``lhs &= rhs`` as rows ``lhs &= part1``, ``&\\quad + part2`` ... each fitting.
 
     ``left_width`` is the width of the alignment's left column (the widest lhs of all
-    its rows; by default this row's).  A row fits when the left column, its right
-    cell and aligned's trailing ``\\minalignsep`` are at most ``linewidth_pt - slack``.
+    its rows; by default this row's).  A row fits when the left column and its right
+    cell are at most ``linewidth_pt - slack``: true of an ``aligned`` of several rows
+    (one alone is ``MIN_ALIGN_SEP`` wider: pass that as ``slack``).
     Breaks are chosen greedily, outside parentheses when that suffices, else one level
-    deeper and so on.  A break inside ``\\left( … \\right)`` closes the row with
-    ``\\vphantom{…}\\right.`` and reopens the next with ``\\left.\\vphantom{…}`` (the
-    phantom is the whole enclosed formula) so the delimiters keep their size.  A part
-    that fits nowhere is left on a row of its own, wider than the line.
+    deeper and so on; only if operators are not enough, also between the factors of a
+    product, the next row starting with ``\\times`` (the TeXbook's rule, chapter 19),
+    and as a last resort between a ``\\sum_{…}`` and its summand.  A break inside
+    ``\\left( … \\right)`` closes the row with ``\\vphantom{…}\\right.`` and reopens the
+    next with ``\\left.\\vphantom{…}`` (the phantom is the whole enclosed formula) so
+    the delimiters keep their size.  A part that fits nowhere is left on a row of its
+    own, wider than the line.
     """
     L = width(lhs) if left_width is None else left_width
-    room = linewidth_pt - slack - MIN_ALIGN_SEP
+    room = linewidth_pt - slack
+    if L + _math_width("{}=" + rhs, 0) <= room:
+        return [f"{lhs} &= {rhs.strip()}"]
+    rhs = unwrap_parenthesized(rhs)
     cands = candidates(rhs)
-    if L + _math_width("{}=" + rhs, 0) <= room or not cands:
+    if not cands:
         return [f"{lhs} &= {rhs.strip()}"]
     rows: list = []
-    for depth in range(0, max(b.depth for b in cands) + 1):
-        rows, ok = _greedy(rhs, [b for b in cands if b.depth <= depth], L, room)
-        if ok:
-            break
+    for tier in range(3):
+        for depth in range(0, max(b.depth for b in cands) + 1):
+            allowed = [b for b in cands if b.depth <= depth and b.product + b.after_sum <= tier]
+            rows, ok = _greedy(rhs, allowed, L, room)
+            if ok:
+                return [f"{lhs} &{rows[0]}"] + [f"&{r}" for r in rows[1:]]
     return [f"{lhs} &{rows[0]}"] + [f"&{r}" for r in rows[1:]]
+
+
+def unwrap_parenthesized(rhs: str) -> str:
+    """``{(…)}^{x}`` as ``(…)^{x}`` wherever that sets identically, so the parenthesis
+    can be broken (TeX cannot break inside braces)."""
+    start = 0
+    while True:
+        at = rhs.find("{(", start)
+        if at < 0:
+            return rhs
+        start = at + 1
+        end = _matching_brace(rhs, at)
+        if end is None or rhs[end - 1] != ")" or not rhs.startswith("^", end + 1):
+            continue
+        inner = rhs[at + 1:end]
+        if not _one_parenthesis(inner):
+            continue
+        new = rhs[:at] + inner + rhs[end + 1:]
+        if abs(_math_width(new, 0) - _math_width(rhs, 0)) < 1e-6:
+            rhs = new
+
+
+def _matching_brace(s: str, at: int):
+    depth = 0
+    for m in _TOK.finditer(s, at):
+        depth += (m.group() == "{") - (m.group() == "}")
+        if depth == 0:
+            return m.start()
+    return None
+
+
+def _one_parenthesis(s: str) -> bool:
+    """``( … )`` whose first parenthesis closes at its very end."""
+    depth = 0
+    for m in _TOK.finditer(s):
+        t = m.group()
+        depth += (t == "(") - (t == ")")
+        if depth == 0:
+            return m.end() == len(s)
+    return False
 
 
 def _cell(rhs: str, start: Break, end: Break) -> str:
@@ -588,7 +668,8 @@ def _cell(rhs: str, start: Break, end: Break) -> str:
     close = "".join(f" \\vphantom{{{rhs[a:b]}}}\\right." for a, b in reversed(end.groups))
     if start.pos == 0:
         return f"= {part}{close}"
-    lead = "" if part.startswith(("=", "\\quad")) else "\\quad "
+    lead = "" if part.startswith(("=", "\\quad")) else "\\quad \\times " if start.product \
+        else "\\quad "
     return f"{lead}{reopen}{part}{close}"
 
 
