@@ -10,6 +10,7 @@ one-column and a two-column article.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -171,3 +172,22 @@ def test_broken_rows_fit_the_column(options, linewidth):
         else:
             assert overfull(part) == [pytest.approx(excess, abs=0.01)], (specs[n], excess)
             assert options == "twocolumn" and specs[n] in UNBREAKABLE_IN_TWO_COLUMNS
+
+
+@pytest.mark.skipif(shutil.which("kpsewhich") is None, reason="no TeX installation")
+def test_committed_metrics_are_the_installed_tfm_files():
+    """cm_metrics.py is what tools/gen_cm_metrics.py reads from the TFM files now."""
+    import importlib.util
+
+    from einderive.render.cm_metrics import FONTS
+    tool = Path(__file__).resolve().parent.parent / "tools" / "gen_cm_metrics.py"
+    spec = importlib.util.spec_from_file_location("gen_cm_metrics", tool)
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    for name in ("cmr10", "cmmi7", "cmsy10", "cmex10"):
+        path = subprocess.run(["kpsewhich", name + ".tfm"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        f = gen.read_tfm(path)
+        assert FONTS[name]["chars"] == f["chars"]
+        assert FONTS[name]["params"] == tuple(f["params"])
+        assert FONTS[name]["next"] == f["next"]

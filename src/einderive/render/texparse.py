@@ -19,7 +19,7 @@ FRAC, RAD, ACC, LEFT, RIGHT, PHANTOM = "frac", "rad", "acc", "left", "right", "p
 
 @dataclass(frozen=True)
 class Char:
-    fam: str      # rm mi sy ex it bf bb am: a font family (three sizes each)
+    fam: str      # rm mi sy ex it bf bb: a font family (three sizes each)
     code: int
 
 

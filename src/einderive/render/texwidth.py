@@ -26,7 +26,7 @@ SIZES = (10.0, 7.0, 5.0)   # text, script, scriptscript at \documentclass[10pt]
 FAMILIES = {"rm": ("cmr10", "cmr7", "cmr5"), "mi": ("cmmi10", "cmmi7", "cmmi5"),
             "sy": ("cmsy10", "cmsy7", "cmsy5"), "ex": ("cmex10", "cmex7", "cmex7"),
             "it": ("cmti10", "cmti7", "cmti7"), "bf": ("cmbx10", "cmbx7", "cmbx5"),
-            "bb": ("msbm10", "msbm7", "msbm5"), "am": ("msam10", "msam7", "msam5")}
+            "bb": ("msbm10", "msbm7", "msbm5")}
 SCRIPT_SPACE = 0.5           # \scriptspace
 NULL_DELIMITER_SPACE = 1.2   # \nulldelimiterspace
 MIN_ALIGN_SEP = 10.0         # amsmath's \minalignsep: aligned's \tabskip after each column pair
