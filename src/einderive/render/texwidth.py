@@ -594,10 +594,11 @@ def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | Non
     its rows; by default this row's).  A row fits when the left column and its right
     cell are at most ``linewidth_pt - slack``: true of an ``aligned`` of several rows
     (one alone is ``MIN_ALIGN_SEP`` wider: pass that as ``slack``).
-    Breaks are chosen greedily, outside parentheses when that suffices, else one level
-    deeper and so on; only if operators are not enough, also between the factors of a
+    The rows are the fewest that fit, breaking where it reads best: at a top-level
+    ``=`` (or ``, \\quad`` clause), else at an operator outside parentheses, one level
+    inside, and so on; only when operators cannot do it between the factors of a
     product, the next row starting with ``\\times`` (the TeXbook's rule, chapter 19),
-    and as a last resort between a ``\\sum_{…}`` and its summand.  A break inside
+    and last between a ``\\sum_{…}`` and its summand.  A break inside
     ``\\left( … \\right)`` closes the row with ``\\vphantom{…}\\right.`` and reopens the
     next with ``\\left.\\vphantom{…}`` (the phantom is the whole enclosed formula) so
     the delimiters keep their size.  A part that fits nowhere is left on a row of its
@@ -611,14 +612,18 @@ def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | Non
     cands = candidates(rhs)
     if not cands:
         return [f"{lhs} &= {rhs.strip()}"]
-    rows: list = []
-    for tier in range(3):
-        for depth in range(0, max(b.depth for b in cands) + 1):
-            allowed = [b for b in cands if b.depth <= depth and b.product + b.after_sum <= tier]
-            rows, ok = _greedy(rhs, allowed, L, room)
-            if ok:
-                return [f"{lhs} &{rows[0]}"] + [f"&{r}" for r in rows[1:]]
+    rows = _layout(rhs, cands, L, room)
     return [f"{lhs} &{rows[0]}"] + [f"&{r}" for r in rows[1:]]
+
+
+def _rank(rhs: str, b: Break) -> int:
+    """Which breaks a row prefers (lower first): a top-level ``=`` or clause, then
+    operators by depth, then products by depth, then a sum from its summand."""
+    if b.product:
+        return 200 * (1 + b.after_sum) + b.depth
+    if b.depth == 0 and rhs.startswith(("=", "\\quad"), b.pos):
+        return 0
+    return 1 + b.depth
 
 
 def unwrap_parenthesized(rhs: str) -> str:
@@ -673,19 +678,31 @@ def _cell(rhs: str, start: Break, end: Break) -> str:
     return f"{lead}{reopen}{part}{close}"
 
 
-def _greedy(rhs: str, points: list, L: float, room: float) -> tuple:
-    """(right cells, whether all fit): each row takes the farthest break that fits."""
+ROW_COST = 10          # one more row costs more than breaking a level deeper ...
+OVERFULL_COST = 10000  # ... and a row wider than the line more than anything
+
+
+def _layout(rhs: str, points: list, L: float, room: float) -> list:
+    """Right cells of the cheapest rows: the fewest rows, then the best kinds of break
+    (``_rank``); ties go to the longer first rows.  Widths grow with a row's length,
+    so each row's candidates stop at the first that overflows."""
     bounds = [Break(0, 0, ())] + points + [Break(len(rhs), 0, ())]
-    cells, at, ok = [], 0, True
-    while at < len(bounds) - 1:
-        best = None
-        for n in range(at + 1, len(bounds)):
-            if L + _math_width("{}" + _cell(rhs, bounds[at], bounds[n]), 0) <= room:
-                best = n
-            elif best is not None:
+    last = len(bounds) - 1
+    best: dict = {last: (0, [])}
+    for i in range(last - 1, -1, -1):
+        options = []
+        for j in range(i + 1, last + 1):
+            fits = L + _math_width("{}" + _cell(rhs, bounds[i], bounds[j]), 0) <= room
+            if not fits and j > i + 1:
                 break
-        ok = ok and best is not None
-        best = best or at + 1
-        cells.append(_cell(rhs, bounds[at], bounds[best]))
-        at = best
-    return cells, ok
+            cost = ROW_COST + (0 if j == last else _rank(rhs, bounds[j])) + best[j][0]
+            options.append((cost + (0 if fits else OVERFULL_COST), -j))
+            if not fits:
+                break
+        cost, j = min(options)
+        best[i] = (cost, [-j] + best[-j][1])
+    cells, at = [], 0
+    for end in best[0][1]:
+        cells.append(_cell(rhs, bounds[at], bounds[end]))
+        at = end
+    return cells
