@@ -39,6 +39,20 @@ EDGE_CASES = [
 ]
 
 
+# Constructs einderive may emit later, in display, text and script style: exact.
+STYLED_CASES = [
+    r"\frac{\partial L}{\partial W_{ij}} = \sum_{j} A_{ij}", r"\left(\sum_{k} x_{k}\right)^{2}",
+    r"x^{y^{z}}", r"x_{i_{j}}", r"\int_{0}^{1} f", r"\hat{x} + \tilde{y}", r"a \le b \ne c",
+    r"\sqrt{\sqrt{\frac{a}{b}}}", r"\left\{ x \right\}", r"\left| x \right|",
+    r"\left\| \frac{a}{b} \right\|", r"\mathbb{R}^{n}", r"f \colon A \to B",
+    r"\sum\limits_{i=1}^{n} i", r"\prod_{i} x_{i}", r"\dfrac{1}{2} \tfrac{1}{2}",
+    r"\Sigma \mathit{\Sigma} \mathrm{\Delta}", r"\mathbf{W}_{ij}", r"\operatorname*{argmax}_{x} f",
+    r"\log \exp \max_{i}", r"a \cdot b \times c \circ d", r"-\frac{1}{2}", r"f''(x)",
+    r"\nabla_{W}^{2} L", r"\mathit{office} \text{ of fit}", r"\frac{\frac{a}{b}}{c}",
+    r"\mathit{Xhat}_{i}^{2}", r"y_{\mathrm{true},i}",
+]
+
+
 def spec_rows() -> list[str]:
     """Every ``&=`` row of ``einderive derive SPEC --latex`` (plain and --steps --expand)."""
     from einderive.cli import main
@@ -63,11 +77,12 @@ def pdflatex(body: str, options: str = "") -> str:
         return Path(tmp, "t.log").read_text(errors="replace")
 
 
-def tex_widths(snippets: list[str]) -> list[float]:
-    """What pdflatex makes of each snippet: rows with ``&`` as an aligned, else display math."""
+def tex_widths(snippets: list[str], style: str = "display") -> list[float]:
+    """What pdflatex makes of each snippet: rows with ``&`` as an aligned, else math in
+    the given style."""
     lines = []
     for n, s in enumerate(snippets):
-        math = f"\\begin{{aligned}}{s}\\end{{aligned}}" if "&" in s else f"\\displaystyle {s}"
+        math = f"\\begin{{aligned}}{s}\\end{{aligned}}" if "&" in s else f"\\{style}style {s}"
         lines.append(f"\\setbox0\\hbox{{${math}$}}\\typeout{{W{n}=\\the\\wd0}}")
     log = pdflatex("\n".join(lines))
     found = {int(m[1]): float(m[2]) for m in re.finditer(r"^W(\d+)=([\d.]+)pt", log, re.M)}
@@ -99,6 +114,19 @@ def test_edge_cases_are_close(corpus):
     snippets, real = corpus
     for s, r in list(zip(snippets, real))[-len(EDGE_CASES):]:
         assert abs(width(s) - r) <= max(0.02 * r, 0.5), (s, width(s), r)
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("style", ["display", "text", "script"])
+def test_styles_are_exact(style):
+    for s, r in zip(STYLED_CASES, tex_widths(STYLED_CASES, style)):
+        assert width(s, style) == pytest.approx(r, abs=0.01), s
+
+
+def test_unsupported_latex_is_an_error_not_a_guess():
+    for s in (r"\begin{matrix} a \end{matrix}", r"\mathcal{L}", r"\sqrt[3]{x}", r"\left( x"):
+        with pytest.raises(ValueError):
+            width(s)
 
 
 def test_split_points_are_top_level_binary_operators():

@@ -38,6 +38,7 @@ class Noad:
 class Space:
     amount: float
     mu: bool       # math units (scale with the style's size) or points
+    nonscript: bool = False   # dropped in script styles (after \nonscript)
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ SYMBOLS.update({"star": (BIN, "mi", 63), "lbrace": (OPEN, "sy", 102), "{": (OPEN
                 "langle": (OPEN, "sy", 104), "rangle": (CLOSE, "sy", 105),
                 "lfloor": (OPEN, "sy", 98), "rfloor": (CLOSE, "sy", 99),
                 "lceil": (OPEN, "sy", 100), "rceil": (CLOSE, "sy", 101),
-                "colon": (PUNCT, "rm", 58), "cdotp": (PUNCT, "sy", 1),
+                "cdotp": (PUNCT, "sy", 1),
                 "ldotp": (PUNCT, "mi", 58), "lbrack": (OPEN, "rm", 91),
                 "rbrack": (CLOSE, "rm", 93)})
 # Large operators (cmex): the display-size glyph is the text glyph's successor.
@@ -286,6 +287,9 @@ class Parser:
         elif base in ("cdots", "ldots", "dots"):
             dot = Char("sy", 1) if base == "cdots" else Char("mi", 58)
             items.append(Noad(INNER, [Noad(PUNCT, dot) for _ in range(3)]))
+        elif base == "colon":   # amsmath: \mskip2mu\mathpunct{}\mkern-\thinmuskip{:}\mskip6mu
+            items += [Space(2, True), Noad(PUNCT, []), Space(-3, True, True),
+                      Noad(ORD, Char("rm", 58)), Space(6, True)]
         elif base in ("ne", "neq"):
             items += [Noad(REL, Char("sy", 54)), Noad(REL, Char("rm", 61))]
         elif base in ("nonscript", "relax", "displaybreak", "allowbreak", "nobreak"):
@@ -306,7 +310,7 @@ class Parser:
 
     def delimiter(self):
         t = self.next()
-        key = t[1:] if t.startswith("\\") and t[1:] in DELIMITERS else t
+        key = t if t in DELIMITERS else t[1:] if t.startswith("\\") else t
         if key not in DELIMITERS:
             raise ValueError(f"cannot measure delimiter {t!r}")
         return DELIMITERS[key]

@@ -133,7 +133,8 @@ def hlist(items: list, style: int) -> list:
             cur = q.style
             out.append(("style", cur))
         elif isinstance(q, Space):
-            out.append(("glue", q.amount * mu(cur) if q.mu else q.amount))
+            dropped = q.nonscript and cur >= 4
+            out.append(("glue", 0.0 if dropped else q.amount * mu(cur) if q.mu else q.amount))
         elif isinstance(q, Text):
             b = text_box(q.text, size_of(cur))
             out.append((ORD, b, cur))
