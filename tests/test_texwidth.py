@@ -116,10 +116,17 @@ def test_edge_cases_are_close(corpus):
         assert abs(width(s) - r) <= max(0.02 * r, 0.5), (s, width(s), r)
 
 
+# Tensor names as names.py typesets them: underscores, digits, Greek, accents, others.
+NAMES = ["_x", "y_true_a", "W1", "x__b", "Δt", "é", "ŵ", "gamma", "αβ", "x_1", "std",
+         "X_hat", "a1_b2", "__init", "ꙮ", "W_q", "ẅ", "Ω", "σ"]
+
+
 @needs_pdflatex
 @pytest.mark.parametrize("style", ["display", "text", "script"])
 def test_styles_are_exact(style):
-    for s, r in zip(STYLED_CASES, tex_widths(STYLED_CASES, style)):
+    from einderive.render.names import latex_indexed
+    cases = STYLED_CASES + [latex_indexed(n, "ij") for n in NAMES] + [r"\hat{w}_{i}^{2}"]
+    for s, r in zip(cases, tex_widths(cases, style)):
         assert width(s, style) == pytest.approx(r, abs=0.01), s
 
 

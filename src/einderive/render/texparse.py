@@ -51,6 +51,11 @@ class Text:
     text: str      # \text{...}: set in the roman text font of the current size
 
 
+@dataclass(frozen=True)
+class EmBox:
+    em: float      # an empty box this many ems (of the current size's roman font) wide
+
+
 VAR = "var"   # class 7: the family follows \mathit, \mathrm, \mathbf ...
 _GREEK_LOWER = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
                 "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon",
@@ -287,6 +292,8 @@ class Parser:
         elif base in ("cdots", "ldots", "dots"):
             dot = Char("sy", 1) if base == "cdots" else Char("mi", 58)
             items.append(Noad(INNER, [Noad(PUNCT, dot) for _ in range(3)]))
+        elif base == "_":       # \textunderscore: \kern.06em\vbox{\hrule width.3em}
+            items.append(EmBox(0.36))
         elif base == "colon":   # amsmath: \mskip2mu\mathpunct{}\mkern-\thinmuskip{:}\mskip6mu
             items += [Space(2, True), Noad(PUNCT, []), Space(-3, True, True),
                       Noad(ORD, Char("rm", 58)), Space(6, True)]

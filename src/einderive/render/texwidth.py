@@ -20,7 +20,7 @@ from typing import NamedTuple
 from .cm_metrics import FONTS
 from .texparse import _GREEK_LOWER, _GREEK_UPPER
 from .texparse import (BIN, CLOSE, FRAC, LEFT, OP, OPEN, ORD, PHANTOM, PUNCT, RAD,
-                       RADICAL, REL, RIGHT, Char, Noad, Space, Style, Text, parse, tokens)
+                       RADICAL, REL, RIGHT, Char, EmBox, Noad, Space, Style, Text, parse, tokens)
 
 SIZES = (10.0, 7.0, 5.0)   # text, script, scriptscript at \documentclass[10pt]
 FAMILIES = {"rm": ("cmr10", "cmr7", "cmr5"), "mi": ("cmmi10", "cmmi7", "cmmi5"),
@@ -135,8 +135,9 @@ def hlist(items: list, style: int) -> list:
         elif isinstance(q, Space):
             dropped = q.nonscript and cur >= 4
             out.append(("glue", 0.0 if dropped else q.amount * mu(cur) if q.mu else q.amount))
-        elif isinstance(q, Text):
-            b = text_box(q.text, size_of(cur))
+        elif isinstance(q, (Text, EmBox)):
+            b = text_box(q.text, size_of(cur)) if isinstance(q, Text) else \
+                Box(q.em * font("rm", size_of(cur)).param(6), 0.0, 0.0)
             out.append((ORD, b, cur))
             max_h, max_d, r_type = max(max_h, b.h), max(max_d, b.d), ORD
         else:
@@ -251,6 +252,10 @@ def noad_box(q: Noad, kind, style: int) -> Box:
         return Box(0.0 if q.extra == "vphantom" else b.w, 0.0 if q.extra == "hphantom" else b.h,
                    0.0 if q.extra == "hphantom" else b.d)
     if q.kind == "acc":
+        if isinstance(q.nucleus, Char) and (q.sub is not None or q.sup is not None):
+            # TeX moves the scripts onto the accented character (tex.web section 742).
+            inner = Noad(ORD, q.nucleus, q.sub, q.sup)
+            return accent(dataclasses.replace(q, nucleus=[inner], sub=None, sup=None), style)
         return scripts(accent(q, style), False, 0.0, q, style)
     box, is_char, delta = nucleus(q, style)
     return scripts(box, is_char, delta, q, style)
