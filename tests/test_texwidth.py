@@ -54,15 +54,16 @@ STYLED_CASES = [
 
 
 def spec_rows() -> list[str]:
-    """Every ``&=`` row of ``einderive derive SPEC --latex`` (plain and --steps --expand)."""
+    """Every row of ``einderive derive SPEC --latex`` (plain, --steps --expand, and the
+    forward, backward and gradient alignments of --standalone)."""
     from einderive.cli import main
     rows = []
     runner = CliRunner()
     for spec in SPEC_FILES:
-        for extra in ([], ["--steps", "--expand"]):
+        for extra in ([], ["--steps", "--expand"], ["--standalone"]):
             out = runner.invoke(main, ["derive", str(spec), "--latex", *extra]).output
-            body = out.split("\\begin{aligned}\n")[1].split("\n\\end{aligned}")[0]
-            rows += [r.rstrip() for r in body.split(" \\\\\n")]
+            for body in re.findall(r"\\begin\{(?:aligned|align\*)\}\n(.*?)\n\\end", out, re.S):
+                rows += [r.rstrip() for r in body.split(" \\\\\n")]
     return list(dict.fromkeys(rows))
 
 
@@ -96,16 +97,33 @@ def corpus():
     return snippets, tex_widths(snippets)
 
 
+def estimate(s: str):
+    try:
+        return width(s)
+    except ValueError:      # LaTeX outside the subset: a miss, not a crash
+        return None
+
+
 @needs_pdflatex
 def test_estimates_match_pdflatex(corpus):
+    """The issue's bar: within 5 % (or 2 pt) for at least 95 % of the corpus."""
     snippets, real = corpus
-    assert len(snippets) > 200
+    assert len(snippets) > 300
     bad = []
     for s, r in zip(snippets, real):
-        est = width(s)
-        if abs(est - r) > max(0.05 * r, 2.0):
-            bad.append((round(est, 2), r, s))
+        est = estimate(s)
+        if est is None or abs(est - r) > max(0.05 * r, 2.0):
+            bad.append((est, r, s))
     assert len(bad) <= 0.05 * len(snippets), bad
+
+
+@needs_pdflatex
+def test_measured_rows_are_exact(corpus):
+    """What the model covers it reproduces to TeX's own rounding, not approximately."""
+    snippets, real = corpus
+    for s, r in zip(snippets, real):
+        est = estimate(s)
+        assert est is None or est == pytest.approx(r, abs=0.01), s
 
 
 @needs_pdflatex
