@@ -157,17 +157,33 @@ def test_unsupported_latex_is_an_error_not_a_guess():
 def test_split_points_are_top_level_binary_operators():
     rhs = r"a - \left(b + c\right) \odot {d}^{-1} + (e - f) = -g"
     pts = split_points(rhs)
-    assert [rhs[p] for p in pts] == ["-", "\\", "+", "="]
+    assert [rhs[p] for p in pts] == ["-", "\\", "+", "-", "="]
     assert rhs[pts[1]:].startswith("\\odot")
     inner = [b for b in candidates(rhs) if b.depth]
     assert [rhs[b.pos] for b in inner] == ["+", "-"]   # inside \left( and inside ( )
     assert inner[0].groups == ((rhs.index("b +"), rhs.index("\\right")),)
+    assert inner[1].groups == ()
 
 
 def test_where_clause_breaks_before_quad_not_at_its_equals():
     rhs = r"a \odot b, \quad b = c + d"
     pts = split_points(rhs)
     assert [rhs[p:p + 5] for p in pts] == ["\\odot", "\\quad", "+ d"]
+
+
+def test_products_break_only_between_factors_written_apart():
+    rhs = r"\sum_{i} \delta_{ik} \frac{a}{b} \operatorname{silu}(A_{ik}) 2 (x - y)"
+    prods = [b for b in candidates(rhs) if b.product]
+    assert [rhs[b.pos:b.pos + 6] for b in prods] == ["\\delta", "\\frac{", "\\opera", "2 (x -",
+                                                      "(x - y"]
+    assert [b.after_sum for b in prods] == [True, False, False, False, False]
+
+
+def test_a_break_inside_left_right_keeps_the_delimiters_balanced():
+    rows = break_lines("x", r"P \odot \left(\frac{a}{b} - \frac{c}{d}\right)", 60.0)
+    assert rows == ["x &= P \\odot \\left(\\frac{a}{b} \\vphantom{\\frac{a}{b} - \\frac{c}{d}}"
+                    "\\right.",
+                    "&\\quad \\left.\\vphantom{\\frac{a}{b} - \\frac{c}{d}} - \\frac{c}{d}\\right)"]
 
 
 def test_unbroken_when_it_fits():
@@ -244,3 +260,18 @@ def test_committed_metrics_are_the_installed_tfm_files():
         assert FONTS[name]["chars"] == f["chars"]
         assert FONTS[name]["params"] == tuple(f["params"])
         assert FONTS[name]["next"] == f["next"]
+
+
+@needs_pdflatex
+def test_broken_delimiters_keep_their_size():
+    """Each row of a \\left…\\right broken by break_lines is exactly as tall as the whole."""
+    rhs = (r"P \odot \left(\frac{\partial L}{\partial P} - \operatorname{rowsum}\left("
+           r"\frac{\partial L}{\partial P} \odot P\right)\right)")
+    rows = break_lines("x", rhs, 120.0)
+    cells = [r.split("&", 1)[1] for r in rows]
+    assert len(cells) >= 2 and any("\\right." in c for c in cells)
+    lines = [f"\\setbox0\\hbox{{$\\displaystyle {{}}{c}$}}\\typeout{{H{n}=\\the\\ht0,\\the\\dp0}}"
+             for n, c in enumerate([rhs] + cells)]
+    log = pdflatex("\n".join(lines))
+    sizes = re.findall(r"^H\d+=([\d.]+pt,[\d.]+pt)", log, re.M)
+    assert len(sizes) == len(cells) + 1 and len(set(sizes)) == 1, sizes

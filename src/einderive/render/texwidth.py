@@ -464,6 +464,7 @@ def _split_top(toks: list, sep: str) -> list:
     return parts
 
 
+@lru_cache(maxsize=4096)
 def _math_width(latex: str, style: int) -> float:
     return hpack(hlist(parse(latex), style)).w
 
@@ -587,9 +588,10 @@ def _nest(t: str, prev, at: int, spans: dict, groups: list, parens: list) -> Non
 
 
 def split_points(latex_rhs: str) -> list[int]:
-    """Offsets where a row may break at top level: outside braces, parentheses and
-    ``\\left…\\right``."""
-    return [b.pos for b in candidates(latex_rhs) if b.depth == 0]
+    """Offsets where a row may break at an operator of the formula's top level: a binary
+    ``+``, ``-``, ``\\odot``, ``\\oslash`` or ``=``, or a ``, \\quad`` clause, not inside
+    braces or ``\\left…\\right`` (inside plain parentheses, yes: see ``candidates``)."""
+    return [b.pos for b in candidates(latex_rhs) if not b.groups and not b.product]
 
 
 def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | None = None,
