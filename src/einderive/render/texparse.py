@@ -57,16 +57,16 @@ class EmBox:
 
 
 VAR = "var"   # class 7: the family follows \mathit, \mathrm, \mathbf ...
-_GREEK_LOWER = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
+GREEK_LOWER = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
                 "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon",
                 "phi", "chi", "psi", "omega", "varepsilon", "vartheta", "varpi", "varrho",
                 "varsigma", "varphi"]
-_GREEK_UPPER = ["Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi",
+GREEK_UPPER = ["Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi",
                 "Psi", "Omega"]
 
 SYMBOLS: dict[str, tuple] = {}
-SYMBOLS.update({g: (ORD, "mi", 11 + n) for n, g in enumerate(_GREEK_LOWER)})
-SYMBOLS.update({g: (ORD, "rm", n, VAR) for n, g in enumerate(_GREEK_UPPER)})
+SYMBOLS.update({g: (ORD, "mi", 11 + n) for n, g in enumerate(GREEK_LOWER)})
+SYMBOLS.update({g: (ORD, "rm", n, VAR) for n, g in enumerate(GREEK_UPPER)})
 SYMBOLS.update({"partial": (ORD, "mi", 64), "ell": (ORD, "mi", 96), "imath": (ORD, "mi", 123),
                 "jmath": (ORD, "mi", 124), "wp": (ORD, "mi", 125), "hbar": (ORD, "mi", 126)})
 for _name, _code in {"nabla": 114, "top": 62, "bot": 63, "prime": 48, "infty": 49,
@@ -244,7 +244,7 @@ class Parser:
         else:
             last.sup = value
 
-    def command(self, name: str, items: list, fam) -> None:  # noqa: C901 - a dispatch table
+    def command(self, name: str, items: list, fam) -> None:
         star = name.endswith("*")
         base = name.rstrip("*")
         if base == "frac" or base in ("dfrac", "tfrac"):
@@ -281,7 +281,7 @@ class Parser:
             items.append(Style(STYLES[base]))
         elif base in CLASS_WRAPPERS:
             items.append(Noad(CLASS_WRAPPERS[base], self.field(fam)))
-        elif base in ("text", "mbox", "textrm", "mathrm_text"):
+        elif base in ("text", "mbox", "textrm"):
             items.append(Text(self.raw_group()))
         elif base in ACCENTS:
             items.append(Noad(ACC, self.field(fam), extra=Char("rm", ACCENTS[base])))
