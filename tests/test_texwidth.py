@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import SPEC_FILES, SPECS, needs_pdflatex
 
-from einderive.render.texwidth import break_lines, candidates, split_points, width
+from conftest import SPEC_FILES, SPECS, needs_pdflatex
+from einderive.render.texwidth import break_lines, candidates, fit_rows, split_points, width
 
 EDGE_CASES = [
     r"x", r"W_{ij}", r"W^{\top}", r"{S}^{\top}", r"x_{i}^{2}",
@@ -188,27 +188,27 @@ def test_a_break_inside_left_right_keeps_the_delimiters_balanced():
 
 def test_unbroken_when_it_fits():
     assert break_lines("x", "a + b", 345) == ["x &= a + b"]
+    rows = [r"x &= a + b", r"&= c", r"\text{no alignment}"]
+    assert fit_rows(rows, 345) == rows
 
 
-def long_rows(spec: str) -> list[tuple[str, str]]:
+def test_fit_rows_breaks_against_the_widest_left_hand_side():
+    rows = [r"\frac{\partial L}{\partial \mathit{wide}_{ijk}} &= a", r"x &= " + " + ".join("abcdefgh")]
+    fitted = fit_rows(rows, 100.0)
+    assert fitted[0] == rows[0] and fitted[1].startswith("x &= a + b") and len(fitted) > 3
+    assert width(" \\\\ ".join(fitted)) <= 100.0
+
+
+def spec_aligned(spec: str) -> list[str]:
     from einderive.cli import main
     out = CliRunner().invoke(main, ["derive", str(SPECS / f"{spec}.yaml"), "--latex", "--steps",
                                     "--expand"]).output
     body = out.split("\\begin{aligned}\n")[1].split("\n\\end{aligned}")[0]
-    rows = []
-    for r in body.split(" \\\\\n"):
-        lhs, _, rhs = r.partition("&=")
-        rows.append((lhs.strip(), rhs.strip()))
-    return rows
+    return body.split(" \\\\\n")
 
 
 def broken_rows(spec: str, linewidth: float) -> list[str]:
-    rows = long_rows(spec)
-    left = max(width(lhs) for lhs, _ in rows if lhs)
-    out = []
-    for lhs, rhs in rows:
-        out += break_lines(lhs, rhs, linewidth, left_width=left)
-    return out
+    return fit_rows(spec_aligned(spec), linewidth)
 
 
 def overfull(log: str) -> list[float]:

@@ -185,13 +185,45 @@ def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | Non
     L = width(lhs) if left_width is None else left_width
     room = linewidth_pt - slack
     if L + _math_width("{}=" + rhs, 0) <= room:
-        return [f"{lhs} &= {rhs.strip()}"]
-    rhs = unwrap_parenthesized(rhs)
-    cands = candidates(rhs)
+        return [f"{lhs} &= {rhs.strip()}".lstrip()]
+    unwrapped = unwrap_parenthesized(rhs)
+    cands = candidates(unwrapped)
     if not cands:
-        return [f"{lhs} &= {rhs.strip()}"]
-    rows = _layout(rhs, cands, L, room)
-    return [f"{lhs} &{rows[0]}"] + [f"&{r}" for r in rows[1:]]
+        return [f"{lhs} &= {rhs.strip()}".lstrip()]
+    rows = _layout(unwrapped, cands, L, room)
+    return [f"{lhs} &{rows[0]}".lstrip()] + [f"&{r}" for r in rows[1:]]
+
+
+def fit_rows(rows: list[str], linewidth_pt: float, slack: float = 0.0) -> list[str]:
+    """The rows of one ``aligned`` (``lhs &= rhs``, as ``latex.adjoint_rows`` gives them)
+    with each too-wide row broken by ``break_lines`` against the common left column.
+    Rows not of that form are kept as they are."""
+    pairs = [_lhs_rhs(r) for r in rows]
+    left = max((width(p[0]) for p in pairs if p and p[0].strip()), default=0.0)
+    out: list[str] = []
+    for row, p in zip(rows, pairs):
+        broken = [row] if p is None else break_lines(p[0], p[1], linewidth_pt, left, slack)
+        out += [row] if len(broken) == 1 else broken
+    return out
+
+
+def _lhs_rhs(row: str):
+    """(lhs, rhs) of ``lhs &= rhs`` split at its one top-level ``&``, or None."""
+    cells = _split_top(tokens(row), "&")
+    if len(cells) != 2:
+        return None
+    at = _top_ampersand(row)
+    lhs, rhs = row[:at].strip(), row[at + 1:].lstrip()
+    return (lhs, rhs[1:].strip()) if rhs.startswith("=") else None
+
+
+def _top_ampersand(row: str) -> int:
+    depth = 0
+    for m in _TOK.finditer(row):
+        depth += (m.group() == "{") - (m.group() == "}")
+        if m.group() == "&" and depth == 0:
+            return m.start()
+    raise ValueError("no top-level &")
 
 
 def _rank(rhs: str, b: Break) -> int:
