@@ -193,7 +193,8 @@ def test_unbroken_when_it_fits():
 
 
 def test_fit_rows_breaks_against_the_widest_left_hand_side():
-    rows = [r"\frac{\partial L}{\partial \mathit{wide}_{ijk}} &= a", r"x &= " + " + ".join("abcdefgh")]
+    rows = [r"\frac{\partial L}{\partial \mathit{wide}_{ijk}} &= a",
+            r"x &= " + " + ".join("abcdefgh")]
     fitted = fit_rows(rows, 100.0)
     assert fitted[0] == rows[0] and fitted[1].startswith("x &= a + b") and len(fitted) > 3
     assert width(" \\\\ ".join(fitted)) <= 100.0
