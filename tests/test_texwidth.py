@@ -49,7 +49,7 @@ STYLED_CASES = [
     r"\Sigma \mathit{\Sigma} \mathrm{\Delta}", r"\mathbf{W}_{ij}", r"\operatorname*{argmax}_{x} f",
     r"\log \exp \max_{i}", r"a \cdot b \times c \circ d", r"-\frac{1}{2}", r"f''(x)",
     r"\nabla_{W}^{2} L", r"\mathit{office} \text{ of fit}", r"\frac{\frac{a}{b}}{c}",
-    r"\mathit{Xhat}_{i}^{2}", r"y_{\mathrm{true},i}",
+    r"\mathit{Xhat}_{i}^{2}", r"y_{\mathrm{true},i}", r"a~b \; c \! d \: e \ f \qquad g",
 ]
 
 
@@ -163,6 +163,11 @@ def test_split_points_are_top_level_binary_operators():
     assert [rhs[b.pos] for b in inner] == ["+", "-"]   # inside \left( and inside ( )
     assert inner[0].groups == ((rhs.index("b +"), rhs.index("\\right")),)
     assert inner[1].groups == ()
+
+
+def test_unary_signs_are_not_break_points():
+    for rhs in (r"-a", r"\sum_{j} -x_{j}", r"a = -b", r"(-a)", r"a^{-1}", r"f(a, -b)"):
+        assert [rhs[b.pos] for b in candidates(rhs) if not b.product] in ([], ["="]), rhs
 
 
 def test_where_clause_breaks_before_quad_not_at_its_equals():

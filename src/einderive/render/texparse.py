@@ -222,6 +222,8 @@ class Parser:
                 self.next()
                 primes.append(Noad(ORD, Char("sy", 48)))
             self.script(items, "^", flatten(primes))
+        elif t == "~":        # a tie: an interword space
+            items.append(Space(SPACES_PT[" "], False))
         elif t == "{":
             self.pos -= 1
             items.append(as_noad(self.group(fam, operator)))

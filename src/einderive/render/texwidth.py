@@ -105,7 +105,8 @@ def candidates(rhs: str) -> list[Break]:
             gap = True
             continue
         if brace == 0:
-            if t in BREAK_BEFORE and prev not in _NOT_AFTER and not (clause and t == "="):
+            binary = prev not in _NOT_AFTER and not after_sum   # TeX: a bin after an op is ord
+            if t in BREAK_BEFORE and binary and not (clause and t == "="):
                 out.append(Break(m.start(), len(parens), tuple(groups)))
             elif t == "\\quad" and prev == ",":
                 out.append(Break(m.start(), len(parens), tuple(groups)))
