@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -205,16 +206,18 @@ def test_fit_rows_breaks_against_the_widest_left_hand_side():
     assert width(" \\\\ ".join(fitted)) <= 100.0
 
 
-def spec_aligned(spec: str) -> list[str]:
+@lru_cache(maxsize=None)
+def spec_aligned(spec: str) -> tuple[str, ...]:
     from einderive.cli import main
     out = CliRunner().invoke(main, ["derive", str(SPECS / f"{spec}.yaml"), "--latex", "--steps",
                                     "--expand"]).output
     body = out.split("\\begin{aligned}\n")[1].split("\n\\end{aligned}")[0]
-    return body.split(" \\\\\n")
+    return tuple(body.split(" \\\\\n"))
 
 
-def broken_rows(spec: str, linewidth: float) -> list[str]:
-    return fit_rows(spec_aligned(spec), linewidth)
+@lru_cache(maxsize=None)
+def broken_rows(spec: str, linewidth: float) -> tuple[str, ...]:
+    return tuple(fit_rows(list(spec_aligned(spec)), linewidth))
 
 
 def overfull(log: str) -> list[float]:
@@ -227,26 +230,33 @@ def overfull(log: str) -> list[float]:
 UNBREAKABLE_IN_TWO_COLUMNS = {"llama_mlp", "softmax_regression"}
 
 
+def display(rows, env: str) -> str:
+    body = " \\\\\n".join(rows)
+    if env == "aligned":
+        return f"\\[\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}\n\\]"
+    return f"\\begin{{align*}}\n{body}\n\\end{{align*}}"
+
+
 @needs_pdflatex
+@pytest.mark.parametrize("env", ["aligned", "align*"])
 @pytest.mark.parametrize("options,linewidth", [("", 345.0), ("twocolumn", 229.5)])
-def test_broken_rows_fit_the_column(options, linewidth):
-    """Each spec's --steps --expand rows broken for the column, one display per spec:
-    TeX finds a display overfull exactly when the estimate says so, by as much; in one
-    column none is, in two only those with an unbreakable factor."""
+def test_broken_rows_fit_the_column(options, linewidth, env):
+    """Each spec's --steps --expand rows broken for the column, one display per spec
+    (the fragment's aligned, or --standalone's align*): TeX finds a display overfull
+    exactly when the estimate says so, by as much; in one column none is, in two only
+    those with an unbreakable factor."""
     specs = [p.stem for p in SPEC_FILES]
-    envs = ["\\[\n\\begin{aligned}\n" + " \\\\\n".join(broken_rows(s, linewidth)) +
-            "\n\\end{aligned}\n\\]" for s in specs]
-    log = pdflatex("\n".join(f"\\typeout{{SPEC {n}}}\n{e}" for n, e in enumerate(envs)),
-                   options)
-    for n, env in enumerate(envs):
+    rows = [broken_rows(s, linewidth) for s in specs]
+    log = pdflatex("\\allowdisplaybreaks\n" + "\n".join(
+        f"\\typeout{{SPEC {n}}}\n{display(r, env)}" for n, r in enumerate(rows)), options)
+    for n, spec in enumerate(specs):
         part = log.split(f"SPEC {n}\n")[1].split(f"SPEC {n + 1}\n")[0]
-        excess = width(env.split("\\begin{aligned}\n")[1].split("\n\\end{aligned}")[0]) \
-            - linewidth
+        excess = width(" \\\\\n".join(rows[n])) - linewidth
         if excess <= 0:
-            assert overfull(part) == [], (specs[n], overfull(part))
+            assert overfull(part) == [], (spec, overfull(part))
         else:
-            assert overfull(part) == [pytest.approx(excess, abs=0.01)], (specs[n], excess)
-            assert options == "twocolumn" and specs[n] in UNBREAKABLE_IN_TWO_COLUMNS
+            assert overfull(part) == [pytest.approx(excess, abs=0.01)], (spec, excess)
+            assert options == "twocolumn" and spec in UNBREAKABLE_IN_TWO_COLUMNS
 
 
 @pytest.mark.skipif(shutil.which("kpsewhich") is None, reason="no TeX installation")
