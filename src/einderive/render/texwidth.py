@@ -1,0 +1,319 @@
+"""How wide pdflatex typesets a formula, and where to break a row that is too wide.
+
+``width(latex)`` measures math (or rows of an ``aligned``) with ``texlayout``, which
+follows TeX's own rules on Computer Modern's metrics, so the result is what pdflatex
+gives at 10pt with amsmath and amssymb, not an estimate from character counts.
+``break_lines`` uses it to break a long row at a top-level ``=``, ``+``, ``-``,
+``\\odot`` or ``\\oslash`` (deeper, or between factors, only when it must) so that
+every row fits a given line width.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import NamedTuple
+
+from .texlayout import hlist, hpack
+from .texparse import GREEK_LOWER, GREEK_UPPER, parse, tokens
+
+MIN_ALIGN_SEP = 10.0   # amsmath's \minalignsep: aligned's \tabskip after each column pair
+STYLE_NAMES = {"display": 0, "text": 2, "script": 4, "scriptscript": 6}
+
+
+def _split_top(toks: list, sep: str) -> list:
+    """Token runs between ``sep`` tokens outside braces."""
+    parts, cur, depth = [[]], 0, 0
+    for t in toks:
+        depth += (t == "{") - (t == "}")
+        if t == sep and depth == 0:
+            parts.append([])
+            cur += 1
+        else:
+            parts[cur].append(t)
+    return parts
+
+
+@lru_cache(maxsize=4096)
+def _math_width(latex: str, style: int) -> float:
+    return hpack(hlist(parse(latex), style)).w
+
+
+def width(latex_math: str, style: str = "display") -> float:
+    """Width in points of math as pdflatex sets it at 10pt (amsmath, amssymb).
+
+    Rows of an alignment (``lhs &= rhs \\\\ ...``) are measured as amsmath's ``aligned``
+    sets them: each column as wide as its widest cell, each right-hand cell starting
+    with ``{}``, each column pair followed by ``\\minalignsep`` (10pt), except that a
+    row ended by ``\\\\`` after a right-hand cell gets an extra cell ``\\kern-\\minalignsep``
+    (amsmath's ``\\math@cr@@@aligned``), so only a one-row alignment keeps the last 10pt.
+    Raises ValueError on LaTeX outside the supported subset.
+    """
+    s = STYLE_NAMES[style]
+    rows = [_split_top(row, "&") for row in _split_top(tokens(latex_math), "\\\\")]
+    if all(len(cells) == 1 for cells in rows):
+        return max(_math_width("".join(cells[0]), s) for cells in rows)
+    columns: dict = {}
+    for cells in rows:
+        for n, cell in enumerate(cells):
+            w = _math_width(("{}" if n % 2 else "") + "".join(cell), s)
+            columns[n] = max(columns.get(n, 0.0), w)
+    kern = any(len(cells) % 2 == 0 for cells in rows[:-1])
+    return sum(columns.values()) + MIN_ALIGN_SEP * ((len(columns) + 1) // 2 - kern)
+
+
+BREAK_BEFORE = {"+", "-", "\\odot", "\\oslash", "="}
+_NOT_AFTER = {None, "=", "(", "[", ",", ";", "+", "-", "\\odot", "\\oslash", "\\times",
+              "\\cdot", "&", "\\left", "\\quad", "\\qquad", "\\,", "\\to", "\\le", "\\ge",
+              "\\in", "<", ">", "{", "^", "_"}
+_TOK = re.compile(r"\\[A-Za-z]+|\\.|\s+|.", re.S)
+
+
+class Break(NamedTuple):
+    pos: int          # offset in the right-hand side: the row breaks before it
+    depth: int        # parentheses (plain or \left) around it
+    groups: tuple     # (start, end) of the inside of each enclosing \left…\right, outermost first
+    product: bool = False   # between two factors: the next row starts with \times
+    after_sum: bool = False  # ... the first being a \sum_{…} whose summand is the second
+
+
+def _left_right_spans(rhs: str) -> dict:
+    """Offset of each ``\\left`` token -> (start, end) of what it encloses."""
+    spans, stack = {}, []
+    for m in _TOK.finditer(rhs):
+        t = m.group()
+        if t == "\\left":
+            stack.append(m.start())
+        elif t == "\\right" and stack:
+            at = stack.pop()
+            delim = _TOK.match(rhs, at + len("\\left")).end()
+            spans[at] = (delim, m.start())
+    return spans
+
+
+def candidates(rhs: str) -> list[Break]:
+    """Every place a row may break: before a binary ``+``, ``-``, ``\\odot`` or ``=`` not
+    inside braces, before the ``\\quad`` of a ``, \\quad`` clause (no ``=`` after such a
+    clause, where it would align with the row's own ``=``), and between two factors of a
+    product written apart (``product``; ``after_sum`` if the first is a ``\\sum_{…}``)."""
+    spans = _left_right_spans(rhs)
+    out, groups, parens = [], [], []
+    brace, prev, clause, gap, after_sum, script = 0, None, False, False, False, False
+    for m in _TOK.finditer(rhs):
+        t = m.group()
+        if t.isspace():
+            gap = True
+            continue
+        if brace == 0:
+            binary = prev not in _NOT_AFTER and not after_sum   # TeX: a bin after an op is ord
+            if t in BREAK_BEFORE and binary and not (clause and t == "="):
+                out.append(Break(m.start(), len(parens), tuple(groups)))
+            elif t == "\\quad" and prev == ",":
+                out.append(Break(m.start(), len(parens), tuple(groups)))
+                clause = True
+            elif gap and _ends_factor(prev) and _starts_factor(t):
+                out.append(Break(m.start(), len(parens), tuple(groups), True, after_sum))
+            if t in ("_", "^"):
+                script = True
+            elif script:
+                script = False     # this token (or the group it opens) is the script
+            else:
+                after_sum = t in _BIG_OPS
+        brace += (t == "{") - (t == "}")
+        if brace == 0:
+            _nest(t, prev, m.start(), spans, groups, parens)
+        prev, gap = t, False
+    return out
+
+
+_GREEK = set(GREEK_LOWER) | set(GREEK_UPPER)
+_BIG_OPS = {"\\sum", "\\prod", "\\int"}
+_FACTOR_STARTS = {"(", "{", "\\frac", "\\left", "\\mathit", "\\mathbf", "\\mathrm",
+                  "\\operatorname", "\\sqrt", "\\sum", "\\prod", "\\delta", "\\sigma",
+                  "\\partial", "\\nabla"}
+
+
+def _ends_factor(t) -> bool:
+    return t is not None and (t in ("}", ")", "]", "'", "\\top") or
+                              (len(t) == 1 and t.isalnum()))
+
+
+def _starts_factor(t: str) -> bool:
+    return t in _FACTOR_STARTS or (len(t) == 1 and t.isalnum()) or \
+        (t.startswith("\\") and t[1:] in _GREEK)
+
+
+def _nest(t: str, prev, at: int, spans: dict, groups: list, parens: list) -> None:
+    if t == "\\left" and at in spans:
+        groups.append(spans[at])
+        parens.append("\\left")
+    elif t == "\\right" and groups:
+        groups.pop()
+        while parens and parens.pop() != "\\left":
+            pass
+    elif prev not in ("\\left", "\\right") and t in ("(", "["):
+        parens.append(t)
+    elif prev not in ("\\left", "\\right") and t in (")", "]") and parens and \
+            parens[-1] != "\\left":
+        parens.pop()
+
+
+def split_points(latex_rhs: str) -> list[int]:
+    """Offsets where a row may break at an operator of the formula's top level: a binary
+    ``+``, ``-``, ``\\odot``, ``\\oslash`` or ``=``, or a ``, \\quad`` clause, not inside
+    braces or ``\\left…\\right`` (inside plain parentheses, yes: see ``candidates``)."""
+    return [b.pos for b in candidates(latex_rhs) if not b.groups and not b.product]
+
+
+def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | None = None,
+                slack: float = 0.0) -> list[str]:
+    """``lhs &= rhs`` as rows ``lhs &= part1``, ``&\\quad + part2`` ... each fitting.
+
+    ``left_width`` is the width of the alignment's left column (the widest lhs of all
+    its rows; by default this row's).  A row fits when the left column and its right
+    cell are at most ``linewidth_pt - slack``: true of an ``aligned`` of several rows
+    (one alone is ``MIN_ALIGN_SEP`` wider: pass that as ``slack``).
+    The rows are the fewest that fit, breaking where it reads best: at a top-level
+    ``=`` (or ``, \\quad`` clause), else at an operator outside parentheses, one level
+    inside, and so on; only when operators cannot do it between the factors of a
+    product, the next row starting with ``\\times`` (the TeXbook's rule, chapter 19),
+    and last between a ``\\sum_{…}`` and its summand.  A break inside
+    ``\\left( … \\right)`` closes the row with ``\\vphantom{…}\\right.`` and reopens the
+    next with ``\\left.\\vphantom{…}`` (the phantom is the whole enclosed formula) so
+    the delimiters keep their size.  A part that fits nowhere is left on a row of its
+    own, wider than the line.
+    """
+    L = width(lhs) if left_width is None else left_width
+    room = linewidth_pt - slack
+    if L + _math_width("{}=" + rhs, 0) <= room:
+        return [f"{lhs} &= {rhs.strip()}".lstrip()]
+    unwrapped = unwrap_parenthesized(rhs)
+    cands = candidates(unwrapped)
+    if not cands:
+        return [f"{lhs} &= {rhs.strip()}".lstrip()]
+    rows = _layout(unwrapped, cands, L, room)
+    return [f"{lhs} &{rows[0]}".lstrip()] + [f"&{r}" for r in rows[1:]]
+
+
+def fit_rows(rows: list[str], linewidth_pt: float, slack: float = 0.0) -> list[str]:
+    """The rows of one ``aligned`` (``lhs &= rhs``, as ``latex.adjoint_rows`` gives them)
+    with each too-wide row broken by ``break_lines`` against the common left column.
+    Rows not of that form are kept as they are."""
+    pairs = [_lhs_rhs(r) for r in rows]
+    left = max((width(p[0]) for p in pairs if p and p[0].strip()), default=0.0)
+    out: list[str] = []
+    for row, p in zip(rows, pairs):
+        broken = [row] if p is None else break_lines(p[0], p[1], linewidth_pt, left, slack)
+        out += [row] if len(broken) == 1 else broken
+    return out
+
+
+def _lhs_rhs(row: str):
+    """(lhs, rhs) of ``lhs &= rhs`` split at its one top-level ``&``, or None."""
+    cells = _split_top(tokens(row), "&")
+    if len(cells) != 2:
+        return None
+    at = _top_ampersand(row)
+    lhs, rhs = row[:at].strip(), row[at + 1:].lstrip()
+    return (lhs, rhs[1:].strip()) if rhs.startswith("=") else None
+
+
+def _top_ampersand(row: str) -> int:
+    depth = 0
+    for m in _TOK.finditer(row):
+        depth += (m.group() == "{") - (m.group() == "}")
+        if m.group() == "&" and depth == 0:
+            return m.start()
+    raise ValueError("no top-level &")
+
+
+def _rank(rhs: str, b: Break) -> int:
+    """Which breaks a row prefers (lower first): a top-level ``=`` or clause, then
+    operators by depth, then products by depth, then a sum from its summand."""
+    if b.product:
+        return 200 * (1 + b.after_sum) + b.depth
+    if b.depth == 0 and rhs.startswith(("=", "\\quad"), b.pos):
+        return 0
+    return 1 + b.depth
+
+
+def unwrap_parenthesized(rhs: str) -> str:
+    """``{(…)}^{x}`` as ``(…)^{x}`` wherever that sets identically, so the parenthesis
+    can be broken (TeX cannot break inside braces)."""
+    start = 0
+    while True:
+        at = rhs.find("{(", start)
+        if at < 0:
+            return rhs
+        start = at + 1
+        end = _matching_brace(rhs, at)
+        if end is None or rhs[end - 1] != ")" or not rhs.startswith("^", end + 1):
+            continue
+        inner = rhs[at + 1:end]
+        if not _one_parenthesis(inner):
+            continue
+        new = rhs[:at] + inner + rhs[end + 1:]
+        if abs(_math_width(new, 0) - _math_width(rhs, 0)) < 1e-6:
+            rhs = new
+
+
+def _matching_brace(s: str, at: int):
+    depth = 0
+    for m in _TOK.finditer(s, at):
+        depth += (m.group() == "{") - (m.group() == "}")
+        if depth == 0:
+            return m.start()
+    return None
+
+
+def _one_parenthesis(s: str) -> bool:
+    """``( … )`` whose first parenthesis closes at its very end."""
+    depth = 0
+    for m in _TOK.finditer(s):
+        t = m.group()
+        depth += (t == "(") - (t == ")")
+        if depth == 0:
+            return m.end() == len(s)
+    return False
+
+
+def _cell(rhs: str, start: Break, end: Break) -> str:
+    """The right cell of the row from ``start`` to ``end``, its \\left groups balanced."""
+    part = rhs[start.pos:end.pos].strip()
+    reopen = "".join(f"\\left.\\vphantom{{{rhs[a:b]}}} " for a, b in start.groups)
+    close = "".join(f" \\vphantom{{{rhs[a:b]}}}\\right." for a, b in reversed(end.groups))
+    if start.pos == 0:
+        return f"= {part}{close}"
+    lead = "" if part.startswith(("=", "\\quad")) else "\\quad \\times " if start.product \
+        else "\\quad "
+    return f"{lead}{reopen}{part}{close}"
+
+
+ROW_COST = 10          # one more row costs more than breaking a level deeper ...
+OVERFULL_COST = 10000  # ... and a row wider than the line more than anything
+
+
+def _layout(rhs: str, points: list, L: float, room: float) -> list:
+    """Right cells of the cheapest rows: the fewest rows, then the best kinds of break
+    (``_rank``); ties go to the longer first rows.  Widths grow with a row's length,
+    so each row's candidates stop at the first that overflows."""
+    bounds = [Break(0, 0, ())] + points + [Break(len(rhs), 0, ())]
+    last = len(bounds) - 1
+    best: dict = {last: (0, [])}
+    for i in range(last - 1, -1, -1):
+        options = []
+        for j in range(i + 1, last + 1):
+            fits = L + _math_width("{}" + _cell(rhs, bounds[i], bounds[j]), 0) <= room
+            if not fits and j > i + 1:
+                break
+            cost = ROW_COST + (0 if j == last else _rank(rhs, bounds[j])) + best[j][0]
+            options.append((cost + (0 if fits else OVERFULL_COST), -j))
+            if not fits:
+                break
+        cost, j = min(options)
+        best[i] = (cost, [-j] + best[-j][1])
+    cells, at = [], 0
+    for end in best[0][1]:
+        cells.append(_cell(rhs, bounds[at], bounds[end]))
+        at = end
+    return cells
