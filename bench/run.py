@@ -126,19 +126,17 @@ def baseline_rows(python, sizes, cap, reps, budget, clock) -> dict:
 # -- ratios ------------------------------------------------------------------------
 
 def growth(row: dict, cap: float):
-    """(hi, lo, ratio, lower_bound): t(256)/t(64), else the largest 4x pair with t(lo) known.
+    """(hi, lo, ratio, capped): t(256)/t(64), else the largest 4x pair with t(lo) measured.
 
-    When t(hi) ran past the cap the ratio is only bounded below by cap / t(lo).
+    When t(hi) ran past the cap the ratio is only bounded below, by cap / t(lo).
     """
     pairs = [(hi, hi // 4) for hi in sorted(row, reverse=True) if row.get(hi // 4)]
-    preferred = [p for p in pairs if p == (256, 64)]
-    for hi, lo in preferred + pairs:
-        if row[hi] is not None:
-            return hi, lo, row[hi] / row[lo], False
-    if pairs:
-        hi, lo = pairs[-1]
+    if not pairs:
+        return None
+    hi, lo = (256, 64) if (256, 64) in pairs else pairs[0]
+    if row[hi] is None:
         return hi, lo, cap / row[lo], True
-    return None
+    return hi, lo, row[hi] / row[lo], False
 
 
 def growth_text(g) -> str:
@@ -274,6 +272,7 @@ def main() -> None:
     parser.add_argument("--baseline-python", default=sys.executable,
                         help="a Python with pytensor and/or jax (default: this one)")
     parser.add_argument("--skip", default="", help="sections to skip: cold,baselines,memory")
+    parser.add_argument("--json", help="also write the measured times to this file")
     args = parser.parse_args()
     sizes = (tuple(int(s) for s in args.sizes.split(",")) if args.sizes
              else QUICK if args.quick else FULL)
@@ -290,6 +289,7 @@ def main() -> None:
     table, errors = scaling(sizes, args.cap, args.reps, args.budget, modes, args.clock)
     print_grid("scaling, in one process (SymPy cache cleared each run)", table, sizes,
                args.cap, errors=errors)
+    base = {}
     if "baselines" not in skip:
         base = baseline_rows(args.baseline_python, sizes, args.cap, args.reps, args.budget,
                              args.clock)
@@ -303,6 +303,11 @@ def main() -> None:
         whole_chain(args, sizes, sympy_s)
     if "memory" not in skip:
         memory_section(args, table)
+    if args.json:
+        rows = {" ".join(k): v for k, v in table.items()}
+        rows.update({" ".join(k): v for k, v in base.items()})
+        Path(args.json).write_text(json.dumps({"machine": machine_line(args), "cap": args.cap,
+                                               "rows": rows}, indent=1), encoding="utf-8")
     sys.stdout.flush()
 
 
