@@ -61,9 +61,9 @@ def _verify(path: Path) -> None:
 RUN = {"text": _text, "numpy": _numpy, "check": _check, "verify": _verify}
 
 
-def prepare(folder: Path, family: str, mode: str, n: int) -> Path:
+def prepare(folder: Path, family: str, mode: str, n: int, size: int = families.SIZE) -> Path:
     """Write the spec (and, for check, its golden, so the timed run compares)."""
-    path = families.write(folder, family, n)
+    path = families.write(folder, family, n, size)
     if mode == "check":
         from einderive.golden import run_check
         run_check([str(path)], None, update=True)
@@ -84,10 +84,10 @@ def measure(path: Path, mode: str, reps: int = 1, budget: float = 0.0,
 
 
 def cell(family: str, mode: str, n: int, reps: int = 1, budget: float = 0.0,
-         clock: str = "cpu", folder: Path | None = None) -> dict:
+         clock: str = "cpu", size: int = families.SIZE) -> dict:
     """The record of one cell: its median time, and every run's."""
     with tempfile.TemporaryDirectory(prefix="einderive-bench-") as tmp:
-        path = prepare(Path(folder or tmp), family, mode, n)
+        path = prepare(Path(tmp), family, mode, n, size)
         times = measure(path, mode, reps, budget, clock)
     return {"family": family, "mode": mode, "n": n, "median": statistics.median(times),
             "runs": len(times), "times": times}

@@ -7,7 +7,8 @@ wide    one node h = sigmoid(W @ x) with n consumers b_k = tanh(V_k @ h): an int
 
 The branches of fanout and wide are gathered by a running sum s_k = s_{k-1} + b_k (each
 node has at most two operands, so no single expression grows with n) into the loss
-L = sum(s_n * s_n).  Every dim has size D = 4; the cost must not depend on it anyway.
+L = sum(s_n * s_n).  Every dim has size D = 4 unless asked; the cost must not depend on it
+(run.py measures chain 8 at D = 3 and D = 10^6 to show it does not).
 The same graphs, built in PyTensor and JAX, are in baselines.py.
 """
 
@@ -19,8 +20,8 @@ FAMILIES = ("chain", "fanout", "wide")
 SIZE = 4
 
 
-def _spec(name: str, inputs: list[str], forward: list[str]) -> str:
-    return (f"name: {name}\ndims: {{D: {SIZE}}}\ninputs:\n"
+def _spec(name: str, inputs: list[str], forward: list[str], size: int) -> str:
+    return (f"name: {name}\ndims: {{D: {size}}}\ninputs:\n"
             + "".join(f"  {line}\n" for line in inputs)
             + "forward:\n" + "".join(f"  - {line}\n" for line in forward)
             + "loss: L\n")
@@ -32,29 +33,29 @@ def _gather(n: int) -> list[str]:
     return lines + [f"L = sum(s{n} * s{n})"]
 
 
-def chain(n: int) -> str:
+def chain(n: int, size: int = SIZE) -> str:
     inputs = ["h0: [D]"] + [f"W{k}: [D, D]" for k in range(1, n + 1)]
     forward = [f"h{k} = sigmoid(W{k} @ h{k - 1})" for k in range(1, n + 1)]
-    return _spec(f"chain{n}", inputs, forward + [f"L = sum(h{n} * h{n})"])
+    return _spec(f"chain{n}", inputs, forward + [f"L = sum(h{n} * h{n})"], size)
 
 
-def fanout(n: int) -> str:
+def fanout(n: int, size: int = SIZE) -> str:
     inputs = ["x: [D]"] + [f"W{k}: [D, D]" for k in range(1, n + 1)]
     branches = [f"b{k} = sigmoid(W{k} @ x)" for k in range(1, n + 1)]
-    return _spec(f"fanout{n}", inputs, branches + _gather(n))
+    return _spec(f"fanout{n}", inputs, branches + _gather(n), size)
 
 
-def wide(n: int) -> str:
+def wide(n: int, size: int = SIZE) -> str:
     inputs = ["x: [D]", "W: [D, D]"] + [f"V{k}: [D, D]" for k in range(1, n + 1)]
     branches = [f"b{k} = tanh(V{k} @ h)" for k in range(1, n + 1)]
-    return _spec(f"wide{n}", inputs, ["h = sigmoid(W @ x)"] + branches + _gather(n))
+    return _spec(f"wide{n}", inputs, ["h = sigmoid(W @ x)"] + branches + _gather(n), size)
 
 
 GENERATORS = {"chain": chain, "fanout": fanout, "wide": wide}
 
 
-def write(folder: Path, family: str, n: int) -> Path:
-    """Write the spec of ``family`` at size ``n`` into ``folder``; returns its path."""
+def write(folder: Path, family: str, n: int, size: int = SIZE) -> Path:
+    """Write the spec of ``family`` at size ``n`` (dims of ``size``) into ``folder``."""
     path = Path(folder) / f"{family}{n}.yaml"
-    path.write_text(GENERATORS[family](n), encoding="utf-8")
+    path.write_text(GENERATORS[family](n, size), encoding="utf-8")
     return path

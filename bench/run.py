@@ -13,6 +13,7 @@ Sections:
   baselines    the same graphs through PyTensor (grad + canonicalize) and JAX
                (make_jaxpr(grad)), where importable in --baseline-python (baselines.py),
                per layer and as ratios to einderive's text cells of this run;
+  dim sizes    each family at N = 8 with every dim of size 3 and of size 10^6;
   whole chain  the 256-layer chain (or the largest N) derived as a whole process;
   memory       peak RSS of ``einderive verify`` of each shipped spec and of
                ``einderive derive -f numpy`` of each family's largest spec, against
@@ -92,6 +93,12 @@ def stream(args: list[str], sizes: list[int], timeout_for) -> tuple[dict, str]:
     return {n: out.get(n) for n in sizes}, error
 
 
+def progress(name: str, row: dict, cap: float) -> None:
+    """A row as soon as it is measured, on standard error (the table comes at the end)."""
+    cells_text = ", ".join(f"{n}: {fmt_time(t, cap)}" for n, t in row.items())
+    print(f"  measured {name}: {cells_text}", file=sys.stderr, flush=True)
+
+
 def scaling(sizes, cap, reps, budget, modes, clock) -> tuple[dict, dict]:
     """{(family, mode): {n: seconds or None}} and {(family, mode): error}."""
     table, errors = {}, {}
@@ -104,7 +111,7 @@ def scaling(sizes, cap, reps, budget, modes, clock) -> tuple[dict, dict]:
             factor = 2 if mode == "check" else 1
             table[family, mode], errors[family, mode] = stream(
                 args, list(sizes), lambda n: factor * cap + budget)
-            print(f"  measured {family} {mode}", file=sys.stderr, flush=True)
+            progress(f"{family} {mode}", table[family, mode], cap)
     return table, errors
 
 
@@ -119,7 +126,7 @@ def baseline_rows(python, sizes, cap, reps, budget, clock) -> dict:
             row, _ = stream(args, list(sizes), lambda n: cap + budget)
             if any(v is not None for v in row.values()):
                 rows[tool, family] = row
-            print(f"  measured {tool} {family}", file=sys.stderr, flush=True)
+            progress(f"{tool} {family}", row, cap)
     return rows
 
 
@@ -214,7 +221,22 @@ def cold_section(args) -> float:
         print(f"  {clock:4}  import sympy {r['base']:.3f} s, einderive derive specs/mlp.yaml "
               f"{r['median']:.3f} s; paired ratio {q2:.2f} (IQR {q1:.2f} .. {q3:.2f})   "
               f"target <= 1.3 {verdict(q2 <= 1.3)}")
+    helped = cold.paired(exe + ["--help"], [sys.executable, "-c", "import click, rich"],
+                         max(5, args.pairs // 4))[args.clock]
+    print(f"  {args.clock}  python -c 'import click, rich' {helped['base']:.3f} s, einderive --help "
+          f"{helped['median']:.3f} s; paired ratio {helped['ratio'][1]:.2f}")
     return result[args.clock]["base"]
+
+
+def dims_section(args) -> None:
+    """The cost must not depend on the size of a dim (no sum is ever expanded)."""
+    print("\ndim sizes: each family at N = 8 in text mode, every dim of size 3 and of size 10^6")
+    cells.cell("chain", "text", 2)  # warm the imports
+    for family in families.FAMILIES:
+        small, large = (cells.cell(family, "text", 8, args.reps, args.budget, args.clock,
+                                   size)["median"] for size in (3, 10**6))
+        print(f"  {family:6}  {fmt_time(small, args.cap):>8}  {fmt_time(large, args.cap):>8}"
+              f"  ratio {large / small:.2f}   target about 1 {verdict(large / small <= 1.2)}")
 
 
 def whole_chain(args, sizes, sympy_s: float) -> None:
@@ -271,7 +293,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=20, help="cold-start pairs")
     parser.add_argument("--baseline-python", default=sys.executable,
                         help="a Python with pytensor and/or jax (default: this one)")
-    parser.add_argument("--skip", default="", help="sections to skip: cold,baselines,memory")
+    parser.add_argument("--skip", default="", help="sections to skip: cold,dims,baselines,memory")
     parser.add_argument("--json", help="also write the measured times to this file")
     args = parser.parse_args()
     sizes = (tuple(int(s) for s in args.sizes.split(",")) if args.sizes
@@ -289,6 +311,8 @@ def main() -> None:
     table, errors = scaling(sizes, args.cap, args.reps, args.budget, modes, args.clock)
     print_grid("scaling, in one process (SymPy cache cleared each run)", table, sizes,
                args.cap, errors=errors)
+    if "dims" not in skip:
+        dims_section(args)
     base = {}
     if "baselines" not in skip:
         base = baseline_rows(args.baseline_python, sizes, args.cap, args.reps, args.budget,
