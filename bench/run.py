@@ -166,11 +166,14 @@ def print_grid(title: str, rows: dict, sizes, cap: float, ratio: bool = True,
     print(" " * width + "".join(f"{'N=' + str(n):>10}" for n in sizes)
           + ("   target t(256)/t(64) <= 5" if ratio else ""))
     for key, row in rows.items():
-        cells_text = "".join(f"{fmt_time(row[n], cap):>10}" for n in sizes)
-        tail = f"   {growth_text(growth(row, cap))}" if ratio else ""
+        error = (errors or {}).get(key)
+        # a worker that failed measured nothing from that size on: not "> cap"
+        shown = ["error" if error and row[n] is None else fmt_time(row[n], cap) for n in sizes]
+        cells_text = "".join(f"{text:>10}" for text in shown)
+        tail = f"   {growth_text(growth(row, cap)) if not error else 'error'}" if ratio else ""
         print(names[key].ljust(width) + cells_text + tail)
-        if errors and errors.get(key):
-            print(" " * width + f"   error: {errors[key]}")
+        if error:
+            print(" " * width + f"   error: {error}")
 
 
 def print_baselines(table: dict, base: dict, sizes, cap: float) -> None:
@@ -223,8 +226,8 @@ def cold_section(args) -> float:
               f"target <= 1.3 {verdict(q2 <= 1.3)}")
     helped = cold.paired(exe + ["--help"], [sys.executable, "-c", "import click, rich"],
                          max(5, args.pairs // 4))[args.clock]
-    print(f"  {args.clock}  python -c 'import click, rich' {helped['base']:.3f} s, einderive --help "
-          f"{helped['median']:.3f} s; paired ratio {helped['ratio'][1]:.2f}")
+    print(f"  {args.clock}  python -c 'import click, rich' {helped['base']:.3f} s, "
+          f"einderive --help {helped['median']:.3f} s; paired ratio {helped['ratio'][1]:.2f}")
     return result[args.clock]["base"]
 
 
@@ -283,7 +286,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N = 8, 16, 32, 64")
     parser.add_argument("--sizes", help="comma-separated N (overrides --quick)")
     parser.add_argument("--modes", default=",".join(cells.MODES))
-    parser.add_argument("--cap", type=float, default=60.0, help="seconds per cell")
+    parser.add_argument("--cap", type=float, default=60.0,
+                        help="wall seconds for one run of a cell; past it, '> cap'")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--budget", type=float, default=3.0,
                         help="seconds of repeated runs per cell")
