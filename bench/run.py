@@ -61,11 +61,34 @@ def verdict(ok: bool) -> str:
 
 # -- rows run in a worker process, stopped at the cap ------------------------------
 
-def stream(args: list[str], sizes: list[int], timeout_for) -> tuple[dict, str]:
+def used(pid: int, clock: str) -> float:
+    """Seconds a running worker has used on ``clock``: its CPU time from /proc, else wall."""
+    if clock == "cpu":
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        except (OSError, ValueError, IndexError):
+            pass
+    return time.perf_counter()
+
+
+def next_line(lines: queue.Queue, pid: int, clock: str, limit: float):
+    """The worker's next line, or TimeoutError once it has used ``limit`` more seconds."""
+    start = used(pid, clock)
+    while True:
+        try:
+            return lines.get(timeout=0.25)
+        except queue.Empty:
+            if used(pid, clock) - start > limit:
+                raise TimeoutError from None
+
+
+def stream(args: list[str], sizes: list[int], timeout_for, clock: str) -> tuple[dict, str]:
     """Run a worker that prints one JSON line per size; {n: median or None (past the cap)}.
 
-    The worker is killed at the first size that takes longer than ``timeout_for(n)``;
-    it and every larger size are None.  The second value is the worker's error, if any.
+    The worker is killed at the first size that uses more than ``timeout_for(n)`` seconds
+    of ``clock`` (so that on a busy machine the cap, like the times, is the worker's CPU
+    time); it and every larger size are None.  The second value is the worker's error.
     """
     err = tempfile.TemporaryFile(mode="w+")  # a file, so a chatty worker never blocks
     proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
@@ -75,8 +98,8 @@ def stream(args: list[str], sizes: list[int], timeout_for) -> tuple[dict, str]:
     out: dict = {}
     for k, n in enumerate(sizes):
         try:
-            line = lines.get(timeout=timeout_for(n) + (30 if k == 0 else 0))  # imports
-        except queue.Empty:
+            line = next_line(lines, proc.pid, clock, timeout_for(n) + (30 if k == 0 else 0))
+        except TimeoutError:
             proc.kill()
             break
         if line is None:
@@ -99,10 +122,10 @@ def progress(name: str, row: dict, cap: float) -> None:
     print(f"  measured {name}: {cells_text}", file=sys.stderr, flush=True)
 
 
-def scaling(sizes, cap, reps, budget, modes, clock) -> tuple[dict, dict]:
+def scaling(sizes, cap, reps, budget, modes, clock, names) -> tuple[dict, dict]:
     """{(family, mode): {n: seconds or None}} and {(family, mode): error}."""
     table, errors = {}, {}
-    for family in families.FAMILIES:
+    for family in names:
         for mode in modes:
             args = [sys.executable, str(HERE / "cells.py"), family, mode,
                     ",".join(map(str, sizes)), "--reps", str(reps), "--budget", str(budget),
@@ -110,7 +133,7 @@ def scaling(sizes, cap, reps, budget, modes, clock) -> tuple[dict, dict]:
             # check also writes the golden first (one more derivation, untimed)
             factor = 2 if mode == "check" else 1
             table[family, mode], errors[family, mode] = stream(
-                args, list(sizes), lambda n: factor * cap + budget)
+                args, list(sizes), lambda n: factor * cap + budget, clock)
             progress(f"{family} {mode}", table[family, mode], cap)
     return table, errors
 
@@ -123,7 +146,7 @@ def baseline_rows(python, sizes, cap, reps, budget, clock) -> dict:
             args = [python, str(HERE / "baselines.py"), tool, family,
                     ",".join(map(str, sizes)), "--reps", str(reps), "--budget", str(budget),
                     "--clock", clock]
-            row, _ = stream(args, list(sizes), lambda n: cap + budget)
+            row, _ = stream(args, list(sizes), lambda n: cap + budget, clock)
             if any(v is not None for v in row.values()):
                 rows[tool, family] = row
             progress(f"{tool} {family}", row, cap)
@@ -286,8 +309,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="N = 8, 16, 32, 64")
     parser.add_argument("--sizes", help="comma-separated N (overrides --quick)")
     parser.add_argument("--modes", default=",".join(cells.MODES))
+    parser.add_argument("--families", default=",".join(families.FAMILIES))
     parser.add_argument("--cap", type=float, default=60.0,
-                        help="wall seconds for one run of a cell; past it, '> cap'")
+                        help="seconds (on --clock) for one run of a cell; past it, '> cap'")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--budget", type=float, default=3.0,
                         help="seconds of repeated runs per cell")
@@ -312,7 +336,8 @@ def main() -> None:
     compileall.compile_dir(str(Path(einderive.__file__).parent), quiet=1)
     print(machine_line(args), flush=True)
     sympy_s = cold_section(args) if "cold" not in skip else None
-    table, errors = scaling(sizes, args.cap, args.reps, args.budget, modes, args.clock)
+    table, errors = scaling(sizes, args.cap, args.reps, args.budget, modes, args.clock,
+                            tuple(args.families.split(",")))
     print_grid("scaling, in one process (SymPy cache cleared each run)", table, sizes,
                args.cap, errors=errors)
     if "dims" not in skip:
