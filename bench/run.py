@@ -138,11 +138,11 @@ def scaling(sizes, cap, reps, budget, modes, clock, names) -> tuple[dict, dict]:
     return table, errors
 
 
-def baseline_rows(python, sizes, cap, reps, budget, clock) -> dict:
+def baseline_rows(python, sizes, cap, reps, budget, clock, names) -> dict:
     """{(tool, family): {n: seconds or None}}, for the tools importable in ``python``."""
     rows = {}
     for tool in baselines.TOOLS:
-        for family in families.FAMILIES:
+        for family in names:
             args = [python, str(HERE / "baselines.py"), tool, family,
                     ",".join(map(str, sizes)), "--reps", str(reps), "--budget", str(budget),
                     "--clock", clock]
@@ -321,13 +321,15 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=20, help="cold-start pairs")
     parser.add_argument("--baseline-python", default=sys.executable,
                         help="a Python with pytensor and/or jax (default: this one)")
-    parser.add_argument("--skip", default="", help="sections to skip: cold,dims,baselines,memory")
+    parser.add_argument("--skip", default="",
+                        help="sections to skip: cold,scaling,dims,baselines,memory")
     parser.add_argument("--json", help="also write the measured times to this file")
     args = parser.parse_args()
     sizes = (tuple(int(s) for s in args.sizes.split(",")) if args.sizes
              else QUICK if args.quick else FULL)
     skip = set(filter(None, args.skip.split(",")))
     modes = tuple(args.modes.split(","))
+    names = tuple(args.families.split(","))
     # pip compiles a package's bytecode when it installs it; an editable checkout
     # may not have it, so compile it as pip would before timing cold starts
     import compileall
@@ -336,16 +338,18 @@ def main() -> None:
     compileall.compile_dir(str(Path(einderive.__file__).parent), quiet=1)
     print(machine_line(args), flush=True)
     sympy_s = cold_section(args) if "cold" not in skip else None
-    table, errors = scaling(sizes, args.cap, args.reps, args.budget, modes, args.clock,
-                            tuple(args.families.split(",")))
-    print_grid("scaling, in one process (SymPy cache cleared each run)", table, sizes,
-               args.cap, errors=errors)
+    table, errors = {}, {}
+    if "scaling" not in skip:
+        table, errors = scaling(sizes, args.cap, args.reps, args.budget, modes, args.clock,
+                                names)
+        print_grid("scaling, in one process (SymPy cache cleared each run)", table, sizes,
+                   args.cap, errors=errors)
     if "dims" not in skip:
         dims_section(args)
     base = {}
     if "baselines" not in skip:
         base = baseline_rows(args.baseline_python, sizes, args.cap, args.reps, args.budget,
-                             args.clock)
+                             args.clock, names)
         if base:
             print_grid("baselines (graph + gradient, no compile)", base, sizes, args.cap,
                        ratio=False)
