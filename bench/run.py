@@ -1,124 +1,378 @@
-"""einderive's benchmark: prints a table; asserts nothing (tests never time anything).
+"""einderive's benchmark: prints tables and targets; asserts nothing (tests never time anything).
 
-    python bench/run.py            # the full table (about a minute)
-    python bench/run.py --quick    # fewer repetitions
+    python bench/run.py                 # full: N = 8 .. 512, cells capped at 60 s (~40 min)
+    python bench/run.py --quick         # N = 8, 16, 32, 64
+    python bench/run.py --baseline-python /path/to/venv-bench/bin/python
 
-Rows:
-  cold derive       `einderive derive specs/mlp.yaml` in a new interpreter, beside
-                    `python -c "import sympy"` on the same machine, and their ratio;
-  chain k           derive (in-process) of a chain of k sigmoid layers, k = 1 .. 64,
-                    and t(64)/t(8) (the cost must grow linearly with the graph);
-  chain k --expand  the same with closed forms (may cost more, must stay polynomial);
-  dims 3 / 10^6     the same spec with every dim of size 3 and of size 10^6;
-  check, verify     `einderive check specs/` and `einderive verify specs/`, cold.
+Sections:
+  cold start   ``einderive derive specs/mlp.yaml`` against ``python -c "import sympy"``,
+               20 pairs by turns; medians and the paired ratio's quartiles (cold.py);
+  scaling      families chain, fanout and wide (families.py) at each N, each through
+               text, numpy, check and verify in one warm process, SymPy's cache cleared
+               every run (cells.py); t(256)/t(64), or the largest 4x pair measured;
+  baselines    the same graphs through PyTensor (grad + canonicalize) and JAX
+               (make_jaxpr(grad)), where importable in --baseline-python (baselines.py),
+               per layer and as ratios to einderive's text cells of this run;
+  dim sizes    each family at N = 8 with every dim of size 3 and of size 10^6;
+  whole chain  the 256-layer chain (or the largest N) derived as a whole process;
+  memory       peak RSS of ``einderive verify`` of each shipped spec and of
+               ``einderive derive -f numpy`` of each family's largest spec, against
+               that of importing SymPy.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
+import os
+import platform
+import queue
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import baselines  # noqa: E402
+import cells  # noqa: E402
+import cold  # noqa: E402
+import families  # noqa: E402
+
+ROOT = HERE.parent
+FULL = (8, 16, 32, 64, 128, 256, 512)
+QUICK = (8, 16, 32, 64)
+OVER = "over"
 
 
-def cold(args: list[str], runs: int) -> float:
-    """Median wall time of a command in a new process."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                       check=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def fmt_time(seconds: float | None, cap: float) -> str:
+    if seconds is None:
+        return f"> {cap:.0f} s"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
 
-def chain_spec(k: int, size: int = 4) -> str:
-    lines = [f"  - h{n} = sigmoid(W{n} @ h{n - 1})" for n in range(1, k + 1)]
-    weights = "".join(f"  W{n}: [N, N]\n" for n in range(1, k + 1))
-    return (f"dims: {{N: {size}}}\ninputs:\n  h0: [N]\n{weights}forward:\n" + "\n".join(lines)
-            + f"\n  - L = sum(h{k} * h{k})\nloss: L\n")
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else OVER
 
 
-def in_process(text: str, runs: int, closed: bool = False) -> float:
-    """Median time to read and derive a spec, with SymPy's cache cleared each run."""
-    from sympy.core.cache import clear_cache
+# -- rows run in a worker process, stopped at the cap ------------------------------
 
-    from einderive.derivation import derive
-    from einderive.spec import loads
-    times = []
-    for _ in range(runs):
-        clear_cache()
-        start = time.perf_counter()
-        derive(loads(text, "bench.yaml"), closed=closed)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def used(pid: int, clock: str) -> float:
+    """Seconds a running worker has used on ``clock``: its CPU time from /proc, else wall."""
+    if clock == "cpu":
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        except (OSError, ValueError, IndexError):
+            pass
+    return time.perf_counter()
+
+
+def next_line(lines: queue.Queue, pid: int, clock: str, limit: float):
+    """The worker's next line, or TimeoutError once it has used ``limit`` more seconds."""
+    start = used(pid, clock)
+    while True:
+        try:
+            return lines.get(timeout=0.25)
+        except queue.Empty:
+            if used(pid, clock) - start > limit:
+                raise TimeoutError from None
+
+
+def stream(args: list[str], sizes: list[int], timeout_for, clock: str) -> tuple[dict, str]:
+    """Run a worker that prints one JSON line per size; {n: median or None (past the cap)}.
+
+    The worker is killed at the first size that uses more than ``timeout_for(n)`` seconds
+    of ``clock`` (so that on a busy machine the cap, like the times, is the worker's CPU
+    time); it and every larger size are None.  The second value is the worker's error.
+    """
+    err = tempfile.TemporaryFile(mode="w+")  # a file, so a chatty worker never blocks
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout] + [lines.put(None)],
+                     daemon=True).start()
+    out: dict = {}
+    for k, n in enumerate(sizes):
+        try:
+            line = next_line(lines, proc.pid, clock, timeout_for(n) + (30 if k == 0 else 0))
+        except TimeoutError:
+            proc.kill()
+            break
+        if line is None:
+            break
+        record = json.loads(line)
+        out[record["n"]] = record["median"]
+    proc.wait()
+    error = ""
+    if proc.returncode not in (0, -9) and len(out) < len(sizes):
+        err.seek(0)
+        tail = err.read().strip().splitlines()
+        error = tail[-1] if tail else f"exit {proc.returncode}"
+    err.close()
+    return {n: out.get(n) for n in sizes}, error
+
+
+def progress(name: str, row: dict, cap: float) -> None:
+    """A row as soon as it is measured, on standard error (the table comes at the end)."""
+    cells_text = ", ".join(f"{n}: {fmt_time(t, cap)}" for n, t in row.items())
+    print(f"  measured {name}: {cells_text}", file=sys.stderr, flush=True)
+
+
+def scaling(sizes, cap, reps, budget, modes, clock, names) -> tuple[dict, dict]:
+    """{(family, mode): {n: seconds or None}} and {(family, mode): error}."""
+    table, errors = {}, {}
+    for family in names:
+        for mode in modes:
+            args = [sys.executable, str(HERE / "cells.py"), family, mode,
+                    ",".join(map(str, sizes)), "--reps", str(reps), "--budget", str(budget),
+                    "--clock", clock]
+            # check also writes the golden first (one more derivation, untimed)
+            factor = 2 if mode == "check" else 1
+            table[family, mode], errors[family, mode] = stream(
+                args, list(sizes), lambda n: factor * cap + budget, clock)
+            progress(f"{family} {mode}", table[family, mode], cap)
+    return table, errors
+
+
+def baseline_rows(python, sizes, cap, reps, budget, clock, names) -> dict:
+    """{(tool, family): {n: seconds or None}}, for the tools importable in ``python``."""
+    rows = {}
+    for tool in baselines.TOOLS:
+        for family in names:
+            args = [python, str(HERE / "baselines.py"), tool, family,
+                    ",".join(map(str, sizes)), "--reps", str(reps), "--budget", str(budget),
+                    "--clock", clock]
+            row, _ = stream(args, list(sizes), lambda n: cap + budget, clock)
+            if any(v is not None for v in row.values()):
+                rows[tool, family] = row
+            progress(f"{tool} {family}", row, cap)
+    return rows
+
+
+# -- ratios ------------------------------------------------------------------------
+
+def growth(row: dict, cap: float):
+    """(hi, lo, ratio, capped): t(256)/t(64), else the largest 4x pair with t(lo) measured.
+
+    When t(hi) ran past the cap the ratio is only bounded below, by cap / t(lo).
+    """
+    pairs = [(hi, hi // 4) for hi in sorted(row, reverse=True) if row.get(hi // 4)]
+    if not pairs:
+        return None
+    hi, lo = (256, 64) if (256, 64) in pairs else pairs[0]
+    if row[hi] is None:
+        return hi, lo, cap / row[lo], True
+    return hi, lo, row[hi] / row[lo], False
+
+
+def growth_text(g) -> str:
+    if g is None:
+        return "-"
+    hi, lo, ratio, bound = g
+    power = math.log(ratio) / math.log(hi / lo)
+    sign = ">" if bound else ""
+    ok = not bound and ratio <= 5
+    return f"t({hi})/t({lo}) = {sign}{ratio:.1f} (n^{sign}{power:.2f}) {verdict(ok)}"
+
+
+# -- printing ----------------------------------------------------------------------
+
+def print_grid(title: str, rows: dict, sizes, cap: float, ratio: bool = True,
+               errors: dict | None = None) -> None:
+    print(f"\n{title}")
+    names = {key: " ".join(key) for key in rows}
+    width = max(len(s) for s in names.values())
+    print(" " * width + "".join(f"{'N=' + str(n):>10}" for n in sizes)
+          + ("   target t(256)/t(64) <= 5" if ratio else ""))
+    for key, row in rows.items():
+        error = (errors or {}).get(key)
+        # a worker that failed measured nothing from that size on: not "> cap"
+        shown = ["error" if error and row[n] is None else fmt_time(row[n], cap) for n in sizes]
+        cells_text = "".join(f"{text:>10}" for text in shown)
+        tail = f"   {growth_text(growth(row, cap)) if not error else 'error'}" if ratio else ""
+        print(names[key].ljust(width) + cells_text + tail)
+        if error:
+            print(" " * width + f"   error: {error}")
+
+
+def print_baselines(table: dict, base: dict, sizes, cap: float) -> None:
+    print("\nper layer (time / N), einderive text against the baselines")
+    for family in families.FAMILIES:
+        ours = table.get((family, "text"), {})
+        for tool in baselines.TOOLS:
+            theirs = base.get((tool, family))
+            if theirs is None:
+                continue
+            parts = []
+            for n in sizes:
+                a, b = ours.get(n), theirs.get(n)
+                if a is None or b is None:
+                    continue
+                parts.append(f"N={n}: {a / n * 1000:.1f} vs {b / n * 1000:.2f} ms "
+                             f"(x{a / b:.2f})")
+            if parts:
+                print(f"  {family}, einderive vs {tool}: " + "; ".join(parts))
+    chain = base.get(("pytensor", "chain"))
+    ours = table.get(("chain", "text"), {})
+    if chain:
+        common = [n for n in sizes if chain.get(n) and ours.get(n)]
+        if common:
+            n = max(common)
+            ratio = ours[n] / chain[n]
+            print(f"  target: chain per layer at least as fast as PyTensor's grad: "
+                  f"N={n} einderive/PyTensor = {ratio:.2f} {verdict(ratio <= 1)}")
+
+
+def machine_line(args) -> str:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    import sympy
+    return (f"einderive benchmark: Python {platform.python_version()}, SymPy {sympy.__version__}, "
+            f"{platform.machine()}, {cores} cores, {platform.processor() or platform.system()}; "
+            f"{'--quick' if args.quick else 'full'}, cells capped at {args.cap:.0f} s, "
+            f"medians of up to {args.reps} runs, {args.clock} time")
+
+
+def cold_section(args) -> float:
+    """Print the paired cold start; returns the SymPy import's median (on args.clock)."""
+    exe = cold.einderive_command()
+    result = cold.paired(exe + ["derive", "specs/mlp.yaml"], cold.SYMPY, args.pairs)
+    print(f"\ncold start, {result['pairs']} pairs by turns (CPU time of the child, and wall)")
+    for clock in ("cpu", "wall"):
+        r = result[clock]
+        q1, q2, q3 = r["ratio"]
+        print(f"  {clock:4}  import sympy {r['base']:.3f} s, einderive derive specs/mlp.yaml "
+              f"{r['median']:.3f} s; paired ratio {q2:.2f} (IQR {q1:.2f} .. {q3:.2f})   "
+              f"target <= 1.3 {verdict(q2 <= 1.3)}")
+    helped = cold.paired(exe + ["--help"], [sys.executable, "-c", "import click, rich"],
+                         max(5, args.pairs // 4))[args.clock]
+    print(f"  {args.clock}  python -c 'import click, rich' {helped['base']:.3f} s, "
+          f"einderive --help {helped['median']:.3f} s; paired ratio {helped['ratio'][1]:.2f}")
+    return result[args.clock]["base"]
+
+
+def dims_section(args) -> None:
+    """The cost must not depend on the size of a dim (no sum is ever expanded)."""
+    print("\ndim sizes: each family at N = 8 in text mode, every dim of size 3 and of size 10^6")
+    cells.cell("chain", "text", 2)  # warm the imports
+    for family in families.FAMILIES:
+        small, large = (cells.cell(family, "text", 8, args.reps, args.budget, args.clock,
+                                   size)["median"] for size in (3, 10**6))
+        print(f"  {family:6}  {fmt_time(small, args.cap):>8}  {fmt_time(large, args.cap):>8}"
+              f"  ratio {large / small:.2f}   target about 1 {verdict(large / small <= 1.2)}")
+
+
+def whole_chain(args, sizes, sympy_s: float) -> None:
+    n = 256 if 256 in sizes else max(sizes)
+    with tempfile.TemporaryDirectory(prefix="einderive-bench-") as tmp:
+        path = families.write(Path(tmp), "chain", n)
+        done = cold.run(cold.einderive_command() + ["derive", str(path)], timeout=3 * args.cap)
+    t = None if done is None else done.time(args.clock)
+    ratio = "-" if t is None else f"{t / sympy_s:.2f}"
+    ok = t is not None and t < 3 * sympy_s
+    print(f"\nwhole process: einderive derive chain{n}.yaml  {fmt_time(t, 3 * args.cap)}, "
+          f"{ratio} x the SymPy import   target < 3 {verdict(ok)}")
+
+
+def memory_section(args, table: dict) -> None:
+    exe = cold.einderive_command()
+    # the median of five: one run of the import alone has been seen 35 % above the rest
+    base = statistics.median(cold.run(cold.SYMPY).kib for _ in range(5))
+    print(f"\npeak memory (max RSS), target <= 2 x import sympy ({base / 1024:.0f} MiB)")
+    rows = [(f"verify {p.name}", exe + ["verify", str(p.relative_to(ROOT))])
+            for p in sorted((ROOT / "specs").glob("*.yaml"))]
+    with tempfile.TemporaryDirectory(prefix="einderive-bench-") as tmp:
+        for family in families.FAMILIES:
+            # the largest size derived with closed forms (numpy), else in any mode
+            done = ([n for n, t in table.get((family, "numpy"), {}).items() if t is not None]
+                    or [n for (f, _), row in table.items() if f == family
+                        for n, t in row.items() if t is not None])
+            if done:
+                path = families.write(Path(tmp), family, max(done))
+                rows.append((f"derive -f numpy {path.name}",
+                             exe + ["derive", "-f", "numpy", str(path)]))
+        width = max(len(r[0]) for r in rows)
+        worst = 0.0
+        for name, command in rows:
+            done = cold.run(command, timeout=3 * args.cap)
+            if done is None:
+                print(f"  {name.ljust(width)}  > cap")
+                continue
+            kib = done.kib
+            worst = max(worst, kib / base)
+            print(f"  {name.ljust(width)}  {kib / 1024:6.0f} MiB  {kib / base:.2f} x")
+    print(f"  largest: {worst:.2f} x   target <= 2 {verdict(worst <= 2)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    parser.add_argument("--quick", action="store_true", help="N = 8, 16, 32, 64")
+    parser.add_argument("--sizes", help="comma-separated N (overrides --quick)")
+    parser.add_argument("--modes", default=",".join(cells.MODES))
+    parser.add_argument("--families", default=",".join(families.FAMILIES))
+    parser.add_argument("--cap", type=float, default=60.0,
+                        help="seconds (on --clock) for one run of a cell; past it, '> cap'")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--budget", type=float, default=3.0,
+                        help="seconds of repeated runs per cell")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                        help="CPU time of the measured process (default; steady on a busy "
+                        "machine) or wall time")
+    parser.add_argument("--pairs", type=int, default=20, help="cold-start pairs")
+    parser.add_argument("--baseline-python", default=sys.executable,
+                        help="a Python with pytensor and/or jax (default: this one)")
+    parser.add_argument("--skip", default="",
+                        help="sections to skip: cold,scaling,dims,baselines,memory")
+    parser.add_argument("--json", help="also write the measured times to this file")
     args = parser.parse_args()
-    runs = 3 if args.quick else 7
-    exe = [sys.executable, "-m", "einderive.cli"]
-    # pip writes bytecode when it installs a package; an editable checkout (or
-    # PYTHONDONTWRITEBYTECODE) may not have it, so compile it as pip would
+    sizes = (tuple(int(s) for s in args.sizes.split(",")) if args.sizes
+             else QUICK if args.quick else FULL)
+    skip = set(filter(None, args.skip.split(",")))
+    modes = tuple(args.modes.split(","))
+    names = tuple(args.families.split(","))
+    # pip compiles a package's bytecode when it installs it; an editable checkout
+    # may not have it, so compile it as pip would before timing cold starts
     import compileall
 
     import einderive
     compileall.compile_dir(str(Path(einderive.__file__).parent), quiet=1)
-    rows: list[tuple[str, str]] = []
-
-    sympy_t = cold([sys.executable, "-c", "import sympy"], runs)
-    derive_t = cold(exe + ["derive", "specs/mlp.yaml"], runs)
-    help_t = cold(exe + ["--help"], runs)
-    python_t = cold([sys.executable, "-c", "import click, rich"], runs)
-    rows += [("python -c 'import sympy'", f"{sympy_t:.3f} s"),
-             ("einderive derive specs/mlp.yaml (cold)", f"{derive_t:.3f} s"),
-             ("  ratio to the SymPy import (target <= 1.5)", f"{derive_t / sympy_t:.2f}"),
-             ("einderive --help (cold)", f"{help_t:.3f} s"),
-             ("python -c 'import click, rich'", f"{python_t:.3f} s")]
-
-    in_process(chain_spec(2), 1)  # warm the imports
-    chain = {}
-    for k in (1, 2, 4, 8, 16, 32, 64):
-        chain[k] = in_process(chain_spec(k), max(1, runs // 2))
-        rows.append((f"derive, chain of {k} sigmoid layers", f"{chain[k] * 1000:.0f} ms"))
-    rows.append(("  t(64)/t(8) (target <= 10; 8 = linear)", f"{chain[64] / chain[8]:.1f}"))
-    expand = {}
-    for k in (8, 16, 32, 64):
-        expand[k] = in_process(chain_spec(k), 1, closed=True)
-        rows.append((f"derive --expand, chain of {k}", f"{expand[k] * 1000:.0f} ms"))
-    rows.append(("  t(64)/t(8) with --expand", f"{expand[64] / expand[8]:.1f}"))
-
-    small = in_process(chain_spec(8, 3), runs)
-    large = in_process(chain_spec(8, 10**6), runs)
-    rows += [("derive, chain of 8, dims of size 3", f"{small * 1000:.0f} ms"),
-             ("derive, chain of 8, dims of size 10^6", f"{large * 1000:.0f} ms"),
-             ("  ratio (target about 1, <= 1.2)", f"{large / small:.2f}")]
-
-    n = len(list(SPECS.glob("*.yaml")))
-    rows += [(f"einderive check specs/ ({n} specs, one process)",
-              f"{cold(exe + ['check', 'specs/'], max(1, runs // 2)):.2f} s"),
-             (f"einderive verify specs/ ({n} specs)",
-              f"{cold(exe + ['verify', 'specs/'], max(1, runs // 2)):.2f} s")]
-
-    width = max(len(r[0]) for r in rows)
-    import platform
-    print(f"einderive benchmark: Python {platform.python_version()}, "
-          f"{platform.machine()}, {_cores()} cores; medians of {runs} runs")
-    for name, value in rows:
-        print(f"{name.ljust(width)}  {value.rjust(9)}")
-
-
-def _cores() -> int:
-    import os
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(machine_line(args), flush=True)
+    sympy_s = cold_section(args) if "cold" not in skip else None
+    table, errors = {}, {}
+    if "scaling" not in skip:
+        table, errors = scaling(sizes, args.cap, args.reps, args.budget, modes, args.clock,
+                                names)
+        print_grid("scaling, in one process (SymPy cache cleared each run)", table, sizes,
+                   args.cap, errors=errors)
+    if "dims" not in skip:
+        dims_section(args)
+    base = {}
+    if "baselines" not in skip:
+        base = baseline_rows(args.baseline_python, sizes, args.cap, args.reps, args.budget,
+                             args.clock, names)
+        if base:
+            print_grid("baselines (graph + gradient, no compile)", base, sizes, args.cap,
+                       ratio=False)
+            print_baselines(table, base, sizes, args.cap)
+        else:
+            print(f"\nbaselines: neither PyTensor nor JAX importable in {args.baseline_python}")
+    if sympy_s is not None:
+        whole_chain(args, sizes, sympy_s)
+    if "memory" not in skip:
+        memory_section(args, table)
+    if args.json:
+        rows = {" ".join(k): v for k, v in table.items()}
+        rows.update({" ".join(k): v for k, v in base.items()})
+        Path(args.json).write_text(json.dumps({"machine": machine_line(args), "cap": args.cap,
+                                               "rows": rows}, indent=1), encoding="utf-8")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
+    started = time.perf_counter()
     main()
+    print(f"\n(bench took {time.perf_counter() - started:.0f} s)")
