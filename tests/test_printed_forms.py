@@ -21,6 +21,8 @@ MODELS = sorted((Path(__file__).parent / "models").glob("*.yaml"))
 # Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
 XFAIL = {
     "literal_one_broadcast": "derive exits 3 (KeyError 0) on an input of shape [1, T, D]",
+    "transpose_chain_sum": "index form merges two sums over one dim: ∂L/∂A_ik = B_jk C_ij "
+                           "(right: Σ_j B_jk Σ_j′ C_ij′)",
     "power_forms": "x ** 1.5 prints as `x^∘3/2`, which reads (x^∘3)/2; and `2 1 ⊘ x` for 2/x",
     "swiglu_inline": "no matrix form: Gradients prints `grad(X) = Σ_k …`, an index form without "
                      "its indices on the left",
