@@ -414,7 +414,7 @@ class Env:
         if mode == "index":
             got = IndexEval(self, labels).top(rhs)
         else:
-            ev = MatrixEval(self)
+            ev = MatrixEval(self, np.shape(target))
             got = ev.final(ev.ev(rhs), np.shape(target))
         close(got, target, line, rtol)
         return mode
@@ -465,6 +465,8 @@ def _has_indices(env: Env, tree) -> bool:
     if kind in ("sigma", "sub"):
         return True
     if kind == "name":
+        if tree[1] == "I" and "I" not in env.shapes:
+            return False
         return bool(env.split(tree[1])[1]) if tree[1] not in ("δ",) else True
     if kind == "adj":
         return bool(env.split(tree[2])[1])
@@ -505,18 +507,24 @@ class MV:
     """A matrix-form value; ``ones`` marks a value that stands for a broadcast by 𝟏, whose
     width comes from the left-hand side."""
 
-    def __init__(self, v, ones=False, is_ones=False, transposed=False):
+    def __init__(self, v, ones=False, is_ones=False, transposed=False, is_eye=False):
         self.v, self.ones, self.is_ones, self.transposed = np.asarray(v, dtype=float), ones, \
             is_ones, transposed
+        self.is_eye = is_eye  # I, the identity, sized by its neighbour (v is its factor)
 
     @property
     def scalar(self):
         return self.v.ndim == 0
 
+    @property
+    def one(self):
+        """A 1-vector or 1×1 matrix, which a person reads as a scalar."""
+        return self.v.size == 1 and not self.is_ones
+
 
 class MatrixEval:
-    def __init__(self, env: Env):
-        self.env = env
+    def __init__(self, env: Env, target: tuple | None = None):
+        self.env, self.target = env, target
 
     def final(self, x: MV, shape: tuple):
         v = x.v
@@ -537,6 +545,8 @@ class MatrixEval:
             return MV(float(t[1]))
         if kind == "paren":
             return self.ev(t[1])
+        if kind == "name" and t[1] == "I" and "I" not in self.env.shapes:
+            return MV(1.0, is_eye=True)
         if kind == "name":
             name, idx = self.env.split(t[1])
             if idx:
@@ -555,12 +565,12 @@ class MatrixEval:
             return MV(1.0, is_ones=True)
         if kind == "neg":
             x = self.ev(t[1])
-            return MV(-x.v, x.ones, False)
+            return MV(-x.v, x.ones, x.is_ones, x.transposed, x.is_eye)
         if kind == "add":
             xs = [self.ev(a) for a in t[1]]
             out = xs[0]
             for x in xs[1:]:
-                out = MV(_bcast(out.v, x.v, np.add), out.ones or x.ones or out.is_ones or x.is_ones)
+                out = self.elementwise(out, x, np.add)
             return out
         if kind == "T":
             x = self.ev(t[1])
@@ -598,37 +608,50 @@ class MatrixEval:
         for op, f in items[1:]:
             x = self.ev(f)
             if op == "⊙":
-                acc = MV(_bcast(acc.v, x.v, np.multiply), acc.ones or x.ones or acc.is_ones
-                         or x.is_ones)
+                acc = self.elementwise(acc, x, np.multiply)
             elif op == "⊘":
-                acc = MV(_bcast(acc.v, x.v, np.divide), acc.ones or x.ones or acc.is_ones
-                         or x.is_ones)
+                acc = self.elementwise(acc, x, np.divide)
             elif op == "·":
-                if not acc.scalar:
+                if not (acc.scalar or acc.one):
                     raise ReaderError("'·' after a non-scalar")
-                acc = MV(acc.v * x.v, x.ones or x.is_ones)
+                acc = self.matmul(MV(acc.v.reshape(())), x)
             elif op == "/":
-                if not x.scalar:
+                if not (x.scalar or x.one):
                     raise ReaderError("'/' by a non-scalar in a matrix form")
-                acc = MV(acc.v / x.v, acc.ones or acc.is_ones)
+                acc = MV(acc.v / x.v.reshape(()), acc.ones, acc.is_ones, acc.transposed)
             else:
                 acc = self.matmul(acc, x)
         return acc
 
+    def elementwise(self, a: MV, b: MV, f) -> MV:
+        av, bv = _eye_like(a, b), _eye_like(b, a)
+        return MV(_bcast(av, bv, f), a.ones or b.ones or a.is_ones or b.is_ones)
+
     def matmul(self, a: MV, b: MV) -> MV:
+        """Juxtaposition: a product by a scalar, or the matrix product.  ``𝟏`` (a ones-value,
+        possibly scaled) takes its size from its neighbour or, failing that, the left side."""
+        if a.is_eye or b.is_eye:
+            other, eye = (b, a) if a.is_eye else (a, b)
+            return MV(other.v * eye.v if other.scalar else other.v * float(eye.v), other.ones,
+                      other.is_ones, other.transposed) if not other.scalar else \
+                MV(other.v * eye.v, is_eye=True)
         if a.is_ones and b.is_ones:
             raise ReaderError("𝟏 𝟏 with no size")
+        if a.is_ones and b.scalar:
+            return MV(a.v * b.v, is_ones=True, transposed=a.transposed)
+        if b.is_ones and a.scalar:
+            return MV(a.v * b.v, is_ones=True, transposed=b.transposed)
         if a.is_ones:
             if a.transposed:  # 𝟏ᵀ B: column sums, a row
-                return MV(b.v.sum(axis=0, keepdims=True), b.ones)
-            if b.scalar or b.v.shape[0] == 1:  # 𝟏 bᵀ: the row b on every row
-                return MV(b.v, True)
+                return MV(a.v * b.v.sum(axis=0, keepdims=True), b.ones)
+            if b.v.shape[0] == 1:  # 𝟏 bᵀ: the row b on every row
+                return MV(a.v * b.v, True)
             raise ReaderError(f"𝟏 times a matrix with {b.v.shape[0]} rows")
         if b.is_ones:
             if not b.transposed:  # A 𝟏: row sums, a column
-                return MV(a.v if a.scalar else a.v.sum(axis=1, keepdims=True), a.ones)
-            if a.scalar or a.v.shape[-1] == 1:  # a 𝟏ᵀ: the column a in every column
-                return MV(a.v, True)
+                return MV(b.v * a.v.sum(axis=1, keepdims=True), a.ones)
+            if a.v.shape[-1] == 1:  # a 𝟏ᵀ: the column a in every column
+                return MV(b.v * a.v, True)
             raise ReaderError(f"a matrix with {a.v.shape[-1]} columns times 𝟏ᵀ")
         if a.scalar or b.scalar:
             return MV(a.v * b.v, a.ones or b.ones)
@@ -645,14 +668,32 @@ class MatrixEval:
             sub = args[0][1]
             terms, out = sub.split("->") if "->" in sub else (sub, None)
             terms = terms.split(",")
+            vals = [self.ev(a) for a in args[1:]]
+            if len(vals) != len(terms):
+                raise ReaderError(f"einsum {sub!r} with {len(vals)} operands")
+            sizes = {}
+            for term, x in zip(terms, vals):
+                if not x.is_ones:
+                    for ch, n in zip(term, _natural(x.v, len(term)).shape):
+                        sizes[ch] = n
+            if out is not None and self.target is not None:
+                tshape = self.target if len(out) != 1 else self.target[:1]
+                for ch, n in zip(out, tshape):
+                    sizes.setdefault(ch, n)
             ops = []
-            for term, a in zip(terms, args[1:], strict=True):
-                v = self.ev(a).v
-                ops.append(_natural(v, len(term)))
+            for term, x in zip(terms, vals):
+                if x.is_ones:
+                    if any(ch not in sizes for ch in term):
+                        raise ReaderError("an einsum operand 𝟏 with no size")
+                    ops.append(x.v * np.ones([sizes[ch] for ch in term]))
+                else:
+                    ops.append(_natural(x.v, len(term)))
             r = np.einsum(sub, *ops)
             return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
         if len(args) != 1:
             raise ReaderError(f"{fn} with {len(args)} arguments")
+        if fn in ("softmax", "logsumexp", "log_softmax") and args[0][0] == "name":
+            return self.axis_function(fn, args[0][1], kwargs)
         x = self.ev(args[0])
         v = x.v
         if fn == "rowsum":
@@ -674,6 +715,47 @@ class MatrixEval:
             r = _logsumexp(v, axis)
             return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
         raise ReaderError(f"unknown function {fn}")
+
+
+def _as_matrix(r):
+    return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
+
+
+def _axis_apply(fn, v, axis):
+    """softmax, log_softmax or logsumexp of the array ``v`` along ``axis``."""
+    if fn == "softmax":
+        return _softmax(v, axis)
+    if fn == "log_softmax":
+        return v - np.expand_dims(_logsumexp(v, axis), axis)
+    return _logsumexp(v, axis)
+
+
+def _axis_function_of(env, fn, token, kwargs):
+    """``fn(name, axis=…)`` on the tensor's own shape (its literal-1 axes included), the axis
+    -1 unless printed."""
+    name, idx = env.split(token)
+    if idx:
+        raise ReaderError(f"an indexed argument {token!r} of {fn}")
+    shp = tuple(d if isinstance(d, int) else env.dims[d] for d in env.shapes[name])
+    v = env.tensor(name, False).reshape(shp)
+    axis = kwargs.get("axis", -1)
+    if not -len(shp) <= axis < len(shp):
+        raise ReaderError(f"{fn}({token}, axis={axis}) of a tensor of rank {len(shp)}")
+    return _axis_apply(fn, v, axis), axis % len(shp), shp
+
+
+MatrixEval.axis_function = lambda self, fn, token, kwargs: _as_matrix(
+    _axis_function_of(self.env, fn, token, kwargs)[0])
+
+
+def _eye_like(x: MV, other: MV):
+    """The identity ``I`` as an array the size of the matrix it meets elementwise."""
+    if not x.is_eye:
+        return x.v
+    n = other.v.shape[0] if other.v.ndim else None
+    if n is None or (other.v.ndim == 2 and other.v.shape[1] not in (1, n)):
+        raise ReaderError("I with no size")
+    return x.v * np.eye(n)
 
 
 def _natural(v, rank):
@@ -853,30 +935,28 @@ class IndexEval:
         """``logsumexp(z)`` of a vector: a scalar, written without a subscript."""
         if call[1] != "logsumexp" or len(call[2]) != 1 or call[2][0][0] != "name":
             raise ReaderError(f"{call[1]}(…) without a subscript in an index form")
-        name, inner = self.env.split(call[2][0][1])
-        dims = self.env.index_dims(name)
-        if inner or len(dims) != 1:
+        r, axis, shp = _axis_function_of(self.env, "logsumexp", call[2][0][1], call[3])
+        if r.size != 1:
             raise ReaderError(f"logsumexp({call[2][0][1]}) without a subscript")
-        return IV(_logsumexp(self.env.tensor(name, False).reshape(-1), 0), (), {})
+        return IV(r.reshape(()), (), {})
 
     def subscripted(self, call, idx) -> IV:
-        """``softmax(S)_ij``, ``logsumexp(Z)_i``: a function of a whole tensor, indexed."""
+        """``softmax(S)_ij``, ``logsumexp(Z)_i``: a function of a whole tensor, indexed (its
+        literal-1 axes carry no index)."""
         if call[0] != "call" or call[1] not in ("softmax", "logsumexp") or len(call[2]) != 1 \
                 or call[2][0][0] != "name":
             raise ReaderError(f"a subscript on {call!r}")
-        name, inner = self.env.split(call[2][0][1])
-        if inner:
-            raise ReaderError("an indexed argument of softmax/logsumexp")
-        dims = self.env.index_dims(name)
-        v = self.env.tensor(name, False).reshape([self.env.dims[d] for d in dims])
-        axis = call[3].get("axis", -1) % len(dims)
-        if call[1] == "softmax":
-            r, rdims = _softmax(v, axis), dims
-        else:
-            r, rdims = _logsumexp(v, axis), [d for n, d in enumerate(dims) if n != axis]
+        r, axis, shp = _axis_function_of(self.env, call[1], call[2][0][1], call[3])
+        dims = list(self.env.shapes[self.env.split(call[2][0][1])[0]])
+        if call[1] == "logsumexp":
+            dims.pop(axis)
+        keep = [n for n, d in enumerate(dims) if d != 1]
+        r = r.reshape([r.shape[n] for n in keep])
+        rdims = [dims[n] for n in keep]
         if len(idx) != len(rdims):
-            raise ReaderError(f"{call[1]}({name}) written with {len(idx)} indices")
+            raise ReaderError(f"{call[1]}(…) written with {len(idx)} indices; it has "
+                              f"{len(rdims)}")
         for lab, d in zip(idx, rdims):
             if self.env.letter_dim.get(lab.rstrip(PRIME)) != d:
-                raise ReaderError(f"index {lab!r} of {call[1]}({name}) does not run over {d}")
+                raise ReaderError(f"index {lab!r} of {call[1]}(…) does not run over {d}")
         return self.diag(r, idx)

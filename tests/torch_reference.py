@@ -73,6 +73,11 @@ class _Lib:
         self.mod = mod
         self.t = mod is not np
 
+    def own(self, x):
+        if self.t:
+            return x.clone() if torch.is_tensor(x) else self.const(x)
+        return np.array(x, dtype=np.float64, copy=True)
+
     def const(self, v):
         return self.mod.tensor(float(v), dtype=self.mod.float64) if self.t else np.float64(v)
 
@@ -170,7 +175,9 @@ def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
 
     for t in graph.tensors:
         if t.expr is not None:
-            env[t.name] = ev(t.expr)
+            # a node is its own tensor even when it only renames another (h = x): its adjoint
+            # is then its own, not the sum over every use of x
+            env[t.name] = lib.own(ev(t.expr))
     return env
 
 

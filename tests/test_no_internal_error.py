@@ -1,0 +1,55 @@
+"""No internal error is reachable from a valid spec: random valid specs (every op, broadcasting,
+keepdims, literal-1 axes, rank 3, inline nesting, fan-out) through `derive` in every format,
+`graph` in every format and `verify` exit 0 (or 2 for a spec einderive refuses), never 3.
+
+CI runs a bounded number of examples.  Run more with
+``HYPOTHESIS_PROFILE=thorough pytest tests/test_no_internal_error.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from spec_strategies import valid_specs
+
+settings.register_profile("ci", max_examples=10, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=500, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+COMMANDS = [
+    ["derive"], ["derive", "--steps", "--expand", "--tree"],
+    ["derive", "-f", "latex"], ["derive", "--latex", "--standalone"],
+    ["derive", "-f", "markdown"], ["derive", "-f", "json"],
+    ["derive", "-f", "numpy"], ["derive", "-f", "torch"],
+    ["graph"], ["graph", "-f", "dot"], ["graph", "-f", "tikz"],
+    ["verify"],
+]
+
+
+def run_all(text: str) -> list[str]:
+    """The commands that exited with something other than 0 or 2 (verify: other than 0 or 2;
+    a verify exit 1 is a wrong gradient, reported too)."""
+    from einderive.cli import main
+    runner = CliRunner()
+    bad = []
+    for cmd in COMMANDS:
+        try:
+            r = runner.invoke(main, cmd + ["-"], input=text, catch_exceptions=False)
+        except Exception as exc:  # an exception escaping the CLI is worse than exit 3
+            bad.append(f"{' '.join(cmd)}: raised {type(exc).__name__}: {exc}")
+            continue
+        if r.exit_code not in (0, 2):
+            lines = [ln for ln in r.output.splitlines() if ln.strip()]
+            shown = [ln for ln in lines if "FAIL" in ln or "error" in ln] or lines[-3:]
+            bad.append(f"{' '.join(cmd)}: exit {r.exit_code}: {' | '.join(shown)}")
+    return bad
+
+
+@given(valid_specs())
+def test_no_internal_error_on_random_valid_specs(text):
+    bad = run_all(text)
+    assert not bad, text + "\n" + "\n".join(bad)
