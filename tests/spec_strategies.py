@@ -34,9 +34,17 @@ def _fmt_shape(s):
     return "[" + ", ".join(map(str, s)) + "]"
 
 
+# Constructs that hit known defects (see /work/briefs/findings-proof.md and tests/regressions):
+# a rank-3 tensor with a literal-1 axis, also from keepdims (KeyError), `.T` of a bracketed expression (generated
+# code drops the brackets), a dim used as a value that no input's shape gives (NameError), an
+# expression inside softmax/log_softmax/logsumexp (its internal node's name is printed).
+KNOWN_DEFECT_SHAPES = [(1, "N", "K")]
+
+
 class _Gen:
-    def __init__(self, draw, env):
-        self.draw, self.env = draw, env
+    def __init__(self, draw, env, avoid_known=False):
+        self.draw, self.env, self.avoid = draw, env, avoid_known
+        self.dims = {d for _, s in env for d in s if isinstance(d, str)}
 
     def leaf(self, want=None):
         pool = [(n, s) for n, s in self.env if want is None or s == want]
@@ -51,7 +59,10 @@ class _Gen:
                                   "axisfn", "einsum", "l2", "scalar"]))
         a, sa = self.expr(depth - 1)
         if kind == "unary":
-            return d(st.sampled_from(UNARY)).format(a), sa
+            forms = [u for u in UNARY if not self.avoid or
+                     not any(f"{dim})" in u or f"/ {dim}" in u for dim in "MNK"
+                             if dim not in self.dims)]
+            return d(st.sampled_from(forms)).format(a), sa
         if kind == "binary":
             b, sb = self.expr(depth - 1)
             out = broadcast(sa, sb)
@@ -61,7 +72,8 @@ class _Gen:
             rhs = f"(1 + ({b}) * ({b}))" if op == "/" else f"({b})"
             return f"({a}) {op} {rhs}", out
         if kind == "scalar":
-            return f"{d(st.sampled_from(['0.5', '3', 'M']))} * ({a})", sa
+            c = ["0.5", "3"] + (["M"] if "M" in self.dims or not self.avoid else [])
+            return f"{d(st.sampled_from(c))} * ({a})", sa
         if kind == "matmul" and sa and sa[-1] != 1:
             partners = [(n, s) for n, s in self.env if s and len(s) <= 2 and s[0] == sa[-1]]
             if partners and len(sa) <= 3:
@@ -71,14 +83,16 @@ class _Gen:
                 return f"({a}) @ {b}", sa[:-1] + sb[1:]
             return a, sa
         if kind == "transpose" and len(sa) == 2:
-            return f"({a}).T", sa[::-1]
+            if self.avoid and not a.isidentifier():
+                return a, sa
+            return (f"{a}.T" if a.isidentifier() else f"({a}).T"), sa[::-1]
         if kind == "transpose" and len(sa) == 3:
             perm = d(st.permutations([0, 1, 2]))
             return f"transpose({a}, axes=({perm[0]}, {perm[1]}, {perm[2]}))", \
                 tuple(sa[p] for p in perm)
         if kind == "reduce" and sa:
             fn = d(st.sampled_from(["sum", "mean"]))
-            keep = d(st.booleans())
+            keep = d(st.booleans()) and not (self.avoid and len(sa) == 3)
             axes = d(st.sampled_from([None, 0, -1] + ([(0, 1)] if len(sa) >= 2 else [])))
             if axes is None:
                 return f"{fn}({a}{', keepdims=True' if keep else ''})", \
@@ -87,11 +101,13 @@ class _Gen:
             out = tuple(1 if i in ax else s for i, s in enumerate(sa)) if keep else \
                 tuple(s for i, s in enumerate(sa) if i not in ax)
             return f"{fn}({a}, axis={axes}{', keepdims=True' if keep else ''})", out
+        if kind == "axisfn" and sa and self.avoid and not a.isidentifier():
+            a, sa = self.leaf()  # an expression inside softmax prints an internal name
         if kind == "axisfn" and sa:
             fn = d(st.sampled_from(["softmax", "log_softmax", "logsumexp"]))
             axis = d(st.sampled_from([0, -1]))
             if fn == "logsumexp":
-                keep = d(st.booleans())
+                keep = d(st.booleans()) and not (self.avoid and len(sa) == 3)
                 ax = axis % len(sa)
                 out = tuple(1 if i == ax else s for i, s in enumerate(sa)) if keep else \
                     tuple(s for i, s in enumerate(sa) if i != ax)
@@ -116,18 +132,22 @@ class _Gen:
             return f"einsum('{letters}->{letters[::-1]}', {a})", sa[::-1]
         if kind == "l2":  # of leaves only: nested squares of squares overflow a numeric check
             (a, sa), (b, sb) = self.leaf(), self.leaf()
+            if self.avoid and a == b:  # l2_loss(x, x) prints a sum of zeros
+                return a, sa
             if broadcast(sa, sb) is not None:
                 return f"l2_loss({a}, {b})", ()
         return a, sa
 
 
 @st.composite
-def valid_specs(draw, max_nodes=5, max_depth=3):
-    """YAML text of a random valid spec."""
+def valid_specs(draw, max_nodes=5, max_depth=3, avoid_known=False):
+    """YAML text of a random valid spec; ``avoid_known`` leaves out the constructs of known
+    defects (KNOWN_DEFECT_SHAPES and the comment above it)."""
     n_inputs = draw(st.integers(1, 4))
-    env = [(f"x{n}", draw(st.sampled_from(SHAPES))) for n in range(n_inputs)]
+    shapes = [s for s in SHAPES if not avoid_known or s not in KNOWN_DEFECT_SHAPES]
+    env = [(f"x{n}", draw(st.sampled_from(shapes))) for n in range(n_inputs)]
     inputs = list(env)
-    gen = _Gen(draw, env)
+    gen = _Gen(draw, env, avoid_known)
     lines = []
     for k in range(draw(st.integers(1, max_nodes))):
         text, shape = gen.expr(draw(st.integers(1, max_depth)))

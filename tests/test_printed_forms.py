@@ -7,7 +7,10 @@ finite-difference gradients of the inputs).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
 
 import numpy as np
 import pytest
@@ -15,14 +18,33 @@ import torch_reference as R
 from conftest import SPEC_FILES
 from notation_reader import Env, ReaderError
 from printed import entries
+from spec_strategies import valid_specs
+
+settings.register_profile("ci", max_examples=10, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=500, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 MODELS = sorted((Path(__file__).parent / "models").glob("*.yaml"))
+REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
 
 # Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
 XFAIL = {
     "literal_one_broadcast": "derive exits 3 (KeyError 0) on an input of shape [1, T, D]",
     "transpose_chain_sum": "index form merges two sums over one dim: ∂L/∂A_ik = B_jk C_ij "
                            "(right: Σ_j B_jk Σ_j′ C_ij′)",
+    "sign_after_sum": "index form `Σ_i t_i − tanh(a)² − 1`: the sign of the 1 is flipped",
+    "log_softmax_sign": "index form `−softmax(x)_i Σ_i′ ∂L/∂h_i′ − ∂L/∂h_i − …`: signs flipped",
+    "squared_coefficient": "(2N − 1)²/(2N²) printed `(2 N − 1²/(2 N²))`: a bracket lost",
+    "merged_sum_scalar": "index form `x0_i ∂L/∂h1_i` merges two independent sums",
+    "broadcast_sum_factor": "matrix form einsum('j->', …) drops the factor N of a broadcast",
+    "anonymous_name": "an internal node name is printed: `softmax((_P_1))_ij`",
+    "zero_sum": "l2_loss(x, x) prints `Σ_i 0` in a matrix form and sum(…) in an index form",
+    "literal_one_rank3": "derive exits 3 (KeyError 0) on an input of shape [1, N, K]",
+    "keepdims_rank3": "derive exits 3 (KeyError 0) on keepdims of a rank-3 tensor",
+    "softmax_of_column_expression": "softmax over the 1-axis of an M×1 expression prints as "
+                                    "`softmax(2 x)`, the softmax of a vector",
     "power_forms": "x ** 1.5 prints as `x^∘3/2`, which reads (x^∘3)/2; and `2 1 ⊘ x` for 2/x",
     "swiglu_inline": "no matrix form: Gradients prints `grad(X) = Σ_k …`, an index form without "
                      "its indices on the left",
@@ -67,10 +89,32 @@ def _cases(paths):
             for p in paths]
 
 
-@pytest.mark.parametrize("path", _cases(SPEC_FILES + MODELS))
+@pytest.mark.parametrize("path", _cases(SPEC_FILES + MODELS + REGRESSIONS))
 def test_printed_forms_read_back_to_the_reference(path, run):
     bad = failures(path, run)
     assert not bad, "\n".join(bad)
+
+
+def text_failures(text: str) -> list[str]:
+    from einderive.derivation import derive
+    from einderive.render.terminal import plain
+    from einderive.spec import loads
+    d = derive(loads(text, "random.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    bad = []
+    for section, line in entries(plain(d)):
+        try:
+            env.check(line)
+        except ReaderError as exc:
+            bad.append(f"[{section}] {exc}")
+    return bad
+
+
+@given(valid_specs(avoid_known=True))
+def test_random_specs_print_what_they_compute(text):
+    """Random specs (without the constructs of known defects) read back to torch autograd."""
+    bad = text_failures(text)
+    assert not bad, text + "\n" + "\n".join(bad)
 
 
 # -- the reader can fail: damaged printed lines are caught -------------------------------------
