@@ -35,8 +35,9 @@ def _fmt_shape(s):
 
 
 # Constructs that hit known defects (see /work/briefs/findings-proof.md and tests/regressions):
-# a rank-3 tensor with a literal-1 axis, also from keepdims (KeyError), `.T` of a bracketed expression (generated
-# code drops the brackets), a dim used as a value that no input's shape gives (NameError), an
+# a rank-3 tensor with a literal-1 axis, also from keepdims (KeyError), `.T` of a bracketed
+# expression (generated code drops the brackets), a dim used as a value that no input's shape
+# gives (NameError), l2_loss(x, x) (a printed sum of zeros), an
 # expression inside softmax/log_softmax/logsumexp (its internal node's name is printed).
 KNOWN_DEFECT_SHAPES = [(1, "N", "K")]
 

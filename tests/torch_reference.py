@@ -11,8 +11,6 @@ same walk done in NumPy.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
-
 import numpy as np
 
 try:
@@ -179,10 +177,6 @@ def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
             # is then its own, not the sum over every use of x
             env[t.name] = lib.own(ev(t.expr))
     return env
-
-
-def _as_float(v):
-    return Fraction(v) if isinstance(v, int) else v
 
 
 # ---------------------------------------------------------------------------------------------
