@@ -84,8 +84,15 @@ def failures(path, run) -> list[str]:
         try:
             env.check(line)
         except ReaderError as exc:
-            bad.append(f"[{section}] {exc}")
+            if not _unknown_without_torch(exc):
+                bad.append(f"[{section}] {exc}")
     return bad
+
+
+def _unknown_without_torch(exc) -> bool:
+    """Without torch only the inputs' gradients are known (finite differences): a line that
+    needs a node's adjoint is then not checked."""
+    return R.torch is None and str(exc).startswith("no reference adjoint")
 
 
 def _cases(paths):
@@ -112,7 +119,8 @@ def text_failures(text: str) -> list[str]:
         try:
             env.check(line)
         except ReaderError as exc:
-            bad.append(f"[{section}] {exc}")
+            if not _unknown_without_torch(exc):
+                bad.append(f"[{section}] {exc}")
     return bad
 
 
