@@ -1,0 +1,966 @@
+"""A reader of the plain-text notation einderive prints, evaluated with NumPy.
+
+Written from the notation's documented meaning (README, "Reading the output"), not from
+einderive's printers, so that it is an independent check of what a person reads:
+
+- Vectors are columns; a row is a transposed column; ``𝟏`` is a vector or matrix of ones.
+- ``⊙`` and ``⊘`` are elementwise; with ``+`` and ``−`` they broadcast as NumPy does.
+  Juxtaposition is the matrix product (or a product by a scalar); ``·`` is a product by a scalar.
+- ``rowsum(X) = X 𝟏`` (a column), ``colsum(X) = Xᵀ 𝟏`` (a column), ``sum(X)`` the total.
+- Index form: each dim has its own letter; a primed letter (``j′``) runs over the same dim.
+  Einstein's convention: an index repeated on the right-hand side and absent from the left is
+  summed; other sums are written with ``Σ``.  ``δ_ik`` is Kronecker's delta.
+- ``σ'(z)`` is the derivative of the logistic function at ``z``; ``𝟙[a > b]`` is 1 where
+  ``a > b``, else 0; ``x^∘p`` is an elementwise power, a superscript (``x²``) a power.
+
+:func:`read` parses one printed line (``lhs = rhs``); :class:`Env` holds what the names mean
+(the forward values and the adjoints of every tensor) and evaluates it in index or matrix form.
+Anything the reader cannot read is a :class:`ReaderError`: an unreadable printed line is a
+failure of the printed text, not of the reader's patience.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+
+import numpy as np
+
+
+class ReaderError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokens
+
+SUPERSCRIPTS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ", "0123456789-/"))
+PRIME = "′"
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<adj>∂(?P<loss>{W}{C}*)/∂(?P<adjname>{W}{C}*(?:,{C}+)?))
+  | (?P<sum>Σ_(?P<sumidx>{C}+))
+  | (?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][−-]?[0-9]+)?)
+  | (?P<str>'[^']*')
+  | (?P<sub>(?<=\))_{C}+)
+  | (?P<name>{W}{C}*'?(?:,{C}+)?)
+  | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
+  | (?P<hpow>\^∘)
+  | (?P<op>[-+−⊙⊘·/()\[\],>ᵀ√𝟏𝟙=\]])
+""".replace("{W}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ_])[^\W\d])")
+     .replace("{C}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ])[\w′])"), re.VERBOSE)
+
+
+class Tok:
+    def __init__(self, kind, text, space_before, **kw):
+        self.kind, self.text, self.space = kind, text, space_before
+        self.__dict__.update(kw)
+
+    def __repr__(self):
+        return f"{self.kind}:{self.text}"
+
+
+def tokenize(text: str) -> list[Tok]:
+    out, pos, space = [], 0, False
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            raise ReaderError(f"cannot read {text[pos:pos + 12]!r} in {text!r}")
+        pos = m.end()
+        kind = m.lastgroup if m.lastgroup not in ("loss", "adjname", "sumidx") else None
+        for k in ("ws", "adj", "sum", "num", "str", "name", "sub", "sup", "hpow", "op"):
+            if m.group(k) is not None:
+                kind = k
+                break
+        if kind == "ws":
+            space = True
+            continue
+        if kind == "sub" and (not out or out[-1].text != ")" or space):
+            raise ReaderError(f"a subscript {m.group(0)!r} that follows no bracket in {text!r}")
+        tok = Tok(kind, m.group(0), space)
+        if kind == "adj":
+            tok.loss, tok.name = m.group("loss"), m.group("adjname")
+        if kind == "sum":
+            tok.name = m.group("sumidx")
+        out.append(tok)
+        space = False
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Syntax tree: tuples (kind, ...)
+
+FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "silu", "Φ", "φ",
+             "softmax", "logsumexp", "log_softmax", "rowsum", "colsum", "sum", "diag", "einsum",
+             "grad"}
+
+
+class Parser:
+    def __init__(self, toks: list[Tok], text: str):
+        self.toks, self.pos, self.text = toks, 0, text
+
+    def peek(self, k=0):
+        i = self.pos + k
+        return self.toks[i] if i < len(self.toks) else None
+
+    def at(self, *texts):
+        t = self.peek()
+        return t is not None and t.kind == "op" and t.text in texts
+
+    def take(self, text=None):
+        t = self.peek()
+        if t is None or (text is not None and t.text != text):
+            raise ReaderError(f"expected {text!r} at {self._where()} in {self.text!r}")
+        self.pos += 1
+        return t
+
+    def _where(self):
+        t = self.peek()
+        return repr(t.text) if t else "the end"
+
+    # expr := ['−'] product (('+'|'−') product)*
+    def expr(self):
+        terms = [self.signed()]
+        while self.at("+", "−", "-"):
+            op = self.take().text
+            t = self.signed()
+            terms.append(("neg", t) if op != "+" else t)
+        return terms[0] if len(terms) == 1 else ("add", terms)
+
+    def signed(self):
+        if self.at("−", "-"):
+            self.take()
+            return ("neg", self.signed())
+        return self.product()
+
+    STOP = {"+", "−", "-", ")", "]", ",", ">", "="}
+
+    def product(self):
+        items = [("", self.power())]  # (operator, operand); '' is juxtaposition
+        while True:
+            t = self.peek()
+            if t is None or (t.kind == "op" and t.text in self.STOP):
+                break
+            if t.kind == "op" and t.text in ("⊙", "⊘", "·", "/"):
+                self.take()
+                items.append((t.text, self.power()))
+            else:
+                items.append(("", self.power()))
+        # Σ binds the rest of its product (the innermost Σ first)
+        for n in reversed(range(len(items))):
+            op, f = items[n]
+            if f[0] == "sigma" and f[2] is None:
+                rest = items[n + 1:]
+                if not rest:
+                    raise ReaderError(f"a Σ with nothing to sum in {self.text!r}")
+                items = items[:n] + [(op, ("sigma", f[1], self._chain(rest)))]
+        return self._chain(items)
+
+    @staticmethod
+    def _chain(items):
+        if len(items) == 1 and items[0][0] == "":
+            return items[0][1]
+        return ("prod", items)
+
+    def power(self):
+        x = self.postfix(self.atom())
+        return x
+
+    def postfix(self, x):
+        while True:
+            t = self.peek()
+            if t is None:
+                return x
+            if t.kind == "op" and t.text == "ᵀ":
+                self.take()
+                x = ("T", x)
+            elif t.kind == "sup":
+                self.take()
+                x = ("pow", x, _superscript(t.text), False)
+            elif t.kind == "hpow":
+                self.take()
+                if self.at("("):
+                    self.take()
+                    p = self.expr()
+                    self.take(")")
+                    x = ("hpow", x, p)
+                else:
+                    neg = self.at("−", "-") and bool(self.take())
+                    n = self.take()
+                    if n.kind != "num":
+                        raise ReaderError(f"^∘ without a number in {self.text!r}")
+                    v = ("num", _number(n.text))
+                    x = ("hpow", x, ("neg", v) if neg else v)
+            elif t.kind == "sub":
+                self.take()
+                x = ("sub", x, _indices(t.text[1:], self.text))
+            else:
+                return x
+
+    def atom(self):
+        t = self.peek()
+        if t is None:
+            raise ReaderError(f"unexpected end of {self.text!r}")
+        if t.kind == "num":
+            self.take()
+            return ("num", _number(t.text))
+        if t.kind == "adj":
+            self.take()
+            return ("adj", t.loss, t.name)
+        if t.kind == "sum":
+            self.take()
+            return ("sigma", _indices(t.name, self.text), None)
+        if t.kind == "str":
+            raise ReaderError(f"a string outside einsum in {self.text!r}")
+        if t.kind == "name":
+            self.take()
+            nxt = self.peek()
+            if t.text in FUNCTIONS and nxt is not None and nxt.text == "(" and not nxt.space:
+                return self.call(t.text)
+            return ("name", t.text)
+        if t.kind == "op":
+            if t.text == "(":
+                self.take()
+                e = self.expr()
+                self.take(")")
+                return ("paren", e)
+            if t.text == "√":
+                self.take()
+                return ("fn", "√", self.atom())
+            if t.text == "𝟏":
+                self.take()
+                return ("ones",)
+            if t.text == "𝟙":
+                self.take()
+                self.take("[")
+                a = self.expr()
+                self.take(">")
+                b = self.expr()
+                self.take("]")
+                return ("step", a, b)
+        raise ReaderError(f"unexpected {t.text!r} in {self.text!r}")
+
+    def call(self, fn):
+        self.take("(")
+        args, kwargs = [], {}
+        while True:
+            t = self.peek()
+            if t is not None and t.kind == "str":
+                self.take()
+                args.append(("str", t.text[1:-1]))
+            elif t is not None and t.kind == "name" and self.peek(1) is not None and \
+                    self.peek(1).text == "=":
+                self.take()
+                self.take("=")
+                neg = self.at("−", "-") and bool(self.take())
+                n = self.take()
+                kwargs[t.text] = -int(n.text) if neg else int(n.text)
+            else:
+                args.append(self.expr())
+            if self.at(","):
+                self.take()
+                continue
+            self.take(")")
+            break
+        if fn in ("σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "silu", "Φ",
+                  "φ"):
+            if len(args) != 1 or kwargs:
+                raise ReaderError(f"{fn} takes one argument in {self.text!r}")
+            return ("fn", fn, args[0])
+        return ("call", fn, args, kwargs)
+
+
+def _superscript(s: str) -> Fraction:
+    return Fraction("".join(SUPERSCRIPTS[c] for c in s))
+
+
+def _number(s: str) -> Fraction:
+    return Fraction(s.replace("−", "-"))
+
+
+def _indices(s: str, text: str) -> tuple:
+    """``ijj′`` -> ('i', 'j', 'j′'): each letter with its primes."""
+    out = []
+    for ch in s:
+        if ch == PRIME:
+            if not out:
+                raise ReaderError(f"a prime with no index in {text!r}")
+            out[-1] += ch
+        elif ch.isalpha() and ch.islower():
+            out.append(ch)
+        else:
+            raise ReaderError(f"{s!r} is not a list of indices in {text!r}")
+    return tuple(out)
+
+
+def read(line: str):
+    """``(lhs tree, rhs tree)`` of one printed equation ``lhs = rhs``."""
+    lhs, sep, rhs = line.partition(" = ")
+    if not sep:
+        raise ReaderError(f"no ' = ' in {line!r}")
+    return _parse(lhs), _parse(rhs)
+
+
+def _parse(text: str):
+    p = Parser(tokenize(text), text)
+    e = p.expr()
+    if p.peek() is not None:
+        raise ReaderError(f"unexpected {p.peek().text!r} in {text!r}")
+    return e
+
+
+# ---------------------------------------------------------------------------------------------
+# Scalar functions, from their definitions
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+_erf = np.vectorize(math.erf, otypes=[float])
+SCALAR_FUNCTIONS = {
+    "σ": _sigmoid,
+    "σ'": lambda x: _sigmoid(x) * (1.0 - _sigmoid(x)),
+    "tanh": np.tanh, "exp": np.exp, "log": np.log, "√": np.sqrt,
+    "relu": lambda x: np.maximum(x, 0.0),
+    "softplus": lambda x: np.logaddexp(0.0, x),
+    "Φ": lambda x: 0.5 * (1.0 + _erf(np.asarray(x, dtype=float) / math.sqrt(2.0))),
+    "φ": lambda x: np.exp(-0.5 * np.asarray(x) ** 2) / math.sqrt(2.0 * math.pi),
+}
+SCALAR_FUNCTIONS["gelu"] = lambda x: x * SCALAR_FUNCTIONS["Φ"](x)
+SCALAR_FUNCTIONS["silu"] = lambda x: x * _sigmoid(x)
+
+
+def _softmax(x, axis):
+    z = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return z / np.sum(z, axis=axis, keepdims=True)
+
+
+def _logsumexp(x, axis):
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.squeeze(m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)), axis=axis)
+
+
+# ---------------------------------------------------------------------------------------------
+# The environment: names, dims, values
+
+
+class Env:
+    """What the names mean.
+
+    ``shapes``: tensor name -> shape (dim names, or the literal 1); ``dims``: dim names in the
+    spec's order with their sizes; ``values``: tensor name -> forward value; ``adjoints``:
+    tensor name -> reference adjoint (same shape as the tensor); ``loss``: the loss's name.
+    """
+
+    LETTERS = "ijklmnopqrstuvwxyzabcdefgh"
+
+    def __init__(self, shapes: dict, dims: dict, values: dict, adjoints: dict, loss: str):
+        self.shapes, self.dims, self.values, self.adjoints, self.loss = \
+            shapes, dict(dims), values, adjoints, loss
+        self.letter_dim = dict(zip(self.LETTERS, self.dims))
+
+    # -- names ------------------------------------------------------------------------------
+
+    def split(self, token: str):
+        """A printed name token -> (tensor, indices): ``W1_kj``, ``y_true,i``, ``x``."""
+        if "," in token:
+            name, _, idx = token.partition(",")
+            if name not in self.shapes:
+                raise ReaderError(f"unknown tensor {name!r}")
+            return name, _indices(idx, token)
+        if token in self.shapes or token in self.dims or token == "δ":
+            return token, ()
+        for n, ch in enumerate(token):
+            if ch == "_" and token[:n] in self.shapes | {"δ": 0}:
+                return token[:n], _indices(token[n + 1:], token)
+        raise ReaderError(f"unknown name {token!r}")
+
+    def size(self, label: str) -> int:
+        letter = label.rstrip(PRIME)
+        if letter not in self.letter_dim:
+            raise ReaderError(f"index {label!r} is no dim's letter")
+        return self.dims[self.letter_dim[letter]]
+
+    def tensor(self, name: str, adjoint: bool) -> np.ndarray:
+        if adjoint:
+            v = self.adjoints.get(name)
+            if v is None:
+                raise ReaderError(f"no reference adjoint of {name!r}")
+            return np.asarray(v, dtype=float)
+        if name not in self.values:
+            raise ReaderError(f"unknown tensor {name!r}")
+        return np.asarray(self.values[name], dtype=float)
+
+    def matrix_shape(self, name: str) -> tuple:
+        """A tensor's shape as a matrix: a vector is a column."""
+        shp = tuple(d if isinstance(d, int) else self.dims[d] for d in self.shapes[name])
+        return (shp[0], 1) if len(shp) == 1 else shp
+
+    def index_dims(self, name: str) -> list:
+        """The dims a tensor's indices run over: its shape without the literal-1 axes."""
+        return [d for d in self.shapes[name] if d != 1]
+
+    # -- a whole line ------------------------------------------------------------------------
+
+    def check(self, line: str, want_name: str | None = None, rtol: float = 1e-7) -> str:
+        """Read ``line``, evaluate both sides, raise ReaderError unless they agree.  Returns the
+        mode used ('index' or 'matrix')."""
+        lhs, rhs = read(line)
+        mode = "index" if _has_indices(self, lhs) or _has_indices(self, rhs) else "matrix"
+        target, labels, name = self.lhs(lhs, mode)
+        if want_name is not None and name != want_name:
+            raise ReaderError(f"{line!r} is not about {want_name!r}")
+        if mode == "index":
+            got = IndexEval(self, labels).top(rhs)
+        else:
+            ev = MatrixEval(self, np.shape(target))
+            got = ev.final(ev.ev(rhs), np.shape(target))
+        close(got, target, line, rtol)
+        return mode
+
+    def lhs(self, tree, mode):
+        """The value the left-hand side names, its index labels, and its tensor name."""
+        kind = tree[0]
+        if kind == "adj":
+            if tree[1] != self.loss:
+                raise ReaderError(f"an adjoint of {tree[1]!r}, not of the loss {self.loss!r}")
+            name, idx = self.split(tree[2])
+            value = self.tensor(name, True)
+        elif kind == "name":
+            name, idx = self.split(tree[1])
+            value = self.tensor(name, False)
+        elif kind == "call" and tree[1] == "grad" and len(tree[2]) == 1 and \
+                tree[2][0][0] == "name":
+            name, idx = self.split(tree[2][0][1])
+            value = self.tensor(name, True)
+        elif kind == "fn" and tree[1] == "σ'":  # a where-helper: σ'(expr) = ...
+            if mode == "index":
+                raise ReaderError("a σ' helper in index form")
+            ev = MatrixEval(self)
+            x = ev.ev(tree[2])
+            return SCALAR_FUNCTIONS["σ'"](x.v), (), None
+        else:
+            raise ReaderError(f"cannot read the left-hand side {tree!r}")
+        if mode == "index":
+            dims = self.index_dims(name)
+            if idx and len(idx) != len(dims):
+                raise ReaderError(f"{name} has {len(dims)} indices, not {len(idx)}")
+            if not idx and dims:
+                raise ReaderError(f"the left-hand side names {name} without its indices "
+                                  f"but the right-hand side is in index form")
+            for lab, d in zip(idx, dims):
+                if self.letter_dim.get(lab.rstrip(PRIME)) != d:
+                    raise ReaderError(f"index {lab!r} of {name} does not run over {d}")
+            return value.reshape([self.dims[d] for d in dims]), idx, name
+        if idx:
+            raise ReaderError(f"indices on the left of a matrix form: {tree!r}")
+        return value.reshape(self.matrix_shape(name)), (), name
+
+
+def _has_indices(env: Env, tree) -> bool:
+    if not isinstance(tree, tuple):
+        return False
+    kind = tree[0]
+    if kind in ("sigma", "sub"):
+        return True
+    if kind == "name":
+        if tree[1] == "I" and "I" not in env.shapes:
+            return False
+        return bool(env.split(tree[1])[1]) if tree[1] not in ("δ",) else True
+    if kind == "adj":
+        return bool(env.split(tree[2])[1])
+    return any(_has_indices(env, x) for x in _children(tree))
+
+
+_OPS = ("", "⊙", "⊘", "·", "/")
+
+
+def _children(tree):
+    for x in tree[1:]:
+        if isinstance(x, tuple) and x and isinstance(x[0], str) and x[0] not in _OPS:
+            yield x
+        elif isinstance(x, list):
+            for y in x:
+                if isinstance(y, tuple) and y and y[0] in _OPS:
+                    yield y[1]
+                elif isinstance(y, tuple):
+                    yield y
+
+
+def close(got, want, what, rtol=1e-7):
+    got, want = np.asarray(got, dtype=float), np.asarray(want, dtype=float)
+    if got.shape != want.shape:
+        raise ReaderError(f"{what}: the printed form has shape {got.shape}, the tensor "
+                          f"{want.shape}")
+    scale = max(1.0, float(np.max(np.abs(want))) if want.size else 1.0)
+    err = float(np.max(np.abs(got - want))) if want.size else 0.0
+    if not err <= rtol * scale:
+        raise ReaderError(f"{what}: differs from the reference by {err:.3g} (scale {scale:.3g})")
+
+
+# ---------------------------------------------------------------------------------------------
+# Matrix form
+
+
+class MV:
+    """A matrix-form value; ``ones`` marks a value that stands for a broadcast by 𝟏, whose
+    width comes from the left-hand side."""
+
+    def __init__(self, v, ones=False, is_ones=False, transposed=False, is_eye=False):
+        self.v, self.ones, self.is_ones, self.transposed = np.asarray(v, dtype=float), ones, \
+            is_ones, transposed
+        self.is_eye = is_eye  # I, the identity, sized by its neighbour (v is its factor)
+
+    @property
+    def scalar(self):
+        return self.v.ndim == 0
+
+    @property
+    def one(self):
+        """A 1-vector or 1×1 matrix, which a person reads as a scalar."""
+        return self.v.size == 1 and not self.is_ones
+
+
+class MatrixEval:
+    def __init__(self, env: Env, target: tuple | None = None):
+        self.env, self.target = env, target
+
+    def final(self, x: MV, shape: tuple):
+        if x.is_eye:
+            if len(shape) != 2 or shape[0] != shape[1]:
+                raise ReaderError(f"I for a tensor of shape {shape}")
+            return x.v * np.eye(shape[0])
+        v = x.v
+        if v.shape == shape:
+            return v
+        if v.shape == (1, 1) and shape == ():
+            return v.reshape(())
+        if x.ones or x.is_ones or _is_constant(v):
+            try:
+                return np.broadcast_to(v, shape)
+            except ValueError:
+                pass
+        raise ReaderError(f"the printed matrix form has shape {v.shape}, the tensor {shape}")
+
+    def ev(self, t) -> MV:
+        kind = t[0]
+        if kind == "num":
+            return MV(float(t[1]))
+        if kind == "paren":
+            return self.ev(t[1])
+        if kind == "name" and t[1] == "I" and "I" not in self.env.shapes:
+            return MV(1.0, is_eye=True)
+        if kind == "name":
+            name, idx = self.env.split(t[1])
+            if idx:
+                raise ReaderError(f"an indexed name {t[1]!r} in a matrix form")
+            if name in self.env.dims:
+                return MV(float(self.env.dims[name]))
+            return MV(self.env.tensor(name, False).reshape(self.env.matrix_shape(name)))
+        if kind == "adj":
+            if t[1] != self.env.loss:
+                raise ReaderError(f"∂{t[1]}/∂… is not an adjoint of the loss")
+            name, idx = self.env.split(t[2])
+            if idx:
+                raise ReaderError(f"an indexed adjoint {t[2]!r} in a matrix form")
+            return MV(self.env.tensor(name, True).reshape(self.env.matrix_shape(name)))
+        if kind == "ones":
+            return MV(1.0, is_ones=True)
+        if kind == "neg":
+            x = self.ev(t[1])
+            return MV(-x.v, x.ones, x.is_ones, x.transposed, x.is_eye)
+        if kind == "add":
+            xs = [self.ev(a) for a in t[1]]
+            out = xs[0]
+            for x in xs[1:]:
+                out = self.elementwise(out, x, np.add)
+            return out
+        if kind == "T":
+            x = self.ev(t[1])
+            if x.is_ones:
+                return MV(1.0, is_ones=True, transposed=not x.transposed)
+            if x.v.ndim > 2:
+                raise ReaderError("ᵀ on a tensor of rank > 2")
+            return MV(x.v.T, x.ones)
+        if kind == "pow":
+            x = self.ev(t[1])
+            if not x.scalar and not (x.v.shape == (1, 1)):
+                raise ReaderError("a superscript power of a matrix in a matrix form")
+            return MV(x.v ** float(t[2]))
+        if kind == "hpow":
+            x, p = self.ev(t[1]), self.ev(t[2])
+            if not p.scalar:
+                raise ReaderError("^∘ with a non-scalar exponent")
+            return MV(x.v ** p.v, x.ones)
+        if kind == "fn":
+            x = self.ev(t[2])
+            return MV(SCALAR_FUNCTIONS[t[1]](x.v), x.ones)
+        if kind == "step":
+            a, b = self.ev(t[1]), self.ev(t[2])
+            return MV((_bcast(a.v, b.v, np.subtract) > 0).astype(float), a.ones or b.ones)
+        if kind == "call":
+            return self.call(t[1], t[2], t[3])
+        if kind == "prod":
+            return self.product(t[1])
+        if kind in ("sigma", "sub"):
+            raise ReaderError(f"{kind} in a matrix form")
+        raise ReaderError(f"cannot evaluate {kind}")
+
+    def product(self, items) -> MV:
+        acc = self.ev(items[0][1])
+        for op, f in items[1:]:
+            x = self.ev(f)
+            if op == "⊙":
+                acc = self.elementwise(acc, x, np.multiply)
+            elif op == "⊘":
+                acc = self.elementwise(acc, x, np.divide)
+            elif op == "·":
+                if not (acc.scalar or acc.one):
+                    raise ReaderError("'·' after a non-scalar")
+                acc = self.matmul(MV(acc.v.reshape(())), x)
+            elif op == "/":
+                if not (x.scalar or x.one):
+                    raise ReaderError("'/' by a non-scalar in a matrix form")
+                acc = MV(acc.v / x.v.reshape(()), acc.ones, acc.is_ones, acc.transposed)
+            else:
+                acc = self.matmul(acc, x)
+        return acc
+
+    def elementwise(self, a: MV, b: MV, f) -> MV:
+        av, bv = _eye_like(a, b), _eye_like(b, a)
+        return MV(_bcast(av, bv, f), a.ones or b.ones or a.is_ones or b.is_ones)
+
+    def matmul(self, a: MV, b: MV) -> MV:
+        """Juxtaposition: a product by a scalar, or the matrix product.  ``𝟏`` (a ones-value,
+        possibly scaled) takes its size from its neighbour or, failing that, the left side."""
+        if a.is_eye or b.is_eye:
+            other, eye = (b, a) if a.is_eye else (a, b)
+            return MV(other.v * eye.v if other.scalar else other.v * float(eye.v), other.ones,
+                      other.is_ones, other.transposed) if not other.scalar else \
+                MV(other.v * eye.v, is_eye=True)
+        if a.is_ones and b.is_ones:
+            raise ReaderError("𝟏 𝟏 with no size")
+        if a.is_ones and b.scalar:
+            return MV(a.v * b.v, is_ones=True, transposed=a.transposed)
+        if b.is_ones and a.scalar:
+            return MV(a.v * b.v, is_ones=True, transposed=b.transposed)
+        if a.is_ones:
+            if a.transposed:  # 𝟏ᵀ B: column sums, a row
+                return MV(a.v * b.v.sum(axis=0, keepdims=True), b.ones)
+            if b.v.shape[0] == 1:  # 𝟏 bᵀ: the row b on every row
+                return MV(a.v * b.v, True)
+            raise ReaderError(f"𝟏 times a matrix with {b.v.shape[0]} rows")
+        if b.is_ones:
+            if not b.transposed:  # A 𝟏: row sums, a column
+                return MV(b.v * a.v.sum(axis=1, keepdims=True), a.ones)
+            if a.v.shape[-1] == 1:  # a 𝟏ᵀ: the column a in every column
+                return MV(b.v * a.v, True)
+            raise ReaderError(f"a matrix with {a.v.shape[-1]} columns times 𝟏ᵀ")
+        if a.scalar or b.scalar:
+            return MV(a.v * b.v, a.ones or b.ones)
+        if a.v.ndim != 2 or b.v.ndim != 2:
+            raise ReaderError("a matrix product of a tensor of rank > 2")
+        if a.v.shape[1] != b.v.shape[0]:
+            raise ReaderError(f"matrix product of shapes {a.v.shape} and {b.v.shape}")
+        return MV(a.v @ b.v, a.ones or b.ones)
+
+    def call(self, fn, args, kwargs) -> MV:
+        if fn == "einsum":
+            if not args or args[0][0] != "str":
+                raise ReaderError("einsum without subscripts")
+            sub = args[0][1]
+            terms, out = sub.split("->") if "->" in sub else (sub, None)
+            terms = terms.split(",")
+            vals = [self.ev(a) for a in args[1:]]
+            if len(vals) != len(terms):
+                raise ReaderError(f"einsum {sub!r} with {len(vals)} operands")
+            sizes = {}
+            for term, x in zip(terms, vals):
+                if not x.is_ones:
+                    for ch, n in zip(term, _natural(x.v, len(term)).shape):
+                        sizes[ch] = n
+            if out is not None and self.target is not None:
+                tshape = self.target if len(out) != 1 else self.target[:1]
+                for ch, n in zip(out, tshape):
+                    sizes.setdefault(ch, n)
+            ops = []
+            for term, x in zip(terms, vals):
+                if x.is_ones:
+                    if any(ch not in sizes for ch in term):
+                        raise ReaderError("an einsum operand 𝟏 with no size")
+                    ops.append(x.v * np.ones([sizes[ch] for ch in term]))
+                else:
+                    ops.append(_natural(x.v, len(term)))
+            r = np.einsum(sub, *ops)
+            return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
+        if len(args) != 1:
+            raise ReaderError(f"{fn} with {len(args)} arguments")
+        if fn in ("softmax", "logsumexp", "log_softmax") and args[0][0] == "name":
+            return self.axis_function(fn, args[0][1], kwargs)
+        x = self.ev(args[0])
+        v = x.v
+        if fn == "rowsum":
+            return MV(v.sum(axis=1, keepdims=True))
+        if fn == "colsum":
+            return MV(v.sum(axis=0).reshape(-1, 1))
+        if fn == "sum":
+            return MV(v.sum())
+        if fn == "diag":
+            return MV(np.diag(v.ravel()))
+        if fn in ("softmax", "logsumexp", "log_softmax"):
+            vec = v.ndim == 2 and v.shape[1] == 1 and "axis" not in kwargs
+            axis = 0 if vec else kwargs.get("axis", -1)
+            if fn == "softmax":
+                return MV(_softmax(v, axis))
+            if fn == "log_softmax":
+                return MV(v - _logsumexp(v, axis)[..., None] if not vec else
+                          v - _logsumexp(v, 0))
+            r = _logsumexp(v, axis)
+            return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
+        raise ReaderError(f"unknown function {fn}")
+
+
+def _as_matrix(r):
+    return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
+
+
+def _axis_apply(fn, v, axis):
+    """softmax, log_softmax or logsumexp of the array ``v`` along ``axis``."""
+    if fn == "softmax":
+        return _softmax(v, axis)
+    if fn == "log_softmax":
+        return v - np.expand_dims(_logsumexp(v, axis), axis)
+    return _logsumexp(v, axis)
+
+
+def _axis_function_of(env, fn, token, kwargs):
+    """``fn(name, axis=…)`` on the tensor's own shape (its literal-1 axes included), the axis
+    -1 unless printed."""
+    name, idx = env.split(token)
+    if idx:
+        raise ReaderError(f"an indexed argument {token!r} of {fn}")
+    shp = tuple(d if isinstance(d, int) else env.dims[d] for d in env.shapes[name])
+    v = env.tensor(name, False).reshape(shp)
+    axis = kwargs.get("axis", -1)
+    if not -len(shp) <= axis < len(shp):
+        raise ReaderError(f"{fn}({token}, axis={axis}) of a tensor of rank {len(shp)}")
+    return _axis_apply(fn, v, axis), axis % len(shp), shp
+
+
+MatrixEval.axis_function = lambda self, fn, token, kwargs: _as_matrix(
+    _axis_function_of(self.env, fn, token, kwargs)[0])
+
+
+def _eye_like(x: MV, other: MV):
+    """The identity ``I`` as an array the size of the matrix it meets elementwise."""
+    if not x.is_eye:
+        return x.v
+    n = other.v.shape[0] if other.v.ndim else None
+    if n is None or (other.v.ndim == 2 and other.v.shape[1] not in (1, n)):
+        raise ReaderError("I with no size")
+    return x.v * np.eye(n)
+
+
+def _natural(v, rank):
+    """A matrix-form value as an einsum operand of ``rank`` axes (columns become vectors)."""
+    if v.ndim == rank:
+        return v
+    if rank == 1 and v.ndim == 2 and 1 in v.shape:
+        return v.ravel()
+    if rank == 0 and v.size == 1:
+        return v.reshape(())
+    raise ReaderError(f"an einsum operand of shape {v.shape} for {rank} letters")
+
+
+def _bcast(a, b, f):
+    try:
+        np.broadcast_shapes(np.shape(a), np.shape(b))
+    except ValueError:
+        raise ReaderError(f"cannot broadcast {np.shape(a)} and {np.shape(b)}") from None
+    return f(a, b)
+
+
+def _is_constant(v):
+    return v.size > 0 and bool(np.all(v == v.flat[0])) and v.ndim == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Index form
+
+
+class IV:
+    """An indexed value: an array whose axes are index labels; ``count`` is how often each free
+    label is written (Einstein's convention sums a repeated one)."""
+
+    def __init__(self, v, labels, count):
+        self.v, self.labels, self.count = np.asarray(v, dtype=float), tuple(labels), dict(count)
+        assert self.v.ndim == len(self.labels), (self.v.shape, self.labels)
+
+
+def _align(x: IV, labels) -> np.ndarray:
+    """``x`` with axes in the order ``labels`` (absent ones of length 1, for broadcasting)."""
+    v = x.v
+    src = list(x.labels)
+    for lab in labels:
+        if lab not in src:
+            v = v[..., None]
+            src.append(lab)
+    return np.transpose(v, [src.index(lab) for lab in labels])
+
+
+def _union(*xs):
+    out = []
+    for x in xs:
+        for lab in x.labels:
+            if lab not in out:
+                out.append(lab)
+    return tuple(out)
+
+
+class IndexEval:
+    def __init__(self, env: Env, lhs_labels: tuple):
+        self.env, self.lhs = env, tuple(lhs_labels)
+
+    def top(self, tree):
+        """Each term of the right-hand side, with its repeated indices absent from the left
+        summed (Einstein), aligned to the left's indices and added."""
+        terms = tree[1] if tree[0] == "add" else [tree]
+        total = np.zeros([self.env.size(lab) for lab in self.lhs])
+        for term in terms:
+            x = self.ev(term)
+            for lab in list(x.labels):
+                if lab in self.lhs:
+                    continue
+                if x.count.get(lab, 0) < 2:
+                    raise ReaderError(f"index {lab!r} is written once, absent from the left, "
+                                      f"and not under a Σ")
+                x = IV(x.v.sum(axis=x.labels.index(lab)),
+                       [m for m in x.labels if m != lab], x.count)
+            total = total + _align(x, self.lhs)
+        return total
+
+    def leaf(self, v: np.ndarray, idx: tuple, name: str) -> IV:
+        dims = self.env.index_dims(name)
+        v = v.reshape([self.env.dims[d] for d in dims])
+        if len(idx) != len(dims):
+            raise ReaderError(f"{name} written with {len(idx)} indices; it has {len(dims)}")
+        for lab, d in zip(idx, dims):
+            if self.env.letter_dim.get(lab.rstrip(PRIME)) != d:
+                raise ReaderError(f"index {lab!r} of {name} does not run over {d}")
+        return self.diag(v, idx)
+
+    def diag(self, v, idx):
+        labels = []
+        for lab in idx:
+            if lab not in labels:
+                labels.append(lab)
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        code = {lab: letters[n] for n, lab in enumerate(labels)}
+        sub = "".join(code[lab] for lab in idx) + "->" + "".join(code[lab] for lab in labels)
+        count = {}
+        for lab in idx:
+            count[lab] = count.get(lab, 0) + 1
+        return IV(np.einsum(sub, v), labels, count)
+
+    def ev(self, t) -> IV:
+        kind = t[0]
+        if kind == "num":
+            return IV(float(t[1]), (), {})
+        if kind == "paren":
+            return self.ev(t[1])
+        if kind == "name":
+            name, idx = self.env.split(t[1])
+            if name == "δ":
+                if len(idx) != 2 or self.env.size(idx[0]) != self.env.size(idx[1]):
+                    raise ReaderError(f"a Kronecker delta {t[1]!r}")
+                return self.diag(np.eye(self.env.size(idx[0])), idx) if idx[0] == idx[1] \
+                    else IV(np.eye(self.env.size(idx[0])), idx, {idx[0]: 1, idx[1]: 1})
+            if name in self.env.dims:
+                return IV(float(self.env.dims[name]), (), {})
+            return self.leaf(self.env.tensor(name, False), idx, name)
+        if kind == "adj":
+            name, idx = self.env.split(t[2])
+            return self.leaf(self.env.tensor(name, True), idx, name)
+        if kind == "neg":
+            x = self.ev(t[1])
+            return IV(-x.v, x.labels, x.count)
+        if kind == "add":
+            xs = [self.ev(a) for a in t[1]]
+            labels = _union(*xs)
+            v = sum(_align(x, labels) for x in xs)
+            count = {lab: max(x.count.get(lab, 0) for x in xs) for lab in labels}
+            return IV(np.broadcast_to(v, [self.env.size(lab) for lab in labels]).copy(),
+                      labels, count)
+        if kind == "prod":
+            acc = self.ev(t[1][0][1])
+            for op, f in t[1][1:]:
+                x = self.ev(f)
+                if op == "⊙" or op == "⊘":
+                    raise ReaderError(f"{op} in an index form")
+                acc = self.combine(acc, x, np.divide if op == "/" else np.multiply)
+            return acc
+        if kind == "sigma":
+            body = self.ev(t[2])
+            for lab in t[1]:
+                if lab in body.labels:
+                    body = IV(body.v.sum(axis=body.labels.index(lab)),
+                              [m for m in body.labels if m != lab],
+                              {m: c for m, c in body.count.items() if m != lab})
+                else:
+                    body = IV(body.v * self.env.size(lab), body.labels, body.count)
+            return body
+        if kind == "pow":
+            x = self.ev(t[1])
+            return IV(x.v ** float(t[2]), x.labels, x.count)
+        if kind == "fn":
+            x = self.ev(t[2])
+            return IV(SCALAR_FUNCTIONS[t[1]](x.v), x.labels, x.count)
+        if kind == "step":
+            x = self.combine(self.ev(t[1]), self.ev(t[2]), np.subtract, add_counts=False)
+            return IV((x.v > 0).astype(float), x.labels, x.count)
+        if kind == "sub":
+            return self.subscripted(t[1], t[2])
+        if kind in ("T", "hpow", "ones"):
+            raise ReaderError(f"{kind} in an index form")
+        if kind == "call":
+            return self.whole(t)
+        raise ReaderError(f"cannot evaluate {kind}")
+
+    def combine(self, a: IV, b: IV, f, add_counts=True) -> IV:
+        labels = _union(a, b)
+        v = f(_align(a, labels), _align(b, labels))
+        count = {lab: (a.count.get(lab, 0) + b.count.get(lab, 0)) if add_counts
+                 else max(a.count.get(lab, 0), b.count.get(lab, 0)) for lab in labels}
+        return IV(np.broadcast_to(v, [self.env.size(lab) for lab in labels]).copy(), labels,
+                  count)
+
+    def whole(self, call) -> IV:
+        """``logsumexp(z)`` of a vector: a scalar, written without a subscript."""
+        if call[1] != "logsumexp" or len(call[2]) != 1 or call[2][0][0] != "name":
+            raise ReaderError(f"{call[1]}(…) without a subscript in an index form")
+        r, axis, shp = _axis_function_of(self.env, "logsumexp", call[2][0][1], call[3])
+        if r.size != 1:
+            raise ReaderError(f"logsumexp({call[2][0][1]}) without a subscript")
+        return IV(r.reshape(()), (), {})
+
+    def subscripted(self, call, idx) -> IV:
+        """``softmax(S)_ij``, ``logsumexp(Z)_i``: a function of a whole tensor, indexed (its
+        literal-1 axes carry no index)."""
+        if call[0] != "call" or call[1] not in ("softmax", "logsumexp") or len(call[2]) != 1 \
+                or call[2][0][0] != "name":
+            raise ReaderError(f"a subscript on {call!r}")
+        r, axis, shp = _axis_function_of(self.env, call[1], call[2][0][1], call[3])
+        dims = list(self.env.shapes[self.env.split(call[2][0][1])[0]])
+        if call[1] == "logsumexp":
+            dims.pop(axis)
+        keep = [n for n, d in enumerate(dims) if d != 1]
+        r = r.reshape([r.shape[n] for n in keep])
+        rdims = [dims[n] for n in keep]
+        if len(idx) != len(rdims):
+            raise ReaderError(f"{call[1]}(…) written with {len(idx)} indices; it has "
+                              f"{len(rdims)}")
+        for lab, d in zip(idx, rdims):
+            if self.env.letter_dim.get(lab.rstrip(PRIME)) != d:
+                raise ReaderError(f"index {lab!r} of {call[1]}(…) does not run over {d}")
+        return self.diag(r, idx)

@@ -1,0 +1,176 @@
+"""The printed text is proven: every equation `einderive derive` prints (forward forms, adjoints
+in index and matrix form, the `where` helpers, the gradients) is read back by an independent
+reader (tests/notation_reader.py), evaluated with NumPy at random inputs, and compared with the
+reference (PyTorch autograd of an independent forward pass; without torch, the forward values and
+finite-difference gradients of the inputs).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+
+import pytest
+import torch_reference as R
+from conftest import SPEC_FILES
+from notation_reader import Env, ReaderError
+from printed import entries
+from spec_strategies import valid_specs
+
+settings.register_profile("ci", max_examples=10, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", max_examples=500, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+MODELS = sorted((Path(__file__).parent / "models").glob("*.yaml"))
+REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
+
+# Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
+XFAIL = {
+    "literal_one_broadcast": "derive exits 3 (KeyError 0) on an input of shape [1, T, D]",
+    "transpose_chain_sum": "index form merges two sums over one dim: ∂L/∂A_ik = B_jk C_ij "
+                           "(right: Σ_j B_jk Σ_j′ C_ij′)",
+    "sign_after_sum": "index form `Σ_i t_i − tanh(a)² − 1`: the sign of the 1 is flipped",
+    "log_softmax_sign": "index form `−softmax(x)_i Σ_i′ ∂L/∂h_i′ − ∂L/∂h_i − …`: signs flipped",
+    "squared_coefficient": "(2N − 1)²/(2N²) printed `(2 N − 1²/(2 N²))`: a bracket lost",
+    "merged_sum_scalar": "index form `x0_i ∂L/∂h1_i` merges two independent sums",
+    "broadcast_sum_factor": "matrix form einsum('j->', …) drops the factor N of a broadcast",
+    "anonymous_name": "an internal node name is printed: `softmax((_P_1))_ij`",
+    "zero_sum": "l2_loss(x, x) prints `Σ_i 0` in a matrix form and sum(…) in an index form",
+    "literal_one_rank3": "derive exits 3 (KeyError 0) on an input of shape [1, N, K]",
+    "keepdims_rank3": "derive exits 3 (KeyError 0) on keepdims of a rank-3 tensor",
+    "softmax_of_column_expression": "softmax over the 1-axis of an M×1 expression prints as "
+                                    "`softmax(2 x)`, the softmax of a vector",
+    "negated_sum": "−∂L/∂h0 written out as `−2 h0 + (1/(M N)) (1 − tanh(h0)^∘2) + …`: the "
+                   "negation reaches only the first term",
+    "sqrt_coefficient": "2 (1/√K − 1) printed `−(2 √K − 1/√K)` and `(2 1 − √K/√K)`",
+    "softmax_minus_linear": "the softmax part of ∂L/∂x0 prints with its sign flipped",
+    "row_broadcast_einsum": "a vector einsum broadcast along rows is printed without ᵀ",
+    "mean_of_column_log_softmax": "index form `−softmax(x, axis=0)_i Σ_i′ ∂L/∂h_i′ − ∂L/∂h_i`: "
+                                  "sign flipped",
+    "power_forms": "x ** 1.5 prints as `x^∘3/2`, which reads (x^∘3)/2; and `2 1 ⊘ x` for 2/x",
+    "swiglu_inline": "no matrix form: Gradients prints `grad(X) = Σ_k …`, an index form without "
+                     "its indices on the left",
+    "tied_autoencoder": "no matrix form: Gradients prints `grad(W) = …` in index form without "
+                        "its indices on the left",
+}
+
+
+def env_for(d, ref) -> Env:
+    g = d.graph
+    shapes = {t.name: t.shape for t in g.tensors if t.kind != "anon"}
+    return Env(shapes, ref.sizes, ref.values, ref.adjoints, g.loss)
+
+
+def printed_text(d, run, path) -> str:
+    r = run("derive", path)
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def failures(path, run) -> list[str]:
+    """Every printed equation of ``path`` that does not read back to the reference."""
+    from einderive.api import derive_file
+    d = derive_file(str(path))
+    ref = R.reference(d.graph, seed=1)
+    env = env_for(d, ref)
+    text = printed_text(d, run, path)
+    found, bad = entries(text), []
+    assert found, "no equations found in the printed derivation"
+    for section, line in found:
+        try:
+            env.check(line)
+        except ReaderError as exc:
+            if not _unknown_without_torch(exc):
+                bad.append(f"[{section}] {exc}")
+    return bad
+
+
+def _unknown_without_torch(exc) -> bool:
+    """Without torch only the inputs' gradients are known (finite differences): a line that
+    needs a node's adjoint is then not checked."""
+    return R.torch is None and str(exc).startswith("no reference adjoint")
+
+
+def _cases(paths):
+    return [pytest.param(p, id=f"{p.parent.name}/{p.stem}",
+                         marks=pytest.mark.xfail(strict=True, reason=XFAIL[p.stem]))
+            if p.stem in XFAIL else pytest.param(p, id=f"{p.parent.name}/{p.stem}")
+            for p in paths]
+
+
+@pytest.mark.parametrize("path", _cases(SPEC_FILES + MODELS + REGRESSIONS))
+def test_printed_forms_read_back_to_the_reference(path, run):
+    bad = failures(path, run)
+    assert not bad, "\n".join(bad)
+
+
+def text_failures(text: str) -> list[str]:
+    from einderive.derivation import derive
+    from einderive.render.terminal import plain
+    from einderive.spec import loads
+    d = derive(loads(text, "random.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    bad = []
+    for section, line in entries(plain(d)):
+        try:
+            env.check(line)
+        except ReaderError as exc:
+            if not _unknown_without_torch(exc):
+                bad.append(f"[{section}] {exc}")
+    return bad
+
+
+@given(valid_specs(avoid_known=True))
+def test_random_specs_print_what_they_compute(text):
+    """Random specs (without the constructs of known defects) read back to torch autograd."""
+    bad = text_failures(text)
+    assert not bad, text + "\n" + "\n".join(bad)
+
+
+# -- the reader can fail: damaged printed lines are caught -------------------------------------
+
+MLP_DAMAGE = [
+    ("∂L/∂W = ∂L/∂z xᵀ", "∂L/∂W = x ∂L/∂zᵀ"),  # a transpose in the wrong place
+    ("∂L/∂y = −2 e", "∂L/∂y = 2 e"),  # a sign
+    ("∂L/∂x = Wᵀ ∂L/∂z", "∂L/∂x = W ∂L/∂z"),  # a dropped transpose
+    ("∂L/∂x_j = W_ij ∂L/∂z_i", "∂L/∂x_j = W_ji ∂L/∂z_i"),  # swapped indices
+    ("∂L/∂W_ij = ∂L/∂z_i x_j", "∂L/∂W_ij = ∂L/∂z_j x_i"),
+    ("∂L/∂z = ∂L/∂y ⊙ σ'(z)", "∂L/∂z = ∂L/∂y ⊙ σ(z)"),
+    ("σ'(z) = y ⊙ (1 − y)", "σ'(z) = y ⊙ 1 − y"),  # a dropped bracket
+    ("L = e_i e_i", "L = e_i e_j"),  # an index written once
+]
+
+
+@pytest.mark.parametrize("good,bad", MLP_DAMAGE, ids=[b for _, b in MLP_DAMAGE])
+def test_the_reader_catches_damage(good, bad):
+    from einderive.api import derive_file
+    spec = Path(__file__).resolve().parent.parent / "specs" / "mlp.yaml"
+    d = derive_file(str(spec))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+ATTENTION_DAMAGE = [
+    ("∂L/∂S = P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P))", "∂L/∂S = P ⊙ ∂L/∂P − rowsum(∂L/∂P ⊙ P)"),
+    ("∂L/∂S = P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P))", "∂L/∂S = P ⊙ (∂L/∂P − colsum(∂L/∂P ⊙ P))"),
+    ("∂L/∂S_ij = P_ij (∂L/∂P_ij − Σ_j′ ∂L/∂P_ij′ P_ij′)",
+     "∂L/∂S_ij = P_ij (∂L/∂P_ij − Σ_j′ ∂L/∂P_ij P_ij′)"),
+    ("∂L/∂K = s·∂L/∂Sᵀ Q", "∂L/∂K = s·∂L/∂S Q"),
+]
+
+
+@pytest.mark.parametrize("good,bad", ATTENTION_DAMAGE, ids=[b for _, b in ATTENTION_DAMAGE])
+def test_the_reader_catches_damage_in_attention(good, bad):
+    from einderive.api import derive_file
+    spec = Path(__file__).resolve().parent.parent / "specs" / "attention.yaml"
+    d = derive_file(str(spec))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)

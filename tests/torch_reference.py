@@ -1,0 +1,242 @@
+"""An independent reference for a spec: its forward pass in PyTorch (or NumPy), and every adjoint.
+
+The forward pass is evaluated by walking the FExpr trees of the graph einderive parsed
+(``einderive.graph.build``) and applying torch ops, never einderive's code generation, so a bug
+in the printers, the matrix forms or the generated code cannot hide here.  The reference adjoint
+of every input and every forward node is ``torch.autograd`` with retained gradients.  Where torch
+is absent, :func:`fd_reference` gives the inputs' gradients by central finite differences of the
+same walk done in NumPy.
+"""
+
+from __future__ import annotations
+
+import math
+import numpy as np
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - torch is an optional test dependency
+    torch = None
+
+PRIMES = (2, 3, 5, 7, 11, 13, 17, 19)
+
+
+def sizes_of(graph) -> dict:
+    """Distinct primes for the dims, in order, so that a misplaced transpose cannot hide."""
+    return {name: PRIMES[n] for n, (name, _) in enumerate(graph.dims)}
+
+
+def shape_of(shape, sizes) -> tuple:
+    return tuple(d if isinstance(d, int) else sizes[d] for d in shape)
+
+
+def _positive_inputs(graph) -> set:
+    """Inputs that must be drawn positive: declared so, or read directly by log, sqrt or a
+    fractional power."""
+    out = {t.name for t in graph.inputs if t.positive}
+
+    def walk(e):
+        direct = e.op in ("log", "sqrt") or (
+            e.op == "**" and e.args[1].op == "num" and e.args[1].param("value").denominator != 1)
+        if direct and e.args[0].op == "ref":
+            out.add(e.args[0].param("name"))
+        for a in e.args:
+            if hasattr(a, "op"):
+                walk(a)
+    for t in graph.tensors:
+        if t.expr is not None:
+            walk(t.expr)
+    return out
+
+
+def random_inputs(graph, sizes, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    pos = _positive_inputs(graph)
+    out = {}
+    for t in graph.inputs:
+        shp = shape_of(t.shape, sizes)
+        v = rng.uniform(0.5, 1.5, shp) if t.name in pos else rng.standard_normal(shp)
+        out[t.name] = np.asarray(v, dtype=np.float64)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# One walk, two array libraries.
+
+
+class _Lib:
+    """The few array functions the walk needs, for torch or NumPy."""
+
+    def __init__(self, mod):
+        self.mod = mod
+        self.t = mod is not np
+
+    def own(self, x):
+        if self.t:
+            return x.clone() if torch.is_tensor(x) else self.const(x)
+        return np.array(x, dtype=np.float64, copy=True)
+
+    def const(self, v):
+        return self.mod.tensor(float(v), dtype=self.mod.float64) if self.t else np.float64(v)
+
+    def fn(self, name, x):
+        m = self.mod
+        if self.t:
+            F = torch.nn.functional
+            table = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "exp": torch.exp,
+                     "log": torch.log, "sqrt": torch.sqrt, "relu": torch.relu,
+                     "softplus": F.softplus, "gelu": F.gelu, "silu": F.silu}
+            return table[name](x)
+        erf = np.vectorize(math.erf, otypes=[float])
+        sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
+        table = {"sigmoid": sig, "tanh": np.tanh, "exp": np.exp, "log": np.log,
+                 "sqrt": np.sqrt, "relu": lambda v: np.maximum(v, 0.0),
+                 "softplus": lambda v: np.logaddexp(0.0, v),
+                 "gelu": lambda v: v * 0.5 * (1.0 + erf(v / math.sqrt(2.0))),
+                 "silu": lambda v: v * sig(v)}
+        del m
+        return table[name](x)
+
+    def reduce(self, kind, x, axes, keep):
+        if not axes:
+            return x
+        if self.t:
+            f = torch.sum if kind == "sum" else torch.mean
+            return f(x, dim=tuple(axes), keepdim=keep)
+        f = np.sum if kind == "sum" else np.mean
+        return f(x, axis=tuple(axes), keepdims=keep)
+
+    def lse(self, x, axis, keep):
+        if self.t:
+            return torch.logsumexp(x, dim=axis, keepdim=keep)
+        m = np.max(x, axis=axis, keepdims=True)
+        out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+        return out if keep else np.squeeze(out, axis=axis)
+
+    def permute(self, x, axes):
+        return x.permute(*axes) if self.t else np.transpose(x, axes)
+
+    def einsum(self, sub, xs):
+        return torch.einsum(sub, *xs) if self.t else np.einsum(sub, *xs)
+
+
+def _number(e, sizes) -> float:
+    """A constant subexpression (numbers, dims and arithmetic on them) as a float."""
+    if e.op == "num":
+        return float(e.param("value"))
+    if e.op == "dim":
+        return float(sizes[e.param("name")])
+    raise ValueError(e.op)
+
+
+def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
+    """Every tensor of ``graph`` (inputs given in ``values``), by walking its FExpr tree."""
+    env = dict(values)
+
+    def ev(e):
+        op = e.op
+        if op == "ref":
+            return env[e.param("name")]
+        if op in ("num", "dim"):
+            return lib.const(_number(e, sizes))
+        a = [ev(x) for x in e.args]
+        if op == "+":
+            return a[0] + a[1]
+        if op == "-":
+            return a[0] - a[1]
+        if op == "*":
+            return a[0] * a[1]
+        if op == "/":
+            return a[0] / a[1]
+        if op == "neg":
+            return -a[0]
+        if op == "**":
+            return a[0] ** a[1]
+        if op == "@":
+            return a[0] @ a[1]
+        if op == "transpose":
+            return lib.permute(a[0], tuple(e.param("axes")))
+        if op in ("sum", "mean"):
+            return lib.reduce(op, a[0], tuple(e.param("axes")), bool(e.param("keepdims")))
+        if op == "l2_loss":
+            return lib.reduce("sum", (a[0] - a[1]) ** 2,
+                              tuple(range(len(e.param("shape")))), False)
+        if op == "einsum":
+            return lib.einsum(e.param("subscripts"), a)
+        if op == "logsumexp":
+            return lib.lse(a[0], e.param("axis"), bool(e.param("keepdims")))
+        if op == "log_softmax":
+            return a[0] - lib.lse(a[0], e.param("axis"), True)
+        if op == "softmax":
+            return lib.mod.exp(a[0] - lib.lse(a[0], e.param("axis"), True))
+        return lib.fn(op, a[0])
+
+    for t in graph.tensors:
+        if t.expr is not None:
+            # a node is its own tensor even when it only renames another (h = x): its adjoint
+            # is then its own, not the sum over every use of x
+            env[t.name] = lib.own(ev(t.expr))
+    return env
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class Reference:
+    """Forward values and reference adjoints (``None`` where the loss does not depend on it)."""
+
+    def __init__(self, sizes, inputs, values, adjoints):
+        self.sizes, self.inputs, self.values, self.adjoints = sizes, inputs, values, adjoints
+
+
+def torch_reference(graph, sizes, inputs) -> Reference:
+    """Forward in torch, adjoints of every input and node by autograd (retained gradients)."""
+    leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+              for k, v in inputs.items()}
+    env = evaluate(graph, sizes, leaves, _Lib(torch))
+    for t in graph.nodes:
+        if env[t.name].requires_grad:
+            env[t.name].retain_grad()
+    env[graph.loss].backward()
+    values = {k: v.detach().numpy().astype(np.float64) for k, v in env.items()}
+    adj = {}
+    for t in graph.tensors:
+        g = env[t.name].grad if env[t.name].requires_grad else None
+        adj[t.name] = np.zeros_like(values[t.name]) if g is None else g.numpy().copy()
+    return Reference(sizes, inputs, values, adj)
+
+
+def numpy_forward(graph, sizes, inputs) -> dict:
+    return {k: np.asarray(v, dtype=np.float64)
+            for k, v in evaluate(graph, sizes, dict(inputs), _Lib(np)).items()}
+
+
+def fd_gradients(graph, sizes, inputs, h: float = 1e-6) -> dict:
+    """Central finite differences of the loss with respect to every input."""
+    out = {}
+    for name, x in inputs.items():
+        g = np.zeros_like(x)
+        for idx in np.ndindex(x.shape):
+            vals = []
+            for s in (h, -h):
+                xs = dict(inputs)
+                y = x.copy()
+                y[idx] += s
+                xs[name] = y
+                vals.append(float(numpy_forward(graph, sizes, xs)[graph.loss]))
+            g[idx] = (vals[0] - vals[1]) / (2 * h)
+        out[name] = g
+    return out
+
+
+def reference(graph, seed: int = 0) -> Reference:
+    """Torch autograd where torch is installed; otherwise forward values only, and the inputs'
+    gradients by finite differences (nodes' adjoints are then unknown: None)."""
+    sizes = sizes_of(graph)
+    inputs = random_inputs(graph, sizes, seed)
+    if torch is not None:
+        return torch_reference(graph, sizes, inputs)
+    values = numpy_forward(graph, sizes, inputs)
+    adj = {t.name: None for t in graph.tensors}
+    adj.update(fd_gradients(graph, sizes, inputs))
+    return Reference(sizes, inputs, values, adj)
