@@ -358,7 +358,10 @@ class Env:
     def __init__(self, shapes: dict, dims: dict, values: dict, adjoints: dict, loss: str):
         self.shapes, self.dims, self.values, self.adjoints, self.loss = \
             shapes, dict(dims), values, adjoints, loss
-        self.letter_dim = dict(zip(self.LETTERS, self.dims))
+        # README: each dim has its own letter, in the order of dims, skipping any letter that
+        # is also a tensor's or a dim's name
+        free = [c for c in self.LETTERS if c not in shapes and c not in self.dims]
+        self.letter_dim = dict(zip(free, self.dims))
 
     # -- names ------------------------------------------------------------------------------
 

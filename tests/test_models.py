@@ -19,17 +19,6 @@ MODELS = sorted((Path(__file__).parent / "models").glob("*.yaml"))
 
 # Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
 VERIFY_XFAIL = {
-    "attention_batched": "exit 3: CodegenError, ∂L/∂S (rank-3 softmax) has no matrix form",
-    "attention_multihead": "exit 3: CodegenError, ∂L/∂S (rank-4 softmax) has no matrix form",
-    "gram_centred": "exit 3: CodegenError, ∂L/∂mu has no matrix form to compile",
-    "literal_one_broadcast": "exit 3: KeyError 0 on a [1, T, D] input",
-    "matrix_transpose_chain": "generated forward drops brackets: (A @ B.T).T @ C -> A @ B.T.T @ C",
-    "transpose_chain_sum": "generated forward drops brackets: (A @ B.T).T @ C -> A @ B.T.T @ C",
-    "centred_cross": "generated forward drops brackets: (X - m).T @ X -> X - m.T @ X",
-    "square_transpose_product": "generated forward drops brackets: (A @ B).T @ C -> A @ B.T @ C "
-                                "(silently wrong numbers; verify exits 1)",
-    "swiglu_inline": "exit 3: CodegenError, ∂L/∂X has no matrix form to compile",
-    "tied_autoencoder": "exit 3: CodegenError, ∂L/∂W has no matrix form to compile",
 }
 GRAD_XFAIL = dict(VERIFY_XFAIL)
 

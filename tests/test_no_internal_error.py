@@ -23,23 +23,7 @@ FILES = SPEC_FILES + sorted((HERE / "models").glob("*.yaml")) + \
     sorted((HERE / "regressions").glob("*.yaml"))
 # Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
 XFAIL = {
-    "attention_batched": "verify exit 3: ∂L/∂S (rank-3 softmax) has no matrix form to compile",
-    "attention_multihead": "verify exit 3: ∂L/∂S (rank-4 softmax) has no matrix form to compile",
-    "gram_centred": "verify exit 3: ∂L/∂mu has no matrix form to compile",
-    "swiglu_inline": "verify exit 3: ∂L/∂X has no matrix form to compile",
-    "tied_autoencoder": "verify exit 3: ∂L/∂W has no matrix form to compile",
-    "literal_one_broadcast": "exit 3 (KeyError 0) on an input of shape [1, T, D]",
-    "literal_one_rank3": "exit 3 (KeyError 0) on an input of shape [1, N, K]",
-    "keepdims_rank3": "exit 3 (KeyError 0) on sum(x, axis=0, keepdims=True) of a rank-3 x",
-    "matrix_transpose_chain": "generated forward drops brackets: (A @ B.T).T @ C",
-    "transpose_chain_sum": "generated forward drops brackets: (A @ B.T).T @ C",
-    "centred_cross": "generated forward drops brackets: (X - m).T @ X",
-    "square_transpose_product": "generated forward drops brackets: verify exit 1",
-    "transpose_of_quotient": "generated forward drops brackets: verify exit 1",
     "unused_dim": "verify exit 3: NameError, the generated code reads a dim no input gives",
-    "product_times_matmul": "generated forward `0.5 * x1 * x1 @ x1` for 0.5 * x1 * (x1 @ x1): "
-                            "verify exit 1",
-    "softmax_minus_linear": "verify exit 3: ∂L/∂x0 (rank-3 softmax) has no matrix form to compile",
     "cancelling_gradient": "verify exit 3: cannot reshape array of size 1 (a gradient that "
                            "cancels to zero)",
 }

@@ -31,31 +31,12 @@ REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
 # Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
 XFAIL = {
     "literal_one_broadcast": "derive exits 3 (KeyError 0) on an input of shape [1, T, D]",
-    "transpose_chain_sum": "index form merges two sums over one dim: ∂L/∂A_ik = B_jk C_ij "
-                           "(right: Σ_j B_jk Σ_j′ C_ij′)",
-    "sign_after_sum": "index form `Σ_i t_i − tanh(a)² − 1`: the sign of the 1 is flipped",
-    "log_softmax_sign": "index form `−softmax(x)_i Σ_i′ ∂L/∂h_i′ − ∂L/∂h_i − …`: signs flipped",
-    "squared_coefficient": "(2N − 1)²/(2N²) printed `(2 N − 1²/(2 N²))`: a bracket lost",
-    "merged_sum_scalar": "index form `x0_i ∂L/∂h1_i` merges two independent sums",
-    "broadcast_sum_factor": "matrix form einsum('j->', …) drops the factor N of a broadcast",
     "anonymous_name": "an internal node name is printed: `softmax((_P_1))_ij`",
-    "zero_sum": "l2_loss(x, x) prints `Σ_i 0` in a matrix form and sum(…) in an index form",
     "literal_one_rank3": "derive exits 3 (KeyError 0) on an input of shape [1, N, K]",
     "keepdims_rank3": "derive exits 3 (KeyError 0) on keepdims of a rank-3 tensor",
     "softmax_of_column_expression": "softmax over the 1-axis of an M×1 expression prints as "
                                     "`softmax(2 x)`, the softmax of a vector",
-    "negated_sum": "−∂L/∂h0 written out as `−2 h0 + (1/(M N)) (1 − tanh(h0)^∘2) + …`: the "
-                   "negation reaches only the first term",
-    "sqrt_coefficient": "2 (1/√K − 1) printed `−(2 √K − 1/√K)` and `(2 1 − √K/√K)`",
-    "softmax_minus_linear": "the softmax part of ∂L/∂x0 prints with its sign flipped",
     "row_broadcast_einsum": "a vector einsum broadcast along rows is printed without ᵀ",
-    "mean_of_column_log_softmax": "index form `−softmax(x, axis=0)_i Σ_i′ ∂L/∂h_i′ − ∂L/∂h_i`: "
-                                  "sign flipped",
-    "power_forms": "x ** 1.5 prints as `x^∘3/2`, which reads (x^∘3)/2; and `2 1 ⊘ x` for 2/x",
-    "swiglu_inline": "no matrix form: Gradients prints `grad(X) = Σ_k …`, an index form without "
-                     "its indices on the left",
-    "tied_autoencoder": "no matrix form: Gradients prints `grad(W) = …` in index form without "
-                        "its indices on the left",
 }
 
 
