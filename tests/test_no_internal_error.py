@@ -22,11 +22,7 @@ HERE = Path(__file__).parent
 FILES = SPEC_FILES + sorted((HERE / "models").glob("*.yaml")) + \
     sorted((HERE / "regressions").glob("*.yaml"))
 # Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
-XFAIL = {
-    "unused_dim": "verify exit 3: NameError, the generated code reads a dim no input gives",
-    "cancelling_gradient": "verify exit 3: cannot reshape array of size 1 (a gradient that "
-                           "cancels to zero)",
-}
+XFAIL: dict = {}  # none known: a defect found here gets a strict xfail with one line
 
 settings.register_profile("ci", max_examples=10, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])

@@ -224,6 +224,8 @@ def verify(specs, dims, seed, tol):
         click.echo(err.format(), err=True)
     for renderable in verify_tables(reports, unreadable=[e.loc.file for e in errors]):
         console.print(renderable)
+    if any(r.bug for r in reports):
+        sys.exit(EXIT_BUG)
     if errors:
         sys.exit(EXIT_SPEC)
     if not all(r.ok for r in reports):

@@ -59,7 +59,7 @@ def _replace(target: Path, text: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         try:
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
+            os.chmod(tmp, target.stat().st_mode & 0o777)  # never setuid/setgid/sticky
         except FileNotFoundError:
             os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)

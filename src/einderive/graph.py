@@ -311,7 +311,7 @@ def _constant(e: FExpr):
         return -values[0]
     a, b = values
     if e.op == "/" or e.op == "**":
-        if b.is_negative and a == 0 or e.op == "/" and b == 0:
+        if e.op == "**" and b.is_negative and a == 0 or e.op == "/" and b == 0:
             return None  # reported where it is built
         return a / b if e.op == "/" else a ** b
     return a + b if e.op == "+" else a - b if e.op == "-" else a * b

@@ -18,6 +18,7 @@ from functools import cached_property
 
 from sympy import Add, Indexed, S, Symbol, factor_terms
 
+from .errors import SpecError
 from .graph import Graph
 from .indexed import (
     Ctx,
@@ -92,6 +93,9 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
     for t in graph.nodes:
         idx = ctx.canon(t.shape)
         definitions[t.name] = (rename(constant_sums(ctx.comp(t.expr, idx)), ctx, idx, idx), idx)
+        if definitions[t.name][0].has(S.ComplexInfinity, S.NaN, S.Infinity, S.NegativeInfinity):
+            raise SpecError(f"'{t.name}' is not finite: it divides by zero or takes an undefined "
+                            f"value", t.loc, "check the divisions and powers in its definition")
     namer = Namer(ctx, definitions)
     canon = {t.name: ctx.canon(t.shape) for t in graph.tensors}
 

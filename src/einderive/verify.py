@@ -39,6 +39,7 @@ class Report(Record):
     checks: tuple = ()
     error: str = ""  # set when the check could not run (e.g. a domain error)
     hint: str = ""
+    bug: bool = False  # the generated code failed: a bug in einderive, not a wrong formula
 
     @property
     def ok(self) -> bool:
@@ -128,7 +129,7 @@ def draw_inputs(graph, sizes: dict, seed: int) -> dict:
     return values
 
 
-def _load(d) -> _Module:
+def _load(d, sizes: dict | None = None) -> _Module:
     """Import the generated modules, written to a temporary folder, as a user would.
 
     Nothing from the spec reaches this code but checked identifiers and numbers."""
@@ -147,9 +148,9 @@ def _load(d) -> _Module:
         return module
 
     with tempfile.TemporaryDirectory(prefix="einderive-verify-") as tmp:
-        matrix = load(Path(tmp), "matrix", numpy_module(d, form="matrix"))
-        index = load(Path(tmp), "index", numpy_module(d, form="index"))
-        closed_code = closed_form_functions(d)
+        matrix = load(Path(tmp), "matrix", numpy_module(d, form="matrix", sizes=sizes))
+        index = load(Path(tmp), "index", numpy_module(d, form="index", sizes=sizes))
+        closed_code = closed_form_functions(d, sizes)
         closed = load(Path(tmp), "closed", closed_code) if closed_code else None
     closed_fns = {k[len("closed_"):]: v for k, v in vars(closed).items()
                   if k.startswith("closed_")} if closed else {}
@@ -162,16 +163,18 @@ def verify(d, sizes: dict | None = None, seed: int = 0, tol: float = DEFAULT_TOL
     sizes = sizes_for(d.graph, sizes)
     try:
         return _verify(d, sizes, seed, tol)
+    except SpecError:
+        raise
     except Exception as exc:  # noqa: BLE001 - the generated code failed: this spec's failure
         return Report(d.name, sizes, seed, tol, (),
                       f"the generated code failed: {type(exc).__name__}: {exc}",
-                      "this is a bug in einderive; please report it with the spec")
+                      "this is a bug in einderive; please report it with the spec", bug=True)
 
 
 def _verify(d, sizes: dict, seed: int, tol: float) -> Report:
     import numpy as np
 
-    module = _load(d)
+    module = _load(d, sizes)
     inputs = draw_inputs(d.graph, sizes, seed)
     with np.errstate(all="ignore"):
         loss = module.forward(**inputs)

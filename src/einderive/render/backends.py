@@ -67,6 +67,10 @@ class Backend:
     def reshape(self, x: P.Py, like: P.Py) -> P.Py:
         return P.call(self.f("reshape"), x, P.call(self.f("shape"), like))
 
+    def broadcast_like(self, x: P.Py, like: P.Py) -> P.Py:
+        """A scalar ``x`` (a constant adjoint, 0 where terms cancel) spread over ``like``."""
+        return P.binop("*", x, P.call(self.f("ones"), P.call(self.f("shape"), like)))
+
     def ravel(self, x: P.Py) -> P.Py:
         return P.method(x, "ravel")
 
@@ -114,6 +118,9 @@ class Torch(Backend):
 
     def reshape(self, x: P.Py, like: P.Py) -> P.Py:
         return P.call(self.f("reshape"), x, P.Attr(like, "shape"))
+
+    def broadcast_like(self, x: P.Py, like: P.Py) -> P.Py:
+        return P.binop("*", x, P.call(self.f("ones_like"), like))
 
     def ravel(self, x: P.Py) -> P.Py:
         return P.method(x, "reshape", P.num(-1))

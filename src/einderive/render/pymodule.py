@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from ..errors import Loc, SpecError
 from ..ops import HELPER_NEEDS, HELPERS, SCALARS
 from ..record import fields, replace
 from . import pyexpr as P
@@ -23,8 +24,9 @@ from .text import adjoint_lhs, closed_differs, index_rhs, printer
 class _Writer:
     """One module's compilers, and every tree it emits (to find the helpers they call)."""
 
-    def __init__(self, d, backend: Backend):
+    def __init__(self, d, backend: Backend, sizes: dict | None = None):
         self.d = d
+        self.sizes = sizes or {}
         self.names = Names(d.graph)
         self.comp = Compiler(d, backend, self.names)
         self.index = IndexCompiler(self.comp)
@@ -59,8 +61,11 @@ class _Writer:
             comment = f"{adjoint_lhs(d, name, f.idx)} = {index_rhs(d, f)}"
             py = self.index.compile(f.index, f.idx)
             shape = tuple(s for s in tensor.shape if s != 1)
-        if tuple(shape) != tuple(tensor.shape):
-            py = self.b.reshape(py, P.Name(self.names.var[name]))
+        like = P.Name(self.names.var[name])
+        if tensor.shape and (not shape or _is_number(py)):  # e.g. 0 where the terms cancel
+            py = self.b.broadcast_like(py, like)
+        elif tuple(shape) != tuple(tensor.shape):
+            py = self.b.reshape(py, like)
         return ["# " + comment, f"{target} = {self.code(py)}"]
 
     def backward_lines(self, d, form: str) -> list[str]:
@@ -75,10 +80,22 @@ class _Writer:
         order = [n for n, _ in g.dims]
         lines = []
         for dim in sorted(self.comp.dims_used, key=order.index):
-            t = next(t for t in g.inputs if dim in t.shape)
-            lines.append(f"{self.names.dim[dim]} = {self.names.var[t.name]}.shape"
-                         f"[{t.shape.index(dim)}]")
+            t = next((t for t in g.inputs if dim in t.shape), None)
+            if t is not None:
+                lines.append(f"{self.names.dim[dim]} = {self.names.var[t.name]}.shape"
+                             f"[{t.shape.index(dim)}]")
+            else:
+                lines.append(f"{self.names.dim[dim]} = {self._size(dim)}  # no input has {dim}")
         return lines
+
+    def _size(self, dim: str) -> int:
+        """The size of a dim that no input's shape gives: verify's, else the spec's."""
+        size = self.sizes.get(dim) or dict(self.d.graph.dims).get(dim)
+        if size is None:
+            raise SpecError(f"dim '{dim}' is used as a value, but no input has it and it has "
+                            f"no size, so the generated code cannot know it", Loc(self.d.spec.path),
+                            f"give it a size under 'dims', e.g. dims: {{{dim}: 4}}")
+        return size
 
     def signature(self) -> tuple[str, list[str]]:
         inputs = self.d.graph.inputs
@@ -94,8 +111,9 @@ class _Writer:
         return out
 
     def header(self) -> list[str]:
-        return (["import math"] if any(n.startswith("math.") for n in self.called()) else []) \
-            + [self.b.imports, "", ""]
+        uses_math = any(n.startswith("math.") for n in self.called()) or \
+            any("math." in t for t in self.helper_code())
+        return (["import math"] if uses_math else []) + [self.b.imports, "", ""]
 
     def helper_code(self) -> list[str]:
         """Definitions of the helpers the code calls, each once, dependencies first."""
@@ -105,6 +123,10 @@ class _Writer:
         texts = [SCALARS[n].helper if n in SCALARS else HELPERS[n]
                  for n in sorted(names, key=lambda n: (n not in ("logsumexp",), n))]
         return [x for t in dict.fromkeys(texts) for x in (t, "", "")]
+
+
+def _is_number(py: P.Py) -> bool:
+    return isinstance(py, P.Num) or isinstance(py, P.Unary) and isinstance(py.x, P.Num)
 
 
 def _names(py: P.Py, out: set) -> None:
@@ -119,14 +141,20 @@ def _names(py: P.Py, out: set) -> None:
                 _names(x, out)
 
 
-def numpy_module(d, *, source: str | None = None, form: str = "matrix") -> str:
+def _doc(text: str) -> str:
+    """User text (a spec's name or path) made safe inside a triple-quoted docstring."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def numpy_module(d, *, source: str | None = None, form: str = "matrix",
+                 sizes: dict | None = None) -> str:
     """A self-contained module (NumPy only) with ``forward`` and ``gradients``.
 
     Each adjoint is compiled from its printed matrix form (from its index form where it has
     none), or with ``form='index'`` from its printed index form."""
     from .. import __version__
 
-    w = _Writer(d, Backend())
+    w = _Writer(d, Backend(), sizes)
     fwd = w.forward_lines()
     bwd = w.backward_lines(d, form)
     dims = w.dim_lines()
@@ -134,8 +162,8 @@ def numpy_module(d, *, source: str | None = None, form: str = "matrix") -> str:
     wrt = [t for t in d.graph.inputs if t.name in d.graph.wrt]
     ind = "    "
     which = "the matrix form (else the index form)" if form == "matrix" else "the index form"
-    out = [f'"""Backward pass of {d.name}, generated by einderive {__version__}'
-           f"{' from ' + source if source else ''}.",
+    out = [f'"""Backward pass of {_doc(d.name)}, generated by einderive {__version__}'
+           f"{' from ' + _doc(source) if source else ''}.",
            "",
            f"Vectors are 1-d arrays; each adjoint is computed from {which} in its comment.",
            '"""', ""]
@@ -188,8 +216,8 @@ def torch_module(d, *, source: str | None = None) -> str:
         g = P.binop("*", P.Name("grad_output"), P.Name(w.names.adj[t.name])) \
             if t.name in shown else w.b.zeros_like(var)
         grads.append(f"{w.code(g)} if ctx.needs_input_grad[{k}] else None,")
-    out = [f'"""Backward pass of {d.name} as a torch.autograd.Function, generated by einderive '
-           f"{__version__}{' from ' + source if source else ''}.",
+    out = [f'"""Backward pass of {_doc(d.name)} as a torch.autograd.Function, generated by '
+           f"einderive {__version__}{' from ' + _doc(source) if source else ''}.",
            "",
            f"Use {cls}.apply({args}); the inputs are tensors (0-d for scalars).",
            "Each adjoint is computed from the matrix form (else the index form) in its comment;",
@@ -208,11 +236,11 @@ def torch_module(d, *, source: str | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def closed_form_functions(d) -> str:
+def closed_form_functions(d, sizes: dict | None = None) -> str:
     """``closed_<x>(**inputs)`` for each gradient whose closed form ``--expand`` prints (one
     that differs from the chain form), for ``verify``: compiled from its matrix form, or from
     its index form where it has none."""
-    w = _Writer(d, Backend())
+    w = _Writer(d, Backend(), sizes)
     bodies = []
     for g in d.gradients:
         if g.closed is None or not closed_differs(g):  # not printed: nothing more to prove

@@ -1,0 +1,58 @@
+"""Defects a review of the merged change found, each held by a test that failed before its fix."""
+
+from __future__ import annotations
+
+import textwrap
+
+from conftest import derive_text
+from einderive.verify import verify
+
+INJECTION = '''
+    name: 'x""" + str(print("INJECTED")) + """'
+    dims: {N: 3}
+    inputs: {x: [N], w: [N]}
+    forward: ["L = sum(w * gelu(x))"]
+    loss: L
+    wrt: [w]
+    '''
+
+
+def test_a_spec_name_cannot_end_the_generated_docstring(capfd):
+    """The spec's name goes into the module's docstring: escaped, never run."""
+    report = verify(derive_text(INJECTION))
+    assert report.ok, report.error
+    assert "INJECTED" not in capfd.readouterr().out
+
+
+def test_a_helper_that_needs_math_imports_it():
+    """gelu's Φ helper calls math.erf even when no emitted line does (a w-only gradient)."""
+    from einderive.render.pymodule import numpy_module
+    code = numpy_module(derive_text(INJECTION))
+    assert "import math" in code and "math.erf" in code
+
+
+def test_a_quotient_that_is_zero_divides_by_zero(run, tmp_path):
+    """``0 / -2`` is 0: dividing by it is a located error, not ``zoo``."""
+    spec = tmp_path / "z.yaml"
+    spec.write_text(textwrap.dedent('''\
+        dims: {N: 3}
+        inputs: {x: [N]}
+        forward: ["L = sum(x / (0 / -2))"]
+        loss: L
+        '''))
+    result = run("derive", spec)
+    assert result.exit_code == 2
+    assert "z.yaml:3:" in result.stderr and "division by zero" in result.stderr
+
+
+def test_a_dim_no_input_has_takes_its_size_from_the_spec():
+    text = """
+        dims: {N: 3, K: 5}
+        inputs: {x: [N]}
+        forward: ["L = sum(x * x) / K"]
+        loss: L
+        """
+    from einderive.render.pymodule import numpy_module
+    d = derive_text(text)
+    assert "K = 5" in numpy_module(d)
+    assert verify(d, {"K": 7}).ok
