@@ -185,7 +185,7 @@ def graph(spec, fmt, output, standalone):
       einderive graph specs/mlp.yaml --format tikz --standalone -o mlp-graph.tex
     """
     if standalone and fmt != "tikz":
-        raise click.UsageError("--standalone applies to --format tikz only.")
+        _refuse("--standalone applies to --format tikz only.")
     from . import api
     from .render.graph import render
     _emit(render(api.derive_file(spec, closed=False), fmt, standalone), output)
