@@ -56,3 +56,17 @@ def test_a_dim_no_input_has_takes_its_size_from_the_spec():
     d = derive_text(text)
     assert "K = 5" in numpy_module(d)
     assert verify(d, {"K": 7}).ok
+
+
+def test_a_tensor_named_like_a_symbol_of_the_notation_is_printed_in_bold():
+    """A tensor Σ must not read as a sum (found by a new user: ``Σ_ii′ x_i′``)."""
+    from conftest import forms
+    d = derive_text("""
+        dims: {N: 3}
+        inputs: {x: [N], "Σ": [N, N]}
+        forward: ["L = x @ Σ @ x"]
+        loss: L
+        """)
+    index, matrix = forms(d, "x")
+    assert "𝚺_ii′ x_i′" in index and "Σ" not in index
+    assert matrix == "𝚺 x + 𝚺ᵀ x"

@@ -58,6 +58,11 @@ def text_lookalikes(axes: dict) -> set:
     return out
 
 
+# a tensor whose whole name is one of the notation's own symbols is printed in bold, so that a
+# tensor Σ never reads as a sum, δ as a Kronecker delta or σ as the logistic function
+NOTATION_SYMBOLS = {"Σ": "𝚺", "δ": "𝛅", "σ": "𝛔", "φ": "𝛗", "Φ": "𝚽", "∂": "𝛛", "∘": "𝛐"}
+
+
 def text_monospace(name: str) -> str:
     return "".join(_MONO.get(ch, ch) for ch in name)
 

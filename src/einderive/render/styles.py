@@ -32,6 +32,7 @@ class Unicode(Notation):
     def tensor_name(self, name: str, idx: str) -> str:
         if name in self.lookalikes:
             name = names.text_monospace(name)
+        name = names.NOTATION_SYMBOLS.get(name, name)
         return names.text_indexed(name, idx)
 
     @property
