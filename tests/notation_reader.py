@@ -938,6 +938,23 @@ class IndexEval:
         return IV(np.broadcast_to(v, [self.env.size(lab) for lab in labels]).copy(), labels,
                   count)
 
+    def subscripted_expression(self, call, idx) -> IV:
+        """``softmax(2 S)_ij``: README, an expression passed to softmax or logsumexp is printed
+        as itself; it is read as a matrix form, its axes named by the subscript's letters."""
+        v = MatrixEval(self.env).ev(call[2][0]).v
+        dims = [self.env.letter_dim.get(lab.rstrip(PRIME)) for lab in idx]
+        if None in dims:
+            raise ReaderError(f"unknown index letters in {idx!r}")
+        sizes = [self.env.dims[d] for d in dims]
+        if call[1] == "logsumexp":
+            raise ReaderError("logsumexp of an expression with a subscript")  # not printed so
+        v = np.asarray(v, dtype=float)
+        if v.size != int(np.prod(sizes)):
+            raise ReaderError(f"softmax(…) of shape {v.shape} written with indices {idx!r}")
+        v = v.reshape(sizes)
+        axis = call[3].get("axis", -1)
+        return self.diag(_axis_apply("softmax", v, axis), idx)
+
     def whole(self, call) -> IV:
         """``logsumexp(z)`` of a vector: a scalar, written without a subscript."""
         if call[1] != "logsumexp" or len(call[2]) != 1 or call[2][0][0] != "name":
@@ -950,9 +967,10 @@ class IndexEval:
     def subscripted(self, call, idx) -> IV:
         """``softmax(S)_ij``, ``logsumexp(Z)_i``: a function of a whole tensor, indexed (its
         literal-1 axes carry no index)."""
-        if call[0] != "call" or call[1] not in ("softmax", "logsumexp") or len(call[2]) != 1 \
-                or call[2][0][0] != "name":
+        if call[0] != "call" or call[1] not in ("softmax", "logsumexp") or len(call[2]) != 1:
             raise ReaderError(f"a subscript on {call!r}")
+        if call[2][0][0] != "name":
+            return self.subscripted_expression(call, idx)
         r, axis, shp = _axis_function_of(self.env, call[1], call[2][0][1], call[3])
         dims = list(self.env.shapes[self.env.split(call[2][0][1])[0]])
         if call[1] == "logsumexp":

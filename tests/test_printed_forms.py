@@ -31,7 +31,6 @@ REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
 # Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
 XFAIL = {
     "literal_one_broadcast": "derive exits 3 (KeyError 0) on an input of shape [1, T, D]",
-    "anonymous_name": "an internal node name is printed: `softmax((_P_1))_ij`",
     "literal_one_rank3": "derive exits 3 (KeyError 0) on an input of shape [1, N, K]",
     "keepdims_rank3": "derive exits 3 (KeyError 0) on keepdims of a rank-3 tensor",
     "softmax_of_column_expression": "softmax over the 1-axis of an M×1 expression prints as "
