@@ -35,7 +35,6 @@ XFAIL = {
     "keepdims_rank3": "derive exits 3 (KeyError 0) on keepdims of a rank-3 tensor",
     "softmax_of_column_expression": "softmax over the 1-axis of an M×1 expression prints as "
                                     "`softmax(2 x)`, the softmax of a vector",
-    "row_broadcast_einsum": "a vector einsum broadcast along rows is printed without ᵀ",
 }
 
 

@@ -248,9 +248,10 @@ def transpose(x: M) -> M:
         pushed = _push_transpose(x)
         if _count_transposes(pushed) < _count_transposes(x) + 1:
             return with_src(pushed, src)
-    if isinstance(x, Einsum):
+    if isinstance(x, Einsum) and len(x.subscripts.split("->")[1]) == 2:
         lhs, out = x.subscripts.split("->")
         return Einsum(f"{lhs}->{out[::-1]}", x.operands, tuple(reversed(x.shape)), src)
+    # a vector einsum stays a column: its row is written with ᵀ, as any vector's is
     return Transpose(x, tuple(reversed(x.shape)), src)
 
 
