@@ -116,9 +116,12 @@ def fit(rows: list[str], linewidth: float | None, env: str = "aligned") -> list[
     is fitted again with that slack."""
     if linewidth is None or not rows:
         return rows
-    out = fit_rows(rows, linewidth)
-    if env in ("aligned", "per-node") and len(out) == 1:
-        out = fit_rows(rows, linewidth, slack=MIN_ALIGN_SEP)
+    try:
+        out = fit_rows(rows, linewidth)
+        if env in ("aligned", "per-node") and len(out) == 1:
+            out = fit_rows(rows, linewidth, slack=MIN_ALIGN_SEP)
+    except ValueError:   # LaTeX that texwidth cannot measure: correct rows, maybe too wide
+        return rows
     return out
 
 
