@@ -126,3 +126,24 @@ def test_columns_is_refused_outside_latex(run):
     assert result.exit_code == 2 and "--columns applies only to LaTeX" in result.stderr
     ok = run("derive", SPECS / "mlp.yaml", "--latex", "--columns", "2", "--standalone")
     assert ok.exit_code == 0 and "[twocolumn]" in ok.stdout
+
+
+@needs_pdflatex
+def test_every_environment_fits_the_line(tmp_path):
+    """align* and align break across pages after \\allowdisplaybreaks; one aligned block
+    cannot (its Overfull \\vbox is what per-node avoids), but its rows fit the line."""
+    documents = {}
+    for env in ("aligned", "align*", "align"):
+        for columns in (1, 2):
+            names = []
+            for d in derivations():
+                name = f"{Path(d.spec.path).stem}-{env.replace('*', 'star')}-{columns}col"
+                (tmp_path / f"{name}.tex").write_text(
+                    latex(d, latex_env=env, columns=columns, steps=True, expand=True))
+                names.append(name)
+            doc = manuscript(columns, names).replace("\\begin{document}",
+                                                     "\\allowdisplaybreaks\n\\begin{document}")
+            documents[f"article-{env.replace('*', 'star')}-{columns}col"] = doc
+    found = compile_all(tmp_path, documents)
+    assert [f for f in found
+            if not (f.startswith("article-aligned-") and "Overfull \\vbox" in f)] == []
