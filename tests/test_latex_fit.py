@@ -147,3 +147,13 @@ def test_every_environment_fits_the_line(tmp_path):
     found = compile_all(tmp_path, documents)
     assert [f for f in found
             if not (f.startswith("article-aligned-") and "Overfull \\vbox" in f)] == []
+
+
+def test_a_row_breaks_between_terms_before_it_breaks_inside_one():
+    from einderive.render.texwidth import break_lines, width
+    rhs = (r"(a \odot \exp(w) \odot \sigma(z) + t \odot w \odot \exp(z)"
+           r" - t \odot \exp(w) \odot \sigma(w))")
+    # the first row could hold "- t" too: the break goes before "-", not after "t"
+    line = width(r"x = (a \odot \exp(w) \odot \sigma(z) + t \odot w \odot \exp(z) - t") + 1
+    rows = break_lines("x", rhs, line)
+    assert len(rows) == 2 and rows[1].startswith(r"&\quad - t \odot")
