@@ -23,19 +23,20 @@ def derive_file(path, closed: bool = True):
                         "split long expressions over several forward items") from None
 
 
-def render(d, fmt: str, *, latex_env: str = "aligned", standalone: bool = False,
-           steps: bool = False, expand: bool = False) -> str:
+def render(d, fmt: str, *, latex_env: str = "per-node", standalone: bool = False,
+           steps: bool = False, expand: bool = False, columns: int = 1) -> str:
     """``d`` in one of the machine formats (the terminal view is Rich's).
 
     Markdown and JSON always hold the closed forms, so ``expand`` changes
-    only LaTeX; ``steps`` adds the chain rule to LaTeX, Markdown and JSON."""
+    only LaTeX; ``steps`` adds the chain rule to LaTeX, Markdown and JSON.
+    LaTeX rows fit a one-column article, or with ``columns=2`` a two-column one."""
     if fmt == "latex":
         from .render.latex import fragment
         from .render.latex import standalone as document
         if standalone:
-            env = "align*" if latex_env == "aligned" else latex_env
-            return document(d, env=env, steps=steps, expand=expand)
-        return fragment(d, env=latex_env, steps=steps, expand=expand)
+            env = "align*" if latex_env in ("per-node", "aligned") else latex_env
+            return document(d, env=env, steps=steps, expand=expand, columns=columns)
+        return fragment(d, env=latex_env, steps=steps, expand=expand, columns=columns)
     if fmt == "markdown":
         from .render.markdown import golden
         return golden(d, Path(d.spec.path).name if d.spec.path else d.name, steps=steps)

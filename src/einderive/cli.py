@@ -106,10 +106,13 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text",
               show_default=True, help="Output format.")
 @click.option("--latex", "latex", is_flag=True, help="Same as --format latex.")
-@click.option("--latex-env", type=click.Choice(["aligned", "align*", "align"]),
-              default="aligned", show_default=True,
-              help="LaTeX environment: 'aligned' inside \\[ \\], or a top-level one.")
+@click.option("--latex-env", type=click.Choice(["per-node", "aligned", "align*", "align"]),
+              default="per-node", show_default=True,
+              help="LaTeX environment: 'aligned' inside \\[ \\] for each node (pages may "
+                   "break between them) or for all, or a top-level one.")
 @click.option("--standalone", is_flag=True, help="With --latex: a whole document for pdflatex.")
+@click.option("--columns", type=click.Choice(["1", "2"]), default="1", show_default=True,
+              help="With --latex: break rows to fit a one- or two-column article.")
 @click.option("--steps", is_flag=True,
               help="Show each local derivative with its deltas and the sum it collapses "
                    "(text, latex, markdown, json).")
@@ -123,7 +126,7 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
               help="Write to FILE (atomically; through a symlink; - is standard output).")
 @debug_option
 @_guard
-def derive(spec, fmt, latex, latex_env, standalone, steps, expand, tree, output):
+def derive(spec, fmt, latex, latex_env, standalone, columns, steps, expand, tree, output):
     """Derive the backward pass of SPEC (a YAML file, or - for standard input).
 
     \b
@@ -139,7 +142,7 @@ def derive(spec, fmt, latex, latex_env, standalone, steps, expand, tree, output)
         _emit_rich(d, output, steps=steps, expand=expand, tree=tree)
         return
     text = api.render(d, fmt, latex_env=latex_env, standalone=standalone, steps=steps,
-                      expand=expand)
+                      expand=expand, columns=int(columns))
     _emit(text, output)
 
 
@@ -149,7 +152,8 @@ def _derive_format(fmt, latex, standalone, steps, expand, tree) -> str:
         _refuse(f"--latex and --format {fmt} ask for different formats; give one of them")
     fmt = "latex" if latex else fmt
     if fmt != "latex":
-        for flag, name in ((standalone, "--standalone"), (_given("latex_env"), "--latex-env")):
+        for flag, name in ((standalone, "--standalone"), (_given("latex_env"), "--latex-env"),
+                           (_given("columns"), "--columns")):
             if flag:
                 _refuse(f"{name} applies only to LaTeX output (--latex), not to --format {fmt}")
     if tree and fmt != "text":

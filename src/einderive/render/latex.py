@@ -1,8 +1,11 @@
 """LaTeX for papers: a fragment to paste, or a document that compiles with amsmath alone.
 
-The fragment is ``\\begin{aligned}`` inside ``\\[ \\]`` (which also renders in
-Markdown and KaTeX), or any of ``align*``/``align`` at top level.  Each node
-is one row: its index form, then its matrix form, in two aligned columns.
+The fragment is, by default, one ``\\begin{aligned}`` inside ``\\[ \\]`` per node
+(``per-node``: the page may break between nodes, and it also renders in Markdown
+and KaTeX); or one ``aligned`` for all; or ``align*``/``align`` at top level.  Each
+node's rows are its index form, then its matrix form, in two aligned columns.
+Every row is broken (``texwidth.fit_rows``) to fit the line of a one-column
+article, or with ``columns=2`` of a two-column one.
 """
 
 from __future__ import annotations
@@ -10,8 +13,13 @@ from __future__ import annotations
 from .. import __version__
 from . import text as T
 from .styles import Latex
+from .texwidth import MIN_ALIGN_SEP, fit_rows
 
-ENVIRONMENTS = ("aligned", "align*", "align")
+ENVIRONMENTS = ("per-node", "aligned", "align*", "align")
+# \linewidth at 10pt (pdflatex): a fragment in \documentclass{article} (or [twocolumn]),
+# and our standalone document (\textwidth 6.5in, [twocolumn] when columns=2).
+FRAGMENT_WIDTHS = {1: 345.0, 2: 229.5}
+STANDALONE_WIDTHS = {1: 469.75, 2: 229.877}
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
                  "#": r"\#", "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}"}
@@ -51,13 +59,21 @@ def _eq(lhs: str, rhs: str) -> str:
 
 def adjoint_rows(d, steps: bool = False, expand: bool = False, adjoints=None) -> list[str]:
     """One aligned column: for each node its index form, then its matrix form."""
-    rows = []
+    return [row for group in adjoint_groups(d, steps, expand, adjoints) for row in group]
+
+
+def adjoint_groups(d, steps: bool = False, expand: bool = False, adjoints=None) -> list:
+    """The rows of ``adjoint_rows``, one list per node: with ``steps``, each edge's chain
+    rule, then the node's index and matrix forms (one display each, so that a page can
+    break between them)."""
+    groups = []
     for a in d.adjoints if adjoints is None else adjoints:
         if a.name == d.loss:
             continue
         if steps:
-            for edge in a.edges:
-                rows += [_eq(lhs, rhs) for lhs, rhs in T.step_lines(d, edge, Latex)]
+            groups += [[_eq(lhs, rhs) for lhs, rhs in T.step_lines(d, edge, Latex)]
+                       for edge in a.edges]
+        rows = []
         if T.has_index_form(a.form):
             rows.append(_eq(T.adjoint_lhs(d, a.name, a.form.idx, Latex),
                             T.index_rhs(d, a.form, Latex)))
@@ -71,7 +87,8 @@ def adjoint_rows(d, steps: bool = False, expand: bool = False, adjoints=None) ->
         if expand and T.closed_differs(a):
             closed = T.matrix_rhs(d, a.closed, Latex) or T.index_rhs(d, a.closed, Latex)
             rows.append(f"&= {closed}")
-    return rows
+        groups.append(rows)
+    return [g for g in groups if g]
 
 
 def forward_rows(d) -> list[str]:
@@ -91,22 +108,62 @@ def gradient_rows(d) -> list[str]:
             for label, rhs in T.gradient_lines(d, Latex)]
 
 
+def fit(rows: list[str], linewidth: float | None, env: str = "aligned") -> list[str]:
+    """``rows`` broken so that their display fits ``linewidth`` (None: as they are).
+
+    An ``aligned`` of one row is ``MIN_ALIGN_SEP`` wider than its cells (amsmath keeps
+    the \\minalignsep that it takes back after every other row), so a row left alone
+    is fitted again with that slack."""
+    if linewidth is None or not rows:
+        return rows
+    try:
+        out = fit_rows(rows, linewidth)
+        if env in ("aligned", "per-node") and len(out) == 1:
+            out = fit_rows(rows, linewidth, slack=MIN_ALIGN_SEP)
+    except ValueError:   # LaTeX that texwidth cannot measure: correct rows, maybe too wide
+        return rows
+    return out
+
+
 def environment(rows: list[str], env: str = "aligned") -> str:
     if env not in ENVIRONMENTS:
         raise ValueError(f"unknown environment {env!r}")
     body = " \\\\\n".join(rows)
-    if env == "aligned":
+    if env in ("aligned", "per-node"):
         return f"\\[\n\\begin{{aligned}}\n{body}\n\\end{{aligned}}\n\\]"
     return f"\\begin{{{env}}}\n{body}\n\\end{{{env}}}"
 
 
-def fragment(d, env: str = "aligned", steps: bool = False, expand: bool = False) -> str:
-    """The backward pass, ready to paste into a manuscript (needs amsmath, amssymb)."""
+def displays(groups: list, env: str, linewidth: float | None) -> str:
+    """The groups of rows as ``env``: one display per group (``per-node``), else one
+    display for all, each fitted to ``linewidth``."""
+    if env == "per-node":
+        return "\n".join(environment(fit(g, linewidth, env), env) for g in groups)
+    return environment(fit([r for g in groups for r in g], linewidth, env), env)
+
+
+_PAGE_ADVICE = {
+    "per-node": "% Each node is its own display: the page may break between them.",
+    "aligned": "% One aligned block cannot break across pages (--latex-env per-node can).",
+    "align*": "% To let align* break across pages, put \\allowdisplaybreaks in the preamble.",
+    "align": "% To let align break across pages, put \\allowdisplaybreaks in the preamble.",
+}
+
+
+def fragment(d, env: str = "per-node", steps: bool = False, expand: bool = False,
+             columns: int = 1) -> str:
+    """The backward pass, ready to paste into a manuscript (needs amsmath, amssymb):
+    every row fits the line of a one-column article (``columns=2``: a two-column one)."""
+    if env not in ENVIRONMENTS:
+        raise ValueError(f"unknown environment {env!r}")
     head = [f"% einderive {__version__}: {d.name}" + (f" ({d.spec.path})" if d.spec.path else ""),
             "% Vectors are columns; \\odot and \\oslash are elementwise with broadcasting;",
             "% an index repeated on the right and absent on the left is summed.",
-            "% Needs \\usepackage{amsmath,amssymb}."]
-    return "\n".join(head) + "\n" + environment(adjoint_rows(d, steps, expand), env) + "\n"
+            "% Needs \\usepackage{amsmath,amssymb}; rows fit a "
+            + ("two-column" if columns == 2 else "one-column") + " article at 10pt.",
+            _PAGE_ADVICE[env]]
+    body = displays(adjoint_groups(d, steps, expand), env, FRAGMENT_WIDTHS[columns])
+    return "\n".join(head) + "\n" + body + "\n"
 
 
 def latex_document_body(d, env: str = "aligned", display: bool = True, steps: bool = False,
@@ -115,12 +172,15 @@ def latex_document_body(d, env: str = "aligned", display: bool = True, steps: bo
     return environment(forward_rows(d) + adjoint_rows(d, steps, expand), env)
 
 
-def standalone(d, env: str = "align*", steps: bool = False, expand: bool = False) -> str:
-    """A document that compiles with pdflatex and no package beyond amsmath and amssymb."""
+def standalone(d, env: str = "align*", steps: bool = False, expand: bool = False,
+               columns: int = 1) -> str:
+    """A document that compiles with pdflatex and no package beyond amsmath and amssymb,
+    every row fitted to its text width (``columns=2``: a two-column document)."""
     desc = latex_text(d.spec.description) if d.spec.description else ""
     notes = "\n\n".join(T.note_texts(d, Latex, lambda s: f"${s}$"))
+    w = STANDALONE_WIDTHS[columns]
     parts = [
-        "\\documentclass{article}",
+        "\\documentclass[twocolumn]{article}" if columns == 2 else "\\documentclass{article}",
         "\\usepackage{amsmath,amssymb}",
         "\\setlength{\\textwidth}{6.5in}\\setlength{\\oddsidemargin}{0in}",
         "\\allowdisplaybreaks",
@@ -131,11 +191,11 @@ def standalone(d, env: str = "align*", steps: bool = False, expand: bool = False
         "across columns and a row across rows. An index repeated on the right-hand side and "
         "absent from the left is summed; other sums are written with $\\sum$.",
         "\\subsection*{Forward}",
-        environment(forward_rows(d), env),
+        displays([forward_rows(d)], env, w),
         "\\subsection*{Backward}",
-        environment(adjoint_rows(d, steps, expand), env),
+        displays(adjoint_groups(d, steps, expand), env, w),
         "\\subsection*{Gradients}",
-        environment(gradient_rows(d), env),
+        displays([gradient_rows(d)], env, w),
         notes,
         "\\end{document}",
     ]

@@ -5,11 +5,12 @@ They differ only in tokens; all structure lives in :class:`Notation`.
 
 from __future__ import annotations
 
-from sympy import Mul, Pow, S
+from sympy import Add, Mul, Pow, S, Sum
 
 from .. import matrix as mx
 from . import names
 from .notation import PREC_ATOM, PREC_MUL, PREC_POW, SUPERSCRIPT, Notation, atomic, is_prefix
+from .texwidth import width
 
 # ---------------------------------------------------------------------------
 # Unicode
@@ -278,7 +279,14 @@ class Latex(Notation):
         t = " ".join(top) if top else "1"
         if not bottom:
             return t
-        return f"\\frac{{{t}}}{{{' '.join(bottom)}}}"
+        b = " ".join(bottom)
+        if num and (len(num) > 1 or isinstance(num[0], (Add, Sum))) and _wide_fraction(t, b):
+            # TeX cannot break a fraction: \frac{c}{den} before the numerator's factors
+            # lets a line break between them, or inside the numerator's parentheses.
+            lead = 1 if c_num != 1 else 0
+            c = top[0] if lead else "1"
+            return f"\\frac{{{c}}}{{{b}}} " + " ".join(top[lead:])
+        return f"\\frac{{{t}}}{{{b}}}"
 
     def _constant_factors(self, c) -> str:
         """``N (N - 1)``: a product of constants, each bracketed as a factor needs."""
@@ -320,3 +328,15 @@ def _latex_decimal(text: str) -> str:
         mant, exp = text.split("e")
         return f"{mant} \\times 10^{{{int(exp)}}}"
     return text
+
+
+WIDE_FRACTION = 80.0   # pt: over a third of a two-column article's line (229.5pt)
+
+
+def _wide_fraction(top: str, bottom: str) -> bool:
+    """Whether ``\\frac{top}{bottom}`` is too wide to be left unbreakable in a row: its
+    numerator or denominator (set in text style, as in a display) is over WIDE_FRACTION."""
+    try:
+        return max(width(top, "text"), width(bottom, "text")) > WIDE_FRACTION
+    except ValueError:     # LaTeX that texwidth cannot measure: leave the fraction whole
+        return False

@@ -229,12 +229,14 @@ def _top_ampersand(row: str) -> int:
 
 def _rank(rhs: str, b: Break) -> int:
     """Which breaks a row prefers (lower first): a top-level ``=`` or clause, then
-    operators by depth, then products by depth, then a sum from its summand."""
+    operators by depth (at one depth, ``+``/``-`` before ``\\odot``/``\\oslash``, which
+    bind tighter: a break there splits a term), then products by depth, then a sum
+    from its summand."""
     if b.product:
-        return 200 * (1 + b.after_sum) + b.depth
+        return 400 * (1 + b.after_sum) + 2 * b.depth
     if b.depth == 0 and rhs.startswith(("=", "\\quad"), b.pos):
         return 0
-    return 1 + b.depth
+    return 2 * (1 + b.depth) + rhs.startswith(("\\odot", "\\oslash"), b.pos)
 
 
 def unwrap_parenthesized(rhs: str) -> str:
@@ -289,7 +291,7 @@ def _cell(rhs: str, start: Break, end: Break) -> str:
     return f"{lead}{reopen}{part}{close}"
 
 
-ROW_COST = 10          # one more row costs more than breaking a level deeper ...
+ROW_COST = 20          # one more row costs more than breaking a level deeper ...
 OVERFULL_COST = 10000  # ... and a row wider than the line more than anything
 
 
