@@ -321,6 +321,9 @@ class Notation(Printer):
         if not isinstance(m, mx.Scale):
             return self._print(m) if self.mprec(m) > PREC_ADD else self.paren(self._print(m))
         c, x = m.coeff, m.x
+        if _reciprocal(x):  # ``c ⊘ x``: the coefficient is the numerator, not ``c 1 ⊘ x``
+            factors = x.factors if isinstance(x, mx.Hadamard) else (x,)
+            return self._print(mx.Hadamard((c, *factors), m.shape))
         body = self._print(x)
         if self.mprec(x) <= PREC_ADD:
             body = self.paren(body)
@@ -480,6 +483,14 @@ def _matrix_precedence(m: mx.M) -> int:
     if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
         return PREC_POW
     return PREC_ATOM
+
+
+def _reciprocal(m: mx.M) -> bool:
+    """A tensor printed as ``1 ⊘ …`` (every factor a negative power)."""
+    if m.is_scalar:
+        return False
+    factors = m.factors if isinstance(m, mx.Hadamard) else (m,)
+    return all(isinstance(f, mx.Pow) and f.exp < 0 for f in factors)
 
 
 def atomic(m: mx.M) -> bool:
