@@ -328,7 +328,7 @@ def test_index_letters_are_never_a_tensor_name():
 def test_sums_that_differ_only_in_their_index_cancel():
     # Σ_i′ X_i′j′ − Σ_i′′ X_i′′j′ (zero) used to be printed as colsum(X) − colsum(X)
     d = _derive("covariance_inline", {})
-    assert forms(d, "X")[1] == "(−(1/B) colsum(X)ᵀ + X) Gᵀ + (−(1/B) colsum(X)ᵀ + X) G"
+    assert forms(d, "X")[1] == "(X − (1/B) colsum(X)ᵀ) Gᵀ + (X − (1/B) colsum(X)ᵀ) G"
 
 
 def test_a_definition_that_sums_ones_reads_as_the_dim_size():
