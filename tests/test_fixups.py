@@ -22,3 +22,24 @@ def test_a_coefficient_over_a_tensor_is_the_numerator_not_a_factor_of_one():
     _, matrix = forms(d, "x")
     assert matrix == "∂L/∂y ⊙ (2 ⊘ (x ⊙ x) + 3 x ⊙ x)"
     assert "2 1" not in X.fragment(d) and "2 \\oslash (x \\odot x)" in X.fragment(d)
+
+
+COLUMN_SOFTMAX = """
+    dims: {M: 2}
+    inputs: {x: [M, 1], y: [M, 1]}
+    forward:
+      - h = softmax(2 * x, axis=-1) + logsumexp(y, axis=-1, keepdims=True)
+      - L = sum(h * h) + sum(x * x)
+    loss: L
+"""
+
+
+def test_an_axis_function_over_a_literal_one_axis_names_its_axis():
+    # softmax(2 x) of an M×1 x reads as the softmax of the column, over M
+    from einderive.render import latex as X
+    d = derive_text(COLUMN_SOFTMAX)
+    index, matrix = forms(d, "x")
+    assert "softmax(2 x, axis=1)_i" in index and "softmax(2 x, axis=1) ⊙" in matrix
+    assert forms(d, "y") == ("∂L/∂h_i softmax(y, axis=1)_i", "∂L/∂h ⊙ softmax(y, axis=1)")
+    forward = "".join(X.forward_rows(d))
+    assert "\\operatorname{softmax}_{1}" in forward and "\\operatorname{logsumexp}_{1}" in forward

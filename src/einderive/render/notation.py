@@ -234,7 +234,7 @@ class Notation(Printer):
             arg = self._print(matrix if matrix is not None else definition)
         else:
             arg = self.tensor(name, "")
-        return self.axis_function(e.head, arg, e.axis, len(tensor.shape),
+        return self.axis_function(e.head, arg, e.axis, names_axis(e.axis, tensor.shape),
                                   self.index_list(e.indices))
 
     def function(self, spec, arg: str, composite: bool) -> str:
@@ -333,7 +333,8 @@ class Notation(Printer):
         return self.function(SCALARS[m.name], self._print(m.x), self.mprec(m.x) < PREC_ATOM)
 
     def _print_AxisFn(self, m: mx.AxisFn):
-        return self.axis_function(m.head, self._print(m.x), m.axis, m.ndim, "")
+        return self.axis_function(m.head, self._print(m.x), m.axis,
+                                  names_axis(m.axis, m.arg_shape), "")
 
     def _print_Reduce(self, m: mx.Reduce):
         return self.operator(m.kind, self._print(m.x))
@@ -483,6 +484,12 @@ def _matrix_precedence(m: mx.M) -> int:
     if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
         return PREC_POW
     return PREC_ATOM
+
+
+def names_axis(axis: int, shape: tuple) -> bool:
+    """Whether ``softmax(S)`` must say its axis: any but the last, and the last too when it is
+    a literal 1 (an M×1 ``S`` reads as the column vector, whose softmax runs over M)."""
+    return axis != len(shape) - 1 or shape[-1] == 1
 
 
 def _reciprocal(m: mx.M) -> bool:

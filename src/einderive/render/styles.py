@@ -149,8 +149,8 @@ class Unicode(Notation):
     def call(self, spec, arg: str) -> str:
         return f"{spec.text}({arg})"
 
-    def axis_function(self, head: str, arg: str, axis: int, ndim: int, idx: str) -> str:
-        extra = "" if axis == ndim - 1 else f", axis={axis}"
+    def axis_function(self, head: str, arg: str, axis: int, named: bool, idx: str) -> str:
+        extra = f", axis={axis}" if named else ""
         s = f"{head}({arg}{extra})"
         return f"{s}_{idx}" if idx else s
 
@@ -300,8 +300,8 @@ class Latex(Notation):
     def call(self, spec, arg: str) -> str:
         return f"{spec.latex}{self.paren(arg)}"
 
-    def axis_function(self, head: str, arg: str, axis: int, ndim: int, idx: str) -> str:
-        extra = "" if axis == ndim - 1 else f"_{{{axis}}}"
+    def axis_function(self, head: str, arg: str, axis: int, named: bool, idx: str) -> str:
+        extra = f"_{{{axis}}}" if named else ""
         s = f"\\operatorname{{{head}}}{extra}{self.paren(arg)}"
         return f"{s}_{{{idx}}}" if idx else s
 
