@@ -43,3 +43,17 @@ def test_an_axis_function_over_a_literal_one_axis_names_its_axis():
     assert forms(d, "y") == ("∂L/∂h_i softmax(y, axis=1)_i", "∂L/∂h ⊙ softmax(y, axis=1)")
     forward = "".join(X.forward_rows(d))
     assert "\\operatorname{softmax}_{1}" in forward and "\\operatorname{logsumexp}_{1}" in forward
+
+
+def test_the_identity_is_bold_and_distinct_from_a_tensor_named_I():
+    from einderive.render import latex as X
+    d = derive_text("""
+        dims: {N: 3}
+        inputs: {I: [N, N]}
+        forward:
+          - h = einsum('ii->i', I)
+          - L = sum(h * h)
+        loss: L
+    """)
+    assert forms(d, "I")[1] == "2 h ⊙ 𝐈"
+    assert "2 h \\odot \\mathbf{I}" in X.fragment(d)

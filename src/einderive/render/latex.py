@@ -19,7 +19,8 @@ _TEXT_SYMBOLS = {"ᵀ": "^{\\top}", "‖": "\\|", "²": "^2", "³": "^3", "−":
                  "⊘": "\\oslash", "→": "\\to", "·": "\\cdot", "×": "\\times", "≤": "\\le",
                  "≥": "\\ge", "∂": "\\partial", "∈": "\\in", "ℝ": "\\mathbb{R}", "Σ": "\\Sigma",
                  "σ": "\\sigma", "φ": "\\varphi", "Φ": "\\Phi", "√": "\\surd", "δ": "\\delta",
-                 "∘": "\\circ", "𝟏": "\\mathbf{1}", "′": "'"}
+                 "∘": "\\circ", "𝟏": "\\mathbf{1}", "𝐈": "\\mathbf{I}",
+                 "′": "'"}
 
 
 def latex_text(s: str) -> str:

@@ -277,7 +277,7 @@ class Notation(Printer):
             len(m.shape) == 2 and m.shape[1] != 1 else self.ones_token()
 
     def _print_Eye(self, m):
-        return "I"
+        return self.eye_token()
 
     def _print_Transpose(self, m: mx.Transpose):
         if isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
@@ -349,6 +349,10 @@ class Notation(Printer):
 
     def ones_token(self) -> str:
         return "𝟏"
+
+    def eye_token(self) -> str:
+        """Bold, like 𝟏: a plain ``I`` is a name a tensor may have."""
+        return "𝐈"
 
     def odot_token(self) -> str:
         return " ⊙ "

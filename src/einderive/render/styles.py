@@ -184,6 +184,9 @@ class Latex(Notation):
     def ones_token(self) -> str:
         return r"\mathbf{1}"
 
+    def eye_token(self) -> str:
+        return r"\mathbf{I}"
+
     def odot_token(self) -> str:
         return r" \odot "
 
