@@ -88,8 +88,9 @@ def note_texts(d, style=Unicode, math=lambda s: s) -> list[str]:
     for n in d.notes:
         lhs = math(adjoint_lhs(d, n.tensor, (), style))
         if n.kind == "einsum":
-            out.append(f"{lhs} has no matrix form: a contraction involves a tensor with more "
-                       f"than two axes, so it is written with einsum.")
+            # the recognizer falls back to einsum for several reasons (a rank-3 tensor, a
+            # diagonal, a permuted product ...): say what holds for all of them
+            out.append(f"{lhs} is written with einsum where no matrix rule applies.")
         elif n.kind == "no-matrix-form":
             out.append(f"{lhs} has no matrix form; its index form is exact.")
         elif n.kind == "target-sums-to-one":
