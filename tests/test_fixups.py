@@ -72,3 +72,28 @@ def test_the_einsum_note_does_not_claim_a_rank_three_tensor():
     """)
     assert "einsum('ii->i', x0)" in forms(d, "x0")[1]
     assert note_texts(d) == ["∂L/∂x0 is written with einsum where no matrix rule applies."]
+
+
+def _gradient_without_matrix_form(d, name):
+    """``d`` as if grad(name) had no matrix form (the engine finds one for every shipped spec)."""
+    from einderive.record import replace
+    grads = tuple(replace(g, form=replace(g.form, matrix=None)) if g.name == name else g
+                  for g in d.gradients)
+    return replace(d, gradients=grads)
+
+
+def test_a_gradient_in_index_form_names_its_indices_on_the_left():
+    from einderive.render import latex as X
+    from einderive.render.text import gradient_lines
+    d = _gradient_without_matrix_form(derive_text("""
+        dims: {N: 3, M: 2}
+        inputs: {W: [M, N], x: [N]}
+        forward:
+          - z = W @ x
+          - L = sum(z * z)
+        loss: L
+    """), "W")
+    assert dict(gradient_lines(d)) == {"grad(W)_ji": "∂L/∂z_j x_i", "grad(x)": "Wᵀ ∂L/∂z"}
+    rows = X.gradient_rows(d)
+    assert rows[0].startswith("\\left(\\nabla_{W} L\\right)_{ji} &= ")
+    assert rows[1].startswith("\\nabla_{x} L &= ")

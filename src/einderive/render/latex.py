@@ -87,9 +87,7 @@ def forward_rows(d) -> list[str]:
 
 
 def gradient_rows(d) -> list[str]:
-    p = _p(d)
-    return [_eq(f"\\nabla_{{{p.tensor(label[len('grad('):-1], '')}}} {p.tensor(d.loss, '')}", rhs)
-            for label, rhs in T.gradient_lines(d, Latex)]
+    return [_eq(label, rhs) for label, rhs in T.gradient_lines(d, Latex)]
 
 
 def environment(rows: list[str], env: str = "aligned") -> str:

@@ -48,6 +48,10 @@ class Unicode(Notation):
     def subscript(self, s: str, idx: str) -> str:
         return f"{s}_{idx}" if idx else s
 
+    def gradient(self, name: str, idx: str) -> str:
+        """``grad(W)``, or its element ``grad(W)_jk``."""
+        return self.subscript(f"grad({self.tensor(name, '')})", idx)
+
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         return f"∂{self.loss}/∂{t}" + ("ᵀ" if transposed else "")
 
@@ -227,6 +231,12 @@ class Latex(Notation):
 
     def subscript(self, s: str, idx: str) -> str:
         return f"{s}_{{{idx}}}" if idx else s
+
+    def gradient(self, name: str, idx: str) -> str:
+        """``∇_W L``, or its element ``(∇_W L)_{jk}`` (bracketed: ``L_{jk}`` is no element)."""
+        loss = names.latex_indexed(self.loss, "", self.latex_names)
+        s = f"\\nabla_{{{self.tensor(name, '')}}} {loss}"
+        return f"\\left({s}\\right)_{{{idx}}}" if idx else s
 
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         if transposed:

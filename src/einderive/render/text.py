@@ -109,12 +109,17 @@ def note_texts(d, style=Unicode, math=lambda s: s) -> list[str]:
 def gradient_lines(d, style=Unicode) -> list[tuple[str, str]]:
     """(``grad(W)``, right-hand side) for each ``wrt`` input."""
     out = []
+    p = printer(d, None, style)
     for g in d.gradients:
-        label = f"grad({g.name})"
         if g.zero:
-            out.append((label, "0"))
-        else:
-            out.append((label, matrix_rhs(d, g.form, style) or index_rhs(d, g.form, style)))
+            out.append((p.gradient(g.name, ""), "0"))
+            continue
+        matrix = matrix_rhs(d, g.form, style)
+        if matrix is not None:
+            out.append((p.gradient(g.name, ""), matrix))
+        else:  # the index form has free indices: the left names them (grad(W)_jk)
+            out.append((p.gradient(g.name, p.index_list(g.form.idx)),
+                        index_rhs(d, g.form, style)))
     return out
 
 
