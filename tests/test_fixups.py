@@ -97,3 +97,15 @@ def test_a_gradient_in_index_form_names_its_indices_on_the_left():
     rows = X.gradient_rows(d)
     assert rows[0].startswith("\\left(\\nabla_{W} L\\right)_{ji} &= ")
     assert rows[1].startswith("\\nabla_{x} L &= ")
+
+
+def test_verify_names_a_division_by_zero_at_the_dim_sizes(run, tmp_path):
+    spec = tmp_path / "v.yaml"
+    spec.write_text("dims: {B: 3, D: 3}\ninputs: {X: [B, D]}\n"
+                    "forward:\n  - L = sum(X*X) / (D - B)\nloss: L\n")
+    result = run("verify", spec)
+    assert result.exit_code == 1
+    out = " ".join(result.output.split())
+    assert "L divides by D − B, which is zero at B=3, D=3" in out
+    assert "--dims B=2,D=3" in out and "positive" not in out
+    assert run("verify", spec, "--dims", "B=2,D=3").exit_code == 0
