@@ -109,3 +109,61 @@ def test_verify_names_a_division_by_zero_at_the_dim_sizes(run, tmp_path):
     assert "L divides by D − B, which is zero at B=3, D=3" in out
     assert "--dims B=2,D=3" in out and "positive" not in out
     assert run("verify", spec, "--dims", "B=2,D=3").exit_code == 0
+
+
+def _import_graph() -> dict:
+    """einderive's modules and the einderive modules each imports (relative imports, at any
+    depth of the file: a function-level import is a dependency all the same)."""
+    import ast
+
+    from conftest import ROOT
+    src = ROOT / "src"
+    files = {".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__"): p
+             for p in (src / "einderive").rglob("*.py")}
+    graph = {}
+    for mod, path in files.items():
+        package = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        deps = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.ImportFrom) or not node.level:
+                continue
+            base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1])
+            if node.module:
+                deps.add(f"{base}.{node.module}")
+            else:  # from . import x: the submodule x, or a name of the package itself
+                deps |= {f"{base}.{a.name}" if f"{base}.{a.name}" in files else base
+                         for a in node.names}
+        graph[mod] = {m for m in deps if m in files and m != mod}
+    return graph
+
+
+def _cycle(graph: dict) -> list | None:
+    state: dict = {}
+    stack: list = []
+
+    def visit(m):
+        state[m] = "open"
+        stack.append(m)
+        for n in sorted(graph[m]):
+            if state.get(n) == "open":
+                return stack[stack.index(n):] + [n]
+            if n not in state and (found := visit(n)):
+                return found
+        state[m] = "done"
+        stack.pop()
+        return None
+    for m in sorted(graph):
+        if m not in state and (found := visit(m)):
+            return found
+    return None
+
+
+def test_the_import_graph_has_no_cycle():
+    graph = _import_graph()
+    assert "einderive._version" in graph["einderive.render.latex"]
+    assert _cycle(graph) is None, " → ".join(_cycle(graph))
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set()}) is None

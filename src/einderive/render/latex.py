@@ -7,7 +7,7 @@ is one row: its index form, then its matrix form, in two aligned columns.
 
 from __future__ import annotations
 
-from .. import __version__
+from .._version import __version__
 from . import text as T
 from .styles import Latex
 
