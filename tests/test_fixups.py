@@ -167,3 +167,18 @@ def test_the_import_graph_has_no_cycle():
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_tikz_typesets_dims_with_the_formulas_look_alike_free_names():
+    # N_1 and N1 would both be N_{1}: the shapes used to say x and y have the same dim
+    from einderive.render.graph import tikz
+    d = derive_text("""
+        dims: {N_1: 2, N1: 3}
+        inputs: {x: [N_1], y: [N1]}
+        forward:
+          - L = sum(x) * sum(y)
+        loss: L
+    """)
+    picture = tikz(d)
+    assert "{$x$ \\\\ $\\scriptstyle \\in \\mathbb{R}^{\\mathtt{N\\_1}}$}" in picture
+    assert "{$y$ \\\\ $\\scriptstyle \\in \\mathbb{R}^{N_{1}}$}" in picture

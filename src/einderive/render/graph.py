@@ -13,7 +13,6 @@ from __future__ import annotations
 from ..record import Record
 from . import text as T
 from .layout import Box, Edge, layered, text_width
-from .names import latex_indexed
 from .styles import Latex
 
 FORMATS = ("mermaid", "dot", "tikz", "svg")
@@ -27,6 +26,7 @@ class Vertex(Record):
     shape: str  # 'M×N'
     latex: str
     dims: tuple = ()
+    shape_latex: str = ""  # '\\in \\mathbb{R}^{M \\times N}', names as the formulas typeset them
 
 
 class Arrow(Record):
@@ -41,17 +41,18 @@ def parts(d):
     graph = d.graph
     ids = {}
     vertices = []
+    p = Latex(d.index.ctx, d.loss)
     for n, t in enumerate(t for t in graph.tensors if t.kind != "anon"):
         ids[t.name] = f"n{n}"
         if t.is_input:
-            label, lx = t.name, Latex(d.index.ctx, d.loss).tensor(t.name, "")
+            label, lx = t.name, p.tensor(t.name, "")
         else:
             f = dict((x.name, f) for x, f in d.forward)[t.name]
             label = f"{t.name} = {T.matrix_rhs(d, f) or T.index_rhs(d, f)}"
             lx = (f"{T.tensor_lhs(d, t.name, (), Latex)} = "
                   f"{T.matrix_rhs(d, f, Latex) or T.index_rhs(d, f, Latex)}")
         vertices.append(Vertex(ids[t.name], t.name, "input" if t.is_input else "node", label,
-                               T.shape_text(t.shape), lx, t.shape))
+                               T.shape_text(t.shape), lx, t.shape, _shape_latex(t.shape, p)))
     contributions = {}
     for a in d.adjoints:
         for consumer, f in a.terms:
@@ -239,14 +240,15 @@ def _pt(v: float) -> str:
 
 def node_tex(v: Vertex) -> str:
     """A box's two lines: the definition, then the shape."""
-    return f"${v.latex}$ \\\\ $\\scriptstyle {_shape_latex(v.dims)}$"
+    return f"${v.latex}$ \\\\ $\\scriptstyle {v.shape_latex}$"
 
 
-def _shape_latex(dims: tuple) -> str:
+def _shape_latex(dims: tuple, p: Latex) -> str:
+    """The shape with each dim as the formulas typeset it (look-alike names spelled out)."""
     if not dims:
         return "\\in \\mathbb{R}"
     return "\\in \\mathbb{R}^{" + " \\times ".join(
-        "1" if x == 1 else latex_indexed(x) for x in dims) + "}"
+        "1" if x == 1 else p.dim(x) for x in dims) + "}"
 
 
 def svg(d) -> str:
