@@ -182,3 +182,23 @@ def test_tikz_typesets_dims_with_the_formulas_look_alike_free_names():
     picture = tikz(d)
     assert "{$x$ \\\\ $\\scriptstyle \\in \\mathbb{R}^{\\mathtt{N\\_1}}$}" in picture
     assert "{$y$ \\\\ $\\scriptstyle \\in \\mathbb{R}^{N_{1}}$}" in picture
+
+
+def test_tikz_boxes_are_as_wide_as_the_names_tikz_shows():
+    # LaTeX has no glyph for 重: it typesets \mathrm{u91cd}, five letters where the text has one
+    import re
+
+    from einderive.render.graph import tikz
+    from einderive.render.layout import text_width
+    d = derive_text("""
+        dims: {N: 3}
+        inputs: {重み: [N], x: [N]}
+        forward:
+          - 出力 = 重み * x
+          - L = sum(出力)
+        loss: L
+    """)
+    widths = {m[1]: float(m[0]) for m in re.findall(
+        r"minimum width=([0-9.]+)pt, minimum height=[0-9.]+pt\] \((n\d)\)", tikz(d))}
+    assert widths["n0"] >= text_width("u91cdu307f", 10.0)
+    assert widths["n2"] >= text_width("u51fau529b = x ⊙ u91cdu307f", 10.0)
