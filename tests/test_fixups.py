@@ -202,3 +202,26 @@ def test_tikz_boxes_are_as_wide_as_the_names_tikz_shows():
         r"minimum width=([0-9.]+)pt, minimum height=[0-9.]+pt\] \((n\d)\)", tikz(d))}
     assert widths["n0"] >= text_width("u91cdu307f", 10.0)
     assert widths["n2"] >= text_width("u51fau529b = x ⊙ u91cdu307f", 10.0)
+
+
+def test_a_gradient_that_cancels_to_a_constant_compiles_to_the_tensor_shape():
+    # g = x − (a + x): ∂L/∂x expands to 0, whose code was np.reshape(0, np.shape(x)) (a crash)
+    import numpy as np
+
+    from einderive.verify import verify
+    d = derive_text("""
+        dims: {M: 2, N: 3}
+        inputs: {a: [], x: [M, N]}
+        forward:
+          - h = a + x
+          - g = x - h
+          - L = sum(g * g)
+        loss: L
+    """)
+    assert d.gradient("x").closed.matrix is not None
+    report = verify(d)
+    assert report.ok and {c.name: c.closed for c in report.checks}["x"] == "pass"
+    from einderive.render.pymodule import closed_form_functions
+    namespace: dict = {}
+    exec(closed_form_functions(d), namespace)  # noqa: S102 - our own generated code
+    assert np.array_equal(namespace["closed_x"](1.0, np.ones((2, 3))), np.zeros((2, 3)))

@@ -59,8 +59,11 @@ class _Writer:
             comment = f"{adjoint_lhs(d, name, f.idx)} = {index_rhs(d, f)}"
             py = self.index.compile(f.index, f.idx)
             shape = tuple(s for s in tensor.shape if s != 1)
-        if tuple(shape) != tuple(tensor.shape):
-            py = self.b.reshape(py, P.Name(self.names.var[name]))
+        like = P.Name(self.names.var[name])
+        if shape == () and tensor.shape != ():  # a constant (0 where x cancels) in every element
+            py = P.binop("+", py, self.b.zeros_like(like))
+        elif tuple(shape) != tuple(tensor.shape):
+            py = self.b.reshape(py, like)
         return ["# " + comment, f"{target} = {self.code(py)}"]
 
     def backward_lines(self, d, form: str) -> list[str]:
