@@ -468,7 +468,7 @@ def _has_indices(env: Env, tree) -> bool:
     if kind in ("sigma", "sub"):
         return True
     if kind == "name":
-        if tree[1] == "I" and "I" not in env.shapes:
+        if tree[1] == "𝐈":
             return False
         return bool(env.split(tree[1])[1]) if tree[1] not in ("δ",) else True
     if kind == "adj":
@@ -552,7 +552,7 @@ class MatrixEval:
             return MV(float(t[1]))
         if kind == "paren":
             return self.ev(t[1])
-        if kind == "name" and t[1] == "I" and "I" not in self.env.shapes:
+        if kind == "name" and t[1] == "𝐈":  # README: the identity matrix is a bold I
             return MV(1.0, is_eye=True)
         if kind == "name":
             name, idx = self.env.split(t[1])

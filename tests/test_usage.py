@@ -131,6 +131,12 @@ def test_verify_of_a_folder_without_specs_is_an_error_not_a_pass(run, tmp_path):
     assert result.exit_code == 2 and "no spec files" in result.stderr
 
 
+def test_check_of_a_folder_without_specs_is_an_error_not_a_pass(run, tmp_path):
+    result = run("check", tmp_path)
+    assert result.exit_code == 2 and "no spec files" in result.stderr
+    assert "passed" not in result.stdout
+
+
 def test_verify_dims_given_twice_is_an_error(run):
     result = run("verify", MLP, "--dims", "M=5,M=7")
     assert result.exit_code == 2 and "--dims gives 'M' twice" in result.stderr

@@ -13,7 +13,7 @@ The package imports SymPy only when a derivation is asked for, so that
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["__version__", "load", "loads", "derive", "Derivation", "SpecError"]
 

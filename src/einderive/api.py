@@ -73,6 +73,15 @@ def spec_files(paths) -> list[Path]:
     return out
 
 
+def require_spec_files(paths) -> list[Path]:
+    """``spec_files``, but naming no spec at all is a usage error (exit 2), not an empty pass."""
+    files = spec_files(paths)
+    if not files:
+        raise SpecError("no spec files (*.yaml, *.yml) here", Loc(", ".join(map(str, paths))),
+                        "name spec files, or folders that hold some")
+    return files
+
+
 def verify_files(paths, sizes: dict, seed: int, tol: float):
     """Verify every spec; returns (reports, spec errors, each located at its spec).
 
@@ -80,10 +89,7 @@ def verify_files(paths, sizes: dict, seed: int, tol: float):
     none of them is an error (a typo, not a size for some other spec)."""
     from .verify import verify
     derived, errors = [], []
-    files = spec_files(paths) if tuple(paths) != ("-",) else ["-"]
-    if not files:
-        raise SpecError("no spec files (*.yaml, *.yml) here", Loc(", ".join(map(str, paths))),
-                        "name spec files, or folders that hold some")
+    files = require_spec_files(paths) if tuple(paths) != ("-",) else ["-"]
     for path in files:
         try:
             derived.append(derive_file(path))

@@ -14,7 +14,7 @@ from functools import wraps
 
 import click
 
-from . import __version__
+from ._version import __version__
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 88}
 ISSUES = "https://github.com/einderive/einderive/issues"

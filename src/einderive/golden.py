@@ -64,7 +64,7 @@ def render_golden(spec: Path, golden: Path) -> str:
 
 def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
               prune: bool = False) -> CheckResult:
-    from .api import spec_files
+    from .api import require_spec_files
     from .files import atomic_write
     from .render.markdown import MARKER
 
@@ -74,7 +74,7 @@ def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
         if not Path(p).exists():
             raise SpecError("no such file or folder", Loc(str(p)),
                             "name spec files or folders of specs")
-    specs = spec_files(paths)
+    specs = require_spec_files(paths)
     owner: dict[Path, Path] = {}
     for spec in specs:
         golden = golden_path(spec, golden_dir)

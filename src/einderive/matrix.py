@@ -136,14 +136,19 @@ class Fn(M):
 
 
 class AxisFn(M):
-    """``softmax(S)`` or ``logsumexp(S)`` along ``axis`` of a tensor of ``ndim`` axes."""
+    """``softmax(S)`` or ``logsumexp(S)`` along ``axis`` of a tensor of shape ``arg_shape``
+    (the spec's shape, literal 1s kept: whether the printing names the axis depends on them)."""
 
     head: str
     x: M
     axis: int
-    ndim: int
+    arg_shape: tuple
     shape: tuple
     src: object = _src()
+
+    @property
+    def ndim(self) -> int:
+        return len(self.arg_shape)
 
     def children(self):
         return (self.x,)

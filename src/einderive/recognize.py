@@ -209,12 +209,12 @@ class Recognizer:
                 raise NoMatrixForm("an axis function of a tensor of more than two axes")
             shape = ref.shape if e.head == "softmax" else \
                 tuple(self.ctx.index_dim[i] for i in idx)
-            return Blob(mx.AxisFn(e.head, ref, e.axis, nd, shape), idx)
+            return Blob(mx.AxisFn(e.head, ref, e.axis, tensor.shape, shape), idx)
         if e.head == "softmax":
-            m = mx.AxisFn("softmax", ref, e.axis, nd, ref.shape)
+            m = mx.AxisFn("softmax", ref, e.axis, tensor.shape, ref.shape)
             return Blob(mx.transpose(m) if _is_row(m) and len(idx) == 1 else m, idx)
         shape = () if not idx else (self.ctx.index_dim[idx[0]], 1)
-        return Blob(mx.AxisFn("logsumexp", ref, e.axis, nd, shape), idx)
+        return Blob(mx.AxisFn("logsumexp", ref, e.axis, tensor.shape, shape), idx)
 
     # -- sums -------------------------------------------------------------------------------
 

@@ -112,6 +112,31 @@ def _constant(e):
     return {"+": a + b, "-": a - b, "*": a * b}[e.op]
 
 
+def zero_divisor(d, sizes: dict) -> tuple[str, str] | None:
+    """(tensor, printed divisor) of the first definition that divides by an expression in the
+    dims' sizes that is zero at ``sizes`` (``sum(X*X) / (D - B)`` at B = D), or None."""
+    from sympy import Indexed, Pow, preorder_traversal
+
+    from .render.text import printer
+    ctx = d.index.ctx
+    values = {ctx.sizes[k]: v for k, v in sizes.items() if k in ctx.sizes}
+    for t in d.graph.tensors:
+        if t.name not in d.index.definitions:
+            continue
+        expr, _ = d.index.definitions[t.name]
+        for e in preorder_traversal(expr):
+            if isinstance(e, Pow) and e.exp.is_negative and e.base.free_symbols and \
+                    e.base.free_symbols <= set(values) and not e.base.atoms(Indexed) and \
+                    e.base.subs(values) == 0:
+                return t.name, printer(d).index(e.base, ())
+    return None
+
+
+def _other_sizes(sizes: dict) -> dict:
+    """Distinct sizes for the dims: a difference of two dims is then not zero."""
+    return {k: DEFAULT_SIZES[n % len(DEFAULT_SIZES)] for n, k in enumerate(sizes)}
+
+
 def draw_inputs(graph, sizes: dict, seed: int) -> dict:
     import numpy as np
 
@@ -179,6 +204,16 @@ def _verify(d, sizes: dict, seed: int, tol: float) -> Report:
     with np.errstate(all="ignore"):
         loss = module.forward(**inputs)
     if not np.isfinite(loss):
+        zero = zero_divisor(d, sizes)
+        if zero is not None:
+            at = ", ".join(f"{k}={v}" for k, v in sizes.items())
+            other = _other_sizes(sizes)
+            example = f", e.g. --dims {','.join(f'{k}={v}' for k, v in other.items())}" \
+                if zero_divisor(d, other) is None else ""
+            return Report(d.name, sizes, seed, tol, (),
+                          f"{zero[0]} divides by {zero[1]}, which is zero at {at}",
+                          f"the spec divides by zero at these dim sizes: give other sizes "
+                          f"with --dims{example}")
         return Report(d.name, sizes, seed, tol, (),
                       f"the loss is not finite ({loss}) at the random point",
                       "an input may need to be positive: declare it as "

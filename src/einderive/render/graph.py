@@ -13,8 +13,8 @@ from __future__ import annotations
 from ..record import Record
 from . import text as T
 from .layout import Box, Edge, layered, text_width
-from .names import latex_indexed
-from .styles import Latex
+from .names import latex_shown
+from .styles import Latex, Unicode
 
 FORMATS = ("mermaid", "dot", "tikz", "svg")
 
@@ -27,6 +27,8 @@ class Vertex(Record):
     shape: str  # 'M×N'
     latex: str
     dims: tuple = ()
+    label_tex: str = ""  # the label with each name as TikZ shows it, for the width estimate
+    shape_latex: str = ""  # '\\in \\mathbb{R}^{M \\times N}', names as the formulas typeset them
 
 
 class Arrow(Record):
@@ -34,6 +36,7 @@ class Arrow(Record):
     dst: str
     grad: str  # the contribution's matrix form ('' when the loss does not depend on it)
     grad_latex: str
+    grad_tex: str = ""  # ``grad`` with each name as TikZ shows it, for the width estimate
 
 
 def parts(d):
@@ -41,17 +44,14 @@ def parts(d):
     graph = d.graph
     ids = {}
     vertices = []
+    p = Latex(d.index.ctx, d.loss)
     for n, t in enumerate(t for t in graph.tensors if t.kind != "anon"):
         ids[t.name] = f"n{n}"
-        if t.is_input:
-            label, lx = t.name, Latex(d.index.ctx, d.loss).tensor(t.name, "")
-        else:
-            f = dict((x.name, f) for x, f in d.forward)[t.name]
-            label = f"{t.name} = {T.matrix_rhs(d, f) or T.index_rhs(d, f)}"
-            lx = (f"{T.tensor_lhs(d, t.name, (), Latex)} = "
-                  f"{T.matrix_rhs(d, f, Latex) or T.index_rhs(d, f, Latex)}")
+        label, lx = _vertex_label(d, t, Unicode), _vertex_label(d, t, Latex)
         vertices.append(Vertex(ids[t.name], t.name, "input" if t.is_input else "node", label,
-                               T.shape_text(t.shape), lx, t.shape))
+                               T.shape_text(t.shape), lx, t.shape,
+                               shape_latex=_shape_latex(t.shape, p),
+                               label_tex=_vertex_label(d, t, _TexShown)))
     contributions = {}
     for a in d.adjoints:
         for consumer, f in a.terms:
@@ -63,17 +63,41 @@ def parts(d):
         for u in _reads(graph, t):
             f = contributions.get((t.name, u))
             if f is None:
-                grad = grad_latex = ""
-            else:
-                grad = (f"{T.adjoint_lhs(d, u, ())} ∋ "
-                        f"{T.matrix_rhs(d, f) or T.index_rhs(d, f)}") if len(
-                    d.adjoint(u).terms) > 1 else \
-                    f"{T.adjoint_lhs(d, u, ())} = {T.matrix_rhs(d, f) or T.index_rhs(d, f)}"
-                rel = r"\ni" if len(d.adjoint(u).terms) > 1 else "="
-                grad_latex = (f"{T.adjoint_lhs(d, u, (), Latex)} {rel} "
-                              f"{T.matrix_rhs(d, f, Latex) or T.index_rhs(d, f, Latex)}")
-            arrows.append(Arrow(ids[u], ids[t.name], grad, grad_latex))
+                arrows.append(Arrow(ids[u], ids[t.name], "", ""))
+                continue
+            arrows.append(Arrow(ids[u], ids[t.name], _grad_label(d, u, f, Unicode),
+                                _grad_label(d, u, f, Latex),
+                                grad_tex=_grad_label(d, u, f, _TexShown)))
     return vertices, arrows
+
+
+class _TexShown(Unicode):
+    """The text view with each name as TikZ shows it (``u91cd`` for 重): the width of a
+    TikZ box is estimated from this text, not from the narrower Unicode one."""
+
+    def tensor_name(self, name: str, idx: str) -> str:
+        return super().tensor_name(latex_shown(name), idx)
+
+    def dim(self, name: str) -> str:
+        return latex_shown(name)
+
+
+def _vertex_label(d, t, style) -> str:
+    """``z = W x`` (an input: its name) in ``style``."""
+    if t.is_input:
+        return T.tensor_lhs(d, t.name, (), style)
+    f = dict((x.name, f) for x, f in d.forward)[t.name]
+    return (f"{T.tensor_lhs(d, t.name, (), style)} = "
+            f"{T.matrix_rhs(d, f, style) or T.index_rhs(d, f, style)}")
+
+
+def _grad_label(d, u: str, f, style) -> str:
+    """``∂L/∂u = …``, or ``∂L/∂u ∋ …`` for one of several contributions, in ``style``."""
+    rel = "∋" if len(d.adjoint(u).terms) > 1 else "="
+    if style is Latex:
+        rel = r"\ni" if rel == "∋" else rel
+    return (f"{T.adjoint_lhs(d, u, (), style)} {rel} "
+            f"{T.matrix_rhs(d, f, style) or T.index_rhs(d, f, style)}")
 
 
 def _reads(graph, t) -> list[str]:
@@ -147,19 +171,20 @@ class Metrics(Record):
     label_line: float
     pad: float  # between a box's text and its border
     fraction: float = 1.0  # how many lines a LaTeX fraction takes
+    tex: bool = False  # widths of the text as TikZ shows it (names LaTeX cannot typeset)
 
 
-TIKZ = Metrics(10.0, 8.0, 12.0, 10.0, 6.0, fraction=1.9)  # LaTeX's 10pt and \footnotesize
+TIKZ = Metrics(10.0, 8.0, 12.0, 10.0, 6.0, fraction=1.9, tex=True)  # LaTeX's 10pt and \footnotesize
 SVG = Metrics(13.0, 11.0, 16.0, 14.0, 8.0)
 
 
 def laid_out(d, m: Metrics):
     """The graph's vertices, arrows and their :class:`layout.Layout` for metrics ``m``."""
     vertices, arrows = parts(d)
-    boxes = [Box(v.id, max(text_width(v.label, m.node_size), text_width(v.shape, m.node_size))
-                 + 2 * m.pad,
+    boxes = [Box(v.id, max(text_width(v.label_tex if m.tex else v.label, m.node_size),
+                           text_width(v.shape, m.node_size)) + 2 * m.pad,
                  m.node_line * (_lines(v.latex, m) + 1) + 2 * m.pad) for v in vertices]
-    edges = [Edge(a.src, a.dst, (text_width(a.grad, m.label_size) + 4.0,
+    edges = [Edge(a.src, a.dst, (text_width(a.grad_tex if m.tex else a.grad, m.label_size) + 4.0,
                                  m.label_line * _lines(a.grad_latex, m) + 2.0) if a.grad else ())
              for a in arrows]
     return vertices, arrows, layered(boxes, edges)
@@ -239,14 +264,15 @@ def _pt(v: float) -> str:
 
 def node_tex(v: Vertex) -> str:
     """A box's two lines: the definition, then the shape."""
-    return f"${v.latex}$ \\\\ $\\scriptstyle {_shape_latex(v.dims)}$"
+    return f"${v.latex}$ \\\\ $\\scriptstyle {v.shape_latex}$"
 
 
-def _shape_latex(dims: tuple) -> str:
+def _shape_latex(dims: tuple, p: Latex) -> str:
+    """The shape with each dim as the formulas typeset it (look-alike names spelled out)."""
     if not dims:
         return "\\in \\mathbb{R}"
     return "\\in \\mathbb{R}^{" + " \\times ".join(
-        "1" if x == 1 else latex_indexed(x) for x in dims) + "}"
+        "1" if x == 1 else p.dim(x) for x in dims) + "}"
 
 
 def svg(d) -> str:

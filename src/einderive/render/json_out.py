@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from .. import __version__
+from .._version import __version__
 from . import text as T
 from .styles import Latex
 

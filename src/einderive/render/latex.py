@@ -10,7 +10,7 @@ article, or with ``columns=2`` of a two-column one.
 
 from __future__ import annotations
 
-from .. import __version__
+from .._version import __version__
 from . import text as T
 from .styles import Latex
 from .texwidth import MIN_ALIGN_SEP, fit_rows
@@ -27,7 +27,8 @@ _TEXT_SYMBOLS = {"ᵀ": "^{\\top}", "‖": "\\|", "²": "^2", "³": "^3", "−":
                  "⊘": "\\oslash", "→": "\\to", "·": "\\cdot", "×": "\\times", "≤": "\\le",
                  "≥": "\\ge", "∂": "\\partial", "∈": "\\in", "ℝ": "\\mathbb{R}", "Σ": "\\Sigma",
                  "σ": "\\sigma", "φ": "\\varphi", "Φ": "\\Phi", "√": "\\surd", "δ": "\\delta",
-                 "∘": "\\circ", "𝟏": "\\mathbf{1}", "′": "'"}
+                 "∘": "\\circ", "𝟏": "\\mathbf{1}", "𝐈": "\\mathbf{I}",
+                 "′": "'"}
 
 
 def latex_text(s: str) -> str:
@@ -103,9 +104,7 @@ def forward_rows(d) -> list[str]:
 
 
 def gradient_rows(d) -> list[str]:
-    p = _p(d)
-    return [_eq(f"\\nabla_{{{p.tensor(label[len('grad('):-1], '')}}} {p.tensor(d.loss, '')}", rhs)
-            for label, rhs in T.gradient_lines(d, Latex)]
+    return [_eq(label, rhs) for label, rhs in T.gradient_lines(d, Latex)]
 
 
 def fit(rows: list[str], linewidth: float | None, env: str = "aligned") -> list[str]:

@@ -79,14 +79,32 @@ def _latex_chars(text: str) -> str:
         else:
             decomposed = unicodedata.normalize("NFD", ch)
             base, marks = decomposed[0], decomposed[1:]
-            if base.isascii() and marks and all(m in _ACCENTS for m in marks):
+            if _accented(ch):
                 s = base
                 for m in marks:
                     s = f"\\{_ACCENTS[m]}{{{s}}}"
                 out.append(s)
             else:
-                out.append(f"\\mathrm{{u{ord(ch):04x}}}")
+                out.append(f"\\mathrm{{{_code(ch)}}}")
     return "".join(out).rstrip()
+
+
+def _accented(ch: str) -> bool:
+    """An ASCII letter with accents LaTeX has (é is \\'{e})."""
+    decomposed = unicodedata.normalize("NFD", ch)
+    base, marks = decomposed[0], decomposed[1:]
+    return base.isascii() and bool(marks) and all(m in _ACCENTS for m in marks)
+
+
+def _code(ch: str) -> str:
+    return f"u{ord(ch):04x}"
+
+
+def latex_shown(name: str) -> str:
+    """``name`` as its LaTeX shows it, in plain text: a character that LaTeX cannot typeset
+    appears as its code (``重み`` shows as ``u91cdu307f``); the others as themselves."""
+    return "".join(ch if ch.isascii() or ch in _GREEK_CHARS or _accented(ch) else _code(ch)
+                   for ch in name)
 
 
 def _latex_base(base: str) -> str:

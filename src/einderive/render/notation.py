@@ -234,7 +234,7 @@ class Notation(Printer):
             arg = self._print(matrix if matrix is not None else definition)
         else:
             arg = self.tensor(name, "")
-        return self.axis_function(e.head, arg, e.axis, len(tensor.shape),
+        return self.axis_function(e.head, arg, e.axis, names_axis(e.axis, tensor.shape),
                                   self.index_list(e.indices))
 
     def function(self, spec, arg: str, composite: bool) -> str:
@@ -277,7 +277,7 @@ class Notation(Printer):
             len(m.shape) == 2 and m.shape[1] != 1 else self.ones_token()
 
     def _print_Eye(self, m):
-        return "I"
+        return self.eye_token()
 
     def _print_Transpose(self, m: mx.Transpose):
         if isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
@@ -321,6 +321,9 @@ class Notation(Printer):
         if not isinstance(m, mx.Scale):
             return self._print(m) if self.mprec(m) > PREC_ADD else self.paren(self._print(m))
         c, x = m.coeff, m.x
+        if _reciprocal(x):  # ``c ⊘ x``: the coefficient is the numerator, not ``c 1 ⊘ x``
+            factors = x.factors if isinstance(x, mx.Hadamard) else (x,)
+            return self._print(mx.Hadamard((c, *factors), m.shape))
         body = self._print(x)
         if self.mprec(x) <= PREC_ADD:
             body = self.paren(body)
@@ -330,7 +333,8 @@ class Notation(Printer):
         return self.function(SCALARS[m.name], self._print(m.x), self.mprec(m.x) < PREC_ATOM)
 
     def _print_AxisFn(self, m: mx.AxisFn):
-        return self.axis_function(m.head, self._print(m.x), m.axis, m.ndim, "")
+        return self.axis_function(m.head, self._print(m.x), m.axis,
+                                  names_axis(m.axis, m.arg_shape), "")
 
     def _print_Reduce(self, m: mx.Reduce):
         return self.operator(m.kind, self._print(m.x))
@@ -345,6 +349,10 @@ class Notation(Printer):
 
     def ones_token(self) -> str:
         return "𝟏"
+
+    def eye_token(self) -> str:
+        """Bold, like 𝟏: a plain ``I`` is a name a tensor may have."""
+        return "𝐈"
 
     def odot_token(self) -> str:
         return " ⊙ "
@@ -480,6 +488,20 @@ def _matrix_precedence(m: mx.M) -> int:
     if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
         return PREC_POW
     return PREC_ATOM
+
+
+def names_axis(axis: int, shape: tuple) -> bool:
+    """Whether ``softmax(S)`` must say its axis: any but the last, and the last too when it is
+    a literal 1 (an M×1 ``S`` reads as the column vector, whose softmax runs over M)."""
+    return axis != len(shape) - 1 or shape[-1] == 1
+
+
+def _reciprocal(m: mx.M) -> bool:
+    """A tensor printed as ``1 ⊘ …`` (every factor a negative power)."""
+    if m.is_scalar:
+        return False
+    factors = m.factors if isinstance(m, mx.Hadamard) else (m,)
+    return all(isinstance(f, mx.Pow) and f.exp < 0 for f in factors)
 
 
 def atomic(m: mx.M) -> bool:

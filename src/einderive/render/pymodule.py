@@ -152,7 +152,7 @@ def numpy_module(d, *, source: str | None = None, form: str = "matrix",
 
     Each adjoint is compiled from its printed matrix form (from its index form where it has
     none), or with ``form='index'`` from its printed index form."""
-    from .. import __version__
+    from .._version import __version__
 
     w = _Writer(d, Backend(), sizes)
     fwd = w.forward_lines()
@@ -192,7 +192,7 @@ def torch_module(d, *, source: str | None = None) -> str:
     einderive itself does not need PyTorch).  Its ``backward`` returns the derived gradient
     of every input, ``wrt`` or not (autograd may ask for any), so the module is written from
     a derivation with respect to every input."""
-    from .. import __version__
+    from .._version import __version__
     from ..derivation import derive
 
     every = [t.name for t in d.graph.inputs]

@@ -50,6 +50,10 @@ class Unicode(Notation):
     def subscript(self, s: str, idx: str) -> str:
         return f"{s}_{idx}" if idx else s
 
+    def gradient(self, name: str, idx: str) -> str:
+        """``grad(W)``, or its element ``grad(W)_jk``."""
+        return self.subscript(f"grad({self.tensor(name, '')})", idx)
+
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         return f"∂{self.loss}/∂{t}" + ("ᵀ" if transposed else "")
 
@@ -151,8 +155,8 @@ class Unicode(Notation):
     def call(self, spec, arg: str) -> str:
         return f"{spec.text}({arg})"
 
-    def axis_function(self, head: str, arg: str, axis: int, ndim: int, idx: str) -> str:
-        extra = "" if axis == ndim - 1 else f", axis={axis}"
+    def axis_function(self, head: str, arg: str, axis: int, named: bool, idx: str) -> str:
+        extra = f", axis={axis}" if named else ""
         s = f"{head}({arg}{extra})"
         return f"{s}_{idx}" if idx else s
 
@@ -185,6 +189,9 @@ class Latex(Notation):
 
     def ones_token(self) -> str:
         return r"\mathbf{1}"
+
+    def eye_token(self) -> str:
+        return r"\mathbf{I}"
 
     def odot_token(self) -> str:
         return r" \odot "
@@ -226,6 +233,12 @@ class Latex(Notation):
 
     def subscript(self, s: str, idx: str) -> str:
         return f"{s}_{{{idx}}}" if idx else s
+
+    def gradient(self, name: str, idx: str) -> str:
+        """``∇_W L``, or its element ``(∇_W L)_{jk}`` (bracketed: ``L_{jk}`` is no element)."""
+        loss = names.latex_indexed(self.loss, "", self.latex_names)
+        s = f"\\nabla_{{{self.tensor(name, '')}}} {loss}"
+        return f"\\left({s}\\right)_{{{idx}}}" if idx else s
 
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         if transposed:
@@ -309,8 +322,8 @@ class Latex(Notation):
     def call(self, spec, arg: str) -> str:
         return f"{spec.latex}{self.paren(arg)}"
 
-    def axis_function(self, head: str, arg: str, axis: int, ndim: int, idx: str) -> str:
-        extra = "" if axis == ndim - 1 else f"_{{{axis}}}"
+    def axis_function(self, head: str, arg: str, axis: int, named: bool, idx: str) -> str:
+        extra = f"_{{{axis}}}" if named else ""
         s = f"\\operatorname{{{head}}}{extra}{self.paren(arg)}"
         return f"{s}_{{{idx}}}" if idx else s
 

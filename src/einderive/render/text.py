@@ -88,8 +88,9 @@ def note_texts(d, style=Unicode, math=lambda s: s) -> list[str]:
     for n in d.notes:
         lhs = math(adjoint_lhs(d, n.tensor, (), style))
         if n.kind == "einsum":
-            out.append(f"{lhs} has no matrix form: a contraction involves a tensor with more "
-                       f"than two axes, so it is written with einsum.")
+            # the recognizer falls back to einsum for several reasons (a rank-3 tensor, a
+            # diagonal, a permuted product ...): say what holds for all of them
+            out.append(f"{lhs} is written with einsum where no matrix rule applies.")
         elif n.kind == "no-matrix-form":
             out.append(f"{lhs} has no matrix form; its index form is exact.")
         elif n.kind == "target-sums-to-one":
@@ -108,12 +109,17 @@ def note_texts(d, style=Unicode, math=lambda s: s) -> list[str]:
 def gradient_lines(d, style=Unicode) -> list[tuple[str, str]]:
     """(``grad(W)``, right-hand side) for each ``wrt`` input."""
     out = []
+    p = printer(d, None, style)
     for g in d.gradients:
-        label = f"grad({g.name})"
         if g.zero:
-            out.append((label, "0"))
-        else:
-            out.append((label, matrix_rhs(d, g.form, style) or index_rhs(d, g.form, style)))
+            out.append((p.gradient(g.name, ""), "0"))
+            continue
+        matrix = matrix_rhs(d, g.form, style)
+        if matrix is not None:
+            out.append((p.gradient(g.name, ""), matrix))
+        else:  # the index form has free indices: the left names them (grad(W)_jk)
+            out.append((p.gradient(g.name, p.index_list(g.form.idx)),
+                        index_rhs(d, g.form, style)))
     return out
 
 
