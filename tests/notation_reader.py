@@ -951,9 +951,10 @@ class IndexEval:
         v = np.asarray(v, dtype=float)
         if v.size != int(np.prod(sizes)):
             raise ReaderError(f"softmax(…) of shape {v.shape} written with indices {idx!r}")
-        v = v.reshape(sizes)
         axis = call[3].get("axis", -1)
-        return self.diag(_axis_apply("softmax", v, axis), idx)
+        if not -v.ndim <= axis < v.ndim or v.ndim == 2 and v.shape[1] == 1 and "axis" not in call[3]:
+            v = v.reshape(sizes)  # a vector's softmax is along its only axis
+        return self.diag(_axis_apply("softmax", v, axis).reshape(sizes), idx)
 
     def whole(self, call) -> IV:
         """``logsumexp(z)`` of a vector: a scalar, written without a subscript."""

@@ -29,13 +29,10 @@ MODELS = sorted((Path(__file__).parent / "models").glob("*.yaml"))
 REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
 
 # Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
-XFAIL = {
-    "literal_one_broadcast": "derive exits 3 (KeyError 0) on an input of shape [1, T, D]",
-    "literal_one_rank3": "derive exits 3 (KeyError 0) on an input of shape [1, N, K]",
-    "keepdims_rank3": "derive exits 3 (KeyError 0) on keepdims of a rank-3 tensor",
-    "softmax_of_column_expression": "softmax over the 1-axis of an M×1 expression prints as "
-                                    "`softmax(2 x)`, the softmax of a vector",
-}
+_SQUEEZED = ("the matrix form drops a literal-1 axis: einsum('aij->ij', x) for a [1, N, K] "
+             "tensor (values right, shape (N, K))")
+XFAIL = {name: _SQUEEZED for name in ("literal_one_broadcast", "literal_one_rank3",
+                                      "keepdims_rank3")}
 
 
 def env_for(d, ref) -> Env:
