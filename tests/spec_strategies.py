@@ -34,7 +34,7 @@ def _fmt_shape(s):
     return "[" + ", ".join(map(str, s)) + "]"
 
 
-# Constructs that hit known defects (see /work/briefs/findings-proof.md and tests/regressions):
+# Constructs that hit known defects (see tests/regressions):
 # a rank-3 tensor with a literal-1 axis, also from keepdims (KeyError), `.T` of a bracketed
 # expression (generated code drops the brackets), a dim used as a value that no input's shape
 # gives (NameError), l2_loss(x, x) (a printed sum of zeros), an

@@ -17,7 +17,7 @@ import torch_reference as R
 
 MODELS = sorted((Path(__file__).parent / "models").glob("*.yaml"))
 
-# Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
+# Known defects, one line each (a spec for each in tests/regressions); strict so a fix shows up.
 VERIFY_XFAIL = {
 }
 GRAD_XFAIL = dict(VERIFY_XFAIL)

@@ -21,7 +21,7 @@ from spec_strategies import valid_specs
 HERE = Path(__file__).parent
 FILES = SPEC_FILES + sorted((HERE / "models").glob("*.yaml")) + \
     sorted((HERE / "regressions").glob("*.yaml"))
-# Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
+# Known defects, one line each (a spec for each in tests/regressions); strict so a fix shows up.
 XFAIL: dict = {}  # none known: a defect found here gets a strict xfail with one line
 
 settings.register_profile("ci", max_examples=10, deadline=None, derandomize=True,

@@ -28,7 +28,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 MODELS = sorted((Path(__file__).parent / "models").glob("*.yaml"))
 REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
 
-# Known defects, one line each (see /work/briefs/findings-proof.md); strict so a fix shows up.
+# Known defects, one line each (a spec for each in tests/regressions); strict so a fix shows up.
 _SQUEEZED = ("the matrix form drops a literal-1 axis: einsum('aij->ij', x) for a [1, N, K] "
              "tensor (values right, shape (N, K))")
 XFAIL = {name: _SQUEEZED for name in ("literal_one_broadcast", "literal_one_rank3",
