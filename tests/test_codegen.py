@@ -261,7 +261,7 @@ def test_no_matrix_form_torch_gradcheck_on_every_input(tmp_path):
 # -- the unparser -------------------------------------------------------------------------
 
 def test_unparser_brackets_follow_pythons_precedence():
-    from einderive.render import pyexpr as P
+    from einderive import pyexpr as P
     a, b, c = P.Name("a"), P.Name("b"), P.Name("c")
     cases = [
         (P.binop("*", a, P.binop("@", b, c)), "a * (b @ c)"),
@@ -292,7 +292,7 @@ def test_index_compiler_handles_deltas_and_sums_of_free_bodies(tmp_path):
     """Deltas and Σ_j c (which the engine may leave uncollapsed) compile to eye and size·c."""
     from sympy import KroneckerDelta, Sum
 
-    from einderive.render import pyexpr as P
+    from einderive import pyexpr as P
     from einderive.render.backends import Backend
     from einderive.render.code import Compiler, Names
     from einderive.render.einsum import IndexCompiler

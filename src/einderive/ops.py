@@ -22,7 +22,7 @@ from sympy import Function, Indexed, KroneckerDelta, S
 from . import shapes
 from .errors import SpecError
 from .record import Record
-from .render import pyexpr as P
+from . import pyexpr as P
 
 # ---------------------------------------------------------------------------
 # Scalar (elementwise) functions

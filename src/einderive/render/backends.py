@@ -9,7 +9,7 @@ in the two classes below and nowhere else.
 from __future__ import annotations
 
 from ..ops import SCALARS
-from . import pyexpr as P
+from .. import pyexpr as P
 
 
 class Backend:

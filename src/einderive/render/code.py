@@ -17,7 +17,7 @@ from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol
 from .. import matrix as mx
 from ..ops import HELPERS, OPS, SCALARS, ElementwiseFunction, FExpr
 from ..record import Record
-from . import pyexpr as P
+from .. import pyexpr as P
 from .backends import Backend
 
 RESERVED = {"np", "math", "torch", "forward", "gradients", "float", "dict", "shape",

@@ -18,7 +18,7 @@ from sympy import Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol
 from ..indexed import key_of
 from ..ops import AxisFunction, ElementwiseFunction
 from ..record import Record
-from . import pyexpr as P
+from .. import pyexpr as P
 from .code import CodegenError
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

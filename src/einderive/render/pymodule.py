@@ -14,7 +14,7 @@ import re
 from ..errors import Loc, SpecError
 from ..ops import HELPER_NEEDS, HELPERS, SCALARS
 from ..record import fields, replace
-from . import pyexpr as P
+from .. import pyexpr as P
 from .backends import Backend, Torch
 from .code import Compiler, Names
 from .einsum import IndexCompiler

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..record import Record
+from .record import Record
 
 # Python's precedence, loosest first (the language reference, "Operator precedence").
 PREC = {
