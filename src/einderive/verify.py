@@ -6,7 +6,14 @@ generator, and modules written from the printed forms are run in float64: one
 compiled from the index forms (einsums, :mod:`~einderive.render.einsum`), one
 from the matrix forms, and the closed forms ``--expand`` prints.  Each form of
 each gradient is compared with central differences of the generated
-``forward``; each is its own column of the report.  A spec whose code cannot be
+``forward``; each is its own column of the report.  A tensor of at most
+``ELEMENTWISE_MAX`` elements is checked element by element (a misplaced transpose
+shows per element), a larger one along ``DIRECTIONS`` random directions (the
+directional derivative against the inner product with the printed gradient).
+The forward evaluations of these per-input checks are capped at ``FD_BUDGET``, so
+the cost does not grow with the number of inputs times the graph: the inputs past
+the cap are checked together along joint random directions, halving the group
+down to the culprit when a check fails.  A spec whose code cannot be
 compiled or run is that spec's failure, reported, and never stops the others.
 """
 
@@ -18,6 +25,10 @@ from .record import Record, field
 DEFAULT_SIZES = (2, 3, 5, 7, 11, 13, 17, 19)
 STEP = 1e-6
 DEFAULT_TOL = 1e-6
+ELEMENTWISE_MAX = 64  # a tensor this small is checked per element
+DIRECTIONS = 3  # random directions for a larger tensor, or a group of inputs
+FD_BUDGET = 512  # forward evaluations for per-input checks; the rest are checked jointly
+MAX_ELEMENTS = 10**7  # values verify may allocate over the graph's tensors
 
 
 class Check(Record):
@@ -186,6 +197,7 @@ def _load(d, sizes: dict | None = None) -> _Module:
 def verify(d, sizes: dict | None = None, seed: int = 0, tol: float = DEFAULT_TOL) -> Report:
     """Compare each printed form of each gradient of ``d`` with central finite differences."""
     sizes = sizes_for(d.graph, sizes)
+    _refuse_too_large(d.graph, sizes)
     try:
         return _verify(d, sizes, seed, tol)
     except SpecError:
@@ -194,6 +206,18 @@ def verify(d, sizes: dict | None = None, seed: int = 0, tol: float = DEFAULT_TOL
         return Report(d.name, sizes, seed, tol, (),
                       f"the generated code failed: {type(exc).__name__}: {exc}",
                       "this is a bug in einderive; please report it with the spec", bug=True)
+
+
+def _refuse_too_large(graph, sizes: dict) -> None:
+    """A usage error, before anything is allocated, when the tensors would not fit."""
+    import math
+
+    total = sum(math.prod(1 if d == 1 else sizes[d] for d in t.shape) for t in graph.tensors)
+    if total > MAX_ELEMENTS:
+        dim = max(sizes, key=lambda k: sizes[k])
+        raise SpecError(f"verify would allocate {total:,} values (more than {MAX_ELEMENTS:,}): "
+                        f"dim '{dim}' has size {sizes[dim]:,}", None,
+                        f"pass smaller sizes, e.g. --dims {dim}=8")
 
 
 def _verify(d, sizes: dict, seed: int, tol: float) -> Report:
@@ -219,16 +243,123 @@ def _verify(d, sizes: dict, seed: int, tol: float) -> Report:
                       "an input may need to be positive: declare it as "
                       "'x: {shape: [N], positive: true}'")
     grads = {form: f(**inputs) for form, f in module.gradients.items()}
-    checks = []
+    printed = {g.name: _printed(g, grads, module, inputs) for g in d.gradients}
+    rng = np.random.default_rng([seed, 1])  # directions: a stream apart from the inputs'
+    checks, joint, budget = {}, [], FD_BUDGET
     for g in d.gradients:
-        numeric = _finite_difference(module.forward, inputs, g.name)
-        got = {"index": grads["index"][g.name]}
-        if g.form is None or g.form.matrix is not None:  # a zero gradient prints as 0
-            got["matrix"] = grads["matrix"][g.name]
-        if g.name in module.closed:
-            got["closed"] = module.closed[g.name](**inputs)
-        checks.append(_check(g.name, got, numeric, tol))
-    return Report(d.name, sizes, seed, tol, tuple(checks))
+        cost = _cost(inputs[g.name])
+        if cost > budget:
+            joint.append(g.name)
+            continue
+        budget -= cost
+        if np.size(inputs[g.name]) <= ELEMENTWISE_MAX:
+            numeric = _finite_difference(module.forward, inputs, g.name)
+            checks[g.name] = _check(g.name, printed[g.name], numeric, tol)
+        else:
+            checks.update(_check_along(module.forward, inputs, [g.name], printed, tol, rng))
+    checks.update(_check_along(module.forward, inputs, joint, printed, tol, rng))
+    return Report(d.name, sizes, seed, tol, tuple(checks[g.name] for g in d.gradients))
+
+
+def _printed(g, grads: dict, module: _Module, inputs: dict) -> dict:
+    """Each printed form's value of the gradient ``g``: form -> array."""
+    got = {"index": grads["index"][g.name]}
+    if g.form is None or g.form.matrix is not None:  # a zero gradient prints as 0
+        got["matrix"] = grads["matrix"][g.name]
+    if g.name in module.closed:
+        got["closed"] = module.closed[g.name](**inputs)
+    return got
+
+
+def _cost(x) -> int:
+    """Forward evaluations of one input's own check."""
+    import numpy as np
+
+    n = int(np.size(x))
+    return 2 * (n if n <= ELEMENTWISE_MAX else DIRECTIONS)
+
+
+def _check_along(forward, inputs: dict, names: list, printed: dict, tol: float, rng) -> dict:
+    """Rows for ``names``, checked together along random directions: name -> Check.
+
+    A random Gaussian direction v makes ⟨g - g*, v⟩ nonzero almost surely for a wrong
+    g, transposed or not.  A failing group is halved until each culprit stands alone;
+    a row's numbers are those of the smallest group that covered it."""
+    if not names:
+        return {}
+    results = _directional(forward, inputs, names, printed, tol, rng)
+    if len(names) > 1 and not all(r[2] for r in results.values()):
+        half = len(names) // 2
+        return {**_check_along(forward, inputs, names[:half], printed, tol, rng),
+                **_check_along(forward, inputs, names[half:], printed, tol, rng)}
+    rows = {}
+    for name in names:
+        mine = {form: r for form, r in results.items() if form in printed[name]}
+        status = {form: "pass" if r[2] else "fail" for form, r in mine.items()}
+        rows[name] = Check(name, _shape(inputs[name]), max(r[0] for r in mine.values()),
+                           max(r[1] for r in mine.values()), all(r[2] for r in mine.values()),
+                           **status)
+    return rows
+
+
+def _shape(x) -> tuple:
+    import numpy as np
+
+    return np.shape(x)
+
+
+def _directional(forward, inputs: dict, names: list, printed: dict, tol: float, rng) -> dict:
+    """Each form's (max abs error, max rel error, ok) over ``DIRECTIONS`` random directions.
+
+    A form a gradient does not print (a zero's matrix form, a closed form not
+    written) stands in by its index form, which its own column checks."""
+    import numpy as np
+
+    forms = sorted({f for n in names for f in printed[n]}, key=FORMS.index)
+    errs = {f: [] for f in forms}
+    for _ in range(DIRECTIONS):
+        v = {n: rng.standard_normal(_shape(inputs[n])) for n in names}
+        numeric = _derivative_along(forward, inputs, v)
+        for f in forms:
+            inner = sum(_inner(printed[n].get(f, printed[n]["index"]), v[n]) for n in names)
+            errs[f].append((abs(inner - numeric), numeric, inner))
+    return {f: _judge(errs[f], tol) for f in forms}
+
+
+def _inner(g, v) -> float:
+    """⟨g, v⟩, or inf when g does not have v's shape."""
+    import numpy as np
+
+    g = np.asarray(g, dtype=float)
+    return float(np.sum(g * v)) if g.shape == np.shape(v) else float("inf")
+
+
+def _derivative_along(forward, inputs: dict, v: dict) -> float:
+    """(f(x + t v) - f(x - t v)) / 2t, the step scaled as the element-wise one's."""
+    import numpy as np
+
+    biggest = max(float(np.max(np.abs(inputs[n]), initial=0.0)) for n in v)
+    longest = max(float(np.max(np.abs(v[n]), initial=0.0)) for n in v)
+    t = STEP * max(1.0, biggest) / max(1.0, longest)
+    values = []
+    for sign in (1, -1):
+        args = dict(inputs)
+        for n, vn in v.items():
+            y = np.asarray(inputs[n], dtype=float) + sign * t * vn
+            args[n] = y if y.shape else float(y)
+        values.append(forward(**args))
+    return (values[0] - values[1]) / (2 * t)
+
+
+def _judge(errs: list, tol: float) -> tuple[float, float, bool]:
+    """(max abs error, max rel error, ok) of (error, numeric, printed) triples."""
+    import math
+
+    max_abs = max(e for e, _, _ in errs)
+    scale = max(abs(n) for _, n, _ in errs)
+    max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
+    ok = all(math.isfinite(e) and e <= tol * max(1.0, abs(n), abs(p)) for e, n, p in errs)
+    return max_abs, max_rel, ok
 
 
 def _check(name: str, got: dict, numeric, tol: float) -> Check:
