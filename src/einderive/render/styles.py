@@ -38,14 +38,9 @@ class Unicode(Notation):
 
     @property
     def lookalikes(self) -> set:
-        """Names that would read as another tensor's element (made once)."""
-        if self._lookalikes is None:
-            graph = self.ctx.graph if self.ctx is not None else None
-            self._lookalikes = set() if graph is None else names.text_lookalikes(
-                {t.name: sum(d != 1 for d in t.shape) for t in graph.tensors})
-        return self._lookalikes
-
-    _lookalikes = None
+        """Names that would read as another tensor's element (made once per graph)."""
+        return _per_graph(self.ctx, "text_lookalikes", set, lambda g: names.text_lookalikes(
+            {t.name: sum(d != 1 for d in t.shape) for t in g.tensors}))
 
     def subscript(self, s: str, idx: str) -> str:
         return f"{s}_{idx}" if idx else s
@@ -216,14 +211,9 @@ class Latex(Notation):
 
     @property
     def latex_names(self) -> dict:
-        """Every name of the graph typeset, distinct names distinct (made once)."""
-        if self._latex_names is None:
-            graph = self.ctx.graph if self.ctx is not None else None
-            self._latex_names = {} if graph is None else names.latex_table(
-                [t.name for t in graph.tensors] + [d for d, _ in graph.dims])
-        return self._latex_names
-
-    _latex_names = None
+        """Every name of the graph typeset, distinct names distinct (made once per graph)."""
+        return _per_graph(self.ctx, "latex_names", dict, lambda g: names.latex_table(
+            [t.name for t in g.tensors] + [d for d, _ in g.dims]))
 
     def index_name(self, name: str) -> str:
         return name.replace("′", "'")
@@ -353,3 +343,15 @@ def _wide_fraction(top: str, bottom: str) -> bool:
         return max(width(top, "text"), width(bottom, "text")) > WIDE_FRACTION
     except ValueError:     # LaTeX that texwidth cannot measure: leave the fraction whole
         return False
+
+
+def _per_graph(ctx, key: str, empty, build):
+    """A table of names made once per graph and kept on it: a printer is made per formula,
+    and rebuilding the table for each made printing quadratic in the graph."""
+    graph = ctx.graph if ctx is not None else None
+    if graph is None:
+        return empty()
+    cache = graph.__dict__.setdefault("_names_cache", {})
+    if key not in cache:
+        cache[key] = build(graph)
+    return cache[key]
