@@ -207,13 +207,15 @@ def _closed_form(ctx: Ctx, adj: Adjoint, adjoints: dict, closed: dict, namer: Na
     """``adj`` with every upstream adjoint replaced by its closed form, all in one walk;
     None if one has none, or if the result would pass ``EXPAND_LIMIT``.
 
-    The size is bounded before anything is built (the pieces' sizes, each adjoint
-    counted once per mention), so a form that would be thrown away costs a count,
-    not a rebuild of the whole expression."""
+    The size is estimated before anything is built (the pieces' sizes, each adjoint
+    counted once per mention): a form far past the limit costs a count, not a
+    rebuild.  SymPy's constructors can shrink what they build (2 · (2 s) is 4 s,
+    nested sums and products flatten), so only an estimate past twice the limit
+    gives up unbuilt; nearer the limit the built form is measured, as before."""
     uses = _adjoint_uses(ctx, adj.expr, adjoints)
     if any(closed.get(name) is None for name in uses):
         return None
-    if _estimate(adj.expr, uses, closed) > EXPAND_LIMIT:
+    if _estimate(adj.expr, uses, closed) > 2 * EXPAND_LIMIT:
         return None
     table = {ctx.adjoint_keys[name]: (closed[name], adjoints[name].idx) for name in uses}
     e = substitute_all(adj.expr, table, ctx) if table else adj.expr
@@ -223,13 +225,14 @@ def _closed_form(ctx: Ctx, adj: Adjoint, adjoints: dict, closed: dict, namer: Na
 
 
 def _estimate(e, uses: dict, closed: dict) -> int:
-    """The size of ``e`` once each mentioned adjoint is replaced by its closed form:
-    each mention (one node) becomes a copy of that form.  SymPy's constructors only
-    flatten nested sums and products, so this is what building would give, or more."""
-    n = _size(e)
+    """The size of ``e`` once each mentioned adjoint is replaced by its closed form,
+    before SymPy simplifies anything: each mention (one node) becomes a copy of that
+    form.  Counting stops a little past twice the limit."""
+    cap = 2 * EXPAND_LIMIT
+    n = _size(e, cap)
     for name, count in uses.items():
-        n += count * (_size(closed[name]) - 1)
-        if n > EXPAND_LIMIT:
+        n += count * (_size(closed[name], cap) - 1)
+        if n > cap:
             break
     return n
 
