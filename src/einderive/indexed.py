@@ -374,20 +374,33 @@ def _rebind(e, mapping: dict, new_var, scope: set):
 
 def substitute_indexed(e, key, replacement, free: tuple, ctx: Ctx):
     """Replace each ``key[a, b ...]`` in ``e`` by ``replacement`` with ``free`` -> (a, b ...)."""
-    label = key
-    if not e.has(key):
-        return e
+    return substitute_all(e, {key: (replacement, free)}, ctx)
 
+
+def substitute_all(e, table: dict, ctx: Ctx):
+    """Replace, in one walk, each element of every tensor keyed in ``table``
+    (key -> (replacement, its free indices)) by its replacement at that element.
+
+    One walk for all keys, and only the nodes above a replacement are rebuilt:
+    substituting key by key rebuilt the whole expression once per key, which
+    made a tensor read by N branches cost O(N²)."""
     def repl(x):
-        if isinstance(x, Indexed) and x.base.label == label:
-            value = fresh_bound(replacement, ctx)
+        if isinstance(x, Indexed):
+            hit = table.get(x.base.label)
+            if hit is None:
+                return x
+            value, free = hit
             mapping = {f: a for f, a in zip(free, x.indices) if isinstance(f, Symbol)}
-            return value.xreplace(mapping)
-        if isinstance(x, Symbol) and x == label:
-            return fresh_bound(replacement, ctx)
+            return fresh_bound(value, ctx).xreplace(mapping)
+        if isinstance(x, Symbol):
+            hit = table.get(x)
+            return x if hit is None else fresh_bound(hit[0], ctx)
         if not x.args:
             return x
-        return x.func(*[repl(a) for a in x.args])
+        args = [repl(a) for a in x.args]
+        if all(a is b for a, b in zip(args, x.args)):
+            return x
+        return x.func(*args)
     return repl(e)
 
 
@@ -422,15 +435,17 @@ def unify(pattern, expr, wild: set, binding: dict) -> bool:
 class Namer:
     """Replaces forward values (function applications) by the nodes that hold them.
 
-    Patterns are filed under (function, first tensor read), so a lookup costs
-    the same however many nodes the graph has."""
+    Patterns are filed under (function, the set of tensors read): a value can only
+    match a pattern that reads exactly its tensors, and N branches tanh(W_k @ x)
+    sharing the input x land in N buckets, not one, so a lookup costs the same
+    however many nodes the graph has."""
 
     def __init__(self, ctx: Ctx, definitions: dict):
         self.ctx = ctx
         self.patterns: dict[tuple, list] = {}
         for name, (expr, idx) in definitions.items():
             if isinstance(expr, (ElementwiseFunction, AxisFunction)):
-                key = (type(expr), _first_tensor(expr))
+                key = (type(expr), tensors_read(expr))
                 self.patterns.setdefault(key, []).append((name, expr, idx))
         self.types = {t for t, _ in self.patterns}
 
@@ -441,7 +456,7 @@ class Namer:
 
     def _walk(self, e):
         if type(e) in self.types:
-            for name, pattern, idx in self.patterns.get((type(e), _first_tensor(e)), ()):
+            for name, pattern, idx in self.patterns.get((type(e), tensors_read(e)), ()):
                 binding: dict = {}
                 wild = {i for i in idx if isinstance(i, Symbol)}
                 if unify(pattern, e, wild, binding):
@@ -455,16 +470,17 @@ class Namer:
         return e.func(*args)
 
 
-def _first_tensor(e):
-    """The label of the first tensor element met in a preorder walk (None if none)."""
-    stack = [e]
+def tensors_read(e) -> frozenset:
+    """The labels of the tensors (and adjoints) ``e`` reads: every ``$`` symbol in it.
+
+    ``unify`` never renames a tensor, so a pattern can only match an expression
+    that reads the same set: a sound key, and a finer one than the first tensor."""
+    out, stack = set(), [e]
     while stack:
         x = stack.pop()
-        if isinstance(x, Indexed):
-            return x.base.label
-        if isinstance(x, AxisFunction):
-            return x.label
-        if isinstance(x, Symbol) and x.name.startswith("$"):
-            return x
-        stack.extend(reversed(x.args))
-    return None
+        if isinstance(x, Symbol):
+            if x.name.startswith("$"):
+                out.add(x)
+        else:
+            stack.extend(x.args)
+    return frozenset(out)

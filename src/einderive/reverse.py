@@ -29,6 +29,7 @@ from .indexed import (
     fresh_bound,
     key_of,
     rename,
+    substitute_all,
     substitute_indexed,
 )
 from .record import Record, field, replace
@@ -189,29 +190,67 @@ def _tidy(e, namer: Namer, ctx: Ctx, idx: tuple):
 
 
 def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict, namer: Namer) -> dict:
+    """Each adjoint also in closed form, from the loss back: its upstream adjoints
+    replaced by their own closed forms (None where one is missing or too big)."""
     closed: dict[str, object] = {}
     out = dict(adjoints)
     for v in reversed(graph.tensors):
         adj = adjoints.get(v.name)
         if adj is None:
             continue
-        e = adj.expr
-        ok = True
-        mentioned = {ctx.adjoint_of[key_of(a)] for a in _tensor_atoms(ctx, e)
-                     if key_of(a) in ctx.adjoint_of}
-        for name in [n for n in adjoints if n in mentioned]:
-            value = closed.get(name)
-            if value is None:
-                ok = False
-                break
-            e = substitute_indexed(e, ctx.adjoint_keys[name], value, adjoints[name].idx, ctx)
-        if ok and _size(e) <= EXPAND_LIMIT:
-            e = _tidy(rename(e, ctx, adj.idx, adj.idx), namer, ctx, adj.idx)
-        else:
-            ok = False
-        closed[v.name] = e if ok else None
+        closed[v.name] = _closed_form(ctx, adj, adjoints, closed, namer)
         out[v.name] = Adjoint(adj.name, adj.idx, adj.expr, adj.terms, closed[v.name])
     return out
+
+
+def _closed_form(ctx: Ctx, adj: Adjoint, adjoints: dict, closed: dict, namer: Namer):
+    """``adj`` with every upstream adjoint replaced by its closed form, all in one walk;
+    None if one has none, or if the result would pass ``EXPAND_LIMIT``.
+
+    The size is estimated before anything is built (the pieces' sizes, each adjoint
+    counted once per mention): a form far past the limit costs a count, not a
+    rebuild.  SymPy's constructors can shrink what they build (2 · (2 s) is 4 s,
+    nested sums and products flatten), so only an estimate past twice the limit
+    gives up unbuilt; nearer the limit the built form is measured, as before."""
+    uses = _adjoint_uses(ctx, adj.expr, adjoints)
+    if any(closed.get(name) is None for name in uses):
+        return None
+    if _estimate(adj.expr, uses, closed) > 2 * EXPAND_LIMIT:
+        return None
+    table = {ctx.adjoint_keys[name]: (closed[name], adjoints[name].idx) for name in uses}
+    e = substitute_all(adj.expr, table, ctx) if table else adj.expr
+    if _size(e) > EXPAND_LIMIT:
+        return None
+    return _tidy(rename(e, ctx, adj.idx, adj.idx), namer, ctx, adj.idx)
+
+
+def _estimate(e, uses: dict, closed: dict) -> int:
+    """The size of ``e`` once each mentioned adjoint is replaced by its closed form,
+    before SymPy simplifies anything: each mention (one node) becomes a copy of that
+    form.  Counting stops a little past twice the limit."""
+    cap = 2 * EXPAND_LIMIT
+    n = _size(e, cap)
+    for name, count in uses.items():
+        n += count * (_size(closed[name], cap) - 1)
+        if n > cap:
+            break
+    return n
+
+
+def _adjoint_uses(ctx: Ctx, e, adjoints: dict) -> dict:
+    """How many times each adjoint (with an entry in ``adjoints``) is mentioned in ``e``,
+    in a tree walk (the same node twice counts twice, as in :func:`_size`)."""
+    uses: dict[str, int] = {}
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (Indexed, Symbol)):
+            name = ctx.adjoint_of.get(key_of(x))
+            if name is not None and name in adjoints:
+                uses[name] = uses.get(name, 0) + 1
+            continue
+        stack.extend(x.args)
+    return uses
 
 
 def _size(e, limit: int = EXPAND_LIMIT) -> int:
@@ -222,5 +261,3 @@ def _size(e, limit: int = EXPAND_LIMIT) -> int:
         n += 1
         stack.extend(x.args)
     return n
-
-
