@@ -185,6 +185,8 @@ class Compiler:
         num = [f for f in m.factors if not (isinstance(f, mx.Pow) and f.exp < 0)]
         den = [mx.power(f.x, -f.exp) for f in m.factors if isinstance(f, mx.Pow) and f.exp < 0]
         values = self._elementwise(m, num + den)
+        if m.is_scalar:
+            values = [_element(v) for v in values]
         nv, dv = values[:len(num)], values[len(num):]
         py = P.product([v.py for v in nv]) if nv else P.num(1.0)
         for v in dv:
@@ -192,7 +194,7 @@ class Compiler:
         return Value(py, _broadcast([v.shape for v in values]))
 
     def _m_Scale(self, m: mx.Scale) -> Value:
-        c, x = self._m(m.coeff), self._m(m.x)
+        c, x = _element(self._m(m.coeff)), self._m(m.x)
         if c.py == P.num(-1):
             return Value(P.neg(x.py), x.shape)
         return Value(P.binop("*", c.py, x.py), _broadcast([c.shape, x.shape]))
@@ -273,3 +275,12 @@ def _broadcast(shapes: list) -> tuple:
         ds = [s[-k] for s in shapes if len(s) >= k and s[-k] != 1]
         out.append(ds[0] if ds else 1)
     return tuple(reversed(out))
+
+
+def _element(v: Value) -> Value:
+    """A scalar of the printed form held in an array of ones' shape (a tensor of shape
+    [1, 1], as keepdims makes): its one element, so it cannot broadcast a vector into a
+    matrix (a (1, 1) array times an (M,) vector is 1×M)."""
+    if v.shape and all(d == 1 for d in v.shape):
+        return Value(P.Subscript(v.py, tuple(P.num(0) for _ in v.shape)), ())
+    return v
