@@ -537,6 +537,11 @@ class MatrixEval:
         v = x.v
         if v.shape == shape:
             return v
+        squeezed = tuple(n for n in shape if n != 1)
+        if len(shape) > 2 and v.shape == squeezed:
+            # README: a tensor of three or more axes with literal-1 axes reads, in matrix form,
+            # as the tensor of its other axes
+            return v.reshape(shape)
         if v.shape == (1, 1) and shape == ():
             return v.reshape(())
         if x.ones or x.is_ones or _is_constant(v):
