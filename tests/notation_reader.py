@@ -963,8 +963,13 @@ class IndexEval:
 
     def whole(self, call) -> IV:
         """``logsumexp(z)`` of a vector: a scalar, written without a subscript."""
-        if call[1] != "logsumexp" or len(call[2]) != 1 or call[2][0][0] != "name":
+        if call[1] != "logsumexp" or len(call[2]) != 1:
             raise ReaderError(f"{call[1]}(…) without a subscript in an index form")
+        if call[2][0][0] != "name":  # of an expression, printed as itself: a vector's total
+            v = np.asarray(MatrixEval(self.env).ev(call[2][0]).v, dtype=float)
+            if "axis" in call[3] or not (v.ndim == 1 or v.ndim == 2 and v.shape[1] == 1):
+                raise ReaderError("logsumexp(…) of a matrix expression without a subscript")
+            return IV(np.asarray(_axis_apply("logsumexp", v.reshape(-1), 0)).reshape(()), (), {})
         r, axis, shp = _axis_function_of(self.env, "logsumexp", call[2][0][1], call[3])
         if r.size != 1:
             raise ReaderError(f"logsumexp({call[2][0][1]}) without a subscript")
