@@ -16,7 +16,7 @@ from sympy import Add as SAdd
 from . import matrix as mx
 from .graph import Graph, Tensor
 from .graph import build as build_graph
-from .recognize import NoMatrixForm, Recognizer, Where, positions
+from .recognize import NoMatrixForm, Recognizer, Where, math_shape, positions
 from .record import Record, field
 from .reverse import Edge, IndexDerivation, derive_index
 from .spec import Spec
@@ -211,7 +211,13 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     for t in graph.nodes:
         if t.kind == "anon":
             expr, tidx = idx.definitions[t.name]
-            anon[t.name] = _form(Recognizer(ctx, idx.namer, anon), expr, tidx, t.shape).matrix
+            m = _form(Recognizer(ctx, idx.namer, anon), expr, tidx, t.shape).matrix
+            if m is not None and m.is_scalar and t.shape:
+                # a constant argument (x - x is 0) keeps its shape, or softmax(0) would read as
+                # the softmax of one number: 0 𝟏, built as is (scale() folds 0 𝟏 to 0)
+                shape = math_shape(t.shape)
+                m = mx.Scale(m, mx.Ones(shape), shape)
+            anon[t.name] = m
 
     def form(expr, tidx, shape) -> Form:
         return _form(Recognizer(ctx, idx.namer, anon), expr, tidx, shape)
