@@ -14,7 +14,7 @@ from sympy import Symbol
 from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
-from .ops import FUNCTIONS, OPS, FExpr, sympy_number
+from .ops import ARITHMETIC, FUNCTIONS, OPS, FExpr, sympy_number
 from .record import Record
 from .spec import Spec
 
@@ -281,30 +281,29 @@ class _Builder:
 
 
 _ZERO_HINT = "this is 0 whatever the sizes of the dims"
-_ARITHMETIC = ("+", "-", "*", "/", "neg", "**")
 
 
 def _is_zero(e: FExpr) -> bool:
     """Whether ``e`` is a number or a dim expression that is 0 for every size (``N - N``)."""
-    value = _constant(e)
+    value = constant_value(e)
     return value is not None and value == 0
 
 
 def _is_negative(e: FExpr) -> bool:
-    value = _constant(e)
+    value = constant_value(e)
     return value is not None and bool(value.is_negative)
 
 
-def _constant(e: FExpr):
+def constant_value(e: FExpr):
     """The SymPy value of an arithmetic expression of numbers and dims (dims as positive
     integer symbols), or None if ``e`` reads a tensor or applies any other op."""
     if e.op == "num":
         return sympy_number(e.param("value"))
     if e.op == "dim":
         return Symbol(e.param("name"), integer=True, positive=True)
-    if e.op not in _ARITHMETIC or e.shape != ():
+    if e.op not in ARITHMETIC or e.shape != ():
         return None
-    values = [_constant(a) for a in e.args]
+    values = [constant_value(a) for a in e.args]
     if any(v is None for v in values):
         return None
     if e.op == "neg":

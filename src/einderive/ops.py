@@ -258,6 +258,9 @@ class Op(Record):
 
 
 OPS: dict[str, Op] = {}
+# Python's own operators: they take numbers as well as arrays, and an expression of them over
+# numbers and dims is a constant (graph checks divisors with it, code keeps it a number)
+ARITHMETIC = frozenset({"+", "-", "*", "/", "neg", "**"})
 
 
 def op(name, **kw):

@@ -91,12 +91,14 @@ def sizes_for(graph, override: dict | None = None) -> dict:
 
 def positive_inputs(graph) -> set:
     """Inputs drawn positive: declared so, or read directly by log, sqrt or a fractional power."""
+    from .graph import constant_value
+    from .ops import SCALARS
+
     out = {t.name for t in graph.inputs if t.positive}
 
     def walk(e):
-        from .ops import SCALARS
-        exponent = _constant(e.args[1]) if e.op == "**" else None
-        fractional = exponent is not None and exponent.denominator != 1
+        exponent = constant_value(e.args[1]) if e.op == "**" else None
+        fractional = exponent is not None and exponent.is_Rational and not exponent.is_Integer
         if e.op in SCALARS and SCALARS[e.op].domain == "positive" or fractional:
             if e.args[0].op == "ref" and graph[e.args[0].param("name")].is_input:
                 out.add(e.args[0].param("name"))
@@ -106,21 +108,6 @@ def positive_inputs(graph) -> set:
     for t in graph.nodes:
         walk(t.expr)
     return out
-
-
-def _constant(e):
-    """The value (a Fraction) of a forward expression of numbers, e.g. ``(1/2)``; else None."""
-    if e.op == "num":
-        return e.param("value")
-    values = [_constant(a) for a in e.args]
-    if None in values or e.op not in ("neg", "+", "-", "*", "/"):
-        return None
-    if e.op == "neg":
-        return -values[0]
-    a, b = values
-    if e.op == "/":
-        return a / b if b else None
-    return {"+": a + b, "-": a - b, "*": a * b}[e.op]
 
 
 def zero_divisor(d, sizes: dict) -> tuple[str, str] | None:

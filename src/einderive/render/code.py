@@ -15,7 +15,7 @@ import keyword
 from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol
 
 from .. import matrix as mx
-from ..ops import HELPERS, OPS, SCALARS, ElementwiseFunction, FExpr
+from ..ops import ARITHMETIC, HELPERS, OPS, SCALARS, ElementwiseFunction, FExpr
 from ..record import Record
 from .. import pyexpr as P
 from .backends import Backend
@@ -25,14 +25,13 @@ RESERVED = {"np", "math", "torch", "forward", "gradients", "float", "dict", "sha
     set(HELPERS) | {n for n, f in SCALARS.items() if f.helper} | {"_erf"}
 
 
-# Python's own operators, which take numbers as well as arrays; every other op is a library
-# call, which PyTorch only makes on tensors (see Backend.constant).
-_ARITHMETIC = {"+", "-", "*", "/", "neg", "**"}
 
 
 def _number(e: FExpr) -> bool:
-    """Whether the code of ``e`` may be a Python number rather than an array."""
-    return e.op in ("num", "dim") or e.op in _ARITHMETIC and all(
+    """Whether the code of ``e`` may be a Python number rather than an array (Python's own
+    operators take numbers; a library call, which PyTorch only makes on tensors, does not:
+    see Backend.constant)."""
+    return e.op in ("num", "dim") or e.op in ARITHMETIC and all(
         _number(a) for a in e.args if isinstance(a, FExpr))
 
 
@@ -92,7 +91,7 @@ class Compiler:
             return Value(P.num(e.param("value")), ())
         if e.op == "dim":
             return Value(self.dim(e.param("name")), ())
-        args = [self.b.constant(self.forward(a).py) if _number(a) and e.op not in _ARITHMETIC
+        args = [self.b.constant(self.forward(a).py) if _number(a) and e.op not in ARITHMETIC
                 else self.forward(a).py for a in e.args if isinstance(a, FExpr)]
         return Value(OPS[e.op].code(e, args, self.b), e.shape)
 

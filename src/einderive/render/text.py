@@ -24,9 +24,14 @@ def printer(d, form=None, style=Unicode) -> Notation:
 
 
 def anon_definitions(d) -> dict:
-    """Each anonymous intermediate's definition, so that it prints as what it is."""
-    return {t.name: (*d.index.definitions[t.name], d.anon.get(t.name))
-            for t in d.graph.tensors if t.kind == "anon"}
+    """Each anonymous intermediate's definition, so that it prints as what it is (made once
+    per derivation: a printer is made per formula, and the walk is over every tensor)."""
+    cached = d.__dict__.get("_anon_definitions")
+    if cached is None:
+        cached = {t.name: (*d.index.definitions[t.name], d.anon.get(t.name))
+                  for t in d.graph.tensors if t.kind == "anon"}
+        d.__dict__["_anon_definitions"] = cached
+    return cached
 
 
 def named_consumer(d, name: str) -> str:
