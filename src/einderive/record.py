@@ -17,7 +17,7 @@ else:
     def dataclass_transform(**kwargs: object) -> Callable[[type], type]:
         return lambda cls: cls
 
-_MISSING: Any = object()
+_MISSING = object()
 
 
 class _Field:
