@@ -16,7 +16,8 @@ import pytest
 
 from conftest import SPEC_FILES, derive_text
 from einderive import derive
-from einderive.render.pymodule import numpy_module, torch_module
+from einderive.api import torch_module
+from einderive.render.pymodule import numpy_module
 
 try:
     import torch

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from einderive.render.sheet import build
+from einderive.render.styles import Latex
+
 from conftest import derive_text, forms
 
 POWERS = """
@@ -41,7 +44,7 @@ def test_an_axis_function_over_a_literal_one_axis_names_its_axis():
     index, matrix = forms(d, "x")
     assert "softmax(2 x, axis=1)_i" in index and "softmax(2 x, axis=1) ⊙" in matrix
     assert forms(d, "y") == ("∂L/∂h_i softmax(y, axis=1)_i", "∂L/∂h ⊙ softmax(y, axis=1)")
-    forward = "".join(X.forward_rows(d))
+    forward = "".join(X.forward_rows(build(d, Latex)))
     assert "\\operatorname{softmax}_{1}" in forward and "\\operatorname{logsumexp}_{1}" in forward
 
 
@@ -84,7 +87,6 @@ def _gradient_without_matrix_form(d, name):
 
 def test_a_gradient_in_index_form_names_its_indices_on_the_left():
     from einderive.render import latex as X
-    from einderive.render.text import gradient_lines
     d = _gradient_without_matrix_form(derive_text("""
         dims: {N: 3, M: 2}
         inputs: {W: [M, N], x: [N]}
@@ -93,8 +95,11 @@ def test_a_gradient_in_index_form_names_its_indices_on_the_left():
           - L = sum(z * z)
         loss: L
     """), "W")
-    assert dict(gradient_lines(d)) == {"grad(W)_ji": "∂L/∂z_j x_i", "grad(x)": "Wᵀ ∂L/∂z"}
-    rows = X.gradient_rows(d)
+    sheet = build(d)
+    assert {g.label: g.rhs for g in sheet.gradients} == {"grad(W)_ji": "∂L/∂z_j x_i",
+                                                         "grad(x)": "Wᵀ ∂L/∂z"}
+    assert sheet.gradient("W").name == "W" and sheet.gradient("W").formula.matrix is None
+    rows = X.gradient_rows(build(d, Latex))
     assert rows[0].startswith("\\left(\\nabla_{W} L\\right)_{ji} &= ")
     assert rows[1].startswith("\\nabla_{x} L &= ")
 

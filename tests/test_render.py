@@ -14,7 +14,8 @@ from conftest import SPEC_FILES, SPECS, derive_text, forms, needs_pdflatex
 from einderive import derive
 from einderive.render import graph, latex
 from einderive.render.json_out import SCHEMA_VERSION, document
-from einderive.render.pymodule import numpy_module, torch_module
+from einderive.api import torch_module
+from einderive.render.pymodule import numpy_module
 
 
 def pdflatex(tmp_path, source: str, name: str = "doc") -> None:

@@ -46,6 +46,7 @@ def derive(spec):
     """
     import os
 
+    from .api import shown
     from .derivation import derive as _derive
     from .graph import Graph
     from .spec import Spec
@@ -56,7 +57,7 @@ def derive(spec):
     elif not isinstance(spec, (Spec, Graph)):
         raise TypeError(f"derive() takes a path, a Spec or YAML text, not "
                         f"{type(spec).__name__}")
-    return _derive(spec)
+    return shown(_derive(spec))
 
 
 def is_yaml_text(s: str) -> bool:
@@ -72,7 +73,7 @@ def is_yaml_text(s: str) -> bool:
 
 def __getattr__(name):
     if name == "Derivation":
-        from .derivation import Derivation
+        from .api import Derivation
         return Derivation
     if name == "SpecError":
         from .errors import SpecError

@@ -2,8 +2,8 @@
 
 :func:`derive` runs the pipeline - spec, graph, index-form adjoints, matrix
 forms - and returns a :class:`Derivation`, the one object every renderer
-reads.  It also knows how to show itself in a terminal (Rich) and in a
-notebook (``_repr_latex_``, ``_repr_markdown_``).
+reads.  It holds values only: how it shows itself (a terminal, a notebook)
+is the renderers' business (:mod:`einderive.api` composes them).
 """
 
 from __future__ import annotations
@@ -33,45 +33,7 @@ class Form(Record):
     einsum: bool = False  # the matrix form falls back to einsum somewhere
 
 
-class _Shown:
-    """How an adjoint or a gradient shows itself: its formula, in a REPL and a notebook.
-
-    Needs ``name``, ``form`` (None: zero), ``closed`` and ``_d`` (the derivation)."""
-
-    def formula(self, style=None) -> str:
-        """``∂L/∂W = ∂L/∂z xᵀ``, then ``= closed form`` when ``--expand`` would show one."""
-        from .render.styles import Unicode
-        from .render.text import adjoint_lhs, index_rhs, matrix_rhs
-        style = style or Unicode
-
-        def rhs_of(form) -> str:
-            return matrix_rhs(self._d, form, style) or index_rhs(self._d, form, style)
-        if self.form is None:
-            return f"{adjoint_lhs(self._d, self.name, (), style)} = 0"
-        lhs_idx = () if self.form.matrix is not None else self.form.idx
-        rhs = [rhs_of(f) for f in (self.form, self.closed) if f]
-        rhs = list(dict.fromkeys(rhs))  # the closed form only where it differs
-        return " = ".join([adjoint_lhs(self._d, self.name, lhs_idx, style)] + rhs)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}: {self.formula()}>"
-
-    def _repr_latex_(self) -> str:
-        from .render.styles import Latex
-        return f"$\\displaystyle {self.formula(Latex)}$"
-
-    def _repr_markdown_(self) -> str:
-        from .render.styles import Latex
-        from .render.text import where_texts
-        wheres = [w for f in (self.form, self.closed) if f for w in where_texts(self._d, f, Latex)]
-        lines = [self.formula(Latex)] + [f"\\text{{where }} {w}" for w in dict.fromkeys(wheres)]
-        body = " \\\\\n".join(lines)
-        if len(lines) > 1:
-            body = f"\\begin{{gathered}}\n{body}\n\\end{{gathered}}"
-        return f"$$\n{body}\n$$\n"
-
-
-class Adjoint(_Shown, Record):
+class Adjoint(Record):
     """∂L/∂t for one tensor: as printed (chain form) and, if small, in closed form."""
 
     tensor: Tensor
@@ -79,14 +41,13 @@ class Adjoint(_Shown, Record):
     closed: Form | None
     terms: tuple  # ((consumer, Form), ...): one per use of the tensor
     edges: tuple  # Edge, for --steps
-    _d: object = field(default=None, compare=False)
 
     @property
     def name(self) -> str:
         return self.tensor.name
 
 
-class Gradient(_Shown, Record):
+class Gradient(Record):
     """grad(x) for one ``wrt`` input."""
 
     tensor: Tensor
@@ -100,23 +61,6 @@ class Gradient(_Shown, Record):
     @property
     def zero(self) -> bool:
         return self.form is None
-
-    @property
-    def index_form(self) -> str:
-        from .render.text import index_rhs
-        return index_rhs(self._d, self.form) if self.form else "0"
-
-    @property
-    def matrix_form(self) -> str:
-        from .render.text import matrix_text
-        return matrix_text(self._d, self.form) if self.form else "0"
-
-    @property
-    def latex(self) -> str:
-        from .render.latex import gradient_latex
-        return gradient_latex(self._d, self)
-
-    _d: object = field(default=None, compare=False, repr=False)
 
 
 class Derivation(Record):
@@ -150,20 +94,6 @@ class Derivation(Record):
         n = sum(a.name != self.loss for a in self.adjoints)
         grads = ", ".join(g.name for g in self.gradients)
         return f"<Derivation {self.name}: {n} adjoint{'s' if n != 1 else ''}, grads {grads}>"
-
-    # -- display ------------------------------------------------------------------------
-
-    def __rich_console__(self, console, options):
-        from .render.terminal import rich_derivation
-        yield from rich_derivation(self, console, options)
-
-    def _repr_latex_(self) -> str:
-        from .render.latex import latex_document_body
-        return latex_document_body(self, env="aligned", display=True)
-
-    def _repr_markdown_(self) -> str:
-        from .render.markdown import notebook_markdown
-        return notebook_markdown(self)
 
 
 class UnknownName(KeyError):
@@ -243,11 +173,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         a = by_name.get(name)
         gradients.append(Gradient(graph[name], a.form if a else None, a.closed if a else None))
     notes = tuple(_notes(graph, adjoints))
-    d = Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes,
-                   anon)
-    for x in d.gradients + d.adjoints:
-        object.__setattr__(x, "_d", d)
-    return d
+    return Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes,
+                      anon)
 
 
 def _form(rec: Recognizer, expr, idx: tuple, shape: tuple) -> Form:
