@@ -274,7 +274,7 @@ def test_hundreds_of_nodes_derive():
     from einderive.api import shown
     d = derive_text(forward(*lines, "L = sum(h149 * h149)"))
     assert shown(d).gradient("W").matrix_form == "(∂L/∂h0 ⊙ (1 − h0 ⊙ h0)) xᵀ"
-    from einderive.verify import verify
+    from einderive.api import verify
     assert verify(d).ok
 
 

@@ -169,6 +169,34 @@ def test_the_import_graph_has_no_cycle():
     assert _cycle(graph) is None, " → ".join(_cycle(graph))
 
 
+# the application's edge: it composes the engine with the renderers
+_EDGE = {"einderive.cli", "einderive.api"}
+
+
+def _engine_imports_of_renderers(graph: dict) -> dict:
+    """Each engine module (every module but the renderers and the edge) that imports a
+    renderer, with the renderers it imports."""
+    engine = [m for m in graph if not m.startswith("einderive.render") and m not in _EDGE]
+    up = {m: sorted(n for n in graph[m] if n.startswith("einderive.render")) for m in engine}
+    return {m: deps for m, deps in up.items() if deps}
+
+
+def test_the_engine_never_imports_a_renderer():
+    """Layers point one way: only the renderers themselves and the application's edge (the
+    CLI, the API) import ``einderive.render``; the engine holds no view."""
+    graph = _import_graph()
+    assert {"einderive.derivation", "einderive.verify", "einderive.golden"} <= set(graph)
+    assert _engine_imports_of_renderers(graph) == {}
+
+
+def test_the_engine_check_finds_a_renderer_import():
+    # verify used to import the code generator; golden, the Markdown renderer
+    graph = {"einderive.verify": {"einderive.render.pymodule", "einderive.errors"},
+             "einderive.api": {"einderive.render.text"}, "einderive.render.text": set()}
+    assert _engine_imports_of_renderers(graph) == {
+        "einderive.verify": ["einderive.render.pymodule"]}
+
+
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
@@ -213,7 +241,7 @@ def test_a_gradient_that_cancels_to_a_constant_compiles_to_the_tensor_shape():
     # g = x − (a + x): ∂L/∂x expands to 0, whose code was np.reshape(0, np.shape(x)) (a crash)
     import numpy as np
 
-    from einderive.verify import verify
+    from einderive.api import verify
     d = derive_text("""
         dims: {M: 2, N: 3}
         inputs: {a: [], x: [M, N]}

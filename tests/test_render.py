@@ -80,7 +80,7 @@ def test_names_a_cas_holds_for_itself_are_plain_tensors(tmp_path):
     d = derive_text(NAMES)
     assert forms(d, "S")[1] == "∂Q/∂O betaᵀ"
     assert forms(d, "E")[1] == "∂Q/∂O ⊙ lambda_"
-    from einderive.verify import verify
+    from einderive.api import verify
     assert verify(d).ok
     json.dumps(document(d))
     ns: dict = {}

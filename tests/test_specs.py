@@ -7,7 +7,7 @@ import pytest
 from conftest import SPEC_FILES, SPECS, forms
 from einderive import derive
 from einderive.render import text as T
-from einderive.verify import verify
+from einderive.api import verify
 
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)

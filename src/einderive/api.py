@@ -10,14 +10,19 @@ the renderers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import derivation as engine
 from .errors import Loc, SpecError
+from .record import field
 from .render.notation import Notation
 from .render.styles import Latex, Unicode
+from .verify import DEFAULT_TOL, Report
+
+if TYPE_CHECKING:
+    from .render.sheet import ItemRow
 
 
 # -- the Python API's derivation ----------------------------------------------------------
@@ -28,10 +33,12 @@ class Derivation(engine.Derivation):
     :meth:`gradient` and :meth:`adjoint` show their formulas."""
 
     def gradient(self, name: str) -> ShownGradient:
-        return ShownGradient(self, super().gradient(name))
+        g = super().gradient(name)
+        return ShownGradient(g.tensor, g.form, g.closed, self)
 
     def adjoint(self, name: str) -> ShownAdjoint:
-        return ShownAdjoint(self, super().adjoint(name))
+        a = super().adjoint(name)
+        return ShownAdjoint(a.tensor, a.form, a.closed, a.terms, a.edges, self)
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         from .render.terminal import rich_derivation
@@ -52,51 +59,39 @@ class Derivation(engine.Derivation):
 def shown(d: engine.Derivation) -> Derivation:
     """``d`` as the Python API hands it out (the same values, shown)."""
     return Derivation(d.spec, d.graph, d.index, d.forward, d.adjoints, d.gradients, d.notes,
-                      d.anon)
+                      d.anon, d.anon_forms)
 
 
-class Shown:
-    """An adjoint or a gradient of a derivation, showing its formula: ``∂L/∂W = ∂L/∂z xᵀ``,
-    then ``= closed form`` when that reads differently."""
+class _Shows:
+    """How an adjoint or a gradient of the API's derivation shows its formula:
+    ``∂L/∂W = ∂L/∂z xᵀ``, then ``= closed form`` when that reads differently."""
 
-    def __init__(self, d: engine.Derivation, item: engine.Adjoint | engine.Gradient):
-        self.derivation = d
-        self.item = item
+    derivation: engine.Derivation
 
-    @property
-    def name(self) -> str:
-        return self.item.name
-
-    @property
-    def tensor(self) -> Any:
-        return self.item.tensor
-
-    @property
-    def form(self) -> engine.Form | None:
-        return self.item.form
-
-    @property
-    def closed(self) -> engine.Form | None:
-        return self.item.closed
+    def _row(self, style: type[Notation] = Unicode) -> ItemRow:
+        from .render.sheet import item
+        it = self
+        assert isinstance(it, (engine.Adjoint, engine.Gradient))
+        return item(self.derivation, it, style)
 
     def formula(self, style: type[Notation] = Unicode) -> str:
-        from .render.sheet import item
-        row = item(self.derivation, self.item, style)
+        row = self._row(style)
         if row.formula is None:
             return f"{row.lhs} = 0"
         rhs = [f.rhs for f in (row.formula, row.closed) if f is not None]
         return " = ".join([row.formula.lhs, *dict.fromkeys(rhs)])  # closed only if it differs
 
     def __repr__(self) -> str:
-        return f"<{type(self.item).__name__} {self.name}: {self.formula()}>"
+        kind = "Adjoint" if isinstance(self, engine.Adjoint) else "Gradient"
+        return f"<{kind} {self._row().name}: {self.formula()}>"
 
     def _repr_latex_(self) -> str:
         return f"$\\displaystyle {self.formula(Latex)}$"
 
     def _repr_markdown_(self) -> str:
-        from .render.sheet import item
-        row = item(self.derivation, self.item, Latex)
-        wheres = _unique(w for f in (row.formula, row.closed) if f is not None for w in f.wheres)
+        row = self._row(Latex)
+        wheres = dict.fromkeys(w for f in (row.formula, row.closed) if f is not None
+                               for w in f.wheres)
         lines = [self.formula(Latex)] + [f"\\text{{where }} {w}" for w in wheres]
         body = " \\\\\n".join(lines)
         if len(lines) > 1:
@@ -104,45 +99,28 @@ class Shown:
         return f"$$\n{body}\n$$\n"
 
 
-def _unique(items: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(items))
+class ShownAdjoint(_Shows, engine.Adjoint):
+    """∂L/∂t that shows its formula (:meth:`Derivation.adjoint`)."""
+
+    derivation: engine.Derivation = field(default=None, compare=False)
 
 
-class ShownAdjoint(Shown):
-    """∂L/∂t, shown (:meth:`Derivation.adjoint`)."""
+class ShownGradient(_Shows, engine.Gradient):
+    """grad(x) that shows its formula (:meth:`Derivation.gradient`), with its forms as
+    strings."""
 
-    item: engine.Adjoint
-
-    @property
-    def terms(self) -> tuple[Any, ...]:
-        return tuple(self.item.terms)
-
-    @property
-    def edges(self) -> tuple[Any, ...]:
-        return tuple(self.item.edges)
-
-
-class ShownGradient(Shown):
-    """grad(x), shown (:meth:`Derivation.gradient`), with its forms as strings."""
-
-    item: engine.Gradient
-
-    @property
-    def zero(self) -> bool:
-        return self.item.zero
+    derivation: engine.Derivation = field(default=None, compare=False)
 
     @property
     def index_form(self) -> str:
         """``∂L/∂z_i x_j``; ``0`` for a zero gradient."""
-        from .render.sheet import item
-        f = item(self.derivation, self.item).formula
+        f = self._row().formula
         return f.index if f is not None else "0"
 
     @property
     def matrix_form(self) -> str:
         """``∂L/∂z xᵀ``; ``(no matrix form)`` where there is none, ``0`` for a zero gradient."""
-        from .render.sheet import item
-        f = item(self.derivation, self.item).formula
+        f = self._row().formula
         if f is None:
             return "0"
         return f.matrix if f.matrix is not None else "(no matrix form)"
@@ -150,8 +128,7 @@ class ShownGradient(Shown):
     @property
     def latex(self) -> str:
         r"""``\frac{\partial L}{\partial W} = …`` (the matrix form, else the index form)."""
-        from .render.sheet import item
-        row = item(self.derivation, self.item, Latex)
+        row = self._row(Latex)
         if row.formula is None:
             return f"{row.lhs} = 0"
         return f"{row.formula.lhs} = {row.formula.rhs}"
@@ -172,7 +149,7 @@ def derive_file(path: str | Path, closed: bool = True) -> engine.Derivation:
                         "split long expressions over several forward items") from None
 
 
-def render(d, fmt: str, *, latex_env: str = "per-node", standalone: bool = False,
+def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", standalone: bool = False,
            steps: bool = False, expand: bool = False, columns: int = 1) -> str:
     """``d`` in one of the machine formats (the terminal view is Rich's).
 
@@ -180,12 +157,11 @@ def render(d, fmt: str, *, latex_env: str = "per-node", standalone: bool = False
     only LaTeX; ``steps`` adds the chain rule to LaTeX, Markdown and JSON.
     LaTeX rows fit a one-column article, or with ``columns=2`` a two-column one."""
     if fmt == "latex":
-        from .render.latex import fragment
-        from .render.latex import standalone as document
+        from .render import latex
         if standalone:
             env = "align*" if latex_env in ("per-node", "aligned") else latex_env
-            return document(d, env=env, steps=steps, expand=expand, columns=columns)
-        return fragment(d, env=latex_env, steps=steps, expand=expand, columns=columns)
+            return latex.standalone(d, env=env, steps=steps, expand=expand, columns=columns)
+        return latex.fragment(d, env=latex_env, steps=steps, expand=expand, columns=columns)
     if fmt == "markdown":
         from .render.markdown import golden
         return golden(d, Path(d.spec.path).name if d.spec.path else d.name, steps=steps)
@@ -208,18 +184,30 @@ def torch_module(d: engine.Derivation) -> str:
     from .render.pymodule import torch_module as module
     every = tuple(t.name for t in d.graph.inputs)
     full = d if tuple(d.graph.wrt) == every else \
-        engine.derive(replace(d.graph, wrt=every), closed=False)
+        engine.derive(replace(d.graph, wrt=every), closed=False)  # type: ignore[arg-type]
     return module(d, full=full, source=_source(d))
 
 
-def _source(d) -> str | None:
+def golden_marker() -> str:
+    """The first words of every golden (``check`` finds orphaned goldens by them)."""
+    from .render.markdown import MARKER
+    return MARKER
+
+
+def golden_document(d: engine.Derivation, spec_ref: str) -> str:
+    """The golden Markdown of ``d``, naming its spec ``spec_ref`` (``einderive check``)."""
+    from .render.markdown import golden
+    return golden(d, spec_ref)
+
+
+def _source(d: engine.Derivation) -> str | None:
     path = d.spec.path
     if not path or path.startswith("<"):
         return None
     return Path(path).as_posix()
 
 
-def spec_files(paths) -> list[Path]:
+def spec_files(paths: Iterable[str | Path]) -> list[Path]:
     """Spec files named, and those in the folders named (``*.yaml``, ``*.yml``), sorted."""
     out: list[Path] = []
     for p in paths:
@@ -233,7 +221,7 @@ def spec_files(paths) -> list[Path]:
     return out
 
 
-def require_spec_files(paths) -> list[Path]:
+def require_spec_files(paths: Iterable[str | Path]) -> list[Path]:
     """``spec_files``, but naming no spec at all is a usage error (exit 2), not an empty pass."""
     files = spec_files(paths)
     if not files:
@@ -242,14 +230,42 @@ def require_spec_files(paths) -> list[Path]:
     return files
 
 
-def verify_files(paths, sizes: dict, seed: int, tol: float):
+class _Codegen:
+    """What ``verify`` compiles and prints, from the renderers (:class:`verify.Codegen`)."""
+
+    def module(self, d: engine.Derivation, form: str, sizes: dict[str, int]) -> str:
+        from .render.pymodule import numpy_module
+        return numpy_module(d, form=form, sizes=sizes)
+
+    def closed_forms(self, d: engine.Derivation, sizes: dict[str, int]) -> str:
+        from .render.pymodule import closed_form_functions
+        return closed_form_functions(d, sizes)
+
+    def formula(self, d: engine.Derivation, expr: Any) -> str:
+        from .render.text import printer
+        return printer(d).index(expr, ())
+
+
+CODEGEN = _Codegen()
+
+
+def verify(d: engine.Derivation, sizes: dict[str, int] | None = None, seed: int = 0,
+           tol: float = DEFAULT_TOL) -> Report:
+    """Compare each printed form of each gradient of ``d`` with central finite differences
+    (see :mod:`einderive.verify`)."""
+    from .verify import verify as run
+    return run(d, sizes, seed, tol, codegen=CODEGEN)
+
+
+def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
+                 tol: float) -> tuple[list[Report], list[SpecError]]:
     """Verify every spec; returns (reports, spec errors, each located at its spec).
 
     ``sizes`` apply to the specs that have those dims; a name that is a dim of
     none of them is an error (a typo, not a size for some other spec)."""
-    from .verify import verify
-    derived, errors = [], []
-    files = require_spec_files(paths) if tuple(paths) != ("-",) else ["-"]
+    derived: list[engine.Derivation] = []
+    errors: list[SpecError] = []
+    files = require_spec_files(paths) if tuple(paths) != ("-",) else [Path("-")]
     for path in files:
         try:
             derived.append(derive_file(path))
@@ -257,7 +273,7 @@ def verify_files(paths, sizes: dict, seed: int, tol: float):
             errors.append(_at(exc, path))
     if not errors:  # a dim may belong to a spec that could not be read
         _check_dims(sizes, derived)
-    reports = []
+    reports: list[Report] = []
     for d in derived:
         own = {k: v for k, v in sizes.items() if k in {n for n, _ in d.graph.dims}}
         try:
@@ -267,7 +283,7 @@ def verify_files(paths, sizes: dict, seed: int, tol: float):
     return reports, errors
 
 
-def _check_dims(sizes: dict, derived: list) -> None:
+def _check_dims(sizes: dict[str, int], derived: list[engine.Derivation]) -> None:
     known = {n for d in derived for n, _ in d.graph.dims}
     unknown = [k for k in sizes if k not in known]
     if not unknown:
@@ -277,7 +293,7 @@ def _check_dims(sizes: dict, derived: list) -> None:
                     f"the dims are: {', '.join(sorted(known)) or 'none'}")
 
 
-def _at(exc: SpecError, path) -> SpecError:
+def _at(exc: SpecError, path: str | Path | None) -> SpecError:
     """A spec's error without a place names the spec, so that one of many can be found."""
     if exc.loc is None:
         exc.loc = Loc(str(path))

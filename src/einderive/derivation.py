@@ -9,7 +9,9 @@ is the renderers' business (:mod:`einderive.api` composes them).
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from sympy import Add as SAdd
 
@@ -25,11 +27,11 @@ from .spec import Spec
 class Form(Record):
     """One formula: a tensor's components (SymPy) and its matrix form."""
 
-    index: object  # SymPy expression
-    idx: tuple  # the tensor's indices
+    index: Any  # SymPy expression
+    idx: tuple[Any, ...]  # the tensor's indices
     matrix: mx.M | None  # None when no matrix form exists
-    wheres: tuple = ()  # (Where, ...): helpers such as σ'(z) = y ⊙ (1 − y)
-    positions: dict = field(default_factory=dict, compare=False)
+    wheres: tuple[Where, ...] = ()  # helpers such as σ'(z) = y ⊙ (1 − y)
+    positions: dict[Any, Any] = field(default_factory=dict, compare=False)
     einsum: bool = False  # the matrix form falls back to einsum somewhere
 
 
@@ -39,8 +41,8 @@ class Adjoint(Record):
     tensor: Tensor
     form: Form
     closed: Form | None
-    terms: tuple  # ((consumer, Form), ...): one per use of the tensor
-    edges: tuple  # Edge, for --steps
+    terms: tuple[tuple[str, Form], ...]  # (consumer, its contribution): one per use
+    edges: tuple[Edge, ...]  # for --steps
 
     @property
     def name(self) -> str:
@@ -67,12 +69,16 @@ class Derivation(Record):
     spec: Spec
     graph: Graph
     index: IndexDerivation
-    forward: tuple  # ((Tensor, Form), ...) for every named node, in order
-    adjoints: tuple  # Adjoint, from the loss back, inputs (wrt only) last
-    gradients: tuple  # Gradient per wrt input
-    notes: tuple  # sentences the renderers print under the derivation
+    forward: tuple[tuple[Tensor, Form], ...]  # every named node, in order
+    adjoints: tuple[Adjoint, ...]  # from the loss back, inputs (wrt only) last
+    gradients: tuple[Gradient, ...]  # per wrt input
+    notes: tuple[Note, ...]  # what the renderers word under the derivation
     # anon name -> matrix form: an anonymous intermediate prints as its definition
-    anon: dict = field(default_factory=dict, compare=False)
+    anon: dict[str, mx.M | None] = field(default_factory=dict, compare=False)
+    # anon name -> (its index-form definition, its indices, its matrix form or None), made
+    # once: every printed formula needs them, and the walk is over every tensor
+    anon_forms: dict[str, tuple[Any, tuple[Any, ...], mx.M | None]] = field(
+        default_factory=dict, compare=False)
 
     @property
     def loss(self) -> str:
@@ -103,7 +109,10 @@ class UnknownName(KeyError):
         return str(self.args[0])
 
 
-def _find(items: tuple, name: str, what: str):
+_Item = TypeVar("_Item", Adjoint, Gradient)
+
+
+def _find(items: tuple[_Item, ...], name: str, what: str) -> _Item:
     for item in items:
         if item.name == name:
             return item
@@ -121,7 +130,7 @@ def derive(spec: Spec | Graph, closed: bool = True) -> Derivation:
 
 
 @contextmanager
-def _collector_paused():
+def _collector_paused() -> Iterator[None]:
     """SymPy makes many short-lived, acyclic objects: Python's cycle collector would
     rescan them over and over (half the time of a derivation) and find nothing."""
     enabled = gc.isenabled()
@@ -137,7 +146,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     graph = spec if isinstance(spec, Graph) else build_graph(spec)
     idx = derive_index(graph, closed)
     ctx = idx.ctx
-    anon: dict[str, mx.M] = {}
+    anon: dict[str, mx.M | None] = {}
     for t in graph.nodes:
         if t.kind == "anon":
             expr, tidx = idx.definitions[t.name]
@@ -149,35 +158,40 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                 m = mx.Scale(m, mx.Ones(shape), shape)
             anon[t.name] = m
 
-    def form(expr, tidx, shape) -> Form:
+    def form(expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
         return _form(Recognizer(ctx, idx.namer, anon), expr, tidx, shape)
 
-    forward = tuple((t, form(*idx.definitions[t.name], t.shape))
-                    for t in graph.nodes if t.kind == "node")
+    def defined(t: Tensor) -> Form:
+        expr, tidx = idx.definitions[t.name]
+        return form(expr, tidx, t.shape)
+
+    forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
     shown = [n for n in idx.order
              if graph[n].kind == "node" or (graph[n].is_input and n in graph.wrt)]
     edges_of: dict[str, list[Edge]] = {}
     for e in idx.edges:
         edges_of.setdefault(e.operand, []).append(e)
-    adjoints = []
+    adjoints: list[Adjoint] = []
     for name in shown:
         a = idx.adjoints[name]
         t = graph[name]
-        closed = form(a.closed, a.idx, t.shape) if a.closed is not None else None
+        closed_form = form(a.closed, a.idx, t.shape) if a.closed is not None else None
         terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
         shown_form = _sum_form(a, terms) if len(terms) > 1 else form(a.expr, a.idx, t.shape)
-        adjoints.append(Adjoint(t, shown_form, closed, terms, tuple(edges_of.get(name, ()))))
-    by_name = {a.name: a for a in adjoints}
-    gradients = []
+        adjoints.append(Adjoint(t, shown_form, closed_form, terms,
+                                tuple(edges_of.get(name, ()))))
+    by_name = {x.name: x for x in adjoints}
+    gradients: list[Gradient] = []
     for name in graph.wrt:
-        a = by_name.get(name)
-        gradients.append(Gradient(graph[name], a.form if a else None, a.closed if a else None))
+        x = by_name.get(name)
+        gradients.append(Gradient(graph[name], x.form if x else None, x.closed if x else None))
     notes = tuple(_notes(graph, adjoints))
+    anon_forms = {name: (*idx.definitions[name], m) for name, m in anon.items()}
     return Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes,
-                      anon)
+                      anon, anon_forms)
 
 
-def _form(rec: Recognizer, expr, idx: tuple, shape: tuple) -> Form:
+def _form(rec: Recognizer, expr: Any, idx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
     try:
         m = rec.form(expr, idx, shape)
     except NoMatrixForm:
@@ -186,14 +200,13 @@ def _form(rec: Recognizer, expr, idx: tuple, shape: tuple) -> Form:
                 rec.einsum_used)
 
 
-def _sum_form(a, terms: tuple) -> Form:
+def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
     """A tensor used several times: the sum of its contributions, in the graph's order."""
     forms = [f for _, f in terms]
     index = SAdd(*[f.index for f in forms], evaluate=False)
-    if any(f.matrix is None for f in forms):
-        matrix = None
-    else:
-        ms = tuple(f.matrix for f in forms)
+    matrix: mx.M | None = None
+    ms = tuple(f.matrix for f in forms if f.matrix is not None)
+    if len(ms) == len(forms):
         matrix = mx.Add(ms, mx.broadcast_shape([m.shape for m in ms]))
     wheres = tuple(dict.fromkeys(w for f in forms for w in f.wheres))
     return Form(index, a.idx, matrix, wheres, positions(matrix) if matrix is not None else {},
@@ -216,7 +229,7 @@ class Note(Record):
     reduce: str = ""
 
 
-def _notes(graph: Graph, adjoints: list) -> list:
+def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:
     notes: list[Note] = []
     for a in adjoints:
         if a.form.matrix is None:
@@ -233,7 +246,8 @@ def _notes(graph: Graph, adjoints: list) -> list:
     return notes
 
 
-def _target_note(graph: Graph, adjoints: list, target: str, pairs) -> Note | None:
+def _target_note(graph: Graph, adjoints: list[Adjoint], target: str,
+                 pairs: Any) -> Note | None:
     """The adjoint of the logits when the target's sum over the softmax axis is one.
 
     Said once: at the logits' adjoint, or (when the logits are an intermediate
@@ -243,18 +257,19 @@ def _target_note(graph: Graph, adjoints: list, target: str, pairs) -> Note | Non
              for ax, _ in pairs} - {None}
     logits = {name for _, name in pairs}
     for a in sorted(adjoints, key=lambda a: a.name not in logits):  # stable: logits first
-        if a.form.matrix is None:
+        closed = a.closed.matrix if a.closed is not None else None
+        m = closed if closed is not None else a.form.matrix
+        if a.form.matrix is None or m is None:
             continue
-        f = a.closed if a.closed is not None and a.closed.matrix is not None else a.form
-        for node in mx.walk(f.matrix):
+        for node in mx.walk(m):
             if _sums(node, target, kinds):
                 one = mx.ONE if node.shape == () else mx.Ones(node.shape)
-                reduced = _distribute_ones(mx.substitute(f.matrix, node, one))
+                reduced = _distribute_ones(mx.substitute(m, node, one))
                 return Note("target-sums-to-one", a.name, target, reduced, node.kind)
     return None
 
 
-def _sums(node: mx.M, target: str, kinds: set) -> bool:
+def _sums(node: mx.M, target: str, kinds: set[str | None]) -> bool:
     """Whether ``node`` is the target's sum over its softmax axis."""
     return isinstance(node, mx.Reduce) and node.kind in kinds and \
         isinstance(node.x, mx.Ref) and node.x.kind == "tensor" and node.x.name == target

@@ -10,10 +10,11 @@ for each format's fonts.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ..record import Record
-from .layout import Box, Edge, layered, text_width
+from .layout import Box, Edge, Layout, layered, text_width
 from .names import latex_shown
 from .sheet import Sheet, TensorRow, build
 from .styles import Latex, Unicode
@@ -32,7 +33,7 @@ class Vertex(Record):
     label: str  # 'z = W x' / 'W'
     shape: str  # 'M×N'
     latex: str
-    dims: tuple = ()
+    dims: tuple[Any, ...] = ()
     label_tex: str = ""  # the label with each name as TikZ shows it, for the width estimate
     shape_latex: str = ""  # '\\in \\mathbb{R}^{M \\times N}', names as the formulas typeset them
 
@@ -49,10 +50,12 @@ def parts(d: Derivation, text: Sheet | None = None,
           typeset: bool = True) -> tuple[list[Vertex], list[Arrow]]:
     """Vertices and arrows of the graph; anonymous intermediates fold into their line.
 
-    ``text`` is the Unicode sheet (built here if not given); ``typeset`` adds the labels
+    ``text`` is the Unicode sheet with its terms (built here if not given); ``typeset`` adds
+    the labels
     as LaTeX and as TikZ shows them, which only the laid-out pictures need."""
-    text = text or build(d)
-    sheets = [text] + ([build(d, Latex), build(d, _TexShown)] if typeset else [])
+    text = text or build(d, terms=True)
+    sheets = [text] + ([build(d, Latex, terms=True), build(d, _TexShown, terms=True)]
+                       if typeset else [])
     ids = {t.name: f"n{n}" for n, t in enumerate(text.tensors)}
     vertices = []
     for rows in zip(*(s.tensors for s in sheets)):
@@ -94,7 +97,7 @@ def _contributions(sheet: Sheet, rel: str) -> dict[tuple[str, str], str]:
     for a in sheet.adjoints:
         for term in a.terms:
             r = rel if len(a.terms) > 1 else "="
-            out[(term.consumer, a.name)] = f"{term.formula.lhs_matrix} {r} {term.formula.rhs}"
+            out[(term.consumer, a.name)] = f"{term.lhs} {r} {term.rhs}"
     return out
 
 
@@ -115,7 +118,8 @@ def _mermaid_text(s: str) -> str:
 
 
 def mermaid(d: Derivation, sheet: Sheet | None = None) -> str:
-    """The graph in Mermaid; ``sheet`` is ``d``'s Unicode sheet if one is at hand."""
+    """The graph in Mermaid; ``sheet`` is ``d``'s Unicode sheet with its terms if one is at
+    hand."""
     vertices, arrows = parts(d, sheet, typeset=False)
     lines = ["flowchart LR"]
     for v in vertices:
@@ -177,7 +181,7 @@ TIKZ = Metrics(10.0, 8.0, 12.0, 10.0, 6.0, fraction=1.9, tex=True)  # LaTeX's 10
 SVG = Metrics(13.0, 11.0, 16.0, 14.0, 8.0)
 
 
-def laid_out(d, m: Metrics):
+def laid_out(d: Derivation, m: Metrics) -> tuple[list[Vertex], list[Arrow], Layout]:
     """The graph's vertices, arrows and their :class:`layout.Layout` for metrics ``m``."""
     vertices, arrows = parts(d)
     boxes = [Box(v.id, max(text_width(v.label_tex if m.tex else v.label, m.node_size),
@@ -197,7 +201,7 @@ def _lines(latex: str, m: Metrics) -> float:
 # -- TikZ ---------------------------------------------------------------------------------
 
 
-def tikz(d, standalone: bool = False) -> str:
+def tikz(d: Derivation, standalone: bool = False) -> str:
     """A ``tikzpicture`` to ``\\input`` (``standalone``: a document), for pdflatex or lualatex."""
     picture = _tikzpicture(d)
     if not standalone:
@@ -222,7 +226,7 @@ def tikz(d, standalone: bool = False) -> str:
         "\\noindent\\usebox{\\einderivepicture}", "\\end{document}"]) + "\n"
 
 
-def _tikzpicture(d) -> str:
+def _tikzpicture(d: Derivation) -> str:
     vertices, arrows, lay = laid_out(d, TIKZ)
     name = " ".join(d.name.split())  # a name may hold a line break; a comment may not
     lines = [f"% einderive: the compute graph of {name}, each dashed edge labelled with its",
@@ -253,7 +257,7 @@ def _tikzpicture(d) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _path(points: tuple) -> str:
+def _path(points: tuple[tuple[float, float], ...]) -> str:
     return " -- ".join(f"({_pt(x)},{_pt(y)})" for x, y in points)
 
 
@@ -273,16 +277,17 @@ def _shape_latex(dims: tuple[str, ...]) -> str:
     return "\\in \\mathbb{R}^{" + " \\times ".join(dims) + "}"
 
 
-def svg(d) -> str:
+def svg(d: Derivation) -> str:
     from .svg import svg as draw
     vertices, arrows, lay = laid_out(d, SVG)
     return draw(d.name, vertices, arrows, lay, SVG)
 
 
-def render(d, fmt: str, standalone: bool = False) -> str:
+def render(d: Derivation, fmt: str, standalone: bool = False) -> str:
     if fmt == "tikz":
         return tikz(d, standalone)
-    return {"mermaid": mermaid, "dot": dot, "svg": svg}[fmt](d)
+    draw: dict[str, Callable[[Derivation], str]] = {"mermaid": mermaid, "dot": dot, "svg": svg}
+    return draw[fmt](d)
 
 
 __all__ = ["FORMATS", "render", "mermaid", "dot", "tikz", "svg", "laid_out", "parts"]

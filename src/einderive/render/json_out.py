@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from . import text as T
-from .sheet import AdjointRow, Formula, GradientRow, Sheet, TensorRow, both
+from .sheet import AdjointRow, Formula, GradientRow, Sheet, TensorRow, Term, both
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -59,14 +59,19 @@ def _tensor(t: TensorRow, x: TensorRow) -> dict[str, Any]:
 
 
 def _adjoint(a: AdjointRow, x: AdjointRow, steps: bool) -> dict[str, Any]:
-    closed = _formula(a.closed, x.closed) if a.closed_differs and a.closed is not None \
-        and x.closed is not None else None
+    closed = _formula(a.closed_full, x.closed_full) if a.closed_full is not None \
+        and x.closed_full is not None else None
     entry = {"tensor": a.name, **_formula(a.formula, x.formula), "closed": closed,
-             "terms": [{"from": t.source, **_formula(t.formula, tx.formula)}
-                       for t, tx in zip(a.terms, x.terms)]}
+             "terms": [_term(t, tx) for t, tx in zip(a.terms, x.terms)]}
     if steps:
         entry["steps"] = _steps(a, x)
     return entry
+
+
+def _term(t: Term, x: Term) -> dict[str, Any]:
+    if t.formula is None or x.formula is None:
+        raise ValueError("JSON needs sheets built with terms=True, full=True")
+    return {"from": t.source, **_formula(t.formula, x.formula)}
 
 
 def _gradient(g: GradientRow, x: GradientRow) -> dict[str, Any]:
@@ -78,7 +83,7 @@ def _gradient(g: GradientRow, x: GradientRow) -> dict[str, Any]:
 
 def document(d: Derivation, steps: bool = False) -> dict[str, Any]:
     """The JSON document of ``d``; ``steps`` adds each adjoint's chain-rule steps."""
-    return layout(*both(d, steps=steps), steps=steps)
+    return layout(*both(d, steps=steps, terms=True, full=True), steps=steps)
 
 
 def layout(sheet: Sheet, tex: Sheet, steps: bool = False) -> dict[str, Any]:

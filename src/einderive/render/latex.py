@@ -83,7 +83,7 @@ def adjoint_groups(sheet: Sheet, expand: bool = False,
             if f.wheres:
                 m += r", \quad " + r", \quad ".join(f.wheres)
             rows.append(m)
-        if expand and a.closed_differs and a.closed is not None:
+        if expand and a.closed is not None:
             rows.append(f"&= {a.closed.rhs}")
         groups.append(rows)
     return [g for g in groups if g]
@@ -131,7 +131,7 @@ def environment(rows: list[str], env: str = "aligned") -> str:
     return f"\\begin{{{env}}}\n{body}\n\\end{{{env}}}"
 
 
-def displays(groups: list, env: str, linewidth: float | None) -> str:
+def displays(groups: list[list[str]], env: str, linewidth: float | None) -> str:
     """The groups of rows as ``env``: one display per group (``per-node``), else one
     display for all, each fitted to ``linewidth``."""
     if env == "per-node":

@@ -28,7 +28,7 @@ def golden(d: Derivation, spec_ref: str, steps: bool = False) -> str:
 
     ``steps`` adds the chain rule of each edge above its adjoint (``derive
     --steps``); goldens are written without them."""
-    sheet = build(d, steps=steps)
+    sheet = build(d, steps=steps, terms=True)
     return layout(sheet, build(d, Latex), spec_ref, mermaid(d, sheet))
 
 
@@ -60,10 +60,10 @@ def _body(sheet: Sheet, tex: Sheet) -> list[str]:
         out += _steps(a)
         out += _pair(a.formula)
         wheres = list(a.formula.wheres)
-        if a.closed_differs and a.closed is not None:
+        if a.closed is not None:
             out.append(f"closed form: {a.closed.rhs}")
             wheres += a.closed_wheres
-        elif a.closed is None:
+        elif a.closed_omitted:
             out.append(f"closed form: {T.CLOSED_TOO_LARGE}")
         out += [f"where {w}" for w in wheres]
         out += ["```", "", "$$"]

@@ -55,6 +55,15 @@ class Formula:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """The one form a layout shows of a formula: the matrix form, else the index form."""
+
+    lhs: str  # ∂L/∂z, or ∂L/∂z_i for an index form
+    rhs: str
+    wheres: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TensorRow:
     """A named tensor: an input (no formula) or a node with its forward definition."""
 
@@ -89,7 +98,9 @@ class Term:
 
     consumer: str  # the node that reads the tensor (perhaps anonymous)
     source: str  # the named node whose line holds that use
-    formula: Formula
+    lhs: str  # ∂L/∂x
+    rhs: str  # the contribution's matrix form, else its index form
+    formula: Formula | None  # both forms, in a sheet built ``full``
 
 
 @dataclass(frozen=True)
@@ -98,10 +109,11 @@ class AdjointRow:
 
     name: str
     formula: Formula
-    closed: Formula | None  # None: not derived, or too large to be worth printing
-    closed_differs: bool  # the closed form is another formula than the chain form
+    closed: Shown | None  # the closed form, where it is another formula than the chain form
+    closed_full: Formula | None  # that closed form in both forms, in a sheet built ``full``
+    closed_omitted: bool  # no closed form: not derived, or too large to be worth printing
     closed_wheres: tuple[str, ...]  # the closed form's where-clauses not already said
-    terms: tuple[Term, ...]
+    terms: tuple[Term, ...]  # empty unless asked for
     steps: tuple[Step, ...]  # empty unless asked for
 
 
@@ -113,7 +125,6 @@ class GradientRow:
     shape: tuple[Any, ...]
     label: str  # grad(W), or grad(W)_jk when only the index form exists
     formula: Formula | None  # None: zero (the loss does not depend on the input)
-    closed: Formula | None
 
     @property
     def zero(self) -> bool:
@@ -160,17 +171,20 @@ class Sheet:
         return next(g for g in self.gradients if g.name == name)
 
 
-def build(d: Derivation, style: Style = Unicode, *, steps: bool = False,
-          math: Callable[[str], str] | None = None) -> Sheet:
-    """``d`` printed in ``style``; ``steps`` adds the chain rule of each use of a tensor.
+def build(d: Derivation, style: Style = Unicode, *, steps: bool = False, terms: bool = False,
+          full: bool = False, math: Callable[[str], str] | None = None) -> Sheet:
+    """``d`` printed in ``style``; ``steps`` adds the chain rule of each use of a tensor,
+    ``terms`` what each use contributes, ``full`` both forms of the closed forms and the
+    contributions (else only the form shown).
 
+    Printing an index form is most of the cost of a sheet, hence the choice: the terminal
+    shows no contribution, a picture one form of each, JSON both forms of everything.
     Notes wrap their formulas with ``math``: by default none in Unicode, ``$…$`` in LaTeX."""
     pen = Pen.of(d, style)
     shown = [a for a in d.adjoints if a.name != d.loss]
-    adjoints = tuple(_adjoint(d, pen, a, steps) for a in shown)
-    # a gradient is its input's adjoint: the same forms, printed once
-    printed = {id(f): p for a, row in zip(shown, adjoints)
-               for f, p in ((a.form, row.formula), (a.closed, row.closed)) if f is not None}
+    adjoints = tuple(_adjoint(d, pen, a, steps, terms, full) for a in shown)
+    # a gradient is its input's adjoint: the same form, printed once
+    printed = {id(a.form): row.formula for a, row in zip(shown, adjoints)}
     if math is None:
         math = _inline_math if issubclass(style, Latex) else _no_math
     return Sheet(
@@ -183,9 +197,11 @@ def build(d: Derivation, style: Style = Unicode, *, steps: bool = False,
         notes=tuple(pen.notes(math)))
 
 
-def both(d: Derivation, *, steps: bool = False) -> tuple[Sheet, Sheet]:
+def both(d: Derivation, *, steps: bool = False, terms: bool = False,
+         full: bool = False) -> tuple[Sheet, Sheet]:
     """The Unicode and the LaTeX sheet of ``d``."""
-    return build(d, Unicode, steps=steps), build(d, Latex, steps=steps)
+    return (build(d, Unicode, steps=steps, terms=terms, full=full),
+            build(d, Latex, steps=steps, terms=terms, full=full))
 
 
 def _no_math(s: str) -> str:
@@ -220,17 +236,39 @@ def _tensor_row(pen: Pen, t: Tensor, f: Form | None) -> TensorRow:
         formula(pen, f, lambda idx: pen.tensor_lhs(t.name, idx)) if f is not None else None)
 
 
-def _adjoint(d: Derivation, pen: Pen, a: Adjoint, steps: bool) -> AdjointRow:
+def _shown(pen: Pen, form: Form, lhs: Callable[[tuple[Any, ...]], str]) -> Shown:
+    matrix = pen.matrix(form)
+    wheres = tuple(pen.wheres(form))
+    if matrix is not None:
+        return Shown(lhs(()), matrix, wheres)
+    return Shown(lhs(form.idx), pen.index(form), wheres)
+
+
+def _adjoint(d: Derivation, pen: Pen, a: Adjoint, steps: bool, terms: bool,
+             full: bool) -> AdjointRow:
     def lhs(idx: tuple[Any, ...]) -> str:
         return pen.adjoint_lhs(a.name, idx)
     shown = formula(pen, a.form, lhs)
-    closed = formula(pen, a.closed, lhs) if a.closed is not None else None
+    differs = a.closed if a.closed is not None and closed_differs(a) else None
+    closed = _shown(pen, differs, lhs) if differs is not None else None
     extra = tuple(w for w in closed.wheres if w not in shown.wheres) if closed else ()
     return AdjointRow(
-        a.name, shown, closed, closed_differs(a), extra,
-        tuple(Term(consumer, named_consumer(d, consumer), formula(pen, f, lhs))
-              for consumer, f in a.terms),
+        a.name, shown, closed,
+        formula(pen, differs, lhs) if differs is not None and full else None,
+        a.closed is None, extra,
+        tuple(_term(d, pen, consumer, f, lhs, full) for consumer, f in a.terms) if terms
+        else (),
         tuple(_step(d, pen, e) for e in a.edges) if steps else ())
+
+
+def _term(d: Derivation, pen: Pen, consumer: str, f: Form,
+          lhs: Callable[[tuple[Any, ...]], str], full: bool) -> Term:
+    source = named_consumer(d, consumer)
+    if full:
+        both = formula(pen, f, lhs)
+        return Term(consumer, source, both.lhs_matrix, both.rhs, both)
+    matrix = pen.matrix(f)  # the form a picture shows, without its where-clauses
+    return Term(consumer, source, lhs(()), matrix if matrix is not None else pen.index(f), None)
 
 
 def _step(d: Derivation, pen: Pen, edge: Edge) -> Step:
@@ -238,19 +276,14 @@ def _step(d: Derivation, pen: Pen, edge: Edge) -> Step:
                 tuple(pen.steps(edge)))
 
 
-def _gradient(pen: Pen, g: Gradient, printed: dict[int, Formula | None]) -> GradientRow:
+def _gradient(pen: Pen, g: Gradient, printed: dict[int, Formula]) -> GradientRow:
     def lhs(idx: tuple[Any, ...]) -> str:
         return pen.adjoint_lhs(g.name, idx)
-
-    def of(form: Form) -> Formula:
-        return printed.get(id(form)) or formula(pen, form, lhs)
     if g.form is None:
-        return GradientRow(g.name, tuple(g.tensor.shape), pen.gradient_lhs(g.name, ()), None,
-                           None)
-    shown = of(g.form)
+        return GradientRow(g.name, tuple(g.tensor.shape), pen.gradient_lhs(g.name, ()), None)
+    shown = printed.get(id(g.form)) or formula(pen, g.form, lhs)
     label = pen.gradient_lhs(g.name, () if shown.matrix is not None else g.form.idx)
-    closed = of(g.closed) if g.closed is not None else None
-    return GradientRow(g.name, tuple(g.tensor.shape), label, shown, closed)
+    return GradientRow(g.name, tuple(g.tensor.shape), label, shown)
 
 
 @dataclass(frozen=True)

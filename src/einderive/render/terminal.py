@@ -28,7 +28,8 @@ NOTE = "yellow"
 MATRIX = "green"
 LHS_MAX = 30
 
-Line = list  # [(text, style), ...]
+Line = list[tuple[str, str]]  # [(text, style), ...]
+_Eq = tuple[str, str, str, str, bool]  # lhs, rhs, their styles, whether '=' is written
 
 
 class Options(Record):
@@ -42,7 +43,7 @@ class _Block:
 
     def __init__(self, width: int):
         self.width = width
-        self.rows: list = []  # (lhs, rhs, lhs style, rhs style, sign) or a finished Line
+        self.rows: list[_Eq | Line] = []  # an equation, or a finished line
 
     def eq(self, lhs: str, rhs: str, lhs_style: str = "", rhs_style: str = "",
            sign: bool = True) -> None:
@@ -56,7 +57,7 @@ class _Block:
     def render(self) -> list[Line]:
         widths = [len(r[0]) for r in self.rows if isinstance(r, tuple) and len(r[0]) <= LHS_MAX]
         col = max(widths, default=0)
-        out = []
+        out: list[Line] = []
         for r in self.rows:
             if not isinstance(r, tuple):
                 out.append(r)
@@ -72,7 +73,8 @@ class _Block:
 
 
 def _wrap(text: str, room: int) -> list[str]:
-    lines, line = [], ""
+    lines: list[str] = []
+    line = ""
     for w in text.split(" "):
         if line and len(line) + 1 + len(w) > room:
             lines.append(line)
@@ -173,10 +175,10 @@ def _backward(sheet: Sheet, opts: Options, width: int) -> list[Line]:
                 block.eq("  " + lhs, rhs, DIM, DIM)
         _formula(block, a.formula)
         wheres = list(a.formula.wheres)
-        if opts.expand and a.closed_differs and a.closed is not None:
+        if opts.expand and a.closed is not None:
             block.eq("", a.closed.rhs, "", "magenta")
             wheres += a.closed_wheres
-        elif opts.expand and a.closed is None:
+        elif opts.expand and a.closed_omitted:
             block.eq("", T.CLOSED_TOO_LARGE, "", DIM, sign=False)
         for w in wheres:
             block.eq("", f"where {w}", "", DIM, sign=False)
@@ -218,7 +220,7 @@ def graph_tree(d: Derivation, sheet: Sheet | None = None) -> Any:
             out.append(f"  ∂{sheet.loss}/∂{name} = {a.formula.rhs}", style=MATRIX)
         return out
 
-    def grow(tree, name: str) -> None:
+    def grow(tree: Any, name: str) -> None:
         if d.graph[name].kind == "anon":  # an intermediate of its line: show what it reads
             for u in d.graph.operands(d.graph[name]):
                 grow(tree, u)

@@ -76,7 +76,7 @@ class Pen:
     def gradient_lhs(self, name: str, idx: tuple[Any, ...]) -> str:
         """``grad(W)``, or with free indices ``grad(W)_jk``."""
         p = self.printer()
-        return p.gradient(name, p.index_list(idx))
+        return str(p.gradient(name, p.index_list(idx)))
 
     def notes(self, math: Callable[[str], str] = lambda s: s) -> list[str]:
         """Every note and warning, as sentences; ``math`` wraps each formula (LaTeX: ``$…$``)."""
@@ -139,10 +139,9 @@ class Pen:
 
 
 def anon_definitions(d: Derivation) -> dict[str, tuple[Any, tuple[Any, ...], Any]]:
-    """Each anonymous intermediate's definition, matrix form or None, so that it prints as
-    what it is."""
-    return {t.name: (*d.index.definitions[t.name], d.anon.get(t.name))
-            for t in d.graph.tensors if t.kind == "anon"}
+    """Each anonymous intermediate's definition, indices and matrix form (or None), so that
+    it prints as what it is."""
+    return d.anon_forms
 
 
 def named_consumer(d: Derivation, name: str) -> str:
