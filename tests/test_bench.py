@@ -17,9 +17,8 @@ import cells  # noqa: E402
 import families  # noqa: E402
 import run  # noqa: E402
 
-from einderive.api import derive_file  # noqa: E402
+from einderive.api import CODEGEN, derive_file  # noqa: E402
 from einderive.spec import load  # noqa: E402
-from einderive.api import CODEGEN  # noqa: E402
 from einderive.verify import _load, draw_inputs, sizes_for  # noqa: E402
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from conftest import derive_text, forms
 from einderive.render.sheet import build
 from einderive.render.styles import Latex
-
-from conftest import derive_text, forms
 
 POWERS = """
     dims: {N: 4}

@@ -14,10 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
+from conftest import SPEC_FILES, SPECS, derive_text, needs_pdflatex
 from einderive.render.sheet import build
 from einderive.render.styles import Latex
-
-from conftest import SPEC_FILES, SPECS, derive_text, needs_pdflatex
 
 FLAGS = {"plain": {}, "steps": {"steps": True}, "expand": {"expand": True},
          "steps+expand": {"steps": True, "expand": True}}

@@ -12,9 +12,9 @@ import pytest
 
 from conftest import SPEC_FILES, SPECS, derive_text, forms, needs_pdflatex
 from einderive import derive
+from einderive.api import torch_module
 from einderive.render import graph, latex
 from einderive.render.json_out import SCHEMA_VERSION, document
-from einderive.api import torch_module
 from einderive.render.pymodule import numpy_module
 
 

@@ -233,8 +233,8 @@ def graph_tree(d: Derivation, sheet: Sheet | None = None) -> Any:
         for u in d.graph.operands(d.graph[name]):
             grow(node, u)
 
-    root = Tree(label(d.loss))
-    seen.add(d.loss)
-    for u in d.graph.operands(d.graph[d.loss]):
+    root = Tree(label(sheet.loss))
+    seen.add(sheet.loss)
+    for u in d.graph.operands(d.graph[sheet.loss]):
         grow(root, u)
     return root

@@ -93,7 +93,7 @@ class Pen:
                 out.append(f"{lhs} is written with einsum where no matrix rule applies.")
             elif n.kind == "no-matrix-form":
                 out.append(f"{lhs} has no matrix form; its index form is exact.")
-            elif n.kind == "target-sums-to-one":
+            elif n.kind == "target-sums-to-one" and n.form is not None:
                 t = p.tensor(n.subject, "")
                 premise = {"rowsum": f"each row of {math(t)} sums to one",
                            "colsum": f"each column of {math(t)} sums to one",
