@@ -52,7 +52,7 @@ def _check(path: Path) -> None:
 
 def _verify(path: Path) -> None:
     from einderive.api import derive_file
-    from einderive.verify import verify
+    from einderive.api import verify
     report = verify(derive_file(path))
     if not report.ok:
         raise RuntimeError(f"verify of {path.name} failed")

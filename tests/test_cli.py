@@ -120,7 +120,7 @@ def test_verify_catches_a_wrong_formula(monkeypatch):
     from einderive import derive
     from einderive import matrix as mx
     from einderive.record import replace
-    from einderive.verify import verify
+    from einderive.api import verify
     d = derive(SPECS / "mlp.yaml")
     a = d.adjoint("x")
     wrong = replace(a.form, matrix=mx.neg(a.form.matrix))  # Wᵀ ∂L/∂z -> −Wᵀ ∂L/∂z

@@ -16,7 +16,8 @@ import pytest
 
 from conftest import SPEC_FILES, derive_text
 from einderive import derive
-from einderive.render.pymodule import numpy_module, torch_module
+from einderive.api import torch_module
+from einderive.render.pymodule import numpy_module
 
 try:
     import torch
@@ -349,7 +350,7 @@ def _mutated(d, name: str, **changes):
 
 
 def test_verify_checks_the_index_form_and_the_matrix_form_separately():
-    from einderive.verify import verify
+    from einderive.api import verify
     d = derive(SPEC_FILES[[p.stem for p in SPEC_FILES].index("mlp")])
     assert all((c.index, c.matrix) == ("pass", "pass") for c in verify(d).checks)
     a = d.adjoint("x")
@@ -362,7 +363,7 @@ def test_verify_checks_the_index_form_and_the_matrix_form_separately():
 
 
 def test_verify_marks_a_form_that_is_not_printed():
-    from einderive.verify import verify
+    from einderive.api import verify
     report = verify(derive_text(BATCHED_ATTENTION))
     assert report.ok
     d = derive_text(BATCHED_ATTENTION)
@@ -393,14 +394,14 @@ def test_verify_goes_on_after_a_spec_whose_code_fails(run, tmp_path, monkeypatch
 
 def test_verify_draws_a_base_with_a_bracketed_fractional_exponent_positive():
     """``b ** (1/2)`` reads b at a fractional power, as ``b ** 0.5`` does."""
-    from einderive.verify import verify
+    from einderive.api import verify
     text, _, _ = CASES["root_times_matvec"]
     assert verify(derive_text(text)).ok
 
 
 def test_verify_checks_the_closed_form_only_where_one_is_printed():
     from einderive.render.text import closed_differs
-    from einderive.verify import verify
+    from einderive.api import verify
     d = derive(SPEC_FILES[[p.stem for p in SPEC_FILES].index("softmax_regression")])
     report = {c.name: c.closed for c in verify(d).checks}
     printed = {g.name: g.closed is not None and closed_differs(g) for g in d.gradients}

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import derive_text
-from einderive.render.pymodule import numpy_module, torch_module
+from einderive.api import torch_module
+from einderive.render.pymodule import numpy_module
 from test_codegen import _function, central_differences, load
 
 try:

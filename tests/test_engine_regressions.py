@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import derive_text, forms
-from einderive.verify import verify
+from einderive.api import verify
 from indexeval import IndexModel
 
 

@@ -271,9 +271,10 @@ def test_hundreds_of_nodes_derive():
     from conftest import derive_text
     lines = ["h0 = tanh(W @ x)"] + [f"h{n} = tanh(h{n - 1} * 0.5) + h{n - 1}" for n in
                                      range(1, 150)]
+    from einderive.api import shown
     d = derive_text(forward(*lines, "L = sum(h149 * h149)"))
-    assert d.gradient("W").matrix_form == "(∂L/∂h0 ⊙ (1 − h0 ⊙ h0)) xᵀ"
-    from einderive.verify import verify
+    assert shown(d).gradient("W").matrix_form == "(∂L/∂h0 ⊙ (1 − h0 ⊙ h0)) xᵀ"
+    from einderive.api import verify
     assert verify(d).ok
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from conftest import derive_text, forms
+from einderive.render.sheet import build
+from einderive.render.styles import Latex
 
 POWERS = """
     dims: {N: 4}
@@ -41,7 +43,7 @@ def test_an_axis_function_over_a_literal_one_axis_names_its_axis():
     index, matrix = forms(d, "x")
     assert "softmax(2 x, axis=1)_i" in index and "softmax(2 x, axis=1) ⊙" in matrix
     assert forms(d, "y") == ("∂L/∂h_i softmax(y, axis=1)_i", "∂L/∂h ⊙ softmax(y, axis=1)")
-    forward = "".join(X.forward_rows(d))
+    forward = "".join(X.forward_rows(build(d, Latex)))
     assert "\\operatorname{softmax}_{1}" in forward and "\\operatorname{logsumexp}_{1}" in forward
 
 
@@ -84,7 +86,6 @@ def _gradient_without_matrix_form(d, name):
 
 def test_a_gradient_in_index_form_names_its_indices_on_the_left():
     from einderive.render import latex as X
-    from einderive.render.text import gradient_lines
     d = _gradient_without_matrix_form(derive_text("""
         dims: {N: 3, M: 2}
         inputs: {W: [M, N], x: [N]}
@@ -93,8 +94,11 @@ def test_a_gradient_in_index_form_names_its_indices_on_the_left():
           - L = sum(z * z)
         loss: L
     """), "W")
-    assert dict(gradient_lines(d)) == {"grad(W)_ji": "∂L/∂z_j x_i", "grad(x)": "Wᵀ ∂L/∂z"}
-    rows = X.gradient_rows(d)
+    sheet = build(d)
+    assert {g.label: g.rhs for g in sheet.gradients} == {"grad(W)_ji": "∂L/∂z_j x_i",
+                                                         "grad(x)": "Wᵀ ∂L/∂z"}
+    assert sheet.gradient("W").name == "W" and sheet.gradient("W").formula.matrix is None
+    rows = X.gradient_rows(build(d, Latex))
     assert rows[0].startswith("\\left(\\nabla_{W} L\\right)_{ji} &= ")
     assert rows[1].startswith("\\nabla_{x} L &= ")
 
@@ -164,6 +168,34 @@ def test_the_import_graph_has_no_cycle():
     assert _cycle(graph) is None, " → ".join(_cycle(graph))
 
 
+# the application's edge: it composes the engine with the renderers
+_EDGE = {"einderive.cli", "einderive.api"}
+
+
+def _engine_imports_of_renderers(graph: dict) -> dict:
+    """Each engine module (every module but the renderers and the edge) that imports a
+    renderer, with the renderers it imports."""
+    engine = [m for m in graph if not m.startswith("einderive.render") and m not in _EDGE]
+    up = {m: sorted(n for n in graph[m] if n.startswith("einderive.render")) for m in engine}
+    return {m: deps for m, deps in up.items() if deps}
+
+
+def test_the_engine_never_imports_a_renderer():
+    """Layers point one way: only the renderers themselves and the application's edge (the
+    CLI, the API) import ``einderive.render``; the engine holds no view."""
+    graph = _import_graph()
+    assert {"einderive.derivation", "einderive.verify", "einderive.golden"} <= set(graph)
+    assert _engine_imports_of_renderers(graph) == {}
+
+
+def test_the_engine_check_finds_a_renderer_import():
+    # verify used to import the code generator; golden, the Markdown renderer
+    graph = {"einderive.verify": {"einderive.render.pymodule", "einderive.errors"},
+             "einderive.api": {"einderive.render.text"}, "einderive.render.text": set()}
+    assert _engine_imports_of_renderers(graph) == {
+        "einderive.verify": ["einderive.render.pymodule"]}
+
+
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert _cycle({"a": {"b"}, "b": set()}) is None
@@ -208,7 +240,7 @@ def test_a_gradient_that_cancels_to_a_constant_compiles_to_the_tensor_shape():
     # g = x − (a + x): ∂L/∂x expands to 0, whose code was np.reshape(0, np.shape(x)) (a crash)
     import numpy as np
 
-    from einderive.verify import verify
+    from einderive.api import verify
     d = derive_text("""
         dims: {M: 2, N: 3}
         inputs: {a: [], x: [M, N]}

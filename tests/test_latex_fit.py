@@ -15,6 +15,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from conftest import SPEC_FILES, SPECS, derive_text, needs_pdflatex
+from einderive.render.sheet import build
+from einderive.render.styles import Latex
 
 FLAGS = {"plain": {}, "steps": {"steps": True}, "expand": {"expand": True},
          "steps+expand": {"steps": True, "expand": True}}
@@ -91,7 +93,8 @@ def test_default_fragment_is_one_display_per_node_so_pages_can_break():
     one = latex(d, latex_env="aligned")
     assert one.count("\\begin{aligned}") == 1 and "cannot break across pages" in one
     assert "\\allowdisplaybreaks" in latex(d, latex_env="align*")
-    assert L.adjoint_rows(d) == [r for g in L.adjoint_groups(d) for r in g]
+    sheet = build(d, Latex)
+    assert L.adjoint_rows(sheet) == [r for g in L.adjoint_groups(sheet) for r in g]
 
 
 def test_columns_2_breaks_rows_to_a_two_column_line():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import derive_text, forms
-from einderive.verify import verify
+from einderive.api import verify
 
 HEAD = """
 dims: {B: 3, N: 4, M: 5, K: 2}

@@ -104,7 +104,7 @@ def spec_texts(draw):
 def test_random_valid_specs_derive_and_match_finite_differences(text):
     from einderive.derivation import derive
     from einderive.spec import loads
-    from einderive.verify import verify
+    from einderive.api import verify
     d = derive(loads(text, "random.yaml"))
     assert all(a.form.matrix is not None for a in d.adjoints), text
     report = verify(d, seed=0, tol=1e-5)

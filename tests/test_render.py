@@ -12,9 +12,10 @@ import pytest
 
 from conftest import SPEC_FILES, SPECS, derive_text, forms, needs_pdflatex
 from einderive import derive
+from einderive.api import torch_module
 from einderive.render import graph, latex
 from einderive.render.json_out import SCHEMA_VERSION, document
-from einderive.render.pymodule import numpy_module, torch_module
+from einderive.render.pymodule import numpy_module
 
 
 def pdflatex(tmp_path, source: str, name: str = "doc") -> None:
@@ -79,7 +80,7 @@ def test_names_a_cas_holds_for_itself_are_plain_tensors(tmp_path):
     d = derive_text(NAMES)
     assert forms(d, "S")[1] == "∂Q/∂O betaᵀ"
     assert forms(d, "E")[1] == "∂Q/∂O ⊙ lambda_"
-    from einderive.verify import verify
+    from einderive.api import verify
     assert verify(d).ok
     json.dumps(document(d))
     ns: dict = {}

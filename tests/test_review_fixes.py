@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from conftest import derive_text
-from einderive.verify import verify
+from einderive.api import verify
 
 INJECTION = '''
     name: 'x""" + str(print("INJECTED")) + """'

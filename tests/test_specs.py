@@ -6,8 +6,8 @@ import pytest
 
 from conftest import SPEC_FILES, SPECS, forms
 from einderive import derive
+from einderive.api import verify
 from einderive.render import text as T
-from einderive.verify import verify
 
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)

@@ -7,7 +7,8 @@ import pytest
 
 from einderive import derive, loads
 from einderive import verify as verify_module
-from einderive.verify import DIRECTIONS, ELEMENTWISE_MAX, FD_BUDGET, verify
+from einderive.api import verify
+from einderive.verify import DIRECTIONS, ELEMENTWISE_MAX, FD_BUDGET
 
 np = pytest.importorskip("numpy")
 
@@ -26,8 +27,8 @@ def _patched_load(monkeypatch, break_=None, calls=None):
     (``break_``: (name, function)), and/or the forward evaluations counted."""
     original = verify_module._load
 
-    def load(d, sizes=None):
-        module = original(d, sizes)
+    def load(d, sizes, codegen):
+        module = original(d, sizes, codegen)
         forward, matrix = module.forward, module.gradients["matrix"]
 
         def counted(**inputs):

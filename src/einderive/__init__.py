@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from ._version import __version__
 
 if TYPE_CHECKING:  # imported for the signatures only: the package loads them on first use
-    from .derivation import Derivation
+    from .api import Derivation
     from .errors import SpecError
     from .graph import Graph
     from .spec import Spec
@@ -53,6 +53,7 @@ def derive(spec: str | os.PathLike[str] | Spec | Graph) -> Derivation:
     >>> d.gradient("x")
     <Gradient x: ∂L/∂x = 2 x>
     """
+    from .api import shown
     from .derivation import derive as _derive
     from .graph import Graph
     from .spec import Spec
@@ -63,7 +64,7 @@ def derive(spec: str | os.PathLike[str] | Spec | Graph) -> Derivation:
     elif not isinstance(spec, (Spec, Graph)):
         raise TypeError(f"derive() takes a path, a Spec or YAML text, not "
                         f"{type(spec).__name__}")
-    return _derive(spec)
+    return shown(_derive(spec))
 
 
 def is_yaml_text(s: str) -> bool:
@@ -79,7 +80,7 @@ def is_yaml_text(s: str) -> bool:
 
 def __getattr__(name: str) -> type[Derivation] | type[SpecError]:
     if name == "Derivation":
-        from .derivation import Derivation
+        from .api import Derivation
         return Derivation
     if name == "SpecError":
         from .errors import SpecError

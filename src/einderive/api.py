@@ -1,17 +1,143 @@
-"""The library's front door for the CLI: read a spec, derive, render, verify.
+"""The library's front door: read a spec, derive, render, verify.
 
 Each function is a thin composition of the pipeline's pure steps; the CLI
-only parses arguments and calls these.
+only parses arguments and calls these.  :func:`shown` gives a derivation the
+behaviour the Python API documents (``einderive.derive``): it shows itself in
+a terminal and a notebook, and its gradients and adjoints show their formulas.
+The engine's objects hold values only; the showing is composed here, from
+the renderers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from . import derivation as engine
 from .errors import Loc, SpecError
+from .record import field
+from .render.notation import Notation
+from .render.styles import Latex, Unicode
+from .verify import DEFAULT_TOL, Report
+
+if TYPE_CHECKING:
+    from .render.sheet import ItemRow
 
 
-def derive_file(path, closed: bool = True):
+# -- the Python API's derivation ----------------------------------------------------------
+
+
+class Derivation(engine.Derivation):
+    """A derivation that shows itself: Rich in a terminal, typeset in a notebook; its
+    :meth:`gradient` and :meth:`adjoint` show their formulas."""
+
+    def gradient(self, name: str) -> ShownGradient:
+        g = super().gradient(name)
+        return ShownGradient(g.tensor, g.form, g.closed, self)
+
+    def adjoint(self, name: str) -> ShownAdjoint:
+        a = super().adjoint(name)
+        return ShownAdjoint(a.tensor, a.form, a.closed, a.terms, a.edges, self)
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
+        from .render.terminal import rich_derivation
+        yield from rich_derivation(self, console, options)
+
+    def _repr_latex_(self) -> str:
+        from .render.latex import document_body
+        from .render.sheet import build
+        return document_body(build(self, Latex), env="aligned")
+
+    def _repr_markdown_(self) -> str:
+        from .render.graph import mermaid
+        from .render.markdown import notebook
+        from .render.sheet import build
+        return notebook(build(self, Latex), mermaid(self))
+
+
+def shown(d: engine.Derivation) -> Derivation:
+    """``d`` as the Python API hands it out (the same values, shown)."""
+    return Derivation(d.spec, d.graph, d.index, d.forward, d.adjoints, d.gradients, d.notes,
+                      d.anon, d.anon_forms)
+
+
+class _Shows:
+    """How an adjoint or a gradient of the API's derivation shows its formula:
+    ``∂L/∂W = ∂L/∂z xᵀ``, then ``= closed form`` when that reads differently."""
+
+    derivation: engine.Derivation
+
+    def _row(self, style: type[Notation] = Unicode) -> ItemRow:
+        from .render.sheet import item
+        it = self
+        assert isinstance(it, (engine.Adjoint, engine.Gradient))
+        return item(self.derivation, it, style)
+
+    def formula(self, style: type[Notation] = Unicode) -> str:
+        row = self._row(style)
+        if row.formula is None:
+            return f"{row.lhs} = 0"
+        rhs = [f.rhs for f in (row.formula, row.closed) if f is not None]
+        return " = ".join([row.formula.lhs, *dict.fromkeys(rhs)])  # closed only if it differs
+
+    def __repr__(self) -> str:
+        kind = "Adjoint" if isinstance(self, engine.Adjoint) else "Gradient"
+        return f"<{kind} {self._row().name}: {self.formula()}>"
+
+    def _repr_latex_(self) -> str:
+        return f"$\\displaystyle {self.formula(Latex)}$"
+
+    def _repr_markdown_(self) -> str:
+        row = self._row(Latex)
+        wheres = dict.fromkeys(w for f in (row.formula, row.closed) if f is not None
+                               for w in f.wheres)
+        lines = [self.formula(Latex)] + [f"\\text{{where }} {w}" for w in wheres]
+        body = " \\\\\n".join(lines)
+        if len(lines) > 1:
+            body = f"\\begin{{gathered}}\n{body}\n\\end{{gathered}}"
+        return f"$$\n{body}\n$$\n"
+
+
+class ShownAdjoint(_Shows, engine.Adjoint):
+    """∂L/∂t that shows its formula (:meth:`Derivation.adjoint`)."""
+
+    derivation: engine.Derivation = field(default=None, compare=False)
+
+
+class ShownGradient(_Shows, engine.Gradient):
+    """grad(x) that shows its formula (:meth:`Derivation.gradient`), with its forms as
+    strings."""
+
+    derivation: engine.Derivation = field(default=None, compare=False)
+
+    @property
+    def index_form(self) -> str:
+        """``∂L/∂z_i x_j``; ``0`` for a zero gradient."""
+        f = self._row().formula
+        return f.index if f is not None else "0"
+
+    @property
+    def matrix_form(self) -> str:
+        """``∂L/∂z xᵀ``; ``(no matrix form)`` where there is none, ``0`` for a zero gradient."""
+        f = self._row().formula
+        if f is None:
+            return "0"
+        return f.matrix if f.matrix is not None else "(no matrix form)"
+
+    @property
+    def latex(self) -> str:
+        r"""``\frac{\partial L}{\partial W} = …`` (the matrix form, else the index form)."""
+        row = self._row(Latex)
+        if row.formula is None:
+            return f"{row.lhs} = 0"
+        return f"{row.formula.lhs} = {row.formula.rhs}"
+
+
+# -- the CLI's steps -----------------------------------------------------------------------
+
+
+def derive_file(path: str | Path, closed: bool = True) -> engine.Derivation:
     """Read, check and derive one spec file (``-`` is standard input)."""
     from .derivation import derive
     from .spec import load
@@ -23,7 +149,7 @@ def derive_file(path, closed: bool = True):
                         "split long expressions over several forward items") from None
 
 
-def render(d, fmt: str, *, latex_env: str = "per-node", standalone: bool = False,
+def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", standalone: bool = False,
            steps: bool = False, expand: bool = False, columns: int = 1) -> str:
     """``d`` in one of the machine formats (the terminal view is Rich's).
 
@@ -31,12 +157,11 @@ def render(d, fmt: str, *, latex_env: str = "per-node", standalone: bool = False
     only LaTeX; ``steps`` adds the chain rule to LaTeX, Markdown and JSON.
     LaTeX rows fit a one-column article, or with ``columns=2`` a two-column one."""
     if fmt == "latex":
-        from .render.latex import fragment
-        from .render.latex import standalone as document
+        from .render import latex
         if standalone:
             env = "align*" if latex_env in ("per-node", "aligned") else latex_env
-            return document(d, env=env, steps=steps, expand=expand, columns=columns)
-        return fragment(d, env=latex_env, steps=steps, expand=expand, columns=columns)
+            return latex.standalone(d, env=env, steps=steps, expand=expand, columns=columns)
+        return latex.fragment(d, env=latex_env, steps=steps, expand=expand, columns=columns)
     if fmt == "markdown":
         from .render.markdown import golden
         return golden(d, Path(d.spec.path).name if d.spec.path else d.name, steps=steps)
@@ -47,19 +172,42 @@ def render(d, fmt: str, *, latex_env: str = "per-node", standalone: bool = False
         from .render.pymodule import numpy_module
         return numpy_module(d, source=_source(d))
     if fmt == "torch":
-        from .render.pymodule import torch_module
-        return torch_module(d, source=_source(d))
+        return torch_module(d)
     raise ValueError(f"unknown format {fmt!r}")  # pragma: no cover - the CLI checks
 
 
-def _source(d) -> str | None:
+def torch_module(d: engine.Derivation) -> str:
+    """The PyTorch module of ``d``: its ``backward`` returns the gradient of every input
+    (autograd may ask for any), so it is written from ``d`` derived with respect to every
+    input - derived here, since code generation derives nothing."""
+    from .record import replace
+    from .render.pymodule import torch_module as module
+    every = tuple(t.name for t in d.graph.inputs)
+    full = d if tuple(d.graph.wrt) == every else \
+        engine.derive(replace(d.graph, wrt=every), closed=False)  # type: ignore[arg-type]
+    return module(d, full=full, source=_source(d))
+
+
+def golden_marker() -> str:
+    """The first words of every golden (``check`` finds orphaned goldens by them)."""
+    from .render.markdown import MARKER
+    return MARKER
+
+
+def golden_document(d: engine.Derivation, spec_ref: str) -> str:
+    """The golden Markdown of ``d``, naming its spec ``spec_ref`` (``einderive check``)."""
+    from .render.markdown import golden
+    return golden(d, spec_ref)
+
+
+def _source(d: engine.Derivation) -> str | None:
     path = d.spec.path
     if not path or path.startswith("<"):
         return None
     return Path(path).as_posix()
 
 
-def spec_files(paths) -> list[Path]:
+def spec_files(paths: Iterable[str | Path]) -> list[Path]:
     """Spec files named, and those in the folders named (``*.yaml``, ``*.yml``), sorted."""
     out: list[Path] = []
     for p in paths:
@@ -73,7 +221,7 @@ def spec_files(paths) -> list[Path]:
     return out
 
 
-def require_spec_files(paths) -> list[Path]:
+def require_spec_files(paths: Iterable[str | Path]) -> list[Path]:
     """``spec_files``, but naming no spec at all is a usage error (exit 2), not an empty pass."""
     files = spec_files(paths)
     if not files:
@@ -82,14 +230,42 @@ def require_spec_files(paths) -> list[Path]:
     return files
 
 
-def verify_files(paths, sizes: dict, seed: int, tol: float):
+class _Codegen:
+    """What ``verify`` compiles and prints, from the renderers (:class:`verify.Codegen`)."""
+
+    def module(self, d: engine.Derivation, form: str, sizes: dict[str, int]) -> str:
+        from .render.pymodule import numpy_module
+        return numpy_module(d, form=form, sizes=sizes)
+
+    def closed_forms(self, d: engine.Derivation, sizes: dict[str, int]) -> str:
+        from .render.pymodule import closed_form_functions
+        return closed_form_functions(d, sizes)
+
+    def formula(self, d: engine.Derivation, expr: Any) -> str:
+        from .render.text import printer
+        return printer(d).index(expr, ())
+
+
+CODEGEN = _Codegen()
+
+
+def verify(d: engine.Derivation, sizes: dict[str, int] | None = None, seed: int = 0,
+           tol: float = DEFAULT_TOL) -> Report:
+    """Compare each printed form of each gradient of ``d`` with central finite differences
+    (see :mod:`einderive.verify`)."""
+    from .verify import verify as run
+    return run(d, sizes, seed, tol, codegen=CODEGEN)
+
+
+def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
+                 tol: float) -> tuple[list[Report], list[SpecError]]:
     """Verify every spec; returns (reports, spec errors, each located at its spec).
 
     ``sizes`` apply to the specs that have those dims; a name that is a dim of
     none of them is an error (a typo, not a size for some other spec)."""
-    from .verify import verify
-    derived, errors = [], []
-    files = require_spec_files(paths) if tuple(paths) != ("-",) else ["-"]
+    derived: list[engine.Derivation] = []
+    errors: list[SpecError] = []
+    files = require_spec_files(paths) if tuple(paths) != ("-",) else [Path("-")]
     for path in files:
         try:
             derived.append(derive_file(path))
@@ -97,7 +273,7 @@ def verify_files(paths, sizes: dict, seed: int, tol: float):
             errors.append(_at(exc, path))
     if not errors:  # a dim may belong to a spec that could not be read
         _check_dims(sizes, derived)
-    reports = []
+    reports: list[Report] = []
     for d in derived:
         own = {k: v for k, v in sizes.items() if k in {n for n, _ in d.graph.dims}}
         try:
@@ -107,7 +283,7 @@ def verify_files(paths, sizes: dict, seed: int, tol: float):
     return reports, errors
 
 
-def _check_dims(sizes: dict, derived: list) -> None:
+def _check_dims(sizes: dict[str, int], derived: list[engine.Derivation]) -> None:
     known = {n for d in derived for n, _ in d.graph.dims}
     unknown = [k for k in sizes if k not in known]
     if not unknown:
@@ -117,7 +293,7 @@ def _check_dims(sizes: dict, derived: list) -> None:
                     f"the dims are: {', '.join(sorted(known)) or 'none'}")
 
 
-def _at(exc: SpecError, path) -> SpecError:
+def _at(exc: SpecError, path: str | Path | None) -> SpecError:
     """A spec's error without a place names the spec, so that one of many can be found."""
     if exc.loc is None:
         exc.loc = Loc(str(path))

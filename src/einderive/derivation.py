@@ -2,14 +2,16 @@
 
 :func:`derive` runs the pipeline - spec, graph, index-form adjoints, matrix
 forms - and returns a :class:`Derivation`, the one object every renderer
-reads.  It also knows how to show itself in a terminal (Rich) and in a
-notebook (``_repr_latex_``, ``_repr_markdown_``).
+reads.  It holds values only: how it shows itself (a terminal, a notebook)
+is the renderers' business (:mod:`einderive.api` composes them).
 """
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from sympy import Add as SAdd
 
@@ -25,68 +27,29 @@ from .spec import Spec
 class Form(Record):
     """One formula: a tensor's components (SymPy) and its matrix form."""
 
-    index: object  # SymPy expression
-    idx: tuple  # the tensor's indices
+    index: Any  # SymPy expression
+    idx: tuple[Any, ...]  # the tensor's indices
     matrix: mx.M | None  # None when no matrix form exists
-    wheres: tuple = ()  # (Where, ...): helpers such as σ'(z) = y ⊙ (1 − y)
-    positions: dict = field(default_factory=dict, compare=False)
+    wheres: tuple[Where, ...] = ()  # helpers such as σ'(z) = y ⊙ (1 − y)
+    positions: dict[Any, Any] = field(default_factory=dict, compare=False)
     einsum: bool = False  # the matrix form falls back to einsum somewhere
 
 
-class _Shown:
-    """How an adjoint or a gradient shows itself: its formula, in a REPL and a notebook.
-
-    Needs ``name``, ``form`` (None: zero), ``closed`` and ``_d`` (the derivation)."""
-
-    def formula(self, style=None) -> str:
-        """``∂L/∂W = ∂L/∂z xᵀ``, then ``= closed form`` when ``--expand`` would show one."""
-        from .render.styles import Unicode
-        from .render.text import adjoint_lhs, index_rhs, matrix_rhs
-        style = style or Unicode
-
-        def rhs_of(form) -> str:
-            return matrix_rhs(self._d, form, style) or index_rhs(self._d, form, style)
-        if self.form is None:
-            return f"{adjoint_lhs(self._d, self.name, (), style)} = 0"
-        lhs_idx = () if self.form.matrix is not None else self.form.idx
-        rhs = [rhs_of(f) for f in (self.form, self.closed) if f]
-        rhs = list(dict.fromkeys(rhs))  # the closed form only where it differs
-        return " = ".join([adjoint_lhs(self._d, self.name, lhs_idx, style)] + rhs)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}: {self.formula()}>"
-
-    def _repr_latex_(self) -> str:
-        from .render.styles import Latex
-        return f"$\\displaystyle {self.formula(Latex)}$"
-
-    def _repr_markdown_(self) -> str:
-        from .render.styles import Latex
-        from .render.text import where_texts
-        wheres = [w for f in (self.form, self.closed) if f for w in where_texts(self._d, f, Latex)]
-        lines = [self.formula(Latex)] + [f"\\text{{where }} {w}" for w in dict.fromkeys(wheres)]
-        body = " \\\\\n".join(lines)
-        if len(lines) > 1:
-            body = f"\\begin{{gathered}}\n{body}\n\\end{{gathered}}"
-        return f"$$\n{body}\n$$\n"
-
-
-class Adjoint(_Shown, Record):
+class Adjoint(Record):
     """∂L/∂t for one tensor: as printed (chain form) and, if small, in closed form."""
 
     tensor: Tensor
     form: Form
     closed: Form | None
-    terms: tuple  # ((consumer, Form), ...): one per use of the tensor
-    edges: tuple  # Edge, for --steps
-    _d: object = field(default=None, compare=False)
+    terms: tuple[tuple[str, Form], ...]  # (consumer, its contribution): one per use
+    edges: tuple[Edge, ...]  # for --steps
 
     @property
     def name(self) -> str:
         return self.tensor.name
 
 
-class Gradient(_Shown, Record):
+class Gradient(Record):
     """grad(x) for one ``wrt`` input."""
 
     tensor: Tensor
@@ -101,34 +64,21 @@ class Gradient(_Shown, Record):
     def zero(self) -> bool:
         return self.form is None
 
-    @property
-    def index_form(self) -> str:
-        from .render.text import index_rhs
-        return index_rhs(self._d, self.form) if self.form else "0"
-
-    @property
-    def matrix_form(self) -> str:
-        from .render.text import matrix_text
-        return matrix_text(self._d, self.form) if self.form else "0"
-
-    @property
-    def latex(self) -> str:
-        from .render.latex import gradient_latex
-        return gradient_latex(self._d, self)
-
-    _d: object = field(default=None, compare=False, repr=False)
-
 
 class Derivation(Record):
     spec: Spec
     graph: Graph
     index: IndexDerivation
-    forward: tuple  # ((Tensor, Form), ...) for every named node, in order
-    adjoints: tuple  # Adjoint, from the loss back, inputs (wrt only) last
-    gradients: tuple  # Gradient per wrt input
-    notes: tuple  # sentences the renderers print under the derivation
+    forward: tuple[tuple[Tensor, Form], ...]  # every named node, in order
+    adjoints: tuple[Adjoint, ...]  # from the loss back, inputs (wrt only) last
+    gradients: tuple[Gradient, ...]  # per wrt input
+    notes: tuple[Note, ...]  # what the renderers word under the derivation
     # anon name -> matrix form: an anonymous intermediate prints as its definition
-    anon: dict = field(default_factory=dict, compare=False)
+    anon: dict[str, mx.M | None] = field(default_factory=dict, compare=False)
+    # anon name -> (its index-form definition, its indices, its matrix form or None), made
+    # once: every printed formula needs them, and the walk is over every tensor
+    anon_forms: dict[str, tuple[Any, tuple[Any, ...], mx.M | None]] = field(
+        default_factory=dict, compare=False)
 
     @property
     def loss(self) -> str:
@@ -151,20 +101,6 @@ class Derivation(Record):
         grads = ", ".join(g.name for g in self.gradients)
         return f"<Derivation {self.name}: {n} adjoint{'s' if n != 1 else ''}, grads {grads}>"
 
-    # -- display ------------------------------------------------------------------------
-
-    def __rich_console__(self, console, options):
-        from .render.terminal import rich_derivation
-        yield from rich_derivation(self, console, options)
-
-    def _repr_latex_(self) -> str:
-        from .render.latex import latex_document_body
-        return latex_document_body(self, env="aligned", display=True)
-
-    def _repr_markdown_(self) -> str:
-        from .render.markdown import notebook_markdown
-        return notebook_markdown(self)
-
 
 class UnknownName(KeyError):
     """A name a derivation has no gradient or adjoint of; says which it has."""
@@ -173,7 +109,10 @@ class UnknownName(KeyError):
         return str(self.args[0])
 
 
-def _find(items: tuple, name: str, what: str):
+_Item = TypeVar("_Item", Adjoint, Gradient)
+
+
+def _find(items: tuple[_Item, ...], name: str, what: str) -> _Item:
     for item in items:
         if item.name == name:
             return item
@@ -191,7 +130,7 @@ def derive(spec: Spec | Graph, closed: bool = True) -> Derivation:
 
 
 @contextmanager
-def _collector_paused():
+def _collector_paused() -> Iterator[None]:
     """SymPy makes many short-lived, acyclic objects: Python's cycle collector would
     rescan them over and over (half the time of a derivation) and find nothing."""
     enabled = gc.isenabled()
@@ -207,7 +146,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     graph = spec if isinstance(spec, Graph) else build_graph(spec)
     idx = derive_index(graph, closed)
     ctx = idx.ctx
-    anon: dict[str, mx.M] = {}
+    anon: dict[str, mx.M | None] = {}
     for t in graph.nodes:
         if t.kind == "anon":
             expr, tidx = idx.definitions[t.name]
@@ -219,38 +158,40 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                 m = mx.Scale(m, mx.Ones(shape), shape)
             anon[t.name] = m
 
-    def form(expr, tidx, shape) -> Form:
+    def form(expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
         return _form(Recognizer(ctx, idx.namer, anon), expr, tidx, shape)
 
-    forward = tuple((t, form(*idx.definitions[t.name], t.shape))
-                    for t in graph.nodes if t.kind == "node")
+    def defined(t: Tensor) -> Form:
+        expr, tidx = idx.definitions[t.name]
+        return form(expr, tidx, t.shape)
+
+    forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
     shown = [n for n in idx.order
              if graph[n].kind == "node" or (graph[n].is_input and n in graph.wrt)]
     edges_of: dict[str, list[Edge]] = {}
     for e in idx.edges:
         edges_of.setdefault(e.operand, []).append(e)
-    adjoints = []
+    adjoints: list[Adjoint] = []
     for name in shown:
         a = idx.adjoints[name]
         t = graph[name]
-        closed = form(a.closed, a.idx, t.shape) if a.closed is not None else None
+        closed_form = form(a.closed, a.idx, t.shape) if a.closed is not None else None
         terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
         shown_form = _sum_form(a, terms) if len(terms) > 1 else form(a.expr, a.idx, t.shape)
-        adjoints.append(Adjoint(t, shown_form, closed, terms, tuple(edges_of.get(name, ()))))
-    by_name = {a.name: a for a in adjoints}
-    gradients = []
+        adjoints.append(Adjoint(t, shown_form, closed_form, terms,
+                                tuple(edges_of.get(name, ()))))
+    by_name = {x.name: x for x in adjoints}
+    gradients: list[Gradient] = []
     for name in graph.wrt:
-        a = by_name.get(name)
-        gradients.append(Gradient(graph[name], a.form if a else None, a.closed if a else None))
+        x = by_name.get(name)
+        gradients.append(Gradient(graph[name], x.form if x else None, x.closed if x else None))
     notes = tuple(_notes(graph, adjoints))
-    d = Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes,
-                   anon)
-    for x in d.gradients + d.adjoints:
-        object.__setattr__(x, "_d", d)
-    return d
+    anon_forms = {name: (*idx.definitions[name], m) for name, m in anon.items()}
+    return Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes,
+                      anon, anon_forms)
 
 
-def _form(rec: Recognizer, expr, idx: tuple, shape: tuple) -> Form:
+def _form(rec: Recognizer, expr: Any, idx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
     try:
         m = rec.form(expr, idx, shape)
     except NoMatrixForm:
@@ -259,14 +200,13 @@ def _form(rec: Recognizer, expr, idx: tuple, shape: tuple) -> Form:
                 rec.einsum_used)
 
 
-def _sum_form(a, terms: tuple) -> Form:
+def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
     """A tensor used several times: the sum of its contributions, in the graph's order."""
     forms = [f for _, f in terms]
     index = SAdd(*[f.index for f in forms], evaluate=False)
-    if any(f.matrix is None for f in forms):
-        matrix = None
-    else:
-        ms = tuple(f.matrix for f in forms)
+    matrix: mx.M | None = None
+    ms = tuple(f.matrix for f in forms if f.matrix is not None)
+    if len(ms) == len(forms):
         matrix = mx.Add(ms, mx.broadcast_shape([m.shape for m in ms]))
     wheres = tuple(dict.fromkeys(w for f in forms for w in f.wheres))
     return Form(index, a.idx, matrix, wheres, positions(matrix) if matrix is not None else {},
@@ -289,7 +229,7 @@ class Note(Record):
     reduce: str = ""
 
 
-def _notes(graph: Graph, adjoints: list) -> list:
+def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:
     notes: list[Note] = []
     for a in adjoints:
         if a.form.matrix is None:
@@ -306,7 +246,8 @@ def _notes(graph: Graph, adjoints: list) -> list:
     return notes
 
 
-def _target_note(graph: Graph, adjoints: list, target: str, pairs) -> Note | None:
+def _target_note(graph: Graph, adjoints: list[Adjoint], target: str,
+                 pairs: Any) -> Note | None:
     """The adjoint of the logits when the target's sum over the softmax axis is one.
 
     Said once: at the logits' adjoint, or (when the logits are an intermediate
@@ -316,18 +257,19 @@ def _target_note(graph: Graph, adjoints: list, target: str, pairs) -> Note | Non
              for ax, _ in pairs} - {None}
     logits = {name for _, name in pairs}
     for a in sorted(adjoints, key=lambda a: a.name not in logits):  # stable: logits first
-        if a.form.matrix is None:
+        closed = a.closed.matrix if a.closed is not None else None
+        m = closed if closed is not None else a.form.matrix
+        if a.form.matrix is None or m is None:
             continue
-        f = a.closed if a.closed is not None and a.closed.matrix is not None else a.form
-        for node in mx.walk(f.matrix):
+        for node in mx.walk(m):
             if _sums(node, target, kinds):
                 one = mx.ONE if node.shape == () else mx.Ones(node.shape)
-                reduced = _distribute_ones(mx.substitute(f.matrix, node, one))
+                reduced = _distribute_ones(mx.substitute(m, node, one))
                 return Note("target-sums-to-one", a.name, target, reduced, node.kind)
     return None
 
 
-def _sums(node: mx.M, target: str, kinds: set) -> bool:
+def _sums(node: mx.M, target: str, kinds: set[str | None]) -> bool:
     """Whether ``node`` is the target's sum over its softmax axis."""
     return isinstance(node, mx.Reduce) and node.kind in kinds and \
         isinstance(node.x, mx.Ref) and node.x.kind == "tensor" and node.x.name == target

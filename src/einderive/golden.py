@@ -57,16 +57,14 @@ def spec_ref(spec: Path, golden: Path) -> str:
 
 
 def render_golden(spec: Path, golden: Path) -> str:
-    from .api import derive_file
-    from .render.markdown import golden as document
-    return document(derive_file(spec), spec_ref(spec, golden))
+    from .api import derive_file, golden_document
+    return golden_document(derive_file(spec), spec_ref(spec, golden))
 
 
 def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
               prune: bool = False) -> CheckResult:
-    from .api import require_spec_files
+    from .api import golden_marker, require_spec_files
     from .files import atomic_write
-    from .render.markdown import MARKER
 
     result = CheckResult()
     folders = [Path(p) for p in paths if Path(p).is_dir()]
@@ -102,7 +100,7 @@ def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
             status = "written"
         result.entries.append(Entry(spec, golden, status, diff))
     if folders:
-        result.orphans = _orphans(folders, specs, golden_dir, MARKER)
+        result.orphans = _orphans(folders, specs, golden_dir, golden_marker())
         if update and prune:
             for path in result.orphans:
                 path.unlink()

@@ -19,8 +19,25 @@ compiled or run is that spec's failure, reported, and never stops the others.
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from .errors import SpecError
 from .record import Record, field
+
+
+class Codegen(Protocol):
+    """The code and the text verify needs, from the code generator and the printers
+    (``einderive.api.CODEGEN``; the engine does not import the renderers)."""
+
+    def module(self, d: Any, form: str, sizes: dict) -> str:
+        """The NumPy module of ``d``'s ``forward`` and ``gradients`` from its 'matrix' or
+        'index' forms."""
+
+    def closed_forms(self, d: Any, sizes: dict) -> str:
+        """``closed_<x>`` functions of the closed forms ``--expand`` prints ('' if none)."""
+
+    def formula(self, d: Any, expr: Any) -> str:
+        """An index-form expression of ``d`` as the text view prints it."""
 
 DEFAULT_SIZES = (2, 3, 5, 7, 11, 13, 17, 19)
 STEP = 1e-6
@@ -110,12 +127,11 @@ def positive_inputs(graph) -> set:
     return out
 
 
-def zero_divisor(d, sizes: dict) -> tuple[str, str] | None:
-    """(tensor, printed divisor) of the first definition that divides by an expression in the
+def zero_divisor(d, sizes: dict) -> tuple[str, Any] | None:
+    """(tensor, divisor) of the first definition that divides by an expression in the
     dims' sizes that is zero at ``sizes`` (``sum(X*X) / (D - B)`` at B = D), or None."""
     from sympy import Indexed, Pow, preorder_traversal
 
-    from .render.text import printer
     ctx = d.index.ctx
     values = {ctx.sizes[k]: v for k, v in sizes.items() if k in ctx.sizes}
     for t in d.graph.tensors:
@@ -126,7 +142,7 @@ def zero_divisor(d, sizes: dict) -> tuple[str, str] | None:
             if isinstance(e, Pow) and e.exp.is_negative and e.base.free_symbols and \
                     e.base.free_symbols <= set(values) and not e.base.atoms(Indexed) and \
                     e.base.subs(values) == 0:
-                return t.name, printer(d).index(e.base, ())
+                return t.name, e.base
     return None
 
 
@@ -152,15 +168,13 @@ def draw_inputs(graph, sizes: dict, seed: int) -> dict:
     return values
 
 
-def _load(d, sizes: dict | None = None) -> _Module:
+def _load(d, sizes: dict | None, codegen: Codegen) -> _Module:
     """Import the generated modules, written to a temporary folder, as a user would.
 
     Nothing from the spec reaches this code but checked identifiers and numbers."""
     import importlib.util
     import tempfile
     from pathlib import Path
-
-    from .render.pymodule import closed_form_functions, numpy_module
 
     def load(folder: Path, name: str, code: str):
         path = folder / f"{name}.py"
@@ -171,9 +185,9 @@ def _load(d, sizes: dict | None = None) -> _Module:
         return module
 
     with tempfile.TemporaryDirectory(prefix="einderive-verify-") as tmp:
-        matrix = load(Path(tmp), "matrix", numpy_module(d, form="matrix", sizes=sizes))
-        index = load(Path(tmp), "index", numpy_module(d, form="index", sizes=sizes))
-        closed_code = closed_form_functions(d, sizes)
+        matrix = load(Path(tmp), "matrix", codegen.module(d, "matrix", sizes or {}))
+        index = load(Path(tmp), "index", codegen.module(d, "index", sizes or {}))
+        closed_code = codegen.closed_forms(d, sizes or {})
         closed = load(Path(tmp), "closed", closed_code) if closed_code else None
     closed_fns = {k[len("closed_"):]: v for k, v in vars(closed).items()
                   if k.startswith("closed_")} if closed else {}
@@ -181,12 +195,14 @@ def _load(d, sizes: dict | None = None) -> _Module:
                    closed_fns)
 
 
-def verify(d, sizes: dict | None = None, seed: int = 0, tol: float = DEFAULT_TOL) -> Report:
-    """Compare each printed form of each gradient of ``d`` with central finite differences."""
+def verify(d, sizes: dict | None = None, seed: int = 0, tol: float = DEFAULT_TOL, *,
+           codegen: Codegen) -> Report:
+    """Compare each printed form of each gradient of ``d`` with central finite differences
+    (``einderive.api.verify`` supplies the code generator)."""
     sizes = sizes_for(d.graph, sizes)
     _refuse_too_large(d.graph, sizes)
     try:
-        return _verify(d, sizes, seed, tol)
+        return _verify(d, sizes, seed, tol, codegen)
     except SpecError:
         raise
     except Exception as exc:  # noqa: BLE001 - the generated code failed: this spec's failure
@@ -207,10 +223,10 @@ def _refuse_too_large(graph, sizes: dict) -> None:
                         f"pass smaller sizes, e.g. --dims {dim}=8")
 
 
-def _verify(d, sizes: dict, seed: int, tol: float) -> Report:
+def _verify(d, sizes: dict, seed: int, tol: float, codegen: Codegen) -> Report:
     import numpy as np
 
-    module = _load(d, sizes)
+    module = _load(d, sizes, codegen)
     inputs = draw_inputs(d.graph, sizes, seed)
     with np.errstate(all="ignore"):
         loss = module.forward(**inputs)
@@ -222,7 +238,8 @@ def _verify(d, sizes: dict, seed: int, tol: float) -> Report:
             example = f", e.g. --dims {','.join(f'{k}={v}' for k, v in other.items())}" \
                 if zero_divisor(d, other) is None else ""
             return Report(d.name, sizes, seed, tol, (),
-                          f"{zero[0]} divides by {zero[1]}, which is zero at {at}",
+                          f"{zero[0]} divides by {codegen.formula(d, zero[1])}, which is zero "
+                          f"at {at}",
                           f"the spec divides by zero at these dim sizes: give other sizes "
                           f"with --dims{example}")
         return Report(d.name, sizes, seed, tol, (),

@@ -10,11 +10,18 @@ for each format's fonts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from ..record import Record
-from . import text as T
-from .layout import Box, Edge, layered, text_width
+from .layout import Box, Edge, Layout, layered, text_width
 from .names import latex_shown
+from .sheet import Sheet, TensorRow, build
 from .styles import Latex, Unicode
+
+if TYPE_CHECKING:
+    from ..derivation import Derivation
+    from ..graph import Graph, Tensor
 
 FORMATS = ("mermaid", "dot", "tikz", "svg")
 
@@ -26,7 +33,7 @@ class Vertex(Record):
     label: str  # 'z = W x' / 'W'
     shape: str  # 'M×N'
     latex: str
-    dims: tuple = ()
+    dims: tuple[Any, ...] = ()
     label_tex: str = ""  # the label with each name as TikZ shows it, for the width estimate
     shape_latex: str = ""  # '\\in \\mathbb{R}^{M \\times N}', names as the formulas typeset them
 
@@ -39,35 +46,30 @@ class Arrow(Record):
     grad_tex: str = ""  # ``grad`` with each name as TikZ shows it, for the width estimate
 
 
-def parts(d):
-    """Vertices and arrows of the graph; anonymous intermediates fold into their line."""
-    graph = d.graph
-    ids = {}
+def parts(d: Derivation, text: Sheet | None = None,
+          typeset: bool = True) -> tuple[list[Vertex], list[Arrow]]:
+    """Vertices and arrows of the graph; anonymous intermediates fold into their line.
+
+    ``text`` is the Unicode sheet with its terms (built here if not given); ``typeset`` adds
+    the labels
+    as LaTeX and as TikZ shows them, which only the laid-out pictures need."""
+    text = text or build(d, terms=True)
+    sheets = [text] + ([build(d, Latex, terms=True), build(d, _TexShown, terms=True)]
+                       if typeset else [])
+    ids = {t.name: f"n{n}" for n, t in enumerate(text.tensors)}
     vertices = []
-    p = Latex(d.index.ctx, d.loss)
-    for n, t in enumerate(t for t in graph.tensors if t.kind != "anon"):
-        ids[t.name] = f"n{n}"
-        label, lx = _vertex_label(d, t, Unicode), _vertex_label(d, t, Latex)
-        vertices.append(Vertex(ids[t.name], t.name, "input" if t.is_input else "node", label,
-                               T.shape_text(t.shape), lx, t.shape,
-                               shape_latex=_shape_latex(t.shape, p),
-                               label_tex=_vertex_label(d, t, _TexShown)))
-    contributions = {}
-    for a in d.adjoints:
-        for consumer, f in a.terms:
-            contributions[(consumer, a.name)] = f
+    for rows in zip(*(s.tensors for s in sheets)):
+        t = rows[0]
+        labels = [_vertex_label(r) for r in rows] + ["", ""]
+        vertices.append(Vertex(ids[t.name], t.name, t.kind, labels[0], t.shape_text,
+                               labels[1], t.shape, label_tex=labels[2],
+                               shape_latex=_shape_latex(rows[1].dims) if typeset else ""))
+    contributions = [_contributions(s, rel) for s, rel in zip(sheets, ("∋", r"\ni", "∋"))]
     arrows = []
-    for t in graph.tensors:
-        if t.kind != "node":
-            continue
-        for u in _reads(graph, t):
-            f = contributions.get((t.name, u))
-            if f is None:
-                arrows.append(Arrow(ids[u], ids[t.name], "", ""))
-                continue
-            arrows.append(Arrow(ids[u], ids[t.name], _grad_label(d, u, f, Unicode),
-                                _grad_label(d, u, f, Latex),
-                                grad_tex=_grad_label(d, u, f, _TexShown)))
+    for t in text.forward:
+        for u in _reads(d.graph, d.graph[t.name]):
+            grads = [c.get((t.name, u), "") for c in contributions] + ["", ""]
+            arrows.append(Arrow(ids[u], ids[t.name], grads[0], grads[1], grad_tex=grads[2]))
     return vertices, arrows
 
 
@@ -76,31 +78,30 @@ class _TexShown(Unicode):
     TikZ box is estimated from this text, not from the narrower Unicode one."""
 
     def tensor_name(self, name: str, idx: str) -> str:
-        return super().tensor_name(latex_shown(name), idx)
+        return str(super().tensor_name(latex_shown(name), idx))
 
     def dim(self, name: str) -> str:
         return latex_shown(name)
 
 
-def _vertex_label(d, t, style) -> str:
-    """``z = W x`` (an input: its name) in ``style``."""
-    if t.is_input:
-        return T.tensor_lhs(d, t.name, (), style)
-    f = dict((x.name, f) for x, f in d.forward)[t.name]
-    return (f"{T.tensor_lhs(d, t.name, (), style)} = "
-            f"{T.matrix_rhs(d, f, style) or T.index_rhs(d, f, style)}")
+def _vertex_label(t: TensorRow) -> str:
+    """``z = W x`` (an input: its name)."""
+    if t.formula is None:
+        return t.lhs
+    return f"{t.lhs} = {t.formula.rhs}"
 
 
-def _grad_label(d, u: str, f, style) -> str:
-    """``∂L/∂u = …``, or ``∂L/∂u ∋ …`` for one of several contributions, in ``style``."""
-    rel = "∋" if len(d.adjoint(u).terms) > 1 else "="
-    if style is Latex:
-        rel = r"\ni" if rel == "∋" else rel
-    return (f"{T.adjoint_lhs(d, u, (), style)} {rel} "
-            f"{T.matrix_rhs(d, f, style) or T.index_rhs(d, f, style)}")
+def _contributions(sheet: Sheet, rel: str) -> dict[tuple[str, str], str]:
+    """(consumer, operand) -> ``∂L/∂u = …``, or ``∂L/∂u ∋ …`` (``rel``) for one of several."""
+    out = {}
+    for a in sheet.adjoints:
+        for term in a.terms:
+            r = rel if len(a.terms) > 1 else "="
+            out[(term.consumer, a.name)] = f"{term.lhs} {r} {term.rhs}"
+    return out
 
 
-def _reads(graph, t) -> list[str]:
+def _reads(graph: Graph, t: Tensor) -> list[str]:
     """The named tensors a node reads, looking through its anonymous intermediates."""
     out: list[str] = []
     for u in graph.operands(t):
@@ -116,8 +117,10 @@ def _mermaid_text(s: str) -> str:
     return s.replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;")
 
 
-def mermaid(d) -> str:
-    vertices, arrows = parts(d)
+def mermaid(d: Derivation, sheet: Sheet | None = None) -> str:
+    """The graph in Mermaid; ``sheet`` is ``d``'s Unicode sheet with its terms if one is at
+    hand."""
+    vertices, arrows = parts(d, sheet, typeset=False)
     lines = ["flowchart LR"]
     for v in vertices:
         text = f"{_mermaid_text(v.label)}<br/>{_mermaid_text(v.shape)}"
@@ -141,8 +144,8 @@ def _dot_text(s: str) -> str:
     return s.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def dot(d) -> str:
-    vertices, arrows = parts(d)
+def dot(d: Derivation) -> str:
+    vertices, arrows = parts(d, typeset=False)
     lines = [f'digraph "{_dot_text(d.name)}" {{', "  rankdir=BT;",
              '  node [shape=box, fontname="Helvetica"];',
              '  edge [fontname="Helvetica", fontsize=10];']
@@ -178,7 +181,7 @@ TIKZ = Metrics(10.0, 8.0, 12.0, 10.0, 6.0, fraction=1.9, tex=True)  # LaTeX's 10
 SVG = Metrics(13.0, 11.0, 16.0, 14.0, 8.0)
 
 
-def laid_out(d, m: Metrics):
+def laid_out(d: Derivation, m: Metrics) -> tuple[list[Vertex], list[Arrow], Layout]:
     """The graph's vertices, arrows and their :class:`layout.Layout` for metrics ``m``."""
     vertices, arrows = parts(d)
     boxes = [Box(v.id, max(text_width(v.label_tex if m.tex else v.label, m.node_size),
@@ -198,7 +201,7 @@ def _lines(latex: str, m: Metrics) -> float:
 # -- TikZ ---------------------------------------------------------------------------------
 
 
-def tikz(d, standalone: bool = False) -> str:
+def tikz(d: Derivation, standalone: bool = False) -> str:
     """A ``tikzpicture`` to ``\\input`` (``standalone``: a document), for pdflatex or lualatex."""
     picture = _tikzpicture(d)
     if not standalone:
@@ -223,7 +226,7 @@ def tikz(d, standalone: bool = False) -> str:
         "\\noindent\\usebox{\\einderivepicture}", "\\end{document}"]) + "\n"
 
 
-def _tikzpicture(d) -> str:
+def _tikzpicture(d: Derivation) -> str:
     vertices, arrows, lay = laid_out(d, TIKZ)
     name = " ".join(d.name.split())  # a name may hold a line break; a comment may not
     lines = [f"% einderive: the compute graph of {name}, each dashed edge labelled with its",
@@ -254,7 +257,7 @@ def _tikzpicture(d) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _path(points: tuple) -> str:
+def _path(points: tuple[tuple[float, float], ...]) -> str:
     return " -- ".join(f"({_pt(x)},{_pt(y)})" for x, y in points)
 
 
@@ -267,24 +270,24 @@ def node_tex(v: Vertex) -> str:
     return f"${v.latex}$ \\\\ $\\scriptstyle {v.shape_latex}$"
 
 
-def _shape_latex(dims: tuple, p: Latex) -> str:
+def _shape_latex(dims: tuple[str, ...]) -> str:
     """The shape with each dim as the formulas typeset it (look-alike names spelled out)."""
     if not dims:
         return "\\in \\mathbb{R}"
-    return "\\in \\mathbb{R}^{" + " \\times ".join(
-        "1" if x == 1 else p.dim(x) for x in dims) + "}"
+    return "\\in \\mathbb{R}^{" + " \\times ".join(dims) + "}"
 
 
-def svg(d) -> str:
+def svg(d: Derivation) -> str:
     from .svg import svg as draw
     vertices, arrows, lay = laid_out(d, SVG)
     return draw(d.name, vertices, arrows, lay, SVG)
 
 
-def render(d, fmt: str, standalone: bool = False) -> str:
+def render(d: Derivation, fmt: str, standalone: bool = False) -> str:
     if fmt == "tikz":
         return tikz(d, standalone)
-    return {"mermaid": mermaid, "dot": dot, "svg": svg}[fmt](d)
+    draw: dict[str, Callable[[Derivation], str]] = {"mermaid": mermaid, "dot": dot, "svg": svg}
+    return draw[fmt](d)
 
 
 __all__ = ["FORMATS", "render", "mermaid", "dot", "tikz", "svg", "laid_out", "parts"]

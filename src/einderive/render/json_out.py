@@ -8,102 +8,103 @@ added within a version; a change that removes or renames one bumps
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from . import text as T
-from .styles import Latex
+from .sheet import AdjointRow, Formula, GradientRow, Sheet, TensorRow, Term, both
+
+if TYPE_CHECKING:
+    from ..derivation import Derivation
 
 SCHEMA = "einderive/derivation"
 SCHEMA_VERSION = 1
 
 
-def _formula(d, lhs_index: str, lhs_matrix: str, form, lhs_index_latex: str,
-             lhs_matrix_latex: str) -> dict:
-    matrix = T.matrix_rhs(d, form)
-    matrix_latex = T.matrix_rhs(d, form, Latex)
+def _formula(f: Formula, x: Formula) -> dict[str, Any]:
+    """One formula, as text (``f``, from the Unicode sheet) and as LaTeX (``x``)."""
     return {
-        "index": f"{lhs_index} = {T.index_rhs(d, form)}",
-        "matrix": f"{lhs_matrix} = {matrix}" if matrix is not None else None,
+        "index": f"{f.lhs_index} = {f.index}",
+        "matrix": f"{f.lhs_matrix} = {f.matrix}" if f.matrix is not None else None,
         "latex": {
-            "index": f"{lhs_index_latex} = {T.index_rhs(d, form, Latex)}",
-            "matrix": f"{lhs_matrix_latex} = {matrix_latex}" if matrix_latex is not None
-            else None,
+            "index": f"{x.lhs_index} = {x.index}",
+            "matrix": f"{x.lhs_matrix} = {x.matrix}" if x.matrix is not None else None,
         },
-        "where": [{"text": t, "latex": x} for t, x in
-                  zip(T.where_texts(d, form), T.where_texts(d, form, Latex))],
-        "einsum": form.einsum,
+        "where": [{"text": t, "latex": w} for t, w in zip(f.wheres, x.wheres)],
+        "einsum": f.einsum,
     }
 
 
-def _adjoint_formula(d, name: str, form) -> dict:
-    return _formula(d, T.adjoint_lhs(d, name, form.idx), T.adjoint_lhs(d, name, ()), form,
-                    T.adjoint_lhs(d, name, form.idx, Latex), T.adjoint_lhs(d, name, (), Latex))
-
-
-def _steps(d, a) -> list[dict]:
+def _steps(a: AdjointRow, x: AdjointRow) -> list[dict[str, Any]]:
     """The chain rule of each use of ``a``'s tensor (``derive --steps``)."""
     out = []
-    for edge in a.edges:
-        pairs = zip(T.step_lines(d, edge), T.step_lines(d, edge, Latex))
-        out.append({"via": edge.node, "definition": d.graph[edge.node].text,
+    for step, tex in zip(a.steps, x.steps):
+        out.append({"via": step.node, "definition": step.definition,
                     "lines": [{"text": f"{lhs} = {rhs}", "latex": f"{xl} = {xr}"}
-                              for (lhs, rhs), (xl, xr) in pairs]})
+                              for (lhs, rhs), (xl, xr) in zip(step.lines, tex.lines)]})
     return out
 
 
-def document(d, steps: bool = False) -> dict:
+def _shape(shape: tuple[Any, ...]) -> list[Any]:
+    return [s if s == 1 else str(s) for s in shape]
+
+
+def _tensor(t: TensorRow, x: TensorRow) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": t.name, "kind": t.kind, "shape": _shape(t.shape)}
+    if t.formula is None or x.formula is None:
+        entry["positive"] = t.positive
+    else:
+        entry["definition"] = {"text": t.text, **_formula(t.formula, x.formula)}
+    return entry
+
+
+def _adjoint(a: AdjointRow, x: AdjointRow, steps: bool) -> dict[str, Any]:
+    closed = _formula(a.closed_full, x.closed_full) if a.closed_full is not None \
+        and x.closed_full is not None else None
+    entry = {"tensor": a.name, **_formula(a.formula, x.formula), "closed": closed,
+             "terms": [_term(t, tx) for t, tx in zip(a.terms, x.terms)]}
+    if steps:
+        entry["steps"] = _steps(a, x)
+    return entry
+
+
+def _term(t: Term, x: Term) -> dict[str, Any]:
+    if t.formula is None or x.formula is None:
+        raise ValueError("JSON needs sheets built with terms=True, full=True")
+    return {"from": t.source, **_formula(t.formula, x.formula)}
+
+
+def _gradient(g: GradientRow, x: GradientRow) -> dict[str, Any]:
+    entry = {"tensor": g.name, "shape": _shape(g.shape), "zero": g.zero}
+    if g.formula is not None and x.formula is not None:
+        entry.update(_formula(g.formula, x.formula))
+    return entry
+
+
+def document(d: Derivation, steps: bool = False) -> dict[str, Any]:
     """The JSON document of ``d``; ``steps`` adds each adjoint's chain-rule steps."""
-    forward = {t.name: f for t, f in d.forward}
-    tensors = []
-    for t in d.graph.tensors:
-        if t.kind == "anon":
-            continue
-        entry = {"name": t.name, "kind": t.kind, "shape": [s if s == 1 else str(s)
-                                                            for s in t.shape]}
-        if t.is_input:
-            entry["positive"] = t.positive
-        else:
-            f = forward[t.name]
-            entry["definition"] = {"text": t.text, **_formula(
-                d, T.tensor_lhs(d, t.name, f.idx), T.tensor_lhs(d, t.name, ()), f,
-                T.tensor_lhs(d, t.name, f.idx, Latex), T.tensor_lhs(d, t.name, (), Latex))}
-        tensors.append(entry)
-    adjoints = []
-    for a in d.adjoints:
-        if a.name == d.loss:
-            continue
-        entry = {"tensor": a.name, **_adjoint_formula(d, a.name, a.form),
-                 "closed": _adjoint_formula(d, a.name, a.closed)
-                 if T.closed_differs(a) else None,
-                 "terms": [{"from": T.named_consumer(d, consumer), **_adjoint_formula(d, a.name, f)}
-                           for consumer, f in a.terms]}
-        if steps:
-            entry["steps"] = _steps(d, a)
-        adjoints.append(entry)
-    gradients = []
-    for g in d.gradients:
-        entry = {"tensor": g.name, "shape": [s if s == 1 else str(s) for s in g.tensor.shape],
-                 "zero": g.zero}
-        if not g.zero:
-            entry.update(_adjoint_formula(d, g.name, g.form))
-        gradients.append(entry)
+    return layout(*both(d, steps=steps, terms=True, full=True), steps=steps)
+
+
+def layout(sheet: Sheet, tex: Sheet, steps: bool = False) -> dict[str, Any]:
+    """The JSON document of a Unicode and a LaTeX sheet of one derivation."""
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "generator": f"einderive {__version__}",
-        "spec": {"name": d.name, "path": d.spec.path, "description": d.spec.description},
-        "loss": d.loss,
-        "wrt": list(d.graph.wrt),
-        "dims": [{"name": n, "size": s, "index": d.index.ctx.letter[n]} for n, s in d.graph.dims],
+        "spec": {"name": sheet.name, "path": sheet.path, "description": sheet.description},
+        "loss": sheet.loss,
+        "wrt": list(sheet.wrt),
+        "dims": [{"name": n, "size": s, "index": letter} for n, s, letter in sheet.dims],
         "conventions": {"vectors": "columns", "einstein": T.CONVENTION,
                         "broadcasting": T.VECTORS},
-        "tensors": tensors,
-        "adjoints": adjoints,
-        "gradients": gradients,
-        "notes": T.note_texts(d),
+        "tensors": [_tensor(t, x) for t, x in zip(sheet.tensors, tex.tensors)],
+        "adjoints": [_adjoint(a, x, steps) for a, x in zip(sheet.adjoints, tex.adjoints)],
+        "gradients": [_gradient(g, x) for g, x in zip(sheet.gradients, tex.gradients)],
+        "notes": list(sheet.notes),
     }
 
 
-def dumps(docs: list[dict]) -> str:
+def dumps(docs: list[dict[str, Any]]) -> str:
     value = docs[0] if len(docs) == 1 else docs
     return json.dumps(value, ensure_ascii=False, indent=2) + "\n"

@@ -10,10 +10,16 @@ article, or with ``columns=2`` of a two-column one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from .._version import __version__
-from . import text as T
+from .sheet import AdjointRow, Sheet, build
 from .styles import Latex
 from .texwidth import MIN_ALIGN_SEP, fit_rows
+
+if TYPE_CHECKING:
+    from ..derivation import Derivation
 
 ENVIRONMENTS = ("per-node", "aligned", "align*", "align")
 # \linewidth at 10pt (pdflatex): a fragment in \documentclass{article} (or [twocolumn]),
@@ -50,61 +56,53 @@ def latex_text(s: str) -> str:
     return "".join(out)
 
 
-def _p(d, form=None) -> Latex:
-    return T.printer(d, form, Latex)
-
-
 def _eq(lhs: str, rhs: str) -> str:
     return f"{lhs} &= {rhs}"
 
 
-def adjoint_rows(d, steps: bool = False, expand: bool = False, adjoints=None) -> list[str]:
+def adjoint_rows(sheet: Sheet, expand: bool = False,
+                 adjoints: Iterable[AdjointRow] | None = None) -> list[str]:
     """One aligned column: for each node its index form, then its matrix form."""
-    return [row for group in adjoint_groups(d, steps, expand, adjoints) for row in group]
+    return [row for group in adjoint_groups(sheet, expand, adjoints) for row in group]
 
 
-def adjoint_groups(d, steps: bool = False, expand: bool = False, adjoints=None) -> list:
-    """The rows of ``adjoint_rows``, one list per node: with ``steps``, each edge's chain
-    rule, then the node's index and matrix forms (one display each, so that a page can
-    break between them)."""
+def adjoint_groups(sheet: Sheet, expand: bool = False,
+                   adjoints: Iterable[AdjointRow] | None = None) -> list[list[str]]:
+    """The rows of ``adjoint_rows``, one list per node: each edge's chain rule (when the
+    sheet holds the steps), then the node's index and matrix forms (one display each, so
+    that a page can break between them)."""
     groups = []
-    for a in d.adjoints if adjoints is None else adjoints:
-        if a.name == d.loss:
-            continue
-        if steps:
-            groups += [[_eq(lhs, rhs) for lhs, rhs in T.step_lines(d, edge, Latex)]
-                       for edge in a.edges]
+    for a in sheet.adjoints if adjoints is None else adjoints:
+        groups += [[_eq(lhs, rhs) for lhs, rhs in step.lines] for step in a.steps]
         rows = []
-        if T.has_index_form(a.form):
-            rows.append(_eq(T.adjoint_lhs(d, a.name, a.form.idx, Latex),
-                            T.index_rhs(d, a.form, Latex)))
-        matrix = T.matrix_rhs(d, a.form, Latex)
-        if matrix is not None:
-            m = _eq(T.adjoint_lhs(d, a.name, (), Latex), matrix)
-            wheres = T.where_texts(d, a.form, Latex)
-            if wheres:
-                m += r", \quad " + r", \quad ".join(wheres)
+        f = a.formula
+        if f.indexed:
+            rows.append(_eq(f.lhs_index, f.index))
+        if f.matrix is not None:
+            m = _eq(f.lhs_matrix, f.matrix)
+            if f.wheres:
+                m += r", \quad " + r", \quad ".join(f.wheres)
             rows.append(m)
-        if expand and T.closed_differs(a):
-            closed = T.matrix_rhs(d, a.closed, Latex) or T.index_rhs(d, a.closed, Latex)
-            rows.append(f"&= {closed}")
+        if expand and a.closed is not None:
+            rows.append(f"&= {a.closed.rhs}")
         groups.append(rows)
     return [g for g in groups if g]
 
 
-def forward_rows(d) -> list[str]:
+def forward_rows(sheet: Sheet) -> list[str]:
     rows = []
-    for t, f in d.forward:
-        if T.has_index_form(f):
-            rows.append(_eq(T.tensor_lhs(d, t.name, f.idx, Latex), T.index_rhs(d, f, Latex)))
-        matrix = T.matrix_rhs(d, f, Latex)
-        if matrix is not None:
-            rows.append(_eq(T.tensor_lhs(d, t.name, (), Latex), matrix))
+    for t in sheet.forward:
+        f = t.formula
+        assert f is not None  # a node has a definition
+        if f.indexed:
+            rows.append(_eq(f.lhs_index, f.index))
+        if f.matrix is not None:
+            rows.append(_eq(f.lhs_matrix, f.matrix))
     return rows
 
 
-def gradient_rows(d) -> list[str]:
-    return [_eq(label, rhs) for label, rhs in T.gradient_lines(d, Latex)]
+def gradient_rows(sheet: Sheet) -> list[str]:
+    return [_eq(g.label, g.rhs) for g in sheet.gradients]
 
 
 def fit(rows: list[str], linewidth: float | None, env: str = "aligned") -> list[str]:
@@ -133,7 +131,7 @@ def environment(rows: list[str], env: str = "aligned") -> str:
     return f"\\begin{{{env}}}\n{body}\n\\end{{{env}}}"
 
 
-def displays(groups: list, env: str, linewidth: float | None) -> str:
+def displays(groups: list[list[str]], env: str, linewidth: float | None) -> str:
     """The groups of rows as ``env``: one display per group (``per-node``), else one
     display for all, each fitted to ``linewidth``."""
     if env == "per-node":
@@ -149,34 +147,35 @@ _PAGE_ADVICE = {
 }
 
 
-def fragment(d, env: str = "per-node", steps: bool = False, expand: bool = False,
+def fragment(d: Derivation, env: str = "per-node", steps: bool = False, expand: bool = False,
              columns: int = 1) -> str:
     """The backward pass, ready to paste into a manuscript (needs amsmath, amssymb):
     every row fits the line of a one-column article (``columns=2``: a two-column one)."""
     if env not in ENVIRONMENTS:
         raise ValueError(f"unknown environment {env!r}")
-    head = [f"% einderive {__version__}: {d.name}" + (f" ({d.spec.path})" if d.spec.path else ""),
+    sheet = build(d, Latex, steps=steps)
+    head = [f"% einderive {__version__}: {sheet.name}" + (f" ({sheet.path})" if sheet.path else ""),
             "% Vectors are columns; \\odot and \\oslash are elementwise with broadcasting;",
             "% an index repeated on the right and absent on the left is summed.",
             "% Needs \\usepackage{amsmath,amssymb}; rows fit a "
             + ("two-column" if columns == 2 else "one-column") + " article at 10pt.",
             _PAGE_ADVICE[env]]
-    body = displays(adjoint_groups(d, steps, expand), env, FRAGMENT_WIDTHS[columns])
+    body = displays(adjoint_groups(sheet, expand), env, FRAGMENT_WIDTHS[columns])
     return "\n".join(head) + "\n" + body + "\n"
 
 
-def latex_document_body(d, env: str = "aligned", display: bool = True, steps: bool = False,
-                        expand: bool = False) -> str:
+def document_body(sheet: Sheet, env: str = "aligned") -> str:
     """Forward and backward as one display (a notebook's ``_repr_latex_``)."""
-    return environment(forward_rows(d) + adjoint_rows(d, steps, expand), env)
+    return environment(forward_rows(sheet) + adjoint_rows(sheet), env)
 
 
-def standalone(d, env: str = "align*", steps: bool = False, expand: bool = False,
+def standalone(d: Derivation, env: str = "align*", steps: bool = False, expand: bool = False,
                columns: int = 1) -> str:
     """A document that compiles with pdflatex and no package beyond amsmath and amssymb,
     every row fitted to its text width (``columns=2``: a two-column document)."""
-    desc = latex_text(d.spec.description) if d.spec.description else ""
-    notes = "\n\n".join(T.note_texts(d, Latex, lambda s: f"${s}$"))
+    sheet = build(d, Latex, steps=steps)
+    desc = latex_text(sheet.description) if sheet.description else ""
+    notes = "\n\n".join(sheet.notes)
     w = STANDALONE_WIDTHS[columns]
     parts = [
         "\\documentclass[twocolumn]{article}" if columns == 2 else "\\documentclass{article}",
@@ -184,27 +183,18 @@ def standalone(d, env: str = "align*", steps: bool = False, expand: bool = False
         "\\setlength{\\textwidth}{6.5in}\\setlength{\\oddsidemargin}{0in}",
         "\\allowdisplaybreaks",
         "\\begin{document}",
-        f"\\section*{{{latex_text(d.name)}}}",
+        f"\\section*{{{latex_text(sheet.name)}}}",
         desc,
         "Vectors are columns; $\\odot$ and $\\oslash$ are elementwise and broadcast a column "
         "across columns and a row across rows. An index repeated on the right-hand side and "
         "absent from the left is summed; other sums are written with $\\sum$.",
         "\\subsection*{Forward}",
-        displays([forward_rows(d)], env, w),
+        displays([forward_rows(sheet)], env, w),
         "\\subsection*{Backward}",
-        displays(adjoint_groups(d, steps, expand), env, w),
+        displays(adjoint_groups(sheet, expand), env, w),
         "\\subsection*{Gradients}",
-        displays([gradient_rows(d)], env, w),
+        displays([gradient_rows(sheet)], env, w),
         notes,
         "\\end{document}",
     ]
     return "\n".join(p for p in parts if p) + "\n"
-
-
-def gradient_latex(d, g) -> str:
-    """``\\frac{\\partial L}{\\partial W} = ...`` for one gradient (the API's ``latex``)."""
-    if g.zero:
-        return f"{T.adjoint_lhs(d, g.name, (), Latex)} = 0"
-    rhs = T.matrix_rhs(d, g.form, Latex) or T.index_rhs(d, g.form, Latex)
-    lhs = T.adjoint_lhs(d, g.name, () if g.form.matrix is not None else g.form.idx, Latex)
-    return f"{lhs} = {rhs}"

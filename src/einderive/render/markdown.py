@@ -8,75 +8,81 @@ final newline.  Bump :data:`GOLDEN_FORMAT` only when the layout itself changes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import text as T
 from .graph import mermaid
 from .latex import adjoint_rows, environment
+from .sheet import AdjointRow, Formula, Sheet, build
+from .styles import Latex
+
+if TYPE_CHECKING:
+    from ..derivation import Derivation
 
 GOLDEN_FORMAT = 1
 MARKER = "<!-- einderive golden"
 
 
-def golden(d, spec_ref: str, steps: bool = False) -> str:
+def golden(d: Derivation, spec_ref: str, steps: bool = False) -> str:
     """The golden document of ``d``; ``spec_ref`` is the spec's path as the golden names it.
 
     ``steps`` adds the chain rule of each edge above its adjoint (``derive
     --steps``); goldens are written without them."""
+    sheet = build(d, steps=steps, terms=True)
+    return layout(sheet, build(d, Latex), spec_ref, mermaid(d, sheet))
+
+
+def layout(sheet: Sheet, tex: Sheet, spec_ref: str, graph: str) -> str:
+    """The golden document of a Unicode and a LaTeX sheet, with the Mermaid ``graph``."""
     out = [f"{MARKER} (format {GOLDEN_FORMAT}); "
            f"regenerate with `einderive check --update`, do not edit -->",
-           f"# {d.name}", "",
+           f"# {sheet.name}", "",
            f"- spec: `{spec_ref}`",
            f"- golden format: {GOLDEN_FORMAT}",
            ""]
-    if d.spec.description:
-        out += [d.spec.description, ""]
-    out += _body(d, steps)
-    out += ["## Graph", "", "```mermaid", mermaid(d).rstrip("\n"), "```"]
+    if sheet.description:
+        out += [sheet.description, ""]
+    out += _body(sheet, tex)
+    out += ["## Graph", "", "```mermaid", graph.rstrip("\n"), "```"]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _body(d, steps: bool) -> list[str]:
-    out = ["Inputs: " + ", ".join(f"{t.name} ({T.shape_text(t.shape)})"
-                                  for t in d.graph.inputs) + ".", T.VECTORS, ""]
+def _body(sheet: Sheet, tex: Sheet) -> list[str]:
+    out = ["Inputs: " + ", ".join(f"{t.name} ({t.shape_text})" for t in sheet.inputs) + ".",
+           T.VECTORS, ""]
     out += ["## Forward", "", "```text"]
-    for t, f in d.forward:
-        out += _pair(f, T.tensor_lhs(d, t.name, f.idx), T.index_rhs(d, f),
-                     T.tensor_lhs(d, t.name, ()), T.matrix_rhs(d, f))
+    for t in sheet.forward:
+        assert t.formula is not None  # a node has a definition
+        out += _pair(t.formula)
     out += ["```", "", "## Backward", "", T.CONVENTION, ""]
-    for a in d.adjoints:
-        if a.name == d.loss:
-            continue
-        out += [f"### {T.adjoint_lhs(d, a.name, ())}", "", "```text"]
-        if steps:
-            out += _steps(d, a)
-        out += _pair(a.form, T.adjoint_lhs(d, a.name, a.form.idx), T.index_rhs(d, a.form),
-                     T.adjoint_lhs(d, a.name, ()), T.matrix_rhs(d, a.form))
-        wheres = T.where_texts(d, a.form)
-        if T.closed_differs(a):
-            closed = T.matrix_rhs(d, a.closed) or T.index_rhs(d, a.closed)
-            out.append(f"closed form: {closed}")
-            wheres += [w for w in T.where_texts(d, a.closed) if w not in wheres]
-        elif a.closed is None:
+    for a, x in zip(sheet.adjoints, tex.adjoints):
+        out += [f"### {a.formula.lhs_matrix}", "", "```text"]
+        out += _steps(a)
+        out += _pair(a.formula)
+        wheres = list(a.formula.wheres)
+        if a.closed is not None:
+            out.append(f"closed form: {a.closed.rhs}")
+            wheres += a.closed_wheres
+        elif a.closed_omitted:
             out.append(f"closed form: {T.CLOSED_TOO_LARGE}")
         out += [f"where {w}" for w in wheres]
         out += ["```", "", "$$"]
-        out += _display(adjoint_rows(d, expand=True, adjoints=(a,)))
+        out += _display(adjoint_rows(tex, expand=True, adjoints=(x,)))
         out += ["$$", ""]
     out += ["## Gradients", "", "```text"]
-    out += [f"{label} = {rhs}" for label, rhs in T.gradient_lines(d)]
+    out += [f"{g.label} = {g.rhs}" for g in sheet.gradients]
     out += ["```", ""]
-    notes = T.note_texts(d)
-    if notes:
-        out += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    if sheet.notes:
+        out += ["## Notes", ""] + [f"- {n}" for n in sheet.notes] + [""]
     return out
 
 
-def _steps(d, a) -> list[str]:
+def _steps(a: AdjointRow) -> list[str]:
     """Each use of the tensor: the node that reads it, its local derivative, the chain rule."""
     out = []
-    for edge in a.edges:
-        node = d.graph[edge.node]
-        out.append(f"via {node.text or edge.node}")
-        out += [f"  {lhs} = {rhs}" for lhs, rhs in T.step_lines(d, edge)]
+    for step in a.steps:
+        out.append(f"via {step.definition or step.node}")
+        out += [f"  {lhs} = {rhs}" for lhs, rhs in step.lines]
     return out + [""] if out else out
 
 
@@ -85,18 +91,18 @@ def _display(rows: list[str]) -> list[str]:
     return environment(rows, "aligned").splitlines()[1:-1]
 
 
-def _pair(form, lhs_i: str, rhs_i: str, lhs_m: str, rhs_m: str | None) -> list[str]:
-    if not T.has_index_form(form):  # no index at all: one form
-        return [f"{lhs_m} = {rhs_m}"]
-    width = max(len(lhs_i), len(lhs_m))
-    lines = [f"{lhs_i.ljust(width)} = {rhs_i}"]
-    if rhs_m is not None:
-        lines.append(f"{lhs_m.ljust(width)} = {rhs_m}")
+def _pair(f: Formula) -> list[str]:
+    if not f.indexed:  # no index at all: one form
+        return [f"{f.lhs_matrix} = {f.matrix}"]
+    width = max(len(f.lhs_index), len(f.lhs_matrix))
+    lines = [f"{f.lhs_index.ljust(width)} = {f.index}"]
+    if f.matrix is not None:
+        lines.append(f"{f.lhs_matrix.ljust(width)} = {f.matrix}")
     return lines
 
 
-def notebook_markdown(d) -> str:
-    """A notebook cell's view: the derivation typeset, and the graph."""
-    out = [f"**{d.name}**", "", T.VECTORS, "", "$$", *_display(adjoint_rows(d)), "$$", "",
-           "```mermaid", mermaid(d).rstrip("\n"), "```"]
+def notebook(tex: Sheet, graph: str) -> str:
+    """A notebook cell's view of a LaTeX sheet: the derivation typeset, and the graph."""
+    out = [f"**{tex.name}**", "", T.VECTORS, "", "$$", *_display(adjoint_rows(tex)), "$$", "",
+           "```mermaid", graph.rstrip("\n"), "```"]
     return "\n".join(out) + "\n"

@@ -13,7 +13,7 @@ import re
 
 from ..errors import Loc, SpecError
 from ..ops import HELPER_NEEDS, HELPERS, SCALARS
-from ..record import fields, replace
+from ..record import fields
 from .. import pyexpr as P
 from .backends import Backend, Torch
 from .code import Compiler, Names
@@ -187,17 +187,19 @@ def numpy_module(d, *, source: str | None = None, form: str = "matrix",
     return "\n".join(out) + "\n"
 
 
-def torch_module(d, *, source: str | None = None) -> str:
+def torch_module(d, *, full=None, source: str | None = None) -> str:
     """A ``torch.autograd.Function`` whose backward is the derived one (generated text;
     einderive itself does not need PyTorch).  Its ``backward`` returns the derived gradient
     of every input, ``wrt`` or not (autograd may ask for any), so the module is written from
-    a derivation with respect to every input."""
+    ``full``, ``d`` derived with respect to every input (``api.torch_module`` derives it:
+    code generation derives nothing); ``d`` itself when its ``wrt`` is every input."""
     from .._version import __version__
-    from ..derivation import derive
 
-    every = [t.name for t in d.graph.inputs]
-    full = d if tuple(d.graph.wrt) == tuple(every) else \
-        derive(replace(d.graph, wrt=tuple(every)), closed=False)
+    full = d if full is None else full
+    every = tuple(t.name for t in d.graph.inputs)
+    if tuple(full.graph.wrt) != every:
+        raise ValueError("torch_module needs a derivation with respect to every input "
+                         "(einderive.api.torch_module makes one)")
     w = _Writer(full, Torch())
     fwd = w.forward_lines()
     bwd = w.backward_lines(full, "matrix")

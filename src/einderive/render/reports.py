@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING
+
 import click
 from rich.table import Table
 from rich.text import Text
 
-from ..verify import FORMS
+from ..verify import FORMS, Report
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from ..golden import CheckResult
 
 
 def _style_diff_line(line: str) -> str:
@@ -21,10 +29,10 @@ def _style_diff_line(line: str) -> str:
     return line
 
 
-def check_report(result, out, update_command: str) -> None:
+def check_report(result: CheckResult, out: IO[str] | None, update_command: str) -> None:
     """Diffs and errors per spec, then a summary line, then how to update."""
-    def echo(s="", **kw):
-        click.echo(s, file=out, **kw)
+    def echo(s: str = "") -> None:
+        click.echo(s, file=out)
     for e in result.entries:
         spec = e.spec.as_posix()
         if e.status == "changed":
@@ -36,7 +44,7 @@ def check_report(result, out, update_command: str) -> None:
                              bold=True))
         elif e.status == "written":
             echo(click.style(f"written: {e.golden.as_posix()}", fg="green"))
-        elif e.status == "error":
+        elif e.status == "error" and e.error is not None:
             click.echo(e.error.format(), err=True)
     for path in result.orphans:
         echo(click.style(f"orphaned: {path.as_posix()} (no spec produces it)", fg="yellow",
@@ -71,9 +79,10 @@ _RESULT = {"pass": Text("pass", style="green"), "fail": Text("FAIL", style="bold
            "none": Text("—", style="dim")}  # '—': that form is not printed
 
 
-def verify_tables(reports, unreadable=()) -> list:
+def verify_tables(reports: Sequence[Report],
+                  unreadable: Sequence[str] = ()) -> list[RenderableType]:
     """A table per spec, then a summary; ``unreadable`` names specs that could not be read."""
-    out = []
+    out: list[RenderableType] = []
     for r in reports:
         sizes = ", ".join(f"{k}={v}" for k, v in r.sizes.items())
         title = f"{r.spec}  ({sizes}; seed {r.seed}; tol {r.tol:g})"
@@ -101,7 +110,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'s' if n != 1 else ''}"
 
 
-def _verify_summary(reports, unreadable) -> list:
+def _verify_summary(reports: Sequence[Report], unreadable: Sequence[str]) -> list[Text]:
     """One line: all match, or which specs failed and which could not be read."""
     failed = [r.spec for r in reports if not r.ok]
     parts = []

@@ -11,9 +11,15 @@ file they are joined as plain text without importing Rich at all.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..record import Record
 from . import text as T
+from .sheet import Formula, Sheet, build
+
+if TYPE_CHECKING:
+    from ..derivation import Derivation
 
 HEAD = "bold"
 NAME = "bold cyan"
@@ -22,7 +28,8 @@ NOTE = "yellow"
 MATRIX = "green"
 LHS_MAX = 30
 
-Line = list  # [(text, style), ...]
+Line = list[tuple[str, str]]  # [(text, style), ...]
+_Eq = tuple[str, str, str, str, bool]  # lhs, rhs, their styles, whether '=' is written
 
 
 class Options(Record):
@@ -36,7 +43,7 @@ class _Block:
 
     def __init__(self, width: int):
         self.width = width
-        self.rows: list = []  # (lhs, rhs, lhs style, rhs style, sign) or a finished Line
+        self.rows: list[_Eq | Line] = []  # an equation, or a finished line
 
     def eq(self, lhs: str, rhs: str, lhs_style: str = "", rhs_style: str = "",
            sign: bool = True) -> None:
@@ -50,7 +57,7 @@ class _Block:
     def render(self) -> list[Line]:
         widths = [len(r[0]) for r in self.rows if isinstance(r, tuple) and len(r[0]) <= LHS_MAX]
         col = max(widths, default=0)
-        out = []
+        out: list[Line] = []
         for r in self.rows:
             if not isinstance(r, tuple):
                 out.append(r)
@@ -66,7 +73,8 @@ class _Block:
 
 
 def _wrap(text: str, room: int) -> list[str]:
-    lines, line = [], ""
+    lines: list[str] = []
+    line = ""
     for w in text.split(" "):
         if line and len(line) + 1 + len(w) > room:
             lines.append(line)
@@ -80,32 +88,41 @@ def _para(text: str, width: int, style: str = DIM) -> list[Line]:
     return [[(ln, style)] for ln in textwrap.wrap(text, width - 1)]
 
 
-def lines(d, opts: Options | None = None, width: int = 80) -> list[Line]:
+def lines(d: Derivation, opts: Options | None = None, width: int = 80) -> list[Line]:
     """The whole view of ``d`` (without the tree) as lines of styled segments."""
     opts = opts or Options()
-    return (_header(d, width) + _forward(d, width) + _backward(d, opts, width)
-            + _gradients(d, width) + _notes(d, width))
+    return layout(build(d, steps=opts.steps), opts, width)
 
 
-def plain(d, opts: Options | None = None, width: int = 80) -> str:
+def layout(sheet: Sheet, opts: Options, width: int = 80) -> list[Line]:
+    """A Unicode sheet as lines of styled segments."""
+    return (_header(sheet, width) + _forward(sheet, width) + _backward(sheet, opts, width)
+            + _gradients(sheet, width) + _notes(sheet, width))
+
+
+def plain(d: Derivation, opts: Options | None = None, width: int = 80) -> str:
     """The view as plain text, for pipes and files."""
-    out = "\n".join("".join(t for t, _ in ln) for ln in lines(d, opts, width)) + "\n"
-    if opts is not None and opts.tree:
+    opts = opts or Options()
+    sheet = build(d, steps=opts.steps)
+    out = "\n".join("".join(t for t, _ in ln) for ln in layout(sheet, opts, width)) + "\n"
+    if opts.tree:
         import io
 
         from rich.console import Console
         buf = io.StringIO()
-        Console(file=buf, width=width, color_system=None).print(graph_tree(d))
+        Console(file=buf, width=width, color_system=None).print(graph_tree(d, sheet))
         out += "\nGraph\n" + buf.getvalue()
     return out
 
 
-def rich_derivation(d, console=None, options=None, opts: Options | None = None):
-    """Yield Rich renderables of ``d`` (used by ``Derivation.__rich_console__``)."""
+def rich_derivation(d: Derivation, console: Any = None, options: Any = None,
+                    opts: Options | None = None) -> Iterator[Any]:
+    """Yield Rich renderables of ``d`` (a derivation's ``__rich_console__``)."""
     from rich.text import Text
     opts = opts or Options()
     width = getattr(options, "max_width", None) or 80
-    for ln in lines(d, opts, width):
+    sheet = build(d, steps=opts.steps)
+    for ln in layout(sheet, opts, width):
         t = Text()
         for text, style in ln:
             t.append(text, style=style or None)
@@ -113,109 +130,97 @@ def rich_derivation(d, console=None, options=None, opts: Options | None = None):
     if opts.tree:
         yield Text("")
         yield Text("Graph", style=HEAD)
-        yield graph_tree(d)
+        yield graph_tree(d, sheet)
 
 
-def _header(d, width: int) -> list[Line]:
-    title = [(d.name, HEAD)]
-    if d.spec.path and d.spec.path != "<string>":
-        title.append((f"  {d.spec.path}", DIM))
+def _header(sheet: Sheet, width: int) -> list[Line]:
+    title = [(sheet.name, HEAD)]
+    if sheet.path and sheet.path != "<string>":
+        title.append((f"  {sheet.path}", DIM))
     out = [title]
-    if d.spec.description:
-        out += _para(d.spec.description, width)
+    if sheet.description:
+        out += _para(sheet.description, width)
     shapes = [("Inputs: ", "")]
-    for n, t in enumerate(d.graph.inputs):
+    for n, t in enumerate(sheet.inputs):
         if n:
             shapes.append((", ", ""))
-        shapes += [(t.name, NAME), (f" ({T.shape_text(t.shape)})", "")]
+        shapes += [(t.name, NAME), (f" ({t.shape_text})", "")]
     return out + [shapes] + _para(T.VECTORS, width)
 
 
-def _forward(d, width: int) -> list[Line]:
+def _formula(block: _Block, f: Formula) -> None:
+    """The index form (where there is one), then the matrix form (where there is one)."""
+    if f.indexed:
+        block.eq(f.lhs_index, f.index)
+    if f.matrix is not None:
+        block.eq(f.lhs_matrix, f.matrix, NAME, MATRIX)
+
+
+def _forward(sheet: Sheet, width: int) -> list[Line]:
     block = _Block(width)
-    for t, f in d.forward:
-        if T.has_index_form(f):
-            block.eq(T.tensor_lhs(d, t.name, f.idx), T.index_rhs(d, f))
-        matrix = T.matrix_rhs(d, f)
-        if matrix is not None:
-            block.eq(T.tensor_lhs(d, t.name, ()), matrix, NAME, MATRIX)
+    for t in sheet.forward:
+        assert t.formula is not None  # a node has a definition
+        _formula(block, t.formula)
     return [[], [("Forward", HEAD)]] + block.render()
 
 
-def _backward(d, opts: Options, width: int) -> list[Line]:
+def _backward(sheet: Sheet, opts: Options, width: int) -> list[Line]:
     block = _Block(width)
-    first = True
-    for a in d.adjoints:
-        if a.name == d.loss:
-            continue
-        if not first:
+    for n, a in enumerate(sheet.adjoints):
+        if n:
             block.line([])
-        first = False
-        if opts.steps:
-            for edge in a.edges:
-                block.line([(f"  via {_defining(d, edge.node)}", DIM)])
-                for lhs, rhs in T.step_lines(d, edge):
-                    block.eq("  " + lhs, rhs, DIM, DIM)
-        if T.has_index_form(a.form):
-            block.eq(T.adjoint_lhs(d, a.name, a.form.idx), T.index_rhs(d, a.form))
-        matrix = T.matrix_rhs(d, a.form)
-        if matrix is not None:
-            block.eq(T.adjoint_lhs(d, a.name, ()), matrix, NAME, MATRIX)
-        wheres = T.where_texts(d, a.form)
-        if opts.expand and T.closed_differs(a):
-            closed = T.matrix_rhs(d, a.closed) or T.index_rhs(d, a.closed)
-            block.eq("", closed, "", "magenta")
-            wheres += [w for w in T.where_texts(d, a.closed) if w not in wheres]
-        elif opts.expand and a.closed is None:
+        for step in a.steps:
+            block.line([(f"  via {step.definition or step.node_lhs}", DIM)])
+            for lhs, rhs in step.lines:
+                block.eq("  " + lhs, rhs, DIM, DIM)
+        _formula(block, a.formula)
+        wheres = list(a.formula.wheres)
+        if opts.expand and a.closed is not None:
+            block.eq("", a.closed.rhs, "", "magenta")
+            wheres += a.closed_wheres
+        elif opts.expand and a.closed_omitted:
             block.eq("", T.CLOSED_TOO_LARGE, "", DIM, sign=False)
         for w in wheres:
             block.eq("", f"where {w}", "", DIM, sign=False)
     return [[], [("Backward", HEAD)]] + _para(T.CONVENTION, width) + block.render()
 
 
-def _defining(d, node: str) -> str:
-    t = d.graph[node]
-    return t.text if t.text else T.tensor_lhs(d, node, ())
-
-
-def _gradients(d, width: int) -> list[Line]:
+def _gradients(sheet: Sheet, width: int) -> list[Line]:
     block = _Block(width)
-    for label, rhs in T.gradient_lines(d):
-        block.eq(label, rhs, NAME, "bold " + MATRIX)
+    for g in sheet.gradients:
+        block.eq(g.label, g.rhs, NAME, "bold " + MATRIX)
     return [[], [("Gradients", HEAD)]] + block.render()
 
 
-def _notes(d, width: int) -> list[Line]:
-    notes = T.note_texts(d)
-    if not notes:
+def _notes(sheet: Sheet, width: int) -> list[Line]:
+    if not sheet.notes:
         return []
     out: list[Line] = [[]]
-    for n in notes:
+    for n in sheet.notes:
         out += _para(f"note: {n}", width, NOTE)
     return out
 
 
-def graph_tree(d):
+def graph_tree(d: Derivation, sheet: Sheet | None = None) -> Any:
     """The forward graph from the loss down, each node with its adjoint's matrix form."""
     from rich.text import Text
     from rich.tree import Tree
-    by_name = {a.name: a for a in d.adjoints}
+    sheet = sheet or build(d)
     seen: set[str] = set()
 
     def label(name: str) -> Text:
-        t = d.graph[name]
+        t = sheet.tensor(name)
         out = Text()
         out.append(name, style=NAME)
-        out.append(f" ({T.shape_text(t.shape)})", style=DIM)
+        out.append(f" ({t.shape_text})", style=DIM)
         if t.text:
             out.append(f"  {t.text}")
-        a = by_name.get(name)
-        if a is not None and name != d.loss:
-            m = T.matrix_rhs(d, a.form) or T.index_rhs(d, a.form)
-            out.append(f"  ∂{d.loss}/∂{name} = {m}", style=MATRIX)
+        a = sheet.adjoint(name)
+        if a is not None:
+            out.append(f"  ∂{sheet.loss}/∂{name} = {a.formula.rhs}", style=MATRIX)
         return out
 
-    def grow(tree, name: str) -> None:
+    def grow(tree: Any, name: str) -> None:
         if d.graph[name].kind == "anon":  # an intermediate of its line: show what it reads
             for u in d.graph.operands(d.graph[name]):
                 grow(tree, u)
@@ -228,8 +233,8 @@ def graph_tree(d):
         for u in d.graph.operands(d.graph[name]):
             grow(node, u)
 
-    root = Tree(label(d.loss))
-    seen.add(d.loss)
-    for u in d.graph.operands(d.graph[d.loss]):
+    root = Tree(label(sheet.loss))
+    seen.add(sheet.loss)
+    for u in d.graph.operands(d.graph[sheet.loss]):
         grow(root, u)
     return root

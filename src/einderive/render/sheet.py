@@ -1,0 +1,308 @@
+"""The presentation model: a derivation printed once, in one notation, as a sheet.
+
+A sheet is the document every layout shows - the tensors and their forward
+definitions, the backward pass (one row per adjoint, the loss left out),
+the gradients and the notes - with every formula already printed: left
+sides, index form, matrix form, where-clauses, closed form.  Which form a
+formula shows, whether it has an index form at all and whether its closed
+form differs are decided here, once; the terminal, Markdown, LaTeX, JSON and
+the pictures only lay the rows out, so they cannot disagree about them.
+
+>>> from einderive import derive                               # doctest: +SKIP
+>>> build(derive("specs/mlp.yaml")).gradient("W").formula.matrix  # doctest: +SKIP
+'∂L/∂z xᵀ'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .styles import Latex, Unicode
+from .text import Pen, Style, closed_differs, has_index_form, named_consumer, shape_text
+
+if TYPE_CHECKING:
+    from ..derivation import Adjoint, Derivation, Form, Gradient
+    from ..graph import Tensor
+    from ..reverse import Edge
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One tensor's formula in both forms, each with its left side.
+
+    ``indexed`` is False for a formula with no index at all (a scalar of scalars),
+    which reads the same in both forms and is shown once, in matrix form."""
+
+    lhs_index: str  # ∂L/∂z_i
+    index: str  # ∂L/∂y_i σ'(z_i)
+    lhs_matrix: str  # ∂L/∂z
+    matrix: str | None  # ∂L/∂y ⊙ σ'(z); None: no matrix form
+    wheres: tuple[str, ...]  # σ'(z) = y ⊙ (1 − y)
+    einsum: bool  # the matrix form falls back to einsum somewhere
+    indexed: bool
+
+    @property
+    def rhs(self) -> str:
+        """The form shown where one is: the matrix form, else the index form."""
+        return self.matrix if self.matrix is not None else self.index
+
+    @property
+    def lhs(self) -> str:
+        """The left side of :attr:`rhs` (an index form names its free indices)."""
+        return self.lhs_matrix if self.matrix is not None else self.lhs_index
+
+
+@dataclass(frozen=True)
+class Shown:
+    """The one form a layout shows of a formula: the matrix form, else the index form."""
+
+    lhs: str  # ∂L/∂z, or ∂L/∂z_i for an index form
+    rhs: str
+    wheres: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TensorRow:
+    """A named tensor: an input (no formula) or a node with its forward definition."""
+
+    name: str
+    kind: str  # 'input' or 'node'
+    shape: tuple[Any, ...]
+    shape_text: str  # M×N
+    dims: tuple[str, ...]  # each dim of the shape as the formulas print it
+    lhs: str  # z, as the formulas print it
+    text: str  # the definition as the spec writes it ('' for an input)
+    positive: bool
+    formula: Formula | None  # None for an input
+
+    @property
+    def is_input(self) -> bool:
+        return self.formula is None
+
+
+@dataclass(frozen=True)
+class Step:
+    """The chain rule through one use of a tensor (``--steps``)."""
+
+    node: str  # the node that reads the tensor
+    definition: str  # that node's definition as the spec writes it
+    node_lhs: str  # the node as the formulas print it
+    lines: tuple[tuple[str, str], ...]  # (left, right): local derivative, then chain rule
+
+
+@dataclass(frozen=True)
+class Term:
+    """What one use of a tensor contributes to its adjoint."""
+
+    consumer: str  # the node that reads the tensor (perhaps anonymous)
+    source: str  # the named node whose line holds that use
+    lhs: str  # ∂L/∂x
+    rhs: str  # the contribution's matrix form, else its index form
+    formula: Formula | None  # both forms, in a sheet built ``full``
+
+
+@dataclass(frozen=True)
+class AdjointRow:
+    """∂L/∂t: its formula, its closed form and the pieces ``--steps`` and pictures show."""
+
+    name: str
+    formula: Formula
+    closed: Shown | None  # the closed form, where it is another formula than the chain form
+    closed_full: Formula | None  # that closed form in both forms, in a sheet built ``full``
+    closed_omitted: bool  # no closed form: not derived, or too large to be worth printing
+    closed_wheres: tuple[str, ...]  # the closed form's where-clauses not already said
+    terms: tuple[Term, ...]  # empty unless asked for
+    steps: tuple[Step, ...]  # empty unless asked for
+
+
+@dataclass(frozen=True)
+class GradientRow:
+    """grad(x) for one ``wrt`` input."""
+
+    name: str  # the input
+    shape: tuple[Any, ...]
+    label: str  # grad(W), or grad(W)_jk when only the index form exists
+    formula: Formula | None  # None: zero (the loss does not depend on the input)
+
+    @property
+    def zero(self) -> bool:
+        return self.formula is None
+
+    @property
+    def rhs(self) -> str:
+        return self.formula.rhs if self.formula is not None else "0"
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A derivation printed in one notation; its sections in reading order are
+    ``tensors`` (inputs, then the forward pass), ``adjoints``, ``gradients``, ``notes``."""
+
+    style: str  # the notation's class name: 'Unicode', 'Latex', ...
+    name: str
+    path: str | None
+    description: str
+    loss: str
+    wrt: tuple[str, ...]
+    dims: tuple[tuple[str, Any, str], ...]  # (name, size, index letter)
+    tensors: tuple[TensorRow, ...]  # every named tensor, in the graph's order
+    adjoints: tuple[AdjointRow, ...]  # from the loss back (the loss itself left out)
+    gradients: tuple[GradientRow, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def inputs(self) -> tuple[TensorRow, ...]:
+        return tuple(t for t in self.tensors if t.is_input)
+
+    @property
+    def forward(self) -> tuple[TensorRow, ...]:
+        return tuple(t for t in self.tensors if not t.is_input)
+
+    def tensor(self, name: str) -> TensorRow:
+        return next(t for t in self.tensors if t.name == name)
+
+    def adjoint(self, name: str) -> AdjointRow | None:
+        """∂L/∂``name``, or None for the loss and for tensors the loss does not depend on."""
+        return next((a for a in self.adjoints if a.name == name), None)
+
+    def gradient(self, name: str) -> GradientRow:
+        return next(g for g in self.gradients if g.name == name)
+
+
+def build(d: Derivation, style: Style = Unicode, *, steps: bool = False, terms: bool = False,
+          full: bool = False, math: Callable[[str], str] | None = None) -> Sheet:
+    """``d`` printed in ``style``; ``steps`` adds the chain rule of each use of a tensor,
+    ``terms`` what each use contributes, ``full`` both forms of the closed forms and the
+    contributions (else only the form shown).
+
+    Printing an index form is most of the cost of a sheet, hence the choice: the terminal
+    shows no contribution, a picture one form of each, JSON both forms of everything.
+    Notes wrap their formulas with ``math``: by default none in Unicode, ``$…$`` in LaTeX."""
+    pen = Pen.of(d, style)
+    shown = [a for a in d.adjoints if a.name != d.loss]
+    adjoints = tuple(_adjoint(d, pen, a, steps, terms, full) for a in shown)
+    # a gradient is its input's adjoint: the same form, printed once
+    printed = {id(a.form): row.formula for a, row in zip(shown, adjoints)}
+    if math is None:
+        math = _inline_math if issubclass(style, Latex) else _no_math
+    return Sheet(
+        style=style.__name__, name=d.name, path=d.spec.path, description=d.spec.description,
+        loss=d.loss, wrt=tuple(d.graph.wrt),
+        dims=tuple((n, s, d.index.ctx.letter[n]) for n, s in d.graph.dims),
+        tensors=_tensors(d, pen),
+        adjoints=adjoints,
+        gradients=tuple(_gradient(pen, g, printed) for g in d.gradients),
+        notes=tuple(pen.notes(math)))
+
+
+def both(d: Derivation, *, steps: bool = False, terms: bool = False,
+         full: bool = False) -> tuple[Sheet, Sheet]:
+    """The Unicode and the LaTeX sheet of ``d``."""
+    return (build(d, Unicode, steps=steps, terms=terms, full=full),
+            build(d, Latex, steps=steps, terms=terms, full=full))
+
+
+def _no_math(s: str) -> str:
+    return s
+
+
+def _inline_math(s: str) -> str:
+    return f"${s}$"
+
+
+def formula(pen: Pen, form: Form, lhs: Callable[[tuple[Any, ...]], str]) -> Formula:
+    """``form`` printed, with ``lhs(indices)`` as its left sides."""
+    return Formula(lhs(form.idx), pen.index(form), lhs(()), pen.matrix(form),
+                   tuple(pen.wheres(form)), form.einsum, has_index_form(form))
+
+
+def _tensors(d: Derivation, pen: Pen) -> tuple[TensorRow, ...]:
+    forward: dict[str, Form] = {t.name: f for t, f in d.forward}
+    rows = []
+    for t in d.graph.tensors:
+        if t.kind == "anon":
+            continue
+        f = forward.get(t.name) if not t.is_input else None
+        rows.append(_tensor_row(pen, t, f))
+    return tuple(rows)
+
+
+def _tensor_row(pen: Pen, t: Tensor, f: Form | None) -> TensorRow:
+    return TensorRow(
+        t.name, "input" if t.is_input else "node", tuple(t.shape), shape_text(t.shape),
+        tuple(pen.dim(x) for x in t.shape), pen.tensor_lhs(t.name, ()), t.text, t.positive,
+        formula(pen, f, lambda idx: pen.tensor_lhs(t.name, idx)) if f is not None else None)
+
+
+def _shown(pen: Pen, form: Form, lhs: Callable[[tuple[Any, ...]], str]) -> Shown:
+    matrix = pen.matrix(form)
+    wheres = tuple(pen.wheres(form))
+    if matrix is not None:
+        return Shown(lhs(()), matrix, wheres)
+    return Shown(lhs(form.idx), pen.index(form), wheres)
+
+
+def _adjoint(d: Derivation, pen: Pen, a: Adjoint, steps: bool, terms: bool,
+             full: bool) -> AdjointRow:
+    def lhs(idx: tuple[Any, ...]) -> str:
+        return pen.adjoint_lhs(a.name, idx)
+    shown = formula(pen, a.form, lhs)
+    differs = a.closed if a.closed is not None and closed_differs(a) else None
+    closed = _shown(pen, differs, lhs) if differs is not None else None
+    extra = tuple(w for w in closed.wheres if w not in shown.wheres) if closed else ()
+    return AdjointRow(
+        a.name, shown, closed,
+        formula(pen, differs, lhs) if differs is not None and full else None,
+        a.closed is None, extra,
+        tuple(_term(d, pen, consumer, f, lhs, full) for consumer, f in a.terms) if terms
+        else (),
+        tuple(_step(d, pen, e) for e in a.edges) if steps else ())
+
+
+def _term(d: Derivation, pen: Pen, consumer: str, f: Form,
+          lhs: Callable[[tuple[Any, ...]], str], full: bool) -> Term:
+    source = named_consumer(d, consumer)
+    if full:
+        both = formula(pen, f, lhs)
+        return Term(consumer, source, both.lhs_matrix, both.rhs, both)
+    matrix = pen.matrix(f)  # the form a picture shows, without its where-clauses
+    return Term(consumer, source, lhs(()), matrix if matrix is not None else pen.index(f), None)
+
+
+def _step(d: Derivation, pen: Pen, edge: Edge) -> Step:
+    return Step(edge.node, d.graph[edge.node].text, pen.tensor_lhs(edge.node, ()),
+                tuple(pen.steps(edge)))
+
+
+def _gradient(pen: Pen, g: Gradient, printed: dict[int, Formula]) -> GradientRow:
+    def lhs(idx: tuple[Any, ...]) -> str:
+        return pen.adjoint_lhs(g.name, idx)
+    if g.form is None:
+        return GradientRow(g.name, tuple(g.tensor.shape), pen.gradient_lhs(g.name, ()), None)
+    shown = printed.get(id(g.form)) or formula(pen, g.form, lhs)
+    label = pen.gradient_lhs(g.name, () if shown.matrix is not None else g.form.idx)
+    return GradientRow(g.name, tuple(g.tensor.shape), label, shown)
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One adjoint or gradient on its own (the Python API's view of one): its left side
+    without indices, its formula (None: zero) and its closed form."""
+
+    name: str
+    lhs: str  # ∂L/∂W
+    formula: Formula | None
+    closed: Formula | None
+
+
+def item(d: Derivation, it: Adjoint | Gradient, style: Style = Unicode) -> ItemRow:
+    """One adjoint or gradient of ``d`` printed in ``style``, without building a sheet."""
+    pen = Pen.of(d, style)
+
+    def lhs(idx: tuple[Any, ...]) -> str:
+        return pen.adjoint_lhs(it.name, idx)
+    return ItemRow(it.name, lhs(()),
+                   formula(pen, it.form, lhs) if it.form is not None else None,
+                   formula(pen, it.closed, lhs) if it.closed is not None else None)
