@@ -237,7 +237,7 @@ def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float) -> None:
     from .render.reports import verify_tables
     for err in errors:
         click.echo(err.format(), err=True)
-    for renderable in verify_tables(reports, unreadable=[e.loc.file for e in errors]):
+    for renderable in verify_tables(reports, unreadable=[e.loc.file for e in errors if e.loc]):
         console.print(renderable)
     if any(r.bug for r in reports):
         sys.exit(EXIT_BUG)
