@@ -4,9 +4,10 @@ Two trees are printed, each by its own printer: index forms (SymPy trees) by
 :class:`~.index_printer.IndexPrinter` and matrix forms (the ``matrix`` module's
 tree) by :class:`~.matrix_printer.MatrixPrinter`.  Both bracket by the one
 precedence table (``einderive.precedence``) and take every symbol and bracket
-from a :class:`Style`; the styles (Unicode for terminals and goldens, LaTeX for
-papers) live in ``styles.py``.  Printers never compute; the order of factors and
-terms comes from the recognizer (``positions``), so index and matrix forms read alike.
+from a style (``tokens.Style``); the styles, Unicode for terminals and goldens
+and LaTeX for papers, live in ``styles.py``.  Printers never compute; the order
+of factors and terms comes from the recognizer (``positions``), so index and
+matrix forms read alike.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ from typing import Any
 from .. import matrix as mx
 from .index_printer import IndexPrinter
 from .matrix_printer import MatrixPrinter
-from .tokens import NotationBase, Style
-
-__all__ = ["Notation", "Style"]
+from .tokens import NotationBase
 
 
 class Notation(NotationBase):
