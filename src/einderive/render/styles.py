@@ -7,6 +7,7 @@ structure is the printers' (``index_printer.py``, ``matrix_printer.py``).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable, TypeVar
 
 from ..indexed import PRIME
@@ -273,13 +274,20 @@ def _wide_fraction(top: str, bottom: str) -> bool:
 
 
 def _per_graph(ctx: Any, key: str, empty: Callable[[], T], build: Callable[[Any], T]) -> T:
-    """A table of names made once per graph and kept on it: a printer is made per formula,
-    and rebuilding the table for each made printing quadratic in the graph."""
+    """A table of names made once per graph: a printer is made per formula, and rebuilding
+    the table for each made printing quadratic in the graph.  The tables are kept here,
+    not on the graph (the engine's objects hold no view state), and go with the graph."""
     graph = ctx.graph if ctx is not None else None
     if graph is None:
         return empty()
-    cache = graph.__dict__.setdefault("_names_cache", {})
-    if key not in cache:
-        cache[key] = build(graph)
-    table: T = cache[key]
+    tables = _TABLES.get(id(graph))
+    if tables is None:
+        tables = _TABLES[id(graph)] = {}
+        weakref.finalize(graph, _TABLES.pop, id(graph), None)
+    if key not in tables:
+        tables[key] = build(graph)
+    table: T = tables[key]
     return table
+
+
+_TABLES: dict[int, dict[str, Any]] = {}  # id of a live graph -> its name tables
