@@ -87,6 +87,27 @@ def _ligkern_program(data, ligkern, kerns, start, design) -> list:
         at += 4 * (skip + 1)
 
 
+# The shape of FONTS, for type checkers (and readers): written before the data.
+TYPES = '''from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+Kern = tuple[int, Literal["k"], float]  # (right, "k", kern pt)
+Ligature = tuple[int, Literal["l"], int, int]  # (right, "l", op, ligature code)
+
+
+class FontMetrics(TypedDict):
+    size: float
+    params: tuple[float, ...]
+    chars: dict[int, tuple[float, float, float, float]]
+    next: dict[int, int]
+    ext: tuple[int, ...]
+    lk: dict[int, tuple[Kern | Ligature, ...]]
+
+
+'''
+
+
 def main() -> None:
     w = sys.stdout.write
     w('"""Metrics of the Computer Modern and AMS fonts pdflatex uses for math at 10pt.\n\n'
@@ -99,6 +120,7 @@ def main() -> None:
       "chars: {code: (width, height, depth, italic correction) in pt at the design size},\n"
       "next: {code: next larger variant}, ext: extensible codes,\n"
       'lk: {left: [(right, "k", kern pt) | (right, "l", op, ligature code)]}}.\n"""\n\n')
+    w(TYPES)
     fonts = {}
     for name in FONTS:
         path = subprocess.run(["kpsewhich", name + ".tfm"], capture_output=True, text=True,
@@ -107,7 +129,7 @@ def main() -> None:
         fonts[name]["params"] = tuple(fonts[name]["params"])
         fonts[name]["ext"] = tuple(fonts[name]["ext"])
         fonts[name]["lk"] = {c: tuple(p) for c, p in fonts[name]["lk"].items()}
-    w("FONTS = " + pprint.pformat(fonts, width=99, compact=True) + "\n")
+    w("FONTS: dict[str, FontMetrics] = " + pprint.pformat(fonts, width=99, compact=True) + "\n")
 
 if __name__ == "__main__":
     main()

@@ -13,24 +13,33 @@ The package imports SymPy only when a derivation is asked for, so that
 
 from __future__ import annotations
 
+import os
+from typing import TYPE_CHECKING
+
 from ._version import __version__
+
+if TYPE_CHECKING:  # imported for the signatures only: the package loads them on first use
+    from .derivation import Derivation
+    from .errors import SpecError
+    from .graph import Graph
+    from .spec import Spec
 
 __all__ = ["__version__", "load", "loads", "derive", "Derivation", "SpecError"]
 
 
-def load(path):
+def load(path: str | os.PathLike[str]) -> Spec:
     """Read and check a spec file; see :mod:`einderive.spec`."""
     from .spec import load as _load
     return _load(path)
 
 
-def loads(text: str, path: str = "<string>"):
+def loads(text: str, path: str = "<string>") -> Spec:
     """Read and check a spec from a string."""
     from .spec import loads as _loads
     return _loads(text, path)
 
 
-def derive(spec):
+def derive(spec: str | os.PathLike[str] | Spec | Graph) -> Derivation:
     r"""Derive every adjoint of a spec: a path, a :class:`~einderive.spec.Spec`, or YAML text.
 
     A ``str`` is YAML text when it holds a newline or starts like YAML: with
@@ -44,8 +53,6 @@ def derive(spec):
     >>> d.gradient("x")
     <Gradient x: ∂L/∂x = 2 x>
     """
-    import os
-
     from .derivation import derive as _derive
     from .graph import Graph
     from .spec import Spec
@@ -70,7 +77,7 @@ def is_yaml_text(s: str) -> bool:
     return "\n" in s or re.match(r"\s*(\{|[A-Za-z_][\w-]*:(\s|$))", s) is not None
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> type[Derivation] | type[SpecError]:
     if name == "Derivation":
         from .derivation import Derivation
         return Derivation

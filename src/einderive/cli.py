@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Callable
 from functools import wraps
+from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
 
 import click
 
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from .derivation import Derivation
+
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., object])
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 88}
 ISSUES = "https://github.com/einderive/einderive/issues"
@@ -22,12 +31,12 @@ EXIT_FAILED, EXIT_SPEC, EXIT_BUG = 1, 2, 3
 DEBUG = "einderive.debug"  # key in ctx.meta, which every command's context shares
 
 
-def _set_debug(ctx, _param, value) -> None:
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
         ctx.meta[DEBUG] = True
 
 
-def debug_option(fn):
+def debug_option(fn: F) -> F:
     """``--debug``, before or after the command's name (the crash message asks for it)."""
     return click.option("--debug", is_flag=True, expose_value=False, is_eager=True,
                         callback=_set_debug, help="Show tracebacks (for bug reports).")(fn)
@@ -40,21 +49,21 @@ def _given(name: str) -> bool:
     return source not in (None, ParameterSource.DEFAULT)
 
 
-def _positive(_ctx, _param, value: float) -> float:
+def _positive(_ctx: click.Context, _param: click.Parameter, value: float) -> float:
     """A tolerance must be a positive finite number (NaN compares false with everything)."""
     if not 0 < value < float("inf"):
         raise click.BadParameter(f"{value} is not a positive number")
     return value
 
 
-def _refuse(message: str) -> None:
+def _refuse(message: str) -> NoReturn:
     raise click.UsageError(message)
 
 
-def _guard(fn):
+def _guard(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn library errors into messages and exit codes; tracebacks only with --debug."""
     @wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         ctx = click.get_current_context()
         debug = ctx.meta.get(DEBUG, False)
         from .errors import EinderiveError
@@ -126,7 +135,8 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
               help="Write to FILE (atomically; through a symlink; - is standard output).")
 @debug_option
 @_guard
-def derive(spec, fmt, latex, latex_env, standalone, columns, steps, expand, tree, output):
+def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, columns: str,
+           steps: bool, expand: bool, tree: bool, output: str | None) -> None:
     """Derive the backward pass of SPEC (a YAML file, or - for standard input).
 
     \b
@@ -146,7 +156,8 @@ def derive(spec, fmt, latex, latex_env, standalone, columns, steps, expand, tree
     _emit(text, output)
 
 
-def _derive_format(fmt, latex, standalone, steps, expand, tree) -> str:
+def _derive_format(fmt: str, latex: bool, standalone: bool, steps: bool, expand: bool,
+                   tree: bool) -> str:
     """The format asked for; a usage error for an option that would be silently ignored."""
     if latex and _given("fmt") and fmt != "latex":
         _refuse(f"--latex and --format {fmt} ask for different formats; give one of them")
@@ -177,7 +188,7 @@ def _derive_format(fmt, latex, standalone, steps, expand, tree) -> str:
               help="With tikz: a whole document, not a tikzpicture to \\input.")
 @debug_option
 @_guard
-def graph(spec, fmt, output, standalone):
+def graph(spec: str, fmt: str, output: str | None, standalone: bool) -> None:
     """Draw SPEC's compute graph, each backward edge labelled with its gradient.
 
     Mermaid renders on code hosts, DOT feeds Graphviz, SVG opens anywhere;
@@ -206,7 +217,7 @@ def graph(spec, fmt, output, standalone):
               help="Largest error allowed, relative to the gradient's scale (at least 1).")
 @debug_option
 @_guard
-def verify(specs, dims, seed, tol):
+def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float) -> None:
     """Prove each printed gradient of SPECS numerically.
 
     The NumPy code generated from the printed matrix forms runs at a random
@@ -244,7 +255,7 @@ def verify(specs, dims, seed, tol):
 @click.option("--prune", is_flag=True, help="With --update: delete orphaned goldens.")
 @debug_option
 @_guard
-def check(paths, golden_dir, update, prune):
+def check(paths: tuple[str, ...], golden_dir: str | None, update: bool, prune: bool) -> None:
     """Compare each spec's derivation with its golden file.
 
     PATHS are spec files or folders searched for *.yaml and *.yml (default:
@@ -267,7 +278,7 @@ def check(paths, golden_dir, update, prune):
     sys.exit(result.exit_code)
 
 
-def _update_command(paths, golden_dir) -> str:
+def _update_command(paths: tuple[str, ...], golden_dir: str | None) -> str:
     import shlex
     parts = ["einderive", "check", "--update"]
     if golden_dir:
@@ -276,9 +287,9 @@ def _update_command(paths, golden_dir) -> str:
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def _parse_dims(text: str) -> dict:
+def _parse_dims(text: str) -> dict[str, int]:
     from .errors import SpecError
-    sizes = {}
+    sizes: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, eq, value = part.partition("=")
         if not eq or not value.strip().isdigit() or int(value) <= 0:
@@ -290,12 +301,12 @@ def _parse_dims(text: str) -> dict:
     return sizes
 
 
-def _warn(d) -> None:
+def _warn(d: Derivation) -> None:
     for w in d.graph.warnings:
         click.echo(w.format(), err=True)
 
 
-def _emit(text: str, output) -> None:
+def _emit(text: str, output: str | None) -> None:
     """``text`` to the file ``output``, or to standard output when there is none or ``-``."""
     if output and output != "-":
         from .files import atomic_write
@@ -304,7 +315,7 @@ def _emit(text: str, output) -> None:
         click.echo(text, nl=False)
 
 
-def _emit_rich(d, output, **opts) -> None:
+def _emit_rich(d: Derivation, output: str | None, **opts: bool) -> None:
     """The terminal view: Rich on a terminal, plain text (no Rich import) otherwise."""
     from .render.terminal import Options, plain, rich_derivation
     options = Options(**opts)

@@ -19,7 +19,7 @@ from pathlib import Path
 from .errors import Loc, SpecError
 
 
-def atomic_write(path: str | os.PathLike, text: str) -> None:
+def atomic_write(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` (UTF-8, ``\\n`` endings) to ``path``; see the module's docstring.
 
     An existing file keeps its permissions and is never truncated before the
@@ -35,7 +35,7 @@ def atomic_write(path: str | os.PathLike, text: str) -> None:
         raise _located(path, exc) from None
 
 
-def _is_stream(path) -> bool:
+def _is_stream(path: str | os.PathLike[str]) -> bool:
     """True for an existing file that is not a regular one (FIFO, device, socket).
 
     ``/dev/stdout`` and ``/dev/fd/N`` count as streams even when the shell
@@ -71,7 +71,7 @@ def _replace(target: Path, text: str) -> None:
         raise
 
 
-def _located(path, exc: OSError) -> SpecError:
+def _located(path: str | os.PathLike[str], exc: OSError) -> SpecError:
     name = os.fspath(path)
     folder = os.path.dirname(os.path.realpath(name)) or "."
     if isinstance(exc, FileNotFoundError) and not os.path.isdir(folder):

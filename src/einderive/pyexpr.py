@@ -12,10 +12,14 @@ otherwise read a different tree.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from fractions import Fraction
+from typing import Any
 
 from .precedence import Prec
 from .record import Record
+
+Number = int | float | Fraction
 
 # Python's precedence (the language reference, "Operator precedence"), on the one scale.
 PREC = {
@@ -40,7 +44,7 @@ class Name(Py):
 class Num(Py):
     """A non-negative number literal (a negative one is ``Unary('-', Num)``)."""
 
-    value: object  # int, float or Fraction
+    value: Number
 
 
 class Str(Py):
@@ -48,7 +52,7 @@ class Str(Py):
 
 
 class Tuple(Py):
-    items: tuple
+    items: tuple[Py, ...]
 
 
 class BinOp(Py):
@@ -70,8 +74,8 @@ class Compare(Py):
 
 class Call(Py):
     func: Py
-    args: tuple = ()
-    kwargs: tuple = ()  # (name, Py) pairs
+    args: tuple[Py, ...] = ()
+    kwargs: tuple[tuple[str, Py], ...] = ()
 
 
 class Attr(Py):
@@ -81,7 +85,7 @@ class Attr(Py):
 
 class Subscript(Py):
     x: Py
-    index: tuple  # Py items, or the slice ':' as Slice()
+    index: tuple[Py, ...]  # the slice ':' as Slice()
 
 
 class Slice(Py):
@@ -98,7 +102,7 @@ def name(s: str) -> Name:
     return Name(s)
 
 
-def num(v) -> Py:
+def num(v: Number) -> Py:
     """A number, negative ones as a unary minus of a literal."""
     if isinstance(v, Fraction) and v.denominator == 1:
         v = int(v)
@@ -122,13 +126,13 @@ def neg(x: Py) -> Unary:
     return Unary("-", x)
 
 
-def ints(values) -> Py:
+def ints(values: Iterable[int]) -> Py:
     """An int, or a tuple of ints for several."""
-    values = tuple(values)
-    return num(values[0]) if len(values) == 1 else Tuple(tuple(num(v) for v in values))
+    items = tuple(values)
+    return num(items[0]) if len(items) == 1 else Tuple(tuple(num(v) for v in items))
 
 
-def product(xs: list, op: str = "*") -> Py:
+def product(xs: list[Py], op: str = "*") -> Py:
     """``xs[0] op xs[1] op ...``, left to right."""
     out = xs[0]
     for x in xs[1:]:
@@ -214,7 +218,9 @@ def _tuple(e: Tuple) -> str:
     return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
-_UNPARSE = {
+# Each function takes an instance of its key's class: a dict's value type cannot depend on
+# the key, hence Any for the argument.
+_UNPARSE: dict[type[Py], Callable[[Any], str]] = {
     Name: lambda e: e.id,
     Num: _num,
     Str: lambda e: repr(e.value),

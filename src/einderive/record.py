@@ -9,6 +9,14 @@ and shares one ``__init__``, ``__eq__``, ``__hash__`` and ``__repr__``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:  # tells type checkers that a subclass is a frozen dataclass-like record
+    from typing_extensions import dataclass_transform
+else:
+    def dataclass_transform(**kwargs: object) -> Callable[[type], type]:
+        return lambda cls: cls
+
 _MISSING = object()
 
 
@@ -19,18 +27,20 @@ class _Field:
         self.default, self.factory, self.compare = default, factory, compare
 
 
-def field(default=_MISSING, *, default_factory=None, compare: bool = True, repr: bool = True):
+def field(default: Any = _MISSING, *, default_factory: Callable[[], Any] | None = None,
+          compare: bool = True, repr: bool = True) -> Any:
     """A field's default, or one left out of ``==``, ``hash`` and ``repr`` (``compare=False``)."""
     return _Field(default, default_factory, compare)
 
 
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
 class Record:
     """Base of einderive's frozen value objects."""
 
     _fields: tuple = ()  # (name, default, factory, compare)
     _compared: tuple = ()
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         inherited = {f[0]: f for f in cls._fields}
         order = [f[0] for f in cls._fields]

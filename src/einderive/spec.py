@@ -11,10 +11,18 @@ from __future__ import annotations
 import keyword
 import os
 import unicodedata
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from .errors import Loc, SpecError, did_you_mean
 from .record import Record, field
+
+if TYPE_CHECKING:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+Dim = str | Literal[1]  # a dim's name, or the literal 1 of a length-1 axis
+ValueLoc = Callable[[str], Loc]  # where the value of a top-level key is
 
 TOP_KEYS = ("name", "description", "dims", "inputs", "forward", "loss", "wrt")
 REQUIRED_KEYS = ("inputs", "forward", "loss")
@@ -31,7 +39,7 @@ class DimDecl(Record):
 
 class InputDecl(Record):
     name: str
-    shape: tuple  # dim names (str) and the literal 1
+    shape: tuple[Dim, ...]
     positive: bool
     loc: Loc
     shape_loc: Loc
@@ -64,7 +72,7 @@ def normalize_name(name: str) -> str:
     return unicodedata.normalize("NFKC", name)
 
 
-def check_identifier(name, loc: Loc, what: str) -> str:
+def check_identifier(name: object, loc: Loc, what: str) -> str:
     if not isinstance(name, str):
         raise SpecError(f"{what} must be a name, not {_describe(name)}", loc,
                         "names are letters, digits and underscores, starting with a letter")
@@ -78,7 +86,7 @@ def check_identifier(name, loc: Loc, what: str) -> str:
     return name
 
 
-def read_text(path: str | os.PathLike) -> tuple[str, str]:
+def read_text(path: str | os.PathLike[str]) -> tuple[str, str]:
     """Read a spec file (or ``-`` for standard input); returns (display path, text)."""
     import sys
 
@@ -122,7 +130,7 @@ def read_text(path: str | os.PathLike) -> tuple[str, str]:
     return shown, text
 
 
-def load(path: str | os.PathLike) -> Spec:
+def load(path: str | os.PathLike[str]) -> Spec:
     """Read and check a spec file."""
     shown, text = read_text(path)
     stem = "stdin" if shown == "<stdin>" else Path(shown).stem
@@ -153,11 +161,11 @@ def _parse(text: str, path: str, default_name: str, lines: list[str]) -> Spec:
         raise SpecError(f"a spec must be a mapping of keys to values, not {_describe(doc)}",
                         Loc(path, 1, 1), "start with 'inputs:', 'forward:' and 'loss:'")
 
-    def key_loc(key) -> Loc:
+    def key_loc(key: object) -> Loc:
         line, col = doc.lc.key(key)
         return Loc(path, line + 1, col + 1)
 
-    def value_loc(key) -> Loc:
+    def value_loc(key: str) -> Loc:
         line, col = doc.lc.value(key)
         return Loc(path, line + 1, col + 1)
 
@@ -198,7 +206,7 @@ _REQUIRED_HINTS = {
 }
 
 
-def _load_yaml(text: str, path: str):
+def _load_yaml(text: str, path: str) -> object:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
@@ -229,7 +237,7 @@ def _load_yaml(text: str, path: str):
         raise SpecError(f"invalid YAML: {exc}", Loc(path, 1, 1)) from None
 
 
-def _describe(value) -> str:
+def _describe(value: object) -> str:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     if value is None:
@@ -249,7 +257,7 @@ def _describe(value) -> str:
     return type(value).__name__
 
 
-def _item_loc(seq, index: int, path: str, fallback: Loc) -> Loc:
+def _item_loc(seq: CommentedSeq, index: int, path: str, fallback: Loc) -> Loc:
     try:
         line, col = seq.lc.item(index)
         return Loc(path, line + 1, col + 1)
@@ -257,7 +265,7 @@ def _item_loc(seq, index: int, path: str, fallback: Loc) -> Loc:
         return fallback
 
 
-def _map_locs(mapping, key, path: str, fallback: Loc) -> tuple[Loc, Loc]:
+def _map_locs(mapping: CommentedMap, key: object, path: str, fallback: Loc) -> tuple[Loc, Loc]:
     try:
         kl, kc = mapping.lc.key(key)
         vl, vc = mapping.lc.value(key)
@@ -266,7 +274,7 @@ def _map_locs(mapping, key, path: str, fallback: Loc) -> tuple[Loc, Loc]:
         return fallback, fallback
 
 
-def _parse_dims(doc, path: str, value_loc) -> tuple[DimDecl, ...]:
+def _parse_dims(doc: CommentedMap, path: str, value_loc: ValueLoc) -> tuple[DimDecl, ...]:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     if "dims" not in doc:
@@ -301,14 +309,15 @@ def _parse_dims(doc, path: str, value_loc) -> tuple[DimDecl, ...]:
     return tuple(dims)
 
 
-def _parse_shape(raw, loc: Loc, path: str, dims: tuple[DimDecl, ...], owner: str) -> tuple:
+def _parse_shape(raw: object, loc: Loc, path: str, dims: tuple[DimDecl, ...],
+                 owner: str) -> tuple[Dim, ...]:
     from ruamel.yaml.comments import CommentedSeq
 
     if not isinstance(raw, CommentedSeq):
         raise SpecError(f"the shape of '{owner}' must be a list of dims, not {_describe(raw)}",
                         loc, "e.g. [M, N] for a matrix, [N] for a vector, [] for a scalar")
     names = {d.name for d in dims}
-    shape = []
+    shape: list[Dim] = []
     for n, item in enumerate(raw):
         iloc = _item_loc(raw, n, path, loc)
         if item == 1 and not isinstance(item, bool):
@@ -326,7 +335,8 @@ def _parse_shape(raw, loc: Loc, path: str, dims: tuple[DimDecl, ...], owner: str
     return tuple(shape)
 
 
-def _parse_inputs(doc, path: str, value_loc, dims) -> tuple[InputDecl, ...]:
+def _parse_inputs(doc: CommentedMap, path: str, value_loc: ValueLoc,
+                  dims: tuple[DimDecl, ...]) -> tuple[InputDecl, ...]:
     from ruamel.yaml.comments import CommentedMap
 
     raw = doc["inputs"]
@@ -336,7 +346,7 @@ def _parse_inputs(doc, path: str, value_loc, dims) -> tuple[InputDecl, ...]:
                         f"{_describe(raw)}", where, "e.g. inputs: {W: [M, N], x: [N]}")
     dim_names = {d.name for d in dims}
     out: list[InputDecl] = []
-    seen = set()
+    seen: set[str] = set()
     for key, value in raw.items():
         kloc, vloc = _map_locs(raw, key, path, where)
         name = check_identifier(key, kloc, "input")
@@ -371,7 +381,8 @@ def _parse_inputs(doc, path: str, value_loc, dims) -> tuple[InputDecl, ...]:
     return tuple(out)
 
 
-def _parse_forward(doc, path: str, value_loc, lines: list[str]) -> tuple[Assignment, ...]:
+def _parse_forward(doc: CommentedMap, path: str, value_loc: ValueLoc,
+                   lines: list[str]) -> tuple[Assignment, ...]:
     from ruamel.yaml.comments import CommentedSeq
 
     raw = doc["forward"]
@@ -382,7 +393,7 @@ def _parse_forward(doc, path: str, value_loc, lines: list[str]) -> tuple[Assignm
     if len(raw) > MAX_ITEMS:
         raise SpecError(f"'forward' has {len(raw)} items; einderive derives at most {MAX_ITEMS}",
                         where, "split the model into several specs")
-    out = []
+    out: list[Assignment] = []
     for n, item in enumerate(raw):
         loc = _item_loc(raw, n, path, where)
         if not isinstance(item, str):
@@ -406,7 +417,8 @@ def _text_start(loc: Loc, lines: list[str], text: str) -> Loc:
     return loc
 
 
-def _parse_wrt(doc, path: str, value_loc, inputs) -> tuple[tuple[str, ...], tuple[Loc, ...]]:
+def _parse_wrt(doc: CommentedMap, path: str, value_loc: ValueLoc,
+               inputs: tuple[InputDecl, ...]) -> tuple[tuple[str, ...], tuple[Loc, ...]]:
     from ruamel.yaml.comments import CommentedSeq
 
     if "wrt" not in doc or doc["wrt"] is None:
@@ -418,7 +430,8 @@ def _parse_wrt(doc, path: str, value_loc, inputs) -> tuple[tuple[str, ...], tupl
     if not isinstance(raw, CommentedSeq) or not raw:
         raise SpecError(f"'wrt' must be a non-empty list of input names, not {_describe(raw)}",
                         where, "e.g. wrt: [W, x]; leave it out to differentiate every input")
-    names, locs = [], []
+    names: list[str] = []
+    locs: list[Loc] = []
     for n, item in enumerate(raw):
         loc = _item_loc(raw, n, path, where)
         name = check_identifier(item, loc, "wrt entry")

@@ -12,7 +12,24 @@ next: {code: next larger variant}, ext: extensible codes,
 lk: {left: [(right, "k", kern pt) | (right, "l", op, ligature code)]}}.
 """
 
-FONTS = {'cmbx10': {'chars': {0: (6.916628, 6.861115, 0.0, 0.0),
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+Kern = tuple[int, Literal["k"], float]  # (right, "k", kern pt)
+Ligature = tuple[int, Literal["l"], int, int]  # (right, "l", op, ligature code)
+
+
+class FontMetrics(TypedDict):
+    size: float
+    params: tuple[float, ...]
+    chars: dict[int, tuple[float, float, float, float]]
+    next: dict[int, int]
+    ext: tuple[int, ...]
+    lk: dict[int, tuple[Kern | Ligature, ...]]
+
+
+FONTS: dict[str, FontMetrics] = {'cmbx10': {'chars': {0: (6.916628, 6.861115, 0.0, 0.0),
                       1: (9.583282, 6.861115, 0.0, 0.0),
                       2: (8.944397, 6.861115, 0.0, 0.0),
                       3: (8.055515, 6.861115, 0.0, 0.0),

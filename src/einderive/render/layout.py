@@ -22,6 +22,7 @@ input order, so the output is the same on every run.
 from __future__ import annotations
 
 import unicodedata
+from typing import TypedDict
 
 from ..record import Record
 
@@ -36,6 +37,23 @@ DUMMY_WIDTH = 2 * LINE_GAP + 8.0
 PLACEMENT_PASSES = 6
 HIDDEN_LINE_COST = 2  # lanes worth adding to keep one more line out from under a label
 
+Point = tuple[float, float]
+Polyline = tuple[Point, ...]
+LabelSize = tuple[()] | tuple[float, float]  # (width, height), or () for no label
+LabelBox = tuple[()] | tuple[float, float, float, float]  # (x, y, width, height), or ()
+Slot = str  # a box's id, or a dummy's ('_<edge>_<layer>')
+Chain = list[Slot]  # an edge's slots, layer by layer: operand, dummies, consumer
+Port = tuple[str, Slot, int]  # ('out' | 'in', slot, edge number)
+LabelItem = tuple[int, float, float, tuple[float, float]]  # edge, x at top, x at bottom, size
+Line = tuple[int, float, float]  # edge, x at the gap's top, x at its bottom
+
+
+class Gap(TypedDict):
+    """The room between a layer and the next: its height, and t along its edge per label."""
+
+    height: float
+    labels: dict[int, float]
+
 
 class Box(Record):
     id: str
@@ -46,7 +64,7 @@ class Box(Record):
 class Edge(Record):
     src: str  # the operand
     dst: str  # the node that reads it
-    label: tuple = ()  # (width, height) of the backward line's label, or () for none
+    label: LabelSize = ()  # (width, height) of the backward line's label, or () for none
 
 
 class Placed(Record):
@@ -58,7 +76,7 @@ class Placed(Record):
     layer: int
 
     @property
-    def rect(self) -> tuple:
+    def rect(self) -> tuple[float, float, float, float]:
         return (self.x - self.width / 2, self.y - self.height / 2,
                 self.x + self.width / 2, self.y + self.height / 2)
 
@@ -66,14 +84,14 @@ class Placed(Record):
 class Route(Record):
     src: str
     dst: str
-    forward: tuple  # points from the operand's box to the consumer's
-    backward: tuple  # points from the consumer's box back to the operand's
-    label: tuple = ()  # (x, y, width, height) of the label's box, centred at (x, y)
+    forward: Polyline  # points from the operand's box to the consumer's
+    backward: Polyline  # points from the consumer's box back to the operand's
+    label: LabelBox = ()  # (x, y, width, height) of the label's box, centred at (x, y)
 
 
 class Layout(Record):
-    boxes: tuple  # Placed, in input order
-    routes: tuple  # Route, in edge order
+    boxes: tuple[Placed, ...]  # in input order
+    routes: tuple[Route, ...]  # in edge order
     width: float
     height: float
 
@@ -123,12 +141,12 @@ def layered(boxes: list[Box], edges: list[Edge]) -> Layout:
 # -- layers ------------------------------------------------------------------------------
 
 
-def _layers(ids: list[str], edges: list[Edge]) -> dict:
+def _layers(ids: list[str], edges: list[Edge]) -> dict[str, int]:
     """Longest path from the sources; a source sits just above its first consumer."""
-    preds: dict = {i: [] for i in ids}
+    preds: dict[str, list[str]] = {i: [] for i in ids}
     for e in edges:
         preds[e.dst].append(e.src)
-    depth: dict = {}
+    depth: dict[str, int] = {}
     for v in _topological(ids, preds):
         depth[v] = max((depth[u] + 1 for u in preds[v]), default=0)
     for v in ids:
@@ -139,10 +157,10 @@ def _layers(ids: list[str], edges: list[Edge]) -> dict:
     return {v: depth[v] - low for v in ids}
 
 
-def _topological(ids: list[str], preds: dict) -> list[str]:
+def _topological(ids: list[str], preds: dict[str, list[str]]) -> list[str]:
     """Kahn's order, ties broken by input order (no recursion: a chain may be long)."""
     waiting = {v: len(preds[v]) for v in ids}
-    succs: dict = {v: [] for v in ids}
+    succs: dict[str, list[str]] = {v: [] for v in ids}
     for v in ids:
         for u in preds[v]:
             succs[u].append(v)
@@ -160,9 +178,10 @@ def _topological(ids: list[str], preds: dict) -> list[str]:
     return out
 
 
-def _chains(ids, layer, edges) -> tuple[list, list]:
+def _chains(ids: list[str], layer: dict[str, int],
+            edges: list[Edge]) -> tuple[list[Chain], list[list[Slot]]]:
     """Each edge as its list of slots (box, dummies, box); the slots of every layer."""
-    slots: list[list] = [[] for _ in range(max(layer.values(), default=0) + 1)]
+    slots: list[list[Slot]] = [[] for _ in range(max(layer.values(), default=0) + 1)]
     for v in ids:
         slots[layer[v]].append(v)
     chains = []
@@ -177,9 +196,9 @@ def _chains(ids, layer, edges) -> tuple[list, list]:
 # -- crossing reduction -------------------------------------------------------------------
 
 
-def _neighbours(chains) -> tuple[dict, dict]:
-    up: dict = {}
-    down: dict = {}
+def _neighbours(chains: list[Chain]) -> tuple[dict[Slot, list[Slot]], dict[Slot, list[Slot]]]:
+    up: dict[Slot, list[Slot]] = {}
+    down: dict[Slot, list[Slot]] = {}
     for chain in chains:
         for a, b in zip(chain, chain[1:]):
             down.setdefault(a, []).append(b)
@@ -187,7 +206,7 @@ def _neighbours(chains) -> tuple[dict, dict]:
     return up, down
 
 
-def _order(slots: list[list], chains) -> list[list]:
+def _order(slots: list[list[Slot]], chains: list[Chain]) -> list[list[Slot]]:
     """Barycentre sweeps; the ordering with the fewest crossings wins (the first on ties)."""
     up, down = _neighbours(chains)
     order = [list(s) for s in slots]
@@ -205,10 +224,11 @@ def _order(slots: list[list], chains) -> list[list]:
     return best
 
 
-def _by_barycentre(layer: list, fixed: list, near: dict) -> list:
+def _by_barycentre(layer: list[Slot], fixed: list[Slot],
+                   near: dict[Slot, list[Slot]]) -> list[Slot]:
     pos = {v: n for n, v in enumerate(fixed)}
 
-    def key(item):
+    def key(item: tuple[int, Slot]) -> tuple[float, int]:
         n, v = item
         ns = [pos[u] for u in near.get(v, []) if u in pos]
         return (sum(ns) / len(ns) if ns else n, n)
@@ -216,7 +236,7 @@ def _by_barycentre(layer: list, fixed: list, near: dict) -> list:
     return [v for _, v in sorted(enumerate(layer), key=key)]
 
 
-def _crossings(order: list[list], down: dict) -> int:
+def _crossings(order: list[list[Slot]], down: dict[Slot, list[Slot]]) -> int:
     total = 0
     for upper, lower in zip(order, order[1:]):
         pos = {v: n for n, v in enumerate(lower)}
@@ -229,10 +249,10 @@ def _crossings(order: list[list], down: dict) -> int:
 # -- horizontal placement ------------------------------------------------------------------
 
 
-def _sizes(boxes, chains) -> dict:
+def _sizes(boxes: list[Box], chains: list[Chain]) -> dict[Slot, Point]:
     """Each slot's (width, height): a box widens to give every edge on a side its own port."""
     up, down = _neighbours(chains)
-    size = {}
+    size: dict[Slot, Point] = {}
     for b in boxes:
         ports = max(len(up.get(b.id, [])), len(down.get(b.id, [])))
         size[b.id] = (max(b.width, ports * PORT_PITCH + 8.0), b.height)
@@ -242,10 +262,11 @@ def _sizes(boxes, chains) -> dict:
     return size
 
 
-def _place(order: list[list], chains, size: dict) -> dict:
+def _place(order: list[list[Slot]], chains: list[Chain],
+           size: dict[Slot, Point]) -> dict[Slot, float]:
     """x of every slot: near the mean of its neighbours, in order, never closer than H_GAP."""
     up, down = _neighbours(chains)
-    x: dict = {}
+    x: dict[Slot, float] = {}
     for layer in order:
         _pack(layer, [0.0] * len(layer), size, x)
     for n in range(PLACEMENT_PASSES):
@@ -257,37 +278,38 @@ def _place(order: list[list], chains, size: dict) -> dict:
     return x
 
 
-def _mean(values: list, default: float) -> float:
+def _mean(values: list[float], default: float) -> float:
     return sum(values) / len(values) if values else default
 
 
-def _pack(layer: list, want: list, size: dict, x: dict) -> None:
+def _pack(layer: list[Slot], want: list[float], size: dict[Slot, Point],
+          x: dict[Slot, float]) -> None:
     """Least-squares x near ``want``, keeping order and gaps (pool adjacent violators)."""
     offset, acc = [], 0.0
     for n, v in enumerate(layer):
         if n:
             acc += (size[layer[n - 1]][0] + size[v][0]) / 2 + H_GAP
         offset.append(acc)
-    blocks: list[list] = []  # [mean, count]
+    blocks: list[tuple[float, int]] = []  # (mean, count)
     for w, off in zip(want, offset):
-        blocks.append([w - off, 1])
+        blocks.append((w - off, 1))
         while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
             m2, c2 = blocks.pop()
             m1, c1 = blocks.pop()
-            blocks.append([(m1 * c1 + m2 * c2) / (c1 + c2), c1 + c2])
+            blocks.append(((m1 * c1 + m2 * c2) / (c1 + c2), c1 + c2))
     values = [m for m, c in blocks for _ in range(c)]
     for v, base, off in zip(layer, values, offset):
         x[v] = base + off
 
 
-def _ports(chains, x: dict) -> dict:
+def _ports(chains: list[Chain], x: dict[Slot, float]) -> dict[Port, float]:
     """x of each edge's pair of lines where it leaves (or enters) a slot: ('out'|'in', edge)."""
-    ports: dict = {}
+    ports: dict[tuple[str, Slot], list[tuple[float, int]]] = {}
     for n, chain in enumerate(chains):
         for a, b in zip(chain, chain[1:]):
             ports.setdefault(("out", a), []).append((x[b], n))
             ports.setdefault(("in", b), []).append((x[a], n))
-    at: dict = {}
+    at: dict[Port, float] = {}
     for (side, v), uses in ports.items():
         uses.sort()
         for k, (_, n) in enumerate(uses):
@@ -298,12 +320,14 @@ def _ports(chains, x: dict) -> dict:
 # -- labels and vertical placement -----------------------------------------------------------
 
 
-def _gaps(order, chains, edges, ports) -> list:
+def _gaps(order: list[list[Slot]], chains: list[Chain], edges: list[Edge],
+          ports: dict[Port, float]) -> list[Gap]:
     """For each gap between layers: its height and, per label there, t along its segment."""
     layer_of = {v: k for k, layer in enumerate(order) for v in layer}
-    gaps: list = [{"height": V_GAP, "labels": {}} for _ in order]
+    gaps: list[Gap] = [{"height": V_GAP, "labels": {}} for _ in order]
     for k in range(len(order)):
-        items, lines = [], []
+        items: list[LabelItem] = []
+        lines: list[Line] = []
         for n, (e, chain) in enumerate(zip(edges, chains)):
             for a, b in zip(chain, chain[1:]):
                 if layer_of[a] == k:
@@ -316,31 +340,34 @@ def _gaps(order, chains, edges, ports) -> list:
     return gaps
 
 
-def _lanes(items: list, lines: list) -> dict:
+def _lanes(items: list[LabelItem], lines: list[Line]) -> Gap:
     """Lanes for the gap's labels: none overlapping, few lines hidden, few lanes.
 
     Every segment in a gap runs from its top to its bottom, so at a lane's
     fraction t of the way down each one's x is known before the gap's height.
     """
     items = sorted(items, key=lambda it: ((it[1] + it[2]) / 2, it[0]))
-    best = None
+    best: tuple[tuple[int, int], int, dict[int, float]] | None = None
     for lanes in range(1, len(items) + 1):
         filled = _fill(items, lines, lanes)
         if filled is not None:
             score = (lanes + HIDDEN_LINE_COST * filled[1], lanes)
             if best is None or score < best[0]:
                 best = (score, lanes, filled[0])
-    _, lanes, placed = best  # one lane per label always fits
+    assert best is not None  # one lane per label always fits
+    _, lanes, placed = best
     lane_h = max(h for *_, (_, h) in items) + 2 * LANE_PAD
     return {"height": max(V_GAP, lanes * lane_h + 2 * LEAD), "labels": placed}
 
 
-def _fill(items: list, lines: list, lanes: int):
+def _fill(items: list[LabelItem], lines: list[Line],
+          lanes: int) -> tuple[dict[int, float], int] | None:
     """Each label in the lane hiding the fewest other lines where it does not overlap a label."""
-    taken: list[list] = [[] for _ in range(lanes)]
-    placed, hidden = {}, 0
+    taken: list[list[tuple[float, float]]] = [[] for _ in range(lanes)]
+    placed: dict[int, float] = {}
+    hidden = 0
     for n, x0, x1, (w, _) in items:
-        options = []
+        options: list[tuple[int, int, int, float, tuple[float, float]]] = []
         for rank, j in enumerate(_lane_preference(lanes)):
             t = (j + 0.5) / lanes
             cx = x0 + t * (x1 - x0)
@@ -359,15 +386,18 @@ def _fill(items: list, lines: list, lanes: int):
     return placed, hidden
 
 
-def _lane_preference(lanes: int) -> list:
+def _lane_preference(lanes: int) -> list[int]:
     """Middle lanes first, so a lone label sits halfway along its edge."""
     mid = (lanes - 1) / 2
     return sorted(range(lanes), key=lambda j: (abs(j - mid), j))
 
 
-def _rows(order, size, gaps) -> tuple[list, list]:
+def _rows(order: list[list[Slot]], size: dict[Slot, Point],
+          gaps: list[Gap]) -> tuple[list[float], list[tuple[float, float]]]:
     """Centre y of each layer, and each layer's (top, bottom)."""
-    y, row, top = [], [], 0.0
+    y: list[float] = []
+    row: list[tuple[float, float]] = []
+    top = 0.0
     for k, layer in enumerate(order):
         h = max((size[v][1] for v in layer), default=0.0)
         y.append(top + h / 2)
@@ -376,11 +406,13 @@ def _rows(order, size, gaps) -> tuple[list, list]:
     return y, row
 
 
-def _route(n, e, chain, layer_of, ports, y, row, size, gaps) -> Route:
+def _route(n: int, e: Edge, chain: Chain, layer_of: dict[Slot, int], ports: dict[Port, float],
+           y: list[float], row: list[tuple[float, float]], size: dict[Slot, Point],
+           gaps: list[Gap]) -> Route:
     """The edge's two parallel polylines, through its dummies, and its label's box."""
     src, dst = chain[0], chain[-1]
     ks, kd = layer_of[src], layer_of[dst]
-    lines = []
+    lines: list[Polyline] = []
     for side in (-LINE_GAP, LINE_GAP):
         pts = [(ports[("out", src, n)] + side, y[ks] + size[src][1] / 2)]
         for a, b in zip(chain, chain[1:]):
@@ -389,7 +421,7 @@ def _route(n, e, chain, layer_of, ports, y, row, size, gaps) -> Route:
                     (ports[("in", b, n)] + side, row[k + 1][0])]
         pts.append((ports[("in", dst, n)] + side, y[kd] - size[dst][1] / 2))
         lines.append(tuple(p for m, p in enumerate(pts) if m == 0 or p != pts[m - 1]))
-    label = ()
+    label: LabelBox = ()
     if e.label:
         last = chain[-2]  # the label sits on the segment into the consumer
         t = gaps[kd - 1]["labels"][n]
@@ -399,9 +431,10 @@ def _route(n, e, chain, layer_of, ports, y, row, size, gaps) -> Route:
     return Route(e.src, e.dst, lines[0], tuple(reversed(lines[1])), label)
 
 
-def _normalise(placed: tuple, routes: tuple) -> Layout:
+def _normalise(placed: tuple[Placed, ...], routes: tuple[Route, ...]) -> Layout:
     """Shift everything so the picture's top left corner is (0, 0)."""
-    xs, ys = [], []
+    xs: list[float] = []
+    ys: list[float] = []
     for p in placed:
         xs += [p.rect[0], p.rect[2]]
         ys += [p.rect[1], p.rect[3]]
@@ -414,7 +447,7 @@ def _normalise(placed: tuple, routes: tuple) -> Layout:
             ys += [ly - h / 2, ly + h / 2]
     dx, dy = -min(xs, default=0.0), -min(ys, default=0.0)
 
-    def move(q):
+    def move(q: tuple[float, ...]) -> Point:
         return (round(q[0] + dx, 2), round(q[1] + dy, 2))
 
     placed = tuple(Placed(p.id, *move((p.x, p.y)), p.width, p.height, p.layer) for p in placed)

@@ -7,14 +7,46 @@ place; the math is the terminal's Unicode notation.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Protocol
 from xml.sax.saxutils import escape
+
+from .layout import LabelBox, Layout, Placed, Polyline
 
 MARGIN = 10.0
 INK = "#222"
 GRAD = "#a01c1c"
 
 
-def svg(name: str, vertices, arrows, lay, m) -> str:
+# What the picture reads of the graph's vertices, arrows and font metrics (render/graph.py's
+# Vertex, Arrow and Metrics): read-only properties, so frozen records satisfy them.
+
+
+class VertexView(Protocol):
+    @property
+    def kind(self) -> str: ...  # 'input' or 'node'
+    @property
+    def label(self) -> str: ...
+    @property
+    def shape(self) -> str: ...
+
+
+class ArrowView(Protocol):
+    @property
+    def grad(self) -> str: ...  # '' when the loss does not depend on the operand
+
+
+class MetricsView(Protocol):
+    @property
+    def node_size(self) -> float: ...
+    @property
+    def node_line(self) -> float: ...
+    @property
+    def label_size(self) -> float: ...
+
+
+def svg(name: str, vertices: Sequence[VertexView], arrows: Sequence[ArrowView], lay: Layout,
+        m: MetricsView) -> str:
     """The picture; ``lay`` is the layout of ``vertices`` and ``arrows`` at metrics ``m``."""
     w, h = lay.width + 2 * MARGIN, lay.height + 2 * MARGIN
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(w)}" height="{_n(h)}" '
@@ -52,7 +84,7 @@ def _marker(name: str, colour: str) -> str:
             f'<path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>')
 
 
-def _box(v, p, m) -> list[str]:
+def _box(v: VertexView, p: Placed, m: MetricsView) -> list[str]:
     x0, y0 = p.x - p.width / 2, p.y - p.height / 2
     fill, radius = ("#eeeef4", 8) if v.kind == "input" else ("#eef2fb", 2)
     first = p.y - m.node_line / 2 + m.node_size * 0.35  # baseline of the first of two lines
@@ -63,7 +95,8 @@ def _box(v, p, m) -> list[str]:
             f'font-size="{_n(m.node_size * 0.8)}">{escape(v.shape)}</tspan></text>']
 
 
-def _label(text: str, label: tuple, m) -> list[str]:
+def _label(text: str, label: LabelBox, m: MetricsView) -> list[str]:
+    assert label, "layout.layered gives every labelled edge a label box"
     x, y, w, h = label
     return [f'<rect x="{_n(x - w / 2)}" y="{_n(y - h / 2)}" width="{_n(w)}" height="{_n(h)}" '
             f'fill="white" fill-opacity="0.92"/>',
@@ -71,7 +104,7 @@ def _label(text: str, label: tuple, m) -> list[str]:
             f"{escape(text)}</text>"]
 
 
-def _points(points: tuple) -> str:
+def _points(points: Polyline) -> str:
     return " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
 
 

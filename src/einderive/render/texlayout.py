@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import dataclasses
 from functools import lru_cache
-from typing import NamedTuple
+from typing import Literal, NamedTuple, Union
 
-from .cm_metrics import FONTS
+from .cm_metrics import FONTS, Kern, Ligature
 from .texparse import (BIN, CLOSE, FRAC, LEFT, OP, OPEN, ORD, PHANTOM, PUNCT, RAD,
-                       RADICAL, REL, RIGHT, Char, EmBox, Noad, Space, Style, Text)
+                       RADICAL, REL, RIGHT, Char, Delimiter, EmBox, Field, MList, Noad,
+                       NoadKind, Space, Style, Text)
 
 SIZES = (10.0, 7.0, 5.0)   # text, script, scriptscript at \documentclass[10pt]
 FAMILIES = {"rm": ("cmr10", "cmr7", "cmr5"), "mi": ("cmmi10", "cmmi7", "cmmi5"),
@@ -41,6 +42,13 @@ class Box(NamedTuple):
     d: float
 
 
+HItem = Union[Box, float]  # what hlist gives: boxes, and glue as a plain width
+# hlist's first pass: per atom (spacing class, box, style); a delimiter (sized in the
+# second pass, by the whole formula); a style change; glue.
+Entry = Union[tuple[int, Box, int], tuple[Literal["left", "right"], Noad, int],
+              tuple[Literal["style"], int], tuple[Literal["glue"], float]]
+
+
 class Font:
     """One font at one size: its metrics scaled from the design size."""
 
@@ -51,15 +59,17 @@ class Font:
     def has(self, c: int) -> bool:
         return c in self.m["chars"]
 
-    def char(self, c: int) -> tuple:
+    def char(self, c: int) -> tuple[float, float, float, float]:
+        """(width, height, depth, italic correction) in points at this size."""
         if c not in self.m["chars"]:
             raise ValueError(f"no character {c} in the font")
-        return tuple(v * self.scale for v in self.m["chars"][c])
+        w, h, d, i = self.m["chars"][c]
+        return w * self.scale, h * self.scale, d * self.scale, i * self.scale
 
     def param(self, n: int) -> float:
         return self.m["params"][n - 1] * self.scale
 
-    def ligkern(self, left: int, right: int):
+    def ligkern(self, left: int, right: int | None) -> Kern | Ligature | None:
         for entry in self.m["lk"].get(left, ()):
             if entry[0] == right:
                 return entry
@@ -107,7 +117,7 @@ def mu(style: int) -> float:
     return sy(6, size_of(style)) / 18
 
 
-def hpack(items: list) -> Box:
+def hpack(items: list[HItem]) -> Box:
     """Boxes and glue (plain floats) side by side."""
     boxes = [b for b in items if isinstance(b, Box)]
     return Box(sum(b.w if isinstance(b, Box) else b for b in items),
@@ -116,10 +126,11 @@ def hpack(items: list) -> Box:
 
 # ---------------------------------------------------------------- mlist to hlist
 
-def hlist(items: list, style: int) -> list:
+def hlist(mlist: MList, style: int) -> list[HItem]:
     """TeX's mlist_to_hlist: a list of Boxes and glue widths."""
-    items = list(items)
-    out: list = []        # (type, Box, style) per noad, ("glue", w) or ("style", s)
+    items = list(mlist)
+    out: list[Entry] = []
+    r_type: NoadKind
     r_type, max_h, max_d = OP, 0.0, 0.0
     cur = style
     i = 0
@@ -157,36 +168,38 @@ def hlist(items: list, style: int) -> list:
     return _second_pass(out, style, max_h, max_d)
 
 
-def _spacing_type(kind) -> int:
+def _spacing_type(kind: NoadKind) -> int:
     # LaTeX's \frac is {#1\over#2}: braced, so an ord atom, not TeX's inner fraction.
     return ORD if not isinstance(kind, int) else kind
 
 
-def _demote_last_bin(out: list) -> None:
+def _demote_last_bin(out: list[Entry]) -> None:
     for n in range(len(out) - 1, -1, -1):
-        if isinstance(out[n][0], int) or out[n][0] in (LEFT, RIGHT):
-            if out[n][0] == BIN:
-                out[n] = (ORD,) + out[n][1:]
+        entry = out[n]
+        if isinstance(entry[0], int) or entry[0] in (LEFT, RIGHT):
+            if entry[0] == BIN:
+                out[n] = (ORD, entry[1], entry[2])
             return
 
 
-def _second_pass(out: list, style: int, max_h: float, max_d: float) -> list:
-    result: list = []
-    r_type = None
+def _second_pass(out: list[Entry], style: int, max_h: float, max_d: float) -> list[HItem]:
+    result: list[HItem] = []
+    r_type: int | None = None
     cur = style
     for entry in out:
-        kind = entry[0]
-        if kind == "style":
+        if entry[0] == "style":
             cur = entry[1]
             continue
-        if kind == "glue":
+        if entry[0] == "glue":
             result.append(entry[1])
             continue
-        if kind in (LEFT, RIGHT):
-            box = left_right(entry[1].extra, style, max_h, max_d)
-            kind = OPEN if kind == LEFT else CLOSE
-        else:
-            box = entry[1]
+        if isinstance(entry[0], int):
+            kind, box = entry[0], entry[1]
+        else:  # a \left or \right
+            spec = entry[1].extra
+            assert spec is None or isinstance(spec, tuple)  # its delimiter
+            box = left_right(spec, style, max_h, max_d)
+            kind = OPEN if entry[0] == LEFT else CLOSE
         if r_type is not None:
             result.append(_space(r_type, kind, cur))
         result.append(box)
@@ -201,25 +214,27 @@ def _space(left: int, right: int, style: int) -> float:
     return {"1": 3, "2": 3, "3": 4, "4": 5}[code] * mu(style)
 
 
-def make_ord(items: list, i: int, style: int) -> Noad:
+def make_ord(items: MList, i: int, style: int) -> Noad:
     """Kerns and ligatures between adjacent characters of one font (TeX's make_ord)."""
     q = items[i]
+    assert isinstance(q, Noad)  # hlist calls it for an ord noad
     while True:
         if q.sub is not None or q.sup is not None or not isinstance(q.nucleus, Char):
             return q
+        c = q.nucleus
         p = items[i + 1] if i + 1 < len(items) else None
         if not (isinstance(p, Noad) and isinstance(p.kind, int) and p.kind <= PUNCT
-                and isinstance(p.nucleus, Char) and p.nucleus.fam == q.nucleus.fam):
+                and isinstance(p.nucleus, Char) and p.nucleus.fam == c.fam):
             return q
         q = dataclasses.replace(q, text_char=True)
         items[i] = q
-        entry = font(q.nucleus.fam, size_of(style)).ligkern(q.nucleus.code, p.nucleus.code)
+        entry = font(c.fam, size_of(style)).ligkern(c.code, p.nucleus.code)
         if entry is None:
             return q
         if entry[1] == "k":
             items.insert(i + 1, Space(entry[2], False))
             return q
-        op, lig = entry[2], Char(q.nucleus.fam, entry[3])
+        op, lig = entry[2], Char(c.fam, entry[3])
         if op in (0, 5, 6, 7, 11) or op % 4 == 0:
             q = dataclasses.replace(q, nucleus=lig, sub=p.sub, sup=p.sup, text_char=False)
             items[i] = q
@@ -236,7 +251,7 @@ def make_ord(items: list, i: int, style: int) -> Noad:
 
 # ---------------------------------------------------------------- one noad
 
-def noad_box(q: Noad, kind, style: int) -> Box:
+def noad_box(q: Noad, kind: NoadKind, style: int) -> Box:
     if q.kind == FRAC:
         return fraction(q, style)
     if q.kind == OP:
@@ -257,7 +272,7 @@ def noad_box(q: Noad, kind, style: int) -> Box:
     return scripts(box, is_char, delta, q, style)
 
 
-def nucleus(q: Noad, style: int) -> tuple:
+def nucleus(q: Noad, style: int) -> tuple[Box, bool, float]:
     """(box, is a character, italic correction left for the scripts)."""
     n = q.nucleus
     if isinstance(n, Char):
@@ -273,7 +288,7 @@ def nucleus(q: Noad, style: int) -> tuple:
     return hpack(hlist(n, style)), False, 0.0
 
 
-def clean_box(field, style: int) -> Box:
+def clean_box(field: Field | Box, style: int) -> Box:
     if field is None:
         return Box(0.0, 0.0, 0.0)
     if isinstance(field, Char):
@@ -348,6 +363,7 @@ def fraction(q: Noad, style: int) -> Box:
     """Rule 15: numerator over denominator, with null delimiters either side."""
     size = size_of(style)
     theta, axis = ex(8, size), sy(22, size)
+    assert isinstance(q.extra, list)  # the denominator
     x, z = clean_box(q.nucleus, num_style(style)), clean_box(q.extra, denom_style(style))
     if style < 2:
         u, v, clr = sy(8, size), sy(11, size), 3 * theta
@@ -371,16 +387,18 @@ def radical(q: Noad, style: int) -> Box:
 
 def accent(q: Noad, style: int) -> Box:
     x = clean_box(q.nucleus, cramped(style))
+    assert isinstance(q.extra, Char)  # the accent
     f = font(q.extra.fam, size_of(style))
     xh = f.param(5)
     return Box(x.w, max(x.h, xh) + f.char(q.extra.code)[1] - xh, x.d)
 
 
-def delimiter(spec, size: int, need: float) -> Box:
+def delimiter(spec: Delimiter | None, size: int, need: float) -> Box:
     """TeX's var_delimiter: the first variant at least ``need`` tall (height + depth)."""
     if spec is None:
         return Box(NULL_DELIMITER_SPACE, 0.0, 0.0)
-    best, most = None, 0.0
+    best: tuple[Font, int] | None = None
+    most = 0.0
     for fam, code in ((spec[0], spec[1]), (spec[2], spec[3])):
         for z in range(size, -1, -1):
             f, c = font(fam, z), code
@@ -407,7 +425,7 @@ def _extensible(f: Font, c: int, need: float) -> Box:
     return Box(w + i, total / 2, total / 2)
 
 
-def left_right(spec, style: int, max_h: float, max_d: float) -> Box:
+def left_right(spec: Delimiter | None, style: int, max_h: float, max_d: float) -> Box:
     """Rule 19: a \\left or \\right delimiter covering the formula, centred on the axis."""
     size = size_of(style)
     axis = sy(22, size)
@@ -423,7 +441,7 @@ def text_box(text: str, size: int) -> Box:
     """``\\text{...}`` in the roman text font: characters, kerns, ligatures, spaces."""
     f = font("rm", size)
     codes = [ord(c) for c in text]
-    parts: list = []
+    parts: list[HItem] = []
     i = 0
     while i < len(codes):
         c = codes[i]

@@ -12,9 +12,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Final, Literal, Union
 
 ORD, OP, BIN, REL, OPEN, CLOSE, PUNCT, INNER = range(8)
-FRAC, RAD, ACC, LEFT, RIGHT, PHANTOM = "frac", "rad", "acc", "left", "right", "phantom"
+# The noads that are not atoms of a class: Final, so that their type is the literal.
+FRAC: Final = "frac"
+RAD: Final = "rad"
+ACC: Final = "acc"
+LEFT: Final = "left"
+RIGHT: Final = "right"
+PHANTOM: Final = "phantom"
+NoadKind = Union[int, Literal["frac", "rad", "acc", "left", "right", "phantom"]]
+Delimiter = tuple[str, int, str, int]  # \delcode: (small family, char, large family, char)
 
 
 @dataclass(frozen=True)
@@ -25,12 +34,13 @@ class Char:
 
 @dataclass
 class Noad:
-    kind: object                 # an atom class (ORD..INNER) or FRAC/RAD/ACC/LEFT/RIGHT
-    nucleus: object = None       # Char, list (a sub-formula), or None (empty)
-    sub: object = None
-    sup: object = None
+    kind: NoadKind               # an atom class (ORD..INNER) or FRAC/RAD/ACC/LEFT/RIGHT/PHANTOM
+    nucleus: Field = None        # Char, list (a sub-formula), or None (empty)
+    sub: Field = None
+    sup: Field = None
     limits: str = "display"      # for OP: "display" (\displaylimits), "limits", "nolimits"
-    extra: object = None         # FRAC: denominator; ACC: accent Char; LEFT/RIGHT: delimiter
+    # FRAC: denominator; ACC: accent Char; LEFT/RIGHT: delimiter (None for '.'); PHANTOM: which
+    extra: MList | Char | Delimiter | str | None = None
     text_char: bool = field(default=False, compare=False)
 
 
@@ -56,6 +66,10 @@ class EmBox:
     em: float      # an empty box this many ems (of the current size's roman font) wide
 
 
+Item = Union[Noad, Space, Style, Text, EmBox]  # an element of a math list
+MList = list[Item]
+Field = Union[Char, MList, None]  # a nucleus or a script: a character, a sub-formula, empty
+
 VAR = "var"   # class 7: the family follows \mathit, \mathrm, \mathbf ...
 GREEK_LOWER = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
                 "kappa", "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon",
@@ -64,7 +78,9 @@ GREEK_LOWER = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "the
 GREEK_UPPER = ["Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Upsilon", "Phi",
                 "Psi", "Omega"]
 
-SYMBOLS: dict[str, tuple] = {}
+# (class, family, code), and VAR when the family follows the math alphabet
+Symbol = Union[tuple[int, str, int], tuple[int, str, int, str]]
+SYMBOLS: dict[str, Symbol] = {}
 SYMBOLS.update({g: (ORD, "mi", 11 + n) for n, g in enumerate(GREEK_LOWER)})
 SYMBOLS.update({g: (ORD, "rm", n, VAR) for n, g in enumerate(GREEK_UPPER)})
 SYMBOLS.update({"partial": (ORD, "mi", 64), "ell": (ORD, "mi", 96), "imath": (ORD, "mi", 123),
@@ -120,7 +136,8 @@ ACCENTS = {"hat": 94, "widehat": 94, "tilde": 126, "widetilde": 126, "bar": 22,
            "overline": 22, "dot": 95, "ddot": 127, "check": 20, "breve": 21, "acute": 19,
            "grave": 18, "vec": 126}
 # \delcode / \delimiter: (small family, char, large family, char); None is "."
-DELIMITERS = {"(": ("rm", 0x28, "ex", 0x00), ")": ("rm", 0x29, "ex", 0x01),
+DELIMITERS: dict[str, Delimiter | None] = {
+              "(": ("rm", 0x28, "ex", 0x00), ")": ("rm", 0x29, "ex", 0x01),
               "[": ("rm", 0x5B, "ex", 0x02), "]": ("rm", 0x5D, "ex", 0x03),
               "lbrack": ("rm", 0x5B, "ex", 0x02), "rbrack": ("rm", 0x5D, "ex", 0x03),
               "\\{": ("sy", 0x66, "ex", 0x08), "\\}": ("sy", 0x67, "ex", 0x09),
@@ -131,7 +148,7 @@ DELIMITERS = {"(": ("rm", 0x28, "ex", 0x00), ")": ("rm", 0x29, "ex", 0x01),
               "lfloor": ("sy", 0x62, "ex", 0x04), "rfloor": ("sy", 0x63, "ex", 0x05),
               "lceil": ("sy", 0x64, "ex", 0x06), "rceil": ("sy", 0x65, "ex", 0x07),
               "/": ("mi", 0x3D, "ex", 0x0E), ".": None}
-RADICAL = ("sy", 0x70, "ex", 0x70)
+RADICAL: Delimiter = ("sy", 0x70, "ex", 0x70)
 
 _CHARS = {"+": (BIN, "rm", 43), "-": (BIN, "sy", 0), "*": (BIN, "sy", 3), "=": (REL, "rm", 61),
           "<": (REL, "mi", 60), ">": (REL, "mi", 62), ":": (REL, "rm", 58),
@@ -151,7 +168,7 @@ def tokens(s: str) -> list[str]:
     return [" " if t.isspace() else t for t in _TOKEN.findall(s)]
 
 
-def math_char(tok: str, fam: str | None, operator: bool = False) -> tuple | None:
+def math_char(tok: str, fam: str | None, operator: bool = False) -> tuple[int, Char] | None:
     """(class, Char) of a character token under the current math alphabet, or None."""
     if operator and tok in _OPERATOR_CHARS:
         kind, f, code = _OPERATOR_CHARS[tok]
@@ -175,49 +192,50 @@ class Parser:
     def __init__(self, toks: list[str]):
         self.toks, self.pos = toks, 0
 
-    def peek(self):
+    def peek(self) -> str | None:
         while self.pos < len(self.toks) and self.toks[self.pos] == " ":
             self.pos += 1   # spaces mean nothing in math mode
         return self.toks[self.pos] if self.pos < len(self.toks) else None
 
-    def next(self, raw: bool = False):
+    def next(self, raw: bool = False) -> str:
         t = self.toks[self.pos] if raw and self.pos < len(self.toks) else self.peek()
         if t is None:
             raise ValueError("unexpected end of LaTeX")
         self.pos += 1
         return t
 
-    def mlist(self, fam=None, stop=("}",), operator=False) -> list:
-        items: list = []
+    def mlist(self, fam: str | None = None, stop: tuple[str, ...] = ("}",),
+              operator: bool = False) -> MList:
+        items: MList = []
         while self.peek() is not None and self.peek() not in stop:
             self.item(items, fam, operator)
         return items
 
-    def group(self, fam=None, operator=False) -> list:
+    def group(self, fam: str | None = None, operator: bool = False) -> MList:
         if self.next() != "{":
             raise ValueError("expected {")
         items = self.mlist(fam, operator=operator)
         self.next()
         return items
 
-    def argument(self, fam=None) -> list:
+    def argument(self, fam: str | None = None) -> MList:
         """A macro argument: a braced group or a single token."""
         if self.peek() == "{":
             return self.group(fam)
-        items: list = []
+        items: MList = []
         self.item(items, fam)
         return items
 
-    def field(self, fam=None) -> object:
+    def field(self, fam: str | None = None) -> Field:
         """A script or nucleus: TeX keeps ``{x}`` (one plain ord) as the bare character."""
         return flatten(self.argument(fam))
 
-    def item(self, items: list, fam, operator=False) -> None:
+    def item(self, items: MList, fam: str | None, operator: bool = False) -> None:
         t = self.next()
         if t in ("^", "_"):
             self.script(items, t, self.field(fam))
         elif t == "'":
-            primes = [Noad(ORD, Char("sy", 48))]
+            primes: MList = [Noad(ORD, Char("sy", 48))]
             while self.peek() == "'":
                 self.next()
                 primes.append(Noad(ORD, Char("sy", 48)))
@@ -235,7 +253,7 @@ class Parser:
                 raise ValueError(f"cannot measure LaTeX token {t!r}")
             items.append(Noad(mc[0], mc[1]))
 
-    def script(self, items: list, which: str, value) -> None:
+    def script(self, items: MList, which: str, value: Field) -> None:
         last = items[-1] if items and isinstance(items[-1], Noad) and \
             items[-1].kind not in (LEFT, RIGHT) else None
         if last is None or getattr(last, "sub" if which == "_" else "sup") is not None:
@@ -246,7 +264,7 @@ class Parser:
         else:
             last.sup = value
 
-    def command(self, name: str, items: list, fam) -> None:
+    def command(self, name: str, items: MList, fam: str | None) -> None:
         star = name.endswith("*")
         base = name.rstrip("*")
         if base == "frac" or base in ("dfrac", "tfrac"):
@@ -309,7 +327,8 @@ class Parser:
     def raw_group(self) -> str:
         if self.next() != "{":
             raise ValueError("expected {")
-        depth, out = 1, []
+        depth = 1
+        out: list[str] = []
         while True:
             t = self.next(raw=True)
             depth += (t == "{") - (t == "}")
@@ -317,15 +336,15 @@ class Parser:
                 return "".join(_text_token(x) for x in out if x not in "{}")
             out.append(t)
 
-    def delimiter(self):
+    def delimiter(self) -> Delimiter | None:
         t = self.next()
         key = t if t in DELIMITERS else t[1:] if t.startswith("\\") else t
         if key not in DELIMITERS:
             raise ValueError(f"cannot measure delimiter {t!r}")
         return DELIMITERS[key]
 
-    def left_right(self, items: list, fam) -> None:
-        inner = [Noad(LEFT, extra=self.delimiter())]
+    def left_right(self, items: MList, fam: str | None) -> None:
+        inner: MList = [Noad(LEFT, extra=self.delimiter())]
         inner += self.mlist(fam, stop=("\\right", "}"))
         if self.peek() != "\\right":
             raise ValueError("\\left without \\right")
@@ -340,7 +359,7 @@ def _text_token(t: str) -> str:
     return t[1:] if t.startswith("\\") else t
 
 
-def flatten(items: list) -> object:
+def flatten(items: MList) -> Field:
     """TeX's rule for ``{...}``: a lone ord noad with no scripts is its nucleus."""
     if len(items) == 1 and isinstance(items[0], Noad) and items[0].kind == ORD \
             and items[0].sub is None and items[0].sup is None:
@@ -348,7 +367,7 @@ def flatten(items: list) -> object:
     return items
 
 
-def as_noad(items: list) -> Noad:
+def as_noad(items: MList) -> Noad:
     """A ``{...}`` group in a formula: an ord atom (or the lone ord inside it)."""
     if len(items) == 1 and isinstance(items[0], Noad) and items[0].kind == ORD \
             and items[0].sub is None and items[0].sup is None:
@@ -356,7 +375,7 @@ def as_noad(items: list) -> Noad:
     return Noad(ORD, items)
 
 
-def parse(latex: str) -> list:
+def parse(latex: str) -> MList:
     p = Parser(tokens(latex))
     items = p.mlist(stop=())
     return items

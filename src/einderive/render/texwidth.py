@@ -21,9 +21,10 @@ MIN_ALIGN_SEP = 10.0   # amsmath's \minalignsep: aligned's \tabskip after each c
 STYLE_NAMES = {"display": 0, "text": 2, "script": 4, "scriptscript": 6}
 
 
-def _split_top(toks: list, sep: str) -> list:
+def _split_top(toks: list[str], sep: str) -> list[list[str]]:
     """Token runs between ``sep`` tokens outside braces."""
-    parts, cur, depth = [[]], 0, 0
+    parts: list[list[str]] = [[]]
+    cur, depth = 0, 0
     for t in toks:
         depth += (t == "{") - (t == "}")
         if t == sep and depth == 0:
@@ -53,7 +54,7 @@ def width(latex_math: str, style: str = "display") -> float:
     rows = [_split_top(row, "&") for row in _split_top(tokens(latex_math), "\\\\")]
     if all(len(cells) == 1 for cells in rows):
         return max(_math_width("".join(cells[0]), s) for cells in rows)
-    columns: dict = {}
+    columns: dict[int, float] = {}
     for cells in rows:
         for n, cell in enumerate(cells):
             w = _math_width(("{}" if n % 2 else "") + "".join(cell), s)
@@ -69,25 +70,30 @@ _NOT_AFTER = {None, "=", "(", "[", ",", ";", "+", "-", "\\odot", "\\oslash", "\\
 _TOK = re.compile(r"\\[A-Za-z]+|\\.|\s+|.", re.S)
 
 
+Span = tuple[int, int]  # (start, end) offsets in a right-hand side
+
+
 class Break(NamedTuple):
     pos: int          # offset in the right-hand side: the row breaks before it
     depth: int        # parentheses (plain or \left) around it
-    groups: tuple     # (start, end) of the inside of each enclosing \left…\right, outermost first
+    groups: tuple[Span, ...]  # inside of each enclosing \left…\right, outermost first
     product: bool = False   # between two factors: the next row starts with \times
     after_sum: bool = False  # ... the first being a \sum_{…} whose summand is the second
 
 
-def _left_right_spans(rhs: str) -> dict:
+def _left_right_spans(rhs: str) -> dict[int, Span]:
     """Offset of each ``\\left`` token -> (start, end) of what it encloses."""
-    spans, stack = {}, []
+    spans: dict[int, Span] = {}
+    stack: list[int] = []
     for m in _TOK.finditer(rhs):
         t = m.group()
         if t == "\\left":
             stack.append(m.start())
         elif t == "\\right" and stack:
             at = stack.pop()
-            delim = _TOK.match(rhs, at + len("\\left")).end()
-            spans[at] = (delim, m.start())
+            delim = _TOK.match(rhs, at + len("\\left"))
+            assert delim is not None  # the \right after it is a token at least
+            spans[at] = (delim.end(), m.start())
     return spans
 
 
@@ -97,8 +103,11 @@ def candidates(rhs: str) -> list[Break]:
     clause, where it would align with the row's own ``=``), and between two factors of a
     product written apart (``product``; ``after_sum`` if the first is a ``\\sum_{…}``)."""
     spans = _left_right_spans(rhs)
-    out, groups, parens = [], [], []
-    brace, prev, clause, gap, after_sum, script = 0, None, False, False, False, False
+    out: list[Break] = []
+    groups: list[Span] = []
+    parens: list[str] = []
+    prev: str | None = None
+    brace, clause, gap, after_sum, script = 0, False, False, False, False
     for m in _TOK.finditer(rhs):
         t = m.group()
         if t.isspace():
@@ -133,7 +142,7 @@ _FACTOR_STARTS = {"(", "{", "\\frac", "\\left", "\\mathit", "\\mathbf", "\\mathr
                   "\\partial", "\\nabla"}
 
 
-def _ends_factor(t) -> bool:
+def _ends_factor(t: str | None) -> bool:
     return t is not None and (t in ("}", ")", "]", "'", "\\top") or
                               (len(t) == 1 and t.isalnum()))
 
@@ -143,7 +152,8 @@ def _starts_factor(t: str) -> bool:
         (t.startswith("\\") and t[1:] in _GREEK)
 
 
-def _nest(t: str, prev, at: int, spans: dict, groups: list, parens: list) -> None:
+def _nest(t: str, prev: str | None, at: int, spans: dict[int, Span], groups: list[Span],
+          parens: list[str]) -> None:
     if t == "\\left" and at in spans:
         groups.append(spans[at])
         parens.append("\\left")
@@ -208,7 +218,7 @@ def fit_rows(rows: list[str], linewidth_pt: float, slack: float = 0.0) -> list[s
     return out
 
 
-def _lhs_rhs(row: str):
+def _lhs_rhs(row: str) -> tuple[str, str] | None:
     """(lhs, rhs) of ``lhs &= rhs`` split at its one top-level ``&``, or None."""
     cells = _split_top(tokens(row), "&")
     if len(cells) != 2:
@@ -259,7 +269,7 @@ def unwrap_parenthesized(rhs: str) -> str:
             rhs = new
 
 
-def _matching_brace(s: str, at: int):
+def _matching_brace(s: str, at: int) -> int | None:
     depth = 0
     for m in _TOK.finditer(s, at):
         depth += (m.group() == "{") - (m.group() == "}")
@@ -295,15 +305,15 @@ ROW_COST = 20          # one more row costs more than breaking a level deeper ..
 OVERFULL_COST = 10000  # ... and a row wider than the line more than anything
 
 
-def _layout(rhs: str, points: list, L: float, room: float) -> list:
+def _layout(rhs: str, points: list[Break], L: float, room: float) -> list[str]:
     """Right cells of the cheapest rows: the fewest rows, then the best kinds of break
     (``_rank``); ties go to the longer first rows.  Widths grow with a row's length,
     so each row's candidates stop at the first that overflows."""
     bounds = [Break(0, 0, ())] + points + [Break(len(rhs), 0, ())]
     last = len(bounds) - 1
-    best: dict = {last: (0, [])}
+    best: dict[int, tuple[int, list[int]]] = {last: (0, [])}
     for i in range(last - 1, -1, -1):
-        options = []
+        options: list[tuple[int, int]] = []
         for j in range(i + 1, last + 1):
             fits = L + _math_width("{}" + _cell(rhs, bounds[i], bounds[j]), 0) <= room
             if not fits and j > i + 1:
@@ -314,7 +324,8 @@ def _layout(rhs: str, points: list, L: float, room: float) -> list:
                 break
         cost, j = min(options)
         best[i] = (cost, [-j] + best[-j][1])
-    cells, at = [], 0
+    cells: list[str] = []
+    at = 0
     for end in best[0][1]:
         cells.append(_cell(rhs, bounds[at], bounds[end]))
         at = end
