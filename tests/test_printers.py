@@ -111,3 +111,27 @@ def test_printers_in_the_sources_take_tokens_from_the_style():
                          if not line.strip().startswith(('"', "'")))
         for token in ("\\frac", "\\left", "⊙", "⊘", "Σ", "∂", "√", "−", "·"):
             assert f'"{token}' not in code and f"'{token}" not in code, (module, token)
+
+
+def test_name_tables_are_kept_off_the_graph_and_go_with_it():
+    import gc
+
+    from conftest import derive_text
+    from einderive.render import styles
+    from einderive.render import text as T
+    d = derive_text("""
+        name: t
+        dims: {M: 3, N: 4}
+        inputs: {W: [M, N], x: [N]}
+        forward: [z = W @ x, L = sum(z * z)]
+        loss: L
+        wrt: [W]
+        """)
+    assert T.matrix_rhs(d, d.adjoint("W").form, Latex) == \
+        r"\frac{\partial L}{\partial z} x^{\top}"
+    assert not any(k.startswith("_names") for k in vars(d.graph))  # engine objects: no view state
+    key = id(d.graph)
+    assert key in styles._TABLES
+    del d
+    gc.collect()
+    assert key not in styles._TABLES
