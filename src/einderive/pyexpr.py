@@ -16,19 +16,20 @@ from collections.abc import Callable, Iterable
 from fractions import Fraction
 from typing import Any
 
+from .precedence import Prec
 from .record import Record
 
 Number = int | float | Fraction
 
-# Python's precedence, loosest first (the language reference, "Operator precedence").
+# Python's precedence (the language reference, "Operator precedence"), on the one scale.
 PREC = {
-    "compare": 6,
-    "+": 11, "-": 11,
-    "*": 12, "/": 12, "@": 12,
-    "unary": 13,
-    "**": 14,
-    "primary": 16,  # x.attr, x[i], f(x)
-    "atom": 17,  # names, literals, displays
+    "compare": Prec.COMPARE,
+    "+": Prec.ADD, "-": Prec.ADD,
+    "*": Prec.MUL, "/": Prec.MUL, "@": Prec.MUL,
+    "unary": Prec.UNARY,
+    "**": Prec.POW,
+    "primary": Prec.CALL,  # x.attr, x[i], f(x)
+    "atom": Prec.ATOM,  # names, literals, displays
 }
 
 

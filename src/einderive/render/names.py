@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
+
+from .readable import INDEX_LETTER
 
 GREEK = {
     "alpha", "beta", "gamma", "delta", "epsilon", "varepsilon", "zeta", "eta", "theta",
@@ -41,7 +44,7 @@ _MONO = {**{chr(ord("A") + n): chr(0x1D670 + n) for n in range(26)},
          **{chr(ord("0") + n): chr(0x1D7F6 + n) for n in range(10)}}
 
 
-def text_lookalikes(axes: dict) -> set:
+def text_lookalikes(axes: dict[str, int]) -> set[str]:
     """Names that read as another tensor's element: ``x_i`` beside a vector ``x``.
 
     ``axes`` maps each tensor's name to its number of indices. The terminal
@@ -51,7 +54,7 @@ def text_lookalikes(axes: dict) -> set:
     out = set()
     for name in axes:
         base, sep, sub = name.rpartition("_")
-        letters = re.findall(r"[a-z]′*", sub)
+        letters = INDEX_LETTER.findall(sub)
         if sep and base in axes and "_" not in base.strip("_") and \
                 "".join(letters) == sub and len(letters) == axes[base]:
             out.add(name)
@@ -142,7 +145,7 @@ def latex_parts(name: str) -> tuple[str, str]:
     return head, ",".join(subs)
 
 
-def latex_table(all_names) -> dict:
+def latex_table(all_names: Iterable[str]) -> dict[str, tuple[str, str]]:
     """(head, subscript) for each of a derivation's names, distinct for distinct names.
 
     Each name gets its typeset form (``b_3`` is b₃) unless a name before it (shorter,
@@ -159,12 +162,13 @@ def latex_table(all_names) -> dict:
     return table
 
 
-def _joined(parts: tuple) -> str:
+def _joined(parts: tuple[str, str]) -> str:
     head, sub = parts
     return f"{head}_{{{sub}}}" if sub else head
 
 
-def latex_indexed(name: str, index: str = "", table: dict | None = None) -> str:
+def latex_indexed(name: str, index: str = "",
+                  table: dict[str, tuple[str, str]] | None = None) -> str:
     head, sub = table[name] if table and name in table else latex_parts(name)
     parts = [p for p in (sub, index) if p]
     if not parts:

@@ -16,21 +16,26 @@ recognizer chose for factors and terms (keyed by the original nodes) still appli
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from typing import Any, Callable
 
 from sympy import Add, Indexed, Mul, Pow, Sum, Symbol
 
-from ..indexed import PRIME
+from ..indexed import LETTERS, PRIME
+
+# how an index is written: one of the engine's index letters, primed as often as it must be
+INDEX_LETTER = re.compile(f"[{LETTERS}]{PRIME}*")
 
 
 @lru_cache(maxsize=4096)
-def index_names(e) -> frozenset:
+def index_names(e: Any) -> frozenset[str]:
     """Letters of every index written in ``e``, bound or free (tensor keys start with $)."""
     return frozenset(s.name for s in e.atoms(Symbol) if _is_index(s))
 
 
 @lru_cache(maxsize=4096)
-def exposed_names(e) -> frozenset:
+def exposed_names(e: Any) -> frozenset[str]:
     """Letters a neighbour in a product can see: free indices, and the indices of sums
     written flat in the product (Einstein's convention drops those Σ)."""
     names = {s.name for s in e.free_symbols if isinstance(s, Symbol) and _is_index(s)}
@@ -43,27 +48,33 @@ def exposed_names(e) -> frozenset:
 
 
 @lru_cache(maxsize=1024)
+def is_dim(s: object) -> bool:
+    """Whether ``s`` is a dim's size: a positive integer symbol (``N``), never an index."""
+    return isinstance(s, Symbol) and bool(s.is_integer and s.is_positive)
+
+
 def _is_index(s: Symbol) -> bool:
-    # tensor keys start with $; a dim's size is a positive integer symbol, never an index
-    return not s.name.startswith("$") and not (s.is_integer and s.is_positive)
+    # tensor keys start with $; a dim's size is never an index
+    return not s.name.startswith("$") and not is_dim(s)
 
 
 class Rewriter:
     """One rewrite pass; ``origin`` maps each rebuilt node to the node it replaces."""
 
-    def __init__(self, anon: dict, anon_key):
+    def __init__(self, anon: dict[str, tuple[Any, tuple[Any, ...]]],
+                 anon_key: Callable[[Any], str | None]) -> None:
         self.anon = anon  # tensor name -> (definition, its indices)
         self.anon_key = anon_key  # key Symbol -> tensor name, or None
-        self.origin: dict = {}
+        self.origin: dict[Any, Any] = {}
 
-    def _rebuilt(self, old, new):
+    def _rebuilt(self, old: Any, new: Any) -> Any:
         if new is not old and new != old:
             self.origin[new] = self.origin.get(old, old)
         return new
 
     # -- anonymous intermediates ---------------------------------------------------------
 
-    def inline(self, e):
+    def inline(self, e: Any) -> Any:
         """``e`` with each element of an anonymous intermediate replaced by its definition."""
         if not self.anon:
             return e
@@ -83,7 +94,8 @@ class Rewriter:
 
     # -- one reading for every index -----------------------------------------------------
 
-    def disambiguate(self, e, outside: frozenset = frozenset(), avoid: frozenset = frozenset()):
+    def disambiguate(self, e: Any, outside: frozenset[str] = frozenset(),
+                     avoid: frozenset[str] = frozenset()) -> Any:
         """Give each sum a letter that occurs nowhere else in its term (``outside``).
 
         A sum written flat in a product also avoids ``avoid``, every letter bound
@@ -104,7 +116,8 @@ class Rewriter:
         # a sum nested in a function or a denominator takes the prime, so that the
         # product's own sums (which Einstein's convention drops) keep their letters
         for n in sorted(range(len(args)), key=lambda n: isinstance(args[n], Sum)):
-            others, beside = set(), set()
+            others: set[str] = set()
+            beside: set[str] = set()
             for b in args[:n] + args[n + 1:]:
                 others |= exposed_names(b)
                 beside |= index_names(b)
@@ -113,7 +126,7 @@ class Rewriter:
                                         avoid | beside if flat else avoid)
         return self._rebuild(e, args)
 
-    def _replace(self, e, mapping: dict):
+    def _replace(self, e: Any, mapping: dict[Any, Any]) -> Any:
         """``e.xreplace(mapping)``, remembering where each rebuilt node came from."""
         if e in mapping:
             return mapping[e]
@@ -121,7 +134,7 @@ class Rewriter:
             return e
         return self._rebuild(e, [self._replace(a, mapping) for a in e.args])
 
-    def _rebuild(self, e, args: list):
+    def _rebuild(self, e: Any, args: list[Any]) -> Any:
         if all(a is b for a, b in zip(args, e.args)):
             return e
         if isinstance(e, (Add, Mul, Pow)):
@@ -129,7 +142,7 @@ class Rewriter:
         return self._rebuilt(e, e.func(*args))
 
 
-def instantiate(definition, idx: tuple, indices: tuple):
+def instantiate(definition: Any, idx: tuple[Any, ...], indices: tuple[Any, ...]) -> Any:
     """``definition`` (over ``idx``) at ``indices``, no index captured by a sum inside it."""
     mapping = {a: b for a, b in zip(idx, indices) if isinstance(a, Symbol)}
     targets = {b.name for b in mapping.values() if isinstance(b, Symbol)}
@@ -137,7 +150,7 @@ def instantiate(definition, idx: tuple, indices: tuple):
     return definition.xreplace(mapping)
 
 
-def _rebind_away(e, avoid: set):
+def _rebind_away(e: Any, avoid: set[str]) -> Any:
     """Rename every summation index of ``e`` that is in ``avoid``."""
     if isinstance(e, Sum):
         (var, lo, hi), rest = e.limits[-1], e.limits[:-1]
@@ -152,12 +165,12 @@ def _rebind_away(e, avoid: set):
     return e if all(a is b for a, b in zip(args, e.args)) else e.func(*args)
 
 
-def _fresh(name: str, taken: set) -> str:
+def _fresh(name: str, taken: set[str] | frozenset[str]) -> str:
     while name in taken:
         name += PRIME
     return name
 
 
-def _is_axis_function(e) -> bool:
+def _is_axis_function(e: Any) -> bool:
     from ..ops import AxisFunction
     return isinstance(e, AxisFunction)

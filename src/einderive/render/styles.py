@@ -1,25 +1,32 @@
-"""The two notations: Unicode for terminals and goldens, LaTeX for papers.
+"""The two styles: Unicode for terminals and goldens, LaTeX for papers.
 
-They differ only in tokens; all structure lives in :class:`Notation`.
+A style supplies tokens only (symbols, brackets, how a name is written); the
+structure is the printers' (``index_printer.py``, ``matrix_printer.py``).
+:class:`Unicode` and :class:`Latex` are a style composed with the printers.
 """
 
 from __future__ import annotations
 
-from sympy import Add, Mul, Pow, S, Sum
+import weakref
+from typing import Any, Callable, TypeVar
 
-from .. import matrix as mx
+from ..indexed import PRIME
 from . import names
-from .notation import PREC_ATOM, PREC_MUL, PREC_POW, SUPERSCRIPT, Notation, atomic, is_prefix
+from .notation import Notation
 from .texwidth import width
+from .tokens import Style
+
+SUPERSCRIPT = str.maketrans("0123456789-/", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ")
+T = TypeVar("T")
 
 # ---------------------------------------------------------------------------
 # Unicode
 
 
-class Unicode(Notation):
-    """The terminal's notation: ∂L/∂W_ij = ∂L/∂z_i x_j, ∂L/∂W = ∂L/∂z xᵀ."""
+class UnicodeStyle(Style):
+    """The terminal's tokens: ∂L/∂W_ij = ∂L/∂z_i x_j, ∂L/∂W = ∂L/∂z xᵀ."""
 
-    def number(self, r) -> str:
+    def number(self, r: Any) -> str:
         if r.is_Integer:
             return str(int(r)).replace("-", "−")
         return _decimal(r) or f"{r.p}/{r.q}".replace("-", "−")
@@ -37,7 +44,7 @@ class Unicode(Notation):
         return names.text_indexed(name, idx)
 
     @property
-    def lookalikes(self) -> set:
+    def lookalikes(self) -> set[str]:
         """Names that would read as another tensor's element (made once per graph)."""
         return _per_graph(self.ctx, "text_lookalikes", set, lambda g: names.text_lookalikes(
             {t.name: sum(d != 1 for d in t.shape) for t in g.tensors}))
@@ -45,9 +52,9 @@ class Unicode(Notation):
     def subscript(self, s: str, idx: str) -> str:
         return f"{s}_{idx}" if idx else s
 
-    def gradient(self, name: str, idx: str) -> str:
+    def gradient_of(self, t: str, idx: str) -> str:
         """``grad(W)``, or its element ``grad(W)_jk``."""
-        return self.subscript(f"grad({self.tensor(name, '')})", idx)
+        return self.subscript(f"grad({t})", idx)
 
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         return f"∂{self.loss}/∂{t}" + ("ᵀ" if transposed else "")
@@ -58,10 +65,7 @@ class Unicode(Notation):
     def transposed(self, s: str) -> str:
         return s + "ᵀ"
 
-    def juxtapose(self, parts: list) -> str:
-        return " ".join(parts)
-
-    def sum_sign(self, v) -> str:
+    def sum_sign(self, v: Any) -> str:
         return f"Σ_{self.index_name(v.name)} "
 
     def delta(self, idx: str) -> str:
@@ -70,84 +74,29 @@ class Unicode(Notation):
     def sqrt(self, s: str, composite: bool) -> str:
         return f"√({s})" if composite else f"√{s}"
 
-    def power(self, base: str, p) -> str:
-        return base + self._sup(p)
+    def power(self, base: str, p: Any) -> str:
+        text = str(p)
+        if all(ch in "0123456789-/" for ch in text):
+            return base + text.translate(SUPERSCRIPT)
+        return f"{base}^({text})"
 
-    def hadamard_power(self, base: str, p) -> str:
+    def hadamard_power(self, base: str, p: Any) -> str:
         text = self.number(p)
         return f"{base}^∘{text}" if p.is_Integer and p > 0 else f"{base}^∘({text})"
 
-    def _sup(self, p) -> str:
-        text = str(p)
-        if all(ch in "0123456789-/" for ch in text):
-            return text.translate(SUPERSCRIPT)
-        return f"^({text})"
+    def scalar_times(self) -> str:
+        return "·"
 
-    def product(self, coeff, num: list, den: list) -> str:
-        parts = []
-        if coeff != 1:
-            parts.append(self._coeff(coeff, bool(num or den)))
-        parts += [self._num_factor(a, n == len(num) - 1 and not den) for n, a in enumerate(num)]
-        s = " ".join(parts) if parts else "1"
-        if den:
-            if len(den) == 1:
-                d = den[0]
-                s = f"{s} / {self._print(d) if is_prefix(d) else self.wrap(d, PREC_MUL + 1)}"
-            else:
-                s = f"{s} / ({' '.join(self.wrap(x, PREC_POW) for x in den)})"
-        return s
+    def coefficient_gap(self) -> str:
+        return "·"
 
-    def _coeff(self, c, followed: bool) -> str:
-        """A constant in front of a product: bracketed unless it is one atom or an integer."""
-        s = self._const(c)
-        if followed and not c.is_Integer and self.prec(c) < PREC_ATOM:
-            return self.paren(s)
-        return s
-
-    def _const(self, c) -> str:
-        """A constant (numbers and dims), ``a/b`` with each side bracketed by precedence."""
-        if c.is_Rational:
-            return self.number(c)
-        n, d = c.as_numer_denom()
-        top = self._plain(n)
-        if d == 1:
-            return top
-        if self.prec(n) < PREC_MUL:
-            top = self.paren(top)  # (2 N − 3)/(N − 1)
-        bottom = self._plain(d)
-        if self.prec(d) <= PREC_MUL and not is_prefix(d):
-            bottom = self.paren(bottom)  # 1/(N (N − 1))
+    def fraction(self, top: str, bottom: str) -> str:
         return f"{top}/{bottom}"
-
-    def _plain(self, c) -> str:
-        if c.is_Mul:
-            return " ".join(self._plain(a) if self.prec(a) >= PREC_MUL else
-                            self.paren(self._plain(a)) for a in c.args)
-        if isinstance(c, Pow):
-            if c.exp == S.Half:
-                return self.sqrt(self._plain(c.base), self.prec(c.base) < PREC_ATOM)
-            base = self._plain(c.base)
-            return (base if self.prec(c.base) >= PREC_ATOM else self.paren(base)) + \
-                self._sup(c.exp)
-        return self._print(c)
-
-    def scalar_product(self, num, den) -> str:
-        parts = [self._print(x) if atomic(x) else self.paren(self._print(x)) for x in num]
-        s = "·".join(parts) if parts else "1"
-        for d in den:
-            s = f"{s}/{self._print(d) if atomic(d) else self.paren(self._print(d))}"
-        return s
-
-    def coefficient(self, c: mx.M, body: str) -> str:
-        if isinstance(c, mx.Const):
-            return f"{self._coeff(c.value, True)} {body}"
-        s = self._print(c)
-        return f"{s if atomic(c) else self.paren(s)}·{body}"
 
     def iverson(self, arg: str) -> str:
         return f"𝟙[{arg} > 0]"
 
-    def call(self, spec, arg: str) -> str:
+    def call(self, spec: Any, arg: str) -> str:
         return f"{spec.text}({arg})"
 
     def axis_function(self, head: str, arg: str, axis: int, named: bool, idx: str) -> str:
@@ -158,11 +107,15 @@ class Unicode(Notation):
     def operator(self, name: str, arg: str) -> str:
         return f"{name}({arg})"
 
-    def einsum(self, subscripts: str, operands: list) -> str:
+    def einsum(self, subscripts: str, operands: list[str]) -> str:
         return f"einsum('{subscripts}', {', '.join(operands)})"
 
 
-def _decimal(r) -> str | None:
+class Unicode(UnicodeStyle, Notation):
+    """The terminal's notation: the Unicode tokens composed with the two printers."""
+
+
+def _decimal(r: Any) -> str | None:
     """``1e-05`` rather than 1/100000 for a constant written as a decimal."""
     q = int(r.q)
     while q % 10 == 0:
@@ -176,8 +129,10 @@ def _decimal(r) -> str | None:
 # LaTeX
 
 
-class Latex(Notation):
-    """Notation for papers: amsmath only, ``\\frac{\\partial L}{\\partial W_{ij}}``."""
+class LatexStyle(Style):
+    """Tokens for papers, amsmath only: ``\\frac{\\partial L}{\\partial W_{ij}}``."""
+
+    stacked_fractions = True
 
     def style_minus(self) -> str:
         return "-"
@@ -194,10 +149,7 @@ class Latex(Notation):
     def oslash_token(self) -> str:
         return r" \oslash "
 
-    def times_token(self) -> str:
-        return r" "
-
-    def number(self, r) -> str:
+    def number(self, r: Any) -> str:
         if r.is_Integer:
             return str(int(r))
         dec = _decimal(r)
@@ -210,13 +162,13 @@ class Latex(Notation):
         return names.latex_indexed(name, "", self.latex_names)
 
     @property
-    def latex_names(self) -> dict:
+    def latex_names(self) -> dict[str, tuple[str, str]]:
         """Every name of the graph typeset, distinct names distinct (made once per graph)."""
         return _per_graph(self.ctx, "latex_names", dict, lambda g: names.latex_table(
             [t.name for t in g.tensors] + [d for d, _ in g.dims]))
 
     def index_name(self, name: str) -> str:
-        return name.replace("′", "'")
+        return name.replace(PRIME, "'")
 
     def tensor_name(self, name: str, idx: str) -> str:
         return names.latex_indexed(name, idx, self.latex_names)
@@ -224,10 +176,10 @@ class Latex(Notation):
     def subscript(self, s: str, idx: str) -> str:
         return f"{s}_{{{idx}}}" if idx else s
 
-    def gradient(self, name: str, idx: str) -> str:
+    def gradient_of(self, t: str, idx: str) -> str:
         """``∇_W L``, or its element ``(∇_W L)_{jk}`` (bracketed: ``L_{jk}`` is no element)."""
         loss = names.latex_indexed(self.loss, "", self.latex_names)
-        s = f"\\nabla_{{{self.tensor(name, '')}}} {loss}"
+        s = f"\\nabla_{{{t}}} {loss}"
         return f"\\left({s}\\right)_{{{idx}}}" if idx else s
 
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
@@ -246,10 +198,7 @@ class Latex(Notation):
     def transposed(self, s: str) -> str:
         return f"{{{s}}}^{{\\top}}" if "^" in s else f"{s}^{{\\top}}"
 
-    def juxtapose(self, parts: list) -> str:
-        return " ".join(parts)
-
-    def sum_sign(self, v) -> str:
+    def sum_sign(self, v: Any) -> str:
         return f"\\sum_{{{self.index_name(v.name)}}} "
 
     def delta(self, idx: str) -> str:
@@ -258,58 +207,29 @@ class Latex(Notation):
     def sqrt(self, s: str, composite: bool) -> str:
         return f"\\sqrt{{{s}}}"
 
-    def power(self, base: str, p) -> str:
-        return f"{{{base}}}^{{{self._exp(p)}}}"
+    def power(self, base: str, p: Any) -> str:
+        return f"{{{base}}}^{{{_exp(p)}}}"
 
-    def hadamard_power(self, base: str, p) -> str:
-        return f"{{{base}}}^{{\\circ {self._exp(p)}}}"
+    def hadamard_power(self, base: str, p: Any) -> str:
+        return f"{{{base}}}^{{\\circ {_exp(p)}}}"
 
-    def _exp(self, p) -> str:
-        return str(int(p)) if p.is_Integer else f"{p.p}/{p.q}"
+    def scalar_times(self) -> str:
+        return " "
 
-    def product(self, coeff, num: list, den: list) -> str:
-        top = [self._num_factor(a, n == len(num) - 1) for n, a in enumerate(num)]
-        c_num, c_den = coeff.as_numer_denom() if coeff != 1 else (S.One, S.One)
-        bottom = [self._num_factor(d, n == len(den) - 1) for n, d in enumerate(den)]
-        if c_den != 1:
-            bottom.insert(0, self._constant_factors(c_den) if bottom or c_den.is_Mul else
-                          self._print(c_den))
-        if c_num != 1:
-            top.insert(0, self._constant_factors(c_num) if top or c_num.is_Mul else
-                       self._print(c_num))
-        if len(bottom) == 1 and len(den) == 1:
-            bottom = [self._print(den[0])]  # a fraction bar is its own bracket
-        t = " ".join(top) if top else "1"
-        if not bottom:
-            return t
-        b = " ".join(bottom)
-        if num and (len(num) > 1 or isinstance(num[0], (Add, Sum))) and _wide_fraction(t, b):
-            # TeX cannot break a fraction: \frac{c}{den} before the numerator's factors
-            # lets a line break between them, or inside the numerator's parentheses.
-            lead = 1 if c_num != 1 else 0
-            c = top[0] if lead else "1"
-            return f"\\frac{{{c}}}{{{b}}} " + " ".join(top[lead:])
-        return f"\\frac{{{t}}}{{{b}}}"
+    def coefficient_gap(self) -> str:
+        return r" \, "
 
-    def _constant_factors(self, c) -> str:
-        """``N (N - 1)``: a product of constants, each bracketed as a factor needs."""
-        return " ".join(self.wrap(a, PREC_MUL) for a in Mul.make_args(c))
+    def fraction(self, top: str, bottom: str) -> str:
+        return f"\\frac{{{top}}}{{{bottom}}}"
 
-    def scalar_product(self, num, den) -> str:
-        t = " ".join(self._print(x) for x in num) or "1"
-        if not den:
-            return t
-        return f"\\frac{{{t}}}{{{' '.join(self._print(d) for d in den)}}}"
-
-    def coefficient(self, c: mx.M, body: str) -> str:
-        s = self.wrap(c, PREC_MUL)
-        return f"{s} {body}" if isinstance(c, mx.Const) and c.value.is_Rational else \
-            f"{s} \\, {body}"
+    def fraction_too_wide(self, top: str, bottom: str) -> bool:
+        """TeX cannot break a fraction: one wider than WIDE_FRACTION is set another way."""
+        return _wide_fraction(top, bottom)
 
     def iverson(self, arg: str) -> str:
         return f"\\mathbf{{1}}\\left[{arg} > 0\\right]"
 
-    def call(self, spec, arg: str) -> str:
+    def call(self, spec: Any, arg: str) -> str:
         return f"{spec.latex}{self.paren(arg)}"
 
     def axis_function(self, head: str, arg: str, axis: int, named: bool, idx: str) -> str:
@@ -320,10 +240,18 @@ class Latex(Notation):
     def operator(self, name: str, arg: str) -> str:
         return f"\\operatorname{{{name}}}{self.paren(arg)}"
 
-    def einsum(self, subscripts: str, operands: list) -> str:
+    def einsum(self, subscripts: str, operands: list[str]) -> str:
         lhs, out = subscripts.split("->")
         return (f"\\operatorname{{einsum}}_{{\\mathrm{{{lhs}}} \\to \\mathrm{{{out or '-'}}}}}"
                 f"{self.paren(', '.join(operands))}")
+
+
+class Latex(LatexStyle, Notation):
+    """Notation for papers: the LaTeX tokens composed with the two printers."""
+
+
+def _exp(p: Any) -> str:
+    return str(int(p)) if p.is_Integer else f"{p.p}/{p.q}"
 
 
 def _latex_decimal(text: str) -> str:
@@ -345,13 +273,21 @@ def _wide_fraction(top: str, bottom: str) -> bool:
         return False
 
 
-def _per_graph(ctx, key: str, empty, build):
-    """A table of names made once per graph and kept on it: a printer is made per formula,
-    and rebuilding the table for each made printing quadratic in the graph."""
+def _per_graph(ctx: Any, key: str, empty: Callable[[], T], build: Callable[[Any], T]) -> T:
+    """A table of names made once per graph: a printer is made per formula, and rebuilding
+    the table for each made printing quadratic in the graph.  The tables are kept here,
+    not on the graph (the engine's objects hold no view state), and go with the graph."""
     graph = ctx.graph if ctx is not None else None
     if graph is None:
         return empty()
-    cache = graph.__dict__.setdefault("_names_cache", {})
-    if key not in cache:
-        cache[key] = build(graph)
-    return cache[key]
+    tables = _TABLES.get(id(graph))
+    if tables is None:
+        tables = _TABLES[id(graph)] = {}
+        weakref.finalize(graph, _TABLES.pop, id(graph), None)
+    if key not in tables:
+        tables[key] = build(graph)
+    table: T = tables[key]
+    return table
+
+
+_TABLES: dict[int, dict[str, Any]] = {}  # id of a live graph -> its name tables

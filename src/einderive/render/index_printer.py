@@ -1,0 +1,378 @@
+"""The index-form printer: SymPy trees (indexed symbols, sums, Kronecker deltas) as text.
+
+It owns the structure (order of terms and factors, brackets, Einstein's
+convention, fractions); every symbol and bracket comes from the notation's
+style, so the same printer writes Unicode and LaTeX.  An anonymous
+intermediate's matrix form is printed by the matrix-form printer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S,
+                   Sum, Symbol)
+
+from ..ops import AxisFunction, ElementwiseFunction
+from ..precedence import Prec
+from .readable import Rewriter, is_dim
+from .tokens import NotationBase
+from .tree_printer import TreePrinter
+
+UNPLACED = float("inf")  # the position of a factor the matrix form does not place: last
+
+
+class IndexPrinter(TreePrinter):
+    """Prints one index form at a time; ``n`` supplies the tokens and the tensor names."""
+
+    tree = Basic
+
+    def __init__(self, n: NotationBase) -> None:
+        self.n = n
+        self.origin: dict[Any, Any] = {}  # node rewritten for reading -> the node positions know
+        self._implicit: set[Any] = set()  # indices whose Σ Einstein's convention drops
+
+    def prec(self, e: Any) -> Prec:
+        return index_precedence(e)
+
+    def empty(self, e: Any) -> str:
+        """A SymPy node with no method of its own (a ``Float``) prints as SymPy writes it."""
+        if isinstance(e, Basic):
+            return str(e)
+        return super().empty(e)
+
+    def wrap(self, e: Any, level: Prec) -> str:
+        s = self._print(e)
+        return self.n.paren(s) if self.prec(e) < level else s
+
+    # -- a whole index form ------------------------------------------------------------------
+
+    def index(self, e: Any, free: tuple[Any, ...] = ()) -> str:
+        """An index form, with Einstein's convention where it is unambiguous.
+
+        ``free`` are the left-hand side's indices: no sum may take their letters."""
+        ctx = self.n.ctx
+        rw = Rewriter({name: v[:2] for name, v in self.n.anon.items()},
+                      lambda key: ctx.tensor_of.get(key) if ctx else None)
+        lhs = frozenset(i.name for i in free if isinstance(i, Symbol))
+        e = rw.disambiguate(rw.inline(e), lhs)
+        self.origin = rw.origin
+        if isinstance(e, Add):
+            return self._join_terms(self._ordered_terms(e), top=True)
+        return self._term(e)
+
+    def _ordered_terms(self, e: Add) -> list[Any]:
+        args = list(e.args)
+        if self.n.positions:
+            return sorted(args, key=lambda a: (self._pos(a), a.could_extract_minus_sign()))
+        return sorted(args, key=lambda a: a.could_extract_minus_sign())
+
+    def _flat_terms(self, terms: list[Any]) -> list[Any]:
+        """Terms of nested sums, in order: ``a + (b − c)`` is written ``a + b − c``.
+
+        Negating a whole nested sum to print its sign in front would flip every
+        term after its first, so nested sums are opened before signs are read."""
+        out: list[Any] = []
+        for t in terms:
+            out += self._flat_terms(self._ordered_terms(t)) if isinstance(t, Add) else [t]
+        return out
+
+    def _join_terms(self, terms: list[Any], top: bool = False) -> str:
+        minus = self.n.style_minus()
+        out = ""
+        for n, t in enumerate(self._flat_terms(terms)):
+            neg = t.could_extract_minus_sign()
+            u = -t if neg else t
+            body = self._term(u) if top else self._print(u)
+            if neg and self.prec(u) <= Prec.ADD and not isinstance(u, Sum):
+                body = self.n.paren(body)
+            if n == 0:
+                out = minus + body if neg else body
+            else:
+                out += f" {minus} {body}" if neg else f" + {body}"
+        return out
+
+    def _term(self, e: Any) -> str:
+        """A top-level term: drop its sums when every summed index shows exactly twice."""
+        factors: list[Any] = []
+        summed: list[Any] = []
+        _flatten_sums(e, factors, summed)
+        if summed and self.n.einstein and all(_count(Mul(*factors), v) == 2 for v in summed):
+            self._implicit = set(summed)
+            try:
+                return self._print(Mul(*factors)) if len(factors) > 1 else \
+                    self._print(factors[0])
+            finally:
+                self._implicit = set()
+        return self._print(e)
+
+    # -- sums, products, powers ----------------------------------------------------------------
+
+    def _print_Add(self, e: Add) -> str:
+        return self._join_terms(self._ordered_terms(e))
+
+    def _print_Mul(self, e: Mul) -> str:
+        folded = _folded(e)
+        if folded != e:
+            return self._print(folded)
+        if e.could_extract_minus_sign():
+            rest = -e
+            return self.n.style_minus() + (self._print(rest) if isinstance(rest, Sum)
+                                     else self.wrap(rest, Prec.MUL))
+        consts, num, den = [], [], []
+        for a in e.args:
+            if self._is_constant(a):
+                consts.append(a)
+            elif isinstance(a, Pow) and a.exp.is_negative:
+                den.append(Pow(a.base, -a.exp))
+            else:
+                num.append(a)
+        num.sort(key=lambda a: (self._pos(a), self._kind_rank(a)))
+        return self.product(Mul(*consts) if consts else S.One, num, den)
+
+    def _pos(self, a: Any) -> float:
+        """Where the matrix form puts ``a`` (read through the rewrites for reading)."""
+        return self.n.positions.get(self.origin.get(a, a), UNPLACED)
+
+    def _kind_rank(self, a: Any) -> int:
+        """Without a matrix form to follow: deltas, then adjoints, then the rest."""
+        if isinstance(a, KroneckerDelta):
+            return 0
+        if self.n.ctx is not None and any(k in self.n.ctx.adjoint_of for k in _keys(a)):
+            return 1
+        return 2
+
+    def _is_constant(self, a: Any) -> bool:
+        if a.is_number:
+            return True
+        syms = a.free_symbols
+        return bool(syms) and self.n.ctx is not None and \
+            all(s in self.n.ctx.dim_of_size for s in syms) and not a.atoms(Indexed)
+
+    def _print_Pow(self, e: Pow) -> str:
+        base, p = e.base, e.exp
+        if p == S.Half:
+            return self.n.sqrt(self._print(base), self.prec(base) < Prec.ATOM)
+        if p == 2 and self._implicit and any(v in base.free_symbols for v in self._implicit):
+            s = self.wrap(base, Prec.POW)
+            return f"{s}{self.n.times_token()}{s}"
+        if p.is_negative:
+            return self.product(S.One, [], [Pow(base, -p)])
+        return self.n.power(self.wrap(base, Prec.ATOM), p)
+
+    def _print_Sum(self, e: Sum) -> str:
+        body = e.function
+        head = "".join(self.n.sum_sign(v) for v, _, _ in e.limits)
+        inner = self.wrap(body, Prec.MUL) if not isinstance(body, Sum) else self._print(body)
+        return f"{head}{inner}"
+
+    def _num_factor(self, a: Any, last: bool) -> str:
+        """A factor of a product; a sum needs no brackets when nothing follows it."""
+        if isinstance(a, Sum):
+            return self._print(a) if last else self.n.paren(self._print(a))
+        return self.wrap(a, Prec.MUL)
+
+    def product(self, coeff: Expr, num: list[Any], den: list[Any]) -> str:
+        """``coeff · num / den``: a fraction bar where the style stacks fractions, else ``/``."""
+        if self.n.stacked_fractions:
+            return self._stacked_product(coeff, num, den)
+        return self._inline_product(coeff, num, den)
+
+    def _inline_product(self, coeff: Expr, num: list[Any], den: list[Any]) -> str:
+        parts = []
+        if coeff != 1:
+            parts.append(self.coefficient(coeff, bool(num or den)))
+        parts += [self._num_factor(a, n == len(num) - 1 and not den) for n, a in enumerate(num)]
+        s = " ".join(parts) if parts else "1"
+        if den:
+            if len(den) == 1:
+                d = den[0]
+                # a divisor binds tighter than a product: a / (b c), never a / b c
+                s = f"{s} / {self._print(d) if is_prefix(d) else self.wrap(d, Prec.POW)}"
+            else:
+                s = f"{s} / {self.n.paren(' '.join(self.wrap(x, Prec.POW) for x in den))}"
+        return s
+
+    def coefficient(self, c: Expr, followed: bool) -> str:
+        """A constant in front of a product: bracketed unless it is one atom or an integer."""
+        s = self._const(c)
+        if followed and not c.is_Integer and self.prec(c) < Prec.ATOM:
+            return self.n.paren(s)
+        return s
+
+    def _const(self, c: Expr) -> str:
+        """A constant (numbers and dims), ``a/b`` with each side bracketed by precedence."""
+        if c.is_Rational:
+            return self.n.number(c)
+        n, d = c.as_numer_denom()
+        top = self._plain(n)
+        if d == 1:
+            return top
+        if self.prec(n) < Prec.MUL:
+            top = self.n.paren(top)  # (2 N − 3)/(N − 1)
+        bottom = self._plain(d)
+        if self.prec(d) <= Prec.MUL and not is_prefix(d):
+            bottom = self.n.paren(bottom)  # 1/(N (N − 1))
+        return f"{top}/{bottom}"
+
+    def _plain(self, c: Any) -> str:
+        if c.is_Mul:
+            return " ".join(self._plain(a) if self.prec(a) >= Prec.MUL else
+                            self.n.paren(self._plain(a)) for a in c.args)
+        if isinstance(c, Pow):
+            if c.exp == S.Half:
+                return self.n.sqrt(self._plain(c.base), self.prec(c.base) < Prec.ATOM)
+            base = self._plain(c.base)
+            return self.n.power(base if self.prec(c.base) >= Prec.ATOM else
+                                self.n.paren(base), c.exp)
+        return self._print(c)
+
+    def _stacked_product(self, coeff: Expr, num: list[Any], den: list[Any]) -> str:
+        top = [self._num_factor(a, n == len(num) - 1) for n, a in enumerate(num)]
+        c_num, c_den = coeff.as_numer_denom() if coeff != 1 else (S.One, S.One)
+        bottom = [self._num_factor(d, n == len(den) - 1) for n, d in enumerate(den)]
+        if c_den != 1:
+            bottom.insert(0, self._constant_factors(c_den) if bottom or c_den.is_Mul else
+                          self._print(c_den))
+        if c_num != 1:
+            top.insert(0, self._constant_factors(c_num) if top or c_num.is_Mul else
+                       self._print(c_num))
+        if len(bottom) == 1 and len(den) == 1:
+            bottom = [self._print(den[0])]  # a fraction bar is its own bracket
+        t = " ".join(top) if top else "1"
+        if not bottom:
+            return t
+        b = " ".join(bottom)
+        if num and (len(num) > 1 or isinstance(num[0], (Add, Sum))) and \
+                self.n.fraction_too_wide(t, b):
+            # a fraction cannot break across lines: 1/den before the numerator's factors
+            # lets a line break between them, or inside the numerator's parentheses
+            lead = 1 if c_num != 1 else 0
+            c = top[0] if lead else "1"
+            return f"{self.n.fraction(c, b)} " + " ".join(top[lead:])
+        return self.n.fraction(t, b)
+
+    def _constant_factors(self, c: Expr) -> str:
+        """``N (N - 1)``: a product of constants, each bracketed as a factor needs."""
+        return " ".join(self.wrap(a, Prec.MUL) for a in Mul.make_args(c))
+
+    # -- leaves ----------------------------------------------------------------------------------
+
+    def _print_Indexed(self, e: Indexed) -> str:
+        key = e.base.label
+        idx = self.n.index_list(e.indices)
+        if key in self.n.ctx.adjoint_of:
+            return self.n.adjoint(self.n.ctx.adjoint_of[key], idx)
+        return self.n.tensor(self.n.ctx.tensor_of[key], idx)
+
+    def _print_Symbol(self, e: Symbol) -> str:
+        ctx = self.n.ctx
+        if ctx is not None:
+            if e in ctx.adjoint_of:
+                return self.n.adjoint(ctx.adjoint_of[e], "")
+            if e in ctx.tensor_of:
+                return self.n.tensor(ctx.tensor_of[e], "")
+            if e in ctx.dim_of_size:
+                return self.n.dim(ctx.dim_of_size[e])
+        return self.n.index_name(e.name)
+
+    def _print_Rational(self, e: Rational) -> str:  # Integer and the constants 1, −1, ½ too
+        return self.n.number(e)
+
+    def _print_KroneckerDelta(self, e: KroneckerDelta) -> str:
+        return self.n.delta(self.n.index_list(e.args))
+
+    def _print_ElementwiseFunction(self, e: ElementwiseFunction) -> str:
+        arg = e.args[0]
+        return self.n.function(e.spec, self._print(arg), self.prec(arg) < Prec.ATOM)
+
+    def _print_AxisFunction(self, e: AxisFunction) -> str:
+        name = self.n.ctx.tensor_of[e.label]
+        tensor = self.n.ctx.graph[name]
+        if name in self.n.anon:  # an anonymous argument: its definition, whole
+            definition, _, matrix = self.n.anon[name]
+            arg = self.n.matrix(matrix) if matrix is not None else self._print(definition)
+        else:
+            arg = self.n.tensor(name, "")
+        return self.n.axis_function(e.head, arg, e.axis, names_axis(e.axis, tensor.shape),
+                                    self.n.index_list(e.indices))
+
+    def _print_Function(self, e: Any) -> str:  # pragma: no cover - einderive makes no other
+        raise TypeError(f"cannot print {e!r}")
+
+
+def index_precedence(e: Any) -> Prec:
+    """How tightly an index-form (SymPy) node binds when printed, on the one scale."""
+    if isinstance(e, Mul):
+        e = _folded(e)
+    if isinstance(e, Add):
+        return Prec.ADD
+    if isinstance(e, Mul):
+        if e.could_extract_minus_sign():
+            return Prec.ADD
+        return Prec.MUL
+    if isinstance(e, Sum):
+        return Prec.ADD
+    if isinstance(e, Rational) and not isinstance(e, Integer):
+        return Prec.ADD if e < 0 else Prec.MUL
+    if isinstance(e, Integer) and e < 0:
+        return Prec.ADD
+    if isinstance(e, Pow):
+        return Prec.MUL if e.exp < 0 or e.exp == S.Half else Prec.POW
+    if is_prefix(e):
+        return Prec.MUL  # √x is a prefix: bracket it under a power
+    return Prec.ATOM
+
+
+def is_prefix(e: Any) -> bool:
+    """``√x``: a square root prints as a prefix and needs no brackets as a divisor."""
+    return isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt" or \
+        isinstance(e, Pow) and e.exp == S.Half
+
+
+def names_axis(axis: int, shape: tuple[Any, ...]) -> bool:
+    """Whether ``softmax(S)`` must say its axis: any but the last, and the last too when it is
+    a literal 1 (an M×1 ``S`` reads as the column vector, whose softmax runs over M)."""
+    return axis != len(shape) - 1 or shape[-1] == 1
+
+
+def _folded(e: Any) -> Any:
+    """A product of constants left unevaluated, ``−1·(−1·2)`` or ``−2·(2 N − 2)``, as the
+    constant it is (``2``, ``4 − 4 N``): its printing folds it, so its precedence must too.
+    A product with a tensor in it keeps its form (``2 (y_i − t_i)``)."""
+    if isinstance(e, Mul) and all(is_dim(s) for s in e.free_symbols):
+        return Mul(*e.args)
+    return e
+
+
+def _keys(e: Any) -> list[Any]:
+    return [x.base.label for x in e.atoms(Indexed)] + list(e.atoms(Symbol))
+
+
+def _flatten_sums(e: Any, factors: list[Any], summed: list[Any]) -> None:
+    if isinstance(e, Sum):
+        summed.extend(v for v, _, _ in e.limits)
+        _flatten_sums(e.function, factors, summed)
+    elif isinstance(e, Mul):
+        for a in e.args:
+            _flatten_sums(a, factors, summed)
+    else:
+        factors.append(e)
+
+
+def _count(e: Any, v: Any) -> int:
+    """How many times index ``v`` is written in each term of ``e`` (x_i² counts twice).
+
+    A sum whose terms differ in the count gives -1: Einstein's convention cannot say it."""
+    if e == v:
+        return 1
+    if isinstance(e, Pow) and e.exp.is_Integer and e.exp > 0:
+        n = _count(e.base, v)
+        return -1 if n < 0 else int(e.exp) * n
+    if isinstance(e, Sum) and any(var == v for var, _, _ in e.limits):
+        return 0
+    if isinstance(e, Add):
+        counts = {_count(a, v) for a in e.args}
+        return counts.pop() if len(counts) == 1 else -1
+    counts_ = [_count(a, v) for a in e.args]
+    return -1 if any(c < 0 for c in counts_) else sum(counts_)

@@ -1,0 +1,253 @@
+"""The matrix-form printer: the ``matrix`` module's tree (``W x``, ``a ⊙ b``, ``Aᵀ``) as text.
+
+It owns the structure (brackets, signs, ``⊘`` and scalar fractions); every
+symbol and bracket comes from the notation's style.  Scalar constants inside
+the tree (``Const``) are SymPy numbers and dims, printed by the index-form printer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sympy import S
+
+from .. import matrix as mx
+from ..ops import SCALARS
+from ..precedence import Prec
+from .index_printer import index_precedence, names_axis
+from .tokens import NotationBase
+from .tree_printer import TreePrinter
+
+
+class MatrixPrinter(TreePrinter):
+    """Prints matrix forms; ``n`` supplies the tokens and the tensor names."""
+
+    tree = mx.M
+
+    def __init__(self, n: NotationBase) -> None:
+        self.n = n
+
+    def prec(self, m: mx.M) -> Prec:
+        return matrix_precedence(m)
+
+    def bracketed(self, m: mx.M) -> str:
+        """``m`` as an operand of a product: bracketed unless it binds at least as a power."""
+        s = self._print(m)
+        return s if atomic(m) else self.n.paren(s)
+
+    # -- leaves ----------------------------------------------------------------------------------
+
+    def _print_Ref(self, m: mx.Ref) -> str:
+        if m.kind == "adjoint":
+            return self.n.adjoint(m.name, "")
+        if isinstance(m.display, mx.M):
+            return self._print(m.display)
+        return self.n.tensor(m.name, "")
+
+    def _print_Const(self, m: mx.Const) -> str:
+        return self.n.scalar(_value(m))
+
+    def _print_Ones(self, m: mx.Ones) -> str:
+        ones = self.n.ones_token()
+        row = m.shape[:1] == (1,) and len(m.shape) == 2 and m.shape[1] != 1
+        return self.n.transposed(ones) if row else ones
+
+    def _print_Eye(self, m: mx.Eye) -> str:
+        return self.n.eye_token()
+
+    # -- products --------------------------------------------------------------------------------
+
+    def _print_Transpose(self, m: mx.Transpose) -> str:
+        if isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
+            return self.n.adjoint(m.x.name, "", transposed=True)
+        inner = self._print(m.x)
+        return self.n.transposed(inner if self.prec(m.x) >= Prec.ATOM else self.n.paren(inner))
+
+    def _print_MatMul(self, m: mx.MatMul) -> str:
+        return self.n.juxtapose([self.bracketed(x) for x in _chain(m)])
+
+    def _print_Hadamard(self, m: mx.Hadamard) -> str:
+        num = [f for f in m.factors if not (isinstance(f, mx.Pow) and _exp(f) < 0)]
+        den = [mx.power(f.x, -_exp(f)) for f in m.factors if isinstance(f, mx.Pow) and _exp(f) < 0]
+        if m.is_scalar:
+            return self.scalar_product(num, den)
+        parts = [self._print(f) if _square(f) else self.bracketed(f) for f in num]
+        s = self.n.odot_token().join(parts) if parts else self.n.number(S.One)
+        for d in den:
+            s += self.n.oslash_token() + self.bracketed(d)
+        return s
+
+    def scalar_product(self, num: list[mx.M], den: list[mx.M]) -> str:
+        """A product of scalars: ``a·b/c``, or a fraction bar where the style stacks fractions."""
+        if self.n.stacked_fractions:
+            times = self.n.scalar_times()
+            t = times.join(self._print(x) for x in num) or "1"
+            return self.n.fraction(t, times.join(self._print(d) for d in den)) if den else t
+        s = self.n.scalar_times().join(self.bracketed(x) for x in num) or "1"
+        for d in den:
+            s = f"{s}/{self.bracketed(d)}"
+        return s
+
+    def _print_Scale(self, m: mx.Scale) -> str:
+        if _negative_coeff(m.coeff):
+            return self.n.style_minus() + self._scaled(mx.scale(_negate(m.coeff), m.x))
+        return self._scaled(m)
+
+    def _scaled(self, m: mx.M) -> str:
+        if not isinstance(m, mx.Scale):
+            return self._print(m) if self.prec(m) > Prec.ADD else self.n.paren(self._print(m))
+        c, x = m.coeff, m.x
+        if _reciprocal(x):  # ``c ⊘ x``: the coefficient is the numerator, not ``c 1 ⊘ x``
+            factors = x.factors if isinstance(x, mx.Hadamard) else (x,)
+            return self._print(mx.Hadamard((c, *factors), m.shape))
+        body = self._print(x)
+        if self.prec(x) <= Prec.ADD:
+            body = self.n.paren(body)
+        return self.coefficient(c, body)
+
+    def coefficient(self, c: mx.M, body: str) -> str:
+        """A scalar coefficient before a tensor: ``2 x``, ``(1/N) x``, ``a·x``, ``a \\, x``."""
+        if self.n.stacked_fractions:
+            s = self._print(c)
+            s = s if self.prec(c) >= Prec.MUL else self.n.paren(s)
+            plain = isinstance(c, mx.Const) and _value(c).is_Rational
+            return f"{s} {body}" if plain else f"{s}{self.n.coefficient_gap()}{body}"
+        if isinstance(c, mx.Const):
+            return f"{self.n.scalar_coefficient(_value(c))} {body}"
+        return f"{self.bracketed(c)}{self.n.coefficient_gap()}{body}"
+
+    # -- sums and powers -------------------------------------------------------------------------
+
+    def _print_Add(self, m: mx.Add) -> str:
+        minus = self.n.style_minus()
+        out = ""
+        for n, t in enumerate(m.terms):
+            neg, body_m = _split_sign(t)
+            body = self._print(body_m)
+            if self.prec(body_m) <= Prec.ADD and (neg or n > 0 and _starts_negative(body_m)):
+                body = self.n.paren(body)  # − (a + b) and a + (−b + c) keep brackets, a + b + c not
+            if n == 0:
+                out = (minus + body) if neg else body
+            else:
+                out += (f" {minus} " if neg else " + ") + body
+        return out
+
+    def _print_Pow(self, m: mx.Pow) -> str:
+        p = _exp(m)
+        if p == S.Half:
+            return self.n.sqrt(self._print(m.x), self.prec(m.x) < Prec.ATOM)
+        if p < 0:
+            return self._print(mx.Hadamard((mx.ONE, m), m.shape)) if not m.is_scalar else \
+                self.scalar_product([], [mx.power(m.x, -p)])
+        if _square(m):
+            s = self._print(m.x)
+            return s + self.n.odot_token() + s
+        base = self._print(m.x)
+        if not atomic(m.x) or (isinstance(m.x, mx.Fn) and m.x.name == "sqrt"):
+            base = self.n.paren(base)
+        return self.n.hadamard_power(base, p) if not m.is_scalar else self.n.power(base, p)
+
+    # -- functions -------------------------------------------------------------------------------
+
+    def _print_Fn(self, m: mx.Fn) -> str:
+        return self.n.function(SCALARS[m.name], self._print(m.x), self.prec(m.x) < Prec.ATOM)
+
+    def _print_AxisFn(self, m: mx.AxisFn) -> str:
+        return self.n.axis_function(m.head, self._print(m.x), m.axis,
+                                    names_axis(m.axis, m.arg_shape), "")
+
+    def _print_Reduce(self, m: mx.Reduce) -> str:
+        return self.n.operator(m.kind, self._print(m.x))
+
+    def _print_Diag(self, m: mx.Diag) -> str:
+        return self.n.operator("diag", self._print(m.x))
+
+    def _print_Einsum(self, m: mx.Einsum) -> str:
+        return self.n.einsum(m.subscripts, [self._print(x) for x in m.operands])
+
+
+def matrix_precedence(m: mx.M) -> Prec:
+    """How tightly a matrix-form node binds when printed, on the one scale."""
+    if isinstance(m, mx.Add):
+        return Prec.ADD
+    if isinstance(m, mx.Scale):
+        return Prec.ADD if _negative_coeff(m.coeff) else Prec.MUL
+    if isinstance(m, (mx.MatMul, mx.Hadamard)):
+        return Prec.MUL
+    if isinstance(m, mx.Const):
+        return index_precedence(_value(m))
+    if isinstance(m, mx.Pow):
+        return Prec.MUL if _exp(m) < 0 or _square(m) else Prec.POW
+    if isinstance(m, mx.Ref) and isinstance(m.display, mx.M):
+        return matrix_precedence(m.display)
+    if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
+        return Prec.POW
+    return Prec.ATOM
+
+
+def atomic(m: mx.M) -> bool:
+    """Whether a matrix-form node needs no brackets as an operand of a product."""
+    return matrix_precedence(m) >= Prec.POW
+
+
+def _reciprocal(m: mx.M) -> bool:
+    """A tensor printed as ``1 ⊘ …`` (every factor a negative power)."""
+    if m.is_scalar:
+        return False
+    factors = m.factors if isinstance(m, mx.Hadamard) else (m,)
+    return all(isinstance(f, mx.Pow) and _exp(f) < 0 for f in factors)
+
+
+def _square(m: mx.M) -> bool:
+    """``y ⊙ y``: a square of a plain tensor, written as a product."""
+    return isinstance(m, mx.Pow) and _exp(m) == 2 and not m.is_scalar and \
+        isinstance(m.x, (mx.Ref, mx.Transpose))
+
+
+def _chain(m: mx.M) -> list[mx.M]:
+    if isinstance(m, mx.MatMul):
+        return _chain(m.a) + _chain(m.b)
+    return [m]
+
+
+def _split_sign(t: mx.M) -> tuple[bool, mx.M]:
+    """(True, −t) for a term written with a minus in front, else (False, t)."""
+    if isinstance(t, mx.Scale) and _negative_coeff(t.coeff):
+        return True, mx.scale(_negate(t.coeff), t.x)
+    if isinstance(t, mx.Const) and _value(t).could_extract_minus_sign():
+        return True, mx.Const(-_value(t))
+    return False, t
+
+
+def _starts_negative(m: mx.M) -> bool:
+    """Whether ``m`` prints with a minus in front (then it cannot follow a plus)."""
+    if isinstance(m, mx.Ref) and isinstance(m.display, mx.M):
+        return _starts_negative(m.display)
+    if isinstance(m, mx.Add):
+        return _split_sign(m.terms[0])[0] or _starts_negative(m.terms[0])
+    return _split_sign(m)[0]
+
+
+def _negative_coeff(c: mx.M) -> bool:
+    if isinstance(c, mx.Hadamard) and c.factors:
+        c = c.factors[0]
+    return isinstance(c, mx.Const) and _value(c).could_extract_minus_sign()
+
+
+def _negate(c: mx.M) -> mx.M:
+    if isinstance(c, mx.Hadamard):
+        first = _negate(c.factors[0])
+        rest = c.factors[1:]
+        return mx.scalar_product([first, *rest])
+    assert isinstance(c, mx.Const)
+    return mx.Const(-_value(c))
+
+
+def _exp(m: mx.Pow) -> Any:
+    """A power's exponent: a SymPy number (the matrix tree leaves its type open)."""
+    return m.exp
+
+
+def _value(m: mx.Const) -> Any:
+    """A constant's value: a SymPy number or an expression in dims."""
+    return m.value

@@ -1,0 +1,165 @@
+"""What a printer asks of its notation: a style's tokens, and the names of tensors.
+
+:class:`Style` is the tokens only (symbols, brackets, how a name is written);
+:class:`NotationBase` adds what the notation knows beyond them (how a tensor of
+the graph is named, and the other printer).  The printers depend on this
+module alone, so the notation can build them without an import cycle.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from sympy import Symbol
+
+from .. import matrix as mx
+from ..ops import ScalarFn
+
+
+class Style(ABC):
+    """The tokens of a notation: symbols, brackets and how names are written, no structure.
+
+    ``ctx`` (the graph's index context, or None) and ``loss`` let a style spell
+    names consistently over a whole graph."""
+
+    ctx: Any
+    loss: str
+    stacked_fractions = False  # a fraction bar, which brackets its numerator and denominator
+
+    def paren(self, s: str) -> str:
+        return f"({s})"
+
+    def style_minus(self) -> str:
+        return "−"
+
+    def times_token(self) -> str:
+        return " "
+
+    def ones_token(self) -> str:
+        return "𝟏"
+
+    def eye_token(self) -> str:
+        """Bold, like 𝟏: a plain ``I`` is a name a tensor may have."""
+        return "𝐈"
+
+    def odot_token(self) -> str:
+        return " ⊙ "
+
+    def oslash_token(self) -> str:
+        return " ⊘ "
+
+    def juxtapose(self, parts: list[str]) -> str:
+        return " ".join(parts)
+
+    def fraction_too_wide(self, top: str, bottom: str) -> bool:
+        """Whether a stacked fraction is too wide to be left unbreakable in a row."""
+        return False
+
+    @abstractmethod
+    def scalar_times(self) -> str:
+        """Between the factors of a product of scalars."""
+
+    @abstractmethod
+    def coefficient_gap(self) -> str:
+        """Between a scalar coefficient that is no number and the tensor it scales."""
+
+    @abstractmethod
+    def fraction(self, top: str, bottom: str) -> str:
+        """A stacked fraction (asked only of a style with ``stacked_fractions``)."""
+
+    @abstractmethod
+    def number(self, r: Any) -> str: ...
+
+    @abstractmethod
+    def dim(self, name: str) -> str: ...
+
+    @abstractmethod
+    def index_name(self, name: str) -> str: ...
+
+    @abstractmethod
+    def tensor_name(self, name: str, idx: str) -> str: ...
+
+    @abstractmethod
+    def subscript(self, s: str, idx: str) -> str: ...
+
+    @abstractmethod
+    def gradient_of(self, t: str, idx: str) -> str:
+        """The gradient of the loss with respect to the tensor written ``t``."""
+
+    @abstractmethod
+    def adjoint_of(self, t: str, transposed: bool = False) -> str: ...
+
+    @abstractmethod
+    def partial(self, top: str, bottom: str) -> str: ...
+
+    @abstractmethod
+    def transposed(self, s: str) -> str: ...
+
+    @abstractmethod
+    def sum_sign(self, v: Any) -> str: ...
+
+    @abstractmethod
+    def delta(self, idx: str) -> str: ...
+
+    @abstractmethod
+    def sqrt(self, s: str, composite: bool) -> str: ...
+
+    @abstractmethod
+    def power(self, base: str, p: Any) -> str: ...
+
+    @abstractmethod
+    def hadamard_power(self, base: str, p: Any) -> str: ...
+
+    @abstractmethod
+    def iverson(self, arg: str) -> str: ...
+
+    @abstractmethod
+    def call(self, spec: ScalarFn, arg: str) -> str: ...
+
+    @abstractmethod
+    def axis_function(self, head: str, arg: str, axis: int, named: bool, idx: str) -> str: ...
+
+    @abstractmethod
+    def operator(self, name: str, arg: str) -> str: ...
+
+    @abstractmethod
+    def einsum(self, subscripts: str, operands: list[str]) -> str: ...
+
+    def index_list(self, idx: Any) -> str:
+        return "".join(self.index_name(i.name) for i in idx if isinstance(i, Symbol))
+
+    def function(self, spec: ScalarFn, arg: str, composite: bool) -> str:
+        """``σ(x)``, ``√x``, ``𝟙[x > 0]``: a scalar function applied, in this style's tokens."""
+        if spec.style == "iverson":
+            return self.iverson(arg)
+        if spec.name == "sqrt":
+            return self.sqrt(arg, composite)
+        return self.call(spec, arg)
+
+
+class NotationBase(Style):
+    """A style over one derivation's names, as the two printers see it."""
+
+    positions: dict[Any, int]  # node -> where the matrix form puts it
+    anon: dict[str, tuple[Any, Any, mx.M | None]]  # name -> (definition, indices, matrix)
+    einstein: bool  # drop a Σ whose index shows exactly twice in its term
+
+    @abstractmethod
+    def tensor(self, name: str, idx: str) -> str:
+        """A tensor's element (an anonymous intermediate as its definition)."""
+
+    @abstractmethod
+    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str: ...
+
+    @abstractmethod
+    def matrix(self, m: mx.M) -> str:
+        """A matrix form (the matrix-form printer's)."""
+
+    @abstractmethod
+    def scalar(self, e: Any) -> str:
+        """A SymPy constant inside a matrix form (the index-form printer's)."""
+
+    @abstractmethod
+    def scalar_coefficient(self, c: Any) -> str:
+        """A SymPy constant in front of a tensor, bracketed as a coefficient needs."""
