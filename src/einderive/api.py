@@ -24,12 +24,13 @@ def derive_file(path, closed: bool = True):
 
 
 def render(d, fmt: str, *, latex_env: str = "per-node", standalone: bool = False,
-           steps: bool = False, expand: bool = False, columns: int = 1) -> str:
+           steps: bool = False, expand: bool = False, columns: int = 1, cost=None) -> str:
     """``d`` in one of the machine formats (the terminal view is Rich's).
 
     Markdown and JSON always hold the closed forms, so ``expand`` changes
     only LaTeX; ``steps`` adds the chain rule to LaTeX, Markdown and JSON.
-    LaTeX rows fit a one-column article, or with ``columns=2`` a two-column one."""
+    LaTeX rows fit a one-column article, or with ``columns=2`` a two-column one.
+    ``cost`` (a :func:`cost_table`) adds the cost section to Markdown and JSON."""
     if fmt == "latex":
         from .render.latex import fragment
         from .render.latex import standalone as document
@@ -39,10 +40,11 @@ def render(d, fmt: str, *, latex_env: str = "per-node", standalone: bool = False
         return fragment(d, env=latex_env, steps=steps, expand=expand, columns=columns)
     if fmt == "markdown":
         from .render.markdown import golden
-        return golden(d, Path(d.spec.path).name if d.spec.path else d.name, steps=steps)
+        return golden(d, Path(d.spec.path).name if d.spec.path else d.name, steps=steps,
+                      cost=cost)
     if fmt == "json":
         from .render.json_out import document, dumps
-        return dumps([document(d, steps=steps)])
+        return dumps([document(d, steps=steps, cost=cost)])
     if fmt == "numpy":
         from .render.pymodule import numpy_module
         return numpy_module(d, source=_source(d))
@@ -50,6 +52,26 @@ def render(d, fmt: str, *, latex_env: str = "per-node", standalone: bool = False
         from .render.pymodule import torch_module
         return torch_module(d, source=_source(d))
     raise ValueError(f"unknown format {fmt!r}")  # pragma: no cover - the CLI checks
+
+
+def cost_table(d, sizes: dict | None = None, dtype: str = "fp32"):
+    """What ``d``'s backward pass costs (FLOPs, saved tensors, recomputation), counted
+    symbolically and at ``sizes`` (default: the spec's); a dim ``d`` lacks is an error."""
+    from .cost import cost, table
+    if sizes:
+        _check_dims(sizes, [d])
+    return table(cost(d, sizes), dtype)
+
+
+def render_cost(t, fmt: str) -> str:
+    """A cost table alone (``einderive cost``): text, markdown or json."""
+    from .render import cost as C
+    if fmt == "markdown":
+        return C.markdown_document(t)
+    if fmt == "json":
+        from .render.json_out import dumps
+        return dumps([C.json_document(t)])
+    return C.text(t)
 
 
 def _source(d) -> str | None:

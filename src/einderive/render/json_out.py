@@ -51,8 +51,9 @@ def _steps(d, a) -> list[dict]:
     return out
 
 
-def document(d, steps: bool = False) -> dict:
-    """The JSON document of ``d``; ``steps`` adds each adjoint's chain-rule steps."""
+def document(d, steps: bool = False, cost=None) -> dict:
+    """The JSON document of ``d``; ``steps`` adds each adjoint's chain-rule steps, ``cost``
+    (a :class:`~einderive.cost.CostTable`) a ``cost`` object."""
     forward = {t.name: f for t, f in d.forward}
     tensors = []
     for t in d.graph.tensors:
@@ -87,7 +88,7 @@ def document(d, steps: bool = False) -> dict:
         if not g.zero:
             entry.update(_adjoint_formula(d, g.name, g.form))
         gradients.append(entry)
-    return {
+    doc = {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
         "generator": f"einderive {__version__}",
@@ -102,6 +103,10 @@ def document(d, steps: bool = False) -> dict:
         "gradients": gradients,
         "notes": T.note_texts(d),
     }
+    if cost is not None:
+        from .cost import json_section
+        doc["cost"] = json_section(cost)
+    return doc
 
 
 def dumps(docs: list[dict]) -> str:

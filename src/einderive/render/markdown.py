@@ -16,11 +16,12 @@ GOLDEN_FORMAT = 1
 MARKER = "<!-- einderive golden"
 
 
-def golden(d, spec_ref: str, steps: bool = False) -> str:
+def golden(d, spec_ref: str, steps: bool = False, cost=None) -> str:
     """The golden document of ``d``; ``spec_ref`` is the spec's path as the golden names it.
 
     ``steps`` adds the chain rule of each edge above its adjoint (``derive
-    --steps``); goldens are written without them."""
+    --steps``); goldens are written without them.  ``cost`` (a cost table, ``derive
+    --cost``) adds a Cost section before the graph."""
     out = [f"{MARKER} (format {GOLDEN_FORMAT}); "
            f"regenerate with `einderive check --update`, do not edit -->",
            f"# {d.name}", "",
@@ -30,6 +31,9 @@ def golden(d, spec_ref: str, steps: bool = False) -> str:
     if d.spec.description:
         out += [d.spec.description, ""]
     out += _body(d, steps)
+    if cost is not None:
+        from .cost import markdown as cost_section
+        out += cost_section(cost)
     out += ["## Graph", "", "```mermaid", mermaid(d).rstrip("\n"), "```"]
     return "\n".join(out).rstrip("\n") + "\n"
 
