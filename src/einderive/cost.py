@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import sympy
+import sympy  # type: ignore[import-untyped]
 from sympy import Expr, Indexed, KroneckerDelta, Mul, Sum, Symbol
 
 from . import matrix as mx
@@ -59,7 +59,7 @@ class FormulaCost(Record):
     tensor: str
     phase: str  # 'forward' or 'backward'
     flops: Flops
-    reads: tuple  # names of the forward tensors (inputs and nodes) the formula reads
+    reads: tuple[Any, ...]  # names of the forward tensors (inputs and nodes) the formula reads
     form: str  # 'matrix' or 'index' (no matrix form: counted from the index form)
 
 
@@ -68,9 +68,9 @@ class Saved(Record):
 
     name: str
     kind: str  # 'input' (the caller holds it anyway) or 'node' (an activation)
-    shape: tuple
+    shape: tuple[Any, ...]
     elements: Any  # SymPy expression
-    readers: tuple  # the adjoints whose formulas read it, in backward order
+    readers: tuple[Any, ...]  # the adjoints whose formulas read it, in backward order
     freed_after: str  # the last of them: the tensor can be freed once it is computed
     recompute: Flops | None  # FLOPs to recompute it from the rest of what is saved (nodes)
     matmul_input: bool  # an operand of a matrix product in the forward pass
@@ -80,8 +80,8 @@ class Policy(Record):
     """A choice of what to keep: the activations kept, and the FLOPs recomputing the rest adds."""
 
     name: str
-    kept: tuple  # names of the activations (nodes) kept
-    recomputed: tuple  # names recomputed in the backward pass
+    kept: tuple[Any, ...]  # names of the activations (nodes) kept
+    recomputed: tuple[Any, ...]  # names recomputed in the backward pass
     elements: Any  # elements of the activations kept
     added: Flops
 
@@ -91,12 +91,12 @@ class Cost(Record):
 
     name: str
     loss: str
-    dims: tuple  # ((dim name, size symbol), ...)
-    sizes: tuple  # ((dim name, int | None), ...): the spec's sizes, or those asked for
-    forward: tuple  # FormulaCost, in the graph's order
-    backward: tuple  # FormulaCost, in backward order (the loss's own adjoint left out)
-    saved: tuple  # Saved, in the graph's order
-    policies: tuple  # Policy: store all, selective, full
+    dims: tuple[Any, ...]  # ((dim name, size symbol), ...)
+    sizes: tuple[Any, ...]  # ((dim name, int | None), ...): the spec's sizes, or those asked for
+    forward: tuple[Any, ...]  # FormulaCost, in the graph's order
+    backward: tuple[Any, ...]  # FormulaCost, in backward order (the loss's own adjoint left out)
+    saved: tuple[Any, ...]  # Saved, in the graph's order
+    policies: tuple[Any, ...]  # Policy: store all, selective, full
 
     @property
     def forward_flops(self) -> Flops:
@@ -171,71 +171,108 @@ class _Counter:
     def size(self, s: Any) -> Expr:
         return self.sizes[s] if isinstance(s, str) else sympy.Integer(s)
 
-    def numel(self, shape: tuple) -> Expr:
+    def numel(self, shape: tuple[Any, ...]) -> Expr:
         return sympy.Mul(*[self.size(s) for s in shape])
 
     # -- formulas -----------------------------------------------------------------------
 
     def forward(self, t: Any) -> FormulaCost:
-        if t.kind == "anon":
-            m = self.d.anon.get(t.name)
-            if m is not None:
-                return self._matrix(t.name, "forward", m, ())
-            expr, idx = self.d.index.definitions[t.name]
-            return self._index(t.name, "forward", expr, idx)
-        form = dict((n.name, f) for n, f in self.d.forward)[t.name]
-        cost = self.formula(t.name, "forward", form)
-        if form.matrix is not None:
-            self._note_matmul_inputs(form.matrix)
-        return cost
+        """A forward node (or anonymous intermediate) as the generated code computes it: from
+        its FExpr tree, not from the matrix form printed beside it."""
+        walk = _ForwardWalk(self)
+        flops = walk.flops(t.expr)
+        self.matmul_inputs |= walk.matmul_inputs
+        return FormulaCost(t.name, "forward", _tidy(flops), _ordered(self.graph, walk.reads),
+                           "expr")
 
     def formula(self, name: str, phase: str, form: Any) -> FormulaCost:
         if form.matrix is None:
             return self._index(name, phase, form.index, form.idx)
         return self._matrix(name, phase, form.matrix, form.wheres)
 
-    def _matrix(self, name: str, phase: str, m: mx.M, wheres: tuple) -> FormulaCost:
+    def _matrix(self, name: str, phase: str, m: mx.M, wheres: tuple[Any, ...]) -> FormulaCost:
         tree = _MatrixWalk(self, {w.lhs: w.rhs for w in wheres})
         flops = tree.flops(m)
         return FormulaCost(name, phase, _tidy(flops), _ordered(self.graph, tree.reads), "matrix")
 
-    def _index(self, name: str, phase: str, expr: Any, idx: tuple) -> FormulaCost:
+    def _index(self, name: str, phase: str, expr: Any, idx: tuple[Any, ...]) -> FormulaCost:
         walk = _IndexWalk(self)
         flops = walk.flops(expr, tuple(i for i in idx if i != 0))
         return FormulaCost(name, phase, _tidy(flops), _ordered(self.graph, walk.reads), "index")
 
-    def _note_matmul_inputs(self, m: mx.M) -> None:
-        for node in mx.walk(m):
-            if isinstance(node, mx.MatMul) and mx.cols(node.a) != 1:
-                for operand in (node.a, node.b):
-                    ref = _bare_ref(operand)
-                    if ref is not None:
-                        self.matmul_inputs.add(ref)
-            if isinstance(node, mx.Einsum) and len(node.operands) > 1:
-                self.matmul_inputs.update(r for r in map(_bare_ref, node.operands) if r)
-
-
-def _bare_ref(m: mx.M) -> str | None:
-    """The tensor a matrix-product operand is, through transposes and scales; None for an
-    expression (its value is made on the fly, not read from memory)."""
-    while isinstance(m, (mx.Transpose, mx.Scale)):
-        m = m.x
-    return m.name if isinstance(m, mx.Ref) and m.kind in ("tensor", "anon") else None
 
 
 def _tidy(f: Flops) -> Flops:
     return Flops(sympy.expand(f.matmul), sympy.expand(f.other))
 
 
-def _ordered(graph: Any, names: set[str]) -> tuple:
+def _ordered(graph: Any, names: set[str]) -> tuple[Any, ...]:
     order = {t.name: n for n, t in enumerate(graph.tensors)}
     return tuple(sorted(names, key=order.__getitem__))
+
+
+class _ForwardWalk:
+    """FLOPs of a forward node's FExpr tree, op by op, as the generated code computes it."""
+
+    def __init__(self, counter: _Counter):
+        self.c = counter
+        self.reads: set[str] = set()
+        self.matmul_inputs: set[str] = set()
+
+    def flops(self, e: Any) -> Flops:
+        args = [a for a in e.args if hasattr(a, "op")]
+        inner = _sum(self.flops(a) for a in args)
+        if e.op == "ref":
+            self.reads.add(e.param("name"))
+        if e.op in ("@", "einsum"):
+            self.matmul_inputs.update(r for r in map(_ref_name, args) if r)
+        return inner + self._here(e, args)
+
+    def _here(self, e: Any, args: list[Any]) -> Flops:
+        numel = self.c.numel
+        if e.op in ("ref", "num", "dim", "neg", "transpose"):
+            return Flops()
+        if e.op == "@":  # NumPy's matmul: 2k FLOPs per element of the result
+            return Flops(2 * numel(e.shape) * self.c.size(args[0].shape[-1]), ZERO)
+        if e.op == "einsum":
+            sub = e.param("subscripts")
+            lhs, out = sub.split("->") if "->" in sub else (sub, _implicit_output(sub))
+            terms = lhs.split(",")
+            sizes = {ch: self.c.size(s) for term, a in zip(terms, args)
+                     for ch, s in zip(term, a.shape)}
+            return einsum_flops(terms, out, sizes)
+        if e.op in ("sum", "mean"):
+            if not e.param("axes"):
+                return Flops()
+            divide = numel(e.shape) if e.op == "mean" else ZERO
+            return Flops(ZERO, numel(args[0].shape) + divide)
+        if e.op == "l2_loss":  # Σ (a − b)²: subtract, square, add
+            return Flops(ZERO, 3 * numel(args[0].shape))
+        if e.op in ("softmax", "logsumexp", "log_softmax"):
+            head = "logsumexp" if e.op == "log_softmax" else e.op
+            read, written = AXIS_FLOPS[head]
+            kept = numel(args[0].shape) / self.c.size(args[0].shape[e.param("axis")])
+            out = numel(e.shape) if head == "logsumexp" and e.op != "log_softmax" else kept
+            extra = numel(e.shape) if e.op == "log_softmax" else ZERO  # x − logsumexp(x)
+            return Flops(ZERO, read * numel(args[0].shape) + written * out + extra)
+        return Flops(ZERO, numel(e.shape))  # arithmetic and scalar functions: one per element
+
+
+def _ref_name(e: Any) -> str | None:
+    while e.op == "transpose":
+        e = e.args[0]
+    return e.param("name") if e.op == "ref" else None
+
+
+def _implicit_output(sub: str) -> str:
+    letters = sub.replace(",", "")
+    return "".join(sorted(ch for ch in set(letters) if letters.count(ch) == 1))
 
 
 class _MatrixWalk:
     """FLOPs of one matrix-form tree, as :class:`~einderive.render.code.Compiler` compiles it."""
 
-    def __init__(self, counter: _Counter, wheres: dict):
+    def __init__(self, counter: _Counter, wheres: dict[Any, Any]):
         self.c = counter
         self.wheres = wheres
         self.reads: set[str] = set()
@@ -246,7 +283,7 @@ class _MatrixWalk:
     def _each(self, parts: Iterable[mx.M]) -> Flops:
         return _sum(self.flops(p) for p in parts)
 
-    def _elementwise(self, per_element: int, shape: tuple) -> Flops:
+    def _elementwise(self, per_element: int, shape: tuple[Any, ...]) -> Flops:
         return Flops(ZERO, per_element * self.c.numel(shape))
 
     def _Ref(self, m: mx.Ref) -> Flops:
@@ -270,13 +307,13 @@ class _MatrixWalk:
         here = Flops(ZERO, rows * cols) if inner == 1 else Flops(2 * rows * inner * cols, ZERO)
         return self._each((m.a, m.b)) + here
 
-    def _Hadamard(self, m: mx.Hadamard) -> Flops:
-        num = [f for f in m.factors if not (isinstance(f, mx.Pow) and f.exp < 0)]
-        den = [mx.power(f.x, -f.exp) for f in m.factors if isinstance(f, mx.Pow) and f.exp < 0]
+    def _Hadamard(self, m: Any) -> Flops:  # mx.Hadamard
+        num = [f for f in m.factors if not _divides(f)]
+        den = [mx.power(f.x, -f.exp) for f in m.factors if _divides(f)]
         ops = len(num) + len(den) - (1 if num else 0)  # 1 ⊘ x when nothing is on top
         return self._each(num + den) + self._elementwise(ops, m.shape)
 
-    def _Scale(self, m: mx.Scale) -> Flops:
+    def _Scale(self, m: Any) -> Flops:  # mx.Scale
         free = isinstance(m.coeff, mx.Const) and m.coeff.value in (1, -1)
         return self._each((m.coeff, m.x)) + self._elementwise(0 if free else 1, m.x.shape)
 
@@ -291,12 +328,12 @@ class _MatrixWalk:
             return self.flops(self.wheres[m])  # the code computes the where's right side
         return self.flops(m.x) + self._elementwise(1, m.shape)
 
-    def _AxisFn(self, m: mx.AxisFn) -> Flops:
+    def _AxisFn(self, m: Any) -> Flops:  # mx.AxisFn
         read, written = AXIS_FLOPS[m.head]
         per = read * self.c.numel(m.x.shape) + written * self.c.numel(m.shape)
         return self.flops(m.x) + Flops(ZERO, per)
 
-    def _Reduce(self, m: mx.Reduce) -> Flops:
+    def _Reduce(self, m: Any) -> Flops:  # mx.Reduce
         axis = {"rowsum": mx.cols(m.x), "colsum": mx.rows(m.x)}.get(m.kind)
         here = Flops() if axis == 1 else self._elementwise(1, m.x.shape)  # a vector's own sum
         return self.flops(m.x) + here
@@ -311,7 +348,13 @@ class _MatrixWalk:
         return self._each(m.operands) + einsum_flops(terms, out, sizes)
 
 
-def einsum_flops(terms: list, out: str, sizes: Mapping[Any, Expr]) -> Flops:
+def _divides(f: Any) -> bool:
+    """A factor ``x^(-k)`` of an elementwise product, which the code divides by."""
+    exp: Any = getattr(f, "exp", 0)
+    return isinstance(f, mx.Pow) and bool(exp < 0)
+
+
+def einsum_flops(terms: list[Any], out: str, sizes: Mapping[Any, Expr]) -> Flops:
     """An einsum contracted pairwise from the left, as ``torch.einsum`` does without
     opt_einsum: a step that sums an index both operands hold is a batched matrix product
     (2 FLOPs per point of its index space); an index only one operand holds and nothing later
@@ -352,25 +395,25 @@ class _IndexWalk:
         self.limits: dict[Symbol, str] = {}
 
     def dim(self, i: Any) -> Expr:
-        name = self.ctx.index_dim.get(i) or self.limits.get(i)
+        name: Any = self.ctx.index_dim.get(i) or self.limits.get(i)
         return self.c.sizes[name]
 
     def points(self, idx: Iterable[Any]) -> Expr:
         return sympy.Mul(*[self.dim(i) for i in idx])
 
-    def flops(self, expr: Any, out: tuple) -> Flops:
+    def flops(self, expr: Any, out: tuple[Any, ...]) -> Flops:
         f, idx = self.walk(expr)
         missing = [i for i in out if i not in idx]
         return f + (Flops(ZERO, self.points(out)) if missing else Flops())  # spread by ones
 
-    def walk(self, e: Any) -> tuple[Flops, tuple]:
+    def walk(self, e: Any) -> tuple[Flops, tuple[Any, ...]]:
         if e.is_Number:
             return Flops(), ()
         if isinstance(e, Symbol):
             self._read(e)
             return Flops(), ()
         if isinstance(e, Indexed):
-            self._read(key_of(e))
+            self._read(key_of(e))  # type: ignore[no-untyped-call]
             idx = tuple(dict.fromkeys(i for i in e.indices if i != 0))
             return Flops(), idx
         if isinstance(e, sympy.Add):
@@ -392,7 +435,7 @@ class _IndexWalk:
             f, idx = self.walk(e.args[0])
             return f + Flops(ZERO, self.points(idx)), idx
         if isinstance(e, AxisFunction):
-            name = self.ctx.tensor_of[key_of(e.label)]
+            name = self.ctx.tensor_of[key_of(e.label)]  # type: ignore[no-untyped-call]
             self.reads.add(name)
             shape = self.c.graph[name].shape
             read, written = AXIS_FLOPS[e.head]
@@ -404,7 +447,7 @@ class _IndexWalk:
         if key in self.ctx.tensor_of:
             self.reads.add(self.ctx.tensor_of[key])
 
-    def _product(self, factors: tuple, summed: tuple) -> tuple[Flops, tuple]:
+    def _product(self, factors: tuple[Any, ...], summed: tuple[Any, ...]) -> tuple[Flops, tuple[Any, ...]]:
         parts = [self.walk(f) for f in factors]
         flops = _sum(f for f, _ in parts)
         tensors = [ix for _, ix in parts if ix]
@@ -417,7 +460,7 @@ class _IndexWalk:
         return flops + Flops(ZERO, n_scalars * self.points(out)), out
 
 
-def _einsum_to(tensors: list, out: tuple, dim: Any) -> Flops:
+def _einsum_to(tensors: list[Any], out: tuple[Any, ...], dim: Any) -> Flops:
     """:func:`einsum_flops` over index symbols rather than letters."""
     letter = {i: chr(0x4E00 + n) for n, i in enumerate(dict.fromkeys(i for t in tensors for i in t))}
     sizes = {letter[i]: dim(i) for i in letter}
@@ -429,7 +472,7 @@ def _einsum_to(tensors: list, out: tuple, dim: Any) -> Flops:
 # Saved for backward, and recomputation
 
 
-def _saved(d: Any, forward: tuple, backward: tuple, counter: _Counter) -> tuple:
+def _saved(d: Any, forward: tuple[Any, ...], backward: tuple[Any, ...], counter: _Counter) -> tuple[Any, ...]:
     readers: dict[str, list[str]] = {}
     for f in backward:
         for name in f.reads:
@@ -461,7 +504,7 @@ def _recompute(targets: set[str], kept: set[str], defs: Mapping[str, FormulaCost
     return _sum(defs[n].flops for n in sorted(need))
 
 
-def _policies(d: Any, forward: tuple, saved: tuple) -> tuple:
+def _policies(d: Any, forward: tuple[Any, ...], saved: tuple[Any, ...]) -> tuple[Any, ...]:
     """What to keep, in the terms of Korthikanti et al. 2022 ("Reducing Activation Recomputation
     in Large Transformer Models"): store every activation; selective recomputation, keeping only
     the inputs of matrix products and recomputing the rest; keeping besides them what only a
@@ -470,7 +513,7 @@ def _policies(d: Any, forward: tuple, saved: tuple) -> tuple:
     defs = {f.tensor: f for f in forward}
     nodes = [s for s in saved if s.kind == "node"]
     costly = {s.name for s in nodes if s.recompute is not None and s.recompute.matmul != 0}
-    choices = (("store all", [s.name for s in nodes]),
+    choices: tuple[tuple[str, list[str]], ...] = (("store all", [s.name for s in nodes]),
                ("selective", [s.name for s in nodes if s.matmul_input]),
                ("no matmul recomputed", [s.name for s in nodes
                                          if s.matmul_input or s.name in costly]),
@@ -501,21 +544,21 @@ class Row(Record):
     tensor: str
     phase: str
     form: str
-    reads: tuple
+    reads: tuple[Any, ...]
     matmul: Q
     other: Q
     total: Q
-    freed: tuple = ()  # activations and inputs read for the last time here
+    freed: tuple[Any, ...] = ()  # activations and inputs read for the last time here
     live: Q | None = None  # activation elements still held after this formula
 
 
 class SavedRow(Record):
     name: str
     kind: str
-    shape: tuple
+    shape: tuple[Any, ...]
     elements: Q
     bytes: Q
-    readers: tuple
+    readers: tuple[Any, ...]
     freed_after: str
     matmul_input: bool
     recompute: Q | None  # FLOPs to recompute it from the rest of what is saved
@@ -524,8 +567,8 @@ class SavedRow(Record):
 
 class PolicyRow(Record):
     name: str
-    kept: tuple
-    recomputed: tuple
+    kept: tuple[Any, ...]
+    recomputed: tuple[Any, ...]
     elements: Q
     bytes: Q
     saved_bytes: Q  # memory it saves, compared with storing every activation
@@ -538,20 +581,20 @@ class CostTable(Record):
     loss: str
     dtype: str
     bytes_per_element: int
-    sizes: tuple  # ((dim, int | None), ...)
-    forward: tuple  # Row
-    backward: tuple  # Row
+    sizes: tuple[Any, ...]  # ((dim, int | None), ...)
+    forward: tuple[Any, ...]  # Row
+    backward: tuple[Any, ...]  # Row
     forward_total: Row
     backward_total: Row
     matmul_ratio: Q | None  # backward over forward matmul FLOPs
     leading_ratio: Q | None  # backward over forward FLOPs, highest-degree terms only
     total_ratio: Q | None  # backward over forward FLOPs, all of them
-    saved: tuple  # SavedRow
+    saved: tuple[Any, ...]  # SavedRow
     activation_elements: Q
     activation_bytes: Q
     input_elements: Q
     input_bytes: Q
-    policies: tuple  # PolicyRow
+    policies: tuple[Any, ...]  # PolicyRow
 
 
 def table(c: Cost, dtype: str = "fp32") -> CostTable:
@@ -562,7 +605,7 @@ def table(c: Cost, dtype: str = "fp32") -> CostTable:
         x = x if ratio else sympy.expand(x)
         return Q(x, c.at(x) if c.known() else None)
 
-    def row(f: FormulaCost, freed: tuple = (), live: Any = None) -> Row:
+    def row(f: FormulaCost, freed: tuple[Any, ...] = (), live: Any = None) -> Row:
         return Row(f.tensor, f.phase, f.form, f.reads, q(f.flops.matmul), q(f.flops.other),
                    q(f.flops.total), freed, None if live is None else q(live))
 
@@ -597,7 +640,7 @@ def table(c: Cost, dtype: str = "fp32") -> CostTable:
               for p in c.policies))
 
 
-def _leading_ratio(num: Expr, den: Expr, syms: list) -> Expr | None:
+def _leading_ratio(num: Expr, den: Expr, syms: list[Any]) -> Expr | None:
     """The ratio of the highest-degree terms: 2 for a block whose backward pass is twice its
     forward pass up to elementwise (lower-degree) terms."""
     if den == 0 or num == 0:
@@ -605,7 +648,7 @@ def _leading_ratio(num: Expr, den: Expr, syms: list) -> Expr | None:
     return sympy.cancel(_leading(num, syms) / _leading(den, syms))
 
 
-def _leading(e: Expr, syms: list) -> Expr:
+def _leading(e: Expr, syms: list[Any]) -> Expr:
     poly = sympy.Poly(e, *syms)
     top = poly.total_degree()
     return sympy.Add(*[coeff * sympy.Mul(*[s ** k for s, k in zip(syms, monom)])

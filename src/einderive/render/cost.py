@@ -10,7 +10,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-import sympy
+import sympy  # type: ignore[import-untyped]
 
 from ..cost import CostTable, PolicyRow, Q, Row, SavedRow
 
@@ -58,7 +58,7 @@ def _poly(e: Any, ascii_: bool) -> str:
     return out
 
 
-def _monomial(coeff: Any, factors: tuple, ascii_: bool) -> str:
+def _monomial(coeff: Any, factors: tuple[Any, ...], ascii_: bool) -> str:
     times = "*" if ascii_ else "·"
     parts = [] if coeff == 1 and factors else [str(coeff)]
     for f in sorted(factors, key=sympy.default_sort_key):
@@ -100,7 +100,7 @@ def _q(q: Q | None) -> str:
     return "" if q is None else expr_text(q.sym)
 
 
-def _shape(shape: tuple) -> str:
+def _shape(shape: tuple[Any, ...]) -> str:
     return "×".join(str(s) for s in shape) or "scalar"
 
 
@@ -188,7 +188,7 @@ def policy_rows(t: CostTable) -> list[list[str]]:
     return rows
 
 
-def _names(names: tuple) -> str:
+def _names(names: tuple[Any, ...]) -> str:
     return ", ".join(names) or "-"
 
 
@@ -249,7 +249,7 @@ def markdown_document(t: CostTable) -> str:
 # -- JSON ----------------------------------------------------------------------------------
 
 
-def _jq(q: Q | None) -> dict | None:
+def _jq(q: Q | None) -> dict[str, Any] | None:
     if q is None:
         return None
     num = q.num
@@ -258,7 +258,7 @@ def _jq(q: Q | None) -> dict | None:
     return {"symbolic": expr_text(q.sym, ascii_=True), "value": num}
 
 
-def _jrow(r: Row) -> dict:
+def _jrow(r: Row) -> dict[str, Any]:
     out: dict[str, Any] = {"tensor": r.tensor, "form": r.form, "reads": list(r.reads),
                            "matmul": _jq(r.matmul), "other": _jq(r.other),
                            "total": _jq(r.total)}
@@ -267,7 +267,7 @@ def _jrow(r: Row) -> dict:
     return out
 
 
-def json_section(t: CostTable) -> dict:
+def json_section(t: CostTable) -> dict[str, Any]:
     """The ``cost`` object of a JSON document (README, "JSON output")."""
     return {
         "dtype": t.dtype,
@@ -288,7 +288,7 @@ def json_section(t: CostTable) -> dict:
     }
 
 
-def _jsaved(s: SavedRow) -> dict:
+def _jsaved(s: SavedRow) -> dict[str, Any]:
     return {"tensor": s.name, "kind": s.kind, "shape": [str(x) for x in s.shape],
             "elements": _jq(s.elements), "bytes": _jq(s.bytes), "read_by": list(s.readers),
             "freed_after": s.freed_after, "matmul_input": s.matmul_input,
@@ -296,13 +296,13 @@ def _jsaved(s: SavedRow) -> dict:
             if s.recompute is not None else None}
 
 
-def _jpolicy(p: PolicyRow) -> dict:
+def _jpolicy(p: PolicyRow) -> dict[str, Any]:
     return {"policy": p.name, "keeps": list(p.kept), "recomputes": list(p.recomputed),
             "elements": _jq(p.elements), "bytes": _jq(p.bytes), "bytes_saved": _jq(p.saved_bytes),
             "flops_added": _jq(p.added), "matmul_flops_added": _jq(p.added_matmul)}
 
 
-def json_document(t: CostTable) -> dict:
+def json_document(t: CostTable) -> dict[str, Any]:
     """``einderive cost -f json``: schema ``einderive/cost`` version 1 (fields only added)."""
     from .._version import __version__
     return {"schema": "einderive/cost", "schema_version": 1,
