@@ -4,7 +4,8 @@ Every count comes from the tree that is printed and compiled (the matrix form, o
 form where there is none), walked once, so the cost is linear in the graph and symbolic in the
 dims: nothing is expanded, and sizes only enter when a number is asked for (:meth:`Cost.at`).
 
-Conventions (as the generated code computes each formula, without common subexpressions):
+Conventions (as the generated code computes each formula, without common subexpressions: a
+forward node from its definition, the FExpr tree; an adjoint from its printed form):
 
 - a product of an m×k and a k×n matrix is 2mkn FLOPs (a multiply and an add per term); a
   matrix-vector product and a dot product are the same rule with n = 1 (and m = 1).  These,
@@ -127,8 +128,13 @@ class Cost(Record):
     def at(self, x: Any) -> Any:
         """``x`` (an expression in the dims) at the sizes; an int, or a Rational for a ratio."""
         subs = {sym: sympy.Integer(size) for (_, sym), (_, size) in zip(self.dims, self.sizes)}
-        value = sympy.sympify(x).xreplace(subs)  # x is a SymPy expression, never user text
+        value = as_expr(x).xreplace(subs)
         return int(value) if value.is_Integer else value
+
+
+def as_expr(x: Any) -> Expr:
+    """A count as a SymPy expression (a Python int where a sum of nothing was 0)."""
+    return sympy.Integer(x) if isinstance(x, int) else x
 
 
 def _sum(items: Iterable[Flops]) -> Flops:
@@ -550,6 +556,7 @@ class Row(Record):
     total: Q
     freed: tuple[Any, ...] = ()  # activations and inputs read for the last time here
     live: Q | None = None  # activation elements still held after this formula
+    live_bytes: Q | None = None
 
 
 class SavedRow(Record):
@@ -607,7 +614,8 @@ def table(c: Cost, dtype: str = "fp32") -> CostTable:
 
     def row(f: FormulaCost, freed: tuple[Any, ...] = (), live: Any = None) -> Row:
         return Row(f.tensor, f.phase, f.form, f.reads, q(f.flops.matmul), q(f.flops.other),
-                   q(f.flops.total), freed, None if live is None else q(live))
+                   q(f.flops.total), freed, None if live is None else q(live),
+                   None if live is None else q(live * width))
 
     forward = tuple(row(f) for f in c.forward)
     live = c.activation_elements

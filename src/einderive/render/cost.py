@@ -12,10 +12,11 @@ from typing import Any
 
 import sympy  # type: ignore[import-untyped]
 
-from ..cost import CostTable, PolicyRow, Q, Row, SavedRow
+from ..cost import CostTable, PolicyRow, Q, Row, SavedRow, as_expr
 
 CONVENTIONS = (
-    "FLOPs as the printed formulas compute them: an m×k by k×n product is 2mkn (a "
+    "FLOPs as the generated code computes each formula (a forward node from its definition, "
+    "an adjoint from its printed form): an m×k by k×n product is 2mkn (a "
     "matrix-vector or dot product likewise; these and einsum contractions are the matmul "
     "FLOPs); an outer product mn; each elementwise op, scalar function or reduction one per "
     "element (softmax 5, logsumexp 4 per element read and 2 per element written); "
@@ -34,7 +35,7 @@ SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 def expr_text(e: Any, ascii_: bool = False) -> str:
     """A count in the dims: ``2·B·D·H + B`` (or ``2*B*D*H + B``); a ratio as ``(…)/(…)``."""
-    num, den = sympy.fraction(sympy.sympify(e))
+    num, den = sympy.fraction(as_expr(e))
     if den != 1:
         return f"{_bracket(_poly(num, ascii_))}/{_bracket(_poly(den, ascii_))}"
     return _poly(num, ascii_)
@@ -75,7 +76,7 @@ def number(n: Any) -> str:
     if n is None:
         return "?"
     if isinstance(n, sympy.Rational) and not n.is_Integer:
-        return f"{float(n):.3g}"
+        return f"{float(n):.6g}"  # a ratio: 2.00003 is not 2
     n = int(n)
     if abs(n) < 10**6:
         return f"{n:,}"
@@ -133,7 +134,7 @@ def ratio_lines(t: CostTable) -> list[str]:
     out = []
     if t.matmul_ratio is not None:
         r = t.matmul_ratio
-        at = f" = {number(r.num)}" if r.num is not None and sympy.sympify(r.sym).free_symbols \
+        at = f" = {number(r.num)}" if r.num is not None and as_expr(r.sym).free_symbols \
             else ""
         out.append(f"backward/forward, matmul FLOPs: {expr_text(r.sym)}{at}")
     if t.leading_ratio is not None:
@@ -146,7 +147,7 @@ def ratio_lines(t: CostTable) -> list[str]:
 
 def saved_rows(t: CostTable) -> list[list[str]]:
     rows = [["tensor", "kind", "shape", "elements", f"bytes ({t.dtype})", "read by",
-             "freed after", "recompute FLOPs"]]
+             "freed after", "FLOPs to recompute"]]
     for s in t.saved:
         rows.append([s.name, _kind(s), _shape(s.shape), _q(s.elements), size(s.bytes.num),
                      ", ".join(f"∂{t.loss}/∂{r}" for r in s.readers),
@@ -174,17 +175,18 @@ def timeline_rows(t: CostTable) -> list[list[str]]:
     rows = [["after", "last use of", "activations still held"]]
     for r in t.backward:
         if r.freed:
-            rows.append([_label(t, r), ", ".join(r.freed), f"{_q(r.live)} ({number(r.live.num if r.live else None)})"])
+            held = f"{_q(r.live)} ({size(r.live_bytes.num)})" if r.live and r.live_bytes else ""
+            rows.append([_label(t, r), ", ".join(r.freed), held])
     return rows
 
 
 def policy_rows(t: CostTable) -> list[list[str]]:
     rows = [["policy", "keeps", "recomputes", "activation memory", "memory saved",
-             "FLOPs added", "of which matmul"]]
+             "FLOPs added"]]
     for p in t.policies:
         rows.append([p.name, _names(p.kept), _names(p.recomputed),
                      f"{_q(p.elements)} ({size(p.bytes.num)})", size(p.saved_bytes.num),
-                     f"{_q(p.added)} ({number(p.added.num)})", _q(p.added_matmul)])
+                     f"{_q(p.added)} ({number(p.added.num)})"])
     return rows
 
 
@@ -263,7 +265,8 @@ def _jrow(r: Row) -> dict[str, Any]:
                            "matmul": _jq(r.matmul), "other": _jq(r.other),
                            "total": _jq(r.total)}
     if r.phase == "backward":
-        out.update({"frees": list(r.freed), "activations_held": _jq(r.live)})
+        out.update({"frees": list(r.freed),
+                    "activations_held": {"elements": _jq(r.live), "bytes": _jq(r.live_bytes)}})
     return out
 
 
