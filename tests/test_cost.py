@@ -357,3 +357,16 @@ def test_torch_softmax_saves_only_its_output():
         P = torch.softmax(S, dim=-1)
     assert len(saved) == 1 and saved[0].untyped_storage().data_ptr() == \
         P.untyped_storage().data_ptr()
+
+
+def test_readme_cost_examples_are_real_output(run, monkeypatch):
+    """Every ``$ einderive cost ...`` block in the README is what the command prints."""
+    import re
+    import shlex
+    readme = (SPECS.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```text\n\$ einderive cost (.*?)\n(.*?)```", readme, re.S)
+    assert len(blocks) >= 4
+    monkeypatch.chdir(SPECS.parent)
+    for args, shown in blocks:
+        result = run("cost", *shlex.split(args))
+        assert result.output == shown, args

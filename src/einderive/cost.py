@@ -61,7 +61,7 @@ class FormulaCost(Record):
     phase: str  # 'forward' or 'backward'
     flops: Flops
     reads: tuple[Any, ...]  # names of the forward tensors (inputs and nodes) the formula reads
-    form: str  # 'matrix' or 'index' (no matrix form: counted from the index form)
+    form: str  # 'definition' (a forward node's FExpr), 'matrix' or 'index' (no matrix form)
 
 
 class Saved(Record):
@@ -189,7 +189,7 @@ class _Counter:
         flops = walk.flops(t.expr)
         self.matmul_inputs |= walk.matmul_inputs
         return FormulaCost(t.name, "forward", _tidy(flops), _ordered(self.graph, walk.reads),
-                           "expr")
+                           "definition")
 
     def formula(self, name: str, phase: str, form: Any) -> FormulaCost:
         if form.matrix is None:
