@@ -370,3 +370,23 @@ def test_readme_cost_examples_are_real_output(run, monkeypatch):
     for args, shown in blocks:
         result = run("cost", *shlex.split(args))
         assert result.output == shown, args
+
+
+def test_check_holds_a_golden_cost_section(run, tmp_path, monkeypatch):
+    """A golden that has a Cost section keeps it: check compares it, --update rewrites it."""
+    import shutil
+    (tmp_path / "specs").mkdir()
+    shutil.copy(SPECS / "mlp.yaml", tmp_path / "specs" / "mlp.yaml")
+    monkeypatch.chdir(tmp_path)
+    golden = tmp_path / "specs" / "golden" / "mlp.md"
+    assert "written: specs/golden/mlp.md" in run("check", "--update", "specs").stdout
+    assert "## Cost" not in golden.read_text(encoding="utf-8")
+    golden.write_text(run("derive", "specs/mlp.yaml", "-f", "markdown", "--cost").stdout,
+                      encoding="utf-8")
+    run("check", "--update", "specs")  # the spec's path as the golden names it
+    assert "\n## Cost\n" in golden.read_text(encoding="utf-8")
+    assert run("check", "specs").exit_code == 0
+    spec = tmp_path / "specs" / "mlp.yaml"
+    spec.write_text(spec.read_text().replace("{M: 3, N: 4}", "{M: 5, N: 4}"), encoding="utf-8")
+    result = run("check", "specs")
+    assert result.exit_code == 1 and "| z | 2·M·N | 0 | 40 | W, x |" in result.output

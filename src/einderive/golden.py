@@ -56,10 +56,15 @@ def spec_ref(spec: Path, golden: Path) -> str:
     return Path(rel).as_posix()
 
 
-def render_golden(spec: Path, golden: Path) -> str:
-    from .api import derive_file
+COST_SECTION = "\n## Cost\n"  # a golden written with `derive -f markdown --cost` keeps it
+
+
+def render_golden(spec: Path, golden: Path, cost: bool = False) -> str:
+    """The golden of ``spec``; ``cost`` holds the cost section too (a golden that has one)."""
+    from .api import cost_table, derive_file
     from .render.markdown import golden as document
-    return document(derive_file(spec), spec_ref(spec, golden))
+    d = derive_file(spec)
+    return document(d, spec_ref(spec, golden), cost=cost_table(d) if cost else None)
 
 
 def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
@@ -85,12 +90,12 @@ def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
                 "give the specs distinct file names, or check them with separate --golden-dir")))
             continue
         owner[key] = spec.resolve()
+        old = _read(golden)
         try:
-            new = render_golden(spec, golden)
+            new = render_golden(spec, golden, cost=COST_SECTION in (old or ""))
         except SpecError as exc:
             result.entries.append(Entry(spec, golden, "error", error=exc))
             continue
-        old = _read(golden)
         if old == new:
             result.entries.append(Entry(spec, golden, "passed"))
             continue
