@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 import sympy
 
 from conftest import SPEC_FILES, SPECS, derive_text
-from einderive.cost import cost, einsum_flops, table
+from einderive.cost import cost, table
+from einderive.flops import einsum_flops
 from einderive.derivation import derive
 from einderive.record import replace
 from einderive.spec import load
@@ -115,7 +115,7 @@ def test_llama_mlp_ratio_is_two_within_elementwise_terms():
 
 
 def test_attention_terms_in_t_squared():
-    """One head: the B·H·T² terms of the literature are the N·M ones here (N queries, M keys)."""
+    """One head: the literature's B·H·T² terms are the N·M ones here (N queries, M keys)."""
     N, M, D, E = dims("N", "M", "D", "E")
     c = cost(derived("attention"))
     assert c.forward_flops.matmul == 2 * N * M * D + 2 * N * M * E

@@ -12,7 +12,8 @@ from typing import Any
 
 import sympy  # type: ignore[import-untyped]
 
-from ..cost import CostTable, PolicyRow, Q, Row, SavedRow, as_expr
+from ..cost import CostTable, PolicyRow, Q, Row, SavedRow
+from ..flops import as_expr
 
 CONVENTIONS = (
     "FLOPs as the generated code computes each formula (a forward node from its definition, "
