@@ -14,11 +14,15 @@ import json
 
 import pytest
 import sympy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import SPEC_FILES, SPECS, derive_text
+from spec_strategies import valid_specs
 from einderive.cost import cost, table
 from einderive.flops import einsum_flops
 from einderive.derivation import derive
+from einderive.errors import SpecError
 from einderive.record import replace
 from einderive.spec import load
 
@@ -275,19 +279,10 @@ def _load(tmp_path, code: str, stem: str):
     return module
 
 
-@needs_torch
-@pytest.mark.parametrize("form", ["matrix", "index"])
-@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
-def test_matmul_flops_match_flop_counter_mode(tmp_path, path, form):
-    """The generated Function's forward is the forward pass; its backward runs the forward
-    again, then every adjoint: matmul FLOPs must be the counted ones, exactly (also where the
-    adjoints are compiled from their index forms, as einsums)."""
+def _check_against_flop_counter(tmp_path, d, stem: str) -> None:
     import torch_reference as R
     from einderive.render.pymodule import torch_module
-    d = derived(path.stem, every_input=True)
-    if form == "index":
-        d = without_matrix_forms(d)
-    module = _load(tmp_path, torch_module(d), f"cost_{path.stem}_{form}")
+    module = _load(tmp_path, torch_module(d), stem)
     fn = next(v for k, v in vars(module).items() if k.endswith("Function") and k != "Function")
     sizes = R.sizes_of(d.graph)
     values = R.random_inputs(d.graph, sizes)
@@ -300,6 +295,38 @@ def test_matmul_flops_match_flop_counter_mode(tmp_path, path, form):
         loss.backward()
     assert forward.get_total_flops() == c.at(c.forward_flops.matmul)
     assert backward.get_total_flops() == c.at(c.forward_flops.matmul + c.backward_flops.matmul)
+
+
+@needs_torch
+@pytest.mark.parametrize("form", ["matrix", "index"])
+@pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
+def test_matmul_flops_match_flop_counter_mode(tmp_path, path, form):
+    """The generated Function's forward is the forward pass; its backward runs the forward
+    again, then every adjoint: matmul FLOPs must be the counted ones, exactly (also where the
+    adjoints are compiled from their index forms, as einsums)."""
+    d = derived(path.stem, every_input=True)
+    if form == "index":
+        d = without_matrix_forms(d)
+    _check_against_flop_counter(tmp_path, d, f"cost_{path.stem}_{form}")
+
+
+_COUNT = iter(range(10**6))
+
+
+@needs_torch
+@settings(max_examples=12, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(valid_specs(), st.sampled_from(["matrix", "index"]))
+def test_random_specs_match_flop_counter_mode(tmp_path, text, form):
+    """Random valid specs (every op, broadcasting, rank 3, fan-out): the same exact agreement."""
+    try:
+        d = derive_text(text, "random.yaml")
+    except SpecError:
+        return  # a spec einderive refuses has no cost
+    d = derive(replace(d.graph, wrt=tuple(t.name for t in d.graph.inputs)), closed=False)
+    if form == "index":
+        d = without_matrix_forms(d)
+    _check_against_flop_counter(tmp_path, d, f"random_{next(_COUNT)}")
 
 
 # autograd's saved set differs from einderive's where the two compute a formula differently;

@@ -102,6 +102,22 @@ def _q(q: Q | None) -> str:
     return "" if q is None else expr_text(q.sym)
 
 
+def _count(q: Q) -> str:
+    """A count's number at the sizes; its formula where a dim has no size."""
+    return number(q.num) if q.num is not None else expr_text(q.sym)
+
+
+def _bytes(q: Q) -> str:
+    return size(q.num) if q.num is not None else f"{expr_text(q.sym)} B"
+
+
+def _both(q: Q, shown: Any = None) -> str:
+    """``formula (number)``; the formula alone where a dim has no size."""
+    if q.num is None:
+        return expr_text(q.sym)
+    return f"{expr_text(q.sym)} ({(shown or number)(q.num)})"
+
+
 def _shape(shape: tuple[Any, ...]) -> str:
     return "×".join(str(s) for s in shape) or "scalar"
 
@@ -118,16 +134,17 @@ def _label(t: CostTable, row: Row) -> str:
 
 
 def flop_rows(t: CostTable) -> list[list[str]]:
-    head = ["formula", "matmul FLOPs", "other FLOPs", f"total at {_sizes(t) or 'sizes'}",
+    known = t.forward_total.total.num is not None
+    head = ["formula", "matmul FLOPs", "other FLOPs", f"total at {_sizes(t)}" if known else "total",
             "reads"]
     rows = [head]
     for total, part in ((t.forward_total, t.forward), (t.backward_total, t.backward)):
         for r in part:
             note = " (index form)" if r.form == "index" else ""
-            rows.append([_label(t, r) + note, _q(r.matmul), _q(r.other), number(r.total.num),
+            rows.append([_label(t, r) + note, _q(r.matmul), _q(r.other), _count(r.total),
                          ", ".join(r.reads)])
         rows.append([f"{total.tensor} total", _q(total.matmul), _q(total.other),
-                     number(total.total.num), ""])
+                     _count(total.total), ""])
     return rows
 
 
@@ -150,7 +167,7 @@ def saved_rows(t: CostTable) -> list[list[str]]:
     rows = [["tensor", "kind", "shape", "elements", f"bytes ({t.dtype})", "read by",
              "freed after", "FLOPs to recompute"]]
     for s in t.saved:
-        rows.append([s.name, _kind(s), _shape(s.shape), _q(s.elements), size(s.bytes.num),
+        rows.append([s.name, _kind(s), _shape(s.shape), _q(s.elements), _bytes(s.bytes),
                      ", ".join(f"∂{t.loss}/∂{r}" for r in s.readers),
                      f"∂{t.loss}/∂{s.freed_after}", _recompute(s)])
     return rows
@@ -163,20 +180,21 @@ def _kind(s: SavedRow) -> str:
 def _recompute(s: SavedRow) -> str:
     if s.recompute is None:
         return "-"
-    return f"{_q(s.recompute)} ({number(s.recompute.num)})"
+    return _both(s.recompute)
 
 
 def memory_lines(t: CostTable) -> list[str]:
     return [f"activations kept: {_q(t.activation_elements)} elements, "
-            f"{size(t.activation_bytes.num)}; inputs read: {_q(t.input_elements)} elements, "
-            f"{size(t.input_bytes.num)}"]
+            f"{_bytes(t.activation_bytes)}; inputs read: {_q(t.input_elements)} elements, "
+            f"{_bytes(t.input_bytes)}"]
 
 
 def timeline_rows(t: CostTable) -> list[list[str]]:
     rows = [["after", "last use of", "activations still held"]]
     for r in t.backward:
         if r.freed:
-            held = f"{_q(r.live)} ({size(r.live_bytes.num)})" if r.live and r.live_bytes else ""
+            held = "" if r.live is None or r.live_bytes is None else \
+                _both(Q(r.live.sym, r.live_bytes.num), size)  # elements, and their bytes
             rows.append([_label(t, r), ", ".join(r.freed), held])
     return rows
 
@@ -186,8 +204,8 @@ def policy_rows(t: CostTable) -> list[list[str]]:
              "FLOPs added"]]
     for p in t.policies:
         rows.append([p.name, _names(p.kept), _names(p.recomputed),
-                     f"{_q(p.elements)} ({size(p.bytes.num)})", size(p.saved_bytes.num),
-                     f"{_q(p.added)} ({number(p.added.num)})"])
+                     _both(Q(p.elements.sym, p.bytes.num), size), _bytes(p.saved_bytes),
+                     _both(p.added)])
     return rows
 
 
@@ -293,7 +311,7 @@ def json_section(t: CostTable) -> dict[str, Any]:
 
 
 def _jsaved(s: SavedRow) -> dict[str, Any]:
-    return {"tensor": s.name, "kind": s.kind, "shape": [str(x) for x in s.shape],
+    return {"tensor": s.name, "kind": s.kind, "shape": [x if x == 1 else str(x) for x in s.shape],
             "elements": _jq(s.elements), "bytes": _jq(s.bytes), "read_by": list(s.readers),
             "freed_after": s.freed_after, "matmul_input": s.matmul_input,
             "recompute": {"total": _jq(s.recompute), "matmul": _jq(s.recompute_matmul)}
