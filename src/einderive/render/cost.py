@@ -240,7 +240,7 @@ def _grid(rows: list[list[str]]) -> list[str]:
 def markdown(t: CostTable, level: int = 2) -> list[str]:
     """The cost section of a Markdown document (``level`` is its heading's)."""
     h = "#" * level
-    at = f" at {_sizes(t)}" if _sizes(t) else ""
+    at = f" and at {_sizes(t)}" if _sizes(t) else ""
     out = [f"{h} Cost", "", f"Counted symbolically{at}, {t.dtype} ({t.bytes_per_element} "
            f"bytes an element). {CONVENTIONS}", "", f"{h}# FLOPs", "", *_table(flop_rows(t)),
            "", *[f"- {line}" for line in ratio_lines(t)], "", f"{h}# Saved for backward", "",
