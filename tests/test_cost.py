@@ -190,6 +190,10 @@ def test_an_anonymous_intermediate_is_a_forward_formula():
     assert [f.tensor for f in c.forward][-2:] == ["P", "L"]
     B, C = dims("B", "C")
     assert sum(f.flops.other for f in c.forward if f.tensor not in ("P", "L")) == B * C
+    from einderive.render.cost import anon_labels, text
+    shown = text(table(c), anon_labels(d))
+    assert "\n  (S − x)         0             B·C " in shown  # shown by its definition
+    assert "5·B·C        60                 (S − x)\n" in shown
 
 
 # -- the command line ----------------------------------------------------------------------

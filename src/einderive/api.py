@@ -63,15 +63,15 @@ def cost_table(d, sizes: dict | None = None, dtype: str = "fp32"):
     return table(cost(d, sizes), dtype)
 
 
-def render_cost(t, fmt: str) -> str:
-    """A cost table alone (``einderive cost``): text, markdown or json."""
+def render_cost(d, t, fmt: str) -> str:
+    """``d``'s cost table ``t`` alone (``einderive cost``): text, markdown or json."""
     from .render import cost as C
     if fmt == "markdown":
-        return C.markdown_document(t)
+        return C.markdown_document(t, C.anon_labels(d))
     if fmt == "json":
         from .render.json_out import dumps
         return dumps([C.json_document(t)])
-    return C.text(t)
+    return C.text(t, C.anon_labels(d))
 
 
 def _source(d) -> str | None:

@@ -146,7 +146,7 @@ def derive(spec, fmt, latex, latex_env, standalone, columns, steps, expand, tree
     _warn(d)
     table = api.cost_table(d) if with_cost else None
     if fmt == "text":
-        after = "\n" + api.render_cost(table, "text") if table is not None else ""
+        after = "\n" + api.render_cost(d, table, "text") if table is not None else ""
         _emit_rich(d, output, after, steps=steps, expand=expand, tree=tree)
         return
     text = api.render(d, fmt, latex_env=latex_env, standalone=standalone, steps=steps,
@@ -234,7 +234,7 @@ def cost(spec, dims, dtype, fmt, output):
     sizes = _parse_dims(dims)
     d = api.derive_file(spec, closed=False)
     _warn(d)
-    _emit(api.render_cost(api.cost_table(d, sizes, dtype), fmt), output)
+    _emit(api.render_cost(d, api.cost_table(d, sizes, dtype), fmt), output)
 
 
 @main.command(context_settings=CONTEXT)

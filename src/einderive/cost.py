@@ -20,6 +20,7 @@ from .record import Record
 
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4, "fp64": 8}
 
+
 class Saved(Record):
     """A forward tensor some adjoint formula reads, kept from the forward to the backward pass."""
 
@@ -53,7 +54,7 @@ class Cost(Record):
     forward: tuple[Any, ...]  # FormulaCost, in the graph's order
     backward: tuple[Any, ...]  # FormulaCost, in backward order (the loss's own adjoint left out)
     saved: tuple[Any, ...]  # Saved, in the graph's order
-    policies: tuple[Any, ...]  # Policy: store all, selective, full
+    policies: tuple[Any, ...]  # Policy: store all, selective, no matmul recomputed, full
 
     @property
     def forward_flops(self) -> Flops:

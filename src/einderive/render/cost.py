@@ -8,6 +8,7 @@ from their SymPy trees: ``2·B·D·H`` in text, ``2*B*D*H`` in JSON (which SymPy
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping
 from typing import Any
 
 import sympy  # type: ignore[import-untyped]
@@ -126,14 +127,29 @@ def _sizes(t: CostTable) -> str:
     return ", ".join(f"{d}={s}" for d, s in t.sizes if s is not None)
 
 
-def _label(t: CostTable, row: Row) -> str:
-    return row.tensor if row.phase == "forward" else f"∂{t.loss}/∂{row.tensor}"
+Names = Mapping[str, str]  # how a tensor is shown: an anonymous one by its definition
+
+
+def anon_labels(d: Any) -> dict[str, str]:
+    """Each anonymous intermediate of ``d`` as the derivation prints it: ``(S − x)``."""
+    from .text import printer
+    p = printer(d)
+    return {name: f"({p.matrix(m)})" for name, m in d.anon.items() if m is not None}
+
+
+def _label(t: CostTable, row: Row, names: Names) -> str:
+    name = names.get(row.tensor, row.tensor)
+    return name if row.phase == "forward" else f"∂{t.loss}/∂{name}"
+
+
+def _list(items: Any, names: Names) -> str:
+    return ", ".join(names.get(n, n) for n in items)
 
 
 # -- the rows, shared by text and Markdown --------------------------------------------------
 
 
-def flop_rows(t: CostTable) -> list[list[str]]:
+def flop_rows(t: CostTable, names: Names) -> list[list[str]]:
     known = t.forward_total.total.num is not None
     head = ["formula", "matmul FLOPs", "other FLOPs", f"total at {_sizes(t)}" if known else "total",
             "reads"]
@@ -141,8 +157,8 @@ def flop_rows(t: CostTable) -> list[list[str]]:
     for total, part in ((t.forward_total, t.forward), (t.backward_total, t.backward)):
         for r in part:
             note = " (index form)" if r.form == "index" else ""
-            rows.append([_label(t, r) + note, _q(r.matmul), _q(r.other), _count(r.total),
-                         ", ".join(r.reads)])
+            rows.append([_label(t, r, names) + note, _q(r.matmul), _q(r.other),
+                         _count(r.total), _list(r.reads, names)])
         rows.append([f"{total.tensor} total", _q(total.matmul), _q(total.other),
                      _count(total.total), ""])
     return rows
@@ -163,12 +179,12 @@ def ratio_lines(t: CostTable) -> list[str]:
     return out
 
 
-def saved_rows(t: CostTable) -> list[list[str]]:
+def saved_rows(t: CostTable, names: Names) -> list[list[str]]:
     rows = [["tensor", "kind", "shape", "elements", f"bytes ({t.dtype})", "read by",
              "freed after", "FLOPs to recompute"]]
     for s in t.saved:
-        rows.append([s.name, _kind(s), _shape(s.shape), _q(s.elements), _bytes(s.bytes),
-                     ", ".join(f"∂{t.loss}/∂{r}" for r in s.readers),
+        rows.append([names.get(s.name, s.name), _kind(s), _shape(s.shape), _q(s.elements),
+                     _bytes(s.bytes), ", ".join(f"∂{t.loss}/∂{r}" for r in s.readers),
                      f"∂{t.loss}/∂{s.freed_after}", _recompute(s)])
     return rows
 
@@ -189,42 +205,40 @@ def memory_lines(t: CostTable) -> list[str]:
             f"{_bytes(t.input_bytes)}"]
 
 
-def timeline_rows(t: CostTable) -> list[list[str]]:
+def timeline_rows(t: CostTable, names: Names) -> list[list[str]]:
     rows = [["after", "last use of", "activations still held"]]
     for r in t.backward:
         if r.freed:
             held = "" if r.live is None or r.live_bytes is None else \
                 _both(Q(r.live.sym, r.live_bytes.num), size)  # elements, and their bytes
-            rows.append([_label(t, r), ", ".join(r.freed), held])
+            rows.append([_label(t, r, names), _list(r.freed, names), held])
     return rows
 
 
-def policy_rows(t: CostTable) -> list[list[str]]:
+def policy_rows(t: CostTable, names: Names) -> list[list[str]]:
     rows = [["policy", "keeps", "recomputes", "activation memory", "memory saved",
              "FLOPs added"]]
     for p in t.policies:
-        rows.append([p.name, _names(p.kept), _names(p.recomputed),
+        rows.append([p.name, _list(p.kept, names) or "-", _list(p.recomputed, names) or "-",
                      _both(Q(p.elements.sym, p.bytes.num), size), _bytes(p.saved_bytes),
                      _both(p.added)])
     return rows
 
 
-def _names(names: tuple[Any, ...]) -> str:
-    return ", ".join(names) or "-"
-
-
 # -- text ----------------------------------------------------------------------------------
 
 
-def text(t: CostTable) -> str:
+def text(t: CostTable, names: Names | None = None) -> str:
+    """The table for a terminal; ``names`` shows anonymous intermediates (:func:`anon_labels`)."""
+    names = names or {}
     at = f" at {_sizes(t)}" if _sizes(t) else ""
     out = [f"Cost of {t.name}{at} ({t.dtype}, {t.bytes_per_element} bytes an element)", "",
-           "FLOPs", *_grid(flop_rows(t)), *ratio_lines(t), "",
-           "Saved for backward", *_grid(saved_rows(t)), *memory_lines(t)]
-    freed = timeline_rows(t)
+           "FLOPs", *_grid(flop_rows(t, names)), *ratio_lines(t), "",
+           "Saved for backward", *_grid(saved_rows(t, names)), *memory_lines(t)]
+    freed = timeline_rows(t, names)
     if len(freed) > 1:
         out += ["", "Freed during the backward pass", *_grid(freed)]
-    out += ["", "Recomputation", *_grid(policy_rows(t)), ""]
+    out += ["", "Recomputation", *_grid(policy_rows(t, names)), ""]
     out += [line for p in (CONVENTIONS, SAVED, POLICIES) for line in textwrap.wrap(p, 88)]
     return "\n".join(out) + "\n"
 
@@ -237,18 +251,19 @@ def _grid(rows: list[list[str]]) -> list[str]:
 # -- Markdown ------------------------------------------------------------------------------
 
 
-def markdown(t: CostTable, level: int = 2) -> list[str]:
+def markdown(t: CostTable, names: Names | None = None, level: int = 2) -> list[str]:
     """The cost section of a Markdown document (``level`` is its heading's)."""
+    names = names or {}
     h = "#" * level
     at = f" and at {_sizes(t)}" if _sizes(t) else ""
     out = [f"{h} Cost", "", f"Counted symbolically{at}, {t.dtype} ({t.bytes_per_element} "
-           f"bytes an element). {CONVENTIONS}", "", f"{h}# FLOPs", "", *_table(flop_rows(t)),
+           f"bytes an element). {CONVENTIONS}", "", f"{h}# FLOPs", "", *_table(flop_rows(t, names)),
            "", *[f"- {line}" for line in ratio_lines(t)], "", f"{h}# Saved for backward", "",
-           SAVED, "", *_table(saved_rows(t)), "", *[f"- {line}" for line in memory_lines(t)]]
-    freed = timeline_rows(t)
+           SAVED, "", *_table(saved_rows(t, names)), "", *[f"- {line}" for line in memory_lines(t)]]
+    freed = timeline_rows(t, names)
     if len(freed) > 1:
         out += ["", *_table(freed)]
-    out += ["", f"{h}# Recomputation", "", POLICIES, "", *_table(policy_rows(t)), ""]
+    out += ["", f"{h}# Recomputation", "", POLICIES, "", *_table(policy_rows(t, names)), ""]
     return out
 
 
@@ -263,8 +278,8 @@ def _cell(c: str) -> str:
     return c.replace("|", "\\|") if c else " "
 
 
-def markdown_document(t: CostTable) -> str:
-    return "\n".join([f"# {t.name}", "", *markdown(t)]).rstrip("\n") + "\n"
+def markdown_document(t: CostTable, names: Names | None = None) -> str:
+    return "\n".join([f"# {t.name}", "", *markdown(t, names)]).rstrip("\n") + "\n"
 
 
 # -- JSON ----------------------------------------------------------------------------------

@@ -32,8 +32,8 @@ def golden(d, spec_ref: str, steps: bool = False, cost=None) -> str:
         out += [d.spec.description, ""]
     out += _body(d, steps)
     if cost is not None:
-        from .cost import markdown as cost_section
-        out += cost_section(cost)
+        from .cost import anon_labels, markdown as cost_section
+        out += cost_section(cost, anon_labels(d))
     out += ["## Graph", "", "```mermaid", mermaid(d).rstrip("\n"), "```"]
     return "\n".join(out).rstrip("\n") + "\n"
 
