@@ -22,6 +22,7 @@ from .render.styles import Latex, Unicode
 from .verify import DEFAULT_TOL, Report
 
 if TYPE_CHECKING:
+    from .cost import CostTable
     from .render.sheet import ItemRow
 
 
@@ -150,12 +151,14 @@ def derive_file(path: str | Path, closed: bool = True) -> engine.Derivation:
 
 
 def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", standalone: bool = False,
-           steps: bool = False, expand: bool = False, columns: int = 1) -> str:
+           steps: bool = False, expand: bool = False, columns: int = 1,
+           cost: CostTable | None = None) -> str:
     """``d`` in one of the machine formats (the terminal view is Rich's).
 
     Markdown and JSON always hold the closed forms, so ``expand`` changes
     only LaTeX; ``steps`` adds the chain rule to LaTeX, Markdown and JSON.
-    LaTeX rows fit a one-column article, or with ``columns=2`` a two-column one."""
+    LaTeX rows fit a one-column article, or with ``columns=2`` a two-column one.
+    ``cost`` (a :func:`cost_table`) adds the cost section to Markdown and JSON."""
     if fmt == "latex":
         from .render import latex
         if standalone:
@@ -164,16 +167,38 @@ def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", stand
         return latex.fragment(d, env=latex_env, steps=steps, expand=expand, columns=columns)
     if fmt == "markdown":
         from .render.markdown import golden
-        return golden(d, Path(d.spec.path).name if d.spec.path else d.name, steps=steps)
+        return golden(d, Path(d.spec.path).name if d.spec.path else d.name, steps=steps,
+                      cost=cost)
     if fmt == "json":
         from .render.json_out import document, dumps
-        return dumps([document(d, steps=steps)])
+        return dumps([document(d, steps=steps, cost=cost)])
     if fmt == "numpy":
         from .render.pymodule import numpy_module
         return numpy_module(d, source=_source(d))
     if fmt == "torch":
         return torch_module(d)
     raise ValueError(f"unknown format {fmt!r}")  # pragma: no cover - the CLI checks
+
+
+def cost_table(d: engine.Derivation, sizes: dict[str, int] | None = None,
+               dtype: str = "fp32") -> CostTable:
+    """What ``d``'s backward pass costs (FLOPs, saved tensors, recomputation), counted
+    symbolically and at ``sizes`` (default: the spec's); a dim ``d`` lacks is an error."""
+    from .cost import cost, table
+    if sizes:
+        _check_dims(sizes, [d])
+    return table(cost(d, sizes), dtype)
+
+
+def render_cost(d: engine.Derivation, t: CostTable, fmt: str) -> str:
+    """``d``'s cost table ``t`` alone (``einderive cost``): text, markdown or json."""
+    from .render import cost as C
+    if fmt == "markdown":
+        return C.markdown_document(t, C.anon_labels(d))
+    if fmt == "json":
+        from .render.json_out import dumps
+        return dumps([C.json_document(t)])
+    return C.text(t, C.anon_labels(d))
 
 
 def torch_module(d: engine.Derivation) -> str:
@@ -194,10 +219,11 @@ def golden_marker() -> str:
     return MARKER
 
 
-def golden_document(d: engine.Derivation, spec_ref: str) -> str:
-    """The golden Markdown of ``d``, naming its spec ``spec_ref`` (``einderive check``)."""
+def golden_document(d: engine.Derivation, spec_ref: str, cost: bool = False) -> str:
+    """The golden Markdown of ``d``, naming its spec ``spec_ref`` (``einderive check``);
+    ``cost`` holds the cost section too (for a golden that has one)."""
     from .render.markdown import golden
-    return golden(d, spec_ref)
+    return golden(d, spec_ref, cost=cost_table(d) if cost else None)
 
 
 def _source(d: engine.Derivation) -> str | None:

@@ -131,12 +131,15 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
 @click.option("--tree", is_flag=True,
               help="Show the graph as a tree after the derivation (text only; see also "
                    "'einderive graph').")
+@click.option("--cost", "with_cost", is_flag=True,
+              help="Add the cost table (FLOPs, saved tensors, recomputation) at the spec's "
+                   "sizes, fp32 (text, markdown, json); see 'einderive cost'.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write to FILE (atomically; through a symlink; - is standard output).")
 @debug_option
 @_guard
 def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, columns: str,
-           steps: bool, expand: bool, tree: bool, output: str | None) -> None:
+           steps: bool, expand: bool, tree: bool, with_cost: bool, output: str | None) -> None:
     """Derive the backward pass of SPEC (a YAML file, or - for standard input).
 
     \b
@@ -146,13 +149,17 @@ def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, c
     """
     from . import api
     fmt = _derive_format(fmt, latex, standalone, steps, expand, tree)
+    if with_cost and fmt not in ("text", "markdown", "json"):
+        _refuse(f"--cost applies to text, markdown and json, not to --format {fmt}")
     d = api.derive_file(spec, closed=expand or fmt not in ("text", "latex"))
     _warn(d)
+    table = api.cost_table(d) if with_cost else None
     if fmt == "text":
-        _emit_rich(d, output, steps=steps, expand=expand, tree=tree)
+        after = "\n" + api.render_cost(d, table, "text") if table is not None else ""
+        _emit_rich(d, output, after, steps=steps, expand=expand, tree=tree)
         return
     text = api.render(d, fmt, latex_env=latex_env, standalone=standalone, steps=steps,
-                      expand=expand, columns=int(columns))
+                      expand=expand, columns=int(columns), cost=table)
     _emit(text, output)
 
 
@@ -204,6 +211,40 @@ def graph(spec: str, fmt: str, output: str | None, standalone: bool) -> None:
     from . import api
     from .render.graph import render
     _emit(render(api.derive_file(spec, closed=False), fmt, standalone), output)
+
+
+DTYPES = ("bf16", "fp16", "fp32", "fp64")  # cost.DTYPE_BYTES's (unimported: fast --help)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("spec", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--dims", "dims", default="", metavar="B=8,T=2048",
+              help="Dim sizes for the numbers (default: the spec's).")
+@click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
+              help="Element type, for the bytes of what is saved.")
+@click.option("-f", "--format", "fmt", type=click.Choice(("text", "markdown", "json")),
+              default="text", show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write to FILE (atomically; through a symlink; - is standard output).")
+@debug_option
+@_guard
+def cost(spec: str, dims: str, dtype: str, fmt: str, output: str | None) -> None:
+    """What the backward pass of SPEC costs: FLOPs per formula, tensors saved, recomputation.
+
+    Counted from the printed formulas, symbolically in the dims and at the
+    sizes given: matrix products 2mkn, elementwise work per element (the
+    conventions are printed with the table).
+
+    \b
+    Example:
+      einderive cost specs/llama_mlp.yaml --dims B=8192,D=4096,H=11008 --dtype bf16
+      einderive cost specs/attention.yaml -f json
+    """
+    from . import api
+    sizes = _parse_dims(dims)
+    d = api.derive_file(spec, closed=False)
+    _warn(d)
+    _emit(api.render_cost(d, api.cost_table(d, sizes, dtype), fmt), output)
 
 
 @main.command(context_settings=CONTEXT)
@@ -315,19 +356,21 @@ def _emit(text: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-def _emit_rich(d: Derivation, output: str | None, **opts: bool) -> None:
-    """The terminal view: Rich on a terminal, plain text (no Rich import) otherwise."""
+def _emit_rich(d: Derivation, output: str | None, after: str = "", **opts: bool) -> None:
+    """The terminal view: Rich on a terminal, plain text (no Rich import) otherwise; ``after``
+    is plain text that follows it (the cost table)."""
     from .render.terminal import Options, plain, rich_derivation
     options = Options(**opts)
     if output == "-":
         output = None
     if output or not sys.stdout.isatty():
-        _emit(plain(d, options, width=80), output)
+        _emit(plain(d, options, width=80) + after, output)
         return
     from rich.console import Console
     console = Console(highlight=False, emoji=False, markup=False)
     for r in rich_derivation(d, options=console.options, opts=options):
         console.print(r)
+    click.echo(after, nl=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

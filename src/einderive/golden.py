@@ -56,9 +56,13 @@ def spec_ref(spec: Path, golden: Path) -> str:
     return Path(rel).as_posix()
 
 
-def render_golden(spec: Path, golden: Path) -> str:
+COST_SECTION = "\n## Cost\n"  # a golden written with `derive -f markdown --cost` keeps it
+
+
+def render_golden(spec: Path, golden: Path, cost: bool = False) -> str:
+    """The golden of ``spec``; ``cost`` holds the cost section too (a golden that has one)."""
     from .api import derive_file, golden_document
-    return golden_document(derive_file(spec), spec_ref(spec, golden))
+    return golden_document(derive_file(spec), spec_ref(spec, golden), cost)
 
 
 def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
@@ -83,12 +87,12 @@ def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
                 "give the specs distinct file names, or check them with separate --golden-dir")))
             continue
         owner[key] = spec.resolve()
+        old = _read(golden)
         try:
-            new = render_golden(spec, golden)
+            new = render_golden(spec, golden, cost=COST_SECTION in (old or ""))
         except SpecError as exc:
             result.entries.append(Entry(spec, golden, "error", error=exc))
             continue
-        old = _read(golden)
         if old == new:
             result.entries.append(Entry(spec, golden, "passed"))
             continue

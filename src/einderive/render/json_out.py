@@ -15,6 +15,7 @@ from . import text as T
 from .sheet import AdjointRow, Formula, GradientRow, Sheet, TensorRow, Term, both
 
 if TYPE_CHECKING:
+    from ..cost import CostTable
     from ..derivation import Derivation
 
 SCHEMA = "einderive/derivation"
@@ -81,9 +82,15 @@ def _gradient(g: GradientRow, x: GradientRow) -> dict[str, Any]:
     return entry
 
 
-def document(d: Derivation, steps: bool = False) -> dict[str, Any]:
-    """The JSON document of ``d``; ``steps`` adds each adjoint's chain-rule steps."""
-    return layout(*both(d, steps=steps, terms=True, full=True), steps=steps)
+def document(d: Derivation, steps: bool = False,
+             cost: CostTable | None = None) -> dict[str, Any]:
+    """The JSON document of ``d``; ``steps`` adds each adjoint's chain-rule steps, ``cost``
+    (a :class:`~einderive.cost.CostTable`) a ``cost`` object."""
+    doc = layout(*both(d, steps=steps, terms=True, full=True), steps=steps)
+    if cost is not None:
+        from .cost import json_section
+        doc["cost"] = json_section(cost)
+    return doc
 
 
 def layout(sheet: Sheet, tex: Sheet, steps: bool = False) -> dict[str, Any]:

@@ -17,23 +17,34 @@ from .sheet import AdjointRow, Formula, Sheet, build
 from .styles import Latex
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from ..cost import CostTable
     from ..derivation import Derivation
 
 GOLDEN_FORMAT = 1
 MARKER = "<!-- einderive golden"
 
 
-def golden(d: Derivation, spec_ref: str, steps: bool = False) -> str:
+def golden(d: Derivation, spec_ref: str, steps: bool = False,
+           cost: CostTable | None = None) -> str:
     """The golden document of ``d``; ``spec_ref`` is the spec's path as the golden names it.
 
     ``steps`` adds the chain rule of each edge above its adjoint (``derive
-    --steps``); goldens are written without them."""
+    --steps``); goldens are written without them.  ``cost`` (a cost table, ``derive
+    --cost``) adds a Cost section before the graph."""
     sheet = build(d, steps=steps, terms=True)
-    return layout(sheet, build(d, Latex), spec_ref, mermaid(d, sheet))
+    section: list[str] = []
+    if cost is not None:
+        from .cost import anon_labels, markdown as cost_section
+        section = cost_section(cost, anon_labels(d))
+    return layout(sheet, build(d, Latex), spec_ref, mermaid(d, sheet), section)
 
 
-def layout(sheet: Sheet, tex: Sheet, spec_ref: str, graph: str) -> str:
-    """The golden document of a Unicode and a LaTeX sheet, with the Mermaid ``graph``."""
+def layout(sheet: Sheet, tex: Sheet, spec_ref: str, graph: str,
+           cost: Sequence[str] = ()) -> str:
+    """The golden document of a Unicode and a LaTeX sheet, with the Mermaid ``graph`` and
+    the lines of a ``cost`` section."""
     out = [f"{MARKER} (format {GOLDEN_FORMAT}); "
            f"regenerate with `einderive check --update`, do not edit -->",
            f"# {sheet.name}", "",
@@ -43,6 +54,7 @@ def layout(sheet: Sheet, tex: Sheet, spec_ref: str, graph: str) -> str:
     if sheet.description:
         out += [sheet.description, ""]
     out += _body(sheet, tex)
+    out += cost
     out += ["## Graph", "", "```mermaid", graph.rstrip("\n"), "```"]
     return "\n".join(out).rstrip("\n") + "\n"
 

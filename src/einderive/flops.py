@@ -1,0 +1,393 @@
+"""FLOPs of one formula, counted on the tree the generated code is compiled from.
+
+Three walks, one per kind of tree: a forward node's definition (its FExpr), an adjoint's matrix
+form, and an index form (where there is no matrix form, compiled into einsums).  Each visits
+every node once and multiplies symbolic sizes, so a count is linear in the tree and never
+depends on a dim's size.
+
+Conventions (as the generated code computes each formula, without common subexpressions: a
+forward node from its definition, the FExpr tree; an adjoint from its printed form):
+
+- a product of an m×k and a k×n matrix is 2mkn FLOPs (a multiply and an add per term); a
+  matrix-vector product and a dot product are the same rule with n = 1 (and m = 1).  These,
+  and einsum contractions (pairwise, left to right, as ``torch.einsum`` does), are *matmul*
+  FLOPs, the ones PyTorch's ``FlopCounterMode`` counts (once told that ``mv`` and ``dot``
+  are products too); a forward ``a @ b`` is 2k FLOPs per element of its result;
+- an outer product in a printed form (k = 1, compiled to ``outer``) is m·n multiplies;
+- every elementwise operation (⊙, ⊘, +, −, a power, a scale) is one FLOP per element of its
+  result; a negation, a transpose, 𝟏 and I are free;
+- a scalar function (σ, tanh, exp, √ ...) is one FLOP per element; a derivative helper such
+  as σ'(z) is counted as the formula its ``where`` line gives (y ⊙ (1 − y): two);
+- a reduction (sum, rowsum, colsum) is one FLOP per element it reads;
+- softmax is five FLOPs per element (max, subtract, exp, sum, divide), logsumexp four per
+  element read (max, subtract, exp, sum) and two per element written (log, add).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sympy
+from sympy import Expr, Indexed, KroneckerDelta, Mul, Sum, Symbol
+
+from . import matrix as mx
+from .indexed import key_of
+from .ops import SCALARS, AxisFunction, ElementwiseFunction
+from .record import Record
+
+ZERO: Expr = sympy.S.Zero
+# FLOPs per element of an axis function: (per element read, per element written)
+AXIS_FLOPS = {"softmax": (5, 0), "logsumexp": (4, 2)}
+
+
+class Flops(Record):
+    """FLOPs split the way FLOP counters split them: matrix products, and the rest."""
+
+    matmul: Any = ZERO  # a SymPy expression in the dims' size symbols
+    other: Any = ZERO
+
+    @property
+    def total(self) -> Expr:
+        return sympy.expand(self.matmul + self.other)
+
+    def __add__(self, o: Flops) -> Flops:
+        return Flops(self.matmul + o.matmul, self.other + o.other)
+
+
+class FormulaCost(Record):
+    """One formula: a forward node's definition or an adjoint, its FLOPs and what it reads."""
+
+    tensor: str
+    phase: str  # 'forward' or 'backward'
+    flops: Flops
+    reads: tuple[Any, ...]  # names of the forward tensors (inputs and nodes) the formula reads
+    form: str  # 'definition' (a forward node's FExpr), 'matrix' or 'index' (no matrix form)
+
+
+def as_expr(x: Any) -> Expr:
+    """A count as a SymPy expression (a Python int where a sum of nothing was 0)."""
+    return sympy.Integer(x) if isinstance(x, int) else x
+
+
+def total(items: Iterable[Flops]) -> Flops:
+    out = Flops()
+    for f in items:
+        out = out + f
+    return Flops(sympy.expand(out.matmul), sympy.expand(out.other))
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting one formula
+
+
+class Counter:
+    """Counts the FLOPs of the trees of one derivation, and the forward tensors they read."""
+
+    def __init__(self, d: Any):
+        self.d = d
+        self.graph = d.graph
+        self.ctx = d.index.ctx
+        self.sizes: dict[str, Expr] = dict(self.ctx.sizes)
+        self.matmul_inputs: set[str] = set()
+
+    def size(self, s: Any) -> Expr:
+        return self.sizes[s] if isinstance(s, str) else sympy.Integer(s)
+
+    def numel(self, shape: tuple[Any, ...]) -> Expr:
+        return sympy.Mul(*[self.size(s) for s in shape])
+
+    # -- formulas -----------------------------------------------------------------------
+
+    def forward(self, t: Any) -> FormulaCost:
+        """A forward node (or anonymous intermediate) as the generated code computes it: from
+        its FExpr tree, not from the matrix form printed beside it."""
+        walk = _ForwardWalk(self)
+        flops = walk.flops(t.expr)
+        self.matmul_inputs |= walk.matmul_inputs
+        return FormulaCost(t.name, "forward", _tidy(flops), ordered(self.graph, walk.reads),
+                           "definition")
+
+    def formula(self, name: str, phase: str, form: Any) -> FormulaCost:
+        if form.matrix is None:
+            return self._index(name, phase, form.index, form.idx)
+        return self._matrix(name, phase, form.matrix, form.wheres)
+
+    def _matrix(self, name: str, phase: str, m: mx.M, wheres: tuple[Any, ...]) -> FormulaCost:
+        tree = _MatrixWalk(self, {w.lhs: w.rhs for w in wheres})
+        flops = tree.flops(m)
+        return FormulaCost(name, phase, _tidy(flops), ordered(self.graph, tree.reads), "matrix")
+
+    def _index(self, name: str, phase: str, expr: Any, idx: tuple[Any, ...]) -> FormulaCost:
+        walk = _IndexWalk(self)
+        flops = walk.flops(expr, tuple(i for i in idx if i != 0))
+        return FormulaCost(name, phase, _tidy(flops), ordered(self.graph, walk.reads), "index")
+
+
+
+def _tidy(f: Flops) -> Flops:
+    return Flops(sympy.expand(f.matmul), sympy.expand(f.other))
+
+
+def ordered(graph: Any, names: set[str]) -> tuple[Any, ...]:
+    order = {t.name: n for n, t in enumerate(graph.tensors)}
+    return tuple(sorted(names, key=order.__getitem__))
+
+
+class _ForwardWalk:
+    """FLOPs of a forward node's FExpr tree, op by op, as the generated code computes it."""
+
+    def __init__(self, counter: Counter):
+        self.c = counter
+        self.reads: set[str] = set()
+        self.matmul_inputs: set[str] = set()
+
+    def flops(self, e: Any) -> Flops:
+        args = [a for a in e.args if hasattr(a, "op")]
+        inner = total(self.flops(a) for a in args)
+        if e.op == "ref":
+            self.reads.add(e.param("name"))
+        if e.op in ("@", "einsum"):
+            self.matmul_inputs.update(r for r in map(_ref_name, args) if r)
+        return inner + self._here(e, args)
+
+    def _here(self, e: Any, args: list[Any]) -> Flops:
+        numel = self.c.numel
+        if e.op in ("ref", "num", "dim", "neg", "transpose"):
+            return Flops()
+        if e.op == "@":  # NumPy's matmul: 2k FLOPs per element of the result
+            return Flops(2 * numel(e.shape) * self.c.size(args[0].shape[-1]), ZERO)
+        if e.op == "einsum":
+            sub = e.param("subscripts")
+            lhs, out = sub.split("->") if "->" in sub else (sub, _implicit_output(sub))
+            terms = lhs.split(",")
+            sizes = {ch: self.c.size(s) for term, a in zip(terms, args)
+                     for ch, s in zip(term, a.shape)}
+            return einsum_flops(terms, out, sizes)
+        if e.op in ("sum", "mean"):
+            if not e.param("axes"):
+                return Flops()
+            divide = numel(e.shape) if e.op == "mean" else ZERO
+            return Flops(ZERO, numel(args[0].shape) + divide)
+        if e.op == "l2_loss":  # Σ (a − b)²: subtract, square, add
+            return Flops(ZERO, 3 * numel(args[0].shape))
+        if e.op in ("softmax", "logsumexp", "log_softmax"):
+            head = "logsumexp" if e.op == "log_softmax" else e.op
+            read, written = AXIS_FLOPS[head]
+            kept = numel(args[0].shape) / self.c.size(args[0].shape[e.param("axis")])
+            out = numel(e.shape) if head == "logsumexp" and e.op != "log_softmax" else kept
+            extra = numel(e.shape) if e.op == "log_softmax" else ZERO  # x − logsumexp(x)
+            return Flops(ZERO, read * numel(args[0].shape) + written * out + extra)
+        return Flops(ZERO, numel(e.shape))  # arithmetic and scalar functions: one per element
+
+
+def _ref_name(e: Any) -> str | None:
+    while e.op == "transpose":
+        e = e.args[0]
+    return e.param("name") if e.op == "ref" else None
+
+
+def _implicit_output(sub: str) -> str:
+    letters = sub.replace(",", "")
+    return "".join(sorted(ch for ch in set(letters) if letters.count(ch) == 1))
+
+
+class _MatrixWalk:
+    """FLOPs of one matrix-form tree, as :class:`~einderive.render.code.Compiler` compiles it."""
+
+    def __init__(self, counter: Counter, wheres: dict[Any, Any]):
+        self.c = counter
+        self.wheres = wheres
+        self.reads: set[str] = set()
+
+    def flops(self, m: mx.M) -> Flops:
+        return getattr(self, "_" + type(m).__name__)(m)  # type: ignore[no-any-return]
+
+    def _each(self, parts: Iterable[mx.M]) -> Flops:
+        return total(self.flops(p) for p in parts)
+
+    def _elementwise(self, per_element: int, shape: tuple[Any, ...]) -> Flops:
+        return Flops(ZERO, per_element * self.c.numel(shape))
+
+    def _Ref(self, m: mx.Ref) -> Flops:
+        if m.kind in ("tensor", "anon"):
+            self.reads.add(m.name)
+        return Flops()
+
+    def _none(self, m: mx.M) -> Flops:
+        return Flops()
+
+    _Const = _Ones = _Eye = _none
+
+    def _Transpose(self, m: mx.Transpose) -> Flops:
+        return self.flops(m.x)
+
+    def _Diag(self, m: mx.Diag) -> Flops:
+        return self.flops(m.x)
+
+    def _MatMul(self, m: mx.MatMul) -> Flops:
+        rows, inner, cols = (self.c.size(s) for s in (mx.rows(m.a), mx.cols(m.a), mx.cols(m.b)))
+        here = Flops(ZERO, rows * cols) if inner == 1 else Flops(2 * rows * inner * cols, ZERO)
+        return self._each((m.a, m.b)) + here
+
+    def _Hadamard(self, m: Any) -> Flops:  # mx.Hadamard
+        num = [f for f in m.factors if not _divides(f)]
+        den = [mx.power(f.x, -f.exp) for f in m.factors if _divides(f)]
+        ops = len(num) + len(den) - (1 if num else 0)  # 1 ⊘ x when nothing is on top
+        return self._each(num + den) + self._elementwise(ops, m.shape)
+
+    def _Scale(self, m: Any) -> Flops:  # mx.Scale
+        free = isinstance(m.coeff, mx.Const) and m.coeff.value in (1, -1)
+        return self._each((m.coeff, m.x)) + self._elementwise(0 if free else 1, m.x.shape)
+
+    def _Add(self, m: mx.Add) -> Flops:
+        return self._each(m.terms) + self._elementwise(len(m.terms) - 1, m.shape)
+
+    def _Pow(self, m: mx.Pow) -> Flops:
+        return self.flops(m.x) + self._elementwise(1, m.shape)
+
+    def _Fn(self, m: mx.Fn) -> Flops:
+        if SCALARS[m.name].expand is not None and m in self.wheres:
+            return self.flops(self.wheres[m])  # the code computes the where's right side
+        return self.flops(m.x) + self._elementwise(1, m.shape)
+
+    def _AxisFn(self, m: Any) -> Flops:  # mx.AxisFn
+        read, written = AXIS_FLOPS[m.head]
+        per = read * self.c.numel(m.x.shape) + written * self.c.numel(m.shape)
+        return self.flops(m.x) + Flops(ZERO, per)
+
+    def _Reduce(self, m: Any) -> Flops:  # mx.Reduce
+        axis = {"rowsum": mx.cols(m.x), "colsum": mx.rows(m.x)}.get(m.kind)
+        here = Flops() if axis == 1 else self._elementwise(1, m.x.shape)  # a vector's own sum
+        return self.flops(m.x) + here
+
+    def _Einsum(self, m: mx.Einsum) -> Flops:
+        lhs, out = m.subscripts.split("->")
+        terms = lhs.split(",")
+        sizes: dict[str, Expr] = {}
+        for term, x in zip(terms, m.operands):
+            shape = (mx.rows(x),) if len(term) == 1 else x.shape
+            sizes.update({ch: self.c.size(s) for ch, s in zip(term, shape)})
+        return self._each(m.operands) + einsum_flops(terms, out, sizes)
+
+
+def _divides(f: Any) -> bool:
+    """A factor ``x^(-k)`` of an elementwise product, which the code divides by."""
+    exp: Any = getattr(f, "exp", 0)
+    return isinstance(f, mx.Pow) and bool(exp < 0)
+
+
+def einsum_flops(terms: list[Any], out: str, sizes: Mapping[Any, Expr]) -> Flops:
+    """An einsum contracted pairwise from the left, as ``torch.einsum`` does without
+    opt_einsum: a step that sums an index both operands hold is a batched matrix product
+    (2 FLOPs per point of its index space); an index only one operand holds and nothing later
+    needs is summed out first (a reduction); a step that sums nothing is elementwise."""
+    def points(idx: Iterable[Any]) -> Expr:
+        return sympy.Mul(*[sizes[i] for i in dict.fromkeys(idx)])
+
+    flops = Flops()
+    cur = tuple(terms[0])
+    rest = [tuple(t) for t in terms[1:]]
+    if not rest:
+        return Flops(ZERO, points(cur)) if set(cur) - set(out) else flops
+    for k, nxt in enumerate(rest):
+        later = set(out).union(*[set(t) for t in rest[k + 1:]])
+        for side in (0, 1):
+            mine, theirs = (cur, nxt) if side == 0 else (nxt, cur)
+            alone = set(mine) - set(theirs) - later
+            if alone:
+                flops = flops + Flops(ZERO, points(mine))
+                kept = tuple(i for i in mine if i not in alone)
+                cur, nxt = (kept, nxt) if side == 0 else (cur, kept)
+        union = cur + nxt
+        contracted = (set(cur) & set(nxt)) - later
+        flops = flops + (Flops(2 * points(union), ZERO) if contracted
+                         else Flops(ZERO, points(union)))
+        cur = tuple(i for i in dict.fromkeys(union) if i in later)
+    return flops
+
+
+class _IndexWalk:
+    """FLOPs of an index form, as :class:`~einderive.render.einsum.IndexCompiler` compiles it
+    (the fallback for a formula with no matrix form)."""
+
+    def __init__(self, counter: Counter):
+        self.c = counter
+        self.ctx = counter.ctx
+        self.reads: set[str] = set()
+        self.limits: dict[Symbol, str] = {}
+
+    def dim(self, i: Any) -> Expr:
+        name: Any = self.ctx.index_dim.get(i) or self.limits.get(i)
+        return self.c.sizes[name]
+
+    def points(self, idx: Iterable[Any]) -> Expr:
+        return sympy.Mul(*[self.dim(i) for i in idx])
+
+    def flops(self, expr: Any, out: tuple[Any, ...]) -> Flops:
+        f, idx = self.walk(expr)
+        missing = [i for i in out if i not in idx]
+        return f + (Flops(ZERO, self.points(out)) if missing else Flops())  # spread by ones
+
+    def walk(self, e: Any) -> tuple[Flops, tuple[Any, ...]]:
+        if e.is_Number:
+            return Flops(), ()
+        if isinstance(e, Symbol):
+            self._read(e)
+            return Flops(), ()
+        if isinstance(e, Indexed):
+            self._read(key_of(e))  # type: ignore[no-untyped-call]
+            idx = tuple(dict.fromkeys(i for i in e.indices if i != 0))
+            return Flops(), idx
+        if isinstance(e, sympy.Add):
+            parts = [self.walk(t) for t in sympy.Add.make_args(e)]
+            idx = tuple(dict.fromkeys(i for _, ix in parts for i in ix))
+            here = Flops(ZERO, (len(parts) - 1) * self.points(idx))
+            return total([f for f, _ in parts] + [here]), idx
+        if isinstance(e, Mul):
+            return self._product(Mul.make_args(e), ())
+        if isinstance(e, Sum):
+            for var, _lo, hi in e.limits:
+                self.limits[var] = self.ctx.limit_dim(hi)
+            body = e.function
+            return self._product(Mul.make_args(body) if isinstance(body, Mul) else (body,),
+                                 tuple(v for v, _, _ in e.limits))
+        if isinstance(e, KroneckerDelta):
+            return Flops(), tuple(i for i in dict.fromkeys(e.args) if isinstance(i, Symbol))
+        if isinstance(e, (sympy.Pow, ElementwiseFunction)):
+            f, idx = self.walk(e.args[0])
+            return f + Flops(ZERO, self.points(idx)), idx
+        if isinstance(e, AxisFunction):
+            name = self.ctx.tensor_of[key_of(e.label)]  # type: ignore[no-untyped-call]
+            self.reads.add(name)
+            shape = self.c.graph[name].shape
+            read, written = AXIS_FLOPS[e.head]
+            idx = tuple(i for i in e.indices if isinstance(i, Symbol))
+            return Flops(ZERO, read * self.c.numel(shape) + written * self.points(idx)), idx
+        raise ValueError(f"no FLOP count for {type(e).__name__}")  # pragma: no cover
+
+    def _read(self, key: Any) -> None:
+        if key in self.ctx.tensor_of:
+            self.reads.add(self.ctx.tensor_of[key])
+
+    def _product(self, factors: tuple[Any, ...],
+                 summed: tuple[Any, ...]) -> tuple[Flops, tuple[Any, ...]]:
+        parts = [self.walk(f) for f in factors]
+        flops = total(f for f, _ in parts)
+        tensors = [ix for _, ix in parts if ix]
+        n_scalars = len(parts) - len(tensors)
+        out = tuple(i for i in dict.fromkeys(i for ix in tensors for i in ix) if i not in summed)
+        if tensors and all(ix == out for ix in tensors):
+            flops = flops + Flops(ZERO, (len(tensors) - 1) * self.points(out))
+        elif tensors:
+            flops = flops + _einsum_to(tensors, out, self.dim)
+        return flops + Flops(ZERO, n_scalars * self.points(out)), out
+
+
+def _einsum_to(tensors: list[Any], out: tuple[Any, ...], dim: Any) -> Flops:
+    """:func:`einsum_flops` over index symbols rather than letters."""
+    order = dict.fromkeys(i for t in tensors for i in t)
+    letter = {i: chr(0x4E00 + n) for n, i in enumerate(order)}  # any distinct characters
+    sizes = {letter[i]: dim(i) for i in letter}
+    return einsum_flops(["".join(letter[i] for i in t) for t in tensors],
+                        "".join(letter[i] for i in out), sizes)
