@@ -1,7 +1,8 @@
 """Forward items, ``z = W @ x``, parsed with the ``ast`` module against a whitelist.
 
 Only names, numbers, a string (einsum's subscripts), ``+ - * / @ **``, unary
-minus, ``.T``, calls of a function by name and tuples (for ``axis``) are
+minus, ``.T``, one comparison (``where``'s condition), calls of a function by
+name and tuples (for ``axis``) are
 accepted; anything else is a :class:`SpecError` pointing at the offending
 character.  Nothing is ever evaluated: the result is a small tree of frozen
 dataclasses that :mod:`einderive.graph` turns into nodes.
@@ -57,6 +58,14 @@ class Transpose(Expr):
     operand: Expr
 
 
+class Compare(Expr):
+    """``a > b`` (also ``<``, ``>=``, ``<=``): only the condition of ``where``."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
 class Keyword(Record):
     name: str
     value: Expr
@@ -81,6 +90,7 @@ class Statement(Record):
 
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@",
            ast.Pow: "**"}
+_COMPARE = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<="}
 _UNSUPPORTED_OPS = {ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<", ast.RShift: ">>",
                     ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
 
@@ -193,9 +203,16 @@ def _convert(node: ast.AST, loc_of) -> Expr:
                 raise SpecError("'**' arguments are not supported", loc_of(kw.value))
             kwargs.append(Keyword(kw.arg, _convert(kw.value, loc_of), loc_of(kw)))
         return Call(loc, normalize_name(node.func.id), tuple(args), tuple(kwargs))
+    if isinstance(node, ast.Compare):
+        ops = [_COMPARE.get(type(o)) for o in node.ops]
+        if len(ops) != 1 or ops[0] is None:
+            raise SpecError("only one comparison > < >= <= is supported", loc,
+                            "e.g. where(x > 0, x, 0.01 * x)")
+        return Compare(loc, ops[0], _convert(node.left, loc_of),
+                       _convert(node.comparators[0], loc_of))
     if isinstance(node, ast.Tuple):
         return TupleLit(loc, tuple(_convert(e, loc_of) for e in node.elts))
-    what = {ast.Subscript: "indexing with [...]", ast.Compare: "comparisons",
+    what = {ast.Subscript: "indexing with [...]",
             ast.BoolOp: "'and'/'or'", ast.IfExp: "conditional expressions",
             ast.Lambda: "lambda", ast.List: "lists", ast.Dict: "dicts",
             ast.ListComp: "comprehensions", ast.GeneratorExp: "generators",

@@ -174,10 +174,12 @@ class _Builder:
 
     def tensor(self, e: X.Expr) -> FExpr:
         out = self.value(e)
-        if out.op in ("str", "bool", "none", "tuple"):
+        if out.op in ("str", "bool", "none", "tuple", "compare"):
             what = {"str": "a string", "bool": "True/False", "none": "None",
-                    "tuple": "a tuple"}[out.op]
-            hint = ("a string is only used as einsum's subscripts" if out.op == "str"
+                    "tuple": "a tuple", "compare": "a comparison"}[out.op]
+            hint = ("a string is only used as einsum's subscripts" if out.op == "str" else
+                    "a comparison is the condition of where(cond, a, b), e.g. "
+                    "where(x > 0, x, 0.01 * x)" if out.op == "compare"
                     else "use it as a keyword value, e.g. axis=(0, 1) or keepdims=True")
             raise SpecError(f"{what} is not a tensor", e.loc, hint)
         return out
@@ -208,6 +210,9 @@ class _Builder:
             return self.apply(e.op, e.loc, args, {})
         if isinstance(e, X.Call):
             return self.call(e)
+        if isinstance(e, X.Compare):
+            left, right = self.tensor(e.left), self.tensor(e.right)
+            return FExpr("compare", (left, right), (("op", e.op),), ())
         raise SpecError("unsupported expression", e.loc)  # pragma: no cover - parser whitelists
 
     def name(self, e: X.Name) -> FExpr:
@@ -255,7 +260,7 @@ class _Builder:
             if kw.name in kwargs:
                 raise SpecError(f"keyword argument '{kw.name}' is repeated", kw.loc)
             kwargs[kw.name] = (self.value(kw.value), kw.value.loc)
-        if fn == "einsum":
+        if op.string_first or op.condition:  # einsum's subscripts, where's comparison
             args = [(self.value(e.args[0]), e.args[0].loc)] + \
                    [(self.tensor(a), a.loc) for a in e.args[1:]]
         else:

@@ -14,7 +14,9 @@ never name an op; adding one touches this file and the tests.
 
 from __future__ import annotations
 
-from typing import Callable
+import re
+from fractions import Fraction
+from typing import Any, Callable
 
 import sympy
 from sympy import Function, Indexed, KroneckerDelta, S
@@ -29,18 +31,36 @@ from . import pyexpr as P
 
 
 class ScalarFn(Record):
+    """One elementwise function: everything about it, in one row."""
+
     name: str
-    text: str  # head in the terminal: 'σ', 'tanh'
-    latex: str  # head in LaTeX: r'\sigma', r'\tanh'
-    numpy: Callable  # its NumPy code: x (a pyexpr tree) -> pyexpr tree
-    torch: Callable  # its PyTorch code: x -> pyexpr tree
-    deriv: Callable  # (a, out) -> sympy expression
+    text: str  # terminal: the head ('σ', 'tanh'), or for style 'template' the whole form
+    latex: str  # LaTeX: the head (r'\sigma'), or the whole form; '{0}', '{1}' ... are arguments
+    numpy: Callable  # its NumPy code: (*args) pyexpr trees -> pyexpr tree
+    torch: Callable  # its PyTorch code: (*args) -> pyexpr tree
+    deriv: Callable  # unary: (a, out) -> ∂out/∂a; else (args, out) -> (∂out/∂arg, ...)
+    arity: int = 1  # tensor arguments, broadcast together
+    params: tuple = ()  # (keyword, default): numbers after the tensors, e.g. ('alpha', 1/100)
     expand: Callable | None = None  # for helper functions printed by name: a -> definition
     user: bool = True  # callable from a spec
     domain: str | None = None  # 'positive' where the argument must be > 0
-    style: str = "call"  # 'call': f(x); 'iverson': 1[x > 0]
+    style: str = "call"  # 'call': f(x); 'prefix': √x; 'template': text/latex filled in
+    kink: bool = False  # derivative jumps somewhere: verify draws its inputs away from 0
     helper: str = ""  # NumPy helper definition the code needs
+    needs: tuple = ()  # other helpers that helper calls
+    aliases: tuple = ()  # what NumPy/PyTorch users also call it
     doc: str = ""
+
+    def partials(self, args: tuple, out: Any) -> tuple:
+        """The derivative of ``out`` by each argument (a param's is never asked for)."""
+        if self.arity == 1 and not self.params:
+            return (self.deriv(args[0], out),)
+        return tuple(self.deriv(args, out))
+
+    @property
+    def signature(self) -> str:
+        names = ["x"] if self.arity == 1 else ["a", "b", "c", "d"][:self.arity]
+        return f"{self.name}({', '.join(names + [f'{k}={float(v)!r}' for k, v in self.params])})"
 
 
 class ElementwiseFunction(Function):
@@ -49,63 +69,86 @@ class ElementwiseFunction(Function):
     nargs = 1
     spec: ScalarFn
 
-    def fdiff(self, argindex=1):
-        return self.spec.deriv(self.args[0], self)
+    def fdiff(self, argindex: int = 1) -> Any:
+        parts = self.spec.partials(self.args, self)
+        return parts[argindex - 1] if argindex <= len(parts) else S.Zero
 
 
 SCALARS: dict[str, ScalarFn] = {}
 CLASSES: dict[str, type] = {}
 
 
-def F(name: str):
+def F(name: str) -> Any:
     """The SymPy class of scalar function ``name``, made on first use (SymPy's
     metaclass takes a millisecond a class, and most specs use two or three)."""
     cls = CLASSES.get(name)
     if cls is None:
+        spec = SCALARS[name]
         cls = CLASSES[name] = type(name, (ElementwiseFunction,),
-                                   {"spec": SCALARS[name], "__module__": __name__})
+                                   {"spec": spec, "__module__": __name__,
+                                    "nargs": spec.arity + len(spec.params)})
     return cls
 
 
-def scalar(name, text, latex, numpy, torch, deriv, **kw) -> None:
+def scalar(name: str, text: str, latex: str, numpy: Callable, torch: Callable,
+           deriv: Callable, **kw: Any) -> None:
     SCALARS[name] = ScalarFn(name, text, latex, numpy, torch, deriv, **kw)
 
 
 _SIGMOID_HELPER = "def sigmoid(x):\n    return 0.5 * (1.0 + np.tanh(0.5 * x))"
-_PHI_HELPER = ("_erf = np.vectorize(math.erf, otypes=[float])\n\n\n"
-               "def Phi(x):\n    return 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))")
+# math.erf is exact to double precision; vectorised, it needs no SciPy
+_ERF_HELPER = ("_erf = np.vectorize(math.erf, otypes=[float])\n\n\n"
+               "def erf(x):\n    return _erf(x)")
+_PHI_HELPER = "def Phi(x):\n    return 0.5 * (1.0 + erf(x / math.sqrt(2.0)))"
 
 
-def _call(fn: str, *extra):
+def _call(fn: str, *extra: P.Py) -> Callable:
     """The code ``fn(x, *extra)`` as a builder."""
-    return lambda x: P.call(fn, x, *extra)
+    return lambda *x: P.call(fn, *x, *extra)
 
 
-def _times(f, g):
+def _times(f: Callable, g: Callable) -> Callable:
     """The code ``f(x) * g(x)`` as a builder."""
     return lambda x: P.binop("*", f(x), g(x))
 
 
-def _one_minus(f):
+def _one_minus(f: Callable) -> Callable:
     return lambda x: P.binop("-", P.num(1), f(x))
 
 
-def _phi(lib: str):
-    """exp(-x**2 / 2) / sqrt(2 pi)."""
-    return lambda x: P.binop("/", P.call(f"{lib}.exp", P.binop(
-        "*", P.num(-0.5), P.binop("**", x, P.num(2)))), P.call(
-        "math.sqrt", P.binop("*", P.num(2.0), P.Name("math.pi"))))
+def _gauss(lib: str, scale: P.Py, square: Callable[[P.Py], P.Py]) -> Callable:
+    """exp(-square(x)) / scale."""
+    return lambda x: P.binop("/", P.call(f"{lib}.exp", P.neg(square(x))), scale)
 
 
-def _torch_Phi(x):
+_SQRT_2PI = P.call("math.sqrt", P.binop("*", P.num(2.0), P.Name("math.pi")))
+_HALF_SQUARE = lambda x: P.binop("*", P.num(0.5), P.binop("**", x, P.num(2)))  # noqa: E731
+_SQUARE = lambda x: P.binop("**", x, P.num(2))  # noqa: E731
+_SQRT_PI_2 = P.binop("/", P.call("math.sqrt", P.Name("math.pi")), P.num(2.0))
+
+
+def _torch_Phi(x: P.Py) -> P.Py:
     """0.5 * (1 + erf(x / sqrt(2)))."""
     return P.binop("*", P.num(0.5), P.binop("+", P.num(1), P.call(
         "torch.erf", P.binop("/", x, P.call("math.sqrt", P.num(2.0))))))
 
 
-def _torch_step(x):
+def _torch_step(x: P.Py) -> P.Py:
     """(x > 0).to(x.dtype)."""
     return P.method(P.Compare(">", x, P.num(0)), "to", P.Attr(x, "dtype"))
+
+
+def _np_indicator(cmp: str) -> Callable:
+    """``np.heaviside(a - b, at_tie)``: 1 where ``a cmp b`` holds, a float array."""
+    tie = P.num(1.0 if "=" in cmp else 0.0)
+    if cmp.startswith(">"):
+        return lambda a, b: P.call("np.heaviside", P.binop("-", a, b), tie)
+    return lambda a, b: P.call("np.heaviside", P.binop("-", b, a), tie)
+
+
+def _torch_indicator(cmp: str) -> Callable:
+    """``(a cmp b).to(dtype)``: the inputs' dtype, in scope in generated PyTorch code."""
+    return lambda a, b: P.method(P.Compare(cmp, a, b), "to", P.Name("dtype"))
 
 
 _ID = lambda x: x  # noqa: E731 - the argument itself, in x * f(x)
@@ -125,26 +168,100 @@ scalar("exp", "exp", r"\exp", _call("np.exp"), _call("torch.exp"),
 scalar("log", "log", r"\log", _call("np.log"), _call("torch.log"),
        lambda a, out: 1 / a, domain="positive", doc="natural logarithm (argument > 0)")
 scalar("sqrt", "√", r"\sqrt", _call("np.sqrt"), _call("torch.sqrt"),
-       lambda a, out: 1 / (2 * out), domain="positive", doc="square root (argument > 0)")
+       lambda a, out: 1 / (2 * out), domain="positive", style="prefix",
+       doc="square root (argument > 0)")
 scalar("relu", "relu", r"\operatorname{relu}", _call("np.maximum", P.num(0.0)),
-       _call("torch.relu"), lambda a, out: F("step")(a), doc="max(x, 0)")
-scalar("step", "𝟙", r"\mathbf{1}", _call("np.heaviside", P.num(0.0)), _torch_step,
-       lambda a, out: S.Zero, user=False, style="iverson")
+       _call("torch.relu"), lambda a, out: F("step")(a), kink=True, doc="max(x, 0)")
+scalar("step", "𝟙[{0} > 0]", r"\mathbf{{1}}\left[{0} > 0\right]",
+       _call("np.heaviside", P.num(0.0)), _torch_step,
+       lambda a, out: S.Zero, user=False, style="template", kink=True)
 scalar("softplus", "softplus", r"\operatorname{softplus}", lambda x: P.call(
        "np.logaddexp", P.num(0.0), x), _call("torch.nn.functional.softplus"),
        lambda a, out: F("sigmoid")(a), doc="log(1 + exp(x))")
 scalar("gelu", "gelu", r"\operatorname{gelu}", _times(_ID, _call("Phi")),
        _call("torch.nn.functional.gelu"),
-       lambda a, out: F("Phi")(a) + a * F("phi")(a), helper=_PHI_HELPER,
+       lambda a, out: F("Phi")(a) + a * F("phi")(a), helper=_PHI_HELPER, needs=("erf",),
        doc="x Φ(x), the exact (erf) form")
 scalar("Phi", "Φ", r"\Phi", _call("Phi"), _torch_Phi,
-       lambda a, out: F("phi")(a), user=False, helper=_PHI_HELPER)
-scalar("phi", "φ", r"\varphi", _phi("np"), _phi("torch"),
-       lambda a, out: -a * out, user=False)
+       lambda a, out: F("phi")(a), user=False, helper=_PHI_HELPER, needs=("erf",))
+scalar("phi", "φ", r"\varphi", _gauss("np", _SQRT_2PI, _HALF_SQUARE),
+       _gauss("torch", _SQRT_2PI, _HALF_SQUARE), lambda a, out: -a * out, user=False)
 scalar("silu", "silu", r"\operatorname{silu}", _times(_ID, _call("sigmoid")),
        _call("torch.nn.functional.silu"),
        lambda a, out: F("sigmoid")(a) * (1 + a * (1 - F("sigmoid")(a))),
-       helper=_SIGMOID_HELPER, doc="x σ(x), also called swish")
+       helper=_SIGMOID_HELPER, aliases=("swish",), doc="x σ(x), also called swish")
+scalar("abs", "|{0}|", r"\left|{0}\right|", _call("np.abs"), _call("torch.abs"),
+       lambda a, out: F("sign")(a), style="template", kink=True,
+       aliases=("absolute", "fabs"), doc="absolute value |x|")
+scalar("sign", "sign", r"\operatorname{sign}", _call("np.sign"), _call("torch.sign"),
+       lambda a, out: S.Zero, user=False, kink=True)
+scalar("sin", "sin", r"\sin", _call("np.sin"), _call("torch.sin"),
+       lambda a, out: F("cos")(a), doc="sine")
+scalar("cos", "cos", r"\cos", _call("np.cos"), _call("torch.cos"),
+       lambda a, out: -F("sin")(a), doc="cosine")
+scalar("log1p", "log1p", r"\operatorname{log1p}", _call("np.log1p"), _call("torch.log1p"),
+       lambda a, out: 1 / (1 + a), domain="positive", doc="log(1 + x) (argument > -1)")
+scalar("expm1", "expm1", r"\operatorname{expm1}", _call("np.expm1"), _call("torch.expm1"),
+       lambda a, out: F("exp")(a), doc="exp(x) - 1")
+scalar("erf", "erf", r"\operatorname{erf}", _call("erf"), _call("torch.erf"),
+       lambda a, out: F("erf_prime")(a), helper=_ERF_HELPER,
+       doc="error function (NumPy code: math.erf vectorised, exact to double precision)")
+scalar("erf_prime", "erf'", r"\operatorname{erf}'", _gauss("np", _SQRT_PI_2, _SQUARE),
+       _gauss("torch", _SQRT_PI_2, _SQUARE), lambda a, out: -2 * a * out, user=False)
+scalar("square", "square", r"\operatorname{square}", _call("np.square"), _call("torch.square"),
+       lambda a, out: 2 * a, doc="x ** 2")
+
+# the function that computes x ** (1/2) in code (a matrix form's ∘½ power)
+POW_HALF = "sqrt"
+
+# -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------
+
+COMPARISONS = {">": ("gt", ">", ">"), "<": ("lt", "<", "<"),
+               ">=": ("ge", "≥", r"\geq"), "<=": ("le", "≤", r"\leq")}
+# the comparison that holds exactly where ``cmp`` does not
+NEGATION = {">": "<=", "<": ">=", ">=": "<", "<=": ">"}
+
+for _cmp, (_n, _t, _l) in COMPARISONS.items():
+    scalar(_n, f"𝟙[{{0}} {_t} {{1}}]", f"\\mathbf{{{{1}}}}\\left[{{0}} {_l} {{1}}\\right]",
+           _np_indicator(_cmp), _torch_indicator(_cmp), lambda args, out: (S.Zero, S.Zero),
+           arity=2, user=False, style="template", kink=True)
+    scalar(f"where_{_n}", f"where({{0}} {_t} {{1}}, {{2}}, {{3}})",
+           f"\\operatorname{{{{where}}}}\\left({{0}} {_l} {{1}}, {{2}}, {{3}}\\right)",
+           (lambda c: lambda x, y, a, b: P.call("np.where", P.Compare(c, x, y), a, b))(_cmp),
+           (lambda c: lambda x, y, a, b: P.call("torch.where", P.Compare(c, x, y), a, b))(_cmp),
+           (lambda n, m: lambda args, out: (S.Zero, S.Zero, F(n)(*args[:2]),
+                                            F(m)(*args[:2])))(_n, COMPARISONS[NEGATION[_cmp]][0]),
+           arity=4, user=False, style="template", kink=True)
+
+scalar("maximum", "maximum", r"\operatorname{maximum}", _call("np.maximum"),
+       _call("torch.maximum"), lambda args, out: (F("gt")(*args), F("le")(*args)), arity=2,
+       kink=True, aliases=("max", "fmax"), doc="elementwise larger of a and b (broadcasting)")
+scalar("minimum", "minimum", r"\operatorname{minimum}", _call("np.minimum"),
+       _call("torch.minimum"), lambda args, out: (F("lt")(*args), F("ge")(*args)), arity=2,
+       kink=True, aliases=("min", "fmin"), doc="elementwise smaller of a and b (broadcasting)")
+scalar("between", "𝟙[{1} ≤ {0} ≤ {2}]", r"\mathbf{{1}}\left[{1} \leq {0} \leq {2}\right]",
+       lambda x, lo, hi: P.binop("*", _np_indicator(">=")(x, lo), _np_indicator("<=")(x, hi)),
+       lambda x, lo, hi: P.binop("*", _torch_indicator(">=")(x, lo),
+                                 _torch_indicator("<=")(x, hi)),
+       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True)
+scalar("clip", "clip", r"\operatorname{clip}", _call("np.clip"), _call("torch.clamp"),
+       lambda args, out: (F("between")(*args), F("lt")(*args[:2]),
+                          F("gt")(args[0], args[2])), arity=3, kink=True,
+       aliases=("clamp",), doc="x limited to [lo, hi] (broadcasting)")
+_ALPHA = Fraction(1, 100)
+scalar("leaky_relu", "leaky_relu", r"\operatorname{leaky\_relu}",
+       lambda x, alpha: P.call("np.where", P.Compare(">", x, P.num(0)), x,
+                               P.binop("*", alpha, x)),
+       _call("torch.nn.functional.leaky_relu"),
+       lambda args, out: (F("where_gt")(args[0], 0, 1, args[1]),), params=(("alpha", _ALPHA),),
+       kink=True, doc="x where x > 0, alpha x elsewhere")
+scalar("elu", "elu", r"\operatorname{elu}",
+       lambda x, alpha: P.call("np.where", P.Compare(">", x, P.num(0)), x, P.binop(
+           "*", alpha, P.call("np.expm1", P.call("np.minimum", x, P.num(0.0))))),
+       _call("torch.nn.functional.elu"),
+       lambda args, out: (F("where_gt")(args[0], 0, 1, out + args[1]),),
+       params=(("alpha", Fraction(1)),), kink=True,
+       doc="x where x > 0, alpha (exp(x) - 1) elsewhere")
 
 
 # ---------------------------------------------------------------------------
@@ -157,6 +274,7 @@ class AxisFunction(Function):
 
     nargs = None
     head: str = ""
+    reduces: bool = False  # its result drops the axis (its matrix form has fewer axes)
 
     @property
     def label(self):
@@ -183,6 +301,7 @@ class SoftmaxAt(AxisFunction):
     """``softmax(x, axis)[idx]``; its derivative is written with itself."""
 
     head = "softmax"
+    reduces = False
 
     def derivative(self, k):
         idx, ax = self.indices, self.axis
@@ -200,6 +319,7 @@ class LogSumExpAt(AxisFunction):
     """``logsumexp(x, axis)[idx]``, ``idx`` without the reduced axis."""
 
     head = "logsumexp"
+    reduces = True
 
     def derivative(self, k):
         ax = self.axis
@@ -212,7 +332,6 @@ class LogSumExpAt(AxisFunction):
         return same * SoftmaxAt(self.label, self.args[1], *full)
 
 
-AXIS_FUNCTIONS = {"softmax": SoftmaxAt, "logsumexp": LogSumExpAt}
 
 # ---------------------------------------------------------------------------
 # Forward expressions and tensor ops
@@ -255,6 +374,9 @@ class Op(Record):
     needs_ref: bool = False  # argument must be a named tensor (split out otherwise)
     doc: str = ""
     user: bool = True
+    aliases: tuple = ()  # what NumPy/PyTorch users also call it
+    condition: bool = False  # its first argument is a comparison (where)
+    string_first: bool = False  # its first argument is a string (einsum's subscripts)
 
 
 OPS: dict[str, Op] = {}
@@ -524,7 +646,8 @@ def _l2_comp(e, ctx):
 
 @op("einsum", comp=lambda e, idx, ctx: _einsum_comp(e, idx, ctx),
     code=lambda e, c, b: b.einsum(e.param("subscripts"), c),
-    nargs=(2, None), signature='einsum("ij,j->i", A, x)', doc="NumPy's einsum, any operands")
+    nargs=(2, None), signature='einsum("ij,j->i", A, x)', doc="NumPy's einsum, any operands",
+    string_first=True)
 def _einsum(loc, args, kwargs):
     (sub, sloc), *operands = args
     if sub.op != "str":
@@ -609,7 +732,7 @@ def _axis_check(name, keep_allowed=False):
         else:
             ax = nd - 1
         keep = _flag(kwargs, "keepdims") if keep_allowed else True
-        if name == "logsumexp":
+        if AXIS_OPS[name].reduces:
             shape = tuple(1 if n == ax else d for n, d in enumerate(a.shape)) if keep else \
                 tuple(d for n, d in enumerate(a.shape) if n != ax)
         else:
@@ -618,9 +741,9 @@ def _axis_check(name, keep_allowed=False):
     return check
 
 
-def _axis_code(fn):
+def _axis_code(fn: str) -> Callable:
     return lambda e, c, b: b.axis_fn(fn, c[0], e.param("axis"), len(e.args[0].shape),
-                                     e.param("keepdims"))
+                                     AXIS_OPS[fn].reduces and e.param("keepdims"))
 
 
 def _softmax_comp(e, idx, ctx):
@@ -642,51 +765,132 @@ def _logsumexp_comp(e, idx, ctx):
     return LogSumExpAt(ctx.label(a), ax, *rest)
 
 
-_SOFTMAX_HELPER = ("def softmax(x, axis=-1):\n"
-                   "    z = np.exp(x - np.max(x, axis=axis, keepdims=True))\n"
-                   "    return z / np.sum(z, axis=axis, keepdims=True)")
-_LSE_HELPER = ("def logsumexp(x, axis=-1, keepdims=False):\n"
-               "    m = np.max(x, axis=axis, keepdims=True)\n"
-               "    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))\n"
-               "    return out if keepdims else np.squeeze(out, axis=axis)")
-_LOG_SOFTMAX_HELPER = ("def log_softmax(x, axis=-1):\n"
-                       "    return x - logsumexp(x, axis=axis, keepdims=True)")
+class AxisOp(Record):
+    """A function of a whole axis: what the code generators and recognizer need of it."""
+
+    name: str
+    reduces: bool  # its result drops the axis (logsumexp) or keeps its argument's shape
+    helper: str  # its NumPy helper, in the generated module
+    torch: str  # its PyTorch function, which takes dim= (and keepdim= when it reduces)
+    needs: tuple = ()  # helpers its helper calls, defined first
+
+
+AXIS_OPS = {o.name: o for o in (
+    AxisOp("softmax", False, "def softmax(x, axis=-1):\n"
+           "    z = np.exp(x - np.max(x, axis=axis, keepdims=True))\n"
+           "    return z / np.sum(z, axis=axis, keepdims=True)", "torch.softmax"),
+    AxisOp("logsumexp", True, "def logsumexp(x, axis=-1, keepdims=False):\n"
+           "    m = np.max(x, axis=axis, keepdims=True)\n"
+           "    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))\n"
+           "    return out if keepdims else np.squeeze(out, axis=axis)", "torch.logsumexp"),
+    AxisOp("log_softmax", False, "def log_softmax(x, axis=-1):\n"
+           "    return x - logsumexp(x, axis=axis, keepdims=True)", "torch.log_softmax",
+           needs=("logsumexp",)),
+)}
 
 OPS["softmax"] = Op("softmax", _axis_check("softmax"), _softmax_comp, _axis_code("softmax"),
                     kwargs=("axis",), needs_ref=True, signature="softmax(x, axis=-1)",
                     doc="exp(x) / sum(exp(x)) along an axis")
 OPS["log_softmax"] = Op("log_softmax", _axis_check("log_softmax"), _log_softmax_comp,
                         _axis_code("log_softmax"), kwargs=("axis",), needs_ref=True,
+                        aliases=("logsoftmax",),
                         signature="log_softmax(x, axis=-1)", doc="x - logsumexp(x) along an axis")
 OPS["logsumexp"] = Op("logsumexp", _axis_check("logsumexp", keep_allowed=True), _logsumexp_comp,
                       _axis_code("logsumexp"), kwargs=("axis", "keepdims"), needs_ref=True,
+                      aliases=("log_sum_exp",),
                       signature="logsumexp(x, axis=-1, keepdims=False)",
                       doc="log(sum(exp(x))) along an axis")
 
-HELPERS = {"softmax": _SOFTMAX_HELPER, "logsumexp": _LSE_HELPER,
-           "log_softmax": _LOG_SOFTMAX_HELPER}
-HELPER_NEEDS = {"log_softmax": ("logsumexp",)}
+# every helper the generated NumPy module may define, and the helpers each one calls
+HELPERS = {**{n: o.helper for n, o in AXIS_OPS.items()},
+           **{n: f.helper for n, f in SCALARS.items() if f.helper}}
+HELPER_NEEDS = {**{n: o.needs for n, o in AXIS_OPS.items()},
+                **{n: f.needs for n, f in SCALARS.items() if f.needs}}
+# the names those helpers define, which generated code must not reuse
+HELPER_NAMES = frozenset(re.findall(r"^(?:def )?(\w+)", "\n".join(HELPERS.values()), re.M))
 
 
 # -- elementwise functions as tensor ops ----------------------------------------------
 
 
-def _scalar_check(name):
-    def check(loc, args, kwargs):
-        (a, la), = args
-        return FExpr(name, (a,), (), a.shape)
+def _number_param(value: FExpr, loc: Any, fn: str, key: str) -> Fraction:
+    """A keyword number such as ``alpha=0.2`` (a literal, maybe negated)."""
+    if value.op == "num":
+        return Fraction(value.param("value"))
+    if value.op == "neg" and value.args[0].op == "num":
+        return -Fraction(value.args[0].param("value"))
+    raise SpecError(f"{fn}'s '{key}' must be a number", loc, f"e.g. {key}=0.2")
+
+
+def _broadcast_all(fn: str, args: list, loc: Any) -> tuple:
+    shape = args[0][0].shape
+    for x, _ in args[1:]:
+        out = shapes.broadcast(shape, x.shape)
+        if out is None:
+            raise _mismatch(f"cannot broadcast the arguments of {fn}", shape, x.shape, loc,
+                            "elementwise functions follow NumPy broadcasting: trailing dims "
+                            "must be equal or 1")
+        shape = out
+    return shape
+
+
+def _scalar_check(fn: ScalarFn) -> Callable:
+    def check(loc: Any, args: list, kwargs: dict) -> FExpr:
+        tensors, extra = args[:fn.arity], args[fn.arity:]
+        values = []
+        for n, (key, default) in enumerate(fn.params):
+            if n < len(extra) and key in kwargs:
+                raise SpecError(f"{fn.name}() got '{key}' twice", kwargs[key][1])
+            given = extra[n] if n < len(extra) else kwargs.get(key)
+            values.append(default if given is None else
+                          _number_param(given[0], given[1], fn.name, key))
+        params = (("params", tuple(values)),) if fn.params else ()
+        return FExpr(fn.name, tuple(x for x, _ in tensors), params,
+                     _broadcast_all(fn.name, tensors, loc))
     return check
 
 
-def _scalar_comp(name):
-    return lambda e, idx, ctx: F(name)(ctx.comp(e.args[0], idx))
+def _scalar_comp(name: str) -> Callable:
+    def comp(e: FExpr, idx: tuple, ctx: Any) -> Any:
+        args = [ctx.comp(a, shapes.align(idx, a.shape)) for a in e.args]
+        return F(name)(*args, *[sympy_number(v) for v in e.param("params", ())])
+    return comp
+
+
+def _scalar_code(name: str) -> Callable:
+    return lambda e, c, b: b.fn(name, *c, *[P.num(float(v)) for v in e.param("params", ())])
 
 
 for _name, _fn in SCALARS.items():
     if _fn.user:
-        OPS[_name] = Op(_name, _scalar_check(_name), _scalar_comp(_name),
-                        (lambda n: lambda e, c, b: b.fn(n, c[0]))(_name),
-                        signature=f"{_name}(x)", doc=_fn.doc)
+        OPS[_name] = Op(_name, _scalar_check(_fn), _scalar_comp(_name), _scalar_code(_name),
+                        signature=_fn.signature, doc=_fn.doc, aliases=_fn.aliases,
+                        kwargs=tuple(k for k, _ in _fn.params),
+                        nargs=(_fn.arity, _fn.arity + len(_fn.params)))
+
+
+def _where_check(loc: Any, args: list, kwargs: dict) -> FExpr:
+    (cond, cloc), a, b = args
+    if cond.op != "compare":
+        raise SpecError("where's first argument must be a comparison", cloc,
+                        "e.g. where(x > 0, x, 0.01 * x); the comparisons are > < >= <=")
+    x, y = cond.args
+    operands = [(x, cloc), (y, cloc), a, b]
+    return FExpr("where", (x, y, a[0], b[0]), (("compare", cond.param("op")),),
+                 _broadcast_all("where", operands, loc))
+
+
+def _where_name(e: FExpr) -> str:
+    return "where_" + COMPARISONS[e.param("compare")][0]
+
+
+OPS["where"] = Op("where", _where_check,
+                  lambda e, idx, ctx: F(_where_name(e))(
+                      *[ctx.comp(a, shapes.align(idx, a.shape)) for a in e.args]),
+                  lambda e, c, b: b.fn(_where_name(e), *c), nargs=(3, 3), condition=True,
+                  signature="where(x > y, a, b)",
+                  doc="a where the comparison holds, b elsewhere (> < >= <=, broadcasting)")
+
 
 FUNCTIONS = tuple(sorted(name for name, o in OPS.items() if o.user))
 

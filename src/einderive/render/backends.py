@@ -8,7 +8,7 @@ in the two classes below and nowhere else.
 
 from __future__ import annotations
 
-from ..ops import SCALARS
+from ..ops import AXIS_OPS, POW_HALF, SCALARS
 from .. import pyexpr as P
 
 
@@ -62,7 +62,8 @@ class Backend:
         return P.call(self.f("einsum"), P.Str(subscripts), *operands)
 
     def sqrt(self, x: P.Py) -> P.Py:
-        return P.call(self.f("sqrt"), x)
+        """``x ** (1/2)``, as the scalar function the op table says computes it."""
+        return self.fn(POW_HALF, x)
 
     def reshape(self, x: P.Py, like: P.Py) -> P.Py:
         return P.call(self.f("reshape"), x, P.call(self.f("shape"), like))
@@ -74,13 +75,14 @@ class Backend:
     def ravel(self, x: P.Py) -> P.Py:
         return P.method(x, "ravel")
 
-    def fn(self, name: str, x: P.Py) -> P.Py:
-        return SCALARS[name].numpy(x)
+    def fn(self, name: str, *args: P.Py) -> P.Py:
+        return SCALARS[name].numpy(*args)
 
     def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
-        """softmax, log_softmax or logsumexp along ``axis`` (the generated module's helpers)."""
+        """A function of a whole axis (:data:`ops.AXIS_OPS`): the generated module's helper;
+        ``keep`` only for one that reduces the axis."""
         kw = {} if axis == ndim - 1 else {"axis": P.num(axis)}
-        if head == "logsumexp" and keep:
+        if keep:
             kw["keepdims"] = P.Name("True")
         return P.call(head, x, **kw)
 
@@ -125,14 +127,14 @@ class Torch(Backend):
     def ravel(self, x: P.Py) -> P.Py:
         return P.method(x, "reshape", P.num(-1))
 
-    def fn(self, name: str, x: P.Py) -> P.Py:
-        return SCALARS[name].torch(x)
+    def fn(self, name: str, *args: P.Py) -> P.Py:
+        return SCALARS[name].torch(*args)
 
     def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
         kw = {"dim": P.num(axis)}
-        if head == "logsumexp" and keep:
+        if keep:
             kw["keepdim"] = P.Name("True")
-        return P.call(self.f(head), x, **kw)
+        return P.call(AXIS_OPS[head].torch, x, **kw)
 
     def constant(self, x: P.Py) -> P.Py:
         # torch's functions take tensors only: torch.tanh(2) is a TypeError

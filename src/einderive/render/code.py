@@ -15,14 +15,14 @@ import keyword
 from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol
 
 from .. import matrix as mx
-from ..ops import ARITHMETIC, HELPERS, OPS, SCALARS, ElementwiseFunction, FExpr
+from ..ops import ARITHMETIC, AXIS_OPS, HELPER_NAMES, OPS, SCALARS, ElementwiseFunction, FExpr
 from ..record import Record
 from .. import pyexpr as P
 from .backends import Backend
 
 RESERVED = {"np", "math", "torch", "forward", "gradients", "float", "dict", "shape",
             "tensors", "ctx", "grad_output", "Function", "F", "dtype", "None", "True"} | \
-    set(HELPERS) | {n for n, f in SCALARS.items() if f.helper} | {"_erf"}
+    HELPER_NAMES
 
 
 
@@ -135,7 +135,7 @@ class Compiler:
                 parts.insert(0, self.const(coeff))
             return P.product(parts)
         if isinstance(c, ElementwiseFunction):
-            return self.b.fn(c.spec.name, self.b.constant(self.const(c.args[0])))
+            return self.b.fn(c.spec.name, *[self.b.constant(self.const(a)) for a in c.args])
         if isinstance(c, Add):
             return P.product([self.const(a) for a in Add.make_args(c)], "+")
         if isinstance(c, Sum) and not c.function.has(*c.variables):
@@ -221,15 +221,22 @@ class Compiler:
         return Value(P.binop("**", v.py, exp), v.shape)
 
     def _m_Fn(self, m: mx.Fn) -> Value:
-        if SCALARS[m.name].expand is not None and m in self.wheres:
+        spec = SCALARS[m.name]
+        if spec.expand is not None and m in self.wheres:
             return self._m(self.wheres[m])
-        v = self._m(m.x)
-        return Value(self.b.fn(m.name, v.py), v.shape)
+        args = m.args
+        values = self._elementwise(m, list(args[:spec.arity]))
+        # a constant in a tensor's place is a tensor of the inputs' dtype (PyTorch's where
+        # and comparisons take tensors); a param (alpha) stays the number the library takes
+        tensors = [self.b.constant(v.py) if isinstance(a, mx.Const) else v.py
+                   for a, v in zip(args, values)]
+        params = [self._m(a).py for a in args[spec.arity:]]
+        return Value(self.b.fn(m.name, *tensors, *params), _broadcast([v.shape for v in values]))
 
     def _m_AxisFn(self, m: mx.AxisFn) -> Value:
         v = self._m(m.x)
         shape = v.shape
-        if m.head == "logsumexp":
+        if AXIS_OPS[m.head].reduces:
             shape = tuple(d for n, d in enumerate(v.shape) if n != m.axis)
         return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim), shape)
 

@@ -66,9 +66,14 @@ class IndexCompiler:
             return self._pow(e)
         if isinstance(e, KroneckerDelta):
             return self._delta(*e.args)
-        if isinstance(e, ElementwiseFunction):
-            a = self.arr(e.args[0])
-            return Arr(self.b.fn(e.spec.name, a.py), a.idx)
+        if isinstance(e, ElementwiseFunction):  # arguments broadcast as a sum's terms do
+            spec = e.spec
+            args = [self.arr(a) for a in e.args]
+            out = tuple(dict.fromkeys(i for t in args for i in t.idx))
+            tensors = [self._broadcastable(t, out) for t in args[:spec.arity]]
+            tensors = [self.b.constant(py) if not t.idx else py
+                       for t, py in zip(args, tensors)]
+            return Arr(self.b.fn(spec.name, *tensors, *[t.py for t in args[spec.arity:]]), out)
         if isinstance(e, AxisFunction):
             return self._axis_function(e)
         raise CodegenError(f"cannot compile the index form {e}")

@@ -224,7 +224,7 @@ class Notation(Printer):
 
     def _print_ElementwiseFunction(self, e):
         arg = e.args[0]
-        return self.function(e.spec, self._print(arg), self.prec(arg) < PREC_ATOM)
+        return self.function(e.spec, [self._print(a) for a in e.args], self.prec(arg) < PREC_ATOM)
 
     def _print_AxisFunction(self, e):
         name = self.ctx.tensor_of[e.label]
@@ -237,13 +237,14 @@ class Notation(Printer):
         return self.axis_function(e.head, arg, e.axis, names_axis(e.axis, tensor.shape),
                                   self.index_list(e.indices))
 
-    def function(self, spec, arg: str, composite: bool) -> str:
-        """``σ(x)``, ``√x``, ``𝟙[x > 0]``: a scalar function applied, in this style's tokens."""
-        if spec.style == "iverson":
-            return self.iverson(arg)
-        if spec.name == "sqrt":
-            return self.sqrt(arg, composite)
-        return self.call(spec, arg)
+    def function(self, spec, args: list, composite: bool) -> str:
+        """``σ(x)``, ``√x``, ``𝟙[x > 0]``: a scalar function applied, in this style's tokens
+        (its print style is in its op-table row)."""
+        if spec.style == "template":
+            return self.template(spec, args)
+        if spec.style == "prefix":
+            return self.sqrt(args[0], composite)
+        return self.call(spec, ", ".join(args))
 
     def _num_factor(self, a, last: bool) -> str:
         """A factor of a product; a sum needs no brackets when nothing follows it."""
@@ -330,7 +331,8 @@ class Notation(Printer):
         return self.coefficient(c, body)
 
     def _print_Fn(self, m: mx.Fn):
-        return self.function(SCALARS[m.name], self._print(m.x), self.mprec(m.x) < PREC_ATOM)
+        return self.function(SCALARS[m.name], [self._print(a) for a in m.args],
+                             self.mprec(m.x) < PREC_ATOM)
 
     def _print_AxisFn(self, m: mx.AxisFn):
         return self.axis_function(m.head, self._print(m.x), m.axis,
@@ -413,7 +415,7 @@ def _matrix_pow(self, m: mx.Pow):
         s = self._print(m.x)
         return s + self.odot_token() + s
     base = self._print(m.x)
-    if not atomic(m.x) or (isinstance(m.x, mx.Fn) and m.x.name == "sqrt"):
+    if not atomic(m.x) or (isinstance(m.x, mx.Fn) and SCALARS[m.x.name].style == "prefix"):
         base = self.paren(base)
     return self.hadamard_power(base, p) if not m.is_scalar else self.power(base, p)
 
@@ -440,7 +442,7 @@ Notation._print_Pow = _dispatch(_index_pow, _matrix_pow)
 
 def is_prefix(e) -> bool:
     """``√x``: a square root prints as a prefix and needs no brackets as a divisor."""
-    return isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt" or \
+    return isinstance(e, ElementwiseFunction) and e.spec.style == "prefix" or \
         isinstance(e, Pow) and e.exp == S.Half
 
 
@@ -467,7 +469,7 @@ def precedence(e) -> int:
         return PREC_ADD
     if isinstance(e, Pow):
         return PREC_MUL if e.exp < 0 or e.exp == S.Half else PREC_POW
-    if isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt":
+    if isinstance(e, ElementwiseFunction) and e.spec.style == "prefix":
         return PREC_MUL  # √x is a prefix: bracket it under a power
     return PREC_ATOM
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from ..errors import Loc, SpecError
-from ..ops import HELPER_NEEDS, HELPERS, SCALARS
+from ..ops import HELPER_NEEDS, HELPERS
 from ..record import fields, replace
 from .. import pyexpr as P
 from .backends import Backend, Torch
@@ -117,11 +117,16 @@ class _Writer:
 
     def helper_code(self) -> list[str]:
         """Definitions of the helpers the code calls, each once, dependencies first."""
-        names = {n for n in self.called() if n in HELPERS or n in SCALARS and SCALARS[n].helper}
-        for n in list(names):
-            names.update(HELPER_NEEDS.get(n, ()))
-        texts = [SCALARS[n].helper if n in SCALARS else HELPERS[n]
-                 for n in sorted(names, key=lambda n: (n not in ("logsumexp",), n))]
+        order: list[str] = []
+
+        def visit(n: str) -> None:
+            if n not in order:
+                for m in HELPER_NEEDS.get(n, ()):
+                    visit(m)
+                order.append(n)
+        for n in sorted(n for n in self.called() if n in HELPERS):
+            visit(n)
+        texts = [HELPERS[n] for n in order]
         return [x for t in dict.fromkeys(texts) for x in (t, "", "")]
 
 

@@ -144,8 +144,9 @@ class Unicode(Notation):
         s = self._print(c)
         return f"{s if atomic(c) else self.paren(s)}·{body}"
 
-    def iverson(self, arg: str) -> str:
-        return f"𝟙[{arg} > 0]"
+    def template(self, spec, args: list) -> str:
+        """A function printed as its op-table form: ``𝟙[x > 0]``, ``|x|``."""
+        return spec.text.format(*args)
 
     def call(self, spec, arg: str) -> str:
         return f"{spec.text}({arg})"
@@ -306,8 +307,8 @@ class Latex(Notation):
         return f"{s} {body}" if isinstance(c, mx.Const) and c.value.is_Rational else \
             f"{s} \\, {body}"
 
-    def iverson(self, arg: str) -> str:
-        return f"\\mathbf{{1}}\\left[{arg} > 0\\right]"
+    def template(self, spec, args: list) -> str:
+        return spec.latex.format(*args)
 
     def call(self, spec, arg: str) -> str:
         return f"{spec.latex}{self.paren(arg)}"
