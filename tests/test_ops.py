@@ -229,3 +229,51 @@ def test_bad_uses_of_the_new_ops_are_spec_errors(line, message):
     with pytest.raises(SpecError) as info:
         derive_text(spec([line, "L = sum(Z * Y)"]))
     assert message in info.value.format()
+
+
+@pytest.mark.parametrize("written, meant", [("swish", "silu"), ("clamp", "clip"),
+                                             ("absolute", "abs"), ("log_sum_exp", "logsumexp"),
+                                             ("logsoftmax", "log_softmax"), ("fmax", "maximum")])
+def test_other_libraries_names_hint_at_the_op(written, meant):
+    from einderive.errors import SpecError
+    with pytest.raises(SpecError) as info:
+        derive_text(spec([f"Z = {written}(X)", "L = sum(Z * Y)"]))
+    assert f"did you mean '{meant}'?" in info.value.format()
+
+
+# Files that must not know any op by name: printers, recognizer, matrix forms, code generators.
+NO_OP_NAMES = ("render/notation.py", "render/styles.py", "render/readable.py", "recognize.py",
+               "matrix.py", "render/code.py", "render/backends.py", "render/pymodule.py",
+               "render/einsum.py")
+# mx.Reduce's kind 'sum' (the matrix form's total, printed sum(X)) is the matrix tree's own
+# vocabulary, not the op; it goes when the kinds become an enum (issue 14 item 5)
+MATRIX_VOCABULARY = {("matrix.py", "sum"), ("recognize.py", "sum")}
+
+
+def test_no_op_name_appears_outside_the_op_table():
+    import re
+    from pathlib import Path
+
+    import einderive
+    from einderive.ops import AXIS_OPS, OPS, SCALARS
+    root = Path(einderive.__file__).parent
+    names = sorted({n for n in [*OPS, *SCALARS, *AXIS_OPS] if n.isidentifier()})
+    found = []
+    for rel in NO_OP_NAMES:
+        text = (root / rel).read_text(encoding="utf-8")
+        for n in names:
+            # a quoted name ("softmax"), or a library's function by an op's name (np.tanh)
+            pattern = rf"""(["']){n}\1|\b(?:np|torch|functional|math)\.{n}\b"""
+            for m in re.finditer(pattern, text):
+                if (rel, n) not in MATRIX_VOCABULARY:
+                    line = text.count("\n", 0, m.start()) + 1
+                    found.append(f"{rel}:{line}: {m.group(0)}")
+    assert not found, found
+
+
+def test_the_op_name_test_can_fail(tmp_path):
+    import re
+    text = 'if e.head == "softmax":\n    return torch.logsumexp(x)\n'
+    hits = [n for n in ("softmax", "logsumexp")
+            if re.search(rf"""(["']){n}\1|\b(?:np|torch|functional|math)\.{n}\b""", text)]
+    assert hits == ["softmax", "logsumexp"]

@@ -14,7 +14,7 @@ from sympy import Symbol
 from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
-from .ops import ARITHMETIC, FUNCTIONS, OPS, FExpr, sympy_number
+from .ops import ALIASES, ARITHMETIC, FUNCTIONS, OPS, FExpr, sympy_number
 from .record import Record
 from .spec import Spec
 
@@ -242,7 +242,7 @@ class _Builder:
                 raise SpecError(f"'{fn}' is a tensor, not a function", e.loc,
                                 "use '@' or '*' to multiply tensors")
             raise SpecError(f"unknown function '{fn}'", e.loc,
-                            did_you_mean(fn, FUNCTIONS, "functions"))
+                            did_you_mean(fn, FUNCTIONS, "functions", ALIASES))
         op = OPS[fn]
         lo, hi = op.nargs
         n = len(e.args)

@@ -211,8 +211,9 @@ scalar("erf_prime", "erf'", r"\operatorname{erf}'", _gauss("np", _SQRT_PI_2, _SQ
 scalar("square", "square", r"\operatorname{square}", _call("np.square"), _call("torch.square"),
        lambda a, out: 2 * a, doc="x ** 2")
 
-# the function that computes x ** (1/2) in code (a matrix form's ∘½ power)
-POW_HALF = "sqrt"
+# the ops whose code the code generators also use for matrix forms (a total, an einsum, a
+# permutation of axes, the ∘½ power), named here once
+SUM, EINSUM, TRANSPOSE, POW_HALF = "sum", "einsum", "transpose", "sqrt"
 
 # -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------
 
@@ -235,10 +236,10 @@ for _cmp, (_n, _t, _l) in COMPARISONS.items():
 
 scalar("maximum", "maximum", r"\operatorname{maximum}", _call("np.maximum"),
        _call("torch.maximum"), lambda args, out: (F("gt")(*args), F("le")(*args)), arity=2,
-       kink=True, aliases=("max", "fmax"), doc="elementwise larger of a and b (broadcasting)")
+       kink=True, aliases=("fmax",), doc="elementwise larger of a and b (broadcasting)")
 scalar("minimum", "minimum", r"\operatorname{minimum}", _call("np.minimum"),
        _call("torch.minimum"), lambda args, out: (F("lt")(*args), F("ge")(*args)), arity=2,
-       kink=True, aliases=("min", "fmin"), doc="elementwise smaller of a and b (broadcasting)")
+       kink=True, aliases=("fmin",), doc="elementwise smaller of a and b (broadcasting)")
 scalar("between", "𝟙[{1} ≤ {0} ≤ {2}]", r"\mathbf{{1}}\left[{1} \leq {0} \leq {2}\right]",
        lambda x, lo, hi: P.binop("*", _np_indicator(">=")(x, lo), _np_indicator("<=")(x, hi)),
        lambda x, lo, hi: P.binop("*", _torch_indicator(">=")(x, lo),
@@ -893,6 +894,8 @@ OPS["where"] = Op("where", _where_check,
 
 
 FUNCTIONS = tuple(sorted(name for name, o in OPS.items() if o.user))
+# other libraries' names for the ops, from their entries ('swish' -> 'silu')
+ALIASES = {alias: name for name in FUNCTIONS for alias in OPS[name].aliases}
 
 
 def sympy_number(value) -> sympy.Rational:

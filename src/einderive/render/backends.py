@@ -8,7 +8,7 @@ in the two classes below and nowhere else.
 
 from __future__ import annotations
 
-from ..ops import AXIS_OPS, POW_HALF, SCALARS
+from ..ops import AXIS_OPS, EINSUM, POW_HALF, SCALARS, TRANSPOSE
 from .. import pyexpr as P
 
 
@@ -38,7 +38,7 @@ class Backend:
             return x
         if tuple(axes) == tuple(reversed(range(len(axes)))):
             return P.Attr(x, "T")
-        return P.call(self.f("transpose"), x, P.ints(axes))
+        return P.call(self.f(TRANSPOSE), x, P.ints(axes))
 
     def matrix_transpose(self, x: P.Py) -> P.Py:
         return P.Attr(x, "T")
@@ -59,7 +59,7 @@ class Backend:
         return P.call(self.f("diag"), x)
 
     def einsum(self, subscripts: str, operands: list) -> P.Py:
-        return P.call(self.f("einsum"), P.Str(subscripts), *operands)
+        return P.call(self.f(EINSUM), P.Str(subscripts), *operands)
 
     def sqrt(self, x: P.Py) -> P.Py:
         """``x ** (1/2)``, as the scalar function the op table says computes it."""
@@ -137,5 +137,5 @@ class Torch(Backend):
         return P.call(AXIS_OPS[head].torch, x, **kw)
 
     def constant(self, x: P.Py) -> P.Py:
-        # torch's functions take tensors only: torch.tanh(2) is a TypeError
+        # torch's functions take tensors only: one called on the number 2 raises TypeError
         return P.call("torch.as_tensor", x, dtype=P.Name("dtype"))

@@ -15,7 +15,7 @@ import keyword
 from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol
 
 from .. import matrix as mx
-from ..ops import ARITHMETIC, AXIS_OPS, HELPER_NAMES, OPS, SCALARS, ElementwiseFunction, FExpr
+from ..ops import ARITHMETIC, AXIS_OPS, HELPER_NAMES, OPS, SUM, SCALARS, ElementwiseFunction, FExpr
 from ..record import Record
 from .. import pyexpr as P
 from .backends import Backend
@@ -242,12 +242,12 @@ class Compiler:
 
     def _m_Reduce(self, m: mx.Reduce) -> Value:
         v = self._m(m.x)
-        if m.kind == "sum":
-            return Value(self.b.reduce("sum", v.py), ())
+        if m.shape == ():  # the total
+            return Value(self.b.reduce(SUM, v.py), ())
         if len(v.shape) < 2:
             return v  # a vector's row sum is itself
         axis = 1 if m.kind == "rowsum" else 0
-        return Value(self.b.reduce("sum", v.py, (axis,), False, 2), (v.shape[1 - axis],))
+        return Value(self.b.reduce(SUM, v.py, (axis,), False, 2), (v.shape[1 - axis],))
 
     def _m_Diag(self, m: mx.Diag) -> Value:
         v = self._m(m.x)
