@@ -91,6 +91,10 @@ NEW_OPS = {
     "leaky_relu alpha": ["Z = leaky_relu(X @ A, alpha=0.2)", "L = sum(Z * Z)"],
     "elu": ["Z = elu(X)", "L = sum(Z * Y)"],
     "elu alpha": ["Z = elu(X, 0.5)", "L = sum(Z * Y)"],
+    "maximum rank 3": ["Z = maximum(T3, v) * s", "L = sum(Z * T3)"],
+    "where rank 3": ["Z = where(T3 > v, T3 * 2, elu(T3))", "L = sum(Z * Z)"],
+    "clip by a product": ["z = clip(v, -0.5, A @ u)", "L = sum(z * z)"],
+    "leaky_relu of a batched product": ["Z = leaky_relu(T3 @ A, alpha=0.3)", "L = sum(Z * Z)"],
 }
 CASES.update(NEW_OPS)
 
