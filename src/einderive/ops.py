@@ -1,15 +1,23 @@
 """The op table: every op einderive knows, each declared once.
 
-A scalar function (``sigmoid``, ``tanh`` ...) is one :func:`scalar` row: how it
-prints, its NumPy and PyTorch code, and its derivative in terms of its
-argument ``a`` and its own value ``out`` (so that backprop can say
+An elementwise function (``sigmoid``, ``abs``, ``maximum``, ``where`` ...) is one
+:func:`scalar` row: how it prints (a call ``f(x)``, a prefix ``√x``, or a
+template such as ``𝟙[{0} > {1}]`` or ``|{0}|``), its NumPy and PyTorch code,
+its tensor arguments (any number, broadcast together) and number params
+(``alpha``), where its derivative jumps (``kink``: ``verify`` draws around it),
+the names other libraries give it, and its derivative by each argument in terms
+of the arguments and its own value ``out`` (so that backprop can say
 ``tanh'(z) = 1 - y**2`` with the node ``y`` instead of recomputing).  Its SymPy
-class is made from that row.
+class is made from that row, and a user-callable row is a tensor op as well.
 
 A tensor op (``@``, ``sum``, ``einsum``, ``softmax`` ...) is one :class:`Op`
 row: its arguments, its shape rule, its componentwise definition as a SymPy
-expression of indexed symbols, and its NumPy code.  Backprop and the printers
-never name an op; adding one touches this file and the tests.
+expression of indexed symbols, and its code, spelled by a backend
+(:mod:`einderive.render.backends`).  A function of a whole axis also has an
+:class:`AxisOp` row (whether it reduces the axis, its NumPy helper, its PyTorch
+name).  Backprop, the printers, the recognizer and the code generators never
+name an op (``tests/test_ops.py`` greps them); adding an elementwise op is one
+:func:`scalar` call here plus its row in ``tests/test_ops.py``.
 """
 
 from __future__ import annotations
