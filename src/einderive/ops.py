@@ -26,13 +26,18 @@ import re
 from fractions import Fraction
 from typing import Any, Callable
 
-import sympy
+import sympy  # type: ignore[import-untyped]
 from sympy import Function, Indexed, KroneckerDelta, S
 
 from . import shapes
 from .errors import SpecError
 from .record import Record
 from . import pyexpr as P
+
+Fn = Callable[..., Any]  # a builder: code from code, a SymPy expression from SymPy ones
+Tup = tuple[Any, ...]
+Args = list[tuple["FExpr", Any]]  # (argument, its source location)
+Kw = dict[str, tuple["FExpr", Any]]  # keyword -> (value, its source location)
 
 # ---------------------------------------------------------------------------
 # Scalar (elementwise) functions
@@ -44,22 +49,22 @@ class ScalarFn(Record):
     name: str
     text: str  # terminal: the head ('σ', 'tanh'), or for style 'template' the whole form
     latex: str  # LaTeX: the head (r'\sigma'), or the whole form; '{0}', '{1}' ... are arguments
-    numpy: Callable  # its NumPy code: (*args) pyexpr trees -> pyexpr tree
-    torch: Callable  # its PyTorch code: (*args) -> pyexpr tree
-    deriv: Callable  # unary: (a, out) -> ∂out/∂a; else (args, out) -> (∂out/∂arg, ...)
+    numpy: Fn  # its NumPy code: (*args) pyexpr trees -> pyexpr tree
+    torch: Fn  # its PyTorch code: (*args) -> pyexpr tree
+    deriv: Fn  # unary: (a, out) -> ∂out/∂a; else (args, out) -> (∂out/∂arg, ...)
     arity: int = 1  # tensor arguments, broadcast together
-    params: tuple = ()  # (keyword, default): numbers after the tensors, e.g. ('alpha', 1/100)
-    expand: Callable | None = None  # for helper functions printed by name: a -> definition
+    params: Tup = ()  # (keyword, default): numbers after the tensors, e.g. ('alpha', 1/100)
+    expand: Fn | None = None  # for helper functions printed by name: a -> definition
     user: bool = True  # callable from a spec
     domain: str | None = None  # 'positive' where the argument must be > 0
     style: str = "call"  # 'call': f(x); 'prefix': √x; 'template': text/latex filled in
     kink: bool = False  # derivative jumps somewhere: verify draws its inputs away from 0
     helper: str = ""  # NumPy helper definition the code needs
-    needs: tuple = ()  # other helpers that helper calls
-    aliases: tuple = ()  # what NumPy/PyTorch users also call it
+    needs: Tup = ()  # other helpers that helper calls
+    aliases: Tup = ()  # what NumPy/PyTorch users also call it
     doc: str = ""
 
-    def partials(self, args: tuple, out: Any) -> tuple:
+    def partials(self, args: Tup, out: Any) -> Tup:
         """The derivative of ``out`` by each argument (a param's is never asked for)."""
         if self.arity == 1 and not self.params:
             return (self.deriv(args[0], out),)
@@ -71,7 +76,7 @@ class ScalarFn(Record):
         return f"{self.name}({', '.join(names + [f'{k}={float(v)!r}' for k, v in self.params])})"
 
 
-class ElementwiseFunction(Function):
+class ElementwiseFunction(Function):  # type: ignore[misc]
     """Base of the SymPy classes made from :data:`SCALARS`; never evaluates itself."""
 
     nargs = 1
@@ -98,8 +103,8 @@ def F(name: str) -> Any:
     return cls
 
 
-def scalar(name: str, text: str, latex: str, numpy: Callable, torch: Callable,
-           deriv: Callable, **kw: Any) -> None:
+def scalar(name: str, text: str, latex: str, numpy: Fn, torch: Fn,
+           deriv: Fn, **kw: Any) -> None:
     SCALARS[name] = ScalarFn(name, text, latex, numpy, torch, deriv, **kw)
 
 
@@ -110,21 +115,21 @@ _ERF_HELPER = ("_erf = np.vectorize(math.erf, otypes=[float])\n\n\n"
 _PHI_HELPER = "def Phi(x):\n    return 0.5 * (1.0 + erf(x / math.sqrt(2.0)))"
 
 
-def _call(fn: str, *extra: P.Py) -> Callable:
+def _call(fn: str, *extra: P.Py) -> Fn:
     """The code ``fn(x, *extra)`` as a builder."""
     return lambda *x: P.call(fn, *x, *extra)
 
 
-def _times(f: Callable, g: Callable) -> Callable:
+def _times(f: Fn, g: Fn) -> Fn:
     """The code ``f(x) * g(x)`` as a builder."""
     return lambda x: P.binop("*", f(x), g(x))
 
 
-def _one_minus(f: Callable) -> Callable:
+def _one_minus(f: Fn) -> Fn:
     return lambda x: P.binop("-", P.num(1), f(x))
 
 
-def _gauss(lib: str, scale: P.Py, square: Callable[[P.Py], P.Py]) -> Callable:
+def _gauss(lib: str, scale: P.Py, square: Callable[[P.Py], P.Py]) -> Fn:
     """exp(-square(x)) / scale."""
     return lambda x: P.binop("/", P.call(f"{lib}.exp", P.neg(square(x))), scale)
 
@@ -146,7 +151,7 @@ def _torch_step(x: P.Py) -> P.Py:
     return P.method(P.Compare(">", x, P.num(0)), "to", P.Attr(x, "dtype"))
 
 
-def _np_indicator(cmp: str) -> Callable:
+def _np_indicator(cmp: str) -> Fn:
     """``np.heaviside(a - b, at_tie)``: 1 where ``a cmp b`` holds, a float array."""
     tie = P.num(1.0 if "=" in cmp else 0.0)
     if cmp.startswith(">"):
@@ -154,7 +159,7 @@ def _np_indicator(cmp: str) -> Callable:
     return lambda a, b: P.call("np.heaviside", P.binop("-", b, a), tie)
 
 
-def _torch_indicator(cmp: str) -> Callable:
+def _torch_indicator(cmp: str) -> Fn:
     """``(a cmp b).to(dtype)``: the inputs' dtype, in scope in generated PyTorch code."""
     return lambda a, b: P.method(P.Compare(cmp, a, b), "to", P.Name("dtype"))
 
@@ -278,7 +283,7 @@ scalar("elu", "elu", r"\operatorname{elu}",
 # Their arguments are (label, axis, *indices); each knows its own derivative.
 
 
-class AxisFunction(Function):
+class AxisFunction(Function):  # type: ignore[misc]
     """An element of a function of a whole tensor along one axis."""
 
     nargs = None
@@ -286,7 +291,7 @@ class AxisFunction(Function):
     reduces: bool = False  # its result drops the axis (its matrix form has fewer axes)
 
     @property
-    def label(self):
+    def label(self) -> Any:
         return self.args[0]
 
     @property
@@ -294,15 +299,15 @@ class AxisFunction(Function):
         return int(self.args[1])
 
     @property
-    def indices(self) -> tuple:
+    def indices(self) -> Tup:
         return tuple(self.args[2:])
 
-    def _eval_derivative(self, s):
+    def _eval_derivative(self, s: Any) -> Any:
         if not (isinstance(s, Indexed) and s.base.label == self.label):
             return S.Zero
         return self.derivative(tuple(s.indices))
 
-    def derivative(self, k: tuple):  # pragma: no cover - every subclass defines it
+    def derivative(self, k: Tup) -> Any:  # pragma: no cover - every subclass defines it
         raise NotImplementedError
 
 
@@ -312,7 +317,7 @@ class SoftmaxAt(AxisFunction):
     head = "softmax"
     reduces = False
 
-    def derivative(self, k):
+    def derivative(self, k: Tup) -> Any:
         idx, ax = self.indices, self.axis
         same = S.One
         for n, (p, q) in enumerate(zip(idx, k)):
@@ -330,7 +335,7 @@ class LogSumExpAt(AxisFunction):
     head = "logsumexp"
     reduces = True
 
-    def derivative(self, k):
+    def derivative(self, k: Tup) -> Any:
         ax = self.axis
         same = S.One
         rest = [q for n, q in enumerate(k) if n != ax]
@@ -350,11 +355,11 @@ class FExpr(Record):
     """A typed forward expression: an op applied to arguments, with its shape."""
 
     op: str
-    args: tuple = ()
-    params: tuple = ()  # (key, value) pairs
-    shape: tuple = ()
+    args: Tup = ()
+    params: Tup = ()  # (key, value) pairs
+    shape: Tup = ()
 
-    def param(self, key, default=None):
+    def param(self, key: str, default: Any = None) -> Any:
         return next((v for k, v in self.params if k == key), default)
 
     @property
@@ -374,16 +379,16 @@ class Op(Record):
     differently."""
 
     name: str
-    check: Callable  # (call_loc, args: list[(FExpr, loc)], kwargs: dict) -> FExpr
-    comp: Callable  # (e: FExpr, idx: tuple, ctx) -> sympy
-    code: Callable  # (e: FExpr, args: list[pyexpr], backend) -> pyexpr
+    check: Fn  # (call_loc, args: list[(FExpr, loc)], kwargs: Kw) -> FExpr
+    comp: Fn  # (e: FExpr, idx: Tup, ctx) -> sympy
+    code: Fn  # (e: FExpr, args: list[pyexpr], backend) -> pyexpr
     signature: str = ""
-    kwargs: tuple = ()  # accepted keyword names
-    nargs: tuple = (1, 1)  # min, max positional (max None = any)
+    kwargs: Tup = ()  # accepted keyword names
+    nargs: Tup = (1, 1)  # min, max positional (max None = any)
     needs_ref: bool = False  # argument must be a named tensor (split out otherwise)
     doc: str = ""
     user: bool = True
-    aliases: tuple = ()  # what NumPy/PyTorch users also call it
+    aliases: Tup = ()  # what NumPy/PyTorch users also call it
     condition: bool = False  # its first argument is a comparison (where)
     string_first: bool = False  # its first argument is a string (einsum's subscripts)
 
@@ -394,22 +399,22 @@ OPS: dict[str, Op] = {}
 ARITHMETIC = frozenset({"+", "-", "*", "/", "neg", "**"})
 
 
-def op(name, **kw):
-    def register(check):
+def op(name: str, **kw: Any) -> Fn:
+    def register(check: Fn) -> Fn:
         OPS[name] = Op(name=name, check=check, **kw)
         return check
     return register
 
 
-def _mismatch(what, a, b, loc, hint):
+def _mismatch(what: str, a: Tup, b: Tup, loc: Any, hint: str) -> SpecError:
     return SpecError(f"{what}: shapes {shapes.fmt(a)} and {shapes.fmt(b)} do not match", loc, hint)
 
 
 # -- elementwise arithmetic ---------------------------------------------------
 
 
-def _broadcast_check(sym):
-    def check(loc, args, kwargs):
+def _broadcast_check(sym: str) -> Fn:
+    def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         (a, la), (b, lb) = args
         out = shapes.broadcast(a.shape, b.shape)
         if out is None:
@@ -420,8 +425,8 @@ def _broadcast_check(sym):
     return check
 
 
-def _bin_comp(f):
-    def comp(e, idx, ctx):
+def _bin_comp(f: Fn) -> Fn:
+    def comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
         a, b = e.args
         return f(ctx.comp(a, shapes.align(idx, a.shape)), ctx.comp(b, shapes.align(idx, b.shape)))
     return comp
@@ -436,14 +441,14 @@ for _sym, _f, _py in (("+", lambda x, y: x + y, "+"), ("-", lambda x, y: x - y, 
 
 @op("neg", comp=lambda e, idx, ctx: -ctx.comp(e.args[0], idx),
     code=lambda e, c, b: P.neg(c[0]), user=False)
-def _neg(loc, args, kwargs):
+def _neg(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, _), = args
     return FExpr("neg", (a,), (), a.shape)
 
 
 @op("**", comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx) ** ctx.comp(e.args[1], ()),
     code=lambda e, c, b: P.binop("**", c[0], c[1]), nargs=(2, 2), user=False)
-def _pow(loc, args, kwargs):
+def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (p, lp) = args
     if not p.is_const or p.shape != () or p.op == "dim" or _mentions_dim(p):
         raise SpecError("the exponent of '**' must be a number", lp,
@@ -458,7 +463,7 @@ def _mentions_dim(e: FExpr) -> bool:
 # -- transposes -----------------------------------------------------------------
 
 
-def _transpose_comp(e, idx, ctx):
+def _transpose_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     axes = e.param("axes")
     (a,) = e.args
     inner = [None] * len(idx)
@@ -467,13 +472,13 @@ def _transpose_comp(e, idx, ctx):
     return ctx.comp(a, tuple(inner))
 
 
-def _transpose_code(e, c, b):
+def _transpose_code(e: FExpr, c: list[Any], b: Any) -> Any:
     return b.permute(c[0], e.param("axes"))
 
 
 @op("transpose", comp=_transpose_comp, code=_transpose_code, kwargs=("axes",),
     signature="transpose(x, axes=None)", doc="reverse (or permute) the axes; x.T is the same")
-def _transpose(loc, args, kwargs):
+def _transpose(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
     nd = len(a.shape)
     axes = kwargs.get("axes")
@@ -482,11 +487,12 @@ def _transpose(loc, args, kwargs):
     else:
         value, aloc = axes
         perm = _int_tuple(value, aloc, "axes")
-        norm = tuple(shapes.normalize_axis(x, nd) for x in perm)
-        if None in norm or sorted(norm) != list(range(nd)):
+        norm = [shapes.normalize_axis(x, nd) for x in perm]
+        valid = [x for x in norm if x is not None]
+        if len(valid) != len(norm) or sorted(valid) != list(range(nd)):
             raise SpecError(f"axes {tuple(perm)} is not a permutation of the {nd} axes of a "
                             f"tensor of shape {shapes.fmt(a.shape)}", aloc)
-        perm = norm
+        perm = tuple(valid)
     return FExpr("transpose", (a,), (("axes", perm),), tuple(a.shape[p] for p in perm))
 
 
@@ -496,7 +502,7 @@ def _transpose(loc, args, kwargs):
 @op("@", comp=lambda e, idx, ctx: _matmul_comp(e, idx, ctx),
     code=lambda e, c, b: P.binop("@", c[0], c[1]), nargs=(2, 2), user=False,
     doc="matrix product (NumPy's matmul)")
-def _matmul(loc, args, kwargs):
+def _matmul(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (b, lb) = args
     sa, sb = a.shape, b.shape
     if not sa or not sb:
@@ -523,7 +529,7 @@ def _matmul(loc, args, kwargs):
     return FExpr("@", (a, b), (), out)
 
 
-def _matmul_comp(e, idx, ctx):
+def _matmul_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     a, b = e.args
     sa, sb = a.shape, b.shape
     k = 0 if sa[-1] == 1 else ctx.fresh(sa[-1])
@@ -543,7 +549,7 @@ def _matmul_comp(e, idx, ctx):
 # -- reductions -------------------------------------------------------------------
 
 
-def _int_tuple(e: FExpr | None, loc, what) -> tuple:
+def _int_tuple(e: FExpr | None, loc: Any, what: str) -> tuple[int, ...]:
     if e is not None and e.op == "num" and e.param("value").denominator == 1:
         return (int(e.param("value")),)
     if e is not None and e.op == "neg" and e.args[0].op == "num":
@@ -554,18 +560,19 @@ def _int_tuple(e: FExpr | None, loc, what) -> tuple:
                     f"e.g. {what}=-1 or {what}=(0, 1)")
 
 
-def _flag(kwargs, key, default=False):
+def _flag(kwargs: Kw, key: str, default: bool = False) -> bool:
     if key not in kwargs:
         return default
     value, loc = kwargs[key]
     if value.op == "bool":
-        return value.param("value")
+        return bool(value.param("value"))
     raise SpecError(f"'{key}' must be True or False", loc)
 
 
-def _axes(kwargs, nd, shape, default_all=True):
+def _axes(kwargs: Kw, nd: int, shape: Tup) -> tuple[int, ...]:
+    """The sorted axes of ``axis=`` (every axis when absent or None)."""
     if "axis" not in kwargs or kwargs["axis"][0].op == "none":
-        return tuple(range(nd)) if default_all else None
+        return tuple(range(nd))
     value, loc = kwargs["axis"]
     raw = _int_tuple(value, loc, "axis")
     out = []
@@ -581,8 +588,8 @@ def _axes(kwargs, nd, shape, default_all=True):
     return tuple(sorted(out))
 
 
-def _reduce_check(name):
-    def check(loc, args, kwargs):
+def _reduce_check(name: str) -> Fn:
+    def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         (a, la), = args
         nd = len(a.shape)
         axes = _axes(kwargs, nd, a.shape)
@@ -593,8 +600,8 @@ def _reduce_check(name):
     return check
 
 
-def _reduce_comp(mean):
-    def comp(e, idx, ctx):
+def _reduce_comp(mean: bool) -> Fn:
+    def comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
         (a,) = e.args
         axes, keep = e.param("axes"), e.param("keepdims")
         it = iter(idx)
@@ -617,7 +624,7 @@ def _reduce_comp(mean):
     return comp
 
 
-def _reduce_code(fn):
+def _reduce_code(fn: str) -> Fn:
     return lambda e, c, b: b.reduce(fn, c[0], e.param("axes"), e.param("keepdims"),
                                     len(e.args[0].shape))
 
@@ -633,7 +640,7 @@ for _name, _mean in (("sum", False), ("mean", True)):
     code=lambda e, c, b: b.reduce("sum", P.binop("**", P.binop("-", c[0], c[1]), P.num(2))),
     nargs=(2, 2),
     signature="l2_loss(a, b)", doc="sum((a - b)**2), a scalar")
-def _l2(loc, args, kwargs):
+def _l2(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (b, lb) = args
     out = shapes.broadcast(a.shape, b.shape)
     if out is None:
@@ -642,7 +649,7 @@ def _l2(loc, args, kwargs):
     return FExpr("l2_loss", (a, b), (("shape", out),), ())
 
 
-def _l2_comp(e, ctx):
+def _l2_comp(e: FExpr, ctx: Any) -> Any:
     a, b = e.args
     out = e.param("shape")
     idx = tuple(0 if d == 1 else ctx.fresh(d) for d in out)
@@ -657,7 +664,7 @@ def _l2_comp(e, ctx):
     code=lambda e, c, b: b.einsum(e.param("subscripts"), c),
     nargs=(2, None), signature='einsum("ij,j->i", A, x)', doc="NumPy's einsum, any operands",
     string_first=True)
-def _einsum(loc, args, kwargs):
+def _einsum(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (sub, sloc), *operands = args
     if sub.op != "str":
         raise SpecError("einsum's first argument must be a subscripts string", sloc,
@@ -704,7 +711,7 @@ def _einsum(loc, args, kwargs):
                  tuple(sizes[ch] for ch in out))
 
 
-def _einsum_comp(e, idx, ctx):
+def _einsum_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     lhs, out = e.param("subscripts").split("->")
     sizes = dict(e.param("sizes"))
     letter = dict(zip(out, idx))
@@ -722,8 +729,8 @@ def _einsum_comp(e, idx, ctx):
 # -- functions of a whole axis -------------------------------------------------------
 
 
-def _axis_check(name, keep_allowed=False):
-    def check(loc, args, kwargs):
+def _axis_check(name: str, keep_allowed: bool = False) -> Fn:
+    def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         (a, la), = args
         nd = len(a.shape)
         if nd == 0:
@@ -750,24 +757,24 @@ def _axis_check(name, keep_allowed=False):
     return check
 
 
-def _axis_code(fn: str) -> Callable:
+def _axis_code(fn: str) -> Fn:
     return lambda e, c, b: b.axis_fn(fn, c[0], e.param("axis"), len(e.args[0].shape),
                                      AXIS_OPS[fn].reduces and e.param("keepdims"))
 
 
-def _softmax_comp(e, idx, ctx):
+def _softmax_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
     return SoftmaxAt(ctx.label(a), e.param("axis"), *idx)
 
 
-def _log_softmax_comp(e, idx, ctx):
+def _log_softmax_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
     ax = e.param("axis")
     rest = [i for n, i in enumerate(idx) if n != ax]
     return ctx.comp(a, idx) - LogSumExpAt(ctx.label(a), ax, *rest)
 
 
-def _logsumexp_comp(e, idx, ctx):
+def _logsumexp_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
     ax = e.param("axis")
     rest = [i for n, i in enumerate(idx) if n != ax] if e.param("keepdims") else list(idx)
@@ -781,7 +788,7 @@ class AxisOp(Record):
     reduces: bool  # its result drops the axis (logsumexp) or keeps its argument's shape
     helper: str  # its NumPy helper, in the generated module
     torch: str  # its PyTorch function, which takes dim= (and keepdim= when it reduces)
-    needs: tuple = ()  # helpers its helper calls, defined first
+    needs: Tup = ()  # helpers its helper calls, defined first
 
 
 AXIS_OPS = {o.name: o for o in (
@@ -831,7 +838,7 @@ def _number_param(value: FExpr, loc: Any, fn: str, key: str) -> Fraction:
     raise SpecError(f"{fn}'s '{key}' must be a number", loc, f"e.g. {key}=0.2")
 
 
-def _broadcast_all(fn: str, args: list, loc: Any) -> tuple:
+def _broadcast_all(fn: str, args: Args, loc: Any) -> Tup:
     shape = args[0][0].shape
     for x, _ in args[1:]:
         out = shapes.broadcast(shape, x.shape)
@@ -843,8 +850,8 @@ def _broadcast_all(fn: str, args: list, loc: Any) -> tuple:
     return shape
 
 
-def _scalar_check(fn: ScalarFn) -> Callable:
-    def check(loc: Any, args: list, kwargs: dict) -> FExpr:
+def _scalar_check(fn: ScalarFn) -> Fn:
+    def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         tensors, extra = args[:fn.arity], args[fn.arity:]
         values = []
         for n, (key, default) in enumerate(fn.params):
@@ -859,14 +866,14 @@ def _scalar_check(fn: ScalarFn) -> Callable:
     return check
 
 
-def _scalar_comp(name: str) -> Callable:
-    def comp(e: FExpr, idx: tuple, ctx: Any) -> Any:
+def _scalar_comp(name: str) -> Fn:
+    def comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
         args = [ctx.comp(a, shapes.align(idx, a.shape)) for a in e.args]
         return F(name)(*args, *[sympy_number(v) for v in e.param("params", ())])
     return comp
 
 
-def _scalar_code(name: str) -> Callable:
+def _scalar_code(name: str) -> Fn:
     return lambda e, c, b: b.fn(name, *c, *[P.num(float(v)) for v in e.param("params", ())])
 
 
@@ -878,7 +885,7 @@ for _name, _fn in SCALARS.items():
                         nargs=(_fn.arity, _fn.arity + len(_fn.params)))
 
 
-def _where_check(loc: Any, args: list, kwargs: dict) -> FExpr:
+def _where_check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (cond, cloc), a, b = args
     if cond.op != "compare":
         raise SpecError("where's first argument must be a comparison", cloc,
@@ -906,5 +913,5 @@ FUNCTIONS = tuple(sorted(name for name, o in OPS.items() if o.user))
 ALIASES = {alias: name for name in FUNCTIONS for alias in OPS[name].aliases}
 
 
-def sympy_number(value) -> sympy.Rational:
+def sympy_number(value: Fraction) -> Any:
     return sympy.Rational(value.numerator, value.denominator)

@@ -9,6 +9,8 @@ and shares one ``__init__``, ``__eq__``, ``__hash__`` and ``__repr__``.
 
 from __future__ import annotations
 
+from typing import Any
+
 _MISSING = object()
 
 
@@ -30,7 +32,7 @@ class Record:
     _fields: tuple = ()  # (name, default, factory, compare)
     _compared: tuple = ()
 
-    def __init_subclass__(cls, **kwargs):
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         inherited = {f[0]: f for f in cls._fields}
         order = [f[0] for f in cls._fields]
@@ -48,7 +50,7 @@ class Record:
         cls._fields = tuple(inherited[n] for n in order)
         cls._compared = tuple(f[0] for f in cls._fields if f[3])
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
         if len(args) > len(fields):
             raise TypeError(f"{type(self).__name__} takes {len(fields)} fields")
