@@ -8,6 +8,8 @@ exits with code 2; nothing else in einderive formats an error for a user.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .record import Record
 
 
@@ -87,7 +89,7 @@ class SpecWarning:
 ALIASES = {"dim": "axis", "keepdim": "keepdims", "axes": "axis"}
 
 
-def did_you_mean(name: str, candidates, what: str = "",
+def did_you_mean(name: str, candidates: Iterable[str], what: str = "",
                  aliases: dict[str, str] | None = None) -> str | None:
     """A hint naming the closest candidate, in the manner of rustc and mypy; ``aliases`` maps
     other libraries' names to candidates (keyword aliases are always known)."""

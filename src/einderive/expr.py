@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable
 from fractions import Fraction
 
 from .errors import Loc, SpecError
@@ -100,7 +101,7 @@ def parse_assignment(item: Assignment) -> Statement:
     text = item.text
     base = item.text_loc
 
-    def loc_of(node) -> Loc:
+    def loc_of(node: ast.AST) -> Loc:
         return _loc(base, text, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
 
     try:
@@ -144,7 +145,7 @@ def _loc(base: Loc, text: str, lineno: int, col_offset: int) -> Loc:
     return Loc(base.file, base.line, base.col + chars)
 
 
-def _check_depth(root: ast.AST, loc_of) -> None:
+def _check_depth(root: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> None:
     stack = [(root, 1)]
     while stack:
         node, depth = stack.pop()
@@ -154,7 +155,7 @@ def _check_depth(root: ast.AST, loc_of) -> None:
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
-def _convert(node: ast.AST, loc_of) -> Expr:
+def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
     loc = loc_of(node)
     if isinstance(node, ast.Name):
         return Name(loc, normalize_name(node.id))

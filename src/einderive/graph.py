@@ -9,7 +9,9 @@ when it is not a plain name, which becomes an anonymous node.
 
 from __future__ import annotations
 
-from sympy import Symbol
+from typing import Any
+
+from sympy import Symbol  # type: ignore[import-untyped]
 
 from . import expr as X
 from . import shapes
@@ -21,7 +23,7 @@ from .spec import Spec
 
 class Tensor(Record):
     name: str
-    shape: tuple
+    shape: tuple[Any, ...]
     kind: str  # 'input', 'node' or 'anon' (an intermediate inside a node's line)
     loc: Loc
     expr: FExpr | None = None
@@ -64,7 +66,7 @@ class Graph(Record):
         """Names of the tensors a node's definition reads, in first-use order."""
         seen: list[str] = []
 
-        def walk(e: FExpr):
+        def walk(e: FExpr) -> None:
             if e.op == "ref":
                 if e.param("name") not in seen:
                     seen.append(e.param("name"))
@@ -92,7 +94,7 @@ def _build(spec: Spec) -> Graph:
                             inp.loc, f"choose another name, e.g. '{inp.name}_'")
         env[inp.name] = Tensor(inp.name, inp.shape, "input", inp.loc, positive=inp.positive)
     dims = {d.name: d for d in spec.dims}
-    later = {}
+    later: dict[str, Loc] = {}
     statements = []
     for item in spec.forward:
         st = X.parse_assignment(item)
@@ -167,7 +169,8 @@ def _with_warnings(graph: Graph) -> Graph:
 class _Builder:
     """Turns one forward expression into an FExpr, checking names and shapes."""
 
-    def __init__(self, env, dims, later, target, tensors):
+    def __init__(self, env: dict[str, Tensor], dims: dict[str, Any], later: dict[str, Loc],
+                 target: str, tensors: list[Tensor]) -> None:
         self.env, self.dims, self.later, self.target = env, dims, later, target
         self.tensors = tensors
         self.anon = 0
@@ -267,11 +270,13 @@ class _Builder:
             args = [(self.tensor(a), a.loc) for a in e.args]
         return self.apply(fn, e.loc, args, kwargs)
 
-    def apply(self, fn: str, loc: Loc, args, kwargs) -> FExpr:
+    def apply(self, fn: str, loc: Loc, args: list[tuple[FExpr, Loc]],
+              kwargs: dict[str, tuple[FExpr, Loc]]) -> FExpr:
         op = OPS[fn]
         if op.needs_ref and not args[0][0].is_ref:
             args = [(self.split(args[0][0]), args[0][1])] + list(args[1:])
-        return op.check(loc, args, kwargs)
+        out: FExpr = op.check(loc, args, kwargs)
+        return out
 
     def split(self, value: FExpr) -> FExpr:
         """Make ``value`` an anonymous node, so that an axis function can read it whole."""
@@ -299,7 +304,7 @@ def _is_negative(e: FExpr) -> bool:
     return value is not None and bool(value.is_negative)
 
 
-def constant_value(e: FExpr):
+def constant_value(e: FExpr) -> Any:
     """The SymPy value of an arithmetic expression of numbers and dims (dims as positive
     integer symbols), or None if ``e`` reads a tensor or applies any other op."""
     if e.op == "num":

@@ -23,16 +23,17 @@ class Backend:
     def f(self, fn: str) -> P.Name:
         return P.Name(f"{self.lib}.{fn}")
 
-    def reduce(self, fn: str, x: P.Py, axes=None, keep: bool = False, ndim: int = 0) -> P.Py:
+    def reduce(self, fn: str, x: P.Py, axes: tuple[int, ...] | None = None, keep: bool = False,
+               ndim: int = 0) -> P.Py:
         """``sum``/``mean`` over ``axes`` (all when None or every axis) of an ``ndim``-d ``x``."""
-        kw = {}
+        kw: dict[str, P.Py] = {}
         if axes is not None and (tuple(axes) != tuple(range(ndim)) or keep):
             kw[self.axis_kw] = P.ints(axes)
         if keep:
             kw[self.keep_kw] = P.Name("True")
         return P.call(self.f(fn), x, **kw)
 
-    def permute(self, x: P.Py, axes: tuple) -> P.Py:
+    def permute(self, x: P.Py, axes: tuple[int, ...]) -> P.Py:
         """Axes of ``x`` permuted; ``.T`` when they are reversed."""
         if tuple(axes) == tuple(range(len(axes))):
             return x
@@ -46,7 +47,7 @@ class Backend:
     def outer(self, a: P.Py, b: P.Py) -> P.Py:
         return P.call(self.f("outer"), a, b)
 
-    def ones(self, shape: tuple) -> P.Py:
+    def ones(self, shape: tuple[P.Py, ...]) -> P.Py:
         return P.call(self.f("ones"), P.Tuple(tuple(shape)))
 
     def zeros_like(self, x: P.Py) -> P.Py:
@@ -58,7 +59,7 @@ class Backend:
     def diag(self, x: P.Py) -> P.Py:
         return P.call(self.f("diag"), x)
 
-    def einsum(self, subscripts: str, operands: list) -> P.Py:
+    def einsum(self, subscripts: str, operands: list[P.Py]) -> P.Py:
         return P.call(self.f(EINSUM), P.Str(subscripts), *operands)
 
     def sqrt(self, x: P.Py) -> P.Py:
@@ -76,7 +77,8 @@ class Backend:
         return P.method(x, "ravel")
 
     def fn(self, name: str, *args: P.Py) -> P.Py:
-        return SCALARS[name].numpy(*args)
+        out: P.Py = SCALARS[name].numpy(*args)
+        return out
 
     def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
         """A function of a whole axis (:data:`ops.AXIS_OPS`): the generated module's helper;
@@ -99,7 +101,7 @@ class Torch(Backend):
     axis_kw = "dim"
     keep_kw = "keepdim"
 
-    def permute(self, x: P.Py, axes: tuple) -> P.Py:
+    def permute(self, x: P.Py, axes: tuple[int, ...]) -> P.Py:
         if tuple(axes) == tuple(range(len(axes))):
             return x
         if len(axes) == 2:
@@ -109,7 +111,7 @@ class Torch(Backend):
     def matrix_transpose(self, x: P.Py) -> P.Py:
         return P.Attr(x, "mT")
 
-    def ones(self, shape: tuple) -> P.Py:
+    def ones(self, shape: tuple[P.Py, ...]) -> P.Py:
         return P.call(self.f("ones"), P.Tuple(tuple(shape)), dtype=P.Name("dtype"))
 
     def zeros_like(self, x: P.Py) -> P.Py:
@@ -128,7 +130,8 @@ class Torch(Backend):
         return P.method(x, "reshape", P.num(-1))
 
     def fn(self, name: str, *args: P.Py) -> P.Py:
-        return SCALARS[name].torch(*args)
+        out: P.Py = SCALARS[name].torch(*args)
+        return out
 
     def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
         kw = {"dim": P.num(axis)}
