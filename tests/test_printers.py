@@ -54,10 +54,11 @@ def test_add_and_pow_print_each_tree_in_its_own_printer():
 def test_each_elementwise_function_reaches_its_method(name):
     # SymPy's own dispatch skips Function subclasses: each op's class must still be printed
     # by _print_ElementwiseFunction, in the style's tokens
-    x = Symbol("x")
+    spec = SCALARS[name]
+    args = [Symbol(n) for n in "xyzuvw"[:spec.arity + len(spec.params)]]
     for style in (Unicode, Latex):
         p = style()
-        assert p.index(F(name)(x)) == p.function(SCALARS[name], "x", False)
+        assert p.index(F(name)(*args)) == p.function(spec, [str(a) for a in args], False)
 
 
 def test_styles_supply_tokens_only():

@@ -79,23 +79,39 @@ class _Lib:
     def const(self, v):
         return self.mod.tensor(float(v), dtype=self.mod.float64) if self.t else np.float64(v)
 
-    def fn(self, name, x):
-        m = self.mod
+    def fn(self, name, x, *rest):
+        """An elementwise function, written here independently of einderive's op table."""
         if self.t:
             F = torch.nn.functional
             table = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "exp": torch.exp,
                      "log": torch.log, "sqrt": torch.sqrt, "relu": torch.relu,
-                     "softplus": F.softplus, "gelu": F.gelu, "silu": F.silu}
-            return table[name](x)
+                     "softplus": F.softplus, "gelu": F.gelu, "silu": F.silu,
+                     "abs": torch.abs, "sin": torch.sin, "cos": torch.cos,
+                     "log1p": torch.log1p, "expm1": torch.expm1, "erf": torch.erf,
+                     "square": torch.square, "maximum": torch.maximum,
+                     "minimum": torch.minimum, "clip": torch.clamp,
+                     "leaky_relu": lambda v, a: F.leaky_relu(v, float(a)),
+                     "elu": lambda v, a: F.elu(v, float(a))}
+            return table[name](x, *rest)
         erf = np.vectorize(math.erf, otypes=[float])
         sig = lambda v: 1.0 / (1.0 + np.exp(-v))  # noqa: E731
         table = {"sigmoid": sig, "tanh": np.tanh, "exp": np.exp, "log": np.log,
                  "sqrt": np.sqrt, "relu": lambda v: np.maximum(v, 0.0),
                  "softplus": lambda v: np.logaddexp(0.0, v),
                  "gelu": lambda v: v * 0.5 * (1.0 + erf(v / math.sqrt(2.0))),
-                 "silu": lambda v: v * sig(v)}
-        del m
-        return table[name](x)
+                 "silu": lambda v: v * sig(v),
+                 "abs": np.abs, "sin": np.sin, "cos": np.cos, "log1p": np.log1p,
+                 "expm1": np.expm1, "erf": erf, "square": np.square, "maximum": np.maximum,
+                 "minimum": np.minimum, "clip": np.clip,
+                 "leaky_relu": lambda v, a: np.where(v > 0, v, float(a) * v),
+                 "elu": lambda v, a: np.where(v > 0, v, float(a) * np.expm1(np.minimum(v, 0)))}
+        return table[name](x, *rest)
+
+    def where(self, cmp, x, y, a, b):
+        cond = {">": x > y, "<": x < y, ">=": x >= y, "<=": x <= y}[cmp]
+        if self.t:
+            return torch.where(cond, a, b)
+        return np.where(cond, a, b)
 
     def reduce(self, kind, x, axes, keep):
         if not axes:
@@ -169,7 +185,9 @@ def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
             return a[0] - lib.lse(a[0], e.param("axis"), True)
         if op == "softmax":
             return lib.mod.exp(a[0] - lib.lse(a[0], e.param("axis"), True))
-        return lib.fn(op, a[0])
+        if op == "where":
+            return lib.where(e.param("compare"), *a)
+        return lib.fn(op, *a, *e.param("params", ()))
 
     for t in graph.tensors:
         if t.expr is not None:

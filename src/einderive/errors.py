@@ -8,6 +8,8 @@ exits with code 2; nothing else in einderive formats an error for a user.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from .record import Record
 
 
@@ -82,17 +84,20 @@ class SpecWarning:
         return f"SpecWarning({self.format()!r})"
 
 
-# what users of PyTorch and NumPy write for einderive's names
-ALIASES = {"dim": "axis", "keepdim": "keepdims", "axes": "axis", "log_sum_exp": "logsumexp",
-           "logsoftmax": "log_softmax", "swish": "silu"}
+# what users of PyTorch and NumPy write for einderive's keyword names (an op's own aliases
+# are in its op-table entry: ops.ALIASES)
+ALIASES = {"dim": "axis", "keepdim": "keepdims", "axes": "axis"}
 
 
-def did_you_mean(name: str, candidates, what: str = "") -> str | None:
-    """A hint naming the closest candidate, in the manner of rustc and mypy."""
+def did_you_mean(name: str, candidates: Iterable[str], what: str = "",
+                 aliases: dict[str, str] | None = None) -> str | None:
+    """A hint naming the closest candidate, in the manner of rustc and mypy; ``aliases`` maps
+    other libraries' names to candidates (keyword aliases are always known)."""
     import difflib
 
     pool = sorted(set(candidates))
-    close = [ALIASES[name]] if ALIASES.get(name) in pool else []
+    known = {**ALIASES, **(aliases or {})}
+    close = [known[name]] if known.get(name) in pool else []
     close = close or difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
     if not close:
         lowered = {c.lower(): c for c in pool}

@@ -1,7 +1,8 @@
 """Forward items, ``z = W @ x``, parsed with the ``ast`` module against a whitelist.
 
 Only names, numbers, a string (einsum's subscripts), ``+ - * / @ **``, unary
-minus, ``.T``, calls of a function by name and tuples (for ``axis``) are
+minus, ``.T``, one comparison (``where``'s condition), calls of a function by
+name and tuples (for ``axis``) are
 accepted; anything else is a :class:`SpecError` pointing at the offending
 character.  Nothing is ever evaluated: the result is a small tree of frozen
 dataclasses that :mod:`einderive.graph` turns into nodes.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
+from collections.abc import Callable
 from fractions import Fraction
 
 from .errors import Loc, SpecError
@@ -57,6 +59,14 @@ class Transpose(Expr):
     operand: Expr
 
 
+class Compare(Expr):
+    """``a > b`` (also ``<``, ``>=``, ``<=``): only the condition of ``where``."""
+
+    op: str
+    left: Expr
+    right: Expr
+
+
 class Keyword(Record):
     name: str
     value: Expr
@@ -81,6 +91,7 @@ class Statement(Record):
 
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@",
            ast.Pow: "**"}
+_COMPARE = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<="}
 _UNSUPPORTED_OPS = {ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<", ast.RShift: ">>",
                     ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
 
@@ -90,7 +101,7 @@ def parse_assignment(item: Assignment) -> Statement:
     text = item.text
     base = item.text_loc
 
-    def loc_of(node) -> Loc:
+    def loc_of(node: ast.AST) -> Loc:
         return _loc(base, text, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
 
     try:
@@ -134,7 +145,7 @@ def _loc(base: Loc, text: str, lineno: int, col_offset: int) -> Loc:
     return Loc(base.file, base.line, base.col + chars)
 
 
-def _check_depth(root: ast.AST, loc_of) -> None:
+def _check_depth(root: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> None:
     stack = [(root, 1)]
     while stack:
         node, depth = stack.pop()
@@ -144,7 +155,7 @@ def _check_depth(root: ast.AST, loc_of) -> None:
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
-def _convert(node: ast.AST, loc_of) -> Expr:
+def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
     loc = loc_of(node)
     if isinstance(node, ast.Name):
         return Name(loc, normalize_name(node.id))
@@ -193,9 +204,16 @@ def _convert(node: ast.AST, loc_of) -> Expr:
                 raise SpecError("'**' arguments are not supported", loc_of(kw.value))
             kwargs.append(Keyword(kw.arg, _convert(kw.value, loc_of), loc_of(kw)))
         return Call(loc, normalize_name(node.func.id), tuple(args), tuple(kwargs))
+    if isinstance(node, ast.Compare):
+        ops = [_COMPARE.get(type(o)) for o in node.ops]
+        if len(ops) != 1 or ops[0] is None:
+            raise SpecError("only one comparison > < >= <= is supported", loc,
+                            "e.g. where(x > 0, x, 0.01 * x)")
+        return Compare(loc, ops[0], _convert(node.left, loc_of),
+                       _convert(node.comparators[0], loc_of))
     if isinstance(node, ast.Tuple):
         return TupleLit(loc, tuple(_convert(e, loc_of) for e in node.elts))
-    what = {ast.Subscript: "indexing with [...]", ast.Compare: "comparisons",
+    what = {ast.Subscript: "indexing with [...]",
             ast.BoolOp: "'and'/'or'", ast.IfExp: "conditional expressions",
             ast.Lambda: "lambda", ast.List: "lists", ast.Dict: "dicts",
             ast.ListComp: "comprehensions", ast.GeneratorExp: "generators",

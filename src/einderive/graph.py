@@ -9,19 +9,21 @@ when it is not a plain name, which becomes an anonymous node.
 
 from __future__ import annotations
 
-from sympy import Symbol
+from typing import Any
+
+from sympy import Symbol  # type: ignore[import-untyped]
 
 from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
-from .ops import ARITHMETIC, FUNCTIONS, OPS, FExpr, sympy_number
+from .ops import ALIASES, ARITHMETIC, FUNCTIONS, OPS, FExpr, sympy_number
 from .record import Record
 from .spec import Spec
 
 
 class Tensor(Record):
     name: str
-    shape: tuple
+    shape: tuple[Any, ...]
     kind: str  # 'input', 'node' or 'anon' (an intermediate inside a node's line)
     loc: Loc
     expr: FExpr | None = None
@@ -64,7 +66,7 @@ class Graph(Record):
         """Names of the tensors a node's definition reads, in first-use order."""
         seen: list[str] = []
 
-        def walk(e: FExpr):
+        def walk(e: FExpr) -> None:
             if e.op == "ref":
                 if e.param("name") not in seen:
                     seen.append(e.param("name"))
@@ -92,7 +94,7 @@ def _build(spec: Spec) -> Graph:
                             inp.loc, f"choose another name, e.g. '{inp.name}_'")
         env[inp.name] = Tensor(inp.name, inp.shape, "input", inp.loc, positive=inp.positive)
     dims = {d.name: d for d in spec.dims}
-    later = {}
+    later: dict[str, Loc] = {}
     statements = []
     for item in spec.forward:
         st = X.parse_assignment(item)
@@ -167,17 +169,20 @@ def _with_warnings(graph: Graph) -> Graph:
 class _Builder:
     """Turns one forward expression into an FExpr, checking names and shapes."""
 
-    def __init__(self, env, dims, later, target, tensors):
+    def __init__(self, env: dict[str, Tensor], dims: dict[str, Any], later: dict[str, Loc],
+                 target: str, tensors: list[Tensor]) -> None:
         self.env, self.dims, self.later, self.target = env, dims, later, target
         self.tensors = tensors
         self.anon = 0
 
     def tensor(self, e: X.Expr) -> FExpr:
         out = self.value(e)
-        if out.op in ("str", "bool", "none", "tuple"):
+        if out.op in ("str", "bool", "none", "tuple", "compare"):
             what = {"str": "a string", "bool": "True/False", "none": "None",
-                    "tuple": "a tuple"}[out.op]
-            hint = ("a string is only used as einsum's subscripts" if out.op == "str"
+                    "tuple": "a tuple", "compare": "a comparison"}[out.op]
+            hint = ("a string is only used as einsum's subscripts" if out.op == "str" else
+                    "a comparison is the condition of where(cond, a, b), e.g. "
+                    "where(x > 0, x, 0.01 * x)" if out.op == "compare"
                     else "use it as a keyword value, e.g. axis=(0, 1) or keepdims=True")
             raise SpecError(f"{what} is not a tensor", e.loc, hint)
         return out
@@ -208,6 +213,9 @@ class _Builder:
             return self.apply(e.op, e.loc, args, {})
         if isinstance(e, X.Call):
             return self.call(e)
+        if isinstance(e, X.Compare):
+            left, right = self.tensor(e.left), self.tensor(e.right)
+            return FExpr("compare", (left, right), (("op", e.op),), ())
         raise SpecError("unsupported expression", e.loc)  # pragma: no cover - parser whitelists
 
     def name(self, e: X.Name) -> FExpr:
@@ -237,7 +245,7 @@ class _Builder:
                 raise SpecError(f"'{fn}' is a tensor, not a function", e.loc,
                                 "use '@' or '*' to multiply tensors")
             raise SpecError(f"unknown function '{fn}'", e.loc,
-                            did_you_mean(fn, FUNCTIONS, "functions"))
+                            did_you_mean(fn, FUNCTIONS, "functions", ALIASES))
         op = OPS[fn]
         lo, hi = op.nargs
         n = len(e.args)
@@ -255,18 +263,20 @@ class _Builder:
             if kw.name in kwargs:
                 raise SpecError(f"keyword argument '{kw.name}' is repeated", kw.loc)
             kwargs[kw.name] = (self.value(kw.value), kw.value.loc)
-        if fn == "einsum":
+        if op.string_first or op.condition:  # einsum's subscripts, where's comparison
             args = [(self.value(e.args[0]), e.args[0].loc)] + \
                    [(self.tensor(a), a.loc) for a in e.args[1:]]
         else:
             args = [(self.tensor(a), a.loc) for a in e.args]
         return self.apply(fn, e.loc, args, kwargs)
 
-    def apply(self, fn: str, loc: Loc, args, kwargs) -> FExpr:
+    def apply(self, fn: str, loc: Loc, args: list[tuple[FExpr, Loc]],
+              kwargs: dict[str, tuple[FExpr, Loc]]) -> FExpr:
         op = OPS[fn]
         if op.needs_ref and not args[0][0].is_ref:
             args = [(self.split(args[0][0]), args[0][1])] + list(args[1:])
-        return op.check(loc, args, kwargs)
+        out: FExpr = op.check(loc, args, kwargs)
+        return out
 
     def split(self, value: FExpr) -> FExpr:
         """Make ``value`` an anonymous node, so that an axis function can read it whole."""
@@ -294,7 +304,7 @@ def _is_negative(e: FExpr) -> bool:
     return value is not None and bool(value.is_negative)
 
 
-def constant_value(e: FExpr):
+def constant_value(e: FExpr) -> Any:
     """The SymPy value of an arithmetic expression of numbers and dims (dims as positive
     integer symbols), or None if ``e`` reads a tensor or applies any other op."""
     if e.op == "num":

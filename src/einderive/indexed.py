@@ -192,8 +192,9 @@ def differentiate(e, x):
     if isinstance(e, Sum):
         inner = differentiate(e.function, x)
         return S.Zero if inner == 0 else Sum(inner, *e.limits)
-    if isinstance(e, ElementwiseFunction):
-        return e.fdiff() * differentiate(e.args[0], x)
+    if isinstance(e, ElementwiseFunction):  # the chain rule through every argument
+        return Add(*[e.fdiff(n + 1) * da for n, da in
+                     enumerate(differentiate(a, x) for a in e.args) if da != 0])
     if isinstance(e, AxisFunction):
         return e._eval_derivative(x)
     return e.diff(x)  # pragma: no cover - every expression einderive builds is handled above

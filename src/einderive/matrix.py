@@ -124,15 +124,21 @@ class Pow(M):
 
 
 class Fn(M):
-    """An elementwise scalar function of the op table, applied to a tensor."""
+    """An elementwise scalar function of the op table, applied to a tensor (``x``) and, for a
+    function of several arguments, to the ``rest`` (tensors, then the op's number params)."""
 
     name: str
     x: M
     shape: tuple
     src: object = _src()
+    rest: tuple = ()
+
+    @property
+    def args(self) -> tuple:
+        return (self.x,) + tuple(self.rest)
 
     def children(self):
-        return (self.x,)
+        return self.args
 
 
 class AxisFn(M):
@@ -268,7 +274,7 @@ def _push_transpose(x: M) -> M:
         return Add(tuple(transpose(t) for t in x.terms), shape, x.src)
     if isinstance(x, Pow):
         return Pow(transpose(x.x), x.exp, shape, x.src)
-    return Fn(x.name, transpose(x.x), shape, x.src)
+    return Fn(x.name, transpose(x.x), shape, x.src, tuple(transpose(r) for r in x.rest))
 
 
 def _count_transposes(x: M) -> int:
@@ -439,8 +445,8 @@ def power(x: M, e) -> M:
     return Pow(x, e, x.shape)
 
 
-def fn(name: str, x: M) -> M:
-    return Fn(name, x, x.shape)
+def fn(name: str, x: M, *rest: M) -> M:
+    return Fn(name, x, broadcast_shape([x.shape] + [r.shape for r in rest]), rest=tuple(rest))
 
 
 def reduce(kind: str, x: M) -> M:
@@ -480,7 +486,7 @@ def substitute(m: M, old: M, new: M) -> M:
     if isinstance(m, Pow):
         return power(substitute(m.x, old, new), m.exp)
     if isinstance(m, Fn):
-        return fn(m.name, substitute(m.x, old, new))
+        return fn(m.name, *[substitute(a, old, new) for a in m.args])
     if isinstance(m, Reduce):
         return reduce(m.kind, substitute(m.x, old, new))
     return m

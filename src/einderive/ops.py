@@ -1,22 +1,32 @@
 """The op table: every op einderive knows, each declared once.
 
-A scalar function (``sigmoid``, ``tanh`` ...) is one :func:`scalar` row: how it
-prints, its NumPy and PyTorch code, and its derivative in terms of its
-argument ``a`` and its own value ``out`` (so that backprop can say
+An elementwise function (``sigmoid``, ``abs``, ``maximum``, ``where`` ...) is one
+:func:`scalar` row: how it prints (a call ``f(x)``, a prefix ``√x``, or a
+template such as ``𝟙[{0} > {1}]`` or ``|{0}|``), its NumPy and PyTorch code,
+its tensor arguments (any number, broadcast together) and number params
+(``alpha``), where its derivative jumps (``kink``: ``verify`` draws around it),
+the names other libraries give it, and its derivative by each argument in terms
+of the arguments and its own value ``out`` (so that backprop can say
 ``tanh'(z) = 1 - y**2`` with the node ``y`` instead of recomputing).  Its SymPy
-class is made from that row.
+class is made from that row, and a user-callable row is a tensor op as well.
 
 A tensor op (``@``, ``sum``, ``einsum``, ``softmax`` ...) is one :class:`Op`
 row: its arguments, its shape rule, its componentwise definition as a SymPy
-expression of indexed symbols, and its NumPy code.  Backprop and the printers
-never name an op; adding one touches this file and the tests.
+expression of indexed symbols, and its code, spelled by a backend
+(:mod:`einderive.render.backends`).  A function of a whole axis also has an
+:class:`AxisOp` row (whether it reduces the axis, its NumPy helper, its PyTorch
+name).  Backprop, the printers, the recognizer and the code generators never
+name an op (``tests/test_ops.py`` greps them); adding an elementwise op is one
+:func:`scalar` call here plus its row in ``tests/test_ops.py``.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import re
+from fractions import Fraction
+from typing import Any, Callable
 
-import sympy
+import sympy  # type: ignore[import-untyped]
 from sympy import Function, Indexed, KroneckerDelta, S
 
 from . import shapes
@@ -24,88 +34,134 @@ from .errors import SpecError
 from .record import Record
 from . import pyexpr as P
 
+Fn = Callable[..., Any]  # a builder: code from code, a SymPy expression from SymPy ones
+Tup = tuple[Any, ...]
+Args = list[tuple["FExpr", Any]]  # (argument, its source location)
+Kw = dict[str, tuple["FExpr", Any]]  # keyword -> (value, its source location)
+
 # ---------------------------------------------------------------------------
 # Scalar (elementwise) functions
 
 
 class ScalarFn(Record):
+    """One elementwise function: everything about it, in one row."""
+
     name: str
-    text: str  # head in the terminal: 'σ', 'tanh'
-    latex: str  # head in LaTeX: r'\sigma', r'\tanh'
-    numpy: Callable  # its NumPy code: x (a pyexpr tree) -> pyexpr tree
-    torch: Callable  # its PyTorch code: x -> pyexpr tree
-    deriv: Callable  # (a, out) -> sympy expression
-    expand: Callable | None = None  # for helper functions printed by name: a -> definition
+    text: str  # terminal: the head ('σ', 'tanh'), or for style 'template' the whole form
+    latex: str  # LaTeX: the head (r'\sigma'), or the whole form; '{0}', '{1}' ... are arguments
+    numpy: Fn  # its NumPy code: (*args) pyexpr trees -> pyexpr tree
+    torch: Fn  # its PyTorch code: (*args) -> pyexpr tree
+    deriv: Fn  # unary: (a, out) -> ∂out/∂a; else (args, out) -> (∂out/∂arg, ...)
+    arity: int = 1  # tensor arguments, broadcast together
+    params: Tup = ()  # (keyword, default): numbers after the tensors, e.g. ('alpha', 1/100)
+    expand: Fn | None = None  # for helper functions printed by name: a -> definition
     user: bool = True  # callable from a spec
     domain: str | None = None  # 'positive' where the argument must be > 0
-    style: str = "call"  # 'call': f(x); 'iverson': 1[x > 0]
+    style: str = "call"  # 'call': f(x); 'prefix': √x; 'template': text/latex filled in
+    kink: bool = False  # derivative jumps somewhere: verify draws its inputs away from 0
     helper: str = ""  # NumPy helper definition the code needs
+    needs: Tup = ()  # other helpers that helper calls
+    aliases: Tup = ()  # what NumPy/PyTorch users also call it
     doc: str = ""
 
+    def partials(self, args: Tup, out: Any) -> Tup:
+        """The derivative of ``out`` by each argument (a param's is never asked for)."""
+        if self.arity == 1 and not self.params:
+            return (self.deriv(args[0], out),)
+        return tuple(self.deriv(args, out))
 
-class ElementwiseFunction(Function):
+    @property
+    def signature(self) -> str:
+        names = ["x"] if self.arity == 1 else ["a", "b", "c", "d"][:self.arity]
+        return f"{self.name}({', '.join(names + [f'{k}={float(v)!r}' for k, v in self.params])})"
+
+
+class ElementwiseFunction(Function):  # type: ignore[misc]
     """Base of the SymPy classes made from :data:`SCALARS`; never evaluates itself."""
 
     nargs = 1
     spec: ScalarFn
 
-    def fdiff(self, argindex=1):
-        return self.spec.deriv(self.args[0], self)
+    def fdiff(self, argindex: int = 1) -> Any:
+        parts = self.spec.partials(self.args, self)
+        return parts[argindex - 1] if argindex <= len(parts) else S.Zero
 
 
 SCALARS: dict[str, ScalarFn] = {}
 CLASSES: dict[str, type] = {}
 
 
-def F(name: str):
+def F(name: str) -> Any:
     """The SymPy class of scalar function ``name``, made on first use (SymPy's
     metaclass takes a millisecond a class, and most specs use two or three)."""
     cls = CLASSES.get(name)
     if cls is None:
+        spec = SCALARS[name]
         cls = CLASSES[name] = type(name, (ElementwiseFunction,),
-                                   {"spec": SCALARS[name], "__module__": __name__})
+                                   {"spec": spec, "__module__": __name__,
+                                    "nargs": spec.arity + len(spec.params)})
     return cls
 
 
-def scalar(name, text, latex, numpy, torch, deriv, **kw) -> None:
+def scalar(name: str, text: str, latex: str, numpy: Fn, torch: Fn,
+           deriv: Fn, **kw: Any) -> None:
     SCALARS[name] = ScalarFn(name, text, latex, numpy, torch, deriv, **kw)
 
 
 _SIGMOID_HELPER = "def sigmoid(x):\n    return 0.5 * (1.0 + np.tanh(0.5 * x))"
-_PHI_HELPER = ("_erf = np.vectorize(math.erf, otypes=[float])\n\n\n"
-               "def Phi(x):\n    return 0.5 * (1.0 + _erf(x / math.sqrt(2.0)))")
+# math.erf is exact to double precision; vectorised, it needs no SciPy
+_ERF_HELPER = ("_erf = np.vectorize(math.erf, otypes=[float])\n\n\n"
+               "def erf(x):\n    return _erf(x)")
+_PHI_HELPER = "def Phi(x):\n    return 0.5 * (1.0 + erf(x / math.sqrt(2.0)))"
 
 
-def _call(fn: str, *extra):
+def _call(fn: str, *extra: P.Py) -> Fn:
     """The code ``fn(x, *extra)`` as a builder."""
-    return lambda x: P.call(fn, x, *extra)
+    return lambda *x: P.call(fn, *x, *extra)
 
 
-def _times(f, g):
+def _times(f: Fn, g: Fn) -> Fn:
     """The code ``f(x) * g(x)`` as a builder."""
     return lambda x: P.binop("*", f(x), g(x))
 
 
-def _one_minus(f):
+def _one_minus(f: Fn) -> Fn:
     return lambda x: P.binop("-", P.num(1), f(x))
 
 
-def _phi(lib: str):
-    """exp(-x**2 / 2) / sqrt(2 pi)."""
-    return lambda x: P.binop("/", P.call(f"{lib}.exp", P.binop(
-        "*", P.num(-0.5), P.binop("**", x, P.num(2)))), P.call(
-        "math.sqrt", P.binop("*", P.num(2.0), P.Name("math.pi"))))
+def _gauss(lib: str, scale: P.Py, square: Callable[[P.Py], P.Py]) -> Fn:
+    """exp(-square(x)) / scale."""
+    return lambda x: P.binop("/", P.call(f"{lib}.exp", P.neg(square(x))), scale)
 
 
-def _torch_Phi(x):
+_SQRT_2PI = P.call("math.sqrt", P.binop("*", P.num(2.0), P.Name("math.pi")))
+_HALF_SQUARE = lambda x: P.binop("*", P.num(0.5), P.binop("**", x, P.num(2)))  # noqa: E731
+_SQUARE = lambda x: P.binop("**", x, P.num(2))  # noqa: E731
+_SQRT_PI_2 = P.binop("/", P.call("math.sqrt", P.Name("math.pi")), P.num(2.0))
+
+
+def _torch_Phi(x: P.Py) -> P.Py:
     """0.5 * (1 + erf(x / sqrt(2)))."""
     return P.binop("*", P.num(0.5), P.binop("+", P.num(1), P.call(
         "torch.erf", P.binop("/", x, P.call("math.sqrt", P.num(2.0))))))
 
 
-def _torch_step(x):
+def _torch_step(x: P.Py) -> P.Py:
     """(x > 0).to(x.dtype)."""
     return P.method(P.Compare(">", x, P.num(0)), "to", P.Attr(x, "dtype"))
+
+
+def _np_indicator(cmp: str) -> Fn:
+    """``np.heaviside(a - b, at_tie)``: 1 where ``a cmp b`` holds, a float array."""
+    tie = P.num(1.0 if "=" in cmp else 0.0)
+    if cmp.startswith(">"):
+        return lambda a, b: P.call("np.heaviside", P.binop("-", a, b), tie)
+    return lambda a, b: P.call("np.heaviside", P.binop("-", b, a), tie)
+
+
+def _torch_indicator(cmp: str) -> Fn:
+    """``(a cmp b).to(dtype)``: the inputs' dtype, in scope in generated PyTorch code."""
+    return lambda a, b: P.method(P.Compare(cmp, a, b), "to", P.Name("dtype"))
 
 
 _ID = lambda x: x  # noqa: E731 - the argument itself, in x * f(x)
@@ -125,26 +181,113 @@ scalar("exp", "exp", r"\exp", _call("np.exp"), _call("torch.exp"),
 scalar("log", "log", r"\log", _call("np.log"), _call("torch.log"),
        lambda a, out: 1 / a, domain="positive", doc="natural logarithm (argument > 0)")
 scalar("sqrt", "√", r"\sqrt", _call("np.sqrt"), _call("torch.sqrt"),
-       lambda a, out: 1 / (2 * out), domain="positive", doc="square root (argument > 0)")
+       lambda a, out: 1 / (2 * out), domain="positive", style="prefix",
+       doc="square root (argument > 0)")
 scalar("relu", "relu", r"\operatorname{relu}", _call("np.maximum", P.num(0.0)),
-       _call("torch.relu"), lambda a, out: F("step")(a), doc="max(x, 0)")
-scalar("step", "𝟙", r"\mathbf{1}", _call("np.heaviside", P.num(0.0)), _torch_step,
-       lambda a, out: S.Zero, user=False, style="iverson")
+       _call("torch.relu"), lambda a, out: F("step")(a), kink=True, doc="max(x, 0)")
+scalar("step", "𝟙[{0} > 0]", r"\mathbf{{1}}\left[{0} > 0\right]",
+       _call("np.heaviside", P.num(0.0)), _torch_step,
+       lambda a, out: S.Zero, user=False, style="template", kink=True)
 scalar("softplus", "softplus", r"\operatorname{softplus}", lambda x: P.call(
        "np.logaddexp", P.num(0.0), x), _call("torch.nn.functional.softplus"),
        lambda a, out: F("sigmoid")(a), doc="log(1 + exp(x))")
 scalar("gelu", "gelu", r"\operatorname{gelu}", _times(_ID, _call("Phi")),
        _call("torch.nn.functional.gelu"),
-       lambda a, out: F("Phi")(a) + a * F("phi")(a), helper=_PHI_HELPER,
+       lambda a, out: F("Phi")(a) + a * F("phi")(a), helper=_PHI_HELPER, needs=("erf",),
        doc="x Φ(x), the exact (erf) form")
 scalar("Phi", "Φ", r"\Phi", _call("Phi"), _torch_Phi,
-       lambda a, out: F("phi")(a), user=False, helper=_PHI_HELPER)
-scalar("phi", "φ", r"\varphi", _phi("np"), _phi("torch"),
-       lambda a, out: -a * out, user=False)
+       lambda a, out: F("phi")(a), user=False, helper=_PHI_HELPER, needs=("erf",))
+scalar("phi", "φ", r"\varphi", _gauss("np", _SQRT_2PI, _HALF_SQUARE),
+       _gauss("torch", _SQRT_2PI, _HALF_SQUARE), lambda a, out: -a * out, user=False)
 scalar("silu", "silu", r"\operatorname{silu}", _times(_ID, _call("sigmoid")),
        _call("torch.nn.functional.silu"),
        lambda a, out: F("sigmoid")(a) * (1 + a * (1 - F("sigmoid")(a))),
-       helper=_SIGMOID_HELPER, doc="x σ(x), also called swish")
+       helper=_SIGMOID_HELPER, aliases=("swish",), doc="x σ(x), also called swish")
+scalar("abs", "|{0}|", r"\left|{0}\right|", _call("np.abs"), _call("torch.abs"),
+       lambda a, out: F("sign")(a), style="template", kink=True,
+       aliases=("absolute", "fabs"), doc="absolute value |x|")
+scalar("sign", "sign", r"\operatorname{sign}", _call("np.sign"), _call("torch.sign"),
+       lambda a, out: S.Zero, user=False, kink=True)
+scalar("sin", "sin", r"\sin", _call("np.sin"), _call("torch.sin"),
+       lambda a, out: F("cos")(a), doc="sine")
+scalar("cos", "cos", r"\cos", _call("np.cos"), _call("torch.cos"),
+       lambda a, out: -F("sin")(a), doc="cosine")
+scalar("log1p", "log1p", r"\operatorname{log1p}", _call("np.log1p"), _call("torch.log1p"),
+       lambda a, out: 1 / (1 + a), domain="positive", doc="log(1 + x) (argument > -1)")
+scalar("expm1", "expm1", r"\operatorname{expm1}", _call("np.expm1"), _call("torch.expm1"),
+       lambda a, out: F("exp")(a), doc="exp(x) - 1")
+scalar("erf", "erf", r"\operatorname{erf}", _call("erf"), _call("torch.erf"),
+       lambda a, out: F("erf_prime")(a), helper=_ERF_HELPER,
+       doc="error function (NumPy code: math.erf vectorised, exact to double precision)")
+scalar("erf_prime", "erf'", r"\operatorname{erf}'", _gauss("np", _SQRT_PI_2, _SQUARE),
+       _gauss("torch", _SQRT_PI_2, _SQUARE), lambda a, out: -2 * a * out, user=False)
+scalar("square", "square", r"\operatorname{square}", _call("np.square"), _call("torch.square"),
+       lambda a, out: 2 * a, doc="x ** 2")
+
+# the ops whose code the code generators also use for matrix forms (a total, an einsum, a
+# permutation of axes, the ∘½ power), named here once
+SUM, EINSUM, TRANSPOSE, POW_HALF = "sum", "einsum", "transpose", "sqrt"
+
+# -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------
+
+COMPARISONS = {">": ("gt", ">", ">"), "<": ("lt", "<", "<"),
+               ">=": ("ge", "≥", r"\geq"), "<=": ("le", "≤", r"\leq")}
+# the comparison that holds exactly where ``cmp`` does not
+NEGATION = {">": "<=", "<": ">=", ">=": "<", "<=": ">"}
+
+for _cmp, (_n, _t, _l) in COMPARISONS.items():
+    scalar(_n, f"𝟙[{{0}} {_t} {{1}}]", f"\\mathbf{{{{1}}}}\\left[{{0}} {_l} {{1}}\\right]",
+           _np_indicator(_cmp), _torch_indicator(_cmp), lambda args, out: (S.Zero, S.Zero),
+           arity=2, user=False, style="template", kink=True)
+    scalar(f"where_{_n}", f"where({{0}} {_t} {{1}}, {{2}}, {{3}})",
+           f"\\operatorname{{{{where}}}}\\left({{0}} {_l} {{1}}, {{2}}, {{3}}\\right)",
+           (lambda c: lambda x, y, a, b: P.call("np.where", P.Compare(c, x, y), a, b))(_cmp),
+           (lambda c: lambda x, y, a, b: P.call("torch.where", P.Compare(c, x, y), a, b))(_cmp),
+           (lambda n, m: lambda args, out: (S.Zero, S.Zero, F(n)(*args[:2]),
+                                            F(m)(*args[:2])))(_n, COMPARISONS[NEGATION[_cmp]][0]),
+           arity=4, user=False, style="template", kink=True)
+
+scalar("maximum", "maximum", r"\operatorname{maximum}", _call("np.maximum"),
+       _call("torch.maximum"), lambda args, out: (F("gt")(*args), F("le")(*args)), arity=2,
+       kink=True, aliases=("fmax",), doc="elementwise larger of a and b (broadcasting)")
+scalar("minimum", "minimum", r"\operatorname{minimum}", _call("np.minimum"),
+       _call("torch.minimum"), lambda args, out: (F("lt")(*args), F("ge")(*args)), arity=2,
+       kink=True, aliases=("fmin",), doc="elementwise smaller of a and b (broadcasting)")
+scalar("between", "𝟙[{1} ≤ {0} ≤ {2}]", r"\mathbf{{1}}\left[{1} \leq {0} \leq {2}\right]",
+       lambda x, lo, hi: P.binop("*", _np_indicator(">=")(x, lo), _np_indicator("<=")(x, hi)),
+       lambda x, lo, hi: P.binop("*", _torch_indicator(">=")(x, lo),
+                                 _torch_indicator("<=")(x, hi)),
+       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True)
+# clip is minimum(maximum(x, lo), hi), also where lo > hi (then hi everywhere): lo passes the
+# gradient where x < lo < hi, hi where hi < maximum(x, lo) (PyTorch's clamp does the same)
+scalar("clip_by_lo", "𝟙[{0} < {1} < {2}]", r"\mathbf{{1}}\left[{0} < {1} < {2}\right]",
+       lambda x, lo, hi: P.binop("*", _np_indicator("<")(x, lo), _np_indicator("<")(lo, hi)),
+       lambda x, lo, hi: P.binop("*", _torch_indicator("<")(x, lo),
+                                 _torch_indicator("<")(lo, hi)),
+       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True)
+scalar("clip_by_hi", "𝟙[{2} < maximum({0}, {1})]",
+       r"\mathbf{{1}}\left[{2} < \operatorname{{maximum}}\left({0}, {1}\right)\right]",
+       lambda x, lo, hi: _np_indicator(">")(P.call("np.maximum", x, lo), hi),
+       lambda x, lo, hi: _torch_indicator(">")(P.call("torch.maximum", x, lo), hi),
+       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True)
+scalar("clip", "clip", r"\operatorname{clip}", _call("np.clip"), _call("torch.clamp"),
+       lambda args, out: (F("between")(*args), F("clip_by_lo")(*args), F("clip_by_hi")(*args)),
+       arity=3, kink=True, aliases=("clamp",),
+       doc="minimum(maximum(x, lo), hi): x limited to [lo, hi] (broadcasting)")
+_ALPHA = Fraction(1, 100)
+scalar("leaky_relu", "leaky_relu", r"\operatorname{leaky\_relu}",
+       lambda x, alpha: P.call("np.where", P.Compare(">", x, P.num(0)), x,
+                               P.binop("*", alpha, x)),
+       _call("torch.nn.functional.leaky_relu"),
+       lambda args, out: (F("where_gt")(args[0], 0, 1, args[1]),), params=(("alpha", _ALPHA),),
+       kink=True, doc="x where x > 0, alpha x elsewhere")
+scalar("elu", "elu", r"\operatorname{elu}",
+       lambda x, alpha: P.call("np.where", P.Compare(">", x, P.num(0)), x, P.binop(
+           "*", alpha, P.call("np.expm1", P.call("np.minimum", x, P.num(0.0))))),
+       _call("torch.nn.functional.elu"),
+       lambda args, out: (F("where_gt")(args[0], 0, 1, out + args[1]),),
+       params=(("alpha", Fraction(1)),), kink=True,
+       doc="x where x > 0, alpha (exp(x) - 1) elsewhere")
 
 
 # ---------------------------------------------------------------------------
@@ -152,14 +295,15 @@ scalar("silu", "silu", r"\operatorname{silu}", _times(_ID, _call("sigmoid")),
 # Their arguments are (label, axis, *indices); each knows its own derivative.
 
 
-class AxisFunction(Function):
+class AxisFunction(Function):  # type: ignore[misc]
     """An element of a function of a whole tensor along one axis."""
 
     nargs = None
     head: str = ""
+    reduces: bool = False  # its result drops the axis (its matrix form has fewer axes)
 
     @property
-    def label(self):
+    def label(self) -> Any:
         return self.args[0]
 
     @property
@@ -167,15 +311,15 @@ class AxisFunction(Function):
         return int(self.args[1])
 
     @property
-    def indices(self) -> tuple:
+    def indices(self) -> Tup:
         return tuple(self.args[2:])
 
-    def _eval_derivative(self, s):
+    def _eval_derivative(self, s: Any) -> Any:
         if not (isinstance(s, Indexed) and s.base.label == self.label):
             return S.Zero
         return self.derivative(tuple(s.indices))
 
-    def derivative(self, k: tuple):  # pragma: no cover - every subclass defines it
+    def derivative(self, k: Tup) -> Any:  # pragma: no cover - every subclass defines it
         raise NotImplementedError
 
 
@@ -183,8 +327,9 @@ class SoftmaxAt(AxisFunction):
     """``softmax(x, axis)[idx]``; its derivative is written with itself."""
 
     head = "softmax"
+    reduces = False
 
-    def derivative(self, k):
+    def derivative(self, k: Tup) -> Any:
         idx, ax = self.indices, self.axis
         same = S.One
         for n, (p, q) in enumerate(zip(idx, k)):
@@ -200,8 +345,9 @@ class LogSumExpAt(AxisFunction):
     """``logsumexp(x, axis)[idx]``, ``idx`` without the reduced axis."""
 
     head = "logsumexp"
+    reduces = True
 
-    def derivative(self, k):
+    def derivative(self, k: Tup) -> Any:
         ax = self.axis
         same = S.One
         rest = [q for n, q in enumerate(k) if n != ax]
@@ -212,7 +358,6 @@ class LogSumExpAt(AxisFunction):
         return same * SoftmaxAt(self.label, self.args[1], *full)
 
 
-AXIS_FUNCTIONS = {"softmax": SoftmaxAt, "logsumexp": LogSumExpAt}
 
 # ---------------------------------------------------------------------------
 # Forward expressions and tensor ops
@@ -222,11 +367,11 @@ class FExpr(Record):
     """A typed forward expression: an op applied to arguments, with its shape."""
 
     op: str
-    args: tuple = ()
-    params: tuple = ()  # (key, value) pairs
-    shape: tuple = ()
+    args: Tup = ()
+    params: Tup = ()  # (key, value) pairs
+    shape: Tup = ()
 
-    def param(self, key, default=None):
+    def param(self, key: str, default: Any = None) -> Any:
         return next((v for k, v in self.params if k == key), default)
 
     @property
@@ -246,15 +391,18 @@ class Op(Record):
     differently."""
 
     name: str
-    check: Callable  # (call_loc, args: list[(FExpr, loc)], kwargs: dict) -> FExpr
-    comp: Callable  # (e: FExpr, idx: tuple, ctx) -> sympy
-    code: Callable  # (e: FExpr, args: list[pyexpr], backend) -> pyexpr
+    check: Fn  # (call_loc, args: list[(FExpr, loc)], kwargs: Kw) -> FExpr
+    comp: Fn  # (e: FExpr, idx: Tup, ctx) -> sympy
+    code: Fn  # (e: FExpr, args: list[pyexpr], backend) -> pyexpr
     signature: str = ""
-    kwargs: tuple = ()  # accepted keyword names
-    nargs: tuple = (1, 1)  # min, max positional (max None = any)
+    kwargs: Tup = ()  # accepted keyword names
+    nargs: Tup = (1, 1)  # min, max positional (max None = any)
     needs_ref: bool = False  # argument must be a named tensor (split out otherwise)
     doc: str = ""
     user: bool = True
+    aliases: Tup = ()  # what NumPy/PyTorch users also call it
+    condition: bool = False  # its first argument is a comparison (where)
+    string_first: bool = False  # its first argument is a string (einsum's subscripts)
 
 
 OPS: dict[str, Op] = {}
@@ -263,22 +411,22 @@ OPS: dict[str, Op] = {}
 ARITHMETIC = frozenset({"+", "-", "*", "/", "neg", "**"})
 
 
-def op(name, **kw):
-    def register(check):
+def op(name: str, **kw: Any) -> Fn:
+    def register(check: Fn) -> Fn:
         OPS[name] = Op(name=name, check=check, **kw)
         return check
     return register
 
 
-def _mismatch(what, a, b, loc, hint):
+def _mismatch(what: str, a: Tup, b: Tup, loc: Any, hint: str) -> SpecError:
     return SpecError(f"{what}: shapes {shapes.fmt(a)} and {shapes.fmt(b)} do not match", loc, hint)
 
 
 # -- elementwise arithmetic ---------------------------------------------------
 
 
-def _broadcast_check(sym):
-    def check(loc, args, kwargs):
+def _broadcast_check(sym: str) -> Fn:
+    def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         (a, la), (b, lb) = args
         out = shapes.broadcast(a.shape, b.shape)
         if out is None:
@@ -289,8 +437,8 @@ def _broadcast_check(sym):
     return check
 
 
-def _bin_comp(f):
-    def comp(e, idx, ctx):
+def _bin_comp(f: Fn) -> Fn:
+    def comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
         a, b = e.args
         return f(ctx.comp(a, shapes.align(idx, a.shape)), ctx.comp(b, shapes.align(idx, b.shape)))
     return comp
@@ -305,14 +453,14 @@ for _sym, _f, _py in (("+", lambda x, y: x + y, "+"), ("-", lambda x, y: x - y, 
 
 @op("neg", comp=lambda e, idx, ctx: -ctx.comp(e.args[0], idx),
     code=lambda e, c, b: P.neg(c[0]), user=False)
-def _neg(loc, args, kwargs):
+def _neg(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, _), = args
     return FExpr("neg", (a,), (), a.shape)
 
 
 @op("**", comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx) ** ctx.comp(e.args[1], ()),
     code=lambda e, c, b: P.binop("**", c[0], c[1]), nargs=(2, 2), user=False)
-def _pow(loc, args, kwargs):
+def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (p, lp) = args
     if not p.is_const or p.shape != () or p.op == "dim" or _mentions_dim(p):
         raise SpecError("the exponent of '**' must be a number", lp,
@@ -327,7 +475,7 @@ def _mentions_dim(e: FExpr) -> bool:
 # -- transposes -----------------------------------------------------------------
 
 
-def _transpose_comp(e, idx, ctx):
+def _transpose_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     axes = e.param("axes")
     (a,) = e.args
     inner = [None] * len(idx)
@@ -336,13 +484,13 @@ def _transpose_comp(e, idx, ctx):
     return ctx.comp(a, tuple(inner))
 
 
-def _transpose_code(e, c, b):
+def _transpose_code(e: FExpr, c: list[Any], b: Any) -> Any:
     return b.permute(c[0], e.param("axes"))
 
 
 @op("transpose", comp=_transpose_comp, code=_transpose_code, kwargs=("axes",),
     signature="transpose(x, axes=None)", doc="reverse (or permute) the axes; x.T is the same")
-def _transpose(loc, args, kwargs):
+def _transpose(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
     nd = len(a.shape)
     axes = kwargs.get("axes")
@@ -351,11 +499,12 @@ def _transpose(loc, args, kwargs):
     else:
         value, aloc = axes
         perm = _int_tuple(value, aloc, "axes")
-        norm = tuple(shapes.normalize_axis(x, nd) for x in perm)
-        if None in norm or sorted(norm) != list(range(nd)):
+        norm = [shapes.normalize_axis(x, nd) for x in perm]
+        valid = [x for x in norm if x is not None]
+        if len(valid) != len(norm) or sorted(valid) != list(range(nd)):
             raise SpecError(f"axes {tuple(perm)} is not a permutation of the {nd} axes of a "
                             f"tensor of shape {shapes.fmt(a.shape)}", aloc)
-        perm = norm
+        perm = tuple(valid)
     return FExpr("transpose", (a,), (("axes", perm),), tuple(a.shape[p] for p in perm))
 
 
@@ -365,7 +514,7 @@ def _transpose(loc, args, kwargs):
 @op("@", comp=lambda e, idx, ctx: _matmul_comp(e, idx, ctx),
     code=lambda e, c, b: P.binop("@", c[0], c[1]), nargs=(2, 2), user=False,
     doc="matrix product (NumPy's matmul)")
-def _matmul(loc, args, kwargs):
+def _matmul(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (b, lb) = args
     sa, sb = a.shape, b.shape
     if not sa or not sb:
@@ -392,7 +541,7 @@ def _matmul(loc, args, kwargs):
     return FExpr("@", (a, b), (), out)
 
 
-def _matmul_comp(e, idx, ctx):
+def _matmul_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     a, b = e.args
     sa, sb = a.shape, b.shape
     k = 0 if sa[-1] == 1 else ctx.fresh(sa[-1])
@@ -412,7 +561,7 @@ def _matmul_comp(e, idx, ctx):
 # -- reductions -------------------------------------------------------------------
 
 
-def _int_tuple(e: FExpr | None, loc, what) -> tuple:
+def _int_tuple(e: FExpr | None, loc: Any, what: str) -> tuple[int, ...]:
     if e is not None and e.op == "num" and e.param("value").denominator == 1:
         return (int(e.param("value")),)
     if e is not None and e.op == "neg" and e.args[0].op == "num":
@@ -423,18 +572,19 @@ def _int_tuple(e: FExpr | None, loc, what) -> tuple:
                     f"e.g. {what}=-1 or {what}=(0, 1)")
 
 
-def _flag(kwargs, key, default=False):
+def _flag(kwargs: Kw, key: str, default: bool = False) -> bool:
     if key not in kwargs:
         return default
     value, loc = kwargs[key]
     if value.op == "bool":
-        return value.param("value")
+        return bool(value.param("value"))
     raise SpecError(f"'{key}' must be True or False", loc)
 
 
-def _axes(kwargs, nd, shape, default_all=True):
+def _axes(kwargs: Kw, nd: int, shape: Tup) -> tuple[int, ...]:
+    """The sorted axes of ``axis=`` (every axis when absent or None)."""
     if "axis" not in kwargs or kwargs["axis"][0].op == "none":
-        return tuple(range(nd)) if default_all else None
+        return tuple(range(nd))
     value, loc = kwargs["axis"]
     raw = _int_tuple(value, loc, "axis")
     out = []
@@ -450,8 +600,8 @@ def _axes(kwargs, nd, shape, default_all=True):
     return tuple(sorted(out))
 
 
-def _reduce_check(name):
-    def check(loc, args, kwargs):
+def _reduce_check(name: str) -> Fn:
+    def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         (a, la), = args
         nd = len(a.shape)
         axes = _axes(kwargs, nd, a.shape)
@@ -462,8 +612,8 @@ def _reduce_check(name):
     return check
 
 
-def _reduce_comp(mean):
-    def comp(e, idx, ctx):
+def _reduce_comp(mean: bool) -> Fn:
+    def comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
         (a,) = e.args
         axes, keep = e.param("axes"), e.param("keepdims")
         it = iter(idx)
@@ -486,7 +636,7 @@ def _reduce_comp(mean):
     return comp
 
 
-def _reduce_code(fn):
+def _reduce_code(fn: str) -> Fn:
     return lambda e, c, b: b.reduce(fn, c[0], e.param("axes"), e.param("keepdims"),
                                     len(e.args[0].shape))
 
@@ -502,7 +652,7 @@ for _name, _mean in (("sum", False), ("mean", True)):
     code=lambda e, c, b: b.reduce("sum", P.binop("**", P.binop("-", c[0], c[1]), P.num(2))),
     nargs=(2, 2),
     signature="l2_loss(a, b)", doc="sum((a - b)**2), a scalar")
-def _l2(loc, args, kwargs):
+def _l2(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (b, lb) = args
     out = shapes.broadcast(a.shape, b.shape)
     if out is None:
@@ -511,7 +661,7 @@ def _l2(loc, args, kwargs):
     return FExpr("l2_loss", (a, b), (("shape", out),), ())
 
 
-def _l2_comp(e, ctx):
+def _l2_comp(e: FExpr, ctx: Any) -> Any:
     a, b = e.args
     out = e.param("shape")
     idx = tuple(0 if d == 1 else ctx.fresh(d) for d in out)
@@ -524,8 +674,9 @@ def _l2_comp(e, ctx):
 
 @op("einsum", comp=lambda e, idx, ctx: _einsum_comp(e, idx, ctx),
     code=lambda e, c, b: b.einsum(e.param("subscripts"), c),
-    nargs=(2, None), signature='einsum("ij,j->i", A, x)', doc="NumPy's einsum, any operands")
-def _einsum(loc, args, kwargs):
+    nargs=(2, None), signature='einsum("ij,j->i", A, x)', doc="NumPy's einsum, any operands",
+    string_first=True)
+def _einsum(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (sub, sloc), *operands = args
     if sub.op != "str":
         raise SpecError("einsum's first argument must be a subscripts string", sloc,
@@ -572,7 +723,7 @@ def _einsum(loc, args, kwargs):
                  tuple(sizes[ch] for ch in out))
 
 
-def _einsum_comp(e, idx, ctx):
+def _einsum_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     lhs, out = e.param("subscripts").split("->")
     sizes = dict(e.param("sizes"))
     letter = dict(zip(out, idx))
@@ -590,8 +741,8 @@ def _einsum_comp(e, idx, ctx):
 # -- functions of a whole axis -------------------------------------------------------
 
 
-def _axis_check(name, keep_allowed=False):
-    def check(loc, args, kwargs):
+def _axis_check(name: str, keep_allowed: bool = False) -> Fn:
+    def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         (a, la), = args
         nd = len(a.shape)
         if nd == 0:
@@ -609,7 +760,7 @@ def _axis_check(name, keep_allowed=False):
         else:
             ax = nd - 1
         keep = _flag(kwargs, "keepdims") if keep_allowed else True
-        if name == "logsumexp":
+        if AXIS_OPS[name].reduces:
             shape = tuple(1 if n == ax else d for n, d in enumerate(a.shape)) if keep else \
                 tuple(d for n, d in enumerate(a.shape) if n != ax)
         else:
@@ -618,78 +769,161 @@ def _axis_check(name, keep_allowed=False):
     return check
 
 
-def _axis_code(fn):
+def _axis_code(fn: str) -> Fn:
     return lambda e, c, b: b.axis_fn(fn, c[0], e.param("axis"), len(e.args[0].shape),
-                                     e.param("keepdims"))
+                                     AXIS_OPS[fn].reduces and e.param("keepdims"))
 
 
-def _softmax_comp(e, idx, ctx):
+def _softmax_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
     return SoftmaxAt(ctx.label(a), e.param("axis"), *idx)
 
 
-def _log_softmax_comp(e, idx, ctx):
+def _log_softmax_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
     ax = e.param("axis")
     rest = [i for n, i in enumerate(idx) if n != ax]
     return ctx.comp(a, idx) - LogSumExpAt(ctx.label(a), ax, *rest)
 
 
-def _logsumexp_comp(e, idx, ctx):
+def _logsumexp_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
     ax = e.param("axis")
     rest = [i for n, i in enumerate(idx) if n != ax] if e.param("keepdims") else list(idx)
     return LogSumExpAt(ctx.label(a), ax, *rest)
 
 
-_SOFTMAX_HELPER = ("def softmax(x, axis=-1):\n"
-                   "    z = np.exp(x - np.max(x, axis=axis, keepdims=True))\n"
-                   "    return z / np.sum(z, axis=axis, keepdims=True)")
-_LSE_HELPER = ("def logsumexp(x, axis=-1, keepdims=False):\n"
-               "    m = np.max(x, axis=axis, keepdims=True)\n"
-               "    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))\n"
-               "    return out if keepdims else np.squeeze(out, axis=axis)")
-_LOG_SOFTMAX_HELPER = ("def log_softmax(x, axis=-1):\n"
-                       "    return x - logsumexp(x, axis=axis, keepdims=True)")
+class AxisOp(Record):
+    """A function of a whole axis: what the code generators and recognizer need of it."""
+
+    name: str
+    reduces: bool  # its result drops the axis (logsumexp) or keeps its argument's shape
+    helper: str  # its NumPy helper, in the generated module
+    torch: str  # its PyTorch function, which takes dim= (and keepdim= when it reduces)
+    needs: Tup = ()  # helpers its helper calls, defined first
+
+
+AXIS_OPS = {o.name: o for o in (
+    AxisOp("softmax", False, "def softmax(x, axis=-1):\n"
+           "    z = np.exp(x - np.max(x, axis=axis, keepdims=True))\n"
+           "    return z / np.sum(z, axis=axis, keepdims=True)", "torch.softmax"),
+    AxisOp("logsumexp", True, "def logsumexp(x, axis=-1, keepdims=False):\n"
+           "    m = np.max(x, axis=axis, keepdims=True)\n"
+           "    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))\n"
+           "    return out if keepdims else np.squeeze(out, axis=axis)", "torch.logsumexp"),
+    AxisOp("log_softmax", False, "def log_softmax(x, axis=-1):\n"
+           "    return x - logsumexp(x, axis=axis, keepdims=True)", "torch.log_softmax",
+           needs=("logsumexp",)),
+)}
 
 OPS["softmax"] = Op("softmax", _axis_check("softmax"), _softmax_comp, _axis_code("softmax"),
                     kwargs=("axis",), needs_ref=True, signature="softmax(x, axis=-1)",
                     doc="exp(x) / sum(exp(x)) along an axis")
 OPS["log_softmax"] = Op("log_softmax", _axis_check("log_softmax"), _log_softmax_comp,
                         _axis_code("log_softmax"), kwargs=("axis",), needs_ref=True,
+                        aliases=("logsoftmax",),
                         signature="log_softmax(x, axis=-1)", doc="x - logsumexp(x) along an axis")
 OPS["logsumexp"] = Op("logsumexp", _axis_check("logsumexp", keep_allowed=True), _logsumexp_comp,
                       _axis_code("logsumexp"), kwargs=("axis", "keepdims"), needs_ref=True,
+                      aliases=("log_sum_exp",),
                       signature="logsumexp(x, axis=-1, keepdims=False)",
                       doc="log(sum(exp(x))) along an axis")
 
-HELPERS = {"softmax": _SOFTMAX_HELPER, "logsumexp": _LSE_HELPER,
-           "log_softmax": _LOG_SOFTMAX_HELPER}
-HELPER_NEEDS = {"log_softmax": ("logsumexp",)}
+# every helper the generated NumPy module may define, and the helpers each one calls
+HELPERS = {**{n: o.helper for n, o in AXIS_OPS.items()},
+           **{n: f.helper for n, f in SCALARS.items() if f.helper}}
+HELPER_NEEDS = {**{n: o.needs for n, o in AXIS_OPS.items()},
+                **{n: f.needs for n, f in SCALARS.items() if f.needs}}
+# the names those helpers define, which generated code must not reuse
+HELPER_NAMES = frozenset(re.findall(r"^(?:def )?(\w+)", "\n".join(HELPERS.values()), re.M))
 
 
 # -- elementwise functions as tensor ops ----------------------------------------------
 
 
-def _scalar_check(name):
-    def check(loc, args, kwargs):
-        (a, la), = args
-        return FExpr(name, (a,), (), a.shape)
+def _number_param(value: FExpr, loc: Any, fn: str, key: str) -> Fraction:
+    """A keyword number such as ``alpha=0.2`` (a literal, maybe negated)."""
+    if value.op == "num":
+        return Fraction(value.param("value"))
+    if value.op == "neg" and value.args[0].op == "num":
+        return -Fraction(value.args[0].param("value"))
+    raise SpecError(f"{fn}'s '{key}' must be a number", loc, f"e.g. {key}=0.2")
+
+
+def _broadcast_all(fn: str, args: Args, loc: Any) -> Tup:
+    shape = args[0][0].shape
+    for x, _ in args[1:]:
+        out = shapes.broadcast(shape, x.shape)
+        if out is None:
+            raise _mismatch(f"cannot broadcast the arguments of {fn}", shape, x.shape, loc,
+                            "elementwise functions follow NumPy broadcasting: trailing dims "
+                            "must be equal or 1")
+        shape = out
+    return shape
+
+
+def _scalar_check(fn: ScalarFn) -> Fn:
+    def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
+        tensors, extra = args[:fn.arity], args[fn.arity:]
+        values = []
+        for n, (key, default) in enumerate(fn.params):
+            if n < len(extra) and key in kwargs:
+                raise SpecError(f"{fn.name}() got '{key}' twice", kwargs[key][1])
+            given = extra[n] if n < len(extra) else kwargs.get(key)
+            values.append(default if given is None else
+                          _number_param(given[0], given[1], fn.name, key))
+        params = (("params", tuple(values)),) if fn.params else ()
+        return FExpr(fn.name, tuple(x for x, _ in tensors), params,
+                     _broadcast_all(fn.name, tensors, loc))
     return check
 
 
-def _scalar_comp(name):
-    return lambda e, idx, ctx: F(name)(ctx.comp(e.args[0], idx))
+def _scalar_comp(name: str) -> Fn:
+    def comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+        args = [ctx.comp(a, shapes.align(idx, a.shape)) for a in e.args]
+        return F(name)(*args, *[sympy_number(v) for v in e.param("params", ())])
+    return comp
+
+
+def _scalar_code(name: str) -> Fn:
+    return lambda e, c, b: b.fn(name, *c, *[P.num(float(v)) for v in e.param("params", ())])
 
 
 for _name, _fn in SCALARS.items():
     if _fn.user:
-        OPS[_name] = Op(_name, _scalar_check(_name), _scalar_comp(_name),
-                        (lambda n: lambda e, c, b: b.fn(n, c[0]))(_name),
-                        signature=f"{_name}(x)", doc=_fn.doc)
+        OPS[_name] = Op(_name, _scalar_check(_fn), _scalar_comp(_name), _scalar_code(_name),
+                        signature=_fn.signature, doc=_fn.doc, aliases=_fn.aliases,
+                        kwargs=tuple(k for k, _ in _fn.params),
+                        nargs=(_fn.arity, _fn.arity + len(_fn.params)))
+
+
+def _where_check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
+    (cond, cloc), a, b = args
+    if cond.op != "compare":
+        raise SpecError("where's first argument must be a comparison", cloc,
+                        "e.g. where(x > 0, x, 0.01 * x); the comparisons are > < >= <=")
+    x, y = cond.args
+    operands = [(x, cloc), (y, cloc), a, b]
+    return FExpr("where", (x, y, a[0], b[0]), (("compare", cond.param("op")),),
+                 _broadcast_all("where", operands, loc))
+
+
+def _where_name(e: FExpr) -> str:
+    return "where_" + COMPARISONS[e.param("compare")][0]
+
+
+OPS["where"] = Op("where", _where_check,
+                  lambda e, idx, ctx: F(_where_name(e))(
+                      *[ctx.comp(a, shapes.align(idx, a.shape)) for a in e.args]),
+                  lambda e, c, b: b.fn(_where_name(e), *c), nargs=(3, 3), condition=True,
+                  signature="where(x > y, a, b)",
+                  doc="a where the comparison holds, b elsewhere (> < >= <=, broadcasting)")
+
 
 FUNCTIONS = tuple(sorted(name for name, o in OPS.items() if o.user))
+# other libraries' names for the ops, from their entries ('swish' -> 'silu')
+ALIASES = {alias: name for name in FUNCTIONS for alias in OPS[name].aliases}
 
 
-def sympy_number(value) -> sympy.Rational:
+def sympy_number(value: Fraction) -> Any:
     return sympy.Rational(value.numerator, value.denominator)

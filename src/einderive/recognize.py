@@ -186,6 +186,11 @@ class Recognizer:
         return Blob(mx.Einsum(sub, (ref,), self._shape_of(tuple(out))), tuple(out))
 
     def _function(self, e) -> Blob:
+        if len(e.args) > 1:  # arguments broadcast together, as the terms of a sum do
+            blobs = [self.blob(a) for a in e.args]
+            union = self._ordered_union([b.idx for b in blobs])
+            return Blob(mx.fn(e.spec.name, *[self._orient_like(b, union) for b in blobs]),
+                        union)
         inner = self.blob(e.args[0])
         out = mx.fn(e.spec.name, inner.m)
         if e.spec.expand is not None:
@@ -207,14 +212,13 @@ class Recognizer:
             # softmax(S, axis)_ijk read whole: its axes are the tensor's, in order
             if len(idx) != len(e.indices) or len(set(idx)) != len(idx):
                 raise NoMatrixForm("an axis function of a tensor of more than two axes")
-            shape = ref.shape if e.head == "softmax" else \
-                tuple(self.ctx.index_dim[i] for i in idx)
+            shape = tuple(self.ctx.index_dim[i] for i in idx) if e.reduces else ref.shape
             return Blob(mx.AxisFn(e.head, ref, e.axis, tensor.shape, shape), idx)
-        if e.head == "softmax":
-            m = mx.AxisFn("softmax", ref, e.axis, tensor.shape, ref.shape)
+        if not e.reduces:  # the tensor's shape: a row vector's is read as a column's transpose
+            m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
             return Blob(mx.transpose(m) if _is_row(m) and len(idx) == 1 else m, idx)
         shape = () if not idx else (self.ctx.index_dim[idx[0]], 1)
-        return Blob(mx.AxisFn("logsumexp", ref, e.axis, tensor.shape, shape), idx)
+        return Blob(mx.AxisFn(e.head, ref, e.axis, tensor.shape, shape), idx)
 
     # -- sums -------------------------------------------------------------------------------
 

@@ -58,7 +58,7 @@ class Record:
         cls._fields = tuple(inherited[n] for n in order)
         cls._compared = tuple(f[0] for f in cls._fields if f[3])
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
         if len(args) > len(fields):
             raise TypeError(f"{type(self).__name__} takes {len(fields)} fields")

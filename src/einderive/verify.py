@@ -127,6 +127,28 @@ def positive_inputs(graph) -> set:
     return out
 
 
+def kinked_inputs(graph) -> set:
+    """Inputs read directly by a function whose derivative jumps at 0 (relu, abs, where(x > 0,
+    ...), maximum(x, 0) ...: ``kink`` in the op table): drawn away from 0, so that neither the
+    point nor a finite-difference step crosses the kink.  (A kink between two drawn tensors,
+    ``maximum(a, b)`` at a = b, is met with probability zero.)"""
+    from .ops import OPS, SCALARS
+
+    out: set = set()
+
+    def walk(e):
+        kinked = e.op in SCALARS and SCALARS[e.op].kink or e.op in OPS and OPS[e.op].condition
+        for a in e.args:
+            if not hasattr(a, "op"):
+                continue
+            if kinked and a.op == "ref" and graph[a.param("name")].is_input:
+                out.add(a.param("name"))
+            walk(a)
+    for t in graph.nodes:
+        walk(t.expr)
+    return out
+
+
 def zero_divisor(d, sizes: dict) -> tuple[str, Any] | None:
     """(tensor, divisor) of the first definition that divides by an expression in the
     dims' sizes that is zero at ``sizes`` (``sum(X*X) / (D - B)`` at B = D), or None."""
@@ -156,6 +178,7 @@ def draw_inputs(graph, sizes: dict, seed: int) -> dict:
 
     rng = np.random.default_rng(seed)
     positive = positive_inputs(graph)
+    kinked = kinked_inputs(graph)
     values = {}
     for t in graph.inputs:
         shape = tuple(1 if d == 1 else sizes[d] for d in t.shape)
@@ -163,6 +186,9 @@ def draw_inputs(graph, sizes: dict, seed: int) -> dict:
             values[t.name] = rng.uniform(0.5, 1.5, size=shape)
         else:
             values[t.name] = rng.standard_normal(size=shape)
+            if t.name in kinked:  # at least 0.25 from the kink at 0, either side
+                x = values[t.name]
+                values[t.name] = np.where(x < 0, x - 0.25, x + 0.25)
         if shape == ():
             values[t.name] = float(values[t.name])
     return values

@@ -8,7 +8,7 @@ in the two classes below and nowhere else.
 
 from __future__ import annotations
 
-from ..ops import SCALARS
+from ..ops import AXIS_OPS, EINSUM, POW_HALF, SCALARS, TRANSPOSE
 from .. import pyexpr as P
 
 
@@ -23,22 +23,23 @@ class Backend:
     def f(self, fn: str) -> P.Name:
         return P.Name(f"{self.lib}.{fn}")
 
-    def reduce(self, fn: str, x: P.Py, axes=None, keep: bool = False, ndim: int = 0) -> P.Py:
+    def reduce(self, fn: str, x: P.Py, axes: tuple[int, ...] | None = None, keep: bool = False,
+               ndim: int = 0) -> P.Py:
         """``sum``/``mean`` over ``axes`` (all when None or every axis) of an ``ndim``-d ``x``."""
-        kw = {}
+        kw: dict[str, P.Py] = {}
         if axes is not None and (tuple(axes) != tuple(range(ndim)) or keep):
             kw[self.axis_kw] = P.ints(axes)
         if keep:
             kw[self.keep_kw] = P.Name("True")
         return P.call(self.f(fn), x, **kw)
 
-    def permute(self, x: P.Py, axes: tuple) -> P.Py:
+    def permute(self, x: P.Py, axes: tuple[int, ...]) -> P.Py:
         """Axes of ``x`` permuted; ``.T`` when they are reversed."""
         if tuple(axes) == tuple(range(len(axes))):
             return x
         if tuple(axes) == tuple(reversed(range(len(axes)))):
             return P.Attr(x, "T")
-        return P.call(self.f("transpose"), x, P.ints(axes))
+        return P.call(self.f(TRANSPOSE), x, P.ints(axes))
 
     def matrix_transpose(self, x: P.Py) -> P.Py:
         return P.Attr(x, "T")
@@ -46,7 +47,7 @@ class Backend:
     def outer(self, a: P.Py, b: P.Py) -> P.Py:
         return P.call(self.f("outer"), a, b)
 
-    def ones(self, shape: tuple) -> P.Py:
+    def ones(self, shape: tuple[P.Py, ...]) -> P.Py:
         return P.call(self.f("ones"), P.Tuple(tuple(shape)))
 
     def zeros_like(self, x: P.Py) -> P.Py:
@@ -58,11 +59,12 @@ class Backend:
     def diag(self, x: P.Py) -> P.Py:
         return P.call(self.f("diag"), x)
 
-    def einsum(self, subscripts: str, operands: list) -> P.Py:
-        return P.call(self.f("einsum"), P.Str(subscripts), *operands)
+    def einsum(self, subscripts: str, operands: list[P.Py]) -> P.Py:
+        return P.call(self.f(EINSUM), P.Str(subscripts), *operands)
 
     def sqrt(self, x: P.Py) -> P.Py:
-        return P.call(self.f("sqrt"), x)
+        """``x ** (1/2)``, as the scalar function the op table says computes it."""
+        return self.fn(POW_HALF, x)
 
     def reshape(self, x: P.Py, like: P.Py) -> P.Py:
         return P.call(self.f("reshape"), x, P.call(self.f("shape"), like))
@@ -74,13 +76,15 @@ class Backend:
     def ravel(self, x: P.Py) -> P.Py:
         return P.method(x, "ravel")
 
-    def fn(self, name: str, x: P.Py) -> P.Py:
-        return SCALARS[name].numpy(x)
+    def fn(self, name: str, *args: P.Py) -> P.Py:
+        out: P.Py = SCALARS[name].numpy(*args)
+        return out
 
     def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
-        """softmax, log_softmax or logsumexp along ``axis`` (the generated module's helpers)."""
+        """A function of a whole axis (:data:`ops.AXIS_OPS`): the generated module's helper;
+        ``keep`` only for one that reduces the axis."""
         kw = {} if axis == ndim - 1 else {"axis": P.num(axis)}
-        if head == "logsumexp" and keep:
+        if keep:
             kw["keepdims"] = P.Name("True")
         return P.call(head, x, **kw)
 
@@ -97,7 +101,7 @@ class Torch(Backend):
     axis_kw = "dim"
     keep_kw = "keepdim"
 
-    def permute(self, x: P.Py, axes: tuple) -> P.Py:
+    def permute(self, x: P.Py, axes: tuple[int, ...]) -> P.Py:
         if tuple(axes) == tuple(range(len(axes))):
             return x
         if len(axes) == 2:
@@ -107,7 +111,7 @@ class Torch(Backend):
     def matrix_transpose(self, x: P.Py) -> P.Py:
         return P.Attr(x, "mT")
 
-    def ones(self, shape: tuple) -> P.Py:
+    def ones(self, shape: tuple[P.Py, ...]) -> P.Py:
         return P.call(self.f("ones"), P.Tuple(tuple(shape)), dtype=P.Name("dtype"))
 
     def zeros_like(self, x: P.Py) -> P.Py:
@@ -125,15 +129,16 @@ class Torch(Backend):
     def ravel(self, x: P.Py) -> P.Py:
         return P.method(x, "reshape", P.num(-1))
 
-    def fn(self, name: str, x: P.Py) -> P.Py:
-        return SCALARS[name].torch(x)
+    def fn(self, name: str, *args: P.Py) -> P.Py:
+        out: P.Py = SCALARS[name].torch(*args)
+        return out
 
     def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
         kw = {"dim": P.num(axis)}
-        if head == "logsumexp" and keep:
+        if keep:
             kw["keepdim"] = P.Name("True")
-        return P.call(self.f(head), x, **kw)
+        return P.call(AXIS_OPS[head].torch, x, **kw)
 
     def constant(self, x: P.Py) -> P.Py:
-        # torch's functions take tensors only: torch.tanh(2) is a TypeError
+        # torch's functions take tensors only: one called on the number 2 raises TypeError
         return P.call("torch.as_tensor", x, dtype=P.Name("dtype"))

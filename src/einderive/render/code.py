@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import keyword
 
-from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol
+from typing import Any
+
+from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol  # type: ignore[import-untyped]
 
 from .. import matrix as mx
-from ..ops import ARITHMETIC, HELPERS, OPS, SCALARS, ElementwiseFunction, FExpr
+from ..ops import ARITHMETIC, AXIS_OPS, HELPER_NAMES, OPS, SUM, SCALARS, ElementwiseFunction, FExpr
 from ..record import Record
 from .. import pyexpr as P
 from .backends import Backend
 
 RESERVED = {"np", "math", "torch", "forward", "gradients", "float", "dict", "shape",
             "tensors", "ctx", "grad_output", "Function", "F", "dtype", "None", "True"} | \
-    set(HELPERS) | {n for n, f in SCALARS.items() if f.helper} | {"_erf"}
+    HELPER_NAMES
 
 
 
@@ -43,13 +45,13 @@ class Value(Record):
     """Generated code (a pyexpr tree) and the shape of the array it makes."""
 
     py: P.Py
-    shape: tuple  # NumPy shape: dims and 1s
+    shape: tuple[Any, ...]  # NumPy shape: dims and 1s
 
 
 class Names:
     """Python names for spec names, adjoints and dims, all distinct and safe."""
 
-    def __init__(self, graph):
+    def __init__(self, graph: Any) -> None:
         self.taken = set(RESERVED)
         self.var: dict[str, str] = {}
         for t in graph.tensors:
@@ -69,13 +71,13 @@ class Names:
 class Compiler:
     """Turns forward expressions and matrix forms into code trees for one backend."""
 
-    def __init__(self, d, backend: Backend, names: Names):
+    def __init__(self, d: Any, backend: Backend, names: Names) -> None:
         self.d = d
         self.graph = d.graph
         self.b = backend
         self.names = names
         self.dims_used: set[str] = set()
-        self.wheres: dict = {}
+        self.wheres: dict[mx.M, mx.M] = {}
 
     def dim(self, name: str) -> P.Py:
         self.dims_used.add(name)
@@ -97,13 +99,14 @@ class Compiler:
 
     # -- matrix forms --------------------------------------------------------------------
 
-    def matrix(self, m: mx.M, wheres: tuple) -> Value:
+    def matrix(self, m: mx.M, wheres: tuple[Any, ...]) -> Value:
         self.wheres = {w.lhs: w.rhs for w in wheres}
         return self._m(m)
 
     def _m(self, m: mx.M) -> Value:
         method = getattr(self, "_m_" + type(m).__name__)
-        return method(m)
+        out: Value = method(m)
+        return out
 
     def _m_Ref(self, m: mx.Ref) -> Value:
         shape = self.graph[m.name].shape
@@ -114,7 +117,7 @@ class Compiler:
     def _m_Const(self, m: mx.Const) -> Value:
         return Value(self.const(m.value), ())
 
-    def const(self, c) -> P.Py:
+    def const(self, c: Any) -> P.Py:
         """A SymPy scalar (numbers, dims' sizes, functions of them) as code."""
         if c.is_Integer:
             return P.num(int(c))
@@ -135,7 +138,7 @@ class Compiler:
                 parts.insert(0, self.const(coeff))
             return P.product(parts)
         if isinstance(c, ElementwiseFunction):
-            return self.b.fn(c.spec.name, self.b.constant(self.const(c.args[0])))
+            return self.b.fn(c.spec.name, *[self.b.constant(self.const(a)) for a in c.args])
         if isinstance(c, Add):
             return P.product([self.const(a) for a in Add.make_args(c)], "+")
         if isinstance(c, Sum) and not c.function.has(*c.variables):
@@ -166,7 +169,7 @@ class Compiler:
             return Value(self.b.outer(*flat), (mx.rows(m.a), mx.cols(m.b)))
         return Value(P.binop("@", a.py, b.py), _matmul_shape(a.shape, b.shape))
 
-    def _elementwise(self, m: mx.M, parts: list) -> list:
+    def _elementwise(self, m: Any, parts: list[Any]) -> list[Value]:
         """Operands spelled so that NumPy broadcasts them as the printed form does."""
         values = [self._m(p) for p in parts]
         two_d = len(m.shape) == 2 and m.shape[0] != 1 and m.shape[1] != 1
@@ -181,8 +184,9 @@ class Compiler:
         return out
 
     def _m_Hadamard(self, m: mx.Hadamard) -> Value:
-        num = [f for f in m.factors if not (isinstance(f, mx.Pow) and f.exp < 0)]
-        den = [mx.power(f.x, -f.exp) for f in m.factors if isinstance(f, mx.Pow) and f.exp < 0]
+        factors: list[Any] = list(m.factors)
+        num = [f for f in factors if _exponent(f) >= 0]
+        den = [mx.power(f.x, -_exponent(f)) for f in factors if _exponent(f) < 0]
         values = self._elementwise(m, num + den)
         if m.is_scalar:
             values = [_element(v) for v in values]
@@ -216,31 +220,38 @@ class Compiler:
             return Value(self.b.sqrt(v.py), v.shape)
         if m.exp == -1:
             return Value(P.binop("/", P.num(1), v.py), v.shape)
-        e = m.exp
+        e: Any = m.exp
         exp = P.num(int(e)) if e.is_Integer else P.binop("/", P.num(int(e.p)), P.num(int(e.q)))
         return Value(P.binop("**", v.py, exp), v.shape)
 
     def _m_Fn(self, m: mx.Fn) -> Value:
-        if SCALARS[m.name].expand is not None and m in self.wheres:
+        spec = SCALARS[m.name]
+        if spec.expand is not None and m in self.wheres:
             return self._m(self.wheres[m])
-        v = self._m(m.x)
-        return Value(self.b.fn(m.name, v.py), v.shape)
+        args = m.args
+        values = self._elementwise(m, list(args[:spec.arity]))
+        # a constant in a tensor's place is a tensor of the inputs' dtype (PyTorch's where
+        # and comparisons take tensors); a param (alpha) stays the number the library takes
+        tensors = [self.b.constant(v.py) if isinstance(a, mx.Const) else v.py
+                   for a, v in zip(args, values)]
+        params = [self._m(a).py for a in args[spec.arity:]]
+        return Value(self.b.fn(m.name, *tensors, *params), _broadcast([v.shape for v in values]))
 
     def _m_AxisFn(self, m: mx.AxisFn) -> Value:
         v = self._m(m.x)
         shape = v.shape
-        if m.head == "logsumexp":
+        if AXIS_OPS[m.head].reduces:
             shape = tuple(d for n, d in enumerate(v.shape) if n != m.axis)
         return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim), shape)
 
     def _m_Reduce(self, m: mx.Reduce) -> Value:
         v = self._m(m.x)
-        if m.kind == "sum":
-            return Value(self.b.reduce("sum", v.py), ())
+        if m.shape == ():  # the total
+            return Value(self.b.reduce(SUM, v.py), ())
         if len(v.shape) < 2:
             return v  # a vector's row sum is itself
         axis = 1 if m.kind == "rowsum" else 0
-        return Value(self.b.reduce("sum", v.py, (axis,), False, 2), (v.shape[1 - axis],))
+        return Value(self.b.reduce(SUM, v.py, (axis,), False, 2), (v.shape[1 - axis],))
 
     def _m_Diag(self, m: mx.Diag) -> Value:
         v = self._m(m.x)
@@ -257,7 +268,13 @@ class Compiler:
         return Value(self.b.einsum(m.subscripts, ops), tuple(dims.get(ch, 1) for ch in out))
 
 
-def _matmul_shape(a: tuple, b: tuple) -> tuple:
+def _exponent(f: mx.M) -> Any:
+    """The power ``f`` is of its base (1 for anything not a power)."""
+    exp: Any = f.exp if isinstance(f, mx.Pow) else 1
+    return exp
+
+
+def _matmul_shape(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
     if len(a) == 1 and len(b) == 1:
         return ()
     if len(b) == 1:
@@ -267,7 +284,7 @@ def _matmul_shape(a: tuple, b: tuple) -> tuple:
     return a[:-1] + b[-1:]
 
 
-def _broadcast(shapes: list) -> tuple:
+def _broadcast(shapes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     n = max((len(s) for s in shapes), default=0)
     out = []
     for k in range(1, n + 1):

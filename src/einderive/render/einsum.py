@@ -13,14 +13,19 @@ is the body times the dim's size symbol.
 
 from __future__ import annotations
 
-from sympy import Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol
+from collections.abc import Callable
+from typing import Any
 
-from ..indexed import key_of
+from sympy import (  # type: ignore[import-untyped]
+    Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol)
+
+from .. import indexed
 from ..ops import AxisFunction, ElementwiseFunction
 from ..record import Record
 from .. import pyexpr as P
 from .code import CodegenError
 
+key_of: Callable[[Any], Any] = indexed.key_of  # a tensor's key in the index context
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -28,19 +33,19 @@ class Arr(Record):
     """Code for an array whose axes stand for the distinct index symbols ``idx``."""
 
     py: P.Py
-    idx: tuple = ()
+    idx: tuple[Any, ...] = ()
 
 
 class IndexCompiler:
     """Compiles index forms for one :class:`~einderive.render.code.Compiler` (names, backend)."""
 
-    def __init__(self, comp):
+    def __init__(self, comp: Any) -> None:
         self.comp = comp
         self.b = comp.b
         self.ctx = comp.d.index.ctx
         self.limits: dict[Symbol, str] = {}  # dims of summed indices, from their limits
 
-    def compile(self, expr, free: tuple) -> P.Py:
+    def compile(self, expr: Any, free: tuple[Any, ...]) -> P.Py:
         """Code for the tensor whose components are ``expr`` at indices ``free``, axes in the
         order of ``free`` (a 0 stands for a kept axis of size 1, left to the caller)."""
         out = tuple(i for i in free if i != 0)
@@ -49,7 +54,7 @@ class IndexCompiler:
 
     # -- the walk -------------------------------------------------------------------
 
-    def arr(self, e) -> Arr:
+    def arr(self, e: Any) -> Arr:
         if e.is_Number:
             return Arr(self._number(e))
         if isinstance(e, Symbol):
@@ -66,14 +71,19 @@ class IndexCompiler:
             return self._pow(e)
         if isinstance(e, KroneckerDelta):
             return self._delta(*e.args)
-        if isinstance(e, ElementwiseFunction):
-            a = self.arr(e.args[0])
-            return Arr(self.b.fn(e.spec.name, a.py), a.idx)
+        if isinstance(e, ElementwiseFunction):  # arguments broadcast as a sum's terms do
+            spec = e.spec
+            args = [self.arr(a) for a in e.args]
+            out = tuple(dict.fromkeys(i for t in args for i in t.idx))
+            tensors = [self._broadcastable(t, out) for t in args[:spec.arity]]
+            tensors = [self.b.constant(py) if not t.idx else py
+                       for t, py in zip(args, tensors)]
+            return Arr(self.b.fn(spec.name, *tensors, *[t.py for t in args[spec.arity:]]), out)
         if isinstance(e, AxisFunction):
             return self._axis_function(e)
         raise CodegenError(f"cannot compile the index form {e}")
 
-    def _number(self, e) -> P.Py:
+    def _number(self, e: Any) -> P.Py:
         if e.is_Integer:
             return P.num(int(e))
         if e.is_Rational:
@@ -82,10 +92,11 @@ class IndexCompiler:
 
     def _symbol(self, s: Symbol) -> P.Py:
         if s in self.ctx.dim_of_size:
-            return self.comp.dim(self.ctx.dim_of_size[s])
+            out: P.Py = self.comp.dim(self.ctx.dim_of_size[s])
+            return out
         return self._tensor(key_of(s))
 
-    def _tensor(self, key) -> P.Py:
+    def _tensor(self, key: Any) -> P.Py:
         names = self.comp.names
         if key in self.ctx.tensor_of:
             return P.Name(names.var[self.ctx.tensor_of[key]])
@@ -97,9 +108,10 @@ class IndexCompiler:
         d = self.ctx.index_dim.get(i) or self.limits.get(i)
         if d is None:
             raise CodegenError(f"the index {i} runs over no known dim")
-        return self.comp.dim(d)
+        out: P.Py = self.comp.dim(d)
+        return out
 
-    def _index(self, py: P.Py, idx: tuple) -> Arr:
+    def _index(self, py: P.Py, idx: tuple[Any, ...]) -> Arr:
         """``py[idx]``: a literal 0 picks the only element of a size-1 axis; a repeated
         index takes a diagonal."""
         if any(i == 0 for i in idx):
@@ -110,7 +122,7 @@ class IndexCompiler:
         out = tuple(dict.fromkeys(idx))
         return Arr(self._einsum([Arr(py, idx)], out), out)
 
-    def _product(self, factors, summed: tuple) -> Arr:
+    def _product(self, factors: Any, summed: tuple[Any, ...]) -> Arr:
         """The product of ``factors``, summed over ``summed``: one einsum of the array
         factors, times the scalar ones."""
         arrays = [self.arr(f) for f in factors]
@@ -140,7 +152,7 @@ class IndexCompiler:
         return self._product(Mul.make_args(body) if isinstance(body, Mul) else (body,),
                              tuple(summed))
 
-    def _add(self, terms: list) -> Arr:
+    def _add(self, terms: list[Arr]) -> Arr:
         out = tuple(dict.fromkeys(i for t in terms for i in t.idx))
         py = None
         for t in terms:
@@ -148,7 +160,7 @@ class IndexCompiler:
             py = x if py is None else P.binop("+", py, x)
         return Arr(py, out)
 
-    def _broadcastable(self, t: Arr, out: tuple) -> P.Py:
+    def _broadcastable(self, t: Arr, out: tuple[Any, ...]) -> P.Py:
         """``t`` with its axes in the order of ``out``, a new axis (None) where it is constant."""
         order = tuple(i for i in out if i in t.idx)
         py = t.py if order == t.idx else self._einsum([t], order)
@@ -156,7 +168,7 @@ class IndexCompiler:
             return py
         return P.Subscript(py, tuple(P.Slice() if i in t.idx else P.NONE for i in out))
 
-    def _to(self, a: Arr, out: tuple) -> Arr:
+    def _to(self, a: Arr, out: tuple[Any, ...]) -> Arr:
         """``a`` as an array over exactly ``out``: permuted, and spread along indices it does not
         depend on (an einsum with ones)."""
         extra = [i for i in a.idx if i not in out]
@@ -178,7 +190,7 @@ class IndexCompiler:
             raise CodegenError(f"cannot compile the power {e}")
         return Arr(P.binop("**", a.py, self._number(e.exp)), a.idx)
 
-    def _delta(self, p, q) -> Arr:
+    def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:
             return Arr(P.num(1))
         if 0 in (p, q):  # δ(0, j): the first row of an identity, over j's dim
@@ -195,11 +207,12 @@ class IndexCompiler:
 
     # -- einsum -----------------------------------------------------------------------
 
-    def _einsum(self, arrays: list, out: tuple) -> P.Py:
-        letter: dict = {}
+    def _einsum(self, arrays: list[Arr], out: tuple[Any, ...]) -> P.Py:
+        letter: dict[Any, str] = {}
         for a in arrays:
             for i in a.idx:
                 letter.setdefault(i, _LETTERS[len(letter)])
         terms = ",".join("".join(letter[i] for i in a.idx) for a in arrays)
         sub = f"{terms}->{''.join(letter[i] for i in out)}"
-        return self.b.einsum(sub, [a.py for a in arrays])
+        code: P.Py = self.b.einsum(sub, [a.py for a in arrays])
+        return code

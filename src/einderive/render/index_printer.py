@@ -284,7 +284,8 @@ class IndexPrinter(TreePrinter):
 
     def _print_ElementwiseFunction(self, e: ElementwiseFunction) -> str:
         arg = e.args[0]
-        return self.n.function(e.spec, self._print(arg), self.prec(arg) < Prec.ATOM)
+        return self.n.function(e.spec, [self._print(a) for a in e.args],
+                               self.prec(arg) < Prec.ATOM)
 
     def _print_AxisFunction(self, e: AxisFunction) -> str:
         name = self.n.ctx.tensor_of[e.label]
@@ -326,7 +327,7 @@ def index_precedence(e: Any) -> Prec:
 
 def is_prefix(e: Any) -> bool:
     """``√x``: a square root prints as a prefix and needs no brackets as a divisor."""
-    return isinstance(e, ElementwiseFunction) and e.spec.name == "sqrt" or \
+    return isinstance(e, ElementwiseFunction) and e.spec.style == "prefix" or \
         isinstance(e, Pow) and e.exp == S.Half
 
 

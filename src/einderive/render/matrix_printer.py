@@ -143,14 +143,15 @@ class MatrixPrinter(TreePrinter):
             s = self._print(m.x)
             return s + self.n.odot_token() + s
         base = self._print(m.x)
-        if not atomic(m.x) or (isinstance(m.x, mx.Fn) and m.x.name == "sqrt"):
+        if not atomic(m.x) or (isinstance(m.x, mx.Fn) and SCALARS[m.x.name].style == "prefix"):
             base = self.n.paren(base)
         return self.n.hadamard_power(base, p) if not m.is_scalar else self.n.power(base, p)
 
     # -- functions -------------------------------------------------------------------------------
 
     def _print_Fn(self, m: mx.Fn) -> str:
-        return self.n.function(SCALARS[m.name], self._print(m.x), self.prec(m.x) < Prec.ATOM)
+        return self.n.function(SCALARS[m.name], [self._print(a) for a in m.args],
+                               self.prec(m.x) < Prec.ATOM)
 
     def _print_AxisFn(self, m: mx.AxisFn) -> str:
         return self.n.axis_function(m.head, self._print(m.x), m.axis,

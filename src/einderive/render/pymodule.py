@@ -10,6 +10,7 @@ backward order, each under the printed form it is compiled from.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import Loc, SpecError
 from ..ops import HELPER_NEEDS, HELPERS, SCALARS
@@ -20,18 +21,21 @@ from .code import Compiler, Names
 from .einsum import IndexCompiler
 from .text import adjoint_lhs, closed_differs, index_rhs, printer
 
+if TYPE_CHECKING:
+    from ..graph import Graph
+
 
 class _Writer:
     """One module's compilers, and every tree it emits (to find the helpers they call)."""
 
-    def __init__(self, d, backend: Backend, sizes: dict | None = None):
+    def __init__(self, d: Any, backend: Backend, sizes: dict[str, int] | None = None) -> None:
         self.d = d
         self.sizes = sizes or {}
         self.names = Names(d.graph)
         self.comp = Compiler(d, backend, self.names)
-        self.index = IndexCompiler(self.comp)
+        self.index: Any = IndexCompiler(self.comp)
         self.b = backend
-        self.trees: list = []
+        self.trees: list[P.Py] = []
 
     def code(self, py: P.Py) -> str:
         self.trees.append(py)
@@ -46,7 +50,7 @@ class _Writer:
             lines.append(f"{self.names.var[t.name]} = {code}{note}")
         return lines
 
-    def form_lines(self, name: str, f, form: str, target: str) -> list[str]:
+    def form_lines(self, name: str, f: Any, form: str, target: str) -> list[str]:
         """``target = <code>`` under its comment, compiled from the printed matrix form (or
         from the index form where there is none, or where ``form`` is 'index')."""
         d, tensor = self.d, self.d.graph[name]
@@ -68,7 +72,7 @@ class _Writer:
             py = self.b.reshape(py, like)
         return ["# " + comment, f"{target} = {self.code(py)}"]
 
-    def backward_lines(self, d, form: str) -> list[str]:
+    def backward_lines(self, d: Any, form: str) -> list[str]:
         lines = []
         for a in d.adjoints:
             if a.name != d.loss:
@@ -95,7 +99,7 @@ class _Writer:
             raise SpecError(f"dim '{dim}' is used as a value, but no input has it and it has "
                             f"no size, so the generated code cannot know it", Loc(self.d.spec.path),
                             f"give it a size under 'dims', e.g. dims: {{{dim}: 4}}")
-        return size
+        return int(size)
 
     def signature(self) -> tuple[str, list[str]]:
         inputs = self.d.graph.inputs
@@ -117,11 +121,16 @@ class _Writer:
 
     def helper_code(self) -> list[str]:
         """Definitions of the helpers the code calls, each once, dependencies first."""
-        names = {n for n in self.called() if n in HELPERS or n in SCALARS and SCALARS[n].helper}
-        for n in list(names):
-            names.update(HELPER_NEEDS.get(n, ()))
-        texts = [SCALARS[n].helper if n in SCALARS else HELPERS[n]
-                 for n in sorted(names, key=lambda n: (n not in ("logsumexp",), n))]
+        order: list[str] = []
+
+        def visit(n: str) -> None:
+            if n not in order:
+                for m in HELPER_NEEDS.get(n, ()):
+                    visit(m)
+                order.append(n)
+        for n in sorted(n for n in self.called() if n in HELPERS):
+            visit(n)
+        texts = [HELPERS[n] for n in order]
         return [x for t in dict.fromkeys(texts) for x in (t, "", "")]
 
 
@@ -129,7 +138,7 @@ def _is_number(py: P.Py) -> bool:
     return isinstance(py, P.Num) or isinstance(py, P.Unary) and isinstance(py.x, P.Num)
 
 
-def _names(py: P.Py, out: set) -> None:
+def _names(py: P.Py, out: set[str]) -> None:
     if isinstance(py, P.Name):
         out.add(py.id)
     for f in fields(py):
@@ -146,8 +155,8 @@ def _doc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-def numpy_module(d, *, source: str | None = None, form: str = "matrix",
-                 sizes: dict | None = None) -> str:
+def numpy_module(d: Any, *, source: str | None = None, form: str = "matrix",
+                 sizes: dict[str, int] | None = None) -> str:
     """A self-contained module (NumPy only) with ``forward`` and ``gradients``.
 
     Each adjoint is compiled from its printed matrix form (from its index form where it has
@@ -187,7 +196,7 @@ def numpy_module(d, *, source: str | None = None, form: str = "matrix",
     return "\n".join(out) + "\n"
 
 
-def torch_module(d, *, full=None, source: str | None = None) -> str:
+def torch_module(d: Any, *, full: Any = None, source: str | None = None) -> str:
     """A ``torch.autograd.Function`` whose backward is the derived one (generated text;
     einderive itself does not need PyTorch).  Its ``backward`` returns the derived gradient
     of every input, ``wrt`` or not (autograd may ask for any), so the module is written from
@@ -238,7 +247,7 @@ def torch_module(d, *, full=None, source: str | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def closed_form_functions(d, sizes: dict | None = None) -> str:
+def closed_form_functions(d: Any, sizes: dict[str, int] | None = None) -> str:
     """``closed_<x>(**inputs)`` for each gradient whose closed form ``--expand`` prints (one
     that differs from the chain form), for ``verify``: compiled from its matrix form, or from
     its index form where it has none."""

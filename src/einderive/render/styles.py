@@ -93,8 +93,9 @@ class UnicodeStyle(Style):
     def fraction(self, top: str, bottom: str) -> str:
         return f"{top}/{bottom}"
 
-    def iverson(self, arg: str) -> str:
-        return f"𝟙[{arg} > 0]"
+    def template(self, spec: Any, args: list[str]) -> str:
+        """A function printed as its op-table form: ``𝟙[x > 0]``, ``|x|``."""
+        return str(spec.text.format(*args))
 
     def call(self, spec: Any, arg: str) -> str:
         return f"{spec.text}({arg})"
@@ -226,8 +227,8 @@ class LatexStyle(Style):
         """TeX cannot break a fraction: one wider than WIDE_FRACTION is set another way."""
         return _wide_fraction(top, bottom)
 
-    def iverson(self, arg: str) -> str:
-        return f"\\mathbf{{1}}\\left[{arg} > 0\\right]"
+    def template(self, spec: Any, args: list[str]) -> str:
+        return str(spec.latex.format(*args))
 
     def call(self, spec: Any, arg: str) -> str:
         return f"{spec.latex}{self.paren(arg)}"

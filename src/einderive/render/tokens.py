@@ -112,7 +112,7 @@ class Style(ABC):
     def hadamard_power(self, base: str, p: Any) -> str: ...
 
     @abstractmethod
-    def iverson(self, arg: str) -> str: ...
+    def template(self, spec: ScalarFn, args: list[str]) -> str: ...
 
     @abstractmethod
     def call(self, spec: ScalarFn, arg: str) -> str: ...
@@ -129,13 +129,14 @@ class Style(ABC):
     def index_list(self, idx: Any) -> str:
         return "".join(self.index_name(i.name) for i in idx if isinstance(i, Symbol))
 
-    def function(self, spec: ScalarFn, arg: str, composite: bool) -> str:
-        """``σ(x)``, ``√x``, ``𝟙[x > 0]``: a scalar function applied, in this style's tokens."""
-        if spec.style == "iverson":
-            return self.iverson(arg)
-        if spec.name == "sqrt":
-            return self.sqrt(arg, composite)
-        return self.call(spec, arg)
+    def function(self, spec: ScalarFn, args: list[str], composite: bool) -> str:
+        """``σ(x)``, ``√x``, ``𝟙[x > 0]``: a scalar function applied, in this style's tokens
+        (its print style is in its op-table row)."""
+        if spec.style == "template":
+            return self.template(spec, args)
+        if spec.style == "prefix":
+            return self.sqrt(args[0], composite)
+        return self.call(spec, ", ".join(args))
 
 
 class NotationBase(Style):
