@@ -177,7 +177,7 @@ class IndexCompiler:
         if a.idx == out:
             return a
         missing = [i for i in out if i not in a.idx]
-        if not a.idx:  # a scalar spread: torch.einsum takes tensors only, never a number
+        if not a.idx:  # a scalar spread: an einsum (in torch) takes tensors only, never a number
             return Arr(P.product([a.py, self.b.ones(tuple(self._dim(i) for i in out))]), out)
         ones = [Arr(self.b.ones((self._dim(i),)), (i,)) for i in missing]
         return Arr(self._einsum([a] + ones, out), out)
