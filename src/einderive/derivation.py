@@ -19,6 +19,7 @@ from .graph import build as build_graph
 from .recognize import NoMatrixForm, Recognizer, Where, math_shape, positions
 from .record import Record, field
 from .reverse import Edge, IndexDerivation, derive_index
+from .simplify import simplify_form
 from .spec import Spec
 
 
@@ -255,7 +256,8 @@ def _form(rec: Recognizer, expr, idx: tuple, shape: tuple) -> Form:
         m = rec.form(expr, idx, shape)
     except NoMatrixForm:
         m = None
-    return Form(expr, idx, m, tuple(rec.wheres), positions(m) if m is not None else {},
+    m, wheres = simplify_form(m, rec.wheres)
+    return Form(expr, idx, m, wheres, positions(m) if m is not None else {},
                 rec.einsum_used)
 
 

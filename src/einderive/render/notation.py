@@ -342,6 +342,9 @@ class Notation(Printer):
     def _print_Diag(self, m: mx.Diag):
         return self.operator("diag", self._print(m.x))
 
+    def _print_Norm(self, m: mx.Norm):
+        return self.norm(self._print(m.x), m.frobenius)
+
     def _print_Einsum(self, m: mx.Einsum):
         return self.einsum(m.subscripts, [self._print(x) for x in m.operands])
 

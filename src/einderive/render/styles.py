@@ -70,6 +70,9 @@ class Unicode(Notation):
     def sqrt(self, s: str, composite: bool) -> str:
         return f"√({s})" if composite else f"√{s}"
 
+    def norm(self, s: str, frobenius: bool) -> str:
+        return f"‖{s}‖_F" if frobenius else f"‖{s}‖"
+
     def power(self, base: str, p) -> str:
         return base + self._sup(p)
 
@@ -257,6 +260,9 @@ class Latex(Notation):
 
     def sqrt(self, s: str, composite: bool) -> str:
         return f"\\sqrt{{{s}}}"
+
+    def norm(self, s: str, frobenius: bool) -> str:
+        return f"\\Vert {s} \\Vert_{{F}}" if frobenius else f"\\Vert {s} \\Vert"
 
     def power(self, base: str, p) -> str:
         return f"{{{base}}}^{{{self._exp(p)}}}"
