@@ -186,3 +186,58 @@ def test_terms_are_compared_up_to_order_only():
     assert terms("B X C + Bᵀ X Cᵀ") == terms("Bᵀ X Cᵀ + B X C")
     assert terms("a − b") != terms("b − a")
     assert terms("(a + b) c") == ["+(a + b) c"]
+
+
+# -- symmetric inputs (issue 12, item 5) ----------------------------------------------------------
+
+SYMMETRIC = """\
+name: symmetric
+dims: {N: 3, M: 2}
+inputs:
+  x: [N]
+  A: {shape: [N, N], symmetric: true}
+  X: [N, M]
+forward:
+  - L = x @ A @ x + sum(X * (A @ X))
+loss: L
+wrt: [x, X]
+"""
+
+
+def test_symmetric_input_gives_the_symmetric_textbook_form(run, tmp_path):
+    # Cookbook (81) and (111) with a symmetric A: 2 A x and 2 A X
+    from einderive.derivation import derive
+    from einderive.render.terminal import plain
+    from einderive.spec import loads
+    d = derive(loads(SYMMETRIC, "symmetric.yaml"))
+    assert final_form(d, "x") == "2 A x"
+    assert final_form(d, "X") == "2 A X"
+    env = env_for(d, R.reference(d.graph, seed=1))
+    for _, line in entries(plain(d)):
+        env.check(line)
+    spec = tmp_path / "symmetric.yaml"
+    spec.write_text(SYMMETRIC)
+    r = run("verify", spec)
+    assert r.exit_code == 0, r.output
+
+
+def test_symmetric_inputs_are_drawn_symmetric():
+    import numpy as np
+    from einderive.graph import build
+    from einderive.spec import loads
+    from einderive.verify import draw_inputs
+    values = draw_inputs(build(loads(SYMMETRIC, "symmetric.yaml")), {"N": 3, "M": 2}, 0)
+    np.testing.assert_array_equal(values["A"], values["A"].T)
+    assert not np.allclose(values["X"][:2], values["X"][:2].T)
+
+
+@pytest.mark.parametrize("decl,message", [
+    ("{shape: [N, M], symmetric: true}", "is symmetric but its shape is not square"),
+    ("{shape: [N], symmetric: true}", "is symmetric but its shape is not square"),
+    ("{shape: [N, N], symmetric: yes please}", "'symmetric' of input 'A' must be true or false"),
+])
+def test_symmetric_needs_a_square_matrix(decl, message, run, tmp_path):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(SYMMETRIC.replace("{shape: [N, N], symmetric: true}", decl))
+    r = run("derive", spec)
+    assert r.exit_code == 2 and message in r.output, r.output

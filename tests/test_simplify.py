@@ -35,7 +35,7 @@ def _sigmoid(v):
     return 1 / (1 + np.exp(-v))
 
 
-FUNCTIONS = {"exp": np.exp, "sqrt": np.sqrt, "sigmoid": _sigmoid,
+FUNCTIONS = {"softplus": lambda v: np.log1p(np.exp(v)), "exp": np.exp, "sqrt": np.sqrt, "sigmoid": _sigmoid,
              "sigmoid_prime": lambda v: _sigmoid(v) * (1 - _sigmoid(v)), "log": np.log}
 
 
@@ -251,6 +251,11 @@ def test_sigmoid_of_exp():
     check(S.sigmoid_of_exp, mx.hadamard(e, mx.power(mx.add(mx.ONE, e), -1)), "σ(B x)")
 
 
+def test_softplus():
+    u = mx.matmul(B, x)
+    check(S.softplus, mx.fn("log", mx.add(mx.ONE, mx.fn("exp", u))), "softplus(B x)")
+
+
 def _bce_parts():
     u = mx.matmul(B, x)
     p = mx.fn("sigmoid", u)
@@ -328,3 +333,34 @@ def test_norm_prints_in_latex():
     from einderive.render.styles import Latex
     assert Latex().matrix(mx.power(mx.Norm(B), sympy.Integer(2))) == r"{\Vert B \Vert_{F}}^{2}"
     assert Latex().matrix(mx.Norm(mx.add(x, mx.neg(a)))) == r"\Vert x - a \Vert"
+
+
+# -- collecting terms, symmetric inputs -----------------------------------------------------------
+
+
+def test_collect_terms():
+    check(S.collect_terms, mx.add(a, b, a), "2 a + b")
+
+
+def test_symmetric_transpose():
+    rule = S.make_symmetric(frozenset({"A"}))
+    assert text(rule(mx.transpose(A))) == "A"
+    assert rule(mx.transpose(B)) is None
+    both = mx.add(mx.matmul(A, x), mx.matmul(mx.transpose(A), x))
+    assert text(S.simplify(both, symmetric=frozenset({"A"}))) == "2 A x"
+    assert text(S.simplify(both)) == "(A + Aᵀ) x"  # not declared symmetric: kept
+
+
+# -- whole specs ------------------------------------------------------------------------------------
+
+
+def test_gru_pre_activations_read_the_natural_way(run):
+    # issue 12: a GRU cell printed σ'(Wz Xᵀ + Uz Hpᵀ + bz)ᵀ and its code had .T.T
+    from pathlib import Path
+    spec = Path(__file__).parent / "models" / "gru_cell.yaml"
+    text_out = run("derive", spec).output
+    assert "σ'(X Wzᵀ + Hp Uzᵀ + bzᵀ)" in text_out
+    assert "where σ'(X Wzᵀ + Hp Uzᵀ + bzᵀ) = Zg ⊙ (1 − Zg)" in text_out
+    assert "ᵀ)ᵀ" not in text_out
+    for fmt in ("numpy", "torch"):
+        assert ".T.T" not in run("derive", spec, "-f", fmt).output

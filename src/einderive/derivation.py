@@ -20,7 +20,7 @@ from .recognize import NoMatrixForm, Recognizer, Where, math_shape, positions
 from .record import Record, field
 from .reverse import Edge, IndexDerivation, derive_index
 from .simplify import simplify_form
-from .spec import Spec
+from .spec import Spec, symmetric_inputs
 
 
 class Form(Record):
@@ -256,7 +256,7 @@ def _form(rec: Recognizer, expr, idx: tuple, shape: tuple) -> Form:
         m = rec.form(expr, idx, shape)
     except NoMatrixForm:
         m = None
-    m, wheres = simplify_form(m, rec.wheres)
+    m, wheres = simplify_form(m, rec.wheres, symmetric_inputs(rec.graph.spec))
     return Form(expr, idx, m, wheres, positions(m) if m is not None else {},
                 rec.einsum_used)
 

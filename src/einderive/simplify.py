@@ -31,12 +31,15 @@ _WEIGHT: dict[type, int] = {mx.Reduce: 3, mx.Einsum: 3, mx.Norm: 2}
 
 
 def cost(m: mx.M) -> int:
-    """A weighted node count: a product or sum costs one per operand joined, an elementwise
+    """A weighted node count: a product or sum costs one per operand joined, a constant
+    factor only its number, an elementwise
     product and a reduction a little more than the matrix product that says the same, and a
     transpose of anything but a name more than the transposes on its leaves."""
     own = _WEIGHT.get(type(m), 1)
     if isinstance(m, (mx.Hadamard, mx.Add)):
         own = len(m.children()) - 1
+    elif isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const):
+        own = 0  # a number in front is written, not computed: 2 a is less than a + a
     elif isinstance(m, mx.Transpose) and not isinstance(m.x, mx.Ref):
         own = 3
     return own + sum(cost(c) for c in m.children())
@@ -195,7 +198,38 @@ def reduce_as_product(m: mx.M) -> mx.M | None:
     return None
 
 
+def collect_terms(m: mx.M) -> mx.M | None:
+    """``a + a`` → ``2 a``, ``2 a − a`` → ``a``: equal terms of a sum are one term."""
+    if not isinstance(m, mx.Add):
+        return None
+    coeffs: dict[mx.M, Any] = {}
+    for t in m.terms:
+        c, body = _constant_and_body(t)
+        coeffs[body] = coeffs.get(body, 0) + c
+    if len(coeffs) == len(m.terms):
+        return None
+    return mx.add(*[mx.scale(mx.Const(c), b) for b, c in coeffs.items() if c != 0])
+
+
+def _constant_and_body(t: mx.M) -> tuple[Any, mx.M]:
+    if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const):
+        return t.coeff.value, t.x
+    return sympy.S.One, t
+
+
 # -- rules: transposes --------------------------------------------------------------------------
+
+
+def make_symmetric(names: frozenset[str]) -> Rule:
+    """The rule ``Aᵀ`` → ``A`` for the inputs declared symmetric."""
+    def symmetric(m: mx.M) -> mx.M | None:
+        if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "tensor" \
+                and m.x.name in names:
+            return m.x
+        return None
+    symmetric.__doc__ = make_symmetric.__doc__
+    return symmetric
+
 
 
 def double_transpose(m: mx.M) -> mx.M | None:
@@ -335,6 +369,16 @@ def sigmoid_of_exp(m: mx.M) -> mx.M | None:
     return None
 
 
+def softplus(m: mx.M) -> mx.M | None:
+    """``log(1 + exp(u))`` → ``softplus(u)``."""
+    if isinstance(m, mx.Fn) and m.name == "log" and isinstance(m.x, mx.Add) and \
+            len(m.x.terms) == 2 and mx.is_one(m.x.terms[0]):
+        e = m.x.terms[1]
+        if isinstance(e, mx.Fn) and e.name == "exp":
+            return mx.fn("softplus", e.x)
+    return None
+
+
 def make_cancel(wheres: Sequence[Where]) -> Rule:
     """The rule that cancels within an elementwise expression (derivative helpers written out
     by their ``where`` definitions): σ'(u) ⊙ ((1 − y) ⊘ (1 − p) − y ⊘ p) → p − y for
@@ -467,17 +511,18 @@ def _ordered(args: Iterable[Any], back: dict[Any, mx.M]) -> list[Any]:
 
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward,
-    factor_operand, common_scalar,
+    collect_terms, factor_operand, common_scalar,
     reduce_of_sum, reduce_as_product,
     inner_product, norm, square_of_root, merge_powers, one_denominator,
-    sigmoid_of_exp,
+    sigmoid_of_exp, softplus,
 )
 
 
-def simplify(m: mx.M, wheres: Sequence[Where] = ()) -> mx.M:
-    """``m`` rewritten by :data:`RULES` (and the cancelling rule for ``wheres``) until no rule
-    lowers its cost."""
-    rules = (*RULES, make_cancel(wheres))
+def simplify(m: mx.M, wheres: Sequence[Where] = (),
+             symmetric: frozenset[str] = frozenset()) -> mx.M:
+    """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
+    the ``symmetric`` inputs) until no rule lowers its cost."""
+    rules = (make_symmetric(symmetric), *RULES, make_cancel(wheres))
     for _ in range(50):  # each round lowers the cost, so this ends long before
         out = _pass(m, rules)
         if out == m:
@@ -548,12 +593,13 @@ def used_wheres(m: mx.M, wheres: Sequence[Where]) -> tuple[Where, ...]:
     return tuple(out)
 
 
-def simplify_form(m: mx.M | None, wheres: Sequence[Where]
+def simplify_form(m: mx.M | None, wheres: Sequence[Where],
+                  symmetric: frozenset[str] = frozenset()
                   ) -> tuple[mx.M | None, tuple[Where, ...]]:
     """The recognizer's output simplified, with the ``where`` definitions it still needs."""
     if m is None:
         return None, tuple(wheres)
-    out = simplify(m, wheres)
+    out = simplify(m, wheres, symmetric)
     return out, used_wheres(out, wheres)
 
 

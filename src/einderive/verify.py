@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from .errors import SpecError
 from .record import Record, field
+from .spec import symmetric_inputs
 
 DEFAULT_SIZES = (2, 3, 5, 7, 11, 13, 17, 19)
 STEP = 1e-6
@@ -147,6 +148,8 @@ def draw_inputs(graph, sizes: dict, seed: int) -> dict:
             values[t.name] = rng.uniform(0.5, 1.5, size=shape)
         else:
             values[t.name] = rng.standard_normal(size=shape)
+        if t.name in symmetric_inputs(graph.spec):  # A: {symmetric: true} is drawn so
+            values[t.name] = (values[t.name] + values[t.name].T) / 2
         if shape == ():
             values[t.name] = float(values[t.name])
     return values
