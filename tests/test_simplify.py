@@ -153,6 +153,13 @@ def test_absorb_sign():
     check(S.absorb_sign, before, "Bᵀ (σ(y) − y)")
 
 
+def test_absorb_sign_past_a_scalar_factor():
+    # −(1/sum(X))·(y − p) = (1/sum(X))·(p − y)
+    inv = mx.power(mx.reduce("sum", B), -1)
+    before = mx.neg(mx.scale(inv, mx.add(y, mx.neg(mx.fn("sigmoid", y)))))
+    check(S.absorb_sign, before, "(1/sum(B))·(σ(y) − y)")
+
+
 def test_sign_of_a_plain_sum_stays():
     assert S.simplify(mx.neg(mx.add(a, b))) == mx.neg(mx.add(a, b))
 

@@ -156,12 +156,18 @@ def absorb_sign(m: mx.M) -> mx.M | None:
     c: Any = m.coeff.value
     if not c.could_extract_minus_sign():
         return None
-    chain = _chain(m.x)
+    factors, body = [], m.x
+    while isinstance(body, mx.Scale):  # −(1/s)·(t − s p): the scalar factors stay in front
+        factors.append(body.coeff)
+        body = body.x
+    chain = _chain(body)
     for k, f in enumerate(chain):
         if isinstance(f, mx.Add):
             flipped = sorted((mx.neg(t) for t in f.terms), key=_negative)
-            parts = [*chain[:k], mx.add(*flipped), *chain[k + 1:]]
-            return mx.scale(mx.Const(-c), _product(parts))
+            out = _product([*chain[:k], mx.add(*flipped), *chain[k + 1:]])
+            for s in reversed(factors):
+                out = mx.scale(s, out)
+            return mx.scale(mx.Const(-c), out)
     return None
 
 
