@@ -47,7 +47,7 @@ _TOKEN = re.compile(r"""
   | (?P<name>{W}{C}*'?(?:,{C}+)?)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
-  | (?P<op>[-+−⊙⊘·/()\[\],<>≤≥|ᵀ√𝟏𝟙=\]])
+  | (?P<op>‖_F|[-+−⊙⊘·/()\[\],<>≤≥|ᵀ√𝟏𝟙=\]‖])
 """.replace("{W}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ_])[^\W\d])")
      .replace("{C}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ])[\w′])"), re.VERBOSE)
 
@@ -102,6 +102,7 @@ class Parser:
     def __init__(self, toks: list[Tok], text: str):
         self.toks, self.pos, self.text = toks, 0, text
         self.bars = 0  # depth inside |…|, where a '|' closes
+        self.in_norm = 0  # inside ‖…‖ a ‖ closes (norms do not nest in the notation)
 
     def peek(self, k=0):
         i = self.pos + k
@@ -145,6 +146,8 @@ class Parser:
             t = self.peek()
             if t is None or (t.kind == "op" and t.text in self.STOP) or \
                     (t.kind == "op" and t.text == "|" and self.bars):
+                break
+            if self.in_norm and t.kind == "op" and t.text in ("‖", "‖_F"):
                 break
             if t.kind == "op" and t.text in ("⊙", "⊘", "·", "/"):
                 self.take()
@@ -232,6 +235,16 @@ class Parser:
             if t.text == "√":
                 self.take()
                 return ("fn", "√", self.atom())
+            if t.text == "‖":  # ‖x‖ (a vector) or ‖X‖_F (a matrix): √ of the sum of squares
+                self.take()
+                self.in_norm += 1
+                x = ("paren", self.expr())
+                self.in_norm -= 1
+                if not (self.at("‖") or self.at("‖_F")):
+                    raise ReaderError(f"an unclosed ‖ in {self.text!r}")
+                self.take()
+                squares = ("prod", [("", x), ("⊙", x)])
+                return ("fn", "√", ("call", "sum", [squares], {}))
             if t.text == "𝟏":
                 self.take()
                 return ("ones",)

@@ -171,6 +171,6 @@ def test_a_sum_in_a_denominator_leaves_no_one_behind(run, tmp_path):
         wrt: [x, Z]
     """, "--expand")
     assert [n.split(": if ")[1] for n in got] == [
-        "sum(t) = 1 (a one-hot or probability target), ∂L/∂x = −(t − softmax(x)).",
-        "each row of T sums to one (one-hot or probability targets), ∂L/∂Z = −(T − softmax(Z))."]
+        "sum(t) = 1 (a one-hot or probability target), ∂L/∂x = softmax(x) − t.",
+        "each row of T sums to one (one-hot or probability targets), ∂L/∂Z = softmax(Z) − T."]
     # said at the logits' adjoint, not at ∂L/∂S (= −𝟏 ⊘ rowsum(T)), nearer the loss

@@ -101,7 +101,7 @@ def test_a_negated_sum_keeps_its_brackets():
 def test_centred_tanh_signs_in_every_form():
     d = derive_text(CENTRED_TANH)
     assert forms(d, "x") == ("∂L/∂y_i (1 − y_i²) − (1/N) Σ_i′ ∂L/∂y_i′ (1 − y_i′²)",
-                             "∂L/∂y ⊙ (1 − y ⊙ y) − (1/N) sum(∂L/∂y ⊙ (1 − y ⊙ y))")
+                             "∂L/∂y ⊙ (1 − y ⊙ y) − (1/N) ∂L/∂yᵀ (1 − y ⊙ y)")
 
 
 # -- defect 7: anonymous intermediates print as their definitions --------------------------------

@@ -69,4 +69,4 @@ def test_a_tensor_named_like_a_symbol_of_the_notation_is_printed_in_bold():
         """)
     index, matrix = forms(d, "x")
     assert "𝚺_ii′ x_i′" in index and "Σ" not in index
-    assert matrix == "𝚺 x + 𝚺ᵀ x"
+    assert matrix == "(𝚺 + 𝚺ᵀ) x"

@@ -35,7 +35,7 @@ def test_seed_forward_in_index_and_matrix_form():
     d = derive(SPECS / "mlp.yaml")
     shown = {t.name: (T.index_rhs(d, f), T.matrix_rhs(d, f)) for t, f in d.forward}
     assert shown == {"z": ("W_ij x_j", "W x"), "y": ("σ(z_i)", "σ(z)"),
-                     "e": ("y_true,i − y_i", "y_true − y"), "L": ("e_i e_i", "sum(e ⊙ e)")}
+                     "e": ("y_true,i − y_i", "y_true − y"), "L": ("e_i e_i", "eᵀ e")}
 
 
 def test_steps_show_the_deltas_and_the_sum_they_collapse():

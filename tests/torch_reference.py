@@ -56,6 +56,8 @@ def random_inputs(graph, sizes, seed: int = 0) -> dict:
     for t in graph.inputs:
         shp = shape_of(t.shape, sizes)
         v = rng.uniform(0.5, 1.5, shp) if t.name in pos else rng.standard_normal(shp)
+        if any(i.name == t.name and i.symmetric for i in graph.spec.inputs):
+            v = (v + v.T) / 2
         out[t.name] = np.asarray(v, dtype=np.float64)
     return out
 

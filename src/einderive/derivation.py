@@ -21,7 +21,8 @@ from .graph import build as build_graph
 from .recognize import NoMatrixForm, Recognizer, Where, math_shape, positions
 from .record import Record, field
 from .reverse import Edge, IndexDerivation, derive_index
-from .spec import Spec
+from .simplify import simplify_form
+from .spec import Spec, symmetric_inputs
 
 
 class Form(Record):
@@ -196,7 +197,8 @@ def _form(rec: Recognizer, expr: Any, idx: tuple[Any, ...], shape: tuple[Any, ..
         m = rec.form(expr, idx, shape)
     except NoMatrixForm:
         m = None
-    return Form(expr, idx, m, tuple(rec.wheres), positions(m) if m is not None else {},
+    m, wheres = simplify_form(m, rec.wheres, symmetric_inputs(rec.graph.spec))
+    return Form(expr, idx, m, wheres, positions(m) if m is not None else {},
                 rec.einsum_used)
 
 

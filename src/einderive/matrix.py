@@ -490,3 +490,18 @@ def substitute(m: M, old: M, new: M) -> M:
     if isinstance(m, Reduce):
         return reduce(m.kind, substitute(m.x, old, new))
     return m
+
+
+class Norm(M):
+    """``‖x‖``, the Euclidean norm of a vector, or ``‖X‖_F``, the Frobenius norm of a matrix."""
+
+    x: M
+    shape: tuple = ()
+    src: object = _src()
+
+    @property
+    def frobenius(self) -> bool:
+        return rows(self.x) != 1 and cols(self.x) != 1
+
+    def children(self):
+        return (self.x,)

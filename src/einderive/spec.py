@@ -43,6 +43,7 @@ class InputDecl(Record):
     positive: bool
     loc: Loc
     shape_loc: Loc
+    symmetric: bool = False  # a square matrix equal to its transpose (A: {symmetric: true})
 
 
 class Assignment(Record):
@@ -356,14 +357,14 @@ def _parse_inputs(doc: CommentedMap, path: str, value_loc: ValueLoc,
             raise SpecError(f"'{name}' names both a dim and an input", kloc,
                             "give the tensor another name")
         seen.add(name)
-        positive = False
+        positive = symmetric = False
         if isinstance(value, CommentedMap):
             for k in value:
-                if k not in ("shape", "positive"):
+                if k not in INPUT_KEYS:
                     kl, _ = _map_locs(value, k, path, vloc)
                     raise SpecError(f"unknown key {k!r} in input '{name}'", kl,
-                                    did_you_mean(str(k), ("shape", "positive"))
-                                    or "an input takes 'shape' and 'positive'")
+                                    did_you_mean(str(k), INPUT_KEYS)
+                                    or "an input takes 'shape', 'positive' and 'symmetric'")
             if "shape" not in value:
                 raise SpecError(f"input '{name}' has no 'shape'", vloc,
                                 f"e.g. {name}: {{shape: [N], positive: true}}")
@@ -374,11 +375,36 @@ def _parse_inputs(doc: CommentedMap, path: str, value_loc: ValueLoc,
                 raise SpecError(f"'positive' of input '{name}' must be true or false", ploc)
             positive = pos
             shape = _parse_shape(value["shape"], sloc, path, dims, name)
+            symmetric = _parse_symmetric(value, name, shape, path, vloc)
             vloc = sloc
         else:
             shape = _parse_shape(value, vloc, path, dims, name)
-        out.append(InputDecl(name, shape, positive, kloc, vloc))
+        out.append(InputDecl(name, shape, positive, kloc, vloc, symmetric))
     return tuple(out)
+
+
+INPUT_KEYS = ("shape", "positive", "symmetric")
+
+
+def _parse_symmetric(value: CommentedMap, name: str, shape: tuple[object, ...],
+                     path: str, vloc: Loc) -> bool:
+    """``symmetric: true`` on a square matrix: its transpose is itself."""
+    if "symmetric" not in value:
+        return False
+    _, loc = _map_locs(value, "symmetric", path, vloc)
+    sym = value["symmetric"]
+    if not isinstance(sym, bool):
+        raise SpecError(f"'symmetric' of input '{name}' must be true or false", loc)
+    if sym and (len(shape) != 2 or shape[0] != shape[1] or shape[0] == 1):
+        raise SpecError(f"input '{name}' is symmetric but its shape is not square", loc,
+                        f"a symmetric input is a square matrix, e.g. {name}: "
+                        "{shape: [N, N], symmetric: true}")
+    return sym
+
+
+def symmetric_inputs(spec: Spec) -> frozenset[str]:
+    """The names of the inputs declared symmetric."""
+    return frozenset(i.name for i in spec.inputs if i.symmetric)
 
 
 def _parse_forward(doc: CommentedMap, path: str, value_loc: ValueLoc,

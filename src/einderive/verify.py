@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from .errors import SpecError
 from .record import Record, field
+from .spec import symmetric_inputs
 
 
 class Codegen(Protocol):
@@ -189,6 +190,8 @@ def draw_inputs(graph, sizes: dict, seed: int) -> dict:
             if t.name in kinked:  # at least 0.25 from the kink at 0, either side
                 x = values[t.name]
                 values[t.name] = np.where(x < 0, x - 0.25, x + 0.25)
+        if t.name in symmetric_inputs(graph.spec):  # A: {symmetric: true} is drawn so
+            values[t.name] = (values[t.name] + values[t.name].T) / 2
         if shape == ():
             values[t.name] = float(values[t.name])
     return values

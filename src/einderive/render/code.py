@@ -253,6 +253,10 @@ class Compiler:
         axis = 1 if m.kind == "rowsum" else 0
         return Value(self.b.reduce(SUM, v.py, (axis,), False, 2), (v.shape[1 - axis],))
 
+    def _m_Norm(self, m: mx.Norm) -> Value:
+        v = self._m(m.x)
+        return Value(self.b.sqrt(self.b.reduce("sum", P.binop("**", v.py, P.num(2)))), ())
+
     def _m_Diag(self, m: mx.Diag) -> Value:
         v = self._m(m.x)
         return Value(self.b.diag(v.py), (v.shape[0], v.shape[0]))

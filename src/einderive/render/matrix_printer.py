@@ -163,6 +163,9 @@ class MatrixPrinter(TreePrinter):
     def _print_Diag(self, m: mx.Diag) -> str:
         return self.n.operator("diag", self._print(m.x))
 
+    def _print_Norm(self, m: mx.Norm) -> str:
+        return self.n.norm(self._print(m.x), m.frobenius)
+
     def _print_Einsum(self, m: mx.Einsum) -> str:
         return self.n.einsum(m.subscripts, [self._print(x) for x in m.operands])
 

@@ -74,6 +74,9 @@ class UnicodeStyle(Style):
     def sqrt(self, s: str, composite: bool) -> str:
         return f"√({s})" if composite else f"√{s}"
 
+    def norm(self, s: str, frobenius: bool) -> str:
+        return f"‖{s}‖_F" if frobenius else f"‖{s}‖"
+
     def power(self, base: str, p: Any) -> str:
         text = str(p)
         if all(ch in "0123456789-/" for ch in text):
@@ -207,6 +210,9 @@ class LatexStyle(Style):
 
     def sqrt(self, s: str, composite: bool) -> str:
         return f"\\sqrt{{{s}}}"
+
+    def norm(self, s: str, frobenius: bool) -> str:
+        return f"\\Vert {s} \\Vert_{{F}}" if frobenius else f"\\Vert {s} \\Vert"
 
     def power(self, base: str, p: Any) -> str:
         return f"{{{base}}}^{{{_exp(p)}}}"

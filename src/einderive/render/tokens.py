@@ -106,6 +106,9 @@ class Style(ABC):
     def sqrt(self, s: str, composite: bool) -> str: ...
 
     @abstractmethod
+    def norm(self, s: str, frobenius: bool) -> str: ...
+
+    @abstractmethod
     def power(self, base: str, p: Any) -> str: ...
 
     @abstractmethod

@@ -1,0 +1,123 @@
+"""Cancelling within an elementwise expression, by SymPy's ``cancel`` and ``expand``.
+
+The simplifier's one rule that needs algebra beyond patterns: an elementwise part of a matrix
+form (products, quotients, sums and powers of whatever is not elementwise) goes to SymPy with
+each operand as a symbol, and comes back as candidates the simplifier weighs by its cost.
+``σ'(u) ⊙ ((1 − y) ⊘ (1 − p) − y ⊘ p)`` with σ'(u) = p ⊙ (1 − p) comes back as ``p − y``.
+"""
+
+# The matrix-form nodes are Records with one shared, untyped __init__ (record.py).
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, cast
+
+import sympy
+
+from . import matrix as mx
+
+
+def _negative_power(m: mx.M) -> bool:
+    return isinstance(m, mx.Pow) and bool(cast(Any, m).exp < 0)
+
+
+def worth_cancelling(m: mx.M, defs: dict[mx.M, mx.M]) -> bool:
+    """Only what divides by something it also multiplies by can cancel (SymPy is slow; the
+    other quotients are left to the cheap rules)."""
+    above: set[mx.M] = set()
+    below: set[mx.M] = set()
+    for leaf, in_den in _leaves(m, defs, False):
+        (below if in_den else above).add(leaf)
+    return bool(above & below)
+
+
+def _leaves(m: mx.M, defs: dict[mx.M, mx.M], in_den: bool) -> Iterable[tuple[mx.M, bool]]:
+    """The operands of an elementwise expression (helpers written out), each with whether it
+    is in a denominator."""
+    if m in defs:
+        yield from _leaves(defs[m], defs, in_den)
+    elif isinstance(m, mx.Pow):
+        yield from _leaves(m.x, defs, in_den or _negative_power(m))
+    elif isinstance(m, (mx.Hadamard, mx.Add, mx.Scale)):
+        for c in m.children():
+            yield from _leaves(c, defs, in_den)
+    elif not isinstance(m, (mx.Const, mx.Ones)):
+        yield m, in_den
+
+
+def denominators(m: mx.M) -> set[mx.M]:
+    """What ``m`` divides by: cancelling may remove a quotient, never make a new one
+    (``(1 − y) ⊘ (1 − p) − y ⊘ p`` stays, it is not ``(y − p) ⊘ (p ⊙ p − p)``)."""
+    return {n.x for n in mx.walk(m) if isinstance(n, mx.Pow) and _negative_power(n)}
+
+
+def cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> list[mx.M]:
+    atoms: dict[mx.M, sympy.Symbol] = {}
+    e = _to_sympy(m, atoms, defs)
+    back = {s: a for a, s in atoms.items()}
+    out = []
+    for c in (sympy.cancel(e), sympy.expand(e)):
+        try:
+            out.append(_from_sympy(c, back))
+        except _NoShape:
+            continue
+    return out
+
+
+class _NoShape(Exception):
+    """A SymPy form with no matrix-form node (an irrational power)."""
+
+
+def _to_sympy(m: mx.M, atoms: dict[mx.M, Any], defs: dict[mx.M, mx.M]) -> Any:
+    if m in defs:
+        return _to_sympy(defs[m], atoms, defs)
+    if isinstance(m, mx.Const):
+        return m.value  # already a SymPy number
+    if isinstance(m, mx.Ones):
+        return sympy.S.One
+    if isinstance(m, mx.Add):
+        return sympy.Add(*[_to_sympy(t, atoms, defs) for t in m.terms])
+    if isinstance(m, mx.Hadamard):
+        return sympy.Mul(*[_to_sympy(f, atoms, defs) for f in m.factors])
+    if isinstance(m, mx.Scale):
+        return _to_sympy(m.coeff, atoms, defs) * _to_sympy(m.x, atoms, defs)
+    if isinstance(m, mx.Pow):
+        return _to_sympy(m.x, atoms, defs) ** m.exp
+    if m not in atoms:
+        atoms[m] = sympy.Symbol(f"_m{len(atoms):04d}")
+    return atoms[m]
+
+
+def _from_sympy(e: Any, back: dict[Any, mx.M]) -> mx.M:
+    if e in back:
+        return back[e]
+    if not (e.free_symbols & set(back)):
+        return mx.Const(e)
+    if isinstance(e, sympy.Add):
+        terms = [_from_sympy(a, back) for a in _ordered(e.args, back)]
+        return mx.add(*terms)
+    if isinstance(e, sympy.Mul):
+        consts = [a for a in e.args if not (a.free_symbols & set(back))]
+        rest = [_from_sympy(a, back) for a in _ordered(
+            [a for a in e.args if a.free_symbols & set(back)], back)]
+        body = rest[0] if len(rest) == 1 else \
+            (mx.scalar_product(rest) if all(r.is_scalar for r in rest) else mx.hadamard(*rest))
+        return mx.scale(mx.Const(sympy.Mul(*consts)), body) if consts else body
+    if isinstance(e, sympy.Pow) and e.exp.is_Rational:
+        return mx.power(_from_sympy(e.base, back), e.exp)
+    raise _NoShape
+
+
+def _ordered(args: Iterable[Any], back: dict[Any, mx.M]) -> list[Any]:
+    """Terms and factors in the order their names first show in the form, positive first."""
+    rank = {s: n for n, s in enumerate(sorted(back, key=lambda s: s.name))}
+
+    def key(a: Any) -> tuple[Any, ...]:
+        first = min((rank[s] for s in a.free_symbols & set(back)), default=-1)
+        return (a.could_extract_minus_sign(), first, sympy.default_sort_key(a))
+    return sorted(args, key=key)
+
+
+__all__ = ["cancelled", "denominators", "worth_cancelling"]

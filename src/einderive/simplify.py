@@ -1,0 +1,516 @@
+"""The matrix form simplified: a table of rewrite rules applied to a fixed point under one cost.
+
+The recognizer reads each index-form term back on its own, so a gradient comes out as the
+sum of what the chain rule produced (``A x + Aᵀ x``, ``sum(x ⊙ (A x))``, σ'(u) against the
+derivative of a cross-entropy).  Each rule below looks at one node and proposes a rewrite
+(in the manner of tinygrad's pattern matcher); a rewrite is kept only when it lowers
+:func:`cost`, one weighted node count, so rules cannot undo each other and the result is the
+same on every run.  Every rewrite is an identity of the matrix algebra (``verify`` and the
+printed-form tests evaluate the result), never a guess about the user's data.
+"""
+
+# The matrix-form nodes are Records with one shared, untyped __init__ (record.py): calling
+# them is an untyped call to mypy, and SymPy ships no stubs.
+# mypy: disable-error-code="no-untyped-call"
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import sympy
+
+from . import matrix as mx
+from .cancel import cancelled, denominators, worth_cancelling
+from .recognize import Where
+
+Rule = Callable[[mx.M], "mx.M | None"]
+
+# -- cost ---------------------------------------------------------------------------------------
+
+_WEIGHT: dict[type, int] = {mx.Reduce: 3, mx.Einsum: 3, mx.Norm: 2}
+
+
+def cost(m: mx.M) -> int:
+    """A weighted node count: a product or sum costs one per operand joined, a constant
+    factor only its number, an elementwise
+    product and a reduction a little more than the matrix product that says the same, and a
+    transpose of anything but a name more than the transposes on its leaves."""
+    own = _WEIGHT.get(type(m), 1)
+    if isinstance(m, (mx.Hadamard, mx.Add)):
+        own = len(m.children()) - 1
+    elif isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const):
+        own = 0  # a number in front is written, not computed: 2 a is less than a + a
+    elif isinstance(m, mx.Transpose) and not isinstance(m.x, mx.Ref):
+        own = 3
+    return own + sum(cost(c) for c in m.children())
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _exp(m: mx.M) -> Any:
+    """A power's exponent (a SymPy rational; the node's field is declared ``object``)."""
+    return cast(Any, m).exp
+
+
+def _shape(m: mx.M) -> tuple[Any, ...]:
+    return cast(Any, m).shape  # type: ignore[no-any-return]
+
+
+def _negative_power(m: mx.M) -> bool:
+    return isinstance(m, mx.Pow) and bool(_exp(m) < 0)
+
+
+def _chain(m: mx.M) -> list[mx.M]:
+    """The operands of a product ``a b c`` left to right."""
+    if isinstance(m, mx.MatMul):
+        return _chain(m.a) + _chain(m.b)
+    return [m]
+
+
+def _product(factors: Sequence[mx.M]) -> mx.M:
+    out = factors[0]
+    for f in factors[1:]:
+        out = mx.matmul(out, f)
+    return out
+
+
+def _coeff_chain(t: mx.M) -> tuple[mx.M, list[mx.M]]:
+    """A term ``c a b`` as its scalar coefficient and its product's operands."""
+    if isinstance(t, mx.Scale):
+        return t.coeff, _chain(t.x)
+    return mx.ONE, _chain(t)
+
+
+def _is_vector(shape: tuple[Any, ...]) -> bool:
+    return len(shape) == 2 and (shape[0] == 1) != (shape[1] == 1)
+
+
+def _transposes(m: mx.M) -> int:
+    return sum(isinstance(n, mx.Transpose) for n in mx.walk(m))
+
+
+# -- rules: sums of products ----------------------------------------------------------------------
+
+
+def factor_operand(m: mx.M) -> mx.M | None:
+    """``A x + Aᵀ x`` → ``(A + Aᵀ) x``, ``X b + X c`` → ``X (b + c)``: the first pair of terms
+    that share their leftmost or rightmost operand is written as one product."""
+    if not isinstance(m, mx.Add):
+        return None
+    parts = [_coeff_chain(t) for t in m.terms]
+    for i, (ci, fi) in enumerate(parts):
+        for j in range(i + 1, len(parts)):
+            cj, fj = parts[j]
+            if len(fi) < 2 or len(fj) < 2:
+                continue
+            for side in ("left", "right"):
+                shared = _shared(fi, fj, side)
+                if shared is None:
+                    continue
+                rest_i = mx.scale(ci, _product(fi[1:] if side == "left" else fi[:-1]))
+                rest_j = mx.scale(cj, _product(fj[1:] if side == "left" else fj[:-1]))
+                inner = _sum_sorted([rest_i, rest_j])
+                joined = mx.matmul(shared, inner) if side == "left" else \
+                    mx.matmul(inner, shared)
+                others = [t for k, t in enumerate(m.terms) if k not in (i, j)]
+                return mx.add(*others[:i], joined, *others[i:])
+    return None
+
+
+def _shared(fi: list[mx.M], fj: list[mx.M], side: str) -> mx.M | None:
+    a, b = (fi[0], fj[0]) if side == "left" else (fi[-1], fj[-1])
+    return a if a == b else None
+
+
+def _sum_sorted(terms: list[mx.M]) -> mx.M:
+    """A sum made by factoring, its plain terms first: ``A + Aᵀ``, not ``Aᵀ + A``."""
+    return mx.add(*sorted(terms, key=lambda t: (_negative(t), _transposes(t))))
+
+
+def _negative(t: mx.M) -> bool:
+    return mx.split_sign(t)[0]
+
+
+def common_scalar(m: mx.M) -> mx.M | None:
+    """``−a − b`` → ``−(a + b)``, ``2 a + 2 b`` → ``2 (a + b)``: a constant every term of a sum
+    has in front is written once."""
+    if not isinstance(m, mx.Add):
+        return None
+    coeffs = [t.coeff.value if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const)
+              else (t.value if isinstance(t, mx.Const) else sympy.S.One) for t in m.terms]
+    c: Any = coeffs[0]
+    if c == 1 or any(k != c for k in coeffs):
+        return None
+    inv = mx.Const(1 / c)
+    return mx.scale(mx.Const(c), mx.add(*[mx.scale(inv, t) for t in m.terms]))
+
+
+def absorb_sign(m: mx.M) -> mx.M | None:
+    """``−Xᵀ (y − p)`` → ``Xᵀ (p − y)``: a minus in front of a whole form goes into a
+    difference in its product (positive terms first), when that saves writing it.  Only at
+    the top: inside a sum the minus is the sum's own ``−`` and costs nothing."""
+    if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const)):
+        return None
+    c: Any = m.coeff.value
+    if not c.could_extract_minus_sign():
+        return None
+    factors, body = [], m.x
+    while isinstance(body, mx.Scale):  # −(1/s)·(t − s p): the scalar factors stay in front
+        factors.append(body.coeff)
+        body = body.x
+    chain = _chain(body)
+    for k, f in enumerate(chain):
+        if isinstance(f, mx.Add):
+            flipped = sorted((mx.neg(t) for t in f.terms), key=_negative)
+            out = _product([*chain[:k], mx.add(*flipped), *chain[k + 1:]])
+            for s in reversed(factors):
+                out = mx.scale(s, out)
+            return mx.scale(mx.Const(-c), out)
+    return None
+
+
+def reduce_of_sum(m: mx.M) -> mx.M | None:
+    """``rowsum(A + B)`` → ``rowsum(A) + rowsum(B)``, kept when the parts then simplify."""
+    if isinstance(m, mx.Reduce) and isinstance(m.x, mx.Add):
+        return simplify(mx.add(*[_reduce(m.kind, t) for t in m.x.terms]))
+    return None
+
+
+def _reduce(kind: str, t: mx.M) -> mx.M:
+    """A reduction with the term's scalar coefficient in front: ``−(1/D) rowsum(…)``."""
+    if isinstance(t, mx.Scale):
+        return mx.scale(t.coeff, mx.reduce(kind, t.x))
+    return mx.reduce(kind, t)
+
+
+def reduce_as_product(m: mx.M) -> mx.M | None:
+    """``rowsum(A ⊙ vᵀ)`` → ``A v``, ``colsum(A ⊙ v)`` → ``Aᵀ v`` (a vector broadcast along the
+    summed axis is a matrix-vector product); ``rowsum(Xᵀ)`` → ``colsum(X)``."""
+    if not isinstance(m, mx.Reduce) or m.kind == "sum":
+        return None
+    x = m.x
+    if isinstance(x, mx.Transpose):
+        return mx.reduce("colsum" if m.kind == "rowsum" else "rowsum", x.x)
+    if not (isinstance(x, mx.Hadamard) and len(x.factors) == 2 and len(x.shape) == 2):
+        return None
+    for a, v in (x.factors, x.factors[::-1]):
+        if a.shape != x.shape or v.shape == x.shape:
+            continue
+        if m.kind == "rowsum" and v.shape == (1, x.shape[1]):
+            return mx.matmul(a, mx.transpose(v))
+        if m.kind == "colsum" and v.shape == (x.shape[0], 1):
+            return mx.matmul(mx.transpose(a), v)
+    return None
+
+
+def collect_terms(m: mx.M) -> mx.M | None:
+    """``a + a`` → ``2 a``, ``2 a − a`` → ``a``: equal terms of a sum are one term."""
+    if not isinstance(m, mx.Add):
+        return None
+    coeffs: dict[mx.M, Any] = {}
+    for t in m.terms:
+        c, body = _constant_and_body(t)
+        coeffs[body] = coeffs.get(body, 0) + c
+    if len(coeffs) == len(m.terms):
+        return None
+    return mx.add(*[mx.scale(mx.Const(c), b) for b, c in coeffs.items() if c != 0])
+
+
+def _constant_and_body(t: mx.M) -> tuple[Any, mx.M]:
+    if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const):
+        return t.coeff.value, t.x
+    return sympy.S.One, t
+
+
+# -- rules: transposes --------------------------------------------------------------------------
+
+
+def make_symmetric(names: frozenset[str]) -> Rule:
+    """The rule ``Aᵀ`` → ``A`` for the inputs declared symmetric."""
+    def symmetric(m: mx.M) -> mx.M | None:
+        if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "tensor" \
+                and m.x.name in names:
+            return m.x
+        return None
+    symmetric.__doc__ = make_symmetric.__doc__
+    return symmetric
+
+
+
+def double_transpose(m: mx.M) -> mx.M | None:
+    """``(xᵀ)ᵀ`` → ``x``."""
+    if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Transpose):
+        return mx.with_src(m.x.x, m.src)
+    return None
+
+
+def transpose_inward(m: mx.M) -> mx.M | None:
+    """``σ'(W Xᵀ + b 𝟏ᵀ)ᵀ`` → ``σ'(X Wᵀ + 𝟏 bᵀ)``: a function of a transposed pre-activation
+    (a product inside) is the function of the pre-activation turned the natural way."""
+    if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Fn) and \
+            any(isinstance(n, mx.MatMul) for n in mx.walk(m.x)):
+        return _transpose_deep(m.x)
+    return None
+
+
+def _transpose_deep(x: mx.M) -> mx.M:
+    """``xᵀ`` with the transpose carried to the leaves."""
+    shape = tuple(reversed(_shape(x)))
+    if isinstance(x, mx.Transpose):
+        return x.x
+    if isinstance(x, mx.Fn):
+        return mx.Fn(x.name, _transpose_deep(x.x), shape)
+    if isinstance(x, mx.Add):
+        return mx.add(*[_transpose_deep(t) for t in x.terms])
+    if isinstance(x, mx.Hadamard):
+        return mx.hadamard(*[_transpose_deep(f) for f in x.factors])
+    if isinstance(x, mx.Pow):
+        return mx.power(_transpose_deep(x.x), x.exp)
+    if isinstance(x, mx.Scale):
+        return mx.scale(x.coeff, _transpose_deep(x.x))
+    if isinstance(x, mx.MatMul):
+        return mx.matmul(_transpose_deep(x.b), _transpose_deep(x.a))
+    return mx.transpose(x)
+
+
+# -- rules: inner products, powers, quotients ----------------------------------------------------
+
+
+def inner_product(m: mx.M) -> mx.M | None:
+    """``sum(a ⊙ b)`` → ``aᵀ b`` for two vectors (a quadratic form ``sum(x ⊙ (A x))`` is then
+    ``xᵀ A x``); ``sum(x ⊙ x)`` → ``xᵀ x``."""
+    if not (isinstance(m, mx.Reduce) and m.kind == "sum"):
+        return None
+    x = m.x
+    if isinstance(x, mx.Pow) and x.exp == 2 and _is_vector(x.shape):
+        a, b = x.x, x.x
+    elif isinstance(x, mx.Hadamard) and len(x.factors) == 2 and \
+            x.factors[0].shape == x.factors[1].shape and _is_vector(x.shape):
+        a, b = x.factors
+    else:
+        return None
+    if _negative_power(a) or _negative_power(b):
+        return None
+    if x.shape[1] == 1:
+        return mx.matmul(mx.transpose(a), b)
+    return mx.matmul(a, mx.transpose(b))
+
+
+def square_of_root(m: mx.M) -> mx.M | None:
+    """``(√s)²`` → ``s``, ``(√s)⁻²`` → ``1/s``: an even power of a square root."""
+    if isinstance(m, mx.Pow) and isinstance(m.x, mx.Fn) and m.x.name == "sqrt" and \
+            _exp(m) % 2 == 0:
+        return mx.power(m.x.x, _exp(m) / 2)
+    return None
+
+
+def norm(m: mx.M) -> mx.M | None:
+    """``√(xᵀ x)`` → ``‖x‖``, ``√sum(X ⊙ X)`` → ``‖X‖_F``, ``sum((x − a)^∘2)`` → ``‖x − a‖²``
+    (a plain ``xᵀ x`` stays: it is as short)."""
+    if isinstance(m, mx.Fn) and m.name == "sqrt":
+        x = m.x
+        if isinstance(x, mx.Pow) and isinstance(x.x, mx.Norm) and _exp(x) == 2:
+            return x.x  # a norm is not negative: √(‖v‖²) is ‖v‖
+        v = _squared(x)
+        return None if v is None else mx.Norm(v)
+    if isinstance(m, mx.Reduce):
+        v = _squared(m)
+        return None if v is None else mx.power(mx.Norm(v), sympy.Integer(2))
+    return None
+
+
+def _squared(m: mx.M) -> mx.M | None:
+    """``v`` (a vector or a matrix) when ``m`` is the sum of the squares of its entries."""
+    if isinstance(m, mx.Reduce) and m.kind == "sum" and len(_shape(m.x)) == 2:
+        x = m.x
+        if isinstance(x, mx.Pow) and _exp(x) == 2:
+            return x.x
+        if isinstance(x, mx.Hadamard) and len(x.factors) == 2 and x.factors[0] == x.factors[1]:
+            first: mx.M = x.factors[0]
+            return first
+    if isinstance(m, mx.MatMul) and isinstance(m.a, mx.Transpose) and m.a.x == m.b and \
+            _is_vector(_shape(m.b)):
+        return m.b
+    return None
+
+
+def merge_powers(m: mx.M) -> mx.M | None:
+    """``s ⊙ s⁻²`` → ``s⁻¹``: factors of an elementwise product with one base are one power."""
+    if not isinstance(m, mx.Hadamard):
+        return None
+    bases: dict[mx.M, object] = {}
+    for f in m.factors:
+        base, e = (f.x, f.exp) if isinstance(f, mx.Pow) else (f, sympy.S.One)
+        bases[base] = bases.get(base, 0) + e  # type: ignore[operator]
+    if len(bases) == len(m.factors):
+        return None
+    parts = [mx.power(b, e) for b, e in bases.items()]
+    return mx.scalar_product(parts) if m.is_scalar else mx.hadamard(*parts)
+
+
+def one_denominator(m: mx.M) -> mx.M | None:
+    """``a/b/c`` → ``a/(b c)``: the reciprocals of a scalar product are one reciprocal."""
+    if not (isinstance(m, mx.Hadamard) and m.is_scalar):
+        return None
+    den = [mx.power(f.x, -_exp(f)) for f in m.factors if _negative_power(f)]
+    if len(den) < 2:
+        return None
+    num = [f for f in m.factors if not _negative_power(f)]
+    return mx.scalar_product([*num, mx.Pow(mx.Hadamard(tuple(den), ()), -1, ())])
+
+
+# -- rules: derivative helpers --------------------------------------------------------------------
+
+
+def sigmoid_of_exp(m: mx.M) -> mx.M | None:
+    """``exp(u) ⊘ (1 + exp(u))`` → ``σ(u)``."""
+    if not isinstance(m, mx.Hadamard) or len(m.factors) != 2:
+        return None
+    e, d = m.factors
+    if isinstance(e, mx.Fn) and e.name == "exp" and isinstance(d, mx.Pow) and d.exp == -1 \
+            and isinstance(d.x, mx.Add) and len(d.x.terms) == 2 and mx.is_one(d.x.terms[0]) \
+            and d.x.terms[1] == e:
+        return mx.fn("sigmoid", e.x)
+    return None
+
+
+def softplus(m: mx.M) -> mx.M | None:
+    """``log(1 + exp(u))`` → ``softplus(u)``."""
+    if isinstance(m, mx.Fn) and m.name == "log" and isinstance(m.x, mx.Add) and \
+            len(m.x.terms) == 2 and mx.is_one(m.x.terms[0]):
+        e = m.x.terms[1]
+        if isinstance(e, mx.Fn) and e.name == "exp":
+            return mx.fn("softplus", e.x)
+    return None
+
+
+def make_cancel(wheres: Sequence[Where]) -> Rule:
+    """The rule that cancels within an elementwise expression (derivative helpers written out
+    by their ``where`` definitions): σ'(u) ⊙ ((1 − y) ⊘ (1 − p) − y ⊘ p) → p − y for
+    p = σ(u); p ⊙ (sum(t) − t ⊘ p) → sum(t) p − t."""
+    defs = {w.lhs: w.rhs for w in wheres}
+    seen: dict[mx.M, mx.M | None] = {}  # each pass meets the same nodes again
+
+    def cancel(m: mx.M) -> mx.M | None:
+        if not isinstance(m, (mx.Hadamard, mx.Add)):
+            return None
+        if m not in seen:
+            seen[m] = _best_cancelled(m, defs)
+        return seen[m]
+    cancel.__doc__ = make_cancel.__doc__
+    return cancel
+
+
+def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
+    """The cheapest cancelled form of ``m`` that divides by nothing new."""
+    best: mx.M | None = None
+    dens = denominators(m)
+    for use in (False, True):
+        if not worth_cancelling(m, defs if use else {}):
+            continue
+        for c in cancelled(m, defs if use else {}):
+            if _shape(c) == _shape(m) and denominators(c) <= dens and \
+                    (best is None or cost(c) < cost(best)):
+                best = c
+    return best
+
+
+# -- the table and the fixed point ----------------------------------------------------------------
+
+RULES: tuple[Rule, ...] = (
+    double_transpose, transpose_inward,
+    collect_terms, factor_operand, common_scalar,
+    reduce_of_sum, reduce_as_product,
+    inner_product, norm, square_of_root, merge_powers, one_denominator,
+    sigmoid_of_exp, softplus,
+)
+
+
+def simplify(m: mx.M, wheres: Sequence[Where] = (),
+             symmetric: frozenset[str] = frozenset()) -> mx.M:
+    """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
+    the ``symmetric`` inputs) until no rule lowers its cost."""
+    rules = (make_symmetric(symmetric), *RULES, make_cancel(wheres))
+    for _ in range(50):  # each round lowers the cost, so this ends long before
+        out = _pass(m, rules)
+        if out == m:
+            break
+        m = out
+    top = absorb_sign(m)
+    return top if top is not None and cost(top) < cost(m) else m
+
+
+def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
+    """One bottom-up pass: children first, then each rule at this node while one helps."""
+    m = _rebuild(m, [_pass(c, rules) for c in m.children()])
+    improved = True
+    while improved:
+        improved = False
+        for rule in rules:
+            new = rule(m)
+            if new is not None and new != m and cost(new) < cost(m):
+                m, improved = mx.with_src(new, cast(Any, m).src), True
+                break
+    return m
+
+
+def _rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
+    """``m`` with new children, through the smart constructors when any changed."""
+    if list(m.children()) == kids:
+        return m
+    src = cast(Any, m).src
+    if isinstance(m, mx.Transpose):
+        out = mx.transpose(kids[0])
+    elif isinstance(m, mx.MatMul):
+        out = mx.matmul(*kids)
+    elif isinstance(m, mx.Hadamard):
+        out = mx.scalar_product(kids) if m.is_scalar else mx.hadamard(*kids)
+    elif isinstance(m, mx.Scale):
+        out = mx.scale(*kids)
+    elif isinstance(m, mx.Add):
+        out = mx.add(*kids)
+    elif isinstance(m, mx.Pow):
+        out = mx.power(kids[0], m.exp)
+    elif isinstance(m, mx.Fn):
+        out = mx.fn(m.name, kids[0])
+    elif isinstance(m, mx.Reduce):
+        out = mx.reduce(m.kind, kids[0])
+    elif isinstance(m, mx.Diag):
+        out = mx.Diag(kids[0], m.shape)
+    elif isinstance(m, mx.AxisFn):
+        out = mx.AxisFn(m.head, kids[0], m.axis, m.arg_shape, m.shape)
+    elif isinstance(m, mx.Einsum):
+        out = mx.Einsum(m.subscripts, tuple(kids), m.shape)
+    elif isinstance(m, mx.Norm):
+        out = mx.Norm(kids[0])
+    else:  # pragma: no cover - leaves have no children
+        return m
+    return mx.with_src(out, src)
+
+
+def used_wheres(m: mx.M, wheres: Sequence[Where]) -> tuple[Where, ...]:
+    """The ``where`` definitions a simplified form still uses: σ' may have cancelled, or
+    been turned the other way round (then so is its definition)."""
+    nodes = set(mx.walk(m))
+    out: list[Where] = []
+    for w in wheres:
+        if w.lhs in nodes:
+            out.append(w)
+        elif _shape(w.lhs) != () and _transpose_deep(w.lhs) in nodes:
+            out.append(Where(_transpose_deep(w.lhs), _transpose_deep(w.rhs)))
+    return tuple(out)
+
+
+def simplify_form(m: mx.M | None, wheres: Sequence[Where],
+                  symmetric: frozenset[str] = frozenset()
+                  ) -> tuple[mx.M | None, tuple[Where, ...]]:
+    """The recognizer's output simplified, with the ``where`` definitions it still needs."""
+    if m is None:
+        return None, tuple(wheres)
+    out = simplify(m, wheres, symmetric)
+    return out, used_wheres(out, wheres)
+
+
+__all__ = ["RULES", "cost", "simplify", "simplify_form", "used_wheres"]

@@ -1,0 +1,373 @@
+"""Each rewrite rule of the matrix-form simplifier on its own: the form it prints, and a number.
+
+Every case builds a small matrix-form tree, applies one rule (and the whole table), and checks
+the printed result and that both trees evaluate to the same values at random inputs with
+distinct dim sizes (a transposition mistake cannot hide).  The evaluator here is written from
+the notation's meaning, not from einderive's code generator.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy
+
+from einderive import matrix as mx
+from einderive import simplify as S
+from einderive.recognize import Where
+from einderive.render.styles import Unicode
+
+SIZES = {"M": 3, "N": 4, "K": 2, "B": 5}
+
+
+def ref(name: str, *shape) -> mx.Ref:
+    return mx.Ref(name, "tensor", tuple(shape))
+
+
+A, B = ref("A", "N", "N"), ref("B", "M", "N")
+C = ref("C", "N", "K")
+X = ref("X", "M", "N")
+x, a, b = ref("x", "N", 1), ref("a", "N", 1), ref("b", "N", 1)
+y = ref("y", "M", 1)
+
+
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+FUNCTIONS = {"softplus": lambda v: np.log1p(np.exp(v)), "exp": np.exp, "sqrt": np.sqrt, "sigmoid": _sigmoid,
+             "sigmoid_prime": lambda v: _sigmoid(v) * (1 - _sigmoid(v)), "log": np.log}
+
+
+def ev(m: mx.M, values: dict) -> np.ndarray:
+    """The value of a matrix form: vectors are columns, ⊙ broadcasts as NumPy does."""
+    if isinstance(m, mx.Ref):
+        return values[m.name]
+    if isinstance(m, mx.Const):
+        return np.array(float(m.value))
+    if isinstance(m, mx.Ones):
+        return np.ones(tuple(SIZES.get(d, d) for d in m.shape))
+    if isinstance(m, mx.Transpose):
+        return ev(m.x, values).T
+    if isinstance(m, mx.MatMul):
+        out = ev(m.a, values) @ ev(m.b, values)
+        return out.reshape(()) if m.shape == () else out
+    if isinstance(m, mx.Hadamard):
+        return np.prod(np.broadcast_arrays(*[ev(f, values) for f in m.factors]), axis=0)
+    if isinstance(m, mx.Scale):
+        return ev(m.coeff, values) * ev(m.x, values)
+    if isinstance(m, mx.Add):
+        return sum(ev(t, values) for t in m.terms)
+    if isinstance(m, mx.Pow):
+        return ev(m.x, values) ** float(m.exp)
+    if isinstance(m, mx.Fn):
+        return FUNCTIONS[m.name](ev(m.x, values))
+    if isinstance(m, mx.Norm):
+        return np.array(np.sqrt((ev(m.x, values) ** 2).sum()))
+    if isinstance(m, mx.Reduce):
+        v = ev(m.x, values)
+        return {"sum": lambda: np.array(v.sum()), "rowsum": lambda: v.sum(1, keepdims=True),
+                "colsum": lambda: v.sum(0, keepdims=True).T}[m.kind]()
+    raise AssertionError(f"no evaluation for {type(m).__name__}")
+
+
+def values_for(*ms: mx.M) -> dict:
+    rng = np.random.default_rng(7)
+    out = {}
+    for m in ms:
+        for r in mx.leaves(m):
+            shape = tuple(SIZES.get(d, d) for d in r.shape)
+            out.setdefault(r.name, rng.uniform(0.2, 0.8, shape))
+    return out
+
+
+def text(m: mx.M) -> str:
+    return Unicode().matrix(m)
+
+
+def check(rule, before: mx.M, want: str, wheres=()) -> None:
+    """``rule`` rewrites ``before`` into what prints as ``want``, with the same values, and
+    the whole simplifier agrees (and lowers the cost)."""
+    after = rule(before)
+    assert after is not None, f"{rule.__name__} left {text(before)} alone"
+    whole = S.simplify(before, wheres)
+    vals = values_for(before)
+    for w in wheres:  # a helper's definition holds at these values
+        np.testing.assert_allclose(ev(w.lhs, vals), ev(w.rhs, vals), rtol=1e-12)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-10)
+    np.testing.assert_allclose(ev(whole, vals), ev(before, vals), rtol=1e-10)
+    assert text(whole) == want
+    assert S.cost(whole) < S.cost(before)
+
+
+# -- sums of products -----------------------------------------------------------------------
+
+
+def test_factor_right_operand():
+    # ∂(xᵀ A x)/∂x = A x + Aᵀ x = (A + Aᵀ) x
+    check(S.factor_operand, mx.add(mx.matmul(A, x), mx.matmul(mx.transpose(A), x)),
+          "(A + Aᵀ) x")
+
+
+def test_factor_left_operand():
+    # tr(X A Xᵀ): X Aᵀ + X A = X (A + Aᵀ)
+    check(S.factor_operand, mx.add(mx.matmul(B, mx.transpose(A)), mx.matmul(B, A)),
+          "B (A + Aᵀ)")
+
+
+def test_factor_left_operand_of_outer_products():
+    # bᵀ Xᵀ X c: X c bᵀ + X b cᵀ = X (c bᵀ + b cᵀ)
+    before = mx.add(mx.matmul(mx.matmul(B, a), mx.transpose(b)),
+                    mx.matmul(mx.matmul(B, b), mx.transpose(a)))
+    check(S.factor_operand, before, "B (a bᵀ + b aᵀ)")
+
+
+def test_factor_keeps_the_other_terms():
+    before = mx.add(mx.matmul(A, x), a, mx.matmul(mx.transpose(A), x))
+    after = S.simplify(before)
+    assert text(after) == "(A + Aᵀ) x + a"
+    vals = values_for(before)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals))
+
+
+def test_common_negative_scalar():
+    # the Mahalanobis form: −P d − Pᵀ d = −(P + Pᵀ) d
+    before = mx.add(mx.neg(mx.matmul(A, x)), mx.neg(mx.matmul(mx.transpose(A), x)))
+    check(S.common_scalar, mx.add(mx.neg(a), mx.neg(b)), "−(a + b)")
+    check(S.factor_operand, before, "−(A + Aᵀ) x")
+
+
+def test_common_constant_scalar():
+    two = mx.Const(sympy.Integer(2))
+    check(S.common_scalar, mx.add(mx.scale(two, a), mx.scale(two, b)), "2 (a + b)")
+
+
+def test_different_scalars_stay():
+    two = mx.Const(sympy.Integer(2))
+    assert S.common_scalar(mx.add(mx.scale(two, a), b)) is None
+
+
+def test_absorb_sign():
+    # −Xᵀ (y − p) = Xᵀ (p − y)
+    before = mx.neg(mx.matmul(mx.transpose(B), mx.add(y, mx.neg(mx.fn("sigmoid", y)))))
+    check(S.absorb_sign, before, "Bᵀ (σ(y) − y)")
+
+
+def test_absorb_sign_past_a_scalar_factor():
+    # −(1/sum(X))·(y − p) = (1/sum(X))·(p − y)
+    inv = mx.power(mx.reduce("sum", B), -1)
+    before = mx.neg(mx.scale(inv, mx.add(y, mx.neg(mx.fn("sigmoid", y)))))
+    check(S.absorb_sign, before, "(1/sum(B))·(σ(y) − y)")
+
+
+def test_sign_of_a_plain_sum_stays():
+    assert S.simplify(mx.neg(mx.add(a, b))) == mx.neg(mx.add(a, b))
+
+
+def test_reduce_as_product():
+    # rowsum(B ⊙ xᵀ) = B x, colsum(B ⊙ y) = Bᵀ y
+    check(S.reduce_as_product, mx.reduce("rowsum", mx.hadamard(B, mx.transpose(x))), "B x")
+    check(S.reduce_as_product, mx.reduce("colsum", mx.hadamard(B, y)), "Bᵀ y")
+
+
+def test_reduce_of_transpose():
+    check(S.reduce_as_product, mx.reduce("rowsum", mx.Transpose(B, ("N", "M"))), "colsum(B)")
+
+
+def test_reduce_of_sum():
+    # the affine bilinear form's rowsum((Bᵀ C) ⊙ vᵀ + (D ⊙ u)ᵀ) becomes two products
+    z = ref("z", "M", 1)
+    before = mx.reduce("rowsum", mx.add(mx.hadamard(mx.transpose(B), mx.transpose(y)),
+                                        mx.transpose(mx.hadamard(B, z))))
+    check(S.reduce_of_sum, before, "Bᵀ (y + z)")
+
+
+# -- transposes ---------------------------------------------------------------------------------
+
+
+def test_double_transpose():
+    check(S.double_transpose, mx.Transpose(mx.Transpose(B, ("N", "M")), ("M", "N")), "B")
+
+
+def test_transposed_pre_activation_turned_round():
+    # σ'(C ᵀ Bᵀ + ...)ᵀ: the function of the pre-activation the natural way, B C
+    pre = mx.matmul(mx.transpose(C), mx.transpose(B))
+    before = mx.Transpose(mx.fn("sigmoid", pre), ("M", "K"))
+    check(S.transpose_inward, before, "σ(B C)")
+
+
+def test_transposed_sum_without_a_product_stays():
+    before = mx.Transpose(mx.add(mx.ONE, mx.neg(mx.power(B, 2))), ("N", "M"))
+    assert S.transpose_inward(before) is None
+
+
+def test_where_follows_a_turned_helper():
+    pre = mx.matmul(mx.transpose(C), mx.transpose(B))
+    helper = mx.fn("sigmoid_prime", pre)
+    where = Where(helper, mx.hadamard(mx.fn("sigmoid", pre),
+                                      mx.add(mx.ONE, mx.neg(mx.fn("sigmoid", pre)))))
+    out = S.simplify(mx.Transpose(helper, ("M", "K")), [where])
+    (kept,) = S.used_wheres(out, [where])
+    assert text(kept.lhs) == "σ'(B C)" and text(kept.rhs) == "σ(B C) ⊙ (1 − σ(B C))"
+
+
+# -- inner products, powers, quotients ------------------------------------------------------------
+
+
+def test_inner_product():
+    check(S.inner_product, mx.reduce("sum", mx.hadamard(a, b)), "aᵀ b")
+
+
+def test_quadratic_form():
+    check(S.inner_product, mx.reduce("sum", mx.hadamard(x, mx.matmul(A, x))), "xᵀ A x")
+
+
+def test_squared_norm():
+    check(S.inner_product, mx.reduce("sum", mx.power(x, 2)), "xᵀ x")
+
+
+def test_matrix_inner_product_stays():
+    assert S.inner_product(mx.reduce("sum", mx.hadamard(B, B))) is None
+
+
+def test_square_of_root():
+    t = mx.reduce("sum", X)
+    check(S.square_of_root, mx.power(mx.fn("sqrt", t), 2), "sum(X)")
+    check(S.square_of_root, mx.power(mx.fn("sqrt", t), -2), "1/sum(X)")
+
+
+def test_merge_powers():
+    t = mx.reduce("sum", X)
+    before = mx.Hadamard((t, mx.power(t, -2)), ())
+    check(S.merge_powers, before, "1/sum(X)")
+
+
+def test_one_denominator():
+    # a/b/c = a/(b c)
+    p, q, r = (mx.reduce("sum", v) for v in (X, B, A))
+    before = mx.Hadamard((p, mx.power(q, -1), mx.power(r, -1)), ())
+    check(S.one_denominator, before, "sum(X)/(sum(B)·sum(A))")
+
+
+# -- derivative helpers ---------------------------------------------------------------------------
+
+
+def test_sigmoid_of_exp():
+    u = mx.matmul(B, x)
+    e = mx.fn("exp", u)
+    check(S.sigmoid_of_exp, mx.hadamard(e, mx.power(mx.add(mx.ONE, e), -1)), "σ(B x)")
+
+
+def test_softplus():
+    u = mx.matmul(B, x)
+    check(S.softplus, mx.fn("log", mx.add(mx.ONE, mx.fn("exp", u))), "softplus(B x)")
+
+
+def _bce_parts():
+    u = mx.matmul(B, x)
+    p = mx.fn("sigmoid", u)
+    helper = mx.fn("sigmoid_prime", u)
+    where = Where(helper, mx.hadamard(p, mx.add(mx.ONE, mx.neg(p))))
+    dp = mx.add(mx.hadamard(mx.add(mx.ONE, mx.neg(y)), mx.power(mx.add(mx.ONE, mx.neg(p)), -1)),
+                mx.neg(mx.hadamard(y, mx.power(p, -1))))
+    return helper, where, dp
+
+
+def test_cancel_through_sigmoid_prime():
+    # σ'(u) ⊙ ((1 − y) ⊘ (1 − σ(u)) − y ⊘ σ(u)) = σ(u) − y
+    helper, where, dp = _bce_parts()
+    check(S.make_cancel([where]), mx.hadamard(helper, dp), "σ(B x) − y", [where])
+
+
+def test_cancelling_never_makes_a_new_quotient():
+    # (1 − y) ⊘ (1 − p) − y ⊘ p on its own stays as the textbook writes it
+    _, where, dp = _bce_parts()
+    assert S.simplify(dp, [where]) == dp
+
+
+def test_softmax_cross_entropy_1d():
+    # p ⊙ (sum(t) − t ⊘ p) = sum(t) p − t
+    p, t = ref("p", "K", 1), ref("t", "K", 1)
+    total = mx.reduce("sum", t)
+    before = mx.hadamard(p, mx.add(total, mx.neg(mx.hadamard(t, mx.power(p, -1)))))
+    check(S.make_cancel([]), before, "sum(t)·p − t")
+
+
+def test_the_table_is_deterministic():
+    helper, where, dp = _bce_parts()
+    m = mx.matmul(mx.transpose(B), mx.hadamard(helper, dp))
+    assert len({repr(S.simplify(m, [where])) for _ in range(3)}) == 1
+
+
+@pytest.mark.parametrize("m", [mx.add(a, b), mx.matmul(A, x), mx.reduce("sum", X)])
+def test_simple_forms_stay(m):
+    assert S.simplify(m) == m
+
+
+def test_sign_inside_a_sum_stays():
+    # a − (1/N) gᵀ (1 − y): the minus is the sum's own, not flipped into (y − 1)
+    third = mx.Const(sympy.Rational(-1, 3))
+    before = mx.add(a, mx.scale(third, mx.matmul(mx.transpose(b), mx.add(mx.ONE, mx.neg(x)))))
+    assert text(S.simplify(before)) == "a − (1/3) bᵀ (1 − x)"
+
+
+# -- norms ----------------------------------------------------------------------------------------
+
+
+def test_norm_of_a_vector():
+    # √(xᵀ x) = ‖x‖ (and √sum(x ⊙ x), once the inner product is read)
+    check(S.norm, mx.fn("sqrt", mx.matmul(mx.transpose(x), x)), "‖x‖")
+    check(S.norm, mx.fn("sqrt", mx.reduce("sum", mx.power(x, 2))), "‖x‖")
+
+
+def test_frobenius_norm():
+    check(S.norm, mx.fn("sqrt", mx.reduce("sum", mx.power(B, 2))), "‖B‖_F")
+    check(S.norm, mx.reduce("sum", mx.power(B, 2)), "‖B‖_F²")
+
+
+def test_squared_norm_of_a_difference():
+    d = mx.add(x, mx.neg(a))
+    check(S.norm, mx.reduce("sum", mx.power(d, 2)), "‖x − a‖²")
+    check(S.norm, mx.fn("sqrt", mx.reduce("sum", mx.power(d, 2))), "‖x − a‖")
+
+
+def test_norm_of_a_rank3_tensor_is_not_written():
+    h = mx.Ref("h", "tensor", ("N", "M", "K"))
+    assert S.norm(mx.fn("sqrt", mx.reduce("sum", mx.power(h, 2)))) is None
+
+
+def test_norm_prints_in_latex():
+    from einderive.render.styles import Latex
+    assert Latex().matrix(mx.power(mx.Norm(B), sympy.Integer(2))) == r"{\Vert B \Vert_{F}}^{2}"
+    assert Latex().matrix(mx.Norm(mx.add(x, mx.neg(a)))) == r"\Vert x - a \Vert"
+
+
+# -- collecting terms, symmetric inputs -----------------------------------------------------------
+
+
+def test_collect_terms():
+    check(S.collect_terms, mx.add(a, b, a), "2 a + b")
+
+
+def test_symmetric_transpose():
+    rule = S.make_symmetric(frozenset({"A"}))
+    assert text(rule(mx.transpose(A))) == "A"
+    assert rule(mx.transpose(B)) is None
+    both = mx.add(mx.matmul(A, x), mx.matmul(mx.transpose(A), x))
+    assert text(S.simplify(both, symmetric=frozenset({"A"}))) == "2 A x"
+    assert text(S.simplify(both)) == "(A + Aᵀ) x"  # not declared symmetric: kept
+
+
+# -- whole specs ------------------------------------------------------------------------------------
+
+
+def test_gru_pre_activations_read_the_natural_way(run):
+    # issue 12: a GRU cell printed σ'(Wz Xᵀ + Uz Hpᵀ + bz)ᵀ and its code had .T.T
+    from pathlib import Path
+    spec = Path(__file__).parent / "models" / "gru_cell.yaml"
+    text_out = run("derive", spec).output
+    assert "σ'(X Wzᵀ + Hp Uzᵀ + bzᵀ)" in text_out
+    assert "where σ'(X Wzᵀ + Hp Uzᵀ + bzᵀ) = Zg ⊙ (1 − Zg)" in text_out
+    assert "ᵀ)ᵀ" not in text_out
+    for fmt in ("numpy", "torch"):
+        assert ".T.T" not in run("derive", spec, "-f", fmt).output
