@@ -255,7 +255,7 @@ class Compiler:
 
     def _m_Norm(self, m: mx.Norm) -> Value:
         v = self._m(m.x)
-        return Value(self.b.sqrt(self.b.reduce("sum", P.binop("**", v.py, P.num(2)))), ())
+        return Value(self.b.sqrt(self.b.reduce(SUM, P.binop("**", v.py, P.num(2)))), ())
 
     def _m_Diag(self, m: mx.Diag) -> Value:
         v = self._m(m.x)
