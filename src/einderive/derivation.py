@@ -16,7 +16,7 @@ from sympy import Add as SAdd
 from . import matrix as mx
 from .graph import Graph, Tensor
 from .graph import build as build_graph
-from .recognize import NoMatrixForm, Recognizer, Where, math_shape, positions
+from .recognize import Recognition, Where, math_shape, positions, recognize
 from .record import Record, field
 from .reverse import Edge, IndexDerivation, derive_index
 from .spec import Spec
@@ -211,7 +211,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     for t in graph.nodes:
         if t.kind == "anon":
             expr, tidx = idx.definitions[t.name]
-            m = _form(Recognizer(ctx, idx.namer, anon), expr, tidx, t.shape).matrix
+            m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
             if m is not None and m.is_scalar and t.shape:
                 # a constant argument (x - x is 0) keeps its shape, or softmax(0) would read as
                 # the softmax of one number: 0 𝟏, built as is (scale() folds 0 𝟏 to 0)
@@ -220,7 +220,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             anon[t.name] = m
 
     def form(expr, tidx, shape) -> Form:
-        return _form(Recognizer(ctx, idx.namer, anon), expr, tidx, shape)
+        return _form(recognize(ctx, idx.namer, anon, expr, tidx, shape), expr, tidx)
 
     forward = tuple((t, form(*idx.definitions[t.name], t.shape))
                     for t in graph.nodes if t.kind == "node")
@@ -250,13 +250,9 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     return d
 
 
-def _form(rec: Recognizer, expr, idx: tuple, shape: tuple) -> Form:
-    try:
-        m = rec.form(expr, idx, shape)
-    except NoMatrixForm:
-        m = None
-    return Form(expr, idx, m, tuple(rec.wheres), positions(m) if m is not None else {},
-                rec.einsum_used)
+def _form(r: Recognition, expr, idx: tuple) -> Form:
+    m = r.matrix
+    return Form(expr, idx, m, r.wheres, positions(m) if m is not None else {}, r.einsum)
 
 
 def _sum_form(a, terms: tuple) -> Form:

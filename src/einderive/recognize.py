@@ -13,7 +13,11 @@ SymPy's own array-to-matrix conversion is not used: it drops transposes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from sympy import Add as SAdd
+from sympy import Basic
 from sympy import Indexed, KroneckerDelta, Mul, Sum, Symbol
 from sympy import Pow as SPow
 
@@ -21,6 +25,9 @@ from . import matrix as mx
 from .indexed import Ctx, key_of
 from .ops import AxisFunction, ElementwiseFunction
 from .record import Record
+
+Expr = Basic  # a SymPy expression (SymPy ships no type information)
+Namer = Callable[[Expr], Expr]
 
 
 class NoMatrixForm(Exception):
@@ -44,23 +51,40 @@ class Where(Record):
     rhs: mx.M
 
 
-class Recognizer:
-    def __init__(self, ctx: Ctx, namer, anon_forms: dict | None = None):
+@dataclass(frozen=True)
+class Recognition:
+    """What recognition returns: the matrix form (None when no rule applies), the
+    derivative helpers it writes out, and whether it fell back to ``einsum``."""
+
+    matrix: mx.M | None
+    wheres: tuple[Where, ...] = ()
+    einsum: bool = False
+
+
+def recognize(ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], expr: Expr, idx: tuple,
+              shape: tuple) -> Recognition:
+    """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``."""
+    order = tuple(i for i in idx if isinstance(i, Symbol))
+    reader = _Reader(ctx, namer, anon_forms, order)
+    try:
+        m = reader.orient(reader.blob(expr), idx, shape)
+    except NoMatrixForm:
+        return Recognition(None)
+    return Recognition(m, tuple(reader.wheres), reader.einsum_used)
+
+
+class _Reader:
+    """One recognition: the target's index order, and what it has written out so far."""
+
+    def __init__(self, ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], order: tuple):
         self.ctx = ctx
         self.graph = ctx.graph
         self.namer = namer
-        self.anon_forms = anon_forms if anon_forms is not None else {}
+        self.anon_forms = anon_forms
+        self.order = order
         self.wheres: list[Where] = []
-        self.order: tuple = ()
         self.einsum_used = False
         self.position = ctx.position
-
-    # -- entry point ------------------------------------------------------------------
-
-    def form(self, expr, idx: tuple, shape: tuple) -> mx.M:
-        """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``."""
-        self.order = tuple(i for i in idx if isinstance(i, Symbol))
-        return self.orient(self.blob(expr), idx, shape)
 
     def orient(self, b: Blob, idx: tuple, shape: tuple) -> mx.M:
         syms = tuple(i for i in idx if isinstance(i, Symbol))
@@ -319,37 +343,31 @@ class Recognizer:
             return
         factors.append(e)
 
-    def _combine(self, blobs: list, summed: list, free: tuple) -> Blob:
+    def _combine(self, blobs: list[Blob], summed: list, free: tuple) -> Blob:
+        """Eliminate the summed indices one at a time, then join what is left."""
         blobs = self._group(blobs)
         remaining = list(summed)
         while remaining:
-            def holders(s):
-                return [b for b in blobs if s in b.idx]
-            # eliminate first the index the fewest factors share: reductions, then products
-            s = min(remaining, key=lambda i: (len(holders(i)), remaining.index(i)))
-            if len(holders(s)) >= 3:
+            s = _next_index(blobs, remaining)
+            if len(_holders(blobs, s)) >= 3:
                 blobs = self._absorb_vector(blobs, s)
-            hs = holders(s)
-            if not hs:  # pragma: no cover - _product turns such a sum into the dim's size
-                raise NoMatrixForm("a sum over an index no factor carries")
-            if len(hs) >= 3 or any(len(h.idx) > 2 for h in hs):
-                raise NoMatrixForm("a contraction of three or more tensors")
-            at = blobs.index(hs[0])
-            if len(hs) == 1 and all(i in remaining and len(holders(i)) == 1 for i in hs[0].idx):
-                new = Blob(mx.reduce("sum", hs[0].m), ())  # every index summed: a total
-                for i in hs[0].idx:
-                    remaining.remove(i)
-            else:
-                new = self._reduce(hs[0], s) if len(hs) == 1 else self._contract(hs[0], hs[1], s)
-                remaining.remove(s)
-            rest = [b for b in blobs if b not in hs]
-            rest.insert(min(at, len(rest)), new)
-            blobs = self._group(rest)
-            scalars = [b for b in blobs if not b.idx]
-            if scalars and len(blobs) > 1:
-                blobs = [b for b in blobs if b.idx]
-                blobs[0] = Blob(mx.hadamard(blobs[0].m, *[b.m for b in scalars]), blobs[0].idx)
+            hs = _holders(blobs, s)
+            _check_contractible(hs)
+            new, done = self._eliminate(blobs, hs, s, remaining)
+            remaining = [i for i in remaining if i not in done]
+            blobs = _fold_scalars(self._group(_put(blobs, hs, new)))
         return self._finish(blobs, free)
+
+    def _eliminate(self, blobs: list[Blob], hs: list[Blob], s: Symbol,
+                   remaining: list) -> tuple[Blob, tuple]:
+        """The factors ``hs`` with ``s`` summed out, and the indices that sum used up."""
+        only = hs[0]
+        if len(hs) == 1 and all(i in remaining and len(_holders(blobs, i)) == 1
+                                for i in only.idx):
+            return Blob(mx.reduce("sum", only.m), ()), only.idx  # every index summed: a total
+        if len(hs) == 1:
+            return self._reduce(only, s), (s,)
+        return self._contract(hs[0], hs[1], s), (s,)
 
     def _group(self, blobs: list) -> list:
         """Multiply elementwise the factors that carry the same indices."""
@@ -463,6 +481,40 @@ class Recognizer:
         sub = f"{terms}->{''.join(letters[i] for i in out)}"
         self.einsum_used = True
         return Blob(mx.Einsum(sub, tuple(b.m for b in blobs), self._shape_of(out)), tuple(out))
+
+
+def _holders(blobs: list[Blob], s: Symbol) -> list[Blob]:
+    return [b for b in blobs if s in b.idx]
+
+
+def _next_index(blobs: list[Blob], remaining: list) -> Symbol:
+    """The index the fewest factors share goes first: reductions, then products."""
+    return min(remaining, key=lambda i: (len(_holders(blobs, i)), remaining.index(i)))
+
+
+def _check_contractible(hs: list[Blob]) -> None:
+    if not hs:  # pragma: no cover - _product turns such a sum into the dim's size
+        raise NoMatrixForm("a sum over an index no factor carries")
+    if len(hs) >= 3 or any(len(h.idx) > 2 for h in hs):
+        raise NoMatrixForm("a contraction of three or more tensors")
+
+
+def _put(blobs: list[Blob], old: list[Blob], new: Blob) -> list[Blob]:
+    """``blobs`` with the factors ``old`` replaced by ``new``, where the first of them stood."""
+    at = blobs.index(old[0])
+    rest = [b for b in blobs if b not in old]
+    rest.insert(min(at, len(rest)), new)
+    return rest
+
+
+def _fold_scalars(blobs: list[Blob]) -> list[Blob]:
+    """Scalar factors multiply the first tensor factor (when there is one)."""
+    scalars = [b for b in blobs if not b.idx]
+    if not scalars or len(blobs) == 1:
+        return blobs
+    tensors = [b for b in blobs if b.idx]
+    tensors[0] = Blob(mx.hadamard(tensors[0].m, *[b.m for b in scalars]), tensors[0].idx)
+    return tensors
 
 
 def _is_row(m: mx.M) -> bool:
