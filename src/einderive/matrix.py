@@ -483,4 +483,11 @@ def substitute(m: M, old: M, new: M) -> M:
         return fn(m.name, substitute(m.x, old, new))
     if isinstance(m, Reduce):
         return reduce(m.kind, substitute(m.x, old, new))
+    if isinstance(m, AxisFn):
+        return AxisFn(m.head, substitute(m.x, old, new), m.axis, m.arg_shape, m.shape, m.src)
+    if isinstance(m, Diag):
+        return Diag(substitute(m.x, old, new), m.shape, m.src)
+    if isinstance(m, Einsum):
+        operands = tuple(substitute(x, old, new) for x in m.operands)
+        return Einsum(m.subscripts, operands, m.shape, m.src)
     return m
