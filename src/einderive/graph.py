@@ -196,7 +196,7 @@ class _Builder:
             return FExpr("tuple", tuple(self.value(i) for i in e.items), (), ())
         if isinstance(e, X.Neg):
             return self.apply("neg", e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
-        if isinstance(e, X.Transpose):
+        if isinstance(e, X.DotT):
             return self.apply("transpose", e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
         if isinstance(e, X.BinOp):
             args = [(self.tensor(e.left), e.left.loc), (self.tensor(e.right), e.right.loc)]

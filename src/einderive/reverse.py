@@ -69,7 +69,9 @@ class Edge(Record):
                        result=rn(self.result, self.in_idx))
 
 
-class Adjoint(Record):
+class IndexAdjoint(Record):
+    """A tensor's adjoint in index form (derivation.Adjoint adds its matrix forms)."""
+
     name: str
     idx: tuple  # the reader's indices of the tensor's axes (0 for a size-1 axis)
     expr: object  # index form, with upstream adjoints as symbols
@@ -81,7 +83,7 @@ class IndexDerivation(Record):
     graph: Graph
     ctx: Ctx
     definitions: dict  # node name -> (component expression, its indices)
-    adjoints: dict  # tensor name -> Adjoint, for every tensor the loss depends on
+    adjoints: dict  # tensor name -> IndexAdjoint, for every tensor the loss depends on
     order: tuple  # names with an adjoint, from the loss back, inputs last
     edges: tuple  # Edge, in the order computed
     namer: Namer
@@ -101,18 +103,18 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
     canon = {t.name: ctx.canon(t.shape) for t in graph.tensors}
 
     contributions: dict[str, list] = {t.name: [] for t in graph.tensors}
-    adjoints: dict[str, Adjoint] = {}
+    adjoints: dict[str, IndexAdjoint] = {}
     edges: list[Edge] = []
 
-    def accumulate(name: str) -> Adjoint:
+    def accumulate(name: str) -> IndexAdjoint:
         terms = tuple(sorted(contributions[name], key=lambda c: ctx.position[c[0]]))
         expr = terms[0][1] if len(terms) == 1 else \
             _tidy(Add(*[c for _, c in terms]), namer, ctx, canon[name])
-        return Adjoint(name, canon[name], expr, terms, None)
+        return IndexAdjoint(name, canon[name], expr, terms, None)
 
     for v in reversed(graph.nodes):
         if v.name == graph.loss:
-            adjoints[v.name] = Adjoint(v.name, (), S.One, (), None)
+            adjoints[v.name] = IndexAdjoint(v.name, (), S.One, (), None)
         elif contributions[v.name]:
             adjoints[v.name] = accumulate(v.name)
         else:
@@ -199,11 +201,11 @@ def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict, namer: Namer) -> 
         if adj is None:
             continue
         closed[v.name] = _closed_form(ctx, adj, adjoints, closed, namer)
-        out[v.name] = Adjoint(adj.name, adj.idx, adj.expr, adj.terms, closed[v.name])
+        out[v.name] = IndexAdjoint(adj.name, adj.idx, adj.expr, adj.terms, closed[v.name])
     return out
 
 
-def _closed_form(ctx: Ctx, adj: Adjoint, adjoints: dict, closed: dict, namer: Namer):
+def _closed_form(ctx: Ctx, adj: IndexAdjoint, adjoints: dict, closed: dict, namer: Namer):
     """``adj`` with every upstream adjoint replaced by its closed form, all in one walk;
     None if one has none, or if the result would pass ``EXPAND_LIMIT``.
 
@@ -221,7 +223,7 @@ def _closed_form(ctx: Ctx, adj: Adjoint, adjoints: dict, closed: dict, namer: Na
     e = substitute_all(adj.expr, table, ctx) if table else adj.expr
     if _size(e) > EXPAND_LIMIT:
         return None
-    return _tidy(rename(e, ctx, adj.idx, adj.idx), namer, ctx, adj.idx)
+    return _tidy(e, namer, ctx, adj.idx)
 
 
 def _estimate(e, uses: dict, closed: dict) -> int:
