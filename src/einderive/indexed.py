@@ -14,7 +14,11 @@ from sympy import Add, Indexed, IndexedBase, KroneckerDelta, Mul, Pow, S, Sum, S
 
 from .ops import OPS, AxisFunction, ElementwiseFunction, FExpr, sympy_number
 
+# The one pool of index letters, in the reader's order of preference: dims take them in
+# turn, and the matrix form's einsums name their axes from it too.  Generated code that
+# needs more letters than one alphabet has takes einsum's whole set, EINSUM_LETTERS.
 LETTERS = "ijklmnpqrstuvwabcdefghoxyz"
+EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 PRIME = "′"
 
 

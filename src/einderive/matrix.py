@@ -14,6 +14,8 @@ from __future__ import annotations
 import sympy
 
 from .record import Record, field, replace
+from .indexed import LETTERS
+from .shapes import broadcast_all
 
 
 class M(Record):
@@ -200,15 +202,8 @@ def cols(x: M):
 
 
 def broadcast_shape(shapes: list) -> tuple:
-    shapes = [s for s in shapes if s != ()]
-    if not shapes:
-        return ()
-    n = max(len(s) for s in shapes)
-    out = []
-    for k in range(n):
-        ds = [s[k] for s in shapes if len(s) == n and s[k] != 1]
-        out.append(ds[0] if ds else 1)
-    return tuple(out)
+    """NumPy's broadcasting (shapes.broadcast_all): a column across columns, a row across rows."""
+    return broadcast_all(shapes)
 
 
 def with_src(x: M, src) -> M:
@@ -235,7 +230,7 @@ def transpose(x: M) -> M:
         return x
     if len(x.shape) != 2:
         n = len(x.shape)
-        letters = "abcdefghijklmnopqrstuvwxyz"[:n]
+        letters = LETTERS[:n]
         return Einsum(f"{letters}->{letters[::-1]}", (x,), tuple(reversed(x.shape)), x.src)
     src = x.src
     if isinstance(x, Transpose):
@@ -292,22 +287,34 @@ def matmul(a: M, b: M) -> M:
     return MatMul(a, b, shape)
 
 
+# Where a factor goes in an elementwise product, first to last: a name reads before what is
+# computed from names, and a division (⊘ x) ends the product.
+RANK_ADJOINT = 0  # ∂L/∂y
+RANK_TENSOR = 1  # a tensor by its name
+RANK_FUNCTION = 2  # σ(z), softmax(S)
+RANK_POWER = 3  # x², √x
+RANK_REDUCTION = 4  # a sum, a product, a diagonal
+RANK_OTHER = 5
+RANK_SUM = 6  # (a − b), in brackets
+RANK_DIVISOR = 9  # ⊘ x
+
+
 def _rank(x: M) -> int:
     """Where a factor goes in an elementwise product: names first, sums last."""
     base = x.x if isinstance(x, Transpose) else x
     if isinstance(x, Pow) and x.exp < 0:
-        return 9
+        return RANK_DIVISOR
     if isinstance(base, Ref):
-        return 0 if base.kind == "adjoint" else 1
+        return RANK_ADJOINT if base.kind == "adjoint" else RANK_TENSOR
     if isinstance(base, (AxisFn, Fn)):
-        return 2
+        return RANK_FUNCTION
     if isinstance(base, Pow):
-        return 3
+        return RANK_POWER
     if isinstance(base, (Reduce, MatMul, Diag)):
-        return 4
+        return RANK_REDUCTION
     if isinstance(base, Add):
-        return 6
-    return 5
+        return RANK_SUM
+    return RANK_OTHER
 
 
 def hadamard(*xs: M) -> M:

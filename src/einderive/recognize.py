@@ -22,7 +22,7 @@ from sympy import Indexed, KroneckerDelta, Mul, Sum, Symbol
 from sympy import Pow as SPow
 
 from . import matrix as mx
-from .indexed import Ctx, key_of
+from .indexed import LETTERS, Ctx, key_of
 from .ops import AxisFunction, ElementwiseFunction
 from .record import Record
 
@@ -199,7 +199,7 @@ class _Reader:
         letters = self._letters(idx)
         # a size-1 axis (index 0) is an axis of the operand all the same: it gets its own
         # letter, absent from the output, and summing over its one element drops it
-        spare = iter(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in letters.values())
+        spare = iter(c for c in sorted(LETTERS) if c not in letters.values())  # from a on
         inner = "".join(letters[i] if i != 0 else next(spare) for i in idx)
         out = []
         for i in idx:
@@ -455,7 +455,7 @@ class _Reader:
 
     def _letters(self, idx) -> dict:
         letters: dict = {}
-        pool = [c for c in "ijklmnopqrstuvwxyzabcdefgh"]
+        pool = list(LETTERS)
         for i in idx:
             if i == 0 or i in letters:
                 continue

@@ -18,6 +18,7 @@ from .. import matrix as mx
 from ..ops import ARITHMETIC, HELPERS, OPS, SCALARS, ElementwiseFunction, FExpr
 from ..record import Record
 from .. import pyexpr as P
+from ..shapes import broadcast_all as _broadcast, matmul as _matmul_shape  # one rule each
 from .backends import Backend
 
 RESERVED = {"np", "math", "torch", "forward", "gradients", "float", "dict", "shape",
@@ -255,25 +256,6 @@ class Compiler:
             for ch, d in zip(term, v.shape if len(term) > 1 else (mx.rows(x),)):
                 dims[ch] = d
         return Value(self.b.einsum(m.subscripts, ops), tuple(dims.get(ch, 1) for ch in out))
-
-
-def _matmul_shape(a: tuple, b: tuple) -> tuple:
-    if len(a) == 1 and len(b) == 1:
-        return ()
-    if len(b) == 1:
-        return a[:-1]
-    if len(a) == 1:
-        return b[:-2] + b[-1:]
-    return a[:-1] + b[-1:]
-
-
-def _broadcast(shapes: list) -> tuple:
-    n = max((len(s) for s in shapes), default=0)
-    out = []
-    for k in range(1, n + 1):
-        ds = [s[-k] for s in shapes if len(s) >= k and s[-k] != 1]
-        out.append(ds[0] if ds else 1)
-    return tuple(reversed(out))
 
 
 def _element(v: Value) -> Value:

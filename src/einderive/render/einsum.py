@@ -15,14 +15,11 @@ from __future__ import annotations
 
 from sympy import Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol
 
-from ..indexed import key_of
+from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
 from ..ops import AxisFunction, ElementwiseFunction
 from ..record import Record
 from .. import pyexpr as P
 from .code import CodegenError
-
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
 
 class Arr(Record):
     """Code for an array whose axes stand for the distinct index symbols ``idx``."""
