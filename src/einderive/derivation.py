@@ -16,6 +16,7 @@ from sympy import Add as SAdd
 from . import matrix as mx
 from .graph import Graph, Tensor
 from .graph import build as build_graph
+from .kinds import NoteKind
 from .recognize import Recognition, Where, math_shape, positions, recognize
 from .record import Record, field
 from .reverse import Edge, IndexDerivation, derive_index
@@ -278,7 +279,7 @@ class Note(Record):
     form for part of it) or 'no-matrix-form' (none at all: only the index form
     is printed)."""
 
-    kind: str
+    kind: NoteKind
     tensor: str
     subject: str = ""
     form: mx.M | None = None
@@ -289,9 +290,9 @@ def _notes(graph: Graph, adjoints: list) -> list:
     notes: list[Note] = []
     for a in adjoints:
         if a.form.matrix is None:
-            notes.append(Note("no-matrix-form", a.name))
+            notes.append(Note(NoteKind.NO_MATRIX_FORM, a.name))
         elif a.form.einsum:
-            notes.append(Note("einsum", a.name))
+            notes.append(Note(NoteKind.EINSUM, a.name))
     from .roles import softmax_targets
     targets = softmax_targets(graph)
     for t in graph.inputs:  # in the spec's order
@@ -319,7 +320,7 @@ def _target_note(graph: Graph, adjoints: list, target: str, pairs) -> Note | Non
             if _sums(node, target, kinds):
                 one = mx.ONE if node.shape == () else mx.Ones(node.shape)
                 reduced = _distribute_ones(mx.substitute(f.matrix, node, one))
-                return Note("target-sums-to-one", a.name, target, reduced, node.kind)
+                return Note(NoteKind.TARGET_SUMS_TO_ONE, a.name, target, reduced, node.kind)
     return None
 
 

@@ -14,6 +14,7 @@ from sympy import Symbol
 from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
+from .kinds import TensorKind
 from .ops import ARITHMETIC, FUNCTIONS, OPS, FExpr, sympy_number
 from .record import Record
 from .spec import Spec
@@ -22,7 +23,7 @@ from .spec import Spec
 class Tensor(Record):
     name: str
     shape: tuple
-    kind: str  # 'input', 'node' or 'anon' (an intermediate inside a node's line)
+    kind: TensorKind
     loc: Loc
     expr: FExpr | None = None
     text: str = ""
@@ -30,7 +31,7 @@ class Tensor(Record):
 
     @property
     def is_input(self) -> bool:
-        return self.kind == "input"
+        return self.kind == TensorKind.INPUT
 
 
 class Graph(Record):
@@ -90,7 +91,7 @@ def _build(spec: Spec) -> Graph:
         if inp.name in OPS or inp.name in FUNCTIONS:
             raise SpecError(f"the input name '{inp.name}' shadows the function {inp.name}()",
                             inp.loc, f"choose another name, e.g. '{inp.name}_'")
-        env[inp.name] = Tensor(inp.name, inp.shape, "input", inp.loc, positive=inp.positive)
+        env[inp.name] = Tensor(inp.name, inp.shape, TensorKind.INPUT, inp.loc, positive=inp.positive)
     dims = {d.name: d for d in spec.dims}
     later = {}
     statements = []
@@ -115,7 +116,7 @@ def _build(spec: Spec) -> Graph:
         builder = _Builder(env, dims, later, name, tensors)
         value = builder.tensor(st.value)
         text = " ".join(item.text.split())  # one line, as comments and labels need it
-        node = Tensor(name, value.shape, "node", st.target_loc, value, text)
+        node = Tensor(name, value.shape, TensorKind.NODE, st.target_loc, value, text)
         env[name] = node
         tensors.append(node)
     loss = _check_loss(spec, env)
@@ -274,7 +275,7 @@ class _Builder:
         name = f"_{self.target}_{self.anon}"
         while name in self.env:
             name += "_"
-        t = Tensor(name, value.shape, "anon", Loc(""), value)
+        t = Tensor(name, value.shape, TensorKind.ANON, Loc(""), value)
         self.env[name] = t
         self.tensors.append(t)
         return FExpr("ref", (), (("name", name),), value.shape)

@@ -15,6 +15,7 @@ import sympy
 
 from .record import Record, field, replace
 from .indexed import LETTERS
+from .kinds import ReduceKind, RefKind
 from .shapes import broadcast_all
 
 
@@ -34,12 +35,12 @@ def _src():
 
 
 class Ref(M):
-    """A tensor: ``kind`` is 'tensor' (input or node), 'anon' or 'adjoint'.
+    """A tensor, an anonymous intermediate or an adjoint (``kind``).
 
     An anonymous intermediate prints as its own matrix form, ``display``."""
 
     name: str
-    kind: str
+    kind: RefKind
     shape: tuple
     src: object = _src()
     display: object = field(default=None, compare=False, repr=False)
@@ -157,9 +158,9 @@ class AxisFn(M):
 
 
 class Reduce(M):
-    """'rowsum' (X 𝟏, a column), 'colsum' (Xᵀ 𝟏, a column) or 'sum' (a scalar)."""
+    """A row sum (X 𝟏, a column), a column sum (Xᵀ 𝟏, a column) or the sum of all (a scalar)."""
 
-    kind: str
+    kind: ReduceKind
     x: M
     shape: tuple
     src: object = _src()
@@ -305,7 +306,7 @@ def _rank(x: M) -> int:
     if isinstance(x, Pow) and x.exp < 0:
         return RANK_DIVISOR
     if isinstance(base, Ref):
-        return RANK_ADJOINT if base.kind == "adjoint" else RANK_TENSOR
+        return RANK_ADJOINT if base.kind == RefKind.ADJOINT else RANK_TENSOR
     if isinstance(base, (AxisFn, Fn)):
         return RANK_FUNCTION
     if isinstance(base, Pow):
@@ -450,12 +451,12 @@ def fn(name: str, x: M) -> M:
     return Fn(name, x, x.shape)
 
 
-def reduce(kind: str, x: M) -> M:
-    if kind == "sum":
-        return Reduce("sum", x, ())
-    if kind == "rowsum":
-        return Reduce("rowsum", x, (rows(x), 1))
-    return Reduce("colsum", x, (cols(x), 1))
+def reduce(kind: ReduceKind, x: M) -> M:
+    if kind == ReduceKind.SUM:
+        return Reduce(ReduceKind.SUM, x, ())
+    if kind == ReduceKind.ROWSUM:
+        return Reduce(ReduceKind.ROWSUM, x, (rows(x), 1))
+    return Reduce(ReduceKind.COLSUM, x, (cols(x), 1))
 
 
 def walk(x: M):

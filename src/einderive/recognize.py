@@ -23,6 +23,7 @@ from sympy import Pow as SPow
 
 from . import matrix as mx
 from .indexed import LETTERS, Ctx, key_of
+from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import AxisFunction, ElementwiseFunction
 from .record import Record
 
@@ -179,10 +180,10 @@ class _Reader:
     def _ref(self, e) -> Blob:
         key = key_of(e)
         if key in self.ctx.adjoint_of:
-            name, kind = self.ctx.adjoint_of[key], "adjoint"
+            name, kind = self.ctx.adjoint_of[key], RefKind.ADJOINT
         else:
             name = self.ctx.tensor_of[key]
-            kind = "anon" if self.graph[name].kind == "anon" else "tensor"
+            kind = _ref_kind(self.graph[name].kind)
         shape = self.graph[name].shape
         ref = mx.Ref(name, kind, math_shape(shape), display=self.anon_forms.get(name))
         if not isinstance(e, Indexed):
@@ -223,7 +224,7 @@ class _Reader:
     def _axis_function(self, e) -> Blob:
         name = self.ctx.tensor_of[e.label]
         tensor = self.graph[name]
-        kind = "anon" if tensor.kind == "anon" else "tensor"
+        kind = _ref_kind(tensor.kind)
         ref = mx.Ref(name, kind, math_shape(tensor.shape), display=self.anon_forms.get(name))
         nd = len(tensor.shape)
         idx = tuple(i for i in e.indices if i != 0)
@@ -364,7 +365,7 @@ class _Reader:
         only = hs[0]
         if len(hs) == 1 and all(i in remaining and len(_holders(blobs, i)) == 1
                                 for i in only.idx):
-            return Blob(mx.reduce("sum", only.m), ()), only.idx  # every index summed: a total
+            return Blob(mx.reduce(ReduceKind.SUM, only.m), ()), only.idx  # every index summed: a total
         if len(hs) == 1:
             return self._reduce(only, s), (s,)
         return self._contract(hs[0], hs[1], s), (s,)
@@ -393,10 +394,10 @@ class _Reader:
 
     def _reduce(self, b: Blob, s) -> Blob:
         if b.idx == (s,):
-            return Blob(mx.reduce("sum", b.m), ())
+            return Blob(mx.reduce(ReduceKind.SUM, b.m), ())
         if len(b.idx) == 2:
             other = b.idx[1] if b.idx[0] == s else b.idx[0]
-            kind = "colsum" if b.idx[0] == s else "rowsum"
+            kind = ReduceKind.COLSUM if b.idx[0] == s else ReduceKind.ROWSUM
             return Blob(mx.reduce(kind, b.m), (other,))
         raise NoMatrixForm("a reduction of a tensor of more than two axes")
 
@@ -515,6 +516,10 @@ def _fold_scalars(blobs: list[Blob]) -> list[Blob]:
     tensors = [b for b in blobs if b.idx]
     tensors[0] = Blob(mx.hadamard(tensors[0].m, *[b.m for b in scalars]), tensors[0].idx)
     return tensors
+
+
+def _ref_kind(kind: TensorKind) -> RefKind:
+    return RefKind.ANON if kind == TensorKind.ANON else RefKind.TENSOR
 
 
 def _is_row(m: mx.M) -> bool:

@@ -20,6 +20,7 @@ compiled or run is that spec's failure, reported, and never stops the others.
 from __future__ import annotations
 
 from .errors import SpecError
+from .kinds import PseudoOp, Result
 from .record import Record, field
 
 DEFAULT_SIZES = (2, 3, 5, 7, 11, 13, 17, 19)
@@ -37,9 +38,9 @@ class Check(Record):
     max_abs: float  # the worst over the forms checked
     max_rel: float
     ok: bool
-    index: str = "none"  # each form's result: 'pass', 'fail' or 'none' (not printed)
-    matrix: str = "none"
-    closed: str = "none"
+    index: Result = Result.NONE  # each form's check (NONE: that form is not printed)
+    matrix: Result = Result.NONE
+    closed: Result = Result.NONE
 
 
 class Report(Record):
@@ -100,7 +101,7 @@ def positive_inputs(graph) -> set:
         exponent = constant_value(e.args[1]) if e.op == "**" else None
         fractional = exponent is not None and exponent.is_Rational and not exponent.is_Integer
         if e.op in SCALARS and SCALARS[e.op].domain == "positive" or fractional:
-            if e.args[0].op == "ref" and graph[e.args[0].param("name")].is_input:
+            if e.args[0].op == PseudoOp.REF and graph[e.args[0].param("name")].is_input:
                 out.add(e.args[0].param("name"))
         for a in e.args:
             if hasattr(a, "op"):
@@ -282,7 +283,7 @@ def _check_along(forward, inputs: dict, names: list, printed: dict, tol: float, 
     rows = {}
     for name in names:
         mine = {form: r for form, r in results.items() if form in printed[name]}
-        status = {form: "pass" if r[2] else "fail" for form, r in mine.items()}
+        status = {form: Result.PASS if r[2] else Result.FAIL for form, r in mine.items()}
         rows[name] = Check(name, _shape(inputs[name]), max(r[0] for r in mine.values()),
                            max(r[1] for r in mine.values()), all(r[2] for r in mine.values()),
                            **status)
@@ -355,7 +356,7 @@ def _check(name: str, got: dict, numeric, tol: float) -> Check:
     max_abs = max(r[0] for r in results.values())
     max_rel = max(r[1] for r in results.values())
     ok = all(r[2] for r in results.values())
-    status = {form: "pass" if r[2] else "fail" for form, r in results.items()}
+    status = {form: Result.PASS if r[2] else Result.FAIL for form, r in results.items()}
     return Check(name, numeric.shape, max_abs, max_rel, ok, **status)
 
 
