@@ -1,11 +1,14 @@
 """Does the hand-rolled ``Record`` pay for itself against ``dataclass(frozen=True, slots=True)``?
 
-The engine's value objects derive from :class:`einderive.record.Record`.  This bench
-copies the package twice into a temporary folder: once as it is, once with
-``record.py`` replaced by a shim that turns every ``Record`` subclass into a
-``dataclass(frozen=True, slots=True)`` at its definition (through a metaclass, so
-no other file changes).  Each copy then runs, in its own fresh processes:
+The engine's value objects derive from :class:`einderive.record.Record`, which makes each
+subclass a ``dataclass(frozen=True, slots=True)``.  Until this bench, ``Record`` was a
+hand-rolled base (one generic ``__init__``/``__eq__``/``__hash__``/``__repr__`` shared by
+all, kept in bench/handrolled_record.py).  The bench copies the package twice into a
+temporary folder, once as it is and once with the hand-rolled record.py, and runs each
+copy in its own fresh processes:
 
+cold      ``einderive derive specs/mlp.yaml``, the whole process (CPU time of the child):
+          the cold start bench/run.py holds to 1.3 x ``import sympy``;
 import    ``import einderive.derivation, einderive.render.terminal`` (class definitions:
           where ``dataclass`` pays for generating its methods);
 derive    a full derive of each bench family (bench/families.py) at size n, printed as
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -32,49 +36,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 PACKAGE = HERE.parent / "src" / "einderive"
-
-# The dataclass variant of record.py: same names, same behaviour, standard machinery.
-SHIM = '''"""record.py for the bench: every Record subclass becomes dataclass(frozen=True, slots=True)."""
-
-from __future__ import annotations
-
-import dataclasses
-from functools import cached_property
-from typing import Any
-
-_MISSING: Any = dataclasses.MISSING
-
-
-def field(default: Any = _MISSING, *, default_factory: Any = _MISSING, compare: bool = True,
-          repr: bool = True) -> Any:
-    return dataclasses.field(default=default, default_factory=default_factory,
-                             compare=compare, repr=repr)
-
-
-_CACHES = {"Graph", "Derivation"}  # they cache into __dict__ (grep __dict__ in src)
-
-
-class _Frozen(type):
-    def __new__(mcls, name: str, bases: tuple, ns: dict, **kw: Any) -> Any:
-        cls = super().__new__(mcls, name, bases, ns, **kw)
-        if "__slots__" in ns:  # Record itself, or the class dataclass(slots=True) remakes
-            return cls
-        # a class that caches into its instance (cached_property, Graph's index) keeps a __dict__
-        cache = name in _CACHES or any(isinstance(v, cached_property) for v in ns.values())
-        return dataclasses.dataclass(frozen=True, slots=not cache)(cls)
-
-
-class Record(metaclass=_Frozen):
-    __slots__ = ()
-
-
-def replace(obj: Any, **changes: Any) -> Any:
-    return dataclasses.replace(obj, **changes)
-
-
-def fields(obj: Any) -> tuple:
-    return tuple(f.name for f in dataclasses.fields(obj))
-'''
 
 WORKER = r'''
 import json, sys, time
@@ -100,11 +61,11 @@ print(json.dumps(times))
 
 def _variants(root: Path) -> dict[str, Path]:
     out = {}
-    for name in ("Record", "dataclass"):
+    for name in ("hand-rolled", "dataclass"):
         dest = root / name / "einderive"
         shutil.copytree(PACKAGE, dest, ignore=shutil.ignore_patterns("__pycache__"))
-        if name == "dataclass":
-            (dest / "record.py").write_text(SHIM, encoding="utf-8")
+        if name == "hand-rolled":
+            shutil.copy(HERE / "handrolled_record.py", dest / "record.py")
         out[name] = dest.parent
     return out
 
@@ -114,6 +75,16 @@ def _run(variant: Path, mode: str, args: list[str]) -> object:
     done = subprocess.run([sys.executable, "-c", WORKER, mode, str(variant), *args],
                           env=env, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
+
+
+def _cold(variant: Path) -> float:
+    """CPU seconds of one whole ``einderive derive specs/mlp.yaml`` process."""
+    env = dict(os.environ, PYTHONPATH=str(variant), PYTHONHASHSEED="0")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, "-m", "einderive", "derive", str(HERE.parent / "specs" /
+                    "mlp.yaml")], env=env, capture_output=True, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -132,6 +103,7 @@ def main() -> None:
         rows: dict[str, dict[str, list[float]]] = {}
         for _ in range(args.reps):  # the two variants by turns: load drifts hit both alike
             for name, folder in variants.items():
+                rows.setdefault("cold", {}).setdefault(name, []).append(_cold(folder))
                 col = rows.setdefault("import", {}).setdefault(name, [])
                 col.append(float(_run(folder, "import", [])))  # type: ignore[arg-type]
                 times = _run(folder, "derive", specs)
@@ -143,16 +115,16 @@ def main() -> None:
 
 def _print(rows: dict[str, dict[str, list[float]]], reps: int) -> None:
     print(f"CPU seconds, median of {reps} fresh processes each (lower is better)")
-    print(f"{'':12} {'Record':>10} {'dataclass':>10} {'dataclass/Record':>17}")
-    total = {"Record": 0.0, "dataclass": 0.0}
+    print(f"{'':12} {'hand-rolled':>11} {'dataclass':>10} {'dataclass/hand-rolled':>22}")
+    total = {"hand-rolled": 0.0, "dataclass": 0.0}
     for label, cols in rows.items():
-        r, d = (statistics.median(cols[k]) for k in ("Record", "dataclass"))
-        if label != "import":
-            total["Record"] += r
+        r, d = (statistics.median(cols[k]) for k in ("hand-rolled", "dataclass"))
+        if label not in ("cold", "import"):
+            total["hand-rolled"] += r
             total["dataclass"] += d
-        print(f"{label:12} {r:10.3f} {d:10.3f} {d / r:17.2f}")
-    r, d = total["Record"], total["dataclass"]
-    print(f"{'all derives':12} {r:10.3f} {d:10.3f} {d / r:17.2f}")
+        print(f"{label:12} {r:11.3f} {d:10.3f} {d / r:22.2f}")
+    r, d = total["hand-rolled"], total["dataclass"]
+    print(f"{'all derives':12} {r:11.3f} {d:10.3f} {d / r:22.2f}")
 
 
 if __name__ == "__main__":

@@ -120,7 +120,7 @@ class Gradient(_Shown, Record):
     _d: object = field(default=None, compare=False, repr=False)
 
 
-class Derivation(Record):
+class Derivation(Record, slots=False):  # renderers cache into __dict__
     spec: Spec
     graph: Graph
     index: IndexDerivation

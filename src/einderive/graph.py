@@ -34,7 +34,7 @@ class Tensor(Record):
         return self.kind == TensorKind.INPUT
 
 
-class Graph(Record):
+class Graph(Record, slots=False):  # caches its index in __dict__
     spec: Spec
     tensors: tuple[Tensor, ...]  # inputs, then nodes in definition order
     dims: tuple[tuple[str, int | None], ...]
