@@ -11,26 +11,36 @@ an elementwise product are put in a fixed order, and ones and zeros vanish.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
 import sympy
 
 from .record import Record, field, replace
 from .indexed import LETTERS
 from .kinds import ReduceKind, RefKind
-from .shapes import broadcast_all
+from .shapes import Shape, broadcast_all
 
 
 class M(Record):
     """Base of every matrix-form node."""
 
+    if TYPE_CHECKING:  # every node has these fields (declared per class, after its own)
+        @property
+        def shape(self) -> Shape: ...
+
+        @property
+        def src(self) -> Any: ...  # the SymPy expression the node was read from
+
     @property
     def is_scalar(self) -> bool:
         return self.shape == ()
 
-    def children(self) -> tuple:
+    def children(self) -> tuple[M, ...]:
         return ()
 
 
-def _src():
+def _src() -> Any:
     return field(default=None, compare=False, repr=False)
 
 
@@ -41,76 +51,76 @@ class Ref(M):
 
     name: str
     kind: RefKind
-    shape: tuple
-    src: object = _src()
-    display: object = field(default=None, compare=False, repr=False)
+    shape: Shape
+    src: Any = _src()
+    display: M | None = field(default=None, compare=False, repr=False)
 
 
 class Const(M):
     """A scalar constant: a SymPy number or expression in the dims' sizes."""
 
-    value: object
-    shape: tuple = ()
-    src: object = _src()
+    value: Any  # a SymPy number or expression
+    shape: Shape = ()
+    src: Any = _src()
 
 
 class Ones(M):
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
 
 class Eye(M):
     dim: str
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
 
 class Transpose(M):
     x: M
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)
 
 
 class MatMul(M):
     a: M
     b: M
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.a, self.b)
 
 
 class Hadamard(M):
     """An elementwise product; a factor ``Pow(x, -1)`` prints as ``⊘ x``."""
 
-    factors: tuple
-    shape: tuple
-    src: object = _src()
+    factors: tuple[M, ...]
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return self.factors
 
 
 class Scale(M):
     coeff: M  # a scalar
     x: M
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.coeff, self.x)
 
 
 class Add(M):
-    terms: tuple
-    shape: tuple
-    src: object = _src()
+    terms: tuple[M, ...]
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return self.terms
 
 
@@ -118,11 +128,11 @@ class Pow(M):
     """Elementwise power with a rational exponent."""
 
     x: M
-    exp: object
-    shape: tuple
-    src: object = _src()
+    exp: Any  # a SymPy rational
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)
 
 
@@ -131,10 +141,10 @@ class Fn(M):
 
     name: str
     x: M
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)
 
 
@@ -145,15 +155,15 @@ class AxisFn(M):
     head: str
     x: M
     axis: int
-    arg_shape: tuple
-    shape: tuple
-    src: object = _src()
+    arg_shape: Shape
+    shape: Shape
+    src: Any = _src()
 
     @property
     def ndim(self) -> int:
         return len(self.arg_shape)
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)
 
 
@@ -162,19 +172,19 @@ class Reduce(M):
 
     kind: ReduceKind
     x: M
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)
 
 
 class Diag(M):
     x: M
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)
 
 
@@ -182,11 +192,11 @@ class Einsum(M):
     """The honest fallback: ``einsum(subscripts, *operands)``; vector operands are 1-d."""
 
     subscripts: str
-    operands: tuple
-    shape: tuple
-    src: object = _src()
+    operands: tuple[M, ...]
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return self.operands
 
 
@@ -194,21 +204,21 @@ class Einsum(M):
 # Shapes
 
 
-def rows(x: M):
+def rows(x: M) -> Any:
     return x.shape[0] if x.shape else 1
 
 
-def cols(x: M):
+def cols(x: M) -> Any:
     return x.shape[1] if len(x.shape) > 1 else 1
 
 
-def broadcast_shape(shapes: list) -> tuple:
+def broadcast_shape(shapes: list[Shape]) -> Shape:
     """NumPy's broadcasting (shapes.broadcast_all): a column across columns, a row across rows."""
     return broadcast_all(shapes)
 
 
-def with_src(x: M, src) -> M:
-    return x if src is None or x.src is not None else replace(x, src=src)
+def with_src(x: M, src: Any) -> M:
+    return x if src is None or x.src is not None else replace(x, src=src)  # type: ignore[call-arg]
 
 
 # ---------------------------------------------------------------------------
@@ -264,6 +274,7 @@ def _push_transpose(x: M) -> M:
         return Add(tuple(transpose(t) for t in x.terms), shape, x.src)
     if isinstance(x, Pow):
         return Pow(transpose(x.x), x.exp, shape, x.src)
+    assert isinstance(x, Fn)
     return Fn(x.name, transpose(x.x), shape, x.src)
 
 
@@ -282,7 +293,7 @@ def matmul(a: M, b: M) -> M:
         return b
     if isinstance(b, Eye):
         return a
-    shape = (rows(a), cols(b))
+    shape: Shape = (rows(a), cols(b))
     if shape == (1, 1):
         shape = ()
     return MatMul(a, b, shape)
@@ -349,26 +360,30 @@ def hadamard(*xs: M) -> M:
     return scale(scalar_product(coeff), body) if coeff else body
 
 
-def _merge_powers(factors: list) -> list:
+def _merge_powers(factors: list[M]) -> list[M]:
     """``x ⊙ x`` stays as written; ``x ⊙ x^(-1)`` cancels."""
-    out: list = []
+    out: list[M] = []
     for f in factors:
         base, e = (f.x, f.exp) if isinstance(f, Pow) else (f, 1)
         hit = next((n for n, g in enumerate(out)
                     if (g.x if isinstance(g, Pow) else g) == base), None)
-        if hit is not None and e == -((out[hit].exp) if isinstance(out[hit], Pow) else 1):
+        if hit is not None and e == -_exponent(out[hit]):
             out.pop(hit)
             continue
         out.append(f)
     return out
 
 
-def scalar_product(xs: list) -> M:
+def _exponent(f: M) -> Any:
+    return f.exp if isinstance(f, Pow) else 1
+
+
+def scalar_product(xs: list[M]) -> M:
     """The product of scalar nodes: constants folded into one coefficient in front."""
     value = sympy.S.One
     others: list[M] = []
 
-    def take(x: M):
+    def take(x: M) -> None:
         nonlocal value
         if isinstance(x, Const):
             value *= x.value
@@ -433,7 +448,7 @@ def add(*xs: M) -> M:
     return Add(tuple(terms), broadcast_shape([t.shape for t in terms]))
 
 
-def power(x: M, e) -> M:
+def power(x: M, e: Any) -> M:
     if e == 1:
         return x
     if e == 0:
@@ -459,14 +474,14 @@ def reduce(kind: ReduceKind, x: M) -> M:
     return Reduce(ReduceKind.COLSUM, x, (cols(x), 1))
 
 
-def walk(x: M):
+def walk(x: M) -> Iterator[M]:
     """Every node, in the order the printers show them (left to right)."""
     yield x
     for c in x.children():
         yield from walk(c)
 
 
-def leaves(x: M) -> list:
+def leaves(x: M) -> list[Ref]:
     return [n for n in walk(x) if isinstance(n, Ref)]
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sympy import Add as SAdd
-from sympy import Basic
 from sympy import Indexed, KroneckerDelta, Mul, Sum, Symbol
 from sympy import Pow as SPow
 
@@ -26,8 +26,11 @@ from .indexed import LETTERS, Ctx, key_of
 from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import AxisFunction, ElementwiseFunction
 from .record import Record
+from .shapes import Shape
 
-Expr = Basic  # a SymPy expression (SymPy ships no type information)
+Expr = Any  # a SymPy expression (SymPy ships no type information)
+Idx = tuple[Any, ...]  # index symbols, or 0 for a size-1 axis
+Index = Any  # one index symbol (a SymPy Symbol)
 Namer = Callable[[Expr], Expr]
 
 
@@ -37,10 +40,10 @@ class NoMatrixForm(Exception):
 
 class Blob(Record):
     m: mx.M
-    idx: tuple  # the index symbol of each axis of m (a column vector has one)
+    idx: Idx  # the index symbol of each axis of m (a column vector has one)
 
 
-def math_shape(shape: tuple) -> tuple:
+def math_shape(shape: Shape) -> Shape:
     """The reader's shape of a tensor: vectors are columns."""
     return (shape[0], 1) if len(shape) == 1 else tuple(shape)
 
@@ -62,8 +65,8 @@ class Recognition:
     einsum: bool = False
 
 
-def recognize(ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], expr: Expr, idx: tuple,
-              shape: tuple) -> Recognition:
+def recognize(ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], expr: Expr, idx: Idx,
+              shape: Shape) -> Recognition:
     """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``."""
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order)
@@ -77,7 +80,7 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], expr: Expr, i
 class _Reader:
     """One recognition: the target's index order, and what it has written out so far."""
 
-    def __init__(self, ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], order: tuple):
+    def __init__(self, ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], order: Idx):
         self.ctx = ctx
         self.graph = ctx.graph
         self.namer = namer
@@ -87,14 +90,14 @@ class _Reader:
         self.einsum_used = False
         self.position = ctx.position
 
-    def orient(self, b: Blob, idx: tuple, shape: tuple) -> mx.M:
+    def orient(self, b: Blob, idx: Idx, shape: Shape) -> mx.M:
         syms = tuple(i for i in idx if isinstance(i, Symbol))
         target = math_shape(shape)
         if not set(b.idx) <= set(syms):  # pragma: no cover - a free index would be lost
             raise NoMatrixForm(f"indices {b.idx} do not fit {syms}")
         return mx.with_src(self._orient(b, syms, target), b.m.src)
 
-    def _orient(self, b: Blob, syms: tuple, target: tuple) -> mx.M:
+    def _orient(self, b: Blob, syms: Idx, target: Shape) -> mx.M:
         dims = {s: self.ctx.index_dim[s] for s in syms}
         if not syms:
             return b.m
@@ -125,11 +128,11 @@ class _Reader:
 
     # -- expressions ----------------------------------------------------------------------
 
-    def blob(self, e) -> Blob:
+    def blob(self, e: Expr) -> Blob:
         out = self._blob(e)
         return Blob(mx.with_src(out.m, e), out.idx)
 
-    def _blob(self, e) -> Blob:
+    def _blob(self, e: Expr) -> Blob:
         if not self._has_tensor(e) and not self._free(e):
             return Blob(mx.Const(e), ())
         if isinstance(e, SAdd):
@@ -155,15 +158,15 @@ class _Reader:
                 return Blob(mx.Eye(d, (d, d)), (a, b))
         raise NoMatrixForm(f"no rule for {type(e).__name__}")
 
-    def _has_tensor(self, e) -> bool:
+    def _has_tensor(self, e: Expr) -> bool:
         return any(self.ctx.is_tensor_atom(a) for a in e.atoms(Indexed, Symbol)) or \
             bool(e.atoms(AxisFunction))
 
-    def _free(self, e) -> tuple:
+    def _free(self, e: Expr) -> Idx:
         """Free index symbols of ``e`` in order of first appearance."""
-        out: list = []
+        out: list[Index] = []
 
-        def walk(x, bound):
+        def walk(x: Expr, bound: frozenset[Index]) -> None:
             if isinstance(x, Symbol):
                 if x in self.ctx.index_dim and x not in bound and x not in out:
                     out.append(x)
@@ -177,7 +180,7 @@ class _Reader:
         walk(e, frozenset())
         return tuple(out)
 
-    def _ref(self, e) -> Blob:
+    def _ref(self, e: Expr) -> Blob:
         key = key_of(e)
         if key in self.ctx.adjoint_of:
             name, kind = self.ctx.adjoint_of[key], RefKind.ADJOINT
@@ -196,7 +199,7 @@ class _Reader:
             return Blob(mx.transpose(ref) if _is_row(ref) else ref, syms)
         return Blob(ref, syms)
 
-    def _einsum_ref(self, ref, idx, shape) -> Blob:
+    def _einsum_ref(self, ref: mx.Ref, idx: Idx, shape: Shape) -> Blob:
         letters = self._letters(idx)
         # a size-1 axis (index 0) is an axis of the operand all the same: it gets its own
         # letter, absent from the output, and summing over its one element drops it
@@ -210,7 +213,7 @@ class _Reader:
         self.einsum_used = True
         return Blob(mx.Einsum(sub, (ref,), self._shape_of(tuple(out))), tuple(out))
 
-    def _function(self, e) -> Blob:
+    def _function(self, e: Expr) -> Blob:
         inner = self.blob(e.args[0])
         out = mx.fn(e.spec.name, inner.m)
         if e.spec.expand is not None:
@@ -221,7 +224,7 @@ class _Reader:
                 self.wheres.append(where)
         return Blob(out, inner.idx)
 
-    def _axis_function(self, e) -> Blob:
+    def _axis_function(self, e: Expr) -> Blob:
         name = self.ctx.tensor_of[e.label]
         tensor = self.graph[name]
         kind = _ref_kind(tensor.kind)
@@ -243,21 +246,21 @@ class _Reader:
 
     # -- sums -------------------------------------------------------------------------------
 
-    def _add(self, e) -> Blob:
+    def _add(self, e: Expr) -> Blob:
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
         terms = [self._orient_like(b, union) for b in blobs]
         terms = sorted(terms, key=self._term_key)
         return Blob(mx.add(*terms), union)
 
-    def _term_key(self, m: mx.M) -> tuple:
+    def _term_key(self, m: mx.M) -> tuple[bool, bool, int, int]:
         """Terms read positive first, constants last, otherwise in the graph's order."""
         names = [r.name for r in mx.leaves(m)]
         where = min((self.position[n] for n in names), default=len(self.position))
         small = isinstance(m, mx.Const) and m.value.is_Integer
         return (_is_negative(m), not names and not small, where if names else -1, len(names))
 
-    def _orient_like(self, b: Blob, order: tuple) -> mx.M:
+    def _orient_like(self, b: Blob, order: Idx) -> mx.M:
         """``b`` with its axes in ``order`` (a vector as a row when it runs along columns)."""
         if b.idx == order or not b.idx:
             return b.m
@@ -276,8 +279,8 @@ class _Reader:
             return self._einsum([b, Blob(ones, order)], order).m
         raise NoMatrixForm("cannot orient a term")  # pragma: no cover
 
-    def _ordered_union(self, idxs: list) -> tuple:
-        seen: list = []
+    def _ordered_union(self, idxs: list[Idx]) -> Idx:
+        seen: list[Index] = []
         for idx in idxs:
             for i in idx:
                 if i not in seen:
@@ -287,7 +290,7 @@ class _Reader:
             return whole
         return self._preferred(tuple(seen))
 
-    def _preferred(self, idx: tuple) -> tuple:
+    def _preferred(self, idx: Idx) -> Idx:
         """Index order for a result: the target's order where it decides."""
         if len(idx) >= 2 and all(i in self.order for i in idx):
             return tuple(sorted(idx, key=self.order.index))
@@ -295,10 +298,10 @@ class _Reader:
 
     # -- products ---------------------------------------------------------------------------
 
-    def _product(self, e) -> Blob:
+    def _product(self, e: Expr) -> Blob:
         coeff: list[mx.M] = []
-        factors: list = []
-        summed: list = []
+        factors: list[Expr] = []
+        summed: list[Index] = []
         self._flatten(e, coeff, factors, summed, set(self._free(e)))
         blobs = []
         for f in factors:
@@ -323,7 +326,8 @@ class _Reader:
         return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
                     result.idx)
 
-    def _flatten(self, e, coeff, factors, summed, used: set) -> None:
+    def _flatten(self, e: Expr, coeff: list[mx.M], factors: list[Expr], summed: list[Index],
+                 used: set[Index]) -> None:
         if isinstance(e, Mul):
             for a in e.args:
                 self._flatten(a, coeff, factors, summed, used)
@@ -344,7 +348,7 @@ class _Reader:
             return
         factors.append(e)
 
-    def _combine(self, blobs: list[Blob], summed: list, free: tuple) -> Blob:
+    def _combine(self, blobs: list[Blob], summed: list[Index], free: Idx) -> Blob:
         """Eliminate the summed indices one at a time, then join what is left."""
         blobs = self._group(blobs)
         remaining = list(summed)
@@ -359,8 +363,8 @@ class _Reader:
             blobs = _fold_scalars(self._group(_put(blobs, hs, new)))
         return self._finish(blobs, free)
 
-    def _eliminate(self, blobs: list[Blob], hs: list[Blob], s: Symbol,
-                   remaining: list) -> tuple[Blob, tuple]:
+    def _eliminate(self, blobs: list[Blob], hs: list[Blob], s: Index,
+                   remaining: list[Index]) -> tuple[Blob, Idx]:
         """The factors ``hs`` with ``s`` summed out, and the indices that sum used up."""
         only = hs[0]
         if len(hs) == 1 and all(i in remaining and len(_holders(blobs, i)) == 1
@@ -370,7 +374,7 @@ class _Reader:
             return self._reduce(only, s), (s,)
         return self._contract(hs[0], hs[1], s), (s,)
 
-    def _group(self, blobs: list) -> list:
+    def _group(self, blobs: list[Blob]) -> list[Blob]:
         """Multiply elementwise the factors that carry the same indices."""
         out: list[Blob] = []
         for b in blobs:
@@ -384,7 +388,7 @@ class _Reader:
             out[hit] = Blob(mx.hadamard(o.m, self._orient_like(b, o.idx)), o.idx)
         return out
 
-    def _absorb_vector(self, blobs: list, s) -> list:
+    def _absorb_vector(self, blobs: list[Blob], s: Index) -> list[Blob]:
         vec = next((b for b in blobs if b.idx == (s,)), None)
         mat = next((b for b in blobs if s in b.idx and len(b.idx) == 2), None)
         if vec is None or mat is None:
@@ -392,7 +396,7 @@ class _Reader:
         merged = Blob(mx.hadamard(mat.m, self._orient_like(vec, mat.idx)), mat.idx)
         return [merged if b is mat else b for b in blobs if b is not vec]
 
-    def _reduce(self, b: Blob, s) -> Blob:
+    def _reduce(self, b: Blob, s: Index) -> Blob:
         if b.idx == (s,):
             return Blob(mx.reduce(ReduceKind.SUM, b.m), ())
         if len(b.idx) == 2:
@@ -401,7 +405,7 @@ class _Reader:
             return Blob(mx.reduce(kind, b.m), (other,))
         raise NoMatrixForm("a reduction of a tensor of more than two axes")
 
-    def _contract(self, a: Blob, b: Blob, s) -> Blob:
+    def _contract(self, a: Blob, b: Blob, s: Index) -> Blob:
         if len(a.idx) == 1 and len(b.idx) == 1:
             return Blob(mx.matmul(mx.transpose(a.m), b.m), ())
         if len(a.idx) == 1 or len(b.idx) == 1:
@@ -426,7 +430,7 @@ class _Reader:
         return Blob(mx.matmul(self._orient_like(b, (q, s)), self._orient_like(a, (s, p))),
                     (q, p))
 
-    def _finish(self, blobs: list, free: tuple) -> Blob:
+    def _finish(self, blobs: list[Blob], free: Idx) -> Blob:
         # a vector over an index a matrix also carries is broadcast into it
         changed = True
         while changed and len(blobs) > 1:
@@ -454,8 +458,8 @@ class _Reader:
 
     # -- the fallback -----------------------------------------------------------------------
 
-    def _letters(self, idx) -> dict:
-        letters: dict = {}
+    def _letters(self, idx: Idx | list[Index]) -> dict[Index, str]:
+        letters: dict[Index, str] = {}
         pool = list(LETTERS)
         for i in idx:
             if i == 0 or i in letters:
@@ -466,13 +470,13 @@ class _Reader:
             letters[i] = letter
         return letters
 
-    def _shape_of(self, idx: tuple) -> tuple:
+    def _shape_of(self, idx: Idx) -> Shape:
         dims = [self.ctx.index_dim[i] for i in idx]
         return math_shape(tuple(dims)) if dims else ()
 
-    def _einsum(self, blobs: list, out: tuple) -> Blob:
+    def _einsum(self, blobs: list[Blob], out: Idx) -> Blob:
         """``einsum`` of the factors as they stand; vectors are passed as 1-d operands."""
-        def first(b):
+        def first(b: Blob) -> int:
             at = [out.index(i) for i in b.idx if i in out]
             return min(at) if at else len(out)
         blobs = sorted(blobs, key=lambda b: (first(b), -len(b.idx)))
@@ -484,11 +488,11 @@ class _Reader:
         return Blob(mx.Einsum(sub, tuple(b.m for b in blobs), self._shape_of(out)), tuple(out))
 
 
-def _holders(blobs: list[Blob], s: Symbol) -> list[Blob]:
+def _holders(blobs: list[Blob], s: Index) -> list[Blob]:
     return [b for b in blobs if s in b.idx]
 
 
-def _next_index(blobs: list[Blob], remaining: list) -> Symbol:
+def _next_index(blobs: list[Blob], remaining: list[Index]) -> Index:
     """The index the fewest factors share goes first: reductions, then products."""
     return min(remaining, key=lambda i: (len(_holders(blobs, i)), remaining.index(i)))
 
@@ -542,9 +546,9 @@ def _is_negative(m: mx.M) -> bool:
     return isinstance(c, mx.Const) and c.value.is_negative is True
 
 
-def positions(m: mx.M) -> dict:
+def positions(m: mx.M) -> dict[Expr, int]:
     """For each SymPy expression a matrix node came from, where it first shows when printed."""
-    out: dict = {}
+    out: dict[Expr, int] = {}
     for n, node in enumerate(mx.walk(m)):
         if node.src is not None and node.src not in out:
             out[node.src] = n

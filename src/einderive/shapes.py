@@ -55,7 +55,7 @@ def matmul(a: Shape, b: Shape) -> Shape | None:
     return None if batch is None else batch + (a[-2], b[-1])
 
 
-def align(idx: tuple, shape: Shape) -> tuple:
+def align(idx: tuple[Any, ...], shape: Shape) -> tuple[Any, ...]:
     """The indices of an operand of ``shape`` broadcast to an output indexed by ``idx``."""
     tail = idx[len(idx) - len(shape):] if shape else ()
     return tuple(0 if d == 1 else i for i, d in zip(tail, shape))
