@@ -369,7 +369,8 @@ class _Reader:
         only = hs[0]
         if len(hs) == 1 and all(i in remaining and len(_holders(blobs, i)) == 1
                                 for i in only.idx):
-            return Blob(mx.reduce(ReduceKind.SUM, only.m), ()), only.idx  # every index summed: a total
+            # every index summed: a total
+            return Blob(mx.reduce(ReduceKind.SUM, only.m), ()), only.idx
         if len(hs) == 1:
             return self._reduce(only, s), (s,)
         return self._contract(hs[0], hs[1], s), (s,)
