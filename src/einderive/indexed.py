@@ -10,6 +10,7 @@ order of ``dims``), a second index over the same dim is primed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sympy import Add, Indexed, IndexedBase, KroneckerDelta, Mul, Pow, S, Sum, Symbol
@@ -144,6 +145,10 @@ class Ctx:
             body = Sum(body, (s, 0, self.sizes[self.index_dim[s]] - 1))
         return body
 
+    def count(self, s: Expr) -> Expr:
+        """The number of terms of a sum over the index ``s`` (its dim's size)."""
+        return terms_count(S.Zero, self.sizes[self.index_dim[s]] - 1)
+
     def limit_dim(self, hi: Expr) -> str:
         """The dim a sum runs over, read from its upper limit ``size - 1``."""
         return self.dim_of_size[hi + 1]
@@ -239,6 +244,18 @@ def collapse(e: Expr) -> Expr:
     return e.func(*args)
 
 
+def sum_of_constant(c: Expr, limits: Iterable[tuple[Expr, Expr, Expr]]) -> Expr:
+    """Σ c over ``limits`` for a ``c`` free of their indices: ``c`` times each sum's number
+    of terms (Σ_i c = N c), never expanded.  The index form and the recogniser
+    (:meth:`Ctx.count`) state the rule here; code generation writes the dim's size itself."""
+    return Mul(c, *[terms_count(lo, hi) for _, lo, hi in limits])
+
+
+def terms_count(lo: Expr, hi: Expr) -> Expr:
+    """How many terms Σ_{i=lo}^{hi} has: a dim's size for a sum over the dim."""
+    return hi - lo + 1
+
+
 def constant_sums(e: Expr) -> Expr:
     """``e`` with each sum of something free of its index made the dim's size times it
     (``Σ_i 1 = N``), and nothing else changed: a definition stays as the user wrote it."""
@@ -249,7 +266,7 @@ def constant_sums(e: Expr) -> Expr:
         body, limits = args[0], list(e.limits)
         if any(body.has(v) for v, _, _ in limits):
             return e if body is e.function else Sum(body, *limits)
-        return Mul(body, *[hi - lo + 1 for _, lo, hi in limits])
+        return sum_of_constant(body, limits)
     if all(a is b for a, b in zip(args, e.args)):
         return e
     return e.func(*args)
@@ -327,7 +344,7 @@ def _wrap(term: Expr, limits: tuple[Any, ...]) -> Expr:
         dep = [f for f in factors if f.has(var)]
         indep = [f for f in factors if not f.has(var)]
         if not dep:
-            term = Mul(*indep) * (hi - lo + 1)
+            term = sum_of_constant(Mul(*indep), ((var, lo, hi),))
         else:
             term = Mul(*indep) * Sum(Mul(*dep), (var, lo, hi))
     return term

@@ -313,7 +313,7 @@ class _Reader:
         carried = {i for b in blobs for i in b.idx}
         for s in [s for s in summed if s not in carried]:
             # Σ_s of factors free of s: the dim's size times them (never dropped, even by einsum)
-            coeff.append(mx.Const(self.ctx.sizes[self.ctx.index_dim[s]]))
+            coeff.append(mx.Const(self.ctx.count(s)))
             summed.remove(s)
         free = self._free(e)
         try:
