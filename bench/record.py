@@ -16,11 +16,12 @@ derive    a full derive of each bench family (bench/families.py) at size n, prin
           (where ``Record``'s one generic ``__init__``/``__eq__``/``__hash__`` pay per object).
 
 CPU seconds, median of the runs, side by side.  Prints a table; asserts nothing.
-Measured 2026-11-26 on a shared 2-core machine, n = 8, 32, 7 runs (ratio dataclass/hand-rolled):
-cold 0.779 s vs 0.762 s (0.98), import 0.461 vs 0.461 (1.00), chain32 0.915 vs 0.811 (0.89),
-fanout32 0.979 vs 0.982 (1.00), wide32 0.970 vs 0.946 (0.97), all derives 3.702 vs 3.588
-(0.97).  An earlier run of 5: import 1.08, all derives 0.95.  Within the machine's noise,
-and the hand-rolled base never clearly ahead: record.py uses dataclasses.
+Measured 2026-11-26 on a shared, loaded 2-core machine (ratio dataclass / hand-rolled):
+  cold start, 20 pairs by turns: 0.701 s vs 0.673 s, paired ratio 1.047 (IQR 1.006 .. 1.096)
+  two runs of this script, n = 8, 32, 7 runs each: cold 0.98 and 1.04, import 1.00 and 1.18,
+  chain32 0.89 and 0.89, fanout32 1.00 and 0.96, wide32 0.97 and 0.98, all derives 0.97 and 0.97
+The hand-rolled base starts ~5 % (~30 ms CPU) faster; dataclasses derive large specs 3-11 %
+faster.  No clear win for the hand-rolled base, so record.py uses dataclasses.
 
     python bench/record.py            # n = 8, 32; 5 runs each
     python bench/record.py --sizes 8,32,64 --reps 7

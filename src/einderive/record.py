@@ -10,8 +10,9 @@ its class statement) keeps a ``__dict__``.
 
 einderive once rolled its own ``__init__``/``__eq__``/``__hash__`` here, to save the
 millisecond ``dataclass`` spends generating each class's methods; bench/record.py
-measures both on the bench families and a cold ``einderive derive``, and the hand-rolled
-version did not win (the numbers are in its docstring), so the standard machinery stays.
+measures both on the bench families and a cold ``einderive derive``: the hand-rolled one
+starts ~5 % faster and derives large specs 3-11 % slower (numbers in its docstring), no
+clear win, so the standard machinery stays.
 """
 
 from __future__ import annotations
