@@ -18,7 +18,8 @@ from sympy import Add as SAdd
 from . import matrix as mx
 from .graph import Graph, Tensor
 from .graph import build as build_graph
-from .recognize import NoMatrixForm, Recognizer, Where, math_shape, positions
+from .kinds import NoteKind
+from .recognize import Recognition, Where, math_shape, positions, recognize
 from .record import Record, field
 from .reverse import Edge, IndexDerivation, derive_index
 from .simplify import simplify_form
@@ -66,7 +67,7 @@ class Gradient(Record):
         return self.form is None
 
 
-class Derivation(Record):
+class Derivation(Record, slots=False):  # renderers cache into __dict__
     spec: Spec
     graph: Graph
     index: IndexDerivation
@@ -151,7 +152,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     for t in graph.nodes:
         if t.kind == "anon":
             expr, tidx = idx.definitions[t.name]
-            m = _form(Recognizer(ctx, idx.namer, anon), expr, tidx, t.shape).matrix
+            m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
             if m is not None and m.is_scalar and t.shape:
                 # a constant argument (x - x is 0) keeps its shape, or softmax(0) would read as
                 # the softmax of one number: 0 𝟏, built as is (scale() folds 0 𝟏 to 0)
@@ -160,7 +161,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             anon[t.name] = m
 
     def form(expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
-        return _form(Recognizer(ctx, idx.namer, anon), expr, tidx, shape)
+        return _form(recognize(ctx, idx.namer, anon, expr, tidx, shape), expr, tidx, graph)
 
     def defined(t: Tensor) -> Form:
         expr, tidx = idx.definitions[t.name]
@@ -192,14 +193,9 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                       anon, anon_forms)
 
 
-def _form(rec: Recognizer, expr: Any, idx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
-    try:
-        m = rec.form(expr, idx, shape)
-    except NoMatrixForm:
-        m = None
-    m, wheres = simplify_form(m, rec.wheres, symmetric_inputs(rec.graph.spec))
-    return Form(expr, idx, m, wheres, positions(m) if m is not None else {},
-                rec.einsum_used)
+def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], graph: Graph) -> Form:
+    m, wheres = simplify_form(r.matrix, r.wheres, symmetric_inputs(graph.spec))
+    return Form(expr, idx, m, wheres, positions(m) if m is not None else {}, r.einsum)
 
 
 def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
@@ -224,7 +220,7 @@ class Note(Record):
     form for part of it) or 'no-matrix-form' (none at all: only the index form
     is printed)."""
 
-    kind: str
+    kind: NoteKind
     tensor: str
     subject: str = ""
     form: mx.M | None = None
@@ -235,9 +231,9 @@ def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:
     notes: list[Note] = []
     for a in adjoints:
         if a.form.matrix is None:
-            notes.append(Note("no-matrix-form", a.name))
+            notes.append(Note(NoteKind.NO_MATRIX_FORM, a.name))
         elif a.form.einsum:
-            notes.append(Note("einsum", a.name))
+            notes.append(Note(NoteKind.EINSUM, a.name))
     from .roles import softmax_targets
     targets = softmax_targets(graph)
     for t in graph.inputs:  # in the spec's order
@@ -267,7 +263,7 @@ def _target_note(graph: Graph, adjoints: list[Adjoint], target: str,
             if _sums(node, target, kinds):
                 one = mx.ONE if node.shape == () else mx.Ones(node.shape)
                 reduced = _distribute_ones(mx.substitute(m, node, one))
-                return Note("target-sums-to-one", a.name, target, reduced, node.kind)
+                return Note(NoteKind.TARGET_SUMS_TO_ONE, a.name, target, reduced, node.kind)
     return None
 
 

@@ -55,7 +55,9 @@ class Neg(Expr):
     operand: Expr
 
 
-class Transpose(Expr):
+class DotT(Expr):
+    """``operand.T``: the spec's transpose attribute (matrix.Transpose is the matrix form's)."""
+
     operand: Expr
 
 
@@ -188,7 +190,7 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
         if node.attr != "T":
             raise SpecError(f"unsupported attribute '.{node.attr}'", loc_of(node),
                             "only '.T' (transpose) is supported")
-        return Transpose(loc, _convert(node.value, loc_of))
+        return DotT(loc, _convert(node.value, loc_of))
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
             raise SpecError("call functions by their plain name", loc,

@@ -336,7 +336,7 @@ class _IndexWalk:
             self._read(e)
             return Flops(), ()
         if isinstance(e, Indexed):
-            self._read(key_of(e))  # type: ignore[no-untyped-call]
+            self._read(key_of(e))
             idx = tuple(dict.fromkeys(i for i in e.indices if i != 0))
             return Flops(), idx
         if isinstance(e, sympy.Add):
@@ -358,7 +358,7 @@ class _IndexWalk:
             f, idx = self.walk(e.args[0])
             return f + Flops(ZERO, self.points(idx)), idx
         if isinstance(e, AxisFunction):
-            name = self.ctx.tensor_of[key_of(e.label)]  # type: ignore[no-untyped-call]
+            name = self.ctx.tensor_of[key_of(e.label)]
             self.reads.add(name)
             shape = self.c.graph[name].shape
             read, written = AXIS_FLOPS[e.head]

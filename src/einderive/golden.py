@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import Loc, SpecError
+from .kinds import Status
 
 
 @dataclass
 class Entry:
     spec: Path
     golden: Path
-    status: str  # 'passed', 'changed', 'missing', 'written', 'error'
+    status: Status
     diff: str = ""
     error: SpecError | None = None
 
@@ -30,14 +31,14 @@ class CheckResult:
     orphans: list[Path] = field(default_factory=list)
     pruned: list[Path] = field(default_factory=list)
 
-    def count(self, status: str) -> int:
+    def count(self, status: Status) -> int:
         return sum(e.status == status for e in self.entries)
 
     @property
     def exit_code(self) -> int:
-        if self.count("error"):
+        if self.count(Status.ERROR):
             return 2
-        if self.count("changed") or self.count("missing") or self.orphans:
+        if self.count(Status.CHANGED) or self.count(Status.MISSING) or self.orphans:
             return 1
         return 0
 
@@ -82,7 +83,7 @@ def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
         golden = golden_path(spec, golden_dir)
         key = golden.resolve()
         if key in owner and owner[key] != spec.resolve():
-            result.entries.append(Entry(spec, golden, "error", error=SpecError(
+            result.entries.append(Entry(spec, golden, Status.ERROR, error=SpecError(
                 f"shares its golden {golden.as_posix()} with {owner[key]}", Loc(str(spec)),
                 "give the specs distinct file names, or check them with separate --golden-dir")))
             continue
@@ -91,17 +92,17 @@ def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
         try:
             new = render_golden(spec, golden, cost=COST_SECTION in (old or ""))
         except SpecError as exc:
-            result.entries.append(Entry(spec, golden, "error", error=exc))
+            result.entries.append(Entry(spec, golden, Status.ERROR, error=exc))
             continue
         if old == new:
-            result.entries.append(Entry(spec, golden, "passed"))
+            result.entries.append(Entry(spec, golden, Status.PASSED))
             continue
-        status = "missing" if old is None else "changed"
+        status = Status.MISSING if old is None else Status.CHANGED
         diff = "" if old is None else _diff(old, new, golden)
         if update:
             golden.parent.mkdir(parents=True, exist_ok=True)
             atomic_write(golden, new)
-            status = "written"
+            status = Status.WRITTEN
         result.entries.append(Entry(spec, golden, status, diff))
     if folders:
         result.orphans = _orphans(folders, specs, golden_dir, golden_marker())

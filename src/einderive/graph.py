@@ -16,6 +16,7 @@ from sympy import Symbol  # type: ignore[import-untyped]
 from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
+from .kinds import TensorKind
 from .ops import ALIASES, ARITHMETIC, FUNCTIONS, OPS, FExpr, sympy_number
 from .record import Record
 from .spec import Spec
@@ -24,7 +25,7 @@ from .spec import Spec
 class Tensor(Record):
     name: str
     shape: tuple[Any, ...]
-    kind: str  # 'input', 'node' or 'anon' (an intermediate inside a node's line)
+    kind: TensorKind
     loc: Loc
     expr: FExpr | None = None
     text: str = ""
@@ -32,10 +33,10 @@ class Tensor(Record):
 
     @property
     def is_input(self) -> bool:
-        return self.kind == "input"
+        return self.kind == TensorKind.INPUT
 
 
-class Graph(Record):
+class Graph(Record, slots=False):  # caches its index in __dict__
     spec: Spec
     tensors: tuple[Tensor, ...]  # inputs, then nodes in definition order
     dims: tuple[tuple[str, int | None], ...]
@@ -92,7 +93,7 @@ def _build(spec: Spec) -> Graph:
         if inp.name in OPS or inp.name in FUNCTIONS:
             raise SpecError(f"the input name '{inp.name}' shadows the function {inp.name}()",
                             inp.loc, f"choose another name, e.g. '{inp.name}_'")
-        env[inp.name] = Tensor(inp.name, inp.shape, "input", inp.loc, positive=inp.positive)
+        env[inp.name] = Tensor(inp.name, inp.shape, TensorKind.INPUT, inp.loc, positive=inp.positive)
     dims = {d.name: d for d in spec.dims}
     later: dict[str, Loc] = {}
     statements = []
@@ -117,7 +118,7 @@ def _build(spec: Spec) -> Graph:
         builder = _Builder(env, dims, later, name, tensors)
         value = builder.tensor(st.value)
         text = " ".join(item.text.split())  # one line, as comments and labels need it
-        node = Tensor(name, value.shape, "node", st.target_loc, value, text)
+        node = Tensor(name, value.shape, TensorKind.NODE, st.target_loc, value, text)
         env[name] = node
         tensors.append(node)
     loss = _check_loss(spec, env)
@@ -201,7 +202,7 @@ class _Builder:
             return FExpr("tuple", tuple(self.value(i) for i in e.items), (), ())
         if isinstance(e, X.Neg):
             return self.apply("neg", e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
-        if isinstance(e, X.Transpose):
+        if isinstance(e, X.DotT):
             return self.apply("transpose", e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
         if isinstance(e, X.BinOp):
             args = [(self.tensor(e.left), e.left.loc), (self.tensor(e.right), e.right.loc)]
@@ -284,7 +285,7 @@ class _Builder:
         name = f"_{self.target}_{self.anon}"
         while name in self.env:
             name += "_"
-        t = Tensor(name, value.shape, "anon", Loc(""), value)
+        t = Tensor(name, value.shape, TensorKind.ANON, Loc(""), value)
         self.env[name] = t
         self.tensors.append(t)
         return FExpr("ref", (), (("name", name),), value.shape)

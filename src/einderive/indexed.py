@@ -10,18 +10,32 @@ order of ``dims``), a second index over the same dim is primed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
 from sympy import Add, Indexed, IndexedBase, KroneckerDelta, Mul, Pow, S, Sum, Symbol
 
 from .ops import OPS, AxisFunction, ElementwiseFunction, FExpr, sympy_number
+from .shapes import Dim, Shape
 
+if TYPE_CHECKING:
+    from .graph import Graph
+
+Expr = Any  # a SymPy expression (SymPy ships no type information)
+Pattern = tuple[str, Expr, tuple[Any, ...]]  # a node's name, its value, its indices
+
+# The one pool of index letters, in the reader's order of preference: dims take them in
+# turn, and the matrix form's einsums name their axes from it too.  Generated code that
+# needs more letters than one alphabet has takes einsum's whole set, EINSUM_LETTERS.
 LETTERS = "ijklmnpqrstuvwabcdefghoxyz"
+EINSUM_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 PRIME = "′"
 
 
 class Ctx:
     """The SymPy symbols of one graph, and how to build its components."""
 
-    def __init__(self, graph):
+    def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.dim_names = [d for d, _ in graph.dims]
         for t in graph.tensors:
@@ -39,8 +53,8 @@ class Ctx:
         self.position = {t.name: n for n, t in enumerate(graph.tensors)}  # graph order
         self.index_dim: dict[Symbol, str] = {}
         self.counter = 0
-        self.labels: dict[str, object] = {}  # name -> IndexedBase (Symbol for a scalar)
-        self.adjoint_bases: dict[str, object] = {}
+        self.labels: dict[str, Expr] = {}  # name -> IndexedBase (Symbol for a scalar)
+        self.adjoint_bases: dict[str, Expr] = {}
         self.keys: dict[str, Symbol] = {}  # name -> the Symbol that identifies it
         self.adjoint_keys: dict[str, Symbol] = {}
         self.tensor_of: dict[Symbol, str] = {}
@@ -56,12 +70,12 @@ class Ctx:
     # -- symbols ---------------------------------------------------------------
 
     @staticmethod
-    def _label(name: str, shape: tuple):
+    def _label(name: str, shape: Shape) -> Expr:
         # '$' keeps a tensor named i apart from the index i (symbols are equal by name)
         sym = Symbol("$" + name)
         return sym if not shape else IndexedBase(sym)
 
-    def size(self, d) -> object:
+    def size(self, d: Dim) -> Expr:
         return S.One if d == 1 else self.sizes[d]
 
     def index(self, dim: str, name: str) -> Symbol:
@@ -73,7 +87,7 @@ class Ctx:
         self.counter += 1
         return self.index(dim, f"_{self.counter}")
 
-    def canon(self, shape: tuple, used: tuple = ()) -> tuple:
+    def canon(self, shape: Shape, used: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         """Reader's indices for an operand of ``shape``: its dims' letters, primed on repeats."""
         out, taken = [], {s.name for s in used if isinstance(s, Symbol)}
         for d in shape:
@@ -87,7 +101,7 @@ class Ctx:
             out.append(self.index(d, name))
         return tuple(out)
 
-    def spare_indices(self, shape: tuple, avoid: tuple) -> tuple:
+    def spare_indices(self, shape: Shape, avoid: tuple[Any, ...]) -> tuple[Any, ...]:
         """Indices for the other side of a local derivative: letters no dim uses (k, l ...)."""
         taken = {s.name for s in avoid if isinstance(s, Symbol)}
         pool = [c for c in self.spare if c not in taken]
@@ -107,17 +121,17 @@ class Ctx:
         """The key Symbol of a referenced tensor (what axis functions carry)."""
         return self.keys[e.param("name")]
 
-    def element(self, name: str, idx: tuple):
+    def element(self, name: str, idx: tuple[Any, ...]) -> Expr:
         label = self.labels[name]
         return label[tuple(idx)] if idx else label
 
-    def adjoint(self, name: str, idx: tuple):
+    def adjoint(self, name: str, idx: tuple[Any, ...]) -> Expr:
         label = self.adjoint_bases[name]
         return label[tuple(idx)] if idx else label
 
     # -- components -----------------------------------------------------------------
 
-    def comp(self, e: FExpr, idx: tuple):
+    def comp(self, e: FExpr, idx: tuple[Any, ...]) -> Expr:
         if e.op == "ref":
             return self.element(e.param("name"), idx)
         if e.op == "num":
@@ -126,21 +140,25 @@ class Ctx:
             return self.sizes[e.param("name")]
         return OPS[e.op].comp(e, tuple(idx), self)
 
-    def sum(self, body, syms: tuple):
+    def sum(self, body: Expr, syms: tuple[Any, ...]) -> Expr:
         for s in syms:
             body = Sum(body, (s, 0, self.sizes[self.index_dim[s]] - 1))
         return body
 
-    def limit_dim(self, hi) -> str:
+    def count(self, s: Expr) -> Expr:
+        """The number of terms of a sum over the index ``s`` (its dim's size)."""
+        return terms_count(S.Zero, self.sizes[self.index_dim[s]] - 1)
+
+    def limit_dim(self, hi: Expr) -> str:
         """The dim a sum runs over, read from its upper limit ``size - 1``."""
         return self.dim_of_size[hi + 1]
 
-    def is_tensor_atom(self, e) -> bool:
+    def is_tensor_atom(self, e: Expr) -> bool:
         key = key_of(e)
         return key in self.tensor_of or key in self.adjoint_of
 
 
-def _numbered(n: int, names: set) -> str:
+def _numbered(n: int, names: set[Any]) -> str:
     """An index name past the alphabet: i26, i27 ... (primed if a tensor has that name)."""
     name = f"i{n}"
     while name in names:
@@ -148,7 +166,7 @@ def _numbered(n: int, names: set) -> str:
     return name
 
 
-def key_of(e):
+def key_of(e: Expr) -> Expr:
     """The Symbol naming a tensor, its element, or its IndexedBase."""
     if isinstance(e, Indexed):
         return e.base.label
@@ -161,7 +179,7 @@ def key_of(e):
 # Differentiating with respect to one element of a tensor
 
 
-def differentiate(e, x):
+def differentiate(e: Expr, x: Expr) -> Expr:
     """∂e/∂x for ``x`` one element of a tensor (``W[k, l]``, or a scalar's Symbol).
 
     The sum, product and chain rules walk the expression; each function's own
@@ -200,7 +218,7 @@ def differentiate(e, x):
     return e.diff(x)  # pragma: no cover - every expression einderive builds is handled above
 
 
-def _delta(a, b):
+def _delta(a: Expr, b: Expr) -> Expr:
     if a == b:
         return S.One
     if not isinstance(a, Symbol) and not isinstance(b, Symbol):
@@ -212,7 +230,7 @@ def _delta(a, b):
 # Collapsing sums against Kronecker deltas
 
 
-def collapse(e):
+def collapse(e: Expr) -> Expr:
     """Collapse every sum whose body holds a delta of its index; pull constants out of sums.
 
     A sum over a dim of something free of its index becomes the dim's size times it,
@@ -227,7 +245,19 @@ def collapse(e):
     return e.func(*args)
 
 
-def constant_sums(e):
+def sum_of_constant(c: Expr, limits: Iterable[tuple[Expr, Expr, Expr]]) -> Expr:
+    """Σ c over ``limits`` for a ``c`` free of their indices: ``c`` times each sum's number
+    of terms (Σ_i c = N c), never expanded.  The index form and the recogniser
+    (:meth:`Ctx.count`) state the rule here; code generation writes the dim's size itself."""
+    return Mul(c, *[terms_count(lo, hi) for _, lo, hi in limits])
+
+
+def terms_count(lo: Expr, hi: Expr) -> Expr:
+    """How many terms Σ_{i=lo}^{hi} has: a dim's size for a sum over the dim."""
+    return hi - lo + 1
+
+
+def constant_sums(e: Expr) -> Expr:
     """``e`` with each sum of something free of its index made the dim's size times it
     (``Σ_i 1 = N``), and nothing else changed: a definition stays as the user wrote it."""
     if not e.args or isinstance(e, Indexed):
@@ -237,24 +267,24 @@ def constant_sums(e):
         body, limits = args[0], list(e.limits)
         if any(body.has(v) for v, _, _ in limits):
             return e if body is e.function else Sum(body, *limits)
-        return Mul(body, *[hi - lo + 1 for _, lo, hi in limits])
+        return sum_of_constant(body, limits)
     if all(a is b for a, b in zip(args, e.args)):
         return e
     return e.func(*args)
 
 
-def _delta_of(f, vars: set):
+def _delta_of(f: Expr, vars: set[Any]) -> Expr | None:
     """The summed index ``f`` is a delta of (None if ``f`` is no such delta)."""
     if isinstance(f, KroneckerDelta):
         return next((a for a in f.args if a in vars), None)
     return None
 
 
-def _has_delta(e, vars: set) -> bool:
+def _has_delta(e: Expr, vars: set[Any]) -> bool:
     return any(a in vars for d in e.atoms(KroneckerDelta) for a in d.args)
 
 
-def _terms(e, vars: set) -> list:
+def _terms(e: Expr, vars: set[Any]) -> list[Any]:
     """``e`` as a list of product terms, distributing only over the sums (``Add``, or the body
     of an inner ``Sum``) that hold a delta of one of ``vars``: Σ_i (a_i − b_i) stays whole."""
     if not _has_delta(e, vars):
@@ -264,7 +294,7 @@ def _terms(e, vars: set) -> list:
     if isinstance(e, Sum):
         return _sum_terms(e, vars)
     if e.is_Mul:
-        parts = [[]]
+        parts: list[list[Expr]] = [[]]
         for f in e.args:
             options = _terms(f, vars) if (f.is_Add or isinstance(f, Sum)) else [f]
             parts = [p + [o] for p in parts for o in options]
@@ -275,7 +305,7 @@ def _terms(e, vars: set) -> list:
     return [e]
 
 
-def _sum_terms(e: Sum, vars: set) -> list:
+def _sum_terms(e: Sum, vars: set[Any]) -> list[Any]:
     """An inner sum split into terms, each with the factors free of its own indices
     (an outer delta among them) pulled in front, where the outer sum can see them."""
     own = {v for v, _, _ in e.limits}
@@ -288,7 +318,7 @@ def _sum_terms(e: Sum, vars: set) -> list:
     return out
 
 
-def _sum_over(body, limits: tuple):
+def _sum_over(body: Expr, limits: tuple[Any, ...]) -> Expr:
     """Σ of ``body`` over all ``limits`` at once: each delta of a summed index eats its sum,
     whichever limit it belongs to and in whatever order the limits come."""
     vars = {v for v, _, _ in limits}
@@ -307,7 +337,7 @@ def _sum_over(body, limits: tuple):
     return Add(*out)
 
 
-def _wrap(term, limits: tuple):
+def _wrap(term: Expr, limits: tuple[Any, ...]) -> Expr:
     """Σ of a term with no delta of its summed indices: each sum wraps only the factors
     that carry its index; a sum of something free of its index is the dim's size times it."""
     for var, lo, hi in limits:
@@ -315,7 +345,7 @@ def _wrap(term, limits: tuple):
         dep = [f for f in factors if f.has(var)]
         indep = [f for f in factors if not f.has(var)]
         if not dep:
-            term = Mul(*indep) * (hi - lo + 1)
+            term = sum_of_constant(Mul(*indep), ((var, lo, hi),))
         else:
             term = Mul(*indep) * Sum(Mul(*dep), (var, lo, hi))
     return term
@@ -325,7 +355,7 @@ def _wrap(term, limits: tuple):
 # Renaming indices for the reader
 
 
-def rename(e, ctx: Ctx, free_from: tuple, free_to: tuple):
+def rename(e: Expr, ctx: Ctx, free_from: tuple[Any, ...], free_to: tuple[Any, ...]) -> Expr:
     """Map the free indices ``free_from`` to ``free_to`` and give every sum a reader's letter.
 
     Summation indices are made fresh first, so that a free index renamed to
@@ -337,9 +367,9 @@ def rename(e, ctx: Ctx, free_from: tuple, free_to: tuple):
     return _rename_bound(e.xreplace(mapping) if mapping else e, ctx, frozenset(taken))
 
 
-def _rename_bound(e, ctx: Ctx, taken: frozenset):
+def _rename_bound(e: Expr, ctx: Ctx, taken: frozenset[Any]) -> Expr:
     """Give each sum the first free letter of its dim (siblings may share one)."""
-    def letter(var, hi, inner: set):
+    def letter(var: Expr, hi: Expr, inner: set[Any]) -> Expr:
         dim = ctx.limit_dim(hi)
         name = ctx.letter[dim]
         while name in inner:
@@ -349,12 +379,12 @@ def _rename_bound(e, ctx: Ctx, taken: frozenset):
     return _rebind(e, {}, lambda var, hi, scope: letter(var, hi, scope), set(taken))
 
 
-def fresh_bound(e, ctx: Ctx):
+def fresh_bound(e: Expr, ctx: Ctx) -> Expr:
     """``e`` with every summation index replaced by a fresh one (before substituting it)."""
     return _rebind(e, {}, lambda var, hi, scope: ctx.fresh(ctx.limit_dim(hi)), set())
 
 
-def _rebind(e, mapping: dict, new_var, scope: set):
+def _rebind(e: Expr, mapping: dict[Any, Any], new_var: Expr, scope: set[Any]) -> Expr:
     """Rebuild ``e`` giving each sum's index ``new_var(var, upper, scope)``; one pass,
     rebuilding only the nodes that change."""
     if isinstance(e, Sum):
@@ -373,19 +403,20 @@ def _rebind(e, mapping: dict, new_var, scope: set):
     return e.func(*args)
 
 
-def substitute_indexed(e, key, replacement, free: tuple, ctx: Ctx):
+def substitute_indexed(e: Expr, key: Expr, replacement: Expr, free: tuple[Any, ...],
+                       ctx: Ctx) -> Expr:
     """Replace each ``key[a, b ...]`` in ``e`` by ``replacement`` with ``free`` -> (a, b ...)."""
     return substitute_all(e, {key: (replacement, free)}, ctx)
 
 
-def substitute_all(e, table: dict, ctx: Ctx):
+def substitute_all(e: Expr, table: dict[Any, Any], ctx: Ctx) -> Expr:
     """Replace, in one walk, each element of every tensor keyed in ``table``
     (key -> (replacement, its free indices)) by its replacement at that element.
 
     One walk for all keys, and only the nodes above a replacement are rebuilt:
     substituting key by key rebuilt the whole expression once per key, which
     made a tensor read by N branches cost O(N²)."""
-    def repl(x):
+    def repl(x: Expr) -> Expr:
         if isinstance(x, Indexed):
             hit = table.get(x.base.label)
             if hit is None:
@@ -409,11 +440,11 @@ def substitute_all(e, table: dict, ctx: Ctx):
 # Naming forward values: sigma(z[k]) -> y[k] where y = sigmoid(z)
 
 
-def unify(pattern, expr, wild: set, binding: dict) -> bool:
+def unify(pattern: Expr, expr: Expr, wild: set[Any], binding: dict[Any, Any]) -> bool:
     """Match ``expr`` against ``pattern`` up to renaming the ``wild`` indices and sum indices."""
     if pattern in wild:
         if pattern in binding:
-            return binding[pattern] == expr
+            return bool(binding[pattern] == expr)
         binding[pattern] = expr
         return True
     if isinstance(pattern, Sum):
@@ -427,7 +458,7 @@ def unify(pattern, expr, wild: set, binding: dict) -> bool:
             binding[pv] = ev
         return unify(pattern.function, expr.function, local, binding)
     if not pattern.args:
-        return pattern == expr
+        return bool(pattern == expr)
     if type(pattern) is not type(expr) or len(pattern.args) != len(expr.args):
         return False
     return all(unify(p, x, wild, binding) for p, x in zip(pattern.args, expr.args))
@@ -441,24 +472,24 @@ class Namer:
     sharing the input x land in N buckets, not one, so a lookup costs the same
     however many nodes the graph has."""
 
-    def __init__(self, ctx: Ctx, definitions: dict):
+    def __init__(self, ctx: Ctx, definitions: dict[str, tuple[Expr, tuple[Any, ...]]]) -> None:
         self.ctx = ctx
-        self.patterns: dict[tuple, list] = {}
+        self.patterns: dict[tuple[type, frozenset[Any]], list[Pattern]] = {}
         for name, (expr, idx) in definitions.items():
             if isinstance(expr, (ElementwiseFunction, AxisFunction)):
                 key = (type(expr), tensors_read(expr))
                 self.patterns.setdefault(key, []).append((name, expr, idx))
         self.types = {t for t, _ in self.patterns}
 
-    def __call__(self, e):
+    def __call__(self, e: Expr) -> Expr:
         if not self.patterns:
             return e
         return self._walk(e)
 
-    def _walk(self, e):
+    def _walk(self, e: Expr) -> Expr:
         if type(e) in self.types:
             for name, pattern, idx in self.patterns.get((type(e), tensors_read(e)), ()):
-                binding: dict = {}
+                binding: dict[Any, Any] = {}
                 wild = {i for i in idx if isinstance(i, Symbol)}
                 if unify(pattern, e, wild, binding):
                     target = tuple(binding[i] if isinstance(i, Symbol) else i for i in idx)
@@ -471,7 +502,7 @@ class Namer:
         return e.func(*args)
 
 
-def tensors_read(e) -> frozenset:
+def tensors_read(e: Expr) -> frozenset[Any]:
     """The labels of the tensors (and adjoints) ``e`` reads: every ``$`` symbol in it.
 
     ``unify`` never renames a tensor, so a pattern can only match an expression

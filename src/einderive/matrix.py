@@ -11,103 +11,116 @@ an elementwise product are put in a fixed order, and ones and zeros vanish.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
 import sympy
 
 from .record import Record, field, replace
+from .indexed import LETTERS
+from .kinds import ReduceKind, RefKind
+from .shapes import Shape, broadcast_all
 
 
 class M(Record):
     """Base of every matrix-form node."""
 
+    if TYPE_CHECKING:  # every node has these fields (declared per class, after its own)
+        @property
+        def shape(self) -> Shape: ...
+
+        @property
+        def src(self) -> Any: ...  # the SymPy expression the node was read from
+
     @property
     def is_scalar(self) -> bool:
         return self.shape == ()
 
-    def children(self) -> tuple:
+    def children(self) -> tuple[M, ...]:
         return ()
 
 
-def _src():
+def _src() -> Any:
     return field(default=None, compare=False, repr=False)
 
 
 class Ref(M):
-    """A tensor: ``kind`` is 'tensor' (input or node), 'anon' or 'adjoint'.
+    """A tensor, an anonymous intermediate or an adjoint (``kind``).
 
     An anonymous intermediate prints as its own matrix form, ``display``."""
 
     name: str
-    kind: str
-    shape: tuple
-    src: object = _src()
-    display: object = field(default=None, compare=False, repr=False)
+    kind: RefKind
+    shape: Shape
+    src: Any = _src()
+    display: M | None = field(default=None, compare=False, repr=False)
 
 
 class Const(M):
     """A scalar constant: a SymPy number or expression in the dims' sizes."""
 
-    value: object
-    shape: tuple = ()
-    src: object = _src()
+    value: Any  # a SymPy number or expression
+    shape: Shape = ()
+    src: Any = _src()
 
 
 class Ones(M):
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
 
 class Eye(M):
     dim: str
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
 
 class Transpose(M):
     x: M
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)
 
 
 class MatMul(M):
     a: M
     b: M
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.a, self.b)
 
 
 class Hadamard(M):
     """An elementwise product; a factor ``Pow(x, -1)`` prints as ``⊘ x``."""
 
-    factors: tuple
-    shape: tuple
-    src: object = _src()
+    factors: tuple[M, ...]
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return self.factors
 
 
 class Scale(M):
     coeff: M  # a scalar
     x: M
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.coeff, self.x)
 
 
 class Add(M):
-    terms: tuple
-    shape: tuple
-    src: object = _src()
+    terms: tuple[M, ...]
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return self.terms
 
 
@@ -115,11 +128,11 @@ class Pow(M):
     """Elementwise power with a rational exponent."""
 
     x: M
-    exp: object
-    shape: tuple
-    src: object = _src()
+    exp: Any  # a SymPy rational
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)
 
 
@@ -129,16 +142,16 @@ class Fn(M):
 
     name: str
     x: M
-    shape: tuple
-    src: object = _src()
-    rest: tuple = ()
+    shape: Shape
+    src: Any = _src()
+    rest: tuple[Any, ...] = ()
 
     @property
-    def args(self) -> tuple:
+    def args(self) -> tuple[Any, ...]:
         return (self.x,) + tuple(self.rest)
 
-    def children(self):
-        return self.args
+    def children(self) -> tuple[M, ...]:
+        return tuple(a for a in self.args if isinstance(a, M))
 
 
 class AxisFn(M):
@@ -148,36 +161,36 @@ class AxisFn(M):
     head: str
     x: M
     axis: int
-    arg_shape: tuple
-    shape: tuple
-    src: object = _src()
+    arg_shape: Shape
+    shape: Shape
+    src: Any = _src()
 
     @property
     def ndim(self) -> int:
         return len(self.arg_shape)
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)
 
 
 class Reduce(M):
-    """'rowsum' (X 𝟏, a column), 'colsum' (Xᵀ 𝟏, a column) or 'sum' (a scalar)."""
+    """A row sum (X 𝟏, a column), a column sum (Xᵀ 𝟏, a column) or the sum of all (a scalar)."""
 
-    kind: str
+    kind: ReduceKind
     x: M
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)
 
 
 class Diag(M):
     x: M
-    shape: tuple
-    src: object = _src()
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)
 
 
@@ -185,11 +198,11 @@ class Einsum(M):
     """The honest fallback: ``einsum(subscripts, *operands)``; vector operands are 1-d."""
 
     subscripts: str
-    operands: tuple
-    shape: tuple
-    src: object = _src()
+    operands: tuple[M, ...]
+    shape: Shape
+    src: Any = _src()
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return self.operands
 
 
@@ -197,28 +210,21 @@ class Einsum(M):
 # Shapes
 
 
-def rows(x: M):
+def rows(x: M) -> Any:
     return x.shape[0] if x.shape else 1
 
 
-def cols(x: M):
+def cols(x: M) -> Any:
     return x.shape[1] if len(x.shape) > 1 else 1
 
 
-def broadcast_shape(shapes: list) -> tuple:
-    shapes = [s for s in shapes if s != ()]
-    if not shapes:
-        return ()
-    n = max(len(s) for s in shapes)
-    out = []
-    for k in range(n):
-        ds = [s[k] for s in shapes if len(s) == n and s[k] != 1]
-        out.append(ds[0] if ds else 1)
-    return tuple(out)
+def broadcast_shape(shapes: list[Shape]) -> Shape:
+    """NumPy's broadcasting (shapes.broadcast_all): a column across columns, a row across rows."""
+    return broadcast_all(shapes)
 
 
-def with_src(x: M, src) -> M:
-    return x if src is None or x.src is not None else replace(x, src=src)
+def with_src(x: M, src: Any) -> M:
+    return x if src is None or x.src is not None else replace(x, src=src)  # type: ignore[call-arg]
 
 
 # ---------------------------------------------------------------------------
@@ -241,7 +247,7 @@ def transpose(x: M) -> M:
         return x
     if len(x.shape) != 2:
         n = len(x.shape)
-        letters = "abcdefghijklmnopqrstuvwxyz"[:n]
+        letters = LETTERS[:n]
         return Einsum(f"{letters}->{letters[::-1]}", (x,), tuple(reversed(x.shape)), x.src)
     src = x.src
     if isinstance(x, Transpose):
@@ -274,6 +280,7 @@ def _push_transpose(x: M) -> M:
         return Add(tuple(transpose(t) for t in x.terms), shape, x.src)
     if isinstance(x, Pow):
         return Pow(transpose(x.x), x.exp, shape, x.src)
+    assert isinstance(x, Fn)
     return Fn(x.name, transpose(x.x), shape, x.src, tuple(transpose(r) for r in x.rest))
 
 
@@ -292,28 +299,40 @@ def matmul(a: M, b: M) -> M:
         return b
     if isinstance(b, Eye):
         return a
-    shape = (rows(a), cols(b))
+    shape: Shape = (rows(a), cols(b))
     if shape == (1, 1):
         shape = ()
     return MatMul(a, b, shape)
+
+
+# Where a factor goes in an elementwise product, first to last: a name reads before what is
+# computed from names, and a division (⊘ x) ends the product.
+RANK_ADJOINT = 0  # ∂L/∂y
+RANK_TENSOR = 1  # a tensor by its name
+RANK_FUNCTION = 2  # σ(z), softmax(S)
+RANK_POWER = 3  # x², √x
+RANK_REDUCTION = 4  # a sum, a product, a diagonal
+RANK_OTHER = 5
+RANK_SUM = 6  # (a − b), in brackets
+RANK_DIVISOR = 9  # ⊘ x
 
 
 def _rank(x: M) -> int:
     """Where a factor goes in an elementwise product: names first, sums last."""
     base = x.x if isinstance(x, Transpose) else x
     if isinstance(x, Pow) and x.exp < 0:
-        return 9
+        return RANK_DIVISOR
     if isinstance(base, Ref):
-        return 0 if base.kind == "adjoint" else 1
+        return RANK_ADJOINT if base.kind == RefKind.ADJOINT else RANK_TENSOR
     if isinstance(base, (AxisFn, Fn)):
-        return 2
+        return RANK_FUNCTION
     if isinstance(base, Pow):
-        return 3
+        return RANK_POWER
     if isinstance(base, (Reduce, MatMul, Diag)):
-        return 4
+        return RANK_REDUCTION
     if isinstance(base, Add):
-        return 6
-    return 5
+        return RANK_SUM
+    return RANK_OTHER
 
 
 def hadamard(*xs: M) -> M:
@@ -347,26 +366,30 @@ def hadamard(*xs: M) -> M:
     return scale(scalar_product(coeff), body) if coeff else body
 
 
-def _merge_powers(factors: list) -> list:
+def _merge_powers(factors: list[M]) -> list[M]:
     """``x ⊙ x`` stays as written; ``x ⊙ x^(-1)`` cancels."""
-    out: list = []
+    out: list[M] = []
     for f in factors:
         base, e = (f.x, f.exp) if isinstance(f, Pow) else (f, 1)
         hit = next((n for n, g in enumerate(out)
                     if (g.x if isinstance(g, Pow) else g) == base), None)
-        if hit is not None and e == -((out[hit].exp) if isinstance(out[hit], Pow) else 1):
+        if hit is not None and e == -_exponent(out[hit]):
             out.pop(hit)
             continue
         out.append(f)
     return out
 
 
-def scalar_product(xs: list) -> M:
+def _exponent(f: M) -> Any:
+    return f.exp if isinstance(f, Pow) else 1
+
+
+def scalar_product(xs: list[M]) -> M:
     """The product of scalar nodes: constants folded into one coefficient in front."""
     value = sympy.S.One
     others: list[M] = []
 
-    def take(x: M):
+    def take(x: M) -> None:
         nonlocal value
         if isinstance(x, Const):
             value *= x.value
@@ -431,7 +454,7 @@ def add(*xs: M) -> M:
     return Add(tuple(terms), broadcast_shape([t.shape for t in terms]))
 
 
-def power(x: M, e) -> M:
+def power(x: M, e: Any) -> M:
     if e == 1:
         return x
     if e == 0:
@@ -449,22 +472,22 @@ def fn(name: str, x: M, *rest: M) -> M:
     return Fn(name, x, broadcast_shape([x.shape] + [r.shape for r in rest]), rest=tuple(rest))
 
 
-def reduce(kind: str, x: M) -> M:
-    if kind == "sum":
-        return Reduce("sum", x, ())
-    if kind == "rowsum":
-        return Reduce("rowsum", x, (rows(x), 1))
-    return Reduce("colsum", x, (cols(x), 1))
+def reduce(kind: ReduceKind, x: M) -> M:
+    if kind == ReduceKind.SUM:
+        return Reduce(ReduceKind.SUM, x, ())
+    if kind == ReduceKind.ROWSUM:
+        return Reduce(ReduceKind.ROWSUM, x, (rows(x), 1))
+    return Reduce(ReduceKind.COLSUM, x, (cols(x), 1))
 
 
-def walk(x: M):
+def walk(x: M) -> Iterator[M]:
     """Every node, in the order the printers show them (left to right)."""
     yield x
     for c in x.children():
         yield from walk(c)
 
 
-def leaves(x: M) -> list:
+def leaves(x: M) -> list[Ref]:
     return [n for n in walk(x) if isinstance(n, Ref)]
 
 
@@ -489,6 +512,13 @@ def substitute(m: M, old: M, new: M) -> M:
         return fn(m.name, *[substitute(a, old, new) for a in m.args])
     if isinstance(m, Reduce):
         return reduce(m.kind, substitute(m.x, old, new))
+    if isinstance(m, AxisFn):
+        return AxisFn(m.head, substitute(m.x, old, new), m.axis, m.arg_shape, m.shape, m.src)
+    if isinstance(m, Diag):
+        return Diag(substitute(m.x, old, new), m.shape, m.src)
+    if isinstance(m, Einsum):
+        operands = tuple(substitute(x, old, new) for x in m.operands)
+        return Einsum(m.subscripts, operands, m.shape, m.src)
     return m
 
 

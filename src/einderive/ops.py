@@ -526,18 +526,10 @@ def _matmul(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         raise _mismatch("cannot multiply with '@'", sa, sb, loc,
                         f"the last axis of the left operand ({ka}) must equal the "
                         f"{'only' if len(sb) == 1 else 'second-to-last'} axis of the right ({kb})")
-    if len(sa) == 1 and len(sb) == 1:
-        out = ()
-    elif len(sb) == 1:
-        out = sa[:-1]
-    elif len(sa) == 1:
-        out = sb[:-2] + sb[-1:]
-    else:
-        batch = shapes.broadcast(sa[:-2], sb[:-2])
-        if batch is None:
-            raise _mismatch("cannot broadcast the batch axes of '@'", sa, sb, loc,
-                            "batch axes follow NumPy broadcasting")
-        out = batch + (sa[-2], sb[-1])
+    out = shapes.matmul(sa, sb)
+    if out is None:
+        raise _mismatch("cannot broadcast the batch axes of '@'", sa, sb, loc,
+                        "batch axes follow NumPy broadcasting")
     return FExpr("@", (a, b), (), out)
 
 

@@ -13,14 +13,25 @@ SymPy's own array-to-matrix conversion is not used: it drops transposes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 from sympy import Add as SAdd
 from sympy import Indexed, KroneckerDelta, Mul, Sum, Symbol
 from sympy import Pow as SPow
 
 from . import matrix as mx
-from .indexed import Ctx, key_of
+from .indexed import LETTERS, Ctx, key_of
+from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import AxisFunction, ElementwiseFunction
 from .record import Record
+from .shapes import Shape
+
+Expr = Any  # a SymPy expression (SymPy ships no type information)
+Idx = tuple[Any, ...]  # index symbols, or 0 for a size-1 axis
+Index = Any  # one index symbol (a SymPy Symbol)
+Namer = Callable[[Expr], Expr]
 
 
 class NoMatrixForm(Exception):
@@ -29,10 +40,10 @@ class NoMatrixForm(Exception):
 
 class Blob(Record):
     m: mx.M
-    idx: tuple  # the index symbol of each axis of m (a column vector has one)
+    idx: Idx  # the index symbol of each axis of m (a column vector has one)
 
 
-def math_shape(shape: tuple) -> tuple:
+def math_shape(shape: Shape) -> Shape:
     """The reader's shape of a tensor: vectors are columns."""
     return (shape[0], 1) if len(shape) == 1 else tuple(shape)
 
@@ -44,32 +55,49 @@ class Where(Record):
     rhs: mx.M
 
 
-class Recognizer:
-    def __init__(self, ctx: Ctx, namer, anon_forms: dict | None = None):
+@dataclass(frozen=True)
+class Recognition:
+    """What recognition returns: the matrix form (None when no rule applies), the
+    derivative helpers it writes out, and whether it fell back to ``einsum``."""
+
+    matrix: mx.M | None
+    wheres: tuple[Where, ...] = ()
+    einsum: bool = False
+
+
+def recognize(ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], expr: Expr, idx: Idx,
+              shape: Shape) -> Recognition:
+    """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``."""
+    order = tuple(i for i in idx if isinstance(i, Symbol))
+    reader = _Reader(ctx, namer, anon_forms, order)
+    try:
+        m = reader.orient(reader.blob(expr), idx, shape)
+    except NoMatrixForm:
+        return Recognition(None)
+    return Recognition(m, tuple(reader.wheres), reader.einsum_used)
+
+
+class _Reader:
+    """One recognition: the target's index order, and what it has written out so far."""
+
+    def __init__(self, ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], order: Idx):
         self.ctx = ctx
         self.graph = ctx.graph
         self.namer = namer
-        self.anon_forms = anon_forms if anon_forms is not None else {}
+        self.anon_forms = anon_forms
+        self.order = order
         self.wheres: list[Where] = []
-        self.order: tuple = ()
         self.einsum_used = False
         self.position = ctx.position
 
-    # -- entry point ------------------------------------------------------------------
-
-    def form(self, expr, idx: tuple, shape: tuple) -> mx.M:
-        """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``."""
-        self.order = tuple(i for i in idx if isinstance(i, Symbol))
-        return self.orient(self.blob(expr), idx, shape)
-
-    def orient(self, b: Blob, idx: tuple, shape: tuple) -> mx.M:
+    def orient(self, b: Blob, idx: Idx, shape: Shape) -> mx.M:
         syms = tuple(i for i in idx if isinstance(i, Symbol))
         target = math_shape(shape)
         if not set(b.idx) <= set(syms):  # pragma: no cover - a free index would be lost
             raise NoMatrixForm(f"indices {b.idx} do not fit {syms}")
         return mx.with_src(self._orient(b, syms, target), b.m.src)
 
-    def _orient(self, b: Blob, syms: tuple, target: tuple) -> mx.M:
+    def _orient(self, b: Blob, syms: Idx, target: Shape) -> mx.M:
         dims = {s: self.ctx.index_dim[s] for s in syms}
         if not syms:
             return b.m
@@ -100,11 +128,11 @@ class Recognizer:
 
     # -- expressions ----------------------------------------------------------------------
 
-    def blob(self, e) -> Blob:
+    def blob(self, e: Expr) -> Blob:
         out = self._blob(e)
         return Blob(mx.with_src(out.m, e), out.idx)
 
-    def _blob(self, e) -> Blob:
+    def _blob(self, e: Expr) -> Blob:
         if not self._has_tensor(e) and not self._free(e):
             return Blob(mx.Const(e), ())
         if isinstance(e, SAdd):
@@ -130,15 +158,15 @@ class Recognizer:
                 return Blob(mx.Eye(d, (d, d)), (a, b))
         raise NoMatrixForm(f"no rule for {type(e).__name__}")
 
-    def _has_tensor(self, e) -> bool:
+    def _has_tensor(self, e: Expr) -> bool:
         return any(self.ctx.is_tensor_atom(a) for a in e.atoms(Indexed, Symbol)) or \
             bool(e.atoms(AxisFunction))
 
-    def _free(self, e) -> tuple:
+    def _free(self, e: Expr) -> Idx:
         """Free index symbols of ``e`` in order of first appearance."""
-        out: list = []
+        out: list[Index] = []
 
-        def walk(x, bound):
+        def walk(x: Expr, bound: frozenset[Index]) -> None:
             if isinstance(x, Symbol):
                 if x in self.ctx.index_dim and x not in bound and x not in out:
                     out.append(x)
@@ -152,13 +180,13 @@ class Recognizer:
         walk(e, frozenset())
         return tuple(out)
 
-    def _ref(self, e) -> Blob:
+    def _ref(self, e: Expr) -> Blob:
         key = key_of(e)
         if key in self.ctx.adjoint_of:
-            name, kind = self.ctx.adjoint_of[key], "adjoint"
+            name, kind = self.ctx.adjoint_of[key], RefKind.ADJOINT
         else:
             name = self.ctx.tensor_of[key]
-            kind = "anon" if self.graph[name].kind == "anon" else "tensor"
+            kind = _ref_kind(self.graph[name].kind)
         shape = self.graph[name].shape
         ref = mx.Ref(name, kind, math_shape(shape), display=self.anon_forms.get(name))
         if not isinstance(e, Indexed):
@@ -171,11 +199,11 @@ class Recognizer:
             return Blob(mx.transpose(ref) if _is_row(ref) else ref, syms)
         return Blob(ref, syms)
 
-    def _einsum_ref(self, ref, idx, shape) -> Blob:
+    def _einsum_ref(self, ref: mx.Ref, idx: Idx, shape: Shape) -> Blob:
         letters = self._letters(idx)
         # a size-1 axis (index 0) is an axis of the operand all the same: it gets its own
         # letter, absent from the output, and summing over its one element drops it
-        spare = iter(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in letters.values())
+        spare = iter(c for c in sorted(LETTERS) if c not in letters.values())  # from a on
         inner = "".join(letters[i] if i != 0 else next(spare) for i in idx)
         out = []
         for i in idx:
@@ -185,7 +213,7 @@ class Recognizer:
         self.einsum_used = True
         return Blob(mx.Einsum(sub, (ref,), self._shape_of(tuple(out))), tuple(out))
 
-    def _function(self, e) -> Blob:
+    def _function(self, e: Expr) -> Blob:
         if len(e.args) > 1:  # arguments broadcast together, as the terms of a sum do
             blobs = [self.blob(a) for a in e.args]
             union = self._ordered_union([b.idx for b in blobs])
@@ -201,10 +229,10 @@ class Recognizer:
                 self.wheres.append(where)
         return Blob(out, inner.idx)
 
-    def _axis_function(self, e) -> Blob:
+    def _axis_function(self, e: Expr) -> Blob:
         name = self.ctx.tensor_of[e.label]
         tensor = self.graph[name]
-        kind = "anon" if tensor.kind == "anon" else "tensor"
+        kind = _ref_kind(tensor.kind)
         ref = mx.Ref(name, kind, math_shape(tensor.shape), display=self.anon_forms.get(name))
         nd = len(tensor.shape)
         idx = tuple(i for i in e.indices if i != 0)
@@ -222,21 +250,21 @@ class Recognizer:
 
     # -- sums -------------------------------------------------------------------------------
 
-    def _add(self, e) -> Blob:
+    def _add(self, e: Expr) -> Blob:
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
         terms = [self._orient_like(b, union) for b in blobs]
         terms = sorted(terms, key=self._term_key)
         return Blob(mx.add(*terms), union)
 
-    def _term_key(self, m: mx.M) -> tuple:
+    def _term_key(self, m: mx.M) -> tuple[bool, bool, int, int]:
         """Terms read positive first, constants last, otherwise in the graph's order."""
         names = [r.name for r in mx.leaves(m)]
         where = min((self.position[n] for n in names), default=len(self.position))
         small = isinstance(m, mx.Const) and m.value.is_Integer
         return (_is_negative(m), not names and not small, where if names else -1, len(names))
 
-    def _orient_like(self, b: Blob, order: tuple) -> mx.M:
+    def _orient_like(self, b: Blob, order: Idx) -> mx.M:
         """``b`` with its axes in ``order`` (a vector as a row when it runs along columns)."""
         if b.idx == order or not b.idx:
             return b.m
@@ -255,8 +283,8 @@ class Recognizer:
             return self._einsum([b, Blob(ones, order)], order).m
         raise NoMatrixForm("cannot orient a term")  # pragma: no cover
 
-    def _ordered_union(self, idxs: list) -> tuple:
-        seen: list = []
+    def _ordered_union(self, idxs: list[Idx]) -> Idx:
+        seen: list[Index] = []
         for idx in idxs:
             for i in idx:
                 if i not in seen:
@@ -266,7 +294,7 @@ class Recognizer:
             return whole
         return self._preferred(tuple(seen))
 
-    def _preferred(self, idx: tuple) -> tuple:
+    def _preferred(self, idx: Idx) -> Idx:
         """Index order for a result: the target's order where it decides."""
         if len(idx) >= 2 and all(i in self.order for i in idx):
             return tuple(sorted(idx, key=self.order.index))
@@ -274,10 +302,10 @@ class Recognizer:
 
     # -- products ---------------------------------------------------------------------------
 
-    def _product(self, e) -> Blob:
+    def _product(self, e: Expr) -> Blob:
         coeff: list[mx.M] = []
-        factors: list = []
-        summed: list = []
+        factors: list[Expr] = []
+        summed: list[Index] = []
         self._flatten(e, coeff, factors, summed, set(self._free(e)))
         blobs = []
         for f in factors:
@@ -289,7 +317,7 @@ class Recognizer:
         carried = {i for b in blobs for i in b.idx}
         for s in [s for s in summed if s not in carried]:
             # Σ_s of factors free of s: the dim's size times them (never dropped, even by einsum)
-            coeff.append(mx.Const(self.ctx.sizes[self.ctx.index_dim[s]]))
+            coeff.append(mx.Const(self.ctx.count(s)))
             summed.remove(s)
         free = self._free(e)
         try:
@@ -302,7 +330,8 @@ class Recognizer:
         return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
                     result.idx)
 
-    def _flatten(self, e, coeff, factors, summed, used: set) -> None:
+    def _flatten(self, e: Expr, coeff: list[mx.M], factors: list[Expr], summed: list[Index],
+                 used: set[Index]) -> None:
         if isinstance(e, Mul):
             for a in e.args:
                 self._flatten(a, coeff, factors, summed, used)
@@ -323,39 +352,34 @@ class Recognizer:
             return
         factors.append(e)
 
-    def _combine(self, blobs: list, summed: list, free: tuple) -> Blob:
+    def _combine(self, blobs: list[Blob], summed: list[Index], free: Idx) -> Blob:
+        """Eliminate the summed indices one at a time, then join what is left."""
         blobs = self._group(blobs)
         remaining = list(summed)
         while remaining:
-            def holders(s):
-                return [b for b in blobs if s in b.idx]
-            # eliminate first the index the fewest factors share: reductions, then products
-            s = min(remaining, key=lambda i: (len(holders(i)), remaining.index(i)))
-            if len(holders(s)) >= 3:
+            s = _next_index(blobs, remaining)
+            if len(_holders(blobs, s)) >= 3:
                 blobs = self._absorb_vector(blobs, s)
-            hs = holders(s)
-            if not hs:  # pragma: no cover - _product turns such a sum into the dim's size
-                raise NoMatrixForm("a sum over an index no factor carries")
-            if len(hs) >= 3 or any(len(h.idx) > 2 for h in hs):
-                raise NoMatrixForm("a contraction of three or more tensors")
-            at = blobs.index(hs[0])
-            if len(hs) == 1 and all(i in remaining and len(holders(i)) == 1 for i in hs[0].idx):
-                new = Blob(mx.reduce("sum", hs[0].m), ())  # every index summed: a total
-                for i in hs[0].idx:
-                    remaining.remove(i)
-            else:
-                new = self._reduce(hs[0], s) if len(hs) == 1 else self._contract(hs[0], hs[1], s)
-                remaining.remove(s)
-            rest = [b for b in blobs if b not in hs]
-            rest.insert(min(at, len(rest)), new)
-            blobs = self._group(rest)
-            scalars = [b for b in blobs if not b.idx]
-            if scalars and len(blobs) > 1:
-                blobs = [b for b in blobs if b.idx]
-                blobs[0] = Blob(mx.hadamard(blobs[0].m, *[b.m for b in scalars]), blobs[0].idx)
+            hs = _holders(blobs, s)
+            _check_contractible(hs)
+            new, done = self._eliminate(blobs, hs, s, remaining)
+            remaining = [i for i in remaining if i not in done]
+            blobs = _fold_scalars(self._group(_put(blobs, hs, new)))
         return self._finish(blobs, free)
 
-    def _group(self, blobs: list) -> list:
+    def _eliminate(self, blobs: list[Blob], hs: list[Blob], s: Index,
+                   remaining: list[Index]) -> tuple[Blob, Idx]:
+        """The factors ``hs`` with ``s`` summed out, and the indices that sum used up."""
+        only = hs[0]
+        if len(hs) == 1 and all(i in remaining and len(_holders(blobs, i)) == 1
+                                for i in only.idx):
+            # every index summed: a total
+            return Blob(mx.reduce(ReduceKind.SUM, only.m), ()), only.idx
+        if len(hs) == 1:
+            return self._reduce(only, s), (s,)
+        return self._contract(hs[0], hs[1], s), (s,)
+
+    def _group(self, blobs: list[Blob]) -> list[Blob]:
         """Multiply elementwise the factors that carry the same indices."""
         out: list[Blob] = []
         for b in blobs:
@@ -369,7 +393,7 @@ class Recognizer:
             out[hit] = Blob(mx.hadamard(o.m, self._orient_like(b, o.idx)), o.idx)
         return out
 
-    def _absorb_vector(self, blobs: list, s) -> list:
+    def _absorb_vector(self, blobs: list[Blob], s: Index) -> list[Blob]:
         vec = next((b for b in blobs if b.idx == (s,)), None)
         mat = next((b for b in blobs if s in b.idx and len(b.idx) == 2), None)
         if vec is None or mat is None:
@@ -377,16 +401,16 @@ class Recognizer:
         merged = Blob(mx.hadamard(mat.m, self._orient_like(vec, mat.idx)), mat.idx)
         return [merged if b is mat else b for b in blobs if b is not vec]
 
-    def _reduce(self, b: Blob, s) -> Blob:
+    def _reduce(self, b: Blob, s: Index) -> Blob:
         if b.idx == (s,):
-            return Blob(mx.reduce("sum", b.m), ())
+            return Blob(mx.reduce(ReduceKind.SUM, b.m), ())
         if len(b.idx) == 2:
             other = b.idx[1] if b.idx[0] == s else b.idx[0]
-            kind = "colsum" if b.idx[0] == s else "rowsum"
+            kind = ReduceKind.COLSUM if b.idx[0] == s else ReduceKind.ROWSUM
             return Blob(mx.reduce(kind, b.m), (other,))
         raise NoMatrixForm("a reduction of a tensor of more than two axes")
 
-    def _contract(self, a: Blob, b: Blob, s) -> Blob:
+    def _contract(self, a: Blob, b: Blob, s: Index) -> Blob:
         if len(a.idx) == 1 and len(b.idx) == 1:
             return Blob(mx.matmul(mx.transpose(a.m), b.m), ())
         if len(a.idx) == 1 or len(b.idx) == 1:
@@ -411,7 +435,7 @@ class Recognizer:
         return Blob(mx.matmul(self._orient_like(b, (q, s)), self._orient_like(a, (s, p))),
                     (q, p))
 
-    def _finish(self, blobs: list, free: tuple) -> Blob:
+    def _finish(self, blobs: list[Blob], free: Idx) -> Blob:
         # a vector over an index a matrix also carries is broadcast into it
         changed = True
         while changed and len(blobs) > 1:
@@ -439,9 +463,9 @@ class Recognizer:
 
     # -- the fallback -----------------------------------------------------------------------
 
-    def _letters(self, idx) -> dict:
-        letters: dict = {}
-        pool = [c for c in "ijklmnopqrstuvwxyzabcdefgh"]
+    def _letters(self, idx: Idx | list[Index]) -> dict[Index, str]:
+        letters: dict[Index, str] = {}
+        pool = list(LETTERS)
         for i in idx:
             if i == 0 or i in letters:
                 continue
@@ -451,13 +475,13 @@ class Recognizer:
             letters[i] = letter
         return letters
 
-    def _shape_of(self, idx: tuple) -> tuple:
+    def _shape_of(self, idx: Idx) -> Shape:
         dims = [self.ctx.index_dim[i] for i in idx]
         return math_shape(tuple(dims)) if dims else ()
 
-    def _einsum(self, blobs: list, out: tuple) -> Blob:
+    def _einsum(self, blobs: list[Blob], out: Idx) -> Blob:
         """``einsum`` of the factors as they stand; vectors are passed as 1-d operands."""
-        def first(b):
+        def first(b: Blob) -> int:
             at = [out.index(i) for i in b.idx if i in out]
             return min(at) if at else len(out)
         blobs = sorted(blobs, key=lambda b: (first(b), -len(b.idx)))
@@ -467,6 +491,44 @@ class Recognizer:
         sub = f"{terms}->{''.join(letters[i] for i in out)}"
         self.einsum_used = True
         return Blob(mx.Einsum(sub, tuple(b.m for b in blobs), self._shape_of(out)), tuple(out))
+
+
+def _holders(blobs: list[Blob], s: Index) -> list[Blob]:
+    return [b for b in blobs if s in b.idx]
+
+
+def _next_index(blobs: list[Blob], remaining: list[Index]) -> Index:
+    """The index the fewest factors share goes first: reductions, then products."""
+    return min(remaining, key=lambda i: (len(_holders(blobs, i)), remaining.index(i)))
+
+
+def _check_contractible(hs: list[Blob]) -> None:
+    if not hs:  # pragma: no cover - _product turns such a sum into the dim's size
+        raise NoMatrixForm("a sum over an index no factor carries")
+    if len(hs) >= 3 or any(len(h.idx) > 2 for h in hs):
+        raise NoMatrixForm("a contraction of three or more tensors")
+
+
+def _put(blobs: list[Blob], old: list[Blob], new: Blob) -> list[Blob]:
+    """``blobs`` with the factors ``old`` replaced by ``new``, where the first of them stood."""
+    at = blobs.index(old[0])
+    rest = [b for b in blobs if b not in old]
+    rest.insert(min(at, len(rest)), new)
+    return rest
+
+
+def _fold_scalars(blobs: list[Blob]) -> list[Blob]:
+    """Scalar factors multiply the first tensor factor (when there is one)."""
+    scalars = [b for b in blobs if not b.idx]
+    if not scalars or len(blobs) == 1:
+        return blobs
+    tensors = [b for b in blobs if b.idx]
+    tensors[0] = Blob(mx.hadamard(tensors[0].m, *[b.m for b in scalars]), tensors[0].idx)
+    return tensors
+
+
+def _ref_kind(kind: TensorKind) -> RefKind:
+    return RefKind.ANON if kind == TensorKind.ANON else RefKind.TENSOR
 
 
 def _is_row(m: mx.M) -> bool:
@@ -489,9 +551,9 @@ def _is_negative(m: mx.M) -> bool:
     return isinstance(c, mx.Const) and c.value.is_negative is True
 
 
-def positions(m: mx.M) -> dict:
+def positions(m: mx.M) -> dict[Expr, int]:
     """For each SymPy expression a matrix node came from, where it first shows when printed."""
-    out: dict = {}
+    out: dict[Expr, int] = {}
     for n, node in enumerate(mx.walk(m)):
         if node.src is not None and node.src not in out:
             out[node.src] = n

@@ -15,6 +15,7 @@ negates or sums (so ``e = y_true - y`` gives ``∂L/∂y = -2 e``, not ``-∂L/�
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from sympy import Add, Indexed, S, Symbol, factor_terms
 
@@ -34,6 +35,9 @@ from .indexed import (
 )
 from .record import Record, field, replace
 
+Expr = Any  # a SymPy expression (SymPy ships no type information)
+Idx = tuple[Any, ...]  # index symbols, or 0 for a size-1 axis
+
 EXPAND_LIMIT = 160  # size (nodes) above which a closed form is neither printed nor built on
 
 
@@ -45,22 +49,22 @@ class Edge(Record):
 
     node: str  # the consumer v
     operand: str  # the operand u
-    out_idx: tuple  # v's indices I
-    in_idx: tuple  # u's indices K
+    out_idx: Idx  # v's indices I
+    in_idx: Idx  # u's indices K
     local: object  # ∂v_I/∂u_K with its deltas
     local_collapsed: object  # the same with the node's own sums collapsed
     chained: object  # Σ_I ∂L/∂v_I ∂v_I/∂u_K before collapsing
     collapsed: object  # after collapsing, in K
     result: object  # the contribution, in K: ``collapsed`` with ∂L/∂v written out if inlined
     inlined: bool  # whether ∂L/∂v was replaced by its value
-    ctx: Ctx = field(default=None, compare=False, repr=False)
+    ctx: Ctx = field(compare=False, repr=False)
 
     @cached_property
     def shown(self) -> Edge:
         """The same step with the reader's summation indices."""
         both = self.out_idx + self.in_idx
 
-        def rn(e, free):
+        def rn(e: Expr, free: Idx) -> Expr:
             return rename(e, self.ctx, free, free)
         return replace(self, local=rn(self.local, both),
                        local_collapsed=rn(self.local_collapsed, both),
@@ -69,21 +73,23 @@ class Edge(Record):
                        result=rn(self.result, self.in_idx))
 
 
-class Adjoint(Record):
+class IndexAdjoint(Record):
+    """A tensor's adjoint in index form (derivation.Adjoint adds its matrix forms)."""
+
     name: str
-    idx: tuple  # the reader's indices of the tensor's axes (0 for a size-1 axis)
+    idx: Idx  # the reader's indices of the tensor's axes (0 for a size-1 axis)
     expr: object  # index form, with upstream adjoints as symbols
-    terms: tuple  # ((consumer, contribution), ...) in the order of the forward graph
+    terms: tuple[tuple[str, Expr], ...]  # (consumer, contribution), in the forward graph's order
     closed: object | None  # index form in terms of inputs and forward nodes only
 
 
 class IndexDerivation(Record):
     graph: Graph
     ctx: Ctx
-    definitions: dict  # node name -> (component expression, its indices)
-    adjoints: dict  # tensor name -> Adjoint, for every tensor the loss depends on
-    order: tuple  # names with an adjoint, from the loss back, inputs last
-    edges: tuple  # Edge, in the order computed
+    definitions: dict[str, tuple[Expr, Idx]]  # node name -> (component expression, indices)
+    adjoints: dict[str, IndexAdjoint]  # for every tensor the loss depends on
+    order: tuple[str, ...]  # names with an adjoint, from the loss back, inputs last
+    edges: tuple[Edge, ...]  # in the order computed
     namer: Namer
 
 
@@ -92,6 +98,7 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
     ctx = Ctx(graph)
     definitions = {}
     for t in graph.nodes:
+        assert t.expr is not None  # a node has a definition
         idx = ctx.canon(t.shape)
         definitions[t.name] = (rename(constant_sums(ctx.comp(t.expr, idx)), ctx, idx, idx), idx)
         if definitions[t.name][0].has(S.ComplexInfinity, S.NaN, S.Infinity, S.NegativeInfinity):
@@ -100,19 +107,19 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
     namer = Namer(ctx, definitions)
     canon = {t.name: ctx.canon(t.shape) for t in graph.tensors}
 
-    contributions: dict[str, list] = {t.name: [] for t in graph.tensors}
-    adjoints: dict[str, Adjoint] = {}
+    contributions: dict[str, list[tuple[str, Expr]]] = {t.name: [] for t in graph.tensors}
+    adjoints: dict[str, IndexAdjoint] = {}
     edges: list[Edge] = []
 
-    def accumulate(name: str) -> Adjoint:
+    def accumulate(name: str) -> IndexAdjoint:
         terms = tuple(sorted(contributions[name], key=lambda c: ctx.position[c[0]]))
         expr = terms[0][1] if len(terms) == 1 else \
             _tidy(Add(*[c for _, c in terms]), namer, ctx, canon[name])
-        return Adjoint(name, canon[name], expr, terms, None)
+        return IndexAdjoint(name, canon[name], expr, terms, None)
 
     for v in reversed(graph.nodes):
         if v.name == graph.loss:
-            adjoints[v.name] = Adjoint(v.name, (), S.One, (), None)
+            adjoints[v.name] = IndexAdjoint(v.name, (), S.One, (), None)
         elif contributions[v.name]:
             adjoints[v.name] = accumulate(v.name)
         else:
@@ -136,7 +143,8 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
     return IndexDerivation(graph, ctx, definitions, adjoints, order, tuple(edges), namer)
 
 
-def _edge(ctx: Ctx, v: str, u: str, definition, out_idx, upstream_expr, namer, graph) -> Edge:
+def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_expr: Expr,
+          namer: Namer, graph: Graph) -> Edge:
     in_idx = ctx.spare_indices(graph[u].shape, avoid=out_idx)
     local = differentiate(fresh_bound(definition, ctx), ctx.element(u, in_idx))
     upstream = ctx.adjoint(v, out_idx)
@@ -153,7 +161,7 @@ def _edge(ctx: Ctx, v: str, u: str, definition, out_idx, upstream_expr, namer, g
                 inlined, ctx)
 
 
-def _passes_through(ctx: Ctx, contribution, v: str, upstream_expr) -> bool:
+def _passes_through(ctx: Ctx, contribution: Expr, v: str, upstream_expr: Expr) -> bool:
     """Whether ``∂L/∂v`` is better written out than named in this contribution."""
     if _mentions_adjoint(ctx, upstream_expr):
         return False
@@ -164,19 +172,19 @@ def _passes_through(ctx: Ctx, contribution, v: str, upstream_expr) -> bool:
     return not others
 
 
-def _tensor_atoms(ctx: Ctx, e) -> list:
+def _tensor_atoms(ctx: Ctx, e: Expr) -> list[Any]:
     return [a for a in e.atoms(Indexed, Symbol) if ctx.is_tensor_atom(a)]
 
 
-def _mentions_tensor(ctx: Ctx, e) -> bool:
+def _mentions_tensor(ctx: Ctx, e: Expr) -> bool:
     return bool(_tensor_atoms(ctx, e))
 
 
-def _mentions_adjoint(ctx: Ctx, e) -> bool:
+def _mentions_adjoint(ctx: Ctx, e: Expr) -> bool:
     return any(key_of(a) in ctx.adjoint_of for a in _tensor_atoms(ctx, e))
 
 
-def _tidy(e, namer: Namer, ctx: Ctx, idx: tuple):
+def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
     """Collapsed, named and factored, with the reader's summation letters.
 
     Collapse again after ``factor_terms``, which splits Σ_i (a_i − c) into
@@ -189,7 +197,8 @@ def _tidy(e, namer: Namer, ctx: Ctx, idx: tuple):
     return collapse(factor_terms(collapse(named)))  # a sum whose body cancelled is 0
 
 
-def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict, namer: Namer) -> dict:
+def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict[str, IndexAdjoint],
+                       namer: Namer) -> dict[str, IndexAdjoint]:
     """Each adjoint also in closed form, from the loss back: its upstream adjoints
     replaced by their own closed forms (None where one is missing or too big)."""
     closed: dict[str, object] = {}
@@ -199,11 +208,12 @@ def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict, namer: Namer) -> 
         if adj is None:
             continue
         closed[v.name] = _closed_form(ctx, adj, adjoints, closed, namer)
-        out[v.name] = Adjoint(adj.name, adj.idx, adj.expr, adj.terms, closed[v.name])
+        out[v.name] = IndexAdjoint(adj.name, adj.idx, adj.expr, adj.terms, closed[v.name])
     return out
 
 
-def _closed_form(ctx: Ctx, adj: Adjoint, adjoints: dict, closed: dict, namer: Namer):
+def _closed_form(ctx: Ctx, adj: IndexAdjoint, adjoints: dict[str, IndexAdjoint],
+                 closed: dict[str, Expr], namer: Namer) -> Expr:
     """``adj`` with every upstream adjoint replaced by its closed form, all in one walk;
     None if one has none, or if the result would pass ``EXPAND_LIMIT``.
 
@@ -221,10 +231,10 @@ def _closed_form(ctx: Ctx, adj: Adjoint, adjoints: dict, closed: dict, namer: Na
     e = substitute_all(adj.expr, table, ctx) if table else adj.expr
     if _size(e) > EXPAND_LIMIT:
         return None
-    return _tidy(rename(e, ctx, adj.idx, adj.idx), namer, ctx, adj.idx)
+    return _tidy(e, namer, ctx, adj.idx)
 
 
-def _estimate(e, uses: dict, closed: dict) -> int:
+def _estimate(e: Expr, uses: dict[str, int], closed: dict[str, Expr]) -> int:
     """The size of ``e`` once each mentioned adjoint is replaced by its closed form,
     before SymPy simplifies anything: each mention (one node) becomes a copy of that
     form.  Counting stops a little past twice the limit."""
@@ -237,7 +247,7 @@ def _estimate(e, uses: dict, closed: dict) -> int:
     return n
 
 
-def _adjoint_uses(ctx: Ctx, e, adjoints: dict) -> dict:
+def _adjoint_uses(ctx: Ctx, e: Expr, adjoints: dict[str, IndexAdjoint]) -> dict[str, int]:
     """How many times each adjoint (with an entry in ``adjoints``) is mentioned in ``e``,
     in a tree walk (the same node twice counts twice, as in :func:`_size`)."""
     uses: dict[str, int] = {}
@@ -253,7 +263,7 @@ def _adjoint_uses(ctx: Ctx, e, adjoints: dict) -> dict:
     return uses
 
 
-def _size(e, limit: int = EXPAND_LIMIT) -> int:
+def _size(e: Expr, limit: int = EXPAND_LIMIT) -> int:
     """Nodes in ``e``, counting stopped a little past ``limit``."""
     n, stack = 0, [e]
     while stack and n <= limit:

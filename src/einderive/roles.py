@@ -11,16 +11,19 @@ stating: it is what one-hot and probability targets satisfy.
 from __future__ import annotations
 
 from .graph import Graph
+from .kinds import PseudoOp
 from .ops import FExpr
+
+Pair = tuple[int, str]  # (the softmax axis, the logits it reads)
 
 REDUCTIONS = ("sum", "mean")
 
 
-def softmax_targets(graph: Graph) -> dict[str, frozenset]:
+def softmax_targets(graph: Graph) -> dict[str, frozenset[Pair]]:
     """Each input that is a softmax cross-entropy's target, with (axis, logits) pairs: the
     softmax axis it is normalised along (``T``'s own axis numbers) and the tensor the
     softmax reads."""
-    found: dict[str, set] = {}
+    found: dict[str, set[Pair]] = {}
 
     def visit(e: FExpr) -> None:
         if e.op in REDUCTIONS:
@@ -31,14 +34,17 @@ def softmax_targets(graph: Graph) -> dict[str, frozenset]:
             if isinstance(a, FExpr):
                 visit(a)
     for t in graph.nodes:
-        visit(t.expr)
+        if t.expr is not None:
+            visit(t.expr)
     return {k: frozenset(v) for k, v in found.items()}
 
 
 def _resolve(graph: Graph, e: FExpr) -> FExpr:
     """A reference to a node stands for the node's definition."""
-    while e.op == "ref" and not graph[e.param("name")].is_input:
-        e = graph[e.param("name")].expr
+    while e.op == PseudoOp.REF and not graph[e.param("name")].is_input:
+        definition = graph[e.param("name")].expr
+        assert definition is not None  # a node has a definition
+        e = definition
     return e
 
 
@@ -69,8 +75,8 @@ def _target_axes(graph: Graph, product: FExpr) -> list[tuple[str, int, str]]:
     the same shape (so the axes line up), times constants."""
     factors = _factors(graph, product)
     softmaxes = [s for s in (_log_softmax(graph, f) for f in factors) if s is not None]
-    inputs = [f for f in factors if f.op == "ref"]
-    rest = [f for f in factors if f.op != "ref" and _log_softmax(graph, f) is None]
+    inputs = [f for f in factors if f.op == PseudoOp.REF]
+    rest = [f for f in factors if f.op != PseudoOp.REF and _log_softmax(graph, f) is None]
     if len(softmaxes) != 1 or len(inputs) != 1 or not all(f.is_const for f in rest):
         return []
     (softmax,), (target,) = softmaxes, inputs

@@ -21,6 +21,7 @@ from typing import Any, cast
 import sympy
 
 from . import matrix as mx
+from .kinds import ReduceKind
 from .cancel import cancelled, denominators, worth_cancelling
 from .recognize import Where
 
@@ -178,7 +179,7 @@ def reduce_of_sum(m: mx.M) -> mx.M | None:
     return None
 
 
-def _reduce(kind: str, t: mx.M) -> mx.M:
+def _reduce(kind: ReduceKind, t: mx.M) -> mx.M:
     """A reduction with the term's scalar coefficient in front: ``−(1/D) rowsum(…)``."""
     if isinstance(t, mx.Scale):
         return mx.scale(t.coeff, mx.reduce(kind, t.x))
@@ -188,19 +189,19 @@ def _reduce(kind: str, t: mx.M) -> mx.M:
 def reduce_as_product(m: mx.M) -> mx.M | None:
     """``rowsum(A ⊙ vᵀ)`` → ``A v``, ``colsum(A ⊙ v)`` → ``Aᵀ v`` (a vector broadcast along the
     summed axis is a matrix-vector product); ``rowsum(Xᵀ)`` → ``colsum(X)``."""
-    if not isinstance(m, mx.Reduce) or m.kind == "sum":
+    if not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM:
         return None
     x = m.x
     if isinstance(x, mx.Transpose):
-        return mx.reduce("colsum" if m.kind == "rowsum" else "rowsum", x.x)
+        return mx.reduce(ReduceKind.COLSUM if m.kind == ReduceKind.ROWSUM else ReduceKind.ROWSUM, x.x)
     if not (isinstance(x, mx.Hadamard) and len(x.factors) == 2 and len(x.shape) == 2):
         return None
     for a, v in (x.factors, x.factors[::-1]):
         if a.shape != x.shape or v.shape == x.shape:
             continue
-        if m.kind == "rowsum" and v.shape == (1, x.shape[1]):
+        if m.kind == ReduceKind.ROWSUM and v.shape == (1, x.shape[1]):
             return mx.matmul(a, mx.transpose(v))
-        if m.kind == "colsum" and v.shape == (x.shape[0], 1):
+        if m.kind == ReduceKind.COLSUM and v.shape == (x.shape[0], 1):
             return mx.matmul(mx.transpose(a), v)
     return None
 
@@ -281,7 +282,7 @@ def _transpose_deep(x: mx.M) -> mx.M:
 def inner_product(m: mx.M) -> mx.M | None:
     """``sum(a ⊙ b)`` → ``aᵀ b`` for two vectors (a quadratic form ``sum(x ⊙ (A x))`` is then
     ``xᵀ A x``); ``sum(x ⊙ x)`` → ``xᵀ x``."""
-    if not (isinstance(m, mx.Reduce) and m.kind == "sum"):
+    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM):
         return None
     x = m.x
     if isinstance(x, mx.Pow) and x.exp == 2 and _is_vector(x.shape):
@@ -323,7 +324,7 @@ def norm(m: mx.M) -> mx.M | None:
 
 def _squared(m: mx.M) -> mx.M | None:
     """``v`` (a vector or a matrix) when ``m`` is the sum of the squares of its entries."""
-    if isinstance(m, mx.Reduce) and m.kind == "sum" and len(_shape(m.x)) == 2:
+    if isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM and len(_shape(m.x)) == 2:
         x = m.x
         if isinstance(x, mx.Pow) and _exp(x) == 2:
             return x.x
@@ -343,7 +344,7 @@ def merge_powers(m: mx.M) -> mx.M | None:
     bases: dict[mx.M, object] = {}
     for f in m.factors:
         base, e = (f.x, f.exp) if isinstance(f, mx.Pow) else (f, sympy.S.One)
-        bases[base] = bases.get(base, 0) + e  # type: ignore[operator]
+        bases[base] = bases.get(base, 0) + e
     if len(bases) == len(m.factors):
         return None
     parts = [mx.power(b, e) for b, e in bases.items()]
@@ -354,7 +355,8 @@ def one_denominator(m: mx.M) -> mx.M | None:
     """``a/b/c`` → ``a/(b c)``: the reciprocals of a scalar product are one reciprocal."""
     if not (isinstance(m, mx.Hadamard) and m.is_scalar):
         return None
-    den = [mx.power(f.x, -_exp(f)) for f in m.factors if _negative_power(f)]
+    den = [mx.power(f.x, -_exp(f)) for f in m.factors
+           if isinstance(f, mx.Pow) and _negative_power(f)]
     if len(den) < 2:
         return None
     num = [f for f in m.factors if not _negative_power(f)]

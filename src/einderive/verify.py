@@ -19,9 +19,11 @@ compiled or run is that spec's failure, reported, and never stops the others.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import SpecError
+from .kinds import PseudoOp, Result
 from .record import Record, field
 from .spec import symmetric_inputs
 
@@ -40,6 +42,20 @@ class Codegen(Protocol):
     def formula(self, d: Any, expr: Any) -> str:
         """An index-form expression of ``d`` as the text view prints it."""
 
+if TYPE_CHECKING:  # numpy is imported where used: verify is off the path of derive
+    import numpy as np
+
+    from .derivation import Derivation, Gradient
+    from .graph import Graph
+    from .ops import FExpr
+
+Sizes = dict[str, int]  # dim name -> size
+Value = Any  # a NumPy array, or a float for a scalar
+Inputs = dict[str, Value]  # input name -> value
+Forward = Callable[..., float]  # the generated forward(**inputs) -> loss
+Printed = dict[str, dict[str, Value]]  # gradient name -> printed form -> its value
+Judged = tuple[float, float, bool]  # (max abs error, max rel error, within tolerance)
+
 DEFAULT_SIZES = (2, 3, 5, 7, 11, 13, 17, 19)
 STEP = 1e-6
 DEFAULT_TOL = 1e-6
@@ -51,21 +67,21 @@ MAX_ELEMENTS = 10**7  # values verify may allocate over the graph's tensors
 
 class Check(Record):
     name: str
-    shape: tuple
+    shape: tuple[int, ...]
     max_abs: float  # the worst over the forms checked
     max_rel: float
     ok: bool
-    index: str = "none"  # each form's result: 'pass', 'fail' or 'none' (not printed)
-    matrix: str = "none"
-    closed: str = "none"
+    index: Result = Result.NONE  # each form's check (NONE: that form is not printed)
+    matrix: Result = Result.NONE
+    closed: Result = Result.NONE
 
 
 class Report(Record):
     spec: str
-    sizes: dict
+    sizes: Sizes
     seed: int
     tol: float
-    checks: tuple = ()
+    checks: tuple[Check, ...] = ()
     error: str = ""  # set when the check could not run (e.g. a domain error)
     hint: str = ""
     bug: bool = False  # the generated code failed: a bug in einderive, not a wrong formula
@@ -79,19 +95,21 @@ FORMS = ("index", "matrix", "closed")  # the printed forms, each a column of the
 
 
 class _Module(Record):
-    forward: object
-    gradients: dict  # form -> gradients(**inputs) -> {name: array}, for 'index' and 'matrix'
-    closed: dict = field(default_factory=dict)  # name -> closed_<name>(**inputs)
+    forward: Forward
+    # form -> gradients(**inputs) -> {name: array}, for 'index' and 'matrix'
+    gradients: dict[str, Callable[..., dict[str, Value]]]
+    closed: dict[str, Callable[..., Value]] = field(default_factory=dict)  # closed_<name>
 
 
-def sizes_for(graph, override: dict | None = None) -> dict:
+def sizes_for(graph: Graph, override: Sizes | None = None) -> Sizes:
     """Dim sizes: ``override``, else the spec's, else distinct small primes."""
     override = override or {}
     unknown = [k for k in override if k not in {d for d, _ in graph.dims}]
     if unknown:
         raise SpecError(f"--dims names '{unknown[0]}', which is not a dim of this spec", None,
                         f"its dims are: {', '.join(d for d, _ in graph.dims) or 'none'}")
-    out, pool = {}, iter(DEFAULT_SIZES)
+    out: Sizes = {}
+    pool = iter(DEFAULT_SIZES)
     used = {v for v in override.values()} | {s for _, s in graph.dims if s}
     for d, size in graph.dims:
         if d in override:
@@ -107,37 +125,38 @@ def sizes_for(graph, override: dict | None = None) -> dict:
     return out
 
 
-def positive_inputs(graph) -> set:
+def positive_inputs(graph: Graph) -> set[str]:
     """Inputs drawn positive: declared so, or read directly by log, sqrt or a fractional power."""
     from .graph import constant_value
     from .ops import SCALARS
 
     out = {t.name for t in graph.inputs if t.positive}
 
-    def walk(e):
+    def walk(e: FExpr) -> None:
         exponent = constant_value(e.args[1]) if e.op == "**" else None
         fractional = exponent is not None and exponent.is_Rational and not exponent.is_Integer
         if e.op in SCALARS and SCALARS[e.op].domain == "positive" or fractional:
-            if e.args[0].op == "ref" and graph[e.args[0].param("name")].is_input:
+            if e.args[0].op == PseudoOp.REF and graph[e.args[0].param("name")].is_input:
                 out.add(e.args[0].param("name"))
         for a in e.args:
             if hasattr(a, "op"):
                 walk(a)
     for t in graph.nodes:
-        walk(t.expr)
+        if t.expr is not None:
+            walk(t.expr)
     return out
 
 
-def kinked_inputs(graph) -> set:
+def kinked_inputs(graph: Graph) -> set[str]:
     """Inputs read directly by a function whose derivative jumps at 0 (relu, abs, where(x > 0,
     ...), maximum(x, 0) ...: ``kink`` in the op table): drawn away from 0, so that neither the
     point nor a finite-difference step crosses the kink.  (A kink between two drawn tensors,
     ``maximum(a, b)`` at a = b, is met with probability zero.)"""
     from .ops import OPS, SCALARS
 
-    out: set = set()
+    out: set[str] = set()
 
-    def walk(e):
+    def walk(e: Any) -> None:
         kinked = e.op in SCALARS and SCALARS[e.op].kink or e.op in OPS and OPS[e.op].condition
         for a in e.args:
             if not hasattr(a, "op"):
@@ -150,7 +169,7 @@ def kinked_inputs(graph) -> set:
     return out
 
 
-def zero_divisor(d, sizes: dict) -> tuple[str, Any] | None:
+def zero_divisor(d: Derivation, sizes: Sizes) -> tuple[str, Any] | None:
     """(tensor, divisor) of the first definition that divides by an expression in the
     dims' sizes that is zero at ``sizes`` (``sum(X*X) / (D - B)`` at B = D), or None."""
     from sympy import Indexed, Pow, preorder_traversal
@@ -169,18 +188,18 @@ def zero_divisor(d, sizes: dict) -> tuple[str, Any] | None:
     return None
 
 
-def _other_sizes(sizes: dict) -> dict:
+def _other_sizes(sizes: Sizes) -> Sizes:
     """Distinct sizes for the dims: a difference of two dims is then not zero."""
     return {k: DEFAULT_SIZES[n % len(DEFAULT_SIZES)] for n, k in enumerate(sizes)}
 
 
-def draw_inputs(graph, sizes: dict, seed: int) -> dict:
+def draw_inputs(graph: Graph, sizes: Sizes, seed: int) -> Inputs:
     import numpy as np
 
     rng = np.random.default_rng(seed)
     positive = positive_inputs(graph)
     kinked = kinked_inputs(graph)
-    values = {}
+    values: Inputs = {}
     for t in graph.inputs:
         shape = tuple(1 if d == 1 else sizes[d] for d in t.shape)
         if t.name in positive:
@@ -197,18 +216,20 @@ def draw_inputs(graph, sizes: dict, seed: int) -> dict:
     return values
 
 
-def _load(d, sizes: dict | None, codegen: Codegen) -> _Module:
+def _load(d: Derivation, sizes: Sizes | None, codegen: Codegen) -> _Module:
     """Import the generated modules, written to a temporary folder, as a user would.
 
     Nothing from the spec reaches this code but checked identifiers and numbers."""
     import importlib.util
     import tempfile
     from pathlib import Path
+    from types import ModuleType
 
-    def load(folder: Path, name: str, code: str):
+    def load(folder: Path, name: str, code: str) -> ModuleType:
         path = folder / f"{name}.py"
         path.write_text(code, encoding="utf-8")
         spec = importlib.util.spec_from_file_location(f"einderive_generated_{name}", path)
+        assert spec is not None and spec.loader is not None  # a .py file always has both
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
@@ -224,7 +245,7 @@ def _load(d, sizes: dict | None, codegen: Codegen) -> _Module:
                    closed_fns)
 
 
-def verify(d, sizes: dict | None = None, seed: int = 0, tol: float = DEFAULT_TOL, *,
+def verify(d: Derivation, sizes: Sizes | None = None, seed: int = 0, tol: float = DEFAULT_TOL, *,
            codegen: Codegen) -> Report:
     """Compare each printed form of each gradient of ``d`` with central finite differences
     (``einderive.api.verify`` supplies the code generator)."""
@@ -235,12 +256,12 @@ def verify(d, sizes: dict | None = None, seed: int = 0, tol: float = DEFAULT_TOL
     except SpecError:
         raise
     except Exception as exc:  # noqa: BLE001 - the generated code failed: this spec's failure
-        return Report(d.name, sizes, seed, tol, (),
+        return Report(d.name, given, seed, tol, (),
                       f"the generated code failed: {type(exc).__name__}: {exc}",
                       "this is a bug in einderive; please report it with the spec", bug=True)
 
 
-def _refuse_too_large(graph, sizes: dict) -> None:
+def _refuse_too_large(graph: Graph, sizes: Sizes) -> None:
     """A usage error, before anything is allocated, when the tensors would not fit."""
     import math
 
@@ -252,7 +273,7 @@ def _refuse_too_large(graph, sizes: dict) -> None:
                         f"pass smaller sizes, e.g. --dims {dim}=8")
 
 
-def _verify(d, sizes: dict, seed: int, tol: float, codegen: Codegen) -> Report:
+def _verify(d: Derivation, sizes: Sizes, seed: int, tol: float, codegen: Codegen) -> Report:
     import numpy as np
 
     module = _load(d, sizes, codegen)
@@ -278,7 +299,9 @@ def _verify(d, sizes: dict, seed: int, tol: float, codegen: Codegen) -> Report:
     grads = {form: f(**inputs) for form, f in module.gradients.items()}
     printed = {g.name: _printed(g, grads, module, inputs) for g in d.gradients}
     rng = np.random.default_rng([seed, 1])  # directions: a stream apart from the inputs'
-    checks, joint, budget = {}, [], FD_BUDGET
+    checks: dict[str, Check] = {}
+    joint: list[str] = []
+    budget = FD_BUDGET
     for g in d.gradients:
         cost = _cost(inputs[g.name])
         if cost > budget:
@@ -294,7 +317,8 @@ def _verify(d, sizes: dict, seed: int, tol: float, codegen: Codegen) -> Report:
     return Report(d.name, sizes, seed, tol, tuple(checks[g.name] for g in d.gradients))
 
 
-def _printed(g, grads: dict, module: _Module, inputs: dict) -> dict:
+def _printed(g: Gradient, grads: dict[str, dict[str, Value]], module: _Module,
+             inputs: Inputs) -> dict[str, Value]:
     """Each printed form's value of the gradient ``g``: form -> array."""
     got = {"index": grads["index"][g.name]}
     if g.form is None or g.form.matrix is not None:  # a zero gradient prints as 0
@@ -304,7 +328,7 @@ def _printed(g, grads: dict, module: _Module, inputs: dict) -> dict:
     return got
 
 
-def _cost(x) -> int:
+def _cost(x: Value) -> int:
     """Forward evaluations of one input's own check."""
     import numpy as np
 
@@ -312,7 +336,8 @@ def _cost(x) -> int:
     return 2 * (n if n <= ELEMENTWISE_MAX else DIRECTIONS)
 
 
-def _check_along(forward, inputs: dict, names: list, printed: dict, tol: float, rng) -> dict:
+def _check_along(forward: Forward, inputs: Inputs, names: list[str], printed: Printed, tol: float,
+                 rng: np.random.Generator) -> dict[str, Check]:
     """Rows for ``names``, checked together along random directions: name -> Check.
 
     A random Gaussian direction v makes ⟨g - g*, v⟩ nonzero almost surely for a wrong
@@ -328,20 +353,21 @@ def _check_along(forward, inputs: dict, names: list, printed: dict, tol: float, 
     rows = {}
     for name in names:
         mine = {form: r for form, r in results.items() if form in printed[name]}
-        status = {form: "pass" if r[2] else "fail" for form, r in mine.items()}
+        status = {form: Result.PASS if r[2] else Result.FAIL for form, r in mine.items()}
         rows[name] = Check(name, _shape(inputs[name]), max(r[0] for r in mine.values()),
                            max(r[1] for r in mine.values()), all(r[2] for r in mine.values()),
                            **status)
     return rows
 
 
-def _shape(x) -> tuple:
+def _shape(x: Value) -> tuple[int, ...]:
     import numpy as np
 
-    return np.shape(x)
+    return tuple(np.shape(x))
 
 
-def _directional(forward, inputs: dict, names: list, printed: dict, tol: float, rng) -> dict:
+def _directional(forward: Forward, inputs: Inputs, names: list[str], printed: Printed,
+                 tol: float, rng: np.random.Generator) -> dict[str, Judged]:
     """Each form's (max abs error, max rel error, ok) over ``DIRECTIONS`` random directions.
 
     A form a gradient does not print (a zero's matrix form, a closed form not
@@ -349,7 +375,7 @@ def _directional(forward, inputs: dict, names: list, printed: dict, tol: float, 
     import numpy as np
 
     forms = sorted({f for n in names for f in printed[n]}, key=FORMS.index)
-    errs = {f: [] for f in forms}
+    errs: dict[str, list[tuple[float, float, float]]] = {f: [] for f in forms}
     for _ in range(DIRECTIONS):
         v = {n: rng.standard_normal(_shape(inputs[n])) for n in names}
         numeric = _derivative_along(forward, inputs, v)
@@ -359,7 +385,7 @@ def _directional(forward, inputs: dict, names: list, printed: dict, tol: float, 
     return {f: _judge(errs[f], tol) for f in forms}
 
 
-def _inner(g, v) -> float:
+def _inner(g: Value, v: Value) -> float:
     """⟨g, v⟩, or inf when g does not have v's shape."""
     import numpy as np
 
@@ -367,7 +393,7 @@ def _inner(g, v) -> float:
     return float(np.sum(g * v)) if g.shape == np.shape(v) else float("inf")
 
 
-def _derivative_along(forward, inputs: dict, v: dict) -> float:
+def _derivative_along(forward: Forward, inputs: Inputs, v: dict[str, Value]) -> float:
     """(f(x + t v) - f(x - t v)) / 2t, the step scaled as the element-wise one's."""
     import numpy as np
 
@@ -384,7 +410,7 @@ def _derivative_along(forward, inputs: dict, v: dict) -> float:
     return (values[0] - values[1]) / (2 * t)
 
 
-def _judge(errs: list, tol: float) -> tuple[float, float, bool]:
+def _judge(errs: list[tuple[float, float, float]], tol: float) -> Judged:
     """(max abs error, max rel error, ok) of (error, numeric, printed) triples."""
     import math
 
@@ -395,17 +421,17 @@ def _judge(errs: list, tol: float) -> tuple[float, float, bool]:
     return max_abs, max_rel, ok
 
 
-def _check(name: str, got: dict, numeric, tol: float) -> Check:
+def _check(name: str, got: dict[str, Value], numeric: Value, tol: float) -> Check:
     """One gradient's row: each printed form's result, the worst errors over them."""
     results = {form: _compare(value, numeric, tol) for form, value in got.items()}
     max_abs = max(r[0] for r in results.values())
     max_rel = max(r[1] for r in results.values())
     ok = all(r[2] for r in results.values())
-    status = {form: "pass" if r[2] else "fail" for form, r in results.items()}
+    status = {form: Result.PASS if r[2] else Result.FAIL for form, r in results.items()}
     return Check(name, numeric.shape, max_abs, max_rel, ok, **status)
 
 
-def _finite_difference(forward, inputs: dict, name: str):
+def _finite_difference(forward: Forward, inputs: Inputs, name: str) -> Value:
     import numpy as np
 
     x = np.array(inputs[name], dtype=float)
@@ -423,7 +449,7 @@ def _finite_difference(forward, inputs: dict, name: str):
     return out
 
 
-def _compare(got, want, tol: float) -> tuple[float, float, bool]:
+def _compare(got: Value, want: Value, tol: float) -> Judged:
     """(max abs error, max rel error, within tolerance)."""
     import numpy as np
 

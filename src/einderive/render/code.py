@@ -20,6 +20,7 @@ from .. import matrix as mx
 from ..ops import ARITHMETIC, AXIS_OPS, HELPER_NAMES, OPS, SUM, SCALARS, ElementwiseFunction, FExpr
 from ..record import Record
 from .. import pyexpr as P
+from ..shapes import broadcast_all as _broadcast, matmul as _matmul_shape  # one rule each
 from .backends import Backend
 
 RESERVED = {"np", "math", "torch", "forward", "gradients", "float", "dict", "shape",
@@ -276,25 +277,6 @@ def _exponent(f: mx.M) -> Any:
     """The power ``f`` is of its base (1 for anything not a power)."""
     exp: Any = f.exp if isinstance(f, mx.Pow) else 1
     return exp
-
-
-def _matmul_shape(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
-    if len(a) == 1 and len(b) == 1:
-        return ()
-    if len(b) == 1:
-        return a[:-1]
-    if len(a) == 1:
-        return b[:-2] + b[-1:]
-    return a[:-1] + b[-1:]
-
-
-def _broadcast(shapes: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-    n = max((len(s) for s in shapes), default=0)
-    out = []
-    for k in range(1, n + 1):
-        ds = [s[-k] for s in shapes if len(s) >= k and s[-k] != 1]
-        out.append(ds[0] if ds else 1)
-    return tuple(reversed(out))
 
 
 def _element(v: Value) -> Value:

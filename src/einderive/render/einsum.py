@@ -19,15 +19,11 @@ from typing import Any
 from sympy import (  # type: ignore[import-untyped]
     Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol)
 
-from .. import indexed
+from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
 from ..ops import AxisFunction, ElementwiseFunction
 from ..record import Record
 from .. import pyexpr as P
 from .code import CodegenError
-
-key_of: Callable[[Any], Any] = indexed.key_of  # a tensor's key in the index context
-_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
 
 class Arr(Record):
     """Code for an array whose axes stand for the distinct index symbols ``idx``."""

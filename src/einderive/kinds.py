@@ -1,0 +1,79 @@
+"""The closed sets of names the engine hands to renderers, one enum each.
+
+Each member is also its string (``TensorKind.ANON == "anon"``), prints as it, and
+serializes to JSON as it, so outputs are the same bytes as when these were bare strings;
+a misspelt kind is now an AttributeError where it is written, not a silent mismatch.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class Kind(str, Enum):
+    """A string enum whose members print and format as their value (as ``StrEnum`` does
+    on Python 3.11+; einderive runs on 3.10)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+
+class TensorKind(Kind):
+    """What a graph tensor is: given, computed by a line, or computed inside a line."""
+
+    INPUT = "input"
+    NODE = "node"
+    ANON = "anon"  # an intermediate inside a node's line
+
+
+class RefKind(Kind):
+    """What a matrix-form reference names."""
+
+    TENSOR = "tensor"  # an input or a node
+    ANON = "anon"  # an anonymous intermediate: prints as its own matrix form
+    ADJOINT = "adjoint"  # ∂L/∂x
+
+
+class ReduceKind(Kind):
+    ROWSUM = "rowsum"  # X 𝟏, a column
+    COLSUM = "colsum"  # Xᵀ 𝟏, a column
+    SUM = "sum"  # every element: a scalar
+
+
+class NoteKind(Kind):
+    TARGET_SUMS_TO_ONE = "target-sums-to-one"
+    EINSUM = "einsum"  # no matrix form for part of an adjoint
+    NO_MATRIX_FORM = "no-matrix-form"  # none at all: only the index form is printed
+
+
+class Status(Kind):
+    """A golden file's state after ``einderive check``."""
+
+    PASSED = "passed"
+    CHANGED = "changed"
+    MISSING = "missing"
+    WRITTEN = "written"
+    ERROR = "error"
+
+
+class Result(Kind):
+    """One printed form's numeric check in ``einderive verify``."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    NONE = "none"  # the form is not printed, so there is nothing to check
+
+
+class PseudoOp(Kind):
+    """Graph-expression heads that are no op of the table: leaves and literals."""
+
+    REF = "ref"  # a tensor by name
+    NUM = "num"  # a number literal
+    DIM = "dim"  # a dim's size
+    STR = "str"
+    BOOL = "bool"
+    NONE = "none"  # the literal None
+    TUPLE = "tuple"
