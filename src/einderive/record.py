@@ -41,6 +41,11 @@ class _Frozen(type):
         if "__slots__" in ns:  # Record itself, or the copy dataclass(slots=True) makes
             return cls
         caches = any(isinstance(v, cached_property) for v in ns.values())
+        # no slots where they buy nothing or break something: instances of a base already
+        # have a __dict__ (api.Derivation over a slots=False one), or the body calls a
+        # zero-argument super() (its __class__ cell would name the class dataclass replaces)
+        slots = slots and "__classcell__" not in ns and \
+            all(b.__dictoffset__ == 0 for b in bases)
         # a __repr__ of a plain mixin (derivation._Shown) is kept, as it would be were it
         # written in the class: dataclass() only leaves alone what the class body defines
         mixin_repr = any("__repr__" in vars(c) for c in cls.__mro__[1:]
