@@ -48,10 +48,15 @@ class _Frozen(type):
             all(b.__dictoffset__ == 0 for b in bases)
         # a __repr__ of a plain mixin (derivation._Shown) is kept, as it would be were it
         # written in the class: dataclass() only leaves alone what the class body defines
-        mixin_repr = any("__repr__" in vars(c) for c in cls.__mro__[1:]
-                         if not isinstance(c, _Frozen) and c is not object)
+        # and so is one a Record base wrote by hand (derivation.Derivation's, under
+        # api.Derivation): only a generated one is generated again for the subclass
+        mixin_repr = any("__repr__" in vars(c) and (not isinstance(c, _Frozen) or
+                                                    vars(c).get("_hand_repr", False))
+                         for c in cls.__mro__[1:] if c is not object)
         made: Any = dataclasses.dataclass(frozen=True, slots=slots and not caches,
                                           repr=not mixin_repr)(cls)
+        if "__repr__" in ns or mixin_repr:
+            type.__setattr__(made, "_hand_repr", True)
         return made  # type: ignore[no-any-return]  # dataclass() is typed for plain classes
 
     def __init__(cls, name: str, bases: tuple[type, ...], ns: dict[str, Any],
