@@ -35,11 +35,11 @@ class Derivation(engine.Derivation):
 
     def gradient(self, name: str) -> ShownGradient:
         g = super().gradient(name)
-        return ShownGradient(g.tensor, g.form, g.closed, self)
+        return ShownGradient(g.tensor, g.form, g.closed, derivation=self)
 
     def adjoint(self, name: str) -> ShownAdjoint:
         a = super().adjoint(name)
-        return ShownAdjoint(a.tensor, a.form, a.closed, a.terms, a.edges, self)
+        return ShownAdjoint(a.tensor, a.form, a.closed, a.terms, a.edges, derivation=self)
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         from .render.terminal import rich_derivation
@@ -103,14 +103,14 @@ class _Shows:
 class ShownAdjoint(_Shows, engine.Adjoint):
     """∂L/∂t that shows its formula (:meth:`Derivation.adjoint`)."""
 
-    derivation: engine.Derivation = field(default=None, compare=False)
+    derivation: engine.Derivation = field(kw_only=True, compare=False)
 
 
 class ShownGradient(_Shows, engine.Gradient):
     """grad(x) that shows its formula (:meth:`Derivation.gradient`), with its forms as
     strings."""
 
-    derivation: engine.Derivation = field(default=None, compare=False)
+    derivation: engine.Derivation = field(kw_only=True, compare=False)
 
     @property
     def index_form(self) -> str:
@@ -209,7 +209,7 @@ def torch_module(d: engine.Derivation) -> str:
     from .render.pymodule import torch_module as module
     every = tuple(t.name for t in d.graph.inputs)
     full = d if tuple(d.graph.wrt) == every else \
-        engine.derive(replace(d.graph, wrt=every), closed=False)  # type: ignore[arg-type]
+        engine.derive(replace(d.graph, wrt=every), closed=False)
     return module(d, full=full, source=_source(d))
 
 

@@ -6,9 +6,6 @@ each operand as a symbol, and comes back as candidates the simplifier weighs by 
 ``σ'(u) ⊙ ((1 − y) ⊘ (1 − p) − y ⊘ p)`` with σ'(u) = p ⊙ (1 − p) comes back as ``p − y``.
 """
 
-# The matrix-form nodes are Records with one shared, untyped __init__ (record.py).
-# mypy: disable-error-code="no-untyped-call"
-
 from __future__ import annotations
 
 from collections.abc import Iterable

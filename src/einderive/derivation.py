@@ -263,6 +263,7 @@ def _target_note(graph: Graph, adjoints: list[Adjoint], target: str,
             if _sums(node, target, kinds):
                 one = mx.ONE if node.shape == () else mx.Ones(node.shape)
                 reduced = _distribute_ones(mx.substitute(m, node, one))
+                assert isinstance(node, mx.Reduce)  # what _sums matched
                 return Note(NoteKind.TARGET_SUMS_TO_ONE, a.name, target, reduced, node.kind)
     return None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sympy import Symbol  # type: ignore[import-untyped]
+from sympy import Symbol
 
 from . import expr as X
 from . import shapes

@@ -526,12 +526,12 @@ class Norm(M):
     """``‖x‖``, the Euclidean norm of a vector, or ``‖X‖_F``, the Frobenius norm of a matrix."""
 
     x: M
-    shape: tuple = ()
-    src: object = _src()
+    shape: Shape = ()
+    src: Any = _src()
 
     @property
     def frobenius(self) -> bool:
-        return rows(self.x) != 1 and cols(self.x) != 1
+        return bool(rows(self.x) != 1 and cols(self.x) != 1)
 
-    def children(self):
+    def children(self) -> tuple[M, ...]:
         return (self.x,)

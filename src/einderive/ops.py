@@ -26,7 +26,7 @@ import re
 from fractions import Fraction
 from typing import Any, Callable
 
-import sympy  # type: ignore[import-untyped]
+import sympy
 from sympy import Function, Indexed, KroneckerDelta, S
 
 from . import shapes

@@ -13,7 +13,7 @@ SymPy's own array-to-matrix conversion is not used: it drops transposes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,8 +65,8 @@ class Recognition:
     einsum: bool = False
 
 
-def recognize(ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], expr: Expr, idx: Idx,
-              shape: Shape) -> Recognition:
+def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+              idx: Idx, shape: Shape) -> Recognition:
     """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``."""
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order)
@@ -80,7 +80,8 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], expr: Expr, i
 class _Reader:
     """One recognition: the target's index order, and what it has written out so far."""
 
-    def __init__(self, ctx: Ctx, namer: Namer, anon_forms: dict[str, mx.M], order: Idx):
+    def __init__(self, ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
+                 order: Idx):
         self.ctx = ctx
         self.graph = ctx.graph
         self.namer = namer

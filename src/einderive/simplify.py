@@ -9,10 +9,6 @@ same on every run.  Every rewrite is an identity of the matrix algebra (``verify
 printed-form tests evaluate the result), never a guess about the user's data.
 """
 
-# The matrix-form nodes are Records with one shared, untyped __init__ (record.py): calling
-# them is an untyped call to mypy, and SymPy ships no stubs.
-# mypy: disable-error-code="no-untyped-call"
-
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

@@ -32,11 +32,11 @@ class Codegen(Protocol):
     """The code and the text verify needs, from the code generator and the printers
     (``einderive.api.CODEGEN``; the engine does not import the renderers)."""
 
-    def module(self, d: Any, form: str, sizes: dict) -> str:
+    def module(self, d: Any, form: str, sizes: Sizes) -> str:
         """The NumPy module of ``d``'s ``forward`` and ``gradients`` from its 'matrix' or
         'index' forms."""
 
-    def closed_forms(self, d: Any, sizes: dict) -> str:
+    def closed_forms(self, d: Any, sizes: Sizes) -> str:
         """``closed_<x>`` functions of the closed forms ``--expand`` prints ('' if none)."""
 
     def formula(self, d: Any, expr: Any) -> str:
@@ -249,10 +249,10 @@ def verify(d: Derivation, sizes: Sizes | None = None, seed: int = 0, tol: float 
            codegen: Codegen) -> Report:
     """Compare each printed form of each gradient of ``d`` with central finite differences
     (``einderive.api.verify`` supplies the code generator)."""
-    sizes = sizes_for(d.graph, sizes)
-    _refuse_too_large(d.graph, sizes)
+    given = sizes_for(d.graph, sizes)
+    _refuse_too_large(d.graph, given)
     try:
-        return _verify(d, sizes, seed, tol, codegen)
+        return _verify(d, given, seed, tol, codegen)
     except SpecError:
         raise
     except Exception as exc:  # noqa: BLE001 - the generated code failed: this spec's failure

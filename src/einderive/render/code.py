@@ -14,7 +14,7 @@ import keyword
 
 from typing import Any
 
-from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol  # type: ignore[import-untyped]
+from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol
 
 from .. import matrix as mx
 from ..ops import ARITHMETIC, AXIS_OPS, HELPER_NAMES, OPS, SUM, SCALARS, ElementwiseFunction, FExpr
@@ -168,7 +168,9 @@ class Compiler:
         if mx.cols(m.a) == 1 and mx.rows(m.b) == 1:
             flat = [v.py if len(v.shape) <= 1 else self.b.ravel(v.py) for v in (a, b)]
             return Value(self.b.outer(*flat), (mx.rows(m.a), mx.cols(m.b)))
-        return Value(P.binop("@", a.py, b.py), _matmul_shape(a.shape, b.shape))
+        shape = _matmul_shape(a.shape, b.shape)
+        assert shape is not None  # the graph checked every product's shapes
+        return Value(P.binop("@", a.py, b.py), shape)
 
     def _elementwise(self, m: Any, parts: list[Any]) -> list[Value]:
         """Operands spelled so that NumPy broadcasts them as the printed form does."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sympy import (  # type: ignore[import-untyped]
+from sympy import (
     Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol)
 
 from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
@@ -150,10 +150,11 @@ class IndexCompiler:
 
     def _add(self, terms: list[Arr]) -> Arr:
         out = tuple(dict.fromkeys(i for t in terms for i in t.idx))
-        py = None
+        py: P.Py | None = None
         for t in terms:
             x = self._broadcastable(t, out)
             py = x if py is None else P.binop("+", py, x)
+        assert py is not None  # a sum has terms
         return Arr(py, out)
 
     def _broadcastable(self, t: Arr, out: tuple[Any, ...]) -> P.Py:

@@ -250,7 +250,7 @@ def _tikzpicture(d: Derivation) -> str:
         if a.grad_latex:
             lines.append(f"  \\draw[grad] {_path(r.backward)};")
     for a, r in zip(arrows, lay.routes):
-        if a.grad_latex:
+        if a.grad_latex and len(r.label) == 4:  # a labelled arrow's route has its box
             lines.append(f"  \\node[glabel] at ({_pt(r.label[0])},{_pt(r.label[1])}) "
                          f"{{${a.grad_latex}$}};")
     lines.append("\\end{tikzpicture}")

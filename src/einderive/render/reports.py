@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import IO, TYPE_CHECKING
 
 import click
+
+from ..kinds import Status
 from rich.table import Table
 from rich.text import Text
 
@@ -51,8 +53,8 @@ def check_report(result: CheckResult, out: IO[str] | None, update_command: str) 
                          bold=True))
     for path in result.pruned:
         echo(click.style(f"deleted: {path.as_posix()}", fg="yellow"))
-    parts = [f"{result.count('passed')} passed"]
-    for status in ("written", "changed", "missing"):
+    parts = [f"{result.count(Status.PASSED)} passed"]
+    for status in (Status.WRITTEN, Status.CHANGED, Status.MISSING):
         n = result.count(status)
         if n:
             parts.append(f"{n} {status}")
@@ -60,12 +62,12 @@ def check_report(result: CheckResult, out: IO[str] | None, update_command: str) 
         parts.append(f"{len(result.orphans)} orphaned")
     if result.pruned:
         parts.append(f"{len(result.pruned)} deleted")
-    if result.count("error"):
-        parts.append(f"{result.count('error')} unreadable")
+    if result.count(Status.ERROR):
+        parts.append(f"{result.count(Status.ERROR)} unreadable")
     summary = ", ".join(parts)
     code = result.exit_code
     echo(click.style(summary, fg="green" if code == 0 else "red", bold=True))
-    if result.count("changed") or result.count("missing"):
+    if result.count(Status.CHANGED) or result.count(Status.MISSING):
         echo(f"To accept the new derivations, run: {update_command}")
     elif result.orphans:
         echo(f"To delete orphaned goldens, run: {update_command} --prune")
