@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 import sympy
@@ -421,3 +422,42 @@ def test_check_holds_a_golden_cost_section(run, tmp_path, monkeypatch):
     spec.write_text(spec.read_text().replace("{M: 3, N: 4}", "{M: 5, N: 4}"), encoding="utf-8")
     result = run("check", "specs")
     assert result.exit_code == 1 and "| z | 2·M·N | 0 | 40 | W, x |" in result.output
+
+
+MODEL_SPECS = sorted((Path(__file__).parent / "models").glob("*.yaml")) + \
+    sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", MODEL_SPECS, ids=lambda p: p.stem)
+def test_every_model_is_costed_and_reads_every_argument(path):
+    """Every matrix-form node has its count (a norm from the simplifier too), and a function of
+    several tensors reads each of them (maximum(a, b) keeps b as well as a)."""
+    from einderive.api import cost_table, derive_file
+    d = derive_file(path)
+    t = cost_table(d)
+    assert t is not None
+    c = cost(d)
+    for f in c.forward:
+        tensor = d.graph[f.tensor]
+        refs = {a.param("name") for a in _walk(tensor.expr) if a.op == "ref"}
+        read = {r for r in refs if r in f.reads or d.graph[r].kind == "anon"}
+        assert read == refs, (f.tensor, refs - set(f.reads))
+    from einderive import matrix as mx
+    forms = {a.name: a.form.matrix for a in d.adjoints}
+    for f in c.backward:
+        m = forms.get(f.tensor)
+        if m is None or f.form != "matrix":
+            continue
+        # every tensor argument past the first of a function of several (σ' may be read
+        # through its where-formula, so the first argument is not checked)
+        refs = {r.name for n in mx.walk(m) if isinstance(n, mx.Fn)
+                for x in n.rest if isinstance(x, mx.M)
+                for r in mx.walk(x) if isinstance(r, mx.Ref) and r.kind in ("tensor", "anon")}
+        assert refs <= set(f.reads), (f.tensor, refs - set(f.reads))
+
+
+def _walk(e):
+    yield e
+    for a in getattr(e, "args", ()):
+        if hasattr(a, "op"):
+            yield from _walk(a)

@@ -249,7 +249,12 @@ class _MatrixWalk:
     def _Fn(self, m: mx.Fn) -> Flops:
         if SCALARS[m.name].expand is not None and m in self.wheres:
             return self.flops(self.wheres[m])  # the code computes the where's right side
-        return self.flops(m.x) + self._elementwise(1, m.shape)
+        # every tensor argument is computed and read (maximum(a, b) reads b too)
+        return self._each(m.children()) + self._elementwise(1, m.shape)
+
+    def _Norm(self, m: mx.Norm) -> Flops:
+        """``‖x‖`` as the code computes it: square and add each element, one square root."""
+        return self.flops(m.x) + self._elementwise(2, m.x.shape) + Flops(ZERO, 1)
 
     def _AxisFn(self, m: Any) -> Flops:  # mx.AxisFn
         read, written = AXIS_FLOPS[m.head]
