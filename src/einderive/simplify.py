@@ -442,7 +442,7 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
 
 def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
     """One bottom-up pass: children first, then each rule at this node while one helps."""
-    m = _rebuild(m, [_pass(c, rules) for c in m.children()])
+    m = rebuild(m, [_pass(c, rules) for c in m.children()])
     improved = True
     while improved:
         improved = False
@@ -454,7 +454,7 @@ def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
     return m
 
 
-def _rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
+def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
     """``m`` with new children, through the smart constructors when any changed."""
     if list(m.children()) == kids:
         return m
@@ -511,4 +511,4 @@ def simplify_form(m: mx.M | None, wheres: Sequence[Where],
     return out, used_wheres(out, wheres)
 
 
-__all__ = ["RULES", "cost", "simplify", "simplify_form", "used_wheres"]
+__all__ = ["RULES", "cost", "rebuild", "simplify", "simplify_form", "used_wheres"]
