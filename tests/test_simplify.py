@@ -440,3 +440,18 @@ def test_reuse_in_whole_specs(run, tmp_path):
     from pathlib import Path
     out = run("derive", Path(__file__).parents[1] / "specs" / "attention.yaml", "--expand").output
     assert "rowsum(G ⊙ O)" in out and "(P V)" not in out
+
+
+def test_a_squared_norm_compiles_to_the_sum_of_squares(run, tmp_path):
+    # ‖x‖² was compiled as np.sqrt(np.sum(x ** 2)) ** 2: a root taken only to be squared
+    spec = tmp_path / "cosine.yaml"
+    spec.write_text("name: cosine\ndims: {N: 3}\ninputs:\n  x: [N]\n  y: [N]\n"
+                    "forward:\n  - L = x @ y / sqrt(x @ x) / sqrt(y @ y)\nloss: L\nwrt: [x, y]\n")
+    assert "((xᵀ y)/‖x‖²)·x" in run("derive", spec).output
+    for fmt, lib in (("numpy", "np"), ("torch", "torch")):
+        code = run("derive", spec, "-f", fmt).output
+        assert f"x @ y / {lib}.sum(x ** 2) * x" in code, code
+        assert f"{lib}.sqrt({lib}.sum(x ** 2))" in code  # ‖x‖ itself is still a root
+        assert ")) ** 2" not in code
+    r = run("verify", spec)
+    assert r.exit_code == 0, r.output
