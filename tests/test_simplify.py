@@ -455,3 +455,18 @@ def test_a_squared_norm_compiles_to_the_sum_of_squares(run, tmp_path):
         assert ")) ** 2" not in code
     r = run("verify", spec)
     assert r.exit_code == 0, r.output
+
+
+def test_expand_a_node_where_the_simplifier_then_factors():
+    # u = B x; L = xᵀ u: ∂L/∂x = Bᵀ x + u is (B + Bᵀ) x, as L = x @ B @ x prints
+    from einderive.reuse import expand, reusable
+    u = ref("u", "N", 1)
+    named = reusable([(u, mx.matmul(A, x))])
+    before = mx.add(mx.matmul(mx.transpose(A), x), u)
+    after = expand(before, named, S.simplify)
+    assert text(after) == "(A + Aᵀ) x"
+    vals = values_for(before, A, x)
+    vals["u"] = vals["A"] @ vals["x"]
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-12)
+    # written out, u would only be longer: kept
+    assert text(expand(mx.add(mx.matmul(B, u), y), named, S.simplify)) == "B u + y"

@@ -22,8 +22,8 @@ from .kinds import NoteKind, RefKind
 from .recognize import Recognition, Where, math_shape, positions, recognize
 from .record import Record, field
 from .reverse import Edge, IndexDerivation, derive_index
-from .reuse import Named, reusable, reuse
-from .simplify import simplify_form, used_wheres
+from .reuse import Named, expand, reusable, reuse
+from .simplify import simplify, simplify_form, used_wheres
 from .spec import Spec, symmetric_inputs
 
 
@@ -202,10 +202,11 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
 
 def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], graph: Graph,
           named: Named = ()) -> Form:
-    m, wheres = simplify_form(r.matrix, r.wheres, symmetric_inputs(graph.spec))
-    if m is not None and named:
-        m = reuse(m, named)
-        wheres = used_wheres(m, wheres)
+    symmetric = symmetric_inputs(graph.spec)
+    m, wheres = simplify_form(r.matrix, r.wheres, symmetric)
+    if m is not None and named:  # an adjoint: written in the forward nodes where shorter
+        m = reuse(expand(m, named, lambda x: simplify(x, r.wheres, symmetric)), named)
+        wheres = used_wheres(m, r.wheres)
     return Form(expr, idx, m, wheres, positions(m) if m is not None else {}, r.einsum)
 
 

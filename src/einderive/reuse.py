@@ -12,9 +12,10 @@ with one form the one defined first wins; the result is the same on every run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from . import matrix as mx
+from .simplify import cost
 from .simplify import rebuild as _rebuild  # one rebuilder for the simplifier and this pass
 
 Named = tuple[tuple[mx.M, mx.Ref], ...]  # (a node's matrix form, the node), in graph order
@@ -35,6 +36,29 @@ def _leaf(m: mx.M) -> bool:
     if isinstance(m, mx.Transpose):
         return _leaf(m.x)
     return isinstance(m, (mx.Ref, mx.Const, mx.Ones, mx.Eye))
+
+
+def expand(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -> mx.M:
+    """``m`` with named nodes written out where the simplifier then makes it smaller: with
+    ``u = B x; L = xᵀ u``, ∂L/∂x = Bᵀ x + u is (B + Bᵀ) x, what ``L = x @ B @ x`` on one line
+    prints.  Splitting a line into named nodes should not change a gradient's form.
+
+    Smaller is the simplifier's cost, then fewer distinct names (a tie: Bᵀ x + u and
+    (B + Bᵀ) x cost the same, and the second reads in the inputs alone).  Writing a node out
+    costs more than its name, so only a form the simplifier factors or cancels is kept."""
+    forms = {ref: form for form, ref in named}
+    best = m
+    for ref in dict.fromkeys(n for n in mx.walk(m) if isinstance(n, mx.Ref) and n in forms):
+        if ref not in set(mx.walk(best)):
+            continue  # gone with a node written out before it
+        out = simplify(mx.substitute(best, ref, forms[ref]))
+        if _size(out) < _size(best):
+            best = out
+    return best
+
+
+def _size(m: mx.M) -> tuple[int, int]:
+    return cost(m), len({n.name for n in mx.walk(m) if isinstance(n, mx.Ref)})
 
 
 def reuse(m: mx.M, named: Named) -> mx.M:
@@ -147,4 +171,4 @@ def _product(xs: Sequence[mx.M]) -> mx.M:
     return out
 
 
-__all__ = ["Named", "reusable", "reuse"]
+__all__ = ["Named", "expand", "reusable", "reuse"]
