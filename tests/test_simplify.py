@@ -470,3 +470,14 @@ def test_expand_a_node_where_the_simplifier_then_factors():
     np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-12)
     # written out, u would only be longer: kept
     assert text(expand(mx.add(mx.matmul(B, u), y), named, S.simplify)) == "B u + y"
+
+
+def test_an_einsum_of_zero_is_zero():
+    # a contribution that cancels once a node is written out: einsum('ijk,jk->ijk', 𝟏, 0)
+    e = mx.Einsum("ijk,jk->ijk", (mx.Ones(("B", "M", "N")), mx.Const(sympy.S.Zero)),
+                  ("B", "M", "N"))
+    assert S.zero_operand(e) == mx.Const(sympy.S.Zero)
+    assert S.zero_operand(mx.Einsum("ijk,jk->ijk", (mx.Ones(("B", "M", "N")), B),
+                                    ("B", "M", "N"))) is None
+    three = ref("T", "B", "M", "N")
+    assert text(S.simplify(mx.add(e, three))) == "T"

@@ -217,7 +217,10 @@ def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
     matrix: mx.M | None = None
     ms = tuple(f.matrix for f in forms if f.matrix is not None)
     if len(ms) == len(forms):
-        matrix = mx.Add(ms, mx.broadcast_shape([m.shape for m in ms]))
+        # a contribution can be zero (the mean's, in a sum of squares centred by it)
+        kept = tuple(m for m in ms if not mx.is_zero(m)) or ms[:1]
+        matrix = mx.Add(kept, mx.broadcast_shape([m.shape for m in kept])) \
+            if len(kept) > 1 else kept[0]
     wheres = tuple(dict.fromkeys(w for f in forms for w in f.wheres))
     return Form(index, a.idx, matrix, wheres, positions(matrix) if matrix is not None else {},
                 any(f.einsum for f in forms))
