@@ -371,3 +371,113 @@ def test_gru_pre_activations_read_the_natural_way(run):
     assert "ᵀ)ᵀ" not in text_out
     for fmt in ("numpy", "torch"):
         assert ".T.T" not in run("derive", spec, "-f", fmt).output
+
+
+# -- reuse of forward nodes (issue 12) ---------------------------------------------------------------
+
+def _reused(m: mx.M, nodes: list[tuple[str, mx.M]]) -> mx.M:
+    """``m`` with the nodes reused, checked by value: each node evaluates to its form."""
+    from einderive.reuse import reusable, reuse
+    named = reusable([(ref(name, *form.shape), form) for name, form in nodes])
+    out = reuse(m, named)
+    vals = values_for(m, *[form for _, form in nodes])
+    for name, form in nodes:
+        vals[name] = ev(form, vals)
+    np.testing.assert_allclose(ev(out, vals), ev(m, vals), rtol=1e-12)
+    return out
+
+
+def test_reuse_a_whole_subexpression():
+    # the Rayleigh quotient f = (xᵀ A x)/(xᵀ x): its gradient holds f's form
+    xx = mx.matmul(mx.transpose(x), x)
+    f = mx.scalar_product([mx.matmul(mx.matmul(mx.transpose(x), A), x), mx.power(xx, -1)])
+    grad = mx.add(mx.matmul(A, x), mx.neg(mx.scale(mx.Const(sympy.Integer(2)), mx.scale(f, x))))
+    assert text(_reused(grad, [("f", f)])) == "A x − 2 f·x"
+
+
+def test_reuse_a_run_of_a_product():
+    # h = A x inside B A x, however the product is bracketed
+    h = mx.matmul(A, x)
+    assert text(_reused(mx.matmul(B, h), [("h", h)])) == "B h"
+    assert text(_reused(mx.matmul(mx.matmul(B, A), x), [("h", h)])) == "B h"
+    assert text(_reused(mx.matmul(mx.matmul(mx.transpose(x), A), x), [("h", h)])) == "xᵀ h"
+
+
+def test_reuse_some_factors_of_an_elementwise_product():
+    p = mx.hadamard(a, b)
+    assert text(_reused(mx.hadamard(a, x, b), [("p", p)])) == "p ⊙ x"
+    assert text(_reused(mx.add(a, b, x), [("s", mx.add(a, b))])) == "s + x"
+    assert text(_reused(mx.hadamard(a, x), [("p", p)])) == "a ⊙ x"  # b is not there
+
+
+def test_reuse_the_largest_match_and_the_first_defined():
+    h = mx.matmul(A, x)
+    g = mx.matmul(A, h)
+    m = mx.add(mx.matmul(mx.matmul(A, A), x), h)
+    assert text(_reused(m, [("h", h), ("g", g)])) == "g + h"
+    assert text(_reused(m, [("g", g), ("h", h)])) == "g + h"
+    assert text(_reused(h, [("h", h), ("k", h)])) == "h"  # two nodes with one form: the first
+
+
+def test_no_reuse_of_a_leaf_or_a_form_of_another_shape():
+    from einderive.reuse import reusable
+    assert reusable([(ref("h", "N", 1), x), (ref("g", "N", "N"), mx.transpose(A))]) == ()
+    assert reusable([(ref("h", "N", "M"), mx.matmul(A, x))]) == ()
+    assert text(_reused(mx.matmul(B, x), [])) == "B x"
+
+
+def test_reuse_in_whole_specs(run, tmp_path):
+    # the loss of the Rayleigh quotient, read by the generated code and proved by verify
+    spec = tmp_path / "rayleigh.yaml"
+    spec.write_text("name: rayleigh\ndims: {N: 3}\ninputs:\n  x: [N]\n  A: [N, N]\n"
+                    "forward:\n  - f = x @ A @ x / (x @ x)\nloss: f\nwrt: [x, A]\n")
+    assert "grad(x) = (1/(xᵀ x))·((A + Aᵀ) x − 2 f·x)" in run("derive", spec).output
+    code = run("derive", spec, "-f", "numpy").output
+    assert "d_x = 1 / (x @ x) * ((A + A.T) @ x - 2 * (f * x))" in code
+    r = run("verify", spec)
+    assert r.exit_code == 0, r.output
+    # attention's closed form reads the output O = P V, not its definition
+    from pathlib import Path
+    out = run("derive", Path(__file__).parents[1] / "specs" / "attention.yaml", "--expand").output
+    assert "rowsum(G ⊙ O)" in out and "(P V)" not in out
+
+
+def test_a_squared_norm_compiles_to_the_sum_of_squares(run, tmp_path):
+    # ‖x‖² was compiled as np.sqrt(np.sum(x ** 2)) ** 2: a root taken only to be squared
+    spec = tmp_path / "cosine.yaml"
+    spec.write_text("name: cosine\ndims: {N: 3}\ninputs:\n  x: [N]\n  y: [N]\n"
+                    "forward:\n  - L = x @ y / sqrt(x @ x) / sqrt(y @ y)\nloss: L\nwrt: [x, y]\n")
+    assert "((xᵀ y)/‖x‖²)·x" in run("derive", spec).output
+    for fmt, lib in (("numpy", "np"), ("torch", "torch")):
+        code = run("derive", spec, "-f", fmt).output
+        assert f"x @ y / {lib}.sum(x ** 2) * x" in code, code
+        assert f"{lib}.sqrt({lib}.sum(x ** 2))" in code  # ‖x‖ itself is still a root
+        assert ")) ** 2" not in code
+    r = run("verify", spec)
+    assert r.exit_code == 0, r.output
+
+
+def test_expand_a_node_where_the_simplifier_then_factors():
+    # u = B x; L = xᵀ u: ∂L/∂x = Bᵀ x + u is (B + Bᵀ) x, as L = x @ B @ x prints
+    from einderive.reuse import expand, reusable
+    u = ref("u", "N", 1)
+    named = reusable([(u, mx.matmul(A, x))])
+    before = mx.add(mx.matmul(mx.transpose(A), x), u)
+    after = expand(before, named, S.simplify)
+    assert text(after) == "(A + Aᵀ) x"
+    vals = values_for(before, A, x)
+    vals["u"] = vals["A"] @ vals["x"]
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-12)
+    # written out, u would only be longer: kept
+    assert text(expand(mx.add(mx.matmul(B, u), y), named, S.simplify)) == "B u + y"
+
+
+def test_an_einsum_of_zero_is_zero():
+    # a contribution that cancels once a node is written out: einsum('ijk,jk->ijk', 𝟏, 0)
+    e = mx.Einsum("ijk,jk->ijk", (mx.Ones(("B", "M", "N")), mx.Const(sympy.S.Zero)),
+                  ("B", "M", "N"))
+    assert S.zero_operand(e) == mx.Const(sympy.S.Zero)
+    assert S.zero_operand(mx.Einsum("ijk,jk->ijk", (mx.Ones(("B", "M", "N")), B),
+                                    ("B", "M", "N"))) is None
+    three = ref("T", "B", "M", "N")
+    assert text(S.simplify(mx.add(e, three))) == "T"

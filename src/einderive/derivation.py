@@ -18,11 +18,12 @@ from sympy import Add as SAdd
 from . import matrix as mx
 from .graph import Graph, Tensor
 from .graph import build as build_graph
-from .kinds import NoteKind
+from .kinds import NoteKind, RefKind
 from .recognize import Recognition, Where, math_shape, positions, recognize
 from .record import Record, field
 from .reverse import Edge, IndexDerivation, derive_index
-from .simplify import simplify_form
+from .reuse import Named, expand, reusable, reuse
+from .simplify import simplify, simplify_form, used_wheres
 from .spec import Spec, symmetric_inputs
 
 
@@ -160,14 +161,20 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                 m = mx.Scale(m, mx.Ones(shape), shape)
             anon[t.name] = m
 
+    named: Named = ()  # the forward nodes, once their forms are known (never in their own)
+
     def form(expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
-        return _form(recognize(ctx, idx.namer, anon, expr, tidx, shape), expr, tidx, graph)
+        return _form(recognize(ctx, idx.namer, anon, expr, tidx, shape), expr, tidx, graph,
+                     named)
 
     def defined(t: Tensor) -> Form:
         expr, tidx = idx.definitions[t.name]
         return form(expr, tidx, t.shape)
 
     forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
+    # the backward pass reads every forward node: each may stand for its form in an adjoint
+    named = reusable([(mx.Ref(t.name, RefKind.TENSOR, math_shape(t.shape)), f.matrix)
+                      for t, f in forward])
     shown = [n for n in idx.order
              if graph[n].kind == "node" or (graph[n].is_input and n in graph.wrt)]
     edges_of: dict[str, list[Edge]] = {}
@@ -193,8 +200,13 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                       anon, anon_forms)
 
 
-def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], graph: Graph) -> Form:
-    m, wheres = simplify_form(r.matrix, r.wheres, symmetric_inputs(graph.spec))
+def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], graph: Graph,
+          named: Named = ()) -> Form:
+    symmetric = symmetric_inputs(graph.spec)
+    m, wheres = simplify_form(r.matrix, r.wheres, symmetric)
+    if m is not None and named:  # an adjoint: written in the forward nodes where shorter
+        m = reuse(expand(m, named, lambda x: simplify(x, r.wheres, symmetric)), named)
+        wheres = used_wheres(m, r.wheres)
     return Form(expr, idx, m, wheres, positions(m) if m is not None else {}, r.einsum)
 
 
@@ -205,7 +217,10 @@ def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
     matrix: mx.M | None = None
     ms = tuple(f.matrix for f in forms if f.matrix is not None)
     if len(ms) == len(forms):
-        matrix = mx.Add(ms, mx.broadcast_shape([m.shape for m in ms]))
+        # a contribution can be zero (the mean's, in a sum of squares centred by it)
+        kept = tuple(m for m in ms if not mx.is_zero(m)) or ms[:1]
+        matrix = mx.Add(kept, mx.broadcast_shape([m.shape for m in kept])) \
+            if len(kept) > 1 else kept[0]
     wheres = tuple(dict.fromkeys(w for f in forms for w in f.wheres))
     return Form(index, a.idx, matrix, wheres, positions(matrix) if matrix is not None else {},
                 any(f.einsum for f in forms))

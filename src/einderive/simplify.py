@@ -221,6 +221,14 @@ def _constant_and_body(t: mx.M) -> tuple[Any, mx.M]:
     return sympy.S.One, t
 
 
+def zero_operand(m: mx.M) -> mx.M | None:
+    """``einsum('ijk,jk->ijk', 𝟏, 0)`` → ``0``: an einsum is linear in each operand (a form
+    written out in the forward nodes can cancel to zero inside one)."""
+    if isinstance(m, mx.Einsum) and any(mx.is_zero(x) for x in m.operands):
+        return mx.Const(sympy.S.Zero)
+    return None
+
+
 # -- rules: transposes --------------------------------------------------------------------------
 
 
@@ -419,7 +427,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward,
-    collect_terms, factor_operand, common_scalar,
+    collect_terms, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_as_product,
     inner_product, norm, square_of_root, merge_powers, one_denominator,
     sigmoid_of_exp, softplus,
@@ -442,7 +450,7 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
 
 def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
     """One bottom-up pass: children first, then each rule at this node while one helps."""
-    m = _rebuild(m, [_pass(c, rules) for c in m.children()])
+    m = rebuild(m, [_pass(c, rules) for c in m.children()])
     improved = True
     while improved:
         improved = False
@@ -454,7 +462,7 @@ def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
     return m
 
 
-def _rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
+def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
     """``m`` with new children, through the smart constructors when any changed."""
     if list(m.children()) == kids:
         return m
@@ -511,4 +519,4 @@ def simplify_form(m: mx.M | None, wheres: Sequence[Where],
     return out, used_wheres(out, wheres)
 
 
-__all__ = ["RULES", "cost", "simplify", "simplify_form", "used_wheres"]
+__all__ = ["RULES", "cost", "rebuild", "simplify", "simplify_form", "used_wheres"]

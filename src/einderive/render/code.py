@@ -218,12 +218,19 @@ class Compiler:
         return Value(py, _broadcast([v.shape for v in values]))
 
     def _m_Pow(self, m: mx.Pow) -> Value:
-        v = self._m(m.x)
-        if m.exp == S.Half:
-            return Value(self.b.sqrt(v.py), v.shape)
-        if m.exp == -1:
-            return Value(P.binop("/", P.num(1), v.py), v.shape)
         e: Any = m.exp
+        if isinstance(m.x, mx.Norm) and e.is_Integer and e % 2 == 0:
+            # ‖a‖² is the sum of squares: no square root taken only to be squared again
+            return self._power(self._squares(m.x), e / 2)
+        return self._power(self._m(m.x), e)
+
+    def _power(self, v: Value, e: Any) -> Value:
+        if e == 1:
+            return v
+        if e == S.Half:
+            return Value(self.b.sqrt(v.py), v.shape)
+        if e == -1:
+            return Value(P.binop("/", P.num(1), v.py), v.shape)
         exp = P.num(int(e)) if e.is_Integer else P.binop("/", P.num(int(e.p)), P.num(int(e.q)))
         return Value(P.binop("**", v.py, exp), v.shape)
 
@@ -257,8 +264,12 @@ class Compiler:
         return Value(self.b.reduce(SUM, v.py, (axis,), False, 2), (v.shape[1 - axis],))
 
     def _m_Norm(self, m: mx.Norm) -> Value:
+        return self._power(self._squares(m), S.Half)
+
+    def _squares(self, m: mx.Norm) -> Value:
+        """The sum of the squares of the entries: ‖a‖²."""
         v = self._m(m.x)
-        return Value(self.b.sqrt(self.b.reduce(SUM, P.binop("**", v.py, P.num(2)))), ())
+        return Value(self.b.reduce(SUM, P.binop("**", v.py, P.num(2))), ())
 
     def _m_Diag(self, m: mx.Diag) -> Value:
         v = self._m(m.x)

@@ -1,0 +1,174 @@
+"""Forward nodes reused in the backward forms: a subexpression equal to a named node prints
+as the node's name.
+
+A node written inline (the Rayleigh quotient's ``f = x @ A @ x / (x @ x)``) comes back in
+its own gradient as its definition, ``((xᵀ A x)/(xᵀ x))``; the textbook writes ``f``.  The
+backward pass reads every forward node, so any named node may stand for its matrix form
+there.  Matching is structural on the simplified (canonical) forms, so it is exact: a
+subexpression is replaced only when it *is* the node's form, never when it merely equals it
+numerically.  The search runs from the root down, so the largest match wins; of two nodes
+with one form the one defined first wins; the result is the same on every run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from . import matrix as mx
+from .simplify import cost
+from .simplify import rebuild as _rebuild  # one rebuilder for the simplifier and this pass
+
+Named = tuple[tuple[mx.M, mx.Ref], ...]  # (a node's matrix form, the node), in graph order
+
+
+def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
+    """The nodes worth naming where their form appears: a form that is more than a name
+    (``h = x`` or ``g = Wᵀ`` would only rename a leaf) and has the node's own shape."""
+    out: dict[mx.M, mx.Ref] = {}
+    for ref, m in forms:
+        if m is None or m.shape != ref.shape or _leaf(m):
+            continue
+        out.setdefault(m, ref)  # two nodes with one form: the first defined
+    return tuple(out.items())
+
+
+def _leaf(m: mx.M) -> bool:
+    if isinstance(m, mx.Transpose):
+        return _leaf(m.x)
+    return isinstance(m, (mx.Ref, mx.Const, mx.Ones, mx.Eye))
+
+
+def expand(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -> mx.M:
+    """``m`` with named nodes written out where the simplifier then makes it smaller: with
+    ``u = B x; L = xᵀ u``, ∂L/∂x = Bᵀ x + u is (B + Bᵀ) x, what ``L = x @ B @ x`` on one line
+    prints.  Splitting a line into named nodes should not change a gradient's form.
+
+    Smaller is the simplifier's cost, then fewer distinct names (a tie: Bᵀ x + u and
+    (B + Bᵀ) x cost the same, and the second reads in the inputs alone).  Writing a node out
+    costs more than its name, so only a form the simplifier factors or cancels is kept."""
+    forms = {ref: form for form, ref in named}
+    best = m
+    for ref in dict.fromkeys(n for n in mx.walk(m) if isinstance(n, mx.Ref) and n in forms):
+        if ref not in set(mx.walk(best)):
+            continue  # gone with a node written out before it
+        out = simplify(mx.substitute(best, ref, forms[ref]))
+        if _size(out) < _size(best):
+            best = out
+    return best
+
+
+def _size(m: mx.M) -> tuple[int, int]:
+    return cost(m), len({n.name for n in mx.walk(m) if isinstance(n, mx.Ref)})
+
+
+def reuse(m: mx.M, named: Named) -> mx.M:
+    """``m`` with each subexpression that is a named node's form replaced by the node."""
+    if not named:
+        return m
+    whole = dict(named)
+    return _reuse(m, whole, _parts(named))
+
+
+Parts = dict[type, list[tuple[tuple[mx.M, ...], mx.Ref]]]
+
+
+def _parts(named: Named) -> Parts:
+    """The nodes whose form is a product or a sum, by its operands, largest first: such a
+    form also matches a run of a longer chain (``B A x`` holds ``A x``) or some of the
+    factors or terms of a longer elementwise product or sum."""
+    parts: Parts = {}
+    for m, ref in named:
+        if isinstance(m, (mx.MatMul, mx.Hadamard, mx.Add)):
+            parts.setdefault(type(m), []).append((_operands(m), ref))
+    for rows in parts.values():
+        rows.sort(key=lambda r: -len(r[0]))  # stable: graph order among equal lengths
+    return parts
+
+
+def _chain(m: mx.M) -> tuple[mx.M, ...]:
+    """The operands of a product ``a b c`` left to right, however it is bracketed."""
+    if isinstance(m, mx.MatMul):
+        return _chain(m.a) + _chain(m.b)
+    return (m,)
+
+
+def _operands(m: mx.M) -> tuple[mx.M, ...]:
+    if isinstance(m, mx.MatMul):
+        return _chain(m)
+    if isinstance(m, mx.Hadamard):
+        return m.factors
+    if isinstance(m, mx.Add):
+        return m.terms
+    return (m,)
+
+
+def _reuse(m: mx.M, whole: dict[mx.M, mx.Ref], parts: Parts) -> mx.M:
+    """``m`` reused, keeping the SymPy source it was read from: the index form is printed
+    in the order the matrix form shows its parts."""
+    return mx.with_src(_reuse_here(m, whole, parts), m.src)
+
+
+def _reuse_here(m: mx.M, whole: dict[mx.M, mx.Ref], parts: Parts) -> mx.M:
+    hit = whole.get(m)
+    if hit is not None:
+        return hit
+    if isinstance(m, mx.MatMul):
+        return _reuse_chain(m, whole, parts)
+    if isinstance(m, (mx.Hadamard, mx.Add)):
+        found = _reuse_some(m, parts)
+        if found is not None:
+            return _reuse(found, whole, parts)
+    return _rebuild(m, [_reuse(c, whole, parts) for c in m.children()])
+
+
+def _reuse_chain(m: mx.MatMul, whole: dict[mx.M, mx.Ref], parts: Parts) -> mx.M:
+    """A product ``a b c d``: the longest run that is a node's form, then the rest."""
+    chain = _chain(m)
+    for run, ref in parts.get(mx.MatMul, []):
+        n = len(run)
+        for i in range(len(chain) - n + 1):
+            if chain[i:i + n] == run:
+                left = [_reuse(_product(chain[:i]), whole, parts)] if i else []
+                right = [_reuse(_product(chain[i + n:]), whole, parts)] \
+                    if i + n < len(chain) else []
+                return _product([*left, ref, *right])
+    return _product([_reuse(f, whole, parts) for f in chain])
+
+
+def _reuse_some(m: mx.Hadamard | mx.Add, parts: Parts) -> mx.M | None:
+    """``a ⊙ b ⊙ c`` with ``h = a ⊙ c`` as ``h ⊙ b``; ``a + b + c`` with ``s = a + b`` as
+    ``s + c``: the operands of a node's form, all present, give way to the node."""
+    own = _operands(m)
+    for run, ref in parts.get(type(m), []):
+        if len(run) < len(own) and all(own.count(x) >= run.count(x) for x in run):
+            return _join(m, _replaced(own, run, ref))
+    return None
+
+
+def _replaced(own: tuple[mx.M, ...], run: tuple[mx.M, ...], ref: mx.Ref) -> list[mx.M]:
+    """``own`` without the operands of ``run`` (each once), ``ref`` where the first was."""
+    left, out = list(run), list[mx.M]()
+    for x in own:
+        if x in left:
+            if len(left) == len(run):
+                out.append(ref)
+            left.remove(x)
+        else:
+            out.append(x)
+    return out
+
+
+def _join(m: mx.Hadamard | mx.Add, xs: list[mx.M]) -> mx.M:
+    if isinstance(m, mx.Add):
+        return mx.add(*xs)
+    return mx.scalar_product(xs) if m.is_scalar else mx.hadamard(*xs)
+
+
+def _product(xs: Sequence[mx.M]) -> mx.M:
+    out = xs[0]
+    for x in xs[1:]:
+        out = mx.matmul(out, x)
+    return out
+
+
+__all__ = ["Named", "expand", "reusable", "reuse"]
