@@ -9,6 +9,7 @@ from a tag.  Nothing here knows SymPy; expressions stay text until
 from __future__ import annotations
 
 import keyword
+from typing import Any
 import os
 import unicodedata
 from pathlib import Path
@@ -35,6 +36,7 @@ class InputDecl(Record):
     positive: bool
     loc: Loc
     shape_loc: Loc
+    spd: bool = False  # symmetric positive definite: verify draws it so, well conditioned
 
 
 class Assignment(Record):
@@ -346,14 +348,14 @@ def _parse_inputs(doc, path: str, value_loc, dims) -> tuple[InputDecl, ...]:
             raise SpecError(f"'{name}' names both a dim and an input", kloc,
                             "give the tensor another name")
         seen.add(name)
-        positive = False
+        positive = spd = False
         if isinstance(value, CommentedMap):
             for k in value:
-                if k not in ("shape", "positive"):
+                if k not in ("shape", "positive", "spd"):
                     kl, _ = _map_locs(value, k, path, vloc)
                     raise SpecError(f"unknown key {k!r} in input '{name}'", kl,
-                                    did_you_mean(str(k), ("shape", "positive"))
-                                    or "an input takes 'shape' and 'positive'")
+                                    did_you_mean(str(k), ("shape", "positive", "spd"))
+                                    or "an input takes 'shape', 'positive' and 'spd'")
             if "shape" not in value:
                 raise SpecError(f"input '{name}' has no 'shape'", vloc,
                                 f"e.g. {name}: {{shape: [N], positive: true}}")
@@ -364,11 +366,31 @@ def _parse_inputs(doc, path: str, value_loc, dims) -> tuple[InputDecl, ...]:
                 raise SpecError(f"'positive' of input '{name}' must be true or false", ploc)
             positive = pos
             shape = _parse_shape(value["shape"], sloc, path, dims, name)
+            spd = _spd_flag(value, name, shape, path, vloc)
             vloc = sloc
         else:
             shape = _parse_shape(value, vloc, path, dims, name)
-        out.append(InputDecl(name, shape, positive, kloc, vloc))
+        out.append(InputDecl(name, shape, positive, kloc, vloc, spd))
     return tuple(out)
+
+
+def _spd_flag(value: Any, name: str, shape: tuple[Any, ...], path: str, vloc: Loc) -> bool:
+    """``spd: true``: only for a square matrix (two equal dims)."""
+    if "spd" not in value:
+        return False
+    _, floc = _map_locs(value, "spd", path, vloc)
+    flag = value["spd"]
+    if not isinstance(flag, bool):
+        raise SpecError(f"'spd' of input '{name}' must be true or false", floc)
+    if flag and (len(shape) != 2 or shape[0] != shape[1] or shape[0] == 1):
+        raise SpecError(f"'spd' of input '{name}' needs a square matrix, but its shape has "
+                        f"{len(shape)} ax{'is' if len(shape) == 1 else 'es'}"
+                        if len(shape) != 2 else
+                        f"'spd' of input '{name}' needs a square matrix, not "
+                        f"{shape[0]}×{shape[1]}", floc,
+                        f"a symmetric positive definite input is e.g. "
+                        f"{name}: {{shape: [N, N], spd: true}}")
+    return flag
 
 
 def _parse_forward(doc, path: str, value_loc, lines: list[str]) -> tuple[Assignment, ...]:

@@ -19,6 +19,8 @@ compiled or run is that spec's failure, reported, and never stops the others.
 
 from __future__ import annotations
 
+from typing import Any
+
 from .errors import SpecError
 from .record import Record, field
 
@@ -157,16 +159,51 @@ def _other_sizes(sizes: dict) -> dict:
     return {k: DEFAULT_SIZES[n % len(DEFAULT_SIZES)] for n, k in enumerate(sizes)}
 
 
+def square_inputs(graph: Any) -> set[str]:
+    """Inputs a matrix function inverts (inv, det, logdet, solve's A: ``square`` in the op
+    table), read directly: drawn well conditioned with a positive determinant."""
+    from .ops import OPS
+
+    out: set[str] = set()
+
+    def walk(e: Any) -> None:
+        args = [a for a in e.args if hasattr(a, "op")]
+        if e.op in OPS and OPS[e.op].square and args and args[0].op == "ref" and \
+                graph[args[0].param("name")].is_input:
+            out.add(args[0].param("name"))
+        for a in args:
+            walk(a)
+    for t in graph.nodes:
+        walk(t.expr)
+    return out
+
+
+def _square_draw(rng: Any, shape: tuple[int, ...], spd: bool) -> Any:
+    """A well-conditioned N×N matrix: I + G/(2‖G‖₂) (eigenvalues within 1/2 of 1, so its
+    determinant is positive and its condition number at most 3), or for an spd input
+    I + G Gᵀ/N (symmetric, eigenvalues at least 1)."""
+    import numpy as np
+
+    n = shape[0]
+    g = rng.standard_normal(size=shape)
+    if spd:
+        return np.eye(n) + g @ g.T / n
+    return np.eye(n) + 0.5 * g / np.linalg.norm(g, 2)
+
+
 def draw_inputs(graph, sizes: dict, seed: int) -> dict:
     import numpy as np
 
     rng = np.random.default_rng(seed)
     positive = positive_inputs(graph)
     kinked = kinked_inputs(graph)
+    square = square_inputs(graph)
     values = {}
     for t in graph.inputs:
         shape = tuple(1 if d == 1 else sizes[d] for d in t.shape)
-        if t.name in positive:
+        if t.spd or t.name in square and len(shape) == 2 and shape[0] == shape[1]:
+            values[t.name] = _square_draw(rng, shape, t.spd)
+        elif t.name in positive:
             values[t.name] = rng.uniform(0.5, 1.5, size=shape)
         else:
             values[t.name] = rng.standard_normal(size=shape)

@@ -16,7 +16,7 @@ from sympy import Add, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S, 
 from sympy.printing.printer import Printer
 
 from .. import matrix as mx
-from ..ops import SCALARS, AxisFunction, ElementwiseFunction
+from ..ops import AXIS_OPS, SCALARS, AxisFunction, ElementwiseFunction
 from .readable import Rewriter
 
 PREC_ADD, PREC_MUL, PREC_POW, PREC_ATOM = 10, 20, 30, 40
@@ -234,7 +234,10 @@ class Notation(Printer):
             arg = self._print(matrix if matrix is not None else definition)
         else:
             arg = self.tensor(name, "")
-        return self.axis_function(e.head, arg, e.axis, names_axis(e.axis, tensor.shape),
+        if AXIS_OPS[e.head].text:  # A⁻¹: an anonymous argument is bracketed
+            return self.matrix_function(AXIS_OPS[e.head], self.paren(arg) if name in self.anon
+                                        else arg, False, self.index_list(e.indices))
+        return self.axis_function(e.head, arg, e.axis, names_axis(e.axis, tensor.shape, e.head),
                                   self.index_list(e.indices))
 
     def function(self, spec, args: list, composite: bool) -> str:
@@ -283,6 +286,8 @@ class Notation(Printer):
     def _print_Transpose(self, m: mx.Transpose):
         if isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
             return self.adjoint(m.x.name, "", transposed=True)
+        if isinstance(m.x, mx.AxisFn) and AXIS_OPS[m.x.head].text_t:
+            return self._print_AxisFn(m.x, transposed=True)  # A⁻ᵀ
         inner = self._print(m.x)
         return self.transposed(inner if self.mprec(m.x) >= PREC_ATOM else self.paren(inner))
 
@@ -334,12 +339,21 @@ class Notation(Printer):
         return self.function(SCALARS[m.name], [self._print(a) for a in m.args],
                              self.mprec(m.x) < PREC_ATOM)
 
-    def _print_AxisFn(self, m: mx.AxisFn):
+    def _print_AxisFn(self, m: mx.AxisFn, transposed: bool = False):
+        if AXIS_OPS[m.head].text:
+            arg = self._print(m.x)
+            shown = m.x.display if isinstance(m.x, mx.Ref) else m.x
+            return self.matrix_function(AXIS_OPS[m.head], arg if shown is None or atomic(shown)
+                                        else self.paren(arg), transposed, "")
         return self.axis_function(m.head, self._print(m.x), m.axis,
-                                  names_axis(m.axis, m.arg_shape), "")
+                                  names_axis(m.axis, m.arg_shape, m.head), "")
 
     def _print_Reduce(self, m: mx.Reduce):
         return self.operator(m.kind, self._print(m.x))
+
+    def _print_Norm(self, m: mx.Norm):
+        # a matrix's is the Frobenius norm; a vector's (a row or a column) the 2-norm
+        return self.norm(self._print(m.x), len(m.x.shape) == 2 and 1 not in m.x.shape)
 
     def _print_Diag(self, m: mx.Diag):
         return self.operator("diag", self._print(m.x))
@@ -492,9 +506,14 @@ def _matrix_precedence(m: mx.M) -> int:
     return PREC_ATOM
 
 
-def names_axis(axis: int, shape: tuple) -> bool:
+def names_axis(axis: int, shape: tuple, head: str = "") -> bool:
     """Whether ``softmax(S)`` must say its axis: any but the last, and the last too when it is
-    a literal 1 (an M×1 ``S`` reads as the column vector, whose softmax runs over M)."""
+    a literal 1 (an M×1 ``S`` reads as the column vector, whose softmax runs over M).  A
+    function whose axis defaults to every axis (``max``) says it unless ``S`` has one axis."""
+    if head and not AXIS_OPS[head].has_axis:
+        return False
+    if head and not AXIS_OPS[head].last_by_default:
+        return len(shape) > 1
     return axis != len(shape) - 1 or shape[-1] == 1
 
 

@@ -159,6 +159,14 @@ class Unicode(Notation):
     def operator(self, name: str, arg: str) -> str:
         return f"{name}({arg})"
 
+    def norm(self, arg: str, frobenius: bool) -> str:
+        return f"‖{arg}‖_F" if frobenius else f"‖{arg}‖"
+
+    def matrix_function(self, op, arg: str, transposed: bool, idx: str) -> str:
+        """``A⁻¹`` (an axis op with a template), ``(A⁻¹)_ij`` with indices."""
+        s = (op.text_t if transposed else op.text).format(arg)
+        return f"({s})_{idx}" if idx else s
+
     def einsum(self, subscripts: str, operands: list) -> str:
         return f"einsum('{subscripts}', {', '.join(operands)})"
 
@@ -320,6 +328,13 @@ class Latex(Notation):
 
     def operator(self, name: str, arg: str) -> str:
         return f"\\operatorname{{{name}}}{self.paren(arg)}"
+
+    def norm(self, arg: str, frobenius: bool) -> str:
+        return f"\\left\\lVert {arg} \\right\\rVert" + ("_F" if frobenius else "")
+
+    def matrix_function(self, op, arg: str, transposed: bool, idx: str) -> str:
+        s = (op.latex_t if transposed else op.latex).format(arg)
+        return f"{self.paren(s)}_{{{idx}}}" if idx else s
 
     def einsum(self, subscripts: str, operands: list) -> str:
         lhs, out = subscripts.split("->")
