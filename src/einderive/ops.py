@@ -228,6 +228,7 @@ scalar("square", "square", r"\operatorname{square}", _call("np.square"), _call("
 # permutation of axes, the ∘½ power), named here once
 SUM, EINSUM, TRANSPOSE, POW_HALF = "sum", "einsum", "transpose", "sqrt"
 SOLVE = "linalg.solve"  # A⁻¹ B, in both libraries, without forming A⁻¹
+DIAG = "diag"  # the diagonal matrix of a vector: also the matrix form of v ⊙ 𝐈
 
 # -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------
 
@@ -1047,8 +1048,8 @@ def _diagonal(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     return FExpr("diagonal", (a,), (), a.shape[:1])
 
 
-@op("diag", comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx[:1]) * KroneckerDelta(*idx),
-    code=lambda e, c, b: b.diag(c[0]), signature="diag(v)",
+@op(DIAG, comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx[:1]) * KroneckerDelta(*idx),
+    code=lambda e, c, b: b.diag(c[0]), signature=f"{DIAG}(v)",
     doc="the diagonal matrix with v on its diagonal; adjoint diagonal(∂L/∂D)")
 def _diag(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args

@@ -8,7 +8,7 @@ in the two classes below and nowhere else.
 
 from __future__ import annotations
 
-from ..ops import AXIS_OPS, EINSUM, POW_HALF, SCALARS, SOLVE, TRANSPOSE
+from ..ops import AXIS_OPS, DIAG, EINSUM, POW_HALF, SCALARS, SOLVE, TRANSPOSE
 from .. import pyexpr as P
 
 
@@ -57,7 +57,7 @@ class Backend:
         return P.call(self.f("eye"), n)
 
     def diag(self, x: P.Py) -> P.Py:
-        return P.call(self.f("diag"), x)
+        return P.call(self.f(DIAG), x)
 
     def einsum(self, subscripts: str, operands: list[P.Py]) -> P.Py:
         return P.call(self.f(EINSUM), P.Str(subscripts), *operands)

@@ -16,7 +16,7 @@ from sympy import Add, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S, 
 from sympy.printing.printer import Printer
 
 from .. import matrix as mx
-from ..ops import AXIS_OPS, SCALARS, AxisFunction, ElementwiseFunction
+from ..ops import AXIS_OPS, DIAG, SCALARS, AxisFunction, ElementwiseFunction
 from .readable import Rewriter
 
 PREC_ADD, PREC_MUL, PREC_POW, PREC_ATOM = 10, 20, 30, 40
@@ -356,7 +356,7 @@ class Notation(Printer):
         return self.norm(self._print(m.x), len(m.x.shape) == 2 and 1 not in m.x.shape)
 
     def _print_Diag(self, m: mx.Diag):
-        return self.operator("diag", self._print(m.x))
+        return self.operator(DIAG, self._print(m.x))
 
     def _print_Einsum(self, m: mx.Einsum):
         return self.einsum(m.subscripts, [self._print(x) for x in m.operands])
