@@ -47,7 +47,7 @@ _TOKEN = re.compile(r"""
   | (?P<name>{W}{C}*'?(?:,{C}+)?)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
-  | (?P<op>[-+−⊙⊘·/()\[\],>ᵀ√𝟏𝟙=\]])
+  | (?P<op>[-+−⊙⊘·/()\[\],<>≤≥|ᵀ√𝟏𝟙=\]])
 """.replace("{W}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ_])[^\W\d])")
      .replace("{C}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ])[\w′])"), re.VERBOSE)
 
@@ -93,12 +93,15 @@ def tokenize(text: str) -> list[Tok]:
 
 FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "silu", "Φ", "φ",
              "softmax", "logsumexp", "log_softmax", "rowsum", "colsum", "sum", "diag", "einsum",
-             "grad"}
+             "grad", "sign", "sin", "cos", "log1p", "expm1", "erf", "erf'", "square", "maximum",
+             "minimum", "clip", "leaky_relu", "elu", "where"}
+COMPARISONS = (">", "<", "≥", "≤")
 
 
 class Parser:
     def __init__(self, toks: list[Tok], text: str):
         self.toks, self.pos, self.text = toks, 0, text
+        self.bars = 0  # depth inside |…|, where a '|' closes
 
     def peek(self, k=0):
         i = self.pos + k
@@ -134,13 +137,14 @@ class Parser:
             return ("neg", self.signed())
         return self.product()
 
-    STOP = {"+", "−", "-", ")", "]", ",", ">", "="}
+    STOP = {"+", "−", "-", ")", "]", ",", ">", "<", "≥", "≤", "="}
 
     def product(self):
         items = [("", self.power())]  # (operator, operand); '' is juxtaposition
         while True:
             t = self.peek()
-            if t is None or (t.kind == "op" and t.text in self.STOP):
+            if t is None or (t.kind == "op" and t.text in self.STOP) or \
+                    (t.kind == "op" and t.text == "|" and self.bars):
                 break
             if t.kind == "op" and t.text in ("⊙", "⊘", "·", "/"):
                 self.take()
@@ -231,17 +235,43 @@ class Parser:
             if t.text == "𝟏":
                 self.take()
                 return ("ones",)
-            if t.text == "𝟙":
+            if t.text == "|":  # |x|, the absolute value
+                self.take()
+                self.bars += 1
+                e = self.expr()
+                self.take("|")
+                self.bars -= 1
+                return ("fn", "abs", e)
+            if t.text == "𝟙":  # 𝟙[a > b], 𝟙[a ≤ b ≤ c]: 1 where the comparisons hold
                 self.take()
                 self.take("[")
-                a = self.expr()
-                self.take(">")
-                b = self.expr()
+                args, ops = self.comparison()
                 self.take("]")
-                return ("step", a, b)
+                if ops == [">"]:
+                    return ("step", *args)
+                return ("fnn", "𝟙" + "".join(ops), args)
         raise ReaderError(f"unexpected {t.text!r} in {self.text!r}")
 
+    def comparison(self):
+        """``a > b`` or a chain ``a ≤ b ≤ c``: (operands, operators)."""
+        args, ops = [self.expr()], []
+        while self.at(*COMPARISONS):
+            ops.append(self.take().text)
+            args.append(self.expr())
+        if not ops:
+            raise ReaderError(f"expected a comparison at {self._where()} in {self.text!r}")
+        return args, ops
+
     def call(self, fn):
+        if fn == "where":  # where(c > d, a, b)
+            self.take("(")
+            (c, d), ops = self.comparison()
+            self.take(",")
+            a = self.expr()
+            self.take(",")
+            b = self.expr()
+            self.take(")")
+            return ("fnn", "where" + ops[0], [c, d, a, b])
         self.take("(")
         args, kwargs = [], {}
         while True:
@@ -268,6 +298,10 @@ class Parser:
             if len(args) != 1 or kwargs:
                 raise ReaderError(f"{fn} takes one argument in {self.text!r}")
             return ("fn", fn, args[0])
+        if fn in SCALAR_FUNCTIONS and len(args) == 1 and not kwargs:
+            return ("fn", fn, args[0])
+        if fn in ELEMENTWISE:
+            return ("fnn", fn, args)
         return ("call", fn, args, kwargs)
 
 
@@ -329,6 +363,34 @@ SCALAR_FUNCTIONS = {
 }
 SCALAR_FUNCTIONS["gelu"] = lambda x: x * SCALAR_FUNCTIONS["Φ"](x)
 SCALAR_FUNCTIONS["silu"] = lambda x: x * _sigmoid(x)
+SCALAR_FUNCTIONS.update({
+    "abs": np.abs, "sign": np.sign, "sin": np.sin, "cos": np.cos, "log1p": np.log1p,
+    "expm1": np.expm1, "erf": _erf, "square": np.square,
+    "erf'": lambda x: 2.0 / math.sqrt(math.pi) * np.exp(-np.asarray(x) ** 2),
+})
+
+_COMPARE = {">": np.greater, "<": np.less, "≥": np.greater_equal, "≤": np.less_equal}
+
+
+def _iverson(ops):
+    def f(*xs):
+        out = np.ones(np.broadcast_shapes(*[np.shape(x) for x in xs]))
+        for op, a, b in zip(ops, xs, xs[1:]):
+            out = out * _COMPARE[op](a, b)
+        return out
+    return f
+
+
+# elementwise functions of several arguments (numbers among them), broadcast together
+ELEMENTWISE = {
+    "maximum": np.maximum, "minimum": np.minimum, "clip": np.clip,
+    "leaky_relu": lambda x, a: np.where(x > 0, x, a * x),
+    "elu": lambda x, a: np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0))),
+    **{"where" + op: (lambda f: lambda c, d, a, b: np.where(f(c, d), a, b))(f)
+       for op, f in _COMPARE.items()},
+    **{"𝟙" + op: _iverson([op]) for op in _COMPARE},
+    **{"𝟙" + a + b: _iverson([a, b]) for a in _COMPARE for b in _COMPARE},
+}
 
 
 def _softmax(x, axis):
@@ -604,6 +666,13 @@ class MatrixEval:
         if kind == "fn":
             x = self.ev(t[2])
             return MV(SCALAR_FUNCTIONS[t[1]](x.v), x.ones)
+        if kind == "fnn":  # broadcast every argument against the others, then apply
+            xs = [self.ev(a) for a in t[2]]
+            zero = xs[0]
+            for x in xs[1:]:
+                zero = self.elementwise(zero, x, lambda p, q: 0 * p + 0 * q)
+            vals = [self.elementwise(zero, x, lambda p, q: 0 * p + q) for x in xs]
+            return MV(ELEMENTWISE[t[1]](*[v.v for v in vals]), any(v.ones for v in vals))
         if kind == "step":
             a, b = self.ev(t[1]), self.ev(t[2])
             return MV((_bcast(a.v, b.v, np.subtract) > 0).astype(float), a.ones or b.ones)
@@ -924,6 +993,13 @@ class IndexEval:
         if kind == "fn":
             x = self.ev(t[2])
             return IV(SCALAR_FUNCTIONS[t[1]](x.v), x.labels, x.count)
+        if kind == "fnn":
+            xs = [self.ev(a) for a in t[2]]
+            zero = xs[0]
+            for x in xs[1:]:
+                zero = self.combine(zero, x, lambda p, q: 0 * p + 0 * q, add_counts=False)
+            vals = [self.combine(zero, x, lambda p, q: 0 * p + q, add_counts=False) for x in xs]
+            return IV(ELEMENTWISE[t[1]](*[v.v for v in vals]), vals[0].labels, vals[0].count)
         if kind == "step":
             x = self.combine(self.ev(t[1]), self.ev(t[2]), np.subtract, add_counts=False)
             return IV((x.v > 0).astype(float), x.labels, x.count)

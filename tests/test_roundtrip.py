@@ -42,7 +42,7 @@ SUPERS = dict(zip("⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ", "0123456789-/"))
 # -- the reader ------------------------------------------------------------------------------------
 
 TOKEN = re.compile(r"""
-    (?P<num>\d+(\.\d+)?(e[−-]?\d+)?)
+    (?P<num>[0-9]+(\.[0-9]+)?(e[−-]?[0-9]+)?)  # ASCII digits: 𝟙 is a Unicode digit
   | (?P<sigma>Σ_[a-z]′*)
   | (?P<adj>∂[A-Za-z]\w*/∂)
   | (?P<delta>δ_[a-z′]+)
@@ -50,11 +50,14 @@ TOKEN = re.compile(r"""
   | (?P<sub>_[a-z′]+)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
-  | (?P<op>σ'|[−+/⊙⊘·()ᵀ√σ,=\[\]>𝟙])
+  | (?P<op>σ'|[−+/⊙⊘·()ᵀ√σ,=\[\]<>≤≥|𝟙])
   | (?P<space>\s+)
 """, re.X)
 FUNCTION_NAMES = {"exp", "tanh", "log", "sum", "relu", "gelu", "silu", "softplus", "Φ", "φ",
-                  "softmax", "logsumexp", "rowsum", "colsum", "mean", "diag"}
+                  "softmax", "logsumexp", "rowsum", "colsum", "mean", "diag", "sign", "sin",
+                  "cos", "log1p", "expm1", "erf", "square", "maximum", "minimum", "clip",
+                  "leaky_relu", "elu"}
+COMPARISONS = ("<", ">", "≤", "≥")
 
 
 def tokens(text: str) -> list:
@@ -81,6 +84,7 @@ class Reader:
         self.toks = tokens(text)
         self.known = sorted(known, key=len, reverse=True)  # tensor and dim names
         self.n = 0
+        self.bars = 0  # depth inside |…|, where a '|' closes
 
     def peek(self):
         return self.toks[self.n] if self.n < len(self.toks) else (None, None)
@@ -111,6 +115,8 @@ class Reader:
 
     def starts_atom(self) -> bool:
         kind, value = self.peek()
+        if value == "|":  # opens |x|, or closes one
+            return not self.bars
         return kind in ("num", "name", "sigma", "adj", "delta") or value in ("(", "√", "σ",
                                                                           "σ'", "𝟙")
 
@@ -181,21 +187,37 @@ class Reader:
             return ("fn", "√", self.atom())
         if value in ("σ", "σ'") or (kind == "name" and value in FUNCTION_NAMES):
             self.take("(")
-            e = self.sum()
-            if self.peek()[1] == ",":  # softmax(S, axis=0)
+            args = [self.sum()]
+            while self.peek()[1] == ",":
                 self.take(",")
-                assert self.take()[1] == "axis"
-                self.take("=")
-                self.take()
+                if self.toks[self.n + 1][1] == "=":  # softmax(S, axis=0)
+                    self.take()
+                    self.take("=")
+                    self.take()
+                else:  # maximum(a, b), leaky_relu(Z, 1/10)
+                    args.append(self.sum())
             self.take(")")
-            return ("fn", value, e)
-        if value == "𝟙":
+            return ("fn", value, args[0]) if len(args) == 1 else \
+                ("fnn", value, [(1, a) for a in args])
+        if kind == "name" and value == "where":  # where(c > d, a, b)
+            self.take("(")
+            args = self.comparison()
+            for _ in range(2):
+                self.take(",")
+                args.append(self.sum())
+            self.take(")")
+            return ("fnn", "where", [(1, a) for a in args])
+        if value == "𝟙":  # 𝟙[a > b], 𝟙[lo ≤ z ≤ hi]
             self.take("[")
-            e = self.sum()
-            self.take(">")
-            self.take()
+            args = self.comparison()
             self.take("]")
-            return ("fn", "𝟙", e)
+            return ("fnn", "𝟙", [(1, a) for a in args])
+        if value == "|":
+            self.bars += 1
+            e = self.sum()
+            self.take("|")
+            self.bars -= 1
+            return ("fn", "abs", e)
         if kind == "delta":
             return ("ref", "δ", tuple(_letters(value[2:])))
         if kind == "adj":
@@ -208,6 +230,14 @@ class Reader:
         assert kind == "name", value
         name, idx = self.name(value)
         return ("ref", name, idx)
+
+    def comparison(self) -> list:
+        args = [self.sum()]
+        assert self.peek()[1] in COMPARISONS, f"expected a comparison, got {self.peek()}"
+        while self.peek()[1] in COMPARISONS:
+            self.take()
+            args.append(self.sum())
+        return args
 
     def atom_after_paren(self):
         self.take("(")

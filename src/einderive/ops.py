@@ -266,10 +266,22 @@ scalar("between", "𝟙[{1} ≤ {0} ≤ {2}]", r"\mathbf{{1}}\left[{1} \leq {0} 
        lambda x, lo, hi: P.binop("*", _torch_indicator(">=")(x, lo),
                                  _torch_indicator("<=")(x, hi)),
        lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True)
+# clip is minimum(maximum(x, lo), hi), also where lo > hi (then hi everywhere): lo passes the
+# gradient where x < lo < hi, hi where hi < maximum(x, lo) (PyTorch's clamp does the same)
+scalar("clip_by_lo", "𝟙[{0} < {1} < {2}]", r"\mathbf{{1}}\left[{0} < {1} < {2}\right]",
+       lambda x, lo, hi: P.binop("*", _np_indicator("<")(x, lo), _np_indicator("<")(lo, hi)),
+       lambda x, lo, hi: P.binop("*", _torch_indicator("<")(x, lo),
+                                 _torch_indicator("<")(lo, hi)),
+       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True)
+scalar("clip_by_hi", "𝟙[{2} < maximum({0}, {1})]",
+       r"\mathbf{{1}}\left[{2} < \operatorname{{maximum}}\left({0}, {1}\right)\right]",
+       lambda x, lo, hi: _np_indicator(">")(P.call("np.maximum", x, lo), hi),
+       lambda x, lo, hi: _torch_indicator(">")(P.call("torch.maximum", x, lo), hi),
+       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True)
 scalar("clip", "clip", r"\operatorname{clip}", _call("np.clip"), _call("torch.clamp"),
-       lambda args, out: (F("between")(*args), F("lt")(*args[:2]),
-                          F("gt")(args[0], args[2])), arity=3, kink=True,
-       aliases=("clamp",), doc="x limited to [lo, hi] (broadcasting)")
+       lambda args, out: (F("between")(*args), F("clip_by_lo")(*args), F("clip_by_hi")(*args)),
+       arity=3, kink=True, aliases=("clamp",),
+       doc="minimum(maximum(x, lo), hi): x limited to [lo, hi] (broadcasting)")
 _ALPHA = Fraction(1, 100)
 scalar("leaky_relu", "leaky_relu", r"\operatorname{leaky\_relu}",
        lambda x, alpha: P.call("np.where", P.Compare(">", x, P.num(0)), x,
