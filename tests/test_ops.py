@@ -358,3 +358,46 @@ def test_bad_uses_of_the_reductions_are_spec_errors(line, message):
     with pytest.raises(SpecError) as info:
         derive_text(spec([line, "L = sum(z)"]))
     assert message in info.value.format()
+
+
+def test_code_multiplies_by_an_inverse_with_a_solve(tmp_path):
+    """solve(A, B) and every product by A⁻¹ or A⁻ᵀ in the gradients: linalg.solve, never inv."""
+    from einderive.api import render
+    d = derive_text(spec(["z = solve(Q, v)", "Z = solve(S, A)", "L = sum(z * z) + sum(Z * Z)"]))
+    for fmt in ("numpy", "torch"):
+        code = render(d, fmt)
+        assert "linalg.solve(Q.T" in code or "linalg.solve(Q.mT" in code, fmt
+        assert "linalg.inv" not in code, fmt
+    from test_models import check_generated_gradients
+    check_generated_gradients(d, tmp_path)
+
+
+def test_max_routes_the_whole_upstream_to_each_tied_entry(tmp_path):
+    """The stated tie convention (README): 𝟙[x = max], so at a tie each tied entry gets the
+    whole upstream (torch.amax would split it); verify's continuous draws never tie."""
+    import numpy as np
+    from test_models import load_generated
+    from einderive.verify import draw_inputs, sizes_for
+    d = derive_text(spec(["z = max(X, axis=1)", "L = sum(z * w)"]))
+    mod = load_generated(d, tmp_path)
+    X = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 0.0, -1.0, 0.5], [0.0, 0.0, 0.0, 0.0]])
+    w = np.array([1.0, 2.0, 3.0])
+    inputs = {t.name: np.zeros([3 if s == "B" else 4 if s == "N" else 5 if s == "M" else 2
+                                for s in t.shape]) for t in d.graph.inputs}
+    inputs.update(X=X, w=w)
+    got = mod.gradients(**inputs)["X"]
+    assert np.array_equal(got, np.array([[0, 1, 1, 0], [2, 0, 0, 0], [3, 3, 3, 3]], float))
+    drawn = draw_inputs(d.graph, sizes_for(d.graph), 0)["X"]
+    assert all(len(set(row)) == len(row) for row in drawn.tolist())
+
+
+def test_verify_draws_inverted_inputs_well_conditioned():
+    import numpy as np
+    from einderive.verify import draw_inputs, sizes_for
+    d = derive_text(spec(["L = logdet(Q) + logdet(S) + det(P @ P.T)"]))
+    for seed in range(20):
+        values = draw_inputs(d.graph, sizes_for(d.graph), seed)
+        q, s = values["Q"], values["S"]
+        assert np.linalg.det(q) > 0 and np.linalg.cond(q) <= 3 + 1e-9
+        assert np.allclose(s, s.T) and np.linalg.eigvalsh(s).min() >= 1 - 1e-9
+        assert values["P"].min() >= 0.5  # declared positive; not a square input
