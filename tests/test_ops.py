@@ -132,6 +132,8 @@ MATRIX_FUNCTIONS = {
     "solve vector": ["z = solve(Q, v)", "L = sum(z * z)"],
     "solve matrix": ["Z = solve(S, A)", "L = sum(Z * (Q @ A))"],
     "solve and logdet": ["e = v - A @ u", "L = logdet(S) + sum(e * solve(S, e))"],
+    "trace of an inverse": ["L = trace(inv(Q)) + sum(inv(inv(Q)) * Q)"],
+    "trace of a softmax": ["L = trace(softmax(Q, axis=0)) * s"],
 }
 NEW_OPS.update(MATRIX_FUNCTIONS)
 CASES.update(NEW_OPS)
