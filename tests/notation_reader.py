@@ -802,6 +802,9 @@ class MatrixEval:
             return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
         if len(args) != 1:
             raise ReaderError(f"{fn} with {len(args)} arguments")
+        if fn in ("max", "min") and "axis" not in kwargs:  # README: every axis
+            x = self.ev(args[0])
+            return MV((np.max if fn == "max" else np.min)(np.asarray(x.v, dtype=float)))
         if fn in ("softmax", "logsumexp", "log_softmax", "max", "min") and \
                 args[0][0] == "name":
             return self.axis_function(fn, args[0][1], kwargs)

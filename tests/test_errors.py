@@ -139,8 +139,8 @@ CASES = [
      GOOD.replace("W: [M, N]", "W: [N, N]").replace("x: [N]", "x: [M]")
      .replace("z = W @ x", "z = solve(W, x)"), "6:9", "cannot solve: shapes (N, N) and (M,)",
      "B with N rows"),
-    ("max of a matrix without an axis", forward("L = max(W)"), "7:9",
-     "max over every axis of a 2-d tensor is not supported", "max(max(X, axis=1))"),
+    ("max of a scalar", forward("L = max(s)"), "7:13",
+     "max needs a tensor with at least one axis", "the scalar itself"),
     ("min over two axes", forward("z = min(W, axis=(0, 1))", "L = z"), "7:21",
      "min takes a single axis", "one axis at a time"),
     ("spd on a non-square input", GOOD.replace("W: [M, N]", "W: {shape: [M, N], spd: true}"),

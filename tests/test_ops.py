@@ -107,6 +107,9 @@ REDUCTIONS = {
     "max of an expression rank 3": ["Z = max(T3 @ A, axis=-2)", "L = sum(Z * Z)"],
     "max pooled twice": ["z = max(max(T3, axis=0), axis=1)", "L = sum(z * w)"],
     "min axis 0": ["z = min(X, axis=0)", "L = sum(z * v)"],
+    "max of every axis": ["m = max(X * Y)", "L = m * m + sum(X)"],
+    "min of every axis keepdims": ["Z = X - min(X, keepdims=True)", "L = sum(Z * Y)"],
+    "max of every axis rank 3": ["L = max(T3) * s"],
     "min keepdims": ["Z = X - min(X, axis=-1, keepdims=True)", "L = sum(Z * Y)"],
     "norm of a vector": ["L = norm(v) * s"],
     "norm Frobenius": ["L = norm(X @ A) + norm(T3)"],
@@ -348,7 +351,7 @@ def test_norm_prints_bars_in_latex():
 
 
 @pytest.mark.parametrize("line, message", [
-    ("z = max(X)", "max over every axis of a 2-d tensor is not supported"),
+    ("z = max(T3, axis=(0, 1))", "max takes a single axis or every axis"),
     ("z = min(X, axis=(0, 1))", "min takes a single axis"),
     ("z = max(X, axis=2)", "axis 2 is out of range"),
     ("z = max(s)", "max needs a tensor with at least one axis"),

@@ -159,6 +159,9 @@ class _Lib:
         return getattr(self.mod, kind)(x)
 
     def extremum(self, kind, x, axis, keep):
+        if axis is None and self.t:  # every axis
+            return (torch.amax if kind == "max" else torch.amin)(x, dim=tuple(range(x.dim())),
+                                                                 keepdim=keep)
         if self.t:
             return (torch.amax if kind == "max" else torch.amin)(x, dim=axis, keepdim=keep)
         return (np.max if kind == "max" else np.min)(x, axis=axis, keepdims=keep)

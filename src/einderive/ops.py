@@ -434,6 +434,26 @@ class LogDetAt(MatrixFunction):
         return self.inverse(l, k)
 
 
+class ExtremumOfAllAt(AxisFunction):
+    """``max(x)`` (or ``min``) over every axis of a tensor of two or more, a scalar:
+    arguments (label, 0); its derivative by ``x_K`` is 𝟙[x_K = max], as along an axis."""
+
+    reduces = True
+
+    def _eval_derivative(self, s: Any) -> Any:
+        if not (isinstance(s, Indexed) and s.base.label == self.label):
+            return S.Zero
+        return F("eq")(s, self)
+
+
+class MaxOfAllAt(ExtremumOfAllAt):
+    head = "max_all"
+
+
+class MinOfAllAt(ExtremumOfAllAt):
+    head = "min_all"
+
+
 class MaxAt(ExtremumAt):
     head = "max"
 
@@ -922,6 +942,11 @@ AXIS_OPS = {o.name: o for o in (
     # torch.amax, not torch.max: amax takes dim= and returns the values alone
     AxisOp("max", True, "", "torch.amax", numpy="np.max", last_by_default=False),
     AxisOp("min", True, "", "torch.amin", numpy="np.min", last_by_default=False),
+    # over every axis (axis=None): printed max(X), no axis to name
+    AxisOp("max_all", True, "", "torch.amax", numpy="np.max", has_axis=False,
+           text="max({0})", latex="\\max\\left({0}\\right)"),
+    AxisOp("min_all", True, "", "torch.amin", numpy="np.min", has_axis=False,
+           text="min({0})", latex="\\min\\left({0}\\right)"),
     AxisOp("inv", False, "", "torch.linalg.inv", numpy="np.linalg.inv", has_axis=False,
            inverse=True,
            text="{0}⁻¹", latex="{0}^{{-1}}", text_t="{0}⁻ᵀ", latex_t="{0}^{{-\\top}}"),
@@ -955,45 +980,57 @@ def _extremum_check(name: str) -> Fn:
             raise SpecError(f"{name} needs a tensor with at least one axis", la,
                             f"{name} of a scalar is the scalar itself")
         given = kwargs.get("axis")
+        keep = _flag(kwargs, "keepdims")
+        if (given is None or given[0].op == "none") and nd > 1:  # every axis: a scalar
+            return FExpr(name, (a,), (("axis", None), ("keepdims", keep)),
+                         (1,) * nd if keep else ())
         if given is None or given[0].op == "none":
-            if nd > 1:
-                raise SpecError(f"{name} over every axis of a {nd}-d tensor is not supported",
-                                given[1] if given else loc,
-                                f"reduce one axis at a time, e.g. {name}({name}(X, axis=1))")
             ax = 0
         else:
             raw = _int_tuple(given[0], given[1], "axis")
             if len(raw) != 1:
-                raise SpecError(f"{name} takes a single axis", given[1],
-                                f"reduce one axis at a time, e.g. {name}({name}(X, axis=1))")
+                raise SpecError(f"{name} takes a single axis or every axis (axis=None)",
+                                given[1], f"reduce one axis at a time, e.g. "
+                                f"{name}({name}(X, axis=1)), or all: {name}(X)")
             norm = shapes.normalize_axis(raw[0], nd)
             if norm is None:
                 raise SpecError(f"axis {raw[0]} is out of range for a tensor of shape "
                                 f"{shapes.fmt(a.shape)}", given[1],
                                 f"axes of a {nd}-d tensor run from {-nd} to {nd - 1}")
             ax = norm
-        keep = _flag(kwargs, "keepdims")
         shape = tuple(1 if n == ax else d for n, d in enumerate(a.shape)) if keep else \
             tuple(d for n, d in enumerate(a.shape) if n != ax)
         return FExpr(name, (a,), (("axis", ax), ("keepdims", keep)), shape)
     return check
 
 
-def _extremum_comp(cls: type) -> Fn:
+def _extremum_comp(cls: type, of_all: type) -> Fn:
     def comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
         (a,) = e.args
         ax = e.param("axis")
+        if ax is None:
+            return of_all(ctx.label(a), S.Zero)
         rest = [i for n, i in enumerate(idx) if n != ax] if e.param("keepdims") else list(idx)
         return cls(ctx.label(a), ax, *rest)
     return comp
 
 
-for _name, _cls, _what in (("max", MaxAt, "largest"), ("min", MinAt, "smallest")):
-    OPS[_name] = Op(_name, _extremum_check(_name), _extremum_comp(_cls), _axis_code(_name),
+def _extremum_code(name: str) -> Fn:
+    def code(e: FExpr, c: list[Any], b: Any) -> Any:
+        if e.param("axis") is None:
+            return b.axis_fn(name + "_all", c[0], 0, len(e.args[0].shape), e.param("keepdims"))
+        return _axis_code(name)(e, c, b)
+    return code
+
+
+for _name, _cls, _all, _what in (("max", MaxAt, MaxOfAllAt, "largest"),
+                                 ("min", MinAt, MinOfAllAt, "smallest")):
+    OPS[_name] = Op(_name, _extremum_check(_name), _extremum_comp(_cls, _all),
+                    _extremum_code(_name),
                     kwargs=("axis", "keepdims"), needs_ref=True,
                     aliases=("amax",) if _name == "max" else ("amin",),
                     signature=f"{_name}(x, axis=None, keepdims=False)",
-                    doc=f"{_what} entry along one axis (axis=None: a vector's only axis); "
+                    doc=f"{_what} entry along one axis, or of all (axis=None); "
                         f"derivative 𝟙[x = {_name}]")
 
 
