@@ -406,3 +406,13 @@ def test_verify_draws_inverted_inputs_well_conditioned():
         assert np.linalg.det(q) > 0 and np.linalg.cond(q) <= 3 + 1e-9
         assert np.allclose(s, s.T) and np.linalg.eigvalsh(s).min() >= 1 - 1e-9
         assert values["P"].min() >= 0.5  # declared positive; not a square input
+
+
+def test_a_matrix_function_of_an_expression_that_fails_says_why():
+    """logdet(A - B) at random A, B: a negative determinant at some seed; verify says what to
+    do instead of suggesting a positive input."""
+    d = derive_text(spec(["L = logdet(Q - S)"]))
+    reports = [verify(d, seed=n) for n in range(8)]
+    failed = [r for r in reports if not r.ok]
+    assert failed, "some seed meets a negative determinant"
+    assert all("spd: true" in r.hint and "logdet" in r.hint for r in failed)

@@ -159,6 +159,26 @@ def _other_sizes(sizes: dict) -> dict:
     return {k: DEFAULT_SIZES[n % len(DEFAULT_SIZES)] for n, k in enumerate(sizes)}
 
 
+def _not_finite_hint(graph: Any) -> str:
+    """Where a non-finite loss at a random point likely comes from: a log or sqrt of an input
+    that may be negative, or a matrix function (logdet, inv, solve ...) of an expression,
+    which verify cannot draw well conditioned as it does an input it reads directly."""
+    from .ops import OPS
+
+    def inverts_an_expression(e: Any) -> bool:
+        args = [a for a in e.args if hasattr(a, "op")]
+        if e.op in OPS and OPS[e.op].square and args and args[0].op == "ref" and \
+                not graph[args[0].param("name")].is_input:
+            return True
+        return any(inverts_an_expression(a) for a in args)
+    if any(inverts_an_expression(t.expr) for t in graph.nodes):
+        names = ", ".join(sorted(n for n, o in OPS.items() if o.square))
+        return (f"a matrix function ({names}) of an expression may meet a singular matrix "
+                f"or a negative determinant at random inputs: apply it to an input, or to "
+                f"one declared 'S: {{shape: [N, N], spd: true}}', or try --seed")
+    return "an input may need to be positive: declare it as 'x: {shape: [N], positive: true}'"
+
+
 def square_inputs(graph: Any) -> set[str]:
     """Inputs a matrix function inverts (inv, det, logdet, solve's A: ``square`` in the op
     table), read directly: drawn well conditioned with a positive determinant."""
@@ -290,8 +310,7 @@ def _verify(d, sizes: dict, seed: int, tol: float) -> Report:
                           f"with --dims{example}")
         return Report(d.name, sizes, seed, tol, (),
                       f"the loss is not finite ({loss}) at the random point",
-                      "an input may need to be positive: declare it as "
-                      "'x: {shape: [N], positive: true}'")
+                      _not_finite_hint(d.graph))
     grads = {form: f(**inputs) for form, f in module.gradients.items()}
     printed = {g.name: _printed(g, grads, module, inputs) for g in d.gradients}
     rng = np.random.default_rng([seed, 1])  # directions: a stream apart from the inputs'
