@@ -43,7 +43,7 @@ _TOKEN = re.compile(r"""
   | (?P<sum>Σ_(?P<sumidx>{C}+))
   | (?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][−-]?[0-9]+)?)
   | (?P<str>'[^']*')
-  | (?P<sub>(?<=\))_{C}+)
+  | (?P<sub>(?<=[)‖])_{C}+)
   | (?P<name>{W}{C}*'?(?:,{C}+)?)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
@@ -76,7 +76,7 @@ def tokenize(text: str) -> list[Tok]:
         if kind == "ws":
             space = True
             continue
-        if kind == "sub" and (not out or out[-1].text != ")" or space):
+        if kind == "sub" and (not out or out[-1].text not in (")", "‖") or space):
             raise ReaderError(f"a subscript {m.group(0)!r} that follows no bracket in {text!r}")
         tok = Tok(kind, m.group(0), space)
         if kind == "adj":
@@ -94,8 +94,8 @@ def tokenize(text: str) -> list[Tok]:
 FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "silu", "Φ", "φ",
              "softmax", "logsumexp", "log_softmax", "rowsum", "colsum", "sum", "diag", "einsum",
              "grad", "sign", "sin", "cos", "log1p", "expm1", "erf", "erf'", "square", "maximum",
-             "minimum", "clip", "leaky_relu", "elu", "where"}
-COMPARISONS = (">", "<", "≥", "≤")
+             "minimum", "clip", "leaky_relu", "elu", "where", "max", "min", "det", "logdet"}
+COMPARISONS = (">", "<", "≥", "≤", "=")
 
 
 class Parser:
@@ -118,6 +118,10 @@ class Parser:
             raise ReaderError(f"expected {text!r} at {self._where()} in {self.text!r}")
         self.pos += 1
         return t
+
+    def at_next(self, text):
+        t = self.peek(1)
+        return t is not None and t.text == text
 
     def _where(self):
         t = self.peek()
@@ -182,6 +186,10 @@ class Parser:
             if t.kind == "op" and t.text == "ᵀ":
                 self.take()
                 x = ("T", x)
+            elif t.kind == "sup" and t.text == "⁻" and self.at_next("ᵀ"):
+                self.take()
+                self.take("ᵀ")
+                x = ("T", ("pow", x, Fraction(-1), False))  # A⁻ᵀ: README, (A⁻¹)ᵀ
             elif t.kind == "sup":
                 self.take()
                 x = ("pow", x, _superscript(t.text), False)
@@ -382,7 +390,8 @@ SCALAR_FUNCTIONS.update({
     "erf'": lambda x: 2.0 / math.sqrt(math.pi) * np.exp(-np.asarray(x) ** 2),
 })
 
-_COMPARE = {">": np.greater, "<": np.less, "≥": np.greater_equal, "≤": np.less_equal}
+_COMPARE = {">": np.greater, "<": np.less, "≥": np.greater_equal, "≤": np.less_equal,
+            "=": np.equal}
 
 
 def _iverson(ops):
@@ -666,6 +675,14 @@ class MatrixEval:
             if x.v.ndim > 2:
                 raise ReaderError("ᵀ on a tensor of rank > 2")
             return MV(x.v.T, x.ones)
+        if kind == "pow" and t[2] == -1 and not self.ev(t[1]).scalar:  # A⁻¹: README
+            x = self.ev(t[1])
+            if x.v.ndim != 2 or x.v.shape[0] != x.v.shape[1]:
+                raise ReaderError(f"⁻¹ of a non-square {x.v.shape}")
+            return MV(np.linalg.inv(x.v))
+        if kind == "norm":
+            x = self.ev(t[1])
+            return MV(np.sqrt(np.sum(np.asarray(x.v, dtype=float) ** 2)))
         if kind == "pow":
             x = self.ev(t[1])
             if not x.scalar and not (x.v.shape == (1, 1)):
@@ -786,10 +803,21 @@ class MatrixEval:
             return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
         if len(args) != 1:
             raise ReaderError(f"{fn} with {len(args)} arguments")
-        if fn in ("softmax", "logsumexp", "log_softmax") and args[0][0] == "name":
+        if fn in ("max", "min") and "axis" not in kwargs:  # README: every axis
+            x = self.ev(args[0])
+            return MV((np.max if fn == "max" else np.min)(np.asarray(x.v, dtype=float)))
+        if fn in ("softmax", "logsumexp", "log_softmax", "max", "min") and \
+                args[0][0] == "name":
             return self.axis_function(fn, args[0][1], kwargs)
         x = self.ev(args[0])
         v = x.v
+        if fn == "det":
+            return MV(np.linalg.det(v))
+        if fn == "logdet":
+            sign, value = np.linalg.slogdet(v)
+            if sign <= 0:
+                raise ReaderError("logdet of a matrix with a determinant ≤ 0")
+            return MV(value)
         if fn == "rowsum":
             return MV(v.sum(axis=1, keepdims=True))
         if fn == "colsum":
@@ -821,6 +849,8 @@ def _axis_apply(fn, v, axis):
         return _softmax(v, axis)
     if fn == "log_softmax":
         return v - np.expand_dims(_logsumexp(v, axis), axis)
+    if fn in ("max", "min"):
+        return (np.max if fn == "max" else np.min)(v, axis=axis)
     return _logsumexp(v, axis)
 
 
@@ -1018,7 +1048,7 @@ class IndexEval:
             return IV((x.v > 0).astype(float), x.labels, x.count)
         if kind == "sub":
             return self.subscripted(t[1], t[2])
-        if kind in ("T", "hpow", "ones"):
+        if kind in ("T", "hpow", "ones", "norm"):
             raise ReaderError(f"{kind} in an index form")
         if kind == "call":
             return self.whole(t)
@@ -1051,7 +1081,13 @@ class IndexEval:
         return self.diag(_axis_apply("softmax", v, axis).reshape(sizes), idx)
 
     def whole(self, call) -> IV:
-        """``logsumexp(z)`` of a vector: a scalar, written without a subscript."""
+        """``logsumexp(z)`` of a vector: a scalar, written without a subscript; ``det(A)``,
+        ``logdet(A)``, ``max(v)``, ``min(v)``, scalars too."""
+        if call[1] in ("det", "logdet", "max", "min") and len(call[2]) == 1:
+            v = np.asarray(MatrixEval(self.env).call(call[1], call[2], call[3]).v, dtype=float)
+            if v.size != 1:
+                raise ReaderError(f"{call[1]}(…) of size {v.size} without a subscript")
+            return IV(v.reshape(()), (), {})
         if call[1] != "logsumexp" or len(call[2]) != 1:
             raise ReaderError(f"{call[1]}(…) without a subscript in an index form")
         if call[2][0][0] != "name":  # of an expression, printed as itself: a vector's total
@@ -1067,13 +1103,18 @@ class IndexEval:
     def subscripted(self, call, idx) -> IV:
         """``softmax(S)_ij``, ``logsumexp(Z)_i``: a function of a whole tensor, indexed (its
         literal-1 axes carry no index)."""
-        if call[0] != "call" or call[1] not in ("softmax", "logsumexp") or len(call[2]) != 1:
+        inverse = call[0] == "paren" and call[1][0] == "pow" and call[1][2] == -1
+        if inverse:  # (A⁻¹)_ij: README, an element of the inverse
+            v = MatrixEval(self.env).ev(call[1]).v
+            return self.diag(v, idx)
+        if call[0] != "call" or call[1] not in ("softmax", "logsumexp", "max", "min") or \
+                len(call[2]) != 1:
             raise ReaderError(f"a subscript on {call!r}")
         if call[2][0][0] != "name":
             return self.subscripted_expression(call, idx)
         r, axis, shp = _axis_function_of(self.env, call[1], call[2][0][1], call[3])
         dims = list(self.env.shapes[self.env.split(call[2][0][1])[0]])
-        if call[1] == "logsumexp":
+        if call[1] in ("logsumexp", "max", "min"):  # reductions drop their axis
             dims.pop(axis)
         keep = [n for n, d in enumerate(dims) if d != 1]
         r = r.reshape([r.shape[n] for n in keep])

@@ -53,12 +53,22 @@ def test_the_identity_is_bold_and_distinct_from_a_tensor_named_I():
         dims: {N: 3}
         inputs: {I: [N, N]}
         forward:
+          - t = einsum('ii->', I)
+          - L = t * t
+        loss: L
+    """)
+    assert forms(d, "I")[1] == "2 t·𝐈"
+    assert "2 t \\, \\mathbf{I}" in X.fragment(d)
+    # h ⊙ 𝐈 (a vector on the diagonal) prints as diag(h)
+    d = derive_text("""
+        dims: {N: 3}
+        inputs: {I: [N, N]}
+        forward:
           - h = einsum('ii->i', I)
           - L = sum(h * h)
         loss: L
     """)
-    assert forms(d, "I")[1] == "2 h ⊙ 𝐈"
-    assert "2 h \\odot \\mathbf{I}" in X.fragment(d)
+    assert forms(d, "I")[1] == "2 diag(h)"
 
 
 def test_the_einsum_note_does_not_claim_a_rank_three_tensor():

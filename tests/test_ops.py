@@ -20,6 +20,8 @@ inputs:
   s: []
   T3: [K, B, N]
   P: {shape: [B, N], positive: true}
+  Q: [N, N]
+  S: {shape: [N, N], spd: true}
 forward:
 """
 
@@ -96,6 +98,47 @@ NEW_OPS = {
     "clip by a product": ["z = clip(v, -0.5, A @ u)", "L = sum(z * z)"],
     "leaky_relu of a batched product": ["Z = leaky_relu(T3 @ A, alpha=0.3)", "L = sum(Z * Z)"],
 }
+# reductions of issue 15 item 2 (also against PyTorch: amax/amin, whose ties never occur in
+# continuous draws)
+REDUCTIONS = {
+    "max axis 1": ["z = max(X, axis=1)", "L = sum(z * w)"],
+    "max axis 0 keepdims": ["z = max(X, axis=0, keepdims=True)", "L = sum(z * X)"],
+    "max of a vector": ["L = max(v * v + v)"],
+    "max of an expression rank 3": ["Z = max(T3 @ A, axis=-2)", "L = sum(Z * Z)"],
+    "max pooled twice": ["z = max(max(T3, axis=0), axis=1)", "L = sum(z * w)"],
+    "min axis 0": ["z = min(X, axis=0)", "L = sum(z * v)"],
+    "max of every axis": ["m = max(X * Y)", "L = m * m + sum(X)"],
+    "min of every axis keepdims": ["Z = X - min(X, keepdims=True)", "L = sum(Z * Y)"],
+    "max of every axis rank 3": ["L = max(T3) * s"],
+    "min keepdims": ["Z = X - min(X, axis=-1, keepdims=True)", "L = sum(Z * Y)"],
+    "norm of a vector": ["L = norm(v) * s"],
+    "norm Frobenius": ["L = norm(X @ A) + norm(T3)"],
+    "norm axis": ["z = norm(X, axis=1)", "L = sum(z * w)"],
+    "norm keepdims": ["Z = X / norm(X, axis=-1, keepdims=True)", "L = sum(Z * Y)"],
+    "norm tuple axes": ["z = norm(T3, axis=(0, 2))", "L = sum(z * w)"],
+}
+NEW_OPS.update(REDUCTIONS)
+# matrix functions of issue 15 item 3 (Q: [N, N] is drawn well conditioned by verify)
+MATRIX_FUNCTIONS = {
+    "trace": ["L = trace(Q) * s"],
+    "trace of a product": ["L = trace(A @ C) + trace(Q @ Q)"],
+    "diag": ["D = diag(v)", "L = sum(D * (Q @ Q))"],
+    "diag of an expression": ["Z = X @ diag(v * v)", "L = sum(Z * Y)"],
+    "diagonal": ["d = diagonal(Q)", "L = sum(d * v)"],
+    "diagonal of a product": ["d = diagonal(A @ C)", "L = sum(d * d)"],
+    "inv": ["R = inv(Q)", "L = sum(R * (Q @ Q))"],
+    "inv in a product": ["z = inv(Q) @ v", "L = sum(z * z)"],
+    "det": ["L = det(Q)"],
+    "det scaled": ["z = det(Q) * v", "L = sum(z * v)"],
+    "logdet": ["L = logdet(Q) * s"],
+    "logdet spd": ["L = logdet(S) + trace(S @ Q)"],
+    "solve vector": ["z = solve(Q, v)", "L = sum(z * z)"],
+    "solve matrix": ["Z = solve(S, A)", "L = sum(Z * (Q @ A))"],
+    "solve and logdet": ["e = v - A @ u", "L = logdet(S) + sum(e * solve(S, e))"],
+    "trace of an inverse": ["L = trace(inv(Q)) + sum(inv(inv(Q)) * Q)"],
+    "trace of a softmax": ["L = trace(softmax(Q, axis=0)) * s"],
+}
+NEW_OPS.update(MATRIX_FUNCTIONS)
 CASES.update(NEW_OPS)
 
 
@@ -282,3 +325,95 @@ def test_the_op_name_test_can_fail(tmp_path):
     hits = [n for n in ("softmax", "logsumexp")
             if re.search(rf"""(["']){n}\1|\b(?:np|torch|functional|math)\.{n}\b""", text)]
     assert hits == ["softmax", "logsumexp"]
+
+
+def test_reductions_print_as_the_readme_says():
+    from einderive.api import render
+    d = derive_text(spec(["z = max(X, axis=1)", "L = sum(z * w)"]))
+    assert forms(d, "X") == ("∂L/∂z_i 𝟙[X_ij = z_i]", "∂L/∂z ⊙ 𝟙[X = z]")
+    assert "z   = max(X, axis=1)\n" in render(d, "markdown")
+    d = derive_text(spec(["z = min(v)", "L = z * s"]))
+    assert forms(d, "v")[1] == "∂L/∂z·𝟙[v = z]"
+    assert "z = min(v)\n" in render(d, "markdown")
+    d = derive_text(spec(["a = norm(v)", "f = norm(X)", "L = a * f"]))
+    assert forms(d, "v")[1] == "(∂L/∂a/a)·v"
+    out = render(d, "markdown")
+    assert "a = ‖v‖\n" in out and "f = ‖X‖_F\n" in out
+
+
+def test_norm_prints_bars_in_latex():
+    from einderive.render.styles import Latex
+    from einderive.render.text import printer
+    import einderive.matrix as mx
+    d = derive_text(spec(["f = norm(X)", "L = f * s"]))
+    p = printer(d, style=Latex)
+    x = mx.Ref("X", "tensor", ("B", "N"))
+    assert p.matrix(mx.Norm(x)) == r"\left\lVert X \right\rVert_F"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("z = max(T3, axis=(0, 1))", "max takes a single axis or every axis"),
+    ("z = min(X, axis=(0, 1))", "min takes a single axis"),
+    ("z = max(X, axis=2)", "axis 2 is out of range"),
+    ("z = max(s)", "max needs a tensor with at least one axis"),
+    ("z = norm(X, axis=3)", "axis 3 is out of range"),
+    ("z = norm(X, keepdims=1)", "'keepdims' must be True or False"),
+])
+def test_bad_uses_of_the_reductions_are_spec_errors(line, message):
+    from einderive.errors import SpecError
+    with pytest.raises(SpecError) as info:
+        derive_text(spec([line, "L = sum(z)"]))
+    assert message in info.value.format()
+
+
+def test_code_multiplies_by_an_inverse_with_a_solve(tmp_path):
+    """solve(A, B) and every product by A⁻¹ or A⁻ᵀ in the gradients: linalg.solve, never inv."""
+    from einderive.api import render
+    d = derive_text(spec(["z = solve(Q, v)", "Z = solve(S, A)", "L = sum(z * z) + sum(Z * Z)"]))
+    for fmt in ("numpy", "torch"):
+        code = render(d, fmt)
+        assert "linalg.solve(Q.T" in code or "linalg.solve(Q.mT" in code, fmt
+        assert "linalg.inv" not in code, fmt
+    from test_models import check_generated_gradients
+    check_generated_gradients(d, tmp_path)
+
+
+def test_max_routes_the_whole_upstream_to_each_tied_entry(tmp_path):
+    """The stated tie convention (README): 𝟙[x = max], so at a tie each tied entry gets the
+    whole upstream (torch.amax would split it); verify's continuous draws never tie."""
+    import numpy as np
+    from test_models import load_generated
+    from einderive.verify import draw_inputs, sizes_for
+    d = derive_text(spec(["z = max(X, axis=1)", "L = sum(z * w)"]))
+    mod = load_generated(d, tmp_path)
+    X = np.array([[1.0, 3.0, 3.0, 0.0], [2.0, 0.0, -1.0, 0.5], [0.0, 0.0, 0.0, 0.0]])
+    w = np.array([1.0, 2.0, 3.0])
+    inputs = {t.name: np.zeros([3 if s == "B" else 4 if s == "N" else 5 if s == "M" else 2
+                                for s in t.shape]) for t in d.graph.inputs}
+    inputs.update(X=X, w=w)
+    got = mod.gradients(**inputs)["X"]
+    assert np.array_equal(got, np.array([[0, 1, 1, 0], [2, 0, 0, 0], [3, 3, 3, 3]], float))
+    drawn = draw_inputs(d.graph, sizes_for(d.graph), 0)["X"]
+    assert all(len(set(row)) == len(row) for row in drawn.tolist())
+
+
+def test_verify_draws_inverted_inputs_well_conditioned():
+    import numpy as np
+    from einderive.verify import draw_inputs, sizes_for
+    d = derive_text(spec(["L = logdet(Q) + logdet(S) + det(P @ P.T)"]))
+    for seed in range(20):
+        values = draw_inputs(d.graph, sizes_for(d.graph), seed)
+        q, s = values["Q"], values["S"]
+        assert np.linalg.det(q) > 0 and np.linalg.cond(q) <= 3 + 1e-9
+        assert np.allclose(s, s.T) and np.linalg.eigvalsh(s).min() >= 1 - 1e-9
+        assert values["P"].min() >= 0.5  # declared positive; not a square input
+
+
+def test_a_matrix_function_of_an_expression_that_fails_says_why():
+    """logdet(A - B) at random A, B: a negative determinant at some seed; verify says what to
+    do instead of suggesting a positive input."""
+    d = derive_text(spec(["L = logdet(Q - S)"]))
+    reports = [verify(d, seed=n) for n in range(8)]
+    failed = [r for r in reports if not r.ok]
+    assert failed, "some seed meets a negative determinant"
+    assert all("spd: true" in r.hint and "logdet" in r.hint for r in failed)

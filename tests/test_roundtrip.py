@@ -56,8 +56,8 @@ TOKEN = re.compile(r"""
 FUNCTION_NAMES = {"exp", "tanh", "log", "sum", "relu", "gelu", "silu", "softplus", "Φ", "φ",
                   "softmax", "logsumexp", "rowsum", "colsum", "mean", "diag", "sign", "sin",
                   "cos", "log1p", "expm1", "erf", "square", "maximum", "minimum", "clip",
-                  "leaky_relu", "elu"}
-COMPARISONS = ("<", ">", "≤", "≥")
+                  "leaky_relu", "elu", "max", "min", "det", "logdet"}
+COMPARISONS = ("<", ">", "≤", "≥", "=")
 
 
 def tokens(text: str) -> list:
@@ -566,11 +566,22 @@ def printed_index_forms(d):
         for edge in a.edges:
             shown = edge.shown
             (_, local), *chain = T.step_lines(d, edge)
-            for part in local.split(" = "):
+            for part in _split_equals(local):
                 yield names(shown.out_idx) | names(shown.in_idx), part
             for _, rhs in chain:
-                for part in rhs.split(" = "):
+                for part in _split_equals(rhs):
                     yield names(shown.in_idx), part
+
+
+def _split_equals(text: str) -> list:
+    """The sides of a chain ``a = b = c``; an ``=`` inside brackets (𝟙[x = y]) is not one."""
+    parts, depth, start = [], 0, 0
+    for n, ch in enumerate(text):
+        depth += ch in "([" and 1 or ch in ")]" and -1 or 0
+        if depth == 0 and text.startswith(" = ", n):
+            parts.append(text[start:n])
+            start = n + 3
+    return parts + [text[start:]]
 
 
 def _known(d) -> list:

@@ -49,12 +49,34 @@ def _positive_inputs(graph) -> set:
     return out
 
 
+def _inverted_inputs(graph) -> set:
+    """Inputs declared spd or inverted directly (inv, det, logdet, solve's A): drawn as a
+    matrix with a positive determinant, far from singular."""
+    out = {t.name for t in graph.inputs if t.spd}
+
+    def walk(e):
+        if e.op in ("inv", "det", "logdet", "solve") and e.args[0].op == "ref":
+            out.add(e.args[0].param("name"))
+        for a in e.args:
+            if hasattr(a, "op"):
+                walk(a)
+    for t in graph.tensors:
+        if t.expr is not None:
+            walk(t.expr)
+    return out
+
+
 def random_inputs(graph, sizes, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
     pos = _positive_inputs(graph)
+    inverted = _inverted_inputs(graph)
     out = {}
     for t in graph.inputs:
         shp = shape_of(t.shape, sizes)
+        if t.name in inverted:  # G Gᵀ/n + n I/2: symmetric, eigenvalues ≥ n/2
+            g = rng.standard_normal(shp)
+            out[t.name] = g @ g.T / shp[0] + np.eye(shp[0]) * (shp[0] / 2)
+            continue
         v = rng.uniform(0.5, 1.5, shp) if t.name in pos else rng.standard_normal(shp)
         if any(i.name == t.name and i.symmetric for i in graph.spec.inputs):
             v = (v + v.T) / 2
@@ -131,6 +153,21 @@ class _Lib:
         out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
         return out if keep else np.squeeze(out, axis=axis)
 
+    def matrix_fn(self, kind, x):
+        if kind == "logdet":
+            return torch.logdet(x) if self.t else np.linalg.slogdet(x)[1]
+        if kind in ("inv", "det"):
+            return getattr(self.mod.linalg, kind)(x)
+        return getattr(self.mod, kind)(x)
+
+    def extremum(self, kind, x, axis, keep):
+        if axis is None and self.t:  # every axis
+            return (torch.amax if kind == "max" else torch.amin)(x, dim=tuple(range(x.dim())),
+                                                                 keepdim=keep)
+        if self.t:
+            return (torch.amax if kind == "max" else torch.amin)(x, dim=axis, keepdim=keep)
+        return (np.max if kind == "max" else np.min)(x, axis=axis, keepdims=keep)
+
     def permute(self, x, axes):
         return x.permute(*axes) if self.t else np.transpose(x, axes)
 
@@ -189,6 +226,15 @@ def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
             return lib.mod.exp(a[0] - lib.lse(a[0], e.param("axis"), True))
         if op == "where":
             return lib.where(e.param("compare"), *a)
+        if op in ("inv", "det", "logdet", "trace", "diagonal", "diag"):
+            return lib.matrix_fn(op, a[0])
+        if op == "solve":
+            return lib.mod.linalg.solve(a[0], a[1])
+        if op in ("max", "min"):
+            return lib.extremum(op, a[0], e.param("axis"), bool(e.param("keepdims")))
+        if op == "norm":
+            return lib.mod.sqrt(lib.reduce("sum", a[0] ** 2, tuple(e.param("axes")),
+                                           bool(e.param("keepdims"))))
         return lib.fn(op, *a, *e.param("params", ()))
 
     for t in graph.tensors:

@@ -30,6 +30,7 @@ class Tensor(Record):
     expr: FExpr | None = None
     text: str = ""
     positive: bool = False
+    spd: bool = False  # declared symmetric positive definite
 
     @property
     def is_input(self) -> bool:
@@ -93,7 +94,8 @@ def _build(spec: Spec) -> Graph:
         if inp.name in OPS or inp.name in FUNCTIONS:
             raise SpecError(f"the input name '{inp.name}' shadows the function {inp.name}()",
                             inp.loc, f"choose another name, e.g. '{inp.name}_'")
-        env[inp.name] = Tensor(inp.name, inp.shape, TensorKind.INPUT, inp.loc, positive=inp.positive)
+        env[inp.name] = Tensor(inp.name, inp.shape, TensorKind.INPUT, inp.loc,
+                               positive=inp.positive, spd=inp.spd)
     dims = {d.name: d for d in spec.dims}
     later: dict[str, Loc] = {}
     statements = []

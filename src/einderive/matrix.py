@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy
 
+from .ops import POW_HALF
 from .record import Record, field, replace
 from .indexed import LETTERS
 from .kinds import ReduceKind, RefKind
@@ -362,8 +363,20 @@ def hadamard(*xs: M) -> M:
     elif len(factors) == 1:
         body = factors[0]
     else:
-        body = Hadamard(tuple(factors), shape)
+        body = _diag_of(factors) or Hadamard(tuple(factors), shape)
     return scale(scalar_product(coeff), body) if coeff else body
+
+
+def _diag_of(factors: list[M]) -> M | None:
+    """``v ⊙ 𝐈`` (v a column or a row, broadcast) is the diagonal matrix diag(v)."""
+    if len(factors) != 2:
+        return None
+    eye = next((f for f in factors if isinstance(f, Eye)), None)
+    v = next((f for f in factors if f is not eye), None)
+    if eye is None or v is None or len(v.shape) != 2 or 1 not in v.shape:
+        return None
+    vec = v if v.shape[1] == 1 else transpose(v)
+    return Diag(vec, eye.shape) if vec.shape[0] == eye.shape[0] else None
 
 
 def _merge_powers(factors: list[M]) -> list[M]:
@@ -469,7 +482,20 @@ def power(x: M, e: Any) -> M:
 
 
 def fn(name: str, x: M, *rest: M) -> M:
+    if name == POW_HALF and not rest:
+        base = _squared(x.x) if isinstance(x, Reduce) and x.kind == ReduceKind.SUM else None
+        if base is not None:  # √sum(X ⊙ X) is ‖X‖
+            return Norm(base)
     return Fn(name, x, broadcast_shape([x.shape] + [r.shape for r in rest]), rest=tuple(rest))
+
+
+def _squared(x: M) -> M | None:
+    """``y`` when ``x`` is ``y ⊙ y`` (or ``y∘²``), else None."""
+    if isinstance(x, Pow) and x.exp == 2:
+        return x.x
+    if isinstance(x, Hadamard) and len(x.factors) == 2 and x.factors[0] == x.factors[1]:
+        return x.factors[0]
+    return None
 
 
 def reduce(kind: ReduceKind, x: M) -> M:
@@ -519,11 +545,15 @@ def substitute(m: M, old: M, new: M) -> M:
     if isinstance(m, Einsum):
         operands = tuple(substitute(x, old, new) for x in m.operands)
         return Einsum(m.subscripts, operands, m.shape, m.src)
+    if isinstance(m, Norm):
+        return Norm(substitute(m.x, old, new))
     return m
 
 
 class Norm(M):
-    """``‖x‖``, the Euclidean norm of a vector, or ``‖X‖_F``, the Frobenius norm of a matrix."""
+    """``‖x‖``, the Euclidean norm of a vector, or ``‖X‖_F``, the Frobenius norm of a matrix
+    (a scalar): √ of the total of x ⊙ x, built by :func:`fn` from what the recognizer reads
+    and by the simplifier."""
 
     x: M
     shape: Shape = ()

@@ -227,6 +227,8 @@ scalar("square", "square", r"\operatorname{square}", _call("np.square"), _call("
 # the ops whose code the code generators also use for matrix forms (a total, an einsum, a
 # permutation of axes, the ∘½ power), named here once
 SUM, EINSUM, TRANSPOSE, POW_HALF = "sum", "einsum", "transpose", "sqrt"
+SOLVE = "linalg.solve"  # A⁻¹ B, in both libraries, without forming A⁻¹
+DIAG = "diag"  # the diagonal matrix of a vector: also the matrix form of v ⊙ 𝐈
 
 # -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------
 
@@ -246,6 +248,12 @@ for _cmp, (_n, _t, _l) in COMPARISONS.items():
            (lambda n, m: lambda args, out: (S.Zero, S.Zero, F(n)(*args[:2]),
                                             F(m)(*args[:2])))(_n, COMPARISONS[NEGATION[_cmp]][0]),
            arity=4, user=False, style="template", kink=True)
+
+# 𝟙[a = b]: where a reduction's max (or min) was taken, the derivative of max and min
+scalar("eq", "𝟙[{0} = {1}]", r"\mathbf{{1}}\left[{0} = {1}\right]",
+       lambda a, b: P.method(P.call("np.equal", a, b), "astype", P.Name("float")),
+       _torch_indicator("=="), lambda args, out: (S.Zero, S.Zero),
+       arity=2, user=False, style="template", kink=True)
 
 scalar("maximum", "maximum", r"\operatorname{maximum}", _call("np.maximum"),
        _call("torch.maximum"), lambda args, out: (F("gt")(*args), F("le")(*args)), arity=2,
@@ -358,6 +366,102 @@ class LogSumExpAt(AxisFunction):
         return same * SoftmaxAt(self.label, self.args[1], *full)
 
 
+class ExtremumAt(AxisFunction):
+    """``max(x, axis)[idx]`` (or ``min``), ``idx`` without the reduced axis.  Its derivative
+    by ``x_k`` routes the upstream to the arg-max: 𝟙[x_k = max], written with the node that
+    holds the max (``eq`` below).  Ties get the whole upstream each; ``verify`` draws
+    continuous inputs, so it never samples one (README: reductions)."""
+
+    reduces = True
+
+    def _eval_derivative(self, s: Any) -> Any:
+        if not (isinstance(s, Indexed) and s.base.label == self.label):
+            return S.Zero
+        k = tuple(s.indices)
+        same = S.One
+        rest = [q for n, q in enumerate(k) if n != self.axis]
+        for p, q in zip(self.indices, rest):
+            same *= KroneckerDelta(p, q)
+        return same * F("eq")(s, self)
+
+
+class MatrixFunction(AxisFunction):
+    """An element of a function of a whole square matrix (``inv``, ``det``, ``logdet``):
+    arguments (label, 0, *indices), the 0 an axis it does not have.  Its derivative by
+    ``A_kl`` is declared in index form with the inverse ``inv(A)`` as an auxiliary tensor
+    (named by the node that holds it, if any), so backprop stays node by node."""
+
+    def _eval_derivative(self, s: Any) -> Any:
+        if not (isinstance(s, Indexed) and s.base.label == self.label):
+            return S.Zero
+        k, l = s.indices
+        return self.by(k, l)
+
+    def inverse(self, i: Any, j: Any) -> Any:
+        return InvAt(self.label, S.Zero, i, j)
+
+    def by(self, k: Any, l: Any) -> Any:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+
+class InvAt(MatrixFunction):
+    """Y = A⁻¹: ∂Y_ij/∂A_kl = −Y_ik Y_lj (the Matrix Cookbook's adjoint −A⁻ᵀ ∂L/∂Y A⁻ᵀ)."""
+
+    head = "inv"
+
+    def by(self, k: Any, l: Any) -> Any:
+        i, j = self.indices
+        return -self.inverse(i, k) * self.inverse(l, j)
+
+
+class DetAt(MatrixFunction):
+    """det A: ∂ det A/∂A_kl = det A (A⁻¹)_lk."""
+
+    head = "det"
+    reduces = True
+
+    def by(self, k: Any, l: Any) -> Any:
+        return self * self.inverse(l, k)
+
+
+class LogDetAt(MatrixFunction):
+    """log det A (det A > 0): ∂/∂A_kl = (A⁻¹)_lk, i.e. A⁻ᵀ."""
+
+    head = "logdet"
+    reduces = True
+
+    def by(self, k: Any, l: Any) -> Any:
+        return self.inverse(l, k)
+
+
+class ExtremumOfAllAt(AxisFunction):
+    """``max(x)`` (or ``min``) over every axis of a tensor of two or more, a scalar:
+    arguments (label, 0); its derivative by ``x_K`` is 𝟙[x_K = max], as along an axis."""
+
+    reduces = True
+
+    def _eval_derivative(self, s: Any) -> Any:
+        if not (isinstance(s, Indexed) and s.base.label == self.label):
+            return S.Zero
+        return F("eq")(s, self)
+
+
+class MaxOfAllAt(ExtremumOfAllAt):
+    head = "max_all"
+
+
+class MinOfAllAt(ExtremumOfAllAt):
+    head = "min_all"
+
+
+class MaxAt(ExtremumAt):
+    head = "max"
+
+
+class MinAt(ExtremumAt):
+    head = "min"
+
+
 
 # ---------------------------------------------------------------------------
 # Forward expressions and tensor ops
@@ -403,6 +507,8 @@ class Op(Record):
     aliases: Tup = ()  # what NumPy/PyTorch users also call it
     condition: bool = False  # its first argument is a comparison (where)
     string_first: bool = False  # its first argument is a string (einsum's subscripts)
+    square: bool = False  # its first argument is a matrix it inverts: verify draws an input
+    #                       there well conditioned, with a positive determinant
 
 
 OPS: dict[str, Op] = {}
@@ -604,7 +710,8 @@ def _reduce_check(name: str) -> Fn:
     return check
 
 
-def _reduce_comp(mean: bool) -> Fn:
+def _reduce_comp(mean: bool, norm: bool = False) -> Fn:
+    """sum or mean over the axes; with ``norm``, √(Σ x²) (the 2-norm, Frobenius for a matrix)."""
     def comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
         (a,) = e.args
         axes, keep = e.param("axes"), e.param("keepdims")
@@ -623,8 +730,9 @@ def _reduce_comp(mean: bool) -> Fn:
                     count *= ctx.size(d)
             else:
                 full.append(next(it))
-        body = ctx.sum(ctx.comp(a, tuple(full)), tuple(summed))
-        return body / count if mean else body
+        x = ctx.comp(a, tuple(full))
+        body = ctx.sum(x ** 2 if norm else x, tuple(summed))
+        return F(POW_HALF)(body) if norm else body / count if mean else body
     return comp
 
 
@@ -638,6 +746,15 @@ for _name, _mean in (("sum", False), ("mean", True)):
                     kwargs=("axis", "keepdims"), signature=f"{_name}(x, axis=None, keepdims=False)",
                     doc="sum over axes (all by default)" if not _mean
                     else "mean over axes (all by default)")
+
+OPS["norm"] = Op("norm", _reduce_check("norm"), _reduce_comp(False, norm=True),
+                 lambda e, c, b: b.sqrt(b.reduce(SUM, P.binop("**", c[0], P.num(2)),
+                                                 e.param("axes"), e.param("keepdims"),
+                                                 len(e.args[0].shape))),
+                 kwargs=("axis", "keepdims"), signature="norm(x, axis=None, keepdims=False)",
+                 aliases=("frobenius", "l2_norm"),
+                 doc="√(sum(x**2)) over axes (all by default): the 2-norm of a vector, the "
+                     "Frobenius norm of a matrix; derivative x / norm")
 
 
 @op("l2_loss", comp=lambda e, idx, ctx: _l2_comp(e, ctx),
@@ -793,6 +910,14 @@ class AxisOp(Record):
     helper: str  # its NumPy helper, in the generated module
     torch: str  # its PyTorch function, which takes dim= (and keepdim= when it reduces)
     needs: Tup = ()  # helpers its helper calls, defined first
+    numpy: str = ""  # a NumPy function called instead of a helper (always given axis=)
+    last_by_default: bool = True  # axis= defaults to -1 (softmax); else printed unless 1-d
+    has_axis: bool = True  # False: a function of a whole square matrix (inv, det)
+    inverse: bool = False  # its value is A⁻¹: code multiplies by it with a solve instead
+    text: str = ""  # how it prints, if not as a call: '{0}⁻¹' (terminal), ...
+    latex: str = ""  # ... '{0}^{-1}' (LaTeX)
+    text_t: str = ""  # its transpose: '{0}⁻ᵀ' (the Matrix Cookbook's A⁻ᵀ)
+    latex_t: str = ""
 
 
 AXIS_OPS = {o.name: o for o in (
@@ -806,6 +931,21 @@ AXIS_OPS = {o.name: o for o in (
     AxisOp("log_softmax", False, "def log_softmax(x, axis=-1):\n"
            "    return x - logsumexp(x, axis=axis, keepdims=True)", "torch.log_softmax",
            needs=("logsumexp",)),
+    # torch.amax, not torch.max: amax takes dim= and returns the values alone
+    AxisOp("max", True, "", "torch.amax", numpy="np.max", last_by_default=False),
+    AxisOp("min", True, "", "torch.amin", numpy="np.min", last_by_default=False),
+    # over every axis (axis=None): printed max(X), no axis to name
+    AxisOp("max_all", True, "", "torch.amax", numpy="np.max", has_axis=False,
+           text="max({0})", latex="\\max\\left({0}\\right)"),
+    AxisOp("min_all", True, "", "torch.amin", numpy="np.min", has_axis=False,
+           text="min({0})", latex="\\min\\left({0}\\right)"),
+    AxisOp("inv", False, "", "torch.linalg.inv", numpy="np.linalg.inv", has_axis=False,
+           inverse=True,
+           text="{0}⁻¹", latex="{0}^{{-1}}", text_t="{0}⁻ᵀ", latex_t="{0}^{{-\\top}}"),
+    AxisOp("det", True, "", "torch.linalg.det", numpy="np.linalg.det", has_axis=False),
+    # slogdet, not log(det(A)): det under- or overflows long before its log does
+    AxisOp("logdet", True, "def logdet(x):\n    sign, value = np.linalg.slogdet(x)\n"
+           "    return value if sign > 0 else np.nan", "torch.logdet", has_axis=False),
 )}
 
 OPS["softmax"] = Op("softmax", _axis_check("softmax"), _softmax_comp, _axis_code("softmax"),
@@ -821,8 +961,168 @@ OPS["logsumexp"] = Op("logsumexp", _axis_check("logsumexp", keep_allowed=True), 
                       signature="logsumexp(x, axis=-1, keepdims=False)",
                       doc="log(sum(exp(x))) along an axis")
 
+
+
+def _extremum_check(name: str) -> Fn:
+    """max/min: one axis (``axis=None`` only for a vector, whose one axis it is)."""
+    def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
+        (a, la), = args
+        nd = len(a.shape)
+        if nd == 0:
+            raise SpecError(f"{name} needs a tensor with at least one axis", la,
+                            f"{name} of a scalar is the scalar itself")
+        given = kwargs.get("axis")
+        keep = _flag(kwargs, "keepdims")
+        if (given is None or given[0].op == "none") and nd > 1:  # every axis: a scalar
+            return FExpr(name, (a,), (("axis", None), ("keepdims", keep)),
+                         (1,) * nd if keep else ())
+        if given is None or given[0].op == "none":
+            ax = 0
+        else:
+            raw = _int_tuple(given[0], given[1], "axis")
+            if len(raw) != 1:
+                raise SpecError(f"{name} takes a single axis or every axis (axis=None)",
+                                given[1], f"reduce one axis at a time, e.g. "
+                                f"{name}({name}(X, axis=1)), or all: {name}(X)")
+            norm = shapes.normalize_axis(raw[0], nd)
+            if norm is None:
+                raise SpecError(f"axis {raw[0]} is out of range for a tensor of shape "
+                                f"{shapes.fmt(a.shape)}", given[1],
+                                f"axes of a {nd}-d tensor run from {-nd} to {nd - 1}")
+            ax = norm
+        shape = tuple(1 if n == ax else d for n, d in enumerate(a.shape)) if keep else \
+            tuple(d for n, d in enumerate(a.shape) if n != ax)
+        return FExpr(name, (a,), (("axis", ax), ("keepdims", keep)), shape)
+    return check
+
+
+def _extremum_comp(cls: type, of_all: type) -> Fn:
+    def comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+        (a,) = e.args
+        ax = e.param("axis")
+        if ax is None:
+            return of_all(ctx.label(a), S.Zero)
+        rest = [i for n, i in enumerate(idx) if n != ax] if e.param("keepdims") else list(idx)
+        return cls(ctx.label(a), ax, *rest)
+    return comp
+
+
+def _extremum_code(name: str) -> Fn:
+    def code(e: FExpr, c: list[Any], b: Any) -> Any:
+        if e.param("axis") is None:
+            return b.axis_fn(name + "_all", c[0], 0, len(e.args[0].shape), e.param("keepdims"))
+        return _axis_code(name)(e, c, b)
+    return code
+
+
+for _name, _cls, _all, _what in (("max", MaxAt, MaxOfAllAt, "largest"),
+                                 ("min", MinAt, MinOfAllAt, "smallest")):
+    OPS[_name] = Op(_name, _extremum_check(_name), _extremum_comp(_cls, _all),
+                    _extremum_code(_name),
+                    kwargs=("axis", "keepdims"), needs_ref=True,
+                    aliases=("amax",) if _name == "max" else ("amin",),
+                    signature=f"{_name}(x, axis=None, keepdims=False)",
+                    doc=f"{_what} entry along one axis, or of all (axis=None); "
+                        f"derivative 𝟙[x = {_name}]")
+
+
+
+# -- functions of a square matrix ------------------------------------------------------
+
+
+def _square_check(name: str, reduces: bool) -> Fn:
+    def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
+        (a, la), = args
+        _require_square(name, a, la)
+        return FExpr(name, (a,), (("axis", 0), ("keepdims", False)), () if reduces else a.shape)
+    return check
+
+
+def _require_square(name: str, a: FExpr, loc: Any) -> None:
+    if len(a.shape) != 2:
+        raise SpecError(f"{name} needs a square matrix, not a tensor of shape "
+                        f"{shapes.fmt(a.shape)}", loc,
+                        "declare it with two equal dims, e.g. A: [N, N]")
+    if a.shape[0] != a.shape[1]:
+        raise SpecError(f"{name} needs a square matrix, not one of shape {shapes.fmt(a.shape)}",
+                        loc, "both axes must be the same dim, e.g. A: [N, N]")
+
+
+def _matrix_fn_comp(cls: type) -> Fn:
+    def comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+        return cls(ctx.label(e.args[0]), S.Zero, *idx)
+    return comp
+
+
+for _name, _cls, _doc in (
+        ("inv", InvAt, "the inverse A⁻¹ of a square matrix; adjoint −A⁻ᵀ (∂L/∂Y) A⁻ᵀ"),
+        ("det", DetAt, "the determinant of a square matrix; derivative det(A) A⁻ᵀ"),
+        ("logdet", LogDetAt, "log det A of a square matrix with det A > 0; derivative A⁻ᵀ")):
+    OPS[_name] = Op(_name, _square_check(_name, _cls.reduces), _matrix_fn_comp(_cls),
+                    _axis_code(_name), needs_ref=True, signature=f"{_name}(A)", doc=_doc,
+                    square=True,
+                    aliases={"inv": ("inverse", "pinv"), "det": ("determinant",),
+                             "logdet": ("slogdet", "log_det")}[_name])
+
+
+@op("trace", comp=lambda e, idx, ctx: _trace_comp(e, ctx),
+    code=lambda e, c, b: P.call(b.f("trace"), c[0]), signature="trace(A)",
+    doc="the sum of the diagonal of a square matrix; derivative I")
+def _trace(loc: Any, args: Args, kwargs: Kw) -> FExpr:
+    (a, la), = args
+    _require_square("trace", a, la)
+    return FExpr("trace", (a,), (), ())
+
+
+def _trace_comp(e: FExpr, ctx: Any) -> Any:
+    d = e.args[0].shape[0]
+    i = 0 if d == 1 else ctx.fresh(d)
+    return ctx.sum(ctx.comp(e.args[0], (i, i)), (i,) if i != 0 else ())
+
+
+@op("diagonal", comp=lambda e, idx, ctx: ctx.comp(e.args[0], (idx[0], idx[0])),
+    code=lambda e, c, b: P.call(b.f("diagonal"), c[0]), signature="diagonal(A)",
+    doc="the diagonal of a square matrix, a vector; adjoint diag(∂L/∂d)")
+def _diagonal(loc: Any, args: Args, kwargs: Kw) -> FExpr:
+    (a, la), = args
+    _require_square("diagonal", a, la)
+    return FExpr("diagonal", (a,), (), a.shape[:1])
+
+
+@op(DIAG, comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx[:1]) * KroneckerDelta(*idx),
+    code=lambda e, c, b: b.diag(c[0]), signature=f"{DIAG}(v)",
+    doc="the diagonal matrix with v on its diagonal; adjoint diagonal(∂L/∂D)")
+def _diag(loc: Any, args: Args, kwargs: Kw) -> FExpr:
+    (a, la), = args
+    if len(a.shape) != 1:
+        raise SpecError(f"diag takes a vector, not a tensor of shape {shapes.fmt(a.shape)}", la,
+                        "diag(v) builds a diagonal matrix; diagonal(A) reads one")
+    return FExpr("diag", (a,), (), (a.shape[0], a.shape[0]))
+
+
+@op("solve", comp=lambda e, idx, ctx: _solve_comp(e, idx, ctx),
+    code=lambda e, c, b: b.solve(c[0], c[1]), nargs=(2, 2),
+    needs_ref=True, square=True, signature="solve(A, B)",
+    doc="A⁻¹ B without forming the inverse (B a vector or a matrix)")
+def _solve(loc: Any, args: Args, kwargs: Kw) -> FExpr:
+    (a, la), (b, lb) = args
+    _require_square("solve", a, la)
+    if len(b.shape) not in (1, 2) or b.shape[0] != a.shape[0]:
+        raise _mismatch("cannot solve", a.shape, b.shape, loc,
+                        "solve(A, B) needs A square (N×N) and B with N rows (N or N×K)")
+    return FExpr("solve", (a, b), (), b.shape)
+
+
+def _solve_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+    a, b = e.args
+    d = a.shape[0]
+    k = 0 if d == 1 else ctx.fresh(d)
+    body = InvAt(ctx.label(a), S.Zero, idx[0], k) * ctx.comp(b, (k,) + tuple(idx[1:]))
+    return ctx.sum(body, (k,) if k != 0 else ())
+
+
 # every helper the generated NumPy module may define, and the helpers each one calls
-HELPERS = {**{n: o.helper for n, o in AXIS_OPS.items()},
+HELPERS = {**{n: o.helper for n, o in AXIS_OPS.items() if o.helper},
            **{n: f.helper for n, f in SCALARS.items() if f.helper}}
 HELPER_NEEDS = {**{n: o.needs for n, o in AXIS_OPS.items()},
                 **{n: f.needs for n, f in SCALARS.items() if f.needs}}

@@ -237,6 +237,8 @@ class _Reader:
         ref = mx.Ref(name, kind, math_shape(tensor.shape), display=self.anon_forms.get(name))
         nd = len(tensor.shape)
         idx = tuple(i for i in e.indices if i != 0)
+        if len(set(idx)) != len(idx):  # softmax(S)_ii, (A⁻¹)_ii: a diagonal, no rule yet
+            raise NoMatrixForm("a diagonal of a function of a whole tensor")
         if nd > 2:
             # softmax(S, axis)_ijk read whole: its axes are the tensor's, in order
             if len(idx) != len(e.indices) or len(set(idx)) != len(idx):

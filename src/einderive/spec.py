@@ -13,7 +13,7 @@ import os
 import unicodedata
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import Loc, SpecError, did_you_mean
 from .record import Record, field
@@ -44,6 +44,7 @@ class InputDecl(Record):
     loc: Loc
     shape_loc: Loc
     symmetric: bool = False  # a square matrix equal to its transpose (A: {symmetric: true})
+    spd: bool = False  # symmetric positive definite: verify draws it so, well conditioned
 
 
 class Assignment(Record):
@@ -357,14 +358,15 @@ def _parse_inputs(doc: CommentedMap, path: str, value_loc: ValueLoc,
             raise SpecError(f"'{name}' names both a dim and an input", kloc,
                             "give the tensor another name")
         seen.add(name)
-        positive = symmetric = False
+        positive = symmetric = spd = False
         if isinstance(value, CommentedMap):
             for k in value:
                 if k not in INPUT_KEYS:
                     kl, _ = _map_locs(value, k, path, vloc)
                     raise SpecError(f"unknown key {k!r} in input '{name}'", kl,
                                     did_you_mean(str(k), INPUT_KEYS)
-                                    or "an input takes 'shape', 'positive' and 'symmetric'")
+                                    or "an input takes 'shape', 'positive', 'symmetric' and "
+                                       "'spd'")
             if "shape" not in value:
                 raise SpecError(f"input '{name}' has no 'shape'", vloc,
                                 f"e.g. {name}: {{shape: [N], positive: true}}")
@@ -376,14 +378,15 @@ def _parse_inputs(doc: CommentedMap, path: str, value_loc: ValueLoc,
             positive = pos
             shape = _parse_shape(value["shape"], sloc, path, dims, name)
             symmetric = _parse_symmetric(value, name, shape, path, vloc)
+            spd = _spd_flag(value, name, shape, path, vloc)
             vloc = sloc
         else:
             shape = _parse_shape(value, vloc, path, dims, name)
-        out.append(InputDecl(name, shape, positive, kloc, vloc, symmetric))
+        out.append(InputDecl(name, shape, positive, kloc, vloc, symmetric, spd))
     return tuple(out)
 
 
-INPUT_KEYS = ("shape", "positive", "symmetric")
+INPUT_KEYS = ("shape", "positive", "symmetric", "spd")
 
 
 def _parse_symmetric(value: CommentedMap, name: str, shape: tuple[object, ...],
@@ -403,8 +406,27 @@ def _parse_symmetric(value: CommentedMap, name: str, shape: tuple[object, ...],
 
 
 def symmetric_inputs(spec: Spec) -> frozenset[str]:
-    """The names of the inputs declared symmetric."""
-    return frozenset(i.name for i in spec.inputs if i.symmetric)
+    """The names of the inputs declared symmetric (an spd input is symmetric too)."""
+    return frozenset(i.name for i in spec.inputs if i.symmetric or i.spd)
+
+
+def _spd_flag(value: Any, name: str, shape: tuple[Any, ...], path: str, vloc: Loc) -> bool:
+    """``spd: true``: only for a square matrix (two equal dims)."""
+    if "spd" not in value:
+        return False
+    _, floc = _map_locs(value, "spd", path, vloc)
+    flag = value["spd"]
+    if not isinstance(flag, bool):
+        raise SpecError(f"'spd' of input '{name}' must be true or false", floc)
+    if flag and (len(shape) != 2 or shape[0] != shape[1] or shape[0] == 1):
+        raise SpecError(f"'spd' of input '{name}' needs a square matrix, but its shape has "
+                        f"{len(shape)} ax{'is' if len(shape) == 1 else 'es'}"
+                        if len(shape) != 2 else
+                        f"'spd' of input '{name}' needs a square matrix, not "
+                        f"{shape[0]}×{shape[1]}", floc,
+                        f"a symmetric positive definite input is e.g. "
+                        f"{name}: {{shape: [N, N], spd: true}}")
+    return flag
 
 
 def _parse_forward(doc: CommentedMap, path: str, value_loc: ValueLoc,

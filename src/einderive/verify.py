@@ -193,16 +193,71 @@ def _other_sizes(sizes: Sizes) -> Sizes:
     return {k: DEFAULT_SIZES[n % len(DEFAULT_SIZES)] for n, k in enumerate(sizes)}
 
 
+def _not_finite_hint(graph: Graph) -> str:
+    """Where a non-finite loss at a random point likely comes from: a log or sqrt of an input
+    that may be negative, or a matrix function (logdet, inv, solve ...) of an expression,
+    which verify cannot draw well conditioned as it does an input it reads directly."""
+    from .ops import OPS
+
+    def inverts_an_expression(e: Any) -> bool:
+        args = [a for a in e.args if hasattr(a, "op")]
+        if e.op in OPS and OPS[e.op].square and args and args[0].op == "ref" and \
+                not graph[args[0].param("name")].is_input:
+            return True
+        return any(inverts_an_expression(a) for a in args)
+    if any(inverts_an_expression(t.expr) for t in graph.nodes):
+        names = ", ".join(sorted(n for n, o in OPS.items() if o.square))
+        return (f"a matrix function ({names}) of an expression may meet a singular matrix "
+                f"or a negative determinant at random inputs: apply it to an input, or to "
+                f"one declared 'S: {{shape: [N, N], spd: true}}', or try --seed")
+    return "an input may need to be positive: declare it as 'x: {shape: [N], positive: true}'"
+
+
+def square_inputs(graph: Graph) -> set[str]:
+    """Inputs a matrix function inverts (inv, det, logdet, solve's A: ``square`` in the op
+    table), read directly: drawn well conditioned with a positive determinant."""
+    from .ops import OPS
+
+    out: set[str] = set()
+
+    def walk(e: Any) -> None:
+        args = [a for a in e.args if hasattr(a, "op")]
+        if e.op in OPS and OPS[e.op].square and args and args[0].op == "ref" and \
+                graph[args[0].param("name")].is_input:
+            out.add(args[0].param("name"))
+        for a in args:
+            walk(a)
+    for t in graph.nodes:
+        walk(t.expr)
+    return out
+
+
+def _square_draw(rng: Any, shape: tuple[int, ...], spd: bool) -> Any:
+    """A well-conditioned N×N matrix: I + G/(2‖G‖₂) (eigenvalues within 1/2 of 1, so its
+    determinant is positive and its condition number at most 3), or for an spd input
+    I + G Gᵀ/N (symmetric, eigenvalues at least 1)."""
+    import numpy as np
+
+    n = shape[0]
+    g = rng.standard_normal(size=shape)
+    if spd:
+        return np.eye(n) + g @ g.T / n
+    return np.eye(n) + 0.5 * g / np.linalg.norm(g, 2)
+
+
 def draw_inputs(graph: Graph, sizes: Sizes, seed: int) -> Inputs:
     import numpy as np
 
     rng = np.random.default_rng(seed)
     positive = positive_inputs(graph)
     kinked = kinked_inputs(graph)
+    square = square_inputs(graph)
     values: Inputs = {}
     for t in graph.inputs:
         shape = tuple(1 if d == 1 else sizes[d] for d in t.shape)
-        if t.name in positive:
+        if t.spd or t.name in square and len(shape) == 2 and shape[0] == shape[1]:
+            values[t.name] = _square_draw(rng, shape, t.spd)
+        elif t.name in positive:
             values[t.name] = rng.uniform(0.5, 1.5, size=shape)
         else:
             values[t.name] = rng.standard_normal(size=shape)
@@ -294,8 +349,7 @@ def _verify(d: Derivation, sizes: Sizes, seed: int, tol: float, codegen: Codegen
                           f"with --dims{example}")
         return Report(d.name, sizes, seed, tol, (),
                       f"the loss is not finite ({loss}) at the random point",
-                      "an input may need to be positive: declare it as "
-                      "'x: {shape: [N], positive: true}'")
+                      _not_finite_hint(d.graph))
     grads = {form: f(**inputs) for form, f in module.gradients.items()}
     printed = {g.name: _printed(g, grads, module, inputs) for g in d.gradients}
     rng = np.random.default_rng([seed, 1])  # directions: a stream apart from the inputs'

@@ -8,7 +8,7 @@ in the two classes below and nowhere else.
 
 from __future__ import annotations
 
-from ..ops import AXIS_OPS, EINSUM, POW_HALF, SCALARS, TRANSPOSE
+from ..ops import AXIS_OPS, DIAG, EINSUM, POW_HALF, SCALARS, SOLVE, TRANSPOSE
 from .. import pyexpr as P
 
 
@@ -57,10 +57,14 @@ class Backend:
         return P.call(self.f("eye"), n)
 
     def diag(self, x: P.Py) -> P.Py:
-        return P.call(self.f("diag"), x)
+        return P.call(self.f(DIAG), x)
 
     def einsum(self, subscripts: str, operands: list[P.Py]) -> P.Py:
         return P.call(self.f(EINSUM), P.Str(subscripts), *operands)
+
+    def solve(self, a: P.Py, b: P.Py) -> P.Py:
+        """``a⁻¹ b`` without forming the inverse."""
+        return P.call(self.f(SOLVE), a, b)
 
     def sqrt(self, x: P.Py) -> P.Py:
         """``x ** (1/2)``, as the scalar function the op table says computes it."""
@@ -83,10 +87,12 @@ class Backend:
     def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
         """A function of a whole axis (:data:`ops.AXIS_OPS`): the generated module's helper;
         ``keep`` only for one that reduces the axis."""
-        kw = {} if axis == ndim - 1 else {"axis": P.num(axis)}
+        fn = AXIS_OPS[head].numpy
+        kw = {} if axis == ndim - 1 and not fn or not AXIS_OPS[head].has_axis \
+            else {"axis": P.num(axis)}
         if keep:
             kw["keepdims"] = P.Name("True")
-        return P.call(head, x, **kw)
+        return P.call(fn or head, x, **kw)
 
     def constant(self, x: P.Py) -> P.Py:
         """A number computed from numbers, as the argument of a library call."""
@@ -134,7 +140,7 @@ class Torch(Backend):
         return out
 
     def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
-        kw = {"dim": P.num(axis)}
+        kw = {"dim": P.num(axis)} if AXIS_OPS[head].has_axis else {}
         if keep:
             kw["keepdim"] = P.Name("True")
         return P.call(AXIS_OPS[head].torch, x, **kw)

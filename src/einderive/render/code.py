@@ -164,6 +164,9 @@ class Compiler:
         return Value(self.b.matrix_transpose(v.py), tuple(reversed(v.shape)))
 
     def _m_MatMul(self, m: mx.MatMul) -> Value:
+        solved = self._solved(m)
+        if solved is not None:
+            return solved
         a, b = self._m(m.a), self._m(m.b)
         if mx.cols(m.a) == 1 and mx.rows(m.b) == 1:
             flat = [v.py if len(v.shape) <= 1 else self.b.ravel(v.py) for v in (a, b)]
@@ -171,6 +174,27 @@ class Compiler:
         shape = _matmul_shape(a.shape, b.shape)
         assert shape is not None  # the graph checked every product's shapes
         return Value(P.binop("@", a.py, b.py), shape)
+
+    def _solved(self, m: mx.MatMul) -> Value | None:
+        """``A⁻¹ X`` as solve(A, X), ``A⁻ᵀ X`` as solve(Aᵀ, X), ``X A⁻¹`` as solve(Aᵀ, Xᵀ)ᵀ
+        and ``X A⁻ᵀ`` as solve(A, Xᵀ)ᵀ: the code never forms an inverse it multiplies by."""
+        for side, inv, other in ((0, m.a, m.b), (1, m.b, m.a)):
+            t = isinstance(inv, mx.Transpose)
+            f: mx.M = inv.x if isinstance(inv, mx.Transpose) else inv
+            if not (isinstance(f, mx.AxisFn) and AXIS_OPS[f.head].inverse):
+                continue
+            a, x = self._m(f.x), self._m(other)
+            flip = t != (side == 1)  # solve with Aᵀ
+            lhs = self.b.matrix_transpose(a.py) if flip else a.py
+            if side == 0:
+                shape = _matmul_shape(a.shape, x.shape)
+                assert shape is not None  # the graph checked solve's shapes
+                return Value(self.b.solve(lhs, x.py), shape)
+            if len(x.shape) < 2:  # x A⁻¹ for a 1-d x is (A⁻ᵀ x)
+                return Value(self.b.solve(lhs, x.py), (a.shape[1],))
+            out = self.b.solve(lhs, self.b.matrix_transpose(x.py))
+            return Value(self.b.matrix_transpose(out), (x.shape[0], a.shape[1]))
+        return None
 
     def _elementwise(self, m: Any, parts: list[Any]) -> list[Value]:
         """Operands spelled so that NumPy broadcasts them as the printed form does."""

@@ -13,7 +13,7 @@ from typing import Any
 from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S,
                    Sum, Symbol)
 
-from ..ops import AxisFunction, ElementwiseFunction
+from ..ops import AXIS_OPS, AxisFunction, ElementwiseFunction
 from ..precedence import Prec
 from .readable import Rewriter, is_dim
 from .tokens import NotationBase
@@ -295,7 +295,12 @@ class IndexPrinter(TreePrinter):
             arg = self.n.matrix(matrix) if matrix is not None else self._print(definition)
         else:
             arg = self.n.tensor(name, "")
-        return self.n.axis_function(e.head, arg, e.axis, names_axis(e.axis, tensor.shape),
+        if AXIS_OPS[e.head].text:  # A⁻¹: an anonymous argument is bracketed
+            return self.n.matrix_function(AXIS_OPS[e.head], self.n.paren(arg)
+                                          if name in self.n.anon else arg, False,
+                                          self.n.index_list(e.indices))
+        return self.n.axis_function(e.head, arg, e.axis,
+                                    names_axis(e.axis, tensor.shape, e.head),
                                     self.n.index_list(e.indices))
 
     def _print_Function(self, e: Any) -> str:  # pragma: no cover - einderive makes no other
@@ -331,9 +336,14 @@ def is_prefix(e: Any) -> bool:
         isinstance(e, Pow) and e.exp == S.Half
 
 
-def names_axis(axis: int, shape: tuple[Any, ...]) -> bool:
+def names_axis(axis: int, shape: tuple[Any, ...], head: str = "") -> bool:
     """Whether ``softmax(S)`` must say its axis: any but the last, and the last too when it is
-    a literal 1 (an M×1 ``S`` reads as the column vector, whose softmax runs over M)."""
+    a literal 1 (an M×1 ``S`` reads as the column vector, whose softmax runs over M).  A
+    function whose axis defaults to every axis (``max``) says it unless ``S`` has one axis."""
+    if head and not AXIS_OPS[head].has_axis:
+        return False
+    if head and not AXIS_OPS[head].last_by_default:
+        return len(shape) > 1
     return axis != len(shape) - 1 or shape[-1] == 1
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sympy import S
 
 from .. import matrix as mx
-from ..ops import SCALARS
+from ..ops import AXIS_OPS, DIAG, SCALARS
 from ..precedence import Prec
 from .index_printer import index_precedence, names_axis
 from .tokens import NotationBase
@@ -60,6 +60,8 @@ class MatrixPrinter(TreePrinter):
     def _print_Transpose(self, m: mx.Transpose) -> str:
         if isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
             return self.n.adjoint(m.x.name, "", transposed=True)
+        if isinstance(m.x, mx.AxisFn) and AXIS_OPS[m.x.head].text_t:
+            return self._matrix_function(m.x, transposed=True)  # A⁻ᵀ
         inner = self._print(m.x)
         return self.n.transposed(inner if self.prec(m.x) >= Prec.ATOM else self.n.paren(inner))
 
@@ -154,14 +156,23 @@ class MatrixPrinter(TreePrinter):
                                self.prec(m.x) < Prec.ATOM)
 
     def _print_AxisFn(self, m: mx.AxisFn) -> str:
+        if AXIS_OPS[m.head].text:
+            return self._matrix_function(m, transposed=False)
         return self.n.axis_function(m.head, self._print(m.x), m.axis,
-                                    names_axis(m.axis, m.arg_shape), "")
+                                    names_axis(m.axis, m.arg_shape, m.head), "")
+
+    def _matrix_function(self, m: mx.AxisFn, transposed: bool) -> str:
+        """``A⁻¹``, ``A⁻ᵀ``: the op's template, around a bracketed argument unless atomic."""
+        arg = self._print(m.x)
+        shown = m.x.display if isinstance(m.x, mx.Ref) else m.x
+        return self.n.matrix_function(AXIS_OPS[m.head], arg if shown is None or atomic(shown)
+                                      else self.n.paren(arg), transposed, "")
 
     def _print_Reduce(self, m: mx.Reduce) -> str:
         return self.n.operator(m.kind, self._print(m.x))
 
     def _print_Diag(self, m: mx.Diag) -> str:
-        return self.n.operator("diag", self._print(m.x))
+        return self.n.operator(DIAG, self._print(m.x))
 
     def _print_Norm(self, m: mx.Norm) -> str:
         return self.n.norm(self._print(m.x), m.frobenius)

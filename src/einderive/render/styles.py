@@ -111,6 +111,11 @@ class UnicodeStyle(Style):
     def operator(self, name: str, arg: str) -> str:
         return f"{name}({arg})"
 
+    def matrix_function(self, op: Any, arg: str, transposed: bool, idx: str) -> str:
+        """``A⁻¹`` (an axis op with a template), ``(A⁻¹)_ij`` with indices."""
+        s = str((op.text_t if transposed else op.text).format(arg))
+        return f"({s})_{idx}" if idx else s
+
     def einsum(self, subscripts: str, operands: list[str]) -> str:
         return f"einsum('{subscripts}', {', '.join(operands)})"
 
@@ -246,6 +251,10 @@ class LatexStyle(Style):
 
     def operator(self, name: str, arg: str) -> str:
         return f"\\operatorname{{{name}}}{self.paren(arg)}"
+
+    def matrix_function(self, op: Any, arg: str, transposed: bool, idx: str) -> str:
+        s = str((op.latex_t if transposed else op.latex).format(arg))
+        return f"{self.paren(s)}_{{{idx}}}" if idx else s
 
     def einsum(self, subscripts: str, operands: list[str]) -> str:
         lhs, out = subscripts.split("->")

@@ -109,6 +109,9 @@ class Style(ABC):
     def norm(self, s: str, frobenius: bool) -> str: ...
 
     @abstractmethod
+    def matrix_function(self, op: Any, arg: str, transposed: bool, idx: str) -> str: ...
+
+    @abstractmethod
     def power(self, base: str, p: Any) -> str: ...
 
     @abstractmethod
