@@ -33,12 +33,23 @@ from sympy import Expr, Indexed, KroneckerDelta, Mul, Sum, Symbol
 
 from . import matrix as mx
 from .indexed import key_of
-from .ops import SCALARS, AxisFunction, ElementwiseFunction
+from .ops import AXIS_OPS, SCALARS, AxisFunction, ElementwiseFunction
 from .record import Record
 
 ZERO: Expr = sympy.S.Zero
 # FLOPs per element of an axis function: (per element read, per element written)
-AXIS_FLOPS = {"softmax": (5, 0), "logsumexp": (4, 2)}
+AXIS_FLOPS = {"softmax": (5, 0), "logsumexp": (4, 2), "max": (1, 0), "min": (1, 0),
+              "max_all": (1, 0), "min_all": (1, 0)}
+# Functions of a whole n×n matrix, by the LAPACK counts of an LU factorisation (2n³/3):
+# the inverse 2n³, a determinant or its log the factorisation and n more; none is a matrix
+# product to a FLOP counter (FlopCounterMode counts none of them).
+SQUARE_FLOPS = {"inv": lambda n: 2 * n**3, "det": lambda n: sympy.Rational(2, 3) * n**3 + n,
+                "logdet": lambda n: sympy.Rational(2, 3) * n**3 + n}
+
+
+def solve_flops(n: Expr, k: Expr) -> Expr:
+    """A⁻¹ B for an n×n A and n×k B, by an LU factorisation and 2k triangular solves."""
+    return sympy.Rational(2, 3) * n**3 + 2 * n**2 * k
 
 
 class Flops(Record):
@@ -171,6 +182,18 @@ class _ForwardWalk:
             return Flops(ZERO, numel(args[0].shape) + divide)
         if e.op == "l2_loss":  # Σ (a − b)²: subtract, square, add
             return Flops(ZERO, 3 * numel(args[0].shape))
+        if e.op in SQUARE_FLOPS:
+            return Flops(ZERO, SQUARE_FLOPS[e.op](self.c.size(args[0].shape[0])))
+        if e.op == "solve":
+            k = numel(e.shape) / self.c.size(args[0].shape[0])
+            return Flops(ZERO, solve_flops(self.c.size(args[0].shape[0]), k))
+        if e.op == "trace":
+            return Flops(ZERO, self.c.size(args[0].shape[0]))
+        if e.op in ("diag", "diagonal"):
+            return Flops()
+        if e.op in AXIS_FLOPS:
+            read, _ = AXIS_FLOPS[e.op]
+            return Flops(ZERO, read * numel(args[0].shape))
         if e.op in ("softmax", "logsumexp", "log_softmax"):
             head = "logsumexp" if e.op == "log_softmax" else e.op
             read, written = AXIS_FLOPS[head]
@@ -227,6 +250,12 @@ class _MatrixWalk:
 
     def _MatMul(self, m: mx.MatMul) -> Flops:
         rows, inner, cols = (self.c.size(s) for s in (mx.rows(m.a), mx.cols(m.a), mx.cols(m.b)))
+        for inv, other, k in ((m.a, m.b, cols), (m.b, m.a, rows)):
+            f = inv.x if isinstance(inv, mx.Transpose) else inv
+            if isinstance(f, mx.AxisFn) and AXIS_OPS[f.head].inverse:
+                # the code multiplies by A⁻¹ with a solve, never forming the inverse
+                return self.flops(f.x) + self.flops(other) + \
+                    Flops(ZERO, solve_flops(self.c.size(mx.rows(f.x)), k))
         here = Flops(ZERO, rows * cols) if inner == 1 else Flops(2 * rows * inner * cols, ZERO)
         return self._each((m.a, m.b)) + here
 
@@ -257,6 +286,8 @@ class _MatrixWalk:
         return self.flops(m.x) + self._elementwise(2, m.x.shape) + Flops(ZERO, 1)
 
     def _AxisFn(self, m: Any) -> Flops:  # mx.AxisFn
+        if m.head in SQUARE_FLOPS:
+            return self.flops(m.x) + Flops(ZERO, SQUARE_FLOPS[m.head](self.c.size(mx.rows(m.x))))
         read, written = AXIS_FLOPS[m.head]
         per = read * self.c.numel(m.x.shape) + written * self.c.numel(m.shape)
         return self.flops(m.x) + Flops(ZERO, per)
@@ -359,15 +390,21 @@ class _IndexWalk:
                                  tuple(v for v, _, _ in e.limits))
         if isinstance(e, KroneckerDelta):
             return Flops(), tuple(i for i in dict.fromkeys(e.args) if isinstance(i, Symbol))
-        if isinstance(e, (sympy.Pow, ElementwiseFunction)):
+        if isinstance(e, sympy.Pow):
             f, idx = self.walk(e.args[0])
             return f + Flops(ZERO, self.points(idx)), idx
+        if isinstance(e, ElementwiseFunction):  # every argument: maximum(a, b) reads b too
+            walked = [self.walk(a) for a in e.args]
+            idx = tuple(dict.fromkeys(i for _, ix in walked for i in ix))
+            return total(f for f, _ in walked) + Flops(ZERO, self.points(idx)), idx
         if isinstance(e, AxisFunction):
             name = self.ctx.tensor_of[key_of(e.label)]
             self.reads.add(name)
             shape = self.c.graph[name].shape
-            read, written = AXIS_FLOPS[e.head]
             idx = tuple(i for i in e.indices if isinstance(i, Symbol))
+            if e.head in SQUARE_FLOPS:  # the code computes the whole function where it is read
+                return Flops(ZERO, SQUARE_FLOPS[e.head](self.c.size(shape[0]))), idx
+            read, written = AXIS_FLOPS[e.head]
             return Flops(ZERO, read * self.c.numel(shape) + written * self.points(idx)), idx
         raise ValueError(f"no FLOP count for {type(e).__name__}")  # pragma: no cover
 
