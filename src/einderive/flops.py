@@ -33,12 +33,13 @@ from sympy import Expr, Indexed, KroneckerDelta, Mul, Sum, Symbol
 
 from . import matrix as mx
 from .indexed import key_of
-from .ops import SCALARS, AxisFunction, ElementwiseFunction
+from .kinds import PseudoOp
+from .ops import AXIS_OPS, OPS, SCALARS, AxisFunction, ElementwiseFunction
 from .record import Record
 
 ZERO: Expr = sympy.S.Zero
-# FLOPs per element of an axis function: (per element read, per element written)
-AXIS_FLOPS = {"softmax": (5, 0), "logsumexp": (4, 2)}
+# the leaves of a forward tree: reading a tensor, a number or a dim's size costs nothing
+LEAVES = (PseudoOp.REF, PseudoOp.NUM, PseudoOp.DIM)
 
 
 class Flops(Record):
@@ -97,6 +98,26 @@ class Counter:
     def numel(self, shape: tuple[Any, ...]) -> Expr:
         return sympy.Mul(*[self.size(s) for s in shape])
 
+    # -- what an op's ``flops`` entry counts with (ops.py makes no Flops of its own) ------
+
+    def free(self) -> Flops:
+        return Flops()
+
+    def matmul(self, n: Any) -> Flops:
+        return Flops(as_expr(n), ZERO)
+
+    def other(self, n: Any) -> Flops:
+        return Flops(ZERO, as_expr(n))
+
+    def einsum(self, terms: list[Any], out: str, sizes: Mapping[Any, Expr]) -> Flops:
+        return einsum_flops(terms, out, sizes)
+
+    def axis(self, head: str, shape: tuple[Any, ...], axis: int, written: Expr) -> Flops:
+        """An axis function of a tensor of ``shape`` along ``axis``, writing ``written``
+        elements, by its op-table entry's counts."""
+        read = self.numel(shape)
+        return self.other(AXIS_OPS[head].flops_of(read, read / self.size(shape[axis]), written))
+
     # -- formulas -----------------------------------------------------------------------
 
     def forward(self, t: Any) -> FormulaCost:
@@ -145,51 +166,25 @@ class _ForwardWalk:
     def flops(self, e: Any) -> Flops:
         args = [a for a in e.args if hasattr(a, "op")]
         inner = total(self.flops(a) for a in args)
-        if e.op == "ref":
+        if e.op == PseudoOp.REF:
             self.reads.add(e.param("name"))
-        if e.op in ("@", "einsum"):
+        if e.op in OPS and OPS[e.op].contracts:
             self.matmul_inputs.update(r for r in map(_ref_name, args) if r)
         return inner + self._here(e, args)
 
     def _here(self, e: Any, args: list[Any]) -> Flops:
-        numel = self.c.numel
-        if e.op in ("ref", "num", "dim", "neg", "transpose"):
+        if e.op in LEAVES:
             return Flops()
-        if e.op == "@":  # NumPy's matmul: 2k FLOPs per element of the result
-            return Flops(2 * numel(e.shape) * self.c.size(args[0].shape[-1]), ZERO)
-        if e.op == "einsum":
-            sub = e.param("subscripts")
-            lhs, out = sub.split("->") if "->" in sub else (sub, _implicit_output(sub))
-            terms = lhs.split(",")
-            sizes = {ch: self.c.size(s) for term, a in zip(terms, args)
-                     for ch, s in zip(term, a.shape)}
-            return einsum_flops(terms, out, sizes)
-        if e.op in ("sum", "mean"):
-            if not e.param("axes"):
-                return Flops()
-            divide = numel(e.shape) if e.op == "mean" else ZERO
-            return Flops(ZERO, numel(args[0].shape) + divide)
-        if e.op == "l2_loss":  # Σ (a − b)²: subtract, square, add
-            return Flops(ZERO, 3 * numel(args[0].shape))
-        if e.op in ("softmax", "logsumexp", "log_softmax"):
-            head = "logsumexp" if e.op == "log_softmax" else e.op
-            read, written = AXIS_FLOPS[head]
-            kept = numel(args[0].shape) / self.c.size(args[0].shape[e.param("axis")])
-            out = numel(e.shape) if head == "logsumexp" and e.op != "log_softmax" else kept
-            extra = numel(e.shape) if e.op == "log_softmax" else ZERO  # x − logsumexp(x)
-            return Flops(ZERO, read * numel(args[0].shape) + written * out + extra)
-        return Flops(ZERO, numel(e.shape))  # arithmetic and scalar functions: one per element
+        entry = OPS.get(e.op)
+        if entry is not None and entry.flops is not None:
+            return entry.flops(e, args, self.c)  # type: ignore[no-any-return]
+        return Flops(ZERO, self.c.numel(e.shape))  # arithmetic, scalar functions: one each
 
 
 def _ref_name(e: Any) -> str | None:
-    while e.op == "transpose":
+    while e.op in OPS and OPS[e.op].view:
         e = e.args[0]
-    return e.param("name") if e.op == "ref" else None
-
-
-def _implicit_output(sub: str) -> str:
-    letters = sub.replace(",", "")
-    return "".join(sorted(ch for ch in set(letters) if letters.count(ch) == 1))
+    return e.param("name") if e.op == PseudoOp.REF else None
 
 
 class _MatrixWalk:
@@ -252,9 +247,7 @@ class _MatrixWalk:
         return self.flops(m.x) + self._elementwise(1, m.shape)
 
     def _AxisFn(self, m: Any) -> Flops:  # mx.AxisFn
-        read, written = AXIS_FLOPS[m.head]
-        per = read * self.c.numel(m.x.shape) + written * self.c.numel(m.shape)
-        return self.flops(m.x) + Flops(ZERO, per)
+        return self.flops(m.x) + self.c.axis(m.head, m.arg_shape, m.axis, self.c.numel(m.shape))
 
     def _Reduce(self, m: Any) -> Flops:  # mx.Reduce
         axis = {"rowsum": mx.cols(m.x), "colsum": mx.rows(m.x)}.get(m.kind)
@@ -361,9 +354,8 @@ class _IndexWalk:
             name = self.ctx.tensor_of[key_of(e.label)]
             self.reads.add(name)
             shape = self.c.graph[name].shape
-            read, written = AXIS_FLOPS[e.head]
             idx = tuple(i for i in e.indices if isinstance(i, Symbol))
-            return Flops(ZERO, read * self.c.numel(shape) + written * self.points(idx)), idx
+            return self.c.axis(e.head, shape, e.axis, self.points(idx)), idx
         raise ValueError(f"no FLOP count for {type(e).__name__}")  # pragma: no cover
 
     def _read(self, key: Any) -> None:

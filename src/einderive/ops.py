@@ -403,6 +403,11 @@ class Op(Record):
     aliases: Tup = ()  # what NumPy/PyTorch users also call it
     condition: bool = False  # its first argument is a comparison (where)
     string_first: bool = False  # its first argument is a string (einsum's subscripts)
+    # its FLOPs as the generated code computes it, this node alone: (e, args: its FExpr
+    # arguments, meter: flops.Counter) -> Flops; None: one FLOP per element of its result
+    flops: Fn | None = None
+    contracts: bool = False  # a matrix product (its inputs are a FLOP counter's matmul operands)
+    view: bool = False  # its argument's elements rearranged: a matmul of it reads its argument
 
 
 OPS: dict[str, Op] = {}
@@ -444,6 +449,51 @@ def _bin_comp(f: Fn) -> Fn:
     return comp
 
 
+# -- FLOP counts (flops.py's conventions; ``meter`` is its Counter, which makes the Flops)
+
+
+def _free_flops(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+    return meter.free()
+
+
+def _matmul_flops(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+    # NumPy's matmul: 2k FLOPs per element of the result
+    return meter.matmul(2 * meter.numel(e.shape) * meter.size(args[0].shape[-1]))
+
+
+def _reduce_flops(mean: bool) -> Fn:
+    def count(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+        if not e.param("axes"):
+            return meter.free()
+        divide = meter.numel(e.shape) if mean else 0
+        return meter.other(meter.numel(args[0].shape) + divide)
+    return count
+
+
+def _l2_flops(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+    return meter.other(3 * meter.numel(args[0].shape))  # Σ (a − b)²: subtract, square, add
+
+
+def _einsum_flops(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+    sub = e.param("subscripts")
+    lhs, out = sub.split("->") if "->" in sub else (sub, _implicit_output(sub))
+    terms = lhs.split(",")
+    sizes = {ch: meter.size(s) for term, a in zip(terms, args) for ch, s in zip(term, a.shape)}
+    return meter.einsum(terms, out, sizes)
+
+
+def _implicit_output(sub: str) -> str:
+    letters = sub.replace(",", "")
+    return "".join(sorted(ch for ch in set(letters) if letters.count(ch) == 1))
+
+
+def _axis_flops(name: str) -> Fn:
+    def count(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+        (x,) = args
+        return meter.axis(name, x.shape, e.param("axis"), meter.numel(e.shape))
+    return count
+
+
 for _sym, _f, _py in (("+", lambda x, y: x + y, "+"), ("-", lambda x, y: x - y, "-"),
                       ("*", lambda x, y: x * y, "*"), ("/", lambda x, y: x / y, "/")):
     OPS[_sym] = Op(_sym, _broadcast_check(_sym), _bin_comp(_f),
@@ -452,7 +502,7 @@ for _sym, _f, _py in (("+", lambda x, y: x + y, "+"), ("-", lambda x, y: x - y, 
 
 
 @op("neg", comp=lambda e, idx, ctx: -ctx.comp(e.args[0], idx),
-    code=lambda e, c, b: P.neg(c[0]), user=False)
+    code=lambda e, c, b: P.neg(c[0]), user=False, flops=_free_flops)
 def _neg(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, _), = args
     return FExpr("neg", (a,), (), a.shape)
@@ -488,7 +538,8 @@ def _transpose_code(e: FExpr, c: list[Any], b: Any) -> Any:
     return b.permute(c[0], e.param("axes"))
 
 
-@op("transpose", comp=_transpose_comp, code=_transpose_code, kwargs=("axes",),
+@op("transpose", comp=_transpose_comp, code=_transpose_code, kwargs=("axes",), flops=_free_flops,
+    view=True,
     signature="transpose(x, axes=None)", doc="reverse (or permute) the axes; x.T is the same")
 def _transpose(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
@@ -512,7 +563,8 @@ def _transpose(loc: Any, args: Args, kwargs: Kw) -> FExpr:
 
 
 @op("@", comp=lambda e, idx, ctx: _matmul_comp(e, idx, ctx),
-    code=lambda e, c, b: P.binop("@", c[0], c[1]), nargs=(2, 2), user=False,
+    code=lambda e, c, b: P.binop("@", c[0], c[1]), nargs=(2, 2), user=False, flops=_matmul_flops,
+    contracts=True,
     doc="matrix product (NumPy's matmul)")
 def _matmul(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (b, lb) = args
@@ -636,13 +688,14 @@ def _reduce_code(fn: str) -> Fn:
 for _name, _mean in (("sum", False), ("mean", True)):
     OPS[_name] = Op(_name, _reduce_check(_name), _reduce_comp(_mean), _reduce_code(_name),
                     kwargs=("axis", "keepdims"), signature=f"{_name}(x, axis=None, keepdims=False)",
+                    flops=_reduce_flops(_mean),
                     doc="sum over axes (all by default)" if not _mean
                     else "mean over axes (all by default)")
 
 
 @op("l2_loss", comp=lambda e, idx, ctx: _l2_comp(e, ctx),
     code=lambda e, c, b: b.reduce("sum", P.binop("**", P.binop("-", c[0], c[1]), P.num(2))),
-    nargs=(2, 2),
+    nargs=(2, 2), flops=_l2_flops,
     signature="l2_loss(a, b)", doc="sum((a - b)**2), a scalar")
 def _l2(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (b, lb) = args
@@ -667,7 +720,7 @@ def _l2_comp(e: FExpr, ctx: Any) -> Any:
 @op("einsum", comp=lambda e, idx, ctx: _einsum_comp(e, idx, ctx),
     code=lambda e, c, b: b.einsum(e.param("subscripts"), c),
     nargs=(2, None), signature='einsum("ij,j->i", A, x)', doc="NumPy's einsum, any operands",
-    string_first=True)
+    string_first=True, flops=_einsum_flops, contracts=True)
 def _einsum(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (sub, sloc), *operands = args
     if sub.op != "str":
@@ -793,33 +846,43 @@ class AxisOp(Record):
     helper: str  # its NumPy helper, in the generated module
     torch: str  # its PyTorch function, which takes dim= (and keepdim= when it reduces)
     needs: Tup = ()  # helpers its helper calls, defined first
+    # FLOPs per element read, per row (an element of the reduced result), per element written
+    flops: tuple[int, int, int] = (0, 0, 0)
+
+    def flops_of(self, read: Any, rows: Any, written: Any) -> Any:
+        """Its FLOPs on ``read`` elements in ``rows`` rows, writing ``written`` elements."""
+        per_read, per_row, per_written = self.flops
+        return per_read * read + per_row * rows + per_written * written
 
 
 AXIS_OPS = {o.name: o for o in (
     AxisOp("softmax", False, "def softmax(x, axis=-1):\n"
            "    z = np.exp(x - np.max(x, axis=axis, keepdims=True))\n"
-           "    return z / np.sum(z, axis=axis, keepdims=True)", "torch.softmax"),
+           "    return z / np.sum(z, axis=axis, keepdims=True)", "torch.softmax",
+           flops=(5, 0, 0)),  # max, subtract, exp, sum, divide
     AxisOp("logsumexp", True, "def logsumexp(x, axis=-1, keepdims=False):\n"
            "    m = np.max(x, axis=axis, keepdims=True)\n"
            "    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))\n"
-           "    return out if keepdims else np.squeeze(out, axis=axis)", "torch.logsumexp"),
+           "    return out if keepdims else np.squeeze(out, axis=axis)", "torch.logsumexp",
+           flops=(4, 2, 0)),  # max, subtract, exp, sum per element; log, add per row
     AxisOp("log_softmax", False, "def log_softmax(x, axis=-1):\n"
            "    return x - logsumexp(x, axis=axis, keepdims=True)", "torch.log_softmax",
-           needs=("logsumexp",)),
+           needs=("logsumexp",), flops=(4, 2, 1)),  # logsumexp's, then x − it
 )}
 
 OPS["softmax"] = Op("softmax", _axis_check("softmax"), _softmax_comp, _axis_code("softmax"),
                     kwargs=("axis",), needs_ref=True, signature="softmax(x, axis=-1)",
-                    doc="exp(x) / sum(exp(x)) along an axis")
+                    doc="exp(x) / sum(exp(x)) along an axis", flops=_axis_flops("softmax"))
 OPS["log_softmax"] = Op("log_softmax", _axis_check("log_softmax"), _log_softmax_comp,
                         _axis_code("log_softmax"), kwargs=("axis",), needs_ref=True,
                         aliases=("logsoftmax",),
-                        signature="log_softmax(x, axis=-1)", doc="x - logsumexp(x) along an axis")
+                        signature="log_softmax(x, axis=-1)", doc="x - logsumexp(x) along an axis",
+                        flops=_axis_flops("log_softmax"))
 OPS["logsumexp"] = Op("logsumexp", _axis_check("logsumexp", keep_allowed=True), _logsumexp_comp,
                       _axis_code("logsumexp"), kwargs=("axis", "keepdims"), needs_ref=True,
                       aliases=("log_sum_exp",),
                       signature="logsumexp(x, axis=-1, keepdims=False)",
-                      doc="log(sum(exp(x))) along an axis")
+                      doc="log(sum(exp(x))) along an axis", flops=_axis_flops("logsumexp"))
 
 # every helper the generated NumPy module may define, and the helpers each one calls
 HELPERS = {**{n: o.helper for n, o in AXIS_OPS.items()},
