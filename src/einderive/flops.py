@@ -10,7 +10,7 @@ forward node from its definition, the FExpr tree; an adjoint from its printed fo
 
 - a product of an m×k and a k×n matrix is 2mkn FLOPs (a multiply and an add per term); a
   matrix-vector product and a dot product are the same rule with n = 1 (and m = 1).  These,
-  and einsum contractions (pairwise, left to right, as ``torch.einsum`` does), are *matmul*
+  and einsum contractions (pairwise, left to right, as PyTorch's einsum does), are *matmul*
   FLOPs, the ones PyTorch's ``FlopCounterMode`` counts (once told that ``mv`` and ``dot``
   are products too); a forward ``a @ b`` is 2k FLOPs per element of its result;
 - an outer product in a printed form (k = 1, compiled to ``outer``) is m·n multiplies;
@@ -266,12 +266,11 @@ class _MatrixWalk:
 
 def _divides(f: Any) -> bool:
     """A factor ``x^(-k)`` of an elementwise product, which the code divides by."""
-    exp: Any = getattr(f, "exp", 0)
-    return isinstance(f, mx.Pow) and bool(exp < 0)
+    return isinstance(f, mx.Pow) and bool(f.exp < 0)
 
 
 def einsum_flops(terms: list[Any], out: str, sizes: Mapping[Any, Expr]) -> Flops:
-    """An einsum contracted pairwise from the left, as ``torch.einsum`` does without
+    """An einsum contracted pairwise from the left, as PyTorch's einsum does without
     opt_einsum: a step that sums an index both operands hold is a batched matrix product
     (2 FLOPs per point of its index space); an index only one operand holds and nothing later
     needs is summed out first (a reduction); a step that sums nothing is elementwise."""
