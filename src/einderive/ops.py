@@ -31,6 +31,7 @@ from sympy import Function, Indexed, KroneckerDelta, S
 
 from . import shapes
 from .errors import SpecError
+from .kinds import PseudoOp
 from .record import Record
 from . import pyexpr as P
 
@@ -376,12 +377,12 @@ class FExpr(Record):
 
     @property
     def is_ref(self) -> bool:
-        return self.op == "ref"
+        return self.op == PseudoOp.REF
 
     @property
     def is_const(self) -> bool:
-        return self.op in ("num", "dim") or (
-            self.op not in ("ref",) and bool(self.args) and all(a.is_const for a in self.args))
+        return self.op in (PseudoOp.NUM, PseudoOp.DIM) or (
+            self.op != PseudoOp.REF and bool(self.args) and all(a.is_const for a in self.args))
 
 
 class Op(Record):
@@ -512,14 +513,14 @@ def _neg(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     code=lambda e, c, b: P.binop("**", c[0], c[1]), nargs=(2, 2), user=False)
 def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (p, lp) = args
-    if not p.is_const or p.shape != () or p.op == "dim" or _mentions_dim(p):
+    if not p.is_const or p.shape != () or p.op == PseudoOp.DIM or _mentions_dim(p):
         raise SpecError("the exponent of '**' must be a number", lp,
                         "e.g. x ** 2 or x ** 0.5; for a tensor exponent write exp(p * log(x))")
     return FExpr("**", (a, p), (), a.shape)
 
 
 def _mentions_dim(e: FExpr) -> bool:
-    return e.op == "dim" or any(_mentions_dim(a) for a in e.args if isinstance(a, FExpr))
+    return e.op == PseudoOp.DIM or any(_mentions_dim(a) for a in e.args if isinstance(a, FExpr))
 
 
 # -- transposes -----------------------------------------------------------------
@@ -606,11 +607,11 @@ def _matmul_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
 
 
 def _int_tuple(e: FExpr | None, loc: Any, what: str) -> tuple[int, ...]:
-    if e is not None and e.op == "num" and e.param("value").denominator == 1:
+    if e is not None and e.op == PseudoOp.NUM and e.param("value").denominator == 1:
         return (int(e.param("value")),)
-    if e is not None and e.op == "neg" and e.args[0].op == "num":
+    if e is not None and e.op == "neg" and e.args[0].op == PseudoOp.NUM:
         return tuple(-x for x in _int_tuple(e.args[0], loc, what))
-    if e is not None and e.op == "tuple":
+    if e is not None and e.op == PseudoOp.TUPLE:
         return tuple(x for item in e.args for x in _int_tuple(item, loc, what))
     raise SpecError(f"'{what}' must be an integer or a tuple of integers", loc,
                     f"e.g. {what}=-1 or {what}=(0, 1)")
@@ -620,14 +621,14 @@ def _flag(kwargs: Kw, key: str, default: bool = False) -> bool:
     if key not in kwargs:
         return default
     value, loc = kwargs[key]
-    if value.op == "bool":
+    if value.op == PseudoOp.BOOL:
         return bool(value.param("value"))
     raise SpecError(f"'{key}' must be True or False", loc)
 
 
 def _axes(kwargs: Kw, nd: int, shape: Tup) -> tuple[int, ...]:
     """The sorted axes of ``axis=`` (every axis when absent or None)."""
-    if "axis" not in kwargs or kwargs["axis"][0].op == "none":
+    if "axis" not in kwargs or kwargs["axis"][0].op == PseudoOp.NONE:
         return tuple(range(nd))
     value, loc = kwargs["axis"]
     raw = _int_tuple(value, loc, "axis")
@@ -723,7 +724,7 @@ def _l2_comp(e: FExpr, ctx: Any) -> Any:
     string_first=True, flops=_einsum_flops, contracts=True)
 def _einsum(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (sub, sloc), *operands = args
-    if sub.op != "str":
+    if sub.op != PseudoOp.STR:
         raise SpecError("einsum's first argument must be a subscripts string", sloc,
                         'e.g. einsum("ij,j->i", W, x)')
     text = sub.param("value").replace(" ", "")
@@ -898,9 +899,9 @@ HELPER_NAMES = frozenset(re.findall(r"^(?:def )?(\w+)", "\n".join(HELPERS.values
 
 def _number_param(value: FExpr, loc: Any, fn: str, key: str) -> Fraction:
     """A keyword number such as ``alpha=0.2`` (a literal, maybe negated)."""
-    if value.op == "num":
+    if value.op == PseudoOp.NUM:
         return Fraction(value.param("value"))
-    if value.op == "neg" and value.args[0].op == "num":
+    if value.op == "neg" and value.args[0].op == PseudoOp.NUM:
         return -Fraction(value.args[0].param("value"))
     raise SpecError(f"{fn}'s '{key}' must be a number", loc, f"e.g. {key}=0.2")
 
@@ -954,7 +955,7 @@ for _name, _fn in SCALARS.items():
 
 def _where_check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (cond, cloc), a, b = args
-    if cond.op != "compare":
+    if cond.op != PseudoOp.COMPARE:
         raise SpecError("where's first argument must be a comparison", cloc,
                         "e.g. where(x > 0, x, 0.01 * x); the comparisons are > < >= <=")
     x, y = cond.args

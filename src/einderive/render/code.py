@@ -17,6 +17,7 @@ from typing import Any
 from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol
 
 from .. import matrix as mx
+from ..kinds import PseudoOp
 from ..ops import ARITHMETIC, AXIS_OPS, HELPER_NAMES, OPS, SUM, SCALARS, ElementwiseFunction, FExpr
 from ..record import Record
 from .. import pyexpr as P
@@ -34,7 +35,7 @@ def _number(e: FExpr) -> bool:
     """Whether the code of ``e`` may be a Python number rather than an array (Python's own
     operators take numbers; a library call, which PyTorch only makes on tensors, does not:
     see Backend.constant)."""
-    return e.op in ("num", "dim") or e.op in ARITHMETIC and all(
+    return e.op in (PseudoOp.NUM, PseudoOp.DIM) or e.op in ARITHMETIC and all(
         _number(a) for a in e.args if isinstance(a, FExpr))
 
 
@@ -87,12 +88,12 @@ class Compiler:
     # -- forward ------------------------------------------------------------------------
 
     def forward(self, e: FExpr) -> Value:
-        if e.op == "ref":
+        if e.op == PseudoOp.REF:
             name = e.param("name")
             return Value(P.Name(self.names.var[name]), self.graph[name].shape)
-        if e.op == "num":
+        if e.op == PseudoOp.NUM:
             return Value(P.num(e.param("value")), ())
-        if e.op == "dim":
+        if e.op == PseudoOp.DIM:
             return Value(self.dim(e.param("name")), ())
         args = [self.b.constant(self.forward(a).py) if _number(a) and e.op not in ARITHMETIC
                 else self.forward(a).py for a in e.args if isinstance(a, FExpr)]
