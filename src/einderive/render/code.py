@@ -14,7 +14,7 @@ import keyword
 
 from typing import Any
 
-from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol
+from sympy import Add, Mul, Pow, S, Sum, Symbol
 
 from .. import matrix as mx
 from ..kinds import PseudoOp
@@ -37,6 +37,16 @@ def _number(e: FExpr) -> bool:
     see Backend.constant)."""
     return e.op in (PseudoOp.NUM, PseudoOp.DIM) or e.op in ARITHMETIC and all(
         _number(a) for a in e.args if isinstance(a, FExpr))
+
+
+def number(c: Any) -> P.Py:
+    """A SymPy number as code: an int, a ratio of ints (1/3 stays exact to the last
+    float operation), else a float.  The one rule for every code generator."""
+    if c.is_Integer:
+        return P.num(int(c))
+    if c.is_Rational:
+        return P.binop("/", P.num(int(c.p)), P.num(int(c.q)))
+    return P.num(float(c))
 
 
 class CodegenError(Exception):
@@ -121,10 +131,8 @@ class Compiler:
 
     def const(self, c: Any) -> P.Py:
         """A SymPy scalar (numbers, dims' sizes, functions of them) as code."""
-        if c.is_Integer:
-            return P.num(int(c))
-        if isinstance(c, Rational):
-            return P.binop("/", P.num(int(c.p)), P.num(int(c.q)))
+        if c.is_Number:
+            return number(c)
         if isinstance(c, Symbol):
             return self.dim(self.d.index.ctx.dim_of_size[c])
         if isinstance(c, Pow):
