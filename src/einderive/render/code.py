@@ -17,6 +17,7 @@ from typing import Any
 from sympy import Add, Mul, Pow, S, Sum, Symbol
 
 from .. import matrix as mx
+from ..indexed import sum_of_constant
 from ..kinds import PseudoOp
 from ..ops import ARITHMETIC, AXIS_OPS, HELPER_NAMES, OPS, SUM, SCALARS, ElementwiseFunction, FExpr
 from ..record import Record
@@ -152,9 +153,8 @@ class Compiler:
         if isinstance(c, Add):
             return P.product([self.const(a) for a in Add.make_args(c)], "+")
         if isinstance(c, Sum) and not c.function.has(*c.variables):
-            # Σ_i c over a dim is the dim's size times c (never expanded)
-            sizes = [self.dim(self.d.index.ctx.limit_dim(hi)) for _, _, hi in c.limits]
-            return P.product([self.const(c.function)] + sizes)
+            # Σ_i c over a dim is the dim's size times c (never expanded): indexed's one rule
+            return self.const(sum_of_constant(c.function, c.limits))
         raise CodegenError(f"cannot compile the constant {c}")  # pragma: no cover
 
     def _m_Ones(self, m: mx.Ones) -> Value:
