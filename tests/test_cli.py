@@ -9,7 +9,13 @@ import pytest
 
 from conftest import ROOT, SPECS
 
-COMMANDS = ["derive", "graph", "verify", "check"]
+COMMANDS = ["derive", "graph", "cost", "verify", "check"]
+
+
+def test_the_command_list_is_every_command():
+    # a new command is in COMMANDS (so its help is tested) or this fails
+    from einderive.cli import main
+    assert sorted(COMMANDS) == sorted(main.commands)
 
 
 @pytest.mark.parametrize("command", [None] + COMMANDS)

@@ -407,3 +407,20 @@ def test_verify_checks_the_closed_form_only_where_one_is_printed():
     printed = {g.name: g.closed is not None and closed_differs(g) for g in d.gradients}
     assert report == {n: "pass" if p else "none" for n, p in printed.items()}
     assert set(report.values()) == {"pass", "none"}
+
+
+def test_a_sum_of_a_constant_is_the_dims_sizes_times_it_in_code():
+    """Σ_i Σ_j 2N over M×N is 2·M·N² (indexed.sum_of_constant, the one rule), never a loop."""
+    import sympy
+
+    from conftest import SPECS
+
+    from einderive import api, pyexpr as P
+    from einderive.render.backends import Backend
+    from einderive.render.code import Compiler, Names
+    d = api.derive_file(SPECS / "mlp.yaml")
+    M, N = d.index.ctx.sizes["M"], d.index.ctx.sizes["N"]
+    i, j = sympy.symbols("i j")
+    code = P.unparse(Compiler(d, Backend(), Names(d.graph)).const(
+        sympy.Sum(2 * N, (i, 0, M - 1), (j, 0, N - 1))))
+    assert eval(code, {"M": 3, "N": 4}) == 2 * 3 * 4 * 4

@@ -10,7 +10,7 @@ forward node from its definition, the FExpr tree; an adjoint from its printed fo
 
 - a product of an m×k and a k×n matrix is 2mkn FLOPs (a multiply and an add per term); a
   matrix-vector product and a dot product are the same rule with n = 1 (and m = 1).  These,
-  and einsum contractions (pairwise, left to right, as ``torch.einsum`` does), are *matmul*
+  and einsum contractions (pairwise, left to right, as PyTorch's einsum does), are *matmul*
   FLOPs, the ones PyTorch's ``FlopCounterMode`` counts (once told that ``mv`` and ``dot``
   are products too); a forward ``a @ b`` is 2k FLOPs per element of its result;
 - an outer product in a printed form (k = 1, compiled to ``outer``) is m·n multiplies;
@@ -33,23 +33,13 @@ from sympy import Expr, Indexed, KroneckerDelta, Mul, Sum, Symbol
 
 from . import matrix as mx
 from .indexed import key_of
-from .ops import AXIS_OPS, SCALARS, AxisFunction, ElementwiseFunction
+from .kinds import PseudoOp
+from .ops import AXIS_OPS, OPS, SCALARS, AxisFunction, ElementwiseFunction, solve_flops
 from .record import Record
 
 ZERO: Expr = sympy.S.Zero
-# FLOPs per element of an axis function: (per element read, per element written)
-AXIS_FLOPS = {"softmax": (5, 0), "logsumexp": (4, 2), "max": (1, 0), "min": (1, 0),
-              "max_all": (1, 0), "min_all": (1, 0)}
-# Functions of a whole n×n matrix, by the LAPACK counts of an LU factorisation (2n³/3):
-# the inverse 2n³, a determinant or its log the factorisation and n more; none is a matrix
-# product to a FLOP counter (FlopCounterMode counts none of them).
-SQUARE_FLOPS = {"inv": lambda n: 2 * n**3, "det": lambda n: sympy.Rational(2, 3) * n**3 + n,
-                "logdet": lambda n: sympy.Rational(2, 3) * n**3 + n}
-
-
-def solve_flops(n: Expr, k: Expr) -> Expr:
-    """A⁻¹ B for an n×n A and n×k B, by an LU factorisation and 2k triangular solves."""
-    return sympy.Rational(2, 3) * n**3 + 2 * n**2 * k
+# the leaves of a forward tree: reading a tensor, a number or a dim's size costs nothing
+LEAVES = (PseudoOp.REF, PseudoOp.NUM, PseudoOp.DIM)
 
 
 class Flops(Record):
@@ -108,6 +98,32 @@ class Counter:
     def numel(self, shape: tuple[Any, ...]) -> Expr:
         return sympy.Mul(*[self.size(s) for s in shape])
 
+    # -- what an op's ``flops`` entry counts with (ops.py makes no Flops of its own) ------
+
+    def free(self) -> Flops:
+        return Flops()
+
+    def matmul(self, n: Any) -> Flops:
+        return Flops(as_expr(n), ZERO)
+
+    def other(self, n: Any) -> Flops:
+        return Flops(ZERO, as_expr(n))
+
+    def einsum(self, terms: list[Any], out: str, sizes: Mapping[Any, Expr]) -> Flops:
+        return einsum_flops(terms, out, sizes)
+
+    def axis(self, head: str, shape: tuple[Any, ...], axis: int | None,
+             written: Expr) -> Flops:
+        """An axis function of a tensor of ``shape`` along ``axis`` (None: every axis),
+        writing ``written`` elements, by its op-table entry's counts; a function of a
+        whole square matrix by its entry's count for the matrix's size."""
+        entry = AXIS_OPS[head]
+        if entry.per_matrix is not None:
+            return self.other(entry.per_matrix(self.size(shape[0])))
+        read = self.numel(shape)
+        rows = read / self.size(shape[axis]) if axis is not None else sympy.S.One
+        return self.other(entry.flops_of(read, rows, written))
+
     # -- formulas -----------------------------------------------------------------------
 
     def forward(self, t: Any) -> FormulaCost:
@@ -156,63 +172,25 @@ class _ForwardWalk:
     def flops(self, e: Any) -> Flops:
         args = [a for a in e.args if hasattr(a, "op")]
         inner = total(self.flops(a) for a in args)
-        if e.op == "ref":
+        if e.op == PseudoOp.REF:
             self.reads.add(e.param("name"))
-        if e.op in ("@", "einsum"):
+        if e.op in OPS and OPS[e.op].contracts:
             self.matmul_inputs.update(r for r in map(_ref_name, args) if r)
         return inner + self._here(e, args)
 
     def _here(self, e: Any, args: list[Any]) -> Flops:
-        numel = self.c.numel
-        if e.op in ("ref", "num", "dim", "neg", "transpose"):
+        if e.op in LEAVES:
             return Flops()
-        if e.op == "@":  # NumPy's matmul: 2k FLOPs per element of the result
-            return Flops(2 * numel(e.shape) * self.c.size(args[0].shape[-1]), ZERO)
-        if e.op == "einsum":
-            sub = e.param("subscripts")
-            lhs, out = sub.split("->") if "->" in sub else (sub, _implicit_output(sub))
-            terms = lhs.split(",")
-            sizes = {ch: self.c.size(s) for term, a in zip(terms, args)
-                     for ch, s in zip(term, a.shape)}
-            return einsum_flops(terms, out, sizes)
-        if e.op in ("sum", "mean"):
-            if not e.param("axes"):
-                return Flops()
-            divide = numel(e.shape) if e.op == "mean" else ZERO
-            return Flops(ZERO, numel(args[0].shape) + divide)
-        if e.op == "l2_loss":  # Σ (a − b)²: subtract, square, add
-            return Flops(ZERO, 3 * numel(args[0].shape))
-        if e.op in SQUARE_FLOPS:
-            return Flops(ZERO, SQUARE_FLOPS[e.op](self.c.size(args[0].shape[0])))
-        if e.op == "solve":
-            k = numel(e.shape) / self.c.size(args[0].shape[0])
-            return Flops(ZERO, solve_flops(self.c.size(args[0].shape[0]), k))
-        if e.op == "trace":
-            return Flops(ZERO, self.c.size(args[0].shape[0]))
-        if e.op in ("diag", "diagonal"):
-            return Flops()
-        if e.op in AXIS_FLOPS:
-            read, _ = AXIS_FLOPS[e.op]
-            return Flops(ZERO, read * numel(args[0].shape))
-        if e.op in ("softmax", "logsumexp", "log_softmax"):
-            head = "logsumexp" if e.op == "log_softmax" else e.op
-            read, written = AXIS_FLOPS[head]
-            kept = numel(args[0].shape) / self.c.size(args[0].shape[e.param("axis")])
-            out = numel(e.shape) if head == "logsumexp" and e.op != "log_softmax" else kept
-            extra = numel(e.shape) if e.op == "log_softmax" else ZERO  # x − logsumexp(x)
-            return Flops(ZERO, read * numel(args[0].shape) + written * out + extra)
-        return Flops(ZERO, numel(e.shape))  # arithmetic and scalar functions: one per element
+        entry = OPS.get(e.op)
+        if entry is not None and entry.flops is not None:
+            return entry.flops(e, args, self.c)  # type: ignore[no-any-return]
+        return Flops(ZERO, self.c.numel(e.shape))  # arithmetic, scalar functions: one each
 
 
 def _ref_name(e: Any) -> str | None:
-    while e.op == "transpose":
+    while e.op in OPS and OPS[e.op].view:
         e = e.args[0]
-    return e.param("name") if e.op == "ref" else None
-
-
-def _implicit_output(sub: str) -> str:
-    letters = sub.replace(",", "")
-    return "".join(sorted(ch for ch in set(letters) if letters.count(ch) == 1))
+    return e.param("name") if e.op == PseudoOp.REF else None
 
 
 class _MatrixWalk:
@@ -286,11 +264,7 @@ class _MatrixWalk:
         return self.flops(m.x) + self._elementwise(2, m.x.shape) + Flops(ZERO, 1)
 
     def _AxisFn(self, m: Any) -> Flops:  # mx.AxisFn
-        if m.head in SQUARE_FLOPS:
-            return self.flops(m.x) + Flops(ZERO, SQUARE_FLOPS[m.head](self.c.size(mx.rows(m.x))))
-        read, written = AXIS_FLOPS[m.head]
-        per = read * self.c.numel(m.x.shape) + written * self.c.numel(m.shape)
-        return self.flops(m.x) + Flops(ZERO, per)
+        return self.flops(m.x) + self.c.axis(m.head, m.arg_shape, m.axis, self.c.numel(m.shape))
 
     def _Reduce(self, m: Any) -> Flops:  # mx.Reduce
         axis = {"rowsum": mx.cols(m.x), "colsum": mx.rows(m.x)}.get(m.kind)
@@ -309,12 +283,11 @@ class _MatrixWalk:
 
 def _divides(f: Any) -> bool:
     """A factor ``x^(-k)`` of an elementwise product, which the code divides by."""
-    exp: Any = getattr(f, "exp", 0)
-    return isinstance(f, mx.Pow) and bool(exp < 0)
+    return isinstance(f, mx.Pow) and bool(f.exp < 0)
 
 
 def einsum_flops(terms: list[Any], out: str, sizes: Mapping[Any, Expr]) -> Flops:
-    """An einsum contracted pairwise from the left, as ``torch.einsum`` does without
+    """An einsum contracted pairwise from the left, as PyTorch's einsum does without
     opt_einsum: a step that sums an index both operands hold is a batched matrix product
     (2 FLOPs per point of its index space); an index only one operand holds and nothing later
     needs is summed out first (a reduction); a step that sums nothing is elementwise."""
@@ -402,10 +375,7 @@ class _IndexWalk:
             self.reads.add(name)
             shape = self.c.graph[name].shape
             idx = tuple(i for i in e.indices if isinstance(i, Symbol))
-            if e.head in SQUARE_FLOPS:  # the code computes the whole function where it is read
-                return Flops(ZERO, SQUARE_FLOPS[e.head](self.c.size(shape[0]))), idx
-            read, written = AXIS_FLOPS[e.head]
-            return Flops(ZERO, read * self.c.numel(shape) + written * self.points(idx)), idx
+            return self.c.axis(e.head, shape, e.axis, self.points(idx)), idx
         raise ValueError(f"no FLOP count for {type(e).__name__}")  # pragma: no cover
 
     def _read(self, key: Any) -> None:

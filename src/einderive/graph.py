@@ -16,10 +16,13 @@ from sympy import Symbol
 from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
-from .kinds import TensorKind
+from .kinds import PseudoOp, TensorKind
 from .ops import ALIASES, ARITHMETIC, FUNCTIONS, OPS, FExpr, sympy_number
 from .record import Record
 from .spec import Spec
+
+# what a value may be but no tensor is: an operand of no op (a keyword's value, at most)
+NOT_TENSORS = (PseudoOp.STR, PseudoOp.BOOL, PseudoOp.NONE, PseudoOp.TUPLE, PseudoOp.COMPARE)
 
 
 class Tensor(Record):
@@ -69,7 +72,7 @@ class Graph(Record, slots=False):  # caches its index in __dict__
         seen: list[str] = []
 
         def walk(e: FExpr) -> None:
-            if e.op == "ref":
+            if e.op == PseudoOp.REF:
                 if e.param("name") not in seen:
                     seen.append(e.param("name"))
             for a in e.args:
@@ -180,12 +183,12 @@ class _Builder:
 
     def tensor(self, e: X.Expr) -> FExpr:
         out = self.value(e)
-        if out.op in ("str", "bool", "none", "tuple", "compare"):
-            what = {"str": "a string", "bool": "True/False", "none": "None",
-                    "tuple": "a tuple", "compare": "a comparison"}[out.op]
-            hint = ("a string is only used as einsum's subscripts" if out.op == "str" else
+        if out.op in NOT_TENSORS:
+            what = {PseudoOp.STR: "a string", PseudoOp.BOOL: "True/False", PseudoOp.NONE: "None",
+                    PseudoOp.TUPLE: "a tuple", PseudoOp.COMPARE: "a comparison"}[PseudoOp(out.op)]
+            hint = ("a string is only used as einsum's subscripts" if out.op == PseudoOp.STR else
                     "a comparison is the condition of where(cond, a, b), e.g. "
-                    "where(x > 0, x, 0.01 * x)" if out.op == "compare"
+                    "where(x > 0, x, 0.01 * x)" if out.op == PseudoOp.COMPARE
                     else "use it as a keyword value, e.g. axis=(0, 1) or keepdims=True")
             raise SpecError(f"{what} is not a tensor", e.loc, hint)
         return out
@@ -194,14 +197,14 @@ class _Builder:
         if isinstance(e, X.Name):
             return self.name(e)
         if isinstance(e, X.Number):
-            return FExpr("num", (), (("value", e.value), ("text", e.text)), ())
+            return FExpr(PseudoOp.NUM, (), (("value", e.value), ("text", e.text)), ())
         if isinstance(e, X.String):
-            return FExpr("str", (), (("value", e.value),), ())
+            return FExpr(PseudoOp.STR, (), (("value", e.value),), ())
         if isinstance(e, X.Flag):
-            return FExpr("bool" if isinstance(e.value, bool) else "none", (),
+            return FExpr(PseudoOp.BOOL if isinstance(e.value, bool) else PseudoOp.NONE, (),
                          (("value", e.value),), ())
         if isinstance(e, X.TupleLit):
-            return FExpr("tuple", tuple(self.value(i) for i in e.items), (), ())
+            return FExpr(PseudoOp.TUPLE, tuple(self.value(i) for i in e.items), (), ())
         if isinstance(e, X.Neg):
             return self.apply("neg", e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
         if isinstance(e, X.DotT):
@@ -218,16 +221,16 @@ class _Builder:
             return self.call(e)
         if isinstance(e, X.Compare):
             left, right = self.tensor(e.left), self.tensor(e.right)
-            return FExpr("compare", (left, right), (("op", e.op),), ())
+            return FExpr(PseudoOp.COMPARE, (left, right), (("op", e.op),), ())
         raise SpecError("unsupported expression", e.loc)  # pragma: no cover - parser whitelists
 
     def name(self, e: X.Name) -> FExpr:
         n = e.id
         if n in self.env:
             t = self.env[n]
-            return FExpr("ref", (), (("name", n),), t.shape)
+            return FExpr(PseudoOp.REF, (), (("name", n),), t.shape)
         if n in self.dims:
-            return FExpr("dim", (), (("name", n),), ())
+            return FExpr(PseudoOp.DIM, (), (("name", n),), ())
         if n in OPS or n in FUNCTIONS:
             raise SpecError(f"'{n}' is a function; call it with arguments", e.loc,
                             f"e.g. {OPS[n].signature or n + '(x)'}")
@@ -290,7 +293,7 @@ class _Builder:
         t = Tensor(name, value.shape, TensorKind.ANON, Loc(""), value)
         self.env[name] = t
         self.tensors.append(t)
-        return FExpr("ref", (), (("name", name),), value.shape)
+        return FExpr(PseudoOp.REF, (), (("name", name),), value.shape)
 
 
 _ZERO_HINT = "this is 0 whatever the sizes of the dims"
@@ -310,9 +313,9 @@ def _is_negative(e: FExpr) -> bool:
 def constant_value(e: FExpr) -> Any:
     """The SymPy value of an arithmetic expression of numbers and dims (dims as positive
     integer symbols), or None if ``e`` reads a tensor or applies any other op."""
-    if e.op == "num":
+    if e.op == PseudoOp.NUM:
         return sympy_number(e.param("value"))
-    if e.op == "dim":
+    if e.op == PseudoOp.DIM:
         return Symbol(e.param("name"), integer=True, positive=True)
     if e.op not in ARITHMETIC or e.shape != ():
         return None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sympy import Add, Indexed, IndexedBase, KroneckerDelta, Mul, Pow, S, Sum, Symbol
 
+from .kinds import PseudoOp
 from .ops import OPS, AxisFunction, ElementwiseFunction, FExpr, sympy_number
 from .shapes import Dim, Shape
 
@@ -132,11 +133,11 @@ class Ctx:
     # -- components -----------------------------------------------------------------
 
     def comp(self, e: FExpr, idx: tuple[Any, ...]) -> Expr:
-        if e.op == "ref":
+        if e.op == PseudoOp.REF:
             return self.element(e.param("name"), idx)
-        if e.op == "num":
+        if e.op == PseudoOp.NUM:
             return sympy_number(e.param("value"))
-        if e.op == "dim":
+        if e.op == PseudoOp.DIM:
             return self.sizes[e.param("name")]
         return OPS[e.op].comp(e, tuple(idx), self)
 

@@ -77,3 +77,4 @@ class PseudoOp(Kind):
     BOOL = "bool"
     NONE = "none"  # the literal None
     TUPLE = "tuple"
+    COMPARE = "compare"  # a comparison (where's condition)

@@ -31,6 +31,7 @@ from sympy import Function, Indexed, KroneckerDelta, S
 
 from . import shapes
 from .errors import SpecError
+from .kinds import PseudoOp
 from .record import Record
 from . import pyexpr as P
 
@@ -480,12 +481,12 @@ class FExpr(Record):
 
     @property
     def is_ref(self) -> bool:
-        return self.op == "ref"
+        return self.op == PseudoOp.REF
 
     @property
     def is_const(self) -> bool:
-        return self.op in ("num", "dim") or (
-            self.op not in ("ref",) and bool(self.args) and all(a.is_const for a in self.args))
+        return self.op in (PseudoOp.NUM, PseudoOp.DIM) or (
+            self.op != PseudoOp.REF and bool(self.args) and all(a.is_const for a in self.args))
 
 
 class Op(Record):
@@ -509,6 +510,11 @@ class Op(Record):
     string_first: bool = False  # its first argument is a string (einsum's subscripts)
     square: bool = False  # its first argument is a matrix it inverts: verify draws an input
     #                       there well conditioned, with a positive determinant
+    # its FLOPs as the generated code computes it, this node alone: (e, args: its FExpr
+    # arguments, meter: flops.Counter) -> Flops; None: one FLOP per element of its result
+    flops: Fn | None = None
+    contracts: bool = False  # a matrix product (its inputs are a FLOP counter's matmul operands)
+    view: bool = False  # its argument's elements rearranged: a matmul of it reads its argument
 
 
 OPS: dict[str, Op] = {}
@@ -550,6 +556,51 @@ def _bin_comp(f: Fn) -> Fn:
     return comp
 
 
+# -- FLOP counts (flops.py's conventions; ``meter`` is its Counter, which makes the Flops)
+
+
+def _free_flops(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+    return meter.free()
+
+
+def _matmul_flops(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+    # NumPy's matmul: 2k FLOPs per element of the result
+    return meter.matmul(2 * meter.numel(e.shape) * meter.size(args[0].shape[-1]))
+
+
+def _reduce_flops(mean: bool) -> Fn:
+    def count(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+        if not e.param("axes"):
+            return meter.free()
+        divide = meter.numel(e.shape) if mean else 0
+        return meter.other(meter.numel(args[0].shape) + divide)
+    return count
+
+
+def _l2_flops(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+    return meter.other(3 * meter.numel(args[0].shape))  # Σ (a − b)²: subtract, square, add
+
+
+def _einsum_flops(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+    sub = e.param("subscripts")
+    lhs, out = sub.split("->") if "->" in sub else (sub, _implicit_output(sub))
+    terms = lhs.split(",")
+    sizes = {ch: meter.size(s) for term, a in zip(terms, args) for ch, s in zip(term, a.shape)}
+    return meter.einsum(terms, out, sizes)
+
+
+def _implicit_output(sub: str) -> str:
+    letters = sub.replace(",", "")
+    return "".join(sorted(ch for ch in set(letters) if letters.count(ch) == 1))
+
+
+def _axis_flops(name: str) -> Fn:
+    def count(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+        (x,) = args
+        return meter.axis(name, x.shape, e.param("axis"), meter.numel(e.shape))
+    return count
+
+
 for _sym, _f, _py in (("+", lambda x, y: x + y, "+"), ("-", lambda x, y: x - y, "-"),
                       ("*", lambda x, y: x * y, "*"), ("/", lambda x, y: x / y, "/")):
     OPS[_sym] = Op(_sym, _broadcast_check(_sym), _bin_comp(_f),
@@ -558,7 +609,7 @@ for _sym, _f, _py in (("+", lambda x, y: x + y, "+"), ("-", lambda x, y: x - y, 
 
 
 @op("neg", comp=lambda e, idx, ctx: -ctx.comp(e.args[0], idx),
-    code=lambda e, c, b: P.neg(c[0]), user=False)
+    code=lambda e, c, b: P.neg(c[0]), user=False, flops=_free_flops)
 def _neg(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, _), = args
     return FExpr("neg", (a,), (), a.shape)
@@ -568,14 +619,14 @@ def _neg(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     code=lambda e, c, b: P.binop("**", c[0], c[1]), nargs=(2, 2), user=False)
 def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (p, lp) = args
-    if not p.is_const or p.shape != () or p.op == "dim" or _mentions_dim(p):
+    if not p.is_const or p.shape != () or p.op == PseudoOp.DIM or _mentions_dim(p):
         raise SpecError("the exponent of '**' must be a number", lp,
                         "e.g. x ** 2 or x ** 0.5; for a tensor exponent write exp(p * log(x))")
     return FExpr("**", (a, p), (), a.shape)
 
 
 def _mentions_dim(e: FExpr) -> bool:
-    return e.op == "dim" or any(_mentions_dim(a) for a in e.args if isinstance(a, FExpr))
+    return e.op == PseudoOp.DIM or any(_mentions_dim(a) for a in e.args if isinstance(a, FExpr))
 
 
 # -- transposes -----------------------------------------------------------------
@@ -594,7 +645,8 @@ def _transpose_code(e: FExpr, c: list[Any], b: Any) -> Any:
     return b.permute(c[0], e.param("axes"))
 
 
-@op("transpose", comp=_transpose_comp, code=_transpose_code, kwargs=("axes",),
+@op("transpose", comp=_transpose_comp, code=_transpose_code, kwargs=("axes",), flops=_free_flops,
+    view=True,
     signature="transpose(x, axes=None)", doc="reverse (or permute) the axes; x.T is the same")
 def _transpose(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
@@ -618,7 +670,8 @@ def _transpose(loc: Any, args: Args, kwargs: Kw) -> FExpr:
 
 
 @op("@", comp=lambda e, idx, ctx: _matmul_comp(e, idx, ctx),
-    code=lambda e, c, b: P.binop("@", c[0], c[1]), nargs=(2, 2), user=False,
+    code=lambda e, c, b: P.binop("@", c[0], c[1]), nargs=(2, 2), user=False, flops=_matmul_flops,
+    contracts=True,
     doc="matrix product (NumPy's matmul)")
 def _matmul(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (b, lb) = args
@@ -660,11 +713,11 @@ def _matmul_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
 
 
 def _int_tuple(e: FExpr | None, loc: Any, what: str) -> tuple[int, ...]:
-    if e is not None and e.op == "num" and e.param("value").denominator == 1:
+    if e is not None and e.op == PseudoOp.NUM and e.param("value").denominator == 1:
         return (int(e.param("value")),)
-    if e is not None and e.op == "neg" and e.args[0].op == "num":
+    if e is not None and e.op == "neg" and e.args[0].op == PseudoOp.NUM:
         return tuple(-x for x in _int_tuple(e.args[0], loc, what))
-    if e is not None and e.op == "tuple":
+    if e is not None and e.op == PseudoOp.TUPLE:
         return tuple(x for item in e.args for x in _int_tuple(item, loc, what))
     raise SpecError(f"'{what}' must be an integer or a tuple of integers", loc,
                     f"e.g. {what}=-1 or {what}=(0, 1)")
@@ -674,14 +727,14 @@ def _flag(kwargs: Kw, key: str, default: bool = False) -> bool:
     if key not in kwargs:
         return default
     value, loc = kwargs[key]
-    if value.op == "bool":
+    if value.op == PseudoOp.BOOL:
         return bool(value.param("value"))
     raise SpecError(f"'{key}' must be True or False", loc)
 
 
 def _axes(kwargs: Kw, nd: int, shape: Tup) -> tuple[int, ...]:
     """The sorted axes of ``axis=`` (every axis when absent or None)."""
-    if "axis" not in kwargs or kwargs["axis"][0].op == "none":
+    if "axis" not in kwargs or kwargs["axis"][0].op == PseudoOp.NONE:
         return tuple(range(nd))
     value, loc = kwargs["axis"]
     raw = _int_tuple(value, loc, "axis")
@@ -744,6 +797,7 @@ def _reduce_code(fn: str) -> Fn:
 for _name, _mean in (("sum", False), ("mean", True)):
     OPS[_name] = Op(_name, _reduce_check(_name), _reduce_comp(_mean), _reduce_code(_name),
                     kwargs=("axis", "keepdims"), signature=f"{_name}(x, axis=None, keepdims=False)",
+                    flops=_reduce_flops(_mean),
                     doc="sum over axes (all by default)" if not _mean
                     else "mean over axes (all by default)")
 
@@ -759,7 +813,7 @@ OPS["norm"] = Op("norm", _reduce_check("norm"), _reduce_comp(False, norm=True),
 
 @op("l2_loss", comp=lambda e, idx, ctx: _l2_comp(e, ctx),
     code=lambda e, c, b: b.reduce("sum", P.binop("**", P.binop("-", c[0], c[1]), P.num(2))),
-    nargs=(2, 2),
+    nargs=(2, 2), flops=_l2_flops,
     signature="l2_loss(a, b)", doc="sum((a - b)**2), a scalar")
 def _l2(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (b, lb) = args
@@ -784,10 +838,10 @@ def _l2_comp(e: FExpr, ctx: Any) -> Any:
 @op("einsum", comp=lambda e, idx, ctx: _einsum_comp(e, idx, ctx),
     code=lambda e, c, b: b.einsum(e.param("subscripts"), c),
     nargs=(2, None), signature='einsum("ij,j->i", A, x)', doc="NumPy's einsum, any operands",
-    string_first=True)
+    string_first=True, flops=_einsum_flops, contracts=True)
 def _einsum(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (sub, sloc), *operands = args
-    if sub.op != "str":
+    if sub.op != PseudoOp.STR:
         raise SpecError("einsum's first argument must be a subscripts string", sloc,
                         'e.g. einsum("ij,j->i", W, x)')
     text = sub.param("value").replace(" ", "")
@@ -918,48 +972,65 @@ class AxisOp(Record):
     latex: str = ""  # ... '{0}^{-1}' (LaTeX)
     text_t: str = ""  # its transpose: '{0}⁻ᵀ' (the Matrix Cookbook's A⁻ᵀ)
     latex_t: str = ""
+    # FLOPs per element read, per row (an element of the reduced result), per element written
+    flops: tuple[int, int, int] = (0, 0, 0)
+
+    def flops_of(self, read: Any, rows: Any, written: Any) -> Any:
+        """Its FLOPs on ``read`` elements in ``rows`` rows, writing ``written`` elements."""
+        per_read, per_row, per_written = self.flops
+        return per_read * read + per_row * rows + per_written * written
+    # a function of a whole n×n matrix: its FLOPs from n (then ``flops`` is not read)
+    per_matrix: Fn | None = None
 
 
 AXIS_OPS = {o.name: o for o in (
     AxisOp("softmax", False, "def softmax(x, axis=-1):\n"
            "    z = np.exp(x - np.max(x, axis=axis, keepdims=True))\n"
-           "    return z / np.sum(z, axis=axis, keepdims=True)", "torch.softmax"),
+           "    return z / np.sum(z, axis=axis, keepdims=True)", "torch.softmax",
+           flops=(5, 0, 0)),  # max, subtract, exp, sum, divide
     AxisOp("logsumexp", True, "def logsumexp(x, axis=-1, keepdims=False):\n"
            "    m = np.max(x, axis=axis, keepdims=True)\n"
            "    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))\n"
-           "    return out if keepdims else np.squeeze(out, axis=axis)", "torch.logsumexp"),
+           "    return out if keepdims else np.squeeze(out, axis=axis)", "torch.logsumexp",
+           flops=(4, 2, 0)),  # max, subtract, exp, sum per element; log, add per row
     AxisOp("log_softmax", False, "def log_softmax(x, axis=-1):\n"
            "    return x - logsumexp(x, axis=axis, keepdims=True)", "torch.log_softmax",
-           needs=("logsumexp",)),
+           needs=("logsumexp",), flops=(4, 2, 1)),  # logsumexp's, then x − it
     # torch.amax, not torch.max: amax takes dim= and returns the values alone
-    AxisOp("max", True, "", "torch.amax", numpy="np.max", last_by_default=False),
-    AxisOp("min", True, "", "torch.amin", numpy="np.min", last_by_default=False),
+    AxisOp("max", True, "", "torch.amax", numpy="np.max", last_by_default=False,
+           flops=(1, 0, 0)),  # one comparison per element read
+    AxisOp("min", True, "", "torch.amin", numpy="np.min", last_by_default=False,
+           flops=(1, 0, 0)),
     # over every axis (axis=None): printed max(X), no axis to name
     AxisOp("max_all", True, "", "torch.amax", numpy="np.max", has_axis=False,
-           text="max({0})", latex="\\max\\left({0}\\right)"),
+           text="max({0})", latex="\\max\\left({0}\\right)", flops=(1, 0, 0)),
     AxisOp("min_all", True, "", "torch.amin", numpy="np.min", has_axis=False,
-           text="min({0})", latex="\\min\\left({0}\\right)"),
+           text="min({0})", latex="\\min\\left({0}\\right)", flops=(1, 0, 0)),
     AxisOp("inv", False, "", "torch.linalg.inv", numpy="np.linalg.inv", has_axis=False,
-           inverse=True,
+           inverse=True, per_matrix=lambda n: 2 * n**3,  # LU, then n triangular solves
            text="{0}⁻¹", latex="{0}^{{-1}}", text_t="{0}⁻ᵀ", latex_t="{0}^{{-\\top}}"),
-    AxisOp("det", True, "", "torch.linalg.det", numpy="np.linalg.det", has_axis=False),
+    # by LAPACK's LU factorisation (2n³/3), then the n diagonal entries' product
+    AxisOp("det", True, "", "torch.linalg.det", numpy="np.linalg.det", has_axis=False,
+           per_matrix=lambda n: S(2) / 3 * n**3 + n),
     # slogdet, not log(det(A)): det under- or overflows long before its log does
     AxisOp("logdet", True, "def logdet(x):\n    sign, value = np.linalg.slogdet(x)\n"
-           "    return value if sign > 0 else np.nan", "torch.logdet", has_axis=False),
+           "    return value if sign > 0 else np.nan", "torch.logdet", has_axis=False,
+           per_matrix=lambda n: S(2) / 3 * n**3 + n),
 )}
 
 OPS["softmax"] = Op("softmax", _axis_check("softmax"), _softmax_comp, _axis_code("softmax"),
                     kwargs=("axis",), needs_ref=True, signature="softmax(x, axis=-1)",
-                    doc="exp(x) / sum(exp(x)) along an axis")
+                    doc="exp(x) / sum(exp(x)) along an axis", flops=_axis_flops("softmax"))
 OPS["log_softmax"] = Op("log_softmax", _axis_check("log_softmax"), _log_softmax_comp,
                         _axis_code("log_softmax"), kwargs=("axis",), needs_ref=True,
                         aliases=("logsoftmax",),
-                        signature="log_softmax(x, axis=-1)", doc="x - logsumexp(x) along an axis")
+                        signature="log_softmax(x, axis=-1)", doc="x - logsumexp(x) along an axis",
+                        flops=_axis_flops("log_softmax"))
 OPS["logsumexp"] = Op("logsumexp", _axis_check("logsumexp", keep_allowed=True), _logsumexp_comp,
                       _axis_code("logsumexp"), kwargs=("axis", "keepdims"), needs_ref=True,
                       aliases=("log_sum_exp",),
                       signature="logsumexp(x, axis=-1, keepdims=False)",
-                      doc="log(sum(exp(x))) along an axis")
+                      doc="log(sum(exp(x))) along an axis", flops=_axis_flops("logsumexp"))
 
 
 
@@ -1022,6 +1093,7 @@ for _name, _cls, _all, _what in (("max", MaxAt, MaxOfAllAt, "largest"),
                     kwargs=("axis", "keepdims"), needs_ref=True,
                     aliases=("amax",) if _name == "max" else ("amin",),
                     signature=f"{_name}(x, axis=None, keepdims=False)",
+                    flops=_axis_flops(_name),
                     doc=f"{_what} entry along one axis, or of all (axis=None); "
                         f"derivative 𝟙[x = {_name}]")
 
@@ -1060,13 +1132,14 @@ for _name, _cls, _doc in (
         ("logdet", LogDetAt, "log det A of a square matrix with det A > 0; derivative A⁻ᵀ")):
     OPS[_name] = Op(_name, _square_check(_name, _cls.reduces), _matrix_fn_comp(_cls),
                     _axis_code(_name), needs_ref=True, signature=f"{_name}(A)", doc=_doc,
-                    square=True,
+                    square=True, flops=_axis_flops(_name),
                     aliases={"inv": ("inverse", "pinv"), "det": ("determinant",),
                              "logdet": ("slogdet", "log_det")}[_name])
 
 
 @op("trace", comp=lambda e, idx, ctx: _trace_comp(e, ctx),
     code=lambda e, c, b: P.call(b.f("trace"), c[0]), signature="trace(A)",
+    flops=lambda e, args, meter: meter.other(meter.size(args[0].shape[0])),
     doc="the sum of the diagonal of a square matrix; derivative I")
 def _trace(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
@@ -1082,6 +1155,7 @@ def _trace_comp(e: FExpr, ctx: Any) -> Any:
 
 @op("diagonal", comp=lambda e, idx, ctx: ctx.comp(e.args[0], (idx[0], idx[0])),
     code=lambda e, c, b: P.call(b.f("diagonal"), c[0]), signature="diagonal(A)",
+    flops=_free_flops,
     doc="the diagonal of a square matrix, a vector; adjoint diag(∂L/∂d)")
 def _diagonal(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
@@ -1090,7 +1164,7 @@ def _diagonal(loc: Any, args: Args, kwargs: Kw) -> FExpr:
 
 
 @op(DIAG, comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx[:1]) * KroneckerDelta(*idx),
-    code=lambda e, c, b: b.diag(c[0]), signature=f"{DIAG}(v)",
+    code=lambda e, c, b: b.diag(c[0]), signature=f"{DIAG}(v)", flops=_free_flops,
     doc="the diagonal matrix with v on its diagonal; adjoint diagonal(∂L/∂D)")
 def _diag(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
@@ -1102,7 +1176,9 @@ def _diag(loc: Any, args: Args, kwargs: Kw) -> FExpr:
 
 @op("solve", comp=lambda e, idx, ctx: _solve_comp(e, idx, ctx),
     code=lambda e, c, b: b.solve(c[0], c[1]), nargs=(2, 2),
-    needs_ref=True, square=True, signature="solve(A, B)",
+    needs_ref=True, square=True, signature="solve(A, B)", flops=lambda e, args, meter:
+    meter.other(solve_flops(meter.size(args[0].shape[0]),
+                            meter.numel(e.shape) / meter.size(args[0].shape[0]))),
     doc="A⁻¹ B without forming the inverse (B a vector or a matrix)")
 def _solve(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (b, lb) = args
@@ -1111,6 +1187,12 @@ def _solve(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         raise _mismatch("cannot solve", a.shape, b.shape, loc,
                         "solve(A, B) needs A square (N×N) and B with N rows (N or N×K)")
     return FExpr("solve", (a, b), (), b.shape)
+
+
+def solve_flops(n: Any, k: Any) -> Any:
+    """A⁻¹ B for an n×n A and an n×k B, by an LU factorisation (2n³/3, LAPACK's count) and
+    2k triangular solves: the generated code's solve, and its product by an inverse."""
+    return S(2) / 3 * n**3 + 2 * n**2 * k
 
 
 def _solve_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
@@ -1135,9 +1217,9 @@ HELPER_NAMES = frozenset(re.findall(r"^(?:def )?(\w+)", "\n".join(HELPERS.values
 
 def _number_param(value: FExpr, loc: Any, fn: str, key: str) -> Fraction:
     """A keyword number such as ``alpha=0.2`` (a literal, maybe negated)."""
-    if value.op == "num":
+    if value.op == PseudoOp.NUM:
         return Fraction(value.param("value"))
-    if value.op == "neg" and value.args[0].op == "num":
+    if value.op == "neg" and value.args[0].op == PseudoOp.NUM:
         return -Fraction(value.args[0].param("value"))
     raise SpecError(f"{fn}'s '{key}' must be a number", loc, f"e.g. {key}=0.2")
 
@@ -1191,7 +1273,7 @@ for _name, _fn in SCALARS.items():
 
 def _where_check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (cond, cloc), a, b = args
-    if cond.op != "compare":
+    if cond.op != PseudoOp.COMPARE:
         raise SpecError("where's first argument must be a comparison", cloc,
                         "e.g. where(x > 0, x, 0.01 * x); the comparisons are > < >= <=")
     x, y = cond.args

@@ -161,7 +161,7 @@ def kinked_inputs(graph: Graph) -> set[str]:
         for a in e.args:
             if not hasattr(a, "op"):
                 continue
-            if kinked and a.op == "ref" and graph[a.param("name")].is_input:
+            if kinked and a.op == PseudoOp.REF and graph[a.param("name")].is_input:
                 out.add(a.param("name"))
             walk(a)
     for t in graph.nodes:

@@ -14,9 +14,11 @@ import keyword
 
 from typing import Any
 
-from sympy import Add, Mul, Pow, Rational, S, Sum, Symbol
+from sympy import Add, Mul, Pow, S, Sum, Symbol
 
 from .. import matrix as mx
+from ..indexed import sum_of_constant
+from ..kinds import PseudoOp
 from ..ops import ARITHMETIC, AXIS_OPS, HELPER_NAMES, OPS, SUM, SCALARS, ElementwiseFunction, FExpr
 from ..record import Record
 from .. import pyexpr as P
@@ -34,8 +36,18 @@ def _number(e: FExpr) -> bool:
     """Whether the code of ``e`` may be a Python number rather than an array (Python's own
     operators take numbers; a library call, which PyTorch only makes on tensors, does not:
     see Backend.constant)."""
-    return e.op in ("num", "dim") or e.op in ARITHMETIC and all(
+    return e.op in (PseudoOp.NUM, PseudoOp.DIM) or e.op in ARITHMETIC and all(
         _number(a) for a in e.args if isinstance(a, FExpr))
+
+
+def number(c: Any) -> P.Py:
+    """A SymPy number as code: an int, a ratio of ints (1/3 stays exact to the last
+    float operation), else a float.  The one rule for every code generator."""
+    if c.is_Integer:
+        return P.num(int(c))
+    if c.is_Rational:
+        return P.binop("/", P.num(int(c.p)), P.num(int(c.q)))
+    return P.num(float(c))
 
 
 class CodegenError(Exception):
@@ -87,12 +99,12 @@ class Compiler:
     # -- forward ------------------------------------------------------------------------
 
     def forward(self, e: FExpr) -> Value:
-        if e.op == "ref":
+        if e.op == PseudoOp.REF:
             name = e.param("name")
             return Value(P.Name(self.names.var[name]), self.graph[name].shape)
-        if e.op == "num":
+        if e.op == PseudoOp.NUM:
             return Value(P.num(e.param("value")), ())
-        if e.op == "dim":
+        if e.op == PseudoOp.DIM:
             return Value(self.dim(e.param("name")), ())
         args = [self.b.constant(self.forward(a).py) if _number(a) and e.op not in ARITHMETIC
                 else self.forward(a).py for a in e.args if isinstance(a, FExpr)]
@@ -120,10 +132,8 @@ class Compiler:
 
     def const(self, c: Any) -> P.Py:
         """A SymPy scalar (numbers, dims' sizes, functions of them) as code."""
-        if c.is_Integer:
-            return P.num(int(c))
-        if isinstance(c, Rational):
-            return P.binop("/", P.num(int(c.p)), P.num(int(c.q)))
+        if c.is_Number:
+            return number(c)
         if isinstance(c, Symbol):
             return self.dim(self.d.index.ctx.dim_of_size[c])
         if isinstance(c, Pow):
@@ -143,9 +153,8 @@ class Compiler:
         if isinstance(c, Add):
             return P.product([self.const(a) for a in Add.make_args(c)], "+")
         if isinstance(c, Sum) and not c.function.has(*c.variables):
-            # Σ_i c over a dim is the dim's size times c (never expanded)
-            sizes = [self.dim(self.d.index.ctx.limit_dim(hi)) for _, _, hi in c.limits]
-            return P.product([self.const(c.function)] + sizes)
+            # Σ_i c over a dim is the dim's size times c (never expanded): indexed's one rule
+            return self.const(sum_of_constant(c.function, c.limits))
         raise CodegenError(f"cannot compile the constant {c}")  # pragma: no cover
 
     def _m_Ones(self, m: mx.Ones) -> Value:

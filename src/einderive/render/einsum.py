@@ -23,7 +23,7 @@ from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
 from ..ops import AxisFunction, ElementwiseFunction
 from ..record import Record
 from .. import pyexpr as P
-from .code import CodegenError
+from .code import CodegenError, number
 
 class Arr(Record):
     """Code for an array whose axes stand for the distinct index symbols ``idx``."""
@@ -52,7 +52,7 @@ class IndexCompiler:
 
     def arr(self, e: Any) -> Arr:
         if e.is_Number:
-            return Arr(self._number(e))
+            return Arr(number(e))
         if isinstance(e, Symbol):
             return Arr(self._symbol(e))
         if isinstance(e, Indexed):
@@ -78,13 +78,6 @@ class IndexCompiler:
         if isinstance(e, AxisFunction):
             return self._axis_function(e)
         raise CodegenError(f"cannot compile the index form {e}")
-
-    def _number(self, e: Any) -> P.Py:
-        if e.is_Integer:
-            return P.num(int(e))
-        if e.is_Rational:
-            return P.binop("/", P.num(int(e.p)), P.num(int(e.q)))
-        return P.num(float(e))
 
     def _symbol(self, s: Symbol) -> P.Py:
         if s in self.ctx.dim_of_size:
@@ -187,7 +180,7 @@ class IndexCompiler:
             return Arr(P.binop("/", P.num(1), a.py), a.idx)
         if not e.exp.is_Number:
             raise CodegenError(f"cannot compile the power {e}")
-        return Arr(P.binop("**", a.py, self._number(e.exp)), a.idx)
+        return Arr(P.binop("**", a.py, number(e.exp)), a.idx)
 
     def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sympy import Indexed
 
+from ..kinds import NoteKind, ReduceKind
 from .notation import Notation
 from .styles import Unicode
 
@@ -87,18 +88,19 @@ class Pen:
         p = self.printer()
         for n in d.notes:
             lhs = math(self.adjoint_lhs(n.tensor, ()))
-            if n.kind == "einsum":
+            if n.kind == NoteKind.EINSUM:
                 # the recognizer falls back to einsum for several reasons (a rank-3 tensor, a
                 # diagonal, a permuted product ...): say what holds for all of them
                 out.append(f"{lhs} is written with einsum where no matrix rule applies.")
-            elif n.kind == "no-matrix-form":
+            elif n.kind == NoteKind.NO_MATRIX_FORM:
                 out.append(f"{lhs} has no matrix form; its index form is exact.")
-            elif n.kind == "target-sums-to-one" and n.form is not None:
+            elif n.kind == NoteKind.TARGET_SUMS_TO_ONE and n.form is not None:
                 t = p.tensor(n.subject, "")
-                premise = {"rowsum": f"each row of {math(t)} sums to one",
-                           "colsum": f"each column of {math(t)} sums to one",
-                           "sum": f"{math(p.operator('sum', t) + ' = 1')}"}[n.reduce]
-                targets = "one-hot or probability targets" if n.reduce != "sum" else \
+                premise = {ReduceKind.ROWSUM: f"each row of {math(t)} sums to one",
+                           ReduceKind.COLSUM: f"each column of {math(t)} sums to one",
+                           ReduceKind.SUM: f"{math(p.operator(ReduceKind.SUM, t) + ' = 1')}"
+                           }[ReduceKind(n.reduce)]
+                targets = "one-hot or probability targets" if n.reduce != ReduceKind.SUM else \
                     "a one-hot or probability target"
                 out.append(f"{math(t)} is the target of a softmax cross-entropy: if {premise} "
                            f"({targets}), "
