@@ -96,17 +96,26 @@ def test_kinds_read_print_and_serialize_as_their_strings():
     assert RefKind.ANON == "anon" and hash(RefKind.ANON) == hash("anon")
 
 
-def test_a_record_is_a_frozen_slotted_dataclass():
+def test_a_record_is_a_frozen_value_object():
     from functools import cached_property
 
-    from einderive.record import Record, field, fields
+    from einderive.record import Record, field, fields, replace
 
     class Point(Record):
         x: int
         y: int = 0
         note: str = field(default="", compare=False, repr=False)
 
-    class Cached(Record):
+    class Tagged(Point):
+        tag: str = field(kw_only=True, compare=False)
+
+        def __repr__(self) -> str:
+            return f"<{self.tag}>"
+
+    class Sub(Tagged):
+        z: int = 5
+
+    class Cached(Record, slots=False):
         x: int
 
         @cached_property
@@ -114,10 +123,17 @@ def test_a_record_is_a_frozen_slotted_dataclass():
             return 2 * self.x
 
     p = Point(1, note="n")
-    assert dataclasses.is_dataclass(p) and not hasattr(p, "__dict__")
-    assert p == Point(1, 0, "other") and hash(p) == hash(Point(1))
+    assert p == Point(1, 0, "other") and hash(p) == hash(Point(1)) and p != Point(2)
     assert repr(p).endswith("Point(x=1, y=0)")  # note: repr=False
     assert fields(p) == ("x", "y", "note")
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    assert replace(p, y=3) == Point(1, 3) and replace(p, y=3).note == "n"
+    with pytest.raises(AttributeError):
         p.x = 2  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        Point()  # type: ignore[call-arg]  # x has no default
+    with pytest.raises(TypeError):
+        Tagged(1, 2, "n", "t")  # type: ignore[misc]  # tag is keyword-only
+    t = Tagged(1, tag="t")
+    assert t == Tagged(1, tag="u") and repr(Sub(1, tag="s", z=2)) == "<s>"  # inherited repr
+    assert Sub(1, tag="s") != t and Sub(1, tag="s").z == 5
     assert Cached(3).twice == 6  # a class that caches keeps its __dict__

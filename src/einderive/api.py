@@ -19,11 +19,11 @@ from .errors import Loc, SpecError
 from .record import field
 from .render.notation import Notation
 from .render.styles import Latex, Unicode
-from .verify import DEFAULT_TOL, Report
 
 if TYPE_CHECKING:
     from .cost import CostTable
     from .render.sheet import ItemRow
+    from .verify import Report  # verify itself is imported only by verify(): derive stays light
 
 
 # -- the Python API's derivation ----------------------------------------------------------
@@ -276,11 +276,12 @@ CODEGEN = _Codegen()
 
 
 def verify(d: engine.Derivation, sizes: dict[str, int] | None = None, seed: int = 0,
-           tol: float = DEFAULT_TOL) -> Report:
+           tol: float | None = None) -> Report:
     """Compare each printed form of each gradient of ``d`` with central finite differences
-    (see :mod:`einderive.verify`)."""
+    (see :mod:`einderive.verify`); ``tol`` None is :data:`einderive.verify.DEFAULT_TOL`."""
+    from .verify import DEFAULT_TOL
     from .verify import verify as run
-    return run(d, sizes, seed, tol, codegen=CODEGEN)
+    return run(d, sizes, seed, DEFAULT_TOL if tol is None else tol, codegen=CODEGEN)
 
 
 def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,

@@ -225,7 +225,7 @@ def broadcast_shape(shapes: list[Shape]) -> Shape:
 
 
 def with_src(x: M, src: Any) -> M:
-    return x if src is None or x.src is not None else replace(x, src=src)  # type: ignore[call-arg]
+    return x if src is None or x.src is not None else replace(x, src=src)
 
 
 # ---------------------------------------------------------------------------

@@ -1,27 +1,27 @@
-"""Immutable value objects: every :class:`Record` subclass is a ``dataclass(frozen=True,
-slots=True)``.
+"""Immutable value objects: a :class:`Record` subclass lists its fields as annotations and
+shares one generic ``__init__``, ``__eq__``, ``__hash__`` and ``__repr__``.
 
-A subclass lists its fields as annotations (defaults as class attributes,
-:func:`field` to leave one out of ``==``, ``hash`` or ``repr``); the base makes it a
-frozen, slotted dataclass when the class statement runs, so no module repeats the
-decorator and type checkers see the fields and the constructor (``dataclass_transform``).
-A class whose instances cache something (a ``cached_property``, or ``slots=False`` in
-its class statement) keeps a ``__dict__``.
+A subclass lists its fields as annotations (defaults as class attributes, :func:`field`
+to leave one out of ``==``/``hash`` (``compare=False``), out of ``repr`` (``repr=False``)
+or out of the positional arguments (``kw_only=True``)); type checkers see the fields and
+the constructor through ``dataclass_transform``.  Instances are frozen (assignment raises
+``AttributeError``) and keep a ``__dict__``, so a ``cached_property`` works anywhere
+(``slots=False`` in a class statement is accepted for the dataclass version's sake).
 
-einderive once rolled its own ``__init__``/``__eq__``/``__hash__`` here, to save the
-millisecond ``dataclass`` spends generating each class's methods; bench/record.py
-measures both on the bench families and a cold ``einderive derive``: the hand-rolled one
-starts ~5 % faster and derives large specs 3-11 % slower (numbers in its docstring), no
-clear win, so the standard machinery stays.
+Why not ``dataclass(frozen=True, slots=True)``: ``dataclass`` compiles several methods
+per class with ``exec``, and einderive defines some ninety such classes on the path of
+every command.  Measured 2026-11-26 (bench/record.py's cold start: 30 pairs by turns of
+``einderive derive specs/mlp.yaml``, CPU time, loaded 2-core machine): this base 0.782 s
+vs the dataclass one 0.826 s, paired ratio 0.922 (IQR 0.869 .. 0.996); with ``import
+sympy`` at 0.527 s the cold-start ratio is 1.48 vs 1.63.  bench/record.py keeps the
+dataclass version as bench/dataclass_record.py to time the two side by side.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
-from dataclasses import field, replace
-from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -31,49 +31,111 @@ else:  # Python 3.10: only type checkers read the declaration
     def dataclass_transform(**_: Any) -> Any:
         return lambda cls: cls
 
+R = TypeVar("R", bound="Record")
+_MISSING: Any = object()
 
-class _Frozen(type):
-    """Makes each class it creates (but :class:`Record` itself) a frozen dataclass."""
 
-    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any],
-                slots: bool = True, **kwargs: Any) -> _Frozen:
-        cls = super().__new__(mcls, name, bases, ns, **kwargs)
-        if "__slots__" in ns:  # Record itself, or the copy dataclass(slots=True) makes
-            return cls
-        caches = any(isinstance(v, cached_property) for v in ns.values())
-        # no slots where they buy nothing or break something: instances of a base already
-        # have a __dict__ (api.Derivation over a slots=False one), or the body calls a
-        # zero-argument super() (its __class__ cell would name the class dataclass replaces)
-        slots = slots and "__classcell__" not in ns and \
-            all(b.__dictoffset__ == 0 for b in bases)
-        # a __repr__ of a plain mixin (derivation._Shown) is kept, as it would be were it
-        # written in the class: dataclass() only leaves alone what the class body defines
-        # and so is one a Record base wrote by hand (derivation.Derivation's, under
-        # api.Derivation): only a generated one is generated again for the subclass
-        mixin_repr = any("__repr__" in vars(c) and (not isinstance(c, _Frozen) or
-                                                    vars(c).get("_hand_repr", False))
-                         for c in cls.__mro__[1:] if c is not object)
-        made: Any = dataclasses.dataclass(frozen=True, slots=slots and not caches,
-                                          repr=not mixin_repr)(cls)
-        if "__repr__" in ns or mixin_repr:
-            type.__setattr__(made, "_hand_repr", True)
-        return made  # type: ignore[no-any-return]  # dataclass() is typed for plain classes
+class _Field:
+    """One field: name, default (or factory), and whether it is compared, shown, positional."""
 
-    def __init__(cls, name: str, bases: tuple[type, ...], ns: dict[str, Any],
-                 slots: bool = True, **kwargs: Any) -> None:
-        super().__init__(name, bases, ns, **kwargs)
+    __slots__ = ("name", "default", "factory", "compare", "repr", "kw_only")
+
+    def __init__(self, default: Any, factory: Callable[[], Any] | None, compare: bool,
+                 repr: bool, kw_only: bool, name: str = "") -> None:
+        self.name, self.default, self.factory = name, default, factory
+        self.compare, self.repr, self.kw_only = compare, repr, kw_only
+
+    def named(self, name: str) -> _Field:
+        return _Field(self.default, self.factory, self.compare, self.repr, self.kw_only, name)
+
+
+def field(default: Any = _MISSING, *, default_factory: Callable[[], Any] | None = None,
+          compare: bool = True, repr: bool = True, kw_only: bool = False) -> Any:
+    """A field's default, or one left out of ``==``/``hash`` (``compare=False``), of
+    ``repr`` (``repr=False``) or of the positional arguments (``kw_only=True``)."""
+    return _Field(default, default_factory, compare, repr, kw_only)
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
-class Record(metaclass=_Frozen):
+class Record:
     """Base of einderive's frozen value objects."""
 
-    __slots__ = ()
+    _fields: tuple[_Field, ...] = ()
+    _positional: tuple[_Field, ...] = ()
+    _compared: tuple[str, ...] = ()
+    _shown: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, slots: bool = True, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fields = {f.name: f for f in cls._fields}  # inherited first, in order
+        for name in cls.__dict__.get("__annotations__", {}):
+            value = cls.__dict__.get(name, _MISSING)
+            spec = value if isinstance(value, _Field) else _Field(value, None, True, True, False)
+            if name in cls.__dict__:
+                delattr(cls, name)  # the instance holds the value
+            fields[name] = spec.named(name)
+        cls._fields = tuple(fields.values())
+        cls._positional = tuple(f for f in cls._fields if not f.kw_only)
+        cls._compared = tuple(f.name for f in cls._fields if f.compare)
+        cls._shown = tuple(f.name for f in cls._fields if f.repr)
+        if "__eq__" in cls.__dict__ and cls.__dict__.get("__hash__") is None:
+            cls.__hash__ = Record.__hash__  # type: ignore[method-assign]  # as dataclass does
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(self._positional):
+            raise TypeError(f"{type(self).__name__} takes {len(self._positional)} "
+                            f"positional fields, {len(args)} given")
+        values = dict(zip((f.name for f in self._positional), args))
+        for f in self._fields:
+            if f.name in kwargs:
+                if f.name in values:
+                    raise TypeError(f"{type(self).__name__} got '{f.name}' twice")
+                values[f.name] = kwargs.pop(f.name)
+            elif f.name in values:
+                pass
+            elif f.factory is not None:
+                values[f.name] = f.factory()
+            elif f.default is not _MISSING:
+                values[f.name] = f.default
+            else:
+                raise TypeError(f"{type(self).__name__} needs '{f.name}'")
+        if kwargs:
+            raise TypeError(f"{type(self).__name__} has no field {next(iter(kwargs))!r}")
+        self.__dict__.update(values)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot assign {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
+
+    def _key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, n) for n in self._compared)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Record)
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._shown)
+        return f"{type(self).__qualname__}({inner})"
+
+
+def replace(obj: R, **changes: Any) -> R:
+    """A copy of ``obj`` with some fields changed (like ``dataclasses.replace``)."""
+    values = {f.name: getattr(obj, f.name) for f in obj._fields}
+    values.update(changes)
+    return type(obj)(**values)
 
 
 def fields(obj: Record) -> tuple[str, ...]:
     """The names of ``obj``'s fields, in order."""
-    return tuple(f.name for f in dataclasses.fields(obj))  # type: ignore[arg-type]
+    return tuple(f.name for f in obj._fields)
 
 
 __all__ = ["Record", "field", "fields", "replace"]

@@ -13,7 +13,6 @@ from typing import Any, Callable, TypeVar
 from ..indexed import PRIME
 from . import names
 from .notation import Notation
-from .texwidth import width
 from .tokens import Style
 
 SUPERSCRIPT = str.maketrans("0123456789-/", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ")
@@ -283,6 +282,9 @@ WIDE_FRACTION = 80.0   # pt: over a third of a two-column article's line (229.5p
 def _wide_fraction(top: str, bottom: str) -> bool:
     """Whether ``\\frac{top}{bottom}`` is too wide to be left unbreakable in a row: its
     numerator or denominator (set in text style, as in a display) is over WIDE_FRACTION."""
+    # imported here: the TeX width machinery (texparse, texlayout, the font metrics) costs
+    # ~25 ms to import and only LaTeX output measures fractions; `derive` stays light
+    from .texwidth import width
     try:
         return max(width(top, "text"), width(bottom, "text")) > WIDE_FRACTION
     except ValueError:     # LaTeX that texwidth cannot measure: leave the fraction whole
