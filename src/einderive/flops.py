@@ -249,7 +249,8 @@ class _MatrixWalk:
     def _Fn(self, m: mx.Fn) -> Flops:
         if SCALARS[m.name].expand is not None and m in self.wheres:
             return self.flops(self.wheres[m])  # the code computes the where's right side
-        return self.flops(m.x) + self._elementwise(1, m.shape)
+        # every argument is computed (𝟙[X W > Y V] reads Y and V too), not the first alone
+        return self._each(m.children()) + self._elementwise(1, m.shape)
 
     def _AxisFn(self, m: Any) -> Flops:  # mx.AxisFn
         read, written = AXIS_FLOPS[m.head]
