@@ -14,6 +14,14 @@ SHAPES = [(), ("M",), ("N",), ("M", "N"), ("N", "K"), ("N", "N"), ("M", 1), (1, 
 UNARY = ["sigmoid({})", "tanh({})", "softplus({})", "silu({})", "gelu({})", "exp(tanh({}))",
          "log(1 + {0} * {0})", "sqrt(1 + {0} * {0})", "({}) ** 2", "({}) ** 3", "-({})",
          "relu({})", "({}) / N", "2.5 * ({})", "({}) / sqrt(K)"]
+# the op table's newer rows (abs … elu), so that their code, cost and simplification are fuzzed
+NEW_UNARY = ["abs({})", "erf({})", "sin({})", "cos({})", "square({})", "log1p({0} * {0})",
+         "expm1(tanh({}))", "leaky_relu({}, alpha=0.2)", "elu({}, alpha=0.5)",
+         "clip({}, -1, 1)"]
+# functions of two tensors (broadcast together): the simplifier and the cost counter must keep
+# every argument; {0} and {1} are the two operands
+BINARY_FUNCTIONS = ["maximum({0}, {1})", "minimum({0}, {1})", "where({0} > {1}, {0}, {1})",
+                    "clip({0}, -({1}) * ({1}), 1 + ({1}) * ({1}))"]
 
 
 def broadcast(a: tuple, b: tuple):
@@ -41,8 +49,8 @@ KNOWN_DEFECT_SHAPES = [(1, "N", "K")]
 
 
 class _Gen:
-    def __init__(self, draw, env, avoid_known=False):
-        self.draw, self.env, self.avoid = draw, env, avoid_known
+    def __init__(self, draw, env, avoid_known=False, new_ops=True):
+        self.draw, self.env, self.avoid, self.new_ops = draw, env, avoid_known, new_ops
         self.dims = {d for _, s in env for d in s if isinstance(d, str)}
 
     def leaf(self, want=None):
@@ -58,14 +66,16 @@ class _Gen:
                                   "axisfn", "einsum", "l2", "scalar"]))
         a, sa = self.expr(depth - 1)
         if kind == "unary":
-            forms = list(UNARY)
+            forms = list(UNARY) + (NEW_UNARY if self.new_ops else [])
             return d(st.sampled_from(forms)).format(a), sa
         if kind == "binary":
             b, sb = self.expr(depth - 1)
             out = broadcast(sa, sb)
             if out is None:
                 return a, sa
-            op = d(st.sampled_from(["+", "-", "*", "/"]))
+            op = d(st.sampled_from(["+", "-", "*", "/"] + (["f"] if self.new_ops else [])))
+            if op == "f":
+                return d(st.sampled_from(BINARY_FUNCTIONS)).format(a, b), out
             rhs = f"(1 + ({b}) * ({b}))" if op == "/" else f"({b})"
             return f"({a}) {op} {rhs}", out
         if kind == "scalar":
@@ -131,14 +141,15 @@ class _Gen:
 
 
 @st.composite
-def valid_specs(draw, max_nodes=5, max_depth=3, avoid_known=False):
+def valid_specs(draw, max_nodes=5, max_depth=3, avoid_known=False, new_ops=True):
     """YAML text of a random valid spec; ``avoid_known`` leaves out the constructs of known
-    defects (KNOWN_DEFECT_SHAPES and the comment above it)."""
+    defects (KNOWN_DEFECT_SHAPES and the comment above it); ``new_ops`` draws from NEW_UNARY
+    and BINARY_FUNCTIONS too."""
     n_inputs = draw(st.integers(1, 4))
     shapes = [s for s in SHAPES if not avoid_known or s not in KNOWN_DEFECT_SHAPES]
     env = [(f"x{n}", draw(st.sampled_from(shapes))) for n in range(n_inputs)]
     inputs = list(env)
-    gen = _Gen(draw, env, avoid_known)
+    gen = _Gen(draw, env, avoid_known, new_ops)
     lines = []
     for k in range(draw(st.integers(1, max_nodes))):
         text, shape = gen.expr(draw(st.integers(1, max_depth)))

@@ -197,6 +197,24 @@ def test_an_anonymous_intermediate_is_a_forward_formula():
     assert "5·B·C        60                 (S − x)\n" in shown
 
 
+def test_every_argument_of_a_function_is_counted_and_read():
+    """𝟙[X W > Y V] Wᵀ computes both arguments of the comparison: three products, and it
+    reads Y and V as well as X and W."""
+    d = derive_text("""
+        name: two
+        dims: {B: 3, D: 4, K: 2}
+        inputs: {X: [B, D], W: [D, K], Y: [B, D], V: [D, K]}
+        forward:
+          - L = sum(maximum(X @ W, Y @ V))
+        loss: L
+        """)
+    B, D, K = dims("B", "D", "K")
+    c = cost(d)
+    grads = {f.tensor: f for f in c.backward}
+    assert grads["X"].flops.matmul == 6 * B * D * K
+    assert set(grads["X"].reads) == {"X", "W", "Y", "V"}
+
+
 # -- the command line ----------------------------------------------------------------------
 
 

@@ -262,6 +262,18 @@ def test_verify_draws_inputs_of_a_kink_away_from_it():
         assert abs(values[name]).min() >= 0.25, name
 
 
+def test_verify_draws_a_symmetric_input_of_a_kink_away_from_it():
+    # averaging A with Aᵀ after moving it off the kink brought entries back next to 0
+    from einderive.verify import draw_inputs, sizes_for
+    text = ("name: s\ndims: {N: 7}\ninputs:\n  A: {shape: [N, N], symmetric: true}\n"
+            "forward:\n  - L = sum(abs(A))\nloss: L\n")
+    d = derive_text(text)
+    for seed in range(5):
+        values = draw_inputs(d.graph, sizes_for(d.graph), seed)
+        assert (values["A"] == values["A"].T).all()
+        assert abs(values["A"]).min() >= 0.25, seed
+
+
 @pytest.mark.parametrize("line, message", [
     ("Z = where(X, X, Y)", "where's first argument must be a comparison"),
     ("Z = X > 0", "a comparison is not a tensor"),

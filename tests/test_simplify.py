@@ -36,7 +36,8 @@ def _sigmoid(v):
 
 
 FUNCTIONS = {"softplus": lambda v: np.log1p(np.exp(v)), "exp": np.exp, "sqrt": np.sqrt, "sigmoid": _sigmoid,
-             "sigmoid_prime": lambda v: _sigmoid(v) * (1 - _sigmoid(v)), "log": np.log}
+             "sigmoid_prime": lambda v: _sigmoid(v) * (1 - _sigmoid(v)), "log": np.log,
+             "maximum": np.maximum}
 
 
 def ev(m: mx.M, values: dict) -> np.ndarray:
@@ -61,7 +62,7 @@ def ev(m: mx.M, values: dict) -> np.ndarray:
     if isinstance(m, mx.Pow):
         return ev(m.x, values) ** float(m.exp)
     if isinstance(m, mx.Fn):
-        return FUNCTIONS[m.name](ev(m.x, values))
+        return FUNCTIONS[m.name](*[ev(a, values) for a in m.args])
     if isinstance(m, mx.Norm):
         return np.array(np.sqrt((ev(m.x, values) ** 2).sum()))
     if isinstance(m, mx.Reduce):
@@ -194,6 +195,23 @@ def test_transposed_pre_activation_turned_round():
     pre = mx.matmul(mx.transpose(C), mx.transpose(B))
     before = mx.Transpose(mx.fn("sigmoid", pre), ("M", "K"))
     check(S.transpose_inward, before, "σ(B C)")
+
+
+def test_transposed_function_of_two_arguments_turns_both():
+    # maximum(Cᵀ Bᵀ, Yᵀ)ᵀ is maximum(B C, Y): the second argument is turned, not dropped
+    Y = ref("Y", "M", "K")
+    pre = mx.matmul(mx.transpose(C), mx.transpose(B))
+    before = mx.Transpose(mx.fn("maximum", pre, mx.transpose(Y)), ("M", "K"))
+    check(S.transpose_inward, before, "maximum(B C, Y)")
+
+
+def test_a_simplified_argument_keeps_the_other_arguments():
+    # maximum(B a + B b, y): the first argument factors to B (a + b), y stays
+    before = mx.fn("maximum", mx.add(mx.matmul(B, a), mx.matmul(B, b)), y)
+    after = S.simplify(before)
+    assert text(after) == "maximum(B (a + b), y)"
+    vals = values_for(before)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-12)
 
 
 def test_transposed_sum_without_a_product_stays():

@@ -265,8 +265,9 @@ def _transpose_deep(x: mx.M) -> mx.M:
     shape = tuple(reversed(_shape(x)))
     if isinstance(x, mx.Transpose):
         return x.x
-    if isinstance(x, mx.Fn):
-        return mx.Fn(x.name, _transpose_deep(x.x), shape)
+    if isinstance(x, mx.Fn):  # every argument: maximum(a, b)ᵀ is maximum(aᵀ, bᵀ)
+        return mx.Fn(x.name, _transpose_deep(x.x), shape, x.src,
+                     tuple(_transpose_deep(r) for r in x.rest))
     if isinstance(x, mx.Add):
         return mx.add(*[_transpose_deep(t) for t in x.terms])
     if isinstance(x, mx.Hadamard):
@@ -479,8 +480,8 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
         out = mx.add(*kids)
     elif isinstance(m, mx.Pow):
         out = mx.power(kids[0], m.exp)
-    elif isinstance(m, mx.Fn):
-        out = mx.fn(m.name, kids[0])
+    elif isinstance(m, mx.Fn):  # all its arguments, not the first alone
+        out = mx.fn(m.name, *kids)
     elif isinstance(m, mx.Reduce):
         out = mx.reduce(m.kind, kids[0])
     elif isinstance(m, mx.Diag):

@@ -261,11 +261,11 @@ def draw_inputs(graph: Graph, sizes: Sizes, seed: int) -> Inputs:
             values[t.name] = rng.uniform(0.5, 1.5, size=shape)
         else:
             values[t.name] = rng.standard_normal(size=shape)
-            if t.name in kinked:  # at least 0.25 from the kink at 0, either side
-                x = values[t.name]
-                values[t.name] = np.where(x < 0, x - 0.25, x + 0.25)
         if t.name in symmetric_inputs(graph.spec):  # A: {symmetric: true} is drawn so
             values[t.name] = (values[t.name] + values[t.name].T) / 2
+        if t.name in kinked and t.name not in positive:  # at least 0.25 from the kink at 0,
+            x = values[t.name]  # either side; after the symmetrizing, which could undo it
+            values[t.name] = np.where(x < 0, x - 0.25, x + 0.25)
         if shape == ():
             values[t.name] = float(values[t.name])
     return values
