@@ -258,7 +258,9 @@ def _transpose_deep(x: mx.M) -> mx.M:
     if isinstance(x, mx.Transpose):
         return x.x
     if isinstance(x, mx.Fn):
-        return mx.Fn(x.name, _transpose_deep(x.x), shape)
+        # every argument turns, the number params (constants) too, or the function loses them
+        return mx.Fn(x.name, _transpose_deep(x.x), shape,
+                     rest=tuple(_transpose_deep(r) for r in x.rest))
     if isinstance(x, mx.Add):
         return mx.add(*[_transpose_deep(t) for t in x.terms])
     if isinstance(x, mx.Hadamard):
