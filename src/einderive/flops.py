@@ -249,7 +249,11 @@ class _MatrixWalk:
     def _Fn(self, m: mx.Fn) -> Flops:
         if SCALARS[m.name].expand is not None and m in self.wheres:
             return self.flops(self.wheres[m])  # the code computes the where's right side
-        return self.flops(m.x) + self._elementwise(1, m.shape)
+        return self._each(m.children()) + self._elementwise(1, m.shape)
+
+    def _Norm(self, m: mx.Norm) -> Flops:
+        # sqrt(sum(x ** 2)), as the code computes it: a square and an add per element, one root
+        return self.flops(m.x) + self._elementwise(2, m.x.shape) + Flops(ZERO, sympy.Integer(1))
 
     def _AxisFn(self, m: Any) -> Flops:  # mx.AxisFn
         read, written = AXIS_FLOPS[m.head]
