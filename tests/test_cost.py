@@ -479,3 +479,18 @@ def _walk(e):
     for a in getattr(e, "args", ()):
         if hasattr(a, "op"):
             yield from _walk(a)
+
+
+@needs_torch
+@pytest.mark.parametrize("text", [
+    # a product inside a function's second argument (𝟙[x ≤ W v]) is counted
+    "dims: {N: 3, M: 4}\ninputs: {x: [N], W: [N, M], v: [M]}\n"
+    "forward:\n  - L = sum(maximum(x, W @ v))\nloss: L\n",
+    # ‖a‖ ‖b‖ (the simplifier's norms) is counted, not an internal error
+    "dims: {N: 5}\ninputs: {a: [N], b: [N]}\n"
+    "forward:\n  - L = (a @ b) / (sqrt(sum(a * a)) * sqrt(sum(b * b)))\nloss: L\n",
+], ids=["function_of_a_product", "norm"])
+def test_matrix_forms_of_new_ops_match_flop_counter_mode(tmp_path, text):
+    d = derive_text(text, "new_ops.yaml")
+    d = derive(replace(d.graph, wrt=tuple(t.name for t in d.graph.inputs)), closed=False)
+    _check_against_flop_counter(tmp_path, d, f"cost_new_ops_{next(_COUNT)}")

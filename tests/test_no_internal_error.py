@@ -36,7 +36,7 @@ COMMANDS = [
     ["derive", "-f", "markdown"], ["derive", "-f", "json"],
     ["derive", "-f", "numpy"], ["derive", "-f", "torch"],
     ["graph"], ["graph", "-f", "dot"], ["graph", "-f", "tikz"],
-    ["verify"],
+    ["verify"], ["cost"], ["derive", "--cost"],
 ]
 
 

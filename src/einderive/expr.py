@@ -94,6 +94,8 @@ class Statement(Record):
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.MatMult: "@",
            ast.Pow: "**"}
 _COMPARE = {ast.Gt: ">", ast.Lt: "<", ast.GtE: ">=", ast.LtE: "<="}
+_COMPARE_NAMES = {ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is", ast.IsNot: "is not",
+                  ast.In: "in", ast.NotIn: "not in"}
 _UNSUPPORTED_OPS = {ast.FloorDiv: "//", ast.Mod: "%", ast.LShift: "<<", ast.RShift: ">>",
                     ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^"}
 
@@ -208,8 +210,12 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
         return Call(loc, normalize_name(node.func.id), tuple(args), tuple(kwargs))
     if isinstance(node, ast.Compare):
         ops = [_COMPARE.get(type(o)) for o in node.ops]
-        if len(ops) != 1 or ops[0] is None:
+        if len(ops) != 1:
             raise SpecError("only one comparison > < >= <= is supported", loc,
+                            "e.g. where(x > 0, x, 0.01 * x)")
+        if ops[0] is None:  # x == 0 is one comparison, of a kind where() does not take
+            raise SpecError(f"'{_COMPARE_NAMES.get(type(node.ops[0]), '?')}' is not supported "
+                            "in a comparison; use > < >= <=", loc,
                             "e.g. where(x > 0, x, 0.01 * x)")
         return Compare(loc, ops[0], _convert(node.left, loc_of),
                        _convert(node.comparators[0], loc_of))

@@ -253,13 +253,8 @@ class _Builder:
             raise SpecError(f"unknown function '{fn}'", e.loc,
                             did_you_mean(fn, FUNCTIONS, "functions", ALIASES))
         op = OPS[fn]
-        lo, hi = op.nargs
-        n = len(e.args)
-        if n < lo or (hi is not None and n > hi):
-            want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
-            raise SpecError(f"{fn}() takes {want} positional argument{'s' if want != '1' else ''}"
-                            f" but {n} {'was' if n == 1 else 'were'} given", e.loc,
-                            f"usage: {op.signature}")
+        # a keyword it does not take first: clip(x, min=0, max=1) is a misspelt keyword, not
+        # a call short of positional arguments
         kwargs = {}
         for kw in e.kwargs:
             if kw.name not in op.kwargs:
@@ -269,6 +264,13 @@ class _Builder:
             if kw.name in kwargs:
                 raise SpecError(f"keyword argument '{kw.name}' is repeated", kw.loc)
             kwargs[kw.name] = (self.value(kw.value), kw.value.loc)
+        lo, hi = op.nargs
+        n = len(e.args)
+        if n < lo or (hi is not None and n > hi):
+            want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
+            raise SpecError(f"{fn}() takes {want} positional argument{'s' if want != '1' else ''}"
+                            f" but {n} {'was' if n == 1 else 'were'} given", e.loc,
+                            f"usage: {op.signature}")
         if op.string_first or op.condition:  # einsum's subscripts, where's comparison
             args = [(self.value(e.args[0]), e.args[0].loc)] + \
                    [(self.tensor(a), a.loc) for a in e.args[1:]]

@@ -385,5 +385,10 @@ def _count(e: Any, v: Any) -> int:
     if isinstance(e, Add):
         counts = {_count(a, v) for a in e.args}
         return counts.pop() if len(counts) == 1 else -1
+    if isinstance(e, ElementwiseFunction) and len(e.args) > 1:
+        # arguments broadcast together: maximum(x_i, y_i) is one value at i, written with i
+        # once, not a product (it summed with no Σ: L = maximum(x_i, y_i) for Σ_i)
+        many = [_count(a, v) for a in e.args]
+        return -1 if any(c < 0 for c in many) else max(many)
     counts_ = [_count(a, v) for a in e.args]
     return -1 if any(c < 0 for c in counts_) else sum(counts_)
