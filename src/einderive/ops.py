@@ -27,7 +27,7 @@ from fractions import Fraction
 from typing import Any, Callable
 
 import sympy
-from sympy import Function, Indexed, KroneckerDelta, S
+from sympy import Function, Indexed, KroneckerDelta, Rational, S
 
 from . import shapes
 from .errors import SpecError
@@ -1011,11 +1011,11 @@ AXIS_OPS = {o.name: o for o in (
            text="{0}⁻¹", latex="{0}^{{-1}}", text_t="{0}⁻ᵀ", latex_t="{0}^{{-\\top}}"),
     # by LAPACK's LU factorisation (2n³/3), then the n diagonal entries' product
     AxisOp("det", True, "", "torch.linalg.det", numpy="np.linalg.det", has_axis=False,
-           per_matrix=lambda n: S(2) / 3 * n**3 + n),
+           per_matrix=lambda n: Rational(2, 3) * n**3 + n),
     # slogdet, not log(det(A)): det under- or overflows long before its log does
     AxisOp("logdet", True, "def logdet(x):\n    sign, value = np.linalg.slogdet(x)\n"
            "    return value if sign > 0 else np.nan", "torch.logdet", has_axis=False,
-           per_matrix=lambda n: S(2) / 3 * n**3 + n),
+           per_matrix=lambda n: Rational(2, 3) * n**3 + n),
 )}
 
 OPS["softmax"] = Op("softmax", _axis_check("softmax"), _softmax_comp, _axis_code("softmax"),
@@ -1192,7 +1192,7 @@ def _solve(loc: Any, args: Args, kwargs: Kw) -> FExpr:
 def solve_flops(n: Any, k: Any) -> Any:
     """A⁻¹ B for an n×n A and an n×k B, by an LU factorisation (2n³/3, LAPACK's count) and
     2k triangular solves: the generated code's solve, and its product by an inverse."""
-    return S(2) / 3 * n**3 + 2 * n**2 * k
+    return Rational(2, 3) * n**3 + 2 * n**2 * k
 
 
 def _solve_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
