@@ -237,8 +237,10 @@ def test_symmetric_inputs_are_drawn_symmetric():
 
 
 @pytest.mark.parametrize("decl,message", [
-    ("{shape: [N, M], symmetric: true}", "is symmetric but its shape is not square"),
-    ("{shape: [N], symmetric: true}", "is symmetric but its shape is not square"),
+    ("{shape: [N, M], symmetric: true}",
+     "'symmetric' of input 'A' needs a square matrix, not N×M"),
+    ("{shape: [N], symmetric: true}",
+     "'symmetric' of input 'A' needs a square matrix, its shape has 1 axis"),
     ("{shape: [N, N], symmetric: yes please}", "'symmetric' of input 'A' must be true or false"),
 ])
 def test_symmetric_needs_a_square_matrix(decl, message, run, tmp_path):

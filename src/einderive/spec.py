@@ -377,8 +377,8 @@ def _parse_inputs(doc: CommentedMap, path: str, value_loc: ValueLoc,
                 raise SpecError(f"'positive' of input '{name}' must be true or false", ploc)
             positive = pos
             shape = _parse_shape(value["shape"], sloc, path, dims, name)
-            symmetric = _parse_symmetric(value, name, shape, path, vloc)
-            spd = _spd_flag(value, name, shape, path, vloc)
+            symmetric = _square_flag(value, "symmetric", name, shape, path, vloc)
+            spd = _square_flag(value, "spd", name, shape, path, vloc)
             vloc = sloc
         else:
             shape = _parse_shape(value, vloc, path, dims, name)
@@ -389,20 +389,26 @@ def _parse_inputs(doc: CommentedMap, path: str, value_loc: ValueLoc,
 INPUT_KEYS = ("shape", "positive", "symmetric", "spd")
 
 
-def _parse_symmetric(value: CommentedMap, name: str, shape: tuple[object, ...],
-                     path: str, vloc: Loc) -> bool:
-    """``symmetric: true`` on a square matrix: its transpose is itself."""
-    if "symmetric" not in value:
+# a flag an input may carry that only a square matrix can: what it means, for the hint
+SQUARE_FLAGS = {"symmetric": "symmetric", "spd": "symmetric positive definite"}
+
+
+def _square_flag(value: Any, key: str, name: str, shape: tuple[Any, ...], path: str,
+                 vloc: Loc) -> bool:
+    """``symmetric: true`` or ``spd: true``: a boolean, and only on a square matrix."""
+    if key not in value:
         return False
-    _, loc = _map_locs(value, "symmetric", path, vloc)
-    sym = value["symmetric"]
-    if not isinstance(sym, bool):
-        raise SpecError(f"'symmetric' of input '{name}' must be true or false", loc)
-    if sym and (len(shape) != 2 or shape[0] != shape[1] or shape[0] == 1):
-        raise SpecError(f"input '{name}' is symmetric but its shape is not square", loc,
-                        f"a symmetric input is a square matrix, e.g. {name}: "
-                        "{shape: [N, N], symmetric: true}")
-    return sym
+    _, floc = _map_locs(value, key, path, vloc)
+    flag = value[key]
+    if not isinstance(flag, bool):
+        raise SpecError(f"'{key}' of input '{name}' must be true or false", floc)
+    if flag and (len(shape) != 2 or shape[0] != shape[1] or shape[0] == 1):
+        what = (f"its shape has {len(shape)} ax{'is' if len(shape) == 1 else 'es'}"
+                if len(shape) != 2 else f"not {shape[0]}×{shape[1]}")
+        raise SpecError(f"'{key}' of input '{name}' needs a square matrix, {what}", floc,
+                        f"a {SQUARE_FLAGS[key]} input is a square matrix, e.g. "
+                        f"{name}: {{shape: [N, N], {key}: true}}")
+    return flag
 
 
 def symmetric_inputs(spec: Spec) -> frozenset[str]:
@@ -410,23 +416,6 @@ def symmetric_inputs(spec: Spec) -> frozenset[str]:
     return frozenset(i.name for i in spec.inputs if i.symmetric or i.spd)
 
 
-def _spd_flag(value: Any, name: str, shape: tuple[Any, ...], path: str, vloc: Loc) -> bool:
-    """``spd: true``: only for a square matrix (two equal dims)."""
-    if "spd" not in value:
-        return False
-    _, floc = _map_locs(value, "spd", path, vloc)
-    flag = value["spd"]
-    if not isinstance(flag, bool):
-        raise SpecError(f"'spd' of input '{name}' must be true or false", floc)
-    if flag and (len(shape) != 2 or shape[0] != shape[1] or shape[0] == 1):
-        raise SpecError(f"'spd' of input '{name}' needs a square matrix, but its shape has "
-                        f"{len(shape)} ax{'is' if len(shape) == 1 else 'es'}"
-                        if len(shape) != 2 else
-                        f"'spd' of input '{name}' needs a square matrix, not "
-                        f"{shape[0]}×{shape[1]}", floc,
-                        f"a symmetric positive definite input is e.g. "
-                        f"{name}: {{shape: [N, N], spd: true}}")
-    return flag
 
 
 def _parse_forward(doc: CommentedMap, path: str, value_loc: ValueLoc,
