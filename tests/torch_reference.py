@@ -30,46 +30,13 @@ def shape_of(shape, sizes) -> tuple:
     return tuple(d if isinstance(d, int) else sizes[d] for d in shape)
 
 
-def _positive_inputs(graph) -> set:
-    """Inputs that must be drawn positive: declared so, or read directly by log, sqrt or a
-    fractional power."""
-    out = {t.name for t in graph.inputs if t.positive}
-
-    def walk(e):
-        direct = e.op in ("log", "sqrt") or (
-            e.op == "**" and e.args[1].op == "num" and e.args[1].param("value").denominator != 1)
-        if direct and e.args[0].op == "ref":
-            out.add(e.args[0].param("name"))
-        for a in e.args:
-            if hasattr(a, "op"):
-                walk(a)
-    for t in graph.tensors:
-        if t.expr is not None:
-            walk(t.expr)
-    return out
-
-
-def _inverted_inputs(graph) -> set:
-    """Inputs declared spd or inverted directly (inv, det, logdet, solve's A): drawn as a
-    matrix with a positive determinant, far from singular."""
-    out = {t.name for t in graph.inputs if t.spd}
-
-    def walk(e):
-        if e.op in ("inv", "det", "logdet", "solve") and e.args[0].op == "ref":
-            out.add(e.args[0].param("name"))
-        for a in e.args:
-            if hasattr(a, "op"):
-                walk(a)
-    for t in graph.tensors:
-        if t.expr is not None:
-            walk(t.expr)
-    return out
-
-
 def random_inputs(graph, sizes, seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    pos = _positive_inputs(graph)
-    inverted = _inverted_inputs(graph)
+    # where each input must be drawn (its domain) is the op table's, as verify reads it;
+    # the values and everything computed from them are this module's own
+    from einderive.verify import positive_inputs, square_inputs
+    pos = positive_inputs(graph)
+    inverted = square_inputs(graph) | {t.name for t in graph.inputs if t.spd}
     out = {}
     for t in graph.inputs:
         shp = shape_of(t.shape, sizes)
