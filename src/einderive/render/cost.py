@@ -21,8 +21,10 @@ CONVENTIONS = (
     "an adjoint from its printed form): an m×k by k×n product is 2mkn (a "
     "matrix-vector or dot product likewise; these and einsum contractions are the matmul "
     "FLOPs); an outer product mn; each elementwise op, scalar function or reduction one per "
-    "element (softmax 5, logsumexp 4 per element read and 2 per element written); "
-    "transposes and negations free.")
+    "element (softmax 5, logsumexp 4 per element read and 2 per element written, max and "
+    "min 1 per element read); a function of an n×n matrix by its LU factorisation, as "
+    "LAPACK counts it (inv 2n³, det and logdet 2n³/3 + n, a solve or a product by an inverse "
+    "with k columns 2n³/3 + 2n²k); transposes and negations free.")
 SAVED = ("Saved for backward: the forward tensors the adjoint formulas read; activations are "
          "the nodes among them (inputs are held by the caller anyway).")
 POLICIES = ("Recomputation, in the terms of Korthikanti et al. 2022: 'selective' keeps only "
