@@ -149,7 +149,11 @@ def test_op_spellings_become_tokens():
     from einderive.render.mathml import tokens
     x = "<mi>x</mi>"
     assert tokens(SCALARS["step"].text, [x]) == \
-        "<mi>𝟙</mi><mo>[</mo><mrow><mi>x</mi></mrow><mo>&gt;</mo><mn>0</mn><mo>]</mo>"
+        ('<mi>𝟙</mi><mo stretchy="false">[</mo><mrow><mi>x</mi></mrow><mo>&gt;</mo><mn>0</mn>'
+         '<mo stretchy="false">]</mo>')
+    # brackets grow around a fraction
+    assert tokens(SCALARS["abs"].text, ["<mfrac><mi>a</mi><mi>b</mi></mfrac>"]).startswith(
+        "<mo>|</mo>")
     assert tokens(AXIS_OPS["inv"].text, ["<mi>A</mi>"]) == \
         "<msup><mrow><mrow><mi>A</mi></mrow></mrow><mrow><mo>−</mo><mn>1</mn></mrow></msup>"
     assert tokens(AXIS_OPS["inv"].text_t, ["<mi>A</mi>"]).endswith(
@@ -264,3 +268,15 @@ def test_the_browser_check_sees_a_request_and_an_unlaid_fraction(tmp_path):
     assert "http://example.org/a.png" in urls and width == 0
     assert span_num > span_den  # side by side on one line
     assert num <= den
+
+
+def test_the_readme_shows_real_output_and_its_pictures_exist():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = re.search(r"```html\n(.*?)\n```", readme, re.S)
+    assert shown is not None
+    assert shown.group(1) in page_of(ROOT / "specs" / "mlp.yaml", steps=False)
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", readme)
+    assert {"docs/img/layernorm-latex.png", "docs/img/mlp-graph.png",
+            "docs/img/layernorm-html.png"} <= set(pictures)
+    for p in pictures:
+        assert (ROOT / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", p

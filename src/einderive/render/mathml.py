@@ -68,7 +68,20 @@ def frac(top: str, bottom: str) -> str:
 
 
 def fenced(s: str, left: str = "(", right: str = ")") -> str:
-    return row(mo(left) + s + mo(right))
+    """``s`` in brackets that grow only around something tall, as LaTeX's ``\\left(``."""
+    t = tall(s)
+    return row(bracket(left, t) + s + bracket(right, t))
+
+
+def tall(s: str) -> bool:
+    """Whether a row is taller than a line: a fraction, a sum's limits or a root in it."""
+    return any(t in s for t in ("<mfrac", "<munder", "<msqrt"))
+
+
+def bracket(ch: str, stretchy: bool) -> str:
+    """A bracket; one that need not stretch is told so (Chromium spaces a stretchy one from
+    its content even where it keeps its size: ``f( x )``)."""
+    return mo(ch) if stretchy else f'<mo stretchy="false">{escape(ch)}</mo>'
 
 
 APPLY = "<mo>&#x2061;</mo>"  # function application: sin x, not sin·x (invisible)
@@ -79,7 +92,8 @@ THIN = '<mspace width="0.1667em"/>'  # LaTeX's \,
 
 _SUPERSCRIPT = {"⁻": "−", "¹": "1", "²": "2", "³": "3", "ᵀ": "⊤", "ᐟ": "/"}
 _SUPERSCRIPT.update({chr(0x2070 + n): str(n) for n in (0, 4, 5, 6, 7, 8, 9)})
-_OPERATORS = set("()[]|,+−-=<>≤≥⊙⊘·/∘")
+_OPERATORS = set(",+−-=<>≤≥⊙⊘·/∘")
+_BRACKETS = set("()[]|‖")
 _PIECE = re.compile(r"\{([0-9]+)\}|([a-zA-Z][a-zA-Z_]*'*)|([0-9]+)|(\s+)|(.)")
 
 
@@ -87,6 +101,7 @@ def tokens(text: str, args: list[str]) -> str:
     """An op's Unicode template (``𝟙[{0} > {1}]``, ``max({0})``, ``{0}⁻¹``) as MathML,
     its ``{n}`` filled with the rows ``args``; superscript characters raise what precedes."""
     out: list[str | tuple[str, str]] = []
+    stretchy = any(tall(a) for a in args)
     for m in _PIECE.finditer(text):
         arg, word, digits, space, ch = m.groups()
         if arg is not None:
@@ -103,6 +118,8 @@ def tokens(text: str, args: list[str]) -> str:
             out.append(("sup", ch))  # raises what precedes it: folded below
         elif ch in "'′":
             out.append(mo("′"))
+        elif ch in _BRACKETS:
+            out.append(bracket(ch, stretchy))
         else:
             out.append(mo(ch) if ch in _OPERATORS else mi(ch))
     return _raise_superscripts(out)
@@ -394,7 +411,7 @@ def math(fragment: str, display: bool = False) -> str:
 
 # a minus that starts a row or follows an operator (not a closing bracket) is a sign: set
 # without the spaces of a binary minus (MathML infers the form only from a row's ends)
-_SIGN = re.compile(r"(<math[^>]*>|<mrow>|<mo>[^<)\]|‖]*</mo>)<mo>−</mo>")
+_SIGN = re.compile(r"(<math[^>]*>|<mrow>|<mo[^>]*>[^<)\]|‖]*</mo>)<mo>−</mo>")
 
 
 def _unescape(s: str) -> str:
