@@ -94,7 +94,7 @@ _SUPERSCRIPT = {"⁻": "−", "¹": "1", "²": "2", "³": "3", "ᵀ": "⊤", "�
 _SUPERSCRIPT.update({chr(0x2070 + n): str(n) for n in (0, 4, 5, 6, 7, 8, 9)})
 _OPERATORS = set(",+−-=<>≤≥⊙⊘·/∘")
 _BRACKETS = set("()[]|‖")
-_PIECE = re.compile(r"\{([0-9]+)\}|([a-zA-Z][a-zA-Z_]*'*)|([0-9]+)|(\s+)|(.)")
+_PIECE = re.compile(r"\{([0-9]+)\}|([a-zA-Z][a-zA-Z_0-9]*'*)|([0-9]+)|(\s+)|(.)")
 
 
 def tokens(text: str, args: list[str]) -> str:
@@ -110,6 +110,8 @@ def tokens(text: str, args: list[str]) -> str:
             head = word.rstrip("'")
             out.append(upright(head) if len(head) > 1 else mi(head))
             out += [mo("′")] * (len(word) - len(head))
+            if text[m.end():m.end() + 1] == "(":
+                out.append(APPLY)  # where(…): a function applied
         elif digits is not None:
             out.append(mn(digits))
         elif space is not None:
