@@ -306,9 +306,11 @@ NO_OP_NAMES = ("render/notation.py", "render/styles.py", "render/readable.py", "
                "render/tree_printer.py", "matrix.py", "render/code.py", "render/backends.py", "render/pymodule.py",
                "render/einsum.py", "flops.py", "cost.py", "render/cost.py", "render/sheet.py",
                "render/text.py", "render/terminal.py", "render/latex.py", "render/markdown.py",
-               "render/json_out.py")
+               "render/json_out.py", "render/mathml.py", "render/html.py")
 # Words that are an op's name by coincidence: the JSON schema's field names (version 1, fixed)
-NOT_OP_NAMES = {("render/json_out.py", "where"), ("render/json_out.py", "einsum")}
+NOT_OP_NAMES = {("render/json_out.py", "where"), ("render/json_out.py", "einsum"),
+                # and the Greek letters' names MathML typesets (as LaTeX's \phi, \Phi)
+                ("render/mathml.py", "phi"), ("render/mathml.py", "Phi")}
 
 
 def test_no_op_name_appears_outside_the_op_table():

@@ -56,6 +56,11 @@ class Derivation(engine.Derivation):
         from .render.sheet import build
         return notebook(build(self, Latex), mermaid(self))
 
+    def _repr_html_(self) -> str:
+        """MathML and SVG, which a notebook shows typeset offline (no MathJax, no CDN)."""
+        from .render.html import body
+        return body(self)
+
 
 def shown(d: engine.Derivation) -> Derivation:
     """``d`` as the Python API hands it out (the same values, shown)."""
@@ -155,8 +160,8 @@ def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", stand
            cost: CostTable | None = None) -> str:
     """``d`` in one of the machine formats (the terminal view is Rich's).
 
-    Markdown and JSON always hold the closed forms, so ``expand`` changes
-    only LaTeX; ``steps`` adds the chain rule to LaTeX, Markdown and JSON.
+    Markdown, JSON and HTML always hold the closed forms, so ``expand`` changes
+    only LaTeX; ``steps`` adds the chain rule to LaTeX, Markdown, JSON and HTML.
     LaTeX rows fit a one-column article, or with ``columns=2`` a two-column one.
     ``cost`` (a :func:`cost_table`) adds the cost section to Markdown and JSON."""
     if fmt == "latex":
@@ -172,6 +177,9 @@ def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", stand
     if fmt == "json":
         from .render.json_out import document, dumps
         return dumps([document(d, steps=steps, cost=cost)])
+    if fmt == "html":
+        from .render.html import page
+        return page(d, steps=steps)
     if fmt == "numpy":
         from .render.pymodule import numpy_module
         return numpy_module(d, source=_source(d))

@@ -106,7 +106,7 @@ def main() -> None:
     """
 
 
-FORMATS = ("text", "latex", "markdown", "json", "numpy", "torch")  # api.render's, and text
+FORMATS = ("text", "latex", "markdown", "json", "html", "numpy", "torch")  # api.render's, and text
 GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported: fast --help)
 
 
@@ -124,10 +124,10 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
               help="With --latex: break rows to fit a one- or two-column article.")
 @click.option("--steps", is_flag=True,
               help="Show each local derivative with its deltas and the sum it collapses "
-                   "(text, latex, markdown, json).")
+                   "(text, latex, markdown, json, html).")
 @click.option("--expand", is_flag=True,
               help="Also write each adjoint in closed form (inputs and forward nodes only); "
-                   "markdown and json always include it.")
+                   "markdown, json and html always include it.")
 @click.option("--tree", is_flag=True,
               help="Show the graph as a tree after the derivation (text only; see also "
                    "'einderive graph').")
