@@ -35,6 +35,8 @@ class RefKind(Kind):
     TENSOR = "tensor"  # an input or a node
     ANON = "anon"  # an anonymous intermediate: prints as its own matrix form
     ADJOINT = "adjoint"  # ∂L/∂x
+    TANGENT = "tangent"  # ẋ, a tangent (second.py)
+    ROP = "rop"  # ℛ{∂L/∂x}, the tangent of an adjoint (second.py)
 
 
 class ReduceKind(Kind):

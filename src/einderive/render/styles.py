@@ -58,6 +58,14 @@ class UnicodeStyle(Style):
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         return f"∂{self.loss}/∂{t}" + ("ᵀ" if transposed else "")
 
+    def tangent_name(self, name: str, idx: str) -> str:
+        """``ẋ``, ``Ẇ1_ij``: a dot over the name's first letter (a combining dot)."""
+        shown = names.NOTATION_SYMBOLS.get(name, name)
+        return names.text_indexed(shown[:1] + "\u0307" + shown[1:], idx)
+
+    def rop_of(self, t: str, transposed: bool = False) -> str:
+        return f"ℛ{{{self.adjoint_of(t)}}}" + ("ᵀ" if transposed else "")
+
     def partial(self, top: str, bottom: str) -> str:
         return f"∂{top}/∂{bottom}"
 
@@ -189,6 +197,17 @@ class LatexStyle(Style):
         loss = names.latex_indexed(self.loss, "", self.latex_names)
         s = f"\\nabla_{{{t}}} {loss}"
         return f"\\left({s}\\right)_{{{idx}}}" if idx else s
+
+    def tangent_name(self, name: str, idx: str) -> str:
+        """``\\dot{x}``, ``\\dot{W}_{1,ij}``: the dot over the name's head."""
+        head, sub = self.latex_names.get(name) or names.latex_parts(name)
+        parts = [p for p in (sub, idx) if p]
+        dotted = f"\\dot{{{head}}}"
+        return f"{dotted}_{{{','.join(parts)}}}" if parts else dotted
+
+    def rop_of(self, t: str, transposed: bool = False) -> str:
+        s = f"\\mathcal{{R}}\\left\\{{{self.adjoint_of(t)}\\right\\}}"
+        return f"{s}^{{\\top}}" if transposed else s
 
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         if transposed:
