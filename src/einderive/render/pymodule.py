@@ -211,7 +211,7 @@ def numpy_module(d: Any, *, source: str | None = None, form: str = "matrix",
         items.append(f"{t.name!r}: {w.code(grad)}")
     out.append(ind + "return {" + ", ".join(items) + "}")
     if d.second is not None and d.second.hvp:
-        out += ["", ""] + _hvp_function(d, w, sig, unpack, dims + fwd + bwd, form)
+        out += ["", ""] + _hvp_function(d, w, sig, unpack, fwd + bwd, form)
     return "\n".join(out) + "\n"
 
 
@@ -220,6 +220,8 @@ def _hvp_function(d: Any, w: _Writer, sig: str, unpack: list[str], body: list[st
     """``hvp(inputs..., v_x, ...)``: the blocks of (∇²L) v for the inputs ``x`` with a
     direction ``v_x``, forward over reverse (tangents, then ℛ{∂L/∂t} from the loss back)."""
     ind = "    "
+    second = w.second_lines(form)  # first: the dims it reads join those of the lines above
+    body = w.dim_lines() + body + second
     chosen = [t for t, _ in d.second.hvp]
     directions = [w.names.tan[t.name] for t in chosen]
     if sig == "**tensors":
@@ -231,7 +233,7 @@ def _hvp_function(d: Any, w: _Writer, sig: str, unpack: list[str], body: list[st
            ind + f'"""The Hessian of {d.loss} times the direction (' +
            ", ".join(directions) + "), in blocks shaped like "
            + ", ".join(t.name for t in chosen) + '."""']
-    out += [ind + x for x in unpack + body + w.second_lines(form)]
+    out += [ind + x for x in unpack + body]
     items = []
     for t, f in d.second.hvp:
         var = P.Name(w.names.var[t.name])
