@@ -75,7 +75,7 @@ def _second_marker(old: str) -> tuple[str | None, str]:
     """('tangent' or 'hvp', the inputs) of a golden's second-order marker, if it has one."""
     import re
 
-    from .render.markdown import SECOND_MARKER
+    from .kinds import SECOND_MARKER
     pattern = re.escape(SECOND_MARKER).replace(r"\{\}", "(tangent|hvp)", 1) \
         .replace(r"\{\}", "([^>]*)", 1)
     m = re.search(pattern, old)

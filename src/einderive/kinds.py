@@ -80,3 +80,8 @@ class PseudoOp(Kind):
     NONE = "none"  # the literal None
     TUPLE = "tuple"
     COMPARE = "compare"  # a comparison (where's condition)
+
+
+# the line by which a golden's second-order section names what it was derived along, so that
+# `check` derives it again (e.g. <!-- einderive hvp: W, x -->); written and read in one form
+SECOND_MARKER = "<!-- einderive {}: {} -->"

@@ -84,13 +84,14 @@ def _rop(d: IndexDerivation, name: str, moving: set[str],
     the upstream adjoints it names (each already made: the order runs from the loss)."""
     ctx, graph = d.ctx, d.graph
     adj = d.adjoints[name]
-    atoms = {key_of(a) for a in adj.expr.atoms(Indexed, Symbol)}
+    expr: Expr = adj.expr
+    atoms = {key_of(a) for a in expr.atoms(Indexed, Symbol)}
     forward = [n for n in moving if ctx.keys[n] in atoms]
     upstream = [ctx.adjoint_of[k] for k in atoms if k in ctx.adjoint_of
                 and ctx.adjoint_of[k] in rops]
-    e = _along(ctx, adj.expr, adj.idx, sorted(forward, key=ctx.position.__getitem__),
+    e = _along(ctx, expr, adj.idx, sorted(forward, key=ctx.position.__getitem__),
                ctx.element, ctx.tangent)
-    e += _along(ctx, adj.expr, adj.idx, sorted(upstream, key=ctx.position.__getitem__),
+    e += _along(ctx, expr, adj.idx, sorted(upstream, key=ctx.position.__getitem__),
                 ctx.adjoint, ctx.rop)
     e = _inline_anon(ctx, graph, e, tangents, ctx.tangent_of)
     return tidy(e, d.namer, ctx, adj.idx) if e != 0 else S.Zero

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..kinds import SECOND_MARKER
 from . import text as T
 from .graph import mermaid
 from .latex import adjoint_rows, environment, hvp_groups, tangent_groups
@@ -88,10 +89,6 @@ def _body(sheet: Sheet, tex: Sheet) -> list[str]:
     if sheet.notes:
         out += ["## Notes", ""] + [f"- {n}" for n in sheet.notes] + [""]
     return out
-
-
-# a golden with a second-order section keeps it: `check` derives it again along these inputs
-SECOND_MARKER = "<!-- einderive {}: {} -->"
 
 
 def _second(sheet: Sheet, tex: Sheet) -> list[str]:

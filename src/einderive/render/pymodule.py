@@ -141,13 +141,17 @@ class _Writer:
     def second_lines(self, form: str) -> list[str]:
         """The tangents of the forward nodes, then ℛ{∂L/∂t} from the loss back."""
         s, p = self.d.second, printer(self.d)
+
+        def tangent(name: str) -> Callable[[tuple[Any, ...]], str]:
+            return lambda idx: p.tangent(name, p.index_list(idx))
+
+        def rop(name: str) -> Callable[[tuple[Any, ...]], str]:
+            return lambda idx: p.rop(name, p.index_list(idx))
         lines = []
         for t, f in s.tangents:
-            lines += self.form_lines(t.name, f, form, self.names.tan[t.name],
-                                     lambda idx, n=t.name: p.tangent(n, p.index_list(idx)))
+            lines += self.form_lines(t.name, f, form, self.names.tan[t.name], tangent(t.name))
         for t, f in s.rops + tuple((t, f) for t, f in s.hvp if f is not None):
-            lines += self.form_lines(t.name, f, form, self.names.rop[t.name],
-                                     lambda idx, n=t.name: p.rop(n, p.index_list(idx)))
+            lines += self.form_lines(t.name, f, form, self.names.rop[t.name], rop(t.name))
         return lines
 
 
@@ -193,25 +197,27 @@ def numpy_module(d: Any, *, source: str | None = None, form: str = "matrix",
            "",
            f"Vectors are 1-d arrays; each adjoint is computed from {which} in its comment.",
            '"""', ""]
-    out += w.header() + w.helper_code()
-    out.append(f"def forward({sig}):")
-    out.append(ind + f'"""The loss {d.loss}, a float."""')
-    out += [ind + x for x in unpack + dims + fwd]
-    out.append(ind + f"return float({w.names.var[d.loss]})")
-    out += ["", ""]
-    out.append(f"def gradients({sig}):")
-    out.append(ind + f'"""The gradient of {d.loss} with respect to '
+    body: list[str] = []
+    body.append(f"def forward({sig}):")
+    body.append(ind + f'"""The loss {d.loss}, a float."""')
+    body += [ind + x for x in unpack + dims + fwd]
+    body.append(ind + f"return float({w.names.var[d.loss]})")
+    body += ["", ""]
+    body.append(f"def gradients({sig}):")
+    body.append(ind + f'"""The gradient of {d.loss} with respect to '
                      f'{", ".join(t.name for t in wrt)}, shaped like each input."""')
-    out += [ind + x for x in unpack + dims + fwd + bwd]
+    body += [ind + x for x in unpack + dims + fwd + bwd]
     shown = {a.name for a in d.adjoints}
     items = []
     for t in wrt:
         var = P.Name(w.names.var[t.name])
         grad = P.Name(w.names.adj[t.name]) if t.name in shown else w.b.zeros_like(var)
         items.append(f"{t.name!r}: {w.code(grad)}")
-    out.append(ind + "return {" + ", ".join(items) + "}")
+    body.append(ind + "return {" + ", ".join(items) + "}")
     if d.second is not None and d.second.hvp:
-        out += ["", ""] + _hvp_function(d, w, sig, unpack, fwd + bwd, form)
+        body += ["", ""] + _hvp_function(d, w, sig, unpack, fwd + bwd, form)
+    # made last, written first: the imports and helpers that the code above calls
+    out += w.header() + w.helper_code() + body
     return "\n".join(out) + "\n"
 
 

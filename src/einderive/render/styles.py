@@ -7,6 +7,8 @@ structure is the printers' (``index_printer.py``, ``matrix_printer.py``).
 
 from __future__ import annotations
 
+import unicodedata
+
 import weakref
 from typing import Any, Callable, TypeVar
 
@@ -61,7 +63,9 @@ class UnicodeStyle(Style):
     def tangent_name(self, name: str, idx: str) -> str:
         """``ẋ``, ``Ẇ1_ij``: a dot over the name's first letter (a combining dot)."""
         shown = names.NOTATION_SYMBOLS.get(name, name)
-        return names.text_indexed(shown[:1] + "\u0307" + shown[1:], idx)
+        # composed where Unicode has the letter with its dot (ẋ, Ẇ), a combining dot else
+        dotted = unicodedata.normalize("NFC", shown[:1] + "\u0307") + shown[1:]
+        return names.text_indexed(dotted, idx)
 
     def rop_of(self, t: str, transposed: bool = False) -> str:
         return f"ℛ{{{self.adjoint_of(t)}}}" + ("ᵀ" if transposed else "")
