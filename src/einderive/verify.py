@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import SpecError
 from .kinds import PseudoOp, Result
-from .record import Record, field
+from .record import Record, field, replace
 from .spec import symmetric_inputs
 
 
@@ -74,6 +74,7 @@ class Check(Record):
     index: Result = Result.NONE  # each form's check (NONE: that form is not printed)
     matrix: Result = Result.NONE
     closed: Result = Result.NONE
+    second: bool = False  # a check of the Hessian-vector product (``--hvp``), not a gradient
 
 
 class Report(Record):
@@ -411,7 +412,7 @@ def _check_hvp(d: Derivation, module: _Module, inputs: Inputs, tol: float,
         uhv = sum(_inner(got_v[form][x], u[x]) for x in chosen)
         vhu = sum(_inner(got_u[form][x], v[x]) for x in chosen)
         rows.append(_check(f"symmetry ({form})", {form: np.asarray(uhv)}, np.asarray(vhu), tol))
-    return tuple(rows)
+    return tuple(replace(r, second=True) for r in rows)
 
 
 def _printed(g: Gradient, grads: dict[str, dict[str, Value]], module: _Module,
