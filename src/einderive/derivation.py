@@ -229,11 +229,17 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool) -> Derivation:
         def form(expr: Any, idx: tuple[Any, ...], t: Tensor) -> Form:
             r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape)
             return _form(r, expr, idx, graph, named)
+
+        def rop(n: str) -> Form:
+            expr, idx = s.rops[n]
+            if n not in s.rop_terms:
+                return form(expr, idx, graph[n])
+            return _sum_form(d.index.adjoints[n], tuple(
+                (c, form(x, idx, graph[n])) for c, x in s.rop_terms[n]))
         tangents = tuple((graph[n], form(*s.tangents[n], graph[n])) for n in s.order
                          if graph[n].kind == "node")
-        rops = tuple((graph[n], form(*s.rops[n], graph[n])) for n in s.rop_order
-                     if graph[n].kind == "node")
-        made = {n: form(*s.rops[n], graph[n]) for n in s.rop_order if n in along}
+        rops = tuple((graph[n], rop(n)) for n in s.rop_order if graph[n].kind == "node")
+        made = {n: rop(n) for n in s.rop_order if n in along}
         blocks = tuple((graph[x], made.get(x)) for x in along) if hvp else ()
     return replace(d, second=Second(tuple(along), tangents, rops, blocks))
 

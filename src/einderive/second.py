@@ -46,6 +46,9 @@ class IndexSecond(Record):
     along: tuple[str, ...]  # the inputs with a tangent (the direction's blocks)
     tangents: dict[str, tuple[Expr, Idx]]  # node -> ṫ, for every node that moves
     rops: dict[str, tuple[Expr, Idx]]  # tensor -> ℛ{∂L/∂t}, from the loss back
+    # tensor -> (consumer, ℛ of its contribution) for an adjoint with several: its matrix
+    # form is the sum of theirs, each read alone (a fan-out is not one big expression)
+    rop_terms: dict[str, tuple[tuple[str, Expr], ...]]
     order: tuple[str, ...]  # nodes with a tangent, in the forward order
     rop_order: tuple[str, ...]  # tensors with an ℛ{∂L/∂t}, from the loss back, inputs last
 
@@ -54,61 +57,70 @@ def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool) -> Inde
     """The tangents of every node along tangents of the inputs ``along`` and, with
     ``hvp``, the tangent ℛ{∂L/∂t} of every adjoint (the chosen inputs' are (∇²L) v)."""
     graph, ctx = d.graph, d.ctx
-    moving: set[str] = set(along)
+    # key -> (rank, element, tangent): what moves along the direction, and how
+    movers: dict[Any, tuple[int, Any, Any]] = {}
+
+    def moves(name: str) -> None:
+        movers[ctx.keys[name]] = (ctx.position[name], lambda k: ctx.element(name, k),
+                                  lambda k: ctx.tangent(name, k))
+    for x in along:
+        moves(x)
     tangents: dict[str, tuple[Expr, Idx]] = {}
     for t in graph.nodes:
         definition, idx = d.definitions[t.name]
-        operands = [u for u in graph.operands(t) if u in moving]
-        if not operands:
-            continue
-        e = _along(ctx, definition, idx, operands, ctx.element, ctx.tangent)
+        e = _along(ctx, definition, idx, movers)
         e = _inline_anon(ctx, graph, e, tangents, ctx.tangent_of)
-        e = tidy(e, d.namer, ctx, idx)
+        e = tidy(e, d.namer, ctx, idx) if e != 0 else S.Zero
         if e != 0:
             tangents[t.name] = (e, idx)
-            moving.add(t.name)
+            moves(t.name)
     order = tuple(t.name for t in graph.nodes if t.name in tangents)
     rops: dict[str, tuple[Expr, Idx]] = {}
+    rop_terms: dict[str, tuple[tuple[str, Expr], ...]] = {}
     if hvp:
+        last = len(ctx.position)
         for name in d.order:
-            rop = _rop(d, name, moving, tangents, rops)
-            if rop != 0:
-                rops[name] = (rop, d.adjoints[name].idx)
+            adj = d.adjoints[name]
+
+            def moved(expr: Expr) -> Expr:
+                e = _along(ctx, expr, adj.idx, movers)
+                e = _inline_anon(ctx, graph, e, tangents, ctx.tangent_of)
+                return tidy(e, d.namer, ctx, adj.idx) if e != 0 else S.Zero
+            if len(adj.terms) > 1:
+                parts = tuple((c, r) for c, r in ((c, moved(x)) for c, x in adj.terms) if r != 0)
+                e = parts[0][1] if len(parts) == 1 else \
+                    tidy(Add(*[r for _, r in parts]), d.namer, ctx, adj.idx) if parts else S.Zero
+                if len(parts) > 1:
+                    rop_terms[name] = parts
+            else:
+                e = moved(adj.expr)
+            if e != 0:
+                rops[name] = (e, adj.idx)
+                # an adjoint read downstream moves by its ℛ{·} (ranked after the tensors)
+                movers[ctx.adjoint_keys[name]] = (
+                    last + ctx.position[name], lambda k, n=name: ctx.adjoint(n, k),
+                    lambda k, n=name: ctx.rop(n, k))
     rop_order = tuple(n for n in d.order if n in rops)
-    return IndexSecond(tuple(along), tangents, rops, order, rop_order)
+    return IndexSecond(tuple(along), tangents, rops, rop_terms, order, rop_order)
 
 
-def _rop(d: IndexDerivation, name: str, moving: set[str],
-         tangents: dict[str, tuple[Expr, Idx]], rops: dict[str, tuple[Expr, Idx]]) -> Expr:
-    """ℛ{∂L/∂name}: its adjoint's index form along the forward tangents and the ℛ{·} of
-    the upstream adjoints it names (each already made: the order runs from the loss)."""
-    ctx, graph = d.ctx, d.graph
-    adj = d.adjoints[name]
-    expr: Expr = adj.expr
-    atoms = {key_of(a) for a in expr.atoms(Indexed, Symbol)}
-    forward = [n for n in moving if ctx.keys[n] in atoms]
-    upstream = [ctx.adjoint_of[k] for k in atoms if k in ctx.adjoint_of
-                and ctx.adjoint_of[k] in rops]
-    e = _along(ctx, expr, adj.idx, sorted(forward, key=ctx.position.__getitem__),
-               ctx.element, ctx.tangent)
-    e += _along(ctx, expr, adj.idx, sorted(upstream, key=ctx.position.__getitem__),
-                ctx.adjoint, ctx.rop)
-    e = _inline_anon(ctx, graph, e, tangents, ctx.tangent_of)
-    return tidy(e, d.namer, ctx, adj.idx) if e != 0 else S.Zero
-
-
-def _along(ctx: Ctx, e: Expr, idx: Idx, names: list[str], element: Any, tangent: Any) -> Expr:
-    """Σ_u Σ_K ∂e/∂u_K u̇_K over the tensors ``names`` (``element(u, K)`` an element of u
-    as ``e`` reads it, ``tangent(u, K)`` its tangent), its sums collapsed."""
+def _along(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[int, Any, Any]]) -> Expr:
+    """Σ_u Σ_K ∂e/∂u_K u̇_K over the tensors (and adjoints) u in ``movers`` that ``e``
+    reads, its sums collapsed.  Term by term, each along the movers it reads: a sum over
+    a fan-out costs its size, not its size times the number of tensors it names."""
     body = fresh_bound(e, ctx)
     out = []
-    for u in names:
-        k = ctx.spare_indices(ctx.graph[u].shape, avoid=idx)
-        local = collapse(differentiate(body, element(u, k)))
-        if local == 0:
-            continue
-        free = tuple(i for i in k if isinstance(i, Symbol))
-        out.append(collapse(ctx.sum(local * tangent(u, k), free)))
+    for term in Add.make_args(body):
+        keys = {key_of(a) for a in term.atoms(Indexed, Symbol)} & movers.keys()
+        for key in sorted(keys, key=lambda k: movers[k][0]):
+            _, element, tangent = movers[key]
+            name = ctx.tensor_of.get(key) or ctx.adjoint_of[key]
+            k = ctx.spare_indices(ctx.graph[name].shape, avoid=idx)
+            local = collapse(differentiate(term, element(k)))
+            if local == 0:
+                continue
+            free = tuple(i for i in k if isinstance(i, Symbol))
+            out.append(collapse(ctx.sum(local * tangent(k), free)))
     return Add(*out)
 
 
