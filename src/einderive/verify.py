@@ -99,9 +99,9 @@ class _Module(Record):
     forward: Forward
     # form -> gradients(**inputs) -> {name: array}, for 'index' and 'matrix'
     gradients: dict[str, Callable[..., dict[str, Value]]]
-    # form -> hvp(**inputs, v_x=...) -> {name: array}, when the Hessian-vector product is derived
-    hvp: dict[str, Callable[..., dict[str, Value]]]
     closed: dict[str, Callable[..., Value]] = field(default_factory=dict)  # closed_<name>
+    # form -> hvp(**inputs, v_x=...) -> {name: array}, when the Hessian-vector product is derived
+    hvp: dict[str, Callable[..., dict[str, Value]]] = field(default_factory=dict)
 
 
 def sizes_for(graph: Graph, override: Sizes | None = None) -> Sizes:
@@ -302,7 +302,7 @@ def _load(d: Derivation, sizes: Sizes | None, codegen: Codegen) -> _Module:
     hvp = {form: m.hvp for form, m in (("index", index), ("matrix", matrix))
            if hasattr(m, "hvp")}
     return _Module(matrix.forward, {"index": index.gradients, "matrix": matrix.gradients},
-                   hvp, closed_fns)
+                   closed_fns, hvp)
 
 
 def verify(d: Derivation, sizes: Sizes | None = None, seed: int = 0, tol: float = DEFAULT_TOL, *,
