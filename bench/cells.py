@@ -6,6 +6,7 @@ text    ``einderive derive SPEC`` (plain text, as to a pipe): derive without clo
 numpy   ``einderive derive SPEC -f numpy``: derive with closed forms, generate the module
 check   ``einderive check SPEC``: derive, render the golden, compare with the file
 verify  ``einderive verify SPEC``: derive, run the generated NumPy, finite differences
+hvp     ``einderive derive SPEC --hvp``: derive, tangents and ℛ{∂L/∂t} of every node, as text
 
 SymPy's cache is cleared before every run, so no run is helped by the one before.
 
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import families
 
-MODES = ("text", "numpy", "check", "verify")
+MODES = ("text", "numpy", "check", "verify", "hvp")
 # CPU time of this process is the default: other work on a shared machine barely moves it
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 
@@ -58,7 +59,13 @@ def _verify(path: Path) -> None:
         raise RuntimeError(f"verify of {path.name} failed")
 
 
-RUN = {"text": _text, "numpy": _numpy, "check": _check, "verify": _verify}
+def _hvp(path: Path) -> None:
+    from einderive.api import derive_file, second_order
+    from einderive.render.terminal import plain
+    plain(second_order(derive_file(path, closed=False), hvp=""), width=80)
+
+
+RUN = {"text": _text, "numpy": _numpy, "check": _check, "verify": _verify, "hvp": _hvp}
 
 
 def prepare(folder: Path, family: str, mode: str, n: int, size: int = families.SIZE) -> Path:

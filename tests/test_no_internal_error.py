@@ -38,15 +38,17 @@ COMMANDS = [
     ["graph"], ["graph", "-f", "dot"], ["graph", "-f", "tikz"],
     ["verify"], ["cost"], ["derive", "--cost"],
 ]
+# second order on random specs (the spec files' are checked against torch in test_second.py)
+SECOND = [["derive", "--hvp="], ["derive", "--tangent=", "-f", "latex"], ["verify", "--hvp="]]
 
 
-def run_all(text: str) -> list[str]:
+def run_all(text: str, commands: list[list[str]] = COMMANDS) -> list[str]:
     """The commands that exited with something other than 0 or 2 (verify: other than 0 or 2;
     a verify exit 1 is a wrong gradient, reported too)."""
     from einderive.cli import main
     runner = CliRunner()
     bad = []
-    for cmd in COMMANDS:
+    for cmd in commands:
         try:
             r = runner.invoke(main, cmd + ["-"], input=text, catch_exceptions=False)
         except Exception as exc:  # an exception escaping the CLI is worse than exit 3
@@ -63,7 +65,7 @@ def run_all(text: str) -> list[str]:
 def test_no_internal_error_on_random_valid_specs(text):
     """Random specs with every construct (the defects they used to hit are fixed; their specs
     stay in tests/regressions)."""
-    bad = run_all(text)
+    bad = run_all(text, COMMANDS + SECOND)
     assert not bad, text + "\n" + "\n".join(bad)
 
 
@@ -72,7 +74,7 @@ def test_no_internal_error_on_random_valid_specs(text):
                            "HYPOTHESIS_PROFILE=thorough")
 @given(valid_specs())
 def test_no_internal_error_on_any_random_valid_spec(text):
-    bad = run_all(text)
+    bad = run_all(text, COMMANDS + SECOND)
     assert not bad, text + "\n" + "\n".join(bad)
 
 

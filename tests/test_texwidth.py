@@ -37,6 +37,7 @@ EDGE_CASES = [
     r"\left(\frac{\partial L}{\partial P} - "
     r"\operatorname{rowsum}\left(\frac{\partial L}{\partial P} \odot P\right)\right)",
     r"\text{if } x > 0", r"\max_{i} x_{i}", r"\frac{a}{b} &= c + d",
+    r"\mathcal{R}\left\{\frac{\partial L}{\partial z_{i}}\right\}", r"\dot{W}_{1,ij} x_{j}",
 ]
 
 
@@ -55,13 +56,13 @@ STYLED_CASES = [
 
 
 def spec_rows() -> list[str]:
-    """Every row of ``einderive derive SPEC --latex`` (plain, --steps --expand, and the
-    forward, backward and gradient alignments of --standalone)."""
+    """Every row of ``einderive derive SPEC --latex`` (plain, --steps --expand, the
+    forward, backward and gradient alignments of --standalone, and --hvp's)."""
     from einderive.cli import main
     rows = []
     runner = CliRunner()
     for spec in SPEC_FILES:
-        for extra in ([], ["--steps", "--expand"], ["--standalone"]):
+        for extra in ([], ["--steps", "--expand"], ["--standalone"], ["--hvp"]):
             out = runner.invoke(main, ["derive", str(spec), "--latex", *extra]).output
             for body in re.findall(r"\\begin\{(?:aligned|align\*)\}\n(.*?)\n\\end", out, re.S):
                 rows += [r.rstrip() for r in body.split(" \\\\\n")]
@@ -150,7 +151,7 @@ def test_styles_are_exact(style):
 
 
 def test_unsupported_latex_is_an_error_not_a_guess():
-    for s in (r"\begin{matrix} a \end{matrix}", r"\mathcal{L}", r"\sqrt[3]{x}", r"\left( x"):
+    for s in (r"\begin{matrix} a \end{matrix}", r"\mathfrak{L}", r"\sqrt[3]{x}", r"\left( x"):
         with pytest.raises(ValueError):
             width(s)
 

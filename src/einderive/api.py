@@ -188,6 +188,32 @@ def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", stand
     raise ValueError(f"unknown format {fmt!r}")  # pragma: no cover - the CLI checks
 
 
+def second_order(d: engine.Derivation, tangent: str | None = None,
+                 hvp: str | None = None) -> engine.Derivation:
+    """``d`` with its tangents (``tangent``) or its Hessian-vector product (``hvp``) along
+    the inputs named in a comma-separated list ('' or '*': every ``wrt`` input)."""
+    if tangent is None and hvp is None:
+        return d
+    from .derivation import with_second
+    option, given = ("--hvp", hvp) if hvp is not None else ("--tangent", tangent)
+    along = _inputs_named(d, option, given or "")
+    return with_second(d, along, hvp is not None)
+
+
+def _inputs_named(d: engine.Derivation, option: str, given: str) -> tuple[str, ...]:
+    names = [n.strip() for n in given.split(",") if n.strip()]
+    if not names or names == ["*"]:
+        return tuple(d.graph.wrt)
+    # a Hessian-vector product is the loss's second derivative in the inputs it is derived by
+    inputs = list(d.graph.wrt) if option == "--hvp" else [t.name for t in d.graph.inputs]
+    what = "an input that the loss is derived by (wrt)" if option == "--hvp" else "an input"
+    for n in names:
+        if n not in inputs:
+            raise SpecError(f"{option} names '{n}', which is not {what} of {d.name}", None,
+                            f"those are: {', '.join(inputs)}")
+    return tuple(dict.fromkeys(names))
+
+
 def cost_table(d: engine.Derivation, sizes: dict[str, int] | None = None,
                dtype: str = "fp32") -> CostTable:
     """What ``d``'s backward pass costs (FLOPs, saved tensors, recomputation), counted
@@ -293,17 +319,18 @@ def verify(d: engine.Derivation, sizes: dict[str, int] | None = None, seed: int 
 
 
 def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
-                 tol: float) -> tuple[list[Report], list[SpecError]]:
+                 tol: float, hvp: str | None = None) -> tuple[list[Report], list[SpecError]]:
     """Verify every spec; returns (reports, spec errors, each located at its spec).
 
     ``sizes`` apply to the specs that have those dims; a name that is a dim of
-    none of them is an error (a typo, not a size for some other spec)."""
+    none of them is an error (a typo, not a size for some other spec).  ``hvp`` (as
+    ``derive --hvp``) also checks the Hessian-vector product."""
     derived: list[engine.Derivation] = []
     errors: list[SpecError] = []
     files = require_spec_files(paths) if tuple(paths) != ("-",) else [Path("-")]
     for path in files:
         try:
-            derived.append(derive_file(path))
+            derived.append(second_order(derive_file(path), hvp=hvp))
         except SpecError as exc:
             errors.append(_at(exc, path))
     if not errors:  # a dim may belong to a spec that could not be read

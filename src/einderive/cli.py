@@ -134,24 +134,37 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
 @click.option("--cost", "with_cost", is_flag=True,
               help="Add the cost table (FLOPs, saved tensors, recomputation) at the spec's "
                    "sizes, fp32 (text, markdown, json); see 'einderive cost'.")
+@click.option("--tangent", metavar="[X,W,...]", is_flag=False, flag_value="",
+              default=None, help="Also the tangent of every node along tangents of these "
+              "inputs (forward mode; alone: every wrt input).")
+@click.option("--hvp", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
+              help="Also the Hessian-vector product for these inputs, forward over reverse "
+              "(alone: every wrt input); -f numpy adds hvp(..., v_x, ...).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write to FILE (atomically; through a symlink; - is standard output).")
 @debug_option
 @_guard
 def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, columns: str,
-           steps: bool, expand: bool, tree: bool, with_cost: bool, output: str | None) -> None:
+           steps: bool, expand: bool, tree: bool, with_cost: bool, tangent: str | None,
+           hvp: str | None, output: str | None) -> None:
     """Derive the backward pass of SPEC (a YAML file, or - for standard input).
 
     \b
     Example:
       einderive derive specs/mlp.yaml --steps
       einderive derive specs/attention.yaml --format numpy -o attention_grad.py
+      einderive derive specs/mlp.yaml --hvp W,x
     """
     from . import api
     fmt = _derive_format(fmt, latex, standalone, steps, expand, tree)
     if with_cost and fmt not in ("text", "markdown", "json"):
         _refuse(f"--cost applies to text, markdown and json, not to --format {fmt}")
+    if tangent is not None and hvp is not None:
+        _refuse("--hvp derives the tangents too: give --hvp alone")
+    if fmt == "torch" and (tangent is not None or hvp is not None):
+        _refuse("--tangent and --hvp have no PyTorch code yet: use --format numpy")
     d = api.derive_file(spec, closed=expand or fmt not in ("text", "latex"))
+    d = api.second_order(d, tangent, hvp)
     _warn(d)
     table = api.cost_table(d) if with_cost else None
     if fmt == "text":
@@ -256,9 +269,12 @@ def cost(spec: str, dims: str, dtype: str, fmt: str, output: str | None) -> None
 @click.option("--tol", default=1e-6, show_default=True,
               callback=_positive,
               help="Largest error allowed, relative to the gradient's scale (at least 1).")
+@click.option("--hvp", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
+              help="Also check the Hessian-vector product (as derive --hvp) against finite "
+                   "differences of the gradient, and the Hessian's symmetry.")
 @debug_option
 @_guard
-def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float) -> None:
+def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | None) -> None:
     """Prove each printed gradient of SPECS numerically.
 
     The NumPy code generated from the printed matrix forms runs at a random
@@ -269,10 +285,11 @@ def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float) -> None:
     Example:
       einderive verify specs/*.yaml
       einderive verify specs/attention.yaml --dims N=5,M=7 --seed 3
+      einderive verify specs/mlp.yaml --hvp
     """
     from . import api
     sizes = _parse_dims(dims)
-    reports, errors = api.verify_files(specs, sizes, seed, tol)
+    reports, errors = api.verify_files(specs, sizes, seed, tol, hvp)
     from rich.console import Console
     console = Console(highlight=False)
     from .render.reports import verify_tables

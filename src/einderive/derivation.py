@@ -20,7 +20,7 @@ from .graph import Graph, Tensor
 from .graph import build as build_graph
 from .kinds import NoteKind, RefKind
 from .recognize import Recognition, Where, math_shape, positions, recognize
-from .record import Record, field
+from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .reuse import Named, expand, reusable, reuse
 from .simplify import simplify, simplify_form, used_wheres
@@ -82,6 +82,8 @@ class Derivation(Record, slots=False):  # renderers cache into __dict__
     # once: every printed formula needs them, and the walk is over every tensor
     anon_forms: dict[str, tuple[Any, tuple[Any, ...], mx.M | None]] = field(
         default_factory=dict, compare=False)
+    # tangents and Hessian-vector products, when asked for (:func:`with_second`)
+    second: Second | None = field(default=None, compare=False)
 
     @property
     def loss(self) -> str:
@@ -103,6 +105,16 @@ class Derivation(Record, slots=False):  # renderers cache into __dict__
         n = sum(a.name != self.loss for a in self.adjoints)
         grads = ", ".join(g.name for g in self.gradients)
         return f"<Derivation {self.name}: {n} adjoint{'s' if n != 1 else ''}, grads {grads}>"
+
+
+class Second(Record):
+    """Second order: the tangents of the forward nodes along tangents of the inputs
+    ``along`` and, for a Hessian-vector product, the tangents ℛ{∂L/∂t} of the adjoints."""
+
+    along: tuple[str, ...]  # the inputs with a tangent: ẋ, the direction v's blocks
+    tangents: tuple[tuple[Tensor, Form], ...]  # ṫ of every named node that moves, in order
+    rops: tuple[tuple[Tensor, Form], ...]  # ℛ{∂L/∂t}: named nodes from the loss back
+    hvp: tuple[tuple[Tensor, Form | None], ...]  # ℛ{∂L/∂x} = ((∇²L) v)_x per input in along
 
 
 class UnknownName(KeyError):
@@ -172,9 +184,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         return form(expr, tidx, t.shape)
 
     forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
-    # the backward pass reads every forward node: each may stand for its form in an adjoint
-    named = reusable([(mx.Ref(t.name, RefKind.TENSOR, math_shape(t.shape)), f.matrix)
-                      for t, f in forward])
+    named = _named(forward)
     shown = [n for n in idx.order
              if graph[n].kind == "node" or (graph[n].is_input and n in graph.wrt)]
     edges_of: dict[str, list[Edge]] = {}
@@ -198,6 +208,40 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     anon_forms = {name: (*idx.definitions[name], m) for name, m in anon.items()}
     return Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes,
                       anon, anon_forms)
+
+
+def _named(forward: tuple[tuple[Tensor, Form], ...]) -> Named:
+    """The backward pass reads every forward node: each may stand for its form in an
+    adjoint (or a tangent)."""
+    return reusable([(mx.Ref(t.name, RefKind.TENSOR, math_shape(t.shape)), f.matrix)
+                     for t, f in forward])
+
+
+def with_second(d: Derivation, along: tuple[str, ...], hvp: bool) -> Derivation:
+    """``d`` with its tangents along tangents of the inputs ``along`` (forward mode) and,
+    with ``hvp``, the Hessian-vector product's blocks for those inputs (forward over
+    reverse), each in index and matrix form."""
+    from .second import derive_second
+    with _collector_paused():
+        s = derive_second(d.index, along, hvp)
+        ctx, graph, named = d.index.ctx, d.graph, _named(d.forward)
+
+        def form(expr: Any, idx: tuple[Any, ...], t: Tensor) -> Form:
+            r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape)
+            return _form(r, expr, idx, graph, named)
+
+        def rop(n: str) -> Form:
+            expr, idx = s.rops[n]
+            if n not in s.rop_terms:
+                return form(expr, idx, graph[n])
+            return _sum_form(d.index.adjoints[n], tuple(
+                (c, form(x, idx, graph[n])) for c, x in s.rop_terms[n]))
+        tangents = tuple((graph[n], form(*s.tangents[n], graph[n])) for n in s.order
+                         if graph[n].kind == "node")
+        rops = tuple((graph[n], rop(n)) for n in s.rop_order if graph[n].kind == "node")
+        made = {n: rop(n) for n in s.rop_order if n in along}
+        blocks = tuple((graph[x], made.get(x)) for x in along) if hvp else ()
+    return replace(d, second=Second(tuple(along), tangents, rops, blocks))
 
 
 def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], graph: Graph,
@@ -303,5 +347,5 @@ def _distribute_ones(m: mx.M) -> mx.M:
     return m
 
 
-__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Note", "UnknownName", "Where",
-           "derive"]
+__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Note", "Second", "UnknownName",
+           "Where", "derive", "with_second"]

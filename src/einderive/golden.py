@@ -60,10 +60,26 @@ def spec_ref(spec: Path, golden: Path) -> str:
 COST_SECTION = "\n## Cost\n"  # a golden written with `derive -f markdown --cost` keeps it
 
 
-def render_golden(spec: Path, golden: Path, cost: bool = False) -> str:
-    """The golden of ``spec``; ``cost`` holds the cost section too (a golden that has one)."""
-    from .api import derive_file, golden_document
-    return golden_document(derive_file(spec), spec_ref(spec, golden), cost)
+def render_golden(spec: Path, golden: Path, cost: bool = False, old: str = "") -> str:
+    """The golden of ``spec``; ``cost`` holds the cost section too (a golden that has one),
+    and a second-order section in ``old`` (the golden as it is) is derived again."""
+    from .api import derive_file, golden_document, second_order
+    d = derive_file(spec)
+    kind, along = _second_marker(old)
+    if kind is not None:
+        d = second_order(d, **{kind: along})
+    return golden_document(d, spec_ref(spec, golden), cost)
+
+
+def _second_marker(old: str) -> tuple[str | None, str]:
+    """('tangent' or 'hvp', the inputs) of a golden's second-order marker, if it has one."""
+    import re
+
+    from .kinds import SECOND_MARKER
+    pattern = re.escape(SECOND_MARKER).replace(r"\{\}", "(tangent|hvp)", 1) \
+        .replace(r"\{\}", "([^>]*)", 1)
+    m = re.search(pattern, old)
+    return (m.group(1), m.group(2).strip()) if m else (None, "")
 
 
 def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
@@ -90,7 +106,7 @@ def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
         owner[key] = spec.resolve()
         old = _read(golden)
         try:
-            new = render_golden(spec, golden, cost=COST_SECTION in (old or ""))
+            new = render_golden(spec, golden, cost=COST_SECTION in (old or ""), old=old or "")
         except SpecError as exc:
             result.entries.append(Entry(spec, golden, Status.ERROR, error=exc))
             continue

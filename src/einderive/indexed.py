@@ -67,6 +67,12 @@ class Ctx:
             self.adjoint_keys[t.name] = key_of(self.adjoint_bases[t.name])
             self.tensor_of[self.keys[t.name]] = t.name
             self.adjoint_of[self.adjoint_keys[t.name]] = t.name
+        # second order (second.py), made when first asked for: a tensor's tangent ṫ and
+        # the tangent ℛ{∂L/∂t} of its adjoint, keyed like the tensors and adjoints
+        self.tangent_bases: dict[str, Expr] = {}
+        self.rop_bases: dict[str, Expr] = {}
+        self.tangent_of: dict[Symbol, str] = {}
+        self.rop_of: dict[Symbol, str] = {}
 
     # -- symbols ---------------------------------------------------------------
 
@@ -130,6 +136,22 @@ class Ctx:
         label = self.adjoint_bases[name]
         return label[tuple(idx)] if idx else label
 
+    def tangent(self, name: str, idx: tuple[Any, ...]) -> Expr:
+        """An element of the tangent ṫ of tensor ``name`` (forward mode)."""
+        return self._second(self.tangent_bases, self.tangent_of, "˙", name, idx)
+
+    def rop(self, name: str, idx: tuple[Any, ...]) -> Expr:
+        """An element of ℛ{∂L/∂t}, the tangent of ``name``'s adjoint (forward over reverse)."""
+        return self._second(self.rop_bases, self.rop_of, "˙∂", name, idx)
+
+    def _second(self, bases: dict[str, Expr], of: dict[Symbol, str], mark: str, name: str,
+                idx: tuple[Any, ...]) -> Expr:
+        if name not in bases:
+            bases[name] = self._label(mark + name, self.graph[name].shape)
+            of[key_of(bases[name])] = name
+        label = bases[name]
+        return label[tuple(idx)] if idx else label
+
     # -- components -----------------------------------------------------------------
 
     def comp(self, e: FExpr, idx: tuple[Any, ...]) -> Expr:
@@ -156,7 +178,8 @@ class Ctx:
 
     def is_tensor_atom(self, e: Expr) -> bool:
         key = key_of(e)
-        return key in self.tensor_of or key in self.adjoint_of
+        return key in self.tensor_of or key in self.adjoint_of or key in self.tangent_of or \
+            key in self.rop_of
 
 
 def _numbered(n: int, names: set[Any]) -> str:

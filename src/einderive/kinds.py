@@ -35,6 +35,8 @@ class RefKind(Kind):
     TENSOR = "tensor"  # an input or a node
     ANON = "anon"  # an anonymous intermediate: prints as its own matrix form
     ADJOINT = "adjoint"  # ∂L/∂x
+    TANGENT = "tangent"  # ẋ, a tangent (second.py)
+    ROP = "rop"  # ℛ{∂L/∂x}, the tangent of an adjoint (second.py)
 
 
 class ReduceKind(Kind):
@@ -78,3 +80,8 @@ class PseudoOp(Kind):
     NONE = "none"  # the literal None
     TUPLE = "tuple"
     COMPARE = "compare"  # a comparison (where's condition)
+
+
+# the line by which a golden's second-order section names what it was derived along, so that
+# `check` derives it again (e.g. <!-- einderive hvp: W, x -->); written and read in one form
+SECOND_MARKER = "<!-- einderive {}: {} -->"

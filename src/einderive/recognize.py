@@ -185,6 +185,10 @@ class _Reader:
         key = key_of(e)
         if key in self.ctx.adjoint_of:
             name, kind = self.ctx.adjoint_of[key], RefKind.ADJOINT
+        elif key in self.ctx.tangent_of:
+            name, kind = self.ctx.tangent_of[key], RefKind.TANGENT
+        elif key in self.ctx.rop_of:
+            name, kind = self.ctx.rop_of[key], RefKind.ROP
         else:
             name = self.ctx.tensor_of[key]
             kind = _ref_kind(self.graph[name].kind)

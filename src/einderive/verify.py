@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import SpecError
 from .kinds import PseudoOp, Result
-from .record import Record, field
+from .record import Record, field, replace
 from .spec import symmetric_inputs
 
 
@@ -74,6 +74,7 @@ class Check(Record):
     index: Result = Result.NONE  # each form's check (NONE: that form is not printed)
     matrix: Result = Result.NONE
     closed: Result = Result.NONE
+    second: bool = False  # a check of the Hessian-vector product (``--hvp``), not a gradient
 
 
 class Report(Record):
@@ -99,6 +100,8 @@ class _Module(Record):
     # form -> gradients(**inputs) -> {name: array}, for 'index' and 'matrix'
     gradients: dict[str, Callable[..., dict[str, Value]]]
     closed: dict[str, Callable[..., Value]] = field(default_factory=dict)  # closed_<name>
+    # form -> hvp(**inputs, v_x=...) -> {name: array}, when the Hessian-vector product is derived
+    hvp: dict[str, Callable[..., dict[str, Value]]] = field(default_factory=dict)
 
 
 def sizes_for(graph: Graph, override: Sizes | None = None) -> Sizes:
@@ -296,8 +299,10 @@ def _load(d: Derivation, sizes: Sizes | None, codegen: Codegen) -> _Module:
         closed = load(Path(tmp), "closed", closed_code) if closed_code else None
     closed_fns = {k[len("closed_"):]: v for k, v in vars(closed).items()
                   if k.startswith("closed_")} if closed else {}
+    hvp = {form: m.hvp for form, m in (("index", index), ("matrix", matrix))
+           if hasattr(m, "hvp")}
     return _Module(matrix.forward, {"index": index.gradients, "matrix": matrix.gradients},
-                   closed_fns)
+                   closed_fns, hvp)
 
 
 def verify(d: Derivation, sizes: Sizes | None = None, seed: int = 0, tol: float = DEFAULT_TOL, *,
@@ -368,7 +373,46 @@ def _verify(d: Derivation, sizes: Sizes, seed: int, tol: float, codegen: Codegen
         else:
             checks.update(_check_along(module.forward, inputs, [g.name], printed, tol, rng))
     checks.update(_check_along(module.forward, inputs, joint, printed, tol, rng))
-    return Report(d.name, sizes, seed, tol, tuple(checks[g.name] for g in d.gradients))
+    rows = tuple(checks[g.name] for g in d.gradients)
+    if module.hvp:
+        rows += _check_hvp(d, module, inputs, tol, rng)
+    return Report(d.name, sizes, seed, tol, rows)
+
+
+def _check_hvp(d: Derivation, module: _Module, inputs: Inputs, tol: float,
+               rng: np.random.Generator) -> tuple[Check, ...]:
+    """The printed blocks of (∇²L) v against central differences of the generated (and
+    checked) gradient along a random v, one row per block; then the Hessian's symmetry,
+    ⟨u, H v⟩ = ⟨v, H u⟩ for a second random u, from the printed blocks alone."""
+    import numpy as np
+
+    assert d.second is not None  # module.hvp exists only then
+    chosen = [t.name for t, _ in d.second.hvp]
+
+    def direction() -> dict[str, Value]:
+        return {x: rng.standard_normal(np.shape(inputs[x])) for x in chosen}
+
+    def printed(v: dict[str, Value]) -> dict[str, dict[str, Value]]:
+        args = {**inputs, **{f"v_{x}": v[x] for x in chosen}}
+        return {form: f(**args) for form, f in module.hvp.items()}
+
+    v, u = direction(), direction()
+    got_v, got_u = printed(v), printed(u)
+    step = STEP * max(1.0, *(float(np.abs(inputs[x]).max(initial=0)) for x in chosen))
+
+    def shifted(sign: int) -> dict[str, Value]:
+        moved = {**inputs, **{x: inputs[x] + sign * step * v[x] for x in chosen}}
+        return module.gradients["matrix"](**moved)
+    plus, minus = shifted(1), shifted(-1)
+    rows = []
+    for x in chosen:
+        numeric = np.asarray((plus[x] - minus[x]) / (2 * step), dtype=float)
+        rows.append(_check(f"H v ({x})", {f: g[x] for f, g in got_v.items()}, numeric, tol))
+    for form in got_v:
+        uhv = sum(_inner(got_v[form][x], u[x]) for x in chosen)
+        vhu = sum(_inner(got_u[form][x], v[x]) for x in chosen)
+        rows.append(_check(f"symmetry ({form})", {form: np.asarray(uhv)}, np.asarray(vhu), tol))
+    return tuple(replace(r, second=True) for r in rows)
 
 
 def _printed(g: Gradient, grads: dict[str, dict[str, Value]], module: _Module,

@@ -71,6 +71,10 @@ class Names:
             self.var[t.name] = self._claim(t.name)
         self.dim = {d: self._claim(d) for d, _ in graph.dims}
         self.adj = {t.name: self._claim(f"d_{t.name}") for t in graph.tensors}
+        # second order: an input's tangent is the direction v_x the caller passes
+        self.tan = {t.name: self._claim(f"v_{t.name}" if t.is_input else f"dot_{t.name}")
+                    for t in graph.tensors}
+        self.rop = {t.name: self._claim(f"r_{t.name}") for t in graph.tensors}
         self.renamed = any(self.var[t.name] != t.name for t in graph.inputs)
 
     def _claim(self, name: str) -> str:
@@ -125,6 +129,10 @@ class Compiler:
         shape = self.graph[m.name].shape
         if m.kind == "adjoint":
             return Value(P.Name(self.names.adj[m.name]), shape)
+        if m.kind == "tangent":
+            return Value(P.Name(self.names.tan[m.name]), shape)
+        if m.kind == "rop":
+            return Value(P.Name(self.names.rop[m.name]), shape)
         return Value(P.Name(self.names.var[m.name]), shape)
 
     def _m_Const(self, m: mx.Const) -> Value:

@@ -91,6 +91,10 @@ class IndexCompiler:
             return P.Name(names.var[self.ctx.tensor_of[key]])
         if key in self.ctx.adjoint_of:
             return P.Name(names.adj[self.ctx.adjoint_of[key]])
+        if key in self.ctx.tangent_of:
+            return P.Name(names.tan[self.ctx.tangent_of[key]])
+        if key in self.ctx.rop_of:
+            return P.Name(names.rop[self.ctx.rop_of[key]])
         raise CodegenError(f"the index form names {key}, which is no tensor")
 
     def _dim(self, i: Symbol) -> P.Py:

@@ -263,6 +263,10 @@ class IndexPrinter(TreePrinter):
         idx = self.n.index_list(e.indices)
         if key in self.n.ctx.adjoint_of:
             return self.n.adjoint(self.n.ctx.adjoint_of[key], idx)
+        if key in self.n.ctx.tangent_of:
+            return self.n.tangent(self.n.ctx.tangent_of[key], idx)
+        if key in self.n.ctx.rop_of:
+            return self.n.rop(self.n.ctx.rop_of[key], idx)
         return self.n.tensor(self.n.ctx.tensor_of[key], idx)
 
     def _print_Symbol(self, e: Symbol) -> str:
@@ -270,6 +274,10 @@ class IndexPrinter(TreePrinter):
         if ctx is not None:
             if e in ctx.adjoint_of:
                 return self.n.adjoint(ctx.adjoint_of[e], "")
+            if e in ctx.tangent_of:
+                return self.n.tangent(ctx.tangent_of[e], "")
+            if e in ctx.rop_of:
+                return self.n.rop(ctx.rop_of[e], "")
             if e in ctx.tensor_of:
                 return self.n.tensor(ctx.tensor_of[e], "")
             if e in ctx.dim_of_size:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from . import text as T
-from .sheet import AdjointRow, Formula, GradientRow, Sheet, TensorRow, Term, both
+from .sheet import AdjointRow, Formula, GradientRow, SecondRow, Sheet, TensorRow, Term, both
 
 if TYPE_CHECKING:
     from ..cost import CostTable
@@ -93,6 +93,26 @@ def document(d: Derivation, steps: bool = False,
     return doc
 
 
+def _second_row(r: SecondRow, x: SecondRow) -> dict[str, Any]:
+    entry: dict[str, Any] = {"tensor": r.name, "zero": r.formula is None}
+    if r.formula is not None and x.formula is not None:
+        entry.update(_formula(r.formula, x.formula))
+    return entry
+
+
+def _second(sheet: Sheet, tex: Sheet) -> dict[str, Any]:
+    """Second order, when derived: ``tangents`` (forward mode along ``along``) and, for a
+    Hessian-vector product, ``hvp`` (ℛ{∂L/∂t} from the loss back, and the blocks)."""
+    if not sheet.along:
+        return {}
+    out: dict[str, Any] = {"along": list(sheet.along_names), "tangents": [
+        _second_row(r, x) for r, x in zip(sheet.tangents, tex.tangents)]}
+    if sheet.hvp:
+        out["hvp"] = {"adjoints": [_second_row(r, x) for r, x in zip(sheet.rops, tex.rops)],
+                      "blocks": [_second_row(r, x) for r, x in zip(sheet.hvp, tex.hvp)]}
+    return {"second_order": out}
+
+
 def layout(sheet: Sheet, tex: Sheet, steps: bool = False) -> dict[str, Any]:
     """The JSON document of a Unicode and a LaTeX sheet of one derivation."""
     return {
@@ -108,6 +128,7 @@ def layout(sheet: Sheet, tex: Sheet, steps: bool = False) -> dict[str, Any]:
         "tensors": [_tensor(t, x) for t, x in zip(sheet.tensors, tex.tensors)],
         "adjoints": [_adjoint(a, x, steps) for a, x in zip(sheet.adjoints, tex.adjoints)],
         "gradients": [_gradient(g, x) for g, x in zip(sheet.gradients, tex.gradients)],
+        **_second(sheet, tex),
         "notes": list(sheet.notes),
     }
 

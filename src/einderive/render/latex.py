@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .._version import __version__
-from .sheet import AdjointRow, Sheet, build
+from .sheet import AdjointRow, Formula, Sheet, build
 from .styles import Latex
 from .texwidth import MIN_ALIGN_SEP, fit_rows
 
@@ -89,6 +89,31 @@ def adjoint_groups(sheet: Sheet, expand: bool = False,
     return [g for g in groups if g]
 
 
+def _formula_rows(f: Formula) -> list[str]:
+    """A formula's index form, then its matrix form with its where-clauses."""
+    rows = []
+    if f.indexed:
+        rows.append(_eq(f.lhs_index, f.index))
+    if f.matrix is not None:
+        m = _eq(f.lhs_matrix, f.matrix)
+        if f.wheres:
+            m += r", \quad " + r", \quad ".join(f.wheres)
+        rows.append(m)
+    return rows
+
+
+def tangent_groups(sheet: Sheet) -> list[list[str]]:
+    """The tangents of the forward nodes, one group per node (none unless derived)."""
+    return [_formula_rows(t.formula) for t in sheet.tangents if t.formula is not None]
+
+
+def hvp_groups(sheet: Sheet) -> list[list[str]]:
+    """ℛ{∂L/∂t} from the loss back, one group per node, then the blocks of (∇²L) v."""
+    groups = [_formula_rows(r.formula) for r in sheet.rops if r.formula is not None]
+    blocks = [_eq(h.lhs, h.rhs) for h in sheet.hvp]
+    return groups + ([blocks] if blocks else [])
+
+
 def forward_rows(sheet: Sheet) -> list[str]:
     rows = []
     for t in sheet.forward:
@@ -160,13 +185,37 @@ def fragment(d: Derivation, env: str = "per-node", steps: bool = False, expand: 
             "% Needs \\usepackage{amsmath,amssymb}; rows fit a "
             + ("two-column" if columns == 2 else "one-column") + " article at 10pt.",
             _PAGE_ADVICE[env]]
-    body = displays(adjoint_groups(sheet, expand), env, FRAGMENT_WIDTHS[columns])
+    if sheet.along:
+        head.append(f"% Tangents along {', '.join(sheet.along)}"
+                    + ("; \\mathcal{R}\\{\\cdot\\} is the tangent of an adjoint (Pearlmutter"
+                       " 1994), the inputs' the blocks of the Hessian times v." if sheet.hvp
+                       else "."))
+    groups = adjoint_groups(sheet, expand) + tangent_groups(sheet) + hvp_groups(sheet)
+    body = displays(groups, env, FRAGMENT_WIDTHS[columns])
     return "\n".join(head) + "\n" + body + "\n"
 
 
 def document_body(sheet: Sheet, env: str = "aligned") -> str:
     """Forward and backward as one display (a notebook's ``_repr_latex_``)."""
     return environment(forward_rows(sheet) + adjoint_rows(sheet), env)
+
+
+def _second_sections(sheet: Sheet, env: str, width: float | None) -> list[str]:
+    if not sheet.along:
+        return []
+    along = ", ".join(f"${x}$" for x in sheet.along)
+    out = ["\\subsection*{Tangents}",
+           f"Forward mode along the tangents {along} of the inputs (the others held fixed): "
+           "each node's definition differentiated once, node by node.",
+           displays(tangent_groups(sheet), env, width)]
+    if sheet.hvp:
+        out += ["\\subsection*{Hessian-vector product}",
+                "Forward over reverse: $\\mathcal{R}\\{\\cdot\\}$ is the tangent of an "
+                f"adjoint along $v = ({', '.join(sheet.along)})$ (Pearlmutter 1994), from the "
+                "loss back; each input's $\\mathcal{R}\\{\\partial L/\\partial x\\}$ is its "
+                "block of the Hessian times $v$.",
+                displays(hvp_groups(sheet), env, width)]
+    return out
 
 
 def standalone(d: Derivation, env: str = "align*", steps: bool = False, expand: bool = False,
@@ -194,6 +243,7 @@ def standalone(d: Derivation, env: str = "align*", steps: bool = False, expand: 
         displays(adjoint_groups(sheet, expand), env, w),
         "\\subsection*{Gradients}",
         displays([gradient_rows(sheet)], env, w),
+        *_second_sections(sheet, env, w),
         notes,
         "\\end{document}",
     ]

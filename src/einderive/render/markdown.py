@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..kinds import SECOND_MARKER
 from . import text as T
 from .graph import mermaid
-from .latex import adjoint_rows, environment
+from .latex import adjoint_rows, environment, hvp_groups, tangent_groups
 from .sheet import AdjointRow, Formula, Sheet, build
 from .styles import Latex
 
@@ -84,8 +85,37 @@ def _body(sheet: Sheet, tex: Sheet) -> list[str]:
     out += ["## Gradients", "", "```text"]
     out += [f"{g.label} = {g.rhs}" for g in sheet.gradients]
     out += ["```", ""]
+    out += _second(sheet, tex)
     if sheet.notes:
         out += ["## Notes", ""] + [f"- {n}" for n in sheet.notes] + [""]
+    return out
+
+
+def _second(sheet: Sheet, tex: Sheet) -> list[str]:
+    """The tangents and, if derived, the Hessian-vector product (with the marker that
+    tells ``check`` to derive them again)."""
+    if not sheet.along:
+        return []
+    names = ", ".join(sheet.along_names) if sheet.hvp else None
+    out = ["## Tangents", ""]
+    if names is None:
+        out += [SECOND_MARKER.format("tangent", ", ".join(sheet.along_names)), ""]
+    out += [T.tangent_text(sheet.along), "", "```text"]
+    for t in sheet.tangents:
+        assert t.formula is not None  # only a tangent that moves is listed
+        out += _pair(t.formula) + [f"where {w}" for w in t.formula.wheres]
+    out += ["```", "", "$$"]
+    out += _display([r for g in tangent_groups(tex) for r in g]) + ["$$", ""]
+    if names is None:
+        return out
+    out += ["## Hessian-vector product", "", SECOND_MARKER.format("hvp", names), "",
+            T.hvp_text(sheet.along), "", "```text"]
+    for r in sheet.rops:
+        assert r.formula is not None  # only a moving adjoint is listed
+        out += _pair(r.formula) + [f"where {w}" for w in r.formula.wheres]
+    out += ["", "(∇²L) v, by blocks:"] + [f"{h.lhs} = {h.rhs}" for h in sheet.hvp]
+    out += ["```", "", "$$"]
+    out += _display([r for g in hvp_groups(tex) for r in g]) + ["$$", ""]
     return out
 
 

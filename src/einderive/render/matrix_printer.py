@@ -40,6 +40,10 @@ class MatrixPrinter(TreePrinter):
     def _print_Ref(self, m: mx.Ref) -> str:
         if m.kind == "adjoint":
             return self.n.adjoint(m.name, "")
+        if m.kind == "tangent":
+            return self.n.tangent(m.name, "")
+        if m.kind == "rop":
+            return self.n.rop(m.name, "")
         if isinstance(m.display, mx.M):
             return self._print(m.display)
         return self.n.tensor(m.name, "")
@@ -60,6 +64,8 @@ class MatrixPrinter(TreePrinter):
     def _print_Transpose(self, m: mx.Transpose) -> str:
         if isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
             return self.n.adjoint(m.x.name, "", transposed=True)
+        if isinstance(m.x, mx.Ref) and m.x.kind == "rop":
+            return self.n.rop(m.x.name, "", transposed=True)
         if isinstance(m.x, mx.AxisFn) and AXIS_OPS[m.x.head].text_t:
             return self._matrix_function(m.x, transposed=True)  # A⁻ᵀ
         inner = self._print(m.x)
@@ -195,7 +201,7 @@ def matrix_precedence(m: mx.M) -> Prec:
         return Prec.MUL if _exp(m) < 0 or _square(m) else Prec.POW
     if isinstance(m, mx.Ref) and isinstance(m.display, mx.M):
         return matrix_precedence(m.display)
-    if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
+    if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind in ("adjoint", "rop"):
         return Prec.POW
     return Prec.ATOM
 

@@ -55,6 +55,13 @@ class Notation(NotationBase):
     def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
         return self.adjoint_of(self.tensor(name, idx), transposed)
 
+    def tangent(self, name: str, idx: str, transposed: bool = False) -> str:
+        s = self.tangent_name(name, idx)
+        return self.transposed(s) if transposed else s
+
+    def rop(self, name: str, idx: str, transposed: bool = False) -> str:
+        return self.rop_of(self.tensor(name, idx), transposed)
+
     def scalar(self, e: Any) -> str:
         return self.index_printer.doprint(e)
 

@@ -10,6 +10,7 @@ backward order, each under the printed form it is compiled from.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import Loc, SpecError
@@ -50,19 +51,22 @@ class _Writer:
             lines.append(f"{self.names.var[t.name]} = {code}{note}")
         return lines
 
-    def form_lines(self, name: str, f: Any, form: str, target: str) -> list[str]:
+    def form_lines(self, name: str, f: Any, form: str, target: str,
+                   lhs: Callable[[tuple[Any, ...]], str] | None = None) -> list[str]:
         """``target = <code>`` under its comment, compiled from the printed matrix form (or
-        from the index form where there is none, or where ``form`` is 'index')."""
+        from the index form where there is none, or where ``form`` is 'index'); ``lhs``
+        prints the comment's left side (by default the adjoint's, ∂L/∂name)."""
         d, tensor = self.d, self.d.graph[name]
+        left = lhs or (lambda idx: adjoint_lhs(d, name, idx))
         if form == "matrix" and f.matrix is not None:
             p = printer(d)
             text = p.matrix(f.matrix)
             wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
-            comment = f"∂{d.loss}/∂{name} = {text}" + (f", where {wheres}" if wheres else "")
+            comment = f"{left(())} = {text}" + (f", where {wheres}" if wheres else "")
             v = self.comp.matrix(f.matrix, f.wheres)
             py, shape = v.py, v.shape
         else:
-            comment = f"{adjoint_lhs(d, name, f.idx)} = {index_rhs(d, f)}"
+            comment = f"{left(f.idx)} = {index_rhs(d, f)}"
             py = self.index.compile(f.index, f.idx)
             shape = tuple(s for s in tensor.shape if s != 1)
         like = P.Name(self.names.var[name])
@@ -134,6 +138,23 @@ class _Writer:
         return [x for t in dict.fromkeys(texts) for x in (t, "", "")]
 
 
+    def second_lines(self, form: str) -> list[str]:
+        """The tangents of the forward nodes, then ℛ{∂L/∂t} from the loss back."""
+        s, p = self.d.second, printer(self.d)
+
+        def tangent(name: str) -> Callable[[tuple[Any, ...]], str]:
+            return lambda idx: p.tangent(name, p.index_list(idx))
+
+        def rop(name: str) -> Callable[[tuple[Any, ...]], str]:
+            return lambda idx: p.rop(name, p.index_list(idx))
+        lines = []
+        for t, f in s.tangents:
+            lines += self.form_lines(t.name, f, form, self.names.tan[t.name], tangent(t.name))
+        for t, f in s.rops + tuple((t, f) for t, f in s.hvp if f is not None):
+            lines += self.form_lines(t.name, f, form, self.names.rop[t.name], rop(t.name))
+        return lines
+
+
 def _is_number(py: P.Py) -> bool:
     return isinstance(py, P.Num) or isinstance(py, P.Unary) and isinstance(py.x, P.Num)
 
@@ -176,24 +197,56 @@ def numpy_module(d: Any, *, source: str | None = None, form: str = "matrix",
            "",
            f"Vectors are 1-d arrays; each adjoint is computed from {which} in its comment.",
            '"""', ""]
-    out += w.header() + w.helper_code()
-    out.append(f"def forward({sig}):")
-    out.append(ind + f'"""The loss {d.loss}, a float."""')
-    out += [ind + x for x in unpack + dims + fwd]
-    out.append(ind + f"return float({w.names.var[d.loss]})")
-    out += ["", ""]
-    out.append(f"def gradients({sig}):")
-    out.append(ind + f'"""The gradient of {d.loss} with respect to '
+    body: list[str] = []
+    body.append(f"def forward({sig}):")
+    body.append(ind + f'"""The loss {d.loss}, a float."""')
+    body += [ind + x for x in unpack + dims + fwd]
+    body.append(ind + f"return float({w.names.var[d.loss]})")
+    body += ["", ""]
+    body.append(f"def gradients({sig}):")
+    body.append(ind + f'"""The gradient of {d.loss} with respect to '
                      f'{", ".join(t.name for t in wrt)}, shaped like each input."""')
-    out += [ind + x for x in unpack + dims + fwd + bwd]
+    body += [ind + x for x in unpack + dims + fwd + bwd]
     shown = {a.name for a in d.adjoints}
     items = []
     for t in wrt:
         var = P.Name(w.names.var[t.name])
         grad = P.Name(w.names.adj[t.name]) if t.name in shown else w.b.zeros_like(var)
         items.append(f"{t.name!r}: {w.code(grad)}")
-    out.append(ind + "return {" + ", ".join(items) + "}")
+    body.append(ind + "return {" + ", ".join(items) + "}")
+    if d.second is not None and d.second.hvp:
+        body += ["", ""] + _hvp_function(d, w, sig, unpack, fwd + bwd, form)
+    # made last, written first: the imports and helpers that the code above calls
+    out += w.header() + w.helper_code() + body
     return "\n".join(out) + "\n"
+
+
+def _hvp_function(d: Any, w: _Writer, sig: str, unpack: list[str], body: list[str],
+                  form: str) -> list[str]:
+    """``hvp(inputs..., v_x, ...)``: the blocks of (∇²L) v for the inputs ``x`` with a
+    direction ``v_x``, forward over reverse (tangents, then ℛ{∂L/∂t} from the loss back)."""
+    ind = "    "
+    second = w.second_lines(form)  # first: the dims it reads join those of the lines above
+    body = w.dim_lines() + body + second
+    chosen = [t for t, _ in d.second.hvp]
+    directions = [w.names.tan[t.name] for t in chosen]
+    if sig == "**tensors":
+        head = "**tensors"
+        unpack = unpack + [f"{v} = tensors[{v!r}]" for v in directions]
+    else:
+        head = ", ".join([sig] + directions)
+    out = [f"def hvp({head}):",
+           ind + f'"""The Hessian of {d.loss} times the direction (' +
+           ", ".join(directions) + "), in blocks shaped like "
+           + ", ".join(t.name for t in chosen) + '."""']
+    out += [ind + x for x in unpack + body]
+    items = []
+    for t, f in d.second.hvp:
+        var = P.Name(w.names.var[t.name])
+        block = P.Name(w.names.rop[t.name]) if f is not None else w.b.zeros_like(var)
+        items.append(f"{t.name!r}: {w.code(block)}")
+    out.append(ind + "return {" + ", ".join(items) + "}")
+    return out
 
 
 def torch_module(d: Any, *, full: Any = None, source: str | None = None) -> str:

@@ -126,6 +126,8 @@ def _verify_summary(reports: Sequence[Report], unreadable: Sequence[str]) -> lis
         return [Text("; ".join(parts), style="bold red")]
     if not reports:
         return []
-    n = sum(len(r.checks) for r in reports)
-    return [Text(f"all {_plural(n, 'gradient')} of {_plural(len(reports), 'spec')} match "
-                 f"finite differences in every printed form", style="bold green")]
+    n = sum(not c.second for r in reports for c in r.checks)
+    second = sum(c.second for r in reports for c in r.checks)
+    also = f" and {_plural(second, 'Hessian-vector check')}" if second else ""
+    return [Text(f"all {_plural(n, 'gradient')}{also} of {_plural(len(reports), 'spec')} "
+                 f"match finite differences in every printed form", style="bold green")]

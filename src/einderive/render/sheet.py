@@ -136,6 +136,19 @@ class GradientRow:
 
 
 @dataclass(frozen=True)
+class SecondRow:
+    """A tangent ṫ, or ℛ{∂L/∂t} (the tangent of an adjoint), of one tensor."""
+
+    name: str
+    lhs: str  # ż, ℛ{∂L/∂W}: the left side without indices
+    formula: Formula | None  # None: zero (it does not move along the direction)
+
+    @property
+    def rhs(self) -> str:
+        return self.formula.rhs if self.formula is not None else "0"
+
+
+@dataclass(frozen=True)
 class Sheet:
     """A derivation printed in one notation; its sections in reading order are
     ``tensors`` (inputs, then the forward pass), ``adjoints``, ``gradients``, ``notes``."""
@@ -151,6 +164,13 @@ class Sheet:
     adjoints: tuple[AdjointRow, ...]  # from the loss back (the loss itself left out)
     gradients: tuple[GradientRow, ...]
     notes: tuple[str, ...]
+    # second order, when derived: the inputs with a tangent (as printed: ẋ, Ẇ), the
+    # tangents of the forward nodes, ℛ{∂L/∂t} from the loss back, and the blocks of (∇²L) v
+    along: tuple[str, ...] = ()
+    along_names: tuple[str, ...] = ()  # the same inputs by name
+    tangents: tuple[SecondRow, ...] = ()
+    rops: tuple[SecondRow, ...] = ()
+    hvp: tuple[SecondRow, ...] = ()
 
     @property
     def inputs(self) -> tuple[TensorRow, ...]:
@@ -194,7 +214,29 @@ def build(d: Derivation, style: Style = Unicode, *, steps: bool = False, terms: 
         tensors=_tensors(d, pen),
         adjoints=adjoints,
         gradients=tuple(_gradient(pen, g, printed) for g in d.gradients),
-        notes=tuple(pen.notes(math)))
+        notes=tuple(pen.notes(math)), **_second(d, pen))
+
+
+def _second(d: Derivation, pen: Pen) -> dict[str, Any]:
+    """The second-order sections of the sheet (none unless derived)."""
+    s = d.second
+    if s is None:
+        return {}
+    p = pen.printer()
+
+    def tangent(name: str, form: Form | None) -> SecondRow:
+        def lhs(idx: tuple[Any, ...]) -> str:
+            return p.tangent(name, p.index_list(idx))
+        return SecondRow(name, lhs(()), formula(pen, form, lhs) if form is not None else None)
+
+    def rop(name: str, form: Form | None) -> SecondRow:
+        def lhs(idx: tuple[Any, ...]) -> str:
+            return p.rop(name, p.index_list(idx))
+        return SecondRow(name, lhs(()), formula(pen, form, lhs) if form is not None else None)
+    return {"along": tuple(p.tangent(x, "") for x in s.along), "along_names": s.along,
+            "tangents": tuple(tangent(t.name, f) for t, f in s.tangents),
+            "rops": tuple(rop(t.name, f) for t, f in s.rops),
+            "hvp": tuple(rop(t.name, f) for t, f in s.hvp)}
 
 
 def both(d: Derivation, *, steps: bool = False, terms: bool = False,

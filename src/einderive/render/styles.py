@@ -7,6 +7,8 @@ structure is the printers' (``index_printer.py``, ``matrix_printer.py``).
 
 from __future__ import annotations
 
+import unicodedata
+
 import weakref
 from typing import Any, Callable, TypeVar
 
@@ -57,6 +59,16 @@ class UnicodeStyle(Style):
 
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         return f"∂{self.loss}/∂{t}" + ("ᵀ" if transposed else "")
+
+    def tangent_name(self, name: str, idx: str) -> str:
+        """``ẋ``, ``Ẇ1_ij``: a dot over the name's first letter (a combining dot)."""
+        shown = names.NOTATION_SYMBOLS.get(name, name)
+        # composed where Unicode has the letter with its dot (ẋ, Ẇ), a combining dot else
+        dotted = unicodedata.normalize("NFC", shown[:1] + "\u0307") + shown[1:]
+        return names.text_indexed(dotted, idx)
+
+    def rop_of(self, t: str, transposed: bool = False) -> str:
+        return f"ℛ{{{self.adjoint_of(t)}}}" + ("ᵀ" if transposed else "")
 
     def partial(self, top: str, bottom: str) -> str:
         return f"∂{top}/∂{bottom}"
@@ -189,6 +201,17 @@ class LatexStyle(Style):
         loss = names.latex_indexed(self.loss, "", self.latex_names)
         s = f"\\nabla_{{{t}}} {loss}"
         return f"\\left({s}\\right)_{{{idx}}}" if idx else s
+
+    def tangent_name(self, name: str, idx: str) -> str:
+        """``\\dot{x}``, ``\\dot{W}_{1,ij}``: the dot over the name's head."""
+        head, sub = self.latex_names.get(name) or names.latex_parts(name)
+        parts = [p for p in (sub, idx) if p]
+        dotted = f"\\dot{{{head}}}"
+        return f"{dotted}_{{{','.join(parts)}}}" if parts else dotted
+
+    def rop_of(self, t: str, transposed: bool = False) -> str:
+        s = f"\\mathcal{{R}}\\left\\{{{self.adjoint_of(t)}\\right\\}}"
+        return f"{s}^{{\\top}}" if transposed else s
 
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         if transposed:

@@ -11,6 +11,7 @@ file they are joined as plain text without importing Rich at all.
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -55,7 +56,8 @@ class _Block:
         self.rows.append(line)
 
     def render(self) -> list[Line]:
-        widths = [len(r[0]) for r in self.rows if isinstance(r, tuple) and len(r[0]) <= LHS_MAX]
+        widths = [_width(r[0]) for r in self.rows
+                  if isinstance(r, tuple) and _width(r[0]) <= LHS_MAX]
         col = max(widths, default=0)
         out: list[Line] = []
         for r in self.rows:
@@ -63,20 +65,25 @@ class _Block:
                 out.append(r)
                 continue
             lhs, rhs, ls, rs, sign = r
-            pad = max(col, len(lhs))
+            pad = max(col, _width(lhs))
             indent = 2 + pad + 3
             chunks = _wrap(rhs, max(self.width - indent, 20))
-            out.append([("  ", ""), (lhs.ljust(pad), ls), (" = " if sign else "   ", ""),
-                        (chunks[0], rs)])
+            out.append([("  ", ""), (lhs + " " * (pad - _width(lhs)), ls),
+                        (" = " if sign else "   ", ""), (chunks[0], rs)])
             out += [[(" " * indent, ""), (c, rs)] for c in chunks[1:]]
         return out
+
+
+def _width(text: str) -> int:
+    """Columns on a terminal: a combining mark (the dot of ẋ) takes none."""
+    return sum(1 for c in text if not unicodedata.combining(c))
 
 
 def _wrap(text: str, room: int) -> list[str]:
     lines: list[str] = []
     line = ""
     for w in text.split(" "):
-        if line and len(line) + 1 + len(w) > room:
+        if line and _width(line) + 1 + _width(w) > room:
             lines.append(line)
             line = w
         else:
@@ -97,7 +104,8 @@ def lines(d: Derivation, opts: Options | None = None, width: int = 80) -> list[L
 def layout(sheet: Sheet, opts: Options, width: int = 80) -> list[Line]:
     """A Unicode sheet as lines of styled segments."""
     return (_header(sheet, width) + _forward(sheet, width) + _backward(sheet, opts, width)
-            + _gradients(sheet, width) + _notes(sheet, width))
+            + _gradients(sheet, width) + _tangents(sheet, width) + _hvp(sheet, width)
+            + _notes(sheet, width))
 
 
 def plain(d: Derivation, opts: Options | None = None, width: int = 80) -> str:
@@ -190,6 +198,37 @@ def _gradients(sheet: Sheet, width: int) -> list[Line]:
     for g in sheet.gradients:
         block.eq(g.label, g.rhs, NAME, "bold " + MATRIX)
     return [[], [("Gradients", HEAD)]] + block.render()
+
+
+def _tangents(sheet: Sheet, width: int) -> list[Line]:
+    if not sheet.along:
+        return []
+    block = _Block(width)
+    for t in sheet.tangents:
+        assert t.formula is not None  # only a tangent that moves is listed
+        _formula(block, t.formula)
+        for w in t.formula.wheres:
+            block.eq("", f"where {w}", "", DIM, sign=False)
+    return [[], [("Tangents", HEAD)]] + _para(T.tangent_text(sheet.along), width) + \
+        block.render()
+
+
+def _hvp(sheet: Sheet, width: int) -> list[Line]:
+    if not sheet.hvp:
+        return []
+    block = _Block(width)
+    for n, r in enumerate(sheet.rops):
+        if n:
+            block.line([])
+        assert r.formula is not None  # only a moving adjoint is listed
+        _formula(block, r.formula)
+        for w in r.formula.wheres:
+            block.eq("", f"where {w}", "", DIM, sign=False)
+    rows = _Block(width)
+    for h in sheet.hvp:
+        rows.eq(h.lhs, h.rhs, NAME, "bold " + MATRIX)
+    return [[], [("Hessian-vector product", HEAD)]] + _para(T.hvp_text(sheet.along), width) + \
+        block.render() + [[], [("(∇²L) v, by blocks", HEAD)]] + rows.render()
 
 
 def _notes(sheet: Sheet, width: int) -> list[Line]:

@@ -123,7 +123,7 @@ OPERATOR_NAMES = {n: False for n in ("log", "exp", "sin", "cos", "tan", "sinh", 
 OPERATOR_NAMES.update({n: True for n in ("max", "min", "sup", "inf", "lim", "det", "Pr", "gcd",
                                          "argmax", "argmin", "limsup", "liminf")})
 ALPHABETS = {"mathit": "it", "mathrm": "rm", "mathbf": "bf", "mathbb": "bb",
-             "boldsymbol": "bf", "mathnormal": "mi"}
+             "boldsymbol": "bf", "mathnormal": "mi", "mathcal": "sy"}
 SPACES_MU = {",": 3, ">": 4, ":": 4, ";": 5, "!": -3, "thinspace": 3, "medspace": 4,
              "thickspace": 5, "negthinspace": -3}
 SPACES_PT = {"quad": 10.000029, "qquad": 20.000058, " ": 3.33334, "enspace": 5.0}

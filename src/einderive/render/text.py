@@ -30,6 +30,17 @@ VECTORS = ("Vectors are columns; ⊙ and ⊘ are elementwise, and broadcast a co
            "columns and a row across rows, as NumPy does.")
 
 
+def tangent_text(along: tuple[str, ...]) -> str:
+    return (f"Forward mode along the tangents {', '.join(along)} of the inputs (the other "
+            "inputs held fixed): each node's definition differentiated once, node by node.")
+
+
+def hvp_text(along: tuple[str, ...]) -> str:
+    return ("Forward over reverse: ℛ{·} is the tangent of an adjoint along "
+            f"v = ({', '.join(along)}) (Pearlmutter 1994), from the loss back; each "
+            "input's ℛ{∂L/∂x} is its block of the Hessian times v.")
+
+
 CLOSED_TOO_LARGE = "(its closed form is too large to be worth printing)"
 
 

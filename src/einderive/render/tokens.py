@@ -91,6 +91,14 @@ class Style(ABC):
     def adjoint_of(self, t: str, transposed: bool = False) -> str: ...
 
     @abstractmethod
+    def tangent_name(self, name: str, idx: str) -> str:
+        """The tangent ṫ of the tensor ``name`` (second order), or its element."""
+
+    @abstractmethod
+    def rop_of(self, t: str, transposed: bool = False) -> str:
+        """ℛ{∂L/∂t}, the tangent of the adjoint of the tensor written ``t``."""
+
+    @abstractmethod
     def partial(self, top: str, bottom: str) -> str: ...
 
     @abstractmethod
@@ -158,6 +166,12 @@ class NotationBase(Style):
 
     @abstractmethod
     def adjoint(self, name: str, idx: str, transposed: bool = False) -> str: ...
+
+    @abstractmethod
+    def tangent(self, name: str, idx: str, transposed: bool = False) -> str: ...
+
+    @abstractmethod
+    def rop(self, name: str, idx: str, transposed: bool = False) -> str: ...
 
     @abstractmethod
     def matrix(self, m: mx.M) -> str:

@@ -1,0 +1,136 @@
+"""Second order in index form: tangents (forward mode) and Hessian-vector products.
+
+A tangent ``ṫ`` is the directional derivative of a tensor along tangents ``ẋ`` of some
+inputs.  Each node's is its own definition differentiated once, along the tangents of
+its operands, node by node in the forward order (ż = Ẇ x + W ẋ, ẏ = σ'(z) ⊙ ż):
+
+    ṫ_I = Σ_u Σ_K ∂t_I/∂u_K u̇_K
+
+which is the reverse step's local derivative (:func:`~einderive.indexed.differentiate`,
+Kronecker deltas, :func:`~einderive.indexed.collapse`) met from the other side.
+
+A Hessian-vector product is forward over reverse (Pearlmutter 1994): the tangent of
+every adjoint along the same ``ẋ``, written ℛ{∂L/∂t}, from the loss back.  Each
+adjoint's index form (its upstream adjoints as symbols, as backprop writes it) is
+differentiated along the tangents of the forward tensors it reads and the ℛ{·} of the
+adjoints it names; for a chosen input ``x``, ℛ{∂L/∂x} is its block of (∇²L) v with
+v = (ẋ, …).  Nothing differentiates the loss as a whole or expands a sum.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sympy import Add, Indexed, S, Symbol
+
+from .graph import Graph
+from .indexed import (
+    Ctx,
+    collapse,
+    differentiate,
+    fresh_bound,
+    key_of,
+    substitute_indexed,
+)
+from .record import Record
+from .reverse import IndexDerivation
+from .reverse import _tidy as tidy
+
+Expr = Any  # a SymPy expression
+Idx = tuple[Any, ...]
+
+
+class IndexSecond(Record):
+    """Tangents and adjoint tangents in index form, each with the reader's indices."""
+
+    along: tuple[str, ...]  # the inputs with a tangent (the direction's blocks)
+    tangents: dict[str, tuple[Expr, Idx]]  # node -> ṫ, for every node that moves
+    rops: dict[str, tuple[Expr, Idx]]  # tensor -> ℛ{∂L/∂t}, from the loss back
+    # tensor -> (consumer, ℛ of its contribution) for an adjoint with several: its matrix
+    # form is the sum of theirs, each read alone (a fan-out is not one big expression)
+    rop_terms: dict[str, tuple[tuple[str, Expr], ...]]
+    order: tuple[str, ...]  # nodes with a tangent, in the forward order
+    rop_order: tuple[str, ...]  # tensors with an ℛ{∂L/∂t}, from the loss back, inputs last
+
+
+def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool) -> IndexSecond:
+    """The tangents of every node along tangents of the inputs ``along`` and, with
+    ``hvp``, the tangent ℛ{∂L/∂t} of every adjoint (the chosen inputs' are (∇²L) v)."""
+    graph, ctx = d.graph, d.ctx
+    # key -> (rank, element, tangent): what moves along the direction, and how
+    movers: dict[Any, tuple[int, Any, Any]] = {}
+
+    def moves(name: str) -> None:
+        movers[ctx.keys[name]] = (ctx.position[name], lambda k: ctx.element(name, k),
+                                  lambda k: ctx.tangent(name, k))
+    for x in along:
+        moves(x)
+    tangents: dict[str, tuple[Expr, Idx]] = {}
+    for t in graph.nodes:
+        definition, idx = d.definitions[t.name]
+        e = _along(ctx, definition, idx, movers)
+        e = _inline_anon(ctx, graph, e, tangents, ctx.tangent_of)
+        e = tidy(e, d.namer, ctx, idx) if e != 0 else S.Zero
+        if e != 0:
+            tangents[t.name] = (e, idx)
+            moves(t.name)
+    order = tuple(t.name for t in graph.nodes if t.name in tangents)
+    rops: dict[str, tuple[Expr, Idx]] = {}
+    rop_terms: dict[str, tuple[tuple[str, Expr], ...]] = {}
+    if hvp:
+        last = len(ctx.position)
+        for name in d.order:
+            adj = d.adjoints[name]
+
+            def moved(expr: Expr) -> Expr:
+                e = _along(ctx, expr, adj.idx, movers)
+                e = _inline_anon(ctx, graph, e, tangents, ctx.tangent_of)
+                return tidy(e, d.namer, ctx, adj.idx) if e != 0 else S.Zero
+            if len(adj.terms) > 1:
+                parts = tuple((c, r) for c, r in ((c, moved(x)) for c, x in adj.terms) if r != 0)
+                e = parts[0][1] if len(parts) == 1 else \
+                    tidy(Add(*[r for _, r in parts]), d.namer, ctx, adj.idx) if parts else S.Zero
+                if len(parts) > 1:
+                    rop_terms[name] = parts
+            else:
+                e = moved(adj.expr)
+            if e != 0:
+                rops[name] = (e, adj.idx)
+                # an adjoint read downstream moves by its ℛ{·} (ranked after the tensors)
+                movers[ctx.adjoint_keys[name]] = (
+                    last + ctx.position[name], lambda k, n=name: ctx.adjoint(n, k),
+                    lambda k, n=name: ctx.rop(n, k))
+    rop_order = tuple(n for n in d.order if n in rops)
+    return IndexSecond(tuple(along), tangents, rops, rop_terms, order, rop_order)
+
+
+def _along(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[int, Any, Any]]) -> Expr:
+    """Σ_u Σ_K ∂e/∂u_K u̇_K over the tensors (and adjoints) u in ``movers`` that ``e``
+    reads, its sums collapsed.  Term by term, each along the movers it reads: a sum over
+    a fan-out costs its size, not its size times the number of tensors it names."""
+    body = fresh_bound(e, ctx)
+    out = []
+    for term in Add.make_args(body):
+        keys = {key_of(a) for a in term.atoms(Indexed, Symbol)} & movers.keys()
+        for key in sorted(keys, key=lambda k: movers[k][0]):
+            _, element, tangent = movers[key]
+            name = ctx.tensor_of.get(key) or ctx.adjoint_of[key]
+            k = ctx.spare_indices(ctx.graph[name].shape, avoid=idx)
+            local = collapse(differentiate(term, element(k)))
+            if local == 0:
+                continue
+            free = tuple(i for i in k if isinstance(i, Symbol))
+            out.append(collapse(ctx.sum(local * tangent(k), free)))
+    return Add(*out)
+
+
+def _inline_anon(ctx: Ctx, graph: Graph, e: Expr, tangents: dict[str, tuple[Expr, Idx]],
+                 of: dict[Any, str]) -> Expr:
+    """An anonymous intermediate's tangent written out where it is read, as its value
+    and its adjoint are: it has no name of its own to print."""
+    for key in sorted({key_of(a) for a in e.atoms(Indexed, Symbol)} & set(of), key=str):
+        name = of[key]
+        if graph[name].kind == "anon" and name in tangents:
+            value, idx = tangents[name]
+            e = collapse(substitute_indexed(e, key, value, idx, ctx))
+    return e
