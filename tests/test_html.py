@@ -280,3 +280,18 @@ def test_the_readme_shows_real_output_and_its_pictures_exist():
             "docs/img/layernorm-html.png"} <= set(pictures)
     for p in pictures:
         assert (ROOT / p).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", p
+
+
+@pytest.mark.parametrize("spec", ["mlp", "attention"])
+def test_the_hvp_page_is_well_formed_with_dotted_tangents(spec):
+    """--hvp adds the tangents and the Hessian-vector product, in MathML like the rest: a
+    dot accent over each tangent, ℛ{…} around each adjoint's tangent."""
+    from einderive.api import derive_file, render, second_order
+    d = second_order(derive_file(ROOT / "specs" / f"{spec}.yaml"), hvp="")
+    page = render(d, "html")
+    root = ET.fromstring(page)
+    errors = [err for m in root.iter("math") for err in mathml_errors(m)]
+    assert not errors, errors[:5]
+    assert "<h2>Tangents</h2>" in page and "<h2>Hessian-vector product</h2>" in page
+    assert '<mover accent="true">' in page and "<mi>ℛ</mi>" in page
+    assert external_urls(page) == []

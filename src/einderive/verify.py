@@ -451,7 +451,8 @@ def _check_along(forward: Forward, inputs: Inputs, names: list[str], printed: Pr
     rows = {}
     for name in names:
         mine = {form: r for form, r in results.items() if form in printed[name]}
-        status = {form: Result.PASS if r[2] else Result.FAIL for form, r in mine.items()}
+        status: dict[str, Any] = {form: Result.PASS if r[2] else Result.FAIL
+                                  for form, r in mine.items()}
         rows[name] = Check(name, _shape(inputs[name]), max(r[0] for r in mine.values()),
                            max(r[1] for r in mine.values()), all(r[2] for r in mine.values()),
                            **status)
@@ -525,7 +526,8 @@ def _check(name: str, got: dict[str, Value], numeric: Value, tol: float) -> Chec
     max_abs = max(r[0] for r in results.values())
     max_rel = max(r[1] for r in results.values())
     ok = all(r[2] for r in results.values())
-    status = {form: Result.PASS if r[2] else Result.FAIL for form, r in results.items()}
+    status: dict[str, Any] = {form: Result.PASS if r[2] else Result.FAIL
+                              for form, r in results.items()}
     return Check(name, numeric.shape, max_abs, max_rel, ok, **status)
 
 

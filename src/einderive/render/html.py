@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 from .._version import __version__
 from . import text as T
 from .mathml import MathML, math
-from .sheet import AdjointRow, Formula, Sheet, TensorRow, build
+from .sheet import AdjointRow, Formula, SecondRow, Sheet, TensorRow, build
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -88,11 +88,31 @@ def _body(sheet: Sheet, graph: str) -> str:
     out += [_table(_adjoint_rows(a)) for a in sheet.adjoints]
     out += ["<h2>Gradients</h2>", _table(
         (g.label, g.rhs) if g.formula is not None else (g.label, "0") for g in sheet.gradients)]
+    out += _second(sheet)
     if sheet.notes:
         out += ["<h2>Notes</h2>", "<ul>"] + [f"<li>{_note(n)}</li>" for n in sheet.notes] + \
             ["</ul>"]
     out += ["<h2>Graph</h2>", '<div class="graph scroll">', graph, "</div>", "</div>"]
     return "\n".join(out)
+
+
+def _second(sheet: Sheet) -> list[str]:
+    """The tangents and the Hessian-vector product, when derived (``--tangent``, ``--hvp``)."""
+    if not sheet.along:
+        return []
+
+    def rows(items: Iterable[SecondRow]) -> list[Row]:
+        out: list[Row] = []
+        for r in items:
+            assert r.formula is not None  # only what moves is listed
+            out += _pair(r.formula) + [(None, "where " + math(w)) for w in r.formula.wheres]
+        return out
+    along = tuple(math(x) for x in sheet.along)
+    out = ["<h2>Tangents</h2>", f"<p>{T.tangent_text(along)}</p>", _table(rows(sheet.tangents))]
+    if sheet.hvp:
+        out += ["<h2>Hessian-vector product</h2>", f"<p>{T.hvp_text(along)}</p>",
+                _table(rows(sheet.rops)), _table((h.lhs, h.rhs) for h in sheet.hvp)]
+    return out
 
 
 def _inputs(inputs: Iterable[TensorRow]) -> str:

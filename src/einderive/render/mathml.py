@@ -305,6 +305,17 @@ class MathMLStyle(Style):
     def partial(self, top: str, bottom: str) -> str:
         return frac(mo("∂") + top, mo("∂") + bottom)
 
+    def tangent_name(self, name: str, idx: str) -> str:
+        """ẋ, Ẇ₁: a dot accent over the name's head, then its subscript and indices."""
+        head, script = self.names.get(name) or name_parts(name)
+        dotted = f'<mover accent="true">{head}{mo("˙")}</mover>'
+        script = mo(",").join(p for p in (script, idx) if p)
+        return sub(dotted, script) if script else dotted
+
+    def rop_of(self, t: str, transposed: bool = False) -> str:
+        s = row(mi("ℛ") + fenced(self.adjoint_of(t), "{", "}"))
+        return sup(s, mi("⊤")) if transposed else s
+
     def transposed(self, s: str) -> str:
         return sup(s, mi("⊤"))
 
