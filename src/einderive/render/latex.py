@@ -74,15 +74,7 @@ def adjoint_groups(sheet: Sheet, expand: bool = False,
     groups = []
     for a in sheet.adjoints if adjoints is None else adjoints:
         groups += [[_eq(lhs, rhs) for lhs, rhs in step.lines] for step in a.steps]
-        rows = []
-        f = a.formula
-        if f.indexed:
-            rows.append(_eq(f.lhs_index, f.index))
-        if f.matrix is not None:
-            m = _eq(f.lhs_matrix, f.matrix)
-            if f.wheres:
-                m += r", \quad " + r", \quad ".join(f.wheres)
-            rows.append(m)
+        rows = _formula_rows(a.formula)
         if expand and a.closed is not None:
             rows.append(f"&= {a.closed.rhs}")
         groups.append(rows)
