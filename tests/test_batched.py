@@ -167,3 +167,13 @@ def test_what_does_not_read_per_element_is_not_batched(text):
     env = env_for(d, R.reference(d.graph, seed=1))
     for _, line in entries(shown):
         env.check(line)
+
+
+@needs_torch
+@pytest.mark.parametrize("spec", BATCHED)
+def test_batched_forms_count_every_element(tmp_path, spec):
+    """A batched form's FLOPs are those of one element times the batch: the generated torch
+    code run under FlopCounterMode makes exactly the counted matmul FLOPs."""
+    from test_cost import _check_against_flop_counter
+    d = derive_file(str(MODELS / f"{spec}.yaml"))
+    _check_against_flop_counter(tmp_path, d, f"batched_cost_{spec}")
