@@ -19,7 +19,7 @@ from . import matrix as mx
 from .graph import Graph, Tensor
 from .graph import build as build_graph
 from .kinds import NoteKind, RefKind
-from .recognize import Recognition, Where, math_shape, positions, recognize
+from .recognize import Recognition, Where, math_shape, node_ref, positions, recognize
 from .record import Record, field
 from .reverse import Edge, IndexDerivation, derive_index
 from .reuse import Named, expand, reusable, reuse
@@ -173,8 +173,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
 
     forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
     # the backward pass reads every forward node: each may stand for its form in an adjoint
-    named = reusable([(mx.Ref(t.name, RefKind.TENSOR, math_shape(t.shape)), f.matrix)
-                      for t, f in forward])
+    named = reusable([(node_ref(t.name, t.shape, f.matrix), f.matrix) for t, f in forward])
     shown = [n for n in idx.order
              if graph[n].kind == "node" or (graph[n].is_input and n in graph.wrt)]
     edges_of: dict[str, list[Edge]] = {}

@@ -92,8 +92,8 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
 def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
              idx: Idx, shape: Shape) -> Recognition | None:
     """The batched matrix form of ``expr``, or None when it does not read per batch element."""
-    batch = idx[:-2]
-    if len(idx) < 3 or not all(isinstance(i, Symbol) for i in idx) or \
+    batch = idx[:-2]  # a kept-dims axis (index 0) of an element is fine: mu of [B, N, 1]
+    if len(idx) < 3 or not all(isinstance(i, Symbol) for i in batch) or \
             not _per_element(ctx, expr, batch):
         return None
     reader = _Reader(ctx, namer, anon_forms, tuple(idx[-2:]), batch)
@@ -104,6 +104,15 @@ def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr
     if reader.einsum_used or not mx.batch_of(m) or any(_whole(n) for n in mx.walk(m)):
         return None
     return Recognition(m, tuple(reader.wheres))
+
+
+def node_ref(name: str, shape: Shape, form: mx.M | None) -> mx.Ref:
+    """A forward node as it stands in the backward forms: an element's matrix (with its
+    batch) when its own form is batched, else the whole tensor."""
+    batch = mx.batch_of(form) if form is not None else ()
+    if batch and tuple(shape[:len(batch)]) == batch:
+        return mx.Ref(name, RefKind.TENSOR, math_shape(shape[len(batch):]), batch=batch)
+    return mx.Ref(name, RefKind.TENSOR, math_shape(shape))
 
 
 def _per_element(ctx: Ctx, expr: Expr, batch: Idx) -> bool:

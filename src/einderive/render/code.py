@@ -191,7 +191,11 @@ class Compiler:
         if solved is not None:
             return solved
         a, b = self._m(m.a), self._m(m.b)
-        if self.batched:  # columns keep their axis: a column times a row is a product too
+        if self.batched and mx.cols(m.a) == 1 and mx.rows(m.b) == 1:
+            # an outer product of each element: columns and rows keep their axes, so it is a
+            # broadcast product (no matmul, as np.outer is none)
+            return Value(P.binop("*", a.py, b.py), _broadcast([a.shape, b.shape]))
+        if self.batched:
             return Value(P.binop("@", a.py, b.py), _batch_matmul_shape(a.shape, b.shape))
         if mx.cols(m.a) == 1 and mx.rows(m.b) == 1:
             flat = [v.py if len(v.shape) <= 1 else self.b.ravel(v.py) for v in (a, b)]
