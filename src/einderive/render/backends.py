@@ -122,7 +122,8 @@ class Torch(Backend):
         return P.Attr(x, "mT")
 
     def batch_transpose(self, x: P.Py) -> P.Py:
-        return P.method(x, "transpose", P.num(-1), P.num(-2))
+        # Tensor.transpose(dim0, dim1) swaps two axes, as the op table's TRANSPOSE does
+        return P.method(x, TRANSPOSE, P.num(-1), P.num(-2))
 
     def ones(self, shape: tuple[P.Py, ...]) -> P.Py:
         return P.call(self.f("ones"), P.Tuple(tuple(shape)), dtype=P.Name("dtype"))
