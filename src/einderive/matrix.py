@@ -265,6 +265,9 @@ def transpose(x: M) -> M:
         return with_src(matmul(transpose(x.b), transpose(x.a)), src)
     if isinstance(x, Scale):
         return Scale(x.coeff, transpose(x.x), tuple(reversed(x.shape)), src)
+    if isinstance(x, Pow) and x.exp < 0:
+        # a divisor's transpose is the transposed divisor: ⊘ √(v + ε)ᵀ, not ⊙ (1 ⊘ √(v + ε))ᵀ
+        return Pow(transpose(x.x), x.exp, tuple(reversed(x.shape)), src)
     if isinstance(x, (Hadamard, Add, Pow, Fn)):
         # (A ⊙ B − C)ᵀ stays whole unless pushing the transpose in removes transposes
         pushed = _push_transpose(x)
