@@ -553,3 +553,16 @@ def test_sums_that_are_not_centred_stay(before):
     vals = centred_values()
     np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-12)
     assert np.abs(ev(before, vals)).max() > 1e-3  # the check can fail: these are not zero
+
+
+def test_no_norm_or_inner_product_of_a_batched_vector():
+    # a batched form reads per element (matrix.batch_of): √(uᵀ u) there is each element's
+    # length, which ‖u‖ (the norm of everything, in code) is not; sum(u ⊙ v) is the total
+    u = mx.Ref("u", "tensor", ("N", 1), batch=("B",))
+    v = mx.Ref("v", "tensor", ("N", 1), batch=("B",))
+    root = mx.fn("sqrt", mx.matmul(mx.transpose(u), u))
+    assert S.norm(root) is None and text(S.simplify(root)) == "√(uᵀ u)"
+    total = mx.reduce("sum", mx.hadamard(u, v))
+    assert S.inner_product(total) is None
+    plain = mx.fn("sqrt", mx.matmul(mx.transpose(x), x))  # the rule does fire unbatched
+    assert text(S.simplify(plain)) == "‖x‖"

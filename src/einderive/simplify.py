@@ -361,8 +361,9 @@ def _transpose_deep(x: mx.M) -> mx.M:
 
 def inner_product(m: mx.M) -> mx.M | None:
     """``sum(a ⊙ b)`` → ``aᵀ b`` for two vectors (a quadratic form ``sum(x ⊙ (A x))`` is then
-    ``xᵀ A x``); ``sum(x ⊙ x)`` → ``xᵀ x``."""
-    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM):
+    ``xᵀ A x``); ``sum(x ⊙ x)`` → ``xᵀ x``.  Not in a batched form, where ``xᵀ x`` is each
+    element's and ``sum`` the total."""
+    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM) or mx.batch_of(m):
         return None
     x = m.x
     if isinstance(x, mx.Pow) and x.exp == 2 and _is_vector(x.shape):
@@ -389,7 +390,10 @@ def square_of_root(m: mx.M) -> mx.M | None:
 
 def norm(m: mx.M) -> mx.M | None:
     """``√(xᵀ x)`` → ``‖x‖``, ``√sum(X ⊙ X)`` → ``‖X‖_F``, ``sum((x − a)^∘2)`` → ``‖x − a‖²``
-    (a plain ``xᵀ x`` stays: it is as short)."""
+    (a plain ``xᵀ x`` stays: it is as short).  Not in a batched form: code takes a norm of
+    everything, a batched form's ``xᵀ x`` is each element's."""
+    if mx.batch_of(m):
+        return None
     if isinstance(m, mx.Fn) and m.name == "sqrt":
         x = m.x
         if isinstance(x, mx.Pow) and isinstance(x.x, mx.Norm) and _exp(x) == 2:
