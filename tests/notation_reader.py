@@ -7,6 +7,9 @@ einderive's printers, so that it is an independent check of what a person reads:
 - ``⊙`` and ``⊘`` are elementwise; with ``+`` and ``−`` they broadcast as NumPy does.
   Juxtaposition is the matrix product (or a product by a scalar); ``·`` is a product by a scalar.
 - ``rowsum(X) = X 𝟏`` (a column), ``colsum(X) = Xᵀ 𝟏`` (a column), ``sum(X)`` the total.
+- A tensor of three or more axes is a batch of matrices, its last two axes (README, "Batched
+  forms"): a product of such tensors is NumPy's ``@`` (the matrix product of each element), ``ᵀ``
+  swaps the last two axes, rowsum and colsum sum each element's rows or columns.
 - Index form: each dim has its own letter; a primed letter (``j′``) runs over the same dim.
   Einstein's convention: an index repeated on the right-hand side and absent from the left is
   summed; other sums are written with ``Σ``.  ``δ_ik`` is Kronecker's delta.
@@ -672,8 +675,8 @@ class MatrixEval:
             x = self.ev(t[1])
             if x.is_ones:
                 return MV(1.0, is_ones=True, transposed=not x.transposed)
-            if x.v.ndim > 2:
-                raise ReaderError("ᵀ on a tensor of rank > 2")
+            if x.v.ndim > 2:  # README: each element's matrix transposed
+                return MV(np.swapaxes(x.v, -1, -2), x.ones)
             return MV(x.v.T, x.ones)
         if kind == "pow" and t[2] == -1 and not self.ev(t[1]).scalar:  # A⁻¹: README
             x = self.ev(t[1])
@@ -754,22 +757,26 @@ class MatrixEval:
             return MV(a.v * b.v, is_ones=True, transposed=b.transposed)
         if a.is_ones:
             if a.transposed:  # 𝟏ᵀ B: column sums, a row
-                return MV(a.v * b.v.sum(axis=0, keepdims=True), b.ones)
-            if b.v.shape[0] == 1:  # 𝟏 bᵀ: the row b on every row
+                return MV(a.v * b.v.sum(axis=-2, keepdims=True), b.ones)
+            if b.v.shape[-2] == 1:  # 𝟏 bᵀ: the row b on every row
                 return MV(a.v * b.v, True)
             raise ReaderError(f"𝟏 times a matrix with {b.v.shape[0]} rows")
         if b.is_ones:
             if not b.transposed:  # A 𝟏: row sums, a column
-                return MV(b.v * a.v.sum(axis=1, keepdims=True), a.ones)
+                return MV(b.v * a.v.sum(axis=-1, keepdims=True), a.ones)
             if a.v.shape[-1] == 1:  # a 𝟏ᵀ: the column a in every column
                 return MV(b.v * a.v, True)
             raise ReaderError(f"a matrix with {a.v.shape[-1]} columns times 𝟏ᵀ")
         if a.scalar or b.scalar:
             return MV(a.v * b.v, a.ones or b.ones)
-        if a.v.ndim != 2 or b.v.ndim != 2:
-            raise ReaderError("a matrix product of a tensor of rank > 2")
-        if a.v.shape[1] != b.v.shape[0]:
+        if a.v.ndim < 2 or b.v.ndim < 2:
+            raise ReaderError("a matrix product of a tensor of rank < 2")
+        if a.v.shape[-1] != b.v.shape[-2]:
             raise ReaderError(f"matrix product of shapes {a.v.shape} and {b.v.shape}")
+        try:  # README: of rank > 2, the product of each element's matrices (NumPy's @)
+            np.broadcast_shapes(a.v.shape[:-2], b.v.shape[:-2])
+        except ValueError:
+            raise ReaderError(f"batches of shapes {a.v.shape} and {b.v.shape}") from None
         return MV(a.v @ b.v, a.ones or b.ones)
 
     def call(self, fn, args, kwargs) -> MV:
@@ -819,9 +826,9 @@ class MatrixEval:
                 raise ReaderError("logdet of a matrix with a determinant ≤ 0")
             return MV(value)
         if fn == "rowsum":
-            return MV(v.sum(axis=1, keepdims=True))
+            return MV(v.sum(axis=-1, keepdims=True))
         if fn == "colsum":
-            return MV(v.sum(axis=0).reshape(-1, 1))
+            return MV(v.sum(axis=-2)[..., None])
         if fn == "sum":
             return MV(v.sum())
         if fn == "diag":

@@ -180,10 +180,18 @@ def test_elementwise_derivatives_are_written_with_the_node():
 
 def test_a_rank_three_contraction_falls_back_to_einsum_and_says_so():
     from einderive.render.text import note_texts
-    d = derive_text(spec(['Z = einsum("kbn,nm->kbm", T3, A)', "L = sum(Z * Z)"]))
+    # the output's axes permuted: K is no leading batch axis of Z, so no per-element form
+    d = derive_text(spec(['Z = einsum("kbn,nm->bkm", T3, A)', "L = sum(Z * Z)"]))
     # dims B, N, M, K have the letters i, j, k, l: T3 is indexed l i j
-    assert forms(d, "T3")[1] == "einsum('lik,jk->lij', ∂L/∂Z, A)"
+    assert forms(d, "T3")[1] == "einsum('ilk,jk->lij', ∂L/∂Z, A)"
     assert "∂L/∂T3 is written with einsum where no matrix rule applies." in note_texts(d)
+
+
+def test_a_rank_three_contraction_with_a_shared_matrix_reads_per_batch_element():
+    # K leads T3 and Z: each element of T3 times A, as NumPy's T3 @ A
+    d = derive_text(spec(['Z = einsum("kbn,nm->kbm", T3, A)', "L = sum(Z * Z)"]))
+    assert forms(d, "T3")[1] == "∂L/∂Z Aᵀ"
+    assert verify(d, seed=1).ok
 
 
 def test_a_broadcast_operand_sums_over_the_broadcast_axis():

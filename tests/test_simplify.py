@@ -500,3 +500,69 @@ def test_an_einsum_of_zero_is_zero():
                                     ("B", "M", "N"))) is None
     three = ref("T", "B", "M", "N")
     assert text(S.simplify(mx.add(e, three))) == "T"
+
+
+# -- centred sums (normalisation layers) ----------------------------------------------------
+
+M_SIZE = sympy.Symbol("M", integer=True, positive=True)
+N_SIZE = sympy.Symbol("N", integer=True, positive=True)
+G = ref("G", "M", "N")
+mu_col = ref("mu", "N", 1)  # mu = (1/M) colsum(X): batch norm's mean over the rows
+Xc = ref("Xc", "M", "N")  # Xc = X − muᵀ
+nu = ref("nu", "M", 1)  # nu = (1/N) rowsum(X): layer norm's mean over the columns
+CENTRED = (
+    (mx.scale(mx.Const(1 / M_SIZE), mx.reduce("colsum", X)), mu_col),
+    (mx.add(X, mx.neg(mx.transpose(mu_col))), Xc),
+    (mx.scale(mx.Const(1 / N_SIZE), mx.reduce("rowsum", X)), nu),
+)
+
+
+def centred_values() -> dict:
+    vals = values_for(X, G, y, a)
+    vals["mu"] = vals["X"].mean(axis=0, keepdims=True).T
+    vals["Xc"] = vals["X"] - vals["mu"].T
+    vals["nu"] = vals["X"].mean(axis=1, keepdims=True)
+    return vals
+
+
+@pytest.mark.parametrize("before,want", [
+    (mx.reduce("colsum", Xc), "0"),  # a named centred node
+    (mx.reduce("rowsum", mx.add(X, mx.neg(nu))), "0"),  # written out: rowsum(X − nu)
+    # times a row (the same on every row): batch norm's colsum(Xc ⊙ cᵀ)
+    (mx.reduce("colsum", mx.hadamard(Xc, mx.transpose(a))), "0"),
+    (mx.reduce("colsum", mx.add(G, mx.neg(mx.hadamard(Xc, mx.transpose(a))))), "colsum(G)"),
+    (mx.reduce("rowsum", mx.hadamard(mx.add(X, mx.neg(nu)), y)), "0"),
+], ids=["named", "inline", "times-a-row", "a-term-of-a-sum", "times-a-column"])
+def test_centred_sums_vanish(before, want):
+    after = S.simplify(before, named=CENTRED)
+    assert text(after) == want
+    vals = centred_values()
+    np.testing.assert_allclose(ev(after, vals) + 0 * ev(before, vals), ev(before, vals),
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("before", [
+    mx.reduce("rowsum", Xc),  # centred along the other axis
+    mx.reduce("colsum", mx.hadamard(Xc, G)),  # times what varies along the sum
+    mx.reduce("colsum", mx.add(X, mx.neg(mx.transpose(mx.scale(mx.Const(sympy.Rational(1, 4)),
+                                                                  mx.reduce("colsum", X)))))),
+], ids=["other-axis", "varying-factor", "not-the-mean"])
+def test_sums_that_are_not_centred_stay(before):
+    after = S.simplify(before, named=CENTRED)
+    assert not mx.is_zero(after)
+    vals = centred_values()
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-12)
+    assert np.abs(ev(before, vals)).max() > 1e-3  # the check can fail: these are not zero
+
+
+def test_no_norm_or_inner_product_of_a_batched_vector():
+    # a batched form reads per element (matrix.batch_of): √(uᵀ u) there is each element's
+    # length, which ‖u‖ (the norm of everything, in code) is not; sum(u ⊙ v) is the total
+    u = mx.Ref("u", "tensor", ("N", 1), batch=("B",))
+    v = mx.Ref("v", "tensor", ("N", 1), batch=("B",))
+    root = mx.fn("sqrt", mx.matmul(mx.transpose(u), u))
+    assert S.norm(root) is None and text(S.simplify(root)) == "√(uᵀ u)"
+    total = mx.reduce("sum", mx.hadamard(u, v))
+    assert S.inner_product(total) is None
+    plain = mx.fn("sqrt", mx.matmul(mx.transpose(x), x))  # the rule does fire unbatched
+    assert text(S.simplify(plain)) == "‖x‖"

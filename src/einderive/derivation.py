@@ -18,8 +18,8 @@ from sympy import Add as SAdd
 from . import matrix as mx
 from .graph import Graph, Tensor
 from .graph import build as build_graph
-from .kinds import NoteKind, RefKind
-from .recognize import Recognition, Where, math_shape, positions, recognize
+from .kinds import NoteKind
+from .recognize import Recognition, Where, math_shape, node_ref, positions, recognize
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .reuse import Named, expand, reusable, reuse
@@ -204,7 +204,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     for name in graph.wrt:
         x = by_name.get(name)
         gradients.append(Gradient(graph[name], x.form if x else None, x.closed if x else None))
-    notes = tuple(_notes(graph, adjoints))
+    notes = tuple(_batch_note(forward, adjoints) + _notes(graph, adjoints))
     anon_forms = {name: (*idx.definitions[name], m) for name, m in anon.items()}
     return Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes,
                       anon, anon_forms)
@@ -213,8 +213,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
 def _named(forward: tuple[tuple[Tensor, Form], ...]) -> Named:
     """The backward pass reads every forward node: each may stand for its form in an
     adjoint (or a tangent)."""
-    return reusable([(mx.Ref(t.name, RefKind.TENSOR, math_shape(t.shape)), f.matrix)
-                     for t, f in forward])
+    return reusable([(node_ref(t.name, t.shape, f.matrix), f.matrix) for t, f in forward])
 
 
 def with_second(d: Derivation, along: tuple[str, ...], hvp: bool) -> Derivation:
@@ -247,9 +246,9 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool) -> Derivation:
 def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], graph: Graph,
           named: Named = ()) -> Form:
     symmetric = symmetric_inputs(graph.spec)
-    m, wheres = simplify_form(r.matrix, r.wheres, symmetric)
+    m, wheres = simplify_form(r.matrix, r.wheres, symmetric, named)
     if m is not None and named:  # an adjoint: written in the forward nodes where shorter
-        m = reuse(expand(m, named, lambda x: simplify(x, r.wheres, symmetric)), named)
+        m = reuse(expand(m, named, lambda x: simplify(x, r.wheres, symmetric, named)), named)
         wheres = used_wheres(m, r.wheres)
     return Form(expr, idx, m, wheres, positions(m) if m is not None else {}, r.einsum)
 
@@ -276,14 +275,24 @@ class Note(Record):
     ``kind`` is 'target-sums-to-one' (``subject`` is the target of a softmax
     cross-entropy, ``reduce`` the sum over its softmax axis: 'rowsum', 'colsum'
     or 'sum'; ``form`` is the adjoint when that sum is one), 'einsum' (no matrix
-    form for part of it) or 'no-matrix-form' (none at all: only the index form
-    is printed)."""
+    form for part of it), 'no-matrix-form' (none at all: only the index form
+    is printed) or 'batched' (forms read per batch element, ``matrix.batch_of``;
+    ``tensor`` is a tensor so read)."""
 
     kind: NoteKind
     tensor: str
     subject: str = ""
     form: mx.M | None = None
     reduce: str = ""
+
+
+def _batch_note(forward: Any, adjoints: list[Adjoint]) -> list[Note]:
+    """The batched forms' convention, said once, before the other notes (``tensor`` is the
+    first tensor read per batch element, a matrix of each element where there is one)."""
+    forms = [f for _, f in forward] + [f for a in adjoints for f in (a.form, a.closed) if f]
+    refs = [r for f in forms if f.matrix is not None for r in mx.leaves(f.matrix) if r.batch]
+    ref = next((r for r in refs if 1 not in r.shape), refs[0] if refs else None)
+    return [Note(NoteKind.BATCHED, ref.name)] if ref is not None else []
 
 
 def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:

@@ -143,6 +143,10 @@ class Counter:
     def _matrix(self, name: str, phase: str, m: mx.M, wheres: tuple[Any, ...]) -> FormulaCost:
         tree = _MatrixWalk(self, {w.lhs: w.rhs for w in wheres})
         flops = tree.flops(m)
+        batch = mx.batch_of(m)
+        if batch:  # a batched form is counted for one element (its shapes are an element's)
+            n = self.numel(batch)
+            flops = Flops(flops.matmul * n, flops.other * n)
         return FormulaCost(name, phase, _tidy(flops), ordered(self.graph, tree.reads), "matrix")
 
     def _index(self, name: str, phase: str, expr: Any, idx: tuple[Any, ...]) -> FormulaCost:

@@ -49,6 +49,7 @@ class NoteKind(Kind):
     TARGET_SUMS_TO_ONE = "target-sums-to-one"
     EINSUM = "einsum"  # no matrix form for part of an adjoint
     NO_MATRIX_FORM = "no-matrix-form"  # none at all: only the index form is printed
+    BATCHED = "batched"  # some forms are read per batch element (matrix.batch_of)
 
 
 class Status(Kind):

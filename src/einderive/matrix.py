@@ -48,13 +48,17 @@ def _src() -> Any:
 class Ref(M):
     """A tensor, an anonymous intermediate or an adjoint (``kind``).
 
-    An anonymous intermediate prints as its own matrix form, ``display``."""
+    An anonymous intermediate prints as its own matrix form, ``display``.  A tensor of
+    three or more axes read per batch element has the matrix ``shape`` of one element
+    (its last two axes) and its leading axes in ``batch``: a form with such leaves is a
+    batched form (see :func:`batch_of`)."""
 
     name: str
     kind: RefKind
     shape: Shape
     src: Any = _src()
     display: M | None = field(default=None, compare=False, repr=False)
+    batch: Shape = ()
 
 
 class Const(M):
@@ -261,6 +265,9 @@ def transpose(x: M) -> M:
         return with_src(matmul(transpose(x.b), transpose(x.a)), src)
     if isinstance(x, Scale):
         return Scale(x.coeff, transpose(x.x), tuple(reversed(x.shape)), src)
+    if isinstance(x, Pow) and x.exp < 0:
+        # a divisor's transpose is the transposed divisor: ⊘ √(v + ε)ᵀ, not ⊙ (1 ⊘ √(v + ε))ᵀ
+        return Pow(transpose(x.x), x.exp, tuple(reversed(x.shape)), src)
     if isinstance(x, (Hadamard, Add, Pow, Fn)):
         # (A ⊙ B − C)ᵀ stays whole unless pushing the transpose in removes transposes
         pushed = _push_transpose(x)
@@ -515,6 +522,17 @@ def walk(x: M) -> Iterator[M]:
 
 def leaves(x: M) -> list[Ref]:
     return [n for n in walk(x) if isinstance(n, Ref)]
+
+
+def batch_of(x: M) -> Shape:
+    """The batch axes of a batched form (``()`` for a plain one).
+
+    A batched form is read per batch element, as NumPy's ``@`` reads a product of arrays
+    of three or more axes: every product is the matrix product of each pair of trailing
+    matrices, ``ᵀ`` swaps the last two axes, and rowsum, colsum and the axis functions
+    act on each matrix.  Its leaves are matrices of one element (``Ref.batch``) or
+    tensors of at most two axes, the same for every element (broadcast)."""
+    return next((n.batch for n in walk(x) if isinstance(n, Ref) and n.batch), ())
 
 
 def substitute(m: M, old: M, new: M) -> M:

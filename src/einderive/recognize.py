@@ -24,7 +24,7 @@ from sympy import Pow as SPow
 from . import matrix as mx
 from .indexed import LETTERS, Ctx, key_of
 from .kinds import RefKind, ReduceKind, TensorKind
-from .ops import AxisFunction, ElementwiseFunction
+from .ops import AXIS_OPS, AxisFunction, ElementwiseFunction
 from .record import Record
 from .shapes import Shape
 
@@ -68,6 +68,9 @@ class Recognition:
 def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
               idx: Idx, shape: Shape) -> Recognition:
     """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``."""
+    batched = _batched(ctx, namer, anon_forms, expr, idx, shape)
+    if batched is not None:
+        return batched
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order)
     try:
@@ -77,11 +80,81 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     return Recognition(m, tuple(reader.wheres), reader.einsum_used)
 
 
+# -- batched forms ---------------------------------------------------------------------------
+#
+# A tensor of three or more axes whose every term carries the leading axes as the leading
+# indices of its tensors (multi-head attention: S_bhnm = Q_bhnd K_bhmd) is read per batch
+# element, as NumPy's ``@`` reads it: the trailing two axes are a matrix, the leading ones
+# a batch (``matrix.batch_of``).  The form is then the matrix form of one element - S = Q Kᵀ -
+# and never an einsum; whatever does not read that way is left to the plain rules.
+
+
+def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+             idx: Idx, shape: Shape) -> Recognition | None:
+    """The batched matrix form of ``expr``, or None when it does not read per batch element."""
+    batch = idx[:-2]  # a kept-dims axis (index 0) of an element is fine: mu of [B, N, 1]
+    if len(idx) < 3 or not all(isinstance(i, Symbol) for i in batch) or \
+            not _per_element(ctx, expr, batch):
+        return None
+    reader = _Reader(ctx, namer, anon_forms, tuple(idx[-2:]), batch)
+    try:
+        m = reader.orient(reader.blob(expr), idx[-2:], shape[-2:])
+    except NoMatrixForm:
+        return None
+    if reader.einsum_used or not mx.batch_of(m) or any(_whole(n) for n in mx.walk(m)):
+        return None
+    return Recognition(m, tuple(reader.wheres))
+
+
+def node_ref(name: str, shape: Shape, form: mx.M | None) -> mx.Ref:
+    """A forward node as it stands in the backward forms: an element's matrix (with its
+    batch) when its own form is batched, else the whole tensor."""
+    batch = mx.batch_of(form) if form is not None else ()
+    if batch and tuple(shape[:len(batch)]) == batch:
+        return mx.Ref(name, RefKind.TENSOR, math_shape(shape[len(batch):]), batch=batch)
+    return mx.Ref(name, RefKind.TENSOR, math_shape(shape))
+
+
+def _per_element(ctx: Ctx, expr: Expr, batch: Idx) -> bool:
+    """Whether the indices ``batch`` lead every tensor of ``expr`` that has them, are never
+    summed, and stand nowhere else (a tensor without them is the same for every element)."""
+    nb, seen = len(batch), set(batch)
+    for s in expr.atoms(Sum):
+        if seen & {v for v, _, _ in s.limits}:
+            return False
+    if any(seen & set(k.args) for k in expr.atoms(KroneckerDelta)):
+        return False
+    found = False
+    for e in expr.atoms(Indexed, AxisFunction):
+        if isinstance(e, AxisFunction):
+            inds, ok = e.indices, not e.reduces and _has_axis(e.head) and e.axis >= nb
+        else:
+            inds, ok = tuple(e.indices), ctx.is_tensor_atom(e)
+        if not ok:
+            return False
+        if not seen & set(inds):
+            if len(inds) > 2:
+                return False
+            continue
+        if len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch) or seen & set(inds[nb:]):
+            return False
+        found = True
+    return found
+
+
+def _whole(m: mx.M) -> bool:
+    """A node that would not read per batch element: a total, a norm, a diagonal or an
+    einsum of a batched matrix (``sum(X)`` always means the total of everything)."""
+    return isinstance(m, (mx.Reduce, mx.Norm, mx.Diag, mx.Einsum)) and \
+        (not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM) and bool(mx.batch_of(m))
+
+
 class _Reader:
     """One recognition: the target's index order, and what it has written out so far."""
 
     def __init__(self, ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
-                 order: Idx):
+                 order: Idx, batch: Idx = ()):
+        self.batch = batch  # the leading indices read as the batch (see _batched)
         self.ctx = ctx
         self.graph = ctx.graph
         self.namer = namer
@@ -169,7 +242,8 @@ class _Reader:
 
         def walk(x: Expr, bound: frozenset[Index]) -> None:
             if isinstance(x, Symbol):
-                if x in self.ctx.index_dim and x not in bound and x not in out:
+                if x in self.ctx.index_dim and x not in bound and x not in out and \
+                        x not in self.batch:
                     out.append(x)
                 return
             if isinstance(x, Sum):
@@ -197,12 +271,24 @@ class _Reader:
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
+        if self.batch and idx[:len(self.batch)] == self.batch:
+            ref, shape = self._element(ref, shape), shape[len(self.batch):]
+            idx = idx[len(self.batch):]
         syms = tuple(i for i in idx if i != 0)
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
             return self._einsum_ref(ref, idx, shape)
         if len(shape) == 2 and len(syms) == 1:
             return Blob(mx.transpose(ref) if _is_row(ref) else ref, syms)
         return Blob(ref, syms)
+
+    def _element(self, ref: mx.Ref, shape: Shape) -> mx.Ref:
+        """``ref`` as the matrix of one batch element (its anonymous form's, if it has one)."""
+        nb = len(self.batch)
+        display = ref.display
+        if display is not None and mx.batch_of(display) != tuple(shape[:nb]):
+            display = None  # not read per element itself: printed by name
+        return mx.Ref(ref.name, ref.kind, math_shape(shape[nb:]), ref.src, display,
+                      tuple(shape[:nb]))
 
     def _einsum_ref(self, ref: mx.Ref, idx: Idx, shape: Shape) -> Blob:
         letters = self._letters(idx)
@@ -241,6 +327,11 @@ class _Reader:
         ref = mx.Ref(name, kind, math_shape(tensor.shape), display=self.anon_forms.get(name))
         nd = len(tensor.shape)
         idx = tuple(i for i in e.indices if i != 0)
+        if self.batch and idx[:len(self.batch)] == self.batch:
+            # one element's rows or columns (_per_element checked the axis is one of them)
+            ref = self._element(ref, tensor.shape)
+            return Blob(mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape),
+                        idx[len(self.batch):])
         if len(set(idx)) != len(idx):  # softmax(S)_ii, (A⁻¹)_ii: a diagonal, no rule yet
             raise NoMatrixForm("a diagonal of a function of a whole tensor")
         if nd > 2:
@@ -368,7 +459,8 @@ class _Reader:
             if len(_holders(blobs, s)) >= 3:
                 blobs = self._absorb_vector(blobs, s)
             hs = _holders(blobs, s)
-            _check_contractible(hs)
+            if not _total(blobs, hs, remaining):
+                _check_contractible(hs)
             new, done = self._eliminate(blobs, hs, s, remaining)
             remaining = [i for i in remaining if i not in done]
             blobs = _fold_scalars(self._group(_put(blobs, hs, new)))
@@ -378,8 +470,7 @@ class _Reader:
                    remaining: list[Index]) -> tuple[Blob, Idx]:
         """The factors ``hs`` with ``s`` summed out, and the indices that sum used up."""
         only = hs[0]
-        if len(hs) == 1 and all(i in remaining and len(_holders(blobs, i)) == 1
-                                for i in only.idx):
+        if _total(blobs, hs, remaining):
             # every index summed: a total
             return Blob(mx.reduce(ReduceKind.SUM, only.m), ()), only.idx
         if len(hs) == 1:
@@ -500,6 +591,11 @@ class _Reader:
         return Blob(mx.Einsum(sub, tuple(b.m for b in blobs), self._shape_of(out)), tuple(out))
 
 
+def _has_axis(head: str) -> bool:
+    """An axis function of rows or columns (softmax), not of a whole matrix (inv, det)."""
+    return AXIS_OPS[head].has_axis
+
+
 def _holders(blobs: list[Blob], s: Index) -> list[Blob]:
     return [b for b in blobs if s in b.idx]
 
@@ -507,6 +603,13 @@ def _holders(blobs: list[Blob], s: Index) -> list[Blob]:
 def _next_index(blobs: list[Blob], remaining: list[Index]) -> Index:
     """The index the fewest factors share goes first: reductions, then products."""
     return min(remaining, key=lambda i: (len(_holders(blobs, i)), remaining.index(i)))
+
+
+def _total(blobs: list[Blob], hs: list[Blob], remaining: list[Index]) -> bool:
+    """Whether ``hs`` is one factor summed over all its indices, which no other factor holds:
+    its total, sum(G ⊙ O), whatever its number of axes."""
+    return len(hs) == 1 and all(i in remaining and len(_holders(blobs, i)) == 1
+                                for i in hs[0].idx)
 
 
 def _check_contractible(hs: list[Blob]) -> None:

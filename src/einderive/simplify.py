@@ -229,6 +229,81 @@ def zero_operand(m: mx.M) -> mx.M | None:
     return None
 
 
+# -- rules: centred tensors ---------------------------------------------------------------------
+#
+# Normalisation layers subtract a mean: Xc = X − muᵀ with mu = (1/B) colsum(X).  The sums of a
+# centred tensor along the mean's axis are zero, and so is every term of an adjoint that
+# sums it there (the mean's own share in ∂var/∂X, the colsum of a term ∝ Xc in batch norm's
+# ∂L/∂X): without this the known closed forms stay buried under terms that cancel.
+
+Named = Sequence[tuple[mx.M, mx.Ref]]  # (a forward node's form, the node): reuse.Named
+
+
+def make_centred(named: Named) -> Rule:
+    """The rule ``colsum(X − 𝟏 muᵀ)`` → ``0`` where ``mu = (1/B) colsum(X)`` (and ``rowsum``
+    likewise), for the forward nodes ``named``: a centred tensor, a named one, or either times
+    factors constant along the sum."""
+    forms: dict[mx.M, mx.M] = {ref: form for form, ref in named}
+
+    def centred_sum(m: mx.M) -> mx.M | None:
+        if not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM:
+            return None
+        if _centred(m.kind, m.x, forms, 0):
+            return mx.Const(sympy.S.Zero)
+        if isinstance(m.x, mx.Add):  # the sum of the terms not centred
+            kept = [t for t in m.x.terms if not _centred(m.kind, t, forms, 0)]
+            if len(kept) < len(m.x.terms):
+                return mx.reduce(m.kind, mx.add(*kept)) if kept else mx.Const(sympy.S.Zero)
+        return None
+    centred_sum.__doc__ = make_centred.__doc__
+    return centred_sum
+
+
+def _centred(kind: ReduceKind, x: mx.M, forms: dict[mx.M, mx.M], depth: int) -> bool:
+    """Whether ``kind(x)`` is zero because ``x`` is centred along the summed axis."""
+    if depth > 8:  # forward forms refer to earlier nodes only; this only bounds the work
+        return False
+    if isinstance(x, mx.Ref):
+        return x in forms and _centred(kind, forms[x], forms, depth + 1)
+    if isinstance(x, mx.Scale):
+        return _centred(kind, x.x, forms, depth)
+    if isinstance(x, mx.Hadamard):
+        along = 0 if kind == ReduceKind.COLSUM else 1  # the axis the sum runs along
+        return any(_centred(kind, f, forms, depth) and
+                   all(g is f or g.is_scalar or _shape(g)[along] == 1 for g in x.factors)
+                   for f in x.factors)
+    if isinstance(x, mx.Add):
+        for n, t in enumerate(x.terms):
+            neg, body = mx.split_sign(t)
+            arg = _mean_of(kind, body, forms) if neg else None
+            if arg is not None and mx.add(*(x.terms[:n] + x.terms[n + 1:])) == arg:
+                return True
+    return False
+
+
+def _mean_of(kind: ReduceKind, v: mx.M, forms: dict[mx.M, mx.M]) -> mx.M | None:
+    """``X`` when ``v`` is the mean of ``X`` by ``kind``, broadcast along that axis (muᵀ or
+    𝟏 muᵀ for a column mean, mu or mu 𝟏ᵀ for a row mean), else None."""
+    if kind == ReduceKind.COLSUM:
+        if isinstance(v, mx.MatMul) and isinstance(v.a, mx.Ones):
+            v = v.b
+        if not isinstance(v, mx.Transpose):
+            return None
+        v = v.x
+    elif isinstance(v, mx.MatMul) and isinstance(v.b, mx.Ones):
+        v = v.a
+    if isinstance(v, mx.Ref) and v in forms:
+        v = forms[v]
+    if isinstance(v, mx.Scale) and isinstance(v.coeff, mx.Const) and \
+            isinstance(v.x, mx.Reduce) and v.x.kind == kind:
+        a = v.x.x
+        dim = mx.rows(a) if kind == ReduceKind.COLSUM else mx.cols(a)
+        # a dim's size is its name as a positive integer Symbol (indexed.Ctx.sizes)
+        n = sympy.Symbol(dim, integer=True, positive=True) if isinstance(dim, str) else dim
+        return a if sympy.simplify(v.coeff.value * n - 1) == 0 else None
+    return None
+
+
 # -- rules: transposes --------------------------------------------------------------------------
 
 
@@ -286,8 +361,9 @@ def _transpose_deep(x: mx.M) -> mx.M:
 
 def inner_product(m: mx.M) -> mx.M | None:
     """``sum(a ⊙ b)`` → ``aᵀ b`` for two vectors (a quadratic form ``sum(x ⊙ (A x))`` is then
-    ``xᵀ A x``); ``sum(x ⊙ x)`` → ``xᵀ x``."""
-    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM):
+    ``xᵀ A x``); ``sum(x ⊙ x)`` → ``xᵀ x``.  Not in a batched form, where ``xᵀ x`` is each
+    element's and ``sum`` the total."""
+    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM) or mx.batch_of(m):
         return None
     x = m.x
     if isinstance(x, mx.Pow) and x.exp == 2 and _is_vector(x.shape):
@@ -314,7 +390,10 @@ def square_of_root(m: mx.M) -> mx.M | None:
 
 def norm(m: mx.M) -> mx.M | None:
     """``√(xᵀ x)`` → ``‖x‖``, ``√sum(X ⊙ X)`` → ``‖X‖_F``, ``sum((x − a)^∘2)`` → ``‖x − a‖²``
-    (a plain ``xᵀ x`` stays: it is as short)."""
+    (a plain ``xᵀ x`` stays: it is as short).  Not in a batched form: code takes a norm of
+    everything, a batched form's ``xᵀ x`` is each element's."""
+    if mx.batch_of(m):
+        return None
     if isinstance(m, mx.Fn) and m.name == "sqrt":
         x = m.x
         if isinstance(x, mx.Pow) and isinstance(x.x, mx.Norm) and _exp(x) == 2:
@@ -436,10 +515,11 @@ RULES: tuple[Rule, ...] = (
 
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
-             symmetric: frozenset[str] = frozenset()) -> mx.M:
+             symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
-    the ``symmetric`` inputs) until no rule lowers its cost."""
-    rules = (make_symmetric(symmetric), *RULES, make_cancel(wheres))
+    the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero) until no
+    rule lowers its cost."""
+    rules = (make_symmetric(symmetric), *RULES, make_cancel(wheres), make_centred(named))
     for _ in range(50):  # each round lowers the cost, so this ends long before
         out = _pass(m, rules)
         if out == m:
@@ -511,13 +591,14 @@ def used_wheres(m: mx.M, wheres: Sequence[Where]) -> tuple[Where, ...]:
 
 
 def simplify_form(m: mx.M | None, wheres: Sequence[Where],
-                  symmetric: frozenset[str] = frozenset()
+                  symmetric: frozenset[str] = frozenset(), named: Named = ()
                   ) -> tuple[mx.M | None, tuple[Where, ...]]:
     """The recognizer's output simplified, with the ``where`` definitions it still needs."""
     if m is None:
         return None, tuple(wheres)
-    out = simplify(m, wheres, symmetric)
+    out = simplify(m, wheres, symmetric, named)
     return out, used_wheres(out, wheres)
 
 
-__all__ = ["RULES", "cost", "rebuild", "simplify", "simplify_form", "used_wheres"]
+__all__ = ["RULES", "cost", "make_centred", "rebuild", "simplify", "simplify_form",
+           "used_wheres"]

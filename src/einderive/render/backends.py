@@ -44,6 +44,10 @@ class Backend:
     def matrix_transpose(self, x: P.Py) -> P.Py:
         return P.Attr(x, "T")
 
+    def batch_transpose(self, x: P.Py) -> P.Py:
+        """The matrix of each batch element transposed: the last two axes swapped."""
+        return P.method(x, "swapaxes", P.num(-1), P.num(-2))
+
     def outer(self, a: P.Py, b: P.Py) -> P.Py:
         return P.call(self.f("outer"), a, b)
 
@@ -116,6 +120,10 @@ class Torch(Backend):
 
     def matrix_transpose(self, x: P.Py) -> P.Py:
         return P.Attr(x, "mT")
+
+    def batch_transpose(self, x: P.Py) -> P.Py:
+        # Tensor.transpose(dim0, dim1) swaps two axes, as the op table's TRANSPOSE does
+        return P.method(x, TRANSPOSE, P.num(-1), P.num(-2))
 
     def ones(self, shape: tuple[P.Py, ...]) -> P.Py:
         return P.call(self.f("ones"), P.Tuple(tuple(shape)), dtype=P.Name("dtype"))

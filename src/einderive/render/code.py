@@ -95,6 +95,9 @@ class Compiler:
         self.names = names
         self.dims_used: set[str] = set()
         self.wheres: dict[mx.M, mx.M] = {}
+        # compiling a batched form (matrix.batch_of): arrays keep the batch's leading axes,
+        # and every vector of the form is a column of one element, its last axis kept
+        self.batched = False
 
     def dim(self, name: str) -> P.Py:
         self.dims_used.add(name)
@@ -118,7 +121,11 @@ class Compiler:
 
     def matrix(self, m: mx.M, wheres: tuple[Any, ...]) -> Value:
         self.wheres = {w.lhs: w.rhs for w in wheres}
-        return self._m(m)
+        self.batched = bool(mx.batch_of(m))
+        try:
+            return self._m(m)
+        finally:
+            self.batched = False
 
     def _m(self, m: mx.M) -> Value:
         method = getattr(self, "_m_" + type(m).__name__)
@@ -127,13 +134,11 @@ class Compiler:
 
     def _m_Ref(self, m: mx.Ref) -> Value:
         shape = self.graph[m.name].shape
-        if m.kind == "adjoint":
-            return Value(P.Name(self.names.adj[m.name]), shape)
-        if m.kind == "tangent":
-            return Value(P.Name(self.names.tan[m.name]), shape)
-        if m.kind == "rop":
-            return Value(P.Name(self.names.rop[m.name]), shape)
-        return Value(P.Name(self.names.var[m.name]), shape)
+        names = {"adjoint": self.names.adj, "tangent": self.names.tan, "rop": self.names.rop}
+        v = Value(P.Name(names.get(m.kind, self.names.var)[m.name]), shape)
+        if self.batched and len(shape) == 1:  # a tensor shared by every element: a column
+            return _column(v)
+        return v
 
     def _m_Const(self, m: mx.Const) -> Value:
         return Value(self.const(m.value), ())
@@ -167,7 +172,8 @@ class Compiler:
 
     def _m_Ones(self, m: mx.Ones) -> Value:
         dims = list(m.shape)
-        shape = tuple(d for d in dims if d != 1) if 1 in dims and len(dims) == 2 else tuple(dims)
+        shape = tuple(d for d in dims if d != 1) if 1 in dims and len(dims) == 2 and \
+            not self.batched else tuple(dims)
         return Value(self.b.ones(tuple(P.num(1) if d == 1 else self.dim(d) for d in shape)),
                      shape)
 
@@ -178,6 +184,8 @@ class Compiler:
         v = self._m(m.x)
         if len(v.shape) <= 1:
             return v
+        if self.batched:  # the matrix of each element: the last two axes swapped
+            return Value(self.b.batch_transpose(v.py), (*v.shape[:-2], v.shape[-1], v.shape[-2]))
         return Value(self.b.matrix_transpose(v.py), tuple(reversed(v.shape)))
 
     def _m_MatMul(self, m: mx.MatMul) -> Value:
@@ -185,6 +193,12 @@ class Compiler:
         if solved is not None:
             return solved
         a, b = self._m(m.a), self._m(m.b)
+        if self.batched and mx.cols(m.a) == 1 and mx.rows(m.b) == 1:
+            # an outer product of each element: columns and rows keep their axes, so it is a
+            # broadcast product (no matmul, as np.outer is none)
+            return Value(P.binop("*", a.py, b.py), _broadcast([a.shape, b.shape]))
+        if self.batched:
+            return Value(P.binop("@", a.py, b.py), _batch_matmul_shape(a.shape, b.shape))
         if mx.cols(m.a) == 1 and mx.rows(m.b) == 1:
             flat = [v.py if len(v.shape) <= 1 else self.b.ravel(v.py) for v in (a, b)]
             return Value(self.b.outer(*flat), (mx.rows(m.a), mx.cols(m.b)))
@@ -290,6 +304,8 @@ class Compiler:
 
     def _m_AxisFn(self, m: mx.AxisFn) -> Value:
         v = self._m(m.x)
+        if self.batched and len(v.shape) > 2:  # softmax of each element's rows or columns
+            return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim), v.shape)
         shape = v.shape
         if AXIS_OPS[m.head].reduces:
             shape = tuple(d for n, d in enumerate(v.shape) if n != m.axis)
@@ -299,10 +315,21 @@ class Compiler:
         v = self._m(m.x)
         if m.shape == ():  # the total
             return Value(self.b.reduce(SUM, v.py), ())
+        if self.batched:
+            return self._batch_reduce(m, v)
         if len(v.shape) < 2:
             return v  # a vector's row sum is itself
         axis = 1 if m.kind == "rowsum" else 0
         return Value(self.b.reduce(SUM, v.py, (axis,), False, 2), (v.shape[1 - axis],))
+
+    def _batch_reduce(self, m: mx.Reduce, v: Value) -> Value:
+        """Each element's row sums (a column, its axis kept) or column sums (a column: the
+        row of sums, transposed)."""
+        nd = len(v.shape)
+        if m.kind == "rowsum":
+            return Value(self.b.reduce(SUM, v.py, (-1,), True, nd), (*v.shape[:-1], 1))
+        row = self.b.reduce(SUM, v.py, (-2,), True, nd)
+        return Value(self.b.batch_transpose(row), (*v.shape[:-2], v.shape[-1], 1))
 
     def _m_Norm(self, m: mx.Norm) -> Value:
         return self._power(self._squares(m), S.Half)
@@ -325,6 +352,17 @@ class Compiler:
             for ch, d in zip(term, v.shape if len(term) > 1 else (mx.rows(x),)):
                 dims[ch] = d
         return Value(self.b.einsum(m.subscripts, ops), tuple(dims.get(ch, 1) for ch in out))
+
+
+def _column(v: Value) -> Value:
+    """A 1-d array as the column it is in the printed form (``v[:, None]``)."""
+    return Value(P.Subscript(v.py, (P.Slice(), P.NONE)), (v.shape[0], 1))
+
+
+def _batch_matmul_shape(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The shape of ``a @ b`` for arrays of two or more axes: the batch axes broadcast."""
+    batch = _broadcast([a[:-2], b[:-2]])
+    return (*batch, a[-2], b[-1])
 
 
 def _exponent(f: mx.M) -> Any:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from sympy import Indexed
 
-from ..kinds import NoteKind, ReduceKind
+from .. import matrix as mx
+from ..kinds import NoteKind, ReduceKind, RefKind
 from .notation import Notation
 from .styles import Unicode
 
@@ -28,6 +29,10 @@ CONVENTION = ("Einstein convention: an index repeated on the right-hand side and
               "from the left is summed; other sums are written with Σ.")
 VECTORS = ("Vectors are columns; ⊙ and ⊘ are elementwise, and broadcast a column across "
            "columns and a row across rows, as NumPy does.")
+
+BATCHED = ("Tensors of three or more axes are batches of matrices (their last two axes), "
+           "as in NumPy's matmul: a product of two is the product of each element's "
+           "matrices;")
 
 
 def tangent_text(along: tuple[str, ...]) -> str:
@@ -99,7 +104,12 @@ class Pen:
         p = self.printer()
         for n in d.notes:
             lhs = math(self.adjoint_lhs(n.tensor, ()))
-            if n.kind == NoteKind.EINSUM:
+            if n.kind == NoteKind.BATCHED:
+                t = p.tensor(n.tensor, "")
+                tt = p.matrix(mx.transpose(mx.Ref(n.tensor, RefKind.TENSOR, (2, 3))))
+                out.append(f"{BATCHED} {math(tt)} swaps the last two axes of {math(t)}, and "
+                           "rowsum, colsum and softmax act on each element's matrix.")
+            elif n.kind == NoteKind.EINSUM:
                 # the recognizer falls back to einsum for several reasons (a rank-3 tensor, a
                 # diagonal, a permuted product ...): say what holds for all of them
                 out.append(f"{lhs} is written with einsum where no matrix rule applies.")

@@ -1,0 +1,194 @@
+"""Batched matrix forms (issue 12, item 4): a tensor of three or more axes whose every factor
+carries the leading axes as its leading indices is read per batch element, as NumPy's ``@``
+reads it.  Multi-head attention prints ∂L/∂Q = ∂L/∂S K, not an einsum; the generated code
+keeps the batch axes (``@``, ``.swapaxes(-1, -2)``, sums with keepdims) and is checked
+against torch autograd; the printed forms are read back by the independent reader.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import torch_reference as R
+from notation_reader import ReaderError
+from printed import entries
+from test_codegen import _function, load, needs_torch, torch
+from test_printed_forms import env_for
+
+from einderive.api import derive_file
+from einderive.kinds import NoteKind
+from einderive.render.pymodule import numpy_module, torch_module
+from einderive.render.terminal import plain
+
+MODELS = Path(__file__).parent / "models"
+BATCHED = ["attention_batched", "attention_multihead", "linear_rank3", "layernorm_rank3"]
+
+
+def _derive(name: str):
+    return derive_file(str(MODELS / f"{name}.yaml"))
+
+
+def _matrix(d, name: str) -> str:
+    """The printed matrix form of ∂L/∂name (the second line of its pair)."""
+    lines = [line for sec, line in entries(plain(d)) if sec == "Backward"
+             and line.startswith(f"∂L/∂{name} = ")]
+    assert lines, name
+    return lines[0].split(" = ", 1)[1]
+
+
+ATTENTION = {  # per batch element, as the single-head spec prints them
+    "P": "∂L/∂O Vᵀ",
+    "S": "P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P))",
+    "Q": "∂L/∂S K",
+    "K": "∂L/∂Sᵀ Q",
+    "V": "Pᵀ ∂L/∂O",
+}
+
+
+@pytest.mark.parametrize("spec", ["attention_batched", "attention_multihead"])
+def test_attention_with_batch_and_head_axes_prints_the_per_element_matrix_forms(spec):
+    d = _derive(spec)
+    scale = "(1/√D) " if spec == "attention_batched" else ""
+    for name, form in ATTENTION.items():
+        want = scale + form if name in ("Q", "K") else form
+        assert _matrix(d, name) == want, name
+    text = plain(d)
+    assert "einsum" not in text
+    assert [n.kind for n in d.notes] == [NoteKind.BATCHED]
+    forward = [line for sec, line in entries(text) if sec == "Forward"]
+    assert {"S = " + scale + "Q Kᵀ", "O = P V", "L = sum(G ⊙ O)"} <= set(forward)
+
+
+def test_the_batch_convention_is_stated_in_text_and_latex():
+    d = _derive("attention_multihead")
+    assert "note: Tensors of three or more axes are batches of matrices" in plain(d)
+    from einderive.render.latex import fragment, standalone
+    tex = standalone(d)
+    assert "$Q^{\\top}$ swaps the last two axes of $Q$" in tex
+    assert "\\frac{\\partial L}{\\partial K} &= \\frac{\\partial L}{\\partial {S}^{\\top}} Q" \
+        in fragment(d)
+
+
+def test_a_matrix_shared_by_every_element_is_broadcast_over_the_batch():
+    d = _derive("linear_rank3")
+    assert _matrix(d, "X") == "(∂L/∂Y ⊙ (1 − Y ⊙ Y)) Wᵀ"
+    assert _matrix(d, "Y") == "H ⊙ (∂L/∂H − rowsum(∂L/∂H ⊙ H))"
+    # a sum over the batch is no per-element form: it stays an einsum, and says so
+    assert "einsum" in _matrix(d, "W")
+    assert {n.kind for n in d.notes} == {NoteKind.BATCHED, NoteKind.EINSUM}
+
+
+def _inputs(d, seed: int = 3):
+    sizes = R.sizes_of(d.graph)
+    return R.random_inputs(d.graph, sizes, seed), sizes
+
+
+@pytest.mark.parametrize("spec", BATCHED)
+def test_generated_numpy_code_matches_torch_autograd(tmp_path, spec):
+    d = _derive(spec)
+    code = numpy_module(d)
+    if spec.startswith("attention"):
+        backward = code.split("# ∂L/∂O =")[1]
+        assert ".swapaxes(-1, -2) @ " in backward and "einsum" not in backward
+    module = load(tmp_path, code)
+    inputs, sizes = _inputs(d)
+    ref = R.torch_reference(d.graph, sizes, inputs) if R.torch is not None else None
+    want = ref.adjoints if ref is not None else R.fd_gradients(d.graph, sizes, inputs)
+    got = module.gradients(**inputs)
+    for t in d.graph.inputs:
+        assert np.allclose(got[t.name], want[t.name], rtol=1e-9, atol=1e-10), t.name
+
+
+@needs_torch
+@pytest.mark.parametrize("spec", BATCHED)
+def test_generated_torch_code_matches_torch_autograd(tmp_path, spec):
+    d = _derive(spec)
+    code = torch_module(d)
+    assert ".transpose(-1, -2)" in code or not spec.startswith("attention")
+    module = load(tmp_path, code)
+    inputs, sizes = _inputs(d)
+    ref = R.torch_reference(d.graph, sizes, inputs)
+    args = [torch.tensor(inputs[t.name], dtype=torch.float64, requires_grad=True)
+            for t in d.graph.inputs]
+    _function(module).apply(*args).backward()
+    for t, a in zip(d.graph.inputs, args):
+        assert np.allclose(a.grad.numpy(), ref.adjoints[t.name], rtol=1e-9, atol=1e-10), t.name
+
+
+BATCHED_DAMAGE = [
+    ("∂L/∂K = (1/√D) ∂L/∂Sᵀ Q", "∂L/∂K = (1/√D) ∂L/∂S Q"),  # a dropped transpose
+    ("∂L/∂V = Pᵀ ∂L/∂O", "∂L/∂V = P ∂L/∂O"),
+    ("∂L/∂S = P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P))", "∂L/∂S = P ⊙ (∂L/∂P − colsum(∂L/∂P ⊙ P))"),
+    ("∂L/∂P = ∂L/∂O Vᵀ", "∂L/∂P = Vᵀ ∂L/∂O"),  # the order of a product
+]
+
+
+@pytest.mark.parametrize("good,bad", BATCHED_DAMAGE, ids=[b for _, b in BATCHED_DAMAGE])
+def test_the_reader_catches_damage_in_batched_forms(good, bad):
+    d = _derive("attention_batched")
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+PERMUTED = """
+dims: {B: 2, N: 3, M: 4}
+inputs: {X: [B, N, M], Y: [N, B, M]}
+forward:
+  - Z = einsum('bnm,nbk->bmk', X, Y)
+  - L = sum(Z * Z)
+loss: L
+"""
+
+TOTAL_PER_ELEMENT = """
+dims: {B: 2, N: 3, M: 4}
+inputs: {X: [B, N, M], A: [B, M, N]}
+forward:
+  - Y = X * sum(X, axis=(1, 2), keepdims=True)
+  - L = sum((Y @ A) ** 2)
+loss: L
+"""
+
+
+@pytest.mark.parametrize("text", [PERMUTED, TOTAL_PER_ELEMENT], ids=["permuted", "total"])
+def test_what_does_not_read_per_element_is_not_batched(text):
+    """A batch axis that is not leading everywhere, or a total of each element (which
+    ``sum(…)`` would misstate as the total of everything), stays an einsum."""
+    from einderive.api import verify
+    from einderive.derivation import derive
+    from einderive.spec import loads
+    d = derive(loads(text, "t.yaml"))
+    shown = plain(d)
+    assert "einsum" in shown
+    assert verify(d).ok
+    env = env_for(d, R.reference(d.graph, seed=1))
+    for _, line in entries(shown):
+        env.check(line)
+
+
+@needs_torch
+@pytest.mark.parametrize("spec", BATCHED)
+def test_batched_forms_count_every_element(tmp_path, spec):
+    """A batched form's FLOPs are those of one element times the batch: the generated torch
+    code run under FlopCounterMode makes exactly the counted matmul FLOPs."""
+    from test_cost import _check_against_flop_counter
+    d = derive_file(str(MODELS / f"{spec}.yaml"))
+    _check_against_flop_counter(tmp_path, d, f"batched_cost_{spec}")
+
+
+def test_layer_norm_of_a_batch_of_sequences_reaches_the_compact_form():
+    """Statistics per position (mu: [B, N, 1], a column of each element): the closed form of
+    ∂L/∂X is layer norm's known one, (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)) / σ with g = G ⊙ gᵀ,
+    written in Xc: the centred sums rowsum(Xc ⊙ …) are zero."""
+    from einderive.render.text import Pen
+    d = _derive("layernorm_rank3")
+    pen = Pen.of(d)
+    closed = pen.matrix(d.adjoint("X").closed)
+    assert closed == "(G ⊙ gᵀ − (1/D) Xc ⊙ ((G ⊙ Xc) g) ⊘ (var + 1e−05) − (1/D) G g) ⊘ " \
+        "√(var + 1e−05)"
+    assert pen.matrix(d.adjoint("mu").closed) == "−(G g) ⊘ √(var + 1e−05)"
+    assert _matrix(d, "var") == "−(1/2) rowsum(∂L/∂Xhat ⊙ Xc) ⊘ (√(var + 1e−05))^∘3"
