@@ -24,7 +24,7 @@ from sympy import Pow as SPow
 from . import matrix as mx
 from .indexed import LETTERS, Ctx, key_of
 from .kinds import RefKind, ReduceKind, TensorKind
-from .ops import AxisFunction, ElementwiseFunction
+from .ops import AxisFunction, ElementwiseFunction, has_index_map, reshape_view
 from .record import Record
 from .shapes import Shape
 
@@ -193,12 +193,29 @@ class _Reader:
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
+        if has_index_map(idx):
+            return self._view_ref(ref, idx)
         syms = tuple(i for i in idx if i != 0)
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
             return self._einsum_ref(ref, idx, shape)
         if len(shape) == 2 and len(syms) == 1:
             return Blob(mx.transpose(ref) if _is_row(ref) else ref, syms)
         return Blob(ref, syms)
+
+    def _view_ref(self, ref: mx.Ref, idx: Idx) -> Blob:
+        """An element at index maps, X[b, h·Dh + d]: an element of reshape(X) at plain
+        indices, X's elements in the shape of the indices' dims."""
+        view = reshape_view(idx)
+        if view is None:
+            raise NoMatrixForm("an element at an index map that is no reshape")
+        dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in view)
+        m = mx.Reshape(ref, dims, math_shape(dims))
+        syms = tuple(i for i in view if i != 0)
+        if len(dims) > 2 and len(syms) != len(dims):
+            return self._einsum_ref(m, view, dims)  # type: ignore[arg-type]
+        if len(dims) == 2 and len(syms) == 1:
+            return Blob(mx.transpose(m) if _is_row(m) else m, syms)
+        return Blob(m, syms)
 
     def _einsum_ref(self, ref: mx.Ref, idx: Idx, shape: Shape) -> Blob:
         letters = self._letters(idx)
