@@ -527,3 +527,11 @@ def test_bad_reshapes_are_spec_errors(line, message, hint):
         derive_text(struct_spec([line, "L = sum(Z)"]))
     assert message in info.value.message and hint in (info.value.hint or "")
     assert info.value.loc.line == 11 and info.value.loc.col > 1
+
+
+def test_a_product_split_into_heads_reads_as_a_reshape_of_the_product():
+    # ∂L/∂T_ijk = ∂L/∂Z_im W_{j·Dh + k, m}: j, k only together, as one flat index over D
+    d = derive_text(struct_spec(["Z = reshape(T, [B, D]) @ W", "L = sum(Z * Z)"]))
+    index, matrix = forms(d, "T")
+    assert index == "∂L/∂Z_im W_{j·Dh + k, m}" and matrix == "reshape(∂L/∂Z Wᵀ, [B, H, Dh])"
+    assert verify(d, seed=3).ok

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sympy import Add as SAdd
+import sympy
 from sympy import Indexed, KroneckerDelta, Mul, Sum, Symbol
 from sympy import Pow as SPow
 
 from . import matrix as mx
+from .graph import dim_values
 from .indexed import LETTERS, Ctx, key_of
 from .kinds import RefKind, ReduceKind, TensorKind
-from .ops import AxisFunction, ElementwiseFunction, has_index_map, reshape_view
+from .ops import AxisFunction, ElementwiseFunction, Flat, has_index_map, reshape_view
 from .record import Record
 from .shapes import Shape
 
@@ -68,6 +70,9 @@ class Recognition:
 def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
               idx: Idx, shape: Shape) -> Recognition:
     """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``."""
+    lifted = _split_outside(ctx, namer, anon_forms, expr, idx, shape)
+    if lifted is not None:
+        return lifted
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order)
     try:
@@ -75,6 +80,46 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     except NoMatrixForm:
         return Recognition(None)
     return Recognition(m, tuple(reader.wheres), reader.einsum_used)
+
+
+def _split_outside(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+                   idx: Idx, shape: Shape) -> Recognition | None:
+    """``∂L/∂O_ijk = ∂L/∂Y_il Wo_{j·Dh + k, l}`` read as reshape(∂L/∂Y Woᵀ, [T, H, Dh]):
+    when consecutive free indices appear only together, as one reshape's flat index, the
+    form is a reshape of the form in that flat index (a dim defined as their product).
+    None when there is no such group, no such dim, or no einsum-free form that way."""
+    flats = {f for x in expr.atoms(Indexed) for f in x.indices if isinstance(f, Flat)}
+    free = [i for i in idx if isinstance(i, Symbol)]
+    for f in sorted(flats, key=str):
+        digits = list(f.digits)
+        if not all(d in free for d in digits) or len(set(digits)) != len(digits):
+            continue
+        start = idx.index(digits[0])
+        if tuple(idx[start:start + len(digits)]) != tuple(digits):
+            continue
+        body = expr.xreplace({f: Symbol("_flat")})
+        if any(body.has(d) for d in digits):
+            continue  # a digit read on its own too
+        dim = _dim_of_product(ctx, [shape[start + p] for p in range(len(digits))])
+        if dim is None:
+            continue
+        k = ctx.fresh(dim)
+        inner_idx = idx[:start] + (k,) + idx[start + len(digits):]
+        inner_shape = shape[:start] + (dim,) + shape[start + len(digits):]
+        inner = recognize(ctx, namer, anon_forms, expr.xreplace({f: k}), inner_idx, inner_shape)
+        if inner.matrix is None or inner.einsum:
+            continue
+        m = mx.Reshape(inner.matrix, tuple(shape), math_shape(tuple(shape)))
+        return Recognition(m, inner.wheres, False)
+    return None
+
+
+def _dim_of_product(ctx: Ctx, dims: list[Any]) -> str | None:
+    """The dim declared as the product of ``dims`` (D for H, Dh when D: H * Dh), if any."""
+    values = dim_values(ctx.graph.spec.dims)
+    want = sympy.expand(sympy.Mul(*[values[d] for d in dims]))
+    return next((d for d in ctx.dim_names
+                 if d in values and sympy.expand(values[d] - want) == 0), None)
 
 
 class _Reader:
