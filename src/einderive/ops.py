@@ -1317,7 +1317,7 @@ class Flat(IndexMap):
     Σ_p i_p Π_{q>p} S_q (h·Dh + d).  Arguments: the n digits, then the n sizes."""
 
     @classmethod
-    def eval(cls, *args: Any) -> Any:
+    def _own_digits(cls, *args: Any) -> Any:
         """The flat index of k's own digits is k (a split undone by a merge)."""
         n = len(args) // 2
         first = args[0]
@@ -1326,6 +1326,9 @@ class Flat(IndexMap):
                 and a.sizes == first.sizes for p, a in enumerate(args[:n])):
             return first.k
         return None
+
+    # SymPy's construction hook (named so by SymPy; it reads SymPy objects, never text)
+    eval = _own_digits
 
     @property
     def digits(self) -> Tup:
@@ -1346,11 +1349,13 @@ class Digit(IndexMap):
     first digit needs no mod, the last no division).  Arguments: k, p, the n sizes."""
 
     @classmethod
-    def eval(cls, k: Any, p: Any, *sizes: Any) -> Any:
+    def _of_flat(cls, k: Any, p: Any, *sizes: Any) -> Any:
         """Digit p of a flat index over the same sizes is its p-th digit (a merge undone)."""
         if isinstance(k, Flat) and k.sizes == tuple(sizes):
             return k.digits[int(p)]
         return None
+
+    eval = _of_flat  # SymPy's construction hook, as Flat's
 
     @property
     def k(self) -> Any:
