@@ -56,13 +56,15 @@ def test_cost_sizes_a_defined_dim_from_the_dims_it_is_defined_from(tmp_path, run
     assert "D=15" in result.output
 
 
-def test_a_defined_dim_cannot_be_given_a_size_by_dims(tmp_path, run):
+def test_a_defined_dim_cannot_be_given_another_size_by_dims(tmp_path, run):
     path = tmp_path / "s.yaml"
     path.write_text(SPEC)
     for command in ("verify", "cost"):
         result = run(command, path, "--dims", "D=5")
         assert result.exit_code == 2
-        assert "defined as D = H * Dh" in result.output and "H, Dh" in result.output
+        assert "the size 5, but it is defined as D = H * Dh = 6" in result.output
+        assert "H, Dh" in result.output
+        assert run(command, path, "--dims", "H=3,D=9").exit_code == 0  # the size it follows
 
 
 BAD = [

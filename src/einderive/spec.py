@@ -452,16 +452,17 @@ def dim_sizes(dims: tuple[DimDecl, ...], given: Mapping[str, int | None]) -> dic
 
 def sizes_with(dims: tuple[DimDecl, ...], override: Mapping[str, int]) -> dict[str, int | None]:
     """Every dim's size with ``override`` given (by ``--dims``): a defined dim follows the
-    dims it is defined from, and cannot be given a size of its own."""
+    dims it is defined from; a size given to it must be the one it follows."""
+    given = {d.name: override.get(d.name, d.size) for d in dims if d.definition is None}
+    out = dim_sizes(dims, given)
     for d in dims:
-        if d.definition is not None and d.name in override:
+        if d.definition is not None and d.name in override and override[d.name] != out[d.name]:
             refs = list(dict.fromkeys(r for r, _ in d.refs))
-            raise SpecError(f"--dims gives dim '{d.name}' a size, but it is defined as "
-                            f"{d.name} = {d.text}", None,
+            raise SpecError(f"--dims gives dim '{d.name}' the size {override[d.name]}, but it "
+                            f"is defined as {d.name} = {d.text} = {out[d.name]}", None,
                             f"give the dims it is defined from instead: "
                             f"{', '.join(refs) or 'none'}")
-    given = {d.name: override.get(d.name, d.size) for d in dims if d.definition is None}
-    return dim_sizes(dims, given)
+    return out
 
 
 def evaluate_dim(term: DimTerm, leaf: Callable[[str], int | None]) -> int | None:
