@@ -25,10 +25,16 @@ def sizes_of(graph) -> dict:
     """Distinct primes for the dims, in order, so that a misplaced transpose cannot hide."""
     from einderive.spec import sizes_with
 
-    primes = {name: PRIMES[n] for n, (name, _) in enumerate(graph.dims)}
+    # a dim no input has (H in D: H * Dh) keeps the spec's size: the generated code has no
+    # other way to know it; the other dims take distinct primes not already used
+    carried = {d for t in graph.inputs for d in t.shape}
+    kept = {d.name: d.size for d in graph.spec.dims
+            if d.definition is None and d.name not in carried and d.size}
+    pool = iter(p for p in PRIMES if p not in kept.values())
+    base = {d.name: kept.get(d.name) or next(pool) for d in graph.spec.dims
+            if d.definition is None}
     # a dim defined from others (D: H * Dh) takes the size its definition gives
-    return dict(sizes_with(graph.spec.dims, {d.name: primes[d.name] for d in graph.spec.dims
-                                             if d.definition is None}))
+    return dict(sizes_with(graph.spec.dims, base))
 
 
 def shape_of(shape, sizes) -> tuple:
