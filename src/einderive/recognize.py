@@ -26,7 +26,15 @@ from . import matrix as mx
 from .graph import dim_values
 from .indexed import LETTERS, Ctx, key_of
 from .kinds import RefKind, ReduceKind, TensorKind
-from .ops import AxisFunction, ElementwiseFunction, Flat, has_index_map, reshape_view
+from .ops import (
+    AxisFunction,
+    Digit,
+    ElementwiseFunction,
+    Flat,
+    IndexMap,
+    has_index_map,
+    reshape_view,
+)
 from .record import Record
 from .shapes import Shape
 
@@ -71,47 +79,73 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
               idx: Idx, shape: Shape) -> Recognition:
     """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``."""
     lifted = _split_outside(ctx, namer, anon_forms, expr, idx, shape)
-    if lifted is not None:
+    if lifted is not None and not lifted.einsum:
         return lifted
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order)
     try:
         m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
-        return Recognition(None)
+        return lifted or Recognition(None)
     return Recognition(m, tuple(reader.wheres), reader.einsum_used)
 
 
 def _split_outside(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
                    idx: Idx, shape: Shape) -> Recognition | None:
-    """``∂L/∂O_ijk = ∂L/∂Y_il Wo_{j·Dh + k, l}`` read as reshape(∂L/∂Y Woᵀ, [T, H, Dh]):
-    when consecutive free indices appear only together, as one reshape's flat index, the
-    form is a reshape of the form in that flat index (a dim defined as their product).
-    None when there is no such group, no such dim, or no einsum-free form that way."""
-    flats = {f for x in expr.atoms(Indexed) for f in x.indices if isinstance(f, Flat)}
+    """A form whose free indices a reshape reads whole, read as a reshape of a form in
+    plain indices.  ``∂L/∂O_ijk = ∂L/∂Y_il Wo_{j·Dh + k, l}``: consecutive free indices
+    that appear only together, as one flat index (over a dim declared their product), give
+    reshape(∂L/∂Y Woᵀ, [T, H, Dh]); a free index read only through all its digits
+    (``∂L/∂O_{m mod T, ⌊m/T⌋, k}``) gives a reshape merging the digits' dims.  None when
+    no such reading has a form (one without einsum first)."""
+    found: Recognition | None = None
+    for inner_expr, inner_idx, inner_shape in _lifts(ctx, expr, idx, shape):
+        inner = recognize(ctx, namer, anon_forms, inner_expr, inner_idx, inner_shape)
+        if inner.matrix is None:
+            continue
+        m = mx.Reshape(inner.matrix, tuple(shape), math_shape(tuple(shape)))
+        out = Recognition(m, inner.wheres, inner.einsum)
+        if not inner.einsum:
+            return out
+        found = found or out
+    return found
+
+
+def _lifts(ctx: Ctx, expr: Expr, idx: Idx, shape: Shape) -> list[tuple[Expr, Idx, Shape]]:
+    """The forms :func:`_split_outside` may read ``expr`` as: (expression, indices, shape)."""
+    out = []
+    maps = [f for x in expr.atoms(Indexed) for f in x.indices if isinstance(f, IndexMap)]
     free = [i for i in idx if isinstance(i, Symbol)]
-    for f in sorted(flats, key=str):
+    for f in sorted({f for f in maps if isinstance(f, Flat)}, key=str):
         digits = list(f.digits)
         if not all(d in free for d in digits) or len(set(digits)) != len(digits):
             continue
         start = idx.index(digits[0])
-        if tuple(idx[start:start + len(digits)]) != tuple(digits):
-            continue
-        body = expr.xreplace({f: Symbol("_flat")})
-        if any(body.has(d) for d in digits):
-            continue  # a digit read on its own too
+        if tuple(idx[start:start + len(digits)]) != tuple(digits) or \
+                any(expr.xreplace({f: Symbol("_flat")}).has(d) for d in digits):
+            continue  # not consecutive on the left, or a digit read on its own too
         dim = _dim_of_product(ctx, [shape[start + p] for p in range(len(digits))])
-        if dim is None:
+        if dim is not None:
+            k = ctx.fresh(dim)
+            out.append((expr.xreplace({f: k}), idx[:start] + (k,) + idx[start + len(digits):],
+                        shape[:start] + (dim,) + shape[start + len(digits):]))
+    for k in free:
+        digits = sorted({f for f in maps if isinstance(f, Digit) and f.k == k}, key=str)
+        if not digits or len({f.sizes for f in digits}) != 1:
             continue
-        k = ctx.fresh(dim)
-        inner_idx = idx[:start] + (k,) + idx[start + len(digits):]
-        inner_shape = shape[:start] + (dim,) + shape[start + len(digits):]
-        inner = recognize(ctx, namer, anon_forms, expr.xreplace({f: k}), inner_idx, inner_shape)
-        if inner.matrix is None or inner.einsum:
+        sizes = digits[0].sizes
+        names = [ctx.dim_of_size.get(s) for s in sizes]
+        if len(digits) != len(sizes) or None in names:
             continue
-        m = mx.Reshape(inner.matrix, tuple(shape), math_shape(tuple(shape)))
-        return Recognition(m, inner.wheres, False)
-    return None
+        fresh = {f: ctx.fresh(names[f.position]) for f in digits}
+        body = expr.xreplace(fresh)
+        if body.has(k):
+            continue  # k read on its own too
+        at = idx.index(k)
+        new = tuple(fresh[f] for f in sorted(digits, key=lambda f: f.position))
+        out.append((body, idx[:at] + new + idx[at + 1:],
+                    shape[:at] + tuple(names) + shape[at + 1:]))
+    return out
 
 
 def _dim_of_product(ctx: Ctx, dims: list[Any]) -> str | None:
