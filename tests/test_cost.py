@@ -365,9 +365,9 @@ SAVED_DIFFERENCES = {
     "llama_mlp": (set(), {"ms"}),
     # l2_loss(o, t) saves o − t; einderive reads o and t
     "residual": (set(), {"o", "t"}),
-    # a reshape is a view: the saved Q, K, V, A share their storage with Q1, K1, V1, P and
+    # a reshape is a view: the saved Q, K, V, A share their storage with Xq, Xk, Xv, P and
     # are found under those names; the reference's softmax saves S, a view of C
-    "multihead_attention": ({"Q1", "K1", "V1", "C"}, {"Q", "K", "V", "A"}),
+    "multihead_attention": ({"Xq", "Xk", "Xv", "C"}, {"Q", "K", "V", "A"}),
 }
 
 
