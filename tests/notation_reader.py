@@ -15,6 +15,9 @@ einderive's printers, so that it is an independent check of what a person reads:
   summed; other sums are written with ``Σ``.  ``δ_ik`` is Kronecker's delta.
 - ``σ'(z)`` is the derivative of the logistic function at ``z``; ``𝟙[a > b]`` is 1 where
   ``a > b``, else 0; ``x^∘p`` is an elementwise power, a superscript (``x²``) a power.
+- An element at computed indices, ``X_{i, j·Dh + k}``, ``G_{i, ⌊l/Dh⌋, l mod Dh}``: the
+  indices separated by commas, each a sum of products of letters and dim sizes, a floor
+  division ⌊a/b⌋ or a remainder ``a mod b``; ``reshape(X, [T, D])`` is NumPy's (row-major).
 
 :func:`read` parses one printed line (``lhs = rhs``); :class:`Env` holds what the names mean
 (the forward values and the adjoints of every tensor) and evaluates it in index or matrix form.
@@ -47,6 +50,7 @@ _TOKEN = re.compile(r"""
   | (?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][−-]?[0-9]+)?)
   | (?P<str>'[^']*')
   | (?P<sub>(?<=[)‖])_{C}+)
+  | (?P<braced>(?<=_)\{[^{}]*\})
   | (?P<name>{W}{C}*'?(?:,{C}+)?)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
@@ -72,7 +76,8 @@ def tokenize(text: str) -> list[Tok]:
             raise ReaderError(f"cannot read {text[pos:pos + 12]!r} in {text!r}")
         pos = m.end()
         kind = m.lastgroup if m.lastgroup not in ("loss", "adjname", "sumidx") else None
-        for k in ("ws", "adj", "sum", "num", "str", "name", "sub", "sup", "hpow", "op"):
+        for k in ("ws", "adj", "sum", "num", "str", "name", "sub", "braced", "sup", "hpow",
+                  "op"):
             if m.group(k) is not None:
                 kind = k
                 break
@@ -97,7 +102,8 @@ def tokenize(text: str) -> list[Tok]:
 FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "silu", "Φ", "φ",
              "softmax", "logsumexp", "log_softmax", "rowsum", "colsum", "sum", "diag", "einsum",
              "grad", "sign", "sin", "cos", "log1p", "expm1", "erf", "erf'", "square", "maximum",
-             "minimum", "clip", "leaky_relu", "elu", "where", "max", "min", "det", "logdet"}
+             "minimum", "clip", "leaky_relu", "elu", "where", "max", "min", "det", "logdet",
+             "reshape"}
 COMPARISONS = (">", "<", "≥", "≤", "=")
 
 
@@ -213,6 +219,10 @@ class Parser:
             elif t.kind == "sub":
                 self.take()
                 x = ("sub", x, _indices(t.text[1:], self.text))
+            elif t.kind == "braced" and not t.space and x[0] in ("name", "adj") and \
+                    x[-1].endswith("_"):  # X_{i, j·Dh + k}: an element at computed indices
+                self.take()
+                x = ("mapel", x[:-1] + (x[-1][:-1],), _index_exprs(t.text[1:-1], self.text))
             else:
                 return x
 
@@ -303,6 +313,14 @@ class Parser:
             if t is not None and t.kind == "str":
                 self.take()
                 args.append(("str", t.text[1:-1]))
+            elif self.at("["):  # reshape(x, [T, D]): a list of dims
+                self.take()
+                names = [self.take().text]
+                while self.at(","):
+                    self.take()
+                    names.append(self.take().text)
+                self.take("]")
+                args.append(("dims", tuple(names)))
             elif t is not None and t.kind == "name" and self.peek(1) is not None and \
                     self.peek(1).text == "=":
                 self.take()
@@ -327,6 +345,42 @@ class Parser:
         if fn in ELEMENTWISE:
             return ("fnn", fn, args)
         return ("call", fn, args, kwargs)
+
+
+def _index_exprs(s: str, text: str) -> tuple:
+    """``i, j·Dh + k`` -> one tree per index: ('idx', label), ('dim', name), ('add', [...]),
+    ('mul', [...]), ('floordiv', a, [sizes]), ('mod', a, size)."""
+    return tuple(_index_expr(part.strip(), text) for part in s.split(","))
+
+
+def _index_expr(s: str, text: str):
+    if " mod " in s:
+        a, _, b = s.rpartition(" mod ")
+        return ("mod", _index_expr(a, text), b.strip())
+    if " + " in s:
+        return ("add", [_index_expr(p.strip(), text) for p in s.split(" + ")])
+    if s.startswith("⌊") and s.endswith("⌋"):
+        a, _, b = s[1:-1].partition("/")
+        return ("floordiv", _index_expr(a, text), b.split("·"))
+    if "·" in s:
+        return ("mul", [_index_expr(p, text) for p in s.split("·")])
+    if s and s[0].islower() and all(c == PRIME for c in s[1:]):
+        return ("idx", s)
+    if s.isidentifier():
+        return ("dim", s)
+    raise ReaderError(f"cannot read the index {s!r} in {text!r}")
+
+
+def _index_labels(tree, out):
+    """The letters an index tree reads, each once per time it is written."""
+    if tree[0] == "idx":
+        out.append(tree[1])
+    elif tree[0] in ("add", "mul"):
+        for x in tree[1]:
+            _index_labels(x, out)
+    elif tree[0] in ("floordiv", "mod"):
+        _index_labels(tree[1], out)
+    return out
 
 
 def _superscript(s: str) -> Fraction:
@@ -552,7 +606,7 @@ def _has_indices(env: Env, tree) -> bool:
     if not isinstance(tree, tuple):
         return False
     kind = tree[0]
-    if kind in ("sigma", "sub"):
+    if kind in ("sigma", "sub", "mapel"):
         return True
     if kind == "name":
         if tree[1] == "𝐈":
@@ -780,6 +834,15 @@ class MatrixEval:
         return MV(a.v @ b.v, a.ones or b.ones)
 
     def call(self, fn, args, kwargs) -> MV:
+        if fn == "reshape":  # reshape(x, [T, D]): row-major, as NumPy's
+            if len(args) != 2 or args[1][0] != "dims":
+                raise ReaderError("reshape without a list of dims")
+            sizes = [1 if d == "1" else self.env.dims[d] for d in args[1][1]]
+            x = self.ev(args[0])
+            if x.transposed or x.ones:
+                raise ReaderError("reshape of a transposed or broadcast value")
+            v = x.v.reshape(sizes)
+            return MV(v.reshape(-1, 1) if v.ndim == 1 else v)
         if fn == "einsum":
             if not args or args[0][0] != "str":
                 raise ReaderError("einsum without subscripts")
@@ -977,6 +1040,41 @@ class IndexEval:
                 raise ReaderError(f"index {lab!r} of {name} does not run over {d}")
         return self.diag(v, idx)
 
+    def mapped(self, ref, exprs) -> IV:
+        """``X_{i, j·Dh + k}``: X read at indices computed from letters, over those letters."""
+        adjoint = ref[0] == "adj"
+        name = ref[2] if adjoint else ref[1]
+        if name not in self.env.shapes:
+            raise ReaderError(f"unknown tensor {name!r}")
+        dims = self.env.index_dims(name)
+        if len(exprs) != len(dims):
+            raise ReaderError(f"{name} written with {len(exprs)} indices; it has {len(dims)}")
+        v = self.env.tensor(name, adjoint).reshape([self.env.dims[d] for d in dims])
+        written = [lab for x in exprs for lab in _index_labels(x, [])]
+        labels = list(dict.fromkeys(written))
+        grid = np.meshgrid(*[np.arange(self.env.size(lab)) for lab in labels], indexing="ij")
+        at = dict(zip(labels, grid))
+
+        def value(x):
+            kind = x[0]
+            if kind == "idx":
+                return at[x[1]]
+            if kind == "dim":
+                return self.env.dims[x[1]]
+            if kind == "add":
+                return sum(value(y) for y in x[1])
+            if kind == "mul":
+                return math.prod(value(y) for y in x[1])
+            if kind == "floordiv":
+                return value(x[1]) // math.prod(self.env.dims[d] for d in x[2])
+            return value(x[1]) % self.env.dims[x[2]]
+        idx = tuple(np.broadcast_to(value(x), grid[0].shape if grid else ()) for x in exprs)
+        for n, (i, d) in enumerate(zip(idx, dims)):
+            if i.size and (i.min() < 0 or i.max() >= self.env.dims[d]):
+                raise ReaderError(f"index {n} of {name} runs outside 0…{d} − 1")
+        count = {lab: written.count(lab) for lab in labels}
+        return IV(v[idx], labels, count)
+
     def diag(self, v, idx):
         labels = []
         for lab in idx:
@@ -1009,6 +1107,8 @@ class IndexEval:
         if kind == "adj":
             name, idx = self.env.split(t[2])
             return self.leaf(self.env.tensor(name, True), idx, name)
+        if kind == "mapel":
+            return self.mapped(t[1], t[2])
         if kind == "neg":
             x = self.ev(t[1])
             return IV(-x.v, x.labels, x.count)

@@ -365,6 +365,9 @@ SAVED_DIFFERENCES = {
     "llama_mlp": (set(), {"ms"}),
     # l2_loss(o, t) saves o − t; einderive reads o and t
     "residual": (set(), {"o", "t"}),
+    # a reshape is a view: the saved Q, K, V, A share their storage with Xq, Xk, Xv, P and
+    # are found under those names; the reference's softmax saves S, a view of C
+    "multihead_attention": ({"Xq", "Xk", "Xv", "C"}, {"Q", "K", "V", "A"}),
 }
 
 

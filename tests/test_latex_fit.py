@@ -21,6 +21,16 @@ from einderive.render.styles import Latex
 FLAGS = {"plain": {}, "steps": {"steps": True}, "expand": {"expand": True},
          "steps+expand": {"steps": True, "expand": True}}
 ARTICLES = {1: "\\documentclass{article}", 2: "\\documentclass[twocolumn]{article}"}
+# Known defect (issue 15 item 4): in two columns, with --steps or --expand, the multi-head
+# attention's rows hold parts no row break can split (a closed form's three-operand einsum
+# call with reshape(Wo, …) inside, a step's fraction over √Dh with three deltas in its
+# numerator): texwidth breaks at operators, not between a call's arguments or inside a
+# fraction.  test_the_known_wide_rows_are_still_wide fails once they fit: then drop these.
+KNOWN_WIDE = {("multihead_attention", flag, 2) for flag in ("steps", "expand", "steps+expand")}
+
+
+def known_wide(d, flag: str, columns: int) -> bool:
+    return (Path(d.spec.path).stem, flag, columns) in KNOWN_WIDE
 
 
 @lru_cache(maxsize=None)
@@ -58,8 +68,20 @@ def test_standalone_documents_have_no_overfull_box(tmp_path):
     documents = {f"{Path(d.spec.path).stem}-{flag.replace('+', '-')}-{columns}col":
                  latex(d, standalone=True, columns=columns, **options)
                  for d in derivations() for flag, options in FLAGS.items()
-                 for columns in (1, 2)}
+                 for columns in (1, 2) if not known_wide(d, flag, columns)}
     assert compile_all(tmp_path, documents) == []
+
+
+@needs_pdflatex
+def test_the_known_wide_rows_are_still_wide(tmp_path):
+    """Each KNOWN_WIDE document still overflows: a fix shows up here, and the entry goes."""
+    documents = {f"{Path(d.spec.path).stem}-{flag.replace('+', '-')}-{columns}col":
+                 latex(d, standalone=True, columns=columns, **FLAGS[flag])
+                 for d in derivations() for flag in FLAGS for columns in (1, 2)
+                 if known_wide(d, flag, columns)}
+    assert len(documents) == len(KNOWN_WIDE)
+    for name, source in documents.items():
+        assert overfull(tmp_path, name, source), f"{name} fits now: drop it from KNOWN_WIDE"
 
 
 def manuscript(columns: int, fragments: list[str]) -> str:
@@ -76,6 +98,8 @@ def test_fragments_in_an_article_have_no_overfull_box(tmp_path):
         for columns in (1, 2):
             names = []
             for d in derivations():
+                if known_wide(d, flag, columns):
+                    continue
                 name = f"{Path(d.spec.path).stem}-{flag.replace('+', '-')}-{columns}col"
                 (tmp_path / f"{name}.tex").write_text(latex(d, columns=columns, **options))
                 names.append(name)
@@ -140,6 +164,8 @@ def test_every_environment_fits_the_line(tmp_path):
         for columns in (1, 2):
             names = []
             for d in derivations():
+                if known_wide(d, "steps+expand", columns):
+                    continue
                 name = f"{Path(d.spec.path).stem}-{env.replace('*', 'star')}-{columns}col"
                 (tmp_path / f"{name}.tex").write_text(
                     latex(d, latex_env=env, columns=columns, steps=True, expand=True))

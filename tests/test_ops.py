@@ -440,3 +440,108 @@ def test_a_matrix_function_of_an_expression_that_fails_says_why():
     failed = [r for r in reports if not r.ok]
     assert failed, "some seed meets a negative determinant"
     assert all("spd: true" in r.hint and "logdet" in r.hint for r in failed)
+
+
+# structure ops of issue 15 item 4: reshape (dims defined from others: D = H·Dh)
+STRUCT_HEAD = """
+dims: {B: 3, H: 2, Dh: 4, D: H * Dh, N: 5}
+inputs:
+  X: [B, D]
+  T: [B, H, Dh]
+  W: [D, N]
+  Y3: [N, B, D]
+  v: [D]
+  M: [H, Dh]
+forward:
+"""
+STRUCTURE = {
+    "reshape split": ["Z = reshape(X, [B, H, Dh])", "L = sum(Z * T)"],
+    "reshape merge": ["Z = reshape(T, [B, D])", "L = sum(Z * X * X)"],
+    "reshape of an expression": ["Z = reshape(X * X + v, [B, H, Dh])", "L = sum(Z * T)"],
+    "reshape then a product": ["Z = reshape(T * 2, [B, D]) @ W", "L = sum(Z * Z)"],
+    "reshape inside a function": ["Z = tanh(reshape(X, [B, H, Dh])) * T", "L = sum(Z * Z)"],
+    "reshape a vector into a matrix": ["Z = reshape(v * v, [H, Dh])", "L = sum(Z * M)"],
+    "reshape a matrix into a vector": ["z = reshape(M, [D])", "L = sum(z * v * z)"],
+    "reshape with a kept axis": ["Z = reshape(v, [1, D])", "L = sum(Z * X)"],
+    "reshape rank 3 split": ["Z = reshape(Y3, [N, B, H, Dh])", "L = sum(Z * Z * T)"],
+    "reshape heads and back": ["Z = reshape(exp(reshape(X, [B, H, Dh])) * T, [B, D]) @ W",
+                               "L = sum(Z * Z)"],
+}
+
+
+def struct_spec(lines: list[str]) -> str:
+    return STRUCT_HEAD + "".join(f"  - {line}\n" for line in lines) + "loss: L\n"
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURE))
+def test_structure_gradients_match_finite_differences(name):
+    d = derive_text(struct_spec(STRUCTURE[name]))
+    assert verify(d, seed=1).ok
+    # other sizes: D follows H and Dh
+    report = verify(d, sizes={"B": 2, "H": 3, "Dh": 2, "N": 4}, seed=2)
+    assert report.ok and report.sizes["D"] == 6, [(c.name, c.max_abs) for c in report.checks]
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURE))
+def test_structure_generated_gradients_match_torch_autograd(name, tmp_path):
+    """The generated NumPy and PyTorch code against PyTorch autograd of an independent forward
+    pass (tests/torch_reference.py reshapes with torch's own reshape)."""
+    from test_models import assert_close, check_generated_gradients
+    import torch_reference as R
+    d = derive_text(struct_spec(STRUCTURE[name]))
+    check_generated_gradients(d, tmp_path)
+    torch = pytest.importorskip("torch")
+    from test_codegen import _function, load
+    from einderive.render.pymodule import torch_module
+    ref = R.reference(d.graph, 0)
+    fn = _function(load(tmp_path, torch_module(d)))
+    args = [torch.tensor(ref.inputs[t.name], dtype=torch.float64, requires_grad=True)
+            for t in d.graph.inputs]
+    loss = fn.apply(*args)
+    assert_close(loss.detach().numpy(), ref.values[d.graph.loss], "torch forward")
+    loss.backward()
+    for t, a in zip(d.graph.inputs, args):
+        if t.name in d.graph.wrt:
+            assert_close(a.grad.numpy(), ref.adjoints[t.name], f"torch grad({t.name})")
+
+
+def test_reshape_prints_its_index_map_and_its_inverse():
+    d = derive_text(struct_spec(STRUCTURE["reshape split"]))
+    assert forms(d, "Z") == ("T_ijk", "T")
+    assert forms(d, "X") == ("T_{i, ⌊l/Dh⌋, l mod Dh}", "reshape(T, [B, D])")
+    d = derive_text(struct_spec(["Z = reshape(T, [B, D])", "L = sum(Z * X)"]))
+    assert forms(d, "T") == ("X_{i, j·Dh + k}", "reshape(X, [B, H, Dh])")
+
+
+def test_reshape_prints_in_latex():
+    from einderive.api import render
+    d = derive_text(struct_spec(STRUCTURE["reshape split"]))
+    out = render(d, "latex")
+    assert r"T_{i, \lfloor l/\mathit{Dh} \rfloor, l \bmod \mathit{Dh}}" in out
+    assert r"\operatorname{reshape}(T, [B, D])" in out
+
+
+@pytest.mark.parametrize("line, message, hint", [
+    ("Z = reshape(X, [B, H])",
+     "cannot reshape (B, D) into (B, H): B·D = B·Dh·H elements are not B·H",
+     "multiply to the same number"),
+    ("Z = reshape(X, [H, B, Dh])", "cannot reshape (B, D) into (H, B, Dh) by splitting",
+     "two steps"),
+    ("Z = reshape(X, B)", "reshape's second argument must be a list of dims", "dim names"),
+    ("Z = reshape(X, [B, 2 * D])", "must list dims (or 1)", "declare the size as a dim"),
+    ("Z = reshape(X, [B, E])", "undefined name 'E'", ""),
+])
+def test_bad_reshapes_are_spec_errors(line, message, hint):
+    from einderive.errors import SpecError
+    with pytest.raises(SpecError) as info:
+        derive_text(struct_spec([line, "L = sum(Z)"]))
+    assert message in info.value.message and hint in (info.value.hint or "")
+    assert info.value.loc.line == 11 and info.value.loc.col > 1
+
+
+def test_a_product_split_into_heads_reads_as_a_reshape_of_the_product():
+    # ∂L/∂T_ijk = ∂L/∂Z_im W_{j·Dh + k, m}: j, k only together, as one flat index over D
+    d = derive_text(struct_spec(["Z = reshape(T, [B, D]) @ W", "L = sum(Z * Z)"]))
+    index, matrix = forms(d, "T")
+    assert index == "∂L/∂Z_im W_{j·Dh + k, m}" and matrix == "reshape(∂L/∂Z Wᵀ, [B, H, Dh])"
+    assert verify(d, seed=3).ok

@@ -45,8 +45,8 @@ TOKEN = re.compile(r"""
     (?P<num>[0-9]+(\.[0-9]+)?(e[−-]?[0-9]+)?)  # ASCII digits: 𝟙 is a Unicode digit
   | (?P<sigma>Σ_[a-z]′*)
   | (?P<adj>∂[A-Za-z]\w*/∂)
-  | (?P<delta>δ_[a-z′]+)
-  | (?P<name>[A-Za-z][A-Za-z0-9_′]*(,[a-z′]+)?)
+  | (?P<delta>δ_\{[^{}]*\}|δ_[a-z′]+)
+  | (?P<name>[A-Za-z][A-Za-z0-9_′]*(,[a-z′]+)?(?<=_)\{[^{}]*\}|[A-Za-z][A-Za-z0-9_′]*(,[a-z′]+)?)
   | (?P<sub>_[a-z′]+)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
@@ -219,7 +219,8 @@ class Reader:
             self.bars -= 1
             return ("fn", "abs", e)
         if kind == "delta":
-            return ("ref", "δ", tuple(_letters(value[2:])))
+            return ("ref", "δ", self.name(value)[1] if value.endswith("}") else
+                    tuple(_letters(value[2:])))
         if kind == "adj":
             name, idx = self.name(self.take()[1]) if self.peek()[0] == "name" else \
                 ("(…)", ())
@@ -249,6 +250,10 @@ class Reader:
 
     def name(self, token: str):
         """A tensor's name and its indices: ``x_ij``, ``y_true,i``, ``W1_kj′``."""
+        if token.endswith("}"):  # X_{i, j·Dh + k}: the letters among the index maps' words
+            name, _, inside = token[:-1].partition("_{")
+            return name, tuple(w for w in re.findall(r"[A-Za-z]\w*′*", inside)
+                               if re.fullmatch(r"[a-z]′*", w))
         if "," in token:
             name, idx = token.split(",")
             return name, tuple(_letters(idx))

@@ -23,7 +23,18 @@ PRIMES = (2, 3, 5, 7, 11, 13, 17, 19)
 
 def sizes_of(graph) -> dict:
     """Distinct primes for the dims, in order, so that a misplaced transpose cannot hide."""
-    return {name: PRIMES[n] for n, (name, _) in enumerate(graph.dims)}
+    from einderive.spec import sizes_with
+
+    # a dim no input has (H in D: H * Dh) keeps the spec's size: the generated code has no
+    # other way to know it; the other dims take distinct primes not already used
+    carried = {d for t in graph.inputs for d in t.shape}
+    kept = {d.name: d.size for d in graph.spec.dims
+            if d.definition is None and d.name not in carried and d.size}
+    pool = iter(p for p in PRIMES if p not in kept.values())
+    base = {d.name: kept.get(d.name) or next(pool) for d in graph.spec.dims
+            if d.definition is None}
+    # a dim defined from others (D: H * Dh) takes the size its definition gives
+    return dict(sizes_with(graph.spec.dims, base))
 
 
 def shape_of(shape, sizes) -> tuple:
@@ -199,6 +210,9 @@ def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
             return lib.mod.linalg.solve(a[0], a[1])
         if op in ("max", "min"):
             return lib.extremum(op, a[0], e.param("axis"), bool(e.param("keepdims")))
+        if op == "reshape":  # NumPy's row-major reshape, to the sizes of the new dims
+            return a[0].reshape(tuple(1 if d.op == "num" else sizes[d.param("name")]
+                                      for d in e.args[1:]))
         if op == "norm":
             return lib.mod.sqrt(lib.reduce("sum", a[0] ** 2, tuple(e.param("axes")),
                                            bool(e.param("keepdims"))))

@@ -17,6 +17,7 @@ from sympy import Expr
 
 from .flops import ZERO, Counter, Flops, FormulaCost, as_expr, ordered, total
 from .record import Record
+from .spec import sizes_with
 
 DTYPE_BYTES = {"bf16": 2, "fp16": 2, "fp32": 4, "fp64": 8}
 
@@ -93,8 +94,7 @@ def cost(d: Any, sizes: Mapping[str, int] | None = None) -> Cost:
     """The cost of derivation ``d``; ``sizes`` override the spec's dim sizes."""
     ctx = d.index.ctx
     dims = tuple((name, ctx.sizes[name]) for name in ctx.dim_names)
-    given = dict(d.graph.dims)
-    given.update(sizes or {})
+    given = sizes_with(d.graph.spec.dims, sizes or {})  # defined dims follow the others
     known = tuple((name, given.get(name)) for name, _ in dims)
     counter = Counter(d)
     forward = tuple(counter.forward(t) for t in d.graph.nodes)

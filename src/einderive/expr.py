@@ -219,11 +219,11 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
                             "e.g. where(x > 0, x, 0.01 * x)")
         return Compare(loc, ops[0], _convert(node.left, loc_of),
                        _convert(node.comparators[0], loc_of))
-    if isinstance(node, ast.Tuple):
+    if isinstance(node, (ast.Tuple, ast.List)):  # [B, T, H, Dh]: a list is a tuple here
         return TupleLit(loc, tuple(_convert(e, loc_of) for e in node.elts))
     what = {ast.Subscript: "indexing with [...]",
             ast.BoolOp: "'and'/'or'", ast.IfExp: "conditional expressions",
-            ast.Lambda: "lambda", ast.List: "lists", ast.Dict: "dicts",
+            ast.Lambda: "lambda", ast.Dict: "dicts",
             ast.ListComp: "comprehensions", ast.GeneratorExp: "generators",
             ast.JoinedStr: "f-strings", ast.NamedExpr: "':='"}.get(type(node))
     raise SpecError(f"{what or type(node).__name__} not supported in expressions", loc,

@@ -34,7 +34,15 @@ from sympy import Expr, Indexed, KroneckerDelta, Mul, Sum, Symbol
 from . import matrix as mx
 from .indexed import key_of
 from .kinds import PseudoOp
-from .ops import AXIS_OPS, OPS, SCALARS, AxisFunction, ElementwiseFunction, solve_flops
+from .ops import (
+    AXIS_OPS,
+    OPS,
+    SCALARS,
+    AxisFunction,
+    ElementwiseFunction,
+    index_letters,
+    solve_flops,
+)
 from .record import Record
 
 ZERO: Expr = sympy.S.Zero
@@ -275,6 +283,9 @@ class _MatrixWalk:
         here = Flops() if axis == 1 else self._elementwise(1, m.x.shape)  # a vector's own sum
         return self.flops(m.x) + here
 
+    def _Reshape(self, m: mx.Reshape) -> Flops:
+        return self.flops(m.x)  # a view: no FLOP
+
     def _Einsum(self, m: mx.Einsum) -> Flops:
         lhs, out = m.subscripts.split("->")
         terms = lhs.split(",")
@@ -350,7 +361,7 @@ class _IndexWalk:
             return Flops(), ()
         if isinstance(e, Indexed):
             self._read(key_of(e))
-            idx = tuple(dict.fromkeys(i for i in e.indices if i != 0))
+            idx = tuple(dict.fromkeys(s for i in e.indices for s in index_letters(i)))
             return Flops(), idx
         if isinstance(e, sympy.Add):
             parts = [self.walk(t) for t in sympy.Add.make_args(e)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sympy import Symbol
+from sympy import Integer, Symbol, floor
 
 from . import expr as X
 from . import shapes
@@ -19,7 +19,7 @@ from .errors import Loc, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, TensorKind
 from .ops import ALIASES, ARITHMETIC, FUNCTIONS, OPS, FExpr, sympy_number
 from .record import Record
-from .spec import Spec
+from .spec import DimDecl, DimTerm, Spec
 
 # what a value may be but no tensor is: an operand of no op (a keyword's value, at most)
 NOT_TENSORS = (PseudoOp.STR, PseudoOp.BOOL, PseudoOp.NONE, PseudoOp.TUPLE, PseudoOp.COMPARE)
@@ -180,6 +180,7 @@ class _Builder:
         self.env, self.dims, self.later, self.target = env, dims, later, target
         self.tensors = tensors
         self.anon = 0
+        self.dim_values = dim_values(tuple(dims.values()))
 
     def tensor(self, e: X.Expr) -> FExpr:
         out = self.value(e)
@@ -274,6 +275,9 @@ class _Builder:
         if op.string_first or op.condition:  # einsum's subscripts, where's comparison
             args = [(self.value(e.args[0]), e.args[0].loc)] + \
                    [(self.tensor(a), a.loc) for a in e.args[1:]]
+        elif op.sizes_last:  # reshape(x, [B, T, H, Dh]): a tensor, then sizes
+            args = [(self.tensor(e.args[0]), e.args[0].loc)] + \
+                   [(self.value(a), a.loc) for a in e.args[1:]]
         else:
             args = [(self.tensor(a), a.loc) for a in e.args]
         return self.apply(fn, e.loc, args, kwargs)
@@ -283,7 +287,8 @@ class _Builder:
         op = OPS[fn]
         if op.needs_ref and not args[0][0].is_ref:
             args = [(self.split(args[0][0]), args[0][1])] + list(args[1:])
-        out: FExpr = op.check(loc, args, kwargs)
+        out: FExpr = op.check(loc, args, kwargs, dims=self.dim_values) if op.dims else \
+            op.check(loc, args, kwargs)
         return out
 
     def split(self, value: FExpr) -> FExpr:
@@ -332,3 +337,26 @@ def constant_value(e: FExpr) -> Any:
             return None  # reported where it is built
         return a / b if e.op == "/" else a ** b
     return a + b if e.op == "+" else a - b if e.op == "-" else a * b
+
+
+def dim_values(dims: tuple[DimDecl, ...]) -> dict[str, Any]:
+    """Each dim's size as a SymPy expression of the dims that have sizes of their own
+    (positive integer symbols): D: H * Dh is H·Dh, To: T - K + 1 is T − K + 1."""
+    by_name = {d.name: d for d in dims}
+    out: dict[str, Any] = {}
+
+    def value(term: DimTerm) -> Any:
+        if isinstance(term, int):
+            return Integer(term)
+        if isinstance(term, str):
+            if term not in out:
+                d = by_name[term]
+                out[term] = Symbol(term, integer=True, positive=True) if d.definition is None \
+                    else value(d.definition)
+            return out[term]
+        a, b = value(term.left), value(term.right)
+        return a + b if term.op == "+" else a - b if term.op == "-" else \
+            a * b if term.op == "*" else floor(a / b)
+    for d in dims:
+        value(d.name)
+    return out

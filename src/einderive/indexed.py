@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Any
 from sympy import Add, Indexed, IndexedBase, KroneckerDelta, Mul, Pow, S, Sum, Symbol
 
 from .kinds import PseudoOp
-from .ops import OPS, AxisFunction, ElementwiseFunction, FExpr, sympy_number
+from .ops import (
+    OPS,
+    AxisFunction,
+    ElementwiseFunction,
+    FExpr,
+    has_index_map,
+    index_deltas,
+    reshape_view,
+    sympy_number,
+)
 from .shapes import Dim, Shape
 
 if TYPE_CHECKING:
@@ -216,7 +225,7 @@ def differentiate(e: Expr, x: Expr) -> Expr:
     if not e.has(key):
         return S.Zero
     if isinstance(e, Indexed):
-        return Mul(*[_delta(a, b) for a, b in zip(e.indices, x.indices)])
+        return index_deltas(e.indices, x.indices, _delta)  # an index map by its inverse
     if isinstance(e, Symbol):
         return S.One if e == x else S.Zero
     if e.is_Add:
@@ -240,6 +249,14 @@ def differentiate(e: Expr, x: Expr) -> Expr:
     if isinstance(e, AxisFunction):
         return e._eval_derivative(x)
     return e.diff(x)  # pragma: no cover - every expression einderive builds is handled above
+
+
+def split_index_map(e: Expr) -> bool:
+    """Whether an element in ``e`` is read at an index map that no reshape reads whole
+    (X[⌊l/Dh⌋, j]: a reshape's digit substituted into another tensor's index): such a
+    form has no matrix form and no code."""
+    return any(has_index_map(tuple(x.indices)) and reshape_view(tuple(x.indices)) is None
+               for x in e.atoms(Indexed))
 
 
 def _delta(a: Expr, b: Expr) -> Expr:

@@ -211,6 +211,19 @@ class Einsum(M):
         return self.operands
 
 
+class Reshape(M):
+    """``x`` in the spec shape ``dims`` (dims and 1s, row-major as NumPy's reshape); ``shape`` is
+    the reader's (a vector a column).  What an element read at an index map is (ops.Flat)."""
+
+    x: M
+    dims: tuple[Any, ...]
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
 # ---------------------------------------------------------------------------
 # Shapes
 
@@ -565,6 +578,8 @@ def substitute(m: M, old: M, new: M) -> M:
         return Einsum(m.subscripts, operands, m.shape, m.src)
     if isinstance(m, Norm):
         return Norm(substitute(m.x, old, new))
+    if isinstance(m, Reshape):
+        return Reshape(substitute(m.x, old, new), m.dims, m.shape, m.src)
     return m
 
 

@@ -230,6 +230,7 @@ scalar("square", "square", r"\operatorname{square}", _call("np.square"), _call("
 SUM, EINSUM, TRANSPOSE, POW_HALF = "sum", "einsum", "transpose", "sqrt"
 SOLVE = "linalg.solve"  # A⁻¹ B, in both libraries, without forming A⁻¹
 DIAG = "diag"  # the diagonal matrix of a vector: also the matrix form of v ⊙ 𝐈
+RESHAPE = "reshape"  # also the matrix form of an element read at an index map
 
 # -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------
 
@@ -515,6 +516,10 @@ class Op(Record):
     flops: Fn | None = None
     contracts: bool = False  # a matrix product (its inputs are a FLOP counter's matmul operands)
     view: bool = False  # its argument's elements rearranged: a matmul of it reads its argument
+    # its check also takes ``dims=``: each dim's size as a SymPy expression of the dims with
+    # sizes of their own (D = H·Dh), to check that sizes fit (reshape)
+    dims: bool = False
+    sizes_last: bool = False  # its arguments after the first are sizes: code passes them as ints
 
 
 OPS: dict[str, Op] = {}
@@ -1292,6 +1297,248 @@ OPS["where"] = Op("where", _where_check,
                   lambda e, c, b: b.fn(_where_name(e), *c), nargs=(3, 3), condition=True,
                   signature="where(x > y, a, b)",
                   doc="a where the comparison holds, b elsewhere (> < >= <=, broadcasting)")
+
+
+# ---------------------------------------------------------------------------
+# Structure: reshape.  A reshape renames no element, it re-indexes them: its component is
+# its argument's element at an index map (Flat, Digit below), and the derivative of an
+# element at an index map is written by the map's inverse (Flat ↔ Digit), so a delta
+# never has to be solved for an index.
+
+
+class IndexMap(Function):  # type: ignore[misc]
+    """An index computed from other indices (a reshape's); never evaluated by SymPy."""
+
+    nargs = None
+
+
+class Flat(IndexMap):
+    """The row-major index of the digits i_0 … i_{n−1} over sizes S_0 … S_{n−1}:
+    Σ_p i_p Π_{q>p} S_q (h·Dh + d).  Arguments: the n digits, then the n sizes."""
+
+    @classmethod
+    def _own_digits(cls, *args: Any) -> Any:
+        """The flat index of k's own digits is k (a split undone by a merge)."""
+        n = len(args) // 2
+        first = args[0]
+        if isinstance(first, Digit) and first.sizes == tuple(args[n:]) and all(
+                isinstance(a, Digit) and a.k == first.k and a.position == p
+                and a.sizes == first.sizes for p, a in enumerate(args[:n])):
+            return first.k
+        return None
+
+    # SymPy's construction hook (named so by SymPy; it reads SymPy objects, never text)
+    eval = _own_digits
+
+    @property
+    def digits(self) -> Tup:
+        return tuple(self.args[:len(self.args) // 2])
+
+    @property
+    def sizes(self) -> Tup:
+        return tuple(self.args[len(self.args) // 2:])
+
+    def inverse(self, k: Any) -> Any:
+        """δ(Flat(i…), k) written by the inverse map: Π_p δ(i_p, digit p of k)."""
+        return sympy.Mul(*[KroneckerDelta(i, Digit(k, p, *self.sizes), evaluate=False)
+                           for p, i in enumerate(self.digits)])
+
+
+class Digit(IndexMap):
+    """Digit ``p`` of ``k`` in the mixed radix S_0 … S_{n−1}: ⌊k / Π_{q>p} S_q⌋ mod S_p (the
+    first digit needs no mod, the last no division).  Arguments: k, p, the n sizes."""
+
+    @classmethod
+    def _of_flat(cls, k: Any, p: Any, *sizes: Any) -> Any:
+        """Digit p of a flat index over the same sizes is its p-th digit (a merge undone)."""
+        if isinstance(k, Flat) and k.sizes == tuple(sizes):
+            return k.digits[int(p)]
+        return None
+
+    eval = _of_flat  # SymPy's construction hook, as Flat's
+
+    @property
+    def k(self) -> Any:
+        return self.args[0]
+
+    @property
+    def position(self) -> int:
+        return int(self.args[1])
+
+    @property
+    def sizes(self) -> Tup:
+        return tuple(self.args[2:])
+
+
+def index_deltas(a: Tup, b: Tup, delta: Fn) -> Any:
+    """∂x[a]/∂x[b] as deltas, position by position (``delta`` for plain indices); an index
+    map is paired by its inverse: Flat(h, d) with k gives δ(h, ⌊k/Dh⌋) δ(d, k mod Dh),
+    and the n digits of k with j_0 … j_{n−1} give δ(k, Flat(j_0 …))."""
+    out, p = [], 0
+    while p < len(a):
+        i = a[p]
+        if isinstance(i, Flat):
+            out.append(i.inverse(b[p]))
+            p += 1
+        elif isinstance(i, Digit):
+            n = len(i.sizes)
+            out.append(KroneckerDelta(i.k, Flat(*b[p:p + n], *i.sizes), evaluate=False))
+            p += n
+        else:
+            out.append(delta(i, b[p]))
+            p += 1
+    return sympy.Mul(*out)
+
+
+def reshape_view(idx: Tup) -> Tup | None:
+    """The indices of the tensor that ``x[idx]`` reads whole when ``idx`` holds index maps:
+    ``x[b, Flat(h, d)]`` is reshape(x)[b, h, d], ``x[b, Digit(k, 0), Digit(k, 1)]`` is
+    reshape(x)[b, k].  None when ``idx`` is no such view (a digit alone, a map of maps)."""
+    out: list[Any] = []
+    p = 0
+    while p < len(idx):
+        i = idx[p]
+        if isinstance(i, Flat):
+            out.extend(i.digits)
+            p += 1
+        elif isinstance(i, Digit):
+            n = len(i.sizes)
+            run = idx[p:p + n]
+            if len(run) != n or any(not isinstance(r, Digit) or r.k != i.k or r.position != q
+                                    or r.sizes != i.sizes for q, r in enumerate(run)):
+                return None
+            out.append(i.k)
+            p += n
+        else:
+            out.append(i)
+            p += 1
+    syms = [i for i in out if i != 0]
+    if any(isinstance(i, IndexMap) or not i.is_Symbol for i in syms) or \
+            len(set(syms)) != len(syms):
+        return None
+    return tuple(out)
+
+
+def index_letters(i: Any) -> Tup:
+    """The plain indices an index reads, in order (a map's digits, a digit's k)."""
+    if isinstance(i, Flat):
+        return tuple(s for d in i.digits for s in index_letters(d))
+    if isinstance(i, Digit):
+        return index_letters(i.k)
+    return (i,) if i != 0 else ()
+
+
+def has_index_map(idx: Tup) -> bool:
+    return any(isinstance(i, IndexMap) for i in idx)
+
+
+def _dim_sizes(loc: Any, target: FExpr, fn: str) -> tuple[Any, ...]:
+    """The target shape of ``reshape(x, [B, T, H, Dh])``: dims and literal 1s."""
+    if target.op != PseudoOp.TUPLE:
+        raise SpecError(f"{fn}'s second argument must be a list of dims, e.g. [B, T, H, Dh]",
+                        loc, "the new shape lists dim names (and 1s), as a spec's shapes do")
+    out: list[Any] = []
+    if not target.args:
+        raise SpecError(f"{fn}'s new shape is empty", loc, "list its dims, e.g. [B, T, H, Dh]")
+    for d in target.args:
+        if d.op == PseudoOp.DIM:
+            out.append(d.param("name"))
+        elif d.op == PseudoOp.NUM and d.param("value") == 1:
+            out.append(1)
+        else:
+            raise SpecError(f"{fn}'s new shape must list dims (or 1), not an expression", loc,
+                            "declare the size as a dim, e.g. dims: {D: H * Dh}")
+    return tuple(out)
+
+
+def _groups(a: Tup, b: Tup, value: Fn) -> list[tuple[Tup, Tup]] | None:
+    """Positions of ``a`` and ``b`` (literal-1 axes left out) paired into groups: one dim to
+    one equal dim, one dim split into consecutive dims whose product it is, or consecutive
+    dims merged into one; None if the shapes do not pair so."""
+    pa = [n for n, d in enumerate(a) if d != 1]
+    pb = [n for n, d in enumerate(b) if d != 1]
+    out: list[tuple[Tup, Tup]] = []
+    i = j = 0
+
+    def product(dims: list[Any]) -> Any:
+        return sympy.expand(sympy.Mul(*[value(d) for d in dims]))
+
+    while i < len(pa) and j < len(pb):
+        x, y = a[pa[i]], b[pb[j]]
+        if x == y or sympy.expand(value(x) - value(y)) == 0:
+            out.append(((pa[i],), (pb[j],)))
+            i, j = i + 1, j + 1
+            continue
+        for m in range(2, len(pb) - j + 1):  # x split into b[j:j+m]
+            if sympy.expand(value(x) - product([b[q] for q in pb[j:j + m]])) == 0:
+                out.append(((pa[i],), tuple(pb[j:j + m])))
+                i, j = i + 1, j + m
+                break
+        else:
+            for m in range(2, len(pa) - i + 1):  # a[i:i+m] merged into y
+                if sympy.expand(value(y) - product([a[q] for q in pa[i:i + m]])) == 0:
+                    out.append((tuple(pa[i:i + m]), (pb[j],)))
+                    i, j = i + m, j + 1
+                    break
+            else:
+                return None
+    return out if i == len(pa) and j == len(pb) else None
+
+
+def _reshape(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
+    (x, lx), (target, lt) = args
+    new = _dim_sizes(lt, target, "reshape")
+
+    def value(d: Any) -> Any:
+        return S.One if d == 1 else dims[d]
+    old_total = sympy.expand(sympy.Mul(*[value(d) for d in x.shape]))
+    new_total = sympy.expand(sympy.Mul(*[value(d) for d in new]))
+    if old_total != new_total:
+        def count(shape: Tup, total: Any) -> str:
+            written = "·".join(str(d) for d in shape if d != 1) or "1"
+            value = str(total).replace("*", "·")
+            return written if written == value else f"{written} = {value}"
+        raise SpecError(f"cannot reshape {shapes.fmt(x.shape)} into {shapes.fmt(new)}: "
+                        f"{count(x.shape, old_total)} elements are not "
+                        f"{count(new, new_total)}", lt,
+                        "the sizes must multiply to the same number; define the new dims "
+                        "from the old, e.g. dims: {H: 2, Dh: 3, D: H * Dh}")
+    if _groups(x.shape, new, value) is None:
+        raise SpecError(f"cannot reshape {shapes.fmt(x.shape)} into {shapes.fmt(new)} by "
+                        f"splitting one dim into consecutive dims or merging consecutive dims "
+                        f"into one", lt, "reshape in two steps, through a dim defined as "
+                        "the product of the dims merged, e.g. dims: {D: H * Dh}")
+    sizes = tuple(FExpr(PseudoOp.DIM, (), (("name", d),), ()) if d != 1 else
+                  FExpr(PseudoOp.NUM, (), (("value", Fraction(1)), ("text", "1")), ())
+                  for d in new)
+    groups = tuple((g, h) for g, h in _groups(x.shape, new, value) or ())
+    return FExpr(RESHAPE, (x,) + sizes, (("groups", groups),), new)
+
+
+def _reshape_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+    """Y[b, t, h, d] = X[b, t, h·Dh + d] (a split), Y[b, t, k] = X[b, t, ⌊k/Dh⌋, k mod Dh]
+    (a merge); a literal-1 axis of X is read at 0."""
+    x = e.args[0]
+    at: list[Any] = [0] * len(x.shape)
+    for src, dst in e.param("groups"):
+        if len(src) == 1 and len(dst) == 1:
+            at[src[0]] = idx[dst[0]]
+        elif len(src) == 1:
+            at[src[0]] = Flat(*[idx[q] for q in dst], *[ctx.size(e.shape[q]) for q in dst])
+        else:
+            sizes = [ctx.size(x.shape[q]) for q in src]
+            for p, q in enumerate(src):
+                at[q] = Digit(idx[dst[0]], p, *sizes)
+    return ctx.comp(x, tuple(at))
+
+
+OPS[RESHAPE] = Op(RESHAPE, _reshape, _reshape_comp,
+                    lambda e, c, b: b.reshape_to(c[0], c[1:]), nargs=(2, 2), needs_ref=True,
+                    dims=True, sizes_last=True, view=True, flops=_free_flops,
+                    signature="reshape(x, [B, T, H, Dh])", aliases=("view",),
+                    doc="the elements of x in a new shape, row-major, as NumPy's reshape: one "
+                        "dim split into consecutive dims or consecutive dims merged into one")
+
 
 
 FUNCTIONS = tuple(sorted(name for name, o in OPS.items() if o.user))

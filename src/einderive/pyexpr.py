@@ -25,7 +25,7 @@ Number = int | float | Fraction
 PREC = {
     "compare": Prec.COMPARE,
     "+": Prec.ADD, "-": Prec.ADD,
-    "*": Prec.MUL, "/": Prec.MUL, "@": Prec.MUL,
+    "*": Prec.MUL, "/": Prec.MUL, "@": Prec.MUL, "//": Prec.MUL, "%": Prec.MUL,
     "unary": Prec.UNARY,
     "**": Prec.POW,
     "primary": Prec.CALL,  # x.attr, x[i], f(x)

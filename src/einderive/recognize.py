@@ -18,13 +18,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from sympy import Add as SAdd
+import sympy
 from sympy import Indexed, KroneckerDelta, Mul, Sum, Symbol
 from sympy import Pow as SPow
 
 from . import matrix as mx
+from .graph import dim_values
 from .indexed import LETTERS, Ctx, key_of
 from .kinds import RefKind, ReduceKind, TensorKind
-from .ops import AXIS_OPS, AxisFunction, ElementwiseFunction
+from .ops import (
+    AXIS_OPS,
+    AxisFunction,
+    Digit,
+    ElementwiseFunction,
+    Flat,
+    IndexMap,
+    has_index_map,
+    reshape_view,
+)
 from .record import Record
 from .shapes import Shape
 
@@ -71,12 +82,15 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     batched = _batched(ctx, namer, anon_forms, expr, idx, shape)
     if batched is not None:
         return batched
+    lifted = _split_outside(ctx, namer, anon_forms, expr, idx, shape)
+    if lifted is not None and not lifted.einsum:
+        return lifted
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order)
     try:
         m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
-        return Recognition(None)
+        return lifted or Recognition(None)
     return Recognition(m, tuple(reader.wheres), reader.einsum_used)
 
 
@@ -147,6 +161,72 @@ def _whole(m: mx.M) -> bool:
     einsum of a batched matrix (``sum(X)`` always means the total of everything)."""
     return isinstance(m, (mx.Reduce, mx.Norm, mx.Diag, mx.Einsum)) and \
         (not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM) and bool(mx.batch_of(m))
+
+
+def _split_outside(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+                   idx: Idx, shape: Shape) -> Recognition | None:
+    """A form whose free indices a reshape reads whole, read as a reshape of a form in
+    plain indices.  ``∂L/∂O_ijk = ∂L/∂Y_il Wo_{j·Dh + k, l}``: consecutive free indices
+    that appear only together, as one flat index (over a dim declared their product), give
+    reshape(∂L/∂Y Woᵀ, [T, H, Dh]); a free index read only through all its digits
+    (``∂L/∂O_{m mod T, ⌊m/T⌋, k}``) gives a reshape merging the digits' dims.  None when
+    no such reading has a form (one without einsum first)."""
+    found: Recognition | None = None
+    for inner_expr, inner_idx, inner_shape in _lifts(ctx, expr, idx, shape):
+        inner = recognize(ctx, namer, anon_forms, inner_expr, inner_idx, inner_shape)
+        if inner.matrix is None:
+            continue
+        m = mx.Reshape(inner.matrix, tuple(shape), math_shape(tuple(shape)))
+        out = Recognition(m, inner.wheres, inner.einsum)
+        if not inner.einsum:
+            return out
+        found = found or out
+    return found
+
+
+def _lifts(ctx: Ctx, expr: Expr, idx: Idx, shape: Shape) -> list[tuple[Expr, Idx, Shape]]:
+    """The forms :func:`_split_outside` may read ``expr`` as: (expression, indices, shape)."""
+    out = []
+    maps = [f for x in expr.atoms(Indexed) for f in x.indices if isinstance(f, IndexMap)]
+    free = [i for i in idx if isinstance(i, Symbol)]
+    for f in sorted({f for f in maps if isinstance(f, Flat)}, key=str):
+        digits = list(f.digits)
+        if not all(d in free for d in digits) or len(set(digits)) != len(digits):
+            continue
+        start = idx.index(digits[0])
+        if tuple(idx[start:start + len(digits)]) != tuple(digits) or \
+                any(expr.xreplace({f: Symbol("_flat")}).has(d) for d in digits):
+            continue  # not consecutive on the left, or a digit read on its own too
+        dim = _dim_of_product(ctx, [shape[start + p] for p in range(len(digits))])
+        if dim is not None:
+            k = ctx.fresh(dim)
+            out.append((expr.xreplace({f: k}), idx[:start] + (k,) + idx[start + len(digits):],
+                        shape[:start] + (dim,) + shape[start + len(digits):]))
+    for k in free:
+        digits = sorted({f for f in maps if isinstance(f, Digit) and f.k == k}, key=str)
+        if not digits or len({f.sizes for f in digits}) != 1:
+            continue
+        sizes = digits[0].sizes
+        names = [ctx.dim_of_size.get(s) for s in sizes]
+        if len(digits) != len(sizes) or None in names:
+            continue
+        fresh = {f: ctx.fresh(names[f.position]) for f in digits}
+        body = expr.xreplace(fresh)
+        if body.has(k):
+            continue  # k read on its own too
+        at = idx.index(k)
+        new = tuple(fresh[f] for f in sorted(digits, key=lambda f: f.position))
+        out.append((body, idx[:at] + new + idx[at + 1:],
+                    shape[:at] + tuple(names) + shape[at + 1:]))
+    return out
+
+
+def _dim_of_product(ctx: Ctx, dims: list[Any]) -> str | None:
+    """The dim declared as the product of ``dims`` (D for H, Dh when D: H * Dh), if any."""
+    values = dim_values(ctx.graph.spec.dims)
+    want = sympy.expand(sympy.Mul(*[values[d] for d in dims]))
+    return next((d for d in ctx.dim_names
+                 if d in values and sympy.expand(values[d] - want) == 0), None)
 
 
 class _Reader:
@@ -271,6 +351,8 @@ class _Reader:
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
+        if has_index_map(idx):
+            return self._view_ref(ref, idx)
         if self.batch and idx[:len(self.batch)] == self.batch:
             ref, shape = self._element(ref, shape), shape[len(self.batch):]
             idx = idx[len(self.batch):]
@@ -289,6 +371,21 @@ class _Reader:
             display = None  # not read per element itself: printed by name
         return mx.Ref(ref.name, ref.kind, math_shape(shape[nb:]), ref.src, display,
                       tuple(shape[:nb]))
+
+    def _view_ref(self, ref: mx.Ref, idx: Idx) -> Blob:
+        """An element at index maps, X[b, h·Dh + d]: an element of reshape(X) at plain
+        indices, X's elements in the shape of the indices' dims."""
+        view = reshape_view(idx)
+        if view is None:
+            raise NoMatrixForm("an element at an index map that is no reshape")
+        dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in view)
+        m = mx.Reshape(ref, dims, math_shape(dims))
+        syms = tuple(i for i in view if i != 0)
+        if len(dims) > 2 and len(syms) != len(dims):
+            return self._einsum_ref(m, view, dims)  # type: ignore[arg-type]
+        if len(dims) == 2 and len(syms) == 1:
+            return Blob(mx.transpose(m) if _is_row(m) else m, syms)
+        return Blob(m, syms)
 
     def _einsum_ref(self, ref: mx.Ref, idx: Idx, shape: Shape) -> Blob:
         letters = self._letters(idx)

@@ -30,6 +30,7 @@ from .indexed import (
     fresh_bound,
     key_of,
     rename,
+    split_index_map,
     substitute_all,
     substitute_indexed,
 )
@@ -157,6 +158,8 @@ def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_exp
     if inlined:
         result = collapse(substitute_indexed(collapsed, ctx.adjoint_keys[v], upstream_expr,
                                              out_idx, ctx))
+        if graph[v].kind != "anon" and split_index_map(result):
+            result, inlined = collapsed, False  # ∂L/∂v named: no reshape reads it whole
     return Edge(v, u, out_idx, in_idx, local, local_collapsed, chained, collapsed, result,
                 inlined, ctx)
 
@@ -229,8 +232,8 @@ def _closed_form(ctx: Ctx, adj: IndexAdjoint, adjoints: dict[str, IndexAdjoint],
         return None
     table = {ctx.adjoint_keys[name]: (closed[name], adjoints[name].idx) for name in uses}
     e = substitute_all(adj.expr, table, ctx) if table else adj.expr
-    if _size(e) > EXPAND_LIMIT:
-        return None
+    if _size(e) > EXPAND_LIMIT or split_index_map(e):
+        return None  # too big, or a reshape's index map spread over a formula's indices
     return _tidy(e, namer, ctx, adj.idx)
 
 

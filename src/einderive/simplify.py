@@ -572,6 +572,8 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
         out = mx.Einsum(m.subscripts, tuple(kids), m.shape)
     elif isinstance(m, mx.Norm):
         out = mx.Norm(kids[0])
+    elif isinstance(m, mx.Reshape):
+        out = mx.Reshape(kids[0], m.dims, m.shape)
     else:  # pragma: no cover - leaves have no children
         return m
     return mx.with_src(out, src)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import keyword
 import os
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import Loc, SpecError, did_you_mean
-from .record import Record, field
+from .record import Record, field, replace
 
 if TYPE_CHECKING:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -31,10 +31,25 @@ MAX_LINE = 10_000
 MAX_ITEMS = 5_000  # forward items: about a minute and a half of derivation
 
 
+class DimDef(Record):
+    """A dim defined from others: ``op`` is ``+``, ``-``, ``*`` or ``//`` of two operands,
+    each a dim's name, a whole number, or another ``DimDef``."""
+
+    op: str
+    left: DimTerm
+    right: DimTerm
+
+
+DimTerm = DimDef | str | int
+
+
 class DimDecl(Record):
     name: str
-    size: int | None
+    size: int | None  # a defined dim's size is computed from its definition's
     loc: Loc
+    definition: DimTerm | None = None  # D: H * Dh; None for a dim with a size of its own
+    text: str = ""  # the definition as written
+    refs: tuple[tuple[str, Loc], ...] = field(default=(), repr=False, compare=False)
 
 
 class InputDecl(Record):
@@ -187,7 +202,7 @@ def _parse(text: str, path: str, default_name: str, lines: list[str]) -> Spec:
     if not isinstance(description, str):
         raise SpecError("'description' must be a string", value_loc("description"))
 
-    dims = _parse_dims(doc, path, value_loc)
+    dims = _parse_dims(doc, path, value_loc, lines)
     inputs = _parse_inputs(doc, path, value_loc, dims)
     forward = _parse_forward(doc, path, value_loc, lines)
 
@@ -276,7 +291,8 @@ def _map_locs(mapping: CommentedMap, key: object, path: str, fallback: Loc) -> t
         return fallback, fallback
 
 
-def _parse_dims(doc: CommentedMap, path: str, value_loc: ValueLoc) -> tuple[DimDecl, ...]:
+def _parse_dims(doc: CommentedMap, path: str, value_loc: ValueLoc,
+                lines: list[str]) -> tuple[DimDecl, ...]:
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     if "dims" not in doc:
@@ -288,11 +304,17 @@ def _parse_dims(doc: CommentedMap, path: str, value_loc: ValueLoc) -> tuple[DimD
         for key, size in raw.items():
             kloc, vloc = _map_locs(raw, key, path, where)
             name = check_identifier(key, kloc, "dim")
+            if isinstance(size, str):
+                start = _text_start(vloc, lines, size)
+                term, refs = _parse_dim_def(size, start, name)
+                dims.append(DimDecl(name, None, kloc, term, " ".join(size.split()), refs))
+                continue
             if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
                 raise SpecError(f"dim '{name}' must have a positive integer size, not "
                                 f"{_describe(size)}", vloc,
-                                "give a size such as 3 (used for numeric checks), or list dims "
-                                "without sizes: dims: [M, N]")
+                                "give a size such as 3 (used for numeric checks), a definition "
+                                "from other dims such as 'H * Dh', or list dims without "
+                                "sizes: dims: [M, N]")
             dims.append(DimDecl(name, int(size), kloc))
     elif isinstance(raw, CommentedSeq):
         for n, key in enumerate(raw):
@@ -308,7 +330,152 @@ def _parse_dims(doc: CommentedMap, path: str, value_loc: ValueLoc) -> tuple[DimD
         if d.name in seen:
             raise SpecError(f"dim '{d.name}' is declared twice", d.loc)
         seen[d.name] = d
-    return tuple(dims)
+    _check_dim_defs(dims)
+    given = {d.name: d.size for d in dims}
+    sized = dim_sizes(tuple(dims), given)
+    return tuple(replace(d, size=sized[d.name]) if d.definition is not None else d
+                 for d in dims)
+
+
+# -- dims defined from other dims ----------------------------------------------------
+
+def _dim_ops() -> dict[type, str]:
+    import ast
+
+    return {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//"}
+
+
+def _parse_dim_def(text: str, start: Loc,
+                   name: str) -> tuple[DimTerm, tuple[tuple[str, Loc], ...]]:
+    """``H * Dh``, ``T - K + 1``: whole numbers and dims under ``+ - * //``, read by the
+    ``ast`` module against that whitelist (nothing is evaluated).  Returns the definition
+    and the names it reads with their places; whether they are dims is checked once every
+    dim is read."""
+    import ast
+
+    source = text.strip()
+    lead = len(text) - len(text.lstrip())
+    hint = (f"define a dim from others with + - * // and whole numbers, e.g. "
+            f"{name}: H * Dh or {name}: T - K + 1")
+    if "\n" in source:
+        raise SpecError(f"the definition of dim '{name}' must be on one line", start, hint)
+    try:
+        tree = ast.parse(source, mode="eval")
+    except SyntaxError as exc:
+        col = max((exc.offset or 1) - 1, 0)
+        raise SpecError(f"dim '{name}' has an invalid definition {source!r}",
+                        start.shifted(lead + col), hint) from None
+    ops = _dim_ops()
+    names: list[tuple[str, Loc]] = []
+
+    def at(node: ast.expr) -> Loc:
+        return start.shifted(lead + node.col_offset)
+
+    def walk(node: ast.expr, depth: int) -> DimTerm:
+        if depth > 50:
+            raise SpecError(f"the definition of dim '{name}' is nested too deeply", at(node))
+        if isinstance(node, ast.Name):
+            names.append((normalize_name(node.id), at(node)))
+            return normalize_name(node.id)
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            return int(node.value)
+        if isinstance(node, ast.BinOp) and type(node.op) in ops:
+            left, right = walk(node.left, depth + 1), walk(node.right, depth + 1)
+            if type(node.op) is ast.FloorDiv and right == 0:
+                raise SpecError("division by zero", at(node.right), hint)
+            return DimDef(ops[type(node.op)], left, right)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            raise SpecError(f"in the definition of dim '{name}': '/' is not whole division",
+                            at(node), f"write {ast.unparse(node.left)} // "
+                                      f"{ast.unparse(node.right)}")
+        raise SpecError(f"in the definition of dim '{name}': {ast.unparse(node)!r} is not a "
+                        f"dim, a whole number or + - * // of them", at(node), hint)
+
+    return walk(tree.body, 0), tuple(names)
+
+
+def _check_dim_defs(dims: list[DimDecl]) -> None:
+    """Every name a definition reads is a dim, and no dim is defined from itself."""
+    known = {d.name: d for d in dims}
+    for d in dims:
+        for ref, loc in d.refs:
+            if ref not in known:
+                raise SpecError(f"unknown dim '{ref}' in the definition of dim '{d.name}'",
+                                loc, did_you_mean(ref, known)
+                                or f"declare it under 'dims', e.g. {ref}: 3")
+    done: set[str] = set()
+    for d in dims:
+        path: list[str] = []
+
+        def visit(name: str) -> None:
+            if name in done:
+                return
+            if name in path:
+                cycle = path[path.index(name):] + [name]
+                raise SpecError(f"dim '{name}' is defined from itself: "
+                                f"{' -> '.join(cycle)}", known[name].loc,
+                                "give one of these dims a size of its own")
+            path.append(name)
+            for ref, _ in known[name].refs:
+                visit(ref)
+            path.pop()
+            done.add(name)
+        visit(d.name)
+
+
+def dim_sizes(dims: tuple[DimDecl, ...], given: Mapping[str, int | None]) -> dict[str, int | None]:
+    """Every dim's size from ``given`` (the sizes of the dims that have their own), the
+    defined dims' computed from their definitions (None when one they read has none).
+    A defined dim whose size comes out below 1 is an error at its declaration."""
+    by_name = {d.name: d for d in dims}
+    out: dict[str, int | None] = {}
+
+    def size(name: str) -> int | None:
+        if name in out:
+            return out[name]
+        d = by_name[name]
+        if d.definition is None:
+            out[name] = given.get(name)
+            return out[name]
+        value = evaluate_dim(d.definition, size)
+        if value is not None and value < 1:
+            at = ", ".join(f"{k}={v}" for k, v in out.items() if k in dict(d.refs))
+            raise SpecError(f"dim '{name}' = {d.text} is {value} at {at}; a dim's size must "
+                            f"be at least 1", d.loc,
+                            "give the dims it is defined from sizes that make it positive")
+        out[name] = value
+        return value
+    for d in dims:
+        size(d.name)
+    return out
+
+
+def sizes_with(dims: tuple[DimDecl, ...], override: Mapping[str, int]) -> dict[str, int | None]:
+    """Every dim's size with ``override`` given (by ``--dims``): a defined dim follows the
+    dims it is defined from; a size given to it must be the one it follows."""
+    given = {d.name: override.get(d.name, d.size) for d in dims if d.definition is None}
+    out = dim_sizes(dims, given)
+    for d in dims:
+        if d.definition is not None and d.name in override and override[d.name] != out[d.name]:
+            refs = list(dict.fromkeys(r for r, _ in d.refs))
+            raise SpecError(f"--dims gives dim '{d.name}' the size {override[d.name]}, but it "
+                            f"is defined as {d.name} = {d.text} = {out[d.name]}", None,
+                            f"give the dims it is defined from instead: "
+                            f"{', '.join(refs) or 'none'}")
+    return out
+
+
+def evaluate_dim(term: DimTerm, leaf: Callable[[str], int | None]) -> int | None:
+    """The whole number ``term`` is, each dim read by ``leaf`` (None if one is unknown)."""
+    if isinstance(term, int):
+        return term
+    if isinstance(term, str):
+        return leaf(term)
+    a, b = evaluate_dim(term.left, leaf), evaluate_dim(term.right, leaf)
+    if a is None or b is None:
+        return None
+    return a + b if term.op == "+" else a - b if term.op == "-" else \
+        a * b if term.op == "*" else a // b
 
 
 def _parse_shape(raw: object, loc: Loc, path: str, dims: tuple[DimDecl, ...],

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .errors import SpecError
 from .kinds import PseudoOp, Result
 from .record import Record, field, replace
-from .spec import symmetric_inputs
+from .spec import sizes_with, symmetric_inputs
 
 
 class Codegen(Protocol):
@@ -113,8 +113,11 @@ def sizes_for(graph: Graph, override: Sizes | None = None) -> Sizes:
                         f"its dims are: {', '.join(d for d, _ in graph.dims) or 'none'}")
     out: Sizes = {}
     pool = iter(DEFAULT_SIZES)
-    used = {v for v in override.values()} | {s for _, s in graph.dims if s}
+    defined = {d.name for d in graph.spec.dims if d.definition is not None}
+    used = {v for v in override.values()} | {s for d, s in graph.dims if s and d not in defined}
     for d, size in graph.dims:
+        if d in defined:
+            continue
         if d in override:
             out[d] = override[d]
         elif size:
@@ -125,7 +128,8 @@ def sizes_for(graph: Graph, override: Sizes | None = None) -> Sizes:
                 n = next(pool)
             used.add(n)
             out[d] = n
-    return out
+    full = sizes_with(graph.spec.dims, {**out, **override})  # defined dims follow, refuse --dims
+    return {d: int(full[d] or 0) for d, _ in graph.dims}
 
 
 def positive_inputs(graph: Graph) -> set[str]:

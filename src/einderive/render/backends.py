@@ -8,7 +8,7 @@ in the two classes below and nowhere else.
 
 from __future__ import annotations
 
-from ..ops import AXIS_OPS, DIAG, EINSUM, POW_HALF, SCALARS, SOLVE, TRANSPOSE
+from ..ops import AXIS_OPS, DIAG, EINSUM, POW_HALF, RESHAPE, SCALARS, SOLVE, TRANSPOSE
 from .. import pyexpr as P
 
 
@@ -75,7 +75,11 @@ class Backend:
         return self.fn(POW_HALF, x)
 
     def reshape(self, x: P.Py, like: P.Py) -> P.Py:
-        return P.call(self.f("reshape"), x, P.call(self.f("shape"), like))
+        return P.call(self.f(RESHAPE), x, P.call(self.f("shape"), like))
+
+    def reshape_to(self, x: P.Py, sizes: list[P.Py]) -> P.Py:
+        """``x`` in the shape ``sizes`` (row-major, both libraries)."""
+        return P.call(self.f(RESHAPE), x, P.Tuple(tuple(sizes)))
 
     def broadcast_like(self, x: P.Py, like: P.Py) -> P.Py:
         """A scalar ``x`` (a constant adjoint, 0 where terms cancel) spread over ``like``."""
@@ -135,13 +139,13 @@ class Torch(Backend):
         return P.call(self.f("eye"), n, dtype=P.Name("dtype"))
 
     def reshape(self, x: P.Py, like: P.Py) -> P.Py:
-        return P.call(self.f("reshape"), x, P.Attr(like, "shape"))
+        return P.call(self.f(RESHAPE), x, P.Attr(like, "shape"))
 
     def broadcast_like(self, x: P.Py, like: P.Py) -> P.Py:
         return P.binop("*", x, P.call(self.f("ones_like"), like))
 
     def ravel(self, x: P.Py) -> P.Py:
-        return P.method(x, "reshape", P.num(-1))
+        return P.method(x, RESHAPE, P.num(-1))
 
     def fn(self, name: str, *args: P.Py) -> P.Py:
         out: P.Py = SCALARS[name].torch(*args)

@@ -113,8 +113,10 @@ class Compiler:
             return Value(P.num(e.param("value")), ())
         if e.op == PseudoOp.DIM:
             return Value(self.dim(e.param("name")), ())
-        args = [self.b.constant(self.forward(a).py) if _number(a) and e.op not in ARITHMETIC
-                else self.forward(a).py for a in e.args if isinstance(a, FExpr)]
+        sizes = OPS[e.op].sizes_last  # reshape's new shape: Python ints, whatever the library
+        args = [self.b.constant(self.forward(a).py)
+                if _number(a) and e.op not in ARITHMETIC and not (sizes and n)
+                else self.forward(a).py for n, a in enumerate(e.args) if isinstance(a, FExpr)]
         return Value(OPS[e.op].code(e, args, self.b), e.shape)
 
     # -- matrix forms --------------------------------------------------------------------
@@ -342,6 +344,11 @@ class Compiler:
     def _m_Diag(self, m: mx.Diag) -> Value:
         v = self._m(m.x)
         return Value(self.b.diag(v.py), (v.shape[0], v.shape[0]))
+
+    def _m_Reshape(self, m: mx.Reshape) -> Value:
+        v = self._m(m.x)
+        sizes = [self.dim(d) if d != 1 else P.num(1) for d in m.dims]
+        return Value(self.b.reshape_to(v.py, sizes), m.dims)
 
     def _m_Einsum(self, m: mx.Einsum) -> Value:
         lhs, out = m.subscripts.split("->")

@@ -20,7 +20,16 @@ from sympy import (
     Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol)
 
 from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
-from ..ops import AxisFunction, ElementwiseFunction
+from ..ops import (
+    RESHAPE,
+    AxisFunction,
+    Digit,
+    ElementwiseFunction,
+    Flat,
+    has_index_map,
+    index_letters,
+    reshape_view,
+)
 from ..record import Record
 from .. import pyexpr as P
 from .code import CodegenError, number
@@ -56,6 +65,8 @@ class IndexCompiler:
         if isinstance(e, Symbol):
             return Arr(self._symbol(e))
         if isinstance(e, Indexed):
+            if has_index_map(tuple(e.indices)):
+                return self._view(e)
             return self._index(self._tensor(key_of(e)), tuple(e.indices))
         if isinstance(e, Add):
             return self._add([self.arr(t) for t in Add.make_args(e)])
@@ -185,6 +196,43 @@ class IndexCompiler:
         if not e.exp.is_Number:
             raise CodegenError(f"cannot compile the power {e}")
         return Arr(P.binop("**", a.py, number(e.exp)), a.idx)
+
+    def _view(self, e: Indexed) -> Arr:
+        """An element at index maps (X[b, h·Dh + d]): the tensor reshaped to the dims of
+        the indices it reads whole (ops.reshape_view), then indexed by them."""
+        view = reshape_view(tuple(e.indices))
+        if view is None:
+            return self._gather(e)
+        sizes = [P.num(1) if i == 0 else self._dim(i) for i in view]
+        return self._index(self.b.reshape_to(self._tensor(key_of(e)), sizes), view)
+
+    def _gather(self, e: Indexed) -> Arr:
+        """X[⌊k/T⌋, j]: an element at index maps no reshape reads whole, gathered by index
+        arrays over the letters it reads (each an arange along its own axis)."""
+        letters = tuple(dict.fromkeys(s for i in e.indices for s in index_letters(i)))
+        n = len(letters)
+
+        def grid(s: Any) -> P.Py:
+            shape = [P.num(-1) if m == letters.index(s) else P.num(1) for m in range(n)]
+            return P.method(P.call(self.b.f("arange"), self._dim(s)), RESHAPE, *shape)
+
+        def size(s: Any) -> P.Py:
+            out: P.Py = self.comp.dim(self.ctx.dim_of_size[s])
+            return out
+
+        def index(i: Any) -> P.Py:
+            if isinstance(i, Flat):
+                terms = [P.product([index(d)] + [size(s) for s in i.sizes[p + 1:]])
+                         for p, d in enumerate(i.digits)]
+                return P.product(terms, "+")
+            if isinstance(i, Digit):
+                below = [size(s) for s in i.sizes[i.position + 1:]]
+                k = index(i.k)
+                q = P.binop("//", k, P.product(below)) if below else k
+                return P.binop("%", q, size(i.sizes[i.position])) if i.position else q
+            return P.num(0) if i == 0 else grid(i)
+        at = P.Subscript(self._tensor(key_of(e)), tuple(index(i) for i in e.indices))
+        return Arr(at, letters)
 
     def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:

@@ -305,6 +305,15 @@ class MathMLStyle(Style):
     def partial(self, top: str, bottom: str) -> str:
         return frac(mo("∂") + top, mo("∂") + bottom)
 
+    def floor_div(self, a: str, b: str) -> str:
+        return row(mo("⌊") + a + mo("/") + b + mo("⌋"))
+
+    def modulo(self, a: str, b: str) -> str:
+        return row(a + mo("mod") + b)
+
+    def index_group(self, s: str) -> str:
+        return row(s)
+
     def tangent_name(self, name: str, idx: str) -> str:
         """ẋ, Ẇ₁: a dot accent over the name's head, then its subscript and indices."""
         head, script = self.names.get(name) or name_parts(name)

@@ -12,7 +12,7 @@ from typing import Any
 from sympy import S
 
 from .. import matrix as mx
-from ..ops import AXIS_OPS, DIAG, SCALARS
+from ..ops import AXIS_OPS, DIAG, RESHAPE, SCALARS
 from ..precedence import Prec
 from .index_printer import index_precedence, names_axis
 from .tokens import NotationBase
@@ -182,6 +182,11 @@ class MatrixPrinter(TreePrinter):
 
     def _print_Norm(self, m: mx.Norm) -> str:
         return self.n.norm(self._print(m.x), m.frobenius)
+
+    def _print_Reshape(self, m: mx.Reshape) -> str:
+        """``reshape(X, [B, T, H, Dh])``, as the spec writes it."""
+        dims = ", ".join(self.n.dim(d) if d != 1 else "1" for d in m.dims)
+        return self.n.operator(RESHAPE, f"{self._print(m.x)}, [{dims}]")
 
     def _print_Einsum(self, m: mx.Einsum) -> str:
         return self.n.einsum(m.subscripts, [self._print(x) for x in m.operands])

@@ -86,15 +86,38 @@ class _Writer:
     def dim_lines(self) -> list[str]:
         g = self.d.graph
         order = [n for n, _ in g.dims]
-        lines = []
-        for dim in sorted(self.comp.dims_used, key=order.index):
+        declared = {d.name: d for d in g.spec.dims}
+        lines: list[str] = []
+        done: set[str] = set()
+
+        def emit(dim: str) -> None:
+            if dim in done:
+                return
+            done.add(dim)
             t = next((t for t in g.inputs if dim in t.shape), None)
+            decl = declared.get(dim)
             if t is not None:
                 lines.append(f"{self.names.dim[dim]} = {self.names.var[t.name]}.shape"
                              f"[{t.shape.index(dim)}]")
+            elif decl is not None and decl.definition is not None:  # HT: H * T, from H, T
+                for ref, _ in decl.refs:
+                    emit(ref)
+                lines.append(f"{self.names.dim[dim]} = {self._dim_code(decl.definition)}"
+                             f"  # {dim} = {decl.text}")
             else:
                 lines.append(f"{self.names.dim[dim]} = {self._size(dim)}  # no input has {dim}")
+        for dim in sorted(self.comp.dims_used, key=order.index):
+            emit(dim)
         return lines
+
+    def _dim_code(self, term: Any, nested: bool = False) -> str:
+        """A dim's definition as Python (its dims by their code names)."""
+        if isinstance(term, int):
+            return str(term)
+        if isinstance(term, str):
+            return self.names.dim[term]
+        out = f"{self._dim_code(term.left, True)} {term.op} {self._dim_code(term.right, True)}"
+        return f"({out})" if nested else out
 
     def _size(self, dim: str) -> int:
         """The size of a dim that no input's shape gives: verify's, else the spec's."""

@@ -82,6 +82,15 @@ class UnicodeStyle(Style):
     def delta(self, idx: str) -> str:
         return f"δ_{idx}"
 
+    def floor_div(self, a: str, b: str) -> str:
+        return f"⌊{a}/{b}⌋"
+
+    def modulo(self, a: str, b: str) -> str:
+        return f"{a} mod {b}"
+
+    def index_group(self, s: str) -> str:
+        return f"{{{s}}}"
+
     def sqrt(self, s: str, composite: bool) -> str:
         return f"√({s})" if composite else f"√{s}"
 
@@ -234,6 +243,15 @@ class LatexStyle(Style):
 
     def delta(self, idx: str) -> str:
         return f"\\delta_{{{idx}}}"
+
+    def floor_div(self, a: str, b: str) -> str:
+        return f"\\lfloor {a}/{b} \\rfloor"
+
+    def modulo(self, a: str, b: str) -> str:
+        return f"{a} \\bmod {b}"
+
+    def index_group(self, s: str) -> str:
+        return s
 
     def sqrt(self, s: str, composite: bool) -> str:
         return f"\\sqrt{{{s}}}"

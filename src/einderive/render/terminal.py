@@ -119,7 +119,8 @@ def plain(d: Derivation, opts: Options | None = None, width: int = 80) -> str:
         from rich.console import Console
         buf = io.StringIO()
         Console(file=buf, width=width, color_system=None).print(graph_tree(d, sheet))
-        out += "\nGraph\n" + buf.getvalue()
+        # rich wraps a long label at a blank and keeps the blank at the line's end
+        out += "\nGraph\n" + "".join(ln.rstrip() + "\n" for ln in buf.getvalue().splitlines())
     return out
 
 

@@ -317,6 +317,10 @@ class Parser:
         elif base == "colon":   # amsmath: \mskip2mu\mathpunct{}\mkern-\thinmuskip{:}\mskip6mu
             items += [Space(2, True), Noad(PUNCT, []), Space(-3, True, True),
                       Noad(ORD, Char("rm", 58)), Space(6, True)]
+        elif base == "bmod":    # \nonscript\mskip-\medmuskip\mkern5mu\mathbin{mod}\mkern5mu…
+            mod = Noad(BIN, [Noad(ORD, Char("rm", ord(c))) for c in "mod"])
+            items += [Space(-4, True, True), Space(5, True), mod, Space(5, True),
+                      Space(-4, True, True)]
         elif base in ("ne", "neq"):
             items += [Noad(REL, Char("sy", 54)), Noad(REL, Char("rm", 61))]
         elif base in ("nonscript", "relax", "displaybreak", "allowbreak", "nobreak"):

@@ -14,7 +14,7 @@ from typing import Any
 from sympy import Symbol
 
 from .. import matrix as mx
-from ..ops import ScalarFn
+from ..ops import Digit, Flat, ScalarFn, has_index_map
 
 
 class Style(ABC):
@@ -140,8 +140,36 @@ class Style(ABC):
     @abstractmethod
     def einsum(self, subscripts: str, operands: list[str]) -> str: ...
 
+    @abstractmethod
+    def floor_div(self, a: str, b: str) -> str:
+        """⌊a/b⌋: the digit of a reshape's merged index (an index map's inverse)."""
+
+    @abstractmethod
+    def modulo(self, a: str, b: str) -> str: ...
+
     def index_list(self, idx: Any) -> str:
-        return "".join(self.index_name(i.name) for i in idx if isinstance(i, Symbol))
+        """``ij``; with an index map (a reshape's), separated: ``i,h·Dh + d``."""
+        if not has_index_map(tuple(idx)):
+            return "".join(self.index_name(i.name) for i in idx if isinstance(i, Symbol))
+        return self.index_group(", ".join(self.index_term(i) for i in idx if i != 0))
+
+    @abstractmethod
+    def index_group(self, s: str) -> str:
+        """Indices that are not all letters, as one subscript: ``{i, j·Dh + k}``."""
+
+    def index_term(self, i: Any) -> str:
+        """One index: a letter, or an index map (ops.Flat, ops.Digit) written out."""
+        if isinstance(i, Flat):
+            sizes = [self.dim(str(s)) for s in i.sizes]
+            return " + ".join(self.scalar_times().join([self.index_term(d)] + sizes[p + 1:])
+                              for p, d in enumerate(i.digits))
+        if isinstance(i, Digit):
+            sizes = [self.dim(str(s)) for s in i.sizes]
+            p, k = i.position, self.index_term(i.k)
+            below = sizes[p + 1:]
+            out = self.floor_div(k, self.scalar_times().join(below)) if below else k
+            return self.modulo(out, sizes[p]) if p else out
+        return self.index_name(i.name) if isinstance(i, Symbol) else str(i)
 
     def function(self, spec: ScalarFn, args: list[str], composite: bool) -> str:
         """``σ(x)``, ``√x``, ``𝟙[x > 0]``: a scalar function applied, in this style's tokens
