@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sympy import Add, Indexed, S, Symbol
+from sympy import Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol
 
 from .graph import Graph
 from .indexed import (
@@ -32,6 +32,7 @@ from .indexed import (
     key_of,
     substitute_indexed,
 )
+from .ops import AxisFunction, ElementwiseFunction
 from .record import Record
 from .reverse import IndexDerivation
 from .reverse import _tidy as tidy
@@ -106,22 +107,49 @@ def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool) -> Inde
 
 def _along(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[int, Any, Any]]) -> Expr:
     """Σ_u Σ_K ∂e/∂u_K u̇_K over the tensors (and adjoints) u in ``movers`` that ``e``
-    reads, its sums collapsed.  Term by term, each along the movers it reads: a sum over
-    a fan-out costs its size, not its size times the number of tensors it names."""
-    body = fresh_bound(e, ctx)
-    out = []
-    for term in Add.make_args(body):
-        keys = {key_of(a) for a in term.atoms(Indexed, Symbol)} & movers.keys()
-        for key in sorted(keys, key=lambda k: movers[k][0]):
-            _, element, tangent = movers[key]
-            name = ctx.tensor_of.get(key) or ctx.adjoint_of[key]
-            k = ctx.spare_indices(ctx.graph[name].shape, avoid=idx)
-            local = collapse(differentiate(term, element(k)))
-            if local == 0:
-                continue
-            free = tuple(i for i in k if isinstance(i, Symbol))
-            out.append(collapse(ctx.sum(local * tangent(k), free)))
-    return Add(*out)
+    reads, its sums collapsed: forward mode through ``e``'s own tree, each read of a
+    moving tensor u_K becoming u̇_K at the same indices (an index map too), so no delta is
+    made but by a function of a whole tensor (softmax, inv) - the walk is linear in ``e``."""
+    return collapse(_jvp(ctx, fresh_bound(e, ctx), idx, movers))
+
+
+def _jvp(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[int, Any, Any]]) -> Expr:
+    if isinstance(e, Indexed):
+        m = movers.get(e.base.label)
+        return m[2](tuple(e.indices)) if m is not None else S.Zero
+    if isinstance(e, Symbol):
+        m = movers.get(e)
+        return m[2](()) if m is not None else S.Zero
+    if e.is_Number or isinstance(e, KroneckerDelta):
+        return S.Zero
+    if e.is_Add:
+        return Add(*[_jvp(ctx, a, idx, movers) for a in e.args])
+    if e.is_Mul:
+        args, terms = e.args, []
+        for n, a in enumerate(args):
+            da = _jvp(ctx, a, idx, movers)
+            if da != 0:
+                terms.append(Mul(*args[:n], da, *args[n + 1:]))
+        return Add(*terms)
+    if isinstance(e, Pow):
+        db = _jvp(ctx, e.base, idx, movers)
+        return S.Zero if db == 0 else e.exp * Pow(e.base, e.exp - 1) * db
+    if isinstance(e, Sum):
+        inner = _jvp(ctx, e.function, idx, movers)  # a sum of each term: each reads alone
+        return Add(*[Sum(t, *e.limits) for t in Add.make_args(inner) if t != 0])
+    if isinstance(e, ElementwiseFunction):  # the chain rule through every argument
+        return Add(*[e.fdiff(n + 1) * da for n, da in
+                     enumerate(_jvp(ctx, a, idx, movers) for a in e.args) if da != 0])
+    if isinstance(e, AxisFunction):  # of a whole tensor: Σ_K ∂f/∂u_K u̇_K, by its deltas
+        m = movers.get(e.label)
+        if m is None:
+            return S.Zero
+        name = ctx.tensor_of.get(e.label) or ctx.adjoint_of[e.label]
+        k = ctx.spare_indices(ctx.graph[name].shape, avoid=tuple(idx) + tuple(e.indices))
+        local = collapse(differentiate(e, m[1](k)))
+        free = tuple(i for i in k if isinstance(i, Symbol))
+        return S.Zero if local == 0 else collapse(ctx.sum(local * m[2](k), free))
+    raise ValueError(f"no tangent rule for {type(e).__name__}")  # pragma: no cover
 
 
 def _inline_anon(ctx: Ctx, graph: Graph, e: Expr, tangents: dict[str, tuple[Expr, Idx]],
