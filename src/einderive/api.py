@@ -207,7 +207,7 @@ def torch_module(d: engine.Derivation) -> str:
     input - derived here, since code generation derives nothing."""
     from .record import replace
     from .render.pymodule import torch_module as module
-    every = tuple(t.name for t in d.graph.inputs)
+    every = d.graph.differentiable
     full = d if tuple(d.graph.wrt) == every else \
         engine.derive(replace(d.graph, wrt=every), closed=False)
     return module(d, full=full, source=_source(d))

@@ -103,6 +103,12 @@ class IndexCompiler:
     def _index(self, py: P.Py, idx: tuple[Any, ...]) -> Arr:
         """``py[idx]``: a literal 0 picks the only element of a size-1 axis; a repeated
         index takes a diagonal."""
+        picked = next((n for n, i in enumerate(idx) if isinstance(i, Indexed)), None)
+        if picked is not None:  # E[tokens[i], k]: the rows tokens picks, axes (i, k)
+            tok = self.arr(idx[picked])
+            rest = tuple(P.Slice() for _ in idx[:picked])
+            py = P.Subscript(py, rest + (self.b.as_index(tok.py),))
+            return self._index(py, idx[:picked] + tok.idx + idx[picked + 1:])
         if any(i == 0 for i in idx):
             py = P.Subscript(py, tuple(P.num(0) if i == 0 else P.Slice() for i in idx))
             idx = tuple(i for i in idx if i != 0)
@@ -185,6 +191,10 @@ class IndexCompiler:
     def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:
             return Arr(P.num(1))
+        if isinstance(p, Indexed) or isinstance(q, Indexed):  # δ(tokens_i, j): onehot(tokens)
+            tok, j = (p, q) if isinstance(p, Indexed) else (q, p)
+            t = self.arr(tok)
+            return Arr(self.b.one_hot(t.py, self._dim(j)), t.idx + (j,))
         if 0 in (p, q):  # δ(0, j): the first row of an identity, over j's dim
             j = q if p == 0 else p
             eye = self.b.eye(self._dim(j))
