@@ -182,7 +182,9 @@ def test_bracketed_examples_torch(tmp_path, case):
 def _torch_inputs(d, seed: int = 0):
     from einderive.verify import draw_inputs, sizes_for
     values = draw_inputs(d.graph, sizes_for(d.graph), seed)
-    return [torch.tensor(values[t.name], dtype=torch.float64, requires_grad=True)
+    # indices are torch.long, as a user passes them: gradcheck leaves them alone
+    return [torch.tensor(values[t.name], dtype=torch.long) if t.integer is not None else
+            torch.tensor(values[t.name], dtype=torch.float64, requires_grad=True)
             for t in d.graph.inputs]
 
 

@@ -45,7 +45,7 @@ def derived(name: str, every_input: bool = False):
     input (what the generated PyTorch Function computes)."""
     d = derive(load(SPECS / f"{name}.yaml"), closed=False)
     if every_input:
-        d = derive(replace(d.graph, wrt=tuple(t.name for t in d.graph.inputs)), closed=False)
+        d = derive(replace(d.graph, wrt=d.graph.differentiable), closed=False)  # not indices
     return d
 
 
@@ -384,7 +384,9 @@ def test_saved_set_matches_autograd(path):
     g = d.graph
     sizes = R.sizes_of(g)
     values = R.random_inputs(g, sizes)
-    leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k in g.wrt)
+    integer = {t.name for t in g.inputs if t.integer is not None}  # indices: torch.long
+    leaves = {k: torch.tensor(v, dtype=torch.long) if k in integer else
+              torch.tensor(v, dtype=torch.float64, requires_grad=k in g.wrt)
               for k, v in values.items()}
     saved: list[int] = []
 

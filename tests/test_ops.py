@@ -22,6 +22,8 @@ inputs:
   P: {shape: [B, N], positive: true}
   Q: [N, N]
   S: {shape: [N, N], spd: true}
+  tok: {shape: [K], integer: B}
+  lab: {shape: [B], integer: N}
 forward:
 """
 
@@ -139,6 +141,19 @@ MATRIX_FUNCTIONS = {
     "trace of a softmax": ["L = trace(softmax(Q, axis=0)) * s"],
 }
 NEW_OPS.update(MATRIX_FUNCTIONS)
+# picking by integer inputs (issue 15 item 5): an embedding lookup E[tokens], one element per
+# row Z[range(B), labels], and cross-entropy with integer labels
+GATHERS = {
+    "gather rows": ["G = X[tok] @ A", "L = sum(G * G)"],
+    "gather rows of an expression": ["G = (X * Y + v)[tok]", "L = sum(G * G)"],
+    "gather of a vector": ["g = w[tok]", "L = sum(g * g * w[tok])"],
+    "gather rows of rank 3": ["G = transpose(T3, axes=(1, 0, 2))[tok]", "L = sum(G * G)"],
+    "pick one per row": ["z = X[range(B), lab]", "L = sum(z * w)"],
+    "pick of an expression": ["z = (X @ Q)[range(B), lab]", "L = sum(z * z)"],
+    "cross-entropy integer labels": ["L = -mean(log_softmax(X @ Q, axis=-1)[range(B), lab])"],
+    "cross-entropy summed": ["Z = X @ A @ C", "L = -sum(log_softmax(Z, axis=1)[range(B), lab])"],
+}
+NEW_OPS.update(GATHERS)
 CASES.update(NEW_OPS)
 
 

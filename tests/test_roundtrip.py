@@ -45,8 +45,8 @@ TOKEN = re.compile(r"""
     (?P<num>[0-9]+(\.[0-9]+)?(e[−-]?[0-9]+)?)  # ASCII digits: 𝟙 is a Unicode digit
   | (?P<sigma>Σ_[a-z]′*)
   | (?P<adj>∂[A-Za-z]\w*/∂)
-  | (?P<delta>δ_\{[^{}]*\}|δ_[a-z′]+)
-  | (?P<name>[A-Za-z][A-Za-z0-9_′]*(,[a-z′]+)?(?<=_)\{[^{}]*\}|[A-Za-z][A-Za-z0-9_′]*(,[a-z′]+)?)
+  | (?P<delta>δ_\{[^{}]*\}|δ_(\([^)]*\)|[a-z′]+))   # δ_(j,labels_i): an index picked by an input
+  | (?P<name>[A-Za-z][A-Za-z0-9_′]*(,[a-z′]+)?(?<=_)\{[^{}]*\}|[A-Za-z][A-Za-z0-9′]*_\([^)]*\)|[A-Za-z][A-Za-z0-9_′]*(,[a-z′]+)?)
   | (?P<sub>_[a-z′]+)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
@@ -74,6 +74,8 @@ def tokens(text: str) -> list:
 
 
 def _letters(sub: str) -> list:
+    if sub.startswith("("):  # (labels_i,j): the index of each part (tokens_i carries i)
+        return [x for part in sub[1:-1].split(",") for x in _letters(part.rsplit("_", 1)[-1])]
     return re.findall(r"[a-z]′*", sub)
 
 
@@ -249,11 +251,14 @@ class Reader:
         return e
 
     def name(self, token: str):
-        """A tensor's name and its indices: ``x_ij``, ``y_true,i``, ``W1_kj′``."""
+        """A tensor's name and its indices: ``x_ij``, ``y_true,i``, ``W1_kj′``, ``E_(tokens_i,k)``."""
         if token.endswith("}"):  # X_{i, j·Dh + k}: the letters among the index maps' words
             name, _, inside = token[:-1].partition("_{")
             return name, tuple(w for w in re.findall(r"[A-Za-z]\w*′*", inside)
                                if re.fullmatch(r"[a-z]′*", w))
+        if "_(" in token:
+            name, sub = token.split("_(", 1)
+            return name, tuple(_letters("(" + sub))
         if "," in token:
             name, idx = token.split(",")
             return name, tuple(_letters(idx))

@@ -123,7 +123,8 @@ def test_cli_prints_the_sections(run):
 @pytest.mark.parametrize("args,message", [
     (["--hvp", "y_true"], "--hvp names 'y_true', which is not an input that the loss is "
                           "derived by (wrt) of mlp"),
-    (["--tangent", "q"], "--tangent names 'q', which is not an input of mlp"),
+    (["--tangent", "q"], "--tangent names 'q', which is not an input with values that can "
+                         "move (not integer) of mlp"),
     (["--tangent", "x", "--hvp", "x"], "--hvp derives the tangents too"),
     (["--hvp", "x", "-f", "torch"], "no PyTorch code yet"),
 ])
@@ -215,3 +216,8 @@ def test_a_helper_only_the_tangents_call_is_defined(run, tmp_path):
                     "  - h = log_softmax(x, axis=-1)\n  - L = sum(x * x)\nloss: L\n")
     r = run("verify", spec, "--hvp")
     assert r.exit_code == 0, r.output
+
+
+def test_an_integer_input_has_no_tangent(run):
+    r = run("derive", SPEC_FILES[0].parent / "embedding_lm_head.yaml", "--tangent", "tokens")
+    assert r.exit_code == 2 and "--tangent names 'tokens'" in r.output, r.output

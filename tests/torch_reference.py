@@ -51,6 +51,9 @@ def random_inputs(graph, sizes, seed: int = 0) -> dict:
     out = {}
     for t in graph.inputs:
         shp = shape_of(t.shape, sizes)
+        if t.integer is not None:  # indices 0 .. size - 1 (repeats likely: T > V in tests)
+            out[t.name] = rng.integers(0, sizes[t.integer], shp)
+            continue
         if t.name in inverted:  # G Gᵀ/n + n I/2: symmetric, eigenvalues ≥ n/2
             g = rng.standard_normal(shp)
             out[t.name] = g @ g.T / shp[0] + np.eye(shp[0]) * (shp[0] / 2)
@@ -213,6 +216,11 @@ def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
         if op == "reshape":  # NumPy's row-major reshape, to the sizes of the new dims
             return a[0].reshape(tuple(1 if d.op == "num" else sizes[d.param("name")]
                                       for d in e.args[1:]))
+        if op == "getitem":  # E[tokens] (rows), Z[range(B), labels] (one element per row)
+            index = a[1].long() if lib.t else a[1]
+            if e.param("rows"):
+                return a[0][index]
+            return a[0][lib.mod.arange(len(index)), index]
         if op == "norm":
             return lib.mod.sqrt(lib.reduce("sum", a[0] ** 2, tuple(e.param("axes")),
                                            bool(e.param("keepdims"))))
@@ -238,7 +246,9 @@ class Reference:
 
 def torch_reference(graph, sizes, inputs) -> Reference:
     """Forward in torch, adjoints of every input and node by autograd (retained gradients)."""
-    leaves = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+    integer = {t.name for t in graph.inputs if t.integer is not None}
+    leaves = {k: torch.tensor(v, dtype=torch.long) if k in integer else
+              torch.tensor(v, dtype=torch.float64, requires_grad=True)
               for k, v in inputs.items()}
     env = evaluate(graph, sizes, leaves, _Lib(torch))
     for t in graph.nodes:
@@ -261,7 +271,10 @@ def numpy_forward(graph, sizes, inputs) -> dict:
 def fd_gradients(graph, sizes, inputs, h: float = 1e-6) -> dict:
     """Central finite differences of the loss with respect to every input."""
     out = {}
+    integer = {t.name for t in graph.inputs if t.integer is not None}
     for name, x in inputs.items():
+        if name in integer:  # indices have no gradient
+            continue
         g = np.zeros_like(x)
         for idx in np.ndindex(x.shape):
             vals = []

@@ -205,8 +205,10 @@ def _inputs_named(d: engine.Derivation, option: str, given: str) -> tuple[str, .
     if not names or names == ["*"]:
         return tuple(d.graph.wrt)
     # a Hessian-vector product is the loss's second derivative in the inputs it is derived by
-    inputs = list(d.graph.wrt) if option == "--hvp" else [t.name for t in d.graph.inputs]
-    what = "an input that the loss is derived by (wrt)" if option == "--hvp" else "an input"
+    inputs = list(d.graph.wrt) if option == "--hvp" else \
+        [t.name for t in d.graph.inputs if t.integer is None]  # an index does not move
+    what = "an input that the loss is derived by (wrt)" if option == "--hvp" else \
+        "an input with values that can move (not integer)"
     for n in names:
         if n not in inputs:
             raise SpecError(f"{option} names '{n}', which is not {what} of {d.name}", None,
@@ -241,7 +243,7 @@ def torch_module(d: engine.Derivation) -> str:
     input - derived here, since code generation derives nothing."""
     from .record import replace
     from .render.pymodule import torch_module as module
-    every = tuple(t.name for t in d.graph.inputs)
+    every = d.graph.differentiable
     full = d if tuple(d.graph.wrt) == every else \
         engine.derive(replace(d.graph, wrt=every), closed=False)
     return module(d, full=full, source=_source(d))

@@ -81,6 +81,13 @@ class Call(Expr):
     kwargs: tuple[Keyword, ...]
 
 
+class Subscript(Expr):
+    """``E[tokens]`` or ``Z[range(B), labels]``: elements picked by an integer input."""
+
+    value: Expr
+    index: tuple[Expr, ...]
+
+
 class TupleLit(Expr):
     items: tuple[Expr, ...]
 
@@ -221,10 +228,22 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
                        _convert(node.comparators[0], loc_of))
     if isinstance(node, (ast.Tuple, ast.List)):  # [B, T, H, Dh]: a list is a tuple here
         return TupleLit(loc, tuple(_convert(e, loc_of) for e in node.elts))
-    what = {ast.Subscript: "indexing with [...]",
-            ast.BoolOp: "'and'/'or'", ast.IfExp: "conditional expressions",
+    if isinstance(node, ast.Subscript):
+        return _subscript(node, loc, loc_of)
+    what = {ast.BoolOp: "'and'/'or'", ast.IfExp: "conditional expressions",
             ast.Lambda: "lambda", ast.Dict: "dicts",
             ast.ListComp: "comprehensions", ast.GeneratorExp: "generators",
             ast.JoinedStr: "f-strings", ast.NamedExpr: "':='"}.get(type(node))
     raise SpecError(f"{what or type(node).__name__} not supported in expressions", loc,
                     "expressions use names, numbers, + - * / @ **, .T and function calls")
+
+
+def _subscript(node: ast.Subscript, loc: Loc, loc_of: Callable[[ast.AST], Loc]) -> Expr:
+    """``E[tokens]``, ``Z[range(B), labels]``: indices are expressions (graph checks them)."""
+    items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    for item in items:
+        if isinstance(item, ast.Slice):
+            raise SpecError("slices are not supported in expressions", loc_of(item),
+                            "index rows by an integer input, e.g. E[tokens], or pick one "
+                            "element per row with Z[range(B), labels]")
+    return Subscript(loc, _convert(node.value, loc_of), tuple(_convert(i, loc_of) for i in items))

@@ -232,6 +232,10 @@ class _MatrixWalk:
 
     _Const = _Ones = _Eye = _none
 
+    def _OneHot(self, m: mx.OneHot) -> Flops:
+        self.reads.add(m.name)  # the indices are read; the one-hot matrix is never formed
+        return Flops()
+
     def _Transpose(self, m: mx.Transpose) -> Flops:
         return self.flops(m.x)
 
@@ -246,6 +250,11 @@ class _MatrixWalk:
                 # the code multiplies by A⁻¹ with a solve, never forming the inverse
                 return self.flops(f.x) + self.flops(other) + \
                     Flops(ZERO, solve_flops(self.c.size(mx.rows(f.x)), k))
+        if isinstance(m.a, mx.OneHot):  # onehot(t) X: the code picks rows of X, X[t]
+            return self._each((m.a, m.b))
+        if isinstance(m.a, mx.Transpose) and isinstance(m.a.x, mx.OneHot):
+            # onehot(t)ᵀ G: the code adds each row of G into a row of the result
+            return self._each((m.a, m.b)) + self._elementwise(1, m.b.shape)
         here = Flops(ZERO, rows * cols) if inner == 1 else Flops(2 * rows * inner * cols, ZERO)
         return self._each((m.a, m.b)) + here
 

@@ -17,7 +17,7 @@ from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, TensorKind
-from .ops import ALIASES, ARITHMETIC, FUNCTIONS, OPS, FExpr, sympy_number
+from .ops import ALIASES, ARITHMETIC, FUNCTIONS, GATHER, OPS, FExpr, sympy_number
 from .record import Record
 from .spec import DimDecl, DimTerm, Spec
 
@@ -34,6 +34,7 @@ class Tensor(Record):
     text: str = ""
     positive: bool = False
     spd: bool = False  # declared symmetric positive definite
+    integer: str | None = None  # holds indices 0 .. size(dim) - 1 (never differentiated)
 
     @property
     def is_input(self) -> bool:
@@ -62,6 +63,11 @@ class Graph(Record, slots=False):  # caches its index in __dict__
     @property
     def inputs(self) -> tuple[Tensor, ...]:
         return tuple(t for t in self.tensors if t.is_input)
+
+    @property
+    def differentiable(self) -> tuple[str, ...]:
+        """The inputs a gradient can be taken of: all but the integer ones (indices)."""
+        return tuple(t.name for t in self.inputs if t.integer is None)
 
     @property
     def nodes(self) -> tuple[Tensor, ...]:
@@ -98,7 +104,7 @@ def _build(spec: Spec) -> Graph:
             raise SpecError(f"the input name '{inp.name}' shadows the function {inp.name}()",
                             inp.loc, f"choose another name, e.g. '{inp.name}_'")
         env[inp.name] = Tensor(inp.name, inp.shape, TensorKind.INPUT, inp.loc,
-                               positive=inp.positive, spd=inp.spd)
+                               positive=inp.positive, spd=inp.spd, integer=inp.integer)
     dims = {d.name: d for d in spec.dims}
     later: dict[str, Loc] = {}
     statements = []
@@ -220,6 +226,8 @@ class _Builder:
             return self.apply(e.op, e.loc, args, {})
         if isinstance(e, X.Call):
             return self.call(e)
+        if isinstance(e, X.Subscript):
+            return self.subscript(e)
         if isinstance(e, X.Compare):
             left, right = self.tensor(e.left), self.tensor(e.right)
             return FExpr(PseudoOp.COMPARE, (left, right), (("op", e.op),), ())
@@ -229,6 +237,11 @@ class _Builder:
         n = e.id
         if n in self.env:
             t = self.env[n]
+            if t.integer is not None:  # an index is not a value: it has no derivative
+                raise SpecError(f"'{n}' is an integer input (indices 0 .. {t.integer} - 1); it "
+                                "can only index a tensor", e.loc,
+                                f"pick rows with E[{n}], or one element per row with "
+                                f"Z[range(B), {n}]")
             return FExpr(PseudoOp.REF, (), (("name", n),), t.shape)
         if n in self.dims:
             return FExpr(PseudoOp.DIM, (), (("name", n),), ())
@@ -281,6 +294,27 @@ class _Builder:
         else:
             args = [(self.tensor(a), a.loc) for a in e.args]
         return self.apply(fn, e.loc, args, kwargs)
+
+    def subscript(self, e: X.Subscript) -> FExpr:
+        """``E[tokens]``, ``Z[range(B), labels]``: the op table's GATHER checks the rest."""
+        args = [(self.tensor(e.value), e.value.loc)]
+        for item in e.index:
+            if isinstance(item, X.Name) and item.id in self.env and \
+                    self.env[item.id].integer is not None:
+                t = self.env[item.id]
+                args.append((FExpr(PseudoOp.REF, (), (("name", t.name), ("integer", t.integer)),
+                                   t.shape), item.loc))
+            elif isinstance(item, X.Call) and item.func == "range" and len(item.args) == 1 \
+                    and not item.kwargs and isinstance(item.args[0], X.Name) \
+                    and item.args[0].id in self.dims:
+                args.append((FExpr(PseudoOp.DIM, (), (("name", item.args[0].id),), ()),
+                             item.loc))
+            else:
+                raise SpecError("a tensor is indexed by an integer input or range(dim)",
+                                item.loc, "declare the indices as an input, e.g. tokens: "
+                                "{shape: [T], integer: V}, and write E[tokens]; or pick one "
+                                "element per row with Z[range(B), labels]")
+        return self.apply(GATHER, e.loc, args, {})
 
     def apply(self, fn: str, loc: Loc, args: list[tuple[FExpr, Loc]],
               kwargs: dict[str, tuple[FExpr, Loc]]) -> FExpr:

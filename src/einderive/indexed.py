@@ -145,6 +145,13 @@ class Ctx:
         label = self.adjoint_bases[name]
         return label[tuple(idx)] if idx else label
 
+    def name_of(self, key: Symbol) -> str:
+        """The tensor that ``key`` names: itself, its adjoint, its tangent or its ℛ{∂L/∂t}."""
+        for table in (self.tensor_of, self.adjoint_of, self.tangent_of, self.rop_of):
+            if key in table:
+                return table[key]
+        raise KeyError(key)
+
     def tangent(self, name: str, idx: tuple[Any, ...]) -> Expr:
         """An element of the tangent ṫ of tensor ``name`` (forward mode)."""
         return self._second(self.tangent_bases, self.tangent_of, "˙", name, idx)

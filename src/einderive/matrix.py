@@ -80,6 +80,17 @@ class Eye(M):
     src: Any = _src()
 
 
+class OneHot(M):
+    """onehot(tokens): row t is the unit vector of tokens_t, a (T, V) matrix read from an
+    integer input (``name``) whose values index the dim ``dim``; the index form's
+    δ(tokens_t, v)."""
+
+    name: str
+    dim: str
+    shape: Shape
+    src: Any = _src()
+
+
 class Transpose(M):
     x: M
     shape: Shape

@@ -1208,9 +1208,90 @@ def _solve_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     return ctx.sum(body, (k,) if k != 0 else ())
 
 
+# -- picking elements by integer inputs: embedding lookup, labels --------------------------
+#
+# E[tokens] gathers rows: X_{t,d} = E_{tokens_t, d}; Z[range(B), labels] picks one element
+# per row: y_b = Z_{b, labels_b}.  An integer input is only ever an index (graph refuses it
+# anywhere else), so it has no adjoint; the adjoint of E reads the index as the one-hot
+# matrix onehot(tokens)_{t,v} = δ(tokens_t, v), which recognize.py prints.
+
+GATHER = "getitem"  # E[tokens], Z[range(B), labels]: the subscript, not a callable name
+
+
+def _gather(loc: Any, args: Args, kwargs: Kw) -> FExpr:
+    (base, lb), *index = args
+    if len(index) == 1 and index[0][0].op == PseudoOp.REF:
+        return _gather_rows(base, lb, index[0])
+    if len(index) == 2 and index[0][0].op == PseudoOp.DIM and index[1][0].op == PseudoOp.REF:
+        return _gather_pairs(base, lb, index[0], index[1])
+    raise SpecError(f"a tensor of shape {shapes.fmt(base.shape)} is indexed by rows, "
+                    "E[tokens], or by one element per row, Z[range(B), labels]", loc,
+                    "an index is an integer input, e.g. tokens: {shape: [T], integer: V}")
+
+
+def _gather_rows(base: FExpr, lb: Any, index: tuple[FExpr, Any]) -> FExpr:
+    tok, lt = index
+    if not tok.shape:  # its element would be a plain symbol, which no index rule reads
+        raise SpecError(f"'{tok.param('name')}' is a single index; an index tensor has at "
+                        "least one axis", lt, f"for one row, declare it {tok.param('name')}: "
+                        f"{{shape: [1], integer: {tok.param('integer')}}}")
+    if not base.shape or base.shape[0] != tok.param("integer"):
+        raise SpecError(f"'{tok.param('name')}' holds indices 0 .. {tok.param('integer')} - 1 "
+                        f"but the tensor's first axis is "
+                        f"{base.shape[0] if base.shape else 'missing (a scalar)'}", lt,
+                        f"index a tensor whose rows are the {tok.param('integer')} choices, "
+                        f"e.g. E: [{tok.param('integer')}, D]")
+    return FExpr(GATHER, (base, tok), (("rows", True),), tuple(tok.shape) + base.shape[1:])
+
+
+def _gather_pairs(base: FExpr, lb: Any, rows: tuple[FExpr, Any],
+                  index: tuple[FExpr, Any]) -> FExpr:
+    (rng, lr), (lab, ll) = rows, index
+    d = rng.param("name")
+    if len(base.shape) != 2 or base.shape[0] != d:
+        raise SpecError(f"Z[range({d}), labels] picks one element of each of {d} rows, but the "
+                        f"tensor has shape {shapes.fmt(base.shape)}", lr,
+                        f"index a matrix whose rows run over {d}, e.g. Z: [{d}, C]")
+    if tuple(lab.shape) != (d,) or base.shape[1] != lab.param("integer"):
+        raise SpecError(f"'{lab.param('name')}' must hold one index 0 .. {base.shape[1]} - 1 per "
+                        f"row: shape {shapes.fmt((d,))}, integer: {base.shape[1]}; it has shape "
+                        f"{shapes.fmt(lab.shape)} and integer: {lab.param('integer')}", ll,
+                        f"declare it {lab.param('name')}: {{shape: [{d}], integer: "
+                        f"{base.shape[1]}}}")
+    return FExpr(GATHER, (base, lab), (("rows", False),), (d,))
+
+
+def _gather_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+    base, tok = e.args
+    if e.param("rows"):
+        n = len(tok.shape)
+        return ctx.comp(base, (ctx.comp(tok, idx[:n]),) + tuple(idx[n:]))
+    return ctx.comp(base, (idx[0], ctx.comp(tok, idx[:1])))
+
+
+def _gather_code(e: FExpr, c: list[Any], b: Any) -> Any:
+    if e.param("rows"):
+        return P.Subscript(c[0], (b.as_index(c[1]),))
+    return P.Subscript(c[0], (P.call(b.f("arange"), P.call("len", c[1])), b.as_index(c[1])))
+
+
+# onehot(tokens)ᵀ G without forming the one-hot matrix: the rows of G added into the rows
+# tokens names (np.add.at adds a repeated index's rows, as the product does)
+SCATTER_ADD = "scatter_add"
+_SCATTER_HELPER = ("def scatter_add(index, g, n):\n"
+                   "    out = np.zeros((n,) + np.shape(g)[1:])\n"
+                   "    np.add.at(out, index, g)\n"
+                   "    return out")
+
+OPS[GATHER] = Op(GATHER, _gather, _gather_comp, _gather_code, nargs=(2, 3), needs_ref=True,
+                 user=False, signature="E[tokens]", flops=_free_flops, view=True,
+                 doc="rows of E picked by an integer input; adjoint onehot(tokens)ᵀ ∂L/∂X")
+
+
 # every helper the generated NumPy module may define, and the helpers each one calls
 HELPERS = {**{n: o.helper for n, o in AXIS_OPS.items() if o.helper},
-           **{n: f.helper for n, f in SCALARS.items() if f.helper}}
+           **{n: f.helper for n, f in SCALARS.items() if f.helper},
+           SCATTER_ADD: _SCATTER_HELPER}
 HELPER_NEEDS = {**{n: o.needs for n, o in AXIS_OPS.items()},
                 **{n: f.needs for n, f in SCALARS.items() if f.needs}}
 # the names those helpers define, which generated code must not reuse

@@ -293,6 +293,8 @@ class _Reader:
             return self._add(e)
         if isinstance(e, (Mul, Sum)):
             return self._product(e)
+        if isinstance(e, Indexed) and _picked(e):  # E_{tokens_t, d}: Σ_v onehot_tv E_vd
+            return self._product(e)
         if isinstance(e, Indexed) or (isinstance(e, Symbol) and self.ctx.is_tensor_atom(e)):
             return self._ref(e)
         if isinstance(e, ElementwiseFunction):
@@ -310,7 +312,19 @@ class _Reader:
             if isinstance(a, Symbol) and isinstance(b, Symbol):
                 d = self.ctx.index_dim[a]
                 return Blob(mx.Eye(d, (d, d)), (a, b))
+            return self._one_hot(a, b) if isinstance(a, Indexed) else self._one_hot(b, a)
         raise NoMatrixForm(f"no rule for {type(e).__name__}")
+
+    def _one_hot(self, picked: Expr, v: Expr) -> Blob:
+        """δ(tokens_t, v) is the one-hot matrix of an integer input: onehot(tokens)_tv."""
+        if not isinstance(picked, Indexed) or not isinstance(v, Symbol) or \
+                not all(isinstance(i, Symbol) for i in picked.indices) or \
+                len(picked.indices) != 1:
+            raise NoMatrixForm("a one-hot of more than one axis of indices")
+        name = self.ctx.tensor_of[key_of(picked)]
+        dim = self.ctx.index_dim[v]
+        t = picked.indices[0]
+        return Blob(mx.OneHot(name, dim, (self.ctx.index_dim[t], dim)), (t, v))
 
     def _has_tensor(self, e: Expr) -> bool:
         return any(self.ctx.is_tensor_atom(a) for a in e.atoms(Indexed, Symbol)) or \
@@ -545,6 +559,18 @@ class _Reader:
         if not self._has_tensor(e) and not self._free(e):
             coeff.append(mx.Const(e))
             return
+        if isinstance(e, Indexed) and _picked(e):
+            # E_{tokens_t, d} = Σ_v δ(tokens_t, v) E_vd: the pick as a product by a one-hot
+            idx = list(e.indices)
+            shape = self.graph[self.ctx.name_of(key_of(e))].shape
+            for n, i in enumerate(e.indices):
+                if isinstance(i, Indexed):
+                    v = self.ctx.fresh(str(shape[n]))  # the dim the indices run over
+                    factors.append(KroneckerDelta(i, v, evaluate=False))
+                    summed.append(v)
+                    idx[n] = v
+            factors.append(e.base[tuple(idx)])
+            return
         factors.append(e)
 
     def _combine(self, blobs: list[Blob], summed: list[Index], free: Idx) -> Blob:
@@ -765,3 +791,8 @@ def positions(m: mx.M) -> dict[Expr, int]:
         if node.src is not None and node.src not in out:
             out[node.src] = n
     return out
+
+
+def _picked(e: Indexed) -> bool:
+    """Whether an element is picked by an integer input: ``E[tokens[t], d]``."""
+    return any(isinstance(i, Indexed) for i in e.indices)

@@ -35,7 +35,7 @@ def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
 def _leaf(m: mx.M) -> bool:
     if isinstance(m, mx.Transpose):
         return _leaf(m.x)
-    return isinstance(m, (mx.Ref, mx.Const, mx.Ones, mx.Eye))
+    return isinstance(m, (mx.Ref, mx.Const, mx.Ones, mx.Eye, mx.OneHot))
 
 
 def expand(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -> mx.M:

@@ -128,6 +128,8 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
         expr = adjoints[v.name].expr
         definition, out_idx = definitions[v.name]
         for u in graph.operands(v):
+            if graph[u].integer is not None:  # an index: no derivative flows into it
+                continue
             edge = _edge(ctx, v.name, u, definition, out_idx, expr, namer, graph)
             edges.append(edge)
             contribution = _tidy(rename(edge.result, ctx, edge.in_idx, canon[u]), namer, ctx,

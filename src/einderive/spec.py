@@ -60,6 +60,7 @@ class InputDecl(Record):
     shape_loc: Loc
     symmetric: bool = False  # a square matrix equal to its transpose (A: {symmetric: true})
     spd: bool = False  # symmetric positive definite: verify draws it so, well conditioned
+    integer: str | None = None  # integer-valued, 0 .. size(dim) - 1: token ids, class labels
 
 
 class Assignment(Record):
@@ -526,14 +527,15 @@ def _parse_inputs(doc: CommentedMap, path: str, value_loc: ValueLoc,
                             "give the tensor another name")
         seen.add(name)
         positive = symmetric = spd = False
+        integer: str | None = None
         if isinstance(value, CommentedMap):
             for k in value:
                 if k not in INPUT_KEYS:
                     kl, _ = _map_locs(value, k, path, vloc)
                     raise SpecError(f"unknown key {k!r} in input '{name}'", kl,
                                     did_you_mean(str(k), INPUT_KEYS)
-                                    or "an input takes 'shape', 'positive', 'symmetric' and "
-                                       "'spd'")
+                                    or "an input takes 'shape', 'positive', 'symmetric', "
+                                       "'spd' and 'integer'")
             if "shape" not in value:
                 raise SpecError(f"input '{name}' has no 'shape'", vloc,
                                 f"e.g. {name}: {{shape: [N], positive: true}}")
@@ -546,14 +548,40 @@ def _parse_inputs(doc: CommentedMap, path: str, value_loc: ValueLoc,
             shape = _parse_shape(value["shape"], sloc, path, dims, name)
             symmetric = _square_flag(value, "symmetric", name, shape, path, vloc)
             spd = _square_flag(value, "spd", name, shape, path, vloc)
+            integer = _integer_dim(value, name, path, vloc, dims)
             vloc = sloc
         else:
             shape = _parse_shape(value, vloc, path, dims, name)
-        out.append(InputDecl(name, shape, positive, kloc, vloc, symmetric, spd))
+        out.append(InputDecl(name, shape, positive, kloc, vloc, symmetric, spd, integer))
     return tuple(out)
 
 
-INPUT_KEYS = ("shape", "positive", "symmetric", "spd")
+INPUT_KEYS = ("shape", "positive", "symmetric", "spd", "integer")
+
+
+def _integer_dim(value: CommentedMap, name: str, path: str, vloc: Loc,
+                 dims: tuple[DimDecl, ...]) -> str | None:
+    """``integer: V``: the input holds integers 0 .. V - 1 (token ids, class labels), V a dim."""
+    if "integer" not in value:
+        return None
+    _, loc = _map_locs(value, "integer", path, vloc)
+    raw = value["integer"]
+    hint = (f"name the dim its values index, e.g. {name}: {{shape: [T], integer: V}} "
+            "for values 0 .. V - 1")
+    if not isinstance(raw, str):
+        raise SpecError(f"'integer' of input '{name}' must name a dim, not {_describe(raw)}",
+                        loc, hint)
+    dim = normalize_name(raw)
+    names = [d.name for d in dims]
+    if dim not in names:
+        raise SpecError(f"unknown dim '{dim}' in 'integer' of input '{name}'", loc,
+                        did_you_mean(dim, names) or hint)
+    for flag in ("positive", "symmetric", "spd"):
+        if value.get(flag, False) is True:
+            _, floc = _map_locs(value, flag, path, vloc)
+            raise SpecError(f"an integer input cannot be '{flag}'", floc,
+                            f"'{name}' holds indices 0 .. {dim} - 1; drop '{flag}'")
+    return dim
 
 
 # a flag an input may carry that only a square matrix can: what it means, for the hint
@@ -625,8 +653,15 @@ def _parse_wrt(doc: CommentedMap, path: str, value_loc: ValueLoc,
                inputs: tuple[InputDecl, ...]) -> tuple[tuple[str, ...], tuple[Loc, ...]]:
     from ruamel.yaml.comments import CommentedSeq
 
+    integers = {i.name: i.integer for i in inputs if i.integer is not None}
     if "wrt" not in doc or doc["wrt"] is None:
-        return tuple(i.name for i in inputs), tuple(i.loc for i in inputs)
+        real = [i for i in inputs if i.integer is None]
+        if not real:  # only integer inputs: nothing is differentiable
+            first = inputs[0]
+            raise SpecError(f"every input is an integer input ('{first.name}' holds indices "
+                            f"0 .. {first.integer} - 1); there is nothing to differentiate",
+                            first.loc, "declare a real-valued input, e.g. E: [V, D]")
+        return tuple(i.name for i in real), tuple(i.loc for i in real)
     raw = doc["wrt"]
     where = value_loc("wrt")
     if isinstance(raw, str):
@@ -641,6 +676,10 @@ def _parse_wrt(doc: CommentedMap, path: str, value_loc: ValueLoc,
         name = check_identifier(item, loc, "wrt entry")
         if name in names:
             raise SpecError(f"'{name}' is listed twice in 'wrt'", loc)
+        if name in integers:
+            raise SpecError(f"'{name}' is an integer input (indices 0 .. {integers[name]} - 1); "
+                            "it has no gradient", loc,
+                            f"remove '{name}' from 'wrt'; differentiate the tensor it indexes")
         names.append(name)
         locs.append(loc)
     return tuple(names), tuple(locs)

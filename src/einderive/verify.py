@@ -262,6 +262,9 @@ def draw_inputs(graph: Graph, sizes: Sizes, seed: int) -> Inputs:
     values: Inputs = {}
     for t in graph.inputs:
         shape = tuple(1 if d == 1 else sizes[d] for d in t.shape)
+        if t.integer is not None:  # indices: every value in range, each draw its own
+            values[t.name] = rng.integers(0, sizes[t.integer], size=shape)
+            continue
         if t.spd or t.name in square and len(shape) == 2 and shape[0] == shape[1]:
             values[t.name] = _square_draw(rng, shape, t.spd)
         elif t.name in positive:

@@ -8,7 +8,17 @@ in the two classes below and nowhere else.
 
 from __future__ import annotations
 
-from ..ops import AXIS_OPS, DIAG, EINSUM, POW_HALF, RESHAPE, SCALARS, SOLVE, TRANSPOSE
+from ..ops import (
+    AXIS_OPS,
+    DIAG,
+    EINSUM,
+    POW_HALF,
+    RESHAPE,
+    SCALARS,
+    SCATTER_ADD,
+    SOLVE,
+    TRANSPOSE,
+)
 from .. import pyexpr as P
 
 
@@ -106,6 +116,18 @@ class Backend:
         """A number computed from numbers, as the argument of a library call."""
         return x
 
+    def as_index(self, x: P.Py) -> P.Py:
+        """An integer input used as an index (NumPy indexes with any integer array)."""
+        return x
+
+    def one_hot(self, idx: P.Py, n: P.Py) -> P.Py:
+        """The rows of the n×n identity picked by ``idx``: onehot(idx)."""
+        return P.Subscript(self.eye(n), (self.as_index(idx),))
+
+    def scatter_add(self, idx: P.Py, g: P.Py, shape: tuple[P.Py, ...]) -> P.Py:
+        """onehot(idx)ᵀ g of the given shape, by adding rows (the module's helper)."""
+        return P.call(SCATTER_ADD, idx, g, shape[0])
+
 
 class Torch(Backend):
     """PyTorch.  Every array is a tensor of the inputs' dtype (``dtype`` in ``backward``)."""
@@ -128,6 +150,13 @@ class Torch(Backend):
     def batch_transpose(self, x: P.Py) -> P.Py:
         # Tensor.transpose(dim0, dim1) swaps two axes, as the op table's TRANSPOSE does
         return P.method(x, TRANSPOSE, P.num(-1), P.num(-2))
+
+    def as_index(self, x: P.Py) -> P.Py:
+        return P.method(x, "long")
+
+    def scatter_add(self, idx: P.Py, g: P.Py, shape: tuple[P.Py, ...]) -> P.Py:
+        zeros = P.call(self.f("zeros"), P.Tuple(tuple(shape)), dtype=P.Name("dtype"))
+        return P.method(zeros, "index_add_", P.num(0), self.as_index(idx), g)
 
     def ones(self, shape: tuple[P.Py, ...]) -> P.Py:
         return P.call(self.f("ones"), P.Tuple(tuple(shape)), dtype=P.Name("dtype"))

@@ -182,6 +182,25 @@ class Compiler:
     def _m_Eye(self, m: mx.Eye) -> Value:
         return Value(self.b.eye(self.dim(m.dim)), (m.dim, m.dim))
 
+    def _m_OneHot(self, m: mx.OneHot) -> Value:
+        return Value(self.b.one_hot(P.Name(self.names.var[m.name]), self.dim(m.dim)),
+                     (m.shape[0], m.dim))
+
+    def _picked(self, m: mx.MatMul) -> Value | None:
+        """onehot(t) X as the rows t picks, X[t]; onehot(t)ᵀ G as G's rows added into the
+        rows t names: no one-hot matrix formed, no product by one."""
+        a, b = m.a, self._m(m.b)
+        if not b.shape:
+            return None
+        if isinstance(a, mx.OneHot):
+            idx = self.b.as_index(P.Name(self.names.var[a.name]))
+            return Value(P.Subscript(b.py, (idx,)), (a.shape[0],) + b.shape[1:])
+        if isinstance(a, mx.Transpose) and isinstance(a.x, mx.OneHot):
+            shape = (a.x.dim,) + b.shape[1:]
+            return Value(self.b.scatter_add(P.Name(self.names.var[a.x.name]), b.py,
+                                            tuple(self.dim(d) for d in shape)), shape)
+        return None
+
     def _m_Transpose(self, m: mx.Transpose) -> Value:
         v = self._m(m.x)
         if len(v.shape) <= 1:
@@ -194,6 +213,9 @@ class Compiler:
         solved = self._solved(m)
         if solved is not None:
             return solved
+        picked = self._picked(m)
+        if picked is not None:
+            return picked
         a, b = self._m(m.a), self._m(m.b)
         if self.batched and mx.cols(m.a) == 1 and mx.rows(m.b) == 1:
             # an outer product of each element: columns and rows keep their axes, so it is a

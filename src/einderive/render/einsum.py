@@ -118,6 +118,12 @@ class IndexCompiler:
     def _index(self, py: P.Py, idx: tuple[Any, ...]) -> Arr:
         """``py[idx]``: a literal 0 picks the only element of a size-1 axis; a repeated
         index takes a diagonal."""
+        picked = next((n for n, i in enumerate(idx) if isinstance(i, Indexed)), None)
+        if picked is not None:  # E[tokens[i], k]: the rows tokens picks, axes (i, k)
+            tok = self.arr(idx[picked])
+            rest = tuple(P.Slice() for _ in idx[:picked])
+            py = P.Subscript(py, rest + (self.b.as_index(tok.py),))
+            return self._index(py, idx[:picked] + tok.idx + idx[picked + 1:])
         if any(i == 0 for i in idx):
             py = P.Subscript(py, tuple(P.num(0) if i == 0 else P.Slice() for i in idx))
             idx = tuple(i for i in idx if i != 0)
@@ -129,6 +135,9 @@ class IndexCompiler:
     def _product(self, factors: Any, summed: tuple[Any, ...]) -> Arr:
         """The product of ``factors``, summed over ``summed``: one einsum of the array
         factors, times the scalar ones."""
+        scattered = self._scatter(factors, summed)
+        if scattered is not None:
+            return scattered
         arrays = [self.arr(f) for f in factors]
         scalars = [a.py for a in arrays if not a.idx]
         tensors = [a for a in arrays if a.idx]
@@ -145,6 +154,27 @@ class IndexCompiler:
         factors = (scalars[1:] if negative else scalars) + size + parts
         py = P.product(factors) if factors else P.num(1)
         return Arr(P.neg(py) if negative else py, out)
+
+    def _scatter(self, factors: Any, summed: tuple[Any, ...]) -> Arr | None:
+        """Σ_i δ(j, tokens_i) G_i… as the rows of G added into the rows tokens names (the
+        matrix form's onehot(tokens)ᵀ G): no one-hot matrix, no product by it."""
+        for d in factors:
+            if not isinstance(d, KroneckerDelta):
+                continue
+            tok, j = (d.args[0], d.args[1]) if isinstance(d.args[0], Indexed) else d.args[::-1]
+            if not (isinstance(tok, Indexed) and len(tok.indices) == 1 and isinstance(j, Symbol)
+                    and tok.indices[0] in summed and j not in summed):
+                continue
+            i = tok.indices[0]
+            rest = [f for f in factors if f is not d]
+            inner = self._product(rest, tuple(s for s in summed if s != i))
+            if i not in inner.idx or j in inner.idx:
+                continue
+            order = (i,) + tuple(x for x in inner.idx if x != i)
+            g = self._to(inner, order).py
+            shape = (self._dim(j),) + tuple(self._dim(x) for x in order[1:])
+            return Arr(self.b.scatter_add(self._tensor(key_of(tok)), g, shape), (j,) + order[1:])
+        return None
 
     def _sum(self, e: Sum) -> Arr:
         body, summed = e.function, []
@@ -237,6 +267,10 @@ class IndexCompiler:
     def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:
             return Arr(P.num(1))
+        if isinstance(p, Indexed) or isinstance(q, Indexed):  # δ(tokens_i, j): onehot(tokens)
+            tok, j = (p, q) if isinstance(p, Indexed) else (q, p)
+            t = self.arr(tok)
+            return Arr(self.b.one_hot(t.py, self._dim(j)), t.idx + (j,))
         if 0 in (p, q):  # δ(0, j): the first row of an identity, over j's dim
             j = q if p == 0 else p
             eye = self.b.eye(self._dim(j))

@@ -260,7 +260,7 @@ class IndexPrinter(TreePrinter):
 
     def _print_Indexed(self, e: Indexed) -> str:
         key = e.base.label
-        idx = self.n.index_list(e.indices)
+        idx = self._indices(e.indices)
         if key in self.n.ctx.adjoint_of:
             return self.n.adjoint(self.n.ctx.adjoint_of[key], idx)
         if key in self.n.ctx.tangent_of:
@@ -288,7 +288,15 @@ class IndexPrinter(TreePrinter):
         return self.n.number(e)
 
     def _print_KroneckerDelta(self, e: KroneckerDelta) -> str:
-        return self.n.delta(self.n.index_list(e.args))
+        return self.n.delta(self._indices(e.args))
+
+    def _indices(self, idx: Any) -> str:
+        """A subscript; an index picked by an integer input prints as its element,
+        E_(tokens_i,k) (bracketed in text, where indices are otherwise juxtaposed)."""
+        if not any(isinstance(i, Indexed) for i in idx):
+            return self.n.index_list(idx)
+        return self.n.compound_index([self._print(i) if isinstance(i, Indexed)
+                                      else self.n.index_list((i,)) for i in idx if i != 0])
 
     def _print_ElementwiseFunction(self, e: ElementwiseFunction) -> str:
         arg = e.args[0]

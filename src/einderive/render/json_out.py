@@ -54,6 +54,8 @@ def _tensor(t: TensorRow, x: TensorRow) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": t.name, "kind": t.kind, "shape": _shape(t.shape)}
     if t.formula is None or x.formula is None:
         entry["positive"] = t.positive
+        if t.integer is not None:  # indices 0 .. size - 1 of this dim: never differentiated
+            entry["integer"] = t.integer
     else:
         entry["definition"] = {"text": t.text, **_formula(t.formula, x.formula)}
     return entry

@@ -59,6 +59,9 @@ class MatrixPrinter(TreePrinter):
     def _print_Eye(self, m: mx.Eye) -> str:
         return self.n.eye_token()
 
+    def _print_OneHot(self, m: mx.OneHot) -> str:
+        return self.n.one_hot_token() + self.n.paren(self.n.tensor(m.name, ""))
+
     # -- products --------------------------------------------------------------------------------
 
     def _print_Transpose(self, m: mx.Transpose) -> str:

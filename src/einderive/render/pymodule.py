@@ -281,7 +281,7 @@ def torch_module(d: Any, *, full: Any = None, source: str | None = None) -> str:
     from .._version import __version__
 
     full = d if full is None else full
-    every = tuple(t.name for t in d.graph.inputs)
+    every = d.graph.differentiable
     if tuple(full.graph.wrt) != every:
         raise ValueError("torch_module needs a derivation with respect to every input "
                          "(einderive.api.torch_module makes one)")
@@ -295,7 +295,8 @@ def torch_module(d: Any, *, full: Any = None, source: str | None = None) -> str:
     cls = "".join(p.capitalize() for p in re.split(r"[^0-9A-Za-z]+", d.name) if p) or "Spec"
     cls = (cls if cls[0].isalpha() else "Spec" + cls) + "Function"
     ind, ind2 = "    ", "        "
-    dtype = f"dtype = {w.names.var[inputs[0].name]}.dtype"
+    real = next(t for t in inputs if t.integer is None)  # an integer input's dtype is int64
+    dtype = f"dtype = {w.names.var[real.name]}.dtype"
     shown = {a.name for a in full.adjoints}
     grads = []
     for k, t in enumerate(inputs):

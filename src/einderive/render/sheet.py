@@ -76,6 +76,7 @@ class TensorRow:
     text: str  # the definition as the spec writes it ('' for an input)
     positive: bool
     formula: Formula | None  # None for an input
+    integer: str | None = None  # an input of indices 0 .. size(dim) - 1: the dim
 
     @property
     def is_input(self) -> bool:
@@ -275,7 +276,8 @@ def _tensor_row(pen: Pen, t: Tensor, f: Form | None) -> TensorRow:
     return TensorRow(
         t.name, "input" if t.is_input else "node", tuple(t.shape), shape_text(t.shape),
         tuple(pen.dim(x) for x in t.shape), pen.tensor_lhs(t.name, ()), t.text, t.positive,
-        formula(pen, f, lambda idx: pen.tensor_lhs(t.name, idx)) if f is not None else None)
+        formula(pen, f, lambda idx: pen.tensor_lhs(t.name, idx)) if f is not None else None,
+        t.integer)
 
 
 def _shown(pen: Pen, form: Form, lhs: Callable[[tuple[Any, ...]], str]) -> Shown:

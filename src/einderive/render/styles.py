@@ -172,6 +172,12 @@ class LatexStyle(Style):
     def eye_token(self) -> str:
         return r"\mathbf{I}"
 
+    def one_hot_token(self) -> str:
+        return r"\operatorname{onehot}"
+
+    def compound_index(self, parts: list[str]) -> str:
+        return ",".join(parts)
+
     def odot_token(self) -> str:
         return r" \odot "
 

@@ -39,6 +39,13 @@ class Style(ABC):
     def ones_token(self) -> str:
         return "𝟏"
 
+    def one_hot_token(self) -> str:
+        return "onehot"
+
+    def compound_index(self, parts: list[str]) -> str:
+        """Indices of which one is an element (tokens_i): separated, and bracketed."""
+        return "(" + ",".join(parts) + ")"
+
     def eye_token(self) -> str:
         """Bold, like 𝟏: a plain ``I`` is a name a tensor may have."""
         return "𝐈"
