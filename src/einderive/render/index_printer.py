@@ -236,13 +236,17 @@ class IndexPrinter(TreePrinter):
         inside another: a numerator that holds one (an adjoint ``∂L/∂x``) has its
         denominator factored out in front, ``\\frac{1}{2 x} \\frac{∂L}{∂x}``."""
         c_num, c_den = coeff.as_numer_denom() if coeff != 1 else (S.One, S.One)
+        # alone, over a bar (a product of constants factor by factor: printing it whole
+        # would come back here)
         lead = self._constant_factors(c_num) if c_num.is_Mul else self._print(c_num)
+        factor = self._constant_factors(c_num)  # before other factors: (N − 1) x_i
         top = " ".join(self._num_factor(a, n == len(num) - 1) for n, a in enumerate(num))
         bottom = [self._print(den[0])] if len(den) == 1 else \
             [self._num_factor(d, n == len(den) - 1) for n, d in enumerate(den)]
         c_bottom = self._constant_factors(c_den) if den or c_den.is_Mul else self._print(c_den)
-        if not num:  # 1/(2 √x): one fraction
-            return self._fraction(lead, " ".join(([c_bottom] if c_den != 1 else []) + bottom))
+        if not num:  # 1/(2 √x): one fraction; 2 N: no fraction at all
+            whole = " ".join(([c_bottom] if c_den != 1 else []) + bottom)
+            return self._fraction(lead, whole) if whole else lead
         nested = self.n.has_fraction(top)
         wide = len(num) > 1 or isinstance(num[0], (Add, Sum))
         b = " ".join(bottom)
@@ -254,7 +258,7 @@ class IndexPrinter(TreePrinter):
         rest = self._fraction(top, b) if den else top
         if c_den != 1:
             return f"{self._fraction(lead, c_bottom)} {rest}"
-        return rest if c_num == 1 else f"{lead} {rest}"
+        return rest if c_num == 1 else f"{factor} {rest}"
 
     def _fraction(self, top: str, bottom: str) -> str:
         """A fraction bar; with a fraction below it (none may sit in another), ``a / (b)``."""

@@ -209,7 +209,7 @@ def labelled_groups(sheet: Sheet, sections: tuple[str, ...],
         for a in sheet.adjoints:
             for n, g in enumerate(adjoint_groups(sheet, expand, (a,))):
                 groups.append(g)
-                labels.append(label(sheet.name, a.name, *(["step", str(n + 1)]
+                labels.append(label(sheet.name, a.name, *(["via", str(n + 1)]
                                                           if n < len(a.steps) else [])))
     if "gradients" in sections:
         for grad in sheet.gradients:
