@@ -177,3 +177,17 @@ def test_typography_and_selections_compile_with_no_overfull_box(tmp_path):
         documents[f"{path.stem}-standalone"] = api.render(
             _derive(path), "latex", standalone=True, latex_env="align", only=("matrix",))
     assert compile_all(tmp_path, documents) == []
+
+
+def test_a_negated_unevaluated_constant_keeps_its_value():
+    """−(2 + 2)(N − 1) printed as −4 N − 4 (it is 4 − 4 N): a constant factor SymPy left
+    unevaluated made the product look like no sum, so the minus took no brackets."""
+    import sys
+    sys.path.insert(0, str(ROOT / "tests"))
+    from sympy import Add, Integer, Mul
+    import test_roundtrip as T
+    from einderive.render.styles import Latex, Unicode
+    n = next(iter(T.CTX.dim_of_size))
+    e = Mul(-1, Add(Integer(2), Integer(2), evaluate=False), n - 1, evaluate=False)
+    assert Unicode(T.CTX).index(e, (T.IX,)) == "4 − 4 N"
+    assert Latex(T.CTX).index(e, (T.IX,)) == "4 - 4 N"

@@ -241,11 +241,12 @@ class IndexPrinter(TreePrinter):
         lead = self._constant_factors(c_num) if c_num.is_Mul else self._print(c_num)
         factor = self._constant_factors(c_num)  # before other factors: (N − 1) x_i
         top = " ".join(self._num_factor(a, n == len(num) - 1) for n, a in enumerate(num))
-        bottom = [self._print(den[0])] if len(den) == 1 else \
-            [self._num_factor(d, n == len(den) - 1) for n, d in enumerate(den)]
+        factors = [self._num_factor(d, n == len(den) - 1) for n, d in enumerate(den)]
+        bottom = [self._print(den[0])] if len(den) == 1 else factors  # a bar brackets it
         c_bottom = self._constant_factors(c_den) if den or c_den.is_Mul else self._print(c_den)
+        # the constant and the factors under one bar: each factor bracketed, 2 (1 + x²)
+        whole = " ".join([c_bottom, *factors] if c_den != 1 else bottom)
         if not num:  # 1/(2 √x): one fraction; 2 N: no fraction at all
-            whole = " ".join(([c_bottom] if c_den != 1 else []) + bottom)
             return self._fraction(lead, whole) if whole else lead
         nested = self.n.has_fraction(top)
         wide = len(num) > 1 or isinstance(num[0], (Add, Sum))
@@ -253,7 +254,6 @@ class IndexPrinter(TreePrinter):
         if den and (nested or wide and self.n.fraction_too_wide(top, b)):
             # 1/den in front: no fraction in a fraction, and a line may break between the
             # numerator's factors (a fraction cannot break across lines)
-            whole = " ".join(([c_bottom] if c_den != 1 else []) + bottom)
             return f"{self._fraction(lead, whole)} {top}"
         rest = self._fraction(top, b) if den else top
         if c_den != 1:
@@ -366,7 +366,9 @@ def _folded(e: Any) -> Any:
     constant it is (``2``, ``4 − 4 N``): its printing folds it, so its precedence must too.
     A product with a tensor in it keeps its form (``2 (y_i − t_i)``)."""
     if isinstance(e, Mul) and all(is_dim(s) for s in e.free_symbols):
-        return Mul(*e.args)
+        # doit: a factor left unevaluated, −(2 + 2)(N − 1), folds too (else its precedence
+        # said a product and it printed as the sum 4 N − 4 after a minus, unbracketed)
+        return Mul(*e.args).doit()
     return e
 
 
