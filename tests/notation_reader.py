@@ -56,7 +56,7 @@ _TOKEN = re.compile(r"""
   | (?P<hpow>\^∘)
   | (?P<op>‖_F|[-+−⊙⊘·/()\[\],<>≤≥|ᵀ√𝟏𝟙=\]‖])
 """.replace("{W}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ_])[^\W\d])")
-     .replace("{C}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ])[\w′])"), re.VERBOSE)
+     .replace("{C}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ])[\w′\u0300-\u036f])"), re.VERBOSE)
 
 
 class Tok:
@@ -507,7 +507,17 @@ class Env:
     # -- names ------------------------------------------------------------------------------
 
     def split(self, token: str):
-        """A printed name token -> (tensor, indices): ``W1_kj``, ``y_true,i``, ``x``."""
+        """A printed name token -> (tensor, indices): ``W1_kj``, ``y_true,i``, ``x``, ``X̂_ij``
+        (an accented name, README: ``Xhat`` is printed X̂)."""
+        from einderive.render.names import text_accented
+        for name in self.shapes:
+            shown = text_accented(name)
+            if shown != name and (token == shown or token.startswith((shown + "_", shown + ","))):
+                rest = token[len(shown):]
+                if rest:  # its indices, joined as the identifier would join them
+                    rest = ("," if "_" in name else "_") + rest[1:]
+                token = name + rest
+                break
         if "," in token:
             name, _, idx = token.partition(",")
             if name not in self.shapes:

@@ -291,7 +291,7 @@ def test_a_sum_of_ones_is_the_dim_size():
 def test_the_reconstruction_gradient_is_fully_collapsed():
     # the δ on the second limit of a sum was hidden by wrapping the first one
     d = _derive("reconstruction", {})
-    assert forms(d, "W")[1] == "−(Xᵀ ∂L/∂R + ∂L/∂Rᵀ X) W"
+    assert forms(d, "W")[1] == "−(Xᵀ ∂L/∂R + (∂L/∂R)ᵀ X) W"
 
 
 def test_collapse_does_not_depend_on_the_order_of_the_limits():

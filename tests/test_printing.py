@@ -101,7 +101,7 @@ def test_a_negated_sum_keeps_its_brackets():
 def test_centred_tanh_signs_in_every_form():
     d = derive_text(CENTRED_TANH)
     assert forms(d, "x") == ("∂L/∂y_i (1 − y_i²) − (1/N) Σ_i′ ∂L/∂y_i′ (1 − y_i′²)",
-                             "∂L/∂y ⊙ (1 − y ⊙ y) − (1/N) ∂L/∂yᵀ (1 − y ⊙ y)")
+                             "∂L/∂y ⊙ (1 − y ⊙ y) − (1/N) (∂L/∂y)ᵀ (1 − y ⊙ y)")
 
 
 # -- defect 7: anonymous intermediates print as their definitions --------------------------------
@@ -276,7 +276,7 @@ loss: L
 def test_a_constant_sum_in_front_keeps_its_brackets_in_latex():
     d = derive_text(CONSTANT_FACTORS)
     assert latex_index(d, "y") == "(N - 1) x_{i}"  # not N - 1 x_{i}
-    assert latex_index(d, "x") == r"\frac{\exp(x_{i})}{1 + N} + (N - 1) y_{i} + \frac{a}{\sqrt{N}}"
+    assert latex_index(d, "x") == r"\frac{1}{1 + N} \exp(x_{i}) + (N - 1) y_{i} + \frac{1}{\sqrt{N}} a"
     assert forms(d, "a") == ("(1/√N) Σ_i x_i", "(1/√N) sum(x)")
 
 

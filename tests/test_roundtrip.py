@@ -46,7 +46,7 @@ TOKEN = re.compile(r"""
   | (?P<sigma>Σ_[a-z]′*)
   | (?P<adj>∂[A-Za-z]\w*/∂)
   | (?P<delta>δ_\{[^{}]*\}|δ_(\([^)]*\)|[a-z′]+))   # δ_(j,labels_i): an index picked by an input
-  | (?P<name>[A-Za-z][A-Za-z0-9_′]*(,[a-z′]+)?(?<=_)\{[^{}]*\}|[A-Za-z][A-Za-z0-9′]*_\([^)]*\)|[A-Za-z][A-Za-z0-9_′]*(,[a-z′]+)?)
+  | (?P<name>[A-Za-z][A-Za-z0-9_′\u0300-\u036f]*(,[a-z′]+)?(?<=_)\{[^{}]*\}|[A-Za-z][A-Za-z0-9′\u0300-\u036f]*_\([^)]*\)|[A-Za-z][A-Za-z0-9_′\u0300-\u036f]*(,[a-z′]+)?)
   | (?P<sub>_[a-z′]+)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
@@ -595,7 +595,8 @@ def _split_equals(text: str) -> list:
 
 
 def _known(d) -> list:
-    return [t.name for t in d.graph.tensors] + [n for n, _ in d.graph.dims]
+    from einderive.render.names import text_accented  # Xhat is printed X̂
+    return [text_accented(t.name) for t in d.graph.tensors] + [n for n, _ in d.graph.dims]
 
 
 @pytest.mark.parametrize("source", SPEC_FILES + ISSUE_SPECS,

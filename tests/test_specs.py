@@ -32,13 +32,13 @@ def test_attention_backward_is_the_flashattention_form():
     assert forms(d, "S") == ("P_ij (∂L/∂P_ij − Σ_j′ ∂L/∂P_ij′ P_ij′)",
                              "P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P))")
     assert forms(d, "Q")[1] == "s·∂L/∂S K"
-    assert forms(d, "K")[1] == "s·∂L/∂Sᵀ Q"
+    assert forms(d, "K")[1] == "s·(∂L/∂S)ᵀ Q"
 
 
 def test_cross_entropy_comes_out_as_softmax_minus_targets():
     d = derive(SPECS / "softmax_regression.yaml")
     assert forms(d, "Z")[1] == "(1/B) (softmax(Z) ⊙ rowsum(T) − T)"
-    assert forms(d, "W")[1] == "∂L/∂Zᵀ X"
+    assert forms(d, "W")[1] == "(∂L/∂Z)ᵀ X"
     assert forms(d, "b")[1] == "(1/B) colsum(softmax(Z) ⊙ rowsum(T) − T)"
     note = [n for n in T.note_texts(d) if "sums to one" in n]
     assert note == ["T is the target of a softmax cross-entropy: if each row of T sums to one "
@@ -48,10 +48,10 @@ def test_cross_entropy_comes_out_as_softmax_minus_targets():
 def test_layer_norm_backward_in_the_literature_forms():
     d = derive(SPECS / "layernorm.yaml")
     # dγ = Σ_b dY ⊙ X̂, dβ = Σ_b dY, dX̂ = dY ⊙ γ, the mean's adjoint broadcast back
-    assert forms(d, "gamma")[1] == "colsum(∂L/∂Y ⊙ Xhat)"
+    assert forms(d, "gamma")[1] == "colsum(∂L/∂Y ⊙ X̂)"
     assert forms(d, "beta")[1] == "colsum(G)"
     assert forms(d, "Xhat")[1] == "∂L/∂Y ⊙ gammaᵀ"
-    assert forms(d, "std")[1] == "−rowsum(∂L/∂Xhat ⊙ Xc) ⊘ (std ⊙ std)"
+    assert forms(d, "std")[1] == "−rowsum(∂L/∂X̂ ⊙ Xc) ⊘ (std ⊙ std)"
     assert forms(d, "var")[1] == "(1/2) ∂L/∂std ⊘ std"
     assert forms(d, "mu")[1] == "−rowsum(∂L/∂Xc)"
     assert forms(d, "X")[1] == "(1/D) ∂L/∂mu 𝟏ᵀ + ∂L/∂Xc"
@@ -67,7 +67,7 @@ def test_a_residual_sums_the_skip_path_and_the_block():
 def test_two_layer_mlp_bias_gradient_is_a_sum_over_the_batch():
     d = derive(SPECS / "two_layer_mlp.yaml")
     assert forms(d, "b1") == ("Σ_i ∂L/∂Z1_ik", "colsum(∂L/∂Z1)")
-    assert forms(d, "W1")[1] == "∂L/∂Z1ᵀ X"
+    assert forms(d, "W1")[1] == "(∂L/∂Z1)ᵀ X"
     assert forms(d, "Z1")[1] == "∂L/∂H1 ⊙ (1 − H1 ⊙ H1)"
     assert forms(d, "R")[1] == "(2/(B C)) R"
 
@@ -77,7 +77,7 @@ def test_llama_block_swiglu_and_rmsnorm():
     assert forms(d, "C")[1] == "∂L/∂U ⊙ silu(A)"
     assert forms(d, "A")[1] == "∂L/∂U ⊙ C ⊙ σ(A) ⊙ (1 + A ⊙ (1 − σ(A)))"
     assert forms(d, "Xn")[1] == "∂L/∂A W1 + ∂L/∂C W3"
-    assert forms(d, "W2")[1] == "∂L/∂Oᵀ U"
+    assert forms(d, "W2")[1] == "(∂L/∂O)ᵀ U"
     # the residual: the skip path's G joins the paths through RMSNorm
     assert forms(d, "X")[1].endswith("+ G")
 

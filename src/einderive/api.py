@@ -157,26 +157,36 @@ def derive_file(path: str | Path, closed: bool = True) -> engine.Derivation:
 
 def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", standalone: bool = False,
            steps: bool = False, expand: bool = False, columns: int = 1,
-           cost: CostTable | None = None) -> str:
+           cost: CostTable | None = None, only: Sequence[str] = (),
+           nodes: Sequence[str] = ()) -> str:
     """``d`` in one of the machine formats (the terminal view is Rich's).
 
     Markdown, JSON and HTML always hold the closed forms, so ``expand`` changes
     only LaTeX; ``steps`` adds the chain rule to LaTeX, Markdown, JSON and HTML.
     LaTeX rows fit a one-column article, or with ``columns=2`` a two-column one.
-    ``cost`` (a :func:`cost_table`) adds the cost section to Markdown and JSON."""
+    ``cost`` (a :func:`cost_table`) adds the cost section to Markdown and JSON.
+    ``only`` (sections ``forward``, ``gradients``, ``steps``; forms ``index``, ``matrix``)
+    and ``nodes`` select what LaTeX, Markdown and JSON show; an unknown node is a
+    :class:`SpecError` whose hint lists the tensors."""
+    from .render.sheet import Selection
+    sel = Selection(tuple(only), tuple(nodes)) if only or nodes else None
+    if sel is not None and fmt in ("numpy", "torch"):
+        raise ValueError("--only and --node select what is printed, not generated code")
     if fmt == "latex":
         from .render import latex
         if standalone:
             env = "align*" if latex_env in ("per-node", "aligned") else latex_env
-            return latex.standalone(d, env=env, steps=steps, expand=expand, columns=columns)
-        return latex.fragment(d, env=latex_env, steps=steps, expand=expand, columns=columns)
+            return latex.standalone(d, env=env, steps=steps, expand=expand, columns=columns,
+                                    selection=sel)
+        return latex.fragment(d, env=latex_env, steps=steps, expand=expand, columns=columns,
+                              selection=sel)
     if fmt == "markdown":
         from .render.markdown import golden
         return golden(d, Path(d.spec.path).name if d.spec.path else d.name, steps=steps,
-                      cost=cost)
+                      cost=cost, selection=sel)
     if fmt == "json":
         from .render.json_out import document, dumps
-        return dumps([document(d, steps=steps, cost=cost)])
+        return dumps([document(d, steps=steps, cost=cost, selection=sel)])
     if fmt == "html":
         from .render.html import page
         return page(d, steps=steps)

@@ -12,7 +12,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from functools import wraps
-from typing import TYPE_CHECKING, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -128,6 +128,12 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
 @click.option("--expand", is_flag=True,
               help="Also write each adjoint in closed form (inputs and forward nodes only); "
                    "markdown, json and html always include it.")
+@click.option("--only", "only", multiple=True,
+              type=click.Choice(("forward", "index", "matrix", "gradients", "steps")),
+              help="Show only these sections (forward, gradients, steps: the backward pass "
+                   "with its chain rule) and forms (index, matrix); repeatable.")
+@click.option("--node", "nodes", multiple=True, metavar="NAME",
+              help="Show only the rows of tensor NAME; repeatable.")
 @click.option("--tree", is_flag=True,
               help="Show the graph as a tree after the derivation (text only; see also "
                    "'einderive graph').")
@@ -145,8 +151,8 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
 @debug_option
 @_guard
 def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, columns: str,
-           steps: bool, expand: bool, tree: bool, with_cost: bool, tangent: str | None,
-           hvp: str | None, output: str | None) -> None:
+           steps: bool, expand: bool, only: tuple[str, ...], nodes: tuple[str, ...], tree: bool,
+           with_cost: bool, tangent: str | None, hvp: str | None, output: str | None) -> None:
     """Derive the backward pass of SPEC (a YAML file, or - for standard input).
 
     \b
@@ -163,16 +169,19 @@ def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, c
         _refuse("--hvp derives the tangents too: give --hvp alone")
     if fmt == "torch" and (tangent is not None or hvp is not None):
         _refuse("--tangent and --hvp have no PyTorch code yet: use --format numpy")
+    if (only or nodes) and fmt in ("numpy", "torch"):
+        _refuse(f"--only and --node select what is printed, not generated code (--format {fmt})")
     d = api.derive_file(spec, closed=expand or fmt not in ("text", "latex"))
     d = api.second_order(d, tangent, hvp)
     _warn(d)
     table = api.cost_table(d) if with_cost else None
     if fmt == "text":
         after = "\n" + api.render_cost(d, table, "text") if table is not None else ""
-        _emit_rich(d, output, after, steps=steps, expand=expand, tree=tree)
+        _emit_rich(d, output, after, steps=steps, expand=expand, tree=tree, only=only,
+                   nodes=nodes)
         return
     text = api.render(d, fmt, latex_env=latex_env, standalone=standalone, steps=steps,
-                      expand=expand, columns=int(columns), cost=table)
+                      expand=expand, columns=int(columns), cost=table, only=only, nodes=nodes)
     _emit(text, output)
 
 
@@ -373,7 +382,7 @@ def _emit(text: str, output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-def _emit_rich(d: Derivation, output: str | None, after: str = "", **opts: bool) -> None:
+def _emit_rich(d: Derivation, output: str | None, after: str = "", **opts: Any) -> None:
     """The terminal view: Rich on a terminal, plain text (no Rich import) otherwise; ``after``
     is plain text that follows it (the cost table)."""
     from .render.terminal import Options, plain, rich_derivation

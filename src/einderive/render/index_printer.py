@@ -158,6 +158,8 @@ class IndexPrinter(TreePrinter):
             return f"{s}{self.n.times_token()}{s}"
         if p.is_negative:
             return self.product(S.One, [], [Pow(base, -p)])
+        if is_prefix(base) and self.n.radical_is_atom:
+            return self.n.power(self._print(base), p)  # {\sqrt{x}}^{3}: the radical bounds it
         return self.n.power(self.wrap(base, Prec.ATOM), p)
 
     def _print_Sum(self, e: Sum) -> str:
@@ -223,34 +225,46 @@ class IndexPrinter(TreePrinter):
             if c.exp == S.Half:
                 return self.n.sqrt(self._plain(c.base), self.prec(c.base) < Prec.ATOM)
             base = self._plain(c.base)
-            return self.n.power(base if self.prec(c.base) >= Prec.ATOM else
-                                self.n.paren(base), c.exp)
+            atom = self.prec(c.base) >= Prec.ATOM or is_prefix(c.base) and self.n.radical_is_atom
+            return self.n.power(base if atom else self.n.paren(base), c.exp)
         return self._print(c)
 
     def _stacked_product(self, coeff: Expr, num: list[Any], den: list[Any]) -> str:
-        top = [self._num_factor(a, n == len(num) - 1) for n, a in enumerate(num)]
+        """``coeff · num / den`` with fraction bars, in the structure the inline form has:
+        a constant with a denominator in front (``\\frac{1}{D} \\sum_j X_{ij}``, as the
+        text's ``(1/D) Σ_j X_ij``), then ``\\frac{num}{den}``.  A fraction is never set
+        inside another: a numerator that holds one (an adjoint ``∂L/∂x``) has its
+        denominator factored out in front, ``\\frac{1}{2 x} \\frac{∂L}{∂x}``."""
         c_num, c_den = coeff.as_numer_denom() if coeff != 1 else (S.One, S.One)
-        bottom = [self._num_factor(d, n == len(den) - 1) for n, d in enumerate(den)]
-        if c_den != 1:
-            bottom.insert(0, self._constant_factors(c_den) if bottom or c_den.is_Mul else
-                          self._print(c_den))
-        if c_num != 1:
-            top.insert(0, self._constant_factors(c_num) if top or c_num.is_Mul else
-                       self._print(c_num))
-        if len(bottom) == 1 and len(den) == 1:
-            bottom = [self._print(den[0])]  # a fraction bar is its own bracket
-        t = " ".join(top) if top else "1"
-        if not bottom:
-            return t
+        # alone, over a bar (a product of constants factor by factor: printing it whole
+        # would come back here)
+        lead = self._constant_factors(c_num) if c_num.is_Mul else self._print(c_num)
+        factor = self._constant_factors(c_num)  # before other factors: (N − 1) x_i
+        top = " ".join(self._num_factor(a, n == len(num) - 1) for n, a in enumerate(num))
+        factors = [self._num_factor(d, n == len(den) - 1) for n, d in enumerate(den)]
+        bottom = [self._print(den[0])] if len(den) == 1 else factors  # a bar brackets it
+        c_bottom = self._constant_factors(c_den) if den or c_den.is_Mul else self._print(c_den)
+        # the constant and the factors under one bar: each factor bracketed, 2 (1 + x²)
+        whole = " ".join([c_bottom, *factors] if c_den != 1 else bottom)
+        if not num:  # 1/(2 √x): one fraction; 2 N: no fraction at all
+            return self._fraction(lead, whole) if whole else lead
+        nested = self.n.has_fraction(top)
+        wide = len(num) > 1 or isinstance(num[0], (Add, Sum))
         b = " ".join(bottom)
-        if num and (len(num) > 1 or isinstance(num[0], (Add, Sum))) and \
-                self.n.fraction_too_wide(t, b):
-            # a fraction cannot break across lines: 1/den before the numerator's factors
-            # lets a line break between them, or inside the numerator's parentheses
-            lead = 1 if c_num != 1 else 0
-            c = top[0] if lead else "1"
-            return f"{self.n.fraction(c, b)} " + " ".join(top[lead:])
-        return self.n.fraction(t, b)
+        if den and (nested or wide and self.n.fraction_too_wide(top, b)):
+            # 1/den in front: no fraction in a fraction, and a line may break between the
+            # numerator's factors (a fraction cannot break across lines)
+            return f"{self._fraction(lead, whole)} {top}"
+        rest = self._fraction(top, b) if den else top
+        if c_den != 1:
+            return f"{self._fraction(lead, c_bottom)} {rest}"
+        return rest if c_num == 1 else f"{factor} {rest}"
+
+    def _fraction(self, top: str, bottom: str) -> str:
+        """A fraction bar; with a fraction below it (none may sit in another), ``a / (b)``."""
+        if self.n.has_fraction(bottom) or self.n.has_fraction(top):
+            return f"{top} / {self.n.paren(bottom)}"
+        return self.n.fraction(top, bottom)
 
     def _constant_factors(self, c: Expr) -> str:
         """``N (N - 1)``: a product of constants, each bracketed as a factor needs."""
@@ -368,7 +382,9 @@ def _folded(e: Any) -> Any:
     constant it is (``2``, ``4 − 4 N``): its printing folds it, so its precedence must too.
     A product with a tensor in it keeps its form (``2 (y_i − t_i)``)."""
     if isinstance(e, Mul) and all(is_dim(s) for s in e.free_symbols):
-        return Mul(*e.args)
+        # doit: a factor left unevaluated, −(2 + 2)(N − 1), folds too (else its precedence
+        # said a product and it printed as the sum 4 N − 4 after a minus, unbracketed)
+        return Mul(*e.args).doit()
     return e
 
 

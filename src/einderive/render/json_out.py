@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from . import text as T
-from .sheet import AdjointRow, Formula, GradientRow, SecondRow, Sheet, TensorRow, Term, both
+from .sheet import (AdjointRow, Formula, GradientRow, SecondRow, Selection, Sheet, TensorRow,
+                    Term, both)
 
 if TYPE_CHECKING:
     from ..cost import CostTable
@@ -84,11 +85,12 @@ def _gradient(g: GradientRow, x: GradientRow) -> dict[str, Any]:
     return entry
 
 
-def document(d: Derivation, steps: bool = False,
-             cost: CostTable | None = None) -> dict[str, Any]:
+def document(d: Derivation, steps: bool = False, cost: CostTable | None = None,
+             selection: Selection | None = None) -> dict[str, Any]:
     """The JSON document of ``d``; ``steps`` adds each adjoint's chain-rule steps, ``cost``
     (a :class:`~einderive.cost.CostTable`) a ``cost`` object."""
-    doc = layout(*both(d, steps=steps, terms=True, full=True), steps=steps)
+    steps = steps or selection is not None and selection.steps
+    doc = layout(*both(d, steps=steps, terms=True, full=True, selection=selection), steps=steps)
     if cost is not None:
         from .cost import json_section
         doc["cost"] = json_section(cost)

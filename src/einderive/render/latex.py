@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .._version import __version__
-from .sheet import AdjointRow, Formula, Sheet, build
+from .sheet import AdjointRow, Formula, Selection, Sheet, build
 from .styles import Latex
-from .texwidth import MIN_ALIGN_SEP, fit_rows
+from .texwidth import MIN_ALIGN_SEP, fit_rows, left_width
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -106,9 +106,18 @@ def hvp_groups(sheet: Sheet) -> list[list[str]]:
     return groups + ([blocks] if blocks else [])
 
 
-def forward_rows(sheet: Sheet) -> list[str]:
+def second_labels(sheet: Sheet) -> list[str]:
+    """The labels of :func:`tangent_groups` then :func:`hvp_groups`, by node."""
+    out = [label(sheet.name, t.name, "tangent") for t in sheet.tangents if t.formula is not None]
+    out += [label(sheet.name, r.name, "rop") for r in sheet.rops if r.formula is not None]
+    return out + ([label(sheet.name, "hvp")] if sheet.hvp else [])
+
+
+def forward_rows(sheet: Sheet, names: tuple[str, ...] | None = None) -> list[str]:
     rows = []
     for t in sheet.forward:
+        if names is not None and t.name not in names:
+            continue
         f = t.formula
         assert f is not None  # a node has a definition
         if f.indexed:
@@ -122,7 +131,8 @@ def gradient_rows(sheet: Sheet) -> list[str]:
     return [_eq(g.label, g.rhs) for g in sheet.gradients]
 
 
-def fit(rows: list[str], linewidth: float | None, env: str = "aligned") -> list[str]:
+def fit(rows: list[str], linewidth: float | None, env: str = "aligned",
+        left: float | None = None) -> list[str]:
     """``rows`` broken so that their display fits ``linewidth`` (None: as they are).
 
     An ``aligned`` of one row is ``MIN_ALIGN_SEP`` wider than its cells (amsmath keeps
@@ -131,7 +141,7 @@ def fit(rows: list[str], linewidth: float | None, env: str = "aligned") -> list[
     if linewidth is None or not rows:
         return rows
     try:
-        out = fit_rows(rows, linewidth)
+        out = fit_rows(rows, linewidth, left=left)
         if env in ("aligned", "per-node") and len(out) == 1:
             out = fit_rows(rows, linewidth, slack=MIN_ALIGN_SEP)
     except ValueError:   # LaTeX that texwidth cannot measure: correct rows, maybe too wide
@@ -148,12 +158,34 @@ def environment(rows: list[str], env: str = "aligned") -> str:
     return f"\\begin{{{env}}}\n{body}\n\\end{{{env}}}"
 
 
-def displays(groups: list[list[str]], env: str, linewidth: float | None) -> str:
+def displays(groups: list[list[str]], env: str, linewidth: float | None,
+             labels: list[str] | None = None) -> str:
     """The groups of rows as ``env``: one display per group (``per-node``), else one
-    display for all, each fitted to ``linewidth``."""
+    display for all, each fitted to ``linewidth``.  In ``align`` each group is one
+    numbered equation (its last line's number) labelled ``labels[n]``."""
     if env == "per-node":
         return "\n".join(environment(fit(g, linewidth, env), env) for g in groups)
+    if env == "align" and labels is not None:
+        try:
+            left: float | None = left_width([r for g in groups for r in g])
+        except ValueError:  # LaTeX that texwidth cannot measure: rows as they are
+            left = None
+        lines = []
+        for g, label in zip(groups, labels):
+            fitted = fit(g, linewidth, env, left)
+            lines += [f"{r} \\notag" for r in fitted[:-1]] + [f"{fitted[-1]} \\label{{{label}}}"]
+        return environment(lines, env)
     return environment(fit([r for g in groups for r in g], linewidth, env), env)
+
+
+def label(spec: str, *parts: str) -> str:
+    """``eq:<spec>-<node>``: stable (names only), and safe in ``\\label`` (no TeX specials)."""
+    return "eq:" + "-".join(_label_text(p) for p in (spec, *parts))
+
+
+def _label_text(s: str) -> str:
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch in "_.:") else
+                   f"u{ord(ch):04x}" for ch in s)
 
 
 _PAGE_ADVICE = {
@@ -165,12 +197,14 @@ _PAGE_ADVICE = {
 
 
 def fragment(d: Derivation, env: str = "per-node", steps: bool = False, expand: bool = False,
-             columns: int = 1) -> str:
+             columns: int = 1, selection: Selection | None = None) -> str:
     """The backward pass, ready to paste into a manuscript (needs amsmath, amssymb):
-    every row fits the line of a one-column article (``columns=2``: a two-column one)."""
+    every row fits the line of a one-column article (``columns=2``: a two-column one).
+    A ``selection`` chooses the sections (forward, backward, gradients), forms and nodes.
+    In ``align`` every node is one numbered equation, ``\\label{eq:<spec>-<node>}``."""
     if env not in ENVIRONMENTS:
         raise ValueError(f"unknown environment {env!r}")
-    sheet = build(d, Latex, steps=steps)
+    sheet = build(d, Latex, steps=steps, selection=selection)
     head = [f"% einderive {__version__}: {sheet.name}" + (f" ({sheet.path})" if sheet.path else ""),
             "% Vectors are columns; \\odot and \\oslash are elementwise with broadcasting;",
             "% an index repeated on the right and absent on the left is summed.",
@@ -182,9 +216,51 @@ def fragment(d: Derivation, env: str = "per-node", steps: bool = False, expand: 
                     + ("; \\mathcal{R}\\{\\cdot\\} is the tangent of an adjoint (Pearlmutter"
                        " 1994), the inputs' the blocks of the Hessian times v." if sheet.hvp
                        else "."))
-    groups = adjoint_groups(sheet, expand) + tangent_groups(sheet) + hvp_groups(sheet)
-    body = displays(groups, env, FRAGMENT_WIDTHS[columns])
+    shown = sheet.sections if sheet.selected else ("backward",)
+    groups, labels = labelled_groups(sheet, shown, expand)
+    groups, labels = groups + tangent_groups(sheet) + hvp_groups(sheet), \
+        labels + second_labels(sheet)
+    body = displays(groups, env, FRAGMENT_WIDTHS[columns], labels) if groups else \
+        "% (nothing selected)"
     return "\n".join(head) + "\n" + body + "\n"
+
+
+def labelled_groups(sheet: Sheet, sections: tuple[str, ...],
+                    expand: bool = False) -> tuple[list[list[str]], list[str]]:
+    """The rows of ``sections``, one group per node, and each group's label: the forward
+    definition ``eq:<spec>-<node>-forward``, the adjoint ``eq:<spec>-<node>``, the gradient
+    ``eq:<spec>-<input>-gradient``."""
+    groups: list[list[str]] = []
+    labels: list[str] = []
+    if "forward" in sections:
+        for t in sheet.forward:
+            groups.append(forward_rows(sheet, (t.name,)))
+            labels.append(label(sheet.name, t.name, "forward"))
+    if "backward" in sections:
+        for a in sheet.adjoints:
+            for n, g in enumerate(adjoint_groups(sheet, expand, (a,))):
+                groups.append(g)
+                labels.append(label(sheet.name, a.name, *(["via", str(n + 1)]
+                                                          if n < len(a.steps) else [])))
+    if "gradients" in sections:
+        for grad in sheet.gradients:
+            groups.append([_eq(grad.label, grad.rhs)])
+            labels.append(label(sheet.name, grad.name, "gradient"))
+    keep = [n for n, g in enumerate(groups) if g]
+    return [groups[n] for n in keep], [labels[n] for n in keep]
+
+
+def _section(sheet: Sheet, title: str, section: str, env: str, linewidth: float,
+             expand: bool) -> list[str]:
+    """A standalone document's section: its heading and its display (none if empty)."""
+    if section not in sheet.sections:
+        return []
+    groups, labels = labelled_groups(sheet, (section,), expand)
+    if not groups:
+        return []
+    if env != "align" and section != "backward":  # one display, as amsmath aligns it
+        groups = [[r for g in groups for r in g]]
+    return [f"\\subsection*{{{title}}}", displays(groups, env, linewidth, labels)]
 
 
 def document_body(sheet: Sheet, env: str = "aligned") -> str:
@@ -211,10 +287,10 @@ def _second_sections(sheet: Sheet, env: str, width: float | None) -> list[str]:
 
 
 def standalone(d: Derivation, env: str = "align*", steps: bool = False, expand: bool = False,
-               columns: int = 1) -> str:
+               columns: int = 1, selection: Selection | None = None) -> str:
     """A document that compiles with pdflatex and no package beyond amsmath and amssymb,
     every row fitted to its text width (``columns=2``: a two-column document)."""
-    sheet = build(d, Latex, steps=steps)
+    sheet = build(d, Latex, steps=steps, selection=selection)
     desc = latex_text(sheet.description) if sheet.description else ""
     notes = "\n\n".join(sheet.notes)
     w = STANDALONE_WIDTHS[columns]
@@ -229,12 +305,9 @@ def standalone(d: Derivation, env: str = "align*", steps: bool = False, expand: 
         "Vectors are columns; $\\odot$ and $\\oslash$ are elementwise and broadcast a column "
         "across columns and a row across rows. An index repeated on the right-hand side and "
         "absent from the left is summed; other sums are written with $\\sum$.",
-        "\\subsection*{Forward}",
-        displays([forward_rows(sheet)], env, w),
-        "\\subsection*{Backward}",
-        displays(adjoint_groups(sheet, expand), env, w),
-        "\\subsection*{Gradients}",
-        displays([gradient_rows(sheet)], env, w),
+        *(part for title, section in (("Forward", "forward"), ("Backward", "backward"),
+                                      ("Gradients", "gradients"))
+          for part in _section(sheet, title, section, env, w, expand)),
         *_second_sections(sheet, env, w),
         notes,
         "\\end{document}",

@@ -14,7 +14,8 @@ from ..kinds import SECOND_MARKER
 from . import text as T
 from .graph import mermaid
 from .latex import adjoint_rows, environment, hvp_groups, tangent_groups
-from .sheet import AdjointRow, Formula, Sheet, build
+from .names import cells, pad
+from .sheet import AdjointRow, Formula, Selection, Sheet, build
 from .styles import Latex
 
 if TYPE_CHECKING:
@@ -28,18 +29,19 @@ MARKER = "<!-- einderive golden"
 
 
 def golden(d: Derivation, spec_ref: str, steps: bool = False,
-           cost: CostTable | None = None) -> str:
+           cost: CostTable | None = None, selection: Selection | None = None) -> str:
     """The golden document of ``d``; ``spec_ref`` is the spec's path as the golden names it.
 
     ``steps`` adds the chain rule of each edge above its adjoint (``derive
     --steps``); goldens are written without them.  ``cost`` (a cost table, ``derive
     --cost``) adds a Cost section before the graph."""
-    sheet = build(d, steps=steps, terms=True)
+    sheet = build(d, steps=steps, terms=True, selection=selection)
     section: list[str] = []
     if cost is not None:
         from .cost import anon_labels, markdown as cost_section
         section = cost_section(cost, anon_labels(d))
-    return layout(sheet, build(d, Latex), spec_ref, mermaid(d, sheet), section)
+    return layout(sheet, build(d, Latex, selection=selection), spec_ref,
+                  mermaid(d, None if sheet.filtered else sheet), section)
 
 
 def layout(sheet: Sheet, tex: Sheet, spec_ref: str, graph: str,
@@ -63,11 +65,26 @@ def layout(sheet: Sheet, tex: Sheet, spec_ref: str, graph: str,
 def _body(sheet: Sheet, tex: Sheet) -> list[str]:
     out = ["Inputs: " + ", ".join(f"{t.name} ({t.shape_text})" for t in sheet.inputs) + ".",
            T.VECTORS, ""]
-    out += ["## Forward", "", "```text"]
-    for t in sheet.forward:
-        assert t.formula is not None  # a node has a definition
-        out += _pair(t.formula)
-    out += ["```", "", "## Backward", "", T.CONVENTION, ""]
+    if "forward" in sheet.sections:
+        out += ["## Forward", "", "```text"]
+        for t in sheet.forward:
+            assert t.formula is not None  # a node has a definition
+            out += _pair(t.formula)
+        out += ["```", ""]
+    if "backward" in sheet.sections:
+        out += _backward(sheet, tex)
+    if "gradients" in sheet.sections:
+        out += ["## Gradients", "", "```text"]
+        out += [f"{g.label} = {g.rhs}" for g in sheet.gradients]
+        out += ["```", ""]
+    out += _second(sheet, tex)
+    if sheet.notes:
+        out += ["## Notes", ""] + [f"- {n}" for n in sheet.notes] + [""]
+    return out
+
+
+def _backward(sheet: Sheet, tex: Sheet) -> list[str]:
+    out = ["## Backward", "", T.CONVENTION, ""]
     for a, x in zip(sheet.adjoints, tex.adjoints):
         out += [f"### {a.formula.lhs_matrix}", "", "```text"]
         out += _steps(a)
@@ -82,12 +99,6 @@ def _body(sheet: Sheet, tex: Sheet) -> list[str]:
         out += ["```", "", "$$"]
         out += _display(adjoint_rows(tex, expand=True, adjoints=(x,)))
         out += ["$$", ""]
-    out += ["## Gradients", "", "```text"]
-    out += [f"{g.label} = {g.rhs}" for g in sheet.gradients]
-    out += ["```", ""]
-    out += _second(sheet, tex)
-    if sheet.notes:
-        out += ["## Notes", ""] + [f"- {n}" for n in sheet.notes] + [""]
     return out
 
 
@@ -136,10 +147,10 @@ def _display(rows: list[str]) -> list[str]:
 def _pair(f: Formula) -> list[str]:
     if not f.indexed:  # no index at all: one form
         return [f"{f.lhs_matrix} = {f.matrix}"]
-    width = max(len(f.lhs_index), len(f.lhs_matrix))
-    lines = [f"{f.lhs_index.ljust(width)} = {f.index}"]
+    width = max(cells(f.lhs_index), cells(f.lhs_matrix))
+    lines = [f"{pad(f.lhs_index, width)} = {f.index}"]
     if f.matrix is not None:
-        lines.append(f"{f.lhs_matrix.ljust(width)} = {f.matrix}")
+        lines.append(f"{pad(f.lhs_matrix, width)} = {f.matrix}")
     return lines
 
 

@@ -93,7 +93,14 @@ class MatrixPrinter(TreePrinter):
         if self.n.stacked_fractions:
             times = self.n.scalar_times()
             t = times.join(self._print(x) for x in num) or "1"
-            return self.n.fraction(t, times.join(self._print(d) for d in den)) if den else t
+            if not den:
+                return t
+            b = times.join(self._print(d) for d in den)
+            if self.n.has_fraction(b):  # no fraction under a bar: the quotient inline
+                return f"{t}{times}/{times}{self.n.paren(b)}"
+            if num and self.n.has_fraction(t):  # none over one: 1/den in front
+                return f"{self.n.fraction('1', b)}{times}{t}"
+            return self.n.fraction(t, b)
         s = self.n.scalar_times().join(self.bracketed(x) for x in num) or "1"
         for d in den:
             s = f"{s}/{self.bracketed(d)}"
@@ -154,7 +161,9 @@ class MatrixPrinter(TreePrinter):
             s = self._print(m.x)
             return s + self.n.odot_token() + s
         base = self._print(m.x)
-        if not atomic(m.x) or (isinstance(m.x, mx.Fn) and SCALARS[m.x.name].style == "prefix"):
+        radical = isinstance(m.x, mx.Fn) and SCALARS[m.x.name].style == "prefix" or \
+            isinstance(m.x, mx.Pow) and _exp(m.x) == S.Half
+        if radical and not self.n.radical_is_atom or not atomic(m.x) and not radical:
             base = self.n.paren(base)
         return self.n.hadamard_power(base, p) if not m.is_scalar else self.n.power(base, p)
 

@@ -2,8 +2,9 @@
 
 ``W1`` is W₁ (``W_{1}``), ``y_true`` is y with the subscript "true" (so an
 index joins it, ``y_{\\mathrm{true},i}``, never a double subscript), ``gamma``
-is γ, a multi-letter name is upright-italic ``\\mathit{std}``, and any other
-character is made safe for pdflatex with no package beyond amsmath.
+is γ, a multi-letter name is upright ``\\mathrm{std}``, a name with an accent's suffix
+(``Xhat``, ``x_hat``, ``mu_bar``) is accented (``\\hat{X}``, and X̂ in the terminal), and
+any other character is made safe for pdflatex with no package beyond amsmath.
 """
 
 from __future__ import annotations
@@ -30,6 +31,51 @@ _GREEK_CHARS.update({"Γ": "Gamma", "Δ": "Delta", "Θ": "Theta", "Λ": "Lambda"
 _ACCENTS = {"\u0301": "acute", "\u0300": "grave", "\u0302": "hat", "\u0303": "tilde",
             "\u0308": "ddot", "\u0304": "bar", "\u0306": "breve", "\u030c": "check",
             "\u0307": "dot"}
+
+
+# a name's suffix typeset as an accent: (the combining character, the LaTeX accent)
+ACCENT_SUFFIXES = {"hat": ("\u0302", "hat"), "bar": ("\u0304", "bar"),
+                   "tilde": ("\u0303", "tilde"), "dot": ("\u0307", "dot")}
+_ACCENTED_NAME = re.compile(r"(?P<base>[A-Za-z][A-Za-z0-9]*?)(?P<sep>_?)(?P<acc>hat|bar|tilde|dot)")
+
+
+_WORDS = {"what", "that", "chat", "phat", "shat"}  # one letter and a suffix, but words
+
+
+def accent_parts(name: str) -> tuple[str, str] | None:
+    """(base, accent) of a name written with an accent's suffix, else None.
+
+    ``x_hat``, ``mu_bar``, ``std_tilde``: any base before ``_``; ``Xhat``, ``muhat``: only
+    one letter or a Greek letter's name before the suffix (``what`` and ``that`` are words,
+    not w and t with a hat)."""
+    m = _ACCENTED_NAME.fullmatch(name)
+    if m is None:
+        return None
+    base = m.group("base")
+    if not m.group("sep") and (name in _WORDS or not (len(base) == 1 or base in GREEK)):
+        return None
+    return base, m.group("acc")
+
+
+def text_accented(name: str) -> str:
+    """``Xhat`` as X̂, ``mu_bar`` as mū (the accent combines with the base's last letter)."""
+    parts = accent_parts(name)
+    if parts is None:
+        return name
+    base, acc = parts
+    return base + ACCENT_SUFFIXES[acc][0]
+
+
+def cells(s: str) -> int:
+    """The terminal columns ``s`` takes: a combining accent none, a wide character two."""
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def pad(s: str, width: int) -> str:
+    """``s`` padded with blanks to ``width`` terminal columns (``str.ljust`` counts an
+    accent's combining character as a column: X̂ is one)."""
+    return s + " " * max(0, width - cells(s))
 
 
 def text_indexed(name: str, index: str) -> str:
@@ -115,15 +161,17 @@ def _latex_base(base: str) -> str:
         return f"\\{base}"
     if len(base) == 1:
         return _latex_chars(base)
-    if all(ch.isascii() for ch in base):
-        return f"\\mathit{{{_latex_chars(base)}}}"
-    if len(base) == 1 or all(not c.isascii() and c in _GREEK_CHARS for c in base):
+    if all(not c.isascii() and c in _GREEK_CHARS for c in base):
         return _latex_chars(base)
-    return f"\\mathit{{{_latex_chars(base)}}}"
+    return f"\\mathrm{{{_latex_chars(base)}}}"  # a word, upright: std is not s·t·d
 
 
 def latex_parts(name: str) -> tuple[str, str]:
     """(head, subscript) of a name: ``W1`` -> (W, 1); ``y_true`` -> (y, \\mathrm{true})."""
+    accented = accent_parts(name)
+    if accented is not None:
+        base, acc = accented
+        return f"\\{ACCENT_SUFFIXES[acc][1]}{{{_latex_base(base)}}}", ""
     lead = len(name) - len(name.lstrip("_"))
     core = name[lead:]
     base, sep, sub = core.partition("_")

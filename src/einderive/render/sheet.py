@@ -16,7 +16,7 @@ the pictures only lay the rows out, so they cannot disagree about them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .styles import Latex, Unicode
@@ -26,6 +26,86 @@ if TYPE_CHECKING:
     from ..derivation import Adjoint, Derivation, Form, Gradient
     from ..graph import Tensor
     from ..reverse import Edge
+
+
+SECTIONS = ("forward", "backward", "gradients")
+ONLY = ("forward", "index", "matrix", "gradients", "steps")  # --only's words
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to show of a sheet (``--only``, ``--node``), for every format alike.
+
+    ``only`` names sections (``forward``, ``gradients``, ``steps``: the backward pass with
+    its chain rule) and forms (``index``, ``matrix``); no section named means all of them,
+    no form named both.  ``nodes`` keeps the rows of those tensors alone (none: all)."""
+
+    only: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        named = tuple(s for s, word in (("forward", "forward"), ("backward", "steps"),
+                                        ("gradients", "gradients")) if word in self.only)
+        return named or SECTIONS
+
+    @property
+    def steps(self) -> bool:
+        return "steps" in self.only
+
+    @property
+    def names_sections(self) -> bool:
+        return any(w in self.only for w in ("forward", "gradients", "steps"))
+
+    def check(self, d: Derivation) -> None:
+        """An unknown word or node is the user's error (exit 2), with the names to choose."""
+        from ..errors import SpecError
+        for word in self.only:
+            if word not in ONLY:
+                raise SpecError(f"--only {word}: no such part", None,
+                                "choose from " + ", ".join(ONLY))
+        known = [t.name for t in d.graph.tensors if t.kind != "anon"]
+        for name in self.nodes:
+            if name not in known:
+                raise SpecError(f"--node {name}: {d.name} has no tensor {name!r}", None,
+                                "its tensors are " + ", ".join(known))
+
+
+def select(sheet: Sheet, sel: Selection) -> Sheet:
+    """``sheet`` with only the sections, forms and nodes ``sel`` keeps."""
+    sections = sel.sections
+    forms = {f for f in ("index", "matrix") if f in sel.only} or {"index", "matrix"}
+
+    def keep(name: str) -> bool:
+        return not sel.nodes or name in sel.nodes
+
+    def form(f: Formula) -> Formula:
+        if forms == {"index"} and f.indexed:
+            return replace(f, matrix=None, wheres=(), einsum=False)
+        if forms == {"matrix"} and f.matrix is not None:
+            return replace(f, indexed=False)
+        return f
+
+    def maybe(f: Formula | None) -> Formula | None:
+        return form(f) if f is not None else None
+
+    tensors = tuple(t if t.is_input else replace(t, formula=maybe(t.formula))
+                    for t in sheet.tensors if t.is_input or
+                    "forward" in sections and keep(t.name))
+    index_only = forms == {"index"}
+    adjoints = tuple(replace(a, formula=form(a.formula),
+                             closed=None if index_only else a.closed,
+                             closed_full=None if index_only else maybe(a.closed_full),
+                             closed_wheres=() if index_only else a.closed_wheres,
+                             closed_omitted=a.closed_omitted and not index_only,
+                             terms=tuple(replace(t, formula=maybe(t.formula)) for t in a.terms))
+                     for a in sheet.adjoints if "backward" in sections and keep(a.name))
+    gradients = tuple(replace(g, formula=maybe(g.formula)) for g in sheet.gradients
+                      if "gradients" in sections and keep(g.name))
+    whole = "backward" in sections and not sel.nodes
+    return replace(sheet, tensors=tensors, adjoints=adjoints, gradients=gradients,
+                   notes=sheet.notes if whole else (), sections=sections,
+                   selected=sel.names_sections, filtered=True)
 
 
 @dataclass(frozen=True)
@@ -172,6 +252,12 @@ class Sheet:
     tangents: tuple[SecondRow, ...] = ()
     rops: tuple[SecondRow, ...] = ()
     hvp: tuple[SecondRow, ...] = ()
+    # the sections a layout shows (a selection may leave some out), whether the user
+    # named them (a LaTeX fragment shows the backward pass alone unless asked), and
+    # whether a selection left anything out (a picture of the graph needs every tensor)
+    sections: tuple[str, ...] = SECTIONS
+    selected: bool = False
+    filtered: bool = False
 
     @property
     def inputs(self) -> tuple[TensorRow, ...]:
@@ -193,14 +279,20 @@ class Sheet:
 
 
 def build(d: Derivation, style: Style = Unicode, *, steps: bool = False, terms: bool = False,
-          full: bool = False, math: Callable[[str], str] | None = None) -> Sheet:
+          full: bool = False, math: Callable[[str], str] | None = None,
+          selection: Selection | None = None) -> Sheet:
     """``d`` printed in ``style``; ``steps`` adds the chain rule of each use of a tensor,
     ``terms`` what each use contributes, ``full`` both forms of the closed forms and the
     contributions (else only the form shown).
 
     Printing an index form is most of the cost of a sheet, hence the choice: the terminal
     shows no contribution, a picture one form of each, JSON both forms of everything.
-    Notes wrap their formulas with ``math``: by default none in Unicode, ``$…$`` in LaTeX."""
+    Notes wrap their formulas with ``math``: by default none in Unicode, ``$…$`` in LaTeX.
+    ``selection`` keeps some sections, forms and nodes (:func:`select`)."""
+    if selection is not None and (selection.only or selection.nodes):
+        selection.check(d)
+        return select(build(d, style, steps=steps or selection.steps, terms=terms, full=full,
+                            math=math), selection)
     pen = Pen.of(d, style)
     shown = [a for a in d.adjoints if a.name != d.loss]
     adjoints = tuple(_adjoint(d, pen, a, steps, terms, full) for a in shown)
@@ -241,10 +333,10 @@ def _second(d: Derivation, pen: Pen) -> dict[str, Any]:
 
 
 def both(d: Derivation, *, steps: bool = False, terms: bool = False,
-         full: bool = False) -> tuple[Sheet, Sheet]:
+         full: bool = False, selection: Selection | None = None) -> tuple[Sheet, Sheet]:
     """The Unicode and the LaTeX sheet of ``d``."""
-    return (build(d, Unicode, steps=steps, terms=terms, full=full),
-            build(d, Latex, steps=steps, terms=terms, full=full))
+    return (build(d, Unicode, steps=steps, terms=terms, full=full, selection=selection),
+            build(d, Latex, steps=steps, terms=terms, full=full, selection=selection))
 
 
 def _no_math(s: str) -> str:

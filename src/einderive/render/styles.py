@@ -30,7 +30,10 @@ class UnicodeStyle(Style):
     def number(self, r: Any) -> str:
         if r.is_Integer:
             return str(int(r)).replace("-", "−")
-        return _decimal(r) or f"{r.p}/{r.q}".replace("-", "−")
+        dec = _decimal(r)
+        if dec:  # ASCII as Python writes it (1e-06), but a leading sign is a minus: −1e-06
+            return "−" + dec[1:] if dec.startswith("-") else dec
+        return f"{r.p}/{r.q}".replace("-", "−")
 
     def dim(self, name: str) -> str:
         return name
@@ -41,6 +44,8 @@ class UnicodeStyle(Style):
     def tensor_name(self, name: str, idx: str) -> str:
         if name in self.lookalikes:
             name = names.text_monospace(name)
+        else:
+            name = names.text_accented(name)
         name = names.NOTATION_SYMBOLS.get(name, name)
         return names.text_indexed(name, idx)
 
@@ -58,7 +63,9 @@ class UnicodeStyle(Style):
         return self.subscript(f"grad({t})", idx)
 
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
-        return f"∂{self.loss}/∂{t}" + ("ᵀ" if transposed else "")
+        """``∂L/∂S``; transposed ``(∂L/∂S)ᵀ``, the adjoint's transpose, not ∂L/∂(Sᵀ)."""
+        s = f"∂{self.loss}/∂{t}"
+        return f"({s})ᵀ" if transposed else s
 
     def tangent_name(self, name: str, idx: str) -> str:
         """``ẋ``, ``Ẇ1_ij``: a dot over the name's first letter (a combining dot)."""
@@ -151,7 +158,7 @@ def _decimal(r: Any) -> str | None:
         q //= 10
     if q != 1 or r.q < 1000:
         return None
-    return repr(float(r)).replace("-", "−")
+    return repr(float(r))
 
 
 # ---------------------------------------------------------------------------
@@ -162,6 +169,7 @@ class LatexStyle(Style):
     """Tokens for papers, amsmath only: ``\\frac{\\partial L}{\\partial W_{ij}}``."""
 
     stacked_fractions = True
+    radical_is_atom = True
 
     def style_minus(self) -> str:
         return "-"
@@ -189,7 +197,7 @@ class LatexStyle(Style):
             return str(int(r))
         dec = _decimal(r)
         if dec:
-            return _latex_decimal(dec.replace("−", "-"))
+            return _latex_decimal(dec)
         sign = "-" if r < 0 else ""
         return f"{sign}\\frac{{{abs(r.p)}}}{{{r.q}}}"
 
@@ -229,10 +237,10 @@ class LatexStyle(Style):
         return f"{s}^{{\\top}}" if transposed else s
 
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
-        if transposed:
-            t = f"{{{t}}}^{{\\top}}"
+        """``\\frac{∂L}{∂S}``; transposed ``\\left(\\frac{∂L}{∂S}\\right)^{\\top}``."""
         loss = names.latex_indexed(self.loss, "", self.latex_names)
-        return f"\\frac{{\\partial {loss}}}{{\\partial {t}}}"
+        s = f"\\frac{{\\partial {loss}}}{{\\partial {t}}}"
+        return f"{self.paren(s)}^{{\\top}}" if transposed else s
 
     def partial(self, top: str, bottom: str) -> str:
         return f"\\frac{{\\partial {top}}}{{\\partial {bottom}}}"
@@ -280,6 +288,9 @@ class LatexStyle(Style):
     def fraction(self, top: str, bottom: str) -> str:
         return f"\\frac{{{top}}}{{{bottom}}}"
 
+    def has_fraction(self, s: str) -> bool:
+        return "\\frac" in s
+
     def fraction_too_wide(self, top: str, bottom: str) -> bool:
         """TeX cannot break a fraction: one wider than WIDE_FRACTION is set another way."""
         return _wide_fraction(top, bottom)
@@ -317,9 +328,13 @@ def _exp(p: Any) -> str:
 
 
 def _latex_decimal(text: str) -> str:
+    """``10^{-6}`` for 1e-06, ``2.5 \\times 10^{-6}`` for 2.5e-06."""
     if "e" in text:
         mant, exp = text.split("e")
-        return f"{mant} \\times 10^{{{int(exp)}}}"
+        power = f"10^{{{int(exp)}}}"
+        if mant in ("1", "1.0", "-1", "-1.0"):
+            return ("-" if mant.startswith("-") else "") + power
+        return f"{mant} \\times {power}"
     return text
 
 

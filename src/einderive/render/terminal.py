@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..record import Record
 from . import text as T
-from .sheet import Formula, Sheet, build
+from .names import cells, pad
+from .sheet import Formula, Selection, Sheet, build
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -37,6 +38,12 @@ class Options(Record):
     steps: bool = False
     expand: bool = False
     tree: bool = False
+    only: tuple[str, ...] = ()  # --only: sections and forms (sheet.Selection)
+    nodes: tuple[str, ...] = ()  # --node
+
+    @property
+    def selection(self) -> Selection:
+        return Selection(self.only, self.nodes)
 
 
 class _Block:
@@ -56,8 +63,8 @@ class _Block:
         self.rows.append(line)
 
     def render(self) -> list[Line]:
-        widths = [_width(r[0]) for r in self.rows
-                  if isinstance(r, tuple) and _width(r[0]) <= LHS_MAX]
+        widths = [cells(r[0]) for r in self.rows if isinstance(r, tuple) and
+                  cells(r[0]) <= LHS_MAX]
         col = max(widths, default=0)
         out: list[Line] = []
         for r in self.rows:
@@ -65,25 +72,20 @@ class _Block:
                 out.append(r)
                 continue
             lhs, rhs, ls, rs, sign = r
-            pad = max(col, _width(lhs))
-            indent = 2 + pad + 3
+            width = max(col, cells(lhs))
+            indent = 2 + width + 3
             chunks = _wrap(rhs, max(self.width - indent, 20))
-            out.append([("  ", ""), (lhs + " " * (pad - _width(lhs)), ls),
-                        (" = " if sign else "   ", ""), (chunks[0], rs)])
+            out.append([("  ", ""), (pad(lhs, width), ls), (" = " if sign else "   ", ""),
+                        (chunks[0], rs)])
             out += [[(" " * indent, ""), (c, rs)] for c in chunks[1:]]
         return out
-
-
-def _width(text: str) -> int:
-    """Columns on a terminal: a combining mark (the dot of ẋ) takes none."""
-    return sum(1 for c in text if not unicodedata.combining(c))
 
 
 def _wrap(text: str, room: int) -> list[str]:
     lines: list[str] = []
     line = ""
     for w in text.split(" "):
-        if line and _width(line) + 1 + _width(w) > room:
+        if line and cells(line) + 1 + cells(w) > room:
             lines.append(line)
             line = w
         else:
@@ -98,27 +100,31 @@ def _para(text: str, width: int, style: str = DIM) -> list[Line]:
 def lines(d: Derivation, opts: Options | None = None, width: int = 80) -> list[Line]:
     """The whole view of ``d`` (without the tree) as lines of styled segments."""
     opts = opts or Options()
-    return layout(build(d, steps=opts.steps), opts, width)
+    return layout(build(d, steps=opts.steps, selection=opts.selection), opts, width)
 
 
 def layout(sheet: Sheet, opts: Options, width: int = 80) -> list[Line]:
     """A Unicode sheet as lines of styled segments."""
-    return (_header(sheet, width) + _forward(sheet, width) + _backward(sheet, opts, width)
-            + _gradients(sheet, width) + _tangents(sheet, width) + _hvp(sheet, width)
-            + _notes(sheet, width))
+    shown = sheet.sections
+    return (_header(sheet, width)
+            + (_forward(sheet, width) if "forward" in shown else [])
+            + (_backward(sheet, opts, width) if "backward" in shown else [])
+            + (_gradients(sheet, width) if "gradients" in shown else [])
+            + _tangents(sheet, width) + _hvp(sheet, width) + _notes(sheet, width))
 
 
 def plain(d: Derivation, opts: Options | None = None, width: int = 80) -> str:
     """The view as plain text, for pipes and files."""
     opts = opts or Options()
-    sheet = build(d, steps=opts.steps)
+    sheet = build(d, steps=opts.steps, selection=opts.selection)
     out = "\n".join("".join(t for t, _ in ln) for ln in layout(sheet, opts, width)) + "\n"
     if opts.tree:
         import io
 
         from rich.console import Console
         buf = io.StringIO()
-        Console(file=buf, width=width, color_system=None).print(graph_tree(d, sheet))
+        tree = graph_tree(d, None if sheet.filtered else sheet)
+        Console(file=buf, width=width, color_system=None).print(tree)
         # rich wraps a long label at a blank and keeps the blank at the line's end
         out += "\nGraph\n" + "".join(ln.rstrip() + "\n" for ln in buf.getvalue().splitlines())
     return out
@@ -130,7 +136,7 @@ def rich_derivation(d: Derivation, console: Any = None, options: Any = None,
     from rich.text import Text
     opts = opts or Options()
     width = getattr(options, "max_width", None) or 80
-    sheet = build(d, steps=opts.steps)
+    sheet = build(d, steps=opts.steps, selection=opts.selection)
     for ln in layout(sheet, opts, width):
         t = Text()
         for text, style in ln:
@@ -139,7 +145,7 @@ def rich_derivation(d: Derivation, console: Any = None, options: Any = None,
     if opts.tree:
         yield Text("")
         yield Text("Graph", style=HEAD)
-        yield graph_tree(d, sheet)
+        yield graph_tree(d, None if sheet.filtered else sheet)
 
 
 def _header(sheet: Sheet, width: int) -> list[Line]:

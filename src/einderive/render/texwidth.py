@@ -205,12 +205,21 @@ def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | Non
     return [f"{lhs} &{rows[0]}".lstrip()] + [f"&{r}" for r in rows[1:]]
 
 
-def fit_rows(rows: list[str], linewidth_pt: float, slack: float = 0.0) -> list[str]:
+def left_width(rows: list[str]) -> float:
+    """The width of the left column of rows ``lhs &= rhs`` aligned together."""
+    pairs = [_lhs_rhs(r) for r in rows]
+    return max((width(p[0]) for p in pairs if p and p[0].strip()), default=0.0)
+
+
+def fit_rows(rows: list[str], linewidth_pt: float, slack: float = 0.0,
+             left: float | None = None) -> list[str]:
     """The rows of one ``aligned`` (``lhs &= rhs``, as ``latex.adjoint_rows`` gives them)
-    with each too-wide row broken by ``break_lines`` against the common left column.
+    with each too-wide row broken by ``break_lines`` against the common left column
+    (``left``: a column wider than these rows', when they are part of a larger alignment).
     Rows not of that form are kept as they are."""
     pairs = [_lhs_rhs(r) for r in rows]
-    left = max((width(p[0]) for p in pairs if p and p[0].strip()), default=0.0)
+    if left is None:
+        left = left_width(rows)
     out: list[str] = []
     for row, p in zip(rows, pairs):
         broken = [row] if p is None else break_lines(p[0], p[1], linewidth_pt, left, slack)

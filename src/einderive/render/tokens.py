@@ -26,6 +26,7 @@ class Style(ABC):
     ctx: Any
     loss: str
     stacked_fractions = False  # a fraction bar, which brackets its numerator and denominator
+    radical_is_atom = False  # a radical sign bounds its argument: (√x)³ needs no brackets
 
     def paren(self, s: str) -> str:
         return f"({s})"
@@ -58,6 +59,10 @@ class Style(ABC):
 
     def juxtapose(self, parts: list[str]) -> str:
         return " ".join(parts)
+
+    def has_fraction(self, s: str) -> bool:
+        """Whether printed ``s`` holds a stacked fraction (none may be set inside another)."""
+        return False
 
     def fraction_too_wide(self, top: str, bottom: str) -> bool:
         """Whether a stacked fraction is too wide to be left unbreakable in a row."""
