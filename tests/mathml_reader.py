@@ -113,7 +113,9 @@ class Reader:
         if tag == "mfrac":
             top, bottom = part(e[0]), part(e[1])
             if top and text(top[0]) == "∂" and bottom and text(bottom[0]) == "∂":
-                return f"∂{self.row(top[1:])}/∂{self.row(bottom[1:])}".replace(" ", "")
+                adj = f"∂{self.row(top[1:])}/∂{self.row(bottom[1:])}"
+                # no blank in a name, but an index map keeps its own (m mod T)
+                return adj if "{" in adj else adj.replace(" ", "")
             return f"(({self.row(top)}) / ({self.row(bottom)}))"
         if tag == "msqrt":
             return f"√({self.row(kids(e))})"
@@ -134,6 +136,13 @@ class Reader:
     def element(self, head: str, script: list[ET.Element]) -> str:
         """A name with its suffix (W₁, y_true) and its indices: the name is the one of the
         derivation's that the suffix spells."""
+        tokens = [x for s in script for x in s.iter() if x.tag in ("mi", "mn", "mo")]
+        if any(x.tag == "mo" and text(x) not in (",", "′") for x in tokens):
+            # a reshape's index map (X_{i, j·Dh + k}, C_{⌊m/T⌋, m mod T, i}): as the text
+            # view writes it, in braces
+            glue = {",": ", ", "\u2062": "·", "+": " + ", "mod": " mod "}
+            inner = "".join(glue.get(text(x), text(x)) for x in tokens)
+            return f"{self.name(head)}_{{{inner}}}"
         groups: list[list[ET.Element]] = [[]]
         for s in script:
             if s.tag == "mo" and text(s) == ",":
