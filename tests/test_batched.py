@@ -43,7 +43,7 @@ ATTENTION = {  # per batch element, as the single-head spec prints them
     "P": "∂L/∂O Vᵀ",
     "S": "P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P))",
     "Q": "∂L/∂S K",
-    "K": "∂L/∂Sᵀ Q",
+    "K": "(∂L/∂S)ᵀ Q",
     "V": "Pᵀ ∂L/∂O",
 }
 
@@ -68,7 +68,7 @@ def test_the_batch_convention_is_stated_in_text_and_latex():
     from einderive.render.latex import fragment, standalone
     tex = standalone(d)
     assert "$Q^{\\top}$ swaps the last two axes of $Q$" in tex
-    assert "\\frac{\\partial L}{\\partial K} &= \\frac{\\partial L}{\\partial {S}^{\\top}} Q" \
+    assert "\\frac{\\partial L}{\\partial K} &= \\left(\\frac{\\partial L}{\\partial S}\\right)^{\\top} Q" \
         in fragment(d)
 
 
@@ -119,7 +119,7 @@ def test_generated_torch_code_matches_torch_autograd(tmp_path, spec):
 
 
 BATCHED_DAMAGE = [
-    ("∂L/∂K = (1/√D) ∂L/∂Sᵀ Q", "∂L/∂K = (1/√D) ∂L/∂S Q"),  # a dropped transpose
+    ("∂L/∂K = (1/√D) (∂L/∂S)ᵀ Q", "∂L/∂K = (1/√D) ∂L/∂S Q"),  # a dropped transpose
     ("∂L/∂V = Pᵀ ∂L/∂O", "∂L/∂V = P ∂L/∂O"),
     ("∂L/∂S = P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P))", "∂L/∂S = P ⊙ (∂L/∂P − colsum(∂L/∂P ⊙ P))"),
     ("∂L/∂P = ∂L/∂O Vᵀ", "∂L/∂P = Vᵀ ∂L/∂O"),  # the order of a product
@@ -188,7 +188,7 @@ def test_layer_norm_of_a_batch_of_sequences_reaches_the_compact_form():
     d = _derive("layernorm_rank3")
     pen = Pen.of(d)
     closed = pen.matrix(d.adjoint("X").closed)
-    assert closed == "(G ⊙ gᵀ − (1/D) Xc ⊙ ((G ⊙ Xc) g) ⊘ (var + 1e−05) − (1/D) G g) ⊘ " \
-        "√(var + 1e−05)"
-    assert pen.matrix(d.adjoint("mu").closed) == "−(G g) ⊘ √(var + 1e−05)"
-    assert _matrix(d, "var") == "−(1/2) rowsum(∂L/∂Xhat ⊙ Xc) ⊘ (√(var + 1e−05))^∘3"
+    assert closed == "(G ⊙ gᵀ − (1/D) Xc ⊙ ((G ⊙ Xc) g) ⊘ (var + 1e-05) − (1/D) G g) ⊘ " \
+        "√(var + 1e-05)"
+    assert pen.matrix(d.adjoint("mu").closed) == "−(G g) ⊘ √(var + 1e-05)"
+    assert _matrix(d, "var") == "−(1/2) rowsum(∂L/∂X̂ ⊙ Xc) ⊘ (√(var + 1e-05))^∘3"

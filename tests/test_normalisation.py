@@ -18,9 +18,9 @@ def test_batch_norm_input_gradient_is_the_compact_form():
     d = derive_file(str(ROOT / "models" / "batchnorm_train.yaml"))
     pen = Pen.of(d)
     assert pen.matrix(d.adjoint("X").closed) == (
-        "(gamma ⊘ √(var + 1e−05))ᵀ ⊙ (G − (1/B) Xc ⊙ (colsum(G ⊙ Xc) ⊘ (var + 1e−05))ᵀ − "
+        "(gamma ⊘ √(var + 1e-05))ᵀ ⊙ (G − (1/B) Xc ⊙ (colsum(G ⊙ Xc) ⊘ (var + 1e-05))ᵀ − "
         "(1/B) colsum(G)ᵀ)")
-    assert pen.matrix(d.adjoint("mu").closed) == "−gamma ⊙ colsum(G) ⊘ √(var + 1e−05)"
+    assert pen.matrix(d.adjoint("mu").closed) == "−gamma ⊙ colsum(G) ⊘ √(var + 1e-05)"
     assert verify(d).ok
 
 
@@ -28,12 +28,12 @@ def test_batch_norm_expand_prints_every_closed_form(run):
     r = run("derive", str(ROOT / "models" / "batchnorm_train.yaml"), "--expand")
     assert r.exit_code == 0, r.output
     assert CLOSED_TOO_LARGE not in r.output
-    assert "= −gamma ⊙ colsum(G) ⊘ √(var + 1e−05)" in r.output
+    assert "= −gamma ⊙ colsum(G) ⊘ √(var + 1e-05)" in r.output
 
 
 def test_layer_norm_mean_gradient_drops_the_centred_sum(run):
     # ∂var/∂mu = −(2/D) rowsum(X − mu) = 0 at the mean: the chain form says so
     d = derive_file(str(ROOT / "models" / "layernorm_keepdims.yaml"))
     pen = Pen.of(d)
-    assert pen.matrix(d.adjoint("mu").form) == "−(∂L/∂Y g) ⊘ √(var + 1e−05)"
+    assert pen.matrix(d.adjoint("mu").form) == "−(∂L/∂Y g) ⊘ √(var + 1e-05)"
     assert verify(d).ok
