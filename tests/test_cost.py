@@ -499,3 +499,13 @@ def test_matrix_forms_of_new_ops_match_flop_counter_mode(tmp_path, text):
     d = derive_text(text, "new_ops.yaml")
     d = derive(replace(d.graph, wrt=tuple(t.name for t in d.graph.inputs)), closed=False)
     _check_against_flop_counter(tmp_path, d, f"cost_new_ops_{next(_COUNT)}")
+
+
+def test_a_spec_of_scalars_only_is_costed_without_naming_sizes(run):
+    """No dims: `cost` stopped with an internal error (a polynomial in no symbols); every
+    count is a number, so no 'at <sizes>' is printed either."""
+    path = Path(__file__).parent / "regressions" / "scalars_only_cost.yaml"
+    result = run("cost", str(path))
+    assert result.exit_code == 0, result.output
+    assert "backward/forward, all FLOPs: 2.55556" in result.output
+    assert " at :" not in result.output and "total at" not in result.output

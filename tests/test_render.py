@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,6 +48,15 @@ def test_latex_names_never_make_double_subscripts():
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
 def test_standalone_latex_compiles(tmp_path, path):
     pdflatex(tmp_path, latex.standalone(derive(path), steps=True, expand=True))
+
+
+@needs_pdflatex
+def test_an_inverse_of_a_transpose_or_an_inverse_compiles(tmp_path):
+    """inv(A.T) printed A^{\\top}^{-1}: a double superscript pdflatex stops on."""
+    d = derive(Path(__file__).parent / "regressions" / "inverse_of_superscript.yaml")
+    text = latex.standalone(d, steps=True, expand=True)
+    assert "(A^{\\top})^{-1}" in text and "(A^{-1})^{-\\top}" in text
+    pdflatex(tmp_path, text)
 
 
 @needs_pdflatex

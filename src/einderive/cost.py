@@ -289,6 +289,8 @@ def _leading_ratio(num: Expr, den: Expr, syms: list[Any]) -> Expr | None:
 
 
 def _leading(e: Expr, syms: list[Any]) -> Expr:
+    if not syms:  # a spec of scalars only: a constant is its own leading term (Poly needs a symbol)
+        return e
     poly = sympy.Poly(e, *syms)
     top = poly.total_degree()
     return sympy.Add(*[coeff * sympy.Mul(*[s ** k for s, k in zip(syms, monom)])

@@ -153,7 +153,7 @@ def _list(items: Any, names: Names) -> str:
 
 def flop_rows(t: CostTable, names: Names) -> list[list[str]]:
     known = t.forward_total.total.num is not None
-    head = ["formula", "matmul FLOPs", "other FLOPs", f"total at {_sizes(t)}" if known else "total",
+    head = ["formula", "matmul FLOPs", "other FLOPs", f"total at {_sizes(t)}" if known and _sizes(t) else "total",
             "reads"]
     rows = [head]
     for total, part in ((t.forward_total, t.forward), (t.backward_total, t.backward)):
@@ -177,7 +177,8 @@ def ratio_lines(t: CostTable) -> list[str]:
         out.append(f"backward/forward, all FLOPs, highest-degree terms: "
                    f"{expr_text(t.leading_ratio.sym)}")
     if t.total_ratio is not None and t.total_ratio.num is not None:
-        out.append(f"backward/forward, all FLOPs at {_sizes(t)}: {number(t.total_ratio.num)}")
+        at = f" at {_sizes(t)}" if _sizes(t) else ""  # no dims: every count is a number
+        out.append(f"backward/forward, all FLOPs{at}: {number(t.total_ratio.num)}")
     return out
 
 

@@ -69,8 +69,9 @@ class MatrixPrinter(TreePrinter):
             return self.n.adjoint(m.x.name, "", transposed=True)
         if isinstance(m.x, mx.Ref) and m.x.kind == "rop":
             return self.n.rop(m.x.name, "", transposed=True)
-        if isinstance(m.x, mx.AxisFn) and AXIS_OPS[m.x.head].text_t:
-            return self._matrix_function(m.x, transposed=True)  # A⁻ᵀ
+        shown = m.x.display if isinstance(m.x, mx.Ref) and isinstance(m.x.display, mx.M) else m.x
+        if isinstance(shown, mx.AxisFn) and AXIS_OPS[shown.head].text_t:
+            return self._matrix_function(shown, transposed=True)  # A⁻ᵀ, not A⁻¹ᵀ
         inner = self._print(m.x)
         return self.n.transposed(inner if self.prec(m.x) >= Prec.ATOM else self.n.paren(inner))
 
@@ -183,8 +184,9 @@ class MatrixPrinter(TreePrinter):
         """``A⁻¹``, ``A⁻ᵀ``: the op's template, around a bracketed argument unless atomic."""
         arg = self._print(m.x)
         shown = m.x.display if isinstance(m.x, mx.Ref) else m.x
-        return self.n.matrix_function(AXIS_OPS[m.head], arg if shown is None or atomic(shown)
-                                      else self.n.paren(arg), transposed, "")
+        bare = shown is None or (atomic(shown) and not superscripted(shown))
+        return self.n.matrix_function(AXIS_OPS[m.head], arg if bare else self.n.paren(arg),
+                                      transposed, "")
 
     def _print_Reduce(self, m: mx.Reduce) -> str:
         return self.n.operator(m.kind, self._print(m.x))
@@ -226,6 +228,17 @@ def matrix_precedence(m: mx.M) -> Prec:
 def atomic(m: mx.M) -> bool:
     """Whether a matrix-form node needs no brackets as an operand of a product."""
     return matrix_precedence(m) >= Prec.POW
+
+
+def superscripted(m: mx.M) -> bool:
+    """A node printed with a superscript (``Aᵀ``, ``A⁻¹``, ``A^∘3``): a matrix function's
+    superscript after it would be a second one (``Aᵀ⁻¹``, LaTeX's "Double superscript"),
+    so it is bracketed there: ``(Aᵀ)⁻¹``, ``(A⁻¹)⁻ᵀ``."""
+    if isinstance(m, mx.Ref) and isinstance(m.display, mx.M):
+        return superscripted(m.display)
+    if isinstance(m, mx.AxisFn):
+        return bool(AXIS_OPS[m.head].text_t)
+    return isinstance(m, (mx.Transpose, mx.Pow))
 
 
 def _reciprocal(m: mx.M) -> bool:
