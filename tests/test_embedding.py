@@ -55,8 +55,8 @@ def test_the_forward_index_form_shows_the_picked_row(run, tmp_path):
     assert "X    = onehot(tokens) E" in out
     d = derive_text(LM)
     latex = render(d, "latex")
-    assert r"\operatorname{onehot}(\mathit{tokens})^{\top}" in latex
-    assert r"\mathit{tokens}_{" in latex
+    assert r"\operatorname{onehot}(\mathrm{tokens})^{\top}" in latex
+    assert r"\mathrm{tokens}_{" in latex
 
 
 def test_generated_code_gathers_and_adds_rows_without_a_one_hot_matrix():

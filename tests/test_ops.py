@@ -532,7 +532,7 @@ def test_reshape_prints_in_latex():
     from einderive.api import render
     d = derive_text(struct_spec(STRUCTURE["reshape split"]))
     out = render(d, "latex")
-    assert r"T_{i, \lfloor l/\mathit{Dh} \rfloor, l \bmod \mathit{Dh}}" in out
+    assert r"T_{i, \lfloor l/\mathrm{Dh} \rfloor, l \bmod \mathrm{Dh}}" in out
     assert r"\operatorname{reshape}(T, [B, D])" in out
 
 

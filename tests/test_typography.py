@@ -160,12 +160,15 @@ def test_typography_and_selections_compile_with_no_overfull_box(tmp_path):
     Overfull box (the accents, the factored fractions, (∂L/∂S)ᵀ and the labels).
     (Some test models' --steps rows overflow on main too: line breaking, not typography.)"""
     from einderive import api
-    from test_latex_fit import compile_all, manuscript
+    from test_latex_fit import KNOWN_WIDE, compile_all, manuscript
     documents = {}
     for key, options in SELECTIONS.items():
         for columns in (1, 2):
             names = []
             for path in SPEC_FILES:
+                steps = bool(options.get("steps") or "steps" in options.get("only", ()))
+                if columns == 2 and steps and (path.stem, "steps", 2) in KNOWN_WIDE:
+                    continue  # a row no break can split (test_latex_fit's known defect)
                 name = f"{path.stem}-{key}-{columns}col"
                 (tmp_path / f"{name}.tex").write_text(
                     api.render(_derive(path), "latex", columns=columns, **options))
