@@ -55,3 +55,28 @@ def test_plain_derive_imports_only_what_the_text_path_uses():
 def test_the_probe_sees_a_module_an_output_does_load(args, needs):
     # the probe can fail: LaTeX output does load the width machinery the text path must not
     assert needs in _modules_loaded_by(*args)
+
+
+def test_the_forbidden_characters_are_ruamels_on_every_code_point():
+    # spec.py finds YAML's forbidden characters with a short class instead of ruamel's
+    # complement up to U+10FFFF (25 ms to compile); both must match the same characters
+    import re
+
+    from ruamel.yaml.reader import Reader
+
+    from einderive.spec import NOT_PRINTABLE
+    every = "".join(map(chr, range(0x110000)))
+    ours = [m.start() for m in re.finditer(NOT_PRINTABLE, every)]
+    theirs = [m.start() for m in Reader.NON_PRINTABLE.finditer(every)]
+    assert ours == theirs and 0x07 in ours and 0xD800 in ours and 0xE9 not in ours
+
+
+def test_a_forbidden_character_beside_a_non_ascii_one_is_still_a_spec_error(tmp_path):
+    # non-ASCII text takes ruamel's regex path, which is the one spec.py replaces
+    path = tmp_path / "bell.yaml"
+    path.write_text("name: σ\x07\ninputs: {x: [N]}\n", encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, "-m", "einderive", "derive", str(path)], cwd=ROOT,
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "unacceptable character #x0007: special characters are not allowed" in done.stderr
