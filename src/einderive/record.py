@@ -119,7 +119,12 @@ class Record:
         return self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        # computed once: a frozen record's hash cannot change, and a tree of records is
+        # hashed again from every node above it (reuse and simplify key dicts by subtrees)
+        cached: int | None = self.__dict__.get("_hash_")
+        if cached is None:
+            cached = self.__dict__["_hash_"] = hash(self._key())
+        return cached
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._shown)

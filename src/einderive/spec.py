@@ -8,6 +8,7 @@ from a tag.  Nothing here knows SymPy; expressions stay text until
 
 from __future__ import annotations
 
+import functools
 import keyword
 import os
 import unicodedata
@@ -231,6 +232,7 @@ def _load_yaml(text: str, path: str) -> object:
     # the round-trip loader keeps line/column marks and builds no Python object from a tag
     reader = YAML(typ="rt")
     reader.allow_duplicate_keys = False
+    reader.Reader = _printable_reader()
     try:
         return reader.load(text)
     except MarkedYAMLError as exc:
@@ -253,6 +255,23 @@ def _load_yaml(text: str, path: str) -> object:
                         "a spec needs at most three levels of nesting") from None
     except YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", Loc(path, 1, 1)) from None
+
+
+# The characters YAML forbids: ruamel's Reader finds them with the complement of the
+# allowed ranges, a class up to U+10FFFF whose compilation costs ~25 ms, paid by every
+# spec with one non-ASCII character (a σ in a comment).  The same set, listed directly,
+# compiles in microseconds (tests/test_imports.py compares the two on every code point).
+NOT_PRINTABLE = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufffe\uffff]"
+
+
+@functools.cache
+def _printable_reader() -> type:
+    """ruamel's Reader with the forbidden characters found by :data:`NOT_PRINTABLE`."""
+    import re
+
+    from ruamel.yaml.reader import Reader
+
+    return type("Reader", (Reader,), {"NON_PRINTABLE": re.compile(NOT_PRINTABLE)})
 
 
 def _describe(value: object) -> str:
