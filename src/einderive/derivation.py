@@ -19,7 +19,7 @@ from . import matrix as mx
 from .graph import Graph, Tensor
 from .graph import build as build_graph
 from .kinds import NoteKind, RefKind
-from .recognize import Recognition, Where, math_shape, positions, recognize
+from .recognize import Recognition, Where, math_shape, orientations, positions, recognize
 from .record import Record, field
 from .reverse import Edge, IndexDerivation, derive_index
 from .reuse import Named, expand, reusable, reuse
@@ -162,16 +162,21 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             anon[t.name] = m
 
     named: Named = ()  # the forward nodes, once their forms are known (never in their own)
+    oriented: frozenset[Any] = frozenset()  # their functions' arguments, as the lines read
 
     def form(expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
-        return _form(recognize(ctx, idx.namer, anon, expr, tidx, shape), expr, tidx, graph,
-                     named)
+        return _form(recognize(ctx, idx.namer, anon, expr, tidx, shape, oriented), expr, tidx,
+                     graph, named)
 
     def defined(t: Tensor) -> Form:
         expr, tidx = idx.definitions[t.name]
         return form(expr, tidx, t.shape)
 
     forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
+    # a function's argument in an adjoint reads as its line wrote it (σ'(X Wᵀ + bᵀ), not its
+    # transpose), whether the line named it or composed it
+    oriented = orientations([f.matrix for _, f in forward if f.matrix is not None] +
+                            [m for m in anon.values() if m is not None])
     # the backward pass reads every forward node: each may stand for its form in an adjoint
     named = reusable([(mx.Ref(t.name, RefKind.TENSOR, math_shape(t.shape)), f.matrix)
                       for t, f in forward])
