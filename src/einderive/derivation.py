@@ -164,9 +164,11 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     named: Named = ()  # the forward nodes, once their forms are known (never in their own)
     oriented: frozenset[Any] = frozenset()  # their functions' arguments, as the lines read
 
+    symmetric: frozenset[str] = frozenset()  # forward nodes equal to their transpose
+
     def form(expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
         return _form(recognize(ctx, idx.namer, anon, expr, tidx, shape, oriented), expr, tidx,
-                     graph, named)
+                     graph, named, symmetric)
 
     def defined(t: Tensor) -> Form:
         expr, tidx = idx.definitions[t.name]
@@ -177,6 +179,9 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     # transpose), whether the line named it or composed it
     oriented = orientations([f.matrix for _, f in forward if f.matrix is not None] +
                             [m for m in anon.values() if m is not None])
+    # G = Xᵀ X named on its own line is as symmetric as when its line is written out: Gᵀ is G
+    symmetric = frozenset(t.name for t, f in forward
+                          if f.matrix is not None and _symmetric(f.matrix))
     # the backward pass reads every forward node: each may stand for its form in an adjoint
     named = reusable([(mx.Ref(t.name, RefKind.TENSOR, math_shape(t.shape)), f.matrix)
                       for t, f in forward])
@@ -205,9 +210,19 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                       anon, anon_forms)
 
 
+def _symmetric(m: mx.M) -> bool:
+    """Whether the matrix form ``m`` is its own transpose, as written (Xᵀ X, A + Aᵀ)."""
+    if len(m.shape) != 2 or m.shape[0] != m.shape[1] or 1 in m.shape:
+        return False
+    t = mx.transpose(m)
+    if isinstance(m, mx.Add) and isinstance(t, mx.Add):
+        return set(m.terms) == set(t.terms)
+    return t == m
+
+
 def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], graph: Graph,
-          named: Named = ()) -> Form:
-    symmetric = symmetric_inputs(graph.spec)
+          named: Named = (), symmetric_nodes: frozenset[str] = frozenset()) -> Form:
+    symmetric = symmetric_inputs(graph.spec) | symmetric_nodes
     m, wheres = simplify_form(r.matrix, r.wheres, symmetric)
     if m is not None and named:  # an adjoint: written in the forward nodes where shorter
         m = reuse(expand(m, named, lambda x: simplify(x, r.wheres, symmetric)), named)
