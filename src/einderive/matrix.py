@@ -261,10 +261,11 @@ def transpose(x: M) -> M:
         return with_src(matmul(transpose(x.b), transpose(x.a)), src)
     if isinstance(x, Scale):
         return Scale(x.coeff, transpose(x.x), tuple(reversed(x.shape)), src)
-    if isinstance(x, (Hadamard, Add, Pow, Fn)) and not _turns_preactivation(x):
+    if isinstance(x, (Hadamard, Add, Pow, Fn)):
         # (A ⊙ B − C)ᵀ stays whole unless pushing the transpose in removes transposes
         pushed = _push_transpose(x)
-        if _count_transposes(pushed) < _count_transposes(x) + 1:
+        if _count_transposes(pushed) < _count_transposes(x) + 1 and \
+                not _turns_preactivation(x, pushed):
             return with_src(pushed, src)
     if isinstance(x, Einsum) and len(x.subscripts.split("->")[1]) == 2:
         lhs, out = x.subscripts.split("->")
@@ -273,14 +274,13 @@ def transpose(x: M) -> M:
     return Transpose(x, tuple(reversed(x.shape)), src)
 
 
-def _turns_preactivation(x: M) -> bool:
-    """Whether pushing a transpose into ``x`` would only turn a function of a product
-    (σ(X Wᵀ + bᵀ) as the line wrote it) into the transposed pre-activation σ(W Xᵀ + b): that
-    transpose is written outside instead, (δ ⊙ σ'(X Wᵀ + bᵀ))ᵀ.  A pre-activation the push
-    makes plainer (𝟙[Wᵀ Xᵀ > 0] to 𝟙[X W > 0]) is pushed into, as before."""
+def _turns_preactivation(x: M, pushed: M) -> bool:
+    """Whether pushing a transpose into ``x`` (giving ``pushed``) would only turn a function
+    of a product (σ(X Wᵀ + bᵀ) as the line wrote it) into the transposed pre-activation
+    σ(W Xᵀ + b): that transpose is written outside instead, (δ ⊙ σ'(X Wᵀ + bᵀ))ᵀ.  A
+    pre-activation the push makes plainer (𝟙[Wᵀ Xᵀ > 0] to 𝟙[X W > 0]) is pushed into."""
     before = _preactivation_transposes(x)
-    return before is not None and \
-        (_preactivation_transposes(_push_transpose(x)) or 0) >= before
+    return before is not None and (_preactivation_transposes(pushed) or 0) >= before
 
 
 def _preactivation_transposes(x: M) -> int | None:
