@@ -135,6 +135,9 @@ def written_out(d: Derivation, keep: set[str], m: mx.M) -> mx.M:
     """``m`` with every forward node of ``d`` not in ``keep`` replaced by its matrix form
     (also inside the printed definition of an anonymous intermediate)."""
     forms = {t.name: f.matrix for t, f in d.forward if t.name not in keep}
+    for t, f in d.forward:  # h1 = h0, h1 kept: h0 is h1 (the one-line spec names it so)
+        if t.name in keep and isinstance(f.matrix, mx.Ref) and f.matrix.name in forms:
+            forms[f.matrix.name] = mx.Ref(t.name, RefKind.TENSOR, f.matrix.shape)
     for _ in range(len(forms) + 1):
         refs = [r for r in mx.walk(m) if isinstance(r, mx.Ref) and r.kind == RefKind.TENSOR
                 and r.name in forms and forms[r.name] is not None]
