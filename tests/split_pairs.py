@@ -121,6 +121,27 @@ PAIRS: tuple[Pair, ...] = (
          "  W2: [F, D]\n  T: [B, D]\n",
          ("Y = X + relu(X @ W1) @ W2", "L = sum(Y * T)"),
          ("Z = X @ W1", "A = relu(Z)", "Y = X + A @ W2", "L = sum(Y * T)")),
+    Pair("bias_first", "dims: {B: 3, D: 4, H: 2}\ninputs:\n  X: [B, D]\n  W: [D, H]\n  b: [H]\n"
+         "  T: [B, H]\n",
+         ("L = sum(T * sigmoid(b + X @ W))",),
+         ("Z = b + X @ W", "P = sigmoid(Z)", "L = sum(T * P)")),
+    Pair("vector_layer", "dims: {D: 4, H: 3}\ninputs:\n  x: [D]\n  W: [H, D]\n  b: [H]\n"
+         "  t: [H]\n",
+         ("L = sum((tanh(W @ x + b) - t) ** 2)",),
+         ("z = W @ x + b", "h = tanh(z)", "r = h - t", "L = sum(r ** 2)")),
+    Pair("layernorm", "dims: {B: 3, D: 4}\ninputs:\n  X: [B, D]\n  g: [D]\n  T: [B, D]\n",
+         ("Y = g * (X - mean(X, axis=1, keepdims=True)) / sqrt(mean((X - mean(X, axis=1, "
+          "keepdims=True)) ** 2, axis=1, keepdims=True) + 1e-5)", "L = sum(Y * T)"),
+         ("mu = mean(X, axis=1, keepdims=True)", "C = X - mu",
+          "v = mean(C ** 2, axis=1, keepdims=True)", "Y = g * C / sqrt(v + 1e-5)",
+          "L = sum(Y * T)")),
+    Pair("low_rank", "dims: {N: 4, M: 3, K: 2}\ninputs:\n  A: [N, M]\n  U: [N, K]\n  V: [M, K]\n",
+         ("L = sum((A - U @ V.T) ** 2)",),
+         ("P = U @ V.T", "R = A - P", "L = sum(R ** 2)")),
+    Pair("transposed_layer", "dims: {B: 3, D: 4, H: 5}\ninputs:\n  X: [B, D]\n  W: [H, D]\n"
+         "  T: [H, B]\n",
+         ("L = sum(T * gelu(W @ X.T))",),
+         ("Z = W @ X.T", "A = gelu(Z)", "L = sum(T * A)")),
     Pair("tied_autoencoder", "dims: {B: 4, D: 5, K: 2}\ninputs:\n  X: [B, D]\n  W: [D, K]\n",
          ("R = sigmoid(X @ W) @ W.T - X", "L = sum(R * R)"),
          ("Z = X @ W", "H = sigmoid(Z)", "R = H @ W.T - X", "L = sum(R * R)")),

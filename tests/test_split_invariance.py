@@ -3,7 +3,8 @@ into named nodes (issue 12), and every printed form of both verifies.
 
 The pairs are in ``split_pairs.py``: SwiGLU, PCA reconstruction, ReLU and tanh MLPs, a GRU
 and an LSTM cell, quadratic and trace forms, logistic and softmax regression, a residual
-block, a tied autoencoder; random specs from ``spec_strategies`` are split against their
+block, layers with the bias first, on a vector and transposed, layer normalisation, a
+low-rank fit, a tied autoencoder; random specs from ``spec_strategies`` are split against their
 lines inlined.  The comparison writes the split spec's own intermediates out in the closed
 forms (``G`` of ``G = X @ W1.T`` as ``X W1ᵀ``) and compares the printed text up to the order
 of terms and factors.  A transposed pre-activation (σ'(W Xᵀ + b) where the line wrote
