@@ -407,7 +407,7 @@ class _Reader:
             if len(o.idx) > 2 and o.idx != b.idx:
                 raise NoMatrixForm("an elementwise product of permuted tensors")
             natural_o, natural_b = _natural(o, self.oriented), _natural(b, self.oriented)
-            if len(o.idx) == 2 and o.idx != b.idx and not (natural_o and natural_b):
+            if len(o.idx) == 2 and o.idx != b.idx and natural_o != natural_b:
                 # a composed factor is turned the named one's way, all through: its
                 # pre-activation reads X Wᵀ + bᵀ as it was written, not (W Xᵀ + b)ᵀ
                 if natural_b:
