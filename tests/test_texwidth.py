@@ -184,7 +184,25 @@ def test_split_points_are_top_level_binary_operators():
 
 def test_unary_signs_are_not_break_points():
     for rhs in (r"-a", r"\sum_{j} -x_{j}", r"a = -b", r"(-a)", r"a^{-1}", r"f(a, -b)"):
-        assert [rhs[b.pos] for b in candidates(rhs) if not b.product] in ([], ["="]), rhs
+        signs = [rhs[b.pos] for b in candidates(rhs) if not (b.product or b.comma)]
+        assert signs in ([], ["="]), rhs
+
+
+def test_a_coefficient_and_a_functions_arguments_break_last():
+    """A row that nothing else fits (the first bias of leaky_mlp beside a --steps left column
+    in two columns) breaks after its coefficient's thin space and after an argument's comma,
+    each only when no operator will do."""
+    rhs = r"\frac{1}{B K} \, \operatorname{colsum}\left(\operatorname{where}\left(Z > 0, 1, " \
+        r"\frac{1}{10}\right) \odot R\right)"
+    found = candidates(rhs)
+    assert [rhs[b.pos:b.pos + 9] for b in found if b.product] == [r"\operator"]
+    assert [rhs[b.pos] for b in found if b.comma] == ["1", "\\"]
+    assert break_lines("x", rhs, 400.0) == [f"x &= {rhs}"]
+    rows = break_lines("x", rhs, 95.0)
+    assert rows[0] == r"x &= \frac{1}{B K} \,"
+    assert rows[1].startswith(r"&\quad \times \operatorname{colsum}")
+    assert "Z > 0, \\vphantom" in rows[1]
+    assert rows[-1].endswith(r"1, \frac{1}{10}\right) \odot R\right)")
 
 
 def test_where_clause_breaks_before_quad_not_at_its_equals():

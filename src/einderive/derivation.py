@@ -19,7 +19,15 @@ from . import matrix as mx
 from .graph import Graph, Tensor
 from .graph import build as build_graph
 from .kinds import NoteKind
-from .recognize import Recognition, Where, math_shape, node_ref, positions, recognize
+from .recognize import (
+    Recognition,
+    Where,
+    math_shape,
+    node_ref,
+    orientations,
+    positions,
+    recognize,
+)
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .reuse import Named, expand, reusable, reuse
@@ -174,16 +182,20 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             anon[t.name] = m
 
     named: Named = ()  # the forward nodes, once their forms are known (never in their own)
+    oriented: frozenset[Any] = frozenset()  # their functions' arguments, as the lines read
+
+    symmetric: frozenset[str] = frozenset()  # forward nodes equal to their transpose
 
     def form(expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
-        return _form(recognize(ctx, idx.namer, anon, expr, tidx, shape), expr, tidx, graph,
-                     named)
+        return _form(recognize(ctx, idx.namer, anon, expr, tidx, shape, oriented), expr, tidx,
+                     graph, named, symmetric)
 
     def defined(t: Tensor) -> Form:
         expr, tidx = idx.definitions[t.name]
         return form(expr, tidx, t.shape)
 
     forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
+    oriented, symmetric = _readings(forward, anon)
     named = _named(forward)
     shown = [n for n in idx.order
              if graph[n].kind == "node" or (graph[n].is_input and n in graph.wrt)]
@@ -224,10 +236,11 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool) -> Derivation:
     with _collector_paused():
         s = derive_second(d.index, along, hvp)
         ctx, graph, named = d.index.ctx, d.graph, _named(d.forward)
+        oriented, symmetric = _readings(d.forward, d.anon)
 
         def form(expr: Any, idx: tuple[Any, ...], t: Tensor) -> Form:
-            r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape)
-            return _form(r, expr, idx, graph, named)
+            r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape, oriented)
+            return _form(r, expr, idx, graph, named, symmetric)
 
         def rop(n: str) -> Form:
             expr, idx = s.rops[n]
@@ -243,9 +256,32 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool) -> Derivation:
     return replace(d, second=Second(tuple(along), tangents, rops, blocks))
 
 
+def _readings(forward: tuple[tuple[Tensor, Form], ...], anon: dict[str, mx.M | None]
+              ) -> tuple[frozenset[Any], frozenset[str]]:
+    """How the backward pass reads the forward nodes: a function's argument in an adjoint
+    as its line wrote it (σ'(X Wᵀ + bᵀ), not its transpose), whether the line named it or
+    composed it; and the nodes equal to their transpose (G = Xᵀ X named on its own line is
+    as symmetric as when its line is written out: Gᵀ is G)."""
+    oriented = orientations([f.matrix for _, f in forward if f.matrix is not None] +
+                            [m for m in anon.values() if m is not None])
+    symmetric = frozenset(t.name for t, f in forward
+                          if f.matrix is not None and _symmetric(f.matrix))
+    return oriented, symmetric
+
+
+def _symmetric(m: mx.M) -> bool:
+    """Whether the matrix form ``m`` is its own transpose, as written (Xᵀ X, A + Aᵀ)."""
+    if len(m.shape) != 2 or m.shape[0] != m.shape[1] or 1 in m.shape:
+        return False
+    t = mx.transpose(m)
+    if isinstance(m, mx.Add) and isinstance(t, mx.Add):
+        return set(m.terms) == set(t.terms)
+    return t == m
+
+
 def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], graph: Graph,
-          named: Named = ()) -> Form:
-    symmetric = symmetric_inputs(graph.spec)
+          named: Named = (), symmetric_nodes: frozenset[str] = frozenset()) -> Form:
+    symmetric = symmetric_inputs(graph.spec) | symmetric_nodes
     m, wheres = simplify_form(r.matrix, r.wheres, symmetric, named)
     if m is not None and named:  # an adjoint: written in the forward nodes where shorter
         m = reuse(expand(m, named, lambda x: simplify(x, r.wheres, symmetric, named)), named)

@@ -295,13 +295,34 @@ def transpose(x: M) -> M:
     if isinstance(x, (Hadamard, Add, Pow, Fn)):
         # (A ⊙ B − C)ᵀ stays whole unless pushing the transpose in removes transposes
         pushed = _push_transpose(x)
-        if _count_transposes(pushed) < _count_transposes(x) + 1:
+        if _count_transposes(pushed) < _count_transposes(x) + 1 and \
+                not _turns_preactivation(x, pushed):
             return with_src(pushed, src)
     if isinstance(x, Einsum) and len(x.subscripts.split("->")[1]) == 2:
         lhs, out = x.subscripts.split("->")
         return Einsum(f"{lhs}->{out[::-1]}", x.operands, tuple(reversed(x.shape)), src)
     # a vector einsum stays a column: its row is written with ᵀ, as any vector's is
     return Transpose(x, tuple(reversed(x.shape)), src)
+
+
+def _turns_preactivation(x: M, pushed: M) -> bool:
+    """Whether pushing a transpose into ``x`` (giving ``pushed``) would only turn a function
+    of a product (σ(X Wᵀ + bᵀ) as the line wrote it) into the transposed pre-activation
+    σ(W Xᵀ + b): that transpose is written outside instead, (δ ⊙ σ'(X Wᵀ + bᵀ))ᵀ.  A
+    pre-activation the push makes plainer (𝟙[Wᵀ Xᵀ > 0] to 𝟙[X W > 0]) is pushed into."""
+    before = _preactivation_transposes(x)
+    return before is not None and (_preactivation_transposes(pushed) or 0) >= before
+
+
+def _preactivation_transposes(x: M) -> int | None:
+    """The transposes of matrices (a bias row bᵀ is how a sum broadcasts, not counted) inside
+    the functions of products in ``x``; None if there is no such function."""
+    fns = [n for n in walk(x) if isinstance(n, Fn) and
+           any(isinstance(k, MatMul) for a in n.children() for k in walk(a))]
+    if not fns:
+        return None
+    return sum(isinstance(k, Transpose) and 1 not in k.x.shape
+               for f in fns for k in walk(f))
 
 
 def _push_transpose(x: M) -> M:

@@ -13,7 +13,7 @@ SymPy's own array-to-matrix conversion is not used: it drops transposes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,8 +77,10 @@ class Recognition:
 
 
 def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
-              idx: Idx, shape: Shape) -> Recognition:
-    """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``."""
+              idx: Idx, shape: Shape, oriented: frozenset[Any] = frozenset()) -> Recognition:
+    """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``; ``oriented``
+    holds the arguments of functions as the forward pass reads them (:func:`orientations`),
+    which the same arguments in ``expr`` are read as, not transposed."""
     batched = _batched(ctx, namer, anon_forms, expr, idx, shape)
     if batched is not None:
         return batched
@@ -86,7 +88,7 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     if lifted is not None and not lifted.einsum:
         return lifted
     order = tuple(i for i in idx if isinstance(i, Symbol))
-    reader = _Reader(ctx, namer, anon_forms, order)
+    reader = _Reader(ctx, namer, anon_forms, order, oriented)
     try:
         m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
@@ -110,7 +112,7 @@ def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr
     if len(idx) < 3 or not all(isinstance(i, Symbol) for i in batch) or \
             not _per_element(ctx, expr, batch):
         return None
-    reader = _Reader(ctx, namer, anon_forms, tuple(idx[-2:]), batch)
+    reader = _Reader(ctx, namer, anon_forms, tuple(idx[-2:]), batch=batch)
     try:
         m = reader.orient(reader.blob(expr), idx[-2:], shape[-2:])
     except NoMatrixForm:
@@ -233,7 +235,8 @@ class _Reader:
     """One recognition: the target's index order, and what it has written out so far."""
 
     def __init__(self, ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
-                 order: Idx, batch: Idx = ()):
+                 order: Idx, oriented: frozenset[Any] = frozenset(), batch: Idx = ()):
+        self.oriented = oriented
         self.batch = batch  # the leading indices read as the batch (see _batched)
         self.ctx = ctx
         self.graph = ctx.graph
@@ -422,14 +425,23 @@ class _Reader:
             return Blob(mx.fn(e.spec.name, *[self._orient_like(b, union) for b in blobs]),
                         union)
         inner = self.blob(e.args[0])
+        if len(inner.idx) == 2 and _key(inner.m) not in self.oriented and \
+                _key(transpose_deep(inner.m)) in self.oriented:
+            # the forward line wrote σ(X Wᵀ + bᵀ): its derivative reads the argument that way
+            inner = Blob(transpose_deep(inner.m), inner.idx[::-1])
         out = mx.fn(e.spec.name, inner.m)
-        if e.spec.expand is not None:
-            rhs = self.blob(self.namer(e.spec.expand(e.args[0])))
-            rhs_m = self._orient_like(rhs, inner.idx)
-            where = Where(out, rhs_m)
-            if where not in self.wheres:
-                self.wheres.append(where)
-        return Blob(out, inner.idx)
+        if e.spec.expand is None:
+            return Blob(out, inner.idx)
+        rhs = self.blob(self.namer(e.spec.expand(e.args[0])))
+        if len(inner.idx) == 2 and rhs.idx == inner.idx[::-1] and _natural(rhs, self.oriented):
+            # σ'(u) = Z ⊙ (1 − Z) names the node Z: u is read Z's way, as its line wrote it
+            out, idx = transpose_deep(out), rhs.idx
+        else:
+            idx = inner.idx
+        where = Where(out, self._orient_like(rhs, idx))
+        if where not in self.wheres:
+            self.wheres.append(where)
+        return Blob(out, idx)
 
     def _axis_function(self, e: Expr) -> Blob:
         name = self.ctx.tensor_of[e.label]
@@ -601,7 +613,8 @@ class _Reader:
         return self._contract(hs[0], hs[1], s), (s,)
 
     def _group(self, blobs: list[Blob]) -> list[Blob]:
-        """Multiply elementwise the factors that carry the same indices."""
+        """Multiply elementwise the factors that carry the same indices, in the orientation
+        of a named tensor among them (:func:`_natural`)."""
         out: list[Blob] = []
         for b in blobs:
             hit = next((n for n, o in enumerate(out) if set(o.idx) == set(b.idx)), None)
@@ -611,6 +624,14 @@ class _Reader:
             o = out[hit]
             if len(o.idx) > 2 and o.idx != b.idx:
                 raise NoMatrixForm("an elementwise product of permuted tensors")
+            natural_o, natural_b = _natural(o, self.oriented), _natural(b, self.oriented)
+            if len(o.idx) == 2 and o.idx != b.idx and natural_o != natural_b:
+                # a composed factor is turned the named one's way, all through: its
+                # pre-activation reads X Wᵀ + bᵀ as it was written, not (W Xᵀ + b)ᵀ
+                if natural_b:
+                    o, b = b, o
+                out[hit] = Blob(mx.hadamard(o.m, transpose_deep(b.m)), o.idx)
+                continue
             out[hit] = Blob(mx.hadamard(o.m, self._orient_like(b, o.idx)), o.idx)
         return out
 
@@ -724,8 +745,12 @@ def _holders(blobs: list[Blob], s: Index) -> list[Blob]:
 
 
 def _next_index(blobs: list[Blob], remaining: list[Index]) -> Index:
-    """The index the fewest factors share goes first: reductions, then products."""
-    return min(remaining, key=lambda i: (len(_holders(blobs, i)), remaining.index(i)))
+    """The index the fewest factors share goes first: reductions, then products; of two
+    products, the one of more tensors as they stand (a weight) first, as backprop does:
+    Σ_b Σ_c δ_bc W_ch 𝟙[Z > 0]_bh is colsum(𝟙[Z > 0] ⊙ (δ W)), not colsum(W ⊙ (δᵀ 𝟙[Z > 0]))."""
+    return min(remaining, key=lambda i: (len(_holders(blobs, i)),
+                                         -sum(_plain(b.m) for b in _holders(blobs, i)),
+                                         remaining.index(i)))
 
 
 def _total(blobs: list[Blob], hs: list[Blob], remaining: list[Index]) -> bool:
@@ -767,6 +792,62 @@ def _ref_kind(kind: TensorKind) -> RefKind:
 def _is_row(m: mx.M) -> bool:
     """A 1×N tensor (a kept-dims row): blobs hold vectors as columns."""
     return len(m.shape) == 2 and m.shape[0] == 1 and m.shape[1] != 1
+
+
+def transpose_deep(x: mx.M) -> mx.M:
+    """``xᵀ`` with the transpose carried to the leaves."""
+    shape = tuple(reversed(x.shape))
+    if isinstance(x, mx.Transpose):
+        return x.x
+    if isinstance(x, mx.Fn):  # every argument: maximum(a, b)ᵀ is maximum(aᵀ, bᵀ)
+        return mx.Fn(x.name, transpose_deep(x.x), shape, x.src,
+                     tuple(transpose_deep(r) for r in x.rest))
+    if isinstance(x, mx.Add):
+        return mx.add(*[transpose_deep(t) for t in x.terms])
+    if isinstance(x, mx.Hadamard):
+        return mx.hadamard(*[transpose_deep(f) for f in x.factors])
+    if isinstance(x, mx.Pow):
+        return mx.power(transpose_deep(x.x), x.exp)
+    if isinstance(x, mx.Scale):
+        return mx.scale(x.coeff, transpose_deep(x.x))
+    if isinstance(x, mx.MatMul):
+        return mx.matmul(transpose_deep(x.b), transpose_deep(x.a))
+    return mx.transpose(x)
+
+
+def orientations(forms: Iterable[mx.M]) -> frozenset[Any]:
+    """The arguments of the functions of products in ``forms`` (the forward pass), as keys
+    for :func:`recognize`'s ``oriented``."""
+    return frozenset(_key(a) for m in forms for n in mx.walk(m) if isinstance(n, mx.Fn)
+                     for a in n.children()
+                     if len(a.shape) == 2 and any(isinstance(k, mx.MatMul) for k in mx.walk(a)))
+
+
+def _key(m: mx.M) -> Any:
+    """``m`` up to the order of its terms (X W + bᵀ and bᵀ + X W are one argument)."""
+    return frozenset(m.terms) if isinstance(m, mx.Add) else m
+
+
+def _natural(b: Blob, oriented: frozenset[Any] = frozenset()) -> bool:
+    """Whether ``b`` reads a named tensor (or adjoint) as it is stored, or a function of an
+    argument the forward pass wrote that way (``oriented``), or an elementwise product of
+    such: the way a line's intermediate was oriented when it was written.  A form composed
+    on one line (σ'(Wz Xᵀ + bz) from ``sigmoid(X @ Wz.T + bz)``) has lost that orientation;
+    the natural factor it meets in the same product gives it back, as the intermediate named
+    on its own line would have."""
+    terms = b.m.terms if isinstance(b.m, mx.Add) else (b.m,)  # 1 − Z ⊙ Z too
+    return any(isinstance(f, mx.Ref) and 1 not in f.shape or
+               isinstance(f, mx.Fn) and _key(f.x) in oriented
+               for t in terms for f in _factors(t))
+
+
+def _factors(m: mx.M) -> tuple[mx.M, ...]:
+    """The factors of an elementwise product (its constant in front left out)."""
+    if isinstance(m, mx.Scale):
+        return _factors(m.x)
+    if isinstance(m, mx.Hadamard):
+        return tuple(f for x in m.factors for f in _factors(x))
+    return (m,)
 
 
 def _plain(m: mx.M) -> bool:

@@ -19,7 +19,7 @@ import sympy
 from . import matrix as mx
 from .kinds import ReduceKind
 from .cancel import cancelled, denominators, worth_cancelling
-from .recognize import Where
+from .recognize import Where, transpose_deep
 
 Rule = Callable[[mx.M], "mx.M | None"]
 
@@ -331,29 +331,8 @@ def transpose_inward(m: mx.M) -> mx.M | None:
     (a product inside) is the function of the pre-activation turned the natural way."""
     if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Fn) and \
             any(isinstance(n, mx.MatMul) for n in mx.walk(m.x)):
-        return _transpose_deep(m.x)
+        return transpose_deep(m.x)
     return None
-
-
-def _transpose_deep(x: mx.M) -> mx.M:
-    """``xᵀ`` with the transpose carried to the leaves."""
-    shape = tuple(reversed(_shape(x)))
-    if isinstance(x, mx.Transpose):
-        return x.x
-    if isinstance(x, mx.Fn):  # every argument: maximum(a, b)ᵀ is maximum(aᵀ, bᵀ)
-        return mx.Fn(x.name, _transpose_deep(x.x), shape, x.src,
-                     tuple(_transpose_deep(r) for r in x.rest))
-    if isinstance(x, mx.Add):
-        return mx.add(*[_transpose_deep(t) for t in x.terms])
-    if isinstance(x, mx.Hadamard):
-        return mx.hadamard(*[_transpose_deep(f) for f in x.factors])
-    if isinstance(x, mx.Pow):
-        return mx.power(_transpose_deep(x.x), x.exp)
-    if isinstance(x, mx.Scale):
-        return mx.scale(x.coeff, _transpose_deep(x.x))
-    if isinstance(x, mx.MatMul):
-        return mx.matmul(_transpose_deep(x.b), _transpose_deep(x.a))
-    return mx.transpose(x)
 
 
 # -- rules: inner products, powers, quotients ----------------------------------------------------
@@ -587,8 +566,8 @@ def used_wheres(m: mx.M, wheres: Sequence[Where]) -> tuple[Where, ...]:
     for w in wheres:
         if w.lhs in nodes:
             out.append(w)
-        elif _shape(w.lhs) != () and _transpose_deep(w.lhs) in nodes:
-            out.append(Where(_transpose_deep(w.lhs), _transpose_deep(w.rhs)))
+        elif _shape(w.lhs) != () and transpose_deep(w.lhs) in nodes:
+            out.append(Where(transpose_deep(w.lhs), transpose_deep(w.rhs)))
     return tuple(out)
 
 

@@ -52,6 +52,9 @@ class Backend:
         return P.call(self.f(TRANSPOSE), x, P.ints(axes))
 
     def matrix_transpose(self, x: P.Py) -> P.Py:
+        """``x.T``; a transposed transpose is the matrix itself (no ``.T.T`` in the code)."""
+        if isinstance(x, P.Attr) and x.name == "T":
+            return x.x
         return P.Attr(x, "T")
 
     def batch_transpose(self, x: P.Py) -> P.Py:
@@ -145,6 +148,8 @@ class Torch(Backend):
         return P.method(x, "permute", *[P.num(a) for a in axes])
 
     def matrix_transpose(self, x: P.Py) -> P.Py:
+        if isinstance(x, P.Attr) and x.name == "mT":
+            return x.x
         return P.Attr(x, "mT")
 
     def batch_transpose(self, x: P.Py) -> P.Py:

@@ -79,6 +79,7 @@ class Break(NamedTuple):
     groups: tuple[Span, ...]  # inside of each enclosing \left…\right, outermost first
     product: bool = False   # between two factors: the next row starts with \times
     after_sum: bool = False  # ... the first being a \sum_{…} whose summand is the second
+    comma: bool = False     # after a comma between a function's arguments
 
 
 def _left_right_spans(rhs: str) -> dict[int, Span]:
@@ -100,8 +101,9 @@ def _left_right_spans(rhs: str) -> dict[int, Span]:
 def candidates(rhs: str) -> list[Break]:
     """Every place a row may break: before a binary ``+``, ``-``, ``\\odot`` or ``=`` not
     inside braces, before the ``\\quad`` of a ``, \\quad`` clause (no ``=`` after such a
-    clause, where it would align with the row's own ``=``), and between two factors of a
-    product written apart (``product``; ``after_sum`` if the first is a ``\\sum_{…}``)."""
+    clause, where it would align with the row's own ``=``), between two factors of a
+    product written apart (``product``; ``after_sum`` if the first is a ``\\sum_{…}``), and
+    after a comma between a function's arguments (``comma``)."""
     spans = _left_right_spans(rhs)
     out: list[Break] = []
     groups: list[Span] = []
@@ -110,8 +112,8 @@ def candidates(rhs: str) -> list[Break]:
     brace, clause, gap, after_sum, script = 0, False, False, False, False
     for m in _TOK.finditer(rhs):
         t = m.group()
-        if t.isspace():
-            gap = True
+        if t.isspace() or (t == "\\," and brace == 0 and _ends_factor(prev)):
+            gap = True  # a thin space after a coefficient (1/(B K) \, colsum…) is a gap too
             continue
         if brace == 0:
             binary = prev not in _NOT_AFTER and not after_sum   # TeX: a bin after an op is ord
@@ -122,6 +124,8 @@ def candidates(rhs: str) -> list[Break]:
                 clause = True
             elif gap and _ends_factor(prev) and _starts_factor(t):
                 out.append(Break(m.start(), len(parens), tuple(groups), True, after_sum))
+            elif prev == "," and parens:  # where(Z > 0, 1, ⅒) too wide for a row alone
+                out.append(Break(m.start(), len(parens), tuple(groups), comma=True))
             if t in ("_", "^"):
                 script = True
             elif script:
@@ -253,6 +257,8 @@ def _rank(rhs: str, b: Break) -> int:
     from its summand."""
     if b.product:
         return 400 * (1 + b.after_sum) + 2 * b.depth
+    if b.comma:  # the last resort: a function's arguments apart
+        return 800 + 2 * b.depth
     if b.depth == 0 and rhs.startswith(("=", "\\quad"), b.pos):
         return 0
     return 2 * (1 + b.depth) + rhs.startswith(("\\odot", "\\oslash"), b.pos)

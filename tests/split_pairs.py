@@ -1,0 +1,249 @@
+"""Compositions written on one line and the same computation split into named nodes.
+
+Each pair shares its dims, inputs and loss; ``one`` and ``split`` are the forward items.
+:func:`closed_forms` prints every input gradient's closed form with the split spec's own
+intermediates written out, so that the two specs' forms can be compared as text."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from einderive import matrix as mx
+from einderive.derivation import Derivation, derive
+from einderive.kinds import RefKind
+from einderive.render.styles import Unicode
+from einderive.recognize import transpose_deep
+from einderive.record import replace
+from einderive.simplify import rebuild, simplify
+from einderive.spec import loads
+
+
+class Pair(NamedTuple):
+    name: str
+    header: str  # dims and inputs
+    one: tuple[str, ...]
+    split: tuple[str, ...]
+    loss: str = "L"
+
+    def spec(self, which: str) -> str:
+        items = self.one if which == "one" else self.split
+        body = "".join(f"  - \"{line}\"\n" for line in items)
+        return f"{self.header}forward:\n{body}loss: {self.loss}\n"
+
+
+MLP = """dims: {B: 5, D: 3, H: 4, C: 2}
+inputs:
+  X: [B, D]
+  W1: [H, D]
+  b1: [H]
+  W2: [C, H]
+  b2: [C]
+  Y: [B, C]
+"""
+
+GRU = """dims: {B: 2, D: 3, H: 5}
+inputs:
+  X: [B, D]
+  Hp: [B, H]
+  Wz: [H, D]
+  Uz: [H, H]
+  bz: [H]
+  Wr: [H, D]
+  Ur: [H, H]
+  br: [H]
+  Wh: [H, D]
+  Uh: [H, H]
+  bh: [H]
+  G: [B, H]
+"""
+
+LSTM = """dims: {D: 3, H: 4}
+inputs:
+  x: [D]
+  h: [H]
+  c: [H]
+  Wi: [H, D]
+  Ui: [H, H]
+  Wf: [H, D]
+  Uf: [H, H]
+  Wo: [H, D]
+  Uo: [H, H]
+  Wg: [H, D]
+  Ug: [H, H]
+  g: [H]
+"""
+
+PAIRS: tuple[Pair, ...] = (
+    Pair("swiglu", "dims: {B: 2, D: 3, F: 4}\ninputs:\n  X: [B, D]\n  W1: [F, D]\n"
+         "  W3: [F, D]\n  T: [B, F]\n",
+         ("A = silu(X @ W1.T) * (X @ W3.T)", "L = sum(A * T)"),
+         ("G = X @ W1.T", "U = X @ W3.T", "A = silu(G) * U", "L = sum(A * T)")),
+    Pair("pca", "dims: {N: 5, D: 4, K: 2}\ninputs:\n  X: [N, D]\n  W: [D, K]\n",
+         ("R = X - X @ W @ W.T", "L = sum(R * R)"),
+         ("H = X @ W", "R = X - H @ W.T", "L = sum(R * R)")),
+    Pair("relu_mlp", MLP,
+         ("Z2 = relu(X @ W1.T + b1) @ W2.T + b2", "L = mean((Z2 - Y) * (Z2 - Y))"),
+         ("Z1 = X @ W1.T + b1", "A1 = relu(Z1)", "Z2 = A1 @ W2.T + b2", "R = Z2 - Y",
+          "L = mean(R * R)")),
+    Pair("tanh_mlp", MLP,
+         ("H1 = tanh(X @ W1.T + b1)", "Z2 = H1 @ W2.T + b2", "L = mean((Z2 - Y) * (Z2 - Y))"),
+         ("Z1 = X @ W1.T + b1", "H1 = tanh(Z1)", "Z2 = H1 @ W2.T + b2", "R = Z2 - Y",
+          "L = mean(R * R)")),
+    Pair("gru", GRU,
+         ("Zg = sigmoid(X @ Wz.T + Hp @ Uz.T + bz)", "Rg = sigmoid(X @ Wr.T + Hp @ Ur.T + br)",
+          "Hc = tanh(X @ Wh.T + (Rg * Hp) @ Uh.T + bh)", "Hn = (1 - Zg) * Hp + Zg * Hc",
+          "L = sum(G * Hn)"),
+         ("Az = X @ Wz.T + Hp @ Uz.T + bz", "Zg = sigmoid(Az)",
+          "Ar = X @ Wr.T + Hp @ Ur.T + br", "Rg = sigmoid(Ar)",
+          "Ah = X @ Wh.T + (Rg * Hp) @ Uh.T + bh", "Hc = tanh(Ah)",
+          "Hn = (1 - Zg) * Hp + Zg * Hc", "L = sum(G * Hn)")),
+    Pair("lstm", LSTM,
+         ("i = sigmoid(Wi @ x + Ui @ h)", "f = sigmoid(Wf @ x + Uf @ h)",
+          "o = sigmoid(Wo @ x + Uo @ h)", "u = tanh(Wg @ x + Ug @ h)", "cn = f * c + i * u",
+          "hn = o * tanh(cn)", "L = sum(g * hn) + sum(cn * cn)"),
+         ("ai = Wi @ x + Ui @ h", "i = sigmoid(ai)", "af = Wf @ x + Uf @ h", "f = sigmoid(af)",
+          "ao = Wo @ x + Uo @ h", "o = sigmoid(ao)", "ag = Wg @ x + Ug @ h", "u = tanh(ag)",
+          "cn = f * c + i * u", "tc = tanh(cn)", "hn = o * tc", "L = sum(g * hn) + sum(cn * cn)")),
+    Pair("quadratic", "dims: {N: 4}\ninputs:\n  x: [N]\n  A: [N, N]\n",
+         ("L = x @ A @ x",),
+         ("u = A @ x", "L = x @ u")),
+    Pair("trace_form", "dims: {N: 4, K: 3}\ninputs:\n  X: [N, K]\n  A: [N, N]\n",
+         ("L = sum(X * (A @ X))",),
+         ("Y = A @ X", "L = sum(X * Y)")),
+    Pair("logreg", "dims: {B: 5, D: 3}\ninputs:\n  X: [B, D]\n  w: [D]\n  y: [B]\n",
+         ("L = mean(-(y * log(sigmoid(X @ w)) + (1 - y) * log(1 - sigmoid(X @ w))))",),
+         ("z = X @ w", "p = sigmoid(z)", "L = mean(-(y * log(p) + (1 - y) * log(1 - p)))")),
+    Pair("softmax_regression", "dims: {B: 4, D: 3, C: 5}\ninputs:\n  X: [B, D]\n  W: [D, C]\n"
+         "  T: [B, C]\n",
+         ("L = -mean(sum(T * log_softmax(X @ W, axis=1), axis=1))",),
+         ("Z = X @ W", "S = log_softmax(Z, axis=1)", "L = -mean(sum(T * S, axis=1))")),
+    Pair("residual", "dims: {B: 3, D: 4, F: 5}\ninputs:\n  X: [B, D]\n  W1: [D, F]\n"
+         "  W2: [F, D]\n  T: [B, D]\n",
+         ("Y = X + relu(X @ W1) @ W2", "L = sum(Y * T)"),
+         ("Z = X @ W1", "A = relu(Z)", "Y = X + A @ W2", "L = sum(Y * T)")),
+    Pair("bias_first", "dims: {B: 3, D: 4, H: 2}\ninputs:\n  X: [B, D]\n  W: [D, H]\n  b: [H]\n"
+         "  T: [B, H]\n",
+         ("L = sum(T * sigmoid(b + X @ W))",),
+         ("Z = b + X @ W", "P = sigmoid(Z)", "L = sum(T * P)")),
+    Pair("vector_layer", "dims: {D: 4, H: 3}\ninputs:\n  x: [D]\n  W: [H, D]\n  b: [H]\n"
+         "  t: [H]\n",
+         ("L = sum((tanh(W @ x + b) - t) ** 2)",),
+         ("z = W @ x + b", "h = tanh(z)", "r = h - t", "L = sum(r ** 2)")),
+    Pair("layernorm", "dims: {B: 3, D: 4}\ninputs:\n  X: [B, D]\n  g: [D]\n  T: [B, D]\n",
+         ("Y = g * (X - mean(X, axis=1, keepdims=True)) / sqrt(mean((X - mean(X, axis=1, "
+          "keepdims=True)) ** 2, axis=1, keepdims=True) + 1e-5)", "L = sum(Y * T)"),
+         ("mu = mean(X, axis=1, keepdims=True)", "C = X - mu",
+          "v = mean(C ** 2, axis=1, keepdims=True)", "Y = g * C / sqrt(v + 1e-5)",
+          "L = sum(Y * T)")),
+    Pair("low_rank", "dims: {N: 4, M: 3, K: 2}\ninputs:\n  A: [N, M]\n  U: [N, K]\n  V: [M, K]\n",
+         ("L = sum((A - U @ V.T) ** 2)",),
+         ("P = U @ V.T", "R = A - P", "L = sum(R ** 2)")),
+    Pair("transposed_layer", "dims: {B: 3, D: 4, H: 5}\ninputs:\n  X: [B, D]\n  W: [H, D]\n"
+         "  T: [H, B]\n",
+         ("L = sum(T * gelu(W @ X.T))",),
+         ("Z = W @ X.T", "A = gelu(Z)", "L = sum(T * A)")),
+    Pair("tied_autoencoder", "dims: {B: 4, D: 5, K: 2}\ninputs:\n  X: [B, D]\n  W: [D, K]\n",
+         ("R = sigmoid(X @ W) @ W.T - X", "L = sum(R * R)"),
+         ("Z = X @ W", "H = sigmoid(Z)", "R = H @ W.T - X", "L = sum(R * R)")),
+)
+
+
+def derivations(pair: Pair) -> tuple[Derivation, Derivation]:
+    return derive(loads(pair.spec("one"))), derive(loads(pair.spec("split")))
+
+
+def written_out(d: Derivation, keep: set[str], m: mx.M) -> mx.M:
+    """``m`` with every forward node of ``d`` not in ``keep`` replaced by its matrix form
+    (also inside the printed definition of an anonymous intermediate)."""
+    forms = {t.name: f.matrix for t, f in d.forward if t.name not in keep}
+    for t, f in d.forward:  # h1 = h0, h1 kept: h0 is h1 (the one-line spec names it so)
+        if t.name in keep and isinstance(f.matrix, mx.Ref) and f.matrix.name in forms:
+            forms[f.matrix.name] = mx.Ref(t.name, RefKind.TENSOR, f.matrix.shape)
+    for _ in range(len(forms) + 1):
+        refs = [r for r in mx.walk(m) if isinstance(r, mx.Ref) and r.kind == RefKind.TENSOR
+                and r.name in forms and forms[r.name] is not None]
+        anons = [r for r in mx.walk(m) if isinstance(r, mx.Ref) and r.display is not None]
+        if not refs and not anons:
+            return m
+        for r in dict.fromkeys(refs):
+            m = mx.substitute(m, r, forms[r.name])
+        for r in dict.fromkeys(anons):
+            shown = written_out(d, keep, r.display)
+            if shown != r.display:  # Refs equal whatever they display: rebuilt by hand
+                m = _redisplay(m, r.name, shown)
+    return m
+
+
+def _redisplay(m: mx.M, name: str, shown: mx.M) -> mx.M:
+    if isinstance(m, mx.Ref):
+        return replace(m, display=shown) if m.name == name and m.display is not None else m
+    kids = [_redisplay(k, name, shown) for k in m.children()]
+    if all(a is b for a, b in zip(kids, m.children())):
+        return m
+    if isinstance(m, (mx.AxisFn, mx.Norm, mx.Diag)):
+        return replace(m, x=kids[0])
+    return rebuild(m, kids)
+
+
+def canonical(m: mx.M, show, loose: bool = False) -> mx.M:
+    """``m`` with the choices that do not change the form undone: a constant factor in front
+    of a sum multiplied into its terms (also the first sum of a product), and the terms of
+    every sum and the factors of every elementwise product in the order of their text;
+    ``loose`` also carries every transpose to the leaves (where it is written is then no
+    longer compared)."""
+    if loose and isinstance(m, mx.Transpose) and not isinstance(m.x, mx.Ref):
+        deep = transpose_deep(m.x)
+        if not (isinstance(deep, mx.Transpose) and deep.x == m.x):
+            return canonical(deep, show, loose)
+    kids = [canonical(k, show, loose) for k in m.children()]
+    if isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const):
+        x = kids[1]
+        chain = _chain(x)
+        at = next((k for k, f in enumerate(chain) if isinstance(f, mx.Add)), None)
+        if at is not None:
+            inner = chain[at]
+            spread = mx.add(*[canonical(mx.scale(m.coeff, t), show, loose)
+                             for t in inner.terms])
+            parts = [*chain[:at], spread, *chain[at + 1:]]
+            out = parts[0]
+            for f in parts[1:]:
+                out = mx.matmul(out, f)
+            return canonical(out, show, loose) if out != m else out
+    if isinstance(m, mx.Add):
+        terms = [t for k in kids for t in (k.terms if isinstance(k, mx.Add) else (k,))]
+        return mx.Add(tuple(sorted(terms, key=show)), m.shape)
+    if isinstance(m, mx.Hadamard):
+        factors = [f for k in kids for f in (k.factors if isinstance(k, mx.Hadamard) else (k,))]
+        return mx.Hadamard(tuple(sorted(factors, key=show)), m.shape)
+    return rebuild(m, kids)
+
+
+def _chain(m: mx.M) -> list[mx.M]:
+    if isinstance(m, mx.MatMul):
+        return _chain(m.a) + _chain(m.b)
+    return [m]
+
+
+def closed_forms(d: Derivation, keep: set[str], loose: bool = False) -> dict[str, str | None]:
+    """Each input gradient's closed form (None when it has none: too large to print), the
+    nodes not in ``keep`` written out, simplified and printed up to :func:`canonical`."""
+    p = Unicode()
+    out: dict[str, str | None] = {}
+    for g in d.gradients:
+        form = g.closed
+        if form is None or form.matrix is None:
+            out[g.name] = None
+            continue
+        m = simplify(written_out(d, keep, form.matrix), form.wheres)
+        out[g.name] = p.matrix(canonical(m, p.matrix, loose))
+    return out
+
+
+def compare(pair: Pair, loose: bool = False) -> tuple[list[str], dict[str, tuple[str, str]]]:
+    """The gradients both specs print in closed form, and of those the ones that print
+    differently: input name -> (one-line form, split form)."""
+    one, split = derivations(pair)
+    keep = {t.name for t in one.graph.nodes}
+    a, b = closed_forms(one, keep, loose), closed_forms(split, keep, loose)
+    both = [n for n in a if a[n] is not None and b.get(n) is not None]
+    return both, {n: (str(a[n]), str(b[n])) for n in both if a[n] != b[n]}
