@@ -22,11 +22,10 @@ FLAGS = {"plain": {}, "steps": {"steps": True}, "expand": {"expand": True},
          "steps+expand": {"steps": True, "expand": True}}
 ARTICLES = {1: "\\documentclass{article}", 2: "\\documentclass[twocolumn]{article}"}
 # Known defect (issue 15 item 4): in two columns, with --steps or --expand, the multi-head
-# attention's rows hold parts no row break can split (a closed form's three-operand einsum
-# call with reshape(Wo, …) inside, a step's fraction over √Dh with three deltas in its
-# numerator): texwidth breaks at operators, not between a call's arguments or inside a
-# fraction.  test_the_known_wide_rows_are_still_wide fails once they fit: then drop these.
-KNOWN_WIDE = {("multihead_attention", flag, 2) for flag in ("steps", "expand", "steps+expand")}
+# (spec, flag, columns) of documents with a row no break can split; multihead_attention's
+# two-column --steps/--expand rows fit since rows break after a coefficient and between a
+# call's arguments.  test_the_known_wide_rows_are_still_wide fails once an entry fits.
+KNOWN_WIDE: set[tuple[str, str, int]] = set()  # none left: every row breaks to fit
 
 
 def known_wide(d, flag: str, columns: int) -> bool:
