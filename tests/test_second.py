@@ -221,3 +221,17 @@ def test_a_helper_only_the_tangents_call_is_defined(run, tmp_path):
 def test_an_integer_input_has_no_tangent(run):
     r = run("derive", SPEC_FILES[0].parent / "embedding_lm_head.yaml", "--tangent", "tokens")
     assert r.exit_code == 2 and "--tangent names 'tokens'" in r.output, r.output
+
+
+def test_verify_hvp_moves_a_symmetric_input_along_a_symmetric_direction(run, tmp_path):
+    """The printed ℛ{∂L/∂x} = (Ṡ + Ṡᵀ) x + 2 S ẋ is right; verify's reference, central
+    differences of the generated gradient 2 S x, held only while S stays symmetric, so a
+    random (non-symmetric) Ṡ failed the right block (found by review2)."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("dims: {N: 3}\n"
+                    "inputs: {S: {shape: [N, N], symmetric: true}, x: [N],"
+                    " P: {shape: [N, N], spd: true}}\n"
+                    "forward:\n  - L = x @ S @ x + logdet(P) + x @ P @ x\nloss: L\n")
+    r = run("verify", spec, "--hvp")
+    assert r.exit_code == 0, r.output
+    assert "H v (x)" in r.output and "H v (P)" in r.output

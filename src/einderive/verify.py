@@ -395,9 +395,14 @@ def _check_hvp(d: Derivation, module: _Module, inputs: Inputs, tol: float,
 
     assert d.second is not None  # module.hvp exists only then
     chosen = [t.name for t, _ in d.second.hvp]
+    symmetric = symmetric_inputs(d.graph.spec)
 
     def direction() -> dict[str, Value]:
-        return {x: rng.standard_normal(np.shape(inputs[x])) for x in chosen}
+        # A symmetric input's direction is symmetric: the central differences below move the
+        # input along it, and the generated gradient holds only where the input is symmetric
+        # (S x for ½(S + Sᵀ) x); off it, the reference, not the printed block, would be wrong.
+        v = {x: rng.standard_normal(np.shape(inputs[x])) for x in chosen}
+        return {x: (a + a.T) / 2 if x in symmetric else a for x, a in v.items()}
 
     def printed(v: dict[str, Value]) -> dict[str, dict[str, Value]]:
         args = {**inputs, **{f"v_{x}": v[x] for x in chosen}}
