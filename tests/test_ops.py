@@ -258,9 +258,14 @@ def test_new_elementwise_functions_print_in_both_styles():
 def test_new_ops_generated_gradients_match_torch_autograd(name, tmp_path):
     """NumPy code against PyTorch autograd of an independent forward pass (finite differences
     without torch); the generated PyTorch module against the same reference."""
+    _generated_code_matches_torch(derive_text(spec(NEW_OPS[name])), tmp_path)
+
+
+def _generated_code_matches_torch(d, tmp_path) -> None:
+    """The NumPy module's gradients against the reference, then the PyTorch module's loss
+    and gradients against PyTorch autograd of tests/torch_reference.py's forward pass."""
     from test_models import assert_close, check_generated_gradients
     import torch_reference as R
-    d = derive_text(spec(NEW_OPS[name]))
     check_generated_gradients(d, tmp_path)
     torch = pytest.importorskip("torch")
     from test_codegen import _function, load
@@ -501,23 +506,7 @@ def test_structure_gradients_match_finite_differences(name):
 def test_structure_generated_gradients_match_torch_autograd(name, tmp_path):
     """The generated NumPy and PyTorch code against PyTorch autograd of an independent forward
     pass (tests/torch_reference.py reshapes with torch's own reshape)."""
-    from test_models import assert_close, check_generated_gradients
-    import torch_reference as R
-    d = derive_text(struct_spec(STRUCTURE[name]))
-    check_generated_gradients(d, tmp_path)
-    torch = pytest.importorskip("torch")
-    from test_codegen import _function, load
-    from einderive.render.pymodule import torch_module
-    ref = R.reference(d.graph, 0)
-    fn = _function(load(tmp_path, torch_module(d)))
-    args = [torch.tensor(ref.inputs[t.name], dtype=torch.float64, requires_grad=True)
-            for t in d.graph.inputs]
-    loss = fn.apply(*args)
-    assert_close(loss.detach().numpy(), ref.values[d.graph.loss], "torch forward")
-    loss.backward()
-    for t, a in zip(d.graph.inputs, args):
-        if t.name in d.graph.wrt:
-            assert_close(a.grad.numpy(), ref.adjoints[t.name], f"torch grad({t.name})")
+    _generated_code_matches_torch(derive_text(struct_spec(STRUCTURE[name])), tmp_path)
 
 
 def test_reshape_prints_its_index_map_and_its_inverse():
