@@ -58,11 +58,12 @@ def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool) -> Inde
     """The tangents of every node along tangents of the inputs ``along`` and, with
     ``hvp``, the tangent ℛ{∂L/∂t} of every adjoint (the chosen inputs' are (∇²L) v)."""
     graph, ctx = d.graph, d.ctx
-    # key -> (rank, element, tangent): what moves along the direction, and how
-    movers: dict[Any, tuple[int, Any, Any]] = {}
+    # key -> (element, tangent): what moves along the direction (an element of it at
+    # indices K, and its tangent there)
+    movers: dict[Any, tuple[Any, Any]] = {}
 
     def moves(name: str) -> None:
-        movers[ctx.keys[name]] = (ctx.position[name], lambda k: ctx.element(name, k),
+        movers[ctx.keys[name]] = (lambda k: ctx.element(name, k),
                                   lambda k: ctx.tangent(name, k))
     for x in along:
         moves(x)
@@ -79,7 +80,6 @@ def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool) -> Inde
     rops: dict[str, tuple[Expr, Idx]] = {}
     rop_terms: dict[str, tuple[tuple[str, Expr], ...]] = {}
     if hvp:
-        last = len(ctx.position)
         for name in d.order:
             adj = d.adjoints[name]
 
@@ -89,23 +89,23 @@ def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool) -> Inde
                 return tidy(e, d.namer, ctx, adj.idx) if e != 0 else S.Zero
             if len(adj.terms) > 1:
                 parts = tuple((c, r) for c, r in ((c, moved(x)) for c, x in adj.terms) if r != 0)
-                e = parts[0][1] if len(parts) == 1 else \
-                    tidy(Add(*[r for _, r in parts]), d.namer, ctx, adj.idx) if parts else S.Zero
                 if len(parts) > 1:
                     rop_terms[name] = parts
+                    e = tidy(Add(*[r for _, r in parts]), d.namer, ctx, adj.idx)
+                else:
+                    e = parts[0][1] if parts else S.Zero
             else:
                 e = moved(adj.expr)
             if e != 0:
                 rops[name] = (e, adj.idx)
-                # an adjoint read downstream moves by its ℛ{·} (ranked after the tensors)
-                movers[ctx.adjoint_keys[name]] = (
-                    last + ctx.position[name], lambda k, n=name: ctx.adjoint(n, k),
-                    lambda k, n=name: ctx.rop(n, k))
+                # an adjoint read downstream moves by its ℛ{·}
+                movers[ctx.adjoint_keys[name]] = (lambda k, n=name: ctx.adjoint(n, k),
+                                                  lambda k, n=name: ctx.rop(n, k))
     rop_order = tuple(n for n in d.order if n in rops)
     return IndexSecond(tuple(along), tangents, rops, rop_terms, order, rop_order)
 
 
-def _along(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[int, Any, Any]]) -> Expr:
+def _along(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[Any, Any]]) -> Expr:
     """Σ_u Σ_K ∂e/∂u_K u̇_K over the tensors (and adjoints) u in ``movers`` that ``e``
     reads, its sums collapsed: forward mode through ``e``'s own tree, each read of a
     moving tensor u_K becoming u̇_K at the same indices (an index map too), so no delta is
@@ -113,13 +113,13 @@ def _along(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[int, Any, Any]])
     return collapse(_jvp(ctx, fresh_bound(e, ctx), idx, movers))
 
 
-def _jvp(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[int, Any, Any]]) -> Expr:
+def _jvp(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[Any, Any]]) -> Expr:
     if isinstance(e, Indexed):
         m = movers.get(e.base.label)
-        return m[2](tuple(e.indices)) if m is not None else S.Zero
+        return m[1](tuple(e.indices)) if m is not None else S.Zero
     if isinstance(e, Symbol):
         m = movers.get(e)
-        return m[2](()) if m is not None else S.Zero
+        return m[1](()) if m is not None else S.Zero
     if e.is_Number or isinstance(e, KroneckerDelta):
         return S.Zero
     if e.is_Add:
@@ -146,9 +146,9 @@ def _jvp(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[int, Any, Any]]) -
             return S.Zero
         name = ctx.tensor_of.get(e.label) or ctx.adjoint_of[e.label]
         k = ctx.spare_indices(ctx.graph[name].shape, avoid=tuple(idx) + tuple(e.indices))
-        local = collapse(differentiate(e, m[1](k)))
+        local = collapse(differentiate(e, m[0](k)))
         free = tuple(i for i in k if isinstance(i, Symbol))
-        return S.Zero if local == 0 else collapse(ctx.sum(local * m[2](k), free))
+        return S.Zero if local == 0 else collapse(ctx.sum(local * m[1](k), free))
     raise ValueError(f"no tangent rule for {type(e).__name__}")  # pragma: no cover
 
 
