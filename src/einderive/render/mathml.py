@@ -173,20 +173,11 @@ MONO = "mono"  # a name spelled out because another name would look the same
 def name_parts(name: str) -> tuple[str, str]:
     """(head, subscript) of a name as MathML rows: ``W1`` -> (W, 1), ``y_true`` ->
     (y, true upright), ``gamma`` -> γ; the same reading as LaTeX's ``names.latex_parts``."""
-    lead = len(name) - len(name.lstrip("_"))
-    core = name[lead:]
-    base, sep, tail = core.partition("_")
-    if not base:
-        base, tail = core, ""
-    m = re.fullmatch(r"(.*?[^\d])(\d+)", base)
-    digits = ""
-    if m and not tail:
-        base, digits = m.group(1), m.group(2)
+    lead, base, digits, tail = names.split_name(name)
     head = _head("_" * lead + base if lead else base)
     subs = []
     if digits:
         subs.append(mn(digits))
-    tail = tail.strip("_")
     if tail:
         subs.append(mn(tail) if tail.isdigit() else upright(tail))
     return head, mo(",").join(subs)

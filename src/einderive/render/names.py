@@ -166,25 +166,31 @@ def _latex_base(base: str) -> str:
     return f"\\mathrm{{{_latex_chars(base)}}}"  # a word, upright: std is not s·t·d
 
 
-def latex_parts(name: str) -> tuple[str, str]:
-    """(head, subscript) of a name: ``W1`` -> (W, 1); ``y_true`` -> (y, \\mathrm{true})."""
-    accented = accent_parts(name)
-    if accented is not None:
-        base, acc = accented
-        return f"\\{ACCENT_SUFFIXES[acc][1]}{{{_latex_base(base)}}}", ""
+def split_name(name: str) -> tuple[int, str, str, str]:
+    """(leading underscores, base, trailing digits, subscript) of a name, as every notation
+    reads it: ``W1`` -> (0, W, 1, ''), ``y_true`` -> (0, y, '', true), ``__x`` -> (2, x, '', '')."""
     lead = len(name) - len(name.lstrip("_"))
     core = name[lead:]
-    base, sep, sub = core.partition("_")
+    base, _, sub = core.partition("_")
     if not base:
         base, sub = core, ""
     m = re.fullmatch(r"(.*?[^\d])(\d+)", base)
     digits = ""
     if m and not sub:
         base, digits = m.group(1), m.group(2)
+    return lead, base, digits, sub.strip("_")
+
+
+def latex_parts(name: str) -> tuple[str, str]:
+    """(head, subscript) of a name: ``W1`` -> (W, 1); ``y_true`` -> (y, \\mathrm{true})."""
+    accented = accent_parts(name)
+    if accented is not None:
+        base, acc = accented
+        return f"\\{ACCENT_SUFFIXES[acc][1]}{{{_latex_base(base)}}}", ""
+    lead, base, digits, sub = split_name(name)
     head = _latex_base(base)
     if lead:
         head = "\\_" * lead + head
-    sub = sub.strip("_")
     subs = []
     if digits:
         subs.append(digits)
