@@ -194,3 +194,31 @@ def test_a_negated_unevaluated_constant_keeps_its_value():
     e = Mul(-1, Add(Integer(2), Integer(2), evaluate=False), n - 1, evaluate=False)
     assert Unicode(T.CTX).index(e, (T.IX,)) == "4 − 4 N"
     assert Latex(T.CTX).index(e, (T.IX,)) == "4 - 4 N"
+
+
+def test_a_dot_suffix_beside_its_base_keeps_its_letters():
+    """``xdot`` beside a tensor ``x`` would print ẋ, which is x's tangent in second order: it
+    keeps its letters in every notation, with or without tangents (a suffix alone still
+    accents: ``ydot`` with no ``y`` is ẏ)."""
+    from conftest import derive_text
+    from einderive import api
+    from einderive.render.terminal import plain
+    spec = """
+        dims: {N: 3}
+        inputs: {x: [N], xdot: [N]}
+        forward:
+          - y = tanh(x) * xdot
+          - L = sum(y * y)
+        loss: L
+    """
+    d = derive_text(spec)
+    assert "grad(xdot)" in plain(d) and "ẋ" not in plain(d)
+    second = api.second_order(d, hvp="x,xdot")
+    text = plain(second)
+    assert "xdot ⊙ ẋ ⊙" in text and "ẋ ⊙ ẋ" not in text
+    tex = api.render(second, "latex")
+    assert r"\mathrm{xdot}" in tex and r"\dot{\mathrm{xdot}}" in tex
+    # the tangent of x is the only \dot{x}: every \dot{x} is followed by no "dot" letters
+    assert tex.count(r"\dot{x}") >= 1
+    from einderive.render.names import tangent_lookalikes
+    assert tangent_lookalikes(["x", "xdot", "ydot", "W_dot", "W"]) == {"xdot", "W_dot"}

@@ -57,6 +57,19 @@ def accent_parts(name: str) -> tuple[str, str] | None:
     return base, m.group("acc")
 
 
+def tangent_lookalikes(all_names: Iterable[str]) -> set[str]:
+    """Names whose accent would make them read as another tensor's tangent: ``xdot`` beside
+    a tensor ``x`` (ẋ, \\dot{x} is the tangent of x in second order). Such a name keeps its
+    letters, in every document of the graph, with or without tangents printed."""
+    present = set(all_names)
+    out = set()
+    for name in present:
+        parts = accent_parts(name)
+        if parts is not None and parts[1] == "dot" and parts[0] in present:
+            out.add(name)
+    return out
+
+
 def text_accented(name: str) -> str:
     """``Xhat`` as X̂, ``mu_bar`` as mū (the accent combines with the base's last letter)."""
     parts = accent_parts(name)
@@ -181,9 +194,10 @@ def split_name(name: str) -> tuple[int, str, str, str]:
     return lead, base, digits, sub.strip("_")
 
 
-def latex_parts(name: str) -> tuple[str, str]:
-    """(head, subscript) of a name: ``W1`` -> (W, 1); ``y_true`` -> (y, \\mathrm{true})."""
-    accented = accent_parts(name)
+def latex_parts(name: str, accent: bool = True) -> tuple[str, str]:
+    """(head, subscript) of a name: ``W1`` -> (W, 1); ``y_true`` -> (y, \\mathrm{true});
+    ``Xhat`` -> \\hat{X} unless ``accent`` is false."""
+    accented = accent_parts(name) if accent else None
     if accented is not None:
         base, acc = accented
         return f"\\{ACCENT_SUFFIXES[acc][1]}{{{_latex_base(base)}}}", ""
@@ -207,8 +221,10 @@ def latex_table(all_names: Iterable[str]) -> dict[str, tuple[str, str]]:
     spelled out in typewriter letters, ``\\mathtt{b\\_\\_3}``, which no typeset
     form uses."""
     table, seen = {}, set()
-    for name in sorted(set(all_names), key=lambda n: (len(n), n)):
-        parts = latex_parts(name)
+    present = set(all_names)
+    plain = tangent_lookalikes(present)
+    for name in sorted(present, key=lambda n: (len(n), n)):
+        parts = latex_parts(name, accent=name not in plain)
         if _joined(parts) in seen:
             parts = (f"\\mathtt{{{_latex_chars(name)}}}", "")
         seen.add(_joined(parts))

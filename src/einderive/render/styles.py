@@ -44,7 +44,7 @@ class UnicodeStyle(Style):
     def tensor_name(self, name: str, idx: str) -> str:
         if name in self.lookalikes:
             name = names.text_monospace(name)
-        else:
+        elif name not in self.tangent_lookalikes:
             name = names.text_accented(name)
         name = names.NOTATION_SYMBOLS.get(name, name)
         return names.text_indexed(name, idx)
@@ -54,6 +54,12 @@ class UnicodeStyle(Style):
         """Names that would read as another tensor's element (made once per graph)."""
         return _per_graph(self.ctx, "text_lookalikes", set, lambda g: names.text_lookalikes(
             {t.name: sum(d != 1 for d in t.shape) for t in g.tensors}))
+
+    @property
+    def tangent_lookalikes(self) -> set[str]:
+        """Names that would read as another tensor's tangent, kept unaccented (per graph)."""
+        return _per_graph(self.ctx, "tangent_lookalikes", set, lambda g: names.tangent_lookalikes(
+            t.name for t in g.tensors))
 
     def subscript(self, s: str, idx: str) -> str:
         return f"{s}_{idx}" if idx else s
