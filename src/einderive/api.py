@@ -199,15 +199,17 @@ def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", stand
 
 
 def second_order(d: engine.Derivation, tangent: str | None = None,
-                 hvp: str | None = None) -> engine.Derivation:
-    """``d`` with its tangents (``tangent``) or its Hessian-vector product (``hvp``) along
-    the inputs named in a comma-separated list ('' or '*': every ``wrt`` input)."""
-    if tangent is None and hvp is None:
+                 hvp: str | None = None, hessian: str | None = None) -> engine.Derivation:
+    """``d`` with its tangents (``tangent``), its Hessian-vector product (``hvp``) or its
+    Hessian (``hessian``, with the product it is read from) along the inputs named in a
+    comma-separated list ('' or '*': every ``wrt`` input)."""
+    if tangent is None and hvp is None and hessian is None:
         return d
     from .derivation import with_second
-    option, given = ("--hvp", hvp) if hvp is not None else ("--tangent", tangent)
+    option, given = ("--hessian", hessian) if hessian is not None else \
+        ("--hvp", hvp) if hvp is not None else ("--tangent", tangent)
     along = _inputs_named(d, option, given or "")
-    return with_second(d, along, hvp is not None)
+    return with_second(d, along, option != "--tangent", option == "--hessian")
 
 
 def _inputs_named(d: engine.Derivation, option: str, given: str) -> tuple[str, ...]:
@@ -215,9 +217,10 @@ def _inputs_named(d: engine.Derivation, option: str, given: str) -> tuple[str, .
     if not names or names == ["*"]:
         return tuple(d.graph.wrt)
     # a Hessian-vector product is the loss's second derivative in the inputs it is derived by
-    inputs = list(d.graph.wrt) if option == "--hvp" else \
+    by_loss = option in ("--hvp", "--hessian")
+    inputs = list(d.graph.wrt) if by_loss else \
         [t.name for t in d.graph.inputs if t.integer is None]  # an index does not move
-    what = "an input that the loss is derived by (wrt)" if option == "--hvp" else \
+    what = "an input that the loss is derived by (wrt)" if by_loss else \
         "an input with values that can move (not integer)"
     for n in names:
         if n not in inputs:

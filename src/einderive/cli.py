@@ -148,13 +148,17 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
 @click.option("--hvp", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
               help="Also the Hessian-vector product for these inputs, forward over reverse "
               "(alone: every wrt input); -f numpy adds hvp(..., v_x, ...).")
+@click.option("--hessian", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
+              help="Also the full Hessian in these inputs, block by block, read off the "
+              "Hessian-vector product (alone: every wrt input).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write to FILE (atomically; through a symlink; - is standard output).")
 @debug_option
 @_guard
 def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, columns: str,
            steps: bool, expand: bool, only: tuple[str, ...], nodes: tuple[str, ...], tree: bool,
-           with_cost: bool, tangent: str | None, hvp: str | None, output: str | None) -> None:
+           with_cost: bool, tangent: str | None, hvp: str | None, hessian: str | None,
+           output: str | None) -> None:
     """Derive the backward pass of SPEC (a YAML file, or - for standard input).
 
     \b
@@ -167,14 +171,15 @@ def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, c
     fmt = _derive_format(fmt, latex, standalone, steps, expand, tree)
     if with_cost and fmt not in ("text", "markdown", "json"):
         _refuse(f"--cost applies to text, markdown and json, not to --format {fmt}")
-    if tangent is not None and hvp is not None:
-        _refuse("--hvp derives the tangents too: give --hvp alone")
+    if sum(o is not None for o in (tangent, hvp, hessian)) > 1:
+        _refuse("--hessian derives the Hessian-vector product, and --hvp the tangents: "
+                "give one of --tangent, --hvp, --hessian")
     if fmt == "torch" and (tangent is not None or hvp is not None):
         _refuse("--tangent and --hvp have no PyTorch code yet: use --format numpy")
     if (only or nodes) and fmt in ("numpy", "torch"):
         _refuse(f"--only and --node select what is printed, not generated code (--format {fmt})")
     d = api.derive_file(spec, closed=expand or fmt not in ("text", "latex"))
-    d = api.second_order(d, tangent, hvp)
+    d = api.second_order(d, tangent, hvp, hessian)
     _warn(d)
     table = api.cost_table(d) if with_cost else None
     if fmt == "text":

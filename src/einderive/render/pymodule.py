@@ -177,6 +177,30 @@ class _Writer:
             lines += self.form_lines(t.name, f, form, self.names.rop[t.name], rop(t.name))
         return lines
 
+    def hessian_lines(self, h: Any, form: str) -> list[str]:
+        """``h_x_y = <code>`` for one Hessian block, shaped x's shape + y's, compiled from
+        its printed matrix form (the index form where it has none, or with 'index')."""
+        x, y, f, p = h.x, h.y, h.form, printer(self.d)
+        nx = len(x.shape)
+        target = self.names.hessian(x.name, y.name)
+        sizes = [self.comp.dim(n) for n in tuple(x.shape) + tuple(y.shape) if n != 1]
+        if f is None:
+            return [f"{target} = {self.code(P.binop('*', P.num(0), self.b.ones(tuple(sizes))))}"]
+
+        def left(idx: tuple[Any, ...]) -> str:
+            return p.hessian(x.name, p.index_list(idx[:nx]), y.name, p.index_list(idx[nx:]))
+        if form == "matrix" and f.matrix is not None:
+            wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
+            comment = f"{left(())} = {p.matrix(f.matrix)}" + \
+                (f", where {wheres}" if wheres else "")
+            py = self.comp.matrix(f.matrix, f.wheres).py
+        else:
+            comment = f"{left(f.idx)} = {index_rhs(self.d, f)}"
+            py = self.index.compile(f.index, f.idx)
+        if _is_number(py):
+            py = P.binop("*", py, self.b.ones(tuple(sizes)))
+        return ["# " + comment, f"{target} = {self.code(self.b.reshape_to(py, sizes))}"]
+
 
 def _is_number(py: P.Py) -> bool:
     return isinstance(py, P.Num) or isinstance(py, P.Unary) and isinstance(py.x, P.Num)
@@ -239,6 +263,8 @@ def numpy_module(d: Any, *, source: str | None = None, form: str = "matrix",
     body.append(ind + "return {" + ", ".join(items) + "}")
     if d.second is not None and d.second.hvp:
         body += ["", ""] + _hvp_function(d, w, sig, unpack, fwd + bwd, form)
+    if d.second is not None and d.second.hessian:
+        body += ["", ""] + _hessian_function(d, w, sig, unpack, fwd + bwd, form)
     # made last, written first: the imports and helpers that the code above calls
     out += w.header() + w.helper_code() + body
     return "\n".join(out) + "\n"
@@ -268,6 +294,22 @@ def _hvp_function(d: Any, w: _Writer, sig: str, unpack: list[str], body: list[st
         var = P.Name(w.names.var[t.name])
         block = P.Name(w.names.rop[t.name]) if f is not None else w.b.zeros_like(var)
         items.append(f"{t.name!r}: {w.code(block)}")
+    out.append(ind + "return {" + ", ".join(items) + "}")
+    return out
+
+
+def _hessian_function(d: Any, w: _Writer, sig: str, unpack: list[str], body: list[str],
+                      form: str) -> list[str]:
+    """``hessian(inputs...)``: every block ∂²L/∂x∂y, keyed (x, y), each shaped x's shape +
+    y's (a block of two matrices is H[i, j, k, l] = ∂²L/∂W_ij∂W_kl)."""
+    ind = "    "
+    blocks = [line for h in d.second.hessian for line in w.hessian_lines(h, form)]
+    out = [f"def hessian({sig}):",
+           ind + f'"""Every block of the Hessian of {d.loss} in '
+           + ", ".join(d.second.along) + ', keyed (x, y), shaped like x then y."""']
+    out += [ind + x for x in unpack + w.dim_lines() + body + blocks]
+    items = [f"({h.x.name!r}, {h.y.name!r}): {w.names.hessian(h.x.name, h.y.name)}"
+             for h in d.second.hessian]
     out.append(ind + "return {" + ", ".join(items) + "}")
     return out
 
