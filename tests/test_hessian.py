@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import SPEC_FILES, derive_text
+from conftest import SPEC_FILES, derive_text, needs_pdflatex
 from torch_reference import _Lib, evaluate, random_inputs, sizes_of, torch
 
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
@@ -205,3 +205,54 @@ def test_hessian_output_is_the_same_bytes_under_any_hash_seed():
                                  "--hessian="], env=env, capture_output=True, text=True,
                                 check=True).stdout)
     assert len(outs) == 1
+
+
+def test_json_has_the_hessian_blocks(run):
+    import json
+    r = run("derive", SEED, "--hessian=W,x", "-f", "json")
+    blocks = json.loads(r.output)["second_order"]["hessian"]
+    assert [(b["x"], b["y"]) for b in blocks] == [("W", "W"), ("W", "x"), ("x", "W"), ("x", "x")]
+    assert blocks[0]["matrix"] is None
+    assert blocks[0]["kronecker"]["text"].startswith("∂²L/∂W² = (x xᵀ) ⊗ diag(")
+    assert blocks[0]["kronecker"]["latex"].startswith("\\frac{\\partial^2 L}{\\partial W^2}")
+    assert blocks[3]["matrix"].startswith("∂²L/∂x² = Wᵀ diag(")
+    assert blocks[1]["kronecker"] is None
+
+
+def test_html_has_the_hessian_section(run):
+    r = run("derive", SEED, "--hessian=x", "-f", "html")
+    assert r.exit_code == 0, r.output
+    assert "<h2>Hessian</h2>" in r.output and "diag" in r.output
+
+
+def test_check_keeps_a_golden_with_a_hessian_section(run, tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+    (tmp_path / "specs" / "golden").mkdir(parents=True)
+    shutil.copy(Path(SEED), tmp_path / "specs" / "mlp.yaml")
+    monkeypatch.chdir(tmp_path)
+    r = run("derive", "specs/mlp.yaml", "--hessian=x", "-f", "markdown",
+            "-o", "specs/golden/mlp.md")
+    assert r.exit_code == 0
+    golden = tmp_path / "specs/golden/mlp.md"
+    assert "<!-- einderive hessian: x -->" in golden.read_text()
+    run("check", "--update", "specs")
+    assert "∂²L/∂x²      = Wᵀ diag(" in golden.read_text()
+    assert run("check", "specs").exit_code == 0
+    spec = tmp_path / "specs" / "mlp.yaml"
+    spec.write_text(spec.read_text().replace("sigmoid(z)", "tanh(z)"))
+    assert run("check", "specs").exit_code == 1
+    run("check", "--update", "specs")
+    assert "## Hessian\n" in golden.read_text() and "σ'(z)" not in golden.read_text()
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("key", ["specs/mlp.yaml", "specs/logistic_regression.yaml",
+                                 "specs/attention.yaml"], ids=lambda k: k.rsplit("/", 1)[-1])
+def test_hessian_latex_compiles_and_fits(run, tmp_path, key):
+    r = run("derive", key, "--hessian=", "--latex", "--standalone", "-o", tmp_path / "d.tex")
+    assert r.exit_code == 0, r.output
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
+                   cwd=tmp_path, capture_output=True, timeout=120)
+    log = (tmp_path / "d.log").read_text(errors="replace")
+    assert "Overfull" not in log and "\n!" not in log
