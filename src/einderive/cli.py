@@ -172,7 +172,7 @@ def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, c
     if with_cost and fmt not in ("text", "markdown", "json"):
         _refuse(f"--cost applies to text, markdown and json, not to --format {fmt}")
     if sum(o is not None for o in (tangent, hvp, hessian)) > 1:
-        _refuse("--hessian derives the Hessian-vector product, and --hvp the tangents: "
+        _refuse("--hvp derives the tangents too, and --hessian the Hessian-vector product: "
                 "give one of --tangent, --hvp, --hessian")
     if fmt == "torch" and (tangent is not None or hvp is not None):
         _refuse("--tangent and --hvp have no PyTorch code yet: use --format numpy")
