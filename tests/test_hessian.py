@@ -256,3 +256,40 @@ def test_hessian_latex_compiles_and_fits(run, tmp_path, key):
                    cwd=tmp_path, capture_output=True, timeout=120)
     log = (tmp_path / "d.log").read_text(errors="replace")
     assert "Overfull" not in log and "\n!" not in log
+
+
+def test_verify_hessian_passes_on_the_shipped_specs(run):
+    paths = [p for p in SPEC_FILES if p.stem not in KNOWN_UNCOMPILED]
+    r = run("verify", *paths, "--hessian=")
+    assert r.exit_code == 0, r.output
+    assert "H (W, W)" in r.output and "H = Hᵀ (W, x)" in r.output
+    assert "second-order checks" in r.output
+
+
+def test_verify_hessian_fails_a_wrong_block(monkeypatch, run):
+    """The check can fail: a printed block scaled by 2 is caught, in its own row."""
+    from einderive.render import pymodule
+    real = pymodule._hessian_function
+
+    def doubled(*args, **kw):
+        lines = real(*args, **kw)
+        lines[-1] = lines[-1].replace("('x', 'x'): h_x_x", "('x', 'x'): 2 * h_x_x")
+        return lines
+    monkeypatch.setattr(pymodule, "_hessian_function", doubled)
+    r = run("verify", SEED, "--hessian=x")
+    assert r.exit_code == 1, r.output
+    assert "H (x, x)" in r.output and "FAIL" in r.output.upper()
+
+
+def test_verify_checks_the_kronecker_form(monkeypatch, run):
+    """The matrix column of a block of two matrices is its Kronecker form's value."""
+    from einderive.render import pymodule
+    real = pymodule._Writer._kron_lines
+
+    def transposed(self, *args, **kw):
+        lines = real(self, *args, **kw)
+        lines[-1] = lines[-1].replace("(1, 0, 3, 2)", "(0, 1, 2, 3)")
+        return lines
+    monkeypatch.setattr(pymodule._Writer, "_kron_lines", transposed)
+    r = run("verify", SEED, "--hessian=W")
+    assert r.exit_code == 1, r.output

@@ -334,18 +334,20 @@ def verify(d: engine.Derivation, sizes: dict[str, int] | None = None, seed: int 
 
 
 def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
-                 tol: float, hvp: str | None = None) -> tuple[list[Report], list[SpecError]]:
+                 tol: float, hvp: str | None = None,
+                 hessian: str | None = None) -> tuple[list[Report], list[SpecError]]:
     """Verify every spec; returns (reports, spec errors, each located at its spec).
 
     ``sizes`` apply to the specs that have those dims; a name that is a dim of
     none of them is an error (a typo, not a size for some other spec).  ``hvp`` (as
-    ``derive --hvp``) also checks the Hessian-vector product."""
+    ``derive --hvp``) also checks the Hessian-vector product, ``hessian`` each block of
+    the Hessian too."""
     derived: list[engine.Derivation] = []
     errors: list[SpecError] = []
     files = require_spec_files(paths) if tuple(paths) != ("-",) else [Path("-")]
     for path in files:
         try:
-            derived.append(second_order(derive_file(path), hvp=hvp))
+            derived.append(second_order(derive_file(path), hvp=hvp, hessian=hessian))
         except SpecError as exc:
             errors.append(_at(exc, path))
     if not errors:  # a dim may belong to a spec that could not be read

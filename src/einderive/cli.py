@@ -288,9 +288,13 @@ def cost(spec: str, dims: str, dtype: str, fmt: str, output: str | None) -> None
 @click.option("--hvp", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
               help="Also check the Hessian-vector product (as derive --hvp) against finite "
                    "differences of the gradient, and the Hessian's symmetry.")
+@click.option("--hessian", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
+              help="Also check every block of the Hessian (as derive --hessian) against "
+                   "finite differences of the gradient, and its symmetry.")
 @debug_option
 @_guard
-def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | None) -> None:
+def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | None,
+           hessian: str | None) -> None:
     """Prove each printed gradient of SPECS numerically.
 
     The NumPy code generated from the printed matrix forms runs at a random
@@ -302,10 +306,13 @@ def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | 
       einderive verify specs/*.yaml
       einderive verify specs/attention.yaml --dims N=5,M=7 --seed 3
       einderive verify specs/mlp.yaml --hvp
+      einderive verify specs/mlp.yaml --hessian=
     """
     from . import api
+    if hvp is not None and hessian is not None:
+        _refuse("--hessian checks the Hessian-vector product too: give --hessian alone")
     sizes = _parse_dims(dims)
-    reports, errors = api.verify_files(specs, sizes, seed, tol, hvp)
+    reports, errors = api.verify_files(specs, sizes, seed, tol, hvp, hessian)
     from rich.console import Console
     console = Console(highlight=False)
     from .render.reports import verify_tables

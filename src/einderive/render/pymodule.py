@@ -194,12 +194,35 @@ class _Writer:
             comment = f"{left(())} = {p.matrix(f.matrix)}" + \
                 (f", where {wheres}" if wheres else "")
             py = self.comp.matrix(f.matrix, f.wheres).py
+        elif form == "matrix" and h.kron:
+            return self._kron_lines(h, target, left(()))
         else:
             comment = f"{left(f.idx)} = {index_rhs(self.d, f)}"
             py = self.index.compile(f.index, f.idx)
         if _is_number(py):
             py = P.binop("*", py, self.b.ones(tuple(sizes)))
         return ["# " + comment, f"{target} = {self.code(self.b.reshape_to(py, sizes))}"]
+
+    def _kron_lines(self, h: Any, target: str, lhs: str) -> list[str]:
+        """A block of two matrices from its Kronecker form Σ A ⊗ B on the column-major
+        vec: kron(A, B)[j M + i, l M + k] = A_jl B_ik is H[i, j, k, l] once reshaped to
+        (N, M, N, M) and its axes swapped in pairs."""
+        from .sheet import _compound
+        p = printer(self.d)
+        text, py = [], None
+        for a, b in h.kron:
+            sides = [p.matrix(f.matrix) for f in (a, b)]
+            text.append(p.kron(*[p.paren(t) if _compound(f) else t
+                                 for t, f in zip(sides, (a, b))]))
+            term = P.call(self.b.f("kron"), self.comp.matrix(a.matrix, a.wheres).py,
+                          self.comp.matrix(b.matrix, b.wheres).py)
+            py = term if py is None else P.binop("+", py, term)
+        assert py is not None  # a Kronecker form has a term
+        rows, cols = h.x.shape
+        grid = self.b.reshape_to(py, [self.comp.dim(cols), self.comp.dim(rows),
+                                      self.comp.dim(h.y.shape[1]), self.comp.dim(h.y.shape[0])])
+        return [f"# {lhs} = {' + '.join(text)} (on vec, columns stacked)",
+                f"{target} = {self.code(self.b.permute(grid, (1, 0, 3, 2)))}"]
 
 
 def _is_number(py: P.Py) -> bool:
