@@ -209,7 +209,8 @@ class _Writer:
         (N, M, N, M) and its axes swapped in pairs."""
         from .sheet import _compound
         p = printer(self.d)
-        text, py = [], None
+        text: list[str] = []
+        py: P.Py | None = None
         for a, b in h.kron:
             sides = [p.matrix(f.matrix) for f in (a, b)]
             text.append(p.kron(*[p.paren(t) if _compound(f) else t
