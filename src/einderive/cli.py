@@ -147,7 +147,7 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
               "inputs (forward mode; alone: every wrt input).")
 @click.option("--hvp", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
               help="Also the Hessian-vector product for these inputs, forward over reverse "
-              "(alone: every wrt input); -f numpy adds hvp(..., v_x, ...).")
+              "(alone: every wrt input); -f numpy and -f torch add hvp(..., v_x, ...).")
 @click.option("--hessian", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
               help="Also the full Hessian in these inputs, block by block, read off the "
               "Hessian-vector product (alone: every wrt input).")
@@ -174,8 +174,6 @@ def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, c
     if sum(o is not None for o in (tangent, hvp, hessian)) > 1:
         _refuse("--hvp derives the tangents too, and --hessian the Hessian-vector product: "
                 "give one of --tangent, --hvp, --hessian")
-    if fmt == "torch" and (tangent is not None or hvp is not None):
-        _refuse("--tangent and --hvp have no PyTorch code yet: use --format numpy")
     if (only or nodes) and fmt in ("numpy", "torch"):
         _refuse(f"--only and --node select what is printed, not generated code (--format {fmt})")
     d = api.derive_file(spec, closed=expand or fmt not in ("text", "latex"))
