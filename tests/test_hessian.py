@@ -11,6 +11,7 @@ import functools
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +21,8 @@ from torch_reference import _Lib, evaluate, random_inputs, sizes_of, torch
 
 needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
-SEED = "specs/mlp.yaml"
+ROOT = Path(__file__).parent.parent
+SEED = str(ROOT / "specs" / "mlp.yaml")
 
 LEAST_SQUARES = """
 name: least_squares
@@ -227,7 +229,6 @@ def test_html_has_the_hessian_section(run):
 
 def test_check_keeps_a_golden_with_a_hessian_section(run, tmp_path, monkeypatch):
     import shutil
-    from pathlib import Path
     (tmp_path / "specs" / "golden").mkdir(parents=True)
     shutil.copy(Path(SEED), tmp_path / "specs" / "mlp.yaml")
     monkeypatch.chdir(tmp_path)
@@ -247,10 +248,9 @@ def test_check_keeps_a_golden_with_a_hessian_section(run, tmp_path, monkeypatch)
 
 
 @needs_pdflatex
-@pytest.mark.parametrize("key", ["specs/mlp.yaml", "specs/logistic_regression.yaml",
-                                 "specs/attention.yaml"], ids=lambda k: k.rsplit("/", 1)[-1])
+@pytest.mark.parametrize("key", ["mlp", "logistic_regression", "attention"])
 def test_hessian_latex_compiles_and_fits(run, tmp_path, key):
-    r = run("derive", key, "--hessian=", "--latex", "--standalone", "-o", tmp_path / "d.tex")
+    r = run("derive", ROOT / "specs" / f"{key}.yaml", "--hessian=", "--latex", "--standalone", "-o", tmp_path / "d.tex")
     assert r.exit_code == 0, r.output
     subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
                    cwd=tmp_path, capture_output=True, timeout=120)
