@@ -350,3 +350,21 @@ def test_generated_torch_hessian_matches_autograd(key):
             scale = max(1.0, float(w.abs().max()))
             assert torch.allclose(torch.as_tensor(got[(x, y)]).reshape(w.shape), w,
                                   atol=1e-9 * scale, rtol=1e-8), (x, y)
+
+
+SUM_SQUARED = """
+name: sum_squared
+dims: {M: 3, N: 4}
+inputs: {W: [M, N], x: [N]}
+forward:
+  - s = sum(W @ x)
+  - L = s * s
+loss: L
+wrt: [W]
+"""
+
+
+def test_a_block_whose_factors_are_no_matrices_has_no_kronecker_form():
+    """2 x_j x_l reads neither i nor k: its (i, k) factor is a broadcast, not a matrix."""
+    (block,) = _rows(_hessian(derive_text(SUM_SQUARED))).values()
+    assert block == ("∂²L/∂W_ij∂W_kl = 2 x_j x_l", None)

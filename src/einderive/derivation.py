@@ -289,7 +289,8 @@ def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
             i, j, k, l = idx
             made = [(_block(d, a, (j, l), (tx.shape[1], ty.shape[1])),
                      _block(d, b, (i, k), (tx.shape[0], ty.shape[0]))) for b, a in kron]
-            if all(a.matrix is not None and b.matrix is not None for a, b in made):
+            if all(f.matrix is not None and len(f.matrix.shape) == 2 and 1 not in f.matrix.shape
+                   for pair in made for f in pair):
                 pairs = tuple(made)
         return Hessian(tx, ty, Form(expr, idx, None), pairs)
     shape = tuple(tx.shape) + tuple(ty.shape)

@@ -150,6 +150,10 @@ def kronecker_terms(h: Expr, full: Idx) -> list[tuple[Expr, Expr]] | None:
                 right = right * f
             else:
                 return None
+        # a part that does not read both its indices is a broadcast, not a matrix: a
+        # Kronecker factor must be one
+        if not ({i, k} <= left.free_symbols and {j, l} <= right.free_symbols):
+            return None
         out.append((left, right))
     return out
 
