@@ -126,7 +126,6 @@ def test_cli_prints_the_sections(run):
     (["--tangent", "q"], "--tangent names 'q', which is not an input with values that can "
                          "move (not integer) of mlp"),
     (["--tangent", "x", "--hvp", "x"], "--hvp derives the tangents too"),
-    (["--hvp", "x", "-f", "torch"], "no PyTorch code yet"),
 ])
 def test_bad_second_order_options_exit_2(run, args, message):
     r = run("derive", SPEC_FILES[0].parent / "mlp.yaml", *args)

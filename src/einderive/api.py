@@ -199,15 +199,17 @@ def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", stand
 
 
 def second_order(d: engine.Derivation, tangent: str | None = None,
-                 hvp: str | None = None) -> engine.Derivation:
-    """``d`` with its tangents (``tangent``) or its Hessian-vector product (``hvp``) along
-    the inputs named in a comma-separated list ('' or '*': every ``wrt`` input)."""
-    if tangent is None and hvp is None:
+                 hvp: str | None = None, hessian: str | None = None) -> engine.Derivation:
+    """``d`` with its tangents (``tangent``), its Hessian-vector product (``hvp``) or its
+    Hessian (``hessian``, with the product it is read from) along the inputs named in a
+    comma-separated list ('' or '*': every ``wrt`` input)."""
+    if tangent is None and hvp is None and hessian is None:
         return d
     from .derivation import with_second
-    option, given = ("--hvp", hvp) if hvp is not None else ("--tangent", tangent)
+    option, given = ("--hessian", hessian) if hessian is not None else \
+        ("--hvp", hvp) if hvp is not None else ("--tangent", tangent)
     along = _inputs_named(d, option, given or "")
-    return with_second(d, along, hvp is not None)
+    return with_second(d, along, option != "--tangent", option == "--hessian")
 
 
 def _inputs_named(d: engine.Derivation, option: str, given: str) -> tuple[str, ...]:
@@ -215,9 +217,10 @@ def _inputs_named(d: engine.Derivation, option: str, given: str) -> tuple[str, .
     if not names or names == ["*"]:
         return tuple(d.graph.wrt)
     # a Hessian-vector product is the loss's second derivative in the inputs it is derived by
-    inputs = list(d.graph.wrt) if option == "--hvp" else \
+    by_loss = option in ("--hvp", "--hessian")
+    inputs = list(d.graph.wrt) if by_loss else \
         [t.name for t in d.graph.inputs if t.integer is None]  # an index does not move
-    what = "an input that the loss is derived by (wrt)" if option == "--hvp" else \
+    what = "an input that the loss is derived by (wrt)" if by_loss else \
         "an input with values that can move (not integer)"
     for n in names:
         if n not in inputs:
@@ -331,18 +334,20 @@ def verify(d: engine.Derivation, sizes: dict[str, int] | None = None, seed: int 
 
 
 def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
-                 tol: float, hvp: str | None = None) -> tuple[list[Report], list[SpecError]]:
+                 tol: float, hvp: str | None = None,
+                 hessian: str | None = None) -> tuple[list[Report], list[SpecError]]:
     """Verify every spec; returns (reports, spec errors, each located at its spec).
 
     ``sizes`` apply to the specs that have those dims; a name that is a dim of
     none of them is an error (a typo, not a size for some other spec).  ``hvp`` (as
-    ``derive --hvp``) also checks the Hessian-vector product."""
+    ``derive --hvp``) also checks the Hessian-vector product, ``hessian`` each block of
+    the Hessian too."""
     derived: list[engine.Derivation] = []
     errors: list[SpecError] = []
     files = require_spec_files(paths) if tuple(paths) != ("-",) else [Path("-")]
     for path in files:
         try:
-            derived.append(second_order(derive_file(path), hvp=hvp))
+            derived.append(second_order(derive_file(path), hvp=hvp, hessian=hessian))
         except SpecError as exc:
             errors.append(_at(exc, path))
     if not errors:  # a dim may belong to a spec that could not be read

@@ -147,14 +147,18 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
               "inputs (forward mode; alone: every wrt input).")
 @click.option("--hvp", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
               help="Also the Hessian-vector product for these inputs, forward over reverse "
-              "(alone: every wrt input); -f numpy adds hvp(..., v_x, ...).")
+              "(alone: every wrt input); -f numpy and -f torch add hvp(..., v_x, ...).")
+@click.option("--hessian", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
+              help="Also the full Hessian in these inputs, block by block, read off the "
+              "Hessian-vector product (alone: every wrt input).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write to FILE (atomically; through a symlink; - is standard output).")
 @debug_option
 @_guard
 def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, columns: str,
            steps: bool, expand: bool, only: tuple[str, ...], nodes: tuple[str, ...], tree: bool,
-           with_cost: bool, tangent: str | None, hvp: str | None, output: str | None) -> None:
+           with_cost: bool, tangent: str | None, hvp: str | None, hessian: str | None,
+           output: str | None) -> None:
     """Derive the backward pass of SPEC (a YAML file, or - for standard input).
 
     \b
@@ -167,14 +171,13 @@ def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, c
     fmt = _derive_format(fmt, latex, standalone, steps, expand, tree)
     if with_cost and fmt not in ("text", "markdown", "json"):
         _refuse(f"--cost applies to text, markdown and json, not to --format {fmt}")
-    if tangent is not None and hvp is not None:
-        _refuse("--hvp derives the tangents too: give --hvp alone")
-    if fmt == "torch" and (tangent is not None or hvp is not None):
-        _refuse("--tangent and --hvp have no PyTorch code yet: use --format numpy")
+    if sum(o is not None for o in (tangent, hvp, hessian)) > 1:
+        _refuse("--hvp derives the tangents too, and --hessian the Hessian-vector product: "
+                "give one of --tangent, --hvp, --hessian")
     if (only or nodes) and fmt in ("numpy", "torch"):
         _refuse(f"--only and --node select what is printed, not generated code (--format {fmt})")
     d = api.derive_file(spec, closed=expand or fmt not in ("text", "latex"))
-    d = api.second_order(d, tangent, hvp)
+    d = api.second_order(d, tangent, hvp, hessian)
     _warn(d)
     table = api.cost_table(d) if with_cost else None
     if fmt == "text":
@@ -283,9 +286,13 @@ def cost(spec: str, dims: str, dtype: str, fmt: str, output: str | None) -> None
 @click.option("--hvp", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
               help="Also check the Hessian-vector product (as derive --hvp) against finite "
                    "differences of the gradient, and the Hessian's symmetry.")
+@click.option("--hessian", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
+              help="Also check every block of the Hessian (as derive --hessian) against "
+                   "finite differences of the gradient, and its symmetry.")
 @debug_option
 @_guard
-def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | None) -> None:
+def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | None,
+           hessian: str | None) -> None:
     """Prove each printed gradient of SPECS numerically.
 
     The NumPy code generated from the printed matrix forms runs at a random
@@ -297,10 +304,13 @@ def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | 
       einderive verify specs/*.yaml
       einderive verify specs/attention.yaml --dims N=5,M=7 --seed 3
       einderive verify specs/mlp.yaml --hvp
+      einderive verify specs/mlp.yaml --hessian=
     """
     from . import api
+    if hvp is not None and hessian is not None:
+        _refuse("--hessian checks the Hessian-vector product too: give --hessian alone")
     sizes = _parse_dims(dims)
-    reports, errors = api.verify_files(specs, sizes, seed, tol, hvp)
+    reports, errors = api.verify_files(specs, sizes, seed, tol, hvp, hessian)
     from rich.console import Console
     console = Console(highlight=False)
     from .render.reports import verify_tables

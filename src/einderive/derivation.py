@@ -123,6 +123,18 @@ class Second(Record):
     tangents: tuple[tuple[Tensor, Form], ...]  # ṫ of every named node that moves, in order
     rops: tuple[tuple[Tensor, Form], ...]  # ℛ{∂L/∂t}: named nodes from the loss back
     hvp: tuple[tuple[Tensor, Form | None], ...]  # ℛ{∂L/∂x} = ((∇²L) v)_x per input in along
+    hessian: tuple[Hessian, ...] = ()  # ∂²L/∂x∂y for each pair of the inputs asked for
+
+
+class Hessian(Record):
+    """One block ∂²L/∂x∂y of the Hessian: its index form (indices x's, then y's) and,
+    for two vectors or scalars, its matrix form; for two matrices, where it exists, its
+    Kronecker form on the column-major vec, Σ A ⊗ B as (A, B) pairs."""
+
+    x: Tensor
+    y: Tensor
+    form: Form | None  # None: zero
+    kron: tuple[tuple[Form, Form], ...] = ()
 
 
 class UnknownName(KeyError):
@@ -228,10 +240,12 @@ def _named(forward: tuple[tuple[Tensor, Form], ...]) -> Named:
     return reusable([(node_ref(t.name, t.shape, f.matrix), f.matrix) for t, f in forward])
 
 
-def with_second(d: Derivation, along: tuple[str, ...], hvp: bool) -> Derivation:
+def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
+                hessian: bool = False) -> Derivation:
     """``d`` with its tangents along tangents of the inputs ``along`` (forward mode) and,
     with ``hvp``, the Hessian-vector product's blocks for those inputs (forward over
-    reverse), each in index and matrix form."""
+    reverse), each in index and matrix form; with ``hessian`` too, every block ∂²L/∂x∂y
+    of the Hessian in those inputs, read off the product (:mod:`einderive.hessian`)."""
     from .second import derive_second
     with _collector_paused():
         s = derive_second(d.index, along, hvp)
@@ -253,7 +267,58 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool) -> Derivation:
         rops = tuple((graph[n], rop(n)) for n in s.rop_order if graph[n].kind == "node")
         made = {n: rop(n) for n in s.rop_order if n in along}
         blocks = tuple((graph[x], made.get(x)) for x in along) if hvp else ()
-    return replace(d, second=Second(tuple(along), tangents, rops, blocks))
+        hessians = tuple(_hessian(d, s, x, y) for x in along for y in along) \
+            if hessian else ()
+    return replace(d, second=Second(tuple(along), tangents, rops, blocks, hessians))
+
+
+def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
+    """The block ∂²L/∂x∂y: its index form, and the matrix form of a block of at most two
+    indices (its broadcast products read as diagonal matrices) or the Kronecker form of
+    a block of two matrices."""
+    from .hessian import derive_hessian, diagonal, kronecker_terms
+    graph, ctx = d.graph, d.index.ctx
+    expr, idx = derive_hessian(d.index, s, x, y)
+    tx, ty = graph[x], graph[y]
+    if expr == 0:
+        return Hessian(tx, ty, None)
+    if len(idx) > 2:
+        kron = kronecker_terms(expr, idx) if len(tx.shape) == len(ty.shape) == 2 else None
+        pairs: tuple[tuple[Form, Form], ...] = ()
+        if kron is not None:
+            i, j, k, l = idx
+            made = [(_block(d, a, (j, l), (tx.shape[1], ty.shape[1])),
+                     _block(d, b, (i, k), (tx.shape[0], ty.shape[0]))) for b, a in kron]
+            if all(f.matrix is not None and len(f.matrix.shape) == 2 and 1 not in f.matrix.shape
+                   for pair in made for f in pair):
+                pairs = tuple(made)
+        return Hessian(tx, ty, Form(expr, idx, None), pairs)
+    shape = tuple(tx.shape) + tuple(ty.shape)
+    r = recognize(ctx, d.index.namer, d.anon, expr, idx, shape, _readings(d.forward, d.anon)[0])
+    if r.matrix is not None:
+        r = Recognition(diagonal(r.matrix), r.wheres, r.einsum)
+    return Hessian(tx, ty, _diagonal(_form(r, expr, idx, graph, _named(d.forward),
+                                           _readings(d.forward, d.anon)[1])))
+
+
+def _diagonal(f: Form) -> Form:
+    """``f`` with its broadcast products read as diagonal matrices once simplified (the
+    simplifier moves transposes, which can make new ones)."""
+    from .hessian import diagonal
+    if f.matrix is None:
+        return f
+    m = diagonal(f.matrix)
+    return replace(f, matrix=m, positions=positions(m))
+
+
+def _block(d: Derivation, expr: Any, idx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
+    """One factor of a Kronecker term, a matrix in two of the block's indices."""
+    from .hessian import diagonal
+    ctx = d.index.ctx
+    r = recognize(ctx, d.index.namer, d.anon, expr, idx, shape)
+    if r.matrix is not None:
+        r = Recognition(diagonal(r.matrix), r.wheres, r.einsum)
+    return _diagonal(_form(r, expr, idx, d.graph, _named(d.forward)))
 
 
 def _readings(forward: tuple[tuple[Tensor, Form], ...], anon: dict[str, mx.M | None]
@@ -392,5 +457,5 @@ def _distribute_ones(m: mx.M) -> mx.M:
     return m
 
 
-__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Note", "Second", "UnknownName",
+__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Hessian", "Note", "Second", "UnknownName",
            "Where", "derive", "with_second"]

@@ -72,11 +72,12 @@ def render_golden(spec: Path, golden: Path, cost: bool = False, old: str = "") -
 
 
 def _second_marker(old: str) -> tuple[str | None, str]:
-    """('tangent' or 'hvp', the inputs) of a golden's second-order marker, if it has one."""
+    """('tangent', 'hvp' or 'hessian', the inputs) of a golden's second-order marker, if
+    it has one."""
     import re
 
     from .kinds import SECOND_MARKER
-    pattern = re.escape(SECOND_MARKER).replace(r"\{\}", "(tangent|hvp)", 1) \
+    pattern = re.escape(SECOND_MARKER).replace(r"\{\}", "(tangent|hvp|hessian)", 1) \
         .replace(r"\{\}", "([^>]*)", 1)
     m = re.search(pattern, old)
     return (m.group(1), m.group(2).strip()) if m else (None, "")

@@ -102,6 +102,9 @@ class _Module(Record):
     closed: dict[str, Callable[..., Value]] = field(default_factory=dict)  # closed_<name>
     # form -> hvp(**inputs, v_x=...) -> {name: array}, when the Hessian-vector product is derived
     hvp: dict[str, Callable[..., dict[str, Value]]] = field(default_factory=dict)
+    # form -> hessian(**inputs) -> {(x, y): array}, when the Hessian is derived
+    hessian: dict[str, Callable[..., dict[tuple[str, str], Value]]] = field(
+        default_factory=dict)
 
 
 def sizes_for(graph: Graph, override: Sizes | None = None) -> Sizes:
@@ -308,8 +311,10 @@ def _load(d: Derivation, sizes: Sizes | None, codegen: Codegen) -> _Module:
                   if k.startswith("closed_")} if closed else {}
     hvp = {form: m.hvp for form, m in (("index", index), ("matrix", matrix))
            if hasattr(m, "hvp")}
+    hessian = {form: m.hessian for form, m in (("index", index), ("matrix", matrix))
+               if hasattr(m, "hessian")}
     return _Module(matrix.forward, {"index": index.gradients, "matrix": matrix.gradients},
-                   closed_fns, hvp)
+                   closed_fns, hvp, hessian)
 
 
 def verify(d: Derivation, sizes: Sizes | None = None, seed: int = 0, tol: float = DEFAULT_TOL, *,
@@ -383,6 +388,8 @@ def _verify(d: Derivation, sizes: Sizes, seed: int, tol: float, codegen: Codegen
     rows = tuple(checks[g.name] for g in d.gradients)
     if module.hvp:
         rows += _check_hvp(d, module, inputs, tol, rng)
+    if module.hessian:
+        rows += _check_hessian(d, module, inputs, tol, rng)
     return Report(d.name, sizes, seed, tol, rows)
 
 
@@ -424,6 +431,62 @@ def _check_hvp(d: Derivation, module: _Module, inputs: Inputs, tol: float,
         uhv = sum(_inner(got_v[form][x], u[x]) for x in chosen)
         vhu = sum(_inner(got_u[form][x], v[x]) for x in chosen)
         rows.append(_check(f"symmetry ({form})", {form: np.asarray(uhv)}, np.asarray(vhu), tol))
+    return tuple(replace(r, second=True) for r in rows)
+
+
+def _check_hessian(d: Derivation, module: _Module, inputs: Inputs, tol: float,
+                   rng: np.random.Generator) -> tuple[Check, ...]:
+    """Each printed block ∂²L/∂x∂y (index form; matrix or Kronecker form where printed)
+    against central differences of the generated (and checked) gradient of x: column by
+    column in y for a small y, else along random directions (H v); then its symmetry,
+    ∂²L/∂x∂y against ∂²L/∂y∂x with the axes of x and y swapped."""
+    import numpy as np
+
+    assert d.second is not None  # module.hessian exists only then
+    symmetric = symmetric_inputs(d.graph.spec)
+    got = {form: f(**inputs) for form, f in module.hessian.items()}
+    # a block of four indices has its Kronecker form printed, or no other form than its own
+    printed = {(h.x.name, h.y.name): ("index", "matrix")
+               if h.form is None or h.form.matrix is not None or h.kron else ("index",)
+               for h in d.second.hessian}
+
+    def gradient_along(y: str, v: Value) -> dict[str, Value]:
+        step = STEP * max(1.0, float(np.abs(inputs[y]).max(initial=0)))
+        plus = module.gradients["matrix"](**{**inputs, y: inputs[y] + step * v})
+        minus = module.gradients["matrix"](**{**inputs, y: inputs[y] - step * v})
+        return {x: np.asarray((plus[x] - minus[x]) / (2 * step), dtype=float) for x in plus}
+
+    rows = []
+    for (x, y), forms in printed.items():
+        ny = np.ndim(inputs[y])
+        blocks = {f: np.asarray(got[f][(x, y)], dtype=float) for f in forms}
+        if np.size(inputs[y]) <= ELEMENTWISE_MAX and y not in symmetric:
+            columns = {}
+            for k in np.ndindex(np.shape(inputs[y])):
+                e = np.zeros(np.shape(inputs[y]))
+                e[k] = 1.0
+                columns[k] = gradient_along(y, e)[x]
+            numeric = np.zeros(np.shape(inputs[x]) + np.shape(inputs[y]))
+            for k, col in columns.items():
+                numeric[(...,) + k] = col
+            rows.append(_check(f"H ({x}, {y})", blocks, numeric, tol))
+            continue
+        vs = [rng.standard_normal(np.shape(inputs[y])) for _ in range(DIRECTIONS)]
+        vs = [(v + v.T) / 2 if y in symmetric else v for v in vs]
+        axes = (tuple(range(-ny, 0)), tuple(range(ny)))
+        hv = {f: np.stack([np.tensordot(b, v, axes) for v in vs]) for f, b in blocks.items()}
+        numeric = np.stack([gradient_along(y, v)[x] for v in vs])
+        rows.append(_check(f"H v ({x}, {y})", hv, numeric, tol))
+    order = list(d.second.along)
+    for (x, y), forms in printed.items():
+        if order.index(x) > order.index(y):
+            continue  # each pair once: ∂²L/∂x∂y against the mirror of ∂²L/∂y∂x
+        nx, ny = np.ndim(inputs[x]), np.ndim(inputs[y])
+        swap = tuple(range(ny, ny + nx)) + tuple(range(ny))
+        mirror = np.transpose(np.asarray(got["index"][(y, x)], dtype=float), swap)
+        rows.append(_check(f"H = Hᵀ ({x}, {y})",
+                           {f: np.asarray(got[f][(x, y)], dtype=float) for f in forms},
+                           mirror, tol))
     return tuple(replace(r, second=True) for r in rows)
 
 

@@ -77,6 +77,13 @@ class Names:
         self.rop = {t.name: self._claim(f"r_{t.name}") for t in graph.tensors}
         self.renamed = any(self.var[t.name] != t.name for t in graph.inputs)
 
+    def hessian(self, x: str, y: str) -> str:
+        """The variable of the Hessian block ∂²L/∂x∂y, claimed when first asked for."""
+        key = f"\0{x}\0{y}"
+        if key not in self.var:
+            self.var[key] = self._claim(f"h_{x}_{y}")
+        return self.var[key]
+
     def _claim(self, name: str) -> str:
         out = name
         while out in self.taken or keyword.iskeyword(out) or not out.isidentifier():

@@ -112,6 +112,22 @@ def _second(sheet: Sheet) -> list[str]:
     if sheet.hvp:
         out += ["<h2>Hessian-vector product</h2>", f"<p>{T.hvp_text(along)}</p>",
                 _table(rows(sheet.rops)), _table((h.lhs, h.rhs) for h in sheet.hvp)]
+    if sheet.hessian:
+        out += ["<h2>Hessian</h2>", f"<p>{escape(T.HESSIAN)}</p>", _table(_hessian_rows(sheet))]
+    return out
+
+
+def _hessian_rows(sheet: Sheet) -> list[Row]:
+    """Each block's index form, matrix form or Kronecker form, and where-clauses."""
+    out: list[Row] = []
+    for h in sheet.hessian:
+        if h.formula is None:
+            out.append((h.lhs, "<mn>0</mn>"))
+            continue
+        out += _pair(h.formula) + [(None, "where " + math(w)) for w in h.formula.wheres]
+        if h.kron is not None:
+            out.append((h.lhs, h.kron))
+            out += [(None, "where " + math(w)) for w in h.kron_wheres]
     return out
 
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from . import text as T
-from .sheet import (AdjointRow, Formula, GradientRow, SecondRow, Selection, Sheet, TensorRow,
-                    Term, both)
+from .sheet import (AdjointRow, Formula, GradientRow, HessianRow, SecondRow, Selection, Sheet,
+                    TensorRow, Term, both)
 
 if TYPE_CHECKING:
     from ..cost import CostTable
@@ -114,7 +114,20 @@ def _second(sheet: Sheet, tex: Sheet) -> dict[str, Any]:
     if sheet.hvp:
         out["hvp"] = {"adjoints": [_second_row(r, x) for r, x in zip(sheet.rops, tex.rops)],
                       "blocks": [_second_row(r, x) for r, x in zip(sheet.hvp, tex.hvp)]}
+    if sheet.hessian:
+        out["hessian"] = [_hessian_row(h, x) for h, x in zip(sheet.hessian, tex.hessian)]
     return {"second_order": out}
+
+
+def _hessian_row(h: HessianRow, x: HessianRow) -> dict[str, Any]:
+    """One block ∂²L/∂x∂y: its formula, and its Kronecker form (two matrices) or null."""
+    entry: dict[str, Any] = {"x": h.x, "y": h.y, "zero": h.formula is None}
+    if h.formula is not None and x.formula is not None:
+        entry.update(_formula(h.formula, x.formula))
+    entry["kronecker"] = None if h.kron is None else {
+        "text": f"{h.lhs} = {h.kron}", "latex": f"{x.lhs} = {x.kron}",
+        "where": [{"text": t, "latex": w} for t, w in zip(h.kron_wheres, x.kron_wheres)]}
+    return entry
 
 
 def layout(sheet: Sheet, tex: Sheet, steps: bool = False) -> dict[str, Any]:

@@ -106,11 +106,24 @@ def hvp_groups(sheet: Sheet) -> list[list[str]]:
     return groups + ([blocks] if blocks else [])
 
 
+def hessian_groups(sheet: Sheet) -> list[list[str]]:
+    """Each Hessian block ∂²L/∂x∂y, one group per block: its index form, its matrix form
+    or its Kronecker form (none unless derived)."""
+    groups = []
+    for h in sheet.hessian:
+        rows = _formula_rows(h.formula) if h.formula is not None else [_eq(h.lhs, "0")]
+        if h.kron is not None:
+            rows.append(_eq(h.lhs, h.kron) + "".join(r", \quad " + w for w in h.kron_wheres))
+        groups.append(rows)
+    return groups
+
+
 def second_labels(sheet: Sheet) -> list[str]:
-    """The labels of :func:`tangent_groups` then :func:`hvp_groups`, by node."""
+    """The labels of :func:`tangent_groups`, :func:`hvp_groups`, :func:`hessian_groups`."""
     out = [label(sheet.name, t.name, "tangent") for t in sheet.tangents if t.formula is not None]
     out += [label(sheet.name, r.name, "rop") for r in sheet.rops if r.formula is not None]
-    return out + ([label(sheet.name, "hvp")] if sheet.hvp else [])
+    out += [label(sheet.name, "hvp")] if sheet.hvp else []
+    return out + [label(sheet.name, h.x, h.y, "hessian") for h in sheet.hessian]
 
 
 def forward_rows(sheet: Sheet, names: tuple[str, ...] | None = None) -> list[str]:
@@ -218,8 +231,8 @@ def fragment(d: Derivation, env: str = "per-node", steps: bool = False, expand: 
                        else "."))
     shown = sheet.sections if sheet.selected else ("backward",)
     groups, labels = labelled_groups(sheet, shown, expand)
-    groups, labels = groups + tangent_groups(sheet) + hvp_groups(sheet), \
-        labels + second_labels(sheet)
+    groups, labels = groups + tangent_groups(sheet) + hvp_groups(sheet) + \
+        hessian_groups(sheet), labels + second_labels(sheet)
     body = displays(groups, env, FRAGMENT_WIDTHS[columns], labels) if groups else \
         "% (nothing selected)"
     return "\n".join(head) + "\n" + body + "\n"
@@ -283,6 +296,14 @@ def _second_sections(sheet: Sheet, env: str, width: float | None) -> list[str]:
                 "loss back; each input's $\\mathcal{R}\\{\\partial L/\\partial x\\}$ is its "
                 "block of the Hessian times $v$.",
                 displays(hvp_groups(sheet), env, width)]
+    if sheet.hessian:
+        out += ["\\subsection*{Hessian}",
+                "Each block $\\partial^2 L/\\partial x \\partial y$ is read off the "
+                "Hessian-vector product: the chain above written back to the directions, "
+                "each $\\dot{y}$ taken to the identity (the linear map $v \\mapsto Hv$ as a "
+                "matrix). A block of two matrices has four indices: its index form, and "
+                "its Kronecker form on $\\operatorname{vec}$ (columns stacked) where it has one.",
+                displays(hessian_groups(sheet), env, width)]
     return out
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ..kinds import SECOND_MARKER
 from . import text as T
 from .graph import mermaid
-from .latex import adjoint_rows, environment, hvp_groups, tangent_groups
+from .latex import adjoint_rows, environment, hessian_groups, hvp_groups, tangent_groups
 from .names import cells, pad
 from .sheet import AdjointRow, Formula, Selection, Sheet, build
 from .styles import Latex
@@ -119,7 +119,8 @@ def _second(sheet: Sheet, tex: Sheet) -> list[str]:
     out += _display([r for g in tangent_groups(tex) for r in g]) + ["$$", ""]
     if names is None:
         return out
-    out += ["## Hessian-vector product", "", SECOND_MARKER.format("hvp", names), "",
+    kind = "hessian" if sheet.hessian else "hvp"  # the Hessian derives its product too
+    out += ["## Hessian-vector product", "", SECOND_MARKER.format(kind, names), "",
             T.hvp_text(sheet.along), "", "```text"]
     for r in sheet.rops:
         assert r.formula is not None  # only a moving adjoint is listed
@@ -127,7 +128,24 @@ def _second(sheet: Sheet, tex: Sheet) -> list[str]:
     out += ["", "(∇²L) v, by blocks:"] + [f"{h.lhs} = {h.rhs}" for h in sheet.hvp]
     out += ["```", "", "$$"]
     out += _display([r for g in hvp_groups(tex) for r in g]) + ["$$", ""]
-    return out
+    return out + _hessian(sheet, tex)
+
+
+def _hessian(sheet: Sheet, tex: Sheet) -> list[str]:
+    """Each block of the Hessian, when derived (the marker above names its inputs)."""
+    if not sheet.hessian:
+        return []
+    out = ["## Hessian", "", T.HESSIAN, "", "```text"]
+    for n, h in enumerate(sheet.hessian):
+        out += [""] if n else []
+        if h.formula is None:
+            out.append(f"{h.lhs} = 0")
+            continue
+        out += _pair(h.formula) + [f"where {w}" for w in h.formula.wheres]
+        if h.kron is not None:
+            out += [f"{h.lhs} = {h.kron}"] + [f"where {w}" for w in h.kron_wheres]
+    out += ["```", "", "$$"]
+    return out + _display([r for g in hessian_groups(tex) for r in g]) + ["$$", ""]
 
 
 def _steps(a: AdjointRow) -> list[str]:

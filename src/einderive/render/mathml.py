@@ -218,6 +218,9 @@ class MathMLStyle(Style):
     def paren(self, s: str) -> str:
         return fenced(s)
 
+    def kron(self, a: str, b: str) -> str:
+        return a + mo("⊗") + b
+
     def style_minus(self) -> str:
         return mo("−")
 
@@ -315,6 +318,10 @@ class MathMLStyle(Style):
     def rop_of(self, t: str, transposed: bool = False) -> str:
         s = row(mi("ℛ") + fenced(self.adjoint_of(t), "{", "}"))
         return sup(s, mi("⊤")) if transposed else s
+
+    def hessian_of(self, a: str, b: str, square: bool) -> str:
+        below = mo("∂") + (sup(a, mn("2")) if square else a + mo("∂") + b)
+        return frac(sup(mo("∂"), mn("2")) + self._loss(), below)
 
     def transposed(self, s: str) -> str:
         return sup(s, mi("⊤"))

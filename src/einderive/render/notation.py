@@ -62,6 +62,10 @@ class Notation(NotationBase):
     def rop(self, name: str, idx: str, transposed: bool = False) -> str:
         return self.rop_of(self.tensor(name, idx), transposed)
 
+    def hessian(self, x: str, ix: str, y: str, iy: str) -> str:
+        """The left side of a Hessian block ∂²L/∂x∂y, or of its element."""
+        return self.hessian_of(self.tensor(x, ix), self.tensor(y, iy), x == y and not ix)
+
     def scalar(self, e: Any) -> str:
         return self.index_printer.doprint(e)
 

@@ -177,6 +177,54 @@ class _Writer:
             lines += self.form_lines(t.name, f, form, self.names.rop[t.name], rop(t.name))
         return lines
 
+    def hessian_lines(self, h: Any, form: str) -> list[str]:
+        """``h_x_y = <code>`` for one Hessian block, shaped x's shape + y's, compiled from
+        its printed matrix form (the index form where it has none, or with 'index')."""
+        x, y, f, p = h.x, h.y, h.form, printer(self.d)
+        nx = len(x.shape)
+        target = self.names.hessian(x.name, y.name)
+        sizes = [self.comp.dim(n) for n in tuple(x.shape) + tuple(y.shape) if n != 1]
+        if f is None:
+            return [f"{target} = {self.code(P.binop('*', P.num(0), self.b.ones(tuple(sizes))))}"]
+
+        def left(idx: tuple[Any, ...]) -> str:
+            return p.hessian(x.name, p.index_list(idx[:nx]), y.name, p.index_list(idx[nx:]))
+        if form == "matrix" and f.matrix is not None:
+            wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
+            comment = f"{left(())} = {p.matrix(f.matrix)}" + \
+                (f", where {wheres}" if wheres else "")
+            py = self.comp.matrix(f.matrix, f.wheres).py
+        elif form == "matrix" and h.kron:
+            return self._kron_lines(h, target, left(()))
+        else:
+            comment = f"{left(f.idx)} = {index_rhs(self.d, f)}"
+            py = self.index.compile(f.index, f.idx)
+        if _is_number(py):
+            py = P.binop("*", py, self.b.ones(tuple(sizes)))
+        return ["# " + comment, f"{target} = {self.code(self.b.reshape_to(py, sizes))}"]
+
+    def _kron_lines(self, h: Any, target: str, lhs: str) -> list[str]:
+        """A block of two matrices from its Kronecker form Σ A ⊗ B on the column-major
+        vec: kron(A, B)[j M + i, l M + k] = A_jl B_ik is H[i, j, k, l] once reshaped to
+        (N, M, N, M) and its axes swapped in pairs."""
+        from .sheet import _compound
+        p = printer(self.d)
+        text: list[str] = []
+        py: P.Py | None = None
+        for a, b in h.kron:
+            sides = [p.matrix(f.matrix) for f in (a, b)]
+            text.append(p.kron(*[p.paren(t) if _compound(f) else t
+                                 for t, f in zip(sides, (a, b))]))
+            term = P.call(self.b.f("kron"), self.comp.matrix(a.matrix, a.wheres).py,
+                          self.comp.matrix(b.matrix, b.wheres).py)
+            py = term if py is None else P.binop("+", py, term)
+        assert py is not None  # a Kronecker form has a term
+        rows, cols = h.x.shape
+        grid = self.b.reshape_to(py, [self.comp.dim(cols), self.comp.dim(rows),
+                                      self.comp.dim(h.y.shape[1]), self.comp.dim(h.y.shape[0])])
+        return [f"# {lhs} = {' + '.join(text)} (on vec, columns stacked)",
+                f"{target} = {self.code(self.b.permute(grid, (1, 0, 3, 2)))}"]
+
 
 def _is_number(py: P.Py) -> bool:
     return isinstance(py, P.Num) or isinstance(py, P.Unary) and isinstance(py.x, P.Num)
@@ -239,6 +287,8 @@ def numpy_module(d: Any, *, source: str | None = None, form: str = "matrix",
     body.append(ind + "return {" + ", ".join(items) + "}")
     if d.second is not None and d.second.hvp:
         body += ["", ""] + _hvp_function(d, w, sig, unpack, fwd + bwd, form)
+    if d.second is not None and d.second.hessian:
+        body += ["", ""] + _hessian_function(d, w, sig, unpack, fwd + bwd, form)
     # made last, written first: the imports and helpers that the code above calls
     out += w.header() + w.helper_code() + body
     return "\n".join(out) + "\n"
@@ -268,6 +318,22 @@ def _hvp_function(d: Any, w: _Writer, sig: str, unpack: list[str], body: list[st
         var = P.Name(w.names.var[t.name])
         block = P.Name(w.names.rop[t.name]) if f is not None else w.b.zeros_like(var)
         items.append(f"{t.name!r}: {w.code(block)}")
+    out.append(ind + "return {" + ", ".join(items) + "}")
+    return out
+
+
+def _hessian_function(d: Any, w: _Writer, sig: str, unpack: list[str], body: list[str],
+                      form: str) -> list[str]:
+    """``hessian(inputs...)``: every block ∂²L/∂x∂y, keyed (x, y), each shaped x's shape +
+    y's (a block of two matrices is H[i, j, k, l] = ∂²L/∂W_ij∂W_kl)."""
+    ind = "    "
+    blocks = [line for h in d.second.hessian for line in w.hessian_lines(h, form)]
+    out = [f"def hessian({sig}):",
+           ind + f'"""Every block of the Hessian of {d.loss} in '
+           + ", ".join(d.second.along) + ', keyed (x, y), shaped like x then y."""']
+    out += [ind + x for x in unpack + w.dim_lines() + body + blocks]
+    items = [f"({h.x.name!r}, {h.y.name!r}): {w.names.hessian(h.x.name, h.y.name)}"
+             for h in d.second.hessian]
     out.append(ind + "return {" + ", ".join(items) + "}")
     return out
 
@@ -304,14 +370,18 @@ def torch_module(d: Any, *, full: Any = None, source: str | None = None) -> str:
         g = P.binop("*", P.Name("grad_output"), P.Name(w.names.adj[t.name])) \
             if t.name in shown else w.b.zeros_like(var)
         grads.append(f"{w.code(g)} if ctx.needs_input_grad[{k}] else None,")
+    second, w2 = _torch_second(d)
     out = [f'"""Backward pass of {_doc(d.name)} as a torch.autograd.Function, generated by '
            f"einderive {__version__}{' from ' + _doc(source) if source else ''}.",
            "",
            f"Use {cls}.apply({args}); the inputs are tensors (0-d for scalars).",
            "Each adjoint is computed from the matrix form (else the index form) in its comment;",
-           "backward returns the gradient of every input that requires one.",
-           '"""', ""]
-    out += w.header()
+           "backward returns the gradient of every input that requires one."]
+    if second:
+        out.append("hvp (the Hessian times a direction) and hessian (its blocks), when "
+                   "derived, are plain functions of tensors.")
+    out += ['"""', ""]
+    out += w.header() if w2 is None else _merged_header(w, w2)
     out.append(f"class {cls}(torch.autograd.Function):")
     out += [ind + "@staticmethod", ind + f"def forward(ctx, {args}):"]
     out += [ind2 + x for x in [dtype] + dims + fwd]
@@ -321,7 +391,33 @@ def torch_module(d: Any, *, full: Any = None, source: str | None = None) -> str:
     out += [ind2 + f"{args}{comma} = ctx.saved_tensors", ind2 + dtype]
     out += [ind2 + x for x in dims + fwd + bwd]
     out += [ind2 + "return ("] + [ind2 + ind + g for g in grads] + [ind2 + ")"]
-    return "\n".join(out) + "\n"
+    return "\n".join(out + second) + "\n"
+
+
+def _torch_second(d: Any) -> tuple[list[str], _Writer | None]:
+    """``hvp`` and ``hessian`` as plain functions of torch tensors, written like NumPy's
+    from ``d`` itself (its ``wrt``, not every input: the blocks are those derived)."""
+    s = d.second
+    if s is None or not (s.hvp or s.hessian):
+        return [], None
+    w = _Writer(d, Torch())
+    fwd, bwd = w.forward_lines(), w.backward_lines(d, "matrix")
+    sig, unpack = w.signature()
+    real = next(t for t in d.graph.inputs if t.integer is None)  # eye() takes its dtype
+    unpack = unpack + [f"dtype = {w.names.var[real.name]}.dtype"]
+    out: list[str] = []
+    if s.hvp:
+        out += ["", ""] + _hvp_function(d, w, sig, unpack, fwd + bwd, "matrix")
+    if s.hessian:
+        out += ["", ""] + _hessian_function(d, w, sig, unpack, fwd + bwd, "matrix")
+    return out, w
+
+
+def _merged_header(a: _Writer, b: _Writer) -> list[str]:
+    """The imports (and helpers) both writers' code calls, each once."""
+    lines = [x for x in dict.fromkeys(a.header() + b.header()) if x]
+    helpers = [x for x in dict.fromkeys(a.helper_code() + b.helper_code()) if x]
+    return lines + ["", ""] + [x for t in helpers for x in (t, "", "")]
 
 
 def closed_form_functions(d: Any, sizes: dict[str, int] | None = None) -> str:

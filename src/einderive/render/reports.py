@@ -128,6 +128,6 @@ def _verify_summary(reports: Sequence[Report], unreadable: Sequence[str]) -> lis
         return []
     n = sum(not c.second for r in reports for c in r.checks)
     second = sum(c.second for r in reports for c in r.checks)
-    also = f" and {_plural(second, 'Hessian-vector check')}" if second else ""
+    also = f" and {_plural(second, 'second-order check')}" if second else ""
     return [Text(f"all {_plural(n, 'gradient')}{also} of {_plural(len(reports), 'spec')} "
                  f"match finite differences in every printed form", style="bold green")]

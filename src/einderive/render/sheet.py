@@ -23,7 +23,7 @@ from .styles import Latex, Unicode
 from .text import Pen, Style, closed_differs, has_index_form, named_consumer, shape_text
 
 if TYPE_CHECKING:
-    from ..derivation import Adjoint, Derivation, Form, Gradient
+    from ..derivation import Adjoint, Derivation, Form, Gradient, Hessian
     from ..graph import Tensor
     from ..reverse import Edge
 
@@ -230,6 +230,23 @@ class SecondRow:
 
 
 @dataclass(frozen=True)
+class HessianRow:
+    """One block ∂²L/∂x∂y of the Hessian: its formula (index form, and matrix form for two
+    vectors or scalars) and, for two matrices, its Kronecker form on vec (columns stacked)."""
+
+    x: str
+    y: str
+    lhs: str  # ∂²L/∂x², ∂²L/∂W∂x
+    formula: Formula | None  # None: zero
+    kron: str | None = None  # (x xᵀ) ⊗ 𝐈
+    kron_wheres: tuple[str, ...] = ()
+
+    @property
+    def rhs(self) -> str:
+        return self.formula.rhs if self.formula is not None else "0"
+
+
+@dataclass(frozen=True)
 class Sheet:
     """A derivation printed in one notation; its sections in reading order are
     ``tensors`` (inputs, then the forward pass), ``adjoints``, ``gradients``, ``notes``."""
@@ -252,6 +269,7 @@ class Sheet:
     tangents: tuple[SecondRow, ...] = ()
     rops: tuple[SecondRow, ...] = ()
     hvp: tuple[SecondRow, ...] = ()
+    hessian: tuple[HessianRow, ...] = ()
     # the sections a layout shows (a selection may leave some out), whether the user
     # named them (a LaTeX fragment shows the backward pass alone unless asked), and
     # whether a selection left anything out (a picture of the graph needs every tensor)
@@ -329,7 +347,36 @@ def _second(d: Derivation, pen: Pen) -> dict[str, Any]:
     return {"along": tuple(p.tangent(x, "") for x in s.along), "along_names": s.along,
             "tangents": tuple(tangent(t.name, f) for t, f in s.tangents),
             "rops": tuple(rop(t.name, f) for t, f in s.rops),
-            "hvp": tuple(rop(t.name, f) for t, f in s.hvp)}
+            "hvp": tuple(rop(t.name, f) for t, f in s.hvp),
+            "hessian": tuple(_hessian_row(pen, h) for h in s.hessian)}
+
+
+def _hessian_row(pen: Pen, h: Hessian) -> HessianRow:
+    p = pen.printer()
+    x, y, nx = h.x.name, h.y.name, len(h.x.shape)
+
+    def lhs(idx: tuple[Any, ...]) -> str:
+        return p.hessian(x, p.index_list(idx[:nx]), y, p.index_list(idx[nx:]))
+    formula_ = formula(pen, h.form, lhs) if h.form is not None else None
+    kron, wheres = None, []
+    if h.kron:
+        terms = []
+        for a, b in h.kron:
+            sides = [pen.matrix(f) or "" for f in (a, b)]
+            sides = [p.paren(t) if _compound(f) else t for t, f in zip(sides, (a, b))]
+            terms.append(p.kron(*sides))
+            wheres += pen.wheres(a) + pen.wheres(b)
+        kron = " + ".join(terms)
+    return HessianRow(x, y, lhs(()), formula_, kron, tuple(dict.fromkeys(wheres)))
+
+
+def _compound(f: Form) -> bool:
+    """A factor of a Kronecker product printed in brackets: all but a name, 𝐈, diag(·)."""
+    from .. import matrix as mx
+    m = f.matrix
+    while isinstance(m, mx.Transpose):
+        m = m.x
+    return not isinstance(m, (mx.Ref, mx.Eye, mx.Diag, mx.Ones))
 
 
 def both(d: Derivation, *, steps: bool = False, terms: bool = False,

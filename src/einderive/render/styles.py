@@ -83,6 +83,11 @@ class UnicodeStyle(Style):
     def rop_of(self, t: str, transposed: bool = False) -> str:
         return f"ℛ{{{self.adjoint_of(t)}}}" + ("ᵀ" if transposed else "")
 
+    def hessian_of(self, a: str, b: str, square: bool) -> str:
+        """``∂²L/∂x²``, ``∂²L/∂W∂x``, ``∂²L/∂W_ij∂W_kl``."""
+        below = f"∂{a}²" if square else f"∂{a}∂{b}"
+        return f"∂²{self.loss}/{below}"
+
     def partial(self, top: str, bottom: str) -> str:
         return f"∂{top}/∂{bottom}"
 
@@ -242,6 +247,12 @@ class LatexStyle(Style):
         s = f"\\mathcal{{R}}\\left\\{{{self.adjoint_of(t)}\\right\\}}"
         return f"{s}^{{\\top}}" if transposed else s
 
+    def hessian_of(self, a: str, b: str, square: bool) -> str:
+        """``\\frac{\\partial^2 L}{\\partial x^2}``, ``…{\\partial W \\partial x}``."""
+        loss = names.latex_indexed(self.loss, "", self.latex_names)
+        below = f"\\partial {a}^2" if square else f"\\partial {a} \\partial {b}"
+        return f"\\frac{{\\partial^2 {loss}}}{{{below}}}"
+
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         """``\\frac{∂L}{∂S}``; transposed ``\\left(\\frac{∂L}{∂S}\\right)^{\\top}``."""
         loss = names.latex_indexed(self.loss, "", self.latex_names)
@@ -254,6 +265,9 @@ class LatexStyle(Style):
     def paren(self, s: str) -> str:
         tall = any(t in s for t in ("\\frac", "\\sum", "\\sqrt", "\\left"))
         return f"\\left({s}\\right)" if tall else f"({s})"
+
+    def kron(self, a: str, b: str) -> str:
+        return f"{a} \\otimes {b}"
 
     def transposed(self, s: str) -> str:
         return f"{{{s}}}^{{\\top}}" if "^" in s else f"{s}^{{\\top}}"

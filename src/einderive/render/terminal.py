@@ -110,7 +110,8 @@ def layout(sheet: Sheet, opts: Options, width: int = 80) -> list[Line]:
             + (_forward(sheet, width) if "forward" in shown else [])
             + (_backward(sheet, opts, width) if "backward" in shown else [])
             + (_gradients(sheet, width) if "gradients" in shown else [])
-            + _tangents(sheet, width) + _hvp(sheet, width) + _notes(sheet, width))
+            + _tangents(sheet, width) + _hvp(sheet, width) + _hessian(sheet, width)
+            + _notes(sheet, width))
 
 
 def plain(d: Derivation, opts: Options | None = None, width: int = 80) -> str:
@@ -236,6 +237,26 @@ def _hvp(sheet: Sheet, width: int) -> list[Line]:
         rows.eq(h.lhs, h.rhs, NAME, "bold " + MATRIX)
     return [[], [("Hessian-vector product", HEAD)]] + _para(T.hvp_text(sheet.along), width) + \
         block.render() + [[], [("(∇²L) v, by blocks", HEAD)]] + rows.render()
+
+
+def _hessian(sheet: Sheet, width: int) -> list[Line]:
+    if not sheet.hessian:
+        return []
+    block = _Block(width)
+    for n, h in enumerate(sheet.hessian):
+        if n:
+            block.line([])
+        if h.formula is None:
+            block.eq(h.lhs, "0", NAME, "bold " + MATRIX)
+            continue
+        _formula(block, h.formula)
+        for w in h.formula.wheres:
+            block.eq("", f"where {w}", "", DIM, sign=False)
+        if h.kron is not None:
+            block.eq(h.lhs, h.kron, NAME, "bold " + MATRIX)
+            for w in h.kron_wheres:
+                block.eq("", f"where {w}", "", DIM, sign=False)
+    return [[], [("Hessian", HEAD)]] + _para(T.HESSIAN, width) + block.render()
 
 
 def _notes(sheet: Sheet, width: int) -> list[Line]:

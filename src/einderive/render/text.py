@@ -46,6 +46,12 @@ def hvp_text(along: tuple[str, ...]) -> str:
             "input's ℛ{∂L/∂x} is its block of the Hessian times v.")
 
 
+HESSIAN = ("Each block ∂²L/∂x∂y is read off the Hessian-vector product: the chain above "
+           "written back to the directions, each ẏ taken to the identity (the linear map "
+           "v ↦ Hv as a matrix). A block of two matrices has four indices: its index form, "
+           "and its Kronecker form on vec (columns stacked) where it has one.")
+
+
 CLOSED_TOO_LARGE = "(its closed form is too large to be worth printing)"
 
 

@@ -31,6 +31,10 @@ class Style(ABC):
     def paren(self, s: str) -> str:
         return f"({s})"
 
+    def kron(self, a: str, b: str) -> str:
+        """The Kronecker product a ⊗ b of two printed matrices."""
+        return f"{a} ⊗ {b}"
+
     def style_minus(self) -> str:
         return "−"
 
@@ -109,6 +113,10 @@ class Style(ABC):
     @abstractmethod
     def rop_of(self, t: str, transposed: bool = False) -> str:
         """ℛ{∂L/∂t}, the tangent of the adjoint of the tensor written ``t``."""
+
+    @abstractmethod
+    def hessian_of(self, a: str, b: str, square: bool) -> str:
+        """∂²L/∂a∂b (``square``: ∂²L/∂a², a and b the same input), a Hessian block."""
 
     @abstractmethod
     def partial(self, top: str, bottom: str) -> str: ...

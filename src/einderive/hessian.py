@@ -1,0 +1,159 @@
+"""Full Hessians ∂²L/∂x∂y, read off the Hessian-vector product.
+
+ℛ{∂L/∂x} = ((∇²L) v)_x is linear in the direction's blocks ẏ.  Its chain - tangents ṫ
+and ℛ{∂L/∂t}, each in index form as :mod:`~einderive.second` wrote it - is substituted
+back until only the inputs' tangents ẏ_K are left, and the block ∂²L/∂x_I∂y_J is its
+derivative along ẏ_J: each ẏ_K becomes δ_KJ (ẋ → 𝐈, the linear map v ↦ Hv read as a
+matrix).  The deltas collapse as any adjoint's do: no sum over a dim is expanded and the
+loss is never differentiated as a whole.
+
+The matrix form of a block of two vectors (or scalars) is the recognizer's, with each
+broadcast product of a matrix by a column (a row) read as the diagonal matrix it is:
+Wᵀ (W ⊙ d) is Wᵀ diag(d) W.  A block of two matrices has four indices, no matrix form;
+where each term factors into a part in the rows' indices and one in the columns', it is
+the Kronecker product of those parts on the column-major vec: δ_ik (x xᵀ)_jl is
+(x xᵀ) ⊗ 𝐈.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sympy import Add, Indexed, Mul, S, Symbol
+
+from . import matrix as mx
+from .indexed import collapse, differentiate, key_of, substitute_all
+from .reverse import IndexDerivation
+from .reverse import _tidy as tidy
+from .second import IndexSecond
+
+Expr = Any  # a SymPy expression
+Idx = tuple[Any, ...]
+
+
+def derive_hessian(d: IndexDerivation, s: IndexSecond, x: str, y: str) -> tuple[Expr, Idx]:
+    """∂²L/∂x_I∂y_J in index form, with the indices I + J (``s`` has the HVP along y)."""
+    ctx = d.ctx
+    e, idx = s.rops.get(x, (S.Zero, ctx.canon(d.graph[x].shape)))
+    e = _inlined(d, s, e)
+    k = ctx.spare_indices(d.graph[y].shape, avoid=tuple(idx))
+    full = tuple(idx) + tuple(k)
+    h = collapse(differentiate(e, ctx.tangent(y, k))) if e != 0 else S.Zero
+    return (tidy(h, d.namer, ctx, full) if h != 0 else S.Zero), full
+
+
+def _inlined(d: IndexDerivation, s: IndexSecond, e: Expr) -> Expr:
+    """``e`` with every tangent and ℛ{·} of a tensor written out as its definition, down
+    to the inputs' tangents: each substitution goes one node back, so the graph's depth
+    bounds the rounds."""
+    ctx = d.ctx
+    table: dict[Any, tuple[Expr, Idx]] = {}
+    for n, (t, idx) in s.tangents.items():
+        if n not in s.along:
+            table[key_of(ctx.tangent(n, idx))] = (t, idx)
+    for n, (r, idx) in s.rops.items():
+        table[key_of(ctx.rop(n, idx))] = (r, idx)
+    for _ in range(2 * len(d.graph.nodes) + 2):
+        if not {key_of(a) for a in e.atoms(Indexed, Symbol)} & set(table):
+            return e
+        e = collapse(substitute_all(e, table, ctx))
+    raise ValueError("the Hessian-vector chain does not end")  # pragma: no cover
+
+
+# -- matrix forms -------------------------------------------------------------------------
+
+
+def diagonal(m: mx.M) -> mx.M:
+    """``m`` with every product of a matrix by broadcast columns and rows written as
+    diagonal matrices: A ⊙ c ⊙ r (c a column, r a row) is diag(c) A diag(r)."""
+    kids = [diagonal(c) for c in m.children()]
+    if kids and any(a is not b for a, b in zip(kids, m.children())):
+        m = _rebuilt(m, kids)
+    if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Diag):
+        return m.x  # a diagonal matrix is symmetric
+    if isinstance(m, mx.Transpose) and isinstance(m.x, mx.MatMul) and \
+            any(isinstance(f, mx.Diag) for f in m.x.children()):
+        return diagonal(mx.MatMul(mx.transpose(m.x.b), mx.transpose(m.x.a), m.shape))
+    if not isinstance(m, mx.Hadamard) or len(m.shape) != 2:
+        return m
+    full = [f for f in m.factors if len(f.shape) == 2 and 1 not in f.shape]
+    if len(full) != 1:
+        return m
+    a = full[0]
+    cols = [f for f in m.factors if f is not a and len(f.shape) == 2 and f.shape[1] == 1]
+    rows = [f for f in m.factors if f is not a and len(f.shape) == 2 and f.shape[0] == 1]
+    if len(cols) + len(rows) != len(m.factors) - 1 or not cols + rows:
+        return m
+    out = a
+    if cols:
+        out = _diag_times(mx.hadamard(*cols), a)
+    if rows:
+        r = mx.transpose(mx.hadamard(*rows))
+        out = mx.MatMul(out, mx.Diag(r, (r.shape[0], r.shape[0])), a.shape)
+    return out
+
+
+def _diag_times(c: mx.M, a: mx.M) -> mx.M:
+    """diag(c) a; over a sum holding a broadcast row r, diag(c) (𝐈 − r) is diag(c) − c r
+    (the broadcast row is 𝟏 r, and diag(c) 𝟏 is c)."""
+    n = c.shape[0]
+    if not isinstance(a, mx.Add) or not any(_is_row(t) for t in a.terms):
+        return mx.MatMul(mx.Diag(c, (n, n)), a, a.shape)
+    return mx.add(*[_diag_term(c, t, a.shape) for t in a.terms])
+
+
+def _diag_term(c: mx.M, t: mx.M, shape: tuple[Any, ...]) -> mx.M:
+    if isinstance(t, mx.Scale):
+        return mx.scale(t.coeff, _diag_term(c, t.x, shape))
+    if isinstance(t, mx.Eye):
+        return mx.Diag(c, shape)
+    if _is_row(t):
+        return mx.MatMul(c, t, shape)
+    return mx.MatMul(mx.Diag(c, (c.shape[0], c.shape[0])), t, shape)
+
+
+def _is_row(t: mx.M) -> bool:
+    while isinstance(t, mx.Scale):
+        t = t.x
+    return len(t.shape) == 2 and t.shape[0] == 1 and t.shape[1] != 1
+
+
+def _rebuilt(m: mx.M, kids: list[mx.M]) -> mx.M:
+    """``m`` with new children, through the constructors that keep its invariants."""
+    if isinstance(m, mx.Hadamard):
+        return mx.Hadamard(tuple(kids), m.shape)
+    if isinstance(m, mx.MatMul):
+        return mx.MatMul(kids[0], kids[1], m.shape)
+    if isinstance(m, mx.Transpose):
+        return mx.Transpose(kids[0], m.shape)
+    if isinstance(m, mx.Add):
+        return mx.Add(tuple(kids), m.shape)
+    if isinstance(m, mx.Scale):
+        return mx.Scale(kids[0], kids[1], m.shape)
+    return m
+
+
+def kronecker_terms(h: Expr, full: Idx) -> list[tuple[Expr, Expr]] | None:
+    """A four-index block H_ijkl as Σ (B_ik, A_jl) pairs - each term a product of a factor
+    in (i, k) alone and one in (j, l) alone - so that H = Σ A ⊗ B on the column-major vec
+    (vec W stacks W's columns: W_ij is entry i + M j, the column index the slower one);
+    None where a term does not split so."""
+    i, j, k, l = full
+    out: list[tuple[Expr, Expr]] = []
+    for term in Add.make_args(h):
+        left, right = S.One, S.One
+        for f in Mul.make_args(term):
+            used = f.free_symbols & {i, j, k, l}
+            if used <= {i, k}:
+                left = left * f
+            elif used <= {j, l}:
+                right = right * f
+            else:
+                return None
+        # a part that does not read both its indices is a broadcast, not a matrix: a
+        # Kronecker factor must be one
+        if not ({i, k} <= left.free_symbols and {j, l} <= right.free_symbols):
+            return None
+        out.append((left, right))
+    return out
+
