@@ -12,6 +12,13 @@ import pytest
 from conftest import ROOT, SPECS
 
 
+@pytest.fixture(autouse=True)
+def _cwd_restored(monkeypatch):
+    """The tests below chdir into their project; the next test starts where pytest did
+    (a test elsewhere that reads a relative path must not find itself in a tmp folder)."""
+    monkeypatch.chdir(os.getcwd())
+
+
 @pytest.fixture
 def project(tmp_path):
     """A copy of two shipped specs with their goldens."""
