@@ -32,7 +32,9 @@ from .ops import (
     Digit,
     ElementwiseFunction,
     Flat,
+    IN_RANGE,
     IndexMap,
+    Shift,
     has_index_map,
     reshape_view,
 )
@@ -246,6 +248,8 @@ class _Reader:
         self.wheres: list[Where] = []
         self.einsum_used = False
         self.position = ctx.position
+        # elements read zero-padded: element -> (axis, lo, hi) of the range condition absorbed
+        self.padded: dict[Expr, tuple[int, Expr, Expr]] = {}
 
     def orient(self, b: Blob, idx: Idx, shape: Shape) -> mx.M:
         syms = tuple(i for i in idx if isinstance(i, Symbol))
@@ -368,6 +372,8 @@ class _Reader:
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
+        if e in self.padded or any(isinstance(i, (Shift, SAdd)) for i in idx):
+            return self._window_ref(ref, e, shape)
         if has_index_map(idx):
             return self._view_ref(ref, idx)
         if self.batch and idx[:len(self.batch)] == self.batch:
@@ -388,6 +394,73 @@ class _Reader:
             display = None  # not read per element itself: printed by name
         return mx.Ref(ref.name, ref.kind, math_shape(shape[nb:]), ref.src, display,
                       tuple(shape[:nb]))
+
+    def _window_ref(self, ref: mx.Ref, e: Indexed, shape: Shape) -> Blob:
+        """An element at a shifted index: x_{i, j + lo} (a Shift) is an element of the slice
+        x[:, lo:lo + n]; ∂L/∂y_{i, s − lo} under 𝟙[lo ≤ s < hi] (absorbed by
+        :meth:`_absorb_ranges`) one of ∂L/∂y zero-padded to lo .. hi − 1 of s's dim."""
+        idx = list(e.indices)
+        pad = self.padded.pop(e, None)
+        if pad is not None:
+            axis, lo, hi = pad
+            s = sympy.expand(idx[axis] + lo)
+        else:
+            shifts = [a for a, i in enumerate(idx) if isinstance(i, Shift)]
+            if len(shifts) != 1 or any(isinstance(i, SAdd) for i in idx):
+                raise NoMatrixForm("an element at a shifted index outside its range")
+            axis = shifts[0]
+            sh = idx[axis]
+            lo, hi, s = sh.offset, sh.offset + sh.count, sh.index
+            if any(a in self.ctx.index_dim for a in lo.free_symbols):
+                raise NoMatrixForm("an index shifted by another index (a correlation)")
+        if not isinstance(s, Symbol) or has_index_map(tuple(idx[:axis] + idx[axis + 1:])):
+            raise NoMatrixForm("a window of a tensor at index maps")
+        idx[axis] = s
+        dims = tuple(self.ctx.index_dim[s] if a == axis else d for a, d in enumerate(shape))
+        kind = mx.Pad if pad is not None else mx.Slice
+        m = kind(ref, axis, lo, hi, dims, math_shape(dims))
+        syms = tuple(i for i in idx if i != 0)
+        if len(set(syms)) != len(syms):
+            raise NoMatrixForm("a diagonal of a window")
+        if len(dims) > 2 and len(syms) != len(dims):
+            return self._einsum_ref(m, tuple(idx), dims)  # type: ignore[arg-type]
+        if len(dims) == 2 and len(syms) == 1:
+            return Blob(mx.transpose(m) if _is_row(m) else m, syms)
+        return Blob(m, syms)
+
+    def _absorb_ranges(self, factors: list[Expr]) -> list[Expr]:
+        """Each range condition 𝟙[lo ≤ s < hi] of a product that says exactly where a factor
+        ∂L/∂y_{…, s − lo, …} (with hi − lo its axis' size) is defined, taken out: that factor
+        is then read zero-padded (:meth:`_window_ref`), which is 0 outside the range."""
+        out = list(factors)
+        for f in factors:
+            if not (isinstance(f, ElementwiseFunction) and f.spec.name == IN_RANGE) or \
+                    not isinstance(f.args[0], Symbol):
+                continue
+            x, lo, hi = f.args
+            for g in out:
+                hit = self._padded_axis(g, x, lo, hi)
+                if hit is not None:
+                    self.padded[g] = (hit, lo, hi)
+                    out.remove(f)
+                    break
+        return out
+
+    def _padded_axis(self, g: Expr, x: Expr, lo: Expr, hi: Expr) -> int | None:
+        if not isinstance(g, Indexed) or not self.ctx.is_tensor_atom(g) or g in self.padded:
+            return None
+        shape = self.graph[self.ctx.name_of(key_of(g))].shape
+        for a, i in enumerate(g.indices):
+            if i != 0 and shape[a] != 1 and sympy.expand(i - (x - lo)) == 0 and \
+                    self._same_size(self.ctx.size(shape[a]), hi - lo):
+                return a
+        return None
+
+    def _same_size(self, a: Expr, b: Expr) -> bool:
+        """Whether two sizes are equal by the dims' definitions (M: N − K is N − K)."""
+        values = dim_values(self.ctx.graph.spec.dims)
+        table = {self.ctx.sizes[d]: v for d, v in values.items() if d in self.ctx.sizes}
+        return bool(sympy.expand((a - b).xreplace(table).xreplace(table)) == 0)
 
     def _view_ref(self, ref: mx.Ref, idx: Idx) -> Blob:
         """An element at index maps, X[b, h·Dh + d]: an element of reshape(X) at plain
@@ -528,6 +601,7 @@ class _Reader:
         factors: list[Expr] = []
         summed: list[Index] = []
         self._flatten(e, coeff, factors, summed, set(self._free(e)))
+        factors = self._absorb_ranges(factors)
         blobs = []
         for f in factors:
             b = self.blob(f)
