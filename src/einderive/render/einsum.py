@@ -316,10 +316,10 @@ class IndexCompiler:
             tok, j = (p, q) if isinstance(p, Indexed) else (q, p)
             t = self.arr(tok)
             return Arr(self.b.one_hot(t.py, self._dim(j)), t.idx + (j,))
-        if 0 in (p, q):  # δ(0, j): the first row of an identity, over j's dim
-            j = q if p == 0 else p
+        if p.is_Integer or q.is_Integer:  # δ(c, j): row c of an identity, over j's dim
+            c, j = (p, q) if p.is_Integer else (q, p)
             eye = self.b.eye(self._dim(j))
-            return Arr(P.Subscript(eye, (P.num(0),)), (j,))
+            return Arr(P.Subscript(eye, (P.num(int(c)),)), (j,))
         return Arr(self.b.eye(self._dim(p)), (p, q))
 
     def _axis_function(self, e: AxisFunction) -> Arr:
