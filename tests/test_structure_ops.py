@@ -1,4 +1,4 @@
-"""Slicing: x[:, lo:hi] reads its argument at a shifted index; its adjoint is the upstream
+"""Slicing and concatenate.  Slicing: x[:, lo:hi] reads its argument at a shifted index; its adjoint is the upstream
 adjoint zero-padded, with the range kept as an Iverson factor 𝟙[lo ≤ s < hi] in index form.
 Each case is checked by finite differences (every printed form, at two sizes) and its
 generated NumPy and PyTorch code against PyTorch autograd of an independent forward pass
@@ -130,3 +130,92 @@ def test_a_bad_slice_exits_2_with_its_location(tmp_path, run):
     r = run("derive", str(path))
     assert r.exit_code == 2, r.output
     assert "bad.yaml:12:" in r.output and "a slice takes no step" in r.output
+
+
+# -- concatenate ---------------------------------------------------------------------------
+
+CAT_HEAD = """\
+name: joins
+# in this order, the reference's primes (B=2, N=3, M=5) keep every dim distinct
+dims: {B: 3, N: 2, M: 4, NM: N + M, NMN: N + M + N}
+inputs:
+  a: [B, N]
+  b: [B, M]
+  W: [NM, N]
+  p: [N]
+  q: [M]
+  A3: [N, B, M]
+  C3: [N, B, N]
+forward:
+"""
+
+CONCATS = {
+    "columns": ["c = concatenate([a, b], axis=1)", "h = tanh(c @ W)", "L = sum(h ** 2)"],
+    "rows, of expressions": ["c = concatenate([a.T * 2, exp(b.T)], axis=0)",
+                             "L = sum(c.T @ W)"],
+    "vectors": ["c = concatenate([p, q * q])", "L = sum(c * W[:, 0:1].T)"],
+    "three pieces, a negative axis": ["c = concatenate([a, b, a * a], axis=-1)",
+                                      "L = sum(sigmoid(c))"],
+    "rank 3, the last axis": ["c = concatenate([A3, C3], axis=2)", "L = sum(c * c * c)"],
+    "a piece read twice": ["c = concatenate([a, b], axis=1)", "L = sum(c @ W) + sum(a * a)"],
+}
+
+
+def cat_spec(lines: list[str]) -> str:
+    return CAT_HEAD + "".join(f"  - {line}\n" for line in lines) + "loss: L\n"
+
+
+@pytest.mark.parametrize("name", sorted(CONCATS))
+def test_concatenate_gradients_match_finite_differences(name):
+    d = derive_text(cat_spec(CONCATS[name]))
+    report = verify(d, seed=1)
+    assert report.ok, [(c.name, c.max_abs) for c in report.checks]
+    report = verify(d, sizes={"B": 2, "N": 3, "M": 2}, seed=2)
+    assert report.ok and report.sizes["NM"] == 5, [(c.name, c.max_abs) for c in report.checks]
+
+
+@pytest.mark.parametrize("name", sorted(CONCATS))
+def test_concatenate_generated_gradients_match_torch_autograd(name, tmp_path):
+    from test_ops import _generated_code_matches_torch
+    _generated_code_matches_torch(derive_text(cat_spec(CONCATS[name])), tmp_path)
+
+
+def test_a_piece_adjoint_is_a_slice_of_the_upstream_adjoint():
+    from einderive.api import render
+    d = derive_text(cat_spec(CONCATS["columns"]))
+    assert forms(d, "a") == ("∂L/∂c_ij", "slice(∂L/∂c, :, 0:N)")
+    assert forms(d, "b") == ("∂L/∂c_{i, k + N}", "slice(∂L/∂c, :, N:M + N)")
+    out = render(d, "markdown")
+    assert "c_il = a_{i, l} 𝟙[0 ≤ l < N] + b_{i, l − N} 𝟙[N ≤ l < M + N]" in out, out
+    assert "c    = pad(a, 0:N, axis=1) + pad(b, N:M + N, axis=1)" in out, out
+    numpy = render(d, "numpy")
+    assert "c = np.concatenate((a, b), axis=1)" in numpy and "d_c[:, N:M + N]" in numpy, numpy
+    assert "torch.concatenate((a, b), dim=1)" in render(d, "torch")
+
+
+CAT_ERRORS = [
+    ("shapes that do not fit", "c = concatenate([a, b.T], axis=1)", "13:25",
+     "cannot concatenate along axis 1: shapes (B, N) and (M, B) do not match",
+     "agree on every axis but the one joined"),
+    ("a joined axis no dim is", "c = concatenate([a, a], axis=1)", "13:9",
+     "the joined axis has N + N elements, which no dim is", "dims: {NM: N + N}"),
+    ("an axis out of range", "c = concatenate([a, b], axis=2)", "13:34",
+     "axis 2 is out of range for pieces of rank 2", "-2 to 1"),
+    ("an axis that is no integer", "c = concatenate([a, b], axis=M)", "13:34",
+     "axis must be an integer", "axis=1"),
+    ("no list", "c = concatenate(a, axis=1)", "13:21", "first argument must be a list",
+     "concatenate([a, b], axis=0)"),
+]
+
+
+@pytest.mark.parametrize("name,line,at,message,hint", CAT_ERRORS,
+                         ids=[e[0] for e in CAT_ERRORS])
+def test_bad_concatenates_point_at_the_place(name, line, at, message, hint):
+    from einderive.graph import build
+    from einderive.spec import loads
+    with pytest.raises(SpecError) as info:
+        build(loads(textwrap.dedent(cat_spec([line, "L = sum(c)"])), "spec.yaml"))
+    e = info.value
+    assert f"{e.loc.line}:{e.loc.col}".startswith(at), e.format()
+    assert message in e.message, e.message
+    assert hint in (e.hint or ""), e.hint

@@ -224,6 +224,9 @@ def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
         if op == "reshape":  # NumPy's row-major reshape, to the sizes of the new dims
             return a[0].reshape(tuple(1 if d.op == "num" else sizes[d.param("name")]
                                       for d in e.args[1:]))
+        if op == "concatenate":
+            return (torch.cat(a, dim=e.param("axis")) if lib.t else
+                    np.concatenate(a, axis=e.param("axis")))
         if op == "slice":  # x[:, lo:hi], by the library's own basic slicing
             lo, hi = (_bound(b, sizes) for b in e.args[1:])
             return a[0][(slice(None),) * e.param("axis") + (slice(lo, hi),)]

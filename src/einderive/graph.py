@@ -289,6 +289,14 @@ class _Builder:
         if op.string_first or op.condition:  # einsum's subscripts, where's comparison
             args = [(self.value(e.args[0]), e.args[0].loc)] + \
                    [(self.tensor(a), a.loc) for a in e.args[1:]]
+        elif op.list_first:  # concatenate([a, b], axis=1): the pieces, each a named tensor
+            if not isinstance(e.args[0], X.TupleLit) or not e.args[0].items:
+                raise SpecError(f"{fn}'s first argument must be a list of tensors",
+                                e.args[0].loc, f"usage: {op.signature}")
+            args = []
+            for item in e.args[0].items:
+                x = self.tensor(item)
+                args.append((x if x.is_ref else self.split(x), item.loc))
         elif op.sizes_last:  # reshape(x, [B, T, H, Dh]): a tensor, then sizes
             args = [(self.tensor(e.args[0]), e.args[0].loc)] + \
                    [(self.value(a), a.loc) for a in e.args[1:]]

@@ -520,6 +520,7 @@ class Op(Record):
     # sizes of their own (D = H·Dh), to check that sizes fit (reshape)
     dims: bool = False
     sizes_last: bool = False  # its arguments after the first are sizes: code passes them as ints
+    list_first: bool = False  # its first argument is a list of tensors (concatenate's pieces)
 
 
 OPS: dict[str, Op] = {}
@@ -1458,7 +1459,7 @@ def index_deltas(a: Tup, b: Tup, delta: Fn) -> Any:
     out, p = [], 0
     while p < len(a):
         i = a[p]
-        if isinstance(i, (Flat, Shift)):
+        if isinstance(i, (Flat, Shift, Window)):
             out.append(i.inverse(b[p]))
             p += 1
         elif isinstance(i, Digit):
@@ -1506,7 +1507,7 @@ def index_letters(i: Any) -> Tup:
         return tuple(s for d in i.digits for s in index_letters(d))
     if isinstance(i, Digit):
         return index_letters(i.k)
-    if isinstance(i, Shift):
+    if isinstance(i, (Shift, Window)):
         return index_letters(i.index) + index_letters(i.offset)
     if isinstance(i, sympy.Add):  # s − lo, s − k: its index symbols (a dim's is positive)
         return tuple(t for t in sorted(i.free_symbols, key=str) if not t.is_positive)
@@ -1662,6 +1663,9 @@ def in_range(x: Any, lo: Any, hi: Any) -> Any:
         return S.Zero
     if x.is_Number and lo.is_Number and hi.is_Number:
         return S.One if lo <= x < hi else S.Zero
+    if isinstance(x, sympy.Add):  # 𝟙[N ≤ s + N < N + M] is 𝟙[0 ≤ s < M]
+        _, c = shift_parts(x, lambda a: not a.is_positive)
+        x, lo, hi = x - c, lo - c, hi - c
     return F(IN_RANGE)(x, lo, hi)
 
 
@@ -1747,6 +1751,8 @@ class Shift(IndexMap):
 
     def inverse(self, s: Any) -> Any:
         lo = self.offset
+        if self.index.is_Number:  # a slice of length 1 read at its one element: s = lo
+            return KroneckerDelta(s, lo + self.index, evaluate=False)
         return KroneckerDelta(self.index, s - lo, evaluate=False) * in_range(s, lo, lo + self.count)
 
 
@@ -1756,7 +1762,9 @@ def _slice_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     k = e.param("axis")
     at = list(idx)
     # the count as hi − lo, the bounds the user wrote (K:N reads 𝟙[K ≤ s < N], not K + M)
-    at[k] = Shift(idx[k], lo, ctx.comp(e.args[2], ()) - lo) if idx[k] != 0 else lo
+    # a length-1 slice is read at Shift(0, lo, 1), never at the bare lo: a 0 there would
+    # read as a kept axis of size 1, which x's axis is not
+    at[k] = Shift(idx[k], lo, ctx.comp(e.args[2], ()) - lo)
     return ctx.comp(x, tuple(at))
 
 
@@ -1770,6 +1778,94 @@ OPS[SLICE] = Op(SLICE, _slice_check, _slice_comp, _slice_code, nargs=(4, 4), nee
                 sizes_last=True,
                 doc="the elements lo .. hi − 1 of one axis, as NumPy's basic slicing; adjoint "
                     "the upstream adjoint zero-padded")
+
+
+# ---------------------------------------------------------------------------
+# Structure: concatenate.  c = concatenate([a, b], axis=1) reads each piece at the joined
+# index less the piece's offset, where that lands in the piece: c_{ij} = 𝟙[0 ≤ j < N] a_{ij}
+# + 𝟙[N ≤ j < N + M] b_{i, j − N}.  The read is a Window, whose inverse δ(j, s + off) needs
+# no range (s runs over the piece), so a piece's adjoint is a slice of ∂L/∂c.
+
+CONCATENATE = "concatenate"
+
+
+class Window(IndexMap):
+    """``j − off`` for an index ``j`` of a joined axis, read in a piece of ``n`` elements that
+    starts at ``off`` (a range condition of the same term says where it does).  Arguments:
+    j, off, n.  Kept whole (never j − off) so that its inverse is written, not solved."""
+
+    @property
+    def index(self) -> Any:
+        return self.args[0]
+
+    @property
+    def offset(self) -> Any:
+        return self.args[1]
+
+    @property
+    def count(self) -> Any:
+        return self.args[2]
+
+    def inverse(self, s: Any) -> Any:
+        return KroneckerDelta(self.index, s + self.offset, evaluate=False)
+
+
+def _concatenate_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
+    pieces = [(x, lx) for x, lx in args]
+    rank = len(pieces[0][0].shape)
+    axis = 0
+    if "axis" in kwargs:
+        given, la = kwargs["axis"]
+        if given.op == "neg" and given.args[0].op == PseudoOp.NUM:
+            axis = -int(given.args[0].param("value"))
+        elif given.op == PseudoOp.NUM and Fraction(given.param("value")).denominator == 1:
+            axis = int(given.param("value"))
+        else:
+            raise SpecError("concatenate's axis must be an integer", la, "e.g. axis=1")
+        if not -rank <= axis < rank:
+            raise SpecError(f"axis {axis} is out of range for pieces of rank {rank}", la,
+                            f"axis runs from {-rank} to {rank - 1}")
+        axis %= rank
+    if rank == 0:
+        raise SpecError("concatenate joins tensors with at least one axis", pieces[0][1],
+                        "scalars have no axis to join along")
+    first = pieces[0][0].shape
+    for x, lx in pieces[1:]:
+        if len(x.shape) != rank or any(a != b for n, (a, b) in enumerate(zip(x.shape, first))
+                                       if n != axis):
+            raise _mismatch(f"cannot concatenate along axis {axis}", first, x.shape, lx,
+                            "the pieces must agree on every axis but the one joined")
+
+    total = sympy.expand(sympy.Add(*[S.One if x.shape[axis] == 1 else dims[x.shape[axis]]
+                                     for x, _ in pieces]))
+    joined = next((d for d, v in dims.items() if sympy.expand(v - total) == 0), None)
+    if joined is None:
+        written = " + ".join(str(x.shape[axis]) for x, _ in pieces)
+        raise SpecError(f"the joined axis has {written} elements, which no dim is", loc,
+                        f"declare it as a dim, e.g. dims: {{NM: {written}}}")
+    return FExpr(CONCATENATE, tuple(x for x, _ in pieces), (("axis", axis),),
+                 first[:axis] + (joined,) + first[axis + 1:])
+
+
+def _concatenate_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+    """Σ_p 𝟙[off_p ≤ j < off_p + n_p] piece_p at j − off_p (a Window)."""
+    k = e.param("axis")
+    terms, off = [], S.Zero
+    for x in e.args:
+        n = ctx.size(x.shape[k])
+        at = list(idx)
+        at[k] = Window(idx[k], off, n)
+        terms.append(in_range(idx[k], off, off + n) * ctx.comp(x, tuple(at)))
+        off = off + n
+    return sympy.Add(*terms)
+
+
+OPS[CONCATENATE] = Op(CONCATENATE, _concatenate_check, _concatenate_comp,
+                      lambda e, c, b: b.concatenate(c, e.param("axis")), nargs=(1, 1),
+                      kwargs=("axis",), dims=True, list_first=True, flops=_free_flops,
+                      signature="concatenate([a, b], axis=0)", aliases=("cat", "concat"),
+                      doc="the pieces joined along one axis, as NumPy's concatenate; the "
+                          "adjoint of each piece a slice of the upstream adjoint")
 
 
 FUNCTIONS = tuple(sorted(name for name, o in OPS.items() if o.user))

@@ -35,7 +35,9 @@ from .ops import (
     IN_RANGE,
     IndexMap,
     Shift,
+    Window,
     has_index_map,
+    shift_parts,
     reshape_view,
 )
 from .record import Record
@@ -372,7 +374,8 @@ class _Reader:
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
-        if e in self.padded or any(isinstance(i, (Shift, SAdd)) for i in idx):
+        if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
+                self._narrower(idx, shape):
             return self._window_ref(ref, e, shape)
         if has_index_map(idx):
             return self._view_ref(ref, idx)
@@ -403,15 +406,24 @@ class _Reader:
         pad = self.padded.pop(e, None)
         if pad is not None:
             axis, lo, hi = pad
-            s = sympy.expand(idx[axis] + lo)
+            i = idx[axis]
+            s = i.index if isinstance(i, Window) else sympy.expand(i + lo)
         else:
-            shifts = [a for a, i in enumerate(idx) if isinstance(i, Shift)]
-            if len(shifts) != 1 or any(isinstance(i, SAdd) for i in idx):
+            # a read inside the axis: a slice's Shift, a collapsed window s + off (a
+            # concatenated piece's adjoint), or a plain index over a narrower dim (from 0)
+            at = [a for a, i in enumerate(idx) if isinstance(i, (Shift, SAdd))
+                  or self._narrower((i,), (shape[a],))]
+            if len(at) != 1 or any(isinstance(i, Window) for i in idx):
                 raise NoMatrixForm("an element at a shifted index outside its range")
-            axis = shifts[0]
-            sh = idx[axis]
-            lo, hi, s = sh.offset, sh.offset + sh.count, sh.index
-            if any(a in self.ctx.index_dim for a in lo.free_symbols):
+            axis = at[0]
+            i = idx[axis]
+            if isinstance(i, Shift):  # its count is hi − lo as written (K:N, not K:K + M)
+                lo, s, hi = i.offset, i.index, i.offset + i.count
+            else:
+                s, lo = shift_parts(i, lambda a: a in self.ctx.index_dim)
+                hi = lo + self.ctx.size(self.ctx.index_dim.get(s, 1))
+            if not isinstance(s, Symbol) or \
+                    any(a in self.ctx.index_dim for a in sympy.Add(lo).free_symbols):
                 raise NoMatrixForm("an index shifted by another index (a correlation)")
         if not isinstance(s, Symbol) or has_index_map(tuple(idx[:axis] + idx[axis + 1:])):
             raise NoMatrixForm("a window of a tensor at index maps")
@@ -428,6 +440,12 @@ class _Reader:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
         return Blob(m, syms)
 
+    def _narrower(self, idx: Idx, shape: Shape) -> bool:
+        """Whether a plain index runs over another dim than its axis' (∂L/∂c_ij with j over
+        N, c's axis over N + M): a read of part of the axis."""
+        return any(isinstance(i, Symbol) and d != 1 and self.ctx.index_dim.get(i, d) != d
+                   for i, d in zip(idx, shape))
+
     def _absorb_ranges(self, factors: list[Expr]) -> list[Expr]:
         """Each range condition 𝟙[lo ≤ s < hi] of a product that says exactly where a factor
         ∂L/∂y_{…, s − lo, …} (with hi − lo its axis' size) is defined, taken out: that factor
@@ -438,12 +456,14 @@ class _Reader:
                     not isinstance(f.args[0], Symbol):
                 continue
             x, lo, hi = f.args
-            for g in out:
-                hit = self._padded_axis(g, x, lo, hi)
-                if hit is not None:
-                    self.padded[g] = (hit, lo, hi)
-                    out.remove(f)
-                    break
+            # the one factor that reads x's shifted index: several (σ'(a_{k − K}) U_{k − K})
+            # would each need the padding, which no product of pads says more simply
+            readers = [g for g in out if g is not f and _reads_at(g, x - lo)]
+            hit = self._padded_axis(readers[0], x, lo, hi) if len(readers) == 1 else None
+            if hit is None:
+                raise NoMatrixForm("a range condition over several factors")
+            self.padded[readers[0]] = (hit, lo, hi)
+            out.remove(f)
         return out
 
     def _padded_axis(self, g: Expr, x: Expr, lo: Expr, hi: Expr) -> int | None:
@@ -451,7 +471,8 @@ class _Reader:
             return None
         shape = self.graph[self.ctx.name_of(key_of(g))].shape
         for a, i in enumerate(g.indices):
-            if i != 0 and shape[a] != 1 and sympy.expand(i - (x - lo)) == 0 and \
+            at = i.index - i.offset if isinstance(i, Window) else i
+            if i != 0 and shape[a] != 1 and sympy.expand(at - (x - lo)) == 0 and \
                     self._same_size(self.ctx.size(shape[a]), hi - lo):
                 return a
         return None
@@ -807,6 +828,12 @@ class _Reader:
         sub = f"{terms}->{''.join(letters[i] for i in out)}"
         self.einsum_used = True
         return Blob(mx.Einsum(sub, tuple(b.m for b in blobs), self._shape_of(out)), tuple(out))
+
+
+def _reads_at(e: Expr, at: Expr) -> bool:
+    """Whether ``e`` reads an element at the index ``at`` (or at a Window onto it)."""
+    return any(sympy.expand((i.index - i.offset if isinstance(i, Window) else i) - at) == 0
+               for x in e.atoms(Indexed) for i in x.indices if i != 0)
 
 
 def _has_axis(head: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..ops import (
     AXIS_OPS,
+    CONCATENATE,
     DIAG,
     EINSUM,
     POW_HALF,
@@ -89,6 +90,9 @@ class Backend:
 
     def reshape(self, x: P.Py, like: P.Py) -> P.Py:
         return P.call(self.f(RESHAPE), x, P.call(self.f("shape"), like))
+
+    def concatenate(self, xs: list[P.Py], axis: int) -> P.Py:
+        return P.call(self.f(CONCATENATE), P.Tuple(tuple(xs)), axis=P.num(axis))
 
     def pad(self, x: P.Py, axis: int, ndim: int, before: P.Py, after: P.Py) -> P.Py:
         """``x`` with ``before`` zeros ahead of and ``after`` zeros past axis ``axis``."""
@@ -183,6 +187,9 @@ class Torch(Backend):
 
     def broadcast_like(self, x: P.Py, like: P.Py) -> P.Py:
         return P.binop("*", x, P.call(self.f("ones_like"), like))
+
+    def concatenate(self, xs: list[P.Py], axis: int) -> P.Py:
+        return P.call(self.f(CONCATENATE), P.Tuple(tuple(xs)), dim=P.num(axis))
 
     def pad(self, x: P.Py, axis: int, ndim: int, before: P.Py, after: P.Py) -> P.Py:
         # torch's pad lists (before, after) pairs from the last axis back

@@ -27,6 +27,7 @@ from ..ops import (
     ElementwiseFunction,
     Flat,
     Shift,
+    Window,
     has_index_map,
     index_letters,
     reshape_view,
@@ -268,7 +269,9 @@ class IndexCompiler:
                 q = P.binop("//", k, P.product(below)) if below else k
                 return P.binop("%", q, size(i.sizes[i.position])) if i.position else q
             if isinstance(i, Shift):  # j + lo, in range by construction (a slice's read)
-                return P.binop("+", index(i.index), linear(i.offset))
+                return linear(i.index + i.offset)
+            if isinstance(i, Window):  # j − off, out of the piece where its range is 0
+                return linear(i.index - i.offset)
             if isinstance(i, Add):
                 return linear(i)
             return P.num(0) if i == 0 else grid(i)
@@ -288,13 +291,19 @@ class IndexCompiler:
             0: taken modulo the axis' size, so that the read is valid and then multiplied
             by 0 (both libraries' % of a negative index is in 0 .. n − 1)."""
             out = index(i)
-            if d == 1 or not (isinstance(i, Add) or self._dim_name(i) not in (None, d)):
+            if d == 1 or not (isinstance(i, (Add, Window))
+                              or self._dim_name(i) not in (None, d)):
                 return out
             return P.binop("%", out, self.comp.dim(d))
         shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
         at = P.Subscript(self._tensor(key_of(e)),
                          tuple(clipped(i, d) for i, d in zip(e.indices, shape)))
         return Arr(at, letters)
+
+    def _constant(self, i: Any) -> bool:
+        """A number, or an expression of the dims' sizes (a slice's bound K)."""
+        return bool(i.is_Number) or (not isinstance(i, Indexed) and bool(i.free_symbols) and
+                                     all(s in self.ctx.dim_of_size for s in i.free_symbols))
 
     def _dim_name(self, i: Any) -> str | None:
         """The dim a plain index runs over (None for anything else)."""
@@ -316,10 +325,10 @@ class IndexCompiler:
             tok, j = (p, q) if isinstance(p, Indexed) else (q, p)
             t = self.arr(tok)
             return Arr(self.b.one_hot(t.py, self._dim(j)), t.idx + (j,))
-        if p.is_Integer or q.is_Integer:  # δ(c, j): row c of an identity, over j's dim
-            c, j = (p, q) if p.is_Integer else (q, p)
+        if self._constant(p) or self._constant(q):  # δ(c, j): row c of an identity
+            c, j = (p, q) if self._constant(p) else (q, p)
             eye = self.b.eye(self._dim(j))
-            return Arr(P.Subscript(eye, (P.num(int(c)),)), (j,))
+            return Arr(P.Subscript(eye, (self.comp.const(c),)), (j,))
         return Arr(self.b.eye(self._dim(p)), (p, q))
 
     def _axis_function(self, e: AxisFunction) -> Arr:

@@ -14,7 +14,7 @@ from typing import Any
 from sympy import Add, Symbol
 
 from .. import matrix as mx
-from ..ops import Digit, Flat, ScalarFn, Shift, has_index_map
+from ..ops import Digit, Flat, ScalarFn, Shift, Window, has_index_map
 
 
 class Style(ABC):
@@ -184,6 +184,9 @@ class Style(ABC):
         if isinstance(i, Shift):  # j + lo (j alone for lo = 0: the range is the index's)
             return self.index_term(i.index) if i.offset == 0 else \
                 self.linear_index(i.index, i.offset)
+        if isinstance(i, Window):  # j − off (j alone for off = 0)
+            return self.index_term(i.index) if i.offset == 0 else \
+                self.linear_index(i.index, -i.offset)
         if isinstance(i, Add):  # a collapsed shift, s − lo
             ind = Add(*[t for t in Add.make_args(i) if not t.is_Number and not t.is_positive
                         and not (-t).is_positive])
