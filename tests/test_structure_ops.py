@@ -219,3 +219,15 @@ def test_bad_concatenates_point_at_the_place(name, line, at, message, hint):
     assert f"{e.loc.line}:{e.loc.col}".startswith(at), e.format()
     assert message in e.message, e.message
     assert hint in (e.hint or ""), e.hint
+
+
+@pytest.mark.parametrize("lines,wrt", [
+    (SLICES["columns 0:K"], "x,W"),
+    (CONCATS["columns"], "a,b"),
+], ids=["slice", "concatenate"])
+def test_hessian_vector_products_through_slices_and_concatenate(lines, wrt, tmp_path, run):
+    path = tmp_path / "s.yaml"
+    path.write_text(spec(lines) if "x[" in lines[0] else cat_spec(lines))
+    r = run("verify", "--hvp", wrt, str(path))
+    assert r.exit_code == 0, r.output
+    assert "Hessian-vector checks of 1 spec match finite differences" in r.output, r.output
