@@ -1,5 +1,6 @@
 """Slicing and concatenate.  Slicing: x[:, lo:hi] reads its argument at a shifted index;
-its adjoint is the upstream adjoint zero-padded, with the range kept as an Iverson factor 𝟙[lo ≤ s < hi] in index form.
+its adjoint is the upstream adjoint zero-padded, with the range kept as an Iverson factor
+𝟙[lo ≤ s < hi] in index form.  A concatenated piece's adjoint is a slice of the upstream's.
 Each case is checked by finite differences (every printed form, at two sizes) and its
 generated NumPy and PyTorch code against PyTorch autograd of an independent forward pass
 (tests/torch_reference.py slices with the library's own slicing)."""
