@@ -419,6 +419,11 @@ class _Reader:
             i = idx[axis]
             if isinstance(i, Shift):  # its count is hi − lo as written (K:N, not K:K + M)
                 lo, s, hi = i.offset, i.index, i.offset + i.count
+                if not isinstance(s, Symbol) or not self._same_size(
+                        self.ctx.size(self.ctx.index_dim.get(s, 1)), i.count):
+                    # its index substituted by one over another dim (v_{j} under 𝟙[0 ≤ j < K]):
+                    # no slice of the index's length
+                    raise NoMatrixForm("a shifted read over another dim than the slice's")
             else:
                 s, lo = shift_parts(i, lambda a: a in self.ctx.index_dim)
                 hi = lo + self.ctx.size(self.ctx.index_dim.get(s, 1))
