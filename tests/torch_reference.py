@@ -165,6 +165,14 @@ def _number(e, sizes) -> float:
     raise ValueError(e.op)
 
 
+def _bound(e, sizes) -> int:
+    """A slice bound (numbers, dims, + and − of them) as an int."""
+    if e.op in ("num", "dim"):
+        return int(_number(e, sizes))
+    a, b = (_bound(x, sizes) for x in e.args)
+    return a + b if e.op == "+" else a - b
+
+
 def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
     """Every tensor of ``graph`` (inputs given in ``values``), by walking its FExpr tree."""
     env = dict(values)
@@ -216,6 +224,12 @@ def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
         if op == "reshape":  # NumPy's row-major reshape, to the sizes of the new dims
             return a[0].reshape(tuple(1 if d.op == "num" else sizes[d.param("name")]
                                       for d in e.args[1:]))
+        if op == "concatenate":
+            return (torch.cat(a, dim=e.param("axis")) if lib.t else
+                    np.concatenate(a, axis=e.param("axis")))
+        if op == "slice":  # x[:, lo:hi], by the library's own basic slicing
+            lo, hi = (_bound(b, sizes) for b in e.args[1:])
+            return a[0][(slice(None),) * e.param("axis") + (slice(lo, hi),)]
         if op == "getitem":  # E[tokens] (rows), Z[range(B), labels] (one element per row)
             index = a[1].long() if lib.t else a[1]
             if e.param("rows"):

@@ -88,6 +88,13 @@ class Subscript(Expr):
     index: tuple[Expr, ...]
 
 
+class SliceItem(Expr):
+    """``lo:hi`` inside a subscript (either bound may be missing): a static range of an axis."""
+
+    lower: Expr | None
+    upper: Expr | None
+
+
 class TupleLit(Expr):
     items: tuple[Expr, ...]
 
@@ -239,11 +246,17 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
 
 
 def _subscript(node: ast.Subscript, loc: Loc, loc_of: Callable[[ast.AST], Loc]) -> Expr:
-    """``E[tokens]``, ``Z[range(B), labels]``: indices are expressions (graph checks them)."""
+    """``E[tokens]``, ``Z[range(B), labels]``, ``x[:, 0:K]``: indices are expressions or
+    slices without a step (graph checks them)."""
     items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+    out: list[Expr] = []
     for item in items:
         if isinstance(item, ast.Slice):
-            raise SpecError("slices are not supported in expressions", loc_of(item),
-                            "index rows by an integer input, e.g. E[tokens], or pick one "
-                            "element per row with Z[range(B), labels]")
-    return Subscript(loc, _convert(node.value, loc_of), tuple(_convert(i, loc_of) for i in items))
+            if item.step is not None:
+                raise SpecError("a slice takes no step", loc_of(item.step),
+                                "slice a contiguous range, e.g. x[:, 0:K]")
+            out.append(SliceItem(loc_of(item), *[None if b is None else _convert(b, loc_of)
+                                                  for b in (item.lower, item.upper)]))
+        else:
+            out.append(_convert(item, loc_of))
+    return Subscript(loc, _convert(node.value, loc_of), tuple(out))

@@ -295,6 +295,12 @@ class _MatrixWalk:
     def _Reshape(self, m: mx.Reshape) -> Flops:
         return self.flops(m.x)  # a view: no FLOP
 
+    def _Slice(self, m: mx.Slice) -> Flops:
+        return self.flops(m.x)  # a view: no FLOP
+
+    def _Pad(self, m: mx.Pad) -> Flops:
+        return self.flops(m.x)  # zeros and a copy: no FLOP
+
     def _Einsum(self, m: mx.Einsum) -> Flops:
         lhs, out = m.subscripts.split("->")
         terms = lhs.split(",")

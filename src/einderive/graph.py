@@ -9,6 +9,7 @@ when it is not a plain name, which becomes an anonymous node.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from sympy import Integer, Symbol, floor
@@ -17,7 +18,7 @@ from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, TensorKind
-from .ops import ALIASES, ARITHMETIC, FUNCTIONS, GATHER, OPS, FExpr, sympy_number
+from .ops import ALIASES, ARITHMETIC, FUNCTIONS, GATHER, OPS, SLICE, FExpr, sympy_number
 from .record import Record
 from .spec import DimDecl, DimTerm, Spec
 
@@ -288,6 +289,14 @@ class _Builder:
         if op.string_first or op.condition:  # einsum's subscripts, where's comparison
             args = [(self.value(e.args[0]), e.args[0].loc)] + \
                    [(self.tensor(a), a.loc) for a in e.args[1:]]
+        elif op.list_first:  # concatenate([a, b], axis=1): the pieces, each a named tensor
+            if not isinstance(e.args[0], X.TupleLit) or not e.args[0].items:
+                raise SpecError(f"{fn}'s first argument must be a list of tensors",
+                                e.args[0].loc, f"usage: {op.signature}")
+            args = []
+            for item in e.args[0].items:
+                x = self.tensor(item)
+                args.append((x if x.is_ref else self.split(x), item.loc))
         elif op.sizes_last:  # reshape(x, [B, T, H, Dh]): a tensor, then sizes
             args = [(self.tensor(e.args[0]), e.args[0].loc)] + \
                    [(self.value(a), a.loc) for a in e.args[1:]]
@@ -297,6 +306,8 @@ class _Builder:
 
     def subscript(self, e: X.Subscript) -> FExpr:
         """``E[tokens]``, ``Z[range(B), labels]``: the op table's GATHER checks the rest."""
+        if any(isinstance(item, X.SliceItem) for item in e.index):
+            return self.sliced(e)
         args = [(self.tensor(e.value), e.value.loc)]
         for item in e.index:
             if isinstance(item, X.Name) and item.id in self.env and \
@@ -315,6 +326,32 @@ class _Builder:
                                 "{shape: [T], integer: V}, and write E[tokens]; or pick one "
                                 "element per row with Z[range(B), labels]")
         return self.apply(GATHER, e.loc, args, {})
+
+    def sliced(self, e: X.Subscript) -> FExpr:
+        """``x[:, lo:hi]``: full slices ``:`` and one bounded slice; the op table's SLICE
+        checks the bounds (statically, by the dims' definitions and the spec's sizes)."""
+        x = self.tensor(e.value)
+        if len(e.index) > len(x.shape):
+            raise SpecError(f"{len(e.index)} indices for a tensor of shape "
+                            f"{shapes.fmt(x.shape)}", e.loc, "index at most one per axis")
+        bounded = [n for n, item in enumerate(e.index)
+                   if not (isinstance(item, X.SliceItem) and item.lower is None
+                           and item.upper is None)]
+        if len(bounded) != 1 or not isinstance(e.index[bounded[0]], X.SliceItem):
+            at = e.index[bounded[1]].loc if len(bounded) > 1 else e.loc
+            raise SpecError("a slice ranges over one axis: the others are ':'", at,
+                            "slice one axis at a time, e.g. x[:, 0:K], then slice that")
+        item = e.index[bounded[0]]
+        assert isinstance(item, X.SliceItem)
+        none = FExpr(PseudoOp.NONE, (), (), ())
+        args = [(x if x.is_ref else self.split(x), e.value.loc),
+                (FExpr(PseudoOp.NUM, (), (("value", Fraction(bounded[0])),), ()), item.loc)]
+        for b in (item.lower, item.upper):
+            args.append((none, item.loc) if b is None else (self.value(b), b.loc))
+        sizes = {Symbol(d.name, integer=True, positive=True): d.size
+                 for d in self.dims.values() if d.definition is None and d.size is not None}
+        out: FExpr = OPS[SLICE].check(e.loc, args, {}, dims=self.dim_values, sizes=sizes)
+        return out
 
     def apply(self, fn: str, loc: Loc, args: list[tuple[FExpr, Loc]],
               kwargs: dict[str, tuple[FExpr, Loc]]) -> FExpr:

@@ -17,7 +17,10 @@ from sympy import Add, Indexed, IndexedBase, KroneckerDelta, Mul, Pow, S, Sum, S
 
 from .kinds import PseudoOp
 from .ops import (
+    IN_RANGE,
     OPS,
+    F,
+    in_range,
     AxisFunction,
     ElementwiseFunction,
     FExpr,
@@ -397,6 +400,28 @@ def _wrap(term: Expr, limits: tuple[Any, ...]) -> Expr:
         else:
             term = Mul(*indep) * Sum(Mul(*dep), (var, lo, hi))
     return term
+
+
+def prune_ranges(e: Expr, ctx: Ctx) -> Expr:
+    """``e`` with each range condition 𝟙[lo ≤ s + c < hi] written of the plain index
+    (𝟙[lo − c ≤ s < hi − c]) and dropped where it holds for the whole of the index's dim
+    (𝟙[0 ≤ s < M] for s over M: a concatenated piece's own range).  Only ``ctx`` knows
+    the dims the indices run over; a condition that may fail is kept."""
+    if not e.has(F(IN_RANGE)):
+        return e
+    return e.replace(lambda x: isinstance(x, F(IN_RANGE)),
+                     lambda x: _pruned(ctx, *x.args))
+
+
+def _pruned(ctx: Ctx, x: Expr, lo: Expr, hi: Expr) -> Expr:
+    out = in_range(x, lo, hi)  # the constant of x moved into the bounds
+    if not isinstance(out, F(IN_RANGE)):
+        return out
+    s, lo, hi = out.args
+    dim = ctx.index_dim.get(s)
+    if dim is not None and lo == 0 and hi == ctx.size(dim):
+        return S.One
+    return out
 
 
 # ---------------------------------------------------------------------------

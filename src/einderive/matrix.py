@@ -235,6 +235,39 @@ class Reshape(M):
         return (self.x,)
 
 
+class Slice(M):
+    """``x[:, lo:hi]``: the elements lo .. hi − 1 of spec axis ``axis`` of ``x`` (``lo``,
+    ``hi`` SymPy expressions of the dims' sizes); ``dims`` its spec shape.  What an element
+    read at a shifted index is (ops.Shift)."""
+
+    x: M
+    axis: int
+    lo: Any
+    hi: Any
+    dims: tuple[Any, ...]
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
+class Pad(M):
+    """``x`` placed at lo .. hi − 1 of spec axis ``axis`` of zeros of spec shape ``dims``:
+    a slice's adjoint, ∂L/∂y_{i, s − lo} 𝟙[lo ≤ s < hi]."""
+
+    x: M
+    axis: int
+    lo: Any
+    hi: Any
+    dims: tuple[Any, ...]
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
 # ---------------------------------------------------------------------------
 # Shapes
 
@@ -612,6 +645,8 @@ def substitute(m: M, old: M, new: M) -> M:
         return Norm(substitute(m.x, old, new))
     if isinstance(m, Reshape):
         return Reshape(substitute(m.x, old, new), m.dims, m.shape, m.src)
+    if isinstance(m, (Slice, Pad)):
+        return type(m)(substitute(m.x, old, new), m.axis, m.lo, m.hi, m.dims, m.shape, m.src)
     return m
 
 

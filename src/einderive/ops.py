@@ -520,6 +520,7 @@ class Op(Record):
     # sizes of their own (D = H·Dh), to check that sizes fit (reshape)
     dims: bool = False
     sizes_last: bool = False  # its arguments after the first are sizes: code passes them as ints
+    list_first: bool = False  # its first argument is a list of tensors (concatenate's pieces)
 
 
 OPS: dict[str, Op] = {}
@@ -1458,7 +1459,7 @@ def index_deltas(a: Tup, b: Tup, delta: Fn) -> Any:
     out, p = [], 0
     while p < len(a):
         i = a[p]
-        if isinstance(i, Flat):
+        if isinstance(i, (Flat, Shift, Window)):
             out.append(i.inverse(b[p]))
             p += 1
         elif isinstance(i, Digit):
@@ -1506,11 +1507,17 @@ def index_letters(i: Any) -> Tup:
         return tuple(s for d in i.digits for s in index_letters(d))
     if isinstance(i, Digit):
         return index_letters(i.k)
-    return (i,) if i != 0 else ()
+    if isinstance(i, (Shift, Window)):
+        return index_letters(i.index) + index_letters(i.offset)
+    if isinstance(i, sympy.Add):  # s − lo, s − k: its index symbols (a dim's is positive)
+        return tuple(t for t in sorted(i.free_symbols, key=str) if not t.is_positive)
+    return (i,) if i != 0 and not i.is_Number and not i.is_positive else ()
 
 
 def has_index_map(idx: Tup) -> bool:
-    return any(isinstance(i, IndexMap) for i in idx)
+    """An index computed from others: a reshape's map, a slice's shift, or a collapsed
+    shift (s − lo, a SymPy sum)."""
+    return any(isinstance(i, (IndexMap, sympy.Add)) for i in idx)
 
 
 def _dim_sizes(loc: Any, target: FExpr, fn: str) -> tuple[Any, ...]:
@@ -1620,6 +1627,245 @@ OPS[RESHAPE] = Op(RESHAPE, _reshape, _reshape_comp,
                     doc="the elements of x in a new shape, row-major, as NumPy's reshape: one "
                         "dim split into consecutive dims or consecutive dims merged into one")
 
+
+
+# ---------------------------------------------------------------------------
+# Structure: slicing.  y = x[:, lo:hi] renames no element either: y_{ij} = x_{i, j + lo}, an
+# index shifted by a constant.  Differentiated, δ(j + lo, s) collapses to j = s − lo with the
+# range of j kept as an Iverson factor 𝟙[lo ≤ s < hi] (indexed.collapse), never folded away:
+# ∂L/∂x_{is} = ∂L/∂y_{i, s − lo} 𝟙[lo ≤ s < hi], the upstream adjoint zero-padded.
+
+SLICE = "slice"  # x[:, lo:hi]: the subscript with a slice, not a callable name
+IN_RANGE = "in_range"  # 𝟙[lo ≤ s < hi]: the range condition a shifted index's delta keeps
+PAD = "pad"  # the matrix form of a slice's adjoint: the upstream adjoint zero-padded
+
+
+def _np_in_range(x: P.Py, lo: P.Py, hi: P.Py) -> P.Py:
+    """𝟙[lo ≤ x < hi] as floats: heaviside(x − lo, 1) · heaviside(hi − x, 0)."""
+    return P.binop("*", P.call("np.heaviside", P.binop("-", x, lo), P.num(1.0)),
+                   P.call("np.heaviside", P.binop("-", hi, x), P.num(0.0)))
+
+
+def _torch_in_range(x: P.Py, lo: P.Py, hi: P.Py) -> P.Py:
+    return P.binop("*", P.method(P.Compare(">=", x, lo), "to", P.Name("dtype")),
+                   P.method(P.Compare("<", x, hi), "to", P.Name("dtype")))
+
+
+scalar(IN_RANGE, "𝟙[{1} ≤ {0} < {2}]", r"\mathbf{{1}}\left[{1} \leq {0} < {2}\right]",
+       _np_in_range, _torch_in_range, lambda args, out: (S.Zero, S.Zero, S.Zero),
+       arity=3, user=False, style="template")
+
+
+def in_range(x: Any, lo: Any, hi: Any) -> Any:
+    """𝟙[lo ≤ x < hi] for an index ``x`` (a shifted index's range); 0 or 1 when decided:
+    an empty range, or a number inside or outside it."""
+    if (hi - lo).is_nonpositive:
+        return S.Zero
+    if x.is_Number and lo.is_Number and hi.is_Number:
+        return S.One if lo <= x < hi else S.Zero
+    if isinstance(x, sympy.Add):  # 𝟙[N ≤ s + N < N + M] is 𝟙[0 ≤ s < M]
+        _, c = shift_parts(x, lambda a: not a.is_positive)
+        x, lo, hi = x - c, lo - c, hi - c
+    return F(IN_RANGE)(x, lo, hi)
+
+
+def is_shifted(i: Any) -> bool:
+    """An index shifted by a constant or another index (j + lo, t + k): a SymPy sum."""
+    return isinstance(i, sympy.Add)
+
+
+def shift_parts(i: Any, index: Callable[[Any], bool]) -> tuple[Any, Any]:
+    """A shifted index ``s + c`` split into its index part and its constant ``c`` (the
+    terms no ``index`` symbol is in): j + lo gives (j, lo), s − k − 1 gives (s − k, −1)."""
+    parts = sympy.Add.make_args(i)
+    const = sympy.Add(*[t for t in parts if not any(index(a) for a in t.free_symbols)])
+    return i - const, const
+
+
+def _bound(e: FExpr, loc: Any, dims: dict[str, Any]) -> Any:
+    """A slice bound as a SymPy expression of the dims' sizes: an integer literal, a dim,
+    or a sum or difference of them (lo + K)."""
+    if e.op == PseudoOp.NUM and Fraction(e.param("value")).denominator == 1:
+        return sympy.Integer(int(e.param("value")))
+    if e.op == PseudoOp.DIM:
+        return dims[e.param("name")]
+    if e.op in ("+", "-") and len(e.args) == 2:
+        a, b = (_bound(x, loc, dims) for x in e.args)
+        return a + b if e.op == "+" else a - b
+    raise SpecError("a slice bound must be static: an integer, a dim, or a sum or difference "
+                    "of them", loc, "e.g. x[:, 0:K] or x[:, K:N], with K a dim")
+
+
+def _value_at(x: Any, sizes: dict[Any, int]) -> Any:
+    return x.xreplace({k: sympy.Integer(v) for k, v in sizes.items()})
+
+
+def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
+                 sizes: dict[Any, int]) -> FExpr:
+    """``x[:, lo:hi]``: arguments x, the axis (a number), lo, hi (None for an open end)."""
+    (x, lx), (axis, _), (lo_e, llo), (hi_e, lhi) = args
+    k = int(axis.param("value"))
+    n = x.shape[k]
+    size = S.One if n == 1 else dims[n]
+    lo = S.Zero if lo_e.op == PseudoOp.NONE else _bound(lo_e, llo, dims)
+    hi = size if hi_e.op == PseudoOp.NONE else _bound(hi_e, lhi, dims)
+    for what, value, at in (("starts before 0", lo, llo), ("ends past the dim", size - hi, lhi),
+                            ("is empty", hi - lo - 1, lhi)):
+        v = _value_at(value, sizes)
+        if value.is_negative or (v.is_Number and v < 0):
+            raise SpecError(f"the slice {lo}:{hi} of axis {k} (of size {n} = "
+                            f"{_value_at(size, sizes)}) {what}", at,
+                            f"bounds run from 0 to {n}: 0 ≤ lo < hi ≤ {n}")
+    length = sympy.expand(hi - lo)
+    out = 1 if length == 1 else next((d for d, v in dims.items()
+                                      if sympy.expand(v - length) == 0), None)
+    if out is None:
+        raise SpecError(f"the slice {lo}:{hi} has {length} elements, which no dim is", lhi,
+                        f"declare its length as a dim, e.g. dims: {{M: {length}}}".replace(
+                            "*", " * "))
+    shape = x.shape[:k] + (out,) + x.shape[k + 1:]
+    whole = FExpr(PseudoOp.DIM, (), (("name", n),), ())  # an open end: the dim's size
+    bounds = tuple(FExpr(PseudoOp.NUM, (), (("value", Fraction(int(b))), ("text", str(b))), ())
+                   if b.is_Number else whole if e.op == PseudoOp.NONE else e
+                   for b, e in ((lo, lo_e), (hi, hi_e)))
+    return FExpr(SLICE, (x,) + bounds, (("axis", k),), shape)
+
+
+class Shift(IndexMap):
+    """``j + lo`` for an index ``j`` that runs over ``n`` values: a slice's read of its
+    argument.  Arguments: j, lo, n.  It keeps ``n`` (as Flat keeps its sizes) so that its
+    inverse states the range: δ(j + lo, s) is δ(j, s − lo) 𝟙[lo ≤ s < lo + n]; it never
+    evaluates to j + lo, not even for lo = 0, where that range is all there is to say."""
+
+    @property
+    def index(self) -> Any:
+        return self.args[0]
+
+    @property
+    def offset(self) -> Any:
+        return self.args[1]
+
+    @property
+    def count(self) -> Any:
+        return self.args[2]
+
+    def inverse(self, s: Any) -> Any:
+        lo = self.offset
+        if self.index.is_Number:  # a slice of length 1 read at its one element: s = lo
+            return KroneckerDelta(s, lo + self.index, evaluate=False)
+        return KroneckerDelta(self.index, s - lo, evaluate=False) * in_range(s, lo, lo + self.count)
+
+
+def _slice_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+    """y_{…j…} = x_{…, j + lo, …}: the sliced axis read at its index shifted by lo."""
+    x, lo = e.args[0], ctx.comp(e.args[1], ())
+    k = e.param("axis")
+    at = list(idx)
+    # the count as hi − lo, the bounds the user wrote (K:N reads 𝟙[K ≤ s < N], not K + M)
+    # a length-1 slice is read at Shift(0, lo, 1), never at the bare lo: a 0 there would
+    # read as a kept axis of size 1, which x's axis is not
+    at[k] = Shift(idx[k], lo, ctx.comp(e.args[2], ()) - lo)
+    return ctx.comp(x, tuple(at))
+
+
+def _slice_code(e: FExpr, c: list[Any], b: Any) -> Any:
+    k = e.param("axis")
+    return P.Subscript(c[0], tuple(P.Slice() for _ in range(k)) + (P.Slice(c[1], c[2]),))
+
+
+OPS[SLICE] = Op(SLICE, _slice_check, _slice_comp, _slice_code, nargs=(4, 4), needs_ref=True,
+                user=False, signature="x[:, lo:hi]", flops=_free_flops, view=True,
+                sizes_last=True,
+                doc="the elements lo .. hi − 1 of one axis, as NumPy's basic slicing; adjoint "
+                    "the upstream adjoint zero-padded")
+
+
+# ---------------------------------------------------------------------------
+# Structure: concatenate.  c = concatenate([a, b], axis=1) reads each piece at the joined
+# index less the piece's offset, where that lands in the piece: c_{ij} = 𝟙[0 ≤ j < N] a_{ij}
+# + 𝟙[N ≤ j < N + M] b_{i, j − N}.  The read is a Window, whose inverse δ(j, s + off) needs
+# no range (s runs over the piece), so a piece's adjoint is a slice of ∂L/∂c.
+
+CONCATENATE = "concatenate"
+
+
+class Window(IndexMap):
+    """``j − off`` for an index ``j`` of a joined axis, read in a piece of ``n`` elements that
+    starts at ``off`` (a range condition of the same term says where it does).  Arguments:
+    j, off, n.  Kept whole (never j − off) so that its inverse is written, not solved."""
+
+    @property
+    def index(self) -> Any:
+        return self.args[0]
+
+    @property
+    def offset(self) -> Any:
+        return self.args[1]
+
+    @property
+    def count(self) -> Any:
+        return self.args[2]
+
+    def inverse(self, s: Any) -> Any:
+        return KroneckerDelta(self.index, s + self.offset, evaluate=False)
+
+
+def _concatenate_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
+    pieces = [(x, lx) for x, lx in args]
+    rank = len(pieces[0][0].shape)
+    axis = 0
+    if "axis" in kwargs:
+        given, la = kwargs["axis"]
+        if given.op == "neg" and given.args[0].op == PseudoOp.NUM:
+            axis = -int(given.args[0].param("value"))
+        elif given.op == PseudoOp.NUM and Fraction(given.param("value")).denominator == 1:
+            axis = int(given.param("value"))
+        else:
+            raise SpecError("concatenate's axis must be an integer", la, "e.g. axis=1")
+        if not -rank <= axis < rank:
+            raise SpecError(f"axis {axis} is out of range for pieces of rank {rank}", la,
+                            f"axis runs from {-rank} to {rank - 1}")
+        axis %= rank
+    if rank == 0:
+        raise SpecError("concatenate joins tensors with at least one axis", pieces[0][1],
+                        "scalars have no axis to join along")
+    first = pieces[0][0].shape
+    for x, lx in pieces[1:]:
+        if len(x.shape) != rank or any(a != b for n, (a, b) in enumerate(zip(x.shape, first))
+                                       if n != axis):
+            raise _mismatch(f"cannot concatenate along axis {axis}", first, x.shape, lx,
+                            "the pieces must agree on every axis but the one joined")
+
+    total = sympy.expand(sympy.Add(*[S.One if x.shape[axis] == 1 else dims[x.shape[axis]]
+                                     for x, _ in pieces]))
+    joined = next((d for d, v in dims.items() if sympy.expand(v - total) == 0), None)
+    if joined is None:
+        written = " + ".join(str(x.shape[axis]) for x, _ in pieces)
+        raise SpecError(f"the joined axis has {written} elements, which no dim is", loc,
+                        f"declare it as a dim, e.g. dims: {{NM: {written}}}")
+    return FExpr(CONCATENATE, tuple(x for x, _ in pieces), (("axis", axis),),
+                 first[:axis] + (joined,) + first[axis + 1:])
+
+
+def _concatenate_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+    """Σ_p 𝟙[off_p ≤ j < off_p + n_p] piece_p at j − off_p (a Window)."""
+    k = e.param("axis")
+    terms, off = [], S.Zero
+    for x in e.args:
+        n = ctx.size(x.shape[k])
+        at = list(idx)
+        at[k] = Window(idx[k], off, n)
+        terms.append(in_range(idx[k], off, off + n) * ctx.comp(x, tuple(at)))
+        off = off + n
+    return sympy.Add(*terms)
+
+
+OPS[CONCATENATE] = Op(CONCATENATE, _concatenate_check, _concatenate_comp,
+                      lambda e, c, b: b.concatenate(c, e.param("axis")), nargs=(1, 1),
+                      kwargs=("axis",), dims=True, list_first=True, flops=_free_flops,
+                      signature="concatenate([a, b], axis=0)", aliases=("cat", "concat"),
+                      doc="the pieces joined along one axis, as NumPy's concatenate; the "
+                          "adjoint of each piece a slice of the upstream adjoint")
 
 
 FUNCTIONS = tuple(sorted(name for name, o in OPS.items() if o.user))

@@ -89,7 +89,10 @@ class Subscript(Py):
 
 
 class Slice(Py):
-    """The full slice ``:`` inside a subscript."""
+    """A slice ``lo:hi`` inside a subscript; the full slice ``:`` without bounds."""
+
+    lo: Py | None = None
+    hi: Py | None = None
 
 
 NONE = Name("None")
@@ -231,5 +234,5 @@ _UNPARSE: dict[type[Py], Callable[[Any], str]] = {
     Call: _call,
     Attr: _attr,
     Subscript: _subscript,
-    Slice: lambda e: ":",
+    Slice: lambda e: ":".join("" if b is None else unparse(b) for b in (e.lo, e.hi)),
 }

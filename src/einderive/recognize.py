@@ -32,8 +32,12 @@ from .ops import (
     Digit,
     ElementwiseFunction,
     Flat,
+    IN_RANGE,
     IndexMap,
+    Shift,
+    Window,
     has_index_map,
+    shift_parts,
     reshape_view,
 )
 from .record import Record
@@ -246,6 +250,8 @@ class _Reader:
         self.wheres: list[Where] = []
         self.einsum_used = False
         self.position = ctx.position
+        # elements read zero-padded: element -> (axis, lo, hi) of the range condition absorbed
+        self.padded: dict[Expr, tuple[int, Expr, Expr]] = {}
 
     def orient(self, b: Blob, idx: Idx, shape: Shape) -> mx.M:
         syms = tuple(i for i in idx if isinstance(i, Symbol))
@@ -368,6 +374,9 @@ class _Reader:
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
+        if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
+                self._narrower(idx, shape):
+            return self._window_ref(ref, e, shape)
         if has_index_map(idx):
             return self._view_ref(ref, idx)
         if self.batch and idx[:len(self.batch)] == self.batch:
@@ -388,6 +397,96 @@ class _Reader:
             display = None  # not read per element itself: printed by name
         return mx.Ref(ref.name, ref.kind, math_shape(shape[nb:]), ref.src, display,
                       tuple(shape[:nb]))
+
+    def _window_ref(self, ref: mx.Ref, e: Indexed, shape: Shape) -> Blob:
+        """An element at a shifted index: x_{i, j + lo} (a Shift) is an element of the slice
+        x[:, lo:lo + n]; ∂L/∂y_{i, s − lo} under 𝟙[lo ≤ s < hi] (absorbed by
+        :meth:`_absorb_ranges`) one of ∂L/∂y zero-padded to lo .. hi − 1 of s's dim."""
+        idx = list(e.indices)
+        pad = self.padded.pop(e, None)
+        if pad is not None:
+            axis, lo, hi = pad
+            i = idx[axis]
+            s = i.index if isinstance(i, Window) else sympy.expand(i + lo)
+        else:
+            # a read inside the axis: a slice's Shift, a collapsed window s + off (a
+            # concatenated piece's adjoint), or a plain index over a narrower dim (from 0)
+            at = [a for a, i in enumerate(idx) if isinstance(i, (Shift, SAdd))
+                  or self._narrower((i,), (shape[a],))]
+            if len(at) != 1 or any(isinstance(i, Window) for i in idx):
+                raise NoMatrixForm("an element at a shifted index outside its range")
+            axis = at[0]
+            i = idx[axis]
+            if isinstance(i, Shift):  # its count is hi − lo as written (K:N, not K:K + M)
+                lo, s, hi = i.offset, i.index, i.offset + i.count
+                if not isinstance(s, Symbol) or not self._same_size(
+                        self.ctx.size(self.ctx.index_dim.get(s, 1)), i.count):
+                    # its index substituted by one over another dim (v_{j} under 𝟙[0 ≤ j < K]):
+                    # no slice of the index's length
+                    raise NoMatrixForm("a shifted read over another dim than the slice's")
+            else:
+                s, lo = shift_parts(i, lambda a: a in self.ctx.index_dim)
+                hi = lo + self.ctx.size(self.ctx.index_dim.get(s, 1))
+            if not isinstance(s, Symbol) or \
+                    any(a in self.ctx.index_dim for a in sympy.Add(lo).free_symbols):
+                raise NoMatrixForm("an index shifted by another index (a correlation)")
+        if not isinstance(s, Symbol) or has_index_map(tuple(idx[:axis] + idx[axis + 1:])):
+            raise NoMatrixForm("a window of a tensor at index maps")
+        idx[axis] = s
+        dims = tuple(self.ctx.index_dim[s] if a == axis else d for a, d in enumerate(shape))
+        kind = mx.Pad if pad is not None else mx.Slice
+        m = kind(ref, axis, lo, hi, dims, math_shape(dims))
+        syms = tuple(i for i in idx if i != 0)
+        if len(set(syms)) != len(syms):
+            raise NoMatrixForm("a diagonal of a window")
+        if len(dims) > 2 and len(syms) != len(dims):
+            return self._einsum_ref(m, tuple(idx), dims)  # type: ignore[arg-type]
+        if len(dims) == 2 and len(syms) == 1:
+            return Blob(mx.transpose(m) if _is_row(m) else m, syms)
+        return Blob(m, syms)
+
+    def _narrower(self, idx: Idx, shape: Shape) -> bool:
+        """Whether a plain index runs over another dim than its axis' (∂L/∂c_ij with j over
+        N, c's axis over N + M): a read of part of the axis."""
+        return any(isinstance(i, Symbol) and d != 1 and self.ctx.index_dim.get(i, d) != d
+                   for i, d in zip(idx, shape))
+
+    def _absorb_ranges(self, factors: list[Expr]) -> list[Expr]:
+        """Each range condition 𝟙[lo ≤ s < hi] of a product that says exactly where a factor
+        ∂L/∂y_{…, s − lo, …} (with hi − lo its axis' size) is defined, taken out: that factor
+        is then read zero-padded (:meth:`_window_ref`), which is 0 outside the range."""
+        out = list(factors)
+        for f in factors:
+            if not (isinstance(f, ElementwiseFunction) and f.spec.name == IN_RANGE) or \
+                    not isinstance(f.args[0], Symbol):
+                continue
+            x, lo, hi = f.args
+            # the one factor that reads x's shifted index: several (σ'(a_{k − K}) U_{k − K})
+            # would each need the padding, which no product of pads says more simply
+            readers = [g for g in out if g is not f and _reads_at(g, x - lo)]
+            hit = self._padded_axis(readers[0], x, lo, hi) if len(readers) == 1 else None
+            if hit is None:
+                raise NoMatrixForm("a range condition over several factors")
+            self.padded[readers[0]] = (hit, lo, hi)
+            out.remove(f)
+        return out
+
+    def _padded_axis(self, g: Expr, x: Expr, lo: Expr, hi: Expr) -> int | None:
+        if not isinstance(g, Indexed) or not self.ctx.is_tensor_atom(g) or g in self.padded:
+            return None
+        shape = self.graph[self.ctx.name_of(key_of(g))].shape
+        for a, i in enumerate(g.indices):
+            at = i.index - i.offset if isinstance(i, Window) else i
+            if i != 0 and shape[a] != 1 and sympy.expand(at - (x - lo)) == 0 and \
+                    self._same_size(self.ctx.size(shape[a]), hi - lo):
+                return a
+        return None
+
+    def _same_size(self, a: Expr, b: Expr) -> bool:
+        """Whether two sizes are equal by the dims' definitions (M: N − K is N − K)."""
+        values = dim_values(self.ctx.graph.spec.dims)
+        table = {self.ctx.sizes[d]: v for d, v in values.items() if d in self.ctx.sizes}
+        return bool(sympy.expand((a - b).xreplace(table).xreplace(table)) == 0)
 
     def _view_ref(self, ref: mx.Ref, idx: Idx) -> Blob:
         """An element at index maps, X[b, h·Dh + d]: an element of reshape(X) at plain
@@ -528,6 +627,7 @@ class _Reader:
         factors: list[Expr] = []
         summed: list[Index] = []
         self._flatten(e, coeff, factors, summed, set(self._free(e)))
+        factors = self._absorb_ranges(factors)
         blobs = []
         for f in factors:
             b = self.blob(f)
@@ -733,6 +833,12 @@ class _Reader:
         sub = f"{terms}->{''.join(letters[i] for i in out)}"
         self.einsum_used = True
         return Blob(mx.Einsum(sub, tuple(b.m for b in blobs), self._shape_of(out)), tuple(out))
+
+
+def _reads_at(e: Expr, at: Expr) -> bool:
+    """Whether ``e`` reads an element at the index ``at`` (or at a Window onto it)."""
+    return any(sympy.expand((i.index - i.offset if isinstance(i, Window) else i) - at) == 0
+               for x in e.atoms(Indexed) for i in x.indices if i != 0)
 
 
 def _has_axis(head: str) -> bool:

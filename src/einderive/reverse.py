@@ -29,6 +29,7 @@ from .indexed import (
     differentiate,
     fresh_bound,
     key_of,
+    prune_ranges,
     rename,
     split_index_map,
     substitute_all,
@@ -154,13 +155,14 @@ def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_exp
     free = tuple(i for i in out_idx if isinstance(i, Symbol))
     local_collapsed = collapse(local)
     chained = ctx.sum(upstream * local_collapsed, free)
-    collapsed = collapse(chained)
+    collapsed = prune_ranges(collapse(chained), ctx)
     inlined = graph[v].kind == "anon" or _passes_through(ctx, collapsed, v, upstream_expr)
     result = collapsed
     if inlined:
         result = collapse(substitute_indexed(collapsed, ctx.adjoint_keys[v], upstream_expr,
                                              out_idx, ctx))
-        if graph[v].kind != "anon" and split_index_map(result):
+        if graph[v].kind != "anon" and split_index_map(result) and \
+                _mentions_tensor(ctx, upstream_expr):  # a constant (∂L/∂L = 1) inlines
             result, inlined = collapsed, False  # ∂L/∂v named: no reshape reads it whole
     return Edge(v, u, out_idx, in_idx, local, local_collapsed, chained, collapsed, result,
                 inlined, ctx)

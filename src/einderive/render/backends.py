@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ..ops import (
     AXIS_OPS,
+    CONCATENATE,
     DIAG,
     EINSUM,
     POW_HALF,
@@ -89,6 +90,15 @@ class Backend:
 
     def reshape(self, x: P.Py, like: P.Py) -> P.Py:
         return P.call(self.f(RESHAPE), x, P.call(self.f("shape"), like))
+
+    def concatenate(self, xs: list[P.Py], axis: int) -> P.Py:
+        return P.call(self.f(CONCATENATE), P.Tuple(tuple(xs)), axis=P.num(axis))
+
+    def pad(self, x: P.Py, axis: int, ndim: int, before: P.Py, after: P.Py) -> P.Py:
+        """``x`` with ``before`` zeros ahead of and ``after`` zeros past axis ``axis``."""
+        widths = [P.Tuple((P.num(0), P.num(0)))] * ndim
+        widths[axis] = P.Tuple((before, after))
+        return P.call("np.pad", x, P.Tuple(tuple(widths)))
 
     def reshape_to(self, x: P.Py, sizes: list[P.Py]) -> P.Py:
         """``x`` in the shape ``sizes`` (row-major, both libraries)."""
@@ -177,6 +187,14 @@ class Torch(Backend):
 
     def broadcast_like(self, x: P.Py, like: P.Py) -> P.Py:
         return P.binop("*", x, P.call(self.f("ones_like"), like))
+
+    def concatenate(self, xs: list[P.Py], axis: int) -> P.Py:
+        return P.call(self.f(CONCATENATE), P.Tuple(tuple(xs)), dim=P.num(axis))
+
+    def pad(self, x: P.Py, axis: int, ndim: int, before: P.Py, after: P.Py) -> P.Py:
+        # torch's pad lists (before, after) pairs from the last axis back
+        widths: list[P.Py] = [P.num(0)] * (2 * (ndim - 1 - axis)) + [before, after]
+        return P.call("torch.nn.functional.pad", x, P.Tuple(tuple(widths)))
 
     def ravel(self, x: P.Py) -> P.Py:
         return P.method(x, RESHAPE, P.num(-1))

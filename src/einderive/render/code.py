@@ -379,6 +379,19 @@ class Compiler:
         sizes = [self.dim(d) if d != 1 else P.num(1) for d in m.dims]
         return Value(self.b.reshape_to(v.py, sizes), m.dims)
 
+    def _m_Slice(self, m: mx.Slice) -> Value:
+        v = self._m(m.x)
+        at = tuple(P.Slice() for _ in range(m.axis)) + (
+            P.Slice(self.const(m.lo), self.const(m.hi)),)
+        return Value(P.Subscript(v.py, at), m.dims)
+
+    def _m_Pad(self, m: mx.Pad) -> Value:
+        v = self._m(m.x)
+        d = m.dims[m.axis]
+        size = S.One if d == 1 else self.d.index.ctx.sizes[d]
+        after = self.const(size - m.hi)  # N − N is 0
+        return Value(self.b.pad(v.py, m.axis, len(m.dims), self.const(m.lo), after), m.dims)
+
     def _m_Einsum(self, m: mx.Einsum) -> Value:
         lhs, out = m.subscripts.split("->")
         ops, dims = [], {}

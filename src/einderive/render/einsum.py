@@ -26,6 +26,8 @@ from ..ops import (
     Digit,
     ElementwiseFunction,
     Flat,
+    Shift,
+    Window,
     has_index_map,
     index_letters,
     reshape_view,
@@ -62,9 +64,15 @@ class IndexCompiler:
     def arr(self, e: Any) -> Arr:
         if e.is_Number:
             return Arr(number(e))
+        if isinstance(e, Symbol) and e not in self.ctx.dim_of_size and \
+                (e in self.ctx.index_dim or e in self.limits):
+            # an index as a value (a range condition's 𝟙[lo ≤ s < hi]): its values, 0 .. n − 1
+            return Arr(P.call(self.b.f("arange"), self._dim(e)), (e,))
         if isinstance(e, Symbol):
             return Arr(self._symbol(e))
         if isinstance(e, Indexed):
+            if self._outside(e):
+                return self._gather(e)
             if has_index_map(tuple(e.indices)):
                 return self._view(e)
             return self._index(self._tensor(key_of(e)), tuple(e.indices))
@@ -260,9 +268,55 @@ class IndexCompiler:
                 k = index(i.k)
                 q = P.binop("//", k, P.product(below)) if below else k
                 return P.binop("%", q, size(i.sizes[i.position])) if i.position else q
+            if isinstance(i, Shift):  # j + lo, in range by construction (a slice's read)
+                return linear(i.index + i.offset)
+            if isinstance(i, Window):  # j − off, out of the piece where its range is 0
+                return linear(i.index - i.offset)
+            if isinstance(i, Add):
+                return linear(i)
             return P.num(0) if i == 0 else grid(i)
-        at = P.Subscript(self._tensor(key_of(e)), tuple(index(i) for i in e.indices))
+
+        def linear(x: Any) -> P.Py:
+            terms = []
+            for t in Add.make_args(x):
+                coeff, rest = t.as_coeff_Mul()
+                atom = P.num(1) if rest == 1 else size(rest) if rest in self.ctx.dim_of_size \
+                    else grid(rest)
+                terms.append(atom if coeff == 1 else P.binop("*", number(coeff), atom))
+            return P.product(terms, "+")
+
+        def clipped(i: Any, d: Any) -> P.Py:
+            """A collapsed shift s − lo, or an index over a larger dim than the axis (a pad's
+            s), is out of the axis where its range condition, a factor of the same term, is
+            0: taken modulo the axis' size, so that the read is valid and then multiplied
+            by 0 (both libraries' % of a negative index is in 0 .. n − 1)."""
+            out = index(i)
+            if d == 1 or not (isinstance(i, (Add, Window))
+                              or self._dim_name(i) not in (None, d)):
+                return out
+            return P.binop("%", out, self.comp.dim(d))
+        shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
+        at = P.Subscript(self._tensor(key_of(e)),
+                         tuple(clipped(i, d) for i, d in zip(e.indices, shape)))
         return Arr(at, letters)
+
+    def _constant(self, i: Any) -> bool:
+        """A number, or an expression of the dims' sizes (a slice's bound K)."""
+        return bool(i.is_Number) or (not isinstance(i, Indexed) and bool(i.free_symbols) and
+                                     all(s in self.ctx.dim_of_size for s in i.free_symbols))
+
+    def _dim_name(self, i: Any) -> str | None:
+        """The dim a plain index runs over (None for anything else)."""
+        if not isinstance(i, Symbol):
+            return None
+        return self.ctx.index_dim.get(i) or self.limits.get(i)
+
+    def _outside(self, e: Indexed) -> bool:
+        """Whether an element is read at an index of another dim than its axis' (a pad's)."""
+        shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
+        return any(d != 1 and self._dim_name(i) not in (None, d)
+                   for i, d in zip(e.indices, shape))
+
 
     def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:
@@ -271,10 +325,10 @@ class IndexCompiler:
             tok, j = (p, q) if isinstance(p, Indexed) else (q, p)
             t = self.arr(tok)
             return Arr(self.b.one_hot(t.py, self._dim(j)), t.idx + (j,))
-        if 0 in (p, q):  # δ(0, j): the first row of an identity, over j's dim
-            j = q if p == 0 else p
+        if self._constant(p) or self._constant(q):  # δ(c, j): row c of an identity
+            c, j = (p, q) if self._constant(p) else (q, p)
             eye = self.b.eye(self._dim(j))
-            return Arr(P.Subscript(eye, (P.num(0),)), (j,))
+            return Arr(P.Subscript(eye, (self.comp.const(c),)), (j,))
         return Arr(self.b.eye(self._dim(p)), (p, q))
 
     def _axis_function(self, e: AxisFunction) -> Arr:

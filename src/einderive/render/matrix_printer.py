@@ -12,7 +12,7 @@ from typing import Any
 from sympy import S
 
 from .. import matrix as mx
-from ..ops import AXIS_OPS, DIAG, RESHAPE, SCALARS
+from ..ops import AXIS_OPS, DIAG, PAD, RESHAPE, SCALARS, SLICE
 from ..precedence import Prec
 from .index_printer import index_precedence, names_axis
 from .tokens import NotationBase
@@ -201,6 +201,17 @@ class MatrixPrinter(TreePrinter):
         """``reshape(X, [B, T, H, Dh])``, as the spec writes it."""
         dims = ", ".join(self.n.dim(d) if d != 1 else "1" for d in m.dims)
         return self.n.operator(RESHAPE, f"{self._print(m.x)}, [{dims}]")
+
+    def _print_Slice(self, m: mx.Slice) -> str:
+        """``x[:, lo:hi]``, as NumPy slices (and the spec writes it)."""
+        axes = [":"] * m.axis + [f"{self.n.scalar(m.lo)}:{self.n.scalar(m.hi)}"]
+        return self.n.operator(SLICE, f"{self._print(m.x)}, {', '.join(axes)}")
+
+    def _print_Pad(self, m: mx.Pad) -> str:
+        """``pad(G, lo:hi, axis=1)``: G at lo .. hi − 1 of the axis, zeros elsewhere (the
+        axis' size is the result's)."""
+        return self.n.operator(PAD, f"{self._print(m.x)}, {self.n.scalar(m.lo)}:"
+                                    f"{self.n.scalar(m.hi)}, axis={m.axis}")
 
     def _print_Einsum(self, m: mx.Einsum) -> str:
         return self.n.einsum(m.subscripts, [self._print(x) for x in m.operands])

@@ -11,10 +11,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from sympy import Symbol
+from sympy import Add, Symbol
 
 from .. import matrix as mx
-from ..ops import Digit, Flat, ScalarFn, has_index_map
+from ..ops import Digit, Flat, ScalarFn, Shift, Window, has_index_map
 
 
 class Style(ABC):
@@ -189,7 +189,36 @@ class Style(ABC):
             below = sizes[p + 1:]
             out = self.floor_div(k, self.scalar_times().join(below)) if below else k
             return self.modulo(out, sizes[p]) if p else out
+        if isinstance(i, Shift):  # j + lo (j alone for lo = 0: the range is the index's)
+            return self.index_term(i.index) if i.offset == 0 else \
+                self.linear_index(i.index, i.offset)
+        if isinstance(i, Window):  # j − off (j alone for off = 0)
+            return self.index_term(i.index) if i.offset == 0 else \
+                self.linear_index(i.index, -i.offset)
+        if isinstance(i, Add):  # a collapsed shift, s − lo
+            ind = Add(*[t for t in Add.make_args(i) if not t.is_Number and not t.is_positive
+                        and not (-t).is_positive])
+            return self.linear_index(ind, i - ind)
         return self.index_name(i.name) if isinstance(i, Symbol) else str(i)
+
+    def linear_index(self, index: Any, offset: Any) -> str:
+        """``s − lo``, ``t + k``: the index terms first, then the dims, then the number."""
+        terms = sorted(Add.make_args(index), key=str) + sorted(
+            Add.make_args(offset), key=lambda t: (t.is_Number, str(t)))
+        out = ""
+        for n, t in enumerate(t for t in terms if t != 0):
+            coeff, rest = t.as_coeff_Mul()
+            body = str(abs(coeff)) if rest == 1 else self._linear_atom(rest)
+            if rest != 1 and abs(coeff) != 1:
+                body = str(abs(coeff)) + self.scalar_times() + body
+            sign = self.style_minus() if coeff < 0 else "+"
+            out += (sign if coeff < 0 else "") + body if n == 0 else f" {sign} {body}"
+        return out or "0"
+
+    def _linear_atom(self, t: Any) -> str:
+        if isinstance(t, Symbol) and t.is_positive:  # a dim's size
+            return self.dim(t.name)
+        return self.index_term(t)
 
     def function(self, spec: ScalarFn, args: list[str], composite: bool) -> str:
         """``σ(x)``, ``√x``, ``𝟙[x > 0]``: a scalar function applied, in this style's tokens

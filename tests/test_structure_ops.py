@@ -1,0 +1,234 @@
+"""Slicing and concatenate.  Slicing: x[:, lo:hi] reads its argument at a shifted index;
+its adjoint is the upstream adjoint zero-padded, with the range kept as an Iverson factor
+𝟙[lo ≤ s < hi] in index form.  A concatenated piece's adjoint is a slice of the upstream's.
+Each case is checked by finite differences (every printed form, at two sizes) and its
+generated NumPy and PyTorch code against PyTorch autograd of an independent forward pass
+(tests/torch_reference.py slices with the library's own slicing)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from conftest import derive_text, forms
+from einderive.api import verify
+from einderive.errors import SpecError
+
+HEAD = """\
+name: slices
+# in this order, the reference's primes (B=2, K=3, N=5) leave M = N − K positive
+dims: {B: 3, K: 2, N: 7, M: N - K}
+inputs:
+  x: [B, N]
+  xt: [N, B]
+  v: [N]
+  W: [K, K]
+  U: [M, B]
+  Y3: [B, K, N]
+forward:
+"""
+
+SLICES = {
+    "columns 0:K": ["y = x[:, 0:K]", "z = tanh(y @ W)", "L = sum(z ** 2)"],
+    "a slice read inline": ["y = x[:, 0:K]", "L = sum(tanh(y @ W) ** 2)"],
+    "rows K:N": ["a = xt[K:N]", "L = sum(sigmoid(a) * U)"],
+    "open ends": ["a = x[:, :K]", "b = x[:, K:]", "L = sum(a @ W) + sum(b * b)"],
+    "a vector shifted by a literal": ["u = v[1:K + 1]", "L = sum(exp(u))"],
+    "a slice of an expression": ["y = (x * x)[:, 0:K]", "L = sum(y @ W)"],
+    "one tensor sliced twice": ["a = xt[0:M]", "b = xt[K:N]", "L = sum(a * b)"],
+    "a slice of length 1": ["c = x[:, 2:3]", "L = sum(c * x)"],
+    "rank 3, the last axis": ["Z = Y3[:, :, 1:M + 1]", "L = sum(Z * Z)"],
+    "a slice then a product": ["y = x[:, K:N] @ U", "L = sum(y * y)"],
+}
+
+
+def spec(lines: list[str]) -> str:
+    return HEAD + "".join(f"  - {line}\n" for line in lines) + "loss: L\n"
+
+
+@pytest.mark.parametrize("name", sorted(SLICES))
+def test_slice_gradients_match_finite_differences(name):
+    d = derive_text(spec(SLICES[name]))
+    report = verify(d, seed=1)
+    assert report.ok, [(c.name, c.max_abs) for c in report.checks]
+    report = verify(d, sizes={"B": 2, "N": 6, "K": 3}, seed=2)  # M follows N and K
+    assert report.ok and report.sizes["M"] == 3, [(c.name, c.max_abs) for c in report.checks]
+
+
+@pytest.mark.parametrize("name", sorted(SLICES))
+def test_slice_generated_gradients_match_torch_autograd(name, tmp_path):
+    from test_ops import _generated_code_matches_torch
+    _generated_code_matches_torch(derive_text(spec(SLICES[name])), tmp_path)
+
+
+def test_a_slice_prints_its_shift_and_its_adjoint_the_padding():
+    from einderive.api import render
+    d = derive_text(spec(SLICES["rows K:N"]))
+    out = render(d, "markdown")
+    assert "a_li = xt_{l + K, i}" in out and "a    = slice(xt, K:N)" in out, out
+    assert forms(d, "xt") == ("∂L/∂a_{k − K, i} 𝟙[K ≤ k < N]", "pad(∂L/∂a, K:N, axis=0)")
+    d = derive_text(spec(SLICES["columns 0:K"]))
+    # from 0 the index is not shifted, but the range is still all there is to say
+    assert forms(d, "x") == ("∂L/∂y_ik 𝟙[0 ≤ k < K]", "pad(∂L/∂y, 0:K, axis=1)")
+
+
+def test_the_range_is_never_dropped_from_the_index_form():
+    d = derive_text(spec(SLICES["a vector shifted by a literal"]))
+    index, matrix = forms(d, "v")
+    assert "𝟙[1 ≤ k < 1 + K]" in index and "u_{k − 1}" in index, index
+    assert matrix == "pad(∂L/∂u, 1:1 + K, axis=0)"
+
+
+def test_a_slice_prints_in_latex():
+    from einderive.api import render
+    out = render(derive_text(spec(SLICES["rows K:N"])), "latex")
+    assert r"\mathbf{1}\left[K \leq k < N\right]" in out
+    assert r"\operatorname{pad}\left(" in out
+
+
+def test_generated_code_slices_and_pads():
+    from einderive.api import render
+    d = derive_text(spec(SLICES["rows K:N"]))
+    numpy = render(d, "numpy")
+    assert "a = xt[K:N]" in numpy and "np.pad(d_a, ((K, 0), (0, 0)))" in numpy, numpy
+    torch = render(d, "torch")
+    assert "torch.nn.functional.pad(d_a, (0, 0, K, 0))" in torch, torch
+
+
+ERRORS = [
+    ("a step", "y = x[:, 0:K:2]", "12:18", "a slice takes no step", "contiguous"),
+    ("past the dim", "y = x[:, 1:N + 1]", "12:16", "ends past the dim", "0 ≤ lo < hi ≤ N"),
+    ("past the dim at the spec's sizes", "y = x[:, 6:8]", "12:16", "ends past the dim",
+     "0 ≤ lo < hi ≤ N"),
+    ("empty", "y = x[:, K:K]", "12:16", "is empty", "0 ≤ lo < hi ≤ N"),
+    ("a bound that reads a tensor", "y = x[:, 0:W]", "12:16", "must be static",
+     "x[:, 0:K]"),
+    ("a negative bound", "y = x[:, -2:N]", "12:14", "must be static", "x[:, 0:K]"),
+    ("two sliced axes", "y = x[0:2, 0:K]", "12:16", "ranges over one axis", "x[:, 0:K]"),
+    ("a length no dim has", "y = x[:, 0:3]", "12:16", "has 3 elements, which no dim is",
+     "dims: {M: 3}"),
+    ("too many indices", "y = v[:, 0:K]", "12:9", "2 indices for a tensor of shape (N,)",
+     "one per axis"),
+]
+
+
+@pytest.mark.parametrize("name,line,at,message,hint", ERRORS, ids=[e[0] for e in ERRORS])
+def test_bad_slices_point_at_the_place(name, line, at, message, hint):
+    from einderive.graph import build
+    from einderive.spec import loads
+    with pytest.raises(SpecError) as info:
+        build(loads(textwrap.dedent(spec([line, "L = sum(y)"])), "spec.yaml"))
+    e = info.value
+    assert f"{e.loc.line}:{e.loc.col}".startswith(at), e.format()
+    assert message in e.message, e.message
+    assert hint in (e.hint or ""), e.hint
+
+
+def test_a_bad_slice_exits_2_with_its_location(tmp_path, run):
+    path = tmp_path / "bad.yaml"
+    path.write_text(spec(["y = x[:, 0:K:2]", "L = sum(y)"]))
+    r = run("derive", str(path))
+    assert r.exit_code == 2, r.output
+    assert "bad.yaml:12:" in r.output and "a slice takes no step" in r.output
+
+
+# -- concatenate ---------------------------------------------------------------------------
+
+CAT_HEAD = """\
+name: joins
+# in this order, the reference's primes (B=2, N=3, M=5) keep every dim distinct
+dims: {B: 3, N: 2, M: 4, NM: N + M, NMN: N + M + N}
+inputs:
+  a: [B, N]
+  b: [B, M]
+  W: [NM, N]
+  p: [N]
+  q: [M]
+  A3: [N, B, M]
+  C3: [N, B, N]
+forward:
+"""
+
+CONCATS = {
+    "columns": ["c = concatenate([a, b], axis=1)", "h = tanh(c @ W)", "L = sum(h ** 2)"],
+    "rows, of expressions": ["c = concatenate([a.T * 2, exp(b.T)], axis=0)",
+                             "L = sum(c.T @ W)"],
+    "vectors": ["c = concatenate([p, q * q])", "L = sum(c * W[:, 0:1].T)"],
+    "three pieces, a negative axis": ["c = concatenate([a, b, a * a], axis=-1)",
+                                      "L = sum(sigmoid(c))"],
+    "rank 3, the last axis": ["c = concatenate([A3, C3], axis=2)", "L = sum(c * c * c)"],
+    "a piece read twice": ["c = concatenate([a, b], axis=1)", "L = sum(c @ W) + sum(a * a)"],
+}
+
+
+def cat_spec(lines: list[str]) -> str:
+    return CAT_HEAD + "".join(f"  - {line}\n" for line in lines) + "loss: L\n"
+
+
+@pytest.mark.parametrize("name", sorted(CONCATS))
+def test_concatenate_gradients_match_finite_differences(name):
+    d = derive_text(cat_spec(CONCATS[name]))
+    report = verify(d, seed=1)
+    assert report.ok, [(c.name, c.max_abs) for c in report.checks]
+    report = verify(d, sizes={"B": 2, "N": 3, "M": 2}, seed=2)
+    assert report.ok and report.sizes["NM"] == 5, [(c.name, c.max_abs) for c in report.checks]
+
+
+@pytest.mark.parametrize("name", sorted(CONCATS))
+def test_concatenate_generated_gradients_match_torch_autograd(name, tmp_path):
+    from test_ops import _generated_code_matches_torch
+    _generated_code_matches_torch(derive_text(cat_spec(CONCATS[name])), tmp_path)
+
+
+def test_a_piece_adjoint_is_a_slice_of_the_upstream_adjoint():
+    from einderive.api import render
+    d = derive_text(cat_spec(CONCATS["columns"]))
+    assert forms(d, "a") == ("∂L/∂c_ij", "slice(∂L/∂c, :, 0:N)")
+    assert forms(d, "b") == ("∂L/∂c_{i, k + N}", "slice(∂L/∂c, :, N:M + N)")
+    out = render(d, "markdown")
+    assert "c_il = a_{i, l} 𝟙[0 ≤ l < N] + b_{i, l − N} 𝟙[N ≤ l < M + N]" in out, out
+    assert "c    = pad(a, 0:N, axis=1) + pad(b, N:M + N, axis=1)" in out, out
+    numpy = render(d, "numpy")
+    assert "c = np.concatenate((a, b), axis=1)" in numpy and "d_c[:, N:M + N]" in numpy, numpy
+    assert "torch.concatenate((a, b), dim=1)" in render(d, "torch")
+
+
+CAT_ERRORS = [
+    ("shapes that do not fit", "c = concatenate([a, b.T], axis=1)", "13:25",
+     "cannot concatenate along axis 1: shapes (B, N) and (M, B) do not match",
+     "agree on every axis but the one joined"),
+    ("a joined axis no dim is", "c = concatenate([a, a], axis=1)", "13:9",
+     "the joined axis has N + N elements, which no dim is", "dims: {NM: N + N}"),
+    ("an axis out of range", "c = concatenate([a, b], axis=2)", "13:34",
+     "axis 2 is out of range for pieces of rank 2", "-2 to 1"),
+    ("an axis that is no integer", "c = concatenate([a, b], axis=M)", "13:34",
+     "axis must be an integer", "axis=1"),
+    ("no list", "c = concatenate(a, axis=1)", "13:21", "first argument must be a list",
+     "concatenate([a, b], axis=0)"),
+]
+
+
+@pytest.mark.parametrize("name,line,at,message,hint", CAT_ERRORS,
+                         ids=[e[0] for e in CAT_ERRORS])
+def test_bad_concatenates_point_at_the_place(name, line, at, message, hint):
+    from einderive.graph import build
+    from einderive.spec import loads
+    with pytest.raises(SpecError) as info:
+        build(loads(textwrap.dedent(cat_spec([line, "L = sum(c)"])), "spec.yaml"))
+    e = info.value
+    assert f"{e.loc.line}:{e.loc.col}".startswith(at), e.format()
+    assert message in e.message, e.message
+    assert hint in (e.hint or ""), e.hint
+
+
+@pytest.mark.parametrize("lines,wrt", [
+    (SLICES["columns 0:K"], "x,W"),
+    (CONCATS["columns"], "a,b"),
+], ids=["slice", "concatenate"])
+def test_hessian_vector_products_through_slices_and_concatenate(lines, wrt, tmp_path, run):
+    path = tmp_path / "s.yaml"
+    path.write_text(spec(lines) if "x[" in lines[0] else cat_spec(lines))
+    r = run("verify", "--hvp", wrt, str(path))
+    assert r.exit_code == 0, r.output
+    assert "Hessian-vector checks of 1 spec match finite differences" in r.output, r.output
