@@ -231,4 +231,4 @@ def test_hessian_vector_products_through_slices_and_concatenate(lines, wrt, tmp_
     path.write_text(spec(lines) if "x[" in lines[0] else cat_spec(lines))
     r = run("verify", "--hvp", wrt, str(path))
     assert r.exit_code == 0, r.output
-    assert "Hessian-vector checks of 1 spec match finite differences" in r.output, r.output
+    assert "second-order checks of 1 spec match finite differences" in r.output, r.output

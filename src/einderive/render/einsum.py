@@ -51,10 +51,16 @@ class IndexCompiler:
         self.b = comp.b
         self.ctx = comp.d.index.ctx
         self.limits: dict[Symbol, str] = {}  # dims of summed indices, from their limits
+        self.free_dims: dict[Any, str] = {}  # the dims of the form being compiled's free indices
 
-    def compile(self, expr: Any, free: tuple[Any, ...]) -> P.Py:
+    def compile(self, expr: Any, free: tuple[Any, ...],
+                dims: tuple[str | int, ...] | None = None) -> P.Py:
         """Code for the tensor whose components are ``expr`` at indices ``free``, axes in the
-        order of ``free`` (a 0 stands for a kept axis of size 1, left to the caller)."""
+        order of ``free`` (a 0 stands for a kept axis of size 1, left to the caller).
+        ``dims``, the axes' dims, say what a free index runs over where the graph's index
+        letters do not (a Hessian block's indices of two inputs)."""
+        self.free_dims = {i: d for i, d in zip(free, dims or ())
+                          if isinstance(i, Symbol) and isinstance(d, str)}
         out = tuple(i for i in free if i != 0)
         a = self.arr(expr)
         return self._to(a, out).py
@@ -117,7 +123,7 @@ class IndexCompiler:
         raise CodegenError(f"the index form names {key}, which is no tensor")
 
     def _dim(self, i: Symbol) -> P.Py:
-        d = self.ctx.index_dim.get(i) or self.limits.get(i)
+        d = self.free_dims.get(i) or self.ctx.index_dim.get(i) or self.limits.get(i)
         if d is None:
             raise CodegenError(f"the index {i} runs over no known dim")
         out: P.Py = self.comp.dim(d)
@@ -309,7 +315,7 @@ class IndexCompiler:
         """The dim a plain index runs over (None for anything else)."""
         if not isinstance(i, Symbol):
             return None
-        return self.ctx.index_dim.get(i) or self.limits.get(i)
+        return self.free_dims.get(i) or self.ctx.index_dim.get(i) or self.limits.get(i)
 
     def _outside(self, e: Indexed) -> bool:
         """Whether an element is read at an index of another dim than its axis' (a pad's)."""
