@@ -13,12 +13,27 @@ with one form the one defined first wins; the result is the same on every run.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 
 from . import matrix as mx
-from .simplify import cost
+from .simplify import ForwardForms, cost
 from .simplify import rebuild as _rebuild  # one rebuilder for the simplifier and this pass
 
-Named = tuple[tuple[mx.M, mx.Ref], ...]  # (a node's matrix form, the node), in graph order
+Parts = dict[type, list[tuple[tuple[mx.M, ...], mx.Ref]]]
+
+
+class Named(ForwardForms):
+    """(a node's matrix form, the node), in graph order, with the lookups of this pass built
+    once for the whole derivation (:func:`reuse` runs on every adjoint's form)."""
+
+    @cached_property
+    def whole(self) -> dict[mx.M, mx.Ref]:
+        """form -> node"""
+        return dict(self)
+
+    @cached_property
+    def parts(self) -> Parts:
+        return _parts(self)
 
 
 def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
@@ -29,7 +44,7 @@ def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
         if m is None or m.shape != ref.shape or _leaf(m):
             continue
         out.setdefault(m, ref)  # two nodes with one form: the first defined
-    return tuple(out.items())
+    return Named(out.items())
 
 
 def _leaf(m: mx.M) -> bool:
@@ -46,7 +61,7 @@ def expand(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -> mx.M:
     Smaller is the simplifier's cost, then fewer distinct names (a tie: Bᵀ x + u and
     (B + Bᵀ) x cost the same, and the second reads in the inputs alone).  Writing a node out
     costs more than its name, so only a form the simplifier factors or cancels is kept."""
-    forms = {ref: form for form, ref in named}
+    forms = named.forms
     best = m
     for ref in dict.fromkeys(n for n in mx.walk(m) if isinstance(n, mx.Ref) and n in forms):
         if ref not in set(mx.walk(best)):
@@ -65,14 +80,10 @@ def reuse(m: mx.M, named: Named) -> mx.M:
     """``m`` with each subexpression that is a named node's form replaced by the node."""
     if not named:
         return m
-    whole = dict(named)
-    return _reuse(m, whole, _parts(named))
+    return _reuse(m, named.whole, named.parts)
 
 
-Parts = dict[type, list[tuple[tuple[mx.M, ...], mx.Ref]]]
-
-
-def _parts(named: Named) -> Parts:
+def _parts(named: Sequence[tuple[mx.M, mx.Ref]]) -> Parts:
     """The nodes whose form is a product or a sum, by its operands, largest first: such a
     form also matches a run of a longer chain (``B A x`` holds ``A x``) or some of the
     factors or terms of a longer elementwise product or sum."""
