@@ -263,7 +263,8 @@ def test_a_gradient_that_cancels_to_a_constant_compiles_to_the_tensor_shape():
     assert d.gradient("x").closed.matrix is not None
     report = verify(d)
     assert report.ok and {c.name: c.closed for c in report.checks}["x"] == "pass"
-    from einderive.render.pymodule import closed_form_functions
+    from einderive.render.pymodule import closed_forms_module
     namespace: dict = {}
-    exec(closed_form_functions(d), namespace)  # noqa: S102 - our own generated code
-    assert np.array_equal(namespace["closed_x"](1.0, np.ones((2, 3))), np.zeros((2, 3)))
+    exec(closed_forms_module(d), namespace)  # noqa: S102 - our own generated code
+    closed = namespace["closed_forms"](1.0, np.ones((2, 3)))
+    assert np.array_equal(closed["x"], np.zeros((2, 3)))

@@ -123,3 +123,44 @@ def test_substitute_all_replaces_several_adjoints_in_one_walk():
     assert one != e
     norm = [indexed.rename(x, ctx, d.adjoints["x"].idx, d.adjoints["x"].idx) for x in (one, two)]
     assert norm[0] == norm[1]
+
+
+# -- the closed-form pass and verify (issue 18, -f numpy and verify) --------------------------
+
+
+def _derived(text: str):
+    from einderive.derivation import derive
+    return derive(loads(text))
+
+
+def test_the_forward_nodes_lookups_are_built_once_per_derivation(monkeypatch):
+    """Every adjoint form is simplified and reused against the forward nodes: their lookups
+    (node -> form, form -> node, the forms filed by operand) are built once, not per form
+    (per form, the pass was quadratic in the nodes)."""
+    from einderive import reuse, simplify
+    built = {"parts": 0, "forms": 0}
+    real_parts, prop = reuse._parts, simplify.ForwardForms.__dict__["forms"]
+    real_forms = prop.func
+
+    def parts(named):
+        built["parts"] += 1
+        return real_parts(named)
+
+    def forms(self):
+        built["forms"] += bool(self)  # the forward pass's own forms read no nodes yet
+        return real_forms(self)
+    monkeypatch.setattr(reuse, "_parts", parts)
+    monkeypatch.setattr(prop, "func", forms)
+    d = _derived(wide(6))
+    assert d.gradient("x").form.matrix is not None  # the adjoints were read in matrix form
+    assert built == {"parts": 1, "forms": 1}
+
+
+@pytest.mark.parametrize("family", [fanout, wide], ids=["fanout", "wide"])
+def test_verify_closed_forms_code_grows_linearly(family):
+    """verify's closed forms are one function that runs the forward pass once: a function
+    per gradient repeated it, so the code (and its compile and run time) was quadratic."""
+    from einderive.render.pymodule import closed_forms_module
+    small, large = (closed_forms_module(_derived(family(n))).count("\n") for n in (3, 6))
+    assert small > 0  # closed forms are printed here, so there is code to measure
+    assert large / small <= 2.2, (small, large)

@@ -109,7 +109,7 @@ def _note_gradient(text: str, name: str, target: str, inputs: dict):
 
     from conftest import derive_text
     from einderive.record import replace
-    from einderive.render.pymodule import closed_form_functions
+    from einderive.render.pymodule import closed_forms_module
     d = derive_text(text)
     (note,) = [n for n in d.notes if n.subject == target]
     assert note.tensor == name
@@ -119,11 +119,11 @@ def _note_gradient(text: str, name: str, target: str, inputs: dict):
     d = replace(d, gradients=tuple(swapped if x.name == name else x for x in d.gradients))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "note.py"
-        path.write_text(closed_form_functions(d))
+        path.write_text(closed_forms_module(d))
         spec = importlib.util.spec_from_file_location("note_module", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-    return getattr(module, f"closed_{name}")(**inputs)
+    return module.closed_forms(**inputs)[name]
 
 
 @pytest.mark.parametrize("text, name, target, axis, loss", [

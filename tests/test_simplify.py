@@ -438,6 +438,54 @@ def test_reuse_the_largest_match_and_the_first_defined():
     assert text(_reused(h, [("h", h), ("k", h)])) == "h"  # two nodes with one form: the first
 
 
+def _scanned(m: mx.M, named) -> mx.M:
+    """Reference for :func:`reuse.reuse`: every form of the graph tried at every node, largest
+    first, then first defined (what the pass did before it filed the forms by operand)."""
+    from einderive import reuse as R
+    whole = dict(named)
+    rows = sorted(((R._operands(f), r, type(f)) for f, r in named
+                   if isinstance(f, (mx.MatMul, mx.Hadamard, mx.Add))), key=lambda t: -len(t[0]))
+
+    def go(m: mx.M) -> mx.M:
+        if m in whole:
+            return whole[m]
+        own = R._operands(m)
+        for run, r, kind in rows if isinstance(m, (mx.MatMul, mx.Hadamard, mx.Add)) else ():
+            if kind is not type(m):
+                continue
+            if isinstance(m, mx.MatMul):
+                for i in range(len(own) - len(run) + 1):
+                    if own[i:i + len(run)] == run:
+                        left = [go(R._product(own[:i]))] if i else []
+                        right = [go(R._product(own[i + len(run):]))] \
+                            if i + len(run) < len(own) else []
+                        return R._product([*left, r, *right])
+            elif len(run) < len(own) and all(own.count(v) >= run.count(v) for v in run):
+                return go(R._join(m, R._replaced(own, run, r)))
+        if isinstance(m, mx.MatMul):
+            return R._product([go(f) for f in own])
+        return S.rebuild(m, [go(c) for c in m.children()])
+    return go(m)
+
+
+def test_reuse_finds_what_a_scan_of_every_form_finds():
+    """The forms are filed by their first operand; the pass must still pick the form a scan of
+    all of them picks (largest, then first defined, then leftmost), in any definition order."""
+    import itertools
+
+    from einderive.reuse import reusable, reuse
+    forms = {"h": mx.matmul(A, x), "g": mx.matmul(B, A), "k": mx.matmul(mx.matmul(B, A), A),
+             "p": mx.hadamard(a, x), "q": mx.hadamard(b, x), "r": mx.hadamard(a, b, x),
+             "s": mx.add(a, b), "t": mx.add(b, x)}
+    exprs = [mx.matmul(mx.matmul(B, A), x), mx.matmul(mx.matmul(mx.matmul(B, A), A), x),
+             mx.hadamard(a, b, x, mx.matmul(A, x)), mx.add(a, b, x, mx.hadamard(b, x)),
+             mx.add(mx.matmul(mx.matmul(B, A), mx.hadamard(a, b)), y)]
+    for order in itertools.permutations(forms, 4):
+        named = reusable([(ref(n, *forms[n].shape), forms[n]) for n in order])
+        for m in exprs:
+            assert reuse(m, named) == _scanned(m, named), (order, text(m))
+
+
 def test_no_reuse_of_a_leaf_or_a_form_of_another_shape():
     from einderive.reuse import reusable
     assert reusable([(ref("h", "N", 1), x), (ref("g", "N", "N"), mx.transpose(A))]) == ()

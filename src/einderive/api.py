@@ -313,8 +313,8 @@ class _Codegen:
         return numpy_module(d, form=form, sizes=sizes)
 
     def closed_forms(self, d: engine.Derivation, sizes: dict[str, int]) -> str:
-        from .render.pymodule import closed_form_functions
-        return closed_form_functions(d, sizes)
+        from .render.pymodule import closed_forms_module
+        return closed_forms_module(d, sizes)
 
     def formula(self, d: engine.Derivation, expr: Any) -> str:
         from .render.text import printer

@@ -193,21 +193,23 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                 m = mx.Scale(m, mx.Ones(shape), shape)
             anon[t.name] = m
 
-    named: Named = ()  # the forward nodes, once their forms are known (never in their own)
+    named = Named()  # the forward nodes, once their forms are known (never in their own)
     oriented: frozenset[Any] = frozenset()  # their functions' arguments, as the lines read
 
-    symmetric: frozenset[str] = frozenset()  # forward nodes equal to their transpose
+    inputs = symmetric_inputs(graph.spec)
+    symmetric = inputs  # and the forward nodes equal to their transpose, once known
 
     def form(expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
         return _form(recognize(ctx, idx.namer, anon, expr, tidx, shape, oriented), expr, tidx,
-                     graph, named, symmetric)
+                     named, symmetric)
 
     def defined(t: Tensor) -> Form:
         expr, tidx = idx.definitions[t.name]
         return form(expr, tidx, t.shape)
 
     forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
-    oriented, symmetric = _readings(forward, anon)
+    oriented, nodes = _readings(forward, anon)
+    symmetric = inputs | nodes
     named = _named(forward)
     shown = [n for n in idx.order
              if graph[n].kind == "node" or (graph[n].is_input and n in graph.wrt)]
@@ -250,11 +252,12 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
     with _collector_paused():
         s = derive_second(d.index, along, hvp)
         ctx, graph, named = d.index.ctx, d.graph, _named(d.forward)
-        oriented, symmetric = _readings(d.forward, d.anon)
+        oriented, nodes = _readings(d.forward, d.anon)
+        symmetric = symmetric_inputs(graph.spec) | nodes
 
         def form(expr: Any, idx: tuple[Any, ...], t: Tensor) -> Form:
             r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape, oriented)
-            return _form(r, expr, idx, graph, named, symmetric)
+            return _form(r, expr, idx, named, symmetric)
 
         def rop(n: str) -> Form:
             expr, idx = s.rops[n]
@@ -297,8 +300,8 @@ def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
     r = recognize(ctx, d.index.namer, d.anon, expr, idx, shape, _readings(d.forward, d.anon)[0])
     if r.matrix is not None:
         r = Recognition(diagonal(r.matrix), r.wheres, r.einsum)
-    return Hessian(tx, ty, _diagonal(_form(r, expr, idx, graph, _named(d.forward),
-                                           _readings(d.forward, d.anon)[1])))
+    symmetric = symmetric_inputs(graph.spec) | _readings(d.forward, d.anon)[1]
+    return Hessian(tx, ty, _diagonal(_form(r, expr, idx, _named(d.forward), symmetric)))
 
 
 def _diagonal(f: Form) -> Form:
@@ -318,7 +321,7 @@ def _block(d: Derivation, expr: Any, idx: tuple[Any, ...], shape: tuple[Any, ...
     r = recognize(ctx, d.index.namer, d.anon, expr, idx, shape)
     if r.matrix is not None:
         r = Recognition(diagonal(r.matrix), r.wheres, r.einsum)
-    return _diagonal(_form(r, expr, idx, d.graph, _named(d.forward)))
+    return _diagonal(_form(r, expr, idx, _named(d.forward), symmetric_inputs(d.graph.spec)))
 
 
 def _readings(forward: tuple[tuple[Tensor, Form], ...], anon: dict[str, mx.M | None]
@@ -344,9 +347,10 @@ def _symmetric(m: mx.M) -> bool:
     return t == m
 
 
-def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], graph: Graph,
-          named: Named = (), symmetric_nodes: frozenset[str] = frozenset()) -> Form:
-    symmetric = symmetric_inputs(graph.spec) | symmetric_nodes
+def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
+          symmetric: frozenset[str]) -> Form:
+    """``r`` simplified (the inputs and forward nodes ``symmetric`` equal their transpose),
+    and for an adjoint (``named`` not empty) written in the forward nodes where shorter."""
     m, wheres = simplify_form(r.matrix, r.wheres, symmetric, named)
     if m is not None and named:  # an adjoint: written in the forward nodes where shorter
         m = reuse(expand(m, named, lambda x: simplify(x, r.wheres, symmetric, named)), named)

@@ -12,13 +12,30 @@ with one form the one defined first wins; the result is the same on every run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
 
 from . import matrix as mx
-from .simplify import cost
+from .simplify import ForwardForms, cost
 from .simplify import rebuild as _rebuild  # one rebuilder for the simplifier and this pass
 
-Named = tuple[tuple[mx.M, mx.Ref], ...]  # (a node's matrix form, the node), in graph order
+Part = tuple[int, tuple[mx.M, ...], mx.Ref]  # (rank: largest first, the operands, the node)
+Parts = dict[type, dict[mx.M, list[Part]]]  # by the form's type, then by its first operand
+
+
+class Named(ForwardForms):
+    """(a node's matrix form, the node), in graph order, with the lookups of this pass built
+    once for the whole derivation (:func:`reuse` runs on every adjoint's form)."""
+
+    @cached_property
+    def whole(self) -> dict[mx.M, mx.Ref]:
+        """form -> node"""
+        return dict(self)
+
+    @cached_property
+    def parts(self) -> Parts:
+        return _parts(self)
 
 
 def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
@@ -29,7 +46,7 @@ def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
         if m is None or m.shape != ref.shape or _leaf(m):
             continue
         out.setdefault(m, ref)  # two nodes with one form: the first defined
-    return tuple(out.items())
+    return Named(out.items())
 
 
 def _leaf(m: mx.M) -> bool:
@@ -46,7 +63,7 @@ def expand(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -> mx.M:
     Smaller is the simplifier's cost, then fewer distinct names (a tie: Bᵀ x + u and
     (B + Bᵀ) x cost the same, and the second reads in the inputs alone).  Writing a node out
     costs more than its name, so only a form the simplifier factors or cancels is kept."""
-    forms = {ref: form for form, ref in named}
+    forms = named.forms
     best = m
     for ref in dict.fromkeys(n for n in mx.walk(m) if isinstance(n, mx.Ref) and n in forms):
         if ref not in set(mx.walk(best)):
@@ -65,24 +82,29 @@ def reuse(m: mx.M, named: Named) -> mx.M:
     """``m`` with each subexpression that is a named node's form replaced by the node."""
     if not named:
         return m
-    whole = dict(named)
-    return _reuse(m, whole, _parts(named))
+    return _reuse(m, named.whole, named.parts)
 
 
-Parts = dict[type, list[tuple[tuple[mx.M, ...], mx.Ref]]]
-
-
-def _parts(named: Named) -> Parts:
-    """The nodes whose form is a product or a sum, by its operands, largest first: such a
-    form also matches a run of a longer chain (``B A x`` holds ``A x``) or some of the
-    factors or terms of a longer elementwise product or sum."""
+def _parts(named: Sequence[tuple[mx.M, mx.Ref]]) -> Parts:
+    """The nodes whose form is a product or a sum, by its operands, ranked largest first:
+    such a form also matches a run of a longer chain (``B A x`` holds ``A x``) or some of
+    the factors or terms of a longer elementwise product or sum.  Filed under the form's
+    first operand: a form can only match where that operand is, so a node looks at the few
+    forms that start with one of its operands, not at every form of the graph."""
+    rows = [(type(m), _operands(m), ref) for m, ref in named
+            if isinstance(m, (mx.MatMul, mx.Hadamard, mx.Add))]
+    rows.sort(key=lambda r: -len(r[1]))  # stable: graph order among equal lengths
     parts: Parts = {}
-    for m, ref in named:
-        if isinstance(m, (mx.MatMul, mx.Hadamard, mx.Add)):
-            parts.setdefault(type(m), []).append((_operands(m), ref))
-    for rows in parts.values():
-        rows.sort(key=lambda r: -len(r[0]))  # stable: graph order among equal lengths
+    for rank, (kind, run, ref) in enumerate(rows):
+        parts.setdefault(kind, {}).setdefault(run[0], []).append((rank, run, ref))
     return parts
+
+
+def _candidates(parts: Parts, kind: type, operands: Iterable[mx.M]) -> list[Part]:
+    """The forms of type ``kind`` that start with one of ``operands``, best ranked first."""
+    filed = parts.get(kind, {})
+    found = {part[0]: part for x in dict.fromkeys(operands) for part in filed.get(x, ())}
+    return [found[rank] for rank in sorted(found)]
 
 
 def _chain(m: mx.M) -> tuple[mx.M, ...]:
@@ -124,14 +146,16 @@ def _reuse_here(m: mx.M, whole: dict[mx.M, mx.Ref], parts: Parts) -> mx.M:
 def _reuse_chain(m: mx.MatMul, whole: dict[mx.M, mx.Ref], parts: Parts) -> mx.M:
     """A product ``a b c d``: the longest run that is a node's form, then the rest."""
     chain = _chain(m)
-    for run, ref in parts.get(mx.MatMul, []):
-        n = len(run)
-        for i in range(len(chain) - n + 1):
-            if chain[i:i + n] == run:
-                left = [_reuse(_product(chain[:i]), whole, parts)] if i else []
-                right = [_reuse(_product(chain[i + n:]), whole, parts)] \
-                    if i + n < len(chain) else []
-                return _product([*left, ref, *right])
+    best: tuple[int, int, int, mx.Ref] | None = None  # (rank, where, length, node)
+    for i, x in enumerate(chain):
+        for rank, run, ref in parts.get(mx.MatMul, {}).get(x, ()):
+            if (best is None or rank < best[0]) and chain[i:i + len(run)] == run:
+                best = (rank, i, len(run), ref)  # the best ranked, then the leftmost
+    if best is not None:
+        _, i, n, ref = best
+        left = [_reuse(_product(chain[:i]), whole, parts)] if i else []
+        right = [_reuse(_product(chain[i + n:]), whole, parts)] if i + n < len(chain) else []
+        return _product([*left, ref, *right])
     return _product([_reuse(f, whole, parts) for f in chain])
 
 
@@ -139,8 +163,9 @@ def _reuse_some(m: mx.Hadamard | mx.Add, parts: Parts) -> mx.M | None:
     """``a ⊙ b ⊙ c`` with ``h = a ⊙ c`` as ``h ⊙ b``; ``a + b + c`` with ``s = a + b`` as
     ``s + c``: the operands of a node's form, all present, give way to the node."""
     own = _operands(m)
-    for run, ref in parts.get(type(m), []):
-        if len(run) < len(own) and all(own.count(x) >= run.count(x) for x in run):
+    have = Counter(own)
+    for _, run, ref in _candidates(parts, type(m), have):
+        if len(run) < len(own) and all(have[x] >= k for x, k in Counter(run).items()):
             return _join(m, _replaced(own, run, ref))
     return None
 

@@ -12,6 +12,7 @@ printed-form tests evaluate the result), never a guess about the user's data.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from typing import Any, cast
 
 import sympy
@@ -239,11 +240,21 @@ def zero_operand(m: mx.M) -> mx.M | None:
 Named = Sequence[tuple[mx.M, mx.Ref]]  # (a forward node's form, the node): reuse.Named
 
 
+class ForwardForms(tuple[tuple[mx.M, mx.Ref], ...]):
+    """(a forward node's form, the node) pairs, in graph order, with the node -> form lookup
+    built once: every simplification of every adjoint consults it, and built per call it
+    would cost a pass over the graph each time (quadratic in the nodes in all)."""
+
+    @cached_property
+    def forms(self) -> dict[mx.M, mx.M]:
+        return {ref: form for form, ref in self}
+
+
 def make_centred(named: Named) -> Rule:
     """The rule ``colsum(X − 𝟏 muᵀ)`` → ``0`` where ``mu = (1/B) colsum(X)`` (and ``rowsum``
     likewise), for the forward nodes ``named``: a centred tensor, a named one, or either times
     factors constant along the sum."""
-    forms: dict[mx.M, mx.M] = {ref: form for form, ref in named}
+    forms = (named if isinstance(named, ForwardForms) else ForwardForms(named)).forms
 
     def centred_sum(m: mx.M) -> mx.M | None:
         if not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM:
@@ -583,5 +594,5 @@ def simplify_form(m: mx.M | None, wheres: Sequence[Where],
     return out, used_wheres(out, wheres)
 
 
-__all__ = ["RULES", "cost", "make_centred", "rebuild", "simplify", "simplify_form",
-           "used_wheres"]
+__all__ = ["RULES", "ForwardForms", "cost", "make_centred", "rebuild", "simplify",
+           "simplify_form", "used_wheres"]

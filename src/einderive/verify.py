@@ -37,7 +37,8 @@ class Codegen(Protocol):
         'index' forms."""
 
     def closed_forms(self, d: Any, sizes: Sizes) -> str:
-        """``closed_<x>`` functions of the closed forms ``--expand`` prints ('' if none)."""
+        """The module of ``closed_forms(**inputs)``, the dict of the closed forms ``--expand``
+        prints ('' if none)."""
 
     def formula(self, d: Any, expr: Any) -> str:
         """An index-form expression of ``d`` as the text view prints it."""
@@ -99,7 +100,8 @@ class _Module(Record):
     forward: Forward
     # form -> gradients(**inputs) -> {name: array}, for 'index' and 'matrix'
     gradients: dict[str, Callable[..., dict[str, Value]]]
-    closed: dict[str, Callable[..., Value]] = field(default_factory=dict)  # closed_<name>
+    # closed_forms(**inputs) -> {name: array}, the printed closed forms (None: none printed)
+    closed: Callable[..., dict[str, Value]] | None = None
     # form -> hvp(**inputs, v_x=...) -> {name: array}, when the Hessian-vector product is derived
     hvp: dict[str, Callable[..., dict[str, Value]]] = field(default_factory=dict)
     # form -> hessian(**inputs) -> {(x, y): array}, when the Hessian is derived
@@ -307,14 +309,12 @@ def _load(d: Derivation, sizes: Sizes | None, codegen: Codegen) -> _Module:
         index = load(Path(tmp), "index", codegen.module(d, "index", sizes or {}))
         closed_code = codegen.closed_forms(d, sizes or {})
         closed = load(Path(tmp), "closed", closed_code) if closed_code else None
-    closed_fns = {k[len("closed_"):]: v for k, v in vars(closed).items()
-                  if k.startswith("closed_")} if closed else {}
     hvp = {form: m.hvp for form, m in (("index", index), ("matrix", matrix))
            if hasattr(m, "hvp")}
     hessian = {form: m.hessian for form, m in (("index", index), ("matrix", matrix))
                if hasattr(m, "hessian")}
     return _Module(matrix.forward, {"index": index.gradients, "matrix": matrix.gradients},
-                   closed_fns, hvp, hessian)
+                   closed.closed_forms if closed else None, hvp, hessian)
 
 
 def verify(d: Derivation, sizes: Sizes | None = None, seed: int = 0, tol: float = DEFAULT_TOL, *,
@@ -368,7 +368,8 @@ def _verify(d: Derivation, sizes: Sizes, seed: int, tol: float, codegen: Codegen
                       f"the loss is not finite ({loss}) at the random point",
                       _not_finite_hint(d.graph))
     grads = {form: f(**inputs) for form, f in module.gradients.items()}
-    printed = {g.name: _printed(g, grads, module, inputs) for g in d.gradients}
+    closed = module.closed(**inputs) if module.closed else {}
+    printed = {g.name: _printed(g, grads, closed) for g in d.gradients}
     rng = np.random.default_rng([seed, 1])  # directions: a stream apart from the inputs'
     checks: dict[str, Check] = {}
     joint: list[str] = []
@@ -490,14 +491,15 @@ def _check_hessian(d: Derivation, module: _Module, inputs: Inputs, tol: float,
     return tuple(replace(r, second=True) for r in rows)
 
 
-def _printed(g: Gradient, grads: dict[str, dict[str, Value]], module: _Module,
-             inputs: Inputs) -> dict[str, Value]:
-    """Each printed form's value of the gradient ``g``: form -> array."""
+def _printed(g: Gradient, grads: dict[str, dict[str, Value]],
+             closed: dict[str, Value]) -> dict[str, Value]:
+    """Each printed form's value of the gradient ``g`` (``closed``: the printed closed forms'
+    values, by gradient): form -> array."""
     got = {"index": grads["index"][g.name]}
     if g.form is None or g.form.matrix is not None:  # a zero gradient prints as 0
         got["matrix"] = grads["matrix"][g.name]
-    if g.name in module.closed:
-        got["closed"] = module.closed[g.name](**inputs)
+    if g.name in closed:
+        got["closed"] = closed[g.name]
     return got
 
 

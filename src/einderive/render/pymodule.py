@@ -420,25 +420,24 @@ def _merged_header(a: _Writer, b: _Writer) -> list[str]:
     return lines + ["", ""] + [x for t in helpers for x in (t, "", "")]
 
 
-def closed_form_functions(d: Any, sizes: dict[str, int] | None = None) -> str:
-    """``closed_<x>(**inputs)`` for each gradient whose closed form ``--expand`` prints (one
-    that differs from the chain form), for ``verify``: compiled from its matrix form, or from
-    its index form where it has none."""
+def closed_forms_module(d: Any, sizes: dict[str, int] | None = None) -> str:
+    """``closed_forms(**inputs)``, the dict of each gradient whose closed form ``--expand``
+    prints (one that differs from the chain form), for ``verify``: compiled from its matrix
+    form, or from its index form where it has none.  One function runs the forward pass once
+    for them all (a function per gradient would repeat it: code and time quadratic in the
+    graph's size)."""
     w = _Writer(d, Backend(), sizes)
-    bodies = []
-    for g in d.gradients:
-        if g.closed is None or not closed_differs(g):  # not printed: nothing more to prove
-            continue
-        lines = w.form_lines(g.name, g.closed, "matrix", "out")
-        bodies.append((g.name, lines))
-    if not bodies:
+    shown = [g for g in d.gradients if g.closed is not None and closed_differs(g)]
+    if not shown:  # none printed: nothing more to prove
         return ""
+    lines = [x for g in shown
+             for x in w.form_lines(g.name, g.closed, "matrix", w.names.adj[g.name])]
     fwd = w.forward_lines()
     dims = w.dim_lines()
     sig, unpack = w.signature()
     out = w.header() + w.helper_code()
-    for name, lines in bodies:
-        out.append(f"def closed_{name}({sig}):")
-        out += ["    " + x for x in unpack + dims + fwd + lines]
-        out += ["    return out", "", ""]
+    out.append(f"def closed_forms({sig}):")
+    out += ["    " + x for x in unpack + dims + fwd + lines]
+    out.append("    return {" + ", ".join(f"{g.name!r}: {w.names.adj[g.name]}" for g in shown)
+               + "}")
     return "\n".join(out).rstrip() + "\n"
