@@ -406,23 +406,25 @@ def _wrap(term: Expr, limits: tuple[Any, ...]) -> Expr:
 def rename(e: Expr, ctx: Ctx, free_from: tuple[Any, ...], free_to: tuple[Any, ...]) -> Expr:
     """Map the free indices ``free_from`` to ``free_to`` and give every sum a reader's letter.
 
-    One walk renames both: a sum's letter is never one of ``free_to`` nor an enclosing
-    sum's, so a free index renamed to ``j`` can never be captured by a ``Σ_j``, and
-    inside a sum its own index stands for the sum's new letter, never for a free one.
-    (Two walks, fresh names first, rebuilt every sum twice.)"""
-    # identity pairs left out: a rebuild of what they touch turns 2 (y − t) into 2 y − 2 t
+    Summation indices are made fresh first, so that a free index renamed to
+    ``j`` can never be captured by a ``Σ_j`` already in the expression."""
+    # identity pairs left out: xreplace rebuilds what they touch, and 2 (y − t) becomes 2 y − 2 t
     mapping = {a: b for a, b in zip(free_from, free_to) if isinstance(a, Symbol) and a != b}
     taken = {s.name for s in free_to if isinstance(s, Symbol)}
+    e = fresh_bound(e, ctx)
+    return _rename_bound(e.xreplace(mapping) if mapping else e, ctx, frozenset(taken))
 
+
+def _rename_bound(e: Expr, ctx: Ctx, taken: frozenset[Any]) -> Expr:
+    """Give each sum the first free letter of its dim (siblings may share one)."""
     def letter(var: Expr, hi: Expr, inner: set[Any]) -> Expr:
-        """The first letter of the sum's dim not taken outside it (siblings may share one)."""
         dim = ctx.limit_dim(hi)
         name = ctx.letter[dim]
         while name in inner:
             name += PRIME
         inner.add(name)
         return ctx.index(dim, name)
-    return _rebind(e, mapping, letter, taken)
+    return _rebind(e, {}, lambda var, hi, scope: letter(var, hi, scope), set(taken))
 
 
 def fresh_bound(e: Expr, ctx: Ctx) -> Expr:
