@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from . import matrix as mx
-from .simplify import cost
+from .memo import per_object
+from .simplify import cost, forms_by_node
 from .simplify import rebuild as _rebuild  # one rebuilder for the simplifier and this pass
 
 Named = tuple[tuple[mx.M, mx.Ref], ...]  # (a node's matrix form, the node), in graph order
@@ -46,7 +47,7 @@ def expand(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -> mx.M:
     Smaller is the simplifier's cost, then fewer distinct names (a tie: Bᵀ x + u and
     (B + Bᵀ) x cost the same, and the second reads in the inputs alone).  Writing a node out
     costs more than its name, so only a form the simplifier factors or cancels is kept."""
-    forms = {ref: form for form, ref in named}
+    forms = forms_by_node(named)
     best = m
     for ref in dict.fromkeys(n for n in mx.walk(m) if isinstance(n, mx.Ref) and n in forms):
         if ref not in set(mx.walk(best)):
@@ -65,13 +66,18 @@ def reuse(m: mx.M, named: Named) -> mx.M:
     """``m`` with each subexpression that is a named node's form replaced by the node."""
     if not named:
         return m
-    whole = dict(named)
-    return _reuse(m, whole, _parts(named))
+    return _reuse(m, _whole(named), _parts(named))
+
+
+@per_object
+def _whole(named: Named) -> dict[mx.M, mx.Ref]:
+    return dict(named)
 
 
 Parts = dict[type, list[tuple[tuple[mx.M, ...], mx.Ref]]]
 
 
+@per_object
 def _parts(named: Named) -> Parts:
     """The nodes whose form is a product or a sum, by its operands, largest first: such a
     form also matches a run of a longer chain (``B A x`` holds ``A x``) or some of the

@@ -18,6 +18,7 @@ import sympy
 
 from . import matrix as mx
 from .kinds import ReduceKind
+from .memo import per_object
 from .cancel import cancelled, denominators, worth_cancelling
 from .recognize import Where, transpose_deep
 
@@ -239,11 +240,18 @@ def zero_operand(m: mx.M) -> mx.M | None:
 Named = Sequence[tuple[mx.M, mx.Ref]]  # (a forward node's form, the node): reuse.Named
 
 
+@per_object
+def forms_by_node(named: Named) -> dict[mx.M, mx.M]:
+    """Each named node's form, by the node; built once per ``named`` (a table per call made
+    a chain of N layers O(N²)), so read-only."""
+    return {ref: form for form, ref in named}
+
+
 def make_centred(named: Named) -> Rule:
     """The rule ``colsum(X − 𝟏 muᵀ)`` → ``0`` where ``mu = (1/B) colsum(X)`` (and ``rowsum``
     likewise), for the forward nodes ``named``: a centred tensor, a named one, or either times
     factors constant along the sum."""
-    forms: dict[mx.M, mx.M] = {ref: form for form, ref in named}
+    forms = forms_by_node(named)
 
     def centred_sum(m: mx.M) -> mx.M | None:
         if not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM:
