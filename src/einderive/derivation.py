@@ -199,9 +199,21 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     inputs = symmetric_inputs(graph.spec)
     symmetric = inputs  # and the forward nodes equal to their transpose, once known
 
+    # an adjoint read from one consumer is its only term, and was read twice (as the term and
+    # as the adjoint): forms are remembered, for the forward nodes' readings they were made with
+    formed: dict[Any, Form] = {}
+    formed_with: list[Any] = [named, oriented, symmetric]
+
     def form(expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
-        return _form(recognize(ctx, idx.namer, anon, expr, tidx, shape, oriented), expr, tidx,
-                     named, symmetric)
+        if any(a is not b for a, b in zip(formed_with, (named, oriented, symmetric))):
+            formed.clear()
+            formed_with[:] = [named, oriented, symmetric]
+        key = (expr, tidx, shape)
+        hit = formed.get(key)
+        if hit is None:
+            hit = formed[key] = _form(recognize(ctx, idx.namer, anon, expr, tidx, shape,
+                                                oriented), expr, tidx, named, symmetric)
+        return hit
 
     def defined(t: Tensor) -> Form:
         expr, tidx = idx.definitions[t.name]

@@ -431,25 +431,48 @@ def _pruned(ctx: Ctx, x: Expr, lo: Expr, hi: Expr) -> Expr:
 def rename(e: Expr, ctx: Ctx, free_from: tuple[Any, ...], free_to: tuple[Any, ...]) -> Expr:
     """Map the free indices ``free_from`` to ``free_to`` and give every sum a reader's letter.
 
-    Summation indices are made fresh first, so that a free index renamed to
-    ``j`` can never be captured by a ``Σ_j`` already in the expression."""
+    One walk does both: a sum's letter is never one of ``free_to`` nor an enclosing sum's,
+    so a free index renamed to ``j`` can never be captured by a ``Σ_j``, and inside a sum
+    its own index stands for the sum's new letter, never for a free one.  (Fresh names
+    first, then the letters, rebuilt every sum twice per edge.)"""
     # identity pairs left out: xreplace rebuilds what they touch, and 2 (y − t) becomes 2 y − 2 t
     mapping = {a: b for a, b in zip(free_from, free_to) if isinstance(a, Symbol) and a != b}
     taken = {s.name for s in free_to if isinstance(s, Symbol)}
-    e = fresh_bound(e, ctx)
-    return _rename_bound(e.xreplace(mapping) if mapping else e, ctx, frozenset(taken))
 
-
-def _rename_bound(e: Expr, ctx: Ctx, taken: frozenset[Any]) -> Expr:
-    """Give each sum the first free letter of its dim (siblings may share one)."""
     def letter(var: Expr, hi: Expr, inner: set[Any]) -> Expr:
+        """The first letter of the sum's dim not taken outside it (siblings may share one)."""
         dim = ctx.limit_dim(hi)
         name = ctx.letter[dim]
         while name in inner:
             name += PRIME
         inner.add(name)
         return ctx.index(dim, name)
-    return _rebind(e, {}, lambda var, hi, scope: letter(var, hi, scope), set(taken))
+    return _rebind_touched(e, mapping, letter, taken)[0]
+
+
+def _rebind_touched(e: Expr, mapping: dict[Any, Any], new_var: Any,
+                    scope: set[Any]) -> tuple[Expr, bool]:
+    """``e`` with each sum's index ``new_var(var, upper, scope)`` and ``mapping`` applied,
+    and whether it holds a sum or a mapped symbol.  Every node that does is rebuilt through
+    its constructor even where its names come out unchanged, as the renaming in two walks
+    (through fresh names) rebuilt it: the constructors' canonical forms (an ordered
+    ``δ``, a number spread over a sum) are then the same."""
+    if isinstance(e, Sum):
+        inner_map, inner_scope, limits = dict(mapping), set(scope), []
+        for var, lo, hi in e.limits:
+            new = new_var(var, hi, inner_scope)
+            inner_scope.add(new.name)
+            inner_map[var] = new
+            limits.append((new, lo, hi))
+        return Sum(_rebind_touched(e.function, inner_map, new_var, inner_scope)[0],
+                   *limits), True
+    if not e.args:
+        hit = mapping.get(e)
+        return (e, False) if hit is None else (hit, True)
+    done = [_rebind_touched(a, mapping, new_var, scope) for a in e.args]
+    if not any(t for _, t in done):
+        return e, False
+    return e.func(*[a for a, _ in done]), True
 
 
 def fresh_bound(e: Expr, ctx: Ctx) -> Expr:

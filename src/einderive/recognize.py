@@ -252,6 +252,7 @@ class _Reader:
         self.position = ctx.position
         # elements read zero-padded: element -> (axis, lo, hi) of the range condition absorbed
         self.padded: dict[Expr, tuple[int, Expr, Expr]] = {}
+        self._tensor_in: dict[Expr, bool] = {}  # _has_tensor's answers, by subtree
 
     def orient(self, b: Blob, idx: Idx, shape: Shape) -> mx.M:
         syms = tuple(i for i in idx if isinstance(i, Symbol))
@@ -336,8 +337,15 @@ class _Reader:
         return Blob(mx.OneHot(name, dim, (self.ctx.index_dim[t], dim)), (t, v))
 
     def _has_tensor(self, e: Expr) -> bool:
-        return any(self.ctx.is_tensor_atom(a) for a in e.atoms(Indexed, Symbol)) or \
-            bool(e.atoms(AxisFunction))
+        """Whether ``e`` reads a tensor (an element, an adjoint ...) or a function of a whole
+        axis.  Remembered per subtree: the reader asks it at every level of the tree, and a
+        walk each time cost the tree's size times its depth."""
+        hit = self._tensor_in.get(e)
+        if hit is None:
+            hit = (isinstance(e, (Indexed, Symbol)) and self.ctx.is_tensor_atom(e)) or \
+                isinstance(e, AxisFunction) or any(self._has_tensor(a) for a in e.args)
+            self._tensor_in[e] = hit
+        return hit
 
     def _free(self, e: Expr) -> Idx:
         """Free index symbols of ``e`` in order of first appearance."""
