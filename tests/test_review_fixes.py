@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
+import pytest
 from conftest import derive_text
 from einderive.api import verify
+
+ROOT = Path(__file__).resolve().parent.parent
 
 INJECTION = '''
     name: 'x""" + str(print("INJECTED")) + """'
@@ -70,3 +77,26 @@ def test_a_tensor_named_like_a_symbol_of_the_notation_is_printed_in_bold():
     index, matrix = forms(d, "x")
     assert "𝚺_ii′ x_i′" in index and "Σ" not in index
     assert matrix == "(𝚺 + 𝚺ᵀ) x"
+
+
+def _into_closed_pipe(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI with stdout a pipe whose reader is gone (``einderive … | head -0``)."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run([sys.executable, "-m", "einderive.cli", *args], stdout=write,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT, check=False)
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize("args", [("derive", "specs/mlp.yaml"),
+                                  ("derive", "specs/mlp.yaml", "--latex"),
+                                  ("verify", "specs/mlp.yaml"),
+                                  ("check", "specs/mlp.yaml")])
+def test_a_closed_stdout_ends_quietly(args):
+    """``| head`` closing the pipe is no bug: no traceback, no internal error, no exit 1
+    (Rich's own handler said "failed"), but the shell's 128 + SIGPIPE."""
+    result = _into_closed_pipe(*args)
+    assert result.stderr == ""
+    assert result.returncode == 141

@@ -28,6 +28,7 @@ F = TypeVar("F", bound=Callable[..., object])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 88}
 ISSUES = "https://github.com/einderive/einderive/issues"
 EXIT_FAILED, EXIT_SPEC, EXIT_BUG = 1, 2, 3
+EXIT_PIPE = 128 + 13  # killed by SIGPIPE, as a shell reports `cat big | head -1`
 DEBUG = "einderive.debug"  # key in ctx.meta, which every command's context shares
 
 
@@ -78,6 +79,8 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
             sys.exit(EXIT_SPEC)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            _quiet_closed_stdout()
         except Exception as exc:  # noqa: BLE001 - the one place a bug is reported
             if debug:
                 traceback.print_exc()
@@ -87,6 +90,30 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
                        f"--debug.", err=True)
             sys.exit(EXIT_BUG)
     return wrapper
+
+
+def _quiet_closed_stdout() -> NoReturn:
+    """The reader of stdout went away (``| head``): end quietly, as other CLI tools do.
+
+    Pointing stdout at /dev/null keeps the interpreter's final flush of the
+    buffered rest from raising again at exit."""
+    import os
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_PIPE)
+
+
+def _console(**kwargs: Any) -> Any:
+    """A Rich console whose closed stdout ends as every command's does (Rich's own
+    handler exits 1, which here means a failed check)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(**kwargs)
 
 
 @click.group(context_settings=CONTEXT)
@@ -301,8 +328,7 @@ def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | 
     from . import api
     sizes = _parse_dims(dims)
     reports, errors = api.verify_files(specs, sizes, seed, tol, hvp)
-    from rich.console import Console
-    console = Console(highlight=False)
+    console = _console(highlight=False)
     from .render.reports import verify_tables
     for err in errors:
         click.echo(err.format(), err=True)
@@ -394,8 +420,7 @@ def _emit_rich(d: Derivation, output: str | None, after: str = "", **opts: Any) 
     if output or not sys.stdout.isatty():
         _emit(plain(d, options, width=80) + after, output)
         return
-    from rich.console import Console
-    console = Console(highlight=False, emoji=False, markup=False)
+    console = _console(highlight=False, emoji=False, markup=False)
     for r in rich_derivation(d, options=console.options, opts=options):
         console.print(r)
     click.echo(after, nl=False)
