@@ -100,3 +100,12 @@ def test_a_closed_stdout_ends_quietly(args):
     result = _into_closed_pipe(*args)
     assert result.stderr == ""
     assert result.returncode == 141
+
+
+def test_a_trace_and_a_diagonal_print_as_tr_and_diagonal(run):
+    """``trace(A @ B)`` printed as ``sum(einsum('ii->i', C))`` and ``diagonal(inv(S))`` had no
+    matrix form; both are read as the diagonal of a matrix (its total is the trace)."""
+    out = run("derive", ROOT / "tests/regressions/trace_and_diagonal.yaml").output
+    assert "  t     = tr(C)\n" in out
+    assert "  d     = diagonal(S⁻¹) + diagonal(C)\n" in out
+    assert "einsum" not in out and "no matrix form" not in out

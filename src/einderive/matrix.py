@@ -210,6 +210,17 @@ class Diag(M):
         return (self.x,)
 
 
+class Diagonal(M):
+    """The diagonal of a square matrix, as a column (``A_ii``); its total is the trace."""
+
+    x: M
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
 class Einsum(M):
     """The honest fallback: ``einsum(subscripts, *operands)``; vector operands are 1-d."""
 
@@ -605,6 +616,8 @@ def substitute(m: M, old: M, new: M) -> M:
         return AxisFn(m.head, substitute(m.x, old, new), m.axis, m.arg_shape, m.shape, m.src)
     if isinstance(m, Diag):
         return Diag(substitute(m.x, old, new), m.shape, m.src)
+    if isinstance(m, Diagonal):
+        return Diagonal(substitute(m.x, old, new), m.shape, m.src)
     if isinstance(m, Einsum):
         operands = tuple(substitute(x, old, new) for x in m.operands)
         return Einsum(m.subscripts, operands, m.shape, m.src)

@@ -230,6 +230,7 @@ scalar("square", "square", r"\operatorname{square}", _call("np.square"), _call("
 SUM, EINSUM, TRANSPOSE, POW_HALF = "sum", "einsum", "transpose", "sqrt"
 SOLVE = "linalg.solve"  # A⁻¹ B, in both libraries, without forming A⁻¹
 DIAG = "diag"  # the diagonal matrix of a vector: also the matrix form of v ⊙ 𝐈
+DIAGONAL = "diagonal"  # the diagonal of a square matrix, a column: the matrix form of A_ii
 RESHAPE = "reshape"  # also the matrix form of an element read at an index map
 
 # -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------

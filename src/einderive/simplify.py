@@ -545,6 +545,8 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
         out = mx.reduce(m.kind, kids[0])
     elif isinstance(m, mx.Diag):
         out = mx.Diag(kids[0], m.shape)
+    elif isinstance(m, mx.Diagonal):
+        out = mx.Diagonal(kids[0], m.shape)
     elif isinstance(m, mx.AxisFn):
         out = mx.AxisFn(m.head, kids[0], m.axis, m.arg_shape, m.shape)
     elif isinstance(m, mx.Einsum):
