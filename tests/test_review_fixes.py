@@ -109,3 +109,15 @@ def test_a_trace_and_a_diagonal_print_as_tr_and_diagonal(run):
     assert "  t     = tr(C)\n" in out
     assert "  d     = diagonal(S⁻¹) + diagonal(C)\n" in out
     assert "einsum" not in out and "no matrix form" not in out
+
+
+def test_the_inverse_of_an_spd_matrix_is_symmetric(run):
+    """S⁻ᵀ of an spd S is S⁻¹, (S⁻¹)⁻¹ is S, S⁻¹ S is 𝐈 and a node P = S⁻¹ is symmetric
+    (Pᵀ is P), in every matrix form; the index forms keep the line as written."""
+    out = run("derive", ROOT / "tests/regressions/spd_inverse.yaml").output
+    matrix_forms = [line for line in out.splitlines() if "_i" not in line]
+    assert "  y     = (P + S⁻¹ + S) x" in matrix_forms
+    assert "  grad(S) = −P ∂L/∂P P − S⁻¹ x (∂L/∂y)ᵀ S⁻¹ + ∂L/∂y xᵀ" in matrix_forms
+    assert "  grad(x) = (P + S⁻¹ + S) ∂L/∂y + 2 P x" in matrix_forms
+    assert not any("⁻ᵀ" in line or "(S⁻¹)⁻¹" in line or "Pᵀ" in line for line in matrix_forms)
+    assert "(S)⁻¹" not in out

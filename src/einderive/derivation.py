@@ -31,7 +31,7 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .reuse import Named, expand, reusable, reuse
-from .simplify import simplify, simplify_form, used_wheres
+from .simplify import is_symmetric, simplify, simplify_form, used_wheres
 from .spec import Spec, symmetric_inputs
 
 
@@ -174,6 +174,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         if t.kind == "anon":
             expr, tidx = idx.definitions[t.name]
             m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
+            if m is not None:  # as simple as a named node's: inv(S.T) of a symmetric S is S⁻¹
+                m = simplify(m, (), symmetric_inputs(graph.spec))
             if m is not None and m.is_scalar and t.shape:
                 # a constant argument (x - x is 0) keeps its shape, or softmax(0) would read as
                 # the softmax of one number: 0 𝟏, built as is (scale() folds 0 𝟏 to 0)
@@ -195,7 +197,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         return form(expr, tidx, t.shape)
 
     forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
-    oriented, symmetric = _readings(forward, anon)
+    oriented, symmetric = _readings(forward, anon, symmetric_inputs(graph.spec))
     named = _named(forward)
     shown = [n for n in idx.order
              if graph[n].kind == "node" or (graph[n].is_input and n in graph.wrt)]
@@ -236,7 +238,7 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool) -> Derivation:
     with _collector_paused():
         s = derive_second(d.index, along, hvp)
         ctx, graph, named = d.index.ctx, d.graph, _named(d.forward)
-        oriented, symmetric = _readings(d.forward, d.anon)
+        oriented, symmetric = _readings(d.forward, d.anon, symmetric_inputs(graph.spec))
 
         def form(expr: Any, idx: tuple[Any, ...], t: Tensor) -> Form:
             r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape, oriented)
@@ -256,17 +258,21 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool) -> Derivation:
     return replace(d, second=Second(tuple(along), tangents, rops, blocks))
 
 
-def _readings(forward: tuple[tuple[Tensor, Form], ...], anon: dict[str, mx.M | None]
-              ) -> tuple[frozenset[Any], frozenset[str]]:
+def _readings(forward: tuple[tuple[Tensor, Form], ...], anon: dict[str, mx.M | None],
+              inputs: frozenset[str]) -> tuple[frozenset[Any], frozenset[str]]:
     """How the backward pass reads the forward nodes: a function's argument in an adjoint
     as its line wrote it (σ'(X Wᵀ + bᵀ), not its transpose), whether the line named it or
     composed it; and the nodes equal to their transpose (G = Xᵀ X named on its own line is
-    as symmetric as when its line is written out: Gᵀ is G)."""
+    as symmetric as when its line is written out: Gᵀ is G; P = S⁻¹ of a symmetric input S,
+    or of a symmetric node before it, is too)."""
     oriented = orientations([f.matrix for _, f in forward if f.matrix is not None] +
                             [m for m in anon.values() if m is not None])
-    symmetric = frozenset(t.name for t, f in forward
-                          if f.matrix is not None and _symmetric(f.matrix))
-    return oriented, symmetric
+    symmetric: set[str] = set()
+    for t, f in forward:
+        if f.matrix is not None and (_symmetric(f.matrix) or
+                                     is_symmetric(f.matrix, inputs | frozenset(symmetric))):
+            symmetric.add(t.name)
+    return oriented, frozenset(symmetric)
 
 
 def _symmetric(m: mx.M) -> bool:
