@@ -121,3 +121,18 @@ def test_the_inverse_of_an_spd_matrix_is_symmetric(run):
     assert "  grad(x) = (P + S⁻¹ + S) ∂L/∂y + 2 P x" in matrix_forms
     assert not any("⁻ᵀ" in line or "(S⁻¹)⁻¹" in line or "Pᵀ" in line for line in matrix_forms)
     assert "(S)⁻¹" not in out
+
+
+def test_clip_names_its_bounds_in_the_usage_hint(run, tmp_path):
+    """``clip(x, min=0, max=1)`` was answered with "usage: clip(a, b, c)", which names
+    nothing; the hint says the bounds are lo and hi, by position."""
+    spec = tmp_path / "c.yaml"
+    spec.write_text(textwrap.dedent('''\
+        dims: {N: 3}
+        inputs: {x: [N]}
+        forward: ["L = sum(clip(x, min=0, max=1))"]
+        loss: L
+        '''))
+    result = run("derive", spec)
+    assert result.exit_code == 2
+    assert "hint: usage: clip(x, lo, hi)" in result.stderr
