@@ -136,3 +136,12 @@ def test_clip_names_its_bounds_in_the_usage_hint(run, tmp_path):
     result = run("derive", spec)
     assert result.exit_code == 2
     assert "hint: usage: clip(x, lo, hi)" in result.stderr
+
+
+def test_columns_times_the_identity_are_one_diagonal_matrix(run):
+    """``u ⊙ 𝐈 ⊙ v`` (two columns and 𝐈) printed as an elementwise product with 𝐈; it is
+    diag(u ⊙ v), as ``v ⊙ 𝐈`` alone was already diag(v)."""
+    out = run("derive", ROOT / "tests/regressions/diagonal_products.yaml").output
+    grad = out[out.index("grad(X)"):]
+    assert grad.startswith("grad(X) = diag(∂L/∂h ⊙ (2 diagonal(X) + exp(diagonal(X))")
+    assert "𝐈" not in out and "einsum" not in out
