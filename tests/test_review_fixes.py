@@ -145,3 +145,15 @@ def test_columns_times_the_identity_are_one_diagonal_matrix(run):
     grad = out[out.index("grad(X)"):]
     assert grad.startswith("grad(X) = diag(∂L/∂h ⊙ (2 diagonal(X) + exp(diagonal(X))")
     assert "𝐈" not in out and "einsum" not in out
+
+
+@pytest.mark.parametrize("args", [("derive", "--hvp", "specs/mlp.yaml"),
+                                  ("derive", "--tangent", "specs/mlp.yaml"),
+                                  ("verify", "--hvp", "specs/mlp.yaml")])
+def test_a_spec_after_an_optional_names_option_is_the_spec(run, args, monkeypatch):
+    """``--hvp spec.yaml`` took the spec as --hvp's names and said "Missing argument 'SPEC'";
+    a name ending in .yaml is the spec, and --hvp alone means every wrt input."""
+    monkeypatch.chdir(ROOT)
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert result.output == run(args[0], args[2], args[1]).output

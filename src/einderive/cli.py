@@ -116,6 +116,23 @@ def _console(**kwargs: Any) -> Any:
     return _Console(**kwargs)
 
 
+class _SpecAfterNames(click.Command):
+    """A command whose ``--hvp`` and ``--tangent`` take names optionally: ``--hvp spec.yaml``
+    gave the spec to --hvp as its names ("Missing argument 'SPEC'"); a spec file's name (it
+    ends in .yaml or .yml, which no tensor's does) is left to be the spec."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        for arg in args:
+            if out and out[-1] in NAMES_OPTIONS and arg.endswith((".yaml", ".yml")):
+                out[-1] += "="  # --hvp= : every wrt input, and the spec stays an argument
+            out.append(arg)
+        return super().parse_args(ctx, out)
+
+
+NAMES_OPTIONS = ("--hvp", "--tangent")
+
+
 @click.group(context_settings=CONTEXT)
 @click.version_option(__version__, "-V", "--version", prog_name="einderive")
 @debug_option
@@ -139,7 +156,7 @@ FORMATS = ("text", "latex", "markdown", "json", "html", "numpy", "torch")  # api
 GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported: fast --help)
 
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, cls=_SpecAfterNames)
 @click.argument("spec", type=click.Path(dir_okay=True, allow_dash=True))
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text",
               show_default=True, help="Output format.")
@@ -298,7 +315,7 @@ def cost(spec: str, dims: str, dtype: str, fmt: str, output: str | None) -> None
     _emit(api.render_cost(d, api.cost_table(d, sizes, dtype), fmt), output)
 
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, cls=_SpecAfterNames)
 @click.argument("specs", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--dims", "dims", default="", metavar="M=3,N=4",
               help="Dim sizes (default: the spec's, else distinct primes 2, 3, 5, 7 ...).")
