@@ -103,7 +103,7 @@ FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "sil
              "softmax", "logsumexp", "log_softmax", "rowsum", "colsum", "sum", "diag", "einsum",
              "grad", "sign", "sin", "cos", "log1p", "expm1", "erf", "erf'", "square", "maximum",
              "minimum", "clip", "leaky_relu", "elu", "where", "max", "min", "det", "logdet",
-             "reshape"}
+             "reshape", "tr", "diagonal"}
 COMPARISONS = (">", "<", "≥", "≤", "=")
 
 
@@ -906,6 +906,10 @@ class MatrixEval:
             return MV(v.sum())
         if fn == "diag":
             return MV(np.diag(v.ravel()))
+        if fn == "diagonal":
+            return MV(np.diagonal(v)[:, None])
+        if fn == "tr":
+            return MV(np.trace(v))
         if fn in ("softmax", "logsumexp", "log_softmax"):
             vec = v.ndim == 2 and v.shape[1] == 1 and "axis" not in kwargs
             axis = 0 if vec else kwargs.get("axis", -1)

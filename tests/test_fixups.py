@@ -72,17 +72,18 @@ def test_the_identity_is_bold_and_distinct_from_a_tensor_named_I():
 
 
 def test_the_einsum_note_does_not_claim_a_rank_three_tensor():
-    # a diagonal of a matrix needs einsum too; no tensor here has more than two axes
+    # a contraction of five matrices over two indices has no matrix rule (a diagonal, which
+    # needed einsum here before, reads as diagonal(·) now); no tensor has more than two axes
     from einderive.render.text import note_texts
     d = derive_text("""
         dims: {N: 3}
         inputs: {x0: [N, N]}
         forward:
-          - h = einsum('ii->i', x0 * x0.T)
+          - h = einsum('ik,jk,kl,li,lj->ij', x0, x0, x0, x0, x0)
           - L = sum(h * h)
         loss: L
     """)
-    assert "einsum('ii->i', x0)" in forms(d, "x0")[1]
+    assert "einsum('ik,li,jk,jl,kl->ij', x0, x0, ∂L/∂h, x0, x0)" in forms(d, "x0")[1]
     assert note_texts(d) == ["∂L/∂x0 is written with einsum where no matrix rule applies."]
 
 

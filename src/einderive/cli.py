@@ -28,6 +28,7 @@ F = TypeVar("F", bound=Callable[..., object])
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 88}
 ISSUES = "https://github.com/einderive/einderive/issues"
 EXIT_FAILED, EXIT_SPEC, EXIT_BUG = 1, 2, 3
+EXIT_PIPE = 128 + 13  # killed by SIGPIPE, as a shell reports `cat big | head -1`
 DEBUG = "einderive.debug"  # key in ctx.meta, which every command's context shares
 
 
@@ -78,6 +79,8 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
             sys.exit(EXIT_SPEC)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            _quiet_closed_stdout()
         except Exception as exc:  # noqa: BLE001 - the one place a bug is reported
             if debug:
                 traceback.print_exc()
@@ -87,6 +90,47 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
                        f"--debug.", err=True)
             sys.exit(EXIT_BUG)
     return wrapper
+
+
+def _quiet_closed_stdout() -> NoReturn:
+    """The reader of stdout went away (``| head``): end quietly, as other CLI tools do.
+
+    Pointing stdout at /dev/null keeps the interpreter's final flush of the
+    buffered rest from raising again at exit."""
+    import os
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_PIPE)
+
+
+def _console(**kwargs: Any) -> Any:
+    """A Rich console whose closed stdout ends as every command's does (Rich's own
+    handler exits 1, which here means a failed check)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
+    return _Console(**kwargs)
+
+
+class _SpecAfterNames(click.Command):
+    """A command whose ``--hvp``, ``--tangent`` and ``--hessian`` take names optionally:
+    ``--hvp spec.yaml`` gave the spec to --hvp as its names ("Missing argument 'SPEC'"); a spec file's name (it
+    ends in .yaml or .yml, which no tensor's does) is left to be the spec."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        for arg in args:
+            if out and out[-1] in NAMES_OPTIONS and arg.endswith((".yaml", ".yml")):
+                out[-1] += "="  # --hvp= : every wrt input, and the spec stays an argument
+            out.append(arg)
+        return super().parse_args(ctx, out)
+
+
+NAMES_OPTIONS = ("--hvp", "--tangent", "--hessian")
 
 
 @click.group(context_settings=CONTEXT)
@@ -112,7 +156,7 @@ FORMATS = ("text", "latex", "markdown", "json", "html", "numpy", "torch")  # api
 GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported: fast --help)
 
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, cls=_SpecAfterNames)
 @click.argument("spec", type=click.Path(dir_okay=True, allow_dash=True))
 @click.option("-f", "--format", "fmt", type=click.Choice(FORMATS), default="text",
               show_default=True, help="Output format.")
@@ -274,7 +318,7 @@ def cost(spec: str, dims: str, dtype: str, fmt: str, output: str | None) -> None
     _emit(api.render_cost(d, api.cost_table(d, sizes, dtype), fmt), output)
 
 
-@main.command(context_settings=CONTEXT)
+@main.command(context_settings=CONTEXT, cls=_SpecAfterNames)
 @click.argument("specs", nargs=-1, required=True, type=click.Path(allow_dash=True))
 @click.option("--dims", "dims", default="", metavar="M=3,N=4",
               help="Dim sizes (default: the spec's, else distinct primes 2, 3, 5, 7 ...).")
@@ -311,8 +355,7 @@ def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | 
         _refuse("--hessian checks the Hessian-vector product too: give --hessian alone")
     sizes = _parse_dims(dims)
     reports, errors = api.verify_files(specs, sizes, seed, tol, hvp, hessian)
-    from rich.console import Console
-    console = Console(highlight=False)
+    console = _console(highlight=False)
     from .render.reports import verify_tables
     for err in errors:
         click.echo(err.format(), err=True)
@@ -404,8 +447,7 @@ def _emit_rich(d: Derivation, output: str | None, after: str = "", **opts: Any) 
     if output or not sys.stdout.isatty():
         _emit(plain(d, options, width=80) + after, output)
         return
-    from rich.console import Console
-    console = Console(highlight=False, emoji=False, markup=False)
+    console = _console(highlight=False, emoji=False, markup=False)
     for r in rich_derivation(d, options=console.options, opts=options):
         console.print(r)
     click.echo(after, nl=False)

@@ -31,7 +31,7 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .reuse import Named, expand, reusable, reuse
-from .simplify import simplify, simplify_form, used_wheres
+from .simplify import is_symmetric, simplify, simplify_form, used_wheres
 from .spec import Spec, symmetric_inputs
 
 
@@ -186,6 +186,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         if t.kind == "anon":
             expr, tidx = idx.definitions[t.name]
             m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
+            if m is not None:  # as simple as a named node's: inv(S.T) of a symmetric S is S⁻¹
+                m = simplify(m, (), symmetric_inputs(graph.spec))
             if m is not None and m.is_scalar and t.shape:
                 # a constant argument (x - x is 0) keeps its shape, or softmax(0) would read as
                 # the softmax of one number: 0 𝟏, built as is (scale() folds 0 𝟏 to 0)
@@ -220,7 +222,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         return form(expr, tidx, t.shape)
 
     forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
-    oriented, nodes = _readings(forward, anon)
+    oriented, nodes = _readings(forward, anon, inputs)
     symmetric = inputs | nodes
     named = _named(forward)
     shown = [n for n in idx.order
@@ -264,8 +266,9 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
     with _collector_paused():
         s = derive_second(d.index, along, hvp)
         ctx, graph, named = d.index.ctx, d.graph, _named(d.forward)
-        oriented, nodes = _readings(d.forward, d.anon)
-        symmetric = symmetric_inputs(graph.spec) | nodes
+        inputs = symmetric_inputs(graph.spec)
+        oriented, nodes = _readings(d.forward, d.anon, inputs)
+        symmetric = inputs | nodes
 
         def form(expr: Any, idx: tuple[Any, ...], t: Tensor) -> Form:
             r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape, oriented)
@@ -309,10 +312,12 @@ def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
                 pairs = tuple(made)
         return Hessian(tx, ty, Form(expr, idx, None), pairs)
     shape = tuple(tx.shape) + tuple(ty.shape)
-    r = recognize(ctx, d.index.namer, d.anon, expr, idx, shape, _readings(d.forward, d.anon)[0])
+    inputs = symmetric_inputs(graph.spec)
+    oriented, nodes = _readings(d.forward, d.anon, inputs)
+    symmetric = inputs | nodes
+    r = recognize(ctx, d.index.namer, d.anon, expr, idx, shape, oriented)
     if r.matrix is not None:
         r = Recognition(diagonal(r.matrix), r.wheres, r.einsum)
-    symmetric = symmetric_inputs(graph.spec) | _readings(d.forward, d.anon)[1]
     return Hessian(tx, ty, _diagonal(_form(r, expr, idx, _named(d.forward), symmetric)))
 
 
@@ -336,17 +341,21 @@ def _block(d: Derivation, expr: Any, idx: tuple[Any, ...], shape: tuple[Any, ...
     return _diagonal(_form(r, expr, idx, _named(d.forward), symmetric_inputs(d.graph.spec)))
 
 
-def _readings(forward: tuple[tuple[Tensor, Form], ...], anon: dict[str, mx.M | None]
-              ) -> tuple[frozenset[Any], frozenset[str]]:
+def _readings(forward: tuple[tuple[Tensor, Form], ...], anon: dict[str, mx.M | None],
+              inputs: frozenset[str]) -> tuple[frozenset[Any], frozenset[str]]:
     """How the backward pass reads the forward nodes: a function's argument in an adjoint
     as its line wrote it (σ'(X Wᵀ + bᵀ), not its transpose), whether the line named it or
     composed it; and the nodes equal to their transpose (G = Xᵀ X named on its own line is
-    as symmetric as when its line is written out: Gᵀ is G)."""
+    as symmetric as when its line is written out: Gᵀ is G; P = S⁻¹ of a symmetric input S,
+    or of a symmetric node before it, is too)."""
     oriented = orientations([f.matrix for _, f in forward if f.matrix is not None] +
                             [m for m in anon.values() if m is not None])
-    symmetric = frozenset(t.name for t, f in forward
-                          if f.matrix is not None and _symmetric(f.matrix))
-    return oriented, symmetric
+    symmetric: set[str] = set()
+    for t, f in forward:
+        if f.matrix is not None and (_symmetric(f.matrix) or
+                                     is_symmetric(f.matrix, inputs | frozenset(symmetric))):
+            symmetric.add(t.name)
+    return oriented, frozenset(symmetric)
 
 
 def _symmetric(m: mx.M) -> bool:

@@ -242,6 +242,9 @@ class _MatrixWalk:
     def _Diag(self, m: mx.Diag) -> Flops:
         return self.flops(m.x)
 
+    def _Diagonal(self, m: mx.Diagonal) -> Flops:
+        return self.flops(m.x)  # a view
+
     def _MatMul(self, m: mx.MatMul) -> Flops:
         rows, inner, cols = (self.c.size(s) for s in (mx.rows(m.a), mx.cols(m.a), mx.cols(m.b)))
         for inv, other, k in ((m.a, m.b, cols), (m.b, m.a, rows)):

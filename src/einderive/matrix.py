@@ -210,6 +210,17 @@ class Diag(M):
         return (self.x,)
 
 
+class Diagonal(M):
+    """The diagonal of a square matrix, as a column (``A_ii``); its total is the trace."""
+
+    x: M
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
 class Einsum(M):
     """The honest fallback: ``einsum(subscripts, *operands)``; vector operands are 1-d."""
 
@@ -453,15 +464,16 @@ def hadamard(*xs: M) -> M:
 
 
 def _diag_of(factors: list[M]) -> M | None:
-    """``v ⊙ 𝐈`` (v a column or a row, broadcast) is the diagonal matrix diag(v)."""
-    if len(factors) != 2:
+    """``v ⊙ 𝐈`` (v a column or a row, broadcast) is the diagonal matrix diag(v); so is
+    ``u ⊙ 𝐈 ⊙ v``, diag(u ⊙ v)."""
+    eyes = [f for f in factors if isinstance(f, Eye)]
+    vs = [f for f in factors if not isinstance(f, Eye)]
+    if len(eyes) != 1 or not vs or any(len(v.shape) != 2 or 1 not in v.shape for v in vs):
         return None
-    eye = next((f for f in factors if isinstance(f, Eye)), None)
-    v = next((f for f in factors if f is not eye), None)
-    if eye is None or v is None or len(v.shape) != 2 or 1 not in v.shape:
+    cols = [v if v.shape[1] == 1 else transpose(v) for v in vs]
+    if any(c.shape[0] != eyes[0].shape[0] for c in cols):
         return None
-    vec = v if v.shape[1] == 1 else transpose(v)
-    return Diag(vec, eye.shape) if vec.shape[0] == eye.shape[0] else None
+    return Diag(cols[0] if len(cols) == 1 else hadamard(*cols), eyes[0].shape)
 
 
 def _merge_powers(factors: list[M]) -> list[M]:
@@ -638,6 +650,8 @@ def substitute(m: M, old: M, new: M) -> M:
         return AxisFn(m.head, substitute(m.x, old, new), m.axis, m.arg_shape, m.shape, m.src)
     if isinstance(m, Diag):
         return Diag(substitute(m.x, old, new), m.shape, m.src)
+    if isinstance(m, Diagonal):
+        return Diagonal(substitute(m.x, old, new), m.shape, m.src)
     if isinstance(m, Einsum):
         operands = tuple(substitute(x, old, new) for x in m.operands)
         return Einsum(m.subscripts, operands, m.shape, m.src)

@@ -64,6 +64,7 @@ class ScalarFn(Record):
     needs: Tup = ()  # other helpers that helper calls
     aliases: Tup = ()  # what NumPy/PyTorch users also call it
     doc: str = ""
+    arg_names: Tup = ()  # its tensor arguments' names in the usage hint (default x, or a, b …)
 
     def partials(self, args: Tup, out: Any) -> Tup:
         """The derivative of ``out`` by each argument (a param's is never asked for)."""
@@ -73,7 +74,8 @@ class ScalarFn(Record):
 
     @property
     def signature(self) -> str:
-        names = ["x"] if self.arity == 1 else ["a", "b", "c", "d"][:self.arity]
+        names = list(self.arg_names) or (["x"] if self.arity == 1 else
+                                         ["a", "b", "c", "d"][:self.arity])
         return f"{self.name}({', '.join(names + [f'{k}={float(v)!r}' for k, v in self.params])})"
 
 
@@ -230,6 +232,7 @@ scalar("square", "square", r"\operatorname{square}", _call("np.square"), _call("
 SUM, EINSUM, TRANSPOSE, POW_HALF = "sum", "einsum", "transpose", "sqrt"
 SOLVE = "linalg.solve"  # A⁻¹ B, in both libraries, without forming A⁻¹
 DIAG = "diag"  # the diagonal matrix of a vector: also the matrix form of v ⊙ 𝐈
+DIAGONAL = "diagonal"  # the diagonal of a square matrix, a column: the matrix form of A_ii
 RESHAPE = "reshape"  # also the matrix form of an element read at an index map
 
 # -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------
@@ -282,7 +285,7 @@ scalar("clip_by_hi", "𝟙[{2} < maximum({0}, {1})]",
        lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True)
 scalar("clip", "clip", r"\operatorname{clip}", _call("np.clip"), _call("torch.clamp"),
        lambda args, out: (F("between")(*args), F("clip_by_lo")(*args), F("clip_by_hi")(*args)),
-       arity=3, kink=True, aliases=("clamp",),
+       arity=3, kink=True, aliases=("clamp",), arg_names=("x", "lo", "hi"),
        doc="minimum(maximum(x, lo), hi): x limited to [lo, hi] (broadcasting)")
 _ALPHA = Fraction(1, 100)
 scalar("leaky_relu", "leaky_relu", r"\operatorname{leaky\_relu}",

@@ -165,7 +165,7 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx) -> bool:
 def _whole(m: mx.M) -> bool:
     """A node that would not read per batch element: a total, a norm, a diagonal or an
     einsum of a batched matrix (``sum(X)`` always means the total of everything)."""
-    return isinstance(m, (mx.Reduce, mx.Norm, mx.Diag, mx.Einsum)) and \
+    return isinstance(m, (mx.Reduce, mx.Norm, mx.Diag, mx.Diagonal, mx.Einsum)) and \
         (not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM) and bool(mx.batch_of(m))
 
 
@@ -391,6 +391,8 @@ class _Reader:
             ref, shape = self._element(ref, shape), shape[len(self.batch):]
             idx = idx[len(self.batch):]
         syms = tuple(i for i in idx if i != 0)
+        if _diagonal(idx) and not mx.batch_of(ref):
+            return Blob(mx.Diagonal(ref, (mx.rows(ref), 1)), syms[:1])
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
             return self._einsum_ref(ref, idx, shape)
         if len(shape) == 2 and len(syms) == 1:
@@ -562,8 +564,11 @@ class _Reader:
             ref = self._element(ref, tensor.shape)
             return Blob(mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape),
                         idx[len(self.batch):])
-        if len(set(idx)) != len(idx):  # softmax(S)_ii, (A⁻¹)_ii: a diagonal, no rule yet
-            raise NoMatrixForm("a diagonal of a function of a whole tensor")
+        if _diagonal(tuple(e.indices)) and not e.reduces:  # softmax(S)_ii, (A⁻¹)_ii
+            return Blob(mx.Diagonal(mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape),
+                                    (mx.rows(ref), 1)), idx[:1])
+        if len(set(idx)) != len(idx):
+            raise NoMatrixForm("a diagonal of a function of a tensor of more than two axes")
         if nd > 2:
             # softmax(S, axis)_ijk read whole: its axes are the tensor's, in order
             if len(idx) != len(e.indices) or len(set(idx)) != len(idx):
@@ -852,6 +857,11 @@ def _reads_at(e: Expr, at: Expr) -> bool:
 def _has_axis(head: str) -> bool:
     """An axis function of rows or columns (softmax), not of a whole matrix (inv, det)."""
     return AXIS_OPS[head].has_axis
+
+
+def _diagonal(idx: Idx) -> bool:
+    """``A_ii``: a square matrix read at one index twice, its diagonal."""
+    return len(idx) == 2 and idx[0] == idx[1] and idx[0] != 0
 
 
 def _holders(blobs: list[Blob], s: Index) -> list[Blob]:

@@ -19,6 +19,7 @@ import sympy
 
 from . import matrix as mx
 from .kinds import ReduceKind
+from .ops import AXIS_OPS
 from .cancel import cancelled, denominators, worth_cancelling
 from .recognize import Where, transpose_deep
 
@@ -318,11 +319,60 @@ def _mean_of(kind: ReduceKind, v: mx.M, forms: dict[mx.M, mx.M]) -> mx.M | None:
 # -- rules: transposes --------------------------------------------------------------------------
 
 
+def inverse_of_inverse(m: mx.M) -> mx.M | None:
+    """``(A⁻¹)⁻¹`` → ``A``, the inner inverse written inline or on its own line."""
+    if not (isinstance(m, mx.AxisFn) and AXIS_OPS[m.head].inverse):
+        return None
+    x = m.x.display if isinstance(m.x, mx.Ref) and isinstance(m.x.display, mx.M) else m.x
+    if isinstance(x, mx.AxisFn) and AXIS_OPS[x.head].inverse:
+        return x.x
+    return None
+
+
+def inverse_times_matrix(m: mx.M) -> mx.M | None:
+    """``… A⁻¹ A …`` → ``… …`` (and ``A A⁻¹``): a matrix next to its inverse in a product."""
+    if not isinstance(m, mx.MatMul):
+        return None
+    factors = _chain(m)
+    for n in range(len(factors) - 1):
+        a, b = factors[n], factors[n + 1]
+        if _inverse_of(a) == b or _inverse_of(b) == a:
+            rest = factors[:n] + factors[n + 2:]
+            return _product(rest) if rest else mx.Eye(mx.rows(a), (mx.rows(a), mx.rows(a)))
+    return None
+
+
+def _inverse_of(m: mx.M) -> mx.M | None:
+    """``A`` when ``m`` is ``A⁻¹`` (written inline or on its own line), ``Aᵀ`` when it is A⁻ᵀ."""
+    if isinstance(m, mx.Transpose):
+        inner = _inverse_of(m.x)
+        return None if inner is None else mx.transpose(inner)
+    x = m.display if isinstance(m, mx.Ref) and isinstance(m.display, mx.M) else m
+    if isinstance(x, mx.AxisFn) and AXIS_OPS[x.head].inverse:
+        return x.x
+    return None
+
+
+def is_symmetric(m: mx.M, names: frozenset[str]) -> bool:
+    """Whether ``m`` is its own transpose because the tensors ``names`` are: one of them, or
+    the inverse of a symmetric matrix (an spd S has S⁻ᵀ = S⁻¹)."""
+    if isinstance(m, mx.Ref) and m.display is not None:  # an anonymous intermediate
+        return is_symmetric(m.display, names)
+    if isinstance(m, mx.Ref):
+        return m.kind == "tensor" and m.name in names
+    if isinstance(m, mx.AxisFn) and AXIS_OPS[m.head].inverse:
+        return is_symmetric(m.x, names)
+    if isinstance(m, mx.Add):
+        return all(is_symmetric(t, names) for t in m.terms)
+    if isinstance(m, mx.Scale):
+        return is_symmetric(m.x, names)
+    return False
+
+
 def make_symmetric(names: frozenset[str]) -> Rule:
-    """The rule ``Aᵀ`` → ``A`` for the inputs declared symmetric."""
+    """The rule ``Aᵀ`` → ``A`` for the inputs declared symmetric (and ``A⁻ᵀ`` → ``A⁻¹``)."""
     def symmetric(m: mx.M) -> mx.M | None:
-        if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and m.x.kind == "tensor" \
-                and m.x.name in names:
+        if isinstance(m, mx.Transpose) and is_symmetric(m.x, names):
             return m.x
         return None
     symmetric.__doc__ = make_symmetric.__doc__
@@ -496,7 +546,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 # -- the table and the fixed point ----------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
-    double_transpose, transpose_inward,
+    double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
     collect_terms, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_as_product,
     inner_product, norm, square_of_root, merge_powers, one_denominator,
@@ -556,6 +606,8 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
         out = mx.reduce(m.kind, kids[0])
     elif isinstance(m, mx.Diag):
         out = mx.Diag(kids[0], m.shape)
+    elif isinstance(m, mx.Diagonal):
+        out = mx.Diagonal(kids[0], m.shape)
     elif isinstance(m, mx.AxisFn):
         out = mx.AxisFn(m.head, kids[0], m.axis, m.arg_shape, m.shape)
     elif isinstance(m, mx.Einsum):

@@ -19,7 +19,8 @@ from sympy import Add, Mul, Pow, S, Sum, Symbol
 from .. import matrix as mx
 from ..indexed import sum_of_constant
 from ..kinds import PseudoOp
-from ..ops import ARITHMETIC, AXIS_OPS, HELPER_NAMES, OPS, SUM, SCALARS, ElementwiseFunction, FExpr
+from ..ops import (ARITHMETIC, AXIS_OPS, DIAGONAL, HELPER_NAMES, OPS, SUM, SCALARS,
+                   ElementwiseFunction, FExpr)
 from ..record import Record
 from .. import pyexpr as P
 from ..shapes import broadcast_all as _broadcast, matmul as _matmul_shape  # one rule each
@@ -373,6 +374,10 @@ class Compiler:
     def _m_Diag(self, m: mx.Diag) -> Value:
         v = self._m(m.x)
         return Value(self.b.diag(v.py), (v.shape[0], v.shape[0]))
+
+    def _m_Diagonal(self, m: mx.Diagonal) -> Value:
+        v = self._m(m.x)
+        return Value(P.call(self.b.f(DIAGONAL), v.py), (v.shape[0],))
 
     def _m_Reshape(self, m: mx.Reshape) -> Value:
         v = self._m(m.x)

@@ -13,6 +13,7 @@ from typing import Any
 from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S,
                    Sum, Symbol)
 
+from ..matrix import Ref
 from ..ops import AXIS_OPS, AxisFunction, ElementwiseFunction
 from ..precedence import Prec
 from .readable import Rewriter, is_dim
@@ -320,15 +321,16 @@ class IndexPrinter(TreePrinter):
     def _print_AxisFunction(self, e: AxisFunction) -> str:
         name = self.n.ctx.tensor_of[e.label]
         tensor = self.n.ctx.graph[name]
+        bracket = False
         if name in self.n.anon:  # an anonymous argument: its definition, whole
             definition, _, matrix = self.n.anon[name]
             arg = self.n.matrix(matrix) if matrix is not None else self._print(definition)
+            bracket = not isinstance(matrix, Ref)  # (Aᵀ)⁻¹, but S⁻¹ where S.T is S
         else:
             arg = self.n.tensor(name, "")
         if AXIS_OPS[e.head].text:  # A⁻¹: an anonymous argument is bracketed
-            return self.n.matrix_function(AXIS_OPS[e.head], self.n.paren(arg)
-                                          if name in self.n.anon else arg, False,
-                                          self.n.index_list(e.indices))
+            return self.n.matrix_function(AXIS_OPS[e.head], self.n.paren(arg) if bracket else arg,
+                                          False, self.n.index_list(e.indices))
         return self.n.axis_function(e.head, arg, e.axis,
                                     names_axis(e.axis, tensor.shape, e.head),
                                     self.n.index_list(e.indices))

@@ -12,11 +12,14 @@ from typing import Any
 from sympy import S
 
 from .. import matrix as mx
-from ..ops import AXIS_OPS, DIAG, PAD, RESHAPE, SCALARS, SLICE
+from ..kinds import ReduceKind
+from ..ops import AXIS_OPS, DIAG, DIAGONAL, PAD, RESHAPE, SCALARS, SLICE
 from ..precedence import Prec
 from .index_printer import index_precedence, names_axis
 from .tokens import NotationBase
 from .tree_printer import TreePrinter
+
+TRACE = "tr"  # the sum of a diagonal, as the literature writes it
 
 
 class MatrixPrinter(TreePrinter):
@@ -189,7 +192,12 @@ class MatrixPrinter(TreePrinter):
                                       transposed, "")
 
     def _print_Reduce(self, m: mx.Reduce) -> str:
+        if m.kind == ReduceKind.SUM and isinstance(m.x, mx.Diagonal):
+            return self.n.operator(TRACE, self._print(m.x.x))  # the sum of the diagonal
         return self.n.operator(m.kind, self._print(m.x))
+
+    def _print_Diagonal(self, m: mx.Diagonal) -> str:
+        return self.n.operator(DIAGONAL, self._print(m.x))
 
     def _print_Diag(self, m: mx.Diag) -> str:
         return self.n.operator(DIAG, self._print(m.x))
