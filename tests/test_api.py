@@ -58,7 +58,7 @@ def test_a_derivation_has_a_short_repr(mlp):
 
 def test_a_gradient_shows_its_formula(mlp):
     g = mlp.gradient("W")
-    assert repr(g) == "<Gradient W: ∂L/∂W = ∂L/∂z xᵀ = −2 (e ⊙ σ'(z)) xᵀ>"
+    assert repr(g) == "<Gradient W: ∂L/∂W = ∂L/∂z xᵀ = −2 (e ⊙ y ⊙ (1 − y)) xᵀ>"
     assert g._repr_latex_() == ("$\\displaystyle \\frac{\\partial L}{\\partial W} = "
                                 "\\frac{\\partial L}{\\partial z} x^{\\top} = "
                                 "-2 (e \\odot \\sigma'(z)) x^{\\top}$")
@@ -87,5 +87,5 @@ def test_derive_of_something_else_is_a_type_error():
 
 
 def test_an_adjoint_shows_its_formula_too(mlp):
-    assert repr(mlp.adjoint("z")) == "<Adjoint z: ∂L/∂z = ∂L/∂y ⊙ σ'(z) = −2 e ⊙ σ'(z)>"
+    assert repr(mlp.adjoint("z")) == "<Adjoint z: ∂L/∂z = ∂L/∂y ⊙ σ'(z) = −2 e ⊙ y ⊙ (1 − y)>"
     assert mlp.adjoint("z")._repr_latex_().startswith("$\\displaystyle \\frac{\\partial L}")

@@ -31,7 +31,7 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .closed import in_node_names, named_parts, substituted
-from .reuse import Named, expand, reusable, reuse
+from .reuse import Named, expand, reusable, reuse, through_quotients
 from .simplify import simplify, simplify_form, used_wheres
 from .spec import Spec, symmetric_inputs
 
@@ -231,11 +231,16 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
 
 def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, mx.M],
                    simplified: Any, taken: set[str]) -> Form | None:
-    """The closed form of ∂L/∂``name``: the index form's where it was built; else, when the
+    """The closed form of ∂L/∂``name``: the index form's where it was built (its derivative
+    helpers written in the forward nodes, as the literature writes a gate's σ'); else, when the
     index form's was too large, the matrix level's (:mod:`einderive.closed`), its repeated
     parts named.  ``done`` collects every closed matrix form written out, for the adjoints
     further from the loss."""
     if closed is not None:
+        if closed.matrix is not None and closed.wheres:  # σ'(u) as y ⊙ (1 − y), as below
+            m = simplified(in_node_names(closed.matrix, closed.wheres), closed.wheres)
+            closed = replace(closed, matrix=m, wheres=used_wheres(m, closed.wheres),
+                             positions=positions(m))
         if closed.matrix is not None:
             done[name] = closed.matrix
         return closed
@@ -262,7 +267,10 @@ def _closed_simplified(m: mx.M, wheres: tuple[Where, ...], graph: Graph, named: 
                        symmetric: frozenset[str]) -> mx.M:
     """A closed form written out, simplified and read in the forward nodes as every form."""
     sym = symmetric_inputs(graph.spec) | symmetric
-    return reuse(simplify(m, wheres, sym, named), named)
+
+    def simplified(x: mx.M) -> mx.M:
+        return simplify(x, wheres, sym, named)
+    return reuse(through_quotients(simplified(m), named, simplified), named)
 
 
 def _taken(graph: Graph) -> set[str]:
@@ -332,7 +340,9 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], graph: Graph,
     symmetric = symmetric_inputs(graph.spec) | symmetric_nodes
     m, wheres = simplify_form(r.matrix, r.wheres, symmetric, named)
     if m is not None and named:  # an adjoint: written in the forward nodes where shorter
-        m = reuse(expand(m, named, lambda x: simplify(x, r.wheres, symmetric, named)), named)
+        def simplified(x: mx.M) -> mx.M:
+            return simplify(x, r.wheres, symmetric, named)
+        m = reuse(through_quotients(expand(m, named, simplified), named, simplified), named)
         wheres = used_wheres(m, r.wheres)
     return Form(expr, idx, m, wheres, positions(m) if m is not None else {}, r.einsum)
 
