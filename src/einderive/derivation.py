@@ -275,7 +275,7 @@ def _closed_simplified(m: mx.M, wheres: tuple[Where, ...], graph: Graph, named: 
 
 def _taken(graph: Graph) -> set[str]:
     """The names a ``where`` temporary must not take: the graph's tensors and dims."""
-    return {t.name for t in graph.nodes} | {d.name for d in graph.spec.dims}
+    return {t.name for t in graph.tensors} | {d.name for d in graph.spec.dims}
 
 
 def _named(forward: tuple[tuple[Tensor, Form], ...]) -> Named:

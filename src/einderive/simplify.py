@@ -405,7 +405,9 @@ def transposed_factors(m: mx.M) -> mx.M | None:
 def _sqrt_base(f: mx.M) -> tuple[mx.M, Any]:
     """A factor as (base, exponent), ``u^k`` as ``(√u)^(2k)`` (``√u`` stands for its base
     in :func:`merge_roots`)."""
-    return (f.x, f.exp) if isinstance(f, mx.Pow) else (f, sympy.S.One)
+    if isinstance(f, mx.Pow):
+        return f.x, sympy.Integer(f.exp) if isinstance(f.exp, int) else f.exp
+    return f, sympy.S.One
 
 
 def merge_roots(m: mx.M) -> mx.M | None:
