@@ -196,3 +196,36 @@ def test_a_root_meets_its_radicand() -> None:
 def test_a_power_of_a_product_spreads() -> None:
     before = mx.hadamard(X_MN, c, c, mx.power(mx.hadamard(c, c), -1))
     check(S.spread_power, before, "X")
+
+
+ONE_LINE_ATTENTION = """\
+name: one_line_attention
+dims: {T: 3, D: 4}
+inputs:
+  Q: [T, D]
+  K: [T, D]
+  V: [T, D]
+  G: [T, D]
+forward:
+  - Y = softmax(Q @ K.T / sqrt(D)) @ V
+  - L = sum(G * Y)
+loss: L
+wrt: [Q, K, V]
+"""
+
+
+def test_one_line_attention_names_its_softmax(tmp_path) -> None:
+    """With no P named, the closed form names the softmax it repeats (issue 12, item 4), and
+    ∂L/∂V is Pᵀ ∂L/∂Y with P written out."""
+    from einderive.render.terminal import Options, plain
+    spec = tmp_path / "one_line_attention.yaml"
+    spec.write_text(ONE_LINE_ATTENTION)
+    d = derive_file(str(spec))
+    assert _closed(d, "Q") == ("(1/√D) (t1 ⊙ (G Vᵀ − rowsum(t1 ⊙ (G Vᵀ)))) K",
+                               ("t1 = softmax((1/√D) Q Kᵀ)",))
+    assert _closed(d, "V") == ("softmax((1/√D) Q Kᵀ)ᵀ G", ())
+    env = env_for(d, R.reference(d.graph, seed=1))
+    out = plain(d, Options(expand=True), width=100000)
+    for _, line in entries(_closed_as_equations(out)):
+        env.check(line)
+    assert verify(d).ok

@@ -65,10 +65,25 @@ def _largest_shared(forms: list[mx.M]) -> mx.M | None:
     definitions so far), the first met on a tie."""
     seen: dict[mx.M, int] = {}
     for node in (n for m in forms for n in mx.walk(m)):
-        if not isinstance(node, (mx.Ref, mx.Const, mx.Ones, mx.Eye, mx.OneHot)):
+        if _printed_size(node):
             seen[node] = seen.get(node, 0) + 1
-    shared = [n for n, k in seen.items() if k > 1 and cost(n) >= SHARED_MIN and n.shape != ()]
-    return max(shared, key=cost, default=None)  # max keeps the first of equal costs
+    shared = [n for n, k in seen.items()
+              if k > 1 and _printed_size(n) >= SHARED_MIN and n.shape != ()]
+    return max(shared, key=_printed_size, default=None)  # the first of equal sizes
+
+
+def _printed_size(m: mx.M) -> int:
+    """The cost of what ``m`` prints: an anonymous intermediate (the ``(1/√D) Q Kᵀ`` in a
+    one-line attention's ``softmax((1/√D) Q Kᵀ)``) prints as its definition; a leaf that
+    prints as a name is worth no name (0)."""
+    if isinstance(m, (mx.Const, mx.Ones, mx.Eye, mx.OneHot)):
+        return 0
+    if isinstance(m, mx.Ref) and (m.kind != RefKind.ANON or m.display is None):
+        return 0
+    for r in dict.fromkeys(mx.leaves(m)):
+        if r.kind == RefKind.ANON and r.display is not None:
+            m = mx.substitute(m, r, r.display)
+    return cost(m)
 
 
 def _fresh(taken: set[str], n: int) -> str:

@@ -241,9 +241,16 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
             m = simplified(in_node_names(closed.matrix, closed.wheres), closed.wheres)
             closed = replace(closed, matrix=m, wheres=used_wheres(m, closed.wheres),
                              positions=positions(m))
-        if closed.matrix is not None:
-            done[name] = closed.matrix
-        return closed
+        if closed.matrix is None:
+            return closed
+        done[name] = closed.matrix
+        if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
+            return closed
+        parts = named_parts(closed.matrix, taken)  # one-line attention's softmax(…) is t1
+        if parts is None or not parts[1]:
+            return closed
+        m, named = parts
+        return replace(closed, matrix=m, wheres=closed.wheres + named, positions=positions(m))
     if shown.matrix is None or shown.einsum:  # an einsum's closed form is no easier to read
         return None
     full = substituted(shown.matrix, done)
