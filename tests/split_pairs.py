@@ -234,7 +234,12 @@ def closed_forms(d: Derivation, keep: set[str], loose: bool = False) -> dict[str
         if form is None or form.matrix is None:
             out[g.name] = None
             continue
-        m = simplify(written_out(d, keep, form.matrix), form.wheres)
+        m = form.matrix
+        named = [w for w in form.wheres if isinstance(w.lhs, mx.Ref)]
+        for _ in named:  # the named parts (where t1 = …) written out: one may name another
+            for w in named:
+                m = mx.substitute(m, w.lhs, w.rhs)
+        m = simplify(written_out(d, keep, m), form.wheres)
         out[g.name] = p.matrix(canonical(m, p.matrix, loose))
     return out
 

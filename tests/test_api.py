@@ -58,13 +58,17 @@ def test_a_derivation_has_a_short_repr(mlp):
 
 def test_a_gradient_shows_its_formula(mlp):
     g = mlp.gradient("W")
-    assert repr(g) == "<Gradient W: ∂L/∂W = ∂L/∂z xᵀ = −2 (e ⊙ σ'(z)) xᵀ>"
+    assert repr(g) == "<Gradient W: ∂L/∂W = ∂L/∂z xᵀ = −2 (e ⊙ y ⊙ (1 − y)) xᵀ>"
     assert g._repr_latex_() == ("$\\displaystyle \\frac{\\partial L}{\\partial W} = "
                                 "\\frac{\\partial L}{\\partial z} x^{\\top} = "
-                                "-2 (e \\odot \\sigma'(z)) x^{\\top}$")
-    md = g._repr_markdown_()
-    assert md.startswith("$$\n\\begin{gathered}\n\\frac{\\partial L}{\\partial W} = ")
-    assert "\\text{where } \\sigma'(z) = y \\odot (1 - y)" in md and md.endswith("$$\n")
+                                "-2 (e \\odot y \\odot (1 - y)) x^{\\top}$")
+    # the closed form reads σ'(z) in the node y: no where-line is left to typeset
+    assert g._repr_markdown_().startswith("$$\n\\frac{\\partial L}{\\partial W} = ")
+    import einderive
+    md = einderive.derive(str(SPECS / "gru_cell.yaml")).gradient("X")._repr_markdown_()
+    assert md.startswith("$$\n\\begin{gathered}\n\\frac{\\partial L}{\\partial X} = ")
+    assert "\\text{where } \\sigma'(X" in md and md.endswith("$$\n")
+    assert "\\text{where } t_{1} = G \\odot \\mathrm{Zg}" in md
 
 
 def test_a_zero_gradient_says_zero():
@@ -87,5 +91,5 @@ def test_derive_of_something_else_is_a_type_error():
 
 
 def test_an_adjoint_shows_its_formula_too(mlp):
-    assert repr(mlp.adjoint("z")) == "<Adjoint z: ∂L/∂z = ∂L/∂y ⊙ σ'(z) = −2 e ⊙ σ'(z)>"
+    assert repr(mlp.adjoint("z")) == "<Adjoint z: ∂L/∂z = ∂L/∂y ⊙ σ'(z) = −2 e ⊙ y ⊙ (1 − y)>"
     assert mlp.adjoint("z")._repr_latex_().startswith("$\\displaystyle \\frac{\\partial L}")

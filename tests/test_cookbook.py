@@ -88,7 +88,7 @@ CASES = [
          ["L = sqrt(sum((x - a) * (x - a)))"], {"x": "(1/L)·(x − a)"}),
     Case("c130_unit_vector_projection", "N: 3", "x: [N]; a: [N]; v: [N]",
          ["L = v @ (x - a) / sqrt(sum((x - a) * (x - a)))"],
-         {"x": "(1/‖x − a‖)·(v − ((vᵀ (x − a))/‖x − a‖²)·(x − a))"}),
+         {"x": "(1/‖x − a‖)·(v − (L/‖x − a‖)·(x − a))"}),  # vᵀ (x − a)/‖x − a‖ is L
     Case("c131_norm_sq", "N: 3", "x: [N]", ["L = sum(x * x)"], {"x": "2 x"}),
     Case("c134_frobenius_sq", "M: 3, N: 4", "X: [M, N]", ["L = sum(X ** 2)"], {"X": "2 X"}),
     Case("c134_frobenius", "M: 3, N: 4", "X: [M, N]", ["L = sqrt(sum(X ** 2))"],

@@ -13,13 +13,12 @@ ROOT = Path(__file__).resolve().parent
 
 
 def test_batch_norm_input_gradient_is_the_compact_form():
-    # (γ/σ) ⊙ (g − mean(g) − Xc ⊙ mean(g ⊙ Xc)/σ²) per column, g = G: the textbook form
-    # (1/σ)(g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)) with x̂ = Xc/σ written out
+    # (γ/σ) ⊙ (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)) per column, g = G: the textbook form, in the
+    # named node X̂ = Xc ⊘ σᵀ (reuse.through_quotients)
     d = derive_file(str(ROOT / "models" / "batchnorm_train.yaml"))
     pen = Pen.of(d)
     assert pen.matrix(d.adjoint("X").closed) == (
-        "(gamma ⊘ √(var + 1e-05))ᵀ ⊙ (G − (1/B) Xc ⊙ (colsum(G ⊙ Xc) ⊘ (var + 1e-05))ᵀ − "
-        "(1/B) colsum(G)ᵀ)")
+        "(gamma ⊘ √(var + 1e-05))ᵀ ⊙ (G − (1/B) X̂ ⊙ colsum(G ⊙ X̂)ᵀ − (1/B) colsum(G)ᵀ)")
     assert pen.matrix(d.adjoint("mu").closed) == "−gamma ⊙ colsum(G) ⊘ √(var + 1e-05)"
     assert verify(d).ok
 

@@ -30,7 +30,8 @@ from .recognize import (
 )
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
-from .reuse import Named, expand, reusable, reuse
+from .closed import in_node_names, named_parts, substituted
+from .reuse import Named, expand, reusable, reuse, through_quotients
 from .simplify import is_symmetric, simplify, simplify_form, used_wheres
 from .spec import Spec, symmetric_inputs
 
@@ -231,12 +232,18 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     for e in idx.edges:
         edges_of.setdefault(e.operand, []).append(e)
     adjoints: list[Adjoint] = []
+    matrix_closed: dict[str, mx.M] = {}  # each adjoint's closed matrix form, all written out
     for name in shown:
         a = idx.adjoints[name]
         t = graph[name]
         closed_form = form(a.closed, a.idx, t.shape) if a.closed is not None else None
         terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
         shown_form = _sum_form(a, terms) if len(terms) > 1 else form(a.expr, a.idx, t.shape)
+        if closed:
+            closed_form = _matrix_closed(name, shown_form, closed_form, matrix_closed,
+                                         lambda m, w: _closed_simplified(m, w, graph, named,
+                                                                         symmetric),
+                                         _taken(graph))
         adjoints.append(Adjoint(t, shown_form, closed_form, terms,
                                 tuple(edges_of.get(name, ()))))
     by_name = {x.name: x for x in adjoints}
@@ -248,6 +255,62 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     anon_forms = {name: (*idx.definitions[name], m) for name, m in anon.items()}
     return Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes,
                       anon, anon_forms)
+
+
+def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, mx.M],
+                   simplified: Any, taken: set[str]) -> Form | None:
+    """The closed form of ∂L/∂``name``: the index form's where it was built (its derivative
+    helpers written in the forward nodes, as the literature writes a gate's σ'); else, when the
+    index form's was too large, the matrix level's (:mod:`einderive.closed`), its repeated
+    parts named.  ``done`` collects every closed matrix form written out, for the adjoints
+    further from the loss."""
+    if closed is not None:
+        if closed.matrix is not None and closed.wheres:  # σ'(u) as y ⊙ (1 − y), as below
+            m = simplified(in_node_names(closed.matrix, closed.wheres), closed.wheres)
+            closed = replace(closed, matrix=m, wheres=used_wheres(m, closed.wheres),
+                             positions=positions(m))
+        if closed.matrix is None:
+            return closed
+        done[name] = closed.matrix
+        if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
+            return closed
+        parts = named_parts(closed.matrix, taken)  # one-line attention's softmax(…) is t1
+        if parts is None or not parts[1]:
+            return closed
+        m, named = parts
+        return replace(closed, matrix=m, wheres=closed.wheres + named, positions=positions(m))
+    if shown.matrix is None or shown.einsum:  # an einsum's closed form is no easier to read
+        return None
+    full = substituted(shown.matrix, done)
+    if full is None:
+        return None
+    if full == shown.matrix:  # no upstream adjoint in it: its chain form is closed already
+        done[name] = full
+        return None
+    full = simplified(in_node_names(full, shown.wheres), shown.wheres)
+    done[name] = full
+    if any(isinstance(n, mx.Einsum) for n in mx.walk(full)):
+        return None
+    parts = named_parts(full, taken)
+    if parts is None:
+        return None
+    m, wheres = parts
+    return Form(shown.index, shown.idx, m, wheres, positions(m), shown.einsum)
+
+
+def _closed_simplified(m: mx.M, wheres: tuple[Where, ...], graph: Graph, named: Named,
+                       symmetric: frozenset[str]) -> mx.M:
+    """A closed form written out, simplified and read in the forward nodes as every form."""
+    sym = symmetric_inputs(graph.spec) | symmetric
+
+    def simplified(x: mx.M) -> mx.M:
+        return simplify(x, wheres, sym, named)
+    return reuse(through_quotients(simplified(m), named, simplified), named)
+
+
+def _taken(graph: Graph) -> set[str]:
+    """The names a ``where`` temporary must not take: the graph's tensors and dims."""
+    return {t.name for t in graph.tensors} | {d.name for d in graph.spec.dims}
 
 
 def _named(forward: tuple[tuple[Tensor, Form], ...]) -> Named:
@@ -374,7 +437,9 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
     and for an adjoint (``named`` not empty) written in the forward nodes where shorter."""
     m, wheres = simplify_form(r.matrix, r.wheres, symmetric, named)
     if m is not None and named:  # an adjoint: written in the forward nodes where shorter
-        m = reuse(expand(m, named, lambda x: simplify(x, r.wheres, symmetric, named)), named)
+        def simplified(x: mx.M) -> mx.M:
+            return simplify(x, r.wheres, symmetric, named)
+        m = reuse(through_quotients(expand(m, named, simplified), named, simplified), named)
         wheres = used_wheres(m, r.wheres)
     return Form(expr, idx, m, wheres, positions(m) if m is not None else {}, r.einsum)
 

@@ -74,6 +74,40 @@ def expand(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -> mx.M:
     return best
 
 
+def through_quotients(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -> mx.M:
+    """``m`` with the numerator ``a`` of a named quotient ``N = a ⊘ b`` written as ``N ⊙ b``
+    where the simplifier then makes it smaller: batch norm's ``Xc ⊙ colsum(G ⊙ Xc) ⊘ (var + ε)``
+    is ``X̂ ⊙ colsum(G ⊙ X̂)`` with ``X̂ = Xc ⊘ √(var + ε)``, as the literature writes it."""
+    best = m
+    for form, ref in named:
+        split = _quotient(form)
+        if split is None:
+            continue
+        a, b = split
+        if a not in set(mx.walk(best)):
+            continue
+        out = simplify(mx.substitute(best, a, mx.hadamard(ref, b)))
+        if _size(out) < _size(best):
+            best = out
+    return best
+
+
+def _quotient(form: mx.M) -> tuple[mx.M, mx.M] | None:
+    """``(a, b)`` for a form ``a ⊘ b`` (one factor over one or more divisors), else None."""
+    if not isinstance(form, mx.Hadamard):
+        return None
+    den = [f for f in form.factors if isinstance(f, mx.Pow) and _negative(f)]
+    num = [f for f in form.factors if f not in den]
+    if not den or len(num) != 1 or num[0].shape != form.shape:
+        return None
+    assert all(isinstance(f, mx.Pow) for f in den)
+    return num[0], mx.hadamard(*[mx.power(f.x, -f.exp) for f in den if isinstance(f, mx.Pow)])
+
+
+def _negative(f: mx.Pow) -> bool:
+    return bool(f.exp < 0)  # a SymPy number
+
+
 def _size(m: mx.M) -> tuple[int, int]:
     return cost(m), len({n.name for n in mx.walk(m) if isinstance(n, mx.Ref)})
 
@@ -196,4 +230,4 @@ def _product(xs: Sequence[mx.M]) -> mx.M:
     return out
 
 
-__all__ = ["Named", "expand", "reusable", "reuse"]
+__all__ = ["Named", "expand", "reusable", "reuse", "through_quotients"]

@@ -396,6 +396,121 @@ def transpose_inward(m: mx.M) -> mx.M | None:
     return None
 
 
+# -- rules: factors constant along an axis, roots ------------------------------------------------
+
+
+def reduce_pulls_constant(m: mx.M) -> mx.M | None:
+    """``colsum(A ⊙ vᵀ)`` → ``colsum(A) ⊙ v``, ``rowsum(A ⊙ c)`` → ``rowsum(A) ⊙ c``: a factor
+    constant along the summed axis (a row broadcast down the columns, a column across the
+    rows) comes out of the sum."""
+    if not (isinstance(m, mx.Reduce) and m.kind != ReduceKind.SUM and
+            isinstance(m.x, mx.Hadamard) and len(m.x.shape) == 2) or mx.batch_of(m):
+        return None  # a batched form's shapes are one element's: its axes are not these
+    axis = 0 if m.kind == ReduceKind.COLSUM else 1
+    out_ = [f for f in m.x.factors if f.shape[axis] == 1 and f.shape != m.x.shape]
+    rest = [f for f in m.x.factors if f not in out_]
+    if not out_ or not rest or mx.broadcast_shape([f.shape for f in rest]) != m.x.shape:
+        return None
+    pulled = [mx.transpose(f) for f in out_] if axis == 0 else out_
+    return mx.hadamard(mx.reduce(m.kind, mx.hadamard(*rest)), *pulled)
+
+
+def product_pulls_constant(m: mx.M) -> mx.M | None:
+    """``(A ⊙ c) v`` → ``c ⊙ (A v)`` for a column ``c`` broadcast across A's columns (and
+    ``wᵀ (A ⊙ rᵀ)`` → ``(wᵀ A) ⊙ rᵀ``): a factor constant along the contracted axis comes
+    out of the product, also out of a product that is itself a factor (where it then meets
+    its reciprocal: layer norm's ``X̂ ⊙ ((G ⊙ X̂ ⊙ std) gamma) ⊘ std``)."""
+    if mx.batch_of(m):
+        return None
+    if isinstance(m, mx.MatMul):
+        pulled = _pulled(m)
+        return None if pulled is None else mx.hadamard(*pulled)
+    if not isinstance(m, mx.Hadamard):
+        return None
+    for k, f in enumerate(m.factors):
+        pulled = _pulled(f) if isinstance(f, mx.MatMul) else None
+        if pulled is not None:
+            return mx.hadamard(*m.factors[:k], *m.factors[k + 1:], *pulled)
+    return None
+
+
+def _pulled(m: mx.MatMul) -> list[mx.M] | None:
+    """The product without its factors constant along the contracted axis, then those."""
+    a, b = m.a, m.b
+    if isinstance(a, mx.Hadamard) and len(a.shape) == 2:
+        col = [f for f in a.factors if f.shape == (a.shape[0], 1) and f.shape != a.shape]
+        rest = [f for f in a.factors if f not in col]
+        if col and rest and mx.broadcast_shape([f.shape for f in rest]) == a.shape:
+            return [mx.matmul(mx.hadamard(*rest), b), *col]
+    if isinstance(b, mx.Hadamard) and len(b.shape) == 2:
+        row = [f for f in b.factors if f.shape == (1, b.shape[1]) and f.shape != b.shape]
+        rest = [f for f in b.factors if f not in row]
+        if row and rest and mx.broadcast_shape([f.shape for f in rest]) == b.shape:
+            return [mx.matmul(a, mx.hadamard(*rest)), *row]
+    return None
+
+
+def transposed_factors(m: mx.M) -> mx.M | None:
+    """``a ⊙ (b ⊙ c)ᵀ`` → ``a ⊙ bᵀ ⊙ cᵀ`` when the transposed factors then cancel or merge
+    with the others (``s ⊙ (t ⊘ s)ᵀ`` for a row ``s``): kept only if smaller."""
+    if not isinstance(m, mx.Hadamard):
+        return None
+    for k, f in enumerate(m.factors):
+        if isinstance(f, mx.Transpose) and isinstance(f.x, mx.Hadamard):
+            inner = [mx.transpose(g) for g in f.x.factors]
+            others = m.factors[:k] + m.factors[k + 1:]
+            return mx.hadamard(*others, *inner)
+    return None
+
+
+def _sqrt_base(f: mx.M) -> tuple[mx.M, Any]:
+    """A factor as (base, exponent), ``u^k`` as ``(√u)^(2k)`` (``√u`` stands for its base
+    in :func:`merge_roots`)."""
+    if isinstance(f, mx.Pow):
+        return f.x, sympy.Integer(f.exp) if isinstance(f.exp, int) else f.exp
+    return f, sympy.S.One
+
+
+def merge_roots(m: mx.M) -> mx.M | None:
+    """``√u ⊘ u`` → ``1 ⊘ √u``: a power of ``u`` beside a power of ``√u`` is a power of ``√u``
+    (the same for their transposes)."""
+    if not isinstance(m, mx.Hadamard):
+        return None
+    parts = [_sqrt_base(f) for f in m.factors]
+    roots = {_radicand(b): b for b, _ in parts if _radicand(b) is not None}
+    if not any(b in roots for b, _ in parts):
+        return None
+    bases: dict[mx.M, Any] = {}
+    for b, e in parts:
+        if b in roots:
+            b, e = roots[b], 2 * e
+        bases[b] = bases.get(b, 0) + e
+    out = [mx.power(b, e) for b, e in bases.items() if e != 0]
+    if not out:
+        return None
+    return mx.scalar_product(out) if m.is_scalar else mx.hadamard(*out)
+
+
+def spread_power(m: mx.M) -> mx.M | None:
+    """``a ⊙ b ⊘ (a ⊙ b)`` → ``1``: a power of an elementwise product among the factors of
+    one is the product of the powers, which then cancel or merge with the others."""
+    if not isinstance(m, mx.Hadamard) or m.is_scalar:
+        return None
+    for k, f in enumerate(m.factors):
+        if isinstance(f, mx.Pow) and isinstance(f.x, mx.Hadamard):
+            others = m.factors[:k] + m.factors[k + 1:]
+            return mx.hadamard(*others, *[mx.power(g, f.exp) for g in f.x.factors])
+    return None
+
+
+def _radicand(b: mx.M) -> mx.M | None:
+    if isinstance(b, mx.Fn) and b.name == "sqrt":
+        return b.x
+    if isinstance(b, mx.Transpose) and isinstance(b.x, mx.Fn) and b.x.name == "sqrt":
+        return mx.transpose(b.x.x)
+    return None
+
+
 # -- rules: inner products, powers, quotients ----------------------------------------------------
 
 
@@ -548,7 +663,8 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
     collect_terms, factor_operand, common_scalar, zero_operand,
-    reduce_of_sum, reduce_as_product,
+    reduce_of_sum, reduce_as_product, reduce_pulls_constant, product_pulls_constant,
+    transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, one_denominator,
     sigmoid_of_exp, softplus,
 )

@@ -143,6 +143,8 @@ class Compiler:
         return out
 
     def _m_Ref(self, m: mx.Ref) -> Value:
+        if m in self.wheres:  # a closed form's named part (where t1 = …): its definition
+            return self._m(self.wheres[m])
         shape = self.graph[m.name].shape
         names = {"adjoint": self.names.adj, "tangent": self.names.tan, "rop": self.names.rop}
         v = Value(P.Name(names.get(m.kind, self.names.var)[m.name]), shape)

@@ -1,0 +1,124 @@
+"""Closed forms at the matrix level, for the adjoints whose index-form closed form is too
+large to build (``reverse.EXPAND_LIMIT``): the upstream adjoints' matrix closed forms are
+substituted into the chain form's matrix form and simplified, and the subexpressions that
+then appear more than once are named in ``where t₁ = …`` clauses, matrixcalculus.org's way.
+
+A GRU's ∂L/∂X repeats the candidate's pre-activation adjoint ``G ⊙ Zg ⊙ (1 − Hc ⊙ Hc)`` in two
+of its three terms; written out it is too long to read, named once it fits a line.  The
+derivative helpers (σ'(X Wzᵀ + Hp Uzᵀ + bzᵀ) = Zg ⊙ (1 − Zg)) are written in the forward
+nodes' names, as the literature writes a gate's derivative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from . import matrix as mx
+from .kinds import RefKind
+from .recognize import Where
+from .simplify import cost
+
+NAMED_LIMIT = 60  # cost above which a closed form, or one of its named parts, is too large
+SHARED_MIN = 6  # cost from which a repeated subexpression is worth a name (not 1 − Zg)
+
+
+def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | None:
+    """``m`` with each upstream adjoint ∂L/∂t written as its closed form ``closed[t]``;
+    None when one of them has none."""
+    refs = dict.fromkeys(r for r in mx.walk(m)
+                         if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT)
+    for r in refs:
+        form = closed.get(r.name)
+        if form is None:
+            return None
+        m = mx.substitute(m, r, form)
+    return m
+
+
+def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:
+    """``m`` with each derivative helper written as its definition in the forward nodes
+    (σ'(u) as ``y ⊙ (1 − y)``): a closed form reads in names the forward pass printed."""
+    for w in wheres:
+        m = mx.substitute(m, w.lhs, w.rhs)
+    return m
+
+
+def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | None:
+    """``m`` with its repeated subexpressions named ``t1``, ``t2``, … (the largest first, so a
+    name never hides inside another; numbered in the order the form is read), and their
+    definitions; None if the form or a definition is still too large to print."""
+    defs: list[tuple[mx.Ref, mx.M]] = []
+    while True:
+        shared = _largest_shared([m, *(d for _, d in defs)])
+        if shared is None:
+            break
+        ref = mx.Ref(_fresh(taken, len(defs)), RefKind.TENSOR, shared.shape)
+        m = mx.substitute(m, shared, ref)
+        defs = [(r, mx.substitute(d, shared, ref)) for r, d in defs] + [(ref, shared)]
+    if cost(m) > NAMED_LIMIT or any(cost(d) > NAMED_LIMIT for _, d in defs):
+        return None
+    return _numbered(m, defs, taken)
+
+
+def _largest_shared(forms: list[mx.M]) -> mx.M | None:
+    """The costliest subexpression met at least twice in ``forms`` (the form and the
+    definitions so far), the first met on a tie."""
+    seen: dict[mx.M, int] = {}
+    for node in (n for m in forms for n in mx.walk(m)):
+        if _printed_size(node):
+            seen[node] = seen.get(node, 0) + 1
+    shared = [n for n, k in seen.items()
+              if k > 1 and _printed_size(n) >= SHARED_MIN and n.shape != ()]
+    return max(shared, key=_printed_size, default=None)  # the first of equal sizes
+
+
+def _printed_size(m: mx.M) -> int:
+    """The cost of what ``m`` prints: an anonymous intermediate (the ``(1/√D) Q Kᵀ`` in a
+    one-line attention's ``softmax((1/√D) Q Kᵀ)``) prints as its definition; a leaf that
+    prints as a name is worth no name (0)."""
+    if isinstance(m, (mx.Const, mx.Ones, mx.Eye, mx.OneHot)):
+        return 0
+    if isinstance(m, mx.Ref) and (m.kind != RefKind.ANON or m.display is None):
+        return 0
+    for r in dict.fromkeys(mx.leaves(m)):
+        if r.kind == RefKind.ANON and r.display is not None:
+            m = mx.substitute(m, r, r.display)
+    return cost(m)
+
+
+def _fresh(taken: set[str], n: int) -> str:
+    k = n + 1
+    while f"t{k}" in taken:
+        k += 1
+    return f"t{k}"
+
+
+def _numbered(m: mx.M, defs: list[tuple[mx.Ref, mx.M]], taken: set[str]
+              ) -> tuple[mx.M, tuple[Where, ...]]:
+    """The definitions renamed ``t1``, ``t2``, … in the order they are first read (the form,
+    then each definition after the names it uses), as ``where`` clauses."""
+    by_ref = dict(defs)
+    order: list[mx.Ref] = []
+
+    def visit(x: mx.M) -> None:
+        for node in mx.walk(x):
+            if isinstance(node, mx.Ref) and node in by_ref and node not in order:
+                order.append(node)
+                visit(by_ref[node])
+    visit(m)
+    temp = [mx.Ref(f"__t{k}", RefKind.TENSOR, r.shape) for k, r in enumerate(order)]
+    final: list[mx.Ref] = []
+    used: set[str] = set(taken)
+    for r in order:
+        name = _fresh(used, 0)
+        used.add(name)
+        final.append(mx.Ref(name, RefKind.TENSOR, r.shape))
+
+    def rename(x: mx.M, to: Sequence[mx.Ref], frm: Sequence[mx.Ref]) -> mx.M:
+        for a, b in zip(frm, to):
+            x = mx.substitute(x, a, b)
+        return x
+    # through unique temporaries: t2 → t1 while t1 → t2 would otherwise collide
+    wheres = [Where(f, rename(rename(by_ref[r], temp, order), final, temp))
+              for r, f in zip(order, final)]
+    return rename(rename(m, temp, order), final, temp), tuple(wheres)
