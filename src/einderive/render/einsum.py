@@ -49,13 +49,23 @@ class IndexCompiler:
         self.b = comp.b
         self.ctx = comp.d.index.ctx
         self.limits: dict[Symbol, str] = {}  # dims of summed indices, from their limits
+        self.free: dict[Any, Any] = {}  # dims of the free indices, where the caller knows them
 
-    def compile(self, expr: Any, free: tuple[Any, ...]) -> P.Py:
+    def compile(self, expr: Any, free: tuple[Any, ...],
+                dims: tuple[Any, ...] | None = None) -> P.Py:
         """Code for the tensor whose components are ``expr`` at indices ``free``, axes in the
-        order of ``free`` (a 0 stands for a kept axis of size 1, left to the caller)."""
+        order of ``free`` (a 0 stands for a kept axis of size 1, left to the caller).
+
+        ``dims`` (one per index of ``free``) says what the free indices run over where the
+        context cannot: a Hessian block's spare letters are bound again by the next block
+        (∂²L/∂w_k∂E_lm has l over V, ∂²L/∂w_k∂w_l over D), so the context's last binding
+        is not this block's."""
         out = tuple(i for i in free if i != 0)
-        a = self.arr(expr)
-        return self._to(a, out).py
+        self.free = {i: d for i, d in zip(free, dims or ()) if i != 0}
+        try:
+            return self._to(self.arr(expr), out).py
+        finally:
+            self.free = {}
 
     # -- the walk -------------------------------------------------------------------
 
@@ -109,7 +119,7 @@ class IndexCompiler:
         raise CodegenError(f"the index form names {key}, which is no tensor")
 
     def _dim(self, i: Symbol) -> P.Py:
-        d = self.ctx.index_dim.get(i) or self.limits.get(i)
+        d = self.free.get(i) or self.ctx.index_dim.get(i) or self.limits.get(i)
         if d is None:
             raise CodegenError(f"the index {i} runs over no known dim")
         out: P.Py = self.comp.dim(d)

@@ -198,7 +198,7 @@ class _Writer:
             return self._kron_lines(h, target, left(()))
         else:
             comment = f"{left(f.idx)} = {index_rhs(self.d, f)}"
-            py = self.index.compile(f.index, f.idx)
+            py = self.index.compile(f.index, f.idx, tuple(x.shape) + tuple(y.shape))
         if _is_number(py):
             py = P.binop("*", py, self.b.ones(tuple(sizes)))
         return ["# " + comment, f"{target} = {self.code(self.b.reshape_to(py, sizes))}"]
