@@ -83,8 +83,7 @@ TEXTBOOK = {"least_squares": LEAST_SQUARES, "quadratic": QUADRATIC,
             "quadratic_symmetric": QUADRATIC_SYMMETRIC, "logistic": LOGISTIC,
             "softmax_ce": SOFTMAX_CE, "linear_least_squares": LINEAR_LSQ}
 
-# reshape's index maps leave deltas over a digit of an index that code cannot compile yet
-KNOWN_UNCOMPILED = {"multihead_attention"}
+KNOWN_UNCOMPILED: set[str] = set()
 
 
 def _hessian(d, along: str = ""):
@@ -401,3 +400,20 @@ def test_a_block_compiles_over_its_own_dims(backend):
             w = want[a][b].numpy()
             g = np.asarray(got[(x, y)], dtype=float).reshape(w.shape)
             assert np.allclose(g, w, atol=1e-9, rtol=1e-8), (x, y)
+
+
+@needs_torch
+@pytest.mark.parametrize("form", ["matrix", "index"])
+def test_a_delta_over_digits_of_a_reshape_compiles(form):
+    """δ_{⌊l/Dh⌋, ⌊n/Dh⌋} (x split into groups: a group's entries mix with its own group's
+    alone) is the identity over H gathered at both digits; it was an internal error."""
+    d = _hessian(derive_text((ROOT / "tests" / "models" / "reshape_grouped_linear.yaml")
+                             .read_text()), "x")
+    graph = d.graph
+    sizes = sizes_of(graph)
+    inputs = random_inputs(graph, sizes, 5)
+    got = _hessian_of(d, form)(**inputs)[("x", "x")]
+    fixed = {k: torch.tensor(a, dtype=torch.float64) for k, a in inputs.items()}
+    want = torch.autograd.functional.hessian(
+        _torch_loss(graph, sizes, fixed, ["x"]), (fixed["x"],))[0][0].numpy()
+    assert np.allclose(np.asarray(got).reshape(want.shape), want, atol=1e-9, rtol=1e-8)

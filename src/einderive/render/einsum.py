@@ -250,33 +250,48 @@ class IndexCompiler:
         """X[⌊k/T⌋, j]: an element at index maps no reshape reads whole, gathered by index
         arrays over the letters it reads (each an arange along its own axis)."""
         letters = tuple(dict.fromkeys(s for i in e.indices for s in index_letters(i)))
-        n = len(letters)
-
-        def grid(s: Any) -> P.Py:
-            shape = [P.num(-1) if m == letters.index(s) else P.num(1) for m in range(n)]
-            return P.method(P.call(self.b.f("arange"), self._dim(s)), RESHAPE, *shape)
-
-        def size(s: Any) -> P.Py:
-            out: P.Py = self.comp.dim(self.ctx.dim_of_size[s])
-            return out
-
-        def index(i: Any) -> P.Py:
-            if isinstance(i, Flat):
-                terms = [P.product([index(d)] + [size(s) for s in i.sizes[p + 1:]])
-                         for p, d in enumerate(i.digits)]
-                return P.product(terms, "+")
-            if isinstance(i, Digit):
-                below = [size(s) for s in i.sizes[i.position + 1:]]
-                k = index(i.k)
-                q = P.binop("//", k, P.product(below)) if below else k
-                return P.binop("%", q, size(i.sizes[i.position])) if i.position else q
-            return P.num(0) if i == 0 else grid(i)
-        at = P.Subscript(self._tensor(key_of(e)), tuple(index(i) for i in e.indices))
+        at = P.Subscript(self._tensor(key_of(e)),
+                         tuple(self._map_index(i, letters) for i in e.indices))
         return Arr(at, letters)
+
+    def _map_index(self, i: Any, letters: tuple[Any, ...]) -> P.Py:
+        """The values of the index (or index map) ``i`` as an integer array over ``letters``,
+        each letter an arange along its own axis, so that the arrays broadcast together."""
+        if isinstance(i, Flat):
+            terms = [P.product([self._map_index(d, letters)] + [self._size(s) for s in
+                                                                 i.sizes[p + 1:]])
+                     for p, d in enumerate(i.digits)]
+            return P.product(terms, "+")
+        if isinstance(i, Digit):
+            below = [self._size(s) for s in i.sizes[i.position + 1:]]
+            k = self._map_index(i.k, letters)
+            q = P.binop("//", k, P.product(below)) if below else k
+            return P.binop("%", q, self._size(i.sizes[i.position])) if i.position else q
+        if i == 0:
+            return P.num(0)
+        shape = [P.num(-1) if s == i else P.num(1) for s in letters]
+        return P.method(P.call(self.b.f("arange"), self._dim(i)), RESHAPE, *shape)
+
+    def _size(self, s: Any) -> P.Py:
+        """The dim whose size symbol is ``s``."""
+        out: P.Py = self.comp.dim(self.ctx.dim_of_size[s])
+        return out
+
+    def _range(self, i: Any) -> P.Py:
+        """How many values the index (or index map) ``i`` takes."""
+        if isinstance(i, Flat):
+            return P.product([self._size(s) for s in i.sizes])
+        if isinstance(i, Digit):
+            return self._size(i.sizes[i.position])
+        return self._dim(i)
 
     def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:
             return Arr(P.num(1))
+        if has_index_map((p, q)):  # δ(⌊l/Dh⌋, ⌊n/Dh⌋): the identity gathered at both maps
+            letters = tuple(dict.fromkeys(s for i in (p, q) for s in index_letters(i)))
+            at = (self._map_index(p, letters), self._map_index(q, letters))
+            return Arr(P.Subscript(self.b.eye(self._range(p)), at), letters)
         if isinstance(p, Indexed) or isinstance(q, Indexed):  # δ(tokens_i, j): onehot(tokens)
             tok, j = (p, q) if isinstance(p, Indexed) else (q, p)
             t = self.arr(tok)
