@@ -83,8 +83,7 @@ TEXTBOOK = {"least_squares": LEAST_SQUARES, "quadratic": QUADRATIC,
             "quadratic_symmetric": QUADRATIC_SYMMETRIC, "logistic": LOGISTIC,
             "softmax_ce": SOFTMAX_CE, "linear_least_squares": LINEAR_LSQ}
 
-# reshape's index maps leave deltas over a digit of an index that code cannot compile yet
-KNOWN_UNCOMPILED = {"multihead_attention"}
+KNOWN_UNCOMPILED: set[str] = set()
 
 
 def _hessian(d, along: str = ""):
@@ -368,3 +367,53 @@ def test_a_block_whose_factors_are_no_matrices_has_no_kronecker_form():
     """2 x_j x_l reads neither i nor k: its (i, k) factor is a broadcast, not a matrix."""
     (block,) = _rows(_hessian(derive_text(SUM_SQUARED))).values()
     assert block == ("∂²L/∂W_ij∂W_kl = 2 x_j x_l", None)
+
+
+EMBEDDING = """
+name: embedding_softplus
+dims: {V: 5, T: 3, D: 2}
+inputs: {E: [V, D], tokens: {shape: [T], integer: V}, w: [D]}
+forward:
+  - X = E[tokens]
+  - L = sum(softplus(X @ w))
+loss: L
+"""
+
+
+@needs_torch
+@pytest.mark.parametrize("backend", ["numpy-matrix", "numpy-index", "torch"])
+def test_a_block_compiles_over_its_own_dims(backend):
+    """∂²L/∂w_k∂E_lm has l over V; the next block, ∂²L/∂w_k∂w_l, binds the letter l to D
+    again, and its code scattered into D rows (an IndexError, or a wrong shape)."""
+    d = _hessian(derive_text(EMBEDDING))
+    graph, chosen = d.graph, list(d.second.along)
+    sizes = sizes_of(graph)
+    fixed = {k: _as_torch(a) for k, a in random_inputs(graph, sizes, 5).items()}
+    if backend == "torch":
+        got = _torch_functions(d)["hessian"](**fixed)
+    else:
+        got = _hessian_of(d, backend.split("-")[1])(**{k: a.numpy() for k, a in fixed.items()})
+    want = torch.autograd.functional.hessian(_torch_loss(graph, sizes, fixed, chosen),
+                                             tuple(fixed[x] for x in chosen))
+    for a, x in enumerate(chosen):
+        for b, y in enumerate(chosen):
+            w = want[a][b].numpy()
+            g = np.asarray(got[(x, y)], dtype=float).reshape(w.shape)
+            assert np.allclose(g, w, atol=1e-9, rtol=1e-8), (x, y)
+
+
+@needs_torch
+@pytest.mark.parametrize("form", ["matrix", "index"])
+def test_a_delta_over_digits_of_a_reshape_compiles(form):
+    """δ_{⌊l/Dh⌋, ⌊n/Dh⌋} (x split into groups: a group's entries mix with its own group's
+    alone) is the identity over H gathered at both digits; it was an internal error."""
+    d = _hessian(derive_text((ROOT / "tests" / "models" / "reshape_grouped_linear.yaml")
+                             .read_text()), "x")
+    graph = d.graph
+    sizes = sizes_of(graph)
+    inputs = random_inputs(graph, sizes, 5)
+    got = _hessian_of(d, form)(**inputs)[("x", "x")]
+    fixed = {k: torch.tensor(a, dtype=torch.float64) for k, a in inputs.items()}
+    want = torch.autograd.functional.hessian(
+        _torch_loss(graph, sizes, fixed, ["x"]), (fixed["x"],))[0][0].numpy()
+    assert np.allclose(np.asarray(got).reshape(want.shape), want, atol=1e-9, rtol=1e-8)

@@ -51,19 +51,23 @@ class IndexCompiler:
         self.b = comp.b
         self.ctx = comp.d.index.ctx
         self.limits: dict[Symbol, str] = {}  # dims of summed indices, from their limits
-        self.free_dims: dict[Any, str] = {}  # the dims of the form being compiled's free indices
+        self.free: dict[Any, Any] = {}  # dims of the free indices, where the caller knows them
 
     def compile(self, expr: Any, free: tuple[Any, ...],
-                dims: tuple[str | int, ...] | None = None) -> P.Py:
+                dims: tuple[Any, ...] | None = None) -> P.Py:
         """Code for the tensor whose components are ``expr`` at indices ``free``, axes in the
         order of ``free`` (a 0 stands for a kept axis of size 1, left to the caller).
-        ``dims``, the axes' dims, say what a free index runs over where the graph's index
-        letters do not (a Hessian block's indices of two inputs)."""
-        self.free_dims = {i: d for i, d in zip(free, dims or ())
-                          if isinstance(i, Symbol) and isinstance(d, str)}
+
+        ``dims`` (one per index of ``free``) says what the free indices run over where the
+        context cannot: a Hessian block's spare letters are bound again by the next block
+        (∂²L/∂w_k∂E_lm has l over V, ∂²L/∂w_k∂w_l over D), so the context's last binding
+        is not this block's."""
         out = tuple(i for i in free if i != 0)
-        a = self.arr(expr)
-        return self._to(a, out).py
+        self.free = {i: d for i, d in zip(free, dims or ()) if i != 0}
+        try:
+            return self._to(self.arr(expr), out).py
+        finally:
+            self.free = {}
 
     # -- the walk -------------------------------------------------------------------
 
@@ -123,7 +127,7 @@ class IndexCompiler:
         raise CodegenError(f"the index form names {key}, which is no tensor")
 
     def _dim(self, i: Symbol) -> P.Py:
-        d = self.free_dims.get(i) or self.ctx.index_dim.get(i) or self.limits.get(i)
+        d = self.free.get(i) or self.ctx.index_dim.get(i) or self.limits.get(i)
         if d is None:
             raise CodegenError(f"the index {i} runs over no known dim")
         out: P.Py = self.comp.dim(d)
@@ -315,7 +319,7 @@ class IndexCompiler:
         """The dim a plain index runs over (None for anything else)."""
         if not isinstance(i, Symbol):
             return None
-        return self.free_dims.get(i) or self.ctx.index_dim.get(i) or self.limits.get(i)
+        return self.free.get(i) or self.ctx.index_dim.get(i) or self.limits.get(i)
 
     def _outside(self, e: Indexed) -> bool:
         """Whether an element is read at an index of another dim than its axis' (a pad's)."""
@@ -323,10 +327,44 @@ class IndexCompiler:
         return any(d != 1 and self._dim_name(i) not in (None, d)
                    for i, d in zip(e.indices, shape))
 
+    def _map_index(self, i: Any, letters: tuple[Any, ...]) -> P.Py:
+        """The values of the index (or index map) ``i`` as an integer array over ``letters``,
+        each letter an arange along its own axis, so that the arrays broadcast together."""
+        if isinstance(i, Flat):
+            terms = [P.product([self._map_index(d, letters)] + [self._size(s) for s in
+                                                                 i.sizes[p + 1:]])
+                     for p, d in enumerate(i.digits)]
+            return P.product(terms, "+")
+        if isinstance(i, Digit):
+            below = [self._size(s) for s in i.sizes[i.position + 1:]]
+            k = self._map_index(i.k, letters)
+            q = P.binop("//", k, P.product(below)) if below else k
+            return P.binop("%", q, self._size(i.sizes[i.position])) if i.position else q
+        if i == 0:
+            return P.num(0)
+        shape = [P.num(-1) if s == i else P.num(1) for s in letters]
+        return P.method(P.call(self.b.f("arange"), self._dim(i)), RESHAPE, *shape)
+
+    def _size(self, s: Any) -> P.Py:
+        """The dim whose size symbol is ``s``."""
+        out: P.Py = self.comp.dim(self.ctx.dim_of_size[s])
+        return out
+
+    def _range(self, i: Any) -> P.Py:
+        """How many values the index (or index map) ``i`` takes."""
+        if isinstance(i, Flat):
+            return P.product([self._size(s) for s in i.sizes])
+        if isinstance(i, Digit):
+            return self._size(i.sizes[i.position])
+        return self._dim(i)
 
     def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:
             return Arr(P.num(1))
+        if has_index_map((p, q)):  # δ(⌊l/Dh⌋, ⌊n/Dh⌋): the identity gathered at both maps
+            letters = tuple(dict.fromkeys(s for i in (p, q) for s in index_letters(i)))
+            at = (self._map_index(p, letters), self._map_index(q, letters))
+            return Arr(P.Subscript(self.b.eye(self._range(p)), at), letters)
         if isinstance(p, Indexed) or isinstance(q, Indexed):  # δ(tokens_i, j): onehot(tokens)
             tok, j = (p, q) if isinstance(p, Indexed) else (q, p)
             t = self.arr(tok)
