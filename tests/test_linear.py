@@ -164,3 +164,32 @@ def test_verify_closed_forms_code_grows_linearly(family):
     small, large = (closed_forms_module(_derived(family(n))).count("\n") for n in (3, 6))
     assert small > 0  # closed forms are printed here, so there is code to measure
     assert large / small <= 2.2, (small, large)
+
+
+def chain(n: int) -> str:
+    """n layers h_k = sigmoid(W_k @ h_{k-1})."""
+    inputs = ["h0: [D]"] + [f"W{k}: [D, D]" for k in range(1, n + 1)]
+    forward = [f"h{k} = sigmoid(W{k} @ h{k - 1})" for k in range(1, n + 1)]
+    return _spec(f"chain{n}", inputs, forward + [f"L = sum(h{n} * h{n})"])
+
+
+def test_matrix_closed_forms_down_a_chain_stay_bounded(monkeypatch):
+    """The matrix-level closed forms substitute the upstream adjoints' closed forms: down a
+    chain each is larger than the one before, so, kept and simplified whatever their size,
+    the simplifier's work grew with the square of the depth (chain 64 in -f numpy went from
+    1.8 s to 11 s).  Past closed.SUBSTITUTED_LIMIT a form is neither simplified nor built on,
+    so the simplifier visits a number of nodes linear in the depth."""
+    from einderive import simplify
+    visits = []
+    real = simplify._pass
+
+    def counting(m, rules):
+        visits.append(1)
+        return real(m, rules)
+    monkeypatch.setattr(simplify, "_pass", counting)
+    counts = []
+    for n in (16, 32):
+        visits.clear()
+        _derived(chain(n))
+        counts.append(len(visits))
+    assert counts[1] / counts[0] <= 2.2, counts  # without the limit: 5975 -> 14951

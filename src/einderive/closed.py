@@ -19,12 +19,16 @@ from .recognize import Where
 from .simplify import cost
 
 NAMED_LIMIT = 60  # cost above which a closed form, or one of its named parts, is too large
+# cost above which a written-out form is neither simplified, printed nor built on (twice what
+# prints: every shipped layer's named closed form comes from below it); building on larger
+# ones down a chain of n layers cost n² (a deep chain's closed forms grow with its depth)
+SUBSTITUTED_LIMIT = 2 * NAMED_LIMIT
 SHARED_MIN = 6  # cost from which a repeated subexpression is worth a name (not 1 − Zg)
 
 
 def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | None:
     """``m`` with each upstream adjoint ∂L/∂t written as its closed form ``closed[t]``;
-    None when one of them has none."""
+    None when one of them has none, or when the result passes ``SUBSTITUTED_LIMIT``."""
     refs = dict.fromkeys(r for r in mx.walk(m)
                          if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT)
     for r in refs:
@@ -32,7 +36,7 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | None:
         if form is None:
             return None
         m = mx.substitute(m, r, form)
-    return m
+    return m if cost(m) <= SUBSTITUTED_LIMIT else None
 
 
 def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:

@@ -11,6 +11,8 @@ an elementwise product are put in a fixed order, and ones and zeros vanish.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -622,7 +624,20 @@ def batch_of(x: M) -> Shape:
     matrices, ``ᵀ`` swaps the last two axes, and rowsum, colsum and the axis functions
     act on each matrix.  Its leaves are matrices of one element (``Ref.batch``) or
     tensors of at most two axes, the same for every element (broadcast)."""
-    return next((n.batch for n in walk(x) if isinstance(n, Ref) and n.batch), ())
+    return _batch_of(x)
+
+
+@lru_cache(maxsize=1 << 16)
+def _batch_of(x: M) -> Shape:
+    """batch_of, remembered by node: the simplifier's rules ask it at every node of every
+    pass, and a walk of the whole subtree each time made a pass quadratic in the form."""
+    if isinstance(x, Ref) and x.batch:
+        return x.batch
+    for c in x.children():
+        b = _batch_of(c)
+        if b:
+            return b
+    return ()
 
 
 def substitute(m: M, old: M, new: M) -> M:
