@@ -31,11 +31,13 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | None:
     None when one of them has none, or when the result passes ``SUBSTITUTED_LIMIT``."""
     refs = dict.fromkeys(r for r in mx.walk(m)
                          if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT)
+    table: dict[mx.M, mx.M] = {}
     for r in refs:
         form = closed.get(r.name)
         if form is None:
             return None
-        m = mx.substitute(m, r, form)
+        table[r] = form
+    m = mx.substitute_all(m, table)
     return m if cost(m) <= SUBSTITUTED_LIMIT else None
 
 
