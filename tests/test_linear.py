@@ -173,6 +173,24 @@ def chain(n: int) -> str:
     return _spec(f"chain{n}", inputs, forward + [f"L = sum(h{n} * h{n})"])
 
 
+def _calls(monkeypatch, module, name, family, sizes):
+    """How often ``module.name`` is called (recursive calls too) deriving ``family(n)``,
+    for each n of ``sizes``."""
+    visits = []
+    real = getattr(module, name)
+
+    def counting(*args):
+        visits.append(1)
+        return real(*args)
+    monkeypatch.setattr(module, name, counting)
+    counts = []
+    for n in sizes:
+        visits.clear()
+        _derived(family(n))
+        counts.append(len(visits))
+    return counts
+
+
 def test_matrix_closed_forms_down_a_chain_stay_bounded(monkeypatch):
     """The matrix-level closed forms substitute the upstream adjoints' closed forms: down a
     chain each is larger than the one before, so, kept and simplified whatever their size,
@@ -180,18 +198,7 @@ def test_matrix_closed_forms_down_a_chain_stay_bounded(monkeypatch):
     1.8 s to 11 s).  Past closed.SUBSTITUTED_LIMIT a form is neither simplified nor built on,
     so the simplifier visits a number of nodes linear in the depth."""
     from einderive import simplify
-    visits = []
-    real = simplify._pass
-
-    def counting(m, rules):
-        visits.append(1)
-        return real(m, rules)
-    monkeypatch.setattr(simplify, "_pass", counting)
-    counts = []
-    for n in (16, 32):
-        visits.clear()
-        _derived(chain(n))
-        counts.append(len(visits))
+    counts = _calls(monkeypatch, simplify, "_pass", chain, (16, 32))
     assert counts[1] / counts[0] <= 2.2, counts  # without the limit: 5975 -> 14951
 
 
@@ -200,16 +207,5 @@ def test_closed_forms_are_written_out_in_one_walk(monkeypatch):
     own made the matrix-level closed forms of a wide graph cost n² (wide 256 in -f numpy
     went from 6.5 s to 9.8 s); one walk with a table visits a number of nodes linear in n."""
     from einderive import matrix as mx
-    visits = []
-    real = mx.substitute_all
-
-    def counting(m, table):
-        visits.append(1)
-        return real(m, table)
-    monkeypatch.setattr(mx, "substitute_all", counting)
-    counts = []
-    for n in (16, 32):
-        visits.clear()
-        _derived(wide(n))
-        counts.append(len(visits))
+    counts = _calls(monkeypatch, mx, "substitute_all", wide, (16, 32))
     assert counts[0] > 0 and counts[1] / counts[0] <= 2.3, counts

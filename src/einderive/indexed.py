@@ -450,6 +450,19 @@ def rename(e: Expr, ctx: Ctx, free_from: tuple[Any, ...], free_to: tuple[Any, ..
     return _rebind_touched(e, mapping, letter, taken)[0]
 
 
+def _bound_anew(e: Sum, mapping: dict[Any, Any], new_var: Any, scope: set[Any]
+                ) -> tuple[dict[Any, Any], set[Any], list[tuple[Any, Any, Any]]]:
+    """A sum's indices given ``new_var(var, upper, scope)``, in order (each new name is in
+    the scope of the next): the mapping and scope inside the sum, and its new limits."""
+    inner_map, inner_scope, limits = dict(mapping), set(scope), []
+    for var, lo, hi in e.limits:
+        new = new_var(var, hi, inner_scope)
+        inner_scope.add(new.name)
+        inner_map[var] = new
+        limits.append((new, lo, hi))
+    return inner_map, inner_scope, limits
+
+
 def _rebind_touched(e: Expr, mapping: dict[Any, Any], new_var: Any,
                     scope: set[Any]) -> tuple[Expr, bool]:
     """``e`` with each sum's index ``new_var(var, upper, scope)`` and ``mapping`` applied,
@@ -458,12 +471,7 @@ def _rebind_touched(e: Expr, mapping: dict[Any, Any], new_var: Any,
     (through fresh names) rebuilt it: the constructors' canonical forms (an ordered
     ``δ``, a number spread over a sum) are then the same."""
     if isinstance(e, Sum):
-        inner_map, inner_scope, limits = dict(mapping), set(scope), []
-        for var, lo, hi in e.limits:
-            new = new_var(var, hi, inner_scope)
-            inner_scope.add(new.name)
-            inner_map[var] = new
-            limits.append((new, lo, hi))
+        inner_map, inner_scope, limits = _bound_anew(e, mapping, new_var, scope)
         return Sum(_rebind_touched(e.function, inner_map, new_var, inner_scope)[0],
                    *limits), True
     if not e.args:
@@ -484,12 +492,7 @@ def _rebind(e: Expr, mapping: dict[Any, Any], new_var: Expr, scope: set[Any]) ->
     """Rebuild ``e`` giving each sum's index ``new_var(var, upper, scope)``; one pass,
     rebuilding only the nodes that change."""
     if isinstance(e, Sum):
-        inner_map, inner_scope, limits = dict(mapping), set(scope), []
-        for var, lo, hi in e.limits:
-            new = new_var(var, hi, inner_scope)
-            inner_scope.add(new.name)
-            inner_map[var] = new
-            limits.append((new, lo, hi))
+        inner_map, inner_scope, limits = _bound_anew(e, mapping, new_var, scope)
         return Sum(_rebind(e.function, inner_map, new_var, inner_scope), *limits)
     if not e.args:
         return mapping.get(e, e) if mapping else e
