@@ -232,3 +232,20 @@ def test_hessian_vector_products_through_slices_and_concatenate(lines, wrt, tmp_
     r = run("verify", "--hvp", wrt, str(path))
     assert r.exit_code == 0, r.output
     assert "second-order checks of 1 spec match finite differences" in r.output, r.output
+
+
+def test_a_slice_of_a_concatenate_checks_its_hessian_vector_product(run, tmp_path):
+    """A slice of a concatenate's piece reads x at Shift(Window(i, 0, R), K, N − K): the
+    generated ℛ code took the inner Window for a plain letter (internal error) and then
+    read past the axis (IndexError) where its range condition is 0."""
+    spec = tmp_path / "slice_of_concat.yaml"
+    spec.write_text("dims: {N: 6, K: 2, R: N - K, M: 4}\n"
+                    "inputs: {v: [N], A: [M, K]}\n"
+                    "forward:\n"
+                    "  - u = concatenate([v[K:N], v[0:K] * 0.5], axis=0)\n"
+                    "  - h = tanh(A @ v[0:K]) + u[0:M]\n"
+                    "  - loss_val = sum(h * h) + 0.1 * sum(abs(v))\n"
+                    "loss: loss_val\n")
+    r = run("verify", str(spec), "--hvp")
+    assert r.exit_code == 0, r.output
+    assert "second-order checks of 1 spec match finite differences" in r.output

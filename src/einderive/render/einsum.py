@@ -290,8 +290,10 @@ class IndexCompiler:
             terms = []
             for t in Add.make_args(x):
                 coeff, rest = t.as_coeff_Mul()
+                # a term may itself be an index map: a slice of a concatenate's piece reads
+                # x at Shift(Window(i, 0, R), K, N − K), whose index is no plain letter
                 atom = P.num(1) if rest == 1 else size(rest) if rest in self.ctx.dim_of_size \
-                    else grid(rest)
+                    else grid(rest) if rest in letters else index(rest)
                 terms.append(atom if coeff == 1 else P.binop("*", number(coeff), atom))
             return P.product(terms, "+")
 
@@ -301,7 +303,8 @@ class IndexCompiler:
             0: taken modulo the axis' size, so that the read is valid and then multiplied
             by 0 (both libraries' % of a negative index is in 0 .. n − 1)."""
             out = index(i)
-            if d == 1 or not (isinstance(i, (Add, Window))
+            nested = isinstance(i, Shift) and not isinstance(i.index, Symbol)  # of a Window
+            if d == 1 or not (isinstance(i, (Add, Window)) or nested
                               or self._dim_name(i) not in (None, d)):
                 return out
             return P.binop("%", out, self.comp.dim(d))
