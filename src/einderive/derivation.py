@@ -9,7 +9,7 @@ is the renderers' business (:mod:`einderive.api` composes them).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -125,6 +125,20 @@ class Second(Record):
     rops: tuple[tuple[Tensor, Form], ...]  # ℛ{∂L/∂t}: named nodes from the loss back
     hvp: tuple[tuple[Tensor, Form | None], ...]  # ℛ{∂L/∂x} = ((∇²L) v)_x per input in along
     hessian: tuple[Hessian, ...] = ()  # ∂²L/∂x∂y for each pair of the inputs asked for
+    gauss_newton: GaussNewton | None = None  # the split of the above, when asked for
+
+
+class GaussNewton(Record):
+    """The Gauss-Newton split of the Hessian (and of its product) of L = ℓ(f(θ)): the part
+    J_fᵀ H_ℓ J_f and the rest Σ_k ∂ℓ/∂f_k ∇²f_k, block by block (:mod:`einderive.convex`
+    says which node is f)."""
+
+    output: str  # f, the argument of the final convex loss
+    loss_part: tuple[str, ...]  # the nodes after f, the loss last
+    hvp: tuple[tuple[Tensor, Form | None], ...]  # (G v)_x per input, as Second.hvp
+    rest_hvp: tuple[tuple[Tensor, Form | None], ...]  # ((∇²L − G) v)_x
+    hessian: tuple[Hessian, ...] = ()  # G's blocks, as Second.hessian
+    rest_hessian: tuple[Hessian, ...] = ()
 
 
 class Hessian(Record):
@@ -320,12 +334,18 @@ def _named(forward: tuple[tuple[Tensor, Form], ...]) -> Named:
 
 
 def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
-                hessian: bool = False) -> Derivation:
+                hessian: bool = False, gauss_newton: bool = False) -> Derivation:
     """``d`` with its tangents along tangents of the inputs ``along`` (forward mode) and,
     with ``hvp``, the Hessian-vector product's blocks for those inputs (forward over
     reverse), each in index and matrix form; with ``hessian`` too, every block ∂²L/∂x∂y
-    of the Hessian in those inputs, read off the product (:mod:`einderive.hessian`)."""
+    of the Hessian in those inputs, read off the product (:mod:`einderive.hessian`); with
+    ``gauss_newton``, the split of the product (and of the Hessian) into its Gauss-Newton
+    part and the rest (a :class:`SpecError` where the loss is no convex ℓ(f(θ)))."""
     from .second import derive_second
+    split = None
+    if gauss_newton:
+        from .convex import split as find_split
+        split = find_split(d.graph)
     with _collector_paused():
         s = derive_second(d.index, along, hvp)
         ctx, graph, named = d.index.ctx, d.graph, _named(d.forward)
@@ -350,7 +370,27 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
         blocks = tuple((graph[x], made.get(x)) for x in along) if hvp else ()
         hessians = tuple(_hessian(d, s, x, y) for x in along for y in along) \
             if hessian else ()
-    return replace(d, second=Second(tuple(along), tangents, rops, blocks, hessians))
+        gn = _gauss_newton(d, along, hessian, split, form) if split is not None else None
+    return replace(d, second=Second(tuple(along), tangents, rops, blocks, hessians, gn))
+
+
+def _gauss_newton(d: Derivation, along: tuple[str, ...], hessian: bool, split: Any,
+                  form: Callable[[Any, tuple[Any, ...], Tensor], Form]) -> GaussNewton:
+    """Both parts of the split, each derived as the product is (its own ℛ{·} chain,
+    :func:`~einderive.second.derive_second`), block by block."""
+    from .hessian import written_back
+    from .second import GAUSS_NEWTON, REST, derive_second
+    side = frozenset((split.output,) + split.loss_part)
+    parts = []
+    for which in (GAUSS_NEWTON, REST):
+        s = derive_second(d.index, along, True, (which, side))
+        blocks = tuple((d.graph[x], form(written_back(d.index, s, x), s.rops[x][1], d.graph[x])
+                        if x in s.rops else None) for x in along)
+        blocks_h = tuple(_hessian(d, s, x, y) for x in along for y in along) \
+            if hessian else ()
+        parts.append((blocks, blocks_h))
+    (g, gh), (r, rh) = parts
+    return GaussNewton(split.output, split.loss_part, g, r, gh, rh)
 
 
 def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
@@ -547,5 +587,5 @@ def _distribute_ones(m: mx.M) -> mx.M:
     return m
 
 
-__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Hessian", "Note", "Second", "UnknownName",
-           "Where", "derive", "with_second"]
+__all__ = ["Adjoint", "Derivation", "Form", "GaussNewton", "Gradient", "Hessian", "Note",
+           "Second", "UnknownName", "Where", "derive", "with_second"]

@@ -42,14 +42,23 @@ def derive_hessian(d: IndexDerivation, s: IndexSecond, x: str, y: str) -> tuple[
     return (tidy(h, d.namer, ctx, full) if h != 0 else S.Zero), full
 
 
-def _inlined(d: IndexDerivation, s: IndexSecond, e: Expr) -> Expr:
+def written_back(d: IndexDerivation, s: IndexSecond, x: str) -> Expr:
+    """ℛ{∂L/∂x} with every ℛ{·} it reads written out, down to the tangents (which every
+    part of the Gauss-Newton split shares): a part's block, which reads no ℛ{·} of its
+    own chain (those are not the product's, printed above)."""
+    e, idx = s.rops[x]
+    e = _inlined(d, s, e, tangents=False)
+    return tidy(e, d.namer, d.ctx, idx) if e != 0 else S.Zero
+
+
+def _inlined(d: IndexDerivation, s: IndexSecond, e: Expr, tangents: bool = True) -> Expr:
     """``e`` with every tangent and ℛ{·} of a tensor written out as its definition, down
     to the inputs' tangents: each substitution goes one node back, so the graph's depth
-    bounds the rounds."""
+    bounds the rounds.  Without ``tangents``, the ℛ{·} alone."""
     ctx = d.ctx
     table: dict[Any, tuple[Expr, Idx]] = {}
     for n, (t, idx) in s.tangents.items():
-        if n not in s.along:
+        if n not in s.along and tangents:
             table[key_of(ctx.tangent(n, idx))] = (t, idx)
     for n, (r, idx) in s.rops.items():
         table[key_of(ctx.rop(n, idx))] = (r, idx)

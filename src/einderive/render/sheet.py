@@ -270,6 +270,14 @@ class Sheet:
     rops: tuple[SecondRow, ...] = ()
     hvp: tuple[SecondRow, ...] = ()
     hessian: tuple[HessianRow, ...] = ()
+    # the Gauss-Newton split, when asked for: the output f (as printed, and by name), then
+    # per input the parts of (∇²L) v and per pair of inputs the parts of the Hessian
+    gn_output: str = ""
+    gn_output_name: str = ""
+    gn_hvp: tuple[SecondRow, ...] = ()
+    rest_hvp: tuple[SecondRow, ...] = ()
+    gn_hessian: tuple[HessianRow, ...] = ()
+    rest_hessian: tuple[HessianRow, ...] = ()
     # the sections a layout shows (a selection may leave some out), whether the user
     # named them (a LaTeX fragment shows the backward pass alone unless asked), and
     # whether a selection left anything out (a picture of the graph needs every tensor)
@@ -340,23 +348,34 @@ def _second(d: Derivation, pen: Pen) -> dict[str, Any]:
             return p.tangent(name, p.index_list(idx))
         return SecondRow(name, lhs(()), formula(pen, form, lhs) if form is not None else None)
 
-    def rop(name: str, form: Form | None) -> SecondRow:
+    def rop(name: str, form: Form | None, part: bool | None = None) -> SecondRow:
         def lhs(idx: tuple[Any, ...]) -> str:
-            return p.rop(name, p.index_list(idx))
+            s = p.rop(name, p.index_list(idx))
+            return s if part is None else p.split_part(part, s)
         return SecondRow(name, lhs(()), formula(pen, form, lhs) if form is not None else None)
-    return {"along": tuple(p.tangent(x, "") for x in s.along), "along_names": s.along,
-            "tangents": tuple(tangent(t.name, f) for t, f in s.tangents),
-            "rops": tuple(rop(t.name, f) for t, f in s.rops),
-            "hvp": tuple(rop(t.name, f) for t, f in s.hvp),
-            "hessian": tuple(_hessian_row(pen, h) for h in s.hessian)}
+    out = {"along": tuple(p.tangent(x, "") for x in s.along), "along_names": s.along,
+           "tangents": tuple(tangent(t.name, f) for t, f in s.tangents),
+           "rops": tuple(rop(t.name, f) for t, f in s.rops),
+           "hvp": tuple(rop(t.name, f) for t, f in s.hvp),
+           "hessian": tuple(_hessian_row(pen, h) for h in s.hessian)}
+    gn = s.gauss_newton
+    if gn is not None:
+        out.update(gn_output=p.tensor(gn.output, ""), gn_output_name=gn.output,
+                   gn_hvp=tuple(rop(t.name, f, True) for t, f in gn.hvp),
+                   rest_hvp=tuple(rop(t.name, f, False) for t, f in gn.rest_hvp),
+                   gn_hessian=tuple(_hessian_row(pen, h, True) for h in gn.hessian),
+                   rest_hessian=tuple(_hessian_row(pen, h, False) for h in gn.rest_hessian))
+    return out
 
 
-def _hessian_row(pen: Pen, h: Hessian) -> HessianRow:
+def _hessian_row(pen: Pen, h: Hessian, part: bool | None = None) -> HessianRow:
+    """A Hessian block's row; with ``part``, its Gauss-Newton part (True) or the rest."""
     p = pen.printer()
     x, y, nx = h.x.name, h.y.name, len(h.x.shape)
 
     def lhs(idx: tuple[Any, ...]) -> str:
-        return p.hessian(x, p.index_list(idx[:nx]), y, p.index_list(idx[nx:]))
+        s = p.hessian(x, p.index_list(idx[:nx]), y, p.index_list(idx[nx:]))
+        return s if part is None else p.split_part(part, s)
     formula_ = formula(pen, h.form, lhs) if h.form is not None else None
     kron, wheres = None, []
     if h.kron:
