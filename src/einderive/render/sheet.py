@@ -353,11 +353,12 @@ def _second(d: Derivation, pen: Pen) -> dict[str, Any]:
             s = p.rop(name, p.index_list(idx))
             return s if part is None else p.split_part(part, s)
         return SecondRow(name, lhs(()), formula(pen, form, lhs) if form is not None else None)
-    out = {"along": tuple(p.tangent(x, "") for x in s.along), "along_names": s.along,
-           "tangents": tuple(tangent(t.name, f) for t, f in s.tangents),
-           "rops": tuple(rop(t.name, f) for t, f in s.rops),
-           "hvp": tuple(rop(t.name, f) for t, f in s.hvp),
-           "hessian": tuple(_hessian_row(pen, h) for h in s.hessian)}
+    out: dict[str, Any] = {
+        "along": tuple(p.tangent(x, "") for x in s.along), "along_names": s.along,
+        "tangents": tuple(tangent(t.name, f) for t, f in s.tangents),
+        "rops": tuple(rop(t.name, f) for t, f in s.rops),
+        "hvp": tuple(rop(t.name, f) for t, f in s.hvp),
+        "hessian": tuple(_hessian_row(pen, h) for h in s.hessian)}
     gn = s.gauss_newton
     if gn is not None:
         out.update(gn_output=p.tensor(gn.output, ""), gn_output_name=gn.output,
