@@ -85,6 +85,19 @@ def _split(graph: Graph) -> Split:
         return Split(g, tuple(part))
 
 
+def targets(graph: Graph, s: Split) -> tuple[str, ...]:
+    """The fixed inputs the loss's side reads: taken to be targets in [0, 1] (the rule
+    in the module's docstring), so ``verify`` draws them there."""
+    moving = _moving(graph)
+    out: list[str] = []
+    for name in s.loss_part:
+        for n in graph.operands(graph[name]):
+            t = graph[n]
+            if t.is_input and n not in moving and t.integer is None and n not in out:
+                out.append(n)
+    return tuple(out)
+
+
 def _refusal(graph: Graph, why: str) -> SpecError:
     return SpecError(
         f"--gauss-newton: the loss '{graph.loss}' {why}, so it is not ℓ(f(θ)) with ℓ convex "
@@ -254,4 +267,4 @@ def _function(rule: str, kinds: list[str]) -> str:
     return shape if (monotone, arg) in keeps else NONE
 
 
-__all__ = ["Shape", "Split", "curvature", "split"]
+__all__ = ["Shape", "Split", "curvature", "split", "targets"]
