@@ -133,11 +133,11 @@ def second_labels(sheet: Sheet) -> list[str]:
     out += [label(sheet.name, r.name, "rop") for r in sheet.rops if r.formula is not None]
     out += [label(sheet.name, "hvp")] if sheet.hvp else []
     out += [label(sheet.name, h.x, h.y, "hessian") for h in sheet.hessian]
-    for part, hvp, hessian in (("gn", sheet.gn_hvp, sheet.gn_hessian),
-                               ("rest", sheet.rest_hvp, sheet.rest_hessian)):
-        out += [label(sheet.name, r.name, part, "hvp") for r in hvp]
-        out += [label(sheet.name, h.x, h.y, part, "hessian") for h in hessian]
-    return out
+    # in the order of gauss_newton_groups: each part's product, then each part's blocks
+    out += [label(sheet.name, r.name, "gn", "hvp") for r in sheet.gn_hvp]
+    out += [label(sheet.name, r.name, "rest", "hvp") for r in sheet.rest_hvp]
+    out += [label(sheet.name, h.x, h.y, "gn", "hessian") for h in sheet.gn_hessian]
+    return out + [label(sheet.name, h.x, h.y, "rest", "hessian") for h in sheet.rest_hessian]
 
 
 def forward_rows(sheet: Sheet, names: tuple[str, ...] | None = None) -> list[str]:
