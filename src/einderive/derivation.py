@@ -126,6 +126,8 @@ class Second(Record):
     hvp: tuple[tuple[Tensor, Form | None], ...]  # ℛ{∂L/∂x} = ((∇²L) v)_x per input in along
     hessian: tuple[Hessian, ...] = ()  # ∂²L/∂x∂y for each pair of the inputs asked for
     gauss_newton: GaussNewton | None = None  # the split of the above, when asked for
+    # what ``--steps`` shows above each tangent and ℛ{·} (IndexSecond.steps), index form
+    steps: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict, compare=False)
 
 
 class GaussNewton(Record):
@@ -371,7 +373,8 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
         hessians = tuple(_hessian(d, s, x, y) for x in along for y in along) \
             if hessian else ()
         gn = _gauss_newton(d, along, hessian, split, form) if split is not None else None
-    return replace(d, second=Second(tuple(along), tangents, rops, blocks, hessians, gn))
+    return replace(d, second=Second(tuple(along), tangents, rops, blocks, hessians, gn,
+                                    s.steps))
 
 
 def _gauss_newton(d: Derivation, along: tuple[str, ...], hessian: bool, split: Any,

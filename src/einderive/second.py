@@ -34,7 +34,7 @@ from .indexed import (
     substitute_indexed,
 )
 from .ops import AxisFunction, ElementwiseFunction
-from .record import Record
+from .record import Record, field
 from .reverse import IndexAdjoint, IndexDerivation
 from .reverse import _tidy as tidy
 
@@ -56,6 +56,11 @@ class IndexSecond(Record):
     rop_terms: dict[str, tuple[tuple[str, Expr], ...]]
     order: tuple[str, ...]  # nodes with a tangent, in the forward order
     rop_order: tuple[str, ...]  # tensors with an ℛ{∂L/∂t}, from the loss back, inputs last
+    # the steps a reader follows (``--steps``): ('tangent', node) -> its definition
+    # differentiated along the tangents, as the product and chain rules give it (collapsed,
+    # not yet factored or named); ('rop', tensor) -> (the adjoint's index form that was
+    # differentiated, ℛ of it so)
+    steps: dict[tuple[str, str], tuple[Expr, Expr]] = field(default_factory=dict)
 
 
 def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool,
@@ -81,10 +86,12 @@ def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool,
     for x in along:
         moves(x)
     tangents: dict[str, tuple[Expr, Idx]] = {}
+    steps: dict[tuple[str, str], tuple[Expr, Expr]] = {}
     for t in graph.nodes:
         definition, idx = d.definitions[t.name]
         e = _along(ctx, definition, idx, movers)
         e = _inline_anon(ctx, graph, e, tangents, ctx.tangent_of)
+        steps[("tangent", t.name)] = (definition, rename(e, ctx, idx, idx))
         e = tidy(e, d.namer, ctx, idx) if e != 0 else S.Zero
         if e != 0:
             tangents[t.name] = (e, idx)
@@ -102,9 +109,13 @@ def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool,
             by = movers if part is None or loss_side or part[0] == REST else \
                 {k: m for k, m in movers.items() if k in ctx.adjoint_of}  # Jacobians fixed
 
-            def moved(expr: Expr, by: dict[Any, tuple[Any, Any]] = by) -> Expr:
+            raw: list[Expr] = []
+
+            def moved(expr: Expr, by: dict[Any, tuple[Any, Any]] = by,
+                      raw: list[Expr] = raw) -> Expr:
                 e = _along(ctx, expr, adj.idx, by)
                 e = _inline_anon(ctx, graph, e, tangents, ctx.tangent_of)
+                raw.append(e)
                 return tidy(e, d.namer, ctx, adj.idx) if e != 0 else S.Zero
             if len(adj.terms) > 1:
                 parts = tuple((c, r) for c, r in ((c, moved(x)) for c, x in adj.terms) if r != 0)
@@ -116,12 +127,13 @@ def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool,
             else:
                 e = moved(adj.expr)
             if e != 0:
+                steps[("rop", name)] = (adj.expr, rename(Add(*raw), ctx, adj.idx, adj.idx))
                 rops[name] = (e, adj.idx)
                 # an adjoint read downstream moves by its ℛ{·}
                 movers[ctx.adjoint_keys[name]] = (lambda k, n=name: ctx.adjoint(n, k),
                                                   lambda k, n=name: ctx.rop(n, k))
     rop_order = tuple(n for n in d.order if n in rops)
-    return IndexSecond(tuple(along), tangents, rops, rop_terms, order, rop_order)
+    return IndexSecond(tuple(along), tangents, rops, rop_terms, order, rop_order, steps)
 
 
 def _named_upstream(d: IndexDerivation, side: frozenset[str]) -> dict[str, IndexAdjoint]:

@@ -22,7 +22,7 @@ from .latex import (
     tangent_groups,
 )
 from .names import cells, pad
-from .sheet import AdjointRow, Formula, HessianRow, Selection, Sheet, build
+from .sheet import AdjointRow, Formula, HessianRow, SecondRow, Selection, Sheet, build
 from .styles import Latex
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def _second(sheet: Sheet, tex: Sheet) -> list[str]:
     out += [T.tangent_text(sheet.along), "", "```text"]
     for t in sheet.tangents:
         assert t.formula is not None  # only a tangent that moves is listed
-        out += _pair(t.formula) + [f"where {w}" for w in t.formula.wheres]
+        out += _second_steps(t) + _pair(t.formula) + [f"where {w}" for w in t.formula.wheres]
     out += ["```", "", "$$"]
     out += _display([r for g in tangent_groups(tex) for r in g]) + ["$$", ""]
     if names is None:
@@ -129,13 +129,19 @@ def _second(sheet: Sheet, tex: Sheet) -> list[str]:
     kind = "hessian" if sheet.hessian else "hvp"  # the Hessian derives its product too
     out += ["## Hessian-vector product", "", SECOND_MARKER.format(kind, names), "",
             T.hvp_text(sheet.along), "", "```text"]
-    for r in sheet.rops:
+    for r in sheet.rops + tuple(h for h in sheet.hvp if h.via):
         assert r.formula is not None  # only a moving adjoint is listed
-        out += _pair(r.formula) + [f"where {w}" for w in r.formula.wheres]
+        out += _second_steps(r) + _pair(r.formula) + [f"where {w}" for w in r.formula.wheres]
     out += ["", "(∇²L) v, by blocks:"] + [f"{h.lhs} = {h.rhs}" for h in sheet.hvp]
     out += ["```", "", "$$"]
     out += _display([r for g in hvp_groups(tex) for r in g]) + ["$$", ""]
     return out + _hessian(sheet, tex) + _gauss_newton(sheet, tex)
+
+
+def _second_steps(r: SecondRow) -> list[str]:
+    """``--steps`` above a tangent or an ℛ{·}: what it differentiates, and the product
+    and chain rules' result before it is simplified."""
+    return ([f"{r.via}"] + [f"  {lhs} = {rhs}" for lhs, rhs in r.steps]) if r.via else []
 
 
 def _blocks(rows: tuple[HessianRow, ...]) -> list[str]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..record import Record
 from . import text as T
 from .names import cells, pad
-from .sheet import Formula, HessianRow, Selection, Sheet, build
+from .sheet import Formula, HessianRow, SecondRow, Selection, Sheet, build
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -212,8 +212,9 @@ def _tangents(sheet: Sheet, width: int) -> list[Line]:
     if not sheet.along:
         return []
     block = _Block(width)
-    for t in sheet.tangents:
+    for n, t in enumerate(sheet.tangents):
         assert t.formula is not None  # only a tangent that moves is listed
+        _second_steps(block, t, n)
         _formula(block, t.formula)
         for w in t.formula.wheres:
             block.eq("", f"where {w}", "", DIM, sign=False)
@@ -229,14 +230,31 @@ def _hvp(sheet: Sheet, width: int) -> list[Line]:
         if n:
             block.line([])
         assert r.formula is not None  # only a moving adjoint is listed
+        _second_steps(block, r, 0)
         _formula(block, r.formula)
         for w in r.formula.wheres:
             block.eq("", f"where {w}", "", DIM, sign=False)
     rows = _Block(width)
-    for h in sheet.hvp:
+    for n, h in enumerate(sheet.hvp):
+        if h.via and h.formula is not None:  # --steps: each block as the chain above
+            _second_steps(rows, h, n)
+            _formula(rows, h.formula)
+            continue
         rows.eq(h.lhs, h.rhs, NAME, "bold " + MATRIX)
     return [[], [("Hessian-vector product", HEAD)]] + _para(T.hvp_text(sheet.along), width) + \
         block.render() + [[], [("(∇²L) v, by blocks", HEAD)]] + rows.render()
+
+
+def _second_steps(block: _Block, r: SecondRow, n: int) -> None:
+    """``--steps`` above a tangent or an ℛ{·}: what it differentiates, then the product
+    and chain rules' result before it is simplified."""
+    if not r.via:
+        return
+    if n:
+        block.line([])
+    block.line([(f"  {r.via}", DIM)])
+    for lhs, rhs in r.steps:
+        block.eq("  " + lhs, rhs, DIM, DIM)
 
 
 def _hessian(sheet: Sheet, width: int) -> list[Line]:
