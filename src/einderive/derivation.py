@@ -400,7 +400,9 @@ def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
     """The block ∂²L/∂x∂y: its index form, and the matrix form of a block of at most two
     indices (its broadcast products read as diagonal matrices) or the Kronecker form of
     a block of two matrices."""
-    from .hessian import derive_hessian, diagonal, kronecker_terms
+    from .hessian import adjoints_written_out, derive_hessian, diagonal, kronecker_terms
+    from .reverse import _tidy as tidy
+    from .simplify import cost
     graph, ctx = d.graph, d.index.ctx
     expr, idx = derive_hessian(d.index, s, x, y)
     tx, ty = graph[x], graph[y]
@@ -421,10 +423,21 @@ def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
     inputs = symmetric_inputs(graph.spec)
     oriented, nodes = _readings(d.forward, d.anon, inputs)
     symmetric = inputs | nodes
-    r = recognize(ctx, d.index.namer, d.anon, expr, idx, shape, oriented)
-    if r.matrix is not None:
-        r = Recognition(diagonal(r.matrix), r.wheres, r.einsum)
-    return Hessian(tx, ty, _diagonal(_form(r, expr, idx, _named(d.forward), symmetric)))
+
+    def block(e: Any) -> Form:
+        r = recognize(ctx, d.index.namer, d.anon, e, idx, shape, oriented)
+        if r.matrix is not None:
+            r = Recognition(diagonal(r.matrix), r.wheres, r.einsum)
+        return _diagonal(_form(r, e, idx, _named(d.forward), symmetric))
+    f = block(expr)
+    # the block with its adjoints written out, where the simplifier makes that cheaper
+    # (BCE on p: ∂L/∂p ⊙ σ'(X w) cancels to (1/B) (p − y), as in the gradient's closed form)
+    out = adjoints_written_out(d.index, expr)
+    if out is not None and f.matrix is not None:
+        g = block(tidy(out, d.index.namer, ctx, idx))
+        if g.matrix is not None and cost(g.matrix) < cost(f.matrix):
+            f = g
+    return Hessian(tx, ty, f)
 
 
 def _diagonal(f: Form) -> Form:
