@@ -288,7 +288,7 @@ def test_verify_checks_the_split(run, option):
     assert r.exit_code == 0, r.output
     assert "G v + rest v (x)" in r.output and "vᵀ G v ≥ 0 (1)" in r.output
     if option == "--hessian=":
-        assert "G + rest (x, x)" in r.output and "G ⪰ 0" in r.output
+        assert "G + rest (x, x)" in r.output and "G ⪰ 0 (index)" in r.output
 
 
 def test_verify_fails_a_wrong_gauss_newton_part(run, monkeypatch):
@@ -339,3 +339,13 @@ def test_latex_has_the_split():
     assert r"\mathrm{GN}\left\{\frac{\partial^2 L}{\partial x^2}\right\}" in tex
     assert r"\label{eq:mlp-x-x-gn-hessian}" in tex
     assert r"\label{eq:mlp-x-rest-hvp}" in tex
+
+
+def test_readme_shows_the_split_as_printed(run):
+    """The README's Gauss-Newton examples are what the commands print."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    r = run("derive", SEED, "--hessian=x", "--gauss-newton")
+    assert r.output[r.output.index("Gauss-Newton split"):].rstrip("\n") in readme
+    r = run("derive", str(SPECS / "logistic_regression.yaml"), "--hessian=w", "--gauss-newton")
+    rows = r.output[r.output.index("  GN{ℛ{∂L/∂w_j}}"):].rstrip("\n")
+    assert rows in readme

@@ -486,8 +486,9 @@ def _check_split_blocks(d: Derivation, module: _Module, inputs: Inputs,
                           for y, ny in zip(along, sizes)] for x, nx in zip(along, sizes)])
         low = float(np.linalg.eigvalsh((full + full.T) / 2).min())
         scale = max(1.0, float(np.abs(full).max(initial=0)))
-        rows.append(_check("G ⪰ 0", {form: np.asarray(min(0.0, low) / scale)},
-                           np.asarray(0.0), tol))
+        # 1 + λ_min / scale against 1: the error is how far below zero λ_min is, relative
+        rows.append(_check(f"G ⪰ 0 ({form})", {form: np.asarray(1.0 + min(0.0, low) / scale)},
+                           np.asarray(1.0), tol))
     return rows
 
 
