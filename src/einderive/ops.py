@@ -185,12 +185,14 @@ scalar("tanh", "tanh", r"\tanh", _call("np.tanh"), _call("torch.tanh"),
 scalar("exp", "exp", r"\exp", _call("np.exp"), _call("torch.exp"),
        lambda a, out: out, doc="exponential", curvature="convex increasing")
 scalar("log", "log", r"\log", _call("np.log"), _call("torch.log"),
-       lambda a, out: 1 / a, domain="positive", doc="natural logarithm (argument > 0)", curvature="concave increasing")
+       lambda a, out: 1 / a, domain="positive", doc="natural logarithm (argument > 0)",
+       curvature="concave increasing")
 scalar("sqrt", "√", r"\sqrt", _call("np.sqrt"), _call("torch.sqrt"),
        lambda a, out: 1 / (2 * out), domain="positive", style="prefix",
        doc="square root (argument > 0)", curvature="concave increasing")
 scalar("relu", "relu", r"\operatorname{relu}", _call("np.maximum", P.num(0.0)),
-       _call("torch.relu"), lambda a, out: F("step")(a), kink=True, doc="max(x, 0)", curvature="convex increasing")
+       _call("torch.relu"), lambda a, out: F("step")(a), kink=True, doc="max(x, 0)",
+       curvature="convex increasing")
 scalar("step", "𝟙[{0} > 0]", r"\mathbf{{1}}\left[{0} > 0\right]",
        _call("np.heaviside", P.num(0.0)), _torch_step,
        lambda a, out: S.Zero, user=False, style="template", kink=True)
@@ -219,7 +221,8 @@ scalar("sin", "sin", r"\sin", _call("np.sin"), _call("torch.sin"),
 scalar("cos", "cos", r"\cos", _call("np.cos"), _call("torch.cos"),
        lambda a, out: -F("sin")(a), doc="cosine")
 scalar("log1p", "log1p", r"\operatorname{log1p}", _call("np.log1p"), _call("torch.log1p"),
-       lambda a, out: 1 / (1 + a), domain="positive", doc="log(1 + x) (argument > -1)", curvature="concave increasing")
+       lambda a, out: 1 / (1 + a), domain="positive", doc="log(1 + x) (argument > -1)",
+       curvature="concave increasing")
 scalar("expm1", "expm1", r"\operatorname{expm1}", _call("np.expm1"), _call("torch.expm1"),
        lambda a, out: F("exp")(a), doc="exp(x) - 1", curvature="convex increasing")
 scalar("erf", "erf", r"\operatorname{erf}", _call("erf"), _call("torch.erf"),
@@ -1184,7 +1187,8 @@ def _diagonal(loc: Any, args: Args, kwargs: Kw) -> FExpr:
 
 
 @op(DIAG, comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx[:1]) * KroneckerDelta(*idx),
-    code=lambda e, c, b: b.diag(c[0]), signature=f"{DIAG}(v)", flops=_free_flops, curvature="linear",
+    code=lambda e, c, b: b.diag(c[0]), signature=f"{DIAG}(v)", flops=_free_flops,
+    curvature="linear",
     doc="the diagonal matrix with v on its diagonal; adjoint diagonal(∂L/∂D)")
 def _diag(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
@@ -1299,7 +1303,8 @@ _SCATTER_HELPER = ("def scatter_add(index, g, n):\n"
                    "    return out")
 
 OPS[GATHER] = Op(GATHER, _gather, _gather_comp, _gather_code, nargs=(2, 3), needs_ref=True,
-                 user=False, signature="E[tokens]", flops=_free_flops, view=True, curvature="linear",
+                 user=False, signature="E[tokens]", flops=_free_flops, view=True,
+                 curvature="linear",
                  doc="rows of E picked by an integer input; adjoint onehot(tokens)ᵀ ∂L/∂X")
 
 
