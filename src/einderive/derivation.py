@@ -31,6 +31,7 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .closed import in_node_names, named_parts, substituted
+from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
 from .simplify import is_symmetric, simplify, simplify_form, used_wheres
 from .spec import Spec, symmetric_inputs
@@ -377,7 +378,7 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
                                     s.steps))
 
 
-def _gauss_newton(d: Derivation, along: tuple[str, ...], hessian: bool, split: Any,
+def _gauss_newton(d: Derivation, along: tuple[str, ...], hessian: bool, split: Split,
                   form: Callable[[Any, tuple[Any, ...], Tensor], Form]) -> GaussNewton:
     """Both parts of the split, each derived as the product is (its own ℛ{·} chain,
     :func:`~einderive.second.derive_second`), block by block."""
