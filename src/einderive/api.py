@@ -199,10 +199,12 @@ def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", stand
 
 
 def second_order(d: engine.Derivation, tangent: str | None = None,
-                 hvp: str | None = None, hessian: str | None = None) -> engine.Derivation:
+                 hvp: str | None = None, hessian: str | None = None,
+                 gauss_newton: bool = False) -> engine.Derivation:
     """``d`` with its tangents (``tangent``), its Hessian-vector product (``hvp``) or its
     Hessian (``hessian``, with the product it is read from) along the inputs named in a
-    comma-separated list ('' or '*': every ``wrt`` input)."""
+    comma-separated list ('' or '*': every ``wrt`` input); ``gauss_newton`` splits the
+    product (and the Hessian) into the Gauss-Newton part and the rest."""
     if tangent is None and hvp is None and hessian is None:
         return d
     from .derivation import with_second
@@ -211,7 +213,8 @@ def second_order(d: engine.Derivation, tangent: str | None = None,
     along = _inputs_named(d, option, given or "")
     if option == "--hessian":
         _refuse_reshaped_mixed_blocks(d, along)
-    return with_second(d, along, option != "--tangent", option == "--hessian")
+    return with_second(d, along, option != "--tangent", option == "--hessian",
+                       gauss_newton and option != "--tangent")
 
 
 def _refuse_reshaped_mixed_blocks(d: engine.Derivation, along: tuple[str, ...]) -> None:
@@ -360,8 +363,8 @@ def verify(d: engine.Derivation, sizes: dict[str, int] | None = None, seed: int 
 
 
 def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
-                 tol: float, hvp: str | None = None,
-                 hessian: str | None = None) -> tuple[list[Report], list[SpecError]]:
+                 tol: float, hvp: str | None = None, hessian: str | None = None,
+                 gauss_newton: bool = False) -> tuple[list[Report], list[SpecError]]:
     """Verify every spec; returns (reports, spec errors, each located at its spec).
 
     ``sizes`` apply to the specs that have those dims; a name that is a dim of
@@ -373,7 +376,8 @@ def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
     files = require_spec_files(paths) if tuple(paths) != ("-",) else [Path("-")]
     for path in files:
         try:
-            derived.append(second_order(derive_file(path), hvp=hvp, hessian=hessian))
+            derived.append(second_order(derive_file(path), hvp=hvp, hessian=hessian,
+                                        gauss_newton=gauss_newton))
         except SpecError as exc:
             errors.append(_at(exc, path))
     if not errors:  # a dim may belong to a spec that could not be read

@@ -60,6 +60,10 @@ def cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> list[mx.M]:
             out.append(_from_sympy(c, back))
         except _NoShape:
             continue
+    # a helper whose definition it is: p − p ⊙ p is σ'(X w) where σ'(X w) = p ⊙ (1 − p)
+    for name, definition in defs.items():
+        if name != m and sympy.cancel(e - _to_sympy(definition, atoms, defs)) == 0:
+            out.append(name)
     return out
 
 

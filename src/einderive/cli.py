@@ -195,6 +195,10 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
 @click.option("--hessian", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
               help="Also the full Hessian in these inputs, block by block, read off the "
               "Hessian-vector product (alone: every wrt input).")
+@click.option("--gauss-newton", "gauss_newton", is_flag=True,
+              help="With --hvp or --hessian: split it into the Gauss-Newton part J_fᵀ H_ℓ J_f "
+                   "(f the argument of the final convex loss) and the rest; -f numpy and "
+                   "-f torch add gnvp(...) or gauss_newton(...).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write to FILE (atomically; through a symlink; - is standard output).")
 @debug_option
@@ -202,7 +206,7 @@ GRAPH_FORMATS = ("mermaid", "dot", "tikz", "svg")  # render.graph's (unimported:
 def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, columns: str,
            steps: bool, expand: bool, only: tuple[str, ...], nodes: tuple[str, ...], tree: bool,
            with_cost: bool, tangent: str | None, hvp: str | None, hessian: str | None,
-           output: str | None) -> None:
+           gauss_newton: bool, output: str | None) -> None:
     """Derive the backward pass of SPEC (a YAML file, or - for standard input).
 
     \b
@@ -210,9 +214,12 @@ def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, c
       einderive derive specs/mlp.yaml --steps
       einderive derive specs/attention.yaml --format numpy -o attention_grad.py
       einderive derive specs/mlp.yaml --hvp W,x
+      einderive derive specs/logistic_regression.yaml --gauss-newton --hessian=w
     """
     from . import api
     fmt = _derive_format(fmt, latex, standalone, steps, expand, tree)
+    if gauss_newton and hvp is None and hessian is None:
+        _refuse("--gauss-newton splits a Hessian or its product: give it with --hessian or --hvp")
     if with_cost and fmt not in ("text", "markdown", "json"):
         _refuse(f"--cost applies to text, markdown and json, not to --format {fmt}")
     if sum(o is not None for o in (tangent, hvp, hessian)) > 1:
@@ -221,7 +228,7 @@ def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, c
     if (only or nodes) and fmt in ("numpy", "torch"):
         _refuse(f"--only and --node select what is printed, not generated code (--format {fmt})")
     d = api.derive_file(spec, closed=expand or fmt not in ("text", "latex"))
-    d = api.second_order(d, tangent, hvp, hessian)
+    d = api.second_order(d, tangent, hvp, hessian, gauss_newton)
     _warn(d)
     table = api.cost_table(d) if with_cost else None
     if fmt == "text":
@@ -333,10 +340,13 @@ def cost(spec: str, dims: str, dtype: str, fmt: str, output: str | None) -> None
 @click.option("--hessian", metavar="[X,W,...]", is_flag=False, flag_value="", default=None,
               help="Also check every block of the Hessian (as derive --hessian) against "
                    "finite differences of the gradient, and its symmetry.")
+@click.option("--gauss-newton", "gauss_newton", is_flag=True,
+              help="With --hvp or --hessian: also check the Gauss-Newton split (the parts add "
+                   "up to the whole, the Gauss-Newton part is positive semidefinite).")
 @debug_option
 @_guard
 def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | None,
-           hessian: str | None) -> None:
+           hessian: str | None, gauss_newton: bool) -> None:
     """Prove each printed gradient of SPECS numerically.
 
     The NumPy code generated from the printed matrix forms runs at a random
@@ -353,8 +363,10 @@ def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | 
     from . import api
     if hvp is not None and hessian is not None:
         _refuse("--hessian checks the Hessian-vector product too: give --hessian alone")
+    if gauss_newton and hvp is None and hessian is None:
+        _refuse("--gauss-newton splits a Hessian or its product: give it with --hessian or --hvp")
     sizes = _parse_dims(dims)
-    reports, errors = api.verify_files(specs, sizes, seed, tol, hvp, hessian)
+    reports, errors = api.verify_files(specs, sizes, seed, tol, hvp, hessian, gauss_newton)
     console = _console(highlight=False)
     from .render.reports import verify_tables
     for err in errors:

@@ -9,7 +9,7 @@ is the renderers' business (:mod:`einderive.api` composes them).
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -31,6 +31,7 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .closed import in_node_names, named_parts, substituted
+from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
 from .simplify import is_symmetric, simplify, simplify_form, used_wheres
 from .spec import Spec, symmetric_inputs
@@ -125,6 +126,22 @@ class Second(Record):
     rops: tuple[tuple[Tensor, Form], ...]  # ℛ{∂L/∂t}: named nodes from the loss back
     hvp: tuple[tuple[Tensor, Form | None], ...]  # ℛ{∂L/∂x} = ((∇²L) v)_x per input in along
     hessian: tuple[Hessian, ...] = ()  # ∂²L/∂x∂y for each pair of the inputs asked for
+    gauss_newton: GaussNewton | None = None  # the split of the above, when asked for
+    # what ``--steps`` shows above each tangent and ℛ{·} (IndexSecond.steps), index form
+    steps: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict, compare=False)
+
+
+class GaussNewton(Record):
+    """The Gauss-Newton split of the Hessian (and of its product) of L = ℓ(f(θ)): the part
+    J_fᵀ H_ℓ J_f and the rest Σ_k ∂ℓ/∂f_k ∇²f_k, block by block (:mod:`einderive.convex`
+    says which node is f)."""
+
+    output: str  # f, the argument of the final convex loss
+    loss_part: tuple[str, ...]  # the nodes after f, the loss last
+    hvp: tuple[tuple[Tensor, Form | None], ...]  # (G v)_x per input, as Second.hvp
+    rest_hvp: tuple[tuple[Tensor, Form | None], ...]  # ((∇²L − G) v)_x
+    hessian: tuple[Hessian, ...] = ()  # G's blocks, as Second.hessian
+    rest_hessian: tuple[Hessian, ...] = ()
 
 
 class Hessian(Record):
@@ -320,12 +337,18 @@ def _named(forward: tuple[tuple[Tensor, Form], ...]) -> Named:
 
 
 def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
-                hessian: bool = False) -> Derivation:
+                hessian: bool = False, gauss_newton: bool = False) -> Derivation:
     """``d`` with its tangents along tangents of the inputs ``along`` (forward mode) and,
     with ``hvp``, the Hessian-vector product's blocks for those inputs (forward over
     reverse), each in index and matrix form; with ``hessian`` too, every block ∂²L/∂x∂y
-    of the Hessian in those inputs, read off the product (:mod:`einderive.hessian`)."""
+    of the Hessian in those inputs, read off the product (:mod:`einderive.hessian`); with
+    ``gauss_newton``, the split of the product (and of the Hessian) into its Gauss-Newton
+    part and the rest (a :class:`SpecError` where the loss is no convex ℓ(f(θ)))."""
     from .second import derive_second
+    split = None
+    if gauss_newton:
+        from .convex import split as find_split
+        split = find_split(d.graph)
     with _collector_paused():
         s = derive_second(d.index, along, hvp)
         ctx, graph, named = d.index.ctx, d.graph, _named(d.forward)
@@ -350,14 +373,37 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
         blocks = tuple((graph[x], made.get(x)) for x in along) if hvp else ()
         hessians = tuple(_hessian(d, s, x, y) for x in along for y in along) \
             if hessian else ()
-    return replace(d, second=Second(tuple(along), tangents, rops, blocks, hessians))
+        gn = _gauss_newton(d, along, hessian, split, form) if split is not None else None
+    return replace(d, second=Second(tuple(along), tangents, rops, blocks, hessians, gn,
+                                    s.steps))
+
+
+def _gauss_newton(d: Derivation, along: tuple[str, ...], hessian: bool, split: Split,
+                  form: Callable[[Any, tuple[Any, ...], Tensor], Form]) -> GaussNewton:
+    """Both parts of the split, each derived as the product is (its own ℛ{·} chain,
+    :func:`~einderive.second.derive_second`), block by block."""
+    from .hessian import written_back
+    from .second import GAUSS_NEWTON, REST, derive_second
+    side = frozenset((split.output,) + split.loss_part)
+    parts = []
+    for which in (GAUSS_NEWTON, REST):
+        s = derive_second(d.index, along, True, (which, side))
+        blocks = tuple((d.graph[x], form(written_back(d.index, s, x), s.rops[x][1], d.graph[x])
+                        if x in s.rops else None) for x in along)
+        blocks_h = tuple(_hessian(d, s, x, y) for x in along for y in along) \
+            if hessian else ()
+        parts.append((blocks, blocks_h))
+    (g, gh), (r, rh) = parts
+    return GaussNewton(split.output, split.loss_part, g, r, gh, rh)
 
 
 def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
     """The block ∂²L/∂x∂y: its index form, and the matrix form of a block of at most two
     indices (its broadcast products read as diagonal matrices) or the Kronecker form of
     a block of two matrices."""
-    from .hessian import derive_hessian, diagonal, kronecker_terms
+    from .hessian import adjoints_written_out, derive_hessian, diagonal, kronecker_terms
+    from .reverse import _tidy as tidy
+    from .simplify import cost
     graph, ctx = d.graph, d.index.ctx
     expr, idx = derive_hessian(d.index, s, x, y)
     tx, ty = graph[x], graph[y]
@@ -378,10 +424,21 @@ def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
     inputs = symmetric_inputs(graph.spec)
     oriented, nodes = _readings(d.forward, d.anon, inputs)
     symmetric = inputs | nodes
-    r = recognize(ctx, d.index.namer, d.anon, expr, idx, shape, oriented)
-    if r.matrix is not None:
-        r = Recognition(diagonal(r.matrix), r.wheres, r.einsum)
-    return Hessian(tx, ty, _diagonal(_form(r, expr, idx, _named(d.forward), symmetric)))
+
+    def block(e: Any) -> Form:
+        r = recognize(ctx, d.index.namer, d.anon, e, idx, shape, oriented)
+        if r.matrix is not None:
+            r = Recognition(diagonal(r.matrix), r.wheres, r.einsum)
+        return _diagonal(_form(r, e, idx, _named(d.forward), symmetric))
+    f = block(expr)
+    # the block with its adjoints written out, where the simplifier makes that cheaper
+    # (BCE on p: ∂L/∂p ⊙ σ'(X w) cancels to (1/B) (p − y), as in the gradient's closed form)
+    out = adjoints_written_out(d.index, expr)
+    if out is not None and f.matrix is not None:
+        g = block(tidy(out, d.index.namer, ctx, idx))
+        if g.matrix is not None and cost(g.matrix) < cost(f.matrix):
+            f = g
+    return Hessian(tx, ty, f)
 
 
 def _diagonal(f: Form) -> Form:
@@ -547,5 +604,5 @@ def _distribute_ones(m: mx.M) -> mx.M:
     return m
 
 
-__all__ = ["Adjoint", "Derivation", "Form", "Gradient", "Hessian", "Note", "Second", "UnknownName",
-           "Where", "derive", "with_second"]
+__all__ = ["Adjoint", "Derivation", "Form", "GaussNewton", "Gradient", "Hessian", "Note",
+           "Second", "UnknownName", "Where", "derive", "with_second"]

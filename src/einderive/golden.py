@@ -65,9 +65,10 @@ def render_golden(spec: Path, golden: Path, cost: bool = False, old: str = "") -
     and a second-order section in ``old`` (the golden as it is) is derived again."""
     from .api import derive_file, golden_document, second_order
     d = derive_file(spec)
+    from .kinds import GAUSS_NEWTON_MARKER
     kind, along = _second_marker(old)
     if kind is not None:
-        d = second_order(d, **{kind: along})
+        d = second_order(d, **{kind: along}, gauss_newton=GAUSS_NEWTON_MARKER in old)
     return golden_document(d, spec_ref(spec, golden), cost)
 
 

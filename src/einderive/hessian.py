@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sympy import Add, Indexed, Mul, S, Symbol
+from sympy import Add, Indexed, Mul, S, Sum, Symbol
 
 from . import matrix as mx
 from .indexed import collapse, differentiate, key_of, substitute_all
@@ -42,14 +42,67 @@ def derive_hessian(d: IndexDerivation, s: IndexSecond, x: str, y: str) -> tuple[
     return (tidy(h, d.namer, ctx, full) if h != 0 else S.Zero), full
 
 
-def _inlined(d: IndexDerivation, s: IndexSecond, e: Expr) -> Expr:
+def adjoints_written_out(d: IndexDerivation, e: Expr) -> Expr | None:
+    """``e`` with every adjoint ∂L/∂t it reads written out as its own index form, down to
+    the loss (each round one node back); None where it reads none, or where the result
+    would be too large to be worth simplifying.  A Hessian block need not name the
+    upstream adjoints as a backward step does: written out, the simplifier's rules meet
+    them as they meet a closed form's (BCE on p: ∂L/∂p ⊙ σ'(u) is (1/B) (p − y))."""
+    from .reverse import EXPAND_LIMIT
+    from .reverse import _size as size
+    ctx = d.ctx
+    table = {ctx.adjoint_keys[n]: (a.expr, a.idx) for n, a in d.adjoints.items()}
+    if not {key_of(a) for a in e.atoms(Indexed, Symbol)} & set(table):
+        return None
+    for _ in range(len(d.graph.tensors) + 1):
+        if not {key_of(a) for a in e.atoms(Indexed, Symbol)} & set(table):
+            return _one_sum(e)
+        e = collapse(substitute_all(e, table, ctx))
+        if size(e) > EXPAND_LIMIT:
+            return None
+    return None  # pragma: no cover - the chain ends at the loss
+
+
+def _one_sum(e: Expr) -> Expr:
+    """``e`` with the sums of a sum that run over the same indices made one sum: Σ_i a_i −
+    Σ_i b_i is Σ_i (a_i − b_i), whose summand the simplifier then reads as one elementwise
+    expression (and cancels within it)."""
+    if not e.args:
+        return e
+    e = e.func(*[_one_sum(a) for a in e.args]) if not isinstance(e, Sum) else \
+        Sum(_one_sum(e.function), *e.limits)
+    if not e.is_Add:
+        return e
+    groups: dict[Any, list[Expr]] = {}
+    rest = []
+    for term in Add.make_args(e):
+        coeff, sums = term.as_independent(Sum, as_Add=False)
+        if isinstance(sums, Sum) and not coeff.free_symbols & set(sums.variables):
+            groups.setdefault(sums.limits, []).append(coeff * sums.function)
+        else:
+            rest.append(term)
+    merged = [Sum(Add(*parts), *limits) if len(parts) > 1 else Sum(parts[0], *limits)
+              for limits, parts in groups.items()]
+    return Add(*merged, *rest)
+
+
+def written_back(d: IndexDerivation, s: IndexSecond, x: str) -> Expr:
+    """ℛ{∂L/∂x} with every ℛ{·} it reads written out, down to the tangents (which every
+    part of the Gauss-Newton split shares): a part's block, which reads no ℛ{·} of its
+    own chain (those are not the product's, printed above)."""
+    e, idx = s.rops[x]
+    e = _inlined(d, s, e, tangents=False)
+    return tidy(e, d.namer, d.ctx, idx) if e != 0 else S.Zero
+
+
+def _inlined(d: IndexDerivation, s: IndexSecond, e: Expr, tangents: bool = True) -> Expr:
     """``e`` with every tangent and ℛ{·} of a tensor written out as its definition, down
     to the inputs' tangents: each substitution goes one node back, so the graph's depth
-    bounds the rounds."""
+    bounds the rounds.  Without ``tangents``, the ℛ{·} alone."""
     ctx = d.ctx
     table: dict[Any, tuple[Expr, Idx]] = {}
     for n, (t, idx) in s.tangents.items():
-        if n not in s.along:
+        if n not in s.along and tangents:
             table[key_of(ctx.tangent(n, idx))] = (t, idx)
     for n, (r, idx) in s.rops.items():
         table[key_of(ctx.rop(n, idx))] = (r, idx)

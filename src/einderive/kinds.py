@@ -86,3 +86,5 @@ class PseudoOp(Kind):
 # the line by which a golden's second-order section names what it was derived along, so that
 # `check` derives it again (e.g. <!-- einderive hvp: W, x -->); written and read in one form
 SECOND_MARKER = "<!-- einderive {}: {} -->"
+# and the line by which it also holds the Gauss-Newton split (derive --gauss-newton)
+GAUSS_NEWTON_MARKER = "<!-- einderive gauss-newton -->"

@@ -65,6 +65,9 @@ class ScalarFn(Record):
     aliases: Tup = ()  # what NumPy/PyTorch users also call it
     doc: str = ""
     arg_names: Tup = ()  # its tensor arguments' names in the usage hint (default x, or a, b …)
+    # its shape for the Gauss-Newton split (convex.py): 'convex' or 'concave', then
+    # ' increasing' or ' decreasing' where monotone; '' where it is neither
+    curvature: str = ""
 
     def partials(self, args: Tup, out: Any) -> Tup:
         """The derivative of ``out`` by each argument (a param's is never asked for)."""
@@ -180,20 +183,22 @@ scalar("sigmoid_prime", "σ'", r"\sigma'", _times(_call("sigmoid"), _one_minus(_
 scalar("tanh", "tanh", r"\tanh", _call("np.tanh"), _call("torch.tanh"),
        lambda a, out: 1 - out ** 2, doc="hyperbolic tangent")
 scalar("exp", "exp", r"\exp", _call("np.exp"), _call("torch.exp"),
-       lambda a, out: out, doc="exponential")
+       lambda a, out: out, doc="exponential", curvature="convex increasing")
 scalar("log", "log", r"\log", _call("np.log"), _call("torch.log"),
-       lambda a, out: 1 / a, domain="positive", doc="natural logarithm (argument > 0)")
+       lambda a, out: 1 / a, domain="positive", doc="natural logarithm (argument > 0)",
+       curvature="concave increasing")
 scalar("sqrt", "√", r"\sqrt", _call("np.sqrt"), _call("torch.sqrt"),
        lambda a, out: 1 / (2 * out), domain="positive", style="prefix",
-       doc="square root (argument > 0)")
+       doc="square root (argument > 0)", curvature="concave increasing")
 scalar("relu", "relu", r"\operatorname{relu}", _call("np.maximum", P.num(0.0)),
-       _call("torch.relu"), lambda a, out: F("step")(a), kink=True, doc="max(x, 0)")
+       _call("torch.relu"), lambda a, out: F("step")(a), kink=True, doc="max(x, 0)",
+       curvature="convex increasing")
 scalar("step", "𝟙[{0} > 0]", r"\mathbf{{1}}\left[{0} > 0\right]",
        _call("np.heaviside", P.num(0.0)), _torch_step,
        lambda a, out: S.Zero, user=False, style="template", kink=True)
 scalar("softplus", "softplus", r"\operatorname{softplus}", lambda x: P.call(
        "np.logaddexp", P.num(0.0), x), _call("torch.nn.functional.softplus"),
-       lambda a, out: F("sigmoid")(a), doc="log(1 + exp(x))")
+       lambda a, out: F("sigmoid")(a), doc="log(1 + exp(x))", curvature="convex increasing")
 scalar("gelu", "gelu", r"\operatorname{gelu}", _times(_ID, _call("Phi")),
        _call("torch.nn.functional.gelu"),
        lambda a, out: F("Phi")(a) + a * F("phi")(a), helper=_PHI_HELPER, needs=("erf",),
@@ -208,7 +213,7 @@ scalar("silu", "silu", r"\operatorname{silu}", _times(_ID, _call("sigmoid")),
        helper=_SIGMOID_HELPER, aliases=("swish",), doc="x σ(x), also called swish")
 scalar("abs", "|{0}|", r"\left|{0}\right|", _call("np.abs"), _call("torch.abs"),
        lambda a, out: F("sign")(a), style="template", kink=True,
-       aliases=("absolute", "fabs"), doc="absolute value |x|")
+       aliases=("absolute", "fabs"), doc="absolute value |x|", curvature="convex")
 scalar("sign", "sign", r"\operatorname{sign}", _call("np.sign"), _call("torch.sign"),
        lambda a, out: S.Zero, user=False, kink=True)
 scalar("sin", "sin", r"\sin", _call("np.sin"), _call("torch.sin"),
@@ -216,16 +221,17 @@ scalar("sin", "sin", r"\sin", _call("np.sin"), _call("torch.sin"),
 scalar("cos", "cos", r"\cos", _call("np.cos"), _call("torch.cos"),
        lambda a, out: -F("sin")(a), doc="cosine")
 scalar("log1p", "log1p", r"\operatorname{log1p}", _call("np.log1p"), _call("torch.log1p"),
-       lambda a, out: 1 / (1 + a), domain="positive", doc="log(1 + x) (argument > -1)")
+       lambda a, out: 1 / (1 + a), domain="positive", doc="log(1 + x) (argument > -1)",
+       curvature="concave increasing")
 scalar("expm1", "expm1", r"\operatorname{expm1}", _call("np.expm1"), _call("torch.expm1"),
-       lambda a, out: F("exp")(a), doc="exp(x) - 1")
+       lambda a, out: F("exp")(a), doc="exp(x) - 1", curvature="convex increasing")
 scalar("erf", "erf", r"\operatorname{erf}", _call("erf"), _call("torch.erf"),
        lambda a, out: F("erf_prime")(a), helper=_ERF_HELPER,
        doc="error function (NumPy code: math.erf vectorised, exact to double precision)")
 scalar("erf_prime", "erf'", r"\operatorname{erf}'", _gauss("np", _SQRT_PI_2, _SQUARE),
        _gauss("torch", _SQRT_PI_2, _SQUARE), lambda a, out: -2 * a * out, user=False)
 scalar("square", "square", r"\operatorname{square}", _call("np.square"), _call("torch.square"),
-       lambda a, out: 2 * a, doc="x ** 2")
+       lambda a, out: 2 * a, doc="x ** 2", curvature="convex")
 
 # the ops whose code the code generators also use for matrix forms (a total, an einsum, a
 # permutation of axes, the ∘½ power), named here once
@@ -524,6 +530,11 @@ class Op(Record):
     dims: bool = False
     sizes_last: bool = False  # its arguments after the first are sizes: code passes them as ints
     list_first: bool = False  # its first argument is a list of tensors (concatenate's pieces)
+    # how the Gauss-Newton split (convex.py) reads its curvature: 'linear' (in its first
+    # argument, with nonnegative weights: a sum, a view), 'add', 'sub', 'neg', 'mul', 'div',
+    # 'pow', 'contract' (a product of its tensor arguments), or a function's shape as
+    # ScalarFn.curvature says; '' where it is none of these
+    curvature: str = ""
 
 
 OPS: dict[str, Op] = {}
@@ -610,22 +621,24 @@ def _axis_flops(name: str) -> Fn:
     return count
 
 
-for _sym, _f, _py in (("+", lambda x, y: x + y, "+"), ("-", lambda x, y: x - y, "-"),
-                      ("*", lambda x, y: x * y, "*"), ("/", lambda x, y: x / y, "/")):
+for _sym, _f, _py, _curv in (("+", lambda x, y: x + y, "+", "add"),
+                             ("-", lambda x, y: x - y, "-", "sub"),
+                             ("*", lambda x, y: x * y, "*", "mul"),
+                             ("/", lambda x, y: x / y, "/", "div")):
     OPS[_sym] = Op(_sym, _broadcast_check(_sym), _bin_comp(_f),
                    (lambda p: lambda e, c, b: P.binop(p, c[0], c[1]))(_py), nargs=(2, 2),
-                   doc="elementwise, NumPy broadcasting", user=False)
+                   doc="elementwise, NumPy broadcasting", user=False, curvature=_curv)
 
 
 @op("neg", comp=lambda e, idx, ctx: -ctx.comp(e.args[0], idx),
-    code=lambda e, c, b: P.neg(c[0]), user=False, flops=_free_flops)
+    code=lambda e, c, b: P.neg(c[0]), user=False, flops=_free_flops, curvature="neg")
 def _neg(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, _), = args
     return FExpr("neg", (a,), (), a.shape)
 
 
 @op("**", comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx) ** ctx.comp(e.args[1], ()),
-    code=lambda e, c, b: P.binop("**", c[0], c[1]), nargs=(2, 2), user=False)
+    code=lambda e, c, b: P.binop("**", c[0], c[1]), nargs=(2, 2), user=False, curvature="pow")
 def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (p, lp) = args
     if not p.is_const or p.shape != () or p.op == PseudoOp.DIM or _mentions_dim(p):
@@ -655,7 +668,7 @@ def _transpose_code(e: FExpr, c: list[Any], b: Any) -> Any:
 
 
 @op("transpose", comp=_transpose_comp, code=_transpose_code, kwargs=("axes",), flops=_free_flops,
-    view=True,
+    view=True, curvature="linear",
     signature="transpose(x, axes=None)", doc="reverse (or permute) the axes; x.T is the same")
 def _transpose(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
@@ -680,7 +693,7 @@ def _transpose(loc: Any, args: Args, kwargs: Kw) -> FExpr:
 
 @op("@", comp=lambda e, idx, ctx: _matmul_comp(e, idx, ctx),
     code=lambda e, c, b: P.binop("@", c[0], c[1]), nargs=(2, 2), user=False, flops=_matmul_flops,
-    contracts=True,
+    contracts=True, curvature="contract",
     doc="matrix product (NumPy's matmul)")
 def _matmul(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (b, lb) = args
@@ -806,7 +819,7 @@ def _reduce_code(fn: str) -> Fn:
 for _name, _mean in (("sum", False), ("mean", True)):
     OPS[_name] = Op(_name, _reduce_check(_name), _reduce_comp(_mean), _reduce_code(_name),
                     kwargs=("axis", "keepdims"), signature=f"{_name}(x, axis=None, keepdims=False)",
-                    flops=_reduce_flops(_mean),
+                    flops=_reduce_flops(_mean), curvature="linear",
                     doc="sum over axes (all by default)" if not _mean
                     else "mean over axes (all by default)")
 
@@ -815,14 +828,14 @@ OPS["norm"] = Op("norm", _reduce_check("norm"), _reduce_comp(False, norm=True),
                                                  e.param("axes"), e.param("keepdims"),
                                                  len(e.args[0].shape))),
                  kwargs=("axis", "keepdims"), signature="norm(x, axis=None, keepdims=False)",
-                 aliases=("frobenius", "l2_norm"),
+                 aliases=("frobenius", "l2_norm"), curvature="convex",
                  doc="√(sum(x**2)) over axes (all by default): the 2-norm of a vector, the "
                      "Frobenius norm of a matrix; derivative x / norm")
 
 
 @op("l2_loss", comp=lambda e, idx, ctx: _l2_comp(e, ctx),
     code=lambda e, c, b: b.reduce("sum", P.binop("**", P.binop("-", c[0], c[1]), P.num(2))),
-    nargs=(2, 2), flops=_l2_flops,
+    nargs=(2, 2), flops=_l2_flops, curvature="convex",
     signature="l2_loss(a, b)", doc="sum((a - b)**2), a scalar")
 def _l2(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (b, lb) = args
@@ -847,7 +860,7 @@ def _l2_comp(e: FExpr, ctx: Any) -> Any:
 @op("einsum", comp=lambda e, idx, ctx: _einsum_comp(e, idx, ctx),
     code=lambda e, c, b: b.einsum(e.param("subscripts"), c),
     nargs=(2, None), signature='einsum("ij,j->i", A, x)', doc="NumPy's einsum, any operands",
-    string_first=True, flops=_einsum_flops, contracts=True)
+    string_first=True, flops=_einsum_flops, contracts=True, curvature="contract")
 def _einsum(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (sub, sloc), *operands = args
     if sub.op != PseudoOp.STR:
@@ -1034,12 +1047,13 @@ OPS["log_softmax"] = Op("log_softmax", _axis_check("log_softmax"), _log_softmax_
                         _axis_code("log_softmax"), kwargs=("axis",), needs_ref=True,
                         aliases=("logsoftmax",),
                         signature="log_softmax(x, axis=-1)", doc="x - logsumexp(x) along an axis",
-                        flops=_axis_flops("log_softmax"))
+                        flops=_axis_flops("log_softmax"), curvature="concave")
 OPS["logsumexp"] = Op("logsumexp", _axis_check("logsumexp", keep_allowed=True), _logsumexp_comp,
                       _axis_code("logsumexp"), kwargs=("axis", "keepdims"), needs_ref=True,
                       aliases=("log_sum_exp",),
                       signature="logsumexp(x, axis=-1, keepdims=False)",
-                      doc="log(sum(exp(x))) along an axis", flops=_axis_flops("logsumexp"))
+                      doc="log(sum(exp(x))) along an axis", flops=_axis_flops("logsumexp"),
+                      curvature="convex increasing")
 
 
 
@@ -1148,7 +1162,7 @@ for _name, _cls, _doc in (
 
 @op("trace", comp=lambda e, idx, ctx: _trace_comp(e, ctx),
     code=lambda e, c, b: P.call(b.f("trace"), c[0]), signature="trace(A)",
-    flops=lambda e, args, meter: meter.other(meter.size(args[0].shape[0])),
+    flops=lambda e, args, meter: meter.other(meter.size(args[0].shape[0])), curvature="linear",
     doc="the sum of the diagonal of a square matrix; derivative I")
 def _trace(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
@@ -1164,7 +1178,7 @@ def _trace_comp(e: FExpr, ctx: Any) -> Any:
 
 @op("diagonal", comp=lambda e, idx, ctx: ctx.comp(e.args[0], (idx[0], idx[0])),
     code=lambda e, c, b: P.call(b.f("diagonal"), c[0]), signature="diagonal(A)",
-    flops=_free_flops,
+    flops=_free_flops, curvature="linear",
     doc="the diagonal of a square matrix, a vector; adjoint diag(∂L/∂d)")
 def _diagonal(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
@@ -1174,6 +1188,7 @@ def _diagonal(loc: Any, args: Args, kwargs: Kw) -> FExpr:
 
 @op(DIAG, comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx[:1]) * KroneckerDelta(*idx),
     code=lambda e, c, b: b.diag(c[0]), signature=f"{DIAG}(v)", flops=_free_flops,
+    curvature="linear",
     doc="the diagonal matrix with v on its diagonal; adjoint diagonal(∂L/∂D)")
 def _diag(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
@@ -1289,6 +1304,7 @@ _SCATTER_HELPER = ("def scatter_add(index, g, n):\n"
 
 OPS[GATHER] = Op(GATHER, _gather, _gather_comp, _gather_code, nargs=(2, 3), needs_ref=True,
                  user=False, signature="E[tokens]", flops=_free_flops, view=True,
+                 curvature="linear",
                  doc="rows of E picked by an integer input; adjoint onehot(tokens)ᵀ ∂L/∂X")
 
 
@@ -1358,7 +1374,8 @@ for _name, _fn in SCALARS.items():
         OPS[_name] = Op(_name, _scalar_check(_fn), _scalar_comp(_name), _scalar_code(_name),
                         signature=_fn.signature, doc=_fn.doc, aliases=_fn.aliases,
                         kwargs=tuple(k for k, _ in _fn.params),
-                        nargs=(_fn.arity, _fn.arity + len(_fn.params)))
+                        nargs=(_fn.arity, _fn.arity + len(_fn.params)),
+                        curvature=_fn.curvature)
 
 
 def _where_check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
@@ -1625,7 +1642,7 @@ def _reshape_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
 
 OPS[RESHAPE] = Op(RESHAPE, _reshape, _reshape_comp,
                     lambda e, c, b: b.reshape_to(c[0], c[1:]), nargs=(2, 2), needs_ref=True,
-                    dims=True, sizes_last=True, view=True, flops=_free_flops,
+                    dims=True, sizes_last=True, view=True, flops=_free_flops, curvature="linear",
                     signature="reshape(x, [B, T, H, Dh])", aliases=("view",),
                     doc="the elements of x in a new shape, row-major, as NumPy's reshape: one "
                         "dim split into consecutive dims or consecutive dims merged into one")
@@ -1778,7 +1795,7 @@ def _slice_code(e: FExpr, c: list[Any], b: Any) -> Any:
 
 OPS[SLICE] = Op(SLICE, _slice_check, _slice_comp, _slice_code, nargs=(4, 4), needs_ref=True,
                 user=False, signature="x[:, lo:hi]", flops=_free_flops, view=True,
-                sizes_last=True,
+                sizes_last=True, curvature="linear",
                 doc="the elements lo .. hi − 1 of one axis, as NumPy's basic slicing; adjoint "
                     "the upstream adjoint zero-padded")
 

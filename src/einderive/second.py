@@ -30,15 +30,19 @@ from .indexed import (
     differentiate,
     fresh_bound,
     key_of,
+    rename,
     substitute_indexed,
 )
 from .ops import AxisFunction, ElementwiseFunction
-from .record import Record
-from .reverse import IndexDerivation
+from .record import Record, field
+from .reverse import IndexAdjoint, IndexDerivation
 from .reverse import _tidy as tidy
 
 Expr = Any  # a SymPy expression
 Idx = tuple[Any, ...]
+
+
+GAUSS_NEWTON, REST = "gauss-newton", "rest"  # the two parts of the split (derive_second)
 
 
 class IndexSecond(Record):
@@ -52,11 +56,25 @@ class IndexSecond(Record):
     rop_terms: dict[str, tuple[tuple[str, Expr], ...]]
     order: tuple[str, ...]  # nodes with a tangent, in the forward order
     rop_order: tuple[str, ...]  # tensors with an ℛ{∂L/∂t}, from the loss back, inputs last
+    # the steps a reader follows (``--steps``): ('tangent', node) -> its definition
+    # differentiated along the tangents, as the product and chain rules give it (collapsed,
+    # not yet factored or named); ('rop', tensor) -> (the adjoint's index form that was
+    # differentiated, ℛ of it so)
+    steps: dict[tuple[str, str], tuple[Expr, Expr]] = field(default_factory=dict)
 
 
-def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool) -> IndexSecond:
+def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool,
+                  part: tuple[str, frozenset[str]] | None = None) -> IndexSecond:
     """The tangents of every node along tangents of the inputs ``along`` and, with
-    ``hvp``, the tangent ℛ{∂L/∂t} of every adjoint (the chosen inputs' are (∇²L) v)."""
+    ``hvp``, the tangent ℛ{∂L/∂t} of every adjoint (the chosen inputs' are (∇²L) v).
+
+    ``part`` = (which, the loss's side: the output f and the nodes after it) keeps one
+    part of the Gauss-Newton split of the product.  An adjoint before f, Σ_c ∂L/∂c ∂c/∂t,
+    moves by its upstream adjoints' ℛ{·} (the Jacobians, fixed) and by the tangents of
+    the forward tensors it reads (the curvature of the network).  'gauss-newton' keeps the
+    first alone, from ℛ{∂L/∂f} = H_ℓ ḟ: J_fᵀ H_ℓ J_f v.  'rest' keeps both from
+    ℛ{∂L/∂f} = 0: Σ_k ∂ℓ/∂f_k ∇²f_k v.  The product is linear in those sources, so the two
+    add up to (∇²L) v."""
     graph, ctx = d.graph, d.ctx
     # key -> (element, tangent): what moves along the direction (an element of it at
     # indices K, and its tangent there)
@@ -68,10 +86,12 @@ def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool) -> Inde
     for x in along:
         moves(x)
     tangents: dict[str, tuple[Expr, Idx]] = {}
+    steps: dict[tuple[str, str], tuple[Expr, Expr]] = {}
     for t in graph.nodes:
         definition, idx = d.definitions[t.name]
         e = _along(ctx, definition, idx, movers)
         e = _inline_anon(ctx, graph, e, tangents, ctx.tangent_of)
+        steps[("tangent", t.name)] = (definition, rename(e, ctx, idx, idx))
         e = tidy(e, d.namer, ctx, idx) if e != 0 else S.Zero
         if e != 0:
             tangents[t.name] = (e, idx)
@@ -79,13 +99,23 @@ def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool) -> Inde
     order = tuple(t.name for t in graph.nodes if t.name in tangents)
     rops: dict[str, tuple[Expr, Idx]] = {}
     rop_terms: dict[str, tuple[tuple[str, Expr], ...]] = {}
+    named = _named_upstream(d, part[1]) if part is not None else {}
     if hvp:
         for name in d.order:
-            adj = d.adjoints[name]
+            adj = named.get(name) or d.adjoints[name]
+            loss_side = part is not None and name in part[1]
+            if part is not None and part[0] == REST and loss_side:
+                continue  # ℛ{∂L/∂f} = 0 and the loss's side after it: the rest's source
+            by = movers if part is None or loss_side or part[0] == REST else \
+                {k: m for k, m in movers.items() if k in ctx.adjoint_of}  # Jacobians fixed
 
-            def moved(expr: Expr) -> Expr:
-                e = _along(ctx, expr, adj.idx, movers)
+            raw: list[Expr] = []
+
+            def moved(expr: Expr, by: dict[Any, tuple[Any, Any]] = by,
+                      raw: list[Expr] = raw) -> Expr:
+                e = _along(ctx, expr, adj.idx, by)
                 e = _inline_anon(ctx, graph, e, tangents, ctx.tangent_of)
+                raw.append(e)
                 return tidy(e, d.namer, ctx, adj.idx) if e != 0 else S.Zero
             if len(adj.terms) > 1:
                 parts = tuple((c, r) for c, r in ((c, moved(x)) for c, x in adj.terms) if r != 0)
@@ -97,12 +127,45 @@ def derive_second(d: IndexDerivation, along: tuple[str, ...], hvp: bool) -> Inde
             else:
                 e = moved(adj.expr)
             if e != 0:
+                steps[("rop", name)] = (adj.expr, rename(Add(*raw), ctx, adj.idx, adj.idx))
                 rops[name] = (e, adj.idx)
                 # an adjoint read downstream moves by its ℛ{·}
                 movers[ctx.adjoint_keys[name]] = (lambda k, n=name: ctx.adjoint(n, k),
                                                   lambda k, n=name: ctx.rop(n, k))
     rop_order = tuple(n for n in d.order if n in rops)
-    return IndexSecond(tuple(along), tangents, rops, rop_terms, order, rop_order)
+    return IndexSecond(tuple(along), tangents, rops, rop_terms, order, rop_order, steps)
+
+
+def _named_upstream(d: IndexDerivation, side: frozenset[str]) -> dict[str, IndexAdjoint]:
+    """The adjoints before the loss's side with each upstream adjoint named where backprop
+    wrote it out (∂L/∂y = −2 e for ∂L/∂y = −∂L/∂e): the split must see which reads of a
+    forward tensor are ∂L/∂f's (they move by ℛ{∂L/∂f}) and which the Jacobians' (they
+    move by the tangents).  An anonymous intermediate's adjoint stays written out, as
+    before, but in its own named form."""
+    ctx, graph = d.ctx, d.graph
+    into: dict[str, list[Any]] = {}
+    for edge in d.edges:
+        into.setdefault(edge.operand, []).append(edge)
+    out: dict[str, IndexAdjoint] = {}
+    for name in d.order:
+        edges = [e for e in into.get(name, ()) if e.node in d.adjoints]
+        if name in side or not any(e.inlined for e in edges):
+            continue
+        adj, terms = d.adjoints[name], []
+        for e in sorted(edges, key=lambda e: ctx.position[e.node]):
+            c = e.result
+            if e.inlined:
+                c = e.collapsed
+                if graph[e.node].kind == "anon" and e.node in out:
+                    c = collapse(substitute_indexed(c, ctx.adjoint_keys[e.node],
+                                                    out[e.node].expr, e.out_idx, ctx))
+            c = tidy(rename(c, ctx, e.in_idx, adj.idx), d.namer, ctx, adj.idx)
+            if c != 0:
+                terms.append((e.node, c))
+        expr = terms[0][1] if len(terms) == 1 else \
+            tidy(Add(*[c for _, c in terms]), d.namer, ctx, adj.idx) if terms else S.Zero
+        out[name] = IndexAdjoint(name, adj.idx, expr, tuple(terms), None)
+    return out
 
 
 def _along(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[Any, Any]]) -> Expr:

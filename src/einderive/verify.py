@@ -107,6 +107,10 @@ class _Module(Record):
     # form -> hessian(**inputs) -> {(x, y): array}, when the Hessian is derived
     hessian: dict[str, Callable[..., dict[tuple[str, str], Value]]] = field(
         default_factory=dict)
+    # the same for each part of the Gauss-Newton split, when derived: (gnvp, hvp_rest),
+    # (gauss_newton, hessian_rest)
+    split_hvp: tuple[dict[str, Callable[..., dict[str, Value]]], ...] = ()
+    split_hessian: tuple[dict[str, Callable[..., dict[tuple[str, str], Value]]], ...] = ()
 
 
 def sizes_for(graph: Graph, override: Sizes | None = None) -> Sizes:
@@ -311,10 +315,15 @@ def _load(d: Derivation, sizes: Sizes | None, codegen: Codegen) -> _Module:
         closed = load(Path(tmp), "closed", closed_code) if closed_code else None
     hvp = {form: m.hvp for form, m in (("index", index), ("matrix", matrix))
            if hasattr(m, "hvp")}
-    hessian = {form: m.hessian for form, m in (("index", index), ("matrix", matrix))
-               if hasattr(m, "hessian")}
+    def functions(name: str) -> dict[str, Callable[..., Any]]:
+        return {form: getattr(m, name) for form, m in (("index", index), ("matrix", matrix))
+                if hasattr(m, name)}
+    split_hvp = tuple(functions(n) for n in ("gnvp", "hvp_rest") if functions(n))
+    split_hessian = tuple(functions(n) for n in ("gauss_newton", "hessian_rest")
+                          if functions(n))
     return _Module(matrix.forward, {"index": index.gradients, "matrix": matrix.gradients},
-                   closed.closed_forms if closed else None, hvp, hessian)
+                   closed.closed_forms if closed else None, functions("hvp"),
+                   functions("hessian"), split_hvp, split_hessian)
 
 
 def verify(d: Derivation, sizes: Sizes | None = None, seed: int = 0, tol: float = DEFAULT_TOL, *,
@@ -350,6 +359,8 @@ def _verify(d: Derivation, sizes: Sizes, seed: int, tol: float, codegen: Codegen
 
     module = _load(d, sizes, codegen)
     inputs = draw_inputs(d.graph, sizes, seed)
+    if d.second is not None and d.second.gauss_newton is not None:
+        inputs = _targets_drawn(d, inputs, seed)
     with np.errstate(all="ignore"):
         loss = module.forward(**inputs)
     if not np.isfinite(loss):
@@ -391,7 +402,94 @@ def _verify(d: Derivation, sizes: Sizes, seed: int, tol: float, codegen: Codegen
         rows += _check_hvp(d, module, inputs, tol, rng)
     if module.hessian:
         rows += _check_hessian(d, module, inputs, tol, rng)
+    if module.split_hvp:
+        rows += _check_split(d, module, inputs, tol, rng)
     return Report(d.name, sizes, seed, tol, rows)
+
+
+def _targets_drawn(d: Derivation, inputs: Inputs, seed: int) -> Inputs:
+    """``inputs`` with the loss's targets drawn in [0, 1], where the Gauss-Newton split
+    takes them to be (:mod:`einderive.convex`): a label or a probability."""
+    import numpy as np
+
+    from .convex import Split, targets
+    assert d.second is not None and d.second.gauss_newton is not None
+    gn = d.second.gauss_newton
+    rng = np.random.default_rng([seed, 2])
+    out = dict(inputs)
+    for t in targets(d.graph, Split(gn.output, gn.loss_part)):
+        value = rng.uniform(0.0, 1.0, size=np.shape(inputs[t]))
+        out[t] = value if np.shape(value) else float(value)
+    return out
+
+
+def _check_split(d: Derivation, module: _Module, inputs: Inputs, tol: float,
+                 rng: np.random.Generator) -> tuple[Check, ...]:
+    """The Gauss-Newton split: G v + (the rest) v against central differences of the
+    generated gradient along a random v, block by block (each printed form of each part);
+    ⟨v, G v⟩ ≥ 0 along random directions; and with the Hessian, G + rest against the
+    printed Hessian and G's smallest eigenvalue ≥ 0, the blocks assembled."""
+    import numpy as np
+
+    assert d.second is not None  # module.split_hvp exists only then
+    chosen = [t.name for t, _ in d.second.hvp]
+    gn, rest = module.split_hvp
+    rows = []
+    for n in range(DIRECTIONS):
+        v = {x: rng.standard_normal(np.shape(inputs[x])) for x in chosen}
+        v = {x: (a + a.T) / 2 if x in symmetric_inputs(d.graph.spec) else a
+             for x, a in v.items()}
+        args = {**inputs, **{f"v_{x}": v[x] for x in chosen}}
+        got_g = {form: f(**args) for form, f in gn.items()}
+        got_r = {form: f(**args) for form, f in rest.items()}
+        if n == 0:
+            step = STEP * max(1.0, *(float(np.abs(inputs[x]).max(initial=0)) for x in chosen))
+            plus = module.gradients["matrix"](**{**inputs, **{
+                x: inputs[x] + step * v[x] for x in chosen}})
+            minus = module.gradients["matrix"](**{**inputs, **{
+                x: inputs[x] - step * v[x] for x in chosen}})
+            for x in chosen:
+                numeric = np.asarray((plus[x] - minus[x]) / (2 * step), dtype=float)
+                both = {f"{fg}": np.asarray(got_g[fg][x], dtype=float) +
+                        np.asarray(got_r[fr][x], dtype=float)
+                        for fg, fr in zip(got_g, got_r)}
+                rows.append(_check(f"G v + rest v ({x})", both, numeric, tol))
+        vgv = {form: np.asarray(min(0.0, sum(_inner(g[x], v[x]) for x in chosen)))
+               for form, g in got_g.items()}
+        rows.append(_check(f"vᵀ G v ≥ 0 ({n + 1})", vgv, np.asarray(0.0), tol))
+    if module.split_hessian:
+        rows += _check_split_blocks(d, module, inputs, tol)
+    return tuple(replace(r, second=True) for r in rows)
+
+
+def _check_split_blocks(d: Derivation, module: _Module, inputs: Inputs,
+                        tol: float) -> list[Check]:
+    """Each block's G + rest against the printed Hessian's (index form, checked above),
+    and the smallest eigenvalue of G, its blocks assembled in the order of the inputs."""
+    import numpy as np
+
+    assert d.second is not None
+    gn_f, rest_f = module.split_hessian
+    h = module.hessian["index"](**inputs)
+    g = {form: f(**inputs) for form, f in gn_f.items()}
+    r = {form: f(**inputs) for form, f in rest_f.items()}
+    rows = []
+    for key in h:
+        both = {form: np.asarray(g[form][key], dtype=float) + np.asarray(r[form][key], dtype=float)
+                for form in g}
+        rows.append(_check(f"G + rest ({key[0]}, {key[1]})", both,
+                           np.asarray(h[key], dtype=float), tol))
+    along = list(d.second.along)
+    sizes = [int(np.size(inputs[x])) for x in along]
+    for form, blocks in g.items():
+        full = np.block([[np.reshape(np.asarray(blocks[(x, y)], dtype=float), (nx, ny))
+                          for y, ny in zip(along, sizes)] for x, nx in zip(along, sizes)])
+        low = float(np.linalg.eigvalsh((full + full.T) / 2).min())
+        scale = max(1.0, float(np.abs(full).max(initial=0)))
+        # 1 + λ_min / scale against 1: the error is how far below zero λ_min is, relative
+        rows.append(_check(f"G ⪰ 0 ({form})", {form: np.asarray(1.0 + min(0.0, low) / scale)},
+                           np.asarray(1.0), tol))
+    return rows
 
 
 def _check_hvp(d: Derivation, module: _Module, inputs: Inputs, tol: float,

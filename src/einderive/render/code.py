@@ -78,11 +78,16 @@ class Names:
         self.rop = {t.name: self._claim(f"r_{t.name}") for t in graph.tensors}
         self.renamed = any(self.var[t.name] != t.name for t in graph.inputs)
 
-    def hessian(self, x: str, y: str) -> str:
-        """The variable of the Hessian block ∂²L/∂x∂y, claimed when first asked for."""
-        key = f"\0{x}\0{y}"
+    def hessian(self, x: str, y: str, prefix: str = "h") -> str:
+        """The variable of the Hessian block ∂²L/∂x∂y (``prefix`` 'gn' or 'rest': of a part
+        of its Gauss-Newton split), claimed when first asked for."""
+        return self.block(f"{x}_{y}", prefix)
+
+    def block(self, name: str, prefix: str) -> str:
+        """The variable ``<prefix>_<name>`` of a second-order block, claimed once."""
+        key = f"\0{prefix}\0{name}"
         if key not in self.var:
-            self.var[key] = self._claim(f"h_{x}_{y}")
+            self.var[key] = self._claim(f"{prefix}_{name}")
         return self.var[key]
 
     def _claim(self, name: str) -> str:

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 from .._version import __version__
 from . import text as T
 from .mathml import MathML, math
-from .sheet import AdjointRow, Formula, SecondRow, Sheet, TensorRow, build
+from .sheet import AdjointRow, Formula, HessianRow, SecondRow, Sheet, TensorRow, build
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -113,14 +113,22 @@ def _second(sheet: Sheet) -> list[str]:
         out += ["<h2>Hessian-vector product</h2>", f"<p>{T.hvp_text(along)}</p>",
                 _table(rows(sheet.rops)), _table((h.lhs, h.rhs) for h in sheet.hvp)]
     if sheet.hessian:
-        out += ["<h2>Hessian</h2>", f"<p>{escape(T.HESSIAN)}</p>", _table(_hessian_rows(sheet))]
+        out += ["<h2>Hessian</h2>", f"<p>{escape(T.HESSIAN)}</p>",
+                _table(_hessian_rows(sheet.hessian))]
+    if sheet.gn_output:
+        text = T.gauss_newton_text(sheet.gn_output_name, sheet.loss)
+        parts = [(r.lhs, "<mn>0</mn>") for r in sheet.gn_hvp + sheet.rest_hvp
+                 if r.formula is None]
+        out += ["<h2>Gauss-Newton split</h2>", f"<p>{escape(text)}</p>",
+                _table(rows(r for r in sheet.gn_hvp + sheet.rest_hvp if r.formula is not None)
+                       + parts + _hessian_rows(sheet.gn_hessian + sheet.rest_hessian))]
     return out
 
 
-def _hessian_rows(sheet: Sheet) -> list[Row]:
+def _hessian_rows(blocks: tuple[HessianRow, ...]) -> list[Row]:
     """Each block's index form, matrix form or Kronecker form, and where-clauses."""
     out: list[Row] = []
-    for h in sheet.hessian:
+    for h in blocks:
         if h.formula is None:
             out.append((h.lhs, "<mn>0</mn>"))
             continue

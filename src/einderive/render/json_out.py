@@ -116,6 +116,12 @@ def _second(sheet: Sheet, tex: Sheet) -> dict[str, Any]:
                       "blocks": [_second_row(r, x) for r, x in zip(sheet.hvp, tex.hvp)]}
     if sheet.hessian:
         out["hessian"] = [_hessian_row(h, x) for h, x in zip(sheet.hessian, tex.hessian)]
+    if sheet.gn_output:
+        out["gauss_newton"] = {"output": sheet.gn_output_name, **{
+            f"{part}_{what}": [row(r, x) for r, x in zip(getattr(sheet, f"{part}_{what}"),
+                                                        getattr(tex, f"{part}_{what}"))]
+            for part in ("gn", "rest")
+            for what, row in (("hvp", _second_row), ("hessian", _hessian_row))}}
     return {"second_order": out}
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .._version import __version__
-from .sheet import AdjointRow, Formula, Selection, Sheet, build
+from .sheet import AdjointRow, Formula, HessianRow, Selection, Sheet, build
 from .styles import Latex
 from .texwidth import MIN_ALIGN_SEP, fit_rows, left_width
 
@@ -106,11 +106,20 @@ def hvp_groups(sheet: Sheet) -> list[list[str]]:
     return groups + ([blocks] if blocks else [])
 
 
-def hessian_groups(sheet: Sheet) -> list[list[str]]:
+def gauss_newton_groups(sheet: Sheet) -> list[list[str]]:
+    """The Gauss-Newton split: each part of each block of (∇²L) v, then of each block of
+    the Hessian (none unless derived)."""
+    groups = [_formula_rows(r.formula) if r.formula is not None else [_eq(r.lhs, "0")]
+              for r in sheet.gn_hvp + sheet.rest_hvp]
+    return groups + hessian_groups(sheet, sheet.gn_hessian + sheet.rest_hessian)
+
+
+def hessian_groups(sheet: Sheet,
+                   blocks: tuple[HessianRow, ...] | None = None) -> list[list[str]]:
     """Each Hessian block ∂²L/∂x∂y, one group per block: its index form, its matrix form
-    or its Kronecker form (none unless derived)."""
+    or its Kronecker form (none unless derived); ``blocks``: these blocks instead."""
     groups = []
-    for h in sheet.hessian:
+    for h in sheet.hessian if blocks is None else blocks:
         rows = _formula_rows(h.formula) if h.formula is not None else [_eq(h.lhs, "0")]
         if h.kron is not None:
             rows.append(_eq(h.lhs, h.kron) + "".join(r", \quad " + w for w in h.kron_wheres))
@@ -123,7 +132,12 @@ def second_labels(sheet: Sheet) -> list[str]:
     out = [label(sheet.name, t.name, "tangent") for t in sheet.tangents if t.formula is not None]
     out += [label(sheet.name, r.name, "rop") for r in sheet.rops if r.formula is not None]
     out += [label(sheet.name, "hvp")] if sheet.hvp else []
-    return out + [label(sheet.name, h.x, h.y, "hessian") for h in sheet.hessian]
+    out += [label(sheet.name, h.x, h.y, "hessian") for h in sheet.hessian]
+    # in the order of gauss_newton_groups: each part's product, then each part's blocks
+    out += [label(sheet.name, r.name, "gn", "hvp") for r in sheet.gn_hvp]
+    out += [label(sheet.name, r.name, "rest", "hvp") for r in sheet.rest_hvp]
+    out += [label(sheet.name, h.x, h.y, "gn", "hessian") for h in sheet.gn_hessian]
+    return out + [label(sheet.name, h.x, h.y, "rest", "hessian") for h in sheet.rest_hessian]
 
 
 def forward_rows(sheet: Sheet, names: tuple[str, ...] | None = None) -> list[str]:
@@ -232,7 +246,7 @@ def fragment(d: Derivation, env: str = "per-node", steps: bool = False, expand: 
     shown = sheet.sections if sheet.selected else ("backward",)
     groups, labels = labelled_groups(sheet, shown, expand)
     groups, labels = groups + tangent_groups(sheet) + hvp_groups(sheet) + \
-        hessian_groups(sheet), labels + second_labels(sheet)
+        hessian_groups(sheet) + gauss_newton_groups(sheet), labels + second_labels(sheet)
     body = displays(groups, env, FRAGMENT_WIDTHS[columns], labels) if groups else \
         "% (nothing selected)"
     return "\n".join(head) + "\n" + body + "\n"
@@ -304,6 +318,14 @@ def _second_sections(sheet: Sheet, env: str, width: float | None) -> list[str]:
                 "matrix). A block of two matrices has four indices: its index form, and "
                 "its Kronecker form on $\\operatorname{vec}$ (columns stacked) where it has one.",
                 displays(hessian_groups(sheet), env, width)]
+    if sheet.gn_output:
+        out += ["\\subsection*{Gauss--Newton split}",
+                f"$L = \\ell({sheet.gn_output})$ with $\\ell$ convex in the output "
+                f"${sheet.gn_output}$, the argument of the final convex loss: "
+                "$\\mathrm{GN}\\{\\cdot\\} = J^\\top H_\\ell J$, positive semidefinite, is the "
+                "part from $\\ell$'s curvature; $\\mathrm{rest}\\{\\cdot\\}$, the network's, "
+                "carries the adjoints. The two add up to the whole.",
+                displays(gauss_newton_groups(sheet), env, width)]
     return out
 
 

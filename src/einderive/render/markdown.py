@@ -10,12 +10,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..kinds import SECOND_MARKER
+from ..kinds import GAUSS_NEWTON_MARKER, SECOND_MARKER
 from . import text as T
 from .graph import mermaid
-from .latex import adjoint_rows, environment, hessian_groups, hvp_groups, tangent_groups
+from .latex import (
+    adjoint_rows,
+    environment,
+    gauss_newton_groups,
+    hessian_groups,
+    hvp_groups,
+    tangent_groups,
+)
 from .names import cells, pad
-from .sheet import AdjointRow, Formula, Selection, Sheet, build
+from .sheet import AdjointRow, Formula, HessianRow, SecondRow, Selection, Sheet, build
 from .styles import Latex
 
 if TYPE_CHECKING:
@@ -114,7 +121,7 @@ def _second(sheet: Sheet, tex: Sheet) -> list[str]:
     out += [T.tangent_text(sheet.along), "", "```text"]
     for t in sheet.tangents:
         assert t.formula is not None  # only a tangent that moves is listed
-        out += _pair(t.formula) + [f"where {w}" for w in t.formula.wheres]
+        out += _second_steps(t) + _pair(t.formula) + [f"where {w}" for w in t.formula.wheres]
     out += ["```", "", "$$"]
     out += _display([r for g in tangent_groups(tex) for r in g]) + ["$$", ""]
     if names is None:
@@ -122,21 +129,25 @@ def _second(sheet: Sheet, tex: Sheet) -> list[str]:
     kind = "hessian" if sheet.hessian else "hvp"  # the Hessian derives its product too
     out += ["## Hessian-vector product", "", SECOND_MARKER.format(kind, names), "",
             T.hvp_text(sheet.along), "", "```text"]
-    for r in sheet.rops:
+    for r in sheet.rops + tuple(h for h in sheet.hvp if h.via):
         assert r.formula is not None  # only a moving adjoint is listed
-        out += _pair(r.formula) + [f"where {w}" for w in r.formula.wheres]
+        out += _second_steps(r) + _pair(r.formula) + [f"where {w}" for w in r.formula.wheres]
     out += ["", "(∇²L) v, by blocks:"] + [f"{h.lhs} = {h.rhs}" for h in sheet.hvp]
     out += ["```", "", "$$"]
     out += _display([r for g in hvp_groups(tex) for r in g]) + ["$$", ""]
-    return out + _hessian(sheet, tex)
+    return out + _hessian(sheet, tex) + _gauss_newton(sheet, tex)
 
 
-def _hessian(sheet: Sheet, tex: Sheet) -> list[str]:
-    """Each block of the Hessian, when derived (the marker above names its inputs)."""
-    if not sheet.hessian:
-        return []
-    out = ["## Hessian", "", T.HESSIAN, "", "```text"]
-    for n, h in enumerate(sheet.hessian):
+def _second_steps(r: SecondRow) -> list[str]:
+    """``--steps`` above a tangent or an ℛ{·}: what it differentiates, and the product
+    and chain rules' result before it is simplified."""
+    return ([f"{r.via}"] + [f"  {lhs} = {rhs}" for lhs, rhs in r.steps]) if r.via else []
+
+
+def _blocks(rows: tuple[HessianRow, ...]) -> list[str]:
+    """Hessian blocks as text, each its index form, matrix form or Kronecker form."""
+    out: list[str] = []
+    for n, h in enumerate(rows):
         out += [""] if n else []
         if h.formula is None:
             out.append(f"{h.lhs} = 0")
@@ -144,6 +155,30 @@ def _hessian(sheet: Sheet, tex: Sheet) -> list[str]:
         out += _pair(h.formula) + [f"where {w}" for w in h.formula.wheres]
         if h.kron is not None:
             out += [f"{h.lhs} = {h.kron}"] + [f"where {w}" for w in h.kron_wheres]
+    return out
+
+
+def _gauss_newton(sheet: Sheet, tex: Sheet) -> list[str]:
+    """The Gauss-Newton split, when derived (its marker tells ``check`` to split again)."""
+    if not sheet.gn_output:
+        return []
+    out = ["## Gauss-Newton split", "", GAUSS_NEWTON_MARKER, "",
+           T.gauss_newton_text(sheet.gn_output, sheet.loss), "", "```text"]
+    for n, r in enumerate(sheet.gn_hvp + sheet.rest_hvp):
+        out += [""] if n else []
+        out += _pair(r.formula) + [f"where {w}" for w in r.formula.wheres] \
+            if r.formula is not None else [f"{r.lhs} = 0"]
+    if sheet.gn_hessian:
+        out += [""] + _blocks(sheet.gn_hessian + sheet.rest_hessian)
+    out += ["```", "", "$$"]
+    return out + _display([r for g in gauss_newton_groups(tex) for r in g]) + ["$$", ""]
+
+
+def _hessian(sheet: Sheet, tex: Sheet) -> list[str]:
+    """Each block of the Hessian, when derived (the marker above names its inputs)."""
+    if not sheet.hessian:
+        return []
+    out = ["## Hessian", "", T.HESSIAN, "", "```text"] + _blocks(sheet.hessian)
     out += ["```", "", "$$"]
     return out + _display([r for g in hessian_groups(tex) for r in g]) + ["$$", ""]
 

@@ -323,6 +323,9 @@ class MathMLStyle(Style):
         below = mo("∂") + (sup(a, mn("2")) if square else a + mo("∂") + b)
         return frac(sup(mo("∂"), mn("2")) + self._loss(), below)
 
+    def split_part(self, gauss_newton: bool, s: str) -> str:
+        return row(mi("GN" if gauss_newton else "rest") + fenced(s, "{", "}"))
+
     def transposed(self, s: str) -> str:
         return sup(s, mi("⊤"))
 

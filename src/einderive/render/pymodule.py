@@ -161,8 +161,9 @@ class _Writer:
         return [x for t in dict.fromkeys(texts) for x in (t, "", "")]
 
 
-    def second_lines(self, form: str) -> list[str]:
-        """The tangents of the forward nodes, then ℛ{∂L/∂t} from the loss back."""
+    def second_lines(self, form: str, rops: bool = True) -> list[str]:
+        """The tangents of the forward nodes, then (with ``rops``) ℛ{∂L/∂t} from the loss
+        back."""
         s, p = self.d.second, printer(self.d)
 
         def tangent(name: str) -> Callable[[tuple[Any, ...]], str]:
@@ -173,22 +174,24 @@ class _Writer:
         lines = []
         for t, f in s.tangents:
             lines += self.form_lines(t.name, f, form, self.names.tan[t.name], tangent(t.name))
-        for t, f in s.rops + tuple((t, f) for t, f in s.hvp if f is not None):
+        for t, f in (s.rops + tuple((t, f) for t, f in s.hvp if f is not None)) * rops:
             lines += self.form_lines(t.name, f, form, self.names.rop[t.name], rop(t.name))
         return lines
 
-    def hessian_lines(self, h: Any, form: str) -> list[str]:
+    def hessian_lines(self, h: Any, form: str, part: bool | None = None) -> list[str]:
         """``h_x_y = <code>`` for one Hessian block, shaped x's shape + y's, compiled from
-        its printed matrix form (the index form where it has none, or with 'index')."""
+        its printed matrix form (the index form where it has none, or with 'index');
+        ``part``: the block of that part of the Gauss-Newton split (True: GN), ``gn_x_y``."""
         x, y, f, p = h.x, h.y, h.form, printer(self.d)
         nx = len(x.shape)
-        target = self.names.hessian(x.name, y.name)
+        target = self.names.hessian(x.name, y.name, _PREFIX[part])
         sizes = [self.comp.dim(n) for n in tuple(x.shape) + tuple(y.shape) if n != 1]
         if f is None:
             return [f"{target} = {self.code(P.binop('*', P.num(0), self.b.ones(tuple(sizes))))}"]
 
         def left(idx: tuple[Any, ...]) -> str:
-            return p.hessian(x.name, p.index_list(idx[:nx]), y.name, p.index_list(idx[nx:]))
+            s = p.hessian(x.name, p.index_list(idx[:nx]), y.name, p.index_list(idx[nx:]))
+            return s if part is None else p.split_part(part, s)
         if form == "matrix" and f.matrix is not None:
             wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
             comment = f"{left(())} = {p.matrix(f.matrix)}" + \
@@ -224,6 +227,10 @@ class _Writer:
                                       self.comp.dim(h.y.shape[1]), self.comp.dim(h.y.shape[0])])
         return [f"# {lhs} = {' + '.join(text)} (on vec, columns stacked)",
                 f"{target} = {self.code(self.b.permute(grid, (1, 0, 3, 2)))}"]
+
+
+# the variables' prefix of a Hessian block, and of the parts of its Gauss-Newton split
+_PREFIX = {None: "h", True: "gn", False: "rest"}
 
 
 def _is_number(py: P.Py) -> bool:
@@ -285,21 +292,60 @@ def numpy_module(d: Any, *, source: str | None = None, form: str = "matrix",
         grad = P.Name(w.names.adj[t.name]) if t.name in shown else w.b.zeros_like(var)
         items.append(f"{t.name!r}: {w.code(grad)}")
     body.append(ind + "return {" + ", ".join(items) + "}")
-    if d.second is not None and d.second.hvp:
-        body += ["", ""] + _hvp_function(d, w, sig, unpack, fwd + bwd, form)
-    if d.second is not None and d.second.hessian:
-        body += ["", ""] + _hessian_function(d, w, sig, unpack, fwd + bwd, form)
+    body += _second_functions(d, w, sig, unpack, fwd + bwd, form)
     # made last, written first: the imports and helpers that the code above calls
     out += w.header() + w.helper_code() + body
     return "\n".join(out) + "\n"
 
 
+def _second_functions(d: Any, w: _Writer, sig: str, unpack: list[str], body: list[str],
+                      form: str) -> list[str]:
+    """``hvp`` and ``hessian`` where derived and, with the Gauss-Newton split, each part:
+    ``gnvp`` and ``hvp_rest``, ``gauss_newton`` and ``hessian_rest``."""
+    s, out = d.second, []
+    if s is None:
+        return []
+    gn = s.gauss_newton
+    if s.hvp:
+        out += ["", ""] + _hvp_function(d, w, sig, unpack, body, form)
+        if gn is not None:
+            for name, part, blocks in (("gnvp", True, gn.hvp), ("hvp_rest", False, gn.rest_hvp)):
+                out += ["", ""] + _hvp_function(d, w, sig, unpack, body, form, name, part,
+                                                blocks)
+    if s.hessian:
+        out += ["", ""] + _hessian_function(d, w, sig, unpack, body, form)
+        if gn is not None:
+            for name, part, hs in (("gauss_newton", True, gn.hessian),
+                                   ("hessian_rest", False, gn.rest_hessian)):
+                out += ["", ""] + _hessian_function(d, w, sig, unpack, body, form, name, part,
+                                                    hs)
+    return out
+
+
+_WHAT = {None: "The Hessian", True: "The Gauss-Newton part J_fᵀ H_ℓ J_f of the Hessian",
+         False: "The rest Σ_k ∂ℓ/∂f_k ∇²f_k of the Hessian (its part beside Gauss-Newton's)"}
+
+
 def _hvp_function(d: Any, w: _Writer, sig: str, unpack: list[str], body: list[str],
-                  form: str) -> list[str]:
+                  form: str, name: str = "hvp", part: bool | None = None,
+                  blocks: Any = None) -> list[str]:
     """``hvp(inputs..., v_x, ...)``: the blocks of (∇²L) v for the inputs ``x`` with a
-    direction ``v_x``, forward over reverse (tangents, then ℛ{∂L/∂t} from the loss back)."""
+    direction ``v_x``, forward over reverse (tangents, then ℛ{∂L/∂t} from the loss back);
+    with ``part``, its part of the Gauss-Newton split, the ``blocks`` given."""
     ind = "    "
-    second = w.second_lines(form)  # first: the dims it reads join those of the lines above
+    # first: the dims it reads join those of the lines above; a part of the split reads
+    # the tangents alone (its blocks are written back to them)
+    second = w.second_lines(form, rops=part is None)
+    p = printer(d)
+    targets: dict[str, str] = {}
+
+    def lhs(n: str, part: bool) -> Callable[[tuple[Any, ...]], str]:
+        return lambda idx: p.split_part(part, p.rop(n, p.index_list(idx)))
+    if part is not None:
+        for t, f in blocks:
+            if f is not None:
+                targets[t.name] = w.names.block(t.name, _PREFIX[part])
+                second += w.form_lines(t.name, f, form, targets[t.name], lhs(t.name, part))
     body = w.dim_lines() + body + second
     chosen = [t for t, _ in d.second.hvp]
     directions = [w.names.tan[t.name] for t in chosen]
@@ -308,32 +354,37 @@ def _hvp_function(d: Any, w: _Writer, sig: str, unpack: list[str], body: list[st
         unpack = unpack + [f"{v} = tensors[{v!r}]" for v in directions]
     else:
         head = ", ".join([sig] + directions)
-    out = [f"def hvp({head}):",
-           ind + f'"""The Hessian of {d.loss} times the direction (' +
+    out = [f"def {name}({head}):",
+           ind + f'"""{_WHAT[part]} of {d.loss} times the direction (' +
            ", ".join(directions) + "), in blocks shaped like "
            + ", ".join(t.name for t in chosen) + '."""']
     out += [ind + x for x in unpack + body]
     items = []
-    for t, f in d.second.hvp:
+    for t, f in d.second.hvp if part is None else blocks:
         var = P.Name(w.names.var[t.name])
-        block = P.Name(w.names.rop[t.name]) if f is not None else w.b.zeros_like(var)
+        target = w.names.rop[t.name] if part is None else targets.get(t.name, "")
+        block = P.Name(target) if f is not None else w.b.zeros_like(var)
         items.append(f"{t.name!r}: {w.code(block)}")
     out.append(ind + "return {" + ", ".join(items) + "}")
     return out
 
 
 def _hessian_function(d: Any, w: _Writer, sig: str, unpack: list[str], body: list[str],
-                      form: str) -> list[str]:
+                      form: str, name: str = "hessian", part: bool | None = None,
+                      hessians: Any = None) -> list[str]:
     """``hessian(inputs...)``: every block ∂²L/∂x∂y, keyed (x, y), each shaped x's shape +
-    y's (a block of two matrices is H[i, j, k, l] = ∂²L/∂W_ij∂W_kl)."""
+    y's (a block of two matrices is H[i, j, k, l] = ∂²L/∂W_ij∂W_kl); with ``part``, its
+    part of the Gauss-Newton split, the blocks ``hessians``."""
     ind = "    "
-    blocks = [line for h in d.second.hessian for line in w.hessian_lines(h, form)]
-    out = [f"def hessian({sig}):",
-           ind + f'"""Every block of the Hessian of {d.loss} in '
+    hs = d.second.hessian if part is None else hessians
+    blocks = [line for h in hs for line in w.hessian_lines(h, form, part)]
+    what = _WHAT[part][0].lower() + _WHAT[part][1:]
+    out = [f"def {name}({sig}):",
+           ind + f'"""Every block of {what} of {d.loss} in '
            + ", ".join(d.second.along) + ', keyed (x, y), shaped like x then y."""']
     out += [ind + x for x in unpack + w.dim_lines() + body + blocks]
-    items = [f"({h.x.name!r}, {h.y.name!r}): {w.names.hessian(h.x.name, h.y.name)}"
-             for h in d.second.hessian]
+    items = [f"({h.x.name!r}, {h.y.name!r}): "
+             f"{w.names.hessian(h.x.name, h.y.name, _PREFIX[part])}" for h in hs]
     out.append(ind + "return {" + ", ".join(items) + "}")
     return out
 
@@ -405,12 +456,7 @@ def _torch_second(d: Any) -> tuple[list[str], _Writer | None]:
     sig, unpack = w.signature()
     real = next(t for t in d.graph.inputs if t.integer is None)  # eye() takes its dtype
     unpack = unpack + [f"dtype = {w.names.var[real.name]}.dtype"]
-    out: list[str] = []
-    if s.hvp:
-        out += ["", ""] + _hvp_function(d, w, sig, unpack, fwd + bwd, "matrix")
-    if s.hessian:
-        out += ["", ""] + _hessian_function(d, w, sig, unpack, fwd + bwd, "matrix")
-    return out, w
+    return _second_functions(d, w, sig, unpack, fwd + bwd, "matrix"), w
 
 
 def _merged_header(a: _Writer, b: _Writer) -> list[str]:

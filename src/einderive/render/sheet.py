@@ -223,6 +223,10 @@ class SecondRow:
     name: str
     lhs: str  # ż, ℛ{∂L/∂W}: the left side without indices
     formula: Formula | None  # None: zero (it does not move along the direction)
+    # ``--steps``: what was differentiated (via y = sigmoid(z); the tangent of ∂L/∂z_i =
+    # ∂L/∂y_i σ'(z_i)), and (left, right): the product and chain rules' result, unsimplified
+    via: str = ""
+    steps: tuple[tuple[str, str], ...] = ()
 
     @property
     def rhs(self) -> str:
@@ -270,6 +274,14 @@ class Sheet:
     rops: tuple[SecondRow, ...] = ()
     hvp: tuple[SecondRow, ...] = ()
     hessian: tuple[HessianRow, ...] = ()
+    # the Gauss-Newton split, when asked for: the output f (as printed, and by name), then
+    # per input the parts of (∇²L) v and per pair of inputs the parts of the Hessian
+    gn_output: str = ""
+    gn_output_name: str = ""
+    gn_hvp: tuple[SecondRow, ...] = ()
+    rest_hvp: tuple[SecondRow, ...] = ()
+    gn_hessian: tuple[HessianRow, ...] = ()
+    rest_hessian: tuple[HessianRow, ...] = ()
     # the sections a layout shows (a selection may leave some out), whether the user
     # named them (a LaTeX fragment shows the backward pass alone unless asked), and
     # whether a selection left anything out (a picture of the graph needs every tensor)
@@ -325,38 +337,70 @@ def build(d: Derivation, style: Style = Unicode, *, steps: bool = False, terms: 
         tensors=_tensors(d, pen),
         adjoints=adjoints,
         gradients=tuple(_gradient(pen, g, printed) for g in d.gradients),
-        notes=tuple(pen.notes(math)), **_second(d, pen))
+        notes=tuple(pen.notes(math)), **_second(d, pen, steps))
 
 
-def _second(d: Derivation, pen: Pen) -> dict[str, Any]:
-    """The second-order sections of the sheet (none unless derived)."""
+def _second(d: Derivation, pen: Pen, steps: bool = False) -> dict[str, Any]:
+    """The second-order sections of the sheet (none unless derived); ``steps``: what each
+    tangent and ℛ{·} differentiates, and the product and chain rules' result."""
     s = d.second
     if s is None:
         return {}
     p = pen.printer()
 
+    def shown(key: tuple[str, str], form: Form | None,
+              lhs: Callable[[tuple[Any, ...]], str]) -> dict[str, Any]:
+        if not steps or form is None or key not in s.steps:
+            return {}
+        source, raw = s.steps[key]
+        q = pen.printer()
+        q.einstein = False
+        if key[0] == "tangent":
+            via = f"via {d.graph[key[1]].text}"
+        else:
+            via = f"tangent of {q.adjoint(key[1], q.index_list(form.idx))} = " \
+                f"{q.index(source, form.idx)}"
+        rule = q.index(raw, form.idx)
+        final = q.index(form.index, form.idx)
+        return {"via": via, "steps": ((lhs(form.idx), rule),) if rule != final else ()}
+
     def tangent(name: str, form: Form | None) -> SecondRow:
         def lhs(idx: tuple[Any, ...]) -> str:
             return p.tangent(name, p.index_list(idx))
-        return SecondRow(name, lhs(()), formula(pen, form, lhs) if form is not None else None)
+        return SecondRow(name, lhs(()), formula(pen, form, lhs) if form is not None else None,
+                         **shown(("tangent", name), form, lhs))
 
-    def rop(name: str, form: Form | None) -> SecondRow:
+    def rop(name: str, form: Form | None, part: bool | None = None,
+            chain: bool = False) -> SecondRow:
         def lhs(idx: tuple[Any, ...]) -> str:
-            return p.rop(name, p.index_list(idx))
-        return SecondRow(name, lhs(()), formula(pen, form, lhs) if form is not None else None)
-    return {"along": tuple(p.tangent(x, "") for x in s.along), "along_names": s.along,
-            "tangents": tuple(tangent(t.name, f) for t, f in s.tangents),
-            "rops": tuple(rop(t.name, f) for t, f in s.rops),
-            "hvp": tuple(rop(t.name, f) for t, f in s.hvp),
-            "hessian": tuple(_hessian_row(pen, h) for h in s.hessian)}
+            s = p.rop(name, p.index_list(idx))
+            return s if part is None else p.split_part(part, s)
+        return SecondRow(name, lhs(()), formula(pen, form, lhs) if form is not None else None,
+                         **(shown(("rop", name), form, lhs) if chain else {}))
+    out: dict[str, Any] = {
+        "along": tuple(p.tangent(x, "") for x in s.along), "along_names": s.along,
+        "tangents": tuple(tangent(t.name, f) for t, f in s.tangents),
+        "rops": tuple(rop(t.name, f, chain=True) for t, f in s.rops),
+        "hvp": tuple(rop(t.name, f, chain=True) for t, f in s.hvp),
+        "hessian": tuple(_hessian_row(pen, h) for h in s.hessian)}
+    gn = s.gauss_newton
+    if gn is not None:
+        out.update(gn_output=p.tensor(gn.output, ""), gn_output_name=gn.output,
+                   gn_hvp=tuple(rop(t.name, f, True) for t, f in gn.hvp),
+                   rest_hvp=tuple(rop(t.name, f, False) for t, f in gn.rest_hvp),
+                   gn_hessian=tuple(_hessian_row(pen, h, True) for h in gn.hessian),
+                   rest_hessian=tuple(_hessian_row(pen, h, False) for h in gn.rest_hessian))
+    return out
 
 
-def _hessian_row(pen: Pen, h: Hessian) -> HessianRow:
+def _hessian_row(pen: Pen, h: Hessian, part: bool | None = None) -> HessianRow:
+    """A Hessian block's row; with ``part``, its Gauss-Newton part (True) or the rest."""
     p = pen.printer()
     x, y, nx = h.x.name, h.y.name, len(h.x.shape)
 
     def lhs(idx: tuple[Any, ...]) -> str:
-        return p.hessian(x, p.index_list(idx[:nx]), y, p.index_list(idx[nx:]))
+        s = p.hessian(x, p.index_list(idx[:nx]), y, p.index_list(idx[nx:]))
+        return s if part is None else p.split_part(part, s)
     formula_ = formula(pen, h.form, lhs) if h.form is not None else None
     kron, wheres = None, []
     if h.kron:

@@ -88,6 +88,9 @@ class UnicodeStyle(Style):
         below = f"∂{a}²" if square else f"∂{a}∂{b}"
         return f"∂²{self.loss}/{below}"
 
+    def split_part(self, gauss_newton: bool, s: str) -> str:
+        return f"{'GN' if gauss_newton else 'rest'}{{{s}}}"
+
     def partial(self, top: str, bottom: str) -> str:
         return f"∂{top}/∂{bottom}"
 
@@ -252,6 +255,10 @@ class LatexStyle(Style):
         loss = names.latex_indexed(self.loss, "", self.latex_names)
         below = f"\\partial {a}^2" if square else f"\\partial {a} \\partial {b}"
         return f"\\frac{{\\partial^2 {loss}}}{{{below}}}"
+
+    def split_part(self, gauss_newton: bool, s: str) -> str:
+        head = "\\mathrm{GN}" if gauss_newton else "\\mathrm{rest}"
+        return f"{head}\\left\\{{{s}\\right\\}}"
 
     def adjoint_of(self, t: str, transposed: bool = False) -> str:
         """``\\frac{∂L}{∂S}``; transposed ``\\left(\\frac{∂L}{∂S}\\right)^{\\top}``."""

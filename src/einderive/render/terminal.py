@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ..record import Record
 from . import text as T
 from .names import cells, pad
-from .sheet import Formula, Selection, Sheet, build
+from .sheet import Formula, HessianRow, SecondRow, Selection, Sheet, build
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -111,7 +111,7 @@ def layout(sheet: Sheet, opts: Options, width: int = 80) -> list[Line]:
             + (_backward(sheet, opts, width) if "backward" in shown else [])
             + (_gradients(sheet, width) if "gradients" in shown else [])
             + _tangents(sheet, width) + _hvp(sheet, width) + _hessian(sheet, width)
-            + _notes(sheet, width))
+            + _gauss_newton(sheet, width) + _notes(sheet, width))
 
 
 def plain(d: Derivation, opts: Options | None = None, width: int = 80) -> str:
@@ -212,8 +212,9 @@ def _tangents(sheet: Sheet, width: int) -> list[Line]:
     if not sheet.along:
         return []
     block = _Block(width)
-    for t in sheet.tangents:
+    for n, t in enumerate(sheet.tangents):
         assert t.formula is not None  # only a tangent that moves is listed
+        _second_steps(block, t, n)
         _formula(block, t.formula)
         for w in t.formula.wheres:
             block.eq("", f"where {w}", "", DIM, sign=False)
@@ -229,21 +230,64 @@ def _hvp(sheet: Sheet, width: int) -> list[Line]:
         if n:
             block.line([])
         assert r.formula is not None  # only a moving adjoint is listed
+        _second_steps(block, r, 0)
         _formula(block, r.formula)
         for w in r.formula.wheres:
             block.eq("", f"where {w}", "", DIM, sign=False)
     rows = _Block(width)
-    for h in sheet.hvp:
+    for n, h in enumerate(sheet.hvp):
+        if h.via and h.formula is not None:  # --steps: each block as the chain above
+            _second_steps(rows, h, n)
+            _formula(rows, h.formula)
+            continue
         rows.eq(h.lhs, h.rhs, NAME, "bold " + MATRIX)
     return [[], [("Hessian-vector product", HEAD)]] + _para(T.hvp_text(sheet.along), width) + \
         block.render() + [[], [("(∇²L) v, by blocks", HEAD)]] + rows.render()
 
 
+def _second_steps(block: _Block, r: SecondRow, n: int) -> None:
+    """``--steps`` above a tangent or an ℛ{·}: what it differentiates, then the product
+    and chain rules' result before it is simplified."""
+    if not r.via:
+        return
+    if n:
+        block.line([])
+    block.line([(f"  {r.via}", DIM)])
+    for lhs, rhs in r.steps:
+        block.eq("  " + lhs, rhs, DIM, DIM)
+
+
 def _hessian(sheet: Sheet, width: int) -> list[Line]:
     if not sheet.hessian:
         return []
+    return [[], [("Hessian", HEAD)]] + _para(T.HESSIAN, width) + \
+        _hessian_rows(sheet.hessian, width)
+
+
+def _gauss_newton(sheet: Sheet, width: int) -> list[Line]:
+    """The Gauss-Newton split: each part of (∇²L) v and, if derived, of each block."""
+    if not sheet.gn_output:
+        return []
+    rows = _Block(width)
+    for n, r in enumerate(sheet.gn_hvp + sheet.rest_hvp):
+        if n:
+            rows.line([])
+        if r.formula is None:
+            rows.eq(r.lhs, "0", NAME, "bold " + MATRIX)
+            continue
+        _formula(rows, r.formula)
+        for w in r.formula.wheres:
+            rows.eq("", f"where {w}", "", DIM, sign=False)
+    out = [[], [("Gauss-Newton split", HEAD)]] + \
+        _para(T.gauss_newton_text(sheet.gn_output, sheet.loss), width) + rows.render()
+    if sheet.gn_hessian:
+        out += [[]] + _hessian_rows(sheet.gn_hessian + sheet.rest_hessian, width)
+    return out
+
+
+def _hessian_rows(rows: tuple[HessianRow, ...], width: int) -> list[Line]:
     block = _Block(width)
-    for n, h in enumerate(sheet.hessian):
+    for n, h in enumerate(rows):
         if n:
             block.line([])
         if h.formula is None:
@@ -256,7 +300,7 @@ def _hessian(sheet: Sheet, width: int) -> list[Line]:
             block.eq(h.lhs, h.kron, NAME, "bold " + MATRIX)
             for w in h.kron_wheres:
                 block.eq("", f"where {w}", "", DIM, sign=False)
-    return [[], [("Hessian", HEAD)]] + _para(T.HESSIAN, width) + block.render()
+    return block.render()
 
 
 def _notes(sheet: Sheet, width: int) -> list[Line]:

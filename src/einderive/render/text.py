@@ -52,6 +52,14 @@ HESSIAN = ("Each block ∂²L/∂x∂y is read off the Hessian-vector product: t
            "and its Kronecker form on vec (columns stacked) where it has one.")
 
 
+def gauss_newton_text(output: str, loss: str) -> str:
+    return (f"{loss} = ℓ({output}) with ℓ convex in the output {output}, the argument of the "
+            f"final convex loss: GN{{·}} = J_{output}ᵀ H_ℓ J_{output}, positive semidefinite, "
+            "is the part from ℓ's curvature (the chain from ℛ{∂L/∂" + output + "} back with "
+            "the Jacobians fixed); rest{·} = Σ_k ∂ℓ/∂" + output + "_k ∇²" + output + "_k, "
+            "the network's (the terms that carry an adjoint). The two add up to the whole.")
+
+
 CLOSED_TOO_LARGE = "(its closed form is too large to be worth printing)"
 
 

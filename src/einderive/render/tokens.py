@@ -119,6 +119,11 @@ class Style(ABC):
         """∂²L/∂a∂b (``square``: ∂²L/∂a², a and b the same input), a Hessian block."""
 
     @abstractmethod
+    def split_part(self, gauss_newton: bool, s: str) -> str:
+        """One part of the Gauss-Newton split of ``s`` (a Hessian block or its product):
+        GN{s}, its Gauss-Newton part, or rest{s}, the rest."""
+
+    @abstractmethod
     def partial(self, top: str, bottom: str) -> str: ...
 
     @abstractmethod
