@@ -26,10 +26,6 @@ ARTICLES = {1: "\\documentclass{article}", 2: "\\documentclass[twocolumn]{articl
 # two-column --steps/--expand rows fit since rows break after a coefficient and between a
 # call's arguments.  test_the_known_wide_rows_are_still_wide fails once an entry fits.
 KNOWN_WIDE: set[tuple[str, str, int]] = set()  # none left: every row breaks to fit
-# Known, not yet fixed: the recurrent cells shipped in issue 12 have index-form rows (a gate's
-# σ' of a sum of two Σ's) with no break point; they overflow in LaTeX and are left out here
-# until their rows break.
-LONG_ROWS = {"gru_cell", "lstm_cell"}
 
 
 def known_wide(d, flag: str, columns: int) -> bool:
@@ -39,8 +35,7 @@ def known_wide(d, flag: str, columns: int) -> bool:
 @lru_cache(maxsize=None)
 def derivations() -> tuple:
     from einderive import api
-    return tuple(api.derive_file(str(p), closed=True) for p in SPEC_FILES
-                 if p.stem not in LONG_ROWS)
+    return tuple(api.derive_file(str(p), closed=True) for p in SPEC_FILES)
 
 
 def latex(d, **options) -> str:
@@ -137,8 +132,7 @@ def test_columns_2_breaks_rows_to_a_two_column_line():
 
 
 def test_a_wide_fraction_is_its_reciprocal_times_the_numerator():
-    d = derivations()[[p.stem for p in SPEC_FILES if p.stem not in LONG_ROWS].index(
-        "softmax_regression")]
+    d = derivations()[[p.stem for p in SPEC_FILES].index("softmax_regression")]
     text = latex(d)
     assert r"&= \frac{1}{B} \sum_{i} \left(\operatorname{softmax}(Z)_{ik}" in text
     assert r"\frac{\sum_{i}" not in text
@@ -191,3 +185,65 @@ def test_a_row_breaks_between_terms_before_it_breaks_inside_one():
     line = width(r"x = (a \odot \exp(w) \odot \sigma(z) + t \odot w \odot \exp(z) - t") + 1
     rows = break_lines("x", rhs, line)
     assert len(rows) == 2 and rows[1].startswith(r"&\quad - t \odot")
+
+
+def _rejoined(rows: list[str]) -> str:
+    """Broken rows read back as one formula: the breaks' phantoms, null delimiters, the
+    row's lead (``&=``, ``&\\quad``, ``\\times``) taken out, spaces normalised."""
+    text = " ".join(r.split("&", 1)[1] for r in rows)
+    text = re.sub(r"\\vphantom\{", "\\\\vphantom{", text)
+    out, at = [], 0
+    while (start := text.find("\\vphantom{", at)) >= 0:   # drop each balanced phantom
+        out.append(text[at:start])
+        depth, k = 0, start + len("\\vphantom")
+        for k in range(k, len(text)):
+            depth += (text[k] == "{") - (text[k] == "}")
+            if depth == 0:
+                break
+        at = k + 1
+    out.append(text[at:])
+    text = "".join(out).replace("\\left.", "").replace("\\right.", "")
+    text = re.sub(r"^=|\\quad \\times|\\quad", " ", text.strip())
+    return " ".join(text.split())
+
+
+def test_a_squared_function_breaks_inside_its_argument():
+    """1 − tanh(u)² with u too wide for a row (a GRU's candidate state in --steps): the
+    power's braces are taken off (TeX cannot break inside braces) and the row breaks at
+    the + of u, the \\left( … \\right) closed and reopened with phantoms; read back, the
+    rows are the formula."""
+    from einderive.render.texwidth import break_lines, unwrap_parenthesized, width
+    arg = r" + ".join(rf"\sum_{{j}} \mathrm{{W{n}}}_{{kj}} X_{{ij}}" for n in range(5))
+    rhs = rf"1 - {{\tanh\left(\mathrm{{bh}}_{{k}} + {arg}\right)}}^{{2}}"
+    assert unwrap_parenthesized(rhs) == rhs.replace("{\\tanh", "\\tanh").replace(
+        "\\right)}^", "\\right)^")
+    rows = break_lines(r"\frac{\partial \mathrm{Hc}_{ik}}{\partial u}", rhs, 229.5)
+    assert len(rows) > 1 and all(width(r) <= 229.5 for r in rows)
+    assert _rejoined(rows) == " ".join(unwrap_parenthesized(rhs).split())
+    # a product is not a function's application: α (a + b) squared keeps its braces
+    product = r"{\alpha (a + b)}^{2}"
+    assert unwrap_parenthesized(product) == product
+    assert unwrap_parenthesized(r"{\sigma'\left(a + b\right)}^{2} x") == \
+        r"\sigma'\left(a + b\right)^{2} x"
+
+
+def test_a_display_taller_than_the_page_is_split_before_an_equation():
+    """A --steps group of the GRU cell broken to a two-column line is taller than a page
+    (an Overfull \\vbox, a display cannot break): it is split into displays each shorter
+    than the page, between equations, with every row kept in order."""
+    from einderive.render.latex import DISPLAY_HEIGHT
+    from einderive.render.texwidth import height, split_tall
+    d = derivations()[[p.stem for p in SPEC_FILES].index("gru_cell")]
+    text = latex(d, steps=True, columns=2)
+    blocks = [b.split(" \\\\\n") for b in
+              re.findall(r"\\begin\{aligned\}\n(.*?)\n\\end\{aligned\}", text, re.S)]
+    assert max(height(b) for b in blocks) <= DISPLAY_HEIGHT
+    from einderive.render import latex as L
+    groups = L.adjoint_groups(build(d, Latex, steps=True))
+    assert len(blocks) > len(groups)  # some group (the step Hc → Rg) was split
+    rows = [f"x_{{{n}}} &= " + r"\sum_{k} a_{k}" for n in range(60)]
+    rows[3::4] = [r"&\quad + b"] * len(rows[3::4])   # continuations stay with their equation
+    runs = split_tall(rows, 200.0)
+    assert [r for run in runs for r in run] == rows and len(runs) > 1
+    assert all(height(run) <= 200.0 for run in runs)
+    assert all(run[0].startswith("x_") for run in runs)

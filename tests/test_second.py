@@ -183,16 +183,9 @@ def test_check_keeps_a_golden_with_an_hvp_section(run, tmp_path, monkeypatch):
     assert "ℛ{∂L/∂z}   = ℛ{∂L/∂y} ⊙ (1 − y ⊙ y) − 2 ∂L/∂y ⊙ y ⊙ ẏ" in (tmp_path / "specs/golden/mlp.md").read_text()
 
 
-# Known, not yet fixed: a second-order row of the GRU cell (shipped in issue 12) has no break
-# point and overflows the line by about 54pt
-HVP_WIDE = {"gru_cell": "a GRU ℛ{∂L/∂·} row has no break point"}
-
-
 @needs_pdflatex
 @pytest.mark.parametrize("path", SPEC_FILES, ids=lambda p: p.stem)
 def test_hvp_latex_compiles_and_fits(run, tmp_path, path):
-    if path.stem in HVP_WIDE:
-        pytest.xfail(HVP_WIDE[path.stem])
     r = run("derive", path, "--hvp", "--latex", "--standalone", "-o", tmp_path / "d.tex")
     assert r.exit_code == 0, r.output
     subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],

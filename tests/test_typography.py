@@ -160,12 +160,12 @@ def test_typography_and_selections_compile_with_no_overfull_box(tmp_path):
     Overfull box (the accents, the factored fractions, (∂L/∂S)ᵀ and the labels).
     (Some test models' --steps rows overflow on main too: line breaking, not typography.)"""
     from einderive import api
-    from test_latex_fit import KNOWN_WIDE, LONG_ROWS, compile_all, manuscript
+    from test_latex_fit import KNOWN_WIDE, compile_all, manuscript
     documents = {}
     for key, options in SELECTIONS.items():
         for columns in (1, 2):
             names = []
-            for path in (p for p in SPEC_FILES if p.stem not in LONG_ROWS):
+            for path in SPEC_FILES:
                 steps = bool(options.get("steps") or "steps" in options.get("only", ()))
                 if columns == 2 and steps and (path.stem, "steps", 2) in KNOWN_WIDE:
                     continue  # a row no break can split (test_latex_fit's known defect)
@@ -176,7 +176,7 @@ def test_typography_and_selections_compile_with_no_overfull_box(tmp_path):
             doc = manuscript(columns, names).replace("\\begin{document}",
                                                      "\\allowdisplaybreaks\n\\begin{document}")
             documents[f"article-{key}-{columns}col"] = doc
-    for path in (p for p in SPEC_FILES if p.stem not in LONG_ROWS):
+    for path in SPEC_FILES:
         documents[f"{path.stem}-standalone"] = api.render(
             _derive(path), "latex", standalone=True, latex_env="align", only=("matrix",))
     assert compile_all(tmp_path, documents) == []

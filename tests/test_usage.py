@@ -140,3 +140,28 @@ def test_check_of_a_folder_without_specs_is_an_error_not_a_pass(run, tmp_path):
 def test_verify_dims_given_twice_is_an_error(run):
     result = run("verify", MLP, "--dims", "M=5,M=7")
     assert result.exit_code == 2 and "--dims gives 'M' twice" in result.stderr
+
+
+def test_json_closed_index_is_the_closed_forms_or_none(run, tmp_path):
+    """closed.index is the closed form's own index form (no upstream adjoint in it), read back
+    to autograd's values; a closed form built at the matrix level (the GRU's ∂L/∂X, whose
+    index form is too large to build) has none: it was the chain form's, another formula."""
+    import torch_reference as R
+    from test_literature import RELU_MLP
+    from test_printed_forms import env_for
+
+    from einderive.api import derive_file
+    gru = json.loads(run("derive", SPECS / "gru_cell.yaml", "-f", "json").stdout)
+    x = next(a for a in gru["adjoints"] if a["tensor"] == "X")
+    assert x["closed"]["index"] is None and x["closed"]["latex"]["index"] is None
+    assert x["closed"]["matrix"].startswith("∂L/∂X = (G ⊙ Zg ⊙ (1 − Zg)") and x["closed"]["where"]
+    spec = tmp_path / "relu_mlp.yaml"
+    spec.write_text(RELU_MLP)
+    doc = json.loads(run("derive", spec, "-f", "json").stdout)
+    d = derive_file(str(spec))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    b1 = next(a for a in doc["adjoints"] if a["tensor"] == "b1")["closed"]
+    assert b1["index"] == "∂L/∂b1_k = (1/B) Σ_i 𝟙[b1_k + Σ_j X_ij W1_jk > 0] Σ_l (Z2_il − Y_il) W2_kl"
+    for line in (b1["index"], b1["matrix"]):
+        assert "∂L/∂A1" not in line
+        env.check(line)

@@ -40,7 +40,7 @@ from .spec import Spec, symmetric_inputs
 class Form(Record):
     """One formula: a tensor's components (SymPy) and its matrix form."""
 
-    index: Any  # SymPy expression
+    index: Any  # SymPy expression; None for a closed form built at the matrix level only
     idx: tuple[Any, ...]  # the tensor's indices
     matrix: mx.M | None  # None when no matrix form exists
     wheres: tuple[Where, ...] = ()  # helpers such as σ'(z) = y ⊙ (1 − y)
@@ -312,7 +312,9 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
     if parts is None:
         return None
     m, wheres = parts
-    return Form(shown.index, shown.idx, m, wheres, positions(m), shown.einsum)
+    # no index form: written out it is the one too large to build (reverse.EXPAND_LIMIT),
+    # and the chain form's index form is not this formula's
+    return Form(None, shown.idx, m, wheres, positions(m), shown.einsum)
 
 
 def _closed_simplified(m: mx.M, wheres: tuple[Where, ...], graph: Graph, named: Named,

@@ -24,12 +24,15 @@ SCHEMA_VERSION = 1
 
 
 def _formula(f: Formula, x: Formula) -> dict[str, Any]:
-    """One formula, as text (``f``, from the Unicode sheet) and as LaTeX (``x``)."""
+    """One formula, as text (``f``, from the Unicode sheet) and as LaTeX (``x``).  ``index``
+    is None for a closed form built at the matrix level (``einderive.closed``): written out,
+    its index form is the one that was too large to build, and the chain form's index form
+    (with the upstream adjoints) is another formula."""
     return {
-        "index": f"{f.lhs_index} = {f.index}",
+        "index": f"{f.lhs_index} = {f.index}" if f.index else None,
         "matrix": f"{f.lhs_matrix} = {f.matrix}" if f.matrix is not None else None,
         "latex": {
-            "index": f"{x.lhs_index} = {x.index}",
+            "index": f"{x.lhs_index} = {x.index}" if x.index else None,
             "matrix": f"{x.lhs_matrix} = {x.matrix}" if x.matrix is not None else None,
         },
         "where": [{"text": t, "latex": w} for t, w in zip(f.wheres, x.wheres)],

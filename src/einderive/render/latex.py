@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .._version import __version__
 from .sheet import AdjointRow, Formula, HessianRow, Selection, Sheet, build
 from .styles import Latex
-from .texwidth import MIN_ALIGN_SEP, fit_rows, left_width
+from .texwidth import MIN_ALIGN_SEP, fit_rows, left_width, split_tall
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -26,6 +26,9 @@ ENVIRONMENTS = ("per-node", "aligned", "align*", "align")
 # and our standalone document (\textwidth 6.5in, [twocolumn] when columns=2).
 FRAGMENT_WIDTHS = {1: 345.0, 2: 229.5}
 STANDALONE_WIDTHS = {1: 469.75, 2: 229.877}
+# The tallest display that a page holds: \textheight of a 10pt article (550pt, one or two
+# columns) less the skips above and below a display and a margin for the text about it.
+DISPLAY_HEIGHT = 500.0
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
                  "#": r"\#", "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}"}
@@ -176,6 +179,18 @@ def fit(rows: list[str], linewidth: float | None, env: str = "aligned",
     return out
 
 
+def _page_runs(rows: list[str], linewidth: float | None) -> list[list[str]]:
+    """A node's fitted rows as displays that each fit on a page (one, mostly): a display
+    cannot break across pages, and a --steps group of a recurrent cell's rows, broken
+    to a two-column line, is taller than the page."""
+    if linewidth is None:
+        return [rows]
+    try:
+        return split_tall(rows, DISPLAY_HEIGHT)
+    except ValueError:   # LaTeX that texlayout cannot measure: one display, as it was
+        return [rows]
+
+
 def environment(rows: list[str], env: str = "aligned") -> str:
     if env not in ENVIRONMENTS:
         raise ValueError(f"unknown environment {env!r}")
@@ -191,7 +206,8 @@ def displays(groups: list[list[str]], env: str, linewidth: float | None,
     display for all, each fitted to ``linewidth``.  In ``align`` each group is one
     numbered equation (its last line's number) labelled ``labels[n]``."""
     if env == "per-node":
-        return "\n".join(environment(fit(g, linewidth, env), env) for g in groups)
+        return "\n".join(environment(run, env) for g in groups
+                         for run in _page_runs(fit(g, linewidth, env), linewidth))
     if env == "align" and labels is not None:
         try:
             left: float | None = left_width([r for g in groups for r in g])

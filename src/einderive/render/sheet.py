@@ -116,7 +116,8 @@ class Formula:
     which reads the same in both forms and is shown once, in matrix form."""
 
     lhs_index: str  # ∂L/∂z_i
-    index: str  # ∂L/∂y_i σ'(z_i)
+    index: str  # ∂L/∂y_i σ'(z_i); "" where there is none (a closed form built at the matrix
+    # level, whose index form would be the one too large to build)
     lhs_matrix: str  # ∂L/∂z
     matrix: str | None  # ∂L/∂y ⊙ σ'(z); None: no matrix form
     wheres: tuple[str, ...]  # σ'(z) = y ⊙ (1 − y)
@@ -440,7 +441,8 @@ def _inline_math(s: str) -> str:
 
 def formula(pen: Pen, form: Form, lhs: Callable[[tuple[Any, ...]], str]) -> Formula:
     """``form`` printed, with ``lhs(indices)`` as its left sides."""
-    return Formula(lhs(form.idx), pen.index(form), lhs(()), pen.matrix(form),
+    return Formula(lhs(form.idx), pen.index(form) if form.index is not None else "", lhs(()),
+                   pen.matrix(form),
                    tuple(pen.wheres(form)), form.einsum, has_index_form(form))
 
 

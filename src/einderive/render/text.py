@@ -197,6 +197,8 @@ def shape_text(shape: tuple[Any, ...]) -> str:
 
 def has_index_form(form: Form) -> bool:
     """A formula with no index at all reads the same in both forms: print it once."""
+    if form.index is None:  # a closed form built at the matrix level: that form only
+        return False
     return form.matrix is None or any(hasattr(i, "name") for i in form.idx) or \
         bool(form.index.has(Indexed))
 

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from .texlayout import hlist, hpack
 from .texparse import GREEK_LOWER, GREEK_UPPER, parse, tokens
 
+THIN_SPACE = 10 / 6    # \, (3mu) at 10pt
 MIN_ALIGN_SEP = 10.0   # amsmath's \minalignsep: aligned's \tabskip after each column pair
 STYLE_NAMES = {"display": 0, "text": 2, "script": 4, "scriptscript": 6}
 
@@ -61,6 +62,47 @@ def width(latex_math: str, style: str = "display") -> float:
             columns[n] = max(columns.get(n, 0.0), w)
     kern = any(len(cells) % 2 == 0 for cells in rows[:-1])
     return sum(columns.values()) + MIN_ALIGN_SEP * ((len(columns) + 1) // 2 - kern)
+
+
+# amsmath's aligned at 10pt: \baselineskip 12pt, \lineskip 1pt and \lineskiplimit 0pt,
+# each opened up by \jot (3pt).
+BASELINE, LINESKIP, LINESKIP_LIMIT = 15.0, 4.0, 3.0
+
+
+def _row_box(row: str) -> tuple[float, float]:
+    """(height, depth) of one row ``lhs &= rhs`` as display math sets it."""
+    cells = _split_top(tokens(row), "&")
+    box = hpack(hlist(parse("".join(t for c in cells for t in c)), 0))
+    return box.h, box.d
+
+
+def height(rows: list[str]) -> float:
+    """The height plus depth of an ``aligned`` of ``rows``: TeX's interline glue between
+    rows (the baselines ``BASELINE`` apart unless the boxes come closer than
+    ``LINESKIP_LIMIT``, then ``LINESKIP`` between them).  Raises ValueError on LaTeX
+    outside the supported subset."""
+    boxes = [_row_box(r) for r in rows]
+    total = boxes[0][0] + boxes[-1][1] if boxes else 0.0
+    for (_, d), (h, _) in zip(boxes, boxes[1:]):
+        gap = BASELINE - d - h
+        total += d + h + (gap if gap >= LINESKIP_LIMIT else LINESKIP)
+    return total
+
+
+def split_tall(rows: list[str], limit: float) -> list[list[str]]:
+    """``rows`` as consecutive runs each at most ``limit`` high (a display taller than the
+    page cannot break: it is an Overfull \\vbox).  A run breaks before a row that starts a
+    new equation (``lhs &= …``) where it can, else before any row; a row taller than
+    ``limit`` is a run of its own."""
+    runs: list[list[str]] = [[]]
+    for row in rows:
+        run = runs[-1]
+        if run and height(run + [row]) > limit:
+            cut = next((n for n in range(len(run) - 1, 0, -1) if not run[n].startswith("&")
+                        and height(run[n:] + [row]) <= limit), len(run))
+            runs[-1:] = [run[:cut], run[cut:]]
+        runs[-1].append(row)
+    return runs
 
 
 BREAK_BEFORE = {"+", "-", "\\odot", "\\oslash", "="}
@@ -265,23 +307,49 @@ def _rank(rhs: str, b: Break) -> int:
 
 
 def unwrap_parenthesized(rhs: str) -> str:
-    """``{(…)}^{x}`` as ``(…)^{x}`` wherever that sets identically, so the parenthesis
-    can be broken (TeX cannot break inside braces)."""
-    start = 0
-    while True:
-        at = rhs.find("{(", start)
-        if at < 0:
-            return rhs
-        start = at + 1
-        end = _matching_brace(rhs, at)
-        if end is None or rhs[end - 1] != ")" or not rhs.startswith("^", end + 1):
-            continue
+    """``{(…)}^{x}`` as ``(…)^{x}``, and a function's power ``{\\tanh\\left(…\\right)}^{2}``
+    as ``\\tanh\\left(…\\right)^{2}``, wherever that sets the same (up to the thin space
+    TeX puts between a ``\\left…\\right`` and a letter), so the parenthesis can be broken
+    (TeX cannot break inside braces): the argument of 1 − tanh(…)² is what is too wide
+    for a row when anything is."""
+    for at, end in _powered_groups(rhs):
         inner = rhs[at + 1:end]
-        if not _one_parenthesis(inner):
+        if not _applied_parenthesis(inner):
             continue
         new = rhs[:at] + inner + rhs[end + 1:]
-        if abs(_math_width(new, 0) - _math_width(rhs, 0)) < 1e-6:
-            rhs = new
+        if abs(_math_width(new, 0) - _math_width(rhs, 0)) <= THIN_SPACE + 0.01:
+            return unwrap_parenthesized(new)
+    return rhs
+
+
+def _powered_groups(s: str) -> list[Span]:
+    """(offset of ``{``, offset of its ``}``) of each brace group ending in ``)`` and
+    raised to a power (``{…)}^``), in one pass."""
+    out: list[Span] = []
+    opened: list[int] = []
+    for m in _TOK.finditer(s):
+        if m.group() == "{":
+            opened.append(m.start())
+        elif m.group() == "}" and opened:
+            at = opened.pop()
+            if s[m.start() - 1] == ")" and s.startswith("^", m.end()):
+                out.append((at, m.start()))
+    return sorted(out)
+
+
+# What may stand before the parenthesis of an unwrappable power: nothing, or one
+# function's name written against it (\\tanh, \\sigma', \\operatorname{softplus}, maybe
+# then \\left; a product has a space: \\sigma (a + b) is not unwrapped, its square is
+# not \\sigma (a + b)^{2}).
+_FUNCTION_HEAD = re.compile(r"(\\[A-Za-z]+|\\(operatorname|mathrm)\{[A-Za-z]*\})'*(\\left)?")
+
+
+def _applied_parenthesis(s: str) -> bool:
+    """``( … )`` or ``f( … )`` (``f`` a function's name) whose parenthesis closes at its
+    very end."""
+    head = _FUNCTION_HEAD.match(s)
+    rest = s[head.end():] if head else s
+    return rest.startswith("(") and _one_parenthesis(rest)
 
 
 def _matching_brace(s: str, at: int) -> int | None:
