@@ -209,3 +209,28 @@ def test_closed_forms_are_written_out_in_one_walk(monkeypatch):
     from einderive import matrix as mx
     counts = _calls(monkeypatch, mx, "substitute_all", wide, (16, 32))
     assert counts[0] > 0 and counts[1] / counts[0] <= 2.3, counts
+
+
+def _quotient_splits(monkeypatch, text: str) -> int:
+    from einderive import reuse
+    from einderive.derivation import derive
+    calls = [0]
+    real = reuse._quotient
+
+    def counting(form):
+        calls[0] += 1
+        return real(form)
+    monkeypatch.setattr(reuse, "_quotient", counting)
+    derive(loads(text), closed=True)
+    monkeypatch.setattr(reuse, "_quotient", real)
+    return calls[0]
+
+
+@pytest.mark.parametrize("family", [fanout, wide], ids=["fanout", "wide"])
+def test_named_quotients_are_split_once_per_derivation(monkeypatch, family):
+    """Every adjoint's form looks for the named quotients (batch norm's X̂ = Xc ⊘ √(var + ε));
+    splitting every named form again for each adjoint made N adjoints × N nodes."""
+    small = _quotient_splits(monkeypatch, family(16))
+    large = _quotient_splits(monkeypatch, family(32))
+    assert small > 0
+    assert large / small <= 2.5, (small, large)

@@ -37,6 +37,14 @@ class Named(ForwardForms):
     def parts(self) -> Parts:
         return _parts(self)
 
+    @cached_property
+    def quotients(self) -> tuple[tuple[mx.M, mx.M, mx.Ref], ...]:
+        """(numerator, divisor, node) of each node whose form is a quotient, in graph order:
+        split once here, not once per adjoint (a wide graph's n adjoints each looking at its
+        n nodes made :func:`through_quotients` n²)."""
+        return tuple((split[0], split[1], ref) for form, ref in self
+                     if (split := _quotient(form)) is not None)
+
 
 def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
     """The nodes worth naming where their form appears: a form that is more than a name
@@ -79,16 +87,15 @@ def through_quotients(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -
     where the simplifier then makes it smaller: batch norm's ``Xc ⊙ colsum(G ⊙ Xc) ⊘ (var + ε)``
     is ``X̂ ⊙ colsum(G ⊙ X̂)`` with ``X̂ = Xc ⊘ √(var + ε)``, as the literature writes it."""
     best = m
-    for form, ref in named:
-        split = _quotient(form)
-        if split is None:
-            continue
-        a, b = split
-        if a not in set(mx.walk(best)):
+    seen: set[mx.M] | None = None  # best's subexpressions, walked again only when it changes
+    for a, b, ref in named.quotients:
+        if seen is None:
+            seen = set(mx.walk(best))
+        if a not in seen:
             continue
         out = simplify(mx.substitute(best, a, mx.hadamard(ref, b)))
         if _size(out) < _size(best):
-            best = out
+            best, seen = out, None
     return best
 
 
