@@ -96,6 +96,19 @@ def test_generated_code_slices_and_pads():
     assert "torch.nn.functional.pad(d_a, (0, 0, K, 0))" in torch, torch
 
 
+def test_generated_code_prints_a_difference_of_dims_as_a_subtraction():
+    """The padding after a slice 0:K of N is N − K: it was printed ``N + -1 * K``, and a
+    collapsed shift's gather index ``arange(N) + -1 * K``."""
+    from einderive.api import render
+    d = derive_text(spec(SLICES["columns 0:K"]))
+    numpy, torch = render(d, "numpy"), render(d, "torch")
+    assert "np.pad(d_y, ((0, 0), (0, N - K)))" in numpy, numpy
+    assert "torch.nn.functional.pad(d_y, (0, N - K))" in torch, torch
+    d = derive_text(spec(["y = xt[K:N] * U", "z = xt[0:M]", "L = sum(y * y) + sum(z)"]))
+    numpy = render(d, "numpy")
+    assert "+ -" not in numpy and "-1 *" not in numpy, numpy
+
+
 ERRORS = [
     ("a step", "y = x[:, 0:K:2]", "12:18", "a slice takes no step", "contiguous"),
     ("past the dim", "y = x[:, 1:N + 1]", "12:16", "ends past the dim", "0 ≤ lo < hi ≤ N"),

@@ -294,8 +294,10 @@ class IndexCompiler:
                 # x at Shift(Window(i, 0, R), K, N − K), whose index is no plain letter
                 atom = P.num(1) if rest == 1 else size(rest) if rest in self.ctx.dim_of_size \
                     else grid(rest) if rest in letters else index(rest)
-                terms.append(atom if coeff == 1 else P.binop("*", number(coeff), atom))
-            return P.product(terms, "+")
+                scaled = number(abs(coeff)) if rest == 1 else atom if abs(coeff) == 1 \
+                    else P.binop("*", number(abs(coeff)), atom)
+                terms.append((scaled, bool(coeff < 0)))
+            return P.signed_sum(terms)
 
         def clipped(i: Any, d: Any) -> P.Py:
             """A collapsed shift s − lo, or an index over a larger dim than the axis (a pad's
