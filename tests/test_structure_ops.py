@@ -121,6 +121,11 @@ ERRORS = [
     ("two sliced axes", "y = x[0:2, 0:K]", "12:16", "ranges over one axis", "x[:, 0:K]"),
     ("a length no dim has", "y = x[:, 0:3]", "12:16", "has 3 elements, which no dim is",
      "dims: {M: 3}"),
+    # bounds printed as a spec writes them: N - K, never SymPy's -K + N
+    ("a difference past the dim", "y = x[:, M:N + 1]", "12:16",
+     "the slice N - K:N + 1 of axis 1", "0 ≤ lo < hi ≤ N"),
+    ("a difference no dim is", "y = x[:, 1:N - K]", "12:16",
+     "the slice 1:N - K has N - K - 1 elements", "dims: {M: N - K - 1}"),
     ("too many indices", "y = v[:, 0:K]", "12:9", "2 indices for a tensor of shape (N,)",
      "one per axis"),
 ]
