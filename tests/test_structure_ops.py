@@ -87,6 +87,17 @@ def test_a_slice_prints_in_latex():
     assert r"\operatorname{pad}\left(" in out
 
 
+def test_a_pads_axis_keyword_is_a_word_in_latex_and_mathml():
+    """``axis=0`` was set as math italics a·x·i·s (LaTeX) and four operators (MathML)."""
+    from einderive.api import render
+    d = derive_text(spec(SLICES["rows K:N"]))
+    latex = render(d, "latex")
+    assert r"K:N, \mathrm{axis}{=}0\right)" in latex and "axis=" not in latex, latex
+    html = render(d, "html")
+    assert "<mi>axis</mi><mo>=</mo><mn>0</mn>" in html and "<mo>x</mo>" not in html
+    assert forms(d, "xt")[1] == "pad(∂L/∂a, K:N, axis=0)"
+
+
 def test_generated_code_slices_and_pads():
     from einderive.api import render
     d = derive_text(spec(SLICES["rows K:N"]))
