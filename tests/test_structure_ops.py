@@ -40,6 +40,9 @@ SLICES = {
     "a slice of length 1": ["c = x[:, 2:3]", "L = sum(c * x)"],
     "rank 3, the last axis": ["Z = Y3[:, :, 1:M + 1]", "L = sum(Z * Z)"],
     "a slice then a product": ["y = x[:, K:N] @ U", "L = sum(y * y)"],
+    # a range over a factor that is no upstream adjoint (exp(u) inlined, x itself)
+    "a function of a slice": ["u = v[0:K]", "L = sum(exp(u))"],
+    "a product of two slices of one vector": ["w = v[0:K] * v[M:N]", "L = sum(w)"],
 }
 
 
@@ -71,6 +74,16 @@ def test_a_slice_prints_its_shift_and_its_adjoint_the_padding():
     d = derive_text(spec(SLICES["columns 0:K"]))
     # from 0 the index is not shifted, but the range is still all there is to say
     assert forms(d, "x") == ("∂L/∂y_ik 𝟙[0 ≤ k < K]", "pad(∂L/∂y, 0:K, axis=1)")
+
+
+def test_a_range_over_a_factor_read_in_its_own_dim_pads_the_product():
+    """𝟙[lo ≤ j < hi] times factors that read v at j (exp(u_j) with j over N, v_{j + M}) had
+    no matrix form: the product, read at j = s + lo with s over the slice's dim, is padded."""
+    d = derive_text(spec(SLICES["a function of a slice"]))
+    assert forms(d, "v") == ("exp(u_k) 𝟙[0 ≤ k < K]", "pad(exp(u), 0:K, axis=0)")
+    d = derive_text(spec(SLICES["a product of two slices of one vector"]))
+    assert forms(d, "v")[1] == "pad(slice(v, M:N), 0:K, axis=0) + pad(slice(v, 0:K), M:N, " \
+                               "axis=0)", forms(d, "v")
 
 
 def test_the_range_is_never_dropped_from_the_index_form():

@@ -305,8 +305,9 @@ class IndexCompiler:
             0: taken modulo the axis' size, so that the read is valid and then multiplied
             by 0 (both libraries' % of a negative index is in 0 .. n − 1)."""
             out = index(i)
-            nested = isinstance(i, Shift) and not isinstance(i.index, Symbol)  # of a Window
-            if d == 1 or not (isinstance(i, (Add, Window)) or nested
+            # a Shift is in range only where its index runs over its count: a Window's, or
+            # a letter of a wider dim put in by a delta (x_{j + N − K} under 𝟙[0 ≤ j < K])
+            if d == 1 or not (isinstance(i, (Add, Window, Shift))
                               or self._dim_name(i) not in (None, d)):
                 return out
             return P.binop("%", out, self.comp.dim(d))
