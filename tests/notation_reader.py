@@ -18,6 +18,12 @@ einderive's printers, so that it is an independent check of what a person reads:
 - An element at computed indices, ``X_{i, j·Dh + k}``, ``G_{i, ⌊l/Dh⌋, l mod Dh}``: the
   indices separated by commas, each a sum of products of letters and dim sizes, a floor
   division ⌊a/b⌋ or a remainder ``a mod b``; ``reshape(X, [T, D])`` is NumPy's (row-major).
+- Slicing (README, "Slicing"): an element at a shifted index, ``a_{k − K, i}``, is the element
+  there; outside the tensor's axis it is no number at all, so the reader reads a junk value
+  that only a range factor ``𝟙[K ≤ k < N]`` (0 there) cancels: a dropped range is caught.  A
+  letter of a narrower dim reads the first elements of an axis (``∂L/∂c_ij``, j over a
+  piece's dim).  ``slice(x, :, lo:hi)`` is NumPy's ``x[:, lo:hi]``; ``pad(G, lo:hi, axis=k)``
+  is G placed at lo … hi − 1 of axis k of zeros, that axis as long as the left-hand side's.
 
 :func:`read` parses one printed line (``lhs = rhs``); :class:`Env` holds what the names mean
 (the forward values and the adjoints of every tensor) and evaluates it in index or matrix form.
@@ -38,6 +44,9 @@ class ReaderError(Exception):
     pass
 
 
+OUTSIDE = 7.77e5  # what an element outside its tensor's axis reads as (module docstring)
+
+
 # ---------------------------------------------------------------------------------------------
 # Tokens
 
@@ -54,7 +63,7 @@ _TOKEN = re.compile(r"""
   | (?P<name>{W}{C}*'?(?:,{C}+)?)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
-  | (?P<op>‖_F|[-+−⊙⊘·/()\[\],<>≤≥|ᵀ√𝟏𝟙=\]‖])
+  | (?P<op>‖_F|[-+−⊙⊘·/()\[\],<>≤≥|ᵀ√𝟏𝟙=\]‖:])
 """.replace("{W}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ_])[^\W\d])")
      .replace("{C}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ])[\w′\u0300-\u036f])"), re.VERBOSE)
 
@@ -103,7 +112,7 @@ FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "sil
              "softmax", "logsumexp", "log_softmax", "rowsum", "colsum", "sum", "diag", "einsum",
              "grad", "sign", "sin", "cos", "log1p", "expm1", "erf", "erf'", "square", "maximum",
              "minimum", "clip", "leaky_relu", "elu", "where", "max", "min", "det", "logdet",
-             "reshape", "tr", "diagonal"}
+             "reshape", "tr", "diagonal", "slice", "pad"}
 COMPARISONS = (">", "<", "≥", "≤", "=")
 
 
@@ -151,7 +160,7 @@ class Parser:
             return ("neg", self.signed())
         return self.product()
 
-    STOP = {"+", "−", "-", ")", "]", ",", ">", "<", "≥", "≤", "="}
+    STOP = {"+", "−", "-", ")", "]", ",", ">", "<", "≥", "≤", "=", ":"}
 
     def product(self):
         items = [("", self.power())]  # (operator, operand); '' is juxtaposition
@@ -321,6 +330,9 @@ class Parser:
                     names.append(self.take().text)
                 self.take("]")
                 args.append(("dims", tuple(names)))
+            elif self.at(":"):  # slice(x, :, K:N): an axis taken whole
+                self.take()
+                args.append(("all",))
             elif t is not None and t.kind == "name" and self.peek(1) is not None and \
                     self.peek(1).text == "=":
                 self.take()
@@ -330,6 +342,9 @@ class Parser:
                 kwargs[t.text] = -int(n.text) if neg else int(n.text)
             else:
                 args.append(self.expr())
+                if self.at(":"):  # lo:hi, a range of one axis
+                    self.take()
+                    args[-1] = ("range", args[-1], self.expr())
             if self.at(","):
                 self.take()
                 continue
@@ -357,8 +372,13 @@ def _index_expr(s: str, text: str):
     if " mod " in s:
         a, _, b = s.rpartition(" mod ")
         return ("mod", _index_expr(a, text), b.strip())
-    if " + " in s:
-        return ("add", [_index_expr(p.strip(), text) for p in s.split(" + ")])
+    if " + " in s or " − " in s:  # k + K, k − K: a shifted index
+        parts = re.split(r" ([+−]) ", s)
+        terms = [_index_expr(parts[0].strip(), text)]
+        for op, part in zip(parts[1::2], parts[2::2]):
+            x = _index_expr(part.strip(), text)
+            terms.append(("neg", x) if op == "−" else x)
+        return ("add", terms)
     if s.startswith("⌊") and s.endswith("⌋"):
         a, _, b = s[1:-1].partition("/")
         return ("floordiv", _index_expr(a, text), b.split("·"))
@@ -378,7 +398,7 @@ def _index_labels(tree, out):
     elif tree[0] in ("add", "mul"):
         for x in tree[1]:
             _index_labels(x, out)
-    elif tree[0] in ("floordiv", "mod"):
+    elif tree[0] in ("floordiv", "mod", "neg"):
         _index_labels(tree[1], out)
     return out
 
@@ -781,6 +801,38 @@ class MatrixEval:
             raise ReaderError(f"{kind} in a matrix form")
         raise ReaderError(f"cannot evaluate {kind}")
 
+    def bound(self, t) -> int:
+        """A slice's bound: a whole number of dims' sizes (K, 1 + K, N − K)."""
+        v = self.ev(t).v
+        if v.size != 1 or v.reshape(()) != round(float(v.reshape(()))):
+            raise ReaderError(f"a range bound {t!r} that is no whole number")
+        return int(round(float(v.reshape(()))))
+
+    def window(self, fn, args, kwargs) -> MV:
+        """``slice(x, :, lo:hi)`` (the axis: how many ``:`` come first) and ``pad(G, lo:hi,
+        axis=k)`` (the axis as long as the left-hand side's)."""
+        ranges = [n for n, a in enumerate(args) if a[0] == "range"]
+        if len(ranges) != 1 or ranges[0] != len(args) - 1 or \
+                any(a[0] != "all" for a in args[1:-1]):
+            raise ReaderError(f"{fn} without one range last")
+        x = self.ev(args[0])
+        if x.transposed or x.ones or x.is_ones or x.scalar:
+            raise ReaderError(f"{fn} of a transposed, broadcast or scalar value")
+        lo, hi = self.bound(args[-1][1]), self.bound(args[-1][2])
+        if fn == "slice":
+            axis = len(args) - 2
+            if kwargs or not 0 <= lo < hi <= x.v.shape[axis]:
+                raise ReaderError(f"slice {lo}:{hi} of axis {axis} of {x.v.shape}")
+            return MV(np.take(x.v, np.arange(lo, hi), axis=axis))
+        axis = kwargs.get("axis")
+        if len(args) != 2 or set(kwargs) != {"axis"} or self.target is None or \
+                len(self.target) != x.v.ndim or hi - lo != x.v.shape[axis] or \
+                not 0 <= lo < hi <= self.target[axis]:
+            raise ReaderError(f"pad {lo}:{hi} of axis {axis} of {x.v.shape} to {self.target}")
+        width = [(0, 0)] * x.v.ndim
+        width[axis] = (lo, self.target[axis] - hi)
+        return MV(np.pad(x.v, width))
+
     def product(self, items) -> MV:
         acc = self.ev(items[0][1])
         for op, f in items[1:]:
@@ -844,6 +896,8 @@ class MatrixEval:
         return MV(a.v @ b.v, a.ones or b.ones)
 
     def call(self, fn, args, kwargs) -> MV:
+        if fn in ("slice", "pad"):
+            return self.window(fn, args, kwargs)
         if fn == "reshape":  # reshape(x, [T, D]): row-major, as NumPy's
             if len(args) != 2 or args[1][0] != "dims":
                 raise ReaderError("reshape without a list of dims")
@@ -1049,9 +1103,15 @@ class IndexEval:
         v = v.reshape([self.env.dims[d] for d in dims])
         if len(idx) != len(dims):
             raise ReaderError(f"{name} written with {len(idx)} indices; it has {len(dims)}")
-        for lab, d in zip(idx, dims):
-            if self.env.letter_dim.get(lab.rstrip(PRIME)) != d:
+        for n, (lab, d) in enumerate(zip(idx, dims)):
+            own = self.env.letter_dim.get(lab.rstrip(PRIME))
+            if own is None:
                 raise ReaderError(f"index {lab!r} of {name} does not run over {d}")
+            if own != d:  # another dim's letter: the axis' first elements, junk past its end
+                at = np.arange(self.env.dims[own])
+                inside = (at < self.env.dims[d]).reshape([-1] + [1] * (v.ndim - n - 1))
+                v = np.where(inside, np.take(v, np.minimum(at, self.env.dims[d] - 1), axis=n),
+                             OUTSIDE)
         return self.diag(v, idx)
 
     def mapped(self, ref, exprs) -> IV:
@@ -1079,15 +1139,19 @@ class IndexEval:
                 return sum(value(y) for y in x[1])
             if kind == "mul":
                 return math.prod(value(y) for y in x[1])
+            if kind == "neg":
+                return -value(x[1])
             if kind == "floordiv":
                 return value(x[1]) // math.prod(self.env.dims[d] for d in x[2])
             return value(x[1]) % self.env.dims[x[2]]
         idx = tuple(np.broadcast_to(value(x), grid[0].shape if grid else ()) for x in exprs)
-        for n, (i, d) in enumerate(zip(idx, dims)):
-            if i.size and (i.min() < 0 or i.max() >= self.env.dims[d]):
-                raise ReaderError(f"index {n} of {name} runs outside 0…{d} − 1")
+        inside = np.ones(grid[0].shape if grid else (), dtype=bool)
+        for i, d in zip(idx, dims):
+            inside &= (i >= 0) & (i < self.env.dims[d])
+        # outside its axis an element is no number: junk, which only a range's 0 cancels
+        clipped = tuple(np.clip(i, 0, self.env.dims[d] - 1) for i, d in zip(idx, dims))
         count = {lab: written.count(lab) for lab in labels}
-        return IV(v[idx], labels, count)
+        return IV(np.where(inside, v[clipped], OUTSIDE), labels, count)
 
     def diag(self, v, idx):
         labels = []
@@ -1108,6 +1172,9 @@ class IndexEval:
             return IV(float(t[1]), (), {})
         if kind == "paren":
             return self.ev(t[1])
+        if kind == "name" and t[1].rstrip(PRIME) in self.env.letter_dim and \
+                t[1] not in self.env.shapes:  # an index as a value (𝟙[K ≤ k < N]): 0 … n − 1
+            return IV(np.arange(self.env.size(t[1])), (t[1],), {t[1]: 1})
         if kind == "name":
             name, idx = self.env.split(t[1])
             if name == "δ":

@@ -157,3 +157,28 @@ def test_the_reader_catches_damage_in_attention(good, bad):
     env.check(good)
     with pytest.raises(ReaderError):
         env.check(bad)
+
+
+SLICE_DAMAGE = [  # tests/regressions/slice_pad_concatenate.yaml: printed, then damaged
+    ("∂L/∂xt_ki = ∂L/∂a_{k − K, i} 𝟙[K ≤ k < N]", "∂L/∂xt_ki = ∂L/∂a_{k − K, i}"),  # no range
+    ("∂L/∂xt_ki = ∂L/∂a_{k − K, i} 𝟙[K ≤ k < N]",
+     "∂L/∂xt_ki = ∂L/∂a_{k + K, i} 𝟙[K ≤ k < N]"),  # a shift's sign
+    ("∂L/∂xt = pad(∂L/∂a, K:N, axis=0)", "∂L/∂xt = pad(∂L/∂a, 0:M, axis=0)"),  # the offset
+    ("∂L/∂x = pad(∂L/∂y, 0:K, axis=1) + slice(∂L/∂c, :, K:K + N)",
+     "∂L/∂x = pad(∂L/∂y, 0:K, axis=1) + slice(∂L/∂c, :, 0:N)"),
+    ("∂L/∂z = 2 slice(c, :, 0:K) + 2 z", "∂L/∂z = 2 slice(c, :, N:K + N) + 2 z"),
+    ("∂L/∂x_ik = ∂L/∂c_{i, k + K} + ∂L/∂y_ik 𝟙[0 ≤ k < K]",
+     "∂L/∂x_ik = ∂L/∂c_{i, k + K} + ∂L/∂y_ik"),  # y read past its axis, no range
+]
+
+
+@pytest.mark.parametrize("good,bad", SLICE_DAMAGE, ids=[b for _, b in SLICE_DAMAGE])
+def test_the_reader_catches_damage_in_slices_and_pads(good, bad):
+    """The reader evaluates pad, slice and 𝟙 as a person reads them: a dropped range, a
+    wrong shift or a wrong bound changes the number."""
+    from einderive.api import derive_file
+    d = derive_file(str(Path(__file__).parent / "regressions" / "slice_pad_concatenate.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)

@@ -40,6 +40,9 @@ SLICES = {
     "a slice of length 1": ["c = x[:, 2:3]", "L = sum(c * x)"],
     "rank 3, the last axis": ["Z = Y3[:, :, 1:M + 1]", "L = sum(Z * Z)"],
     "a slice then a product": ["y = x[:, K:N] @ U", "L = sum(y * y)"],
+    # a range over a factor that is no upstream adjoint (exp(u) inlined, x itself)
+    "a function of a slice": ["u = v[0:K]", "L = sum(exp(u))"],
+    "a product of two slices of one vector": ["w = v[0:K] * v[M:N]", "L = sum(w)"],
 }
 
 
@@ -73,6 +76,16 @@ def test_a_slice_prints_its_shift_and_its_adjoint_the_padding():
     assert forms(d, "x") == ("∂L/∂y_ik 𝟙[0 ≤ k < K]", "pad(∂L/∂y, 0:K, axis=1)")
 
 
+def test_a_range_over_a_factor_read_in_its_own_dim_pads_the_product():
+    """𝟙[lo ≤ j < hi] times factors that read v at j (exp(u_j) with j over N, v_{j + M}) had
+    no matrix form: the product, read at j = s + lo with s over the slice's dim, is padded."""
+    d = derive_text(spec(SLICES["a function of a slice"]))
+    assert forms(d, "v") == ("exp(u_k) 𝟙[0 ≤ k < K]", "pad(exp(u), 0:K, axis=0)")
+    d = derive_text(spec(SLICES["a product of two slices of one vector"]))
+    assert forms(d, "v")[1] == "pad(slice(v, M:N), 0:K, axis=0) + pad(slice(v, 0:K), M:N, " \
+                               "axis=0)", forms(d, "v")
+
+
 def test_the_range_is_never_dropped_from_the_index_form():
     d = derive_text(spec(SLICES["a vector shifted by a literal"]))
     index, matrix = forms(d, "v")
@@ -87,6 +100,17 @@ def test_a_slice_prints_in_latex():
     assert r"\operatorname{pad}\left(" in out
 
 
+def test_a_pads_axis_keyword_is_a_word_in_latex_and_mathml():
+    """``axis=0`` was set as math italics a·x·i·s (LaTeX) and four operators (MathML)."""
+    from einderive.api import render
+    d = derive_text(spec(SLICES["rows K:N"]))
+    latex = render(d, "latex")
+    assert r"K:N, \mathrm{axis}{=}0\right)" in latex and "axis=" not in latex, latex
+    html = render(d, "html")
+    assert "<mi>axis</mi><mo>=</mo><mn>0</mn>" in html and "<mo>x</mo>" not in html
+    assert forms(d, "xt")[1] == "pad(∂L/∂a, K:N, axis=0)"
+
+
 def test_generated_code_slices_and_pads():
     from einderive.api import render
     d = derive_text(spec(SLICES["rows K:N"]))
@@ -94,6 +118,19 @@ def test_generated_code_slices_and_pads():
     assert "a = xt[K:N]" in numpy and "np.pad(d_a, ((K, 0), (0, 0)))" in numpy, numpy
     torch = render(d, "torch")
     assert "torch.nn.functional.pad(d_a, (0, 0, K, 0))" in torch, torch
+
+
+def test_generated_code_prints_a_difference_of_dims_as_a_subtraction():
+    """The padding after a slice 0:K of N is N − K: it was printed ``N + -1 * K``, and a
+    collapsed shift's gather index ``arange(N) + -1 * K``."""
+    from einderive.api import render
+    d = derive_text(spec(SLICES["columns 0:K"]))
+    numpy, torch = render(d, "numpy"), render(d, "torch")
+    assert "np.pad(d_y, ((0, 0), (0, N - K)))" in numpy, numpy
+    assert "torch.nn.functional.pad(d_y, (0, N - K))" in torch, torch
+    d = derive_text(spec(["y = xt[K:N] * U", "z = xt[0:M]", "L = sum(y * y) + sum(z)"]))
+    numpy = render(d, "numpy")
+    assert "+ -" not in numpy and "-1 *" not in numpy, numpy
 
 
 ERRORS = [
@@ -108,6 +145,11 @@ ERRORS = [
     ("two sliced axes", "y = x[0:2, 0:K]", "12:16", "ranges over one axis", "x[:, 0:K]"),
     ("a length no dim has", "y = x[:, 0:3]", "12:16", "has 3 elements, which no dim is",
      "dims: {M: 3}"),
+    # bounds printed as a spec writes them: N - K, never SymPy's -K + N
+    ("a difference past the dim", "y = x[:, M:N + 1]", "12:16",
+     "the slice N - K:N + 1 of axis 1", "0 ≤ lo < hi ≤ N"),
+    ("a difference no dim is", "y = x[:, 1:N - K]", "12:16",
+     "the slice 1:N - K has N - K - 1 elements", "dims: {M: N - K - 1}"),
     ("too many indices", "y = v[:, 0:K]", "12:9", "2 indices for a tensor of shape (N,)",
      "one per axis"),
 ]

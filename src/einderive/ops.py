@@ -1716,6 +1716,25 @@ def _bound(e: FExpr, loc: Any, dims: dict[str, Any]) -> Any:
                     "of them", loc, "e.g. x[:, 0:K] or x[:, K:N], with K a dim")
 
 
+def dim_text(x: Any) -> str:
+    """A size of dims as a spec writes it: dims before numbers, added before subtracted
+    (N - K + 1, not SymPy's -K + N + 1), products spaced (H * Dh)."""
+    parts = sympy.Add.make_args(sympy.expand(x))
+    added = [t for t in parts if not t.is_Number and not bool(t.as_coeff_Mul()[0] < 0)]
+    subtracted = [t for t in parts if not t.is_Number and t not in added]
+    number = [t for t in parts if t.is_Number]
+    # N - K + 3, but 3 - K (a sum opens with an added term where it has one)
+    terms = added + subtracted + number if added or not number or number[0] < 0 \
+        else number + subtracted
+    out = ""
+    for t in terms:
+        negative = bool(t.as_coeff_Mul()[0] < 0)
+        text = str(-t if negative else t).replace("*", " * ")
+        out = (f"-{text}" if negative else text) if not out else \
+            f"{out} {'-' if negative else '+'} {text}"
+    return out
+
+
 def _value_at(x: Any, sizes: dict[Any, int]) -> Any:
     return x.xreplace({k: sympy.Integer(v) for k, v in sizes.items()})
 
@@ -1733,16 +1752,16 @@ def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
                             ("is empty", hi - lo - 1, lhi)):
         v = _value_at(value, sizes)
         if value.is_negative or (v.is_Number and v < 0):
-            raise SpecError(f"the slice {lo}:{hi} of axis {k} (of size {n} = "
-                            f"{_value_at(size, sizes)}) {what}", at,
+            raise SpecError(f"the slice {dim_text(lo)}:{dim_text(hi)} of axis {k} (of size "
+                            f"{n} = {_value_at(size, sizes)}) {what}", at,
                             f"bounds run from 0 to {n}: 0 ≤ lo < hi ≤ {n}")
     length = sympy.expand(hi - lo)
     out = 1 if length == 1 else next((d for d, v in dims.items()
                                       if sympy.expand(v - length) == 0), None)
     if out is None:
-        raise SpecError(f"the slice {lo}:{hi} has {length} elements, which no dim is", lhi,
-                        f"declare its length as a dim, e.g. dims: {{M: {length}}}".replace(
-                            "*", " * "))
+        raise SpecError(f"the slice {dim_text(lo)}:{dim_text(hi)} has {dim_text(length)} "
+                        f"elements, which no dim is", lhi,
+                        f"declare its length as a dim, e.g. dims: {{M: {dim_text(length)}}}")
     shape = x.shape[:k] + (out,) + x.shape[k + 1:]
     whole = FExpr(PseudoOp.DIM, (), (("name", n),), ())  # an open end: the dim's size
     bounds = tuple(FExpr(PseudoOp.NUM, (), (("value", Fraction(int(b))), ("text", str(b))), ())

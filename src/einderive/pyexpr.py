@@ -129,6 +129,17 @@ def neg(x: Py) -> Unary:
     return Unary("-", x)
 
 
+def signed_sum(terms: list[tuple[Py, bool]]) -> Py:
+    """``a + b - c``: each term with whether it is subtracted, the added ones first (so a
+    difference of dims prints ``N - K``, never ``N + -1 * K`` nor ``-K + N``)."""
+    ordered = [t for t in terms if not t[1]] + [t for t in terms if t[1]]
+    first, negative = ordered[0]
+    out: Py = neg(first) if negative else first
+    for x, negative in ordered[1:]:
+        out = BinOp("-" if negative else "+", out, x)
+    return out
+
+
 def ints(values: Iterable[int]) -> Py:
     """An int, or a tuple of ints for several."""
     items = tuple(values)

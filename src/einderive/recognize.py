@@ -252,6 +252,8 @@ class _Reader:
         self.position = ctx.position
         # elements read zero-padded: element -> (axis, lo, hi) of the range condition absorbed
         self.padded: dict[Expr, tuple[int, Expr, Expr]] = {}
+        # products of factors under one range, recognized as a whole and zero-padded
+        self.padded_products: dict[Expr, Blob] = {}
         self._tensor_in: dict[Expr, bool] = {}  # _has_tensor's answers, by subtree
 
     def orient(self, b: Blob, idx: Idx, shape: Shape) -> mx.M:
@@ -464,7 +466,9 @@ class _Reader:
     def _absorb_ranges(self, factors: list[Expr]) -> list[Expr]:
         """Each range condition 𝟙[lo ≤ s < hi] of a product that says exactly where a factor
         ∂L/∂y_{…, s − lo, …} (with hi − lo its axis' size) is defined, taken out: that factor
-        is then read zero-padded (:meth:`_window_ref`), which is 0 outside the range."""
+        is then read zero-padded (:meth:`_window_ref`), which is 0 outside the range.  Any
+        other range is taken out with every factor that reads s, their product padded as a
+        whole (:meth:`_padded_product`)."""
         out = list(factors)
         for f in factors:
             if not (isinstance(f, ElementwiseFunction) and f.spec.name == IN_RANGE) or \
@@ -475,11 +479,38 @@ class _Reader:
             # would each need the padding, which no product of pads says more simply
             readers = [g for g in out if g is not f and _reads_at(g, x - lo)]
             hit = self._padded_axis(readers[0], x, lo, hi) if len(readers) == 1 else None
-            if hit is None:
-                raise NoMatrixForm("a range condition over several factors")
-            self.padded[readers[0]] = (hit, lo, hi)
-            out.remove(f)
+            if hit is not None:
+                self.padded[readers[0]] = (hit, lo, hi)
+                out.remove(f)
+                continue
+            # σ'(a_{k − K}) U_{k − K}, exp(u_k) with k over N: the product of the factors that
+            # read x, recognized at x = s + lo with s over the range's own dim, zero-padded
+            # (every factor that reads x: x = s + lo is exact wherever the range holds)
+            whole = sympy.Mul(*[g for g in out if g is not f and g.has(x)])
+            readers = list(sympy.Mul.make_args(whole))
+            self.padded_products[whole] = self._padded_product(whole, x, lo, hi)
+            out = [g for g in out if g is not f and g not in readers] + [whole]
         return out
+
+    def _padded_product(self, e: Expr, x: Symbol, lo: Expr, hi: Expr) -> Blob:
+        """``e`` (a product under 𝟙[lo ≤ x < hi]) as pad(E, lo:hi, axis) where E is ``e``
+        at x = s + lo, s over a dim of size hi − lo: exact, as the range makes the term 0
+        outside lo … hi − 1 and pad is 0 there."""
+        dim = next((d for d in self.ctx.sizes if self._same_size(self.ctx.size(d), hi - lo)),
+                   None)
+        if dim is None or not e.has(x):
+            raise NoMatrixForm("a range condition over a length no dim has")
+        s = self.ctx.fresh(dim)
+        inner = self.blob(e.xreplace({x: s + lo}))
+        if s not in inner.idx or x in inner.idx:
+            raise NoMatrixForm("a range condition over a product that does not read it")
+        dims = tuple(self.ctx.index_dim[i] for i in inner.idx)
+        if tuple(inner.m.shape) != math_shape(dims) or len(dims) > 2:
+            raise NoMatrixForm("a padded product of another orientation")
+        axis = inner.idx.index(s)
+        out = dims[:axis] + (self.ctx.index_dim[x],) + dims[axis + 1:]
+        return Blob(mx.Pad(inner.m, axis, lo, hi, out, math_shape(out)),
+                    tuple(x if i == s else i for i in inner.idx))
 
     def _padded_axis(self, g: Expr, x: Expr, lo: Expr, hi: Expr) -> int | None:
         if not isinstance(g, Indexed) or not self.ctx.is_tensor_atom(g) or g in self.padded:
@@ -643,7 +674,7 @@ class _Reader:
         factors = self._absorb_ranges(factors)
         blobs = []
         for f in factors:
-            b = self.blob(f)
+            b = self.padded_products.pop(f) if f in self.padded_products else self.blob(f)
             if not b.idx:
                 coeff.append(b.m)
             else:

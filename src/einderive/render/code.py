@@ -180,8 +180,9 @@ class Compiler:
             return P.product(parts)
         if isinstance(c, ElementwiseFunction):
             return self.b.fn(c.spec.name, *[self.b.constant(self.const(a)) for a in c.args])
-        if isinstance(c, Add):
-            return P.product([self.const(a) for a in Add.make_args(c)], "+")
+        if isinstance(c, Add):  # N − K, a slice's bound: a term of negative coefficient subtracted
+            return P.signed_sum([(self.const(-a), True) if a.as_coeff_Mul()[0] < 0
+                                 else (self.const(a), False) for a in Add.make_args(c)])
         if isinstance(c, Sum) and not c.function.has(*c.variables):
             # Σ_i c over a dim is the dim's size times c (never expanded): indexed's one rule
             return self.const(sum_of_constant(c.function, c.limits))

@@ -294,8 +294,10 @@ class IndexCompiler:
                 # x at Shift(Window(i, 0, R), K, N − K), whose index is no plain letter
                 atom = P.num(1) if rest == 1 else size(rest) if rest in self.ctx.dim_of_size \
                     else grid(rest) if rest in letters else index(rest)
-                terms.append(atom if coeff == 1 else P.binop("*", number(coeff), atom))
-            return P.product(terms, "+")
+                scaled = number(abs(coeff)) if rest == 1 else atom if abs(coeff) == 1 \
+                    else P.binop("*", number(abs(coeff)), atom)
+                terms.append((scaled, bool(coeff < 0)))
+            return P.signed_sum(terms)
 
         def clipped(i: Any, d: Any) -> P.Py:
             """A collapsed shift s − lo, or an index over a larger dim than the axis (a pad's
@@ -303,8 +305,9 @@ class IndexCompiler:
             0: taken modulo the axis' size, so that the read is valid and then multiplied
             by 0 (both libraries' % of a negative index is in 0 .. n − 1)."""
             out = index(i)
-            nested = isinstance(i, Shift) and not isinstance(i.index, Symbol)  # of a Window
-            if d == 1 or not (isinstance(i, (Add, Window)) or nested
+            # a Shift is in range only where its index runs over its count: a Window's, or
+            # a letter of a wider dim put in by a delta (x_{j + N − K} under 𝟙[0 ≤ j < K])
+            if d == 1 or not (isinstance(i, (Add, Window, Shift))
                               or self._dim_name(i) not in (None, d)):
                 return out
             return P.binop("%", out, self.comp.dim(d))

@@ -364,6 +364,9 @@ class MathMLStyle(Style):
     def operator(self, name: str, arg: str) -> str:
         return upright(name) + APPLY + fenced(arg)
 
+    def keyword(self, name: str, value: str) -> str:
+        return upright(name) + mo("=") + mn(value)
+
     def matrix_function(self, op: Any, arg: str, transposed: bool, idx: str) -> str:
         s = tokens(op.text_t if transposed else op.text, [arg])
         return sub(fenced(s), idx) if idx else s

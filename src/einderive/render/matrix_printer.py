@@ -219,7 +219,7 @@ class MatrixPrinter(TreePrinter):
         """``pad(G, lo:hi, axis=1)``: G at lo .. hi − 1 of the axis, zeros elsewhere (the
         axis' size is the result's)."""
         return self.n.operator(PAD, f"{self._print(m.x)}, {self.n.scalar(m.lo)}:"
-                                    f"{self.n.scalar(m.hi)}, axis={m.axis}")
+                                    f"{self.n.scalar(m.hi)}, {self.n.keyword('axis', str(m.axis))}")
 
     def _print_Einsum(self, m: mx.Einsum) -> str:
         return self.n.einsum(m.subscripts, [self._print(x) for x in m.operands])

@@ -152,6 +152,9 @@ class UnicodeStyle(Style):
     def operator(self, name: str, arg: str) -> str:
         return f"{name}({arg})"
 
+    def keyword(self, name: str, value: str) -> str:
+        return f"{name}={value}"
+
     def matrix_function(self, op: Any, arg: str, transposed: bool, idx: str) -> str:
         """``A⁻¹`` (an axis op with a template), ``(A⁻¹)_ij`` with indices."""
         s = str((op.text_t if transposed else op.text).format(arg))
@@ -335,6 +338,9 @@ class LatexStyle(Style):
 
     def operator(self, name: str, arg: str) -> str:
         return f"\\operatorname{{{name}}}{self.paren(arg)}"
+
+    def keyword(self, name: str, value: str) -> str:
+        return f"\\mathrm{{{name}}}{{=}}{value}"
 
     def matrix_function(self, op: Any, arg: str, transposed: bool, idx: str) -> str:
         s = str((op.latex_t if transposed else op.latex).format(arg))

@@ -163,6 +163,11 @@ class Style(ABC):
     def operator(self, name: str, arg: str) -> str: ...
 
     @abstractmethod
+    def keyword(self, name: str, value: str) -> str:
+        """A keyword argument of an operator, ``axis=1``: a word, never a product of
+        italic letters."""
+
+    @abstractmethod
     def einsum(self, subscripts: str, operands: list[str]) -> str: ...
 
     @abstractmethod
