@@ -408,7 +408,7 @@ class _Reader:
         return mx.Ref(ref.name, ref.kind, math_shape(shape[nb:]), ref.src, display,
                       tuple(shape[:nb]))
 
-    def _window_ref(self, ref: mx.Ref, e: Indexed, shape: Shape) -> Blob:
+    def _window_ref(self, ref: mx.M, e: Indexed | AxisFunction, shape: Shape) -> Blob:
         """An element at a shifted index: x_{i, j + lo} (a Shift) is an element of the slice
         x[:, lo:lo + n]; ∂L/∂y_{i, s − lo} under 𝟙[lo ≤ s < hi] (absorbed by
         :meth:`_absorb_ranges`) one of ∂L/∂y zero-padded to lo .. hi − 1 of s's dim."""
@@ -558,6 +558,14 @@ class _Reader:
         kind = _ref_kind(tensor.kind)
         ref = mx.Ref(name, kind, math_shape(tensor.shape), display=self.anon_forms.get(name))
         nd = len(tensor.shape)
+        if any(isinstance(i, (Shift, SAdd, Window)) for i in e.indices) or \
+                e in self.padded or (not e.reduces and self._narrower(e.indices, tensor.shape)):
+            # read over part of an axis (softmax(C, axis=0)_il with i over a concatenated
+            # piece's rows): an element of a slice of the whole function, as a tensor's is
+            if e.reduces or self.batch:
+                raise NoMatrixForm("a function of a whole axis read over part of an axis")
+            m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
+            return self._window_ref(m, e, tensor.shape)
         idx = tuple(i for i in e.indices if i != 0)
         if self.batch and idx[:len(self.batch)] == self.batch:
             # one element's rows or columns (_per_element checked the axis is one of them)

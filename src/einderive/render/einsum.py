@@ -254,9 +254,12 @@ class IndexCompiler:
         sizes = [P.num(1) if i == 0 else self._dim(i) for i in view]
         return self._index(self.b.reshape_to(self._tensor(key_of(e)), sizes), view)
 
-    def _gather(self, e: Indexed) -> Arr:
+    def _gather(self, e: Indexed | AxisFunction, base: P.Py | None = None,
+                shape: tuple[Any, ...] | None = None) -> Arr:
         """X[⌊k/T⌋, j]: an element at index maps no reshape reads whole, gathered by index
-        arrays over the letters it reads (each an arange along its own axis)."""
+        arrays over the letters it reads (each an arange along its own axis).  ``base`` and
+        ``shape``: the array read and its spec shape, where it is no tensor (a function of a
+        whole axis, softmax(C, axis=0), read over a concatenated piece's rows)."""
         letters = tuple(dict.fromkeys(s for i in e.indices for s in index_letters(i)))
         n = len(letters)
 
@@ -308,8 +311,9 @@ class IndexCompiler:
                               or self._dim_name(i) not in (None, d)):
                 return out
             return P.binop("%", out, self.comp.dim(d))
-        shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
-        at = P.Subscript(self._tensor(key_of(e)),
+        if shape is None:
+            shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
+        at = P.Subscript(self._tensor(key_of(e)) if base is None else base,
                          tuple(clipped(i, d) for i, d in zip(e.indices, shape)))
         return Arr(at, letters)
 
@@ -324,9 +328,10 @@ class IndexCompiler:
             return None
         return self.free.get(i) or self.ctx.index_dim.get(i) or self.limits.get(i)
 
-    def _outside(self, e: Indexed) -> bool:
+    def _outside(self, e: Indexed, shape: tuple[Any, ...] | None = None) -> bool:
         """Whether an element is read at an index of another dim than its axis' (a pad's)."""
-        shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
+        if shape is None:
+            shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
         return any(d != 1 and self._dim_name(i) not in (None, d)
                    for i, d in zip(e.indices, shape))
 
@@ -382,6 +387,10 @@ class IndexCompiler:
         name = self.ctx.tensor_of[key_of(e.label)]
         ndim = len(self.comp.graph[name].shape)
         py = self.b.axis_fn(e.head, P.Name(self.comp.names.var[name]), e.axis, ndim)
+        shape = self.comp.graph[name].shape
+        if not e.reduces and (self._outside(e, shape) or has_index_map(tuple(e.indices))):
+            # read over part of an axis or at index maps, as a tensor's element is
+            return self._gather(e, py, shape)
         return self._index(py, e.indices)
 
     # -- einsum -----------------------------------------------------------------------

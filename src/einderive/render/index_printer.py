@@ -85,7 +85,11 @@ class IndexPrinter(TreePrinter):
             neg = t.could_extract_minus_sign()
             u = -t if neg else t
             body = self._term(u) if top else self._print(u)
-            if neg and self.prec(u) <= Prec.ADD and not isinstance(u, Sum):
+            # what is printed after the sign: a term whose Σ Einstein's convention drops
+            # prints its body bare, and −Σ(a + b) is −(a + b), never −a + b
+            shown = self._implicit_body(u) if top else None
+            bare = u if shown is None else shown[0]
+            if neg and self.prec(bare) <= Prec.ADD and not isinstance(bare, Sum):
                 body = self.n.paren(body)
             if n == 0:
                 out = minus + body if neg else body
@@ -93,19 +97,26 @@ class IndexPrinter(TreePrinter):
                 out += f" {minus} {body}" if neg else f" + {body}"
         return out
 
-    def _term(self, e: Any) -> str:
-        """A top-level term: drop its sums when every summed index shows exactly twice."""
+    def _implicit_body(self, e: Any) -> tuple[Any, list[Any]] | None:
+        """A top-level term whose sums Einstein's convention drops (every summed index shows
+        exactly twice): what is printed in its place, and the indices summed; else None."""
         factors: list[Any] = []
         summed: list[Any] = []
         _flatten_sums(e, factors, summed)
         if summed and self.n.einstein and all(_count(Mul(*factors), v) == 2 for v in summed):
-            self._implicit = set(summed)
-            try:
-                return self._print(Mul(*factors)) if len(factors) > 1 else \
-                    self._print(factors[0])
-            finally:
-                self._implicit = set()
-        return self._print(e)
+            return (Mul(*factors) if len(factors) > 1 else factors[0]), summed
+        return None
+
+    def _term(self, e: Any) -> str:
+        """A top-level term: drop its sums when every summed index shows exactly twice."""
+        shown = self._implicit_body(e)
+        if shown is None:
+            return self._print(e)
+        self._implicit = set(shown[1])
+        try:
+            return self._print(shown[0])
+        finally:
+            self._implicit = set()
 
     # -- sums, products, powers ----------------------------------------------------------------
 
