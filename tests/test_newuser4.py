@@ -69,3 +69,35 @@ def test_a_function_of_a_whole_axis_read_over_a_concatenated_piece(tmp_path):
     report = verify(d, seed=1)
     assert report.ok and not report.error, report.error
     _generated_code_matches_torch(d, tmp_path)
+
+
+MERGE_THEN_SLICE = """\
+name: merge_then_slice
+dims: {T: 2, H: 2, Dh: 3, D: H * Dh, K: 2}
+inputs: {X: [T, H, Dh], W: [K, T]}
+forward:
+  - Y = reshape(X, [T, D])
+  - a = Y[:, 0:K]
+  - L = sum((W @ a) ** 2)
+loss: L
+"""
+
+
+def test_a_slice_of_a_reshape_prints_compiles_and_moves(tmp_path, run):
+    """∂L/∂X reads the slice's range through the reshape, 𝟙[0 ≤ j·Dh + k < K], and a
+    (T×K) at j·Dh + k (over D): printing the index map as a range's argument was an
+    internal error (every text format, exit 3), its code reshaped a's 4 values into
+    (T, H, Dh) (verify exit 3), and its tangent (verify --hvp) had no rule (exit 3)."""
+    from test_ops import _generated_code_matches_torch
+    path = tmp_path / "merge_then_slice.yaml"
+    path.write_text(MERGE_THEN_SLICE)
+    r = run("derive", path)
+    assert r.exit_code == 0, r.output
+    assert "∂L/∂X_ijk = 2 W_mi W_mi′ a_{i′, j·Dh + k} 𝟙[0 ≤ j·Dh + k < K]" in r.output
+    for extra in (["--latex"], ["-f", "json"], ["--expand"]):
+        assert run("derive", path, *extra).exit_code == 0
+    d = derive_text(MERGE_THEN_SLICE)
+    assert verify(d, seed=1).ok
+    r = run("verify", "--hvp", path)
+    assert r.exit_code == 0, r.output
+    _generated_code_matches_torch(d, tmp_path)

@@ -23,7 +23,7 @@ from sympy import Indexed, KroneckerDelta, Mul, Sum, Symbol
 from sympy import Pow as SPow
 
 from . import matrix as mx
-from .graph import dim_values
+from .graph import dim_values, same_size
 from .indexed import LETTERS, Ctx, key_of
 from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import (
@@ -494,9 +494,7 @@ class _Reader:
 
     def _same_size(self, a: Expr, b: Expr) -> bool:
         """Whether two sizes are equal by the dims' definitions (M: N − K is N − K)."""
-        values = dim_values(self.ctx.graph.spec.dims)
-        table = {self.ctx.sizes[d]: v for d, v in values.items() if d in self.ctx.sizes}
-        return bool(sympy.expand((a - b).xreplace(table).xreplace(table)) == 0)
+        return same_size(self.ctx.graph.spec.dims, self.ctx.sizes, a, b)
 
     def _view_ref(self, ref: mx.Ref, idx: Idx) -> Blob:
         """An element at index maps, X[b, h·Dh + d]: an element of reshape(X) at plain

@@ -19,6 +19,7 @@ from typing import Any
 from sympy import (
     Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol)
 
+from ..graph import same_size
 from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
 from ..ops import (
     RESHAPE,
@@ -80,6 +81,11 @@ class IndexCompiler:
             return Arr(P.call(self.b.f("arange"), self._dim(e)), (e,))
         if isinstance(e, Symbol):
             return Arr(self._symbol(e))
+        if isinstance(e, (Flat, Digit)):
+            # an index map as a value (𝟙[0 ≤ j·Dh + k < K], a slice's range read through a
+            # reshape): its values over its letters, each an arange along its own axis
+            letters = tuple(dict.fromkeys(index_letters(e)))
+            return Arr(self._map_index(e, letters), letters)
         if isinstance(e, Indexed):
             if self._outside(e):
                 return self._gather(e)
@@ -308,7 +314,7 @@ class IndexCompiler:
             out = index(i)
             nested = isinstance(i, Shift) and not isinstance(i.index, Symbol)  # of a Window
             if d == 1 or not (isinstance(i, (Add, Window)) or nested
-                              or self._dim_name(i) not in (None, d)):
+                              or self._dim_name(i) not in (None, d) or self._map_outside(i, d)):
                 return out
             return P.binop("%", out, self.comp.dim(d))
         if shape is None:
@@ -332,8 +338,17 @@ class IndexCompiler:
         """Whether an element is read at an index of another dim than its axis' (a pad's)."""
         if shape is None:
             shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
-        return any(d != 1 and self._dim_name(i) not in (None, d)
+        return any(d != 1 and (self._dim_name(i) not in (None, d) or self._map_outside(i, d))
                    for i, d in zip(e.indices, shape))
+
+    def _map_outside(self, i: Any, d: Any) -> bool:
+        """Whether an index map takes more values than axis ``d`` has (a_{i, j·Dh + k} with
+        a's axis K: a pad's read, through a reshape, outside the piece where its range is 0)."""
+        if not isinstance(i, (Flat, Digit)):
+            return False
+        values = Mul(*i.sizes) if isinstance(i, Flat) else i.sizes[i.position]
+        return not same_size(self.comp.graph.spec.dims, self.ctx.sizes, values,
+                             self.ctx.size(d))
 
     def _map_index(self, i: Any, letters: tuple[Any, ...]) -> P.Py:
         """The values of the index (or index map) ``i`` as an integer array over ``letters``,

@@ -14,7 +14,7 @@ from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow,
                    Sum, Symbol)
 
 from ..matrix import Ref
-from ..ops import AXIS_OPS, AxisFunction, ElementwiseFunction
+from ..ops import AXIS_OPS, AxisFunction, Digit, ElementwiseFunction, Flat, Shift, Window
 from ..precedence import Prec
 from .readable import Rewriter, is_dim
 from .tokens import NotationBase
@@ -323,6 +323,13 @@ class IndexPrinter(TreePrinter):
             return self.n.index_list(idx)
         return self.n.compound_index([self._print(i) if isinstance(i, Indexed)
                                       else self.n.index_list((i,)) for i in idx if i != 0])
+
+    def _print_IndexMap(self, e: Flat | Digit | Shift | Window) -> str:
+        """An index map as a value (a reshape's j·Dh + k in a slice's range condition,
+        𝟙[0 ≤ j·Dh + k < K]): written as in a subscript."""
+        return self.n.index_term(e)
+
+    _print_Flat = _print_Digit = _print_Shift = _print_Window = _print_IndexMap
 
     def _print_ElementwiseFunction(self, e: ElementwiseFunction) -> str:
         arg = e.args[0]
