@@ -101,3 +101,51 @@ def test_a_slice_of_a_reshape_prints_compiles_and_moves(tmp_path, run):
     r = run("verify", "--hvp", path)
     assert r.exit_code == 0, r.output
     _generated_code_matches_torch(d, tmp_path)
+
+
+HEADS_SUM = """\
+name: heads_sum
+dims: {T: 3, H: 2, Dh: 2, D: H * Dh}
+inputs: {X: [T, D], W: [D, D], a: [H]}
+forward:
+  - Y = X @ W
+  - Yh = reshape(Y, [T, H, Dh])
+  - s = sum(Yh * Yh, axis=2)
+  - L = sum(s @ a)
+loss: L
+"""
+
+
+def test_a_hessian_through_a_digit_read_alone(tmp_path, run):
+    """∂L/∂Y reads ∂L/∂s_{i, ⌊l/Dh⌋} (a split's first digit alone): its derivative paired
+    the one digit with two indices, a Flat of one digit over two sizes (--hessian: internal
+    error, IndexError); it is δ(⌊l/Dh⌋, m)."""
+    path = tmp_path / "heads_sum.yaml"
+    path.write_text(HEADS_SUM)
+    r = run("verify", "--hessian", path)
+    assert r.exit_code == 0, r.output
+    assert "20 second-order checks" in r.output, r.output
+
+
+SLICE_CONCAT = """\
+name: slice_concat
+dims: {B: 2, N: 5, K: 2, M: N - K}
+inputs: {X: [B, N], W: [N, N]}
+forward:
+  - a = X[:, 0:K]
+  - b = X[:, K:N]
+  - c = concatenate([tanh(b), a * a], axis=1)
+  - L = sum((c @ W) * X)
+loss: L
+"""
+
+
+def test_a_hessian_with_a_delta_of_two_shifted_indices(tmp_path, run):
+    """∂²L/∂X∂X holds δ_{j − K, n − K} (a slice's read met by a concatenate's): its code
+    gathered an identity at j − K, an index over no dim (verify --hessian: exit 3); it is
+    𝟙[0 ≤ j − n < 1], the indices' values compared."""
+    path = tmp_path / "slice_concat.yaml"
+    path.write_text(SLICE_CONCAT)
+    r = run("verify", "--hessian", path)
+    assert r.exit_code == 0, r.output
+    assert "second-order checks of 1 spec match" in r.output, r.output

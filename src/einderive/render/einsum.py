@@ -22,6 +22,8 @@ from sympy import (
 from ..graph import same_size
 from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
 from ..ops import (
+    F,
+    IN_RANGE,
     RESHAPE,
     AxisFunction,
     Digit,
@@ -384,6 +386,11 @@ class IndexCompiler:
     def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:
             return Arr(P.num(1))
+        if any(isinstance(i, (Add, Shift, Window)) for i in (p, q)):
+            # δ(j − K, n − K), met in a Hessian through a slice: the indices' values are
+            # equal, 𝟙[0 ≤ p − q < 1] (an identity gathered at a shifted index would wrap)
+            diff = _linear(p) - _linear(q)
+            return self.arr(S.One if diff == 0 else F(IN_RANGE)(diff, 0, 1))
         if has_index_map((p, q)):  # δ(⌊l/Dh⌋, ⌊n/Dh⌋): the identity gathered at both maps
             letters = tuple(dict.fromkeys(s for i in (p, q) for s in index_letters(i)))
             at = (self._map_index(p, letters), self._map_index(q, letters))
@@ -419,3 +426,12 @@ class IndexCompiler:
         sub = f"{terms}->{''.join(letter[i] for i in out)}"
         code: P.Py = self.b.einsum(sub, [a.py for a in arrays])
         return code
+
+
+def _linear(i: Any) -> Any:
+    """A shifted index as the SymPy sum it stands for (j + lo, j − off)."""
+    if isinstance(i, Shift):
+        return _linear(i.index) + i.offset
+    if isinstance(i, Window):
+        return _linear(i.index) - i.offset
+    return i
