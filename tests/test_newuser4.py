@@ -5,6 +5,8 @@ back by the independent reader, or verify and the generated code against autogra
 
 from __future__ import annotations
 
+import pytest
+
 import torch_reference as R
 from conftest import derive_text, forms
 from notation_reader import ReaderError
@@ -149,3 +151,15 @@ def test_a_hessian_with_a_delta_of_two_shifted_indices(tmp_path, run):
     r = run("verify", "--hessian", path)
     assert r.exit_code == 0, r.output
     assert "second-order checks of 1 spec match" in r.output, r.output
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("derive", "--help"),
+                                  ("verify", "--help")])
+def test_help_into_a_closed_stdout_ends_as_a_command_does(args):
+    """``einderive --help | head -0`` exited 1 (click's own handler of a closed pipe), where
+    ``einderive derive spec | head -0`` exits 141: the help and version, printed by click
+    before any command runs, end quietly with 141 too."""
+    from test_review_fixes import _into_closed_pipe
+    result = _into_closed_pipe(*args)
+    assert result.stderr == ""
+    assert result.returncode == 141
