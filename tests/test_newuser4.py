@@ -163,3 +163,27 @@ def test_help_into_a_closed_stdout_ends_as_a_command_does(args):
     result = _into_closed_pipe(*args)
     assert result.stderr == ""
     assert result.returncode == 141
+
+
+TWO_READS_OF_P = """\
+name: two_reads_of_p
+dims: {N: 3}
+inputs: {A: [N, N], P: [N, N], x: [N], g: [N]}
+forward:
+  - y = A @ P @ x + inv(P) @ x
+  - L = sum(y * g)
+loss: L
+"""
+
+
+def test_two_reads_of_one_input_in_one_node_read_term_by_term():
+    """∂L/∂P of y = A P x + P⁻¹ x is Σ_m (A_mi x_j − (P⁻¹)_mi (P⁻¹ x)_j) g_m: read as one
+    factor of three indices it printed einsum('jki,k->ij', einsum(…) + einsum(…), ∂L/∂y);
+    term by term it is the Cookbook's Aᵀ g xᵀ − P⁻ᵀ g xᵀ P⁻ᵀ.  And tr(A⁻¹A⁻¹)'s −2 (A⁻ᵀ)³."""
+    d = derive_text(TWO_READS_OF_P)
+    assert forms(d, "P")[1] == "Aᵀ ∂L/∂y xᵀ − P⁻ᵀ ∂L/∂y xᵀ P⁻ᵀ"
+    assert not text_failures(TWO_READS_OF_P)
+    assert verify(d, seed=1).ok
+    d = derive_text(DET_INV)
+    assert forms(d, "A")[1] == "−det(A⁻¹)·A⁻ᵀ − 2 A⁻ᵀ A⁻ᵀ A⁻ᵀ"
+    assert verify(d, seed=1).ok

@@ -19,7 +19,7 @@ from typing import Any
 
 from sympy import Add as SAdd
 import sympy
-from sympy import Indexed, KroneckerDelta, Mul, Sum, Symbol
+from sympy import Indexed, KroneckerDelta, Mul, S, Sum, Symbol
 from sympy import Pow as SPow
 
 from . import matrix as mx
@@ -97,7 +97,48 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
         m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
         return lifted or Recognition(None)
-    return Recognition(m, tuple(reader.wheres), reader.einsum_used)
+    out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
+    if out.einsum:
+        return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or out
+    return out
+
+
+SPREAD_TERMS = 8  # past this many terms a distributed form is no easier to read
+
+
+def _spread(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+            idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
+    """A contraction with a sum of terms, ``Σ_m (x_j A_mi − (P⁻¹)_mi z_j) g_m`` (two reads of
+    one input in one node, y = A P x + P⁻¹ x), read term by term: each term may have a
+    matrix form (Aᵀ g xᵀ − P⁻ᵀ g zᵀ) where the sum as one factor of three indices has only
+    an einsum.  None unless every term reads without einsum."""
+    spread = _distributed(expr)
+    if spread == expr or len(SAdd.make_args(spread)) > SPREAD_TERMS:
+        return None
+    reader = _Reader(ctx, namer, anon_forms, tuple(i for i in idx if isinstance(i, Symbol)),
+                     oriented)
+    try:
+        m = reader.orient(reader.blob(spread), idx, shape)
+    except NoMatrixForm:
+        return None
+    return None if reader.einsum_used else Recognition(m, tuple(reader.wheres), False)
+
+
+def _distributed(e: Expr) -> Expr:
+    """``e`` with products and sums spread over the sums they hold (only those: a function's
+    argument is left whole), so that each term is a product of tensors."""
+    if isinstance(e, Sum):
+        return SAdd(*[Sum(t, *e.limits) for t in SAdd.make_args(_distributed(e.function))])
+    if isinstance(e, SAdd):
+        return SAdd(*[_distributed(a) for a in e.args])
+    if isinstance(e, Mul):
+        terms: list[Expr] = [S.One]
+        for a in e.args:
+            terms = [t * u for t in terms for u in SAdd.make_args(_distributed(a))]
+            if len(terms) > SPREAD_TERMS:
+                return e
+        return SAdd(*terms)
+    return e
 
 
 # -- batched forms ---------------------------------------------------------------------------
