@@ -324,12 +324,20 @@ class IndexPrinter(TreePrinter):
         return self.n.compound_index([self._print(i) if isinstance(i, Indexed)
                                       else self.n.index_list((i,)) for i in idx if i != 0])
 
-    def _print_IndexMap(self, e: Flat | Digit | Shift | Window) -> str:
-        """An index map as a value (a reshape's j·Dh + k in a slice's range condition,
-        𝟙[0 ≤ j·Dh + k < K]): written as in a subscript."""
+    # An index map as a value (a reshape's j·Dh + k in a slice's range condition,
+    # 𝟙[0 ≤ j·Dh + k < K]) is written as in a subscript.
+
+    def _print_Flat(self, e: Flat) -> str:
         return self.n.index_term(e)
 
-    _print_Flat = _print_Digit = _print_Shift = _print_Window = _print_IndexMap
+    def _print_Digit(self, e: Digit) -> str:
+        return self.n.index_term(e)
+
+    def _print_Shift(self, e: Shift) -> str:
+        return self.n.index_term(e)
+
+    def _print_Window(self, e: Window) -> str:
+        return self.n.index_term(e)
 
     def _print_ElementwiseFunction(self, e: ElementwiseFunction) -> str:
         arg = e.args[0]
