@@ -187,3 +187,36 @@ def test_two_reads_of_one_input_in_one_node_read_term_by_term():
     d = derive_text(DET_INV)
     assert forms(d, "A")[1] == "−det(A⁻¹)·A⁻ᵀ − 2 A⁻ᵀ A⁻ᵀ A⁻ᵀ"
     assert verify(d, seed=1).ok
+
+
+LITERAL_ONES = """\
+name: literal_ones
+dims: {B: 3, N: 4}
+inputs: {x: [B, 1], W: [1, N], c: [N]}
+forward:
+  - Y = x * W + c
+  - L = sum(tanh(Y) * Y)
+loss: L
+"""
+
+
+def test_a_hessian_block_keeps_the_literal_one_axes(tmp_path, run):
+    """hessian() said each block is shaped x's shape + y's, but dropped literal 1 axes
+    (∂²L/∂x∂W of x: [B, 1], W: [1, N] came out B×N, not B×1×1×N): verify --hessian failed
+    on the mirror's transpose (exit 3)."""
+    import importlib.util
+
+    import numpy as np
+    path = tmp_path / "literal_ones.yaml"
+    path.write_text(LITERAL_ONES)
+    r = run("verify", "--hessian", path)
+    assert r.exit_code == 0, r.output
+    code = tmp_path / "h.py"
+    assert run("derive", path, "--hessian", "-f", "numpy", "-o", code).exit_code == 0
+    spec = importlib.util.spec_from_file_location("literal_ones_h", code)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(0)
+    h = module.hessian(x=rng.standard_normal((3, 1)), W=rng.standard_normal((1, 4)),
+                       c=rng.standard_normal(4))
+    assert h["x", "W"].shape == (3, 1, 1, 4) and h["W", "W"].shape == (1, 4, 1, 4)
