@@ -220,3 +220,25 @@ def test_a_hessian_block_keeps_the_literal_one_axes(tmp_path, run):
     h = module.hessian(x=rng.standard_normal((3, 1)), W=rng.standard_normal((1, 4)),
                        c=rng.standard_normal(4))
     assert h["x", "W"].shape == (3, 1, 1, 4) and h["W", "W"].shape == (1, 4, 1, 4)
+
+
+THREE_PIECES = """\
+name: three_pieces
+dims: {B: 2, N: 2, M: 3, K: 1, S: N + M + K}
+inputs: {a: [B, N], b: [B, M], c: [B, K], W: [S, S]}
+forward:
+  - h = concatenate([a, sigmoid(b), c * c], axis=1)
+  - L = sum((h @ W) * h)
+loss: L
+"""
+
+
+def test_a_hessian_delta_between_indices_of_two_dims(tmp_path, run):
+    """∂²L/∂a_ij∂W_np = δ_jp h_in + δ_jn h_ip with j over a piece's N and p over the joined
+    S: its code read an N×N identity over S (verify --hessian: exit 3, shapes (2,6,2,2) and
+    (2,2,2,6)); a delta of two dims' indices compares their values."""
+    path = tmp_path / "three_pieces.yaml"
+    path.write_text(THREE_PIECES)
+    r = run("verify", "--hessian", path)
+    assert r.exit_code == 0, r.output
+    assert "32 second-order checks of 1 spec match" in r.output, r.output

@@ -403,6 +403,10 @@ class IndexCompiler:
             c, j = (p, q) if self._constant(p) else (q, p)
             eye = self.b.eye(self._dim(j))
             return Arr(P.Subscript(eye, (self.comp.const(c),)), (j,))
+        if self._dim(p) != self._dim(q):
+            # indices over two dims (δ_jp, j over a concatenated piece's N, p over the
+            # whole S): equal values, not an N×N identity read over S
+            return self.arr(F(IN_RANGE)(p - q, 0, 1))
         return Arr(self.b.eye(self._dim(p)), (p, q))
 
     def _axis_function(self, e: AxisFunction) -> Arr:
