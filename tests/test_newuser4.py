@@ -242,3 +242,25 @@ def test_a_hessian_delta_between_indices_of_two_dims(tmp_path, run):
     r = run("verify", "--hessian", path)
     assert r.exit_code == 0, r.output
     assert "32 second-order checks of 1 spec match" in r.output, r.output
+
+
+PICKED_SOFTMAX = """\
+name: picked_softmax
+dims: {B: 3, C: 4}
+inputs: {Z: [B, C], labels: {shape: [B], integer: C}, T: {shape: [], positive: true}}
+forward:
+  - L = -sum(log(softmax(Z / T, axis=-1)[range(B), labels]))
+loss: L
+"""
+
+
+def test_a_function_of_a_whole_axis_at_a_picked_index(tmp_path, run):
+    """softmax(Z/T) picked at (i, labels_i) inline: recognizing it was an internal error
+    (KeyError: labels[i], every command exit 3), and its index form printed the element
+    as softmax((1/T)·Z)_i, the picked index dropped."""
+    path = tmp_path / "picked_softmax.yaml"
+    path.write_text(PICKED_SOFTMAX)
+    r = run("derive", path)
+    assert r.exit_code == 0, r.output
+    assert "L = −log(softmax((1/T)·Z)_(i,labels_i))" in r.output, r.output
+    assert verify(derive_text(PICKED_SOFTMAX), seed=1).ok

@@ -597,6 +597,10 @@ class _Reader:
         kind = _ref_kind(tensor.kind)
         ref = mx.Ref(name, kind, math_shape(tensor.shape), display=self.anon_forms.get(name))
         nd = len(tensor.shape)
+        if any(isinstance(i, Indexed) for i in e.indices):
+            # softmax(S)_(i,labels_i): an element an integer input picks, which no matrix
+            # vocabulary here says (a tensor's pick is onehot(labels) ⊙ X, a function's not)
+            raise NoMatrixForm("a function of a whole axis at an index an integer picks")
         if any(isinstance(i, (Shift, SAdd, Window)) for i in e.indices) or \
                 e in self.padded or (not e.reduces and self._narrower(e.indices, tensor.shape)):
             # read over part of an axis (softmax(C, axis=0)_il with i over a concatenated

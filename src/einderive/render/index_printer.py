@@ -356,10 +356,12 @@ class IndexPrinter(TreePrinter):
             arg = self.n.tensor(name, "")
         if AXIS_OPS[e.head].text:  # A⁻¹: an anonymous argument is bracketed
             return self.n.matrix_function(AXIS_OPS[e.head], self.n.paren(arg) if bracket else arg,
-                                          False, self.n.index_list(e.indices))
+                                          False, self._indices(e.indices))
+        # an index an integer input picks prints as its element, softmax(S)_(i,labels_i)
+        # (index_list writes letters only: it printed softmax(S)_i)
         return self.n.axis_function(e.head, arg, e.axis,
                                     names_axis(e.axis, tensor.shape, e.head),
-                                    self.n.index_list(e.indices))
+                                    self._indices(e.indices))
 
     def _print_Function(self, e: Any) -> str:  # pragma: no cover - einderive makes no other
         raise TypeError(f"cannot print {e!r}")
