@@ -133,7 +133,25 @@ class _SpecAfterNames(click.Command):
 NAMES_OPTIONS = ("--hvp", "--tangent", "--hessian")
 
 
-@click.group(context_settings=CONTEXT)
+class _Main(click.Group):
+    """The command group: a closed stdout ends quietly (141) also where click writes,
+    ``--help``, ``--version`` and a command's ``--help`` (click's own handler exits 1,
+    which here means a failed check)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            _quiet_closed_stdout()
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _quiet_closed_stdout()
+
+
+@click.group(context_settings=CONTEXT, cls=_Main)
 @click.version_option(__version__, "-V", "--version", prog_name="einderive")
 @debug_option
 def main() -> None:

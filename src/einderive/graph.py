@@ -10,9 +10,10 @@ when it is not a plain name, which becomes an anonymous node.
 from __future__ import annotations
 
 from fractions import Fraction
+from collections.abc import Mapping
 from typing import Any
 
-from sympy import Integer, Symbol, floor
+from sympy import Integer, Symbol, expand, floor
 
 from . import expr as X
 from . import shapes
@@ -431,3 +432,11 @@ def dim_values(dims: tuple[DimDecl, ...]) -> dict[str, Any]:
     for d in dims:
         value(d.name)
     return out
+
+
+def same_size(dims: tuple[DimDecl, ...], sizes: Mapping[str, Any], a: Any, b: Any) -> bool:
+    """Whether two sizes, in the dims' size symbols ``sizes``, are equal by the dims'
+    definitions (M: N − K is N − K; an index map over H, Dh covers D: H * Dh)."""
+    values = dim_values(dims)
+    table = {sizes[d]: v for d, v in values.items() if d in sizes}
+    return bool(expand((a - b).xreplace(table).xreplace(table)) == 0)

@@ -1482,14 +1482,23 @@ def index_deltas(a: Tup, b: Tup, delta: Fn) -> Any:
         if isinstance(i, (Flat, Shift, Window)):
             out.append(i.inverse(b[p]))
             p += 1
-        elif isinstance(i, Digit):
+        elif isinstance(i, Digit) and _all_digits(a[p:p + len(i.sizes)]):
             n = len(i.sizes)
             out.append(KroneckerDelta(i.k, Flat(*b[p:p + n], *i.sizes), evaluate=False))
             p += n
-        else:
+        else:  # a plain index, or a digit read alone (s_{i, ⌊l/Dh⌋}: δ(⌊l/Dh⌋, m))
             out.append(delta(i, b[p]))
             p += 1
     return sympy.Mul(*out)
+
+
+def _all_digits(idx: Tup) -> bool:
+    """Whether ``idx`` is every digit of one index, in order (a split's read, whose inverse
+    is one Flat of as many indices)."""
+    first = idx[0]
+    return len(idx) == len(first.sizes) and all(
+        isinstance(i, Digit) and i.k == first.k and i.position == n and i.sizes == first.sizes
+        for n, i in enumerate(idx))
 
 
 def reshape_view(idx: Tup) -> Tup | None:

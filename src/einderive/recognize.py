@@ -19,11 +19,11 @@ from typing import Any
 
 from sympy import Add as SAdd
 import sympy
-from sympy import Indexed, KroneckerDelta, Mul, Sum, Symbol
+from sympy import Indexed, KroneckerDelta, Mul, S, Sum, Symbol
 from sympy import Pow as SPow
 
 from . import matrix as mx
-from .graph import dim_values
+from .graph import dim_values, same_size
 from .indexed import LETTERS, Ctx, key_of
 from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import (
@@ -97,7 +97,48 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
         m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
         return lifted or Recognition(None)
-    return Recognition(m, tuple(reader.wheres), reader.einsum_used)
+    out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
+    if out.einsum:
+        return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or out
+    return out
+
+
+SPREAD_TERMS = 8  # past this many terms a distributed form is no easier to read
+
+
+def _spread(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+            idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
+    """A contraction with a sum of terms, ``Σ_m (x_j A_mi − (P⁻¹)_mi z_j) g_m`` (two reads of
+    one input in one node, y = A P x + P⁻¹ x), read term by term: each term may have a
+    matrix form (Aᵀ g xᵀ − P⁻ᵀ g zᵀ) where the sum as one factor of three indices has only
+    an einsum.  None unless every term reads without einsum."""
+    spread = _distributed(expr)
+    if spread == expr or len(SAdd.make_args(spread)) > SPREAD_TERMS:
+        return None
+    reader = _Reader(ctx, namer, anon_forms, tuple(i for i in idx if isinstance(i, Symbol)),
+                     oriented)
+    try:
+        m = reader.orient(reader.blob(spread), idx, shape)
+    except NoMatrixForm:
+        return None
+    return None if reader.einsum_used else Recognition(m, tuple(reader.wheres), False)
+
+
+def _distributed(e: Expr) -> Expr:
+    """``e`` with products and sums spread over the sums they hold (only those: a function's
+    argument is left whole), so that each term is a product of tensors."""
+    if isinstance(e, Sum):
+        return SAdd(*[Sum(t, *e.limits) for t in SAdd.make_args(_distributed(e.function))])
+    if isinstance(e, SAdd):
+        return SAdd(*[_distributed(a) for a in e.args])
+    if isinstance(e, Mul):
+        terms: list[Expr] = [S.One]
+        for a in e.args:
+            terms = [t * u for t in terms for u in SAdd.make_args(_distributed(a))]
+            if len(terms) > SPREAD_TERMS:
+                return e
+        return SAdd(*terms)
+    return e
 
 
 # -- batched forms ---------------------------------------------------------------------------
@@ -410,7 +451,7 @@ class _Reader:
         return mx.Ref(ref.name, ref.kind, math_shape(shape[nb:]), ref.src, display,
                       tuple(shape[:nb]))
 
-    def _window_ref(self, ref: mx.Ref, e: Indexed, shape: Shape) -> Blob:
+    def _window_ref(self, ref: mx.M, e: Indexed | AxisFunction, shape: Shape) -> Blob:
         """An element at a shifted index: x_{i, j + lo} (a Shift) is an element of the slice
         x[:, lo:lo + n]; ∂L/∂y_{i, s − lo} under 𝟙[lo ≤ s < hi] (absorbed by
         :meth:`_absorb_ranges`) one of ∂L/∂y zero-padded to lo .. hi − 1 of s's dim."""
@@ -525,9 +566,7 @@ class _Reader:
 
     def _same_size(self, a: Expr, b: Expr) -> bool:
         """Whether two sizes are equal by the dims' definitions (M: N − K is N − K)."""
-        values = dim_values(self.ctx.graph.spec.dims)
-        table = {self.ctx.sizes[d]: v for d, v in values.items() if d in self.ctx.sizes}
-        return bool(sympy.expand((a - b).xreplace(table).xreplace(table)) == 0)
+        return same_size(self.ctx.graph.spec.dims, self.ctx.sizes, a, b)
 
     def _view_ref(self, ref: mx.Ref, idx: Idx) -> Blob:
         """An element at index maps, X[b, h·Dh + d]: an element of reshape(X) at plain
@@ -589,6 +628,18 @@ class _Reader:
         kind = _ref_kind(tensor.kind)
         ref = mx.Ref(name, kind, math_shape(tensor.shape), display=self.anon_forms.get(name))
         nd = len(tensor.shape)
+        if any(isinstance(i, Indexed) for i in e.indices):
+            # softmax(S)_(i,labels_i): an element an integer input picks, which no matrix
+            # vocabulary here says (a tensor's pick is onehot(labels) ⊙ X, a function's not)
+            raise NoMatrixForm("a function of a whole axis at an index an integer picks")
+        if any(isinstance(i, (Shift, SAdd, Window)) for i in e.indices) or \
+                e in self.padded or (not e.reduces and self._narrower(e.indices, tensor.shape)):
+            # read over part of an axis (softmax(C, axis=0)_il with i over a concatenated
+            # piece's rows): an element of a slice of the whole function, as a tensor's is
+            if e.reduces or self.batch:
+                raise NoMatrixForm("a function of a whole axis read over part of an axis")
+            m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
+            return self._window_ref(m, e, tensor.shape)
         idx = tuple(i for i in e.indices if i != 0)
         if self.batch and idx[:len(self.batch)] == self.batch:
             # one element's rows or columns (_per_element checked the axis is one of them)

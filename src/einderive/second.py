@@ -33,7 +33,7 @@ from .indexed import (
     rename,
     substitute_indexed,
 )
-from .ops import AxisFunction, ElementwiseFunction
+from .ops import AxisFunction, Digit, ElementwiseFunction, Flat, Shift, Window
 from .record import Record, field
 from .reverse import IndexAdjoint, IndexDerivation
 from .reverse import _tidy as tidy
@@ -183,7 +183,9 @@ def _jvp(ctx: Ctx, e: Expr, idx: Idx, movers: dict[Any, tuple[Any, Any]]) -> Exp
     if isinstance(e, Symbol):
         m = movers.get(e)
         return m[1](()) if m is not None else S.Zero
-    if e.is_Number or isinstance(e, KroneckerDelta):
+    if e.is_Number or isinstance(e, (KroneckerDelta, Flat, Digit, Shift, Window)):
+        # an index map as a value (a slice's range 𝟙[0 ≤ j·Dh + k < K] through a reshape)
+        # is an index, as constant as a delta
         return S.Zero
     if e.is_Add:
         return Add(*[_jvp(ctx, a, idx, movers) for a in e.args])

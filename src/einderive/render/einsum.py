@@ -19,8 +19,11 @@ from typing import Any
 from sympy import (
     Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol)
 
+from ..graph import same_size
 from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
 from ..ops import (
+    F,
+    IN_RANGE,
     RESHAPE,
     AxisFunction,
     Digit,
@@ -80,6 +83,11 @@ class IndexCompiler:
             return Arr(P.call(self.b.f("arange"), self._dim(e)), (e,))
         if isinstance(e, Symbol):
             return Arr(self._symbol(e))
+        if isinstance(e, (Flat, Digit)):
+            # an index map as a value (𝟙[0 ≤ j·Dh + k < K], a slice's range read through a
+            # reshape): its values over its letters, each an arange along its own axis
+            letters = tuple(dict.fromkeys(index_letters(e)))
+            return Arr(self._map_index(e, letters), letters)
         if isinstance(e, Indexed):
             if self._outside(e):
                 return self._gather(e)
@@ -254,9 +262,12 @@ class IndexCompiler:
         sizes = [P.num(1) if i == 0 else self._dim(i) for i in view]
         return self._index(self.b.reshape_to(self._tensor(key_of(e)), sizes), view)
 
-    def _gather(self, e: Indexed) -> Arr:
+    def _gather(self, e: Indexed | AxisFunction, base: P.Py | None = None,
+                shape: tuple[Any, ...] | None = None) -> Arr:
         """X[⌊k/T⌋, j]: an element at index maps no reshape reads whole, gathered by index
-        arrays over the letters it reads (each an arange along its own axis)."""
+        arrays over the letters it reads (each an arange along its own axis).  ``base`` and
+        ``shape``: the array read and its spec shape, where it is no tensor (a function of a
+        whole axis, softmax(C, axis=0), read over a concatenated piece's rows)."""
         letters = tuple(dict.fromkeys(s for i in e.indices for s in index_letters(i)))
         n = len(letters)
 
@@ -308,11 +319,12 @@ class IndexCompiler:
             # a Shift is in range only where its index runs over its count: a Window's, or
             # a letter of a wider dim put in by a delta (x_{j + N − K} under 𝟙[0 ≤ j < K])
             if d == 1 or not (isinstance(i, (Add, Window, Shift))
-                              or self._dim_name(i) not in (None, d)):
+                              or self._dim_name(i) not in (None, d) or self._map_outside(i, d)):
                 return out
             return P.binop("%", out, self.comp.dim(d))
-        shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
-        at = P.Subscript(self._tensor(key_of(e)),
+        if shape is None:
+            shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
+        at = P.Subscript(self._tensor(key_of(e)) if base is None else base,
                          tuple(clipped(i, d) for i, d in zip(e.indices, shape)))
         return Arr(at, letters)
 
@@ -327,11 +339,21 @@ class IndexCompiler:
             return None
         return self.free.get(i) or self.ctx.index_dim.get(i) or self.limits.get(i)
 
-    def _outside(self, e: Indexed) -> bool:
+    def _outside(self, e: Indexed, shape: tuple[Any, ...] | None = None) -> bool:
         """Whether an element is read at an index of another dim than its axis' (a pad's)."""
-        shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
-        return any(d != 1 and self._dim_name(i) not in (None, d)
+        if shape is None:
+            shape = self.comp.graph[self.ctx.name_of(key_of(e))].shape
+        return any(d != 1 and (self._dim_name(i) not in (None, d) or self._map_outside(i, d))
                    for i, d in zip(e.indices, shape))
+
+    def _map_outside(self, i: Any, d: Any) -> bool:
+        """Whether an index map takes more values than axis ``d`` has (a_{i, j·Dh + k} with
+        a's axis K: a pad's read, through a reshape, outside the piece where its range is 0)."""
+        if not isinstance(i, (Flat, Digit)):
+            return False
+        values = Mul(*i.sizes) if isinstance(i, Flat) else i.sizes[i.position]
+        return not same_size(self.comp.graph.spec.dims, self.ctx.sizes, values,
+                             self.ctx.size(d))
 
     def _map_index(self, i: Any, letters: tuple[Any, ...]) -> P.Py:
         """The values of the index (or index map) ``i`` as an integer array over ``letters``,
@@ -367,6 +389,11 @@ class IndexCompiler:
     def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:
             return Arr(P.num(1))
+        if any(isinstance(i, (Add, Shift, Window)) for i in (p, q)):
+            # δ(j − K, n − K), met in a Hessian through a slice: the indices' values are
+            # equal, 𝟙[0 ≤ p − q < 1] (an identity gathered at a shifted index would wrap)
+            diff = _linear(p) - _linear(q)
+            return self.arr(S.One if diff == 0 else F(IN_RANGE)(diff, 0, 1))
         if has_index_map((p, q)):  # δ(⌊l/Dh⌋, ⌊n/Dh⌋): the identity gathered at both maps
             letters = tuple(dict.fromkeys(s for i in (p, q) for s in index_letters(i)))
             at = (self._map_index(p, letters), self._map_index(q, letters))
@@ -379,12 +406,20 @@ class IndexCompiler:
             c, j = (p, q) if self._constant(p) else (q, p)
             eye = self.b.eye(self._dim(j))
             return Arr(P.Subscript(eye, (self.comp.const(c),)), (j,))
+        if self._dim(p) != self._dim(q):
+            # indices over two dims (δ_jp, j over a concatenated piece's N, p over the
+            # whole S): equal values, not an N×N identity read over S
+            return self.arr(F(IN_RANGE)(p - q, 0, 1))
         return Arr(self.b.eye(self._dim(p)), (p, q))
 
     def _axis_function(self, e: AxisFunction) -> Arr:
         name = self.ctx.tensor_of[key_of(e.label)]
         ndim = len(self.comp.graph[name].shape)
         py = self.b.axis_fn(e.head, P.Name(self.comp.names.var[name]), e.axis, ndim)
+        shape = self.comp.graph[name].shape
+        if not e.reduces and (self._outside(e, shape) or has_index_map(tuple(e.indices))):
+            # read over part of an axis or at index maps, as a tensor's element is
+            return self._gather(e, py, shape)
         return self._index(py, e.indices)
 
     # -- einsum -----------------------------------------------------------------------
@@ -398,3 +433,12 @@ class IndexCompiler:
         sub = f"{terms}->{''.join(letter[i] for i in out)}"
         code: P.Py = self.b.einsum(sub, [a.py for a in arrays])
         return code
+
+
+def _linear(i: Any) -> Any:
+    """A shifted index as the SymPy sum it stands for (j + lo, j − off)."""
+    if isinstance(i, Shift):
+        return _linear(i.index) + i.offset
+    if isinstance(i, Window):
+        return _linear(i.index) - i.offset
+    return i

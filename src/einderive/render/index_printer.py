@@ -14,7 +14,7 @@ from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow,
                    Sum, Symbol)
 
 from ..matrix import Ref
-from ..ops import AXIS_OPS, AxisFunction, ElementwiseFunction
+from ..ops import AXIS_OPS, AxisFunction, Digit, ElementwiseFunction, Flat, Shift, Window
 from ..precedence import Prec
 from .readable import Rewriter, is_dim
 from .tokens import NotationBase
@@ -85,7 +85,11 @@ class IndexPrinter(TreePrinter):
             neg = t.could_extract_minus_sign()
             u = -t if neg else t
             body = self._term(u) if top else self._print(u)
-            if neg and self.prec(u) <= Prec.ADD and not isinstance(u, Sum):
+            # what is printed after the sign: a term whose Σ Einstein's convention drops
+            # prints its body bare, and −Σ(a + b) is −(a + b), never −a + b
+            shown = self._implicit_body(u) if top else None
+            bare = u if shown is None else shown[0]
+            if neg and self.prec(bare) <= Prec.ADD and not isinstance(bare, Sum):
                 body = self.n.paren(body)
             if n == 0:
                 out = minus + body if neg else body
@@ -93,19 +97,26 @@ class IndexPrinter(TreePrinter):
                 out += f" {minus} {body}" if neg else f" + {body}"
         return out
 
-    def _term(self, e: Any) -> str:
-        """A top-level term: drop its sums when every summed index shows exactly twice."""
+    def _implicit_body(self, e: Any) -> tuple[Any, list[Any]] | None:
+        """A top-level term whose sums Einstein's convention drops (every summed index shows
+        exactly twice): what is printed in its place, and the indices summed; else None."""
         factors: list[Any] = []
         summed: list[Any] = []
         _flatten_sums(e, factors, summed)
         if summed and self.n.einstein and all(_count(Mul(*factors), v) == 2 for v in summed):
-            self._implicit = set(summed)
-            try:
-                return self._print(Mul(*factors)) if len(factors) > 1 else \
-                    self._print(factors[0])
-            finally:
-                self._implicit = set()
-        return self._print(e)
+            return (Mul(*factors) if len(factors) > 1 else factors[0]), summed
+        return None
+
+    def _term(self, e: Any) -> str:
+        """A top-level term: drop its sums when every summed index shows exactly twice."""
+        shown = self._implicit_body(e)
+        if shown is None:
+            return self._print(e)
+        self._implicit = set(shown[1])
+        try:
+            return self._print(shown[0])
+        finally:
+            self._implicit = set()
 
     # -- sums, products, powers ----------------------------------------------------------------
 
@@ -313,6 +324,21 @@ class IndexPrinter(TreePrinter):
         return self.n.compound_index([self._print(i) if isinstance(i, Indexed)
                                       else self.n.index_list((i,)) for i in idx if i != 0])
 
+    # An index map as a value (a reshape's j·Dh + k in a slice's range condition,
+    # 𝟙[0 ≤ j·Dh + k < K]) is written as in a subscript.
+
+    def _print_Flat(self, e: Flat) -> str:
+        return self.n.index_term(e)
+
+    def _print_Digit(self, e: Digit) -> str:
+        return self.n.index_term(e)
+
+    def _print_Shift(self, e: Shift) -> str:
+        return self.n.index_term(e)
+
+    def _print_Window(self, e: Window) -> str:
+        return self.n.index_term(e)
+
     def _print_ElementwiseFunction(self, e: ElementwiseFunction) -> str:
         arg = e.args[0]
         return self.n.function(e.spec, [self._print(a) for a in e.args],
@@ -330,10 +356,12 @@ class IndexPrinter(TreePrinter):
             arg = self.n.tensor(name, "")
         if AXIS_OPS[e.head].text:  # A⁻¹: an anonymous argument is bracketed
             return self.n.matrix_function(AXIS_OPS[e.head], self.n.paren(arg) if bracket else arg,
-                                          False, self.n.index_list(e.indices))
+                                          False, self._indices(e.indices))
+        # an index an integer input picks prints as its element, softmax(S)_(i,labels_i)
+        # (index_list writes letters only: it printed softmax(S)_i)
         return self.n.axis_function(e.head, arg, e.axis,
                                     names_axis(e.axis, tensor.shape, e.head),
-                                    self.n.index_list(e.indices))
+                                    self._indices(e.indices))
 
     def _print_Function(self, e: Any) -> str:  # pragma: no cover - einderive makes no other
         raise TypeError(f"cannot print {e!r}")

@@ -185,7 +185,8 @@ class _Writer:
         x, y, f, p = h.x, h.y, h.form, printer(self.d)
         nx = len(x.shape)
         target = self.names.hessian(x.name, y.name, _PREFIX[part])
-        sizes = [self.comp.dim(n) for n in tuple(x.shape) + tuple(y.shape) if n != 1]
+        # a literal 1 axis is kept: the block is shaped x's shape + y's, as documented
+        sizes = [P.num(1) if n == 1 else self.comp.dim(n) for n in tuple(x.shape) + tuple(y.shape)]
         if f is None:
             return [f"{target} = {self.code(P.binop('*', P.num(0), self.b.ones(tuple(sizes))))}"]
 
