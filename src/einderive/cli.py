@@ -8,9 +8,11 @@ stay fast.
 
 from __future__ import annotations
 
+import gc
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
@@ -70,7 +72,7 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
         from .errors import EinderiveError
         from .lazy_tensor import deferred
         try:
-            with deferred():  # every command derives: SymPy's tensor module costs 9 % of it
+            with deferred(), _frozen_heap():  # deferred() imports SymPy: frozen with the rest
                 return fn(*args, **kwargs)
         except EinderiveError as exc:
             if debug:
@@ -90,6 +92,20 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
                        f"--debug.", err=True)
             sys.exit(EXIT_BUG)
     return wrapper
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Run a command with every object alive now (SymPy's and click's modules, 10⁵ of them,
+    none ever garbage) out of the cycle collector's sight.  Each full collection rescans
+    every tracked object: with these frozen it scans only what the command made
+    (chain256 text: 3.8 s → 3.5 s of CPU, the same peak memory; pausing the collector
+    for the whole command saved a little more but kept every cycle to the end)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()  # run in-process (tests, a caller of main()): back to collectable
 
 
 def _quiet_closed_stdout() -> NoReturn:

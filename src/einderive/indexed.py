@@ -13,7 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sympy import Add, Indexed, IndexedBase, KroneckerDelta, Mul, Pow, S, Sum, Symbol
+from sympy import Add, Expr as SympyExpr, Indexed, IndexedBase, KroneckerDelta, Mul, Pow, S, \
+    Sum, Symbol, Tuple
+from sympy.core.basic import Basic
 
 from .kinds import PseudoOp
 from .ops import (
@@ -184,7 +186,7 @@ class Ctx:
 
     def sum(self, body: Expr, syms: tuple[Any, ...]) -> Expr:
         for s in syms:
-            body = Sum(body, (s, 0, self.sizes[self.index_dim[s]] - 1))
+            body = make_sum(body, ((s, S.Zero, self.sizes[self.index_dim[s]] - 1),))
         return body
 
     def count(self, s: Expr) -> Expr:
@@ -207,6 +209,57 @@ def _numbered(n: int, names: set[Any]) -> str:
     while name in names:
         name += PRIME
     return name
+
+
+def make_sum(body: Expr, limits: Iterable[Any]) -> Expr:
+    """``Sum(body, *limits)`` for limits (index, lower, upper) over plain symbols, without
+    ``Sum``'s constructor: the same object, built in a fraction of the time.
+
+    Of what the constructor does, only two steps can change such a sum: a sum of a sum
+    is one sum over both limits (the inner limits first), done here too, and a
+    ``Piecewise`` in the body is folded out, which cannot apply: no op's component or
+    derivative is a Piecewise (only ``Sum.doit`` makes them, and einderive never calls
+    it).  The rest, sympifying, checking and orienting limits that are already
+    canonical triples, is most of the time of a derivation's thousands of sums."""
+    limits = [lim if isinstance(lim, Tuple) else Tuple(*lim) for lim in limits]
+    if not isinstance(body, SympyExpr) or body is S.NaN or \
+            any(len(lim) != 3 or type(lim[0]) is not Symbol for lim in limits):
+        return Sum(body, *limits)  # pragma: no cover - einderive's sums are canonical
+    while type(body) is Sum:  # the constructor's denesting
+        limits = list(body.limits) + limits
+        body = body.function
+    obj = Basic.__new__(Sum, body, *limits)
+    obj.is_commutative = body.is_commutative
+    return obj
+
+
+def mentions(e: Expr, *leaves: Expr) -> bool:
+    """``e.has(*leaves)`` for leaves (symbols, numbers): whether any node of ``e`` is one.
+
+    The same answer from a plain walk: SymPy's ``has`` goes through a generator of
+    generators and a matcher per node, and the walks here run on every factor of
+    every term while deltas are collapsed."""
+    targets = set(leaves)
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        args = x.args
+        if args:
+            stack.extend(args)
+        elif x in targets:
+            return True
+    return False
+
+
+def nodes_of(e: Expr, kind: Any) -> set[Any]:
+    """``e.atoms(kind)``: the distinct nodes of ``e`` that are instances of ``kind``."""
+    out, stack = set(), [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, kind):
+            out.add(x)
+        stack.extend(x.args)
+    return out
 
 
 def key_of(e: Expr) -> Expr:
@@ -232,7 +285,7 @@ def differentiate(e: Expr, x: Expr) -> Expr:
     most of its time asking the assumptions system about every subexpression.
     """
     key = key_of(x)
-    if not e.has(key):
+    if not mentions(e, key):
         return S.Zero
     if isinstance(e, Indexed):
         return index_deltas(e.indices, x.indices, _delta)  # an index map by its inverse
@@ -248,11 +301,11 @@ def differentiate(e: Expr, x: Expr) -> Expr:
             if da != 0:
                 terms.append(Mul(*args[:n], da, *args[n + 1:]))
         return Add(*terms)
-    if isinstance(e, Pow) and not e.exp.has(key):
+    if isinstance(e, Pow) and not mentions(e.exp, key):
         return e.exp * Pow(e.base, e.exp - 1) * differentiate(e.base, x)
     if isinstance(e, Sum):
         inner = differentiate(e.function, x)
-        return S.Zero if inner == 0 else Sum(inner, *e.limits)
+        return S.Zero if inner == 0 else make_sum(inner, e.limits)
     if isinstance(e, ElementwiseFunction):  # the chain rule through every argument
         return Add(*[e.fdiff(n + 1) * da for n, da in
                      enumerate(differentiate(a, x) for a in e.args) if da != 0])
@@ -266,7 +319,7 @@ def split_index_map(e: Expr) -> bool:
     (X[⌊l/Dh⌋, j]: a reshape's digit substituted into another tensor's index): such a
     form has no matrix form and no code."""
     return any(has_index_map(tuple(x.indices)) and reshape_view(tuple(x.indices)) is None
-               for x in e.atoms(Indexed))
+               for x in nodes_of(e, Indexed))
 
 
 def _delta(a: Expr, b: Expr) -> Expr:
@@ -316,8 +369,8 @@ def constant_sums(e: Expr) -> Expr:
     args = [constant_sums(a) for a in e.args]
     if isinstance(e, Sum):
         body, limits = args[0], list(e.limits)
-        if any(body.has(v) for v, _, _ in limits):
-            return e if body is e.function else Sum(body, *limits)
+        if mentions(body, *[v for v, _, _ in limits]):
+            return e if body is e.function else make_sum(body, limits)
         return sum_of_constant(body, limits)
     if all(a is b for a, b in zip(args, e.args)):
         return e
@@ -332,7 +385,7 @@ def _delta_of(f: Expr, vars: set[Any]) -> Expr | None:
 
 
 def _has_delta(e: Expr, vars: set[Any]) -> bool:
-    return any(a in vars for d in e.atoms(KroneckerDelta) for a in d.args)
+    return any(a in vars for d in nodes_of(e, KroneckerDelta) for a in d.args)
 
 
 def _terms(e: Expr, vars: set[Any]) -> list[Any]:
@@ -363,8 +416,8 @@ def _sum_terms(e: Sum, vars: set[Any]) -> list[Any]:
     out = []
     for t in _terms(e.function, vars - own):
         factors = Mul.make_args(t)
-        indep = [f for f in factors if not any(f.has(v) for v in own)]
-        dep = [f for f in factors if any(f.has(v) for v in own)]
+        indep = [f for f in factors if not mentions(f, *own)]
+        dep = [f for f in factors if mentions(f, *own)]
         out.append(Mul(*indep) * _wrap(Mul(*dep), tuple(e.limits)))
     return out
 
@@ -393,12 +446,12 @@ def _wrap(term: Expr, limits: tuple[Any, ...]) -> Expr:
     that carry its index; a sum of something free of its index is the dim's size times it."""
     for var, lo, hi in limits:
         factors = Mul.make_args(term)
-        dep = [f for f in factors if f.has(var)]
-        indep = [f for f in factors if not f.has(var)]
+        dep = [f for f in factors if mentions(f, var)]
+        indep = [f for f in factors if not mentions(f, var)]
         if not dep:
             term = sum_of_constant(Mul(*indep), ((var, lo, hi),))
         else:
-            term = Mul(*indep) * Sum(Mul(*dep), (var, lo, hi))
+            term = Mul(*indep) * make_sum(Mul(*dep), ((var, lo, hi),))
     return term
 
 
@@ -472,8 +525,8 @@ def _rebind_touched(e: Expr, mapping: dict[Any, Any], new_var: Any,
     ``δ``, a number spread over a sum) are then the same."""
     if isinstance(e, Sum):
         inner_map, inner_scope, limits = _bound_anew(e, mapping, new_var, scope)
-        return Sum(_rebind_touched(e.function, inner_map, new_var, inner_scope)[0],
-                   *limits), True
+        return make_sum(_rebind_touched(e.function, inner_map, new_var, inner_scope)[0],
+                        limits), True
     if not e.args:
         hit = mapping.get(e)
         return (e, False) if hit is None else (hit, True)
@@ -493,7 +546,7 @@ def _rebind(e: Expr, mapping: dict[Any, Any], new_var: Expr, scope: set[Any]) ->
     rebuilding only the nodes that change."""
     if isinstance(e, Sum):
         inner_map, inner_scope, limits = _bound_anew(e, mapping, new_var, scope)
-        return Sum(_rebind(e.function, inner_map, new_var, inner_scope), *limits)
+        return make_sum(_rebind(e.function, inner_map, new_var, inner_scope), limits)
     if not e.args:
         return mapping.get(e, e) if mapping else e
     args = [_rebind(a, mapping, new_var, scope) for a in e.args]

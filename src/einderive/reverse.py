@@ -29,6 +29,7 @@ from .indexed import (
     differentiate,
     fresh_bound,
     key_of,
+    nodes_of,
     prune_ranges,
     rename,
     split_index_map,
@@ -180,7 +181,7 @@ def _passes_through(ctx: Ctx, contribution: Expr, v: str, upstream_expr: Expr) -
 
 
 def _tensor_atoms(ctx: Ctx, e: Expr) -> list[Any]:
-    return [a for a in e.atoms(Indexed, Symbol) if ctx.is_tensor_atom(a)]
+    return [a for a in nodes_of(e, (Indexed, Symbol)) if ctx.is_tensor_atom(a)]
 
 
 def _mentions_tensor(ctx: Ctx, e: Expr) -> bool:
