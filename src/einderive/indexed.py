@@ -325,9 +325,15 @@ def constant_sums(e: Expr) -> Expr:
 
 
 def _delta_of(f: Expr, vars: set[Any]) -> Expr | None:
-    """The summed index ``f`` is a delta of (None if ``f`` is no such delta)."""
+    """The summed index ``f`` is a delta of (None if ``f`` is no such delta).
+
+    Σ_s δ(s, e) t_s is t_e only where s ↦ e is a plain substitution: ``e`` free of s.
+    δ(k, Flat(⌊k/Dh⌋, j)) (k mod Dh = j) is no such delta of k, and a delta of an index
+    map's inside (δ(k, Flat(l, m)) for a summed m) is none of m: both are kept."""
     if isinstance(f, KroneckerDelta):
-        return next((a for a in f.args if a in vars), None)
+        a, b = f.args
+        return next((v for v, other in ((a, b), (b, a))
+                     if v in vars and not other.has(v)), None)
     return None
 
 
