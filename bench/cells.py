@@ -7,6 +7,7 @@ numpy   ``einderive derive SPEC -f numpy``: derive with closed forms, generate t
 check   ``einderive check SPEC``: derive, render the golden, compare with the file
 verify  ``einderive verify SPEC``: derive, run the generated NumPy, finite differences
 hvp     ``einderive derive SPEC --hvp``: derive, tangents and ℛ{∂L/∂t} of every node, as text
+hessian ``einderive derive SPEC --hessian``: the hvp, then every block ∂²L/∂x∂y, as text
 
 SymPy's cache is cleared before every run, so no run is helped by the one before.
 
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import families
 
-MODES = ("text", "numpy", "check", "verify", "hvp")
+MODES = ("text", "numpy", "check", "verify", "hvp", "hessian")
 # CPU time of this process is the default: other work on a shared machine barely moves it
 CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 
@@ -65,7 +66,14 @@ def _hvp(path: Path) -> None:
     plain(second_order(derive_file(path, closed=False), hvp=""), width=80)
 
 
-RUN = {"text": _text, "numpy": _numpy, "check": _check, "verify": _verify, "hvp": _hvp}
+def _hessian(path: Path) -> None:
+    from einderive.api import derive_file, second_order
+    from einderive.render.terminal import plain
+    plain(second_order(derive_file(path, closed=False), hessian=""), width=80)
+
+
+RUN = {"text": _text, "numpy": _numpy, "check": _check, "verify": _verify, "hvp": _hvp,
+       "hessian": _hessian}
 
 
 def prepare(folder: Path, family: str, mode: str, n: int, size: int = families.SIZE) -> Path:

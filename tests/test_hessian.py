@@ -417,23 +417,3 @@ def test_a_delta_over_digits_of_a_reshape_compiles(form):
     want = torch.autograd.functional.hessian(
         _torch_loss(graph, sizes, fixed, ["x"]), (fixed["x"],))[0][0].numpy()
     assert np.allclose(np.asarray(got).reshape(want.shape), want, atol=1e-9, rtol=1e-8)
-
-
-def test_mixed_blocks_of_a_reshaped_input_are_refused(run, tmp_path):
-    """∂²L/∂x∂W of an input x read through a reshape came out wrong with no error (a delta
-    over x's merged index collapsed past a sum: Σ_j g_{⌊k/Dh⌋, j} where g_{⌊k/Dh⌋, m} is
-    right; verify --hessian failed it), so the mixed blocks are refused with exit 2, and
-    x's own block, which is right, still prints."""
-    spec = tmp_path / "reshaped.yaml"
-    spec.write_text("dims: {H: 2, Dh: 2, D: H * Dh}\n"
-                    "inputs: {x: [D], W: [H, Dh, Dh]}\n"
-                    "forward:\n"
-                    "  - g = reshape(x, [H, Dh])\n"
-                    '  - z = einsum("hd,hde->he", g, W)\n'
-                    "  - L = sum(z * z)\n"
-                    "loss: L\n")
-    r = run("derive", str(spec), "--hessian=")
-    assert r.exit_code == 2, r.output
-    assert "not supported yet" in r.output and "--hessian=x" in r.output
-    r = run("verify", str(spec), "--hessian=x")
-    assert r.exit_code == 0, r.output

@@ -211,34 +211,8 @@ def second_order(d: engine.Derivation, tangent: str | None = None,
     option, given = ("--hessian", hessian) if hessian is not None else \
         ("--hvp", hvp) if hvp is not None else ("--tangent", tangent)
     along = _inputs_named(d, option, given or "")
-    if option == "--hessian":
-        _refuse_reshaped_mixed_blocks(d, along)
     return with_second(d, along, option != "--tangent", option == "--hessian",
                        gauss_newton and option != "--tangent")
-
-
-def _refuse_reshaped_mixed_blocks(d: engine.Derivation, along: tuple[str, ...]) -> None:
-    """A mixed block ∂²L/∂x∂W of an input x that a reshape reads directly can come out wrong
-    (a delta over x's merged index is collapsed past a sum; `verify --hessian` fails it),
-    so it is refused until that collapse is right; x's own block and the product are fine."""
-    from .kinds import PseudoOp
-    from .ops import RESHAPE, FExpr
-
-    def reshaped(e: FExpr | None) -> set[str]:
-        if e is None:
-            return set()
-        out = {a.param("name") for a in e.args if e.op == RESHAPE and a.op == PseudoOp.REF}
-        for a in e.args:
-            out |= reshaped(a)
-        return out
-    inputs = set().union(*(reshaped(t.expr) for t in d.graph.nodes)) & set(along)
-    if inputs and len(along) > 1:
-        x = sorted(inputs)[0]
-        others = ", ".join(y for y in along if y != x)
-        raise SpecError(f"--hessian: the mixed blocks of '{x}', read through a reshape, and "
-                        f"{others} are not supported yet", None,
-                        f"ask for each alone (--hessian={x}), or use --hvp "
-                        f"{','.join(along)} for the Hessian-vector product")
 
 
 def _inputs_named(d: engine.Derivation, option: str, given: str) -> tuple[str, ...]:

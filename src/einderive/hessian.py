@@ -34,8 +34,7 @@ Idx = tuple[Any, ...]
 def derive_hessian(d: IndexDerivation, s: IndexSecond, x: str, y: str) -> tuple[Expr, Idx]:
     """∂²L/∂x_I∂y_J in index form, with the indices I + J (``s`` has the HVP along y)."""
     ctx = d.ctx
-    e, idx = s.rops.get(x, (S.Zero, ctx.canon(d.graph[x].shape)))
-    e = _inlined(d, s, e)
+    e, idx = _inlined_rop(d, s, x)
     k = ctx.spare_indices(d.graph[y].shape, avoid=tuple(idx))
     full = tuple(idx) + tuple(k)
     h = collapse(differentiate(e, ctx.tangent(y, k))) if e != 0 else S.Zero
@@ -93,6 +92,23 @@ def written_back(d: IndexDerivation, s: IndexSecond, x: str) -> Expr:
     e, idx = s.rops[x]
     e = _inlined(d, s, e, tangents=False)
     return tidy(e, d.namer, d.ctx, idx) if e != 0 else S.Zero
+
+
+# ℛ{∂L/∂x} written out is the same for every block ∂²L/∂x∂y of the row x: it is written
+# once per x (it was once per block, n times the work for n inputs: most of lstm_cell's
+# --hessian).  Only the last product's rows are kept, so the memory is one Hessian's.
+_ROWS: dict[str, Any] = {"of": None, "rows": {}}
+
+
+def _inlined_rop(d: IndexDerivation, s: IndexSecond, x: str) -> tuple[Expr, Idx]:
+    """ℛ{∂L/∂x} of ``s`` in index form written back to the inputs' tangents, and its indices."""
+    if _ROWS["of"] is not s:
+        _ROWS["of"], _ROWS["rows"] = s, {}
+    rows: dict[str, tuple[Expr, Idx]] = _ROWS["rows"]
+    if x not in rows:
+        e, idx = s.rops.get(x, (S.Zero, d.ctx.canon(d.graph[x].shape)))
+        rows[x] = (_inlined(d, s, e), idx)
+    return rows[x]
 
 
 def _inlined(d: IndexDerivation, s: IndexSecond, e: Expr, tangents: bool = True) -> Expr:

@@ -340,13 +340,28 @@ def collapse(e: Expr) -> Expr:
     A sum over a dim of something free of its index becomes the dim's size times it,
     so no ``Σ_i 1`` survives (SymPy's ``factor_terms`` makes them from ``Σ_i (a_i − c)``)."""
     if isinstance(e, Sum):
-        return _sum_over(collapse(e.function), tuple(e.limits))
+        body = collapse(e.function)
+        if body is e.function and _settled(e):
+            return e  # already collapsed: rebuilding it through Sum() would give it back
+        return _sum_over(body, tuple(e.limits))
     if not e.args or isinstance(e, Indexed):
         return e
     args = [collapse(a) for a in e.args]
     if all(a is b for a, b in zip(args, e.args)):
         return e
     return e.func(*args)
+
+
+def _settled(e: Sum) -> bool:
+    """Whether ``_sum_over`` would give the one-index sum ``e`` back unchanged: no delta of
+    its index in the body, and every factor of the body reads the index (none to pull out).
+    Collapsing a collapsed expression again (the Hessian's blocks are, three times) then
+    costs a walk, not a SymPy constructor per sum."""
+    if len(e.limits) != 1:
+        return False
+    var = e.limits[0][0]
+    body = e.function
+    return not _has_delta(body, {var}) and all(f.has(var) for f in Mul.make_args(body))
 
 
 def sum_of_constant(c: Expr, limits: Iterable[tuple[Expr, Expr, Expr]]) -> Expr:
@@ -378,9 +393,15 @@ def constant_sums(e: Expr) -> Expr:
 
 
 def _delta_of(f: Expr, vars: set[Any]) -> Expr | None:
-    """The summed index ``f`` is a delta of (None if ``f`` is no such delta)."""
+    """The summed index ``f`` is a delta of (None if ``f`` is no such delta).
+
+    Σ_s δ(s, e) t_s is t_e only where s ↦ e is a plain substitution: ``e`` free of s.
+    δ(k, Flat(⌊k/Dh⌋, j)) (k mod Dh = j) is no such delta of k, and a delta of an index
+    map's inside (δ(k, Flat(l, m)) for a summed m) is none of m: both are kept."""
     if isinstance(f, KroneckerDelta):
-        return next((a for a in f.args if a in vars), None)
+        a, b = f.args
+        return next((v for v, other in ((a, b), (b, a))
+                     if v in vars and not other.has(v)), None)
     return None
 
 

@@ -1475,30 +1475,35 @@ class Digit(IndexMap):
 def index_deltas(a: Tup, b: Tup, delta: Fn) -> Any:
     """∂x[a]/∂x[b] as deltas, position by position (``delta`` for plain indices); an index
     map is paired by its inverse: Flat(h, d) with k gives δ(h, ⌊k/Dh⌋) δ(d, k mod Dh),
-    and the n digits of k with j_0 … j_{n−1} give δ(k, Flat(j_0 …))."""
+    and the n digits of k with j_0 … j_{n−1} give δ(k, Flat(j_0 …)).  A digit that is not
+    in such a run (x[⌊k/Dh⌋, j], once a reshape's read is substituted into another read)
+    is an index of its own: δ(⌊k/Dh⌋, l); pairing it as a run ate the index after it."""
     out, p = [], 0
     while p < len(a):
         i = a[p]
         if isinstance(i, (Flat, Shift, Window)):
             out.append(i.inverse(b[p]))
             p += 1
-        elif isinstance(i, Digit) and _all_digits(a[p:p + len(i.sizes)]):
+        elif isinstance(i, Digit) and _digit_run(a, p):
             n = len(i.sizes)
             out.append(KroneckerDelta(i.k, Flat(*b[p:p + n], *i.sizes), evaluate=False))
             p += n
-        else:  # a plain index, or a digit read alone (s_{i, ⌊l/Dh⌋}: δ(⌊l/Dh⌋, m))
+        elif isinstance(i, Digit):
+            out.append(KroneckerDelta(i, b[p], evaluate=False))
+            p += 1
+        else:
             out.append(delta(i, b[p]))
             p += 1
     return sympy.Mul(*out)
 
 
-def _all_digits(idx: Tup) -> bool:
-    """Whether ``idx`` is every digit of one index, in order (a split's read, whose inverse
-    is one Flat of as many indices)."""
-    first = idx[0]
-    return len(idx) == len(first.sizes) and all(
-        isinstance(i, Digit) and i.k == first.k and i.position == n and i.sizes == first.sizes
-        for n, i in enumerate(idx))
+def _digit_run(a: Tup, p: int) -> bool:
+    """Whether ``a[p:]`` starts with all n digits of one index in order (k's split whole)."""
+    i = a[p]
+    run = a[p:p + len(i.sizes)]
+    return len(run) == len(i.sizes) and all(
+        isinstance(r, Digit) and r.k == i.k and r.position == q and r.sizes == i.sizes
+        for q, r in enumerate(run))
 
 
 def reshape_view(idx: Tup) -> Tup | None:
@@ -1513,13 +1518,10 @@ def reshape_view(idx: Tup) -> Tup | None:
             out.extend(i.digits)
             p += 1
         elif isinstance(i, Digit):
-            n = len(i.sizes)
-            run = idx[p:p + n]
-            if len(run) != n or any(not isinstance(r, Digit) or r.k != i.k or r.position != q
-                                    or r.sizes != i.sizes for q, r in enumerate(run)):
+            if not _digit_run(idx, p):
                 return None
             out.append(i.k)
-            p += n
+            p += len(i.sizes)
         else:
             out.append(i)
             p += 1

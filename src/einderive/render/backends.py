@@ -71,8 +71,9 @@ class Backend:
     def zeros_like(self, x: P.Py) -> P.Py:
         return P.call(self.f("zeros"), P.call(self.f("shape"), x))
 
-    def eye(self, n: P.Py) -> P.Py:
-        return P.call(self.f("eye"), n)
+    def eye(self, n: P.Py, m: P.Py | None = None) -> P.Py:
+        """The n×n identity, or the n×m one (ones where row = column) given ``m``."""
+        return P.call(self.f("eye"), n) if m is None else P.call(self.f("eye"), n, m)
 
     def diag(self, x: P.Py) -> P.Py:
         return P.call(self.f(DIAG), x)
@@ -179,8 +180,9 @@ class Torch(Backend):
     def zeros_like(self, x: P.Py) -> P.Py:
         return P.call(self.f("zeros_like"), x)
 
-    def eye(self, n: P.Py) -> P.Py:
-        return P.call(self.f("eye"), n, dtype=P.Name("dtype"))
+    def eye(self, n: P.Py, m: P.Py | None = None) -> P.Py:
+        args = (n,) if m is None else (n, m)
+        return P.call(self.f("eye"), *args, dtype=P.Name("dtype"))
 
     def reshape(self, x: P.Py, like: P.Py) -> P.Py:
         return P.call(self.f(RESHAPE), x, P.Attr(like, "shape"))

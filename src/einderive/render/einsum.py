@@ -397,7 +397,10 @@ class IndexCompiler:
         if has_index_map((p, q)):  # δ(⌊l/Dh⌋, ⌊n/Dh⌋): the identity gathered at both maps
             letters = tuple(dict.fromkeys(s for i in (p, q) for s in index_letters(i)))
             at = (self._map_index(p, letters), self._map_index(q, letters))
-            return Arr(P.Subscript(self.b.eye(self._range(p)), at), letters)
+            # the two may take different ranges (δ(k mod Dh, l) for l over D): a rectangle
+            rows, cols = self._range(p), self._range(q)
+            eye = self.b.eye(rows) if rows == cols else self.b.eye(rows, cols)
+            return Arr(P.Subscript(eye, at), letters)
         if isinstance(p, Indexed) or isinstance(q, Indexed):  # δ(tokens_i, j): onehot(tokens)
             tok, j = (p, q) if isinstance(p, Indexed) else (q, p)
             t = self.arr(tok)
