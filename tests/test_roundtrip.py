@@ -571,7 +571,7 @@ def printed_index_forms(d):
         yield names(f.idx), T.index_rhs(d, f)
     for a in d.adjoints:
         for f in [a.form, a.closed, *(f for _, f in a.terms)]:
-            if f is not None:
+            if f is not None and f.index is not None:  # a matrix-level closed form has none
                 yield names(f.idx), T.index_rhs(d, f)
         for edge in a.edges:
             shown = edge.shown
