@@ -289,6 +289,49 @@ def test_unparser_brackets_follow_pythons_precedence():
         assert P.unparse(tree) == text
 
 
+def test_unparser_reads_back_as_the_tree_for_long_spines_and_mixed_operators():
+    """A sum of 3000 terms (an input feeding that many branches) unparses without recursing
+    once per term, and random trees of mixed operators read back (ast) as the same tree."""
+    import ast
+    import random
+
+    from einderive import pyexpr as P
+
+    def tree_of(node: ast.AST) -> object:
+        if isinstance(node, ast.BinOp):
+            return (type(node.op).__name__, tree_of(node.left), tree_of(node.right))
+        if isinstance(node, ast.UnaryOp):
+            return ("neg", tree_of(node.operand))
+        return ast.unparse(node)
+
+    ops = {"+": "Add", "-": "Sub", "*": "Mult", "/": "Div", "@": "MatMult", "**": "Pow"}
+
+    def mine(e: object) -> object:
+        if isinstance(e, P.BinOp):
+            return (ops[e.op], mine(e.left), mine(e.right))
+        if isinstance(e, P.Unary):
+            return ("neg", mine(e.x))
+        return P.unparse(e)
+
+    terms = [P.Name(f"a{i}") for i in range(3000)]
+    spine = P.binop("+", terms[0], terms[1])
+    for i, t in enumerate(terms[2:]):
+        spine = P.binop("-" if i % 2 else "+", spine, P.binop("*", t, P.Name("b")))
+    text = P.unparse(spine)
+    assert text.startswith("a0 + a1 + a2 * b - a3 * b") and "(" not in text
+    rng = random.Random(0)
+
+    def grow(depth: int) -> object:
+        if depth == 0 or rng.random() < 0.2:
+            return P.Name(rng.choice("xyz")) if rng.random() < 0.8 else P.Num(rng.randint(1, 3))
+        if rng.random() < 0.15:
+            return P.neg(grow(depth - 1))
+        return P.binop(rng.choice(list(ops)), grow(depth - 1), grow(depth - 1))
+    for _ in range(400):
+        e = grow(6)
+        assert tree_of(ast.parse(P.unparse(e), mode="eval").body) == mine(e), P.unparse(e)
+
+
 # -- the index-form compiler --------------------------------------------------------------
 
 def test_index_compiler_handles_deltas_and_sums_of_free_bodies(tmp_path):

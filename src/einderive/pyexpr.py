@@ -180,14 +180,22 @@ def _wrap(e: Py, needed: bool) -> str:
 
 
 def _binop(e: BinOp) -> str:
-    p = PREC[e.op]
     if e.op == "**":  # right-associative; a unary minus may stand on its right
+        p = PREC[e.op]
         left = _wrap(e.left, prec(e.left) <= p)
         right = _wrap(e.right, prec(e.right) < PREC["unary"])
-    else:  # left-associative
-        left = _wrap(e.left, prec(e.left) < p)
-        right = _wrap(e.right, prec(e.right) <= p)
-    return f"{left} {e.op} {right}"
+        return f"{left} {e.op} {right}"
+    # left-associative: a sum of n terms is a left spine n deep (an input feeding n
+    # branches), so the spine is walked in a loop, not by recursion (n = 512 overflowed)
+    tails: list[str] = []
+    cur: Py = e
+    while isinstance(cur, BinOp) and cur.op != "**":
+        p = PREC[cur.op]
+        tails.append(f" {cur.op} {_wrap(cur.right, prec(cur.right) <= p)}")
+        if prec(cur.left) < p:
+            return f"({unparse(cur.left)})" + "".join(reversed(tails))
+        cur = cur.left
+    return unparse(cur) + "".join(reversed(tails))
 
 
 def _unary(e: Unary) -> str:
