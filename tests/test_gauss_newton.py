@@ -14,35 +14,13 @@ import numpy as np
 import pytest
 
 from conftest import derive_text
+from test_hessian import LEAST_SQUARES, needs_torch
+from test_hessian_bce import BCE_ON_P
 from torch_reference import _Lib, evaluate, random_inputs, sizes_of, torch
-
-needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 ROOT = Path(__file__).parent.parent
 SPECS = ROOT / "specs"
 SEED = str(SPECS / "mlp.yaml")
-
-LEAST_SQUARES = """
-name: least_squares
-dims: {M: 4, N: 3}
-inputs: {A: [M, N], x: [N], b: [M]}
-forward:
-  - r = A @ x - b
-  - L = sum(r * r)
-loss: L
-wrt: [x]
-"""
-
-BCE_ON_P = """
-name: bce_on_p
-dims: {B: 5, D: 3}
-inputs: {X: [B, D], w: [D], y: [B]}
-forward:
-  - p = sigmoid(X @ w)
-  - L = -mean(y * log(p) + (1 - y) * log(1 - p))
-loss: L
-wrt: [w]
-"""
 
 TANH_L2 = """
 name: tanh_l2

@@ -1781,11 +1781,9 @@ def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
     return FExpr(SLICE, (x,) + bounds, (("axis", k),), shape)
 
 
-class Shift(IndexMap):
-    """``j + lo`` for an index ``j`` that runs over ``n`` values: a slice's read of its
-    argument.  Arguments: j, lo, n.  It keeps ``n`` (as Flat keeps its sizes) so that its
-    inverse states the range: δ(j + lo, s) is δ(j, s − lo) 𝟙[lo ≤ s < lo + n]; it never
-    evaluates to j + lo, not even for lo = 0, where that range is all there is to say."""
+class OffsetMap(IndexMap):
+    """An index ``j`` moved by an offset, over ``n`` values: arguments j, offset, n (a
+    slice's Shift, a concatenated piece's Window)."""
 
     @property
     def index(self) -> Any:
@@ -1798,6 +1796,13 @@ class Shift(IndexMap):
     @property
     def count(self) -> Any:
         return self.args[2]
+
+
+class Shift(OffsetMap):
+    """``j + lo`` for an index ``j`` that runs over ``n`` values: a slice's read of its
+    argument.  Arguments: j, lo, n.  It keeps ``n`` (as Flat keeps its sizes) so that its
+    inverse states the range: δ(j + lo, s) is δ(j, s − lo) 𝟙[lo ≤ s < lo + n]; it never
+    evaluates to j + lo, not even for lo = 0, where that range is all there is to say."""
 
     def inverse(self, s: Any) -> Any:
         lo = self.offset
@@ -1839,22 +1844,10 @@ OPS[SLICE] = Op(SLICE, _slice_check, _slice_comp, _slice_code, nargs=(4, 4), nee
 CONCATENATE = "concatenate"
 
 
-class Window(IndexMap):
+class Window(OffsetMap):
     """``j − off`` for an index ``j`` of a joined axis, read in a piece of ``n`` elements that
     starts at ``off`` (a range condition of the same term says where it does).  Arguments:
     j, off, n.  Kept whole (never j − off) so that its inverse is written, not solved."""
-
-    @property
-    def index(self) -> Any:
-        return self.args[0]
-
-    @property
-    def offset(self) -> Any:
-        return self.args[1]
-
-    @property
-    def count(self) -> Any:
-        return self.args[2]
 
     def inverse(self, s: Any) -> Any:
         return KroneckerDelta(self.index, s + self.offset, evaluate=False)

@@ -270,14 +270,7 @@ def _gauss_newton(sheet: Sheet, width: int) -> list[Line]:
         return []
     rows = _Block(width)
     for n, r in enumerate(sheet.gn_hvp + sheet.rest_hvp):
-        if n:
-            rows.line([])
-        if r.formula is None:
-            rows.eq(r.lhs, "0", NAME, "bold " + MATRIX)
-            continue
-        _formula(rows, r.formula)
-        for w in r.formula.wheres:
-            rows.eq("", f"where {w}", "", DIM, sign=False)
+        _second_row(rows, n, r.lhs, r.formula)
     out = [[], [("Gauss-Newton split", HEAD)]] + \
         _para(T.gauss_newton_text(sheet.gn_output, sheet.loss), width) + rows.render()
     if sheet.gn_hessian:
@@ -285,17 +278,25 @@ def _gauss_newton(sheet: Sheet, width: int) -> list[Line]:
     return out
 
 
+def _second_row(block: _Block, n: int, lhs: str, formula: Formula | None) -> bool:
+    """One second-order row (the n-th of its block, a blank line before all but the first):
+    ``lhs = 0`` where it has no formula (False), else its formula and its where-lines."""
+    if n:
+        block.line([])
+    if formula is None:
+        block.eq(lhs, "0", NAME, "bold " + MATRIX)
+        return False
+    _formula(block, formula)
+    for w in formula.wheres:
+        block.eq("", f"where {w}", "", DIM, sign=False)
+    return True
+
+
 def _hessian_rows(rows: tuple[HessianRow, ...], width: int) -> list[Line]:
     block = _Block(width)
     for n, h in enumerate(rows):
-        if n:
-            block.line([])
-        if h.formula is None:
-            block.eq(h.lhs, "0", NAME, "bold " + MATRIX)
+        if not _second_row(block, n, h.lhs, h.formula):
             continue
-        _formula(block, h.formula)
-        for w in h.formula.wheres:
-            block.eq("", f"where {w}", "", DIM, sign=False)
         if h.kron is not None:
             block.eq(h.lhs, h.kron, NAME, "bold " + MATRIX)
             for w in h.kron_wheres:
