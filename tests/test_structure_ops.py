@@ -43,6 +43,8 @@ SLICES = {
     # a range over a factor that is no upstream adjoint (exp(u) inlined, x itself)
     "a function of a slice": ["u = v[0:K]", "L = sum(exp(u))"],
     "a product of two slices of one vector": ["w = v[0:K] * v[M:N]", "L = sum(w)"],
+    # a term that is only a range (∂L/∂v of sum(v[0:K])): padded ones
+    "a slice read by a sum": ["y = xt[K:N] * U", "z = v[0:K]", "L = sum(y * y) + sum(z)"],
 }
 
 
@@ -84,6 +86,16 @@ def test_a_range_over_a_factor_read_in_its_own_dim_pads_the_product():
     d = derive_text(spec(SLICES["a product of two slices of one vector"]))
     assert forms(d, "v")[1] == "pad(slice(v, M:N), 0:K, axis=0) + pad(slice(v, 0:K), M:N, " \
                                "axis=0)", forms(d, "v")
+
+
+def test_a_term_that_is_only_a_range_is_padded_ones():
+    """sum(v[0:K]) gives ∂L/∂v_k = 𝟙[0 ≤ k < K], a term with no factor to pad: it had no
+    matrix form (einsum for the whole adjoint); its code no longer tests k ≥ 0."""
+    from einderive.render.pymodule import numpy_module
+    d = derive_text(spec(SLICES["a slice read by a sum"]))
+    assert forms(d, "v") == ("𝟙[0 ≤ k < K]", "pad(𝟏, 0:K, axis=0)"), forms(d, "v")
+    code = numpy_module(d, form="index")
+    assert "np.heaviside(K - np.arange(N), 0.0)" in code and " - 0," not in code, code
 
 
 def test_the_range_is_never_dropped_from_the_index_form():

@@ -1672,9 +1672,12 @@ PAD = "pad"  # the matrix form of a slice's adjoint: the upstream adjoint zero-p
 
 
 def _np_in_range(x: P.Py, lo: P.Py, hi: P.Py) -> P.Py:
-    """𝟙[lo ≤ x < hi] as floats: heaviside(x − lo, 1) · heaviside(hi − x, 0)."""
-    return P.binop("*", P.call("np.heaviside", P.binop("-", x, lo), P.num(1.0)),
-                   P.call("np.heaviside", P.binop("-", hi, x), P.num(0.0)))
+    """𝟙[lo ≤ x < hi] as floats: heaviside(x − lo, 1) · heaviside(hi − x, 0); the first
+    factor left out when lo is 0 and x a plain index (np.arange, never negative)."""
+    below = P.call("np.heaviside", P.binop("-", hi, x), P.num(0.0))
+    if lo == P.num(0) and isinstance(x, P.Call) and x.func == P.Name("np.arange"):
+        return below
+    return P.binop("*", P.call("np.heaviside", P.binop("-", x, lo), P.num(1.0)), below)
 
 
 def _torch_in_range(x: P.Py, lo: P.Py, hi: P.Py) -> P.Py:

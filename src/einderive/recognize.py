@@ -350,6 +350,8 @@ class _Reader:
             return self._product(e)
         if isinstance(e, Indexed) or (isinstance(e, Symbol) and self.ctx.is_tensor_atom(e)):
             return self._ref(e)
+        if isinstance(e, ElementwiseFunction) and e.spec.name == IN_RANGE:
+            return self._product(e)  # a bare range 𝟙[lo ≤ i < hi]: padded ones
         if isinstance(e, ElementwiseFunction):
             return self._function(e)
         if isinstance(e, AxisFunction):
@@ -539,10 +541,12 @@ class _Reader:
         outside lo … hi − 1 and pad is 0 there."""
         dim = next((d for d in self.ctx.sizes if self._same_size(self.ctx.size(d), hi - lo)),
                    None)
-        if dim is None or not e.has(x):
+        if dim is None:
             raise NoMatrixForm("a range condition over a length no dim has")
         s = self.ctx.fresh(dim)
-        inner = self.blob(e.xreplace({x: s + lo}))
+        # a bare range (∂L/∂x of z = x[0:M] read by sum(z)): ones over the range, padded
+        inner = self.blob(e.xreplace({x: s + lo})) if e.has(x) else \
+            Blob(mx.Ones(math_shape((dim,))), (s,))
         if s not in inner.idx or x in inner.idx:
             raise NoMatrixForm("a range condition over a product that does not read it")
         dims = tuple(self.ctx.index_dim[i] for i in inner.idx)
