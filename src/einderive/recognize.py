@@ -24,7 +24,7 @@ from sympy import Pow as SPow
 
 from . import matrix as mx
 from .graph import dim_values, same_size
-from .indexed import LETTERS, Ctx, key_of
+from .indexed import LETTERS, PRIME, Ctx, key_of
 from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import (
     AXIS_OPS,
@@ -201,6 +201,39 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx) -> bool:
             return False
         found = True
     return found
+
+
+def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> Idx:
+    """The batch indices of a product: the leading indices (all but the last two) that
+    every tensor of three or more axes in it is read at, when each of them is summed."""
+    leads = set()
+    for f in factors:
+        for e in f.atoms(Indexed, AxisFunction):
+            if isinstance(e, Indexed) and not ctx.is_tensor_atom(e):
+                continue
+            inds = tuple(e.indices)
+            if len(inds) > 2:
+                leads.add(inds[:-2])
+    if len(leads) != 1:
+        return ()
+    (batch,) = leads
+    ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
+        len(set(batch)) == len(batch)
+    return tuple(batch) if ok else ()
+
+
+def _batch_names(ctx: Ctx, dims: Shape) -> tuple[str, ...]:
+    """The letters of a sum's batch indices: a one-letter dim's own letter in lower case
+    (Σ_b over B) unless a tensor or dim has that name, else the index form's letter."""
+    taken = {t.name for t in ctx.graph.tensors} | set(ctx.dim_names)
+    out: list[str] = []
+    for d in dims:
+        own = str(d).lower()
+        name = own if len(own) == 1 and own.isalpha() and own not in taken else ctx.letter[d]
+        while name in out:
+            name += PRIME
+        out.append(name)
+    return tuple(out)
 
 
 def _whole(m: mx.M) -> bool:
@@ -723,6 +756,10 @@ class _Reader:
         summed: list[Index] = []
         self._flatten(e, coeff, factors, summed, set(self._free(e)))
         factors = self._absorb_ranges(factors)
+        summed_batch = self._batch_sum(factors, summed)
+        if summed_batch is not None:
+            return Blob(mx.scale(mx.scalar_product(coeff), summed_batch.m) if coeff else
+                        summed_batch.m, summed_batch.idx)
         blobs = []
         for f in factors:
             b = self.padded_products.pop(f) if f in self.padded_products else self.blob(f)
@@ -745,6 +782,32 @@ class _Reader:
                 raise
         return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
                     result.idx)
+
+    def _batch_sum(self, factors: list[Expr], summed: list[Index]) -> Blob | None:
+        """A product summed over the batch indices of its tensors of three or more axes
+        (∂L/∂W_kl = Σ_i Σ_j X_ijk ∂L/∂Y_ijl, i over the batch) as the sum over the batch of
+        each element's matrix form, Σ_b X_bᵀ ∂L/∂Y_b (see :func:`_batched`); None when the
+        product does not read per element, or its element's form needs einsum or a total."""
+        batch = _summed_batch(self.ctx, factors, summed)
+        if not batch or self.batch or self.padded or self.padded_products:
+            return None
+        body = Mul(*factors)
+        rest = [s for s in summed if s not in batch]
+        if rest:
+            body = Sum(body, *[(s, 0, self.ctx.count(s) - 1) for s in rest])
+        if not _per_element(self.ctx, body, batch):
+            return None
+        reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
+                         batch=batch)
+        try:
+            b = reader.blob(body)
+        except NoMatrixForm:
+            return None
+        if reader.einsum_used or not mx.batch_of(b.m) or any(_whole(n) for n in mx.walk(b.m)):
+            return None
+        self.wheres += [w for w in reader.wheres if w not in self.wheres]
+        dims = tuple(self.ctx.index_dim[i] for i in batch)
+        return Blob(mx.batch_sum(b.m, dims, _batch_names(self.ctx, dims)), b.idx)
 
     def _flatten(self, e: Expr, coeff: list[mx.M], factors: list[Expr], summed: list[Index],
                  used: set[Index]) -> None:
