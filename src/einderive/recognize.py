@@ -223,13 +223,15 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> Idx:
 
 
 def _batch_names(ctx: Ctx, dims: Shape) -> tuple[str, ...]:
-    """The letters of a sum's batch indices: a one-letter dim's own letter in lower case
-    (Σ_b over B) unless a tensor or dim has that name, else the index form's letter."""
+    """The letters of a sum's batch indices: each one-letter dim's own letter in lower case
+    (Σ_b Σ_h over B, H) unless a tensor or dim has one of those names, else the index
+    form's letters (never a mix of the two conventions)."""
     taken = {t.name for t in ctx.graph.tensors} | set(ctx.dim_names)
+    own = [str(d).lower() for d in dims]
+    if not all(len(x) == 1 and x.isalpha() and x not in taken for x in own):
+        own = [ctx.letter[d] for d in dims]
     out: list[str] = []
-    for d in dims:
-        own = str(d).lower()
-        name = own if len(own) == 1 and own.isalpha() and own not in taken else ctx.letter[d]
+    for name in own:
         while name in out:
             name += PRIME
         out.append(name)
