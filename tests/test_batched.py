@@ -242,6 +242,20 @@ def test_latex_writes_a_sum_over_the_batch_with_subscripted_elements():
     assert r"$\sum_{b} \sum_{h} X_{bh}$ adds the matrices $X_{bh}$" in standalone(d)
 
 
+def test_a_total_of_a_kept_dims_tensor_and_a_full_one_is_their_broadcast_product():
+    """M: [B, T, 1] (max over the last axis, kept) against Y: [B, T, N] in a total is
+    sum(M ⊙ Y), as NumPy broadcasts it, not einsum('ijk,ij->', Y, einsum('ija->ij', M))."""
+    from einderive.derivation import derive
+    from einderive.spec import loads
+    d = _derive("maximum_rank3")
+    forward = [line for sec, line in entries(plain(d)) if sec == "Forward"]
+    assert "L = sum(Y ⊙ Y) + sum(M ⊙ Y)" in forward
+    assert "M = max(Z, axis=2)" in forward
+    square = derive(loads(PERMUTED.replace("Y: [N, B, M]", "Y: [B, N, 1]").replace(
+        "Z = einsum('bnm,nbk->bmk', X, Y)", "Z = max(X, axis=-1, keepdims=True)"), "t.yaml"))
+    assert "L = sum(Z ⊙ Z)" in [line for _, line in entries(plain(square))]
+
+
 @pytest.mark.parametrize("spec", SUMMED)
 def test_every_printed_line_of_a_sum_over_a_batch_reads_back(spec):
     """The independent reader evaluates Σ_b X_bᵀ … from the README's words: each element's

@@ -444,7 +444,8 @@ class _Reader:
         walk(e, frozenset())
         return tuple(out)
 
-    def _ref(self, e: Expr) -> Blob:
+    def _whole_ref(self, e: Expr) -> tuple[mx.Ref, Shape]:
+        """The tensor (adjoint, tangent …) ``e`` is an element or the whole of, and its shape."""
         key = key_of(e)
         if key in self.ctx.adjoint_of:
             name, kind = self.ctx.adjoint_of[key], RefKind.ADJOINT
@@ -456,7 +457,10 @@ class _Reader:
             name = self.ctx.tensor_of[key]
             kind = _ref_kind(self.graph[name].kind)
         shape = self.graph[name].shape
-        ref = mx.Ref(name, kind, math_shape(shape), display=self.anon_forms.get(name))
+        return mx.Ref(name, kind, math_shape(shape), display=self.anon_forms.get(name)), shape
+
+    def _ref(self, e: Expr) -> Blob:
+        ref, shape = self._whole_ref(e)
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
@@ -758,6 +762,9 @@ class _Reader:
         summed: list[Index] = []
         self._flatten(e, coeff, factors, summed, set(self._free(e)))
         factors = self._absorb_ranges(factors)
+        total = self._broadcast_total(factors, summed, e)
+        if total is not None:
+            return Blob(mx.scale(mx.scalar_product(coeff), total) if coeff else total, ())
         summed_batch = self._batch_sum(factors, summed)
         if summed_batch is not None:
             return Blob(mx.scale(mx.scalar_product(coeff), summed_batch.m) if coeff else
@@ -784,6 +791,32 @@ class _Reader:
                 raise
         return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
                     result.idx)
+
+    def _broadcast_total(self, factors: list[Expr], summed: list[Index], e: Expr
+                         ) -> mx.M | None:
+        """The total of an elementwise product of whole tensors of one rank (three or more
+        axes) that broadcast as NumPy does, a kept-dims axis against a full one:
+        Σ_ijk M_ij0 Y_ijk is sum(M ⊙ Y), not einsum('ijk,ij->', Y, einsum('ija->ij', M)).
+        None unless every index is summed and each axis is read at one index (or 0)."""
+        bases = [f.base if isinstance(f, SPow) and f.exp.is_Integer else f for f in factors]
+        if self.batch or self._free(e) or \
+                not all(isinstance(f, Indexed) and self.ctx.is_tensor_atom(f) for f in bases):
+            return None
+        reads = [tuple(f.indices) for f in bases]
+        rank = len(reads[0])
+        if rank < 3 or any(len(r) != rank for r in reads):
+            return None
+        for axis in zip(*reads):  # one index per axis (0: a kept-dims axis, broadcast)
+            letters = {i for i in axis if i != 0}
+            if len(letters) > 1 or not all(isinstance(i, Symbol) for i in letters):
+                return None
+        used = [i for r in reads for i in r if i != 0]
+        per_axis = {i: {a for r in reads for a, j in enumerate(r) if j == i} for i in used}
+        if any(len(a) != 1 for a in per_axis.values()) or set(used) != set(summed):
+            return None
+        refs = [mx.power(self._whole_ref(b)[0], f.exp if f is not b else 1)
+                for f, b in zip(factors, bases)]
+        return mx.reduce(ReduceKind.SUM, mx.hadamard(*refs))
 
     def _batch_sum(self, factors: list[Expr], summed: list[Index]) -> Blob | None:
         """A product summed over the batch indices of its tensors of three or more axes
