@@ -25,7 +25,7 @@ from einderive.render.terminal import plain
 
 MODELS = Path(__file__).parent / "models"
 SUMMED = ["batch_sum_left", "batch_sum_rank4", "maximum_rank3", "layernorm_rank4",
-          "attention_masked"]  # sums over a batch (Σ_b …): tests at the end of this file
+          "attention_masked", "batch_sum_shared"]  # sums over a batch (Σ_b …): tests at the end of this file
 BATCHED = ["attention_batched", "attention_multihead", "linear_rank3", "layernorm_rank3"] + \
     SUMMED
 
@@ -209,6 +209,9 @@ SUMS = {  # spec -> {input: its printed gradient}: a paper's Σ_b, never an eins
     "layernorm_rank4": {"g": "Σ_i Σ_j colsum(∂L/∂Y_ij ⊙ X̂_ij)", "b": "Σ_i Σ_j colsum(G_ij)"},
     "attention_masked": {"Wo": "Σ_b O_bᵀ ∂L/∂Z_b", "Q": "(1/√D) ∂L/∂S K",
                          "K": "(1/√D) (∂L/∂S)ᵀ Q"},
+    "batch_sum_shared": {"P": "Σ_b ∂L/∂Y_b", "u": "Σ_b rowsum(∂L/∂Y_b)",
+                         "s": "sum(∂L/∂Y ⊙ X)", "A": "Σ_b ∂L/∂Z_b Wᵀ (G_b ⊙ Y_b ⊙ Y_b)ᵀ",
+                         "W": "Σ_b (G_b ⊙ Y_b ⊙ Y_b)ᵀ Aᵀ ∂L/∂Z_b"},
 }
 
 

@@ -547,8 +547,9 @@ def _batch_note(forward: Any, adjoints: list[Adjoint]) -> list[Note]:
     # a sum over the batch (Σ_b X_bᵀ ∂L/∂Y_b) subscripts each element: the note says how
     sums = [n for f in forms if f.matrix is not None for n in mx.walk(f.matrix)
             if isinstance(n, mx.BatchSum)]
-    return [Note(NoteKind.BATCHED, ref.name, form=sums[0] if sums else None)] \
-        if ref is not None else []
+    named = (s for s in sums if any(r.batch and r.kind == RefKind.TENSOR for r in mx.leaves(s)))
+    shown = next(named, sums[0] if sums else None)  # X_b reads more plainly than ∂L/∂Y_b
+    return [Note(NoteKind.BATCHED, ref.name, form=shown)] if ref is not None else []
 
 
 def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:
