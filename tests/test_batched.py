@@ -210,7 +210,7 @@ SUMS = {  # spec -> {input: its printed gradient}: a paper's Σ_b, never an eins
     "attention_masked": {"Wo": "Σ_b O_bᵀ ∂L/∂Z_b", "Q": "(1/√D) ∂L/∂S K",
                          "K": "(1/√D) (∂L/∂S)ᵀ Q"},
     "batch_sum_shared": {"P": "Σ_b ∂L/∂Y_b", "u": "Σ_b rowsum(∂L/∂Y_b)",
-                         "s": "sum(∂L/∂Y ⊙ X)", "A": "Σ_b ∂L/∂Z_b Wᵀ (G_b ⊙ Y_b ⊙ Y_b)ᵀ",
+                         "A": "Σ_b ∂L/∂Z_b Wᵀ (G_b ⊙ Y_b ⊙ Y_b)ᵀ",
                          "W": "Σ_b (G_b ⊙ Y_b ⊙ Y_b)ᵀ Aᵀ ∂L/∂Z_b"},
 }
 
