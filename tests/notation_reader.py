@@ -10,6 +10,9 @@ einderive's printers, so that it is an independent check of what a person reads:
 - A tensor of three or more axes is a batch of matrices, its last two axes (README, "Batched
   forms"): a product of such tensors is NumPy's ``@`` (the matrix product of each element), ``ᵀ``
   swaps the last two axes, rowsum and colsum sum each element's rows or columns.
+- ``Σ_b X_bᵀ ∂L/∂Y_b`` in a matrix form (README, "Batched forms"): a name subscripted with
+  the Σ's letters alone, of two axes more than it has letters, is the matrix of one batch
+  element; the sum adds each element's matrix over the batch (its leading axes).
 - Index form: each dim has its own letter; a primed letter (``j′``) runs over the same dim.
   Einstein's convention: an index repeated on the right-hand side and absent from the left is
   summed; other sums are written with ``Σ``.  ``δ_ik`` is Kronecker's delta.
@@ -632,19 +635,63 @@ class Env:
         return value.reshape(self.matrix_shape(name)), (), name
 
 
-def _has_indices(env: Env, tree) -> bool:
+def _has_indices(env: Env, tree, batch: tuple = ()) -> bool:
+    """Whether ``tree`` is in index form (``batch``: the letters of the batch sums around it,
+    whose elements' matrices X_b are no index form)."""
     if not isinstance(tree, tuple):
         return False
     kind = tree[0]
-    if kind in ("sigma", "sub", "mapel"):
+    if kind == "sigma":
+        found = _batch_sum(env, tree)
+        return True if found is None else _has_indices(env, found[1], found[0])
+    if kind in ("sub", "mapel"):
         return True
     if kind == "name":
         if tree[1] == "𝐈":
             return False
-        return bool(env.split(tree[1])[1]) if tree[1] not in ("δ",) else True
+        if tree[1] == "δ":
+            return True
+        name, idx = env.split(tree[1])
+        return bool(idx) and not _element(env, name, idx, batch)
     if kind == "adj":
-        return bool(env.split(tree[2])[1])
-    return any(_has_indices(env, x) for x in _children(tree))
+        name, idx = env.split(tree[2])
+        return bool(idx) and not _element(env, name, idx, batch)
+    return any(_has_indices(env, x, batch) for x in _children(tree))
+
+
+def _element(env: Env, name: str, idx: tuple, batch: tuple) -> bool:
+    """``X_b``: a tensor at the batch letters alone, two axes more than them (a matrix)."""
+    return bool(batch) and idx == batch and len(env.shapes[name]) == len(batch) + 2
+
+
+def _batch_sum(env: Env, tree):
+    """``(letters, body)`` of a sum over a batch, Σ_b Σ_h X_bhᵀ …: every subscripted name in
+    the body is a batch element at exactly the sums' letters; None for an index form's Σ."""
+    letters, body = (), tree
+    while body[0] == "sigma" and body[2] is not None:
+        letters, body = letters + tuple(body[1]), body[2]
+    if not letters:
+        return None
+    subscripted = []
+
+    def walk(t):
+        if not isinstance(t, tuple):
+            return
+        if t[0] in ("sigma", "sub", "mapel"):
+            subscripted.append(None)
+        elif t[0] == "name" and t[1] not in ("𝐈", "δ") or t[0] == "adj":
+            name, idx = env.split(t[1] if t[0] == "name" else t[2])
+            if idx:
+                subscripted.append((name, idx))
+        elif t[0] == "name" and t[1] == "δ":
+            subscripted.append(None)
+        for x in _children(t):
+            walk(x)
+    walk(body)
+    if not subscripted or not all(x is not None and _element(env, x[0], x[1], letters)
+                                  for x in subscripted):
+        return None
+    return letters, body
 
 
 _OPS = ("", "⊙", "⊘", "·", "/")
@@ -699,6 +746,29 @@ class MV:
 class MatrixEval:
     def __init__(self, env: Env, target: tuple | None = None):
         self.env, self.target = env, target
+        self.batch = ()  # inside Σ_b: the batch letters, X_b a batch element's matrix
+
+    def _name(self, token: str, adjoint: bool) -> np.ndarray:
+        """A tensor or adjoint in a matrix form: the whole tensor as a matrix, or a batch
+        element's X_b as the batch of them (the sum around adds them up)."""
+        name, idx = self.env.split(token)
+        if idx and not _element(self.env, name, idx, self.batch):
+            raise ReaderError(f"an indexed name {token!r} in a matrix form")
+        return self.env.tensor(name, adjoint).reshape(self.env.matrix_shape(name))
+
+    def batch_sum(self, letters: tuple, body) -> MV:
+        """Σ_b body: the body on every element at once (NumPy's batched @, ᵀ, rowsum ...),
+        then the elements' matrices added."""
+        if self.batch:
+            raise ReaderError("a sum over a batch inside another")
+        self.batch = letters
+        try:
+            x = self.ev(body)
+        finally:
+            self.batch = ()
+        if x.v.ndim != len(letters) + 2 or x.is_ones or x.is_eye:
+            raise ReaderError(f"Σ over a batch of a value of shape {x.v.shape}")
+        return MV(x.v.sum(axis=tuple(range(len(letters)))), x.ones)
 
     def final(self, x: MV, shape: tuple):
         if x.is_eye:
@@ -732,18 +802,13 @@ class MatrixEval:
             return MV(1.0, is_eye=True)
         if kind == "name":
             name, idx = self.env.split(t[1])
-            if idx:
-                raise ReaderError(f"an indexed name {t[1]!r} in a matrix form")
-            if name in self.env.dims:
+            if name in self.env.dims and not idx:
                 return MV(float(self.env.dims[name]))
-            return MV(self.env.tensor(name, False).reshape(self.env.matrix_shape(name)))
+            return MV(self._name(t[1], False))
         if kind == "adj":
             if t[1] != self.env.loss:
                 raise ReaderError(f"∂{t[1]}/∂… is not an adjoint of the loss")
-            name, idx = self.env.split(t[2])
-            if idx:
-                raise ReaderError(f"an indexed adjoint {t[2]!r} in a matrix form")
-            return MV(self.env.tensor(name, True).reshape(self.env.matrix_shape(name)))
+            return MV(self._name(t[2], True))
         if kind == "ones":
             return MV(1.0, is_ones=True)
         if kind == "neg":
@@ -797,7 +862,12 @@ class MatrixEval:
             return self.call(t[1], t[2], t[3])
         if kind == "prod":
             return self.product(t[1])
-        if kind in ("sigma", "sub"):
+        if kind == "sigma":
+            found = _batch_sum(self.env, t)
+            if found is None:
+                raise ReaderError("an index form's Σ in a matrix form")
+            return self.batch_sum(*found)
+        if kind == "sub":
             raise ReaderError(f"{kind} in a matrix form")
         raise ReaderError(f"cannot evaluate {kind}")
 
@@ -1006,8 +1076,15 @@ def _axis_function_of(env, fn, token, kwargs):
     return _axis_apply(fn, v, axis), axis % len(shp), shp
 
 
-MatrixEval.axis_function = lambda self, fn, token, kwargs: _as_matrix(
-    _axis_function_of(self.env, fn, token, kwargs)[0])
+def _matrix_axis_function(self, fn, token, kwargs):
+    """softmax(X) of a matrix form; softmax(X_b) inside Σ_b: of each element, the batch's."""
+    name, idx = self.env.split(token)
+    if idx and _element(self.env, name, idx, self.batch):
+        token = name
+    return _as_matrix(_axis_function_of(self.env, fn, token, kwargs)[0])
+
+
+MatrixEval.axis_function = _matrix_axis_function
 
 
 def _eye_like(x: MV, other: MV):

@@ -24,7 +24,10 @@ from einderive.render.pymodule import numpy_module, torch_module
 from einderive.render.terminal import plain
 
 MODELS = Path(__file__).parent / "models"
-BATCHED = ["attention_batched", "attention_multihead", "linear_rank3", "layernorm_rank3"]
+SUMMED = ["batch_sum_left", "batch_sum_rank4", "maximum_rank3", "layernorm_rank4",
+          "attention_masked", "batch_sum_shared"]  # sums over a batch (Σ_b …): tests at the end of this file
+BATCHED = ["attention_batched", "attention_multihead", "linear_rank3", "layernorm_rank3"] + \
+    SUMMED
 
 
 def _derive(name: str):
@@ -76,9 +79,10 @@ def test_a_matrix_shared_by_every_element_is_broadcast_over_the_batch():
     d = _derive("linear_rank3")
     assert _matrix(d, "X") == "(∂L/∂Y ⊙ (1 − Y ⊙ Y)) Wᵀ"
     assert _matrix(d, "Y") == "H ⊙ (∂L/∂H − rowsum(∂L/∂H ⊙ H))"
-    # a sum over the batch is no per-element form: it stays an einsum, and says so
-    assert "einsum" in _matrix(d, "W")
-    assert {n.kind for n in d.notes} == {NoteKind.BATCHED, NoteKind.EINSUM}
+    # a sum over the batch: each element's product, added over the batch (no einsum)
+    assert _matrix(d, "W") == "Σ_i X_iᵀ (∂L/∂Y_i ⊙ (1 − Y_i ⊙ Y_i))"
+    assert _matrix(d, "b") == "Σ_i colsum(∂L/∂Y_i ⊙ (1 − Y_i ⊙ Y_i))"
+    assert [n.kind for n in d.notes] == [NoteKind.BATCHED]
 
 
 def _inputs(d, seed: int = 3):
@@ -192,3 +196,130 @@ def test_layer_norm_of_a_batch_of_sequences_reaches_the_compact_form():
         "√(var + 1e-05)"
     assert pen.matrix(d.adjoint("mu").closed) == "−(G g) ⊘ √(var + 1e-05)"
     assert _matrix(d, "var") == "−(1/2) rowsum(∂L/∂X̂ ⊙ Xc) ⊘ (√(var + 1e-05))^∘3"
+
+
+# -- sums over a batch --------------------------------------------------------------------
+
+SUMS = {  # spec -> {input: its printed gradient}: a paper's Σ_b, never an einsum
+    "batch_sum_left": {"A": "Σ_b ∂L/∂Y_b X_bᵀ", "X": "Aᵀ ∂L/∂Y"},
+    "batch_sum_rank4": {"W": "Σ_b Σ_h X_bhᵀ (∂L/∂Y_bh ⊙ (1 − Y_bh ⊙ Y_bh))",
+                        "c": "Σ_b Σ_h colsum(∂L/∂Y_bh ⊙ (1 − Y_bh ⊙ Y_bh))"},
+    "maximum_rank3": {"v": "Σ_b colsum(∂L/∂Y_b ⊙ 𝟙[X_b ≤ vᵀ])", "W": "Σ_b Y_bᵀ ∂L/∂Z_b"},
+    # b names a tensor: the batch letters are the index form's, i and j, for B and H
+    "layernorm_rank4": {"g": "Σ_i Σ_j colsum(∂L/∂Y_ij ⊙ X̂_ij)", "b": "Σ_i Σ_j colsum(G_ij)"},
+    "attention_masked": {"Wo": "Σ_b O_bᵀ ∂L/∂Z_b", "Q": "(1/√D) ∂L/∂S K",
+                         "K": "(1/√D) (∂L/∂S)ᵀ Q"},
+    "batch_sum_shared": {"P": "Σ_b ∂L/∂Y_b", "u": "Σ_b rowsum(∂L/∂Y_b)",
+                         "A": "Σ_b ∂L/∂Z_b Wᵀ (G_b ⊙ Y_b ⊙ Y_b)ᵀ",
+                         "W": "Σ_b (G_b ⊙ Y_b ⊙ Y_b)ᵀ Aᵀ ∂L/∂Z_b"},
+}
+
+
+@pytest.mark.parametrize("spec", SUMMED)
+def test_a_sum_over_the_batch_prints_each_elements_form_summed(spec):
+    d = _derive(spec)
+    for name, form in SUMS[spec].items():
+        assert _matrix(d, name) == form, name
+        assert f"grad({name}) = {form}" in [line for _, line in entries(plain(d))]
+    backward = [line for sec, line in entries(plain(d)) if sec == "Backward"]
+    assert not any("einsum" in line for line in backward)
+    assert not any(n.kind == NoteKind.EINSUM for n in d.notes)
+
+
+def test_the_note_says_what_the_subscript_of_a_sum_over_a_batch_means():
+    text = plain(_derive("batch_sum_rank4"))
+    assert "Σ_b Σ_h X_bh adds the matrices X_bh of every element (b, h) of the batch axes " \
+        "B, H." in " ".join(text.split())
+    one = " ".join(plain(_derive("batch_sum_left")).split())
+    assert "Σ_b X_b adds the matrices X_b of every element b of the batch axis B." in one
+    # no sum over a batch: the note says nothing of subscripts
+    assert "adds the matrices" not in plain(_derive("attention_multihead"))
+
+
+def test_latex_writes_a_sum_over_the_batch_with_subscripted_elements():
+    from einderive.render.latex import fragment, standalone
+    d = _derive("batch_sum_rank4")
+    assert r"\frac{\partial L}{\partial W} &= \sum_{b} \sum_{h} X_{bh}^{\top} " \
+        r"\left(\frac{\partial L}{\partial Y_{bh}} \odot (1 - Y_{bh} \odot Y_{bh})\right)" \
+        in fragment(d)
+    assert r"$\sum_{b} \sum_{h} X_{bh}$ adds the matrices $X_{bh}$" in standalone(d)
+
+
+def test_a_total_of_a_kept_dims_tensor_and_a_full_one_is_their_broadcast_product():
+    """M: [B, T, 1] (max over the last axis, kept) against Y: [B, T, N] in a total is
+    sum(M ⊙ Y), as NumPy broadcasts it, not einsum('ijk,ij->', Y, einsum('ija->ij', M))."""
+    from einderive.derivation import derive
+    from einderive.spec import loads
+    d = _derive("maximum_rank3")
+    forward = [line for sec, line in entries(plain(d)) if sec == "Forward"]
+    assert "L = sum(Y ⊙ Y) + sum(M ⊙ Y)" in forward
+    assert "M = max(Z, axis=2)" in forward
+    square = derive(loads(PERMUTED.replace("Y: [N, B, M]", "Y: [B, N, 1]").replace(
+        "Z = einsum('bnm,nbk->bmk', X, Y)", "Z = max(X, axis=-1, keepdims=True)"), "t.yaml"))
+    assert "L = sum(Z ⊙ Z)" in [line for _, line in entries(plain(square))]
+
+
+@pytest.mark.parametrize("spec", SUMMED)
+def test_every_printed_line_of_a_sum_over_a_batch_reads_back(spec):
+    """The independent reader evaluates Σ_b X_bᵀ … from the README's words: each element's
+    matrix, the products NumPy's batched ones, the elements added."""
+    d = _derive(spec)
+    env = env_for(d, R.reference(d.graph, seed=2))
+    for _, line in entries(plain(d)):
+        if not line.startswith("M_ij = max(") and not line.startswith("M = max("):
+            env.check(line)  # (max of an axis as a forward line: the reader has no rule)
+
+
+SUM_DAMAGE = [
+    ("∂L/∂A = Σ_b ∂L/∂Y_b X_bᵀ", "∂L/∂A = Σ_b (∂L/∂Y_b)ᵀ X_b"),  # transposes misplaced
+    ("∂L/∂A = Σ_b ∂L/∂Y_b X_bᵀ", "∂L/∂A = ∂L/∂Y_b X_bᵀ"),  # the sum dropped
+    ("∂L/∂A = Σ_b ∂L/∂Y_b X_bᵀ", "∂L/∂A = (1/2) Σ_b ∂L/∂Y_b X_bᵀ"),  # a mean, not a sum
+]
+
+
+@pytest.mark.parametrize("good,bad", SUM_DAMAGE, ids=[b for _, b in SUM_DAMAGE])
+def test_the_reader_catches_damage_in_sums_over_a_batch(good, bad):
+    d = _derive("batch_sum_left")
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+def test_the_reader_catches_a_colsum_turned_rowsum_and_a_lost_batch_axis():
+    d = _derive("batch_sum_rank4")
+    env = env_for(d, R.reference(d.graph, seed=1))
+    good = "∂L/∂c = Σ_b Σ_h colsum(∂L/∂Y_bh ⊙ (1 − Y_bh ⊙ Y_bh))"
+    env.check(good)
+    for bad in (good.replace("colsum", "rowsum"), good.replace("Σ_b Σ_h", "Σ_b")):
+        with pytest.raises(ReaderError):
+            env.check(bad)
+
+
+OTHER_SIZES = [7, 2, 5, 3, 11, 13]  # a second set of sizes, distinct from sizes_of's
+
+
+@needs_torch
+@pytest.mark.parametrize("spec", SUMMED)
+def test_sums_over_a_batch_match_torch_autograd_at_other_sizes(tmp_path, spec):
+    d = _derive(spec)
+    sizes = dict(zip([dim.name for dim in d.graph.spec.dims], OTHER_SIZES))
+    inputs = R.random_inputs(d.graph, sizes, 5)
+    ref = R.torch_reference(d.graph, sizes, inputs)
+    for code in (numpy_module(d), torch_module(d)):
+        backward = [line for line in code.splitlines() if line.strip().startswith("d_")]
+        assert backward and not any("einsum" in line for line in backward)
+    got = load(tmp_path, numpy_module(d)).gradients(**inputs)
+    args = [torch.tensor(inputs[t.name], dtype=torch.float64, requires_grad=True)
+            for t in d.graph.inputs]
+    _function(load(tmp_path, torch_module(d))).apply(*args).backward()
+    for t, a in zip(d.graph.inputs, args):
+        want = ref.adjoints[t.name]
+        assert np.allclose(got[t.name], want, rtol=1e-9, atol=1e-10), t.name
+        assert np.allclose(a.grad.numpy(), want, rtol=1e-9, atol=1e-10), t.name
+
+
+@pytest.mark.parametrize("spec", SUMMED)
+def test_sums_over_a_batch_pass_verify(spec):
+    from einderive.api import verify
+    assert verify(_derive(spec)).ok

@@ -18,7 +18,7 @@ from sympy import Add as SAdd
 from . import matrix as mx
 from .graph import Graph, Tensor
 from .graph import build as build_graph
-from .kinds import NoteKind
+from .kinds import NoteKind, RefKind
 from .recognize import (
     Recognition,
     Where,
@@ -527,7 +527,7 @@ class Note(Record):
     or 'sum'; ``form`` is the adjoint when that sum is one), 'einsum' (no matrix
     form for part of it), 'no-matrix-form' (none at all: only the index form
     is printed) or 'batched' (forms read per batch element, ``matrix.batch_of``;
-    ``tensor`` is a tensor so read)."""
+    ``tensor`` is a tensor so read, ``form`` the first sum over a batch, if any)."""
 
     kind: NoteKind
     tensor: str
@@ -541,8 +541,15 @@ def _batch_note(forward: Any, adjoints: list[Adjoint]) -> list[Note]:
     first tensor read per batch element, a matrix of each element where there is one)."""
     forms = [f for _, f in forward] + [f for a in adjoints for f in (a.form, a.closed) if f]
     refs = [r for f in forms if f.matrix is not None for r in mx.leaves(f.matrix) if r.batch]
-    ref = next((r for r in refs if 1 not in r.shape), refs[0] if refs else None)
-    return [Note(NoteKind.BATCHED, ref.name)] if ref is not None else []
+    # a named tensor, not an intermediate printed as its form (einsum(…)ᵀ swaps …)
+    ref = next((r for r in refs if 1 not in r.shape and r.kind == RefKind.TENSOR),
+               next((r for r in refs if 1 not in r.shape), refs[0] if refs else None))
+    # a sum over the batch (Σ_b X_bᵀ ∂L/∂Y_b) subscripts each element: the note says how
+    sums = [n for f in forms if f.matrix is not None for n in mx.walk(f.matrix)
+            if isinstance(n, mx.BatchSum)]
+    named = (s for s in sums if any(r.batch and r.kind == RefKind.TENSOR for r in mx.leaves(s)))
+    shown = next(named, sums[0] if sums else None)  # X_b reads more plainly than ∂L/∂Y_b
+    return [Note(NoteKind.BATCHED, ref.name, form=shown)] if ref is not None else []
 
 
 def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:

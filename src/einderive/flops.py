@@ -295,6 +295,13 @@ class _MatrixWalk:
         here = Flops() if axis == 1 else self._elementwise(1, m.x.shape)  # a vector's own sum
         return self.flops(m.x) + here
 
+    def _BatchSum(self, m: mx.BatchSum) -> Flops:
+        """Each element's form (counted for one element), once per element, and the sum of
+        the elements' matrices."""
+        n = self.c.numel(m.dims)
+        each = self.flops(m.x)
+        return Flops(each.matmul * n, each.other * n) + Flops(ZERO, (n - 1) * self.c.numel(m.shape))
+
     def _Reshape(self, m: mx.Reshape) -> Flops:
         return self.flops(m.x)  # a view: no FLOP
 

@@ -280,6 +280,27 @@ class Pad(M):
         return (self.x,)
 
 
+class BatchSum(M):
+    """``Σ_b x_b``: the matrices of a batched form ``x`` (``batch_of(x) == dims``) added over
+    its batch, a plain matrix of ``x``'s shape.  ∂L/∂W of Y = X W with X of three axes is
+    Σ_b X_bᵀ ∂L/∂Y_b: a sum over the batch axis of each element's matrix product, as a
+    paper writes it (no einsum).  ``names`` are the batch indices' letters, printed as the
+    elements' subscripts inside the sum (and only there)."""
+
+    x: M
+    dims: Shape
+    names: tuple[str, ...]
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
+def batch_sum(x: M, dims: Shape, names: tuple[str, ...]) -> M:
+    return BatchSum(x, tuple(dims), tuple(names), x.shape)
+
+
 # ---------------------------------------------------------------------------
 # Shapes
 
@@ -326,6 +347,8 @@ def transpose(x: M) -> M:
     src = x.src
     if isinstance(x, Transpose):
         return with_src(x.x, src)
+    if isinstance(x, BatchSum):  # (Σ_b A_b)ᵀ = Σ_b A_bᵀ: each element's matrix transposed
+        return BatchSum(transpose(x.x), x.dims, x.names, tuple(reversed(x.shape)), src)
     if isinstance(x, Ones):
         return Ones(tuple(reversed(x.shape)), src)
     if isinstance(x, (Eye, Diag)):
@@ -632,6 +655,8 @@ def _batch_of(x: M) -> Shape:
     pass, and a walk of the whole subtree each time made a pass quadratic in the form."""
     if isinstance(x, Ref) and x.batch:
         return x.batch
+    if isinstance(x, BatchSum):  # summed over its batch: a plain matrix
+        return ()
     for c in x.children():
         b = _batch_of(c)
         if b:
@@ -682,6 +707,8 @@ def substitute_all(m: M, table: Mapping[M, M]) -> M:
         return Reshape(substitute_all(m.x, table), m.dims, m.shape, m.src)
     if isinstance(m, (Slice, Pad)):
         return type(m)(substitute_all(m.x, table), m.axis, m.lo, m.hi, m.dims, m.shape, m.src)
+    if isinstance(m, BatchSum):
+        return BatchSum(substitute_all(m.x, table), m.dims, m.names, m.shape, m.src)
     return m
 
 

@@ -24,7 +24,7 @@ from sympy import Pow as SPow
 
 from . import matrix as mx
 from .graph import dim_values, same_size
-from .indexed import LETTERS, Ctx, key_of
+from .indexed import LETTERS, PRIME, Ctx, key_of
 from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import (
     AXIS_OPS,
@@ -201,6 +201,41 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx) -> bool:
             return False
         found = True
     return found
+
+
+def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> Idx:
+    """The batch indices of a product: the leading indices (all but the last two) that
+    every tensor of three or more axes in it is read at, when each of them is summed."""
+    leads = set()
+    for f in factors:
+        for e in f.atoms(Indexed, AxisFunction):
+            if isinstance(e, Indexed) and not ctx.is_tensor_atom(e):
+                continue
+            inds = tuple(e.indices)
+            if len(inds) > 2:
+                leads.add(inds[:-2])
+    if len(leads) != 1:
+        return ()
+    (batch,) = leads
+    ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
+        len(set(batch)) == len(batch)
+    return tuple(batch) if ok else ()
+
+
+def _batch_names(ctx: Ctx, dims: Shape) -> tuple[str, ...]:
+    """The letters of a sum's batch indices: each one-letter dim's own letter in lower case
+    (Σ_b Σ_h over B, H) unless a tensor or dim has one of those names, else the index
+    form's letters (never a mix of the two conventions)."""
+    taken = {t.name for t in ctx.graph.tensors} | set(ctx.dim_names)
+    own = [str(d).lower() for d in dims]
+    if not all(len(x) == 1 and x.isalpha() and x not in taken for x in own):
+        own = [ctx.letter[d] for d in dims]
+    out: list[str] = []
+    for name in own:
+        while name in out:
+            name += PRIME
+        out.append(name)
+    return tuple(out)
 
 
 def _whole(m: mx.M) -> bool:
@@ -411,7 +446,8 @@ class _Reader:
         walk(e, frozenset())
         return tuple(out)
 
-    def _ref(self, e: Expr) -> Blob:
+    def _whole_ref(self, e: Expr) -> tuple[mx.Ref, Shape]:
+        """The tensor (adjoint, tangent …) ``e`` is an element or the whole of, and its shape."""
         key = key_of(e)
         if key in self.ctx.adjoint_of:
             name, kind = self.ctx.adjoint_of[key], RefKind.ADJOINT
@@ -423,7 +459,10 @@ class _Reader:
             name = self.ctx.tensor_of[key]
             kind = _ref_kind(self.graph[name].kind)
         shape = self.graph[name].shape
-        ref = mx.Ref(name, kind, math_shape(shape), display=self.anon_forms.get(name))
+        return mx.Ref(name, kind, math_shape(shape), display=self.anon_forms.get(name)), shape
+
+    def _ref(self, e: Expr) -> Blob:
+        ref, shape = self._whole_ref(e)
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
@@ -727,6 +766,13 @@ class _Reader:
         summed: list[Index] = []
         self._flatten(e, coeff, factors, summed, set(self._free(e)))
         factors = self._absorb_ranges(factors)
+        total = self._broadcast_total(factors, summed, e)
+        if total is not None:
+            return Blob(mx.scale(mx.scalar_product(coeff), total) if coeff else total, ())
+        summed_batch = self._batch_sum(factors, summed)
+        if summed_batch is not None:
+            return Blob(mx.scale(mx.scalar_product(coeff), summed_batch.m) if coeff else
+                        summed_batch.m, summed_batch.idx)
         blobs = []
         for f in factors:
             b = self.padded_products.pop(f) if f in self.padded_products else self.blob(f)
@@ -749,6 +795,58 @@ class _Reader:
                 raise
         return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
                     result.idx)
+
+    def _broadcast_total(self, factors: list[Expr], summed: list[Index], e: Expr
+                         ) -> mx.M | None:
+        """The total of an elementwise product of whole tensors of one rank (three or more
+        axes) that broadcast as NumPy does, a kept-dims axis against a full one:
+        Σ_ijk M_ij0 Y_ijk is sum(M ⊙ Y), not einsum('ijk,ij->', Y, einsum('ija->ij', M)).
+        None unless every index is summed and each axis is read at one index (or 0)."""
+        bases = [f.base if isinstance(f, SPow) and f.exp.is_Integer else f for f in factors]
+        if self.batch or self._free(e) or \
+                not all(isinstance(f, Indexed) and self.ctx.is_tensor_atom(f) for f in bases):
+            return None
+        reads = [tuple(f.indices) for f in bases]
+        rank = len(reads[0])
+        if rank < 3 or any(len(r) != rank for r in reads):
+            return None
+        for axis in zip(*reads):  # one index per axis (0: a kept-dims axis, broadcast)
+            letters = {i for i in axis if i != 0}
+            if len(letters) > 1 or not all(isinstance(i, Symbol) for i in letters):
+                return None
+        used = [i for r in reads for i in r if i != 0]
+        per_axis = {i: {a for r in reads for a, j in enumerate(r) if j == i} for i in used}
+        if any(len(a) != 1 for a in per_axis.values()) or set(used) != set(summed):
+            return None
+        refs = [mx.power(self._whole_ref(b)[0], f.exp if f is not b else 1)
+                for f, b in zip(factors, bases)]
+        return mx.reduce(ReduceKind.SUM, mx.hadamard(*refs))
+
+    def _batch_sum(self, factors: list[Expr], summed: list[Index]) -> Blob | None:
+        """A product summed over the batch indices of its tensors of three or more axes
+        (∂L/∂W_kl = Σ_i Σ_j X_ijk ∂L/∂Y_ijl, i over the batch) as the sum over the batch of
+        each element's matrix form, Σ_b X_bᵀ ∂L/∂Y_b (see :func:`_batched`); None when the
+        product does not read per element, or its element's form needs einsum or a total."""
+        batch = _summed_batch(self.ctx, factors, summed)
+        if not batch or self.batch or self.padded or self.padded_products:
+            return None
+        body = Mul(*factors)
+        rest = [s for s in summed if s not in batch]
+        if rest:
+            body = Sum(body, *[(s, 0, self.ctx.count(s) - 1) for s in rest])
+        if not _per_element(self.ctx, body, batch):
+            return None
+        reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
+                         batch=batch)
+        try:
+            b = reader.blob(body)
+        except NoMatrixForm:
+            return None
+        if reader.einsum_used or not mx.batch_of(b.m) or any(_whole(n) for n in mx.walk(b.m)):
+            return None
+        self.wheres += [w for w in reader.wheres if w not in self.wheres]
+        dims = tuple(self.ctx.index_dim[i] for i in batch)
+        return Blob(mx.batch_sum(b.m, dims, _batch_names(self.ctx, dims)), b.idx)
 
     def _flatten(self, e: Expr, coeff: list[mx.M], factors: list[Expr], summed: list[Index],
                  used: set[Index]) -> None:

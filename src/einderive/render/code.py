@@ -18,7 +18,7 @@ from sympy import Add, Mul, Pow, S, Sum, Symbol
 
 from .. import matrix as mx
 from ..indexed import sum_of_constant
-from ..kinds import PseudoOp
+from ..kinds import PseudoOp, ReduceKind
 from ..ops import (ARITHMETIC, AXIS_OPS, DIAGONAL, HELPER_NAMES, OPS, SUM, SCALARS,
                    ElementwiseFunction, FExpr)
 from ..record import Record
@@ -370,6 +370,28 @@ class Compiler:
             return Value(self.b.reduce(SUM, v.py, (-1,), True, nd), (*v.shape[:-1], 1))
         row = self.b.reduce(SUM, v.py, (-2,), True, nd)
         return Value(self.b.batch_transpose(row), (*v.shape[:-2], v.shape[-1], 1))
+
+    def _m_BatchSum(self, m: mx.BatchSum) -> Value:
+        """Σ_b of each element's matrix: the form compiled with the batch axes kept, then
+        summed over them; a vector's unit axis goes with them (a plain form's vector is 1-d,
+        as a row or column sum's is)."""
+        body = m.x.x if isinstance(m.x, mx.Transpose) else m.x
+        summed = body if isinstance(body, mx.Reduce) and body.shape != () else None
+        outer, self.batched = self.batched, True
+        try:  # Σ_b colsum(A_b) is the sum of A over the batch and rows at once
+            v = self._m(summed.x if summed is not None else m.x)
+        finally:
+            self.batched = outer
+        nd, nb = len(v.shape), len(m.dims)
+        axes = list(range(nb))
+        if summed is not None:
+            axes.append(nd - 1 if summed.kind == ReduceKind.ROWSUM else nd - 2)
+        elif m.shape[0] != 1 and m.shape[1:] == (1,):  # a column
+            axes.append(nd - 1)
+        elif m.shape[0] == 1 and m.shape[1:] != (1,):  # a row
+            axes.append(nd - 2)
+        shape = tuple(d for n, d in enumerate(v.shape) if n not in axes)
+        return Value(self.b.reduce(SUM, v.py, tuple(axes), False, nd), shape)
 
     def _m_Norm(self, m: mx.Norm) -> Value:
         return self._power(self._squares(m), S.Half)

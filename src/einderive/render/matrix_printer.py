@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sympy import S
+from sympy import S, Symbol
 
 from .. import matrix as mx
 from ..kinds import ReduceKind
@@ -29,6 +29,8 @@ class MatrixPrinter(TreePrinter):
 
     def __init__(self, n: NotationBase) -> None:
         self.n = n
+        # inside Σ_b …: the batch's subscript, which each element's matrix is printed with
+        self.element = ""
 
     def prec(self, m: mx.M) -> Prec:
         return matrix_precedence(m)
@@ -41,15 +43,20 @@ class MatrixPrinter(TreePrinter):
     # -- leaves ----------------------------------------------------------------------------------
 
     def _print_Ref(self, m: mx.Ref) -> str:
+        idx = self._element_of(m)
         if m.kind == "adjoint":
-            return self.n.adjoint(m.name, "")
+            return self.n.adjoint(m.name, idx)
         if m.kind == "tangent":
-            return self.n.tangent(m.name, "")
+            return self.n.tangent(m.name, idx)
         if m.kind == "rop":
-            return self.n.rop(m.name, "")
+            return self.n.rop(m.name, idx)
         if isinstance(m.display, mx.M):
             return self._print(m.display)
-        return self.n.tensor(m.name, "")
+        return self.n.tensor(m.name, idx)
+
+    def _element_of(self, m: mx.Ref) -> str:
+        """The subscript of a batch element's matrix inside Σ_b (X_b), else none."""
+        return self.element if m.batch else ""
 
     def _print_Const(self, m: mx.Const) -> str:
         return self.n.scalar(_value(m))
@@ -69,9 +76,9 @@ class MatrixPrinter(TreePrinter):
 
     def _print_Transpose(self, m: mx.Transpose) -> str:
         if isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
-            return self.n.adjoint(m.x.name, "", transposed=True)
+            return self.n.adjoint(m.x.name, self._element_of(m.x), transposed=True)
         if isinstance(m.x, mx.Ref) and m.x.kind == "rop":
-            return self.n.rop(m.x.name, "", transposed=True)
+            return self.n.rop(m.x.name, self._element_of(m.x), transposed=True)
         shown = m.x.display if isinstance(m.x, mx.Ref) and isinstance(m.x.display, mx.M) else m.x
         if isinstance(shown, mx.AxisFn) and AXIS_OPS[shown.head].text_t:
             return self._matrix_function(shown, transposed=True)  # A⁻ᵀ, not A⁻¹ᵀ
@@ -221,6 +228,18 @@ class MatrixPrinter(TreePrinter):
         return self.n.operator(PAD, f"{self._print(m.x)}, {self.n.scalar(m.lo)}:"
                                     f"{self.n.scalar(m.hi)}, {self.n.keyword('axis', str(m.axis))}")
 
+    def _print_BatchSum(self, m: mx.BatchSum) -> str:
+        """``Σ_b X_bᵀ ∂L/∂Y_b``: the sum over the batch, each element's matrix subscripted."""
+        letters = [Symbol(x) for x in m.names]
+        outer, self.element = self.element, self.n.index_list(letters)
+        try:
+            body = self._print(m.x)
+        finally:
+            self.element = outer
+        if self.prec(m.x) <= Prec.ADD:
+            body = self.n.paren(body)
+        return "".join(self.n.sum_sign(v) for v in letters) + body
+
     def _print_Einsum(self, m: mx.Einsum) -> str:
         return self.n.einsum(m.subscripts, [self._print(x) for x in m.operands])
 
@@ -231,8 +250,8 @@ def matrix_precedence(m: mx.M) -> Prec:
         return Prec.ADD
     if isinstance(m, mx.Scale):
         return Prec.ADD if _negative_coeff(m.coeff) else Prec.MUL
-    if isinstance(m, (mx.MatMul, mx.Hadamard)):
-        return Prec.MUL
+    if isinstance(m, (mx.MatMul, mx.Hadamard, mx.BatchSum)):
+        return Prec.MUL  # Σ_b binds the product after it, as the index form's Σ does
     if isinstance(m, mx.Const):
         return index_precedence(_value(m))
     if isinstance(m, mx.Pow):

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sympy import Indexed
+from sympy import Indexed, Symbol
 
 from .. import matrix as mx
 from ..kinds import NoteKind, ReduceKind, RefKind
@@ -109,6 +109,26 @@ class Pen:
         p = self.printer()
         return str(p.gradient(name, p.index_list(idx)))
 
+    def _batch_sum_note(self, form: mx.M | None, math: Callable[[str], str]) -> str:
+        """`` Σ_b X_b adds the matrices X_b of every element b of the batch axis B.`` for
+        the first sum over a batch (``form``), else nothing."""
+        if not isinstance(form, mx.BatchSum):
+            return ""
+        p = self.printer()
+        refs = [r for r in mx.leaves(form.x) if r.batch]
+        leaf = next((r for r in refs if r.kind == RefKind.TENSOR), refs[0])
+        elem = mx.Ref(leaf.name, leaf.kind, leaf.shape, batch=leaf.batch)
+        total = p.matrix(mx.batch_sum(elem, form.dims, form.names))
+        idx = p.index_list([Symbol(x) for x in form.names])
+        one = p.tensor(leaf.name, idx) if leaf.kind == RefKind.TENSOR else \
+            p.adjoint(leaf.name, idx)
+        letters = ", ".join(p.index_list([Symbol(x)]) for x in form.names)
+        axes = ", ".join(p.dim(d) for d in form.dims)
+        plural = "axes" if len(form.dims) > 1 else "axis"
+        element = f"({letters})" if len(form.names) > 1 else letters
+        return (f" {math(total)} adds the matrices {math(one)} of every element "
+                f"{math(element)} of the batch {plural} {math(axes)}.")
+
     def notes(self, math: Callable[[str], str] = lambda s: s) -> list[str]:
         """Every note and warning, as sentences; ``math`` wraps each formula (LaTeX: ``$…$``)."""
         d = self.d
@@ -122,7 +142,8 @@ class Pen:
                 t = p.tensor(n.tensor, "")
                 tt = p.matrix(mx.transpose(mx.Ref(n.tensor, RefKind.TENSOR, (2, 3))))
                 out.append(f"{BATCHED} {math(tt)} swaps the last two axes of {math(t)}, and "
-                           "rowsum, colsum and softmax act on each element's matrix.")
+                           "rowsum, colsum and softmax act on each element's matrix." +
+                           self._batch_sum_note(n.form, math))
             elif n.kind == NoteKind.EINSUM:
                 # the recognizer falls back to einsum for several reasons (a rank-3 tensor, a
                 # diagonal, a permuted product ...): say what holds for all of them
