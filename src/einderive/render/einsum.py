@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sympy import (
-    Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol)
+    Add, Indexed, Integer, KroneckerDelta, Mul, Pow, S, Sum, Symbol)
 
 from ..graph import same_size
 from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
@@ -150,9 +150,10 @@ class IndexCompiler:
             rest = tuple(P.Slice() for _ in idx[:picked])
             py = P.Subscript(py, rest + (self.b.as_index(tok.py),))
             return self._index(py, idx[:picked] + tok.idx + idx[picked + 1:])
-        if any(i == 0 for i in idx):
-            py = P.Subscript(py, tuple(P.num(0) if i == 0 else P.Slice() for i in idx))
-            idx = tuple(i for i in idx if i != 0)
+        if any(isinstance(i, Integer) for i in idx):  # a position: S[:, 1] (stack's piece)
+            py = P.Subscript(py, tuple(P.num(int(i)) if isinstance(i, Integer) else P.Slice()
+                                       for i in idx))
+            idx = tuple(i for i in idx if not isinstance(i, Integer))
         if len(set(idx)) == len(idx):
             return Arr(py, idx)
         out = tuple(dict.fromkeys(idx))

@@ -13,7 +13,7 @@ from sympy import S
 
 from .. import matrix as mx
 from ..kinds import ReduceKind
-from ..ops import AXIS_OPS, DIAG, DIAGONAL, PAD, RESHAPE, SCALARS, SLICE
+from ..ops import AXIS_OPS, DIAG, DIAGONAL, PAD, RESHAPE, SCALARS, SLICE, STACK, TAKE
 from ..precedence import Prec
 from .index_printer import index_precedence, names_axis
 from .tokens import NotationBase
@@ -220,6 +220,16 @@ class MatrixPrinter(TreePrinter):
         axis' size is the result's)."""
         return self.n.operator(PAD, f"{self._print(m.x)}, {self.n.scalar(m.lo)}:"
                                     f"{self.n.scalar(m.hi)}, {self.n.keyword('axis', str(m.axis))}")
+
+    def _print_Take(self, m: mx.Take) -> str:
+        """``take(∂L/∂S, 0, axis=1)``: position 0 of axis 1, as NumPy's take (S[:, 0])."""
+        return self.n.operator(TAKE, f"{self._print(m.x)}, {m.at}, "
+                                     f"{self.n.keyword('axis', str(m.axis))}")
+
+    def _print_Stack(self, m: mx.Stack) -> str:
+        """``stack([a, b], axis=1)``, as the spec writes it."""
+        pieces = ", ".join(self._print(x) for x in m.xs)
+        return self.n.operator(STACK, f"[{pieces}], {self.n.keyword('axis', str(m.axis))}")
 
     def _print_Einsum(self, m: mx.Einsum) -> str:
         return self.n.einsum(m.subscripts, [self._print(x) for x in m.operands])
