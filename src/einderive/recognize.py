@@ -588,7 +588,7 @@ class _Reader:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
         return Blob(m, syms)
 
-    def _take_ref(self, ref: mx.Ref, idx: Idx, shape: Shape) -> Blob:
+    def _take_ref(self, ref: mx.M, idx: Idx, shape: Shape) -> Blob:
         """An element at a literal position of an axis of more than one element (∂L/∂S_{i, 0},
         a stacked piece's adjoint): an element of take(∂L/∂S, 0, axis=1), that axis gone."""
         if self.batch or has_index_map(idx) or any(isinstance(i, Indexed) for i in idx):
@@ -664,6 +664,12 @@ class _Reader:
                 raise NoMatrixForm("a function of a whole axis read over part of an axis")
             m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
             return self._window_ref(m, e, tensor.shape)
+        if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(e.indices, tensor.shape)):
+            # log_softmax(S, axis=1)_{i, 0}: a position of the whole function (a stacked axis)
+            if e.reduces:
+                raise NoMatrixForm("a position of a reduced function")
+            m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
+            return self._take_ref(m, tuple(e.indices), tensor.shape)
         idx = tuple(i for i in e.indices if i != 0)
         if self.batch and idx[:len(self.batch)] == self.batch:
             # one element's rows or columns (_per_element checked the axis is one of them)
@@ -980,6 +986,9 @@ class _Reader:
             return min(at) if at else len(out)
         blobs = sorted(blobs, key=lambda b: (first(b), -len(b.idx)))
         every = list(out) + [i for b in blobs for i in b.idx]
+        if any(not isinstance(i, Symbol) for i in every):
+            # a number in a blob's indices (a position no rule read): einsum has no letter
+            raise NoMatrixForm("an einsum over a literal position")
         letters = self._letters(every)
         terms = ",".join("".join(letters[i] for i in b.idx) for b in blobs)
         sub = f"{terms}->{''.join(letters[i] for i in out)}"

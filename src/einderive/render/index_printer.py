@@ -369,14 +369,19 @@ class IndexPrinter(TreePrinter):
             bracket = not isinstance(matrix, Ref)  # (Aᵀ)⁻¹, but S⁻¹ where S.T is S
         else:
             arg = self.n.tensor(name, "")
+        # a position of a stacked axis prints, softmax(S)_{i, 0} (the result's shape says
+        # which numbers are positions: the argument's, less the axis a reduction drops)
+        axes = len(tensor.shape) or 1
+        shape = tensor.shape if not e.reduces else \
+            tuple(d for a, d in enumerate(tensor.shape) if a != e.axis % axes)
+        idx = self._indices(e.indices, shape if len(shape) == len(e.indices) else None)
         if AXIS_OPS[e.head].text:  # A⁻¹: an anonymous argument is bracketed
             return self.n.matrix_function(AXIS_OPS[e.head], self.n.paren(arg) if bracket else arg,
-                                          False, self._indices(e.indices))
+                                          False, idx)
         # an index an integer input picks prints as its element, softmax(S)_(i,labels_i)
         # (index_list writes letters only: it printed softmax(S)_i)
         return self.n.axis_function(e.head, arg, e.axis,
-                                    names_axis(e.axis, tensor.shape, e.head),
-                                    self._indices(e.indices))
+                                    names_axis(e.axis, tensor.shape, e.head), idx)
 
     def _print_Function(self, e: Any) -> str:  # pragma: no cover - einderive makes no other
         raise TypeError(f"cannot print {e!r}")
