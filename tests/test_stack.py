@@ -201,3 +201,31 @@ def test_a_bad_stack_exits_2_with_its_place(tmp_path, run):
     r = run("derive", str(path))
     assert r.exit_code == 2, r.output
     assert "bad.yaml:16:19: error: cannot stack" in r.output, r.output
+
+
+STACK_DAMAGE = [  # tests/regressions/stack_pieces.yaml: printed, then damaged
+    ("∂L/∂b = take(∂L/∂S, 1, axis=1)", "∂L/∂b = take(∂L/∂S, 0, axis=1)"),  # the position
+    ("∂L/∂b_j = ∂L/∂S_{j, 1}", "∂L/∂b_j = ∂L/∂S_{j, 0}"),
+    ("S_jm = a_j δ_{m, 0} + b_j δ_{m, 1}", "S_jm = a_j δ_{m, 1} + b_j δ_{m, 0}"),
+    ("S = stack([a, b], axis=1)", "S = stack([b, a], axis=1)"),  # the order of the pieces
+    ("R = stack([u, w ⊙ exp(u), u ⊙ u], axis=0)", "R = stack([u, w ⊙ exp(u), u], axis=0)"),
+]
+
+
+@pytest.mark.parametrize("good,bad", STACK_DAMAGE, ids=[b for _, b in STACK_DAMAGE])
+def test_the_reader_catches_damage_in_stacks_and_takes(good, bad):
+    """The notation reader (tests/notation_reader.py, written from the README) evaluates
+    take, stack, a position and δ_{k, 0} as a person reads them: the printed forms of
+    tests/regressions/stack_pieces.yaml read back (tests/test_printed_forms.py), and a
+    wrong position or order changes the number."""
+    from pathlib import Path
+
+    import torch_reference as R
+    from einderive.api import derive_file
+    from notation_reader import ReaderError
+    from test_printed_forms import env_for
+    d = derive_file(str(Path(__file__).parent / "regressions" / "stack_pieces.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
