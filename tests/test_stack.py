@@ -52,6 +52,9 @@ STACKS = {
     "scalars": ["S = stack([s, t * t, s * t])", "L = sum(exp(S))"],
     "a middle axis": ["S = stack([x, x * x], axis=1)", "L = sum(S ** 3)"],
     "one piece": ["S = stack([x], axis=1)", "L = sum(S * S)"],
+    # S read at the slice's Shift(0, 1, 1): δ(Shift(0, 1, 1), 0) is decided (0), not left
+    # for the code (verify --hessian: CodegenError) nor printed (δ_{0, 1})
+    "a slice of a stack": ["S = stack([x @ u, x @ w], axis=1)", "L = sum(S[:, 1:2] ** 2)"],
     "two stacks of as many pieces": ["S = stack([x @ u, x @ w], axis=1)",
                                      "R = stack([x @ w, sigmoid(x @ u)], axis=1)",
                                      "L = sum(S * R)"],
@@ -142,7 +145,8 @@ def test_dims_cannot_move_the_count(tmp_path, run):
 
 
 @pytest.mark.parametrize("name", ["two heads, a loss reading S",
-                                  "rank 3 along axis 0, then a product"])
+                                  "rank 3 along axis 0, then a product",
+                                  "a slice of a stack"])
 def test_second_order_through_stack(name, tmp_path, run):
     path = tmp_path / "s.yaml"
     path.write_text(spec(STACKS[name]))
@@ -150,6 +154,9 @@ def test_second_order_through_stack(name, tmp_path, run):
         r = run("verify", *option, str(path))
         assert r.exit_code == 0, r.output
         assert "second-order checks of 1 spec match finite differences" in r.output, r.output
+    r = run("derive", "--hessian", "x,w", str(path))
+    assert r.exit_code == 0 and "δ_{0, 1}" not in r.output and "δ_{1, 1}" not in r.output, \
+        r.output
 
 
 def test_concatenate_of_pieces_with_a_size_one_axis():

@@ -1973,10 +1973,39 @@ def _stack_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     return sympy.Add(*[position_delta(s, p) * ctx.comp(x, rest) for p, x in enumerate(e.args)])
 
 
+def position_of(i: Any) -> int | None:
+    """The position an index is, or None: a number, or a slice of length 1 read at its one
+    element (Shift(0, lo, 1) is lo: S[:, 1:2] of a stack)."""
+    if isinstance(i, OffsetMap) and i.index.is_Number:
+        i = i.index + i.offset if isinstance(i, Shift) else i.index - i.offset
+    return int(i) if isinstance(i, sympy.Integer) else None
+
+
+def is_map_position(i: Any) -> bool:
+    """Whether ``i`` is a position written as an index map (Shift(0, lo, 1)), whose δ with a
+    number SymPy cannot decide (a number's it can)."""
+    return isinstance(i, OffsetMap) and position_of(i) is not None
+
+
+def settle_positions(e: Any) -> Any:
+    """``e`` with each δ of two positions its value (δ(0, Shift(0, 1, 1)) is 0): a position
+    substituted for a summed index (Σ_m δ(m, 0) δ(m, Shift(0, 1, 1))) leaves such deltas,
+    which SymPy cannot decide."""
+    table = {d: S.One if position_of(d.args[0]) == position_of(d.args[1]) else S.Zero
+             for d in e.atoms(KroneckerDelta)
+             if position_of(d.args[0]) is not None and position_of(d.args[1]) is not None}
+    return e.xreplace(table) if table else e
+
+
 def position_delta(s: Any, p: int) -> Any:
-    """δ(s, p): the index s at position p (1 or 0 for s itself a position)."""
-    if isinstance(s, sympy.Integer):
-        return S.One if s == p else S.Zero
+    """δ(s, p): the index s at position p; 1 or 0 where s is itself a position (a number,
+    or a slice of length 1 read at its one element, Shift(0, lo, 1): S[:, 1:2]); an index
+    map by its inverse (δ(j + lo, p) is δ(j, p − lo) 𝟙[lo ≤ p < lo + n]), as a read of a
+    tensor at it is differentiated."""
+    if position_of(s) is not None:
+        return S.One if position_of(s) == p else S.Zero
+    if isinstance(s, (Flat, Shift, Window)):
+        return s.inverse(sympy.Integer(p))
     return KroneckerDelta(s, sympy.Integer(p), evaluate=False)
 
 

@@ -33,6 +33,7 @@ from ..ops import (
     Window,
     has_index_map,
     index_letters,
+    position_of,
     reshape_view,
 )
 from ..record import Record
@@ -390,6 +391,9 @@ class IndexCompiler:
     def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:
             return Arr(P.num(1))
+        a, b = position_of(p), position_of(q)
+        if a is not None and b is not None:  # δ(0, Shift(0, 1, 1)): two positions, S[:, 1:2]
+            return Arr(P.num(int(a == b)))
         if any(isinstance(i, (Add, Shift, Window)) for i in (p, q)):
             # δ(j − K, n − K), met in a Hessian through a slice: the indices' values are
             # equal, 𝟙[0 ≤ p − q < 1] (an identity gathered at a shifted index would wrap)
