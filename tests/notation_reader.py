@@ -115,7 +115,7 @@ FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "sil
              "softmax", "logsumexp", "log_softmax", "rowsum", "colsum", "sum", "diag", "einsum",
              "grad", "sign", "sin", "cos", "log1p", "expm1", "erf", "erf'", "square", "maximum",
              "minimum", "clip", "leaky_relu", "elu", "where", "max", "min", "det", "logdet",
-             "reshape", "tr", "diagonal", "slice", "pad"}
+             "reshape", "tr", "diagonal", "slice", "pad", "take", "stack"}
 COMPARISONS = (">", "<", "≥", "≤", "=")
 
 
@@ -325,6 +325,14 @@ class Parser:
             if t is not None and t.kind == "str":
                 self.take()
                 args.append(("str", t.text[1:-1]))
+            elif self.at("[") and fn == "stack":  # stack([a, b], axis=1): a list of pieces
+                self.take()
+                items = [self.expr()]
+                while self.at(","):
+                    self.take()
+                    items.append(self.expr())
+                self.take("]")
+                args.append(("list", items))
             elif self.at("["):  # reshape(x, [T, D]): a list of dims
                 self.take()
                 names = [self.take().text]
@@ -387,6 +395,8 @@ def _index_expr(s: str, text: str):
         return ("floordiv", _index_expr(a, text), b.split("·"))
     if "·" in s:
         return ("mul", [_index_expr(p, text) for p in s.split("·")])
+    if s.isdigit():  # a position of an axis: S_{i, 0} (a stacked piece's)
+        return ("const", int(s))
     if s and s[0].islower() and all(c == PRIME for c in s[1:]):
         return ("idx", s)
     if s.isidentifier():
@@ -871,6 +881,31 @@ class MatrixEval:
             raise ReaderError(f"{kind} in a matrix form")
         raise ReaderError(f"cannot evaluate {kind}")
 
+    def stacking(self, fn, args, kwargs) -> MV:
+        """``take(X, p, axis=k)``: NumPy's, X's elements at position p of axis k (that axis
+        gone); ``stack([a, b], axis=k)``: NumPy's, the pieces along a new axis k.  Axes are
+        the tensors' own (a vector a 1-d array, not the column it is printed as)."""
+        if set(kwargs) != {"axis"}:
+            raise ReaderError(f"{fn} without its axis")
+        axis = kwargs["axis"]
+        if fn == "take":
+            x = self.ev(args[0])
+            if len(args) != 2 or args[1][0] != "num" or x.transposed or x.ones or \
+                    x.is_ones or x.scalar:
+                raise ReaderError(f"take of {args!r}")
+            v = np.take(np.ravel(x.v) if _column(x.v) else x.v, int(args[1][1]), axis=axis)
+        else:
+            if len(args) != 1 or args[0][0] != "list":
+                raise ReaderError("stack without a list of pieces")
+            pieces = [self.ev(a) for a in args[0][1]]
+            if any(p.transposed or p.ones or p.is_ones for p in pieces):
+                raise ReaderError("stack of a transposed or broadcast piece")
+            v = np.stack([np.ravel(p.v) if _column(p.v) else np.asarray(p.v, dtype=float)
+                          for p in pieces], axis=axis)
+        if v.ndim == 0:
+            return MV(float(v))
+        return MV(v.reshape(-1, 1) if v.ndim == 1 else v)
+
     def bound(self, t) -> int:
         """A slice's bound: a whole number of dims' sizes (K, 1 + K, N − K)."""
         v = self.ev(t).v
@@ -968,6 +1003,8 @@ class MatrixEval:
     def call(self, fn, args, kwargs) -> MV:
         if fn in ("slice", "pad"):
             return self.window(fn, args, kwargs)
+        if fn in ("take", "stack"):
+            return self.stacking(fn, args, kwargs)
         if fn == "reshape":  # reshape(x, [T, D]): row-major, as NumPy's
             if len(args) != 2 or args[1][0] != "dims":
                 raise ReaderError("reshape without a list of dims")
@@ -1097,6 +1134,11 @@ def _eye_like(x: MV, other: MV):
     return x.v * np.eye(n)
 
 
+def _column(v) -> bool:
+    """Whether a matrix-form value is a column: a vector, printed as one (README)."""
+    return isinstance(v, np.ndarray) and v.ndim == 2 and v.shape[1] == 1
+
+
 def _natural(v, rank):
     """A matrix-form value as an einsum operand of ``rank`` axes (columns become vectors)."""
     if v.ndim == rank:
@@ -1192,15 +1234,21 @@ class IndexEval:
         return self.diag(v, idx)
 
     def mapped(self, ref, exprs) -> IV:
-        """``X_{i, j·Dh + k}``: X read at indices computed from letters, over those letters."""
-        adjoint = ref[0] == "adj"
-        name = ref[2] if adjoint else ref[1]
-        if name not in self.env.shapes:
-            raise ReaderError(f"unknown tensor {name!r}")
-        dims = self.env.index_dims(name)
-        if len(exprs) != len(dims):
-            raise ReaderError(f"{name} written with {len(exprs)} indices; it has {len(dims)}")
-        v = self.env.tensor(name, adjoint).reshape([self.env.dims[d] for d in dims])
+        """``X_{i, j·Dh + k}``: X read at indices computed from letters, over those letters;
+        ``ref`` None: Kronecker's delta of the two indices (δ_{k, 0})."""
+        if ref is None:
+            if len(exprs) != 2:
+                raise ReaderError(f"a Kronecker delta of {len(exprs)} indices")
+        else:
+            adjoint = ref[0] == "adj"
+            name = ref[2] if adjoint else ref[1]
+            if name not in self.env.shapes:
+                raise ReaderError(f"unknown tensor {name!r}")
+            dims = self.env.index_dims(name)
+            if len(exprs) != len(dims):
+                raise ReaderError(f"{name} written with {len(exprs)} indices; it has "
+                                  f"{len(dims)}")
+            v = self.env.tensor(name, adjoint).reshape([self.env.dims[d] for d in dims])
         written = [lab for x in exprs for lab in _index_labels(x, [])]
         labels = list(dict.fromkeys(written))
         grid = np.meshgrid(*[np.arange(self.env.size(lab)) for lab in labels], indexing="ij")
@@ -1218,10 +1266,15 @@ class IndexEval:
                 return math.prod(value(y) for y in x[1])
             if kind == "neg":
                 return -value(x[1])
+            if kind == "const":
+                return x[1]
             if kind == "floordiv":
                 return value(x[1]) // math.prod(self.env.dims[d] for d in x[2])
             return value(x[1]) % self.env.dims[x[2]]
         idx = tuple(np.broadcast_to(value(x), grid[0].shape if grid else ()) for x in exprs)
+        count = {lab: written.count(lab) for lab in labels}
+        if ref is None:
+            return IV((idx[0] == idx[1]).astype(float), labels, count)
         inside = np.ones(grid[0].shape if grid else (), dtype=bool)
         for i, d in zip(idx, dims):
             inside &= (i >= 0) & (i < self.env.dims[d])
@@ -1265,6 +1318,8 @@ class IndexEval:
         if kind == "adj":
             name, idx = self.env.split(t[2])
             return self.leaf(self.env.tensor(name, True), idx, name)
+        if kind == "mapel" and t[1] == ("name", "δ"):  # δ_{k, 0}: index k at position 0
+            return self.mapped(None, t[2])
         if kind == "mapel":
             return self.mapped(t[1], t[2])
         if kind == "neg":

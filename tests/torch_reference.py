@@ -227,6 +227,9 @@ def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
         if op == "concatenate":
             return (torch.cat(a, dim=e.param("axis")) if lib.t else
                     np.concatenate(a, axis=e.param("axis")))
+        if op == "stack":
+            return (torch.stack(a, dim=e.param("axis")) if lib.t else
+                    np.stack(a, axis=e.param("axis")))
         if op == "slice":  # x[:, lo:hi], by the library's own basic slicing
             lo, hi = (_bound(b, sizes) for b in e.args[1:])
             return a[0][(slice(None),) * e.param("axis") + (slice(lo, hi),)]

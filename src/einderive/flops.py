@@ -311,6 +311,15 @@ class _MatrixWalk:
     def _Pad(self, m: mx.Pad) -> Flops:
         return self.flops(m.x)  # zeros and a copy: no FLOP
 
+    def _Take(self, m: mx.Take) -> Flops:
+        return self.flops(m.x)  # a view: no FLOP
+
+    def _Stack(self, m: mx.Stack) -> Flops:
+        out = Flops()
+        for x in m.xs:  # a copy of each piece: no FLOP
+            out = out + self.flops(x)
+        return out
+
     def _Einsum(self, m: mx.Einsum) -> Flops:
         lhs, out = m.subscripts.split("->")
         terms = lhs.split(",")

@@ -20,7 +20,7 @@ from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, TensorKind
 from .ops import ALIASES, ARITHMETIC, FUNCTIONS, GATHER, OPS, SLICE, FExpr, sympy_number
-from .record import Record
+from .record import Record, replace
 from .spec import DimDecl, DimTerm, Spec
 
 # what a value may be but no tensor is: an operand of no op (a keyword's value, at most)
@@ -136,6 +136,8 @@ def _build(spec: Spec) -> Graph:
         tensors.append(node)
     loss = _check_loss(spec, env)
     wrt = _check_wrt(spec, env)
+    if len(dims) > len(spec.dims):  # the count dims stack made (_Builder.count_dim)
+        spec = replace(spec, dims=tuple(dims.values()))
     graph = Graph(spec, tuple(tensors), tuple((d.name, d.size) for d in spec.dims), loss, wrt)
     return _with_warnings(graph)
 
@@ -359,9 +361,25 @@ class _Builder:
         op = OPS[fn]
         if op.needs_ref and not args[0][0].is_ref:
             args = [(self.split(args[0][0]), args[0][1])] + list(args[1:])
+        if op.count_axis and len(args) > 1:
+            self.count_dim(len(args), loc)
         out: FExpr = op.check(loc, args, kwargs, dims=self.dim_values) if op.dims else \
             op.check(loc, args, kwargs)
         return out
+
+    def count_dim(self, n: int, loc: Loc) -> None:
+        """A dim of size ``n`` for an axis of ``n`` stacked pieces, unless one is there (the
+        spec's P: "2", or an earlier stack's).  It is defined as the number, so that --dims
+        cannot give it another size, and named n2, n3 … (n2_ if the spec uses n2 for a
+        tensor or a dim of another size): one dim per count, so that two stacks of as many
+        pieces have the same shape."""
+        if any(v == n for v in self.dim_values.values()):
+            return
+        name = f"n{n}"
+        while name in self.dims or name in self.env or name in self.later:
+            name += "_"
+        self.dims[name] = DimDecl(name, n, loc, n, str(n))
+        self.dim_values = dim_values(tuple(self.dims.values()))
 
     def split(self, value: FExpr) -> FExpr:
         """Make ``value`` an anonymous node, so that an axis function can read it whole."""

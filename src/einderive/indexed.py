@@ -28,7 +28,9 @@ from .ops import (
     FExpr,
     has_index_map,
     index_deltas,
+    is_map_position,
     reshape_view,
+    settle_positions,
     sympy_number,
 )
 from .shapes import Dim, Shape
@@ -457,6 +459,8 @@ def _sum_over(body: Expr, limits: tuple[Any, ...]) -> Expr:
         delta, var = hit
         other = delta.args[1] if delta.args[0] == var else delta.args[0]
         rest = Mul(*[f for f in factors if f is not delta]).xreplace({var: other})
+        if is_map_position(other):  # δ(m, 0) at m = Shift(0, 1, 1): decided here
+            rest = settle_positions(rest)
         left = tuple(lim for lim in limits if lim[0] != var)
         out.append(_sum_over(collapse(rest), left) if left else collapse(rest))
     return Add(*out)
@@ -596,7 +600,10 @@ def substitute_all(e: Expr, table: dict[Any, Any], ctx: Ctx) -> Expr:
                 return x
             value, free = hit
             mapping = {f: a for f, a in zip(free, x.indices) if isinstance(f, Symbol)}
-            return fresh_bound(value, ctx).xreplace(mapping)
+            out = fresh_bound(value, ctx).xreplace(mapping)
+            # a stack read at S[:, 1:2]'s Shift(0, 1, 1): δ(Shift(0, 1, 1), 0) decided
+            return settle_positions(out) if any(map(is_map_position, mapping.values())) \
+                else out
         if isinstance(x, Symbol):
             hit = table.get(x)
             return x if hit is None else fresh_bound(hit[0], ctx)

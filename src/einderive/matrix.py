@@ -297,8 +297,38 @@ class BatchSum(M):
         return (self.x,)
 
 
+class Take(M):
+    """``x[:, at]``: the position ``at`` of spec axis ``axis`` of ``x``, that axis dropped;
+    ``dims`` its spec shape.  What an element read at a literal position is (∂L/∂S_{i, 0}
+    of a stacked piece: ops' stack)."""
+
+    x: M
+    axis: int
+    at: int
+    dims: tuple[Any, ...]
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
 def batch_sum(x: M, dims: Shape, names: tuple[str, ...]) -> M:
     return BatchSum(x, tuple(dims), tuple(names), x.shape)
+
+
+class Stack(M):
+    """The pieces ``xs`` (each of spec shape ``dims`` without ``axis``) side by side along a
+    new spec axis ``axis``; ``dims`` its spec shape: Σ_p δ(s, p) x_p."""
+
+    xs: tuple[M, ...]
+    axis: int
+    dims: tuple[Any, ...]
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return self.xs
 
 
 # ---------------------------------------------------------------------------
@@ -709,6 +739,11 @@ def substitute_all(m: M, table: Mapping[M, M]) -> M:
         return type(m)(substitute_all(m.x, table), m.axis, m.lo, m.hi, m.dims, m.shape, m.src)
     if isinstance(m, BatchSum):
         return BatchSum(substitute_all(m.x, table), m.dims, m.names, m.shape, m.src)
+    if isinstance(m, Take):
+        return Take(substitute_all(m.x, table), m.axis, m.at, m.dims, m.shape, m.src)
+    if isinstance(m, Stack):
+        return Stack(tuple(substitute_all(x, table) for x in m.xs), m.axis, m.dims, m.shape,
+                     m.src)
     return m
 
 

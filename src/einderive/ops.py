@@ -530,6 +530,9 @@ class Op(Record):
     dims: bool = False
     sizes_last: bool = False  # its arguments after the first are sizes: code passes them as ints
     list_first: bool = False  # its first argument is a list of tensors (concatenate's pieces)
+    # its result has a new axis as long as it has pieces (stack): the graph gives that count
+    # a dim before the check (graph.count_dim), which finds it among ``dims`` by its value
+    count_axis: bool = False
     # how the Gauss-Newton split (convex.py) reads its curvature: 'linear' (in its first
     # argument, with nonnegative weights: a sum, a view), 'add', 'sub', 'neg', 'mul', 'div',
     # 'pow', 'contract' (a product of its tensor arguments), or a function's shape as
@@ -1913,6 +1916,109 @@ OPS[CONCATENATE] = Op(CONCATENATE, _concatenate_check, _concatenate_comp,
                       doc="the pieces joined along one axis, as NumPy's concatenate; the "
                           "adjoint of each piece a slice of the upstream adjoint")
 
+
+
+# ---------------------------------------------------------------------------
+# Structure: stack.  S = stack([a, b], axis=1) puts the pieces side by side along a new axis
+# of n = 2 elements: S_{i s j} = δ(s, 0) a_ij + δ(s, 1) b_ij.  The adjoint of a piece is the
+# upstream adjoint at that piece's position, ∂L/∂S_{i 0 j}: a literal index on an axis of
+# more than one element (a position, printed; never the 0 of a size-1 axis), whose matrix
+# form is take(∂L/∂S, 0, axis=1).  The new axis' size is a count, not a size of the user's:
+# the graph gives it a dim defined as that number (graph.count_dim), which --dims cannot move.
+
+STACK = "stack"
+TAKE = "take"  # the matrix form of a stacked piece's adjoint: one position of an axis
+
+
+def _integer_keyword(loc: Any, fn: str, kwargs: Kw, lo: int, hi: int) -> int:
+    """``axis=k`` (negative allowed, NumPy's meaning), in ``lo .. hi``, as 0 .. hi."""
+    given, la = kwargs["axis"]
+    if given.op == "neg" and given.args[0].op == PseudoOp.NUM and \
+            Fraction(given.args[0].param("value")).denominator == 1:
+        axis = -int(given.args[0].param("value"))
+    elif given.op == PseudoOp.NUM and Fraction(given.param("value")).denominator == 1:
+        axis = int(given.param("value"))
+    else:
+        raise SpecError(f"{fn}'s axis must be an integer", la, "e.g. axis=1")
+    if not lo <= axis <= hi:
+        raise SpecError(f"axis {axis} is out of range for {fn}", la,
+                        f"the result has {hi + 1} axes: axis runs from {lo} to {hi}")
+    return axis % (hi + 1)
+
+
+def count_dim(n: int, dims: dict[str, Any]) -> Any:
+    """The axis of ``n`` stacked pieces: the literal 1 for one piece, else the first dim
+    whose size is the number ``n`` (one the spec defines as "2", or the graph's count dim)."""
+    if n == 1:
+        return 1
+    return next(d for d, v in dims.items() if v == n)
+
+
+def _stack_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
+    first, rank = args[0][0].shape, len(args[0][0].shape)
+    axis = _integer_keyword(loc, STACK, kwargs, -rank - 1, rank) if "axis" in kwargs else 0
+    for x, lx in args[1:]:
+        if x.shape != first:
+            raise _mismatch("cannot stack", first, x.shape, lx,
+                            "stack's pieces must all have the same shape (it does not "
+                            "broadcast)")
+    shape = first[:axis] + (count_dim(len(args), dims),) + first[axis:]
+    return FExpr(STACK, tuple(x for x, _ in args), (("axis", axis),), shape)
+
+
+def _stack_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+    """Σ_p δ(s, p) piece_p, the new axis' index s dropped from each piece's read."""
+    k = e.param("axis")
+    rest = idx[:k] + idx[k + 1:]
+    if len(e.args) == 1:  # an axis of one element: the piece itself
+        return ctx.comp(e.args[0], rest)
+    s = idx[k]
+    return sympy.Add(*[position_delta(s, p) * ctx.comp(x, rest) for p, x in enumerate(e.args)])
+
+
+def position_of(i: Any) -> int | None:
+    """The position an index is, or None: a number, or a slice of length 1 read at its one
+    element (Shift(0, lo, 1) is lo: S[:, 1:2] of a stack)."""
+    if isinstance(i, OffsetMap) and i.index.is_Number:
+        i = i.index + i.offset if isinstance(i, Shift) else i.index - i.offset
+    return int(i) if isinstance(i, sympy.Integer) else None
+
+
+def is_map_position(i: Any) -> bool:
+    """Whether ``i`` is a position written as an index map (Shift(0, lo, 1)), whose δ with a
+    number SymPy cannot decide (a number's it can)."""
+    return isinstance(i, OffsetMap) and position_of(i) is not None
+
+
+def settle_positions(e: Any) -> Any:
+    """``e`` with each δ of two positions its value (δ(0, Shift(0, 1, 1)) is 0): a position
+    substituted for a summed index (Σ_m δ(m, 0) δ(m, Shift(0, 1, 1))) leaves such deltas,
+    which SymPy cannot decide."""
+    table = {d: S.One if position_of(d.args[0]) == position_of(d.args[1]) else S.Zero
+             for d in e.atoms(KroneckerDelta)
+             if position_of(d.args[0]) is not None and position_of(d.args[1]) is not None}
+    return e.xreplace(table) if table else e
+
+
+def position_delta(s: Any, p: int) -> Any:
+    """δ(s, p): the index s at position p; 1 or 0 where s is itself a position (a number,
+    or a slice of length 1 read at its one element, Shift(0, lo, 1): S[:, 1:2]); an index
+    map by its inverse (δ(j + lo, p) is δ(j, p − lo) 𝟙[lo ≤ p < lo + n]), as a read of a
+    tensor at it is differentiated."""
+    if position_of(s) is not None:
+        return S.One if position_of(s) == p else S.Zero
+    if isinstance(s, (Flat, Shift, Window)):
+        return s.inverse(sympy.Integer(p))
+    return KroneckerDelta(s, sympy.Integer(p), evaluate=False)
+
+
+OPS[STACK] = Op(STACK, _stack_check, _stack_comp,
+                lambda e, c, b: b.stack(c, e.param("axis")), nargs=(1, 1), kwargs=("axis",),
+                dims=True, list_first=True, count_axis=True, flops=_free_flops,
+                signature="stack([a, b], axis=0)",
+                doc="the pieces (all of one shape) side by side along a new axis, as NumPy's "
+                    "stack; the adjoint of each piece the upstream adjoint at its position, "
+                    "take(∂L/∂S, p, axis=k)")
 
 FUNCTIONS = tuple(sorted(name for name, o in OPS.items() if o.user))
 # other libraries' names for the ops, from their entries ('swish' -> 'silu')

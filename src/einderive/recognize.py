@@ -399,6 +399,9 @@ class _Reader:
             return Blob(mx.power(inner.m, e.exp), inner.idx)
         if isinstance(e, KroneckerDelta):
             a, b = e.args
+            if isinstance(a, sympy.Integer) or isinstance(b, sympy.Integer):
+                # δ(s, p) apart from a whole stack (_stacked): one position of an axis
+                raise NoMatrixForm("a piece of a stack alone")
             if isinstance(a, Symbol) and isinstance(b, Symbol):
                 d = self.ctx.index_dim[a]
                 return Blob(mx.Eye(d, (d, d)), (a, b))
@@ -466,6 +469,8 @@ class _Reader:
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
+        if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(idx, shape)):
+            return self._take_ref(ref, idx, shape)
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
             return self._window_ref(ref, e, shape)
@@ -626,6 +631,25 @@ class _Reader:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
         return Blob(m, syms)
 
+    def _take_ref(self, ref: mx.M, idx: Idx, shape: Shape) -> Blob:
+        """An element at a literal position of an axis of more than one element (∂L/∂S_{i, 0},
+        a stacked piece's adjoint): an element of take(∂L/∂S, 0, axis=1), that axis gone."""
+        if self.batch or has_index_map(idx) or any(isinstance(i, Indexed) for i in idx):
+            raise NoMatrixForm("a position of an axis read with other index maps")
+        m: mx.M = ref
+        at, dims = list(idx), list(shape)
+        for a in reversed(range(len(at))):  # the last first: the axes before keep their number
+            if isinstance(at[a], sympy.Integer) and dims[a] != 1:
+                p = int(at[a])
+                del at[a], dims[a]
+                m = mx.Take(m, a, p, tuple(dims), math_shape(tuple(dims)))
+        syms = tuple(i for i in at if i != 0)
+        if len(set(syms)) != len(syms) or (len(dims) > 2 and len(syms) != len(dims)):
+            return self._einsum_ref(m, tuple(at), tuple(dims))  # type: ignore[arg-type]
+        if len(dims) == 2 and len(syms) == 1:
+            return Blob(mx.transpose(m) if _is_row(m) else m, syms)
+        return Blob(m, syms)
+
     def _einsum_ref(self, ref: mx.Ref, idx: Idx, shape: Shape) -> Blob:
         letters = self._letters(idx)
         # a size-1 axis (index 0) is an axis of the operand all the same: it gets its own
@@ -683,6 +707,12 @@ class _Reader:
                 raise NoMatrixForm("a function of a whole axis read over part of an axis")
             m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
             return self._window_ref(m, e, tensor.shape)
+        if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(e.indices, tensor.shape)):
+            # log_softmax(S, axis=1)_{i, 0}: a position of the whole function (a stacked axis)
+            if e.reduces:
+                raise NoMatrixForm("a position of a reduced function")
+            m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
+            return self._take_ref(m, tuple(e.indices), tensor.shape)
         idx = tuple(i for i in e.indices if i != 0)
         if self.batch and idx[:len(self.batch)] == self.batch:
             # one element's rows or columns (_per_element checked the axis is one of them)
@@ -709,11 +739,44 @@ class _Reader:
     # -- sums -------------------------------------------------------------------------------
 
     def _add(self, e: Expr) -> Blob:
+        stacked = self._stacked(e)
+        if stacked is not None:
+            return stacked
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
         terms = [self._orient_like(b, union) for b in blobs]
         terms = sorted(terms, key=self._term_key)
         return Blob(mx.add(*terms), union)
+
+    def _stacked(self, e: Expr) -> Blob | None:
+        """Σ_p δ(s, p) X_p with every position p of s's axis once: stack([X_0, X_1 …]) along
+        s's axis (ops' stack); None where the terms are no such sum."""
+        groups: dict[int, list[Expr]] = {}
+        axis_index = None
+        for t in SAdd.make_args(e):
+            hit = next((f for f in Mul.make_args(t) if isinstance(f, KroneckerDelta)
+                        and any(isinstance(a, sympy.Integer) for a in f.args)), None)
+            if hit is None:
+                return None
+            s, p = sorted(hit.args, key=lambda a: isinstance(a, sympy.Integer))
+            if not isinstance(s, Symbol) or axis_index not in (None, s):
+                return None
+            axis_index = s
+            rest = Mul(*[f for f in Mul.make_args(t) if f is not hit])
+            groups.setdefault(int(p), []).append(rest)
+        assert axis_index is not None
+        n: Any = dim_values(self.ctx.graph.spec.dims).get(self.ctx.index_dim[axis_index])
+        if n is None or not n.is_Integer or sorted(groups) != list(range(int(n))):
+            raise NoMatrixForm("a stack of some of its positions")
+        blobs = [self.blob(SAdd(*groups[p])) for p in sorted(groups)]
+        others = self._preferred(self._ordered_union([b.idx for b in blobs]))
+        if axis_index in others or any(set(b.idx) != set(others) for b in blobs):
+            raise NoMatrixForm("a stack of pieces of other shapes")
+        full = self._preferred(others + (axis_index,))
+        axis = full.index(axis_index)
+        dims = tuple(self.ctx.index_dim[i] for i in full)
+        pieces = tuple(self._orient_like(b, others) for b in blobs)
+        return Blob(mx.Stack(pieces, axis, dims, math_shape(dims)), full)
 
     def _term_key(self, m: mx.M) -> tuple[bool, bool, int, int]:
         """Terms read positive first, constants last, otherwise in the graph's order."""
@@ -1025,6 +1088,9 @@ class _Reader:
             return min(at) if at else len(out)
         blobs = sorted(blobs, key=lambda b: (first(b), -len(b.idx)))
         every = list(out) + [i for b in blobs for i in b.idx]
+        if any(not isinstance(i, Symbol) for i in every):
+            # a number in a blob's indices (a position no rule read): einsum has no letter
+            raise NoMatrixForm("an einsum over a literal position")
         letters = self._letters(every)
         terms = ",".join("".join(letters[i] for i in b.idx) for b in blobs)
         sub = f"{terms}->{''.join(letters[i] for i in out)}"

@@ -736,6 +736,10 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
         out = type(m)(kids[0], m.axis, m.lo, m.hi, m.dims, m.shape)
     elif isinstance(m, mx.BatchSum):
         out = mx.batch_sum(kids[0], m.dims, m.names)
+    elif isinstance(m, mx.Take):
+        out = mx.Take(kids[0], m.axis, m.at, m.dims, m.shape)
+    elif isinstance(m, mx.Stack):
+        out = mx.Stack(tuple(kids), m.axis, m.dims, m.shape)
     else:  # pragma: no cover - leaves have no children
         return m
     return mx.with_src(out, src)

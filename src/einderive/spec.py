@@ -477,6 +477,11 @@ def sizes_with(dims: tuple[DimDecl, ...], override: Mapping[str, int]) -> dict[s
     out = dim_sizes(dims, given)
     for d in dims:
         if d.definition is not None and d.name in override and override[d.name] != out[d.name]:
+            if isinstance(d.definition, int):  # P: "2", or the axis of two stacked pieces
+                raise SpecError(f"--dims gives dim '{d.name}' the size {override[d.name]}, but "
+                                f"it is the constant {d.definition}", None,
+                                "a dim defined as a number keeps it (a stack's new axis is "
+                                "as long as it has pieces); leave it out of --dims")
             refs = list(dict.fromkeys(r for r, _ in d.refs))
             raise SpecError(f"--dims gives dim '{d.name}' the size {override[d.name]}, but it "
                             f"is defined as {d.name} = {d.text} = {out[d.name]}", None,

@@ -18,6 +18,7 @@ from ..ops import (
     SCALARS,
     SCATTER_ADD,
     SOLVE,
+    STACK,
     TRANSPOSE,
 )
 from .. import pyexpr as P
@@ -94,6 +95,13 @@ class Backend:
 
     def concatenate(self, xs: list[P.Py], axis: int) -> P.Py:
         return P.call(self.f(CONCATENATE), P.Tuple(tuple(xs)), axis=P.num(axis))
+
+    def stack(self, xs: list[P.Py], axis: int) -> P.Py:
+        return P.call(self.f(STACK), P.Tuple(tuple(xs)), axis=P.num(axis))
+
+    def take(self, x: P.Py, axis: int, at: int) -> P.Py:
+        """``x[:, at]``: the position ``at`` of axis ``axis``, the axis dropped."""
+        return P.Subscript(x, tuple(P.Slice() for _ in range(axis)) + (P.num(at),))
 
     def pad(self, x: P.Py, axis: int, ndim: int, before: P.Py, after: P.Py) -> P.Py:
         """``x`` with ``before`` zeros ahead of and ``after`` zeros past axis ``axis``."""
@@ -192,6 +200,9 @@ class Torch(Backend):
 
     def concatenate(self, xs: list[P.Py], axis: int) -> P.Py:
         return P.call(self.f(CONCATENATE), P.Tuple(tuple(xs)), dim=P.num(axis))
+
+    def stack(self, xs: list[P.Py], axis: int) -> P.Py:
+        return P.call(self.f(STACK), P.Tuple(tuple(xs)), dim=P.num(axis))
 
     def pad(self, x: P.Py, axis: int, ndim: int, before: P.Py, after: P.Py) -> P.Py:
         # torch's pad lists (before, after) pairs from the last axis back

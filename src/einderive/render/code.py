@@ -427,6 +427,25 @@ class Compiler:
         after = self.const(size - m.hi)  # N − N is 0
         return Value(self.b.pad(v.py, m.axis, len(m.dims), self.const(m.lo), after), m.dims)
 
+    def _m_Take(self, m: mx.Take) -> Value:
+        v = self._spec_shaped(self._m(m.x), m.x)
+        return Value(self.b.take(v.py, m.axis, m.at), m.dims)
+
+    def _m_Stack(self, m: mx.Stack) -> Value:
+        pieces = [self._spec_shaped(self._m(x), x, m.dims[:m.axis] + m.dims[m.axis + 1:])
+                  for x in m.xs]
+        return Value(self.b.stack([v.py for v in pieces], m.axis), m.dims)
+
+    def _spec_shaped(self, v: Value, x: mx.M, dims: tuple[Any, ...] | None = None) -> Value:
+        """``v`` in its spec shape (``dims``, or a take's argument's spec shape), where the
+        matrix form's shape differs: a vector read as a column (B, 1) is stacked or taken
+        from as the 1-d array (B,) its tensor is."""
+        want = dims if dims is not None else _spec_dims(x)
+        if want is None or tuple(v.shape) == tuple(want):
+            return v
+        sizes = [self.dim(d) if d != 1 else P.num(1) for d in want]
+        return Value(self.b.reshape_to(v.py, sizes), tuple(want))
+
     def _m_Einsum(self, m: mx.Einsum) -> Value:
         lhs, out = m.subscripts.split("->")
         ops, dims = [], {}
@@ -436,6 +455,14 @@ class Compiler:
             for ch, d in zip(term, v.shape if len(term) > 1 else (mx.rows(x),)):
                 dims[ch] = d
         return Value(self.b.einsum(m.subscripts, ops), tuple(dims.get(ch, 1) for ch in out))
+
+
+def _spec_dims(x: mx.M) -> tuple[Any, ...] | None:
+    """The spec shape of a matrix-form node that knows it (a tensor's, a take's, a
+    stack's), else None."""
+    if isinstance(x, (mx.Take, mx.Stack, mx.Slice, mx.Pad, mx.Reshape)):
+        return tuple(x.dims)
+    return None
 
 
 def _column(v: Value) -> Value:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sympy import (
-    Add, Indexed, KroneckerDelta, Mul, Pow, S, Sum, Symbol)
+    Add, Indexed, Integer, KroneckerDelta, Mul, Pow, S, Sum, Symbol)
 
 from ..graph import same_size
 from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
@@ -33,6 +33,7 @@ from ..ops import (
     Window,
     has_index_map,
     index_letters,
+    position_of,
     reshape_view,
 )
 from ..record import Record
@@ -150,9 +151,10 @@ class IndexCompiler:
             rest = tuple(P.Slice() for _ in idx[:picked])
             py = P.Subscript(py, rest + (self.b.as_index(tok.py),))
             return self._index(py, idx[:picked] + tok.idx + idx[picked + 1:])
-        if any(i == 0 for i in idx):
-            py = P.Subscript(py, tuple(P.num(0) if i == 0 else P.Slice() for i in idx))
-            idx = tuple(i for i in idx if i != 0)
+        if any(isinstance(i, Integer) for i in idx):  # a position: S[:, 1] (stack's piece)
+            py = P.Subscript(py, tuple(P.num(int(i)) if isinstance(i, Integer) else P.Slice()
+                                       for i in idx))
+            idx = tuple(i for i in idx if not isinstance(i, Integer))
         if len(set(idx)) == len(idx):
             return Arr(py, idx)
         out = tuple(dict.fromkeys(idx))
@@ -389,6 +391,9 @@ class IndexCompiler:
     def _delta(self, p: Any, q: Any) -> Arr:
         if p == q:
             return Arr(P.num(1))
+        a, b = position_of(p), position_of(q)
+        if a is not None and b is not None:  # δ(0, Shift(0, 1, 1)): two positions, S[:, 1:2]
+            return Arr(P.num(int(a == b)))
         if any(isinstance(i, (Add, Shift, Window)) for i in (p, q)):
             # δ(j − K, n − K), met in a Hessian through a slice: the indices' values are
             # equal, 𝟙[0 ≤ p − q < 1] (an identity gathered at a shifted index would wrap)

@@ -286,7 +286,7 @@ class IndexPrinter(TreePrinter):
 
     def _print_Indexed(self, e: Indexed) -> str:
         key = e.base.label
-        idx = self._indices(e.indices)
+        idx = self._indices(e.indices, self._shape(key))
         if key in self.n.ctx.adjoint_of:
             return self.n.adjoint(self.n.ctx.adjoint_of[key], idx)
         if key in self.n.ctx.tangent_of:
@@ -314,11 +314,26 @@ class IndexPrinter(TreePrinter):
         return self.n.number(e)
 
     def _print_KroneckerDelta(self, e: KroneckerDelta) -> str:
-        return self.n.delta(self._indices(e.args))
+        return self.n.delta(self._indices(e.args, (None,) * len(e.args)))
 
-    def _indices(self, idx: Any) -> str:
+    def _shape(self, key: Any) -> Any:
+        """The shape of the tensor whose element, adjoint, tangent … ``key`` names."""
+        ctx = self.n.ctx
+        for table in (ctx.adjoint_of, ctx.tangent_of, ctx.rop_of, ctx.tensor_of):
+            if key in table:
+                return ctx.graph[table[key]].shape
+        return None  # pragma: no cover - every element einderive builds is a tensor's
+
+    def _indices(self, idx: Any, shape: Any = None) -> str:
         """A subscript; an index picked by an integer input prints as its element,
-        E_(tokens_i,k) (bracketed in text, where indices are otherwise juxtaposed)."""
+        E_(tokens_i,k) (bracketed in text, where indices are otherwise juxtaposed).  A
+        number on an axis of more than one element (``shape`` says which) is a position,
+        ∂L/∂S_{i, 0} (a stacked piece's adjoint), printed; the 0 of a size-1 axis is not."""
+        if shape is not None and any(isinstance(i, Integer) and d != 1
+                                     for i, d in zip(idx, shape)):
+            return self.n.index_group(", ".join(
+                self._print(i) if isinstance(i, Indexed) else self.n.index_term(i)
+                for i, d in zip(idx, shape) if not (d == 1 and i == 0)))
         if not any(isinstance(i, Indexed) for i in idx):
             return self.n.index_list(idx)
         return self.n.compound_index([self._print(i) if isinstance(i, Indexed)
@@ -354,14 +369,19 @@ class IndexPrinter(TreePrinter):
             bracket = not isinstance(matrix, Ref)  # (Aᵀ)⁻¹, but S⁻¹ where S.T is S
         else:
             arg = self.n.tensor(name, "")
+        # a position of a stacked axis prints, softmax(S)_{i, 0} (the result's shape says
+        # which numbers are positions: the argument's, less the axis a reduction drops)
+        axes = len(tensor.shape) or 1
+        shape = tensor.shape if not e.reduces else \
+            tuple(d for a, d in enumerate(tensor.shape) if a != e.axis % axes)
+        idx = self._indices(e.indices, shape if len(shape) == len(e.indices) else None)
         if AXIS_OPS[e.head].text:  # A⁻¹: an anonymous argument is bracketed
             return self.n.matrix_function(AXIS_OPS[e.head], self.n.paren(arg) if bracket else arg,
-                                          False, self._indices(e.indices))
+                                          False, idx)
         # an index an integer input picks prints as its element, softmax(S)_(i,labels_i)
         # (index_list writes letters only: it printed softmax(S)_i)
         return self.n.axis_function(e.head, arg, e.axis,
-                                    names_axis(e.axis, tensor.shape, e.head),
-                                    self._indices(e.indices))
+                                    names_axis(e.axis, tensor.shape, e.head), idx)
 
     def _print_Function(self, e: Any) -> str:  # pragma: no cover - einderive makes no other
         raise TypeError(f"cannot print {e!r}")

@@ -13,7 +13,7 @@ from sympy import S, Symbol
 
 from .. import matrix as mx
 from ..kinds import ReduceKind
-from ..ops import AXIS_OPS, DIAG, DIAGONAL, PAD, RESHAPE, SCALARS, SLICE
+from ..ops import AXIS_OPS, DIAG, DIAGONAL, PAD, RESHAPE, SCALARS, SLICE, STACK, TAKE
 from ..precedence import Prec
 from .index_printer import index_precedence, names_axis
 from .tokens import NotationBase
@@ -239,6 +239,16 @@ class MatrixPrinter(TreePrinter):
         if self.prec(m.x) <= Prec.ADD:
             body = self.n.paren(body)
         return "".join(self.n.sum_sign(v) for v in letters) + body
+
+    def _print_Take(self, m: mx.Take) -> str:
+        """``take(∂L/∂S, 0, axis=1)``: position 0 of axis 1, as NumPy's take (S[:, 0])."""
+        return self.n.operator(TAKE, f"{self._print(m.x)}, {m.at}, "
+                                     f"{self.n.keyword('axis', str(m.axis))}")
+
+    def _print_Stack(self, m: mx.Stack) -> str:
+        """``stack([a, b], axis=1)``, as the spec writes it."""
+        pieces = ", ".join(self._print(x) for x in m.xs)
+        return self.n.operator(STACK, f"[{pieces}], {self.n.keyword('axis', str(m.axis))}")
 
     def _print_Einsum(self, m: mx.Einsum) -> str:
         return self.n.einsum(m.subscripts, [self._print(x) for x in m.operands])
