@@ -35,6 +35,7 @@ from . import matrix as mx
 from .indexed import key_of
 from .kinds import PseudoOp
 from .ops import (
+    CONV_CORR,
     AXIS_OPS,
     OPS,
     SCALARS,
@@ -303,6 +304,23 @@ class _MatrixWalk:
 
     def _Pad(self, m: mx.Pad) -> Flops:
         return self.flops(m.x)  # zeros and a copy: no FLOP
+
+    def _Conv(self, m: mx.Conv) -> Flops:
+        """2 FLOPs per term of each output element's sum (the bias one more per element):
+        the sum runs over the axis the operands share and the spatial axes that are not
+        the result's (valid: C·K terms; corr: B·To; full: O·K, padding's zeros counted)."""
+        a, b = (self._spec_dims(x) for x in (m.a, m.b))
+        shared = a[1] if m.kind != CONV_CORR else a[0]
+        inner = b[2:] if m.kind != CONV_CORR else a[2:]
+        terms = self.c.size(shared) * self.c.numel(inner)
+        here = self.c.matmul(2 * self.c.numel(m.dims) * terms)
+        if m.bias is not None:
+            here = here + self._elementwise(1, m.dims)
+        return sum((self.flops(x) for x in m.children()), here)
+
+    def _spec_dims(self, x: mx.M) -> tuple[Any, ...]:
+        return x.dims if isinstance(x, mx.Conv) else self.c.graph[x.name].shape \
+            if isinstance(x, mx.Ref) else x.shape
 
     def _Einsum(self, m: mx.Einsum) -> Flops:
         lhs, out = m.subscripts.split("->")

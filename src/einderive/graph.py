@@ -359,6 +359,8 @@ class _Builder:
         op = OPS[fn]
         if op.needs_ref and not args[0][0].is_ref:
             args = [(self.split(args[0][0]), args[0][1])] + list(args[1:])
+        if op.all_refs:  # each argument read at its own indices (a convolution's X and W)
+            args = [(a if a.is_ref else self.split(a), at) for a, at in args]
         out: FExpr = op.check(loc, args, kwargs, dims=self.dim_values) if op.dims else \
             op.check(loc, args, kwargs)
         return out

@@ -41,6 +41,7 @@ from .ops import (
     reshape_view,
 )
 from .record import Record
+from .recognize_conv import read_conv, read_conv_bias
 from .shapes import Shape
 
 Expr = Any  # a SymPy expression (SymPy ships no type information)
@@ -409,7 +410,8 @@ class _Reader:
         walk(e, frozenset())
         return tuple(out)
 
-    def _ref(self, e: Expr) -> Blob:
+    def tensor_ref(self, e: Expr) -> mx.Ref:
+        """The whole tensor (or adjoint, tangent) an element ``e`` is of."""
         key = key_of(e)
         if key in self.ctx.adjoint_of:
             name, kind = self.ctx.adjoint_of[key], RefKind.ADJOINT
@@ -421,7 +423,11 @@ class _Reader:
             name = self.ctx.tensor_of[key]
             kind = _ref_kind(self.graph[name].kind)
         shape = self.graph[name].shape
-        ref = mx.Ref(name, kind, math_shape(shape), display=self.anon_forms.get(name))
+        return mx.Ref(name, kind, math_shape(shape), display=self.anon_forms.get(name))
+
+    def _ref(self, e: Expr) -> Blob:
+        ref = self.tensor_ref(e)
+        shape = self.graph[ref.name].shape
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
@@ -666,6 +672,9 @@ class _Reader:
     # -- sums -------------------------------------------------------------------------------
 
     def _add(self, e: Expr) -> Blob:
+        conv = read_conv_bias(self, e)
+        if conv is not None:
+            return conv
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
         terms = [self._orient_like(b, union) for b in blobs]
@@ -722,6 +731,10 @@ class _Reader:
         factors: list[Expr] = []
         summed: list[Index] = []
         self._flatten(e, coeff, factors, summed, set(self._free(e)))
+        conv = read_conv(self, factors, summed)
+        if conv is not None:
+            return Blob(mx.scale(mx.scalar_product(coeff), conv.m) if coeff else conv.m,
+                        conv.idx)
         factors = self._absorb_ranges(factors)
         blobs = []
         for f in factors:

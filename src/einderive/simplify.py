@@ -734,6 +734,8 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
         out = mx.Reshape(kids[0], m.dims, m.shape)
     elif isinstance(m, (mx.Slice, mx.Pad)):
         out = type(m)(kids[0], m.axis, m.lo, m.hi, m.dims, m.shape)
+    elif isinstance(m, mx.Conv):
+        out = m.rebuilt(tuple(kids))
     else:  # pragma: no cover - leaves have no children
         return m
     return mx.with_src(out, src)

@@ -19,7 +19,7 @@ from sympy import Add, Mul, Pow, S, Sum, Symbol
 from .. import matrix as mx
 from ..indexed import sum_of_constant
 from ..kinds import PseudoOp
-from ..ops import (ARITHMETIC, AXIS_OPS, DIAGONAL, HELPER_NAMES, OPS, SUM, SCALARS,
+from ..ops import (ARITHMETIC, AXIS_OPS, CONV_OPS, DIAGONAL, HELPER_NAMES, OPS, SUM, SCALARS,
                    ElementwiseFunction, FExpr)
 from ..record import Record
 from .. import pyexpr as P
@@ -404,6 +404,14 @@ class Compiler:
         size = S.One if d == 1 else self.d.index.ctx.sizes[d]
         after = self.const(size - m.hi)  # N − N is 0
         return Value(self.b.pad(v.py, m.axis, len(m.dims), self.const(m.lo), after), m.dims)
+
+    def _m_Conv(self, m: mx.Conv) -> Value:
+        a, b = (self._m(x).py for x in (m.a, m.b))
+        out = self.b.conv(CONV_OPS[m.head], m.kind, a, b)
+        if m.bias is not None:
+            bias = P.Subscript(self._m(m.bias).py, (P.Slice(),) + (P.NONE,) * m.nsp)
+            out = P.binop("+", out, bias)
+        return Value(out, m.dims)
 
     def _m_Einsum(self, m: mx.Einsum) -> Value:
         lhs, out = m.subscripts.split("->")

@@ -58,6 +58,10 @@ class Style(ABC):
     def odot_token(self) -> str:
         return " ⊙ "
 
+    def conv_token(self, full: bool) -> str:
+        """Between the operands of a convolution: ⋆ a correlation, ∗ a full convolution."""
+        return " ∗ " if full else " ⋆ "
+
     def oslash_token(self) -> str:
         return " ⊘ "
 
