@@ -475,6 +475,8 @@ def _shifted_inner(factors: tuple[Any, ...], vars: set[Any]) -> Sum | None:
         if not isinstance(f, Sum):
             continue
         own = {v for v, _, _ in f.limits}
+        if any(mentions(g, *own) for g in factors if g is not f):
+            continue  # its index bound again beside it: merged, a substitution would capture it
         for d in Mul.make_args(f.function):
             v = _delta_of(d, vars)
             if v is not None:

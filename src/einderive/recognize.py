@@ -522,6 +522,9 @@ class _Reader:
                     not isinstance(f.args[0], Symbol):
                 continue
             x, lo, hi = f.args
+            if any(a in self.ctx.index_dim for a in sympy.Add(lo, hi).free_symbols):
+                # 𝟙[m ≤ k < m + To]: bounds that move with another index are no padding
+                raise NoMatrixForm("a range whose bounds are indices (a correlation)")
             # the one factor that reads x's shifted index: several (σ'(a_{k − K}) U_{k − K})
             # would each need the padding, which no product of pads says more simply
             readers = [g for g in out if g is not f and _reads_at(g, x - lo)]

@@ -38,6 +38,10 @@ def read_conv(reader: _Reader, factors: list[Expr], summed: list[Any]) -> Blob |
     """The convolution the product of ``factors`` summed over ``summed`` is, if it is one."""
     tensors = [f for f in factors if isinstance(f, Indexed) and reader.ctx.is_tensor_atom(f)]
     ranges = [f for f in factors if _is_range(f)]
+    if ranges and len(tensors) + len(ranges) != len(factors) or len(tensors) > 2:
+        return _full_of_product(reader, factors, summed, ranges)
+    if not ranges and len(tensors) != len(factors):
+        return _corr_of_product(reader, factors, summed)
     if len(tensors) != 2 or len(tensors) + len(ranges) != len(factors):
         return None
     n = len(tensors[0].indices) - 2
@@ -70,6 +74,39 @@ def read_conv_bias(reader: _Reader, e: Expr) -> Blob | None:
             ref = reader.tensor_ref(bias)
             return _blob(mx.Conv(m.kind, m.head, m.a, m.b, ref, m.dims, m.shape), inner.idx)
     return None
+
+
+def _full_of_product(reader: _Reader, factors: list[Expr], summed: list[Any],
+                     ranges: list[Expr]) -> Blob | None:
+    """``G ∗ W`` where G is a product read at the shifted indices (∂L/∂H ⊙ σ'(U) of an
+    inlined node): G is read at fresh indices in their place, then as a tensor."""
+    for w in factors:
+        if not (isinstance(w, Indexed) and reader.ctx.is_tensor_atom(w)):
+            continue
+        n = len(w.indices) - 2
+        head = next((name for name, row in CONV_OPS.items() if row.nsp == n), None)
+        rest = [f for f in factors if f is not w and f not in ranges]
+        if head is None or not rest or len(ranges) != n:
+            continue
+        hit = _Reading(reader, head, n, set(summed)).full_product(sympy.Mul(*rest), w, ranges)
+        if hit is not None:
+            return hit
+    return None
+
+
+def _corr_of_product(reader: _Reader, factors: list[Expr], summed: list[Any]) -> Blob | None:
+    """``G ⋆ X`` where G is a product read at (b, o, t) (∂L/∂H ⊙ σ'(U) of an inlined node)."""
+    shifted = [f for f in factors if isinstance(f, Indexed) and reader.ctx.is_tensor_atom(f)
+               and any(isinstance(i, Shift) for i in f.indices)]
+    if len(shifted) != 1:
+        return None
+    x = shifted[0]
+    n = len(x.indices) - 2
+    head = next((name for name, row in CONV_OPS.items() if row.nsp == n), None)
+    rest = [f for f in factors if f is not x]
+    if head is None or not rest:
+        return None
+    return _Reading(reader, head, n, set(summed)).corr_product(sympy.Mul(*rest), x)
 
 
 def _is_range(f: Expr) -> bool:
@@ -182,6 +219,79 @@ class _Reading:
                 return None
             left.remove(hit)
         return self.make(CONV_FULL, g, w, (b, c, *ss))
+
+    def corr_product(self, g: Expr, x: Indexed) -> Blob | None:
+        """``g`` (a product) at (b, o, t) times X_{b,c,t+k}: ``g`` read as a tensor, then as
+        :meth:`corr` reads it."""
+        n, sx = self.n, self.shape(x)
+        b, c, *at = x.indices
+        if not all(isinstance(i, Shift) for i in at):
+            return None
+        ts, ks = [i.index for i in at], [i.offset for i in at]
+        if self.summed != {b, *ts} or not self.distinct(b, c, *ts, *ks) or \
+                not self.runs_over(b, sx[0]) or not self.runs_over(c, sx[1]):
+            return None
+        if any(g.has(i) for i in (c, *ks)):
+            return None
+        try:
+            blob = self.r.blob(g)
+        except Exception:  # noqa: BLE001 - no reading of G: no correlation either
+            return None
+        if len(blob.idx) != n + 2 or blob.idx[0] != b or tuple(blob.idx[2:]) != tuple(ts) \
+                or len(blob.m.shape) != n + 2:
+            return None
+        o = blob.idx[1]
+        for q in range(n):
+            length = self.size(self.ctx.index_dim[ts[q]])
+            kern = self.size(self.ctx.index_dim[ks[q]])
+            if not (self.same(at[q].count, length) and
+                    self.same(self.size(sx[2 + q]), length + kern - 1)):
+                return None
+        dims = tuple(self.ctx.index_dim[i] for i in (o, c, *ks))
+        m = mx.Conv(CONV_CORR, self.head, blob.m, self.r.tensor_ref(x), None, dims, dims)
+        return _blob(m, (o, c, *ks))
+
+    def full_product(self, g: Expr, w: Indexed, ranges: list[Expr]) -> Blob | None:
+        """``g`` (a product) at (b, o, s − k) times W_{o,c,k}: ``g`` read at fresh u = s − k
+        over the range's length, a tensor [B, O, To], then as :meth:`full` reads it."""
+        n, sw = self.n, self.shape(w)
+        o, c, *ks = w.indices
+        reads = [x for x in g.atoms(Indexed) if self.ctx.is_tensor_atom(x)]
+        if not reads or any(len(x.indices) != n + 2 for x in reads):
+            return None
+        at = reads[0].indices[2:]
+        if any(tuple(x.indices[2:]) != tuple(at) or x.indices[1] != o for x in reads):
+            return None
+        ss = [sympy.expand(i + k) for i, k in zip(at, ks)]
+        b = reads[0].indices[0]
+        if self.summed != {o, *ks} or not self.distinct(b, o, c, *ks, *ss) or \
+                not self.runs_over(o, sw[0]) or not self.runs_over(c, sw[1]):
+            return None
+        us, left = [], list(ranges)
+        for q in range(n):
+            hit = next((f for f in left if sympy.expand(f.args[0] - f.args[1] - at[q]) == 0),
+                       None)
+            if hit is None or not self.runs_over(ks[q], sw[2 + q]):
+                return None
+            left.remove(hit)
+            length = hit.args[2] - hit.args[1]
+            dim = next((d for d in self.ctx.sizes if self.same(self.size(d), length)), None)
+            if dim is None or not self.same(self.size(self.ctx.index_dim[ss[q]]),
+                                            length + self.size(sw[2 + q]) - 1):
+                return None
+            us.append(self.ctx.fresh(dim))
+        inner = g.xreplace(dict(zip(at, us)))
+        if any(inner.has(i) for i in (c, *ks, *ss)):
+            return None
+        try:
+            blob = self.r.blob(inner)
+        except Exception:  # noqa: BLE001 - no reading of G: no convolution either
+            return None
+        if tuple(blob.idx) != (b, o, *us) or len(blob.m.shape) != n + 2:
+            return None
+        dims = tuple(self.ctx.index_dim[i] for i in (b, c, *ss))
+        m = mx.Conv(CONV_FULL, self.head, blob.m, self.r.tensor_ref(w), None, dims, dims)
+        return _blob(m, (b, c, *ss))
 
     def _bounds(self, f: Expr, at: Expr, length: Expr) -> bool:
         """``f`` is 𝟙[0 ≤ at < length] (written of any of its terms: 𝟙[k ≤ s < k + To])."""
