@@ -134,7 +134,7 @@ def _build(spec: Spec) -> Graph:
                 tensors[-1].kind == TensorKind.ANON:
             # the whole line is one op that names its result (conv1d): the line names it
             del env[tensors[-1].name]
-            value = tensors.pop().expr
+            value = tensors.pop().expr or value
         text = " ".join(item.text.split())  # one line, as comments and labels need it
         node = Tensor(name, value.shape, TensorKind.NODE, st.target_loc, value, text)
         env[name] = node

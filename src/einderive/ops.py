@@ -2040,8 +2040,8 @@ def _conv_code(e: FExpr, c: list[Any], b: Any) -> Any:
 def _conv_flops(e: FExpr, args: list[FExpr], meter: Any) -> Any:
     # 2·C·K multiply-adds per output element (a matmul's count), the bias one add each
     w = args[1]
-    bias = meter.numel(e.shape) if len(args) == 3 else 0
-    return meter.matmul(2 * meter.numel(e.shape) * meter.numel(w.shape[1:]) + bias)
+    out = meter.matmul(2 * meter.numel(e.shape) * meter.numel(w.shape[1:]))
+    return out + meter.other(meter.numel(e.shape)) if len(args) == 3 else out
 
 
 for _name, _row in CONV_OPS.items():
