@@ -675,9 +675,9 @@ class _Reader:
     # -- sums -------------------------------------------------------------------------------
 
     def _add(self, e: Expr) -> Blob:
-        conv = read_conv_bias(self, e)
-        if conv is not None:
-            return conv
+        with_bias = read_conv_bias(self, e)
+        if with_bias is not None:
+            return Blob(*with_bias)
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
         terms = [self._orient_like(b, union) for b in blobs]
@@ -736,8 +736,8 @@ class _Reader:
         self._flatten(e, coeff, factors, summed, set(self._free(e)))
         conv = read_conv(self, factors, summed)
         if conv is not None:
-            return Blob(mx.scale(mx.scalar_product(coeff), conv.m) if coeff else conv.m,
-                        conv.idx)
+            m, idx = conv
+            return Blob(mx.scale(mx.scalar_product(coeff), m) if coeff else m, idx)
         factors = self._absorb_ranges(factors)
         blobs = []
         for f in factors:

@@ -12,7 +12,7 @@ only looks like one is left to the other rules.  None when the term is no such p
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import sympy
 from sympy import Indexed, Symbol
@@ -28,13 +28,24 @@ from .ops import (
     Shift,
 )
 
-if TYPE_CHECKING:
-    from .recognize import Blob, _Reader
-
 Expr = Any
+Read = tuple[mx.M, tuple[Any, ...]]  # a matrix form and the index of each of its axes
 
 
-def read_conv(reader: _Reader, factors: list[Expr], summed: list[Any]) -> Blob | None:
+class _Reader(Protocol):
+    """What a reading asks of the recognizer's reader (recognize._Reader)."""
+
+    ctx: Any
+    graph: Any
+
+    def tensor_ref(self, e: Expr) -> mx.Ref: ...
+
+    def blob(self, e: Expr) -> Any: ...  # a Blob: .m, .idx
+
+    def _same_size(self, a: Expr, b: Expr) -> bool: ...
+
+
+def read_conv(reader: _Reader, factors: list[Expr], summed: list[Any]) -> Read | None:
     """The convolution the product of ``factors`` summed over ``summed`` is, if it is one."""
     tensors = [f for f in factors if isinstance(f, Indexed) and reader.ctx.is_tensor_atom(f)]
     ranges = [f for f in factors if _is_range(f)]
@@ -57,7 +68,7 @@ def read_conv(reader: _Reader, factors: list[Expr], summed: list[Any]) -> Blob |
     return None
 
 
-def read_conv_bias(reader: _Reader, e: Expr) -> Blob | None:
+def read_conv_bias(reader: _Reader, e: Expr) -> Read | None:
     """``b_o + conv(X, W)_{b,o,t}``: the forward with its bias, conv1d(X, W, b)."""
     if len(e.args) != 2:
         return None
@@ -77,7 +88,7 @@ def read_conv_bias(reader: _Reader, e: Expr) -> Blob | None:
 
 
 def _full_of_product(reader: _Reader, factors: list[Expr], summed: list[Any],
-                     ranges: list[Expr]) -> Blob | None:
+                     ranges: list[Expr]) -> Read | None:
     """``G ∗ W`` where G is a product read at the shifted indices (∂L/∂H ⊙ σ'(U) of an
     inlined node): G is read at fresh indices in their place, then as a tensor."""
     for w in factors:
@@ -94,7 +105,7 @@ def _full_of_product(reader: _Reader, factors: list[Expr], summed: list[Any],
     return None
 
 
-def _corr_of_product(reader: _Reader, factors: list[Expr], summed: list[Any]) -> Blob | None:
+def _corr_of_product(reader: _Reader, factors: list[Expr], summed: list[Any]) -> Read | None:
     """``G ⋆ X`` where G is a product read at (b, o, t) (∂L/∂H ⊙ σ'(U) of an inlined node)."""
     shifted = [f for f in factors if isinstance(f, Indexed) and reader.ctx.is_tensor_atom(f)
                and any(isinstance(i, Shift) for i in f.indices)]
@@ -113,9 +124,8 @@ def _is_range(f: Expr) -> bool:
     return isinstance(f, ElementwiseFunction) and f.spec.name == IN_RANGE
 
 
-def _blob(m: mx.M, idx: tuple[Any, ...]) -> Blob:
-    from .recognize import Blob
-    return Blob(m, idx)
+def _blob(m: mx.M, idx: tuple[Any, ...]) -> Read:
+    return m, tuple(idx)
 
 
 class _Reading:
@@ -145,13 +155,13 @@ class _Reading:
     def distinct(self, *idx: Any) -> bool:
         return all(isinstance(i, Symbol) for i in idx) and len(set(idx)) == len(idx)
 
-    def make(self, kind: str, a: Indexed, b: Indexed, out: tuple[Any, ...]) -> Blob:
+    def make(self, kind: str, a: Indexed, b: Indexed, out: tuple[Any, ...]) -> Read:
         dims = tuple(self.ctx.index_dim[i] for i in out)
         m = mx.Conv(kind, self.head, self.r.tensor_ref(a), self.r.tensor_ref(b), None, dims,
                     dims)
         return _blob(m, out)
 
-    def valid(self, w: Indexed, x: Indexed, ranges: list[Expr]) -> Blob | None:
+    def valid(self, w: Indexed, x: Indexed, ranges: list[Expr]) -> Read | None:
         """W_{o,c,k} X_{b,c,t+k} summed over c and k: conv(X, W)."""
         n, sw, sx = self.n, self.shape(w), self.shape(x)
         o, c, *ks = w.indices
@@ -172,7 +182,7 @@ class _Reading:
                 return None
         return self.make(CONV_VALID, x, w, (b, o, *ts))
 
-    def corr(self, g: Indexed, x: Indexed, ranges: list[Expr]) -> Blob | None:
+    def corr(self, g: Indexed, x: Indexed, ranges: list[Expr]) -> Read | None:
         """G_{b,o,t} X_{b,c,t+k} summed over b and t: G ⋆ X."""
         n, sg, sx = self.n, self.shape(g), self.shape(x)
         b, o, *ts = g.indices
@@ -194,7 +204,7 @@ class _Reading:
                 return None
         return self.make(CONV_CORR, g, x, (o, c, *ks))
 
-    def full(self, g: Indexed, w: Indexed, ranges: list[Expr]) -> Blob | None:
+    def full(self, g: Indexed, w: Indexed, ranges: list[Expr]) -> Read | None:
         """G_{b,o,s−k} W_{o,c,k} 𝟙[0 ≤ s − k < To] summed over o and k: G ∗ W."""
         n, sg, sw = self.n, self.shape(g), self.shape(w)
         b, o, *at = g.indices
@@ -220,7 +230,7 @@ class _Reading:
             left.remove(hit)
         return self.make(CONV_FULL, g, w, (b, c, *ss))
 
-    def corr_product(self, g: Expr, x: Indexed) -> Blob | None:
+    def corr_product(self, g: Expr, x: Indexed) -> Read | None:
         """``g`` (a product) at (b, o, t) times X_{b,c,t+k}: ``g`` read as a tensor, then as
         :meth:`corr` reads it."""
         n, sx = self.n, self.shape(x)
@@ -235,8 +245,10 @@ class _Reading:
             return None
         try:
             blob = self.r.blob(g)
-        except Exception:  # noqa: BLE001 - no reading of G: no correlation either
-            return None
+        except Exception as exc:  # recognize.NoMatrixForm (imported, it would be a cycle)
+            if type(exc).__name__ != "NoMatrixForm":
+                raise
+            return None  # no reading of G: no correlation either
         if len(blob.idx) != n + 2 or blob.idx[0] != b or tuple(blob.idx[2:]) != tuple(ts) \
                 or len(blob.m.shape) != n + 2:
             return None
@@ -251,7 +263,7 @@ class _Reading:
         m = mx.Conv(CONV_CORR, self.head, blob.m, self.r.tensor_ref(x), None, dims, dims)
         return _blob(m, (o, c, *ks))
 
-    def full_product(self, g: Expr, w: Indexed, ranges: list[Expr]) -> Blob | None:
+    def full_product(self, g: Expr, w: Indexed, ranges: list[Expr]) -> Read | None:
         """``g`` (a product) at (b, o, s − k) times W_{o,c,k}: ``g`` read at fresh u = s − k
         over the range's length, a tensor [B, O, To], then as :meth:`full` reads it."""
         n, sw = self.n, self.shape(w)
@@ -285,8 +297,10 @@ class _Reading:
             return None
         try:
             blob = self.r.blob(inner)
-        except Exception:  # noqa: BLE001 - no reading of G: no convolution either
-            return None
+        except Exception as exc:  # recognize.NoMatrixForm (imported, it would be a cycle)
+            if type(exc).__name__ != "NoMatrixForm":
+                raise
+            return None  # no reading of G: no convolution either
         if tuple(blob.idx) != (b, o, *us) or len(blob.m.shape) != n + 2:
             return None
         dims = tuple(self.ctx.index_dim[i] for i in (b, c, *ss))
