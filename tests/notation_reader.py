@@ -608,6 +608,11 @@ class Env:
                 tree[2][0][0] == "name":
             name, idx = self.split(tree[2][0][1])
             value = self.tensor(name, True)
+        elif kind == "sub" and tree[1][0] == "call" and tree[1][1] == "grad" and \
+                len(tree[1][2]) == 1 and tree[1][2][0][0] == "name":
+            # grad(W)_ljk = …: a gradient in index form (one with no matrix form)
+            name, idx = self.split(tree[1][2][0][1])[0], tuple(tree[2])
+            value = self.tensor(name, True)
         elif kind == "fn" and tree[1] == "σ'":  # a where-helper: σ'(expr) = ...
             if mode == "index":
                 raise ReaderError("a σ' helper in index form")

@@ -187,3 +187,29 @@ def test_a_bad_convolution_exits_2_with_its_location(tmp_path, run):
     r = run("derive", str(path))
     assert r.exit_code == 2, r.output
     assert "bad.yaml:11:" in r.output and "dims: {To: T - K + 1}" in r.output, r.output
+
+
+CONV_DAMAGE = [
+    ("Y = conv1d(X, W, b)", "Y = conv1d(X, W)"),  # the bias dropped
+    ("∂L/∂W = ∂L/∂Y ⋆ X", "∂L/∂W = ∂L/∂Y ⋆ (X ⊙ X)"),
+    ("∂L/∂X = ∂L/∂Y ∗ W", "∂L/∂X = (∂L/∂Y ⊙ ∂L/∂Y) ∗ W"),
+    ("∂L/∂W_kjl = ∂L/∂Y_ikn X_{i, j, n + l}", "∂L/∂W_kjl = ∂L/∂Y_ikn X_{i, j, n + l + 1}"),
+    ("∂L/∂X_ijm = Σ_l (Σ_k ∂L/∂Y_{i, k, m − l} W_kjl) 𝟙[l ≤ m < l + To]",
+     "∂L/∂X_ijm = Σ_l (Σ_k ∂L/∂Y_{i, k, m − l} W_kjl)"),  # the range dropped
+]
+
+
+@pytest.mark.parametrize("good,bad", CONV_DAMAGE, ids=[b for _, b in CONV_DAMAGE])
+def test_the_reader_catches_damage_in_a_convolution(good, bad):
+    """The test reader's ⋆, ∗ and conv1d(·) (tests/notation_reader.py) can fail."""
+    from pathlib import Path
+
+    import torch_reference as R
+    from notation_reader import ReaderError
+    from test_printed_forms import env_for
+    from einderive.api import derive_file
+    d = derive_file(str(Path(__file__).resolve().parent.parent / "specs" / "conv1d.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
