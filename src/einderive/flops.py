@@ -36,6 +36,7 @@ from .indexed import key_of
 from .kinds import PseudoOp
 from .ops import (
     CONV_CORR,
+    CONV_FULL,
     AXIS_OPS,
     OPS,
     SCALARS,
@@ -306,14 +307,17 @@ class _MatrixWalk:
         return self.flops(m.x)  # zeros and a copy: no FLOP
 
     def _Conv(self, m: mx.Conv) -> Flops:
-        """2 FLOPs per term of each output element's sum (the bias one more per element):
-        the sum runs over the axis the operands share and the spatial axes that are not
-        the result's (valid: C·K terms; corr: B·To; full: O·K, padding's zeros counted)."""
+        """2 FLOPs per product of an output element's sum (the bias one more per element),
+        2·B·O·To·C·K for each kind; the full convolution's products by its zero padding
+        are not counted (PyTorch's conv_transpose does not compute them)."""
         a, b = (self._spec_dims(x) for x in (m.a, m.b))
-        shared = a[1] if m.kind != CONV_CORR else a[0]
-        inner = b[2:] if m.kind != CONV_CORR else a[2:]
-        terms = self.c.size(shared) * self.c.numel(inner)
-        here = self.c.matmul(2 * self.c.numel(m.dims) * terms)
+        if m.kind == CONV_FULL:  # each element of G meets C·K kernel elements
+            n = self.c.numel(a) * self.c.size(b[1]) * self.c.numel(b[2:])
+        elif m.kind == CONV_CORR:  # each element of ∂L/∂W sums B·To products
+            n = self.c.numel(m.dims) * self.c.size(a[0]) * self.c.numel(a[2:])
+        else:  # each output element sums C·K products
+            n = self.c.numel(m.dims) * self.c.size(b[1]) * self.c.numel(b[2:])
+        here = self.c.matmul(2 * n)
         if m.bias is not None:
             here = here + self._elementwise(1, m.dims)
         return sum((self.flops(x) for x in m.children()), here)
@@ -392,6 +396,9 @@ class _IndexWalk:
     def walk(self, e: Any) -> tuple[Flops, tuple[Any, ...]]:
         if e.is_Number:
             return Flops(), ()
+        if isinstance(e, Symbol) and (e in self.ctx.index_dim or e in self.limits):
+            # an index as a value (𝟙[l ≤ m < l + To]): the code makes it an axis of its own
+            return Flops(), (e,)
         if isinstance(e, Symbol):
             self._read(e)
             return Flops(), ()
