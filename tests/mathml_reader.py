@@ -138,9 +138,9 @@ class Reader:
         derivation's that the suffix spells."""
         tokens = [x for s in script for x in s.iter() if x.tag in ("mi", "mn", "mo")]
         if any(x.tag == "mo" and text(x) not in (",", "′") for x in tokens):
-            # a reshape's index map (X_{i, j·Dh + k}, C_{⌊m/T⌋, m mod T, i}): as the text
-            # view writes it, in braces
-            glue = {",": ", ", "\u2062": "·", "+": " + ", "mod": " mod "}
+            # a reshape's index map (X_{i, j·Dh + k}, C_{⌊m/T⌋, m mod T, i}) or a shifted
+            # index (∂L/∂Y_{i, k, m − l}): as the text view writes it, in braces
+            glue = {",": ", ", "\u2062": "·", "+": " + ", "−": " − ", "mod": " mod "}
             inner = "".join(glue.get(text(x), text(x)) for x in tokens)
             return f"{self.name(head)}_{{{inner}}}"
         groups: list[list[ET.Element]] = [[]]

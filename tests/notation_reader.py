@@ -66,7 +66,7 @@ _TOKEN = re.compile(r"""
   | (?P<name>{W}{C}*'?(?:,{C}+)?)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
-  | (?P<op>‖_F|[-+−⊙⊘·/()\[\],<>≤≥|ᵀ√𝟏𝟙=\]‖:])
+  | (?P<op>‖_F|[-+−⊙⊘·/()\[\],<>≤≥|ᵀ√𝟏𝟙=\]‖:⋆∗])
 """.replace("{W}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ_])[^\W\d])")
      .replace("{C}", r"(?:(?![ᵀ⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ])[\w′\u0300-\u036f])"), re.VERBOSE)
 
@@ -115,7 +115,8 @@ FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "sil
              "softmax", "logsumexp", "log_softmax", "rowsum", "colsum", "sum", "diag", "einsum",
              "grad", "sign", "sin", "cos", "log1p", "expm1", "erf", "erf'", "square", "maximum",
              "minimum", "clip", "leaky_relu", "elu", "where", "max", "min", "det", "logdet",
-             "reshape", "tr", "diagonal", "slice", "pad", "take", "stack"}
+             "reshape", "tr", "diagonal", "slice", "pad", "take", "stack",
+             "conv1d", "conv2d"}
 COMPARISONS = (">", "<", "≥", "≤", "=")
 
 
@@ -174,7 +175,7 @@ class Parser:
                 break
             if self.in_norm and t.kind == "op" and t.text in ("‖", "‖_F"):
                 break
-            if t.kind == "op" and t.text in ("⊙", "⊘", "·", "/"):
+            if t.kind == "op" and t.text in ("⊙", "⊘", "·", "/", "⋆", "∗"):
                 self.take()
                 items.append((t.text, self.power()))
             else:
@@ -527,7 +528,7 @@ class Env:
     tensor name -> reference adjoint (same shape as the tensor); ``loss``: the loss's name.
     """
 
-    LETTERS = "ijklmnopqrstuvwxyzabcdefgh"
+    LETTERS = "ijklmnpqrstuvwabcdefghoxyz"  # the engine's order (indexed.LETTERS): o late
 
     def __init__(self, shapes: dict, dims: dict, values: dict, adjoints: dict, loss: str):
         self.shapes, self.dims, self.values, self.adjoints, self.loss = \
@@ -620,6 +621,11 @@ class Env:
         elif kind == "call" and tree[1] == "grad" and len(tree[2]) == 1 and \
                 tree[2][0][0] == "name":
             name, idx = self.split(tree[2][0][1])
+            value = self.tensor(name, True)
+        elif kind == "sub" and tree[1][0] == "call" and tree[1][1] == "grad" and \
+                len(tree[1][2]) == 1 and tree[1][2][0][0] == "name":
+            # grad(W)_ljk = …: a gradient in index form (one with no matrix form)
+            name, idx = self.split(tree[1][2][0][1])[0], tuple(tree[2])
             value = self.tensor(name, True)
         elif kind == "fn" and tree[1] == "σ'":  # a where-helper: σ'(expr) = ...
             if mode == "index":
@@ -942,7 +948,9 @@ class MatrixEval:
         acc = self.ev(items[0][1])
         for op, f in items[1:]:
             x = self.ev(f)
-            if op == "⊙":
+            if op in ("⋆", "∗"):
+                acc = MV(_correlate(acc.v, x.v) if op == "⋆" else _convolve(acc.v, x.v))
+            elif op == "⊙":
                 acc = self.elementwise(acc, x, np.multiply)
             elif op == "⊘":
                 acc = self.elementwise(acc, x, np.divide)
@@ -1001,6 +1009,11 @@ class MatrixEval:
         return MV(a.v @ b.v, a.ones or b.ones)
 
     def call(self, fn, args, kwargs) -> MV:
+        if fn in ("conv1d", "conv2d"):  # README: PyTorch's, valid and stride 1 (+ bias)
+            x, w, *b = (self.ev(a).v for a in args)
+            y = _correlate(np.swapaxes(w, 0, 1), np.swapaxes(x, 0, 1))  # Σ_c W_oc ⋆ X_bc
+            y = np.swapaxes(y, 0, 1)
+            return MV(y + b[0].reshape((-1,) + (1,) * (w.ndim - 2)) if b else y)
         if fn in ("slice", "pad"):
             return self.window(fn, args, kwargs)
         if fn in ("take", "stack"):
@@ -1082,6 +1095,30 @@ class MatrixEval:
             r = _logsumexp(v, axis)
             return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
         raise ReaderError(f"unknown function {fn}")
+
+
+def _correlate(g, x):
+    """README: (G ⋆ X)_{o,c,k} = Σ_{b,t} G_{b,o,t} X_{b,c,t+k} (spatial axes last, any number)."""
+    n = g.ndim - 2
+    out_len = [x.shape[2 + q] - g.shape[2 + q] + 1 for q in range(n)]
+    out = np.zeros((g.shape[1], x.shape[1], *out_len))
+    for k in np.ndindex(*out_len):
+        window = x[(slice(None), slice(None)) +
+                   tuple(slice(o, o + m) for o, m in zip(k, g.shape[2:]))]
+        summed = [0] + list(range(2, 2 + n))
+        out[(slice(None), slice(None)) + k] = np.tensordot(g, window, axes=(summed, summed))
+    return out
+
+
+def _convolve(g, w):
+    """README: (G ∗ W)_{b,c,s} = Σ_{o,k} G_{b,o,s−k} W_{o,c,k}, G zero outside its length."""
+    n = g.ndim - 2
+    out_len = [g.shape[2 + q] + w.shape[2 + q] - 1 for q in range(n)]
+    out = np.zeros((g.shape[0], w.shape[1], *out_len))
+    for k in np.ndindex(*w.shape[2:]):
+        at = (slice(None), slice(None)) + tuple(slice(o, o + m) for o, m in zip(k, g.shape[2:]))
+        out[at] += np.einsum("bo...,oc->bc...", g, w[(slice(None), slice(None)) + k])
+    return out
 
 
 def _as_matrix(r):

@@ -379,6 +379,8 @@ SAVED_DIFFERENCES = {
     # a reshape is a view: the saved Q, K, V, A share their storage with Xq, Xk, Xv, P and
     # are found under those names; the reference's softmax saves S, a view of C
     "multihead_attention": ({"Xq", "Xk", "Xv", "C"}, {"Q", "K", "V", "A"}),
+    # (H − y) ** 2 saves H − y; einderive's 2 (H − y) reads H and y
+    "conv1d": (set(), {"H", "y"}),
 }
 
 

@@ -173,6 +173,17 @@ def _bound(e, sizes) -> int:
     return a + b if e.op == "+" else a - b
 
 
+def _np_conv(x, w, b=None):
+    """Valid cross-correlation, stride 1: Σ over the kernel's offsets of W against X's windows."""
+    n = w.ndim - 2
+    out_len = [x.shape[2 + q] - w.shape[2 + q] + 1 for q in range(n)]
+    y = np.zeros((x.shape[0], w.shape[0], *out_len))
+    for off in np.ndindex(*w.shape[2:]):
+        window = x[(slice(None), slice(None)) + tuple(slice(o, o + m) for o, m in zip(off, out_len))]
+        y += np.einsum("bc...,oc->bo...", window, w[(slice(None), slice(None)) + off])
+    return y if b is None else y + b.reshape((-1,) + (1,) * n)
+
+
 def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
     """Every tensor of ``graph`` (inputs given in ``values``), by walking its FExpr tree."""
     env = dict(values)
@@ -224,6 +235,10 @@ def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
         if op == "reshape":  # NumPy's row-major reshape, to the sizes of the new dims
             return a[0].reshape(tuple(1 if d.op == "num" else sizes[d.param("name")]
                                       for d in e.args[1:]))
+        if op in ("conv1d", "conv2d"):  # PyTorch's own, or a loop over the kernel's offsets
+            if lib.t:
+                return getattr(torch.nn.functional, op)(*a)
+            return _np_conv(*a)
         if op == "concatenate":
             return (torch.cat(a, dim=e.param("axis")) if lib.t else
                     np.concatenate(a, axis=e.param("axis")))

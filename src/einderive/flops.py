@@ -35,6 +35,8 @@ from . import matrix as mx
 from .indexed import key_of
 from .kinds import PseudoOp
 from .ops import (
+    CONV_CORR,
+    CONV_FULL,
     AXIS_OPS,
     OPS,
     SCALARS,
@@ -320,6 +322,26 @@ class _MatrixWalk:
             out = out + self.flops(x)
         return out
 
+    def _Conv(self, m: mx.Conv) -> Flops:
+        """2 FLOPs per product of an output element's sum (the bias one more per element),
+        2·B·O·To·C·K for each kind; the full convolution's products by its zero padding
+        are not counted (PyTorch's conv_transpose does not compute them)."""
+        a, b = (self._spec_dims(x) for x in (m.a, m.b))
+        if m.kind == CONV_FULL:  # each element of G meets C·K kernel elements
+            n = self.c.numel(a) * self.c.size(b[1]) * self.c.numel(b[2:])
+        elif m.kind == CONV_CORR:  # each element of ∂L/∂W sums B·To products
+            n = self.c.numel(m.dims) * self.c.size(a[0]) * self.c.numel(a[2:])
+        else:  # each output element sums C·K products
+            n = self.c.numel(m.dims) * self.c.size(b[1]) * self.c.numel(b[2:])
+        here = self.c.matmul(2 * n)
+        if m.bias is not None:
+            here = here + self._elementwise(1, m.dims)
+        return sum((self.flops(x) for x in m.children()), here)
+
+    def _spec_dims(self, x: mx.M) -> tuple[Any, ...]:
+        return x.dims if isinstance(x, mx.Conv) else self.c.graph[x.name].shape \
+            if isinstance(x, mx.Ref) else x.shape
+
     def _Einsum(self, m: mx.Einsum) -> Flops:
         lhs, out = m.subscripts.split("->")
         terms = lhs.split(",")
@@ -390,6 +412,9 @@ class _IndexWalk:
     def walk(self, e: Any) -> tuple[Flops, tuple[Any, ...]]:
         if e.is_Number:
             return Flops(), ()
+        if isinstance(e, Symbol) and (e in self.ctx.index_dim or e in self.limits):
+            # an index as a value (𝟙[l ≤ m < l + To]): the code makes it an axis of its own
+            return Flops(), (e,)
         if isinstance(e, Symbol):
             self._read(e)
             return Flops(), ()

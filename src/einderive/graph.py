@@ -130,6 +130,11 @@ def _build(spec: Spec) -> Graph:
                             "choose another name")
         builder = _Builder(env, dims, later, name, tensors)
         value = builder.tensor(st.value)
+        if builder.anon and value.is_ref and tensors[-1].name == value.param("name") and \
+                tensors[-1].kind == TensorKind.ANON:
+            # the whole line is one op that names its result (conv1d): the line names it
+            del env[tensors[-1].name]
+            value = tensors.pop().expr or value
         text = " ".join(item.text.split())  # one line, as comments and labels need it
         node = Tensor(name, value.shape, TensorKind.NODE, st.target_loc, value, text)
         env[name] = node
@@ -363,8 +368,12 @@ class _Builder:
             args = [(self.split(args[0][0]), args[0][1])] + list(args[1:])
         if op.count_axis and len(args) > 1:
             self.count_dim(len(args), loc)
+        if op.all_refs:  # each argument read at its own indices (a convolution's X and W)
+            args = [(a if a.is_ref else self.split(a), at) for a, at in args]
         out: FExpr = op.check(loc, args, kwargs, dims=self.dim_values) if op.dims else \
             op.check(loc, args, kwargs)
+        if op.all_refs:  # and its result a node: its sum never inside another's derivative
+            out = self.split(out)
         return out
 
     def count_dim(self, n: int, loc: Loc) -> None:

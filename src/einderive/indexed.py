@@ -454,6 +454,11 @@ def _sum_over(body: Expr, limits: tuple[Any, ...]) -> Expr:
         factors = Mul.make_args(term)
         hit = next(((f, v) for f in factors if (v := _delta_of(f, vars)) is not None), None)
         if hit is None:
+            inner = _shifted_inner(factors, vars)
+            if inner is not None:  # Σ_n Σ_m … δ(n, k − m): one sum over n and m
+                rest = Mul(*[f for f in factors if f is not inner])
+                out.append(_sum_over(rest * inner.function, limits + tuple(inner.limits)))
+                continue
             out.append(_wrap(term, limits))
             continue
         delta, var = hit
@@ -464,6 +469,25 @@ def _sum_over(body: Expr, limits: tuple[Any, ...]) -> Expr:
         left = tuple(lim for lim in limits if lim[0] != var)
         out.append(_sum_over(collapse(rest), left) if left else collapse(rest))
     return Add(*out)
+
+
+def _shifted_inner(factors: tuple[Any, ...], vars: set[Any]) -> Sum | None:
+    """The inner sum among ``factors`` whose body holds a delta of a summed index against its
+    own index (Σ_m W_m δ(n, k − m), a read at n + m differentiated): the delta eats the outer
+    sum only once both are one sum, which a product's factor may be merged into."""
+    for f in factors:
+        if not isinstance(f, Sum):
+            continue
+        own = {v for v, _, _ in f.limits}
+        if any(mentions(g, *own) for g in factors if g is not f):
+            continue  # its index bound again beside it: merged, a substitution would capture it
+        for d in Mul.make_args(f.function):
+            v = _delta_of(d, vars)
+            if v is not None:
+                other = d.args[1] if d.args[0] == v else d.args[0]
+                if mentions(other, *own):
+                    return f
+    return None
 
 
 def _wrap(term: Expr, limits: tuple[Any, ...]) -> Expr:

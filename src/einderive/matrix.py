@@ -331,6 +331,36 @@ class Stack(M):
         return self.xs
 
 
+class Conv(M):
+    """A convolution of the spatial axes (the last ``nsp``) of two tensors, in three ``kind``s
+    (ops.CONV_VALID, CONV_CORR, CONV_FULL), each a matrix product over its first two axes
+    whose scalar product is one of signals:
+    valid ``head(X, W[, bias])``: Σ_{c,k} W_{o,c,k} X_{b,c,t+k} (+ bias_o), the forward;
+    corr ``G ⋆ X``: Σ_{b,t} G_{b,o,t} X_{b,c,t+k}, the kernel's adjoint;
+    full ``G ∗ W``: Σ_{o,k} G_{b,o,s−k} W_{o,c,k} (G zero outside), the input's adjoint.
+    ``dims`` is the result's spec shape."""
+
+    kind: str
+    head: str  # the op's name (conv1d), printed for the forward
+    a: M
+    b: M
+    bias: M | None
+    dims: tuple[Any, ...]
+    shape: Shape
+    src: Any = _src()
+
+    @property
+    def nsp(self) -> int:
+        return len(self.dims) - 2
+
+    def children(self) -> tuple[M, ...]:
+        return (self.a, self.b) + ((self.bias,) if self.bias is not None else ())
+
+    def rebuilt(self, kids: tuple[M, ...]) -> Conv:
+        return Conv(self.kind, self.head, kids[0], kids[1], kids[2] if len(kids) > 2 else None,
+                    self.dims, self.shape, self.src)
+
+
 # ---------------------------------------------------------------------------
 # Shapes
 
@@ -744,6 +774,8 @@ def substitute_all(m: M, table: Mapping[M, M]) -> M:
     if isinstance(m, Stack):
         return Stack(tuple(substitute_all(x, table) for x in m.xs), m.axis, m.dims, m.shape,
                      m.src)
+    if isinstance(m, Conv):
+        return m.rebuilt(tuple(substitute_all(x, table) for x in m.children()))
     return m
 
 

@@ -538,6 +538,7 @@ class Op(Record):
     # 'pow', 'contract' (a product of its tensor arguments), or a function's shape as
     # ScalarFn.curvature says; '' where it is none of these
     curvature: str = ""
+    all_refs: bool = False  # every tensor argument a named tensor (conv's X and W, read apart)
 
 
 OPS: dict[str, Op] = {}
@@ -2019,6 +2020,147 @@ OPS[STACK] = Op(STACK, _stack_check, _stack_comp,
                 doc="the pieces (all of one shape) side by side along a new axis, as NumPy's "
                     "stack; the adjoint of each piece the upstream adjoint at its position, "
                     "take(∂L/∂S, p, axis=k)")
+
+
+# ---------------------------------------------------------------------------
+# Convolution.  conv1d(X, W) is PyTorch's (a valid cross-correlation, stride 1): Y_{b,o,t} =
+# Σ_{c,k} W_{o,c,k} X_{b,c,t+k}.  X is read at a Shift of t by the summed k, so the delta of
+# its derivative collapses like a slice's, keeping the range 𝟙[k ≤ s < k + To]: the adjoints
+# are a correlation (∂L/∂W = ∂L/∂Y ⋆ X) and a full convolution (∂L/∂X = ∂L/∂Y ∗ W), which
+# matrix.Conv states with the forward (its ``kind``: VALID, CORR, FULL).
+
+CONV_VALID, CONV_CORR, CONV_FULL = "valid", "corr", "full"
+# einsum letters of conv1d's and conv2d's spatial axes: the signal's, the window's
+_SPATIAL = (("t", "k"), ("hw", "ij"))
+
+
+class ConvOp(Record):
+    """A convolution of ``nsp`` spatial axes: its code for each kind of matrix.Conv."""
+
+    name: str
+    nsp: int
+    torch: str  # PyTorch's function: the forward, and the correlation on swapped axes
+    torch_t: str  # PyTorch's transposed convolution: the full convolution
+
+    def _axes(self) -> P.Py:
+        return P.Tuple(tuple(P.num(2 + a) for a in range(self.nsp)))
+
+    def _window(self, x: P.Py, like: P.Py) -> P.Py:
+        """``x``'s windows of the spatial size of ``like``: axes x's, then the window's."""
+        size = P.Subscript(P.Attr(like, "shape"), (P.Slice(P.num(2)),))
+        return P.call("np.lib.stride_tricks.sliding_window_view", x, size, axis=self._axes())
+
+    def numpy(self, kind: str, a: P.Py, b: P.Py) -> P.Py:
+        """Windows and an einsum: no Python loop over the sizes."""
+        t, k = _SPATIAL[self.nsp - 1]
+        if kind == CONV_VALID:  # X, W
+            return P.call("np.einsum", P.Str(f"bc{t}{k},oc{k}->bo{t}"), self._window(a, b), b)
+        if kind == CONV_CORR:  # G, X: windows of X as long as G
+            return P.call("np.einsum", P.Str(f"bc{k}{t},bo{t}->oc{k}"), self._window(b, a), a)
+        # G, W: G padded by K − 1 each side, its windows against the flipped kernel
+        widths = [P.Tuple((P.num(0), P.num(0)))] * 2 + [
+            P.Tuple((n, n)) for n in (P.binop("-", P.Subscript(P.Attr(b, "shape"),
+                                                             (P.num(2 + q),)), P.num(1))
+                                      for q in range(self.nsp))]
+        padded = P.call("np.pad", a, P.Tuple(tuple(widths)))
+        flipped = P.call("np.flip", b, axis=self._axes())
+        return P.call("np.einsum", P.Str(f"bo{t}{k},oc{k}->bc{t}"),
+                      self._window(padded, b), flipped)
+
+    def torch_code(self, kind: str, a: P.Py, b: P.Py) -> P.Py:
+        if kind == CONV_VALID:
+            return P.call(self.torch, a, b)
+        if kind == CONV_FULL:
+            return P.call(self.torch_t, a, b)
+        # Σ_{b,t} G_{b,o,t} X_{b,c,t+k}: the batch as channels, X's channels as its batch
+
+        def swap(x: P.Py) -> P.Py:
+            return P.method(x, "transpose", P.num(0), P.num(1))
+        return swap(P.call(self.torch, swap(b), swap(a)))
+
+
+CONV_OPS = {o.name: o for o in (
+    ConvOp("conv1d", 1, "torch.nn.functional.conv1d", "torch.nn.functional.conv_transpose1d"),
+    ConvOp("conv2d", 2, "torch.nn.functional.conv2d", "torch.nn.functional.conv_transpose2d"),
+)}
+
+
+def _conv_check(name: str) -> Fn:
+    row = CONV_OPS[name]
+    n = row.nsp
+    letters = ("T", "H W_")[n - 1].split()
+    usage = f"{name}(X, W) or {name}(X, W, b): X [B, C, {', '.join(letters)}], " \
+            f"W [O, C, {', '.join('K' + L[0] for L in letters) if n > 1 else 'K'}], b [O]"
+
+    def check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
+        (x, lx), (w, lw) = args[0], args[1]
+        for t, at, what in ((x, lx, "input"), (w, lw, "kernel")):
+            if len(t.shape) != n + 2:
+                raise SpecError(f"{name}'s {what} must have {n + 2} axes, not "
+                                f"{len(t.shape)} ({shapes.fmt(t.shape)})", at, usage)
+        if x.shape[1] != w.shape[1]:
+            raise _mismatch(f"{name}: the input's channels (axis 1) are not the kernel's",
+                            x.shape, w.shape, lw, f"the kernel's axis 1 must be "
+                            f"{x.shape[1]}, the input's channels: {usage}")
+        if len(args) == 3:
+            b, lb = args[2]
+            if tuple(b.shape) != (w.shape[0],):
+                raise SpecError(f"{name}'s bias must have shape [{w.shape[0]}] (the kernel's "
+                                f"output channels), not {shapes.fmt(b.shape)}", lb, usage)
+        out = []
+        for q in range(n):
+            size, kern = x.shape[2 + q], w.shape[2 + q]
+            value = (S.One if size == 1 else dims[size]) - \
+                (S.One if kern == 1 else dims[kern]) + 1
+            hit = 1 if value == 1 else next(
+                (d for d, v in dims.items() if sympy.expand(v - value) == 0), None)
+            if hit is None:
+                text = dim_text(value)
+                raise SpecError(f"{name}'s output has {text} elements along spatial axis "
+                                f"{q} (valid, stride 1), which no dim is", loc,
+                                f"declare it as a dim, e.g. dims: {{{size}o: {text}}}")
+            out.append(hit)
+        return FExpr(name, tuple(t for t, _ in args), (("nsp", n),),
+                     (x.shape[0], w.shape[0]) + tuple(out))
+    return check
+
+
+def _conv_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+    """Σ_{c,k} W_{o,c,k} X_{b,c,t+k} (+ b_o): X read at each output index shifted by a kernel
+    index (a Shift over the output's length, whose inverse keeps that range)."""
+    x, w = e.args[0], e.args[1]
+    c = 0 if x.shape[1] == 1 else ctx.fresh(x.shape[1])
+    ks = tuple(0 if d == 1 else ctx.fresh(d) for d in w.shape[2:])
+    at = tuple(Shift(t, k, ctx.size(d)) for t, k, d in zip(idx[2:], ks, e.shape[2:]))
+    body = ctx.comp(w, (idx[1], c) + ks) * ctx.comp(x, (idx[0], c) + at)
+    out = ctx.sum(body, tuple(i for i in (c,) + ks if i != 0))
+    if len(e.args) == 3:
+        out = out + ctx.comp(e.args[2], (idx[1],))
+    return out
+
+
+def _conv_code(e: FExpr, c: list[Any], b: Any) -> Any:
+    out = b.conv(CONV_OPS[e.op], CONV_VALID, c[0], c[1])
+    if len(c) < 3:
+        return out
+    bias = P.Subscript(c[2], (P.Slice(),) + (P.NONE,) * e.param("nsp"))
+    return P.binop("+", out, bias)
+
+
+def _conv_flops(e: FExpr, args: list[FExpr], meter: Any) -> Any:
+    # 2·C·K multiply-adds per output element (a matmul's count), the bias one add each
+    w = args[1]
+    out = meter.matmul(2 * meter.numel(e.shape) * meter.numel(w.shape[1:]))
+    return out + meter.other(meter.numel(e.shape)) if len(args) == 3 else out
+
+
+for _name, _row in CONV_OPS.items():
+    OPS[_name] = Op(_name, _conv_check(_name), _conv_comp, _conv_code, nargs=(2, 3),
+                    dims=True, all_refs=True, curvature="contract", flops=_conv_flops,
+                    signature=f"{_name}(X, W, b)",
+                    doc=f"PyTorch's {_name}: a valid cross-correlation, stride 1, no padding "
+                        f"(output length T − K + 1, declared as a dim)")
+
 
 FUNCTIONS = tuple(sorted(name for name, o in OPS.items() if o.user))
 # other libraries' names for the ops, from their entries ('swish' -> 'silu')

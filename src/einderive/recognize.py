@@ -41,6 +41,7 @@ from .ops import (
     reshape_view,
 )
 from .record import Record
+from .recognize_conv import read_conv, read_conv_bias
 from .shapes import Shape
 
 Expr = Any  # a SymPy expression (SymPy ships no type information)
@@ -464,6 +465,10 @@ class _Reader:
         shape = self.graph[name].shape
         return mx.Ref(name, kind, math_shape(shape), display=self.anon_forms.get(name)), shape
 
+    def tensor_ref(self, e: Expr) -> mx.Ref:
+        """The whole tensor (or adjoint, tangent) an element ``e`` is of."""
+        return self._whole_ref(e)[0]
+
     def _ref(self, e: Expr) -> Blob:
         ref, shape = self._whole_ref(e)
         if not isinstance(e, Indexed):
@@ -562,6 +567,9 @@ class _Reader:
                     not isinstance(f.args[0], Symbol):
                 continue
             x, lo, hi = f.args
+            if any(a in self.ctx.index_dim for a in sympy.Add(lo, hi).free_symbols):
+                # 𝟙[m ≤ k < m + To]: bounds that move with another index are no padding
+                raise NoMatrixForm("a range whose bounds are indices (a correlation)")
             # the one factor that reads x's shifted index: several (σ'(a_{k − K}) U_{k − K})
             # would each need the padding, which no product of pads says more simply
             readers = [g for g in out if g is not f and _reads_at(g, x - lo)]
@@ -742,6 +750,9 @@ class _Reader:
         stacked = self._stacked(e)
         if stacked is not None:
             return stacked
+        with_bias = read_conv_bias(self, e)
+        if with_bias is not None:
+            return Blob(*with_bias)
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
         terms = [self._orient_like(b, union) for b in blobs]
@@ -828,6 +839,10 @@ class _Reader:
         factors: list[Expr] = []
         summed: list[Index] = []
         self._flatten(e, coeff, factors, summed, set(self._free(e)))
+        conv = read_conv(self, factors, summed)
+        if conv is not None:
+            m, idx = conv
+            return Blob(mx.scale(mx.scalar_product(coeff), m) if coeff else m, idx)
         factors = self._absorb_ranges(factors)
         total = self._broadcast_total(factors, summed, e)
         if total is not None:
@@ -907,6 +922,8 @@ class _Reader:
             return None
         if reader.einsum_used or not mx.batch_of(b.m) or any(_whole(n) for n in mx.walk(b.m)):
             return None
+        if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON for n in mx.walk(b.m)):
+            return None  # an anonymous tensor's element has no name to subscript: (conv1d(…))_b
         self.wheres += [w for w in reader.wheres if w not in self.wheres]
         dims = tuple(self.ctx.index_dim[i] for i in batch)
         return Blob(mx.batch_sum(b.m, dims, _batch_names(self.ctx, dims)), b.idx)

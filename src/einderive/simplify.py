@@ -740,6 +740,8 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
         out = mx.Take(kids[0], m.axis, m.at, m.dims, m.shape)
     elif isinstance(m, mx.Stack):
         out = mx.Stack(tuple(kids), m.axis, m.dims, m.shape)
+    elif isinstance(m, mx.Conv):
+        out = m.rebuilt(tuple(kids))
     else:  # pragma: no cover - leaves have no children
         return m
     return mx.with_src(out, src)

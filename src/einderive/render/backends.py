@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..ops import (
     AXIS_OPS,
     CONCATENATE,
+    ConvOp,
     DIAG,
     EINSUM,
     POW_HALF,
@@ -134,6 +135,10 @@ class Backend:
             kw["keepdims"] = P.Name("True")
         return P.call(fn or head, x, **kw)
 
+    def conv(self, row: ConvOp, kind: str, a: P.Py, b: P.Py) -> P.Py:
+        """A convolution (matrix.Conv's ``kind``) as ``row`` writes it in NumPy."""
+        return row.numpy(kind, a, b)
+
     def constant(self, x: P.Py) -> P.Py:
         """A number computed from numbers, as the argument of a library call."""
         return x
@@ -158,6 +163,9 @@ class Torch(Backend):
     imports = "import torch"
     axis_kw = "dim"
     keep_kw = "keepdim"
+
+    def conv(self, row: ConvOp, kind: str, a: P.Py, b: P.Py) -> P.Py:
+        return row.torch_code(kind, a, b)
 
     def permute(self, x: P.Py, axes: tuple[int, ...]) -> P.Py:
         if tuple(axes) == tuple(range(len(axes))):

@@ -19,7 +19,7 @@ from sympy import Add, Mul, Pow, S, Sum, Symbol
 from .. import matrix as mx
 from ..indexed import sum_of_constant
 from ..kinds import PseudoOp, ReduceKind
-from ..ops import (ARITHMETIC, AXIS_OPS, DIAGONAL, HELPER_NAMES, OPS, SUM, SCALARS,
+from ..ops import (ARITHMETIC, AXIS_OPS, CONV_OPS, DIAGONAL, HELPER_NAMES, OPS, SUM, SCALARS,
                    ElementwiseFunction, FExpr)
 from ..record import Record
 from .. import pyexpr as P
@@ -445,6 +445,14 @@ class Compiler:
             return v
         sizes = [self.dim(d) if d != 1 else P.num(1) for d in want]
         return Value(self.b.reshape_to(v.py, sizes), tuple(want))
+
+    def _m_Conv(self, m: mx.Conv) -> Value:
+        a, b = (self._m(x).py for x in (m.a, m.b))
+        out = self.b.conv(CONV_OPS[m.head], m.kind, a, b)
+        if m.bias is not None:
+            bias = P.Subscript(self._m(m.bias).py, (P.Slice(),) + (P.NONE,) * m.nsp)
+            out = P.binop("+", out, bias)
+        return Value(out, m.dims)
 
     def _m_Einsum(self, m: mx.Einsum) -> Value:
         lhs, out = m.subscripts.split("->")

@@ -236,6 +236,9 @@ class MathMLStyle(Style):
     def odot_token(self) -> str:
         return mo("⊙")
 
+    def conv_token(self, full: bool) -> str:
+        return mo("∗" if full else "⋆")
+
     def oslash_token(self) -> str:
         return mo("⊘")
 

@@ -13,7 +13,8 @@ from sympy import S, Symbol
 
 from .. import matrix as mx
 from ..kinds import ReduceKind
-from ..ops import AXIS_OPS, DIAG, DIAGONAL, PAD, RESHAPE, SCALARS, SLICE, STACK, TAKE
+from ..ops import (AXIS_OPS, CONV_FULL, CONV_VALID, DIAG, DIAGONAL, PAD, RESHAPE, SCALARS, SLICE,
+                   STACK, TAKE)
 from ..precedence import Prec
 from .index_printer import index_precedence, names_axis
 from .tokens import NotationBase
@@ -250,6 +251,15 @@ class MatrixPrinter(TreePrinter):
         pieces = ", ".join(self._print(x) for x in m.xs)
         return self.n.operator(STACK, f"[{pieces}], {self.n.keyword('axis', str(m.axis))}")
 
+    def _print_Conv(self, m: mx.Conv) -> str:
+        """The forward as its call, ``conv1d(X, W, b)``; an adjoint as ``G ⋆ X`` (a
+        correlation) or ``G ∗ W`` (a full convolution), an infix product of signals."""
+        if m.kind == CONV_VALID:
+            args = [self._print(x) for x in m.children()]
+            return self.n.operator(m.head, ", ".join(args))
+        return self.bracketed(m.a) + self.n.conv_token(m.kind == CONV_FULL) + \
+            self.bracketed(m.b)
+
     def _print_Einsum(self, m: mx.Einsum) -> str:
         return self.n.einsum(m.subscripts, [self._print(x) for x in m.operands])
 
@@ -260,7 +270,8 @@ def matrix_precedence(m: mx.M) -> Prec:
         return Prec.ADD
     if isinstance(m, mx.Scale):
         return Prec.ADD if _negative_coeff(m.coeff) else Prec.MUL
-    if isinstance(m, (mx.MatMul, mx.Hadamard, mx.BatchSum)):
+    if isinstance(m, (mx.MatMul, mx.Hadamard, mx.BatchSum)) or \
+            (isinstance(m, mx.Conv) and m.kind != CONV_VALID):
         return Prec.MUL  # Σ_b binds the product after it, as the index form's Σ does
     if isinstance(m, mx.Const):
         return index_precedence(_value(m))

@@ -145,7 +145,8 @@ class Rewriter:
 def instantiate(definition: Any, idx: tuple[Any, ...], indices: tuple[Any, ...]) -> Any:
     """``definition`` (over ``idx``) at ``indices``, no index captured by a sum inside it."""
     mapping = {a: b for a, b in zip(idx, indices) if isinstance(a, Symbol)}
-    targets = {b.name for b in mapping.values() if isinstance(b, Symbol)}
+    # every index a value reads: a shifted one (k − n) would be captured as much as n
+    targets = {s.name for b in mapping.values() for s in b.free_symbols}
     definition = _rebind_away(definition, targets)
     return definition.xreplace(mapping)
 

@@ -206,6 +206,9 @@ class LatexStyle(Style):
     def odot_token(self) -> str:
         return r" \odot "
 
+    def conv_token(self, full: bool) -> str:
+        return r" \ast " if full else r" \star "
+
     def oslash_token(self) -> str:
         return r" \oslash "
 

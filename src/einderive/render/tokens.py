@@ -58,6 +58,10 @@ class Style(ABC):
     def odot_token(self) -> str:
         return " ⊙ "
 
+    def conv_token(self, full: bool) -> str:
+        """Between the operands of a convolution: ⋆ a correlation, ∗ a full convolution."""
+        return " ∗ " if full else " ⋆ "
+
     def oslash_token(self) -> str:
         return " ⊘ "
 
@@ -213,7 +217,9 @@ class Style(ABC):
 
     def linear_index(self, index: Any, offset: Any) -> str:
         """``s − lo``, ``t + k``: the index terms first, then the dims, then the number."""
-        terms = sorted(Add.make_args(index), key=str) + sorted(
+        # added indices before subtracted ones: k − m, never −m + k
+        terms = sorted(Add.make_args(index), key=lambda t: (bool(t.as_coeff_Mul()[0] < 0),
+                                                            str(t))) + sorted(
             Add.make_args(offset), key=lambda t: (t.is_Number, str(t)))
         out = ""
         for n, t in enumerate(t for t in terms if t != 0):
