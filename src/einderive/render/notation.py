@@ -44,27 +44,33 @@ class Notation(NotationBase):
     def matrix(self, m: mx.M) -> str:
         return self.matrix_printer.doprint(m)
 
-    def tensor(self, name: str, idx: str) -> str:
-        """A tensor's element; an anonymous intermediate is written as its definition."""
+    def tensor(self, name: str, idx: str, bare: bool = True) -> str:
+        """A tensor's element; an anonymous intermediate is written as its definition, in
+        brackets unless it is a call standing alone (``conv1d(X, W)``, not ``(conv1d(X, W))``)
+        or ``bare`` is False (under ∂L/∂, ℛ{…})."""
         if name in self.anon:
             _, _, matrix = self.anon[name]
             if matrix is not None:
-                return self.subscript(self.paren(self.matrix(matrix)), idx)
+                shown = self.matrix(matrix)
+                if idx or not bare or not _call(matrix):
+                    shown = self.paren(shown)
+                return self.subscript(shown, idx)
         return self.tensor_name(name, idx)
 
     def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
-        return self.adjoint_of(self.tensor(name, idx), transposed)
+        return self.adjoint_of(self.tensor(name, idx, bare=False), transposed)
 
     def tangent(self, name: str, idx: str, transposed: bool = False) -> str:
         s = self.tangent_name(name, idx)
         return self.transposed(s) if transposed else s
 
     def rop(self, name: str, idx: str, transposed: bool = False) -> str:
-        return self.rop_of(self.tensor(name, idx), transposed)
+        return self.rop_of(self.tensor(name, idx, bare=False), transposed)
 
     def hessian(self, x: str, ix: str, y: str, iy: str) -> str:
         """The left side of a Hessian block ∂²L/∂x∂y, or of its element."""
-        return self.hessian_of(self.tensor(x, ix), self.tensor(y, iy), x == y and not ix)
+        return self.hessian_of(self.tensor(x, ix, bare=False), self.tensor(y, iy, bare=False),
+                               x == y and not ix)
 
     def scalar(self, e: Any) -> str:
         return self.index_printer.doprint(e)
@@ -75,3 +81,8 @@ class Notation(NotationBase):
     def gradient(self, name: str, idx: str) -> str:
         """The gradient of the loss with respect to ``name``, or its element."""
         return self.gradient_of(self.tensor(name, ""), idx)
+
+
+def _call(m: mx.M) -> bool:
+    """A matrix form printed as a call of a named function, f(…): no brackets needed."""
+    return isinstance(m, (mx.Fn, mx.AxisFn, mx.Conv)) and not m.is_scalar
