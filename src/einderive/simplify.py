@@ -11,6 +11,7 @@ printed-form tests evaluate the result), never a guess about the user's data.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, cast
@@ -354,16 +355,24 @@ def _inverse_of(m: mx.M) -> mx.M | None:
 
 
 def is_symmetric(m: mx.M, names: frozenset[str]) -> bool:
-    """Whether ``m`` is its own transpose because the tensors ``names`` are: one of them, or
-    the inverse of a symmetric matrix (an spd S has S⁻ᵀ = S⁻¹)."""
+    """Whether ``m`` is its own transpose because the tensors ``names`` are, or by its
+    form: one of them, the inverse of a symmetric matrix (an spd S has S⁻ᵀ = S⁻¹), a product
+    read the same both ways (Xᵀ X, X S Xᵀ with S symmetric), a sum of terms that are each
+    symmetric or come with their transpose (A + Aᵀ): (Xᵀ X)⁻ᵀ is (Xᵀ X)⁻¹."""
     if isinstance(m, mx.Ref) and m.display is not None:  # an anonymous intermediate
         return is_symmetric(m.display, names)
     if isinstance(m, mx.Ref):
         return m.kind == "tensor" and m.name in names
     if isinstance(m, mx.AxisFn) and AXIS_OPS[m.head].inverse:
         return is_symmetric(m.x, names)
+    if isinstance(m, mx.MatMul):
+        chain = _chain(m)
+        n = len(chain)
+        return all(chain[k] == mx.transpose(chain[n - 1 - k]) for k in range(n // 2)) and \
+            (n % 2 == 0 or is_symmetric(chain[n // 2], names))
     if isinstance(m, mx.Add):
-        return all(is_symmetric(t, names) for t in m.terms)
+        alone = [t for t in m.terms if not is_symmetric(t, names)]
+        return Counter(alone) == Counter(mx.transpose(t) for t in alone)
     if isinstance(m, mx.Scale):
         return is_symmetric(m.x, names)
     return False
