@@ -377,6 +377,30 @@ def test_symmetric_transpose():
     assert text(S.simplify(both)) == "(A + Aᵀ) x"  # not declared symmetric: kept
 
 
+def test_a_product_read_the_same_both_ways_is_symmetric():
+    """Xᵀ X, X A Xᵀ with A symmetric, B + Bᵀ: their own transpose by their form, so the
+    inverse's transpose is the inverse ((Xᵀ X)⁻ᵀ → (Xᵀ X)⁻¹, Cookbook (52)'s 2 X (Xᵀ X)⁻¹)."""
+    gram = mx.matmul(mx.transpose(X), X)
+    rounded = mx.matmul(mx.matmul(B, A), mx.transpose(B))
+    both = mx.add(A, mx.transpose(A))
+    vals = values_for(gram, rounded)
+    vals["A"] = vals["A"] + vals["A"].T  # symmetric, as declared below
+    for m, names in ((gram, frozenset()), (rounded, frozenset({"A"})), (both, frozenset())):
+        assert S.is_symmetric(m, names), text(m)
+        v = ev(m, vals)
+        np.testing.assert_allclose(v, v.T, rtol=1e-12)
+    # and the check can fail: Xᵀ B, B A Bᵀ with A not declared, A + Aᵀ + A are not symmetric
+    assert not S.is_symmetric(mx.matmul(mx.transpose(X), B), frozenset())
+    assert not S.is_symmetric(rounded, frozenset())
+    assert not S.is_symmetric(mx.Add((A, mx.transpose(A), A), A.shape), frozenset())
+    inv = mx.AxisFn("inv", gram, 0, gram.shape, gram.shape)
+    rule = S.make_symmetric(frozenset())
+    assert rule(mx.transpose(inv)) == inv
+    g = vals["X"].T @ vals["X"]
+    np.testing.assert_allclose(np.linalg.inv(g).T, np.linalg.inv(g), rtol=1e-10)
+    assert rule(mx.transpose(mx.AxisFn("inv", A, 0, A.shape, A.shape))) is None
+
+
 # -- whole specs ------------------------------------------------------------------------------------
 
 
