@@ -60,6 +60,9 @@ CASES = [
          ["L = (x - A @ s) @ W @ (x - A @ s)"],
          {"x": "(W + Wᵀ) (x − A s)", "s": "−Aᵀ (W + Wᵀ) (x − A s)",
           "A": "−(W + Wᵀ) (x − A s) sᵀ"}),
+    Case("c85_gaussian_exponent", "N: 3", "x: [N]; s: [N]; W: [N, N]",
+         ["L = -0.5 * (x - s) @ W @ (x - s)"],
+         {"x": "(1/2) (W + Wᵀ) (s − x)", "s": "(1/2) (W + Wᵀ) (x − s)"}),
     Case("c85_split", "N: 4", "x: [N]; m: [N]; P: [N, N]", ["d = x - m", "L = d @ (P @ d)"],
          {"x": "(P + Pᵀ) d", "m": "−(P + Pᵀ) d"}),
     # 2.5 traces, written as einsum or as a Frobenius product

@@ -131,6 +131,17 @@ def test_factor_keeps_the_other_terms():
     np.testing.assert_allclose(ev(after, vals), ev(before, vals))
 
 
+def test_opposite_differences_are_one_difference():
+    # ∂(−½ (x − a)ᵀ A (x − a))/∂x as read term by term: ½ (Aᵀ (a − x) − A (x − a))
+    d, flipped = mx.add(x, mx.neg(a)), mx.add(a, mx.neg(x))
+    before = mx.add(mx.matmul(mx.transpose(A), flipped), mx.neg(mx.matmul(A, d)))
+    check(S.opposite_differences, before, "(A + Aᵀ) (a − x)")
+    # a difference one way round only, or terms that do not factor after the turn: alone
+    assert S.opposite_differences(mx.add(mx.matmul(A, d), mx.matmul(A, b))) is None
+    assert S.opposite_differences(mx.add(mx.matmul(mx.transpose(A), flipped),
+                                         mx.hadamard(b, d))) is None
+
+
 def test_common_negative_scalar():
     # the Mahalanobis form: −P d − Pᵀ d = −(P + Pᵀ) d
     before = mx.add(mx.neg(mx.matmul(A, x)), mx.neg(mx.matmul(mx.transpose(A), x)))

@@ -119,6 +119,35 @@ def factor_operand(m: mx.M) -> mx.M | None:
     return None
 
 
+def opposite_differences(m: mx.M) -> mx.M | None:
+    """``Pᵀ (m − x) − P (x − m)`` → ``−(P + Pᵀ) (x − m)``: a difference met both ways round in
+    the terms of a sum (a negative coefficient taken into one of them) is written the way it
+    is met first, the other as its negation, when the terms then factor or collect."""
+    if not isinstance(m, mx.Add):
+        return None
+    met = [n for t in m.terms for n in mx.walk(t) if _difference(n)]
+    seen = set(met)
+    for d in dict.fromkeys(met):
+        flipped = _flipped(d)
+        if flipped in seen and flipped != d:
+            turned = mx.substitute(m, flipped, mx.neg(d))
+            if isinstance(turned, mx.Add):
+                return factor_operand(turned) or collect_terms(turned)
+    return None
+
+
+def _difference(m: mx.M) -> bool:
+    """``a − b``: a sum of two terms, one of them negative."""
+    return isinstance(m, mx.Add) and len(m.terms) == 2 and \
+        sum(_negative(t) for t in m.terms) == 1
+
+
+def _flipped(d: mx.M) -> mx.M:
+    """``b − a`` for ``a − b``, built as the recognizer builds a difference (positive first)."""
+    assert isinstance(d, mx.Add)
+    return mx.add(*sorted((mx.neg(t) for t in d.terms), key=_negative))
+
+
 def _shared(fi: list[mx.M], fj: list[mx.M], side: str) -> mx.M | None:
     a, b = (fi[0], fj[0]) if side == "left" else (fi[-1], fj[-1])
     return a if a == b else None
@@ -671,7 +700,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
-    collect_terms, factor_operand, common_scalar, zero_operand,
+    collect_terms, factor_operand, opposite_differences, common_scalar, zero_operand,
     reduce_of_sum, reduce_as_product, reduce_pulls_constant, product_pulls_constant,
     transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, one_denominator,
