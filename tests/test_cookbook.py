@@ -62,7 +62,7 @@ CASES = [
           "A": "−(W + Wᵀ) (x − A s) sᵀ"}),
     Case("c85_gaussian_exponent", "N: 3", "x: [N]; s: [N]; W: [N, N]",
          ["L = -0.5 * (x - s) @ W @ (x - s)"],
-         {"x": "(1/2) (W + Wᵀ) (s − x)", "s": "(1/2) (W + Wᵀ) (x − s)"}),
+         {"x": "−(1/2) (W + Wᵀ) (x − s)", "s": "(1/2) (W + Wᵀ) (x − s)"}),  # as written
     Case("c85_split", "N: 4", "x: [N]; m: [N]; P: [N, N]", ["d = x - m", "L = d @ (P @ d)"],
          {"x": "(P + Pᵀ) d", "m": "−(P + Pᵀ) d"}),
     # 2.5 traces, written as einsum or as a Frobenius product
@@ -354,7 +354,8 @@ RIDGE = ["w = solve(X.T @ X + lam * I, X.T @ y)", "L = sum((w - t) ** 2)"]
 
 def test_a_where_clause_never_names_a_transpose_of_another(run, tmp_path):
     """Ridge regression through solve, --expand: (Xᵀ X + lam·I)⁻¹ and its transpose are
-    one part, named once (t1, and t1ᵀ where it is transposed), never ``where t2 = t1ᵀ``."""
+    one part, named once (t1, and t1ᵀ where it is transposed), never ``where t2 = t1ᵀ``;
+    the solution's transpose reads as wᵀ."""
     from einderive.render.terminal import Options, plain
     inputs = "X: [B, D]; y: [B]; I: [D, D]; lam: []; t: [D]"
     d = _derived("ridge", "B: 5, D: 3", inputs, RIDGE, "X y lam")
@@ -362,7 +363,8 @@ def test_a_where_clause_never_names_a_transpose_of_another(run, tmp_path):
     wheres = re.findall(r"where (t\d+) = (.*)", text)
     assert ("t1", "(Xᵀ X + lam·I)⁻¹") in wheres, text
     assert not [w for w in wheres if re.fullmatch(r"\(?t\d+\)?ᵀ", w[1])], wheres
-    assert "= −2 X (w (w − t)ᵀ t1 + t1ᵀ (w − t) yᵀ X t1ᵀ) + 2 y (w − t)ᵀ t1" in text
+    # yᵀ X t1ᵀ is wᵀ: a forward node's form transposed prints as the node transposed
+    assert "= −2 X (w (w − t)ᵀ t1 + t1ᵀ (w − t) wᵀ) + 2 y (w − t)ᵀ t1" in text
     spec = tmp_path / "ridge.yaml"
     spec.write_text(Case("ridge", "B: 5, D: 3", inputs, RIDGE, dict.fromkeys("X y lam".split()))
                     .spec())

@@ -136,6 +136,11 @@ def test_opposite_differences_are_one_difference():
     d, flipped = mx.add(x, mx.neg(a)), mx.add(a, mx.neg(x))
     before = mx.add(mx.matmul(mx.transpose(A), flipped), mx.neg(mx.matmul(A, d)))
     check(S.opposite_differences, before, "(A + Aᵀ) (a − x)")
+    # turned the way a forward line writes it, when one does
+    rule = S.make_opposite([(mx.matmul(mx.transpose(d), mx.matmul(A, d)), ref("L"))])
+    assert text(rule(before)) == "(−A − Aᵀ) (x − a)"
+    assert text(S.simplify(before, named=[(mx.matmul(mx.transpose(d), mx.matmul(A, d)),
+                                          ref("L"))])) == "−(A + Aᵀ) (x − a)"
     # a difference one way round only, or terms that do not factor after the turn: alone
     assert S.opposite_differences(mx.add(mx.matmul(A, d), mx.matmul(A, b))) is None
     assert S.opposite_differences(mx.add(mx.matmul(mx.transpose(A), flipped),
@@ -455,6 +460,18 @@ def test_reuse_a_run_of_a_product():
     assert text(_reused(mx.matmul(B, h), [("h", h)])) == "B h"
     assert text(_reused(mx.matmul(mx.matmul(B, A), x), [("h", h)])) == "B h"
     assert text(_reused(mx.matmul(mx.matmul(mx.transpose(x), A), x), [("h", h)])) == "xᵀ h"
+
+
+def test_reuse_a_transposed_run_of_a_product():
+    # ridge: w = A⁻¹-like B x; a gradient's run xᵀ Bᵀ is wᵀ, and a whole Bᵀ… form Zᵀ
+    w = mx.matmul(B, x)  # M×1
+    g = mx.matmul(mx.matmul(y, mx.matmul(mx.transpose(x), mx.transpose(B))), X)  # y (B x)ᵀ X
+    assert text(_reused(g, [("w", w)])) == "y wᵀ X"
+    Z = mx.matmul(X, A)  # M×N
+    assert text(_reused(mx.transpose(Z), [("Z", Z)])) == "Zᵀ"
+    # a node's own form wins over another's transpose, and a scalar has no transpose
+    both = _reused(mx.transpose(Z), [("Z", Z), ("V", mx.transpose(Z))])
+    assert text(both) == "V"
 
 
 def test_reuse_some_factors_of_an_elementwise_product():

@@ -120,9 +120,32 @@ def factor_operand(m: mx.M) -> mx.M | None:
 
 
 def opposite_differences(m: mx.M) -> mx.M | None:
-    """``Pᵀ (m − x) − P (x − m)`` → ``−(P + Pᵀ) (x − m)``: a difference met both ways round in
-    the terms of a sum (a negative coefficient taken into one of them) is written the way it
-    is met first, the other as its negation, when the terms then factor or collect."""
+    """``Pᵀ (m − x) − P (x − m)`` → ``(P + Pᵀ) (m − x)``: a difference met both ways round in
+    the terms of a sum (SymPy takes a term's minus into a difference: −(x − m) is m − x) is
+    written the way it is met first, the other as its negation, when the terms then factor
+    or collect.  :func:`make_opposite` prefers the way a forward line wrote it."""
+    return _opposite(m, lambda: frozenset())
+
+
+def make_opposite(named: Named) -> Rule:
+    """:func:`opposite_differences`, turned the way the forward nodes ``named`` write the
+    difference where they do: −½ (x − m)ᵀ P (x − m) gives −½ (P + Pᵀ) (x − m), as the same
+    line split at d = x − m does."""
+    written: list[frozenset[mx.M]] = []
+
+    def forward() -> frozenset[mx.M]:  # walked once, when a sum first needs it
+        if not written:
+            written.append(frozenset(n for form, _ in named for n in mx.walk(form)
+                                     if _difference(n)))
+        return written[0]
+
+    def opposite(m: mx.M) -> mx.M | None:
+        return _opposite(m, forward)
+    opposite.__doc__ = make_opposite.__doc__
+    return opposite
+
+
+def _opposite(m: mx.M, forward: Callable[[], frozenset[mx.M]]) -> mx.M | None:
     if not isinstance(m, mx.Add):
         return None
     met = [n for t in m.terms for n in mx.walk(t) if _difference(n)]
@@ -130,6 +153,8 @@ def opposite_differences(m: mx.M) -> mx.M | None:
     for d in dict.fromkeys(met):
         flipped = _flipped(d)
         if flipped in seen and flipped != d:
+            if flipped in forward() and d not in forward():
+                d, flipped = flipped, d
             turned = mx.substitute(m, flipped, mx.neg(d))
             if isinstance(turned, mx.Add):
                 return factor_operand(turned) or collect_terms(turned)
@@ -268,10 +293,10 @@ def zero_operand(m: mx.M) -> mx.M | None:
 # sums it there (the mean's own share in ∂var/∂X, the colsum of a term ∝ Xc in batch norm's
 # ∂L/∂X): without this the known closed forms stay buried under terms that cancel.
 
-Named = Sequence[tuple[mx.M, mx.Ref]]  # (a forward node's form, the node): reuse.Named
+Named = Sequence[tuple[mx.M, mx.M]]  # (a forward node's form, the node or its ᵀ): reuse.Named
 
 
-class ForwardForms(tuple[tuple[mx.M, mx.Ref], ...]):
+class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
     """(a forward node's form, the node) pairs, in graph order, with the node -> form lookup
     built once: every simplification of every adjoint consults it, and built per call it
     would cost a pass over the graph each time (quadratic in the nodes in all)."""
@@ -700,7 +725,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
-    collect_terms, factor_operand, opposite_differences, common_scalar, zero_operand,
+    collect_terms, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_as_product, reduce_pulls_constant, product_pulls_constant,
     transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, one_denominator,
@@ -713,7 +738,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
     the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero) until no
     rule lowers its cost."""
-    rules = (make_symmetric(symmetric), *RULES, make_cancel(wheres), make_centred(named))
+    rules = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
+             make_centred(named))
     for _ in range(50):  # each round lowers the cost, so this ends long before
         out = _pass(m, rules)
         if out == m:
