@@ -60,6 +60,9 @@ CASES = [
          ["L = (x - A @ s) @ W @ (x - A @ s)"],
          {"x": "(W + Wᵀ) (x − A s)", "s": "−Aᵀ (W + Wᵀ) (x − A s)",
           "A": "−(W + Wᵀ) (x − A s) sᵀ"}),
+    Case("c85_gaussian_exponent", "N: 3", "x: [N]; s: [N]; W: [N, N]",
+         ["L = -0.5 * (x - s) @ W @ (x - s)"],
+         {"x": "−(1/2) (W + Wᵀ) (x − s)", "s": "(1/2) (W + Wᵀ) (x − s)"}),  # as written
     Case("c85_split", "N: 4", "x: [N]; m: [N]; P: [N, N]", ["d = x - m", "L = d @ (P @ d)"],
          {"x": "(P + Pᵀ) d", "m": "−(P + Pᵀ) d"}),
     # 2.5 traces, written as einsum or as a Frobenius product
@@ -93,6 +96,62 @@ CASES = [
     Case("c134_frobenius_sq", "M: 3, N: 4", "X: [M, N]", ["L = sum(X ** 2)"], {"X": "2 X"}),
     Case("c134_frobenius", "M: 3, N: 4", "X: [M, N]", ["L = sqrt(sum(X ** 2))"],
          {"X": "(1/L)·X"}),
+    # 2.1.1 determinants (49, 51), 2.2 inverses (61-64): det, logdet, inv and trace as written
+    Case("c49_det", "N: 3", "X: [N, N]", ["L = det(X)"], {"X": "L·X⁻ᵀ"}),
+    Case("c49_det_split", "N: 3", "X: [N, N]; a: []", ["d = det(X)", "L = a * d"],
+         {"X": "L·X⁻ᵀ"}),
+    Case("c51_det_AXB", "N: 3", "X: [N, N]; A: [N, N]; B: [N, N]", ["L = det(A @ X @ B)"],
+         {"X": "L·Aᵀ (A X B)⁻ᵀ Bᵀ"}),  # A, B need not be square: no A⁻ᵀ taken
+    Case("c_logdet", "N: 3", "X: [N, N]", ["L = logdet(X)"], {"X": "X⁻ᵀ"}),
+    Case("c_logdet_of_transpose", "N: 3", "X: {shape: [N, N], spd: true}",
+         ["Y = X.T", "L = logdet(Y)"],
+         {"X": "Y⁻¹"}),
+    Case("c_logdet_XT_X", "N: 3, M: 5", "X: [M, N]", ["L = logdet(X.T @ X)"],
+         {"X": "2 X (Xᵀ X)⁻¹"}),  # Xᵀ X is symmetric: (Xᵀ X)⁻ᵀ = (Xᵀ X)⁻¹
+    Case("c_logdet_XT_X_split", "N: 3, M: 5", "X: [M, N]", ["G = X.T @ X", "L = logdet(G)"],
+         {"X": "2 X G⁻¹"}),
+    Case("c_logdet_XT_A_X", "N: 3, M: 4", "X: [M, N]; A: {shape: [M, M], spd: true}",
+         ["L = logdet(X.T @ A @ X)"], {"X": "2 A X (Xᵀ A X)⁻¹"}),  # A, Xᵀ A X symmetric
+    Case("c61_aT_Xinv_b", "N: 3", "X: [N, N]; a: [N]; b: [N]", ["L = a @ inv(X) @ b"],
+         {"X": "−X⁻ᵀ a bᵀ X⁻ᵀ"}),
+    Case("c61_split", "N: 3", "X: [N, N]; a: [N]; b: [N]", ["Y = inv(X)", "L = a @ Y @ b"],
+         {"X": "−Yᵀ a bᵀ Yᵀ"}),
+    Case("c62_det_of_inverse", "N: 3", "X: [N, N]", ["L = det(inv(X))"], {"X": "−L·X⁻ᵀ"}),
+    Case("c62_logdet_of_inverse", "N: 3", "X: [N, N]", ["L = logdet(inv(X))"], {"X": "−X⁻ᵀ"}),
+    Case("c63_tr_Xinv_A", "N: 3", "X: [N, N]; A: [N, N]", ["L = trace(inv(X) @ A)"],
+         {"X": "−X⁻ᵀ Aᵀ X⁻ᵀ"}),
+    Case("c63_tr_A_Xinv_B", "N: 3, K: 2", "X: [N, N]; A: [K, N]; B: [N, K]",
+         ["L = trace(A @ inv(X) @ B)"], {"X": "−X⁻ᵀ Aᵀ Bᵀ X⁻ᵀ"}),
+    Case("c63_split", "N: 3, K: 2", "X: [N, N]; A: [K, N]; B: [N, K]",
+         ["Y = inv(X)", "L = trace(A @ Y @ B)"], {"X": "−Yᵀ Aᵀ Bᵀ Yᵀ"}),
+    Case("c64_tr_inv_X_plus_A", "N: 3", "X: [N, N]; A: [N, N]", ["L = trace(inv(X + A))"],
+         {"X": "−(X + A)⁻ᵀ (X + A)⁻ᵀ"}),
+    # the same identities with trace(), norm() and named nodes
+    Case("c70_split", "M: 3, N: 4", "X: [M, N]; a: [M]; b: [N]", ["u = X @ b", "L = a @ u"],
+         {"X": "a bᵀ"}),
+    Case("c102_tr_AXB_trace", "M: 3, N: 4, K: 2", "X: [M, N]; A: [K, M]; B: [N, K]",
+         ["L = trace(A @ X @ B)"], {"X": "Aᵀ Bᵀ"}),
+    Case("c102_split", "M: 3, N: 4, K: 2", "X: [M, N]; A: [K, M]; B: [N, K]",
+         ["Y = A @ X @ B", "L = trace(Y)"], {"X": "Aᵀ Bᵀ"}),
+    Case("c108_tr_XT_X_trace", "M: 3, N: 4", "X: [M, N]", ["L = trace(X.T @ X)"], {"X": "2 X"}),
+    Case("c111_tr_XT_A_X_trace", "M: 3, N: 4", "X: [M, N]; A: [M, M]",
+         ["L = trace(X.T @ A @ X)"], {"X": "(A + Aᵀ) X"}),
+    Case("c111_split", "M: 3, N: 4", "X: [M, N]; A: [M, M]", ["Y = A @ X", "L = trace(X.T @ Y)"],
+         {"X": "(A + Aᵀ) X"}),
+    Case("c81_split_hadamard", "N: 3", "x: [N]; A: [N, N]", ["u = A @ x", "L = sum(x * u)"],
+         {"x": "(A + Aᵀ) x"}),
+    Case("c131_norm_squared", "N: 3", "x: [N]", ["L = norm(x) ** 2"], {"x": "2 x"}),
+    Case("c134_frobenius_norm", "M: 3, N: 4", "X: [M, N]", ["L = norm(X)"], {"X": "(1/L)·X"}),
+    Case("c134_split", "M: 3, N: 4", "X: [M, N]", ["S = X * X", "L = sum(S)"], {"X": "2 X"}),
+    Case("mc_residual_norm_sq", "M: 3, N: 4", "x: [N]; A: [M, N]; b: [M]",
+         ["L = sum((A @ x - b) ** 2)"],
+         {"x": "2 Aᵀ (A x − b)", "A": "2 (A x − b) xᵀ", "b": "2 (b − A x)"}),
+    Case("mc_residual_norm_sq_split", "M: 3, N: 4", "x: [N]; A: [M, N]; b: [M]",
+         ["r = A @ x - b", "L = r @ r"], {"x": "2 Aᵀ r", "A": "2 r xᵀ", "b": "−2 r"}),
+    Case("mc_residual_norm", "M: 3, N: 4", "x: [N]; A: [M, N]; b: [M]",
+         ["L = norm(A @ x - b)"], {"x": "(1/L)·Aᵀ (A x − b)"}),
+    Case("mc_bilinear_squared", "M: 3, N: 4", "X: [M, N]; a: [M]; b: [N]",
+         ["L = (a @ X @ b) ** 2"], {"X": "2 (aᵀ X b)·a bᵀ"}),
     # matrixcalculus.org's examples
     Case("mc_least_squares", "B: 5, D: 3", "X: [B, D]; w: [D]; y: [B]",
          ["L = sum((X @ w - y) ** 2)"], {"w": "2 Xᵀ (X w − y)"}),
@@ -248,3 +307,66 @@ def test_symmetric_needs_a_square_matrix(decl, message, run, tmp_path):
     spec.write_text(SYMMETRIC.replace("{shape: [N, N], symmetric: true}", decl))
     r = run("derive", spec)
     assert r.exit_code == 2 and message in r.output, r.output
+
+
+# -- inverses and transposes in the printed forms (issue 12's leftovers) --------------------------
+
+
+def _derived(id: str, dims: str, inputs: str, forward: list, wrt: str = "A"):
+    from einderive.derivation import derive
+    from einderive.spec import loads
+    case = Case(id, dims, inputs, forward, dict.fromkeys(wrt.split()))
+    return derive(loads(case.spec(), f"{id}.yaml"))
+
+
+@pytest.mark.parametrize("forward,want", [
+    (["L = det(inv(A))"], "∂L/∂A_ii′ = −L (A⁻¹)_i′i"),
+    (["L = logdet(inv(A))"], "∂L/∂A_ii′ = −(A⁻¹)_i′i"),
+    (["Y = inv(A)", "L = det(Y)"], "∂L/∂Y_ii′ = L A_i′i"),
+])
+def test_the_inverse_of_an_inverse_is_the_matrix(forward, want):
+    """∂ det(Y)/∂Y reads Y⁻¹; with Y = A⁻¹ that is A (never (A⁻¹)⁻¹), and A⁻¹ against A in a
+    contraction is a delta: the index form is the Cookbook's −det(A⁻¹) A⁻ᵀ, and reads back."""
+    from einderive.render.terminal import plain
+    d = _derived("inverse_of_inverse", "N: 3", "A: [N, N]", forward)
+    text = plain(d)
+    assert "⁻¹)⁻¹" not in text
+    lines = [line for _, line in entries(text)]
+    assert want in lines, lines
+    env = env_for(d, R.reference(d.graph, seed=1))
+    for line in lines:
+        env.check(line)
+
+
+def test_a_contraction_with_an_inverse_read_the_other_way_stays():
+    """Σ_k (A⁻¹)_ki A_kl is (A⁻ᵀ A)_il, not δ_il: only A⁻¹ A and A A⁻¹ cancel."""
+    from einderive.render.terminal import plain
+    d = _derived("inverse_transposed", "N: 3", "A: [N, N]; B: [N, N]",
+                 ["L = sum(solve(A, B) * (A @ B))"])
+    assert final_form(d, "A") == "A⁻¹ B Bᵀ − A⁻ᵀ A B Bᵀ A⁻ᵀ"
+    env = env_for(d, R.reference(d.graph, seed=1))
+    for _, line in entries(plain(d)):
+        env.check(line)
+
+
+RIDGE = ["w = solve(X.T @ X + lam * I, X.T @ y)", "L = sum((w - t) ** 2)"]
+
+
+def test_a_where_clause_never_names_a_transpose_of_another(run, tmp_path):
+    """Ridge regression through solve, --expand: (Xᵀ X + lam·I)⁻¹ and its transpose are
+    one part, named once (t1, and t1ᵀ where it is transposed), never ``where t2 = t1ᵀ``;
+    the solution's transpose reads as wᵀ."""
+    from einderive.render.terminal import Options, plain
+    inputs = "X: [B, D]; y: [B]; I: [D, D]; lam: []; t: [D]"
+    d = _derived("ridge", "B: 5, D: 3", inputs, RIDGE, "X y lam")
+    text = plain(d, Options(expand=True), width=200)
+    wheres = re.findall(r"where (t\d+) = (.*)", text)
+    assert ("t1", "(Xᵀ X + lam·I)⁻¹") in wheres, text
+    assert not [w for w in wheres if re.fullmatch(r"\(?t\d+\)?ᵀ", w[1])], wheres
+    # yᵀ X t1ᵀ is wᵀ: a forward node's form transposed prints as the node transposed
+    assert "= −2 X (w (w − t)ᵀ t1 + t1ᵀ (w − t) wᵀ) + 2 y (w − t)ᵀ t1" in text
+    spec = tmp_path / "ridge.yaml"
+    spec.write_text(Case("ridge", "B: 5, D: 3", inputs, RIDGE, dict.fromkeys("X y lam".split()))
+                    .spec())
+    r = run("verify", spec)  # every printed form, the closed ones with their where clauses
+    assert r.exit_code == 0, r.output

@@ -227,6 +227,32 @@ def test_a_squared_function_breaks_inside_its_argument():
         r"\sigma'\left(a + b\right)^{2} x"
 
 
+@needs_pdflatex
+def test_a_transposed_parenthesis_before_a_clause_breaks_inside(tmp_path):
+    """``-2 {\\left(…\\right)}^{\\top}, \\quad σ'(…) = …`` (a GRU --hessian block, mirrored):
+    the braces come off though the \\left…\\right now has a thin space on both sides (after
+    the 2 and before the comma), so the row breaks inside the parenthesis; pdflatex, the
+    reference, finds no overfull box in the rows aligned with a wider left column."""
+    from einderive.render.texwidth import break_lines, unwrap_parenthesized, width
+    arg = r" + ".join(rf"\mathrm{{W{n}}} \odot \left(X_{{{n}}}^{{\top}} Y\right)" for n in range(9))
+    rhs = rf"-2 {{\left({arg}\right)}}^{{\top}}, \quad \sigma'(u) = a \odot (1 - a)"
+    assert unwrap_parenthesized(rhs) == rhs.replace("{\\left(", "\\left(").replace(
+        "\\right)}^", "\\right)^")
+    left = r"\frac{\partial^2 L}{\partial \mathrm{bh}_{k} \partial \mathrm{Ur}_{lm}}"
+    rows = break_lines(r"\frac{\partial^2 L}{\partial b \partial c}", rhs, 469.75, width(left))
+    assert len(rows) > 1 and "\\right." in rows[0]  # broken inside the parenthesis
+    unquad = " ".join(unwrap_parenthesized(rhs).replace("\\quad", "").split())
+    assert _rejoined(rows).replace(" , ", ", ") == unquad
+    doc = ("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+           "\\setlength{\\textwidth}{6.5in}\\setlength{\\oddsidemargin}{0in}\n"
+           "\\begin{document}\n\\begin{align*}\n" + left + " &= x \\\\\n"
+           + " \\\\\n".join(rows) + "\n\\end{align*}\n\\end{document}\n")
+    assert overfull(tmp_path, "broken", doc) == []
+    lhs = r"\frac{\partial^2 L}{\partial b \partial c}"
+    whole = doc.replace(" \\\\\n".join(rows), f"{lhs} &= {rhs}")
+    assert overfull(tmp_path, "whole", whole)  # unbroken, it is too wide: the check can fail
+
+
 def test_a_display_taller_than_the_page_is_split_before_an_equation():
     """A --steps group of the GRU cell broken to a two-column line is taller than a page
     (an Overfull \\vbox, a display cannot break): it is split into displays each shorter

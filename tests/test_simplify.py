@@ -131,6 +131,22 @@ def test_factor_keeps_the_other_terms():
     np.testing.assert_allclose(ev(after, vals), ev(before, vals))
 
 
+def test_opposite_differences_are_one_difference():
+    # ∂(−½ (x − a)ᵀ A (x − a))/∂x as read term by term: ½ (Aᵀ (a − x) − A (x − a))
+    d, flipped = mx.add(x, mx.neg(a)), mx.add(a, mx.neg(x))
+    before = mx.add(mx.matmul(mx.transpose(A), flipped), mx.neg(mx.matmul(A, d)))
+    check(S.opposite_differences, before, "(A + Aᵀ) (a − x)")
+    # turned the way a forward line writes it, when one does
+    rule = S.make_opposite([(mx.matmul(mx.transpose(d), mx.matmul(A, d)), ref("L"))])
+    assert text(rule(before)) == "(−A − Aᵀ) (x − a)"
+    assert text(S.simplify(before, named=[(mx.matmul(mx.transpose(d), mx.matmul(A, d)),
+                                          ref("L"))])) == "−(A + Aᵀ) (x − a)"
+    # a difference one way round only, or terms that do not factor after the turn: alone
+    assert S.opposite_differences(mx.add(mx.matmul(A, d), mx.matmul(A, b))) is None
+    assert S.opposite_differences(mx.add(mx.matmul(mx.transpose(A), flipped),
+                                         mx.hadamard(b, d))) is None
+
+
 def test_common_negative_scalar():
     # the Mahalanobis form: −P d − Pᵀ d = −(P + Pᵀ) d
     before = mx.add(mx.neg(mx.matmul(A, x)), mx.neg(mx.matmul(mx.transpose(A), x)))
@@ -377,6 +393,30 @@ def test_symmetric_transpose():
     assert text(S.simplify(both)) == "(A + Aᵀ) x"  # not declared symmetric: kept
 
 
+def test_a_product_read_the_same_both_ways_is_symmetric():
+    """Xᵀ X, X A Xᵀ with A symmetric, B + Bᵀ: their own transpose by their form, so the
+    inverse's transpose is the inverse ((Xᵀ X)⁻ᵀ → (Xᵀ X)⁻¹, Cookbook (52)'s 2 X (Xᵀ X)⁻¹)."""
+    gram = mx.matmul(mx.transpose(X), X)
+    rounded = mx.matmul(mx.matmul(B, A), mx.transpose(B))
+    both = mx.add(A, mx.transpose(A))
+    vals = values_for(gram, rounded)
+    vals["A"] = vals["A"] + vals["A"].T  # symmetric, as declared below
+    for m, names in ((gram, frozenset()), (rounded, frozenset({"A"})), (both, frozenset())):
+        assert S.is_symmetric(m, names), text(m)
+        v = ev(m, vals)
+        np.testing.assert_allclose(v, v.T, rtol=1e-12)
+    # and the check can fail: Xᵀ B, B A Bᵀ with A not declared, A + Aᵀ + A are not symmetric
+    assert not S.is_symmetric(mx.matmul(mx.transpose(X), B), frozenset())
+    assert not S.is_symmetric(rounded, frozenset())
+    assert not S.is_symmetric(mx.Add((A, mx.transpose(A), A), A.shape), frozenset())
+    inv = mx.AxisFn("inv", gram, 0, gram.shape, gram.shape)
+    rule = S.make_symmetric(frozenset())
+    assert rule(mx.transpose(inv)) == inv
+    g = vals["X"].T @ vals["X"]
+    np.testing.assert_allclose(np.linalg.inv(g).T, np.linalg.inv(g), rtol=1e-10)
+    assert rule(mx.transpose(mx.AxisFn("inv", A, 0, A.shape, A.shape))) is None
+
+
 # -- whole specs ------------------------------------------------------------------------------------
 
 
@@ -420,6 +460,18 @@ def test_reuse_a_run_of_a_product():
     assert text(_reused(mx.matmul(B, h), [("h", h)])) == "B h"
     assert text(_reused(mx.matmul(mx.matmul(B, A), x), [("h", h)])) == "B h"
     assert text(_reused(mx.matmul(mx.matmul(mx.transpose(x), A), x), [("h", h)])) == "xᵀ h"
+
+
+def test_reuse_a_transposed_run_of_a_product():
+    # ridge: w = A⁻¹-like B x; a gradient's run xᵀ Bᵀ is wᵀ, and a whole Bᵀ… form Zᵀ
+    w = mx.matmul(B, x)  # M×1
+    g = mx.matmul(mx.matmul(y, mx.matmul(mx.transpose(x), mx.transpose(B))), X)  # y (B x)ᵀ X
+    assert text(_reused(g, [("w", w)])) == "y wᵀ X"
+    Z = mx.matmul(X, A)  # M×N
+    assert text(_reused(mx.transpose(Z), [("Z", Z)])) == "Zᵀ"
+    # a node's own form wins over another's transpose, and a scalar has no transpose
+    both = _reused(mx.transpose(Z), [("Z", Z), ("V", mx.transpose(Z))])
+    assert text(both) == "V"
 
 
 def test_reuse_some_factors_of_an_elementwise_product():

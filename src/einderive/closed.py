@@ -52,15 +52,19 @@ def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:
 def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | None:
     """``m`` with its repeated subexpressions named ``t1``, ``t2``, … (the largest first, so a
     name never hides inside another; numbered in the order the form is read), and their
-    definitions; None if the form or a definition is still too large to print."""
+    definitions; None if the form or a definition is still too large to print.
+
+    A part and its transpose are one part: named once, its transpose printed ``t1ᵀ`` (a
+    clause ``where t3 = t2ᵀ`` names nothing new)."""
     defs: list[tuple[mx.Ref, mx.M]] = []
     while True:
         shared = _largest_shared([m, *(d for _, d in defs)])
         if shared is None:
             break
         ref = mx.Ref(_fresh(taken, len(defs)), RefKind.TENSOR, shared.shape)
-        m = mx.substitute(m, shared, ref)
-        defs = [(r, mx.substitute(d, shared, ref)) for r, d in defs] + [(ref, shared)]
+        table = {shared: ref, mx.transpose(shared): mx.transpose(ref)}
+        m = mx.substitute_all(m, table)
+        defs = [(r, mx.substitute_all(d, table)) for r, d in defs] + [(ref, shared)]
     if cost(m) > NAMED_LIMIT or any(cost(d) > NAMED_LIMIT for _, d in defs):
         return None
     return _numbered(m, defs, taken)
@@ -68,14 +72,19 @@ def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | No
 
 def _largest_shared(forms: list[mx.M]) -> mx.M | None:
     """The costliest subexpression met at least twice in ``forms`` (the form and the
-    definitions so far), the first met on a tie."""
+    definitions so far), the first met on a tie; of one met as ``xᵀ``, its ``x`` (whose
+    name then stands for both, ``t1ᵀ`` for ``xᵀ``)."""
     seen: dict[mx.M, int] = {}
     for node in (n for m in forms for n in mx.walk(m)):
         if _printed_size(node):
             seen[node] = seen.get(node, 0) + 1
-    shared = [n for n, k in seen.items()
-              if k > 1 and _printed_size(n) >= SHARED_MIN and n.shape != ()]
+    shared = [_untransposed(n) for n, k in seen.items() if k > 1]
+    shared = [n for n in shared if _printed_size(n) >= SHARED_MIN and n.shape != ()]
     return max(shared, key=_printed_size, default=None)  # the first of equal sizes
+
+
+def _untransposed(m: mx.M) -> mx.M:
+    return m.x if isinstance(m, mx.Transpose) else m
 
 
 def _printed_size(m: mx.M) -> int:

@@ -19,6 +19,7 @@ from sympy.core.basic import Basic
 
 from .kinds import PseudoOp
 from .ops import (
+    AXIS_OPS,
     IN_RANGE,
     OPS,
     F,
@@ -679,16 +680,27 @@ class Namer:
     def __init__(self, ctx: Ctx, definitions: dict[str, tuple[Expr, tuple[Any, ...]]]) -> None:
         self.ctx = ctx
         self.patterns: dict[tuple[type, frozenset[Any]], list[Pattern]] = {}
+        self.inverse_of: dict[Any, Any] = {}  # the key of a node Y = A⁻¹ -> the key of A
         for name, (expr, idx) in definitions.items():
             if isinstance(expr, (ElementwiseFunction, AxisFunction)):
-                key = (type(expr), tensors_read(expr))
-                self.patterns.setdefault(key, []).append((name, expr, idx))
+                self._file(name, expr, idx)
+            if isinstance(expr, AxisFunction) and _is_inverse(expr) and \
+                    expr.args[0] in ctx.tensor_of:
+                # the inverse of Y = A⁻¹ (∂ det Y/∂Y reads (Y⁻¹)ᵀ) is A: (A⁻¹)⁻¹ never prints
+                again = type(expr)(ctx.keys[name], *expr.args[1:])
+                self._file(ctx.tensor_of[expr.args[0]], again, idx)
+                self.inverse_of[ctx.keys[name]] = expr.args[0]
         self.types = {t for t, _ in self.patterns}
+
+    def _file(self, name: str, expr: Expr, idx: tuple[Any, ...]) -> None:
+        key = (type(expr), tensors_read(expr))
+        self.patterns.setdefault(key, []).append((name, expr, idx))
 
     def __call__(self, e: Expr) -> Expr:
         if not self.patterns:
             return e
-        return self._walk(e)
+        e = self._walk(e)
+        return cancel_inverses(e, self.inverse_of) if self.inverse_of else e
 
     def _walk(self, e: Expr) -> Expr:
         if type(e) in self.types:
@@ -704,6 +716,66 @@ class Namer:
         if all(a is b for a, b in zip(args, e.args)):
             return e
         return e.func(*args)
+
+
+def cancel_inverses(e: Expr, inverse_of: dict[Any, Any]) -> Expr:
+    """``e`` with each contraction of a matrix with its inverse, Σ_j A_ij (A⁻¹)_jk or
+    Σ_j (A⁻¹)_ij A_jk, written δ_ik (collapsed later): ∂ det(A⁻¹)/∂A reads A⁻¹'s
+    inverse, which is A, against A⁻¹.  ``inverse_of`` maps the key of a node Y = A⁻¹ to
+    A's; an inverse written in place ((A⁻¹)_jk of a solve) is one too."""
+    if not e.args or isinstance(e, Indexed):
+        return e
+    args = [cancel_inverses(a, inverse_of) for a in e.args]
+    if any(a is not b for a, b in zip(args, e.args)):
+        e = make_sum(args[0], args[1:]) if isinstance(e, Sum) else e.func(*args)
+    if not isinstance(e, Sum):
+        return e
+    body, limits = e.function, list(e.limits)
+    for lim in list(limits):
+        cut = _inverse_pair(body, lim[0], inverse_of)
+        if cut is not None:
+            body = cut
+            limits.remove(lim)
+    if len(limits) == len(e.limits):
+        return e
+    return make_sum(body, limits) if limits else body
+
+
+def _inverse_pair(body: Expr, j: Any, inverse_of: dict[Any, Any]) -> Expr | None:
+    """``body`` with a factor pair A_aj (A⁻¹)_jb (either one first) replaced by δ_ab, when
+    no other factor reads the summed ``j``; None if there is none."""
+    factors = list(Mul.make_args(body))
+    reads = [_matrix_read(f, inverse_of) for f in factors]
+    for p, (fp, rp) in enumerate(zip(factors, reads)):
+        for q, (fq, rq) in enumerate(zip(factors, reads)):
+            if rp is None or rq is None or rp[3] == rq[3] or rp[0] != rq[0]:
+                continue
+            (_, a, jp, _), (_, jq, b, _) = rp, rq
+            if jp != j or jq != j or mentions(Tuple(a, b), j):
+                continue
+            rest = [f for n, f in enumerate(factors) if n not in (p, q)]
+            if any(mentions(f, j) for f in rest):
+                continue
+            return Mul(*rest, _delta(a, b))
+    return None
+
+
+def _matrix_read(f: Expr, inverse_of: dict[Any, Any]) -> tuple[Any, Any, Any, bool] | None:
+    """(the key of A, row, column, whether it is A⁻¹) of an element of a matrix A or of its
+    inverse; None for anything else."""
+    if isinstance(f, Indexed) and len(f.indices) == 2:
+        key = key_of(f)
+        if key in inverse_of:
+            return inverse_of[key], f.indices[0], f.indices[1], True
+        return key, f.indices[0], f.indices[1], False
+    if isinstance(f, AxisFunction) and _is_inverse(f):
+        return f.args[0], f.args[2], f.args[3], True
+    return None
+
+
+def _is_inverse(e: Expr) -> bool:
+    op = AXIS_OPS.get(type(e).head)
+    return op is not None and op.inverse
 
 
 def tensors_read(e: Expr) -> frozenset[Any]:

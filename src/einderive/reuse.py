@@ -20,7 +20,7 @@ from . import matrix as mx
 from .simplify import ForwardForms, cost
 from .simplify import rebuild as _rebuild  # one rebuilder for the simplifier and this pass
 
-Part = tuple[int, tuple[mx.M, ...], mx.Ref]  # (rank: largest first, the operands, the node)
+Part = tuple[int, tuple[mx.M, ...], mx.M]  # (rank: largest first, the operands, the node)
 Parts = dict[type, dict[mx.M, list[Part]]]  # by the form's type, then by its first operand
 
 
@@ -29,7 +29,7 @@ class Named(ForwardForms):
     once for the whole derivation (:func:`reuse` runs on every adjoint's form)."""
 
     @cached_property
-    def whole(self) -> dict[mx.M, mx.Ref]:
+    def whole(self) -> dict[mx.M, mx.M]:
         """form -> node"""
         return dict(self)
 
@@ -38,7 +38,7 @@ class Named(ForwardForms):
         return _parts(self)
 
     @cached_property
-    def quotients(self) -> tuple[tuple[mx.M, mx.M, mx.Ref], ...]:
+    def quotients(self) -> tuple[tuple[mx.M, mx.M, mx.M], ...]:
         """(numerator, divisor, node) of each node whose form is a quotient, in graph order:
         split once here, not once per adjoint (a wide graph's n adjoints each looking at its
         n nodes made :func:`through_quotients` n²)."""
@@ -48,13 +48,16 @@ class Named(ForwardForms):
 
 def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
     """The nodes worth naming where their form appears: a form that is more than a name
-    (``h = x`` or ``g = Wᵀ`` would only rename a leaf) and has the node's own shape."""
-    out: dict[mx.M, mx.Ref] = {}
+    (``h = x`` or ``g = Wᵀ`` would only rename a leaf) and has the node's own shape; then
+    each form's transpose, which prints as the node's (``yᵀ X A⁻ᵀ`` is ``wᵀ`` with
+    ``w = A⁻¹ Xᵀ y``), where it is no node's own form."""
+    out: dict[mx.M, mx.M] = {}
     for ref, m in forms:
         if m is None or m.shape != ref.shape or _leaf(m):
             continue
         out.setdefault(m, ref)  # two nodes with one form: the first defined
-    return Named(out.items())
+    turned = {mx.transpose(m): mx.transpose(ref) for m, ref in out.items() if m.shape != ()}
+    return Named(list(out.items()) + [(t, r) for t, r in turned.items() if t not in out])
 
 
 def _leaf(m: mx.M) -> bool:
@@ -126,7 +129,7 @@ def reuse(m: mx.M, named: Named) -> mx.M:
     return _reuse(m, named.whole, named.parts)
 
 
-def _parts(named: Sequence[tuple[mx.M, mx.Ref]]) -> Parts:
+def _parts(named: Sequence[tuple[mx.M, mx.M]]) -> Parts:
     """The nodes whose form is a product or a sum, by its operands, ranked largest first:
     such a form also matches a run of a longer chain (``B A x`` holds ``A x``) or some of
     the factors or terms of a longer elementwise product or sum.  Filed under the form's
@@ -165,13 +168,13 @@ def _operands(m: mx.M) -> tuple[mx.M, ...]:
     return (m,)
 
 
-def _reuse(m: mx.M, whole: dict[mx.M, mx.Ref], parts: Parts) -> mx.M:
+def _reuse(m: mx.M, whole: dict[mx.M, mx.M], parts: Parts) -> mx.M:
     """``m`` reused, keeping the SymPy source it was read from: the index form is printed
     in the order the matrix form shows its parts."""
     return mx.with_src(_reuse_here(m, whole, parts), m.src)
 
 
-def _reuse_here(m: mx.M, whole: dict[mx.M, mx.Ref], parts: Parts) -> mx.M:
+def _reuse_here(m: mx.M, whole: dict[mx.M, mx.M], parts: Parts) -> mx.M:
     hit = whole.get(m)
     if hit is not None:
         return hit
@@ -184,10 +187,10 @@ def _reuse_here(m: mx.M, whole: dict[mx.M, mx.Ref], parts: Parts) -> mx.M:
     return _rebuild(m, [_reuse(c, whole, parts) for c in m.children()])
 
 
-def _reuse_chain(m: mx.MatMul, whole: dict[mx.M, mx.Ref], parts: Parts) -> mx.M:
+def _reuse_chain(m: mx.MatMul, whole: dict[mx.M, mx.M], parts: Parts) -> mx.M:
     """A product ``a b c d``: the longest run that is a node's form, then the rest."""
     chain = _chain(m)
-    best: tuple[int, int, int, mx.Ref] | None = None  # (rank, where, length, node)
+    best: tuple[int, int, int, mx.M] | None = None  # (rank, where, length, node)
     for i, x in enumerate(chain):
         for rank, run, ref in parts.get(mx.MatMul, {}).get(x, ()):
             if (best is None or rank < best[0]) and chain[i:i + len(run)] == run:
@@ -211,7 +214,7 @@ def _reuse_some(m: mx.Hadamard | mx.Add, parts: Parts) -> mx.M | None:
     return None
 
 
-def _replaced(own: tuple[mx.M, ...], run: tuple[mx.M, ...], ref: mx.Ref) -> list[mx.M]:
+def _replaced(own: tuple[mx.M, ...], run: tuple[mx.M, ...], ref: mx.M) -> list[mx.M]:
     """``own`` without the operands of ``run`` (each once), ``ref`` where the first was."""
     left, out = list(run), list[mx.M]()
     for x in own:

@@ -11,6 +11,7 @@ printed-form tests evaluate the result), never a guess about the user's data.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import Any, cast
@@ -116,6 +117,60 @@ def factor_operand(m: mx.M) -> mx.M | None:
                 others = [t for k, t in enumerate(m.terms) if k not in (i, j)]
                 return mx.add(*others[:i], joined, *others[i:])
     return None
+
+
+def opposite_differences(m: mx.M) -> mx.M | None:
+    """``Pᵀ (m − x) − P (x − m)`` → ``(P + Pᵀ) (m − x)``: a difference met both ways round in
+    the terms of a sum (SymPy takes a term's minus into a difference: −(x − m) is m − x) is
+    written the way it is met first, the other as its negation, when the terms then factor
+    or collect.  :func:`make_opposite` prefers the way a forward line wrote it."""
+    return _opposite(m, lambda: frozenset())
+
+
+def make_opposite(named: Named) -> Rule:
+    """:func:`opposite_differences`, turned the way the forward nodes ``named`` write the
+    difference where they do: −½ (x − m)ᵀ P (x − m) gives −½ (P + Pᵀ) (x − m), as the same
+    line split at d = x − m does."""
+    written: list[frozenset[mx.M]] = []
+
+    def forward() -> frozenset[mx.M]:  # walked once, when a sum first needs it
+        if not written:
+            written.append(frozenset(n for form, _ in named for n in mx.walk(form)
+                                     if _difference(n)))
+        return written[0]
+
+    def opposite(m: mx.M) -> mx.M | None:
+        return _opposite(m, forward)
+    opposite.__doc__ = make_opposite.__doc__
+    return opposite
+
+
+def _opposite(m: mx.M, forward: Callable[[], frozenset[mx.M]]) -> mx.M | None:
+    if not isinstance(m, mx.Add):
+        return None
+    met = [n for t in m.terms for n in mx.walk(t) if _difference(n)]
+    seen = set(met)
+    for d in dict.fromkeys(met):
+        flipped = _flipped(d)
+        if flipped in seen and flipped != d:
+            if flipped in forward() and d not in forward():
+                d, flipped = flipped, d
+            turned = mx.substitute(m, flipped, mx.neg(d))
+            if isinstance(turned, mx.Add):
+                return factor_operand(turned) or collect_terms(turned)
+    return None
+
+
+def _difference(m: mx.M) -> bool:
+    """``a − b``: a sum of two terms, one of them negative."""
+    return isinstance(m, mx.Add) and len(m.terms) == 2 and \
+        sum(_negative(t) for t in m.terms) == 1
+
+
+def _flipped(d: mx.M) -> mx.M:
+    """``b − a`` for ``a − b``, built as the recognizer builds a difference (positive first)."""
+    assert isinstance(d, mx.Add)
+    return mx.add(*sorted((mx.neg(t) for t in d.terms), key=_negative))
 
 
 def _shared(fi: list[mx.M], fj: list[mx.M], side: str) -> mx.M | None:
@@ -238,10 +293,10 @@ def zero_operand(m: mx.M) -> mx.M | None:
 # sums it there (the mean's own share in ∂var/∂X, the colsum of a term ∝ Xc in batch norm's
 # ∂L/∂X): without this the known closed forms stay buried under terms that cancel.
 
-Named = Sequence[tuple[mx.M, mx.Ref]]  # (a forward node's form, the node): reuse.Named
+Named = Sequence[tuple[mx.M, mx.M]]  # (a forward node's form, the node or its ᵀ): reuse.Named
 
 
-class ForwardForms(tuple[tuple[mx.M, mx.Ref], ...]):
+class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
     """(a forward node's form, the node) pairs, in graph order, with the node -> form lookup
     built once: every simplification of every adjoint consults it, and built per call it
     would cost a pass over the graph each time (quadratic in the nodes in all)."""
@@ -354,16 +409,24 @@ def _inverse_of(m: mx.M) -> mx.M | None:
 
 
 def is_symmetric(m: mx.M, names: frozenset[str]) -> bool:
-    """Whether ``m`` is its own transpose because the tensors ``names`` are: one of them, or
-    the inverse of a symmetric matrix (an spd S has S⁻ᵀ = S⁻¹)."""
+    """Whether ``m`` is its own transpose because the tensors ``names`` are, or by its
+    form: one of them, the inverse of a symmetric matrix (an spd S has S⁻ᵀ = S⁻¹), a product
+    read the same both ways (Xᵀ X, X S Xᵀ with S symmetric), a sum of terms that are each
+    symmetric or come with their transpose (A + Aᵀ): (Xᵀ X)⁻ᵀ is (Xᵀ X)⁻¹."""
     if isinstance(m, mx.Ref) and m.display is not None:  # an anonymous intermediate
         return is_symmetric(m.display, names)
     if isinstance(m, mx.Ref):
         return m.kind == "tensor" and m.name in names
     if isinstance(m, mx.AxisFn) and AXIS_OPS[m.head].inverse:
         return is_symmetric(m.x, names)
+    if isinstance(m, mx.MatMul):
+        chain = _chain(m)
+        n = len(chain)
+        return all(chain[k] == mx.transpose(chain[n - 1 - k]) for k in range(n // 2)) and \
+            (n % 2 == 0 or is_symmetric(chain[n // 2], names))
     if isinstance(m, mx.Add):
-        return all(is_symmetric(t, names) for t in m.terms)
+        alone = [t for t in m.terms if not is_symmetric(t, names)]
+        return Counter(alone) == Counter(mx.transpose(t) for t in alone)
     if isinstance(m, mx.Scale):
         return is_symmetric(m.x, names)
     return False
@@ -675,7 +738,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
     the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero) until no
     rule lowers its cost."""
-    rules = (make_symmetric(symmetric), *RULES, make_cancel(wheres), make_centred(named))
+    rules = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
+             make_centred(named))
     for _ in range(50):  # each round lowers the cost, so this ends long before
         out = _pass(m, rules)
         if out == m:

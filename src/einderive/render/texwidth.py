@@ -308,16 +308,17 @@ def _rank(rhs: str, b: Break) -> int:
 
 def unwrap_parenthesized(rhs: str) -> str:
     """``{(…)}^{x}`` as ``(…)^{x}``, and a function's power ``{\\tanh\\left(…\\right)}^{2}``
-    as ``\\tanh\\left(…\\right)^{2}``, wherever that sets the same (up to the thin space
-    TeX puts between a ``\\left…\\right`` and a letter), so the parenthesis can be broken
-    (TeX cannot break inside braces): the argument of 1 − tanh(…)² is what is too wide
-    for a row when anything is."""
+    as ``\\tanh\\left(…\\right)^{2}``, wherever that sets the same (up to the thin spaces
+    TeX puts between a ``\\left…\\right`` and a letter or a comma, one on each side: a
+    transposed block ``-2 {\\left(…\\right)}^{\\top}, \\quad …``), so the parenthesis can
+    be broken (TeX cannot break inside braces): the argument of 1 − tanh(…)² is what is
+    too wide for a row when anything is."""
     for at, end in _powered_groups(rhs):
         inner = rhs[at + 1:end]
         if not _applied_parenthesis(inner):
             continue
         new = rhs[:at] + inner + rhs[end + 1:]
-        if abs(_math_width(new, 0) - _math_width(rhs, 0)) <= THIN_SPACE + 0.01:
+        if abs(_math_width(new, 0) - _math_width(rhs, 0)) <= 2 * THIN_SPACE + 0.01:
             return unwrap_parenthesized(new)
     return rhs
 
