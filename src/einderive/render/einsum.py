@@ -39,6 +39,16 @@ from ..record import Record
 from .. import pyexpr as P
 from .code import CodegenError, number
 
+
+def _holds_shift(i: Any) -> bool:
+    """Whether an index map reads a shifted digit (⌊l/Dh⌋·Dh + (l mod Dh − K), a slice of a
+    head read through a merge): its value leaves the axis where the shift's range is 0."""
+    if isinstance(i, Flat):
+        return any(isinstance(d, (Add, Window, Shift)) or _holds_shift(d) for d in i.digits)
+    if isinstance(i, Digit):
+        return isinstance(i.k, (Add, Window, Shift)) or _holds_shift(i.k)
+    return False
+
 class Arr(Record):
     """Code for an array whose axes stand for the distinct index symbols ``idx``."""
 
@@ -318,7 +328,7 @@ class IndexCompiler:
             out = index(i)
             # a Shift is in range only where its index runs over its count: a Window's, or
             # a letter of a wider dim put in by a delta (x_{j + N − K} under 𝟙[0 ≤ j < K])
-            if d == 1 or not (isinstance(i, (Add, Window, Shift))
+            if d == 1 or not (isinstance(i, (Add, Window, Shift)) or _holds_shift(i)
                               or self._dim_name(i) not in (None, d) or self._map_outside(i, d)):
                 return out
             return P.binop("%", out, self.comp.dim(d))
