@@ -100,3 +100,46 @@ def test_the_rest_of_a_gauss_newton_split_writes_out_an_unnamed_adjoint(tmp_path
                 {k[2:]: x for k, x in v.items()}, ["Q", "K"])
     for x in ("Q", "K"):
         np.testing.assert_allclose(gn[x] + rest[x], want[x], atol=1e-9)
+
+
+GLU = """\
+name: glu
+dims: {B: 3, D: 4, K: 2, N: 2 * K}
+inputs: {X: [B, D], W: [D, N], T: [B, K]}
+forward:
+  - H = X @ W
+  - Y = H[:, 0:K] * sigmoid(H[:, K:N])
+  - L = sum((Y - T) ** 2)
+loss: L
+"""
+
+
+def _glu(t):
+    import torch
+    h = t["X"] @ t["W"]
+    return ((h[:, :2] * torch.sigmoid(h[:, 2:]) - t["T"]) ** 2).sum()
+
+
+def _torch_gradients(fn, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    torch = pytest.importorskip("torch")
+    t = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True) for k, v in values.items()}
+    fn(t).backward()
+    return {k: x.grad.numpy() for k, x in t.items()}
+
+
+def test_a_gated_linear_unit_of_two_slices_has_a_matrix_form(tmp_path):
+    """∂L/∂H of a GLU (two slices of one H, one through σ): a factor σ(H_{i, l + K}) read at
+    the range's own index (a Shift of it) was not seen as one, so ∂L/∂H had no matrix form,
+    and σ'(H_{i, l}) printed its index as −K + l + K."""
+    from test_newuser4 import text_failures
+    from conftest import forms
+    d = derive_text(GLU)
+    index, matrix = forms(d, "H")
+    assert "σ'(H_{i, l})" in index, index
+    assert matrix.startswith("pad(∂L/∂Y ⊙ σ(slice(H, :, K:N)), 0:K, axis=1) + pad("), matrix
+    assert not text_failures(GLU)
+    values = _draw({"X": (3, 4), "W": (4, 4), "T": (3, 2)})
+    got = load(tmp_path, render(d, "numpy")).gradients(**values)
+    want = _torch_gradients(_glu, values)
+    for k in ("X", "W", "T"):
+        np.testing.assert_allclose(got[k], want[k], atol=1e-9)

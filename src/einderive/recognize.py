@@ -931,8 +931,10 @@ class _Reader:
 
 
 def _reads_at(e: Expr, at: Expr) -> bool:
-    """Whether ``e`` reads an element at the index ``at`` (or at a Window onto it)."""
-    return any(sympy.expand((i.index - i.offset if isinstance(i, Window) else i) - at) == 0
+    """Whether ``e`` reads an element at the index ``at`` (or at a Window onto it, or a
+    slice's Shift of it: σ(h_{i, l + K}) under 𝟙[0 ≤ l < K] reads the range's index)."""
+    return any(sympy.expand((i.index - i.offset if isinstance(i, Window) else
+                             i.index if isinstance(i, Shift) else i) - at) == 0
                for x in e.atoms(Indexed) for i in x.indices if i != 0)
 
 
