@@ -143,3 +143,143 @@ def test_a_gated_linear_unit_of_two_slices_has_a_matrix_form(tmp_path):
     want = _torch_gradients(_glu, values)
     for k in ("X", "W", "T"):
         np.testing.assert_allclose(got[k], want[k], atol=1e-9)
+
+
+PREPEND_COLUMN = """\
+name: prepend_column
+dims: {B: 2, N: 3, M: N + 1}
+inputs: {X: [B, N], w: [M]}
+forward:
+  - f = X[:, 0:1]
+  - C = concatenate([f, X], axis=1)
+  - L = sum(tanh(C) @ w)
+loss: L
+"""
+
+
+def _prepend_column(t):
+    import torch
+    c = torch.cat([t["X"][:, :1], t["X"]], 1)
+    return (torch.tanh(c) @ t["w"]).sum()
+
+
+def test_an_element_at_a_fixed_position_is_not_the_whole_axis(tmp_path):
+    """∂L/∂f of a width-1 piece of a concatenate reads C and w at position 0 of an axis of
+    M: the printers dropped that 0 as a literal 1 axis' (w (1 − tanh(C_i)²), and
+    δ_j for δ_{0, j}) and the matrix form read the whole C and w (w·(1 − tanh(C)^∘2),
+    a wrong formula; verify exit 3)."""
+    from conftest import forms
+    d = derive_text(PREPEND_COLUMN)
+    assert forms(d, "f") == ("w_{0} (1 − tanh(C_{i, 0})²)",
+                             "slice(w, 0:1)·(1 − tanh(slice(C, :, 0:1))^∘2)")
+    assert forms(d, "X")[0].startswith("δ_{0, j} (1 − tanh(C_{i, 0})²) w_{0}")
+    from einderive.api import verify
+    assert verify(d, seed=1).ok
+    values = _draw({"X": (2, 3), "w": (4,)})
+    got = load(tmp_path, render(d, "numpy")).gradients(**values)
+    want = _torch_gradients(_prepend_column, values)
+    for k in ("X", "w"):
+        np.testing.assert_allclose(got[k], want[k], atol=1e-9)
+
+
+def test_a_range_condition_of_numbers_is_decided():
+    """A delta that puts a number into 𝟙[lo ≤ l < hi] decides it: 𝟙[0 ≤ 0 < 1] printed."""
+    from conftest import forms
+    d = derive_text(PREPEND_COLUMN.replace("M: N + 1", "M: N + 2").replace(
+        "[f, X]", "[f, X, X[:, N - 1:N]]"))
+    assert "𝟙[0 ≤ 0 < 1]" not in forms(d, "X")[0]
+    from einderive.ops import in_range, F, IN_RANGE
+    from sympy import Integer, Symbol
+    assert F(IN_RANGE)(Integer(0), Integer(0), Integer(1)) == 1
+    assert F(IN_RANGE)(Integer(2), Integer(0), Integer(1)) == 0
+    n = Symbol("n", positive=True, integer=True)
+    assert in_range(Integer(0), Integer(0), n) != 1
+
+
+CONCAT_HIDDEN = """\
+name: concat_hidden
+dims: {B: 2, D: 2, K: 1, KD: K + D}
+inputs: {X: [B, D], W: [D, K], g: [KD]}
+forward:
+  - C = concatenate([X @ W, X], axis=1)
+  - L = sum(C * C * g)
+loss: L
+"""
+
+
+def _concat_hidden(t):
+    import torch
+    c = torch.cat([t["X"] @ t["W"], t["X"]], 1)
+    return (c * c * t["g"]).sum()
+
+
+def test_a_hessian_block_keeps_a_sums_range_that_its_delta_collapses(tmp_path, run):
+    """∂²L/∂X∂X and ∂²L/∂X∂g of a concatenate of X W and X: the W piece's sum Σ_{k<K}
+    δ(k, m) … collapsed to m over all K + D columns (C_im W_jm read W past its K columns;
+    g_{n+K} W_{j, n+K} a term that is 0), wrong blocks with no error but verify's FAIL."""
+    path = tmp_path / "concat_hidden.yaml"
+    path.write_text(CONCAT_HIDDEN)
+    r = run("verify", "--hessian=", path)
+    assert r.exit_code == 0, r.output
+    d = second_order(derive_text(CONCAT_HIDDEN), hessian="")
+    text = render(d, "markdown")
+    assert "C_im W_jm 𝟙[0 ≤ m < K]" in text
+    values = _draw({"X": (2, 2), "W": (2, 1), "g": (3,)})
+    got = load(tmp_path, render(d, "numpy")).hessian(**values)
+    want = _torch_hessian(_concat_hidden, values, ["X", "W", "g"])
+    for key, block in want.items():
+        np.testing.assert_allclose(got[key], block, atol=1e-9, err_msg=str(key))
+
+
+MERGED_ROWS_LSE = """\
+name: merged_rows_lse
+dims: {B: 2, T: 3, BT: B * T, D: 2, K: 3}
+inputs: {X: [B, T, D], W: [D, K]}
+forward:
+  - Z = reshape(X, [BT, D]) @ W
+  - L = sum(logsumexp(Z, axis=1) ** 2)
+loss: L
+"""
+
+
+def _merged_rows_lse(t):
+    import torch
+    return (torch.logsumexp(t["X"].reshape(6, 2) @ t["W"], 1) ** 2).sum()
+
+
+def test_a_reduction_read_at_a_merged_index(tmp_path, run):
+    """∂L/∂X's closed form reads logsumexp(Z, axis=1) at i·T + j (Z's rows merge B and T):
+    the recognizer took the index map for a letter (KeyError: verify and --expand exit 3),
+    and the Hessian's code had no gather for it (CodegenError, exit 3)."""
+    path = tmp_path / "merged_rows_lse.yaml"
+    path.write_text(MERGED_ROWS_LSE)
+    r = run("derive", "--expand", path)
+    assert r.exit_code == 0, r.output
+    assert "reshape(logsumexp(Z), [B, T])" in r.output
+    r = run("verify", "--hessian=", path)
+    assert r.exit_code == 0, r.output
+    d = second_order(derive_text(MERGED_ROWS_LSE), hessian="")
+    values = _draw({"X": (2, 3, 2), "W": (2, 3)})
+    mod = load(tmp_path, render(d, "numpy"))
+    got, grads = mod.hessian(**values), mod.gradients(**values)
+    want = _torch_hessian(_merged_rows_lse, values, ["X", "W"])
+    for key, block in want.items():
+        np.testing.assert_allclose(got[key], block, atol=1e-9, err_msg=str(key))
+    for k, g in _torch_gradients(_merged_rows_lse, values).items():
+        np.testing.assert_allclose(grads[k], g, atol=1e-9)
+
+
+def test_a_width_one_piece_read_at_the_joined_index_compiles(tmp_path, run):
+    """The tangent of C = concatenate([f, X]) reads ḟ (B×1) at l over M under
+    𝟙[0 ≤ l < 1]: the code gathered ḟ[:, l] unclipped (verify --hvp: IndexError, exit 3)."""
+    path = tmp_path / "prepend_column.yaml"
+    path.write_text(PREPEND_COLUMN)
+    r = run("verify", "--hvp", path)
+    assert r.exit_code == 0, r.output
+    d = second_order(derive_text(PREPEND_COLUMN), hvp="")
+    values = _draw({"X": (2, 3), "w": (4,)})
+    v = _draw({"X": (2, 3), "w": (4,)}, 1)
+    got = load(tmp_path, render(d, "numpy")).hvp(**values, **{f"v_{k}": x for k, x in v.items()})
+    want = _hvp(_torch_hessian(_prepend_column, values, ["X", "w"]), v, ["X", "w"])
+    for k in ("X", "w"):
+        np.testing.assert_allclose(got[k], want[k], atol=1e-9)

@@ -286,7 +286,8 @@ class IndexPrinter(TreePrinter):
 
     def _print_Indexed(self, e: Indexed) -> str:
         key = e.base.label
-        idx = self._indices(e.indices)
+        shape = self.n.ctx.graph[self.n.ctx.name_of(key)].shape
+        idx = self._indices(e.indices, shape)
         if key in self.n.ctx.adjoint_of:
             return self.n.adjoint(self.n.ctx.adjoint_of[key], idx)
         if key in self.n.ctx.tangent_of:
@@ -314,11 +315,19 @@ class IndexPrinter(TreePrinter):
         return self.n.number(e)
 
     def _print_KroneckerDelta(self, e: KroneckerDelta) -> str:
-        return self.n.delta(self._indices(e.args))
+        return self.n.delta(self._indices(e.args, (None,) * len(e.args)))
 
-    def _indices(self, idx: Any) -> str:
+    def _indices(self, idx: Any, shape: Any = None) -> str:
         """A subscript; an index picked by an integer input prints as its element,
-        E_(tokens_i,k) (bracketed in text, where indices are otherwise juxtaposed)."""
+        E_(tokens_i,k) (bracketed in text, where indices are otherwise juxtaposed).  A
+        number is an element's position (C_{i, 0}, δ_{j, 0}), except the 0 of a literal 1
+        axis of ``shape`` (every axis where no shape is known), which is not written."""
+        def written(a: int, i: Any) -> bool:
+            return i != 0 or (shape is not None and shape[a] != 1)
+        if any(i.is_Number and written(a, i) for a, i in enumerate(idx)) and \
+                not any(isinstance(i, Indexed) for i in idx):
+            return self.n.index_group(", ".join(
+                self.n.index_term(i) for a, i in enumerate(idx) if written(a, i)))
         if not any(isinstance(i, Indexed) for i in idx):
             return self.n.index_list(idx)
         return self.n.compound_index([self._print(i) if isinstance(i, Indexed)
