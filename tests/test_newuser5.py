@@ -283,3 +283,18 @@ def test_a_width_one_piece_read_at_the_joined_index_compiles(tmp_path, run):
     want = _hvp(_torch_hessian(_prepend_column, values, ["X", "w"]), v, ["X", "w"])
     for k in ("X", "w"):
         np.testing.assert_allclose(got[k], want[k], atol=1e-9)
+
+
+def test_a_hessian_block_writes_no_range_its_index_always_meets():
+    """A block index m over N collapsed into a sum over the joined N + M: its range holds
+    everywhere and is not written (it was, and the Kronecker form padded v twice past
+    its axis: np.pad with a negative width)."""
+    text = ("name: stack_rows\ndims: {N: 2, M: 3, NM: N + M, D: 2}\n"
+            "inputs: {A: [N, D], B: [M, D], v: [NM]}\nforward:\n"
+            "  - C = concatenate([A, exp(B)], axis=0)\n  - L = v @ C @ C.T @ v\nloss: L\n")
+    d = second_order(derive_text(text), hessian="A")
+    out = render(d, "markdown")
+    assert "2 δ_ln v_i v_m 𝟙[0 ≤ m < N]" in out and "< NM]" not in out
+    from einderive.api import verify
+    report = verify(d, seed=1)
+    assert report.ok and not report.error, report.error

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sympy import Add, Indexed, KroneckerDelta, Mul, S, Sum, Symbol, expand_mul
+from sympy import Add, Indexed, KroneckerDelta, Mul, S, Sum, Symbol, expand, expand_mul
 
 from . import matrix as mx
-from .graph import same_size
+from .graph import dim_values
 from .ops import in_range
 from .indexed import collapse, differentiate, key_of, substitute_all
 from .reverse import IndexDerivation
@@ -52,6 +52,13 @@ def _within_sums(d: IndexDerivation, e: Expr, free: Idx) -> Expr:
     fills is not written."""
     ctx, spec = d.ctx, d.graph.spec
     sizes = {s: ctx.size(ctx.index_dim[s]) for s in free if isinstance(s, Symbol)}
+    table = {ctx.sizes[n]: v for n, v in dim_values(spec.dims).items() if n in ctx.sizes}
+
+    def fits(n: Expr, lo: Expr, hi: Expr) -> bool:
+        """Whether 0 … n − 1 lies in lo … hi by the dims' definitions (m over N in a sum
+        over NM: N + M): then the range always holds, and is not written."""
+        room = expand((hi + 1 - n).xreplace(table).xreplace(table))
+        return bool(lo == 0 and room.is_nonnegative)
 
     def within(t: Expr, var: Any, lo: Expr, hi: Expr) -> Expr:
         ranges = set()
@@ -62,8 +69,7 @@ def _within_sums(d: IndexDerivation, e: Expr, free: Idx) -> Expr:
             # a block index over another length than the sum's, or shifted (K + n); an index
             # map (m·T + n) takes exactly its sum's values
             if isinstance(other, Add) and any(other.has(s) for s in sizes) or \
-                    other in sizes and not same_size(spec.dims, ctx.sizes, hi - lo + 1,
-                                                     sizes[other]):
+                    other in sizes and not fits(sizes[other], lo, hi):
                 ranges.add(in_range(other, lo, hi + 1))
         return Mul(t, *sorted(ranges, key=str)) if ranges else t
 
