@@ -19,9 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sympy import Add, Indexed, Mul, S, Sum, Symbol
+from sympy import Add, Indexed, KroneckerDelta, Mul, S, Sum, Symbol, expand, expand_mul
 
 from . import matrix as mx
+from .graph import dim_values
+from .ops import in_range
 from .indexed import collapse, differentiate, key_of, substitute_all
 from .reverse import IndexDerivation
 from .reverse import _tidy as tidy
@@ -37,8 +39,51 @@ def derive_hessian(d: IndexDerivation, s: IndexSecond, x: str, y: str) -> tuple[
     e, idx = _inlined_rop(d, s, x)
     k = ctx.spare_indices(d.graph[y].shape, avoid=tuple(idx))
     full = tuple(idx) + tuple(k)
-    h = collapse(differentiate(e, ctx.tangent(y, k))) if e != 0 else S.Zero
+    h = collapse(_within_sums(d, differentiate(e, ctx.tangent(y, k)), k)) if e != 0 \
+        else S.Zero
     return (tidy(h, d.namer, ctx, full) if h != 0 else S.Zero), full
+
+
+def _within_sums(d: IndexDerivation, e: Expr, free: Idx) -> Expr:
+    """``e`` with each term of a sum that pairs its index with a block's index by a delta
+    (Σ_{k<K} δ(k, m) C_ik W_jk, the W piece of a concatenate read by ċ over K) kept to the
+    sum's range, 𝟙[0 ≤ m < K]: m runs over the whole of y's axis (K + D), and the delta's
+    collapse alone would read W_jm past its K columns.  A range the block index's dim
+    fills is not written."""
+    ctx, spec = d.ctx, d.graph.spec
+    sizes = {s: ctx.size(ctx.index_dim[s]) for s in free if isinstance(s, Symbol)}
+    table = {ctx.sizes[n]: v for n, v in dim_values(spec.dims).items() if n in ctx.sizes}
+
+    def fits(n: Expr, lo: Expr, hi: Expr) -> bool:
+        """Whether 0 … n − 1 lies in lo … hi by the dims' definitions (m over N in a sum
+        over NM: N + M): then the range always holds, and is not written."""
+        room = expand((hi + 1 - n).xreplace(table).xreplace(table))
+        return bool(lo == 0 and room.is_nonnegative)
+
+    def within(t: Expr, var: Any, lo: Expr, hi: Expr) -> Expr:
+        ranges = set()
+        for delta in t.atoms(KroneckerDelta):
+            if var not in delta.args:
+                continue
+            other = delta.args[1] if delta.args[0] == var else delta.args[0]
+            # a block index over another length than the sum's, or shifted (K + n); an index
+            # map (m·T + n) takes exactly its sum's values
+            if isinstance(other, Add) and any(other.has(s) for s in sizes) or \
+                    other in sizes and not fits(sizes[other], lo, hi):
+                ranges.add(in_range(other, lo, hi + 1))
+        return Mul(t, *sorted(ranges, key=str)) if ranges else t
+
+    def ranged(x: Sum) -> Sum:
+        body, changed = x.function, False
+        for var, lo, hi in x.limits:
+            terms = Add.make_args(expand_mul(body))
+            kept = [within(t, var, lo, hi) for t in terms]
+            if any(a is not b for a, b in zip(kept, terms)):
+                body, changed = Add(*kept), True
+        return Sum(body, *x.limits) if changed else x  # untouched: no term was expanded
+    if not sizes or not e.has(Sum):
+        return e
+    return e.replace(lambda x: isinstance(x, Sum), ranged)
 
 
 def adjoints_written_out(d: IndexDerivation, e: Expr) -> Expr | None:

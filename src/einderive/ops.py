@@ -68,6 +68,9 @@ class ScalarFn(Record):
     # its shape for the Gauss-Newton split (convex.py): 'convex' or 'concave', then
     # ' increasing' or ' decreasing' where monotone; '' where it is neither
     curvature: str = ""
+    # its value where it is decided by its arguments alone (𝟙[0 ≤ 0 < 1] is 1 once a delta
+    # puts a number in): (*args) -> a number, or None to stay unevaluated
+    value: Fn | None = None
 
     def partials(self, args: Tup, out: Any) -> Tup:
         """The derivative of ``out`` by each argument (a param's is never asked for)."""
@@ -83,10 +86,18 @@ class ScalarFn(Record):
 
 
 class ElementwiseFunction(Function):  # type: ignore[misc]
-    """Base of the SymPy classes made from :data:`SCALARS`; never evaluates itself."""
+    """Base of the SymPy classes made from :data:`SCALARS`; never evaluates itself, but
+    where its row says its value (a range condition of numbers)."""
 
     nargs = 1
     spec: ScalarFn
+
+    @classmethod
+    def _decided(cls, *args: Any) -> Any:
+        value = cls.spec.value
+        return None if value is None else value(*args)
+
+    eval = _decided  # SymPy's construction hook, as Flat's
 
     def fdiff(self, argindex: int = 1) -> Any:
         parts = self.spec.partials(self.args, self)
@@ -1691,7 +1702,23 @@ def _torch_in_range(x: P.Py, lo: P.Py, hi: P.Py) -> P.Py:
 
 scalar(IN_RANGE, "𝟙[{1} ≤ {0} < {2}]", r"\mathbf{{1}}\left[{1} \leq {0} < {2}\right]",
        _np_in_range, _torch_in_range, lambda args, out: (S.Zero, S.Zero, S.Zero),
-       arity=3, user=False, style="template")
+       arity=3, user=False, style="template",
+       value=lambda x, lo, hi: _decided_range(x, lo, hi))
+
+
+def _decided_range(x: Any, lo: Any, hi: Any) -> Any:
+    """𝟙[lo ≤ x < hi] where its arguments decide it (0 or 1), else None: numbers, an empty
+    range, or a shifted index past its bound (𝟙[0 ≤ j + K < K]: an index is never < 0)."""
+    if x.is_Number and lo.is_Number and hi.is_Number:
+        return S.One if lo <= x < hi else S.Zero
+    if (hi - lo).is_nonpositive:
+        return S.Zero
+    if isinstance(x, sympy.Add):
+        _, c = shift_parts(x, lambda a: not a.is_positive)
+        x, hi = x - c, hi - c
+    if isinstance(x, sympy.Symbol) and not x.is_positive and hi.is_nonpositive:
+        return S.Zero
+    return None
 
 
 def in_range(x: Any, lo: Any, hi: Any) -> Any:
@@ -1704,6 +1731,11 @@ def in_range(x: Any, lo: Any, hi: Any) -> Any:
     if isinstance(x, sympy.Add):  # 𝟙[N ≤ s + N < N + M] is 𝟙[0 ≤ s < M]
         _, c = shift_parts(x, lambda a: not a.is_positive)
         x, lo, hi = x - c, lo - c, hi - c
+    if isinstance(x, sympy.Symbol) and not x.is_positive and lo.is_nonpositive:
+        # an index is never negative: 𝟙[−K ≤ n < 0] is empty, 𝟙[−K ≤ n < D] is 𝟙[0 ≤ n < D]
+        lo = S.Zero
+        if hi.is_nonpositive:
+            return S.Zero
     return F(IN_RANGE)(x, lo, hi)
 
 

@@ -475,7 +475,10 @@ class _Reader:
             return Blob(ref, ())
         idx = tuple(e.indices)
         if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(idx, shape)):
-            return self._take_ref(ref, idx, shape)
+            try:  # a stacked piece's position: take(∂L/∂S, 0, axis=1)
+                return self._take_ref(ref, idx, shape)
+            except NoMatrixForm:  # a width-1 piece of a concatenate: slice(C, :, 0:1)
+                return self._position_ref(ref, idx, shape)
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
             return self._window_ref(ref, e, shape)
@@ -545,6 +548,25 @@ class _Reader:
             raise NoMatrixForm("a diagonal of a window")
         if len(dims) > 2 and len(syms) != len(dims):
             return self._einsum_ref(m, tuple(idx), dims)  # type: ignore[arg-type]
+        if len(dims) == 2 and len(syms) == 1:
+            return Blob(mx.transpose(m) if _is_row(m) else m, syms)
+        return Blob(m, syms)
+
+    def _position_ref(self, ref: mx.M, idx: Idx, shape: Shape) -> Blob:
+        """An element at a fixed position c of an axis (∂L/∂C_{i, 0}, the adjoint of a
+        concatenated piece of width 1): the slice c:c + 1 of that axis, a literal 1 axis
+        (never the whole axis, which a literal 1 axis' index 0 would say)."""
+        at = [a for a, (i, d) in enumerate(zip(idx, shape)) if i.is_Number and d != 1]
+        if len(at) != 1 or has_index_map(idx) or self._narrower(idx, shape) or \
+                (self.batch and idx[:len(self.batch)] == self.batch):
+            raise NoMatrixForm("an element at fixed positions of several axes")
+        axis = at[0]
+        lo = idx[axis]
+        dims = tuple(1 if a == axis else d for a, d in enumerate(shape))
+        m = mx.Slice(ref, axis, lo, lo + 1, dims, math_shape(dims))
+        syms = tuple(i for a, i in enumerate(idx) if a != axis and i != 0)
+        if len(set(syms)) != len(syms) or len(dims) > 2:
+            raise NoMatrixForm("a diagonal, or a rank-3 tensor, at a fixed position")
         if len(dims) == 2 and len(syms) == 1:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
         return Blob(m, syms)
@@ -721,6 +743,15 @@ class _Reader:
                 raise NoMatrixForm("a position of a reduced function")
             m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
             return self._take_ref(m, tuple(e.indices), tensor.shape)
+        if has_index_map(tuple(e.indices)):
+            # read at a reshape's map (logsumexp(Z, axis=1)_{i·T + j} with Z's rows BT = B·T):
+            # an element of the function reshaped, as a tensor's is
+            if self.batch or len(tensor.shape) > 2:
+                raise NoMatrixForm("a function of a whole axis of a batch at an index map")
+            dims = tuple(d for a, d in enumerate(tensor.shape) if a != e.axis) \
+                if e.reduces else tuple(tensor.shape)
+            return self._view_ref(mx.AxisFn(e.head, ref, e.axis, tensor.shape,  # type: ignore[arg-type]
+                                            math_shape(dims) if dims else ()), tuple(e.indices))
         idx = tuple(i for i in e.indices if i != 0)
         if self.batch and idx[:len(self.batch)] == self.batch:
             # one element's rows or columns (_per_element checked the axis is one of them)
@@ -1116,8 +1147,10 @@ class _Reader:
 
 
 def _reads_at(e: Expr, at: Expr) -> bool:
-    """Whether ``e`` reads an element at the index ``at`` (or at a Window onto it)."""
-    return any(sympy.expand((i.index - i.offset if isinstance(i, Window) else i) - at) == 0
+    """Whether ``e`` reads an element at the index ``at`` (or at a Window onto it, or a
+    slice's Shift of it: σ(h_{i, l + K}) under 𝟙[0 ≤ l < K] reads the range's index)."""
+    return any(sympy.expand((i.index - i.offset if isinstance(i, Window) else
+                             i.index if isinstance(i, Shift) else i) - at) == 0
                for x in e.atoms(Indexed) for i in x.indices if i != 0)
 
 

@@ -156,9 +156,13 @@ def _named_upstream(d: IndexDerivation, side: frozenset[str]) -> dict[str, Index
             c = e.result
             if e.inlined:
                 c = e.collapsed
-                if graph[e.node].kind == "anon" and e.node in out:
+                if graph[e.node].kind == "anon":
+                    # written out as backprop wrote it: in its named form, or as it was where
+                    # nothing upstream of it was inlined (∂L/∂(Q Kᵀ) from a softmax's named
+                    # ∂L/∂P), which has no name to print and no variable in the code
+                    up = out.get(e.node) or d.adjoints[e.node]
                     c = collapse(substitute_indexed(c, ctx.adjoint_keys[e.node],
-                                                    out[e.node].expr, e.out_idx, ctx))
+                                                    up.expr, e.out_idx, ctx))
             c = tidy(rename(c, ctx, e.in_idx, adj.idx), d.namer, ctx, adj.idx)
             if c != 0:
                 terms.append((e.node, c))

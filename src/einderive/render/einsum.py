@@ -40,6 +40,16 @@ from ..record import Record
 from .. import pyexpr as P
 from .code import CodegenError, number
 
+
+def _holds_shift(i: Any) -> bool:
+    """Whether an index map reads a shifted digit (⌊l/Dh⌋·Dh + (l mod Dh − K), a slice of a
+    head read through a merge): its value leaves the axis where the shift's range is 0."""
+    if isinstance(i, Flat):
+        return any(isinstance(d, (Add, Window, Shift)) or _holds_shift(d) for d in i.digits)
+    if isinstance(i, Digit):
+        return isinstance(i.k, (Add, Window, Shift)) or _holds_shift(i.k)
+    return False
+
 class Arr(Record):
     """Code for an array whose axes stand for the distinct index symbols ``idx``."""
 
@@ -318,9 +328,12 @@ class IndexCompiler:
             0: taken modulo the axis' size, so that the read is valid and then multiplied
             by 0 (both libraries' % of a negative index is in 0 .. n − 1)."""
             out = index(i)
+            if d == 1:  # a literal 1 axis read at a letter (a width-1 piece's f_{i, l} under
+                # 𝟙[0 ≤ l < 1], l over the joined axis): its one element, 0, for every l
+                return out if i == 0 or not index_letters(i) else P.binop("%", out, P.num(1))
             # a Shift is in range only where its index runs over its count: a Window's, or
             # a letter of a wider dim put in by a delta (x_{j + N − K} under 𝟙[0 ≤ j < K])
-            if d == 1 or not (isinstance(i, (Add, Window, Shift))
+            if not (isinstance(i, (Add, Window, Shift)) or _holds_shift(i)
                               or self._dim_name(i) not in (None, d) or self._map_outside(i, d)):
                 return out
             return P.binop("%", out, self.comp.dim(d))
@@ -425,8 +438,11 @@ class IndexCompiler:
         ndim = len(self.comp.graph[name].shape)
         py = self.b.axis_fn(e.head, P.Name(self.comp.names.var[name]), e.axis, ndim)
         shape = self.comp.graph[name].shape
-        if not e.reduces and (self._outside(e, shape) or has_index_map(tuple(e.indices))):
-            # read over part of an axis or at index maps, as a tensor's element is
+        if has_index_map(tuple(e.indices)) or (not e.reduces and self._outside(e, shape)):
+            # read over part of an axis or at index maps, as a tensor's element is (a
+            # reduction's at its result's axes: logsumexp(Z, axis=1)_{i·T + j})
+            if e.reduces:
+                shape = tuple(d for a, d in enumerate(shape) if a != e.axis)
             return self._gather(e, py, shape)
         return self._index(py, e.indices)
 

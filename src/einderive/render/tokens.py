@@ -203,12 +203,13 @@ class Style(ABC):
             below = sizes[p + 1:]
             out = self.floor_div(k, self.scalar_times().join(below)) if below else k
             return self.modulo(out, sizes[p]) if p else out
-        if isinstance(i, Shift):  # j + lo (j alone for lo = 0: the range is the index's)
-            return self.index_term(i.index) if i.offset == 0 else \
-                self.linear_index(i.index, i.offset)
-        if isinstance(i, Window):  # j − off (j alone for off = 0)
-            return self.index_term(i.index) if i.offset == 0 else \
-                self.linear_index(i.index, -i.offset)
+        if isinstance(i, (Shift, Window)):  # j + lo, j − off (j alone for 0: the range is j's)
+            offset = i.offset if isinstance(i, Shift) else -i.offset
+            if offset == 0:
+                return self.index_term(i.index)
+            if isinstance(i.index, Add):  # a collapsed shift read shifted: (l − K) + K is l
+                return self.index_term(i.index + offset)
+            return self.linear_index(i.index, offset)
         if isinstance(i, Add):  # a collapsed shift, s − lo
             ind = Add(*[t for t in Add.make_args(i) if not t.is_Number and not t.is_positive
                         and not (-t).is_positive])
