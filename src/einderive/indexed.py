@@ -68,6 +68,8 @@ class Ctx:
         self.position = {t.name: n for n, t in enumerate(graph.tensors)}  # graph order
         self.index_dim: dict[Symbol, str] = {}
         self.counter = 0
+        # while a step is being stored (template.py): what it registered, to replay on a hit
+        self.log: list[tuple[Any, ...]] | None = None
         self.labels: dict[str, Expr] = {}  # name -> IndexedBase (Symbol for a scalar)
         self.adjoint_bases: dict[str, Expr] = {}
         self.keys: dict[str, Symbol] = {}  # name -> the Symbol that identifies it
@@ -102,11 +104,17 @@ class Ctx:
     def index(self, dim: str, name: str) -> Symbol:
         sym = Symbol(name)  # no assumptions: SymPy differentiates plain symbols faster
         self.index_dim[sym] = dim
+        if self.log is not None:
+            self.log.append(("index", dim, name))
         return sym
 
     def fresh(self, dim: str) -> Symbol:
         self.counter += 1
-        return self.index(dim, f"_{self.counter}")
+        sym = Symbol(f"_{self.counter}")
+        self.index_dim[sym] = dim
+        if self.log is not None:
+            self.log.append(("fresh", dim, sym))
+        return sym
 
     def canon(self, shape: Shape, used: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         """Reader's indices for an operand of ``shape``: its dims' letters, primed on repeats."""
@@ -653,6 +661,13 @@ class Namer:
                 key = (type(expr), tensors_read(expr))
                 self.patterns.setdefault(key, []).append((name, expr, idx))
         self.types = {t for t, _ in self.patterns}
+        self.by_set: dict[frozenset[Any], list[tuple[type, list[Pattern]]]] = {}
+        for (t, read), bucket in self.patterns.items():
+            self.by_set.setdefault(read, []).append((t, bucket))
+
+    def buckets_reading(self, read: frozenset[Any]) -> list[tuple[type, list[Pattern]]]:
+        """The patterns (by function) of the values that read exactly the tensors ``read``."""
+        return self.by_set.get(read, [])
 
     def __call__(self, e: Expr) -> Expr:
         if not self.patterns:
