@@ -199,7 +199,7 @@ class _Skeleton:
             return e  # type: ignore[no-any-return]  # an int index (0) or a shape's dim
         if not e.args:
             r = self.rank.get(e) if isinstance(e, Symbol) else None
-            return e if r is None else ("$", r)  # type: ignore[no-any-return]
+            return e if r is None else ("$", r)
         hit = self.memo.get(id(e))
         if hit is None:
             hit = self.memo[id(e)] = (type(e), tuple(self(a) for a in e.args))
