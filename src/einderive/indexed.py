@@ -270,6 +270,51 @@ def nodes_of(e: Expr, kind: Any) -> set[Any]:
     return out
 
 
+_UNIONS: dict[type, bool] = {}  # class -> whether its free symbols are its arguments
+
+
+def _unions_args(cls: type) -> bool:
+    """Whether ``cls`` keeps Basic's ``free_symbols`` (read from the classes, not through
+    ``getattr``: a function's metaclass answers for the class itself)."""
+    hit = _UNIONS.get(cls)
+    if hit is None:
+        owner = next(k for k in cls.__mro__ if "free_symbols" in k.__dict__)
+        hit = _UNIONS[cls] = owner is Basic
+    return hit
+
+
+def free_symbols(e: Expr) -> set[Any]:
+    """``e.free_symbols``, the same set, from a plain walk.
+
+    SymPy's ``Sum.free_symbols`` substitutes every limit's index into the body first
+    (an ``xreplace`` that rebuilds the body, even for the plain symbols einderive sums
+    over), which made the printers' and recogniser's checks a good part of a form's
+    time.  Sums over plain symbols, elements and symbols are read here; a class with a
+    ``free_symbols`` of its own asks it."""
+    cls = type(e)
+    if cls is Sum and all(len(lim) == 3 and type(lim[0]) is Symbol for lim in e.limits):
+        out = free_symbols(e.function)
+        for var, lo, hi in e.limits:  # in order: a later bound may read an earlier index
+            out.discard(var)
+            out |= free_symbols(lo)
+            out |= free_symbols(hi)
+        return out
+    if cls is Indexed:
+        indices: set[Any] = set()
+        for i in e.indices:
+            indices |= free_symbols(i)
+        base = free_symbols(e.base)
+        return {e} | base | indices if base else indices
+    if isinstance(e, Symbol):
+        return {e}
+    if not e.args or not _unions_args(cls):
+        return set(e.free_symbols)
+    out = set()
+    for a in e.args:
+        out |= free_symbols(a)
+    return out
+
+
 def key_of(e: Expr) -> Expr:
     """The Symbol naming a tensor, its element, or its IndexedBase."""
     if isinstance(e, Indexed):
