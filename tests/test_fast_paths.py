@@ -1,8 +1,8 @@
 """The engine's fast paths build and search exactly what SymPy's own calls would.
 
-``make_sum`` skips ``Sum``'s constructor, ``mentions`` and ``nodes_of`` replace
-``has`` and ``atoms`` in the hot loops: each is compared here with the SymPy call
-it stands for, on the expressions of real derivations (every shipped spec's
+``make_sum`` skips ``Sum``'s constructor; ``mentions``, ``nodes_of`` and ``free_symbols``
+replace ``has``, ``atoms`` and ``free_symbols`` in the hot loops.  Each is compared here
+with the SymPy call it stands for, on the expressions of real derivations (every shipped spec's
 definitions, local derivatives and adjoints), where a difference in one node
 would change what is printed."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sympy import Indexed, KroneckerDelta, Sum, Symbol, Tuple, srepr, symbols
+from sympy import Indexed, IndexedBase, KroneckerDelta, Sum, Symbol, Tuple, srepr, symbols
 
 from einderive.derivation import build_graph
-from einderive.indexed import make_sum, mentions, nodes_of
+from einderive.indexed import free_symbols, make_sum, mentions, nodes_of
 from einderive.reverse import derive_index
 from einderive.spec import load
 
@@ -64,5 +64,16 @@ def test_fast_paths_agree_with_sympy_on_shipped_specs(path: Path) -> None:
         syms = sorted(e.atoms(Symbol), key=str)
         for sym in syms[:8] + [Symbol("absent")]:
             assert mentions(e, sym) == e.has(sym)
+        for s in _subexpressions(e):  # Sum's own walks its body once per call
+            assert free_symbols(s) == s.free_symbols
         assert nodes_of(e, KroneckerDelta) == e.atoms(KroneckerDelta)
         assert nodes_of(e, (Indexed, Symbol)) == e.atoms(Indexed, Symbol)
+
+
+def test_free_symbols_is_sympys_on_small_cases() -> None:
+    i, j, n, x = symbols("i j N x")
+    a = IndexedBase("A")  # its elements are free symbols of their own
+    cases = [Sum(a[i, j] * x, (i, 0, n - 1)), Sum(a[i, j], (i, 0, n - 1), (j, 0, i)),
+             Sum(x, (i, 0, j)) * a[j, j], KroneckerDelta(i, j) + a[0, 1], a[i, i] ** 2]
+    for e in cases:
+        assert free_symbols(e) == e.free_symbols

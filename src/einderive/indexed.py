@@ -71,6 +71,8 @@ class Ctx:
         self.position = {t.name: n for n, t in enumerate(graph.tensors)}  # graph order
         self.index_dim: dict[Symbol, str] = {}
         self.counter = 0
+        # while a step is being stored (template.py): what it registered, to replay on a hit
+        self.log: list[tuple[Any, ...]] | None = None
         self.labels: dict[str, Expr] = {}  # name -> IndexedBase (Symbol for a scalar)
         self.adjoint_bases: dict[str, Expr] = {}
         self.keys: dict[str, Symbol] = {}  # name -> the Symbol that identifies it
@@ -105,11 +107,17 @@ class Ctx:
     def index(self, dim: str, name: str) -> Symbol:
         sym = Symbol(name)  # no assumptions: SymPy differentiates plain symbols faster
         self.index_dim[sym] = dim
+        if self.log is not None:
+            self.log.append(("index", dim, name))
         return sym
 
     def fresh(self, dim: str) -> Symbol:
         self.counter += 1
-        return self.index(dim, f"_{self.counter}")
+        sym = Symbol(f"_{self.counter}")
+        self.index_dim[sym] = dim
+        if self.log is not None:
+            self.log.append(("fresh", dim, sym))
+        return sym
 
     def canon(self, shape: Shape, used: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         """Reader's indices for an operand of ``shape``: its dims' letters, primed on repeats."""
@@ -262,6 +270,51 @@ def nodes_of(e: Expr, kind: Any) -> set[Any]:
         if isinstance(x, kind):
             out.add(x)
         stack.extend(x.args)
+    return out
+
+
+_UNIONS: dict[type, bool] = {}  # class -> whether its free symbols are its arguments
+
+
+def _unions_args(cls: type) -> bool:
+    """Whether ``cls`` keeps Basic's ``free_symbols`` (read from the classes, not through
+    ``getattr``: a function's metaclass answers for the class itself)."""
+    hit = _UNIONS.get(cls)
+    if hit is None:
+        owner = next(k for k in cls.__mro__ if "free_symbols" in k.__dict__)
+        hit = _UNIONS[cls] = owner is Basic
+    return hit
+
+
+def free_symbols(e: Expr) -> set[Any]:
+    """``e.free_symbols``, the same set, from a plain walk.
+
+    SymPy's ``Sum.free_symbols`` substitutes every limit's index into the body first
+    (an ``xreplace`` that rebuilds the body, even for the plain symbols einderive sums
+    over), which made the printers' and recogniser's checks a good part of a form's
+    time.  Sums over plain symbols, elements and symbols are read here; a class with a
+    ``free_symbols`` of its own asks it."""
+    cls = type(e)
+    if cls is Sum and all(len(lim) == 3 and type(lim[0]) is Symbol for lim in e.limits):
+        out = free_symbols(e.function)
+        for var, lo, hi in e.limits:  # in order: a later bound may read an earlier index
+            out.discard(var)
+            out |= free_symbols(lo)
+            out |= free_symbols(hi)
+        return out
+    if cls is Indexed:
+        indices: set[Any] = set()
+        for i in e.indices:
+            indices |= free_symbols(i)
+        base = free_symbols(e.base)
+        return {e} | base | indices if base else indices
+    if isinstance(e, Symbol):
+        return {e}
+    if not e.args or not _unions_args(cls):
+        return set(e.free_symbols)
+    out = set()
+    for a in e.args:
+        out |= free_symbols(a)
     return out
 
 
@@ -691,6 +744,13 @@ class Namer:
                 self._file(ctx.tensor_of[expr.args[0]], again, idx)
                 self.inverse_of[ctx.keys[name]] = expr.args[0]
         self.types = {t for t, _ in self.patterns}
+        self.by_set: dict[frozenset[Any], list[tuple[type, list[Pattern]]]] = {}
+        for (t, read), bucket in self.patterns.items():
+            self.by_set.setdefault(read, []).append((t, bucket))
+
+    def buckets_reading(self, read: frozenset[Any]) -> list[tuple[type, list[Pattern]]]:
+        """The patterns (by function) of the values that read exactly the tensors ``read``."""
+        return self.by_set.get(read, [])
 
     def _file(self, name: str, expr: Expr, idx: tuple[Any, ...]) -> None:
         key = (type(expr), tensors_read(expr))

@@ -24,7 +24,7 @@ from sympy import Pow as SPow
 
 from . import matrix as mx
 from .graph import dim_values, same_size
-from .indexed import LETTERS, PRIME, Ctx, key_of
+from .indexed import LETTERS, PRIME, Ctx, key_of, nodes_of
 from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import (
     AXIS_OPS,
@@ -270,7 +270,7 @@ def _split_outside(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None]
 def _lifts(ctx: Ctx, expr: Expr, idx: Idx, shape: Shape) -> list[tuple[Expr, Idx, Shape]]:
     """The forms :func:`_split_outside` may read ``expr`` as: (expression, indices, shape)."""
     out = []
-    maps = [f for x in expr.atoms(Indexed) for f in x.indices if isinstance(f, IndexMap)]
+    maps = [f for x in nodes_of(expr, Indexed) for f in x.indices if isinstance(f, IndexMap)]
     free = [i for i in idx if isinstance(i, Symbol)]
     for f in sorted({f for f in maps if isinstance(f, Flat)}, key=str):
         digits = list(f.digits)

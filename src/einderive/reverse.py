@@ -14,6 +14,7 @@ negates or sums (so ``e = y_true - y`` gives ``∂L/∂y = -2 e``, not ``-∂L/�
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -37,6 +38,7 @@ from .indexed import (
     substitute_indexed,
 )
 from .record import Record, field, replace
+from .template import Templates
 
 Expr = Any  # a SymPy expression (SymPy ships no type information)
 Idx = tuple[Any, ...]  # index symbols, or 0 for a size-1 axis
@@ -54,26 +56,49 @@ class Edge(Record):
     operand: str  # the operand u
     out_idx: Idx  # v's indices I
     in_idx: Idx  # u's indices K
-    local: object  # ∂v_I/∂u_K with its deltas
-    local_collapsed: object  # the same with the node's own sums collapsed
-    chained: object  # Σ_I ∂L/∂v_I ∂v_I/∂u_K before collapsing
-    collapsed: object  # after collapsing, in K
-    result: object  # the contribution, in K: ``collapsed`` with ∂L/∂v written out if inlined
     inlined: bool  # whether ∂L/∂v was replaced by its value
+    # the step's forms (below), each built when first read: a step renamed from another
+    # layer's (template.py) builds only what --steps or second order reads
+    made: tuple[Callable[[], Expr], ...] = field(compare=False, repr=False)
     ctx: Ctx = field(compare=False, repr=False)
+
+    @cached_property
+    def local(self) -> Expr:
+        """∂v_I/∂u_K with its deltas."""
+        return self.made[0]()
+
+    @cached_property
+    def local_collapsed(self) -> Expr:
+        """The same with the node's own sums collapsed."""
+        return self.made[1]()
+
+    @cached_property
+    def chained(self) -> Expr:
+        """Σ_I ∂L/∂v_I ∂v_I/∂u_K before collapsing."""
+        return self.made[2]()
+
+    @cached_property
+    def collapsed(self) -> Expr:
+        """After collapsing, in K."""
+        return self.made[3]()
+
+    @cached_property
+    def result(self) -> Expr:
+        """The contribution, in K: ``collapsed`` with ∂L/∂v written out if inlined."""
+        return self.made[4]()
 
     @cached_property
     def shown(self) -> Edge:
         """The same step with the reader's summation indices."""
         both = self.out_idx + self.in_idx
+        forms = ((self.local, both), (self.local_collapsed, both), (self.chained, self.in_idx),
+                 (self.collapsed, self.in_idx), (self.result, self.in_idx))
+        made = tuple(_value(rename(e, self.ctx, free, free)) for e, free in forms)
+        return replace(self, made=made)
 
-        def rn(e: Expr, free: Idx) -> Expr:
-            return rename(e, self.ctx, free, free)
-        return replace(self, local=rn(self.local, both),
-                       local_collapsed=rn(self.local_collapsed, both),
-                       chained=rn(self.chained, self.in_idx),
-                       collapsed=rn(self.collapsed, self.in_idx),
-                       result=rn(self.result, self.in_idx))
+
+def _value(e: Expr) -> Callable[[], Expr]:
+    return lambda: e
 
 
 class IndexAdjoint(Record):
@@ -96,8 +121,12 @@ class IndexDerivation(Record):
     namer: Namer
 
 
-def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
-    """Every adjoint of ``graph`` in index form; with ``closed``, also in closed form."""
+def derive_index(graph: Graph, closed: bool = True,
+                 templated: bool | None = None) -> IndexDerivation:
+    """Every adjoint of ``graph`` in index form; with ``closed``, also in closed form.
+
+    ``templated`` (default :data:`einderive.template.ENABLED`) derives each kind of edge
+    once and renames it for the others; tests turn it off to compare."""
     ctx = Ctx(graph)
     definitions = {}
     for t in graph.nodes:
@@ -108,6 +137,7 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
             raise SpecError(f"'{t.name}' is not finite: it divides by zero or takes an undefined "
                             f"value", t.loc, "check the divisions and powers in its definition")
     namer = Namer(ctx, definitions)
+    templates = Templates(ctx, namer, templated)
     canon = {t.name: ctx.canon(t.shape) for t in graph.tensors}
 
     contributions: dict[str, list[tuple[str, Expr]]] = {t.name: [] for t in graph.tensors}
@@ -132,10 +162,9 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
         for u in graph.operands(v):
             if graph[u].integer is not None:  # an index: no derivative flows into it
                 continue
-            edge = _edge(ctx, v.name, u, definition, out_idx, expr, namer, graph)
+            edge, contribution = _step(templates, v.name, u, definition, out_idx, expr,
+                                       canon[u])
             edges.append(edge)
-            contribution = _tidy(rename(edge.result, ctx, edge.in_idx, canon[u]), namer, ctx,
-                                 canon[u])
             if contribution != 0:  # e.g. z = x - x: read, but its derivative is zero
                 contributions[u].append((v.name, contribution))
     for t in graph.inputs:
@@ -148,8 +177,26 @@ def derive_index(graph: Graph, closed: bool = True) -> IndexDerivation:
     return IndexDerivation(graph, ctx, definitions, adjoints, order, tuple(edges), namer)
 
 
+def _step(templates: Templates, v: str, u: str, definition: Expr, out_idx: Idx,
+          upstream_expr: Expr, canon_u: Idx) -> tuple[Edge, Expr]:
+    """The edge from ``v`` into its operand ``u`` and its contribution to ∂L/∂u in ``u``'s
+    reader's indices, derived once per signature (:mod:`einderive.template`)."""
+    ctx, namer, graph = templates.ctx, templates.namer, templates.ctx.graph
+
+    def compute() -> tuple[Any, ...]:
+        e = _edge(ctx, v, u, definition, out_idx, upstream_expr, graph)
+        contribution = _tidy(rename(e.result, ctx, e.in_idx, canon_u), namer, ctx, canon_u)
+        return (e.in_idx, e.inlined, contribution, e.local, e.local_collapsed, e.chained,
+                e.collapsed, e.result)
+    roles = (ctx.keys[v], ctx.adjoint_keys[v], ctx.keys[u])
+    in_idx, inlined, contribution, *made = \
+        templates.run(compute, (definition, upstream_expr, out_idx, canon_u), roles,
+                      (graph[u].shape, graph[v].kind))
+    return Edge(v, u, out_idx, in_idx(), inlined(), tuple(made), ctx), contribution()
+
+
 def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_expr: Expr,
-          namer: Namer, graph: Graph) -> Edge:
+          graph: Graph) -> Edge:
     in_idx = ctx.spare_indices(graph[u].shape, avoid=out_idx)
     local = differentiate(fresh_bound(definition, ctx), ctx.element(u, in_idx))
     upstream = ctx.adjoint(v, out_idx)
@@ -165,8 +212,9 @@ def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_exp
         if graph[v].kind != "anon" and split_index_map(result) and \
                 _mentions_tensor(ctx, upstream_expr):  # a constant (∂L/∂L = 1) inlines
             result, inlined = collapsed, False  # ∂L/∂v named: no reshape reads it whole
-    return Edge(v, u, out_idx, in_idx, local, local_collapsed, chained, collapsed, result,
-                inlined, ctx)
+    return Edge(v, u, out_idx, in_idx, inlined,
+                tuple(_value(e) for e in (local, local_collapsed, chained, collapsed, result)),
+                ctx)
 
 
 def _passes_through(ctx: Ctx, contribution: Expr, v: str, upstream_expr: Expr) -> bool:

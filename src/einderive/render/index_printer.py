@@ -13,6 +13,7 @@ from typing import Any
 from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S,
                    Sum, Symbol)
 
+from ..indexed import free_symbols, nodes_of
 from ..matrix import Ref
 from ..ops import AXIS_OPS, AxisFunction, Digit, ElementwiseFunction, Flat, Shift, Window
 from ..precedence import Prec
@@ -157,9 +158,9 @@ class IndexPrinter(TreePrinter):
     def _is_constant(self, a: Any) -> bool:
         if a.is_number:
             return True
-        syms = a.free_symbols
+        syms = free_symbols(a)
         return bool(syms) and self.n.ctx is not None and \
-            all(s in self.n.ctx.dim_of_size for s in syms) and not a.atoms(Indexed)
+            all(s in self.n.ctx.dim_of_size for s in syms) and not nodes_of(a, Indexed)
 
     def _print_Pow(self, e: Pow) -> str:
         base, p = e.base, e.exp
@@ -431,7 +432,7 @@ def _folded(e: Any) -> Any:
     """A product of constants left unevaluated, ``−1·(−1·2)`` or ``−2·(2 N − 2)``, as the
     constant it is (``2``, ``4 − 4 N``): its printing folds it, so its precedence must too.
     A product with a tensor in it keeps its form (``2 (y_i − t_i)``)."""
-    if isinstance(e, Mul) and all(is_dim(s) for s in e.free_symbols):
+    if isinstance(e, Mul) and all(is_dim(s) for s in free_symbols(e)):
         # doit: a factor left unevaluated, −(2 + 2)(N − 1), folds too (else its precedence
         # said a product and it printed as the sum 4 N − 4 after a minus, unbracketed)
         return Mul(*e.args).doit()
@@ -439,7 +440,7 @@ def _folded(e: Any) -> Any:
 
 
 def _keys(e: Any) -> list[Any]:
-    return [x.base.label for x in e.atoms(Indexed)] + list(e.atoms(Symbol))
+    return [x.base.label for x in nodes_of(e, Indexed)] + list(nodes_of(e, Symbol))
 
 
 def _flatten_sums(e: Any, factors: list[Any], summed: list[Any]) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from sympy import Add, Indexed, Mul, Pow, Sum, Symbol
 
-from ..indexed import LETTERS, PRIME
+from ..indexed import LETTERS, PRIME, free_symbols, make_sum, nodes_of
 
 # how an index is written: one of the engine's index letters, primed as often as it must be
 INDEX_LETTER = re.compile(f"[{LETTERS}]{PRIME}*")
@@ -31,14 +31,14 @@ INDEX_LETTER = re.compile(f"[{LETTERS}]{PRIME}*")
 @lru_cache(maxsize=4096)
 def index_names(e: Any) -> frozenset[str]:
     """Letters of every index written in ``e``, bound or free (tensor keys start with $)."""
-    return frozenset(s.name for s in e.atoms(Symbol) if _is_index(s))
+    return frozenset(s.name for s in nodes_of(e, Symbol) if _is_index(s))
 
 
 @lru_cache(maxsize=4096)
 def exposed_names(e: Any) -> frozenset[str]:
     """Letters a neighbour in a product can see: free indices, and the indices of sums
     written flat in the product (Einstein's convention drops those Σ)."""
-    names = {s.name for s in e.free_symbols if isinstance(s, Symbol) and _is_index(s)}
+    names = {s.name for s in free_symbols(e) if isinstance(s, Symbol) and _is_index(s)}
     if isinstance(e, Sum):
         return frozenset(names | {v.name for v, _, _ in e.limits} | exposed_names(e.function))
     if isinstance(e, Mul):
@@ -102,12 +102,12 @@ class Rewriter:
         beside it: Einstein's convention may drop its Σ."""
         if isinstance(e, Sum):
             (var, lo, hi), rest = e.limits[-1], e.limits[:-1]  # the outermost sum first
-            body = Sum(e.function, *rest) if rest else e.function
+            body = make_sum(e.function, rest) if rest else e.function
             if var.name in outside:
                 new = Symbol(_fresh(var.name, outside | avoid | index_names(body)))
                 body, var = self._replace(body, {var: new}), new
             body = self.disambiguate(body, outside | {var.name}, avoid)
-            return self._rebuilt(e, Sum(body, (var, lo, hi)))
+            return self._rebuilt(e, make_sum(body, ((var, lo, hi),)))
         if isinstance(e, Add):
             return self._rebuild(e, [self.disambiguate(a, outside, avoid) for a in e.args])
         if not e.args or _is_axis_function(e) or isinstance(e, Indexed):

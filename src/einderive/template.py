@@ -1,0 +1,285 @@
+"""Each edge's local derivative derived once per op and signature, then instantiated by renaming.
+
+Every ``h_k = tanh(W_k @ h_{k-1})`` layer of a chain differentiates the same componentwise
+definition up to the names of its tensors: an edge's whole step (the local derivative, its
+collapse, the chained sum, the contribution with the reader's letters) is computed for the
+first layer of a kind and renamed for the others.  A renamed result is byte-identical to a
+fresh derivation only if the fresh one would have made the same choices, so the key holds
+everything a choice can depend on:
+
+- the inputs' trees with each tensor symbol replaced by its rank among the symbols involved:
+  SymPy orders the arguments of a sum or product by comparing names, and a renaming that
+  keeps the names' relative order keeps every such comparison (``$W9`` sorts after ``$W10``,
+  so the layers on either side of 10 are two keys, not one);
+- the literal indices with the dims they are registered to, each tensor's kind (a tensor or
+  an adjoint), the consumer's kind and the operand's shape;
+- the forward nodes the :class:`~einderive.indexed.Namer` could name in the result (those
+  reading only tensors the inputs read), with their definitions;
+- the order of the fresh summation indices (``_99`` sorts after ``_100``), checked against
+  the names the counter would give now, before anything is replayed.
+
+A hit replays the step's side effects on :class:`~einderive.indexed.Ctx` (the letters it
+registered, the fresh indices it drew, in order) and rebuilds the stored result with the new
+names, each node with its arguments in the stored order (the order a fresh derivation gives,
+since every comparison comes out the same).  A result holding anything the rebuild cannot
+reproduce exactly is not stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from itertools import combinations
+from typing import TYPE_CHECKING, Any
+
+from sympy import Add, Indexed, IndexedBase, Mul, Pow, Sum, Symbol, Tuple
+from sympy.core.basic import Basic
+from sympy.core.function import Application
+
+if TYPE_CHECKING:
+    from .indexed import Ctx, Namer
+
+Expr = Any  # a SymPy expression (SymPy ships no type information)
+
+ENABLED = True  # tests switch it off to show the cache is invisible
+MAX_TENSORS = 12  # tensors read by one step above which it is derived afresh (2^n Namer buckets)
+_REBUILT = (Add, Mul, Pow, Sum, Tuple, Indexed, IndexedBase, Application)
+
+
+class _Entry:
+    """A stored step: its result, the tensor symbols it was keyed by (in name order), and
+    its side effects on the context (``("index", dim, name)`` or ``("fresh", dim, symbol)``)."""
+
+    __slots__ = ("result", "names", "log")
+
+    def __init__(self, result: tuple[Any, ...], names: list[Symbol],
+                 log: list[tuple[Any, ...]]) -> None:
+        self.result, self.names, self.log = result, names, log
+
+
+class Templates:
+    """The steps of one derivation (one :class:`Ctx`), by signature."""
+
+    def __init__(self, ctx: Ctx, namer: Namer, enabled: bool | None = None) -> None:
+        self.ctx, self.namer = ctx, namer
+        self.enabled = ENABLED if enabled is None else enabled
+        self.entries: dict[Hashable, list[_Entry]] = {}
+        self.hits = 0
+
+    def run(self, compute: Callable[[], tuple[Any, ...]], exprs: tuple[Expr, ...],
+            roles: tuple[Symbol, ...], literals: Hashable) -> tuple[Any, ...]:
+        """``compute()``, or a stored result of a step of the same signature, renamed.
+
+        ``exprs`` are the step's SymPy inputs, ``roles`` the tensor symbols it builds
+        elements of (its own, its adjoint's, the operand's), ``literals`` the rest of what
+        it reads (shapes, kinds), hashable and free of tensor names.  Each part of the
+        result is a thunk: a renamed part is built only when it is read (a step's
+        intermediate forms only for ``--steps``)."""
+        if not self.enabled:
+            return _ready(compute())
+        signed = self._signature(exprs, roles, literals)
+        if signed is None:
+            return _ready(compute())
+        key, names = signed
+        for entry in self.entries.get(key, ()):
+            mapping = self._replay(entry, names)
+            if mapping is not None:
+                self.hits += 1
+                return tuple(_renamed(x, mapping) for x in entry.result)
+        log: list[tuple[Any, ...]] = []
+        self.ctx.log = log
+        try:
+            result = compute()
+        finally:
+            self.ctx.log = None
+        if _storable(result, set(names), log):
+            self.entries.setdefault(key, []).append(_Entry(result, names, log))
+        return _ready(result)
+
+    # -- the key -----------------------------------------------------------------------
+
+    def _signature(self, exprs: tuple[Expr, ...], roles: tuple[Symbol, ...],
+                   literals: Hashable) -> tuple[Hashable, list[Symbol]] | None:
+        tensors: set[Symbol] = set(roles)
+        others: set[Symbol] = set()
+        for e in exprs:
+            _symbols(e, tensors, others)
+        if len(tensors) > MAX_TENSORS or any(s.name.startswith("_") for s in others):
+            return None  # a fresh index among the inputs: its order is not in the key
+        patterns = self._patterns(tensors)
+        names = sorted(tensors, key=lambda s: s.name)
+        kinds = []
+        for s in names:
+            if s in self.ctx.tensor_of:
+                kinds.append("t")
+            elif s in self.ctx.adjoint_of:
+                kinds.append("a")
+            else:
+                return None  # a tangent (second order): not a step this cache knows
+        rank = {s: n for n, s in enumerate(names)}
+        skel = _Skeleton(rank)
+        dims = tuple(sorted((s.name, self.ctx.index_dim.get(s)) for s in others))
+        key = (tuple(skel(e) for e in exprs), tuple(rank[r] for r in roles), tuple(kinds),
+               tuple((rank[label], skel(e), idx) for label, e, idx in patterns), dims, literals)
+        return key, names
+
+    def _patterns(self, tensors: set[Symbol]) -> list[tuple[Symbol, Expr, tuple[Any, ...]]]:
+        """The Namer's patterns over tensors among ``tensors`` (every one it could match in a
+        result built from them), in a renaming-invariant order; their nodes join ``tensors``."""
+        ordered = sorted(tensors, key=lambda s: s.name)
+        out = []
+        for n in range(1, len(ordered) + 1):
+            for subset in combinations(ordered, n):
+                for _, bucket in self.namer.buckets_reading(frozenset(subset)):
+                    for name, e, idx in bucket:
+                        out.append((self.ctx.keys[name], e, idx))
+        tensors.update(label for label, _, _ in out)
+        return out
+
+    # -- a hit -----------------------------------------------------------------------------
+
+    def _replay(self, entry: _Entry, names: list[Symbol]) -> dict[Any, Any] | None:
+        """The renaming of ``entry`` to the tensors ``names``, its side effects replayed; None
+        if its fresh indices would not come out in the same order as the stored ones."""
+        stored = [x[2] for x in entry.log if x[0] == "fresh"]
+        counter = self.ctx.counter
+        coming = [f"_{counter + n + 1}" for n in range(len(stored))]
+        if _order(coming) != _order([s.name for s in stored]):
+            return None
+        mapping: dict[Any, Any] = {}
+        for old, new in zip(entry.names, names):
+            if old != new:
+                mapping[old] = new
+                old_base, new_base = self._base(old), self._base(new)
+                if old_base is not old:
+                    mapping[old_base] = new_base
+        for item in entry.log:
+            if item[0] == "index":
+                self.ctx.index(item[1], item[2])
+            else:
+                new = self.ctx.fresh(item[1])
+                if new != item[2]:
+                    mapping[item[2]] = new
+        return mapping
+
+    def _base(self, key: Symbol) -> Expr:
+        ctx = self.ctx
+        if key in ctx.tensor_of:
+            return ctx.labels[ctx.tensor_of[key]]
+        return ctx.adjoint_bases[ctx.adjoint_of[key]]
+
+
+def _order(names: list[str]) -> list[int]:
+    return sorted(range(len(names)), key=lambda n: names[n])
+
+
+def _symbols(e: Expr, tensors: set[Symbol], others: set[Symbol]) -> None:
+    """The tensor symbols (``$name``) and the other symbols of ``e``, into the two sets."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Symbol):
+            (tensors if x.name.startswith("$") else others).add(x)
+        elif isinstance(x, Basic):
+            stack.extend(x.args)
+        elif isinstance(x, tuple):
+            stack.extend(x)
+
+
+class _Skeleton:
+    """A hashable copy of a tree with each tensor symbol replaced by its rank."""
+
+    def __init__(self, rank: dict[Symbol, int]) -> None:
+        self.rank = rank
+        self.memo: dict[int, Hashable] = {}
+
+    def __call__(self, e: Any) -> Hashable:
+        if isinstance(e, tuple):
+            return ("tuple", tuple(self(x) for x in e))
+        if not isinstance(e, Basic):
+            return e  # type: ignore[no-any-return]  # an int index (0) or a shape's dim
+        if not e.args:
+            r = self.rank.get(e) if isinstance(e, Symbol) else None
+            return e if r is None else ("$", r)
+        hit = self.memo.get(id(e))
+        if hit is None:
+            hit = self.memo[id(e)] = (type(e), tuple(self(a) for a in e.args))
+        return hit
+
+
+def _storable(result: tuple[Any, ...], names: set[Symbol], log: list[tuple[Any, ...]]) -> bool:
+    """Whether renaming ``result`` reproduces it exactly: every node one that :func:`_rebuild`
+    rebuilds as built, every tensor among the keyed ones, every fresh index one the step drew
+    (and every other index a literal letter, the same in every instance)."""
+    fresh = {x[2] for x in log if x[0] == "fresh"}
+    if any(x[0] == "index" and x[2].startswith("_") for x in log):
+        return False
+    stack: list[Any] = list(result)
+    while stack:
+        x = stack.pop()
+        if isinstance(x, tuple):
+            stack.extend(x)
+        elif not isinstance(x, Basic):
+            continue
+        elif isinstance(x, Symbol):
+            if x.name.startswith("$") and x not in names:
+                return False
+            if x.name.startswith("_") and x not in fresh:
+                return False
+        elif x.args:
+            if not isinstance(x, _REBUILT):
+                return False
+            stack.extend(x.args)
+    return True
+
+
+def _ready(result: tuple[Any, ...]) -> tuple[Callable[[], Any], ...]:
+    return tuple((lambda x=x: x) for x in result)
+
+
+def _renamed(x: Any, mapping: dict[Any, Any]) -> Callable[[], Any]:
+    return lambda: _instantiate(x, mapping)
+
+
+def _instantiate(result: Any, mapping: dict[Any, Any]) -> Any:
+    memo: dict[int, Any] = {}
+
+    def walk(x: Any) -> Any:
+        if isinstance(x, tuple):
+            return tuple(walk(a) for a in x)
+        if not isinstance(x, Basic):
+            return x
+        hit = mapping.get(x)
+        if hit is not None:
+            return hit
+        if not x.args:
+            return x
+        done = memo.get(id(x))
+        if done is None:
+            args = [walk(a) for a in x.args]
+            done = x if all(a is b for a, b in zip(args, x.args)) else _rebuild(x, args)
+            memo[id(x)] = done
+        return done
+    return walk(result)
+
+
+def _rebuild(x: Any, args: list[Any]) -> Any:
+    """``x`` with ``args``, in their order: renaming kept every comparison SymPy's
+    constructors make, so the canonical order of the stored node is the new one's."""
+    cls = type(x)
+    if cls is Add or cls is Mul:
+        return cls._from_args(args, x.is_commutative)
+    if cls is Sum:
+        obj = Basic.__new__(Sum, *args)
+        obj.is_commutative = args[0].is_commutative
+        return obj
+    if cls is Indexed:  # its constructor's checks and sympifying, for a base and indices
+        obj = Basic.__new__(Indexed, *args)
+        IndexedBase._set_assumptions(obj, args[0].assumptions0)
+        return obj
+    if isinstance(x, Application):  # unevaluated, with the stored node's argument count
+        obj = Basic.__new__(cls, *args)
+        obj.nargs = x.nargs
+        return obj
+    if cls is Pow:
+        return Pow(*args, evaluate=False)
+    return x.func(*args)
