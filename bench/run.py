@@ -16,8 +16,9 @@ Sections:
   dim sizes    each family at N = 8 with every dim of size 3 and of size 10^6;
   whole chain  the 256-layer chain (or the largest N) derived as a whole process;
   memory       peak RSS of ``einderive verify`` of each shipped spec and of
-               ``einderive derive -f numpy`` of each family's largest spec, against
-               that of importing SymPy.
+               ``einderive derive -f numpy`` and ``einderive verify`` of each family's
+               largest spec (of the scaling table, or of --sizes), against that of
+               importing SymPy.
 """
 
 from __future__ import annotations
@@ -231,9 +232,11 @@ def print_baselines(table: dict, base: dict, sizes, cap: float) -> None:
 def machine_line(args) -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     import sympy
+    which = f"--sizes {args.sizes}" if args.sizes else "--quick" if args.quick else "full"
+    load = ", load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
     return (f"einderive benchmark: Python {platform.python_version()}, SymPy {sympy.__version__}, "
-            f"{platform.machine()}, {cores} cores, {platform.processor() or platform.system()}; "
-            f"{'--quick' if args.quick else 'full'}, cells capped at {args.cap:.0f} s, "
+            f"{platform.machine()}, {cores} cores, {platform.processor() or platform.system()}"
+            f"{load}; {which}, cells capped at {args.cap:.0f} s, "
             f"medians of up to {args.reps} runs, {args.clock} time")
 
 
@@ -278,7 +281,21 @@ def whole_chain(args, sizes, sympy_s: float) -> None:
           f"{ratio} x the SymPy import   target < 3 {verdict(ok)}")
 
 
-def memory_section(args, table: dict) -> None:
+def memory_sizes(table: dict, families_: tuple[str, ...], sizes) -> dict[str, int]:
+    """Each family's size for the memory rows: the largest it derived with closed forms
+    (numpy) in this run's scaling table, else in any mode; without a scaling table (the
+    section skipped), the largest size asked for."""
+    out = {}
+    for family in families_:
+        done = ([n for n, t in table.get((family, "numpy"), {}).items() if t is not None]
+                or [n for (f, _), row in table.items() if f == family
+                    for n, t in row.items() if t is not None])
+        if done or not table:
+            out[family] = max(done or sizes)
+    return out
+
+
+def memory_section(args, table: dict, sizes, names) -> None:
     exe = cold.einderive_command()
     # the median of five: one run of the import alone has been seen 35 % above the rest
     base = statistics.median(cold.run(cold.SYMPY).kib for _ in range(5))
@@ -286,15 +303,10 @@ def memory_section(args, table: dict) -> None:
     rows = [(f"verify {p.name}", exe + ["verify", str(p.relative_to(ROOT))])
             for p in sorted((ROOT / "specs").glob("*.yaml"))]
     with tempfile.TemporaryDirectory(prefix="einderive-bench-") as tmp:
-        for family in families.FAMILIES:
-            # the largest size derived with closed forms (numpy), else in any mode
-            done = ([n for n, t in table.get((family, "numpy"), {}).items() if t is not None]
-                    or [n for (f, _), row in table.items() if f == family
-                        for n, t in row.items() if t is not None])
-            if done:
-                path = families.write(Path(tmp), family, max(done))
-                rows.append((f"derive -f numpy {path.name}",
-                             exe + ["derive", "-f", "numpy", str(path)]))
+        for family, n in memory_sizes(table, names, sizes).items():
+            path = str(families.write(Path(tmp), family, n))
+            rows += [(f"{command} {family}{n}.yaml", exe + command.split() + [path])
+                     for command in ("derive -f numpy", "verify")]
         width = max(len(r[0]) for r in rows)
         worst = 0.0
         for name, command in rows:
@@ -304,7 +316,8 @@ def memory_section(args, table: dict) -> None:
                 continue
             kib = done.kib
             worst = max(worst, kib / base)
-            print(f"  {name.ljust(width)}  {kib / 1024:6.0f} MiB  {kib / base:.2f} x")
+            print(f"  {name.ljust(width)}  {kib / 1024:6.0f} MiB  {kib / base:.2f} x"
+                  f"{'' if kib <= 2 * base else '   over'}", flush=True)
     print(f"  largest: {worst:.2f} x   target <= 2 {verdict(worst <= 2)}")
 
 
@@ -363,7 +376,7 @@ def main() -> None:
     if sympy_s is not None:
         whole_chain(args, sizes, sympy_s)
     if "memory" not in skip:
-        memory_section(args, table)
+        memory_section(args, table, sizes, names)
     if args.json:
         rows = {" ".join(k): v for k, v in table.items()}
         rows.update({" ".join(k): v for k, v in base.items()})
@@ -375,4 +388,5 @@ def main() -> None:
 if __name__ == "__main__":
     started = time.perf_counter()
     main()
-    print(f"\n(bench took {time.perf_counter() - started:.0f} s)")
+    load = "; load average %.1f %.1f %.1f" % os.getloadavg() if hasattr(os, "getloadavg") else ""
+    print(f"\n(bench took {time.perf_counter() - started:.0f} s{load})")

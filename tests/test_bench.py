@@ -64,3 +64,11 @@ def test_growth_prefers_256_over_64_and_bounds_a_capped_cell():
     assert capped == (64, 16, 30.0, True)
     assert "> 60 s" in run.fmt_time(None, 60)
     assert "over" in run.growth_text(capped)
+
+
+def test_memory_rows_take_the_largest_size_derived_or_asked_for():
+    table = {("chain", "numpy"): {64: 1.0, 256: 3.0, 512: None},
+             ("fanout", "text"): {64: 1.0, 256: 4.0}}
+    assert run.memory_sizes(table, ("chain", "fanout", "wide"), (64, 256, 512)) == \
+        {"chain": 256, "fanout": 256}  # wide: not measured in this run, no row
+    assert run.memory_sizes({}, ("chain", "wide"), (8, 64)) == {"chain": 64, "wide": 64}

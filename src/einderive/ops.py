@@ -34,6 +34,9 @@ from .errors import SpecError
 from .kinds import PseudoOp
 from .record import Record
 from . import pyexpr as P
+from .shared_facts import install as share_facts, shared_nargs
+
+share_facts()  # every module that builds SymPy expressions imports this one
 
 Fn = Callable[..., Any]  # a builder: code from code, a SymPy expression from SymPy ones
 Tup = tuple[Any, ...]
@@ -98,6 +101,9 @@ class ElementwiseFunction(Function):  # type: ignore[misc]
         return None if value is None else value(*args)
 
     eval = _decided  # SymPy's construction hook, as Flat's
+
+    def __new__(cls, *args: Any, **options: Any) -> Any:
+        return shared_nargs(super().__new__(cls, *args, **options))
 
     def fdiff(self, argindex: int = 1) -> Any:
         parts = self.spec.partials(self.args, self)

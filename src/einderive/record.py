@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -33,6 +33,7 @@ else:  # Python 3.10: only type checkers read the declaration
 
 R = TypeVar("R", bound="Record")
 _MISSING: Any = object()
+_set = object.__setattr__  # past the frozen __setattr__, for __init__ and the hash's cache
 
 
 class _Field:
@@ -64,6 +65,7 @@ class Record:
     _positional: tuple[_Field, ...] = ()
     _compared: tuple[str, ...] = ()
     _shown: tuple[str, ...] = ()
+    _hash_: ClassVar[int | None] = None  # an instance's hash, set on it once computed
 
     def __init_subclass__(cls, slots: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -101,7 +103,11 @@ class Record:
                 raise TypeError(f"{type(self).__name__} needs '{f.name}'")
         if kwargs:
             raise TypeError(f"{type(self).__name__} has no field {next(iter(kwargs))!r}")
-        self.__dict__.update(values)
+        # one attribute at a time, not __dict__.update(values): CPython then keeps the values
+        # in the class's key-sharing layout (about 140 bytes a record of six fields) rather
+        # than in a dict of the instance's own (about 340), and a derivation is mostly records
+        for name, value in values.items():
+            _set(self, name, value)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable: cannot assign {name!r}")
@@ -121,9 +127,10 @@ class Record:
     def __hash__(self) -> int:
         # computed once: a frozen record's hash cannot change, and a tree of records is
         # hashed again from every node above it (reuse and simplify key dicts by subtrees)
-        cached: int | None = self.__dict__.get("_hash_")
+        cached = self._hash_
         if cached is None:
-            cached = self.__dict__["_hash_"] = hash(self._key())
+            cached = hash(self._key())
+            _set(self, "_hash_", cached)
         return cached
 
     def __repr__(self) -> str:
