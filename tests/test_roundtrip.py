@@ -267,6 +267,8 @@ class Reader:
         for k in self.known:
             if token.startswith(k + "_"):
                 return k, tuple(_letters(token[len(k) + 1:]))
+        if re.fullmatch(r"[a-z]′*", token):  # an index as a value: 𝟙[l ≤ m < l + To]
+            return token, (token,)
         raise AssertionError(f"unknown name {token!r}")
 
 
