@@ -106,7 +106,7 @@ def test_a_stacked_layer_reads_the_product_before_it_as_one_signal():
     d = derive_text(spec("conv1d stacked, inline leaky_relu"))
     index, matrix = forms(d, "X")
     assert matrix == "(∂L/∂H ⊙ where(conv1d(X, W, b) > 0, 1, 1/100)) ∗ W", matrix
-    assert "X_{i, k′, p − l + l′}" in index, index
+    assert "X_{i, k′, l′ + p − l}" in index, index
     assert forms(d, "W2")[1] == "∂L/∂Y ⋆ H"
 
 

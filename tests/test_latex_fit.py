@@ -273,3 +273,20 @@ def test_a_display_taller_than_the_page_is_split_before_an_equation():
     assert [r for run in runs for r in run] == rows and len(runs) > 1
     assert all(height(run) <= 200.0 for run in runs)
     assert all(run[0].startswith("x_") for run in runs)
+
+
+def test_a_comparison_breaks_only_when_nothing_else_fits():
+    """rowsum(where(Y_i > 0, …)) beside the wide left column of --steps on a two-column
+    line: no operator, product or comma left a row that fit (conv1d's bias, overfull by
+    12.5 pt); TeX may break at a relation, so the last resort is before the ``>``."""
+    from einderive.render.texwidth import break_lines, width
+    rhs = (r"\operatorname{rowsum}\left(\operatorname{where}\left(Y_{i} > 0, 1, "
+           r"\frac{1}{10}\right) \odot (H_{i} - y_{i})\right)")
+    head = (r"\quad \operatorname{rowsum}\left(\operatorname{where}\left(Y_{i} > 0, "
+            r"\right.\right.")
+    rows = break_lines("x", rhs, width(head) - 1 + 40, left_width=40)  # the comma's row: no
+    assert any(r.rstrip().endswith(r"\right.") and "Y_{i} \\vphantom" in r for r in rows), rows
+    assert any(r"> 0, 1," in r for r in rows[1:]), rows
+    # with room for the comma's row, the comparison stays whole
+    wide = break_lines("x", rhs, width(head) + 60, left_width=40)
+    assert all(r"Y_{i} > 0" in r for r in wide if "Y_{i}" in r), wide

@@ -122,6 +122,7 @@ class Break(NamedTuple):
     product: bool = False   # between two factors: the next row starts with \times
     after_sum: bool = False  # ... the first being a \sum_{…} whose summand is the second
     comma: bool = False     # after a comma between a function's arguments
+    relation: bool = False  # before a comparison inside a function's arguments (where(Y > 0 …)
 
 
 def _left_right_spans(rhs: str) -> dict[int, Span]:
@@ -168,6 +169,9 @@ def candidates(rhs: str) -> list[Break]:
                 out.append(Break(m.start(), len(parens), tuple(groups), True, after_sum))
             elif prev == "," and parens:  # where(Z > 0, 1, ⅒) too wide for a row alone
                 out.append(Break(m.start(), len(parens), tuple(groups), comma=True))
+            elif t in _RELATIONS and binary and parens:  # where(Y_i | > 0, …): TeX breaks
+                # at a relation too; the very last resort, for a head too wide for the line
+                out.append(Break(m.start(), len(parens), tuple(groups), relation=True))
             if t in ("_", "^"):
                 script = True
             elif script:
@@ -182,6 +186,7 @@ def candidates(rhs: str) -> list[Break]:
 
 
 _GREEK = set(GREEK_LOWER) | set(GREEK_UPPER)
+_RELATIONS = {">", "<", "\\leq", "\\geq", "\\le", "\\ge"}
 _BIG_OPS = {"\\sum", "\\prod", "\\int"}
 _FACTOR_STARTS = {"(", "{", "\\frac", "\\left", "\\mathit", "\\mathbf", "\\mathrm",
                   "\\operatorname", "\\sqrt", "\\sum", "\\prod", "\\delta", "\\sigma",
@@ -299,8 +304,10 @@ def _rank(rhs: str, b: Break) -> int:
     from its summand."""
     if b.product:
         return 400 * (1 + b.after_sum) + 2 * b.depth
-    if b.comma:  # the last resort: a function's arguments apart
+    if b.comma:  # nearly the last resort: a function's arguments apart
         return 800 + 2 * b.depth
+    if b.relation:  # the last: a comparison's sides apart
+        return 900 + 2 * b.depth
     if b.depth == 0 and rhs.startswith(("=", "\\quad"), b.pos):
         return 0
     return 2 * (1 + b.depth) + rhs.startswith(("\\odot", "\\oslash"), b.pos)
