@@ -23,7 +23,7 @@ from sympy import Add, Indexed, KroneckerDelta, Mul, S, Sum, Symbol, expand, exp
 
 from . import matrix as mx
 from .graph import dim_values
-from .ops import in_range
+from .ops import IN_RANGE, ElementwiseFunction, in_range
 from .indexed import collapse, differentiate, key_of, substitute_all
 from .reverse import IndexDerivation
 from .reverse import _tidy as tidy
@@ -62,10 +62,19 @@ def _within_sums(d: IndexDerivation, e: Expr, free: Idx) -> Expr:
 
     def within(t: Expr, var: Any, lo: Expr, hi: Expr) -> Expr:
         ranges = set()
+        # an index an inner sum binds must not leave it in a range put outside that sum
+        # (a convolution's δ(n, r − l′) under Σ_l′); the conditions the term already keeps,
+        # as (index − lo, length): 𝟙[l ≤ r < l + To] is 𝟙[0 ≤ r − l < To]
+        inner = {v for x in t.atoms(Sum) for v, _, _ in x.limits}
+        kept = {(expand(f.args[0] - f.args[1]), expand(f.args[2] - f.args[1]))
+                for f in t.atoms(ElementwiseFunction) if f.spec.name == IN_RANGE}
         for delta in t.atoms(KroneckerDelta):
             if var not in delta.args:
                 continue
             other = delta.args[1] if delta.args[0] == var else delta.args[0]
+            if other.free_symbols & inner or \
+                    (expand(other - lo), expand(hi + 1 - lo)) in kept:
+                continue
             # a block index over another length than the sum's, or shifted (K + n); an index
             # map (m·T + n) takes exactly its sum's values
             if isinstance(other, Add) and any(other.has(s) for s in sizes) or \
