@@ -306,8 +306,8 @@ def _rank(rhs: str, b: Break) -> int:
         return 400 * (1 + b.after_sum) + 2 * b.depth
     if b.comma:  # nearly the last resort: a function's arguments apart
         return 800 + 2 * b.depth
-    if b.relation:  # the last: a comparison's sides apart
-        return 900 + 2 * b.depth
+    if b.relation:  # the last, used only where a row would overflow without it: a
+        return 5000 + 2 * b.depth  # comparison's sides apart
     if b.depth == 0 and rhs.startswith(("=", "\\quad"), b.pos):
         return 0
     return 2 * (1 + b.depth) + rhs.startswith(("\\odot", "\\oslash"), b.pos)
