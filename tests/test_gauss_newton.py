@@ -79,6 +79,10 @@ def test_the_output_is_the_argument_of_the_final_convex_loss(key, output, part):
     (WEIGHT_DECAY, "reads 2 tensors that move (r, w)"),
     (str(SPECS / "leaky_mlp.yaml"), "is not a convex function I recognise in 'R'"),
     (str(SPECS / "attention.yaml"), "reads 2 tensors that move (P, V)"),
+    # an argument the graph made a node (_L_1) is described, not named
+    ("dims: {N: 3}\ninputs: {A: [N, N], B: [N, N]}\nforward:\n"
+     "  - L = trace(inv(A) @ B @ A.T) + trace(B.T @ inv(A.T))\nloss: L\n",
+     "reads 3 tensors that move (A, B, a part written inside the line)"),
 ])
 def test_a_loss_with_no_convex_output_is_refused_with_a_hint(run, tmp_path, text, why):
     path = text

@@ -61,6 +61,14 @@ def split(graph: Graph) -> Split:
         raise exc.with_source(list(graph.spec.source_lines)) from None
 
 
+def _called(graph: Graph, name: str) -> str:
+    """A node as an error names it: 'name', or what an anonymous one is (a function's
+    argument the graph made a node, _L_1, has no name the user wrote)."""
+    if graph[name].kind == TensorKind.ANON:
+        return "a part written inside the line"
+    return name
+
+
 def _split(graph: Graph) -> Split:
     moving = _moving(graph)
     loss = graph[graph.loss]
@@ -71,7 +79,7 @@ def _split(graph: Graph) -> Split:
         if len(reads) != 1:
             raise _refusal(graph, "reads " + ("no tensor that moves" if not reads else
                                               f"{len(reads)} tensors that move "
-                                              f"({', '.join(reads)})"))
+                                              f"({', '.join(_called(graph, n) for n in reads)})"))
         g = reads[0]
         shape = curvature(ell, g, graph, moving)
         node = graph[g]
@@ -81,7 +89,8 @@ def _split(graph: Graph) -> Split:
             continue
         if shape.kind not in (CONVEX, AFFINE):
             what = "concave" if shape.kind == CONCAVE else "not a convex function I recognise"
-            raise _refusal(graph, f"is {what} in '{g}'")
+            called = _called(graph, g)
+            raise _refusal(graph, f"is {what} in " + (called if called != g else f"'{g}'"))
         return Split(g, tuple(part))
 
 
