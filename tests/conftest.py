@@ -21,6 +21,21 @@ def derive_text(text: str, path: str = "test.yaml"):
     return derive(loads(textwrap.dedent(text), path))
 
 
+def assert_spec_error(text: str, at: str, message: str, hint: str, exact: bool = False) -> None:
+    """Building the spec ``text`` is a SpecError at ``at`` (line:col; a prefix of it unless
+    ``exact``) whose message holds ``message`` and whose hint holds ``hint``."""
+    from einderive.errors import SpecError
+    from einderive.graph import build
+    from einderive.spec import loads
+    with pytest.raises(SpecError) as info:
+        build(loads(textwrap.dedent(text), "spec.yaml"))
+    e = info.value
+    where = f"{e.loc.line}:{e.loc.col}"
+    assert (where == at if exact else where.startswith(at)), e.format()
+    assert message in e.message, e.message
+    assert hint in (e.hint or ""), e.hint
+
+
 def forms(d, name: str) -> tuple[str, str]:
     """(index form, matrix form) of ∂L/∂name, as printed in the terminal."""
     from einderive.render import text as T

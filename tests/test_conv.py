@@ -8,13 +8,11 @@ NumPy and PyTorch code against PyTorch autograd of an independent forward pass
 
 from __future__ import annotations
 
-import textwrap
 
 import pytest
 
-from conftest import derive_text, forms
+from conftest import assert_spec_error, derive_text, forms
 from einderive.api import render, verify
-from einderive.errors import SpecError
 
 # dims in this order: the reference's primes (2, 3, 5, …) keep every output length positive
 HEAD1 = """\
@@ -167,17 +165,10 @@ ERRORS = [
 
 @pytest.mark.parametrize("name,dims,line,at,message,hint", ERRORS, ids=[e[0] for e in ERRORS])
 def test_bad_convolutions_point_at_the_place(name, dims, line, at, message, hint):
-    from einderive.graph import build
-    from einderive.spec import loads
     text = BAD + f"  - {line}\n  - L = sum(Y)\nloss: L\n"
     if dims is not None:
         text = text.replace(BAD.splitlines()[1], dims)
-    with pytest.raises(SpecError) as info:
-        build(loads(textwrap.dedent(text), "spec.yaml"))
-    e = info.value
-    assert f"{e.loc.line}:{e.loc.col}".startswith(at), e.format()
-    assert message in e.message, e.message
-    assert hint in (e.hint or ""), e.hint
+    assert_spec_error(text, at, message, hint)
 
 
 def test_a_bad_convolution_exits_2_with_its_location(tmp_path, run):

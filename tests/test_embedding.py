@@ -4,13 +4,11 @@ and the errors for an integer input anywhere it would be differentiated."""
 
 from __future__ import annotations
 
-import textwrap
 
 import numpy as np
 import pytest
 
-from conftest import derive_text, forms
-from einderive.errors import SpecError
+from conftest import assert_spec_error, derive_text, forms
 
 # V before T: the reference draws T = 3 tokens from V = 2 values, so a token repeats and the
 # adjoint of E must add the rows of a repeated token (a scatter that overwrites would fail)
@@ -181,14 +179,7 @@ ERRORS = [
 
 @pytest.mark.parametrize("name,text,at,message,hint", ERRORS, ids=[e[0] for e in ERRORS])
 def test_bad_uses_of_integer_inputs_point_at_the_place(name, text, at, message, hint):
-    from einderive.graph import build
-    from einderive.spec import loads
-    with pytest.raises(SpecError) as info:
-        build(loads(textwrap.dedent(text), "spec.yaml"))
-    e = info.value
-    assert f"{e.loc.line}:{e.loc.col}".startswith(at), e.format()
-    assert message in e.message, e.message
-    assert hint in (e.hint or ""), e.hint
+    assert_spec_error(text, at, message, hint)
 
 
 def test_an_integer_input_in_a_differentiable_position_exits_2(run, tmp_path):

@@ -10,13 +10,11 @@ generated NumPy and PyTorch code against PyTorch autograd of an independent forw
 
 from __future__ import annotations
 
-import textwrap
 
 import pytest
 
-from conftest import derive_text, forms
+from conftest import assert_spec_error, derive_text, forms
 from einderive.api import render, verify
-from einderive.errors import SpecError
 
 HEAD = """\
 name: stacks
@@ -192,14 +190,7 @@ ERRORS = [
 
 @pytest.mark.parametrize("name,line,at,message,hint", ERRORS, ids=[e[0] for e in ERRORS])
 def test_bad_stacks_point_at_the_place(name, line, at, message, hint):
-    from einderive.graph import build
-    from einderive.spec import loads
-    with pytest.raises(SpecError) as info:
-        build(loads(textwrap.dedent(spec([line, "L = sum(S)"])), "spec.yaml"))
-    e = info.value
-    assert f"{e.loc.line}:{e.loc.col}" == at, e.format()
-    assert message in e.message, e.message
-    assert hint in (e.hint or ""), e.hint
+    assert_spec_error(spec([line, "L = sum(S)"]), at, message, hint, exact=True)
 
 
 def test_a_bad_stack_exits_2_with_its_place(tmp_path, run):
