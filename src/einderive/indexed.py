@@ -318,6 +318,25 @@ def free_symbols(e: Expr) -> set[Any]:
     return out
 
 
+_ALL_ARGS: dict[type, bool] = {}  # class -> whether it is a number when its arguments are
+
+
+def is_number(e: Expr) -> bool:
+    """``e.is_number``, the same answer, without SymPy's ``Sum.free_symbols`` (a Sum is a
+    number when it has no free symbols: :func:`free_symbols` reads them by a plain walk);
+    a class with an ``is_number`` of its own other than Expr's asks it."""
+    if isinstance(e, Sum):
+        return not free_symbols(e)
+    cls = type(e)
+    hit = _ALL_ARGS.get(cls)
+    if hit is None:
+        owner = next((k for k in cls.__mro__ if "is_number" in k.__dict__), None)
+        hit = _ALL_ARGS[cls] = owner is SympyExpr
+    if hit:
+        return all(is_number(a) for a in e.args)
+    return bool(e.is_number)
+
+
 def key_of(e: Expr) -> Expr:
     """The Symbol naming a tensor, its element, or its IndexedBase."""
     if isinstance(e, Indexed):
