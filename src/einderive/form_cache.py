@@ -35,6 +35,7 @@ from sympy.core.basic import Basic
 
 from . import matrix as mx
 from .record import Record, _set
+from .recognize import positions
 from .template import _REBUILT, _rebuild
 
 if TYPE_CHECKING:
@@ -260,6 +261,17 @@ def _leaf_names(m: Any) -> set[str]:
     return out
 
 
+_ATOMS: set[type] = {str, int, float, bool, type(None)}  # and the enums, as they are met
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    hit = _FIELDS.get(cls)
+    if hit is None:
+        hit = _FIELDS[cls] = tuple(f.name for f in cls._fields)  # type: ignore[attr-defined]
+    return hit
+
+
 class _Local:
     """A hashable copy of a SymPy expression or a matrix form (or tuples of them) with each
     tensor replaced by its place among the tensors it reads (``names``, by first
@@ -280,10 +292,12 @@ class _Local:
         return at
 
     def __call__(self, x: Any) -> Hashable:
-        if isinstance(x, (tuple, frozenset)):
+        cls = type(x)
+        if cls in _ATOMS:
+            return x  # type: ignore[no-any-return]  # a str, an int, an enum, None
+        if cls is tuple or cls is frozenset:
             parts = [self(a) for a in x]
-            return (type(x).__name__, frozenset(parts) if isinstance(x, frozenset)
-                    else tuple(parts))
+            return (cls.__name__, frozenset(parts) if cls is frozenset else tuple(parts))
         if isinstance(x, Symbol):
             if not x.name.startswith("$"):
                 self.others.add(x)
@@ -292,18 +306,23 @@ class _Local:
             if x in ctx.tensor_of:
                 return ("$t", self._name(ctx.tensor_of[x]))
             return ("$a", self._name(ctx.adjoint_of[x]))  # KeyError: a tangent
-        if not isinstance(x, (Basic, Record)) or isinstance(x, Basic) and not x.args:
-            return x  # type: ignore[no-any-return]  # a number, a str, an enum, None
+        if isinstance(x, Basic):
+            if not x.args:
+                return x  # type: ignore[no-any-return]  # a number
+        elif not isinstance(x, Record):
+            _ATOMS.add(cls)
+            return x  # type: ignore[no-any-return]
         hit = self.memo.get(id(x))
         if hit is not None:
             return hit
         if isinstance(x, Basic):
-            out: list[Any] = [type(x)] + [self(a) for a in x.args]
+            out: list[Any] = [cls] + [self(a) for a in x.args]
         else:
-            out = [type(x)]
+            out = [cls]
+            named = cls is mx.Ref or cls is mx.OneHot
             for f in x._fields:
                 v = getattr(x, f.name)
-                if f.name == "name" and isinstance(x, (mx.Ref, mx.OneHot)):
+                if named and f.name == "name":
                     out.append(("$n", self._name(v)))
                 else:
                     out.append(self(v))
@@ -338,13 +357,11 @@ def _storable(form: Form, names: set[str], ctx: Ctx) -> bool:
 
 
 def _renamed(form: Form, mapping: dict[Any, Any], expr: Any, tidx: tuple[Any, ...]) -> Form:
-    from .derivation import Form
-    from .recognize import positions
     rename = _Renamer(mapping)
     rename.pair(form.index, expr)  # the stored index form's parts are the new one's
     m = rename(form.matrix)
-    return Form(expr, tidx, m, rename(form.wheres), positions(m) if m is not None else {},
-                form.einsum)
+    return type(form)(expr, tidx, m, rename(form.wheres), positions(m) if m is not None else {},
+                      form.einsum)
 
 
 class _Renamer:
@@ -369,26 +386,30 @@ class _Renamer:
                 stack.extend(zip(a.args, b.args))
 
     def __call__(self, x: Any) -> Any:
-        if isinstance(x, tuple):
-            out = tuple(self(a) for a in x)
+        cls = type(x)
+        if cls in _ATOMS:
+            return x
+        if cls is tuple:
+            out = tuple([self(a) for a in x])
             return x if all(a is b for a, b in zip(out, x)) else out
         if isinstance(x, Basic):
             return self._sympy(x)
         if not isinstance(x, Record):
+            _ATOMS.add(cls)
             return x
         done = self.memo.get(id(x))
         if done is None:
-            named = isinstance(x, (mx.Ref, mx.OneHot))
-            values = []
-            for f in x._fields:
-                v = getattr(x, f.name)
-                values.append(self.mapping.get(v, v) if named and f.name == "name" else self(v))
-            if all(a is getattr(x, f.name) for a, f in zip(values, x._fields)):
+            named = cls is mx.Ref or cls is mx.OneHot
+            fields = _field_names(cls)
+            old = [getattr(x, f) for f in fields]
+            values = [self.mapping.get(v, v) if named and f == "name" else self(v)
+                      for f, v in zip(fields, old)]
+            if all(a is b for a, b in zip(values, old)):
                 done = x  # nothing renamed below it: the stored node itself (immutable)
             else:
-                done = object.__new__(type(x))
-                for f, v in zip(x._fields, values):
-                    _set(done, f.name, v)
+                done = object.__new__(cls)
+                for f, v in zip(fields, values):
+                    _set(done, f, v)
             self.memo[id(x)] = done
         return done
 

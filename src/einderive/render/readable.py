@@ -23,6 +23,7 @@ from typing import Any, Callable
 from sympy import Add, Indexed, Mul, Pow, Sum, Symbol
 
 from ..indexed import LETTERS, PRIME, free_symbols, make_sum, nodes_of
+from ..ops import AxisFunction  # loaded with indexed: no cycle, and not imported per call
 
 # how an index is written: one of the engine's index letters, primed as often as it must be
 INDEX_LETTER = re.compile(f"[{LETTERS}]{PRIME}*")
@@ -176,5 +177,4 @@ def _fresh(name: str, taken: set[str] | frozenset[str]) -> str:
 
 
 def _is_axis_function(e: Any) -> bool:
-    from ..ops import AxisFunction
     return isinstance(e, AxisFunction)
