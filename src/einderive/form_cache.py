@@ -130,12 +130,12 @@ class FormCache:
         ordered = sorted(names)
         rank = {n: r for r, n in enumerate(ordered)}
         inverses = []  # Y = A⁻¹ among them: the Namer cancels Y against A
-        for n in ordered:
-            a = self.namer.inverse_of.get(ctx.keys[n])
+        for name in ordered:
+            a = self.namer.inverse_of.get(ctx.keys[name])
             if a is not None:
                 if ctx.tensor_of.get(a) not in rank:
                     return None
-                inverses.append((rank[n], rank[ctx.tensor_of[a]]))
+                inverses.append((rank[name], rank[ctx.tensor_of[a]]))
 
         def ranked(x: Any, part: slice | None = None) -> Hashable:
             shape_of, local_names = self._skeleton(x, part)
@@ -170,7 +170,7 @@ class FormCache:
 
     def _patterns(self, keys: set[Symbol]) -> list[tuple[Symbol, Any]]:
         """The Namer's patterns over tensors among ``keys``, in a renaming-invariant order."""
-        out = []
+        out: list[tuple[Symbol, Any]] = []
         seen: set[frozenset[Any]] = set()
         for s in sorted(keys, key=lambda s: s.name):
             for read in self.reads.get(s, ()):
@@ -263,6 +263,16 @@ def _leaf_names(m: Any) -> set[str]:
 
 _ATOMS: set[type] = {str, int, float, bool, type(None)}  # and the enums, as they are met
 _FIELDS: dict[type, tuple[str, ...]] = {}
+# matrix-form fields of dims, axes, letters and kinds: never a tensor or a SymPy expression
+# (checked when a form is stored), kept as they are by the key and the renaming
+_STATIC = frozenset({"shape", "kind", "axis", "at", "dims", "subscripts", "head", "batch",
+                     "names", "arg_shape"})
+
+
+def _atomic(v: Any) -> bool:
+    if type(v) is tuple:
+        return all(_atomic(a) for a in v)
+    return type(v) in _ATOMS or not isinstance(v, (Basic, Record, frozenset))
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
@@ -301,7 +311,7 @@ class _Local:
         if isinstance(x, Symbol):
             if not x.name.startswith("$"):
                 self.others.add(x)
-                return x
+                return x  # type: ignore[no-any-return]  # an index, kept
             ctx = self.ctx
             if x in ctx.tensor_of:
                 return ("$t", self._name(ctx.tensor_of[x]))
@@ -320,9 +330,11 @@ class _Local:
         else:
             out = [cls]
             named = cls is mx.Ref or cls is mx.OneHot
-            for f in x._fields:
-                v = getattr(x, f.name)
-                if named and f.name == "name":
+            for f in _field_names(cls):
+                v = getattr(x, f)
+                if f in _STATIC:
+                    out.append(v)
+                elif named and f == "name":
                     out.append(("$n", self._name(v)))
                 else:
                     out.append(self(v))
@@ -352,7 +364,12 @@ def _storable(form: Form, names: set[str], ctx: Ctx) -> bool:
         elif isinstance(x, Record):
             if isinstance(x, (mx.Ref, mx.OneHot)) and x.name not in names:
                 return False
-            stack.extend(getattr(x, f.name) for f in x._fields)
+            for f in _field_names(type(x)):
+                v = getattr(x, f)
+                if f not in _STATIC:
+                    stack.append(v)
+                elif not _atomic(v):
+                    return False  # a shape holding an expression: renamed it would be missed
     return True
 
 
@@ -402,8 +419,8 @@ class _Renamer:
             named = cls is mx.Ref or cls is mx.OneHot
             fields = _field_names(cls)
             old = [getattr(x, f) for f in fields]
-            values = [self.mapping.get(v, v) if named and f == "name" else self(v)
-                      for f, v in zip(fields, old)]
+            values = [v if f in _STATIC else self.mapping.get(v, v) if named and f == "name"
+                      else self(v) for f, v in zip(fields, old)]
             if all(a is b for a, b in zip(values, old)):
                 done = x  # nothing renamed below it: the stored node itself (immutable)
             else:
