@@ -39,8 +39,9 @@ from .recognize import positions
 from .template import _REBUILT, _rebuild
 
 if TYPE_CHECKING:
-    from .derivation import Form
     from .indexed import Ctx, Namer
+
+Form = Any  # a derivation.Form (derivation imports this module: not imported back)
 
 ENABLED = True  # tests switch it off to show the cache is invisible
 _UNSTORABLE = object()  # a key whose reading had side effects: always read afresh
