@@ -30,6 +30,7 @@ from .recognize import (
 )
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
+from .form_cache import FormCache
 from .closed import in_node_names, named_parts, substituted
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -229,6 +230,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     # an adjoint read from one consumer is its only term, and was read twice (as the term and
     # as the adjoint): forms are remembered, for the forward nodes' readings they were made with
     formed: dict[Any, Form] = {}
+    forms = FormCache(ctx, idx.namer, anon)  # and read once per kind, renamed for the others
     formed_with: list[Any] = [named, oriented, symmetric]
 
     def form(expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
@@ -238,8 +240,10 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         key = (expr, tidx, shape)
         hit = formed.get(key)
         if hit is None:
-            hit = formed[key] = _form(recognize(ctx, idx.namer, anon, expr, tidx, shape,
-                                                oriented), expr, tidx, named, symmetric)
+            hit = formed[key] = forms.form(
+                lambda: _form(recognize(ctx, idx.namer, anon, expr, tidx, shape, oriented),
+                              expr, tidx, named, symmetric),
+                expr, tidx, shape, named, oriented, symmetric)
         return hit
 
     def defined(t: Tensor) -> Form:

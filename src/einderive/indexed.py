@@ -294,28 +294,57 @@ def free_symbols(e: Expr) -> set[Any]:
     over), which made the printers' and recogniser's checks a good part of a form's
     time.  Sums over plain symbols, elements and symbols are read here; a class with a
     ``free_symbols`` of its own asks it."""
+    out: set[Any] = set()
+    _free(e, out)
+    return out
+
+
+def _free(e: Expr, out: set[Any]) -> None:
+    """:func:`free_symbols` of ``e`` added to ``out`` (one set for a whole product or sum,
+    not one per node: only a sum's body needs its own, to drop the sum's indices)."""
     cls = type(e)
     if cls is Sum and all(len(lim) == 3 and type(lim[0]) is Symbol for lim in e.limits):
-        out = free_symbols(e.function)
+        inner: set[Any] = set()
+        _free(e.function, inner)
         for var, lo, hi in e.limits:  # in order: a later bound may read an earlier index
-            out.discard(var)
-            out |= free_symbols(lo)
-            out |= free_symbols(hi)
-        return out
-    if cls is Indexed:
-        indices: set[Any] = set()
+            inner.discard(var)
+            _free(lo, inner)
+            _free(hi, inner)
+        out |= inner
+    elif cls is Indexed:
+        base: set[Any] = set()
+        _free(e.base, base)
+        if base:
+            out.add(e)
+            out |= base
         for i in e.indices:
-            indices |= free_symbols(i)
-        base = free_symbols(e.base)
-        return {e} | base | indices if base else indices
-    if isinstance(e, Symbol):
-        return {e}
-    if not e.args or not _unions_args(cls):
-        return set(e.free_symbols)
-    out = set()
-    for a in e.args:
-        out |= free_symbols(a)
-    return out
+            _free(i, out)
+    elif isinstance(e, Symbol):
+        out.add(e)
+    elif not e.args or not _unions_args(cls):
+        out |= e.free_symbols
+    else:
+        for a in e.args:
+            _free(a, out)
+
+
+_ALL_ARGS: dict[type, bool] = {}  # class -> whether it is a number when its arguments are
+
+
+def is_number(e: Expr) -> bool:
+    """``e.is_number``, the same answer, without SymPy's ``Sum.free_symbols`` (a Sum is a
+    number when it has no free symbols: :func:`free_symbols` reads them by a plain walk);
+    a class with an ``is_number`` of its own other than Expr's asks it."""
+    if isinstance(e, Sum):
+        return not free_symbols(e)
+    cls = type(e)
+    hit = _ALL_ARGS.get(cls)
+    if hit is None:
+        owner = next((k for k in cls.__mro__ if "is_number" in k.__dict__), None)
+        hit = _ALL_ARGS[cls] = owner is SympyExpr
+    if hit:
+        return all(is_number(a) for a in e.args)
+    return bool(e.is_number)
 
 
 def key_of(e: Expr) -> Expr:

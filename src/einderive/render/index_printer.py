@@ -13,7 +13,7 @@ from typing import Any
 from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S,
                    Sum, Symbol)
 
-from ..indexed import free_symbols, nodes_of
+from ..indexed import free_symbols, is_number, nodes_of
 from ..matrix import Ref
 from ..ops import AXIS_OPS, AxisFunction, Digit, ElementwiseFunction, Flat, Shift, Window
 from ..precedence import Prec
@@ -156,7 +156,7 @@ class IndexPrinter(TreePrinter):
         return 2
 
     def _is_constant(self, a: Any) -> bool:
-        if a.is_number:
+        if is_number(a):
             return True
         syms = free_symbols(a)
         return bool(syms) and self.n.ctx is not None and \

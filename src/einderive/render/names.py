@@ -81,8 +81,18 @@ def text_accented(name: str) -> str:
 
 def cells(s: str) -> int:
     """The terminal columns ``s`` takes: a combining accent none, a wide character two."""
-    return sum(0 if unicodedata.combining(c) else
-               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+    if s.isascii():
+        return len(s)
+    return sum(_CELLS.get(c) or _cells(c) for c in s)
+
+
+_CELLS: dict[str, int] = {}  # a character's columns, looked up once (a sheet asks per word)
+
+
+def _cells(c: str) -> int:
+    n = _CELLS[c] = 0 if unicodedata.combining(c) else \
+        2 if unicodedata.east_asian_width(c) in "WF" else 1
+    return n
 
 
 def pad(s: str, width: int) -> str:

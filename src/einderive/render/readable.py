@@ -23,6 +23,7 @@ from typing import Any, Callable
 from sympy import Add, Indexed, Mul, Pow, Sum, Symbol
 
 from ..indexed import LETTERS, PRIME, free_symbols, make_sum, nodes_of
+from ..ops import AxisFunction  # loaded with indexed: no cycle, and not imported per call
 
 # how an index is written: one of the engine's index letters, primed as often as it must be
 INDEX_LETTER = re.compile(f"[{LETTERS}]{PRIME}*")
@@ -103,11 +104,14 @@ class Rewriter:
         if isinstance(e, Sum):
             (var, lo, hi), rest = e.limits[-1], e.limits[:-1]  # the outermost sum first
             body = make_sum(e.function, rest) if rest else e.function
-            if var.name in outside:
+            renamed = var.name in outside
+            if renamed:
                 new = Symbol(_fresh(var.name, outside | avoid | index_names(body)))
                 body, var = self._replace(body, {var: new}), new
-            body = self.disambiguate(body, outside | {var.name}, avoid)
-            return self._rebuilt(e, make_sum(body, ((var, lo, hi),)))
+            read = self.disambiguate(body, outside | {var.name}, avoid)
+            if read is body and not renamed:
+                return e  # as it was: rebuilt it would be e again (make_sum denests)
+            return self._rebuilt(e, make_sum(read, ((var, lo, hi),)))
         if isinstance(e, Add):
             return self._rebuild(e, [self.disambiguate(a, outside, avoid) for a in e.args])
         if not e.args or _is_axis_function(e) or isinstance(e, Indexed):
@@ -173,5 +177,4 @@ def _fresh(name: str, taken: set[str] | frozenset[str]) -> str:
 
 
 def _is_axis_function(e: Any) -> bool:
-    from ..ops import AxisFunction
     return isinstance(e, AxisFunction)

@@ -83,13 +83,16 @@ class _Block:
 
 def _wrap(text: str, room: int) -> list[str]:
     lines: list[str] = []
-    line = ""
+    line, width = "", 0  # the line's columns, kept as it grows (not counted again per word)
     for w in text.split(" "):
-        if line and cells(line) + 1 + cells(w) > room:
+        size = cells(w)
+        if line and width + 1 + size > room:
             lines.append(line)
-            line = w
+            line, width = w, size
+        elif line:
+            line, width = f"{line} {w}", width + 1 + size
         else:
-            line = f"{line} {w}" if line else w
+            line, width = w, size
     return lines + [line]
 
 

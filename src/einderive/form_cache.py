@@ -1,0 +1,448 @@
+"""Each matrix form read once per kind, then instantiated by renaming (template.py's idea
+carried to :func:`~einderive.recognize.recognize` and the simplifier's passes).
+
+The adjoint of every ``h_k = σ(W_k h_{k-1})`` layer of a chain is the same index form up to
+the names of its tensors, and its matrix form (the recognition, the simplifier, the forward
+nodes reused in it) comes out the same up to those names: it is read for the first layer of
+a kind and the stored tree renamed for the others.  The rename is of trees (the matrix form
+and the SymPy expressions its nodes were read from), never of text.
+
+A renamed form is byte-identical to a fresh reading only if the fresh one would make the
+same choices, so the key holds everything a choice can read, over the set ``G`` of tensors
+the reading can reach:
+
+- the index form with each tensor replaced by its rank in ``G``; the names' order and the
+  graph's order of ``G`` (SymPy orders terms by name, recognition by graph position), each
+  tensor's kind, shape and role;
+- the Namer's patterns over the tensors read (a value it names as a forward node), the
+  anonymous intermediates' forms, the forward nodes whose forms meet ``G`` (the nodes the
+  reuse and expansion passes may write in, and their forms), the arguments oriented as the
+  forward pass wrote them, and which of ``G`` equal their transpose.
+
+``G`` is the tensors the index form reads, the nodes the Namer may name from them, the
+leaves of the anonymous and forward forms of those, and every forward node whose form meets
+that set.  A reading that draws fresh indices or registers letters (a side effect the next
+reading would see) is not stored, nor one whose result holds a tensor outside ``G``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from sympy import IndexedBase, Symbol
+from sympy.core.basic import Basic
+
+from . import matrix as mx
+from .record import Record, _set
+from .recognize import positions
+from .template import _REBUILT, _rebuild
+
+if TYPE_CHECKING:
+    from .indexed import Ctx, Namer
+
+Form = Any  # a derivation.Form (derivation imports this module: not imported back)
+
+ENABLED = True  # tests switch it off to show the cache is invisible
+_UNSTORABLE = object()  # a key whose reading had side effects: always read afresh
+
+
+class FormCache:
+    """The matrix forms of one derivation, by signature."""
+
+    def __init__(self, ctx: Ctx, namer: Namer, anon: dict[str, mx.M | None],
+                 enabled: bool | None = None) -> None:
+        self.ctx, self.namer, self.anon = ctx, namer, anon
+        self.enabled = ENABLED if enabled is None else enabled
+        self.entries: dict[Hashable, Any] = {}
+        self.hits = 0
+        graph = ctx.graph
+        self.info = {t.name: (t.kind, tuple(t.shape), t.positive, t.spd, t.integer,
+                              t.name in graph.wrt) for t in graph.tensors}
+        # the Namer's read sets, by each tensor they read (a subset test per candidate)
+        self.reads: dict[Symbol, list[frozenset[Any]]] = {}
+        for read in namer.by_set:
+            for s in read:
+                self.reads.setdefault(s, []).append(read)
+        self._named_id: int | None = None
+        self.skeletons: dict[int, tuple[Any, Hashable, tuple[str, ...]]] = {}
+        self._oriented_id: int | None = None
+
+    def form(self, compute: Callable[[], Form], expr: Any, tidx: tuple[Any, ...],
+             shape: tuple[Any, ...], named: Any, oriented: frozenset[Any],
+             symmetric: frozenset[str]) -> Form:
+        """``compute()``, or a stored form of the same signature renamed to ``expr``'s tensors."""
+        if not self.enabled:
+            return compute()
+        signed = self._signature(expr, tidx, shape, named, oriented, symmetric)
+        if signed is None:
+            return compute()
+        key, names = signed
+        stored = self.entries.get(key)
+        if stored is _UNSTORABLE:
+            return compute()
+        if stored is not None:
+            old_names, form = stored
+            self.hits += 1
+            return _renamed(form, self._mapping(old_names, names), expr, tidx)
+        counter, letters = self.ctx.counter, len(self.ctx.index_dim)
+        form = compute()
+        if (self.ctx.counter, len(self.ctx.index_dim)) != (counter, letters) or \
+                not _storable(form, set(names), self.ctx):
+            self.entries[key] = _UNSTORABLE
+        else:
+            self.entries[key] = (names, form)
+        return form
+
+    # -- the key -----------------------------------------------------------------------
+
+    def _signature(self, expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...], named: Any,
+                   oriented: frozenset[Any], symmetric: frozenset[str]
+                   ) -> tuple[Hashable, list[str]] | None:
+        ctx = self.ctx
+        local = _Local(ctx)
+        try:
+            skel = local((expr, tidx))
+        except KeyError:
+            return None  # a tangent (second order): not a reading this cache knows
+        names = set(local.names)
+        keys = {ctx.keys[n] for n in names} | {ctx.adjoint_keys[n] for n in names}
+        patterns = self._patterns(keys)
+        names.update(ctx.tensor_of[label] for label, _ in patterns)
+        for name in list(names):
+            if self.anon.get(name) is not None:
+                names.update(self._skeleton(self.anon[name])[1])
+        forms = self._named_forms(named)
+        for name in list(names):
+            for leaf in forms[1].get(name, ()):
+                names.update(leaf)
+        met = self._met(named, names)
+        for n in met:
+            names.update(forms[0][n])
+        grown = True
+        while grown:  # an anonymous form reads another anonymous intermediate
+            grown = False
+            for name in list(names):
+                more = set(self._skeleton(self.anon[name])[1]) - names \
+                    if self.anon.get(name) is not None else set()
+                if more:
+                    names.update(more)
+                    grown = True
+        ordered = sorted(names)
+        rank = {n: r for r, n in enumerate(ordered)}
+        inverses = []  # Y = A⁻¹ among them: the Namer cancels Y against A
+        for name in ordered:
+            a = self.namer.inverse_of.get(ctx.keys[name])
+            if a is not None:
+                if ctx.tensor_of.get(a) not in rank:
+                    return None
+                inverses.append((rank[name], rank[ctx.tensor_of[a]]))
+
+        def ranked(x: Any, part: slice | None = None) -> Hashable:
+            shape_of, local_names = self._skeleton(x, part)
+            return shape_of, tuple(rank[n] for n in local_names)
+        symbols = sorted([(ctx.keys[n].name, ("t", rank[n])) for n in ordered] +
+                         [(ctx.adjoint_keys[n].name, ("a", rank[n])) for n in ordered])
+        graph_order = tuple(rank[n] for n in sorted(ordered, key=ctx.position.__getitem__))
+        info = tuple(self.info.get(n) for n in ordered)
+        letters = tuple(sorted((s.name, ctx.index_dim.get(s)) for s in local.others))
+        try:
+            key = (skel, tuple(rank[n] for n in local.names), shape,
+                   tuple(r for _, r in symbols), graph_order, info, letters,
+                   tuple(ranked(p, slice(1, None)) for _, p in patterns),
+                   tuple((rank[n], ranked(self.anon[n])) for n in ordered if n in self.anon),
+                   tuple(ranked(named[n]) for n in met),
+                   frozenset(ranked(o) for o in self._oriented(oriented, rank)),
+                   tuple(rank[n] for n in ordered if n in symmetric), tuple(inverses))
+        except KeyError:  # a form reading a tensor outside the set: read afresh
+            return None
+        return key, ordered
+
+    def _skeleton(self, x: Any, part: slice | None = None) -> tuple[Hashable, tuple[str, ...]]:
+        """``x``'s skeleton (of ``x[part]``: a Namer's pattern less its node's name) and the
+        names it reads, in order, for a form that lives as long as the derivation (a forward
+        node's, a pattern of the Namer): made once."""
+        hit = self.skeletons.get(id(x))
+        if hit is None or hit[0] is not x:
+            local = _Local(self.ctx)
+            hit = self.skeletons[id(x)] = (x, local(x if part is None else x[part]),
+                                           tuple(local.names))
+        return hit[1], hit[2]
+
+    def _patterns(self, keys: set[Symbol]) -> list[tuple[Symbol, Any]]:
+        """The Namer's patterns over tensors among ``keys``, in a renaming-invariant order."""
+        out: list[tuple[Symbol, Any]] = []
+        seen: set[frozenset[Any]] = set()
+        for s in sorted(keys, key=lambda s: s.name):
+            for read in self.reads.get(s, ()):
+                if read in seen or not read <= keys:
+                    continue
+                seen.add(read)
+                for _, bucket in self.namer.buckets_reading(read):
+                    out.extend((self.ctx.keys[p[0]], p) for p in bucket)
+        return out
+
+    def _named_forms(self, named: Any) -> tuple[list[set[str]], dict[str, list[set[str]]]]:
+        """For the forward forms ``named`` (built once per derivation stage): each entry's
+        names (its form's leaves and its node), and each node's forms' leaves by its name."""
+        if self._named_id != id(named):
+            self._named_id, self._named_ref = id(named), named
+            per_entry: list[set[str]] = []
+            by_node: dict[str, list[set[str]]] = {}
+            self._by_name: dict[str, list[int]] = {}
+            self._empty: list[int] = []
+            for n, (m, ref) in enumerate(named):
+                leaves = _leaf_names(m)
+                node = _leaf_names(ref)
+                per_entry.append(leaves | node)
+                for name in node:
+                    by_node.setdefault(name, []).append(leaves)
+                for name in leaves | node:
+                    self._by_name.setdefault(name, []).append(n)
+                if not leaves:
+                    self._empty.append(n)
+            self._forms = (per_entry, by_node)
+        return self._forms
+
+    def _met(self, named: Any, names: set[str]) -> list[int]:
+        """The entries of ``named`` whose form or node meets ``names`` (or reads no tensor),
+        in graph order."""
+        out = set(self._empty)
+        for name in names:
+            out.update(self._by_name.get(name, ()))
+        return sorted(out)
+
+    def _oriented(self, oriented: frozenset[Any], rank: dict[str, int]) -> Iterable[Any]:
+        """The keys of ``oriented`` that read only tensors of ``rank`` (only those can be an
+        argument read there)."""
+        if self._oriented_id != id(oriented):
+            self._oriented_id, self._oriented_ref = id(oriented), oriented
+            self._oriented_by: dict[str, list[tuple[Any, set[str]]]] = {}
+            self._oriented_none = []
+            for o in oriented:
+                leaves = _leaf_names(o)
+                for name in leaves:
+                    self._oriented_by.setdefault(name, []).append((o, leaves))
+                if not leaves:
+                    self._oriented_none.append(o)
+        out = list(self._oriented_none)
+        for name in rank:
+            out.extend(o for o, leaves in self._oriented_by.get(name, ()) if leaves <= rank.keys())
+        return out
+
+    # -- a hit -----------------------------------------------------------------------------
+
+    def _mapping(self, old: list[str], new: list[str]) -> dict[Any, Any]:
+        """Old name -> new name, and each old SymPy symbol and base -> the new one."""
+        ctx = self.ctx
+        mapping: dict[Any, Any] = {}
+        for a, b in zip(old, new):
+            if a == b:
+                continue
+            mapping[a] = b
+            for keys, bases in ((ctx.keys, ctx.labels), (ctx.adjoint_keys, ctx.adjoint_bases)):
+                mapping[keys[a]] = keys[b]
+                if isinstance(bases[a], IndexedBase):
+                    mapping[bases[a]] = bases[b]
+        return mapping
+
+
+def _leaf_names(m: Any) -> set[str]:
+    """The tensor names a matrix form (or a key of ``oriented``) reads, its displays too."""
+    out: set[str] = set()
+    stack = [m]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (mx.Ref, mx.OneHot)):
+            out.add(x.name)
+        if isinstance(x, (tuple, frozenset)):
+            stack.extend(x)
+        elif isinstance(x, Record):
+            stack.extend(getattr(x, f.name) for f in x._fields)
+    return out
+
+
+_ATOMS: set[type] = {str, int, float, bool, type(None)}  # and the enums, as they are met
+_FIELDS: dict[type, tuple[str, ...]] = {}
+# matrix-form fields of dims, axes, letters and kinds: never a tensor or a SymPy expression
+# (checked when a form is stored), kept as they are by the key and the renaming
+_STATIC = frozenset({"shape", "kind", "axis", "at", "dims", "subscripts", "head", "batch",
+                     "names", "arg_shape"})
+
+
+def _atomic(v: Any) -> bool:
+    if type(v) is tuple:
+        return all(_atomic(a) for a in v)
+    return type(v) in _ATOMS or not isinstance(v, (Basic, Record, frozenset))
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    hit = _FIELDS.get(cls)
+    if hit is None:
+        hit = _FIELDS[cls] = tuple(f.name for f in cls._fields)  # type: ignore[attr-defined]
+    return hit
+
+
+class _Local:
+    """A hashable copy of a SymPy expression or a matrix form (or tuples of them) with each
+    tensor replaced by its place among the tensors it reads (``names``, by first
+    appearance) and its kind; the other symbols (indices) kept, and collected in ``others``."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.names: list[str] = []
+        self.place: dict[str, int] = {}
+        self.others: set[Symbol] = set()
+        self.memo: dict[int, Hashable] = {}
+
+    def _name(self, name: str) -> int:
+        at = self.place.get(name)
+        if at is None:
+            at = self.place[name] = len(self.names)
+            self.names.append(name)
+        return at
+
+    def __call__(self, x: Any) -> Hashable:
+        cls = type(x)
+        if cls in _ATOMS:
+            return x  # type: ignore[no-any-return]  # a str, an int, an enum, None
+        if cls is tuple or cls is frozenset:
+            parts = [self(a) for a in x]
+            return (cls.__name__, frozenset(parts) if cls is frozenset else tuple(parts))
+        if isinstance(x, Symbol):
+            if not x.name.startswith("$"):
+                self.others.add(x)
+                return x  # type: ignore[no-any-return]  # an index, kept
+            ctx = self.ctx
+            if x in ctx.tensor_of:
+                return ("$t", self._name(ctx.tensor_of[x]))
+            return ("$a", self._name(ctx.adjoint_of[x]))  # KeyError: a tangent
+        if isinstance(x, Basic):
+            if not x.args:
+                return x  # type: ignore[no-any-return]  # a number
+        elif not isinstance(x, Record):
+            _ATOMS.add(cls)
+            return x  # type: ignore[no-any-return]
+        hit = self.memo.get(id(x))
+        if hit is not None:
+            return hit
+        if isinstance(x, Basic):
+            out: list[Any] = [cls] + [self(a) for a in x.args]
+        else:
+            out = [cls]
+            named = cls is mx.Ref or cls is mx.OneHot
+            for f in _field_names(cls):
+                v = getattr(x, f)
+                if f in _STATIC:
+                    out.append(v)
+                elif named and f == "name":
+                    out.append(("$n", self._name(v)))
+                else:
+                    out.append(self(v))
+        hit = self.memo[id(x)] = tuple(out)
+        return hit
+
+
+# -- renaming ---------------------------------------------------------------------------
+
+
+def _storable(form: Form, names: set[str], ctx: Ctx) -> bool:
+    """Whether renaming ``form`` reproduces it: every tensor it names among ``names``, every
+    SymPy node one that renaming rebuilds as built."""
+    allowed = {ctx.keys[n] for n in names} | {ctx.adjoint_keys[n] for n in names}
+    stack: list[Any] = [form.matrix, form.wheres]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (tuple, list)):
+            stack.extend(x)
+        elif isinstance(x, Symbol):
+            if x.name.startswith("$") and x not in allowed:
+                return False
+        elif isinstance(x, Basic):
+            if x.args and not isinstance(x, _REBUILT):
+                return False
+            stack.extend(x.args)
+        elif isinstance(x, Record):
+            if isinstance(x, (mx.Ref, mx.OneHot)) and x.name not in names:
+                return False
+            for f in _field_names(type(x)):
+                v = getattr(x, f)
+                if f not in _STATIC:
+                    stack.append(v)
+                elif not _atomic(v):
+                    return False  # a shape holding an expression: renamed it would be missed
+    return True
+
+
+def _renamed(form: Form, mapping: dict[Any, Any], expr: Any, tidx: tuple[Any, ...]) -> Form:
+    rename = _Renamer(mapping)
+    rename.pair(form.index, expr)  # the stored index form's parts are the new one's
+    m = rename(form.matrix)
+    return type(form)(expr, tidx, m, rename(form.wheres), positions(m) if m is not None else {},
+                      form.einsum)
+
+
+class _Renamer:
+    """A matrix form (or a tuple of Where records) with tensor names and SymPy symbols mapped."""
+
+    def __init__(self, mapping: dict[Any, Any]) -> None:
+        self.mapping = mapping
+        self.memo: dict[int, Any] = {}
+        self.parts: dict[Any, Any] = {}
+
+    def pair(self, old: Any, new: Any) -> None:
+        """Each subexpression of ``old`` is the one at its place in ``new`` (the two have one
+        skeleton): a node's source is found there, not rebuilt."""
+        stack = [(old, new)]
+        parts = self.parts
+        while stack:
+            a, b = stack.pop()
+            if a in parts:
+                continue
+            parts[a] = b
+            if a.args and not isinstance(a, Symbol):
+                stack.extend(zip(a.args, b.args))
+
+    def __call__(self, x: Any) -> Any:
+        cls = type(x)
+        if cls in _ATOMS:
+            return x
+        if cls is tuple:
+            out = tuple([self(a) for a in x])
+            return x if all(a is b for a, b in zip(out, x)) else out
+        if isinstance(x, Basic):
+            return self._sympy(x)
+        if not isinstance(x, Record):
+            _ATOMS.add(cls)
+            return x
+        done = self.memo.get(id(x))
+        if done is None:
+            named = cls is mx.Ref or cls is mx.OneHot
+            fields = _field_names(cls)
+            old = [getattr(x, f) for f in fields]
+            values = [v if f in _STATIC else self.mapping.get(v, v) if named and f == "name"
+                      else self(v) for f, v in zip(fields, old)]
+            if all(a is b for a, b in zip(values, old)):
+                done = x  # nothing renamed below it: the stored node itself (immutable)
+            else:
+                done = object.__new__(cls)
+                for f, v in zip(fields, values):
+                    _set(done, f, v)
+            self.memo[id(x)] = done
+        return done
+
+    def _sympy(self, x: Any) -> Any:
+        hit = self.parts.get(x)
+        if hit is not None:
+            return hit
+        hit = self.mapping.get(x)
+        if hit is not None:
+            return hit
+        if not x.args:
+            return x
+        done = self.memo.get(id(x))
+        if done is None:
+            args = [self._sympy(a) for a in x.args]
+            done = x if all(a is b for a, b in zip(args, x.args)) else _rebuild(x, args)
+            self.memo[id(x)] = done
+        return done
