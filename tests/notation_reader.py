@@ -115,7 +115,7 @@ FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "sil
              "softmax", "logsumexp", "log_softmax", "rowsum", "colsum", "sum", "diag", "einsum",
              "grad", "sign", "sin", "cos", "log1p", "expm1", "erf", "erf'", "square", "maximum",
              "minimum", "clip", "leaky_relu", "elu", "where", "max", "min", "det", "logdet",
-             "reshape", "tr", "diagonal", "slice", "pad", "take", "stack",
+             "reshape", "tr", "diagonal", "slice", "pad", "take", "stack", "permute",
              "conv1d", "conv2d"}
 COMPARISONS = (">", "<", "≥", "≤", "=")
 
@@ -326,6 +326,14 @@ class Parser:
             if t is not None and t.kind == "str":
                 self.take()
                 args.append(("str", t.text[1:-1]))
+            elif self.at("(") and fn == "permute":  # permute(Q, (0, 2, 1, 3)): the axes
+                self.take()
+                axes = [int(self.take().text)]
+                while self.at(","):
+                    self.take()
+                    axes.append(int(self.take().text))
+                self.take(")")
+                args.append(("axes", tuple(axes)))
             elif self.at("[") and fn == "stack":  # stack([a, b], axis=1): a list of pieces
                 self.take()
                 items = [self.expr()]
@@ -1018,6 +1026,13 @@ class MatrixEval:
             return self.window(fn, args, kwargs)
         if fn in ("take", "stack"):
             return self.stacking(fn, args, kwargs)
+        if fn == "permute":  # README: NumPy's transpose(x, axes), axis p is x's axis axes[p]
+            if len(args) != 2 or args[1][0] != "axes" or kwargs:
+                raise ReaderError("permute without its axes")
+            x = self.ev(args[0])
+            if x.transposed or x.ones or x.v.ndim != len(args[1][1]):
+                raise ReaderError(f"permute of {args!r}")
+            return MV(np.transpose(x.v, args[1][1]))
         if fn == "reshape":  # reshape(x, [T, D]): row-major, as NumPy's
             if len(args) != 2 or args[1][0] != "dims":
                 raise ReaderError("reshape without a list of dims")

@@ -312,6 +312,22 @@ class Take(M):
         return (self.x,)
 
 
+class Permute(M):
+    """``permute(x, axes)``: the axes of a tensor of three or more axes reordered, NumPy's
+    ``np.transpose(x, axes)`` (axis p of the result is axis ``axes[p]`` of ``x``); ``dims``
+    its spec shape.  What a transpose with ``axes`` is, and its adjoint (the inverse
+    permutation), where ᵀ (the last two axes of each element swapped) cannot say it."""
+
+    x: M
+    axes: tuple[int, ...]
+    dims: tuple[Any, ...]
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
 def batch_sum(x: M, dims: Shape, names: tuple[str, ...]) -> M:
     return BatchSum(x, tuple(dims), tuple(names), x.shape)
 
@@ -723,7 +739,7 @@ def _batch_of(x: M) -> Shape:
 def _batch_walk(x: M) -> Shape:
     if isinstance(x, Ref) and x.batch:
         return x.batch
-    if isinstance(x, BatchSum):  # summed over its batch: a plain matrix
+    if isinstance(x, (BatchSum, Permute)):  # summed over its batch, or a whole tensor
         return ()
     for c in x.children():
         b = _batch_of(c)
@@ -779,6 +795,8 @@ def substitute_all(m: M, table: Mapping[M, M]) -> M:
         return BatchSum(substitute_all(m.x, table), m.dims, m.names, m.shape, m.src)
     if isinstance(m, Take):
         return Take(substitute_all(m.x, table), m.axis, m.at, m.dims, m.shape, m.src)
+    if isinstance(m, Permute):
+        return Permute(substitute_all(m.x, table), m.axes, m.dims, m.shape, m.src)
     if isinstance(m, Stack):
         return Stack(tuple(substitute_all(x, table) for x in m.xs), m.axis, m.dims, m.shape,
                      m.src)

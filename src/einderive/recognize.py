@@ -41,6 +41,7 @@ from .ops import (
     reshape_view,
 )
 from .record import Record
+from .recognize_batch import read_permuted
 from .recognize_conv import read_conv, read_conv_bias
 from .shapes import Shape
 
@@ -86,6 +87,10 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``; ``oriented``
     holds the arguments of functions as the forward pass reads them (:func:`orientations`),
     which the same arguments in ``expr`` are read as, not transposed."""
+    permuted = read_permuted(expr, idx, shape, ctx.is_tensor_atom,
+                             lambda e, order, sh: recognize(ctx, namer, anon_forms, e, order, sh))
+    if permuted is not None:
+        return Recognition(permuted[1], permuted[0].wheres)
     batched = _batched(ctx, namer, anon_forms, expr, idx, shape)
     if batched is not None:
         return batched

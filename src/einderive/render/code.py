@@ -431,6 +431,16 @@ class Compiler:
         v = self._spec_shaped(self._m(m.x), m.x)
         return Value(self.b.take(v.py, m.axis, m.at), m.dims)
 
+    def _m_Permute(self, m: mx.Permute) -> Value:
+        """The argument's axes reordered; a batched argument is compiled with its batch axes
+        kept (as :meth:`_m_BatchSum` does), an element's vector a column."""
+        outer, self.batched = self.batched, bool(mx.batch_of(m.x))
+        try:
+            v = self._spec_shaped(self._m(m.x), m.x, tuple(m.dims[a] for a in _inverse(m.axes)))
+        finally:
+            self.batched = outer
+        return Value(self.b.permute(v.py, m.axes), m.dims)
+
     def _m_Stack(self, m: mx.Stack) -> Value:
         pieces = [self._spec_shaped(self._m(x), x, m.dims[:m.axis] + m.dims[m.axis + 1:])
                   for x in m.xs]
@@ -471,6 +481,14 @@ def _spec_dims(x: mx.M) -> tuple[Any, ...] | None:
     if isinstance(x, (mx.Take, mx.Stack, mx.Slice, mx.Pad, mx.Reshape)):
         return tuple(x.dims)
     return None
+
+
+def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes ``axes``."""
+    out = [0] * len(axes)
+    for p, a in enumerate(axes):
+        out[a] = p
+    return tuple(out)
 
 
 def _column(v: Value) -> Value:

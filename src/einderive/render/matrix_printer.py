@@ -14,7 +14,7 @@ from sympy import S, Symbol
 from .. import matrix as mx
 from ..kinds import ReduceKind
 from ..ops import (AXIS_OPS, CONV_FULL, CONV_VALID, DIAG, DIAGONAL, PAD, RESHAPE, SCALARS, SLICE,
-                   STACK, TAKE)
+                   PERMUTE, STACK, TAKE)
 from ..precedence import Prec
 from .index_printer import index_precedence, names_axis
 from .tokens import NotationBase
@@ -245,6 +245,11 @@ class MatrixPrinter(TreePrinter):
         """``take(∂L/∂S, 0, axis=1)``: position 0 of axis 1, as NumPy's take (S[:, 0])."""
         return self.n.operator(TAKE, f"{self._print(m.x)}, {m.at}, "
                                      f"{self.n.keyword('axis', str(m.axis))}")
+
+    def _print_Permute(self, m: mx.Permute) -> str:
+        """``permute(Q, (0, 2, 1, 3))``: axis p of the result is axis axes[p] of Q, as
+        NumPy's transpose(Q, axes) and PyTorch's Q.permute(axes)."""
+        return self.n.operator(PERMUTE, f"{self._print(m.x)}, ({', '.join(map(str, m.axes))})")
 
     def _print_Stack(self, m: mx.Stack) -> str:
         """``stack([a, b], axis=1)``, as the spec writes it."""
