@@ -1170,7 +1170,10 @@ def _matrix_axis_function(self, fn, token, kwargs):
     name, idx = self.env.split(token)
     if idx and _element(self.env, name, idx, self.batch):
         token = name
-    return _as_matrix(_axis_function_of(self.env, fn, token, kwargs)[0])
+    r, _, shp = _axis_function_of(self.env, fn, token, kwargs)
+    if fn == "logsumexp" and "axis" not in kwargs and len(shp) > 2:
+        r = r[..., None]  # README, batched forms: each element's rows reduced to its column
+    return _as_matrix(r)
 
 
 MatrixEval.axis_function = _matrix_axis_function

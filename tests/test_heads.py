@@ -26,7 +26,7 @@ from einderive.render.pymodule import numpy_module
 from einderive.render.terminal import plain
 
 REGRESSIONS = Path(__file__).parent / "regressions"
-SPECS = ["permute_axes", "permute_heads_linear"]
+SPECS = ["permute_axes", "permute_heads_linear", "log_softmax_rank3"]
 
 
 def _derive(name: str):
@@ -42,6 +42,10 @@ PRINTED = {  # spec -> lines its derivation prints (matrix forms, no einsum)
     "permute_heads_linear": ["Qh = permute(Q, (0, 2, 1, 3))", "Y = tanh(Qh W)",
                              "∂L/∂Q = permute(∂L/∂Qh, (0, 2, 1, 3))",
                              "∂L/∂W = Σ_b Σ_h Qh_bhᵀ (∂L/∂Y_bh ⊙ (1 − Y_bh ⊙ Y_bh))"],
+    # as the rank-2 case prints it: logsumexp(Z) each element's column of row values
+    "log_softmax_rank3": ["P = Z − logsumexp(Z)",
+                          "∂L/∂Z = ∂L/∂P − softmax(Z) ⊙ rowsum(∂L/∂P) + 2 softmax(Z) ⊙ "
+                          "logsumexp(Z)"],
 }
 
 
@@ -87,9 +91,16 @@ DAMAGE = [  # permute_axes, printed then damaged
 ]
 
 
+DAMAGE += [  # log_softmax_rank3: a column of each element's rows, not of its columns
+    ("P = Z − logsumexp(Z)", "P = Z − logsumexp(Z, axis=1)"),
+    ("∂L/∂Z = ∂L/∂P − softmax(Z) ⊙ rowsum(∂L/∂P) + 2 softmax(Z) ⊙ logsumexp(Z)",
+     "∂L/∂Z = ∂L/∂P − softmax(Z) ⊙ rowsum(∂L/∂P) + 2 softmax(Z) ⊙ rowsum(Z)"),
+]
+
+
 @pytest.mark.parametrize("good,bad", DAMAGE, ids=[b for _, b in DAMAGE])
-def test_the_reader_catches_a_wrong_permutation(good, bad):
-    d = _derive("permute_axes")
+def test_the_reader_catches_damage(good, bad):
+    d = _derive("log_softmax_rank3" if "Z" in good else "permute_axes")
     env = env_for(d, R.reference(d.graph, seed=1))
     env.check(good)
     with pytest.raises(ReaderError):

@@ -194,6 +194,9 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx) -> bool:
     found = False
     for e in expr.atoms(Indexed, AxisFunction):
         if isinstance(e, AxisFunction):
+            if _element_rows(e, batch):  # logsumexp of each element's rows: a column each
+                found = True
+                continue
             inds, ok = e.indices, not e.reduces and _has_axis(e.head) and e.axis >= nb
         else:
             inds, ok = tuple(e.indices), ctx.is_tensor_atom(e)
@@ -207,6 +210,17 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx) -> bool:
             return False
         found = True
     return found
+
+
+def _element_rows(e: Expr, batch: Idx) -> bool:
+    """A function reducing the last axis of a tensor of the batch (logsumexp(Z)_bi of Z:
+    [B, T, V], axis −1), read at the batch and the row: each element's column of row values,
+    as logsumexp(Z) of a matrix is a column."""
+    nb = len(batch)
+    inds = tuple(e.indices)
+    return bool(e.reduces and _has_axis(e.head) and e.axis == nb + 1 and len(inds) == nb + 1
+                and inds[:nb] == tuple(batch) and isinstance(inds[nb], Symbol)
+                and inds[nb] not in batch)
 
 
 def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> Idx:
@@ -758,6 +772,10 @@ class _Reader:
             return self._view_ref(mx.AxisFn(e.head, ref, e.axis, tensor.shape,  # type: ignore[arg-type]
                                             math_shape(dims) if dims else ()), tuple(e.indices))
         idx = tuple(i for i in e.indices if i != 0)
+        if self.batch and _element_rows(e, self.batch):
+            ref = self._element(ref, tensor.shape)
+            column = (self.ctx.index_dim[idx[-1]], 1)
+            return Blob(mx.AxisFn(e.head, ref, e.axis, tensor.shape, column), idx[-1:])
         if self.batch and idx[:len(self.batch)] == self.batch:
             # one element's rows or columns (_per_element checked the axis is one of them)
             ref = self._element(ref, tensor.shape)
