@@ -622,6 +622,8 @@ class Env:
         """README: a line subscripted by h holds for every element h: both sides read on
         every element at once (the batch axes first), NumPy's batched @ and ᵀ."""
         name, letters = each
+        if lhs[0] == "sub" and lhs[1][0] == "paren":
+            lhs = ("sub", lhs[1][1], *lhs[2:])
         if want_name is not None and name != want_name:
             raise ReaderError(f"{line!r} is not about {want_name!r}")
         adjoint = lhs[0] != "name"
@@ -747,6 +749,8 @@ def _element_line(env: Env, lhs):
     """The batch letters of a line written element by element, ``C_h = …``,
     ``∂L/∂Q_h = …``, ``grad(X)_b = …`` (a name at fewer letters than its axes, one or two
     fewer), else None."""
+    if lhs[0] == "sub" and lhs[1][0] == "paren":  # (grad(W))_h, as MathML groups it
+        lhs = ("sub", lhs[1][1], *lhs[2:])
     if lhs[0] == "sub" and lhs[1][0] == "call" and lhs[1][1] == "grad":
         inner = lhs[1][2][0]
         name, letters = env.split(inner[1])[0], tuple(lhs[2])
