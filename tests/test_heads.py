@@ -31,7 +31,8 @@ from einderive.render.terminal import plain
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 SPECS = ["permute_axes", "permute_heads_linear", "log_softmax_rank3", "heads_middle_axis",
-         "heads_torch_layout", "batched_matrix_vector", "heads_einsum_shipped"]
+         "heads_torch_layout", "batched_matrix_vector", "heads_einsum_shipped",
+         "per_head_weights"]
 NO_EINSUM = [s for s in SPECS if s != "heads_torch_layout"]  # its projections: see below
 
 
@@ -64,6 +65,8 @@ PRINTED = {  # spec -> lines its derivation prints (matrix forms, no einsum)
                           "grad(K)_bh = (1/√Dh) (∂L/∂C_bh)ᵀ Q_bh"],
     "batched_matrix_vector": ["s_b = X_b w", "∂L/∂X_b = ∂L/∂s_b wᵀ",
                               "∂L/∂w = Σ_b X_bᵀ ∂L/∂s_b", "grad(X)_b = ∂L/∂s_b wᵀ"],
+    "per_head_weights": ["Q_h = X Wq_h", "∂L/∂Wq_h = Xᵀ ∂L/∂Q_h",
+                         "∂L/∂X = Σ_h ∂L/∂Q_h Wq_hᵀ"],
     # PyTorch's layout: the heads moved ahead by a permutation, then NumPy's batched forms
     "heads_torch_layout": ["Q = permute(reshape(X Wq, [B, T, H, Dh]), (0, 2, 1, 3))",
                            "O = P V", "Y = reshape(permute(O, (0, 2, 1, 3)), [B, T, D])",
@@ -160,6 +163,10 @@ DAMAGE += [  # the shipped multi-head attention: a transpose, the head, a side s
     ("C_h = (1/√Dh) Q_h K_hᵀ", "C_h = (1/√Dh) K_h Q_hᵀ"),
     ("O_h = A_h V_h", "O_h = A_hᵀ V_h"),
 ]
+DAMAGE += [  # per-head weights: the sum over the heads dropped, a transpose lost
+    ("∂L/∂X = Σ_h ∂L/∂Q_h Wq_hᵀ", "∂L/∂X = ∂L/∂Q_h Wq_hᵀ"),
+    ("∂L/∂Wq_h = Xᵀ ∂L/∂Q_h", "∂L/∂Wq_h = X ∂L/∂Q_h"),
+]
 DAMAGE += [  # batched matrix × vector
     ("∂L/∂X_b = ∂L/∂s_b wᵀ", "∂L/∂X_b = ∂L/∂s_b wᵀ + ∂L/∂s_b wᵀ"),
     ("∂L/∂w = Σ_b X_bᵀ ∂L/∂s_b", "∂L/∂w = X_bᵀ ∂L/∂s_b"),
@@ -168,6 +175,8 @@ DAMAGE += [  # batched matrix × vector
 
 
 def _damaged_spec(good: str) -> str:
+    if "Wq_h" in good:
+        return "per_head_weights"
     if "_h" in good:
         return "heads_einsum_shipped"
     if "_b" in good:

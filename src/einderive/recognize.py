@@ -266,7 +266,7 @@ def _element_rows(e: Expr, batch: Idx) -> bool:
 def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> Idx:
     """The batch indices of a product: the leading indices (all but the last two) that
     every tensor of three or more axes in it is read at, when each of them is summed."""
-    leads = set()
+    leads, wide = set(), []
     for f in factors:
         for e in f.atoms(Indexed, AxisFunction):
             if isinstance(e, Indexed) and not ctx.is_tensor_atom(e):
@@ -274,12 +274,26 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> Idx:
             inds = tuple(e.indices)
             if len(inds) > 2:
                 leads.add(inds[:-2])
+                wide.append(inds)
     if len(leads) != 1:
-        return ()
+        return _summed_elsewhere(wide, summed)
     (batch,) = leads
     ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
         len(set(batch)) == len(batch)
     return tuple(batch) if ok else ()
+
+
+def _summed_elsewhere(wide: list[Idx], summed: list[Index]) -> Idx:
+    """The batch of a product whose tensors of three axes hold it on different axes
+    (Σ_h ∂L/∂Q_ihl Wq_hjl, per-head weights Wq: [H, D, E]): the one summed index every such
+    tensor is read at once, leaving it a matrix; else none."""
+    if not wide or any(len(w) != 3 for w in wide):
+        return ()
+    common = [i for i in wide[0] if isinstance(i, Symbol) and i in summed and
+              all(list(w).count(i) == 1 for w in wide)]
+    if len(common) > 1:  # a matrix product's own index stands last somewhere: not the batch
+        common = [i for i in common if all(w[-1] != i for w in wide)]
+    return (common[0],) if len(common) == 1 else ()
 
 
 def _batch_names(ctx: Ctx, dims: Shape) -> tuple[str, ...]:
