@@ -173,15 +173,15 @@ def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr
     subscripted)."""
     lead = tuple(range(len(idx) - 2))
     for at in batch_positions(expr, idx, ctx.is_tensor_atom):
-        if (at != lead) != elsewhere:
+        if at != lead and not elsewhere:
             continue
         batch = tuple(idx[a] for a in at)
         if not _per_element(ctx, expr, batch):
             continue
         rest = tuple(a for a in range(len(idx)) if a not in at)
         found = _read_element(ctx, namer, anon_forms, expr, idx, shape, at, rest)
-        if found is not None:
-            return found
+        if found is not None and (elsewhere or not isinstance(found.matrix, mx.Each)):
+            return found  # (element by element only where the plain rules need einsum)
     return None
 
 
