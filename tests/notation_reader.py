@@ -115,7 +115,7 @@ FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "sil
              "softmax", "logsumexp", "log_softmax", "rowsum", "colsum", "sum", "diag", "einsum",
              "grad", "sign", "sin", "cos", "log1p", "expm1", "erf", "erf'", "square", "maximum",
              "minimum", "clip", "leaky_relu", "elu", "where", "max", "min", "det", "logdet",
-             "reshape", "tr", "diagonal", "slice", "pad", "take", "stack",
+             "reshape", "tr", "diagonal", "slice", "pad", "take", "stack", "permute",
              "conv1d", "conv2d"}
 COMPARISONS = (">", "<", "≥", "≤", "=")
 
@@ -326,6 +326,14 @@ class Parser:
             if t is not None and t.kind == "str":
                 self.take()
                 args.append(("str", t.text[1:-1]))
+            elif self.at("(") and fn == "permute":  # permute(Q, (0, 2, 1, 3)): the axes
+                self.take()
+                axes = [int(self.take().text)]
+                while self.at(","):
+                    self.take()
+                    axes.append(int(self.take().text))
+                self.take(")")
+                args.append(("axes", tuple(axes)))
             elif self.at("[") and fn == "stack":  # stack([a, b], axis=1): a list of pieces
                 self.take()
                 items = [self.expr()]
@@ -595,6 +603,9 @@ class Env:
         """Read ``line``, evaluate both sides, raise ReaderError unless they agree.  Returns the
         mode used ('index' or 'matrix')."""
         lhs, rhs = read(line)
+        each = _element_line(self, lhs)
+        if each is not None and not _has_indices(self, rhs, each[1]):
+            return self.check_elements(lhs, rhs, each, want_name, line, rtol)
         mode = "index" if _has_indices(self, lhs) or _has_indices(self, rhs) else "matrix"
         target, labels, name = self.lhs(lhs, mode)
         if want_name is not None and name != want_name:
@@ -606,6 +617,27 @@ class Env:
             got = ev.final(ev.ev(rhs), np.shape(target))
         close(got, target, line, rtol)
         return mode
+
+    def check_elements(self, lhs, rhs, each, want_name, line, rtol) -> str:
+        """README: a line subscripted by h holds for every element h: both sides read on
+        every element at once (the batch axes first), NumPy's batched @ and ᵀ."""
+        name, letters = each
+        if lhs[0] == "sub" and lhs[1][0] == "paren":
+            lhs = ("sub", lhs[1][1], *lhs[2:])
+        if want_name is not None and name != want_name:
+            raise ReaderError(f"{line!r} is not about {want_name!r}")
+        adjoint = lhs[0] != "name"
+        if lhs[0] == "adj" and lhs[1] != self.loss:
+            raise ReaderError(f"an adjoint of {lhs[1]!r}, not of the loss {self.loss!r}")
+        target = _element_array(self, name, letters, self.tensor(name, adjoint))
+        ev = MatrixEval(self)
+        ev.batch = letters
+        x = ev.ev(rhs)
+        got = x.v
+        if got.shape != target.shape and (x.ones or x.is_ones or _is_constant(got)):
+            got = np.broadcast_to(got, target.shape)
+        close(got, target, line, rtol)
+        return "matrix"
 
     def lhs(self, tree, mode):
         """The value the left-hand side names, its index labels, and its tensor name."""
@@ -676,8 +708,62 @@ def _has_indices(env: Env, tree, batch: tuple = ()) -> bool:
 
 
 def _element(env: Env, name: str, idx: tuple, batch: tuple) -> bool:
-    """``X_b``: a tensor at the batch letters alone, two axes more than them (a matrix)."""
-    return bool(batch) and idx == batch and len(env.shapes[name]) == len(batch) + 2
+    """``X_b``: a tensor at the batch letters alone, two axes more than them (a matrix) or
+    one (a column)."""
+    return bool(batch) and idx == batch and _element_axes(env, name, idx) is not None
+
+
+def _letter_dim(env: Env, letter: str):
+    """README: a batch subscript's letter is its dim's name in lower case, else the dim's
+    index letter."""
+    return letter.upper() if letter.upper() in env.dims else env.letter_dim.get(letter)
+
+
+def _element_axes(env: Env, name: str, letters: tuple):
+    """The axes of ``name`` the batch letters stand for (its one axis of each letter's dim,
+    in order; the leading ones where a dim is there twice), or None."""
+    shape = env.shapes[name]
+    if len(shape) - len(letters) not in (1, 2):
+        return None
+    dims = [_letter_dim(env, x) for x in letters]
+    axes = []
+    for d in dims:
+        hits = [a for a, s in enumerate(shape) if s == d]
+        axes.append(hits[0] if len(hits) == 1 else None)
+    if None in axes:
+        lead = list(shape[:len(dims)]) == dims
+        return tuple(range(len(dims))) if lead else None
+    return tuple(axes) if axes == sorted(axes) else None
+
+
+def _element_array(env: Env, name: str, letters: tuple, v):
+    """README: X_h is X's matrix (or column) at h on the axis of h's dim: every element at
+    once, the batch axes first."""
+    axes = _element_axes(env, name, letters)
+    shp = tuple(d if isinstance(d, int) else env.dims[d] for d in env.shapes[name])
+    v = np.moveaxis(np.asarray(v, dtype=float).reshape(shp), axes, tuple(range(len(axes))))
+    return v[..., None] if v.ndim == len(axes) + 1 else v
+
+
+def _element_line(env: Env, lhs):
+    """The batch letters of a line written element by element, ``C_h = …``,
+    ``∂L/∂Q_h = …``, ``grad(X)_b = …`` (a name at fewer letters than its axes, one or two
+    fewer), else None."""
+    if lhs[0] == "sub" and lhs[1][0] == "paren":  # (grad(W))_h, as MathML groups it
+        lhs = ("sub", lhs[1][1], *lhs[2:])
+    if lhs[0] == "sub" and lhs[1][0] == "call" and lhs[1][1] == "grad":
+        inner = lhs[1][2][0]
+        name, letters = env.split(inner[1])[0], tuple(lhs[2])
+    elif lhs[0] in ("name", "adj"):
+        name, letters = env.split(lhs[1] if lhs[0] == "name" else lhs[2])
+    else:
+        return None
+    if not letters or name not in env.shapes or \
+            any(_letter_dim(env, x) is None for x in letters):
+        return None
+    if _element_axes(env, name, tuple(letters)) is None:
+        return None
+    return name, tuple(letters)
 
 
 def _batch_sum(env: Env, tree):
@@ -770,6 +856,8 @@ class MatrixEval:
         name, idx = self.env.split(token)
         if idx and not _element(self.env, name, idx, self.batch):
             raise ReaderError(f"an indexed name {token!r} in a matrix form")
+        if idx:
+            return _element_array(self.env, name, idx, self.env.tensor(name, adjoint))
         return self.env.tensor(name, adjoint).reshape(self.env.matrix_shape(name))
 
     def batch_sum(self, letters: tuple, body) -> MV:
@@ -1018,6 +1106,13 @@ class MatrixEval:
             return self.window(fn, args, kwargs)
         if fn in ("take", "stack"):
             return self.stacking(fn, args, kwargs)
+        if fn == "permute":  # README: NumPy's transpose(x, axes), axis p is x's axis axes[p]
+            if len(args) != 2 or args[1][0] != "axes" or kwargs:
+                raise ReaderError("permute without its axes")
+            x = self.ev(args[0])
+            if x.transposed or x.ones or x.v.ndim != len(args[1][1]):
+                raise ReaderError(f"permute of {args!r}")
+            return MV(np.transpose(x.v, args[1][1]))
         if fn == "reshape":  # reshape(x, [T, D]): row-major, as NumPy's
             if len(args) != 2 or args[1][0] != "dims":
                 raise ReaderError("reshape without a list of dims")
@@ -1155,7 +1250,10 @@ def _matrix_axis_function(self, fn, token, kwargs):
     name, idx = self.env.split(token)
     if idx and _element(self.env, name, idx, self.batch):
         token = name
-    return _as_matrix(_axis_function_of(self.env, fn, token, kwargs)[0])
+    r, _, shp = _axis_function_of(self.env, fn, token, kwargs)
+    if fn == "logsumexp" and "axis" not in kwargs and len(shp) > 2:
+        r = r[..., None]  # README, batched forms: each element's rows reduced to its column
+    return _as_matrix(r)
 
 
 MatrixEval.axis_function = _matrix_axis_function

@@ -212,6 +212,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         if t.kind == "anon":
             expr, tidx = idx.definitions[t.name]
             m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
+            if isinstance(m, mx.Each):  # a form of each element needs a left side to say it
+                m = None
             if m is not None:  # as simple as a named node's: inv(S.T) of a symmetric S is S⁻¹
                 m = simplify(m, (), symmetric_inputs(graph.spec))
             if m is not None and m.is_scalar and t.shape:
@@ -545,6 +547,7 @@ class Note(Record):
     subject: str = ""
     form: mx.M | None = None
     reduce: str = ""
+    element: mx.M | None = None  # 'batched': the first form written element by element
 
 
 def _batch_note(forward: Any, adjoints: list[Adjoint]) -> list[Note]:
@@ -560,7 +563,12 @@ def _batch_note(forward: Any, adjoints: list[Adjoint]) -> list[Note]:
             if isinstance(n, mx.BatchSum)]
     named = (s for s in sums if any(r.batch and r.kind == RefKind.TENSOR for r in mx.leaves(s)))
     shown = next(named, sums[0] if sums else None)  # X_b reads more plainly than ∂L/∂Y_b
-    return [Note(NoteKind.BATCHED, ref.name, form=shown)] if ref is not None else []
+    # a form written element by element (C_h = Q_h K_hᵀ): the note says what Q_h is
+    each = next((f.matrix for f in forms if isinstance(f.matrix, mx.Each) and
+                 any(r.at or mx.cols(r) == 1 for r in mx.leaves(f.matrix) if r.batch)),
+                next((f.matrix for f in forms if isinstance(f.matrix, mx.Each)), None))
+    return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each)] \
+        if ref is not None else []
 
 
 def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:

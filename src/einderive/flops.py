@@ -316,6 +316,16 @@ class _MatrixWalk:
     def _Take(self, m: mx.Take) -> Flops:
         return self.flops(m.x)  # a view: no FLOP
 
+    def _Each(self, m: mx.Each) -> Flops:
+        """Each element's form (counted for one element), once per element."""
+        each, n = self.flops(m.x), self.c.numel(m.dims)
+        return Flops(each.matmul * n, each.other * n)
+
+    def _Permute(self, m: mx.Permute) -> Flops:
+        """A view (no FLOP) of its argument, counted once per element where that is batched."""
+        each, n = self.flops(m.x), self.c.numel(mx.batch_of(m.x))
+        return Flops(each.matmul * n, each.other * n)
+
     def _Stack(self, m: mx.Stack) -> Flops:
         out = Flops()
         for x in m.xs:  # a copy of each piece: no FLOP

@@ -59,6 +59,7 @@ class Ref(M):
     src: Any = _src()
     display: M | None = field(default=None, compare=False, repr=False)
     batch: Shape = ()
+    at: tuple[int, ...] = ()  # where the batch axes stand in the spec shape; () leading
 
 
 class Const(M):
@@ -305,6 +306,43 @@ class Take(M):
     axis: int
     at: int
     dims: tuple[Any, ...]
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
+class Permute(M):
+    """``permute(x, axes)``: the axes of a tensor of three or more axes reordered, NumPy's
+    ``np.transpose(x, axes)`` (axis p of the result is axis ``axes[p]`` of ``x``); ``dims``
+    its spec shape.  What a transpose with ``axes`` is, and its adjoint (the inverse
+    permutation), where ᵀ (the last two axes of each element swapped) cannot say it."""
+
+    x: M
+    axes: tuple[int, ...]
+    dims: tuple[Any, ...]
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
+class Each(M):
+    """``Q_h``, element by element: for each element of the batch ``dims`` (letters
+    ``names``), the result's element is the batched form ``x`` whose leaves are the elements
+    of their tensors.  The batch axes may stand anywhere in a tensor (``Ref.at``) and in the
+    result (``at``, of the spec shape ``spec``), and an element may be a vector (a row of
+    s: [B, T], a column): multi-head attention with the heads on the middle axis prints
+    C_h = Q_h K_hᵀ, ∂L/∂Q_h = ∂L/∂C_h K_h.  Printed with each element subscripted, the left
+    side too; a whole tensor (no batch of its own)."""
+
+    x: M
+    dims: Shape
+    names: tuple[str, ...]
+    at: tuple[int, ...]
+    spec: tuple[Any, ...]
     shape: Shape
     src: Any = _src()
 
@@ -723,7 +761,7 @@ def _batch_of(x: M) -> Shape:
 def _batch_walk(x: M) -> Shape:
     if isinstance(x, Ref) and x.batch:
         return x.batch
-    if isinstance(x, BatchSum):  # summed over its batch: a plain matrix
+    if isinstance(x, (BatchSum, Permute, Each)):  # summed over its batch, or a whole tensor
         return ()
     for c in x.children():
         b = _batch_of(c)
@@ -779,6 +817,10 @@ def substitute_all(m: M, table: Mapping[M, M]) -> M:
         return BatchSum(substitute_all(m.x, table), m.dims, m.names, m.shape, m.src)
     if isinstance(m, Take):
         return Take(substitute_all(m.x, table), m.axis, m.at, m.dims, m.shape, m.src)
+    if isinstance(m, Permute):
+        return Permute(substitute_all(m.x, table), m.axes, m.dims, m.shape, m.src)
+    if isinstance(m, Each):
+        return Each(substitute_all(m.x, table), m.dims, m.names, m.at, m.spec, m.shape, m.src)
     if isinstance(m, Stack):
         return Stack(tuple(substitute_all(x, table) for x in m.xs), m.axis, m.dims, m.shape,
                      m.src)

@@ -1967,6 +1967,7 @@ OPS[CONCATENATE] = Op(CONCATENATE, _concatenate_check, _concatenate_comp,
 
 STACK = "stack"
 TAKE = "take"  # the matrix form of a stacked piece's adjoint: one position of an axis
+PERMUTE = "permute"  # the matrix form of an axis permutation of three or more axes
 
 
 def _integer_keyword(loc: Any, fn: str, kwargs: Kw, lo: int, hi: int) -> int:

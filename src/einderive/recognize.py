@@ -41,6 +41,7 @@ from .ops import (
     reshape_view,
 )
 from .record import Record
+from .recognize_batch import batch_positions, element_at, read_permuted
 from .recognize_conv import read_conv, read_conv_bias
 from .shapes import Shape
 
@@ -97,11 +98,23 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     try:
         m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
-        return lifted or Recognition(None)
+        return _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
+            _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or Recognition(None)
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
     if out.einsum:
-        return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or out
+        return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
+            _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
+            _permuted(ctx, namer, anon_forms, expr, idx, shape) or out
     return out
+
+
+def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+              idx: Idx, shape: Shape) -> Recognition | None:
+    """An einsum that only reorders axes (Qh_ikjl = Q_ijkl) as permute(Q, (0, 2, 1, 3)):
+    :func:`recognize_batch.read_permuted`."""
+    found = read_permuted(expr, idx, shape,
+                          lambda e, order, sh: recognize(ctx, namer, anon_forms, e, order, sh))
+    return None if found is None else Recognition(found[1], found[0].wheres)
 
 
 SPREAD_TERMS = 8  # past this many terms a distributed form is no easier to read
@@ -152,19 +165,47 @@ def _distributed(e: Expr) -> Expr:
 
 
 def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
-             idx: Idx, shape: Shape) -> Recognition | None:
-    """The batched matrix form of ``expr``, or None when it does not read per batch element."""
-    batch = idx[:-2]  # a kept-dims axis (index 0) of an element is fine: mu of [B, N, 1]
-    if len(idx) < 3 or not all(isinstance(i, Symbol) for i in batch) or \
-            not _per_element(ctx, expr, batch):
-        return None
-    reader = _Reader(ctx, namer, anon_forms, tuple(idx[-2:]), batch=batch)
+             idx: Idx, shape: Shape, elsewhere: bool = False) -> Recognition | None:
+    """The batched matrix form of ``expr``, or None when it does not read per batch element:
+    with the batch leading and matrices as elements, NumPy's reading (no subscripts); with
+    ``elsewhere`` (tried where the plain rules give no form or an einsum), the batch on other
+    axes or vectors as elements, element by element (:class:`matrix.Each`, every element
+    subscripted)."""
+    lead = tuple(range(len(idx) - 2))
+    for at in batch_positions(expr, idx, ctx.is_tensor_atom):
+        if at != lead and not elsewhere:
+            continue
+        batch = tuple(idx[a] for a in at)
+        if not _per_element(ctx, expr, batch):
+            continue
+        rest = tuple(a for a in range(len(idx)) if a not in at)
+        found = _read_element(ctx, namer, anon_forms, expr, idx, shape, at, rest)
+        if found is not None and (elsewhere or not isinstance(found.matrix, mx.Each)):
+            return found  # (element by element only where the plain rules need einsum)
+    return None
+
+
+def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+                  idx: Idx, shape: Shape, at: tuple[int, ...],
+                  rest: tuple[int, ...]) -> Recognition | None:
+    """``expr`` read per element of the batch at the positions ``at`` of ``idx``."""
+    batch = tuple(idx[a] for a in at)
+    inner_idx, inner_shape = tuple(idx[a] for a in rest), tuple(shape[a] for a in rest)
+    reader = _Reader(ctx, namer, anon_forms, inner_idx, batch=batch)
     try:
-        m = reader.orient(reader.blob(expr), idx[-2:], shape[-2:])
+        m = reader.orient(reader.blob(expr), inner_idx, inner_shape)
     except NoMatrixForm:
         return None
     if reader.einsum_used or not mx.batch_of(m) or any(_whole(n) for n in mx.walk(m)):
         return None
+    if reader.explicit or len(rest) != 2 or at != tuple(range(len(at))):
+        if isinstance(m, mx.Ref) or isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref):
+            return None  # only axes moved (Qh_bh = Q_bh): a permutation says it whole
+        if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON
+               for n in mx.walk(m)):
+            return None  # an anonymous tensor's element has no name to subscript
+        dims = tuple(shape[a] for a in at)
+        m = mx.Each(m, dims, _batch_names(ctx, dims), at, tuple(shape), math_shape(shape))
     return Recognition(m, tuple(reader.wheres))
 
 
@@ -189,6 +230,9 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx) -> bool:
     found = False
     for e in expr.atoms(Indexed, AxisFunction):
         if isinstance(e, AxisFunction):
+            if _element_rows(e, batch):  # logsumexp of each element's rows: a column each
+                found = True
+                continue
             inds, ok = e.indices, not e.reduces and _has_axis(e.head) and e.axis >= nb
         else:
             inds, ok = tuple(e.indices), ctx.is_tensor_atom(e)
@@ -198,16 +242,31 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx) -> bool:
             if len(inds) > 2:
                 return False
             continue
-        if len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch) or seen & set(inds[nb:]):
+        if isinstance(e, AxisFunction):
+            if len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch) or \
+                    seen & set(inds[nb:]):
+                return False
+        elif element_at(inds, batch) is None or len(inds) - nb not in (1, 2):
             return False
         found = True
     return found
 
 
+def _element_rows(e: Expr, batch: Idx) -> bool:
+    """A function reducing the last axis of a tensor of the batch (logsumexp(Z)_bi of Z:
+    [B, T, V], axis −1), read at the batch and the row: each element's column of row values,
+    as logsumexp(Z) of a matrix is a column."""
+    nb = len(batch)
+    inds = tuple(e.indices)
+    return bool(e.reduces and _has_axis(e.head) and e.axis == nb + 1 and len(inds) == nb + 1
+                and inds[:nb] == tuple(batch) and isinstance(inds[nb], Symbol)
+                and inds[nb] not in batch)
+
+
 def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> Idx:
     """The batch indices of a product: the leading indices (all but the last two) that
     every tensor of three or more axes in it is read at, when each of them is summed."""
-    leads = set()
+    leads, wide = set(), []
     for f in factors:
         for e in f.atoms(Indexed, AxisFunction):
             if isinstance(e, Indexed) and not ctx.is_tensor_atom(e):
@@ -215,12 +274,26 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> Idx:
             inds = tuple(e.indices)
             if len(inds) > 2:
                 leads.add(inds[:-2])
+                wide.append(inds)
     if len(leads) != 1:
-        return ()
+        return _summed_elsewhere(wide, summed)
     (batch,) = leads
     ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
         len(set(batch)) == len(batch)
     return tuple(batch) if ok else ()
+
+
+def _summed_elsewhere(wide: list[Idx], summed: list[Index]) -> Idx:
+    """The batch of a product whose tensors of three axes hold it on different axes
+    (Σ_h ∂L/∂Q_ihl Wq_hjl, per-head weights Wq: [H, D, E]): the one summed index every such
+    tensor is read at once, leaving it a matrix; else none."""
+    if not wide or any(len(w) != 3 for w in wide):
+        return ()
+    common = [i for i in wide[0] if isinstance(i, Symbol) and i in summed and
+              all(list(w).count(i) == 1 for w in wide)]
+    if len(common) > 1:  # a matrix product's own index stands last somewhere: not the batch
+        common = [i for i in common if all(w[-1] != i for w in wide)]
+    return (common[0],) if len(common) == 1 else ()
 
 
 def _batch_names(ctx: Ctx, dims: Shape) -> tuple[str, ...]:
@@ -318,7 +391,8 @@ class _Reader:
     def __init__(self, ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
                  order: Idx, oriented: frozenset[Any] = frozenset(), batch: Idx = ()):
         self.oriented = oriented
-        self.batch = batch  # the leading indices read as the batch (see _batched)
+        self.batch = batch  # the indices read as the batch (see _batched)
+        self.explicit = False  # an element read that only a subscript can say (matrix.Each)
         self.ctx = ctx
         self.graph = ctx.graph
         self.namer = namer
@@ -484,9 +558,11 @@ class _Reader:
             return self._window_ref(ref, e, shape)
         if has_index_map(idx):
             return self._view_ref(ref, idx)
-        if self.batch and idx[:len(self.batch)] == self.batch:
-            ref, shape = self._element(ref, shape), shape[len(self.batch):]
-            idx = idx[len(self.batch):]
+        at = element_at(idx, self.batch) if self.batch else None
+        if at is not None:
+            ref = self._element(ref, shape, at)
+            shape = tuple(d for a, d in enumerate(shape) if a not in at)
+            idx = tuple(i for a, i in enumerate(idx) if a not in at)
         syms = tuple(i for i in idx if i != 0)
         if _diagonal(idx) and not mx.batch_of(ref):
             return Blob(mx.Diagonal(ref, (mx.rows(ref), 1)), syms[:1])
@@ -496,14 +572,21 @@ class _Reader:
             return Blob(mx.transpose(ref) if _is_row(ref) else ref, syms)
         return Blob(ref, syms)
 
-    def _element(self, ref: mx.Ref, shape: Shape) -> mx.Ref:
-        """``ref`` as the matrix of one batch element (its anonymous form's, if it has one)."""
+    def _element(self, ref: mx.Ref, shape: Shape, at: tuple[int, ...] | None = None) -> mx.Ref:
+        """``ref`` as the matrix (or column) of one batch element, its batch axes at ``at``
+        (leading by default; its anonymous form's, if it has one)."""
         nb = len(self.batch)
+        at = tuple(range(nb)) if at is None else at
+        dims = tuple(shape[a] for a in at)
+        rest = tuple(d for a, d in enumerate(shape) if a not in at)
+        leading = at == tuple(range(nb))
+        if not leading or len(rest) == 1:
+            self.explicit = True  # only a subscript says which axis, or that it is a vector
         display = ref.display
-        if display is not None and mx.batch_of(display) != tuple(shape[:nb]):
+        if display is not None and (mx.batch_of(display) != dims or not leading):
             display = None  # not read per element itself: printed by name
-        return mx.Ref(ref.name, ref.kind, math_shape(shape[nb:]), ref.src, display,
-                      tuple(shape[:nb]))
+        return mx.Ref(ref.name, ref.kind, math_shape(rest), ref.src, display, dims,
+                      () if leading else at)
 
     def _window_ref(self, ref: mx.M, e: Indexed | AxisFunction, shape: Shape) -> Blob:
         """An element at a shifted index: x_{i, j + lo} (a Shift) is an element of the slice
@@ -558,7 +641,7 @@ class _Reader:
         (never the whole axis, which a literal 1 axis' index 0 would say)."""
         at = [a for a, (i, d) in enumerate(zip(idx, shape)) if i.is_Number and d != 1]
         if len(at) != 1 or has_index_map(idx) or self._narrower(idx, shape) or \
-                (self.batch and idx[:len(self.batch)] == self.batch):
+                (self.batch and element_at(idx, self.batch) is not None):
             raise NoMatrixForm("an element at fixed positions of several axes")
         axis = at[0]
         lo = idx[axis]
@@ -753,6 +836,10 @@ class _Reader:
             return self._view_ref(mx.AxisFn(e.head, ref, e.axis, tensor.shape,  # type: ignore[arg-type]
                                             math_shape(dims) if dims else ()), tuple(e.indices))
         idx = tuple(i for i in e.indices if i != 0)
+        if self.batch and _element_rows(e, self.batch):
+            ref = self._element(ref, tensor.shape)
+            column = (self.ctx.index_dim[idx[-1]], 1)
+            return Blob(mx.AxisFn(e.head, ref, e.axis, tensor.shape, column), idx[-1:])
         if self.batch and idx[:len(self.batch)] == self.batch:
             # one element's rows or columns (_per_element checked the axis is one of them)
             ref = self._element(ref, tensor.shape)

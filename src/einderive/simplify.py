@@ -802,6 +802,10 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
         out = mx.batch_sum(kids[0], m.dims, m.names)
     elif isinstance(m, mx.Take):
         out = mx.Take(kids[0], m.axis, m.at, m.dims, m.shape)
+    elif isinstance(m, mx.Permute):
+        out = mx.Permute(kids[0], m.axes, m.dims, m.shape)
+    elif isinstance(m, mx.Each):
+        out = mx.Each(kids[0], m.dims, m.names, m.at, m.spec, m.shape)
     elif isinstance(m, mx.Stack):
         out = mx.Stack(tuple(kids), m.axis, m.dims, m.shape)
     elif isinstance(m, mx.Conv):

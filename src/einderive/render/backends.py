@@ -100,6 +100,11 @@ class Backend:
     def stack(self, xs: list[P.Py], axis: int) -> P.Py:
         return P.call(self.f(STACK), P.Tuple(tuple(xs)), axis=P.num(axis))
 
+    def move_axes(self, x: P.Py, src: tuple[int, ...], dst: tuple[int, ...]) -> P.Py:
+        """``x`` with its axes ``src`` moved to ``dst``, the others in order (np.moveaxis);
+        the head axis of Q: [T, H, Dh] brought ahead, ``Q.transpose(1, 0, 2)``."""
+        return P.call(self.f("moveaxis"), x, P.ints(src), P.ints(dst))
+
     def take(self, x: P.Py, axis: int, at: int) -> P.Py:
         """``x[:, at]``: the position ``at`` of axis ``axis``, the axis dropped."""
         return P.Subscript(x, tuple(P.Slice() for _ in range(axis)) + (P.num(at),))
@@ -211,6 +216,9 @@ class Torch(Backend):
 
     def stack(self, xs: list[P.Py], axis: int) -> P.Py:
         return P.call(self.f(STACK), P.Tuple(tuple(xs)), dim=P.num(axis))
+
+    def move_axes(self, x: P.Py, src: tuple[int, ...], dst: tuple[int, ...]) -> P.Py:
+        return P.call(self.f("movedim"), x, P.ints(src), P.ints(dst))
 
     def pad(self, x: P.Py, axis: int, ndim: int, before: P.Py, after: P.Py) -> P.Py:
         # torch's pad lists (before, after) pairs from the last axis back

@@ -155,6 +155,8 @@ class Compiler:
         v = Value(P.Name(names.get(m.kind, self.names.var)[m.name]), shape)
         if self.batched and len(shape) == 1:  # a tensor shared by every element: a column
             return _column(v)
+        if m.batch:
+            return _element_array(self.b, v, m)
         return v
 
     def _m_Const(self, m: mx.Const) -> Value:
@@ -344,6 +346,10 @@ class Compiler:
 
     def _m_AxisFn(self, m: mx.AxisFn) -> Value:
         v = self._m(m.x)
+        if self.batched and len(v.shape) > 2 and AXIS_OPS[m.head].reduces:
+            # logsumexp of each element's rows: a column of each, the axis kept
+            return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim, keep=True),
+                         (*v.shape[:-1], 1))
         if self.batched and len(v.shape) > 2:  # softmax of each element's rows or columns
             return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim), v.shape)
         shape = v.shape
@@ -431,6 +437,34 @@ class Compiler:
         v = self._spec_shaped(self._m(m.x), m.x)
         return Value(self.b.take(v.py, m.axis, m.at), m.dims)
 
+    def _m_Each(self, m: mx.Each) -> Value:
+        """Every element's form at once (the batch axes leading, as NumPy's ``@`` takes
+        them), then the batch axes moved to where the result has them; an element's column
+        is a vector of the result."""
+        outer, self.batched = self.batched, True
+        try:
+            v = self._m(m.x)
+        finally:
+            self.batched = outer
+        nb = len(m.dims)
+        py, shape = v.py, tuple(v.shape)
+        if len(m.spec) == nb + 1:  # a column of each element: its unit axis dropped
+            py, shape = P.Subscript(py, (P.Name("..."), P.num(0))), shape[:-1]
+        lead = tuple(range(nb))
+        if m.at != lead:
+            py = self.b.move_axes(py, lead, m.at)
+        return Value(py, m.spec)
+
+    def _m_Permute(self, m: mx.Permute) -> Value:
+        """The argument's axes reordered; a batched argument is compiled with its batch axes
+        kept (as :meth:`_m_BatchSum` does), an element's vector a column."""
+        outer, self.batched = self.batched, bool(mx.batch_of(m.x))
+        try:
+            v = self._spec_shaped(self._m(m.x), m.x, tuple(m.dims[a] for a in _inverse(m.axes)))
+        finally:
+            self.batched = outer
+        return Value(self.b.permute(v.py, m.axes), m.dims)
+
     def _m_Stack(self, m: mx.Stack) -> Value:
         pieces = [self._spec_shaped(self._m(x), x, m.dims[:m.axis] + m.dims[m.axis + 1:])
                   for x in m.xs]
@@ -471,6 +505,32 @@ def _spec_dims(x: mx.M) -> tuple[Any, ...] | None:
     if isinstance(x, (mx.Take, mx.Stack, mx.Slice, mx.Pad, mx.Reshape)):
         return tuple(x.dims)
     return None
+
+
+def _element_array(b: Any, v: Value, m: mx.Ref) -> Value:
+    """A tensor read per batch element, as the array of every element's matrix: its batch
+    axes moved to the front (``Ref.at``), a vector element made a column."""
+    nb, shape, py = len(m.batch), tuple(v.shape), v.py
+    if m.at:
+        py = b.move_axes(py, m.at, tuple(range(nb)))
+        shape = tuple(shape[a] for a in m.at) + tuple(d for a, d in enumerate(shape)
+                                                     if a not in m.at)
+    if len(shape) == nb + 1:
+        return _column_last(Value(py, shape))
+    return Value(py, shape)
+
+
+def _column_last(v: Value) -> Value:
+    """An array of vectors as the array of their columns (``v[..., None]``)."""
+    return Value(P.Subscript(v.py, (P.Name("..."), P.NONE)), (*v.shape, 1))
+
+
+def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
+    """The permutation that undoes ``axes``."""
+    out = [0] * len(axes)
+    for p, a in enumerate(axes):
+        out[a] = p
+    return tuple(out)
 
 
 def _column(v: Value) -> Value:

@@ -88,7 +88,8 @@ def _vertex_label(t: TensorRow) -> str:
     """``z = W x`` (an input: its name)."""
     if t.formula is None:
         return t.lhs
-    return f"{t.lhs} = {t.formula.rhs}"
+    lhs = t.formula.lhs if t.formula.matrix is not None else t.lhs  # C_h = Q_h K_hᵀ
+    return f"{lhs} = {t.formula.rhs}"
 
 
 def _contributions(sheet: Sheet, rel: str) -> dict[tuple[str, str], str]:

@@ -14,7 +14,7 @@ from sympy import S, Symbol
 from .. import matrix as mx
 from ..kinds import ReduceKind
 from ..ops import (AXIS_OPS, CONV_FULL, CONV_VALID, DIAG, DIAGONAL, PAD, RESHAPE, SCALARS, SLICE,
-                   STACK, TAKE)
+                   PERMUTE, STACK, TAKE)
 from ..precedence import Prec
 from .index_printer import index_precedence, names_axis
 from .tokens import NotationBase
@@ -241,10 +241,24 @@ class MatrixPrinter(TreePrinter):
             body = self.n.paren(body)
         return "".join(self.n.sum_sign(v) for v in letters) + body
 
+    def _print_Each(self, m: mx.Each) -> str:
+        """``(1/√Dh) ∂L/∂C_h K_h``: each element's form, every element subscripted (the left
+        side is subscripted by the sheet, :func:`element_names`)."""
+        outer, self.element = self.element, self.n.index_list([Symbol(x) for x in m.names])
+        try:
+            return self._print(m.x)
+        finally:
+            self.element = outer
+
     def _print_Take(self, m: mx.Take) -> str:
         """``take(∂L/∂S, 0, axis=1)``: position 0 of axis 1, as NumPy's take (S[:, 0])."""
         return self.n.operator(TAKE, f"{self._print(m.x)}, {m.at}, "
                                      f"{self.n.keyword('axis', str(m.axis))}")
+
+    def _print_Permute(self, m: mx.Permute) -> str:
+        """``permute(Q, (0, 2, 1, 3))``: axis p of the result is axis axes[p] of Q, as
+        NumPy's transpose(Q, axes) and PyTorch's Q.permute(axes)."""
+        return self.n.operator(PERMUTE, f"{self._print(m.x)}, ({', '.join(map(str, m.axes))})")
 
     def _print_Stack(self, m: mx.Stack) -> str:
         """``stack([a, b], axis=1)``, as the spec writes it."""
@@ -264,8 +278,16 @@ class MatrixPrinter(TreePrinter):
         return self.n.einsum(m.subscripts, [self._print(x) for x in m.operands])
 
 
+def element_names(m: mx.M | None) -> tuple[Symbol, ...]:
+    """The subscript of the left side of a form written element by element (``∂L/∂Q_h``),
+    else none."""
+    return tuple(Symbol(x) for x in m.names) if isinstance(m, mx.Each) else ()
+
+
 def matrix_precedence(m: mx.M) -> Prec:
     """How tightly a matrix-form node binds when printed, on the one scale."""
+    if isinstance(m, mx.Each):
+        return matrix_precedence(m.x)
     if isinstance(m, mx.Add):
         return Prec.ADD
     if isinstance(m, mx.Scale):

@@ -20,6 +20,7 @@ from .. import pyexpr as P
 from .backends import Backend, Torch
 from .code import Compiler, Names
 from .einsum import IndexCompiler
+from .matrix_printer import element_names
 from .text import adjoint_lhs, closed_differs, index_rhs, printer
 
 if TYPE_CHECKING:
@@ -62,7 +63,8 @@ class _Writer:
             p = printer(d)
             text = p.matrix(f.matrix)
             wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
-            comment = f"{left(())} = {text}" + (f", where {wheres}" if wheres else "")
+            comment = f"{left(element_names(f.matrix))} = {text}" + \
+                (f", where {wheres}" if wheres else "")
             v = self.comp.matrix(f.matrix, f.wheres)
             py, shape = v.py, v.shape
         else:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from .matrix_printer import element_names
 from .styles import Latex, Unicode
 from .text import Pen, Style, closed_differs, has_index_form, named_consumer, shape_text
 
@@ -441,7 +442,8 @@ def _inline_math(s: str) -> str:
 
 def formula(pen: Pen, form: Form, lhs: Callable[[tuple[Any, ...]], str]) -> Formula:
     """``form`` printed, with ``lhs(indices)`` as its left sides."""
-    return Formula(lhs(form.idx), pen.index(form) if form.index is not None else "", lhs(()),
+    return Formula(lhs(form.idx), pen.index(form) if form.index is not None else "",
+                   lhs(element_names(form.matrix)),
                    pen.matrix(form),
                    tuple(pen.wheres(form)), form.einsum, has_index_form(form))
 
@@ -469,7 +471,7 @@ def _shown(pen: Pen, form: Form, lhs: Callable[[tuple[Any, ...]], str]) -> Shown
     matrix = pen.matrix(form)
     wheres = tuple(pen.wheres(form))
     if matrix is not None:
-        return Shown(lhs(()), matrix, wheres)
+        return Shown(lhs(element_names(form.matrix)), matrix, wheres)
     return Shown(lhs(form.idx), pen.index(form), wheres)
 
 
@@ -497,7 +499,8 @@ def _term(d: Derivation, pen: Pen, consumer: str, f: Form,
         both = formula(pen, f, lhs)
         return Term(consumer, source, both.lhs_matrix, both.rhs, both)
     matrix = pen.matrix(f)  # the form a picture shows, without its where-clauses
-    return Term(consumer, source, lhs(()), matrix if matrix is not None else pen.index(f), None)
+    return Term(consumer, source, lhs(element_names(f.matrix) if matrix is not None else ()),
+                matrix if matrix is not None else pen.index(f), None)
 
 
 def _step(d: Derivation, pen: Pen, edge: Edge) -> Step:
@@ -511,7 +514,8 @@ def _gradient(pen: Pen, g: Gradient, printed: dict[int, Formula]) -> GradientRow
     if g.form is None:
         return GradientRow(g.name, tuple(g.tensor.shape), pen.gradient_lhs(g.name, ()), None)
     shown = printed.get(id(g.form)) or formula(pen, g.form, lhs)
-    label = pen.gradient_lhs(g.name, () if shown.matrix is not None else g.form.idx)
+    label = pen.gradient_lhs(g.name, element_names(g.form.matrix) if shown.matrix is not None
+                             else g.form.idx)
     return GradientRow(g.name, tuple(g.tensor.shape), label, shown)
 
 

@@ -129,6 +129,36 @@ class Pen:
         return (f" {math(total)} adds the matrices {math(one)} of every element "
                 f"{math(element)} of the batch {plural} {math(axes)}.")
 
+    def _element_note(self, form: mx.M | None, math: Callable[[str], str]) -> str:
+        """`` A line subscripted by h holds for every element h of the batch axis H: Q_h is
+        the matrix Q[:, h, :].`` for the first form written element by element (``form``,
+        a matrix.Each), else nothing."""
+        if not isinstance(form, mx.Each):
+            return ""
+        p = self.printer()
+        refs = [r for r in mx.leaves(form.x) if r.batch]
+        # what only the subscript says: an axis not leading, else a vector's element
+        refs.sort(key=lambda r: (not r.at, mx.cols(r) != 1, r.kind != RefKind.TENSOR))
+        leaf = refs[0]
+        letters = [Symbol(x) for x in form.names]
+        idx = p.index_list(letters)
+        one = p.tensor(leaf.name, idx) if leaf.kind == RefKind.TENSOR else \
+            p.adjoint(leaf.name, idx)
+        whole = p.tensor(leaf.name, "") if leaf.kind == RefKind.TENSOR else \
+            p.adjoint(leaf.name, "")
+        rank = len(self.d.graph[leaf.name].shape)
+        at = leaf.at or tuple(range(len(letters)))
+        where = iter(p.index_list([x]) for x in letters)
+        parts = [next(where) if a in at else ":" for a in range(rank)]
+        what = "matrix" if rank - len(letters) == 2 else "column"
+        element = ", ".join(p.index_list([x]) for x in letters)
+        element = f"({element})" if len(letters) > 1 else element
+        axes = ", ".join(p.dim(d) for d in form.dims)
+        plural = "axes" if len(form.dims) > 1 else "axis"
+        return (f" A line subscripted by {math(idx)} holds for every element {math(element)} "
+                f"of the batch {plural} {math(axes)}: {math(one)} is the {what} "
+                f"{math(whole + '[' + ', '.join(parts) + ']')}.")
+
     def notes(self, math: Callable[[str], str] = lambda s: s) -> list[str]:
         """Every note and warning, as sentences; ``math`` wraps each formula (LaTeX: ``$…$``)."""
         d = self.d
@@ -143,7 +173,8 @@ class Pen:
                 tt = p.matrix(mx.transpose(mx.Ref(n.tensor, RefKind.TENSOR, (2, 3))))
                 out.append(f"{BATCHED} {math(tt)} swaps the last two axes of {math(t)}, and "
                            "rowsum, colsum and softmax act on each element's matrix." +
-                           self._batch_sum_note(n.form, math))
+                           self._batch_sum_note(n.form, math) +
+                           self._element_note(n.element, math))
             elif n.kind == NoteKind.EINSUM:
                 # the recognizer falls back to einsum for several reasons (a rank-3 tensor, a
                 # diagonal, a permuted product ...): say what holds for all of them

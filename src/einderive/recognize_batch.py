@@ -1,0 +1,114 @@
+"""Matrix forms of tensors of three or more axes that reorder their axes.
+
+``Qh = transpose(Q, axes=[0, 2, 1, 3])`` is ``Qh_ikjl = Q_ijkl``: every tensor of the term
+is read at one permutation of the result's indices.  No product or ᵀ says that (ᵀ swaps the
+last two axes of each batch element); it is ``permute(Q, (0, 2, 1, 3))``, NumPy's
+``np.transpose(Q, axes)``, and the adjoint of a permutation is the inverse permutation,
+``permute(∂L/∂Qh, (0, 2, 1, 3))`` here.  The term is read with its tensors' own index order
+(each tensor then read whole) and the result is that form permuted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import combinations
+from typing import Any, Protocol
+
+from sympy import Indexed, Symbol
+
+from . import matrix as mx
+from .ops import AxisFunction
+from .shapes import Shape
+
+Expr = Any  # a SymPy expression
+Idx = tuple[Any, ...]
+
+
+class Read(Protocol):
+    """What a recognition returns (recognize.Recognition), as far as this module needs."""
+
+    @property
+    def matrix(self) -> mx.M | None: ...
+
+    @property
+    def wheres(self) -> tuple[Any, ...]: ...
+
+    @property
+    def einsum(self) -> bool: ...
+
+
+def read_permuted(expr: Expr, idx: Idx, shape: Shape,
+                  inner: Callable[[Expr, Idx, Shape], Read]) -> tuple[Read, mx.M] | None:
+    """``(recognition of the unpermuted term, permute(form, axes))`` when the term reads
+    without einsum in the order its tensors read the result's indices (each index where it
+    first stands: Q_ikjl = Xq_{i, j, k·Dh + l} reads i, j, k, l), and that order is not
+    ``idx``'s; else None.  ``inner(expr, order, shape)`` recognizes the term in that order."""
+    order = _reading_order(expr, idx)
+    if order is None:
+        return None
+    axes = tuple(order.index(i) for i in idx)  # axis p of the result is axis axes[p]
+    inner_shape = tuple(shape[idx.index(i)] for i in order)
+    found = inner(expr, order, inner_shape)
+    if found.matrix is None or found.einsum:
+        return None
+    return found, mx.Permute(found.matrix, axes, tuple(shape), tuple(shape))
+
+
+def _reading_order(expr: Expr, idx: Idx) -> Idx | None:
+    """The result's indices (three or more distinct symbols) in the order the tensors of
+    ``expr`` read them, when every one is read and that order is not ``idx``; else None."""
+    if len(idx) < 3 or not all(isinstance(i, Symbol) for i in idx) or len(set(idx)) != len(idx):
+        return None
+    free, seen = set(idx), []
+    for e in sorted(expr.atoms(Indexed, AxisFunction), key=str):
+        for i in e.indices:
+            for s in _symbols_in_order(i):
+                if s in free and s not in seen:
+                    seen.append(s)
+    if len(seen) != len(idx) or tuple(seen) == tuple(idx):
+        return None
+    return tuple(seen)
+
+
+def _symbols_in_order(i: Any) -> list[Any]:
+    """The symbols of an index in the order it reads them: a flat index h·Dh + d its digits
+    first to last (``Flat.digits``), else by name."""
+    if isinstance(i, Symbol):
+        return [i]
+    digits = getattr(i, "digits", None)
+    if digits is not None:
+        return [s for d in digits for s in _symbols_in_order(d)]
+    return sorted(getattr(i, "free_symbols", set()), key=str)
+
+
+def element_at(inds: Idx, batch: Idx) -> tuple[int, ...] | None:
+    """The positions of the batch indices in a tensor's indices ``inds``, each there once
+    and in the batch's order (Q_thd at h: (1,)), else None."""
+    if not batch or any(list(inds).count(b) != 1 for b in batch):
+        return None
+    at = tuple(list(inds).index(b) for b in batch)
+    return at if list(at) == sorted(at) else None
+
+
+def batch_positions(expr: Expr, idx: Idx,
+                    is_tensor: Callable[[Expr], bool]) -> Iterator[tuple[int, ...]]:
+    """The positions of ``idx`` a batched reading may take as the batch, best first: the
+    leading ones with a matrix as the element (NumPy's ``@``), then any others with a
+    matrix, then any with a vector (a row of s: [B, T] is element b's column).  Each batch
+    index stands in every tensor of three or more axes of ``expr``."""
+    n = len(idx)
+    syms = [i for i in idx if isinstance(i, Symbol)]
+    if n < 2 or len(set(syms)) != len(syms):
+        return
+    if n >= 3 and all(isinstance(i, Symbol) for i in idx[:n - 2]):
+        yield tuple(range(n - 2))  # a kept-dims axis (index 0) of an element is fine
+    if len(syms) != n:
+        return
+    wide = [set(e.indices) for e in expr.atoms(Indexed) if is_tensor(e) and len(e.indices) > 2]
+    if not wide:
+        return
+    common = set.intersection(*wide)
+    for k in (n - 2, n - 1):
+        for at in combinations(range(n), k):
+            if k and at != tuple(range(n - 2)) and all(idx[a] in common for a in at):
+                yield at
