@@ -136,6 +136,11 @@ def test_an_anonymous_argument_prints_as_its_definition():
     assert step.definition == "u = x + y" and step.node_lhs == "u"
     (tex,) = build(d, Latex, steps=True).adjoint("x").steps
     assert tex.where == ("u", "x + y")
+    from einderive.api import render
+    steps = json.loads(render(d, "json", steps=True))["adjoints"]
+    assert {(s["via"], s["definition"]) for a in steps for s in a.get("steps", [])} == {
+        ("L", "L = sum(h * t)"), ("u", "u = x + y")}  # no internal name (_h_1)
+    assert "via u = x + y" in render(d, "markdown", steps=True)
 
 
 def test_an_anonymous_matrix_argument_prints_whole():
