@@ -55,12 +55,21 @@ SPECS = {
 }
 
 
+# an expression as the convolved signal: its derivative multiplies the full convolution
+EXPRESSIONS = {
+    "conv1d of tanh(X)": (HEAD1, ["Y = conv1d(tanh(X), W)", "L = sum(Y * y)"]),
+    "conv2d of sigmoid(X), bias": (HEAD2, ["Y = conv2d(sigmoid(X), W, b)",
+                                           "L = sum(Y * y)"]),
+}
+ALL = {**SPECS, **EXPRESSIONS}
+
+
 def spec(name: str) -> str:
-    head, lines = SPECS[name]
+    head, lines = ALL[name]
     return head + "".join(f"  - {line}\n" for line in lines) + "loss: L\n"
 
 
-@pytest.mark.parametrize("name", sorted(SPECS))
+@pytest.mark.parametrize("name", sorted(ALL))
 def test_conv_gradients_match_finite_differences_at_two_sizes(name):
     d = derive_text(spec(name))
     report = verify(d, seed=1)
@@ -71,7 +80,7 @@ def test_conv_gradients_match_finite_differences_at_two_sizes(name):
     assert report.ok, [(c.name, c.max_abs) for c in report.checks]
 
 
-@pytest.mark.parametrize("name", sorted(SPECS))
+@pytest.mark.parametrize("name", sorted(ALL))
 def test_conv_generated_gradients_match_torch_autograd(name, tmp_path):
     from test_ops import _generated_code_matches_torch
     _generated_code_matches_torch(derive_text(spec(name)), tmp_path)
@@ -85,6 +94,19 @@ def test_conv_adjoints_are_a_correlation_and_a_full_convolution(name):
     # no einsum, no index form left alone for the tensors a convolution reads
     for t in ("X", "W"):
         assert "einsum" not in forms(d, t)[1]
+
+
+def test_a_conv_of_an_expression_reads_both_adjoints_in_matrix_form():
+    """conv1d(tanh(X), W): ∂L/∂X is the full convolution times tanh's derivative, which
+    stands outside the convolution's sums (it printed the index form alone); ∂L/∂W is the
+    correlation with the expression."""
+    d = derive_text(spec("conv1d of tanh(X)"))
+    assert forms(d, "X")[1] == "(∂L/∂Y ∗ W) ⊙ (1 − tanh(X) ⊙ tanh(X))", forms(d, "X")
+    assert forms(d, "W")[1] == "∂L/∂Y ⋆ tanh(X)", forms(d, "W")
+    d = derive_text(spec("conv2d of sigmoid(X), bias"))
+    assert forms(d, "X")[1] == "σ'(X) ⊙ (∂L/∂Y ∗ W)", forms(d, "X")
+    assert forms(d, "W")[1] == "∂L/∂Y ⋆ σ(X)", forms(d, "W")
+    assert "no matrix form" not in render(d, "markdown")
 
 
 def test_conv1d_prints_its_shifted_read_and_its_adjoints():

@@ -9,7 +9,7 @@ import pytest
 from einderive.errors import SpecError
 
 SPEC = """\
-dims: {B: 2, H: 2, Dh: 3, D: H * Dh, T: 7, K: 3, To: "T - K + 1", Th: T // 2}
+dims: {B: 2, H: 2, Dh: 3, D: H * Dh, T: 7, K: 3, To: "T - K + 1", Th: (T - 1) // 2}
 inputs:
   X: [B, D]
   Y: [B, To]
@@ -70,7 +70,10 @@ def test_a_defined_dim_cannot_be_given_another_size_by_dims(tmp_path, run):
 BAD = [
     # (dims, line:col, words in the message, words in the hint)
     ("{H: 2, D: H * Dx}", "1:21", "unknown dim 'Dx' in the definition of dim 'D'", "'D'"),
-    ("{H: 2, D: H / 2}", "1:17", "'/' is not whole division", "H // 2"),
+    ("{H: 3, D: H // 2}", "1:17", "'D' = H // 2 is not a whole number at H=3: H = 3 is not a "
+     "multiple of 2 = 2", "make H a multiple of 2"),
+    ("{H: 3, D: 2 * (H / 2)}", "1:22", "'D' = 2 * (H / 2) is not a whole number", "exact"),
+    ("{H: 2, E: 2, D: H // (E - 2)}", "1:23", "divides by zero at H=2, E=2", "divisor"),
     ("{H: 2, D: D * 2}", "1:14", "defined from itself: D -> D", "size of its own"),
     ("{H: 2, D: E, E: D + 1}", "1:14", "defined from itself: D -> E -> D", "size"),
     ("{H: 2, D: H - 5}", "1:14", "'D' = H - 5 is -3 at H=2", "positive"),
@@ -105,3 +108,44 @@ def test_verify_refuses_sizes_that_make_a_defined_dim_empty(tmp_path, run):
     result = run("verify", path, "--dims", "T=2")
     assert result.exit_code == 2
     assert "'To' = T - K + 1 is 0 at T=2, K=3" in result.output
+
+
+MULTIHEAD = """\
+dims: {B: 2, D: 6, H: 2, Dh: D // H}
+inputs: {X: [B, D], W: [D, D]}
+forward:
+  - Y = reshape(X @ W, [B, H, Dh])
+  - L = sum(tanh(Y) * Y)
+loss: L
+"""
+
+
+@pytest.mark.parametrize("division", ["//", "/"])
+def test_a_head_dim_defined_by_division_reshapes_and_verifies(tmp_path, run, division):
+    """Dh: D // H (what a user writes for multi-head attention) is D/H where it divides:
+    the reshape into [B, H, Dh] fits, and its gradients match finite differences, also at
+    other sizes that divide (--dims)."""
+    path = tmp_path / "s.yaml"
+    path.write_text(MULTIHEAD.replace("//", division))
+    assert load(path.read_text()).dims[-1].size == 3
+    out = run("derive", path)
+    assert out.exit_code == 0, out.output
+    assert "Y     = reshape(X W, [B, H, Dh])" in out.output
+    for dims in ([], ["--dims", "D=8,H=4"], ["--dims", "D=12"]):
+        result = run("verify", path, *dims)
+        assert result.exit_code == 0 and "all 2 gradients" in result.output, result.output
+
+
+def test_a_division_that_leaves_a_remainder_at_the_sizes_used_is_an_error(tmp_path, run):
+    path = tmp_path / "s.yaml"
+    path.write_text(MULTIHEAD.replace("D: 6", "D: 7"))
+    for command in ("derive", "verify", "cost"):
+        result = run(command, path)
+        assert result.exit_code == 2
+        assert f"{path}:1:30: error: dim 'Dh' = D // H is not a whole number at D=7, H=2: " \
+            "D = 7 is not a multiple of H = 2" in result.output, result.output
+        assert "make D a multiple of H" in result.output
+    path.write_text(MULTIHEAD)
+    for command in ("verify", "cost"):  # sizes given on the command line are checked too
+        result = run(command, path, "--dims", "D=7")
+        assert result.exit_code == 2 and "D = 7 is not a multiple of H = 2" in result.output

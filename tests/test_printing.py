@@ -128,8 +128,19 @@ def test_an_anonymous_argument_prints_as_its_definition():
     assert T.matrix_rhs(d, h) == "x + y − logsumexp(x + y)"  # a sum in a sum needs no brackets
     assert T.index_rhs(d, h, Latex) == r"x_{i} + y_{i} - \operatorname{logsumexp}(x + y)"
     assert forms(d, "x")[0] == "∂L/∂h_i − softmax(x + y)_i Σ_i′ ∂L/∂h_i′"
+    # in --steps it goes by a short name, defined where the steps go through it
     steps = [r for e in d.adjoint("x").edges for _, r in T.step_lines(d, e)]
-    assert any("∂L/∂(x + y)_j" in s for s in steps), steps
+    assert any("∂L/∂u_j" in s for s in steps) and not any("(x + y)" in s for s in steps), steps
+    from einderive.render.sheet import build
+    (step,) = build(d, steps=True).adjoint("x").steps
+    assert step.definition == "u = x + y" and step.node_lhs == "u"
+    (tex,) = build(d, Latex, steps=True).adjoint("x").steps
+    assert tex.where == ("u", "x + y")
+    from einderive.api import render
+    steps = json.loads(render(d, "json", steps=True))["adjoints"]
+    assert {(s["via"], s["definition"]) for a in steps for s in a.get("steps", [])} == {
+        ("L", "L = sum(h * t)"), ("u", "u = x + y")}  # no internal name (_h_1)
+    assert "via u = x + y" in render(d, "markdown", steps=True)
 
 
 def test_an_anonymous_matrix_argument_prints_whole():

@@ -598,7 +598,9 @@ def _split_equals(text: str) -> list:
 
 def _known(d) -> list:
     from einderive.render.names import text_accented  # Xhat is printed X̂
-    return [text_accented(t.name) for t in d.graph.tensors] + [n for n, _ in d.graph.dims]
+    from einderive.render.text import step_names  # --steps defines these (via u = x + y)
+    return [text_accented(t.name) for t in d.graph.tensors] + [n for n, _ in d.graph.dims] + \
+        list(step_names(d).values())
 
 
 @pytest.mark.parametrize("source", SPEC_FILES + ISSUE_SPECS,

@@ -290,7 +290,16 @@ class _MatrixWalk:
         return self.flops(m.x) + self._elementwise(2, m.x.shape) + Flops(ZERO, 1)
 
     def _AxisFn(self, m: Any) -> Flops:  # mx.AxisFn
-        return self.flops(m.x) + self.c.axis(m.head, m.arg_shape, m.axis, self.c.numel(m.shape))
+        """By the op's counts on what it reads; in a batched form (``softmax(X_b)``, counted
+        for one element and then times the batch) on one element's matrix, not the whole
+        argument ``arg_shape`` holds (a rank-3 softmax was counted B times over)."""
+        batch = mx.batch_of(m)
+        arg, axis = m.arg_shape, m.axis
+        if batch and tuple(arg[:len(batch)]) == tuple(batch) and \
+                (axis is None or axis % len(arg) >= len(batch)):
+            arg = arg[len(batch):]
+            axis = None if axis is None else axis % len(m.arg_shape) - len(batch)
+        return self.flops(m.x) + self.c.axis(m.head, arg, axis, self.c.numel(m.shape))
 
     def _Reduce(self, m: Any) -> Flops:  # mx.Reduce
         axis = {"rowsum": mx.cols(m.x), "colsum": mx.rows(m.x)}.get(m.kind)

@@ -13,7 +13,7 @@ from fractions import Fraction
 from collections.abc import Mapping
 from typing import Any
 
-from sympy import Integer, Symbol, expand, floor
+from sympy import Integer, Symbol, expand
 
 from . import expr as X
 from . import shapes
@@ -454,8 +454,9 @@ def dim_values(dims: tuple[DimDecl, ...]) -> dict[str, Any]:
                     else value(d.definition)
             return out[term]
         a, b = value(term.left), value(term.right)
+        # a division divides (spec.py checks it at every size used): D // H is D/H
         return a + b if term.op == "+" else a - b if term.op == "-" else \
-            a * b if term.op == "*" else floor(a / b)
+            a * b if term.op == "*" else a / b
     for d in dims:
         value(d.name)
     return out

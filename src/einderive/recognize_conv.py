@@ -46,7 +46,23 @@ class _Reader(Protocol):
 
 
 def read_conv(reader: _Reader, factors: list[Expr], summed: list[Any]) -> Read | None:
-    """The convolution the product of ``factors`` summed over ``summed`` is, if it is one."""
+    """The convolution the product of ``factors`` summed over ``summed`` is, if it is one;
+    factors that hold no summed index multiply it elementwise (∂L/∂X of conv1d(tanh(X), W)
+    is (∂L/∂Y ∗ W) ⊙ (1 − tanh(X)^∘2): the derivative of tanh stands outside the sums)."""
+    outside = [f for f in factors if not any(f.has(s) for s in summed)]
+    if outside and summed and len(outside) < len(factors):
+        conv = read_conv(reader, [f for f in factors if f not in outside], summed)
+        if conv is None:
+            return None
+        try:
+            rest = reader.blob(sympy.Mul(*outside))
+        except Exception as exc:  # recognize.NoMatrixForm (imported, it would be a cycle)
+            if type(exc).__name__ != "NoMatrixForm":
+                raise
+            return None
+        if tuple(rest.idx) != tuple(conv[1]) or tuple(rest.m.shape) != tuple(conv[0].shape):
+            return None  # read at other indices, or per batch element: no elementwise product
+        return _blob(mx.hadamard(conv[0], rest.m), conv[1])
     tensors = [f for f in factors if isinstance(f, Indexed) and reader.ctx.is_tensor_atom(f)]
     ranges = [f for f in factors if _is_range(f)]
     if ranges and len(tensors) + len(ranges) != len(factors) or len(tensors) > 2:

@@ -34,11 +34,14 @@ MAX_ITEMS = 5_000  # forward items: about a minute and a half of derivation
 
 class DimDef(Record):
     """A dim defined from others: ``op`` is ``+``, ``-``, ``*`` or ``//`` of two operands,
-    each a dim's name, a whole number, or another ``DimDef``."""
+    each a dim's name, a whole number, or another ``DimDef``.  ``//`` (also written ``/``)
+    is exact division: it must divide at the sizes used (``Dh: D // H``, D = H·Dh), so
+    the graph can take D // H as D/H (a reshape of D into H, Dh fits)."""
 
     op: str
     left: DimTerm
     right: DimTerm
+    loc: Loc | None = field(default=None, repr=False, compare=False)  # where the op is
 
 
 DimTerm = DimDef | str | int
@@ -362,12 +365,14 @@ def _parse_dims(doc: CommentedMap, path: str, value_loc: ValueLoc,
 def _dim_ops() -> dict[type, str]:
     import ast
 
-    return {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//"}
+    # '/' is '//': a dim's division is exact, either way it is written
+    return {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.FloorDiv: "//", ast.Div: "//"}
 
 
 def _parse_dim_def(text: str, start: Loc,
                    name: str) -> tuple[DimTerm, tuple[tuple[str, Loc], ...]]:
-    """``H * Dh``, ``T - K + 1``: whole numbers and dims under ``+ - * //``, read by the
+    """``H * Dh``, ``T - K + 1``, ``D // H``: whole numbers and dims under ``+ - * //``
+    (``/`` is ``//``, exact division either way), read by the
     ``ast`` module against that whitelist (nothing is evaluated).  Returns the definition
     and the names it reads with their places; whether they are dims is checked once every
     dim is read."""
@@ -401,13 +406,9 @@ def _parse_dim_def(text: str, start: Loc,
             return int(node.value)
         if isinstance(node, ast.BinOp) and type(node.op) in ops:
             left, right = walk(node.left, depth + 1), walk(node.right, depth + 1)
-            if type(node.op) is ast.FloorDiv and right == 0:
+            if ops[type(node.op)] == "//" and right == 0:
                 raise SpecError("division by zero", at(node.right), hint)
-            return DimDef(ops[type(node.op)], left, right)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
-            raise SpecError(f"in the definition of dim '{name}': '/' is not whole division",
-                            at(node), f"write {ast.unparse(node.left)} // "
-                                      f"{ast.unparse(node.right)}")
+            return DimDef(ops[type(node.op)], left, right, at(node))
         raise SpecError(f"in the definition of dim '{name}': {ast.unparse(node)!r} is not a "
                         f"dim, a whole number or + - * // of them", at(node), hint)
 
@@ -457,6 +458,7 @@ def dim_sizes(dims: tuple[DimDecl, ...], given: Mapping[str, int | None]) -> dic
         if d.definition is None:
             out[name] = given.get(name)
             return out[name]
+        _check_exact(d, d.definition, size)
         value = evaluate_dim(d.definition, size)
         if value is not None and value < 1:
             at = ", ".join(f"{k}={v}" for k, v in out.items() if k in dict(d.refs))
@@ -468,6 +470,39 @@ def dim_sizes(dims: tuple[DimDecl, ...], given: Mapping[str, int | None]) -> dic
     for d in dims:
         size(d.name)
     return out
+
+
+def _check_exact(d: DimDecl, term: DimTerm, size: Callable[[str], int | None]) -> None:
+    """Each division in ``d``'s definition divides at these sizes: the graph reads
+    ``D // H`` as D/H (a reshape of D into H, Dh then fits), so a remainder is an error
+    at the division, with the sizes that leave it."""
+    if not isinstance(term, DimDef):
+        return
+    _check_exact(d, term.left, size)
+    _check_exact(d, term.right, size)
+    if term.op != "//":
+        return
+    a, b = evaluate_dim(term.left, size), evaluate_dim(term.right, size)
+    if a is None or b is None or (b != 0 and a % b == 0):
+        return
+    reads = dict.fromkeys(r for r, _ in d.refs)
+    at = ", ".join(f"{r}={size(r)}" for r in reads)
+    loc = term.loc or d.loc
+    if b == 0:
+        raise SpecError(f"dim '{d.name}' = {d.text} divides by zero at {at}", loc,
+                        "give the dims it is defined from sizes that make the divisor positive")
+    left, right = (_term_text(t) for t in (term.left, term.right))
+    raise SpecError(f"dim '{d.name}' = {d.text} is not a whole number at {at}: "
+                    f"{left} = {a} is not a multiple of {right} = {b}", loc,
+                    f"a dim's division ('//' or '/') must be exact: make {left} a multiple "
+                    f"of {right}")
+
+
+def _term_text(term: DimTerm) -> str:
+    """A part of a dim's definition as written (brackets where it is not a name or number)."""
+    if not isinstance(term, DimDef):
+        return str(term)
+    return f"({_term_text(term.left)} {term.op} {_term_text(term.right)})"
 
 
 def sizes_with(dims: tuple[DimDecl, ...], override: Mapping[str, int]) -> dict[str, int | None]:

@@ -44,7 +44,9 @@ def _steps(a: AdjointRow, x: AdjointRow) -> list[dict[str, Any]]:
     """The chain rule of each use of ``a``'s tensor (``derive --steps``)."""
     out = []
     for step, tex in zip(a.steps, x.steps):
-        out.append({"via": step.node, "definition": step.definition,
+        # an anonymous intermediate by its short name (u), not its internal one (_h_1)
+        out.append({"via": step.where[0] if step.where else step.node,
+                    "definition": step.definition,
                     "lines": [{"text": f"{lhs} = {rhs}", "latex": f"{xl} = {xr}"}
                               for (lhs, rhs), (xl, xr) in zip(step.lines, tex.lines)]})
     return out

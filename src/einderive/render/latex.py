@@ -76,10 +76,12 @@ def adjoint_groups(sheet: Sheet, expand: bool = False,
     that a page can break between them)."""
     groups = []
     for a in sheet.adjoints if adjoints is None else adjoints:
-        groups += [[_eq(lhs, rhs) for lhs, rhs in step.lines] for step in a.steps]
+        # an anonymous intermediate's short name is defined above its chain rule
+        groups += [[_eq(lhs, rhs) for lhs, rhs in (*([step.where] if step.where else []),
+                                                   *step.lines)] for step in a.steps]
         rows = _formula_rows(a.formula)
-        if expand and a.closed is not None:
-            rows.append(f"&= {a.closed.rhs}")
+        if expand and a.closed is not None:  # with the where-clauses it names (t1 = …)
+            rows.append(f"&= {a.closed.rhs}" + "".join(rf", \quad {w}" for w in a.closed_wheres))
         groups.append(rows)
     return [g for g in groups if g]
 

@@ -51,7 +51,7 @@ class MatrixPrinter(TreePrinter):
             return self.n.tangent(m.name, idx)
         if m.kind == "rop":
             return self.n.rop(m.name, idx)
-        if isinstance(m.display, mx.M):
+        if isinstance(m.display, mx.M) and m.name not in self.n.aliases:
             return self._print(m.display)
         return self.n.tensor(m.name, idx)
 

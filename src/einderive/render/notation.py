@@ -33,6 +33,8 @@ class Notation(NotationBase):
         self.loss = loss
         self.positions = positions or {}
         self.anon = anon or {}
+        # an anonymous intermediate's short name where one stands for it (--steps)
+        self.aliases: dict[str, str] = {}
         self.einstein = True  # drop a Σ whose index shows exactly twice in its term
         self.index_printer = IndexPrinter(self)
         self.matrix_printer = MatrixPrinter(self)
@@ -47,7 +49,9 @@ class Notation(NotationBase):
     def tensor(self, name: str, idx: str, bare: bool = True) -> str:
         """A tensor's element; an anonymous intermediate is written as its definition, in
         brackets unless it is a call standing alone (``conv1d(X, W)``, not ``(conv1d(X, W))``)
-        or ``bare`` is False (under ∂L/∂, ℛ{…})."""
+        or ``bare`` is False (under ∂L/∂, ℛ{…}); one with a short name (``aliases``) by it."""
+        if name in self.aliases:
+            return self.tensor_name(self.aliases[name], idx)
         if name in self.anon:
             _, _, matrix = self.anon[name]
             if matrix is not None:

@@ -170,9 +170,14 @@ class Step:
     """The chain rule through one use of a tensor (``--steps``)."""
 
     node: str  # the node that reads the tensor
-    definition: str  # that node's definition as the spec writes it
+    # that node's definition as the spec writes it; an anonymous intermediate's short name
+    # and what it stands for, as text (u = X + logpiᵀ − logsumexp(logpi))
+    definition: str
     node_lhs: str  # the node as the formulas print it
     lines: tuple[tuple[str, str], ...]  # (left, right): local derivative, then chain rule
+    # an anonymous intermediate's short name and definition in the sheet's notation
+    # (left, right), for the layouts that print no ``via`` line (LaTeX); else empty
+    where: tuple[str, str] | tuple[()] = ()
 
 
 @dataclass(frozen=True)
@@ -504,8 +509,11 @@ def _term(d: Derivation, pen: Pen, consumer: str, f: Form,
 
 
 def _step(d: Derivation, pen: Pen, edge: Edge) -> Step:
-    return Step(edge.node, d.graph[edge.node].text, pen.tensor_lhs(edge.node, ()),
-                tuple(pen.steps(edge)))
+    where = pen.step_definition(edge.node)  # an anonymous intermediate's short name
+    text = " = ".join(Pen(d, Unicode, pen.anon).step_definition(edge.node))
+    return Step(edge.node, text or d.graph[edge.node].text,
+                pen.step_printer(edge.node).tensor(edge.node, ""), tuple(pen.steps(edge)),
+                where)
 
 
 def _gradient(pen: Pen, g: Gradient, printed: dict[int, Formula]) -> GradientRow:

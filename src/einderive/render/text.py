@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sympy import Indexed, Symbol
@@ -79,6 +80,35 @@ class Pen:
     def printer(self, form: Form | None = None) -> Notation:
         return self.style(self.d.index.ctx, self.d.loss,
                           form.positions if form is not None else None, self.anon)
+
+    @cached_property
+    def step_names(self) -> dict[str, str]:
+        """The short name each anonymous intermediate goes by in its ``--steps``."""
+        return step_names(self.d)
+
+    def step_printer(self, node: str) -> Notation:
+        """A printer for the chain rule through ``node``: an anonymous intermediate prints
+        as its short name there (∂L/∂u_ij ∂u_ij/∂X_kl, not ∂L/∂(X + logpiᵀ − …)_ij ∂(…)),
+        which :meth:`step_definition` defines."""
+        alias = self.step_names.get(node)
+        if alias is None:
+            return self.printer()
+        p = self.style(self.d.index.ctx, self.d.loss, None,
+                       {k: v for k, v in self.anon.items() if k != node})
+        p.aliases = {node: alias}
+        return p
+
+    def step_definition(self, node: str) -> tuple[str, str] | tuple[()]:
+        """(``u``, ``X + logpiᵀ − logsumexp(logpi)``): the short name of an anonymous
+        intermediate and what it stands for (its index form where it has no matrix form);
+        empty for a named node, which the spec's line defines."""
+        if node not in self.step_names:
+            return ()
+        definition, idx, matrix = self.anon[node]
+        p, named = self.printer(), self.step_printer(node)
+        if matrix is not None:
+            return named.tensor(node, ""), p.matrix(matrix)
+        return named.tensor(node, p.index_list(idx)), p.index(definition, idx)
 
     def index(self, form: Form) -> str:
         return self.printer(form).index(form.index, form.idx)
@@ -201,7 +231,7 @@ class Pen:
         ``Σ_i ∂L/∂z_i ∂z_i/∂W_kl = Σ_i ∂L/∂z_i δ_ik x_l = ∂L/∂z_k x_l``.
         """
         edge = edge.shown
-        p = self.printer()
+        p = self.step_printer(edge.node)
         p.einstein = False
         out_i, in_i = p.index_list(edge.out_idx), p.index_list(edge.in_idx)
         local_lhs = p.partial(p.tensor(edge.node, out_i), p.tensor(edge.operand, in_i))
@@ -231,6 +261,31 @@ def anon_definitions(d: Derivation) -> dict[str, tuple[Any, tuple[Any, ...], Any
     """Each anonymous intermediate's definition, indices and matrix form (or None), so that
     it prints as what it is."""
     return d.anon_forms
+
+
+# the names an anonymous intermediate may go by in --steps, in the order tried
+STEP_NAMES = ("u", "v", "w", "a", "b", "c", "g", "h")
+
+
+def step_names(d: Derivation) -> dict[str, str]:
+    """A short name for each anonymous intermediate a step of the chain rule goes through,
+    in the graph's order: its definition under ∂L/∂(…) on a --steps left side is wider
+    than a line.  A name is no tensor's or dim's and no index letter of those steps."""
+    edges: dict[str, list[Edge]] = {}
+    for a in d.adjoints:
+        for e in a.edges:
+            if d.graph[e.node].kind == "anon" and e.node in d.anon_forms:
+                edges.setdefault(e.node, []).append(e)
+    if not edges:
+        return {}
+    from .readable import index_names
+    taken = {t.name.replace("_", "") for t in d.graph.tensors}
+    taken |= {n for n, _ in d.graph.dims} | set(d.index.ctx.letter.values())
+    for e in (s.shown for es in edges.values() for s in es):
+        for x in (e.local, e.local_collapsed, e.chained, e.collapsed, e.result):
+            taken |= {n.rstrip("′'") for n in index_names(x)}
+    free = (n for n in (*STEP_NAMES, *(f"u{k}" for k in range(1, 10 ** 6))) if n not in taken)
+    return {t.name: next(free) for t in d.graph.tensors if t.name in edges}
 
 
 def named_consumer(d: Derivation, name: str) -> str:

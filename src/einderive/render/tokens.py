@@ -252,6 +252,7 @@ class NotationBase(Style):
 
     positions: dict[Any, int]  # node -> where the matrix form puts it
     anon: dict[str, tuple[Any, Any, mx.M | None]]  # name -> (definition, indices, matrix)
+    aliases: dict[str, str]  # an anonymous intermediate's short name where one stands for it
     einstein: bool  # drop a Σ whose index shows exactly twice in its term
 
     @abstractmethod
