@@ -536,6 +536,10 @@ def hadamard(*xs: M) -> M:
     if len(real) < len(factors) and broadcast_shape([f.shape for f in real]) == shape and real:
         factors = real
     factors = _merge_powers(factors)
+    if shape != broadcast_shape([f.shape for f in factors]):
+        # x ⊙ s ⊘ x with s a column broadcast across x's columns: the product keeps x's
+        # shape (s 𝟏ᵀ), which a matrix product of it reads (a cancelled factor is no reshape)
+        factors.append(Ones(shape))
     factors.sort(key=_rank)
     if not factors:
         body: M = ONE
