@@ -50,3 +50,43 @@ def test_a_cancelled_factor_keeps_the_shape_it_broadcast_to(tmp_path):
         got = load(tmp_path, render(d, "numpy")).gradients(**values)
         for k in shapes:
             np.testing.assert_allclose(got[k], want[k], atol=1e-9)
+
+
+def _torch_hvp(fn, values: dict[str, np.ndarray], wrt: list[str],
+               v: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    torch = pytest.importorskip("torch")
+    t = {k: torch.tensor(x, dtype=torch.float64) for k, x in values.items()}
+
+    def f(*xs):
+        return fn(t | dict(zip(wrt, xs)))
+    _, hv = torch.autograd.functional.hvp(f, tuple(t[k] for k in wrt),
+                                          tuple(torch.tensor(v[k]) for k in wrt))
+    return {k: h.numpy() for k, h in zip(wrt, hv)}
+
+
+def _group_centred(t, groups: int):
+    b, c = t["X"].shape
+    xr = t["X"].reshape(b, groups, c // groups)
+    mu = xr.mean(2, keepdim=True)
+    var = ((xr - mu) ** 2).mean(2, keepdim=True)
+    return (((xr - mu) * var).reshape(b, c) * t["T"]).sum()
+
+
+def test_a_sum_of_contributions_read_per_element_and_whole_is_no_matrix_sum(tmp_path, run):
+    """ℛ{∂L/∂mu} of group statistics through a reshape adds a contribution read per batch
+    element (G×1 for each b) to one read whole (B×G): the sum was formed as matrices and its
+    code broadcast them to B×G×G (verify --hvp: exit 3, 'cannot reshape array').  Such a sum
+    keeps its index form only."""
+    from einderive.api import second_order
+    path = REGRESSIONS / "group_centred_hvp.yaml"
+    r = run("verify", "--hvp", path)
+    assert r.exit_code == 0, r.output
+    d = second_order(derive_file(path), hvp="")
+    mod = load(tmp_path, render(d, "numpy"))
+    for b in (2, 5):  # G and Cg are no input's dims: the module holds the spec's 2 and 3
+        values = _draw({"X": (b, 6), "T": (b, 6)}, seed=b)
+        v = _draw({"X": (b, 6)}, seed=7)
+        want = _torch_hvp(lambda t: _group_centred(t, 2), values, ["X"], v)
+        np.testing.assert_allclose(mod.hvp(**values, v_X=v["X"])["X"], want["X"], atol=1e-9)
+    r = run("verify", "--hvp", "--dims", "B=3,G=3,Cg=2", path)
+    assert r.exit_code == 0, r.output

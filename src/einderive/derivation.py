@@ -521,9 +521,23 @@ def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
         kept = tuple(m for m in ms if not mx.is_zero(m)) or ms[:1]
         matrix = mx.Add(kept, mx.broadcast_shape([m.shape for m in kept])) \
             if len(kept) > 1 else kept[0]
+        if not _one_reading(kept):
+            matrix = None  # no one form holds them: the index form is the sum's
     wheres = tuple(dict.fromkeys(w for f in forms for w in f.wheres))
     return Form(index, a.idx, matrix, wheres, positions(matrix) if matrix is not None else {},
                 any(f.einsum for f in forms))
+
+
+def _one_reading(ms: tuple[mx.M, ...]) -> bool:
+    """Whether forms can be added as they are: all read per element of one batch, or whole,
+    or whole but the same for every element (a tensor of one element's shape, broadcast).
+    A contribution read per element (``(2/Cg) ∂L/∂var_b ⊙ rowsum(Ẋr_b)``, G×1) beside one
+    read whole (an einsum, B×G) is no sum of matrices: its code broadcast them to B×G×G."""
+    batches = {mx.batch_of(m) for m in ms} - {()}
+    if not batches:
+        return True
+    per_element = {m.shape for m in ms if mx.batch_of(m)}
+    return len(batches) == 1 and all(mx.batch_of(m) or m.shape in per_element for m in ms)
 
 
 class Note(Record):
