@@ -90,3 +90,51 @@ def test_a_sum_of_contributions_read_per_element_and_whole_is_no_matrix_sum(tmp_
         np.testing.assert_allclose(mod.hvp(**values, v_X=v["X"])["X"], want["X"], atol=1e-9)
     r = run("verify", "--hvp", "--dims", "B=3,G=3,Cg=2", path)
     assert r.exit_code == 0, r.output
+
+
+
+def test_contributions_that_broadcast_together_still_add_as_matrices():
+    """The guard above keeps sums whose arrays broadcast: ∂L/∂Y Wᵀ (read per element) plus a
+    column broadcast (2 c 𝟏ᵀ, B×T×1 kept) plus a whole einsum all have B×T×D's axes."""
+    from conftest import derive_text, forms
+    d = derive_text("""\
+        dims: {B: 2, T: 3, D: 4}
+        inputs: {X: [B, T, D], W: [D, D], v: [D]}
+        forward:
+          - Y = X @ W
+          - m = mean(X, axis=(0, 1))
+          - c = sum(X, axis=2, keepdims=True)
+          - L = sum(Y ** 2) + sum(m * v) + sum(c ** 2)
+        loss: L
+        """)
+    assert forms(d, "X")[1].startswith("∂L/∂Y Wᵀ + "), forms(d, "X")
+    assert verify(d).ok
+
+FLOAT_AXIS = """\
+dims: {{B: 3, D: 4, DD: D + D}}
+inputs: {{X: [B, D]}}
+forward:
+  - L = sum({expr})
+loss: L
+"""
+
+
+@pytest.mark.parametrize("expr, col, message", [
+    ("mean(X, axis=1.0)", "26", "'axis' must be an integer"),
+    ("softmax(X, axis=1.0)", "29", "'axis' must be an integer"),
+    ("concatenate([X, X], axis=1.0)", "38", "concatenate's axis must be an integer"),
+    ("concatenate([X, X], axis=-1.5)", "38", "concatenate's axis must be an integer"),
+    ("stack([X, X], axis=1.0)", "32", "stack's axis must be an integer"),
+    ("X[:, 0.0:2]", "18", "a slice bound must be static"),
+])
+def test_an_axis_written_as_a_float_is_an_error(expr, col, message):
+    """NumPy refuses ``axis=1.0`` (TypeError) and a slice bound 0.0: they were read as the
+    integer (concatenate's ``axis=-1.5`` as −1), a spec no array library would run."""
+    from conftest import assert_spec_error
+    assert_spec_error(FLOAT_AXIS.format(expr=expr), f"4:{col}", message, "e.g.", exact=True)
+
+
+def test_a_transpose_that_is_no_permutation_says_what_to_write():
+    from conftest import assert_spec_error
+    assert_spec_error(FLOAT_AXIS.format(expr="transpose(X, axes=(0, 0))"), "4:31",
+                      "is not a permutation", "e.g. axes=(1, 0)", exact=True)

@@ -529,15 +529,19 @@ def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
 
 
 def _one_reading(ms: tuple[mx.M, ...]) -> bool:
-    """Whether forms can be added as they are: all read per element of one batch, or whole,
-    or whole but the same for every element (a tensor of one element's shape, broadcast).
-    A contribution read per element (``(2/Cg) ∂L/∂var_b ⊙ rowsum(Ẋr_b)``, G×1) beside one
-    read whole (an einsum, B×G) is no sum of matrices: its code broadcast them to B×G×G."""
-    batches = {mx.batch_of(m) for m in ms} - {()}
-    if not batches:
+    """Whether forms add as their code's arrays broadcast: each form's axes are its batch's,
+    then its own, and aligned from the right two axes must agree or one be 1.  A contribution
+    read per batch element (``(2/Cg) ∂L/∂var_b ⊙ rowsum(Ẋr_b)``: B, then G×1) beside one
+    read whole without the literal 1 (an einsum, B×G) is no sum: its code made B×G×G."""
+    full = [mx.batch_of(m) + tuple(m.shape) for m in ms]
+    if len(set(full)) == 1:
         return True
-    per_element = {m.shape for m in ms if mx.batch_of(m)}
-    return len(batches) == 1 and all(mx.batch_of(m) or m.shape in per_element for m in ms)
+    width = max(len(f) for f in full)
+    for axis in range(1, width + 1):
+        sizes = {f[-axis] for f in full if len(f) >= axis} - {1}
+        if len(sizes) > 1:
+            return False
+    return True
 
 
 class Note(Record):
