@@ -52,6 +52,67 @@ def test_a_cancelled_factor_keeps_the_shape_it_broadcast_to(tmp_path):
             np.testing.assert_allclose(got[k], want[k], atol=1e-9)
 
 
+def _cancelled_quotient(t):
+    q = t["X"] / t["Y"]
+    return ((q * t["Y"] / t["X"]) @ t["w"]).sum() + ((q * t["Y"]) @ t["w"]).sum()
+
+
+def test_a_rewrite_that_cancels_keeps_the_shape_it_stood_for(tmp_path):
+    """Q ⊙ Y ⊘ X with Q = X ⊘ Y is ones of X's shape: ∂L/∂w printed colsum(1) (the colsum of
+    a scalar: wrong, no error), and wᵀ ⊙ (1 + 1 ⊘ X) − wᵀ ⊘ X cancelled to the row wᵀ where
+    ∂L/∂X is B×D (its code reshaped D numbers into B×D: verify exit 3).  A cancelled
+    product keeps ones of its shape, a rewrite keeps its node's shape, and 1 − 𝟏 is 0."""
+    from conftest import forms
+    from einderive.render import text as T
+    d = derive_file(REGRESSIONS / "cancelled_quotient_shape.yaml")
+    assert forms(d, "w")[1] == "colsum(𝟏) + colsum(X)", forms(d, "w")
+    assert T.matrix_rhs(d, d.adjoint("X").closed) in ("𝟏 wᵀ", "wᵀ ⊙ 𝟏")
+    report = verify(d)
+    assert report.ok, report
+    for shapes in ({"X": (3, 4), "Y": (3, 4), "w": (4,)}, {"X": (5, 2), "Y": (5, 2), "w": (2,)}):
+        values = {k: np.abs(x) + 0.5 for k, x in _draw(shapes).items()}
+        want = _torch_gradients(_cancelled_quotient, values)
+        got = load(tmp_path, render(d, "numpy")).gradients(**values)
+        for k in shapes:
+            np.testing.assert_allclose(got[k], want[k], atol=1e-9)
+    from conftest import derive_text
+    text = (REGRESSIONS / "cancelled_quotient_shape.yaml").read_text()
+    alone = derive_text(text.replace(" + sum((Q * Y) @ w)", ""))  # ∂L/∂X cancels to 0
+    assert T.matrix_rhs(alone, alone.adjoint("X").closed) == "0"
+    assert verify(alone).ok
+
+
+def _torch_hessian(fn, values: dict[str, np.ndarray], wrt: list[str]):
+    torch = pytest.importorskip("torch")
+    args = tuple(torch.tensor(values[w], dtype=torch.float64) for w in wrt)
+    h = torch.autograd.functional.hessian(lambda *xs: fn(dict(zip(wrt, xs))), args)
+    return {(x, y): h[i][j].numpy() for i, x in enumerate(wrt) for j, y in enumerate(wrt)}
+
+
+def _neighbours(t):
+    import torch
+    h = torch.cat([t["X"], t["X"] @ t["W"]], 1)
+    return (h[:, :-1] * h[:, 1:]).sum()
+
+
+def test_a_hessian_block_reads_a_shifted_index_as_a_value(tmp_path, run):
+    """∂²L/∂X∂X of neighbouring columns of a concatenate holds 𝟙[0 ≤ j + 1 < D], the piece's
+    range read at the slice's shifted index: its code could not compile j + 1 as a value
+    (verify --hessian: CodegenError 'cannot compile the index form Shift(j, 1, M - 1)')."""
+    from einderive.api import second_order
+    path = REGRESSIONS / "hessian_shifted_index_value.yaml"
+    r = run("verify", "--hessian", path)
+    assert r.exit_code == 0, r.output
+    d = second_order(derive_file(path), hessian="")
+    mod = load(tmp_path, render(d, "numpy"))
+    for b in (2, 4):
+        values = _draw({"X": (b, 2), "W": (2, 1)}, seed=b)
+        got = mod.hessian(**values)
+        want = _torch_hessian(_neighbours, values, ["X", "W"])
+        for key, block in want.items():
+            np.testing.assert_allclose(got[key], block, atol=1e-9)
+
+
 def _torch_hvp(fn, values: dict[str, np.ndarray], wrt: list[str],
                v: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     torch = pytest.importorskip("torch")

@@ -1857,12 +1857,21 @@ class OffsetMap(IndexMap):
     def count(self) -> Any:
         return self.args[2]
 
+    @property
+    def value(self) -> Any:
+        """The position it stands for, as a number: where a range condition reads it."""
+        raise NotImplementedError
+
 
 class Shift(OffsetMap):
     """``j + lo`` for an index ``j`` that runs over ``n`` values: a slice's read of its
     argument.  Arguments: j, lo, n.  It keeps ``n`` (as Flat keeps its sizes) so that its
     inverse states the range: δ(j + lo, s) is δ(j, s − lo) 𝟙[lo ≤ s < lo + n]; it never
     evaluates to j + lo, not even for lo = 0, where that range is all there is to say."""
+
+    @property
+    def value(self) -> Any:
+        return self.index + self.offset
 
     def inverse(self, s: Any) -> Any:
         lo = self.offset
@@ -1908,6 +1917,10 @@ class Window(OffsetMap):
     """``j − off`` for an index ``j`` of a joined axis, read in a piece of ``n`` elements that
     starts at ``off`` (a range condition of the same term says where it does).  Arguments:
     j, off, n.  Kept whole (never j − off) so that its inverse is written, not solved."""
+
+    @property
+    def value(self) -> Any:
+        return self.index - self.offset
 
     def inverse(self, s: Any) -> Any:
         return KroneckerDelta(self.index, s + self.offset, evaluate=False)
