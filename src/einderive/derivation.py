@@ -527,9 +527,27 @@ def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
         kept = tuple(m for m in ms if not mx.is_zero(m)) or ms[:1]
         matrix = mx.Add(kept, mx.broadcast_shape([m.shape for m in kept])) \
             if len(kept) > 1 else kept[0]
+        if not _one_reading(kept):
+            matrix = None  # no one form holds them: the index form is the sum's
     wheres = tuple(dict.fromkeys(w for f in forms for w in f.wheres))
     return Form(index, a.idx, matrix, wheres, positions(matrix) if matrix is not None else {},
                 any(f.einsum for f in forms))
+
+
+def _one_reading(ms: tuple[mx.M, ...]) -> bool:
+    """Whether forms add as their code's arrays broadcast: each form's axes are its batch's,
+    then its own, and aligned from the right two axes must agree or one be 1.  A contribution
+    read per batch element (``(2/Cg) ∂L/∂var_b ⊙ rowsum(Ẋr_b)``: B, then G×1) beside one
+    read whole without the literal 1 (an einsum, B×G) is no sum: its code made B×G×G."""
+    full = [mx.batch_of(m) + tuple(m.shape) for m in ms]
+    if len(set(full)) == 1:
+        return True
+    width = max(len(f) for f in full)
+    for axis in range(1, width + 1):
+        sizes = {f[-axis] for f in full if len(f) >= axis} - {1}
+        if len(sizes) > 1:
+            return False
+    return True
 
 
 class Note(Record):

@@ -574,6 +574,10 @@ def hadamard(*xs: M) -> M:
     if len(real) < len(factors) and broadcast_shape([f.shape for f in real]) == shape and real:
         factors = real
     factors = _merge_powers(factors)
+    if shape != broadcast_shape([f.shape for f in factors]):
+        # x ⊙ s ⊘ x with s a column broadcast across x's columns: the product keeps x's
+        # shape (s 𝟏ᵀ), which a matrix product of it reads (a cancelled factor is no reshape)
+        factors.append(Ones(shape))
     factors.sort(key=_rank)
     if not factors:
         body: M = ONE
@@ -683,6 +687,22 @@ def add(*xs: M) -> M:
     if len(terms) == 1:
         return terms[0]
     return Add(tuple(terms), broadcast_shape([t.shape for t in terms]))
+
+
+def broadcast_to(x: M, shape: Shape) -> M:
+    """``x`` as a tensor of ``shape`` it broadcasts to: a row as ``𝟏 wᵀ``, a column as
+    ``s 𝟏ᵀ``, else an elementwise product with ones.  A rewrite that leaves a smaller shape
+    (wᵀ ⊙ (1 + 1 ⊘ X) − wᵀ ⊘ X is wᵀ, of X's shape) must keep the shape it stood for: a
+    product or a reshape reads it.  Zero stays zero."""
+    if x.shape == shape or is_zero(x) or batch_of(x) or len(shape) != 2:
+        return x
+    if x.is_scalar:
+        return scale(x, Ones(shape))
+    if x.shape == (1, shape[1]):
+        return matmul(Ones((shape[0], 1)), x)
+    if x.shape == (shape[0], 1):
+        return matmul(x, Ones((1, shape[1])))
+    return x
 
 
 def power(x: M, e: Any) -> M:

@@ -704,7 +704,9 @@ def _transpose(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         valid = [x for x in norm if x is not None]
         if len(valid) != len(norm) or sorted(valid) != list(range(nd)):
             raise SpecError(f"axes {tuple(perm)} is not a permutation of the {nd} axes of a "
-                            f"tensor of shape {shapes.fmt(a.shape)}", aloc)
+                            f"tensor of shape {shapes.fmt(a.shape)}", aloc,
+                            f"list each axis 0 … {nd - 1} once, in the new order, e.g. "
+                            f"axes={tuple(reversed(range(nd)))}")
         perm = tuple(valid)
     return FExpr("transpose", (a,), (("axes", perm),), tuple(a.shape[p] for p in perm))
 
@@ -755,11 +757,23 @@ def _matmul_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
 # -- reductions -------------------------------------------------------------------
 
 
+def int_literal(e: FExpr | None) -> int | None:
+    """The value of an integer written as one (``1``, ``-2``), else None: ``axis=1.0`` is
+    NumPy's TypeError, not axis 1, and ``-1.5`` no axis at all."""
+    if e is not None and e.op == "neg":
+        inner = int_literal(e.args[0]) if e.args[0].op == PseudoOp.NUM else None
+        return None if inner is None else -inner
+    if e is None or e.op != PseudoOp.NUM or Fraction(e.param("value")).denominator != 1:
+        return None
+    text = e.param("text")
+    return None if text is not None and not str(text).lstrip("+-").isdigit() \
+        else int(e.param("value"))
+
+
 def _int_tuple(e: FExpr | None, loc: Any, what: str) -> tuple[int, ...]:
-    if e is not None and e.op == PseudoOp.NUM and e.param("value").denominator == 1:
-        return (int(e.param("value")),)
-    if e is not None and e.op == "neg" and e.args[0].op == PseudoOp.NUM:
-        return tuple(-x for x in _int_tuple(e.args[0], loc, what))
+    one = int_literal(e)
+    if one is not None:
+        return (one,)
     if e is not None and e.op == PseudoOp.TUPLE:
         return tuple(x for item in e.args for x in _int_tuple(item, loc, what))
     raise SpecError(f"'{what}' must be an integer or a tuple of integers", loc,
@@ -1761,8 +1775,9 @@ def shift_parts(i: Any, index: Callable[[Any], bool]) -> tuple[Any, Any]:
 def _bound(e: FExpr, loc: Any, dims: dict[str, Any]) -> Any:
     """A slice bound as a SymPy expression of the dims' sizes: an integer literal, a dim,
     or a sum or difference of them (lo + K)."""
-    if e.op == PseudoOp.NUM and Fraction(e.param("value")).denominator == 1:
-        return sympy.Integer(int(e.param("value")))
+    literal = int_literal(e) if e.op == PseudoOp.NUM else None
+    if literal is not None:
+        return sympy.Integer(literal)
     if e.op == PseudoOp.DIM:
         return dims[e.param("name")]
     if e.op in ("+", "-") and len(e.args) == 2:
@@ -1842,12 +1857,21 @@ class OffsetMap(IndexMap):
     def count(self) -> Any:
         return self.args[2]
 
+    @property
+    def value(self) -> Any:
+        """The position it stands for, as a number: where a range condition reads it."""
+        raise NotImplementedError
+
 
 class Shift(OffsetMap):
     """``j + lo`` for an index ``j`` that runs over ``n`` values: a slice's read of its
     argument.  Arguments: j, lo, n.  It keeps ``n`` (as Flat keeps its sizes) so that its
     inverse states the range: δ(j + lo, s) is δ(j, s − lo) 𝟙[lo ≤ s < lo + n]; it never
     evaluates to j + lo, not even for lo = 0, where that range is all there is to say."""
+
+    @property
+    def value(self) -> Any:
+        return self.index + self.offset
 
     def inverse(self, s: Any) -> Any:
         lo = self.offset
@@ -1894,6 +1918,10 @@ class Window(OffsetMap):
     starts at ``off`` (a range condition of the same term says where it does).  Arguments:
     j, off, n.  Kept whole (never j − off) so that its inverse is written, not solved."""
 
+    @property
+    def value(self) -> Any:
+        return self.index - self.offset
+
     def inverse(self, s: Any) -> Any:
         return KroneckerDelta(self.index, s + self.offset, evaluate=False)
 
@@ -1904,12 +1932,10 @@ def _concatenate_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -
     axis = 0
     if "axis" in kwargs:
         given, la = kwargs["axis"]
-        if given.op == "neg" and given.args[0].op == PseudoOp.NUM:
-            axis = -int(given.args[0].param("value"))
-        elif given.op == PseudoOp.NUM and Fraction(given.param("value")).denominator == 1:
-            axis = int(given.param("value"))
-        else:
+        literal = int_literal(given)
+        if literal is None:
             raise SpecError("concatenate's axis must be an integer", la, "e.g. axis=1")
+        axis = literal
         if not -rank <= axis < rank:
             raise SpecError(f"axis {axis} is out of range for pieces of rank {rank}", la,
                             f"axis runs from {-rank} to {rank - 1}")
@@ -1973,12 +1999,8 @@ PERMUTE = "permute"  # the matrix form of an axis permutation of three or more a
 def _integer_keyword(loc: Any, fn: str, kwargs: Kw, lo: int, hi: int) -> int:
     """``axis=k`` (negative allowed, NumPy's meaning), in ``lo .. hi``, as 0 .. hi."""
     given, la = kwargs["axis"]
-    if given.op == "neg" and given.args[0].op == PseudoOp.NUM and \
-            Fraction(given.args[0].param("value")).denominator == 1:
-        axis = -int(given.args[0].param("value"))
-    elif given.op == PseudoOp.NUM and Fraction(given.param("value")).denominator == 1:
-        axis = int(given.param("value"))
-    else:
+    axis = int_literal(given)
+    if axis is None:
         raise SpecError(f"{fn}'s axis must be an integer", la, "e.g. axis=1")
     if not lo <= axis <= hi:
         raise SpecError(f"axis {axis} is out of range for {fn}", la,

@@ -274,7 +274,12 @@ def collect_terms(m: mx.M) -> mx.M | None:
 
 def _constant_and_body(t: mx.M) -> tuple[Any, mx.M]:
     if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const):
-        return t.coeff.value, t.x
+        c, body = _constant_and_body(t.x)
+        return t.coeff.value * c, body
+    if isinstance(t, mx.Const):  # 1 − 𝟏 is 0: a number and ones are one term
+        return t.value, mx.ONE
+    if isinstance(t, mx.Ones):
+        return sympy.S.One, mx.ONE
     return sympy.S.One, t
 
 
@@ -757,6 +762,8 @@ def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
         improved = False
         for rule in rules:
             new = rule(m)
+            if new is not None and new != m:  # a rule's result keeps the node's shape
+                new = mx.broadcast_to(new, _shape(m))
             if new is not None and new != m and cost(new) < cost(m):
                 m, improved = mx.with_src(new, cast(Any, m).src), True
                 break

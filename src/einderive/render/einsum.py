@@ -29,6 +29,7 @@ from ..ops import (
     Digit,
     ElementwiseFunction,
     Flat,
+    OffsetMap,
     Shift,
     Window,
     has_index_map,
@@ -99,6 +100,8 @@ class IndexCompiler:
             # reshape): its values over its letters, each an arange along its own axis
             letters = tuple(dict.fromkeys(index_letters(e)))
             return Arr(self._map_index(e, letters), letters)
+        if isinstance(e, OffsetMap):  # a slice's j + lo as a value (𝟙[0 ≤ j + 1 < D], a
+            return self.arr(e.value)  # Hessian block read through a slice of a concatenate)
         if isinstance(e, Indexed):
             if self._outside(e):
                 return self._gather(e)
