@@ -41,9 +41,14 @@ def cost(m: mx.M) -> int:
         own = len(m.children()) - 1
     elif isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const):
         own = 0  # a number in front is written, not computed: 2 a is less than a + a
-    elif isinstance(m, mx.Transpose) and not isinstance(m.x, mx.Ref):
+    elif isinstance(m, mx.Transpose) and not _one_symbol(m.x):
         own = 3
     return own + sum(cost(c) for c in m.children())
+
+
+def _one_symbol(m: mx.M) -> bool:
+    """Whether ``mᵀ`` is written as one symbol: a name's ``Xᵀ``, an inverse's ``A⁻ᵀ``."""
+    return isinstance(m, mx.Ref) or isinstance(m, mx.AxisFn) and bool(AXIS_OPS[m.head].text_t)
 
 
 # -- helpers ------------------------------------------------------------------------------------
