@@ -165,3 +165,29 @@ def test_a_product_without_an_inverse_is_not_multiplied_out():
     X, Y, C, _ = _inverse_parts()
     m = mx.matmul(mx.matmul(Y, mx.add(X, C)), Y)
     assert Unicode().matrix(S.simplify(m)) == "Y (X + C) Y"
+
+
+GAUSSIAN = """name: gaussian_inline
+dims: {N: 3}
+inputs:
+  S: {shape: [N, N], spd: true}
+  x: [N]
+  mu: [N]
+forward:
+  - z = solve(S, x - mu)
+  - L = 0.5 * logdet(S) + 0.5 * sum((x - mu) * z)
+loss: L
+wrt: [S, mu]
+"""
+
+
+def test_a_node_with_its_difference_turned_round_is_the_node_negated(tmp_path, run):
+    """z = S⁻¹ (x − mu): S⁻¹ (mu − x) in a closed form is −z; colsum(S⁻¹ ⊙ (x − mu)) is
+    S⁻ᵀ (x − mu), S⁻¹ (x − mu) for an spd S, that is z: ∂L/∂mu = −z, as with d split."""
+    path = tmp_path / "gaussian_inline.yaml"
+    path.write_text(GAUSSIAN)
+    d = derive_file(str(path))
+    assert _closed(d, "mu") == "−z"
+    assert _closed(d, "S") == "(1/2) (S⁻¹ − z (x − mu)ᵀ S⁻¹)"
+    r = run("verify", path)
+    assert r.exit_code == 0, r.output
