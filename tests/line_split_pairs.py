@@ -141,7 +141,9 @@ LINE_PAIRS: tuple[Pair, ...] = (
     Pair("trace_sandwich", MATRICES,
          ("L = sum(X * (A @ X @ B))",),
          ("Y = A @ X @ B", "L = sum(X * Y)")),
-    Pair("logdet_gram_weighted", MATRICES.replace("A: [M, M]", "A: {shape: [M, M], spd: true}"),
+    Pair("logdet_gram_weighted",  # M > N: Xᵀ A X (N×N) is invertible
+         MATRICES.replace("A: [M, M]", "A: {shape: [M, M], spd: true}")
+         .replace("{M: 3, N: 4}", "{M: 5, N: 3}"),
          ("L = logdet(X.T @ A @ X)",),
          ("G = X.T @ A @ X", "L = logdet(G)")),
 )
