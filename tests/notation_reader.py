@@ -12,7 +12,8 @@ einderive's printers, so that it is an independent check of what a person reads:
   swaps the last two axes, rowsum and colsum sum each element's rows or columns.
 - ``Σ_b X_bᵀ ∂L/∂Y_b`` in a matrix form (README, "Batched forms"): a name subscripted with
   the Σ's letters alone, of two axes more than it has letters, is the matrix of one batch
-  element; the sum adds each element's matrix over the batch (its leading axes).
+  element; the sum adds each element's matrix over the batch (its leading axes).  A name
+  with a subscript of its own is bracketed there, ``(x_seq)_b``, and reads as ``x_seq,b``.
 - Index form: each dim has its own letter; a primed letter (``j′``) runs over the same dim.
   Einstein's convention: an index repeated on the right-hand side and absent from the left is
   summed; other sums are written with ``Σ``.  ``δ_ik`` is Kronecker's delta.
@@ -229,6 +230,10 @@ class Parser:
                         raise ReaderError(f"^∘ without a number in {self.text!r}")
                     v = ("num", _number(n.text))
                     x = ("hpow", x, ("neg", v) if neg else v)
+            elif t.kind == "sub" and x[0] == "paren" and x[1][0] == "name" and \
+                    "_" in x[1][1].strip("_"):  # (x_seq)_b: the element b of x_seq
+                self.take()
+                x = ("name", f"{x[1][1]},{t.text[1:]}")
             elif t.kind == "sub":
                 self.take()
                 x = ("sub", x, _indices(t.text[1:], self.text))

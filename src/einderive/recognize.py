@@ -549,10 +549,7 @@ class _Reader:
             return Blob(ref, ())
         idx = tuple(e.indices)
         if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(idx, shape)):
-            try:  # a stacked piece's position: take(∂L/∂S, 0, axis=1)
-                return self._take_ref(ref, idx, shape)
-            except NoMatrixForm:  # a width-1 piece of a concatenate: slice(C, :, 0:1)
-                return self._position_ref(ref, idx, shape)
+            return self._position_ref(ref, idx, shape)
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
             return self._window_ref(ref, e, shape)
@@ -631,25 +628,6 @@ class _Reader:
             raise NoMatrixForm("a diagonal of a window")
         if len(dims) > 2 and len(syms) != len(dims):
             return self._einsum_ref(m, tuple(idx), dims)  # type: ignore[arg-type]
-        if len(dims) == 2 and len(syms) == 1:
-            return Blob(mx.transpose(m) if _is_row(m) else m, syms)
-        return Blob(m, syms)
-
-    def _position_ref(self, ref: mx.M, idx: Idx, shape: Shape) -> Blob:
-        """An element at a fixed position c of an axis (∂L/∂C_{i, 0}, the adjoint of a
-        concatenated piece of width 1): the slice c:c + 1 of that axis, a literal 1 axis
-        (never the whole axis, which a literal 1 axis' index 0 would say)."""
-        at = [a for a, (i, d) in enumerate(zip(idx, shape)) if i.is_Number and d != 1]
-        if len(at) != 1 or has_index_map(idx) or self._narrower(idx, shape) or \
-                (self.batch and element_at(idx, self.batch) is not None):
-            raise NoMatrixForm("an element at fixed positions of several axes")
-        axis = at[0]
-        lo = idx[axis]
-        dims = tuple(1 if a == axis else d for a, d in enumerate(shape))
-        m = mx.Slice(ref, axis, lo, lo + 1, dims, math_shape(dims))
-        syms = tuple(i for a, i in enumerate(idx) if a != axis and i != 0)
-        if len(set(syms)) != len(syms) or len(dims) > 2:
-            raise NoMatrixForm("a diagonal, or a rank-3 tensor, at a fixed position")
         if len(dims) == 2 and len(syms) == 1:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
         return Blob(m, syms)
@@ -744,21 +722,34 @@ class _Reader:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
         return Blob(m, syms)
 
-    def _take_ref(self, ref: mx.M, idx: Idx, shape: Shape) -> Blob:
-        """An element at a literal position of an axis of more than one element (∂L/∂S_{i, 0},
-        a stacked piece's adjoint): an element of take(∂L/∂S, 0, axis=1), that axis gone."""
-        if self.batch or has_index_map(idx) or any(isinstance(i, Indexed) for i in idx):
+    def _position_ref(self, ref: mx.M, idx: Idx, shape: Shape) -> Blob:
+        """An element at literal positions of axes of more than one element: ∂L/∂S_{i, 0}
+        (a stacked piece's adjoint, a width-1 concatenated piece's) is an element of
+        take(∂L/∂S, 0, axis=1), that axis gone.  Where a take cannot say it (inside a sum
+        over a batch, whose elements' matrices have no take; beside an index an integer
+        input picks) one position is the slice 0:1 of its axis, a literal 1 axis kept
+        (never the whole axis, which a literal 1 axis' index 0 would say)."""
+        if has_index_map(idx):
             raise NoMatrixForm("a position of an axis read with other index maps")
-        m: mx.M = ref
-        at, dims = list(idx), list(shape)
-        for a in reversed(range(len(at))):  # the last first: the axes before keep their number
-            if isinstance(at[a], sympy.Integer) and dims[a] != 1:
-                p = int(at[a])
-                del at[a], dims[a]
-                m = mx.Take(m, a, p, tuple(dims), math_shape(tuple(dims)))
-        syms = tuple(i for i in at if i != 0)
+        take = not self.batch and not any(isinstance(i, Indexed) for i in idx)
+        at = [a for a, (i, d) in enumerate(zip(idx, shape)) if i.is_Number and d != 1]
+        if not take and (len(at) != 1 or self._narrower(idx, shape) or
+                         (self.batch and element_at(idx, self.batch) is not None)):
+            raise NoMatrixForm("an element at fixed positions of several axes")
+        m, rest, dims = ref, list(idx), list(shape)
+        for a in reversed(at):  # the last first: the axes before keep their number
+            p = idx[a]
+            if take:
+                del rest[a], dims[a]
+                m = mx.Take(m, a, int(p), tuple(dims), math_shape(tuple(dims)))
+            else:
+                rest[a], dims[a] = 0, 1
+                m = mx.Slice(m, a, p, p + 1, tuple(dims), math_shape(tuple(dims)))
+        syms = tuple(i for i in rest if i != 0)
         if len(set(syms)) != len(syms) or (len(dims) > 2 and len(syms) != len(dims)):
-            return self._einsum_ref(m, tuple(at), tuple(dims))  # type: ignore[arg-type]
+            if not take:
+                raise NoMatrixForm("a diagonal, or a rank-3 tensor, at a fixed position")
+            return self._einsum_ref(m, tuple(rest), tuple(dims))  # type: ignore[arg-type]
         if len(dims) == 2 and len(syms) == 1:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
         return Blob(m, syms)
@@ -825,7 +816,7 @@ class _Reader:
             if e.reduces:
                 raise NoMatrixForm("a position of a reduced function")
             m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
-            return self._take_ref(m, tuple(e.indices), tensor.shape)
+            return self._position_ref(m, tuple(e.indices), tensor.shape)
         if has_index_map(tuple(e.indices)):
             # read at a reshape's map (logsumexp(Z, axis=1)_{i·T + j} with Z's rows BT = B·T):
             # an element of the function reshaped, as a tensor's is

@@ -57,7 +57,29 @@ def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
             continue
         out.setdefault(m, ref)  # two nodes with one form: the first defined
     turned = {mx.transpose(m): mx.transpose(ref) for m, ref in out.items() if m.shape != ()}
-    return Named(list(out.items()) + [(t, r) for t, r in turned.items() if t not in out])
+    extra = list(out.items()) + [(t, r) for t, r in turned.items() if t not in out]
+    flipped = [(f, mx.neg(r)) for m, r in extra if (f := _flipped(m)) is not None]
+    seen = {m for m, _ in extra}
+    return Named(extra + [(f, r) for f, r in flipped if f not in seen])
+
+
+def _flipped(m: mx.M) -> mx.M | None:
+    """A form with its one difference turned round, ``S⁻¹ (mu − x)`` for ``z = S⁻¹ (x − mu)``:
+    it prints as ``−z`` (the simplifier turns a difference to take a minus in front)."""
+    chain = _chain(m)
+    at = [k for k, f in enumerate(chain) if _difference(f)]
+    if len(at) != 1:
+        return None
+    d = chain[at[0]]
+    assert isinstance(d, mx.Add)
+    turned = mx.add(*sorted((mx.neg(t) for t in d.terms), key=lambda t: mx.split_sign(t)[0]))
+    return _product([*chain[:at[0]], turned, *chain[at[0] + 1:]])
+
+
+def _difference(m: mx.M) -> bool:
+    """``a − b``: a sum of two terms, one of them negative."""
+    return isinstance(m, mx.Add) and len(m.terms) == 2 and \
+        sum(mx.split_sign(t)[0] for t in m.terms) == 1
 
 
 def _leaf(m: mx.M) -> bool:

@@ -12,7 +12,7 @@ printed-form tests evaluate the result), never a guess about the user's data.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any, cast
 
@@ -41,9 +41,14 @@ def cost(m: mx.M) -> int:
         own = len(m.children()) - 1
     elif isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const):
         own = 0  # a number in front is written, not computed: 2 a is less than a + a
-    elif isinstance(m, mx.Transpose) and not isinstance(m.x, mx.Ref):
+    elif isinstance(m, mx.Transpose) and not _one_symbol(m.x):
         own = 3
     return own + sum(cost(c) for c in m.children())
+
+
+def _one_symbol(m: mx.M) -> bool:
+    """Whether ``mᵀ`` is written as one symbol: a name's ``Xᵀ``, an inverse's ``A⁻ᵀ``."""
+    return isinstance(m, mx.Ref) or isinstance(m, mx.AxisFn) and bool(AXIS_OPS[m.head].text_t)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -263,13 +268,22 @@ def collect_terms(m: mx.M) -> mx.M | None:
     """``a + a`` → ``2 a``, ``2 a − a`` → ``a``: equal terms of a sum are one term."""
     if not isinstance(m, mx.Add):
         return None
+    terms = [u for t in m.terms for u in _spread(t)]
     coeffs: dict[mx.M, Any] = {}
-    for t in m.terms:
+    for t in terms:
         c, body = _constant_and_body(t)
         coeffs[body] = coeffs.get(body, 0) + c
-    if len(coeffs) == len(m.terms):
+    if len(coeffs) == len(terms):
         return None
     return mx.add(*[mx.scale(mx.Const(c), b) for b, c in coeffs.items() if c != 0])
+
+
+def _spread(t: mx.M) -> list[mx.M]:
+    """A term ``c (a + b)`` of a sum, ``c`` a constant, as its terms ``c a``, ``c b`` (so
+    ``a − (a + b)`` collects to ``−b``); another term as itself."""
+    if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const) and isinstance(t.x, mx.Add):
+        return [mx.scale(t.coeff, u) for u in t.x.terms]
+    return [t]
 
 
 def _constant_and_body(t: mx.M) -> tuple[Any, mx.M]:
@@ -389,28 +403,84 @@ def inverse_of_inverse(m: mx.M) -> mx.M | None:
     return None
 
 
-def inverse_times_matrix(m: mx.M) -> mx.M | None:
-    """``… A⁻¹ A …`` → ``… …`` (and ``A A⁻¹``): a matrix next to its inverse in a product."""
+def inverse_times_matrix(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> mx.M | None:
+    """``… A⁻¹ A …`` → ``… …`` (and ``A A⁻¹``): a matrix next to its inverse in a product;
+    with ``forms`` (forward node -> its form) also a node ``Y = A⁻¹`` next to ``A``."""
     if not isinstance(m, mx.MatMul):
         return None
     factors = _chain(m)
     for n in range(len(factors) - 1):
         a, b = factors[n], factors[n + 1]
-        if _inverse_of(a) == b or _inverse_of(b) == a:
+        if _inverse_of(a, forms) == b or _inverse_of(b, forms) == a:
             rest = factors[:n] + factors[n + 2:]
             return _product(rest) if rest else mx.Eye(mx.rows(a), (mx.rows(a), mx.rows(a)))
     return None
 
 
-def _inverse_of(m: mx.M) -> mx.M | None:
-    """``A`` when ``m`` is ``A⁻¹`` (written inline or on its own line), ``Aᵀ`` when it is A⁻ᵀ."""
+def make_inverse_times(named: Named) -> Rule:
+    """:func:`inverse_times_matrix` that also knows the forward nodes ``named`` that are
+    inverses: with ``Y = inv(X)`` on its own line, ``Yᵀ Xᵀ`` is 𝐈 as ``X⁻ᵀ Xᵀ`` is inline."""
+    forms = _forms(named)
+
+    def inverse_times(m: mx.M) -> mx.M | None:
+        return inverse_times_matrix(m, forms)
+    inverse_times.__doc__ = make_inverse_times.__doc__
+    return inverse_times
+
+
+def _inverse_of(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> mx.M | None:
+    """``A`` when ``m`` is ``A⁻¹`` (written inline, on its own line as an anonymous part, or
+    a forward node of ``forms``), ``Aᵀ`` when it is A⁻ᵀ."""
     if isinstance(m, mx.Transpose):
-        inner = _inverse_of(m.x)
+        inner = _inverse_of(m.x, forms)
         return None if inner is None else mx.transpose(inner)
     x = m.display if isinstance(m, mx.Ref) and isinstance(m.display, mx.M) else m
+    if forms and isinstance(x, mx.Ref) and x in forms:
+        x = forms[x]
     if isinstance(x, mx.AxisFn) and AXIS_OPS[x.head].inverse:
         return x.x
     return None
+
+
+def make_distribute(rules: Sequence[Rule], named: Named) -> Rule:
+    """``Yᵀ (c·X + b aᵀ)ᵀ Yᵀ`` → ``c·Yᵀ + Yᵀ a bᵀ Yᵀ`` for ``Y = X⁻¹``: a product with an
+    inverse among its factors is multiplied out over a sum among them when the terms then
+    shrink under ``rules`` (the inverse meets its matrix); kept, as every rewrite, only if
+    the whole costs less.  Only there: multiplying out elsewhere only grows a form."""
+    forms = _forms(named)
+
+    def distribute(m: mx.M) -> mx.M | None:
+        if not isinstance(m, mx.MatMul) or mx.batch_of(m):
+            return None
+        chain = _chain(m)
+        if not any(_inverse_of(f, forms) is not None for f in chain):
+            return None
+        for k, f in enumerate(chain):
+            terms = _sum_terms(f)
+            if terms is None:
+                continue
+            out = [_pass(_product([*chain[:k], t, *chain[k + 1:]]), rules) for t in terms]
+            # a term left 𝐈 met its inverse inside part of a longer product: the whole one
+            # multiplied out says it without the 𝐈 (c·Yᵀ, not Yᵀ (c·𝐈 + …))
+            if not any(isinstance(n, mx.Eye) for t in out for n in mx.walk(t)):
+                return mx.add(*out)
+        return None
+    distribute.__doc__ = make_distribute.__doc__
+    return distribute
+
+
+def _sum_terms(f: mx.M) -> list[mx.M] | None:
+    """The terms of a sum, or of a transposed sum each transposed; None for other factors."""
+    if isinstance(f, mx.Add):
+        return list(f.terms)
+    if isinstance(f, mx.Transpose) and isinstance(f.x, mx.Add):
+        return [mx.transpose(t) for t in f.x.terms]
+    return None
+
+
+def _forms(named: Named) -> dict[mx.M, mx.M]:
+    """Each forward node (and its transpose) -> its form."""
+    return (named if isinstance(named, ForwardForms) else ForwardForms(named)).forms
 
 
 def is_symmetric(m: mx.M, names: frozenset[str]) -> bool:
@@ -743,8 +813,9 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
     the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero) until no
     rule lowers its cost."""
-    rules = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
-             make_centred(named))
+    base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
+            make_centred(named), make_inverse_times(named))
+    rules = (*base, make_distribute(base, named))
     for _ in range(50):  # each round lowers the cost, so this ends long before
         out = _pass(m, rules)
         if out == m:
@@ -764,10 +835,22 @@ def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
             new = rule(m)
             if new is not None and new != m:  # a rule's result keeps the node's shape
                 new = mx.broadcast_to(new, _shape(m))
-            if new is not None and new != m and cost(new) < cost(m):
+            if new is not None and new != m and _smaller(new, m):
                 m, improved = mx.with_src(new, cast(Any, m).src), True
                 break
     return m
+
+
+def _smaller(new: mx.M, old: mx.M) -> bool:
+    """Whether a rewrite lowers the cost, or keeps it and reads fewer distinct tensors (an
+    inverse that met its matrix: Yᵀ Xᵀ Yᵀ is Yᵀ, and X is gone): one strict order, so
+    rewriting still ends."""
+    a, b = cost(new), cost(old)
+    return a < b or a == b and _names(new) < _names(old)
+
+
+def _names(m: mx.M) -> int:
+    return len({n.name for n in mx.walk(m) if isinstance(n, mx.Ref)})
 
 
 def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:

@@ -218,6 +218,9 @@ class MathMLStyle(Style):
     def paren(self, s: str) -> str:
         return fenced(s)
 
+    def has_subscript(self, shown: str) -> bool:
+        return shown.startswith("<msub")
+
     def kron(self, a: str, b: str) -> str:
         return a + mo("⊗") + b
 

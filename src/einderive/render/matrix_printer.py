@@ -46,14 +46,14 @@ class MatrixPrinter(TreePrinter):
     def _print_Ref(self, m: mx.Ref) -> str:
         idx = self._element_of(m)
         if m.kind == "adjoint":
-            return self.n.adjoint(m.name, idx)
+            return self.n.adjoint(m.name, idx, element=True)
         if m.kind == "tangent":
-            return self.n.tangent(m.name, idx)
+            return self.n.tangent(m.name, idx, element=True)
         if m.kind == "rop":
-            return self.n.rop(m.name, idx)
+            return self.n.rop(m.name, idx, element=True)
         if isinstance(m.display, mx.M) and m.name not in self.n.aliases:
             return self._print(m.display)
-        return self.n.tensor(m.name, idx)
+        return self.n.tensor(m.name, idx, element=True)
 
     def _element_of(self, m: mx.Ref) -> str:
         """The subscript of a batch element's matrix inside Σ_b (X_b), else none."""
@@ -77,9 +77,9 @@ class MatrixPrinter(TreePrinter):
 
     def _print_Transpose(self, m: mx.Transpose) -> str:
         if isinstance(m.x, mx.Ref) and m.x.kind == "adjoint":
-            return self.n.adjoint(m.x.name, self._element_of(m.x), transposed=True)
+            return self.n.adjoint(m.x.name, self._element_of(m.x), transposed=True, element=True)
         if isinstance(m.x, mx.Ref) and m.x.kind == "rop":
-            return self.n.rop(m.x.name, self._element_of(m.x), transposed=True)
+            return self.n.rop(m.x.name, self._element_of(m.x), transposed=True, element=True)
         shown = m.x.display if isinstance(m.x, mx.Ref) and isinstance(m.x.display, mx.M) else m.x
         if isinstance(shown, mx.AxisFn) and AXIS_OPS[shown.head].text_t:
             return self._matrix_function(shown, transposed=True)  # A⁻ᵀ, not A⁻¹ᵀ

@@ -46,30 +46,37 @@ class Notation(NotationBase):
     def matrix(self, m: mx.M) -> str:
         return self.matrix_printer.doprint(m)
 
-    def tensor(self, name: str, idx: str, bare: bool = True) -> str:
+    def tensor(self, name: str, idx: str, bare: bool = True, element: bool = False) -> str:
         """A tensor's element; an anonymous intermediate is written as its definition, in
         brackets unless it is a call standing alone (``conv1d(X, W)``, not ``(conv1d(X, W))``)
-        or ``bare`` is False (under ∂L/∂, ℛ{…}); one with a short name (``aliases``) by it."""
+        or ``bare`` is False (under ∂L/∂, ℛ{…}); one with a short name (``aliases``) by it;
+        ``element``: a batch element's matrix."""
         if name in self.aliases:
-            return self.tensor_name(self.aliases[name], idx)
-        if name in self.anon:
+            name = self.aliases[name]
+        elif name in self.anon:
             _, _, matrix = self.anon[name]
             if matrix is not None:
                 shown = self.matrix(matrix)
                 if idx or not bare or not _call(matrix):
                     shown = self.paren(shown)
                 return self.subscript(shown, idx)
+        if element and idx:
+            return self.batch_element(self.tensor_name(name, ""), idx)
         return self.tensor_name(name, idx)
 
-    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str:
-        return self.adjoint_of(self.tensor(name, idx, bare=False), transposed)
+    def adjoint(self, name: str, idx: str, transposed: bool = False,
+                element: bool = False) -> str:
+        return self.adjoint_of(self.tensor(name, idx, bare=False, element=element), transposed)
 
-    def tangent(self, name: str, idx: str, transposed: bool = False) -> str:
-        s = self.tangent_name(name, idx)
+    def tangent(self, name: str, idx: str, transposed: bool = False,
+                element: bool = False) -> str:
+        s = self.batch_element(self.tangent_name(name, ""), idx) if element and idx else \
+            self.tangent_name(name, idx)
         return self.transposed(s) if transposed else s
 
-    def rop(self, name: str, idx: str, transposed: bool = False) -> str:
-        return self.rop_of(self.tensor(name, idx, bare=False), transposed)
+    def rop(self, name: str, idx: str, transposed: bool = False,
+            element: bool = False) -> str:
+        return self.rop_of(self.tensor(name, idx, bare=False, element=element), transposed)
 
     def hessian(self, x: str, ix: str, y: str, iy: str) -> str:
         """The left side of a Hessian block ∂²L/∂x∂y, or of its element."""

@@ -275,6 +275,9 @@ class LatexStyle(Style):
     def partial(self, top: str, bottom: str) -> str:
         return f"\\frac{{\\partial {top}}}{{\\partial {bottom}}}"
 
+    def has_subscript(self, shown: str) -> bool:
+        return "_{" in shown
+
     def paren(self, s: str) -> str:
         tall = any(t in s for t in ("\\frac", "\\sum", "\\sqrt", "\\left"))
         return f"\\left({s}\\right)" if tall else f"({s})"

@@ -150,8 +150,8 @@ class Pen:
         elem = mx.Ref(leaf.name, leaf.kind, leaf.shape, batch=leaf.batch)
         total = p.matrix(mx.batch_sum(elem, form.dims, form.names))
         idx = p.index_list([Symbol(x) for x in form.names])
-        one = p.tensor(leaf.name, idx) if leaf.kind == RefKind.TENSOR else \
-            p.adjoint(leaf.name, idx)
+        one = p.tensor(leaf.name, idx, element=True) if leaf.kind == RefKind.TENSOR else \
+            p.adjoint(leaf.name, idx, element=True)
         letters = ", ".join(p.index_list([Symbol(x)]) for x in form.names)
         axes = ", ".join(p.dim(d) for d in form.dims)
         plural = "axes" if len(form.dims) > 1 else "axis"

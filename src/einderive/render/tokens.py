@@ -31,6 +31,16 @@ class Style(ABC):
     def paren(self, s: str) -> str:
         return f"({s})"
 
+    def has_subscript(self, shown: str) -> bool:
+        """Whether a printed name carries a subscript of its own (``y_true``, not ``W1``)."""
+        return "_" in shown.strip("_")
+
+    def batch_element(self, shown: str, idx: str) -> str:
+        """A batch element's matrix: ``X_b``; a name with a subscript of its own bracketed,
+        ``(x_seq)_b``, so that the batch's subscript, and a ᵀ after it, are not read as
+        part of the name's (``x_seq,bᵀ``)."""
+        return self.subscript(self.paren(shown) if self.has_subscript(shown) else shown, idx)
+
     def kron(self, a: str, b: str) -> str:
         """The Kronecker product a ⊗ b of two printed matrices."""
         return f"{a} ⊗ {b}"
@@ -256,17 +266,21 @@ class NotationBase(Style):
     einstein: bool  # drop a Σ whose index shows exactly twice in its term
 
     @abstractmethod
-    def tensor(self, name: str, idx: str) -> str:
-        """A tensor's element (an anonymous intermediate as its definition)."""
+    def tensor(self, name: str, idx: str, bare: bool = True, element: bool = False) -> str:
+        """A tensor's element (an anonymous intermediate as its definition); ``element``:
+        ``idx`` is a batch element's subscript, the matrix of one element."""
 
     @abstractmethod
-    def adjoint(self, name: str, idx: str, transposed: bool = False) -> str: ...
+    def adjoint(self, name: str, idx: str, transposed: bool = False,
+                element: bool = False) -> str: ...
 
     @abstractmethod
-    def tangent(self, name: str, idx: str, transposed: bool = False) -> str: ...
+    def tangent(self, name: str, idx: str, transposed: bool = False,
+                element: bool = False) -> str: ...
 
     @abstractmethod
-    def rop(self, name: str, idx: str, transposed: bool = False) -> str: ...
+    def rop(self, name: str, idx: str, transposed: bool = False,
+            element: bool = False) -> str: ...
 
     @abstractmethod
     def matrix(self, m: mx.M) -> str:
