@@ -14,6 +14,7 @@ SymPy's own array-to-matrix conversion is not used: it drops transposes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,9 +113,19 @@ def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
               idx: Idx, shape: Shape) -> Recognition | None:
     """An einsum that only reorders axes (Qh_ikjl = Q_ijkl) as permute(Q, (0, 2, 1, 3)):
     :func:`recognize_batch.read_permuted`."""
-    found = read_permuted(expr, idx, shape,
-                          lambda e, order, sh: recognize(ctx, namer, anon_forms, e, order, sh))
+    if _PERMUTING.get():
+        return None  # one permutation at the top of a form, never one inside another's reading
+    token = _PERMUTING.set(True)
+    try:
+        found = read_permuted(expr, idx, shape,
+                              lambda e, order, sh: recognize(ctx, namer, anon_forms, e, order,
+                                                             sh))
+    finally:
+        _PERMUTING.reset(token)
     return None if found is None else Recognition(found[1], found[0].wheres)
+
+
+_PERMUTING: ContextVar[bool] = ContextVar("permuting", default=False)
 
 
 SPREAD_TERMS = 8  # past this many terms a distributed form is no easier to read
@@ -172,11 +183,13 @@ def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr
     axes or vectors as elements, element by element (:class:`matrix.Each`, every element
     subscripted)."""
     lead = tuple(range(len(idx) - 2))
+    if elsewhere and any(f.spec.name == IN_RANGE for f in expr.atoms(ElementwiseFunction)):
+        return None  # a range (a slice's padding) is read by the plain rules alone
     for at in batch_positions(expr, idx, ctx.is_tensor_atom):
         if at != lead and not elsewhere:
             continue
         batch = tuple(idx[a] for a in at)
-        if not _per_element(ctx, expr, batch):
+        if not _per_element(ctx, expr, batch, relaxed=elsewhere):
             continue
         rest = tuple(a for a in range(len(idx)) if a not in at)
         found = _read_element(ctx, namer, anon_forms, expr, idx, shape, at, rest)
@@ -218,7 +231,7 @@ def node_ref(name: str, shape: Shape, form: mx.M | None) -> mx.Ref:
     return mx.Ref(name, RefKind.TENSOR, math_shape(shape))
 
 
-def _per_element(ctx: Ctx, expr: Expr, batch: Idx) -> bool:
+def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True) -> bool:
     """Whether the indices ``batch`` lead every tensor of ``expr`` that has them, are never
     summed, and stand nowhere else (a tensor without them is the same for every element)."""
     nb, seen = len(batch), set(batch)
@@ -246,8 +259,9 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx) -> bool:
             if len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch) or \
                     seen & set(inds[nb:]):
                 return False
-        elif element_at(inds, batch) is None or len(inds) - nb not in (1, 2):
-            return False
+        elif element_at(inds, batch) is None or len(inds) - nb not in (1, 2) or \
+                not relaxed and (len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch)):
+            return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
     return found
 
@@ -330,8 +344,8 @@ def _split_outside(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None]
     found: Recognition | None = None
     for inner_expr, inner_idx, inner_shape in _lifts(ctx, expr, idx, shape):
         inner = recognize(ctx, namer, anon_forms, inner_expr, inner_idx, inner_shape)
-        if inner.matrix is None:
-            continue
+        if inner.matrix is None or isinstance(inner.matrix, mx.Each):
+            continue  # (a form of each element has no left side inside a reshape)
         m = mx.Reshape(inner.matrix, tuple(shape), math_shape(tuple(shape)))
         out = Recognition(m, inner.wheres, inner.einsum)
         if not inner.einsum:
@@ -1021,7 +1035,8 @@ class _Reader:
         rest = [s for s in summed if s not in batch]
         if rest:
             body = Sum(body, *[(s, 0, self.ctx.count(s) - 1) for s in rest])
-        if not _per_element(self.ctx, body, batch):
+        ranged = any(f.spec.name == IN_RANGE for f in body.atoms(ElementwiseFunction))
+        if not _per_element(self.ctx, body, batch, relaxed=not ranged):
             return None
         reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
                          batch=batch)

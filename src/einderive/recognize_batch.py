@@ -49,8 +49,8 @@ def read_permuted(expr: Expr, idx: Idx, shape: Shape,
     axes = tuple(order.index(i) for i in idx)  # axis p of the result is axis axes[p]
     inner_shape = tuple(shape[idx.index(i)] for i in order)
     found = inner(expr, order, inner_shape)
-    if found.matrix is None or found.einsum:
-        return None
+    if found.matrix is None or found.einsum or isinstance(found.matrix, mx.Each):
+        return None  # (a form of each element has no left side inside a permutation)
     return found, mx.Permute(found.matrix, axes, tuple(shape), tuple(shape))
 
 
