@@ -73,7 +73,7 @@ def test_a_chain_reads_a_few_kinds_of_form(monkeypatch: pytest.MonkeyPatch,
     renamed forms with fresh ones, and the layers whose names sort differently (h9 before
     W10) are kinds of their own."""
     cache = _cache(monkeypatch, families.write(tmp_path, "chain", 64))
-    assert cache.hits > 150 and len(cache.entries) < 40
+    assert cache.hits > 120 and len(cache.entries) < 60
 
 
 SYMMETRIC = """name: sym

@@ -36,6 +36,8 @@ from sympy.core.basic import Basic
 from . import matrix as mx
 from .record import Record, _set
 from .recognize import positions
+from .reuse import _quotient
+from .simplify import _difference
 from .template import _REBUILT, _rebuild
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 Form = Any  # a derivation.Form (derivation imports this module: not imported back)
 
 ENABLED = True  # tests switch it off to show the cache is invisible
+CENTRED_DEPTH = 10  # simplify._centred follows forward forms through at most 8 nodes
 _UNSTORABLE = object()  # a key whose reading had side effects: always read afresh
 
 
@@ -59,11 +62,8 @@ class FormCache:
         graph = ctx.graph
         self.info = {t.name: (t.kind, tuple(t.shape), t.positive, t.spd, t.integer,
                               t.name in graph.wrt) for t in graph.tensors}
-        # the Namer's read sets, by each tensor they read (a subset test per candidate)
-        self.reads: dict[Symbol, list[frozenset[Any]]] = {}
-        for read in namer.by_set:
-            for s in read:
-                self.reads.setdefault(s, []).append(read)
+        # the Namer's read sets (a pattern can only name a value reading exactly its set)
+        self.reads = _Within([(read, read) for read in namer.by_set])
         self._named_id: int | None = None
         self.skeletons: dict[int, tuple[Any, Hashable, tuple[str, ...]]] = {}
         self._oriented_id: int | None = None
@@ -112,13 +112,21 @@ class FormCache:
         for name in list(names):
             if self.anon.get(name) is not None:
                 names.update(self._skeleton(self.anon[name])[1])
-        forms = self._named_forms(named)
-        for name in list(names):
-            for leaf in forms[1].get(name, ()):
-                names.update(leaf)
-        met = self._met(named, names)
+        per_entry, by_node, within = self._named_forms(named)
+        expanded = {n for name in names for n in by_node.get(name, ())}
+        for n in expanded:  # reuse.expand writes a node read here as its form
+            names.update(per_entry[n])
+        # the simplifier's centred sums read forms through the nodes they name, 8 deep
+        reach, frontier = set(names), set(names)
+        for _ in range(CENTRED_DEPTH):
+            frontier = {leaf for name in frontier for n in by_node.get(name, ())
+                        for leaf in per_entry[n]} - reach
+            if not frontier:
+                break
+            reach |= frontier
+        met = sorted(expanded | {n for n, _ in within.within(reach)})
         for n in met:
-            names.update(forms[0][n])
+            names.update(per_entry[n])
         grown = True
         while grown:  # an anonymous form reads another anonymous intermediate
             grown = False
@@ -170,65 +178,48 @@ class FormCache:
         return hit[1], hit[2]
 
     def _patterns(self, keys: set[Symbol]) -> list[tuple[Symbol, Any]]:
-        """The Namer's patterns over tensors among ``keys``, in a renaming-invariant order."""
+        """The Namer's patterns over tensors among ``keys``, in a renaming-invariant order
+        (the read sets by their names: renaming keeps the names' order)."""
         out: list[tuple[Symbol, Any]] = []
-        seen: set[frozenset[Any]] = set()
-        for s in sorted(keys, key=lambda s: s.name):
-            for read in self.reads.get(s, ()):
-                if read in seen or not read <= keys:
-                    continue
-                seen.add(read)
-                for _, bucket in self.namer.buckets_reading(read):
-                    out.extend((self.ctx.keys[p[0]], p) for p in bucket)
+        reads = [read for _, read in self.reads.within(keys)]
+        for read in sorted(reads, key=lambda r: sorted(s.name for s in r)):
+            for _, bucket in self.namer.buckets_reading(read):
+                out.extend((self.ctx.keys[p[0]], p) for p in bucket)
         return out
 
-    def _named_forms(self, named: Any) -> tuple[list[set[str]], dict[str, list[set[str]]]]:
+    def _named_forms(self, named: Any) -> tuple[list[set[str]], dict[str, list[int]],
+                                                _Within]:
         """For the forward forms ``named`` (built once per derivation stage): each entry's
-        names (its form's leaves and its node), and each node's forms' leaves by its name."""
+        names (its form's leaves and its node), the entries by their node's name, and the
+        entries by what a reading must read for the entry to matter to it: its whole form
+        (reuse matches whole forms), a difference in it (the simplifier turns a difference
+        the way a forward form writes it), a quotient's numerator (reuse.through_quotients)."""
         if self._named_id != id(named):
             self._named_id, self._named_ref = id(named), named
             per_entry: list[set[str]] = []
-            by_node: dict[str, list[set[str]]] = {}
-            self._by_name: dict[str, list[int]] = {}
-            self._empty: list[int] = []
+            by_node: dict[str, list[int]] = {}
+            items: list[tuple[int, frozenset[str]]] = []
             for n, (m, ref) in enumerate(named):
                 leaves = _leaf_names(m)
-                node = _leaf_names(ref)
-                per_entry.append(leaves | node)
-                for name in node:
-                    by_node.setdefault(name, []).append(leaves)
-                for name in leaves | node:
-                    self._by_name.setdefault(name, []).append(n)
-                if not leaves:
-                    self._empty.append(n)
-            self._forms = (per_entry, by_node)
+                per_entry.append(leaves | _leaf_names(ref))
+                for name in _leaf_names(ref):
+                    by_node.setdefault(name, []).append(n)
+                items.append((n, frozenset(leaves)))
+                items.extend((n, frozenset(_leaf_names(d))) for d in mx.walk(m)
+                             if _difference(d))
+                split = _quotient(m)
+                if split is not None:
+                    items.append((n, frozenset(_leaf_names(split[0]))))
+            self._forms = (per_entry, by_node, _Within(items))
         return self._forms
-
-    def _met(self, named: Any, names: set[str]) -> list[int]:
-        """The entries of ``named`` whose form or node meets ``names`` (or reads no tensor),
-        in graph order."""
-        out = set(self._empty)
-        for name in names:
-            out.update(self._by_name.get(name, ()))
-        return sorted(out)
 
     def _oriented(self, oriented: frozenset[Any], rank: dict[str, int]) -> Iterable[Any]:
         """The keys of ``oriented`` that read only tensors of ``rank`` (only those can be an
         argument read there)."""
         if self._oriented_id != id(oriented):
             self._oriented_id, self._oriented_ref = id(oriented), oriented
-            self._oriented_by: dict[str, list[tuple[Any, set[str]]]] = {}
-            self._oriented_none = []
-            for o in oriented:
-                leaves = _leaf_names(o)
-                for name in leaves:
-                    self._oriented_by.setdefault(name, []).append((o, leaves))
-                if not leaves:
-                    self._oriented_none.append(o)
-        out = list(self._oriented_none)
-        for name in rank:
-            out.extend(o for o, leaves in self._oriented_by.get(name, ()) if leaves <= rank.keys())
-        return out
+            self._oriented_within = _Within([(o, frozenset(_leaf_names(o))) for o in oriented])
+        return [o for o, _ in self._oriented_within.within(rank.keys())]
 
     # -- a hit -----------------------------------------------------------------------------
 
@@ -260,6 +251,35 @@ def _leaf_names(m: Any) -> set[str]:
         elif isinstance(x, Record):
             stack.extend(getattr(x, f.name) for f in x._fields)
     return out
+
+
+class _Within:
+    """Items by the names they read: those all of whose names are among a given set, found
+    through each item's rarest name (a tensor every branch of a fan-out reads is no branch's
+    rarest name: looking a reading's names up does not list every branch, and the key of
+    each reading costs what its neighbourhood holds, not the graph)."""
+
+    def __init__(self, items: list[tuple[Any, frozenset[Any]]]) -> None:
+        count: dict[Any, int] = {}
+        for _, names in items:
+            for name in names:
+                count[name] = count.get(name, 0) + 1
+        self.none: list[tuple[int, Any, frozenset[Any]]] = []
+        self.by: dict[Any, list[tuple[int, Any, frozenset[Any]]]] = {}
+        for k, (item, names) in enumerate(items):
+            if not names:
+                self.none.append((k, item, names))
+                continue
+            rarest = min(names, key=lambda name: (count[name], str(name)))
+            self.by.setdefault(rarest, []).append((k, item, names))
+
+    def within(self, names: Any) -> list[tuple[Any, frozenset[Any]]]:
+        """The items all of whose names are in ``names``, in the order they were given."""
+        out = list(self.none)
+        for name in names:
+            out.extend(x for x in self.by.get(name, ()) if x[2] <= names)
+        out.sort(key=lambda x: x[0])
+        return [(item, names_of) for _, item, names_of in out]
 
 
 _ATOMS: set[type] = {str, int, float, bool, type(None)}  # and the enums, as they are met
