@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 import subprocess
+
+import pytest
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
-from conftest import SPEC_FILES, SPECS, derive_text, needs_pdflatex
+from conftest import ROOT, SPEC_FILES, SPECS, derive_text, needs_pdflatex
 from einderive.render.sheet import build
 from einderive.render.styles import Latex
 
@@ -290,3 +292,90 @@ def test_a_comparison_breaks_only_when_nothing_else_fits():
     # with room for the comma's row, the comparison stays whole
     wide = break_lines("x", rhs, width(head) + 60, left_width=40)
     assert all(r"Y_{i} > 0" in r for r in wide if "Y_{i}" in r), wide
+
+
+# -- --steps, --steps --expand and --hessian of every model spec --------------------------------
+# Each spec's standalone document, their bodies joined into one document per mode (one pdflatex
+# run each, so the sweep stays fast); an Overfull box is traced back to its spec by its line.
+
+MODELS = sorted((ROOT / "tests" / "models").glob("*.yaml"))
+
+# a --steps left side through an anonymous intermediate: the intermediate goes by a short
+# name (u = X + logpiᵀ − logsumexp(logpi)); written out under ∂L/∂(…) it was 351 pt wide
+ANONYMOUS_STEP = """\
+name: mixture_logsumexp
+dims: {B: 4, K: 3}
+inputs: {X: [B, K], logpi: [K]}
+forward:
+  - L = -sum(logsumexp(X + log_softmax(logpi), axis=1))
+loss: L
+"""
+
+
+@lru_cache(maxsize=None)
+def model_derivations() -> tuple:
+    from einderive import api
+    return tuple(api.derive_file(str(p), closed=True) for p in MODELS) + \
+        (derive_text(ANONYMOUS_STEP, "mixture_logsumexp.yaml"),)
+
+
+def joined(documents: dict[str, str]) -> tuple[str, list[tuple[int, str]]]:
+    """One document of the standalone documents' bodies (their preambles are one), and
+    where each body starts: (first line, name)."""
+    heads = {doc.split("\\begin{document}")[0] for doc in documents.values()}
+    assert len(heads) == 1, heads
+    lines = [*heads.pop().splitlines(), "\\begin{document}"]
+    starts = []
+    for name, doc in documents.items():
+        starts.append((len(lines) + 1, name))
+        body = doc.split("\\begin{document}\n", 1)[1].rsplit("\\end{document}", 1)[0]
+        lines += [*body.splitlines(), "\\clearpage"]
+    return "\n".join(lines + ["\\end{document}"]) + "\n", starts
+
+
+def overfull_by_document(tmp: Path, name: str, documents: dict[str, str]) -> list[str]:
+    """pdflatex's Overfull boxes of the documents joined, each with the document it is in."""
+    source, starts = joined(documents)
+    found = []
+    for line in overfull(tmp, name, source):
+        at = re.search(r"at lines? (\d+)", line)
+        n = int(at.group(1)) if at else 0
+        owner = [doc for first, doc in starts if first <= n][-1:] or ["?"]
+        found.append(f"{owner[0]}: {line}")
+    return found
+
+
+def test_an_anonymous_intermediate_goes_by_a_short_name_in_steps():
+    """The --steps left side names the anonymous intermediate u, and defines it above its
+    chain rule; in LaTeX its definition is a row of the display."""
+    text = latex(derive_text(ANONYMOUS_STEP), standalone=True, steps=True, expand=True)
+    assert "u &= X + \\mathrm{logpi}^{\\top} - \\operatorname{logsumexp}(\\mathrm{logpi})" \
+        in text
+    assert "\\sum_{i} \\sum_{j} \\frac{\\partial L}{\\partial u_{ij}} \\frac{\\partial " \
+        "u_{ij}}{\\partial X_{kl}} &= " in text
+    assert "\\partial (X" not in text  # no definition under ∂: ∂L/∂(X + logpiᵀ − …)_ij
+
+
+@needs_pdflatex
+def test_model_specs_with_steps_have_no_overfull_box(tmp_path):
+    """--steps --expand: the rows of --steps alone and the closed forms' rows below them,
+    which have no left side of their own (so --steps alone is covered, and one rendering
+    of every model spec keeps the test fast)."""
+    documents = {Path(d.spec.path).stem: latex(d, standalone=True, steps=True, expand=True)
+                 for d in model_derivations()}
+    assert overfull_by_document(tmp_path, "models-steps-expand", documents) == []
+
+
+# --hessian of a few shipped specs, one of each kind of block (a vector, matrices, a
+# convolution, a normalisation): --hessian of every shipped and model spec takes minutes
+# each for the recurrent cells; the sweep outside the suite compiled every one it finished
+HESSIAN_SPECS = ("attention", "batchnorm", "bilinear_layer", "conv1d", "gaussian_loglik")
+
+
+@needs_pdflatex
+def test_hessians_of_shipped_specs_have_no_overfull_box(tmp_path):
+    from einderive import api
+    documents = {Path(d.spec.path).stem: latex(api.second_order(d, hessian=""), standalone=True)
+                 for d in derivations() if Path(d.spec.path).stem in HESSIAN_SPECS}
+    assert len(documents) == len(HESSIAN_SPECS)
+    assert overfull_by_document(tmp_path, "hessians", documents) == []

@@ -51,18 +51,9 @@ def read_conv(reader: _Reader, factors: list[Expr], summed: list[Any]) -> Read |
     is (∂L/∂Y ∗ W) ⊙ (1 − tanh(X)^∘2): the derivative of tanh stands outside the sums)."""
     outside = [f for f in factors if not any(f.has(s) for s in summed)]
     if outside and summed and len(outside) < len(factors):
-        conv = read_conv(reader, [f for f in factors if f not in outside], summed)
-        if conv is None:
-            return None
-        try:
-            rest = reader.blob(sympy.Mul(*outside))
-        except Exception as exc:  # recognize.NoMatrixForm (imported, it would be a cycle)
-            if type(exc).__name__ != "NoMatrixForm":
-                raise
-            return None
-        if tuple(rest.idx) != tuple(conv[1]) or tuple(rest.m.shape) != tuple(conv[0].shape):
-            return None  # read at other indices, or per batch element: no elementwise product
-        return _blob(mx.hadamard(conv[0], rest.m), conv[1])
+        hit = _times_outside(reader, factors, summed, outside)
+        if hit is not None:
+            return hit
     tensors = [f for f in factors if isinstance(f, Indexed) and reader.ctx.is_tensor_atom(f)]
     ranges = [f for f in factors if _is_range(f)]
     if ranges and len(tensors) + len(ranges) != len(factors) or len(tensors) > 2:
@@ -82,6 +73,25 @@ def read_conv(reader: _Reader, factors: list[Expr], summed: list[Any]) -> Read |
         if hit is not None:
             return hit
     return None
+
+
+def _times_outside(reader: _Reader, factors: list[Expr], summed: list[Any],
+                   outside: list[Expr]) -> Read | None:
+    """The convolution of the factors under the sums, times ``outside`` elementwise where
+    that reads at the convolution's own indices; else None (and the factors are read whole:
+    a factor of G's, s_o in Σ_{b,t} G_{b,o,t} s_o X_{b,c,t+k}, is read with G)."""
+    conv = read_conv(reader, [f for f in factors if f not in outside], summed)
+    if conv is None:
+        return None
+    try:
+        rest = reader.blob(sympy.Mul(*outside))
+    except Exception as exc:  # recognize.NoMatrixForm (imported, it would be a cycle)
+        if type(exc).__name__ != "NoMatrixForm":
+            raise
+        return None
+    if tuple(rest.idx) != tuple(conv[1]) or tuple(rest.m.shape) != tuple(conv[0].shape):
+        return None  # read at other indices, or per batch element: no elementwise product
+    return _blob(mx.hadamard(conv[0], rest.m), conv[1])
 
 
 def read_conv_bias(reader: _Reader, e: Expr) -> Read | None:
