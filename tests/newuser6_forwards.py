@@ -57,7 +57,8 @@ def softmax_axis0_rank3(t, s):
 
 
 def softmax_mid_rank4(t, s):
-    return (torch.softmax(t["X"] * 2, 2) * t["Y"]).sum() + (torch.log_softmax(t["X"], 1) * t["Y"]).sum()
+    return ((torch.softmax(t["X"] * 2, 2) * t["Y"]).sum()
+            + (torch.log_softmax(t["X"], 1) * t["Y"]).sum())
 
 
 def logsumexp_mid_keep(t, s):
@@ -127,7 +128,8 @@ def symmetric_quad(t, s):
 
 def clip_abs_minmax(t, s):
     Z = t["X"] @ t["W"]
-    return (Z.clamp(-1, 1) ** 2).sum() + (Z - t["lo"]).abs().sum() + (torch.minimum(Z, t["lo"]) * torch.clamp(Z, min=0.5)).sum()
+    return ((Z.clamp(-1, 1) ** 2).sum() + (Z - t["lo"]).abs().sum()
+            + (torch.minimum(Z, t["lo"]) * torch.clamp(Z, min=0.5)).sum())
 
 
 def odd_names(t, s):
@@ -207,7 +209,8 @@ def reshape_literal_ones(t, s):
 
 def transpose_rank3_all(t, s):
     X = t["X"]
-    return (X.permute(2, 0, 1) * t["V"].permute(0, 2, 1)).sum() + (X.permute(2, 1, 0) * t["V"]).sum() + (X.permute(1, 0, 2) @ t["W"].T).sum()
+    return ((X.permute(2, 0, 1) * t["V"].permute(0, 2, 1)).sum()
+            + (X.permute(2, 1, 0) * t["V"]).sum() + (X.permute(1, 0, 2) @ t["W"].T).sum())
 
 
 def conv1d_two_layers(t, s):
@@ -225,11 +228,13 @@ def conv1d_concat_input(t, s):
 
 def einsum_diag_trace(t, s):
     A = t["A"]
-    return (torch.einsum("ii->i", A @ A) * t["v"]).sum() + (torch.einsum("bii->b", t["X"]) ** 2).sum() + torch.einsum("ij,ij->", A, A.T)
+    return ((torch.einsum("ii->i", A @ A) * t["v"]).sum()
+            + (torch.einsum("bii->b", t["X"]) ** 2).sum() + torch.einsum("ij,ij->", A, A.T))
 
 
 def einsum_transpose_out(t, s):
-    return (torch.einsum("mn,nk->km", t["A"], t["B"]) * t["C"]).sum() + torch.einsum("mn,nk,km->", t["A"], t["B"], t["C"]) ** 2
+    return ((torch.einsum("mn,nk->km", t["A"], t["B"]) * t["C"]).sum()
+            + torch.einsum("mn,nk,km->", t["A"], t["B"], t["C"]) ** 2)
 
 
 def max_axis0_rank3(t, s):
@@ -238,7 +243,8 @@ def max_axis0_rank3(t, s):
 
 
 def norm_axis_tuple(t, s):
-    return t["X"].norm(dim=(1, 2)).sum() + (t["X"] / (t["X"] - t["Y"]).norm(dim=-1, keepdim=True)).sum()
+    return (t["X"].norm(dim=(1, 2)).sum()
+            + (t["X"] / (t["X"] - t["Y"]).norm(dim=-1, keepdim=True)).sum())
 
 
 def scalar_polynomial(t, s):
@@ -272,7 +278,8 @@ def negative_powers(t, s):
 
 def softplus_log1p_mix(t, s):
     z = t["X"] @ t["w"]
-    return (F.softplus(z) - t["y"] * z).sum() + torch.log1p(torch.exp(-z.abs())).sum() + torch.expm1(z * 0.1).sum()
+    return ((F.softplus(z) - t["y"] * z).sum() + torch.log1p(torch.exp(-z.abs())).sum()
+            + torch.expm1(z * 0.1).sum())
 
 
 def linear_system_ridge(t, s):
@@ -283,7 +290,8 @@ def linear_system_ridge(t, s):
 
 def diag_products(t, s):
     D = torch.diag(t["v"])
-    return (D @ t["A"] @ D).sum() + (torch.diagonal(t["A"]) * t["v"]).sum() + torch.det(t["A"] + torch.diag(t["v"] ** 2))
+    return ((D @ t["A"] @ D).sum() + (torch.diagonal(t["A"]) * t["v"]).sum()
+            + torch.det(t["A"] + torch.diag(t["v"] ** 2)))
 
 
 def hinge_gan(t, s):
@@ -324,7 +332,8 @@ def batched_matvec(t, s):
 
 
 def negative_sampling(t, s):
-    return -torch.log(torch.sigmoid(t["u"] @ t["v"])) - torch.log(torch.sigmoid(-(t["Nn"] @ t["v"]))).sum()
+    return (-torch.log(torch.sigmoid(t["u"] @ t["v"]))
+            - torch.log(torch.sigmoid(-(t["Nn"] @ t["v"]))).sum())
 
 
 def softmax_normaliser_keepdims(t, s):
@@ -435,7 +444,8 @@ def sum_axis_tuple_neg(t, s):
 
 def where_scalar_threshold(t, s):
     Z = t["X"] @ t["W"]
-    return (torch.where(Z > t["th"], Z, 0.1 * Z) ** 2).sum() + torch.where(t["X"] <= 0.5, torch.exp(t["X"]), t["X"]).sum()
+    return ((torch.where(Z > t["th"], Z, 0.1 * Z) ** 2).sum()
+            + torch.where(t["X"] <= 0.5, torch.exp(t["X"]), t["X"]).sum())
 
 
 def outer_product_loss(t, s):
@@ -463,7 +473,8 @@ def keepdims_row_matmul(t, s):
 
 
 def softmax_literal_one(t, s):
-    return (torch.softmax(t["x"], 1) * t["y"]).sum() + (torch.softmax(t["x"] * t["y"], 0) * t["x"]).sum() + (t["x"].sum(0) ** 2).sum()
+    return ((torch.softmax(t["x"], 1) * t["y"]).sum()
+            + (torch.softmax(t["x"] * t["y"], 0) * t["x"]).sum() + (t["x"].sum(0) ** 2).sum())
 
 
 def reshape_row_batch(t, s):
@@ -477,7 +488,8 @@ def rank3_dot_T(t, s):
 
 def dims_in_expr(t, s):
     B, D = s["B"], s["D"]
-    return (t["X"] * (D - 1) / D).sum() + (t["X"] ** 2).sum() / (B * D - 1) + B ** 0.5 * t["X"].mean()
+    return ((t["X"] * (D - 1) / D).sum() + (t["X"] ** 2).sum() / (B * D - 1)
+            + B ** 0.5 * t["X"].mean())
 
 
 def scalar_temperature_softmax(t, s):
@@ -516,12 +528,14 @@ def einsum_implicit(t, s):
 
 def maximum_broadcast_rank3(t, s):
     X = t["X"]
-    return (torch.maximum(X, t["g"]) * torch.minimum(X, t["h"])).sum() + ((X - t["g"]).abs() * t["h"]).sum()
+    return ((torch.maximum(X, t["g"]) * torch.minimum(X, t["h"])).sum()
+            + ((X - t["g"]).abs() * t["h"]).sum())
 
 
 def where_rank3_broadcast(t, s):
     X = t["X"]
-    return torch.where(t["m"] > 0, X * t["b"], -X).sum() + (torch.where(X > t["b"], t["m"], X) ** 2).sum()
+    return (torch.where(t["m"] > 0, X * t["b"], -X).sum()
+            + (torch.where(X > t["b"], t["m"], X) ** 2).sum())
 
 
 def clip_rank3_gradnorm(t, s):
@@ -605,7 +619,8 @@ def rank4_lse_middle(t, s):
 
 
 def kl_gaussians_diag(t, s):
-    return 0.5 * (t["lv2"] - t["lv1"] + (torch.exp(t["lv1"]) + (t["mu1"] - t["mu2"]) ** 2) / torch.exp(t["lv2"]) - 1).sum()
+    ratio = (torch.exp(t["lv1"]) + (t["mu1"] - t["mu2"]) ** 2) / torch.exp(t["lv2"])
+    return 0.5 * (t["lv2"] - t["lv1"] + ratio - 1).sum()
 
 
 def elementwise_division_chain(t, s):
@@ -737,8 +752,24 @@ FORWARDS = {f.__name__: f for f in (
     elementwise_division_chain,
 )}
 
-# sizes where distinct primes would make a convolution's output length negative
-ALT = {'conv1d_pool_head': {'B': 3, 'C': 1, 'T': 7, 'O': 2, 'K': 2, 'P': 3}, 'conv2d_ce': {'B': 1, 'C': 3, 'H': 5, 'W_': 3, 'O': 2, 'KH': 3, 'KW': 1}, 'slice_axis0_rank3': {'Tmax': 7, 'T': 4, 'B': 3, 'D': 3}, 'conv1d_two_layers': {'B': 1, 'C': 3, 'T': 6, 'K': 3, 'O': 2}, 'conv1d_shared_kernel': {'B': 3, 'C': 2, 'T': 6, 'K': 3}, 'conv1d_concat_input': {'B': 1, 'C': 2, 'T': 6, 'K': 3, 'O': 3}, 'slice_then_conv': {'B': 1, 'C': 3, 'T': 6, 'K': 3, 'O': 1}, 'stack_then_conv_channels': {'B': 3, 'T': 6, 'K': 3, 'O': 2}}
+# sizes where distinct primes would not fit (a convolution's output length, a slice's end)
+ALT = {'conv1d_concat_input': {'B': 1, 'C': 2, 'K': 3, 'O': 3, 'T': 6},
+       'conv1d_pool_head': {'B': 3, 'C': 1, 'K': 2, 'O': 2, 'P': 3, 'T': 7},
+       'conv1d_shared_kernel': {'B': 3, 'C': 2, 'K': 3, 'T': 6},
+       'conv1d_two_layers': {'B': 1, 'C': 3, 'K': 3, 'O': 2, 'T': 6},
+       'conv2d_ce': {'B': 1, 'C': 3, 'H': 5, 'KH': 3, 'KW': 1, 'O': 2, 'W_': 3},
+       'slice_axis0_rank3': {'B': 3, 'D': 3, 'T': 4, 'Tmax': 7},
+       'slice_then_conv': {'B': 1, 'C': 3, 'K': 3, 'O': 1, 'T': 6},
+       'stack_then_conv_channels': {'B': 3, 'K': 3, 'O': 2, 'T': 6}}
 
 # second order checked against torch.autograd.functional.hvp too
-HVP = ['a_at_a_t_at_a', 'attention_normaliser_explicit', 'attention_rank3_bias', 'concat_stack_mix', 'conv1d_shared_kernel', 'cosine_logits_ce', 'distill_kl_temp', 'einsum_batched', 'einsum_bilinear_batch', 'einsum_diag_trace', 'focal_binary', 'gram_style_loss', 'group_stats_first_order', 'gru_like_rank3', 'infonce', 'keepdims_col_matmul', 'keepdims_row_matmul', 'kl_gaussians_diag', 'kl_softmaxes', 'label_smoothing', 'lse_axis0_then_matmul', 'moe_stack_gate', 'negative_powers', 'negative_sampling', 'orthogonality_reg', 'outer_product_loss', 'pairwise_distances', 'poisson_glm_offset', 'poly_features_concat', 'row_normaliser_cancel', 'scalar_polynomial', 'scalar_temperature_softmax', 'softmax_axis0_rank3', 'softmax_rows_sum_cancel', 'softmax_times_normaliser', 'swish_beta', 'vector_outer_keep', 'x_at_x', 'x_three_times']
+HVP = ['a_at_a_t_at_a', 'attention_normaliser_explicit', 'attention_rank3_bias', 'concat_stack_mix',
+       'conv1d_shared_kernel', 'cosine_logits_ce', 'distill_kl_temp', 'einsum_batched',
+       'einsum_bilinear_batch', 'einsum_diag_trace', 'focal_binary', 'gram_style_loss',
+       'group_stats_first_order', 'gru_like_rank3', 'infonce', 'keepdims_col_matmul',
+       'keepdims_row_matmul', 'kl_gaussians_diag', 'kl_softmaxes', 'label_smoothing',
+       'lse_axis0_then_matmul', 'moe_stack_gate', 'negative_powers', 'negative_sampling',
+       'orthogonality_reg', 'outer_product_loss', 'pairwise_distances', 'poisson_glm_offset',
+       'poly_features_concat', 'row_normaliser_cancel', 'scalar_polynomial',
+       'scalar_temperature_softmax', 'softmax_axis0_rank3', 'softmax_rows_sum_cancel',
+       'softmax_times_normaliser', 'swish_beta', 'vector_outer_keep', 'x_at_x', 'x_three_times']

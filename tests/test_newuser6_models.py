@@ -24,9 +24,9 @@ torch = pytest.importorskip("torch")
 
 HERE = Path(__file__).parent / "models"
 MORE = bool(os.environ.get("EINDERIVE_MORE_MODELS"))
+_LATER = pytest.mark.skipif(not MORE, reason="EINDERIVE_MORE_MODELS")
 CASES = [pytest.param(p, id=p.stem) for p in sorted(HERE.glob("*.yaml")) if p.stem in FORWARDS] \
-    + [pytest.param(p, id=p.stem, marks=pytest.mark.skipif(not MORE, reason="EINDERIVE_MORE_MODELS"))
-       for p in sorted((HERE / "more").glob("*.yaml"))]
+    + [pytest.param(p, id=p.stem, marks=_LATER) for p in sorted((HERE / "more").glob("*.yaml"))]
 
 
 def test_every_forward_has_its_spec():
