@@ -113,6 +113,23 @@ def test_a_hessian_block_reads_a_shifted_index_as_a_value(tmp_path, run):
             np.testing.assert_allclose(got[key], block, atol=1e-9)
 
 
+def test_the_diagonal_matrix_of_a_column_held_as_two_axes(tmp_path, run):
+    """∂²L/∂x∂w = 2 diag(rᵀ) with r = reshape(x, [1, N]): diag of the N×1 array is its
+    diagonal, one number, and the block's code failed (verify --hessian exit 3)."""
+    from einderive.api import second_order
+    path = REGRESSIONS / "hessian_diag_of_row.yaml"
+    r = run("verify", "--hessian", path)
+    assert r.exit_code == 0, r.output
+    mod = load(tmp_path, render(second_order(derive_file(path), hessian=""), "numpy"))
+    for n in (3, 5):
+        values = _draw({"x": (n,), "w": (n,)}, seed=n)
+        want = _torch_hessian(lambda t: ((t["x"][None] ** 2) * t["w"]).sum(), values,
+                              ["x", "w"])
+        got = mod.hessian(**values)
+        for key, block in want.items():
+            np.testing.assert_allclose(got[key], block, atol=1e-9)
+
+
 def _torch_hvp(fn, values: dict[str, np.ndarray], wrt: list[str],
                v: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     torch = pytest.importorskip("torch")

@@ -19,8 +19,8 @@ from sympy import Add, Mul, Pow, S, Sum, Symbol
 from .. import matrix as mx
 from ..indexed import sum_of_constant
 from ..kinds import PseudoOp, ReduceKind
-from ..ops import (ARITHMETIC, AXIS_OPS, CONV_OPS, DIAGONAL, HELPER_NAMES, OPS, SUM, SCALARS,
-                   ElementwiseFunction, FExpr)
+from ..ops import (ARITHMETIC, AXIS_OPS, CONV_OPS, DIAGONAL, HELPER_NAMES, OPS, RESHAPE, SUM,
+                   SCALARS, ElementwiseFunction, FExpr)
 from ..record import Record
 from .. import pyexpr as P
 from ..shapes import broadcast_all as _broadcast, matmul as _matmul_shape  # one rule each
@@ -409,7 +409,11 @@ class Compiler:
 
     def _m_Diag(self, m: mx.Diag) -> Value:
         v = self._m(m.x)
-        return Value(self.b.diag(v.py), (v.shape[0], v.shape[0]))
+        # a column or row held as two axes (rᵀ of r = reshape(x, [1, N])) is flattened first:
+        # diag of a 2-D array is its diagonal, one number, not the diagonal matrix
+        flat = P.method(v.py, RESHAPE, P.num(-1)) if len(v.shape) == 2 else v.py
+        n = v.shape[0] if v.shape[0] != 1 or len(v.shape) == 1 else v.shape[1]
+        return Value(self.b.diag(flat), (n, n))
 
     def _m_Diagonal(self, m: mx.Diagonal) -> Value:
         v = self._m(m.x)
