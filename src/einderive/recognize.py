@@ -592,6 +592,8 @@ class _Reader:
         rest = tuple(d for a, d in enumerate(shape) if a not in at)
         leading = at == tuple(range(nb))
         if not leading or len(rest) == 1:
+            if 1 in rest:  # m_t of m: [1, T, D], a literal-1 axis in the element: no subscript
+                raise NoMatrixForm("an element of a tensor with a literal-1 axis")
             self.explicit = True  # only a subscript says which axis, or that it is a vector
         display = ref.display
         if display is not None and (mx.batch_of(display) != dims or not leading):
