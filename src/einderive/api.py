@@ -22,6 +22,7 @@ from .render.styles import Latex, Unicode
 
 if TYPE_CHECKING:
     from .cost import CostTable
+    from .graph import Graph
     from .render.pymodule import PyModule
     from .render.sheet import ItemRow
     from .verify import Plan, Report  # verify is imported only by verify(): derive stays light
@@ -239,7 +240,7 @@ def cost_table(d: engine.Derivation, sizes: dict[str, int] | None = None,
     symbolically and at ``sizes`` (default: the spec's); a dim ``d`` lacks is an error."""
     from .cost import cost, table
     if sizes:
-        _check_dims(sizes, [d])
+        _check_dims(sizes, [d.graph])
     return table(cost(d, sizes), dtype)
 
 
@@ -351,7 +352,7 @@ def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
 
     errors: list[SpecError] = []
     planned: list[Plan | SpecError] = []
-    graphs: list[Any] = []
+    graphs: list[Graph] = []
     files = require_spec_files(paths) if tuple(paths) != ("-",) else [Path("-")]
     for path in files:
         try:
@@ -373,7 +374,7 @@ def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
 
 
 def _planned(path: Path, sizes: dict[str, int], hvp: str | None, hessian: str | None,
-             gauss_newton: bool) -> tuple[Any, Plan | SpecError]:
+             gauss_newton: bool) -> tuple[Graph, Plan | SpecError]:
     """(graph, plan) of one spec: its derivation's checks planned, or the usage error
     planning them found (reported after every spec's own errors); the derivation itself
     dies with this call.  A spec that cannot be derived raises."""
@@ -387,7 +388,7 @@ def _planned(path: Path, sizes: dict[str, int], hvp: str | None, hessian: str | 
         return d.graph, _at(exc, d.spec.path)
 
 
-def _check_dims(sizes: dict[str, int], graphs: list[Any]) -> None:
+def _check_dims(sizes: dict[str, int], graphs: list[Graph]) -> None:
     known = {n for g in graphs for n, _ in g.dims}
     unknown = [k for k in sizes if k not in known]
     if not unknown:
