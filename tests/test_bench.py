@@ -19,7 +19,7 @@ import run  # noqa: E402
 
 from einderive.api import CODEGEN, derive_file  # noqa: E402
 from einderive.spec import load  # noqa: E402
-from einderive.verify import _load, draw_inputs, sizes_for  # noqa: E402
+from einderive.verify import _load, draw_inputs, prepare, sizes_for  # noqa: E402
 
 
 @pytest.mark.parametrize("family", families.FAMILIES)
@@ -39,7 +39,7 @@ def test_baseline_graph_is_the_specs_graph(tmp_path, family):
     """The loss PyTensor and JAX differentiate is the loss einderive's spec defines."""
     d = derive_file(families.write(tmp_path, family, 3))
     inputs = draw_inputs(d.graph, sizes_for(d.graph), seed=1)
-    want = _load(d, None, CODEGEN).forward(**inputs)
+    want = _load(prepare(d, None, CODEGEN)).forward(**inputs)
     names = [i.name for i in d.spec.inputs]
     assert [np.shape(inputs[k]) for k in names] == baselines._shapes(family, 3)
     got = baselines._forward(family, 3, lambda z: 1 / (1 + np.exp(-z)), np.tanh,

@@ -27,8 +27,8 @@ def _patched_load(monkeypatch, break_=None, calls=None):
     (``break_``: (name, function)), and/or the forward evaluations counted."""
     original = verify_module._load
 
-    def load(d, sizes, codegen):
-        module = original(d, sizes, codegen)
+    def load(plan):
+        module = original(plan)
         forward, matrix = module.forward, module.gradients["matrix"]
 
         def counted(**inputs):

@@ -22,8 +22,10 @@ from .render.styles import Latex, Unicode
 
 if TYPE_CHECKING:
     from .cost import CostTable
+    from .graph import Graph
+    from .render.pymodule import PyModule
     from .render.sheet import ItemRow
-    from .verify import Report  # verify itself is imported only by verify(): derive stays light
+    from .verify import Plan, Report  # verify is imported only by verify(): derive stays light
 
 
 # -- the Python API's derivation ----------------------------------------------------------
@@ -238,7 +240,7 @@ def cost_table(d: engine.Derivation, sizes: dict[str, int] | None = None,
     symbolically and at ``sizes`` (default: the spec's); a dim ``d`` lacks is an error."""
     from .cost import cost, table
     if sizes:
-        _check_dims(sizes, [d])
+        _check_dims(sizes, [d.graph])
     return table(cost(d, sizes), dtype)
 
 
@@ -311,13 +313,13 @@ def require_spec_files(paths: Iterable[str | Path]) -> list[Path]:
 class _Codegen:
     """What ``verify`` compiles and prints, from the renderers (:class:`verify.Codegen`)."""
 
-    def module(self, d: engine.Derivation, form: str, sizes: dict[str, int]) -> str:
-        from .render.pymodule import numpy_module
-        return numpy_module(d, form=form, sizes=sizes)
+    def module(self, d: engine.Derivation, form: str, sizes: dict[str, int]) -> PyModule:
+        from .render.pymodule import numpy_parts
+        return numpy_parts(d, form=form, sizes=sizes)
 
-    def closed_forms(self, d: engine.Derivation, sizes: dict[str, int]) -> str:
-        from .render.pymodule import closed_forms_module
-        return closed_forms_module(d, sizes)
+    def closed_forms(self, d: engine.Derivation, sizes: dict[str, int]) -> PyModule | None:
+        from .render.pymodule import closed_forms_parts
+        return closed_forms_parts(d, sizes)
 
     def formula(self, d: engine.Derivation, expr: Any) -> str:
         from .render.text import printer
@@ -344,34 +346,54 @@ def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
     ``sizes`` apply to the specs that have those dims; a name that is a dim of
     none of them is an error (a typo, not a size for some other spec).  ``hvp`` (as
     ``derive --hvp``) also checks the Hessian-vector product, ``hessian`` each block of
-    the Hessian too."""
-    derived: list[engine.Derivation] = []
+    the Hessian too.  Each spec is derived, its checks planned and its derivation let go
+    before the next (:func:`einderive.verify.prepare`): the checks run on the plans."""
+    from .verify import DEFAULT_TOL, check
+
     errors: list[SpecError] = []
+    planned: list[Plan | SpecError] = []
+    graphs: list[Graph] = []
     files = require_spec_files(paths) if tuple(paths) != ("-",) else [Path("-")]
     for path in files:
         try:
-            derived.append(second_order(derive_file(path), hvp=hvp, hessian=hessian,
-                                        gauss_newton=gauss_newton))
+            plan = _planned(path, sizes, hvp, hessian, gauss_newton)
         except SpecError as exc:
             errors.append(_at(exc, path))
+            continue
+        graphs.append(plan[0])
+        planned.append(plan[1])
     if not errors:  # a dim may belong to a spec that could not be read
-        _check_dims(sizes, derived)
+        _check_dims(sizes, graphs)
     reports: list[Report] = []
-    for d in derived:
-        own = {k: v for k, v in sizes.items() if k in {n for n, _ in d.graph.dims}}
-        try:
-            reports.append(verify(d, own, seed, tol))
-        except SpecError as exc:
-            errors.append(_at(exc, d.spec.path))
+    for p in planned:
+        if isinstance(p, SpecError):
+            errors.append(p)
+        else:
+            reports.append(check(p, seed, DEFAULT_TOL if tol is None else tol))
     return reports, errors
 
 
-def _check_dims(sizes: dict[str, int], derived: list[engine.Derivation]) -> None:
-    known = {n for d in derived for n, _ in d.graph.dims}
+def _planned(path: Path, sizes: dict[str, int], hvp: str | None, hessian: str | None,
+             gauss_newton: bool) -> tuple[Graph, Plan | SpecError]:
+    """(graph, plan) of one spec: its derivation's checks planned, or the usage error
+    planning them found (reported after every spec's own errors); the derivation itself
+    dies with this call.  A spec that cannot be derived raises."""
+    from .verify import prepare
+
+    d = second_order(derive_file(path), hvp=hvp, hessian=hessian, gauss_newton=gauss_newton)
+    own = {k: v for k, v in sizes.items() if k in {n for n, _ in d.graph.dims}}
+    try:
+        return d.graph, prepare(d, own, CODEGEN)
+    except SpecError as exc:
+        return d.graph, _at(exc, d.spec.path)
+
+
+def _check_dims(sizes: dict[str, int], graphs: list[Graph]) -> None:
+    known = {n for g in graphs for n, _ in g.dims}
     unknown = [k for k in sizes if k not in known]
     if not unknown:
         return
-    which = f"of {derived[0].spec.path}" if len(derived) == 1 else "of any of the specs"
+    which = f"of {graphs[0].spec.path}" if len(graphs) == 1 else "of any of the specs"
     raise SpecError(f"--dims names '{unknown[0]}', which is not a dim {which}", None,
                     f"the dims are: {', '.join(sorted(known)) or 'none'}")
 

@@ -32,13 +32,13 @@ class Codegen(Protocol):
     """The code and the text verify needs, from the code generator and the printers
     (``einderive.api.CODEGEN``; the engine does not import the renderers)."""
 
-    def module(self, d: Any, form: str, sizes: Sizes) -> str:
+    def module(self, d: Any, form: str, sizes: Sizes) -> Module:
         """The NumPy module of ``d``'s ``forward`` and ``gradients`` from its 'matrix' or
-        'index' forms."""
+        'index' forms, in parts."""
 
-    def closed_forms(self, d: Any, sizes: Sizes) -> str:
+    def closed_forms(self, d: Any, sizes: Sizes) -> Module | None:
         """The module of ``closed_forms(**inputs)``, the dict of the closed forms ``--expand``
-        prints ('' if none)."""
+        prints, in parts (None if none)."""
 
     def formula(self, d: Any, expr: Any) -> str:
         """An index-form expression of ``d`` as the text view prints it."""
@@ -46,7 +46,8 @@ class Codegen(Protocol):
 if TYPE_CHECKING:  # numpy is imported where used: verify is off the path of derive
     import numpy as np
 
-    from .derivation import Derivation, Gradient
+    from .compiled import Module
+    from .derivation import Derivation
     from .graph import Graph
     from .ops import FExpr
 
@@ -290,39 +291,94 @@ def draw_inputs(graph: Graph, sizes: Sizes, seed: int) -> Inputs:
     return values
 
 
-def _load(d: Derivation, sizes: Sizes | None, codegen: Codegen) -> _Module:
-    """Import the generated modules, written to a temporary folder, as a user would.
+class Plan(Record):
+    """What the checks need of a derivation, taken from it first: its generated code (in
+    parts, not yet compiled) and a few names.  The derivation can then be let go before
+    NumPy is imported and the code compiled (its SymPy trees are most of verify's memory:
+    a 512-branch fan-out's 29 MiB)."""
+    name: str
+    graph: Graph
+    sizes: Sizes
+    modules: tuple[Module | None, ...] = ()  # matrix, index, closed forms (None: none)
+    gradients: tuple[tuple[str, bool], ...] = ()  # (name, whether its matrix form prints)
+    hvp: tuple[str, ...] = ()  # the inputs with a direction, when (∇²L) v is derived
+    hessian: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (x, y, the forms printed)
+    along: tuple[str, ...] = ()  # the Hessian's inputs, in order
+    targets: tuple[str, ...] = ()  # with the Gauss-Newton split: the loss's targets
+    zero: tuple[str, str] = ("", "")  # (error, hint) where a definition divides by zero
+    bug: str = ""  # the code could not be generated: this spec's failure
 
-    Nothing from the spec reaches this code but checked identifiers and numbers."""
-    import importlib.util
-    import tempfile
-    from pathlib import Path
-    from types import ModuleType
 
-    def load(folder: Path, name: str, code: str) -> ModuleType:
-        path = folder / f"{name}.py"
-        path.write_text(code, encoding="utf-8")
-        spec = importlib.util.spec_from_file_location(f"einderive_generated_{name}", path)
-        assert spec is not None and spec.loader is not None  # a .py file always has both
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+def prepare(d: Derivation, sizes: Sizes | None, codegen: Codegen) -> Plan:
+    """The plan of ``d``'s checks: usage errors (sizes, too large) raise here; a failure to
+    generate the code is the plan's ``bug``."""
+    given = sizes_for(d.graph, sizes)
+    _refuse_too_large(d.graph, given)
+    plan = Plan(d.name, d.graph, given)
+    try:
+        return _prepare(d, plan, codegen)
+    except SpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the code generator failed: this spec's failure
+        return replace(plan, bug=f"{type(exc).__name__}: {exc}")
 
-    with tempfile.TemporaryDirectory(prefix="einderive-verify-") as tmp:
-        matrix = load(Path(tmp), "matrix", codegen.module(d, "matrix", sizes or {}))
-        index = load(Path(tmp), "index", codegen.module(d, "index", sizes or {}))
-        closed_code = codegen.closed_forms(d, sizes or {})
-        closed = load(Path(tmp), "closed", closed_code) if closed_code else None
-    hvp = {form: m.hvp for form, m in (("index", index), ("matrix", matrix))
-           if hasattr(m, "hvp")}
+
+def _prepare(d: Derivation, plan: Plan, codegen: Codegen) -> Plan:
+    from .convex import Split, targets
+
+    sizes = plan.sizes
+    modules = (codegen.module(d, "matrix", sizes), codegen.module(d, "index", sizes),
+               codegen.closed_forms(d, sizes))
+    printed = tuple((g.name, g.form is None or g.form.matrix is not None) for g in d.gradients)
+    s = d.second
+    hvp = tuple(t.name for t, _ in s.hvp) if s is not None else ()
+    # a block of four indices has its Kronecker form printed, or no other form than its own
+    hessian = tuple((h.x.name, h.y.name, ("index", "matrix")
+                     if h.form is None or h.form.matrix is not None or h.kron else ("index",))
+                    for h in (s.hessian if s is not None else ()))
+    gn = s.gauss_newton if s is not None else None
+    drawn = tuple(targets(d.graph, Split(gn.output, gn.loss_part))) if gn is not None else ()
+    return replace(plan, modules=modules, gradients=printed, hvp=hvp, hessian=hessian,
+                   along=tuple(s.along) if s is not None else (), targets=drawn,
+                   zero=_zero_message(d, sizes, codegen))
+
+
+def _zero_message(d: Derivation, sizes: Sizes, codegen: Codegen) -> tuple[str, str]:
+    """(error, hint) when a definition divides by an expression in the dims that is zero at
+    ``sizes``, else ('', ''): said only if the loss is not finite, found while the
+    derivation is at hand."""
+    zero = zero_divisor(d, sizes)
+    if zero is None:
+        return "", ""
+    at = ", ".join(f"{k}={v}" for k, v in sizes.items())
+    other = _other_sizes(sizes)
+    example = f", e.g. --dims {','.join(f'{k}={v}' for k, v in other.items())}" \
+        if zero_divisor(d, other) is None else ""
+    return (f"{zero[0]} divides by {codegen.formula(d, zero[1])}, which is zero at {at}",
+            f"the spec divides by zero at these dim sizes: give other sizes with --dims"
+            f"{example}")
+
+
+def _load(plan: Plan) -> _Module:
+    """The generated modules' functions, each compiled a piece at a time
+    (:mod:`einderive.compiled`).  Nothing from the spec reaches this code but checked
+    identifiers and numbers."""
+    from .compiled import load
+
+    matrix_parts, index_parts, closed_parts = plan.modules
+    assert matrix_parts is not None and index_parts is not None  # always written
+    matrix, index = load(matrix_parts, "matrix"), load(index_parts, "index")
+    closed = load(closed_parts, "closed") if closed_parts is not None else None
+
     def functions(name: str) -> dict[str, Callable[..., Any]]:
-        return {form: getattr(m, name) for form, m in (("index", index), ("matrix", matrix))
-                if hasattr(m, name)}
+        return {form: m[name] for form, m in (("index", index), ("matrix", matrix))
+                if name in m}
     split_hvp = tuple(functions(n) for n in ("gnvp", "hvp_rest") if functions(n))
     split_hessian = tuple(functions(n) for n in ("gauss_newton", "hessian_rest")
                           if functions(n))
-    return _Module(matrix.forward, {"index": index.gradients, "matrix": matrix.gradients},
-                   closed.closed_forms if closed else None, functions("hvp"),
+    return _Module(matrix["forward"], {"index": index["gradients"],
+                                       "matrix": matrix["gradients"]},
+                   closed["closed_forms"] if closed else None, functions("hvp"),
                    functions("hessian"), split_hvp, split_hessian)
 
 
@@ -330,16 +386,23 @@ def verify(d: Derivation, sizes: Sizes | None = None, seed: int = 0, tol: float 
            codegen: Codegen) -> Report:
     """Compare each printed form of each gradient of ``d`` with central finite differences
     (``einderive.api.verify`` supplies the code generator)."""
-    given = sizes_for(d.graph, sizes)
-    _refuse_too_large(d.graph, given)
+    return check(prepare(d, sizes, codegen), seed, tol)
+
+
+def check(plan: Plan, seed: int = 0, tol: float = DEFAULT_TOL) -> Report:
+    """Run the checks of a :func:`prepare`\\ d plan (the derivation not needed)."""
+    failed = "the generated code failed: {}"
+    hint = "this is a bug in einderive; please report it with the spec"
+    if plan.bug:
+        return Report(plan.name, plan.sizes, seed, tol, (), failed.format(plan.bug), hint,
+                      bug=True)
     try:
-        return _verify(d, given, seed, tol, codegen)
+        return _verify(plan, seed, tol)
     except SpecError:
         raise
     except Exception as exc:  # noqa: BLE001 - the generated code failed: this spec's failure
-        return Report(d.name, given, seed, tol, (),
-                      f"the generated code failed: {type(exc).__name__}: {exc}",
-                      "this is a bug in einderive; please report it with the spec", bug=True)
+        return Report(plan.name, plan.sizes, seed, tol, (),
+                      failed.format(f"{type(exc).__name__}: {exc}"), hint, bug=True)
 
 
 def _refuse_too_large(graph: Graph, sizes: Sizes) -> None:
@@ -354,76 +417,65 @@ def _refuse_too_large(graph: Graph, sizes: Sizes) -> None:
                         f"pass smaller sizes, e.g. --dims {dim}=8")
 
 
-def _verify(d: Derivation, sizes: Sizes, seed: int, tol: float, codegen: Codegen) -> Report:
+def _verify(plan: Plan, seed: int, tol: float) -> Report:
     import numpy as np
 
-    module = _load(d, sizes, codegen)
-    inputs = draw_inputs(d.graph, sizes, seed)
-    if d.second is not None and d.second.gauss_newton is not None:
-        inputs = _targets_drawn(d, inputs, seed)
+    module = _load(plan)
+    sizes, name = plan.sizes, plan.name
+    inputs = draw_inputs(plan.graph, sizes, seed)
+    if plan.targets:
+        inputs = _targets_drawn(plan.targets, inputs, seed)
     with np.errstate(all="ignore"):
         loss = module.forward(**inputs)
     if not np.isfinite(loss):
-        zero = zero_divisor(d, sizes)
-        if zero is not None:
-            at = ", ".join(f"{k}={v}" for k, v in sizes.items())
-            other = _other_sizes(sizes)
-            example = f", e.g. --dims {','.join(f'{k}={v}' for k, v in other.items())}" \
-                if zero_divisor(d, other) is None else ""
-            return Report(d.name, sizes, seed, tol, (),
-                          f"{zero[0]} divides by {codegen.formula(d, zero[1])}, which is zero "
-                          f"at {at}",
-                          f"the spec divides by zero at these dim sizes: give other sizes "
-                          f"with --dims{example}")
-        return Report(d.name, sizes, seed, tol, (),
+        if plan.zero[0]:
+            return Report(name, sizes, seed, tol, (), *plan.zero)
+        return Report(name, sizes, seed, tol, (),
                       f"the loss is not finite ({loss}) at the random point",
-                      _not_finite_hint(d.graph))
+                      _not_finite_hint(plan.graph))
     grads = {form: f(**inputs) for form, f in module.gradients.items()}
     closed = module.closed(**inputs) if module.closed else {}
-    printed = {g.name: _printed(g, grads, closed) for g in d.gradients}
+    printed = {g: _printed(g, matrix, grads, closed) for g, matrix in plan.gradients}
     rng = np.random.default_rng([seed, 1])  # directions: a stream apart from the inputs'
     checks: dict[str, Check] = {}
     joint: list[str] = []
     budget = FD_BUDGET
-    for g in d.gradients:
-        cost = _cost(inputs[g.name])
+    for g, _ in plan.gradients:
+        cost = _cost(inputs[g])
         if cost > budget:
-            joint.append(g.name)
+            joint.append(g)
             continue
         budget -= cost
-        if np.size(inputs[g.name]) <= ELEMENTWISE_MAX:
-            numeric = _finite_difference(module.forward, inputs, g.name)
-            checks[g.name] = _check(g.name, printed[g.name], numeric, tol)
+        if np.size(inputs[g]) <= ELEMENTWISE_MAX:
+            numeric = _finite_difference(module.forward, inputs, g)
+            checks[g] = _check(g, printed[g], numeric, tol)
         else:
-            checks.update(_check_along(module.forward, inputs, [g.name], printed, tol, rng))
+            checks.update(_check_along(module.forward, inputs, [g], printed, tol, rng))
     checks.update(_check_along(module.forward, inputs, joint, printed, tol, rng))
-    rows = tuple(checks[g.name] for g in d.gradients)
+    rows = tuple(checks[g] for g, _ in plan.gradients)
     if module.hvp:
-        rows += _check_hvp(d, module, inputs, tol, rng)
+        rows += _check_hvp(plan, module, inputs, tol, rng)
     if module.hessian:
-        rows += _check_hessian(d, module, inputs, tol, rng)
+        rows += _check_hessian(plan, module, inputs, tol, rng)
     if module.split_hvp:
-        rows += _check_split(d, module, inputs, tol, rng)
-    return Report(d.name, sizes, seed, tol, rows)
+        rows += _check_split(plan, module, inputs, tol, rng)
+    return Report(name, sizes, seed, tol, rows)
 
 
-def _targets_drawn(d: Derivation, inputs: Inputs, seed: int) -> Inputs:
-    """``inputs`` with the loss's targets drawn in [0, 1], where the Gauss-Newton split
+def _targets_drawn(drawn: tuple[str, ...], inputs: Inputs, seed: int) -> Inputs:
+    """``inputs`` with the loss's targets ``drawn`` in [0, 1], where the Gauss-Newton split
     takes them to be (:mod:`einderive.convex`): a label or a probability."""
     import numpy as np
 
-    from .convex import Split, targets
-    assert d.second is not None and d.second.gauss_newton is not None
-    gn = d.second.gauss_newton
     rng = np.random.default_rng([seed, 2])
     out = dict(inputs)
-    for t in targets(d.graph, Split(gn.output, gn.loss_part)):
+    for t in drawn:
         value = rng.uniform(0.0, 1.0, size=np.shape(inputs[t]))
         out[t] = value if np.shape(value) else float(value)
     return out
 
 
-def _check_split(d: Derivation, module: _Module, inputs: Inputs, tol: float,
+def _check_split(plan: Plan, module: _Module, inputs: Inputs, tol: float,
                  rng: np.random.Generator) -> tuple[Check, ...]:
     """The Gauss-Newton split: G v + (the rest) v against central differences of the
     generated gradient along a random v, block by block (each printed form of each part);
@@ -431,13 +483,13 @@ def _check_split(d: Derivation, module: _Module, inputs: Inputs, tol: float,
     printed Hessian and G's smallest eigenvalue ≥ 0, the blocks assembled."""
     import numpy as np
 
-    assert d.second is not None  # module.split_hvp exists only then
-    chosen = [t.name for t, _ in d.second.hvp]
+    chosen = list(plan.hvp)
+    symmetric = symmetric_inputs(plan.graph.spec)
     gn, rest = module.split_hvp
     rows = []
     for n in range(DIRECTIONS):
         v = {x: rng.standard_normal(np.shape(inputs[x])) for x in chosen}
-        v = {x: (a + a.T) / 2 if x in symmetric_inputs(d.graph.spec) else a
+        v = {x: (a + a.T) / 2 if x in symmetric else a
              for x, a in v.items()}
         args = {**inputs, **{f"v_{x}": v[x] for x in chosen}}
         got_g = {form: f(**args) for form, f in gn.items()}
@@ -458,17 +510,16 @@ def _check_split(d: Derivation, module: _Module, inputs: Inputs, tol: float,
                for form, g in got_g.items()}
         rows.append(_check(f"vᵀ G v ≥ 0 ({n + 1})", vgv, np.asarray(0.0), tol))
     if module.split_hessian:
-        rows += _check_split_blocks(d, module, inputs, tol)
+        rows += _check_split_blocks(plan, module, inputs, tol)
     return tuple(replace(r, second=True) for r in rows)
 
 
-def _check_split_blocks(d: Derivation, module: _Module, inputs: Inputs,
+def _check_split_blocks(plan: Plan, module: _Module, inputs: Inputs,
                         tol: float) -> list[Check]:
     """Each block's G + rest against the printed Hessian's (index form, checked above),
     and the smallest eigenvalue of G, its blocks assembled in the order of the inputs."""
     import numpy as np
 
-    assert d.second is not None
     gn_f, rest_f = module.split_hessian
     h = module.hessian["index"](**inputs)
     g = {form: f(**inputs) for form, f in gn_f.items()}
@@ -479,7 +530,7 @@ def _check_split_blocks(d: Derivation, module: _Module, inputs: Inputs,
                 for form in g}
         rows.append(_check(f"G + rest ({key[0]}, {key[1]})", both,
                            np.asarray(h[key], dtype=float), tol))
-    along = list(d.second.along)
+    along = list(plan.along)
     sizes = [int(np.size(inputs[x])) for x in along]
     for form, blocks in g.items():
         full = np.block([[np.reshape(np.asarray(blocks[(x, y)], dtype=float), (nx, ny))
@@ -492,16 +543,15 @@ def _check_split_blocks(d: Derivation, module: _Module, inputs: Inputs,
     return rows
 
 
-def _check_hvp(d: Derivation, module: _Module, inputs: Inputs, tol: float,
+def _check_hvp(plan: Plan, module: _Module, inputs: Inputs, tol: float,
                rng: np.random.Generator) -> tuple[Check, ...]:
     """The printed blocks of (∇²L) v against central differences of the generated (and
     checked) gradient along a random v, one row per block; then the Hessian's symmetry,
     ⟨u, H v⟩ = ⟨v, H u⟩ for a second random u, from the printed blocks alone."""
     import numpy as np
 
-    assert d.second is not None  # module.hvp exists only then
-    chosen = [t.name for t, _ in d.second.hvp]
-    symmetric = symmetric_inputs(d.graph.spec)
+    chosen = list(plan.hvp)
+    symmetric = symmetric_inputs(plan.graph.spec)
 
     def direction() -> dict[str, Value]:
         # A symmetric input's direction is symmetric: the central differences below move the
@@ -533,7 +583,7 @@ def _check_hvp(d: Derivation, module: _Module, inputs: Inputs, tol: float,
     return tuple(replace(r, second=True) for r in rows)
 
 
-def _check_hessian(d: Derivation, module: _Module, inputs: Inputs, tol: float,
+def _check_hessian(plan: Plan, module: _Module, inputs: Inputs, tol: float,
                    rng: np.random.Generator) -> tuple[Check, ...]:
     """Each printed block ∂²L/∂x∂y (index form; matrix or Kronecker form where printed)
     against central differences of the generated (and checked) gradient of x: column by
@@ -541,13 +591,9 @@ def _check_hessian(d: Derivation, module: _Module, inputs: Inputs, tol: float,
     ∂²L/∂x∂y against ∂²L/∂y∂x with the axes of x and y swapped."""
     import numpy as np
 
-    assert d.second is not None  # module.hessian exists only then
-    symmetric = symmetric_inputs(d.graph.spec)
+    symmetric = symmetric_inputs(plan.graph.spec)
     got = {form: f(**inputs) for form, f in module.hessian.items()}
-    # a block of four indices has its Kronecker form printed, or no other form than its own
-    printed = {(h.x.name, h.y.name): ("index", "matrix")
-               if h.form is None or h.form.matrix is not None or h.kron else ("index",)
-               for h in d.second.hessian}
+    printed = {(x, y): forms for x, y, forms in plan.hessian}
 
     def gradient_along(y: str, v: Value) -> dict[str, Value]:
         step = STEP * max(1.0, float(np.abs(inputs[y]).max(initial=0)))
@@ -576,7 +622,7 @@ def _check_hessian(d: Derivation, module: _Module, inputs: Inputs, tol: float,
         hv = {f: np.stack([np.tensordot(b, v, axes) for v in vs]) for f, b in blocks.items()}
         numeric = np.stack([gradient_along(y, v)[x] for v in vs])
         rows.append(_check(f"H v ({x}, {y})", hv, numeric, tol))
-    order = list(d.second.along)
+    order = list(plan.along)
     for (x, y), forms in printed.items():
         if order.index(x) > order.index(y):
             continue  # each pair once: ∂²L/∂x∂y against the mirror of ∂²L/∂y∂x
@@ -589,15 +635,16 @@ def _check_hessian(d: Derivation, module: _Module, inputs: Inputs, tol: float,
     return tuple(replace(r, second=True) for r in rows)
 
 
-def _printed(g: Gradient, grads: dict[str, dict[str, Value]],
+def _printed(name: str, matrix: bool, grads: dict[str, dict[str, Value]],
              closed: dict[str, Value]) -> dict[str, Value]:
-    """Each printed form's value of the gradient ``g`` (``closed``: the printed closed forms'
-    values, by gradient): form -> array."""
-    got = {"index": grads["index"][g.name]}
-    if g.form is None or g.form.matrix is not None:  # a zero gradient prints as 0
-        got["matrix"] = grads["matrix"][g.name]
-    if g.name in closed:
-        got["closed"] = closed[g.name]
+    """Each printed form's value of the gradient of ``name`` (``matrix``: whether its
+    matrix form prints, as a zero's does; ``closed``: the printed closed forms' values, by
+    gradient): form -> array."""
+    got = {"index": grads["index"][name]}
+    if matrix:
+        got["matrix"] = grads["matrix"][name]
+    if name in closed:
+        got["closed"] = closed[name]
     return got
 
 
