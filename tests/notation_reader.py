@@ -611,6 +611,8 @@ class Env:
         each = _element_line(self, lhs)
         if each is not None and not _has_indices(self, rhs, each[1]):
             return self.check_elements(lhs, rhs, each, want_name, line, rtol)
+        if lhs[0] == "sub" and lhs[1][0] == "paren":  # (grad(gamma))_l, as MathML groups it
+            lhs = ("sub", lhs[1][1], *lhs[2:])
         mode = "index" if _has_indices(self, lhs) or _has_indices(self, rhs) else "matrix"
         target, labels, name = self.lhs(lhs, mode)
         if want_name is not None and name != want_name:

@@ -271,9 +271,10 @@ def test_verify_hessian_fails_a_wrong_block(monkeypatch, run):
     real = pymodule._hessian_function
 
     def doubled(*args, **kw):
-        lines = real(*args, **kw)
-        lines[-1] = lines[-1].replace("('x', 'x'): h_x_x", "('x', 'x'): 2 * h_x_x")
-        return lines
+        f = real(*args, **kw)  # a PyFunction: its returned expression doubled
+        result = f.result.replace("('x', 'x'): h_x_x", "('x', 'x'): 2 * h_x_x")
+        assert result != f.result
+        return pymodule.PyFunction(f.name, f.params, f.doc, f.body, result)
     monkeypatch.setattr(pymodule, "_hessian_function", doubled)
     r = run("verify", SEED, "--hessian=x")
     assert r.exit_code == 1, r.output

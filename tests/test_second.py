@@ -153,9 +153,10 @@ def test_verify_hvp_fails_a_wrong_block(monkeypatch, run):
     real = pymodule._hvp_function
 
     def doubled(*args, **kw):
-        lines = real(*args, **kw)
-        lines[-1] = lines[-1].replace("{'x': r_x}", "{'x': 2 * r_x}")
-        return lines
+        f = real(*args, **kw)  # a PyFunction: its returned expression doubled
+        result = f.result.replace("{'x': r_x}", "{'x': 2 * r_x}")
+        assert result != f.result
+        return pymodule.PyFunction(f.name, f.params, f.doc, f.body, result)
     monkeypatch.setattr(pymodule, "_hvp_function", doubled)
     r = run("verify", SPEC_FILES[0].parent / "mlp.yaml", "--hvp", "x")
     assert r.exit_code == 1, r.output

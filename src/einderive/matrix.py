@@ -314,8 +314,8 @@ class Take(M):
 
 
 class Permute(M):
-    """``permute(x, axes)``: the axes of a tensor of three or more axes reordered, NumPy's
-    ``np.transpose(x, axes)`` (axis p of the result is axis ``axes[p]`` of ``x``); ``dims``
+    """``permute(x, axes)``: the axes of a tensor of three or more axes reordered, as NumPy's
+    transpose with ``axes`` reorders them (axis p of the result is axis ``axes[p]`` of ``x``); ``dims``
     its spec shape.  What a transpose with ``axes`` is, and its adjoint (the inverse
     permutation), where ᵀ (the last two axes of each element swapped) cannot say it."""
 

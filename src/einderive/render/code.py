@@ -208,7 +208,7 @@ class Compiler:
         """onehot(t) X as the rows t picks, X[t]; onehot(t)ᵀ G as G's rows added into the
         rows t names: no one-hot matrix formed, no product by one."""
         a, b = m.a, self._m(m.b)
-        if not b.shape:
+        if not b.shape or len(b.shape) > 2:  # a batch of matrices: picked in each element
             return None
         if isinstance(a, mx.OneHot):
             idx = self.b.as_index(P.Name(self.names.var[a.name]))
