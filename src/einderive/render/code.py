@@ -346,8 +346,10 @@ class Compiler:
 
     def _m_AxisFn(self, m: mx.AxisFn) -> Value:
         v = self._m(m.x)
-        if self.batched and len(v.shape) > 2 and AXIS_OPS[m.head].reduces:
-            # logsumexp of each element's rows: a column of each, the axis kept
+        if self.batched and len(v.shape) > 2 and AXIS_OPS[m.head].reduces and \
+                m.axis % len(v.shape) == len(v.shape) - 1:
+            # logsumexp of each element's rows: a column of each, the axis kept (not a
+            # reduction over a batch axis, logsumexp(X, axis=0), which drops its axis)
             return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim, keep=True),
                          (*v.shape[:-1], 1))
         if self.batched and len(v.shape) > 2:  # softmax of each element's rows or columns
