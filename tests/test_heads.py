@@ -101,15 +101,9 @@ def test_the_note_says_what_a_subscript_of_a_line_means():
 def test_a_batch_axis_that_is_not_leading_everywhere_reads_element_by_element():
     """Y: [N, B, M] holds its batch on the middle axis: Z_b = X_bᵀ Y_b for each b."""
     from conftest import derive_text
+    from test_batched import PERMUTED
     from einderive.api import verify
-    d = derive_text("""
-        dims: {B: 2, N: 3, M: 4}
-        inputs: {X: [B, N, M], Y: [N, B, M]}
-        forward:
-          - Z = einsum('bnm,nbk->bmk', X, Y)
-          - L = sum(Z * Z)
-        loss: L
-    """)
+    d = derive_text(PERMUTED)
     shown = [line for _, line in entries(plain(d))]
     assert {"Z_b = X_bᵀ Y_b", "∂L/∂X_b = Y_b (∂L/∂Z_b)ᵀ", "∂L/∂Y_b = X_b ∂L/∂Z_b"} <= set(shown)
     assert verify(d).ok
