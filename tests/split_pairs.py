@@ -261,3 +261,12 @@ def compare(pair: Pair, loose: bool = False) -> tuple[list[str], dict[str, tuple
     a, b = closed_forms(one, keep, loose), closed_forms(split, keep, loose)
     both = [n for n in a if a[n] is not None and b.get(n) is not None]
     return both, {n: (str(a[n]), str(b[n])) for n in both if a[n] != b[n]}
+
+
+def assert_same_gradients(pair: Pair) -> None:
+    """Both specs of ``pair`` print some gradient in closed form, and each such gradient
+    the same (up to naming and term order)."""
+    both, diff = compare(pair)
+    assert both, "no gradient of the pair has a closed form in both specs"
+    assert not diff, "\n".join(f"grad({n}):\n  one line: {a}\n  split:    {b}"
+                               for n, (a, b) in diff.items())
