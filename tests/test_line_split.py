@@ -23,9 +23,6 @@ KNOWN: dict[str, str] = {
         "sum over the batch stays an einsum: (2/(B O To)) einsum('ikn,ikn->k', H − y, "
         "where(conv1d(X, W, b) > 0, 1, 1/10)); split: (2/(B O To)) Σ_i rowsum((H_i − y_i) ⊙ "
         "where(Y_i > 0, 1, 1/10))",
-    "cosine_similarity":
-        "∂L/∂x: split reuses the loss, (1/(‖x‖·‖y‖))·(y − (L·‖y‖/‖x‖)·x); on one line "
-        "(1/(‖x‖·‖y‖))·(y − ((xᵀ y)/‖x‖²)·x), where L is not seen in (xᵀ y)/‖x‖²",
 }
 
 

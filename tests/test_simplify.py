@@ -276,6 +276,20 @@ def test_merge_powers():
     check(S.merge_powers, before, "1/sum(X)")
 
 
+def test_cancel_scalars_through_a_nested_denominator():
+    # b/(a·(a·b)) = 1/a²: the cosine similarity's split gradient with its loss written out
+    p, q, r = (mx.reduce("sum", v) for v in (X, B, A))
+    inner = mx.Hadamard((p, mx.Hadamard((p, q), ())), ())
+    before = mx.Hadamard((r, q, mx.Pow(inner, -1, ())), ())
+    check(S.cancel_scalars, before, "sum(A)/sum(X)²")
+
+
+def test_cancel_scalars_leaves_a_root_of_a_product_whole():
+    p, q = (mx.reduce("sum", v) for v in (X, B))
+    root = mx.Pow(mx.Hadamard((p, q), ()), sympy.Rational(-1, 2), ())
+    assert S.cancel_scalars(mx.Hadamard((q, root), ())) is None
+
+
 def test_one_denominator():
     # a/b/c = a/(b c)
     p, q, r = (mx.reduce("sum", v) for v in (X, B, A))

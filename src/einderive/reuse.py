@@ -119,9 +119,20 @@ def through_quotients(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -
         if a not in seen:
             continue
         out = simplify(mx.substitute(best, a, mx.hadamard(ref, b)))
-        if _size(out) < _size(best):
+        if _written_size(out, named, ref) < _written_size(best, named, ref):
             best, seen = out, None
     return best
+
+
+def _written_size(m: mx.M, named: Named, keep: mx.M) -> tuple[int, int]:
+    """``m``'s size with the forward nodes other than ``keep`` written out (one level): the
+    choice to read a quotient node in a form must not depend on whether the line split its
+    other parts into names.  The cosine similarity's ``(xᵀ y)/nx²`` and ``L·ny/nx`` (L, its
+    loss, is ``(xᵀ y)/(nx·ny)``) cost 17 and 16 with nx and ny named, 23 and 24 with
+    ``nx = ‖x‖`` written out, as the line ``L = x @ y / sqrt(x @ x) / sqrt(y @ y)`` has it."""
+    forms = named.forms
+    table = {r: forms[r] for r in mx.walk(m) if r != keep and isinstance(r, mx.Ref) and r in forms}
+    return _size(mx.substitute_all(m, table) if table else m)
 
 
 def _quotient(form: mx.M) -> tuple[mx.M, mx.M] | None:

@@ -728,6 +728,34 @@ def merge_powers(m: mx.M) -> mx.M | None:
     return mx.scalar_product(parts) if m.is_scalar else mx.hadamard(*parts)
 
 
+def cancel_scalars(m: mx.M) -> mx.M | None:
+    """``b/(a·(a·b))`` → ``1/a²``: the factors of a scalar product, through its nested products
+    and their integer powers, are one power per base, so a factor met above and below the
+    line cancels (writing the cosine similarity's loss into its split gradient leaves
+    ``(xᵀ y)·ny/(nx·(nx·ny))``, which is ``(xᵀ y)/nx²``)."""
+    if not (isinstance(m, mx.Hadamard) and m.is_scalar):
+        return None
+    bases: dict[mx.M, Any] = {}
+    for base, e in _scalar_powers(m, sympy.S.One):
+        bases[base] = bases.get(base, 0) + e
+    if all(e != 0 for e in bases.values()) and len(bases) == len(m.factors):
+        return None  # nothing met twice: merge_powers and one_denominator have the rest
+    return mx.scalar_product([mx.power(b, e) for b, e in bases.items() if e != 0])
+
+
+def _scalar_powers(m: mx.M, e: Any) -> list[tuple[mx.M, Any]]:
+    """``m^e`` as (base, exponent) pairs: a scalar product split into its factors, an integer
+    power of one into its factors' powers (a root of a product is left whole)."""
+    if isinstance(m, mx.Hadamard) and m.is_scalar:
+        return [p for f in m.factors for p in _scalar_powers(f, e)]
+    if isinstance(m, mx.Pow) and m.is_scalar and sympy.Integer(_exp(m)) == _exp(m) and \
+            isinstance(m.x, mx.Hadamard):
+        return _scalar_powers(m.x, e * _exp(m))
+    if isinstance(m, mx.Pow):
+        return [(m.x, e * _exp(m))]
+    return [(m, e)]
+
+
 def one_denominator(m: mx.M) -> mx.M | None:
     """``a/b/c`` → ``a/(b c)``: the reciprocals of a scalar product are one reciprocal."""
     if not (isinstance(m, mx.Hadamard) and m.is_scalar):
@@ -803,7 +831,7 @@ RULES: tuple[Rule, ...] = (
     collect_terms, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_as_product, reduce_pulls_constant, product_pulls_constant,
     transposed_factors, merge_roots, spread_power,
-    inner_product, norm, square_of_root, merge_powers, one_denominator,
+    inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, softplus,
 )
 
