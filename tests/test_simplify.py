@@ -187,6 +187,23 @@ def test_reduce_as_product():
     check(S.reduce_as_product, mx.reduce("colsum", mx.hadamard(B, y)), "Bᵀ y")
 
 
+def test_reductions_of_one_kind_merge():
+    # colsum(𝟏) + colsum(X) = colsum(𝟏 + X) (the cancelled quotient's ∂L/∂w)
+    ones = mx.Ones(X.shape)
+    before = mx.add(mx.reduce("colsum", ones), mx.reduce("colsum", X))
+    check(S.merge_reductions, before, "colsum(𝟏 + X)")
+    # with a constant in front, and a term of another kind left out
+    before = mx.add(mx.scale(mx.Const(-2), mx.reduce("rowsum", X)), mx.reduce("rowsum", B), y)
+    check(S.merge_reductions, before, "rowsum(B − 2 X) + y")
+
+
+def test_reductions_of_operands_of_other_shapes_stay():
+    # colsum of a broadcast row is the row, once: colsum(r + X) would count it M times
+    row = ref("r", 1, "N")
+    assert S.merge_reductions(mx.add(mx.reduce("colsum", row), mx.reduce("colsum", X))) is None
+    assert S.merge_reductions(mx.add(mx.reduce("rowsum", X), mx.reduce("colsum", B))) is None
+
+
 def test_reduce_of_transpose():
     check(S.reduce_as_product, mx.reduce("rowsum", mx.Transpose(B, ("N", "M"))), "colsum(B)")
 

@@ -233,8 +233,53 @@ def absorb_sign(m: mx.M) -> mx.M | None:
 def reduce_of_sum(m: mx.M) -> mx.M | None:
     """``rowsum(A + B)`` → ``rowsum(A) + rowsum(B)``, kept when the parts then simplify."""
     if isinstance(m, mx.Reduce) and isinstance(m.x, mx.Add):
-        return simplify(mx.add(*[_reduce(m.kind, t) for t in m.x.terms]))
+        # each part on its own: simplified whole, merge_reductions would put it back
+        return mx.add(*[simplify(_reduce(m.kind, t)) for t in m.x.terms])
     return None
+
+
+def merge_reductions(m: mx.M) -> mx.M | None:
+    """``colsum(𝟏) + colsum(X)`` → ``colsum(1 + X)``, ``Σ_b P_b + Σ_b Q_b`` → ``Σ_b (P_b + Q_b)``:
+    terms that are one sum (a reduction or a sum over a batch) of operands of one shape are
+    that sum of their sum.  Operands of one shape only: ``colsum(v)`` of a broadcast row and
+    ``colsum(X)`` are no ``colsum(v + X)``, which would count the row once per row of X."""
+    if not isinstance(m, mx.Add):
+        return None
+    groups: dict[tuple[Any, ...], list[mx.M]] = {}
+    for t in m.terms:
+        key = _linear_sum(_constant_and_body(t)[1])
+        if key is not None:
+            groups.setdefault(key, []).append(t)
+    merged = next((ts for ts in groups.values() if len(ts) > 1), None)
+    if merged is None:
+        return None
+    inner = mx.add(*sorted((_inside_sum(t) for t in merged), key=_negative))  # B − 2 X
+    whole = _resum(_constant_and_body(merged[0])[1], inner)
+    rest = [t for t in m.terms if t not in merged]
+    return mx.add(*rest[:m.terms.index(merged[0])], whole, *rest[m.terms.index(merged[0]):])
+
+
+def _linear_sum(t: mx.M) -> tuple[Any, ...] | None:
+    """What makes two sums one: the kind of sum, its operand's shape and batch."""
+    if isinstance(t, mx.Reduce):
+        return ("reduce", t.kind, t.x.shape, mx.batch_of(t.x))
+    if isinstance(t, mx.BatchSum):
+        return ("batch", t.dims, t.names, t.x.shape, mx.batch_of(t.x))
+    return None
+
+
+def _inside_sum(t: mx.M) -> mx.M:
+    """A term ``c·colsum(A)`` as the ``c A`` it sums."""
+    c, body = _constant_and_body(t)
+    assert isinstance(body, (mx.Reduce, mx.BatchSum))
+    return mx.scale(mx.Const(c), body.x)
+
+
+def _resum(like: mx.M, x: mx.M) -> mx.M:
+    if isinstance(like, mx.Reduce):
+        return mx.reduce(like.kind, x)
+    assert isinstance(like, mx.BatchSum)
+    return mx.batch_sum(x, like.dims, like.names)
 
 
 def _reduce(kind: ReduceKind, t: mx.M) -> mx.M:
@@ -829,7 +874,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
     collect_terms, factor_operand, common_scalar, zero_operand,
-    reduce_of_sum, reduce_as_product, reduce_pulls_constant, product_pulls_constant,
+    reduce_of_sum, merge_reductions, reduce_as_product, reduce_pulls_constant, product_pulls_constant,
     transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, softplus,
