@@ -204,6 +204,51 @@ def test_reductions_of_operands_of_other_shapes_stay():
     assert S.merge_reductions(mx.add(mx.reduce("rowsum", X), mx.reduce("colsum", B))) is None
 
 
+def test_ones_times_a_vector_is_its_sum():
+    # P ⊙ (𝟏 w) = sum(w)·P: 𝟏 w is sum(w) in every row (a softmax's kept-dims normaliser)
+    P, w = ref("P", "M", "K"), ref("w", "N", 1)
+    before = mx.hadamard(P, mx.matmul(mx.Ones(("M", "N")), w))
+    check(S.ones_product, mx.matmul(mx.Ones(("M", "N")), w), "sum(w)·𝟏")
+    assert text(S.simplify(before)) == "sum(w)·P"
+
+
+def test_a_broadcast_column_times_a_vector_is_the_column_times_its_sum():
+    # ((s ⊙ 𝟏) w) ⊘ (s ⊙ s) = sum(w) ⊘ s, and vᵀ (r ⊙ 𝟏) = sum(v)·r for a row r
+    s_, w = ref("s", "M", 1), ref("w", "N", 1)
+    spread = mx.hadamard(s_, mx.Ones(("M", "N")))
+    check(S.ones_product, mx.matmul(spread, w), "sum(w)·s")
+    before = mx.hadamard(mx.matmul(spread, w), mx.power(mx.hadamard(s_, s_), -1))
+    vals = values_for(before)
+    after = S.simplify(before)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-10)
+    assert text(after) == "sum(w) ⊘ s"
+    r, v = ref("r", 1, "N"), ref("v", "M", 1)
+    check(S.ones_product, mx.matmul(mx.transpose(v), mx.hadamard(r, mx.Ones(("M", "N")))),
+          "sum(v)·r")
+
+
+def test_ones_against_a_matrix_or_an_outer_product_stay():
+    # 𝟏 A is no sum of a vector; 𝟏 muᵀ contracts an axis of one
+    assert S.ones_product(mx.matmul(mx.Ones(("M", "N")), C)) is None
+    mu = ref("mu", "N", 1)
+    assert S.ones_product(mx.matmul(mx.Ones(("M", 1)), mx.transpose(mu))) is None
+
+
+def test_a_constant_comes_out_of_a_reduction():
+    assert text(mx.reduce("rowsum", mx.scale(mx.Const(sympy.Integer(2)), X))) == "2 rowsum(X)"
+
+
+def test_a_product_with_a_row_sum_is_the_row_sum_of_a_node():
+    # S⁻¹ rowsum(Xᵀ − mu) = rowsum(Z) for the node Z = S⁻¹ (Xᵀ − mu)
+    from einderive.reuse import reusable
+    Sinv = mx.AxisFn("inv", A, None, A.shape, A.shape)
+    M = mx.add(mx.transpose(ref("X", "K", "N")), mx.neg(ref("mu", "N", 1)))
+    Z = ref("Z", "N", "K")
+    rule = S.make_row_sum_of_node(reusable([(Z, mx.matmul(Sinv, M))]))
+    assert text(rule(mx.matmul(Sinv, mx.reduce("rowsum", M)))) == "rowsum(Z)"
+    assert rule(mx.matmul(A, mx.reduce("rowsum", M))) is None
+
+
 def test_reduce_of_transpose():
     check(S.reduce_as_product, mx.reduce("rowsum", mx.Transpose(B, ("N", "M"))), "colsum(B)")
 

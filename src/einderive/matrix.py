@@ -737,6 +737,8 @@ def _squared(x: M) -> M | None:
 
 
 def reduce(kind: ReduceKind, x: M) -> M:
+    if isinstance(x, Scale) and isinstance(x.coeff, Const):  # rowsum(2 Z) is 2 rowsum(Z)
+        return scale(x.coeff, reduce(kind, x.x))
     if kind == ReduceKind.SUM:
         return Reduce(ReduceKind.SUM, x, ())
     if kind == ReduceKind.ROWSUM:
