@@ -275,9 +275,10 @@ def merge_reductions(m: mx.M) -> mx.M | None:
 
 
 def _linear_sum(t: mx.M) -> tuple[Any, ...] | None:
-    """What makes two sums one: the kind of sum, its operand's shape and batch."""
-    if isinstance(t, mx.Reduce):
-        return ("reduce", t.kind, t.x.shape, mx.batch_of(t.x))
+    """What makes two sums one: the kind of sum, its operand's shape and batch (a row or a
+    column sum, or a sum over a batch; a total of everything reads as the loss wrote it)."""
+    if isinstance(t, mx.Reduce) and t.kind != ReduceKind.SUM:  # a total stays as written:
+        return ("reduce", t.kind, t.x.shape, mx.batch_of(t.x))  # sum(Y ⊙ Y) + sum(M ⊙ Y)
     if isinstance(t, mx.BatchSum):
         return ("batch", t.dims, t.names, t.x.shape, mx.batch_of(t.x))
     return None
