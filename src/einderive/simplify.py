@@ -307,7 +307,7 @@ def ones_product(m: mx.M) -> mx.M | None:
         return None
     a, b = m.a, m.b
     # in a batched form sum(v) of a batched v would add every element's: only a shared one
-    if _shape(b)[1] == 1 and _shape(b)[0] != 1 and not mx.batch_of(b):  # a b with b a column: a is C 𝟏ᵀ
+    if _shape(b)[1] == 1 and _shape(b)[0] != 1 and not mx.batch_of(b):  # a column: a is C 𝟏ᵀ
         kept = _broadcast_ones(a, axis=1)
         return None if kept is None else mx.scale(mx.reduce(ReduceKind.SUM, _plain(b)), kept)
     if _shape(a)[0] == 1 and _shape(a)[1] != 1 and not mx.batch_of(a):  # a row: b is 𝟏 R
@@ -977,8 +977,8 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
     collect_terms, factor_operand, common_scalar, zero_operand,
-    reduce_of_sum, merge_reductions, ones_product, reduce_as_product, reduce_pulls_constant, product_pulls_constant,
-    transposed_factors, merge_roots, spread_power,
+    reduce_of_sum, merge_reductions, ones_product, reduce_as_product, reduce_pulls_constant,
+    product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, softplus,
 )
