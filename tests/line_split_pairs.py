@@ -8,11 +8,18 @@ from pathlib import Path
 from split_pairs import Pair
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
+MODELS = Path(__file__).resolve().parent / "models"
 
 
 def shipped(name: str) -> str:
     """A shipped spec's dims and inputs, as written there."""
     text = (SPECS / f"{name}.yaml").read_text()
+    return text[text.index("dims:"):text.index("forward:")]
+
+
+def model(name: str) -> str:
+    """A tests/models spec's dims and inputs, as written there."""
+    text = (MODELS / f"{name}.yaml").read_text()
     return text[text.index("dims:"):text.index("forward:")]
 
 
@@ -113,6 +120,55 @@ LINE_PAIRS: tuple[Pair, ...] = (
           "L = -mean(P[range(T), labels])"),
          ("X = E[tokens]", "P = log_softmax(X @ W.T + b, axis=-1)",
           "L = -mean(P[range(T), labels])")),
+    # tests/models specs: gated units, norms, attention pieces, losses
+    Pair("swiglu_split_gate", model("swiglu_inline"),
+         ("U = silu(X @ W1.T) * (X @ W3.T)", "L = sum(G * (U @ W2.T))"),
+         ("A = X @ W1.T", "C = X @ W3.T", "U = silu(A) * C", "Y = U @ W2.T", "L = sum(G * Y)")),
+    inlined("group_norm_inline_centred", model("group_norm"),
+         ("Xr = reshape(X, [B, G, Cg])", "mu = mean(Xr, axis=2, keepdims=True)",
+          "Xc = Xr - mu", "var = mean(Xc ** 2, axis=2, keepdims=True)",
+          "Y = reshape(Xc / sqrt(var + 0.00001), [B, C]) * gamma + beta", "L = sum(Y * T)"),
+         ("Xr = reshape(X, [B, G, Cg])", "mu = mean(Xr, axis=2, keepdims=True)",
+          "var = mean((Xr - mu) ** 2, axis=2, keepdims=True)",
+          "Y = reshape((Xr - mu) / sqrt(var + 0.00001), [B, C]) * gamma + beta",
+          "L = sum(Y * T)")),
+    Pair("focal_split_logit", model("focal_binary"),
+         ("p = sigmoid(X @ w)",
+          "L = -sum(y * (1 - p) ** 2 * log(p) + (1 - y) * p ** 2 * log(1 - p))"),
+         ("z = X @ w", "p = sigmoid(z)",
+          "L = -sum(y * (1 - p) ** 2 * log(p) + (1 - y) * p ** 2 * log(1 - p))")),
+    Pair("infonce_split_logsumexp", model("infonce"),
+         ("S = Z1 @ Z2.T / 0.5", "L = mean(logsumexp(S, axis=1) - diagonal(S))"),
+         ("S = Z1 @ Z2.T / 0.5", "l = logsumexp(S, axis=1)", "d = diagonal(S)",
+          "L = mean(l - d)")),
+    inlined("attention_masked_inline_mask", model("attention_masked"),
+         ("S = Q @ transpose(K, axes=(0, 2, 1)) / sqrt(D)", "Sm = where(Mask > 0, S, -1e9)",
+          "P = softmax(Sm, axis=-1)", "O = P @ V", "Z = O @ Wo", "L = sum(G * Z)"),
+         ("S = Q @ transpose(K, axes=(0, 2, 1)) / sqrt(D)",
+          "P = softmax(where(Mask > 0, S, -1e9), axis=-1)", "O = P @ V", "L = sum(G * (O @ Wo))")),
+    Pair("gelu_mlp_split_preactivation", model("gelu_mlp"),
+         ("A = gelu(X @ W1 + b1)", "Y = A @ W2 + b2", "L = mean((Y - T) ** 2)"),
+         ("Z = X @ W1 + b1", "A = gelu(Z)", "Y = A @ W2 + b2", "R = Y - T", "L = mean(R ** 2)")),
+    inlined("mahalanobis_inline_difference", model("mahalanobis"),
+         ("d = x - m", "L = d @ (P @ d)"),
+         ("L = (x - m) @ (P @ (x - m))",)),
+    inlined("layernorm_rank3_inline_normalised", model("layernorm_rank3"),
+         ("mu = mean(X, axis=-1, keepdims=True)", "Xc = X - mu",
+          "var = mean(Xc * Xc, axis=-1, keepdims=True)", "Xhat = Xc / sqrt(var + 1e-5)",
+          "Y = Xhat * g + b", "L = sum(G * Y)"),
+         ("mu = mean(X, axis=-1, keepdims=True)", "Xc = X - mu",
+          "var = mean(Xc * Xc, axis=-1, keepdims=True)",
+          "L = sum(G * (Xc / sqrt(var + 1e-5) * g + b))")),
+    Pair("logreg_bce_split_logit", model("logreg_bce"),
+         ("p = sigmoid(X @ w + b)", "L = -mean(t * log(p) + (1 - t) * log(1 - p))"),
+         ("z = X @ w + b", "p = sigmoid(z)", "L = -mean(t * log(p) + (1 - t) * log(1 - p))")),
+    inlined("gaussian_nll_batch_inline_difference", model("gaussian_nll_batch"),
+         ("D = X - mu", "Z = solve(S, D.T)", "L = 0.5 * B * logdet(S) + 0.5 * sum(D.T * Z)"),
+         ("Z = solve(S, (X - mu).T)",
+          "L = 0.5 * B * logdet(S) + 0.5 * sum((X - mu).T * Z)")),
+    inlined("centred_variance_inline_difference", model("centred_variance"),
+         ("m = mean(x)", "d = x - m", "L = mean(d * d)"),
+         ("m = mean(x)", "L = mean((x - m) * (x - m))")),
     # Cookbook identities (tests/test_cookbook.py) written on one line, then split
     Pair("inverse_and_determinant", INVERSE,
          ("L = a @ inv(X) @ b + det(inv(X))",),

@@ -187,6 +187,68 @@ def test_reduce_as_product():
     check(S.reduce_as_product, mx.reduce("colsum", mx.hadamard(B, y)), "Bᵀ y")
 
 
+def test_reductions_of_one_kind_merge():
+    # colsum(𝟏) + colsum(X) = colsum(𝟏 + X) (the cancelled quotient's ∂L/∂w)
+    ones = mx.Ones(X.shape)
+    before = mx.add(mx.reduce("colsum", ones), mx.reduce("colsum", X))
+    check(S.merge_reductions, before, "colsum(𝟏 + X)")
+    # with a constant in front, and a term of another kind left out
+    before = mx.add(mx.scale(mx.Const(-2), mx.reduce("rowsum", X)), mx.reduce("rowsum", B), y)
+    check(S.merge_reductions, before, "rowsum(B − 2 X) + y")
+
+
+def test_reductions_of_operands_of_other_shapes_stay():
+    # colsum of a broadcast row is the row, once: colsum(r + X) would count it M times
+    row = ref("r", 1, "N")
+    assert S.merge_reductions(mx.add(mx.reduce("colsum", row), mx.reduce("colsum", X))) is None
+    assert S.merge_reductions(mx.add(mx.reduce("rowsum", X), mx.reduce("colsum", B))) is None
+
+
+def test_ones_times_a_vector_is_its_sum():
+    # P ⊙ (𝟏 w) = sum(w)·P: 𝟏 w is sum(w) in every row (a softmax's kept-dims normaliser)
+    P, w = ref("P", "M", "K"), ref("w", "N", 1)
+    before = mx.hadamard(P, mx.matmul(mx.Ones(("M", "N")), w))
+    check(S.ones_product, mx.matmul(mx.Ones(("M", "N")), w), "sum(w)·𝟏")
+    assert text(S.simplify(before)) == "sum(w)·P"
+
+
+def test_a_broadcast_column_times_a_vector_is_the_column_times_its_sum():
+    # ((s ⊙ 𝟏) w) ⊘ (s ⊙ s) = sum(w) ⊘ s, and vᵀ (r ⊙ 𝟏) = sum(v)·r for a row r
+    s_, w = ref("s", "M", 1), ref("w", "N", 1)
+    spread = mx.hadamard(s_, mx.Ones(("M", "N")))
+    check(S.ones_product, mx.matmul(spread, w), "sum(w)·s")
+    before = mx.hadamard(mx.matmul(spread, w), mx.power(mx.hadamard(s_, s_), -1))
+    vals = values_for(before)
+    after = S.simplify(before)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-10)
+    assert text(after) == "sum(w) ⊘ s"
+    r, v = ref("r", 1, "N"), ref("v", "M", 1)
+    check(S.ones_product, mx.matmul(mx.transpose(v), mx.hadamard(r, mx.Ones(("M", "N")))),
+          "sum(v)·r")
+
+
+def test_ones_against_a_matrix_or_an_outer_product_stay():
+    # 𝟏 A is no sum of a vector; 𝟏 muᵀ contracts an axis of one
+    assert S.ones_product(mx.matmul(mx.Ones(("M", "N")), C)) is None
+    mu = ref("mu", "N", 1)
+    assert S.ones_product(mx.matmul(mx.Ones(("M", 1)), mx.transpose(mu))) is None
+
+
+def test_a_constant_comes_out_of_a_reduction():
+    assert text(mx.reduce("rowsum", mx.scale(mx.Const(sympy.Integer(2)), X))) == "2 rowsum(X)"
+
+
+def test_a_product_with_a_row_sum_is_the_row_sum_of_a_node():
+    # S⁻¹ rowsum(Xᵀ − mu) = rowsum(Z) for the node Z = S⁻¹ (Xᵀ − mu)
+    from einderive.reuse import reusable
+    Sinv = mx.AxisFn("inv", A, None, A.shape, A.shape)
+    M = mx.add(mx.transpose(ref("X", "K", "N")), mx.neg(ref("mu", "N", 1)))
+    Z = ref("Z", "N", "K")
+    rule = S.make_row_sum_of_node(reusable([(Z, mx.matmul(Sinv, M))]))
+    assert text(rule(mx.matmul(Sinv, mx.reduce("rowsum", M)))) == "rowsum(Z)"
+    assert rule(mx.matmul(A, mx.reduce("rowsum", M))) is None
+
+
 def test_reduce_of_transpose():
     check(S.reduce_as_product, mx.reduce("rowsum", mx.Transpose(B, ("N", "M"))), "colsum(B)")
 
@@ -274,6 +336,20 @@ def test_merge_powers():
     t = mx.reduce("sum", X)
     before = mx.Hadamard((t, mx.power(t, -2)), ())
     check(S.merge_powers, before, "1/sum(X)")
+
+
+def test_cancel_scalars_through_a_nested_denominator():
+    # b/(a·(a·b)) = 1/a²: the cosine similarity's split gradient with its loss written out
+    p, q, r = (mx.reduce("sum", v) for v in (X, B, A))
+    inner = mx.Hadamard((p, mx.Hadamard((p, q), ())), ())
+    before = mx.Hadamard((r, q, mx.Pow(inner, -1, ())), ())
+    check(S.cancel_scalars, before, "sum(A)/sum(X)²")
+
+
+def test_cancel_scalars_leaves_a_root_of_a_product_whole():
+    p, q = (mx.reduce("sum", v) for v in (X, B))
+    root = mx.Pow(mx.Hadamard((p, q), ()), sympy.Rational(-1, 2), ())
+    assert S.cancel_scalars(mx.Hadamard((q, root), ())) is None
 
 
 def test_one_denominator():

@@ -27,6 +27,7 @@ from .ops import (
     AxisFunction,
     ElementwiseFunction,
     FExpr,
+    Window,
     has_index_map,
     index_deltas,
     is_map_position,
@@ -590,12 +591,28 @@ def _wrap(term: Expr, limits: tuple[Any, ...]) -> Expr:
 def prune_ranges(e: Expr, ctx: Ctx) -> Expr:
     """``e`` with each range condition 𝟙[lo ≤ s + c < hi] written of the plain index
     (𝟙[lo − c ≤ s < hi − c]) and dropped where it holds for the whole of the index's dim
-    (𝟙[0 ≤ s < M] for s over M: a concatenated piece's own range).  Only ``ctx`` knows
+    (𝟙[0 ≤ s < M] for s over M: a concatenated piece's own range), or 0 where it starts
+    past that dim (𝟙[M ≤ s < M + K]: the next piece's range).  Only ``ctx`` knows
     the dims the indices run over; a condition that may fail is kept."""
+    if e.has(Window):
+        e = e.replace(lambda x: isinstance(x, Window), lambda x: _window(ctx, x))
     if not e.has(F(IN_RANGE)):
         return e
     return e.replace(lambda x: isinstance(x, F(IN_RANGE)),
                      lambda x: _pruned(ctx, *x.args))
+
+
+def _window(ctx: Ctx, w: Window) -> Expr:
+    """A concatenated piece read at ``Window(j, off, n)`` where ``j − off`` is a plain index
+    over a dim of ``n`` values: the piece's own index (∂L/∂X_ik = 3 X_ik² of
+    ``concatenate([X, Y])``, not 3 X_{Window(i, 0, A), k}², which no matrix form reads).
+    The window is kept whole while it may be differentiated (its inverse is written); an
+    adjoint, once collapsed, is not."""
+    s = w.value
+    dim = ctx.index_dim.get(s)
+    if dim is not None and (ctx.size(dim) - w.count).is_zero:
+        return s
+    return w
 
 
 def _pruned(ctx: Ctx, x: Expr, lo: Expr, hi: Expr) -> Expr:
@@ -604,7 +621,12 @@ def _pruned(ctx: Ctx, x: Expr, lo: Expr, hi: Expr) -> Expr:
         return out
     s, lo, hi = out.args
     dim = ctx.index_dim.get(s)
-    if dim is not None and lo == 0 and hi == ctx.size(dim):
+    if dim is None:
+        return out
+    size = ctx.size(dim)
+    if (lo - size).is_nonnegative:  # past the index's dim: another piece of a concatenate
+        return S.Zero               # (Y's 𝟙[A ≤ i < A + B] in ∂L/∂X_i, i over A)
+    if lo == 0 and (hi - size).is_nonnegative:
         return S.One
     return out
 

@@ -737,6 +737,10 @@ def _squared(x: M) -> M | None:
 
 
 def reduce(kind: ReduceKind, x: M) -> M:
+    if isinstance(x, Scale):  # rowsum(2 Z) is 2 rowsum(Z); colsum(sum(v)·X) sum(v)·colsum(X)
+        return scale(x.coeff, reduce(kind, x.x))
+    if kind == ReduceKind.SUM and isinstance(x, Transpose):  # sum(mᵀ) is sum(m)
+        return reduce(kind, x.x)
     if kind == ReduceKind.SUM:
         return Reduce(ReduceKind.SUM, x, ())
     if kind == ReduceKind.ROWSUM:

@@ -43,7 +43,22 @@ def cost(m: mx.M) -> int:
         own = 0  # a number in front is written, not computed: 2 a is less than a + a
     elif isinstance(m, mx.Transpose) and not _one_symbol(m.x):
         own = 3
+    elif isinstance(m, mx.MatMul) and _hidden_sum(m):
+        own = 2 + _WEIGHT[mx.Reduce]  # a sum written as a product: the product and the sum
     return own + sum(cost(c) for c in m.children())
+
+
+def _hidden_sum(m: mx.MatMul) -> bool:
+    """Whether ``m`` contracts a real axis against ones (``𝟏 w``, ``(s ⊙ 𝟏) w``, ``vᵀ 𝟏``):
+    a sum of the other operand written as a product (an outer product ``𝟏 muᵀ`` is none)."""
+    return _shape(m.a)[-1] != 1 and (_ones_in(m.a) or _ones_in(m.b))
+
+
+def _ones_in(m: mx.M) -> bool:
+    if isinstance(m, mx.Transpose):
+        return _ones_in(m.x)
+    return isinstance(m, mx.Ones) or isinstance(m, mx.Hadamard) and \
+        any(isinstance(f, mx.Ones) and f.shape == m.shape for f in m.factors)
 
 
 def _one_symbol(m: mx.M) -> bool:
@@ -233,8 +248,93 @@ def absorb_sign(m: mx.M) -> mx.M | None:
 def reduce_of_sum(m: mx.M) -> mx.M | None:
     """``rowsum(A + B)`` → ``rowsum(A) + rowsum(B)``, kept when the parts then simplify."""
     if isinstance(m, mx.Reduce) and isinstance(m.x, mx.Add):
-        return simplify(mx.add(*[_reduce(m.kind, t) for t in m.x.terms]))
+        # each part on its own: simplified whole, merge_reductions would put it back
+        return mx.add(*[simplify(_reduce(m.kind, t)) for t in m.x.terms])
     return None
+
+
+def merge_reductions(m: mx.M) -> mx.M | None:
+    """``colsum(𝟏) + colsum(X)`` → ``colsum(1 + X)``, ``Σ_b P_b + Σ_b Q_b`` → ``Σ_b (P_b + Q_b)``:
+    terms that are one sum (a reduction or a sum over a batch) of operands of one shape are
+    that sum of their sum.  Operands of one shape only: ``colsum(v)`` of a broadcast row and
+    ``colsum(X)`` are no ``colsum(v + X)``, which would count the row once per row of X."""
+    if not isinstance(m, mx.Add):
+        return None
+    groups: dict[tuple[Any, ...], list[mx.M]] = {}
+    for t in m.terms:
+        key = _linear_sum(_constant_and_body(t)[1])
+        if key is not None:
+            groups.setdefault(key, []).append(t)
+    merged = next((ts for ts in groups.values() if len(ts) > 1), None)
+    if merged is None:
+        return None
+    inner = mx.add(*sorted((_inside_sum(t) for t in merged), key=_negative))  # B − 2 X
+    whole = _resum(_constant_and_body(merged[0])[1], inner)
+    rest = [t for t in m.terms if t not in merged]
+    return mx.add(*rest[:m.terms.index(merged[0])], whole, *rest[m.terms.index(merged[0]):])
+
+
+def _linear_sum(t: mx.M) -> tuple[Any, ...] | None:
+    """What makes two sums one: the kind of sum, its operand's shape and batch (a row or a
+    column sum, or a sum over a batch; a total of everything reads as the loss wrote it)."""
+    if isinstance(t, mx.Reduce) and t.kind != ReduceKind.SUM:  # a total stays as written:
+        return ("reduce", t.kind, t.x.shape, mx.batch_of(t.x))  # sum(Y ⊙ Y) + sum(M ⊙ Y)
+    if isinstance(t, mx.BatchSum):
+        return ("batch", t.dims, t.names, t.x.shape, mx.batch_of(t.x))
+    return None
+
+
+def _inside_sum(t: mx.M) -> mx.M:
+    """A term ``c·colsum(A)`` as the ``c A`` it sums."""
+    c, body = _constant_and_body(t)
+    assert isinstance(body, (mx.Reduce, mx.BatchSum))
+    return mx.scale(mx.Const(c), body.x)
+
+
+def _resum(like: mx.M, x: mx.M) -> mx.M:
+    if isinstance(like, mx.Reduce):
+        return mx.reduce(like.kind, x)
+    assert isinstance(like, mx.BatchSum)
+    return mx.batch_sum(x, like.dims, like.names)
+
+
+def ones_product(m: mx.M) -> mx.M | None:
+    """``𝟏 w`` → ``sum(w)·𝟏``, ``(s ⊙ 𝟏) w`` → ``sum(w)·s``, ``vᵀ (𝟏 ⊙ r)`` → ``sum(v)·r``: a
+    vector contracted with ones that broadcast a column ``s`` across columns (or a row ``r``
+    down rows) is its sum times that column (row); ``s`` and ``r`` keep their shape, so a
+    product that follows reads the same shape (``P ⊙ (𝟏 w)`` is then ``sum(w)·P``)."""
+    if not isinstance(m, mx.MatMul):
+        return None
+    a, b = m.a, m.b
+    # in a batched form sum(v) of a batched v would add every element's: only a shared one
+    if _shape(b)[1] == 1 and _shape(b)[0] != 1 and not mx.batch_of(b):  # a column: a is C 𝟏ᵀ
+        kept = _broadcast_ones(a, axis=1)
+        return None if kept is None else mx.scale(mx.reduce(ReduceKind.SUM, _plain(b)), kept)
+    if _shape(a)[0] == 1 and _shape(a)[1] != 1 and not mx.batch_of(a):  # a row: b is 𝟏 R
+        kept = _broadcast_ones(b, axis=0)
+        return None if kept is None else mx.scale(mx.reduce(ReduceKind.SUM, _plain(a)), kept)
+    return None
+
+
+def _broadcast_ones(m: mx.M, axis: int) -> mx.M | None:
+    """``C`` (of one column) when ``m`` is ones broadcast along ``axis`` (1: ``C 𝟏ᵀ``, every
+    column ``C``; 0: ``𝟏 R``, every row R) times factors constant along it, else None."""
+    if isinstance(m, mx.Ones):
+        keep = list(_shape(m))
+        keep[axis] = 1
+        return mx.Ones(tuple(keep))
+    if not (isinstance(m, mx.Hadamard) and any(isinstance(f, mx.Ones) and f.shape == m.shape
+                                               for f in m.factors)):
+        return None
+    rest = [f for f in m.factors if not isinstance(f, mx.Ones)]
+    if not rest or any(f.shape[axis] != 1 for f in rest):
+        return None
+    return mx.hadamard(*rest)
+
+
+def _plain(v: mx.M) -> mx.M:
+    """A vector whose sum is taken, without a transpose (``sum(vᵀ)`` is ``sum(v)``)."""
+    return v.x if isinstance(v, mx.Transpose) else v
 
 
 def _reduce(kind: ReduceKind, t: mx.M) -> mx.M:
@@ -332,17 +432,31 @@ def make_centred(named: Named) -> Rule:
     forms = (named if isinstance(named, ForwardForms) else ForwardForms(named)).forms
 
     def centred_sum(m: mx.M) -> mx.M | None:
-        if not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM:
+        if not isinstance(m, mx.Reduce):
             return None
-        if _centred(m.kind, m.x, forms, 0):
+        kind = m.kind if m.kind != ReduceKind.SUM else _vector_sum(m.x)
+        if kind is None:
+            return None
+        if _centred(kind, m.x, forms, 0):
             return mx.Const(sympy.S.Zero)
         if isinstance(m.x, mx.Add):  # the sum of the terms not centred
-            kept = [t for t in m.x.terms if not _centred(m.kind, t, forms, 0)]
+            kept = [t for t in m.x.terms if not _centred(kind, t, forms, 0)]
             if len(kept) < len(m.x.terms):
                 return mx.reduce(m.kind, mx.add(*kept)) if kept else mx.Const(sympy.S.Zero)
         return None
     centred_sum.__doc__ = make_centred.__doc__
     return centred_sum
+
+
+def _vector_sum(x: mx.M) -> ReduceKind | None:
+    """The sum of a column's entries is its column sum, of a row's its row sum (``sum(d)``
+    of ``d = x − m``, m the mean of the vector x, is as centred as ``colsum``)."""
+    shape = _shape(x)
+    if len(shape) != 2 or mx.batch_of(x) or shape[0] == shape[1] == 1:
+        return None
+    if shape[1] == 1:
+        return ReduceKind.COLSUM
+    return ReduceKind.ROWSUM if shape[0] == 1 else None
 
 
 def _centred(kind: ReduceKind, x: mx.M, forms: dict[mx.M, mx.M], depth: int) -> bool:
@@ -370,6 +484,12 @@ def _centred(kind: ReduceKind, x: mx.M, forms: dict[mx.M, mx.M], depth: int) -> 
 def _mean_of(kind: ReduceKind, v: mx.M, forms: dict[mx.M, mx.M]) -> mx.M | None:
     """``X`` when ``v`` is the mean of ``X`` by ``kind``, broadcast along that axis (muᵀ or
     𝟏 muᵀ for a column mean, mu or mu 𝟏ᵀ for a row mean), else None."""
+    if _shape(v) == ():  # a scalar broadcast: the mean of a vector's entries
+        v = forms.get(v, v) if isinstance(v, mx.Ref) else v
+        if isinstance(v, mx.Scale) and isinstance(v.coeff, mx.Const) and \
+                isinstance(v.x, mx.Reduce) and v.x.kind == ReduceKind.SUM:
+            return _mean_of_vector(kind, v.coeff.value, v.x.x)
+        return None
     if kind == ReduceKind.COLSUM:
         if isinstance(v, mx.MatMul) and isinstance(v.a, mx.Ones):
             v = v.b
@@ -388,6 +508,17 @@ def _mean_of(kind: ReduceKind, v: mx.M, forms: dict[mx.M, mx.M]) -> mx.M | None:
         n = sympy.Symbol(dim, integer=True, positive=True) if isinstance(dim, str) else dim
         return a if sympy.simplify(v.coeff.value * n - 1) == 0 else None
     return None
+
+
+def _mean_of_vector(kind: ReduceKind, c: Any, a: mx.M) -> mx.M | None:
+    """``a`` when ``c·sum(a)`` is the mean of ``a``, a vector along ``kind``'s axis (a column
+    for a column sum): the mean of all its entries is the mean along that axis."""
+    shape = _shape(a)
+    if len(shape) != 2 or shape[1 if kind == ReduceKind.COLSUM else 0] != 1:
+        return None
+    dim = shape[0 if kind == ReduceKind.COLSUM else 1]
+    n = sympy.Symbol(dim, integer=True, positive=True) if isinstance(dim, str) else dim
+    return a if sympy.simplify(c * n - 1) == 0 else None
 
 
 # -- rules: transposes --------------------------------------------------------------------------
@@ -426,6 +557,23 @@ def make_inverse_times(named: Named) -> Rule:
         return inverse_times_matrix(m, forms)
     inverse_times.__doc__ = make_inverse_times.__doc__
     return inverse_times
+
+
+def make_row_sum_of_node(named: Named) -> Rule:
+    """``A rowsum(M)`` → ``rowsum(Z)`` where ``Z = A M`` is a forward node of ``named``: a
+    product with a row sum (``M 𝟏``) is the row sum of the product, and that product may be
+    a node (the Gaussian likelihood's ``S⁻¹ rowsum(Xᵀ − mu)`` is ``rowsum(Z)`` for
+    ``Z = solve(S, (X - mu).T)``, as it is with the difference on its own line)."""
+    nodes: dict[mx.M, mx.M] = {form: ref for form, ref in named if isinstance(form, mx.MatMul)}
+
+    def row_sum_of_node(m: mx.M) -> mx.M | None:
+        if not (nodes and isinstance(m, mx.MatMul) and isinstance(m.b, mx.Reduce) and
+                m.b.kind == ReduceKind.ROWSUM) or mx.batch_of(m):
+            return None
+        ref = nodes.get(mx.matmul(m.a, m.b.x))
+        return None if ref is None else mx.reduce(ReduceKind.ROWSUM, ref)
+    row_sum_of_node.__doc__ = make_row_sum_of_node.__doc__
+    return row_sum_of_node
 
 
 def _inverse_of(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> mx.M | None:
@@ -728,6 +876,34 @@ def merge_powers(m: mx.M) -> mx.M | None:
     return mx.scalar_product(parts) if m.is_scalar else mx.hadamard(*parts)
 
 
+def cancel_scalars(m: mx.M) -> mx.M | None:
+    """``b/(a·(a·b))`` → ``1/a²``: the factors of a scalar product, through its nested products
+    and their integer powers, are one power per base, so a factor met above and below the
+    line cancels (writing the cosine similarity's loss into its split gradient leaves
+    ``(xᵀ y)·ny/(nx·(nx·ny))``, which is ``(xᵀ y)/nx²``)."""
+    if not (isinstance(m, mx.Hadamard) and m.is_scalar):
+        return None
+    bases: dict[mx.M, Any] = {}
+    for base, e in _scalar_powers(m, sympy.S.One):
+        bases[base] = bases.get(base, 0) + e
+    if all(e != 0 for e in bases.values()) and len(bases) == len(m.factors):
+        return None  # nothing met twice: merge_powers and one_denominator have the rest
+    return mx.scalar_product([mx.power(b, e) for b, e in bases.items() if e != 0])
+
+
+def _scalar_powers(m: mx.M, e: Any) -> list[tuple[mx.M, Any]]:
+    """``m^e`` as (base, exponent) pairs: a scalar product split into its factors, an integer
+    power of one into its factors' powers (a root of a product is left whole)."""
+    if isinstance(m, mx.Hadamard) and m.is_scalar:
+        return [p for f in m.factors for p in _scalar_powers(f, e)]
+    if isinstance(m, mx.Pow) and m.is_scalar and sympy.Integer(_exp(m)) == _exp(m) and \
+            isinstance(m.x, mx.Hadamard):
+        return _scalar_powers(m.x, e * _exp(m))
+    if isinstance(m, mx.Pow):
+        return [(m.x, e * _exp(m))]
+    return [(m, e)]
+
+
 def one_denominator(m: mx.M) -> mx.M | None:
     """``a/b/c`` → ``a/(b c)``: the reciprocals of a scalar product are one reciprocal."""
     if not (isinstance(m, mx.Hadamard) and m.is_scalar):
@@ -801,9 +977,9 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
     collect_terms, factor_operand, common_scalar, zero_operand,
-    reduce_of_sum, reduce_as_product, reduce_pulls_constant, product_pulls_constant,
-    transposed_factors, merge_roots, spread_power,
-    inner_product, norm, square_of_root, merge_powers, one_denominator,
+    reduce_of_sum, merge_reductions, ones_product, reduce_as_product, reduce_pulls_constant,
+    product_pulls_constant, transposed_factors, merge_roots, spread_power,
+    inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, softplus,
 )
 
@@ -814,7 +990,7 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero) until no
     rule lowers its cost."""
     base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
-            make_centred(named), make_inverse_times(named))
+            make_centred(named), make_inverse_times(named), make_row_sum_of_node(named))
     rules = (*base, make_distribute(base, named))
     for _ in range(50):  # each round lowers the cost, so this ends long before
         out = _pass(m, rules)
