@@ -32,7 +32,8 @@ from einderive.render.terminal import plain
 REGRESSIONS = Path(__file__).parent / "regressions"
 SPECS = ["permute_axes", "permute_heads_linear", "log_softmax_rank3", "heads_middle_axis",
          "heads_torch_layout", "batched_matrix_vector", "heads_einsum_shipped",
-         "per_head_weights"]
+         "per_head_weights", "contract_middle_axis", "literal_one_rank3",
+         "literal_one_broadcast"]
 NO_EINSUM = [s for s in SPECS if s != "heads_torch_layout"]  # its projections: see below
 
 
@@ -40,6 +41,8 @@ def _derive(name: str):
     if name == "heads_einsum_shipped":  # the shipped spec, heads on the middle axis
         return derive_file(str(Path(__file__).parent.parent / "specs" /
                                "multihead_attention.yaml"))
+    if name == "literal_one_broadcast":  # a model spec: m: [1, T, D] beside X: [B, T, D]
+        return derive_file(str(Path(__file__).parent / "models" / f"{name}.yaml"))
     return derive_file(str(REGRESSIONS / f"{name}.yaml"))
 
 
@@ -67,6 +70,11 @@ PRINTED = {  # spec -> lines its derivation prints (matrix forms, no einsum)
                               "∂L/∂w = Σ_b X_bᵀ ∂L/∂s_b", "grad(X)_b = ∂L/∂s_b wᵀ"],
     "per_head_weights": ["Q_h = X Wq_h", "∂L/∂Wq_h = Xᵀ ∂L/∂Q_h",
                          "∂L/∂X = Σ_h ∂L/∂Q_h Wq_hᵀ"],
+    # the batch on T3's middle axis and Z's first: a sum over it of each element's product
+    "contract_middle_axis": ["Z_b = T3_b A", "∂L/∂A = Σ_b T3_bᵀ ∂L/∂Z_b"],
+    # a literal-1 axis ahead of a matrix: a batch of one, as NumPy broadcasts it
+    "literal_one_rank3": ["∂L/∂x = 2 x"],
+    "literal_one_broadcast": ["Y = tanh(X + m)", "∂L/∂m = Σ_b ∂L/∂Y_b ⊙ (1 − Y_b ⊙ Y_b)"],
     # PyTorch's layout: the heads moved ahead by a permutation, then NumPy's batched forms
     "heads_torch_layout": ["Q = permute(reshape(X Wq, [B, T, H, Dh]), (0, 2, 1, 3))",
                            "O = P V", "Y = reshape(permute(O, (0, 2, 1, 3)), [B, T, D])",
@@ -166,9 +174,25 @@ DAMAGE += [  # batched matrix × vector
     ("∂L/∂w = Σ_b X_bᵀ ∂L/∂s_b", "∂L/∂w = X_bᵀ ∂L/∂s_b"),
     ("s_b = X_b w", "s_b = (1/2) X_b w"),
 ]
+DAMAGE += [  # a contraction over Z's middle axis: the transpose, the batch sum dropped
+    ("∂L/∂A = Σ_b T3_bᵀ ∂L/∂Z_b", "∂L/∂A = Σ_b T3_b ∂L/∂Z_b"),
+    ("∂L/∂A = Σ_b T3_bᵀ ∂L/∂Z_b", "∂L/∂A = T3_bᵀ ∂L/∂Z_b"),
+]
+
+
+DAMAGE += [  # a batch of one: the broadcast operand, the factor
+    ("Y = tanh(X + m)", "Y = tanh(X − m)"),
+    ("∂L/∂x = 2 x", "∂L/∂x = x"),
+]
 
 
 def _damaged_spec(good: str) -> str:
+    if "m)" in good:
+        return "literal_one_broadcast"
+    if "∂L/∂x " in good:
+        return "literal_one_rank3"
+    if "T3" in good:
+        return "contract_middle_axis"
     if "Wq_h" in good:
         return "per_head_weights"
     if "_h" in good:

@@ -42,7 +42,7 @@ from .ops import (
     reshape_view,
 )
 from .record import Record
-from .recognize_batch import batch_positions, element_at, read_permuted
+from .recognize_batch import batch_positions, element_at, ones_ahead, read_permuted
 from .recognize_conv import read_conv, read_conv_bias
 from .shapes import Shape
 
@@ -214,9 +214,10 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
     if reader.explicit or len(rest) != 2 or at != tuple(range(len(at))):
         if isinstance(m, mx.Ref) or isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref):
             return None  # only axes moved (Qh_bh = Q_bh): a permutation says it whole
-        if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON
+        if any(isinstance(n, mx.Ref) and n.batch and (n.kind == RefKind.ANON or
+                                                       set(n.batch) == {1})
                for n in mx.walk(m)):
-            return None  # an anonymous tensor's element has no name to subscript
+            return None  # an anonymous tensor's element, a batch of one: no subscript says it
         dims = tuple(shape[a] for a in at)
         m = mx.Each(m, dims, _batch_names(ctx, dims), at, tuple(shape), math_shape(shape))
     return Recognition(m, tuple(reader.wheres))
@@ -252,8 +253,9 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True) -> bool
         if not ok:
             return False
         if not seen & set(inds):
-            if len(inds) > 2:
-                return False
+            if len(inds) > 2 and not (isinstance(e, Indexed) and ones_ahead(
+                    inds, ctx.graph[ctx.name_of(key_of(e))].shape, nb)):
+                return False  # (a batch of one, m: [1, T, D], is the same for every element)
             continue
         if isinstance(e, AxisFunction):
             if len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch) or \
@@ -277,10 +279,11 @@ def _element_rows(e: Expr, batch: Idx) -> bool:
                 and inds[nb] not in batch)
 
 
-def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> Idx:
-    """The batch indices of a product: the leading indices (all but the last two) that
-    every tensor of three or more axes in it is read at, when each of them is summed."""
-    leads, wide = set(), []
+def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Idx]:
+    """The batch indices a product may be summed over, best first: the leading indices (all
+    but the last two) that every tensor of three or more axes in it is read at, when each of
+    them is summed; else :func:`_summed_elsewhere`'s."""
+    leads, wide, lead_of_adjoint = set(), [], set()
     for f in factors:
         for e in f.atoms(Indexed, AxisFunction):
             if isinstance(e, Indexed) and not ctx.is_tensor_atom(e):
@@ -289,25 +292,30 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> Idx:
             if len(inds) > 2:
                 leads.add(inds[:-2])
                 wide.append(inds)
+                if isinstance(e, Indexed) and key_of(e) in ctx.adjoint_of:
+                    lead_of_adjoint.add(inds[0])
     if len(leads) != 1:
-        return _summed_elsewhere(wide, summed)
+        return _summed_elsewhere(wide, summed, lead_of_adjoint)
     (batch,) = leads
     ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
         len(set(batch)) == len(batch)
-    return tuple(batch) if ok else ()
+    return [tuple(batch)] if ok else []
 
 
-def _summed_elsewhere(wide: list[Idx], summed: list[Index]) -> Idx:
-    """The batch of a product whose tensors of three axes hold it on different axes
-    (Σ_h ∂L/∂Q_ihl Wq_hjl, per-head weights Wq: [H, D, E]): the one summed index every such
-    tensor is read at once, leaving it a matrix; else none."""
+def _summed_elsewhere(wide: list[Idx], summed: list[Index], preferred: set[Index]) -> list[Idx]:
+    """The batches of a product whose tensors of three axes hold it on different axes
+    (Σ_h ∂L/∂Q_ihl Wq_hjl, per-head weights Wq: [H, D, E]): each summed index every such
+    tensor is read at once, leaving it a matrix.  When two qualify (Σ_i Σ_j T3_jik ∂L/∂Z_ijl,
+    a contraction over Z's middle axis), the one leading an adjoint comes first: the node's
+    own leading axis is the batch its forward form was read over (Σ_b T3_bᵀ ∂L/∂Z_b)."""
     if not wide or any(len(w) != 3 for w in wide):
-        return ()
+        return []
     common = [i for i in wide[0] if isinstance(i, Symbol) and i in summed and
               all(list(w).count(i) == 1 for w in wide)]
     if len(common) > 1:  # a matrix product's own index stands last somewhere: not the batch
         common = [i for i in common if all(w[-1] != i for w in wide)]
-    return (common[0],) if len(common) == 1 else ()
+    common.sort(key=lambda i: i not in preferred)  # stable: ties keep their reading order
+    return [(i,) for i in common]
 
 
 def _batch_names(ctx: Ctx, dims: Shape) -> tuple[str, ...]:
@@ -426,6 +434,10 @@ class _Reader:
         target = math_shape(shape)
         if not set(b.idx) <= set(syms):  # pragma: no cover - a free index would be lost
             raise NoMatrixForm(f"indices {b.idx} do not fit {syms}")
+        one = mx.batch_of(b.m)
+        if not self.batch and one and (set(one) != {1} or tuple(shape[:len(one)]) != one):
+            # a batch of one (x of x: [1, N, K]) is the result only where it has that axis
+            raise NoMatrixForm("a literal-1 axis the result does not have")
         return mx.with_src(self._orient(b, syms, target), b.m.src)
 
     def _orient(self, b: Blob, syms: Idx, target: Shape) -> mx.M:
@@ -575,6 +587,10 @@ class _Reader:
             shape = tuple(d for a, d in enumerate(shape) if a not in at)
             idx = tuple(i for a, i in enumerate(idx) if a not in at)
         syms = tuple(i for i in idx if i != 0)
+        one = ones_ahead(idx, shape, len(self.batch) if self.batch else None)
+        if one and at is None:  # a batch of one, broadcast: X + m of m: [1, T, D]
+            return Blob(mx.Ref(ref.name, ref.kind, math_shape(shape[one:]), ref.src,
+                               batch=shape[:one]), syms)
         if _diagonal(idx) and not mx.batch_of(ref):
             return Blob(mx.Diagonal(ref, (mx.rows(ref), 1)), syms[:1])
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
@@ -1030,9 +1046,17 @@ class _Reader:
         (∂L/∂W_kl = Σ_i Σ_j X_ijk ∂L/∂Y_ijl, i over the batch) as the sum over the batch of
         each element's matrix form, Σ_b X_bᵀ ∂L/∂Y_b (see :func:`_batched`); None when the
         product does not read per element, or its element's form needs einsum or a total."""
-        batch = _summed_batch(self.ctx, factors, summed)
-        if not batch or self.batch or self.padded or self.padded_products:
+        if self.batch or self.padded or self.padded_products:
             return None
+        for batch in _summed_batch(self.ctx, factors, summed):
+            found = self._batch_sum_over(batch, factors, summed)
+            if found is not None:
+                return found
+        return None
+
+    def _batch_sum_over(self, batch: Idx, factors: list[Expr], summed: list[Index]
+                        ) -> Blob | None:
+        """The product read as Σ over ``batch`` of each element's form (:meth:`_batch_sum`)."""
         body = Mul(*factors)
         rest = [s for s in summed if s not in batch]
         if rest:

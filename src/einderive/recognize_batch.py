@@ -112,3 +112,18 @@ def batch_positions(expr: Expr, idx: Idx,
         for at in combinations(range(n), k):
             if k and at != tuple(range(n - 2)) and all(idx[a] in common for a in at):
                 yield at
+
+
+def ones_ahead(inds: Idx, shape: Shape, nb: int | None = None) -> int:
+    """The number of leading literal-1 axes of a tensor read at 0 (m_{0jk} of m: [1, T, D])
+    ahead of a matrix read at two distinct symbols, when there are ``nb`` of them (any number
+    when None); else 0.  Such a tensor is a batch of one element, which NumPy broadcasts
+    against any batch (X + m of X: [B, T, D]); ``x`` itself when the result has those axes."""
+    k = 0
+    while k < len(shape) and shape[k] == 1 and inds[k] == 0:
+        k += 1
+    rest = inds[k:]
+    if not k or len(rest) != 2 or len(shape) < 3 or (nb is not None and k != nb) or \
+            not all(isinstance(i, Symbol) for i in rest) or rest[0] == rest[1]:
+        return 0
+    return k
