@@ -21,7 +21,7 @@ from conftest import needs_pdflatex
 from notation_reader import ReaderError
 from printed import entries
 from test_codegen import _function, load, needs_torch, torch
-from test_printed_forms import env_for
+from test_printed_forms import env_for, with_temporaries
 
 from einderive.api import derive_file
 from einderive.kinds import NoteKind
@@ -34,7 +34,7 @@ SPECS = ["permute_axes", "permute_heads_linear", "log_softmax_rank3", "heads_mid
          "heads_torch_layout", "batched_matrix_vector", "heads_einsum_shipped",
          "per_head_weights", "contract_middle_axis", "literal_one_rank3",
          "literal_one_broadcast"]
-NO_EINSUM = [s for s in SPECS if s != "heads_torch_layout"]  # its projections: see below
+NO_EINSUM = SPECS
 
 
 def _derive(name: str):
@@ -80,7 +80,14 @@ PRINTED = {  # spec -> lines its derivation prints (matrix forms, no einsum)
                            "O = P V", "Y = reshape(permute(O, (0, 2, 1, 3)), [B, T, D])",
                            "∂L/∂O = permute(reshape(G, [B, T, H, Dh]), (0, 2, 1, 3))",
                            "∂L/∂V = Pᵀ ∂L/∂O",
-                           "∂L/∂Q = (1/√Dh) (P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P))) K"],
+                           "∂L/∂Q = (1/√Dh) (P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P))) K",
+                           # the projections through the merged heads' gradient, the
+                           # forward's split and permutation undone (issue 12 item 1)
+                           "∂L/∂X = t1 Wqᵀ + t2 Wkᵀ + t3 Wvᵀ",
+                           "t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [B, T, D])",
+                           "t2 = reshape(permute(∂L/∂K, (0, 2, 1, 3)), [B, T, D])",
+                           "∂L/∂Wq = Σ_b X_bᵀ t1_b", "∂L/∂Wk = Σ_b X_bᵀ t2_b",
+                           "∂L/∂Wv = Σ_b X_bᵀ t3_b", "grad(Wv) = Σ_b X_bᵀ t3_b"],
 }
 
 
@@ -141,8 +148,9 @@ def test_an_inverse_permutation_is_the_adjoint():
 @pytest.mark.parametrize("spec", SPECS)
 def test_every_printed_line_reads_back(spec):
     d = _derive(spec)
-    env = env_for(d, R.reference(d.graph, seed=2))
-    for _, line in entries(plain(d)):
+    lines = entries(plain(d))
+    env = with_temporaries(d, env_for(d, R.reference(d.graph, seed=2)), lines)
+    for _, line in lines:
         env.check(line)
 
 
@@ -186,7 +194,17 @@ DAMAGE += [  # a batch of one: the broadcast operand, the factor
 ]
 
 
+DAMAGE += [  # PyTorch's layout: the merged heads' permutation, a transpose, a projection
+    ("t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [B, T, D])",
+     "t1 = reshape(permute(∂L/∂Q, (0, 1, 2, 3)), [B, T, D])"),
+    ("∂L/∂Wq = Σ_b X_bᵀ t1_b", "∂L/∂Wq = Σ_b X_bᵀ t2_b"),
+    ("∂L/∂X = t1 Wqᵀ + t2 Wkᵀ + t3 Wvᵀ", "∂L/∂X = t1 Wq + t2 Wkᵀ + t3 Wvᵀ"),
+]
+
+
 def _damaged_spec(good: str) -> str:
+    if "t1" in good:
+        return "heads_torch_layout"
     if "m)" in good:
         return "literal_one_broadcast"
     if "∂L/∂x " in good:
@@ -205,7 +223,7 @@ def _damaged_spec(good: str) -> str:
 @pytest.mark.parametrize("good,bad", DAMAGE, ids=[b for _, b in DAMAGE])
 def test_the_reader_catches_damage(good, bad):
     d = _derive(_damaged_spec(good))
-    env = env_for(d, R.reference(d.graph, seed=1))
+    env = with_temporaries(d, env_for(d, R.reference(d.graph, seed=1)), entries(plain(d)))
     env.check(good)
     with pytest.raises(ReaderError):
         env.check(bad)

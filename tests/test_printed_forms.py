@@ -45,6 +45,21 @@ def env_for(d, ref) -> Env:
     return Env(shapes, ref.sizes, ref.values, ref.adjoints, g.loss)
 
 
+def with_temporaries(d, env: Env, lines) -> Env:
+    """``env`` knowing the temporaries the where-clauses define (t1 = reshape(permute(…))),
+    each read from its printed definition (its dims from the derivation), so that the lines
+    using them, and the definitions themselves, check against the reference."""
+    from notation_reader import MatrixEval, read
+    dims = {w.lhs.name: w.rhs.dims for a in d.adjoints for w in a.form.wheres
+            if hasattr(w.rhs, "dims") and hasattr(w.lhs, "name")}
+    for section, line in lines:
+        name = line.split(" = ", 1)[0]
+        if section == "where" and name in dims and name not in env.values:
+            env.values[name] = MatrixEval(env).ev(read(line)[1]).v
+            env.shapes[name] = tuple(dims[name])
+    return env
+
+
 def printed_text(d, run, path) -> str:
     r = run("derive", path)
     assert r.exit_code == 0, r.output
@@ -56,9 +71,9 @@ def failures(path, run) -> list[str]:
     from einderive.api import derive_file
     d = derive_file(str(path))
     ref = R.reference(d.graph, seed=1)
-    env = env_for(d, ref)
     text = printed_text(d, run, path)
     found, bad = entries(text), []
+    env = with_temporaries(d, env_for(d, ref), found)
     assert found, "no equations found in the printed derivation"
     for section, line in found:
         try:

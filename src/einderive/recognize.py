@@ -41,8 +41,9 @@ from .ops import (
     shift_parts,
     reshape_view,
 )
-from .record import Record
-from .recognize_batch import batch_positions, element_at, ones_ahead, read_permuted
+from .record import Record, replace
+from .recognize_batch import (batch_positions, element_at, ones_ahead, permuted_view,
+                              read_indices, read_permuted)
 from .recognize_conv import read_conv, read_conv_bias
 from .shapes import Shape
 
@@ -88,6 +89,12 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``; ``oriented``
     holds the arguments of functions as the forward pass reads them (:func:`orientations`),
     which the same arguments in ``expr`` are read as, not transposed."""
+    if _TEMPORARIES.get(None) is None:  # the outermost reading numbers the temporaries
+        token = _TEMPORARIES.set({})
+        try:
+            return recognize(ctx, namer, anon_forms, expr, idx, shape, oriented)
+        finally:
+            _TEMPORARIES.reset(token)
     batched = _batched(ctx, namer, anon_forms, expr, idx, shape)
     if batched is not None:
         return batched
@@ -126,6 +133,8 @@ def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
 
 
 _PERMUTING: ContextVar[bool] = ContextVar("permuting", default=False)
+# the temporaries of one recognition (reshape(permute(…)) -> t1, t2 …), shared by its readers
+_TEMPORARIES: ContextVar[dict[mx.M, mx.Ref]] = ContextVar("temporaries")
 
 
 SPREAD_TERMS = 8  # past this many terms a distributed form is no easier to read
@@ -249,7 +258,7 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True) -> bool
                 continue
             inds, ok = e.indices, not e.reduces and _has_axis(e.head) and e.axis >= nb
         else:
-            inds, ok = tuple(e.indices), ctx.is_tensor_atom(e)
+            inds, ok = read_indices(e), ctx.is_tensor_atom(e)
         if not ok:
             return False
         if not seen & set(inds):
@@ -288,7 +297,7 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
         for e in f.atoms(Indexed, AxisFunction):
             if isinstance(e, Indexed) and not ctx.is_tensor_atom(e):
                 continue
-            inds = tuple(e.indices)
+            inds = read_indices(e) if isinstance(e, Indexed) else tuple(e.indices)
             if len(inds) > 2:
                 leads.add(inds[:-2])
                 wide.append(inds)
@@ -579,13 +588,22 @@ class _Reader:
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
             return self._window_ref(ref, e, shape)
-        if has_index_map(idx):
+        split = permuted_view(idx)
+        temporary = None
+        if split is not None:  # ∂L/∂Q_{i, ⌊m/Dh⌋, j, m mod Dh}: t_ijm, t a named temporary
+            ref, idx, temporary = self._temporary(ref, shape, *split)
+            shape = tuple(self.ctx.index_dim[i] for i in idx)
+        elif has_index_map(idx):
             return self._view_ref(ref, idx)
         at = element_at(idx, self.batch) if self.batch else None
         if at is not None:
             ref = self._element(ref, shape, at)
             shape = tuple(d for a, d in enumerate(shape) if a not in at)
             idx = tuple(i for a, i in enumerate(idx) if a not in at)
+        if temporary is not None:  # defined as the form reads it (whole, or each element)
+            where = Where(ref, temporary)
+            if where not in self.wheres:
+                self.wheres.append(where)
         syms = tuple(i for i in idx if i != 0)
         one = ones_ahead(idx, shape, len(self.batch) if self.batch else None)
         if one and at is None:  # a batch of one, broadcast: X + m of m: [1, T, D]
@@ -598,6 +616,26 @@ class _Reader:
         if len(shape) == 2 and len(syms) == 1:
             return Blob(mx.transpose(ref) if _is_row(ref) else ref, syms)
         return Blob(ref, syms)
+
+    def _temporary(self, ref: mx.Ref, shape: Shape, axes: tuple[int, ...], view: Idx
+                   ) -> tuple[mx.Ref, Idx, mx.M]:
+        """The tensor a permuted split reads whole, reshape(permute(ref, axes)), as a
+        temporary named in a where-clause (``t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)),
+        [B, T, D])``), and the indices it is read at: the primitive steps of the line, so
+        that what reads it (t1 Wqᵀ, Σ_b X_bᵀ t1_b) has the matrix form any tensor has."""
+        moved = tuple(shape[a] for a in axes)
+        dims = tuple(self.ctx.index_dim[i] for i in view)
+        rhs = mx.Reshape(mx.Permute(ref, axes, moved, math_shape(moved)), dims,
+                         math_shape(dims))
+        temps = _TEMPORARIES.get()
+        if rhs not in temps:
+            taken = {t.name for t in self.graph.tensors} | set(self.ctx.dim_names) | \
+                {r.name for r in temps.values()}
+            k = len(temps) + 1
+            while f"t{k}" in taken:
+                k += 1
+            temps[rhs] = mx.Ref(f"t{k}", RefKind.TENSOR, math_shape(dims))
+        return temps[rhs], view, rhs
 
     def _element(self, ref: mx.Ref, shape: Shape, at: tuple[int, ...] | None = None) -> mx.Ref:
         """``ref`` as the matrix (or column) of one batch element, its batch axes at ``at``
@@ -1420,3 +1458,42 @@ def positions(m: mx.M) -> dict[Expr, int]:
 def _picked(e: Indexed) -> bool:
     """Whether an element is picked by an integer input: ``E[tokens[t], d]``."""
     return any(isinstance(i, Indexed) for i in e.indices)
+
+
+def distinct_temporaries(forms: list[tuple[mx.M | None, tuple[Where, ...]]],
+                         named: dict[str, mx.M] | None = None
+                         ) -> list[tuple[mx.M | None, tuple[Where, ...]]]:
+    """Forms read apart (the terms of a sum, each numbering its temporaries from t1) made
+    to agree: one name for one definition, another name (the next free tN) for another.
+    ``named`` (a temporary's name -> its definition) carries the names already given, so
+    that one derivation says t1 for one tensor throughout."""
+    named = {} if named is None else named
+    used = {r.name for m, _ in forms if m is not None for r in mx.leaves(m)}
+    out = []
+    for m, wheres in forms:
+        renamed: dict[str, str] = {}
+        for w in wheres:
+            if not (isinstance(w.lhs, mx.Ref) and isinstance(w.rhs, mx.Reshape)):
+                continue
+            old = w.lhs.name
+            same = next((n for n, r in named.items() if r == w.rhs), None)
+            if same is None and old in named:
+                k = 1
+                while f"t{k}" in named or f"t{k}" in used:
+                    k += 1
+                same = f"t{k}"
+            named[same or old] = w.rhs
+            if same is not None and same != old:
+                renamed[old] = same
+        if renamed:
+            m = _renamed(m, renamed) if m is not None else None
+            wheres = tuple(Where(_renamed(w.lhs, renamed), w.rhs) for w in wheres)
+        out.append((m, wheres))
+    return out
+
+
+def _renamed(m: mx.M, names: Mapping[str, str]) -> mx.M:
+    """``m`` with its references to the tensors ``names`` maps renamed."""
+    table: dict[mx.M, mx.M] = {r: replace(r, name=names[r.name]) for r in mx.leaves(m)
+                               if r.name in names}
+    return mx.substitute_all(m, table) if table else m
