@@ -264,7 +264,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         edges_of.setdefault(e.operand, []).append(e)
     adjoints: list[Adjoint] = []
     matrix_closed: dict[str, mx.M] = {}  # each adjoint's closed matrix form, all written out
-    temporaries: dict[str, mx.M] = {}  # t1 = reshape(permute(∂L/∂Q, …)): one name throughout
+    # t1 = reshape(permute(∂L/∂Q, …)): one name throughout, never a tensor's or a dim's
+    temporaries: dict[str, mx.M] = {n: mx.Ref(n, RefKind.TENSOR, ()) for n in _taken(graph)}
     for name in shown:
         a = idx.adjoints[name]
         t = graph[name]
@@ -276,7 +277,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             closed_form = _matrix_closed(name, shown_form, closed_form, matrix_closed,
                                          lambda m, w: _closed_simplified(m, w, graph, named,
                                                                          symmetric),
-                                         _taken(graph))
+                                         _taken(graph) | set(temporaries))
         adjoints.append(Adjoint(t, shown_form, closed_form, terms,
                                 tuple(edges_of.get(name, ()))))
     by_name = {x.name: x for x in adjoints}

@@ -1468,13 +1468,16 @@ def distinct_temporaries(forms: list[tuple[mx.M | None, tuple[Where, ...]]],
     ``named`` (a temporary's name -> its definition) carries the names already given, so
     that one derivation says t1 for one tensor throughout."""
     named = {} if named is None else named
+    if not any(_temporary(w) for _, wheres in forms for w in wheres):
+        return forms
     used = {r.name for m, _ in forms if m is not None for r in mx.leaves(m)}
     out = []
     for m, wheres in forms:
         renamed: dict[str, str] = {}
         for w in wheres:
-            if not (isinstance(w.lhs, mx.Ref) and isinstance(w.rhs, mx.Reshape)):
+            if not _temporary(w):
                 continue
+            assert isinstance(w.lhs, mx.Ref)
             old = w.lhs.name
             same = next((n for n, r in named.items() if r == w.rhs), None)
             if same is None and old in named:
@@ -1490,6 +1493,11 @@ def distinct_temporaries(forms: list[tuple[mx.M | None, tuple[Where, ...]]],
             wheres = tuple(Where(_renamed(w.lhs, renamed), w.rhs) for w in wheres)
         out.append((m, wheres))
     return out
+
+
+def _temporary(w: Where) -> bool:
+    """Whether ``w`` defines a temporary of :meth:`_Reader._temporary` (t1 = reshape(…))."""
+    return isinstance(w.lhs, mx.Ref) and isinstance(w.rhs, mx.Reshape)
 
 
 def _renamed(m: mx.M, names: Mapping[str, str]) -> mx.M:
