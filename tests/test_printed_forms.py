@@ -34,6 +34,8 @@ XFAIL = {"softmax_of_zero": "the reader cannot size 𝟏 inside softmax(0 𝟏) 
          "cancelled_quotient_shape": "the reader cannot size 𝟏 inside colsum(𝟏) (no other operand)",
          "logsumexp_over_batch_axis": "the reader cannot size 𝟏 as an einsum operand "
                                       "(einsum('ijk,ik->ijk', 𝟏, …))",
+         "literal_one_row_rank3": "the reader cannot size 𝟏 as an einsum operand "
+                                  "(∂L/∂g's einsum('ijk,k->ijk', 𝟏, …))",
          # verify checks these forms numerically (index, matrix and closed all pass)
          "embedding_lm_head": "the reader knows neither onehot(·) nor an index picked by an "
                               "integer input (E_(tokens_i,k), δ_(j,labels_i))"}

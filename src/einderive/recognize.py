@@ -104,7 +104,18 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order, oriented)
     try:
-        m = reader.orient(reader.blob(expr), idx, shape)
+        try:
+            m = reader.orient(reader.blob(expr), idx, shape)
+            if reader.used_ones and reader.einsum_used:
+                raise NoMatrixForm("a batch of one inside an einsum")
+        except NoMatrixForm:
+            if not reader.used_ones:
+                raise
+            # a batch of one that does not read (inside an einsum, or a result without the
+            # literal-1 axis): the tensor of the other axes, as before
+            reader = _Reader(ctx, namer, anon_forms, order, oriented)
+            reader.ones = False
+            m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
         return _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or Recognition(None)
@@ -424,6 +435,8 @@ class _Reader:
         self.oriented = oriented
         self.batch = batch  # the indices read as the batch (see _batched)
         self.explicit = False  # an element read that only a subscript can say (matrix.Each)
+        self.ones = True  # whether a literal-1 axis ahead of a matrix reads as a batch of one
+        self.used_ones = False  # whether one did
         self.ctx = ctx
         self.graph = ctx.graph
         self.namer = namer
@@ -444,7 +457,8 @@ class _Reader:
         if not set(b.idx) <= set(syms):  # pragma: no cover - a free index would be lost
             raise NoMatrixForm(f"indices {b.idx} do not fit {syms}")
         one = mx.batch_of(b.m)
-        if not self.batch and one and (set(one) != {1} or tuple(shape[:len(one)]) != one):
+        if not self.batch and one and (set(one) != {1} or tuple(shape[:len(one)]) != one or
+                                       len(shape) != len(one) + 2):
             # a batch of one (x of x: [1, N, K]) is the result only where it has that axis
             raise NoMatrixForm("a literal-1 axis the result does not have")
         return mx.with_src(self._orient(b, syms, target), b.m.src)
@@ -605,10 +619,13 @@ class _Reader:
             if where not in self.wheres:
                 self.wheres.append(where)
         syms = tuple(i for i in idx if i != 0)
-        one = ones_ahead(idx, shape, len(self.batch) if self.batch else None)
+        one = ones_ahead(idx, shape, len(self.batch) if self.batch else None) \
+            if self.ones else 0
         if one and at is None:  # a batch of one, broadcast: X + m of m: [1, T, D]
-            return Blob(mx.Ref(ref.name, ref.kind, math_shape(shape[one:]), ref.src,
-                               batch=shape[:one]), syms)
+            self.used_ones = True
+            ref = mx.Ref(ref.name, ref.kind, math_shape(shape[one:]), ref.src,
+                         batch=shape[:one])
+            shape, idx = shape[one:], idx[one:]
         if _diagonal(idx) and not mx.batch_of(ref):
             return Blob(mx.Diagonal(ref, (mx.rows(ref), 1)), syms[:1])
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):

@@ -116,18 +116,19 @@ def batch_positions(expr: Expr, idx: Idx,
 
 
 def ones_ahead(inds: Idx, shape: Shape, nb: int | None = None) -> int:
-    """The number of leading literal-1 axes of a tensor read at 0 (m_{0jk} of m: [1, T, D])
-    ahead of a matrix read at two distinct symbols, when there are ``nb`` of them (any number
-    when None); else 0.  Such a tensor is a batch of one element, which NumPy broadcasts
+    """The number of leading literal-1 axes of a tensor read at 0 ahead of its last two
+    axes (m_{0jk} of m: [1, T, D]; g_{0,0,k} of g: [1, 1, D], a row), when there are ``nb``
+    of them (any number when None) and the last two are read at distinct symbols (or 0 on a
+    literal 1); else 0.  Such a tensor is a batch of one matrix, which NumPy broadcasts
     against any batch (X + m of X: [B, T, D]); ``x`` itself when the result has those axes."""
-    k = 0
-    if len(inds) != len(shape):
+    k = len(shape) - 2
+    if len(inds) != len(shape) or k < 1 or (nb is not None and k != nb) or \
+            any(shape[a] != 1 or inds[a] != 0 for a in range(k)):
         return 0
-    while k < len(shape) and shape[k] == 1 and inds[k] == 0:
-        k += 1
-    rest = inds[k:]
-    if not k or len(rest) != 2 or len(shape) < 3 or (nb is not None and k != nb) or \
-            not all(isinstance(i, Symbol) for i in rest) or rest[0] == rest[1]:
+    rest = list(zip(inds[k:], shape[k:]))
+    syms = [i for i, _ in rest if i != 0]
+    if not syms or any(i == 0 and d != 1 for i, d in rest) or \
+            not all(isinstance(i, Symbol) for i in syms) or len(set(syms)) != len(syms):
         return 0
     return k
 
