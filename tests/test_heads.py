@@ -33,8 +33,10 @@ REGRESSIONS = Path(__file__).parent / "regressions"
 SPECS = ["permute_axes", "permute_heads_linear", "log_softmax_rank3", "heads_middle_axis",
          "heads_torch_layout", "batched_matrix_vector", "heads_einsum_shipped",
          "per_head_weights", "contract_middle_axis", "literal_one_rank3",
-         "literal_one_broadcast", "literal_one_row_rank3"]
-NO_EINSUM = [s for s in SPECS if s != "literal_one_row_rank3"]  # its ∂L/∂g: see PRINTED
+         "literal_one_broadcast", "literal_one_row_rank3", "heads_split_no_batch",
+         "heads_literal_one_batch"]
+# their ∂L/∂g, ∂L/∂Wq (a literal-1 axis inside a product) keep an einsum: see PRINTED
+NO_EINSUM = [s for s in SPECS if s not in ("literal_one_row_rank3", "heads_literal_one_batch")]
 
 
 def _derive(name: str):
@@ -75,6 +77,10 @@ PRINTED = {  # spec -> lines its derivation prints (matrix forms, no einsum)
     # a literal-1 axis ahead of a matrix: a batch of one, as NumPy broadcasts it
     "literal_one_rank3": ["∂L/∂x = 2 x"],
     "literal_one_broadcast": ["Y = tanh(X + m)", "∂L/∂m = Σ_b ∂L/∂Y_b ⊙ (1 − Y_b ⊙ Y_b)"],
+    "heads_split_no_batch": ["∂L/∂X = t1 Wqᵀ", "∂L/∂Wq = Xᵀ t1",
+                             "t1 = reshape(permute(∂L/∂Q, (1, 0, 2)), [T, D])"],
+    "heads_literal_one_batch": ["∂L/∂X = t1 Wqᵀ",
+                                "t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [1, T, D])"],
     "literal_one_row_rank3": ["∂L/∂X = h ⊙ sign(X − g) + 𝟙[X > g] ⊙ minimum(X, h) + 𝟙[X < "
                               "h] ⊙ maximum(X, g)"],
     # PyTorch's layout: the heads moved ahead by a permutation, then NumPy's batched forms

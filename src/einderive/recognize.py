@@ -606,7 +606,7 @@ class _Reader:
         temporary = None
         if split is not None:  # ∂L/∂Q_{i, ⌊m/Dh⌋, j, m mod Dh}: t_ijm, t a named temporary
             ref, idx, temporary = self._temporary(ref, shape, *split)
-            shape = tuple(self.ctx.index_dim[i] for i in idx)
+            shape = self._dims_of(idx)
         elif has_index_map(idx):
             return self._view_ref(ref, idx)
         at = element_at(idx, self.batch) if self.batch else None
@@ -614,10 +614,6 @@ class _Reader:
             ref = self._element(ref, shape, at)
             shape = tuple(d for a, d in enumerate(shape) if a not in at)
             idx = tuple(i for a, i in enumerate(idx) if a not in at)
-        if temporary is not None:  # defined as the form reads it (whole, or each element)
-            where = Where(ref, temporary)
-            if where not in self.wheres:
-                self.wheres.append(where)
         syms = tuple(i for i in idx if i != 0)
         one = ones_ahead(idx, shape, len(self.batch) if self.batch else None) \
             if self.ones else 0
@@ -626,6 +622,10 @@ class _Reader:
             ref = mx.Ref(ref.name, ref.kind, math_shape(shape[one:]), ref.src,
                          batch=shape[:one])
             shape, idx = shape[one:], idx[one:]
+        if temporary is not None:  # defined as the form reads it (whole, or each element)
+            where = Where(ref, temporary)
+            if where not in self.wheres:
+                self.wheres.append(where)
         if _diagonal(idx) and not mx.batch_of(ref):
             return Blob(mx.Diagonal(ref, (mx.rows(ref), 1)), syms[:1])
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
@@ -641,7 +641,7 @@ class _Reader:
         [B, T, D])``), and the indices it is read at: the primitive steps of the line, so
         that what reads it (t1 Wqᵀ, Σ_b X_bᵀ t1_b) has the matrix form any tensor has."""
         moved = tuple(shape[a] for a in axes)
-        dims = tuple(self.ctx.index_dim[i] for i in view)
+        dims = self._dims_of(view)
         rhs = mx.Reshape(mx.Permute(ref, axes, moved, math_shape(moved)), dims,
                          math_shape(dims))
         temps = _TEMPORARIES.get()
@@ -653,6 +653,10 @@ class _Reader:
                 k += 1
             temps[rhs] = mx.Ref(f"t{k}", RefKind.TENSOR, math_shape(dims))
         return temps[rhs], view, rhs
+
+    def _dims_of(self, idx: Idx) -> Shape:
+        """The spec shape of a tensor read at ``idx`` whole (0 on a literal-1 axis)."""
+        return tuple(1 if i == 0 else self.ctx.index_dim[i] for i in idx)
 
     def _element(self, ref: mx.Ref, shape: Shape, at: tuple[int, ...] | None = None) -> mx.Ref:
         """``ref`` as the matrix (or column) of one batch element, its batch axes at ``at``
