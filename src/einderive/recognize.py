@@ -457,8 +457,8 @@ class _Reader:
         if not set(b.idx) <= set(syms):  # pragma: no cover - a free index would be lost
             raise NoMatrixForm(f"indices {b.idx} do not fit {syms}")
         one = mx.batch_of(b.m)
-        if not self.batch and one and (set(one) != {1} or tuple(shape[:len(one)]) != one or
-                                       len(shape) != len(one) + 2):
+        if not self.batch and set(one) == {1} and (tuple(shape[:len(one)]) != one or
+                                                   len(shape) != len(one) + 2):
             # a batch of one (x of x: [1, N, K]) is the result only where it has that axis
             raise NoMatrixForm("a literal-1 axis the result does not have")
         return mx.with_src(self._orient(b, syms, target), b.m.src)
