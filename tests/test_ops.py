@@ -193,17 +193,16 @@ def test_elementwise_derivatives_are_written_with_the_node():
     assert forms(d, "X")[1] == "∂L/∂Z ⊙ (Φ(X) + X ⊙ φ(X))"
 
 
-def test_a_rank_three_contraction_falls_back_to_einsum_and_says_so():
+def test_a_rank_three_contraction_over_a_middle_axis_reads_per_batch_element():
     from einderive.render.text import note_texts
     # the output's axes permuted: K is Z's middle axis.  ∂L/∂T3 reads element by element
-    # (∂L/∂Z_k is the matrix ∂L/∂Z[:, k, :]); ∂L/∂A, a sum over that middle axis, is
-    # still einsum, with its note.
+    # (∂L/∂Z_k is the matrix ∂L/∂Z[:, k, :]); ∂L/∂A sums over B (Z's leading axis, T3's
+    # middle one) each element's product, T3_b the matrix T3[:, b, :] (was an einsum)
     d = derive_text(spec(['Z = einsum("kbn,nm->bkm", T3, A)', "L = sum(Z * Z)"]))
     assert forms(d, "T3")[1] == "∂L/∂Z_k Aᵀ"
-    # dims B, N, M, K have the letters i, j, k, l: T3 is indexed l i j
-    assert forms(d, "A")[1] == "einsum('lij,ilk->jk', T3, ∂L/∂Z)"
-    assert "∂L/∂A is written with einsum where no matrix rule applies." in note_texts(d)
-    assert "∂L/∂T3 is written with einsum where no matrix rule applies." not in note_texts(d)
+    assert forms(d, "A")[1] == "Σ_b T3_bᵀ ∂L/∂Z_b"
+    assert not any("einsum" in n for n in note_texts(d))
+    assert "T3_b is the matrix T3[:, b, :]" in " ".join(note_texts(d))
     assert verify(d, seed=1).ok
 
 

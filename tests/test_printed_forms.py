@@ -36,6 +36,8 @@ XFAIL = {"softmax_of_zero": "the reader cannot size 𝟏 inside softmax(0 𝟏) 
                                       "sum(pad(X, 0:A, axis=0) + …))",
          "logsumexp_over_batch_axis": "the reader cannot size 𝟏 as an einsum operand "
                                       "(einsum('ijk,ik->ijk', 𝟏, …))",
+         "literal_one_row_rank3": "the reader cannot size 𝟏 as an einsum operand "
+                                  "(∂L/∂g's einsum('ijk,k->ijk', 𝟏, …))",
          # verify checks these forms numerically (index, matrix and closed all pass)
          "embedding_lm_head": "the reader knows neither onehot(·) nor an index picked by an "
                               "integer input (E_(tokens_i,k), δ_(j,labels_i))"}
@@ -45,6 +47,21 @@ def env_for(d, ref) -> Env:
     g = d.graph
     shapes = {t.name: t.shape for t in g.tensors if t.kind != "anon"}
     return Env(shapes, ref.sizes, ref.values, ref.adjoints, g.loss)
+
+
+def with_temporaries(d, env: Env, lines) -> Env:
+    """``env`` knowing the temporaries the where-clauses define (t1 = reshape(permute(…))),
+    each read from its printed definition (its dims from the derivation), so that the lines
+    using them, and the definitions themselves, check against the reference."""
+    from notation_reader import MatrixEval, read
+    dims = {w.lhs.name: w.rhs.dims for a in d.adjoints for w in a.form.wheres
+            if hasattr(w.rhs, "dims") and hasattr(w.lhs, "name")}
+    for section, line in lines:
+        name = line.split(" = ", 1)[0]
+        if section == "where" and name in dims and name not in env.values:
+            env.values[name] = MatrixEval(env).ev(read(line)[1]).v
+            env.shapes[name] = tuple(dims[name])
+    return env
 
 
 def printed_text(d, run, path) -> str:
@@ -58,9 +75,9 @@ def failures(path, run) -> list[str]:
     from einderive.api import derive_file
     d = derive_file(str(path))
     ref = R.reference(d.graph, seed=1)
-    env = env_for(d, ref)
     text = printed_text(d, run, path)
     found, bad = entries(text), []
+    env = with_temporaries(d, env_for(d, ref), found)
     assert found, "no equations found in the printed derivation"
     for section, line in found:
         try:

@@ -22,6 +22,7 @@ from .kinds import NoteKind, RefKind
 from .recognize import (
     Recognition,
     Where,
+    distinct_temporaries,
     math_shape,
     node_ref,
     orientations,
@@ -263,17 +264,20 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         edges_of.setdefault(e.operand, []).append(e)
     adjoints: list[Adjoint] = []
     matrix_closed: dict[str, mx.M] = {}  # each adjoint's closed matrix form, all written out
+    # t1 = reshape(permute(∂L/∂Q, …)): one name throughout, never a tensor's or a dim's
+    temporaries: dict[str, mx.M] = {n: mx.Ref(n, RefKind.TENSOR, ()) for n in _taken(graph)}
     for name in shown:
         a = idx.adjoints[name]
         t = graph[name]
         closed_form = form(a.closed, a.idx, t.shape) if a.closed is not None else None
         terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
         shown_form = _sum_form(a, terms) if len(terms) > 1 else form(a.expr, a.idx, t.shape)
+        shown_form = _temporaries_named(shown_form, temporaries)
         if closed:
             closed_form = _matrix_closed(name, shown_form, closed_form, matrix_closed,
                                          lambda m, w: _closed_simplified(m, w, graph, named,
                                                                          symmetric),
-                                         _taken(graph))
+                                         _taken(graph) | set(temporaries))
         adjoints.append(Adjoint(t, shown_form, closed_form, terms,
                                 tuple(edges_of.get(name, ()))))
     by_name = {x.name: x for x in adjoints}
@@ -516,9 +520,21 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
     return Form(expr, idx, m, wheres, positions(m) if m is not None else {}, r.einsum)
 
 
+def _temporaries_named(f: Form, names: dict[str, mx.M]) -> Form:
+    """``f`` with its temporaries named as the derivation's earlier forms name them."""
+    if not f.wheres:
+        return f
+    ((m, wheres),) = distinct_temporaries([(f.matrix, f.wheres)], names)
+    if m is f.matrix and wheres == f.wheres:
+        return f
+    return replace(f, matrix=m, wheres=wheres, positions=positions(m) if m is not None else {})
+
+
 def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
     """A tensor used several times: the sum of its contributions, in the graph's order."""
-    forms = [f for _, f in terms]
+    forms = [replace(f, matrix=m, wheres=w) for f, (m, w) in
+             zip((f for _, f in terms),
+                 distinct_temporaries([(f.matrix, f.wheres) for _, f in terms]))]
     index = SAdd(*[f.index for f in forms], evaluate=False)
     matrix: mx.M | None = None
     ms = tuple(f.matrix for f in forms if f.matrix is not None)

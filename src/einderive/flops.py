@@ -225,6 +225,8 @@ class _MatrixWalk:
         return Flops(ZERO, per_element * self.c.numel(shape))
 
     def _Ref(self, m: mx.Ref) -> Flops:
+        if m in self.wheres:  # a temporary (t1 = reshape(permute(∂L/∂Q, …))): its definition
+            return self.flops(self.wheres[m])
         if m.kind in ("tensor", "anon"):
             self.reads.add(m.name)
         return Flops()

@@ -787,11 +787,13 @@ def _batch_walk(x: M) -> Shape:
         return x.batch
     if isinstance(x, (BatchSum, Permute, Each)):  # summed over its batch, or a whole tensor
         return ()
+    one: Shape = ()
     for c in x.children():
         b = _batch_of(c)
-        if b:
+        if b and set(b) != {1}:
             return b
-    return ()
+        one = one or b  # a batch of one (m: [1, T, D]) broadcasts against any other
+    return one
 
 
 def substitute(m: M, old: M, new: M) -> M:

@@ -41,8 +41,9 @@ from .ops import (
     shift_parts,
     reshape_view,
 )
-from .record import Record
-from .recognize_batch import batch_positions, element_at, read_permuted
+from .record import Record, replace
+from .recognize_batch import (batch_positions, element_at, ones_ahead, permuted_view,
+                              read_indices, read_permuted)
 from .recognize_conv import read_conv, read_conv_bias
 from .shapes import Shape
 
@@ -88,6 +89,12 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     """The matrix form of ``expr``, a tensor of ``shape`` indexed by ``idx``; ``oriented``
     holds the arguments of functions as the forward pass reads them (:func:`orientations`),
     which the same arguments in ``expr`` are read as, not transposed."""
+    if _TEMPORARIES.get(None) is None:  # the outermost reading numbers the temporaries
+        token = _TEMPORARIES.set({})
+        try:
+            return recognize(ctx, namer, anon_forms, expr, idx, shape, oriented)
+        finally:
+            _TEMPORARIES.reset(token)
     batched = _batched(ctx, namer, anon_forms, expr, idx, shape)
     if batched is not None:
         return batched
@@ -97,7 +104,18 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order, oriented)
     try:
-        m = reader.orient(reader.blob(expr), idx, shape)
+        try:
+            m = reader.orient(reader.blob(expr), idx, shape)
+            if reader.used_ones and reader.einsum_used:
+                raise NoMatrixForm("a batch of one inside an einsum")
+        except NoMatrixForm:
+            if not reader.used_ones:
+                raise
+            # a batch of one that does not read (inside an einsum, or a result without the
+            # literal-1 axis): the tensor of the other axes, as before
+            reader = _Reader(ctx, namer, anon_forms, order, oriented)
+            reader.ones = False
+            m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
         return _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or Recognition(None)
@@ -126,6 +144,8 @@ def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
 
 
 _PERMUTING: ContextVar[bool] = ContextVar("permuting", default=False)
+# the temporaries of one recognition (reshape(permute(…)) -> t1, t2 …), shared by its readers
+_TEMPORARIES: ContextVar[dict[mx.M, mx.Ref]] = ContextVar("temporaries")
 
 
 SPREAD_TERMS = 8  # past this many terms a distributed form is no easier to read
@@ -214,9 +234,10 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
     if reader.explicit or len(rest) != 2 or at != tuple(range(len(at))):
         if isinstance(m, mx.Ref) or isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref):
             return None  # only axes moved (Qh_bh = Q_bh): a permutation says it whole
-        if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON
+        if any(isinstance(n, mx.Ref) and n.batch and (n.kind == RefKind.ANON or
+                                                       set(n.batch) == {1})
                for n in mx.walk(m)):
-            return None  # an anonymous tensor's element has no name to subscript
+            return None  # an anonymous tensor's element, a batch of one: no subscript says it
         dims = tuple(shape[a] for a in at)
         m = mx.Each(m, dims, _batch_names(ctx, dims), at, tuple(shape), math_shape(shape))
     return Recognition(m, tuple(reader.wheres))
@@ -248,12 +269,13 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True) -> bool
                 continue
             inds, ok = e.indices, not e.reduces and _has_axis(e.head) and e.axis >= nb
         else:
-            inds, ok = tuple(e.indices), ctx.is_tensor_atom(e)
+            inds, ok = read_indices(e), ctx.is_tensor_atom(e)
         if not ok:
             return False
         if not seen & set(inds):
-            if len(inds) > 2:
-                return False
+            if len(inds) > 2 and not (isinstance(e, Indexed) and ones_ahead(
+                    inds, ctx.graph[ctx.name_of(key_of(e))].shape, nb)):
+                return False  # (a batch of one, m: [1, T, D], is the same for every element)
             continue
         if isinstance(e, AxisFunction):
             if len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch) or \
@@ -277,37 +299,43 @@ def _element_rows(e: Expr, batch: Idx) -> bool:
                 and inds[nb] not in batch)
 
 
-def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> Idx:
-    """The batch indices of a product: the leading indices (all but the last two) that
-    every tensor of three or more axes in it is read at, when each of them is summed."""
-    leads, wide = set(), []
+def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Idx]:
+    """The batch indices a product may be summed over, best first: the leading indices (all
+    but the last two) that every tensor of three or more axes in it is read at, when each of
+    them is summed; else :func:`_summed_elsewhere`'s."""
+    leads, wide, lead_of_adjoint = set(), [], set()
     for f in factors:
         for e in f.atoms(Indexed, AxisFunction):
             if isinstance(e, Indexed) and not ctx.is_tensor_atom(e):
                 continue
-            inds = tuple(e.indices)
+            inds = read_indices(e) if isinstance(e, Indexed) else tuple(e.indices)
             if len(inds) > 2:
                 leads.add(inds[:-2])
                 wide.append(inds)
+                if isinstance(e, Indexed) and key_of(e) in ctx.adjoint_of:
+                    lead_of_adjoint.add(inds[0])
     if len(leads) != 1:
-        return _summed_elsewhere(wide, summed)
+        return _summed_elsewhere(wide, summed, lead_of_adjoint)
     (batch,) = leads
     ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
         len(set(batch)) == len(batch)
-    return tuple(batch) if ok else ()
+    return [tuple(batch)] if ok else []
 
 
-def _summed_elsewhere(wide: list[Idx], summed: list[Index]) -> Idx:
-    """The batch of a product whose tensors of three axes hold it on different axes
-    (Σ_h ∂L/∂Q_ihl Wq_hjl, per-head weights Wq: [H, D, E]): the one summed index every such
-    tensor is read at once, leaving it a matrix; else none."""
+def _summed_elsewhere(wide: list[Idx], summed: list[Index], preferred: set[Index]) -> list[Idx]:
+    """The batches of a product whose tensors of three axes hold it on different axes
+    (Σ_h ∂L/∂Q_ihl Wq_hjl, per-head weights Wq: [H, D, E]): each summed index every such
+    tensor is read at once, leaving it a matrix.  When two qualify (Σ_i Σ_j T3_jik ∂L/∂Z_ijl,
+    a contraction over Z's middle axis), the one leading an adjoint comes first: the node's
+    own leading axis is the batch its forward form was read over (Σ_b T3_bᵀ ∂L/∂Z_b)."""
     if not wide or any(len(w) != 3 for w in wide):
-        return ()
+        return []
     common = [i for i in wide[0] if isinstance(i, Symbol) and i in summed and
               all(list(w).count(i) == 1 for w in wide)]
     if len(common) > 1:  # a matrix product's own index stands last somewhere: not the batch
         common = [i for i in common if all(w[-1] != i for w in wide)]
-    return (common[0],) if len(common) == 1 else ()
+    common.sort(key=lambda i: i not in preferred)  # stable: ties keep their reading order
+    return [(i,) for i in common]
 
 
 def _batch_names(ctx: Ctx, dims: Shape) -> tuple[str, ...]:
@@ -407,6 +435,8 @@ class _Reader:
         self.oriented = oriented
         self.batch = batch  # the indices read as the batch (see _batched)
         self.explicit = False  # an element read that only a subscript can say (matrix.Each)
+        self.ones = True  # whether a literal-1 axis ahead of a matrix reads as a batch of one
+        self.used_ones = False  # whether one did
         self.ctx = ctx
         self.graph = ctx.graph
         self.namer = namer
@@ -426,6 +456,11 @@ class _Reader:
         target = math_shape(shape)
         if not set(b.idx) <= set(syms):  # pragma: no cover - a free index would be lost
             raise NoMatrixForm(f"indices {b.idx} do not fit {syms}")
+        one = mx.batch_of(b.m)
+        if not self.batch and set(one) == {1} and (tuple(shape[:len(one)]) != one or
+                                                   len(shape) != len(one) + 2):
+            # a batch of one (x of x: [1, N, K]) is the result only where it has that axis
+            raise NoMatrixForm("a literal-1 axis the result does not have")
         return mx.with_src(self._orient(b, syms, target), b.m.src)
 
     def _orient(self, b: Blob, syms: Idx, target: Shape) -> mx.M:
@@ -567,7 +602,12 @@ class _Reader:
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
             return self._window_ref(ref, e, shape)
-        if has_index_map(idx):
+        split = permuted_view(idx)
+        temporary = None
+        if split is not None:  # ∂L/∂Q_{i, ⌊m/Dh⌋, j, m mod Dh}: t_ijm, t a named temporary
+            ref, idx, temporary = self._temporary(ref, shape, *split)
+            shape = self._dims_of(idx)
+        elif has_index_map(idx):
             return self._view_ref(ref, idx)
         at = element_at(idx, self.batch) if self.batch else None
         if at is not None:
@@ -575,6 +615,17 @@ class _Reader:
             shape = tuple(d for a, d in enumerate(shape) if a not in at)
             idx = tuple(i for a, i in enumerate(idx) if a not in at)
         syms = tuple(i for i in idx if i != 0)
+        one = ones_ahead(idx, shape, len(self.batch) if self.batch else None) \
+            if self.ones else 0
+        if one and at is None:  # a batch of one, broadcast: X + m of m: [1, T, D]
+            self.used_ones = True
+            ref = mx.Ref(ref.name, ref.kind, math_shape(shape[one:]), ref.src,
+                         batch=shape[:one])
+            shape, idx = shape[one:], idx[one:]
+        if temporary is not None:  # defined as the form reads it (whole, or each element)
+            where = Where(ref, temporary)
+            if where not in self.wheres:
+                self.wheres.append(where)
         if _diagonal(idx) and not mx.batch_of(ref):
             return Blob(mx.Diagonal(ref, (mx.rows(ref), 1)), syms[:1])
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
@@ -582,6 +633,30 @@ class _Reader:
         if len(shape) == 2 and len(syms) == 1:
             return Blob(mx.transpose(ref) if _is_row(ref) else ref, syms)
         return Blob(ref, syms)
+
+    def _temporary(self, ref: mx.Ref, shape: Shape, axes: tuple[int, ...], view: Idx
+                   ) -> tuple[mx.Ref, Idx, mx.M]:
+        """The tensor a permuted split reads whole, reshape(permute(ref, axes)), as a
+        temporary named in a where-clause (``t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)),
+        [B, T, D])``), and the indices it is read at: the primitive steps of the line, so
+        that what reads it (t1 Wqᵀ, Σ_b X_bᵀ t1_b) has the matrix form any tensor has."""
+        moved = tuple(shape[a] for a in axes)
+        dims = self._dims_of(view)
+        rhs = mx.Reshape(mx.Permute(ref, axes, moved, math_shape(moved)), dims,
+                         math_shape(dims))
+        temps = _TEMPORARIES.get()
+        if rhs not in temps:
+            taken = {t.name for t in self.graph.tensors} | set(self.ctx.dim_names) | \
+                {r.name for r in temps.values()}
+            k = len(temps) + 1
+            while f"t{k}" in taken:
+                k += 1
+            temps[rhs] = mx.Ref(f"t{k}", RefKind.TENSOR, math_shape(dims))
+        return temps[rhs], view, rhs
+
+    def _dims_of(self, idx: Idx) -> Shape:
+        """The spec shape of a tensor read at ``idx`` whole (0 on a literal-1 axis)."""
+        return tuple(1 if i == 0 else self.ctx.index_dim[i] for i in idx)
 
     def _element(self, ref: mx.Ref, shape: Shape, at: tuple[int, ...] | None = None) -> mx.Ref:
         """``ref`` as the matrix (or column) of one batch element, its batch axes at ``at``
@@ -1030,9 +1105,17 @@ class _Reader:
         (∂L/∂W_kl = Σ_i Σ_j X_ijk ∂L/∂Y_ijl, i over the batch) as the sum over the batch of
         each element's matrix form, Σ_b X_bᵀ ∂L/∂Y_b (see :func:`_batched`); None when the
         product does not read per element, or its element's form needs einsum or a total."""
-        batch = _summed_batch(self.ctx, factors, summed)
-        if not batch or self.batch or self.padded or self.padded_products:
+        if self.batch or self.padded or self.padded_products:
             return None
+        for batch in _summed_batch(self.ctx, factors, summed):
+            found = self._batch_sum_over(batch, factors, summed)
+            if found is not None:
+                return found
+        return None
+
+    def _batch_sum_over(self, batch: Idx, factors: list[Expr], summed: list[Index]
+                        ) -> Blob | None:
+        """The product read as Σ over ``batch`` of each element's form (:meth:`_batch_sum`)."""
         body = Mul(*factors)
         rest = [s for s in summed if s not in batch]
         if rest:
@@ -1396,3 +1479,50 @@ def positions(m: mx.M) -> dict[Expr, int]:
 def _picked(e: Indexed) -> bool:
     """Whether an element is picked by an integer input: ``E[tokens[t], d]``."""
     return any(isinstance(i, Indexed) for i in e.indices)
+
+
+def distinct_temporaries(forms: list[tuple[mx.M | None, tuple[Where, ...]]],
+                         named: dict[str, mx.M] | None = None
+                         ) -> list[tuple[mx.M | None, tuple[Where, ...]]]:
+    """Forms read apart (the terms of a sum, each numbering its temporaries from t1) made
+    to agree: one name for one definition, another name (the next free tN) for another.
+    ``named`` (a temporary's name -> its definition) carries the names already given, so
+    that one derivation says t1 for one tensor throughout."""
+    named = {} if named is None else named
+    if not any(_temporary(w) for _, wheres in forms for w in wheres):
+        return forms
+    used = {r.name for m, _ in forms if m is not None for r in mx.leaves(m)}
+    out = []
+    for m, wheres in forms:
+        renamed: dict[str, str] = {}
+        for w in wheres:
+            if not _temporary(w):
+                continue
+            assert isinstance(w.lhs, mx.Ref)
+            old = w.lhs.name
+            same = next((n for n, r in named.items() if r == w.rhs), None)
+            if same is None and old in named:
+                k = 1
+                while f"t{k}" in named or f"t{k}" in used:
+                    k += 1
+                same = f"t{k}"
+            named[same or old] = w.rhs
+            if same is not None and same != old:
+                renamed[old] = same
+        if renamed:
+            m = _renamed(m, renamed) if m is not None else None
+            wheres = tuple(Where(_renamed(w.lhs, renamed), w.rhs) for w in wheres)
+        out.append((m, wheres))
+    return out
+
+
+def _temporary(w: Where) -> bool:
+    """Whether ``w`` defines a temporary of :meth:`_Reader._temporary` (t1 = reshape(…))."""
+    return isinstance(w.lhs, mx.Ref) and isinstance(w.rhs, mx.Reshape)
+
+
+def _renamed(m: mx.M, names: Mapping[str, str]) -> mx.M:
+    """``m`` with its references to the tensors ``names`` maps renamed."""
+    table: dict[mx.M, mx.M] = {r: replace(r, name=names[r.name]) for r in mx.leaves(m)
+                               if r.name in names}
+    return mx.substitute_all(m, table) if table else m

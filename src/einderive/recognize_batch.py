@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sympy import Indexed, Symbol
 
 from . import matrix as mx
-from .ops import AxisFunction
+from .ops import AxisFunction, Digit, reshape_view
 from .shapes import Shape
 
 Expr = Any  # a SymPy expression
@@ -104,7 +104,8 @@ def batch_positions(expr: Expr, idx: Idx,
         yield tuple(range(n - 2))  # a kept-dims axis (index 0) of an element is fine
     if len(syms) != n:
         return
-    wide = [set(e.indices) for e in expr.atoms(Indexed) if is_tensor(e) and len(e.indices) > 2]
+    wide = [set(read_indices(e)) for e in expr.atoms(Indexed)
+            if is_tensor(e) and len(read_indices(e)) > 2]
     if not wide:
         return
     common = set.intersection(*wide)
@@ -112,3 +113,56 @@ def batch_positions(expr: Expr, idx: Idx,
         for at in combinations(range(n), k):
             if k and at != tuple(range(n - 2)) and all(idx[a] in common for a in at):
                 yield at
+
+
+def ones_ahead(inds: Idx, shape: Shape, nb: int | None = None) -> int:
+    """The number of leading literal-1 axes of a tensor read at 0 ahead of its last two
+    axes (m_{0jk} of m: [1, T, D]; g_{0,0,k} of g: [1, 1, D], a row), when there are ``nb``
+    of them (any number when None) and the last two are read at distinct symbols (or 0 on a
+    literal 1); else 0.  Such a tensor is a batch of one matrix, which NumPy broadcasts
+    against any batch (X + m of X: [B, T, D]); ``x`` itself when the result has those axes."""
+    k = len(shape) - 2
+    if len(inds) != len(shape) or k < 1 or (nb is not None and k != nb) or \
+            any(shape[a] != 1 or inds[a] != 0 for a in range(k)):
+        return 0
+    rest = list(zip(inds[k:], shape[k:]))
+    syms = [i for i, _ in rest if i != 0]
+    if not syms or any(i == 0 and d != 1 for i, d in rest) or \
+            not all(isinstance(i, Symbol) for i in syms) or len(set(syms)) != len(syms):
+        return 0
+    return k
+
+
+def permuted_view(idx: Idx) -> tuple[tuple[int, ...], Idx] | None:
+    """``(axes, view)`` when ``x[idx]`` splits an index whose digits stand apart
+    (∂L/∂Q_{i, ⌊m/Dh⌋, j, m mod Dh}: the width split into heads, the heads moved ahead of the
+    positions, as PyTorch writes attention): it is reshape(permute(x, axes))[view], each
+    split's digits brought together where its last digit stands (the inverse of the forward's
+    split and permutation: t_ijm of reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [B, T, D])).
+    None when no digits stand apart, or the result is no reshape view."""
+    runs: dict[Any, list[int]] = {}
+    for a, i in enumerate(idx):
+        if isinstance(i, Digit):
+            runs.setdefault((i.k, i.sizes), []).append(a)
+    if not runs:
+        return None
+    last = {a[-1]: a for a in runs.values()}
+    inside = {a for run in runs.values() for a in run}
+    axes: list[int] = []
+    for a in range(len(idx)):
+        if a in last:
+            axes.extend(sorted(last[a], key=lambda b: idx[b].position))
+        elif a not in inside:
+            axes.append(a)
+    if axes == list(range(len(idx))) or sorted(axes) != list(range(len(idx))):
+        return None
+    view = reshape_view(tuple(idx[a] for a in axes))
+    return None if view is None else (tuple(axes), view)
+
+
+def read_indices(e: Any) -> Idx:
+    """The indices a tensor's element is read at, a permuted split read as its view
+    (:func:`permuted_view`): those the batched readings compare."""
+    inds = tuple(e.indices)
+    found = permuted_view(inds) if isinstance(e, Indexed) else None
+    return inds if found is None else found[1]

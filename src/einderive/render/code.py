@@ -149,7 +149,13 @@ class Compiler:
 
     def _m_Ref(self, m: mx.Ref) -> Value:
         if m in self.wheres:  # a closed form's named part (where t1 = …): its definition
-            return self._m(self.wheres[m])
+            if not m.batch or mx.batch_of(self.wheres[m]):
+                return self._m(self.wheres[m])
+            outer, self.batched = self.batched, False
+            try:  # a whole tensor (t1 = reshape(permute(…))) read per element: its array
+                return _element_array(self.b, self._m(self.wheres[m]), m)
+            finally:
+                self.batched = outer
         shape = self.graph[m.name].shape
         names = {"adjoint": self.names.adj, "tangent": self.names.tan, "rop": self.names.rop}
         v = Value(P.Name(names.get(m.kind, self.names.var)[m.name]), shape)
