@@ -1577,6 +1577,8 @@ def index_letters(i: Any) -> Tup:
         return index_letters(i.index) + index_letters(i.offset)
     if isinstance(i, sympy.Add):  # s − lo, s − k: its index symbols (a dim's is positive)
         return tuple(t for t in sorted(i.free_symbols, key=str) if not t.is_positive)
+    if isinstance(i, sympy.Indexed):  # an integer input's element, tok_{i, ⌊k/D⌋}: its letters
+        return tuple(s for j in i.indices for s in index_letters(j))
     return (i,) if i != 0 and not i.is_Number and not i.is_positive else ()
 
 
