@@ -6,10 +6,14 @@ finite differences (verify), or an error a user meets and its hint."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from conftest import assert_spec_error
+
+torch = pytest.importorskip("torch")
+REGRESSIONS = Path(__file__).parent / "regressions"
 
 _SLICE_OF_TWO = """\
     dims: {B: 2, T: 3, D: 4, Two: 2}
@@ -34,3 +38,40 @@ def test_a_length_that_is_a_number_is_declared_as_a_quoted_dim(text, at, message
     assert_spec_error(text, at, message, 'e.g. dims: {')
     assert_spec_error(text, at, message, '"2"} (quoted: a plain 2 is only a default size)')
     build(loads(textwrap.dedent(text).replace("Two: 2", 'Two: "2"'), "spec.yaml"))
+
+
+def _lookup_reshaped(t, s):
+    X = t["E"][t["tok"]].reshape(s["B"], s["T"] * s["D"])
+    return torch.tanh(X @ t["w"]).sum()
+
+
+def test_a_lookup_merged_by_reshape_has_second_order_code_and_no_internal_name(tmp_path):
+    """``X = reshape(E[tok], [B, TD])``: the lookup E[tok] of rank-2 tokens is an anonymous
+    intermediate with no matrix form, and X printed ``reshape(_X_1, [B, TD])`` (a name defined
+    nowhere, and the batch note explained ``_X_1ᵀ``); its tangent reads E at a token read at
+    a reshape's digit, ``Ė_(tok_{i, ⌊k/D⌋}, k mod D)``, which the code generator could not
+    compile (``derive --hvp -f numpy`` and ``verify --hvp``: exit 3)."""
+    import numpy as np
+    import torch_reference as R
+    from einderive.api import derive_file, render, second_order, verify_files
+    from test_codegen import load
+    path = REGRESSIONS / "lookup_reshaped.yaml"
+    d = derive_file(path)
+    for fmt in ("markdown", "json", "latex"):
+        shown = render(second_order(d, hvp=""), fmt)
+        assert "_X" not in shown and "reshape(_" not in shown, shown
+    reports, errors = verify_files([path], {}, 0, 1e-6, hvp="")
+    assert not errors and reports[0].ok, reports
+    mod = load(tmp_path, render(second_order(d, hvp=""), "numpy"))
+    g = d.graph
+    for n, sizes in enumerate([{"B": 2, "T": 3, "D": 2, "V": 4, "TD": 6},
+                               {"B": 3, "T": 5, "D": 3, "V": 2, "TD": 15}]):
+        values = R.random_inputs(g, sizes, n)
+        v = {k: np.random.default_rng(n).standard_normal(values[k].shape) for k in ("E", "w")}
+        t = {k: torch.tensor(x) for k, x in values.items()}
+        _, want = torch.autograd.functional.hvp(
+            lambda E, w: _lookup_reshaped(t | {"E": E, "w": w}, sizes), (t["E"], t["w"]),
+            (torch.tensor(v["E"]), torch.tensor(v["w"])))
+        got = mod.hvp(**values, v_E=v["E"], v_w=v["w"])
+        for k, h in zip(("E", "w"), want):
+            np.testing.assert_allclose(got[k], h.numpy(), atol=1e-10)
