@@ -75,3 +75,15 @@ def test_a_lookup_merged_by_reshape_has_second_order_code_and_no_internal_name(t
         got = mod.hvp(**values, v_E=v["E"], v_w=v["w"])
         for k, h in zip(("E", "w"), want):
             np.testing.assert_allclose(got[k], h.numpy(), atol=1e-10)
+
+
+def test_a_function_of_a_form_of_each_element_prints_no_internal_name():
+    """``a = softmax(X @ q)`` with X of rank 3 (attention pooling's scores): the argument is
+    anonymous and read element by element (X_b q), a form with no left side to say it, so it
+    has no matrix form; a printed ``a = softmax(_a_1)``, a name defined nowhere."""
+    from einderive.api import derive_file, render, verify
+    d = derive_file(REGRESSIONS / "softmax_of_batched_matvec.yaml")
+    for fmt in ("markdown", "latex"):
+        shown = render(d, fmt)
+        assert "_a_1" not in shown and "_a\\_1" not in shown, shown
+    assert verify(d).ok
