@@ -87,3 +87,13 @@ def test_a_function_of_a_form_of_each_element_prints_no_internal_name():
         shown = render(d, fmt)
         assert "_a_1" not in shown and "_a\\_1" not in shown, shown
     assert verify(d).ok
+
+
+def test_cost_counts_an_index_form_that_reads_at_a_label(run):
+    """An ensemble's mean of stacked softmaxes picked at the labels, ``log(Pm[range(B),
+    lab])``: the gradients have index forms only, ``softmax(X W1)_(i,lab_i)``, and ``cost``
+    took the label's element ``lab_i`` for an index letter and looked up its dim (KeyError,
+    exit 3).  An integer input's element reads its own indices' letters."""
+    r = run("cost", str(REGRESSIONS / "cost_of_a_picked_index_form.yaml"))
+    assert r.exit_code == 0, r.output
+    assert "∂L/∂W1" in r.output and "internal error" not in r.output

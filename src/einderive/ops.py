@@ -1812,7 +1812,7 @@ def declare_hint(name: str, length: Any, lead: str = "declare it as a dim") -> s
     """The line that declares a length no dim is.  A whole number must be a dim *defined* as
     it, quoted: a plain ``M: 2`` is a default size, which ``--dims`` may change, so it
     never stands for the number (the hint said ``dims: {M: 2}``, which still failed)."""
-    if sympy.sympify(length).is_Number:
+    if length.is_Number:
         return (f'declare a dim defined as the number, e.g. dims: {{{name}: "{length}"}} '
                 f"(quoted: a plain {length} is only a default size)")
     return f"{lead}, e.g. dims: {{{name}: {dim_text(length)}}}"
