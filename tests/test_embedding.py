@@ -165,7 +165,7 @@ ERRORS = [
     ("a real tensor as an index", spec("L = sum(E[x])"), "7:15",
      "a tensor is indexed by an integer input or range(dim)", "integer: V"),
     ("a slice of no dim's length", spec("L = sum(E[0:2])"), "7:17",
-     "the slice 0:2 has 2 elements, which no dim is", "declare its length as a dim"),
+     "the slice 0:2 has 2 elements, which no dim is", "dims: {M: \"2\"}"),
     ("range over the wrong dim", spec("L = sum(E[range(D), tokens])"), "7:15",
      "picks one element of each of D rows", "Z: [D, C]"),
     ("labels of the wrong dim", spec("L = sum(E.T[range(D), tokens])"), "7:27",

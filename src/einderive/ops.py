@@ -1577,6 +1577,8 @@ def index_letters(i: Any) -> Tup:
         return index_letters(i.index) + index_letters(i.offset)
     if isinstance(i, sympy.Add):  # s − lo, s − k: its index symbols (a dim's is positive)
         return tuple(t for t in sorted(i.free_symbols, key=str) if not t.is_positive)
+    if isinstance(i, sympy.Indexed):  # an integer input's element, tok_{i, ⌊k/D⌋}: its letters
+        return tuple(s for j in i.indices for s in index_letters(j))
     return (i,) if i != 0 and not i.is_Number and not i.is_positive else ()
 
 
@@ -1806,6 +1808,16 @@ def dim_text(x: Any) -> str:
     return out
 
 
+def declare_hint(name: str, length: Any, lead: str = "declare it as a dim") -> str:
+    """The line that declares a length no dim is.  A whole number must be a dim *defined* as
+    it, quoted: a plain ``M: 2`` is a default size, which ``--dims`` may change, so it
+    never stands for the number (the hint said ``dims: {M: 2}``, which still failed)."""
+    if length.is_Number:
+        return (f'declare a dim defined as the number, e.g. dims: {{{name}: "{length}"}} '
+                f"(quoted: a plain {length} is only a default size)")
+    return f"{lead}, e.g. dims: {{{name}: {dim_text(length)}}}"
+
+
 def _value_at(x: Any, sizes: dict[Any, int]) -> Any:
     return x.xreplace({k: sympy.Integer(v) for k, v in sizes.items()})
 
@@ -1832,7 +1844,7 @@ def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
     if out is None:
         raise SpecError(f"the slice {dim_text(lo)}:{dim_text(hi)} has {dim_text(length)} "
                         f"elements, which no dim is", lhi,
-                        f"declare its length as a dim, e.g. dims: {{M: {dim_text(length)}}}")
+                        declare_hint("M", length, "declare its length as a dim"))
     shape = x.shape[:k] + (out,) + x.shape[k + 1:]
     whole = FExpr(PseudoOp.DIM, (), (("name", n),), ())  # an open end: the dim's size
     bounds = tuple(FExpr(PseudoOp.NUM, (), (("value", Fraction(int(b))), ("text", str(b))), ())
@@ -1956,7 +1968,8 @@ def _concatenate_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -
     if joined is None:
         written = " + ".join(str(x.shape[axis]) for x, _ in pieces)
         raise SpecError(f"the joined axis has {written} elements, which no dim is", loc,
-                        f"declare it as a dim, e.g. dims: {{NM: {written}}}")
+                        declare_hint("NM", total) if total.is_Number
+                        else f"declare it as a dim, e.g. dims: {{NM: {written}}}")
     return FExpr(CONCATENATE, tuple(x for x, _ in pieces), (("axis", axis),),
                  first[:axis] + (joined,) + first[axis + 1:])
 
@@ -2179,7 +2192,7 @@ def _conv_check(name: str) -> Fn:
                 text = dim_text(value)
                 raise SpecError(f"{name}'s output has {text} elements along spatial axis "
                                 f"{q} (valid, stride 1), which no dim is", loc,
-                                f"declare it as a dim, e.g. dims: {{{size}o: {text}}}")
+                                declare_hint(f"{size}o", value))
             out.append(hit)
         return FExpr(name, tuple(t for t, _ in args), (("nsp", n),),
                      (x.shape[0], w.shape[0]) + tuple(out))

@@ -586,7 +586,16 @@ class _Reader:
             name = self.ctx.tensor_of[key]
             kind = _ref_kind(self.graph[name].kind)
         shape = self.graph[name].shape
-        return mx.Ref(name, kind, math_shape(shape), display=self.anon_forms.get(name)), shape
+        return self._whole(name, kind, shape), shape
+
+    def _whole(self, name: str, kind: RefKind, shape: Shape) -> mx.Ref:
+        """``name`` whole.  An anonymous intermediate prints as its own matrix form: where it
+        has none (E[tok] of rank-2 tokens), a form that reads it has none either, or it would
+        print the internal name (``X = reshape(_X_1, [B, TD])``, defined nowhere)."""
+        display = self.anon_forms.get(name)
+        if kind == RefKind.ANON and display is None:
+            raise NoMatrixForm("an anonymous intermediate with no matrix form")
+        return mx.Ref(name, kind, math_shape(shape), display=display)
 
     def tensor_ref(self, e: Expr) -> mx.Ref:
         """The whole tensor (or adjoint, tangent) an element ``e`` is of."""
@@ -887,8 +896,8 @@ class _Reader:
     def _axis_function(self, e: Expr) -> Blob:
         name = self.ctx.tensor_of[e.label]
         tensor = self.graph[name]
-        kind = _ref_kind(tensor.kind)
-        ref = mx.Ref(name, kind, math_shape(tensor.shape), display=self.anon_forms.get(name))
+        ref = self._whole(name, _ref_kind(tensor.kind), tensor.shape)
+        kind = ref.kind
         nd = len(tensor.shape)
         if any(isinstance(i, Indexed) for i in e.indices):
             # softmax(S)_(i,labels_i): an element an integer input picks, which no matrix

@@ -310,6 +310,9 @@ class IndexCompiler:
                 return linear(i.index - i.offset)
             if isinstance(i, Add):
                 return linear(i)
+            if isinstance(i, Indexed):  # an integer input read at index maps, E_(tok_{i,
+                # ⌊k/D⌋}, k mod D) (a lookup reshaped, in a tangent): its values over letters
+                return P.Subscript(self._tensor(key_of(i)), tuple(index(j) for j in i.indices))
             return P.num(0) if i == 0 else grid(i)
 
         def linear(x: Any) -> P.Py:
