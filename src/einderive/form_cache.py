@@ -152,7 +152,7 @@ class FormCache:
 
         def ranked(x: Any, part: slice | None = None) -> Hashable:
             shape_of, local_names = self._skeleton(x, part)
-            return shape_of, tuple(rank[n] for n in local_names)
+            return shape_of, tuple(map(rank.__getitem__, local_names))
         symbols = sorted([(ctx.keys[n].name, ("t", rank[n])) for n in ordered] +
                          [(ctx.adjoint_keys[n].name, ("a", rank[n])) for n in ordered])
         graph_order = tuple(rank[n] for n in sorted(ordered, key=ctx.position.__getitem__))
