@@ -65,7 +65,11 @@ class FormCache:
         # the Namer's read sets (a pattern can only name a value reading exactly its set)
         self.reads = _Within([(read, read) for read in namer.by_set])
         self._named_id: int | None = None
-        self.skeletons: dict[int, tuple[Any, Hashable, tuple[str, ...]]] = {}
+        self.skeletons: dict[int, tuple[Any, int, tuple[str, ...]]] = {}
+        # each distinct skeleton of a long-lived form, by a number: a key holds the number,
+        # not the tree (a chain's reading meets ten forward forms; hashing their trees at
+        # every lookup was a fifth of the derivation)
+        self.interned: dict[Hashable, int] = {}
         self._oriented_id: int | None = None
 
     def form(self, compute: Callable[[], Form], expr: Any, tidx: tuple[Any, ...],
@@ -148,7 +152,7 @@ class FormCache:
 
         def ranked(x: Any, part: slice | None = None) -> Hashable:
             shape_of, local_names = self._skeleton(x, part)
-            return shape_of, tuple(rank[n] for n in local_names)
+            return shape_of, tuple(map(rank.__getitem__, local_names))
         symbols = sorted([(ctx.keys[n].name, ("t", rank[n])) for n in ordered] +
                          [(ctx.adjoint_keys[n].name, ("a", rank[n])) for n in ordered])
         graph_order = tuple(rank[n] for n in sorted(ordered, key=ctx.position.__getitem__))
@@ -166,15 +170,17 @@ class FormCache:
             return None
         return key, ordered
 
-    def _skeleton(self, x: Any, part: slice | None = None) -> tuple[Hashable, tuple[str, ...]]:
-        """``x``'s skeleton (of ``x[part]``: a Namer's pattern less its node's name) and the
-        names it reads, in order, for a form that lives as long as the derivation (a forward
-        node's, a pattern of the Namer): made once."""
+    def _skeleton(self, x: Any, part: slice | None = None) -> tuple[int, tuple[str, ...]]:
+        """``x``'s skeleton (of ``x[part]``: a Namer's pattern less its node's name) as the
+        number of its kind (equal skeletons, one number) and the names it reads, in order,
+        for a form that lives as long as the derivation (a forward node's, a pattern of the
+        Namer): made once."""
         hit = self.skeletons.get(id(x))
         if hit is None or hit[0] is not x:
             local = _Local(self.ctx)
-            hit = self.skeletons[id(x)] = (x, local(x if part is None else x[part]),
-                                           tuple(local.names))
+            skel = local(x if part is None else x[part])
+            number = self.interned.setdefault(skel, len(self.interned))
+            hit = self.skeletons[id(x)] = (x, number, tuple(local.names))
         return hit[1], hit[2]
 
     def _patterns(self, keys: set[Symbol]) -> list[tuple[Symbol, Any]]:

@@ -232,10 +232,16 @@ def _load_yaml(text: str, path: str) -> object:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-    # the round-trip loader keeps line/column marks and builds no Python object from a tag
+    # the round-trip loader keeps line/column marks and builds no Python object from a tag;
+    # its scanner and parser are the plain ones: the round-trip ones gather every comment
+    # (a third of the load), and a spec's comments are never read
+    from ruamel.yaml.parser import Parser
+    from ruamel.yaml.scanner import Scanner
+
     reader = YAML(typ="rt")
     reader.allow_duplicate_keys = False
     reader.Reader = _printable_reader()
+    reader.Scanner, reader.Parser = Scanner, Parser
     try:
         return reader.load(text)
     except MarkedYAMLError as exc:

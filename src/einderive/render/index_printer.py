@@ -156,6 +156,8 @@ class IndexPrinter(TreePrinter):
         return 2
 
     def _is_constant(self, a: Any) -> bool:
+        if _reads_tensor(a):
+            return False  # found at the first element, not through every free symbol
         if is_number(a):
             return True
         syms = free_symbols(a)
@@ -432,11 +434,24 @@ def _folded(e: Any) -> Any:
     """A product of constants left unevaluated, ``−1·(−1·2)`` or ``−2·(2 N − 2)``, as the
     constant it is (``2``, ``4 − 4 N``): its printing folds it, so its precedence must too.
     A product with a tensor in it keeps its form (``2 (y_i − t_i)``)."""
-    if isinstance(e, Mul) and all(is_dim(s) for s in free_symbols(e)):
+    if isinstance(e, Mul) and not _reads_tensor(e) and all(is_dim(s) for s in free_symbols(e)):
         # doit: a factor left unevaluated, −(2 + 2)(N − 1), folds too (else its precedence
         # said a product and it printed as the sum 4 N − 4 after a minus, unbracketed)
         return Mul(*e.args).doit()
     return e
+
+
+def _reads_tensor(e: Any) -> bool:
+    """Whether ``e`` holds a tensor's element or a scalar tensor (``$L``): then a free symbol
+    of it is no dim.  Found at the first one, where the free symbols of every product
+    printed were the whole subtree's (each nested product walked it again)."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Indexed) or (isinstance(x, Symbol) and x.name.startswith("$")):
+            return True
+        stack.extend(x.args)
+    return False
 
 
 def _keys(e: Any) -> list[Any]:

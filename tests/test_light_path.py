@@ -1,0 +1,75 @@
+"""The short cuts of the whole-process path leave nothing behind and change nothing seen:
+a command run in-process gives the collector back as it found it, and a spec's comments
+(which the YAML reader no longer gathers) change neither the spec read nor an error's place."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+import pytest
+
+from einderive.errors import SpecError
+from einderive.spec import loads
+
+from conftest import SPECS
+
+PLAIN = """\
+name: mlp
+dims: {M: 3, N: 4}
+inputs:
+  W: [M, N]
+  x: [N]
+forward:
+  - z = W @ x
+  - L = sum(z * z)
+loss: L
+"""
+
+# the same spec with a comment wherever YAML allows one (the round-trip scanner kept them)
+COMMENTED = """\
+# σ: a comment before everything
+name: mlp  # a name
+dims: {M: 3, N: 4}  # flow mapping, then a comment
+inputs:  # the leaves
+  # a comment line inside a mapping
+  W: [M, N]  # W
+  x: [N]
+forward:
+  # a comment line inside a list
+  - z = W @ x  # the product
+  - L = sum(z * z)
+loss: L  # the loss
+# and one at the end
+"""
+
+
+def test_a_command_gives_the_collector_back(run: Any) -> None:
+    before = gc.get_threshold()
+    result = run("derive", SPECS / "mlp.yaml")
+    assert result.exit_code == 0, result.output
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0  # nothing left out of the collector's sight
+
+
+def test_comments_change_nothing_read() -> None:
+    plain, commented = loads(PLAIN, "a.yaml"), loads(COMMENTED, "a.yaml")
+    assert [(f.text, f.text_loc.col) for f in plain.forward] == \
+        [(f.text, f.text_loc.col) for f in commented.forward]
+    assert [f.text_loc.line for f in commented.forward] == [10, 11]
+    assert [(i.name, i.shape) for i in plain.inputs] == \
+        [(i.name, i.shape) for i in commented.inputs]
+    assert [(d.name, d.size) for d in plain.dims] == [(d.name, d.size) for d in commented.dims]
+    assert (plain.name, plain.loss) == (commented.name, commented.loss)
+
+
+@pytest.mark.parametrize("bad, at", [
+    ("loss: L  # again\n", "14:1"),  # a duplicate key after comments
+    ("lost: L  # a typo\n", "14:1"),  # an unknown key
+    ("  - [z]  # not an assignment\n", "14:3"),  # a forward item after the list ended
+])
+def test_an_error_after_comments_is_placed_as_before(bad: str, at: str) -> None:
+    with pytest.raises(SpecError) as info:
+        loads(COMMENTED + bad, "a.yaml")
+    e = info.value
+    assert f"{e.loc.line}:{e.loc.col}" == at, e.format()
