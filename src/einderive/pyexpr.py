@@ -164,30 +164,34 @@ def split_sums(e: Py, target: str, limit: int,
     bit.  (CPython's compiler takes memory in proportion to one statement: a 512-term sum
     took 8 MiB.)"""
     out: list[tuple[str, Py]] = []
-
-    def visit(x: Py, into: str | None) -> Py:
-        terms = _spine(x)
-        if len(terms) > limit:
-            acc = into or temporary()
-            total: Py | None = None
-            count = 0  # the terms in this run so far
-            for op, term in terms:
-                term = visit(term, None)
-                if count == limit:  # this run is full: add it up, go on from it
-                    assert total is not None
-                    out.append((acc, total))
-                    total, count = Name(acc), 1
-                total = term if total is None else BinOp(op, total, term)
-                count += 1
-            assert total is not None
-            out.append((acc, total))
-            return Name(acc)
-        return _children(x, lambda c: visit(c, None))
-
-    whole = visit(e, target)
+    whole = _runs(e, target, limit, temporary, out)
     if not (out and out[-1][0] == target and whole == Name(target)):
         out.append((target, whole))
     return out
+
+
+def _runs(x: Py, into: str | None, limit: int, temporary: Callable[[], str],
+          out: list[tuple[str, Py]]) -> Py:
+    """``x`` with each sum of more than ``limit`` terms in it added up in runs (appended to
+    ``out``) into ``into`` (for all of ``x``) or a temporary, and read from there.  (A
+    function, not a closure calling itself: that would be a reference cycle per call.)"""
+    terms = _spine(x)
+    if len(terms) <= limit:
+        return _children(x, lambda c: _runs(c, None, limit, temporary, out))
+    acc = into or temporary()
+    total: Py | None = None
+    count = 0  # the terms in this run so far
+    for op, term in terms:
+        term = _runs(term, None, limit, temporary, out)
+        if count == limit:  # this run is full: add it up, go on from it
+            assert total is not None
+            out.append((acc, total))
+            total, count = Name(acc), 1
+        total = term if total is None else BinOp(op, total, term)
+        count += 1
+    assert total is not None
+    out.append((acc, total))
+    return Name(acc)
 
 
 def _spine(e: Py) -> list[tuple[str, Py]]:
