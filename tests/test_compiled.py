@@ -108,3 +108,83 @@ def test_verify_files_lets_each_derivation_go_before_its_checks(monkeypatch):
                                        1e-6)
     assert not errors and [r.ok for r in reports] == [True, True]
     assert len(made) == 2 and alive == [0, 0]
+
+
+def _fanout(n: int) -> str:
+    """x into n branches b_k = sigmoid(W_k @ x), their sum the loss's: ∂L/∂x adds n terms."""
+    inputs = "".join(f"  W{k}: [D, D]\n" for k in range(1, n + 1))
+    lines = "".join(f"  - b{k} = sigmoid(W{k} @ x)\n" for k in range(1, n + 1))
+    total = " + ".join(f"sum(b{k})" for k in range(1, n + 1))
+    return (f"dims: {{D: 3}}\ninputs:\n  x: [D]\n{inputs}forward:\n{lines}"
+            f"  - L = {total}\nloss: L\n")
+
+
+def _statement_terms(code: str) -> int:
+    """The most terms one statement of ``code`` adds (its longest sum's spine)."""
+    import ast
+
+    most = 1
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            n, cur = 1, node
+            while isinstance(cur, ast.BinOp) and isinstance(cur.op, (ast.Add, ast.Sub)):
+                n, cur = n + 1, cur.left
+            most = max(most, n)
+    return most
+
+
+@pytest.mark.parametrize("form", ["matrix", "index"])
+def test_verify_adds_a_long_sum_in_runs_with_the_same_values(form):
+    """verify's module adds no more than TERMS terms in one statement (CPython's compiler
+    takes memory in proportion to a statement: 8 MiB for a 512-term sum), has no comments
+    (no one reads it), and computes bit for bit what the module a user reads computes; that
+    one keeps its sums whole."""
+    n = 2 * compiled.TERMS + 5
+    d = derive(loads(_fanout(n)))
+    sizes = sizes_for(d.graph)
+    inputs = draw_inputs(d.graph, sizes, seed=2)
+    mine = numpy_parts(d, form=form, sizes=sizes, internal=True)
+    theirs = numpy_module(d, form=form, sizes=sizes)
+    assert _statement_terms(theirs) >= n  # ∂L/∂x and L themselves, whole
+    assert _statement_terms(mine.text()) <= compiled.TERMS
+    assert not any(line.lstrip().startswith("#") for f in mine.functions for line in f.body)
+    got = compiled.load(mine, form)["gradients"](**inputs)
+    want = _whole(theirs)["gradients"](**inputs)
+    assert list(got) == list(want) and all(np.array_equal(got[k], want[k]) for k in want)
+    assert compiled.load(mine, form)["forward"](**inputs) == _whole(theirs)["forward"](**inputs)
+
+
+def test_split_sums_keeps_the_order_of_the_additions():
+    """Each run goes on from the last: ((a + b) - c) + d, never a + (b - c + d); a long sum
+    inside an expression is added up in a temporary that stands in its place."""
+    from einderive import pyexpr as P
+
+    names = iter(f"t{k}" for k in range(9))
+    leaves = [P.Name(c) for c in "abcdefg"]
+    total = P.signed_sum([(x, k in (2, 5)) for k, x in enumerate(leaves)])
+    steps = P.split_sums(P.call("f", total), "y", 3, lambda: next(names))
+    assert [(k, P.unparse(x)) for k, x in steps] == [
+        ("t0", "a + b + d"), ("t0", "t0 + e + g"), ("t0", "t0 - c - f"), ("y", "f(t0)")]
+    assert [P.unparse(x) for _, x in P.split_sums(total, "y", 4, lambda: "unused")] == \
+        ["a + b + d + e", "y + g - c - f"]
+    assert P.split_sums(total, "y", 7, lambda: "unused") == [("y", total)]  # short: as is
+
+
+def test_verify_files_empties_the_caches_that_keep_trees():
+    """Once a spec's checks are planned, the caches that would keep its trees past the
+    derivation are empty: the printers' memos, the Hessian's rows, SymPy's cache."""
+    from sympy.core.cache import CACHE
+
+    from einderive import hessian
+    from einderive.render import readable
+
+    d = api.second_order(api.derive_file(SPECS / "mlp.yaml"), hessian="")
+    api.render(d, "markdown")  # the printers fill their memos
+    assert readable.index_names.cache_info().currsize > 0 and hessian._ROWS["of"] is not None
+    del d
+    reports, errors = api.verify_files([SPECS / "mlp.yaml"], {}, 0, 1e-6, hessian="")
+    assert not errors and reports[0].ok
+    assert readable.index_names.cache_info().currsize == 0
+    assert readable.exposed_names.cache_info().currsize == 0
+    assert hessian._ROWS["of"] is None
+    assert sum(c.cache_info().currsize for c in CACHE) == 0

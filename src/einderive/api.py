@@ -315,11 +315,11 @@ class _Codegen:
 
     def module(self, d: engine.Derivation, form: str, sizes: dict[str, int]) -> PyModule:
         from .render.pymodule import numpy_parts
-        return numpy_parts(d, form=form, sizes=sizes)
+        return numpy_parts(d, form=form, sizes=sizes, internal=True)
 
     def closed_forms(self, d: engine.Derivation, sizes: dict[str, int]) -> PyModule | None:
         from .render.pymodule import closed_forms_parts
-        return closed_forms_parts(d, sizes)
+        return closed_forms_parts(d, sizes, internal=True)
 
     def formula(self, d: engine.Derivation, expr: Any) -> str:
         from .render.text import printer
@@ -377,15 +377,26 @@ def _planned(path: Path, sizes: dict[str, int], hvp: str | None, hessian: str | 
              gauss_newton: bool) -> tuple[Graph, Plan | SpecError]:
     """(graph, plan) of one spec: its derivation's checks planned, or the usage error
     planning them found (reported after every spec's own errors); the derivation itself
-    dies with this call.  A spec that cannot be derived raises."""
+    dies with this call, and the caches that would keep its trees are emptied
+    (:mod:`einderive.caches`).  A spec that cannot be derived raises."""
+    import gc
+
+    from .caches import release
     from .verify import prepare
 
     d = second_order(derive_file(path), hvp=hvp, hessian=hessian, gauss_newton=gauss_newton)
     own = {k: v for k, v in sizes.items() if k in {n for n, _ in d.graph.dims}}
+    graph = d.graph
     try:
-        return d.graph, prepare(d, own, CODEGEN)
+        plan: Plan | SpecError = prepare(d, own, CODEGEN)
     except SpecError as exc:
-        return d.graph, _at(exc, d.spec.path)
+        plan = _at(exc, d.spec.path)
+    del d
+    release()
+    # the derivation's reference cycles (closures over its trees: some 170k objects on a
+    # 512-branch fan-out, derived with the collector slowed) are freed now, not after NumPy
+    gc.collect()
+    return graph, plan
 
 
 def _check_dims(sizes: dict[str, int], graphs: list[Graph]) -> None:

@@ -20,6 +20,10 @@ from types import CodeType, FunctionType
 from typing import Any, Protocol
 
 PIECE = 8_000  # characters compiled at once: ~0.7 MiB of the compiler's memory
+# terms added in one statement: a piece is cut between statements, and one that adds up a
+# 512-branch fan-out (64 kB of einsums) took the compiler 8 MiB; the module's writer adds a
+# longer sum up in runs (render.pymodule, pyexpr.split_sums)
+TERMS = 32
 
 
 class Function(Protocol):

@@ -22,6 +22,7 @@ from typing import Any
 from sympy import Add, Indexed, KroneckerDelta, Mul, S, Sum, Symbol, expand, expand_mul
 
 from . import matrix as mx
+from .caches import register
 from .graph import dim_values
 from .ops import IN_RANGE, ElementwiseFunction, in_range
 from .indexed import collapse, differentiate, key_of, substitute_all
@@ -152,6 +153,11 @@ def written_back(d: IndexDerivation, s: IndexSecond, x: str) -> Expr:
 # once per x (it was once per block, n times the work for n inputs: most of lstm_cell's
 # --hessian).  Only the last product's rows are kept, so the memory is one Hessian's.
 _ROWS: dict[str, Any] = {"of": None, "rows": {}}
+
+
+@register
+def _forget_rows() -> None:
+    _ROWS["of"], _ROWS["rows"] = None, {}
 
 
 def _inlined_rop(d: IndexDerivation, s: IndexSecond, x: str) -> tuple[Expr, Idx]:

@@ -17,7 +17,7 @@ from fractions import Fraction
 from typing import Any
 
 from .precedence import Prec
-from .record import Record
+from .record import Record, fields, replace
 
 Number = int | float | Fraction
 
@@ -152,6 +152,75 @@ def product(xs: list[Py], op: str = "*") -> Py:
     for x in xs[1:]:
         out = BinOp(op, out, x)
     return out
+
+
+def split_sums(e: Py, target: str, limit: int,
+               temporary: Callable[[], str]) -> list[tuple[str, Py]]:
+    """``target = e`` as assignments ``(name, expr)``, none adding up more than ``limit``
+    terms (the sum so far counts as one): a longer sum ``a + b - c + ...`` (a left spine of
+    ``+`` and ``-``) is added up in runs, ``s = a + b``, ``s = s - c + ...``, into
+    ``target`` itself when it is all of ``e``, else into a ``temporary()`` name that stands
+    in its place.  The same additions in the same order: the values are the same bit for
+    bit.  (CPython's compiler takes memory in proportion to one statement: a 512-term sum
+    took 8 MiB.)"""
+    out: list[tuple[str, Py]] = []
+    whole = _runs(e, target, limit, temporary, out)
+    if not (out and out[-1][0] == target and whole == Name(target)):
+        out.append((target, whole))
+    return out
+
+
+def _runs(x: Py, into: str | None, limit: int, temporary: Callable[[], str],
+          out: list[tuple[str, Py]]) -> Py:
+    """``x`` with each sum of more than ``limit`` terms in it added up in runs (appended to
+    ``out``) into ``into`` (for all of ``x``) or a temporary, and read from there.  (A
+    function, not a closure calling itself: that would be a reference cycle per call.)"""
+    terms = _spine(x)
+    if len(terms) <= limit:
+        return _children(x, lambda c: _runs(c, None, limit, temporary, out))
+    acc = into or temporary()
+    total: Py | None = None
+    count = 0  # the terms in this run so far
+    for op, term in terms:
+        term = _runs(term, None, limit, temporary, out)
+        if count == limit:  # this run is full: add it up, go on from it
+            assert total is not None
+            out.append((acc, total))
+            total, count = Name(acc), 1
+        total = term if total is None else BinOp(op, total, term)
+        count += 1
+    assert total is not None
+    out.append((acc, total))
+    return Name(acc)
+
+
+def _spine(e: Py) -> list[tuple[str, Py]]:
+    """The terms of a sum ``a + b - c``, each with the operator before it (the first's
+    '+'), left to right; a single term for anything else."""
+    tail: list[tuple[str, Py]] = []
+    while isinstance(e, BinOp) and e.op in ("+", "-"):
+        tail.append((e.op, e.right))
+        e = e.left
+    return [("+", e)] + tail[::-1]
+
+
+def _children(e: Py, f: Callable[[Py], Py]) -> Py:
+    """``e`` with ``f`` applied to each child expression (``e`` itself if none changed)."""
+    def one(x: Any) -> Any:  # a child, a keyword argument (name, child), or a plain value
+        if isinstance(x, Py):
+            return f(x)
+        if isinstance(x, tuple) and len(x) == 2 and isinstance(x[1], Py):
+            y = f(x[1])
+            return x if y is x[1] else (x[0], y)
+        return x
+    changes: dict[str, Any] = {}
+    for name in fields(e):
+        v = getattr(e, name)
+        new = tuple(one(x) for x in v) if isinstance(v, tuple) else one(v)
+        if new is not v and (not isinstance(v, tuple) or
+                             any(a is not b for a, b in zip(new, v))):
+            changes[name] = new
+    return replace(e, **changes) if changes else e
 
 
 # -- the unparser -----------------------------------------------------------------------

@@ -90,6 +90,11 @@ class Names:
             self.var[key] = self._claim(f"{prefix}_{name}")
         return self.var[key]
 
+    def temporary(self) -> str:
+        """A fresh variable for a part of a long sum (verify's modules, :func:`pyexpr.split_sums`);
+        its leading underscore keeps it apart from the names claimed later (``h_x_y`` ...)."""
+        return self._claim(f"_s{len(self.taken)}")
+
     def _claim(self, name: str) -> str:
         out = name
         while out in self.taken or keyword.iskeyword(out) or not out.isidentifier():

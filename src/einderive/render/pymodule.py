@@ -61,11 +61,22 @@ class PyModule(Record):
 
 
 class _Writer:
-    """One module's compilers, and every tree it emits (to find the helpers they call)."""
+    """One module's compilers, and every tree it emits (to find the helpers they call).
 
-    def __init__(self, d: Any, backend: Backend, sizes: dict[str, int] | None = None) -> None:
+    ``internal``: a module that only ``verify`` runs, compiled a piece at a time
+    (:mod:`einderive.compiled`) and read by no one: no comments (printing the forms took
+    a 512-layer chain's verify 3 MiB of the printers' caches, and time), and no statement
+    adds more than :data:`~einderive.compiled.TERMS` terms (:func:`pyexpr.split_sums`).
+    The same statements compute the same values, bit for bit."""
+
+    def __init__(self, d: Any, backend: Backend, sizes: dict[str, int] | None = None,
+                 internal: bool = False) -> None:
+        from ..compiled import TERMS
+
         self.d = d
         self.sizes = sizes or {}
+        self.terms = TERMS if internal else None
+        self.comments = not internal
         self.names = Names(d.graph)
         self.comp = Compiler(d, backend, self.names)
         self.index: Any = IndexCompiler(self.comp)
@@ -76,13 +87,25 @@ class _Writer:
         self.trees.append(py)
         return P.unparse(py)
 
+    def assign(self, target: str, py: P.Py, note: str = "", code: str | None = None) -> list[str]:
+        """``target = <code>`` (``code``: ``py`` written already) and its ``note``; with
+        ``terms``, a long sum in it added up in runs over several statements."""
+        if self.terms is not None:
+            steps = P.split_sums(py, target, self.terms, self.names.temporary)
+            if len(steps) > 1 or steps[0][1] is not py:
+                return [f"{name} = {self.code(x)}" for name, x in steps[:-1]] + \
+                    [f"{target} = {self.code(steps[-1][1])}{note}"]
+        return [f"{target} = {self.code(py) if code is None else code}{note}"]
+
     def forward_lines(self) -> list[str]:
         lines = []
         for t in self.d.graph.nodes:
-            code = self.code(self.comp.forward(t.expr).py)
+            py = self.comp.forward(t.expr).py
+            code = self.code(py)
             text = t.text.split("=", 1)[1].strip() if "=" in t.text else ""
-            note = f"  # {t.text}" if t.kind == "node" and text and text != code else ""
-            lines.append(f"{self.names.var[t.name]} = {code}{note}")
+            note = f"  # {t.text}" if t.kind == "node" and text and text != code and \
+                self.comments else ""
+            lines += self.assign(self.names.var[t.name], py, note, code)
         return lines
 
     def form_lines(self, name: str, f: Any, form: str, target: str,
@@ -90,18 +113,13 @@ class _Writer:
         """``target = <code>`` under its comment, compiled from the printed matrix form (or
         from the index form where there is none, or where ``form`` is 'index'); ``lhs``
         prints the comment's left side (by default the adjoint's, ∂L/∂name)."""
-        d, tensor = self.d, self.d.graph[name]
-        left = lhs or (lambda idx: adjoint_lhs(d, name, idx))
-        if form == "matrix" and f.matrix is not None:
-            p = printer(d)
-            text = p.matrix(f.matrix)
-            wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
-            comment = f"{left(element_names(f.matrix))} = {text}" + \
-                (f", where {wheres}" if wheres else "")
+        tensor = self.d.graph[name]
+        matrix = form == "matrix" and f.matrix is not None
+        comment = [self._form_comment(name, f, matrix, lhs)] if self.comments else []
+        if matrix:
             v = self.comp.matrix(f.matrix, f.wheres)
             py, shape = v.py, v.shape
         else:
-            comment = f"{left(f.idx)} = {index_rhs(d, f)}"
             py = self.index.compile(f.index, f.idx)
             shape = tuple(s for s in tensor.shape if s != 1)
         like = P.Name(self.names.var[name])
@@ -109,7 +127,20 @@ class _Writer:
             py = self.b.broadcast_like(py, like)
         elif tuple(shape) != tuple(tensor.shape):
             py = self.b.reshape(py, like)
-        return ["# " + comment, f"{target} = {self.code(py)}"]
+        return comment + self.assign(target, py)
+
+    def _form_comment(self, name: str, f: Any, matrix: bool,
+                      lhs: Callable[[tuple[Any, ...]], str] | None) -> str:
+        """``# <left side> = <the printed form>`` above the statement compiled from it."""
+        d = self.d
+        left = lhs or (lambda idx: adjoint_lhs(d, name, idx))
+        if not matrix:
+            return f"# {left(f.idx)} = {index_rhs(d, f)}"
+        p = printer(d)
+        text = p.matrix(f.matrix)
+        wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
+        return f"# {left(element_names(f.matrix))} = {text}" + \
+            (f", where {wheres}" if wheres else "")
 
     def backward_lines(self, d: Any, form: str) -> list[str]:
         lines = []
@@ -220,43 +251,51 @@ class _Writer:
         """``h_x_y = <code>`` for one Hessian block, shaped x's shape + y's, compiled from
         its printed matrix form (the index form where it has none, or with 'index');
         ``part``: the block of that part of the Gauss-Newton split (True: GN), ``gn_x_y``."""
-        x, y, f, p = h.x, h.y, h.form, printer(self.d)
+        x, y, f = h.x, h.y, h.form
         nx = len(x.shape)
         target = self.names.hessian(x.name, y.name, _PREFIX[part])
         # a literal 1 axis is kept: the block is shaped x's shape + y's, as documented
         sizes = [P.num(1) if n == 1 else self.comp.dim(n) for n in tuple(x.shape) + tuple(y.shape)]
         if f is None:
-            return [f"{target} = {self.code(P.binop('*', P.num(0), self.b.ones(tuple(sizes))))}"]
+            return self.assign(target, P.binop("*", P.num(0), self.b.ones(tuple(sizes))))
 
         def left(idx: tuple[Any, ...]) -> str:
+            p = printer(self.d)
             s = p.hessian(x.name, p.index_list(idx[:nx]), y.name, p.index_list(idx[nx:]))
             return s if part is None else p.split_part(part, s)
+        comment: list[str] = []
         if form == "matrix" and f.matrix is not None:
-            wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
-            comment = f"{left(())} = {p.matrix(f.matrix)}" + \
-                (f", where {wheres}" if wheres else "")
+            if self.comments:
+                p = printer(self.d)
+                wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
+                comment = [f"# {left(())} = {p.matrix(f.matrix)}" +
+                           (f", where {wheres}" if wheres else "")]
             py = self.comp.matrix(f.matrix, f.wheres).py
         elif form == "matrix" and h.kron:
-            return self._kron_lines(h, target, left(()))
+            return self._kron_lines(h, target, left)
         else:
-            comment = f"{left(f.idx)} = {index_rhs(self.d, f)}"
+            if self.comments:
+                comment = [f"# {left(f.idx)} = {index_rhs(self.d, f)}"]
             py = self.index.compile(f.index, f.idx, tuple(x.shape) + tuple(y.shape))
         if _is_number(py):
             py = P.binop("*", py, self.b.ones(tuple(sizes)))
-        return ["# " + comment, f"{target} = {self.code(self.b.reshape_to(py, sizes))}"]
+        return comment + self.assign(target, self.b.reshape_to(py, sizes))
 
-    def _kron_lines(self, h: Any, target: str, lhs: str) -> list[str]:
+    def _kron_lines(self, h: Any, target: str,
+                    lhs: Callable[[tuple[Any, ...]], str]) -> list[str]:
         """A block of two matrices from its Kronecker form Σ A ⊗ B on the column-major
         vec: kron(A, B)[j M + i, l M + k] = A_jl B_ik is H[i, j, k, l] once reshaped to
         (N, M, N, M) and its axes swapped in pairs."""
         from .sheet import _compound
-        p = printer(self.d)
+        p = printer(self.d) if self.comments else None
+        head = lhs(()) if p is not None else ""  # the left side printed first, as ever
         text: list[str] = []
         py: P.Py | None = None
         for a, b in h.kron:
-            sides = [p.matrix(f.matrix) for f in (a, b)]
-            text.append(p.kron(*[p.paren(t) if _compound(f) else t
-                                 for t, f in zip(sides, (a, b))]))
+            if p is not None:
+                sides = [p.matrix(f.matrix) for f in (a, b)]
+                text.append(p.kron(*[p.paren(t) if _compound(f) else t
+                                     for t, f in zip(sides, (a, b))]))
             term = P.call(self.b.f("kron"), self.comp.matrix(a.matrix, a.wheres).py,
                           self.comp.matrix(b.matrix, b.wheres).py)
             py = term if py is None else P.binop("+", py, term)
@@ -264,8 +303,9 @@ class _Writer:
         rows, cols = h.x.shape
         grid = self.b.reshape_to(py, [self.comp.dim(cols), self.comp.dim(rows),
                                       self.comp.dim(h.y.shape[1]), self.comp.dim(h.y.shape[0])])
-        return [f"# {lhs} = {' + '.join(text)} (on vec, columns stacked)",
-                f"{target} = {self.code(self.b.permute(grid, (1, 0, 3, 2)))}"]
+        comment = [f"# {head} = {' + '.join(text)} (on vec, columns stacked)"] \
+            if p is not None else []
+        return comment + self.assign(target, self.b.permute(grid, (1, 0, 3, 2)))
 
 
 # the variables' prefix of a Hessian block, and of the parts of its Gauss-Newton split
@@ -303,11 +343,12 @@ def numpy_module(d: Any, *, source: str | None = None, form: str = "matrix",
 
 
 def numpy_parts(d: Any, *, source: str | None = None, form: str = "matrix",
-                sizes: dict[str, int] | None = None) -> PyModule:
-    """:func:`numpy_module` in parts (what ``verify`` compiles)."""
+                sizes: dict[str, int] | None = None, internal: bool = False) -> PyModule:
+    """:func:`numpy_module` in parts; ``internal``: the module ``verify`` compiles, without
+    comments and with long sums added up in runs (``_Writer``)."""
     from .._version import __version__
 
-    w = _Writer(d, Backend(), sizes)
+    w = _Writer(d, Backend(), sizes, internal)
     fwd = w.forward_lines()
     bwd = w.backward_lines(d, form)
     dims = w.dim_lines()
@@ -506,9 +547,11 @@ def closed_forms_module(d: Any, sizes: dict[str, int] | None = None) -> str:
     return parts.text() if parts is not None else ""
 
 
-def closed_forms_parts(d: Any, sizes: dict[str, int] | None = None) -> PyModule | None:
-    """:func:`closed_forms_module` in parts (what ``verify`` compiles); None for none."""
-    w = _Writer(d, Backend(), sizes)
+def closed_forms_parts(d: Any, sizes: dict[str, int] | None = None,
+                       internal: bool = False) -> PyModule | None:
+    """:func:`closed_forms_module` in parts; None for none.  ``internal`` as for
+    :func:`numpy_parts`."""
+    w = _Writer(d, Backend(), sizes, internal)
     shown = [g for g in d.gradients if g.closed is not None and closed_differs(g)]
     if not shown:  # none printed: nothing more to prove
         return None

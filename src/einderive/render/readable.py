@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from sympy import Add, Indexed, Mul, Pow, Sum, Symbol
 
+from ..caches import register
 from ..indexed import LETTERS, PRIME, free_symbols, make_sum, nodes_of
 from ..ops import AxisFunction  # loaded with indexed: no cycle, and not imported per call
 
@@ -52,6 +53,10 @@ def exposed_names(e: Any) -> frozenset[str]:
 def is_dim(s: object) -> bool:
     """Whether ``s`` is a dim's size: a positive integer symbol (``N``), never an index."""
     return isinstance(s, Symbol) and bool(s.is_integer and s.is_positive)
+
+
+for _memo in (index_names, exposed_names, is_dim):  # they hold SymPy trees: let go with them
+    register(_memo.cache_clear)
 
 
 def _is_index(s: Symbol) -> bool:

@@ -1,0 +1,31 @@
+"""The module-level caches that keep a derivation's trees, emptied when it is let go.
+
+A few memos live beside the modules that use them, not in a derivation: the printers'
+index-letter sets (keyed by SymPy trees), the Hessian's rows of the last product, and
+SymPy's own cache.  Each keeps trees of the last derivations alive after the caller has
+dropped them, and the memory they pin is memory the next step cannot reuse (``verify``
+plans each spec's checks, drops its derivation, and then imports NumPy, compiles and runs
+the code: a 512-branch fan-out's peak).  A module registers its cache's ``clear`` here at
+import; :func:`release` empties them all.  Only speed depends on a cache, never a result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+_CLEARS: list[Callable[[], None]] = []
+
+
+def register(clear: Callable[[], None]) -> Callable[[], None]:
+    """Have :func:`release` call ``clear`` (returned unchanged)."""
+    _CLEARS.append(clear)
+    return clear
+
+
+def release() -> None:
+    """Empty every registered cache and SymPy's: call it once the derivations are dropped."""
+    from sympy.core.cache import clear_cache
+
+    for clear in _CLEARS:
+        clear()
+    clear_cache()
