@@ -347,9 +347,12 @@ def _powered_groups(s: str) -> list[Span]:
 
 # What may stand before the parenthesis of an unwrappable power: nothing, or one
 # function's name written against it (\\tanh, \\sigma', \\operatorname{softplus}, maybe
-# then \\left; a product has a space: \\sigma (a + b) is not unwrapped, its square is
-# not \\sigma (a + b)^{2}).
-_FUNCTION_HEAD = re.compile(r"(\\[A-Za-z]+|\\(operatorname|mathrm)\{[A-Za-z]*\})'*(\\left)?")
+# with a subscript (groups one deep inside it), as einsum's \\operatorname{einsum}_{\\mathrm{ij}
+# \\to \\mathrm{i}} of a transposed einsum, maybe then \\left; a product has a space:
+# \\sigma (a + b) is not unwrapped, its square is not \\sigma (a + b)^{2}).  A named
+# operator is tried first: \\operatorname alone would leave its name to the rest.
+_FUNCTION_HEAD = re.compile(r"(\\(operatorname|mathrm)\{[A-Za-z]*\}|\\[A-Za-z]+)'*"
+                            r"(_\{([^{}]|\{[^{}]*\})*\})?(\\left)?")
 
 
 def _applied_parenthesis(s: str) -> bool:
