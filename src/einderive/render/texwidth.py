@@ -332,16 +332,20 @@ def unwrap_parenthesized(rhs: str) -> str:
 
 def _powered_groups(s: str) -> list[Span]:
     """(offset of ``{``, offset of its ``}``) of each brace group ending in ``)`` and
-    raised to a power (``{…)}^``), in one pass."""
+    raised to a power (``{…)}^``), in one pass; not a macro's argument written against it
+    (``\\sqrt{f(x)}^{\\top}``, whose braces are the root's, nor a script or ``\\frac``'s
+    second argument)."""
     out: list[Span] = []
-    opened: list[int] = []
+    opened: list[tuple[int, bool]] = []
+    prev = ""
     for m in _TOK.finditer(s):
         if m.group() == "{":
-            opened.append(m.start())
+            opened.append((m.start(), bool(re.fullmatch(r"\\[A-Za-z]+|[_^}]", prev))))
         elif m.group() == "}" and opened:
-            at = opened.pop()
-            if s[m.start() - 1] == ")" and s.startswith("^", m.end()):
+            at, argument = opened.pop()
+            if s[m.start() - 1] == ")" and s.startswith("^", m.end()) and not argument:
                 out.append((at, m.start()))
+        prev = m.group()
     return sorted(out)
 
 
