@@ -42,6 +42,10 @@ class Noad:
     # FRAC: denominator; ACC: accent Char; LEFT/RIGHT: delimiter (None for '.'); PHANTOM: which
     extra: MList | Char | Delimiter | str | None = None
     text_char: bool = field(default=False, compare=False)
+    # PHANTOM of a braced group: (family, the group's tokens), laid out once per style by
+    # texlayout (a broken row's phantom is the whole enclosed formula, repeated in every
+    # row a line breaker tries: parsed and set each time, the rows cost quadratic time)
+    source: tuple[str | None, tuple[str, ...]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -307,6 +311,8 @@ class Parser:
             items.append(Noad(ACC, self.field(fam), extra=Char("rm", ACCENTS[base])))
         elif base == "left":
             self.left_right(items, fam)
+        elif base in ("vphantom", "phantom", "hphantom") and self.peek() == "{":
+            items.append(Noad(PHANTOM, None, extra=base, source=(fam, self.raw_tokens())))
         elif base in ("vphantom", "phantom", "hphantom"):
             items.append(Noad(PHANTOM, self.argument(fam), extra=base))
         elif base in ("cdots", "ldots", "dots"):
@@ -327,6 +333,16 @@ class Parser:
             pass
         else:
             raise ValueError(f"cannot measure LaTeX command \\{name}")
+
+    def raw_tokens(self) -> tuple[str, ...]:
+        """The tokens inside a braced group, unparsed (the group consumed)."""
+        if self.next() != "{":
+            raise ValueError("expected {")
+        start, depth = self.pos, 1
+        while depth:
+            t = self.next(raw=True)
+            depth += (t == "{") - (t == "}")
+        return tuple(self.toks[start:self.pos - 1])
 
     def raw_group(self) -> str:
         if self.next() != "{":
@@ -382,4 +398,13 @@ def as_noad(items: MList) -> Noad:
 def parse(latex: str) -> MList:
     p = Parser(tokens(latex))
     items = p.mlist(stop=())
+    return items
+
+
+def parse_tokens(toks: tuple[str, ...], fam: str | None) -> MList:
+    """The mlist of a group's tokens (a phantom's, see ``Noad.source``) in family ``fam``."""
+    p = Parser(list(toks))
+    items = p.mlist(fam, stop=())
+    if p.peek() is not None:
+        raise ValueError(f"unbalanced group {''.join(toks)!r}")
     return items
