@@ -87,7 +87,8 @@ def test_printed_forms_read_back_to_the_reference(path, run):
 MORE = sorted((Path(__file__).parent / "models" / "more").glob("*.yaml"))
 # always: the forms the reader learnt to read there (onehot of rank-2 tokens, stacked and
 # concatenated positions); all of tests/models/more with EINDERIVE_MORE_MODELS=1
-MORE_ALWAYS = ("embed_rank3_tokens", "concat_stack_mix", "stack_transpose_linear")
+MORE_ALWAYS = ("embed_rank3_tokens", "concat_stack_mix", "stack_transpose_linear",
+               "negative_powers")
 
 
 @pytest.mark.parametrize("path", _cases(
@@ -124,6 +125,17 @@ def test_random_specs_print_what_they_compute(text):
     ``einsum('abc->', h1)²``, which reads, but not yet as a plain scalar."""
     bad = text_failures(text)
     assert not bad, text + "\n" + "\n".join(bad)
+
+
+def test_a_squared_divisor_is_written_once(run):
+    """Σ_i y_i / x_i² (Einstein: i twice) was printed y_i / x_i x_i, i three times, read as
+    (y_i / x_i) x_i: a square is written doubled only where it is a factor (e_i e_i), and a
+    divisor's index counts once."""
+    path = Path(__file__).parent / "models" / "more" / "negative_powers.yaml"
+    out = run("derive", path).output
+    assert "+ y_i / x_i²" in out and "x_i x_i" not in out
+    latex = run("derive", path, "--latex", "--standalone").output
+    assert r"\frac{y_{i}}{{x_{i}}^{2}}" in latex
 
 
 # -- the reader can fail: damaged printed lines are caught -------------------------------------
