@@ -1612,18 +1612,24 @@ class IndexEval:
                   count)
 
     def subscripted_expression(self, call, idx) -> IV:
-        """``softmax(2 S)_ij``: README, an expression passed to softmax or logsumexp is printed
-        as itself; it is read as a matrix form, its axes named by the subscript's letters."""
+        """``softmax(2 S)_ij``, ``logsumexp(2 S)_i``: README, an expression passed to softmax
+        or logsumexp is printed as itself; it is read as a matrix form, the result's axes
+        named by the subscript's letters."""
         dims = [self.env.letter_dim.get(lab.rstrip(PRIME)) for lab in idx]
         if None in dims:
             raise ReaderError(f"unknown index letters in {idx!r}")
         sizes = [self.env.dims[d] for d in dims]
+        if call[1] == "logsumexp":  # logsumexp(2 S)_i: each row's, the subscript's letters
+            v = MatrixEval(self.env).ev(call[2][0]).v
+            if v.ndim < 2 or v.shape[-1] == 1 and "axis" not in call[3]:
+                raise ReaderError(f"logsumexp(…) of shape {v.shape} written with {idx!r}")
+            r = _logsumexp(v, call[3].get("axis", -1))
+            if r.size != int(np.prod(sizes)):
+                raise ReaderError(f"logsumexp(…) of shape {v.shape} written with {idx!r}")
+            return self.diag(r.reshape(sizes), idx)
         # the subscript's letters size a 𝟏 in the argument (softmax(0 𝟏)_i)
         ev = MatrixEval(self.env, tuple(sizes) if len(sizes) != 1 else (sizes[0], 1))
-        v = ev.sized(ev.ev(call[2][0])).v
-        if call[1] == "logsumexp":
-            raise ReaderError("logsumexp of an expression with a subscript")  # not printed so
-        v = np.asarray(v, dtype=float)
+        v = np.asarray(ev.sized(ev.ev(call[2][0])).v, dtype=float)
         if v.size != int(np.prod(sizes)):
             raise ReaderError(f"softmax(…) of shape {v.shape} written with indices {idx!r}")
         axis = call[3].get("axis", -1)
