@@ -65,7 +65,7 @@ def test_a_rewrite_that_cancels_keeps_the_shape_it_stood_for(tmp_path):
     from conftest import forms
     from einderive.render import text as T
     d = derive_file(REGRESSIONS / "cancelled_quotient_shape.yaml")
-    assert forms(d, "w")[1] == "colsum(𝟏) + colsum(X)", forms(d, "w")
+    assert forms(d, "w")[1] == "B 𝟏 + colsum(X)", forms(d, "w")  # colsum(𝟏) hid B
     assert T.matrix_rhs(d, d.adjoint("X").closed) in ("𝟏 wᵀ", "wᵀ ⊙ 𝟏")
     report = verify(d)
     assert report.ok, report
