@@ -768,8 +768,10 @@ def _element_axes(env: Env, name: str, letters: tuple):
     if len(shape) - len(letters) not in (1, 2):
         return None
     dims = [_letter_dim(env, x) for x in letters]
-    if 1 in [d for d in shape if d not in dims]:
-        return None  # mu_i of mu: [N, 1] is an index form without its literal-1 axis
+    rest = [d for d in shape if d not in dims]
+    if all(d == 1 for d in rest):
+        return None  # mu_i of mu: [N, 1] is an index form without its literal-1 axis (but
+        # mu_b of mu: [B, 1, D] is b's 1×D matrix, a row)
     axes = []
     for d in dims:
         hits = [a for a, s in enumerate(shape) if s == d]
