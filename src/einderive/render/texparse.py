@@ -172,6 +172,29 @@ def tokens(s: str) -> list[str]:
     return [" " if t.isspace() else t for t in _TOKEN.findall(s)]
 
 
+# A phantom's group as one short control word, for measuring only (``texwidth`` measures
+# every candidate row of a broken formula, each carrying the whole enclosed formula as its
+# \vphantom: tokenized in every measure, the rows cost time quadratic in the formula).
+_STAND_INS: dict[str, tuple[str, ...]] = {}
+_STAND_IN_OF: dict[str, str] = {}
+
+
+def phantom_stand_in(group: str) -> str:
+    """A control word that, as the whole argument of ``\\vphantom``, measures as ``group``
+    (the same tokens, parsed and set once per style by texlayout); never printed."""
+    word = _STAND_IN_OF.get(group)
+    if word is None:
+        n, letters = len(_STAND_IN_OF), ""
+        while True:
+            n, r = divmod(n, 26)
+            letters += chr(ord("a") + r)
+            if not n:
+                break
+        word = _STAND_IN_OF[group] = f"\\einderivephantom{letters}"
+        _STAND_INS[word] = tuple(tokens(group))
+    return word
+
+
 def math_char(tok: str, fam: str | None, operator: bool = False) -> tuple[int, Char] | None:
     """(class, Char) of a character token under the current math alphabet, or None."""
     if operator and tok in _OPERATOR_CHARS:
@@ -312,7 +335,9 @@ class Parser:
         elif base == "left":
             self.left_right(items, fam)
         elif base in ("vphantom", "phantom", "hphantom") and self.peek() == "{":
-            items.append(Noad(PHANTOM, None, extra=base, source=(fam, self.raw_tokens())))
+            toks = self.raw_tokens()
+            toks = _STAND_INS.get(toks[0], toks) if len(toks) == 1 else toks
+            items.append(Noad(PHANTOM, None, extra=base, source=(fam, toks)))
         elif base in ("vphantom", "phantom", "hphantom"):
             items.append(Noad(PHANTOM, self.argument(fam), extra=base))
         elif base in ("cdots", "ldots", "dots"):
