@@ -136,7 +136,7 @@ class Reader:
         if len(base) == 1 and _is_name(base[0]):
             return self.element(text(base[0]), script)
         if any(s.tag == "mo" and text(s) == "," for s in script):  # δ_{k, 0}: a position
-            return f"{self.row(base)}_{{{', '.join(self.row(g) for g in _groups(script))}}}"
+            return f"{self.row(base)}_{{{', '.join(map(_index_text, _groups(script)))}}}"
         idx = "".join(text(s) for s in script)
         return f"{self.row(base)}_{idx}"  # δ_ik, (…)_ij, an axis function's axis
 
@@ -165,10 +165,7 @@ class Reader:
         if len(groups) > 1 and all(_position(g) for g in groups) or \
                 any(x.tag == "mo" and text(x) not in (",", "′") for x in tokens):
             # an element at positions or computed indices: as the text view writes it
-            glue = {"\u2062": "·", "+": " + ", "−": " − ", "mod": " mod "}
-            inner = ", ".join("".join(glue.get(text(x), text(x)) for s in g for x in s.iter()
-                                      if x.tag in ("mi", "mn", "mo")) for g in groups)
-            return f"{name}_{{{inner}}}"
+            return f"{name}_{{{', '.join(map(_index_text, groups))}}}"
         indices = ""
         if groups and groups[-1] and all(_is_index(s) for s in groups[-1]):
             indices = "".join(text(s) for s in groups.pop())
@@ -209,6 +206,14 @@ def _groups(script: list[ET.Element]) -> list[list[ET.Element]]:
         else:
             groups[-1].append(s)
     return groups
+
+
+def _index_text(group: list[ET.Element]) -> str:
+    """One index between a subscript's commas as the text view writes it: j′, 0, k + 1,
+    j·Dh + k, m mod T."""
+    glue = {"\u2062": "·", "+": " + ", "−": " − ", "mod": " mod "}
+    return "".join(glue.get(text(x), text(x)) for s in group for x in s.iter()
+                   if x.tag in ("mi", "mn", "mo"))
 
 
 def _position(group: list[ET.Element]) -> bool:
