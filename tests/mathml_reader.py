@@ -128,38 +128,62 @@ class Reader:
         raise Unreadable(ET.tostring(e, encoding="unicode"))
 
     def subscript(self, base: list[ET.Element], script: list[ET.Element]) -> str:
+        picked = self.picked(script)
+        if picked is not None:  # E_(tokens_i,k), δ_(j,labels_i): at an integer's element
+            head = self.element(text(base[0]), []) if len(base) == 1 and _is_name(base[0]) \
+                else self.row(base)
+            return f"{head}_{picked}"
         if len(base) == 1 and _is_name(base[0]):
             return self.element(text(base[0]), script)
-        idx = "".join(text(s) for s in script if text(s) != ",")
+        if any(s.tag == "mo" and text(s) == "," for s in script):  # δ_{k, 0}: a position
+            return f"{self.row(base)}_{{{', '.join(map(_index_text, _groups(script)))}}}"
+        idx = "".join(text(s) for s in script)
         return f"{self.row(base)}_{idx}"  # δ_ik, (…)_ij, an axis function's axis
 
+    def picked(self, script: list[ET.Element]) -> str | None:
+        """A bracketed list of indices of which one is an element of a tensor, ``(tokens_i,
+        k)``: as the text view writes it, ``(tokens_i,k)``; None for any other script."""
+        if len(script) < 2 or [text(script[0]), text(script[-1])] != ["(", ")"] or \
+                not any(s.tag == "msub" for s in script):
+            return None
+        return "(" + ",".join(self.row(g) for g in _groups(script[1:-1])) + ")"
+
     def element(self, head: str, script: list[ET.Element]) -> str:
-        """A name with its suffix (W₁, y_true) and its indices: the name is the one of the
-        derivation's that the suffix spells."""
-        tokens = [x for s in script for x in s.iter() if x.tag in ("mi", "mn", "mo")]
-        if any(x.tag == "mo" and text(x) not in (",", "′") for x in tokens):
-            # a reshape's index map (X_{i, j·Dh + k}, C_{⌊m/T⌋, m mod T, i}) or a shifted
-            # index (∂L/∂Y_{i, k, m − l}): as the text view writes it, in braces
-            glue = {",": ", ", "\u2062": "·", "+": " + ", "−": " − ", "mod": " mod "}
-            inner = "".join(glue.get(text(x), text(x)) for x in tokens)
-            return f"{self.name(head)}_{{{inner}}}"
-        groups: list[list[ET.Element]] = [[]]
-        for s in script:
-            if s.tag == "mo" and text(s) == ",":
-                groups.append([])
-            else:
-                groups[-1].append(s)
+        """A name with its suffix (W₁, y_true, μ₁ for mu1) and its indices: the suffix is
+        the leading parts of the subscript that spell one of the derivation's names with
+        the head; the rest are indices: letters (W_ij), or, between commas, letters and
+        positions (H_{i, 0, k}) or a computed index (X_{i, j·Dh + k}, Y_{i, k − 1})."""
+        groups = _groups(script)
+        name = self.name(head)
+        while groups and groups[0]:
+            spelled = self.suffixed(name, head, groups[0])
+            if spelled is None:
+                break
+            name = spelled
+            groups.pop(0)
+        tokens = [x for g in groups for s in g for x in s.iter() if x.tag in ("mi", "mn", "mo")]
+        if len(groups) > 1 and all(_position(g) for g in groups) or \
+                any(x.tag == "mo" and text(x) not in (",", "′") for x in tokens):
+            # an element at positions or computed indices: as the text view writes it
+            return f"{name}_{{{', '.join(map(_index_text, groups))}}}"
         indices = ""
         if groups and groups[-1] and all(_is_index(s) for s in groups[-1]):
             indices = "".join(text(s) for s in groups.pop())
-        name = self.name(head)
-        for g in groups:
-            suffix = "".join(text(s) for s in g)
-            name = next((c for c in (name + suffix, f"{name}_{suffix}") if c in self.names),
-                        f"{name}_{suffix}")
+        for g in filter(None, groups):  # a suffix none of the names has: kept, for the
+            name = f"{name}_{''.join(text(s) for s in g)}"  # reader to refuse
         if not indices:
             return name
         return f"{name},{indices}" if "_" in name.strip("_") else f"{name}_{indices}"
+
+    def suffixed(self, name: str, head: str, group: list[ET.Element]) -> str | None:
+        """The derivation's name that ``name`` (or its head spelled out, μ as mu) with the
+        suffix ``group`` is, or None."""
+        suffix = "".join(text(s) for s in group)
+        for base in dict.fromkeys((name, GREEK.get(head, head))):
+            for c in (base + suffix, f"{base}_{suffix}"):
+                if c in self.names:
+                    return c
+        return None
 
     def superscript(self, base: list[ET.Element], script: list[ET.Element]) -> str:
         b = self.row(base)
@@ -171,6 +195,31 @@ class Reader:
         if s in ("−1", "−⊤"):
             return b + ("⁻¹" if s == "−1" else "⁻ᵀ")
         return b + s.translate(SUPERSCRIPT)
+
+
+def _groups(script: list[ET.Element]) -> list[list[ET.Element]]:
+    """A script's items between its commas."""
+    groups: list[list[ET.Element]] = [[]]
+    for s in script:
+        if s.tag == "mo" and text(s) == ",":
+            groups.append([])
+        else:
+            groups[-1].append(s)
+    return groups
+
+
+def _index_text(group: list[ET.Element]) -> str:
+    """One index between a subscript's commas as the text view writes it: j′, 0, k + 1,
+    j·Dh + k, m mod T."""
+    glue = {"\u2062": "·", "+": " + ", "−": " − ", "mod": " mod "}
+    return "".join(glue.get(text(x), text(x)) for s in group for x in s.iter()
+                   if x.tag in ("mi", "mn", "mo"))
+
+
+def _position(group: list[ET.Element]) -> bool:
+    """One index letter (perhaps primed) or a number: a part of H_{i, 0, k}."""
+    return bool(group) and (group[0].tag == "mn" and len(group) == 1 or
+                            _is_index(group[0]) and all(text(s) == "′" for s in group[1:]))
 
 
 def _is_index(e: ET.Element) -> bool:

@@ -48,7 +48,14 @@ class ReaderError(Exception):
     pass
 
 
-OUTSIDE = 7.77e5  # what an element outside its tensor's axis reads as (module docstring)
+class Unsized(ReaderError):
+    """A 𝟏 whose size nothing beside it gives (yet): a sum's other terms may (README: ``𝟏``
+    is sized by what it meets)."""
+
+
+# what an element outside its tensor's axis reads as (module docstring): far from any value,
+# yet finite under exp (exp(Y_{i, m − T, l}) 𝟙[T ≤ m < T + U] was inf · 0, NaN)
+OUTSIDE = 77.7
 
 
 # ---------------------------------------------------------------------------------------------
@@ -63,7 +70,9 @@ _TOKEN = re.compile(r"""
   | (?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][−-]?[0-9]+)?)
   | (?P<str>'[^']*')
   | (?P<sub>(?<=[)‖])_{C}+)
+  | (?P<subat>(?<=[)‖])_\{[^{}]*\})
   | (?P<braced>(?<=_)\{[^{}]*\})
+  | (?P<picked>(?<=_)\([^()]*\))
   | (?P<name>{W}{C}*'?(?:,{C}+)?)
   | (?P<sup>[⁰¹²³⁴⁵⁶⁷⁸⁹⁻ᐟ]+)
   | (?P<hpow>\^∘)
@@ -89,15 +98,15 @@ def tokenize(text: str) -> list[Tok]:
             raise ReaderError(f"cannot read {text[pos:pos + 12]!r} in {text!r}")
         pos = m.end()
         kind = m.lastgroup if m.lastgroup not in ("loss", "adjname", "sumidx") else None
-        for k in ("ws", "adj", "sum", "num", "str", "name", "sub", "braced", "sup", "hpow",
-                  "op"):
+        for k in ("ws", "adj", "sum", "num", "str", "name", "sub", "subat", "braced", "picked",
+                  "sup", "hpow", "op"):
             if m.group(k) is not None:
                 kind = k
                 break
         if kind == "ws":
             space = True
             continue
-        if kind == "sub" and (not out or out[-1].text not in (")", "‖") or space):
+        if kind in ("sub", "subat") and (not out or out[-1].text not in (")", "‖") or space):
             raise ReaderError(f"a subscript {m.group(0)!r} that follows no bracket in {text!r}")
         tok = Tok(kind, m.group(0), space)
         if kind == "adj":
@@ -117,7 +126,7 @@ FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "sil
              "grad", "sign", "sin", "cos", "log1p", "expm1", "erf", "erf'", "square", "maximum",
              "minimum", "clip", "leaky_relu", "elu", "where", "max", "min", "det", "logdet",
              "reshape", "tr", "diagonal", "slice", "pad", "take", "stack", "permute",
-             "conv1d", "conv2d"}
+             "conv1d", "conv2d", "onehot"}
 COMPARISONS = (">", "<", "≥", "≤", "=")
 
 
@@ -237,8 +246,12 @@ class Parser:
             elif t.kind == "sub":
                 self.take()
                 x = ("sub", x, _indices(t.text[1:], self.text))
-            elif t.kind == "braced" and not t.space and x[0] in ("name", "adj") and \
-                    x[-1].endswith("_"):  # X_{i, j·Dh + k}: an element at computed indices
+            elif t.kind == "subat":  # softmax(S, axis=0)_{0, i, j}: at a stacked position
+                self.take()
+                x = ("subat", x, _index_exprs(t.text[2:-1], self.text))
+            elif t.kind in ("braced", "picked") and not t.space and x[0] in ("name", "adj") \
+                    and x[-1].endswith("_"):  # X_{i, j·Dh + k}: an element at computed
+                # indices; E_(tokens_i,k): at an integer input's element (README, Indexing)
                 self.take()
                 x = ("mapel", x[:-1] + (x[-1][:-1],), _index_exprs(t.text[1:-1], self.text))
             else:
@@ -411,6 +424,9 @@ def _index_expr(s: str, text: str):
         return ("mul", [_index_expr(p, text) for p in s.split("·")])
     if s.isdigit():  # a position of an axis: S_{i, 0} (a stacked piece's)
         return ("const", int(s))
+    picked = re.fullmatch(r"(\w+?)(?:_|,)([a-z′]+)", s)
+    if picked and not s.startswith("_"):  # tokens_i (y_true,i): an integer input's element
+        return ("pick", picked.group(1), _indices(picked.group(2), text))
     if s and s[0].islower() and all(c == PRIME for c in s[1:]):
         return ("idx", s)
     if s.isidentifier():
@@ -422,6 +438,8 @@ def _index_labels(tree, out):
     """The letters an index tree reads, each once per time it is written."""
     if tree[0] == "idx":
         out.append(tree[1])
+    elif tree[0] == "pick":
+        out.extend(tree[2])
     elif tree[0] in ("add", "mul"):
         for x in tree[1]:
             _index_labels(x, out)
@@ -538,14 +556,18 @@ class Env:
 
     ``shapes``: tensor name -> shape (dim names, or the literal 1); ``dims``: dim names in the
     spec's order with their sizes; ``values``: tensor name -> forward value; ``adjoints``:
-    tensor name -> reference adjoint (same shape as the tensor); ``loss``: the loss's name.
+    tensor name -> reference adjoint (same shape as the tensor); ``loss``: the loss's name;
+    ``integers``: an integer input's name -> the dim its values count (the spec's
+    ``integer: V``: tokens 0 … V − 1), which sizes ``onehot(tokens)``.
     """
 
     LETTERS = "ijklmnpqrstuvwabcdefghoxyz"  # the engine's order (indexed.LETTERS): o late
 
-    def __init__(self, shapes: dict, dims: dict, values: dict, adjoints: dict, loss: str):
+    def __init__(self, shapes: dict, dims: dict, values: dict, adjoints: dict, loss: str,
+                 integers: dict | None = None):
         self.shapes, self.dims, self.values, self.adjoints, self.loss = \
             shapes, dict(dims), values, adjoints, loss
+        self.integers = dict(integers or {})
         # README: each dim has its own letter, in the order of dims, skipping any letter that
         # is also a tensor's or a dim's name
         free = [c for c in self.LETTERS if c not in shapes and c not in self.dims]
@@ -592,6 +614,19 @@ class Env:
         if name not in self.values:
             raise ReaderError(f"unknown tensor {name!r}")
         return np.asarray(self.values[name], dtype=float)
+
+    def picks(self, name: str) -> np.ndarray:
+        """The values of an integer input (token ids, labels), as indices."""
+        if name not in self.integers:
+            raise ReaderError(f"{name!r} is no integer input: it picks no element")
+        shp = tuple(d if isinstance(d, int) else self.dims[d] for d in self.shapes[name])
+        return np.asarray(self.values[name]).astype(int).reshape(shp)
+
+    def onehot(self, name: str) -> np.ndarray:
+        """README: ``onehot(tokens)``, row t the unit vector of tokens_t (a batch of such
+        matrices for tokens of two axes)."""
+        return np.eye(self.dims[self.integers[name]])[self.picks(name)] \
+            if name in self.integers else self.picks(name)
 
     def matrix_shape(self, name: str) -> tuple:
         """A tensor's shape as a matrix: a vector is a column."""
@@ -699,7 +734,7 @@ def _has_indices(env: Env, tree, batch: tuple = ()) -> bool:
     if kind == "sigma":
         found = _batch_sum(env, tree)
         return True if found is None else _has_indices(env, found[1], found[0])
-    if kind in ("sub", "mapel"):
+    if kind in ("sub", "subat", "mapel"):
         return True
     if kind == "name":
         if tree[1] == "𝐈":
@@ -733,8 +768,10 @@ def _element_axes(env: Env, name: str, letters: tuple):
     if len(shape) - len(letters) not in (1, 2):
         return None
     dims = [_letter_dim(env, x) for x in letters]
-    if 1 in [d for d in shape if d not in dims]:
-        return None  # mu_i of mu: [N, 1] is an index form without its literal-1 axis
+    rest = [d for d in shape if d not in dims]
+    if all(d == 1 for d in rest):
+        return None  # mu_i of mu: [N, 1] is an index form without its literal-1 axis (but
+        # mu_b of mu: [B, 1, D] is b's 1×D matrix, a row)
     axes = []
     for d in dims:
         hits = [a for a, s in enumerate(shape) if s == d]
@@ -788,7 +825,7 @@ def _batch_sum(env: Env, tree):
     def walk(t):
         if not isinstance(t, tuple):
             return
-        if t[0] in ("sigma", "sub", "mapel"):
+        if t[0] in ("sigma", "sub", "subat", "mapel"):
             subscripted.append(None)
         elif t[0] == "name" and t[1] not in ("𝐈", "δ") or t[0] == "adj":
             name, idx = env.split(t[1] if t[0] == "name" else t[2])
@@ -896,6 +933,8 @@ class MatrixEval:
             # README: a tensor of three or more axes with literal-1 axes reads, in matrix form,
             # as the tensor of its other axes
             return v.reshape(shape)
+        if len(shape) > 2 and set(shape[:-2]) == {1} and v.shape == shape[-2:]:
+            return v.reshape(shape)  # mu: [1, 1, D] is one element, the matrix of its last axes
         if v.shape == (1, 1) and shape == ():
             return v.reshape(())
         if x.ones or x.is_ones or _is_constant(v):
@@ -928,7 +967,7 @@ class MatrixEval:
             x = self.ev(t[1])
             return MV(-x.v, x.ones, x.is_ones, x.transposed, x.is_eye)
         if kind == "add":
-            xs = [self.ev(a) for a in t[1]]
+            xs = self.terms(t[1])
             out = xs[0]
             for x in xs[1:]:
                 out = self.elementwise(out, x, np.add)
@@ -983,6 +1022,37 @@ class MatrixEval:
         if kind == "sub":
             raise ReaderError(f"{kind} in a matrix form")
         raise ReaderError(f"cannot evaluate {kind}")
+
+    def terms(self, trees) -> list[MV]:
+        """A sum's terms; a term with a 𝟏 that nothing in it sizes (einsum('ijk,ik->ijk', 𝟏,
+        v), softmax(0 𝟏)) is read with the other terms' shape as its own (they are added
+        elementwise, so each is the sum's shape up to broadcasting)."""
+        xs, later = [], []
+        for tree in trees:
+            try:
+                xs.append(self.ev(tree))
+            except Unsized:
+                later.append(tree)
+        if later:
+            sized = [x for x in xs if not (x.is_ones or x.is_eye or x.scalar)]
+            if not sized:
+                raise Unsized("a sum of terms with 𝟏 and nothing to size it")
+            shape = np.broadcast_shapes(*[x.v.shape for x in sized])
+            outer, self.target = self.target, shape
+            try:
+                xs += [self.ev(tree) for tree in later]
+            finally:
+                self.target = outer
+        return xs
+
+    def sized(self, x: MV) -> MV:
+        """``x`` (a 𝟏, perhaps scaled) as an array of the left side's shape (the value a
+        shape-keeping function like softmax is applied to)."""
+        if not x.is_ones:
+            return x
+        if self.target is None or x.transposed:
+            raise Unsized("𝟏 inside a function with no size")
+        return MV(np.broadcast_to(x.v, self.target).copy())
 
     def stacking(self, fn, args, kwargs) -> MV:
         """``take(X, p, axis=k)``: NumPy's, X's elements at position p of axis k (that axis
@@ -1153,12 +1223,16 @@ class MatrixEval:
             for term, x in zip(terms, vals):
                 if x.is_ones:
                     if any(ch not in sizes for ch in term):
-                        raise ReaderError("an einsum operand 𝟏 with no size")
+                        raise Unsized("an einsum operand 𝟏 with no size")
                     ops.append(x.v * np.ones([sizes[ch] for ch in term]))
                 else:
                     ops.append(_natural(x.v, len(term)))
             r = np.einsum(sub, *ops)
             return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
+        if fn == "onehot":
+            if len(args) != 1 or args[0][0] != "name" or kwargs:
+                raise ReaderError(f"onehot of {args!r}")
+            return MV(self.env.onehot(self.env.split(args[0][1])[0]))
         if len(args) != 1:
             raise ReaderError(f"{fn} with {len(args)} arguments")
         if fn in ("max", "min") and "axis" not in kwargs:  # README: every axis
@@ -1168,6 +1242,10 @@ class MatrixEval:
                 args[0][0] == "name":
             return self.axis_function(fn, args[0][1], kwargs)
         x = self.ev(args[0])
+        if fn in ("softmax", "log_softmax"):  # softmax(0 𝟏): 𝟏 of the left side's shape
+            x = self.sized(x)
+        elif x.is_ones:
+            raise Unsized(f"{fn}(𝟏) with no size")
         v = x.v
         if fn == "det":
             return MV(np.linalg.det(v))
@@ -1380,6 +1458,7 @@ class IndexEval:
     def mapped(self, ref, exprs) -> IV:
         """``X_{i, j·Dh + k}``: X read at indices computed from letters, over those letters;
         ``ref`` None: Kronecker's delta of the two indices (δ_{k, 0})."""
+        v = dims = None
         if ref is None:
             if len(exprs) != 2:
                 raise ReaderError(f"a Kronecker delta of {len(exprs)} indices")
@@ -1393,6 +1472,11 @@ class IndexEval:
                 raise ReaderError(f"{name} written with {len(exprs)} indices; it has "
                                   f"{len(dims)}")
             v = self.env.tensor(name, adjoint).reshape([self.env.dims[d] for d in dims])
+        return self.at_indices(v, dims, exprs)
+
+    def at_indices(self, v, dims, exprs) -> IV:
+        """The array ``v`` (axes over ``dims``) read at indices computed from letters, over
+        those letters; ``v`` None: Kronecker's delta of the two indices."""
         written = [lab for x in exprs for lab in _index_labels(x, [])]
         labels = list(dict.fromkeys(written))
         grid = np.meshgrid(*[np.arange(self.env.size(lab)) for lab in labels], indexing="ij")
@@ -1412,19 +1496,20 @@ class IndexEval:
                 return -value(x[1])
             if kind == "const":
                 return x[1]
+            if kind == "pick":  # tokens_i: the integer input at the letters' positions
+                return self.env.picks(x[1])[tuple(at[lab] for lab in x[2])]
             if kind == "floordiv":
                 return value(x[1]) // math.prod(self.env.dims[d] for d in x[2])
             return value(x[1]) % self.env.dims[x[2]]
         idx = tuple(np.broadcast_to(value(x), grid[0].shape if grid else ()) for x in exprs)
         count = {lab: written.count(lab) for lab in labels}
-        if ref is None:
+        if v is None:
             return IV((idx[0] == idx[1]).astype(float), labels, count)
         inside = np.ones(grid[0].shape if grid else (), dtype=bool)
         for i, d in zip(idx, dims):
             inside &= (i >= 0) & (i < self.env.dims[d])
         # outside its axis an element is no number: junk, which only a range's 0 cancels
         clipped = tuple(np.clip(i, 0, self.env.dims[d] - 1) for i, d in zip(idx, dims))
-        count = {lab: written.count(lab) for lab in labels}
         return IV(np.where(inside, v[clipped], OUTSIDE), labels, count)
 
     def diag(self, v, idx):
@@ -1512,6 +1597,8 @@ class IndexEval:
             return IV((x.v > 0).astype(float), x.labels, x.count)
         if kind == "sub":
             return self.subscripted(t[1], t[2])
+        if kind == "subat":
+            return self.subscripted(t[1], t[2], computed=True)
         if kind in ("T", "hpow", "ones", "norm"):
             raise ReaderError(f"{kind} in an index form")
         if kind == "call":
@@ -1527,16 +1614,24 @@ class IndexEval:
                   count)
 
     def subscripted_expression(self, call, idx) -> IV:
-        """``softmax(2 S)_ij``: README, an expression passed to softmax or logsumexp is printed
-        as itself; it is read as a matrix form, its axes named by the subscript's letters."""
-        v = MatrixEval(self.env).ev(call[2][0]).v
+        """``softmax(2 S)_ij``, ``logsumexp(2 S)_i``: README, an expression passed to softmax
+        or logsumexp is printed as itself; it is read as a matrix form, the result's axes
+        named by the subscript's letters."""
         dims = [self.env.letter_dim.get(lab.rstrip(PRIME)) for lab in idx]
         if None in dims:
             raise ReaderError(f"unknown index letters in {idx!r}")
         sizes = [self.env.dims[d] for d in dims]
-        if call[1] == "logsumexp":
-            raise ReaderError("logsumexp of an expression with a subscript")  # not printed so
-        v = np.asarray(v, dtype=float)
+        if call[1] == "logsumexp":  # logsumexp(2 S)_i: each row's, the subscript's letters
+            v = MatrixEval(self.env).ev(call[2][0]).v
+            if v.ndim < 2 or v.shape[-1] == 1 and "axis" not in call[3]:
+                raise ReaderError(f"logsumexp(…) of shape {v.shape} written with {idx!r}")
+            r = _logsumexp(v, call[3].get("axis", -1))
+            if r.size != int(np.prod(sizes)):
+                raise ReaderError(f"logsumexp(…) of shape {v.shape} written with {idx!r}")
+            return self.diag(r.reshape(sizes), idx)
+        # the subscript's letters size a 𝟏 in the argument (softmax(0 𝟏)_i)
+        ev = MatrixEval(self.env, tuple(sizes) if len(sizes) != 1 else (sizes[0], 1))
+        v = np.asarray(ev.sized(ev.ev(call[2][0])).v, dtype=float)
         if v.size != int(np.prod(sizes)):
             raise ReaderError(f"softmax(…) of shape {v.shape} written with indices {idx!r}")
         axis = call[3].get("axis", -1)
@@ -1564,10 +1659,13 @@ class IndexEval:
             raise ReaderError(f"logsumexp({call[2][0][1]}) without a subscript")
         return IV(r.reshape(()), (), {})
 
-    def subscripted(self, call, idx) -> IV:
+    def subscripted(self, call, idx, computed=False) -> IV:
         """``softmax(S)_ij``, ``logsumexp(Z)_i``: a function of a whole tensor, indexed (its
-        literal-1 axes carry no index)."""
+        literal-1 axes carry no index); ``computed``: at computed indices or positions,
+        ``softmax(S, axis=0)_{0, i, j}``."""
         inverse = call[0] == "paren" and call[1][0] == "pow" and call[1][2] == -1
+        if computed and (inverse or call[0] != "call" or call[2][0][0] != "name"):
+            raise ReaderError(f"computed indices on {call!r}")
         if inverse:  # (A⁻¹)_ij: README, an element of the inverse
             v = MatrixEval(self.env).ev(call[1]).v
             return self.diag(v, idx)
@@ -1583,6 +1681,10 @@ class IndexEval:
         keep = [n for n, d in enumerate(dims) if d != 1]
         r = r.reshape([r.shape[n] for n in keep])
         rdims = [dims[n] for n in keep]
+        if computed:
+            if len(idx) != len(rdims):
+                raise ReaderError(f"{call[1]}(…) written with {len(idx)} indices")
+            return self.at_indices(r, rdims, idx)
         if len(idx) != len(rdims):
             raise ReaderError(f"{call[1]}(…) written with {len(idx)} indices; it has "
                               f"{len(rdims)}")

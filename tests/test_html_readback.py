@@ -10,6 +10,7 @@ of the page may fail to read back only where the text view's same line fails too
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,7 +80,7 @@ def failures(path: Path, page_edit=lambda s: s) -> list[str]:
     g = d.graph
     ref = R.reference(g, seed=1)
     env = Env({t.name: t.shape for t in g.tensors if t.kind != "anon"}, ref.sizes, ref.values,
-              ref.adjoints, g.loss)
+              ref.adjoints, g.loss, {t.name: t.integer for t in g.inputs if t.integer is not None})
     names = {t.name for t in g.tensors} | {n for n, _ in g.dims}
     typeset = list(page_lines(page_edit(render(d, "html")), names))
     plain = list(text_lines(d))
@@ -100,6 +101,21 @@ def test_the_typeset_page_reads_back_to_the_reference(path):
     assert not bad, "\n".join(bad)
 
 
+MORE = sorted((Path(__file__).parent / "models" / "more").glob("*.yaml"))
+# always: stacked and concatenated positions (δ_{k, 0}, Y_{i, 0, j′}, X_{m, k, l}), a name
+# with a number (D1_{j, k, p + i}) or a Greek letter (mu1 as μ₁) and indices; all of
+# tests/models/more with EINDERIVE_MORE_MODELS=1
+MORE_ALWAYS = ("concat_stack_mix", "stack_transpose_linear", "slice_then_conv",
+               "kl_gaussians_diag", "embed_rank3_tokens")
+MORE_CASES = [p for p in MORE if os.environ.get("EINDERIVE_MORE_MODELS") or p.stem in MORE_ALWAYS]
+
+
+@pytest.mark.parametrize("path", MORE_CASES, ids=[f"more/{p.stem}" for p in MORE_CASES])
+def test_the_typeset_page_of_more_models_reads_back(path):
+    bad = failures(path)
+    assert not bad, "\n".join(bad)
+
+
 def test_the_read_back_can_fail():
     """A page whose ∂L/∂W lost its transpose (∂L/∂z x, not ∂L/∂z xᵀ) is caught."""
     wrong = ("<msup><mrow><mi>x</mi></mrow><mrow><mi>⊤</mi></mrow></msup></math></td></tr>\n"
@@ -107,3 +123,17 @@ def test_the_read_back_can_fail():
     bad = failures(ROOT / "specs" / "mlp.yaml",
                    lambda s: s.replace(wrong, "<mi>x</mi></math></td></tr>\n<tr>", 1))
     assert len(bad) == 1 and "∂L/∂W = ∂L/∂z x " in bad[0] + " "
+
+
+def test_a_wrong_position_is_caught():
+    """δ_{l, 0} read as δ_{l, 1} (the stacked pieces swapped) is caught, as is onehot of
+    the wrong integer input."""
+    stack = ROOT / "tests" / "models" / "more" / "stack_transpose_linear.yaml"
+    position = "<mi>l</mi><mo>,</mo><mn>{}</mn>"
+    bad = failures(stack, lambda s: s.replace(position.format(0), position.format(1), 1))
+    assert bad and "δ_{l, 1}" in bad[0]
+    lm = ROOT / "specs" / "embedding_lm_head.yaml"
+    onehot = '<mi>onehot</mi><mo>&#x2061;</mo><mrow><mo stretchy="false">(</mo>' \
+             '<mi class="word">{}</mi>'
+    bad = failures(lm, lambda s: s.replace(onehot.format("tokens"), onehot.format("labels"), 1))
+    assert bad and "onehot(labels)" in bad[0].replace(" ", "")

@@ -30,23 +30,26 @@ MODELS = sorted((Path(__file__).parent / "models").glob("*.yaml"))
 REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
 
 # Known defects, one line each (a spec for each in tests/regressions); strict so a fix shows up.
-XFAIL = {"softmax_of_zero": "the reader cannot size 𝟏 inside softmax(0 𝟏) (no other operand)",
-         "concatenated_piece_ranges": "the reader cannot read the forward total of an inline "
-                                      "concatenate (Σ_m Σ_k Σ_l (X_{m,k,l} 𝟙[0 ≤ m < A] + …)³, "
-                                      "sum(pad(X, 0:A, axis=0) + …))",
-         "logsumexp_over_batch_axis": "the reader cannot size 𝟏 as an einsum operand "
-                                      "(einsum('ijk,ik->ijk', 𝟏, …))",
-         "literal_one_row_rank3": "the reader cannot size 𝟏 as an einsum operand "
-                                  "(∂L/∂g's einsum('ijk,k->ijk', 𝟏, …))",
-         # verify checks these forms numerically (index, matrix and closed all pass)
-         "embedding_lm_head": "the reader knows neither onehot(·) nor an index picked by an "
-                              "integer input (E_(tokens_i,k), δ_(j,labels_i))"}
+XFAIL: dict[str, str] = {
+    "concatenated_piece_ranges": "the reader cannot read the forward total of an inline "
+                                 "concatenate (Σ_m Σ_k Σ_l (X_{m,k,l} 𝟙[0 ≤ m < A] + …)³, "
+                                 "sum(pad(X, 0:A, axis=0) + …))",
+    # verify checks these forms numerically (index, matrix and closed all pass)
+    "cost_of_a_picked_index_form": "the reader cannot read a function's element picked by an "
+                                   "integer input (softmax(X W1)_(i,lab_i))",
+    "literal_one_row_rank3": "the reader cannot size 𝟏 in a sum whose other terms are "
+                             "[B, 1, D] rows of a rank-3 tensor",
+    "lookup_reshaped": "the reader cannot read a lookup whose position is a digit of a merged "
+                       "axis (E_(tok_{i, ⌊k/D⌋},{k mod D}))",
+    "softmax_of_batched_matvec": "the reader cannot read a per-element form whose Σ is an "
+                                 "index form's"}
 
 
 def env_for(d, ref) -> Env:
     g = d.graph
     shapes = {t.name: t.shape for t in g.tensors if t.kind != "anon"}
-    return Env(shapes, ref.sizes, ref.values, ref.adjoints, g.loss)
+    integers = {t.name: t.integer for t in g.inputs if t.integer is not None}
+    return Env(shapes, ref.sizes, ref.values, ref.adjoints, g.loss, integers)
 
 
 def with_temporaries(d, env: Env, lines) -> Env:
@@ -107,6 +110,20 @@ def test_printed_forms_read_back_to_the_reference(path, run):
     assert not bad, "\n".join(bad)
 
 
+MORE = sorted((Path(__file__).parent / "models" / "more").glob("*.yaml"))
+# always: the forms the reader learnt to read there (onehot of rank-2 tokens, stacked and
+# concatenated positions); all of tests/models/more with EINDERIVE_MORE_MODELS=1
+MORE_ALWAYS = ("embed_rank3_tokens", "concat_stack_mix", "stack_transpose_linear",
+               "negative_powers")
+
+
+@pytest.mark.parametrize("path", _cases(
+    [p for p in MORE if os.environ.get("EINDERIVE_MORE_MODELS") or p.stem in MORE_ALWAYS]))
+def test_more_printed_forms_read_back_to_the_reference(path, run):
+    bad = failures(path, run)
+    assert not bad, "\n".join(bad)
+
+
 def text_failures(text: str) -> list[str]:
     from einderive.derivation import derive
     from einderive.render.terminal import plain
@@ -136,7 +153,59 @@ def test_random_specs_print_what_they_compute(text):
     assert not bad, text + "\n" + "\n".join(bad)
 
 
+def test_a_squared_divisor_is_written_once(run):
+    """Σ_i y_i / x_i² (Einstein: i twice) was printed y_i / x_i x_i, i three times, read as
+    (y_i / x_i) x_i: a square is written doubled only where it is a factor (e_i e_i), and a
+    divisor's index counts once."""
+    path = Path(__file__).parent / "models" / "more" / "negative_powers.yaml"
+    out = run("derive", path).output
+    assert "+ y_i / x_i²" in out and "x_i x_i" not in out
+    latex = run("derive", path, "--latex", "--standalone").output
+    assert r"\frac{y_{i}}{{x_{i}}^{2}}" in latex
+
+
 # -- the reader can fail: damaged printed lines are caught -------------------------------------
+
+PICK_DAMAGE = [  # specs/embedding_lm_head.yaml: an element picked by an integer input, onehot
+    ("X_ik = E_(tokens_i,k)", "X_ik = E_(labels_i,k)"),
+    ("X = onehot(tokens) E", "X = onehot(labels) E"),
+    ("∂L/∂P_ij = −(1/T) δ_(j,labels_i)", "∂L/∂P_ij = −(1/T) δ_(j,tokens_i)"),
+    ("∂L/∂E = onehot(tokens)ᵀ ∂L/∂X", "∂L/∂E = onehot(labels)ᵀ ∂L/∂X"),
+    ("L = −(1/T) P_(i,labels_i)", "L = −(1/T) P_(i,tokens_i)"),
+]
+
+
+@pytest.mark.parametrize("good,bad", PICK_DAMAGE, ids=[b for _, b in PICK_DAMAGE])
+def test_the_reader_catches_damage_in_picked_elements(good, bad):
+    from einderive.api import derive_file
+    d = derive_file(str(Path(__file__).resolve().parent.parent / "specs" /
+                        "embedding_lm_head.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+ONES_DAMAGE = [  # a 𝟏 sized by the left side, the subscript's letters or the sum's other term
+    ("softmax_of_zero", "h0 = softmax(0 𝟏)", "h0 = softmax(0 𝟏) + 𝟏"),
+    ("softmax_of_zero", "h0_i = softmax(0 𝟏)_i", "h0_i = 2 softmax(0 𝟏)_i"),
+    ("logsumexp_over_batch_axis",
+     "L = ‖logsumexp(X, axis=0)‖_F² + einsum('ijk,ik->', X + einsum('ijk,ik->ijk', 𝟏, "
+     "−einsum('iak->ik', M)), einsum('iak->ik', V))",
+     "L = ‖logsumexp(X, axis=0)‖_F² + einsum('ijk,ik->', X + einsum('ijk,ik->ijk', 𝟏, "
+     "einsum('iak->ik', M)), einsum('iak->ik', V))"),
+]
+
+
+@pytest.mark.parametrize("stem,good,bad", ONES_DAMAGE, ids=[b for _, _, b in ONES_DAMAGE])
+def test_the_reader_sizes_ones_and_catches_damage(stem, good, bad):
+    from einderive.api import derive_file
+    d = derive_file(str(Path(__file__).parent / "regressions" / f"{stem}.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
 
 MLP_DAMAGE = [
     ("∂L/∂W = ∂L/∂z xᵀ", "∂L/∂W = x ∂L/∂zᵀ"),  # a transpose in the wrong place

@@ -344,6 +344,24 @@ def _reduce(kind: ReduceKind, t: mx.M) -> mx.M:
     return mx.reduce(kind, t)
 
 
+def reduce_of_ones(m: mx.M) -> mx.M | None:
+    """``colsum(𝟏)`` of a B×D 𝟏 → ``B 𝟏`` (D ones), ``rowsum(𝟏)`` → ``D 𝟏``, ``sum(𝟏)`` → ``B D``:
+    a 𝟏 takes its size from what it meets, and under a sum nothing says how long the summed
+    axis is (∂L/∂w = colsum(𝟏) + colsum(X): no reader could tell how many rows)."""
+    if not (isinstance(m, mx.Reduce) and isinstance(m.x, mx.Ones) and
+            len(m.x.shape) == 2) or mx.batch_of(m):
+        return None
+    rows, cols = (_size(d) for d in m.x.shape)
+    n = {ReduceKind.COLSUM: rows, ReduceKind.ROWSUM: cols}.get(m.kind, rows * cols)
+    return mx.Const(n) if m.kind == ReduceKind.SUM else mx.scale(mx.Const(n), mx.Ones(m.shape))
+
+
+def _size(dim: Any) -> Any:
+    """A dim's size as SymPy has it: its name a positive integer Symbol (indexed.Ctx.sizes)."""
+    return sympy.Symbol(dim, integer=True, positive=True) if isinstance(dim, str) \
+        else sympy.Integer(dim)
+
+
 def reduce_as_product(m: mx.M) -> mx.M | None:
     """``rowsum(A ⊙ vᵀ)`` → ``A v``, ``colsum(A ⊙ v)`` → ``Aᵀ v`` (a vector broadcast along the
     summed axis is a matrix-vector product); ``rowsum(Xᵀ)`` → ``colsum(X)``."""
@@ -977,8 +995,8 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
     collect_terms, factor_operand, common_scalar, zero_operand,
-    reduce_of_sum, merge_reductions, ones_product, reduce_as_product, reduce_pulls_constant,
-    product_pulls_constant, transposed_factors, merge_roots, spread_power,
+    reduce_of_sum, reduce_of_ones, merge_reductions, ones_product, reduce_as_product,
+    reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, softplus,
 )

@@ -8,7 +8,8 @@ intermediate's matrix form is printed by the matrix-form printer.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S,
                    Sum, Symbol)
@@ -20,6 +21,8 @@ from ..precedence import Prec
 from .readable import Rewriter, is_dim
 from .tokens import NotationBase
 from .tree_printer import TreePrinter
+
+_T = TypeVar("_T")
 
 UNPLACED = float("inf")  # the position of a factor the matrix form does not place: last
 
@@ -202,13 +205,25 @@ class IndexPrinter(TreePrinter):
         parts += [self._num_factor(a, n == len(num) - 1 and not den) for n, a in enumerate(num)]
         s = " ".join(parts) if parts else "1"
         if den:
-            if len(den) == 1:
-                d = den[0]
-                # a divisor binds tighter than a product: a / (b c), never a / b c
-                s = f"{s} / {self._print(d) if is_prefix(d) else self.wrap(d, Prec.POW)}"
-            else:
-                s = f"{s} / {self.n.paren(' '.join(self.wrap(x, Prec.POW) for x in den))}"
+            return f"{s} / {self._divisor(lambda: self._inline_divisor(den))}"
         return s
+
+    def _inline_divisor(self, den: list[Any]) -> str:
+        if len(den) == 1:
+            d = den[0]
+            # a divisor binds tighter than a product: a / (b c), never a / b c
+            return self._print(d) if is_prefix(d) else self.wrap(d, Prec.POW)
+        return self.n.paren(' '.join(self.wrap(x, Prec.POW) for x in den))
+
+    def _divisor(self, show: Callable[[], _T]) -> _T:
+        """A denominator's text: a square there is x_i², not x_i x_i (``_count`` counts a
+        negative power's index once, as written; doubled, y_i / x_i x_i read as i three
+        times and as (y_i / x_i) x_i)."""
+        implicit, self._implicit = self._implicit, set()
+        try:
+            return show()
+        finally:
+            self._implicit = implicit
 
     def coefficient(self, c: Expr, followed: bool) -> str:
         """A constant in front of a product: bracketed unless it is one atom or an integer."""
@@ -256,8 +271,9 @@ class IndexPrinter(TreePrinter):
         lead = self._constant_factors(c_num) if c_num.is_Mul else self._print(c_num)
         factor = self._constant_factors(c_num)  # before other factors: (N − 1) x_i
         top = " ".join(self._num_factor(a, n == len(num) - 1) for n, a in enumerate(num))
-        factors = [self._num_factor(d, n == len(den) - 1) for n, d in enumerate(den)]
-        bottom = [self._print(den[0])] if len(den) == 1 else factors  # a bar brackets it
+        factors = self._divisor(lambda: [self._num_factor(d, n == len(den) - 1)
+                                         for n, d in enumerate(den)])
+        bottom = [self._divisor(lambda: self._print(den[0]))] if len(den) == 1 else factors
         c_bottom = self._constant_factors(c_den) if den or c_den.is_Mul else self._print(c_den)
         # the constant and the factors under one bar: each factor bracketed, 2 (1 + x²)
         whole = " ".join([c_bottom, *factors] if c_den != 1 else bottom)

@@ -236,6 +236,11 @@ class MathMLStyle(Style):
     def eye_token(self) -> str:
         return mi("𝐈")
 
+    def one_hot_token(self) -> str:
+        # a function's upright head applied to what follows (the Unicode word, inherited,
+        # was set letter by letter as six operators: o n e h o t)
+        return upright("onehot") + APPLY
+
     def odot_token(self) -> str:
         return mo("⊙")
 

@@ -19,7 +19,7 @@ from typing import Literal, NamedTuple, Union
 from .cm_metrics import FONTS, Kern, Ligature
 from .texparse import (BIN, CLOSE, FRAC, LEFT, OP, OPEN, ORD, PHANTOM, PUNCT, RAD,
                        RADICAL, REL, RIGHT, Char, Delimiter, EmBox, Field, MList, Noad,
-                       NoadKind, Space, Style, Text)
+                       NoadKind, Space, Style, Text, parse_tokens)
 
 SIZES = (10.0, 7.0, 5.0)   # text, script, scriptscript at \documentclass[10pt]
 FAMILIES = {"rm": ("cmr10", "cmr7", "cmr5"), "mi": ("cmmi10", "cmmi7", "cmmi5"),
@@ -259,7 +259,7 @@ def noad_box(q: Noad, kind: NoadKind, style: int) -> Box:
     if q.kind == RAD:
         return scripts(radical(q, style), False, 0.0, q, style)
     if q.kind == PHANTOM:
-        b = clean_box(q.nucleus, style)
+        b = clean_box(q.nucleus, style) if q.source is None else _source_box(q.source, style)
         return Box(0.0 if q.extra == "vphantom" else b.w, 0.0 if q.extra == "hphantom" else b.h,
                    0.0 if q.extra == "hphantom" else b.d)
     if q.kind == "acc":
@@ -270,6 +270,12 @@ def noad_box(q: Noad, kind: NoadKind, style: int) -> Box:
         return scripts(accent(q, style), False, 0.0, q, style)
     box, is_char, delta = nucleus(q, style)
     return scripts(box, is_char, delta, q, style)
+
+
+@lru_cache(maxsize=1024)
+def _source_box(source: tuple[str | None, tuple[str, ...]], style: int) -> Box:
+    """The box of a phantom's group (``Noad.source``), set once per style."""
+    return clean_box(parse_tokens(source[1], source[0]), style)
 
 
 def nucleus(q: Noad, style: int) -> tuple[Box, bool, float]:

@@ -42,6 +42,10 @@ class Noad:
     # FRAC: denominator; ACC: accent Char; LEFT/RIGHT: delimiter (None for '.'); PHANTOM: which
     extra: MList | Char | Delimiter | str | None = None
     text_char: bool = field(default=False, compare=False)
+    # PHANTOM of a braced group: (family, the group's tokens), laid out once per style by
+    # texlayout (a broken row's phantom is the whole enclosed formula, repeated in every
+    # row a line breaker tries: parsed and set each time, the rows cost quadratic time)
+    source: tuple[str | None, tuple[str, ...]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,29 @@ _TOKEN = re.compile(r"\\[A-Za-z]+\*?|\\.|\s+|.", re.S)
 def tokens(s: str) -> list[str]:
     """Control words (with a trailing ``*``), control symbols, characters; a space run is " "."""
     return [" " if t.isspace() else t for t in _TOKEN.findall(s)]
+
+
+# A phantom's group as one short control word, for measuring only (``texwidth`` measures
+# every candidate row of a broken formula, each carrying the whole enclosed formula as its
+# \vphantom: tokenized in every measure, the rows cost time quadratic in the formula).
+_STAND_INS: dict[str, tuple[str, ...]] = {}
+_STAND_IN_OF: dict[str, str] = {}
+
+
+def phantom_stand_in(group: str) -> str:
+    """A control word that, as the whole argument of ``\\vphantom``, measures as ``group``
+    (the same tokens, parsed and set once per style by texlayout); never printed."""
+    word = _STAND_IN_OF.get(group)
+    if word is None:
+        n, letters = len(_STAND_IN_OF), ""
+        while True:
+            n, r = divmod(n, 26)
+            letters += chr(ord("a") + r)
+            if not n:
+                break
+        word = _STAND_IN_OF[group] = f"\\einderivephantom{letters}"
+        _STAND_INS[word] = tuple(tokens(group))
+    return word
 
 
 def math_char(tok: str, fam: str | None, operator: bool = False) -> tuple[int, Char] | None:
@@ -307,6 +334,10 @@ class Parser:
             items.append(Noad(ACC, self.field(fam), extra=Char("rm", ACCENTS[base])))
         elif base == "left":
             self.left_right(items, fam)
+        elif base in ("vphantom", "phantom", "hphantom") and self.peek() == "{":
+            toks = self.raw_tokens()
+            toks = _STAND_INS.get(toks[0], toks) if len(toks) == 1 else toks
+            items.append(Noad(PHANTOM, None, extra=base, source=(fam, toks)))
         elif base in ("vphantom", "phantom", "hphantom"):
             items.append(Noad(PHANTOM, self.argument(fam), extra=base))
         elif base in ("cdots", "ldots", "dots"):
@@ -327,6 +358,16 @@ class Parser:
             pass
         else:
             raise ValueError(f"cannot measure LaTeX command \\{name}")
+
+    def raw_tokens(self) -> tuple[str, ...]:
+        """The tokens inside a braced group, unparsed (the group consumed)."""
+        if self.next() != "{":
+            raise ValueError("expected {")
+        start, depth = self.pos, 1
+        while depth:
+            t = self.next(raw=True)
+            depth += (t == "{") - (t == "}")
+        return tuple(self.toks[start:self.pos - 1])
 
     def raw_group(self) -> str:
         if self.next() != "{":
@@ -382,4 +423,13 @@ def as_noad(items: MList) -> Noad:
 def parse(latex: str) -> MList:
     p = Parser(tokens(latex))
     items = p.mlist(stop=())
+    return items
+
+
+def parse_tokens(toks: tuple[str, ...], fam: str | None) -> MList:
+    """The mlist of a group's tokens (a phantom's, see ``Noad.source``) in family ``fam``."""
+    p = Parser(list(toks))
+    items = p.mlist(fam, stop=())
+    if p.peek() is not None:
+        raise ValueError(f"unbalanced group {''.join(toks)!r}")
     return items

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from .texlayout import hlist, hpack
-from .texparse import GREEK_LOWER, GREEK_UPPER, parse, tokens
+from .texparse import GREEK_LOWER, GREEK_UPPER, parse, phantom_stand_in, tokens
 
 THIN_SPACE = 10 / 6    # \, (3mu) at 10pt
 MIN_ALIGN_SEP = 10.0   # amsmath's \minalignsep: aligned's \tabskip after each column pair
@@ -69,6 +69,7 @@ def width(latex_math: str, style: str = "display") -> float:
 BASELINE, LINESKIP, LINESKIP_LIMIT = 15.0, 4.0, 3.0
 
 
+@lru_cache(maxsize=4096)
 def _row_box(row: str) -> tuple[float, float]:
     """(height, depth) of one row ``lhs &= rhs`` as display math sets it."""
     cells = _split_top(tokens(row), "&")
@@ -332,24 +333,31 @@ def unwrap_parenthesized(rhs: str) -> str:
 
 def _powered_groups(s: str) -> list[Span]:
     """(offset of ``{``, offset of its ``}``) of each brace group ending in ``)`` and
-    raised to a power (``{…)}^``), in one pass."""
+    raised to a power (``{…)}^``), in one pass; not a macro's argument written against it
+    (``\\sqrt{f(x)}^{\\top}``, whose braces are the root's, nor a script or ``\\frac``'s
+    second argument)."""
     out: list[Span] = []
-    opened: list[int] = []
+    opened: list[tuple[int, bool]] = []
+    prev = ""
     for m in _TOK.finditer(s):
         if m.group() == "{":
-            opened.append(m.start())
+            opened.append((m.start(), bool(re.fullmatch(r"\\[A-Za-z]+|[_^}]", prev))))
         elif m.group() == "}" and opened:
-            at = opened.pop()
-            if s[m.start() - 1] == ")" and s.startswith("^", m.end()):
+            at, argument = opened.pop()
+            if s[m.start() - 1] == ")" and s.startswith("^", m.end()) and not argument:
                 out.append((at, m.start()))
+        prev = m.group()
     return sorted(out)
 
 
 # What may stand before the parenthesis of an unwrappable power: nothing, or one
 # function's name written against it (\\tanh, \\sigma', \\operatorname{softplus}, maybe
-# then \\left; a product has a space: \\sigma (a + b) is not unwrapped, its square is
-# not \\sigma (a + b)^{2}).
-_FUNCTION_HEAD = re.compile(r"(\\[A-Za-z]+|\\(operatorname|mathrm)\{[A-Za-z]*\})'*(\\left)?")
+# with a subscript (groups one deep inside it), as einsum's \\operatorname{einsum}_{\\mathrm{ij}
+# \\to \\mathrm{i}} of a transposed einsum, maybe then \\left; a product has a space:
+# \\sigma (a + b) is not unwrapped, its square is not \\sigma (a + b)^{2}).  A named
+# operator is tried first: \\operatorname alone would leave its name to the rest.
+_FUNCTION_HEAD = re.compile(r"(\\(operatorname|mathrm)\{[A-Za-z]*\}|\\[A-Za-z]+)'*"
+                            r"(_\{([^{}]|\{[^{}]*\})*\})?(\\left)?")
 
 
 def _applied_parenthesis(s: str) -> bool:
@@ -380,11 +388,15 @@ def _one_parenthesis(s: str) -> bool:
     return False
 
 
-def _cell(rhs: str, start: Break, end: Break) -> str:
-    """The right cell of the row from ``start`` to ``end``, its \\left groups balanced."""
+def _cell(rhs: str, start: Break, end: Break, measure: bool = False) -> str:
+    """The right cell of the row from ``start`` to ``end``, its \\left groups balanced
+    (``measure``: each phantom's group a stand-in that measures as it, texparse's)."""
     part = rhs[start.pos:end.pos].strip()
-    reopen = "".join(f"\\left.\\vphantom{{{rhs[a:b]}}} " for a, b in start.groups)
-    close = "".join(f" \\vphantom{{{rhs[a:b]}}}\\right." for a, b in reversed(end.groups))
+
+    def group(span: Span) -> str:
+        return phantom_stand_in(rhs[span[0]:span[1]]) if measure else rhs[span[0]:span[1]]
+    reopen = "".join(f"\\left.\\vphantom{{{group(g)}}} " for g in start.groups)
+    close = "".join(f" \\vphantom{{{group(g)}}}\\right." for g in reversed(end.groups))
     if start.pos == 0:
         return f"= {part}{close}"
     lead = "" if part.startswith(("=", "\\quad")) else "\\quad \\times " if start.product \
@@ -406,7 +418,7 @@ def _layout(rhs: str, points: list[Break], L: float, room: float) -> list[str]:
     for i in range(last - 1, -1, -1):
         options: list[tuple[int, int]] = []
         for j in range(i + 1, last + 1):
-            fits = L + _math_width("{}" + _cell(rhs, bounds[i], bounds[j]), 0) <= room
+            fits = L + _math_width("{}" + _cell(rhs, bounds[i], bounds[j], True), 0) <= room
             if not fits and j > i + 1:
                 break
             cost = ROW_COST + (0 if j == last else _rank(rhs, bounds[j])) + best[j][0]
