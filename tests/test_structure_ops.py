@@ -154,7 +154,7 @@ ERRORS = [
     ("a negative bound", "y = x[:, -2:N]", "12:14", "must be static", "x[:, 0:K]"),
     ("two sliced axes", "y = x[0:2, 0:K]", "12:16", "ranges over one axis", "x[:, 0:K]"),
     ("a length no dim has", "y = x[:, 0:3]", "12:16", "has 3 elements, which no dim is",
-     "dims: {M: 3}"),
+     'dims: {M: "3"}'),
     # bounds printed as a spec writes them: N - K, never SymPy's -K + N
     ("a difference past the dim", "y = x[:, M:N + 1]", "12:16",
      "the slice N - K:N + 1 of axis 1", "0 ≤ lo < hi ≤ N"),
