@@ -541,13 +541,31 @@ def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
     if len(ms) == len(forms):
         # a contribution can be zero (the mean's, in a sum of squares centred by it)
         kept = tuple(m for m in ms if not mx.is_zero(m)) or ms[:1]
-        matrix = mx.Add(kept, mx.broadcast_shape([m.shape for m in kept])) \
-            if len(kept) > 1 else kept[0]
-        if not _one_reading(kept):
+        matrix = _add_forms(kept)
+        if matrix is not None and not _one_reading(kept):
             matrix = None  # no one form holds them: the index form is the sum's
     wheres = tuple(dict.fromkeys(w for f in forms for w in f.wheres))
     return Form(index, a.idx, matrix, wheres, positions(matrix) if matrix is not None else {},
                 any(f.einsum for f in forms))
+
+
+def _add_forms(ms: tuple[mx.M, ...]) -> mx.M | None:
+    """The sum of contributions' forms.  Forms read element by element (``mx.Each``) add
+    inside one ``Each`` when they are elements of the same batch (``∂L/∂X_b = (1/T) ∂L/∂z_b
+    𝟏ᵀ + ∂L/∂Y_b ⊙ s_b``); beside a whole-tensor form, or elements of another batch, their
+    subscripts would stand free in a whole line (``2 ∂L/∂s ⊙ X_ad + einsum(…)``): no form."""
+    if len(ms) == 1:
+        return ms[0]
+    each = [m for m in ms if isinstance(m, mx.Each)]
+    if not each:
+        return mx.Add(ms, mx.broadcast_shape([m.shape for m in ms]))
+    first = each[0]
+    key = (first.dims, first.names, first.at, first.spec, first.shape)
+    if len(each) != len(ms) or any((m.dims, m.names, m.at, m.spec, m.shape) != key
+                                   for m in each):
+        return None
+    body = mx.Add(tuple(m.x for m in each), mx.broadcast_shape([m.x.shape for m in each]))
+    return mx.Each(body, first.dims, first.names, first.at, first.spec, first.shape, first.src)
 
 
 def _one_reading(ms: tuple[mx.M, ...]) -> bool:

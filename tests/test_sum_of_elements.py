@@ -1,0 +1,30 @@
+"""A tensor used twice whose contributions are read element by element: their sum is one
+line per element (the left side subscripted too), never a whole line with free subscripts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import forms
+from einderive.api import derive_file, verify
+
+MORE = Path(__file__).parent / "models" / "more"
+
+
+def test_contributions_of_one_batch_add_inside_one_line_per_element(run):
+    # squeeze-and-excite: X feeds a mean over T and a gate; both read per element b
+    d = derive_file(MORE / "squeeze_excite.yaml")
+    text = run("derive", str(MORE / "squeeze_excite.yaml")).output
+    assert "∂L/∂X_b   = (1/T) ∂L/∂z_b 𝟏ᵀ + ∂L/∂Y_b ⊙ s_b" in text, text
+    assert "grad(X)_b = (1/T) ∂L/∂z_b 𝟏ᵀ + ∂L/∂Y_b ⊙ s_b" in text, text
+    assert verify(d).ok
+
+
+def test_an_element_beside_a_whole_tensor_form_is_no_form(run):
+    # s = sum(X ** 2, axis=(0, -1)) read per element X_ad beside a whole einsum: a line
+    # `2 ∂L/∂s ⊙ X_ad + einsum(…)` would leave a and d free; the index form is exact
+    for spec, free in (("sum_axis_tuple_neg", "X_ad"), ("norm_axis_tuple", "X_t")):
+        d = derive_file(MORE / f"{spec}.yaml")
+        assert d.adjoint("X").form.matrix is None, forms(d, "X")
+        assert free not in run("derive", str(MORE / f"{spec}.yaml")).output
+        assert verify(d).ok
