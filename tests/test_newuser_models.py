@@ -1,12 +1,13 @@
-"""The new-user models of session s26 (nu7) against forward passes written by hand in PyTorch
-(tests/newuser7_forwards.py, never einderive's parse): the generated NumPy gradients, and the
-generated PyTorch autograd.Function's, equal autograd's at the spec's sizes and at a second
-set (ALT, else distinct primes as tests/torch_reference.py draws them), and the generated
-Hessian-vector product where HVP lists the spec.
+"""The new-user models of sessions s25 (nu6) and s26 (nu7) against forward passes written by
+hand in PyTorch (tests/newuser6_forwards.py, tests/newuser7_forwards.py; never einderive's
+parse): the generated NumPy gradients, and the generated PyTorch autograd.Function's, equal
+autograd's at the spec's sizes and at a second set (ALT, else distinct primes as
+tests/torch_reference.py draws them), and the generated Hessian-vector product where HVP
+lists the spec.
 
 tests/models/*.yaml named here run here and in test_models.py (verify, the reference walk);
-the rest, tests/models/more7/*.yaml, run here only with EINDERIVE_MORE_MODELS=1 (a longer
-pass, kept out of CI's time)."""
+the rest, tests/models/more/*.yaml (nu6) and tests/models/more7/*.yaml (nu7), run here only
+with EINDERIVE_MORE_MODELS=1 (a longer pass, kept out of CI's time)."""
 
 from __future__ import annotations
 
@@ -17,21 +18,29 @@ import numpy as np
 import pytest
 
 import torch_reference as R
-from newuser7_forwards import ALT, FORWARDS, HVP
+import newuser6_forwards
+import newuser7_forwards
 from test_codegen import load
 
 torch = pytest.importorskip("torch")
 
 HERE = Path(__file__).parent / "models"
+# each session's forwards beside the folder of its own models
+SESSIONS = ((newuser6_forwards, HERE / "more"), (newuser7_forwards, HERE / "more7"))
+FORWARDS = {k: v for m, _ in SESSIONS for k, v in m.FORWARDS.items()}
+ALT = {k: v for m, _ in SESSIONS for k, v in m.ALT.items()}
+HVP = {k for m, _ in SESSIONS for k in m.HVP}
 MORE = bool(os.environ.get("EINDERIVE_MORE_MODELS"))
 _LATER = pytest.mark.skipif(not MORE, reason="EINDERIVE_MORE_MODELS")
 CASES = [pytest.param(p, id=p.stem) for p in sorted(HERE.glob("*.yaml")) if p.stem in FORWARDS] \
-    + [pytest.param(p, id=p.stem, marks=_LATER) for p in sorted((HERE / "more7").glob("*.yaml"))]
+    + [pytest.param(p, id=p.stem, marks=_LATER)
+       for _, more in SESSIONS for p in sorted(more.glob("*.yaml"))]
 
 
-def test_every_forward_has_its_spec():
-    names = {p.stem for p in HERE.glob("*.yaml")} | {p.stem for p in (HERE / "more7").glob("*.yaml")}
-    assert set(FORWARDS) <= names and len(FORWARDS) >= 60
+@pytest.mark.parametrize("session,more", SESSIONS, ids=["nu6", "nu7"])
+def test_every_forward_has_its_spec(session, more):
+    names = {p.stem for p in HERE.glob("*.yaml")} | {p.stem for p in more.glob("*.yaml")}
+    assert set(session.FORWARDS) <= names and len(session.FORWARDS) >= 60
 
 
 def _sizes(g, name: str) -> list[dict]:
