@@ -20,8 +20,6 @@ import click
 
 from ._version import __version__
 
-YOUNG_THRESHOLD = 10_000  # as derivation.YOUNG_THRESHOLD (not imported: cli starts light)
-
 if TYPE_CHECKING:
     from .derivation import Derivation
 
@@ -103,13 +101,13 @@ def _frozen_heap() -> Iterator[None]:
     every tracked object: with these frozen it scans only what the command made
     (chain256 text: 3.8 s → 3.5 s of CPU, the same peak memory; pausing the collector
     for the whole command saved a little more but kept every cycle to the end)."""
+    from .caches import collector_paced
+
     gc.freeze()
-    young, *older = gc.get_threshold()
-    gc.set_threshold(max(young, YOUNG_THRESHOLD), *older)
     try:
-        yield
+        with collector_paced():
+            yield
     finally:
-        gc.set_threshold(young, *older)
         gc.unfreeze()  # run in-process (tests, a caller of main()): back to collectable
 
 

@@ -8,14 +8,13 @@ is the renderers' business (:mod:`einderive.api` composes them).
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sympy import Add as SAdd
 
 from . import matrix as mx
+from .caches import collector_paced
 from .graph import Graph, Tensor
 from .graph import build as build_graph
 from .kinds import NoteKind, RefKind
@@ -180,28 +179,8 @@ def derive(spec: Spec | Graph, closed: bool = True) -> Derivation:
 
     ``closed=False`` skips the closed forms (``--expand``, goldens, verify) when
     only the chain forms will be shown."""
-    with _collector_paused():
+    with collector_paced():
         return _derive(spec, closed)
-
-
-# young objects allocated between two collections while deriving (Python's default is 700)
-YOUNG_THRESHOLD = 10_000
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Collect cycles less often while deriving: SymPy makes many short-lived, acyclic
-    objects, which the cycle collector at its default pace rescans over and over (half
-    the time of a derivation) to find nothing.  Not paused altogether: a recursive
-    closure (a nested ``walk`` that calls itself, SymPy's ``factor_terms``) is a cycle,
-    and those piled up to the end (fan-out 512 ``-f numpy``: 15 MiB of peak memory);
-    at this pace the time is that of a pause (fanout256 ``-f numpy`` 2.9 s vs 3.0 s)."""
-    young, *older = gc.get_threshold()
-    gc.set_threshold(max(young, YOUNG_THRESHOLD), *older)
-    try:
-        yield
-    finally:
-        gc.set_threshold(young, *older)
 
 
 def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
@@ -368,7 +347,7 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
     if gauss_newton:
         from .convex import split as find_split
         split = find_split(d.graph)
-    with _collector_paused():
+    with collector_paced():
         s = derive_second(d.index, along, hvp)
         ctx, graph, named = d.index.ctx, d.graph, _named(d.forward)
         inputs = symmetric_inputs(graph.spec)
