@@ -198,6 +198,20 @@ def test_bad_hessian_options_exit_2(run, args, message):
     assert r.exit_code == 2 and message in r.output, r.output
 
 
+DEEP_RESIDUAL = str(ROOT / "tests" / "models" / "more7" / "deep_residual_30.yaml")
+
+
+def test_a_block_too_large_to_print_is_a_usage_error_that_names_hvp(run):
+    # a residual path and its branch read the same tangent, so the block of X written out
+    # to the inputs' tangents doubles per node back: it ran for many minutes, now a hint
+    r = run("derive", DEEP_RESIDUAL, "--hessian=X,W5")
+    assert r.exit_code == 2, r.output
+    assert "--hessian: the block of X, written out in index form, passes 20,000 nodes" \
+        in r.output and "hint: --hvp prints the product" in r.output, r.output
+    r = run("derive", DEEP_RESIDUAL, "--hvp=X")
+    assert r.exit_code == 0 and "ℛ{∂L/∂X}" in r.output, r.output
+
+
 def test_hessian_output_is_the_same_bytes_under_any_hash_seed():
     outs = set()
     for seed in ("0", "1", "123"):

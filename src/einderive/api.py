@@ -212,9 +212,20 @@ def second_order(d: engine.Derivation, tangent: str | None = None,
     from .derivation import with_second
     option, given = ("--hessian", hessian) if hessian is not None else \
         ("--hvp", hvp) if hvp is not None else ("--tangent", tangent)
+    from .hessian import BLOCK_LIMIT, BlockTooLarge
     along = _inputs_named(d, option, given or "")
-    return with_second(d, along, option != "--tangent", option == "--hessian",
-                       gauss_newton and option != "--tangent")
+    try:
+        return with_second(d, along, option != "--tangent", option == "--hessian",
+                           gauss_newton and option != "--tangent")
+    except BlockTooLarge as e:
+        raise SpecError(
+            f"{option}: the block of {e.x}, written out in index form, passes "
+            f"{BLOCK_LIMIT:,} nodes ({d.name} is too deep between {e.x} and the loss "
+            "to print it whole)", None,
+            "--hvp prints the product (∇²L) v node by node, which stays small; or name "
+            "inputs nearer the loss after --hessian" if option == "--hessian" else
+            "without --gauss-newton, --hvp prints the product node by node, which stays "
+            "small") from None
 
 
 def _inputs_named(d: engine.Derivation, option: str, given: str) -> tuple[str, ...]:

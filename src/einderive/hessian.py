@@ -145,7 +145,7 @@ def written_back(d: IndexDerivation, s: IndexSecond, x: str) -> Expr:
     part of the Gauss-Newton split shares): a part's block, which reads no ℛ{·} of its
     own chain (those are not the product's, printed above)."""
     e, idx = s.rops[x]
-    e = _inlined(d, s, e, tangents=False)
+    e = _inlined(d, s, e, tangents=False, x=x)
     return tidy(e, d.namer, d.ctx, idx) if e != 0 else S.Zero
 
 
@@ -167,14 +167,34 @@ def _inlined_rop(d: IndexDerivation, s: IndexSecond, x: str) -> tuple[Expr, Idx]
     rows: dict[str, tuple[Expr, Idx]] = _ROWS["rows"]
     if x not in rows:
         e, idx = s.rops.get(x, (S.Zero, d.ctx.canon(d.graph[x].shape)))
-        rows[x] = (_inlined(d, s, e), idx)
+        rows[x] = (_inlined(d, s, e, x=x), idx)
     return rows[x]
 
 
-def _inlined(d: IndexDerivation, s: IndexSecond, e: Expr, tangents: bool = True) -> Expr:
+# Nodes past which a block written out down to the inputs' tangents is not printed: it
+# grows with the graph's depth, exponentially where a residual path meets its branch
+# (ṙ₂ = ṙ₁ + σ'(…) ⊙ (W ṙ₁) reads ṙ₁ twice; a 30-node residual net doubles per round and
+# ran for many minutes).  The largest over every shipped and test spec is 3.7k (LSTM cell).
+BLOCK_LIMIT = 20_000
+
+
+class BlockTooLarge(Exception):
+    """A Hessian block whose index form would pass :data:`BLOCK_LIMIT` nodes; ``x`` is
+    its row's input (the product (∇²L) v, node by node, stays small: ``--hvp``)."""
+
+    def __init__(self, x: str):
+        super().__init__(x)
+        self.x = x
+
+
+def _inlined(d: IndexDerivation, s: IndexSecond, e: Expr, tangents: bool = True,
+             x: str = "") -> Expr:
     """``e`` with every tangent and ℛ{·} of a tensor written out as its definition, down
     to the inputs' tangents: each substitution goes one node back, so the graph's depth
-    bounds the rounds.  Without ``tangents``, the ℛ{·} alone."""
+    bounds the rounds.  Without ``tangents``, the ℛ{·} alone.  Past :data:`BLOCK_LIMIT`
+    nodes, :class:`BlockTooLarge` for ``x``'s row (counted after each round, so the
+    last round builds at most a few times the limit)."""
+    from .reverse import _size as size
     ctx = d.ctx
     table: dict[Any, tuple[Expr, Idx]] = {}
     for n, (t, idx) in s.tangents.items():
@@ -186,6 +206,8 @@ def _inlined(d: IndexDerivation, s: IndexSecond, e: Expr, tangents: bool = True)
         if not {key_of(a) for a in e.atoms(Indexed, Symbol)} & set(table):
             return e
         e = collapse(substitute_all(e, table, ctx))
+        if size(e, BLOCK_LIMIT) > BLOCK_LIMIT:
+            raise BlockTooLarge(x)
     raise ValueError("the Hessian-vector chain does not end")  # pragma: no cover
 
 
