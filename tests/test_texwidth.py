@@ -20,7 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SPEC_FILES, SPECS, needs_pdflatex
-from einderive.render.texwidth import break_lines, candidates, fit_rows, split_points, width
+from einderive.render.texlayout import hlist, hpack
+from einderive.render.texparse import parse
+from einderive.render.texwidth import (break_lines, candidates, fit_rows, split_points, tallest,
+                                      width)
 
 EDGE_CASES = [
     r"x", r"W_{ij}", r"W^{\top}", r"{S}^{\top}", r"x_{i}^{2}",
@@ -221,9 +224,22 @@ def test_products_break_only_between_factors_written_apart():
 
 def test_a_break_inside_left_right_keeps_the_delimiters_balanced():
     rows = break_lines("x", r"P \odot \left(\frac{a}{b} - \frac{c}{d}\right)", 60.0)
-    assert rows == ["x &= P \\odot \\left(\\frac{a}{b} \\vphantom{\\frac{a}{b} - \\frac{c}{d}}"
-                    "\\right.",
-                    "&\\quad \\left.\\vphantom{\\frac{a}{b} - \\frac{c}{d}} - \\frac{c}{d}\\right)"]
+    # the phantom is the group's tallest item, as tall and deep as the whole group
+    assert rows == ["x &= P \\odot \\left(\\frac{a}{b} \\vphantom{\\frac{a}{b}}\\right.",
+                    "&\\quad \\left.\\vphantom{\\frac{a}{b}} - \\frac{c}{d}\\right)"]
+
+
+@pytest.mark.parametrize("group, phantom", [
+    (r"\frac{a}{b} - \frac{c}{d}", r"\frac{a}{b}"),
+    (r"x + \sum_{k} y_{k}", r"\sum_{k}"),                       # as tall and as deep
+    (r"a^{2} + \left(b + \frac{c}{d}\right) + e_{i}", r"\left(\frac{c}{d}\right)"),
+    (r"\left(\left(p + \sum_{j} q_{j}\right) r\right)", r"\left(\left(\sum_{j}\right)\right)"),
+    (r"a + b", "b +"),                   # b has an ascender, + the depth (TeX's metrics)
+])
+def test_a_phantom_is_the_groups_tallest_items(group, phantom):
+    assert tallest(group) == phantom
+    whole, part = (hpack(hlist(parse(t), 0)) for t in (group, phantom))
+    assert (part.h, part.d) == pytest.approx((whole.h, whole.d), abs=1e-9)
 
 
 def test_unbroken_when_it_fits():
