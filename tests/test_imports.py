@@ -22,6 +22,7 @@ NOT_ON_THE_TEXT_PATH = [
     "einderive.render.pymodule", "einderive.render.json_out", "einderive.render.markdown",
     "einderive.render.graph", "einderive.golden",
     "dataclasses",  # the sheet's rows are Records: a dataclass compiles its methods at import
+    "traceback",  # printed with --debug only
 ]
 
 PROBE = r"""

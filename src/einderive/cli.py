@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import sys
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -76,7 +75,7 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
                 return fn(*args, **kwargs)
         except EinderiveError as exc:
             if debug:
-                traceback.print_exc()
+                _print_traceback()
             click.echo(exc.format() if hasattr(exc, "format") else str(exc), err=True)
             sys.exit(EXIT_SPEC)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
@@ -85,13 +84,20 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
             _quiet_closed_stdout()
         except Exception as exc:  # noqa: BLE001 - the one place a bug is reported
             if debug:
-                traceback.print_exc()
+                _print_traceback()
             click.echo(f"einderive: internal error: {type(exc).__name__}: {exc}\n"
                        f"This is a bug in einderive, not in your spec. Please report it at "
                        f"{ISSUES} with the spec and the output of the same command with "
                        f"--debug.", err=True)
             sys.exit(EXIT_BUG)
     return wrapper
+
+
+def _print_traceback() -> None:
+    """The exception being handled, with its traceback (``--debug``): the module is loaded
+    here, not by every command (SymPy does not load it)."""
+    import traceback
+    traceback.print_exc()
 
 
 @contextmanager
