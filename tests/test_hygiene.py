@@ -3,7 +3,6 @@ and substitution in the matrix tree reaches every node that holds a tensor."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 import sympy
@@ -52,7 +51,7 @@ def test_recognition_is_a_frozen_value_independent_of_earlier_calls():
     first = recognize(idx.ctx, idx.namer, {}, a.expr, a.idx, graph["z"].shape)
     assert isinstance(first, Recognition) and first.matrix is not None
     assert first.wheres  # σ'(z) is written out
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         first.einsum = True  # type: ignore[misc]
     other = idx.adjoints["W"]
     recognize(idx.ctx, idx.namer, {}, other.expr, other.idx, graph["W"].shape)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Any
 
 from sympy import Add as SAdd
@@ -74,8 +73,7 @@ class Where(Record):
     rhs: mx.M
 
 
-@dataclass(frozen=True)
-class Recognition:
+class Recognition(Record):
     """What recognition returns: the matrix form (None when no rule applies), the
     derivative helpers it writes out, and whether it fell back to ``einsum``."""
 

@@ -16,9 +16,9 @@ the pictures only lay the rows out, so they cannot disagree about them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from ..record import Record, replace
 from .matrix_printer import element_names
 from .styles import Latex, Unicode
 from .text import Pen, Style, closed_differs, has_index_form, named_consumer, shape_text
@@ -33,8 +33,7 @@ SECTIONS = ("forward", "backward", "gradients")
 ONLY = ("forward", "index", "matrix", "gradients", "steps")  # --only's words
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(Record):
     """What to show of a sheet (``--only``, ``--node``), for every format alike.
 
     ``only`` names sections (``forward``, ``gradients``, ``steps``: the backward pass with
@@ -109,8 +108,7 @@ def select(sheet: Sheet, sel: Selection) -> Sheet:
                    selected=sel.names_sections, filtered=True)
 
 
-@dataclass(frozen=True)
-class Formula:
+class Formula(Record):
     """One tensor's formula in both forms, each with its left side.
 
     ``indexed`` is False for a formula with no index at all (a scalar of scalars),
@@ -136,8 +134,7 @@ class Formula:
         return self.lhs_matrix if self.matrix is not None else self.lhs_index
 
 
-@dataclass(frozen=True)
-class Shown:
+class Shown(Record):
     """The one form a layout shows of a formula: the matrix form, else the index form."""
 
     lhs: str  # ∂L/∂z, or ∂L/∂z_i for an index form
@@ -145,8 +142,7 @@ class Shown:
     wheres: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class TensorRow:
+class TensorRow(Record):
     """A named tensor: an input (no formula) or a node with its forward definition."""
 
     name: str
@@ -165,8 +161,7 @@ class TensorRow:
         return self.formula is None
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Record):
     """The chain rule through one use of a tensor (``--steps``)."""
 
     node: str  # the node that reads the tensor
@@ -180,8 +175,7 @@ class Step:
     where: tuple[str, str] | tuple[()] = ()
 
 
-@dataclass(frozen=True)
-class Term:
+class Term(Record):
     """What one use of a tensor contributes to its adjoint."""
 
     consumer: str  # the node that reads the tensor (perhaps anonymous)
@@ -191,8 +185,7 @@ class Term:
     formula: Formula | None  # both forms, in a sheet built ``full``
 
 
-@dataclass(frozen=True)
-class AdjointRow:
+class AdjointRow(Record):
     """∂L/∂t: its formula, its closed form and the pieces ``--steps`` and pictures show."""
 
     name: str
@@ -205,8 +198,7 @@ class AdjointRow:
     steps: tuple[Step, ...]  # empty unless asked for
 
 
-@dataclass(frozen=True)
-class GradientRow:
+class GradientRow(Record):
     """grad(x) for one ``wrt`` input."""
 
     name: str  # the input
@@ -223,8 +215,7 @@ class GradientRow:
         return self.formula.rhs if self.formula is not None else "0"
 
 
-@dataclass(frozen=True)
-class SecondRow:
+class SecondRow(Record):
     """A tangent ṫ, or ℛ{∂L/∂t} (the tangent of an adjoint), of one tensor."""
 
     name: str
@@ -240,8 +231,7 @@ class SecondRow:
         return self.formula.rhs if self.formula is not None else "0"
 
 
-@dataclass(frozen=True)
-class HessianRow:
+class HessianRow(Record):
     """One block ∂²L/∂x∂y of the Hessian: its formula (index form, and matrix form for two
     vectors or scalars) and, for two matrices, its Kronecker form on vec (columns stacked)."""
 
@@ -257,8 +247,7 @@ class HessianRow:
         return self.formula.rhs if self.formula is not None else "0"
 
 
-@dataclass(frozen=True)
-class Sheet:
+class Sheet(Record):
     """A derivation printed in one notation; its sections in reading order are
     ``tensors`` (inputs, then the forward pass), ``adjoints``, ``gradients``, ``notes``."""
 
@@ -527,8 +516,7 @@ def _gradient(pen: Pen, g: Gradient, printed: dict[int, Formula]) -> GradientRow
     return GradientRow(g.name, tuple(g.tensor.shape), label, shown)
 
 
-@dataclass(frozen=True)
-class ItemRow:
+class ItemRow(Record):
     """One adjoint or gradient on its own (the Python API's view of one): its left side
     without indices, its formula (None: zero) and its closed form."""
 

@@ -9,7 +9,6 @@ the module-level functions are the same primitives for one formula at a time
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ from sympy import Indexed, Symbol
 
 from .. import matrix as mx
 from ..kinds import NoteKind, ReduceKind, RefKind
+from ..record import Record
 from .notation import Notation
 from .styles import Unicode
 
@@ -64,8 +64,7 @@ def gauss_newton_text(output: str, loss: str) -> str:
 CLOSED_TOO_LARGE = "(its closed form is too large to be worth printing)"
 
 
-@dataclass(frozen=True)
-class Pen:
+class Pen(Record):
     """Prints one derivation's pieces in one notation; a printer is made per formula (the
     recognizer's factor order, ``positions``, is the formula's own)."""
 
