@@ -1,0 +1,44 @@
+"""A new user's correctness pass (session s27, nu8): each test is a defect found by running
+fresh specs of real models through every output and comparing einderive's gradients with
+PyTorch autograd of a forward pass written by hand (tests/newuser8_forwards.py), with
+finite differences (verify), or an error a user meets and its hint."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from conftest import assert_spec_error
+
+_PICK = """\
+    dims: {B: 3, T: 4, D: 5}
+    inputs: {X: [B, T, D]}
+    forward:
+      - y = INDEX
+      - L = sum(y * y)
+    loss: L
+    """
+
+
+@pytest.mark.parametrize("index, at, message, hint", [
+    ("X[:, 1]", "4:14", "indexing by an integer is not supported", "X[:, 1:2]"),
+    ("X[:, :, -1]", "4:17", "indexing by an integer is not supported", "X[:, :, N - 1:N]"),
+    ("X[2]", "4:11", "indexing by an integer is not supported", "sum(…, axis=0)"),
+    ("tanh(X)[:, 0]", "4:20", "indexing by an integer is not supported", "x[:, 0:1]"),
+    ("X[..., 0:2]", "4:11", "'...' is not supported in an index", "one ':' per axis"),
+    ("X[None]", "4:11", "None (a new axis) is not supported in an index", "reshape(")])
+def test_integer_indexing_says_it_is_unsupported_and_what_to_write(index, at, message, hint):
+    """``X[:, 1]`` said "a slice ranges over one axis: the others are ':'" (``X[1]``: "indexed
+    by an integer input or range(dim)"), neither telling the user that NumPy's integer
+    indexing is not in the language; the hint now spells the length-1 slice at that axis, and
+    following it builds."""
+    assert_spec_error(_PICK.replace("INDEX", index), at, message, hint, exact=True)
+
+
+def test_the_hinted_length_one_slice_builds_and_verifies(tmp_path):
+    from einderive.api import derive_file, verify
+    path = tmp_path / "pick.yaml"
+    path.write_text(textwrap.dedent(_PICK.replace("INDEX", "sum(X[:, 1:2], axis=1)")))
+    report = verify(derive_file(path))
+    assert report.ok and report.checks
