@@ -6,6 +6,7 @@ finite differences (verify), or an error a user meets and its hint."""
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +43,20 @@ def test_the_hinted_length_one_slice_builds_and_verifies(tmp_path):
     path.write_text(textwrap.dedent(_PICK.replace("INDEX", "sum(X[:, 1:2], axis=1)")))
     report = verify(derive_file(path))
     assert report.ok and report.checks
+
+
+REGRESSIONS = Path(__file__).parent / "regressions"
+
+
+@pytest.mark.parametrize("sizes", [{}, {"B": 2}, {"B": 5, "E": 2}])
+def test_a_closed_form_reads_an_adjoint_per_element_of_its_own_axis(sizes):
+    """A mixture of experts: ∂L/∂H [B, E, O] is written per sample (∂L/∂H_b = g_b ∂L/∂out_bᵀ)
+    and ∂L/∂X reads it per expert (Σ_e (∂L/∂H_e ⊙ …) We_eᵀ).  The closed form put the
+    sample's form where the expert's element stands: a wrong ∂L/∂X in verify's closed column
+    at B = E (broadcast), exit 3 elsewhere.  Such a ∂L/∂X has no closed form now (its chain
+    form is exact)."""
+    from einderive.api import derive_file, verify
+    d = derive_file(REGRESSIONS / "expert_axis_closed_form.yaml")
+    report = verify(d, sizes or None)
+    assert report.ok and report.checks, report
+
