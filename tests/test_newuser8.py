@@ -60,3 +60,24 @@ def test_a_closed_form_reads_an_adjoint_per_element_of_its_own_axis(sizes):
     report = verify(d, sizes or None)
     assert report.ok and report.checks, report
 
+
+def test_forms_that_broadcast_to_a_new_axis_are_no_sum(tmp_path):
+    """``w: [K, 1, 1]`` used twice: one contribution read as a K×1 column (an einsum over the
+    softmax), the other per element (2 w_k, a 1×1 matrix each); added, the code's arrays
+    broadcast to K×K×1 and ``-f numpy`` failed to reshape it (verify: exit 3).  Such forms
+    are no sum: ∂L/∂w is printed in index form."""
+    import numpy as np
+    import torch
+    import torch_reference as R
+    from einderive.api import derive_file, render, verify
+    from test_codegen import load
+    d = derive_file(REGRESSIONS / "literal_one_trailing_sum.yaml")
+    assert verify(d).ok
+    mod = load(tmp_path, render(d, "numpy"))
+    for n, sizes in enumerate([{"K": 3, "N": 2, "D": 4}, {"K": 2, "N": 5, "D": 1}]):
+        values = R.random_inputs(d.graph, sizes, n)
+        X, w = (torch.tensor(values[k], requires_grad=True) for k in ("X", "w"))
+        (torch.logsumexp(X + w, 0).sum() + (w ** 2).sum()).backward()
+        got = mod.gradients(**values)
+        np.testing.assert_allclose(got["w"], w.grad.numpy(), atol=1e-10)
+        np.testing.assert_allclose(got["X"], X.grad.numpy(), atol=1e-10)
