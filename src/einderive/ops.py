@@ -1785,6 +1785,12 @@ def _bound(e: FExpr, loc: Any, dims: dict[str, Any]) -> Any:
     if e.op in ("+", "-") and len(e.args) == 2:
         a, b = (_bound(x, loc, dims) for x in e.args)
         return a + b if e.op == "+" else a - b
+    if e.op == "neg":  # x[:, -2:], NumPy's count from the end
+        k = dim_text(_bound(e.args[0], loc, dims))
+        k = k if k.isalnum() else f"({k})"
+        raise SpecError("a slice bound is negative (NumPy's count from the end)", loc,
+                        f"write it with the axis' dim: -{k} is N - {k} on an axis of dim N, "
+                        f"e.g. x[:, N - {k}:N] or x[:, 0:N - {k}]")
     raise SpecError("a slice bound must be static: an integer, a dim, or a sum or difference "
                     "of them", loc, "e.g. x[:, 0:K] or x[:, K:N], with K a dim")
 
