@@ -83,3 +83,36 @@ def test_forms_that_broadcast_to_a_new_axis_are_no_sum(tmp_path):
         got = mod.gradients(**values)
         np.testing.assert_allclose(got["w"], w.grad.numpy(), atol=1e-10)
         np.testing.assert_allclose(got["X"], X.grad.numpy(), atol=1e-10)
+
+
+def test_a_reduced_function_read_over_part_of_its_axis_is_gathered(tmp_path):
+    """``logsumexp(Z, axis=1)_ik′`` with k′ over the first piece's width D of a joined axis
+    D2 = 2·D: the reader made ``einsum('imj,ij,kj->imk', slice(softmax(Z, axis=1), …),
+    logsumexp(Z, axis=1), W)`` (the softmax sliced to the piece, the logsumexp whole) and
+    the index form's code read the whole [B, D2] at a letter of size D; -f numpy, -f torch
+    and verify failed (exit 3), and where the widths broadcast (D = 1) they would have added
+    the wrong elements.  A reducing function's indices are checked against its result's
+    dims, as a tensor's are: gathered over the piece in code, no matrix form."""
+    import numpy as np
+    import torch
+    import torch_reference as R
+    from einderive.api import derive_file, render, verify
+    from test_codegen import load
+    d = derive_file(REGRESSIONS / "reduced_function_of_joined_axis.yaml")
+    assert verify(d).ok
+    numpy_mod = load(tmp_path, render(d, "numpy"))
+    torch_mod = load(tmp_path, render(d, "torch"))
+    fn = next(v for v in vars(torch_mod).values() if isinstance(v, type)
+              and issubclass(v, torch.autograd.Function) and v is not torch.autograd.Function)
+    for n, sizes in enumerate([{"B": 2, "T": 3, "D": 2, "D2": 4},
+                               {"B": 3, "T": 2, "D": 1, "D2": 2}]):
+        values = R.random_inputs(d.graph, sizes, n)
+        t = {k: torch.tensor(v, requires_grad=True) for k, v in values.items()}
+        Z = torch.cat([t["X"] @ t["W"], t["C"]], 2)
+        (torch.logsumexp(Z, 1) ** 2).sum().backward()
+        got = numpy_mod.gradients(**values)
+        args = [torch.tensor(values[k], requires_grad=True) for k in ("X", "C", "W")]
+        fn.apply(*args).backward()
+        for k, a in zip(("X", "C", "W"), args):
+            np.testing.assert_allclose(got[k], t[k].grad.numpy(), atol=1e-10)
+            np.testing.assert_allclose(a.grad.numpy(), t[k].grad.numpy(), atol=1e-10)

@@ -350,6 +350,14 @@ class AxisFunction(Function):  # type: ignore[misc]
     def indices(self) -> Tup:
         return tuple(self.args[2:])
 
+    def dims(self, shape: Tup) -> Tup:
+        """The dims its indices run over, of an argument of ``shape``: a reducing function's
+        without its axis (logsumexp(Z, axis=1)_ik of Z [B, T, N] over B, N), or with it kept
+        as 1 where the indices keep it."""
+        if not self.reduces or len(self.indices) == len(shape):
+            return tuple(1 if self.reduces and a == self.axis else d for a, d in enumerate(shape))
+        return tuple(d for a, d in enumerate(shape) if a != self.axis)
+
     def _eval_derivative(self, s: Any) -> Any:
         if not (isinstance(s, Indexed) and s.base.label == self.label):
             return S.Zero
