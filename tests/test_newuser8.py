@@ -116,3 +116,18 @@ def test_a_reduced_function_read_over_part_of_its_axis_is_gathered(tmp_path):
         for k, a in zip(("X", "C", "W"), args):
             np.testing.assert_allclose(got[k], t[k].grad.numpy(), atol=1e-10)
             np.testing.assert_allclose(a.grad.numpy(), t[k].grad.numpy(), atol=1e-10)
+
+
+@pytest.mark.parametrize("command", ["verify", "cost"])
+def test_a_slice_past_its_axis_at_the_dims_given_is_an_error_at_its_line(run, command):
+    """``x2 = reshape(X[:, 1:2, :], [B, D])`` fits at the spec's T = 3; ``verify --dims T=1``
+    ran the generated code, which sliced past the axis ("the generated code failed … this
+    is a bug in einderive", exit 3), and ``cost --dims T=1`` counted a slice that is not
+    there.  The slices are checked at the sizes --dims gives, as at the spec's."""
+    path = REGRESSIONS / "slice_steps_at_dims.yaml"
+    r = run(command, "--dims", "T=1", str(path))
+    assert r.exit_code == 2, r.output
+    assert "slice_steps_at_dims.yaml:7:5: error: at " in r.output, r.output
+    assert "the slice 1:2 of axis 1 (of size T = 1) ends past the dim" in r.output, r.output
+    assert "bug" not in r.output
+    assert run(command, "--dims", "T=2", str(path)).exit_code == 0
