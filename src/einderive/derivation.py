@@ -556,7 +556,7 @@ def _one_reading(ms: tuple[mx.M, ...]) -> bool:
     if len(set(full)) == 1:
         return True
     width = max(len(f) for f in full)
-    broadcast = []
+    broadcast: list[object] = []
     for axis in range(1, width + 1):
         sizes = {f[-axis] for f in full if len(f) >= axis} - {1}
         if len(sizes) > 1:
