@@ -42,7 +42,10 @@ XFAIL: dict[str, str] = {
     "lookup_reshaped": "the reader cannot read a lookup whose position is a digit of a merged "
                        "axis (E_(tok_{i, ⌊k/D⌋},{k mod D}))",
     "softmax_of_batched_matvec": "the reader cannot read a per-element form whose Σ is an "
-                                 "index form's"}
+                                 "index form's",
+    "reduced_function_of_joined_axis": "the reader cannot read a reduced function's element "
+                                       "over part of its axis (logsumexp(Z, axis=1)_ik′, k′ "
+                                       "over the first piece's D of D2)"}
 
 
 def env_for(d, ref) -> Env:

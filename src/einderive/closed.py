@@ -34,11 +34,27 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | None:
     table: dict[mx.M, mx.M] = {}
     for r in refs:
         form = closed.get(r.name)
-        if form is None:
+        if form is None or not _elements_alike(r, form):
             return None
         table[r] = form
     m = mx.substitute_all(m, table)
     return m if cost(m) <= SUBSTITUTED_LIMIT else None
+
+
+def _elements_alike(r: mx.Ref, form: mx.M) -> bool:
+    """Whether ``form``, the closed form of the whole adjoint ``r`` reads, can stand where
+    ``r`` reads it: everywhere for a whole adjoint; for an element (∂L/∂H_e, ``r.batch`` on
+    the axes ``r.at``) only when ``form`` is written per element of the same axes.  A mixture
+    of experts reads ∂L/∂H [B, E, O] per expert e (axis 1) while its form is per sample b
+    (axis 0): put in place, the sample's matrices stood for the expert's (a wrong closed
+    form, evaluated by broadcasting when B = E)."""
+    if not r.batch:
+        return True
+    at = r.at or tuple(range(len(r.batch)))
+    if isinstance(form, mx.Each):
+        return form.dims == r.batch and form.at == at
+    leaves = [x for x in mx.walk(form) if isinstance(x, mx.Ref) and x.batch]
+    return bool(leaves) and all(x.batch == r.batch and (x.at or at) == at for x in leaves)
 
 
 def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:

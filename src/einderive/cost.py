@@ -95,6 +95,9 @@ def cost(d: Any, sizes: Mapping[str, int] | None = None) -> Cost:
     ctx = d.index.ctx
     dims = tuple((name, ctx.sizes[name]) for name in ctx.dim_names)
     given = sizes_with(d.graph.spec.dims, sizes or {})  # defined dims follow the others
+    if sizes:  # a slice must fit at the sizes --dims gives, as at the spec's
+        from .graph import check_slices
+        check_slices(d.graph, {k: v for k, v in given.items() if v is not None})
     known = tuple((name, given.get(name)) for name, _ in dims)
     counter = Counter(d)
     forward = tuple(counter.forward(t) for t in d.graph.nodes)

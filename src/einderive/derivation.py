@@ -556,11 +556,15 @@ def _one_reading(ms: tuple[mx.M, ...]) -> bool:
     if len(set(full)) == 1:
         return True
     width = max(len(f) for f in full)
+    broadcast: list[object] = []
     for axis in range(1, width + 1):
         sizes = {f[-axis] for f in full if len(f) >= axis} - {1}
         if len(sizes) > 1:
             return False
-    return True
+        broadcast.extend(sizes)
+    # and broadcasting makes no axis of its own: a column K×1 beside a batch of 1×1
+    # elements (K, then 1×1: w of [K, 1, 1] read per element) made K×K×1
+    return len(broadcast) == max(sum(1 for d in f if d != 1) for f in full)
 
 
 class Note(Record):

@@ -250,7 +250,7 @@ def _subscript(node: ast.Subscript, loc: Loc, loc_of: Callable[[ast.AST], Loc]) 
     slices without a step (graph checks them)."""
     items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
     out: list[Expr] = []
-    for item in items:
+    for n, item in enumerate(items):
         if isinstance(item, ast.Slice):
             if item.step is not None:
                 raise SpecError("a slice takes no step", loc_of(item.step),
@@ -258,5 +258,30 @@ def _subscript(node: ast.Subscript, loc: Loc, loc_of: Callable[[ast.AST], Loc]) 
             out.append(SliceItem(loc_of(item), *[None if b is None else _convert(b, loc_of)
                                                   for b in (item.lower, item.upper)]))
         else:
+            _refuse_literal_index(item, n, node.value, loc_of(item))
             out.append(_convert(item, loc_of))
     return Subscript(loc, _convert(node.value, loc_of), tuple(out))
+
+
+def _refuse_literal_index(item: ast.expr, axis: int, value: ast.expr, loc: Loc) -> None:
+    """``x[:, 1]``, ``x[-1]``, ``x[..., 0:K]``, ``x[None]``: NumPy's integer indexing drops
+    an axis and ``...``/``None`` change the rank; none of them is in the language, and a user
+    who writes them needs the spelling that is (a length-1 slice keeps the axis)."""
+    number = item.operand if isinstance(item, ast.UnaryOp) and \
+        isinstance(item.op, (ast.USub, ast.UAdd)) else item
+    if not isinstance(number, ast.Constant):
+        return
+    if isinstance(number.value, int) and not isinstance(number.value, bool):
+        k = -number.value if isinstance(item, ast.UnaryOp) and isinstance(item.op, ast.USub) \
+            else number.value
+        name = value.id if isinstance(value, ast.Name) else "x"
+        at = f"{name}[{':, ' * axis}{f'{k}:{k + 1}' if k >= 0 else f'N - {-k}:N - {-k - 1}'}]"
+        at = at.replace(":N - 0]", ":N]")
+        raise SpecError("indexing by an integer is not supported (it would drop the axis)",
+                        loc, f"take a slice of length 1, which keeps the axis as size 1: {at}"
+                        f"{' (N the axis dim)' if k < 0 else ''}; sum(…, axis={axis}) drops it")
+    if number.value is Ellipsis or number.value is None:
+        what = "'...'" if number.value is Ellipsis else "None (a new axis)"
+        raise SpecError(f"{what} is not supported in an index", loc,
+                        "write one ':' per axis, e.g. x[:, :, 0:K]; add an axis with "
+                        "reshape(x, [B, 1, D])")

@@ -19,7 +19,8 @@ from . import expr as X
 from . import shapes
 from .errors import Loc, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, TensorKind
-from .ops import ALIASES, ARITHMETIC, FUNCTIONS, GATHER, OPS, SLICE, FExpr, sympy_number
+from .ops import (ALIASES, ARITHMETIC, FUNCTIONS, GATHER, OPS, SLICE, FExpr, slice_misfit,
+                  sympy_number)
 from .record import Record, replace
 from .spec import DimDecl, DimTerm, Spec
 
@@ -89,6 +90,36 @@ class Graph(Record, slots=False):  # caches its index in __dict__
         if t.expr is not None:
             walk(t.expr)
         return tuple(seen)
+
+
+def check_slices(graph: Graph, sizes: Mapping[str, int]) -> None:
+    """Every slice fits its axis at ``sizes`` (``--dims``): the spec's sizes were checked as
+    it was read, and the generated code cannot slice past an axis (x[:, 1:2] at T = 1)."""
+    dims = dim_values(graph.spec.dims)
+    at = {Symbol(d.name, integer=True, positive=True): sizes[d.name]
+          for d in graph.spec.dims if d.definition is None and sizes.get(d.name)}
+
+    def walk(e: FExpr, t: Tensor) -> None:
+        if e.op == SLICE:
+            misfit = slice_misfit(e, dims, at)
+            if misfit is not None:
+                given = ", ".join(f"{k}={v}" for k, v in sizes.items())
+                raise SpecError(f"at {given}, {misfit}", _written_at(graph, t),
+                                "give sizes at which every slice fits its axis")
+        for a in e.args:
+            if isinstance(a, FExpr):
+                walk(a, t)
+    for t in graph.nodes:
+        if t.expr is not None:
+            walk(t.expr, t)
+
+
+def _written_at(graph: Graph, t: Tensor) -> Loc:
+    """Where ``t`` is written: its line, or an anonymous part's (``_x2_1``, the slice inside
+    ``x2 = reshape(X[:, 1:2, :], …)``) the line of the node that reads it."""
+    while t.kind == TensorKind.ANON:
+        t = next(u for u in graph.nodes if t.name in graph.operands(u))
+    return t.loc
 
 
 def build(spec: Spec) -> Graph:

@@ -350,6 +350,14 @@ class AxisFunction(Function):  # type: ignore[misc]
     def indices(self) -> Tup:
         return tuple(self.args[2:])
 
+    def dims(self, shape: Tup) -> Tup:
+        """The dims its indices run over, of an argument of ``shape``: a reducing function's
+        without its axis (logsumexp(Z, axis=1)_ik of Z [B, T, N] over B, N), or with it kept
+        as 1 where the indices keep it."""
+        if not self.reduces or len(self.indices) == len(shape):
+            return tuple(1 if self.reduces and a == self.axis else d for a, d in enumerate(shape))
+        return tuple(d for a, d in enumerate(shape) if a != self.axis)
+
     def _eval_derivative(self, s: Any) -> Any:
         if not (isinstance(s, Indexed) and s.base.label == self.label):
             return S.Zero
@@ -1785,6 +1793,12 @@ def _bound(e: FExpr, loc: Any, dims: dict[str, Any]) -> Any:
     if e.op in ("+", "-") and len(e.args) == 2:
         a, b = (_bound(x, loc, dims) for x in e.args)
         return a + b if e.op == "+" else a - b
+    if e.op == "neg":  # x[:, -2:], NumPy's count from the end
+        k = dim_text(_bound(e.args[0], loc, dims))
+        k = k if k.isalnum() else f"({k})"
+        raise SpecError("a slice bound is negative (NumPy's count from the end)", loc,
+                        f"write it with the axis' dim: -{k} is N - {k} on an axis of dim N, "
+                        f"e.g. x[:, N - {k}:N] or x[:, 0:N - {k}]")
     raise SpecError("a slice bound must be static: an integer, a dim, or a sum or difference "
                     "of them", loc, "e.g. x[:, 0:K] or x[:, K:N], with K a dim")
 
@@ -1822,6 +1836,31 @@ def _value_at(x: Any, sizes: dict[Any, int]) -> Any:
     return x.xreplace({k: sympy.Integer(v) for k, v in sizes.items()})
 
 
+def _slice_misfit(lo: Any, hi: Any, size: Any, k: int, n: Any, sizes: dict[Any, int]
+                  ) -> tuple[str, int] | None:
+    """Why the slice lo:hi of axis ``k`` (of dim ``n``, ``size`` its size) does not fit at
+    ``sizes`` (dim symbols → sizes), and which bound says it (0 lo, 1 hi); None if it fits."""
+    for bound, what, value in ((0, "starts before 0", lo), (1, "ends past the dim", size - hi),
+                               (1, "is empty", hi - lo - 1)):
+        v = _value_at(value, sizes)
+        if value.is_negative or (v.is_Number and v < 0):
+            return (f"the slice {dim_text(lo)}:{dim_text(hi)} of axis {k} (of size {n} = "
+                    f"{_value_at(size, sizes)}) {what}"), bound
+    return None
+
+
+def slice_misfit(e: FExpr, dims: dict[str, Any], sizes: dict[Any, int]) -> str | None:
+    """Why the slice node ``e`` does not fit its axis at ``sizes`` (other sizes than those
+    it was checked at as the spec was read: ``--dims``); None if it fits."""
+    x, lo_e, hi_e = e.args
+    k = int(e.param("axis"))
+    n = x.shape[k]
+    size = S.One if n == 1 else dims[n]
+    lo, hi = (_bound(b, None, dims) for b in (lo_e, hi_e))
+    misfit = _slice_misfit(lo, hi, size, k, n, sizes)
+    return None if misfit is None else misfit[0]
+
+
 def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
                  sizes: dict[Any, int]) -> FExpr:
     """``x[:, lo:hi]``: arguments x, the axis (a number), lo, hi (None for an open end)."""
@@ -1831,13 +1870,10 @@ def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
     size = S.One if n == 1 else dims[n]
     lo = S.Zero if lo_e.op == PseudoOp.NONE else _bound(lo_e, llo, dims)
     hi = size if hi_e.op == PseudoOp.NONE else _bound(hi_e, lhi, dims)
-    for what, value, at in (("starts before 0", lo, llo), ("ends past the dim", size - hi, lhi),
-                            ("is empty", hi - lo - 1, lhi)):
-        v = _value_at(value, sizes)
-        if value.is_negative or (v.is_Number and v < 0):
-            raise SpecError(f"the slice {dim_text(lo)}:{dim_text(hi)} of axis {k} (of size "
-                            f"{n} = {_value_at(size, sizes)}) {what}", at,
-                            f"bounds run from 0 to {n}: 0 ≤ lo < hi ≤ {n}")
+    misfit = _slice_misfit(lo, hi, size, k, n, sizes)
+    if misfit is not None:
+        raise SpecError(misfit[0], llo if misfit[1] == 0 else lhi,
+                        f"bounds run from 0 to {n}: 0 ≤ lo < hi ≤ {n}")
     length = sympy.expand(hi - lo)
     out = 1 if length == 1 else next((d for d, v in dims.items()
                                       if sympy.expand(v - length) == 0), None)

@@ -902,7 +902,7 @@ class _Reader:
             # vocabulary here says (a tensor's pick is onehot(labels) ⊙ X, a function's not)
             raise NoMatrixForm("a function of a whole axis at an index an integer picks")
         if any(isinstance(i, (Shift, SAdd, Window)) for i in e.indices) or \
-                e in self.padded or (not e.reduces and self._narrower(e.indices, tensor.shape)):
+                e in self.padded or self._narrower(e.indices, e.dims(tensor.shape)):
             # read over part of an axis (softmax(C, axis=0)_il with i over a concatenated
             # piece's rows): an element of a slice of the whole function, as a tensor's is
             if e.reduces or self.batch:

@@ -139,7 +139,10 @@ def sizes_for(graph: Graph, override: Sizes | None = None) -> Sizes:
             used.add(n)
             out[d] = n
     full = sizes_with(graph.spec.dims, {**out, **override})  # defined dims follow, refuse --dims
-    return {d: int(full[d] or 0) for d, _ in graph.dims}
+    sizes = {d: int(full[d] or 0) for d, _ in graph.dims}
+    from .graph import check_slices
+    check_slices(graph, sizes)
+    return sizes
 
 
 def positive_inputs(graph: Graph) -> set[str]:

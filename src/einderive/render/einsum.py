@@ -444,12 +444,12 @@ class IndexCompiler:
         ndim = len(self.comp.graph[name].shape)
         py = self.b.axis_fn(e.head, P.Name(self.comp.names.var[name]), e.axis, ndim)
         shape = self.comp.graph[name].shape
-        if has_index_map(tuple(e.indices)) or (not e.reduces and self._outside(e, shape)):
+        dims = e.dims(shape)
+        if has_index_map(tuple(e.indices)) or self._outside(e, dims):
             # read over part of an axis or at index maps, as a tensor's element is (a
-            # reduction's at its result's axes: logsumexp(Z, axis=1)_{i·T + j})
-            if e.reduces:
-                shape = tuple(d for a, d in enumerate(shape) if a != e.axis)
-            return self._gather(e, py, shape)
+            # reduction's at its result's axes: logsumexp(Z, axis=1)_{i·T + j}, or _ik′
+            # with k′ over a concatenated piece's width)
+            return self._gather(e, py, dims)
         return self._index(py, e.indices)
 
     # -- einsum -----------------------------------------------------------------------
