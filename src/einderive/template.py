@@ -28,7 +28,6 @@ reproduce exactly is not stored.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
 from sympy import Add, Indexed, IndexedBase, Mul, Pow, Sum, Symbol, Tuple
@@ -64,6 +63,9 @@ class Templates:
         self.enabled = ENABLED if enabled is None else enabled
         self.entries: dict[Hashable, list[_Entry]] = {}
         self.hits = 0
+        # the Namer's read sets, by the tensors they read (a step's tensors hold a few of
+        # them: looked up, not enumerated over every subset of the step's tensors)
+        self.reads = Within([(read, read) for read in namer.by_set if read])
 
     def run(self, compute: Callable[[], tuple[Any, ...]], exprs: tuple[Expr, ...],
             roles: tuple[Symbol, ...], literals: Hashable) -> Parts:
@@ -125,13 +127,15 @@ class Templates:
     def _patterns(self, tensors: set[Symbol]) -> list[tuple[Symbol, Expr, tuple[Any, ...]]]:
         """The Namer's patterns over tensors among ``tensors`` (every one it could match in a
         result built from them), in a renaming-invariant order; their nodes join ``tensors``."""
-        ordered = sorted(tensors, key=lambda s: s.name)
+        place = {s: n for n, s in enumerate(sorted(tensors, key=lambda s: s.name))}
+        reads = [read for read, _ in self.reads.within(tensors)]
+        # by size, then as combinations() of the names in order would list them
+        reads.sort(key=lambda r: (len(r), sorted(place[s] for s in r)))
         out = []
-        for n in range(1, len(ordered) + 1):
-            for subset in combinations(ordered, n):
-                for _, bucket in self.namer.buckets_reading(frozenset(subset)):
-                    for name, e, idx in bucket:
-                        out.append((self.ctx.keys[name], e, idx))
+        for read in reads:
+            for _, bucket in self.namer.buckets_reading(read):
+                for name, e, idx in bucket:
+                    out.append((self.ctx.keys[name], e, idx))
         tensors.update(label for label, _, _ in out)
         return out
 
@@ -166,6 +170,35 @@ class Templates:
         if key in ctx.tensor_of:
             return ctx.labels[ctx.tensor_of[key]]
         return ctx.adjoint_bases[ctx.adjoint_of[key]]
+
+
+class Within:
+    """Items by the names they read: those all of whose names are among a given set, found
+    through each item's rarest name (a tensor every branch of a fan-out reads is no branch's
+    rarest name: looking a reading's names up does not list every branch, and the key of
+    each reading costs what its neighbourhood holds, not the graph)."""
+
+    def __init__(self, items: list[tuple[Any, frozenset[Any]]]) -> None:
+        count: dict[Any, int] = {}
+        for _, names in items:
+            for name in names:
+                count[name] = count.get(name, 0) + 1
+        self.none: list[tuple[int, Any, frozenset[Any]]] = []
+        self.by: dict[Any, list[tuple[int, Any, frozenset[Any]]]] = {}
+        for k, (item, names) in enumerate(items):
+            if not names:
+                self.none.append((k, item, names))
+                continue
+            rarest = min(names, key=lambda name: (count[name], str(name)))
+            self.by.setdefault(rarest, []).append((k, item, names))
+
+    def within(self, names: Any) -> list[tuple[Any, frozenset[Any]]]:
+        """The items all of whose names are in ``names``, in the order they were given."""
+        out = list(self.none)
+        for name in names:
+            out.extend(x for x in self.by.get(name, ()) if x[2] <= names)
+        out.sort(key=lambda x: x[0])
+        return [(item, names_of) for _, item, names_of in out]
 
 
 def _order(names: list[str]) -> list[int]:
