@@ -40,7 +40,9 @@ if TYPE_CHECKING:
 Expr = Any  # a SymPy expression (SymPy ships no type information)
 
 ENABLED = True  # tests switch it off to show the cache is invisible
-MAX_TENSORS = 12  # tensors read by one step above which it is derived afresh (2^n Namer buckets)
+MAX_TENSORS = 12  # tensors read by one step above which it is derived afresh (the Namer's
+# patterns were looked up for every subset, 2^n; they are found through an index now, and the
+# limit is kept: raising it changes which steps are renamed, not yet measured)
 _REBUILT = (Add, Mul, Pow, Sum, Tuple, Indexed, IndexedBase, Application)
 
 
