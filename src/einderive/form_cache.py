@@ -38,7 +38,7 @@ from .record import Record, _set
 from .recognize import positions
 from .reuse import _quotient
 from .simplify import _difference
-from .template import _REBUILT, _rebuild
+from .template import _REBUILT, Within, _rebuild
 
 if TYPE_CHECKING:
     from .indexed import Ctx, Namer
@@ -63,7 +63,7 @@ class FormCache:
         self.info = {t.name: (t.kind, tuple(t.shape), t.positive, t.spd, t.integer,
                               t.name in graph.wrt) for t in graph.tensors}
         # the Namer's read sets (a pattern can only name a value reading exactly its set)
-        self.reads = _Within([(read, read) for read in namer.by_set])
+        self.reads = Within([(read, read) for read in namer.by_set])
         self._named_id: int | None = None
         self.skeletons: dict[int, tuple[Any, int, tuple[str, ...]]] = {}
         # each distinct skeleton of a long-lived form, by a number: a key holds the number,
@@ -194,7 +194,7 @@ class FormCache:
         return out
 
     def _named_forms(self, named: Any) -> tuple[list[set[str]], dict[str, list[int]],
-                                                _Within]:
+                                                Within]:
         """For the forward forms ``named`` (built once per derivation stage): each entry's
         names (its form's leaves and its node), the entries by their node's name, and the
         entries by what a reading must read for the entry to matter to it: its whole form
@@ -216,7 +216,7 @@ class FormCache:
                 split = _quotient(m)
                 if split is not None:
                     items.append((n, frozenset(_leaf_names(split[0]))))
-            self._forms = (per_entry, by_node, _Within(items))
+            self._forms = (per_entry, by_node, Within(items))
         return self._forms
 
     def _oriented(self, oriented: frozenset[Any], rank: dict[str, int]) -> Iterable[Any]:
@@ -224,7 +224,7 @@ class FormCache:
         argument read there)."""
         if self._oriented_id != id(oriented):
             self._oriented_id, self._oriented_ref = id(oriented), oriented
-            self._oriented_within = _Within([(o, frozenset(_leaf_names(o))) for o in oriented])
+            self._oriented_within = Within([(o, frozenset(_leaf_names(o))) for o in oriented])
         return [o for o, _ in self._oriented_within.within(rank.keys())]
 
     # -- a hit -----------------------------------------------------------------------------
@@ -257,35 +257,6 @@ def _leaf_names(m: Any) -> set[str]:
         elif isinstance(x, Record):
             stack.extend(getattr(x, f.name) for f in x._fields)
     return out
-
-
-class _Within:
-    """Items by the names they read: those all of whose names are among a given set, found
-    through each item's rarest name (a tensor every branch of a fan-out reads is no branch's
-    rarest name: looking a reading's names up does not list every branch, and the key of
-    each reading costs what its neighbourhood holds, not the graph)."""
-
-    def __init__(self, items: list[tuple[Any, frozenset[Any]]]) -> None:
-        count: dict[Any, int] = {}
-        for _, names in items:
-            for name in names:
-                count[name] = count.get(name, 0) + 1
-        self.none: list[tuple[int, Any, frozenset[Any]]] = []
-        self.by: dict[Any, list[tuple[int, Any, frozenset[Any]]]] = {}
-        for k, (item, names) in enumerate(items):
-            if not names:
-                self.none.append((k, item, names))
-                continue
-            rarest = min(names, key=lambda name: (count[name], str(name)))
-            self.by.setdefault(rarest, []).append((k, item, names))
-
-    def within(self, names: Any) -> list[tuple[Any, frozenset[Any]]]:
-        """The items all of whose names are in ``names``, in the order they were given."""
-        out = list(self.none)
-        for name in names:
-            out.extend(x for x in self.by.get(name, ()) if x[2] <= names)
-        out.sort(key=lambda x: x[0])
-        return [(item, names_of) for _, item, names_of in out]
 
 
 _ATOMS: set[type] = {str, int, float, bool, type(None)}  # and the enums, as they are met

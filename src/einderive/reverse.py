@@ -14,7 +14,6 @@ negates or sums (so ``e = y_true - y`` gives ``∂L/∂y = -2 e``, not ``-∂L/�
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -38,7 +37,7 @@ from .indexed import (
     substitute_indexed,
 )
 from .record import Record, field, replace
-from .template import Templates
+from .template import Parts, Templates
 
 Expr = Any  # a SymPy expression (SymPy ships no type information)
 Idx = tuple[Any, ...]  # index symbols, or 0 for a size-1 axis
@@ -59,33 +58,33 @@ class Edge(Record):
     inlined: bool  # whether ∂L/∂v was replaced by its value
     # the step's forms (below), each built when first read: a step renamed from another
     # layer's (template.py) builds only what --steps or second order reads
-    made: tuple[Callable[[], Expr], ...] = field(compare=False, repr=False)
+    made: Parts = field(compare=False, repr=False)
     ctx: Ctx = field(compare=False, repr=False)
 
     @cached_property
     def local(self) -> Expr:
         """∂v_I/∂u_K with its deltas."""
-        return self.made[0]()
+        return self.made[0]
 
     @cached_property
     def local_collapsed(self) -> Expr:
         """The same with the node's own sums collapsed."""
-        return self.made[1]()
+        return self.made[1]
 
     @cached_property
     def chained(self) -> Expr:
         """Σ_I ∂L/∂v_I ∂v_I/∂u_K before collapsing."""
-        return self.made[2]()
+        return self.made[2]
 
     @cached_property
     def collapsed(self) -> Expr:
         """After collapsing, in K."""
-        return self.made[3]()
+        return self.made[3]
 
     @cached_property
     def result(self) -> Expr:
         """The contribution, in K: ``collapsed`` with ∂L/∂v written out if inlined."""
-        return self.made[4]()
+        return self.made[4]
 
     @cached_property
     def shown(self) -> Edge:
@@ -93,12 +92,8 @@ class Edge(Record):
         both = self.out_idx + self.in_idx
         forms = ((self.local, both), (self.local_collapsed, both), (self.chained, self.in_idx),
                  (self.collapsed, self.in_idx), (self.result, self.in_idx))
-        made = tuple(_value(rename(e, self.ctx, free, free)) for e, free in forms)
+        made = Parts(tuple(rename(e, self.ctx, free, free) for e, free in forms))
         return replace(self, made=made)
-
-
-def _value(e: Expr) -> Callable[[], Expr]:
-    return lambda: e
 
 
 class IndexAdjoint(Record):
@@ -186,13 +181,11 @@ def _step(templates: Templates, v: str, u: str, definition: Expr, out_idx: Idx,
     def compute() -> tuple[Any, ...]:
         e = _edge(ctx, v, u, definition, out_idx, upstream_expr, graph)
         contribution = _tidy(rename(e.result, ctx, e.in_idx, canon_u), namer, ctx, canon_u)
-        return (e.in_idx, e.inlined, contribution, e.local, e.local_collapsed, e.chained,
-                e.collapsed, e.result)
+        return (e.in_idx, e.inlined, contribution, e.made.values)
     roles = (ctx.keys[v], ctx.adjoint_keys[v], ctx.keys[u])
-    in_idx, inlined, contribution, *made = \
-        templates.run(compute, (definition, upstream_expr, out_idx, canon_u), roles,
-                      (graph[u].shape, graph[v].kind))
-    return Edge(v, u, out_idx, in_idx(), inlined(), tuple(made), ctx), contribution()
+    parts = templates.run(compute, (definition, upstream_expr, out_idx, canon_u), roles,
+                          (graph[u].shape, graph[v].kind))
+    return Edge(v, u, out_idx, parts[0], parts[1], parts.part(3), ctx), parts[2]
 
 
 def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_expr: Expr,
@@ -213,8 +206,7 @@ def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_exp
                 _mentions_tensor(ctx, upstream_expr):  # a constant (∂L/∂L = 1) inlines
             result, inlined = collapsed, False  # ∂L/∂v named: no reshape reads it whole
     return Edge(v, u, out_idx, in_idx, inlined,
-                tuple(_value(e) for e in (local, local_collapsed, chained, collapsed, result)),
-                ctx)
+                Parts((local, local_collapsed, chained, collapsed, result)), ctx)
 
 
 def _passes_through(ctx: Ctx, contribution: Expr, v: str, upstream_expr: Expr) -> bool:

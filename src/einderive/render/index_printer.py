@@ -107,8 +107,11 @@ class IndexPrinter(TreePrinter):
         factors: list[Any] = []
         summed: list[Any] = []
         _flatten_sums(e, factors, summed)
-        if summed and self.n.einstein and all(_count(Mul(*factors), v) == 2 for v in summed):
-            return (Mul(*factors) if len(factors) > 1 else factors[0]), summed
+        if not summed or not self.n.einstein:
+            return None
+        product = Mul(*factors)  # built once, not once per summed index
+        if all(_count(product, v) == 2 for v in summed):
+            return (product if len(factors) > 1 else factors[0]), summed
         return None
 
     def _term(self, e: Any) -> str:
@@ -154,7 +157,7 @@ class IndexPrinter(TreePrinter):
         """Without a matrix form to follow: deltas, then adjoints, then the rest."""
         if isinstance(a, KroneckerDelta):
             return 0
-        if self.n.ctx is not None and any(k in self.n.ctx.adjoint_of for k in _keys(a)):
+        if self.n.ctx is not None and _reads_key(a, self.n.ctx.adjoint_of):
             return 1
         return 2
 
@@ -470,8 +473,16 @@ def _reads_tensor(e: Any) -> bool:
     return False
 
 
-def _keys(e: Any) -> list[Any]:
-    return [x.base.label for x in nodes_of(e, Indexed)] + list(nodes_of(e, Symbol))
+def _reads_key(e: Any, keys: Any) -> bool:
+    """Whether a symbol of ``e`` is among ``keys`` (an element's base label is one of its
+    symbols), found at the first one: a factor's whole tree was walked twice before."""
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Symbol) and x in keys:
+            return True
+        stack.extend(x.args)
+    return False
 
 
 def _flatten_sums(e: Any, factors: list[Any], summed: list[Any]) -> None:

@@ -100,8 +100,18 @@ class Rewriter:
 
     # -- one reading for every index -----------------------------------------------------
 
-    def disambiguate(self, e: Any, outside: frozenset[str] = frozenset(),
-                     avoid: frozenset[str] = frozenset()) -> Any:
+    def disambiguate(self, e: Any, outside: frozenset[str] = frozenset()) -> Any:
+        """Give each sum a letter that occurs nowhere else in its term (``outside``, the
+        left side's letters).
+
+        Most index forms need nothing (each summation letter bound once and free nowhere):
+        told by one walk, before the pass that reads each product's neighbours."""
+        if _unambiguous(e, outside):
+            return e
+        return self._disambiguate(e, outside)
+
+    def _disambiguate(self, e: Any, outside: frozenset[str] = frozenset(),
+                      avoid: frozenset[str] = frozenset()) -> Any:
         """Give each sum a letter that occurs nowhere else in its term (``outside``).
 
         A sum written flat in a product also avoids ``avoid``, every letter bound
@@ -113,12 +123,12 @@ class Rewriter:
             if renamed:
                 new = Symbol(_fresh(var.name, outside | avoid | index_names(body)))
                 body, var = self._replace(body, {var: new}), new
-            read = self.disambiguate(body, outside | {var.name}, avoid)
+            read = self._disambiguate(body, outside | {var.name}, avoid)
             if read is body and not renamed:
                 return e  # as it was: rebuilt it would be e again (make_sum denests)
             return self._rebuilt(e, make_sum(read, ((var, lo, hi),)))
         if isinstance(e, Add):
-            return self._rebuild(e, [self.disambiguate(a, outside, avoid) for a in e.args])
+            return self._rebuild(e, [self._disambiguate(a, outside, avoid) for a in e.args])
         if not e.args or _is_axis_function(e) or isinstance(e, Indexed):
             return e
         args = list(e.args)
@@ -131,7 +141,7 @@ class Rewriter:
                 others |= exposed_names(b)
                 beside |= index_names(b)
             flat = isinstance(args[n], Sum)  # may lose its Σ: must differ from all beside it
-            args[n] = self.disambiguate(args[n], outside | others,
+            args[n] = self._disambiguate(args[n], outside | others,
                                         avoid | beside if flat else avoid)
         return self._rebuild(e, args)
 
@@ -149,6 +159,30 @@ class Rewriter:
         if isinstance(e, (Add, Mul, Pow)):
             return self._rebuilt(e, e.func(*args, evaluate=False))
         return self._rebuilt(e, e.func(*args))
+
+
+def _unambiguous(e: Any, outside: frozenset[str]) -> bool:
+    """Whether :meth:`Rewriter.disambiguate` would rename no sum of ``e``: every summation
+    letter is bound by one limit in the whole tree (counted at each place, a repeated
+    subtree twice), none is free in ``e`` nor in ``outside``.  Then no letter a sum meets
+    (an enclosing sum's, a neighbour's in a product, the left side's) is its own: a
+    neighbour's letters are bound by other sums or free in ``e``."""
+    bound: list[str] = []
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Sum):
+            for lim in x.limits:
+                if len(lim) != 3 or type(lim[0]) is not Symbol:
+                    return False  # a limit this check does not read: the full pass
+                bound.append(lim[0].name)
+        stack.extend(x.args)
+    if not bound:
+        return True
+    names = set(bound)
+    if len(names) < len(bound) or not names.isdisjoint(outside):
+        return False
+    return not any(isinstance(s, Symbol) and s.name in names for s in free_symbols(e))
 
 
 def instantiate(definition: Any, idx: tuple[Any, ...], indices: tuple[Any, ...]) -> Any:

@@ -42,12 +42,23 @@ class UnicodeStyle(Style):
         return name
 
     def tensor_name(self, name: str, idx: str) -> str:
+        shown = self.shown_names.get(name)
+        if shown is None:
+            shown = self.shown_names[name] = self._shown(name)
+        return names.text_indexed(shown, idx)
+
+    def _shown(self, name: str) -> str:
         if name in self.lookalikes:
             name = names.text_monospace(name)
         elif name not in self.tangent_lookalikes:
             name = names.text_accented(name)
-        name = names.NOTATION_SYMBOLS.get(name, name)
-        return names.text_indexed(name, idx)
+        return names.NOTATION_SYMBOLS.get(name, name)
+
+    @property
+    def shown_names(self) -> dict[str, str]:
+        """Each tensor name as the text writes it, before its subscript (filled per graph
+        as names are printed: a name is printed in every formula that reads it)."""
+        return _per_graph(self.ctx, "text_shown_names", dict, lambda g: {})
 
     @property
     def lookalikes(self) -> set[str]:
