@@ -642,12 +642,18 @@ def scalar_product(xs: list[M]) -> M:
         return Const(sympy.S.Zero)
     if not others:
         return Const(value)
+    if any(not x.is_scalar for x in others):  # a 1×1 of each element: see scale()
+        return hadamard(*([] if value == 1 else [Const(value)]), *others)
     body = others[0] if len(others) == 1 else Hadamard(tuple(others), ())
     return body if value == 1 else Scale(Const(value), body, ())
 
 
 def scale(c: M, x: M) -> M:
-    """``c x`` for a scalar ``c``: constants in front, folded."""
+    """``c x`` for a scalar ``c``: constants in front, folded.  A 1×1 matrix of each batch
+    element (r_b of r: [B, 1, 1]) is no scalar: ``r·X`` would read as one number times the
+    whole of X, so it is an elementwise product, which broadcasts as NumPy does (X ⊘ r)."""
+    if not c.is_scalar:
+        return hadamard(c, x)
     if is_one(c):
         return x
     if is_zero(c) or is_zero(x):

@@ -262,12 +262,18 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True) -> bool
     if any(seen & set(k.args) for k in expr.atoms(KroneckerDelta)):
         return False
     found = False
+    summed = _summed_over_lead(expr, batch)
     for e in expr.atoms(Indexed, AxisFunction):
+        if e in summed:
+            continue  # Σ_n′ Y_n′ of each element: one matrix, the same for every element
         if isinstance(e, AxisFunction):
             if _element_rows(e, batch):  # logsumexp of each element's rows: a column each
                 found = True
                 continue
-            inds, ok = e.indices, not e.reduces and _has_axis(e.head) and e.axis >= nb
+            inds, ok = e.indices, not e.reduces and _has_axis(e.head) and \
+                (e.axis >= nb or len(e.indices) == nb + 2)  # (across the batch: _across_batch)
+            if _same_for_each(e, batch):
+                continue
         else:
             inds, ok = read_indices(e), ctx.is_tensor_atom(e)
         if not ok:
@@ -286,6 +292,30 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True) -> bool
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
     return found
+
+
+def _summed_over_lead(expr: Expr, batch: Idx) -> set[Expr]:
+    """The tensors of three or more axes in ``expr`` read inside a sum over their leading
+    axes, at none of the indices ``batch`` (Σ_i′ Y_i′jk beside Z_ijk, i the batch): the sum
+    is a matrix the same for every element (Σ_n Y_n, :meth:`_Reader._batch_sum`)."""
+    out: set[Expr] = set()
+    for s in expr.atoms(Sum):
+        bound = {v for v, _, _ in s.limits}
+        for e in s.function.atoms(Indexed):
+            inds = tuple(e.indices)
+            if len(inds) > 2 and all(i in bound for i in inds[:-2]) and \
+                    not set(batch) & e.free_symbols:
+                out.add(e)
+    return out
+
+
+def _same_for_each(e: Expr, batch: Idx) -> bool:
+    """A function of a whole axis read at none of the batch indices, a matrix (or column):
+    the same for every element, as a tensor of two axes is (logsumexp(Z, axis=0)_jk of Z:
+    [N, T, D], the batch's own axis reduced, beside Z_n)."""
+    inds = tuple(e.indices)
+    return bool(_has_axis(e.head)) and len(inds) <= 2 and \
+        all(isinstance(i, Symbol) and i not in batch for i in inds)
 
 
 def _element_rows(e: Expr, batch: Idx) -> bool:
@@ -653,6 +683,11 @@ class _Reader:
         dims = self._dims_of(view)
         rhs = mx.Reshape(mx.Permute(ref, axes, moved, math_shape(moved)), dims,
                          math_shape(dims))
+        return self._named(rhs, dims), view, rhs
+
+    def _named(self, rhs: mx.M, dims: Shape) -> mx.Ref:
+        """The temporary named for ``rhs`` (a tensor of spec shape ``dims``): t1, t2 … in the
+        order first read, never a tensor's or a dim's name, one name per definition."""
         temps = _TEMPORARIES.get()
         if rhs not in temps:
             taken = {t.name for t in self.graph.tensors} | set(self.ctx.dim_names) | \
@@ -661,7 +696,19 @@ class _Reader:
             while f"t{k}" in taken:
                 k += 1
             temps[rhs] = mx.Ref(f"t{k}", RefKind.TENSOR, math_shape(dims))
-        return temps[rhs], view, rhs
+        return temps[rhs]
+
+    def _across_batch(self, e: Expr, ref: mx.Ref, shape: Shape) -> Blob:
+        """softmax(Z, axis=0)_ijk read per element i of the axis it acts along: no element of
+        Z says it, so the whole function is a temporary named in a where-clause
+        (``t1 = softmax(Z, axis=0)``) and the element read is t1's (``t1 ⊙ Σ_n Y_n − Y``)."""
+        rhs = mx.AxisFn(e.head, ref, e.axis, shape, math_shape(shape))
+        whole = self._named(rhs, shape)
+        elem = self._element(whole, shape)
+        where = Where(elem, rhs)
+        if where not in self.wheres:
+            self.wheres.append(where)
+        return Blob(elem, tuple(e.indices)[len(self.batch):])
 
     def _dims_of(self, idx: Idx) -> Shape:
         """The spec shape of a tensor read at ``idx`` whole (0 on a literal-1 axis)."""
@@ -931,6 +978,9 @@ class _Reader:
             ref = self._element(ref, tensor.shape)
             column = (self.ctx.index_dim[idx[-1]], 1)
             return Blob(mx.AxisFn(e.head, ref, e.axis, tensor.shape, column), idx[-1:])
+        if self.batch and idx[:len(self.batch)] == self.batch and e.axis < len(self.batch) \
+                and not e.reduces and len(idx) == nd:
+            return self._across_batch(e, ref, tensor.shape)
         if self.batch and idx[:len(self.batch)] == self.batch:
             # one element's rows or columns (_per_element checked the axis is one of them)
             ref = self._element(ref, tensor.shape)
@@ -1001,7 +1051,9 @@ class _Reader:
     def _term_key(self, m: mx.M) -> tuple[bool, bool, int, int]:
         """Terms read positive first, constants last, otherwise in the graph's order."""
         names = [r.name for r in mx.leaves(m)]
-        where = min((self.position[n] for n in names), default=len(self.position))
+        # (a where-named temporary, t1 = softmax(Z, axis=0), has no place: after the nodes)
+        where = min((self.position.get(n, len(self.position)) for n in names),
+                    default=len(self.position))
         small = isinstance(m, mx.Const) and m.value.is_Integer
         return (_is_negative(m), not names and not small, where if names else -1, len(names))
 
@@ -1061,6 +1113,8 @@ class _Reader:
             return Blob(mx.scale(mx.scalar_product(coeff), summed_batch.m) if coeff else
                         summed_batch.m, summed_batch.idx)
         blobs = []
+        if self.batch:
+            factors, summed, blobs = self._inner_batch_sums(factors, summed)
         for f in factors:
             b = self.padded_products.pop(f) if f in self.padded_products else self.blob(f)
             if not b.idx:
@@ -1121,6 +1175,26 @@ class _Reader:
             if found is not None:
                 return found
         return None
+
+    def _inner_batch_sums(self, factors: list[Expr], summed: list[Index]
+                          ) -> tuple[list[Expr], list[Index], list[Blob]]:
+        """Inside a reading per element, the factors summed over another batch that read
+        none of the element's indices (Σ_i′ Y_i′jk beside softmax(Z, axis=0)_ijk, i the
+        batch): a whole matrix, Σ_n Y_n, read by a reader of no batch.  Returns the factors
+        and sums left, and the blobs read."""
+        batch = set(self.batch)
+        inner = [f for f in factors if not batch & f.free_symbols and
+                 any(s in f.free_symbols for s in summed)]
+        rest = [f for f in factors if f not in inner]
+        over = [s for s in summed if not any(s in f.free_symbols for f in rest)]
+        if not inner or not over:
+            return factors, summed, []
+        whole = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented)
+        found = whole._batch_sum(inner, over)
+        if found is None:
+            return factors, summed, []
+        self.wheres += [w for w in whole.wheres if w not in self.wheres]
+        return rest, [s for s in summed if s not in over], [found]
 
     def _batch_sum_over(self, batch: Idx, factors: list[Expr], summed: list[Index]
                         ) -> Blob | None:
