@@ -231,6 +231,8 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
         return None
     if reader.einsum_used or not mx.batch_of(m) or any(_whole(n) for n in mx.walk(m)):
         return None
+    if any(w.lhs == m for w in reader.wheres):
+        return None  # one temporary whole (S = t1): the plain rules print its definition
     if reader.explicit or len(rest) != 2 or at != tuple(range(len(at))):
         if isinstance(m, mx.Ref) or isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref):
             return None  # only axes moved (Qh_bh = Q_bh): a permutation says it whole
