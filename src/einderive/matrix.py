@@ -350,6 +350,22 @@ class Each(M):
         return (self.x,)
 
 
+class SumAxes(M):
+    """``sum(x, axis=(0, 2))``: the sums over the spec axes ``axes`` of a tensor of three or
+    more axes, as NumPy's ``np.sum`` and the spec's ``sum`` say; with ``keep`` each summed
+    axis stays as a literal 1 (``keepdims=True``), so the sums broadcast back against the
+    tensor (batch norm's colsum-like sums over a batch and a sequence axis)."""
+
+    x: M
+    axes: tuple[int, ...]
+    keep: bool
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
 def batch_sum(x: M, dims: Shape, names: tuple[str, ...]) -> M:
     return BatchSum(x, tuple(dims), tuple(names), x.shape)
 
@@ -851,6 +867,8 @@ def substitute_all(m: M, table: Mapping[M, M]) -> M:
         return Take(substitute_all(m.x, table), m.axis, m.at, m.dims, m.shape, m.src)
     if isinstance(m, Permute):
         return Permute(substitute_all(m.x, table), m.axes, m.dims, m.shape, m.src)
+    if isinstance(m, SumAxes):
+        return SumAxes(substitute_all(m.x, table), m.axes, m.keep, m.shape, m.src)
     if isinstance(m, Each):
         return Each(substitute_all(m.x, table), m.dims, m.names, m.at, m.spec, m.shape, m.src)
     if isinstance(m, Stack):

@@ -45,6 +45,7 @@ from .record import Record, replace
 from .recognize_batch import (batch_positions, element_at, ones_ahead, permuted_view,
                               read_indices, read_permuted)
 from .recognize_conv import read_conv, read_conv_bias
+from .recognize_frame import read_framed
 from .shapes import Shape
 
 Expr = Any  # a SymPy expression (SymPy ships no type information)
@@ -118,13 +119,33 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
         return _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
-            _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or Recognition(None)
+            _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or \
+            _framed(ctx, namer, anon_forms, expr, idx, shape) or Recognition(None)
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
     if out.einsum:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
-            _permuted(ctx, namer, anon_forms, expr, idx, shape) or out
+            _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
+            _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     return out
+
+
+def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+            idx: Idx, shape: Shape) -> Recognition | None:
+    """Whole tensors of three or more axes as NumPy reads them, broadcast and summed over
+    axes (X − mu of mu: [1, C, 1], sum(·, axis=(0, 2), keepdims=True)):
+    :func:`recognize_frame.read_framed`."""
+    reader = _Reader(ctx, namer, anon_forms, ())
+
+    def arg_ref(e: Expr) -> tuple[mx.Ref, Shape]:
+        tensor = ctx.graph[ctx.tensor_of[e.label]]
+        return reader._whole(tensor.name, _ref_kind(tensor.kind), tensor.shape), tensor.shape
+    try:
+        m = read_framed(expr, idx, shape, reader._whole_ref, arg_ref, ctx.is_tensor_atom,
+                        ctx.index_dim)
+    except NoMatrixForm:
+        return None  # an anonymous intermediate with no form of its own
+    return None if m is None else Recognition(m)
 
 
 def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,

@@ -1088,6 +1088,8 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
         out = mx.Take(kids[0], m.axis, m.at, m.dims, m.shape)
     elif isinstance(m, mx.Permute):
         out = mx.Permute(kids[0], m.axes, m.dims, m.shape)
+    elif isinstance(m, mx.SumAxes):
+        out = mx.SumAxes(kids[0], m.axes, m.keep, m.shape)
     elif isinstance(m, mx.Each):
         out = mx.Each(kids[0], m.dims, m.names, m.at, m.spec, m.shape)
     elif isinstance(m, mx.Stack):
