@@ -1135,7 +1135,7 @@ class _Reader:
         if summed_batch is not None:
             return Blob(mx.scale(mx.scalar_product(coeff), summed_batch.m) if coeff else
                         summed_batch.m, summed_batch.idx)
-        blobs = []
+        blobs: list[Blob] = []
         if self.batch:
             factors, summed, blobs = self._inner_batch_sums(factors, summed)
         for f in factors:
