@@ -7,6 +7,9 @@
 - a 1×1 of each element (r_b of r: [B, 1, 1]) is an elementwise factor that broadcasts
   (∂L/∂r ⊙ X ⊘ r), never a scalar's product ``(∂L/∂r/r)·X``, which reads as one number
   times all of X;
+- whole tensors of three or more axes with kept-dims axes read as NumPy reads them: the
+  literal 1s broadcast (X − mu of mu: [1, C, 1]) and sums over axes print as
+  sum(·, axis=(0, 2), keepdims=True), not einsum;
 - the generated code never swaps the last two axes twice.
 
 Each spec's generated NumPy and PyTorch gradients are compared with torch autograd of an
@@ -32,7 +35,8 @@ from einderive.spec import sizes_with
 
 MODELS = Path(__file__).parent / "models"
 SPECS = ["more7/log_softmax_axis0_rank3", "more/rmsnorm_middle", "more7/group_norm_rank4",
-         "more7/slice_last_softmax_mid"]
+         "more7/slice_last_softmax_mid", "more7/batchnorm_rank3_channels",
+         "more7/rmsnorm_mid_rank4", "more7/lse_axis1_rank4_keep"]
 
 
 def _derive(name: str):
@@ -129,3 +133,44 @@ def test_generated_code_matches_torch_autograd_at_two_sizes(tmp_path, spec):
 def test_the_printed_forms_pass_verify(spec):
     from einderive.api import verify
     assert verify(_derive(spec)).ok
+
+
+FRAMED = {  # NumPy's reading: kept-dims axes broadcast, sums over axes
+    "more7/lse_axis1_rank4_keep": {
+        "∂L/∂m": "2 m − sum(X ⊙ exp(X − m), axis=1, keepdims=True) − 2 Y",
+        "∂L/∂X": "∂L/∂m ⊙ softmax(X, axis=1) + exp(X − m) ⊙ (1 + X)",
+        "∂L/∂Y": "2 (Y − m)",
+    },
+    "more7/rmsnorm_mid_rank4": {
+        "∂L/∂X": "(1/(B C)) ∂L/∂r ⊙ X ⊘ r + ∂L/∂O ⊙ g ⊘ r",
+        "∂L/∂g": "reshape(sum(∂L/∂O ⊙ X ⊘ r, axis=(0, 1), keepdims=True), [C, D])",
+    },
+    "more7/batchnorm_rank3_channels": {
+        "∂L/∂v": "−(1/2) g ⊙ sum(∂L/∂N ⊙ (X − mu), axis=(0, 2), keepdims=True) ⊘ "
+                 "(√(v + 1e-05))^∘3",
+    },
+}
+
+
+@pytest.mark.parametrize("spec", sorted(FRAMED))
+def test_kept_dims_reductions_over_middle_axes_read_as_numpy_sums(spec):
+    d = _derive(spec)
+    lines = _lines(d)
+    for name, want in FRAMED[spec].items():
+        assert lines[name] == want, name
+    assert "einsum" not in plain(d)
+
+
+def test_batch_norm_over_two_axes_of_three_has_no_einsum_left():
+    d = _derive("more7/batchnorm_rank3_channels")
+    text = plain(d)
+    assert "einsum" not in text
+    assert "∂L/∂X = (1/(B T)) ∂L/∂mu ⊙ 𝟏 + (2/(B T)) ∂L/∂v ⊙ (X − mu) + ∂L/∂N ⊙ g ⊘ √(v + 1e-05)" \
+        in " ".join(text.split())
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s != "more7/slice_last_softmax_mid"])
+def test_no_einsum_in_the_backward_code(spec):
+    for code in (numpy_module(_derive(spec)),):
+        backward = [line for line in code.splitlines() if line.strip().startswith("d_")]
+        assert backward and not any("einsum" in line for line in backward), spec

@@ -142,7 +142,7 @@ def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr:
         return reader._whole(tensor.name, _ref_kind(tensor.kind), tensor.shape), tensor.shape
     try:
         m = read_framed(expr, idx, shape, reader._whole_ref, arg_ref, ctx.is_tensor_atom,
-                        ctx.index_dim)
+                        ctx.index_dim, reader._term_key)
     except NoMatrixForm:
         return None  # an anonymous intermediate with no form of its own
     return None if m is None else Recognition(m)

@@ -40,9 +40,11 @@ class _NotFramed(Exception):
 
 
 def read_framed(expr: Expr, idx: Idx, shape: Shape, whole_ref: WholeRef, arg_ref: WholeRef,
-                is_tensor: Callable[[Expr], bool], index_dim: dict[Any, Any]) -> mx.M | None:
+                is_tensor: Callable[[Expr], bool], index_dim: dict[Any, Any],
+                term_key: Callable[[mx.M], Any]) -> mx.M | None:
     """The form of ``expr`` (a tensor of spec ``shape`` read at ``idx``) in the frame of its
-    widest tensors, or None (see the module's docstring)."""
+    widest tensors, or None (see the module's docstring).  ``term_key`` orders the terms of
+    a sum, as the other readings order them."""
     reads = _reads(expr, is_tensor)
     rank = max((len(i) for i in reads), default=0)
     if rank < 3 or len(shape) > rank or len(idx) != len(shape):
@@ -51,7 +53,8 @@ def read_framed(expr: Expr, idx: Idx, shape: Shape, whole_ref: WholeRef, arg_ref
     try:
         for inds in [i for i in reads if len(i) == rank] + [tuple(idx)] + reads:
             _place(inds, rank, pos)
-        m, vary = _Frame(rank, pos, whole_ref, arg_ref, is_tensor, index_dim).read(expr)
+        m, vary = _Frame(rank, pos, whole_ref, arg_ref, is_tensor, index_dim,
+                         term_key).read(expr)
     except _NotFramed:
         return None
     if not shape:
@@ -104,7 +107,9 @@ def _place(inds: Idx, rank: int, pos: dict[Any, int]) -> None:
 
 class _Frame:
     def __init__(self, rank: int, pos: dict[Any, int], whole_ref: WholeRef, arg_ref: WholeRef,
-                 is_tensor: Callable[[Expr], bool], index_dim: dict[Any, Any]):
+                 is_tensor: Callable[[Expr], bool], index_dim: dict[Any, Any],
+                 term_key: Callable[[mx.M], Any]):
+        self.term_key = term_key
         self.rank = rank
         self.pos = pos
         self.whole_ref = whole_ref
@@ -113,12 +118,17 @@ class _Frame:
         self.index_dim = index_dim
 
     def read(self, e: Expr) -> tuple[mx.M, frozenset[int]]:
-        """``e``'s form and the frame axes it varies along."""
+        """``e``'s form (read from ``e``: the index form's printer orders its terms and
+        factors as the form's) and the frame axes it varies along."""
+        m, vary = self._read(e)
+        return mx.with_src(m, e), vary
+
+    def _read(self, e: Expr) -> tuple[mx.M, frozenset[int]]:
         if not e.free_symbols & set(self.index_dim) and not self._has_tensor(e):
             return mx.Const(e), frozenset()
-        if isinstance(e, Add):  # the terms read positive first, as the other readings do
+        if isinstance(e, Add):
             parts = [self.read(a) for a in e.args]
-            terms = sorted([m for m, _ in parts], key=lambda m: mx.split_sign(m)[0])
+            terms = sorted([m for m, _ in parts], key=self.term_key)
             return mx.add(*terms), frozenset().union(*[v for _, v in parts])
         if isinstance(e, Mul):
             parts = [self.read(a) for a in e.args]
