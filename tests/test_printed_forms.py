@@ -57,8 +57,10 @@ def with_temporaries(d, env: Env, lines) -> Env:
     each read from its printed definition (its dims from the derivation), so that the lines
     using them, and the definitions themselves, check against the reference."""
     from notation_reader import MatrixEval, read
-    dims = {w.lhs.name: w.rhs.dims for a in d.adjoints for w in a.form.wheres
-            if hasattr(w.rhs, "dims") and hasattr(w.lhs, "name")}
+    # (a reshape's dims; a function of a whole axis, t1 = softmax(Z, axis=0), its argument's)
+    dims = {w.lhs.name: getattr(w.rhs, "dims", None) or w.rhs.arg_shape
+            for a in d.adjoints for w in a.form.wheres
+            if (hasattr(w.rhs, "dims") or hasattr(w.rhs, "arg_shape")) and hasattr(w.lhs, "name")}
     for section, line in lines:
         name = line.split(" = ", 1)[0]
         if section == "where" and name in dims and name not in env.values:

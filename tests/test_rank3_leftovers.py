@@ -174,3 +174,13 @@ def test_no_einsum_in_the_backward_code(spec):
     for code in (numpy_module(_derive(spec)),):
         backward = [line for line in code.splitlines() if line.strip().startswith("d_")]
         assert backward and not any("einsum" in line for line in backward), spec
+
+
+@pytest.mark.parametrize("spec", [s for s in SPECS if s != "more/rmsnorm_middle"])
+def test_every_printed_line_reads_back_to_the_reference(spec, run):
+    """The independent reader (tests/notation_reader.py) evaluates every printed line,
+    sum(·, axis=…, keepdims=True) and the where-named temporaries included, against
+    torch's values."""
+    from test_printed_forms import failures
+    bad = failures(MODELS / f"{spec}.yaml", run)
+    assert not bad, "\n".join(bad)

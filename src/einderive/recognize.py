@@ -122,12 +122,22 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or Recognition(None)
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
+    if not out.einsum and _misshapen(m, shape):
+        return _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     if out.einsum:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     return out
+
+
+def _misshapen(m: mx.M, shape: Shape) -> bool:
+    """A whole form of a tensor of three or more axes without the tensor's shape: mu of
+    mu: [1, C, 1] as (1/(B T)) Σ_b rowsum(X_b)ᵀ, a row, where NumPy's sum over axes keeps
+    the axes (sum(X, axis=(0, 2), keepdims=True))."""
+    return len(shape) >= 3 and not mx.batch_of(m) and not isinstance(m, mx.Each) and \
+        tuple(m.shape) != math_shape(shape)
 
 
 def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
