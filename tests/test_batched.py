@@ -170,7 +170,7 @@ def test_what_does_not_read_per_element_is_not_batched(text):
     from einderive.spec import loads
     d = derive(loads(text, "t.yaml"))
     shown = plain(d)
-    assert "Y = X ⊙ sum(X, axis=(1, 2), keepdims=True)" in shown
+    assert "Y     = X ⊙ sum(X, axis=(1, 2), keepdims=True)" in shown
     assert "sum(∂L/∂Y ⊙ X, axis=(1, 2), keepdims=True)" in " ".join(shown.split())
     assert "sum(X)" not in shown and "sum(X_b" not in shown
     assert verify(d).ok
