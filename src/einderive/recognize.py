@@ -132,6 +132,17 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     return out
 
 
+def _trailing(b: Blob, order: Idx) -> bool:
+    """Whether ``b`` is a whole matrix read at the last two indices of ``order`` (three or
+    more), as NumPy aligns a matrix with a tensor's last two axes (never a batched form's
+    element, nor a vector: the forms' vectors are columns, NumPy's align with the last)."""
+    return len(b.idx) == 2 and tuple(b.idx) == tuple(order[-2:]) and not mx.batch_of(b.m) \
+        and len(b.m.shape) == 2 and all(n.is_scalar or n.shape == b.m.shape or
+                                        isinstance(n, mx.AxisFn) for n in mx.walk(b.m))
+    # (a column inside, x ⊘ rowsum(…), broadcasts in a matrix; beside a third axis its code,
+    # a 1-d array, would align with the last axis: einsum says it)
+
+
 def _misshapen(m: mx.M, shape: Shape) -> bool:
     """A whole form of a tensor of three or more axes without the tensor's shape: mu of
     mu: [1, C, 1] as (1/(B T)) Σ_b rowsum(X_b)ᵀ, a row, where NumPy's sum over axes keeps
@@ -552,6 +563,8 @@ class _Reader:
         ones = mx.Ones(tuple(dims[s] for s in syms))
         if not b.idx:
             return mx.scale(b.m, ones)
+        if _trailing(b, syms):  # a matrix the same along the leading axes: NumPy broadcasts it
+            return mx.hadamard(b.m, ones)
         # a broadcast into three or more axes: einsum against ones says exactly which
         return self._einsum([b, Blob(ones, syms)], syms).m
 
@@ -1106,6 +1119,8 @@ class _Reader:
         if len(order) > 2 and set(b.idx) < set(order):
             # broadcast into three or more axes: einsum against ones says exactly which
             ones = mx.Ones(tuple(self.ctx.index_dim[i] for i in order))
+            if _trailing(b, order):  # … or NumPy's broadcast of a matrix, the last two axes
+                return mx.hadamard(b.m, ones)
             return self._einsum([b, Blob(ones, order)], order).m
         raise NoMatrixForm("cannot orient a term")  # pragma: no cover
 

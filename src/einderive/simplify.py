@@ -344,6 +344,27 @@ def _reduce(kind: ReduceKind, t: mx.M) -> mx.M:
     return mx.reduce(kind, t)
 
 
+def add_broadcasts(m: mx.M) -> mx.M | None:
+    """``x ⊙ 𝟏 + Y`` → ``x + Y`` where Y has the sum's shape and x broadcasts to it (of a
+    tensor of three or more axes: (1/(B T)) ∂L/∂mu ⊙ 𝟏 + ∂L/∂N ⊙ g of mu: [1, C, 1]): a
+    sum broadcasts as NumPy's does, as ⊙ does; the 𝟏 said the shape only alone."""
+    if not isinstance(m, mx.Add) or len(m.shape) < 3 or mx.batch_of(m):
+        return None
+    terms, changed = list(m.terms), False
+    for n, t in enumerate(terms):
+        body = t.x if isinstance(t, mx.Scale) else t
+        if not (isinstance(body, mx.Hadamard) and
+                any(isinstance(f, mx.Ones) and f.shape == m.shape for f in body.factors)):
+            continue
+        rest = [u for k, u in enumerate(terms) if k != n]
+        if mx.broadcast_shape([u.shape for u in rest]) != m.shape:
+            continue
+        kept = mx.hadamard(*[f for f in body.factors if not isinstance(f, mx.Ones)])
+        terms[n] = mx.scale(t.coeff, kept) if isinstance(t, mx.Scale) else kept
+        changed = True
+    return mx.add(*terms) if changed else None
+
+
 def reduce_of_ones(m: mx.M) -> mx.M | None:
     """``colsum(𝟏)`` of a B×D 𝟏 → ``B 𝟏`` (D ones), ``rowsum(𝟏)`` → ``D 𝟏``, ``sum(𝟏)`` → ``B D``:
     a 𝟏 takes its size from what it meets, and under a sum nothing says how long the summed
@@ -995,7 +1016,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
     collect_terms, factor_operand, common_scalar, zero_operand,
-    reduce_of_sum, reduce_of_ones, merge_reductions, ones_product, reduce_as_product,
+    reduce_of_sum, reduce_of_ones, merge_reductions, add_broadcasts, ones_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, softplus,
