@@ -348,16 +348,19 @@ def add_broadcasts(m: mx.M) -> mx.M | None:
     """``x ⊙ 𝟏 + Y`` → ``x + Y`` where Y has the sum's shape and x broadcasts to it (of a
     tensor of three or more axes: (1/(B T)) ∂L/∂mu ⊙ 𝟏 + ∂L/∂N ⊙ g of mu: [1, C, 1]): a
     sum broadcasts as NumPy's does, as ⊙ does; the 𝟏 said the shape only alone."""
-    if not isinstance(m, mx.Add) or len(m.shape) < 3 or mx.batch_of(m):
+    if not isinstance(m, mx.Add):
         return None
     terms, changed = list(m.terms), False
     for n, t in enumerate(terms):
         body = t.x if isinstance(t, mx.Scale) else t
-        if not (isinstance(body, mx.Hadamard) and
-                any(isinstance(f, mx.Ones) and f.shape == m.shape for f in body.factors)):
+        ones = [f for f in body.factors if isinstance(f, mx.Ones) and len(f.shape) >= 3] \
+            if isinstance(body, mx.Hadamard) else []
+        if len(ones) != 1:
             continue
         rest = [u for k, u in enumerate(terms) if k != n]
-        if mx.broadcast_shape([u.shape for u in rest]) != m.shape:
+        # (a batched term, read per element, is its batch's elements: the whole tensor)
+        if mx.broadcast_shape([tuple(mx.batch_of(u)) + tuple(u.shape) for u in rest]) != \
+                ones[0].shape:
             continue
         kept = mx.hadamard(*[f for f in body.factors if not isinstance(f, mx.Ones)])
         terms[n] = mx.scale(t.coeff, kept) if isinstance(t, mx.Scale) else kept
