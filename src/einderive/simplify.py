@@ -362,6 +362,7 @@ def add_broadcasts(m: mx.M) -> mx.M | None:
         if mx.broadcast_shape([tuple(mx.batch_of(u)) + tuple(u.shape) for u in rest]) != \
                 ones[0].shape:
             continue
+        assert isinstance(body, mx.Hadamard)
         kept = mx.hadamard(*[f for f in body.factors if not isinstance(f, mx.Ones)])
         terms[n] = mx.scale(t.coeff, kept) if isinstance(t, mx.Scale) else kept
         changed = True

@@ -483,8 +483,13 @@ class Compiler:
         return Value(self.b.permute(v.py, m.axes), m.dims)
 
     def _m_SumAxes(self, m: mx.SumAxes) -> Value:
-        """np.sum over the spec axes (a whole tensor, never one batch element's)."""
-        v = self._m(m.x)
+        """np.sum over the spec axes of a whole tensor (compiled whole, never as one batch
+        element's, as a permutation's argument is)."""
+        outer, self.batched = self.batched, False
+        try:
+            v = self._m(m.x)
+        finally:
+            self.batched = outer
         shape = tuple(1 if a in m.axes else d for a, d in enumerate(v.shape)
                       if m.keep or a not in m.axes)
         return Value(self.b.reduce(SUM, v.py, m.axes, m.keep, len(v.shape)), shape)
