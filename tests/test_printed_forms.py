@@ -37,8 +37,6 @@ XFAIL: dict[str, str] = {
     # verify checks these forms numerically (index, matrix and closed all pass)
     "cost_of_a_picked_index_form": "the reader cannot read a function's element picked by an "
                                    "integer input (softmax(X W1)_(i,lab_i))",
-    "literal_one_row_rank3": "the reader cannot size 𝟏 in a sum whose other terms are "
-                             "[B, 1, D] rows of a rank-3 tensor",
     "lookup_reshaped": "the reader cannot read a lookup whose position is a digit of a merged "
                        "axis (E_(tok_{i, ⌊k/D⌋},{k mod D}))",
     "softmax_of_batched_matvec": "the reader cannot read a per-element form whose Σ is an "
@@ -57,10 +55,8 @@ def with_temporaries(d, env: Env, lines) -> Env:
     each read from its printed definition (its dims from the derivation), so that the lines
     using them, and the definitions themselves, check against the reference."""
     from notation_reader import MatrixEval, read
-    # (a reshape's dims; a function of a whole axis, t1 = softmax(Z, axis=0), its argument's)
-    dims = {w.lhs.name: getattr(w.rhs, "dims", None) or w.rhs.arg_shape
-            for a in d.adjoints for w in a.form.wheres
-            if (hasattr(w.rhs, "dims") or hasattr(w.rhs, "arg_shape")) and hasattr(w.lhs, "name")}
+    dims = {w.lhs.name: w.rhs.dims for a in d.adjoints for w in a.form.wheres
+            if hasattr(w.rhs, "dims") and hasattr(w.lhs, "name")}
     for section, line in lines:
         name = line.split(" = ", 1)[0]
         if section == "where" and name in dims and name not in env.values:

@@ -1,9 +1,9 @@
 """Issue 12's rank-3/4 leftovers: forms a textbook writes per element, not einsum.
 
-- a function along the batch axis (log_softmax(Z, axis=0) of Z: [N, T, D]) is read per
-  element n as an element of a where-named temporary (t1 = softmax(Z, axis=0)), a sum over
-  another element of the batch inside it as a whole matrix (Σ_n Y_n), and a reduced function
-  of no batch index as the same matrix for every element (logsumexp(Z, axis=0) − Z);
+- a function along the batch axis (log_softmax(Z, axis=0) of Z: [N, T, D]) is read in
+  NumPy's reading whole (softmax(Z, axis=0) ⊙ (Σ_n Y_n) − Y), a sum over another element
+  of the batch inside an element as a whole matrix (Σ_n Y_n), and a reduced function of no
+  batch index as the same matrix for every element (logsumexp(Z, axis=0) − Z);
 - a 1×1 of each element (r_b of r: [B, 1, 1]) is an elementwise factor that broadcasts
   (∂L/∂r ⊙ X ⊘ r), never a scalar's product ``(∂L/∂r/r)·X``, which reads as one number
   times all of X;
@@ -56,10 +56,9 @@ def _lines(d, section: str = "Backward") -> dict[str, str]:
 def test_a_function_along_the_batch_axis_reads_per_element():
     d = _derive("more7/log_softmax_axis0_rank3")
     lines = _lines(d)
-    assert lines["∂L/∂Z"] == "t1 ⊙ (Σ_n Y_n) − Y"
+    assert lines["∂L/∂Z"] == "softmax(Z, axis=0) ⊙ (Σ_n Y_n) − Y"
     assert lines["∂L/∂Y"] == "logsumexp(Z, axis=0) − Z"
     text = plain(d)
-    assert "where t1 = softmax(Z, axis=0)" in text
     assert "∂L/∂Z is written with einsum" not in text
     assert "∂L/∂Y is written with einsum" not in text
 
@@ -179,8 +178,31 @@ def test_no_einsum_in_the_backward_code(spec):
 @pytest.mark.parametrize("spec", [s for s in SPECS if s != "more/rmsnorm_middle"])
 def test_every_printed_line_reads_back_to_the_reference(spec, run):
     """The independent reader (tests/notation_reader.py) evaluates every printed line,
-    sum(·, axis=…, keepdims=True) and the where-named temporaries included, against
-    torch's values."""
+    sum(·, axis=…, keepdims=True) included, against torch's values."""
     from test_printed_forms import failures
     bad = failures(MODELS / f"{spec}.yaml", run)
     assert not bad, "\n".join(bad)
+
+
+FUNCTION_ACROSS = """
+dims: {N: 3, T: 4, D: 2}
+inputs: {Z: [N, T, D], Y: [N, T, D], V: [D, D]}
+forward:
+  - P = softmax(Z, axis=0) * sum(Y, axis=0)
+  - Q = P @ V
+  - L = sum(tanh(Q) * P)
+loss: L
+"""
+
+
+def test_a_forward_line_with_a_function_across_the_batch_derives_and_verifies():
+    """A forward form is reused in the backward ones: it never holds a temporary (a
+    where-named t1 there ended in KeyError: 't1', exit 3)."""
+    from einderive.api import verify
+    from einderive.derivation import derive
+    from einderive.spec import loads
+    d = derive(loads(FUNCTION_ACROSS, "t.yaml"))
+    text = plain(d)
+    assert "t1" not in text
+    assert "P     = softmax(Z, axis=0) ⊙ sum(Y, axis=0, keepdims=True)" in text
+    assert verify(d).ok

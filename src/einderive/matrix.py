@@ -352,7 +352,7 @@ class Each(M):
 
 class SumAxes(M):
     """``sum(x, axis=(0, 2))``: the sums over the spec axes ``axes`` of a tensor of three or
-    more axes, as NumPy's ``np.sum`` and the spec's ``sum`` say; with ``keep`` each summed
+    more axes, as NumPy's sum and the spec's ``sum`` say; with ``keep`` each summed
     axis stays as a literal 1 (``keepdims=True``), so the sums broadcast back against the
     tensor (batch norm's colsum-like sums over a batch and a sequence axis)."""
 

@@ -148,7 +148,15 @@ def _misshapen(m: mx.M, shape: Shape) -> bool:
     mu: [1, C, 1] as (1/(B T)) Σ_b rowsum(X_b)ᵀ, a row, where NumPy's sum over axes keeps
     the axes (sum(X, axis=(0, 2), keepdims=True))."""
     return len(shape) >= 3 and not mx.batch_of(m) and not isinstance(m, mx.Each) and \
-        tuple(m.shape) != math_shape(shape)
+        _unit_lead(tuple(m.shape)) != _unit_lead(math_shape(shape))
+
+
+def _unit_lead(shape: Shape) -> Shape:
+    """``shape`` without its leading literal 1s: a batch of one (m: [1, T, D]) is its matrix."""
+    k = 0
+    while k < len(shape) - 1 and shape[k] == 1:
+        k += 1
+    return tuple(shape[k:])
 
 
 def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
@@ -251,10 +259,10 @@ def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr
         if at != lead and not elsewhere:
             continue
         batch = tuple(idx[a] for a in at)
-        if not _per_element(ctx, expr, batch, relaxed=elsewhere):
+        if not _per_element(ctx, expr, batch, relaxed=elsewhere, across=elsewhere):
             continue
         rest = tuple(a for a in range(len(idx)) if a not in at)
-        found = _read_element(ctx, namer, anon_forms, expr, idx, shape, at, rest)
+        found = _read_element(ctx, namer, anon_forms, expr, idx, shape, at, rest, elsewhere)
         if found is not None and (elsewhere or not isinstance(found.matrix, mx.Each)):
             return found  # (element by element only where the plain rules need einsum)
     return None
@@ -262,11 +270,14 @@ def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr
 
 def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
                   idx: Idx, shape: Shape, at: tuple[int, ...],
-                  rest: tuple[int, ...]) -> Recognition | None:
-    """``expr`` read per element of the batch at the positions ``at`` of ``idx``."""
+                  rest: tuple[int, ...], across: bool = False) -> Recognition | None:
+    """``expr`` read per element of the batch at the positions ``at`` of ``idx`` (with
+    ``across``, a function along the batch axis read whole: :meth:`_Reader._across_batch`,
+    only where the plain rules need einsum)."""
     batch = tuple(idx[a] for a in at)
     inner_idx, inner_shape = tuple(idx[a] for a in rest), tuple(shape[a] for a in rest)
     reader = _Reader(ctx, namer, anon_forms, inner_idx, batch=batch)
+    reader.across = across
     try:
         m = reader.orient(reader.blob(expr), inner_idx, inner_shape)
     except NoMatrixForm:
@@ -276,6 +287,8 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
     if any(w.lhs == m for w in reader.wheres):
         return None  # one temporary whole (S = t1): the plain rules print its definition
     if reader.explicit or len(rest) != 2 or at != tuple(range(len(at))):
+        if reader.across_used:
+            return None  # a whole function beside subscripted elements would read as one
         if isinstance(m, mx.Ref) or isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref):
             return None  # only axes moved (Qh_bh = Q_bh): a permutation says it whole
         if any(isinstance(n, mx.Ref) and n.batch and (n.kind == RefKind.ANON or
@@ -296,7 +309,8 @@ def node_ref(name: str, shape: Shape, form: mx.M | None) -> mx.Ref:
     return mx.Ref(name, RefKind.TENSOR, math_shape(shape))
 
 
-def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True) -> bool:
+def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
+                 across: bool = False) -> bool:
     """Whether the indices ``batch`` lead every tensor of ``expr`` that has them, are never
     summed, and stand nowhere else (a tensor without them is the same for every element)."""
     nb, seen = len(batch), set(batch)
@@ -315,7 +329,7 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True) -> bool
                 found = True
                 continue
             inds, ok = e.indices, not e.reduces and _has_axis(e.head) and \
-                (e.axis >= nb or len(e.indices) == nb + 2)  # (across the batch: _across_batch)
+                (e.axis >= nb or across and len(e.indices) == nb + 2)  # (_across_batch)
             if _same_for_each(e, batch):
                 continue
         else:
@@ -509,6 +523,8 @@ class _Reader:
         self.oriented = oriented
         self.batch = batch  # the indices read as the batch (see _batched)
         self.explicit = False  # an element read that only a subscript can say (matrix.Each)
+        self.across = False  # a function along the batch axis read whole (_across_batch)
+        self.across_used = False
         self.ones = True  # whether a literal-1 axis ahead of a matrix reads as a batch of one
         self.used_ones = False  # whether one did
         self.ctx = ctx
@@ -746,15 +762,13 @@ class _Reader:
 
     def _across_batch(self, e: Expr, ref: mx.Ref, shape: Shape) -> Blob:
         """softmax(Z, axis=0)_ijk read per element i of the axis it acts along: no element of
-        Z says it, so the whole function is a temporary named in a where-clause
-        (``t1 = softmax(Z, axis=0)``) and the element read is t1's (``t1 ⊙ Σ_n Y_n − Y``)."""
-        rhs = mx.AxisFn(e.head, ref, e.axis, shape, math_shape(shape))
-        whole = self._named(rhs, shape)
-        elem = self._element(whole, shape)
-        where = Where(elem, rhs)
-        if where not in self.wheres:
-            self.wheres.append(where)
-        return Blob(elem, tuple(e.indices)[len(self.batch):])
+        Z says it, but the whole function does in NumPy's reading, where every tensor of the
+        form stands whole (``softmax(Z, axis=0) ⊙ (Σ_n Y_n) − Y``); never element by element
+        (:func:`_read_element` refuses a subscripted form that read one)."""
+        self.across_used = True
+        nb = len(self.batch)
+        return Blob(mx.AxisFn(e.head, ref, e.axis, shape, math_shape(shape[nb:])),
+                    tuple(e.indices)[nb:])
 
     def _dims_of(self, idx: Idx) -> Shape:
         """The spec shape of a tensor read at ``idx`` whole (0 on a literal-1 axis)."""
@@ -1024,7 +1038,7 @@ class _Reader:
             ref = self._element(ref, tensor.shape)
             column = (self.ctx.index_dim[idx[-1]], 1)
             return Blob(mx.AxisFn(e.head, ref, e.axis, tensor.shape, column), idx[-1:])
-        if self.batch and idx[:len(self.batch)] == self.batch and e.axis < len(self.batch) \
+        if self.across and idx[:len(self.batch)] == self.batch and e.axis < len(self.batch) \
                 and not e.reduces and len(idx) == nd:
             return self._across_batch(e, ref, tensor.shape)
         if self.batch and idx[:len(self.batch)] == self.batch:

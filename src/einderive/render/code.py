@@ -483,7 +483,7 @@ class Compiler:
         return Value(self.b.permute(v.py, m.axes), m.dims)
 
     def _m_SumAxes(self, m: mx.SumAxes) -> Value:
-        """np.sum over the spec axes of a whole tensor (compiled whole, never as one batch
+        """The sum over the spec axes of a whole tensor (compiled whole, never as one batch
         element's, as a permutation's argument is)."""
         outer, self.batched = self.batched, False
         try:
