@@ -132,15 +132,24 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     return out
 
 
-def _trailing(b: Blob, order: Idx) -> bool:
-    """Whether ``b`` is a whole matrix read at the last two indices of ``order`` (three or
-    more), as NumPy aligns a matrix with a tensor's last two axes (never a batched form's
-    element, nor a vector: the forms' vectors are columns, NumPy's align with the last)."""
-    return len(b.idx) == 2 and tuple(b.idx) == tuple(order[-2:]) and not mx.batch_of(b.m) \
-        and len(b.m.shape) == 2 and all(n.is_scalar or n.shape == b.m.shape or
-                                        isinstance(n, mx.AxisFn) for n in mx.walk(b.m))
+def _trailing(b: Blob, order: Idx) -> mx.M | None:
+    """``b`` as NumPy aligns it with a tensor of the indices ``order`` (three or more): a
+    whole matrix read at the last two, or a vector at the last one, as a row (rowsum(V)ᵀ
+    beside ∂L/∂P_ijm); None for another read (a vector along another axis: the forms'
+    vectors are columns, NumPy's align with the last axis) or a batched form's element."""
+    n = len(b.idx)
+    if n not in (1, 2) or tuple(b.idx) != tuple(order[-n:]) or mx.batch_of(b.m) or \
+            len(b.m.shape) != 2 or any(_broadcast_inside(x) for x in mx.walk(b.m)):
+        return None
     # (a column inside, x ⊘ rowsum(…), broadcasts in a matrix; beside a third axis its code,
     # a 1-d array, would align with the last axis: einsum says it)
+    return b.m if n == 2 else mx.transpose(b.m) if b.m.shape[1] == 1 else b.m
+
+
+def _broadcast_inside(m: mx.M) -> bool:
+    """An elementwise node whose operands broadcast against each other (x ⊘ rowsum(…))."""
+    return isinstance(m, (mx.Hadamard, mx.Add, mx.Fn)) and \
+        len({c.shape for c in m.children() if not c.is_scalar}) > 1
 
 
 def _misshapen(m: mx.M, shape: Shape) -> bool:
@@ -579,8 +588,9 @@ class _Reader:
         ones = mx.Ones(tuple(dims[s] for s in syms))
         if not b.idx:
             return mx.scale(b.m, ones)
-        if _trailing(b, syms):  # a matrix the same along the leading axes: NumPy broadcasts it
-            return mx.hadamard(b.m, ones)
+        aligned = _trailing(b, syms)  # the same along the leading axes: NumPy broadcasts it
+        if aligned is not None:
+            return mx.hadamard(aligned, ones)
         # a broadcast into three or more axes: einsum against ones says exactly which
         return self._einsum([b, Blob(ones, syms)], syms).m
 
@@ -1133,8 +1143,9 @@ class _Reader:
         if len(order) > 2 and set(b.idx) < set(order):
             # broadcast into three or more axes: einsum against ones says exactly which
             ones = mx.Ones(tuple(self.ctx.index_dim[i] for i in order))
-            if _trailing(b, order):  # … or NumPy's broadcast of a matrix, the last two axes
-                return mx.hadamard(b.m, ones)
+            aligned = _trailing(b, order)  # … or NumPy's broadcast of a matrix, or a row
+            if aligned is not None:
+                return mx.hadamard(aligned, ones)
             return self._einsum([b, Blob(ones, order)], order).m
         raise NoMatrixForm("cannot orient a term")  # pragma: no cover
 
