@@ -209,3 +209,17 @@ def test_a_forward_line_with_a_function_across_the_batch_derives_and_verifies():
     assert "t1" not in text
     assert "P     = softmax(Z, axis=0) ⊙ sum(Y, axis=0, keepdims=True)" in text
     assert verify(d).ok
+
+
+def test_an_index_over_part_of_an_axis_is_never_read_as_the_whole_axis():
+    """∂L/∂X_ikl of Z = concatenate([X, …], axis=0) reads Z_ikl with i over A of Z's A + B:
+    NumPy's whole-tensor reading must not take it as all of Z (its contribution had Z's
+    shape, A + B rows, before the fix; the sum then had no form); it is a slice."""
+    d = _derive("more/concat_axis0_rank3")
+    (x,) = [a for a in d.adjoints if a.tensor.name == "X"]
+    for consumer, f in x.terms:
+        if f.matrix is not None and not f.matrix.children() == ():
+            assert tuple(f.matrix.shape) in (("A", "T", "D"), ("T", "D")), consumer
+    assert _lines(d)["∂L/∂X"].startswith("slice(softmax(Z, axis=0), 0:A) ⊙ (1 + slice(Z, 0:A)")
+    from einderive.api import verify
+    assert verify(d).ok

@@ -167,6 +167,8 @@ class _Frame:
                 continue
             if not isinstance(i, Symbol) or self.pos.get(i) != off + q:
                 raise _NotFramed(f"{i} off its axis")
+            if self.index_dim.get(i, d) != d:  # Z_ikl with i over A of Z's A + B: a slice
+                raise _NotFramed(f"{i} over part of its axis")
             vary.add(off + q)
         return frozenset(vary)
 
