@@ -327,6 +327,22 @@ class Parser:
             raise ReaderError(f"expected a comparison at {self._where()} in {self.text!r}")
         return args, ops
 
+    def keyword_value(self):
+        """A keyword argument's value: an integer, a tuple of them (axis=(0, 2)), True."""
+        if self.at("("):
+            self.take()
+            items = [self.keyword_value()]
+            while self.at(","):
+                self.take()
+                items.append(self.keyword_value())
+            self.take(")")
+            return tuple(items)
+        neg = self.at("−", "-") and bool(self.take())
+        n = self.take()
+        if n.text in ("True", "False"):
+            return n.text == "True"
+        return -int(n.text) if neg else int(n.text)
+
     def call(self, fn):
         if fn == "where":  # where(c > d, a, b)
             self.take("(")
@@ -375,9 +391,7 @@ class Parser:
                     self.peek(1).text == "=":
                 self.take()
                 self.take("=")
-                neg = self.at("−", "-") and bool(self.take())
-                n = self.take()
-                kwargs[t.text] = -int(n.text) if neg else int(n.text)
+                kwargs[t.text] = self.keyword_value()
             else:
                 args.append(self.expr())
                 if self.at(":"):  # lo:hi, a range of one axis
@@ -1258,6 +1272,9 @@ class MatrixEval:
             return MV(v.sum(axis=-1, keepdims=True))
         if fn == "colsum":
             return MV(v.sum(axis=-2)[..., None])
+        if fn == "sum" and "axis" in kwargs:  # NumPy's sum over axes (README)
+            axis = kwargs["axis"]
+            return MV(v.sum(axis=axis, keepdims=kwargs.get("keepdims", False)))
         if fn == "sum":
             return MV(v.sum())
         if fn == "diag":

@@ -161,14 +161,18 @@ loss: L
 @pytest.mark.parametrize("text", [TOTAL_PER_ELEMENT], ids=["total"])
 def test_what_does_not_read_per_element_is_not_batched(text):
     """A total of each element (which ``sum(…)`` would misstate as the total of everything)
-    stays an einsum (a batch axis that is not leading everywhere reads element by element:
+    is no batched form: it prints as NumPy's sum over the element's axes, kept
+    (``sum(X, axis=(1, 2), keepdims=True)``, recognize_frame.py), never as ``sum(X_b)`` or
+    ``sum(X)`` (a batch axis that is not leading everywhere reads element by element:
     tests/test_heads.py)."""
     from einderive.api import verify
     from einderive.derivation import derive
     from einderive.spec import loads
     d = derive(loads(text, "t.yaml"))
     shown = plain(d)
-    assert "einsum" in shown
+    assert "Y     = X ⊙ sum(X, axis=(1, 2), keepdims=True)" in shown
+    assert "sum(∂L/∂Y ⊙ X, axis=(1, 2), keepdims=True)" in " ".join(shown.split())
+    assert "sum(X)" not in shown and "sum(X_b" not in shown
     assert verify(d).ok
     env = env_for(d, R.reference(d.graph, seed=1))
     for _, line in entries(shown):

@@ -35,8 +35,8 @@ SPECS = ["permute_axes", "permute_heads_linear", "log_softmax_rank3", "heads_mid
          "per_head_weights", "contract_middle_axis", "literal_one_rank3",
          "literal_one_broadcast", "literal_one_row_rank3", "heads_split_no_batch",
          "heads_literal_one_batch"]
-# their ∂L/∂g, ∂L/∂Wq (a literal-1 axis inside a product) keep an einsum: see PRINTED
-NO_EINSUM = [s for s in SPECS if s not in ("literal_one_row_rank3", "heads_literal_one_batch")]
+# heads_literal_one_batch's ∂L/∂Wq (a literal-1 axis inside a product) keeps an einsum
+NO_EINSUM = [s for s in SPECS if s != "heads_literal_one_batch"]
 
 
 def _derive(name: str):
@@ -82,7 +82,11 @@ PRINTED = {  # spec -> lines its derivation prints (matrix forms, no einsum)
     "heads_literal_one_batch": ["∂L/∂X = t1 Wqᵀ",
                                 "t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [1, T, D])"],
     "literal_one_row_rank3": ["∂L/∂X = h ⊙ sign(X − g) + 𝟙[X > g] ⊙ minimum(X, h) + 𝟙[X < "
-                              "h] ⊙ maximum(X, g)"],
+                              "h] ⊙ maximum(X, g)",
+                              # NumPy's sums over axes, the literal 1s kept (was einsum)
+                              "∂L/∂h = reshape(sum(|X − g|, axis=(0, 2), keepdims=True) + "
+                              "sum(𝟙[X ≥ h] ⊙ maximum(X, g), axis=(0, 2), keepdims=True), "
+                              "[T, 1])"],
     # PyTorch's layout: the heads moved ahead by a permutation, then NumPy's batched forms
     "heads_torch_layout": ["Q = permute(reshape(X Wq, [B, T, H, Dh]), (0, 2, 1, 3))",
                            "O = P V", "Y = reshape(permute(O, (0, 2, 1, 3)), [B, T, D])",

@@ -37,8 +37,6 @@ XFAIL: dict[str, str] = {
     # verify checks these forms numerically (index, matrix and closed all pass)
     "cost_of_a_picked_index_form": "the reader cannot read a function's element picked by an "
                                    "integer input (softmax(X W1)_(i,lab_i))",
-    "literal_one_row_rank3": "the reader cannot size 𝟏 in a sum whose other terms are "
-                             "[B, 1, D] rows of a rank-3 tensor",
     "lookup_reshaped": "the reader cannot read a lookup whose position is a digit of a merged "
                        "axis (E_(tok_{i, ⌊k/D⌋},{k mod D}))",
     "softmax_of_batched_matvec": "the reader cannot read a per-element form whose Σ is an "

@@ -34,7 +34,7 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | None:
     table: dict[mx.M, mx.M] = {}
     for r in refs:
         form = closed.get(r.name)
-        if form is None or not _elements_alike(r, form):
+        if form is None or not _elements_alike(r, form) or _mixes_readings(m, r, form):
             return None
         table[r] = form
     m = mx.substitute_all(m, table)
@@ -55,6 +55,19 @@ def _elements_alike(r: mx.Ref, form: mx.M) -> bool:
         return form.dims == r.batch and form.at == at
     leaves = [x for x in mx.walk(form) if isinstance(x, mx.Ref) and x.batch]
     return bool(leaves) and all(x.batch == r.batch and (x.at or at) == at for x in leaves)
+
+
+def _mixes_readings(m: mx.M, r: mx.Ref, form: mx.M) -> bool:
+    """Whether ``form`` would stand where ``r`` stands read another way: a whole tensor of
+    three or more axes (sum(·, axis=2, keepdims=True), NumPy's reading) where one batch
+    element's matrix stood (∂L/∂mu_b 𝟏ᵀ), or one element's form under NumPy's sum over
+    axes of a whole tensor: the product or sum around it would mean another thing."""
+    def whole(x: mx.M) -> bool:
+        return not mx.batch_of(x) and len(x.shape) >= 3
+    if r.batch and whole(form):
+        return True
+    return whole(r) and bool(mx.batch_of(form)) and \
+        any(isinstance(n, mx.SumAxes) for n in mx.walk(m))
 
 
 def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:

@@ -332,6 +332,9 @@ class _MatrixWalk:
         each, n = self.flops(m.x), self.c.numel(m.dims)
         return Flops(each.matmul * n, each.other * n)
 
+    def _SumAxes(self, m: mx.SumAxes) -> Flops:
+        return self.flops(m.x) + self._elementwise(1, m.x.shape)  # one add per element read
+
     def _Permute(self, m: mx.Permute) -> Flops:
         """A view (no FLOP) of its argument, counted once per element where that is batched."""
         each, n = self.flops(m.x), self.c.numel(mx.batch_of(m.x))

@@ -350,6 +350,22 @@ class Each(M):
         return (self.x,)
 
 
+class SumAxes(M):
+    """``sum(x, axis=(0, 2))``: the sums over the spec axes ``axes`` of a tensor of three or
+    more axes, as NumPy's sum and the spec's ``sum`` say; with ``keep`` each summed
+    axis stays as a literal 1 (``keepdims=True``), so the sums broadcast back against the
+    tensor (batch norm's colsum-like sums over a batch and a sequence axis)."""
+
+    x: M
+    axes: tuple[int, ...]
+    keep: bool
+    shape: Shape
+    src: Any = _src()
+
+    def children(self) -> tuple[M, ...]:
+        return (self.x,)
+
+
 def batch_sum(x: M, dims: Shape, names: tuple[str, ...]) -> M:
     return BatchSum(x, tuple(dims), tuple(names), x.shape)
 
@@ -642,12 +658,18 @@ def scalar_product(xs: list[M]) -> M:
         return Const(sympy.S.Zero)
     if not others:
         return Const(value)
+    if any(not x.is_scalar for x in others):  # a 1×1 of each element: see scale()
+        return hadamard(*([] if value == 1 else [Const(value)]), *others)
     body = others[0] if len(others) == 1 else Hadamard(tuple(others), ())
     return body if value == 1 else Scale(Const(value), body, ())
 
 
 def scale(c: M, x: M) -> M:
-    """``c x`` for a scalar ``c``: constants in front, folded."""
+    """``c x`` for a scalar ``c``: constants in front, folded.  A 1×1 matrix of each batch
+    element (r_b of r: [B, 1, 1]) is no scalar: ``r·X`` would read as one number times the
+    whole of X, so it is an elementwise product, which broadcasts as NumPy does (X ⊘ r)."""
+    if not c.is_scalar:
+        return hadamard(c, x)
     if is_one(c):
         return x
     if is_zero(c) or is_zero(x):
@@ -845,6 +867,8 @@ def substitute_all(m: M, table: Mapping[M, M]) -> M:
         return Take(substitute_all(m.x, table), m.axis, m.at, m.dims, m.shape, m.src)
     if isinstance(m, Permute):
         return Permute(substitute_all(m.x, table), m.axes, m.dims, m.shape, m.src)
+    if isinstance(m, SumAxes):
+        return SumAxes(substitute_all(m.x, table), m.axes, m.keep, m.shape, m.src)
     if isinstance(m, Each):
         return Each(substitute_all(m.x, table), m.dims, m.names, m.at, m.spec, m.shape, m.src)
     if isinstance(m, Stack):

@@ -44,6 +44,7 @@ from .record import Record, replace
 from .recognize_batch import (batch_positions, element_at, ones_ahead, permuted_view,
                               read_indices, read_permuted)
 from .recognize_conv import read_conv, read_conv_bias
+from .recognize_frame import read_framed
 from .shapes import Shape
 
 Expr = Any  # a SymPy expression (SymPy ships no type information)
@@ -116,13 +117,71 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
         return _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
-            _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or Recognition(None)
+            _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or \
+            _framed(ctx, namer, anon_forms, expr, idx, shape) or Recognition(None)
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
+    if not out.einsum and _misshapen(m, shape):
+        return _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     if out.einsum:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
-            _permuted(ctx, namer, anon_forms, expr, idx, shape) or out
+            _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
+            _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     return out
+
+
+def _trailing(b: Blob, order: Idx) -> mx.M | None:
+    """``b`` as NumPy aligns it with a tensor of the indices ``order`` (three or more): a
+    whole matrix read at the last two, or a vector at the last one, as a row (rowsum(V)ᵀ
+    beside ∂L/∂P_ijm); None for another read (a vector along another axis: the forms'
+    vectors are columns, NumPy's align with the last axis) or a batched form's element."""
+    n = len(b.idx)
+    if n not in (1, 2) or tuple(b.idx) != tuple(order[-n:]) or mx.batch_of(b.m) or \
+            len(b.m.shape) != 2 or any(_broadcast_inside(x) for x in mx.walk(b.m)):
+        return None
+    # (a column inside, x ⊘ rowsum(…), broadcasts in a matrix; beside a third axis its code,
+    # a 1-d array, would align with the last axis: einsum says it)
+    return b.m if n == 2 else mx.transpose(b.m) if b.m.shape[1] == 1 else b.m
+
+
+def _broadcast_inside(m: mx.M) -> bool:
+    """An elementwise node whose operands broadcast against each other (x ⊘ rowsum(…))."""
+    return isinstance(m, (mx.Hadamard, mx.Add, mx.Fn)) and \
+        len({c.shape for c in m.children() if not c.is_scalar}) > 1
+
+
+def _misshapen(m: mx.M, shape: Shape) -> bool:
+    """A whole form of a tensor of three or more axes without the tensor's shape: mu of
+    mu: [1, C, 1] as (1/(B T)) Σ_b rowsum(X_b)ᵀ, a row, where NumPy's sum over axes keeps
+    the axes (sum(X, axis=(0, 2), keepdims=True))."""
+    return len(shape) >= 3 and not mx.batch_of(m) and not isinstance(m, mx.Each) and \
+        _unit_lead(tuple(m.shape)) != _unit_lead(math_shape(shape))
+
+
+def _unit_lead(shape: Shape) -> Shape:
+    """``shape`` without its leading literal 1s: a batch of one (m: [1, T, D]) is its matrix."""
+    k = 0
+    while k < len(shape) - 1 and shape[k] == 1:
+        k += 1
+    return tuple(shape[k:])
+
+
+def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+            idx: Idx, shape: Shape) -> Recognition | None:
+    """Whole tensors of three or more axes as NumPy reads them, broadcast and summed over
+    axes (X − mu of mu: [1, C, 1], sum(·, axis=(0, 2), keepdims=True)):
+    :func:`recognize_frame.read_framed`."""
+    reader = _Reader(ctx, namer, anon_forms, ())
+
+    def arg_ref(e: Expr) -> tuple[mx.Ref, Shape]:
+        tensor = ctx.graph[ctx.tensor_of[e.label]]
+        return reader._whole(tensor.name, _ref_kind(tensor.kind), tensor.shape), tensor.shape
+    try:
+        m = read_framed(expr, idx, shape, reader._whole_ref, arg_ref, ctx.is_tensor_atom,
+                        ctx.index_dim, reader._term_key)
+    except NoMatrixForm:
+        return None  # an anonymous intermediate with no form of its own
+    return None if m is None else Recognition(m)
 
 
 def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
@@ -207,10 +266,10 @@ def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr
         if at != lead and not elsewhere:
             continue
         batch = tuple(idx[a] for a in at)
-        if not _per_element(ctx, expr, batch, relaxed=elsewhere):
+        if not _per_element(ctx, expr, batch, relaxed=elsewhere, across=elsewhere):
             continue
         rest = tuple(a for a in range(len(idx)) if a not in at)
-        found = _read_element(ctx, namer, anon_forms, expr, idx, shape, at, rest)
+        found = _read_element(ctx, namer, anon_forms, expr, idx, shape, at, rest, elsewhere)
         if found is not None and (elsewhere or not isinstance(found.matrix, mx.Each)):
             return found  # (element by element only where the plain rules need einsum)
     return None
@@ -218,18 +277,25 @@ def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr
 
 def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
                   idx: Idx, shape: Shape, at: tuple[int, ...],
-                  rest: tuple[int, ...]) -> Recognition | None:
-    """``expr`` read per element of the batch at the positions ``at`` of ``idx``."""
+                  rest: tuple[int, ...], across: bool = False) -> Recognition | None:
+    """``expr`` read per element of the batch at the positions ``at`` of ``idx`` (with
+    ``across``, a function along the batch axis read whole: :meth:`_Reader._across_batch`,
+    only where the plain rules need einsum)."""
     batch = tuple(idx[a] for a in at)
     inner_idx, inner_shape = tuple(idx[a] for a in rest), tuple(shape[a] for a in rest)
     reader = _Reader(ctx, namer, anon_forms, inner_idx, batch=batch)
+    reader.across = across
     try:
         m = reader.orient(reader.blob(expr), inner_idx, inner_shape)
     except NoMatrixForm:
         return None
     if reader.einsum_used or not mx.batch_of(m) or any(_whole(n) for n in mx.walk(m)):
         return None
+    if any(w.lhs == m for w in reader.wheres):
+        return None  # one temporary whole (S = t1): the plain rules print its definition
     if reader.explicit or len(rest) != 2 or at != tuple(range(len(at))):
+        if reader.across_used:
+            return None  # a whole function beside subscripted elements would read as one
         if isinstance(m, mx.Ref) or isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref):
             return None  # only axes moved (Qh_bh = Q_bh): a permutation says it whole
         if any(isinstance(n, mx.Ref) and n.batch and (n.kind == RefKind.ANON or
@@ -250,7 +316,8 @@ def node_ref(name: str, shape: Shape, form: mx.M | None) -> mx.Ref:
     return mx.Ref(name, RefKind.TENSOR, math_shape(shape))
 
 
-def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True) -> bool:
+def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
+                 across: bool = False) -> bool:
     """Whether the indices ``batch`` lead every tensor of ``expr`` that has them, are never
     summed, and stand nowhere else (a tensor without them is the same for every element)."""
     nb, seen = len(batch), set(batch)
@@ -260,12 +327,18 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True) -> bool
     if any(seen & set(k.args) for k in expr.atoms(KroneckerDelta)):
         return False
     found = False
+    summed = _summed_over_lead(expr, batch)
     for e in expr.atoms(Indexed, AxisFunction):
+        if e in summed:
+            continue  # Σ_n′ Y_n′ of each element: one matrix, the same for every element
         if isinstance(e, AxisFunction):
             if _element_rows(e, batch):  # logsumexp of each element's rows: a column each
                 found = True
                 continue
-            inds, ok = e.indices, not e.reduces and _has_axis(e.head) and e.axis >= nb
+            inds, ok = e.indices, not e.reduces and _has_axis(e.head) and \
+                (e.axis >= nb or across and len(e.indices) == nb + 2)  # (_across_batch)
+            if _same_for_each(e, batch):
+                continue
         else:
             inds, ok = read_indices(e), ctx.is_tensor_atom(e)
         if not ok:
@@ -284,6 +357,30 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True) -> bool
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
     return found
+
+
+def _summed_over_lead(expr: Expr, batch: Idx) -> set[Expr]:
+    """The tensors of three or more axes in ``expr`` read inside a sum over their leading
+    axes, at none of the indices ``batch`` (Σ_i′ Y_i′jk beside Z_ijk, i the batch): the sum
+    is a matrix the same for every element (Σ_n Y_n, :meth:`_Reader._batch_sum`)."""
+    out: set[Expr] = set()
+    for s in expr.atoms(Sum):
+        bound = {v for v, _, _ in s.limits}
+        for e in s.function.atoms(Indexed):
+            inds = tuple(e.indices)
+            if len(inds) > 2 and all(i in bound for i in inds[:-2]) and \
+                    not set(batch) & e.free_symbols:
+                out.add(e)
+    return out
+
+
+def _same_for_each(e: Expr, batch: Idx) -> bool:
+    """A function of a whole axis read at none of the batch indices, a matrix (or column):
+    the same for every element, as a tensor of two axes is (logsumexp(Z, axis=0)_jk of Z:
+    [N, T, D], the batch's own axis reduced, beside Z_n)."""
+    inds = tuple(e.indices)
+    return bool(_has_axis(e.head)) and len(inds) <= 2 and \
+        all(isinstance(i, Symbol) and i not in batch for i in inds)
 
 
 def _element_rows(e: Expr, batch: Idx) -> bool:
@@ -433,6 +530,8 @@ class _Reader:
         self.oriented = oriented
         self.batch = batch  # the indices read as the batch (see _batched)
         self.explicit = False  # an element read that only a subscript can say (matrix.Each)
+        self.across = False  # a function along the batch axis read whole (_across_batch)
+        self.across_used = False
         self.ones = True  # whether a literal-1 axis ahead of a matrix reads as a batch of one
         self.used_ones = False  # whether one did
         self.ctx = ctx
@@ -487,6 +586,9 @@ class _Reader:
         ones = mx.Ones(tuple(dims[s] for s in syms))
         if not b.idx:
             return mx.scale(b.m, ones)
+        aligned = _trailing(b, syms)  # the same along the leading axes: NumPy broadcasts it
+        if aligned is not None:
+            return mx.hadamard(aligned, ones)
         # a broadcast into three or more axes: einsum against ones says exactly which
         return self._einsum([b, Blob(ones, syms)], syms).m
 
@@ -651,6 +753,11 @@ class _Reader:
         dims = self._dims_of(view)
         rhs = mx.Reshape(mx.Permute(ref, axes, moved, math_shape(moved)), dims,
                          math_shape(dims))
+        return self._named(rhs, dims), view, rhs
+
+    def _named(self, rhs: mx.M, dims: Shape) -> mx.Ref:
+        """The temporary named for ``rhs`` (a tensor of spec shape ``dims``): t1, t2 … in the
+        order first read, never a tensor's or a dim's name, one name per definition."""
         temps = _TEMPORARIES.get()
         if rhs not in temps:
             taken = {t.name for t in self.graph.tensors} | set(self.ctx.dim_names) | \
@@ -659,7 +766,17 @@ class _Reader:
             while f"t{k}" in taken:
                 k += 1
             temps[rhs] = mx.Ref(f"t{k}", RefKind.TENSOR, math_shape(dims))
-        return temps[rhs], view, rhs
+        return temps[rhs]
+
+    def _across_batch(self, e: Expr, ref: mx.Ref, shape: Shape) -> Blob:
+        """softmax(Z, axis=0)_ijk read per element i of the axis it acts along: no element of
+        Z says it, but the whole function does in NumPy's reading, where every tensor of the
+        form stands whole (``softmax(Z, axis=0) ⊙ (Σ_n Y_n) − Y``); never element by element
+        (:func:`_read_element` refuses a subscripted form that read one)."""
+        self.across_used = True
+        nb = len(self.batch)
+        return Blob(mx.AxisFn(e.head, ref, e.axis, shape, math_shape(shape[nb:])),
+                    tuple(e.indices)[nb:])
 
     def _dims_of(self, idx: Idx) -> Shape:
         """The spec shape of a tensor read at ``idx`` whole (0 on a literal-1 axis)."""
@@ -929,6 +1046,9 @@ class _Reader:
             ref = self._element(ref, tensor.shape)
             column = (self.ctx.index_dim[idx[-1]], 1)
             return Blob(mx.AxisFn(e.head, ref, e.axis, tensor.shape, column), idx[-1:])
+        if self.across and idx[:len(self.batch)] == self.batch and e.axis < len(self.batch) \
+                and not e.reduces and len(idx) == nd:
+            return self._across_batch(e, ref, tensor.shape)
         if self.batch and idx[:len(self.batch)] == self.batch:
             # one element's rows or columns (_per_element checked the axis is one of them)
             ref = self._element(ref, tensor.shape)
@@ -999,7 +1119,9 @@ class _Reader:
     def _term_key(self, m: mx.M) -> tuple[bool, bool, int, int]:
         """Terms read positive first, constants last, otherwise in the graph's order."""
         names = [r.name for r in mx.leaves(m)]
-        where = min((self.position[n] for n in names), default=len(self.position))
+        # (a where-named temporary, t1 = softmax(Z, axis=0), has no place: after the nodes)
+        where = min((self.position.get(n, len(self.position)) for n in names),
+                    default=len(self.position))
         small = isinstance(m, mx.Const) and m.value.is_Integer
         return (_is_negative(m), not names and not small, where if names else -1, len(names))
 
@@ -1019,6 +1141,9 @@ class _Reader:
         if len(order) > 2 and set(b.idx) < set(order):
             # broadcast into three or more axes: einsum against ones says exactly which
             ones = mx.Ones(tuple(self.ctx.index_dim[i] for i in order))
+            aligned = _trailing(b, order)  # … or NumPy's broadcast of a matrix, or a row
+            if aligned is not None:
+                return mx.hadamard(aligned, ones)
             return self._einsum([b, Blob(ones, order)], order).m
         raise NoMatrixForm("cannot orient a term")  # pragma: no cover
 
@@ -1058,7 +1183,9 @@ class _Reader:
         if summed_batch is not None:
             return Blob(mx.scale(mx.scalar_product(coeff), summed_batch.m) if coeff else
                         summed_batch.m, summed_batch.idx)
-        blobs = []
+        blobs: list[Blob] = []
+        if self.batch:
+            factors, summed, blobs = self._inner_batch_sums(factors, summed)
         for f in factors:
             b = self.padded_products.pop(f) if f in self.padded_products else self.blob(f)
             if not b.idx:
@@ -1119,6 +1246,26 @@ class _Reader:
             if found is not None:
                 return found
         return None
+
+    def _inner_batch_sums(self, factors: list[Expr], summed: list[Index]
+                          ) -> tuple[list[Expr], list[Index], list[Blob]]:
+        """Inside a reading per element, the factors summed over another batch that read
+        none of the element's indices (Σ_i′ Y_i′jk beside softmax(Z, axis=0)_ijk, i the
+        batch): a whole matrix, Σ_n Y_n, read by a reader of no batch.  Returns the factors
+        and sums left, and the blobs read."""
+        batch = set(self.batch)
+        inner = [f for f in factors if not batch & f.free_symbols and
+                 any(s in f.free_symbols for s in summed)]
+        rest = [f for f in factors if f not in inner]
+        over = [s for s in summed if not any(s in f.free_symbols for f in rest)]
+        if not inner or not over:
+            return factors, summed, []
+        whole = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented)
+        found = whole._batch_sum(inner, over)
+        if found is None:
+            return factors, summed, []
+        self.wheres += [w for w in whole.wheres if w not in self.wheres]
+        return rest, [s for s in summed if s not in over], [found]
 
     def _batch_sum_over(self, batch: Idx, factors: list[Expr], summed: list[Index]
                         ) -> Blob | None:

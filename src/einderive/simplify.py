@@ -344,6 +344,31 @@ def _reduce(kind: ReduceKind, t: mx.M) -> mx.M:
     return mx.reduce(kind, t)
 
 
+def add_broadcasts(m: mx.M) -> mx.M | None:
+    """``x ⊙ 𝟏 + Y`` → ``x + Y`` where Y has the sum's shape and x broadcasts to it (of a
+    tensor of three or more axes: (1/(B T)) ∂L/∂mu ⊙ 𝟏 + ∂L/∂N ⊙ g of mu: [1, C, 1]): a
+    sum broadcasts as NumPy's does, as ⊙ does; the 𝟏 said the shape only alone."""
+    if not isinstance(m, mx.Add):
+        return None
+    terms, changed = list(m.terms), False
+    for n, t in enumerate(terms):
+        body = t.x if isinstance(t, mx.Scale) else t
+        ones = [f for f in body.factors if isinstance(f, mx.Ones) and len(f.shape) >= 3] \
+            if isinstance(body, mx.Hadamard) else []
+        if len(ones) != 1:
+            continue
+        rest = [u for k, u in enumerate(terms) if k != n]
+        # (a batched term, read per element, is its batch's elements: the whole tensor)
+        if mx.broadcast_shape([tuple(mx.batch_of(u)) + tuple(u.shape) for u in rest]) != \
+                ones[0].shape:
+            continue
+        assert isinstance(body, mx.Hadamard)
+        kept = mx.hadamard(*[f for f in body.factors if not isinstance(f, mx.Ones)])
+        terms[n] = mx.scale(t.coeff, kept) if isinstance(t, mx.Scale) else kept
+        changed = True
+    return mx.add(*terms) if changed else None
+
+
 def reduce_of_ones(m: mx.M) -> mx.M | None:
     """``colsum(𝟏)`` of a B×D 𝟏 → ``B 𝟏`` (D ones), ``rowsum(𝟏)`` → ``D 𝟏``, ``sum(𝟏)`` → ``B D``:
     a 𝟏 takes its size from what it meets, and under a sum nothing says how long the summed
@@ -995,7 +1020,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
     collect_terms, factor_operand, common_scalar, zero_operand,
-    reduce_of_sum, reduce_of_ones, merge_reductions, ones_product, reduce_as_product,
+    reduce_of_sum, reduce_of_ones, merge_reductions, add_broadcasts, ones_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, softplus,
@@ -1088,6 +1113,8 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
         out = mx.Take(kids[0], m.axis, m.at, m.dims, m.shape)
     elif isinstance(m, mx.Permute):
         out = mx.Permute(kids[0], m.axes, m.dims, m.shape)
+    elif isinstance(m, mx.SumAxes):
+        out = mx.SumAxes(kids[0], m.axes, m.keep, m.shape)
     elif isinstance(m, mx.Each):
         out = mx.Each(kids[0], m.dims, m.names, m.at, m.spec, m.shape)
     elif isinstance(m, mx.Stack):

@@ -61,8 +61,9 @@ class Backend:
         return P.Attr(x, "T")
 
     def batch_transpose(self, x: P.Py) -> P.Py:
-        """The matrix of each batch element transposed: the last two axes swapped."""
-        return P.method(x, "swapaxes", P.num(-1), P.num(-2))
+        """The matrix of each batch element transposed: the last two axes swapped; a swapped
+        swap is the tensor itself (no ``.swapaxes(-1, -2).swapaxes(-1, -2)`` in the code)."""
+        return _unswapped(x, "swapaxes") or P.method(x, "swapaxes", P.num(-1), P.num(-2))
 
     def outer(self, a: P.Py, b: P.Py) -> P.Py:
         return P.call(self.f("outer"), a, b)
@@ -186,7 +187,7 @@ class Torch(Backend):
 
     def batch_transpose(self, x: P.Py) -> P.Py:
         # Tensor.transpose(dim0, dim1) swaps two axes, as the op table's TRANSPOSE does
-        return P.method(x, TRANSPOSE, P.num(-1), P.num(-2))
+        return _unswapped(x, TRANSPOSE) or P.method(x, TRANSPOSE, P.num(-1), P.num(-2))
 
     def as_index(self, x: P.Py) -> P.Py:
         return P.method(x, "long")
@@ -241,3 +242,13 @@ class Torch(Backend):
     def constant(self, x: P.Py) -> P.Py:
         # torch's functions take tensors only: one called on the number 2 raises TypeError
         return P.call("torch.as_tensor", x, dtype=P.Name("dtype"))
+
+
+def _unswapped(x: P.Py, meth: str) -> P.Py | None:
+    """``y`` when ``x`` is ``y.meth(-1, -2)``, the last two axes of ``y`` swapped: swapping
+    them again gives ``y`` back (colsum(∂L/∂P ⊙ P)ᵀ of a batch, a row sum's column turned)."""
+    swap = (P.num(-1), P.num(-2))
+    if isinstance(x, P.Call) and isinstance(x.func, P.Attr) and x.func.name == meth and \
+            x.args == swap and not x.kwargs:
+        return x.func.x
+    return None

@@ -482,6 +482,18 @@ class Compiler:
             self.batched = outer
         return Value(self.b.permute(v.py, m.axes), m.dims)
 
+    def _m_SumAxes(self, m: mx.SumAxes) -> Value:
+        """The sum over the spec axes of a whole tensor (compiled whole, never as one batch
+        element's, as a permutation's argument is)."""
+        outer, self.batched = self.batched, False
+        try:
+            v = self._m(m.x)
+        finally:
+            self.batched = outer
+        shape = tuple(1 if a in m.axes else d for a, d in enumerate(v.shape)
+                      if m.keep or a not in m.axes)
+        return Value(self.b.reduce(SUM, v.py, m.axes, m.keep, len(v.shape)), shape)
+
     def _m_Stack(self, m: mx.Stack) -> Value:
         pieces = [self._spec_shaped(self._m(x), x, m.dims[:m.axis] + m.dims[m.axis + 1:])
                   for x in m.xs]

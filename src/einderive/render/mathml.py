@@ -376,7 +376,7 @@ class MathMLStyle(Style):
         return upright(name) + APPLY + fenced(arg)
 
     def keyword(self, name: str, value: str) -> str:
-        return upright(name) + mo("=") + mn(value)
+        return upright(name) + mo("=") + (upright(value) if value.isalpha() else mn(value))
 
     def matrix_function(self, op: Any, arg: str, transposed: bool, idx: str) -> str:
         s = tokens(op.text_t if transposed else op.text, [arg])

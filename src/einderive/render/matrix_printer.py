@@ -260,6 +260,14 @@ class MatrixPrinter(TreePrinter):
         NumPy's transpose(Q, axes) and PyTorch's Q.permute(axes)."""
         return self.n.operator(PERMUTE, f"{self._print(m.x)}, ({', '.join(map(str, m.axes))})")
 
+    def _print_SumAxes(self, m: mx.SumAxes) -> str:
+        """``sum(X, axis=(0, 2), keepdims=True)``, as NumPy and the spec write it."""
+        axes = str(m.axes[0]) if len(m.axes) == 1 else f"({', '.join(map(str, m.axes))})"
+        args = [self._print(m.x), self.n.keyword("axis", axes)]
+        if m.keep:
+            args.append(self.n.keyword("keepdims", "True"))
+        return self.n.operator(ReduceKind.SUM, ", ".join(args))
+
     def _print_Stack(self, m: mx.Stack) -> str:
         """``stack([a, b], axis=1)``, as the spec writes it."""
         pieces = ", ".join(self._print(x) for x in m.xs)

@@ -96,4 +96,5 @@ class Notation(NotationBase):
 
 def _call(m: mx.M) -> bool:
     """A matrix form printed as a call of a named function, f(…): no brackets needed."""
-    return isinstance(m, (mx.Fn, mx.AxisFn, mx.Conv, mx.Permute)) and not m.is_scalar
+    return isinstance(m, (mx.Fn, mx.AxisFn, mx.Conv, mx.Permute, mx.SumAxes)) and \
+        not m.is_scalar

@@ -357,7 +357,9 @@ class LatexStyle(Style):
         return f"\\operatorname{{{name}}}{self.paren(arg)}"
 
     def keyword(self, name: str, value: str) -> str:
-        return f"\\mathrm{{{name}}}{{=}}{value}"
+        # a word value (keepdims=True) upright, as the name: never a product of italic letters
+        shown = f"\\mathrm{{{value}}}" if value.isalpha() else value
+        return f"\\mathrm{{{name}}}{{=}}{shown}"
 
     def matrix_function(self, op: Any, arg: str, transposed: bool, idx: str) -> str:
         s = str((op.latex_t if transposed else op.latex).format(arg))
