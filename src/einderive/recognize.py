@@ -293,6 +293,8 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
         return None
     if any(w.lhs == m for w in reader.wheres):
         return None  # one temporary whole (S = t1): the plain rules print its definition
+    if reader.across_used and _reduces_across(m, reader.across_fns):
+        return None  # a whole function summed or multiplied: a total over every element
     if reader.explicit or len(rest) != 2 or at != tuple(range(len(at))):
         if reader.across_used:
             return None  # a whole function beside subscripted elements would read as one
@@ -305,6 +307,20 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
         dims = tuple(shape[a] for a in at)
         m = mx.Each(m, dims, _batch_names(ctx, dims), at, tuple(shape), math_shape(shape))
     return Recognition(m, tuple(reader.wheres))
+
+
+# Nodes that act on each entry alone: a function read whole across the batch may stand under
+# them and still mean each element's entries (NumPy's reading of the whole form)
+_ENTRYWISE = (mx.Hadamard, mx.Scale, mx.Add, mx.Pow, mx.Fn, mx.Transpose)
+
+
+def _reduces_across(m: mx.M, across: list[mx.M]) -> bool:
+    """Whether a function read whole across the batch (``across``) stands under a node that
+    is not entrywise (a sum, a product of matrices): Σ_j Σ_k softmax(Z, axis=0)_ijk read
+    whole is sum(softmax(Z, axis=0)), the total over every element, not each element's
+    (a wrong closed form, found by verify)."""
+    return any(not isinstance(n, _ENTRYWISE) and n not in across and
+               any(a in across for a in mx.walk(n)) for n in mx.walk(m))
 
 
 def node_ref(name: str, shape: Shape, form: mx.M | None) -> mx.Ref:
@@ -532,6 +548,7 @@ class _Reader:
         self.explicit = False  # an element read that only a subscript can say (matrix.Each)
         self.across = False  # a function along the batch axis read whole (_across_batch)
         self.across_used = False
+        self.across_fns: list[mx.M] = []  # what _across_batch read whole
         self.ones = True  # whether a literal-1 axis ahead of a matrix reads as a batch of one
         self.used_ones = False  # whether one did
         self.ctx = ctx
@@ -775,8 +792,9 @@ class _Reader:
         (:func:`_read_element` refuses a subscripted form that read one)."""
         self.across_used = True
         nb = len(self.batch)
-        return Blob(mx.AxisFn(e.head, ref, e.axis, shape, math_shape(shape[nb:])),
-                    tuple(e.indices)[nb:])
+        fn = mx.AxisFn(e.head, ref, e.axis, shape, math_shape(shape[nb:]))
+        self.across_fns.append(fn)
+        return Blob(fn, tuple(e.indices)[nb:])
 
     def _dims_of(self, idx: Idx) -> Shape:
         """The spec shape of a tensor read at ``idx`` whole (0 on a literal-1 axis)."""
