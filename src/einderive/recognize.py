@@ -437,6 +437,9 @@ class _Reader:
         self.explicit = False  # an element read that only a subscript can say (matrix.Each)
         self.ones = True  # whether a literal-1 axis ahead of a matrix reads as a batch of one
         self.used_ones = False  # whether one did
+        # convolutions read with an axis of one in their shape that their indices do not
+        # name (recognize_conv): each only as the whole form, see _fits_lone_convs
+        self.lone_convs: set[mx.M] = set()
         self.ctx = ctx
         self.graph = ctx.graph
         self.namer = namer
@@ -461,7 +464,23 @@ class _Reader:
                                                    len(shape) != len(one) + 2):
             # a batch of one (x of x: [1, N, K]) is the result only where it has that axis
             raise NoMatrixForm("a literal-1 axis the result does not have")
+        if self.lone_convs and any(n in self.lone_convs for n in mx.walk(b.m)):
+            if b.idx != syms or not self._fits_lone_convs(b.m, shape):
+                raise NoMatrixForm("a convolution with an axis of one inside a larger form")
+            return b.m  # as its whole form, or not at all
         return mx.with_src(self._orient(b, syms, target), b.m.src)
+
+    def _fits_lone_convs(self, m: mx.M, shape: Shape) -> bool:
+        """Whether a convolution with an axis of one (X: [1, C, T]; W: [O, 1, K]) is the whole
+        form ``m`` of ``shape`` (up to a scalar), read at the result's own indices: its
+        reading names no index for that axis, so beside a tensor read at the others it
+        would broadcast wrongly (O×1×K against O×K is O×O×K in NumPy), and oriented as a
+        matrix of the other axes it would be transposed (a row 1×1×T); as the whole form its
+        shape is the result's."""
+        core = m.x if isinstance(m, mx.Scale) and m.coeff.is_scalar else m
+        inside = [n for n in mx.walk(m) if n in self.lone_convs]
+        return inside == [core] and isinstance(core, mx.Conv) and \
+            tuple(core.dims) == tuple(shape)
 
     def _orient(self, b: Blob, syms: Idx, target: Shape) -> mx.M:
         dims = {s: self.ctx.index_dim[s] for s in syms}
