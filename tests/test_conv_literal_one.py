@@ -101,3 +101,38 @@ def test_a_convolution_with_an_axis_of_one_is_only_ever_a_whole_form():
     d = derive_text(text)
     report = verify(d, seed=3)
     assert report.ok, [(c.name, c.max_abs) for c in report.checks]
+
+
+INLINE = """\
+name: conv_inline
+dims: {B: 2, C: 3, O: 4, K: 3, T: 8, To: T - K + 1}
+inputs: {X: [B, C, T], W: [O, C, K], b: [O], y: [B, O, To]}
+forward:
+  - H = leaky_relu(conv1d(X, W, b), alpha=0.1)
+  - L = mean((H - y) ** 2)
+loss: L
+"""
+
+
+def test_an_inline_convolutions_batch_element_is_a_named_temporarys():
+    """∂L/∂b of leaky_relu(conv1d(X, W, b)) on one line sums over the batch an element of
+    the anonymous convolution: it has no name to subscript, so the form was an einsum
+    (einsum('ikn,ikn->k', ∂L/∂H, where(conv1d(X, W, b) > 0, 1, 1/10))); the split spec
+    prints Σ_i rowsum(∂L/∂H_i ⊙ where(Y_i > 0, 1, 1/10)).  The convolution is now a
+    where-named temporary, t1_i its element; the forward and the other adjoints still read
+    it whole, inline."""
+    d = derive_text(INLINE)
+    out = render(d, "markdown")
+    assert forms(d, "b")[1] == "Σ_i rowsum(∂L/∂H_i ⊙ where(t1_i > 0, 1, 1/10))", forms(d, "b")
+    assert "where t1 = conv1d(X, W, b)" in out, out
+    assert forms(d, "X")[1] == "(∂L/∂H ⊙ where(conv1d(X, W, b) > 0, 1, 1/10)) ∗ W"
+    assert "H = leaky_relu(conv1d(X, W, b), 1/10)" in out, out
+    assert "einsum" not in out, out
+    for sizes, seed in ((None, 1), ({"B": 3, "C": 2, "O": 3, "T": 11, "K": 4}, 2)):
+        report = verify(d, sizes=sizes, seed=seed)
+        assert report.ok, [(c.name, c.max_abs) for c in report.checks]
+
+
+def test_an_inline_convolutions_temporary_generates_code_that_matches_torch(tmp_path):
+    from test_ops import _generated_code_matches_torch
+    _generated_code_matches_torch(derive_text(INLINE), tmp_path)

@@ -437,6 +437,9 @@ class _Reader:
         self.explicit = False  # an element read that only a subscript can say (matrix.Each)
         self.ones = True  # whether a literal-1 axis ahead of a matrix reads as a batch of one
         self.used_ones = False  # whether one did
+        # whether an anonymous tensor's element may be a where-named temporary's (a sum over
+        # the batch, whose other reading is an einsum; a per-element form reads it whole)
+        self.temporaries = False
         # convolutions read with an axis of one in their shape that their indices do not
         # name (recognize_conv): each only as the whole form, see _fits_lone_convs
         self.lone_convs: set[mx.M] = set()
@@ -638,6 +641,10 @@ class _Reader:
         elif has_index_map(idx):
             return self._view_ref(ref, idx)
         at = element_at(idx, self.batch) if self.batch else None
+        named = self._anonymous_element(ref, shape, at) \
+            if at is not None and self.temporaries else None
+        if named is not None:  # (conv1d(X, W, b))_i: t1_i where t1 = conv1d(X, W, b)
+            ref, temporary = named
         if at is not None:
             ref = self._element(ref, shape, at)
             shape = tuple(d for a, d in enumerate(shape) if a not in at)
@@ -672,6 +679,11 @@ class _Reader:
         dims = self._dims_of(view)
         rhs = mx.Reshape(mx.Permute(ref, axes, moved, math_shape(moved)), dims,
                          math_shape(dims))
+        return self._temporary_named(rhs, dims), view, rhs
+
+    def _temporary_named(self, rhs: mx.M, dims: Shape) -> mx.Ref:
+        """The where-name of the temporary ``rhs`` (of spec shape ``dims``): the next tN
+        that no tensor, dim or other temporary of this reading has."""
         temps = _TEMPORARIES.get()
         if rhs not in temps:
             taken = {t.name for t in self.graph.tensors} | set(self.ctx.dim_names) | \
@@ -680,7 +692,24 @@ class _Reader:
             while f"t{k}" in taken:
                 k += 1
             temps[rhs] = mx.Ref(f"t{k}", RefKind.TENSOR, math_shape(dims))
-        return temps[rhs], view, rhs
+        return temps[rhs]
+
+    def _anonymous_element(self, ref: mx.Ref, shape: Shape, at: tuple[int, ...]
+                           ) -> tuple[mx.Ref, mx.M] | None:
+        """An element of an anonymous intermediate whose form is of the whole tensor
+        (conv1d(X, W, b) inside leaky_relu, read per batch element in Σ_i): the form as a
+        temporary named in a where-clause (``t1 = conv1d(X, W, b)``), the element t1_i then
+        read as any tensor's (its internal name would print otherwise, and no form is
+        given).  None when the anonymous tensor prints per element itself (X_b W)."""
+        display = ref.display
+        leading = at == tuple(range(len(self.batch)))
+        if ref.kind != RefKind.ANON or display is None or \
+                (leading and mx.batch_of(display) == tuple(shape[a] for a in at)):
+            return None
+        if any(isinstance(n, (mx.Each, mx.Einsum)) or isinstance(n, mx.Ref) and n.batch
+               for n in mx.walk(display)):
+            return None  # a form read element by element, or an einsum's: no definition
+        return self._temporary_named(display, shape), display
 
     def _dims_of(self, idx: Idx) -> Shape:
         """The spec shape of a tensor read at ``idx`` whole (0 on a literal-1 axis)."""
@@ -1153,6 +1182,7 @@ class _Reader:
             return None
         reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
                          batch=batch)
+        reader.temporaries = True
         try:
             b = reader.blob(body)
         except NoMatrixForm:
@@ -1517,14 +1547,14 @@ def distinct_temporaries(forms: list[tuple[mx.M | None, tuple[Where, ...]]],
     ``named`` (a temporary's name -> its definition) carries the names already given, so
     that one derivation says t1 for one tensor throughout."""
     named = {} if named is None else named
-    if not any(_temporary(w) for _, wheres in forms for w in wheres):
+    if not any(is_temporary(w) for _, wheres in forms for w in wheres):
         return forms
     used = {r.name for m, _ in forms if m is not None for r in mx.leaves(m)}
     out = []
     for m, wheres in forms:
         renamed: dict[str, str] = {}
         for w in wheres:
-            if not _temporary(w):
+            if not is_temporary(w):
                 continue
             assert isinstance(w.lhs, mx.Ref)
             old = w.lhs.name
@@ -1544,9 +1574,10 @@ def distinct_temporaries(forms: list[tuple[mx.M | None, tuple[Where, ...]]],
     return out
 
 
-def _temporary(w: Where) -> bool:
-    """Whether ``w`` defines a temporary of :meth:`_Reader._temporary` (t1 = reshape(…))."""
-    return isinstance(w.lhs, mx.Ref) and isinstance(w.rhs, mx.Reshape)
+def is_temporary(w: Where) -> bool:
+    """Whether ``w`` defines a temporary of :meth:`_Reader._temporary_named` (t1 =
+    reshape(…), t1 = conv1d(X, W, b)); a derivative helper's left side is its function."""
+    return isinstance(w.lhs, mx.Ref)
 
 
 def _renamed(m: mx.M, names: Mapping[str, str]) -> mx.M:
