@@ -1250,8 +1250,9 @@ class _Reader:
         """The factors ``hs`` with ``s`` summed out, and the indices that sum used up."""
         only = hs[0]
         if _total(blobs, hs, remaining):
-            # every index summed: a total
-            return Blob(mx.reduce(ReduceKind.SUM, only.m), ()), only.idx
+            # every index summed: a total (of each element's vector, read per element)
+            return Blob(self._element_inner(only.m) or mx.reduce(ReduceKind.SUM, only.m),
+                        ()), only.idx
         if len(hs) == 1:
             return self._reduce(only, s), (s,)
         return self._contract(hs[0], hs[1], s), (s,)
@@ -1287,9 +1288,23 @@ class _Reader:
         merged = Blob(mx.hadamard(mat.m, self._orient_like(vec, mat.idx)), mat.idx)
         return [merged if b is mat else b for b in blobs if b is not vec]
 
+    def _element_inner(self, m: mx.M) -> mx.M | None:
+        """``xᵀ y`` for the total of ``x ⊙ y`` (``xᵀ x`` of ``x∘²``), x and y each element's
+        column (the rows of a [B, T] tensor read per b, Σ_j′ ∂L/∂a_bj′ a_bj′): a number per
+        element, where sum(x ⊙ y) of a batched form is the total of every element's (code
+        takes it of the whole array, :func:`_whole`); None for any other total."""
+        if not self.batch or not mx.batch_of(m) or len(m.shape) != 2 or m.shape[1] != 1:
+            return None
+        if isinstance(m, mx.Pow) and m.exp == 2:
+            return mx.matmul(mx.transpose(m.x), m.x)
+        if isinstance(m, mx.Hadamard) and len(m.factors) == 2 and \
+                all(f.shape == m.shape for f in m.factors):
+            return mx.matmul(mx.transpose(m.factors[0]), m.factors[1])
+        return None
+
     def _reduce(self, b: Blob, s: Index) -> Blob:
         if b.idx == (s,):
-            return Blob(mx.reduce(ReduceKind.SUM, b.m), ())
+            return Blob(self._element_inner(b.m) or mx.reduce(ReduceKind.SUM, b.m), ())
         if len(b.idx) == 2:
             other = b.idx[1] if b.idx[0] == s else b.idx[0]
             kind = ReduceKind.COLSUM if b.idx[0] == s else ReduceKind.ROWSUM
