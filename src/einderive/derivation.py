@@ -594,6 +594,7 @@ def _batch_note(forward: Any, adjoints: list[Adjoint]) -> list[Note]:
     # a sum over the batch (Σ_b X_bᵀ ∂L/∂Y_b) subscripts each element: the note says how
     sums = [n for f in forms if f.matrix is not None for n in mx.walk(f.matrix)
             if isinstance(n, mx.BatchSum)]
+    sums.sort(key=lambda s: set(s.dims) == {1})  # a batch of one's sum only when alone
     named = (s for s in sums if any(r.batch and r.kind == RefKind.TENSOR for r in mx.leaves(s)))
     shown = next(named, sums[0] if sums else None)  # X_b reads more plainly than ∂L/∂Y_b
     # a form written element by element (C_h = Q_h K_hᵀ): the note says what Q_h is

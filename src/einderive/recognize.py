@@ -354,6 +354,15 @@ def _batch_names(ctx: Ctx, dims: Shape) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _one_names(ctx: Ctx, n: int) -> tuple[str, ...]:
+    """Letters for a sum over ``n`` literal-1 axes (a batch of one has no dim to name it):
+    b, a, c … as a batch's, never a tensor's or a dim's name, nor a dim's index letter (a
+    reader takes that letter for its dim)."""
+    taken = {t.name for t in ctx.graph.tensors} | set(ctx.dim_names) | \
+        {str(x) for x in ctx.letter.values()}
+    return tuple([x for x in "bacdefgh" if x not in taken][:n])
+
+
 def _whole(m: mx.M) -> bool:
     """A node that would not read per batch element: a total, a norm, a diagonal or an
     einsum of a batched matrix (``sum(X)`` always means the total of everything)."""
@@ -465,13 +474,31 @@ class _Reader:
         one = mx.batch_of(b.m)
         if not self.batch and set(one) == {1} and (tuple(shape[:len(one)]) != one or
                                                    len(shape) != len(one) + 2):
-            # a batch of one (x of x: [1, N, K]) is the result only where it has that axis
-            raise NoMatrixForm("a literal-1 axis the result does not have")
+            # a batch of one (x of x: [1, N, K]) is the result only where it has that axis;
+            # a result of its matrix alone is the sum over that one element
+            return self._sum_of_one(b, syms, target, shape, one)
         if self.lone_convs and any(n in self.lone_convs for n in mx.walk(b.m)):
             if b.idx != syms or not self._fits_lone_convs(b.m, shape):
                 raise NoMatrixForm("a convolution with an axis of one inside a larger form")
             return b.m  # as its whole form, or not at all
         return mx.with_src(self._orient(b, syms, target), b.m.src)
+
+    def _sum_of_one(self, b: Blob, syms: Idx, target: Shape, shape: Shape, one: Shape
+                    ) -> mx.M:
+        """A form of a batch of one (X_bᵀ t1_b of X: [1, T, D]) whose result has no such axis
+        (∂L/∂Wq: [D, D]): the sum over the batch, Σ_b X_bᵀ t1_b, as for a batch B (the one
+        element's matrix, as NumPy's sum over axis 0 gives it); a total as it is (the total
+        of a batch of one is its element's).  Else no form."""
+        if len(shape) > 2 or self.lone_convs:
+            raise NoMatrixForm("a literal-1 axis the result does not have")
+        out = self._orient(b, syms, target)
+        if mx.batch_of(out) != one:
+            raise NoMatrixForm("a literal-1 axis the result does not have")
+        if out.is_scalar:
+            return mx.with_src(out, b.m.src)
+        if tuple(out.shape) != tuple(target):
+            raise NoMatrixForm("a literal-1 axis the result does not have")
+        return mx.batch_sum(out, one, _one_names(self.ctx, len(one)))
 
     def _fits_lone_convs(self, m: mx.M, shape: Shape) -> bool:
         """Whether a convolution with an axis of one (X: [1, C, T]; W: [O, 1, K]) is the whole
