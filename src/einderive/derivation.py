@@ -22,6 +22,7 @@ from .recognize import (
     Recognition,
     Where,
     distinct_temporaries,
+    is_temporary,
     math_shape,
     node_ref,
     orientations,
@@ -310,8 +311,10 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         return None
     m, wheres = parts
     # no index form: written out it is the one too large to build (reverse.EXPAND_LIMIT),
-    # and the chain form's index form is not this formula's
-    return Form(None, shown.idx, m, wheres, positions(m), shown.einsum)
+    # and the chain form's index form is not this formula's; its temporaries (t1 =
+    # conv1d(X, W, b), read t1_i) stay defined
+    kept = tuple(w for w in used_wheres(m, shown.wheres) if is_temporary(w))
+    return Form(None, shown.idx, m, kept + wheres, positions(m), shown.einsum)
 
 
 def _closed_simplified(m: mx.M, wheres: tuple[Where, ...], graph: Graph, named: Named,
