@@ -88,3 +88,22 @@ def test_lifted_sums_generate_code_that_matches_torch(text, tmp_path):
 def test_additive_attentions_code_matches_torch(tmp_path):
     from test_ops import _generated_code_matches_torch
     _generated_code_matches_torch(derive_file(MORE7 / "additive_attention.yaml"), tmp_path)
+
+
+def test_each_elements_number_summed_over_the_batch_compiles():
+    """Σ_i g colsum(∂L/∂Y_i ⊙ (X_i + bᵀ)) of a row g: [1, D] is a number per element (was
+    an einsum); its code summed the batch axis only and failed (IndexError)."""
+    more = Path(__file__).parent / "models" / "more"
+    d = derive_file(more / "broadcast_rank3.yaml")
+    assert forms(d, "s")[1] == "Σ_i g colsum(∂L/∂Y_i ⊙ (X_i + bᵀ))", forms(d, "s")
+    _verified(d, {"B": 3, "T": 2, "D": 5})
+
+
+def test_a_discarded_reading_of_a_temporary_orders_no_terms_by_it():
+    """A stack of anonymous pieces read per element in a sum over the batch names a
+    temporary the sum's terms were ordered by (KeyError 't1', exit 3); the reading is
+    discarded and the forms are as before."""
+    more = Path(__file__).parent / "models" / "more"
+    d = derive_file(more / "moe_stack_gate.yaml")
+    assert forms(d, "W1")[1] == "Xᵀ take(∂L/∂S, 0, axis=2)", forms(d, "W1")
+    assert verify(d, seed=1).ok

@@ -1076,7 +1076,8 @@ class _Reader:
     def _term_key(self, m: mx.M) -> tuple[bool, bool, int, int]:
         """Terms read positive first, constants last, otherwise in the graph's order."""
         names = [r.name for r in mx.leaves(m)]
-        where = min((self.position[n] for n in names), default=len(self.position))
+        where = min((self.position.get(n, len(self.position)) for n in names),
+                    default=len(self.position))  # (a temporary, t1, stands last)
         small = isinstance(m, mx.Const) and m.value.is_Integer
         return (_is_negative(m), not names and not small, where if names else -1, len(names))
 
