@@ -957,7 +957,11 @@ class _Reader:
         out = mx.fn(e.spec.name, inner.m)
         if e.spec.expand is None:
             return Blob(out, inner.idx)
-        rhs = self.blob(self.namer(e.spec.expand(e.args[0])))
+        named, self.temporaries = self.temporaries, False
+        try:  # (a helper's definition names no temporary: its clause is the helper's own)
+            rhs = self.blob(self.namer(e.spec.expand(e.args[0])))
+        finally:
+            self.temporaries = named
         if len(inner.idx) == 2 and rhs.idx == inner.idx[::-1] and _natural(rhs, self.oriented):
             # σ'(u) = Z ⊙ (1 − Z) names the node Z: u is read Z's way, as its line wrote it
             out, idx = transpose_deep(out), rhs.idx
