@@ -781,7 +781,8 @@ def _element_axes(env: Env, name: str, letters: tuple):
     shape = env.shapes[name]
     if len(shape) - len(letters) not in (1, 2):
         return None
-    dims = [_letter_dim(env, x) for x in letters]
+    # README: a letter of no dim stands for a literal-1 axis (Σ_b X_bᵀ t1_b of X: [1, T, D])
+    dims = [_letter_dim(env, x) or 1 for x in letters]
     rest = [d for d in shape if d not in dims]
     if all(d == 1 for d in rest):
         return None  # mu_i of mu: [N, 1] is an index form without its literal-1 axis (but

@@ -17,13 +17,7 @@ from line_split_pairs import LINE_PAIRS
 from split_pairs import assert_same_gradients, Pair, compare, derivations
 
 # Pairs that still print two forms, strict so that a fix shows up: the reason, and the forms.
-KNOWN: dict[str, str] = {
-    "conv1d_inline_conv":
-        "∂L/∂b: inline, the anonymous conv1d(X, W, b) would need a batch subscript, so the "
-        "sum over the batch stays an einsum: (2/(B O To)) einsum('ikn,ikn->k', H − y, "
-        "where(conv1d(X, W, b) > 0, 1, 1/10)); split: (2/(B O To)) Σ_i rowsum((H_i − y_i) ⊙ "
-        "where(Y_i > 0, 1, 1/10))",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _pairs():

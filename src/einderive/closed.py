@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from . import matrix as mx
 from .kinds import RefKind
-from .recognize import Where
+from .recognize import Where, is_temporary
 from .simplify import cost
 
 NAMED_LIMIT = 60  # cost above which a closed form, or one of its named parts, is too large
@@ -74,7 +74,8 @@ def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:
     """``m`` with each derivative helper written as its definition in the forward nodes
     (σ'(u) as ``y ⊙ (1 − y)``): a closed form reads in names the forward pass printed."""
     for w in wheres:
-        m = mx.substitute(m, w.lhs, w.rhs)
+        if not is_temporary(w):  # t1 = conv1d(X, W, b) stays named: t1_i is an element of it
+            m = mx.substitute(m, w.lhs, w.rhs)
     return m
 
 

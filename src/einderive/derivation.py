@@ -22,6 +22,7 @@ from .recognize import (
     Recognition,
     Where,
     distinct_temporaries,
+    is_temporary,
     math_shape,
     node_ref,
     orientations,
@@ -32,6 +33,7 @@ from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
 from .closed import in_node_names, named_parts, substituted
+from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
 from .simplify import is_symmetric, simplify, simplify_form, used_wheres
@@ -309,8 +311,10 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         return None
     m, wheres = parts
     # no index form: written out it is the one too large to build (reverse.EXPAND_LIMIT),
-    # and the chain form's index form is not this formula's
-    return Form(None, shown.idx, m, wheres, positions(m), shown.einsum)
+    # and the chain form's index form is not this formula's; its temporaries (t1 =
+    # conv1d(X, W, b), read t1_i) stay defined
+    kept = tuple(w for w in used_wheres(m, shown.wheres) if is_temporary(w))
+    return Form(None, shown.idx, m, kept + wheres, positions(m), shown.einsum)
 
 
 def _closed_simplified(m: mx.M, wheres: tuple[Where, ...], graph: Graph, named: Named,
@@ -531,7 +535,8 @@ def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
 def _add_forms(ms: tuple[mx.M, ...]) -> mx.M | None:
     """The sum of contributions' forms.  Forms read element by element (``mx.Each``) add
     inside one ``Each`` when they are elements of the same batch (``∂L/∂X_b = (1/T) ∂L/∂z_b
-    𝟏ᵀ + ∂L/∂Y_b ⊙ s_b``); beside a whole-tensor form, or elements of another batch, their
+    𝟏ᵀ + ∂L/∂Y_b ⊙ s_b``), and so does a whole contribution that is such an element written
+    whole (``∂L/∂h_b = U colsum(∂L/∂E1_b) + c_b``: :func:`elements.element_of`); else their
     subscripts would stand free in a whole line (``2 ∂L/∂s ⊙ X_ad + einsum(…)``): no form."""
     if len(ms) == 1:
         return ms[0]
@@ -539,12 +544,12 @@ def _add_forms(ms: tuple[mx.M, ...]) -> mx.M | None:
     if not each:
         return mx.Add(ms, mx.broadcast_shape([m.shape for m in ms]))
     first = each[0]
-    key = (first.dims, first.names, first.at, first.spec, first.shape)
-    if len(each) != len(ms) or any((m.dims, m.names, m.at, m.spec, m.shape) != key
-                                   for m in each):
+    body = [element_of(m, first) for m in ms]
+    if any(x is None for x in body):
         return None
-    body = mx.Add(tuple(m.x for m in each), mx.broadcast_shape([m.x.shape for m in each]))
-    return mx.Each(body, first.dims, first.names, first.at, first.spec, first.shape, first.src)
+    terms = tuple(x for x in body if x is not None)
+    return mx.Each(mx.Add(terms, mx.broadcast_shape([x.shape for x in terms])), first.dims,
+                   first.names, first.at, first.spec, first.shape, first.src)
 
 
 def _one_reading(ms: tuple[mx.M, ...]) -> bool:
@@ -596,6 +601,7 @@ def _batch_note(forward: Any, adjoints: list[Adjoint]) -> list[Note]:
     # a sum over the batch (Σ_b X_bᵀ ∂L/∂Y_b) subscripts each element: the note says how
     sums = [n for f in forms if f.matrix is not None for n in mx.walk(f.matrix)
             if isinstance(n, mx.BatchSum)]
+    sums.sort(key=lambda s: set(s.dims) == {1})  # a batch of one's sum only when alone
     named = (s for s in sums if any(r.batch and r.kind == RefKind.TENSOR for r in mx.leaves(s)))
     shown = next(named, sums[0] if sums else None)  # X_b reads more plainly than ∂L/∂Y_b
     # a form written element by element (C_h = Q_h K_hᵀ): the note says what Q_h is

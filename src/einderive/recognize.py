@@ -465,6 +465,15 @@ def _batch_names(ctx: Ctx, dims: Shape) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _one_names(ctx: Ctx, n: int) -> tuple[str, ...]:
+    """Letters for a sum over ``n`` literal-1 axes (a batch of one has no dim to name it):
+    b, a, c … as a batch's, never a tensor's or a dim's name, nor a dim's index letter (a
+    reader takes that letter for its dim)."""
+    taken = {t.name for t in ctx.graph.tensors} | set(ctx.dim_names) | \
+        {str(x) for x in ctx.letter.values()}
+    return tuple([x for x in "bacdefgh" if x not in taken][:n])
+
+
 def _whole(m: mx.M) -> bool:
     """A node that would not read per batch element: a total, a norm, a diagonal or an
     einsum of a batched matrix (``sum(X)`` always means the total of everything)."""
@@ -551,6 +560,12 @@ class _Reader:
         self.across_fns: list[mx.M] = []  # what _across_batch read whole
         self.ones = True  # whether a literal-1 axis ahead of a matrix reads as a batch of one
         self.used_ones = False  # whether one did
+        # whether an anonymous tensor's element may be a where-named temporary's (a sum over
+        # the batch, whose other reading is an einsum; a per-element form reads it whole)
+        self.temporaries = False
+        # convolutions read with an axis of one in their shape that their indices do not
+        # name (recognize_conv): each only as the whole form, see _fits_lone_convs
+        self.lone_convs: set[mx.M] = set()
         self.ctx = ctx
         self.graph = ctx.graph
         self.namer = namer
@@ -573,9 +588,43 @@ class _Reader:
         one = mx.batch_of(b.m)
         if not self.batch and set(one) == {1} and (tuple(shape[:len(one)]) != one or
                                                    len(shape) != len(one) + 2):
-            # a batch of one (x of x: [1, N, K]) is the result only where it has that axis
-            raise NoMatrixForm("a literal-1 axis the result does not have")
+            # a batch of one (x of x: [1, N, K]) is the result only where it has that axis;
+            # a result of its matrix alone is the sum over that one element
+            return self._sum_of_one(b, syms, target, shape, one)
+        if self.lone_convs and any(n in self.lone_convs for n in mx.walk(b.m)):
+            if b.idx != syms or not self._fits_lone_convs(b.m, shape):
+                raise NoMatrixForm("a convolution with an axis of one inside a larger form")
+            return b.m  # as its whole form, or not at all
         return mx.with_src(self._orient(b, syms, target), b.m.src)
+
+    def _sum_of_one(self, b: Blob, syms: Idx, target: Shape, shape: Shape, one: Shape
+                    ) -> mx.M:
+        """A form of a batch of one (X_bᵀ t1_b of X: [1, T, D]) whose result has no such axis
+        (∂L/∂Wq: [D, D]): the sum over the batch, Σ_b X_bᵀ t1_b, as for a batch B (the one
+        element's matrix, as NumPy's sum over axis 0 gives it); a total as it is (the total
+        of a batch of one is its element's).  Else no form."""
+        if len(shape) > 2 or self.lone_convs:
+            raise NoMatrixForm("a literal-1 axis the result does not have")
+        out = self._orient(b, syms, target)
+        if mx.batch_of(out) != one:
+            raise NoMatrixForm("a literal-1 axis the result does not have")
+        if out.is_scalar:
+            return mx.with_src(out, b.m.src)
+        if tuple(out.shape) != tuple(target):
+            raise NoMatrixForm("a literal-1 axis the result does not have")
+        return mx.batch_sum(out, one, _one_names(self.ctx, len(one)))
+
+    def _fits_lone_convs(self, m: mx.M, shape: Shape) -> bool:
+        """Whether a convolution with an axis of one (X: [1, C, T]; W: [O, 1, K]) is the whole
+        form ``m`` of ``shape`` (up to a scalar), read at the result's own indices: its
+        reading names no index for that axis, so beside a tensor read at the others it
+        would broadcast wrongly (O×1×K against O×K is O×O×K in NumPy), and oriented as a
+        matrix of the other axes it would be transposed (a row 1×1×T); as the whole form its
+        shape is the result's."""
+        core = m.x if isinstance(m, mx.Scale) and m.coeff.is_scalar else m
+        inside = [n for n in mx.walk(m) if n in self.lone_convs]
+        return inside == [core] and isinstance(core, mx.Conv) and \
+            tuple(core.dims) == tuple(shape)
 
     def _orient(self, b: Blob, syms: Idx, target: Shape) -> mx.M:
         dims = {s: self.ctx.index_dim[s] for s in syms}
@@ -736,6 +785,10 @@ class _Reader:
         elif has_index_map(idx):
             return self._view_ref(ref, idx)
         at = element_at(idx, self.batch) if self.batch else None
+        named = self._anonymous_element(ref, shape, at) \
+            if at is not None and self.temporaries else None
+        if named is not None:  # (conv1d(X, W, b))_i: t1_i where t1 = conv1d(X, W, b)
+            ref, temporary = named
         if at is not None:
             ref = self._element(ref, shape, at)
             shape = tuple(d for a, d in enumerate(shape) if a not in at)
@@ -770,11 +823,11 @@ class _Reader:
         dims = self._dims_of(view)
         rhs = mx.Reshape(mx.Permute(ref, axes, moved, math_shape(moved)), dims,
                          math_shape(dims))
-        return self._named(rhs, dims), view, rhs
+        return self._temporary_named(rhs, dims), view, rhs
 
-    def _named(self, rhs: mx.M, dims: Shape) -> mx.Ref:
-        """The temporary named for ``rhs`` (a tensor of spec shape ``dims``): t1, t2 … in the
-        order first read, never a tensor's or a dim's name, one name per definition."""
+    def _temporary_named(self, rhs: mx.M, dims: Shape) -> mx.Ref:
+        """The where-name of the temporary ``rhs`` (of spec shape ``dims``): the next tN
+        that no tensor, dim or other temporary of this reading has."""
         temps = _TEMPORARIES.get()
         if rhs not in temps:
             taken = {t.name for t in self.graph.tensors} | set(self.ctx.dim_names) | \
@@ -795,6 +848,23 @@ class _Reader:
         fn = mx.AxisFn(e.head, ref, e.axis, shape, math_shape(shape[nb:]))
         self.across_fns.append(fn)
         return Blob(fn, tuple(e.indices)[nb:])
+
+    def _anonymous_element(self, ref: mx.Ref, shape: Shape, at: tuple[int, ...]
+                           ) -> tuple[mx.Ref, mx.M] | None:
+        """An element of an anonymous intermediate whose form is of the whole tensor
+        (conv1d(X, W, b) inside leaky_relu, read per batch element in Σ_i): the form as a
+        temporary named in a where-clause (``t1 = conv1d(X, W, b)``), the element t1_i then
+        read as any tensor's (its internal name would print otherwise, and no form is
+        given).  None when the anonymous tensor prints per element itself (X_b W)."""
+        display = ref.display
+        leading = at == tuple(range(len(self.batch)))
+        if ref.kind != RefKind.ANON or display is None or \
+                (leading and mx.batch_of(display) == tuple(shape[a] for a in at)):
+            return None
+        if any(isinstance(n, (mx.Each, mx.Einsum)) or isinstance(n, mx.Ref) and n.batch
+               for n in mx.walk(display)):
+            return None  # a form read element by element, or an einsum's: no definition
+        return self._temporary_named(display, shape), display
 
     def _dims_of(self, idx: Idx) -> Shape:
         """The spec shape of a tensor read at ``idx`` whole (0 on a literal-1 axis)."""
@@ -1015,7 +1085,11 @@ class _Reader:
         out = mx.fn(e.spec.name, inner.m)
         if e.spec.expand is None:
             return Blob(out, inner.idx)
-        rhs = self.blob(self.namer(e.spec.expand(e.args[0])))
+        named, self.temporaries = self.temporaries, False
+        try:  # (a helper's definition names no temporary: its clause is the helper's own)
+            rhs = self.blob(self.namer(e.spec.expand(e.args[0])))
+        finally:
+            self.temporaries = named
         if len(inner.idx) == 2 and rhs.idx == inner.idx[::-1] and _natural(rhs, self.oriented):
             # σ'(u) = Z ⊙ (1 − Z) names the node Z: u is read Z's way, as its line wrote it
             out, idx = transpose_deep(out), rhs.idx
@@ -1297,6 +1371,7 @@ class _Reader:
             return None
         reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
                          batch=batch)
+        reader.temporaries = True
         try:
             b = reader.blob(body)
         except NoMatrixForm:
@@ -1364,8 +1439,9 @@ class _Reader:
         """The factors ``hs`` with ``s`` summed out, and the indices that sum used up."""
         only = hs[0]
         if _total(blobs, hs, remaining):
-            # every index summed: a total
-            return Blob(mx.reduce(ReduceKind.SUM, only.m), ()), only.idx
+            # every index summed: a total (of each element's vector, read per element)
+            return Blob(self._element_inner(only.m) or mx.reduce(ReduceKind.SUM, only.m),
+                        ()), only.idx
         if len(hs) == 1:
             return self._reduce(only, s), (s,)
         return self._contract(hs[0], hs[1], s), (s,)
@@ -1401,9 +1477,23 @@ class _Reader:
         merged = Blob(mx.hadamard(mat.m, self._orient_like(vec, mat.idx)), mat.idx)
         return [merged if b is mat else b for b in blobs if b is not vec]
 
+    def _element_inner(self, m: mx.M) -> mx.M | None:
+        """``xᵀ y`` for the total of ``x ⊙ y`` (``xᵀ x`` of ``x∘²``), x and y each element's
+        column (the rows of a [B, T] tensor read per b, Σ_j′ ∂L/∂a_bj′ a_bj′): a number per
+        element, where sum(x ⊙ y) of a batched form is the total of every element's (code
+        takes it of the whole array, :func:`_whole`); None for any other total."""
+        if not self.batch or not mx.batch_of(m) or len(m.shape) != 2 or m.shape[1] != 1:
+            return None
+        if isinstance(m, mx.Pow) and m.exp == 2:
+            return mx.matmul(mx.transpose(m.x), m.x)
+        if isinstance(m, mx.Hadamard) and len(m.factors) == 2 and \
+                all(f.shape == m.shape for f in m.factors):
+            return mx.matmul(mx.transpose(m.factors[0]), m.factors[1])
+        return None
+
     def _reduce(self, b: Blob, s: Index) -> Blob:
         if b.idx == (s,):
-            return Blob(mx.reduce(ReduceKind.SUM, b.m), ())
+            return Blob(self._element_inner(b.m) or mx.reduce(ReduceKind.SUM, b.m), ())
         if len(b.idx) == 2:
             other = b.idx[1] if b.idx[0] == s else b.idx[0]
             kind = ReduceKind.COLSUM if b.idx[0] == s else ReduceKind.ROWSUM
@@ -1661,14 +1751,14 @@ def distinct_temporaries(forms: list[tuple[mx.M | None, tuple[Where, ...]]],
     ``named`` (a temporary's name -> its definition) carries the names already given, so
     that one derivation says t1 for one tensor throughout."""
     named = {} if named is None else named
-    if not any(_temporary(w) for _, wheres in forms for w in wheres):
+    if not any(is_temporary(w) for _, wheres in forms for w in wheres):
         return forms
     used = {r.name for m, _ in forms if m is not None for r in mx.leaves(m)}
     out = []
     for m, wheres in forms:
         renamed: dict[str, str] = {}
         for w in wheres:
-            if not _temporary(w):
+            if not is_temporary(w):
                 continue
             assert isinstance(w.lhs, mx.Ref)
             old = w.lhs.name
@@ -1688,9 +1778,10 @@ def distinct_temporaries(forms: list[tuple[mx.M | None, tuple[Where, ...]]],
     return out
 
 
-def _temporary(w: Where) -> bool:
-    """Whether ``w`` defines a temporary of :meth:`_Reader._temporary` (t1 = reshape(…))."""
-    return isinstance(w.lhs, mx.Ref) and isinstance(w.rhs, mx.Reshape)
+def is_temporary(w: Where) -> bool:
+    """Whether ``w`` defines a temporary of :meth:`_Reader._temporary_named` (t1 =
+    reshape(…), t1 = conv1d(X, W, b)); a derivative helper's left side is its function."""
+    return isinstance(w.lhs, mx.Ref)
 
 
 def _renamed(m: mx.M, names: Mapping[str, str]) -> mx.M:

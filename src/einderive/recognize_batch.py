@@ -43,31 +43,35 @@ def read_permuted(expr: Expr, idx: Idx, shape: Shape,
     without einsum in the order its tensors read the result's indices (each index where it
     first stands: Q_ikjl = Xq_{i, j, k·Dh + l} reads i, j, k, l), and that order is not
     ``idx``'s; else None.  ``inner(expr, order, shape)`` recognizes the term in that order."""
-    order = _reading_order(expr, idx)
-    if order is None:
-        return None
-    axes = tuple(order.index(i) for i in idx)  # axis p of the result is axis axes[p]
-    inner_shape = tuple(shape[idx.index(i)] for i in order)
-    found = inner(expr, order, inner_shape)
-    if found.matrix is None or found.einsum or isinstance(found.matrix, mx.Each):
-        return None  # (a form of each element has no left side inside a permutation)
-    return found, mx.Permute(found.matrix, axes, tuple(shape), tuple(shape))
+    for order in _reading_orders(expr, idx):
+        axes = tuple(order.index(i) for i in idx)  # axis p of the result is axis axes[p]
+        inner_shape = tuple(shape[idx.index(i)] for i in order)
+        found = inner(expr, order, inner_shape)
+        if found.matrix is None or found.einsum or isinstance(found.matrix, mx.Each):
+            continue  # (a form of each element has no left side inside a permutation)
+        return found, mx.Permute(found.matrix, axes, tuple(shape), tuple(shape))
+    return None
 
 
-def _reading_order(expr: Expr, idx: Idx) -> Idx | None:
-    """The result's indices (three or more distinct symbols) in the order the tensors of
-    ``expr`` read them, when every one is read and that order is not ``idx``; else None."""
+def _reading_orders(expr: Expr, idx: Idx) -> list[Idx]:
+    """The result's indices (three or more distinct symbols) in the orders the tensors of
+    ``expr`` read them, one order for each tensor read first (Ẋ_ijm Wq_{m, k·Dh + l} reads
+    i, j, k, l from Ẋ, k, l, i, j from Wq), when every one is read and that order is not
+    ``idx``; in the order of the tensors' names (the first is the one read before)."""
     if len(idx) < 3 or not all(isinstance(i, Symbol) for i in idx) or len(set(idx)) != len(idx):
-        return None
-    free, seen = set(idx), []
-    for e in sorted(expr.atoms(Indexed, AxisFunction), key=str):
-        for i in e.indices:
-            for s in _symbols_in_order(i):
-                if s in free and s not in seen:
-                    seen.append(s)
-    if len(seen) != len(idx) or tuple(seen) == tuple(idx):
-        return None
-    return tuple(seen)
+        return []
+    atoms = sorted(expr.atoms(Indexed, AxisFunction), key=str)
+    out: list[Idx] = []
+    for first in range(len(atoms)):
+        free, seen = set(idx), []
+        for e in atoms[first:] + atoms[:first]:
+            for i in e.indices:
+                for s in _symbols_in_order(i):
+                    if s in free and s not in seen:
+                        seen.append(s)
+        if len(seen) == len(idx) and tuple(seen) != tuple(idx) and tuple(seen) not in out:
+            out.append(tuple(seen))
+    return out
 
 
 def _symbols_in_order(i: Any) -> list[Any]:

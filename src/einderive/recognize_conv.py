@@ -37,6 +37,7 @@ class _Reader(Protocol):
 
     ctx: Any
     graph: Any
+    lone_convs: set[mx.M]
 
     def tensor_ref(self, e: Expr) -> mx.Ref: ...
 
@@ -106,10 +107,15 @@ def read_conv_bias(reader: _Reader, e: Expr) -> Read | None:
             continue
         inner = reader.blob(term)
         m = inner.m
-        if isinstance(m, mx.Conv) and m.kind == CONV_VALID and m.bias is None and \
-                len(inner.idx) > 1 and inner.idx[1] == bias.indices[0]:
+        if not (isinstance(m, mx.Conv) and m.kind == CONV_VALID and m.bias is None):
+            continue
+        at = 0 if m.dims[0] == 1 else 1  # the channels' index (a batch of one has none)
+        if len(inner.idx) > at and inner.idx[at] == bias.indices[0]:
             ref = reader.tensor_ref(bias)
-            return _blob(mx.Conv(m.kind, m.head, m.a, m.b, ref, m.dims, m.shape), inner.idx)
+            out = mx.Conv(m.kind, m.head, m.a, m.b, ref, m.dims, m.shape)
+            if m in reader.lone_convs:
+                reader.lone_convs.add(out)
+            return _blob(out, inner.idx)
     return None
 
 
@@ -150,6 +156,11 @@ def _is_range(f: Expr) -> bool:
     return isinstance(f, ElementwiseFunction) and f.spec.name == IN_RANGE
 
 
+def _named(*idx: Any) -> tuple[Any, ...]:
+    """The indices of ``idx`` other than 0 (a literal-1 axis, checked by runs_over)."""
+    return tuple(i for i in idx if i != 0)
+
+
 def _blob(m: mx.M, idx: tuple[Any, ...]) -> Read:
     return m, tuple(idx)
 
@@ -174,7 +185,10 @@ class _Reading:
         return self.r._same_size(a, b)
 
     def runs_over(self, i: Any, d: Any) -> bool:
-        """``i`` is an index symbol over the whole axis ``d``."""
+        """``i`` is an index symbol over the whole axis ``d``, or 0 on a literal-1 axis (a
+        batch or a channel of one, X: [1, C, T]: its only position is all of it)."""
+        if i == 0:
+            return bool(d == 1)
         return isinstance(i, Symbol) and i in self.ctx.index_dim and d != 1 and \
             self.same(self.size(self.ctx.index_dim[i]), self.size(d))
 
@@ -182,10 +196,16 @@ class _Reading:
         return all(isinstance(i, Symbol) for i in idx) and len(set(idx)) == len(idx)
 
     def make(self, kind: str, a: Indexed, b: Indexed, out: tuple[Any, ...]) -> Read:
-        dims = tuple(self.ctx.index_dim[i] for i in out)
-        m = mx.Conv(kind, self.head, self.r.tensor_ref(a), self.r.tensor_ref(b), None, dims,
-                    dims)
-        return _blob(m, out)
+        return self.conv(kind, self.r.tensor_ref(a), self.r.tensor_ref(b), out)
+
+    def conv(self, kind: str, a: mx.M, b: mx.M, out: tuple[Any, ...]) -> Read:
+        """The convolution of ``a`` and ``b`` read at ``out``; its axes of one (read at 0, by
+        :meth:`runs_over` only) are in its shape, not among the indices it is read at."""
+        dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in out)
+        m = mx.Conv(kind, self.head, a, b, None, dims, dims)
+        if 0 in out:
+            self.r.lone_convs.add(m)
+        return _blob(m, tuple(i for i in out if i != 0))
 
     def valid(self, w: Indexed, x: Indexed, ranges: list[Expr]) -> Read | None:
         """W_{o,c,k} X_{b,c,t+k} summed over c and k: conv(X, W)."""
@@ -195,8 +215,8 @@ class _Reading:
         if ranges or c != c2 or not all(isinstance(i, Shift) for i in at):
             return None
         ts = [i.index for i in at]
-        if [i.offset for i in at] != ks or self.summed != {c, *ks} or \
-                not self.distinct(o, c, b, *ks, *ts):
+        if [i.offset for i in at] != ks or self.summed != {*_named(c), *ks} or \
+                not self.distinct(*_named(o, c, b), *ks, *ts):
             return None
         if not (self.runs_over(o, sw[0]) and self.runs_over(c, sw[1]) and
                 self.runs_over(c, sx[1]) and self.runs_over(b, sx[0])):
@@ -216,8 +236,8 @@ class _Reading:
         if ranges or b != b2 or not all(isinstance(i, Shift) for i in at):
             return None
         ks = [i.offset for i in at]
-        if [i.index for i in at] != ts or self.summed != {b, *ts} or \
-                not self.distinct(b, o, c, *ts, *ks):
+        if [i.index for i in at] != ts or self.summed != {*_named(b), *ts} or \
+                not self.distinct(*_named(b, o, c), *ts, *ks):
             return None
         if not (self.runs_over(b, sg[0]) and self.runs_over(b, sx[0]) and
                 self.runs_over(o, sg[1]) and self.runs_over(c, sx[1])):
@@ -235,11 +255,11 @@ class _Reading:
         n, sg, sw = self.n, self.shape(g), self.shape(w)
         b, o, *at = g.indices
         o2, c, *ks = w.indices
-        if o != o2 or len(ranges) != n or self.summed != {o, *ks} or \
-                not self.distinct(b, o, c, *ks):
+        if o != o2 or len(ranges) != n or self.summed != {*_named(o), *ks} or \
+                not self.distinct(*_named(b, o, c), *ks):
             return None
         ss = [sympy.expand(i + k) for i, k in zip(at, ks)]
-        if not self.distinct(b, o, c, *ks, *ss):
+        if not self.distinct(*_named(b, o, c), *ks, *ss):
             return None
         if not (self.runs_over(b, sg[0]) and self.runs_over(o, sg[1]) and
                 self.runs_over(o, sw[0]) and self.runs_over(c, sw[1])):

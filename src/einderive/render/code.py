@@ -405,6 +405,8 @@ class Compiler:
         axes = list(range(nb))
         if summed is not None:
             axes.append(nd - 1 if summed.kind == ReduceKind.ROWSUM else nd - 2)
+        elif m.shape == ():  # each element's number (g x_b of a row g): every axis
+            axes = list(range(nd))
         elif m.shape[0] != 1 and m.shape[1:] == (1,):  # a column
             axes.append(nd - 1)
         elif m.shape[0] == 1 and m.shape[1:] != (1,):  # a row

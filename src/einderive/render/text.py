@@ -152,9 +152,12 @@ class Pen(Record):
         one = p.tensor(leaf.name, idx, element=True) if leaf.kind == RefKind.TENSOR else \
             p.adjoint(leaf.name, idx, element=True)
         letters = ", ".join(p.index_list([Symbol(x)]) for x in form.names)
-        axes = ", ".join(p.dim(d) for d in form.dims)
-        plural = "axes" if len(form.dims) > 1 else "axis"
         element = f"({letters})" if len(form.names) > 1 else letters
+        if set(form.dims) == {1}:  # X: [1, T, D] summed over its literal-1 axis
+            return (f" {math(total)} is the matrix {math(one)} of the only element "
+                    f"{math(element)} of a batch of one.")
+        axes = ", ".join(self.dim(d) for d in form.dims)
+        plural = "axes" if len(form.dims) > 1 else "axis"
         return (f" {math(total)} adds the matrices {math(one)} of every element "
                 f"{math(element)} of the batch {plural} {math(axes)}.")
 
