@@ -101,6 +101,10 @@ def _place(inds: Idx, rank: int, pos: dict[Any, int]) -> None:
         if isinstance(i, Symbol):
             if pos.setdefault(i, off + q) != off + q:
                 raise _NotFramed(f"{i} at two axes")
+            if any(a == off + q and s != i for s, a in pos.items()):
+                # Σ_l Σ_m A_jli R_jkm G_lm: l and k at one axis, a contraction no
+                # broadcast says (read as G ⊙ R, it aligned G's l with R's k)
+                raise _NotFramed(f"two indices at axis {off + q}")
         elif i is not None and i != 0:
             raise _NotFramed("an index map or a position")
 
