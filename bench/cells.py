@@ -118,8 +118,13 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=3.0, help="seconds of repeats per cell")
     args = parser.parse_args()
     cell(args.family, args.mode, 2)  # warm the imports, so the first size pays no import
+    from einderive.errors import SpecError
     for n in (int(s) for s in args.sizes.split(",")):
-        record = cell(args.family, args.mode, n, args.reps, args.budget, args.clock)
+        try:
+            record = cell(args.family, args.mode, n, args.reps, args.budget, args.clock)
+        except SpecError as e:  # refused as a user would be told (exit 2), not a crash
+            print(e.format(), file=sys.stderr)
+            sys.exit(2)
         print(json.dumps(record), flush=True)
 
 

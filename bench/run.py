@@ -113,7 +113,10 @@ def stream(args: list[str], sizes: list[int], timeout_for, clock: str) -> tuple[
     if proc.returncode not in (0, -9) and len(out) < len(sizes):
         err.seek(0)
         tail = err.read().strip().splitlines()
-        error = tail[-1] if tail else f"exit {proc.returncode}"
+        said = [x for x in tail if "error:" in x]  # a usage error's message, not its hint
+        error = (said or tail or [f"exit {proc.returncode}"])[-1]
+        if proc.returncode == 2:  # refused as a usage error (a Hessian block too large)
+            error = "refused: " + error.split("error: ", 1)[-1]
     err.close()
     return {n: out.get(n) for n in sizes}, error
 
@@ -193,12 +196,13 @@ def print_grid(title: str, rows: dict, sizes, cap: float, ratio: bool = True,
     for key, row in rows.items():
         error = (errors or {}).get(key)
         # a worker that failed measured nothing from that size on: not "> cap"
-        shown = ["error" if error and row[n] is None else fmt_time(row[n], cap) for n in sizes]
+        failed = "refused" if error and error.startswith("refused") else "error"
+        shown = [failed if error and row[n] is None else fmt_time(row[n], cap) for n in sizes]
         cells_text = "".join(f"{text:>10}" for text in shown)
-        tail = f"   {growth_text(growth(row, cap)) if not error else 'error'}" if ratio else ""
+        tail = f"   {growth_text(growth(row, cap)) if not error else failed}" if ratio else ""
         print(names[key].ljust(width) + cells_text + tail)
         if error:
-            print(" " * width + f"   error: {error}")
+            print(" " * width + f"   {error if failed == 'refused' else 'error: ' + error}")
 
 
 def print_baselines(table: dict, base: dict, sizes, cap: float) -> None:

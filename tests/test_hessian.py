@@ -206,7 +206,7 @@ def test_a_block_too_large_to_print_is_a_usage_error_that_names_hvp(run):
     # to the inputs' tangents doubles per node back: it ran for many minutes, now a hint
     r = run("derive", DEEP_RESIDUAL, "--hessian=X,W5")
     assert r.exit_code == 2, r.output
-    assert "--hessian: the block of X, written out in index form, passes 20,000 nodes" \
+    assert "--hessian: the block of X, written out in index form, passes 20,000 nodes: too large" \
         in r.output and "hint: --hvp prints the product" in r.output, r.output
     r = run("derive", DEEP_RESIDUAL, "--hvp=X")
     assert r.exit_code == 0 and "ℛ{∂L/∂X}" in r.output, r.output

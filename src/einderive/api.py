@@ -220,8 +220,8 @@ def second_order(d: engine.Derivation, tangent: str | None = None,
     except BlockTooLarge as e:
         raise SpecError(
             f"{option}: the block of {e.x}, written out in index form, passes "
-            f"{BLOCK_LIMIT:,} nodes ({d.name} is too deep between {e.x} and the loss "
-            "to print it whole)", None,
+            f"{BLOCK_LIMIT:,} nodes: too large to print whole (it grows with the paths "
+            f"from {e.x} to the loss)", None,
             "--hvp prints the product (∇²L) v node by node, which stays small; or name "
             "inputs nearer the loss after --hessian" if option == "--hessian" else
             "without --gauss-newton, --hvp prints the product node by node, which stays "
