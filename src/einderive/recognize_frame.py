@@ -101,10 +101,6 @@ def _place(inds: Idx, rank: int, pos: dict[Any, int]) -> None:
         if isinstance(i, Symbol):
             if pos.setdefault(i, off + q) != off + q:
                 raise _NotFramed(f"{i} at two axes")
-            if any(a == off + q and s != i for s, a in pos.items()):
-                # Σ_l Σ_m A_jli R_jkm G_lm: l and k at one axis, a contraction no
-                # broadcast says (read as G ⊙ R, it aligned G's l with R's k)
-                raise _NotFramed(f"two indices at axis {off + q}")
         elif i is not None and i != 0:
             raise _NotFramed("an index map or a position")
 
@@ -207,10 +203,16 @@ class _Frame:
     def _sum(self, e: Sum) -> tuple[mx.M, frozenset[int]]:
         m, vary = self.read(e.function)
         axes = []
+        inside = e.function.free_symbols
         for var, _, _ in e.limits:
             a = self.pos.get(var)
             if a is None or a not in vary:
                 raise _NotFramed("a sum over an index the term does not vary along")
+            if any(s != var and self.pos.get(s) == a for s in inside):
+                # Σ_l Σ_m A_jli R_jkm G_lm: k beside the summed l at one axis is a
+                # contraction no sum over axes says (G ⊙ R aligned G's l with R's k);
+                # X_ijk Σ_j′ X_ij′k′ is one (j′ alone at its axis inside the sum)
+                raise _NotFramed(f"{var} summed beside another index at its axis")
             axes.append(a)
         axes.sort()
         if len(set(axes)) != len(axes) or len(m.shape) != self.rank:
