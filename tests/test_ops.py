@@ -334,6 +334,7 @@ def test_other_libraries_names_hint_at_the_op(written, meant):
 
 # Files that must not know any op by name: printers, recognizer, matrix forms, code generators.
 NO_OP_NAMES = ("render/notation.py", "render/styles.py", "render/readable.py", "recognize.py",
+               "recognize_batch.py", "recognize_conv.py", "recognize_frame.py", "elements.py",
                "render/index_printer.py", "render/matrix_printer.py", "render/tokens.py",
                "render/tree_printer.py", "matrix.py", "render/code.py", "render/backends.py", "render/pymodule.py",
                "render/einsum.py", "flops.py", "cost.py", "render/cost.py", "render/sheet.py",
@@ -364,6 +365,25 @@ def test_no_op_name_appears_outside_the_op_table():
                     line = text.count("\n", 0, m.start()) + 1
                     found.append(f"{rel}:{line}: {m.group(0)}")
     assert not found, found
+
+
+# Modules whose quoted words are another language's names, not ops': TeX's control words
+# (\exp, \sum, \le) and Computer Modern's metrics, Greek letters' names, and the pictures'
+# layout (which draws what the sheet printed)
+TEX_AND_PICTURES = {"render/texparse.py", "render/texlayout.py", "render/texwidth.py",
+                    "render/cm_metrics.py", "render/names.py", "render/graph.py",
+                    "render/layout.py", "render/svg.py", "render/reports.py"}
+
+
+def test_every_recognizer_and_renderer_is_searched_for_op_names():
+    # a new module (recognize_frame.py) would otherwise be outside the test by default
+    from pathlib import Path
+
+    import einderive
+    root = Path(einderive.__file__).parent
+    modules = {f"render/{p.name}" for p in (root / "render").glob("*.py")
+               if p.name != "__init__.py"} | {p.name for p in root.glob("recognize*.py")}
+    assert modules - set(NO_OP_NAMES) - TEX_AND_PICTURES == set()
 
 
 def test_the_op_name_test_can_fail(tmp_path):

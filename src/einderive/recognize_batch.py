@@ -3,7 +3,7 @@
 ``Qh = transpose(Q, axes=[0, 2, 1, 3])`` is ``Qh_ikjl = Q_ijkl``: every tensor of the term
 is read at one permutation of the result's indices.  No product or ᵀ says that (ᵀ swaps the
 last two axes of each batch element); it is ``permute(Q, (0, 2, 1, 3))``, NumPy's
-``np.transpose(Q, axes)``, and the adjoint of a permutation is the inverse permutation,
+``Q.transpose(axes)``, and the adjoint of a permutation is the inverse permutation,
 ``permute(∂L/∂Qh, (0, 2, 1, 3))`` here.  The term is read with its tensors' own index order
 (each tensor then read whole) and the result is that form permuted.
 """

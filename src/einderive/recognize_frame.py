@@ -26,7 +26,7 @@ from sympy import Add, Indexed, Mul, Pow, Sum, Symbol
 
 from . import matrix as mx
 from .kinds import ReduceKind
-from .ops import AxisFunction, ElementwiseFunction, has_index_map, reshape_view
+from .ops import IN_RANGE, AxisFunction, ElementwiseFunction, has_index_map, reshape_view
 from .shapes import Shape
 
 Expr = Any  # a SymPy expression
@@ -145,7 +145,7 @@ class _Frame:
         if isinstance(e, AxisFunction):
             return self._axis_function(e)
         if isinstance(e, ElementwiseFunction) and e.spec.expand is None and \
-                e.spec.name != "in_range":
+                e.spec.name != IN_RANGE:
             parts = [self.read(a) for a in e.args]
             return mx.fn(e.spec.name, *[m for m, _ in parts]), \
                 frozenset().union(*[v for _, v in parts])
