@@ -72,3 +72,45 @@ def test_the_table_lists_a_failing_adjoint_and_counts_the_rest(capsys):
     bad = capsys.readouterr().out
     assert f"∂L/∂{others[0]}" in bad and "FAIL" in bad
     assert f"{len(others) - 1} of {len(others)} other adjoints' closed forms" in bad
+
+
+def _sum_before_3526d90(self, e):
+    """recognize_frame's ``_Frame._sum`` without the check 3526d90 added (an index beside
+    the summed one at its axis is a contraction, no sum over axes): the reading that put
+    a wrong closed form of ∂L/∂V into multihead_attention's golden."""
+    from einderive.kinds import ReduceKind
+    from einderive.recognize_frame import _NotFramed
+
+    m, vary = self.read(e.function)
+    axes = []
+    for var, _, _ in e.limits:
+        a = self.pos.get(var)
+        if a is None or a not in vary:
+            raise _NotFramed("a sum over an index the term does not vary along")
+        axes.append(a)
+    axes.sort()
+    if len(set(axes)) != len(axes) or len(m.shape) != self.rank:
+        raise _NotFramed("a sum of a narrower term")
+    if vary == set(axes):
+        return mx.reduce(ReduceKind.SUM, m), frozenset()
+    shape = tuple(1 if a in axes else d for a, d in enumerate(m.shape))
+    return mx.SumAxes(m, tuple(axes), True, shape), vary - set(axes)
+
+
+def test_the_closed_form_that_reached_a_golden_fails_verify(monkeypatch):
+    """With the recognize_frame fix undone, ∂L/∂V's closed form aligns G's l with R's k:
+    at sizes where NumPy broadcasts it anyway (T = H = Dh) its values are wrong, and only
+    this check sees it (every gradient still passes)."""
+    from einderive import caches
+    from einderive.recognize_frame import _Frame
+
+    monkeypatch.setattr(_Frame, "_sum", _sum_before_3526d90)
+    caches.release()  # no form read before the patch is reused
+    try:
+        d = derive_file(SPECS / "multihead_attention.yaml")
+        report = verify(d, sizes={"T": 3, "H": 3, "Dh": 3})
+    finally:
+        monkeypatch.undo()
+        caches.release()
+    assert not report.ok and not report.error
+    assert [c.name for c in report.checks if not c.ok] == ["∂L/∂V"]
