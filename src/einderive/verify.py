@@ -6,9 +6,11 @@ generator, and modules written from the printed forms are run in float64: one
 compiled from the index forms (einsums, :mod:`~einderive.render.einsum`), one
 from the matrix forms, and the closed forms ``--expand`` prints.  Each form of
 each gradient is compared with central differences of the generated
-``forward``; each is its own column of the report.  A tensor of at most
-``ELEMENTWISE_MAX`` elements is checked element by element (a misplaced transpose
-shows per element), a larger one along ``DIRECTIONS`` random directions (the
+``forward``; each is its own column of the report.  The closed form printed of
+every other adjoint (∂L/∂z) is compared with that adjoint's value in the backward
+pass of the matrix module (whose gradients the columns prove), a row per adjoint.
+A tensor of at most ``ELEMENTWISE_MAX`` elements is checked element by element (a
+misplaced transpose shows per element), a larger one along ``DIRECTIONS`` random directions (the
 directional derivative against the inner product with the printed gradient).
 The forward evaluations of these per-input checks are capped at ``FD_BUDGET``, so
 the cost does not grow with the number of inputs times the graph: the inputs past
