@@ -397,7 +397,8 @@ def _mutated(d, name: str, **changes):
 def test_verify_checks_the_index_form_and_the_matrix_form_separately():
     from einderive.api import verify
     d = derive(SPEC_FILES[[p.stem for p in SPEC_FILES].index("mlp")])
-    assert all((c.index, c.matrix) == ("pass", "pass") for c in verify(d).checks)
+    assert all((c.index, c.matrix) == ("pass", "pass") for c in verify(d).checks
+               if not c.adjoint)  # an adjoint's row: its closed form only
     a = d.adjoint("x")
     wrong_index = verify(_mutated(d, "x", index=-a.form.index))
     assert {c.name: (c.index, c.matrix) for c in wrong_index.checks}["x"] == ("fail", "pass")

@@ -116,7 +116,7 @@ def test_verify_proves_every_printed_form():
     d = derive_text(LM)
     for sizes in (None, {"V": 2, "T": 7, "D": 3}, {"V": 7, "T": 2, "D": 3}):
         report = verify(d, sizes=sizes, seed=3)
-        assert report.ok and {c.name for c in report.checks} == {"E", "W"}
+        assert report.ok and {c.name for c in report.checks if not c.adjoint} == {"E", "W"}
 
 
 def test_integer_inputs_are_not_differentiated_by_default():

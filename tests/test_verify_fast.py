@@ -46,6 +46,11 @@ def _patched_load(monkeypatch, break_=None, calls=None):
     monkeypatch.setattr(verify_module, "_load", load)
 
 
+def _gradient_rows(report) -> list:
+    """The gradients' rows (the other adjoints' closed forms have rows of their own)."""
+    return [c for c in report.checks if not c.adjoint]
+
+
 def _failing(report) -> list:
     return [(c.name, c.index, c.matrix) for c in report.checks if not c.ok]
 
@@ -54,7 +59,7 @@ def test_a_large_input_is_checked_along_directions_and_passes():
     d = derive(loads(LARGE))
     assert 20 * 20 > ELEMENTWISE_MAX
     report = verify(d)
-    assert report.ok and [c.shape for c in report.checks] == [(20, 20), (20,)]
+    assert report.ok and [c.shape for c in _gradient_rows(report)] == [(20, 20), (20,)]
 
 
 @pytest.mark.parametrize("wrong", [np.transpose, lambda g: 1.01 * g, lambda g: g[::-1]],
@@ -70,12 +75,12 @@ def test_a_wrong_gradient_among_many_inputs_is_found_by_halving(monkeypatch):
     _patched_load(monkeypatch, break_=("W30", np.transpose))
     report = verify(derive(loads(chain(40))))
     assert _failing(report) == [("W30", "pass", "fail")]
-    assert len(report.checks) == 41
+    assert len(_gradient_rows(report)) == 41
 
 
 def test_a_correct_deep_chain_passes():
     report = verify(derive(loads(chain(40))))
-    assert report.ok and len(report.checks) == 41
+    assert report.ok and len(_gradient_rows(report)) == 41
 
 
 def test_forward_evaluations_do_not_grow_with_the_number_of_inputs(monkeypatch):

@@ -332,6 +332,10 @@ class _Codegen:
         from .render.pymodule import closed_forms_parts
         return closed_forms_parts(d, sizes, internal=True)
 
+    def closed_adjoints(self, d: engine.Derivation) -> list[str]:
+        from .render.pymodule import closed_adjoints
+        return closed_adjoints(d)
+
     def formula(self, d: engine.Derivation, expr: Any) -> str:
         from .render.text import printer
         return printer(d).index(expr, ())

@@ -6,9 +6,11 @@ generator, and modules written from the printed forms are run in float64: one
 compiled from the index forms (einsums, :mod:`~einderive.render.einsum`), one
 from the matrix forms, and the closed forms ``--expand`` prints.  Each form of
 each gradient is compared with central differences of the generated
-``forward``; each is its own column of the report.  A tensor of at most
-``ELEMENTWISE_MAX`` elements is checked element by element (a misplaced transpose
-shows per element), a larger one along ``DIRECTIONS`` random directions (the
+``forward``; each is its own column of the report.  The closed form printed of
+every other adjoint (∂L/∂z) is compared with that adjoint's value in the backward
+pass of the matrix module (whose gradients the columns prove), a row per adjoint.
+A tensor of at most ``ELEMENTWISE_MAX`` elements is checked element by element (a
+misplaced transpose shows per element), a larger one along ``DIRECTIONS`` random directions (the
 directional derivative against the inner product with the printed gradient).
 The forward evaluations of these per-input checks are capped at ``FD_BUDGET``, so
 the cost does not grow with the number of inputs times the graph: the inputs past
@@ -39,6 +41,10 @@ class Codegen(Protocol):
     def closed_forms(self, d: Any, sizes: Sizes) -> Module | None:
         """The module of ``closed_forms(**inputs)``, the dict of the closed forms ``--expand``
         prints, in parts (None if none)."""
+
+    def closed_adjoints(self, d: Any) -> list[str]:
+        """The adjoints other than the gradients whose closed form ``--expand`` prints; the
+        'matrix' module's ``gradients`` returns their values too, by name."""
 
     def formula(self, d: Any, expr: Any) -> str:
         """An index-form expression of ``d`` as the text view prints it."""
@@ -77,6 +83,7 @@ class Check(Record):
     matrix: Result = Result.NONE
     closed: Result = Result.NONE
     second: bool = False  # a check of the Hessian-vector product (``--hvp``), not a gradient
+    adjoint: bool = False  # another adjoint's closed form against the backward pass's value
 
 
 class Report(Record):
@@ -334,6 +341,7 @@ class Plan(Record):
     sizes: Sizes
     modules: tuple[Module | None, ...] = ()  # matrix, index, closed forms (None: none)
     gradients: tuple[tuple[str, bool], ...] = ()  # (name, whether its matrix form prints)
+    adjoints: tuple[str, ...] = ()  # the other adjoints whose closed form prints
     hvp: tuple[str, ...] = ()  # the inputs with a direction, when (∇²L) v is derived
     hessian: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (x, y, the forms printed)
     along: tuple[str, ...] = ()  # the Hessian's inputs, in order
@@ -363,6 +371,7 @@ def _prepare(d: Derivation, plan: Plan, codegen: Codegen) -> Plan:
     modules = (codegen.module(d, "matrix", sizes), codegen.module(d, "index", sizes),
                codegen.closed_forms(d, sizes))
     printed = tuple((g.name, g.form is None or g.form.matrix is not None) for g in d.gradients)
+    adjoints = tuple(codegen.closed_adjoints(d))
     s = d.second
     hvp = tuple(t.name for t, _ in s.hvp) if s is not None else ()
     # a block of four indices has its Kronecker form printed, or no other form than its own
@@ -371,7 +380,8 @@ def _prepare(d: Derivation, plan: Plan, codegen: Codegen) -> Plan:
                     for h in (s.hessian if s is not None else ()))
     gn = s.gauss_newton if s is not None else None
     drawn = tuple(targets(d.graph, Split(gn.output, gn.loss_part))) if gn is not None else ()
-    return replace(plan, modules=modules, gradients=printed, hvp=hvp, hessian=hessian,
+    return replace(plan, modules=modules, gradients=printed, adjoints=adjoints, hvp=hvp,
+                   hessian=hessian,
                    along=tuple(s.along) if s is not None else (), targets=drawn,
                    zero=_zero_message(d, sizes, codegen))
 
@@ -486,6 +496,7 @@ def _verify(plan: Plan, seed: int, tol: float) -> Report:
             checks.update(_check_along(module.forward, inputs, [g], printed, tol, rng))
     checks.update(_check_along(module.forward, inputs, joint, printed, tol, rng))
     rows = tuple(checks[g] for g, _ in plan.gradients)
+    rows += _check_adjoints(plan, grads["matrix"], closed, tol)
     if module.hvp:
         rows += _check_hvp(plan, module, inputs, tol, rng)
     if module.hessian:
@@ -493,6 +504,18 @@ def _verify(plan: Plan, seed: int, tol: float) -> Report:
     if module.split_hvp:
         rows += _check_split(plan, module, inputs, tol, rng)
     return Report(name, sizes, seed, tol, rows)
+
+
+def _check_adjoints(plan: Plan, backward: dict[str, Value], closed: dict[str, Value],
+                    tol: float) -> tuple[Check, ...]:
+    """Each other adjoint's printed closed form against its value in the backward pass
+    (the matrix module's, whose gradients the rows above prove): a row per adjoint, its
+    closed column only, judged as a gradient's closed column is."""
+    import numpy as np
+
+    return tuple(replace(_check(f"∂{plan.graph.spec.loss}/∂{n}", {"closed": closed[n]},
+                                np.asarray(backward[n], dtype=float), tol), adjoint=True)
+                 for n in plan.adjoints)
 
 
 def _targets_drawn(drawn: tuple[str, ...], inputs: Inputs, seed: int) -> Inputs:
@@ -632,7 +655,8 @@ def _check_hessian(plan: Plan, module: _Module, inputs: Inputs, tol: float,
         step = STEP * max(1.0, float(np.abs(inputs[y]).max(initial=0)))
         plus = module.gradients["matrix"](**{**inputs, y: inputs[y] + step * v})
         minus = module.gradients["matrix"](**{**inputs, y: inputs[y] - step * v})
-        return {x: np.asarray((plus[x] - minus[x]) / (2 * step), dtype=float) for x in plus}
+        return {x: np.asarray((plus[x] - minus[x]) / (2 * step), dtype=float)
+                for x in plan.along}
 
     rows = []
     for (x, y), forms in printed.items():

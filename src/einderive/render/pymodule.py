@@ -368,6 +368,8 @@ def numpy_parts(d: Any, *, source: str | None = None, form: str = "matrix",
         var = P.Name(w.names.var[t.name])
         grad = P.Name(w.names.adj[t.name]) if t.name in shown else w.b.zeros_like(var)
         items.append(f"{t.name!r}: {w.code(grad)}")
+    if internal and form == "matrix":  # verify's reference for the adjoints' closed forms
+        items += [f"{n!r}: {w.names.adj[n]}" for n in closed_adjoints(d)]
     gradients = PyFunction("gradients", sig,
                            f"The gradient of {d.loss} with respect to "
                            f"{', '.join(t.name for t in wrt)}, shaped like each input.",
@@ -537,8 +539,27 @@ def _merged_header(a: _Writer, b: _Writer) -> list[str]:
     return lines + ["", ""] + [x for t in helpers for x in (t, "", "")]
 
 
+def printed_closed_forms(d: Any) -> list[tuple[str, Any]]:
+    """(name, closed form) of every closed form ``--expand`` and the goldens print (one
+    that differs from the chain form, as the renderers decide): each gradient's, then each
+    other adjoint's (:func:`closed_adjoints`)."""
+    gradients = [(g.name, g.closed) for g in d.gradients
+                 if g.closed is not None and closed_differs(g)]
+    others = set(closed_adjoints(d))
+    return gradients + [(a.name, a.closed) for a in d.adjoints if a.name in others]
+
+
+def closed_adjoints(d: Any) -> list[str]:
+    """The adjoints, other than the gradients and the loss's, whose closed form prints: no
+    finite difference checks them, so verify compares each with the backward pass's value
+    of that adjoint (a wrong one reached a golden: multi-head attention's ∂L/∂V)."""
+    skip = {d.loss} | {g.name for g in d.gradients}
+    return [a.name for a in d.adjoints
+            if a.name not in skip and a.closed is not None and closed_differs(a)]
+
+
 def closed_forms_module(d: Any, sizes: dict[str, int] | None = None) -> str:
-    """``closed_forms(**inputs)``, the dict of each gradient whose closed form ``--expand``
+    """``closed_forms(**inputs)``, the dict of each adjoint whose closed form ``--expand``
     prints (one that differs from the chain form), for ``verify``: compiled from its matrix
     form, or from its index form where it has none.  One function runs the forward pass once
     for them all (a function per gradient would repeat it: code and time quadratic in the
@@ -552,15 +573,15 @@ def closed_forms_parts(d: Any, sizes: dict[str, int] | None = None,
     """:func:`closed_forms_module` in parts; None for none.  ``internal`` as for
     :func:`numpy_parts`."""
     w = _Writer(d, Backend(), sizes, internal)
-    shown = [g for g in d.gradients if g.closed is not None and closed_differs(g)]
+    shown = printed_closed_forms(d)
     if not shown:  # none printed: nothing more to prove
         return None
-    lines = [x for g in shown
-             for x in w.form_lines(g.name, g.closed, "matrix", w.names.adj[g.name])]
+    lines = [x for name, f in shown
+             for x in w.form_lines(name, f, "matrix", w.names.adj[name])]
     fwd = w.forward_lines()
     dims = w.dim_lines()
     sig, unpack = w.signature()
-    result = "{" + ", ".join(f"{g.name!r}: {w.names.adj[g.name]}" for g in shown) + "}"
+    result = "{" + ", ".join(f"{name!r}: {w.names.adj[name]}" for name, _ in shown) + "}"
     return PyModule(tuple(w.header() + w.helper_code()),
                     (PyFunction("closed_forms", sig, "", tuple(unpack + dims + fwd + lines),
                                 result),))

@@ -11,7 +11,7 @@ from ..kinds import Status
 from rich.table import Table
 from rich.text import Text
 
-from ..verify import FORMS, Report
+from ..verify import FORMS, Check, Report
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -99,13 +99,34 @@ def verify_tables(reports: Sequence[Report],
             table.add_column(form)
         table.add_column("max abs err", justify="right")
         table.add_column("max rel err", justify="right")
+        adjoints = [c for c in r.checks if c.adjoint]
         for c in r.checks:
+            if c.adjoint and c.ok:  # counted in the caption; a failure is a row
+                continue
             shape = "×".join(str(n) for n in c.shape) or "scalar"
             table.add_row(c.name, shape, *(_RESULT[getattr(c, f)] for f in FORMS),
                           _fmt(c.max_abs), _fmt(c.max_rel))
+        if adjoints:
+            table.caption = _adjoints_caption(adjoints)
+            table.caption_justify = "left"
         out.append(table)
     out += _verify_summary(reports, unreadable)
     return out
+
+
+def _adjoints_caption(adjoints: Sequence[Check]) -> str:
+    """The other adjoints' closed forms, in one line: how many match the backward pass."""
+    ok = sum(c.ok for c in adjoints)
+    if ok == len(adjoints):
+        return f"{_other_closed(ok)} the backward pass"
+    return f"{ok} of {_other_closed(len(adjoints))} the backward pass"
+
+
+def _other_closed(n: int) -> str:
+    """'1 other adjoint's closed form matches', '4 other adjoints' closed forms match'."""
+    if n == 1:
+        return "1 other adjoint's closed form matches"
+    return f"{n} other adjoints' closed forms match"
 
 
 def _plural(n: int, word: str) -> str:
@@ -126,8 +147,11 @@ def _verify_summary(reports: Sequence[Report], unreadable: Sequence[str]) -> lis
         return [Text("; ".join(parts), style="bold red")]
     if not reports:
         return []
-    n = sum(not c.second for r in reports for c in r.checks)
+    n = sum(not c.second and not c.adjoint for r in reports for c in r.checks)
     second = sum(c.second for r in reports for c in r.checks)
+    adjoints = sum(c.adjoint for r in reports for c in r.checks)
     also = f" and {_plural(second, 'second-order check')}" if second else ""
     return [Text(f"all {_plural(n, 'gradient')}{also} of {_plural(len(reports), 'spec')} "
-                 f"match finite differences in every printed form", style="bold green")]
+                 f"match finite differences in every printed form"
+                 + (f"; {_other_closed(adjoints)} the backward pass" if adjoints else ""),
+                 style="bold green")]
