@@ -429,7 +429,8 @@ def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | 
 
     The NumPy code generated from the printed matrix forms runs at a random
     point and is compared with central finite differences of the forward
-    pass; exit code 1 if any gradient is off.
+    pass; every other adjoint's printed closed form is compared with its value
+    in the backward pass; exit code 1 if any is off.
 
     \b
     Example:
