@@ -52,6 +52,32 @@ def test_a_command_gives_the_collector_back(run: Any) -> None:
     assert gc.get_freeze_count() == 0  # nothing left out of the collector's sight
 
 
+# `einderive derive specs/mlp.yaml` run in-process by a script, its output swallowed
+RUN_MLP = r"""
+from einderive.cli import main
+sys.argv = ["einderive", "derive", "specs/mlp.yaml"]
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        main()
+    except SystemExit as exc:
+        assert not exc.code, exc.code
+"""
+
+
+def _in_a_fresh_python(script: str) -> tuple[str, str]:
+    """What ``script`` prints (stripped) and its standard error, run by a new interpreter
+    from the repository with this tree's sources first."""
+    import os
+    import subprocess
+    import sys
+
+    root = SPECS.parent
+    done = subprocess.run([sys.executable, "-c", script], cwd=root, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(root / "src")),
+                          capture_output=True)
+    return done.stdout.strip(), done.stderr
+
+
 SYMPY_UNSCANNED = r"""
 import contextlib, gc, io, sys
 scans = []
@@ -62,13 +88,7 @@ def during_sympy(phase, info):  # a collection that starts while SymPy's package
         scans.append(info["generation"])
 
 gc.callbacks.append(during_sympy)
-from einderive.cli import main
-sys.argv = ["einderive", "derive", "specs/mlp.yaml"]
-with contextlib.redirect_stdout(io.StringIO()):
-    try:
-        main()
-    except SystemExit as exc:
-        assert not exc.code, exc.code
+""" + RUN_MLP + r"""
 assert "sympy" in sys.modules and gc.isenabled()
 print(len(scans))
 """
@@ -77,27 +97,13 @@ print(len(scans))
 def test_a_command_imports_sympy_unscanned() -> None:
     """SymPy's import makes 10⁵ objects that live as long as the process; a command imports
     it with the collector off (scanning them found nothing but cost 5 % of the import)."""
-    import os
-    import subprocess
-    import sys
-
-    root = SPECS.parent
-    done = subprocess.run([sys.executable, "-c", SYMPY_UNSCANNED], cwd=root, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(root / "src")),
-                          capture_output=True)
-    assert done.stdout.strip() == "0", done.stderr
+    out, err = _in_a_fresh_python(SYMPY_UNSCANNED)
+    assert out == "0", err
 
 
 FROZEN_AT_EXIT = r"""
 import atexit, contextlib, gc, io, sys
-from einderive.cli import main
-for _ in range(2):
-    sys.argv = ["einderive", "derive", "specs/mlp.yaml"]
-    with contextlib.redirect_stdout(io.StringIO()):
-        try:
-            main()
-        except SystemExit as exc:
-            assert not exc.code, exc.code
+""" + RUN_MLP + RUN_MLP + r"""
 assert gc.get_freeze_count() == 0  # in-process, the heap is collectable after a command
 atexit._run_exitfuncs()
 print(gc.get_freeze_count() > 50_000)
@@ -107,15 +113,8 @@ print(gc.get_freeze_count() > 50_000)
 def test_the_exit_finds_the_heap_frozen() -> None:
     """The interpreter's last collection would rescan SymPy's lifelong objects (8 % of the
     import's instructions): a command has them frozen at exit."""
-    import os
-    import subprocess
-    import sys
-
-    root = SPECS.parent
-    done = subprocess.run([sys.executable, "-c", FROZEN_AT_EXIT], cwd=root, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(root / "src")),
-                          capture_output=True)
-    assert done.stdout.strip() == "True", done.stderr
+    out, err = _in_a_fresh_python(FROZEN_AT_EXIT)
+    assert out == "True", err
 
 
 def test_comments_change_nothing_read() -> None:
