@@ -1,0 +1,127 @@
+"""Issue 12: no einsum where there is no true contraction.
+
+A sum over axes, a broadcast or a reshape of tensors of three or more axes prints as NumPy
+writes it (recognize_frame.py), never as einsum:
+
+- a result of fewer axes that stand where the tensors have them (a conv2d's bias gradient
+  Σ_i Σ_q Σ_r ∂L/∂Y_imqr, a pooled mean over the last two axes) is NumPy's sum without
+  keepdims, ``sum(∂L/∂Y, axis=(0, 2, 3))``;
+- a tensor of fewer axes beside a wider one is aligned as NumPy aligns it: a vector along
+  the last axis is a row (``gᵀ``), one whose indices stand elsewhere is reshaped to put each
+  at its axis (``reshape(m, [B, O, 1])`` beside Y: [B, O, To]);
+- a part of at most two indices that no sum over the frame's axes says (a row sum, a matrix
+  product) is read by the matrix rules and placed the same way (``reshape((m V − y) Vᵀ,
+  [B, O, 1])``): Σ_q V_pq (m V − y)_iq is a matrix product, never a sum over an axis;
+- a result the same along an axis broadcasts as ``⊙ 𝟏``; a reshape that only drops a
+  literal-1 axis prints as reshape (``reshape(∂L/∂Xr, [N, D])``).
+
+Each form is pinned as printed (text, ``--expand``) with no einsum in the text or the
+NumPy code of these adjoints, and ``verify`` proves each by finite differences.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from printed import entries
+
+TESTS = Path(__file__).parent
+
+# (spec, left side, the printed right side: the form, then its closed form if printed)
+PINNED = [
+    ("models/more7/conv2d_gap_ce", "∂L/∂bc",
+     "sum(∂L/∂Y, axis=(0, 2, 3)) = (1/(B Ho Wo)) sum(σ(Y) ⊙ reshape((softmax(Z) − "
+     "onehot(lab)) Vᵀ, [B, O, 1, 1]) ⊙ (1 + Y ⊙ (1 − σ(Y))), axis=(0, 2, 3))"),
+    ("models/more7/conv2d_gap_ce", "g", "(1/(Ho Wo)) sum(silu(Y), axis=(2, 3))"),
+    ("regressions/conv2d_relu", "∂L/∂b",
+     "sum(∂L/∂Y, axis=(0, 2, 3)) = 2 sum(Z ⊙ 𝟙[Y > 0], axis=(0, 2, 3))"),
+    ("models/more/conv2d_ce", "∂L/∂g",
+     "reshape((1/Ho) (softmax(h) ⊙ rowsum(Y) − Y), [B, O, 1]) ⊙ 𝟏"),
+    ("models/more/conv2d_ce", "∂L/∂Z_bo",
+     "∂L/∂g_bo ⊙ 𝟙[Z_bo = g_bo] = (1/Ho) 𝟙[Z = reshape(g, [B, O, Ho, 1])] ⊙ "
+     "reshape(softmax(h) ⊙ rowsum(Y) − Y, [B, O, 1, 1])"),
+    ("models/more/batchnorm_rank3", "∂L/∂var",
+     "−(1/2) gᵀ ⊙ sum(∂L/∂Y ⊙ (X − mu), axis=(0, 1), keepdims=True) ⊘ (√(var + 0.001))^∘3"
+     " = −(3/2) gᵀ ⊙ sum(Y ⊙ Y ⊙ (X − mu), axis=(0, 1), keepdims=True) ⊘ "
+     "(√(var + 0.001))^∘3"),
+    ("models/more/batchnorm_rank3", "∂L/∂mu",
+     "−(2/(B T)) ∂L/∂var ⊙ sum(X − mu, axis=(0, 1), keepdims=True) − gᵀ ⊙ sum(∂L/∂Y, "
+     "axis=(0, 1), keepdims=True) ⊘ √(var + 0.001) = 3 gᵀ ⊙ ((1/(B T)) sum(Y ⊙ Y ⊙ (X − "
+     "mu), axis=(0, 1), keepdims=True) ⊙ (sum(X, axis=(0, 1), keepdims=True) − (B T) mu) ⊘ "
+     "(var + 0.001) − sum(Y ⊙ Y, axis=(0, 1), keepdims=True)) ⊘ √(var + 0.001)"),
+    ("models/more7/ensemble_stack_mean", "∂L/∂P",
+     "−(1/(B n3)) onehot(lab) ⊙ 𝟏 ⊘ rowsum(Pm ⊙ onehot(lab))"),
+    ("models/more8/textcnn_maxpool", "∂L/∂Y",
+     "𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape(∂L/∂m, [B, O, 1]) ⊙ (1 − tanh(Y) ⊙ "
+     "tanh(Y)) = 2 𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape((m V − y) Vᵀ, [B, O, 1]) ⊙ "
+     "(1 − tanh(Y) ⊙ tanh(Y))"),
+    ("models/more8/textcnn_maxpool", "∂L/∂b",
+     "Σ_i rowsum(∂L/∂Y_i) = 2 sum(𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape((m V − y) "
+     "Vᵀ, [B, O, 1]) ⊙ (1 − tanh(Y) ⊙ tanh(Y)), axis=(0, 2))"),
+    ("models/more8/gmm_diag_loglik", "∂L/∂X",
+     "reshape(∂L/∂Xr, [N, D]) = (1/N) rowsum(Z_d ⊙ softmax(lp) ⊘ exp(logs_d)ᵀ)"),
+    ("models/more8/gmm_diag_loglik", "∂L/∂Xr",
+     "colsum(∂L/∂Z ⊘ exp(logs))ᵀ = (1/N) sum(Z ⊙ reshape(softmax(lp), [N, K, 1]) ⊘ "
+     "exp(logs), axis=1, keepdims=True)"),
+    ("models/more8/gmm_diag_loglik", "Xr", "reshape(X, [N, 1, D])"),
+]
+SPECS = sorted({spec for spec, _, _ in PINNED})
+
+
+def _printed(run, spec: str, *args: str) -> str:
+    r = run("derive", *args, TESTS / f"{spec}.yaml")
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def _matrix_lines(text: str) -> dict[str, str]:
+    """Each left side's printed matrix form (the second line of each pair, with its closed
+    form after `` = `` when printed)."""
+    out: dict[str, str] = {}
+    for section, line in entries(text):
+        if section in ("Forward", "Backward") and " = " in line:
+            lhs, rhs = line.split(" = ", 1)
+            out[lhs] = rhs
+    return out
+
+
+@pytest.mark.parametrize("spec, lhs, want", PINNED, ids=[f"{s}:{n}" for s, n, _ in PINNED])
+def test_the_form_is_numpys_not_einsum(run, spec, lhs, want):
+    assert _matrix_lines(_printed(run, spec, "--expand"))[lhs] == want
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_no_einsum_note_and_no_einsum_in_the_pinned_code(run, spec):
+    """No einsum is left in the text of these specs (but for index-only forms), and the
+    NumPy code of each pinned adjoint calls none (the convolutions' own windows aside)."""
+    for args in ((), ("--expand",)):
+        text = _printed(run, spec, *args)
+        assert "einsum" not in text, text
+    code = _printed(run, spec, "-f", "numpy")
+    for _, lhs, _ in [p for p in PINNED if p[0] == spec]:
+        name = lhs.removeprefix("∂L/∂").split("_")[0]
+        lines = [ln for ln in code.splitlines()
+                 if ln.strip().startswith((f"d_{name} = ", f"{name} = "))]
+        assert lines, (lhs, code)
+        assert not any("einsum" in ln and "sliding_window_view" not in ln for ln in lines), \
+            (lhs, lines)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_verify_proves_every_printed_form(run, spec):
+    r = run("verify", TESTS / f"{spec}.yaml")
+    assert r.exit_code == 0, r.output
+    assert "match finite differences in every printed form" in " ".join(r.output.split())
+
+
+@pytest.mark.parametrize("spec", ["models/more/conv2d_ce", "regressions/conv2d_relu",
+                                  "models/more/batchnorm_rank3",
+                                  "models/more8/gmm_diag_loglik"])
+def test_the_printed_forms_read_back_to_the_reference(run, spec):
+    """The notation reader (tests/notation_reader.py) evaluates each printed line, as NumPy
+    reads it, against the reference values (the other specs' default sizes do not fit the
+    reader's drawn ones)."""
+    from test_printed_forms import failures
+    bad = failures(TESTS / f"{spec}.yaml", run)
+    assert not bad, "\n".join(bad)
