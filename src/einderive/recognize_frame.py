@@ -7,14 +7,21 @@ literal 1), and no product or row sum says a sum over two axes of three.  NumPy 
 whole: X − mu broadcasts the literal 1s, and sum(·, axis=(0, 2), keepdims=True)
 (``matrix.SumAxes``) sums over the two axes, keeping them as 1s to broadcast back.
 
-A term is read in the *frame* of its tensors of the most axes: every index stands at one
-axis of the frame, wherever it is read (X_ijk, mu_0j0, Σ_i Σ_k), and a tensor of fewer axes
-is aligned with the frame's last axes, as NumPy aligns shapes (g: [C, 1] beside X: [B, C,
-T]).  A vector (one axis) is not read: the forms' vectors are columns, NumPy's align with
-the last axis.  The result is the frame's tensor, reshaped to drop leading literal 1s (a
-gradient of g: [C, 1] summed over the frame's first and last axes).  None when any part of
-the term reads otherwise (an index at two axes, a function that writes a derivative helper,
-a range): the other rules, or einsum, say it.
+A term is read in the *frame* of its tensors of the most axes (or of the result, when it
+has more): every index stands at one axis of the frame, wherever it is read (X_ijk, mu_0j0,
+Σ_i Σ_k), and a tensor of fewer axes is aligned with the frame's last axes, as NumPy aligns
+shapes (g: [C, 1] beside X: [B, C, T]).  The forms' vectors are columns and NumPy's align
+with the last axis, so a vector along the last axis is read as a row (gᵀ), and a tensor
+whose indices stand elsewhere (m_ip beside Y_ipn, max-pooled m: [B, O]) as a reshape that
+puts each at its axis (reshape(m, [B, O, 1])).  A part of at most two indices that no sum
+over the frame's axes says (Σ_q V_pq y_iq, tensors of fewer axes sharing q: a matrix
+product) is read by the matrix rules, then placed the same way.  The result is the frame's
+tensor, reshaped to drop leading literal 1s (a gradient of g: [C, 1] summed over the
+frame's first and last axes); a result whose axes are the frame's others, not its last
+(a conv2d's bias, Σ_i Σ_q Σ_r ∂L/∂Y_imqr), is NumPy's sum without keepdims,
+sum(∂L/∂Y, axis=(0, 2, 3)).  None when any part of the term reads otherwise (an index at
+two axes, a function that writes a derivative helper, a range): the other rules, or
+einsum, say it.
 """
 
 from __future__ import annotations
@@ -120,6 +127,12 @@ def _drop_summed(m: mx.M, summed: frozenset[int], shape: Shape) -> mx.M | None:
         terms = [_drop_summed(t, summed, shape) for t in m.children()]
         return None if any(t is None for t in terms) else \
             mx.with_src(mx.add(*[t for t in terms if t is not None]), m.src)
+    if isinstance(m, mx.Fn) and not m.rest:  # √sum(X ⊙ X, axis=(1, 2))
+        one = _drop_summed(m.x, summed, shape)
+        return None if one is None else mx.with_src(mx.fn(m.name, one), m.src)
+    if isinstance(m, mx.Pow):
+        one = _drop_summed(m.x, summed, shape)
+        return None if one is None else mx.with_src(mx.power(one, m.exp), m.src)
     if isinstance(m, mx.Scale):
         one = _drop_summed(m.x, summed, shape)
         return None if one is None else mx.with_src(mx.scale(m.coeff, one), m.src)
@@ -183,17 +196,27 @@ def _read_twice(pos: dict[Any, int], wide: frozenset[Any], frame: tuple[Any, ...
     placed at its axes: NumPy's reading of softmax(h) ⊙ rowsum(Y) − Y beside a third axis.
     Only a sum over an index of the frame's own (``wide``: of its widest tensors or the
     result) is a sum over an axis: Σ_q V_pq y_iq, tensors of fewer axes sharing q, is a
-    matrix product, never a sum over an axis some other index of the frame holds."""
+    matrix product, never a sum over an axis some other index of the frame holds.
+    Without a tensor of the frame's axes (the frame is the result's) the term is one part
+    broadcast (reshape(M, [B, 1, D]) ⊙ 𝟏), never vectors multiplied out into a tensor
+    (∂L/∂y_i x_j z_k: an outer product, which einsum says)."""
+    whole = _Frame(pos, wide, *frame)
+    if not any(len(i) == frame[0] for i in _reads(expr, frame[3])):
+        whole.delegate = True
+        got = whole._delegated(expr)
+        if got is None:
+            raise _NotFramed("no tensor of the frame's axes")
+        return mx.with_src(got[0], expr), got[1]
     try:
-        return _Frame(pos, wide, *frame).read(expr)
+        return whole.read(expr)
     except _NotFramed:
-        whole = _Frame(pos, wide, *frame)
         whole.delegate = True
         return whole.read(expr)
 
 
 class _Frame:
-    def __init__(self, pos: dict[Any, int], wide: frozenset[Any], rank: int, whole_ref: WholeRef, arg_ref: WholeRef,
+    def __init__(self, pos: dict[Any, int], wide: frozenset[Any], rank: int,
+                 whole_ref: WholeRef, arg_ref: WholeRef,
                  is_tensor: Callable[[Expr], bool], index_dim: dict[Any, Any],
                  term_key: Callable[[mx.M], Any], sub_read: SubRead):
         self.sub_read = sub_read
@@ -327,6 +350,26 @@ class _Frame:
         out = tuple(shape[1:])
         return self._placed(mx.AxisFn(e.head, ref, e.axis, shape, _math_shape(out)), inds, out)
 
+    def _narrow_along(self, e: Expr, var: Any) -> bool:
+        """Whether a tensor of fewer axes than the frame's that is no matrix at its last two
+        axes (a vector, one reshaped to its axes, one picked at a position) is read in ``e``
+        along ``var``."""
+        for a in e.atoms(Indexed, AxisFunction):
+            if isinstance(a, Indexed) and not self.is_tensor(a):
+                continue
+            inds = tuple(a.indices)
+            if isinstance(a, AxisFunction) and a.reduces:
+                inds = inds[:a.axis] + (None,) + inds[a.axis:]
+            if len(inds) >= self.rank or var not in a.free_symbols:
+                continue
+            off = self.rank - len(inds)
+            trailing = len(inds) >= 2 and all(
+                i == 0 or (isinstance(i, Symbol) and self.pos.get(i) == off + q)
+                for q, i in enumerate(inds) if i is not None)
+            if not trailing:
+                return True
+        return False
+
     def _sum(self, e: Sum) -> tuple[mx.M, frozenset[int]]:
         m, vary = self.read(e.function)
         axes = []
@@ -335,6 +378,10 @@ class _Frame:
             a = self.pos.get(var)
             if var not in self.wide:
                 raise _NotFramed(f"{var} of tensors of fewer axes: a product")
+            if self._narrow_along(e.function, var):
+                # Σ_j W_ijk x_j: a tensor of fewer axes (placed by a reshape or as a row)
+                # summed against a wider one is a contraction, which einsum says
+                raise _NotFramed(f"a tensor of fewer axes summed along {var}")
             if a is None or a not in vary:
                 raise _NotFramed("a sum over an index the term does not vary along")
             if any(s != var and self.pos.get(s) == a for s in inside):
