@@ -353,20 +353,27 @@ class _Frame:
     def _narrow_along(self, e: Expr, var: Any) -> bool:
         """Whether a tensor of fewer axes than the frame's that is no matrix at its last two
         axes (a vector, one reshaped to its axes, one picked at a position) is read in ``e``
-        along ``var``."""
-        for a in e.atoms(Indexed, AxisFunction):
-            if isinstance(a, Indexed) and not self.is_tensor(a):
+        along ``var``.  A matrix summed over the frame's first axis, the batch, is not: the
+        sum over the batch of a product broadcast along the other axes (a conv2d's bias,
+        Σ_i Σ_p Σ_q F_irpq M_ir, is sum(F ⊙ reshape(M, [B, O, 1, 1]), axis=(0, 2, 3)))."""
+        batch = self.pos.get(var) == 0
+        reads = e.atoms(Indexed, AxisFunction)
+        picks = {p for a in reads for i in a.indices for p in i.atoms(Indexed)}  # lab_i
+        for a in reads:
+            if isinstance(a, Indexed) and (not self.is_tensor(a) or a in picks):
                 continue
             inds = tuple(a.indices)
             if isinstance(a, AxisFunction) and a.reduces:
                 inds = inds[:a.axis] + (None,) + inds[a.axis:]
+            elif has_index_map(inds):  # ∂L/∂Y_{i, j·Cg + k}: an element of a reshape
+                inds = tuple(reshape_view(inds) or inds)
             if len(inds) >= self.rank or var not in a.free_symbols:
                 continue
             off = self.rank - len(inds)
             trailing = len(inds) >= 2 and all(
                 i == 0 or (isinstance(i, Symbol) and self.pos.get(i) == off + q)
                 for q, i in enumerate(inds) if i is not None)
-            if not trailing:
+            if not trailing and not (batch and len(inds) >= 2):
                 return True
         return False
 
