@@ -1275,7 +1275,8 @@ class MatrixEval:
             return MV(v.sum(axis=-2)[..., None])
         if fn == "sum" and "axis" in kwargs:  # NumPy's sum over axes (README)
             axis = kwargs["axis"]
-            return MV(v.sum(axis=axis, keepdims=kwargs.get("keepdims", False)))
+            r = v.sum(axis=axis, keepdims=kwargs.get("keepdims", False))
+            return MV(r.reshape(-1, 1) if r.ndim == 1 else r)  # a vector: a column
         if fn == "sum":
             return MV(v.sum())
         if fn == "diag":

@@ -176,9 +176,15 @@ def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr:
     def arg_ref(e: Expr) -> tuple[mx.Ref, Shape]:
         tensor = ctx.graph[ctx.tensor_of[e.label]]
         return reader._whole(tensor.name, _ref_kind(tensor.kind), tensor.shape), tensor.shape
+    def sub_read(e: Expr, order: Idx, dims: Shape) -> mx.M | None:
+        """A part of at most two indices by the matrix rules: a plain form, or None."""
+        r = recognize(ctx, namer, anon_forms, e, order, dims)
+        ok = r.matrix is not None and not r.einsum and not r.wheres and \
+            not any(mx.batch_of(x) or isinstance(x, mx.Each) for x in mx.walk(r.matrix))
+        return r.matrix if ok else None
     try:
         m = read_framed(expr, idx, shape, reader._whole_ref, arg_ref, ctx.is_tensor_atom,
-                        ctx.index_dim, reader._term_key)
+                        ctx.index_dim, reader._term_key, sub_read)
     except NoMatrixForm:
         return None  # an anonymous intermediate with no form of its own
     return None if m is None else Recognition(m)

@@ -286,10 +286,11 @@ class Compiler:
         two_d = len(m.shape) == 2 and m.shape[0] != 1 and m.shape[1] != 1
         column = len(m.shape) == 2 and m.shape[1] == 1 and m.shape[0] != 1
         any_2d = any(len(v.shape) == 2 for v in values)
+        wide = len(m.shape) >= 3  # a column beside a tensor of three axes: NumPy's [..., d, 1]
         out = []
         for p, v in zip(parts, values):
             is_col = len(p.shape) == 2 and p.shape[1] == 1 and p.shape[0] != 1
-            if len(v.shape) == 1 and is_col and (two_d or (column and any_2d)):
+            if len(v.shape) == 1 and is_col and (two_d or (column and any_2d) or wide):
                 v = Value(P.Subscript(v.py, (P.Slice(), P.NONE)), (v.shape[0], 1))
             out.append(v)
         return out

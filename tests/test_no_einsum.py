@@ -1,0 +1,153 @@
+"""Issue 12: no einsum where there is no true contraction.
+
+A sum over axes, a broadcast or a reshape of tensors of three or more axes prints as NumPy
+writes it (recognize_frame.py), never as einsum:
+
+- a result of fewer axes that stand where the tensors have them (a conv2d's bias gradient
+  Σ_i Σ_q Σ_r ∂L/∂Y_imqr, a pooled mean over the last two axes) is NumPy's sum without
+  keepdims, ``sum(∂L/∂Y, axis=(0, 2, 3))``;
+- a tensor of fewer axes beside a wider one is aligned as NumPy aligns it: a vector along
+  the last axis is a row (``gᵀ``), one whose indices stand elsewhere is reshaped to put each
+  at its axis (``reshape(m, [B, O, 1])`` beside Y: [B, O, To]);
+- a part of at most two indices that no sum over the frame's axes says (a row sum, a matrix
+  product) is read by the matrix rules and placed the same way (``reshape((m V − y) Vᵀ,
+  [B, O, 1])``): Σ_q V_pq (m V − y)_iq is a matrix product, never a sum over an axis;
+- a result the same along an axis broadcasts as ``⊙ 𝟏``; a reshape that only drops a
+  literal-1 axis prints as reshape (``reshape(∂L/∂Xr, [N, D])``).
+
+Each form is pinned as printed (text, ``--expand``) with no einsum in the text or the
+NumPy code of these adjoints, and ``verify`` proves each by finite differences.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from printed import entries
+
+TESTS = Path(__file__).parent
+
+# (spec, left side, the printed right side: the form, then its closed form if printed)
+PINNED = [
+    ("models/more7/conv2d_gap_ce", "∂L/∂bc",
+     "sum(∂L/∂Y, axis=(0, 2, 3)) = (1/(B Ho Wo)) sum(σ(Y) ⊙ reshape((softmax(Z) − "
+     "onehot(lab)) Vᵀ, [B, O, 1, 1]) ⊙ (1 + Y ⊙ (1 − σ(Y))), axis=(0, 2, 3))"),
+    ("models/more7/conv2d_gap_ce", "g", "(1/(Ho Wo)) sum(silu(Y), axis=(2, 3))"),
+    ("regressions/conv2d_relu", "∂L/∂b",
+     "sum(∂L/∂Y, axis=(0, 2, 3)) = 2 sum(Z ⊙ 𝟙[Y > 0], axis=(0, 2, 3))"),
+    ("models/more/conv2d_ce", "∂L/∂g",
+     "reshape((1/Ho) (softmax(h) ⊙ rowsum(Y) − Y), [B, O, 1]) ⊙ 𝟏"),
+    ("models/more/conv2d_ce", "∂L/∂Z_bo",
+     "∂L/∂g_bo ⊙ 𝟙[Z_bo = g_bo] = (1/Ho) 𝟙[Z = reshape(g, [B, O, Ho, 1])] ⊙ "
+     "reshape(softmax(h) ⊙ rowsum(Y) − Y, [B, O, 1, 1])"),
+    ("models/more/batchnorm_rank3", "∂L/∂var",
+     "−(1/2) gᵀ ⊙ sum(∂L/∂Y ⊙ (X − mu), axis=(0, 1), keepdims=True) ⊘ (√(var + 0.001))^∘3"
+     " = −(3/2) gᵀ ⊙ sum(Y ⊙ Y ⊙ (X − mu), axis=(0, 1), keepdims=True) ⊘ "
+     "(√(var + 0.001))^∘3"),
+    ("models/more/batchnorm_rank3", "∂L/∂mu",
+     "−(2/(B T)) ∂L/∂var ⊙ sum(X − mu, axis=(0, 1), keepdims=True) − gᵀ ⊙ sum(∂L/∂Y, "
+     "axis=(0, 1), keepdims=True) ⊘ √(var + 0.001) = 3 gᵀ ⊙ ((1/(B T)) sum(Y ⊙ Y ⊙ (X − "
+     "mu), axis=(0, 1), keepdims=True) ⊙ (sum(X, axis=(0, 1), keepdims=True) − (B T) mu) ⊘ "
+     "(var + 0.001) − sum(Y ⊙ Y, axis=(0, 1), keepdims=True)) ⊘ √(var + 0.001)"),
+    ("models/more7/ensemble_stack_mean", "∂L/∂P",
+     "−(1/(B n3)) onehot(lab) ⊙ 𝟏 ⊘ rowsum(Pm ⊙ onehot(lab))"),
+    ("models/more8/textcnn_maxpool", "∂L/∂Y",
+     "𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape(∂L/∂m, [B, O, 1]) ⊙ (1 − tanh(Y) ⊙ "
+     "tanh(Y)) = 2 𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape((m V − y) Vᵀ, [B, O, 1]) ⊙ "
+     "(1 − tanh(Y) ⊙ tanh(Y))"),
+    ("models/more8/textcnn_maxpool", "∂L/∂b",
+     "Σ_i rowsum(∂L/∂Y_i) = 2 sum(𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape((m V − y) "
+     "Vᵀ, [B, O, 1]) ⊙ (1 − tanh(Y) ⊙ tanh(Y)), axis=(0, 2))"),
+    ("models/more8/gmm_diag_loglik", "∂L/∂X",
+     "reshape(∂L/∂Xr, [N, D]) = (1/N) rowsum(Z_d ⊙ softmax(lp) ⊘ exp(logs_d)ᵀ)"),
+    ("models/more8/gmm_diag_loglik", "∂L/∂logs",
+     "−Σ_n ∂L/∂Z_n ⊙ Z_n + (1/N) colsum(softmax(lp)) 𝟏ᵀ = reshape((1/N) (sum(reshape("
+     "softmax(lp), [N, K, 1]), axis=0, keepdims=True) − sum(Z ⊙ reshape(softmax(lp), [N, K, "
+     "1]) ⊙ (Xr − mu), axis=0, keepdims=True) ⊘ exp(logs)), [K, D])"),
+    ("models/more7/se_block_conv2d", "s", "(1/(Ho Wo)) sum(Y, axis=(2, 3))"),
+    ("models/more7/se_block_conv2d", "∂L/∂g",
+     "sum(∂L/∂Z ⊙ Y, axis=(2, 3)) = (2/(B C Ho Wo)) sum(Y ⊙ Z, axis=(2, 3))"),
+    ("models/more/sum_axis_tuple_neg", "s", "sum(X ⊙ X, axis=(0, 3))"),
+    ("models/more/sum_axis_tuple_neg", "m", "(1/(B C)) sum(X, axis=(1, 2))"),
+    ("models/more/norm_axis_tuple", "n", "√sum(X ⊙ X, axis=(1, 2))"),
+    ("models/more/reshape_row_batch", "∂L/∂X",
+     "reshape(∂L/∂R, [B, D]) = W_b (1 − tanh(Y_bᵀ)^∘2)"),
+]
+SPECS = sorted({spec for spec, _, _ in PINNED})
+
+
+def _printed(run, spec: str, *args: str) -> str:
+    r = run("derive", *args, TESTS / f"{spec}.yaml")
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def _matrix_lines(text: str) -> dict[str, str]:
+    """Each left side's printed matrix form (the second line of each pair, with its closed
+    form after `` = `` when printed)."""
+    out: dict[str, str] = {}
+    for section, line in entries(text):
+        if section in ("Forward", "Backward") and " = " in line:
+            lhs, rhs = line.split(" = ", 1)
+            out[lhs] = rhs
+    return out
+
+
+@pytest.mark.parametrize("spec, lhs, want", PINNED, ids=[f"{s}:{n}" for s, n, _ in PINNED])
+def test_the_form_is_numpys_not_einsum(run, spec, lhs, want):
+    assert _matrix_lines(_printed(run, spec, "--expand"))[lhs] == want
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_no_einsum_in_the_pinned_forms_text_or_code(run, spec):
+    """No pinned line holds einsum, in the text or with ``--expand``, no note says it is
+    written with einsum, and the NumPy code of each pinned tensor calls none (the
+    convolutions' own windows aside)."""
+    pinned = [lhs for s, lhs, _ in PINNED if s == spec]
+    for args in ((), ("--expand",)):
+        text = _printed(run, spec, *args)
+        lines = _matrix_lines(text)
+        for lhs in pinned:
+            assert "einsum" not in lines[lhs], (lhs, lines[lhs])
+            assert f"{lhs.split('_')[0]} is written with einsum" not in text
+    code = _printed(run, spec, "-f", "numpy")
+    for lhs in pinned:
+        name = lhs.removeprefix("∂L/∂").split("_")[0]
+        lines = [ln for ln in code.splitlines()
+                 if ln.strip().startswith(f"d_{name} = " if lhs.startswith("∂") else
+                                          f"{name} = ")]
+        assert lines, (lhs, code)
+        assert not any("einsum" in ln and "sliding_window_view" not in ln for ln in lines), \
+            (lhs, lines)
+
+
+def test_a_true_contraction_stays_einsum(run):
+    """A tensor of fewer axes summed against a wider one is a contraction, not a sum over
+    axes: the bilinear layer's y_i = W_ijk x_j z_k (specs/bilinear_layer.yaml) and its
+    outer product ∂L/∂W stay einsum, never broadcasts of reshaped vectors."""
+    r = run("derive", TESTS.parent / "specs" / "bilinear_layer.yaml")
+    assert r.exit_code == 0, r.output
+    lines = _matrix_lines(r.output)
+    assert lines["y"] == "einsum('ijk,j,k->i', W, x, z)"
+    assert lines["∂L/∂W"] == "einsum('i,j,k->ijk', ∂L/∂y, x, z)"
+    assert lines["∂L/∂x"] == "einsum('ijk,i,k->j', W, ∂L/∂y, z)"
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_verify_proves_every_printed_form(run, spec):
+    r = run("verify", TESTS / f"{spec}.yaml")
+    assert r.exit_code == 0, r.output
+    assert "match finite differences in every printed form" in " ".join(r.output.split())
+
+
+@pytest.mark.parametrize("spec", ["models/more/conv2d_ce", "regressions/conv2d_relu",
+                                  "models/more/batchnorm_rank3",
+                                  "models/more8/gmm_diag_loglik"])
+def test_the_printed_forms_read_back_to_the_reference(run, spec):
+    """The notation reader (tests/notation_reader.py) evaluates each printed line, as NumPy
+    reads it, against the reference values (the other specs' default sizes do not fit the
+    reader's drawn ones)."""
+    from test_printed_forms import failures
+    bad = failures(TESTS / f"{spec}.yaml", run)
+    assert not bad, "\n".join(bad)
