@@ -252,7 +252,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         t = graph[name]
         closed_form = form(a.closed, a.idx, t.shape) if a.closed is not None else None
         terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
-        shown_form = _sum_form(a, terms) if len(terms) > 1 else form(a.expr, a.idx, t.shape)
+        shown_form = _sum_form(a, terms, named, symmetric) if len(terms) > 1 \
+            else form(a.expr, a.idx, t.shape)
         shown_form = _temporaries_named(shown_form, temporaries)
         if closed:
             closed_form = _matrix_closed(name, shown_form, closed_form, matrix_closed,
@@ -367,7 +368,7 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
             if n not in s.rop_terms:
                 return form(expr, idx, graph[n])
             return _sum_form(d.index.adjoints[n], tuple(
-                (c, form(x, idx, graph[n])) for c, x in s.rop_terms[n]))
+                (c, form(x, idx, graph[n])) for c, x in s.rop_terms[n]), named, symmetric)
         tangents = tuple((graph[n], form(*s.tangents[n], graph[n])) for n in s.order
                          if graph[n].kind == "node")
         rops = tuple((graph[n], rop(n)) for n in s.rop_order if graph[n].kind == "node")
@@ -513,8 +514,11 @@ def _temporaries_named(f: Form, names: dict[str, mx.M]) -> Form:
     return replace(f, matrix=m, wheres=wheres, positions=positions(m) if m is not None else {})
 
 
-def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
-    """A tensor used several times: the sum of its contributions, in the graph's order."""
+def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...], named: Named,
+              symmetric: frozenset[str]) -> Form:
+    """A tensor used several times: the sum of its contributions, in the graph's order, its
+    matrix form simplified as one (``(1/(B T)) ∂L/∂mu ⊙ 𝟏 + ∂L/∂Xc`` has no use for its 𝟏:
+    the other term says the shape; like terms of two consumers collect)."""
     forms = [replace(f, matrix=m, wheres=w) for f, (m, w) in
              zip((f for _, f in terms),
                  distinct_temporaries([(f.matrix, f.wheres) for _, f in terms]))]
@@ -528,6 +532,8 @@ def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
         if matrix is not None and not _one_reading(kept):
             matrix = None  # no one form holds them: the index form is the sum's
     wheres = tuple(dict.fromkeys(w for f in forms for w in f.wheres))
+    if matrix is not None:
+        matrix, wheres = simplify_form(matrix, wheres, symmetric, named)
     return Form(index, a.idx, matrix, wheres, positions(matrix) if matrix is not None else {},
                 any(f.einsum for f in forms))
 

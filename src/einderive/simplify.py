@@ -369,6 +369,32 @@ def add_broadcasts(m: mx.M) -> mx.M | None:
     return mx.add(*terms) if changed else None
 
 
+def merge_axis_sums(m: mx.M) -> mx.M | None:
+    """``sum(g ⊙ sum(X, axis=1, keepdims=True), axis=2, keepdims=True)`` →
+    ``sum(g ⊙ X, axis=(1, 2), keepdims=True)`` where ``g`` is 1 along axis 1 (a factor
+    constant along a summed axis passes into its sum): nested sums over axes are one sum
+    over all of them, as NumPy's ``axis=(1, 2)`` says."""
+    if not (isinstance(m, mx.SumAxes) and m.keep):
+        return None
+    factors = list(m.x.factors) if isinstance(m.x, mx.Hadamard) else [m.x]
+    inner = [f for f in factors if isinstance(f, mx.SumAxes) and f.keep]
+    if len(inner) != 1:
+        return None
+    (s,) = inner
+    rank = len(_shape(s.x))
+    if len(_shape(m.x)) != rank or set(s.axes) & set(m.axes):
+        return None
+    rest = [f for f in factors if f is not s]
+    for f in rest:
+        aligned = (1,) * (rank - len(_shape(f))) + tuple(_shape(f))
+        if len(_shape(f)) > rank or any(aligned[a] != 1 for a in s.axes):
+            return None
+    body = mx.hadamard(*rest, s.x) if rest else s.x
+    if len(_shape(body)) != rank:
+        return None
+    return mx.SumAxes(body, tuple(sorted({*s.axes, *m.axes})), True, m.shape)
+
+
 def reduce_of_ones(m: mx.M) -> mx.M | None:
     """``colsum(𝟏)`` of a B×D 𝟏 → ``B 𝟏`` (D ones), ``rowsum(𝟏)`` → ``D 𝟏``, ``sum(𝟏)`` → ``B D``:
     a 𝟏 takes its size from what it meets, and under a sum nothing says how long the summed
@@ -1020,7 +1046,8 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
     collect_terms, factor_operand, common_scalar, zero_operand,
-    reduce_of_sum, reduce_of_ones, merge_reductions, add_broadcasts, ones_product, reduce_as_product,
+    reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
+    ones_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, softplus,
