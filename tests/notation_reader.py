@@ -1647,6 +1647,11 @@ class IndexEval:
             if r.size != int(np.prod(sizes)):
                 raise ReaderError(f"logsumexp(…) of shape {v.shape} written with {idx!r}")
             return self.diag(r.reshape(sizes), idx)
+        if call[1] == "softmax" and _has_indices(self.env, call[2][0]):
+            # softmax(Σ_k q_k X_ijk)_ij: an argument in index form has the subscript's letters
+            # free; the softmax is along the axis the keyword names (the last letter's)
+            v = IndexEval(self.env, tuple(idx)).top(call[2][0])
+            return self.diag(_axis_apply("softmax", v, call[3].get("axis", -1)), idx)
         # the subscript's letters size a 𝟏 in the argument (softmax(0 𝟏)_i)
         ev = MatrixEval(self.env, tuple(sizes) if len(sizes) != 1 else (sizes[0], 1))
         v = np.asarray(ev.sized(ev.ev(call[2][0])).v, dtype=float)
