@@ -70,7 +70,7 @@ _TOKEN = re.compile(r"""
   | (?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][−-]?[0-9]+)?)
   | (?P<str>'[^']*')
   | (?P<sub>(?<=[)‖])_{C}+)
-  | (?P<subat>(?<=[)‖])_\{[^{}]*\})
+  | (?P<subat>(?<=[)‖])_(?:\{[^{}]*\}|\([^()]*\)))
   | (?P<braced>(?<=_)\{[^{}]*\})
   | (?P<picked>(?<=_)\([^()]*\))
   | (?P<name>{W}{C}*'?(?:,{C}+)?)
@@ -1492,9 +1492,12 @@ class IndexEval:
             v = self.env.tensor(name, adjoint).reshape([self.env.dims[d] for d in dims])
         return self.at_indices(v, dims, exprs)
 
-    def at_indices(self, v, dims, exprs) -> IV:
-        """The array ``v`` (axes over ``dims``) read at indices computed from letters, over
-        those letters; ``v`` None: Kronecker's delta of the two indices."""
+    def at_indices(self, v, dims, exprs, sizes=None) -> IV:
+        """The array ``v`` (axes over ``dims``, or of lengths ``sizes``) read at indices
+        computed from letters, over those letters; ``v`` None: Kronecker's delta of the two
+        indices."""
+        if sizes is None:
+            sizes = [self.env.dims[d] for d in dims or ()]
         written = [lab for x in exprs for lab in _index_labels(x, [])]
         labels = list(dict.fromkeys(written))
         grid = np.meshgrid(*[np.arange(self.env.size(lab)) for lab in labels], indexing="ij")
@@ -1524,10 +1527,10 @@ class IndexEval:
         if v is None:
             return IV((idx[0] == idx[1]).astype(float), labels, count)
         inside = np.ones(grid[0].shape if grid else (), dtype=bool)
-        for i, d in zip(idx, dims):
-            inside &= (i >= 0) & (i < self.env.dims[d])
+        for i, n in zip(idx, sizes):
+            inside &= (i >= 0) & (i < n)
         # outside its axis an element is no number: junk, which only a range's 0 cancels
-        clipped = tuple(np.clip(i, 0, self.env.dims[d] - 1) for i, d in zip(idx, dims))
+        clipped = tuple(np.clip(i, 0, n - 1) for i, n in zip(idx, sizes))
         return IV(np.where(inside, v[clipped], OUTSIDE), labels, count)
 
     def diag(self, v, idx):
@@ -1662,6 +1665,22 @@ class IndexEval:
             v = v.reshape(sizes)  # a vector's softmax is along its only axis
         return self.diag(_axis_apply("softmax", v, axis).reshape(sizes), idx)
 
+    def picked_expression(self, call, exprs) -> IV:
+        """``softmax(X W1)_(i,lab_i)``: a function of an expression (read as a matrix form)
+        at computed or picked positions, one per axis of its value that is no literal 1."""
+        v = np.asarray(MatrixEval(self.env).ev(call[2][0]).v, dtype=float)
+        axis = call[3].get("axis", -1)
+        if call[1] == "logsumexp":
+            r = _logsumexp(v, axis)
+        else:
+            r = _axis_apply("softmax", v, axis)
+        r = np.asarray(r)
+        if r.ndim != len(exprs):
+            r = r.reshape([n for n in r.shape if n != 1])
+        if r.ndim != len(exprs):
+            raise ReaderError(f"{call[1]}(…) of shape {v.shape} at {len(exprs)} positions")
+        return self.at_indices(r, None, exprs, sizes=list(r.shape))
+
     def whole(self, call) -> IV:
         """``logsumexp(z)`` of a vector: a scalar, written without a subscript; ``det(A)``,
         ``logdet(A)``, ``max(v)``, ``min(v)``, scalars too."""
@@ -1687,6 +1706,10 @@ class IndexEval:
         literal-1 axes carry no index); ``computed``: at computed indices or positions,
         ``softmax(S, axis=0)_{0, i, j}``."""
         inverse = call[0] == "paren" and call[1][0] == "pow" and call[1][2] == -1
+        if computed and not inverse and call[0] == "call" and \
+                call[1] in ("softmax", "logsumexp") and len(call[2]) == 1 and \
+                call[2][0][0] != "name":
+            return self.picked_expression(call, idx)
         if computed and (inverse or call[0] != "call" or call[2][0][0] != "name"):
             raise ReaderError(f"computed indices on {call!r}")
         if inverse:  # (A⁻¹)_ij: README, an element of the inverse

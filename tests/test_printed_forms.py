@@ -35,8 +35,6 @@ XFAIL: dict[str, str] = {
                                  "concatenate (Σ_m Σ_k Σ_l (X_{m,k,l} 𝟙[0 ≤ m < A] + …)³, "
                                  "sum(pad(X, 0:A, axis=0) + …))",
     # verify checks these forms numerically (index, matrix and closed all pass)
-    "cost_of_a_picked_index_form": "the reader cannot read a function's element picked by an "
-                                   "integer input (softmax(X W1)_(i,lab_i))",
     "lookup_reshaped": "the reader cannot read a lookup whose position is a digit of a merged "
                        "axis (E_(tok_{i, ⌊k/D⌋},{k mod D}))",
     "reduced_function_of_joined_axis": "the reader cannot read a reduced function's element "
@@ -261,6 +259,27 @@ INDEX_ARGUMENT_DAMAGE = [  # softmax of an argument in index form: its axis is t
 def test_the_reader_catches_damage_in_a_softmax_of_an_index_form(good, bad):
     from einderive.api import derive_file
     d = derive_file(str(Path(__file__).parent / "regressions" / "softmax_of_batched_matvec.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+_W1 = ("∂L/∂W1_jk = (1/(B n3)) Σ_i (softmax(X W1)_(i,lab_i) − δ_(k,lab_i)) X_ij "
+       "softmax(X W1)_ik / Pm_(i,lab_i)")
+PICKED_FUNCTION_DAMAGE = [  # a function of an expression at an integer input's element
+    (_W1, _W1.replace("(softmax(X W1)_(i,lab_i)", "(softmax(X W2)_(i,lab_i)")),
+    (_W1, _W1.replace("(softmax(X W1)_(i,lab_i)", "(softmax(X W1)_(i,k)")),
+    (_W1, _W1.replace("(softmax(X W1)_(i,lab_i)", "(softmax(X W1, axis=0)_(i,lab_i)")),
+]
+
+
+@pytest.mark.parametrize("good,bad", PICKED_FUNCTION_DAMAGE,
+                         ids=["other weight", "not picked", "other axis"])
+def test_the_reader_catches_damage_in_a_picked_function_of_an_expression(good, bad):
+    from einderive.api import derive_file
+    d = derive_file(str(Path(__file__).parent / "regressions" /
+                        "cost_of_a_picked_index_form.yaml"))
     env = env_for(d, R.reference(d.graph, seed=1))
     env.check(good)
     with pytest.raises(ReaderError):
