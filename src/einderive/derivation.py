@@ -267,7 +267,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     for name in graph.wrt:
         x = by_name.get(name)
         gradients.append(Gradient(graph[name], x.form if x else None, x.closed if x else None))
-    notes = tuple(_batch_note(forward, adjoints) + _notes(graph, adjoints))
+    notes = tuple(_batch_note(forward, adjoints, graph) + _notes(graph, adjoints))
     anon_forms = {name: (*idx.definitions[name], m) for name, m in anon.items()}
     return Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes,
                       anon, anon_forms)
@@ -596,20 +596,31 @@ class Note(Record):
     element: mx.M | None = None  # 'batched': the first form written element by element
 
 
-def _batch_note(forward: Any, adjoints: list[Adjoint]) -> list[Note]:
+def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Note]:
     """The batched forms' convention, said once, before the other notes (``tensor`` is the
-    first tensor read per batch element, a matrix of each element where there is one)."""
+    first of the spec's tensors read per batch element, a matrix of each element where
+    there is one; else the spec's first tensor of three or more axes)."""
     forms = [f for _, f in forward] + [f for a in adjoints for f in (a.form, a.closed) if f]
     refs = [r for f in forms if f.matrix is not None for r in mx.leaves(f.matrix) if r.batch]
-    # a named tensor, not an intermediate printed as its form (einsum(…)ᵀ swaps …)
-    ref = next((r for r in refs if 1 not in r.shape and r.kind == RefKind.TENSOR),
+    users = frozenset(t.name for t in graph.tensors if t.kind != "anon")
+    # a tensor the spec names, not an intermediate printed as its form (einsum(…)ᵀ swaps …)
+    # nor a where-clause's temporary (t1ᵀ swaps the last two axes of t1)
+    wide = next((mx.Ref(t.name, RefKind.TENSOR, ()) for t in graph.tensors
+                 if t.name in users and len(t.shape) >= 3), None)
+    ref = next((r for r in refs if 1 not in r.shape and r.kind == RefKind.TENSOR
+                and r.name in users),
+               wide if refs and wide is not None else
                next((r for r in refs if 1 not in r.shape), refs[0] if refs else None))
     # a sum over the batch (Σ_b X_bᵀ ∂L/∂Y_b) subscripts each element: the note says how
     sums = [n for f in forms if f.matrix is not None for n in mx.walk(f.matrix)
             if isinstance(n, mx.BatchSum)]
     sums.sort(key=lambda s: set(s.dims) == {1})  # a batch of one's sum only when alone
-    named = (s for s in sums if any(r.batch and r.kind == RefKind.TENSOR for r in mx.leaves(s)))
-    shown = next(named, sums[0] if sums else None)  # X_b reads more plainly than ∂L/∂Y_b
+    named = (s for s in sums if any(r.batch and r.kind == RefKind.TENSOR and r.name in users
+                                    for r in mx.leaves(s)))
+    adjoint = (s for s in sums if any(r.batch and r.kind == RefKind.ADJOINT
+                                      for r in mx.leaves(s)))
+    # X_b reads more plainly than ∂L/∂Y_b, and ∂L/∂Y_b than a temporary's t1_b
+    shown = next(named, next(adjoint, sums[0] if sums else None))
     # a form written element by element (C_h = Q_h K_hᵀ): the note says what Q_h is
     each = next((f.matrix for f in forms if isinstance(f.matrix, mx.Each) and
                  any(r.at or mx.cols(r) == 1 for r in mx.leaves(f.matrix) if r.batch)),
