@@ -1462,6 +1462,11 @@ class IndexEval:
         v = v.reshape([self.env.dims[d] for d in dims])
         if len(idx) != len(dims):
             raise ReaderError(f"{name} written with {len(idx)} indices; it has {len(dims)}")
+        return self.over(v, idx, dims, name)
+
+    def over(self, v: np.ndarray, idx: tuple, dims, name: str) -> IV:
+        """``v`` (axes over ``dims``) at the letters ``idx``: a letter of another dim reads
+        the axis' first elements, junk past its end (module docstring, Slicing)."""
         for n, (lab, d) in enumerate(zip(idx, dims)):
             own = self.env.letter_dim.get(lab.rstrip(PRIME))
             if own is None:
@@ -1734,7 +1739,5 @@ class IndexEval:
         if len(idx) != len(rdims):
             raise ReaderError(f"{call[1]}(…) written with {len(idx)} indices; it has "
                               f"{len(rdims)}")
-        for lab, d in zip(idx, rdims):
-            if self.env.letter_dim.get(lab.rstrip(PRIME)) != d:
-                raise ReaderError(f"index {lab!r} of {call[1]}(…) does not run over {d}")
-        return self.diag(r, idx)
+        # logsumexp(Z, axis=1)_ik′, k′ over a piece's D of Z's D2: the axis' first elements
+        return self.over(r, idx, rdims, f"{call[1]}(…)")
