@@ -416,11 +416,25 @@ class Parser:
 
 def _index_exprs(s: str, text: str) -> tuple:
     """``i, j·Dh + k`` -> one tree per index: ('idx', label), ('dim', name), ('add', [...]),
-    ('mul', [...]), ('floordiv', a, [sizes]), ('mod', a, size)."""
-    return tuple(_index_expr(part.strip(), text) for part in s.split(","))
+    ('mul', [...]), ('floordiv', a, [sizes]), ('mod', a, size), ('pick', name, letters),
+    ('pickat', name, trees): an integer input's element at computed indices,
+    ``tok_{i, ⌊k/D⌋}``.  Commas inside braces separate the braces' own indices."""
+    parts, depth, start = [], 0, 0
+    for n, ch in enumerate(s):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(s[start:n])
+            start = n + 1
+    parts.append(s[start:])
+    return tuple(_index_expr(part.strip(), text) for part in parts)
 
 
 def _index_expr(s: str, text: str):
+    if s.startswith("{") and s.endswith("}") and "{" not in s[1:-1]:  # {k mod D}: one index
+        return _index_expr(s[1:-1].strip(), text)
+    picked = re.fullmatch(r"(\w+?)_\{(.*)\}", s)
+    if picked and not s.startswith("_"):  # tok_{i, ⌊k/D⌋}: at computed indices
+        return ("pickat", picked.group(1), _index_exprs(picked.group(2), text))
     if " mod " in s:
         a, _, b = s.rpartition(" mod ")
         return ("mod", _index_expr(a, text), b.strip())
@@ -454,6 +468,9 @@ def _index_labels(tree, out):
         out.append(tree[1])
     elif tree[0] == "pick":
         out.extend(tree[2])
+    elif tree[0] == "pickat":
+        for x in tree[2]:
+            _index_labels(x, out)
     elif tree[0] in ("add", "mul"):
         for x in tree[1]:
             _index_labels(x, out)
@@ -1524,6 +1541,15 @@ class IndexEval:
                 return x[1]
             if kind == "pick":  # tokens_i: the integer input at the letters' positions
                 return self.env.picks(x[1])[tuple(at[lab] for lab in x[2])]
+            if kind == "pickat":  # tok_{i, ⌊k/D⌋}: at positions computed from the letters
+                picks = self.env.picks(x[1])
+                if len(x[2]) != picks.ndim:
+                    raise ReaderError(f"{x[1]} written with {len(x[2])} indices")
+                at_picks = tuple(np.broadcast_to(value(y), grid[0].shape if grid else ())
+                                 for y in x[2])
+                if any(np.any((a < 0) | (a >= n)) for a, n in zip(at_picks, picks.shape)):
+                    raise ReaderError(f"{x[1]} read outside its axes")
+                return picks[at_picks]
             if kind == "floordiv":
                 return value(x[1]) // math.prod(self.env.dims[d] for d in x[2])
             return value(x[1]) % self.env.dims[x[2]]

@@ -35,8 +35,6 @@ XFAIL: dict[str, str] = {
                                  "concatenate (Σ_m Σ_k Σ_l (X_{m,k,l} 𝟙[0 ≤ m < A] + …)³, "
                                  "sum(pad(X, 0:A, axis=0) + …))",
     # verify checks these forms numerically (index, matrix and closed all pass)
-    "lookup_reshaped": "the reader cannot read a lookup whose position is a digit of a merged "
-                       "axis (E_(tok_{i, ⌊k/D⌋},{k mod D}))",
 }
 
 
@@ -44,7 +42,11 @@ def env_for(d, ref) -> Env:
     g = d.graph
     shapes = {t.name: t.shape for t in g.tensors if t.kind != "anon"}
     integers = {t.name: t.integer for t in g.inputs if t.integer is not None}
-    return Env(shapes, ref.sizes, ref.values, ref.adjoints, g.loss, integers)
+    # the letters follow the order of dims the spec wrote (README): a dim defined by others
+    # (TD: T * D, before V and D) keeps its place there, where the reference sizes it later
+    order = [d for d, _ in g.dims if d in ref.sizes]
+    sizes = {d: ref.sizes[d] for d in order + [d for d in ref.sizes if d not in order]}
+    return Env(shapes, sizes, ref.values, ref.adjoints, g.loss, integers)
 
 
 def with_temporaries(d, env: Env, lines) -> Env:
@@ -298,6 +300,24 @@ def test_the_reader_catches_damage_in_a_function_read_over_part_of_its_axis(good
     from einderive.api import derive_file
     d = derive_file(str(Path(__file__).parent / "regressions" /
                         "reduced_function_of_joined_axis.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+_LOOKUP = "X_ik = E_(tok_{i, ⌊k/D⌋},{k mod D})"
+LOOKUP_DAMAGE = [  # a lookup at a digit of a merged axis: tok's element at computed indices
+    (_LOOKUP, "X_ik = E_(tok_{⌊k/D⌋, i},{k mod D})"),
+    (_LOOKUP, "X_ik = E_(tok_{i, k mod T},{k mod D})"),
+    (_LOOKUP, "X_ik = E_(tok_{i, ⌊k/D⌋},{⌊k/T⌋})"),
+]
+
+
+@pytest.mark.parametrize("good,bad", LOOKUP_DAMAGE, ids=["swapped", "other digit", "column"])
+def test_the_reader_catches_damage_in_a_lookup_at_computed_indices(good, bad):
+    from einderive.api import derive_file
+    d = derive_file(str(Path(__file__).parent / "regressions" / "lookup_reshaped.yaml"))
     env = env_for(d, R.reference(d.graph, seed=1))
     env.check(good)
     with pytest.raises(ReaderError):
