@@ -236,6 +236,18 @@ def test_nested_sums_over_axes_are_one_sum_over_all_of_them():
     check(S.merge_axis_sums, _sum_axes(inner, 3), "sum(Z, axis=(1, 3), keepdims=True)")
 
 
+def test_sums_over_the_same_axes_are_one_sum():
+    # sum(P, axis=(0, 1), keepdims=True) − sum(h ⊙ Q, axis=(0, 1), keepdims=True): one sum of
+    # the difference (tests/regressions/literal_one_row_rank3.yaml's ∂L/∂g)
+    P, Q, h = ref("P", "K", "B", "M"), ref("Q", "K", "B", "M"), ref("h", "B", 1)
+    before = mx.add(_sum_axes(P, 0, 1), mx.neg(_sum_axes(mx.hadamard(h, Q), 0, 1)))
+    check(S.merge_reductions, before, "sum(P − h ⊙ Q, axis=(0, 1), keepdims=True)")
+    # over other axes, or of operands of other shapes, they stay two
+    assert S.merge_reductions(mx.add(_sum_axes(P, 0, 1), _sum_axes(Q, 0, 2))) is None
+    assert S.merge_reductions(mx.add(_sum_axes(P, 0, 1),
+                                     _sum_axes(ref("R", 1, "B", "M"), 0, 1))) is None
+
+
 def test_a_factor_varying_along_an_inner_sums_axis_stays_outside_it():
     # h varies along axis 1 (B): sum(h ⊙ sum(Z, axis=1)) is no sum(h ⊙ Z, axis=(1, 2))
     Z, h = ref("Z", "K", "B", "M", "N"), ref("h", "B", "M", "N")

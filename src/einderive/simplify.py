@@ -254,9 +254,11 @@ def reduce_of_sum(m: mx.M) -> mx.M | None:
 
 
 def merge_reductions(m: mx.M) -> mx.M | None:
-    """``colsum(𝟏) + colsum(X)`` → ``colsum(1 + X)``, ``Σ_b P_b + Σ_b Q_b`` → ``Σ_b (P_b + Q_b)``:
-    terms that are one sum (a reduction or a sum over a batch) of operands of one shape are
-    that sum of their sum.  Operands of one shape only: ``colsum(v)`` of a broadcast row and
+    """``colsum(𝟏) + colsum(X)`` → ``colsum(1 + X)``, ``Σ_b P_b + Σ_b Q_b`` → ``Σ_b (P_b + Q_b)``,
+    ``sum(P, axis=(0, 1), keepdims=True) − sum(Q, axis=(0, 1), keepdims=True)`` →
+    ``sum(P − Q, axis=(0, 1), keepdims=True)``:
+    terms that are one sum (a reduction, a sum over a batch or over axes) of operands of one
+    shape are that sum of their sum.  Operands of one shape only: ``colsum(v)`` of a broadcast row and
     ``colsum(X)`` are no ``colsum(v + X)``, which would count the row once per row of X."""
     if not isinstance(m, mx.Add):
         return None
@@ -281,19 +283,23 @@ def _linear_sum(t: mx.M) -> tuple[Any, ...] | None:
         return ("reduce", t.kind, t.x.shape, mx.batch_of(t.x))  # sum(Y ⊙ Y) + sum(M ⊙ Y)
     if isinstance(t, mx.BatchSum):
         return ("batch", t.dims, t.names, t.x.shape, mx.batch_of(t.x))
+    if isinstance(t, mx.SumAxes):  # sum(A, axis=(0, 1), keepdims=True) − sum(B, axis=…)
+        return ("axes", t.axes, t.keep, t.x.shape, mx.batch_of(t.x))
     return None
 
 
 def _inside_sum(t: mx.M) -> mx.M:
     """A term ``c·colsum(A)`` as the ``c A`` it sums."""
     c, body = _constant_and_body(t)
-    assert isinstance(body, (mx.Reduce, mx.BatchSum))
+    assert isinstance(body, (mx.Reduce, mx.BatchSum, mx.SumAxes))
     return mx.scale(mx.Const(c), body.x)
 
 
 def _resum(like: mx.M, x: mx.M) -> mx.M:
     if isinstance(like, mx.Reduce):
         return mx.reduce(like.kind, x)
+    if isinstance(like, mx.SumAxes):
+        return mx.SumAxes(x, like.axes, like.keep, like.shape)
     assert isinstance(like, mx.BatchSum)
     return mx.batch_sum(x, like.dims, like.names)
 
