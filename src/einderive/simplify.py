@@ -271,7 +271,9 @@ def merge_reductions(m: mx.M) -> mx.M | None:
     if merged is None:
         return None
     inner = mx.add(*sorted((_inside_sum(t) for t in merged), key=_negative))  # B − 2 X
-    whole = _resum(_constant_and_body(merged[0])[1], inner)
+    # standing where its first term stood (the index form prints its terms in that order)
+    whole = mx.with_src(_resum(_constant_and_body(merged[0])[1], inner),
+                        cast(Any, merged[0]).src)
     rest = [t for t in m.terms if t not in merged]
     return mx.add(*rest[:m.terms.index(merged[0])], whole, *rest[m.terms.index(merged[0]):])
 
@@ -370,7 +372,10 @@ def add_broadcasts(m: mx.M) -> mx.M | None:
             continue
         assert isinstance(body, mx.Hadamard)
         kept = mx.hadamard(*[f for f in body.factors if not isinstance(f, mx.Ones)])
-        terms[n] = mx.scale(t.coeff, kept) if isinstance(t, mx.Scale) else kept
+        # the term still stands for its index form's term (the index form prints its terms
+        # in the matrix form's order)
+        terms[n] = mx.with_src(mx.scale(t.coeff, kept) if isinstance(t, mx.Scale) else kept,
+                               cast(Any, t).src)
         changed = True
     return mx.add(*terms) if changed else None
 
