@@ -361,14 +361,16 @@ def add_broadcasts(m: mx.M) -> mx.M | None:
     terms, changed = list(m.terms), False
     for n, t in enumerate(terms):
         body = t.x if isinstance(t, mx.Scale) else t
-        ones = [f for f in body.factors if isinstance(f, mx.Ones) and len(f.shape) >= 3] \
-            if isinstance(body, mx.Hadamard) else []
+        # (a batched term, read per element, is its batch's elements: the whole tensor; of
+        # group norm's [B, G, 1, 1] mean, (1/(Cg T)) ∂L/∂mu ⊙ 𝟏 is B×G elements' Cg×T 𝟏)
+        batch = tuple(mx.batch_of(body))
+        ones = [f for f in body.factors if isinstance(f, mx.Ones) and
+                len(batch) + len(f.shape) >= 3] if isinstance(body, mx.Hadamard) else []
         if len(ones) != 1:
             continue
         rest = [u for k, u in enumerate(terms) if k != n]
-        # (a batched term, read per element, is its batch's elements: the whole tensor)
         if mx.broadcast_shape([tuple(mx.batch_of(u)) + tuple(u.shape) for u in rest]) != \
-                ones[0].shape:
+                batch + tuple(ones[0].shape):
             continue
         assert isinstance(body, mx.Hadamard)
         kept = mx.hadamard(*[f for f in body.factors if not isinstance(f, mx.Ones)])
