@@ -70,7 +70,7 @@ _TOKEN = re.compile(r"""
   | (?P<num>[0-9]+(?:\.[0-9]*)?(?:[eE][−-]?[0-9]+)?)
   | (?P<str>'[^']*')
   | (?P<sub>(?<=[)‖])_{C}+)
-  | (?P<subat>(?<=[)‖])_\{[^{}]*\})
+  | (?P<subat>(?<=[)‖])_(?:\{[^{}]*\}|\([^()]*\)))
   | (?P<braced>(?<=_)\{[^{}]*\})
   | (?P<picked>(?<=_)\([^()]*\))
   | (?P<name>{W}{C}*'?(?:,{C}+)?)
@@ -416,11 +416,25 @@ class Parser:
 
 def _index_exprs(s: str, text: str) -> tuple:
     """``i, j·Dh + k`` -> one tree per index: ('idx', label), ('dim', name), ('add', [...]),
-    ('mul', [...]), ('floordiv', a, [sizes]), ('mod', a, size)."""
-    return tuple(_index_expr(part.strip(), text) for part in s.split(","))
+    ('mul', [...]), ('floordiv', a, [sizes]), ('mod', a, size), ('pick', name, letters),
+    ('pickat', name, trees): an integer input's element at computed indices,
+    ``tok_{i, ⌊k/D⌋}``.  Commas inside braces separate the braces' own indices."""
+    parts, depth, start = [], 0, 0
+    for n, ch in enumerate(s):
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(s[start:n])
+            start = n + 1
+    parts.append(s[start:])
+    return tuple(_index_expr(part.strip(), text) for part in parts)
 
 
 def _index_expr(s: str, text: str):
+    if s.startswith("{") and s.endswith("}") and "{" not in s[1:-1]:  # {k mod D}: one index
+        return _index_expr(s[1:-1].strip(), text)
+    picked = re.fullmatch(r"(\w+?)_\{(.*)\}", s)
+    if picked and not s.startswith("_"):  # tok_{i, ⌊k/D⌋}: at computed indices
+        return ("pickat", picked.group(1), _index_exprs(picked.group(2), text))
     if " mod " in s:
         a, _, b = s.rpartition(" mod ")
         return ("mod", _index_expr(a, text), b.strip())
@@ -454,6 +468,9 @@ def _index_labels(tree, out):
         out.append(tree[1])
     elif tree[0] == "pick":
         out.extend(tree[2])
+    elif tree[0] == "pickat":
+        for x in tree[2]:
+            _index_labels(x, out)
     elif tree[0] in ("add", "mul"):
         for x in tree[1]:
             _index_labels(x, out)
@@ -1463,6 +1480,11 @@ class IndexEval:
         v = v.reshape([self.env.dims[d] for d in dims])
         if len(idx) != len(dims):
             raise ReaderError(f"{name} written with {len(idx)} indices; it has {len(dims)}")
+        return self.over(v, idx, dims, name)
+
+    def over(self, v: np.ndarray, idx: tuple, dims, name: str) -> IV:
+        """``v`` (axes over ``dims``) at the letters ``idx``: a letter of another dim reads
+        the axis' first elements, junk past its end (module docstring, Slicing)."""
         for n, (lab, d) in enumerate(zip(idx, dims)):
             own = self.env.letter_dim.get(lab.rstrip(PRIME))
             if own is None:
@@ -1493,9 +1515,12 @@ class IndexEval:
             v = self.env.tensor(name, adjoint).reshape([self.env.dims[d] for d in dims])
         return self.at_indices(v, dims, exprs)
 
-    def at_indices(self, v, dims, exprs) -> IV:
-        """The array ``v`` (axes over ``dims``) read at indices computed from letters, over
-        those letters; ``v`` None: Kronecker's delta of the two indices."""
+    def at_indices(self, v, dims, exprs, sizes=None) -> IV:
+        """The array ``v`` (axes over ``dims``, or of lengths ``sizes``) read at indices
+        computed from letters, over those letters; ``v`` None: Kronecker's delta of the two
+        indices."""
+        if sizes is None:
+            sizes = [self.env.dims[d] for d in dims or ()]
         written = [lab for x in exprs for lab in _index_labels(x, [])]
         labels = list(dict.fromkeys(written))
         grid = np.meshgrid(*[np.arange(self.env.size(lab)) for lab in labels], indexing="ij")
@@ -1517,6 +1542,15 @@ class IndexEval:
                 return x[1]
             if kind == "pick":  # tokens_i: the integer input at the letters' positions
                 return self.env.picks(x[1])[tuple(at[lab] for lab in x[2])]
+            if kind == "pickat":  # tok_{i, ⌊k/D⌋}: at positions computed from the letters
+                picks = self.env.picks(x[1])
+                if len(x[2]) != picks.ndim:
+                    raise ReaderError(f"{x[1]} written with {len(x[2])} indices")
+                at_picks = tuple(np.broadcast_to(value(y), grid[0].shape if grid else ())
+                                 for y in x[2])
+                if any(np.any((a < 0) | (a >= n)) for a, n in zip(at_picks, picks.shape)):
+                    raise ReaderError(f"{x[1]} read outside its axes")
+                return picks[at_picks]
             if kind == "floordiv":
                 return value(x[1]) // math.prod(self.env.dims[d] for d in x[2])
             return value(x[1]) % self.env.dims[x[2]]
@@ -1525,10 +1559,10 @@ class IndexEval:
         if v is None:
             return IV((idx[0] == idx[1]).astype(float), labels, count)
         inside = np.ones(grid[0].shape if grid else (), dtype=bool)
-        for i, d in zip(idx, dims):
-            inside &= (i >= 0) & (i < self.env.dims[d])
+        for i, n in zip(idx, sizes):
+            inside &= (i >= 0) & (i < n)
         # outside its axis an element is no number: junk, which only a range's 0 cancels
-        clipped = tuple(np.clip(i, 0, self.env.dims[d] - 1) for i, d in zip(idx, dims))
+        clipped = tuple(np.clip(i, 0, n - 1) for i, n in zip(idx, sizes))
         return IV(np.where(inside, v[clipped], OUTSIDE), labels, count)
 
     def diag(self, v, idx):
@@ -1648,6 +1682,11 @@ class IndexEval:
             if r.size != int(np.prod(sizes)):
                 raise ReaderError(f"logsumexp(…) of shape {v.shape} written with {idx!r}")
             return self.diag(r.reshape(sizes), idx)
+        if call[1] == "softmax" and _has_indices(self.env, call[2][0]):
+            # softmax(Σ_k q_k X_ijk)_ij: an argument in index form has the subscript's letters
+            # free; the softmax is along the axis the keyword names (the last letter's)
+            v = IndexEval(self.env, tuple(idx)).top(call[2][0])
+            return self.diag(_axis_apply("softmax", v, call[3].get("axis", -1)), idx)
         # the subscript's letters size a 𝟏 in the argument (softmax(0 𝟏)_i)
         ev = MatrixEval(self.env, tuple(sizes) if len(sizes) != 1 else (sizes[0], 1))
         v = np.asarray(ev.sized(ev.ev(call[2][0])).v, dtype=float)
@@ -1657,6 +1696,22 @@ class IndexEval:
         if not -v.ndim <= axis < v.ndim or v.ndim == 2 and v.shape[1] == 1 and "axis" not in call[3]:
             v = v.reshape(sizes)  # a vector's softmax is along its only axis
         return self.diag(_axis_apply("softmax", v, axis).reshape(sizes), idx)
+
+    def picked_expression(self, call, exprs) -> IV:
+        """``softmax(X W1)_(i,lab_i)``: a function of an expression (read as a matrix form)
+        at computed or picked positions, one per axis of its value that is no literal 1."""
+        v = np.asarray(MatrixEval(self.env).ev(call[2][0]).v, dtype=float)
+        axis = call[3].get("axis", -1)
+        if call[1] == "logsumexp":
+            r = _logsumexp(v, axis)
+        else:
+            r = _axis_apply("softmax", v, axis)
+        r = np.asarray(r)
+        if r.ndim != len(exprs):
+            r = r.reshape([n for n in r.shape if n != 1])
+        if r.ndim != len(exprs):
+            raise ReaderError(f"{call[1]}(…) of shape {v.shape} at {len(exprs)} positions")
+        return self.at_indices(r, None, exprs, sizes=list(r.shape))
 
     def whole(self, call) -> IV:
         """``logsumexp(z)`` of a vector: a scalar, written without a subscript; ``det(A)``,
@@ -1683,6 +1738,10 @@ class IndexEval:
         literal-1 axes carry no index); ``computed``: at computed indices or positions,
         ``softmax(S, axis=0)_{0, i, j}``."""
         inverse = call[0] == "paren" and call[1][0] == "pow" and call[1][2] == -1
+        if computed and not inverse and call[0] == "call" and \
+                call[1] in ("softmax", "logsumexp") and len(call[2]) == 1 and \
+                call[2][0][0] != "name":
+            return self.picked_expression(call, idx)
         if computed and (inverse or call[0] != "call" or call[2][0][0] != "name"):
             raise ReaderError(f"computed indices on {call!r}")
         if inverse:  # (A⁻¹)_ij: README, an element of the inverse
@@ -1707,7 +1766,5 @@ class IndexEval:
         if len(idx) != len(rdims):
             raise ReaderError(f"{call[1]}(…) written with {len(idx)} indices; it has "
                               f"{len(rdims)}")
-        for lab, d in zip(idx, rdims):
-            if self.env.letter_dim.get(lab.rstrip(PRIME)) != d:
-                raise ReaderError(f"index {lab!r} of {call[1]}(…) does not run over {d}")
-        return self.diag(r, idx)
+        # logsumexp(Z, axis=1)_ik′, k′ over a piece's D of Z's D2: the axis' first elements
+        return self.over(r, idx, rdims, f"{call[1]}(…)")

@@ -328,3 +328,23 @@ def test_sums_over_a_batch_match_torch_autograd_at_other_sizes(tmp_path, spec):
 def test_sums_over_a_batch_pass_verify(spec):
     from einderive.api import verify
     assert verify(_derive(spec)).ok
+
+
+@pytest.mark.parametrize("path,swaps,sums", [
+    # the sums' first element read whole was a where-clause's temporary (Σ_j t1_j …)
+    ("models/conv1d_pool_head.yaml", "Yᵀ swaps the last two axes of Y,",
+     "Σ_j p_j adds the matrices p_j"),
+    ("regressions/conv1d_stacked.yaml", "Yᵀ swaps the last two axes of Y,",
+     "Σ_b Y_b adds the matrices Y_b"),
+    # t1ᵀ swaps the last two axes of t1; the spec's X is batched too
+    ("regressions/heads_literal_one_batch.yaml", "Xᵀ swaps the last two axes of X,", ""),
+    # only a temporary is read per element: the spec's first tensor of three axes says it
+    ("models/more/stack_then_conv_channels.yaml", "Wᵀ swaps the last two axes of W,", ""),
+    # an inline node printed as its form, (X W)ᵀ swaps the last two axes of (X W)
+    ("models/more8/ce_rank3_flatten.yaml", "Xᵀ swaps the last two axes of X,", ""),
+])
+def test_the_batch_note_names_a_tensor_of_the_spec(path, swaps, sums):
+    d = derive_file(str(Path(__file__).parent / path))
+    note = " ".join(plain(d).split("note: Tensors", 1)[1].split())
+    assert swaps in note and sums in note, note
+    assert "t1" not in note.split("and rowsum")[0], note

@@ -129,6 +129,17 @@ def test_a_named_part_never_takes_a_tensor_name(tmp_path) -> None:
     assert verify(d).ok
 
 
+def test_named_parts_past_tensor_names_take_distinct_names() -> None:
+    # inputs t1, t2, t3: the first part is t4 and the next t5, not t4 again (two parts of one
+    # shape named alike were one name: where t4 = t4 ⊙ (1 − h2 ⊙ h2), a recursion in verify)
+    d = derive_file(str(Path(__file__).parent / "models" / "more8" / "rnn_seq_ce.yaml"))
+    m, named = _closed(d, "E")
+    lhs = [w.split(" = ")[0] for w in named]
+    assert lhs == ["t4", "t5", "t6"], named
+    assert all(w.split(" = ")[0] not in w.split(" = ")[1].split() for w in named), named
+    assert verify(d).ok
+
+
 RELU_MLP = """\
 name: relu_mlp
 dims: {B: 4, D: 3, H: 5, K: 2}

@@ -35,22 +35,18 @@ XFAIL: dict[str, str] = {
                                  "concatenate (Σ_m Σ_k Σ_l (X_{m,k,l} 𝟙[0 ≤ m < A] + …)³, "
                                  "sum(pad(X, 0:A, axis=0) + …))",
     # verify checks these forms numerically (index, matrix and closed all pass)
-    "cost_of_a_picked_index_form": "the reader cannot read a function's element picked by an "
-                                   "integer input (softmax(X W1)_(i,lab_i))",
-    "lookup_reshaped": "the reader cannot read a lookup whose position is a digit of a merged "
-                       "axis (E_(tok_{i, ⌊k/D⌋},{k mod D}))",
-    "softmax_of_batched_matvec": "the reader cannot read a per-element form whose Σ is an "
-                                 "index form's",
-    "reduced_function_of_joined_axis": "the reader cannot read a reduced function's element "
-                                       "over part of its axis (logsumexp(Z, axis=1)_ik′, k′ "
-                                       "over the first piece's D of D2)"}
+}
 
 
 def env_for(d, ref) -> Env:
     g = d.graph
     shapes = {t.name: t.shape for t in g.tensors if t.kind != "anon"}
     integers = {t.name: t.integer for t in g.inputs if t.integer is not None}
-    return Env(shapes, ref.sizes, ref.values, ref.adjoints, g.loss, integers)
+    # the letters follow the order of dims the spec wrote (README): a dim defined by others
+    # (TD: T * D, before V and D) keeps its place there, where the reference sizes it later
+    order = [d for d, _ in g.dims if d in ref.sizes]
+    sizes = {d: ref.sizes[d] for d in order + [d for d in ref.sizes if d not in order]}
+    return Env(shapes, sizes, ref.values, ref.adjoints, g.loss, integers)
 
 
 def with_temporaries(d, env: Env, lines) -> Env:
@@ -245,6 +241,83 @@ def test_the_reader_catches_damage_in_attention(good, bad):
     from einderive.api import derive_file
     spec = Path(__file__).resolve().parent.parent / "specs" / "attention.yaml"
     d = derive_file(str(spec))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+INDEX_ARGUMENT_DAMAGE = [  # softmax of an argument in index form: its axis is the last letter
+    ("a_ij = softmax(Σ_k q_k X_ijk)_ij", "a_ij = softmax(Σ_k q_k X_ijk, axis=0)_ij"),
+    ("a_ij = softmax(Σ_k q_k X_ijk)_ij", "a_ij = softmax(Σ_k q_k X_ikj)_ij"),
+    ("a_ij = softmax(Σ_k q_k X_ijk)_ij", "a_ij = softmax(Σ_k q_k X_ijk)_ji"),
+]
+
+
+@pytest.mark.parametrize("good,bad", INDEX_ARGUMENT_DAMAGE,
+                         ids=[b for _, b in INDEX_ARGUMENT_DAMAGE])
+def test_the_reader_catches_damage_in_a_softmax_of_an_index_form(good, bad):
+    from einderive.api import derive_file
+    d = derive_file(str(Path(__file__).parent / "regressions" / "softmax_of_batched_matvec.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+_W1 = ("∂L/∂W1_jk = (1/(B n3)) Σ_i (softmax(X W1)_(i,lab_i) − δ_(k,lab_i)) X_ij "
+       "softmax(X W1)_ik / Pm_(i,lab_i)")
+PICKED_FUNCTION_DAMAGE = [  # a function of an expression at an integer input's element
+    (_W1, _W1.replace("(softmax(X W1)_(i,lab_i)", "(softmax(X W2)_(i,lab_i)")),
+    (_W1, _W1.replace("(softmax(X W1)_(i,lab_i)", "(softmax(X W1)_(i,k)")),
+    (_W1, _W1.replace("(softmax(X W1)_(i,lab_i)", "(softmax(X W1, axis=0)_(i,lab_i)")),
+]
+
+
+@pytest.mark.parametrize("good,bad", PICKED_FUNCTION_DAMAGE,
+                         ids=["other weight", "not picked", "other axis"])
+def test_the_reader_catches_damage_in_a_picked_function_of_an_expression(good, bad):
+    from einderive.api import derive_file
+    d = derive_file(str(Path(__file__).parent / "regressions" /
+                        "cost_of_a_picked_index_form.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+_X = "∂L/∂X_ijk = 2 Σ_k′ W_kk′ logsumexp(Z, axis=1)_ik′ softmax(Z, axis=1)_ijk′"
+NARROWER_LETTER_DAMAGE = [  # k′ over the first piece's D of Z's D2: its first elements
+    (_X, _X.replace("logsumexp(Z, axis=1)_ik′", "logsumexp(Z, axis=1)_{i, k′ + D}")),
+    (_X, _X.replace("softmax(Z, axis=1)_ijk′", "softmax(Z, axis=2)_ijk′")),
+    (_X, _X.replace("W_kk′", "W_k′k")),
+]
+
+
+@pytest.mark.parametrize("good,bad", NARROWER_LETTER_DAMAGE,
+                         ids=["other piece", "other axis", "transposed"])
+def test_the_reader_catches_damage_in_a_function_read_over_part_of_its_axis(good, bad):
+    from einderive.api import derive_file
+    d = derive_file(str(Path(__file__).parent / "regressions" /
+                        "reduced_function_of_joined_axis.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+_LOOKUP = "X_ik = E_(tok_{i, ⌊k/D⌋},{k mod D})"
+LOOKUP_DAMAGE = [  # a lookup at a digit of a merged axis: tok's element at computed indices
+    (_LOOKUP, "X_ik = E_(tok_{⌊k/D⌋, i},{k mod D})"),
+    (_LOOKUP, "X_ik = E_(tok_{i, k mod T},{k mod D})"),
+    (_LOOKUP, "X_ik = E_(tok_{i, ⌊k/D⌋},{⌊k/T⌋})"),
+]
+
+
+@pytest.mark.parametrize("good,bad", LOOKUP_DAMAGE, ids=["swapped", "other digit", "column"])
+def test_the_reader_catches_damage_in_a_lookup_at_computed_indices(good, bad):
+    from einderive.api import derive_file
+    d = derive_file(str(Path(__file__).parent / "regressions" / "lookup_reshaped.yaml"))
     env = env_for(d, R.reference(d.graph, seed=1))
     env.check(good)
     with pytest.raises(ReaderError):

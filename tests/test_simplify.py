@@ -67,6 +67,8 @@ def ev(m: mx.M, values: dict) -> np.ndarray:
         return FUNCTIONS[m.name](*[ev(a, values) for a in m.args])
     if isinstance(m, mx.Norm):
         return np.array(np.sqrt((ev(m.x, values) ** 2).sum()))
+    if isinstance(m, mx.SumAxes):
+        return ev(m.x, values).sum(axis=m.axes, keepdims=m.keep)
     if isinstance(m, mx.Reduce):
         v = ev(m.x, values)
         return {"sum": lambda: np.array(v.sum()), "rowsum": lambda: v.sum(1, keepdims=True),
@@ -216,6 +218,50 @@ def test_ones_times_a_vector_is_its_sum():
     before = mx.hadamard(P, mx.matmul(mx.Ones(("M", "N")), w))
     check(S.ones_product, mx.matmul(mx.Ones(("M", "N")), w), "sum(w)·𝟏")
     assert text(S.simplify(before)) == "sum(w)·P"
+
+
+def _sum_axes(x: mx.M, *axes: int) -> mx.M:
+    shape = tuple(1 if k in axes else d for k, d in enumerate(x.shape))
+    return mx.SumAxes(x, axes, True, shape)
+
+
+def test_nested_sums_over_axes_are_one_sum_over_all_of_them():
+    # sum(g ⊙ sum(Z, axis=1, keepdims=True), axis=2, keepdims=True): g (M×N, aligned to the
+    # last two axes) is 1 along axis 1, so it passes into the inner sum (RMSNorm over two
+    # middle axes, tests/models/more7/rmsnorm_mid_rank4.yaml's ∂L/∂r)
+    Z, g = ref("Z", "K", "B", "M", "N"), ref("g", "M", "N")
+    inner = _sum_axes(Z, 1)
+    before = _sum_axes(mx.hadamard(g, inner), 2)
+    check(S.merge_axis_sums, before, "sum(g ⊙ Z, axis=(1, 2), keepdims=True)")
+    check(S.merge_axis_sums, _sum_axes(inner, 3), "sum(Z, axis=(1, 3), keepdims=True)")
+
+
+def test_sums_over_the_same_axes_are_one_sum():
+    # sum(P, axis=(0, 1), keepdims=True) − sum(h ⊙ Q, axis=(0, 1), keepdims=True): one sum of
+    # the difference (tests/regressions/literal_one_row_rank3.yaml's ∂L/∂g)
+    P, Q, h = ref("P", "K", "B", "M"), ref("Q", "K", "B", "M"), ref("h", "B", 1)
+    before = mx.add(_sum_axes(P, 0, 1), mx.neg(_sum_axes(mx.hadamard(h, Q), 0, 1)))
+    check(S.merge_reductions, before, "sum(P − h ⊙ Q, axis=(0, 1), keepdims=True)")
+    # over other axes, or of operands of other shapes, they stay two
+    assert S.merge_reductions(mx.add(_sum_axes(P, 0, 1), _sum_axes(Q, 0, 2))) is None
+    assert S.merge_reductions(mx.add(_sum_axes(P, 0, 1),
+                                     _sum_axes(ref("R", 1, "B", "M"), 0, 1))) is None
+
+
+def test_a_factor_varying_along_an_inner_sums_axis_stays_outside_it():
+    # h varies along axis 1 (B): sum(h ⊙ sum(Z, axis=1)) is no sum(h ⊙ Z, axis=(1, 2))
+    Z, h = ref("Z", "K", "B", "M", "N"), ref("h", "B", "M", "N")
+    assert S.merge_axis_sums(_sum_axes(mx.hadamard(h, _sum_axes(Z, 1)), 2)) is None
+
+
+def test_ones_beside_a_term_of_the_sums_shape_go():
+    # (1/(B K)) mu ⊙ 𝟏 + Z: the sum broadcasts mu as ⊙ does (batch norm of a rank-3 tensor:
+    # the mean's contribution beside the centred tensor's, tests/models/more/batchnorm_rank3)
+    Z, mu = ref("Z", "B", "K", "M"), ref("mu", 1, 1, "M")
+    spread = mx.scale(mx.Const(sympy.Rational(1, 3)), mx.hadamard(mu, mx.Ones(Z.shape)))
+    check(S.add_broadcasts, mx.add(spread, Z), "(1/3) mu + Z")
+    # alone, the 𝟏 says the shape: it stays
+    assert S.add_broadcasts(mx.add(spread, mx.hadamard(mu, ref("v", 1, "K", 1)))) is None
 
 
 def test_a_broadcast_column_times_a_vector_is_the_column_times_its_sum():

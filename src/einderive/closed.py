@@ -91,7 +91,10 @@ def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | No
         shared = _largest_shared([m, *(d for _, d in defs)])
         if shared is None:
             break
-        ref = mx.Ref(_fresh(taken, len(defs)), RefKind.TENSOR, shared.shape)
+        # a name no earlier part took either: _fresh skips the taken names from its start,
+        # and two parts of one shape named alike were one Ref (t4 = t4 ⊙ (1 − h2 ⊙ h2))
+        ref = mx.Ref(_fresh(taken | {r.name for r, _ in defs}, len(defs)), RefKind.TENSOR,
+                     shared.shape)
         table = {shared: ref, mx.transpose(shared): mx.transpose(ref)}
         m = mx.substitute_all(m, table)
         defs = [(r, mx.substitute_all(d, table)) for r, d in defs] + [(ref, shared)]

@@ -252,7 +252,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         t = graph[name]
         closed_form = form(a.closed, a.idx, t.shape) if a.closed is not None else None
         terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
-        shown_form = _sum_form(a, terms) if len(terms) > 1 else form(a.expr, a.idx, t.shape)
+        shown_form = _sum_form(a, terms, named, symmetric) if len(terms) > 1 \
+            else form(a.expr, a.idx, t.shape)
         shown_form = _temporaries_named(shown_form, temporaries)
         if closed:
             closed_form = _matrix_closed(name, shown_form, closed_form, matrix_closed,
@@ -266,7 +267,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     for name in graph.wrt:
         x = by_name.get(name)
         gradients.append(Gradient(graph[name], x.form if x else None, x.closed if x else None))
-    notes = tuple(_batch_note(forward, adjoints) + _notes(graph, adjoints))
+    notes = tuple(_batch_note(forward, adjoints, graph) + _notes(graph, adjoints))
     anon_forms = {name: (*idx.definitions[name], m) for name, m in anon.items()}
     return Derivation(graph.spec, graph, idx, forward, tuple(adjoints), tuple(gradients), notes,
                       anon, anon_forms)
@@ -367,7 +368,7 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
             if n not in s.rop_terms:
                 return form(expr, idx, graph[n])
             return _sum_form(d.index.adjoints[n], tuple(
-                (c, form(x, idx, graph[n])) for c, x in s.rop_terms[n]))
+                (c, form(x, idx, graph[n])) for c, x in s.rop_terms[n]), named, symmetric)
         tangents = tuple((graph[n], form(*s.tangents[n], graph[n])) for n in s.order
                          if graph[n].kind == "node")
         rops = tuple((graph[n], rop(n)) for n in s.rop_order if graph[n].kind == "node")
@@ -513,8 +514,11 @@ def _temporaries_named(f: Form, names: dict[str, mx.M]) -> Form:
     return replace(f, matrix=m, wheres=wheres, positions=positions(m) if m is not None else {})
 
 
-def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
-    """A tensor used several times: the sum of its contributions, in the graph's order."""
+def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...], named: Named,
+              symmetric: frozenset[str]) -> Form:
+    """A tensor used several times: the sum of its contributions, in the graph's order, its
+    matrix form simplified as one (``(1/(B T)) ∂L/∂mu ⊙ 𝟏 + ∂L/∂Xc`` has no use for its 𝟏:
+    the other term says the shape; like terms of two consumers collect)."""
     forms = [replace(f, matrix=m, wheres=w) for f, (m, w) in
              zip((f for _, f in terms),
                  distinct_temporaries([(f.matrix, f.wheres) for _, f in terms]))]
@@ -528,6 +532,8 @@ def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...]) -> Form:
         if matrix is not None and not _one_reading(kept):
             matrix = None  # no one form holds them: the index form is the sum's
     wheres = tuple(dict.fromkeys(w for f in forms for w in f.wheres))
+    if matrix is not None:
+        matrix, wheres = simplify_form(matrix, wheres, symmetric, named)
     return Form(index, a.idx, matrix, wheres, positions(matrix) if matrix is not None else {},
                 any(f.einsum for f in forms))
 
@@ -590,20 +596,31 @@ class Note(Record):
     element: mx.M | None = None  # 'batched': the first form written element by element
 
 
-def _batch_note(forward: Any, adjoints: list[Adjoint]) -> list[Note]:
+def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Note]:
     """The batched forms' convention, said once, before the other notes (``tensor`` is the
-    first tensor read per batch element, a matrix of each element where there is one)."""
+    first of the spec's tensors read per batch element, a matrix of each element where
+    there is one; else the spec's first tensor of three or more axes)."""
     forms = [f for _, f in forward] + [f for a in adjoints for f in (a.form, a.closed) if f]
     refs = [r for f in forms if f.matrix is not None for r in mx.leaves(f.matrix) if r.batch]
-    # a named tensor, not an intermediate printed as its form (einsum(…)ᵀ swaps …)
-    ref = next((r for r in refs if 1 not in r.shape and r.kind == RefKind.TENSOR),
+    users = frozenset(t.name for t in graph.tensors if t.kind != "anon")
+    # a tensor the spec names, not an intermediate printed as its form (einsum(…)ᵀ swaps …)
+    # nor a where-clause's temporary (t1ᵀ swaps the last two axes of t1)
+    wide = next((mx.Ref(t.name, RefKind.TENSOR, ()) for t in graph.tensors
+                 if t.name in users and len(t.shape) >= 3), None)
+    ref = next((r for r in refs if 1 not in r.shape and r.kind == RefKind.TENSOR
+                and r.name in users),
+               wide if refs and wide is not None else
                next((r for r in refs if 1 not in r.shape), refs[0] if refs else None))
     # a sum over the batch (Σ_b X_bᵀ ∂L/∂Y_b) subscripts each element: the note says how
     sums = [n for f in forms if f.matrix is not None for n in mx.walk(f.matrix)
             if isinstance(n, mx.BatchSum)]
     sums.sort(key=lambda s: set(s.dims) == {1})  # a batch of one's sum only when alone
-    named = (s for s in sums if any(r.batch and r.kind == RefKind.TENSOR for r in mx.leaves(s)))
-    shown = next(named, sums[0] if sums else None)  # X_b reads more plainly than ∂L/∂Y_b
+    named = (s for s in sums if any(r.batch and r.kind == RefKind.TENSOR and r.name in users
+                                    for r in mx.leaves(s)))
+    adjoint = (s for s in sums if any(r.batch and r.kind == RefKind.ADJOINT
+                                      for r in mx.leaves(s)))
+    # X_b reads more plainly than ∂L/∂Y_b, and ∂L/∂Y_b than a temporary's t1_b
+    shown = next(named, next(adjoint, sums[0] if sums else None))
     # a form written element by element (C_h = Q_h K_hᵀ): the note says what Q_h is
     each = next((f.matrix for f in forms if isinstance(f.matrix, mx.Each) and
                  any(r.at or mx.cols(r) == 1 for r in mx.leaves(f.matrix) if r.batch)),

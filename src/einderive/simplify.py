@@ -254,9 +254,11 @@ def reduce_of_sum(m: mx.M) -> mx.M | None:
 
 
 def merge_reductions(m: mx.M) -> mx.M | None:
-    """``colsum(𝟏) + colsum(X)`` → ``colsum(1 + X)``, ``Σ_b P_b + Σ_b Q_b`` → ``Σ_b (P_b + Q_b)``:
-    terms that are one sum (a reduction or a sum over a batch) of operands of one shape are
-    that sum of their sum.  Operands of one shape only: ``colsum(v)`` of a broadcast row and
+    """``colsum(𝟏) + colsum(X)`` → ``colsum(1 + X)``, ``Σ_b P_b + Σ_b Q_b`` → ``Σ_b (P_b + Q_b)``,
+    ``sum(P, axis=(0, 1), keepdims=True) − sum(Q, axis=(0, 1), keepdims=True)`` →
+    ``sum(P − Q, axis=(0, 1), keepdims=True)``:
+    terms that are one sum (a reduction, a sum over a batch or over axes) of operands of one
+    shape are that sum of their sum.  Operands of one shape only: ``colsum(v)`` of a broadcast row and
     ``colsum(X)`` are no ``colsum(v + X)``, which would count the row once per row of X."""
     if not isinstance(m, mx.Add):
         return None
@@ -269,7 +271,9 @@ def merge_reductions(m: mx.M) -> mx.M | None:
     if merged is None:
         return None
     inner = mx.add(*sorted((_inside_sum(t) for t in merged), key=_negative))  # B − 2 X
-    whole = _resum(_constant_and_body(merged[0])[1], inner)
+    # standing where its first term stood (the index form prints its terms in that order)
+    whole = mx.with_src(_resum(_constant_and_body(merged[0])[1], inner),
+                        cast(Any, merged[0]).src)
     rest = [t for t in m.terms if t not in merged]
     return mx.add(*rest[:m.terms.index(merged[0])], whole, *rest[m.terms.index(merged[0]):])
 
@@ -281,19 +285,23 @@ def _linear_sum(t: mx.M) -> tuple[Any, ...] | None:
         return ("reduce", t.kind, t.x.shape, mx.batch_of(t.x))  # sum(Y ⊙ Y) + sum(M ⊙ Y)
     if isinstance(t, mx.BatchSum):
         return ("batch", t.dims, t.names, t.x.shape, mx.batch_of(t.x))
+    if isinstance(t, mx.SumAxes):  # sum(A, axis=(0, 1), keepdims=True) − sum(B, axis=…)
+        return ("axes", t.axes, t.keep, t.x.shape, mx.batch_of(t.x))
     return None
 
 
 def _inside_sum(t: mx.M) -> mx.M:
     """A term ``c·colsum(A)`` as the ``c A`` it sums."""
     c, body = _constant_and_body(t)
-    assert isinstance(body, (mx.Reduce, mx.BatchSum))
+    assert isinstance(body, (mx.Reduce, mx.BatchSum, mx.SumAxes))
     return mx.scale(mx.Const(c), body.x)
 
 
 def _resum(like: mx.M, x: mx.M) -> mx.M:
     if isinstance(like, mx.Reduce):
         return mx.reduce(like.kind, x)
+    if isinstance(like, mx.SumAxes):
+        return mx.SumAxes(x, like.axes, like.keep, like.shape)
     assert isinstance(like, mx.BatchSum)
     return mx.batch_sum(x, like.dims, like.names)
 
@@ -353,20 +361,51 @@ def add_broadcasts(m: mx.M) -> mx.M | None:
     terms, changed = list(m.terms), False
     for n, t in enumerate(terms):
         body = t.x if isinstance(t, mx.Scale) else t
-        ones = [f for f in body.factors if isinstance(f, mx.Ones) and len(f.shape) >= 3] \
-            if isinstance(body, mx.Hadamard) else []
+        # (a batched term, read per element, is its batch's elements: the whole tensor; of
+        # group norm's [B, G, 1, 1] mean, (1/(Cg T)) ∂L/∂mu ⊙ 𝟏 is B×G elements' Cg×T 𝟏)
+        batch = tuple(mx.batch_of(body))
+        ones = [f for f in body.factors if isinstance(f, mx.Ones) and
+                len(batch) + len(f.shape) >= 3] if isinstance(body, mx.Hadamard) else []
         if len(ones) != 1:
             continue
         rest = [u for k, u in enumerate(terms) if k != n]
-        # (a batched term, read per element, is its batch's elements: the whole tensor)
         if mx.broadcast_shape([tuple(mx.batch_of(u)) + tuple(u.shape) for u in rest]) != \
-                ones[0].shape:
+                batch + tuple(ones[0].shape):
             continue
         assert isinstance(body, mx.Hadamard)
         kept = mx.hadamard(*[f for f in body.factors if not isinstance(f, mx.Ones)])
-        terms[n] = mx.scale(t.coeff, kept) if isinstance(t, mx.Scale) else kept
+        # the term still stands for its index form's term (the index form prints its terms
+        # in the matrix form's order)
+        terms[n] = mx.with_src(mx.scale(t.coeff, kept) if isinstance(t, mx.Scale) else kept,
+                               cast(Any, t).src)
         changed = True
     return mx.add(*terms) if changed else None
+
+
+def merge_axis_sums(m: mx.M) -> mx.M | None:
+    """``sum(g ⊙ sum(X, axis=1, keepdims=True), axis=2, keepdims=True)`` →
+    ``sum(g ⊙ X, axis=(1, 2), keepdims=True)`` where ``g`` is 1 along axis 1 (a factor
+    constant along a summed axis passes into its sum): nested sums over axes are one sum
+    over all of them, as NumPy's ``axis=(1, 2)`` says."""
+    if not (isinstance(m, mx.SumAxes) and m.keep):
+        return None
+    factors = list(m.x.factors) if isinstance(m.x, mx.Hadamard) else [m.x]
+    inner = [f for f in factors if isinstance(f, mx.SumAxes) and f.keep]
+    if len(inner) != 1:
+        return None
+    (s,) = inner
+    rank = len(_shape(s.x))
+    if len(_shape(m.x)) != rank or set(s.axes) & set(m.axes):
+        return None
+    rest = [f for f in factors if f is not s]
+    for f in rest:
+        aligned = (1,) * (rank - len(_shape(f))) + tuple(_shape(f))
+        if len(_shape(f)) > rank or any(aligned[a] != 1 for a in s.axes):
+            return None
+    body = mx.hadamard(*rest, s.x) if rest else s.x
+    if len(_shape(body)) != rank:
+        return None
+    return mx.SumAxes(body, tuple(sorted({*s.axes, *m.axes})), True, m.shape)
 
 
 def reduce_of_ones(m: mx.M) -> mx.M | None:
@@ -1020,7 +1059,8 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
     collect_terms, factor_operand, common_scalar, zero_operand,
-    reduce_of_sum, reduce_of_ones, merge_reductions, add_broadcasts, ones_product, reduce_as_product,
+    reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
+    ones_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, softplus,

@@ -138,6 +138,12 @@ class Pen(Record):
         p = self.printer()
         return str(p.gradient(name, p.index_list(idx)))
 
+    @cached_property
+    def _users(self) -> frozenset[str]:
+        """The tensors the spec names (an inline expression's node and a where-clause's
+        temporary are none)."""
+        return frozenset(t.name for t in self.d.graph.tensors if t.kind != "anon")
+
     def _batch_sum_note(self, form: mx.M | None, math: Callable[[str], str]) -> str:
         """`` Σ_b X_b adds the matrices X_b of every element b of the batch axis B.`` for
         the first sum over a batch (``form``), else nothing."""
@@ -145,7 +151,10 @@ class Pen(Record):
             return ""
         p = self.printer()
         refs = [r for r in mx.leaves(form.x) if r.batch]
-        leaf = next((r for r in refs if r.kind == RefKind.TENSOR), refs[0])
+        # a tensor the spec names, else an adjoint, before a where-clause's temporary (t1_b)
+        refs.sort(key=lambda r: (r.kind != RefKind.TENSOR or r.name not in self._users,
+                                 r.kind != RefKind.ADJOINT))
+        leaf = refs[0]
         elem = mx.Ref(leaf.name, leaf.kind, leaf.shape, batch=leaf.batch)
         total = p.matrix(mx.batch_sum(elem, form.dims, form.names))
         idx = p.index_list([Symbol(x) for x in form.names])
@@ -170,7 +179,8 @@ class Pen(Record):
         p = self.printer()
         refs = [r for r in mx.leaves(form.x) if r.batch]
         # what only the subscript says: an axis not leading, else a vector's element
-        refs.sort(key=lambda r: (not r.at, mx.cols(r) != 1, r.kind != RefKind.TENSOR))
+        refs.sort(key=lambda r: (not r.at, mx.cols(r) != 1,
+                                 r.kind != RefKind.TENSOR or r.name not in self._users))
         leaf = refs[0]
         letters = [Symbol(x) for x in form.names]
         idx = p.index_list(letters)
