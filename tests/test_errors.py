@@ -121,8 +121,13 @@ CASES = [
      "indexing by an integer is not supported", "x[0:1]"),
     ("attribute other than .T", forward("z = x.shape", "L = s"), "7:9",
      "unsupported attribute '.shape'", ".T"),
-    ("method call", forward("z = np.exp(x)", "L = sum(z)"), "7:9",
-     "call functions by their plain name", "exp(x)"),
+    ("library call", forward("z = np.exp(x)", "L = sum(z)"), "7:9",
+     "call functions by their plain name", "write exp(x), not np.exp(x)"),
+    # a method of NumPy's or PyTorch's tensors: its object becomes the first argument
+    ("method call", forward("z = W.sum(axis=1)", "L = sum(z)"), "7:9",
+     "call functions by their plain name", "write sum(W, axis=1)"),
+    ("method call on an expression", forward("z = (W @ x).clip(0, 1)", "L = sum(z)"), "7:9",
+     "call functions by their plain name", "write clip(W @ x, 0, 1)"),
     ("division by zero", forward("z = x / 0", "L = sum(z)"), "7:13", "division by zero", ""),
     # matrix functions and reductions (issue 15): the argument that does not fit is pointed at
     ("inv of a non-square matrix", forward("z = inv(W)", "L = sum(z)"), "7:13",

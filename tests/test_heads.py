@@ -325,3 +325,27 @@ def test_a_reduction_over_the_batch_axis_drops_its_axis_in_code():
     d = derive_file(str(REGRESSIONS / "logsumexp_over_batch_axis.yaml"))
     assert "logsumexp(X, axis=0, keepdims=True)" not in numpy_module(d)
     assert verify(d).ok
+
+
+def test_a_gain_before_the_heads_verifies_and_prints_no_undefined_temporary(run):
+    """∂L/∂N1 = t1 Wqᵀ + t2 Wkᵀ + t3 Wvᵀ (t1 = reshape(permute(∂L/∂Q, …))) reads upstream
+    adjoints through its temporaries: it is no closed form to write into the RMSNorm gain's
+    ∂L/∂g, which printed Σ_b colsum(X_b ⊙ (t1_b Wqᵀ + …) ⊘ …) with t1, t2, t3 defined
+    nowhere under it, and verify ended in an internal error (the generated code's KeyError)."""
+    from einderive.api import verify
+    d = derive_file(Path(__file__).parent / "regressions" / "gain_before_heads.yaml")
+    report = verify(d, seed=1)
+    assert report.ok and not report.bug, report.error
+    from einderive import matrix as mx
+    from einderive.recognize import is_temporary
+    for a in d.adjoints:  # every temporary a printed form reads is defined under it
+        for form in (a.form, a.closed):
+            if form is None or form.matrix is None:
+                continue
+            defined = {w.lhs.name for w in form.wheres if is_temporary(w)}
+            read = {r.name for r in mx.leaves(form.matrix)
+                    if isinstance(r, mx.Ref) and r.name[:1] == "t" and r.name[1:].isdigit()}
+            assert read <= defined, (a.tensor.name, read, defined)
+    path = Path(__file__).parent / "regressions" / "gain_before_heads.yaml"
+    shown = run("derive", path, "--expand").output.split("  ∂L/∂g ")[1].split("∂L/∂Wq")[0]
+    assert "t1" not in shown and "too large to be worth printing" in shown, shown

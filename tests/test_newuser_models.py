@@ -1,13 +1,13 @@
-"""The new-user models of sessions s25 (nu6), s26 (nu7) and s27 (nu8) against forward passes
-written by hand in PyTorch (tests/newuser6_forwards.py, tests/newuser7_forwards.py,
-tests/newuser8_forwards.py; never einderive's parse): the generated NumPy gradients, and the generated PyTorch autograd.Function's, equal
+"""The new-user models of sessions s25 (nu6), s26 (nu7), s27 (nu8) and s28 (nu9) against
+forward passes written by hand in PyTorch (tests/newuser6_forwards.py … tests/newuser9_forwards.py;
+never einderive's parse): the generated NumPy gradients, and the generated PyTorch autograd.Function's, equal
 autograd's at the spec's sizes and at a second set (ALT, else distinct primes as
 tests/torch_reference.py draws them), and the generated Hessian-vector product where HVP
 lists the spec.
 
 tests/models/*.yaml named here run here and in test_models.py (verify, the reference walk);
-the rest, tests/models/more/*.yaml (nu6), tests/models/more7/*.yaml (nu7) and
-tests/models/more8/*.yaml (nu8), run here only
+the rest, tests/models/more/*.yaml (nu6), tests/models/more7/*.yaml (nu7),
+tests/models/more8/*.yaml (nu8) and tests/models/more9/*.yaml (nu9), run here only
 with EINDERIVE_MORE_MODELS=1 (a longer pass, kept out of CI's time)."""
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch_reference as R
 import newuser6_forwards
 import newuser7_forwards
 import newuser8_forwards
+import newuser9_forwards
 from test_codegen import load
 
 torch = pytest.importorskip("torch")
@@ -29,7 +30,7 @@ torch = pytest.importorskip("torch")
 HERE = Path(__file__).parent / "models"
 # each session's forwards beside the folder of its own models
 SESSIONS = ((newuser6_forwards, HERE / "more"), (newuser7_forwards, HERE / "more7"),
-            (newuser8_forwards, HERE / "more8"))
+            (newuser8_forwards, HERE / "more8"), (newuser9_forwards, HERE / "more9"))
 FORWARDS = {k: v for m, _ in SESSIONS for k, v in m.FORWARDS.items()}
 ALT = {k: v for m, _ in SESSIONS for k, v in m.ALT.items()}
 HVP = {k for m, _ in SESSIONS for k in m.HVP}
@@ -40,7 +41,7 @@ CASES = [pytest.param(p, id=p.stem) for p in sorted(HERE.glob("*.yaml")) if p.st
        for _, more in SESSIONS for p in sorted(more.glob("*.yaml"))]
 
 
-@pytest.mark.parametrize("session,more", SESSIONS, ids=["nu6", "nu7", "nu8"])
+@pytest.mark.parametrize("session,more", SESSIONS, ids=["nu6", "nu7", "nu8", "nu9"])
 def test_every_forward_has_its_spec(session, more):
     names = {p.stem for p in HERE.glob("*.yaml")} | {p.stem for p in more.glob("*.yaml")}
     assert set(session.FORWARDS) <= names and len(session.FORWARDS) >= 60

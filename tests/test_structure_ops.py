@@ -7,6 +7,7 @@ generated NumPy and PyTorch code against PyTorch autograd of an independent forw
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import pytest
 
@@ -119,6 +120,34 @@ def test_a_pads_axis_keyword_is_a_word_in_latex_and_mathml():
     html = render(d, "html")
     assert "<mi>axis</mi><mo>=</mo><mn>0</mn>" in html and "<mo>x</mo>" not in html
     assert forms(d, "xt")[1] == "pad(∂L/∂a, K:N, axis=0)"
+
+
+GATES = Path(__file__).parent / "regressions" / "lstm_gate_slices.yaml"
+
+
+def test_a_bound_that_is_a_product_prints_as_the_spec_writes_it():
+    """G[:, 2 * H:3 * H], an LSTM's third gate: the matrix form slices at 2 H:3 H and pads
+    back there, the index form shifts by 2·H, the code slices at 2 * H:3 * H (before, a
+    product was no static bound: PyTorch's four gates of one product had to be declared as
+    dims one by one)."""
+    from einderive.api import derive_file, render
+    d = derive_file(GATES)
+    index, matrix = forms(d, "G2")
+    assert "pad(∂L/∂h2 ⊙ σ'(slice(G2, :, 2 H:3 H)) ⊙ tanh(c2), 2 H:3 H, axis=1)" in matrix, \
+        matrix
+    assert "∂L/∂h2_{i, m − 2·H} 𝟙[2 H ≤ m < 3 H]" in index, index
+    assert "G2[:, 2 * H:3 * H]" in render(d, "numpy")
+
+
+@pytest.mark.parametrize("sizes", [{}, {"B": 3, "T": 2, "D": 1, "H": 3}])
+def test_gates_sliced_at_products_verify_and_match_torch(sizes, tmp_path):
+    from einderive.api import derive_file
+    from test_ops import _generated_code_matches_torch
+    d = derive_file(GATES)
+    report = verify(d, sizes=sizes, seed=1)
+    assert report.ok, [(c.name, c.max_abs) for c in report.checks]
+    if not sizes:
+        _generated_code_matches_torch(d, tmp_path)
 
 
 def test_generated_code_slices_and_pads():

@@ -166,11 +166,11 @@ def _number(e, sizes) -> float:
 
 
 def _bound(e, sizes) -> int:
-    """A slice bound (numbers, dims, + and − of them) as an int."""
+    """A slice bound (numbers, dims, +, − and * of them) as an int."""
     if e.op in ("num", "dim"):
         return int(_number(e, sizes))
     a, b = (_bound(x, sizes) for x in e.args)
-    return a + b if e.op == "+" else a - b
+    return {"+": a + b, "-": a - b, "*": a * b}[e.op]
 
 
 def _np_conv(x, w, b=None):

@@ -297,6 +297,12 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         return replace(closed, matrix=m, wheres=closed.wheres + named, positions=positions(m))
     if shown.matrix is None or shown.einsum:  # an einsum's closed form is no easier to read
         return None
+    if any(r.kind == RefKind.ADJOINT for w in used_wheres(shown.matrix, shown.wheres)
+           if is_temporary(w) for r in mx.leaves(w.rhs) if isinstance(r, mx.Ref)):
+        # t1 = reshape(permute(∂L/∂Q, …)): an upstream adjoint read through a temporary, which
+        # substitution does not see; taken for closed, ∂L/∂N1 = t1 Wqᵀ + … carried its t1 into
+        # the forms after it (∂L/∂g1's), defined nowhere there
+        return None
     full = substituted(shown.matrix, done)
     if full is None:
         return None

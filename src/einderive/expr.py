@@ -173,6 +173,26 @@ def _check_depth(root: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> None:
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
+# what a qualified call's prefix names when it is a library, not a tensor (np.exp(x))
+_LIBRARIES = frozenset({"np", "numpy", "torch", "F", "nn", "jnp", "jax", "math", "tf",
+                        "scipy", "special", "sp"})
+
+
+def _plain_call(node: ast.Call) -> str:
+    """The hint for a call that is not by a plain name, rebuilt from its tree: a library's
+    function without its prefix (np.exp(x) → exp(x)), a method with its object as the first
+    argument (X.sum(axis=1) → sum(X, axis=1))."""
+    f = node.func
+    if not isinstance(f, ast.Attribute):
+        return "e.g. exp(x), not np.exp(x)"
+    library = isinstance(f.value, ast.Name) and f.value.id in _LIBRARIES
+    args = list(node.args) if library else [f.value, *node.args]
+    plain = ast.unparse(ast.Call(ast.Name(f.attr, ast.Load()), args, node.keywords))
+    if library:
+        return f"write {plain}, not {ast.unparse(node)}"
+    return f"a function takes the tensor as its first argument: write {plain}"
+
+
 def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
     loc = loc_of(node)
     if isinstance(node, ast.Name):
@@ -209,8 +229,7 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
         return DotT(loc, _convert(node.value, loc_of))
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
-            raise SpecError("call functions by their plain name", loc,
-                            "e.g. exp(x), not np.exp(x)")
+            raise SpecError("call functions by their plain name", loc, _plain_call(node))
         args = []
         for a in node.args:
             if isinstance(a, ast.Starred):

@@ -1784,23 +1784,25 @@ def shift_parts(i: Any, index: Callable[[Any], bool]) -> tuple[Any, Any]:
 
 def _bound(e: FExpr, loc: Any, dims: dict[str, Any]) -> Any:
     """A slice bound as a SymPy expression of the dims' sizes: an integer literal, a dim,
-    or a sum or difference of them (lo + K)."""
+    or a sum, difference or product of them (lo + K, 2 * H: an LSTM's third gate is
+    G[:, 2 * H:3 * H])."""
     literal = int_literal(e) if e.op == PseudoOp.NUM else None
     if literal is not None:
         return sympy.Integer(literal)
     if e.op == PseudoOp.DIM:
         return dims[e.param("name")]
-    if e.op in ("+", "-") and len(e.args) == 2:
+    if e.op in ("+", "-", "*") and len(e.args) == 2:
         a, b = (_bound(x, loc, dims) for x in e.args)
-        return a + b if e.op == "+" else a - b
+        return a + b if e.op == "+" else a - b if e.op == "-" else a * b
     if e.op == "neg":  # x[:, -2:], NumPy's count from the end
         k = dim_text(_bound(e.args[0], loc, dims))
         k = k if k.isalnum() else f"({k})"
         raise SpecError("a slice bound is negative (NumPy's count from the end)", loc,
                         f"write it with the axis' dim: -{k} is N - {k} on an axis of dim N, "
                         f"e.g. x[:, N - {k}:N] or x[:, 0:N - {k}]")
-    raise SpecError("a slice bound must be static: an integer, a dim, or a sum or difference "
-                    "of them", loc, "e.g. x[:, 0:K] or x[:, K:N], with K a dim")
+    raise SpecError("a slice bound must be static: an integer, a dim, or a sum, difference or "
+                    "product of them", loc, "e.g. x[:, 0:K], x[:, K:N] or x[:, K:2 * K], with K "
+                    "a dim")
 
 
 def dim_text(x: Any) -> str:

@@ -145,6 +145,7 @@ def derive_index(graph: Graph, closed: bool = True,
             _tidy(Add(*[c for _, c in terms]), namer, ctx, canon[name])
         return IndexAdjoint(name, canon[name], expr, terms, None)
 
+    live = _live(graph)
     for v in reversed(graph.nodes):
         if v.name == graph.loss:
             adjoints[v.name] = IndexAdjoint(v.name, (), S.One, (), None)
@@ -155,7 +156,7 @@ def derive_index(graph: Graph, closed: bool = True,
         expr = adjoints[v.name].expr
         definition, out_idx = definitions[v.name]
         for u in graph.operands(v):
-            if graph[u].integer is not None:  # an index: no derivative flows into it
+            if u not in live:  # an index, or a tensor no gradient asked for depends on
                 continue
             edge, contribution = _step(templates, v.name, u, definition, out_idx, expr,
                                        canon[u])
@@ -170,6 +171,20 @@ def derive_index(graph: Graph, closed: bool = True,
     order = tuple(t.name for t in reversed(graph.nodes) if t.name in adjoints) + \
         tuple(t.name for t in graph.inputs if t.name in adjoints)
     return IndexDerivation(graph, ctx, definitions, adjoints, order, tuple(edges), namer)
+
+
+def _live(graph: Graph) -> set[str]:
+    """The tensors a derivative flows through on its way from the loss to an input of
+    ``wrt``: those inputs and every node that reads one, directly or through other nodes.
+    The adjoint of any other tensor (a target T = 0.9 Y + 0.1/C built from inputs no
+    gradient is taken of, an input outside ``wrt``) reaches no gradient: it is neither
+    derived, nor printed, nor computed by the generated code, nor counted by ``cost``.
+    An integer input is an index, never in ``wrt``."""
+    live = set(graph.wrt)
+    for t in graph.nodes:
+        if any(u in live for u in graph.operands(t)):
+            live.add(t.name)
+    return live
 
 
 def _step(templates: Templates, v: str, u: str, definition: Expr, out_idx: Idx,
