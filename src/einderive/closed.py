@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from . import matrix as mx
-from .kinds import RefKind
+from .kinds import Omission, RefKind
 from .recognize import Where, is_temporary
+from .record import Record
 from .simplify import cost
 
 NAMED_LIMIT = 60  # cost above which a closed form, or one of its named parts, is too large
@@ -26,19 +27,30 @@ SUBSTITUTED_LIMIT = 2 * NAMED_LIMIT
 SHARED_MIN = 6  # cost from which a repeated subexpression is worth a name (not 1 − Zg)
 
 
-def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | None:
+class Refused(Record):
+    """Why a closed form was not written out: the reason, and the upstream adjoint that
+    gave it (its name; "" when the form itself is the reason)."""
+
+    why: Omission
+    of: str = ""
+
+
+def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | Refused:
     """``m`` with each upstream adjoint ∂L/∂t written as its closed form ``closed[t]``;
-    None when one of them has none, or when the result passes ``SUBSTITUTED_LIMIT``."""
+    refused when one of them has none, or reads otherwise than ``m`` reads it, or when the
+    result passes ``SUBSTITUTED_LIMIT``."""
     refs = dict.fromkeys(r for r in mx.walk(m)
                          if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT)
     table: dict[mx.M, mx.M] = {}
     for r in refs:
         form = closed.get(r.name)
-        if form is None or not _elements_alike(r, form) or _mixes_readings(m, r, form):
-            return None
+        if form is None:
+            return Refused(Omission.UPSTREAM_NONE, r.name)
+        if not _elements_alike(r, form) or _mixes_readings(m, r, form):
+            return Refused(Omission.READ_OTHERWISE, r.name)
         table[r] = form
     m = mx.substitute_all(m, table)
-    return m if cost(m) <= SUBSTITUTED_LIMIT else None
+    return m if cost(m) <= SUBSTITUTED_LIMIT else Refused(Omission.TOO_LARGE)
 
 
 def _elements_alike(r: mx.Ref, form: mx.M) -> bool:

@@ -52,6 +52,16 @@ class NoteKind(Kind):
     BATCHED = "batched"  # some forms are read per batch element (matrix.batch_of)
 
 
+class Omission(Kind):
+    """Why an adjoint has no closed form (``--expand`` says it in its place)."""
+
+    TOO_LARGE = "too-large"  # written out, or its named parts, past closed.NAMED_LIMIT
+    UPSTREAM_NONE = "upstream-none"  # an adjoint it reads has no closed form
+    READ_OTHERWISE = "read-otherwise"  # it reads an adjoint by other slices than that one's is
+    EINSUM = "einsum"  # its chain form, or its closed form written out, needs an einsum
+    NO_MATRIX = "no-matrix"  # its chain form has no matrix form: only its index form prints
+
+
 class Status(Kind):
     """A golden file's state after ``einderive check``."""
 

@@ -101,7 +101,7 @@ def _backward(sheet: Sheet, tex: Sheet) -> list[str]:
             out.append(f"closed form: {a.closed.rhs}")
             wheres += a.closed_wheres
         elif a.closed_omitted:
-            out.append(f"closed form: {T.CLOSED_TOO_LARGE}")
+            out.append(f"closed form: {a.closed_omitted}")
         out += [f"where {w}" for w in wheres]
         out += ["```", "", "$$"]
         out += _display(adjoint_rows(tex, expand=True, adjoints=(x,)))
