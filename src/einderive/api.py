@@ -259,11 +259,11 @@ def render_cost(d: engine.Derivation, t: CostTable, fmt: str) -> str:
     """``d``'s cost table ``t`` alone (``einderive cost``): text, markdown or json."""
     from .render import cost as C
     if fmt == "markdown":
-        return C.markdown_document(t, C.anon_labels(d))
+        return C.markdown_document(t, C.anon_labels(d), C.anon_definitions(d))
     if fmt == "json":
         from .render.json_out import dumps
         return dumps([C.json_document(t)])
-    return C.text(t, C.anon_labels(d))
+    return C.text(t, C.anon_labels(d), C.anon_definitions(d))
 
 
 def torch_module(d: engine.Derivation) -> str:
