@@ -173,6 +173,32 @@ def _check_depth(root: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> None:
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
+# names a spec copied from NumPy, PyTorch or JAX calls functions under (np.exp, F.softmax)
+_MODULES = frozenset({"np", "numpy", "torch", "F", "nn", "jnp", "jax", "math", "scipy", "sp",
+                      "special", "linalg", "tf"})
+
+
+def _qualified_call(node: ast.Call, loc: Loc) -> SpecError:
+    """A call of anything but a plain name, with a hint written from its tree: a module's
+    function (``np.exp(x)``: write ``exp(x)``), or a method of a tensor (``X.sum()``, which
+    a spec writes as the function ``sum(X)``)."""
+    func = node.func
+    if not isinstance(func, ast.Attribute):
+        return SpecError("call functions by their plain name", loc,
+                         "e.g. exp(x), not np.exp(x)")
+    root = func.value
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    plain = ast.Name(func.attr)
+    if isinstance(root, ast.Name) and root.id in _MODULES:
+        call = ast.unparse(ast.Call(plain, node.args, node.keywords))
+        return SpecError("call functions by their plain name", loc,
+                         f"write {call}, not {ast.unparse(node)}")
+    call = ast.unparse(ast.Call(plain, [func.value, *node.args], node.keywords))
+    return SpecError(f"'.{func.attr}()' is a method call; a spec calls functions", loc,
+                     f"write {call}, not {ast.unparse(node)}")
+
+
 def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
     loc = loc_of(node)
     if isinstance(node, ast.Name):
@@ -209,8 +235,7 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
         return DotT(loc, _convert(node.value, loc_of))
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
-            raise SpecError("call functions by their plain name", loc,
-                            "e.g. exp(x), not np.exp(x)")
+            raise _qualified_call(node, loc)
         args = []
         for a in node.args:
             if isinstance(a, ast.Starred):
