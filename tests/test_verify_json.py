@@ -5,9 +5,6 @@ code the text view's run has."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -15,7 +12,7 @@ from einderive import verify as verify_module
 
 np = pytest.importorskip("numpy")
 
-from conftest import ROOT, SPECS  # noqa: E402
+from conftest import SPECS, fresh_python  # noqa: E402
 
 ROW_KEYS = ["check", "kind", "form", "shape", "max_abs_error", "max_rel_error", "tolerance",
             "result"]
@@ -123,11 +120,8 @@ def test_second_order_checks_are_rows_too(run):
 def test_the_document_is_the_same_bytes_under_any_hash_seed():
     outs = set()
     for seed in ("0", "12345"):
-        done = subprocess.run([sys.executable, "-m", "einderive", "verify", "specs/mlp.yaml",
-                               "specs/attention.yaml", "-f", "json"], cwd=ROOT, text=True,
-                              capture_output=True,
-                              env=dict(os.environ, PYTHONPATH=str(ROOT / "src"),
-                                       PYTHONHASHSEED=seed))
+        done = fresh_python("-m", "einderive", "verify", "specs/mlp.yaml",
+                            "specs/attention.yaml", "-f", "json", env={"PYTHONHASHSEED": seed})
         assert done.returncode == 0, done.stderr
         outs.add(done.stdout)
     assert len(outs) == 1
