@@ -46,40 +46,38 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | Refused:
         form = closed.get(r.name)
         if form is None:
             return Refused(Omission.UPSTREAM_NONE, r.name)
-        if not _elements_alike(r, form) or _mixes_readings(m, r, form):
+        if not _stands_for(m, r, form):
             return Refused(Omission.READ_OTHERWISE, r.name)
         table[r] = form
     m = mx.substitute_all(m, table)
     return m if cost(m) <= SUBSTITUTED_LIMIT else Refused(Omission.TOO_LARGE)
 
 
-def _elements_alike(r: mx.Ref, form: mx.M) -> bool:
-    """Whether ``form``, the closed form of the whole adjoint ``r`` reads, can stand where
-    ``r`` reads it: everywhere for a whole adjoint; for an element (∂L/∂H_e, ``r.batch`` on
-    the axes ``r.at``) only when ``form`` is written per element of the same axes.  A mixture
-    of experts reads ∂L/∂H [B, E, O] per expert e (axis 1) while its form is per sample b
-    (axis 0): put in place, the sample's matrices stood for the expert's (a wrong closed
-    form, evaluated by broadcasting when B = E)."""
+def _stands_for(m: mx.M, r: mx.Ref, form: mx.M) -> bool:
+    """Whether ``form``, the closed form of the adjoint ``r`` reads in ``m``, can stand where
+    ``r`` stands, read as ``r`` is read there.
+
+    A whole adjoint (no ``r.batch``) takes any form but one written per element under
+    NumPy's sum over axes of a whole tensor of three or more axes (sum(·, axis=2,
+    keepdims=True)): the sum around it would mean another thing.  An element (∂L/∂H_e,
+    ``r.batch`` on the axes ``r.at``) takes no whole tensor of three or more axes (NumPy's
+    reading, nor an ``Each``, whose element form is not the node itself: put where
+    ∂L/∂mu_b 𝟏ᵀ stood, the product around it would read it whole), and only a form written
+    per element of the same axes: a mixture of experts reads ∂L/∂H [B, E, O] per expert e
+    (axis 1) while its form is per sample b (axis 0); put in place, the sample's matrices
+    stood for the expert's (a wrong closed form, evaluated by broadcasting when B = E)."""
+    def whole(x: mx.M) -> bool:
+        return not mx.batch_of(x) and len(x.shape) >= 3
     if not r.batch:
-        return True
+        return not (whole(r) and mx.batch_of(form)
+                    and any(isinstance(n, mx.SumAxes) for n in mx.walk(m)))
+    if whole(form):
+        return False
     at = r.at or tuple(range(len(r.batch)))
     if isinstance(form, mx.Each):
         return form.dims == r.batch and form.at == at
     leaves = [x for x in mx.walk(form) if isinstance(x, mx.Ref) and x.batch]
     return bool(leaves) and all(x.batch == r.batch and (x.at or at) == at for x in leaves)
-
-
-def _mixes_readings(m: mx.M, r: mx.Ref, form: mx.M) -> bool:
-    """Whether ``form`` would stand where ``r`` stands read another way: a whole tensor of
-    three or more axes (sum(·, axis=2, keepdims=True), NumPy's reading) where one batch
-    element's matrix stood (∂L/∂mu_b 𝟏ᵀ), or one element's form under NumPy's sum over
-    axes of a whole tensor: the product or sum around it would mean another thing."""
-    def whole(x: mx.M) -> bool:
-        return not mx.batch_of(x) and len(x.shape) >= 3
-    if r.batch and whole(form):
-        return True
-    return whole(r) and bool(mx.batch_of(form)) and \
-        any(isinstance(n, mx.SumAxes) for n in mx.walk(m))
 
 
 def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:
