@@ -46,38 +46,47 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | Refused:
         form = closed.get(r.name)
         if form is None:
             return Refused(Omission.UPSTREAM_NONE, r.name)
-        if not _stands_for(m, r, form):
-            return Refused(Omission.READ_OTHERWISE, r.name)
+        misread = _misread(m, r, form)
+        if misread is not None:
+            return Refused(misread, r.name)
         table[r] = form
     m = mx.substitute_all(m, table)
     return m if cost(m) <= SUBSTITUTED_LIMIT else Refused(Omission.TOO_LARGE)
 
 
-def _stands_for(m: mx.M, r: mx.Ref, form: mx.M) -> bool:
-    """Whether ``form``, the closed form of the adjoint ``r`` reads in ``m``, can stand where
-    ``r`` stands, read as ``r`` is read there.
+def _misread(m: mx.M, r: mx.Ref, form: mx.M) -> Omission | None:
+    """Why ``form``, the closed form of the adjoint ``r`` reads in ``m``, cannot stand where
+    ``r`` stands, read as ``r`` is read there (None: it can).
 
     A whole adjoint (no ``r.batch``) takes any form but one written per element under
     NumPy's sum over axes of a whole tensor of three or more axes (sum(·, axis=2,
     keepdims=True)): the sum around it would mean another thing.  An element (∂L/∂H_e,
-    ``r.batch`` on the axes ``r.at``) takes no whole tensor of three or more axes (NumPy's
-    reading, nor an ``Each``, whose element form is not the node itself: put where
-    ∂L/∂mu_b 𝟏ᵀ stood, the product around it would read it whole), and only a form written
-    per element of the same axes: a mixture of experts reads ∂L/∂H [B, E, O] per expert e
-    (axis 1) while its form is per sample b (axis 0); put in place, the sample's matrices
-    stood for the expert's (a wrong closed form, evaluated by broadcasting when B = E)."""
+    ``r.batch`` on the axes ``r.at``) takes only a form written per element of the same
+    axes: a mixture of experts reads ∂L/∂H [B, E, O] per expert e (axis 1) while its form
+    is per sample b (axis 0); put in place, the sample's matrices stood for the expert's (a
+    wrong closed form, evaluated by broadcasting when B = E).  Nor does it take a whole
+    tensor of three or more axes (NumPy's reading, or an ``Each``, whose element form is
+    not the node itself): where ∂L/∂mu_b 𝟏ᵀ stood, the product around it would read it
+    whole."""
     def whole(x: mx.M) -> bool:
         return not mx.batch_of(x) and len(x.shape) >= 3
     if not r.batch:
-        return not (whole(r) and mx.batch_of(form)
-                    and any(isinstance(n, mx.SumAxes) for n in mx.walk(m)))
-    if whole(form):
-        return False
+        if whole(r) and mx.batch_of(form) and any(isinstance(n, mx.SumAxes) for n in mx.walk(m)):
+            return Omission.ELEMENT_FORM
+        return None
     at = r.at or tuple(range(len(r.batch)))
     if isinstance(form, mx.Each):
-        return form.dims == r.batch and form.at == at
+        if form.dims != r.batch or form.at != at:
+            return Omission.OTHER_AXIS
+        return Omission.EACH_FORM if whole(form) else None
+    if whole(form):
+        return Omission.WHOLE_FORM
     leaves = [x for x in mx.walk(form) if isinstance(x, mx.Ref) and x.batch]
-    return bool(leaves) and all(x.batch == r.batch and (x.at or at) == at for x in leaves)
+    if not leaves:
+        return Omission.WHOLE_FORM
+    if any(x.batch != r.batch or (x.at or at) != at for x in leaves):
+        return Omission.OTHER_AXIS
+    return None
 
 
 def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:

@@ -69,9 +69,18 @@ def closed_omitted(why: Omission, of: str) -> str:
     that gave the reason, as printed (∂L/∂H), or ""."""
     if why == Omission.UPSTREAM_NONE:
         return f"(no closed form: it reads {of}, which has none)"
-    if why == Omission.READ_OTHERWISE:
-        return (f"(no closed form: it reads {of} by other slices than {of}'s closed form "
-                f"is written in)")
+    if why == Omission.OTHER_AXIS:
+        return (f"(no closed form: it reads {of} per element of another axis than {of}'s "
+                f"closed form is written by)")
+    if why == Omission.WHOLE_FORM:
+        return (f"(no closed form: it reads {of} per element, and {of}'s closed form is a "
+                f"whole tensor)")
+    if why == Omission.ELEMENT_FORM:
+        return (f"(no closed form: it reads {of} whole under a sum over axes, and {of}'s "
+                f"closed form is written per element)")
+    if why == Omission.EACH_FORM:
+        return (f"(no closed form: {of}'s closed form, written per element, cannot stand "
+                f"where it reads {of})")
     if why == Omission.EINSUM:
         return "(no closed form: written out, it needs an einsum)"
     if why == Omission.NO_MATRIX:
