@@ -35,10 +35,17 @@ class Refused(Record):
     of: str = ""
 
 
-def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | Refused:
+def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M]
+                ) -> mx.M | Refused:
     """``m`` with each upstream adjoint ∂L/∂t written as its closed form ``closed[t]``;
     refused when one of them has none, or reads otherwise than ``m`` reads it, or when the
-    result passes ``SUBSTITUTED_LIMIT``."""
+    result passes ``SUBSTITUTED_LIMIT``.
+
+    A whole closed form read per element (∂L/∂O_h of ∂L/∂O = reshape(G Woᵀ, [T, H, Dh]), a
+    multi-head attention's head h) stands as a temporary read at the same axes, as a
+    textbook writes it: t1_h, where t1 = reshape(G Woᵀ, [T, H, Dh]).  ``temporaries`` (a
+    temporary's name -> its definition, shared by the whole derivation) gives one name to
+    one definition and takes the new ones."""
     refs = dict.fromkeys(r for r in mx.walk(m)
                          if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT)
     table: dict[mx.M, mx.M] = {}
@@ -47,11 +54,51 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | Refused:
         if form is None:
             return Refused(Omission.UPSTREAM_NONE, r.name)
         misread = _misread(m, r, form)
+        if misread == Omission.WHOLE_FORM and _nameable(form):
+            name = _temporary(form, temporaries)
+            table[r] = mx.Ref(name, RefKind.TENSOR, r.shape, r.src, None, r.batch, r.at)
+            continue
         if misread is not None:
             return Refused(misread, r.name)
         table[r] = form
     m = mx.substitute_all(m, table)
     return m if cost(m) <= SUBSTITUTED_LIMIT else Refused(Omission.TOO_LARGE)
+
+
+def _nameable(form: mx.M) -> bool:
+    """Whether a whole closed form can be named as a temporary read per element: one of the
+    whole tensor (no batched leaf, no ``Each``), no einsum (no matrix form to name)."""
+    return not mx.batch_of(form) and not any(
+        isinstance(n, (mx.Each, mx.Einsum)) or isinstance(n, mx.Ref) and n.batch
+        for n in mx.walk(form))
+
+
+def _temporary(form: mx.M, temporaries: dict[str, mx.M]) -> str:
+    """The temporary's name of ``form``: the one it has, or the next tN no other name takes."""
+    same = next((n for n, d in temporaries.items() if d == form), None)
+    if same is not None:
+        return same
+    k = 1
+    while f"t{k}" in temporaries:
+        k += 1
+    temporaries[f"t{k}"] = form
+    return f"t{k}"
+
+
+def defined_temporaries(m: mx.M, temporaries: Mapping[str, mx.M],
+                        given: Sequence[Where]) -> tuple[Where, ...]:
+    """The where-clauses of the temporaries :func:`substituted` named that ``m`` reads (and
+    ``given`` does not define already), in the order they are first read."""
+    have = {w.lhs.name for w in given if isinstance(w.lhs, mx.Ref)}
+    out: list[Where] = []
+    for r in mx.leaves(m):
+        d = temporaries.get(r.name)
+        if d is None or isinstance(d, mx.Ref) and d.name == r.name:
+            continue  # a tensor's or a dim's name, held so that no temporary takes it
+        if r.name not in have and r.kind == RefKind.TENSOR and r.batch:
+            have.add(r.name)
+            out.append(Where(r, d))  # defined as it is read: t1_h, printed t1
+    return tuple(out)
 
 
 def _misread(m: mx.M, r: mx.Ref, form: mx.M) -> Omission | None:
