@@ -325,3 +325,34 @@ def test_a_reduction_over_the_batch_axis_drops_its_axis_in_code():
     d = derive_file(str(REGRESSIONS / "logsumexp_over_batch_axis.yaml"))
     assert "logsumexp(X, axis=0, keepdims=True)" not in numpy_module(d)
     assert verify(d).ok
+
+
+def test_per_head_closed_forms_name_the_whole_upstream_form(run):
+    """The shipped multi-head attention's ∂L/∂A_h and ∂L/∂V_h read ∂L/∂O per head while
+    ∂L/∂O's closed form is the whole reshape(G Woᵀ, [T, H, Dh]): --expand names it as a
+    temporary read per head, as a textbook writes it (it printed einsum('kjl,jlm,im->jik',
+    V, reshape(Wo, [H, Dh, D]), G)), in every format; verify evaluates the printed forms."""
+    spec = Path(__file__).parent.parent / "specs" / "multihead_attention.yaml"
+    where = "where t1 = reshape(G Woᵀ, [T, H, Dh])"
+    out = run("derive", spec, "--expand").stdout
+    for chain, closed in [("∂L/∂A_h    = ∂L/∂O_h V_hᵀ", "t1_h V_hᵀ"),
+                          ("∂L/∂V_h    = A_hᵀ ∂L/∂O_h", "A_hᵀ t1_h")]:
+        assert f"  {chain}\n             = {closed}\n               {where}\n" in out, out
+    assert "einsum" not in out
+    md = run("derive", spec, "--expand", "-f", "markdown").stdout
+    assert f"closed form: t1_h V_hᵀ\n{where}\n" in md
+    assert f"closed form: A_hᵀ t1_h\n{where}\n" in md
+    tex = run("derive", spec, "--expand", "--latex").stdout
+    assert r"&= (t_{1})_{h} V_{h}^{\top}, \quad t_{1} = \operatorname{reshape}(G " \
+        r"\mathrm{Wo}^{\top}, [T, H, \mathrm{Dh}])" in tex
+    assert "einsum" not in tex
+    import json
+    doc = json.loads(run("derive", spec, "--expand", "-f", "json").stdout)
+    closed = {a["tensor"]: a["closed"] for a in doc["adjoints"]}
+    for name, form in [("A", "∂L/∂A_h = t1_h V_hᵀ"), ("V", "∂L/∂V_h = A_hᵀ t1_h")]:
+        assert closed[name]["matrix"] == form
+        assert [w["text"] for w in closed[name]["where"]] == [where.removeprefix("where ")]
+        assert closed[name]["einsum"] is False
+    r = run("verify", spec)
+    assert r.exit_code == 0, r.output
+    assert "closed forms match the backward pass" in " ".join(r.output.split())

@@ -296,8 +296,8 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
             return closed
         if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
             level = _matrix_level(name, shown, done, simplified, taken, temporaries)
-            if isinstance(level, Form):
-                return level
+            if isinstance(level, Form):  # the index form's closed form is this one's
+                return replace(level, index=closed.index, idx=closed.idx)
             done[name] = closed.matrix
             return closed
         done[name] = closed.matrix
