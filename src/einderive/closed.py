@@ -60,7 +60,8 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
             continue
         if misread is not None:
             return Refused(misread, r.name)
-        table[r] = form
+        # an element read takes the element's form (a_b ⊙ …), not the whole Each of them
+        table[r] = form.x if isinstance(form, mx.Each) and r.batch else form
     m = mx.substitute_all(m, table)
     return m if cost(m) <= SUBSTITUTED_LIMIT else Refused(Omission.TOO_LARGE)
 
