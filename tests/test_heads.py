@@ -356,3 +356,26 @@ def test_per_head_closed_forms_name_the_whole_upstream_form(run):
     r = run("verify", spec)
     assert r.exit_code == 0, r.output
     assert "closed forms match the backward pass" in " ".join(r.output.split())
+
+
+@pytest.mark.parametrize("spec, closed", [
+    # an index form's einsum closed form gives way to the matrix level's
+    ("more/batched_matvec", "∂L/∂X_b   = ∂L/∂s_b wᵀ\n            = t1_b wᵀ\n"
+     "              where t1 = a u + a ⊙ rowsum(s) ⊙ (uᵀ − a u)\n"),
+    ("more7/outer_features_merge", "             = (t1_b + t1_bᵀ) X_b\n"
+     "               where t1 = reshape((σ(F W) ⊙ (1 − σ(F W))) Wᵀ, [B, D, D])\n"),
+    ("more7/log_softmax_axis0_rank3",
+     "            = Σ_n X_nᵀ (softmax(Z, axis=0) ⊙ (Σ_n Y_n) − Y_n)\n"),
+    # ∂L/∂s's closed form is an Each: ∂L/∂s_b takes its element's form (generated whole
+    # inside Σ_b, the code multiplied H_bᵀ by the [B, T] array)
+    ("more8/attn_learned_temp",
+     "            = −Σ_b 2 (qᵀ H_bᵀ (a_b ⊙ (H_b c_b − c_bᵀ H_bᵀ a_b)))/tau² + 2 tau\n"),
+])
+def test_einsum_closed_forms_give_way_to_matrix_ones(run, spec, closed):
+    """Closed forms that printed as einsum broadcasts (einsum('ij,k->ijk', …, w)) print in
+    matrix form, per element where the chain form is, and verify evaluates them."""
+    path = Path(__file__).parent / "models" / f"{spec}.yaml"
+    out = run("derive", path, "--expand").stdout
+    assert closed in out, out
+    r = run("verify", path)
+    assert r.exit_code == 0, r.output
