@@ -1,8 +1,12 @@
-"""Shared helpers: derive a spec from text, render it, run the CLI."""
+"""Shared helpers: derive a spec from text, render it, run the CLI (in-process, or in a
+fresh interpreter)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -52,6 +56,15 @@ def run():
     def invoke(*args, input=None):
         return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
     return invoke
+
+
+def fresh_python(*args: str, env: dict[str, str] | None = None
+                 ) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` run by a new interpreter from the repository with this tree's sources
+    first (``env`` adds variables): what a process starting cold imports, loads or prints,
+    which one that has run other tests cannot show."""
+    return subprocess.run([sys.executable, *args], cwd=ROOT, text=True, capture_output=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT / "src"), **(env or {})))
 
 
 needs_pdflatex = pytest.mark.skipif(shutil.which("pdflatex") is None,

@@ -18,7 +18,7 @@ import sympy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SPEC_FILES, SPECS, derive_text
+from conftest import ROOT, SPEC_FILES, SPECS, derive_text
 from spec_strategies import valid_specs
 from einderive.cost import cost, table
 from einderive.flops import einsum_flops
@@ -191,10 +191,23 @@ def test_an_anonymous_intermediate_is_a_forward_formula():
     assert [f.tensor for f in c.forward][-2:] == ["P", "L"]
     B, C = dims("B", "C")
     assert sum(f.flops.other for f in c.forward if f.tensor not in ("P", "L")) == B * C
-    from einderive.render.cost import anon_labels, text
-    shown = text(table(c), anon_labels(d))
-    assert "\n  (S − x)         0             B·C " in shown  # shown by its definition
-    assert "5·B·C        60                 (S − x)\n" in shown
+    from einderive.render.cost import anon_definitions, anon_labels, text
+    shown = text(table(c), anon_labels(d), anon_definitions(d))
+    # by the short name its chain rule gives it (derive --steps: via u = S − x), defined in
+    # its own row, not by a parenthesized formula read as a label
+    assert "\n  u = S − x       0             B·C " in shown
+    assert "5·B·C        60                 u\n" in shown
+
+
+def test_the_cost_command_names_an_anonymous_intermediate_as_steps_does(run):
+    """stack_last_rank3 stacks tanh(Y): its row was labelled '(tanh(Y))', read as 'u'."""
+    spec = ROOT / "tests" / "models" / "more7" / "stack_last_rank3.yaml"
+    out = run("cost", spec).stdout
+    assert "\n  u = tanh(Y)     0 " in out and "(tanh(Y))" not in out
+    assert "  S               0             0                            0             " \
+        "               X, u\n" in out
+    assert "via u = tanh(Y)" in run("derive", spec, "--steps").stdout
+    assert "(tanh(Y))" not in run("cost", spec, "-f", "markdown").stdout
 
 
 def test_every_argument_of_a_function_is_counted_and_read():

@@ -149,3 +149,43 @@ def test_a_division_that_leaves_a_remainder_at_the_sizes_used_is_an_error(tmp_pa
     for command in ("verify", "cost"):  # sizes given on the command line are checked too
         result = run(command, path, "--dims", "D=7")
         assert result.exit_code == 2 and "D = 7 is not a multiple of H = 2" in result.output
+
+
+ALIKE = """\
+dims: {B: 2, G: 2, R: 3, Dh: 2, D: G * R * Dh, GRD: %s}
+inputs:
+  x: [B, D]
+  y: [B, GRD]
+forward:
+  - L = sum(x + y)
+loss: L
+"""
+
+
+@pytest.mark.parametrize("grd", ["G * R * Dh", "Dh * (R * G)", "D"])
+def test_two_dims_defined_alike_are_two_axes_and_the_error_says_so(grd):
+    """Dims are axes' names: D and GRD defined alike are always the same size but not one
+    axis (as M: 3 and N: 3 are not); the mismatch says why, and how to make them one."""
+    from conftest import assert_spec_error
+    text = ALIKE % grd
+    assert_spec_error(text, "6:13", f"dims 'D' = G * R * Dh and 'GRD' = {grd} are always the "
+                      "same size, but two dims name two axes",
+                      "write 'D' where 'GRD' is (and drop 'GRD')", exact=True)
+
+
+def test_dims_that_are_the_same_size_only_at_these_sizes_get_no_such_reason():
+    from conftest import assert_spec_error
+    text = ALIKE.replace("GRD: %s", "GRD: 12")
+    with pytest.raises(AssertionError):  # the plain mismatch, without the reason
+        assert_spec_error(text, "6:13", "always the same size", "")
+    assert_spec_error(text, "6:13", "shapes (B, D) and (B, GRD) do not match", "NumPy")
+
+
+def test_a_matmul_of_dims_defined_alike_says_why(run, tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("dims: {M: 3, D: 4, E: D}\ninputs: {W: [M, D], x: [E]}\n"
+                    "forward:\n  - L = sum(W @ x)\nloss: L\n")
+    result = run("derive", path)
+    assert result.exit_code == 2
+    assert "cannot multiply with '@': shapes (M, D) and (E,) do not match: dims 'D' and " \
+        "'E' = D are always the same size" in result.stderr

@@ -348,4 +348,59 @@ def test_a_gain_before_the_heads_verifies_and_prints_no_undefined_temporary(run)
             assert read <= defined, (a.tensor.name, read, defined)
     path = Path(__file__).parent / "regressions" / "gain_before_heads.yaml"
     shown = run("derive", path, "--expand").output.split("  ∂L/∂g ")[1].split("∂L/∂Wq")[0]
-    assert "t1" not in shown and "too large to be worth printing" in shown, shown
+    assert "t1" not in shown and "(no closed form: it reads ∂L/∂N1, which has none)" in shown, \
+        shown
+
+
+def test_per_head_closed_forms_name_the_whole_upstream_form(run):
+    """The shipped multi-head attention's ∂L/∂A_h and ∂L/∂V_h read ∂L/∂O per head while
+    ∂L/∂O's closed form is the whole reshape(G Woᵀ, [T, H, Dh]): --expand names it as a
+    temporary read per head, as a textbook writes it (it printed einsum('kjl,jlm,im->jik',
+    V, reshape(Wo, [H, Dh, D]), G)), in every format; verify evaluates the printed forms."""
+    spec = Path(__file__).parent.parent / "specs" / "multihead_attention.yaml"
+    where = "where t1 = reshape(G Woᵀ, [T, H, Dh])"
+    out = run("derive", spec, "--expand").stdout
+    for chain, closed in [("∂L/∂A_h    = ∂L/∂O_h V_hᵀ", "t1_h V_hᵀ"),
+                          ("∂L/∂V_h    = A_hᵀ ∂L/∂O_h", "A_hᵀ t1_h")]:
+        assert f"  {chain}\n             = {closed}\n               {where}\n" in out, out
+    assert "einsum" not in out
+    md = run("derive", spec, "--expand", "-f", "markdown").stdout
+    assert f"closed form: t1_h V_hᵀ\n{where}\n" in md
+    assert f"closed form: A_hᵀ t1_h\n{where}\n" in md
+    tex = run("derive", spec, "--expand", "--latex").stdout
+    assert r"&= (t_{1})_{h} V_{h}^{\top}, \quad t_{1} = \operatorname{reshape}(G " \
+        r"\mathrm{Wo}^{\top}, [T, H, \mathrm{Dh}])" in tex
+    assert "einsum" not in tex
+    import json
+    doc = json.loads(run("derive", spec, "--expand", "-f", "json").stdout)
+    closed = {a["tensor"]: a["closed"] for a in doc["adjoints"]}
+    for name, form in [("A", "∂L/∂A_h = t1_h V_hᵀ"), ("V", "∂L/∂V_h = A_hᵀ t1_h")]:
+        assert closed[name]["matrix"] == form
+        assert [w["text"] for w in closed[name]["where"]] == [where.removeprefix("where ")]
+        assert closed[name]["einsum"] is False
+    r = run("verify", spec)
+    assert r.exit_code == 0, r.output
+    assert "closed forms match the backward pass" in " ".join(r.output.split())
+
+
+@pytest.mark.parametrize("spec, closed", [
+    # an index form's einsum closed form gives way to the matrix level's
+    ("more/batched_matvec", "∂L/∂X_b   = ∂L/∂s_b wᵀ\n            = t1_b wᵀ\n"
+     "              where t1 = a u + a ⊙ rowsum(s) ⊙ (uᵀ − a u)\n"),
+    ("more7/outer_features_merge", "             = (t1_b + t1_bᵀ) X_b\n"
+     "               where t1 = reshape((σ(F W) ⊙ (1 − σ(F W))) Wᵀ, [B, D, D])\n"),
+    ("more7/log_softmax_axis0_rank3",
+     "            = Σ_n X_nᵀ (softmax(Z, axis=0) ⊙ (Σ_n Y_n) − Y_n)\n"),
+    # ∂L/∂s's closed form is an Each: ∂L/∂s_b takes its element's form (generated whole
+    # inside Σ_b, the code multiplied H_bᵀ by the [B, T] array)
+    ("more8/attn_learned_temp",
+     "            = −Σ_b 2 (qᵀ H_bᵀ (a_b ⊙ (H_b c_b − c_bᵀ H_bᵀ a_b)))/tau² + 2 tau\n"),
+])
+def test_einsum_closed_forms_give_way_to_matrix_ones(run, spec, closed):
+    """Closed forms that printed as einsum broadcasts (einsum('ij,k->ijk', …, w)) print in
+    matrix form, per element where the chain form is, and verify evaluates them."""
+    path = Path(__file__).parent / "models" / f"{spec}.yaml"
+    out = run("derive", path, "--expand").stdout
+    assert closed in out, out
+    r = run("verify", path)
+    assert r.exit_code == 0, r.output

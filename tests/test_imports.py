@@ -5,14 +5,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from conftest import fresh_python
 
 # what `derive SPEC` (terminal text) must not load: each belongs to another output or command
 NOT_ON_THE_TEXT_PATH = [
@@ -39,9 +35,8 @@ print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 
 
 def _modules_loaded_by(*args: str) -> set[str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=True)
+    done = fresh_python("-c", PROBE, *args)
+    assert done.returncode == 0, done.stderr
     return set(json.loads(done.stderr.strip().splitlines()[-1]))
 
 
@@ -82,9 +77,7 @@ print("ok")
 
 def test_sympys_tensor_module_still_works_under_the_placeholder():
     # a subprocess: in this one the module may be imported already (then nothing is deferred)
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    done = subprocess.run([sys.executable, "-c", TENSORS_MEANWHILE], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    done = fresh_python("-c", TENSORS_MEANWHILE)
     assert done.stdout.strip() == "ok", done.stderr
 
 
@@ -114,9 +107,7 @@ def test_a_forbidden_character_beside_a_non_ascii_one_is_still_a_spec_error(tmp_
     # non-ASCII text takes ruamel's regex path, which is the one spec.py replaces
     path = tmp_path / "bell.yaml"
     path.write_text("name: σ\x07\ninputs: {x: [N]}\n", encoding="utf-8")
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    done = subprocess.run([sys.executable, "-m", "einderive", "derive", str(path)], cwd=ROOT,
-                          env=env, capture_output=True, text=True)
+    done = fresh_python("-m", "einderive", "derive", str(path))
     assert done.returncode == 2
     assert "unacceptable character #x0007: special characters are not allowed" in done.stderr
 
@@ -139,9 +130,7 @@ print("ok")
 def test_verify_draws_numpys_values_without_loading_openssl():
     """numpy.random imports ``secrets`` (and through it libcrypto, 4 MiB resident) for
     entropy verify never asks for; verify's generator loads it without, values unchanged."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    done = subprocess.run([sys.executable, "-c", GENERATOR], cwd=ROOT, env=env,
-                          capture_output=True, text=True)
+    done = fresh_python("-c", GENERATOR)
     assert done.stdout.strip() == "ok", done.stderr
 
 

@@ -12,7 +12,7 @@ import pytest
 from einderive.errors import SpecError
 from einderive.spec import loads
 
-from conftest import SPECS
+from conftest import SPECS, fresh_python
 
 PLAIN = """\
 name: mlp
@@ -65,16 +65,8 @@ with contextlib.redirect_stdout(io.StringIO()):
 
 
 def _in_a_fresh_python(script: str) -> tuple[str, str]:
-    """What ``script`` prints (stripped) and its standard error, run by a new interpreter
-    from the repository with this tree's sources first."""
-    import os
-    import subprocess
-    import sys
-
-    root = SPECS.parent
-    done = subprocess.run([sys.executable, "-c", script], cwd=root, text=True,
-                          env=dict(os.environ, PYTHONPATH=str(root / "src")),
-                          capture_output=True)
+    """What ``script`` prints (stripped) and its standard error, run by a new interpreter."""
+    done = fresh_python("-c", script)
     return done.stdout.strip(), done.stderr
 
 

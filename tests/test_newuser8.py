@@ -48,6 +48,7 @@ def test_the_hinted_length_one_slice_builds_and_verifies(tmp_path):
 
 
 REGRESSIONS = Path(__file__).parent / "regressions"
+MODELS = Path(__file__).parent / "models"
 
 
 @pytest.mark.parametrize("sizes", [{}, {"B": 2}, {"B": 5, "E": 2}])
@@ -131,3 +132,16 @@ def test_a_slice_past_its_axis_at_the_dims_given_is_an_error_at_its_line(run, co
     assert "the slice 1:2 of axis 1 (of size T = 1) ends past the dim" in r.output, r.output
     assert "bug" not in r.output
     assert run(command, "--dims", "T=2", str(path)).exit_code == 0
+
+
+def test_expand_says_why_a_closed_form_is_not_printed(run):
+    """moe_rank3_weight's ∂L/∂X has no closed form because it reads ∂L/∂H per expert while
+    ∂L/∂H's closed form is per sample (above), not because it is large: --expand says so, in
+    the text view and in the golden's Markdown."""
+    spec = MODELS / "more8" / "moe_rank3_weight.yaml"
+    out = " ".join(run("derive", spec, "--expand", "--node", "X").stdout.split())  # unwrapped
+    assert "too large" not in out
+    why = ("(no closed form: it reads ∂L/∂H per element of another axis than ∂L/∂H's closed "
+           "form is written by)")
+    assert why in out
+    assert f"closed form: {why}" in run("derive", spec, "-f", "markdown").stdout

@@ -13,6 +13,7 @@ import sympy
 from einderive import matrix as mx
 from einderive.api import derive_file
 from einderive.api import verify
+from einderive.kinds import Result
 from einderive.record import replace
 from einderive.render.pymodule import closed_adjoints
 from einderive.render.reports import verify_tables
@@ -100,7 +101,9 @@ def _sum_before_3526d90(self, e):
 def test_the_closed_form_that_reached_a_golden_fails_verify(monkeypatch):
     """With the recognize_frame fix undone, ∂L/∂V's closed form aligns G's l with R's k:
     at sizes where NumPy broadcasts it anyway (T = H = Dh) its values are wrong, and only
-    this check sees it (every gradient still passes)."""
+    the closed forms see it (every gradient's index and matrix forms still pass): ∂L/∂V's,
+    and those built on it (∂L/∂Xv and grad(Wv), which read it per element as a temporary,
+    t2_i where t2 = ∂L/∂V's form)."""
     from einderive import caches
     from einderive.recognize_frame import _Frame
 
@@ -113,4 +116,7 @@ def test_the_closed_form_that_reached_a_golden_fails_verify(monkeypatch):
         monkeypatch.undo()
         caches.release()
     assert not report.ok and not report.error
-    assert [c.name for c in report.checks if not c.ok] == ["∂L/∂V"]
+    assert [c.name for c in report.checks if not c.ok] == ["Wv", "∂L/∂V", "∂L/∂Xv"]
+    assert all(c.closed == Result.FAIL for c in report.checks if not c.ok)
+    assert all(c.index == Result.PASS and c.matrix == Result.PASS
+               for c in report.checks if not c.adjoint)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import derivation as engine
 from .errors import Loc, SpecError
-from .record import field
+from .record import field, replace
 from .render.notation import Notation
 from .render.styles import Latex, Unicode
 
@@ -259,18 +259,17 @@ def render_cost(d: engine.Derivation, t: CostTable, fmt: str) -> str:
     """``d``'s cost table ``t`` alone (``einderive cost``): text, markdown or json."""
     from .render import cost as C
     if fmt == "markdown":
-        return C.markdown_document(t, C.anon_labels(d))
+        return C.markdown_document(t, C.anon_labels(d), C.anon_definitions(d))
     if fmt == "json":
         from .render.json_out import dumps
         return dumps([C.json_document(t)])
-    return C.text(t, C.anon_labels(d))
+    return C.text(t, C.anon_labels(d), C.anon_definitions(d))
 
 
 def torch_module(d: engine.Derivation) -> str:
     """The PyTorch module of ``d``: its ``backward`` returns the gradient of every input
     (autograd may ask for any), so it is written from ``d`` derived with respect to every
     input - derived here, since code generation derives nothing."""
-    from .record import replace
     from .render.pymodule import torch_module as module
     every = d.graph.differentiable
     full = d if tuple(d.graph.wrt) == every else \
@@ -366,7 +365,7 @@ def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
     from .verify import DEFAULT_TOL, check
 
     errors: list[SpecError] = []
-    planned: list[Plan | SpecError] = []
+    planned: list[tuple[Path, Plan | SpecError]] = []
     graphs: list[Graph] = []
     files = require_spec_files(paths) if tuple(paths) != ("-",) else [Path("-")]
     for path in files:
@@ -376,15 +375,16 @@ def verify_files(paths: Sequence[str | Path], sizes: dict[str, int], seed: int,
             errors.append(_at(exc, path))
             continue
         graphs.append(plan[0])
-        planned.append(plan[1])
+        planned.append((path, plan[1]))
     if not errors:  # a dim may belong to a spec that could not be read
         _check_dims(sizes, graphs)
     reports: list[Report] = []
-    for p in planned:
+    for path, p in planned:
         if isinstance(p, SpecError):
             errors.append(p)
         else:
-            reports.append(check(p, seed, DEFAULT_TOL if tol is None else tol))
+            report = check(p, seed, DEFAULT_TOL if tol is None else tol)
+            reports.append(replace(report, path=path.as_posix()))
     return reports, errors
 
 

@@ -421,10 +421,13 @@ def cost(spec: str, dims: str, dtype: str, fmt: str, output: str | None) -> None
 @click.option("--gauss-newton", "gauss_newton", is_flag=True,
               help="With --hvp or --hessian: also check the Gauss-Newton split (the parts add "
                    "up to the whole, the Gauss-Newton part is positive semidefinite).")
+@click.option("-f", "--format", "fmt", type=click.Choice(("text", "json")), default="text",
+              show_default=True, help="Output format (json: a row per printed form of "
+              "each check, and the totals).")
 @debug_option
 @_guard
 def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | None,
-           hessian: str | None, gauss_newton: bool) -> None:
+           hessian: str | None, gauss_newton: bool, fmt: str) -> None:
     """Prove each printed gradient of SPECS numerically.
 
     The NumPy code generated from the printed matrix forms runs at a random
@@ -438,6 +441,7 @@ def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | 
       einderive verify specs/attention.yaml --dims N=5,M=7 --seed 3
       einderive verify specs/mlp.yaml --hvp
       einderive verify specs/mlp.yaml --hessian=
+      einderive verify specs/*.yaml -f json
     """
     from . import api
     if hvp is not None and hessian is not None:
@@ -446,18 +450,21 @@ def verify(specs: tuple[str, ...], dims: str, seed: int, tol: float, hvp: str | 
         _refuse("--gauss-newton splits a Hessian or its product: give it with --hessian or --hvp")
     sizes = _parse_dims(dims)
     reports, errors = api.verify_files(specs, sizes, seed, tol, hvp, hessian, gauss_newton)
-    console = _console(highlight=False)
-    from .render.reports import verify_tables
+    code = (EXIT_BUG if any(r.bug for r in reports) else EXIT_SPEC if errors
+            else 0 if all(r.ok for r in reports) else EXIT_FAILED)
     for err in errors:
         click.echo(err.format(), err=True)
-    for renderable in verify_tables(reports, unreadable=[e.loc.file for e in errors if e.loc]):
-        console.print(renderable)
-    if any(r.bug for r in reports):
-        sys.exit(EXIT_BUG)
-    if errors:
-        sys.exit(EXIT_SPEC)
-    if not all(r.ok for r in reports):
-        sys.exit(EXIT_FAILED)
+    if fmt == "json":
+        from .render.reports import verify_json
+        click.echo(verify_json(reports, errors, code), nl=False)
+    else:
+        from .render.reports import verify_tables
+        console = _console(highlight=False)
+        for renderable in verify_tables(reports,
+                                        unreadable=[e.loc.file for e in errors if e.loc]):
+            console.print(renderable)
+    if code:
+        sys.exit(code)
 
 
 @main.command(context_settings=CONTEXT)

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from . import matrix as mx
-from .kinds import RefKind
+from .kinds import Omission, RefKind
 from .recognize import Where, is_temporary
+from .record import Record
 from .simplify import cost
 
 NAMED_LIMIT = 60  # cost above which a closed form, or one of its named parts, is too large
@@ -26,48 +27,114 @@ SUBSTITUTED_LIMIT = 2 * NAMED_LIMIT
 SHARED_MIN = 6  # cost from which a repeated subexpression is worth a name (not 1 − Zg)
 
 
-def substituted(m: mx.M, closed: Mapping[str, mx.M]) -> mx.M | None:
+class Refused(Record):
+    """Why a closed form was not written out: the reason, and the upstream adjoint that
+    gave it (its name; "" when the form itself is the reason)."""
+
+    why: Omission
+    of: str = ""
+
+
+def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M]
+                ) -> mx.M | Refused:
     """``m`` with each upstream adjoint ∂L/∂t written as its closed form ``closed[t]``;
-    None when one of them has none, or when the result passes ``SUBSTITUTED_LIMIT``."""
+    refused when one of them has none, or reads otherwise than ``m`` reads it, or when the
+    result passes ``SUBSTITUTED_LIMIT``.
+
+    A whole closed form read per element (∂L/∂O_h of ∂L/∂O = reshape(G Woᵀ, [T, H, Dh]), a
+    multi-head attention's head h) stands as a temporary read at the same axes, as a
+    textbook writes it: t1_h, where t1 = reshape(G Woᵀ, [T, H, Dh]).  ``temporaries`` (a
+    temporary's name -> its definition, shared by the whole derivation) gives one name to
+    one definition and takes the new ones."""
     refs = dict.fromkeys(r for r in mx.walk(m)
                          if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT)
     table: dict[mx.M, mx.M] = {}
     for r in refs:
         form = closed.get(r.name)
-        if form is None or not _elements_alike(r, form) or _mixes_readings(m, r, form):
-            return None
-        table[r] = form
+        if form is None:
+            return Refused(Omission.UPSTREAM_NONE, r.name)
+        misread = _misread(m, r, form)
+        if misread == Omission.WHOLE_FORM and _nameable(form):
+            name = _temporary(form, temporaries)
+            table[r] = mx.Ref(name, RefKind.TENSOR, r.shape, r.src, None, r.batch, r.at)
+            continue
+        if misread is not None:
+            return Refused(misread, r.name)
+        # an element read takes the element's form (a_b ⊙ …), not the whole Each of them
+        table[r] = form.x if isinstance(form, mx.Each) and r.batch else form
     m = mx.substitute_all(m, table)
-    return m if cost(m) <= SUBSTITUTED_LIMIT else None
+    return m if cost(m) <= SUBSTITUTED_LIMIT else Refused(Omission.TOO_LARGE)
 
 
-def _elements_alike(r: mx.Ref, form: mx.M) -> bool:
-    """Whether ``form``, the closed form of the whole adjoint ``r`` reads, can stand where
-    ``r`` reads it: everywhere for a whole adjoint; for an element (∂L/∂H_e, ``r.batch`` on
-    the axes ``r.at``) only when ``form`` is written per element of the same axes.  A mixture
-    of experts reads ∂L/∂H [B, E, O] per expert e (axis 1) while its form is per sample b
-    (axis 0): put in place, the sample's matrices stood for the expert's (a wrong closed
-    form, evaluated by broadcasting when B = E)."""
-    if not r.batch:
-        return True
-    at = r.at or tuple(range(len(r.batch)))
-    if isinstance(form, mx.Each):
-        return form.dims == r.batch and form.at == at
-    leaves = [x for x in mx.walk(form) if isinstance(x, mx.Ref) and x.batch]
-    return bool(leaves) and all(x.batch == r.batch and (x.at or at) == at for x in leaves)
+def _nameable(form: mx.M) -> bool:
+    """Whether a whole closed form can be named as a temporary read per element: one of the
+    whole tensor (no batched leaf, no ``Each``), no einsum (no matrix form to name)."""
+    return not mx.batch_of(form) and not any(
+        isinstance(n, (mx.Each, mx.Einsum)) or isinstance(n, mx.Ref) and n.batch
+        for n in mx.walk(form))
 
 
-def _mixes_readings(m: mx.M, r: mx.Ref, form: mx.M) -> bool:
-    """Whether ``form`` would stand where ``r`` stands read another way: a whole tensor of
-    three or more axes (sum(·, axis=2, keepdims=True), NumPy's reading) where one batch
-    element's matrix stood (∂L/∂mu_b 𝟏ᵀ), or one element's form under NumPy's sum over
-    axes of a whole tensor: the product or sum around it would mean another thing."""
+def _temporary(form: mx.M, temporaries: dict[str, mx.M]) -> str:
+    """The temporary's name of ``form``: the one it has, or the next tN no other name takes."""
+    same = next((n for n, d in temporaries.items() if d == form), None)
+    if same is not None:
+        return same
+    k = 1
+    while f"t{k}" in temporaries:
+        k += 1
+    temporaries[f"t{k}"] = form
+    return f"t{k}"
+
+
+def defined_temporaries(m: mx.M, temporaries: Mapping[str, mx.M],
+                        given: Sequence[Where]) -> tuple[Where, ...]:
+    """The where-clauses of the temporaries :func:`substituted` named that ``m`` reads (and
+    ``given`` does not define already), in the order they are first read."""
+    have = {w.lhs.name for w in given if isinstance(w.lhs, mx.Ref)}
+    out: list[Where] = []
+    for r in mx.leaves(m):
+        d = temporaries.get(r.name)
+        if d is None or isinstance(d, mx.Ref) and d.name == r.name:
+            continue  # a tensor's or a dim's name, held so that no temporary takes it
+        if r.name not in have and r.kind == RefKind.TENSOR and r.batch:
+            have.add(r.name)
+            out.append(Where(r, d))  # defined as it is read: t1_h, printed t1
+    return tuple(out)
+
+
+def _misread(m: mx.M, r: mx.Ref, form: mx.M) -> Omission | None:
+    """Why ``form``, the closed form of the adjoint ``r`` reads in ``m``, cannot stand where
+    ``r`` stands, read as ``r`` is read there (None: it can).
+
+    A whole adjoint (no ``r.batch``) takes any form but one written per element under
+    NumPy's sum over axes of a whole tensor of three or more axes (sum(·, axis=2,
+    keepdims=True)): the sum around it would mean another thing.  An element (∂L/∂H_e,
+    ``r.batch`` on the axes ``r.at``) takes only a form written per element of the same
+    axes: a mixture of experts reads ∂L/∂H [B, E, O] per expert e (axis 1) while its form
+    is per sample b (axis 0); put in place, the sample's matrices stood for the expert's (a
+    wrong closed form, evaluated by broadcasting when B = E).  Nor does it take a whole
+    tensor of three or more axes (NumPy's reading, or an ``Each``, whose element form is
+    not the node itself): where ∂L/∂mu_b 𝟏ᵀ stood, the product around it would read it
+    whole."""
     def whole(x: mx.M) -> bool:
         return not mx.batch_of(x) and len(x.shape) >= 3
-    if r.batch and whole(form):
-        return True
-    return whole(r) and bool(mx.batch_of(form)) and \
-        any(isinstance(n, mx.SumAxes) for n in mx.walk(m))
+    if not r.batch:
+        if whole(r) and mx.batch_of(form) and any(isinstance(n, mx.SumAxes) for n in mx.walk(m)):
+            return Omission.ELEMENT_FORM
+        return None
+    at = r.at or tuple(range(len(r.batch)))
+    if isinstance(form, mx.Each):
+        if form.dims != r.batch or form.at != at:
+            return Omission.OTHER_AXIS
+        return Omission.EACH_FORM if whole(form) else None
+    if whole(form):
+        return Omission.WHOLE_FORM
+    leaves = [x for x in mx.walk(form) if isinstance(x, mx.Ref) and x.batch]
+    if not leaves:
+        return Omission.WHOLE_FORM
+    if any(x.batch != r.batch or (x.at or at) != at for x in leaves):
+        return Omission.OTHER_AXIS
+    return None
 
 
 def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:

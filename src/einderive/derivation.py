@@ -17,7 +17,7 @@ from . import matrix as mx
 from .caches import collector_paced
 from .graph import Graph, Tensor
 from .graph import build as build_graph
-from .kinds import NoteKind, RefKind
+from .kinds import NoteKind, Omission, RefKind
 from .recognize import (
     Recognition,
     Where,
@@ -32,7 +32,7 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
-from .closed import in_node_names, named_parts, substituted
+from .closed import Refused, defined_temporaries, in_node_names, named_parts, substituted
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -59,6 +59,7 @@ class Adjoint(Record):
     closed: Form | None
     terms: tuple[tuple[str, Form], ...]  # (consumer, its contribution): one per use
     edges: tuple[Edge, ...]  # for --steps
+    omitted: Refused | None = None  # why there is no closed form, when derived and none
 
     @property
     def name(self) -> str:
@@ -255,13 +256,15 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         shown_form = _sum_form(a, terms, named, symmetric) if len(terms) > 1 \
             else form(a.expr, a.idx, t.shape)
         shown_form = _temporaries_named(shown_form, temporaries)
+        omitted = None
         if closed:
-            closed_form = _matrix_closed(name, shown_form, closed_form, matrix_closed,
-                                         lambda m, w: _closed_simplified(m, w, graph, named,
-                                                                         symmetric),
-                                         _taken(graph) | set(temporaries))
+            built = _matrix_closed(name, shown_form, closed_form, matrix_closed,
+                                   lambda m, w: _closed_simplified(m, w, graph, named,
+                                                                   symmetric),
+                                   _taken(graph) | set(temporaries), temporaries)
+            closed_form, omitted = (None, built) if isinstance(built, Refused) else (built, None)
         adjoints.append(Adjoint(t, shown_form, closed_form, terms,
-                                tuple(edges_of.get(name, ()))))
+                                tuple(edges_of.get(name, ())), omitted))
     by_name = {x.name: x for x in adjoints}
     gradients: list[Gradient] = []
     for name in graph.wrt:
@@ -274,12 +277,17 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
 
 
 def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, mx.M],
-                   simplified: Any, taken: set[str]) -> Form | None:
+                   simplified: Any, taken: set[str], temporaries: dict[str, mx.M]
+                   ) -> Form | Refused | None:
     """The closed form of ∂L/∂``name``: the index form's where it was built (its derivative
     helpers written in the forward nodes, as the literature writes a gate's σ'); else, when the
     index form's was too large, the matrix level's (:mod:`einderive.closed`), its repeated
-    parts named.  ``done`` collects every closed matrix form written out, for the adjoints
-    further from the loss."""
+    parts named.  An index form's closed form that only an einsum reads (a multi-head
+    attention's ∂L/∂A_h, its heads' products broadcast in one einsum) gives way to the matrix
+    level's when that one has a matrix form (t1_h V_hᵀ, where t1 = reshape(G Woᵀ, [T, H,
+    Dh])).  ``done`` collects every closed matrix form written out, for the adjoints
+    further from the loss; refused, with why, when there is none to print (None: the chain
+    form is closed already)."""
     if closed is not None:
         if closed.matrix is not None and closed.wheres:  # σ'(u) as y ⊙ (1 − y), as below
             m = simplified(in_node_names(closed.matrix, closed.wheres), closed.wheres)
@@ -287,40 +295,56 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
                              positions=positions(m))
         if closed.matrix is None:
             return closed
-        done[name] = closed.matrix
         if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
+            level = _matrix_level(name, shown, done, simplified, taken, temporaries)
+            if isinstance(level, Form):  # the index form's closed form is this one's
+                return replace(level, index=closed.index, idx=closed.idx)
+            done[name] = closed.matrix
             return closed
+        done[name] = closed.matrix
         parts = named_parts(closed.matrix, taken)  # one-line attention's softmax(…) is t1
         if parts is None or not parts[1]:
             return closed
         m, named = parts
         return replace(closed, matrix=m, wheres=closed.wheres + named, positions=positions(m))
-    if shown.matrix is None or shown.einsum:  # an einsum's closed form is no easier to read
-        return None
+    return _matrix_level(name, shown, done, simplified, taken, temporaries)
+
+
+def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any,
+                  taken: set[str], temporaries: dict[str, mx.M]) -> Form | Refused | None:
+    """The closed form of ∂L/∂``name`` at the matrix level: the upstream adjoints' closed
+    forms put in its chain form (:func:`einderive.closed.substituted`), simplified, its
+    repeated parts named."""
+    if shown.matrix is None:
+        return Refused(Omission.NO_MATRIX)
+    if shown.einsum:  # an einsum's closed form is no easier to read
+        return Refused(Omission.EINSUM)
     if any(r.kind == RefKind.ADJOINT for w in used_wheres(shown.matrix, shown.wheres)
            if is_temporary(w) for r in mx.leaves(w.rhs) if isinstance(r, mx.Ref)):
         # t1 = reshape(permute(∂L/∂Q, …)): an upstream adjoint read through a temporary, which
         # substitution does not see; taken for closed, ∂L/∂N1 = t1 Wqᵀ + … carried its t1 into
         # the forms after it (∂L/∂g1's), defined nowhere there
-        return None
-    full = substituted(shown.matrix, done)
-    if full is None:
-        return None
+        return Refused(Omission.IN_TEMPORARY)
+    full = substituted(shown.matrix, done, temporaries)
+    if isinstance(full, Refused):
+        return full
     if full == shown.matrix:  # no upstream adjoint in it: its chain form is closed already
         done[name] = full
         return None
     full = simplified(in_node_names(full, shown.wheres), shown.wheres)
     done[name] = full
     if any(isinstance(n, mx.Einsum) for n in mx.walk(full)):
-        return None
-    parts = named_parts(full, taken)
+        return Refused(Omission.EINSUM)
+    parts = named_parts(full, taken | set(temporaries))
     if parts is None:
-        return None
+        return Refused(Omission.TOO_LARGE)
     m, wheres = parts
     # no index form: written out it is the one too large to build (reverse.EXPAND_LIMIT),
     # and the chain form's index form is not this formula's; its temporaries (t1 =
-    # conv1d(X, W, b), read t1_i) stay defined
+    # conv1d(X, W, b), read t1_i) stay defined, and so do those the upstream closed forms
+    # were named by (t1 = reshape(G Woᵀ, [T, H, Dh]), read t1_h)
     kept = tuple(w for w in used_wheres(m, shown.wheres) if is_temporary(w))
+    kept += defined_temporaries(m, temporaries, kept)
     return Form(None, shown.idx, m, kept + wheres, positions(m), shown.einsum)
 
 

@@ -9,6 +9,7 @@ exits with code 2; nothing else in einderive formats an error for a user.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from .record import Record
 
@@ -67,6 +68,17 @@ class SpecError(EinderiveError):
 
     def __str__(self) -> str:
         return self.format()
+
+
+class ShapeMismatch(SpecError):
+    """Two shapes an op cannot combine (``shapes``: the two, as the message prints them):
+    the graph builder, which knows the dims' definitions, adds why when two of their dims
+    are defined alike."""
+
+    def __init__(self, message: str, loc: Loc | None, hint: str,
+                 shapes: tuple[tuple[Any, ...], tuple[Any, ...]]):
+        super().__init__(message, loc, hint)
+        self.shapes = shapes
 
 
 class SpecWarning:

@@ -173,24 +173,30 @@ def _check_depth(root: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> None:
         stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
-# what a qualified call's prefix names when it is a library, not a tensor (np.exp(x))
-_LIBRARIES = frozenset({"np", "numpy", "torch", "F", "nn", "jnp", "jax", "math", "tf",
-                        "scipy", "special", "sp"})
+# names a spec copied from NumPy, PyTorch or JAX calls functions under (np.exp, F.softmax)
+_MODULES = frozenset({"np", "numpy", "torch", "F", "nn", "jnp", "jax", "math", "scipy", "sp",
+                      "special", "linalg", "tf"})
 
 
-def _plain_call(node: ast.Call) -> str:
-    """The hint for a call that is not by a plain name, rebuilt from its tree: a library's
-    function without its prefix (np.exp(x) → exp(x)), a method with its object as the first
-    argument (X.sum(axis=1) → sum(X, axis=1))."""
-    f = node.func
-    if not isinstance(f, ast.Attribute):
-        return "e.g. exp(x), not np.exp(x)"
-    library = isinstance(f.value, ast.Name) and f.value.id in _LIBRARIES
-    args = list(node.args) if library else [f.value, *node.args]
-    plain = ast.unparse(ast.Call(ast.Name(f.attr, ast.Load()), args, node.keywords))
-    if library:
-        return f"write {plain}, not {ast.unparse(node)}"
-    return f"a function takes the tensor as its first argument: write {plain}"
+def _qualified_call(node: ast.Call, loc: Loc) -> SpecError:
+    """A call of anything but a plain name, with a hint written from its tree: a module's
+    function (``np.exp(x)``: write ``exp(x)``), or a method of a tensor (``X.sum()``, which
+    a spec writes as the function ``sum(X)``)."""
+    func = node.func
+    if not isinstance(func, ast.Attribute):
+        return SpecError("call functions by their plain name", loc,
+                         "e.g. exp(x), not np.exp(x)")
+    root = func.value
+    while isinstance(root, ast.Attribute):
+        root = root.value
+    plain = ast.Name(func.attr)
+    if isinstance(root, ast.Name) and root.id in _MODULES:
+        call = ast.unparse(ast.Call(plain, node.args, node.keywords))
+        return SpecError("call functions by their plain name", loc,
+                         f"write {call}, not {ast.unparse(node)}")
+    call = ast.unparse(ast.Call(plain, [func.value, *node.args], node.keywords))
+    return SpecError(f"'.{func.attr}()' is a method call; a spec calls functions", loc,
+                     f"write {call}, not {ast.unparse(node)}")
 
 
 def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
@@ -229,7 +235,7 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
         return DotT(loc, _convert(node.value, loc_of))
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
-            raise SpecError("call functions by their plain name", loc, _plain_call(node))
+            raise _qualified_call(node, loc)
         args = []
         for a in node.args:
             if isinstance(a, ast.Starred):

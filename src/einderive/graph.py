@@ -10,14 +10,15 @@ when it is not a plain name, which becomes an anonymous node.
 from __future__ import annotations
 
 from fractions import Fraction
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from sympy import Integer, Symbol, expand
 
 from . import expr as X
 from . import shapes
-from .errors import Loc, SpecError, SpecWarning, did_you_mean
+from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, TensorKind
 from .ops import (ALIASES, ARITHMETIC, FUNCTIONS, GATHER, OPS, SLICE, FExpr, slice_misfit,
                   sympy_number)
@@ -389,7 +390,8 @@ class _Builder:
             args.append((none, item.loc) if b is None else (self.value(b), b.loc))
         sizes = {Symbol(d.name, integer=True, positive=True): d.size
                  for d in self.dims.values() if d.definition is None and d.size is not None}
-        out: FExpr = OPS[SLICE].check(e.loc, args, {}, dims=self.dim_values, sizes=sizes)
+        with self.explained():
+            out: FExpr = OPS[SLICE].check(e.loc, args, {}, dims=self.dim_values, sizes=sizes)
         return out
 
     def apply(self, fn: str, loc: Loc, args: list[tuple[FExpr, Loc]],
@@ -401,11 +403,35 @@ class _Builder:
             self.count_dim(len(args), loc)
         if op.all_refs:  # each argument read at its own indices (a convolution's X and W)
             args = [(a if a.is_ref else self.split(a), at) for a, at in args]
-        out: FExpr = op.check(loc, args, kwargs, dims=self.dim_values) if op.dims else \
-            op.check(loc, args, kwargs)
+        with self.explained():
+            out: FExpr = op.check(loc, args, kwargs, dims=self.dim_values) if op.dims else \
+                op.check(loc, args, kwargs)
         if op.all_refs:  # and its result a node: its sum never inside another's derivative
             out = self.split(out)
         return out
+
+    @contextmanager
+    def explained(self) -> Iterator[None]:
+        """An op's shape mismatch, with why when the two shapes hold two dims defined alike
+        (D: G * R * Dh and GRD: G * R * Dh): always the same size, but a dim names an axis,
+        and two names are two axes, as M: 3 and N: 3 are."""
+        try:
+            yield
+        except ShapeMismatch as exc:
+            a, b = exc.shapes
+            alike = next(((x, y) for x in dict.fromkeys(a) for y in dict.fromkeys(b)
+                           if isinstance(x, str) and isinstance(y, str) and x != y
+                           and x in self.dims and y in self.dims
+                           and expand(self.dim_values[x] - self.dim_values[y]) == 0), None)
+            if alike is None:
+                raise
+            x, y = alike
+            named = [f"'{d}' = {self.dims[d].text}" if self.dims[d].definition is not None
+                     else f"'{d}'" for d in alike]
+            raise SpecError(f"{exc.message}: dims {named[0]} and {named[1]} are always the "
+                            f"same size, but two dims name two axes", exc.loc,
+                            f"use one of them for both axes: write '{x}' where '{y}' is "
+                            f"(and drop '{y}'), or the other way round") from None
 
     def count_dim(self, n: int, loc: Loc) -> None:
         """A dim of size ``n`` for an axis of ``n`` stacked pieces, unless one is there (the

@@ -52,6 +52,21 @@ class NoteKind(Kind):
     BATCHED = "batched"  # some forms are read per batch element (matrix.batch_of)
 
 
+class Omission(Kind):
+    """Why an adjoint has no closed form (``--expand`` says it in its place)."""
+
+    TOO_LARGE = "too-large"  # written out, or its named parts, past closed.NAMED_LIMIT
+    UPSTREAM_NONE = "upstream-none"  # an adjoint it reads has no closed form
+    # it reads an adjoint otherwise than that adjoint's closed form is written (closed.py):
+    OTHER_AXIS = "other-axis"  # per element of another axis (experts vs samples)
+    WHOLE_FORM = "whole-form"  # per element, and the form is a whole tensor (an einsum)
+    ELEMENT_FORM = "element-form"  # whole, under a sum over axes, and the form per element
+    EACH_FORM = "each-form"  # per element, and the form per element too, but as one Each node
+    EINSUM = "einsum"  # its chain form, or its closed form written out, needs an einsum
+    NO_MATRIX = "no-matrix"  # its chain form has no matrix form: only its index form prints
+    IN_TEMPORARY = "in-temporary"  # it reads an adjoint inside a where-clause's temporary
+
+
 class Status(Kind):
     """A golden file's state after ``einderive check``."""
 

@@ -30,7 +30,7 @@ import sympy
 from sympy import Function, Indexed, KroneckerDelta, Rational, S
 
 from . import shapes
-from .errors import SpecError
+from .errors import ShapeMismatch, SpecError
 from .kinds import PseudoOp
 from .record import Record
 from . import pyexpr as P
@@ -580,7 +580,8 @@ def op(name: str, **kw: Any) -> Fn:
 
 
 def _mismatch(what: str, a: Tup, b: Tup, loc: Any, hint: str) -> SpecError:
-    return SpecError(f"{what}: shapes {shapes.fmt(a)} and {shapes.fmt(b)} do not match", loc, hint)
+    return ShapeMismatch(f"{what}: shapes {shapes.fmt(a)} and {shapes.fmt(b)} do not match",
+                         loc, hint, (a, b))
 
 
 # -- elementwise arithmetic ---------------------------------------------------

@@ -84,10 +84,12 @@ class Check(Record):
     closed: Result = Result.NONE
     second: bool = False  # a check of the Hessian-vector product (``--hvp``), not a gradient
     adjoint: bool = False  # another adjoint's closed form against the backward pass's value
+    # each printed form's own (form, max abs error, max rel error), in the order of FORMS
+    errors: tuple[tuple[str, float, float], ...] = ()
 
 
 class Report(Record):
-    spec: str
+    spec: str  # the spec's name
     sizes: Sizes
     seed: int
     tol: float
@@ -95,6 +97,7 @@ class Report(Record):
     error: str = ""  # set when the check could not run (e.g. a domain error)
     hint: str = ""
     bug: bool = False  # the generated code failed: a bug in einderive, not a wrong formula
+    path: str = ""  # the spec's file, when verified from one (``einderive verify``)
 
     @property
     def ok(self) -> bool:
@@ -730,11 +733,7 @@ def _check_along(forward: Forward, inputs: Inputs, names: list[str], printed: Pr
     rows = {}
     for name in names:
         mine = {form: r for form, r in results.items() if form in printed[name]}
-        status: dict[str, Any] = {form: Result.PASS if r[2] else Result.FAIL
-                                  for form, r in mine.items()}
-        rows[name] = Check(name, _shape(inputs[name]), max(r[0] for r in mine.values()),
-                           max(r[1] for r in mine.values()), all(r[2] for r in mine.values()),
-                           **status)
+        rows[name] = _row(name, _shape(inputs[name]), mine)
     return rows
 
 
@@ -802,12 +801,19 @@ def _judge(errs: list[tuple[float, float, float]], tol: float) -> Judged:
 def _check(name: str, got: dict[str, Value], numeric: Value, tol: float) -> Check:
     """One gradient's row: each printed form's result, the worst errors over them."""
     results = {form: _compare(value, numeric, tol) for form, value in got.items()}
-    max_abs = max(r[0] for r in results.values())
-    max_rel = max(r[1] for r in results.values())
-    ok = all(r[2] for r in results.values())
+    return _row(name, numeric.shape, results)
+
+
+def _row(name: str, shape: tuple[int, ...], results: dict[str, Judged]) -> Check:
+    """A row from each printed form's (max abs error, max rel error, ok): each form's
+    result and errors, the worst over them."""
     status: dict[str, Any] = {form: Result.PASS if r[2] else Result.FAIL
                               for form, r in results.items()}
-    return Check(name, numeric.shape, max_abs, max_rel, ok, **status)
+    errors = tuple((form, results[form][0], results[form][1])
+                   for form in sorted(results, key=FORMS.index))
+    return Check(name, shape, max(r[0] for r in results.values()),
+                 max(r[1] for r in results.values()), all(r[2] for r in results.values()),
+                 **status, errors=errors)
 
 
 def _finite_difference(forward: Forward, inputs: Inputs, name: str) -> Value:

@@ -133,13 +133,31 @@ Names = Mapping[str, str]  # how a tensor is shown: an anonymous one by its defi
 
 
 def anon_labels(d: Any) -> dict[str, str]:
-    """Each anonymous intermediate of ``d`` as the derivation prints it: ``(S − x)``."""
-    from .text import printer
-    p = printer(d)
-    return {name: f"({p.matrix(m)})" for name, m in d.anon.items() if m is not None}
+    """Each anonymous intermediate of ``d`` by the short name its chain rule gives it
+    (``derive --steps``: ``u``), else as the derivation prints it: ``(S − x)``."""
+    from .text import Pen, printer
+    pen, p = Pen.of(d), printer(d)
+    out = {}
+    for name, m in d.anon.items():
+        step = pen.step_definition(name)
+        if step:
+            out[name] = step[0]
+        elif m is not None:
+            out[name] = f"({p.matrix(m)})"
+    return out
 
 
-def _label(t: CostTable, row: Row, names: Names) -> str:
+def anon_definitions(d: Any) -> dict[str, str]:
+    """The forward row of each anonymous intermediate that goes by a short name defines it
+    there, before any row reads it: ``u = tanh(Y)``."""
+    from .text import Pen
+    pen = Pen.of(d)
+    return {name: " = ".join(step) for name in d.anon if (step := pen.step_definition(name))}
+
+
+def _label(t: CostTable, row: Row, names: Names, defined: Names | None = None) -> str:
+    if row.phase == "forward" and defined and row.tensor in defined:
+        return defined[row.tensor]
     name = names.get(row.tensor, row.tensor)
     return name if row.phase == "forward" else f"∂{t.loss}/∂{name}"
 
@@ -151,7 +169,7 @@ def _list(items: Any, names: Names) -> str:
 # -- the rows, shared by text and Markdown --------------------------------------------------
 
 
-def flop_rows(t: CostTable, names: Names) -> list[list[str]]:
+def flop_rows(t: CostTable, names: Names, defined: Names | None = None) -> list[list[str]]:
     known = t.forward_total.total.num is not None
     head = ["formula", "matmul FLOPs", "other FLOPs", f"total at {_sizes(t)}" if known and _sizes(t) else "total",
             "reads"]
@@ -159,7 +177,7 @@ def flop_rows(t: CostTable, names: Names) -> list[list[str]]:
     for total, part in ((t.forward_total, t.forward), (t.backward_total, t.backward)):
         for r in part:
             note = " (index form)" if r.form == "index" else ""
-            rows.append([_label(t, r, names) + note, _q(r.matmul), _q(r.other),
+            rows.append([_label(t, r, names, defined) + note, _q(r.matmul), _q(r.other),
                          _count(r.total), _list(r.reads, names)])
         rows.append([f"{total.tensor} total", _q(total.matmul), _q(total.other),
                      _count(total.total), ""])
@@ -231,12 +249,13 @@ def policy_rows(t: CostTable, names: Names) -> list[list[str]]:
 # -- text ----------------------------------------------------------------------------------
 
 
-def text(t: CostTable, names: Names | None = None) -> str:
-    """The table for a terminal; ``names`` shows anonymous intermediates (:func:`anon_labels`)."""
+def text(t: CostTable, names: Names | None = None, defined: Names | None = None) -> str:
+    """The table for a terminal; ``names`` shows anonymous intermediates (:func:`anon_labels`),
+    ``defined`` their forward rows (:func:`anon_definitions`)."""
     names = names or {}
     at = f" at {_sizes(t)}" if _sizes(t) else ""
     out = [f"Cost of {t.name}{at} ({t.dtype}, {t.bytes_per_element} bytes an element)", "",
-           "FLOPs", *_grid(flop_rows(t, names)), *ratio_lines(t), "",
+           "FLOPs", *_grid(flop_rows(t, names, defined)), *ratio_lines(t), "",
            "Saved for backward", *_grid(saved_rows(t, names)), *memory_lines(t)]
     freed = timeline_rows(t, names)
     if len(freed) > 1:
@@ -254,13 +273,14 @@ def _grid(rows: list[list[str]]) -> list[str]:
 # -- Markdown ------------------------------------------------------------------------------
 
 
-def markdown(t: CostTable, names: Names | None = None, level: int = 2) -> list[str]:
+def markdown(t: CostTable, names: Names | None = None, level: int = 2,
+             defined: Names | None = None) -> list[str]:
     """The cost section of a Markdown document (``level`` is its heading's)."""
     names = names or {}
     h = "#" * level
     at = f" and at {_sizes(t)}" if _sizes(t) else ""
     out = [f"{h} Cost", "", f"Counted symbolically{at}, {t.dtype} ({t.bytes_per_element} "
-           f"bytes an element). {CONVENTIONS}", "", f"{h}# FLOPs", "", *_table(flop_rows(t, names)),
+           f"bytes an element). {CONVENTIONS}", "", f"{h}# FLOPs", "", *_table(flop_rows(t, names, defined)),
            "", *[f"- {line}" for line in ratio_lines(t)], "", f"{h}# Saved for backward", "",
            SAVED, "", *_table(saved_rows(t, names)), "", *[f"- {line}" for line in memory_lines(t)]]
     freed = timeline_rows(t, names)
@@ -281,8 +301,9 @@ def _cell(c: str) -> str:
     return c.replace("|", "\\|") if c else " "
 
 
-def markdown_document(t: CostTable, names: Names | None = None) -> str:
-    return "\n".join([f"# {t.name}", "", *markdown(t, names)]).rstrip("\n") + "\n"
+def markdown_document(t: CostTable, names: Names | None = None,
+                      defined: Names | None = None) -> str:
+    return "\n".join([f"# {t.name}", "", *markdown(t, names, defined=defined)]).rstrip("\n") + "\n"
 
 
 # -- JSON ----------------------------------------------------------------------------------

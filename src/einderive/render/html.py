@@ -183,7 +183,7 @@ def _adjoint_rows(a: AdjointRow) -> list[Row]:
         rows.append(("", a.closed.rhs))
         wheres += a.closed_wheres
     elif a.closed_omitted:
-        rows.append((None, escape(T.CLOSED_TOO_LARGE)))
+        rows.append((None, escape(a.closed_omitted)))
     rows += [(None, "where " + math(w)) for w in wheres]
     return rows
 

@@ -45,8 +45,8 @@ def golden(d: Derivation, spec_ref: str, steps: bool = False,
     sheet = build(d, steps=steps, terms=True, selection=selection)
     section: list[str] = []
     if cost is not None:
-        from .cost import anon_labels, markdown as cost_section
-        section = cost_section(cost, anon_labels(d))
+        from .cost import anon_definitions, anon_labels, markdown as cost_section
+        section = cost_section(cost, anon_labels(d), defined=anon_definitions(d))
     return layout(sheet, build(d, Latex, selection=selection), spec_ref,
                   mermaid(d, None if sheet.filtered else sheet), section)
 
@@ -101,7 +101,7 @@ def _backward(sheet: Sheet, tex: Sheet) -> list[str]:
             out.append(f"closed form: {a.closed.rhs}")
             wheres += a.closed_wheres
         elif a.closed_omitted:
-            out.append(f"closed form: {T.CLOSED_TOO_LARGE}")
+            out.append(f"closed form: {a.closed_omitted}")
         out += [f"where {w}" for w in wheres]
         out += ["```", "", "$$"]
         out += _display(adjoint_rows(tex, expand=True, adjoints=(x,)))

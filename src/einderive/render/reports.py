@@ -1,9 +1,12 @@
-"""What ``check`` and ``verify`` print: diffs, a one-line summary, tables."""
+"""What ``check`` and ``verify`` print: diffs, a one-line summary, tables, and
+``verify -f json``'s document (schema ``einderive/verify`` version 1)."""
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Sequence
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
@@ -16,6 +19,7 @@ from ..verify import FORMS, Check, Report
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from ..errors import SpecError
     from ..golden import CheckResult
 
 
@@ -155,3 +159,76 @@ def _verify_summary(reports: Sequence[Report], unreadable: Sequence[str]) -> lis
                  f"match finite differences in every printed form"
                  + (f"; {_other_closed(adjoints)} the backward pass" if adjoints else ""),
                  style="bold green")]
+
+
+VERIFY_SCHEMA = "einderive/verify"
+VERIFY_SCHEMA_VERSION = 1  # fields are only added within a version
+
+
+def _number(x: float) -> float | None:
+    """An error as JSON: null where it is not finite (a shape mismatch, a NaN)."""
+    return x if math.isfinite(x) else None
+
+
+def _kind(c: Check) -> str:
+    return "adjoint" if c.adjoint else "second_order" if c.second else "gradient"
+
+
+def _check_rows(c: Check, tol: float) -> list[dict[str, Any]]:
+    """One row per printed form of ``c``: its own errors and result."""
+    return [{"check": c.name, "kind": _kind(c), "form": form,
+             "shape": list(c.shape), "max_abs_error": _number(max_abs),
+             "max_rel_error": _number(max_rel), "tolerance": tol,
+             "result": getattr(c, form).value}
+            for form, max_abs, max_rel in c.errors]
+
+
+def _verify_spec(r: Report) -> dict[str, Any]:
+    return {"spec": r.spec, "path": r.path or None,
+            "sizes": dict(r.sizes),
+            "seed": r.seed, "tolerance": r.tol, "ok": r.ok,
+            "error": {"message": r.error, "hint": r.hint or None, "bug": r.bug}
+            if r.error else None,
+            "checks": [row for c in r.checks for row in _check_rows(c, r.tol)]}
+
+
+def _unreadable(e: SpecError) -> dict[str, Any]:
+    loc = e.loc
+    return {"path": loc.file if loc else None, "line": loc.line if loc and loc.line else None,
+            "col": loc.col if loc and loc.col else None, "message": e.message,
+            "hint": e.hint}
+
+
+def verify_document(reports: Sequence[Report], errors: Sequence[SpecError],
+                    exit_code: int) -> dict[str, Any]:
+    """``verify -f json``: every spec's checks, a row per printed form, and the totals;
+    ``errors`` are the specs that could not be read, ``exit_code`` the command's."""
+    from .._version import __version__
+    rows = [row for r in reports for c in r.checks for row in _check_rows(c, r.tol)]
+    checks = [c for r in reports for c in r.checks]
+    return {
+        "schema": VERIFY_SCHEMA,
+        "schema_version": VERIFY_SCHEMA_VERSION,
+        "generator": f"einderive {__version__}",
+        "ok": exit_code == 0,
+        "exit_code": exit_code,
+        "totals": {
+            "specs": len(reports) + len(errors),
+            "passed": sum(r.ok for r in reports),
+            "failed": sum(not r.ok for r in reports),
+            "unreadable": len(errors),
+            "gradients": sum(_kind(c) == "gradient" for c in checks),
+            "adjoints": sum(c.adjoint for c in checks),
+            "second_order": sum(c.second for c in checks),
+            "rows": len(rows),
+            "failed_rows": sum(row["result"] == "fail" for row in rows),
+        },
+        "specs": [_verify_spec(r) for r in reports],
+        "unreadable": [_unreadable(e) for e in errors],
+    }
+
+
+def verify_json(reports: Sequence[Report], errors: Sequence[SpecError], exit_code: int) -> str:
+    """:func:`verify_document` as text (strict JSON: no NaN, no Infinity)."""
+    return json.dumps(verify_document(reports, errors, exit_code), ensure_ascii=False,
+                      indent=2, allow_nan=False) + "\n"

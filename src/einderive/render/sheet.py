@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from ..record import Record, replace
 from .matrix_printer import element_names
 from .styles import Latex, Unicode
-from .text import Pen, Style, closed_differs, has_index_form, named_consumer, shape_text
+from .text import (Pen, Style, closed_differs, closed_omitted, has_index_form, named_consumer,
+                   shape_text)
 
 if TYPE_CHECKING:
     from ..derivation import Adjoint, Derivation, Form, Gradient, Hessian
@@ -97,7 +98,7 @@ def select(sheet: Sheet, sel: Selection) -> Sheet:
                              closed=None if index_only else a.closed,
                              closed_full=None if index_only else maybe(a.closed_full),
                              closed_wheres=() if index_only else a.closed_wheres,
-                             closed_omitted=a.closed_omitted and not index_only,
+                             closed_omitted="" if index_only else a.closed_omitted,
                              terms=tuple(replace(t, formula=maybe(t.formula)) for t in a.terms))
                      for a in sheet.adjoints if "backward" in sections and keep(a.name))
     gradients = tuple(replace(g, formula=maybe(g.formula)) for g in sheet.gradients
@@ -192,7 +193,7 @@ class AdjointRow(Record):
     formula: Formula
     closed: Shown | None  # the closed form, where it is another formula than the chain form
     closed_full: Formula | None  # that closed form in both forms, in a sheet built ``full``
-    closed_omitted: bool  # no closed form: not derived, or too large to be worth printing
+    closed_omitted: str  # why there is no closed form, when derived and none ("": there is)
     closed_wheres: tuple[str, ...]  # the closed form's where-clauses not already said
     terms: tuple[Term, ...]  # empty unless asked for
     steps: tuple[Step, ...]  # empty unless asked for
@@ -480,10 +481,19 @@ def _adjoint(d: Derivation, pen: Pen, a: Adjoint, steps: bool, terms: bool,
     return AdjointRow(
         a.name, shown, closed,
         formula(pen, differs, lhs) if differs is not None and full else None,
-        a.closed is None, extra,
+        _omitted(d, pen, a), extra,
         tuple(_term(d, pen, consumer, f, lhs, full) for consumer, f in a.terms) if terms
         else (),
         tuple(_step(d, pen, e) for e in a.edges) if steps else ())
+
+
+def _omitted(d: Derivation, pen: Pen, a: Adjoint) -> str:
+    """Why ``a`` prints no closed form, in words (the adjoint that gave the reason as the
+    text view prints it, an anonymous one by its short name)."""
+    if a.omitted is None:
+        return ""
+    of = Pen(d, Unicode, pen.anon).adjoint_lhs(a.omitted.of, ()) if a.omitted.of else ""
+    return closed_omitted(a.omitted.why, of)
 
 
 def _term(d: Derivation, pen: Pen, consumer: str, f: Form,

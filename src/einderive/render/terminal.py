@@ -198,7 +198,7 @@ def _backward(sheet: Sheet, opts: Options, width: int) -> list[Line]:
             block.eq("", a.closed.rhs, "", "magenta")
             wheres += a.closed_wheres
         elif opts.expand and a.closed_omitted:
-            block.eq("", T.CLOSED_TOO_LARGE, "", DIM, sign=False)
+            block.eq("", a.closed_omitted, "", DIM, sign=False)
         for w in wheres:
             block.eq("", f"where {w}", "", DIM, sign=False)
     return [[], [("Backward", HEAD)]] + _para(T.CONVENTION, width) + block.render()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sympy import Indexed, Symbol
 
 from .. import matrix as mx
-from ..kinds import NoteKind, ReduceKind, RefKind
+from ..kinds import NoteKind, Omission, ReduceKind, RefKind
 from ..record import Record
 from .notation import Notation
 from .styles import Unicode
@@ -62,6 +62,32 @@ def gauss_newton_text(output: str, loss: str) -> str:
 
 
 CLOSED_TOO_LARGE = "(its closed form is too large to be worth printing)"
+
+
+def closed_omitted(why: Omission, of: str) -> str:
+    """Why an adjoint prints no closed form (``--expand``): ``of`` is the upstream adjoint
+    that gave the reason, as printed (∂L/∂H), or ""."""
+    if why == Omission.UPSTREAM_NONE:
+        return f"(no closed form: it reads {of}, which has none)"
+    if why == Omission.OTHER_AXIS:
+        return (f"(no closed form: it reads {of} per element of another axis than {of}'s "
+                f"closed form is written by)")
+    if why == Omission.WHOLE_FORM:
+        return (f"(no closed form: it reads {of} per element, and {of}'s closed form is a "
+                f"whole tensor)")
+    if why == Omission.ELEMENT_FORM:
+        return (f"(no closed form: it reads {of} whole under a sum over axes, and {of}'s "
+                f"closed form is written per element)")
+    if why == Omission.EACH_FORM:
+        return (f"(no closed form: {of}'s closed form, written per element, cannot stand "
+                f"where it reads {of})")
+    if why == Omission.EINSUM:
+        return "(no closed form: written out, it needs an einsum)"
+    if why == Omission.NO_MATRIX:
+        return "(no closed form: it has no matrix form)"
+    if why == Omission.IN_TEMPORARY:
+        return "(no closed form: it reads an adjoint inside a where-clause's temporary)"
+    return CLOSED_TOO_LARGE
 
 
 class Pen(Record):

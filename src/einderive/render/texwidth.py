@@ -439,7 +439,9 @@ def tallest(group: str) -> str:
 def _shrunk(item: str) -> str:
     """A ``\\left … \\right`` item with its inside cut to its tallest items (its delimiters
     are sized by those alone); any other item as it is."""
-    toks = [t for t in tokens(item) if t != " "]
+    every = tokens(item)
+    at = [n for n, t in enumerate(every) if t != " "]  # where each token that is no space is
+    toks = [every[n] for n in at]
     if len(toks) < 4 or toks[0] != "\\left" or toks[-2] != "\\right":
         return item
     nested = 0
@@ -447,9 +449,8 @@ def _shrunk(item: str) -> str:
         nested += (t == "\\left") - (t == "\\right")
         if nested == 0 and n:
             return item  # the first \left closes before the end: not one group
-    inner = "".join(tokens(item)).strip()
-    first, last = inner.index(toks[1]) + len(toks[1]), inner.rindex("\\right")
-    return f"\\left{toks[1]}{tallest(inner[first:last].strip())}\\right{toks[-1]}"
+    inside = "".join(every[at[1] + 1:at[-2]]).strip()  # between the delimiters
+    return f"\\left{toks[1]}{tallest(inside)}\\right{toks[-1]}"
 
 
 def _cell(rhs: str, start: Break, end: Break, measure: bool = False) -> str:
