@@ -305,9 +305,9 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
     full = substituted(shown.matrix, done)
     if isinstance(full, Refused):
         return full
-    if full == shown.matrix:  # no upstream adjoint in it: its chain form is closed already
+    if full == shown.matrix:  # no upstream adjoint in it: its chain form is closed already,
         done[name] = full
-        return None
+        return _inside_temporary(full, shown.wheres)  # unless one is inside a temporary
     full = simplified(in_node_names(full, shown.wheres), shown.wheres)
     done[name] = full
     if any(isinstance(n, mx.Einsum) for n in mx.walk(full)):
@@ -321,6 +321,20 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
     # conv1d(X, W, b), read t1_i) stay defined
     kept = tuple(w for w in used_wheres(m, shown.wheres) if is_temporary(w))
     return Form(None, shown.idx, m, kept + wheres, positions(m), shown.einsum)
+
+
+def _inside_temporary(m: mx.M, wheres: tuple[Where, ...]) -> Refused | None:
+    """Refused when ``m`` reads an upstream adjoint inside a temporary it names (∂L/∂X =
+    t1 Wqᵀ, where t1 = reshape(permute(∂L/∂Q, …))): its chain form is no closed form, and
+    none is written through the temporary."""
+    used = set(mx.walk(m))
+    for w in wheres:
+        if is_temporary(w) and w.lhs in used:
+            for r in mx.walk(w.rhs):
+                if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT:
+                    assert isinstance(w.lhs, mx.Ref)
+                    return Refused(Omission.TEMPORARY, r.name, w.lhs.name)
+    return None
 
 
 def _closed_simplified(m: mx.M, wheres: tuple[Where, ...], graph: Graph, named: Named,

@@ -64,9 +64,11 @@ def gauss_newton_text(output: str, loss: str) -> str:
 CLOSED_TOO_LARGE = "(its closed form is too large to be worth printing)"
 
 
-def closed_omitted(why: Omission, of: str) -> str:
+def closed_omitted(why: Omission, of: str, via: str = "") -> str:
     """Why an adjoint prints no closed form (``--expand``): ``of`` is the upstream adjoint
-    that gave the reason, as printed (∂L/∂H), or ""."""
+    that gave the reason, as printed (∂L/∂H), or ""; ``via`` the temporary it is read in."""
+    if why == Omission.TEMPORARY:
+        return f"(no closed form: it reads {of} inside the temporary {via})"
     if why == Omission.UPSTREAM_NONE:
         return f"(no closed form: it reads {of}, which has none)"
     if why == Omission.OTHER_AXIS:
