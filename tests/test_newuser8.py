@@ -145,3 +145,15 @@ def test_expand_says_why_a_closed_form_is_not_printed(run):
            "form is written by)")
     assert why in out
     assert f"closed form: {why}" in run("derive", spec, "-f", "markdown").stdout
+
+
+def test_expand_says_an_adjoint_read_inside_a_temporary_has_no_closed_form(run):
+    """heads_torch_layout's ∂L/∂X = t1 Wqᵀ + …, t1 = reshape(permute(∂L/∂Q, …)): no adjoint
+    at the top of its chain form, yet no closed form (it was 'too large'); an adjoint whose
+    chain form is closed already (orthogonality_reg's ∂L/∂W, in W alone) says nothing."""
+    spec = REGRESSIONS / "heads_torch_layout.yaml"
+    out = " ".join(run("derive", spec, "--expand", "--node", "X").stdout.split())
+    assert "(no closed form: it reads ∂L/∂Q inside the temporary t1)" in out
+    assert "too large" not in out
+    out = run("derive", MODELS / "more" / "orthogonality_reg.yaml", "--expand").stdout
+    assert "closed form" not in out and "too large" not in out

@@ -33,6 +33,7 @@ class Refused(Record):
 
     why: Omission
     of: str = ""
+    via: str = ""  # the temporary it reads the adjoint inside (t1), for TEMPORARY
 
 
 def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M]

@@ -319,12 +319,12 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
         return Refused(Omission.NO_MATRIX)
     if shown.einsum:  # an einsum's closed form is no easier to read
         return Refused(Omission.EINSUM)
-    if any(r.kind == RefKind.ADJOINT for w in used_wheres(shown.matrix, shown.wheres)
-           if is_temporary(w) for r in mx.leaves(w.rhs) if isinstance(r, mx.Ref)):
+    inside = _inside_temporary(shown.matrix, shown.wheres)
+    if inside is not None:
         # t1 = reshape(permute(∂L/∂Q, …)): an upstream adjoint read through a temporary, which
         # substitution does not see; taken for closed, ∂L/∂N1 = t1 Wqᵀ + … carried its t1 into
-        # the forms after it (∂L/∂g1's), defined nowhere there
-        return Refused(Omission.IN_TEMPORARY)
+        # the forms after it (∂L/∂g1's), defined nowhere there: never recorded as done
+        return inside
     full = substituted(shown.matrix, done, temporaries)
     if isinstance(full, Refused):
         return full
@@ -346,6 +346,20 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
     kept = tuple(w for w in used_wheres(m, shown.wheres) if is_temporary(w))
     kept += defined_temporaries(m, temporaries, kept)
     return Form(None, shown.idx, m, kept + wheres, positions(m), shown.einsum)
+
+
+def _inside_temporary(m: mx.M, wheres: tuple[Where, ...]) -> Refused | None:
+    """Refused when ``m`` reads an upstream adjoint inside a temporary it names (∂L/∂X =
+    t1 Wqᵀ, where t1 = reshape(permute(∂L/∂Q, …))): its chain form is no closed form, and
+    none is written through the temporary."""
+    used = set(mx.walk(m))
+    for w in wheres:
+        if is_temporary(w) and w.lhs in used:
+            for r in mx.walk(w.rhs):
+                if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT:
+                    assert isinstance(w.lhs, mx.Ref)
+                    return Refused(Omission.TEMPORARY, r.name, w.lhs.name)
+    return None
 
 
 def _closed_simplified(m: mx.M, wheres: tuple[Where, ...], graph: Graph, named: Named,

@@ -64,7 +64,7 @@ class Omission(Kind):
     EACH_FORM = "each-form"  # per element, and the form per element too, but as one Each node
     EINSUM = "einsum"  # its chain form, or its closed form written out, needs an einsum
     NO_MATRIX = "no-matrix"  # its chain form has no matrix form: only its index form prints
-    IN_TEMPORARY = "in-temporary"  # it reads an adjoint inside a where-clause's temporary
+    TEMPORARY = "temporary"  # it reads an adjoint inside a temporary (t1 = reshape(∂L/∂Q))
 
 
 class Status(Kind):

@@ -493,7 +493,7 @@ def _omitted(d: Derivation, pen: Pen, a: Adjoint) -> str:
     if a.omitted is None:
         return ""
     of = Pen(d, Unicode, pen.anon).adjoint_lhs(a.omitted.of, ()) if a.omitted.of else ""
-    return closed_omitted(a.omitted.why, of)
+    return closed_omitted(a.omitted.why, of, a.omitted.via)
 
 
 def _term(d: Derivation, pen: Pen, consumer: str, f: Form,

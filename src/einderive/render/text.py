@@ -64,9 +64,11 @@ def gauss_newton_text(output: str, loss: str) -> str:
 CLOSED_TOO_LARGE = "(its closed form is too large to be worth printing)"
 
 
-def closed_omitted(why: Omission, of: str) -> str:
+def closed_omitted(why: Omission, of: str, via: str = "") -> str:
     """Why an adjoint prints no closed form (``--expand``): ``of`` is the upstream adjoint
-    that gave the reason, as printed (∂L/∂H), or ""."""
+    that gave the reason, as printed (∂L/∂H), or ""; ``via`` the temporary it is read in."""
+    if why == Omission.TEMPORARY:
+        return f"(no closed form: it reads {of} inside the temporary {via})"
     if why == Omission.UPSTREAM_NONE:
         return f"(no closed form: it reads {of}, which has none)"
     if why == Omission.OTHER_AXIS:
@@ -85,8 +87,6 @@ def closed_omitted(why: Omission, of: str) -> str:
         return "(no closed form: written out, it needs an einsum)"
     if why == Omission.NO_MATRIX:
         return "(no closed form: it has no matrix form)"
-    if why == Omission.IN_TEMPORARY:
-        return "(no closed form: it reads an adjoint inside a where-clause's temporary)"
     return CLOSED_TOO_LARGE
 
 
