@@ -1197,7 +1197,7 @@ class _Reader:
         assert axis_index is not None
         n: Any = dim_values(self.ctx.graph.spec.dims).get(self.ctx.index_dim[axis_index])
         if n is None or not n.is_Integer or sorted(groups) != list(range(int(n))):
-            raise NoMatrixForm("a stack of some of its positions")
+            return None  # some of its positions: each term placed at its own (_placed)
         blobs = [self.blob(SAdd(*groups[p])) for p in sorted(groups)]
         others = self._preferred(self._ordered_union([b.idx for b in blobs]))
         if axis_index in others or any(set(b.idx) != set(others) for b in blobs):
@@ -1259,6 +1259,9 @@ class _Reader:
     # -- products ---------------------------------------------------------------------------
 
     def _product(self, e: Expr) -> Blob:
+        placed = self._placed(e)
+        if placed is not None:
+            return placed
         coeff: list[mx.M] = []
         factors: list[Expr] = []
         summed: list[Index] = []
@@ -1299,6 +1302,46 @@ class _Reader:
                 raise
         return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
                     result.idx)
+
+    def _placed(self, e: Expr) -> Blob | None:
+        """δ(s, p) R with R free of s: R placed at position p of s's axis, zeros elsewhere,
+        pad(reshape(R, [B, 1, D]), p:p + 1, axis=1) - the adjoint of a slice of length 1
+        whose literal-1 axis a reshape dropped (x1 = reshape(X[:, 0:1, :], [B, D]) gives
+        ∂L/∂X_ijk = δ_{0, j} ∂L/∂x1_ik); a vector R is that column or row as it stands.
+        None when ``e`` is no such product (the delta's index summed, or read by R)."""
+        deltas = [f for f in Mul.make_args(e) if isinstance(f, KroneckerDelta) and
+                  any(isinstance(a, sympy.Integer) for a in f.args)]
+        if len(deltas) != 1:
+            return None
+        s, p = sorted(deltas[0].args, key=lambda a: isinstance(a, sympy.Integer))
+        free = self._free(e)
+        if not isinstance(s, Symbol) or not isinstance(p, sympy.Integer) or s not in free or \
+                s not in self.order or not set(free) <= set(self.order):
+            return None
+        rest = e.xreplace({deltas[0]: S.One})
+        if rest.has(s):
+            return None
+        full = self._preferred(free)
+        axis = full.index(s)
+        others = tuple(i for i in full if i != s)
+        b = self.blob(rest)
+        if set(b.idx) != set(others) or len(full) < 2:
+            raise NoMatrixForm("a position of an axis beside a reading of other indices")
+        if mx.batch_of(b.m):
+            raise NoMatrixForm("a position beside a batched form")
+        m = self._orient_like(b, others) if len(others) != 1 else b.m
+        one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
+        if len(full) == 2:  # a column (B, 1) is its own [B, 1]; a row its [1, N]
+            if m.shape[axis] != 1:
+                m = mx.transpose(m)
+            if m.shape != one:
+                raise NoMatrixForm("a position beside a vector of another shape")
+        else:
+            if tuple(m.shape) != math_shape(tuple(d for d in one if d != 1)):
+                raise NoMatrixForm("a position beside a form of another shape")
+            m = mx.Reshape(m, one, math_shape(one))
+        dims = tuple(self.ctx.index_dim[i] for i in full)
+        return Blob(mx.Pad(m, axis, p, p + 1, dims, math_shape(dims)), full)
 
     def _broadcast_total(self, factors: list[Expr], summed: list[Index], e: Expr
                          ) -> mx.M | None:
