@@ -59,12 +59,14 @@ def _elements_alike(r: mx.Ref, form: mx.M) -> bool:
 
 def _mixes_readings(m: mx.M, r: mx.Ref, form: mx.M) -> bool:
     """Whether ``form`` would stand where ``r`` stands read another way: a whole tensor of
-    three or more axes (sum(·, axis=2, keepdims=True), NumPy's reading) where one batch
-    element's matrix stood (∂L/∂mu_b 𝟏ᵀ), or one element's form under NumPy's sum over
+    three or more axes (sum(·, axis=2, keepdims=True), NumPy's reading), or a form with one
+    inside, where one batch element's matrix stood (∂L/∂mu_b 𝟏ᵀ), or one element's form under NumPy's sum over
     axes of a whole tensor: the product or sum around it would mean another thing."""
     def whole(x: mx.M) -> bool:
         return not mx.batch_of(x) and len(x.shape) >= 3
-    if r.batch and whole(form):
+    if r.batch and (whole(form) or any(len(n.shape) >= 3 for n in mx.walk(form))):
+        # (a whole tensor's slice or pad inside: pad(G ⊙ σ(slice(Y, :, O:O2)), 0:O, axis=1)
+        # put where ∂L/∂Y_i stood printed G_i beside the whole Y's axes)
         return True
     return whole(r) and bool(mx.batch_of(form)) and \
         any(isinstance(n, mx.SumAxes) for n in mx.walk(m))

@@ -116,7 +116,8 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             reader.ones = False
             m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
-        return _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
+        return _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
+                            ctx, namer, anon_forms, expr, idx, shape) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or Recognition(None)
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
@@ -124,7 +125,8 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
         return _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     if out.einsum:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
-            _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
+            _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
+                         ctx, namer, anon_forms, expr, idx, shape) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     return out
@@ -164,6 +166,17 @@ def _unit_lead(shape: Shape) -> Shape:
     while k < len(shape) - 1 and shape[k] == 1:
         k += 1
     return tuple(shape[k:])
+
+
+def _whole_first(each: Recognition | None, ctx: Ctx, namer: Namer,
+                 anon_forms: Mapping[str, mx.M | None], expr: Expr, idx: Idx, shape: Shape
+                 ) -> Recognition | None:
+    """``each``, a reading element by element, unless NumPy's reading of the whole tensors
+    (:func:`_framed`) says it: Σ_i ∂L/∂S_ijkk′ of P: [H, T, T] is sum(∂L/∂S, axis=0), not
+    ∂L/∂P_jk = colsum(∂L/∂S_jk) for each (j, k), the batch on the middle axes."""
+    if each is None or not isinstance(each.matrix, mx.Each):
+        return each
+    return _framed(ctx, namer, anon_forms, expr, idx, shape) or each
 
 
 def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
@@ -776,6 +789,10 @@ class _Reader:
             return self._position_ref(ref, idx, shape)
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
+            if self.batch and element_at(idx, self.batch) is not None:
+                # a window of one element: the slice and pad of the whole tensor's axes would
+                # print inside Σ_i as one element's (pad(G_i …, axis=1) padding its columns)
+                raise NoMatrixForm("a window of a batch element")
             return self._window_ref(ref, e, shape)
         split = permuted_view(idx)
         temporary = None
@@ -988,7 +1005,8 @@ class _Reader:
         if s not in inner.idx or x in inner.idx:
             raise NoMatrixForm("a range condition over a product that does not read it")
         dims = tuple(self.ctx.index_dim[i] for i in inner.idx)
-        if tuple(inner.m.shape) != math_shape(dims) or len(dims) > 2:
+        if tuple(inner.m.shape) != math_shape(dims) or len(dims) > 2 and mx.batch_of(inner.m):
+            # (three or more axes: the whole tensor of its indices' dims, as NumPy pads it)
             raise NoMatrixForm("a padded product of another orientation")
         axis = inner.idx.index(s)
         out = dims[:axis] + (self.ctx.index_dim[x],) + dims[axis + 1:]

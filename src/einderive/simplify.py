@@ -984,6 +984,40 @@ def softplus(m: mx.M) -> mx.M | None:
     return None
 
 
+def squeezed_sum(m: mx.M) -> mx.M | None:
+    """``reshape(sum(X, axis=0, keepdims=True), [H, T, T])`` → ``sum(X, axis=0)``: a reshape
+    that only drops the axes a sum kept (as 1s) is the sum without keepdims; through a sum
+    of terms whose others have the reshape's shape already (``+ (1/5) P``) and constant
+    factors."""
+    if not isinstance(m, mx.Reshape):
+        return None
+    dims = tuple(m.dims)
+    terms = m.x.terms if isinstance(m.x, mx.Add) else (m.x,)
+    out: list[mx.M] = []
+    for t in terms:
+        dropped = _squeezed(t, dims, m.shape)
+        if dropped is not None:
+            out.append(dropped)
+        elif t.is_scalar or isinstance(m.x, mx.Add) and len(dims) >= 3 and \
+                tuple(mx.batch_of(t)) + tuple(t.shape) == dims:
+            out.append(t)
+        else:
+            return None
+    return mx.add(*out)
+
+
+def _squeezed(t: mx.M, dims: tuple[Any, ...], shape: tuple[Any, ...]) -> mx.M | None:
+    """``t``, a sum over axes kept as 1s (or a constant times one), without those axes when
+    that leaves ``dims``; else None."""
+    if isinstance(t, mx.Scale):
+        inner = _squeezed(t.x, dims, shape)
+        return None if inner is None else mx.with_src(mx.scale(t.coeff, inner), t.src)
+    if isinstance(t, mx.SumAxes) and t.keep and \
+            tuple(d for a, d in enumerate(t.shape) if a not in t.axes) == dims:
+        return mx.SumAxes(t.x, t.axes, False, shape, t.src)  # (the index form's order)
+    return None
+
+
 def make_cancel(wheres: Sequence[Where]) -> Rule:
     """The rule that cancels within an elementwise expression (derivative helpers written out
     by their ``where`` definitions): σ'(u) ⊙ ((1 − y) ⊘ (1 − p) − y ⊘ p) → p − y for
@@ -1023,7 +1057,7 @@ RULES: tuple[Rule, ...] = (
     reduce_of_sum, reduce_of_ones, merge_reductions, add_broadcasts, ones_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
-    sigmoid_of_exp, softplus,
+    sigmoid_of_exp, softplus, squeezed_sum,
 )
 
 
