@@ -635,6 +635,11 @@ class _Reader:
         matrix of the other axes it would be transposed (a row 1×1×T); as the whole form its
         shape is the result's."""
         core = m.x if isinstance(m, mx.Scale) and m.coeff.is_scalar else m
+        if isinstance(core, mx.Hadamard):  # times whole tensors of its shape (m ⊙ (∂L/∂Y ∗ W))
+            convs = [f for f in core.factors if isinstance(f, mx.Conv)]
+            if len(convs) == 1 and all(f is convs[0] or tuple(f.shape) == tuple(shape) and
+                                       not mx.batch_of(f) for f in core.factors):
+                core = convs[0]
         inside = [n for n in mx.walk(m) if n in self.lone_convs]
         return inside == [core] and isinstance(core, mx.Conv) and \
             tuple(core.dims) == tuple(shape)
@@ -670,6 +675,21 @@ class _Reader:
             return mx.hadamard(aligned, ones)
         # a broadcast into three or more axes: einsum against ones says exactly which
         return self._einsum([b, Blob(ones, syms)], syms).m
+
+    def framed(self, e: Expr, idx: Idx, shape: Shape) -> mx.M | None:
+        """``e`` read at ``idx`` (0 on a literal-1 axis) as NumPy reads whole tensors, a
+        tensor of spec ``shape`` (:func:`recognize_frame.read_framed`), or None: the factor
+        beside a convolution with an axis of one (m_{i, 0, l} of m: [B, 1, T])."""
+        ctx = self.ctx
+
+        def arg_ref(x: Expr) -> tuple[mx.Ref, Shape]:
+            tensor = ctx.graph[ctx.tensor_of[x.label]]
+            return self._whole(tensor.name, _ref_kind(tensor.kind), tensor.shape), tensor.shape
+        try:
+            return read_framed(e, idx, shape, self._whole_ref, arg_ref, ctx.is_tensor_atom,
+                               ctx.index_dim, self._term_key)
+        except NoMatrixForm:
+            return None  # an anonymous intermediate with no form of its own
 
     # -- expressions ----------------------------------------------------------------------
 
