@@ -680,16 +680,8 @@ class _Reader:
         """``e`` read at ``idx`` (0 on a literal-1 axis) as NumPy reads whole tensors, a
         tensor of spec ``shape`` (:func:`recognize_frame.read_framed`), or None: the factor
         beside a convolution with an axis of one (m_{i, 0, l} of m: [B, 1, T])."""
-        ctx = self.ctx
-
-        def arg_ref(x: Expr) -> tuple[mx.Ref, Shape]:
-            tensor = ctx.graph[ctx.tensor_of[x.label]]
-            return self._whole(tensor.name, _ref_kind(tensor.kind), tensor.shape), tensor.shape
-        try:
-            return read_framed(e, idx, shape, self._whole_ref, arg_ref, ctx.is_tensor_atom,
-                               ctx.index_dim, self._term_key)
-        except NoMatrixForm:
-            return None  # an anonymous intermediate with no form of its own
+        found = _framed(self.ctx, self.namer, self.anon_forms, e, idx, shape)
+        return None if found is None else found.matrix
 
     # -- expressions ----------------------------------------------------------------------
 
