@@ -57,6 +57,10 @@ def _elements_alike(r: mx.Ref, form: mx.M) -> bool:
     return bool(leaves) and all(x.batch == r.batch and (x.at or at) == at for x in leaves)
 
 
+# nodes that name axes of a whole tensor's spec shape (axis=1 of [B, C, T])
+_SPEC_AXES = (mx.Slice, mx.Pad, mx.Take, mx.SumAxes, mx.Permute, mx.Stack, mx.Reshape)
+
+
 def _mixes_readings(m: mx.M, r: mx.Ref, form: mx.M) -> bool:
     """Whether ``form`` would stand where ``r`` stands read another way: a whole tensor of
     three or more axes (sum(·, axis=2, keepdims=True), NumPy's reading), or a form with one
@@ -64,9 +68,11 @@ def _mixes_readings(m: mx.M, r: mx.Ref, form: mx.M) -> bool:
     axes of a whole tensor: the product or sum around it would mean another thing."""
     def whole(x: mx.M) -> bool:
         return not mx.batch_of(x) and len(x.shape) >= 3
-    if r.batch and (whole(form) or any(len(n.shape) >= 3 for n in mx.walk(form))):
-        # (a whole tensor's slice or pad inside: pad(G ⊙ σ(slice(Y, :, O:O2)), 0:O, axis=1)
-        # put where ∂L/∂Y_i stood printed G_i beside the whole Y's axes)
+    if r.batch and (whole(form) or any(isinstance(n, _SPEC_AXES) and len(n.shape) >= 3
+                                       for n in mx.walk(form))):
+        # (an op on a whole tensor's numbered axes inside: pad(G ⊙ σ(slice(Y, :, O:O2)), 0:O,
+        # axis=1) put where ∂L/∂Y_i stood printed G_i beside the whole Y, and its axis=1
+        # read as one element's columns)
         return True
     return whole(r) and bool(mx.batch_of(form)) and \
         any(isinstance(n, mx.SumAxes) for n in mx.walk(m))
