@@ -47,6 +47,7 @@ def test_a_bias_summed_over_the_batch_axis_is_numpys_sum_over_axis_0():
 
 def test_length_one_slices_dropped_by_a_reshape_pad_their_adjoints_back():
     d = _derive("models/more8/rnn_slices_rank3.yaml")
+    assert forms(d, "X")[0] == "δ_{0, j} ∂L/∂x1_ik + δ_{1, j} ∂L/∂x2_ik + δ_{2, j} ∂L/∂x3_ik"
     assert forms(d, "X")[1] == ("pad(reshape(∂L/∂x1, [B, 1, D]), 0:1, axis=1) + "
                                 "pad(reshape(∂L/∂x2, [B, 1, D]), 1:2, axis=1) + "
                                 "pad(reshape(∂L/∂x3, [B, 1, D]), 2:3, axis=1)")

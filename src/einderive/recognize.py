@@ -1369,7 +1369,8 @@ class _Reader:
         else:
             if tuple(m.shape) != math_shape(tuple(d for d in one if d != 1)):
                 raise NoMatrixForm("a position beside a form of another shape")
-            m = mx.Reshape(m, one, math_shape(one))
+            # (the reshape is what the delta says: its factor prints first, δ_{0, j} ∂L/∂x1_ik)
+            m = mx.Reshape(m, one, math_shape(one), deltas[0])
         dims = tuple(self.ctx.index_dim[i] for i in full)
         return Blob(mx.Pad(m, axis, p, p + 1, dims, math_shape(dims)), full)
 
