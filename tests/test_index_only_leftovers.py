@@ -37,6 +37,9 @@ def _verified(d, sizes: dict[str, int] | None = None, seed: int = 1) -> None:
 
 def test_a_bias_summed_over_the_batch_axis_is_numpys_sum_over_axis_0():
     d = _derive("models/more8/rel_pos_bias_heads.yaml")
+    # the forward too: P [H, T, T] broadcasts over the batch as NumPy aligns it (was
+    # einsum('ijlm,ijkm->ijkl', K, Q) + einsum('ijkl,jkl->ijkl', 𝟏, P))
+    assert "  S       = Q Kᵀ + P\n" in plain(d), plain(d)
     assert forms(d, "P") == ("Σ_i ∂L/∂S_ijkk′ + (1/5) P_jkk′",
                              "sum(∂L/∂S, axis=0) + (1/5) P")
     assert "d_P = np.sum(d_S, axis=0) + 1 / 5 * P" in render(d, "numpy")
@@ -143,3 +146,15 @@ def test_the_new_forms_generate_code_that_matches_torch(path, tmp_path):
 def test_positions_of_a_matrix_generate_code_that_matches_torch(tmp_path):
     from test_ops import _generated_code_matches_torch
     _generated_code_matches_torch(derive_text(POSITIONS_OF_A_MATRIX), tmp_path)
+
+
+@pytest.mark.parametrize("path", ["models/more8/rel_pos_bias_heads.yaml",
+                                  "models/more8/rnn_slices_rank3.yaml",
+                                  "models/more8/mixture_lse_axis0_rank3.yaml",
+                                  "regressions/slice_steps_at_dims.yaml"])
+def test_the_new_forms_read_back_to_the_reference(path, run):
+    """Every printed line, read back by tests/notation_reader.py and evaluated (the more8
+    specs are outside test_printed_forms' own list)."""
+    from test_printed_forms import failures
+    bad = failures(TESTS / path, run)
+    assert not bad, "\n".join(bad)

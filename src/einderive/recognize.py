@@ -381,11 +381,22 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             if len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch) or \
                     seen & set(inds[nb:]):
                 return False
+        elif not relaxed and _trailing_batch(inds, batch):
+            continue  # P_jkk′ beside S_ijkk′ (batch i, j): NumPy broadcasts it over i
         elif element_at(inds, batch) is None or len(inds) - nb not in (1, 2) or \
                 not relaxed and (len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch)):
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
     return found
+
+
+def _trailing_batch(inds: Idx, batch: Idx) -> bool:
+    """A tensor of fewer axes read at the last of the batch indices and then a matrix's
+    (P_jkk′ of P: [H, T, T] beside S_ijkk′ of S: [B, H, T, T], the batch i, j): NumPy aligns
+    its axes with the last ones, each element's matrix the same for every i."""
+    r = len(inds) - 2
+    return 1 <= r < len(batch) and tuple(inds[:r]) == tuple(batch[-r:]) and \
+        all(isinstance(i, Symbol) and i not in batch for i in inds[r:])
 
 
 def _summed_over_lead(expr: Expr, batch: Idx) -> set[Expr]:
@@ -814,6 +825,11 @@ class _Reader:
         elif has_index_map(idx):
             return self._view_ref(ref, idx)
         at = element_at(idx, self.batch) if self.batch else None
+        if at is None and self.batch and ref.kind != RefKind.ANON and len(shape) == len(idx) \
+                and _trailing_batch(idx, self.batch):  # P_jkk′ of P: [H, T, T], the batch i, j
+            r = len(idx) - 2
+            return Blob(mx.Ref(ref.name, ref.kind, math_shape(shape[r:]), ref.src,
+                               batch=tuple(shape[:r])), tuple(idx[r:]))
         named = self._anonymous_element(ref, shape, at) \
             if at is not None and self.temporaries else None
         if named is not None:  # (conv1d(X, W, b))_i: t1_i where t1 = conv1d(X, W, b)
