@@ -107,6 +107,10 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             m = reader.orient(reader.blob(expr), idx, shape)
             if reader.used_ones and reader.einsum_used:
                 raise NoMatrixForm("a batch of one inside an einsum")
+            if reader.wide_pads and reader.einsum_used:
+                # a whole tensor padded back, then contracted by einsum (einsum('ijk,lk->ijl',
+                # pad(∂L/∂H, 1:T − 1, axis=1), W)): no easier to read than the index form
+                return _framed(ctx, namer, anon_forms, expr, idx, shape) or Recognition(None)
         except NoMatrixForm:
             if not reader.used_ones:
                 raise
@@ -597,6 +601,7 @@ class _Reader:
         self.order = order
         self.wheres: list[Where] = []
         self.einsum_used = False
+        self.wide_pads = False  # a padded product of three or more axes (_padded_product)
         self.position = ctx.position
         # elements read zero-padded: element -> (axis, lo, hi) of the range condition absorbed
         self.padded: dict[Expr, tuple[int, Expr, Expr]] = {}
@@ -1036,6 +1041,7 @@ class _Reader:
         if tuple(inner.m.shape) != math_shape(dims) or len(dims) > 2 and mx.batch_of(inner.m):
             # (three or more axes: the whole tensor of its indices' dims, as NumPy pads it)
             raise NoMatrixForm("a padded product of another orientation")
+        self.wide_pads = self.wide_pads or len(dims) > 2
         axis = inner.idx.index(s)
         out = dims[:axis] + (self.ctx.index_dim[x],) + dims[axis + 1:]
         return Blob(mx.Pad(inner.m, axis, lo, hi, out, math_shape(out)),
