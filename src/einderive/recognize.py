@@ -175,10 +175,16 @@ def _unit_lead(shape: Shape) -> Shape:
 def _whole_first(each: Recognition | None, ctx: Ctx, namer: Namer,
                  anon_forms: Mapping[str, mx.M | None], expr: Expr, idx: Idx, shape: Shape
                  ) -> Recognition | None:
-    """``each``, a reading element by element, unless NumPy's reading of the whole tensors
-    (:func:`_framed`) says it: Σ_i ∂L/∂S_ijkk′ of P: [H, T, T] is sum(∂L/∂S, axis=0), not
-    ∂L/∂P_jk = colsum(∂L/∂S_jk) for each (j, k), the batch on the middle axes."""
-    if each is None or not isinstance(each.matrix, mx.Each):
+    """``each``, a reading element by element, unless it is elementwise and summed only, reads
+    an element on a tensor's middle axes, and NumPy's reading of the whole tensors
+    (:func:`_framed`) says it: Σ_i ∂L/∂S_ijkk′ of P:
+    [H, T, T] is sum(∂L/∂S, axis=0), not ∂L/∂P_jk = colsum(∂L/∂S_jk) for each (j, k), the
+    batch on the middle axes."""
+    if each is None or not isinstance(each.matrix, mx.Each) or \
+            any(isinstance(n, mx.MatMul) for n in mx.walk(each.matrix)) or \
+            not any(isinstance(n, mx.Ref) and n.at for n in mx.walk(each.matrix)):
+        # (a product of each element's matrices says more, W_b (1 − tanh(Y_bᵀ)^∘2), and so
+        # does an element at the leading axes, ∂L/∂g_bo ⊙ 𝟙[Z_bo = g_bo])
         return each
     return _framed(ctx, namer, anon_forms, expr, idx, shape) or each
 
