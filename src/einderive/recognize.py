@@ -176,17 +176,26 @@ def _whole_first(each: Recognition | None, ctx: Ctx, namer: Namer,
                  anon_forms: Mapping[str, mx.M | None], expr: Expr, idx: Idx, shape: Shape
                  ) -> Recognition | None:
     """``each``, a reading element by element, unless it is elementwise and summed only, reads
-    an element on a tensor's middle axes, and NumPy's reading of the whole tensors
-    (:func:`_framed`) says it: Σ_i ∂L/∂S_ijkk′ of P:
-    [H, T, T] is sum(∂L/∂S, axis=0), not ∂L/∂P_jk = colsum(∂L/∂S_jk) for each (j, k), the
-    batch on the middle axes."""
+    an element on a tensor's middle axes (:func:`_middle`), and NumPy's reading of the whole
+    tensors (:func:`_framed`) says it: Σ_i ∂L/∂S_ijkk′ of P: [H, T, T] is sum(∂L/∂S,
+    axis=0), not ∂L/∂P_jk = colsum(∂L/∂S_jk) for each (j, k), the batch on the middle
+    axes."""
     if each is None or not isinstance(each.matrix, mx.Each) or \
             any(isinstance(n, mx.MatMul) for n in mx.walk(each.matrix)) or \
-            not any(isinstance(n, mx.Ref) and n.at for n in mx.walk(each.matrix)):
+            not any(isinstance(n, mx.Ref) and _middle(n) for n in mx.walk(each.matrix)):
         # (a product of each element's matrices says more, W_b (1 − tanh(Y_bᵀ)^∘2), and so
-        # does an element at the leading axes, ∂L/∂g_bo ⊙ 𝟙[Z_bo = g_bo])
+        # does an element of the leading or last axes, ∂L/∂g_bo ⊙ 𝟙[Z_bo = g_bo], Z_d)
         return each
     return _framed(ctx, namer, anon_forms, expr, idx, shape) or each
+
+
+def _middle(r: mx.Ref) -> bool:
+    """Whether ``r`` is an element whose batch axes stand inside its tensor, neither its
+    first nor its last axes (∂L/∂S_ht = ∂L/∂S[:, h, t, :] of S: [B, H, T, T])."""
+    if not r.at:
+        return False
+    n = len(r.at) + len(r.shape if r.shape[-1] != 1 else r.shape[:1])
+    return r.at[0] != 0 and r.at[-1] != n - 1
 
 
 def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
