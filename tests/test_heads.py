@@ -83,10 +83,10 @@ PRINTED = {  # spec -> lines its derivation prints (matrix forms, no einsum)
                                 "t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [1, T, D])"],
     "literal_one_row_rank3": ["∂L/∂X = h ⊙ sign(X − g) + 𝟙[X > g] ⊙ minimum(X, h) + 𝟙[X < "
                               "h] ⊙ maximum(X, g)",
-                              # NumPy's sums over axes, the literal 1s kept (was einsum)
-                              "∂L/∂h = reshape(sum(|X − g|, axis=(0, 2), keepdims=True) + "
-                              "sum(𝟙[X ≥ h] ⊙ maximum(X, g), axis=(0, 2), keepdims=True), "
-                              "[T, 1])"],
+                              # NumPy's sums over axes, the literal 1s kept (was einsum),
+                              # the two sums over the same axes one
+                              "∂L/∂h = reshape(sum(|X − g| + 𝟙[X ≥ h] ⊙ maximum(X, g), "
+                              "axis=(0, 2), keepdims=True), [T, 1])"],
     # PyTorch's layout: the heads moved ahead by a permutation, then NumPy's batched forms
     "heads_torch_layout": ["Q = permute(reshape(X Wq, [B, T, H, Dh]), (0, 2, 1, 3))",
                            "O = P V", "Y = reshape(permute(O, (0, 2, 1, 3)), [B, T, D])",

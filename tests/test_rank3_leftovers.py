@@ -145,7 +145,7 @@ FRAMED = {  # NumPy's reading: kept-dims axes broadcast, sums over axes
     },
     "more7/rmsnorm_mid_rank4": {
         "∂L/∂X": "(1/(B C)) ∂L/∂r ⊙ X ⊘ r + ∂L/∂O ⊙ g ⊘ r",
-        "∂L/∂g": "reshape(sum(∂L/∂O ⊙ X ⊘ r, axis=(0, 1), keepdims=True), [C, D])",
+        "∂L/∂g": "sum(∂L/∂O ⊙ X ⊘ r, axis=(0, 1))",  # (the reshape dropped only the 1s)
     },
     "more7/batchnorm_rank3_channels": {
         "∂L/∂v": "−(1/2) g ⊙ sum(∂L/∂N ⊙ (X − mu), axis=(0, 2), keepdims=True) ⊘ "

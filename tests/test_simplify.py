@@ -69,6 +69,8 @@ def ev(m: mx.M, values: dict) -> np.ndarray:
         return np.array(np.sqrt((ev(m.x, values) ** 2).sum()))
     if isinstance(m, mx.SumAxes):
         return ev(m.x, values).sum(axis=m.axes, keepdims=m.keep)
+    if isinstance(m, mx.Reshape):
+        return ev(m.x, values).reshape(tuple(SIZES.get(d, d) for d in m.dims))
     if isinstance(m, mx.Reduce):
         v = ev(m.x, values)
         return {"sum": lambda: np.array(v.sum()), "rowsum": lambda: v.sum(1, keepdims=True),
@@ -794,3 +796,30 @@ def test_no_norm_or_inner_product_of_a_batched_vector():
     assert S.inner_product(total) is None
     plain = mx.fn("sqrt", mx.matmul(mx.transpose(x), x))  # the rule does fire unbatched
     assert text(S.simplify(plain)) == "‖x‖"
+
+
+# -- sums over axes -------------------------------------------------------------------------
+
+X3, Y3 = ref("X3", "B", "M", "N"), ref("Y3", "B", "M", 1)
+P, E = ref("P", "M", "N"), ref("E", "M", "N")
+
+
+def _kept(x: mx.M, axes: tuple[int, ...]) -> mx.SumAxes:
+    return mx.SumAxes(x, axes, True, tuple(1 if a in axes else d for a, d in enumerate(x.shape)))
+
+
+def test_a_reshape_dropping_a_sums_kept_axes_is_the_sum_without_them():
+    # ∂L/∂P of S = Q Kᵀ + P (P: [H, T, T] under S: [B, H, T, T]), and gmm's ⊘ exp(logs)
+    check(S.squeezed_sum, mx.Reshape(mx.add(_kept(X3, (0,)), mx.scale(mx.Const(sympy.Rational(1, 5)), P)),
+                                     ("M", "N"), ("M", "N")),
+          "sum(X3, axis=0) + (1/5) P")
+    check(S.squeezed_sum, mx.Reshape(mx.hadamard(mx.scale(mx.Const(-2), _kept(X3, (0,))),
+                                                 mx.power(E, -1)), ("M", "N"), ("M", "N")),
+          "−2 sum(X3, axis=0) ⊘ E")
+
+
+def test_a_reshape_that_moves_or_broadcasts_is_no_squeezed_sum():
+    assert S.squeezed_sum(mx.Reshape(_kept(X3, (0,)), ("N", "M"), ("N", "M"))) is None
+    # sum(Y3, axis=0, keepdims=True) is M×1: beside X3's M×N it broadcasts, it is no M×N
+    assert S.squeezed_sum(mx.Reshape(mx.add(_kept(Y3, (0,)), _kept(X3, (0,))),
+                                     ("M", "N"), ("M", "N"))) is None

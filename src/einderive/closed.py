@@ -103,6 +103,10 @@ def defined_temporaries(m: mx.M, temporaries: Mapping[str, mx.M],
     return tuple(out)
 
 
+# nodes that name axes of a whole tensor's spec shape (axis=1 of [B, C, T])
+_SPEC_AXES = (mx.Slice, mx.Pad, mx.Take, mx.SumAxes, mx.Permute, mx.Stack, mx.Reshape)
+
+
 def _misread(m: mx.M, r: mx.Ref, form: mx.M) -> Omission | None:
     """Why ``form``, the closed form of the adjoint ``r`` reads in ``m``, cannot stand where
     ``r`` stands, read as ``r`` is read there (None: it can).
@@ -124,6 +128,11 @@ def _misread(m: mx.M, r: mx.Ref, form: mx.M) -> Omission | None:
             return Omission.ELEMENT_FORM
         return None
     at = r.at or tuple(range(len(r.batch)))
+    if any(isinstance(n, _SPEC_AXES) and len(n.shape) >= 3 for n in mx.walk(form)):
+        # an op on a whole tensor's numbered axes inside: pad(G ⊙ σ(slice(Y, :, O:O2)), 0:O,
+        # axis=1) put where ∂L/∂Y_i stood printed G_i beside the whole Y, and its axis=1 read
+        # as one element's columns (named whole as a temporary, when it is one, it stands)
+        return Omission.WHOLE_FORM
     if isinstance(form, mx.Each):
         if form.dims != r.batch or form.at != at:
             return Omission.OTHER_AXIS

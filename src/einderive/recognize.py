@@ -107,6 +107,10 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             m = reader.orient(reader.blob(expr), idx, shape)
             if reader.used_ones and reader.einsum_used:
                 raise NoMatrixForm("a batch of one inside an einsum")
+            if reader.wide_pads and reader.einsum_used:
+                # a whole tensor padded back, then contracted by einsum (einsum('ijk,lk->ijl',
+                # pad(∂L/∂H, 1:T − 1, axis=1), W)): no easier to read than the index form
+                return _framed(ctx, namer, anon_forms, expr, idx, shape) or Recognition(None)
         except NoMatrixForm:
             if not reader.used_ones:
                 raise
@@ -116,7 +120,8 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             reader.ones = False
             m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
-        return _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
+        return _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
+                            ctx, namer, anon_forms, expr, idx, shape) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or Recognition(None)
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
@@ -124,7 +129,8 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
         return _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     if out.einsum:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
-            _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True) or \
+            _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
+                         ctx, namer, anon_forms, expr, idx, shape) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     return out
@@ -164,6 +170,32 @@ def _unit_lead(shape: Shape) -> Shape:
     while k < len(shape) - 1 and shape[k] == 1:
         k += 1
     return tuple(shape[k:])
+
+
+def _whole_first(each: Recognition | None, ctx: Ctx, namer: Namer,
+                 anon_forms: Mapping[str, mx.M | None], expr: Expr, idx: Idx, shape: Shape
+                 ) -> Recognition | None:
+    """``each``, a reading element by element, unless it is elementwise and summed only, reads
+    an element on a tensor's middle axes (:func:`_middle`), and NumPy's reading of the whole
+    tensors (:func:`_framed`) says it: Σ_i ∂L/∂S_ijkk′ of P: [H, T, T] is sum(∂L/∂S,
+    axis=0), not ∂L/∂P_jk = colsum(∂L/∂S_jk) for each (j, k), the batch on the middle
+    axes."""
+    if each is None or not isinstance(each.matrix, mx.Each) or \
+            any(isinstance(n, mx.MatMul) for n in mx.walk(each.matrix)) or \
+            not any(isinstance(n, mx.Ref) and _middle(n) for n in mx.walk(each.matrix)):
+        # (a product of each element's matrices says more, W_b (1 − tanh(Y_bᵀ)^∘2), and so
+        # does an element of the leading or last axes, ∂L/∂g_bo ⊙ 𝟙[Z_bo = g_bo], Z_d)
+        return each
+    return _framed(ctx, namer, anon_forms, expr, idx, shape) or each
+
+
+def _middle(r: mx.Ref) -> bool:
+    """Whether ``r`` is an element whose batch axes stand inside its tensor, neither its
+    first nor its last axes (∂L/∂S_ht = ∂L/∂S[:, h, t, :] of S: [B, H, T, T])."""
+    if not r.at:
+        return False
+    n = len(r.at) + len(r.shape if r.shape[-1] != 1 else r.shape[:1])
+    return r.at[0] != 0 and r.at[-1] != n - 1
 
 
 def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
@@ -374,11 +406,22 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             if len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch) or \
                     seen & set(inds[nb:]):
                 return False
+        elif not relaxed and _trailing_batch(inds, batch):
+            continue  # P_jkk′ beside S_ijkk′ (batch i, j): NumPy broadcasts it over i
         elif element_at(inds, batch) is None or len(inds) - nb not in (1, 2) or \
                 not relaxed and (len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch)):
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
     return found
+
+
+def _trailing_batch(inds: Idx, batch: Idx) -> bool:
+    """A tensor of fewer axes read at the last of the batch indices and then a matrix's
+    (P_jkk′ of P: [H, T, T] beside S_ijkk′ of S: [B, H, T, T], the batch i, j): NumPy aligns
+    its axes with the last ones, each element's matrix the same for every i."""
+    r = len(inds) - 2
+    return 1 <= r < len(batch) and tuple(inds[:r]) == tuple(batch[-r:]) and \
+        all(isinstance(i, Symbol) and i not in batch for i in inds[r:])
 
 
 def _summed_over_lead(expr: Expr, batch: Idx) -> set[Expr]:
@@ -579,6 +622,7 @@ class _Reader:
         self.order = order
         self.wheres: list[Where] = []
         self.einsum_used = False
+        self.wide_pads = False  # a padded product of three or more axes (_padded_product)
         self.position = ctx.position
         # elements read zero-padded: element -> (axis, lo, hi) of the range condition absorbed
         self.padded: dict[Expr, tuple[int, Expr, Expr]] = {}
@@ -628,6 +672,11 @@ class _Reader:
         matrix of the other axes it would be transposed (a row 1×1×T); as the whole form its
         shape is the result's."""
         core = m.x if isinstance(m, mx.Scale) and m.coeff.is_scalar else m
+        if isinstance(core, mx.Hadamard):  # times whole tensors of its shape (m ⊙ (∂L/∂Y ∗ W))
+            convs = [f for f in core.factors if isinstance(f, mx.Conv)]
+            if len(convs) == 1 and all(f is convs[0] or tuple(f.shape) == tuple(shape) and
+                                       not mx.batch_of(f) for f in core.factors):
+                core = convs[0]
         inside = [n for n in mx.walk(m) if n in self.lone_convs]
         return inside == [core] and isinstance(core, mx.Conv) and \
             tuple(core.dims) == tuple(shape)
@@ -663,6 +712,13 @@ class _Reader:
             return mx.hadamard(aligned, ones)
         # a broadcast into three or more axes: einsum against ones says exactly which
         return self._einsum([b, Blob(ones, syms)], syms).m
+
+    def framed(self, e: Expr, idx: Idx, shape: Shape) -> mx.M | None:
+        """``e`` read at ``idx`` (0 on a literal-1 axis) as NumPy reads whole tensors, a
+        tensor of spec ``shape`` (:func:`recognize_frame.read_framed`), or None: the factor
+        beside a convolution with an axis of one (m_{i, 0, l} of m: [B, 1, T])."""
+        found = _framed(self.ctx, self.namer, self.anon_forms, e, idx, shape)
+        return None if found is None else found.matrix
 
     # -- expressions ----------------------------------------------------------------------
 
@@ -782,6 +838,10 @@ class _Reader:
             return self._position_ref(ref, idx, shape)
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
+            if self.batch and element_at(idx, self.batch) is not None:
+                # a window of one element: the slice and pad of the whole tensor's axes would
+                # print inside Σ_i as one element's (pad(G_i …, axis=1) padding its columns)
+                raise NoMatrixForm("a window of a batch element")
             return self._window_ref(ref, e, shape)
         split = permuted_view(idx)
         temporary = None
@@ -791,6 +851,11 @@ class _Reader:
         elif has_index_map(idx):
             return self._view_ref(ref, idx)
         at = element_at(idx, self.batch) if self.batch else None
+        if at is None and self.batch and ref.kind != RefKind.ANON and len(shape) == len(idx) \
+                and _trailing_batch(idx, self.batch):  # P_jkk′ of P: [H, T, T], the batch i, j
+            r = len(idx) - 2
+            return Blob(mx.Ref(ref.name, ref.kind, math_shape(shape[r:]), ref.src,
+                               batch=tuple(shape[:r])), tuple(idx[r:]))
         named = self._anonymous_element(ref, shape, at) \
             if at is not None and self.temporaries else None
         if named is not None:  # (conv1d(X, W, b))_i: t1_i where t1 = conv1d(X, W, b)
@@ -994,8 +1059,10 @@ class _Reader:
         if s not in inner.idx or x in inner.idx:
             raise NoMatrixForm("a range condition over a product that does not read it")
         dims = tuple(self.ctx.index_dim[i] for i in inner.idx)
-        if tuple(inner.m.shape) != math_shape(dims) or len(dims) > 2:
+        if tuple(inner.m.shape) != math_shape(dims) or len(dims) > 2 and mx.batch_of(inner.m):
+            # (three or more axes: the whole tensor of its indices' dims, as NumPy pads it)
             raise NoMatrixForm("a padded product of another orientation")
+        self.wide_pads = self.wide_pads or len(dims) > 2
         axis = inner.idx.index(s)
         out = dims[:axis] + (self.ctx.index_dim[x],) + dims[axis + 1:]
         return Blob(mx.Pad(inner.m, axis, lo, hi, out, math_shape(out)),
@@ -1203,7 +1270,7 @@ class _Reader:
         assert axis_index is not None
         n: Any = dim_values(self.ctx.graph.spec.dims).get(self.ctx.index_dim[axis_index])
         if n is None or not n.is_Integer or sorted(groups) != list(range(int(n))):
-            raise NoMatrixForm("a stack of some of its positions")
+            return None  # some of its positions: each term placed at its own (_placed)
         blobs = [self.blob(SAdd(*groups[p])) for p in sorted(groups)]
         others = self._preferred(self._ordered_union([b.idx for b in blobs]))
         if axis_index in others or any(set(b.idx) != set(others) for b in blobs):
@@ -1265,6 +1332,9 @@ class _Reader:
     # -- products ---------------------------------------------------------------------------
 
     def _product(self, e: Expr) -> Blob:
+        placed = self._placed(e)
+        if placed is not None:
+            return placed
         coeff: list[mx.M] = []
         factors: list[Expr] = []
         summed: list[Index] = []
@@ -1305,6 +1375,47 @@ class _Reader:
                 raise
         return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
                     result.idx)
+
+    def _placed(self, e: Expr) -> Blob | None:
+        """δ(s, p) R with R free of s: R placed at position p of s's axis, zeros elsewhere,
+        pad(reshape(R, [B, 1, D]), p:p + 1, axis=1) - the adjoint of a slice of length 1
+        whose literal-1 axis a reshape dropped (x1 = reshape(X[:, 0:1, :], [B, D]) gives
+        ∂L/∂X_ijk = δ_{0, j} ∂L/∂x1_ik); a vector R is that column or row as it stands.
+        None when ``e`` is no such product (the delta's index summed, or read by R)."""
+        deltas = [f for f in Mul.make_args(e) if isinstance(f, KroneckerDelta) and
+                  any(isinstance(a, sympy.Integer) for a in f.args)]
+        if len(deltas) != 1:
+            return None
+        s, p = sorted(deltas[0].args, key=lambda a: isinstance(a, sympy.Integer))
+        free = self._free(e)
+        if not isinstance(s, Symbol) or not isinstance(p, sympy.Integer) or s not in free or \
+                s not in self.order or not set(free) <= set(self.order):
+            return None
+        rest = e.xreplace({deltas[0]: S.One})
+        if rest.has(s):
+            return None
+        full = self._preferred(free)
+        axis = full.index(s)
+        others = tuple(i for i in full if i != s)
+        b = self.blob(rest)
+        if set(b.idx) != set(others) or len(full) < 2:
+            raise NoMatrixForm("a position of an axis beside a reading of other indices")
+        if mx.batch_of(b.m):
+            raise NoMatrixForm("a position beside a batched form")
+        m = self._orient_like(b, others) if len(others) != 1 else b.m
+        one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
+        if len(full) == 2:  # a column (B, 1) is its own [B, 1]; a row its [1, N]
+            if m.shape[axis] != 1:
+                m = mx.transpose(m)
+            if m.shape != one:
+                raise NoMatrixForm("a position beside a vector of another shape")
+        else:
+            if tuple(m.shape) != math_shape(tuple(d for d in one if d != 1)):
+                raise NoMatrixForm("a position beside a form of another shape")
+            # (the reshape is what the delta says: its factor prints first, δ_{0, j} ∂L/∂x1_ik)
+            m = mx.Reshape(m, one, math_shape(one), deltas[0])
+        dims = tuple(self.ctx.index_dim[i] for i in full)
+        return Blob(mx.Pad(m, axis, p, p + 1, dims, math_shape(dims)), full)
 
     def _broadcast_total(self, factors: list[Expr], summed: list[Index], e: Expr
                          ) -> mx.M | None:

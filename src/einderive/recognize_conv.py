@@ -45,6 +45,8 @@ class _Reader(Protocol):
 
     def _same_size(self, a: Expr, b: Expr) -> bool: ...
 
+    def framed(self, e: Expr, idx: tuple[Any, ...], shape: tuple[Any, ...]) -> mx.M | None: ...
+
 
 def read_conv(reader: _Reader, factors: list[Expr], summed: list[Any]) -> Read | None:
     """The convolution the product of ``factors`` summed over ``summed`` is, if it is one;
@@ -84,6 +86,16 @@ def _times_outside(reader: _Reader, factors: list[Expr], summed: list[Any],
     conv = read_conv(reader, [f for f in factors if f not in outside], summed)
     if conv is None:
         return None
+    m = conv[0]
+    if isinstance(m, mx.Conv) and 1 in m.dims:
+        # an axis of one, read at 0 (X: [B, 1, T]): the factors read whole, as NumPy
+        # broadcasts them against the convolution, m ⊙ (∂L/∂Y ∗ W)
+        at = iter(conv[1])
+        full = tuple(0 if d == 1 else next(at) for d in m.dims)
+        whole = reader.framed(sympy.Mul(*outside), full, tuple(m.dims))
+        if whole is None or tuple(whole.shape) != tuple(m.dims) or mx.batch_of(whole):
+            return None
+        return _blob(mx.hadamard(m, whole), conv[1])
     try:
         rest = reader.blob(sympy.Mul(*outside))
     except Exception as exc:  # recognize.NoMatrixForm (imported, it would be a cycle)

@@ -1023,6 +1023,48 @@ def softplus(m: mx.M) -> mx.M | None:
     return None
 
 
+def squeezed_sum(m: mx.M) -> mx.M | None:
+    """``reshape(sum(X, axis=0, keepdims=True), [H, T, T])`` → ``sum(X, axis=0)``: a reshape
+    that only drops the axes a sum kept (as 1s) is the sum without keepdims; through sums,
+    constant factors and products by tensors of the reshape's shape already (``+ (1/5) P``,
+    ``⊘ exp(logs)``)."""
+    if not isinstance(m, mx.Reshape):
+        return None
+    return _squeezed(m.x, tuple(m.dims), m.shape)
+
+
+def _squeezed(t: mx.M, dims: tuple[Any, ...], shape: tuple[Any, ...]) -> mx.M | None:
+    """``t`` without the axes its sums over axes kept as 1s, when that leaves ``dims`` (the
+    rest of ``t`` of that shape already); None when ``t`` holds no such sum, or another
+    part."""
+    if isinstance(t, mx.SumAxes):
+        if t.keep and tuple(d for a, d in enumerate(t.shape) if a not in t.axes) == dims:
+            return mx.SumAxes(t.x, t.axes, False, shape, t.src)  # (the index form's order)
+        return None
+    if isinstance(t, mx.Scale):
+        inner = _squeezed(t.x, dims, shape)
+        return None if inner is None else mx.with_src(mx.scale(t.coeff, inner), t.src)
+    if not isinstance(t, (mx.Add, mx.Hadamard)):
+        return None
+    parts = [_squeezed(x, dims, shape) for x in t.children()]
+    hits = [k for k, x in enumerate(parts) if x is not None]
+    if not hits or isinstance(t, mx.Hadamard) and len(hits) != 1:
+        return None  # (a product of two such sums would broadcast them against each other)
+    if any(not _shaped(x, dims, shape) for k, x in enumerate(t.children()) if k not in hits):
+        return None
+    kids = [y if y is not None else x for x, y in zip(t.children(), parts)]
+    out = mx.add(*kids) if isinstance(t, mx.Add) else mx.hadamard(*kids)
+    return mx.with_src(out, t.src)
+
+
+def _shaped(x: mx.M, dims: tuple[Any, ...], shape: tuple[Any, ...]) -> bool:
+    """Whether ``x`` has the spec shape ``dims`` already: a number, a whole tensor of it, or
+    a batched form of it (P of each h)."""
+    batch = tuple(mx.batch_of(x))
+    return x.is_scalar or not batch and tuple(x.shape) == tuple(shape) or \
+        len(dims) >= 3 and batch + tuple(x.shape) == dims
+
+
 def make_cancel(wheres: Sequence[Where]) -> Rule:
     """The rule that cancels within an elementwise expression (derivative helpers written out
     by their ``where`` definitions): σ'(u) ⊙ ((1 − y) ⊘ (1 − p) − y ⊘ p) → p − y for
@@ -1063,7 +1105,7 @@ RULES: tuple[Rule, ...] = (
     ones_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
-    sigmoid_of_exp, softplus,
+    sigmoid_of_exp, softplus, squeezed_sum,
 )
 
 

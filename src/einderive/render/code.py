@@ -448,6 +448,11 @@ class Compiler:
 
     def _m_Pad(self, m: mx.Pad) -> Value:
         v = self._m(m.x)
+        if len(v.shape) != len(m.dims) and m.hi - m.lo == 1:
+            # a vector placed at one position of a matrix's axis (its column [B, 1]): the
+            # 1-d array made that column, or row, first
+            v = self._spec_shaped(v, m.x, tuple(1 if a == m.axis else d
+                                                for a, d in enumerate(m.dims)))
         d = m.dims[m.axis]
         size = S.One if d == 1 else self.d.index.ctx.sizes[d]
         after = self.const(size - m.hi)  # N − N is 0
