@@ -14,6 +14,9 @@ einderive's printers, so that it is an independent check of what a person reads:
   the Σ's letters alone, of two axes more than it has letters, is the matrix of one batch
   element; the sum adds each element's matrix over the batch (its leading axes).  A name
   with a subscript of its own is bracketed there, ``(x_seq)_b``, and reads as ``x_seq,b``.
+  A bracketed expression so subscripted, ``(σ(x W2))_b``, is that element of the whole
+  expression's value (on the axis of b's dim); a where-helper whose names carry a batch
+  letter, ``σ'(W2ᵀ x_b) = (σ(x W2))_b ⊙ …``, holds for every element b.
 - Index form: each dim has its own letter; a primed letter (``j′``) runs over the same dim.
   Einstein's convention: an index repeated on the right-hand side and absent from the left is
   summed; other sums are written with ``Σ``.  ``δ_ik`` is Kronecker's delta.
