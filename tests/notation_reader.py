@@ -14,6 +14,9 @@ einderive's printers, so that it is an independent check of what a person reads:
   the Σ's letters alone, of two axes more than it has letters, is the matrix of one batch
   element; the sum adds each element's matrix over the batch (its leading axes).  A name
   with a subscript of its own is bracketed there, ``(x_seq)_b``, and reads as ``x_seq,b``.
+  A bracketed expression so subscripted, ``(σ(x W2))_b``, is that element of the whole
+  expression's value (on the axis of b's dim); a where-helper whose names carry a batch
+  letter, ``σ'(W2ᵀ x_b) = (σ(x W2))_b ⊙ …``, holds for every element b.
 - Index form: each dim has its own letter; a primed letter (``j′``) runs over the same dim.
   Einstein's convention: an index repeated on the right-hand side and absent from the left is
   summed; other sums are written with ``Σ``.  ``δ_ik`` is Kronecker's delta.
@@ -674,6 +677,9 @@ class Env:
         """Read ``line``, evaluate both sides, raise ReaderError unless they agree.  Returns the
         mode used ('index' or 'matrix')."""
         lhs, rhs = read(line)
+        helper = _helper_letters(self, lhs)
+        if helper:
+            return self.check_helper_elements(lhs, rhs, helper, line, rtol)
         each = _element_line(self, lhs)
         if each is not None and not _has_indices(self, rhs, each[1]):
             return self.check_elements(lhs, rhs, each, want_name, line, rtol)
@@ -709,6 +715,20 @@ class Env:
         got = x.v
         if got.shape != target.shape and (x.ones or x.is_ones or _is_constant(got)):
             got = np.broadcast_to(got, target.shape)
+        close(got, target, line, rtol)
+        return "matrix"
+
+    def check_helper_elements(self, lhs, rhs, letters, line, rtol) -> str:
+        """README: a where-helper of a form written per element (or inside Σ_b), σ'(W2ᵀ x_b)
+        = (σ(x W2))_b ⊙ …, holds for every element b: both sides read on every element at
+        once, as the form's own line."""
+        ev = MatrixEval(self)
+        ev.batch = letters
+        target = SCALAR_FUNCTIONS["σ'"](ev.ev(lhs[2]).v)
+        got = ev.ev(rhs).v
+        if got.shape != target.shape:
+            raise ReaderError(f"{line!r}: the sides' shapes {got.shape} and {target.shape} "
+                              f"differ")
         close(got, target, line, rtol)
         return "matrix"
 
@@ -821,6 +841,30 @@ def _element_array(env: Env, name: str, letters: tuple, v):
     shp = tuple(d if isinstance(d, int) else env.dims[d] for d in env.shapes[name])
     v = np.moveaxis(np.asarray(v, dtype=float).reshape(shp), axes, tuple(range(len(axes))))
     return v[..., None] if v.ndim == len(axes) + 1 else v
+
+
+def _helper_letters(env: Env, lhs) -> tuple:
+    """The batch letters of a where-helper written per element, σ'(W2ᵀ x_b) (its names
+    subscripted by batch letters alone, as in the form it serves), else ()."""
+    if lhs[0] != "fn" or lhs[1] != "σ'":
+        return ()
+    found: list = []
+
+    def walk(t):
+        if not isinstance(t, tuple):
+            return
+        if t[0] == "name" and t[1] not in ("𝐈", "δ") or t[0] == "adj":
+            name, idx = env.split(t[1] if t[0] == "name" else t[2])
+            if idx and name in env.shapes and \
+                    all(_letter_dim(env, x) is not None for x in idx) and \
+                    _element_axes(env, name, tuple(idx)) is not None:
+                found.append(tuple(idx))
+        for x in t[1:]:
+            if isinstance(x, (tuple, list)):
+                for y in (x if isinstance(x, list) else [x]):
+                    walk(y)
+    walk(lhs)
+    return found[0] if found and all(f == found[0] for f in found) else ()
 
 
 def _element_line(env: Env, lhs):
@@ -1051,9 +1095,28 @@ class MatrixEval:
             if found is None:
                 raise ReaderError("an index form's Σ in a matrix form")
             return self.batch_sum(*found)
+        if kind == "sub" and self.batch and tuple(t[2]) == tuple(self.batch) and \
+                len(self.batch) == 1 and t[1][0] == "paren":
+            return self.element_of(t[1][1])
         if kind == "sub":
             raise ReaderError(f"{kind} in a matrix form")
         raise ReaderError(f"cannot evaluate {kind}")
+
+    def element_of(self, tree) -> MV:
+        """README: (σ(x W2))_b, the element b of a whole expression (as X_b of a name: its
+        matrix or column at b on the axis of b's dim), every element at once."""
+        (letter,) = self.batch
+        outer, self.batch = self.batch, ()
+        try:
+            x = self.ev(tree)
+        finally:
+            self.batch = outer
+        size = self.env.dims[_letter_dim(self.env, letter)]
+        hits = [a for a, n in enumerate(x.v.shape) if n == size]
+        if len(hits) != 1 or x.is_ones or x.is_eye:
+            raise ReaderError(f"no one axis of {letter!r}'s dim in a value of shape {x.v.shape}")
+        v = np.moveaxis(x.v, hits[0], 0)
+        return MV(v[..., None] if v.ndim == 2 else v, x.ones)
 
     def terms(self, trees) -> list[MV]:
         """A sum's terms; a term with a 𝟏 that nothing in it sizes (einsum('ijk,ik->ijk', 𝟏,

@@ -121,6 +121,23 @@ def test_more_printed_forms_read_back_to_the_reference(path, run):
     assert not bad, "\n".join(bad)
 
 
+ALL_MORE = sorted((Path(__file__).parent / "models").glob("more*/*.yaml"))
+# always: a σ' helper of a form written per element (σ'(Y_i) = σ(Y_i) ⊙ (1 − σ(Y_i))); every
+# spec of tests/models/more*/ with EINDERIVE_MORE_MODELS=1
+WHERE_ALWAYS = ("broadcast_rank3",)
+
+
+@pytest.mark.parametrize("path", [
+    pytest.param(p, id=f"{p.parent.name}/{p.stem}") for p in ALL_MORE
+    if os.environ.get("EINDERIVE_MORE_MODELS") or p.stem in WHERE_ALWAYS])
+def test_where_clauses_read_back_as_their_forms_use_them(path, run):
+    """Every printed where-clause reads back to the reference: its sides type as the form
+    that uses it reads them (per element inside Σ_b or a form of each element: σ'(W2ᵀ x)
+    with x of B×N was printed for σ'(W2ᵀ x_b), and did not type)."""
+    bad = [b for b in failures(path, run) if b.startswith("[where]")]
+    assert not bad, "\n".join(bad)
+
+
 def text_failures(text: str) -> list[str]:
     from einderive.derivation import derive
     from einderive.render.terminal import plain

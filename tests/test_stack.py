@@ -95,6 +95,25 @@ def test_a_piece_adjoint_is_the_upstream_adjoint_at_its_position():
     assert r"\frac{\partial L}{\partial S_{0, j, l}}" in latex, latex
 
 
+def test_a_where_helper_reads_per_element_as_its_form_uses_it(tmp_path, run):
+    """∂L/∂x_b = 2 (… W2 (σ'(W2ᵀ x_b) ⊙ rowsum(S_b))): x is B×N, so the helper's clause
+    printed as σ'(W2ᵀ x) = σ(x W2) ⊙ … did not type (its sides were each element's, printed
+    unsubscripted); it reads per element, as the form uses it, in every notation, and reads
+    back (tests/notation_reader.py) to the reference."""
+    from test_printed_forms import failures
+    d = derive_text(spec(STACKS["the last axis, summed over"]))
+    clause = "σ'(W2ᵀ x_b) = (σ(x W2))_b ⊙ (1 − (σ(x W2))_b)"
+    from einderive.render.terminal import plain
+    for out in [plain(d)] + [render(d, fmt) for fmt in ("markdown", "json", "numpy", "torch")]:
+        assert clause in out and "σ'(W2ᵀ x) =" not in out, out
+    latex = render(d, "latex")
+    assert (r"\sigma'(W_{2}^{\top} x_{b}) = (\sigma(x W_{2}))_{b} \odot "
+            r"(1 - (\sigma(x W_{2}))_{b})") in latex, latex
+    path = tmp_path / "stack.yaml"
+    path.write_text(spec(STACKS["the last axis, summed over"]))
+    assert not failures(path, run)
+
+
 def test_the_index_form_prints_each_position():
     """A number on an axis of more than one element is a position and prints (δ_{k, 0},
     S_{i, 1}, softmax(S)_{i, 0}); the 0 of a size-1 axis does not (it printed S_i)."""

@@ -292,6 +292,30 @@ def element_names(m: mx.M | None) -> tuple[Symbol, ...]:
     return tuple(Symbol(x) for x in m.names) if isinstance(m, mx.Each) else ()
 
 
+def where_element(m: mx.M | None, lhs: mx.M, rhs: mx.M) -> tuple[Symbol, ...]:
+    """The batch letters a where-clause ``lhs = rhs`` of the form ``m`` is read under: those
+    of the innermost Σ_b or per-element form around the helper where ``m`` uses it, when the
+    clause's sides hold batch elements (σ'(W2ᵀ x_b) = (σ(x W2))_b ⊙ …, as the form reads
+    it; unsubscripted, W2ᵀ x would not type); else none (the clause names whole tensors:
+    t1 = conv1d(X, W, b), a temporary the form reads at its elements, t1_j)."""
+    sides = (rhs,) if isinstance(lhs, mx.Ref) else (lhs, rhs)
+    if m is None or not any(isinstance(n, mx.Ref) and n.batch
+                            for side in sides for n in mx.walk(side)):
+        return ()
+
+    def find(x: mx.M, names: tuple[str, ...]) -> tuple[str, ...] | None:
+        if x == lhs:
+            return names
+        if isinstance(x, (mx.Each, mx.BatchSum)):
+            names = x.names
+        for c in x.children():
+            found = find(c, names)
+            if found is not None:
+                return found
+        return None
+    return tuple(Symbol(x) for x in find(m, ()) or ())
+
+
 def matrix_precedence(m: mx.M) -> Prec:
     """How tightly a matrix-form node binds when printed, on the one scale."""
     if isinstance(m, mx.Each):

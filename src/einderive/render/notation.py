@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import matrix as mx
 from .index_printer import IndexPrinter
-from .matrix_printer import MatrixPrinter
+from .matrix_printer import MatrixPrinter, where_element
 from .tokens import NotationBase
 
 
@@ -43,8 +43,23 @@ class Notation(NotationBase):
         """An index form; ``free`` are the left-hand side's indices."""
         return self.index_printer.index(e, free)
 
-    def matrix(self, m: mx.M) -> str:
-        return self.matrix_printer.doprint(m)
+    def matrix(self, m: mx.M, element: tuple[Any, ...] = ()) -> str:
+        """A matrix form; ``element``: the batch letters it is read under (a where-clause of
+        a form written per element, σ'(W2ᵀ x_b) = …), which subscript its elements."""
+        if not element:
+            return self.matrix_printer.doprint(m)
+        outer, self.matrix_printer.element = self.matrix_printer.element, \
+            self.index_list(element)
+        try:
+            return self.matrix_printer.doprint(m)
+        finally:
+            self.matrix_printer.element = outer
+
+    def where(self, form: mx.M | None, lhs: mx.M, rhs: mx.M) -> str:
+        """A where-clause ``lhs = rhs`` of the matrix form ``form``, read as the form uses
+        its helper: per element inside a per-element form or Σ_b (σ'(W2ᵀ x_b) = …)."""
+        at = where_element(form, lhs, rhs)
+        return f"{self.matrix(lhs, at)} = {self.matrix(rhs, at)}"
 
     def tensor(self, name: str, idx: str, bare: bool = True, element: bool = False) -> str:
         """A tensor's element; an anonymous intermediate is written as its definition, in

@@ -138,7 +138,7 @@ class _Writer:
             return f"# {left(f.idx)} = {index_rhs(d, f)}"
         p = printer(d)
         text = p.matrix(f.matrix)
-        wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
+        wheres = "; ".join(p.where(f.matrix, w.lhs, w.rhs) for w in f.wheres)
         return f"# {left(element_names(f.matrix))} = {text}" + \
             (f", where {wheres}" if wheres else "")
 
@@ -267,7 +267,7 @@ class _Writer:
         if form == "matrix" and f.matrix is not None:
             if self.comments:
                 p = printer(self.d)
-                wheres = "; ".join(f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in f.wheres)
+                wheres = "; ".join(p.where(f.matrix, w.lhs, w.rhs) for w in f.wheres)
                 comment = [f"# {left(())} = {p.matrix(f.matrix)}" +
                            (f", where {wheres}" if wheres else "")]
             py = self.comp.matrix(f.matrix, f.wheres).py

@@ -145,7 +145,7 @@ class Pen(Record):
 
     def wheres(self, form: Form) -> list[str]:
         p = self.printer(form)
-        return [f"{p.matrix(w.lhs)} = {p.matrix(w.rhs)}" for w in form.wheres]
+        return [p.where(form.matrix, w.lhs, w.rhs) for w in form.wheres]
 
     def adjoint_lhs(self, name: str, idx: tuple[Any, ...]) -> str:
         p = self.printer()
