@@ -45,6 +45,8 @@ def cost(m: mx.M) -> int:
         own = 3
     elif isinstance(m, mx.MatMul) and _hidden_sum(m):
         own = 2 + _WEIGHT[mx.Reduce]  # a sum written as a product: the product and the sum
+    elif _inverse_of_transposed(m) is not None:
+        own = 3  # (Xᵀ)⁻¹ is written with parentheses where X⁻ᵀ is one symbol
     return own + sum(cost(c) for c in m.children())
 
 
@@ -630,6 +632,25 @@ def inverse_times_matrix(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> m
     return None
 
 
+def _inverse_of_transposed(m: mx.M) -> mx.M | None:
+    """``A`` when ``m`` is ``(Aᵀ)⁻¹`` (the argument inline or an anonymous part)."""
+    if isinstance(m, mx.AxisFn) and AXIS_OPS[m.head].inverse and AXIS_OPS[m.head].text_t \
+            and len(m.shape) == 2 and not mx.batch_of(m):
+        x = _display(m.x)
+        if isinstance(x, mx.Transpose):
+            return x.x
+    return None
+
+
+def inverse_of_transpose(m: mx.M) -> mx.M | None:
+    """``(Aᵀ)⁻¹`` → ``A⁻ᵀ``: the inverse of a transpose is the transposed inverse, written
+    as one symbol (the Matrix Cookbook's spelling)."""
+    a = _inverse_of_transposed(m)
+    if a is None or not isinstance(m, mx.AxisFn):
+        return None
+    return mx.Transpose(mx.AxisFn(m.head, a, m.axis, m.arg_shape, _shape(a)), _shape(m))
+
+
 def make_inverse_times(named: Named) -> Rule:
     """:func:`inverse_times_matrix` that also knows the forward nodes ``named`` that are
     inverses: with ``Y = inv(X)`` on its own line, ``Yᵀ Xᵀ`` is 𝐈 as ``X⁻ᵀ Xᵀ`` is inline."""
@@ -668,8 +689,16 @@ def _inverse_of(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> mx.M | Non
     if forms and isinstance(x, mx.Ref) and x in forms:
         x = forms[x]
     if isinstance(x, mx.AxisFn) and AXIS_OPS[x.head].inverse:
-        return x.x
+        # the argument may be an anonymous part too: inv(X.T) inverts Xᵀ, printed inline
+        return _display(x.x)
     return None
+
+
+def _display(m: mx.M) -> mx.M:
+    """An anonymous part as the form it prints (``Xᵀ`` for ``X.T``), anything else as is."""
+    if isinstance(m, mx.Ref) and m.kind == mx.RefKind.ANON and isinstance(m.display, mx.M):
+        return _display(m.display)
+    return m
 
 
 def make_distribute(rules: Sequence[Rule], named: Named) -> Rule:
@@ -1057,7 +1086,8 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 # -- the table and the fixed point ----------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
-    double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
+    double_transpose, transpose_inward, inverse_of_inverse, inverse_of_transpose,
+    inverse_times_matrix,
     collect_terms, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
     ones_product, reduce_as_product,

@@ -231,7 +231,7 @@ class IndexPrinter(TreePrinter):
     def coefficient(self, c: Expr, followed: bool) -> str:
         """A constant in front of a product: bracketed unless it is one atom or an integer."""
         s = self._const(c)
-        if followed and not c.is_Integer and self.prec(c) < Prec.ATOM:
+        if followed and not c.is_Integer and self.prec(c) < Prec.ATOM and not _radical(c):
             return self.n.paren(s)
         return s
 
@@ -430,6 +430,14 @@ def index_precedence(e: Any) -> Prec:
     if is_prefix(e):
         return Prec.MUL  # √x is a prefix: bracket it under a power
     return Prec.ATOM
+
+
+def _radical(c: Any) -> bool:
+    """``√D``, ``2 √D``: an integer times square roots of atoms, which reads as one
+    coefficient unbracketed (``√D X``, ``2 √D (a − b)``; a root delimits its radicand)."""
+    factors = c.args if c.is_Mul else (c,)
+    roots = [f for f in factors if is_prefix(f) and f.args[0].is_Atom]
+    return bool(roots) and all(f.is_Integer or f in roots for f in factors)
 
 
 def is_prefix(e: Any) -> bool:
