@@ -880,3 +880,21 @@ def test_a_coefficient_of_roots_needs_no_brackets():
     assert text(mx.scale(mx.Const(sympy.sqrt(d)), mx.add(A, B))) == "√D (A + B)"
     assert text(mx.scale(mx.Const(2 * sympy.sqrt(d)), A)) == "2 √D A"
     assert text(mx.scale(mx.Const(1 / sympy.sqrt(d)), A)) == "(1/√D) A"
+
+
+@pytest.mark.parametrize("spec,shown,gone", [
+    ("inverse_of_transpose_cancels", ["∂L/∂X     = −Yᵀ ∂L/∂Y Yᵀ", "sum(X ⊙ X⁻ᵀ)"], ["(Xᵀ)⁻¹ Xᵀ"]),
+    ("norm_of_abs_product", ["(1/‖X W‖_F)·Xᵀ X W"], ["sign(X W)", "‖|X W|‖"]),
+    ("where_beside_its_indicator", ["grad(x) = 2 where(a > b, x, 0)"], ["𝟙[a > b] ⊙"]),
+    ("mean_two_axes_share", ["grad(X) = (X − mᵀ) (W + Wᵀ)"], ["colsum(X_b)))ᵀ"]),
+])
+def test_new_users_models_print_the_simplified_forms(run, spec, shown, gone):
+    from pathlib import Path
+    path = Path(__file__).parent / "regressions" / f"{spec}.yaml"
+    out = run("derive", path, "--expand").output
+    for s in shown:
+        assert s in out, out
+    for s in gone:
+        assert s not in out, out
+    r = run("verify", path)
+    assert r.exit_code == 0, r.output
