@@ -883,7 +883,8 @@ def test_a_coefficient_of_roots_needs_no_brackets():
 
 
 @pytest.mark.parametrize("spec,shown,gone", [
-    ("inverse_of_transpose_cancels", ["∂L/∂X     = −Yᵀ ∂L/∂Y Yᵀ", "sum(X ⊙ X⁻ᵀ)"], ["(Xᵀ)⁻¹ Xᵀ"]),
+    ("inverse_of_transpose_cancels", ["∂L/∂X     = −Yᵀ ∂L/∂Y Yᵀ", "sum(X ⊙ X⁻ᵀ)",
+                                       "L     = X_ii′ (X⁻ᵀ)_ii′"], ["(Xᵀ)⁻¹"]),
     ("norm_of_abs_product", ["(1/‖X W‖_F)·Xᵀ X W"], ["sign(X W)", "‖|X W|‖"]),
     ("where_beside_its_indicator", ["grad(x) = 2 where(a > b, x, 0)"], ["𝟙[a > b] ⊙"]),
     ("mean_two_axes_share", ["grad(X) = (X − mᵀ) (W + Wᵀ)"], ["colsum(X_b)))ᵀ"]),
