@@ -1800,14 +1800,16 @@ class IndexEval:
         """``softmax(S)_ij``, ``logsumexp(Z)_i``: a function of a whole tensor, indexed (its
         literal-1 axes carry no index); ``computed``: at computed indices or positions,
         ``softmax(S, axis=0)_{0, i, j}``."""
-        inverse = call[0] == "paren" and call[1][0] == "pow" and call[1][2] == -1
+        inv = call[1][1] if call[0] == "paren" and call[1][0] == "T" else call[1]
+        # (A⁻¹)_ij, (A⁻ᵀ)_ij: an element of the inverse or of its transpose
+        inverse = call[0] == "paren" and inv[0] == "pow" and inv[2] == -1
         if computed and not inverse and call[0] == "call" and \
                 call[1] in ("softmax", "logsumexp") and len(call[2]) == 1 and \
                 call[2][0][0] != "name":
             return self.picked_expression(call, idx)
         if computed and (inverse or call[0] != "call" or call[2][0][0] != "name"):
             raise ReaderError(f"computed indices on {call!r}")
-        if inverse:  # (A⁻¹)_ij: README, an element of the inverse
+        if inverse:  # (A⁻¹)_ij: README, an element of the inverse (or A⁻ᵀ's)
             v = MatrixEval(self.env).ev(call[1]).v
             return self.diag(v, idx)
         if call[0] != "call" or call[1] not in ("softmax", "logsumexp", "max", "min") or \

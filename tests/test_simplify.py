@@ -37,21 +37,27 @@ def _sigmoid(v):
 
 FUNCTIONS = {"softplus": lambda v: np.log1p(np.exp(v)), "exp": np.exp, "sqrt": np.sqrt, "sigmoid": _sigmoid,
              "sigmoid_prime": lambda v: _sigmoid(v) * (1 - _sigmoid(v)), "log": np.log,
-             "maximum": np.maximum}
+             "maximum": np.maximum, "abs": np.abs, "sign": np.sign,
+             "gt": lambda u, v: (u > v).astype(float), "le": lambda u, v: (u <= v).astype(float),
+             "where_gt": lambda u, v, p, q: np.where(u > v, p, q)}
 
 
 def ev(m: mx.M, values: dict) -> np.ndarray:
     """The value of a matrix form: vectors are columns, ⊙ broadcasts as NumPy does."""
     if isinstance(m, mx.Ref):
-        return values[m.name]
+        return values[m.name] if m.display is None else ev(m.display, values)
     if isinstance(m, mx.Const):  # a count of rows (B 𝟏 for colsum(𝟏)) is a dim's size
         v = m.value
         free = getattr(v, "free_symbols", ())
         return np.array(float(v.subs({s: SIZES[s.name] for s in free}) if free else v))
     if isinstance(m, mx.Ones):
         return np.ones(tuple(SIZES.get(d, d) for d in m.shape))
-    if isinstance(m, mx.Transpose):
-        return ev(m.x, values).T
+    if isinstance(m, mx.Transpose):  # of each batch element's matrix
+        return np.swapaxes(ev(m.x, values), -1, -2)
+    if isinstance(m, mx.BatchSum):
+        return ev(m.x, values).sum(axis=tuple(range(len(m.dims))))
+    if isinstance(m, mx.AxisFn) and m.head == "inv":
+        return np.linalg.inv(ev(m.x, values))
     if isinstance(m, mx.MatMul):
         out = ev(m.a, values) @ ev(m.b, values)
         return out.reshape(()) if m.shape == () else out
@@ -64,7 +70,7 @@ def ev(m: mx.M, values: dict) -> np.ndarray:
     if isinstance(m, mx.Pow):
         return ev(m.x, values) ** float(m.exp)
     if isinstance(m, mx.Fn):
-        return FUNCTIONS[m.name](*[ev(a, values) for a in m.args])
+        return FUNCTIONS[m.name](*[ev(a, values) if isinstance(a, mx.M) else a for a in m.args])
     if isinstance(m, mx.Norm):
         return np.array(np.sqrt((ev(m.x, values) ** 2).sum()))
     if isinstance(m, mx.SumAxes):
@@ -73,8 +79,8 @@ def ev(m: mx.M, values: dict) -> np.ndarray:
         return ev(m.x, values).reshape(tuple(SIZES.get(d, d) for d in m.dims))
     if isinstance(m, mx.Reduce):
         v = ev(m.x, values)
-        return {"sum": lambda: np.array(v.sum()), "rowsum": lambda: v.sum(1, keepdims=True),
-                "colsum": lambda: v.sum(0, keepdims=True).T}[m.kind]()
+        return {"sum": lambda: np.array(v.sum()), "rowsum": lambda: v.sum(-1, keepdims=True),
+                "colsum": lambda: np.swapaxes(v.sum(-2, keepdims=True), -1, -2)}[m.kind]()
     raise AssertionError(f"no evaluation for {type(m).__name__}")
 
 
@@ -83,7 +89,10 @@ def values_for(*ms: mx.M) -> dict:
     out = {}
     for m in ms:
         for r in mx.leaves(m):
-            shape = tuple(SIZES.get(d, d) for d in r.shape)
+            if r.display is not None:  # an anonymous part: the names it prints as
+                out = {**values_for(r.display), **out}
+                continue
+            shape = tuple(SIZES.get(d, d) for d in r.batch + r.shape)
             out.setdefault(r.name, rng.uniform(0.2, 0.8, shape))
     return out
 
@@ -823,3 +832,99 @@ def test_a_reshape_that_moves_or_broadcasts_is_no_squeezed_sum():
     # sum(Y3, axis=0, keepdims=True) is M×1: beside X3's M×N it broadcasts, it is no M×N
     assert S.squeezed_sum(mx.Reshape(mx.add(_kept(Y3, (0,)), _kept(X3, (0,))),
                                      ("M", "N"), ("M", "N"))) is None
+
+
+# -- inverses of transposes, signs, masks, batch sums (found by a new user's models) -----------
+
+
+def _inv(m: mx.M) -> mx.M:
+    return mx.AxisFn("inv", m, 0, m.shape, m.shape)
+
+
+def test_the_inverse_of_a_transpose_is_written_as_one_symbol():
+    # inv(X.T): (Aᵀ)⁻¹ is A⁻ᵀ, also with the argument an anonymous part printed inline
+    check(S.inverse_of_transpose, _inv(mx.transpose(A)), "A⁻ᵀ")
+    anon = mx.Ref("_L_1", "anon", ("N", "N"), display=mx.transpose(A))
+    check(S.inverse_of_transpose, _inv(anon), "A⁻ᵀ")
+    assert S.inverse_of_transpose(_inv(A)) is None
+
+
+def test_an_inverse_of_an_anonymous_part_meets_its_matrix():
+    # sum(inv(X.T) * X): −(Xᵀ)⁻¹ Xᵀ (Xᵀ)⁻¹ + (Xᵀ)⁻¹ is 0
+    anon = mx.Ref("_L_1", "anon", ("N", "N"), display=mx.transpose(A))
+    inv = _inv(anon)
+    before = mx.add(inv, mx.neg(mx.matmul(mx.matmul(inv, mx.transpose(A)), inv)))
+    assert S.inverse_times_matrix(mx.matmul(inv, mx.transpose(A))) is not None
+    vals = values_for(A)
+    vals["A"] = vals["A"] + 3 * np.eye(SIZES["N"])  # well conditioned
+    after = S.simplify(before)
+    assert text(after) == "0"
+    np.testing.assert_allclose(ev(before, vals), 0 * ev(A, vals), atol=1e-10)
+
+
+def test_abs_times_sign_is_the_argument():
+    # ∂‖|X W|‖/∂(X W) carries |X W| ⊙ sign(X W), which is X W
+    u = mx.matmul(B, x)
+    check(S.abs_times_sign, mx.hadamard(mx.fn("abs", u), mx.fn("sign", u), y), "y ⊙ (B x)")
+    assert S.abs_times_sign(mx.hadamard(mx.fn("abs", u), mx.fn("sign", y))) is None
+
+
+def test_a_norm_does_not_see_signs():
+    check(S.norm_of_abs, mx.Norm(mx.fn("abs", mx.matmul(B, x))), "‖B x‖")
+
+
+def test_an_indicator_beside_its_where_goes():
+    zero = mx.Const(sympy.S.Zero)
+    w = mx.fn("where_gt", a, b, x, zero)
+    check(S.indicator_of_where, mx.hadamard(mx.fn("gt", a, b), w), "where(a > b, x, 0)")
+    # where(a > b, 0, x) is zero where a > b: the indicator that goes with it is 𝟙[a ≤ b]
+    w0 = mx.fn("where_gt", a, b, zero, x)
+    check(S.indicator_of_where, mx.hadamard(mx.fn("le", a, b), w0), "where(a > b, 0, x)")
+    assert S.indicator_of_where(mx.hadamard(mx.fn("gt", a, b), w0)) is None
+    assert S.indicator_of_where(mx.hadamard(mx.fn("gt", a, x), w)) is None
+    vals = values_for(a, b, x)
+    assert ev(mx.fn("gt", a, b), vals).min() == 0  # the check can fail: some entries masked
+
+
+def test_constants_come_out_of_a_batch_sum_and_the_terms_collect():
+    # the mean's share of ∂L/∂X for m = (1/(B T)) Σ_b colsum(X_b), written out:
+    # c (A + Aᵀ) Σ_b colsum(X_b) + Σ_b (−c (A + Aᵀ) colsum(X_b)) is 0
+    Xb = mx.Ref("Xb", "tensor", ("M", "N"), batch=("B",))
+    c = mx.Const(sympy.Rational(1, 7))
+    AA = mx.add(A, mx.transpose(A))
+    col = mx.reduce("colsum", Xb)
+    first = mx.scale(c, mx.matmul(AA, mx.batch_sum(col, ("B",), ("b",))))
+    second = mx.batch_sum(mx.scale(mx.neg(c), mx.matmul(AA, col)), ("B",), ("b",))
+    before = mx.add(first, second, x)
+    vals = values_for(A, Xb, x)
+    after = S.batch_sums_collect(before)
+    assert after is not None and text(after) == "x"
+    assert text(S.simplify(before)) == "x"
+    np.testing.assert_allclose(ev(before, vals), vals["x"], rtol=1e-10)
+    assert np.abs(ev(first, vals)).max() > 1e-3  # the terms themselves are not zero
+
+
+def test_a_coefficient_of_roots_needs_no_brackets():
+    d = sympy.Symbol("D", integer=True, positive=True)
+    assert text(mx.scale(mx.Const(sympy.sqrt(d)), mx.add(A, B))) == "√D (A + B)"
+    assert text(mx.scale(mx.Const(2 * sympy.sqrt(d)), A)) == "2 √D A"
+    assert text(mx.scale(mx.Const(1 / sympy.sqrt(d)), A)) == "(1/√D) A"
+
+
+@pytest.mark.parametrize("spec,shown,gone", [
+    ("inverse_of_transpose_cancels", ["∂L/∂X     = −Yᵀ ∂L/∂Y Yᵀ", "sum(X ⊙ X⁻ᵀ)",
+                                       "L     = X_ii′ (X⁻ᵀ)_ii′"], ["(Xᵀ)⁻¹"]),
+    ("norm_of_abs_product", ["(1/‖X W‖_F)·Xᵀ X W"], ["sign(X W)", "‖|X W|‖"]),
+    ("where_beside_its_indicator", ["grad(x) = 2 where(a > b, x, 0)"], ["𝟙[a > b] ⊙"]),
+    ("mean_two_axes_share", ["grad(X) = (X − mᵀ) (W + Wᵀ)"], ["colsum(X_b)))ᵀ"]),
+])
+def test_new_users_models_print_the_simplified_forms(run, spec, shown, gone):
+    from pathlib import Path
+    path = Path(__file__).parent / "regressions" / f"{spec}.yaml"
+    out = run("derive", path, "--expand").output
+    for s in shown:
+        assert s in out, out
+    for s in gone:
+        assert s not in out, out
+    r = run("verify", path)
+    assert r.exit_code == 0, r.output

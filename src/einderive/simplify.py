@@ -19,8 +19,8 @@ from typing import Any, cast
 import sympy
 
 from . import matrix as mx
-from .kinds import ReduceKind
-from .ops import AXIS_OPS
+from .kinds import ReduceKind, RefKind
+from .ops import AXIS_OPS, COMPARISONS, NEGATION
 from .cancel import cancelled, denominators, worth_cancelling
 from .recognize import Where, transpose_deep
 
@@ -45,6 +45,8 @@ def cost(m: mx.M) -> int:
         own = 3
     elif isinstance(m, mx.MatMul) and _hidden_sum(m):
         own = 2 + _WEIGHT[mx.Reduce]  # a sum written as a product: the product and the sum
+    elif _inverse_of_transposed(m) is not None:
+        own = 3  # (Xᵀ)⁻¹ is written with parentheses where X⁻ᵀ is one symbol
     return own + sum(cost(c) for c in m.children())
 
 
@@ -460,6 +462,43 @@ def collect_terms(m: mx.M) -> mx.M | None:
     return mx.add(*[mx.scale(mx.Const(c), b) for b, c in coeffs.items() if c != 0])
 
 
+def batch_sums_collect(m: mx.M) -> mx.M | None:
+    """``c A Σ_b v_b + Σ_b (−c A v_b)`` → ``0``: a constant and the plain (unbatched) left
+    factors of a product come out of a sum over the batch, and the terms then collect."""
+    if not isinstance(m, mx.Add) or not any(isinstance(n, mx.BatchSum) for n in m.terms
+                                            for n in _scaled_body(n)):
+        return None
+    pulled = [_pull_out_of_batch(t) for t in m.terms]
+    if pulled == list(m.terms):
+        return None
+    return collect_terms(mx.add(*pulled))
+
+
+def _scaled_body(t: mx.M) -> list[mx.M]:
+    return _scaled_body(t.x) if isinstance(t, mx.Scale) else [t]
+
+
+def _pull_out_of_batch(t: mx.M) -> mx.M:
+    """``Σ_b c A v_b`` as ``c A Σ_b v_b`` (``c`` a constant, ``A`` the same for every b)."""
+    if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const):
+        return mx.scale(t.coeff, _pull_out_of_batch(t.x))
+    if not isinstance(t, mx.BatchSum):
+        return t
+    x, coeff = t.x, sympy.S.One
+    while isinstance(x, mx.Scale) and isinstance(x.coeff, mx.Const):
+        coeff, x = coeff * x.coeff.value, x.x
+    chain = _chain(x)
+    k = 0
+    while k < len(chain) - 1 and not mx.batch_of(chain[k]):
+        k += 1
+    rest = _product(chain[k:])
+    if mx.batch_of(rest) != t.dims:
+        return t
+    inner = mx.batch_sum(rest, t.dims, t.names)
+    out = _product([*chain[:k], inner]) if k else inner
+    return mx.scale(mx.Const(coeff), out) if coeff != 1 else out
+
+
 def _spread(t: mx.M) -> list[mx.M]:
     """A term ``c (a + b)`` of a sum, ``c`` a constant, as its terms ``c a``, ``c b`` (so
     ``a − (a + b)`` collects to ``−b``); another term as itself."""
@@ -630,6 +669,25 @@ def inverse_times_matrix(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> m
     return None
 
 
+def _inverse_of_transposed(m: mx.M) -> mx.M | None:
+    """``A`` when ``m`` is ``(Aᵀ)⁻¹`` (the argument inline or an anonymous part)."""
+    if isinstance(m, mx.AxisFn) and AXIS_OPS[m.head].inverse and AXIS_OPS[m.head].text_t \
+            and len(m.shape) == 2 and not mx.batch_of(m):
+        x = _display(m.x)
+        if isinstance(x, mx.Transpose):
+            return x.x
+    return None
+
+
+def inverse_of_transpose(m: mx.M) -> mx.M | None:
+    """``(Aᵀ)⁻¹`` → ``A⁻ᵀ``: the inverse of a transpose is the transposed inverse, written
+    as one symbol (the Matrix Cookbook's spelling)."""
+    a = _inverse_of_transposed(m)
+    if a is None or not isinstance(m, mx.AxisFn):
+        return None
+    return mx.Transpose(mx.AxisFn(m.head, a, m.axis, m.arg_shape, _shape(a)), _shape(m))
+
+
 def make_inverse_times(named: Named) -> Rule:
     """:func:`inverse_times_matrix` that also knows the forward nodes ``named`` that are
     inverses: with ``Y = inv(X)`` on its own line, ``Yᵀ Xᵀ`` is 𝐈 as ``X⁻ᵀ Xᵀ`` is inline."""
@@ -668,8 +726,16 @@ def _inverse_of(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> mx.M | Non
     if forms and isinstance(x, mx.Ref) and x in forms:
         x = forms[x]
     if isinstance(x, mx.AxisFn) and AXIS_OPS[x.head].inverse:
-        return x.x
+        # the argument may be an anonymous part too: inv(X.T) inverts Xᵀ, printed inline
+        return _display(x.x)
     return None
+
+
+def _display(m: mx.M) -> mx.M:
+    """An anonymous part as the form it prints (``Xᵀ`` for ``X.T``), anything else as is."""
+    if isinstance(m, mx.Ref) and m.kind == RefKind.ANON and isinstance(m.display, mx.M):
+        return _display(m.display)
+    return m
 
 
 def make_distribute(rules: Sequence[Rule], named: Named) -> Rule:
@@ -1065,6 +1131,49 @@ def _shaped(x: mx.M, dims: tuple[Any, ...], shape: tuple[Any, ...]) -> bool:
         len(dims) >= 3 and batch + tuple(x.shape) == dims
 
 
+def abs_times_sign(m: mx.M) -> mx.M | None:
+    """``|u| ⊙ sign(u)`` → ``u`` (the derivative of ``|u|`` meeting ``|u|``)."""
+    if not isinstance(m, mx.Hadamard):
+        return None
+    for i, f in enumerate(m.factors):
+        if not (isinstance(f, mx.Fn) and f.name == "abs"):
+            continue
+        for j, g in enumerate(m.factors):
+            if isinstance(g, mx.Fn) and g.name == "sign" and g.args == f.args:
+                rest = [h for k, h in enumerate(m.factors) if k not in (i, j)]
+                return mx.hadamard(f.x, *rest)
+    return None
+
+
+def norm_of_abs(m: mx.M) -> mx.M | None:
+    """``‖|u|‖`` → ``‖u‖``: a norm does not see signs."""
+    if isinstance(m, mx.Norm) and isinstance(m.x, mx.Fn) and m.x.name == "abs":
+        return mx.Norm(m.x.x)
+    return None
+
+
+# where(a > b, x, 0) is zero where 𝟙[a > b] is, where(a > b, 0, y) where 𝟙[a ≤ b] is
+_KEPT_BY = {f"where_{n}": (n, COMPARISONS[NEGATION[c]][0]) for c, (n, _, _) in COMPARISONS.items()}
+
+
+def indicator_of_where(m: mx.M) -> mx.M | None:
+    """``𝟙[a > b] ⊙ where(a > b, x, 0)`` → ``where(a > b, x, 0)`` (and ``𝟙[a ≤ b] ⊙ where(a >
+    b, 0, y)``): the indicator is 1 wherever the where is not already 0."""
+    if not isinstance(m, mx.Hadamard):
+        return None
+    for w in m.factors:
+        if not (isinstance(w, mx.Fn) and w.name in _KEPT_BY and len(w.args) == 4):
+            continue
+        held, failed = _KEPT_BY[w.name]
+        cond, x, y = w.args[:2], w.args[2], w.args[3]
+        name = held if isinstance(y, mx.M) and mx.is_zero(y) else \
+            failed if isinstance(x, mx.M) and mx.is_zero(x) else None
+        for k, f in enumerate(m.factors):
+            if isinstance(f, mx.Fn) and f.name == name and f.args == cond:
+                return mx.hadamard(*m.factors[:k], *m.factors[k + 1:])
+    return None
+
+
 def make_cancel(wheres: Sequence[Where]) -> Rule:
     """The rule that cancels within an elementwise expression (derivative helpers written out
     by their ``where`` definitions): σ'(u) ⊙ ((1 − y) ⊘ (1 − p) − y ⊘ p) → p − y for
@@ -1099,13 +1208,14 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 # -- the table and the fixed point ----------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
-    double_transpose, transpose_inward, inverse_of_inverse, inverse_times_matrix,
-    collect_terms, factor_operand, common_scalar, zero_operand,
+    double_transpose, transpose_inward, inverse_of_inverse, inverse_of_transpose,
+    inverse_times_matrix,
+    collect_terms, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
     ones_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
-    sigmoid_of_exp, softplus, squeezed_sum,
+    sigmoid_of_exp, softplus, squeezed_sum, abs_times_sign, norm_of_abs, indicator_of_where,
 )
 
 

@@ -15,7 +15,7 @@ from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow,
                    Sum, Symbol)
 
 from ..indexed import free_symbols, is_number, nodes_of
-from ..matrix import Ref
+from ..matrix import Ref, Transpose
 from ..ops import AXIS_OPS, AxisFunction, Digit, ElementwiseFunction, Flat, Shift, Window
 from ..precedence import Prec
 from .readable import Rewriter, is_dim
@@ -231,7 +231,7 @@ class IndexPrinter(TreePrinter):
     def coefficient(self, c: Expr, followed: bool) -> str:
         """A constant in front of a product: bracketed unless it is one atom or an integer."""
         s = self._const(c)
-        if followed and not c.is_Integer and self.prec(c) < Prec.ATOM:
+        if followed and not c.is_Integer and self.prec(c) < Prec.ATOM and not _radical(c):
             return self.n.paren(s)
         return s
 
@@ -384,11 +384,14 @@ class IndexPrinter(TreePrinter):
     def _print_AxisFunction(self, e: AxisFunction) -> str:
         name = self.n.ctx.tensor_of[e.label]
         tensor = self.n.ctx.graph[name]
-        bracket = False
+        bracket = transposed = False
         if name in self.n.anon:  # an anonymous argument: its definition, whole
             definition, _, matrix = self.n.anon[name]
+            if isinstance(matrix, Transpose) and isinstance(matrix.x, Ref) and \
+                    AXIS_OPS[e.head].text_t:  # inv(X.T) is X⁻ᵀ, as the matrix form writes it
+                matrix, transposed = matrix.x, True
             arg = self.n.matrix(matrix) if matrix is not None else self._print(definition)
-            bracket = not isinstance(matrix, Ref)  # (Aᵀ)⁻¹, but S⁻¹ where S.T is S
+            bracket = not isinstance(matrix, Ref)  # (A B)⁻¹, but S⁻¹ where S.T is S
         else:
             arg = self.n.tensor(name, "")
         # a position of a stacked axis prints, softmax(S)_{i, 0} (the result's shape says
@@ -399,7 +402,7 @@ class IndexPrinter(TreePrinter):
         idx = self._indices(e.indices, shape if len(shape) == len(e.indices) else None)
         if AXIS_OPS[e.head].text:  # A⁻¹: an anonymous argument is bracketed
             return self.n.matrix_function(AXIS_OPS[e.head], self.n.paren(arg) if bracket else arg,
-                                          False, idx)
+                                          transposed, idx)
         # an index an integer input picks prints as its element, softmax(S)_(i,labels_i)
         # (index_list writes letters only: it printed softmax(S)_i)
         return self.n.axis_function(e.head, arg, e.axis,
@@ -430,6 +433,14 @@ def index_precedence(e: Any) -> Prec:
     if is_prefix(e):
         return Prec.MUL  # √x is a prefix: bracket it under a power
     return Prec.ATOM
+
+
+def _radical(c: Any) -> bool:
+    """``√D``, ``2 √D``: an integer times square roots of atoms, which reads as one
+    coefficient unbracketed (``√D X``, ``2 √D (a − b)``; a root delimits its radicand)."""
+    factors = c.args if c.is_Mul else (c,)
+    roots = [f for f in factors if is_prefix(f) and f.args[0].is_Atom]
+    return bool(roots) and all(f.is_Integer or f in roots for f in factors)
 
 
 def is_prefix(e: Any) -> bool:
