@@ -761,8 +761,8 @@ def transpose_inward(m: mx.M) -> mx.M | None:
     one with more transposed matrices inside: ``relu(X W)ᵀ`` stays, not ``relu(Wᵀ Xᵀ)``."""
     if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Fn) and \
             any(isinstance(n, mx.MatMul) for n in mx.walk(m.x)):
-        turned = transpose_deep(m.x)
-        return None if mx.adds_preactivation_transposes(m.x, turned) else turned
+        turned = transpose_deep(m.x)  # which keeps σ(X W)ᵀ as it is
+        return None if turned == m or mx.adds_preactivation_transposes(m.x, turned) else turned
     return None
 
 
