@@ -1085,9 +1085,8 @@ class _Reader:
                         union)
         inner = self.blob(e.args[0])
         if len(inner.idx) == 2 and _key(inner.m) not in self.oriented and \
-                (_key(transpose_deep(inner.m)) in self.oriented or _plainer_turned(inner.m)):
-            # the forward line wrote σ(X Wᵀ + bᵀ): its derivative reads the argument that way;
-            # σ(Wᵀ Xᵀ) is σ(X W) read the other way round (a consumer writes σ(X W)ᵀ)
+                _key(transpose_deep(inner.m)) in self.oriented:
+            # the forward line wrote σ(X Wᵀ + bᵀ): its derivative reads the argument that way
             inner = Blob(transpose_deep(inner.m), inner.idx[::-1])
         out = mx.fn(e.spec.name, inner.m)
         if e.spec.expand is None:
@@ -1700,18 +1699,6 @@ def orientations(forms: Iterable[mx.M]) -> frozenset[Any]:
 def _key(m: mx.M) -> Any:
     """``m`` up to the order of its terms (X W + bᵀ and bᵀ + X W are one argument)."""
     return frozenset(m.terms) if isinstance(m, mx.Add) else m
-
-
-def _plainer_turned(m: mx.M) -> bool:
-    """Whether ``m``, an argument with a product in it, has fewer transposed matrices turned
-    round (Wᵀ Xᵀ is X W; a bias row bᵀ is how a sum broadcasts, not counted)."""
-    if not any(isinstance(k, mx.MatMul) for k in mx.walk(m)):
-        return False
-    return _matrix_transposes(transpose_deep(m)) < _matrix_transposes(m)
-
-
-def _matrix_transposes(m: mx.M) -> int:
-    return sum(isinstance(k, mx.Transpose) and 1 not in k.x.shape for k in mx.walk(m))
 
 
 def _natural(b: Blob, oriented: frozenset[Any] = frozenset()) -> bool:
