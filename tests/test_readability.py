@@ -7,6 +7,8 @@ value: the reader evaluates every printed line, ``verify`` every printed form.
   product with Y is multiplied out over a sum where a term then shrinks, so ``--expand`` of
   ``f = a @ Y @ b + det(Y)`` prints −(det(Y)·Yᵀ + Yᵀ a bᵀ Yᵀ), the form the same line with
   inv(X) inline prints, not −Yᵀ (det(Y)·X + b aᵀ)ᵀ Yᵀ.
+- Canonical orientation: a function of a product keeps its transpose outside where turning
+  it would transpose the pre-activation, ``relu(X W1)ᵀ``, never ``relu(W1ᵀ Xᵀ)``.
 """
 
 from __future__ import annotations
@@ -191,3 +193,52 @@ def test_a_node_with_its_difference_turned_round_is_the_node_negated(tmp_path, r
     assert _closed(d, "S") == "(1/2) (S⁻¹ − z (x − mu)ᵀ S⁻¹)"
     r = run("verify", path)
     assert r.exit_code == 0, r.output
+
+
+# -- canonical orientation: a transposed function of a product, never its turned argument --------
+
+INLINE_RELU = """name: inline_relu
+dims: {B: 4, D: 3, H: 5, K: 2}
+inputs: {X: [B, D], W1: [D, H], W2: [H, K]}
+wrt: [W1, W2]
+forward:
+  - L = sum((relu(X @ W1) @ W2) ** 2)
+loss: L
+"""
+
+
+def test_an_inline_activation_keeps_its_pre_activation_the_way_it_was_written(tmp_path, run):
+    """grad(W2) of ``sum((relu(X @ W1) @ W2) ** 2)`` is 2 relu(X W1)ᵀ relu(X W1) W2 in text,
+    LaTeX and NumPy code, not 2 relu(W1ᵀ Xᵀ) relu(X W1) W2 (issue 12: no transposed
+    pre-activation where the untransposed one reads naturally)."""
+    path = tmp_path / "inline_relu.yaml"
+    path.write_text(INLINE_RELU)
+    d = derive_file(str(path))
+    lines = [line for _, line in entries(plain(d))]
+    assert "grad(W2) = 2 relu(X W1)ᵀ relu(X W1) W2" in lines
+    assert not any("W1ᵀ Xᵀ" in line for line in lines)
+    tex = fragment(d)
+    assert r"2 \operatorname{relu}(X W_{1})^{\top} \operatorname{relu}(X W_{1}) W_{2}" in tex
+    assert r"W_{1}^{\top} X^{\top}" not in tex
+    code = run("derive", "-f", "numpy", path).output
+    assert "d_W2 = 2 * (np.maximum(X @ W1, 0.0).T @ np.maximum(X @ W1, 0.0) @ W2)" in code
+    assert "W1.T @ X.T" not in code
+    r = run("verify", path)
+    assert r.exit_code == 0, r.output
+    env = env_for(d, R.reference(d.graph, seed=1))
+    for _, line in entries(plain(d)):
+        env.check(line)
+
+
+@pytest.mark.parametrize("spec,want", [
+    ("weight_decay_mlp", "grad(w2) = gelu(X W1 + b1ᵀ)ᵀ ∂L/∂p + 2 lam·w2"),
+    ("layerscale_residual", "grad(W2)  = Σ_b gamᵀ ⊙ (gelu(X_b W1)ᵀ ∂L/∂Y_b)"),
+    ("layerscale_residual", "grad(gam) = Σ_b colsum(W2 ⊙ (gelu(X_b W1)ᵀ ∂L/∂Y_b))"),
+    ("parallel_attn_mlp", "grad(W2) = relu(N W1)ᵀ ∂L/∂Y"),
+])
+def test_a_function_of_a_product_is_transposed_outside(spec, want):
+    d = derive_file(str(MODELS / "more9" / f"{spec}.yaml"))
+    text = plain(d)
+    assert want in [line.strip() for line in text.splitlines()]
+    for pre in ("W1ᵀ Xᵀ", "W1ᵀ X_bᵀ", "W1ᵀ Nᵀ"):
+        assert pre not in text

@@ -338,6 +338,15 @@ def test_transposed_pre_activation_turned_round():
     check(S.transpose_inward, before, "σ(B C)")
 
 
+def test_a_transposed_function_of_a_plain_product_stays_transposed():
+    # σ(B C)ᵀ, never σ(Cᵀ Bᵀ): the turn would transpose the pre-activation (cheaper as it is
+    # by the cost, which is why the rule itself declines); the recognizer's turn declines too
+    before = mx.Transpose(mx.fn("sigmoid", mx.matmul(B, C)), ("K", "M"))
+    assert S.transpose_inward(before) is None
+    assert text(S.simplify(before)) == "σ(B C)ᵀ"
+    assert text(S.transpose_deep(before.x)) == "σ(B C)ᵀ"
+
+
 def test_transposed_function_of_two_arguments_turns_both():
     # maximum(Cᵀ Bᵀ, Yᵀ)ᵀ is maximum(B C, Y): the second argument is turned, not dropped
     Y = ref("Y", "M", "K")

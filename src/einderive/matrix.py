@@ -488,11 +488,20 @@ def transpose(x: M) -> M:
 
 def _turns_preactivation(x: M, pushed: M) -> bool:
     """Whether pushing a transpose into ``x`` (giving ``pushed``) would only turn a function
-    of a product (σ(X Wᵀ + bᵀ) as the line wrote it) into the transposed pre-activation
-    σ(W Xᵀ + b): that transpose is written outside instead, (δ ⊙ σ'(X Wᵀ + bᵀ))ᵀ.  A
-    pre-activation the push makes plainer (𝟙[Wᵀ Xᵀ > 0] to 𝟙[X W > 0]) is pushed into."""
+    of a product (σ(X Wᵀ + bᵀ) as the line wrote it, σ(X W)) into the transposed
+    pre-activation (σ(W Xᵀ + b), σ(Wᵀ Xᵀ)): that transpose is written outside instead,
+    (δ ⊙ σ'(X Wᵀ + bᵀ))ᵀ, σ(X W)ᵀ.  A pre-activation the push makes plainer (𝟙[Wᵀ Xᵀ > 0]
+    to 𝟙[X W > 0]) is pushed into."""
     before = _preactivation_transposes(x)
     return before is not None and (_preactivation_transposes(pushed) or 0) >= before
+
+
+def adds_preactivation_transposes(x: M, turned: M) -> bool:
+    """Whether turning ``x`` round (``turned``, its transpose carried inside) would leave more
+    transposed matrices inside its functions of products: σ(X W)ᵀ is never σ(Wᵀ Xᵀ).  A turn
+    that keeps their number (σ(W Xᵀ + b)ᵀ to σ(X Wᵀ + bᵀ)) is the reader's to choose."""
+    before = _preactivation_transposes(x)
+    return before is not None and (_preactivation_transposes(turned) or 0) > before
 
 
 def _preactivation_transposes(x: M) -> int | None:

@@ -1781,8 +1781,11 @@ def transpose_deep(x: mx.M) -> mx.M:
     if isinstance(x, mx.Transpose):
         return x.x
     if isinstance(x, mx.Fn):  # every argument: maximum(a, b)ᵀ is maximum(aᵀ, bᵀ)
-        return mx.Fn(x.name, transpose_deep(x.x), shape, x.src,
-                     tuple(transpose_deep(r) for r in x.rest))
+        turned = mx.Fn(x.name, transpose_deep(x.x), shape, x.src,
+                       tuple(transpose_deep(r) for r in x.rest))
+        # σ(X W)ᵀ stays so: σ(Wᵀ Xᵀ) would be a transposed pre-activation
+        return mx.Transpose(x, shape, x.src) if mx.adds_preactivation_transposes(x, turned) \
+            else turned
     if isinstance(x, mx.Add):
         return mx.add(*[transpose_deep(t) for t in x.terms])
     if isinstance(x, mx.Hadamard):

@@ -823,10 +823,12 @@ def double_transpose(m: mx.M) -> mx.M | None:
 
 def transpose_inward(m: mx.M) -> mx.M | None:
     """``σ'(W Xᵀ + b 𝟏ᵀ)ᵀ`` → ``σ'(X Wᵀ + 𝟏 bᵀ)``: a function of a transposed pre-activation
-    (a product inside) is the function of the pre-activation turned the natural way."""
+    (a product inside) is the function of the pre-activation turned the natural way, never
+    one with more transposed matrices inside: ``relu(X W)ᵀ`` stays, not ``relu(Wᵀ Xᵀ)``."""
     if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Fn) and \
             any(isinstance(n, mx.MatMul) for n in mx.walk(m.x)):
-        return transpose_deep(m.x)
+        turned = transpose_deep(m.x)  # which keeps σ(X W)ᵀ as it is
+        return None if turned == m or mx.adds_preactivation_transposes(m.x, turned) else turned
     return None
 
 
