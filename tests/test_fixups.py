@@ -248,7 +248,10 @@ def test_tikz_boxes_are_as_wide_as_the_names_tikz_shows():
 
 
 def test_a_gradient_that_cancels_to_a_constant_compiles_to_the_tensor_shape():
-    # g = x − (a + x): ∂L/∂x expands to 0, whose code was np.reshape(0, np.shape(x)) (a crash)
+    # g = x − (a + x): ∂L/∂x expands to 0, whose code was np.reshape(0, np.shape(x)) (a crash);
+    # the simplified sum of its contributions prints 0 as its matrix form, so the printed
+    # closed form is that (none under it) and both the matrix form's code and the closed
+    # forms' module compile the constant to x's shape
     import numpy as np
 
     from einderive.api import verify
@@ -263,9 +266,15 @@ def test_a_gradient_that_cancels_to_a_constant_compiles_to_the_tensor_shape():
     """)
     assert d.gradient("x").closed.matrix is not None
     report = verify(d)
-    assert report.ok and {c.name: c.closed for c in report.checks}["x"] == "pass"
-    from einderive.render.pymodule import closed_forms_module
+    check = {c.name: c for c in report.checks}["x"]
+    assert report.ok and check.matrix == "pass" and check.closed in ("pass", "none")
+    from einderive.api import render
     namespace: dict = {}
-    exec(closed_forms_module(d), namespace)  # noqa: S102 - our own generated code
-    closed = namespace["closed_forms"](1.0, np.ones((2, 3)))
-    assert np.array_equal(closed["x"], np.zeros((2, 3)))
+    exec(render(d, "numpy"), namespace)  # noqa: S102 - our own generated code
+    assert np.array_equal(namespace["gradients"](1.0, np.ones((2, 3)))["x"], np.zeros((2, 3)))
+    if d.gradient("x").form.matrix != d.gradient("x").closed.matrix:
+        from einderive.render.pymodule import closed_forms_module
+        namespace = {}
+        exec(closed_forms_module(d), namespace)  # noqa: S102 - our own generated code
+        closed = namespace["closed_forms"](1.0, np.ones((2, 3)))
+        assert np.array_equal(closed["x"], np.zeros((2, 3)))

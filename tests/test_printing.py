@@ -209,10 +209,12 @@ def test_a_constant_denominator_keeps_its_brackets():
     (s,) = [f for t, f in d.forward if t.name == "s"]
     assert T.index_rhs(d, s) == "(1/(N (N − 1))) Σ_i x_i"  # not 1/(N N − 1)
     assert T.matrix_rhs(d, s, Latex) == r"\frac{1}{N (N - 1)} \, \operatorname{sum}(x)"
-    # 1/(N − 1) − 2 as one coefficient: its numerator and the whole are bracketed
-    assert forms(d, "x")[1].endswith("− ((2 N − 3)/(N − 1)) 𝟏")
-    assert T.matrix_rhs(d, d.adjoint("x").form, Latex).endswith(
-        r"- \left(2 - \frac{1}{N - 1}\right) \, \mathbf{1}")
+    # 1/(N (N − 1)) + 1/(N − 1) − 2 collected as one coefficient over one factored
+    # denominator (not multiplied out, (N + N (N − 1) − 1 − 2 N (N − 1)²)/(N (N − 1)²)): its
+    # numerator and the whole are bracketed
+    assert forms(d, "x")[1] == "−((2 N² − 1 − 3 N)/(N (N − 1))) 𝟏"
+    assert T.matrix_rhs(d, d.adjoint("x").form, Latex) == \
+        r"-\frac{2 {N}^{2} - 1 - 3 N}{N (N - 1)} \, \mathbf{1}"
 
 
 def test_a_fractional_elementwise_power_is_bracketed():

@@ -459,7 +459,14 @@ def collect_terms(m: mx.M) -> mx.M | None:
         coeffs[body] = coeffs.get(body, 0) + c
     if len(coeffs) == len(terms):
         return None
-    return mx.add(*[mx.scale(mx.Const(c), b) for b, c in coeffs.items() if c != 0])
+    # coefficients in dims added up are put over one factored denominator: 1/(N (N − 1)) +
+    # 1/(N − 1) − 2 is −(2 N² − 3 N − 1)/(N (N − 1)), not a sum of fractions multiplied out
+    return mx.add(*[mx.scale(mx.Const(_factored(c)), b) for b, c in coeffs.items() if c != 0])
+
+
+def _factored(c: Any) -> Any:
+    """``c`` factored when it is a function of dims (a number stays as it is)."""
+    return sympy.factor(c) if getattr(c, "free_symbols", None) else c
 
 
 def batch_sums_collect(m: mx.M) -> mx.M | None:
