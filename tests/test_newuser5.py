@@ -172,7 +172,11 @@ def test_an_element_at_a_fixed_position_is_not_the_whole_axis(tmp_path):
     d = derive_text(PREPEND_COLUMN)
     assert forms(d, "f") == ("w_{0} (1 − tanh(C_{i, 0})²)",
                              "take(w, 0, axis=0)·(1 − tanh(take(C, 0, axis=1))^∘2)")
-    assert forms(d, "X")[0].startswith("δ_{0, j} (1 − tanh(C_{i, 0})²) w_{0}")
+    # ∂L/∂X: f's adjoint placed back at column 0 (it had no matrix form; the index form
+    # follows the matrix form's order)
+    assert forms(d, "X") == ("w_{0} (1 − tanh(C_{i, 0})²) δ_{0, j} + ∂L/∂C_{i, j + 1}",
+                             "pad(take(w, 0, axis=0)·(1 − tanh(take(C, 0, axis=1))^∘2), 0:1, "
+                             "axis=1) + slice(∂L/∂C, :, 1:1 + N)")
     from einderive.api import verify
     assert verify(d, seed=1).ok
     values = _draw({"X": (2, 3), "w": (4,)})
