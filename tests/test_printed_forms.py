@@ -189,15 +189,21 @@ PICK_DAMAGE = [  # specs/embedding_lm_head.yaml: an element picked by an integer
 ]
 
 
+def _reads_good_rejects_bad(d, good: str, bad: str) -> None:
+    """The reader reads the printed line ``good`` of ``d`` back to the reference and
+    rejects the damaged ``bad``: each damage test's check, written once."""
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
 @pytest.mark.parametrize("good,bad", PICK_DAMAGE, ids=[b for _, b in PICK_DAMAGE])
 def test_the_reader_catches_damage_in_picked_elements(good, bad):
     from einderive.api import derive_file
     d = derive_file(str(Path(__file__).resolve().parent.parent / "specs" /
                         "embedding_lm_head.yaml"))
-    env = env_for(d, R.reference(d.graph, seed=1))
-    env.check(good)
-    with pytest.raises(ReaderError):
-        env.check(bad)
+    _reads_good_rejects_bad(d, good, bad)
 
 
 ONES_DAMAGE = [  # a 𝟏 sized by the left side, the subscript's letters or the sum's other term
@@ -215,10 +221,7 @@ ONES_DAMAGE = [  # a 𝟏 sized by the left side, the subscript's letters or the
 def test_the_reader_sizes_ones_and_catches_damage(stem, good, bad):
     from einderive.api import derive_file
     d = derive_file(str(Path(__file__).parent / "regressions" / f"{stem}.yaml"))
-    env = env_for(d, R.reference(d.graph, seed=1))
-    env.check(good)
-    with pytest.raises(ReaderError):
-        env.check(bad)
+    _reads_good_rejects_bad(d, good, bad)
 
 
 MLP_DAMAGE = [
@@ -238,10 +241,7 @@ def test_the_reader_catches_damage(good, bad):
     from einderive.api import derive_file
     spec = Path(__file__).resolve().parent.parent / "specs" / "mlp.yaml"
     d = derive_file(str(spec))
-    env = env_for(d, R.reference(d.graph, seed=1))
-    env.check(good)
-    with pytest.raises(ReaderError):
-        env.check(bad)
+    _reads_good_rejects_bad(d, good, bad)
 
 
 ATTENTION_DAMAGE = [
@@ -258,10 +258,7 @@ def test_the_reader_catches_damage_in_attention(good, bad):
     from einderive.api import derive_file
     spec = Path(__file__).resolve().parent.parent / "specs" / "attention.yaml"
     d = derive_file(str(spec))
-    env = env_for(d, R.reference(d.graph, seed=1))
-    env.check(good)
-    with pytest.raises(ReaderError):
-        env.check(bad)
+    _reads_good_rejects_bad(d, good, bad)
 
 
 INDEX_ARGUMENT_DAMAGE = [  # softmax of an argument in index form: its axis is the last letter
@@ -276,10 +273,7 @@ INDEX_ARGUMENT_DAMAGE = [  # softmax of an argument in index form: its axis is t
 def test_the_reader_catches_damage_in_a_softmax_of_an_index_form(good, bad):
     from einderive.api import derive_file
     d = derive_file(str(Path(__file__).parent / "regressions" / "softmax_of_batched_matvec.yaml"))
-    env = env_for(d, R.reference(d.graph, seed=1))
-    env.check(good)
-    with pytest.raises(ReaderError):
-        env.check(bad)
+    _reads_good_rejects_bad(d, good, bad)
 
 
 _W1 = ("∂L/∂W1_jk = (1/(B n3)) Σ_i (softmax(X W1)_(i,lab_i) − δ_(k,lab_i)) X_ij "
@@ -297,10 +291,7 @@ def test_the_reader_catches_damage_in_a_picked_function_of_an_expression(good, b
     from einderive.api import derive_file
     d = derive_file(str(Path(__file__).parent / "regressions" /
                         "cost_of_a_picked_index_form.yaml"))
-    env = env_for(d, R.reference(d.graph, seed=1))
-    env.check(good)
-    with pytest.raises(ReaderError):
-        env.check(bad)
+    _reads_good_rejects_bad(d, good, bad)
 
 
 _X = "∂L/∂X_ijk = 2 Σ_k′ W_kk′ logsumexp(Z, axis=1)_ik′ softmax(Z, axis=1)_ijk′"
@@ -317,10 +308,7 @@ def test_the_reader_catches_damage_in_a_function_read_over_part_of_its_axis(good
     from einderive.api import derive_file
     d = derive_file(str(Path(__file__).parent / "regressions" /
                         "reduced_function_of_joined_axis.yaml"))
-    env = env_for(d, R.reference(d.graph, seed=1))
-    env.check(good)
-    with pytest.raises(ReaderError):
-        env.check(bad)
+    _reads_good_rejects_bad(d, good, bad)
 
 
 _LOOKUP = "X_ik = E_(tok_{i, ⌊k/D⌋},{k mod D})"
@@ -335,10 +323,7 @@ LOOKUP_DAMAGE = [  # a lookup at a digit of a merged axis: tok's element at comp
 def test_the_reader_catches_damage_in_a_lookup_at_computed_indices(good, bad):
     from einderive.api import derive_file
     d = derive_file(str(Path(__file__).parent / "regressions" / "lookup_reshaped.yaml"))
-    env = env_for(d, R.reference(d.graph, seed=1))
-    env.check(good)
-    with pytest.raises(ReaderError):
-        env.check(bad)
+    _reads_good_rejects_bad(d, good, bad)
 
 
 SLICE_DAMAGE = [  # tests/regressions/slice_pad_concatenate.yaml: printed, then damaged
@@ -360,7 +345,4 @@ def test_the_reader_catches_damage_in_slices_and_pads(good, bad):
     wrong shift or a wrong bound changes the number."""
     from einderive.api import derive_file
     d = derive_file(str(Path(__file__).parent / "regressions" / "slice_pad_concatenate.yaml"))
-    env = env_for(d, R.reference(d.graph, seed=1))
-    env.check(good)
-    with pytest.raises(ReaderError):
-        env.check(bad)
+    _reads_good_rejects_bad(d, good, bad)
