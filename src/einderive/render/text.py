@@ -64,30 +64,28 @@ def gauss_newton_text(output: str, loss: str) -> str:
 CLOSED_TOO_LARGE = "(its closed form is too large to be worth printing)"
 
 
+# why an adjoint prints no closed form, by the engine's reason: ``of`` is the upstream
+# adjoint that gave it, as printed (∂L/∂H), ``via`` the temporary it is read in
+_OMITTED = {
+    Omission.TEMPORARY: "(no closed form: it reads {of} inside the temporary {via})",
+    Omission.UPSTREAM_NONE: "(no closed form: it reads {of}, which has none)",
+    Omission.OTHER_AXIS: ("(no closed form: it reads {of} per element of another axis than "
+                          "{of}'s closed form is written by)"),
+    Omission.WHOLE_FORM: ("(no closed form: it reads {of} per element, and {of}'s closed "
+                          "form is a whole tensor)"),
+    Omission.ELEMENT_FORM: ("(no closed form: it reads {of} whole under a sum over axes, and "
+                            "{of}'s closed form is written per element)"),
+    Omission.EACH_FORM: ("(no closed form: {of}'s closed form, written per element, cannot "
+                         "stand where it reads {of})"),
+    Omission.EINSUM: "(no closed form: written out, it needs an einsum)",
+    Omission.NO_MATRIX: "(no closed form: it has no matrix form)",
+}
+
+
 def closed_omitted(why: Omission, of: str, via: str = "") -> str:
     """Why an adjoint prints no closed form (``--expand``): ``of`` is the upstream adjoint
     that gave the reason, as printed (∂L/∂H), or ""; ``via`` the temporary it is read in."""
-    if why == Omission.TEMPORARY:
-        return f"(no closed form: it reads {of} inside the temporary {via})"
-    if why == Omission.UPSTREAM_NONE:
-        return f"(no closed form: it reads {of}, which has none)"
-    if why == Omission.OTHER_AXIS:
-        return (f"(no closed form: it reads {of} per element of another axis than {of}'s "
-                f"closed form is written by)")
-    if why == Omission.WHOLE_FORM:
-        return (f"(no closed form: it reads {of} per element, and {of}'s closed form is a "
-                f"whole tensor)")
-    if why == Omission.ELEMENT_FORM:
-        return (f"(no closed form: it reads {of} whole under a sum over axes, and {of}'s "
-                f"closed form is written per element)")
-    if why == Omission.EACH_FORM:
-        return (f"(no closed form: {of}'s closed form, written per element, cannot stand "
-                f"where it reads {of})")
-    if why == Omission.EINSUM:
-        return "(no closed form: written out, it needs an einsum)"
-    if why == Omission.NO_MATRIX:
-        return "(no closed form: it has no matrix form)"
-    return CLOSED_TOO_LARGE
+    return _OMITTED.get(why, CLOSED_TOO_LARGE).format(of=of, via=via)
 
 
 class Pen(Record):
