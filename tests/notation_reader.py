@@ -903,6 +903,9 @@ def _batch_sum(env: Env, tree):
             return
         if t[0] in ("sigma", "sub", "subat", "mapel"):
             subscripted.append(None)
+        elif t[0] == "name" and t[1].rstrip(PRIME) in env.letter_dim and \
+                t[1] not in env.shapes:  # an index as a value (𝟙[0 ≤ m < A]): index form
+            subscripted.append(None)
         elif t[0] == "name" and t[1] not in ("𝐈", "δ") or t[0] == "adj":
             name, idx = env.split(t[1] if t[0] == "name" else t[2])
             if idx:
@@ -1130,15 +1133,33 @@ class MatrixEval:
                 later.append(tree)
         if later:
             sized = [x for x in xs if not (x.is_ones or x.is_eye or x.scalar)]
-            if not sized:
+            shape = np.broadcast_shapes(*[x.v.shape for x in sized]) if sized else \
+                self.padded(later)
+            if shape is None:
                 raise Unsized("a sum of terms with 𝟏 and nothing to size it")
-            shape = np.broadcast_shapes(*[x.v.shape for x in sized])
             outer, self.target = self.target, shape
             try:
                 xs += [self.ev(tree) for tree in later]
             finally:
                 self.target = outer
         return xs
+
+    def padded(self, trees) -> tuple[int, ...] | None:
+        """The shape of a sum of pads with nothing else to size it (``pad(X, 0:A, axis=0) +
+        pad(Y, A:A + B, axis=0)`` inside ``sum(…)``): the pieces' shape, along the padded
+        axis as long as the last range reaches; None unless every term is such a pad."""
+        shapes, ends = set(), set()
+        for t in trees:
+            if not (t[0] == "call" and t[1] == "pad" and len(t[2]) == 2 and
+                    t[2][1][0] == "range" and set(t[3]) == {"axis"}):
+                return None
+            x, axis = self.ev(t[2][0]).v, t[3]["axis"]
+            shapes.add((axis, x.shape[:axis] + x.shape[axis + 1:]))
+            ends.add(self.bound(t[2][1][2]))
+        if len(shapes) != 1:
+            return None
+        (axis, rest), = shapes
+        return rest[:axis] + (max(ends),) + rest[axis:]
 
     def sized(self, x: MV) -> MV:
         """``x`` (a 𝟏, perhaps scaled) as an array of the left side's shape (the value a
@@ -1198,8 +1219,11 @@ class MatrixEval:
                 raise ReaderError(f"slice {lo}:{hi} of axis {axis} of {x.v.shape}")
             return MV(np.take(x.v, np.arange(lo, hi), axis=axis))
         axis = kwargs.get("axis")
-        if len(args) != 2 or set(kwargs) != {"axis"} or self.target is None or \
-                len(self.target) != x.v.ndim or hi - lo != x.v.shape[axis] or \
+        if self.target is None or len(self.target) != x.v.ndim:
+            # inside sum(…): the pads beside it size it (terms)
+            raise Unsized(f"pad {lo}:{hi} of axis {axis} with no size")
+        if len(args) != 2 or set(kwargs) != {"axis"} or \
+                hi - lo != x.v.shape[axis] or \
                 not 0 <= lo < hi <= self.target[axis]:
             raise ReaderError(f"pad {lo}:{hi} of axis {axis} of {x.v.shape} to {self.target}")
         width = [(0, 0)] * x.v.ndim

@@ -569,3 +569,24 @@ def test_a_batched_softmax_is_counted_once_per_element():
     assert one[("backward", "W")] == (2 * N**2 * T, 10 * N * T)
     for key in [("forward", t) for t in "PQS"]:  # the forward definitions likewise
         assert sympy.expand(got[key][1] - B * one[key][1]) == 0, key
+
+
+@pytest.mark.parametrize("name", ["cb_inv_sandwich", "entropy_bonus_policy",
+                                  "focal_log_softmax_pick"])
+def test_cost_names_inline_nodes_as_the_text_table_does(run, name):
+    # an inline expression's node is shown by its short name and defined in its forward row
+    # (u = X + S), never by the graph's internal name (_v_1), in every format
+    from test_internal_names import leaks
+    path = Path(__file__).parent / "models" / "more9" / f"{name}.yaml"
+    d = derive(load(path), closed=False)
+    anon = [t.name for t in d.graph.tensors if t.kind == "anon"]
+    assert anon
+    for fmt in ("text", "markdown", "json"):
+        out = run("cost", path, "-f", fmt).stdout
+        assert not leaks(out, anon), (fmt, leaks(out, anon)[:3])
+    doc = json.loads(run("cost", path, "-f", "json").stdout)
+    rows = {r["tensor"]: r for r in doc["cost"]["forward"]}
+    defined = [r["definition"] for r in rows.values() if "definition" in r]
+    assert defined and all(d.split(" = ")[0] in rows for d in defined)
+    text = run("cost", path).stdout
+    assert all(d in text for d in defined)  # the same definition the text table prints

@@ -31,9 +31,6 @@ REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
 
 # Known defects, one line each (a spec for each in tests/regressions); strict so a fix shows up.
 XFAIL: dict[str, str] = {
-    "concatenated_piece_ranges": "the reader cannot read the forward total of an inline "
-                                 "concatenate (Σ_m Σ_k Σ_l (X_{m,k,l} 𝟙[0 ≤ m < A] + …)³, "
-                                 "sum(pad(X, 0:A, axis=0) + …))",
     # verify checks these forms numerically (index, matrix and closed all pass)
 }
 

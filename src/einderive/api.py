@@ -262,7 +262,7 @@ def render_cost(d: engine.Derivation, t: CostTable, fmt: str) -> str:
         return C.markdown_document(t, C.anon_labels(d), C.anon_definitions(d))
     if fmt == "json":
         from .render.json_out import dumps
-        return dumps([C.json_document(t)])
+        return dumps([C.json_document(t, C.anon_labels(d), C.anon_definitions(d))])
     return C.text(t, C.anon_labels(d), C.anon_definitions(d))
 
 

@@ -630,14 +630,18 @@ class Note(Record):
     or 'sum'; ``form`` is the adjoint when that sum is one), 'einsum' (no matrix
     form for part of it), 'no-matrix-form' (none at all: only the index form
     is printed) or 'batched' (forms read per batch element, ``matrix.batch_of``;
-    ``tensor`` is a tensor so read, ``form`` the first sum over a batch, if any)."""
+    ``tensor`` is a tensor so read, ``form`` the first sum over a batch, if any, and
+    ``leaf`` the element of it the note names; ``element`` the first form written element
+    by element, if any, and ``element_leaf`` the element of it the note names)."""
 
     kind: NoteKind
     tensor: str
     subject: str = ""
     form: mx.M | None = None
     reduce: str = ""
-    element: mx.M | None = None  # 'batched': the first form written element by element
+    element: mx.M | None = None
+    leaf: mx.Ref | None = None
+    element_leaf: mx.Ref | None = None
 
 
 def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Note]:
@@ -669,8 +673,20 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
     each = next((f.matrix for f in forms if isinstance(f.matrix, mx.Each) and
                  any(r.at or mx.cols(r) == 1 for r in mx.leaves(f.matrix) if r.batch)),
                 next((f.matrix for f in forms if isinstance(f.matrix, mx.Each)), None))
-    return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each)] \
-        if ref is not None else []
+    if ref is None:
+        return []
+    # the element each sentence names: a tensor the spec names, else an adjoint, before a
+    # where-clause's temporary (t1_b); in a form written element by element, what only the
+    # subscript says first (an axis not leading, else a vector's element)
+    leaf = min((r for r in mx.leaves(shown.x) if r.batch),
+               key=lambda r: (r.kind != RefKind.TENSOR or r.name not in users,
+                              r.kind != RefKind.ADJOINT)) if shown is not None else None
+    element_leaf = min((r for r in mx.leaves(each.x) if r.batch),
+                       key=lambda r: (not r.at, mx.cols(r) != 1,
+                                      r.kind != RefKind.TENSOR or r.name not in users)) \
+        if isinstance(each, mx.Each) else None
+    return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each, leaf=leaf,
+                 element_leaf=element_leaf)]
 
 
 def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:

@@ -59,7 +59,9 @@ class Omission(Kind):
     UPSTREAM_NONE = "upstream-none"  # an adjoint it reads has no closed form
     # it reads an adjoint otherwise than that adjoint's closed form is written (closed.py):
     OTHER_AXIS = "other-axis"  # per element of another axis (experts vs samples)
-    WHOLE_FORM = "whole-form"  # per element, and the form is a whole tensor (an einsum)
+    # per element, and the form is a whole tensor (of three or more axes, or reading no
+    # element, or with an op on a whole tensor's numbered axes inside)
+    WHOLE_FORM = "whole-form"
     ELEMENT_FORM = "element-form"  # whole, under a sum over axes, and the form per element
     EACH_FORM = "each-form"  # per element, and the form per element too, but as one Each node
     EINSUM = "einsum"  # its chain form, or its closed form written out, needs an einsum

@@ -89,9 +89,11 @@ def _summed_to(expr: Expr, idx: Idx, shape: Shape, reads: list[Idx],
     its last axes: a conv2d's bias gradient Σ_i Σ_q Σ_r ∂L/∂Y_imqr is the frame's sum over
     the axes (0, 2, 3), ``sum(∂L/∂Y, axis=(0, 2, 3))``, NumPy's sum without keepdims (the
     result's axes are the frame's others, in their order); a pooled mean over the last two
-    axes, ``sum(silu(Y), axis=(2, 3))``.  None unless the whole term is a sum over the other
-    axes (or a sum of such, or one times a number): a broadcast of a lower-rank result would
-    need NumPy's alignment, which these axes are not."""
+    axes, ``sum(silu(Y), axis=(2, 3))``; where the other axes are all of length one, the
+    reshape that drops them (∂L/∂X = reshape(∂L/∂Xr, [N, D]) of Xr = reshape(X, [N, 1, D])).
+    None unless the whole term is such a sum (or a sum of such, a function or power of one,
+    or one times numbers or scalars): a broadcast of a lower-rank result would need NumPy's
+    alignment, which these axes are not."""
     rank = frame[0]
     if not shape or len(shape) >= rank or not all(isinstance(i, Symbol) for i in idx):
         return None

@@ -318,54 +318,68 @@ def _jq(q: Q | None) -> dict[str, Any] | None:
     return {"symbolic": expr_text(q.sym, ascii_=True), "value": num}
 
 
-def _jrow(r: Row) -> dict[str, Any]:
-    out: dict[str, Any] = {"tensor": r.tensor, "form": r.form, "reads": list(r.reads),
+def _jrow(r: Row, names: Names, defined: Names | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"tensor": names.get(r.tensor, r.tensor), "form": r.form,
+                           "reads": [names.get(n, n) for n in r.reads],
                            "matmul": _jq(r.matmul), "other": _jq(r.other),
                            "total": _jq(r.total)}
+    if r.phase == "forward" and defined and r.tensor in defined:
+        out["definition"] = defined[r.tensor]  # an anonymous intermediate's: u = X + S
     if r.phase == "backward":
-        out.update({"frees": list(r.freed),
+        out.update({"frees": [names.get(n, n) for n in r.freed],
                     "activations_held": {"elements": _jq(r.live), "bytes": _jq(r.live_bytes)}})
     return out
 
 
-def json_section(t: CostTable) -> dict[str, Any]:
-    """The ``cost`` object of a JSON document (README, "JSON output")."""
+def json_section(t: CostTable, names: Names | None = None,
+                 defined: Names | None = None) -> dict[str, Any]:
+    """The ``cost`` object of a JSON document (README, "JSON output"); ``names`` shows
+    anonymous intermediates (:func:`anon_labels`) as the text table does, and a forward row
+    of one that goes by a short name says what it stands for (``defined``,
+    :func:`anon_definitions`)."""
+    names = names or {}
     return {
         "dtype": t.dtype,
         "bytes_per_element": t.bytes_per_element,
         "sizes": {d: s for d, s in t.sizes},
         "conventions": CONVENTIONS,
-        "forward": [_jrow(r) for r in t.forward],
-        "backward": [_jrow(r) for r in t.backward],
-        "totals": {"forward": _jrow(t.forward_total) | {"tensor": None},
-                   "backward": {k: v for k, v in _jrow(t.backward_total).items()
+        "forward": [_jrow(r, names, defined) for r in t.forward],
+        "backward": [_jrow(r, names) for r in t.backward],
+        "totals": {"forward": _jrow(t.forward_total, names) | {"tensor": None},
+                   "backward": {k: v for k, v in _jrow(t.backward_total, names).items()
                                 if k not in ("frees", "activations_held")} | {"tensor": None}},
         "ratio": {"matmul": _jq(t.matmul_ratio), "leading": _jq(t.leading_ratio)},
-        "saved": [_jsaved(s) for s in t.saved],
+        "saved": [_jsaved(s, names) for s in t.saved],
         "activations": {"elements": _jq(t.activation_elements),
                         "bytes": _jq(t.activation_bytes)},
         "inputs_read": {"elements": _jq(t.input_elements), "bytes": _jq(t.input_bytes)},
-        "recomputation": [_jpolicy(p) for p in t.policies],
+        "recomputation": [_jpolicy(p, names) for p in t.policies],
     }
 
 
-def _jsaved(s: SavedRow) -> dict[str, Any]:
-    return {"tensor": s.name, "kind": s.kind, "shape": [x if x == 1 else str(x) for x in s.shape],
-            "elements": _jq(s.elements), "bytes": _jq(s.bytes), "read_by": list(s.readers),
-            "freed_after": s.freed_after, "matmul_input": s.matmul_input,
+def _jsaved(s: SavedRow, names: Names) -> dict[str, Any]:
+    return {"tensor": names.get(s.name, s.name), "kind": s.kind,
+            "shape": [x if x == 1 else str(x) for x in s.shape],
+            "elements": _jq(s.elements), "bytes": _jq(s.bytes),
+            "read_by": [names.get(n, n) for n in s.readers],
+            "freed_after": names.get(s.freed_after, s.freed_after),
+            "matmul_input": s.matmul_input,
             "recompute": {"total": _jq(s.recompute), "matmul": _jq(s.recompute_matmul)}
             if s.recompute is not None else None}
 
 
-def _jpolicy(p: PolicyRow) -> dict[str, Any]:
-    return {"policy": p.name, "keeps": list(p.kept), "recomputes": list(p.recomputed),
+def _jpolicy(p: PolicyRow, names: Names) -> dict[str, Any]:
+    return {"policy": p.name, "keeps": [names.get(n, n) for n in p.kept],
+            "recomputes": [names.get(n, n) for n in p.recomputed],
             "elements": _jq(p.elements), "bytes": _jq(p.bytes), "bytes_saved": _jq(p.saved_bytes),
             "flops_added": _jq(p.added), "matmul_flops_added": _jq(p.added_matmul)}
 
 
-def json_document(t: CostTable) -> dict[str, Any]:
-    """``einderive cost -f json``: schema ``einderive/cost`` version 1 (fields only added)."""
+def json_document(t: CostTable, names: Names | None = None,
+                  defined: Names | None = None) -> dict[str, Any]:
+    """``einderive cost -f json``: schema ``einderive/cost`` version 1 (fields only added);
+    ``names`` and ``defined`` as :func:`json_section` takes them."""
     from .._version import __version__
     return {"schema": "einderive/cost", "schema_version": 1,
             "generator": f"einderive {__version__}", "spec": t.name, "loss": t.loss,
-            "cost": json_section(t)}
+            "cost": json_section(t, names, defined)}

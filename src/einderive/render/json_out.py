@@ -97,8 +97,8 @@ def document(d: Derivation, steps: bool = False, cost: CostTable | None = None,
     steps = steps or selection is not None and selection.steps
     doc = layout(*both(d, steps=steps, terms=True, full=True, selection=selection), steps=steps)
     if cost is not None:
-        from .cost import json_section
-        doc["cost"] = json_section(cost)
+        from .cost import anon_definitions, anon_labels, json_section
+        doc["cost"] = json_section(cost, anon_labels(d), anon_definitions(d))
     return doc
 
 

@@ -162,23 +162,13 @@ class Pen(Record):
         p = self.printer()
         return str(p.gradient(name, p.index_list(idx)))
 
-    @cached_property
-    def _users(self) -> frozenset[str]:
-        """The tensors the spec names (an inline expression's node and a where-clause's
-        temporary are none)."""
-        return frozenset(t.name for t in self.d.graph.tensors if t.kind != "anon")
-
-    def _batch_sum_note(self, form: mx.M | None, math: Callable[[str], str]) -> str:
+    def _batch_sum_note(self, form: mx.M | None, leaf: mx.Ref | None,
+                        math: Callable[[str], str]) -> str:
         """`` Σ_b X_b adds the matrices X_b of every element b of the batch axis B.`` for
-        the first sum over a batch (``form``), else nothing."""
-        if not isinstance(form, mx.BatchSum):
+        the first sum over a batch (``form``; ``leaf`` the element it names), else nothing."""
+        if not isinstance(form, mx.BatchSum) or leaf is None:
             return ""
         p = self.printer()
-        refs = [r for r in mx.leaves(form.x) if r.batch]
-        # a tensor the spec names, else an adjoint, before a where-clause's temporary (t1_b)
-        refs.sort(key=lambda r: (r.kind != RefKind.TENSOR or r.name not in self._users,
-                                 r.kind != RefKind.ADJOINT))
-        leaf = refs[0]
         elem = mx.Ref(leaf.name, leaf.kind, leaf.shape, batch=leaf.batch)
         total = p.matrix(mx.batch_sum(elem, form.dims, form.names))
         idx = p.index_list([Symbol(x) for x in form.names])
@@ -194,18 +184,14 @@ class Pen(Record):
         return (f" {math(total)} adds the matrices {math(one)} of every element "
                 f"{math(element)} of the batch {plural} {math(axes)}.")
 
-    def _element_note(self, form: mx.M | None, math: Callable[[str], str]) -> str:
+    def _element_note(self, form: mx.M | None, leaf: mx.Ref | None,
+                      math: Callable[[str], str]) -> str:
         """`` A line subscripted by h holds for every element h of the batch axis H: Q_h is
         the matrix Q[:, h, :].`` for the first form written element by element (``form``,
-        a matrix.Each), else nothing."""
-        if not isinstance(form, mx.Each):
+        a matrix.Each; ``leaf`` the element it names), else nothing."""
+        if not isinstance(form, mx.Each) or leaf is None:
             return ""
         p = self.printer()
-        refs = [r for r in mx.leaves(form.x) if r.batch]
-        # what only the subscript says: an axis not leading, else a vector's element
-        refs.sort(key=lambda r: (not r.at, mx.cols(r) != 1,
-                                 r.kind != RefKind.TENSOR or r.name not in self._users))
-        leaf = refs[0]
         letters = [Symbol(x) for x in form.names]
         idx = p.index_list(letters)
         one = p.tensor(leaf.name, idx) if leaf.kind == RefKind.TENSOR else \
@@ -239,8 +225,8 @@ class Pen(Record):
                 tt = p.matrix(mx.transpose(mx.Ref(n.tensor, RefKind.TENSOR, (2, 3))))
                 out.append(f"{BATCHED} {math(tt)} swaps the last two axes of {math(t)}, and "
                            "rowsum, colsum and softmax act on each element's matrix." +
-                           self._batch_sum_note(n.form, math) +
-                           self._element_note(n.element, math))
+                           self._batch_sum_note(n.form, n.leaf, math) +
+                           self._element_note(n.element, n.element_leaf, math))
             elif n.kind == NoteKind.EINSUM:
                 # the recognizer falls back to einsum for several reasons (a rank-3 tensor, a
                 # diagonal, a permuted product ...): say what holds for all of them
