@@ -367,9 +367,9 @@ FORWARDS = {f.__name__: f for f in (
 # second sizes where distinct primes would not fit (defined dims, a slice's bound)
 ALT = {'hypernet_linear': {'N': 5, 'D': 2, 'F': 3, 'E': 3},
        'rope_rotate_half': {'T': 3, 'H': 3},
-       'gmlp_spatial_gate': {'T': 3, 'D': 5, 'H': 3},
-       'cb_logdet_xtx_plus_trace': {'N': 5, 'K': 3},  # Xᵀ X of full rank: N ≥ K
-       'cb_trace_inv_xaxt': {'N': 3, 'K': 5}}  # X A Xᵀ of full rank: N ≤ K
+       'gmlp_spatial_gate': {'T': 3, 'D': 5, 'H': 3}}
+# (Cookbook Gram matrices stay full rank at the primes as the dims are ordered: Xᵀ X with K
+# before N in cb_logdet_xtx_plus_trace, X A Xᵀ with N before K in cb_trace_inv_xaxt)
 
 # second order checked against torch.autograd.functional.hvp too
 HVP = ['mamba_gated_scan3', 'linear_attn_softplus', 'film_conditioning', 'hypernet_linear',
