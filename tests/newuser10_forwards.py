@@ -92,6 +92,13 @@ def rope_rotate_half(t, s):
     return ((torch.softmax(Q @ K.T / math.sqrt(s["D"]), -1) @ X) ** 2).sum()
 
 
+def rope_batched_rank3(t, s):
+    X, C, Sn, h = t["X"], t["C"], t["Sn"], s["H"]
+    Q = X @ t["W"]
+    a, b = Q[..., :h], Q[..., h:]
+    return (torch.tanh(torch.cat([a * C - b * Sn, b * C + a * Sn], -1)) * X).sum()
+
+
 def adaln_modulation(t, s):
     X, c = t["X"], t["c"]
     H = _ln(X, 1e-6) * (1 + c @ t["Ws"]) + c @ t["Wh"]
@@ -350,6 +357,7 @@ def cb_trace_sandwich_power(t, s):
 FORWARDS = {f.__name__: f for f in (
     mamba_gated_scan3, linear_attn_softplus, cross_attention_residual, perceiver_latent_attn,
     mixer_token_gelu_ln, gmlp_spatial_gate, film_conditioning, hypernet_linear, rope_rotate_half,
+    rope_batched_rank3,
     adaln_modulation, sigmoid_attention, retention_decay_mask, deep_sets_sum_pool,
     neural_ode_euler3, pointnet_max_pool, cosine_classifier_temp, ntk_relu_kernel_regression,
     tversky_loss, squared_hinge_binary, poisson_nll_log_input, tukey_biweight, geman_mcclure,
@@ -367,6 +375,7 @@ FORWARDS = {f.__name__: f for f in (
 # second sizes where distinct primes would not fit (defined dims, a slice's bound)
 ALT = {'hypernet_linear': {'N': 5, 'D': 2, 'F': 3, 'E': 3},
        'rope_rotate_half': {'T': 3, 'H': 3},
+       'rope_batched_rank3': {'B': 3, 'T': 5, 'H': 3},
        'gmlp_spatial_gate': {'T': 3, 'D': 5, 'H': 3}}
 # (Cookbook Gram matrices stay full rank at the primes as the dims are ordered: Xᵀ X with K
 # before N in cb_logdet_xtx_plus_trace, X A Xᵀ with N before K in cb_trace_inv_xaxt)
