@@ -1030,7 +1030,12 @@ class _Reader:
             # the one factor that reads x's shifted index: several (σ'(a_{k − K}) U_{k − K})
             # would each need the padding, which no product of pads says more simply
             readers = [g for g in out if g is not f and _reads_at(g, x - lo)]
-            hit = self._padded_axis(readers[0], x, lo, hi) if len(readers) == 1 else None
+            # only where no other factor reads x (Sn_ik ∂L/∂y_{i, k + H} under 𝟙[k < H]: the
+            # second read is in range only with the first, so the two are padded as a whole)
+            alone = not any(g is not f and g not in readers and _reads_shifted(g, x)
+                            for g in out)
+            hit = self._padded_axis(readers[0], x, lo, hi) if len(readers) == 1 and alone \
+                else None
             if hit is not None:
                 self.padded[readers[0]] = (hit, lo, hi)
                 out.remove(f)
@@ -1709,6 +1714,13 @@ def _reads_at(e: Expr, at: Expr) -> bool:
     return any(sympy.expand((i.index - i.offset if isinstance(i, Window) else
                              i.index if isinstance(i, Shift) else i) - at) == 0
                for x in e.atoms(Indexed) for i in x.indices if i != 0)
+
+
+def _reads_shifted(e: Expr, x: Symbol) -> bool:
+    """Whether ``e`` reads an element at an index that moves with ``x`` but is not ``x``
+    (∂L/∂y_{i, k + H}): in range only where that shift is, not where x is."""
+    return any(i != x and isinstance(i, sympy.Basic) and i.has(x)
+               for a in e.atoms(Indexed) for i in a.indices)
 
 
 def _has_axis(head: str) -> bool:
