@@ -9,7 +9,7 @@ lists the spec.
 tests/models/*.yaml named here run here and in test_models.py (verify, the reference walk);
 the rest, tests/models/more/*.yaml (nu6), tests/models/more7/*.yaml (nu7),
 tests/models/more8/*.yaml (nu8), tests/models/more9/*.yaml (nu9) and tests/models/more10/*.yaml
-(nu10), run here in every run: about 100 CPU-seconds for some 300 models, the one comparison
+(nu10), run here in every run: about 100 CPU-seconds for some 380 models, the one comparison
 of their gradients with a reference that shares no code with einderive's parse."""
 
 from __future__ import annotations
