@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from . import matrix as mx
 from .kinds import Omission, RefKind
 from .recognize import Where, is_temporary
-from .record import Record
+from .record import Record, replace
 from .simplify import cost
 
 NAMED_LIMIT = 60  # cost above which a closed form, or one of its named parts, is too large
@@ -87,13 +87,14 @@ def _temporary(form: mx.M, temporaries: dict[str, mx.M]) -> str:
     return f"t{k}"
 
 
-def defined_temporaries(m: mx.M, temporaries: Mapping[str, mx.M],
+def defined_temporaries(forms: Sequence[mx.M], temporaries: Mapping[str, mx.M],
                         given: Sequence[Where]) -> tuple[Where, ...]:
-    """The where-clauses of the temporaries :func:`substituted` named that ``m`` reads (and
-    ``given`` does not define already), in the order they are first read."""
+    """The where-clauses of the derivation's temporaries (those :func:`substituted` named,
+    and those the upstream closed forms read) that ``forms`` read (and ``given`` does not
+    define already), in the order they are first read."""
     have = {w.lhs.name for w in given if isinstance(w.lhs, mx.Ref)}
     out: list[Where] = []
-    for r in mx.leaves(m):
+    for r in (r for m in forms for r in mx.leaves(m)):
         d = temporaries.get(r.name)
         if d is None or isinstance(d, mx.Ref) and d.name == r.name:
             continue  # a tensor's or a dim's name, held so that no temporary takes it
@@ -169,9 +170,11 @@ def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | No
         if shared is None:
             break
         # a name no earlier part took either: _fresh skips the taken names from its start,
-        # and two parts of one shape named alike were one Ref (t4 = t4 ⊙ (1 − h2 ⊙ h2))
+        # and two parts of one shape named alike were one Ref (t4 = t4 ⊙ (1 − h2 ⊙ h2));
+        # a part of a batched form is a batch element as its leaves are (Σ_b … t1_b …,
+        # where t1_b = A_b V_b V_bᵀ: a bare t1 read the same matrix for every b)
         ref = mx.Ref(_fresh(taken | {r.name for r, _ in defs}, len(defs)), RefKind.TENSOR,
-                     shared.shape)
+                     shared.shape, batch=mx.batch_of(shared))
         table = {shared: ref, mx.transpose(shared): mx.transpose(ref)}
         m = mx.substitute_all(m, table)
         defs = [(r, mx.substitute_all(d, table)) for r, d in defs] + [(ref, shared)]
@@ -231,13 +234,13 @@ def _numbered(m: mx.M, defs: list[tuple[mx.Ref, mx.M]], taken: set[str]
                 order.append(node)
                 visit(by_ref[node])
     visit(m)
-    temp = [mx.Ref(f"__t{k}", RefKind.TENSOR, r.shape) for k, r in enumerate(order)]
+    temp = [replace(r, name=f"__t{k}") for k, r in enumerate(order)]
     final: list[mx.Ref] = []
     used: set[str] = set(taken)
     for r in order:
         name = _fresh(used, 0)
         used.add(name)
-        final.append(mx.Ref(name, RefKind.TENSOR, r.shape))
+        final.append(replace(r, name=name))
 
     def rename(x: mx.M, to: Sequence[mx.Ref], frm: Sequence[mx.Ref]) -> mx.M:
         for a, b in zip(frm, to):

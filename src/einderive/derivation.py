@@ -287,8 +287,15 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
     level's when that one has a matrix form (t1_h V_hᵀ, where t1 = reshape(G Woᵀ, [T, H,
     Dh])).  ``done`` collects every closed matrix form written out, for the adjoints
     further from the loss; refused, with why, when there is none to print (None: the chain
-    form is closed already)."""
+    form is closed already).
+
+    The index form's closed form is read apart, its temporaries numbered from t1 (t1 =
+    conv1d(Z, W, g)); they take the derivation's names first (``temporaries``), or that t1,
+    substituted into a form further from the loss, would be defined there by the
+    derivation's t1 (another conv1d's)."""
     if closed is not None:
+        closed = _temporaries_named(closed, temporaries)
+        taken = taken | set(temporaries)  # and no named part takes one of its names
         if closed.matrix is not None and closed.wheres:  # σ'(u) as y ⊙ (1 − y), as below
             m = simplified(in_node_names(closed.matrix, closed.wheres), closed.wheres)
             closed = replace(closed, matrix=m, wheres=used_wheres(m, closed.wheres),
@@ -344,7 +351,8 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
     # conv1d(X, W, b), read t1_i) stay defined, and so do those the upstream closed forms
     # were named by (t1 = reshape(G Woᵀ, [T, H, Dh]), read t1_h)
     kept = tuple(w for w in used_wheres(m, shown.wheres) if is_temporary(w))
-    kept += defined_temporaries(m, temporaries, kept)
+    # read in the form or in a named part (t5 = rowsum(YB_b ⊙ 𝟙[t1_b > 0]))
+    kept += defined_temporaries((m, *(w.rhs for w in wheres)), temporaries, kept)
     return Form(None, shown.idx, m, kept + wheres, positions(m), shown.einsum)
 
 
