@@ -55,7 +55,8 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
         if form is None:
             return Refused(Omission.UPSTREAM_NONE, r.name)
         misread = _misread(m, r, form)
-        if misread == Omission.WHOLE_FORM and _nameable(form):
+        if misread == Omission.WHOLE_FORM and _nameable(form) or \
+                misread in (Omission.EACH_FORM, Omission.OTHER_AXIS) and _each_nameable(form):
             name = _temporary(form, temporaries)
             table[r] = mx.Ref(name, RefKind.TENSOR, r.shape, r.src, None, r.batch, r.at)
             continue
@@ -69,10 +70,31 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
 
 def _nameable(form: mx.M) -> bool:
     """Whether a whole closed form can be named as a temporary read per element: one of the
-    whole tensor (no batched leaf, no ``Each``), no einsum (no matrix form to name)."""
-    return not mx.batch_of(form) and not any(
-        isinstance(n, (mx.Each, mx.Einsum)) or isinstance(n, mx.Ref) and n.batch
-        for n in mx.walk(form))
+    whole tensor (no ``Each``; a batched leaf only as the whole argument of an op on a
+    tensor's numbered axes, reshape(t2, [HT, T])), no einsum (no matrix form to name)."""
+    def whole(m: mx.M) -> bool:
+        if isinstance(m, (mx.Each, mx.Einsum)) or isinstance(m, mx.Ref) and m.batch:
+            return False
+        return all(whole(c) or isinstance(m, _SPEC_AXES) and _read_whole(c)
+                   for c in m.children())
+    return whole(form)
+
+
+def _read_whole(m: mx.M) -> bool:
+    """A tensor of three or more axes read whole, in its spec shape (its batch axes
+    leading): the argument of reshape(t2, [HT, T])."""
+    return isinstance(m, mx.Ref) and bool(m.batch) and not m.at
+
+
+def _each_nameable(form: mx.M) -> bool:
+    """Whether a closed form written per element can be named as a temporary read as the
+    adjoint is read elsewhere: whole (∂L/∂Xv = reshape(t2, [T, D]) of ∂L/∂V_h = A_hᵀ t1_h,
+    a multi-head attention's heads on the middle axis, where t2_h = A_hᵀ t1_h), or per
+    element of another axis.  A temporary holds the whole tensor in its spec shape, each
+    element where the form puts it, so every reading of it reads what the adjoint's did;
+    its where-clause is written per element, as the form is."""
+    return isinstance(form, mx.Each) and not any(isinstance(n, mx.Einsum)
+                                                 for n in mx.walk(form))
 
 
 def _temporary(form: mx.M, temporaries: dict[str, mx.M]) -> str:
@@ -94,13 +116,20 @@ def defined_temporaries(forms: Sequence[mx.M], temporaries: Mapping[str, mx.M],
     define already), in the order they are first read."""
     have = {w.lhs.name for w in given if isinstance(w.lhs, mx.Ref)}
     out: list[Where] = []
-    for r in (r for m in forms for r in mx.leaves(m)):
-        d = temporaries.get(r.name)
-        if d is None or isinstance(d, mx.Ref) and d.name == r.name:
-            continue  # a tensor's or a dim's name, held so that no temporary takes it
-        if r.name not in have and r.kind == RefKind.TENSOR and r.batch:
-            have.add(r.name)
-            out.append(Where(r, d))  # defined as it is read: t1_h, printed t1
+
+    def visit(m: mx.M) -> None:
+        for r in mx.leaves(m):
+            d = temporaries.get(r.name)
+            if d is None or isinstance(d, mx.Ref) and d.name == r.name:
+                continue  # a tensor's or a dim's name, held so that no temporary takes it
+            if r.name not in have and r.kind == RefKind.TENSOR and r.batch:
+                have.add(r.name)
+                if isinstance(d, mx.Each):  # defined per element: t2_h = A_hᵀ t1_h
+                    r = mx.Ref(r.name, RefKind.TENSOR, d.x.shape, r.src, None, d.dims, d.at)
+                out.append(Where(r, d))  # else defined as it is read: t1_h, printed t1
+                visit(d)  # and the temporaries its definition reads (t1 in t2_h's)
+    for m in forms:
+        visit(m)
     return tuple(out)
 
 
