@@ -122,7 +122,8 @@ def defined_temporaries(forms: Sequence[mx.M], temporaries: Mapping[str, mx.M],
             d = temporaries.get(r.name)
             if d is None or isinstance(d, mx.Ref) and d.name == r.name:
                 continue  # a tensor's or a dim's name, held so that no temporary takes it
-            if r.name not in have and r.kind == RefKind.TENSOR and r.batch:
+            if r.name not in have and r.kind == RefKind.TENSOR and \
+                    (r.batch or isinstance(d, mx.Each)):
                 have.add(r.name)
                 if isinstance(d, mx.Each):  # defined per element: t2_h = A_hᵀ t1_h
                     r = mx.Ref(r.name, RefKind.TENSOR, d.x.shape, r.src, None, d.dims, d.at)
@@ -156,6 +157,10 @@ def _misread(m: mx.M, r: mx.Ref, form: mx.M) -> Omission | None:
     if not r.batch:
         if whole(r) and mx.batch_of(form) and any(isinstance(n, mx.SumAxes) for n in mx.walk(m)):
             return Omission.ELEMENT_FORM
+        if isinstance(form, mx.Each) and m != r:
+            # written per element, it stood in a whole form with its subscripts bound by
+            # nothing: (𝟙[conv1d(X, W, b) > 0] ⊙ ((2/To) V (Vᵀ p_j − Tg_j) 𝟏ᵀ)) ∗ W
+            return Omission.EACH_FORM
         return None
     at = r.at or tuple(range(len(r.batch)))
     if any(isinstance(n, _SPEC_AXES) and len(n.shape) >= 3 for n in mx.walk(form)):

@@ -248,6 +248,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     matrix_closed: dict[str, mx.M] = {}  # each adjoint's closed matrix form, all written out
     # t1 = reshape(permute(∂L/∂Q, …)): one name throughout, never a tensor's or a dim's
     temporaries: dict[str, mx.M] = {n: mx.Ref(n, RefKind.TENSOR, ()) for n in _taken(graph)}
+    made = []
     for name in shown:
         a = idx.adjoints[name]
         t = graph[name]
@@ -255,7 +256,10 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
         shown_form = _sum_form(a, terms, named, symmetric) if len(terms) > 1 \
             else form(a.expr, a.idx, t.shape)
-        shown_form = _temporaries_named(shown_form, temporaries)
+        made.append((name, t, _temporaries_named(shown_form, temporaries), closed_form, terms))
+    # the closed forms after every chain form: the temporaries they name (t3_h = A_hᵀ t1_h)
+    # take the names after the chain forms' own, which read as without --expand
+    for name, t, shown_form, closed_form, terms in made:
         omitted = None
         if closed:
             built = _matrix_closed(name, shown_form, closed_form, matrix_closed,
