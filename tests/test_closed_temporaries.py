@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import derive_text
 from einderive import matrix as mx
 from einderive.api import derive_file, verify
 from einderive.recognize import is_temporary
 from einderive.render import text as T
+from notation_reader import ReaderError
 
 ROOT = Path(__file__).parent.parent
 MODELS = Path(__file__).parent / "models"
@@ -146,3 +149,48 @@ def test_a_form_per_element_in_a_whole_form_is_named():
     assert T.matrix_rhs(d, d.adjoint("b").form) == "Σ_j rowsum(∂L/∂Y_j ⊙ 𝟙[t1_j > 0])"
     assert_defined(d)
     assert verify(d, seed=1).ok
+
+
+def _reader(d):
+    """The notation reader's names for ``d`` (tests/test_printed_forms.py's), and the
+    reference values."""
+    import torch_reference as R
+    from test_printed_forms import env_for
+    ref = R.reference(d.graph, seed=1)
+    return env_for(d, ref), ref
+
+
+def test_per_head_temporaries_read_back_as_printed():
+    """The printed clauses type as the reader reads a line per element (README: t3_h is
+    t3's matrix at h on the axis of H): t3_h = A_hᵀ t1_h holds with t3 = ∂L/∂V (its
+    closed form) and t1 = reshape(G Woᵀ, [T, H, Dh]) read from its printed clause; and the
+    closed forms ∂L/∂Xv = reshape(t3, [T, D]), ∂L/∂P = reshape(t2, [HT, T]) read back."""
+    from notation_reader import MatrixEval, read
+    d = derive_file(ROOT / "specs" / "multihead_attention.yaml")
+    env, ref = _reader(d)
+    env.shapes["t1"] = ("T", "H", "Dh")
+    env.values["t1"] = MatrixEval(env).ev(read("t1 = reshape(G Woᵀ, [T, H, Dh])")[1]).v
+    for name, adjoint in (("t2", "A"), ("t3", "V")):
+        env.shapes[name] = env.shapes[adjoint]
+        env.values[name] = ref.adjoints[adjoint]
+    for line in ("t1 = reshape(G Woᵀ, [T, H, Dh])", "t2_h = t1_h V_hᵀ", "t3_h = A_hᵀ t1_h",
+                 "∂L/∂Xv = reshape(t3, [T, D])", "∂L/∂P = reshape(t2, [HT, T])",
+                 "∂L/∂V_h = A_hᵀ t1_h"):
+        env.check(line)
+    env.values["t3"] = 2 * ref.adjoints["V"]  # another tensor: the reader tells
+    with pytest.raises(ReaderError):
+        env.check("t3_h = A_hᵀ t1_h")
+
+
+def test_a_batch_elements_part_reads_back_as_printed():
+    """t1_b = A_b V_b V_bᵀ holds for every b, t1 the batch of A_b V_b V_bᵀ."""
+    import numpy as np
+    d = derive_file(MODELS / "more" / "attention_rank3_bias.yaml")
+    env, ref = _reader(d)
+    A, V = (np.asarray(ref.values[n], dtype=float) for n in ("A", "V"))
+    env.shapes["t1"] = ("B", "T", "T")
+    env.values["t1"] = A @ V @ np.swapaxes(V, 1, 2)
+    env.check("t1_b = A_b V_b V_bᵀ")
+    env.values["t1"] = A @ V @ np.swapaxes(V, 1, 2) + 1.0  # another tensor: the reader tells
+    with pytest.raises(ReaderError):
+        env.check("t1_b = A_b V_b V_bᵀ")
