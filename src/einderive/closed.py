@@ -144,14 +144,16 @@ def _misread(m: mx.M, r: mx.Ref, form: mx.M) -> Omission | None:
 
     A whole adjoint (no ``r.batch``) takes any form but one written per element under
     NumPy's sum over axes of a whole tensor of three or more axes (sum(·, axis=2,
-    keepdims=True)): the sum around it would mean another thing.  An element (∂L/∂H_e,
+    keepdims=True)): the sum around it would mean another thing; nor an ``Each`` inside
+    another form, whose subscripts nothing there binds.  An element (∂L/∂H_e,
     ``r.batch`` on the axes ``r.at``) takes only a form written per element of the same
     axes: a mixture of experts reads ∂L/∂H [B, E, O] per expert e (axis 1) while its form
     is per sample b (axis 0); put in place, the sample's matrices stood for the expert's (a
     wrong closed form, evaluated by broadcasting when B = E).  Nor does it take a whole
     tensor of three or more axes (NumPy's reading, or an ``Each``, whose element form is
     not the node itself): where ∂L/∂mu_b 𝟏ᵀ stood, the product around it would read it
-    whole."""
+    whole.  :func:`substituted` names such a form as a temporary where it can (one name
+    for the whole tensor reads right at any axes)."""
     def whole(x: mx.M) -> bool:
         return not mx.batch_of(x) and len(x.shape) >= 3
     if not r.batch:
