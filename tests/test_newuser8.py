@@ -151,12 +151,22 @@ def test_a_closed_form_read_per_element_of_another_axis_is_named(run):
 
 
 def test_expand_says_an_adjoint_read_inside_a_temporary_has_no_closed_form(run):
-    """heads_torch_layout's ∂L/∂X = t1 Wqᵀ + …, t1 = reshape(permute(∂L/∂Q, …)): no adjoint
-    at the top of its chain form, yet no closed form (it was 'too large'); an adjoint whose
-    chain form is closed already (orthogonality_reg's ∂L/∂W, in W alone) says nothing."""
-    spec = REGRESSIONS / "heads_torch_layout.yaml"
+    """mqa_head_axis's ∂L/∂X = t1 Wqᵀ + …, t1 = reshape(permute(∂L/∂Q, …)), and ∂L/∂Q has
+    no closed form but an einsum: no adjoint at the top of its chain form, yet no closed
+    form (it was 'too large'); where ∂L/∂Q has one, the temporary takes it
+    (heads_torch_layout: t5 Wqᵀ + …, where t5 = reshape(permute((1/√Dh) (P ⊙ …) K, …)));
+    an adjoint whose chain form is closed already (orthogonality_reg's ∂L/∂W, in W alone)
+    says nothing."""
+    spec = MODELS / "more9" / "mqa_head_axis.yaml"
     out = " ".join(run("derive", spec, "--expand", "--node", "X").stdout.split())
     assert "(no closed form: it reads ∂L/∂Q inside the temporary t1)" in out
     assert "too large" not in out
+    spec = REGRESSIONS / "heads_torch_layout.yaml"
+    out = " ".join(run("derive", spec, "--expand", "--node", "Wq").stdout.split())
+    assert "= Σ_b X_bᵀ t5_b where t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [B, T, D]) " \
+        "where t5 = reshape(permute((1/√Dh) (P ⊙ (t4 Vᵀ − rowsum(P ⊙ (t4 Vᵀ)))) K, (0, 2, " \
+        "1, 3)), [B, T, D]) where t4 = permute(reshape(G, [B, T, H, Dh]), (0, 2, 1, 3))" \
+        in out, out
+    assert "no closed form" not in out
     out = run("derive", MODELS / "more" / "orthogonality_reg.yaml", "--expand").stdout
     assert "closed form" not in out and "too large" not in out

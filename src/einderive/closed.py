@@ -57,7 +57,7 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
         misread = _misread(m, r, form)
         if misread == Omission.WHOLE_FORM and _nameable(form) or \
                 misread in (Omission.EACH_FORM, Omission.OTHER_AXIS) and _each_nameable(form):
-            name = _temporary(form, temporaries)
+            name = named_temporary(form, temporaries)
             table[r] = mx.Ref(name, RefKind.TENSOR, r.shape, r.src, None, r.batch, r.at)
             continue
         if misread is not None:
@@ -97,7 +97,7 @@ def _each_nameable(form: mx.M) -> bool:
                                                  for n in mx.walk(form))
 
 
-def _temporary(form: mx.M, temporaries: dict[str, mx.M]) -> str:
+def named_temporary(form: mx.M, temporaries: dict[str, mx.M]) -> str:
     """The temporary's name of ``form``: the one it has, or the next tN no other name takes."""
     same = next((n for n, d in temporaries.items() if d == form), None)
     if same is not None:
@@ -122,8 +122,7 @@ def defined_temporaries(forms: Sequence[mx.M], temporaries: Mapping[str, mx.M],
             d = temporaries.get(r.name)
             if d is None or isinstance(d, mx.Ref) and d.name == r.name:
                 continue  # a tensor's or a dim's name, held so that no temporary takes it
-            if r.name not in have and r.kind == RefKind.TENSOR and \
-                    (r.batch or isinstance(d, mx.Each)):
+            if r.name not in have and r.kind == RefKind.TENSOR:
                 have.add(r.name)
                 if isinstance(d, mx.Each):  # defined per element: t2_h = A_hᵀ t1_h
                     r = mx.Ref(r.name, RefKind.TENSOR, d.x.shape, r.src, None, d.dims, d.at)

@@ -32,7 +32,8 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
-from .closed import Refused, defined_temporaries, in_node_names, named_parts, substituted
+from .closed import (Refused, defined_temporaries, in_node_names, named_parts, named_temporary,
+                     substituted)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -330,13 +331,13 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
         return Refused(Omission.NO_MATRIX)
     if shown.einsum:  # an einsum's closed form is no easier to read
         return Refused(Omission.EINSUM)
-    inside = _inside_temporary(shown.matrix, shown.wheres)
-    if inside is not None:
+    through = _through_temporaries(shown.matrix, shown.wheres, done, temporaries)
+    if isinstance(through, Refused):
         # t1 = reshape(permute(∂L/∂Q, …)): an upstream adjoint read through a temporary, which
         # substitution does not see; taken for closed, ∂L/∂N1 = t1 Wqᵀ + … carried its t1 into
         # the forms after it (∂L/∂g1's), defined nowhere there: never recorded as done
-        return inside
-    full = substituted(shown.matrix, done, temporaries)
+        return through
+    full = substituted(through, done, temporaries)
     if isinstance(full, Refused):
         return full
     if full == shown.matrix:  # no upstream adjoint in it: its chain form is closed already
@@ -358,6 +359,28 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
     # read in the form or in a named part (t5 = rowsum(YB_b ⊙ 𝟙[t1_b > 0]))
     kept += defined_temporaries((m, *(w.rhs for w in wheres)), temporaries, kept)
     return Form(None, shown.idx, m, kept + wheres, positions(m), shown.einsum)
+
+
+def _through_temporaries(m: mx.M, wheres: tuple[Where, ...], done: dict[str, mx.M],
+                         temporaries: dict[str, mx.M]) -> mx.M | Refused:
+    """``m`` with each temporary that reads an upstream adjoint (t1 = reshape(permute(∂L/∂Q,
+    …))) read as a new one, that adjoint's closed form in its place (t5 = reshape(permute(
+    (1/√Dh) (P ⊙ …) K, …))); refused as :func:`_inside_temporary` says when one of them has
+    none."""
+    table: dict[mx.M, mx.M] = {}
+    used = set(mx.walk(m))
+    for w in wheres:
+        if not (is_temporary(w) and w.lhs in used) or _inside_temporary(w.lhs, (w,)) is None:
+            continue
+        rhs = substituted(w.rhs, done, temporaries)
+        if isinstance(rhs, Refused) or any(isinstance(n, mx.Einsum) for n in mx.walk(rhs)):
+            inside = _inside_temporary(m, (w,))
+            assert inside is not None
+            return inside
+        assert isinstance(w.lhs, mx.Ref)
+        name = named_temporary(rhs, temporaries)
+        table.update({r: replace(r, name=name) for r in mx.leaves(m) if r.name == w.lhs.name})
+    return mx.substitute_all(m, table) if table else m
 
 
 def _inside_temporary(m: mx.M, wheres: tuple[Where, ...]) -> Refused | None:

@@ -321,11 +321,11 @@ _WHOLE_READERS = (mx.Reshape, mx.Permute, mx.SumAxes, mx.Slice, mx.Pad, mx.Take,
 
 def _element_leaf(m: mx.M) -> bool:
     """Whether ``m`` holds a batch element's matrix (X_b), not only tensors read whole (a
-    batched leaf as the argument of reshape(t2, [HT, T]) is the whole t2)."""
+    batched form as the argument of reshape(t2, [HT, T]) is NumPy's reading of the whole
+    tensor)."""
     if isinstance(m, mx.Ref):
         return bool(m.batch)
-    return any(_element_leaf(c) for c in m.children()
-               if not (isinstance(m, _WHOLE_READERS) and isinstance(c, mx.Ref) and not c.at))
+    return not isinstance(m, _WHOLE_READERS) and any(_element_leaf(c) for c in m.children())
 
 
 def matrix_precedence(m: mx.M) -> Prec:
