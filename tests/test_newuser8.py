@@ -56,8 +56,9 @@ def test_a_closed_form_reads_an_adjoint_per_element_of_its_own_axis(sizes):
     """A mixture of experts: ∂L/∂H [B, E, O] is written per sample (∂L/∂H_b = g_b ∂L/∂out_bᵀ)
     and ∂L/∂X reads it per expert (Σ_e (∂L/∂H_e ⊙ …) We_eᵀ).  The closed form put the
     sample's form where the expert's element stands: a wrong ∂L/∂X in verify's closed column
-    at B = E (broadcast), exit 3 elsewhere.  Such a ∂L/∂X has no closed form now (its chain
-    form is exact)."""
+    at B = E (broadcast), exit 3 elsewhere.  Such a ∂L/∂X's closed form names ∂L/∂H's as a
+    whole tensor, read per expert (Σ_e (t2_e ⊙ …) We_eᵀ, where t2_b = …): right at every
+    size."""
     from einderive.api import derive_file, verify
     d = derive_file(REGRESSIONS / "expert_axis_closed_form.yaml")
     report = verify(d, sizes or None)
@@ -134,26 +135,38 @@ def test_a_slice_past_its_axis_at_the_dims_given_is_an_error_at_its_line(run, co
     assert run(command, "--dims", "T=2", str(path)).exit_code == 0
 
 
-def test_expand_says_why_a_closed_form_is_not_printed(run):
-    """moe_rank3_weight's ∂L/∂X has no closed form because it reads ∂L/∂H per expert while
-    ∂L/∂H's closed form is per sample (above), not because it is large: --expand says so, in
-    the text view and in the golden's Markdown."""
+def test_a_closed_form_read_per_element_of_another_axis_is_named(run):
+    """moe_rank3_weight's ∂L/∂X reads ∂L/∂H per expert while ∂L/∂H's closed form is per
+    sample (above): it had no closed form ("it reads ∂L/∂H per element of another axis");
+    ∂L/∂H's is named as the whole tensor, defined per sample and read per expert, in the
+    text view and in the golden's Markdown."""
     spec = MODELS / "more8" / "moe_rank3_weight.yaml"
     out = " ".join(run("derive", spec, "--expand", "--node", "X").stdout.split())  # unwrapped
-    assert "too large" not in out
-    why = ("(no closed form: it reads ∂L/∂H per element of another axis than ∂L/∂H's closed "
-           "form is written by)")
-    assert why in out
-    assert f"closed form: {why}" in run("derive", spec, "-f", "markdown").stdout
+    assert "too large" not in out and "no closed form" not in out
+    closed = "= (g ⊙ (t1 − rowsum(t1 ⊙ g))) Wgᵀ + Σ_e (t2_e ⊙ (1 − H_e ⊙ H_e)) We_eᵀ"
+    assert closed in out, out
+    assert "where t2_b = (2/(B O)) g_b (out_b − Y_b)ᵀ" in out, out
+    assert "closed form: (g ⊙ (t1 − rowsum(t1 ⊙ g))) Wgᵀ" in \
+        run("derive", spec, "-f", "markdown").stdout
 
 
 def test_expand_says_an_adjoint_read_inside_a_temporary_has_no_closed_form(run):
-    """heads_torch_layout's ∂L/∂X = t1 Wqᵀ + …, t1 = reshape(permute(∂L/∂Q, …)): no adjoint
-    at the top of its chain form, yet no closed form (it was 'too large'); an adjoint whose
-    chain form is closed already (orthogonality_reg's ∂L/∂W, in W alone) says nothing."""
-    spec = REGRESSIONS / "heads_torch_layout.yaml"
+    """mqa_head_axis's ∂L/∂X = t1 Wqᵀ + …, t1 = reshape(permute(∂L/∂Q, …)), and ∂L/∂Q has
+    no closed form but an einsum: no adjoint at the top of its chain form, yet no closed
+    form (it was 'too large'); where ∂L/∂Q has one, the temporary takes it
+    (heads_torch_layout: t5 Wqᵀ + …, where t5 = reshape(permute((1/√Dh) (P ⊙ …) K, …)));
+    an adjoint whose chain form is closed already (orthogonality_reg's ∂L/∂W, in W alone)
+    says nothing."""
+    spec = MODELS / "more9" / "mqa_head_axis.yaml"
     out = " ".join(run("derive", spec, "--expand", "--node", "X").stdout.split())
     assert "(no closed form: it reads ∂L/∂Q inside the temporary t1)" in out
     assert "too large" not in out
+    spec = REGRESSIONS / "heads_torch_layout.yaml"
+    out = " ".join(run("derive", spec, "--expand", "--node", "Wq").stdout.split())
+    assert "= Σ_b X_bᵀ t5_b where t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [B, T, D]) " \
+        "where t5 = reshape(permute((1/√Dh) (P ⊙ (t4 Vᵀ − rowsum(P ⊙ (t4 Vᵀ)))) K, (0, 2, " \
+        "1, 3)), [B, T, D]) where t4 = permute(reshape(G, [B, T, H, Dh]), (0, 2, 1, 3))" \
+        in out, out
+    assert "no closed form" not in out
     out = run("derive", MODELS / "more" / "orthogonality_reg.yaml", "--expand").stdout
     assert "closed form" not in out and "too large" not in out

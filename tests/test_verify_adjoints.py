@@ -102,8 +102,8 @@ def test_the_closed_form_that_reached_a_golden_fails_verify(monkeypatch):
     """With the recognize_frame fix undone, ∂L/∂V's closed form aligns G's l with R's k:
     at sizes where NumPy broadcasts it anyway (T = H = Dh) its values are wrong, and only
     the closed forms see it (every gradient's index and matrix forms still pass): ∂L/∂V's,
-    and those built on it (∂L/∂Xv and grad(Wv), which read it per element as a temporary,
-    t2_i where t2 = ∂L/∂V's form)."""
+    and those built on it (∂L/∂Xv, grad(Wv) and grad(X), which read it whole as a
+    temporary defined per head, reshape(t3, [T, D]) where t3_h = ∂L/∂V_h's form)."""
     from einderive import caches
     from einderive.recognize_frame import _Frame
 
@@ -116,7 +116,7 @@ def test_the_closed_form_that_reached_a_golden_fails_verify(monkeypatch):
         monkeypatch.undo()
         caches.release()
     assert not report.ok and not report.error
-    assert [c.name for c in report.checks if not c.ok] == ["Wv", "∂L/∂V", "∂L/∂Xv"]
+    assert [c.name for c in report.checks if not c.ok] == ["X", "Wv", "∂L/∂V", "∂L/∂Xv"]
     assert all(c.closed == Result.FAIL for c in report.checks if not c.ok)
     assert all(c.index == Result.PASS and c.matrix == Result.PASS
                for c in report.checks if not c.adjoint)

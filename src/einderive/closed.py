@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from . import matrix as mx
 from .kinds import Omission, RefKind
 from .recognize import Where, is_temporary
-from .record import Record
+from .record import Record, replace
 from .simplify import cost
 
 NAMED_LIMIT = 60  # cost above which a closed form, or one of its named parts, is too large
@@ -55,8 +55,9 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
         if form is None:
             return Refused(Omission.UPSTREAM_NONE, r.name)
         misread = _misread(m, r, form)
-        if misread == Omission.WHOLE_FORM and _nameable(form):
-            name = _temporary(form, temporaries)
+        if misread == Omission.WHOLE_FORM and _nameable(form) or \
+                misread in (Omission.EACH_FORM, Omission.OTHER_AXIS) and _each_nameable(form):
+            name = named_temporary(form, temporaries)
             table[r] = mx.Ref(name, RefKind.TENSOR, r.shape, r.src, None, r.batch, r.at)
             continue
         if misread is not None:
@@ -69,13 +70,34 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
 
 def _nameable(form: mx.M) -> bool:
     """Whether a whole closed form can be named as a temporary read per element: one of the
-    whole tensor (no batched leaf, no ``Each``), no einsum (no matrix form to name)."""
-    return not mx.batch_of(form) and not any(
-        isinstance(n, (mx.Each, mx.Einsum)) or isinstance(n, mx.Ref) and n.batch
-        for n in mx.walk(form))
+    whole tensor (no ``Each``; a batched leaf only as the whole argument of an op on a
+    tensor's numbered axes, reshape(t2, [HT, T])), no einsum (no matrix form to name)."""
+    def whole(m: mx.M) -> bool:
+        if isinstance(m, (mx.Each, mx.Einsum)) or isinstance(m, mx.Ref) and m.batch:
+            return False
+        return all(whole(c) or isinstance(m, _SPEC_AXES) and _read_whole(c)
+                   for c in m.children())
+    return whole(form)
 
 
-def _temporary(form: mx.M, temporaries: dict[str, mx.M]) -> str:
+def _read_whole(m: mx.M) -> bool:
+    """A tensor of three or more axes read whole, in its spec shape (its batch axes
+    leading): the argument of reshape(t2, [HT, T])."""
+    return isinstance(m, mx.Ref) and bool(m.batch) and not m.at
+
+
+def _each_nameable(form: mx.M) -> bool:
+    """Whether a closed form written per element can be named as a temporary read as the
+    adjoint is read elsewhere: whole (∂L/∂Xv = reshape(t2, [T, D]) of ∂L/∂V_h = A_hᵀ t1_h,
+    a multi-head attention's heads on the middle axis, where t2_h = A_hᵀ t1_h), or per
+    element of another axis.  A temporary holds the whole tensor in its spec shape, each
+    element where the form puts it, so every reading of it reads what the adjoint's did;
+    its where-clause is written per element, as the form is."""
+    return isinstance(form, mx.Each) and not any(isinstance(n, mx.Einsum)
+                                                 for n in mx.walk(form))
+
+
+def named_temporary(form: mx.M, temporaries: dict[str, mx.M]) -> str:
     """The temporary's name of ``form``: the one it has, or the next tN no other name takes."""
     same = next((n for n, d in temporaries.items() if d == form), None)
     if same is not None:
@@ -87,19 +109,27 @@ def _temporary(form: mx.M, temporaries: dict[str, mx.M]) -> str:
     return f"t{k}"
 
 
-def defined_temporaries(m: mx.M, temporaries: Mapping[str, mx.M],
+def defined_temporaries(forms: Sequence[mx.M], temporaries: Mapping[str, mx.M],
                         given: Sequence[Where]) -> tuple[Where, ...]:
-    """The where-clauses of the temporaries :func:`substituted` named that ``m`` reads (and
-    ``given`` does not define already), in the order they are first read."""
+    """The where-clauses of the derivation's temporaries (those :func:`substituted` named,
+    and those the upstream closed forms read) that ``forms`` read (and ``given`` does not
+    define already), in the order they are first read."""
     have = {w.lhs.name for w in given if isinstance(w.lhs, mx.Ref)}
     out: list[Where] = []
-    for r in mx.leaves(m):
-        d = temporaries.get(r.name)
-        if d is None or isinstance(d, mx.Ref) and d.name == r.name:
-            continue  # a tensor's or a dim's name, held so that no temporary takes it
-        if r.name not in have and r.kind == RefKind.TENSOR and r.batch:
-            have.add(r.name)
-            out.append(Where(r, d))  # defined as it is read: t1_h, printed t1
+
+    def visit(m: mx.M) -> None:
+        for r in mx.leaves(m):
+            d = temporaries.get(r.name)
+            if d is None or isinstance(d, mx.Ref) and d.name == r.name:
+                continue  # a tensor's or a dim's name, held so that no temporary takes it
+            if r.name not in have and r.kind == RefKind.TENSOR:
+                have.add(r.name)
+                if isinstance(d, mx.Each):  # defined per element: t2_h = A_hᵀ t1_h
+                    r = mx.Ref(r.name, RefKind.TENSOR, d.x.shape, r.src, None, d.dims, d.at)
+                out.append(Where(r, d))  # else defined as it is read: t1_h, printed t1
+                visit(d)  # and the temporaries its definition reads (t1 in t2_h's)
+    for m in forms:
+        visit(m)
     return tuple(out)
 
 
@@ -113,19 +143,25 @@ def _misread(m: mx.M, r: mx.Ref, form: mx.M) -> Omission | None:
 
     A whole adjoint (no ``r.batch``) takes any form but one written per element under
     NumPy's sum over axes of a whole tensor of three or more axes (sum(·, axis=2,
-    keepdims=True)): the sum around it would mean another thing.  An element (∂L/∂H_e,
+    keepdims=True)): the sum around it would mean another thing; nor an ``Each`` inside
+    another form, whose subscripts nothing there binds.  An element (∂L/∂H_e,
     ``r.batch`` on the axes ``r.at``) takes only a form written per element of the same
     axes: a mixture of experts reads ∂L/∂H [B, E, O] per expert e (axis 1) while its form
     is per sample b (axis 0); put in place, the sample's matrices stood for the expert's (a
     wrong closed form, evaluated by broadcasting when B = E).  Nor does it take a whole
     tensor of three or more axes (NumPy's reading, or an ``Each``, whose element form is
     not the node itself): where ∂L/∂mu_b 𝟏ᵀ stood, the product around it would read it
-    whole."""
+    whole.  :func:`substituted` names such a form as a temporary where it can (one name
+    for the whole tensor reads right at any axes)."""
     def whole(x: mx.M) -> bool:
         return not mx.batch_of(x) and len(x.shape) >= 3
     if not r.batch:
         if whole(r) and mx.batch_of(form) and any(isinstance(n, mx.SumAxes) for n in mx.walk(m)):
             return Omission.ELEMENT_FORM
+        if isinstance(form, mx.Each) and m != r:
+            # written per element, it stood in a whole form with its subscripts bound by
+            # nothing: (𝟙[conv1d(X, W, b) > 0] ⊙ ((2/To) V (Vᵀ p_j − Tg_j) 𝟏ᵀ)) ∗ W
+            return Omission.EACH_FORM
         return None
     at = r.at or tuple(range(len(r.batch)))
     if any(isinstance(n, _SPEC_AXES) and len(n.shape) >= 3 for n in mx.walk(form)):
@@ -169,9 +205,11 @@ def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | No
         if shared is None:
             break
         # a name no earlier part took either: _fresh skips the taken names from its start,
-        # and two parts of one shape named alike were one Ref (t4 = t4 ⊙ (1 − h2 ⊙ h2))
+        # and two parts of one shape named alike were one Ref (t4 = t4 ⊙ (1 − h2 ⊙ h2));
+        # a part of a batched form is a batch element as its leaves are (Σ_b … t1_b …,
+        # where t1_b = A_b V_b V_bᵀ: a bare t1 read the same matrix for every b)
         ref = mx.Ref(_fresh(taken | {r.name for r, _ in defs}, len(defs)), RefKind.TENSOR,
-                     shared.shape)
+                     shared.shape, batch=mx.batch_of(shared))
         table = {shared: ref, mx.transpose(shared): mx.transpose(ref)}
         m = mx.substitute_all(m, table)
         defs = [(r, mx.substitute_all(d, table)) for r, d in defs] + [(ref, shared)]
@@ -231,13 +269,13 @@ def _numbered(m: mx.M, defs: list[tuple[mx.Ref, mx.M]], taken: set[str]
                 order.append(node)
                 visit(by_ref[node])
     visit(m)
-    temp = [mx.Ref(f"__t{k}", RefKind.TENSOR, r.shape) for k, r in enumerate(order)]
+    temp = [replace(r, name=f"__t{k}") for k, r in enumerate(order)]
     final: list[mx.Ref] = []
     used: set[str] = set(taken)
     for r in order:
         name = _fresh(used, 0)
         used.add(name)
-        final.append(mx.Ref(name, RefKind.TENSOR, r.shape))
+        final.append(replace(r, name=name))
 
     def rename(x: mx.M, to: Sequence[mx.Ref], frm: Sequence[mx.Ref]) -> mx.M:
         for a, b in zip(frm, to):

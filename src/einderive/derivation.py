@@ -32,7 +32,8 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
-from .closed import Refused, defined_temporaries, in_node_names, named_parts, substituted
+from .closed import (Refused, defined_temporaries, in_node_names, named_parts, named_temporary,
+                     substituted)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -248,6 +249,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     matrix_closed: dict[str, mx.M] = {}  # each adjoint's closed matrix form, all written out
     # t1 = reshape(permute(∂L/∂Q, …)): one name throughout, never a tensor's or a dim's
     temporaries: dict[str, mx.M] = {n: mx.Ref(n, RefKind.TENSOR, ()) for n in _taken(graph)}
+    made = []
     for name in shown:
         a = idx.adjoints[name]
         t = graph[name]
@@ -255,7 +257,10 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
         shown_form = _sum_form(a, terms, named, symmetric) if len(terms) > 1 \
             else form(a.expr, a.idx, t.shape)
-        shown_form = _temporaries_named(shown_form, temporaries)
+        made.append((name, t, _temporaries_named(shown_form, temporaries), closed_form, terms))
+    # the closed forms after every chain form: the temporaries they name (t3_h = A_hᵀ t1_h)
+    # take the names after the chain forms' own, which read as without --expand
+    for name, t, shown_form, closed_form, terms in made:
         omitted = None
         if closed:
             built = _matrix_closed(name, shown_form, closed_form, matrix_closed,
@@ -287,8 +292,15 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
     level's when that one has a matrix form (t1_h V_hᵀ, where t1 = reshape(G Woᵀ, [T, H,
     Dh])).  ``done`` collects every closed matrix form written out, for the adjoints
     further from the loss; refused, with why, when there is none to print (None: the chain
-    form is closed already)."""
+    form is closed already).
+
+    The index form's closed form is read apart, its temporaries numbered from t1 (t1 =
+    conv1d(Z, W, g)); they take the derivation's names first (``temporaries``), or that t1,
+    substituted into a form further from the loss, would be defined there by the
+    derivation's t1 (another conv1d's)."""
     if closed is not None:
+        closed = _temporaries_named(closed, temporaries)
+        taken = taken | set(temporaries)  # and no named part takes one of its names
         if closed.matrix is not None and closed.wheres:  # σ'(u) as y ⊙ (1 − y), as below
             m = simplified(in_node_names(closed.matrix, closed.wheres), closed.wheres)
             closed = replace(closed, matrix=m, wheres=used_wheres(m, closed.wheres),
@@ -319,13 +331,13 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
         return Refused(Omission.NO_MATRIX)
     if shown.einsum:  # an einsum's closed form is no easier to read
         return Refused(Omission.EINSUM)
-    inside = _inside_temporary(shown.matrix, shown.wheres)
-    if inside is not None:
+    through = _through_temporaries(shown.matrix, shown.wheres, done, temporaries)
+    if isinstance(through, Refused):
         # t1 = reshape(permute(∂L/∂Q, …)): an upstream adjoint read through a temporary, which
         # substitution does not see; taken for closed, ∂L/∂N1 = t1 Wqᵀ + … carried its t1 into
         # the forms after it (∂L/∂g1's), defined nowhere there: never recorded as done
-        return inside
-    full = substituted(shown.matrix, done, temporaries)
+        return through
+    full = substituted(through, done, temporaries)
     if isinstance(full, Refused):
         return full
     if full == shown.matrix:  # no upstream adjoint in it: its chain form is closed already
@@ -344,8 +356,31 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
     # conv1d(X, W, b), read t1_i) stay defined, and so do those the upstream closed forms
     # were named by (t1 = reshape(G Woᵀ, [T, H, Dh]), read t1_h)
     kept = tuple(w for w in used_wheres(m, shown.wheres) if is_temporary(w))
-    kept += defined_temporaries(m, temporaries, kept)
+    # read in the form or in a named part (t5 = rowsum(YB_b ⊙ 𝟙[t1_b > 0]))
+    kept += defined_temporaries((m, *(w.rhs for w in wheres)), temporaries, kept)
     return Form(None, shown.idx, m, kept + wheres, positions(m), shown.einsum)
+
+
+def _through_temporaries(m: mx.M, wheres: tuple[Where, ...], done: dict[str, mx.M],
+                         temporaries: dict[str, mx.M]) -> mx.M | Refused:
+    """``m`` with each temporary that reads an upstream adjoint (t1 = reshape(permute(∂L/∂Q,
+    …))) read as a new one, that adjoint's closed form in its place (t5 = reshape(permute(
+    (1/√Dh) (P ⊙ …) K, …))); refused as :func:`_inside_temporary` says when one of them has
+    none."""
+    table: dict[mx.M, mx.M] = {}
+    used = set(mx.walk(m))
+    for w in wheres:
+        if not (is_temporary(w) and w.lhs in used) or _inside_temporary(w.lhs, (w,)) is None:
+            continue
+        rhs = substituted(w.rhs, done, temporaries)
+        if isinstance(rhs, Refused) or any(isinstance(n, mx.Einsum) for n in mx.walk(rhs)):
+            inside = _inside_temporary(m, (w,))
+            assert inside is not None
+            return inside
+        assert isinstance(w.lhs, mx.Ref)
+        name = named_temporary(rhs, temporaries)
+        table.update({r: replace(r, name=name) for r in mx.leaves(m) if r.name == w.lhs.name})
+    return mx.substitute_all(m, table) if table else m
 
 
 def _inside_temporary(m: mx.M, wheres: tuple[Where, ...]) -> Refused | None:

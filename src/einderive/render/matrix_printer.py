@@ -299,8 +299,7 @@ def where_element(m: mx.M | None, lhs: mx.M, rhs: mx.M) -> tuple[Symbol, ...]:
     it; unsubscripted, W2ᵀ x would not type); else none (the clause names whole tensors:
     t1 = conv1d(X, W, b), a temporary the form reads at its elements, t1_j)."""
     sides = (rhs,) if isinstance(lhs, mx.Ref) else (lhs, rhs)
-    if m is None or not any(isinstance(n, mx.Ref) and n.batch
-                            for side in sides for n in mx.walk(side)):
+    if m is None or not any(_element_leaf(side) for side in sides):
         return ()
 
     def find(x: mx.M, names: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -314,6 +313,19 @@ def where_element(m: mx.M | None, lhs: mx.M, rhs: mx.M) -> tuple[Symbol, ...]:
                 return found
         return None
     return tuple(Symbol(x) for x in find(m, ()) or ())
+
+
+# the ops on a tensor's numbered axes, which read their argument whole (reshape(t2, [HT, T]))
+_WHOLE_READERS = (mx.Reshape, mx.Permute, mx.SumAxes, mx.Slice, mx.Pad, mx.Take, mx.Stack)
+
+
+def _element_leaf(m: mx.M) -> bool:
+    """Whether ``m`` holds a batch element's matrix (X_b), not only tensors read whole (a
+    batched form as the argument of reshape(t2, [HT, T]) is NumPy's reading of the whole
+    tensor)."""
+    if isinstance(m, mx.Ref):
+        return bool(m.batch)
+    return not isinstance(m, _WHOLE_READERS) and any(_element_leaf(c) for c in m.children())
 
 
 def matrix_precedence(m: mx.M) -> Prec:

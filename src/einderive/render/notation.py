@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import matrix as mx
 from .index_printer import IndexPrinter
-from .matrix_printer import MatrixPrinter, where_element
+from .matrix_printer import MatrixPrinter, element_names, where_element
 from .tokens import NotationBase
 
 
@@ -58,7 +58,10 @@ class Notation(NotationBase):
     def where(self, form: mx.M | None, lhs: mx.M, rhs: mx.M) -> str:
         """A where-clause ``lhs = rhs`` of the matrix form ``form``, read as the form uses
         its helper: per element inside a per-element form or Σ_b (σ'(W2ᵀ x_b) = …)."""
-        at = where_element(form, lhs, rhs)
+        # a temporary defined per element (t2_h = A_hᵀ t1_h, its left side that element),
+        # whichever reading of it the form has (reshape(t2, [T, D]) reads it whole)
+        at = element_names(rhs) if isinstance(rhs, mx.Each) else \
+            where_element(form, lhs, rhs)
         return f"{self.matrix(lhs, at)} = {self.matrix(rhs, at)}"
 
     def tensor(self, name: str, idx: str, bare: bool = True, element: bool = False) -> str:
