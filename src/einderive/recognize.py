@@ -752,13 +752,23 @@ class _Reader:
         if isinstance(e, KroneckerDelta):
             a, b = e.args
             if isinstance(a, sympy.Integer) or isinstance(b, sympy.Integer):
-                # δ(s, p) apart from a whole stack (_stacked): one position of an axis
-                raise NoMatrixForm("a piece of a stack alone")
+                return self._unit(e)
             if isinstance(a, Symbol) and isinstance(b, Symbol):
                 d = self.ctx.index_dim[a]
                 return Blob(mx.Eye(d, (d, d)), (a, b))
             return self._one_hot(a, b) if isinstance(a, Indexed) else self._one_hot(b, a)
         raise NoMatrixForm(f"no rule for {type(e).__name__}")
+
+    def _unit(self, e: KroneckerDelta) -> Blob:
+        """δ(s, p) alone (a term, or the whole form: ∂L/∂H_ij = δ_{0, j} of sum(H[:, 0:1])):
+        the unit column of position p of s's dim, pad(𝟏, p:p + 1, axis=0), as a range
+        𝟙[lo ≤ s < hi] reads.  Beside other factors it is no matrix (_placed reads those)."""
+        s, p = sorted(e.args, key=lambda a: isinstance(a, sympy.Integer))
+        if not isinstance(s, Symbol) or not isinstance(p, sympy.Integer) or \
+                s not in self.ctx.index_dim or s not in self.order:
+            raise NoMatrixForm("a piece of a stack alone")
+        dim = self.ctx.index_dim[s]
+        return Blob(mx.Pad(mx.Ones((1, 1)), 0, p, p + 1, (dim,), math_shape((dim,))), (s,))
 
     def _one_hot(self, picked: Expr, v: Expr) -> Blob:
         """δ(tokens_t, v) is the one-hot matrix of an integer input: onehot(tokens)_tv."""
@@ -1355,6 +1365,10 @@ class _Reader:
         if self.batch:
             factors, summed, blobs = self._inner_batch_sums(factors, summed)
         for f in factors:
+            if isinstance(f, KroneckerDelta) and any(isinstance(a, sympy.Integer)
+                                                     for a in f.args):
+                # δ(s, p) apart from a whole stack (_stacked) or a placed product (_placed)
+                raise NoMatrixForm("a piece of a stack alone")
             b = self.padded_products.pop(f) if f in self.padded_products else self.blob(f)
             if not b.idx:
                 coeff.append(b.m)
@@ -1393,7 +1407,11 @@ class _Reader:
             return None
         rest = e.xreplace({deltas[0]: S.One})
         if rest.has(s):
-            return None
+            # δ(s, p) R_s is δ(s, p) R_p: R read at the position (∂L/∂W_jk = δ_{0, k} Σ_i
+            # X_ij G_ik is Xᵀ take(G, 0, axis=1) placed in column 0); never where R sums s
+            if any(s in (v for v, *_ in x.limits) for x in rest.atoms(Sum)):
+                return None
+            rest = rest.xreplace({s: p})
         full = self._preferred(free)
         axis = full.index(s)
         others = tuple(i for i in full if i != s)
