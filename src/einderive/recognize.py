@@ -733,8 +733,8 @@ class _Reader:
             return self._add(e)
         if isinstance(e, (Mul, Sum)):
             return self._product(e)
-        if isinstance(e, Indexed) and _picked(e):  # E_{tokens_t, d}: Σ_v onehot_tv E_vd
-            return self._product(e)
+        if isinstance(e, (Indexed, AxisFunction)) and _picked(e):
+            return self._product(e)  # E_{tokens_t, d}: Σ_v onehot_tv E_vd
         if isinstance(e, Indexed) or (isinstance(e, Symbol) and self.ctx.is_tensor_atom(e)):
             return self._ref(e)
         if isinstance(e, ElementwiseFunction) and e.spec.name == IN_RANGE:
@@ -1539,17 +1539,22 @@ class _Reader:
         if not self._has_tensor(e) and not self._free(e):
             coeff.append(mx.Const(e))
             return
-        if isinstance(e, Indexed) and _picked(e):
-            # E_{tokens_t, d} = Σ_v δ(tokens_t, v) E_vd: the pick as a product by a one-hot
+        if isinstance(e, (Indexed, AxisFunction)) and _picked(e):
+            # E_{tokens_t, d} = Σ_v δ(tokens_t, v) E_vd: the pick as a product by a one-hot;
+            # so softmax(S)_(i, labels_i) = Σ_v δ(labels_i, v) softmax(S)_iv
             idx = list(e.indices)
-            shape = self.graph[self.ctx.name_of(key_of(e))].shape
+            if isinstance(e, AxisFunction):
+                shape = e.dims(self.graph[self.ctx.tensor_of[e.label]].shape)
+            else:
+                shape = self.graph[self.ctx.name_of(key_of(e))].shape
             for n, i in enumerate(e.indices):
                 if isinstance(i, Indexed):
                     v = self.ctx.fresh(str(shape[n]))  # the dim the indices run over
                     factors.append(KroneckerDelta(i, v, evaluate=False))
                     summed.append(v)
                     idx[n] = v
-            factors.append(e.base[tuple(idx)])
+            factors.append(e.func(*e.args[:2], *idx) if isinstance(e, AxisFunction) else
+                           e.base[tuple(idx)])
             return
         factors.append(e)
 
@@ -1876,7 +1881,7 @@ def positions(m: mx.M) -> dict[Expr, int]:
     return out
 
 
-def _picked(e: Indexed) -> bool:
+def _picked(e: Indexed | AxisFunction) -> bool:
     """Whether an element is picked by an integer input: ``E[tokens[t], d]``."""
     return any(isinstance(i, Indexed) for i in e.indices)
 
