@@ -1098,9 +1098,14 @@ class _Reader:
         indices, X's elements in the shape of the indices' dims."""
         view = reshape_view(idx)
         if view is None:
-            raise NoMatrixForm("an element at an index map that is no reshape")
-        dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in view)
-        m = mx.Reshape(ref, dims, math_shape(dims))
+            spread = self._spread_view(ref, idx)
+            if spread is None:
+                raise NoMatrixForm("an element at an index map that is no reshape")
+            m, view = spread
+            dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in view)
+        else:
+            dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in view)
+            m = mx.Reshape(ref, dims, math_shape(dims))
         syms = tuple(i for i in view if i != 0)
         if len(dims) > 2 and len(syms) != len(dims):
             return self._einsum_ref(m, view, dims)  # type: ignore[arg-type]
@@ -1340,6 +1345,52 @@ class _Reader:
         return idx
 
     # -- products ---------------------------------------------------------------------------
+
+    def _spread_view(self, ref: mx.Ref, idx: Idx) -> tuple[mx.M, Idx] | None:
+        """An element read at some digits of an index, not all: ∂L/∂Xp_{i, ⌊l/S⌋, m} with l
+        over T = P·S (the adjoint of a mean over windows of S, Xp = mean(reshape(X, [B, P, S,
+        D]), axis=2)) is the element (i, l, m) of reshape(reshape(∂L/∂Xp, [B, P, 1, D]) ⊙ 𝟏,
+        [B, T, D]): the tensor given a literal-1 axis for each missing digit, broadcast
+        there (the 𝟏 of the digits' sizes), and merged back.  The form and the indices it is
+        read at, or None when ``idx`` is no such read."""
+        split: list[Any] = []  # the spec shape with every digit's axis, missing ones 1
+        full: list[Any] = []  # … with the missing digits' sizes
+        view: list[Any] = []
+        p, missing = 0, False
+        while p < len(idx):
+            i = idx[p]
+            if not isinstance(i, Digit):
+                if has_index_map((i,)) or not (i == 0 or isinstance(i, Symbol)):
+                    return None
+                d = 1 if i == 0 else self.ctx.index_dim.get(i)
+                if d is None:
+                    return None
+                split.append(d)
+                full.append(d)
+                view.append(i)
+                p += 1
+                continue
+            run = [i]
+            while p + len(run) < len(idx) and isinstance(idx[p + len(run)], Digit) and \
+                    idx[p + len(run)].k == i.k and idx[p + len(run)].sizes == i.sizes and \
+                    idx[p + len(run)].position > run[-1].position:
+                run.append(idx[p + len(run)])
+            names = [self.ctx.dim_of_size.get(z) for z in i.sizes]
+            if not isinstance(i.k, Symbol) or i.k not in self.ctx.index_dim or None in names:
+                return None
+            present = {r.position for r in run}
+            missing = missing or len(present) < len(names)
+            split.extend(n if q in present else 1 for q, n in enumerate(names))
+            full.extend(names)
+            view.append(i.k)
+            p += len(run)
+        syms = [v for v in view if v != 0]
+        if not missing or len(set(syms)) != len(syms):
+            return None
+        dims = tuple(1 if v == 0 else self.ctx.index_dim[v] for v in view)
+        m = mx.hadamard(mx.Reshape(ref, tuple(split), math_shape(tuple(split))),
+                        mx.Ones(math_shape(tuple(full))))
+        return mx.Reshape(m, dims, math_shape(dims)), tuple(view)
 
     def _product(self, e: Expr) -> Blob:
         placed = self._placed(e)
