@@ -214,9 +214,41 @@ def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr:
         ok = r.matrix is not None and not r.einsum and not r.wheres and \
             not any(mx.batch_of(x) or isinstance(x, mx.Each) for x in mx.walk(r.matrix))
         return r.matrix if ok else None
+    def window(e: Indexed) -> tuple[mx.M, Idx, Shape] | None:
+        """A tensor read at a shifted index (X_{i, j, l + 1}, ∂L/∂Y_{i, j, k − 1} under its
+        range) as its slice or padding, read at plain indices; None for a plain read."""
+        ref, shape = reader._whole_ref(e)
+        at = tuple(e.indices)
+        if e not in reader.padded and not reader._narrower(at, shape) and \
+                not any(isinstance(i, (Shift, SAdd)) for i in at):
+            return None
+        try:
+            return reader.window(ref, e, shape)
+        except NoMatrixForm:
+            return None
+
+    def ranges(factors: list[Expr]) -> list[Expr] | None:
+        """A product's range conditions 𝟙[lo ≤ s < hi], each taken out where it says where
+        one factor ∂L/∂y_{…, s − lo, …} is defined (read zero-padded, by ``window``)."""
+        out = list(factors)
+        for f in factors:
+            if not (isinstance(f, ElementwiseFunction) and f.spec.name == IN_RANGE):
+                continue
+            x, lo, hi = f.args
+            readers = [g for g in out if g is not f and _reads_at(g, x - lo)]
+            if not isinstance(x, Symbol) or len(readers) != 1 or \
+                    any(a in ctx.index_dim for a in sympy.Add(lo, hi).free_symbols):
+                return None
+            reader.padded.pop(readers[0], None)  # (read twice: see recognize_frame)
+            hit = reader._padded_axis(readers[0], x, lo, hi)
+            if hit is None:
+                return None
+            reader.padded[readers[0]] = (hit, lo, hi)
+            out.remove(f)
+        return out
     try:
         m = read_framed(expr, idx, shape, reader._whole_ref, arg_ref, ctx.is_tensor_atom,
-                        ctx.index_dim, reader._term_key, sub_read)
+                        ctx.index_dim, reader._term_key, sub_read, window, ranges)
     except NoMatrixForm:
         return None  # an anonymous intermediate with no form of its own
     return None if m is None else Recognition(m)
@@ -973,6 +1005,20 @@ class _Reader:
         """An element at a shifted index: x_{i, j + lo} (a Shift) is an element of the slice
         x[:, lo:lo + n]; ∂L/∂y_{i, s − lo} under 𝟙[lo ≤ s < hi] (absorbed by
         :meth:`_absorb_ranges`) one of ∂L/∂y zero-padded to lo .. hi − 1 of s's dim."""
+        m, idx, dims = self.window(ref, e, shape)
+        syms = tuple(i for i in idx if i != 0)
+        if len(set(syms)) != len(syms):
+            raise NoMatrixForm("a diagonal of a window")
+        if len(dims) > 2 and len(syms) != len(dims):
+            return self._einsum_ref(m, tuple(idx), dims)  # type: ignore[arg-type]
+        if len(dims) == 2 and len(syms) == 1:
+            return Blob(mx.transpose(m) if _is_row(m) else m, syms)
+        return Blob(m, syms)
+
+    def window(self, ref: mx.M, e: Indexed | AxisFunction, shape: Shape
+               ) -> tuple[mx.M, Idx, Shape]:
+        """The slice (or padding) an element at a shifted index is of (:meth:`_window_ref`),
+        the plain indices it is read at there, and its spec shape."""
         idx = list(e.indices)
         pad = self.padded.pop(e, None)
         if pad is not None:
@@ -1006,15 +1052,7 @@ class _Reader:
         idx[axis] = s
         dims = tuple(self.ctx.index_dim[s] if a == axis else d for a, d in enumerate(shape))
         kind = mx.Pad if pad is not None else mx.Slice
-        m = kind(ref, axis, lo, hi, dims, math_shape(dims))
-        syms = tuple(i for i in idx if i != 0)
-        if len(set(syms)) != len(syms):
-            raise NoMatrixForm("a diagonal of a window")
-        if len(dims) > 2 and len(syms) != len(dims):
-            return self._einsum_ref(m, tuple(idx), dims)  # type: ignore[arg-type]
-        if len(dims) == 2 and len(syms) == 1:
-            return Blob(mx.transpose(m) if _is_row(m) else m, syms)
-        return Blob(m, syms)
+        return kind(ref, axis, lo, hi, dims, math_shape(dims)), tuple(idx), dims
 
     def _narrower(self, idx: Idx, shape: Shape) -> bool:
         """Whether a plain index runs over another dim than its axis' (∂L/∂c_ij with j over
