@@ -387,9 +387,12 @@ class _Frame:
         if not e.reduces:
             return self._placed(mx.AxisFn(e.head, ref, e.axis, shape, _math_shape(shape)),
                                 inds, shape)
-        if e.axis != 0:  # a reduced middle axis: NumPy aligns the result's axes elsewhere
-            raise _NotFramed("a function reducing a middle axis")
-        out = tuple(shape[1:])
+        out = tuple(d for a, d in enumerate(shape) if a != e.axis)
+        if e.axis != 0:
+            # a reduced middle axis (max(Hs, axis=1)_ik beside Hs_ijk): its result is placed
+            # at its axes as any tensor of fewer axes is, reshape(max(Hs, axis=1), [B, 1, D])
+            if len(out) != len(inds) or not all(isinstance(i, Symbol) for i in inds):
+                raise _NotFramed("a function reducing a middle axis")
         return self._placed(mx.AxisFn(e.head, ref, e.axis, shape, _math_shape(out)), inds, out)
 
     def _narrow_along(self, e: Expr, var: Any) -> bool:
