@@ -102,6 +102,7 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
         return lifted
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order, oriented)
+    reader.top = expr
     try:
         try:
             m = reader.orient(reader.blob(expr), idx, shape)
@@ -117,6 +118,7 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             # a batch of one that does not read (inside an einsum, or a result without the
             # literal-1 axis): the tensor of the other axes, as before
             reader = _Reader(ctx, namer, anon_forms, order, oriented)
+            reader.top = expr
             reader.ones = False
             m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
@@ -652,6 +654,7 @@ class _Reader:
         self.namer = namer
         self.anon_forms = anon_forms
         self.order = order
+        self.top: Expr = None  # the expression read whole, at the result's indices (_unit)
         self.wheres: list[Where] = []
         self.einsum_used = False
         self.wide_pads = False  # a padded product of three or more axes (_padded_product)
@@ -792,15 +795,23 @@ class _Reader:
         raise NoMatrixForm(f"no rule for {type(e).__name__}")
 
     def _unit(self, e: KroneckerDelta) -> Blob:
-        """δ(s, p) alone (a term, or the whole form: ∂L/∂H_ij = δ_{0, j} of sum(H[:, 0:1])):
-        the unit column of position p of s's dim, pad(𝟏, p:p + 1, axis=0), as a range
-        𝟙[lo ≤ s < hi] reads.  Beside other factors it is no matrix (_placed reads those)."""
+        """δ(s, p) in the whole form, under none of its sums (∂L/∂H_ij = δ_{0, j} of
+        sum(H[:, 0:1]); δ_{0, j} − … in a layer norm's adjoint after it): ones at position p of s's axis of the result, zeros elsewhere,
+        pad(𝟏, 0:1, axis=1), padded to the result's shape as a slice's adjoint is.  Elsewhere
+        (beside other factors, which _placed reads) it is no matrix."""
         s, p = sorted(e.args, key=lambda a: isinstance(a, sympy.Integer))
-        if not isinstance(s, Symbol) or not isinstance(p, sympy.Integer) or \
-                s not in self.ctx.index_dim or s not in self.order:
+        # under no sum of the expression read whole: broadcast along the result's other
+        # indices, it is read at all of them (what it multiplies or adds to is, too)
+        top = self.top is not None and e in self.top.atoms(KroneckerDelta) and \
+            not any(e in x.atoms(KroneckerDelta) for x in self.top.atoms(Sum))
+        if not top or not isinstance(s, Symbol) or not isinstance(p, sympy.Integer) or \
+                s not in self.order:
             raise NoMatrixForm("a piece of a stack alone")
-        dim = self.ctx.index_dim[s]
-        return Blob(mx.Pad(mx.Ones((1, 1)), 0, p, p + 1, (dim,), math_shape((dim,))), (s,))
+        full = self.order
+        one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
+        dims = tuple(self.ctx.index_dim[i] for i in full)
+        return Blob(mx.Pad(mx.Ones(math_shape(one)), full.index(s), p, p + 1, dims,
+                           math_shape(dims)), full)
 
     def _one_hot(self, picked: Expr, v: Expr) -> Blob:
         """δ(tokens_t, v) is the one-hot matrix of an integer input: onehot(tokens)_tv."""
