@@ -299,12 +299,13 @@ class _Frame:
             terms = sorted([m for m, _ in parts], key=self.term_key)
             return mx.add(*terms), frozenset().union(*[v for _, v in parts])
         if isinstance(e, Mul):
-            factors: list[Expr] | None = list(e.args)
+            factors = list(e.args)
             if any(isinstance(a, ElementwiseFunction) and a.spec.name == IN_RANGE
                    for a in e.args):
-                factors = self.ranges(list(e.args)) if self.ranges is not None else None
-                if factors is None:
+                taken = self.ranges(factors) if self.ranges is not None else None
+                if taken is None:
                     raise _NotFramed("a range")
+                factors = taken
             parts = [self.read(a) for a in factors]
             return mx.hadamard(*[m for m, _ in parts]), frozenset().union(*[v for _, v in parts])
         if isinstance(e, Pow) and e.exp.is_Number:
