@@ -10,6 +10,8 @@ by the generated code against torch autograd, and by the notation reader.
 - contributions read each its own way (one per element, one whole) are read as one sum;
 - an element read at some digits of an index, ∂L/∂Xp_{i, ⌊l/S⌋, m} (a mean over windows by
   a reshape), is one of ∂L/∂Xp broadcast along the missing digit and merged back;
+- an inline convolution to one output channel (W: [1, C, K]) reads its bias b_0 and the
+  factor G of its adjoints whole ([B, 1, To]), as NumPy broadcasts them;
 - in NumPy's frame of whole tensors, a read at a shifted index is a slice or a padding
   (w0 ⊙ pad(∂L/∂Y, 1:T1, axis=2) of a [C, 1] weight), and a function reducing a middle axis
   is placed at its axes (reshape(max(Hs, axis=1), [B, 1, D])).
@@ -128,10 +130,38 @@ def test_a_max_over_a_middle_axis_is_placed_at_its_axes():
     _verified(d, {"B": 2, "T": 3, "D": 5, "K": 7}, seed=2)
 
 
+def test_an_inline_convolution_to_one_output_channel_is_read_whole():
+    d = _derive("regressions/conv1d_inline_one_output_channel.yaml")
+    g = "2 (tanh(conv1d(X, W, b)) ⊙ (1 − tanh(conv1d(X, W, b))^∘2))"
+    assert forms(d, "X")[1] == f"{g} ∗ W", forms(d, "X")
+    assert forms(d, "W")[1] == f"{g} ⋆ X", forms(d, "W")
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 3, "C": 5, "T": 9, "K": 2}, seed=2)
+
+
+def test_a_named_convolution_to_one_output_channel_has_its_forward_form():
+    d = derive_text(NAMED_ONE_CHANNEL)
+    assert "  Y    = conv1d(X, W, b)\n" in plain(d), plain(d)
+    _verified(d, {"B": 3, "C": 5, "T": 9, "K": 4}, seed=2)
+
+
+NAMED_ONE_CHANNEL = """\
+name: named_one_channel
+dims: {K: 3, B: 2, C: 3, T: 7, To: T - K + 1}
+inputs: {X: [B, C, T], W: [1, C, K], b: [1]}
+forward:
+  - Y = conv1d(X, W, b)
+  - L = sum(tanh(Y) ** 2)
+loss: L
+"""
+
+
 SPECS = ["models/more9/deepnorm_post.yaml", "models/more7/ensemble_stack_mean.yaml",
          "models/more7/softmax_heads_axis1_rank4.yaml", "models/more9/avg_pool_reshape.yaml",
          "models/more9/depthwise_conv1d_slices.yaml", "models/more9/depthwise_separable.yaml",
-         "models/more9/concat_max_avg_pool.yaml"]
+         "models/more9/concat_max_avg_pool.yaml",
+         "regressions/conv1d_inline_one_output_channel.yaml"]
 
 
 @pytest.mark.parametrize("path", SPECS)
