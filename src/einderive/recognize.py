@@ -108,9 +108,10 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             m = reader.orient(reader.blob(expr), idx, shape)
             if reader.used_ones and reader.einsum_used:
                 raise NoMatrixForm("a batch of one inside an einsum")
-            if reader.wide_pads and reader.einsum_used:
+            if (reader.wide_pads or reader.spread) and reader.einsum_used:
                 # a whole tensor padded back, then contracted by einsum (einsum('ijk,lk->ijl',
-                # pad(∂L/∂H, 1:T − 1, axis=1), W)): no easier to read than the index form
+                # pad(∂L/∂H, 1:T − 1, axis=1), W)), or broadcast along a missing digit
+                # (_spread_view) then contracted: no easier to read than the index form
                 return _framed(ctx, namer, anon_forms, expr, idx, shape) or Recognition(None)
         except NoMatrixForm:
             if not reader.used_ones:
@@ -658,6 +659,7 @@ class _Reader:
         self.wheres: list[Where] = []
         self.einsum_used = False
         self.wide_pads = False  # a padded product of three or more axes (_padded_product)
+        self.spread = False  # a tensor broadcast along a digit it is not read at (_spread_view)
         self.position = ctx.position
         # elements read zero-padded: element -> (axis, lo, hi) of the range condition absorbed
         self.padded: dict[Expr, tuple[int, Expr, Expr]] = {}
@@ -1151,6 +1153,7 @@ class _Reader:
             if spread is None:
                 raise NoMatrixForm("an element at an index map that is no reshape")
             m, view = spread
+            self.spread = True
             dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in view)
         else:
             dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in view)
