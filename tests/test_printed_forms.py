@@ -34,6 +34,9 @@ XFAIL: dict[str, str] = {
     "concatenated_piece_ranges": "the reader cannot read the forward total of an inline "
                                  "concatenate (Σ_m Σ_k Σ_l (X_{m,k,l} 𝟙[0 ≤ m < A] + …)³, "
                                  "sum(pad(X, 0:A, axis=0) + …))",
+    "conv1d_inline_concat": "the reader cannot size the pads of an inline concatenate inside "
+                            "a convolution (conv1d(pad(X, 0:C, axis=1) + pad(tanh(X), C:2 C, "
+                            "axis=1), W): the pad's target is no left side's)",
     # verify checks these forms numerically (index, matrix and closed all pass)
 }
 
