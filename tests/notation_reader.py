@@ -970,6 +970,18 @@ class MV:
         return self.v.size == 1 and not self.is_ones
 
 
+def _broadcast_to_count(x: MV, count: int) -> MV:
+    """``x ⊙ 𝟏`` read by a reshape to ``count`` elements: the 𝟏 fills x's one axis of size 1
+    (reshape(reshape(G, [B, P, 1, D]) ⊙ 𝟏, [B, T, D]) repeats G's rows S = T / P times);
+    ``x`` as it is when that is not one size."""
+    ones = [a for a, n in enumerate(x.v.shape) if n == 1]
+    if len(ones) != 1 or x.v.size == 0 or count % x.v.size:
+        return x
+    shape = list(x.v.shape)
+    shape[ones[0]] = count // x.v.size
+    return MV(np.broadcast_to(x.v, shape).copy())
+
+
 class MatrixEval:
     def __init__(self, env: Env, target: tuple | None = None):
         self.env, self.target = env, target
@@ -1210,9 +1222,17 @@ class MatrixEval:
                 any(a[0] != "all" for a in args[1:-1]):
             raise ReaderError(f"{fn} without one range last")
         x = self.ev(args[0])
+        lo, hi = self.bound(args[-1][1]), self.bound(args[-1][2])
+        axis = kwargs.get("axis")
+        if fn == "pad" and x.is_ones and not x.transposed and self.target is not None and \
+                isinstance(axis, int) and 0 <= axis < len(self.target):
+            # pad(𝟏, 0:1, axis=1): ones over the range of that axis, the others the left
+            # side's (the adjoint of sum(H[:, 0:1]))
+            shape = list(self.target)
+            shape[axis] = hi - lo
+            x = MV(np.broadcast_to(x.v, shape).copy())
         if x.transposed or x.ones or x.is_ones or x.scalar:
             raise ReaderError(f"{fn} of a transposed, broadcast or scalar value")
-        lo, hi = self.bound(args[-1][1]), self.bound(args[-1][2])
         if fn == "slice":
             axis = len(args) - 2
             if kwargs or not 0 <= lo < hi <= x.v.shape[axis]:
@@ -1316,6 +1336,8 @@ class MatrixEval:
                 raise ReaderError("reshape without a list of dims")
             sizes = [1 if d == "1" else self.env.dims[d] for d in args[1][1]]
             x = self.ev(args[0])
+            if x.ones and not x.transposed and not x.is_ones:
+                x = _broadcast_to_count(x, int(np.prod(sizes)))
             if x.transposed or x.ones:
                 raise ReaderError("reshape of a transposed or broadcast value")
             v = x.v.reshape(sizes)

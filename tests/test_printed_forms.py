@@ -31,6 +31,9 @@ REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
 
 # Known defects, one line each (a spec for each in tests/regressions); strict so a fix shows up.
 XFAIL: dict[str, str] = {
+    "conv1d_inline_concat": "the reader cannot size the pads of an inline concatenate inside "
+                            "a convolution (conv1d(pad(X, 0:C, axis=1) + pad(tanh(X), C:2 C, "
+                            "axis=1), W): the pad's target is no left side's)",
     # verify checks these forms numerically (index, matrix and closed all pass)
 }
 

@@ -20,13 +20,15 @@ def test_contributions_of_one_batch_add_inside_one_line_per_element(run):
     assert verify(d).ok
 
 
-def test_an_element_beside_a_whole_tensor_form_is_no_form(run):
+def test_an_element_beside_a_whole_tensor_form_is_read_whole(run):
     # s = sum(X ** 2, axis=(0, -1)) read per element X_ad beside a whole einsum: a line
-    # `2 ∂L/∂s ⊙ X_ad + einsum(…)` would leave a and d free; the index form is exact.
-    # norm_axis_tuple's ∂L/∂X is read whole now, as NumPy reads it (n [B] placed by a
-    # reshape), with no element letter left free either
+    # `2 ∂L/∂s ⊙ X_ad + einsum(…)` would leave a and d free; the sum is read whole instead,
+    # as NumPy reads it (∂L/∂s [B, C] and m [A, D] placed by reshapes).
+    # norm_axis_tuple's ∂L/∂X is read whole too (n [B] placed by a reshape), with no
+    # element letter left free either
     for spec, free, whole in (
-            ("sum_axis_tuple_neg", "X_ad", None),
+            ("sum_axis_tuple_neg", "X_ad",
+             "2 (X ⊙ reshape(∂L/∂s, [B, C, 1]) + (1/(B C)) reshape(m, [A, 1, 1, D]))"),
             ("norm_axis_tuple", "X_t",
              "X ⊘ reshape(n, [B, 1, 1]) + ∂L/∂m ⊙ (X − Y) ⊘ m + (1 ⊘ m) 𝟏ᵀ")):
         d = derive_file(MORE / f"{spec}.yaml")

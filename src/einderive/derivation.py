@@ -257,6 +257,13 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
         shown_form = _sum_form(a, terms, named, symmetric) if len(terms) > 1 \
             else form(a.expr, a.idx, t.shape)
+        if shown_form.matrix is None and len(terms) > 1 and \
+                all(f.matrix is not None for _, f in terms):
+            # contributions read each its own way (one per element of (b, t), one whole:
+            # softmax(X, axis=0) ⊙ ∂L/∂l0) that add in no one form: the sum read as one
+            whole = form(a.expr, a.idx, t.shape)
+            if whole.matrix is not None:
+                shown_form = whole
         made.append((name, t, _temporaries_named(shown_form, temporaries), closed_form, terms))
     # the closed forms after every chain form: the temporaries they name (t3_h = A_hᵀ t1_h)
     # take the names after the chain forms' own, which read as without --expand

@@ -102,14 +102,16 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
         return lifted
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order, oriented)
+    reader.top = expr
     try:
         try:
             m = reader.orient(reader.blob(expr), idx, shape)
             if reader.used_ones and reader.einsum_used:
                 raise NoMatrixForm("a batch of one inside an einsum")
-            if reader.wide_pads and reader.einsum_used:
+            if (reader.wide_pads or reader.spread) and reader.einsum_used:
                 # a whole tensor padded back, then contracted by einsum (einsum('ijk,lk->ijl',
-                # pad(∂L/∂H, 1:T − 1, axis=1), W)): no easier to read than the index form
+                # pad(∂L/∂H, 1:T − 1, axis=1), W)), or broadcast along a missing digit
+                # (_spread_view) then contracted: no easier to read than the index form
                 return _framed(ctx, namer, anon_forms, expr, idx, shape) or Recognition(None)
         except NoMatrixForm:
             if not reader.used_ones:
@@ -117,6 +119,7 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             # a batch of one that does not read (inside an einsum, or a result without the
             # literal-1 axis): the tensor of the other axes, as before
             reader = _Reader(ctx, namer, anon_forms, order, oriented)
+            reader.top = expr
             reader.ones = False
             m = reader.orient(reader.blob(expr), idx, shape)
     except NoMatrixForm:
@@ -214,9 +217,41 @@ def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr:
         ok = r.matrix is not None and not r.einsum and not r.wheres and \
             not any(mx.batch_of(x) or isinstance(x, mx.Each) for x in mx.walk(r.matrix))
         return r.matrix if ok else None
+    def window(e: Indexed) -> tuple[mx.M, Idx, Shape] | None:
+        """A tensor read at a shifted index (X_{i, j, l + 1}, ∂L/∂Y_{i, j, k − 1} under its
+        range) as its slice or padding, read at plain indices; None for a plain read."""
+        ref, shape = reader._whole_ref(e)
+        at = tuple(e.indices)
+        if e not in reader.padded and not reader._narrower(at, shape) and \
+                not any(isinstance(i, (Shift, SAdd)) for i in at):
+            return None
+        try:
+            return reader.window(ref, e, shape)
+        except NoMatrixForm:
+            return None
+
+    def ranges(factors: list[Expr]) -> list[Expr] | None:
+        """A product's range conditions 𝟙[lo ≤ s < hi], each taken out where it says where
+        one factor ∂L/∂y_{…, s − lo, …} is defined (read zero-padded, by ``window``)."""
+        out = list(factors)
+        for f in factors:
+            if not (isinstance(f, ElementwiseFunction) and f.spec.name == IN_RANGE):
+                continue
+            x, lo, hi = f.args
+            readers = [g for g in out if g is not f and _reads_at(g, x - lo)]
+            if not isinstance(x, Symbol) or len(readers) != 1 or \
+                    any(a in ctx.index_dim for a in sympy.Add(lo, hi).free_symbols):
+                return None
+            reader.padded.pop(readers[0], None)  # (read twice: see recognize_frame)
+            hit = reader._padded_axis(readers[0], x, lo, hi)
+            if hit is None:
+                return None
+            reader.padded[readers[0]] = (hit, lo, hi)
+            out.remove(f)
+        return out
     try:
         m = read_framed(expr, idx, shape, reader._whole_ref, arg_ref, ctx.is_tensor_atom,
-                        ctx.index_dim, reader._term_key, sub_read)
+                        ctx.index_dim, reader._term_key, sub_read, window, ranges)
     except NoMatrixForm:
         return None  # an anonymous intermediate with no form of its own
     return None if m is None else Recognition(m)
@@ -620,9 +655,11 @@ class _Reader:
         self.namer = namer
         self.anon_forms = anon_forms
         self.order = order
+        self.top: Expr = None  # the expression read whole, at the result's indices (_unit)
         self.wheres: list[Where] = []
         self.einsum_used = False
         self.wide_pads = False  # a padded product of three or more axes (_padded_product)
+        self.spread = False  # a tensor broadcast along a digit it is not read at (_spread_view)
         self.position = ctx.position
         # elements read zero-padded: element -> (axis, lo, hi) of the range condition absorbed
         self.padded: dict[Expr, tuple[int, Expr, Expr]] = {}
@@ -733,8 +770,8 @@ class _Reader:
             return self._add(e)
         if isinstance(e, (Mul, Sum)):
             return self._product(e)
-        if isinstance(e, Indexed) and _picked(e):  # E_{tokens_t, d}: Σ_v onehot_tv E_vd
-            return self._product(e)
+        if isinstance(e, (Indexed, AxisFunction)) and _picked(e):
+            return self._product(e)  # E_{tokens_t, d}: Σ_v onehot_tv E_vd
         if isinstance(e, Indexed) or (isinstance(e, Symbol) and self.ctx.is_tensor_atom(e)):
             return self._ref(e)
         if isinstance(e, ElementwiseFunction) and e.spec.name == IN_RANGE:
@@ -752,13 +789,31 @@ class _Reader:
         if isinstance(e, KroneckerDelta):
             a, b = e.args
             if isinstance(a, sympy.Integer) or isinstance(b, sympy.Integer):
-                # δ(s, p) apart from a whole stack (_stacked): one position of an axis
-                raise NoMatrixForm("a piece of a stack alone")
+                return self._unit(e)
             if isinstance(a, Symbol) and isinstance(b, Symbol):
                 d = self.ctx.index_dim[a]
                 return Blob(mx.Eye(d, (d, d)), (a, b))
             return self._one_hot(a, b) if isinstance(a, Indexed) else self._one_hot(b, a)
         raise NoMatrixForm(f"no rule for {type(e).__name__}")
+
+    def _unit(self, e: KroneckerDelta) -> Blob:
+        """δ(s, p) in the whole form, under none of its sums (∂L/∂H_ij = δ_{0, j} of
+        sum(H[:, 0:1]); δ_{0, j} − … in a layer norm's adjoint after it): ones at position p of s's axis of the result, zeros elsewhere,
+        pad(𝟏, 0:1, axis=1), padded to the result's shape as a slice's adjoint is.  Elsewhere
+        (beside other factors, which _placed reads) it is no matrix."""
+        s, p = sorted(e.args, key=lambda a: isinstance(a, sympy.Integer))
+        # under no sum of the expression read whole: broadcast along the result's other
+        # indices, it is read at all of them (what it multiplies or adds to is, too)
+        top = self.top is not None and e in self.top.atoms(KroneckerDelta) and \
+            not any(e in x.atoms(KroneckerDelta) for x in self.top.atoms(Sum))
+        if not top or not isinstance(s, Symbol) or not isinstance(p, sympy.Integer) or \
+                s not in self.order:
+            raise NoMatrixForm("a piece of a stack alone")
+        full = self.order
+        one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
+        dims = tuple(self.ctx.index_dim[i] for i in full)
+        return Blob(mx.Pad(mx.Ones(math_shape(one)), full.index(s), p, p + 1, dims,
+                           math_shape(dims)), full)
 
     def _one_hot(self, picked: Expr, v: Expr) -> Blob:
         """δ(tokens_t, v) is the one-hot matrix of an integer input: onehot(tokens)_tv."""
@@ -963,6 +1018,20 @@ class _Reader:
         """An element at a shifted index: x_{i, j + lo} (a Shift) is an element of the slice
         x[:, lo:lo + n]; ∂L/∂y_{i, s − lo} under 𝟙[lo ≤ s < hi] (absorbed by
         :meth:`_absorb_ranges`) one of ∂L/∂y zero-padded to lo .. hi − 1 of s's dim."""
+        m, idx, dims = self.window(ref, e, shape)
+        syms = tuple(i for i in idx if i != 0)
+        if len(set(syms)) != len(syms):
+            raise NoMatrixForm("a diagonal of a window")
+        if len(dims) > 2 and len(syms) != len(dims):
+            return self._einsum_ref(m, tuple(idx), dims)  # type: ignore[arg-type]
+        if len(dims) == 2 and len(syms) == 1:
+            return Blob(mx.transpose(m) if _is_row(m) else m, syms)
+        return Blob(m, syms)
+
+    def window(self, ref: mx.M, e: Indexed | AxisFunction, shape: Shape
+               ) -> tuple[mx.M, Idx, Shape]:
+        """The slice (or padding) an element at a shifted index is of (:meth:`_window_ref`),
+        the plain indices it is read at there, and its spec shape."""
         idx = list(e.indices)
         pad = self.padded.pop(e, None)
         if pad is not None:
@@ -996,15 +1065,7 @@ class _Reader:
         idx[axis] = s
         dims = tuple(self.ctx.index_dim[s] if a == axis else d for a, d in enumerate(shape))
         kind = mx.Pad if pad is not None else mx.Slice
-        m = kind(ref, axis, lo, hi, dims, math_shape(dims))
-        syms = tuple(i for i in idx if i != 0)
-        if len(set(syms)) != len(syms):
-            raise NoMatrixForm("a diagonal of a window")
-        if len(dims) > 2 and len(syms) != len(dims):
-            return self._einsum_ref(m, tuple(idx), dims)  # type: ignore[arg-type]
-        if len(dims) == 2 and len(syms) == 1:
-            return Blob(mx.transpose(m) if _is_row(m) else m, syms)
-        return Blob(m, syms)
+        return kind(ref, axis, lo, hi, dims, math_shape(dims)), tuple(idx), dims
 
     def _narrower(self, idx: Idx, shape: Shape) -> bool:
         """Whether a plain index runs over another dim than its axis' (∂L/∂c_ij with j over
@@ -1093,9 +1154,15 @@ class _Reader:
         indices, X's elements in the shape of the indices' dims."""
         view = reshape_view(idx)
         if view is None:
-            raise NoMatrixForm("an element at an index map that is no reshape")
-        dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in view)
-        m = mx.Reshape(ref, dims, math_shape(dims))
+            spread = self._spread_view(ref, idx)
+            if spread is None:
+                raise NoMatrixForm("an element at an index map that is no reshape")
+            m, view = spread
+            self.spread = True
+            dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in view)
+        else:
+            dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in view)
+            m = mx.Reshape(ref, dims, math_shape(dims))
         syms = tuple(i for i in view if i != 0)
         if len(dims) > 2 and len(syms) != len(dims):
             return self._einsum_ref(m, view, dims)  # type: ignore[arg-type]
@@ -1336,6 +1403,52 @@ class _Reader:
 
     # -- products ---------------------------------------------------------------------------
 
+    def _spread_view(self, ref: mx.Ref, idx: Idx) -> tuple[mx.M, Idx] | None:
+        """An element read at some digits of an index, not all: ∂L/∂Xp_{i, ⌊l/S⌋, m} with l
+        over T = P·S (the adjoint of a mean over windows of S, Xp = mean(reshape(X, [B, P, S,
+        D]), axis=2)) is the element (i, l, m) of reshape(reshape(∂L/∂Xp, [B, P, 1, D]) ⊙ 𝟏,
+        [B, T, D]): the tensor given a literal-1 axis for each missing digit, broadcast
+        there (the 𝟏 of the digits' sizes), and merged back.  The form and the indices it is
+        read at, or None when ``idx`` is no such read."""
+        split: list[Any] = []  # the spec shape with every digit's axis, missing ones 1
+        full: list[Any] = []  # … with the missing digits' sizes
+        view: list[Any] = []
+        p, missing = 0, False
+        while p < len(idx):
+            i = idx[p]
+            if not isinstance(i, Digit):
+                if has_index_map((i,)) or not (i == 0 or isinstance(i, Symbol)):
+                    return None
+                d = 1 if i == 0 else self.ctx.index_dim.get(i)
+                if d is None:
+                    return None
+                split.append(d)
+                full.append(d)
+                view.append(i)
+                p += 1
+                continue
+            run = [i]
+            while p + len(run) < len(idx) and isinstance(idx[p + len(run)], Digit) and \
+                    idx[p + len(run)].k == i.k and idx[p + len(run)].sizes == i.sizes and \
+                    idx[p + len(run)].position > run[-1].position:
+                run.append(idx[p + len(run)])
+            names = [self.ctx.dim_of_size.get(z) for z in i.sizes]
+            if not isinstance(i.k, Symbol) or i.k not in self.ctx.index_dim or None in names:
+                return None
+            present = {r.position for r in run}
+            missing = missing or len(present) < len(names)
+            split.extend(n if q in present else 1 for q, n in enumerate(names))
+            full.extend(names)
+            view.append(i.k)
+            p += len(run)
+        syms = [v for v in view if v != 0]
+        if not missing or len(set(syms)) != len(syms):
+            return None
+        dims = tuple(1 if v == 0 else self.ctx.index_dim[v] for v in view)
+        m = mx.hadamard(mx.Reshape(ref, tuple(split), math_shape(tuple(split))),
+                        mx.Ones(math_shape(tuple(full))))
+        return mx.Reshape(m, dims, math_shape(dims)), tuple(view)
+
     def _product(self, e: Expr) -> Blob:
         placed = self._placed(e)
         if placed is not None:
@@ -1360,6 +1473,10 @@ class _Reader:
         if self.batch:
             factors, summed, blobs = self._inner_batch_sums(factors, summed)
         for f in factors:
+            if isinstance(f, KroneckerDelta) and any(isinstance(a, sympy.Integer)
+                                                     for a in f.args):
+                # δ(s, p) apart from a whole stack (_stacked) or a placed product (_placed)
+                raise NoMatrixForm("a piece of a stack alone")
             b = self.padded_products.pop(f) if f in self.padded_products else self.blob(f)
             if not b.idx:
                 coeff.append(b.m)
@@ -1398,7 +1515,11 @@ class _Reader:
             return None
         rest = e.xreplace({deltas[0]: S.One})
         if rest.has(s):
-            return None
+            # δ(s, p) R_s is δ(s, p) R_p: R read at the position (∂L/∂W_jk = δ_{0, k} Σ_i
+            # X_ij G_ik is Xᵀ take(G, 0, axis=1) placed in column 0); never where R sums s
+            if any(s in (v for v, *_ in x.limits) for x in rest.atoms(Sum)):
+                return None
+            rest = rest.xreplace({s: p})
         full = self._preferred(free)
         axis = full.index(s)
         others = tuple(i for i in full if i != s)
@@ -1526,17 +1647,22 @@ class _Reader:
         if not self._has_tensor(e) and not self._free(e):
             coeff.append(mx.Const(e))
             return
-        if isinstance(e, Indexed) and _picked(e):
-            # E_{tokens_t, d} = Σ_v δ(tokens_t, v) E_vd: the pick as a product by a one-hot
+        if isinstance(e, (Indexed, AxisFunction)) and _picked(e):
+            # E_{tokens_t, d} = Σ_v δ(tokens_t, v) E_vd: the pick as a product by a one-hot;
+            # so softmax(S)_(i, labels_i) = Σ_v δ(labels_i, v) softmax(S)_iv
             idx = list(e.indices)
-            shape = self.graph[self.ctx.name_of(key_of(e))].shape
+            if isinstance(e, AxisFunction):
+                shape = e.dims(self.graph[self.ctx.tensor_of[e.label]].shape)
+            else:
+                shape = self.graph[self.ctx.name_of(key_of(e))].shape
             for n, i in enumerate(e.indices):
                 if isinstance(i, Indexed):
                     v = self.ctx.fresh(str(shape[n]))  # the dim the indices run over
                     factors.append(KroneckerDelta(i, v, evaluate=False))
                     summed.append(v)
                     idx[n] = v
-            factors.append(e.base[tuple(idx)])
+            factors.append(e.func(*e.args[:2], *idx) if isinstance(e, AxisFunction) else
+                           e.base[tuple(idx)])
             return
         factors.append(e)
 
@@ -1870,7 +1996,7 @@ def positions(m: mx.M) -> dict[Expr, int]:
     return out
 
 
-def _picked(e: Indexed) -> bool:
+def _picked(e: Indexed | AxisFunction) -> bool:
     """Whether an element is picked by an integer input: ``E[tokens[t], d]``."""
     return any(isinstance(i, Indexed) for i in e.indices)
 

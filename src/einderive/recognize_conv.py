@@ -26,6 +26,7 @@ from .ops import (
     IN_RANGE,
     ElementwiseFunction,
     Shift,
+    shift_parts,
 )
 
 Expr = Any
@@ -113,7 +114,8 @@ def read_conv_bias(reader: _Reader, e: Expr) -> Read | None:
         return None
     for bias, term in (e.args, e.args[::-1]):
         if not (isinstance(bias, Indexed) and reader.ctx.is_tensor_atom(bias)
-                and len(bias.indices) == 1 and isinstance(bias.indices[0], Symbol)):
+                and len(bias.indices) == 1 and (isinstance(bias.indices[0], Symbol) or
+                                                bias.indices[0] == 0)):
             continue
         if not isinstance(term, sympy.Sum):
             continue
@@ -122,7 +124,10 @@ def read_conv_bias(reader: _Reader, e: Expr) -> Read | None:
         if not (isinstance(m, mx.Conv) and m.kind == CONV_VALID and m.bias is None):
             continue
         at = 0 if m.dims[0] == 1 else 1  # the channels' index (a batch of one has none)
-        if len(inner.idx) > at and inner.idx[at] == bias.indices[0]:
+        # b_0 of b: [1] beside a convolution to one output channel (W: [1, C, K]), whose
+        # reading names no index for that axis
+        one = bias.indices[0] == 0 and m.dims[1] == 1 and m in reader.lone_convs
+        if one or len(inner.idx) > at and inner.idx[at] == bias.indices[0]:
             ref = reader.tensor_ref(bias)
             out = mx.Conv(m.kind, m.head, m.a, m.b, ref, m.dims, m.shape)
             if m in reader.lone_convs:
@@ -206,6 +211,17 @@ class _Reading:
 
     def distinct(self, *idx: Any) -> bool:
         return all(isinstance(i, Symbol) for i in idx) and len(set(idx)) == len(idx)
+
+    def _one_channel(self, g: Expr, b: Any, ts: list[Any]) -> bool:
+        """Whether every tensor ``g`` reads is read at (b, 0, t…) on an axis of one: the
+        output channel of a convolution to one channel."""
+        reads = [x for x in g.atoms(Indexed) if self.ctx.is_tensor_atom(x)]
+        return bool(reads) and all(
+            len(x.indices) == self.n + 2 and x.indices[0] == b and x.indices[1] == 0 and
+            tuple(x.indices[2:]) == tuple(ts) and self.shape(x)[1] == 1 for x in reads)
+
+    def conv_of(self, kind: str, a: mx.M, b: mx.M, out: tuple[Any, ...]) -> Read:
+        return self.conv(kind, a, b, out)
 
     def make(self, kind: str, a: Indexed, b: Indexed, out: tuple[Any, ...]) -> Read:
         return self.conv(kind, self.r.tensor_ref(a), self.r.tensor_ref(b), out)
@@ -301,6 +317,14 @@ class _Reading:
             return None
         if any(g.has(i) for i in (c, *ks)):
             return None
+        if self._one_channel(g, b, ts):  # G: [B, 1, To] read whole, the kernel [1, C, K]
+            whole = self._whole(g, (b, 0, *ts))
+            if whole is None or not all(
+                    self.same(at[q].count, self.size(self.ctx.index_dim[ts[q]])) and
+                    self.same(self.size(sx[2 + q]), self.size(self.ctx.index_dim[ts[q]]) +
+                              self.size(self.ctx.index_dim[ks[q]]) - 1) for q in range(n)):
+                return None
+            return self.conv_of(CONV_CORR, whole, self.r.tensor_ref(x), (0, c, *ks))
         try:
             blob = self.r.blob(g)
         except Exception as exc:  # recognize.NoMatrixForm (imported, it would be a cycle)
@@ -326,6 +350,10 @@ class _Reading:
         over the range's length, a tensor [B, O, To], then as :meth:`full` reads it."""
         n, sw = self.n, self.shape(w)
         o, c, *ks = w.indices
+        kernel = self._kernel(w)
+        if kernel is None:
+            return None
+        wm, c = kernel
         reads = [x for x in g.atoms(Indexed) if self.ctx.is_tensor_atom(x)]
         if not reads or any(len(x.indices) != n + 2 for x in reads):
             return None
@@ -334,8 +362,8 @@ class _Reading:
             return None
         ss = [sympy.expand(i + k) for i, k in zip(at, ks)]
         b = reads[0].indices[0]
-        if self.summed != {o, *ks} or not self.distinct(b, o, c, *ks, *ss) or \
-                not self.runs_over(o, sw[0]) or not self.runs_over(c, sw[1]):
+        if self.summed != {*_named(o), *ks} or not self.distinct(*_named(b, o, c), *ks, *ss) \
+                or not self.runs_over(o, sw[0]):
             return None
         us, left = [], list(ranges)
         for q in range(n):
@@ -353,6 +381,13 @@ class _Reading:
         inner = g.xreplace(dict(zip(at, us)))
         if any(inner.has(i) for i in (c, *ks, *ss)):
             return None
+        dims = tuple(self.ctx.index_dim[i] for i in (b, c, *ss))
+        if o == 0:  # one output channel (W: [1, C, K]): G read whole, [B, 1, To]
+            whole = self._whole(inner, (b, 0, *us))
+            if whole is None:
+                return None
+            m = mx.Conv(CONV_FULL, self.head, whole, wm, None, dims, dims)
+            return _blob(m, (b, c, *ss))
         try:
             blob = self.r.blob(inner)
         except Exception as exc:  # recognize.NoMatrixForm (imported, it would be a cycle)
@@ -361,9 +396,35 @@ class _Reading:
             return None  # no reading of G: no convolution either
         if tuple(blob.idx) != (b, o, *us) or len(blob.m.shape) != n + 2:
             return None
-        dims = tuple(self.ctx.index_dim[i] for i in (b, c, *ss))
-        m = mx.Conv(CONV_FULL, self.head, blob.m, self.r.tensor_ref(w), None, dims, dims)
+        m = mx.Conv(CONV_FULL, self.head, blob.m, wm, None, dims, dims)
         return _blob(m, (b, c, *ss))
+
+    def _kernel(self, w: Indexed) -> tuple[mx.M, Any] | None:
+        """The kernel W_{o, c, k…} is read at, and its input channels' index: W itself, or
+        the slice of its input channels a concatenated piece's adjoint reads (W_{o, c + C, k}
+        of an input concatenate([X, tanh(X)], axis=1): slice(W, :, C:2 C), read at c)."""
+        ref, sw, c = self.r.tensor_ref(w), self.shape(w), w.indices[1]
+        if self.runs_over(c, sw[1]):
+            return ref, c
+        s, lo = shift_parts(c, lambda a: a in self.ctx.index_dim)
+        if not isinstance(s, Symbol) or s not in self.ctx.index_dim or \
+                any(a in self.ctx.index_dim for a in sympy.Add(lo).free_symbols):
+            return None
+        dims = (sw[0], self.ctx.index_dim[s], *sw[2:])
+        return mx.Slice(ref, 1, lo, lo + self.size(dims[1]), dims, dims), s
+
+    def _whole(self, g: Expr, at: tuple[Any, ...]) -> mx.M | None:
+        """``g`` read at ``at`` (0 on the output channels' axis of one) as NumPy reads whole
+        tensors (tanh(conv1d(X, W)) ⊙ …, [B, 1, To]): no index names that axis, so a
+        reading by the indices would drop it (a [B, To] matrix, the wrong shape to
+        convolve).  None where it has no such reading, or a batched one."""
+        if not isinstance(at[0], Symbol):
+            return None
+        dims = tuple(1 if i == 0 else self.ctx.index_dim[i] for i in at)
+        whole = self.r.framed(g, at, dims)
+        if whole is None or tuple(whole.shape) != dims or mx.batch_of(whole):
+            return None
+        return whole
 
     def _bounds(self, f: Expr, at: Expr, length: Expr) -> bool:
         """``f`` is 𝟙[0 ≤ at < length] (written of any of its terms: 𝟙[k ≤ s < k + To])."""

@@ -33,7 +33,15 @@ from sympy import Add, Indexed, Mul, Pow, Sum, Symbol
 
 from . import matrix as mx
 from .kinds import ReduceKind
-from .ops import IN_RANGE, AxisFunction, ElementwiseFunction, has_index_map, reshape_view
+from .ops import (
+    IN_RANGE,
+    AxisFunction,
+    ElementwiseFunction,
+    Shift,
+    has_index_map,
+    index_letters,
+    reshape_view,
+)
 from .shapes import Shape
 
 Expr = Any  # a SymPy expression
@@ -41,6 +49,10 @@ Idx = tuple[Any, ...]
 WholeRef = Callable[[Expr], tuple[mx.Ref, Shape]]  # the tensor an element is of, its shape
 # (and the tensor a function of a whole axis, softmax(X, axis=1)_ijkl, is of)
 SubRead = Callable[[Expr, Idx, Shape], "mx.M | None"]  # a part's form by the matrix rules
+# a tensor read at a shifted index as its slice or padding, the plain indices and its shape
+Windowed = Callable[[Expr], "tuple[mx.M, Idx, Shape] | None"]
+# a product's factors with its range conditions taken out (each says one factor's padding)
+Ranges = Callable[[list[Expr]], "list[Expr] | None"]
 
 
 class _NotFramed(Exception):
@@ -49,16 +61,21 @@ class _NotFramed(Exception):
 
 def read_framed(expr: Expr, idx: Idx, shape: Shape, whole_ref: WholeRef, arg_ref: WholeRef,
                 is_tensor: Callable[[Expr], bool], index_dim: dict[Any, Any],
-                term_key: Callable[[mx.M], Any], sub_read: SubRead) -> mx.M | None:
+                term_key: Callable[[mx.M], Any], sub_read: SubRead,
+                window: Windowed | None = None, ranges: Ranges | None = None
+                ) -> mx.M | None:
     """The form of ``expr`` (a tensor of spec ``shape`` read at ``idx``) in the frame of its
     widest tensors (or of the result, when it is wider), or None (see the module's
     docstring).  ``term_key`` orders the terms of a sum, as the other readings order them;
-    ``sub_read`` reads a part of at most two indices by the matrix rules."""
+    ``sub_read`` reads a part of at most two indices by the matrix rules; ``window`` a
+    tensor read at a shifted index (w0 ⊙ pad(∂L/∂Y, 1:T1, axis=2), slice(X, :, :, 1:T1)),
+    whose range conditions ``ranges`` takes out of a product."""
     reads = _reads(expr, is_tensor)
     rank = max([len(i) for i in reads] + [len(shape)])
     if rank < 3 or len(idx) != len(shape):
         return None
-    frame = (rank, whole_ref, arg_ref, is_tensor, index_dim, term_key, sub_read)
+    frame = (rank, whole_ref, arg_ref, is_tensor, index_dim, term_key, sub_read, window,
+             ranges)
     pos: dict[Any, int] = {}
     try:
         for inds in [i for i in reads if len(i) == rank] + [tuple(idx)]:
@@ -161,7 +178,7 @@ def _reads(expr: Expr, is_tensor: Callable[[Expr], bool]) -> list[Idx]:
             inds = tuple(e.indices)
             out.append(inds[:e.axis] + (None,) + inds[e.axis:] if e.reduces else inds)
         elif is_tensor(e):
-            inds = tuple(e.indices)
+            inds = tuple(_unshifted(i) for i in e.indices)
             if has_index_map(inds):
                 view = reshape_view(inds)
                 if view is None:
@@ -169,6 +186,18 @@ def _reads(expr: Expr, is_tensor: Callable[[Expr], bool]) -> list[Idx]:
                 inds = tuple(view)
             out.append(inds)
     return out
+
+
+def _unshifted(i: Any) -> Any:
+    """A shifted index as the plain index it moves (l of l + 1, k of k − 1): the axis of
+    the slice or padding it is read at (``_Frame._tensor``)."""
+    if isinstance(i, Shift) and isinstance(i.index, Symbol):
+        return i.index
+    if isinstance(i, Add):
+        letters = index_letters(i)
+        if len(letters) == 1 and isinstance(letters[0], Symbol):
+            return letters[0]
+    return i
 
 
 def _place(inds: Idx, rank: int, pos: dict[Any, int], loose: bool = False) -> None:
@@ -220,8 +249,11 @@ class _Frame:
     def __init__(self, pos: dict[Any, int], wide: frozenset[Any], rank: int,
                  whole_ref: WholeRef, arg_ref: WholeRef,
                  is_tensor: Callable[[Expr], bool], index_dim: dict[Any, Any],
-                 term_key: Callable[[mx.M], Any], sub_read: SubRead):
+                 term_key: Callable[[mx.M], Any], sub_read: SubRead,
+                 window: Windowed | None = None, ranges: Ranges | None = None):
         self.sub_read = sub_read
+        self.window = window
+        self.ranges = ranges
         self.wide = wide
         self.delegate = False
         self.term_key = term_key
@@ -269,7 +301,14 @@ class _Frame:
             terms = sorted([m for m, _ in parts], key=self.term_key)
             return mx.add(*terms), frozenset().union(*[v for _, v in parts])
         if isinstance(e, Mul):
-            parts = [self.read(a) for a in e.args]
+            factors = list(e.args)
+            if any(isinstance(a, ElementwiseFunction) and a.spec.name == IN_RANGE
+                   for a in e.args):
+                taken = self.ranges(factors) if self.ranges is not None else None
+                if taken is None:
+                    raise _NotFramed("a range")
+                factors = taken
+            parts = [self.read(a) for a in factors]
             return mx.hadamard(*[m for m, _ in parts]), frozenset().union(*[v for _, v in parts])
         if isinstance(e, Pow) and e.exp.is_Number:
             m, vary = self.read(e.base)
@@ -328,6 +367,10 @@ class _Frame:
         ref, shape = self.whole_ref(e)
         inds = tuple(e.indices)
         m: mx.M = ref
+        windowed = self.window(e) if self.window is not None else None
+        if windowed is not None:  # X_{i, j, l + 1}: an element of slice(X, :, :, 1:T1)
+            m, inds, shape = windowed
+            return self._placed(m, inds, shape)
         if has_index_map(inds):  # X_{i, j·Cg + k, m}: an element of reshape(X, [B, G, Cg, T])
             view = reshape_view(inds)
             if view is None:
@@ -347,9 +390,12 @@ class _Frame:
         if not e.reduces:
             return self._placed(mx.AxisFn(e.head, ref, e.axis, shape, _math_shape(shape)),
                                 inds, shape)
-        if e.axis != 0:  # a reduced middle axis: NumPy aligns the result's axes elsewhere
-            raise _NotFramed("a function reducing a middle axis")
-        out = tuple(shape[1:])
+        out = tuple(d for a, d in enumerate(shape) if a != e.axis)
+        if e.axis != 0:
+            # a reduced middle axis (max(Hs, axis=1)_ik beside Hs_ijk): its result is placed
+            # at its axes as any tensor of fewer axes is, reshape(max(Hs, axis=1), [B, 1, D])
+            if len(out) != len(inds) or not all(isinstance(i, Symbol) for i in inds):
+                raise _NotFramed("a function reducing a middle axis")
         return self._placed(mx.AxisFn(e.head, ref, e.axis, shape, _math_shape(out)), inds, out)
 
     def _narrow_along(self, e: Expr, var: Any) -> bool:
