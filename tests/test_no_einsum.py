@@ -73,6 +73,16 @@ PINNED = [
     ("models/more/norm_axis_tuple", "n", "√sum(X ⊙ X, axis=(1, 2))"),
     ("models/more/reshape_row_batch", "∂L/∂X",
      "reshape(∂L/∂R, [B, D]) = W_b (1 − tanh(Y_bᵀ)^∘2)"),
+    # a batched product summed whole: the total of the batched form, NumPy's sum
+    ("models/more/attention_rank3_bias", "L", "sum((A V)^∘2)"),
+    # an inline batched attention's projections: Σ_b of each element's form, the anonymous
+    # scores printed per element
+    ("regressions/inline_batched_attention", "∂L/∂Wq",
+     "(1/2) Σ_b X_bᵀ (softmax((1/2) X_b Wq Wkᵀ X_bᵀ) ⊙ (Y_b − rowsum(Y_b ⊙ softmax((1/2) "
+     "X_b Wq Wkᵀ X_bᵀ)))) X_b Wk = (1/2) Σ_b X_bᵀ (t1 ⊙ (Y_b − rowsum(Y_b ⊙ t1))) X_b Wk"),
+    ("regressions/inline_batched_attention", "∂L/∂Wk",
+     "(1/2) Σ_b X_bᵀ (softmax((1/2) X_b Wq Wkᵀ X_bᵀ) ⊙ (Y_b − rowsum(Y_b ⊙ softmax((1/2) "
+     "X_b Wq Wkᵀ X_bᵀ))))ᵀ X_b Wq = (1/2) Σ_b X_bᵀ (t1 ⊙ (Y_b − rowsum(Y_b ⊙ t1)))ᵀ X_b Wq"),
 ]
 SPECS = sorted({spec for spec, _, _ in PINNED})
 
@@ -143,7 +153,9 @@ def test_verify_proves_every_printed_form(run, spec):
 
 @pytest.mark.parametrize("spec", ["models/more/conv2d_ce", "regressions/conv2d_relu",
                                   "models/more/batchnorm_rank3",
-                                  "models/more8/gmm_diag_loglik"])
+                                  "models/more8/gmm_diag_loglik",
+                                  "models/more/attention_rank3_bias",
+                                  "regressions/inline_batched_attention"])
 def test_the_printed_forms_read_back_to_the_reference(run, spec):
     """The notation reader (tests/notation_reader.py) evaluates each printed line, as NumPy
     reads it, against the reference values (the other specs' default sizes do not fit the

@@ -370,6 +370,16 @@ def node_ref(name: str, shape: Shape, form: mx.M | None) -> mx.Ref:
     return mx.Ref(name, RefKind.TENSOR, math_shape(shape))
 
 
+def _prints_per_element(r: mx.Ref) -> bool:
+    """An anonymous tensor's element that prints as its own form of the element, a product
+    of each element's matrices batched alike (softmax((1/2) X_b Wq Wkᵀ X_bᵀ) of an inline
+    X @ Wq @ transpose(X @ Wk, …)), so that it needs no name to stand inside Σ_b.  (An
+    entrywise one, tanh(Y)_i, is left to NumPy's reading of the whole tensors, a sum over
+    axes.)"""
+    return isinstance(r.display, mx.M) and not r.at and mx.batch_of(r.display) == r.batch \
+        and any(isinstance(n, mx.MatMul) for n in mx.walk(r.display))
+
+
 def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
                  across: bool = False) -> bool:
     """Whether the indices ``batch`` lead every tensor of ``expr`` that has them, are never
@@ -1493,9 +1503,21 @@ class _Reader:
             b = reader.blob(body)
         except NoMatrixForm:
             return None
-        if reader.einsum_used or not mx.batch_of(b.m) or any(_whole(n) for n in mx.walk(b.m)):
+        if reader.einsum_used or not mx.batch_of(b.m):
             return None
-        if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON for n in mx.walk(b.m)):
+        if _whole(b.m) and isinstance(b.m, mx.Reduce) and not b.idx and \
+                not any(_whole(n) for n in mx.walk(b.m.x)) and \
+                not any(isinstance(n, mx.Ref) and (n.at or n.kind == RefKind.ANON and
+                                                   not _prints_per_element(n))
+                        for n in mx.walk(b.m)):
+            # the total of every element's matrix summed over the batch is the total of the
+            # whole batched form, NumPy's reading: sum((A V)^∘2), not an einsum
+            self.wheres += [w for w in reader.wheres if w not in self.wheres]
+            return Blob(b.m, ())
+        if any(_whole(n) for n in mx.walk(b.m)):
+            return None
+        if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON and
+               not _prints_per_element(n) for n in mx.walk(b.m)):
             return None  # an anonymous tensor's element has no name to subscript: (conv1d(…))_b
         self.wheres += [w for w in reader.wheres if w not in self.wheres]
         dims = tuple(self.ctx.index_dim[i] for i in batch)
