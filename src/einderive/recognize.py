@@ -859,7 +859,17 @@ class _Reader:
             ref, idx, temporary = self._temporary(ref, shape, *split)
             shape = self._dims_of(idx)
         elif has_index_map(idx):
-            return self._view_ref(ref, idx)
+            view = reshape_view(idx) if self.batch and self.temporaries else None
+            if view is None or len(view) != len(self.batch) + 2 or \
+                    tuple(view[:len(self.batch)]) != tuple(self.batch):
+                return self._view_ref(ref, idx)
+            # an element of a reshape that keeps the batch axes (∂L/∂Q_{i, j, ⌊m/Dh⌋, m mod
+            # Dh} of Q: [B, T, H, Dh]): t_ij of t = reshape(∂L/∂Q, [B, T, D]), a temporary
+            # read per element as any tensor is (t Wqᵀ, Σ_b X_bᵀ t_b)
+            idx = tuple(view)
+            shape = self._dims_of(idx)
+            temporary = mx.Reshape(ref, shape, math_shape(shape))
+            ref = self._temporary_named(temporary, shape)
         at = element_at(idx, self.batch) if self.batch else None
         if at is None and self.batch and ref.kind != RefKind.ANON and len(shape) == len(idx) \
                 and _trailing_batch(idx, self.batch):  # P_jkk′ of P: [H, T, T], the batch i, j
