@@ -338,6 +338,8 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
             return None  # a whole function beside subscripted elements would read as one
         if isinstance(m, mx.Ref) or isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref):
             return None  # only axes moved (Qh_bh = Q_bh): a permutation says it whole
+        if any(mx.whole_batched(n) for n in mx.walk(m)):
+            return None  # a whole tensor's window or reshape beside subscripted elements
         if any(isinstance(n, mx.Ref) and n.batch and (n.kind == RefKind.ANON or
                                                        set(n.batch) == {1})
                for n in mx.walk(m)):
@@ -849,9 +851,7 @@ class _Reader:
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
             if self.batch and element_at(idx, self.batch) is not None:
-                # a window of one element: the slice and pad of the whole tensor's axes would
-                # print inside Σ_i as one element's (pad(G_i …, axis=1) padding its columns)
-                raise NoMatrixForm("a window of a batch element")
+                return self._batched_window(ref, e, shape)
             return self._window_ref(ref, e, shape)
         split = permuted_view(idx)
         temporary = None
@@ -859,6 +859,9 @@ class _Reader:
             ref, idx, temporary = self._temporary(ref, shape, *split)
             shape = self._dims_of(idx)
         elif has_index_map(idx):
+            whole = self._batched_reshape(ref, idx, shape) if self.batch else None
+            if whole is not None:
+                return whole
             view = reshape_view(idx) if self.batch and self.temporaries else None
             if view is None or len(view) != len(self.batch) + 2 or \
                     tuple(view[:len(self.batch)]) != tuple(self.batch):
@@ -903,6 +906,54 @@ class _Reader:
         if len(shape) == 2 and len(syms) == 1:
             return Blob(mx.transpose(ref) if _is_row(ref) else ref, syms)
         return Blob(ref, syms)
+
+    def _batched_window(self, ref: mx.Ref, e: Indexed, shape: Shape) -> Blob:
+        """A window along a matrix axis of a batch element (X_{i, k + 1, l} of X: [B, T, D],
+        the batch i): in NumPy's reading the slice (or pad) of the whole tensor, whose every
+        element is the window of the element's matrix (slice(X, :, 1:T − 1) W); inside a sum
+        over the batch, where a whole tensor's slice would print as one element's
+        (slice(X_b, :, 1:T − 1) slicing its columns), the whole window is a temporary read
+        per element (Σ_b t1_bᵀ ∂L/∂H_b, where t1 = slice(X, :, 1:T − 1))."""
+        nb = len(self.batch)
+        lead = tuple(range(nb))
+        if element_at(tuple(e.indices), self.batch) != lead or ref.kind == RefKind.ANON or \
+                len(shape) != nb + 2 or any(d == 1 for d in shape[nb:]):
+            raise NoMatrixForm("a window of a batch element")
+        b = self._window_ref(ref, e, shape)
+        m = b.m
+        if not isinstance(m, (mx.Slice, mx.Pad)) or m.axis < nb or \
+                tuple(b.idx[:nb]) != tuple(self.batch) or len(b.idx) != nb + 2:
+            raise NoMatrixForm("a window of a batch element")
+        dims = tuple(m.dims)
+        if self.temporaries:
+            t = self._element(self._temporary_named(m, dims), dims)
+            where = Where(t, m)  # (defined as the form reads it, each element: _ref's)
+            if where not in self.wheres:
+                self.wheres.append(where)
+            return Blob(t, tuple(b.idx[nb:]))
+        element = mx.Ref(ref.name, ref.kind, math_shape(tuple(shape[nb:])), ref.src,
+                         batch=tuple(shape[:nb]))
+        kind = type(m)
+        return Blob(kind(element, m.axis, m.lo, m.hi, dims, math_shape(dims[nb:])),
+                    tuple(b.idx[nb:]))
+
+    def _batched_reshape(self, ref: mx.Ref, idx: Idx, shape: Shape) -> Blob | None:
+        """An element of a reshape that keeps the batch axes (O_{i, j, ⌊m/Dh⌋, m mod Dh} of
+        O: [B, T, H, Dh], the batch i), in NumPy's reading: the reshape of the whole tensor,
+        each element a matrix (reshape(O, [B, T, D]) Wo); None inside a sum over the batch
+        (a temporary says it there) or for any other read."""
+        nb = len(self.batch)
+        view = reshape_view(idx)
+        if self.temporaries or view is None or ref.kind == RefKind.ANON or \
+                len(view) != nb + 2 or tuple(view[:nb]) != tuple(self.batch) or \
+                not all(isinstance(i, Symbol) for i in view) or \
+                tuple(idx[:nb]) != tuple(self.batch):
+            return None
+        dims = self._dims_of(tuple(view))
+        if any(d == 1 for d in dims[nb:]):
+            return None
+        element = mx.Ref(ref.name, ref.kind, tuple(shape[nb:]), ref.src, batch=tuple(shape[:nb]))
+        return Blob(mx.Reshape(element, dims, math_shape(dims[nb:])), tuple(view[nb:]))
 
     def _temporary(self, ref: mx.Ref, shape: Shape, axes: tuple[int, ...], view: Idx
                    ) -> tuple[mx.Ref, Idx, mx.M]:
@@ -1085,8 +1136,16 @@ class _Reader:
         self.wide_pads = self.wide_pads or len(dims) > 2
         axis = inner.idx.index(s)
         out = dims[:axis] + (self.ctx.index_dim[x],) + dims[axis + 1:]
-        return Blob(mx.Pad(inner.m, axis, lo, hi, out, math_shape(out)),
-                    tuple(x if i == s else i for i in inner.idx))
+        idx = tuple(x if i == s else i for i in inner.idx)
+        if self.batch and any(mx.whole_batched(n) for n in mx.walk(inner.m)):
+            # a product of whole windows (slice(X, :, 0:Tm) in NumPy's reading): padded whole,
+            # along the tensor's own axis (pad(slice(X, :, 0:Tm), 0:Tm, axis=1))
+            if self.temporaries or len(out) != 2:
+                raise NoMatrixForm("a padded product of a batch element")
+            full = tuple(self.ctx.index_dim[i] for i in self.batch) + out
+            nb = len(self.batch)
+            return Blob(mx.Pad(inner.m, axis + nb, lo, hi, full, math_shape(out)), idx)
+        return Blob(mx.Pad(inner.m, axis, lo, hi, out, math_shape(out)), idx)
 
     def _padded_axis(self, g: Expr, x: Expr, lo: Expr, hi: Expr) -> int | None:
         if not isinstance(g, Indexed) or not self.ctx.is_tensor_atom(g) or g in self.padded:
@@ -1513,9 +1572,10 @@ class _Reader:
             b = reader.blob(body)
         except NoMatrixForm:
             return None
-        if reader.einsum_used or not mx.batch_of(b.m):
+        if reader.einsum_used or not mx.batch_of(b.m) or any(mx.whole_batched(n) for n in mx.walk(b.m)):
             return None
         if _whole(b.m) and isinstance(b.m, mx.Reduce) and not b.idx and \
+                not any(is_temporary(w) for w in reader.wheres) and \
                 not any(_whole(n) for n in mx.walk(b.m.x)) and \
                 not any(isinstance(n, mx.Ref) and (n.at or n.kind == RefKind.ANON and
                                                    not _prints_per_element(n))
