@@ -1583,7 +1583,7 @@ class _Reader:
             # the total of every element's matrix summed over the batch is the total of the
             # whole batched form, NumPy's reading: sum((A V)^∘2), not an einsum
             self.wheres += [w for w in reader.wheres if w not in self.wheres]
-            return Blob(b.m, ())
+            return Blob(replace(b.m, src=None), ())  # (the whole sum's source: the caller's)
         if any(_whole(n) for n in mx.walk(b.m)):
             return None
         if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON and
