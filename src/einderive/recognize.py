@@ -102,6 +102,8 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
         return lifted
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order, oriented)
+    if not shape:
+        reader.totals = frozenset(SAdd.make_args(expr))
     try:
         try:
             m = reader.orient(reader.blob(expr), idx, shape)
@@ -624,6 +626,9 @@ class _Reader:
         # whether an anonymous tensor's element may be a where-named temporary's (a sum over
         # the batch, whose other reading is an einsum; a per-element form reads it whole)
         self.temporaries = False
+        # the terms of a scalar read whole (L = sum((A V)^∘2) + …): a total over the batch may
+        # stay NumPy's total of the batched form there, and nowhere inside another form
+        self.totals: frozenset[Expr] = frozenset()
         # convolutions read with an axis of one in their shape that their indices do not
         # name (recognize_conv): each only as the whole form, see _fits_lone_convs
         self.lone_convs: set[mx.M] = set()
@@ -1426,7 +1431,7 @@ class _Reader:
         total = self._broadcast_total(factors, summed, e)
         if total is not None:
             return Blob(mx.scale(mx.scalar_product(coeff), total) if coeff else total, ())
-        summed_batch = self._batch_sum(factors, summed)
+        summed_batch = self._batch_sum(factors, summed, e in self.totals)
         if summed_batch is not None:
             return Blob(mx.scale(mx.scalar_product(coeff), summed_batch.m) if coeff else
                         summed_batch.m, summed_batch.idx)
@@ -1522,7 +1527,8 @@ class _Reader:
                 for f, b in zip(factors, bases)]
         return mx.reduce(ReduceKind.SUM, mx.hadamard(*refs))
 
-    def _batch_sum(self, factors: list[Expr], summed: list[Index]) -> Blob | None:
+    def _batch_sum(self, factors: list[Expr], summed: list[Index], total: bool = False
+                   ) -> Blob | None:
         """A product summed over the batch indices of its tensors of three or more axes
         (∂L/∂W_kl = Σ_i Σ_j X_ijk ∂L/∂Y_ijl, i over the batch) as the sum over the batch of
         each element's matrix form, Σ_b X_bᵀ ∂L/∂Y_b (see :func:`_batched`); None when the
@@ -1530,7 +1536,7 @@ class _Reader:
         if self.batch or self.padded or self.padded_products:
             return None
         for batch in _summed_batch(self.ctx, factors, summed):
-            found = self._batch_sum_over(batch, factors, summed)
+            found = self._batch_sum_over(batch, factors, summed, total)
             if found is not None:
                 return found
         return None
@@ -1555,8 +1561,8 @@ class _Reader:
         self.wheres += [w for w in whole.wheres if w not in self.wheres]
         return rest, [s for s in summed if s not in over], [found]
 
-    def _batch_sum_over(self, batch: Idx, factors: list[Expr], summed: list[Index]
-                        ) -> Blob | None:
+    def _batch_sum_over(self, batch: Idx, factors: list[Expr], summed: list[Index],
+                        total: bool = False) -> Blob | None:
         """The product read as Σ over ``batch`` of each element's form (:meth:`_batch_sum`)."""
         body = Mul(*factors)
         rest = [s for s in summed if s not in batch]
@@ -1572,9 +1578,10 @@ class _Reader:
             b = reader.blob(body)
         except NoMatrixForm:
             return None
-        if reader.einsum_used or not mx.batch_of(b.m) or any(mx.whole_batched(n) for n in mx.walk(b.m)):
+        if reader.einsum_used or not mx.batch_of(b.m) or \
+                any(mx.whole_batched(n) for n in mx.walk(b.m)):
             return None
-        if _whole(b.m) and isinstance(b.m, mx.Reduce) and not b.idx and \
+        if total and _whole(b.m) and isinstance(b.m, mx.Reduce) and not b.idx and \
                 not any(is_temporary(w) for w in reader.wheres) and \
                 not any(_whole(n) for n in mx.walk(b.m.x)) and \
                 not any(isinstance(n, mx.Ref) and (n.at or n.kind == RefKind.ANON and
