@@ -97,6 +97,8 @@ PINNED = [
      "Σ_b t1_bᵀ ∂L/∂H_b (no closed form: it reads ∂L/∂H per element, and ∂L/∂H's closed "
      "form is a whole tensor)"),
     ("models/more8/mqa_einsum_heads", "Y", "reshape(O, [B, T, D]) Wo"),
+    ("regressions/forward_reshape_batch_sum", "∂L/∂Y",
+     "reshape(X, [B, T, D]) ∂L/∂M = 2 reshape(X, [B, T, D]) M"),
     ("regressions/inline_batched_attention", "∂L/∂Wk",
      "(1/2) Σ_b X_bᵀ (softmax((1/2) X_b Wq Wkᵀ X_bᵀ) ⊙ (Y_b − rowsum(Y_b ⊙ softmax((1/2) "
      "X_b Wq Wkᵀ X_bᵀ))))ᵀ X_b Wq = (1/2) Σ_b X_bᵀ (t1 ⊙ (Y_b − rowsum(Y_b ⊙ t1)))ᵀ X_b Wq"),
@@ -172,6 +174,16 @@ def test_a_reshape_keeping_the_batch_axes_times_a_matrix_is_numpys_product(run):
     code = _printed(run, "models/more8/gqa_grouped", "-f", "numpy")
     (line,) = [ln for ln in code.splitlines() if ln.strip().startswith("d_X = ")]
     assert "einsum" not in line and "np.reshape(d_Q, (B, T, D)) @ Wq.swapaxes(-1, -2)" in line
+
+
+def test_no_temporary_stands_in_a_forward_form(run):
+    """A forward sum over the batch of a reshaped tensor keeps its einsum: a temporary (t1 =
+    reshape(X, [B, T, D])) has no place in a forward line (reading one there was an internal
+    error, KeyError 't1', in the forms' cache)."""
+    text = _printed(run, "regressions/forward_reshape_batch_sum", "--expand")
+    forward = [line for sec, line in entries(text) if sec == "Forward"]
+    assert "M = einsum('ijm,ijn->mn', reshape(X, [B, T, D]), Y)" in forward
+    assert "t1" not in text
 
 
 @pytest.mark.parametrize("spec", SPECS)

@@ -13,7 +13,8 @@ SymPy's own array-to-matrix conversion is not used: it drops transposes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -241,6 +242,20 @@ def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
 
 
 _PERMUTING: ContextVar[bool] = ContextVar("permuting", default=False)
+# reading the forward pass's forms: no temporary (t1 = …) stands in them, for their forms are
+# named nodes' (the where-clauses belong to a backward line, and no tensor is named t1)
+_FORWARD: ContextVar[bool] = ContextVar("forward", default=False)
+
+
+@contextmanager
+def forward_reading() -> Iterator[None]:
+    """Within it, :func:`recognize` reads forward forms: no sum over the batch names a
+    temporary (reshape(X, [B, T, D]) read per element stays an einsum there)."""
+    token = _FORWARD.set(True)
+    try:
+        yield
+    finally:
+        _FORWARD.reset(token)
 # the temporaries of one recognition (reshape(permute(…)) -> t1, t2 …), shared by its readers
 _TEMPORARIES: ContextVar[dict[mx.M, mx.Ref]] = ContextVar("temporaries")
 
@@ -1573,7 +1588,7 @@ class _Reader:
             return None
         reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
                          batch=batch)
-        reader.temporaries = True
+        reader.temporaries = not _FORWARD.get()
         try:
             b = reader.blob(body)
         except NoMatrixForm:
