@@ -93,9 +93,7 @@ PINNED = [
      "axis=1) = pad(slice(X, :, 2:T), 1:T − 1, axis=1) Wᵀ + 2 pad(slice(X, :, 0:Tm), 0:Tm, "
      "axis=1) + pad(H, 2:T, axis=1)"),
     # inside Σ_b the whole window is a temporary read per element, never slice(X_b, …)
-    ("models/more/slice_middle_rank3", "∂L/∂W",
-     "Σ_b t1_bᵀ ∂L/∂H_b (no closed form: it reads ∂L/∂H per element, and ∂L/∂H's closed "
-     "form is a whole tensor)"),
+    ("models/more/slice_middle_rank3", "∂L/∂W", "Σ_b t1_bᵀ ∂L/∂H_b = Σ_b t1_bᵀ t2_b"),
     ("models/more8/mqa_einsum_heads", "Y", "reshape(O, [B, T, D]) Wo"),
     ("regressions/forward_reshape_batch_sum", "∂L/∂Y",
      "reshape(X, [B, T, D]) ∂L/∂M = 2 reshape(X, [B, T, D]) M"),

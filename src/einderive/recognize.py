@@ -96,8 +96,20 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
         finally:
             _TEMPORARIES.reset(token)
     batched = _batched(ctx, namer, anon_forms, expr, idx, shape)
-    if batched is not None:
+    if batched is not None and not (batched.matrix is not None and any(
+            mx.whole_batched(n) for n in mx.walk(batched.matrix))):
         return batched
+    # a whole tensor's slice, pad or reshape in the batched reading (pad(X, P:P + T, axis=1)):
+    # the plain rules' whole tensors say it as well where they read it without einsum
+    plain = _read_plain(ctx, namer, anon_forms, expr, idx, shape, oriented)
+    if batched is not None and (plain.matrix is None or plain.einsum):
+        return batched
+    return plain
+
+
+def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+                idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition:
+    """:func:`recognize` by the plain rules, and the readings tried where they fail."""
     lifted = _split_outside(ctx, namer, anon_forms, expr, idx, shape)
     if lifted is not None and not lifted.einsum:
         return lifted
@@ -965,7 +977,7 @@ class _Reader:
         nb = len(self.batch)
         view = reshape_view(idx)
         if self.temporaries or view is None or ref.kind == RefKind.ANON or \
-                len(view) != nb + 2 or tuple(view[:nb]) != tuple(self.batch) or \
+                len(shape) < nb + 2 or len(view) != nb + 2 or tuple(view[:nb]) != tuple(self.batch) or \
                 not all(isinstance(i, Symbol) for i in view) or \
                 tuple(idx[:nb]) != tuple(self.batch):
             return None
