@@ -1609,13 +1609,17 @@ class _Reader:
                 any(mx.whole_batched(n) for n in mx.walk(b.m)):
             return None
         if total and _whole(b.m) and isinstance(b.m, mx.Reduce) and not b.idx and \
+                any(isinstance(n, mx.MatMul) for n in mx.walk(b.m)) and \
                 not any(is_temporary(w) for w in reader.wheres) and \
                 not any(_whole(n) for n in mx.walk(b.m.x)) and \
-                not any(isinstance(n, mx.Ref) and (n.at or n.kind == RefKind.ANON and
-                                                   not _prints_per_element(n))
+                not any(isinstance(n, mx.Ref) and n.batch and (
+                    n.at or 1 in n.shape or n.kind == RefKind.ANON and not _prints_per_element(n))
                         for n in mx.walk(b.m)):
+            # (each element a matrix: a row or column element, Y_b of Y: [B, 1, E], would
+            # read transposed, sum(tanh(Yᵀ)))
             # the total of every element's matrix summed over the batch is the total of the
-            # whole batched form, NumPy's reading: sum((A V)^∘2), not an einsum
+            # whole batched form, NumPy's reading: sum((A V)^∘2), not an einsum (only for a
+            # product of each element's matrices: sum(σ(Y)) is read whole by the plain rules)
             self.wheres += [w for w in reader.wheres if w not in self.wheres]
             return Blob(replace(b.m, src=None), ())  # (the whole sum's source: the caller's)
         if any(_whole(n) for n in mx.walk(b.m)):
