@@ -201,10 +201,7 @@ class Pen(Record):
         if not isinstance(form, mx.Each):
             return ""
         p = self.printer()
-        names = {t.name for t in self.d.graph.tensors}
-        refs = [r for r in mx.leaves(form.x) if r.batch and r.name in names]
-        if not refs:
-            return ""  # (only a where-clause's temporary, t1_bh: no tensor to say it of)
+        refs = [r for r in mx.leaves(form.x) if r.batch]
         # what only the subscript says: an axis not leading, else a vector's element
         refs.sort(key=lambda r: (not r.at, mx.cols(r) != 1,
                                  r.kind != RefKind.TENSOR or r.name not in self._users))
