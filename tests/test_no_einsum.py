@@ -73,6 +73,33 @@ PINNED = [
     ("models/more/norm_axis_tuple", "n", "√sum(X ⊙ X, axis=(1, 2))"),
     ("models/more/reshape_row_batch", "∂L/∂X",
      "reshape(∂L/∂R, [B, D]) = W_b (1 − tanh(Y_bᵀ)^∘2)"),
+    # a batched product summed whole: the total of the batched form, NumPy's sum
+    ("models/more/attention_rank3_bias", "L", "sum((A V)^∘2)"),
+    # an inline batched attention's projections: Σ_b of each element's form, the anonymous
+    # scores printed per element
+    ("regressions/inline_batched_attention", "∂L/∂Wq",
+     "(1/2) Σ_b X_bᵀ (softmax((1/2) X_b Wq Wkᵀ X_bᵀ) ⊙ (Y_b − rowsum(Y_b ⊙ softmax((1/2) "
+     "X_b Wq Wkᵀ X_bᵀ)))) X_b Wk = (1/2) Σ_b X_bᵀ (t1 ⊙ (Y_b − rowsum(Y_b ⊙ t1))) X_b Wk"),
+    # a reshape that keeps the batch axes, read per element inside Σ_b as a temporary
+    ("models/more8/gqa_grouped", "∂L/∂Wq",
+     "Σ_b X_bᵀ t1_b (no closed form: it reads ∂L/∂Q inside the temporary t1)"),
+    ("models/more8/mqa_einsum_heads", "∂L/∂Wq",
+     "Σ_b X_bᵀ t1_b (no closed form: it reads ∂L/∂Q inside the temporary t1)"),
+    # NumPy's reading of a whole tensor's slice, pad or reshape that keeps the batch axes,
+    # times a matrix: rank-3 @ matrix broadcasts it (was einsum('ikj,jl->ikl', …))
+    ("models/more/slice_middle_rank3", "H", "slice(X, :, 1:T − 1) W"),
+    ("models/more/slice_middle_rank3", "∂L/∂X",
+     "pad(∂L/∂H, 1:T − 1, axis=1) Wᵀ + 2 pad(slice(X, :, 0:Tm), 0:Tm, axis=1) + pad(H, 2:T, "
+     "axis=1) = pad(slice(X, :, 2:T), 1:T − 1, axis=1) Wᵀ + 2 pad(slice(X, :, 0:Tm), 0:Tm, "
+     "axis=1) + pad(H, 2:T, axis=1)"),
+    # inside Σ_b the whole window is a temporary read per element, never slice(X_b, …)
+    ("models/more/slice_middle_rank3", "∂L/∂W", "Σ_b t1_bᵀ ∂L/∂H_b = Σ_b t1_bᵀ t2_b"),
+    ("models/more8/mqa_einsum_heads", "Y", "reshape(O, [B, T, D]) Wo"),
+    ("regressions/forward_reshape_batch_sum", "∂L/∂Y",
+     "reshape(X, [B, T, D]) ∂L/∂M = 2 reshape(X, [B, T, D]) M"),
+    ("regressions/inline_batched_attention", "∂L/∂Wk",
+     "(1/2) Σ_b X_bᵀ (softmax((1/2) X_b Wq Wkᵀ X_bᵀ) ⊙ (Y_b − rowsum(Y_b ⊙ softmax((1/2) "
+     "X_b Wq Wkᵀ X_bᵀ))))ᵀ X_b Wq = (1/2) Σ_b X_bᵀ (t1 ⊙ (Y_b − rowsum(Y_b ⊙ t1)))ᵀ X_b Wq"),
 ]
 SPECS = sorted({spec for spec, _, _ in PINNED})
 
@@ -134,6 +161,29 @@ def test_a_true_contraction_stays_einsum(run):
     assert lines["∂L/∂x"] == "einsum('ijk,i,k->j', W, ∂L/∂y, z)"
 
 
+def test_a_reshape_keeping_the_batch_axes_times_a_matrix_is_numpys_product(run):
+    """Grouped-query attention's ∂L/∂X reads each head-split adjoint through a reshape that
+    keeps the batch axes: NumPy's rank-3 @ matrix, not einsum('ijk,nk->ijn', …); in its
+    code too.  (Its closed form stays refused: ∂L/∂Q's own is a true 5-axis contraction.)"""
+    text = _printed(run, "models/more8/gqa_grouped")
+    assert _matrix_lines(text)["∂L/∂X"] == (
+        "reshape(∂L/∂Q, [B, T, D]) Wqᵀ + reshape(∂L/∂K, [B, T, GD]) Wkᵀ + reshape(∂L/∂V, [B, "
+        "T, GD]) Wvᵀ")
+    code = _printed(run, "models/more8/gqa_grouped", "-f", "numpy")
+    (line,) = [ln for ln in code.splitlines() if ln.strip().startswith("d_X = ")]
+    assert "einsum" not in line and "np.reshape(d_Q, (B, T, D)) @ Wq.swapaxes(-1, -2)" in line
+
+
+def test_no_temporary_stands_in_a_forward_form(run):
+    """A forward sum over the batch of a reshaped tensor keeps its einsum: a temporary (t1 =
+    reshape(X, [B, T, D])) has no place in a forward line (reading one there was an internal
+    error, KeyError 't1', in the forms' cache)."""
+    text = _printed(run, "regressions/forward_reshape_batch_sum", "--expand")
+    forward = [line for sec, line in entries(text) if sec == "Forward"]
+    assert "M = einsum('ijm,ijn->mn', reshape(X, [B, T, D]), Y)" in forward
+    assert "t1" not in text
+
+
 @pytest.mark.parametrize("spec", SPECS)
 def test_verify_proves_every_printed_form(run, spec):
     r = run("verify", TESTS / f"{spec}.yaml")
@@ -143,7 +193,11 @@ def test_verify_proves_every_printed_form(run, spec):
 
 @pytest.mark.parametrize("spec", ["models/more/conv2d_ce", "regressions/conv2d_relu",
                                   "models/more/batchnorm_rank3",
-                                  "models/more8/gmm_diag_loglik"])
+                                  "models/more8/gmm_diag_loglik",
+                                  "models/more/attention_rank3_bias",
+                                  "regressions/inline_batched_attention",
+                                  "models/more/slice_middle_rank3",
+                                  "models/more8/mqa_einsum_heads"])
 def test_the_printed_forms_read_back_to_the_reference(run, spec):
     """The notation reader (tests/notation_reader.py) evaluates each printed line, as NumPy
     reads it, against the reference values (the other specs' default sizes do not fit the

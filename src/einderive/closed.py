@@ -163,8 +163,16 @@ def _misread(m: mx.M, r: mx.Ref, form: mx.M) -> Omission | None:
             # nothing: (𝟙[conv1d(X, W, b) > 0] ⊙ ((2/To) V (Vᵀ p_j − Tg_j) 𝟏ᵀ)) ∗ W
             return Omission.EACH_FORM
         return None
+    holders = [n for n in mx.walk(m) if r in n.children()]
+    if holders and all(mx.whole_batched(n) for n in holders):
+        # read whole, as NumPy reads the tensor a slice, pad or reshape of the batch's
+        # axes takes (pad(∂L/∂H, 1:T − 1, axis=1) Wᵀ): any form of the whole tensor
+        return Omission.EACH_FORM if isinstance(form, mx.Each) else None
     at = r.at or tuple(range(len(r.batch)))
-    if any(isinstance(n, _SPEC_AXES) and len(n.shape) >= 3 for n in mx.walk(form)):
+    subscripted = any(isinstance(n, (mx.BatchSum, mx.Each)) and r in mx.walk(n)
+                      for n in mx.walk(m))
+    if any(isinstance(n, _SPEC_AXES) and len(n.shape) >= 3 or
+           subscripted and mx.whole_batched(n) for n in mx.walk(form)):
         # an op on a whole tensor's numbered axes inside: pad(G ⊙ σ(slice(Y, :, O:O2)), 0:O,
         # axis=1) put where ∂L/∂Y_i stood printed G_i beside the whole Y, and its axis=1 read
         # as one element's columns (named whole as a temporary, when it is one, it stands)

@@ -22,6 +22,7 @@ from .recognize import (
     Recognition,
     Where,
     distinct_temporaries,
+    forward_reading,
     is_temporary,
     math_shape,
     node_ref,
@@ -195,7 +196,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     for t in graph.nodes:
         if t.kind == "anon":
             expr, tidx = idx.definitions[t.name]
-            m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
+            with forward_reading():
+                m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
             if isinstance(m, mx.Each):  # a form of each element needs a left side to say it
                 m = None
             if m is not None:  # as simple as a named node's: inv(S.T) of a symmetric S is S⁻¹
@@ -236,7 +238,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         expr, tidx = idx.definitions[t.name]
         return form(expr, tidx, t.shape)
 
-    forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
+    with forward_reading():  # (no temporary in a forward form)
+        forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
     oriented, nodes = _readings(forward, anon, inputs)
     symmetric = inputs | nodes
     named = _named(forward)

@@ -35,7 +35,8 @@ def _batched_element(m: mx.M, each: mx.Each) -> bool:
     ``each`` reads element by element, leading: it is each element's form as it stands."""
     leading = each.at == tuple(range(len(each.dims)))
     return leading and mx.batch_of(m) == tuple(each.dims) and m.shape == each.x.shape and \
-        len(each.spec) == len(each.dims) + 2
+        len(each.spec) == len(each.dims) + 2 and \
+        not any(mx.whole_batched(n) for n in mx.walk(m))  # (slice(X, :, 1:T − 1) is whole)
 
 
 def _elementwise(m: mx.M, each: mx.Each) -> mx.M | None:

@@ -827,6 +827,15 @@ def _batch_walk(x: M) -> Shape:
     return one
 
 
+def whole_batched(m: M) -> bool:
+    """A reshape, slice or pad of a whole batched tensor in NumPy's reading (its spec shape
+    holds the batch axes, its shape is an element's: reshape(O, [B, T, D]), slice(X, :, 1:T
+    − 1)): it prints the whole tensor, never one element's, so no subscripted form (Σ_b,
+    each element's) may hold it; its code reads the whole arrays, as NumPy's ``@`` does."""
+    return isinstance(m, (Reshape, Slice, Pad)) and bool(batch_of(m)) and \
+        len(m.dims) > len(m.shape)
+
+
 def substitute(m: M, old: M, new: M) -> M:
     """``m`` with every ``old`` replaced by ``new``, rebuilt by the smart constructors."""
     return substitute_all(m, {old: new})

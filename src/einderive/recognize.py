@@ -13,7 +13,8 @@ SymPy's own array-to-matrix conversion is not used: it drops transposes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -95,14 +96,28 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
         finally:
             _TEMPORARIES.reset(token)
     batched = _batched(ctx, namer, anon_forms, expr, idx, shape)
-    if batched is not None:
+    if batched is not None and not (batched.matrix is not None and any(
+            mx.whole_batched(n) for n in mx.walk(batched.matrix))):
         return batched
+    # a whole tensor's slice, pad or reshape in the batched reading (pad(X, P:P + T, axis=1)):
+    # the plain rules' whole tensors say it as well where they read it without einsum
+    plain = _read_plain(ctx, namer, anon_forms, expr, idx, shape, oriented)
+    if batched is not None and (plain.matrix is None or plain.einsum):
+        return batched
+    return plain
+
+
+def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+                idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition:
+    """:func:`recognize` by the plain rules, and the readings tried where they fail."""
     lifted = _split_outside(ctx, namer, anon_forms, expr, idx, shape)
     if lifted is not None and not lifted.einsum:
         return lifted
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order, oriented)
     reader.top = expr
+    if not shape:
+        reader.totals = frozenset(SAdd.make_args(expr))
     try:
         try:
             m = reader.orient(reader.blob(expr), idx, shape)
@@ -274,6 +289,20 @@ def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
 
 
 _PERMUTING: ContextVar[bool] = ContextVar("permuting", default=False)
+# reading the forward pass's forms: no temporary (t1 = …) stands in them, for their forms are
+# named nodes' (the where-clauses belong to a backward line, and no tensor is named t1)
+_FORWARD: ContextVar[bool] = ContextVar("forward", default=False)
+
+
+@contextmanager
+def forward_reading() -> Iterator[None]:
+    """Within it, :func:`recognize` reads forward forms: no sum over the batch names a
+    temporary (reshape(X, [B, T, D]) read per element stays an einsum there)."""
+    token = _FORWARD.set(True)
+    try:
+        yield
+    finally:
+        _FORWARD.reset(token)
 # the temporaries of one recognition (reshape(permute(…)) -> t1, t2 …), shared by its readers
 _TEMPORARIES: ContextVar[dict[mx.M, mx.Ref]] = ContextVar("temporaries")
 
@@ -373,6 +402,8 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
             return None  # a whole function beside subscripted elements would read as one
         if isinstance(m, mx.Ref) or isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref):
             return None  # only axes moved (Qh_bh = Q_bh): a permutation says it whole
+        if any(mx.whole_batched(n) for n in mx.walk(m)):
+            return None  # a whole tensor's window or reshape beside subscripted elements
         if any(isinstance(n, mx.Ref) and n.batch and (n.kind == RefKind.ANON or
                                                        set(n.batch) == {1})
                for n in mx.walk(m)):
@@ -403,6 +434,16 @@ def node_ref(name: str, shape: Shape, form: mx.M | None) -> mx.Ref:
     if batch and tuple(shape[:len(batch)]) == batch:
         return mx.Ref(name, RefKind.TENSOR, math_shape(shape[len(batch):]), batch=batch)
     return mx.Ref(name, RefKind.TENSOR, math_shape(shape))
+
+
+def _prints_per_element(r: mx.Ref) -> bool:
+    """An anonymous tensor's element that prints as its own form of the element, a product
+    of each element's matrices batched alike (softmax((1/2) X_b Wq Wkᵀ X_bᵀ) of an inline
+    X @ Wq @ transpose(X @ Wk, …)), so that it needs no name to stand inside Σ_b.  (An
+    entrywise one, tanh(Y)_i, is left to NumPy's reading of the whole tensors, a sum over
+    axes.)"""
+    return isinstance(r.display, mx.M) and not r.at and mx.batch_of(r.display) == r.batch \
+        and any(isinstance(n, mx.MatMul) for n in mx.walk(r.display))
 
 
 def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
@@ -647,6 +688,9 @@ class _Reader:
         # whether an anonymous tensor's element may be a where-named temporary's (a sum over
         # the batch, whose other reading is an einsum; a per-element form reads it whole)
         self.temporaries = False
+        # the terms of a scalar read whole (L = sum((A V)^∘2) + …): a total over the batch may
+        # stay NumPy's total of the batched form there, and nowhere inside another form
+        self.totals: frozenset[Expr] = frozenset()
         # convolutions read with an axis of one in their shape that their indices do not
         # name (recognize_conv): each only as the whole form, see _fits_lone_convs
         self.lone_convs: set[mx.M] = set()
@@ -894,9 +938,7 @@ class _Reader:
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
             if self.batch and element_at(idx, self.batch) is not None:
-                # a window of one element: the slice and pad of the whole tensor's axes would
-                # print inside Σ_i as one element's (pad(G_i …, axis=1) padding its columns)
-                raise NoMatrixForm("a window of a batch element")
+                return self._batched_window(ref, e, shape)
             return self._window_ref(ref, e, shape)
         split = permuted_view(idx)
         temporary = None
@@ -904,7 +946,20 @@ class _Reader:
             ref, idx, temporary = self._temporary(ref, shape, *split)
             shape = self._dims_of(idx)
         elif has_index_map(idx):
-            return self._view_ref(ref, idx)
+            whole = self._batched_reshape(ref, idx, shape) if self.batch else None
+            if whole is not None:
+                return whole
+            view = reshape_view(idx) if self.batch and self.temporaries else None
+            if view is None or len(view) != len(self.batch) + 2 or \
+                    tuple(view[:len(self.batch)]) != tuple(self.batch):
+                return self._view_ref(ref, idx)
+            # an element of a reshape that keeps the batch axes (∂L/∂Q_{i, j, ⌊m/Dh⌋, m mod
+            # Dh} of Q: [B, T, H, Dh]): t_ij of t = reshape(∂L/∂Q, [B, T, D]), a temporary
+            # read per element as any tensor is (t Wqᵀ, Σ_b X_bᵀ t_b)
+            idx = tuple(view)
+            shape = self._dims_of(idx)
+            temporary = mx.Reshape(ref, shape, math_shape(shape))
+            ref = self._temporary_named(temporary, shape)
         at = element_at(idx, self.batch) if self.batch else None
         if at is None and self.batch and ref.kind != RefKind.ANON and len(shape) == len(idx) \
                 and _trailing_batch(idx, self.batch):  # P_jkk′ of P: [H, T, T], the batch i, j
@@ -938,6 +993,54 @@ class _Reader:
         if len(shape) == 2 and len(syms) == 1:
             return Blob(mx.transpose(ref) if _is_row(ref) else ref, syms)
         return Blob(ref, syms)
+
+    def _batched_window(self, ref: mx.Ref, e: Indexed, shape: Shape) -> Blob:
+        """A window along a matrix axis of a batch element (X_{i, k + 1, l} of X: [B, T, D],
+        the batch i): in NumPy's reading the slice (or pad) of the whole tensor, whose every
+        element is the window of the element's matrix (slice(X, :, 1:T − 1) W); inside a sum
+        over the batch, where a whole tensor's slice would print as one element's
+        (slice(X_b, :, 1:T − 1) slicing its columns), the whole window is a temporary read
+        per element (Σ_b t1_bᵀ ∂L/∂H_b, where t1 = slice(X, :, 1:T − 1))."""
+        nb = len(self.batch)
+        lead = tuple(range(nb))
+        if element_at(tuple(e.indices), self.batch) != lead or ref.kind == RefKind.ANON or \
+                len(shape) != nb + 2 or any(d == 1 for d in shape[nb:]):
+            raise NoMatrixForm("a window of a batch element")
+        b = self._window_ref(ref, e, shape)
+        m = b.m
+        if not isinstance(m, (mx.Slice, mx.Pad)) or m.axis < nb or \
+                tuple(b.idx[:nb]) != tuple(self.batch) or len(b.idx) != nb + 2:
+            raise NoMatrixForm("a window of a batch element")
+        dims = tuple(m.dims)
+        if self.temporaries:
+            t = self._element(self._temporary_named(m, dims), dims)
+            where = Where(t, m)  # (defined as the form reads it, each element: _ref's)
+            if where not in self.wheres:
+                self.wheres.append(where)
+            return Blob(t, tuple(b.idx[nb:]))
+        element = mx.Ref(ref.name, ref.kind, math_shape(tuple(shape[nb:])), ref.src,
+                         batch=tuple(shape[:nb]))
+        kind = type(m)
+        return Blob(kind(element, m.axis, m.lo, m.hi, dims, math_shape(dims[nb:])),
+                    tuple(b.idx[nb:]))
+
+    def _batched_reshape(self, ref: mx.Ref, idx: Idx, shape: Shape) -> Blob | None:
+        """An element of a reshape that keeps the batch axes (O_{i, j, ⌊m/Dh⌋, m mod Dh} of
+        O: [B, T, H, Dh], the batch i), in NumPy's reading: the reshape of the whole tensor,
+        each element a matrix (reshape(O, [B, T, D]) Wo); None inside a sum over the batch
+        (a temporary says it there) or for any other read."""
+        nb = len(self.batch)
+        view = reshape_view(idx)
+        if self.temporaries or view is None or ref.kind == RefKind.ANON or \
+                len(shape) < nb + 2 or len(view) != nb + 2 or tuple(view[:nb]) != tuple(self.batch) or \
+                not all(isinstance(i, Symbol) for i in view) or \
+                tuple(idx[:nb]) != tuple(self.batch):
+            return None
+        dims = self._dims_of(tuple(view))
+        if any(d == 1 for d in dims[nb:]):
+            return None
+        element = mx.Ref(ref.name, ref.kind, tuple(shape[nb:]), ref.src, batch=tuple(shape[:nb]))
+        return Blob(mx.Reshape(element, dims, math_shape(dims[nb:])), tuple(view[nb:]))
 
     def _temporary(self, ref: mx.Ref, shape: Shape, axes: tuple[int, ...], view: Idx
                    ) -> tuple[mx.Ref, Idx, mx.M]:
@@ -1131,8 +1234,16 @@ class _Reader:
         self.wide_pads = self.wide_pads or len(dims) > 2
         axis = inner.idx.index(s)
         out = dims[:axis] + (self.ctx.index_dim[x],) + dims[axis + 1:]
-        return Blob(mx.Pad(inner.m, axis, lo, hi, out, math_shape(out)),
-                    tuple(x if i == s else i for i in inner.idx))
+        idx = tuple(x if i == s else i for i in inner.idx)
+        if self.batch and any(mx.whole_batched(n) for n in mx.walk(inner.m)):
+            # a product of whole windows (slice(X, :, 0:Tm) in NumPy's reading): padded whole,
+            # along the tensor's own axis (pad(slice(X, :, 0:Tm), 0:Tm, axis=1))
+            if self.temporaries or len(out) != 2:
+                raise NoMatrixForm("a padded product of a batch element")
+            full = tuple(self.ctx.index_dim[i] for i in self.batch) + out
+            nb = len(self.batch)
+            return Blob(mx.Pad(inner.m, axis + nb, lo, hi, full, math_shape(out)), idx)
+        return Blob(mx.Pad(inner.m, axis, lo, hi, out, math_shape(out)), idx)
 
     def _padded_axis(self, g: Expr, x: Expr, lo: Expr, hi: Expr) -> int | None:
         if not isinstance(g, Indexed) or not self.ctx.is_tensor_atom(g) or g in self.padded:
@@ -1465,7 +1576,7 @@ class _Reader:
         total = self._broadcast_total(factors, summed, e)
         if total is not None:
             return Blob(mx.scale(mx.scalar_product(coeff), total) if coeff else total, ())
-        summed_batch = self._batch_sum(factors, summed)
+        summed_batch = self._batch_sum(factors, summed, e in self.totals)
         if summed_batch is not None:
             return Blob(mx.scale(mx.scalar_product(coeff), summed_batch.m) if coeff else
                         summed_batch.m, summed_batch.idx)
@@ -1569,7 +1680,8 @@ class _Reader:
                 for f, b in zip(factors, bases)]
         return mx.reduce(ReduceKind.SUM, mx.hadamard(*refs))
 
-    def _batch_sum(self, factors: list[Expr], summed: list[Index]) -> Blob | None:
+    def _batch_sum(self, factors: list[Expr], summed: list[Index], total: bool = False
+                   ) -> Blob | None:
         """A product summed over the batch indices of its tensors of three or more axes
         (∂L/∂W_kl = Σ_i Σ_j X_ijk ∂L/∂Y_ijl, i over the batch) as the sum over the batch of
         each element's matrix form, Σ_b X_bᵀ ∂L/∂Y_b (see :func:`_batched`); None when the
@@ -1577,7 +1689,7 @@ class _Reader:
         if self.batch or self.padded or self.padded_products:
             return None
         for batch in _summed_batch(self.ctx, factors, summed):
-            found = self._batch_sum_over(batch, factors, summed)
+            found = self._batch_sum_over(batch, factors, summed, total)
             if found is not None:
                 return found
         return None
@@ -1602,8 +1714,8 @@ class _Reader:
         self.wheres += [w for w in whole.wheres if w not in self.wheres]
         return rest, [s for s in summed if s not in over], [found]
 
-    def _batch_sum_over(self, batch: Idx, factors: list[Expr], summed: list[Index]
-                        ) -> Blob | None:
+    def _batch_sum_over(self, batch: Idx, factors: list[Expr], summed: list[Index],
+                        total: bool = False) -> Blob | None:
         """The product read as Σ over ``batch`` of each element's form (:meth:`_batch_sum`)."""
         body = Mul(*factors)
         rest = [s for s in summed if s not in batch]
@@ -1614,14 +1726,32 @@ class _Reader:
             return None
         reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
                          batch=batch)
-        reader.temporaries = True
+        reader.temporaries = not _FORWARD.get()
         try:
             b = reader.blob(body)
         except NoMatrixForm:
             return None
-        if reader.einsum_used or not mx.batch_of(b.m) or any(_whole(n) for n in mx.walk(b.m)):
+        if reader.einsum_used or not mx.batch_of(b.m) or \
+                any(mx.whole_batched(n) for n in mx.walk(b.m)):
             return None
-        if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON for n in mx.walk(b.m)):
+        if total and _whole(b.m) and isinstance(b.m, mx.Reduce) and not b.idx and \
+                any(isinstance(n, mx.MatMul) for n in mx.walk(b.m)) and \
+                not any(is_temporary(w) for w in reader.wheres) and \
+                not any(_whole(n) for n in mx.walk(b.m.x)) and \
+                not any(isinstance(n, mx.Ref) and n.batch and (
+                    n.at or 1 in n.shape or n.kind == RefKind.ANON and not _prints_per_element(n))
+                        for n in mx.walk(b.m)):
+            # (each element a matrix: a row or column element, Y_b of Y: [B, 1, E], would
+            # read transposed, sum(tanh(Yᵀ)))
+            # the total of every element's matrix summed over the batch is the total of the
+            # whole batched form, NumPy's reading: sum((A V)^∘2), not an einsum (only for a
+            # product of each element's matrices: sum(σ(Y)) is read whole by the plain rules)
+            self.wheres += [w for w in reader.wheres if w not in self.wheres]
+            return Blob(replace(b.m, src=None), ())  # (the whole sum's source: the caller's)
+        if any(_whole(n) for n in mx.walk(b.m)):
+            return None
+        if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON and
+               not _prints_per_element(n) for n in mx.walk(b.m)):
             return None  # an anonymous tensor's element has no name to subscript: (conv1d(…))_b
         self.wheres += [w for w in reader.wheres if w not in self.wheres]
         dims = tuple(self.ctx.index_dim[i] for i in batch)

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sympy import Indexed, Symbol
 
 from . import matrix as mx
-from .ops import AxisFunction, Digit, reshape_view
+from .ops import AxisFunction, Digit, has_index_map, reshape_view
 from .shapes import Shape
 
 Expr = Any  # a SymPy expression
@@ -169,4 +169,7 @@ def read_indices(e: Any) -> Idx:
     (:func:`permuted_view`): those the batched readings compare."""
     inds = tuple(e.indices)
     found = permuted_view(inds) if isinstance(e, Indexed) else None
+    if found is None and isinstance(e, Indexed) and has_index_map(inds):
+        view = reshape_view(inds)  # ∂L/∂Q_{i, j, ⌊m/Dh⌋, m mod Dh}: t_ijm of a reshape
+        return inds if view is None else tuple(view)
     return inds if found is None else found[1]
