@@ -309,27 +309,41 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
     substituted into a form further from the loss, would be defined there by the
     derivation's t1 (another conv1d's)."""
     if closed is not None:
-        closed = _temporaries_named(closed, temporaries)
-        taken = taken | set(temporaries)  # and no named part takes one of its names
+        # named apart first: a name it takes is the derivation's only once it is printed
+        trial = dict(temporaries)
+        closed = _temporaries_named(closed, trial)
         if closed.matrix is not None and closed.wheres:  # σ'(u) as y ⊙ (1 − y), as below
             m = simplified(in_node_names(closed.matrix, closed.wheres), closed.wheres)
             closed = replace(closed, matrix=m, wheres=used_wheres(m, closed.wheres),
                              positions=positions(m))
         if closed.matrix is None:
-            return closed
+            return _keeping(closed, trial, temporaries)
         if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
-            level = _matrix_level(name, shown, done, simplified, taken, temporaries)
+            level = _matrix_level(name, shown, done, simplified, taken | set(temporaries),
+                                  temporaries)
             if isinstance(level, Form):  # the index form's closed form is this one's
                 return replace(level, index=closed.index, idx=closed.idx)
             done[name] = closed.matrix
-            return closed
+            return _keeping(closed, trial, temporaries)
         done[name] = closed.matrix
-        parts = named_parts(closed.matrix, taken)  # one-line attention's softmax(…) is t1
+        closed = _keeping(closed, trial, temporaries)
+        # no named part takes one of the temporaries' names
+        parts = named_parts(done[name], taken | set(temporaries))  # attention's t1
         if parts is None or not parts[1]:
             return closed
         m, named = parts
         return replace(closed, matrix=m, wheres=closed.wheres + named, positions=positions(m))
     return _matrix_level(name, shown, done, simplified, taken, temporaries)
+
+
+def _keeping(f: Form, trial: dict[str, mx.M], temporaries: dict[str, mx.M]) -> Form:
+    """``f``, named against ``trial`` (a copy of ``temporaries``), its printed
+    temporaries now the derivation's: a temporary its simplification dropped, or of a closed
+    form given up, leaves its name free (no t2 printed where no t1 is)."""
+    read = {n.name for m in (f.matrix, *(x for w in f.wheres for x in (w.lhs, w.rhs)))
+            if m is not None for n in mx.walk(m) if isinstance(n, mx.Ref)}
+    temporaries.update({k: v for k, v in trial.items() if k not in temporaries and k in read})
+    return f
 
 
 def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any,
