@@ -450,6 +450,17 @@ def _settled(e: Sum) -> bool:
     return not _has_delta(body, {var}) and all(f.has(var) for f in Mul.make_args(body))
 
 
+def dim_polynomial_terms(e: Expr) -> list[Expr] | None:
+    """The terms of a polynomial in dims (``2 N² − 3 N − 1``) in one order for every
+    notation: by degree, highest first, the number last (SymPy's ordered terms); None for
+    any other expression."""
+    if not isinstance(e, Add) or not e.free_symbols or not e.is_polynomial() or \
+            not all(isinstance(s, Symbol) and s.is_integer and s.is_positive
+                    for s in e.free_symbols):
+        return None
+    return list(e.as_ordered_terms())
+
+
 def sum_of_constant(c: Expr, limits: Iterable[tuple[Expr, Expr, Expr]]) -> Expr:
     """Σ c over ``limits`` for a ``c`` free of their indices: ``c`` times each sum's number
     of terms (Σ_i c = N c), never expanded.  The index form and the recogniser

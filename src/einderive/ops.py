@@ -1051,6 +1051,7 @@ class AxisOp(Record):
         return per_read * read + per_row * rows + per_written * written
     # a function of a whole n×n matrix: its FLOPs from n (then ``flops`` is not read)
     per_matrix: Fn | None = None
+    transpose_free: bool = False  # its value at Aᵀ is its value at A (det, log det)
 
 
 AXIS_OPS = {o.name: o for o in (
@@ -1081,11 +1082,11 @@ AXIS_OPS = {o.name: o for o in (
            text="{0}⁻¹", latex="{0}^{{-1}}", text_t="{0}⁻ᵀ", latex_t="{0}^{{-\\top}}"),
     # by LAPACK's LU factorisation (2n³/3), then the n diagonal entries' product
     AxisOp("det", True, "", "torch.linalg.det", numpy="np.linalg.det", has_axis=False,
-           per_matrix=lambda n: Rational(2, 3) * n**3 + n),
+           per_matrix=lambda n: Rational(2, 3) * n**3 + n, transpose_free=True),
     # slogdet, not log(det(A)): det under- or overflows long before its log does
     AxisOp("logdet", True, "def logdet(x):\n    sign, value = np.linalg.slogdet(x)\n"
            "    return value if sign > 0 else np.nan", "torch.logdet", has_axis=False,
-           per_matrix=lambda n: Rational(2, 3) * n**3 + n),
+           per_matrix=lambda n: Rational(2, 3) * n**3 + n, transpose_free=True),
 )}
 
 OPS["softmax"] = Op("softmax", _axis_check("softmax"), _softmax_comp, _axis_code("softmax"),

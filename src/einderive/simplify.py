@@ -695,6 +695,16 @@ def inverse_of_transpose(m: mx.M) -> mx.M | None:
     return mx.Transpose(mx.AxisFn(m.head, a, m.axis, m.arg_shape, _shape(a)), _shape(m))
 
 
+def of_transpose(m: mx.M) -> mx.M | None:
+    """``det(Aᵀ)`` → ``det(A)`` (and log det): a function its op table row says is the same
+    at a matrix's transpose, of a transpose inline or an anonymous part."""
+    if isinstance(m, mx.AxisFn) and AXIS_OPS[m.head].transpose_free and not mx.batch_of(m):
+        x = _display(m.x)
+        if isinstance(x, mx.Transpose):
+            return mx.AxisFn(m.head, x.x, m.axis, _shape(x.x), m.shape)
+    return None
+
+
 def make_inverse_times(named: Named) -> Rule:
     """:func:`inverse_times_matrix` that also knows the forward nodes ``named`` that are
     inverses: with ``Y = inv(X)`` on its own line, ``Yᵀ Xᵀ`` is 𝐈 as ``X⁻ᵀ Xᵀ`` is inline."""
@@ -1218,7 +1228,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_of_transpose,
-    inverse_times_matrix,
+    inverse_times_matrix, of_transpose,
     collect_terms, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
     ones_product, reduce_as_product,
@@ -1226,6 +1236,11 @@ RULES: tuple[Rule, ...] = (
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, softplus, squeezed_sum, abs_times_sign, norm_of_abs, indicator_of_where,
 )
+
+
+# rules whose rewrite is kept at an equal cost too: each removes something (a transpose) no
+# rule puts back, so rewriting still ends
+CANONICAL: frozenset[Rule] = frozenset({of_transpose})
 
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
@@ -1255,7 +1270,8 @@ def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
             new = rule(m)
             if new is not None and new != m:  # a rule's result keeps the node's shape
                 new = mx.broadcast_to(new, _shape(m))
-            if new is not None and new != m and _smaller(new, m):
+            if new is not None and new != m and (_smaller(new, m) or rule in CANONICAL
+                                                 and cost(new) <= cost(m)):
                 m, improved = mx.with_src(new, cast(Any, m).src), True
                 break
     return m
