@@ -52,12 +52,16 @@ def ev(m: mx.M, values: dict) -> np.ndarray:
         return np.array(float(v.subs({s: SIZES[s.name] for s in free}) if free else v))
     if isinstance(m, mx.Ones):
         return np.ones(tuple(SIZES.get(d, d) for d in m.shape))
+    if isinstance(m, mx.Eye):
+        return np.eye(SIZES[m.dim])
     if isinstance(m, mx.Transpose):  # of each batch element's matrix
         return np.swapaxes(ev(m.x, values), -1, -2)
     if isinstance(m, mx.BatchSum):
         return ev(m.x, values).sum(axis=tuple(range(len(m.dims))))
     if isinstance(m, mx.AxisFn) and m.head == "inv":
         return np.linalg.inv(ev(m.x, values))
+    if isinstance(m, mx.AxisFn) and m.head == "det":
+        return np.array(np.linalg.det(ev(m.x, values)))
     if isinstance(m, mx.MatMul):
         out = ev(m.a, values) @ ev(m.b, values)
         return out.reshape(()) if m.shape == () else out
@@ -871,6 +875,45 @@ def test_an_inverse_of_an_anonymous_part_meets_its_matrix():
     np.testing.assert_allclose(ev(before, vals), 0 * ev(A, vals), atol=1e-10)
 
 
+def _det(m: mx.M) -> mx.M:
+    return mx.AxisFn("det", m, 0, m.shape, ())
+
+
+def test_det_of_a_transpose_is_det_of_the_matrix():
+    # det(X.T): det(Aᵀ) is det(A), inline (cheaper) or an anonymous part (as cheap: kept as
+    # the canonical form), and the terms then meet: det(Xᵀ) + det(X) is 2 det(X)
+    check(S.of_transpose, _det(mx.transpose(A)), "det(A)")
+    anon = mx.Ref("_L_1", "anon", ("N", "N"), display=mx.transpose(A))
+    before = mx.add(_det(anon), _det(A))
+    after = S.simplify(before)
+    assert text(after) == "2 det(A)"
+    vals = values_for(A)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-10)
+    assert S.of_transpose(_det(A)) is None
+
+
+def test_an_inverse_of_a_product_meets_the_product():
+    # (A D)⁻¹ A D C is C; Cᵀ Dᵀ Aᵀ (A D)⁻ᵀ is Cᵀ; A⁻¹ (A C) with A C an anonymous part is C
+    D = ref("D", "N", "N")
+    vals = values_for(A, D, C)
+    vals["A"] = vals["A"] + 3 * np.eye(SIZES["N"])  # well conditioned
+    vals["D"] = vals["D"] + 3 * np.eye(SIZES["N"])
+    ad = mx.matmul(A, D)
+    cases = [
+        (mx.matmul(mx.matmul(_inv(ad), ad), C), "C"),
+        (mx.matmul(mx.transpose(mx.matmul(ad, C)), mx.transpose(_inv(ad))), "Cᵀ"),
+        (mx.matmul(_inv(A), mx.Ref("_L_2", "anon", ("N", "K"), display=mx.matmul(A, C))), "C"),
+        (mx.matmul(_inv(mx.Ref("_L_1", "anon", ("N", "N"), display=ad)), ad), "𝐈"),
+    ]
+    for before, want in cases:
+        after = S.inverse_times_matrix(before)
+        assert after is not None, text(before)
+        assert text(S.simplify(before)) == want
+        np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-9, atol=1e-12)
+    # a product beside the inverse of another stays
+    assert S.inverse_times_matrix(mx.matmul(_inv(ad), mx.matmul(D, A))) is None
+
+
 def test_abs_times_sign_is_the_argument():
     # ∂‖|X W|‖/∂(X W) carries |X W| ⊙ sign(X W), which is X W
     u = mx.matmul(B, x)
@@ -926,6 +969,8 @@ def test_a_coefficient_of_roots_needs_no_brackets():
     ("norm_of_abs_product", ["(1/‖X W‖_F)·Xᵀ X W"], ["sign(X W)", "‖|X W|‖"]),
     ("where_beside_its_indicator", ["grad(x) = 2 where(a > b, x, 0)"], ["𝟙[a > b] ⊙"]),
     ("mean_two_axes_share", ["grad(X) = (X − mᵀ) (W + Wᵀ)"], ["colsum(X_b)))ᵀ"]),
+    ("inverse_of_product_cancels", ["grad(A) = 0", "grad(C) = ∂L/∂Z\n",
+                                    "grad(B) = ∂L/∂Y + Xᵀ"], ["Aᵀ Xᵀ (X A)⁻ᵀ"]),
 ])
 def test_new_users_models_print_the_simplified_forms(run, spec, shown, gone):
     from pathlib import Path

@@ -667,13 +667,30 @@ def inverse_times_matrix(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> m
     with ``forms`` (forward node -> its form) also a node ``Y = A⁻¹`` next to ``A``."""
     if not isinstance(m, mx.MatMul):
         return None
-    factors = _chain(m)
-    for n in range(len(factors) - 1):
-        a, b = factors[n], factors[n + 1]
-        if _inverse_of(a, forms) == b or _inverse_of(b, forms) == a:
-            rest = factors[:n] + factors[n + 2:]
-            return _product(rest) if rest else mx.Eye(mx.rows(a), (mx.rows(a), mx.rows(a)))
+    factors = _factors(m)
+    for n, a in enumerate(factors):
+        inner = _inverse_of(a, forms)
+        if inner is None:
+            continue
+        # the inverse of a product meets that product: (X A)⁻¹ X A, Aᵀ Xᵀ (X A)⁻ᵀ, the
+        # product written inline or an anonymous part (X⁻¹ (X B) is B)
+        k = len(matrix := _factors(inner))
+        for lo, hi in ((n, n + 1 + k), (n - k, n + 1)):
+            if lo >= 0 and factors[lo:n] + factors[n + 1:hi] == matrix:
+                rest = factors[:lo] + factors[hi:]
+                return _product(rest) if rest else mx.Eye(mx.rows(a), (mx.rows(a), mx.rows(a)))
     return None
+
+
+def _factors(m: mx.M) -> list[mx.M]:
+    """The factors of a matrix product, anonymous parts read as the forms they print, and a
+    transposed product as its factors' transposes in reverse order."""
+    m = _display(m)
+    if isinstance(m, mx.Transpose) and isinstance(_display(m.x), mx.MatMul):
+        return [mx.transpose(f) for f in reversed(_factors(m.x))]
+    if isinstance(m, mx.MatMul):
+        return [g for f in _chain(m) for g in _factors(f)]
+    return [m]
 
 
 def _inverse_of_transposed(m: mx.M) -> mx.M | None:
