@@ -14,6 +14,7 @@ import sympy
 
 from einderive import matrix as mx
 from einderive import simplify as S
+from einderive.kinds import ReduceKind
 from einderive.recognize import Where
 from einderive.render.styles import Unicode
 
@@ -60,6 +61,10 @@ def ev(m: mx.M, values: dict) -> np.ndarray:
         return ev(m.x, values).sum(axis=tuple(range(len(m.dims))))
     if isinstance(m, mx.AxisFn) and m.head == "inv":
         return np.linalg.inv(ev(m.x, values))
+    if isinstance(m, mx.AxisFn) and m.head == "softmax":
+        v = ev(m.x, values)
+        e = np.exp(v - v.max(axis=m.axis, keepdims=True))
+        return e / e.sum(axis=m.axis, keepdims=True)
     if isinstance(m, mx.AxisFn) and m.head == "det":
         return np.array(np.linalg.det(ev(m.x, values)))
     if isinstance(m, mx.MatMul):
@@ -914,6 +919,37 @@ def test_an_inverse_of_a_product_meets_the_product():
     assert S.inverse_times_matrix(mx.matmul(_inv(ad), mx.matmul(D, A))) is None
 
 
+def _softmax(m: mx.M, axis: int) -> mx.M:
+    return mx.AxisFn("softmax", m, axis, m.shape, m.shape)
+
+
+def test_a_softmax_summed_along_its_axis_is_one():
+    # P = softmax(A, axis=0): colsum(P) is 𝟏 (inline, or P a forward node), Pᵀ 𝟏 too, and
+    # a vector's p = softmax(z): sum(p) and pᵀ 𝟏 are 1; along the other axis nothing is
+    K = ref("K", "M", "N")
+    z = ref("z", "N", 1)
+    P, p = ref("P", "M", "N"), ref("p", "N", 1)
+    named = ((_softmax(K, 0), P), (_softmax(z, 0), p))
+    rule = S.make_sums_to_one(named)
+    vals = values_for(K, z)
+    vals["P"], vals["p"] = ev(_softmax(K, 0), vals), ev(_softmax(z, 0), vals)
+    cases = [(mx.reduce(ReduceKind.COLSUM, _softmax(K, 0)), "𝟏"),
+             (mx.reduce(ReduceKind.COLSUM, P), "𝟏"),
+             (mx.matmul(mx.transpose(P), mx.Ones(("M", 1))), "𝟏"),
+             (mx.reduce(ReduceKind.SUM, p), "1"),
+             (mx.matmul(mx.transpose(p), mx.Ones(("N", 1))), "1"),
+             (mx.reduce(ReduceKind.ROWSUM, _softmax(K, 1)), "𝟏")]
+    for before, want in cases:
+        after = rule(before)
+        assert after is not None and text(after) == want, text(before)
+        np.testing.assert_allclose(ev(after, vals) + 0 * ev(before, vals), ev(before, vals),
+                                   rtol=1e-12)
+        assert text(S.simplify(before, named=named)) == want
+    assert rule(mx.reduce(ReduceKind.ROWSUM, P)) is None
+    assert rule(mx.reduce(ReduceKind.COLSUM, _softmax(K, 1))) is None
+    assert rule(mx.reduce(ReduceKind.COLSUM, K)) is None
+
+
 def test_abs_times_sign_is_the_argument():
     # ∂‖|X W|‖/∂(X W) carries |X W| ⊙ sign(X W), which is X W
     u = mx.matmul(B, x)
@@ -969,6 +1005,8 @@ def test_a_coefficient_of_roots_needs_no_brackets():
     ("norm_of_abs_product", ["(1/‖X W‖_F)·Xᵀ X W"], ["sign(X W)", "‖|X W|‖"]),
     ("where_beside_its_indicator", ["grad(x) = 2 where(a > b, x, 0)"], ["𝟙[a > b] ⊙"]),
     ("mean_two_axes_share", ["grad(X) = (X − mᵀ) (W + Wᵀ)"], ["colsum(X_b)))ᵀ"]),
+    ("softmax_sums_to_one", ["grad(Bq) = softmax(Bq, axis=0) − P", "= p ⊙ (w − pᵀ w)"],
+     ["colsum(P)ᵀ", "pᵀ 𝟏"]),
     ("inverse_of_product_cancels", ["grad(A) = 0", "grad(C) = ∂L/∂Z\n",
                                     "grad(B) = ∂L/∂Y + Xᵀ"], ["Aᵀ Xᵀ (X A)⁻ᵀ"]),
 ])

@@ -1052,13 +1052,14 @@ class AxisOp(Record):
     # a function of a whole n×n matrix: its FLOPs from n (then ``flops`` is not read)
     per_matrix: Fn | None = None
     transpose_free: bool = False  # its value at Aᵀ is its value at A (det, log det)
+    sums_to_one: bool = False  # its values along its axis add up to 1 (softmax)
 
 
 AXIS_OPS = {o.name: o for o in (
     AxisOp("softmax", False, "def softmax(x, axis=-1):\n"
            "    z = np.exp(x - np.max(x, axis=axis, keepdims=True))\n"
            "    return z / np.sum(z, axis=axis, keepdims=True)", "torch.softmax",
-           flops=(5, 0, 0)),  # max, subtract, exp, sum, divide
+           flops=(5, 0, 0), sums_to_one=True),  # max, subtract, exp, sum, divide
     AxisOp("logsumexp", True, "def logsumexp(x, axis=-1, keepdims=False):\n"
            "    m = np.max(x, axis=axis, keepdims=True)\n"
            "    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))\n"

@@ -576,6 +576,44 @@ def make_centred(named: Named) -> Rule:
     return centred_sum
 
 
+def make_sums_to_one(named: Named) -> Rule:
+    """``colsum(P)`` → ``𝟏`` where ``P = softmax(A, axis=0)`` (``rowsum`` along axis 1, the
+    sum of a vector's entries along its one axis), inline or a forward node of ``named``: a
+    function its op table row says sums to one along its axis, summed along that axis."""
+    forms = (named if isinstance(named, ForwardForms) else ForwardForms(named)).forms
+
+    def sums_to_one(m: mx.M) -> mx.M | None:
+        summed = _summed(m)
+        if summed is None or mx.batch_of(m):
+            return None
+        kind, v = summed
+        x = forms.get(v, v) if isinstance(v, mx.Ref) else v
+        if kind is None or not (isinstance(x, mx.AxisFn) and AXIS_OPS[x.head].sums_to_one) \
+                or mx.batch_of(x) or len(x.arg_shape) not in (1, 2) or _shape(x) != _shape(v):
+            return None
+        axis = x.axis % len(x.arg_shape)  # a vector is a column: its one axis is the rows'
+        if (axis == 0) != (kind == ReduceKind.COLSUM):
+            return None
+        return mx.Const(sympy.S.One) if m.is_scalar else mx.Ones(m.shape)
+    sums_to_one.__doc__ = make_sums_to_one.__doc__
+    return sums_to_one
+
+
+def _summed(m: mx.M) -> tuple[ReduceKind | None, mx.M] | None:
+    """What ``m`` sums and along which axis (a column sum runs down the rows): a reduction,
+    or a product with ones (``Pᵀ 𝟏`` and ``𝟏ᵀ P`` down the rows, ``P 𝟏`` along them)."""
+    if isinstance(m, mx.Reduce):
+        return (m.kind if m.kind != ReduceKind.SUM else _vector_sum(m.x)), m.x
+    if not isinstance(m, mx.MatMul):
+        return None
+    if isinstance(m.b, mx.Ones):
+        a = m.a
+        return (ReduceKind.COLSUM, a.x) if isinstance(a, mx.Transpose) else \
+            (ReduceKind.ROWSUM, a)
+    a = m.a.x if isinstance(m.a, mx.Transpose) else m.a
+    return (ReduceKind.COLSUM, m.b) if isinstance(a, mx.Ones) else None
+
+
 def _vector_sum(x: mx.M) -> ReduceKind | None:
     """The sum of a column's entries is its column sum, of a row's its row sum (``sum(d)``
     of ``d = x − m``, m the mean of the vector x, is as centred as ``colsum``)."""
@@ -1266,7 +1304,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero) until no
     rule lowers its cost."""
     base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
-            make_centred(named), make_inverse_times(named), make_row_sum_of_node(named))
+            make_centred(named), make_inverse_times(named), make_row_sum_of_node(named),
+            make_sums_to_one(named))
     rules = (*base, make_distribute(base, named))
     for _ in range(50):  # each round lowers the cost, so this ends long before
         out = _pass(m, rules)
