@@ -289,7 +289,7 @@ loss: L
 def test_a_constant_sum_in_front_keeps_its_brackets_in_latex():
     d = derive_text(CONSTANT_FACTORS)
     assert latex_index(d, "y") == "(N - 1) x_{i}"  # not N - 1 x_{i}
-    assert latex_index(d, "x") == r"\frac{1}{1 + N} \exp(x_{i}) + (N - 1) y_{i} + \frac{1}{\sqrt{N}} a"
+    assert latex_index(d, "x") == r"\frac{1}{N + 1} \exp(x_{i}) + (N - 1) y_{i} + \frac{1}{\sqrt{N}} a"
     assert forms(d, "a") == ("(1/√N) Σ_i x_i", "(1/√N) sum(x)")
 
 
