@@ -560,6 +560,8 @@ def make_centred(named: Named) -> Rule:
     forms = (named if isinstance(named, ForwardForms) else ForwardForms(named)).forms
 
     def centred_sum(m: mx.M) -> mx.M | None:
+        if isinstance(m, (mx.SumAxes, mx.Add)):
+            return _centred_axes(m, forms)
         if not isinstance(m, mx.Reduce):
             return None
         kind = m.kind if m.kind != ReduceKind.SUM else _vector_sum(m.x)
@@ -612,6 +614,48 @@ def _summed(m: mx.M) -> tuple[ReduceKind | None, mx.M] | None:
             (ReduceKind.ROWSUM, a)
     a = m.a.x if isinstance(m.a, mx.Transpose) else m.a
     return (ReduceKind.COLSUM, m.b) if isinstance(a, mx.Ones) else None
+
+
+def _centred_axes(m: mx.M, forms: dict[mx.M, mx.M]) -> mx.M | None:
+    """``sum(X − mu, axis=(0, 1), keepdims=True)`` → 0 where ``mu = (1/(B T)) sum(X, axis=(0,
+    1), keepdims=True)``; and in a sum, ``sum(X, axis=(0, 1), keepdims=True) − (B T) mu`` → 0
+    (the node met as many times its own sum)."""
+    if isinstance(m, mx.SumAxes):
+        if not (m.keep and isinstance(m.x, mx.Add) and len(m.x.terms) == 2):
+            return None
+        for x, t in (m.x.terms, m.x.terms[::-1]):
+            neg, mu = mx.split_sign(t)
+            mean = forms.get(mu) if neg and isinstance(mu, mx.Ref) else None
+            c, body = _constant_and_body(mean) if mean is not None else (None, None)
+            if body == mx.SumAxes(x, m.axes, True, m.shape) and \
+                    sympy.simplify(c * _count(x, m.axes) - 1) == 0:
+                return mx.Const(sympy.S.Zero)
+        return None
+    assert isinstance(m, mx.Add)
+    for n, t in enumerate(m.terms):
+        k, mu = _constant_and_body(t)
+        mean = forms.get(mu) if isinstance(mu, mx.Ref) else None
+        if mean is None:
+            continue
+        c, body = _constant_and_body(mean)
+        if not isinstance(body, mx.SumAxes):
+            continue
+        for j, u in enumerate(m.terms):
+            k2, b2 = _constant_and_body(u)
+            if j != n and b2 == body and sympy.simplify(k2 + k * c) == 0:
+                kept = [v for i, v in enumerate(m.terms) if i not in (n, j)]
+                return mx.add(*kept) if kept else mx.Const(sympy.S.Zero)
+    return None
+
+
+def _count(x: mx.M, axes: tuple[int, ...]) -> Any:
+    """How many elements of ``x`` a sum over its spec ``axes`` adds up: the dims' product."""
+    full = tuple(mx.batch_of(x)) + tuple(_shape(x))
+    out: Any = sympy.S.One
+    for a in axes:
+        d = full[a]
+        out *= sympy.Symbol(d, integer=True, positive=True) if isinstance(d, str) else d
+    return out
 
 
 def _vector_sum(x: mx.M) -> ReduceKind | None:
