@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sympy import Add, Expr as SympyExpr, Indexed, IndexedBase, KroneckerDelta, Mul, Pow, S, \
+from sympy import Add, Expr as SympyExpr, Indexed, IndexedBase, KroneckerDelta, Mul, Poly, Pow, S, \
     Sum, Symbol, Tuple
 from sympy.core.basic import Basic
 
@@ -451,14 +451,16 @@ def _settled(e: Sum) -> bool:
 
 
 def dim_polynomial_terms(e: Expr) -> list[Expr] | None:
-    """The terms of a polynomial in dims (``2 N² − 3 N − 1``) in one order for every
-    notation: by degree, highest first, the number last (SymPy's ordered terms); None for
-    any other expression."""
+    """The terms of a polynomial in dims (``2 N² − 3 N − 1``, ``N − K``) in one order for
+    every notation: by degree, highest first, the number last, added terms before
+    subtracted ones of a degree (then SymPy's order); None for any other expression."""
     if not isinstance(e, Add) or not e.free_symbols or not e.is_polynomial() or \
             not all(isinstance(s, Symbol) and s.is_integer and s.is_positive
                     for s in e.free_symbols):
         return None
-    return list(e.as_ordered_terms())
+    gens = sorted(e.free_symbols, key=str)
+    return sorted(e.as_ordered_terms(), key=lambda t: (
+        -Poly(t, *gens).total_degree(), t.could_extract_minus_sign()))
 
 
 def sum_of_constant(c: Expr, limits: Iterable[tuple[Expr, Expr, Expr]]) -> Expr:
