@@ -250,8 +250,13 @@ def absorb_sign(m: mx.M) -> mx.M | None:
 def reduce_of_sum(m: mx.M) -> mx.M | None:
     """``rowsum(A + B)`` → ``rowsum(A) + rowsum(B)``, kept when the parts then simplify."""
     if isinstance(m, mx.Reduce) and isinstance(m.x, mx.Add):
-        # each part on its own: simplified whole, merge_reductions would put it back
-        return mx.add(*[simplify(_reduce(m.kind, t)) for t in m.x.terms])
+        # each part on its own: simplified whole, merge_reductions would put it back; a part
+        # that broadcasts (a scalar beside a vector) summed at the sum's shape (M x0, not x0)
+        shape = _shape(m.x)
+        parts = [t if _shape(t) == shape else mx.broadcast_to(t, shape) for t in m.x.terms]
+        if any(_shape(t) != shape for t in parts):
+            return None
+        return mx.add(*[simplify(_reduce(m.kind, t)) for t in parts])
     return None
 
 
