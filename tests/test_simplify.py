@@ -988,6 +988,17 @@ def test_a_mean_over_two_axes_is_named_by_its_sums_over_axes():
     np.testing.assert_allclose(ev(whole, vals).reshape(-1), per)
 
 
+def test_a_sum_split_over_its_terms_counts_a_broadcast_scalar():
+    # sum(s − y) over y's N entries is N s − sum(y): the scalar is summed N times
+    s = ref("s")
+    before = mx.reduce(ReduceKind.SUM, mx.add(s, mx.neg(y)))
+    after = S.reduce_of_sum(before)
+    assert after is not None
+    vals = values_for(s, y)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-12)
+    assert "M s" in text(after), text(after)
+
+
 def test_abs_times_sign_is_the_argument():
     # ∂‖|X W|‖/∂(X W) carries |X W| ⊙ sign(X W), which is X W
     u = mx.matmul(B, x)
@@ -1048,6 +1059,7 @@ def test_a_coefficient_of_roots_needs_no_brackets():
     ("models/more/batchnorm_rank3", ["∂L/∂mu    = −gᵀ ⊙ sum(∂L/∂Y, axis=(0, 1), keepdims=True) ⊘ √(var "
                          "+ 0.001)\n            = −3 gᵀ ⊙ sum(Y ⊙ Y, axis=(0, 1), keepdims=True)"],
      ["sum(X − mu, axis=(0, 1)", "− (B T) mu"]),
+    ("sum_of_scalar_minus_softmax", ["∂L/∂h0   = 2 ∂L/∂h2·(M h0 − 1)"], ["sum(h0)"]),
     ("cancelling_gradient", ["∂L/∂x_ij = 0", "grad(x) = 0"], ["2 g_ij − 2 g_ij"]),
     ("inverse_of_product_cancels", ["grad(A) = 0", "grad(C) = ∂L/∂Z\n",
                                     "grad(B) = ∂L/∂Y + Xᵀ"], ["Aᵀ Xᵀ (X A)⁻ᵀ"]),
