@@ -451,16 +451,16 @@ def _settled(e: Sum) -> bool:
 
 
 def dim_polynomial_terms(e: Expr) -> list[Expr] | None:
-    """The terms of a polynomial in dims (``2 N² − 3 N − 1``, ``N − K``) in one order for
-    every notation: by degree, highest first, the number last, added terms before
-    subtracted ones of a degree (then SymPy's order); None for any other expression."""
+    """The terms of a polynomial in dims (``2 N² − 3 N − 1``, ``N − K``, ``1 − K``) in one
+    order for every notation: added terms before subtracted ones, each by degree, highest
+    first, the number last (then SymPy's order); None for any other expression."""
     if not isinstance(e, Add) or not e.free_symbols or not e.is_polynomial() or \
             not all(isinstance(s, Symbol) and s.is_integer and s.is_positive
                     for s in e.free_symbols):
         return None
     gens = sorted(e.free_symbols, key=str)
     return sorted(e.as_ordered_terms(), key=lambda t: (
-        -Poly(t, *gens).total_degree(), t.could_extract_minus_sign()))
+        t.could_extract_minus_sign(), -Poly(t, *gens).total_degree()))
 
 
 def sum_of_constant(c: Expr, limits: Iterable[tuple[Expr, Expr, Expr]]) -> Expr:
