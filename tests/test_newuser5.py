@@ -176,7 +176,7 @@ def test_an_element_at_a_fixed_position_is_not_the_whole_axis(tmp_path):
     # follows the matrix form's order)
     assert forms(d, "X") == ("w_{0} (1 − tanh(C_{i, 0})²) δ_{0, j} + ∂L/∂C_{i, j + 1}",
                              "pad(take(w, 0, axis=0)·(1 − tanh(take(C, 0, axis=1))^∘2), 0:1, "
-                             "axis=1) + slice(∂L/∂C, :, 1:1 + N)")
+                             "axis=1) + slice(∂L/∂C, :, 1:N + 1)")
     from einderive.api import verify
     assert verify(d, seed=1).ok
     values = _draw({"X": (2, 3), "w": (4,)})

@@ -45,11 +45,10 @@ PINNED = [
      "−(1/2) gᵀ ⊙ sum(∂L/∂Y ⊙ (X − mu), axis=(0, 1), keepdims=True) ⊘ (√(var + 0.001))^∘3"
      " = −(3/2) gᵀ ⊙ sum(Y ⊙ Y ⊙ (X − mu), axis=(0, 1), keepdims=True) ⊘ "
      "(√(var + 0.001))^∘3"),
+    # the centred sum over (0, 1) is 0 (simplify's centred rule over axes)
     ("models/more/batchnorm_rank3", "∂L/∂mu",
-     "−(2/(B T)) ∂L/∂var ⊙ sum(X − mu, axis=(0, 1), keepdims=True) − gᵀ ⊙ sum(∂L/∂Y, "
-     "axis=(0, 1), keepdims=True) ⊘ √(var + 0.001) = 3 gᵀ ⊙ ((1/(B T)) sum(Y ⊙ Y ⊙ (X − "
-     "mu), axis=(0, 1), keepdims=True) ⊙ (sum(X, axis=(0, 1), keepdims=True) − (B T) mu) ⊘ "
-     "(var + 0.001) − sum(Y ⊙ Y, axis=(0, 1), keepdims=True)) ⊘ √(var + 0.001)"),
+     "−gᵀ ⊙ sum(∂L/∂Y, axis=(0, 1), keepdims=True) ⊘ √(var + 0.001) = −3 gᵀ ⊙ sum(Y ⊙ Y, "
+     "axis=(0, 1), keepdims=True) ⊘ √(var + 0.001)"),
     ("models/more7/ensemble_stack_mean", "∂L/∂P",
      "−(1/(B n3)) onehot(lab) ⊙ 𝟏 ⊘ rowsum(Pm ⊙ onehot(lab))"),
     ("models/more8/textcnn_maxpool", "∂L/∂Y",

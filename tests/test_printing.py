@@ -212,9 +212,9 @@ def test_a_constant_denominator_keeps_its_brackets():
     # 1/(N (N − 1)) + 1/(N − 1) − 2 collected as one coefficient over one factored
     # denominator (not multiplied out, (N + N (N − 1) − 1 − 2 N (N − 1)²)/(N (N − 1)²)): its
     # numerator and the whole are bracketed
-    assert forms(d, "x")[1] == "−((2 N² − 1 − 3 N)/(N (N − 1))) 𝟏"
+    assert forms(d, "x")[1] == "−((2 N² − 3 N − 1)/(N (N − 1))) 𝟏"  # by degree
     assert T.matrix_rhs(d, d.adjoint("x").form, Latex) == \
-        r"-\frac{2 {N}^{2} - 1 - 3 N}{N (N - 1)} \, \mathbf{1}"
+        r"-\frac{2 {N}^{2} - 3 N - 1}{N (N - 1)} \, \mathbf{1}"
 
 
 def test_a_fractional_elementwise_power_is_bracketed():
@@ -289,7 +289,7 @@ loss: L
 def test_a_constant_sum_in_front_keeps_its_brackets_in_latex():
     d = derive_text(CONSTANT_FACTORS)
     assert latex_index(d, "y") == "(N - 1) x_{i}"  # not N - 1 x_{i}
-    assert latex_index(d, "x") == r"\frac{1}{1 + N} \exp(x_{i}) + (N - 1) y_{i} + \frac{1}{\sqrt{N}} a"
+    assert latex_index(d, "x") == r"\frac{1}{N + 1} \exp(x_{i}) + (N - 1) y_{i} + \frac{1}{\sqrt{N}} a"
     assert forms(d, "a") == ("(1/√N) Σ_i x_i", "(1/√N) sum(x)")
 
 

@@ -14,6 +14,7 @@ import sympy
 
 from einderive import matrix as mx
 from einderive import simplify as S
+from einderive.kinds import ReduceKind
 from einderive.recognize import Where
 from einderive.render.styles import Unicode
 
@@ -52,12 +53,20 @@ def ev(m: mx.M, values: dict) -> np.ndarray:
         return np.array(float(v.subs({s: SIZES[s.name] for s in free}) if free else v))
     if isinstance(m, mx.Ones):
         return np.ones(tuple(SIZES.get(d, d) for d in m.shape))
+    if isinstance(m, mx.Eye):
+        return np.eye(SIZES[m.dim])
     if isinstance(m, mx.Transpose):  # of each batch element's matrix
         return np.swapaxes(ev(m.x, values), -1, -2)
     if isinstance(m, mx.BatchSum):
         return ev(m.x, values).sum(axis=tuple(range(len(m.dims))))
     if isinstance(m, mx.AxisFn) and m.head == "inv":
         return np.linalg.inv(ev(m.x, values))
+    if isinstance(m, mx.AxisFn) and m.head == "softmax":
+        v = ev(m.x, values)
+        e = np.exp(v - v.max(axis=m.axis, keepdims=True))
+        return e / e.sum(axis=m.axis, keepdims=True)
+    if isinstance(m, mx.AxisFn) and m.head == "det":
+        return np.array(np.linalg.det(ev(m.x, values)))
     if isinstance(m, mx.MatMul):
         out = ev(m.a, values) @ ev(m.b, values)
         return out.reshape(()) if m.shape == () else out
@@ -871,6 +880,125 @@ def test_an_inverse_of_an_anonymous_part_meets_its_matrix():
     np.testing.assert_allclose(ev(before, vals), 0 * ev(A, vals), atol=1e-10)
 
 
+def _det(m: mx.M) -> mx.M:
+    return mx.AxisFn("det", m, 0, m.shape, ())
+
+
+def test_det_of_a_transpose_is_det_of_the_matrix():
+    # det(X.T): det(Aᵀ) is det(A), inline (cheaper) or an anonymous part (as cheap: kept as
+    # the canonical form), and the terms then meet: det(Xᵀ) + det(X) is 2 det(X)
+    check(S.of_transpose, _det(mx.transpose(A)), "det(A)")
+    anon = mx.Ref("_L_1", "anon", ("N", "N"), display=mx.transpose(A))
+    before = mx.add(_det(anon), _det(A))
+    after = S.simplify(before)
+    assert text(after) == "2 det(A)"
+    vals = values_for(A)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-10)
+    assert S.of_transpose(_det(A)) is None
+
+
+def test_an_inverse_of_a_product_meets_the_product():
+    # (A D)⁻¹ A D C is C; Cᵀ Dᵀ Aᵀ (A D)⁻ᵀ is Cᵀ; A⁻¹ (A C) with A C an anonymous part is C
+    D = ref("D", "N", "N")
+    vals = values_for(A, D, C)
+    vals["A"] = vals["A"] + 3 * np.eye(SIZES["N"])  # well conditioned
+    vals["D"] = vals["D"] + 3 * np.eye(SIZES["N"])
+    ad = mx.matmul(A, D)
+    cases = [
+        (mx.matmul(mx.matmul(_inv(ad), ad), C), "C"),
+        (mx.matmul(mx.transpose(mx.matmul(ad, C)), mx.transpose(_inv(ad))), "Cᵀ"),
+        (mx.matmul(_inv(A), mx.Ref("_L_2", "anon", ("N", "K"), display=mx.matmul(A, C))), "C"),
+        (mx.matmul(_inv(mx.Ref("_L_1", "anon", ("N", "N"), display=ad)), ad), "𝐈"),
+    ]
+    for before, want in cases:
+        after = S.inverse_times_matrix(before)
+        assert after is not None, text(before)
+        assert text(S.simplify(before)) == want
+        np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-9, atol=1e-12)
+    # a product beside the inverse of another stays
+    assert S.inverse_times_matrix(mx.matmul(_inv(ad), mx.matmul(D, A))) is None
+
+
+def _softmax(m: mx.M, axis: int) -> mx.M:
+    return mx.AxisFn("softmax", m, axis, m.shape, m.shape)
+
+
+def test_a_softmax_summed_along_its_axis_is_one():
+    # P = softmax(A, axis=0): colsum(P) is 𝟏 (inline, or P a forward node), Pᵀ 𝟏 too, and
+    # a vector's p = softmax(z): sum(p) and pᵀ 𝟏 are 1; along the other axis nothing is
+    K = ref("K", "M", "N")
+    z = ref("z", "N", 1)
+    P, p = ref("P", "M", "N"), ref("p", "N", 1)
+    named = ((_softmax(K, 0), P), (_softmax(z, 0), p))
+    rule = S.make_sums_to_one(named)
+    vals = values_for(K, z)
+    vals["P"], vals["p"] = ev(_softmax(K, 0), vals), ev(_softmax(z, 0), vals)
+    cases = [(mx.reduce(ReduceKind.COLSUM, _softmax(K, 0)), "𝟏"),
+             (mx.reduce(ReduceKind.COLSUM, P), "𝟏"),
+             (mx.matmul(mx.transpose(P), mx.Ones(("M", 1))), "𝟏"),
+             (mx.reduce(ReduceKind.SUM, p), "1"),
+             (mx.matmul(mx.transpose(p), mx.Ones(("N", 1))), "1"),
+             (mx.reduce(ReduceKind.ROWSUM, _softmax(K, 1)), "𝟏")]
+    for before, want in cases:
+        after = rule(before)
+        assert after is not None and text(after) == want, text(before)
+        np.testing.assert_allclose(ev(after, vals) + 0 * ev(before, vals), ev(before, vals),
+                                   rtol=1e-12)
+        assert text(S.simplify(before, named=named)) == want
+    assert rule(mx.reduce(ReduceKind.ROWSUM, P)) is None
+    assert rule(mx.reduce(ReduceKind.COLSUM, _softmax(K, 1))) is None
+    assert rule(mx.reduce(ReduceKind.COLSUM, K)) is None
+
+
+def test_a_sum_over_axes_of_a_tensor_centred_there_is_zero():
+    # batch norm over (0, 1) of X: [B, T, D]: mu = (1/(B T)) sum(X, axis=(0, 1), keepdims=True)
+    X3 = mx.Ref("X3", "tensor", ("B", "M", "N"))
+    mu = mx.Ref("mu", "tensor", (1, 1, "N"))
+    sums = mx.SumAxes(X3, (0, 1), True, (1, 1, "N"))
+    bt = sympy.Symbol("B", integer=True, positive=True) * sympy.Symbol("M", integer=True,
+                                                                      positive=True)
+    mean = mx.scale(mx.Const(1 / bt), sums)
+    rule = S.make_centred(((mean, mu),))
+    vals = values_for(X3)
+    vals["mu"] = ev(mean, vals)
+    centred = mx.SumAxes(mx.add(X3, mx.neg(mu)), (0, 1), True, (1, 1, "N"))
+    met = mx.add(sums, mx.neg(mx.scale(mx.Const(bt), mu)))
+    for before in (centred, met):
+        assert rule(before) is not None and text(rule(before)) == "0", text(before)
+        np.testing.assert_allclose(ev(before, vals), 0 * ev(before, vals), atol=1e-12)
+    # over one axis only, or by another count, nothing cancels
+    assert rule(mx.SumAxes(mx.add(X3, mx.neg(mu)), (0,), True, (1, "M", "N"))) is None
+    assert rule(mx.add(sums, mx.neg(mx.scale(mx.Const(2 * bt), mu)))) is None
+
+
+def test_a_mean_over_two_axes_is_named_by_its_sums_over_axes():
+    from einderive.reuse import reusable
+    # mu's form read per batch element, (1/(B T)) Σ_b colsum(X_b)ᵀ (1×N), is the node's
+    # own 1×1×N sum(X, axis=(0, 1), keepdims=True) scaled
+    Xb = mx.Ref("X3", "tensor", ("M", "N"), batch=("B",))
+    c = mx.Const(sympy.Rational(1, 6))
+    form = mx.scale(c, mx.batch_sum(mx.transpose(mx.reduce(ReduceKind.COLSUM, Xb)), ("B",), ("b",)))
+    mu = mx.Ref("mu", "tensor", (1, 1, "N"))
+    ((whole, ref), *_) = reusable([(mu, form)])
+    assert ref == mu
+    assert whole == mx.scale(c, mx.SumAxes(mx.Ref("X3", "tensor", ("B", "M", "N")), (0, 1), True,
+                                           (1, 1, "N")))
+    vals = {"X3": np.random.default_rng(3).normal(size=(5, 3, 4))}
+    per = sum(vals["X3"][b].sum(axis=0) for b in range(5)) / 6
+    np.testing.assert_allclose(ev(whole, vals).reshape(-1), per)
+
+
+def test_a_sum_split_over_its_terms_counts_a_broadcast_scalar():
+    # sum(s − y) over y's N entries is N s − sum(y): the scalar is summed N times
+    s = ref("s")
+    before = mx.reduce(ReduceKind.SUM, mx.add(s, mx.neg(y)))
+    after = S.reduce_of_sum(before)
+    assert after is not None
+    vals = values_for(s, y)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-12)
+    assert "M s" in text(after), text(after)
+
+
 def test_abs_times_sign_is_the_argument():
     # ∂‖|X W|‖/∂(X W) carries |X W| ⊙ sign(X W), which is X W
     u = mx.matmul(B, x)
@@ -926,10 +1054,19 @@ def test_a_coefficient_of_roots_needs_no_brackets():
     ("norm_of_abs_product", ["(1/‖X W‖_F)·Xᵀ X W"], ["sign(X W)", "‖|X W|‖"]),
     ("where_beside_its_indicator", ["grad(x) = 2 where(a > b, x, 0)"], ["𝟙[a > b] ⊙"]),
     ("mean_two_axes_share", ["grad(X) = (X − mᵀ) (W + Wᵀ)"], ["colsum(X_b)))ᵀ"]),
+    ("softmax_sums_to_one", ["grad(Bq) = softmax(Bq, axis=0) − P", "= p ⊙ (w − pᵀ w)"],
+     ["colsum(P)ᵀ", "pᵀ 𝟏"]),
+    ("models/more/batchnorm_rank3", ["∂L/∂mu    = −gᵀ ⊙ sum(∂L/∂Y, axis=(0, 1), keepdims=True) ⊘ √(var "
+                         "+ 0.001)\n            = −3 gᵀ ⊙ sum(Y ⊙ Y, axis=(0, 1), keepdims=True)"],
+     ["sum(X − mu, axis=(0, 1)", "− (B T) mu"]),
+    ("sum_of_scalar_minus_softmax", ["∂L/∂h0   = 2 ∂L/∂h2·(M h0 − 1)"], ["sum(h0)"]),
+    ("cancelling_gradient", ["∂L/∂x_ij = 0", "grad(x) = 0"], ["2 g_ij − 2 g_ij"]),
+    ("inverse_of_product_cancels", ["grad(A) = 0", "grad(C) = ∂L/∂Z\n",
+                                    "grad(B) = ∂L/∂Y + Xᵀ"], ["Aᵀ Xᵀ (X A)⁻ᵀ"]),
 ])
 def test_new_users_models_print_the_simplified_forms(run, spec, shown, gone):
     from pathlib import Path
-    path = Path(__file__).parent / "regressions" / f"{spec}.yaml"
+    path = Path(__file__).parent / f"{spec if '/' in spec else 'regressions/' + spec}.yaml"
     out = run("derive", path, "--expand").output
     for s in shown:
         assert s in out, out

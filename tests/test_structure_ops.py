@@ -100,8 +100,8 @@ def test_a_term_that_is_only_a_range_is_padded_ones():
 def test_the_range_is_never_dropped_from_the_index_form():
     d = derive_text(spec(SLICES["a vector shifted by a literal"]))
     index, matrix = forms(d, "v")
-    assert "𝟙[1 ≤ k < 1 + K]" in index and "u_{k − 1}" in index, index
-    assert matrix == "pad(∂L/∂u, 1:1 + K, axis=0)"
+    assert "𝟙[1 ≤ k < K + 1]" in index and "u_{k − 1}" in index, index
+    assert matrix == "pad(∂L/∂u, 1:K + 1, axis=0)"
 
 
 def test_a_slice_prints_in_latex():

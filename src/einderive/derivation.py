@@ -625,7 +625,12 @@ def _sum_form(a: Any, terms: tuple[tuple[str, Form], ...], named: Named,
     forms = [replace(f, matrix=m, wheres=w) for f, (m, w) in
              zip((f for _, f in terms),
                  distinct_temporaries([(f.matrix, f.wheres) for _, f in terms]))]
-    index = SAdd(*[f.index for f in forms], evaluate=False)
+    # the contributions in the graph's order, unless terms of two of them cancel or collect
+    # (∂L/∂x_ij = 2 g_ij − 2 g_ij is 0): then their sum as SymPy adds it
+    parts = [f.index for f in forms]
+    index = SAdd(*parts)
+    if len(SAdd.make_args(index)) == sum(len(SAdd.make_args(p)) for p in parts):
+        index = SAdd(*parts, evaluate=False)
     matrix: mx.M | None = None
     ms = tuple(f.matrix for f in forms if f.matrix is not None)
     if len(ms) == len(forms):

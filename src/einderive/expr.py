@@ -11,6 +11,7 @@ dataclasses that :mod:`einderive.graph` turns into nodes.
 from __future__ import annotations
 
 import ast
+import copy
 import math
 from collections.abc import Callable
 from fractions import Fraction
@@ -178,25 +179,119 @@ _MODULES = frozenset({"np", "numpy", "torch", "F", "nn", "jnp", "jax", "math", "
                       "special", "linalg", "tf"})
 
 
-def _qualified_call(node: ast.Call, loc: Loc) -> SpecError:
+def _qualified_call(node: ast.Call, loc: Loc,
+                    loc_of: Callable[[ast.AST], Loc]) -> SpecError:
     """A call of anything but a plain name, with a hint written from its tree: a module's
     function (``np.exp(x)``: write ``exp(x)``), or a method of a tensor (``X.sum()``, which
-    a spec writes as the function ``sum(X)``)."""
+    a spec writes as the function ``sum(X)``), in the spelling the op table's entry takes
+    (``x.transpose(0, 2, 1)``: ``transpose(x, axes=(0, 2, 1))``); every such call inside it
+    is respelled too, and the hint is given only where the respelled tree parses."""
     func = node.func
     if not isinstance(func, ast.Attribute):
         return SpecError("call functions by their plain name", loc,
                          "e.g. exp(x), not np.exp(x)")
+    respell = _Respell()
+    copied = copy.deepcopy(node)
+    tree = respell.visit(copied)
+    if respell.failed is None:
+        try:
+            _convert(tree, loc_of)
+        except SpecError:
+            respell.failed = copied
+    if respell.failed is None:
+        hint = f"write {ast.unparse(tree)}, not {ast.unparse(node)}"
+        hint += f" ({respell.notes[0]})" if respell.notes else ""
+    else:
+        hint = _usage(respell.failed)
+        if respell.failed is not copied:  # a call inside it: say which
+            hint = f"{ast.unparse(respell.failed)}: {hint}"
+    if _module_of(func) is not None:
+        return SpecError("call functions by their plain name", loc, hint)
+    return SpecError(f"'.{func.attr}()' is a method call; a spec calls functions", loc, hint)
+
+
+def _module_of(func: ast.Attribute) -> str | None:
+    """``np`` of ``np.linalg.inv``: the library a dotted name is a function of, if any."""
     root = func.value
     while isinstance(root, ast.Attribute):
         root = root.value
-    plain = ast.Name(func.attr)
-    if isinstance(root, ast.Name) and root.id in _MODULES:
-        call = ast.unparse(ast.Call(plain, node.args, node.keywords))
-        return SpecError("call functions by their plain name", loc,
-                         f"write {call}, not {ast.unparse(node)}")
-    call = ast.unparse(ast.Call(plain, [func.value, *node.args], node.keywords))
-    return SpecError(f"'.{func.attr}()' is a method call; a spec calls functions", loc,
-                     f"write {call}, not {ast.unparse(node)}")
+    return root.id if isinstance(root, ast.Name) and root.id in _MODULES else None
+
+
+def _usage(node: ast.Call) -> str:
+    """The hint for a library call with no spelling of the spec's: the function's usage, or
+    the function nearest its name."""
+    from .errors import did_you_mean
+    from .ops import ALIASES, FUNCTIONS, OPS, OPERATOR_METHODS
+
+    assert isinstance(node.func, ast.Attribute)
+    name = node.func.attr
+    if name in OPERATOR_METHODS:
+        return f"use the operator {OPERATOR_METHODS[name][0]} ({OPERATOR_METHODS[name][1]} operands)"
+    fn = ALIASES.get(name, name)
+    if fn in OPS and OPS[fn].user:
+        return f"usage: {OPS[fn].signature}"
+    return (did_you_mean(name, FUNCTIONS, "functions", ALIASES) or
+            "a spec calls functions by name, e.g. sum(x, axis=1)")
+
+
+_OPERATORS: dict[str, ast.operator] = {"@": ast.MatMult(), "*": ast.Mult(), "+": ast.Add(),
+                                       "-": ast.Sub(), "/": ast.Div(), "**": ast.Pow()}
+
+
+class _Respell(ast.NodeTransformer):
+    """Every library call (``x.sum(1)``, ``np.exp(x)``, ``x.matmul(y)``) in a tree as the
+    spec writes it (``sum(x, axis=1)``, ``exp(x)``, ``x @ y``), by the op table
+    (:func:`einderive.ops.as_function`); ``failed`` is the first call it cannot respell."""
+
+    def __init__(self) -> None:
+        self.failed: ast.Call | None = None
+        self.notes: list[str] = []
+
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        from .ops import OPERATOR_METHODS, as_function
+
+        self.generic_visit(node)
+        func = node.func
+        if not isinstance(func, ast.Attribute) or self.failed is not None:
+            return node
+        method = _module_of(func) is None
+        args = ([func.value] if method else []) + list(node.args)
+        if not args or any(isinstance(a, ast.Starred) for a in args) or \
+                any(kw.arg is None for kw in node.keywords):
+            self.failed = node
+            return node
+        if func.attr in OPERATOR_METHODS:
+            sym, arity = OPERATOR_METHODS[func.attr]
+            if len(args) != arity or node.keywords:
+                self.failed = node
+                return node
+            if sym == ".T":
+                return ast.Attribute(args[0], "T", ast.Load())
+            if sym == "neg":
+                return ast.UnaryOp(ast.USub(), args[0])
+            return ast.BinOp(args[0], _OPERATORS[sym], args[1])
+        plan = as_function(func.attr, len(args) - 1,
+                           tuple(str(kw.arg) for kw in node.keywords), method)
+        if plan is None:
+            self.failed = node
+            return node
+        first, rest = args[0], args[1:]
+        renames = dict(plan.renames)
+        keywords = [ast.keyword(renames.get(kw.arg, kw.arg), kw.value) for kw in node.keywords]
+        if plan.gathers:
+            seq = rest[0] if len(rest) == 1 and isinstance(rest[0], (ast.Tuple, ast.List)) \
+                else None
+            items = seq.elts if seq is not None else rest
+            if plan.gathers == "[]":
+                return ast.Call(ast.Name(plan.name), [first, ast.List(items)], keywords)
+            if plan.note:
+                self.notes.append(plan.note)
+            return ast.Call(ast.Name(plan.name), [first],
+                            [ast.keyword(plan.gathers, ast.Tuple(items))] + keywords)
+        positional = rest[:plan.positional]
+        named = [ast.keyword(k, v) for k, v in zip(plan.keywords, rest[plan.positional:])]
+        return ast.Call(ast.Name(plan.name), [first, *positional], named + keywords)
 
 
 def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
@@ -235,7 +330,7 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
         return DotT(loc, _convert(node.value, loc_of))
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):
-            raise _qualified_call(node, loc)
+            raise _qualified_call(node, loc, loc_of)
         args = []
         for a in node.args:
             if isinstance(a, ast.Starred):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sympy import Add, Expr as SympyExpr, Indexed, IndexedBase, KroneckerDelta, Mul, Pow, S, \
+from sympy import Add, Expr as SympyExpr, Indexed, IndexedBase, KroneckerDelta, Mul, Poly, Pow, S, \
     Sum, Symbol, Tuple
 from sympy.core.basic import Basic
 
@@ -448,6 +448,19 @@ def _settled(e: Sum) -> bool:
     var = e.limits[0][0]
     body = e.function
     return not _has_delta(body, {var}) and all(f.has(var) for f in Mul.make_args(body))
+
+
+def dim_polynomial_terms(e: Expr) -> list[Expr] | None:
+    """The terms of a polynomial in dims (``2 N² − 3 N − 1``, ``N − K``, ``1 − K``) in one
+    order for every notation: added terms before subtracted ones, each by degree, highest
+    first, the number last (then SymPy's order); None for any other expression."""
+    if not isinstance(e, Add) or not e.free_symbols or not e.is_polynomial() or \
+            not all(isinstance(s, Symbol) and s.is_integer and s.is_positive
+                    for s in e.free_symbols):
+        return None
+    gens = sorted(e.free_symbols, key=str)
+    return sorted(e.as_ordered_terms(), key=lambda t: (
+        t.could_extract_minus_sign(), -Poly(t, *gens).total_degree()))
 
 
 def sum_of_constant(c: Expr, limits: Iterable[tuple[Expr, Expr, Expr]]) -> Expr:

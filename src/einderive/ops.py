@@ -564,6 +564,10 @@ class Op(Record):
     # ScalarFn.curvature says; '' where it is none of these
     curvature: str = ""
     all_refs: bool = False  # every tensor argument a named tensor (conv's X and W, read apart)
+    # how NumPy's method spelling passes what follows the tensor one by one: the keyword
+    # those arguments gather into as a tuple (x.transpose(0, 2, 1) is transpose(x, axes=(0,
+    # 2, 1))), or '[]' for one list after the tensor (x.reshape(2, 3) is reshape(x, [2, 3]))
+    gathers: str = ""
 
 
 OPS: dict[str, Op] = {}
@@ -698,7 +702,7 @@ def _transpose_code(e: FExpr, c: list[Any], b: Any) -> Any:
 
 
 @op("transpose", comp=_transpose_comp, code=_transpose_code, kwargs=("axes",), flops=_free_flops,
-    view=True, curvature="linear",
+    view=True, curvature="linear", gathers="axes", aliases=("permute",),
     signature="transpose(x, axes=None)", doc="reverse (or permute) the axes; x.T is the same")
 def _transpose(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), = args
@@ -1047,13 +1051,15 @@ class AxisOp(Record):
         return per_read * read + per_row * rows + per_written * written
     # a function of a whole n×n matrix: its FLOPs from n (then ``flops`` is not read)
     per_matrix: Fn | None = None
+    transpose_free: bool = False  # its value at Aᵀ is its value at A (det, log det)
+    sums_to_one: bool = False  # its values along its axis add up to 1 (softmax)
 
 
 AXIS_OPS = {o.name: o for o in (
     AxisOp("softmax", False, "def softmax(x, axis=-1):\n"
            "    z = np.exp(x - np.max(x, axis=axis, keepdims=True))\n"
            "    return z / np.sum(z, axis=axis, keepdims=True)", "torch.softmax",
-           flops=(5, 0, 0)),  # max, subtract, exp, sum, divide
+           flops=(5, 0, 0), sums_to_one=True),  # max, subtract, exp, sum, divide
     AxisOp("logsumexp", True, "def logsumexp(x, axis=-1, keepdims=False):\n"
            "    m = np.max(x, axis=axis, keepdims=True)\n"
            "    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))\n"
@@ -1077,11 +1083,11 @@ AXIS_OPS = {o.name: o for o in (
            text="{0}⁻¹", latex="{0}^{{-1}}", text_t="{0}⁻ᵀ", latex_t="{0}^{{-\\top}}"),
     # by LAPACK's LU factorisation (2n³/3), then the n diagonal entries' product
     AxisOp("det", True, "", "torch.linalg.det", numpy="np.linalg.det", has_axis=False,
-           per_matrix=lambda n: Rational(2, 3) * n**3 + n),
+           per_matrix=lambda n: Rational(2, 3) * n**3 + n, transpose_free=True),
     # slogdet, not log(det(A)): det under- or overflows long before its log does
     AxisOp("logdet", True, "def logdet(x):\n    sign, value = np.linalg.slogdet(x)\n"
            "    return value if sign > 0 else np.nan", "torch.logdet", has_axis=False,
-           per_matrix=lambda n: Rational(2, 3) * n**3 + n),
+           per_matrix=lambda n: Rational(2, 3) * n**3 + n, transpose_free=True),
 )}
 
 OPS["softmax"] = Op("softmax", _axis_check("softmax"), _softmax_comp, _axis_code("softmax"),
@@ -1700,7 +1706,7 @@ def _reshape_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
 OPS[RESHAPE] = Op(RESHAPE, _reshape, _reshape_comp,
                     lambda e, c, b: b.reshape_to(c[0], c[1:]), nargs=(2, 2), needs_ref=True,
                     dims=True, sizes_last=True, view=True, flops=_free_flops, curvature="linear",
-                    signature="reshape(x, [B, T, H, Dh])", aliases=("view",),
+                    gathers="[]", signature="reshape(x, [B, T, H, Dh])", aliases=("view",),
                     doc="the elements of x in a new shape, row-major, as NumPy's reshape: one "
                         "dim split into consecutive dims or consecutive dims merged into one")
 
@@ -2278,6 +2284,67 @@ for _name, _row in CONV_OPS.items():
 FUNCTIONS = tuple(sorted(name for name, o in OPS.items() if o.user))
 # other libraries' names for the ops, from their entries ('swish' -> 'silu')
 ALIASES = {alias: name for name in FUNCTIONS for alias in OPS[name].aliases}
+# PyTorch's keywords for NumPy's (x.sum(dim=1, keepdim=True) is sum(x, axis=1, keepdims=True))
+TORCH_KEYWORDS = {"dim": "axis", "keepdim": "keepdims", "dims": "axes"}
+# tensor methods and library functions that are Python's operators in a spec: the operator,
+# and how many tensors it takes (x.matmul(y) and np.dot(x, y) are x @ y; x.t() is x.T)
+OPERATOR_METHODS = {
+    **{name: ("@", 2) for name in ("matmul", "dot", "mm", "bmm", "mv", "inner")},
+    **{name: ("*", 2) for name in ("mul", "multiply")},
+    **{name: ("+", 2) for name in ("add",)},
+    **{name: ("-", 2) for name in ("sub", "subtract")},
+    **{name: ("/", 2) for name in ("div", "divide", "true_divide")},
+    **{name: ("**", 2) for name in ("pow", "power")},
+    **{name: ("neg", 1) for name in ("neg", "negative")},
+    "t": (".T", 1)}
+
+
+class AsFunction(Record):
+    """A library's call (NumPy's or PyTorch's method ``x.sum(1)``, function
+    ``torch.sum(x, dim=1)``) in the spec's spelling, from the op's entry: the function, then
+    the call's arguments after its first in order: ``positional`` of them stay positional,
+    the next go to ``keywords``, or all of them gather as the entry's ``gathers`` says;
+    ``renames`` maps the call's keywords to the function's."""
+
+    name: str
+    positional: int = 0
+    keywords: Tup = ()
+    gathers: str = ""
+    renames: Tup = ()  # (the call's keyword, the function's)
+    note: str = ""  # where the library's spelling may mean something else
+
+
+def as_function(name: str, nargs: int, keywords: tuple[str, ...],
+                method: bool) -> AsFunction | None:
+    """``name`` called with a first argument (a method's tensor) and ``nargs`` more
+    positional arguments and ``keywords``, as a call of one of the spec's functions, or
+    None where no function takes it so (an unknown name; too many arguments or too few;
+    a keyword the function does not take; a method of a tensor whose function takes a
+    string, a comparison or a list first)."""
+    fn = ALIASES.get(name, name)
+    op = OPS.get(fn)
+    if op is None or not op.user or (method and (op.string_first or op.condition
+                                                 or op.list_first)):
+        return None
+    renames = tuple((k, TORCH_KEYWORDS[k]) for k in keywords
+                    if k not in op.kwargs and TORCH_KEYWORDS.get(k) in op.kwargs)
+    given = [dict(renames).get(k, k) for k in keywords]
+    if any(k not in op.kwargs for k in given) or len(set(given)) < len(given):
+        return None
+    lo, hi = op.nargs
+    if op.gathers == "[]":  # reshape: the sizes, in a list
+        return AsFunction(fn, gathers="[]", renames=renames) if nargs else None
+    if op.gathers and nargs:  # transpose: the axes, as one tuple keyword
+        note = "" if nargs != 2 else (
+            f"NumPy's order of all the {op.gathers}; PyTorch's {name}(1, 2) swaps two: "
+            f"list them all, e.g. {op.gathers}=(0, 2, 1)")
+        return None if op.gathers in given else AsFunction(fn, gathers=op.gathers,
+                                                           renames=renames, note=note)
+    slots = nargs if hi is None else min(nargs, hi - 1)
+    rest = [k for k in op.kwargs if k not in given][:nargs - slots]
+    if 1 + slots < lo or slots + len(rest) < nargs:
+        return None
+    return AsFunction(fn, slots, tuple(rest), renames=renames)
 
 
 def sympy_number(value: Fraction) -> Any:

@@ -129,10 +129,11 @@ def neg(x: Py) -> Unary:
     return Unary("-", x)
 
 
-def signed_sum(terms: list[tuple[Py, bool]]) -> Py:
+def signed_sum(terms: list[tuple[Py, bool]], in_order: bool = False) -> Py:
     """``a + b - c``: each term with whether it is subtracted, the added ones first (so a
-    difference of dims prints ``N - K``, never ``N + -1 * K`` nor ``-K + N``)."""
-    ordered = [t for t in terms if not t[1]] + [t for t in terms if t[1]]
+    difference of dims prints ``N - K``, never ``N + -1 * K`` nor ``-K + N``), or
+    ``in_order`` as given (a polynomial's terms by degree)."""
+    ordered = terms if in_order else [t for t in terms if not t[1]] + [t for t in terms if t[1]]
     first, negative = ordered[0]
     out: Py = neg(first) if negative else first
     for x, negative in ordered[1:]:

@@ -18,6 +18,8 @@ from functools import cached_property
 from typing import NamedTuple
 
 from . import matrix as mx
+from .kinds import ReduceKind
+from .record import replace
 from .simplify import ForwardForms, cost
 from .simplify import rebuild as _rebuild  # one rebuilder for the simplifier and this pass
 
@@ -65,6 +67,7 @@ def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
     ``w = A⁻¹ Xᵀ y``), where it is no node's own form."""
     out: dict[mx.M, mx.M] = {}
     for ref, m in forms:
+        m = m if m is None or m.shape == ref.shape else _whole_mean(m, ref.shape)
         if m is None or m.shape != ref.shape or _leaf(m):
             continue
         out.setdefault(m, ref)  # two nodes with one form: the first defined
@@ -73,6 +76,23 @@ def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
     flipped = [(f, mx.neg(r)) for m, r in extra if (f := _flipped(m)) is not None]
     seen = {m for m, _ in extra}
     return Named(extra + [(f, r) for f, r in flipped if f not in seen])
+
+
+def _whole_mean(m: mx.M, shape: tuple[object, ...]) -> mx.M | None:
+    """A node's batched form of the node's own shape: ``c Σ_b colsum(X_b)ᵀ`` (1×D) for a
+    node of X: [B, T, D]'s sums over its first two axes, kept (1×1×D), is ``c sum(X, axis=(0,
+    1), keepdims=True)``, as the adjoints that read the node write those sums; else None."""
+    c, body = (m.coeff, m.x) if isinstance(m, mx.Scale) else (None, m)
+    if not (isinstance(body, mx.BatchSum) and isinstance(body.x, mx.Transpose) and
+            isinstance(body.x.x, mx.Reduce) and body.x.x.kind == ReduceKind.COLSUM):
+        return None
+    x = body.x.x.x
+    if not (isinstance(x, mx.Ref) and not x.at and len(x.batch) == 1 and
+            tuple(x.batch) == tuple(body.dims) and shape == (1, 1, x.shape[-1])):
+        return None
+    whole = mx.SumAxes(replace(x, shape=tuple(x.batch) + tuple(x.shape), batch=()), (0, 1),
+                       True, shape)
+    return whole if c is None else mx.Scale(c, whole, shape)
 
 
 def _flipped(m: mx.M) -> mx.M | None:

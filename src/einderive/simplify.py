@@ -250,8 +250,13 @@ def absorb_sign(m: mx.M) -> mx.M | None:
 def reduce_of_sum(m: mx.M) -> mx.M | None:
     """``rowsum(A + B)`` → ``rowsum(A) + rowsum(B)``, kept when the parts then simplify."""
     if isinstance(m, mx.Reduce) and isinstance(m.x, mx.Add):
-        # each part on its own: simplified whole, merge_reductions would put it back
-        return mx.add(*[simplify(_reduce(m.kind, t)) for t in m.x.terms])
+        # each part on its own: simplified whole, merge_reductions would put it back; a part
+        # that broadcasts (a scalar beside a vector) summed at the sum's shape (M x0, not x0)
+        shape = _shape(m.x)
+        parts = [t if _shape(t) == shape else mx.broadcast_to(t, shape) for t in m.x.terms]
+        if any(_shape(t) != shape for t in parts):
+            return None
+        return mx.add(*[simplify(_reduce(m.kind, t)) for t in parts])
     return None
 
 
@@ -560,6 +565,8 @@ def make_centred(named: Named) -> Rule:
     forms = (named if isinstance(named, ForwardForms) else ForwardForms(named)).forms
 
     def centred_sum(m: mx.M) -> mx.M | None:
+        if isinstance(m, (mx.SumAxes, mx.Add)):
+            return _centred_axes(m, forms)
         if not isinstance(m, mx.Reduce):
             return None
         kind = m.kind if m.kind != ReduceKind.SUM else _vector_sum(m.x)
@@ -574,6 +581,86 @@ def make_centred(named: Named) -> Rule:
         return None
     centred_sum.__doc__ = make_centred.__doc__
     return centred_sum
+
+
+def make_sums_to_one(named: Named) -> Rule:
+    """``colsum(P)`` → ``𝟏`` where ``P = softmax(A, axis=0)`` (``rowsum`` along axis 1, the
+    sum of a vector's entries along its one axis), inline or a forward node of ``named``: a
+    function its op table row says sums to one along its axis, summed along that axis."""
+    forms = (named if isinstance(named, ForwardForms) else ForwardForms(named)).forms
+
+    def sums_to_one(m: mx.M) -> mx.M | None:
+        summed = _summed(m)
+        if summed is None or mx.batch_of(m):
+            return None
+        kind, v = summed
+        x = forms.get(v, v) if isinstance(v, mx.Ref) else v
+        if kind is None or not (isinstance(x, mx.AxisFn) and AXIS_OPS[x.head].sums_to_one) \
+                or mx.batch_of(x) or len(x.arg_shape) not in (1, 2) or _shape(x) != _shape(v):
+            return None
+        axis = x.axis % len(x.arg_shape)  # a vector is a column: its one axis is the rows'
+        if (axis == 0) != (kind == ReduceKind.COLSUM):
+            return None
+        return mx.Const(sympy.S.One) if m.is_scalar else mx.Ones(m.shape)
+    sums_to_one.__doc__ = make_sums_to_one.__doc__
+    return sums_to_one
+
+
+def _summed(m: mx.M) -> tuple[ReduceKind | None, mx.M] | None:
+    """What ``m`` sums and along which axis (a column sum runs down the rows): a reduction,
+    or a product with ones (``Pᵀ 𝟏`` and ``𝟏ᵀ P`` down the rows, ``P 𝟏`` along them)."""
+    if isinstance(m, mx.Reduce):
+        return (m.kind if m.kind != ReduceKind.SUM else _vector_sum(m.x)), m.x
+    if not isinstance(m, mx.MatMul):
+        return None
+    if isinstance(m.b, mx.Ones):
+        a = m.a
+        return (ReduceKind.COLSUM, a.x) if isinstance(a, mx.Transpose) else \
+            (ReduceKind.ROWSUM, a)
+    a = m.a.x if isinstance(m.a, mx.Transpose) else m.a
+    return (ReduceKind.COLSUM, m.b) if isinstance(a, mx.Ones) else None
+
+
+def _centred_axes(m: mx.M, forms: dict[mx.M, mx.M]) -> mx.M | None:
+    """``sum(X − mu, axis=(0, 1), keepdims=True)`` → 0 where ``mu = (1/(B T)) sum(X, axis=(0,
+    1), keepdims=True)``; and in a sum, ``sum(X, axis=(0, 1), keepdims=True) − (B T) mu`` → 0
+    (the node met as many times its own sum)."""
+    if isinstance(m, mx.SumAxes):
+        if not (m.keep and isinstance(m.x, mx.Add) and len(m.x.terms) == 2):
+            return None
+        for x, t in (m.x.terms, m.x.terms[::-1]):
+            neg, mu = mx.split_sign(t)
+            mean = forms.get(mu) if neg and isinstance(mu, mx.Ref) else None
+            c, body = _constant_and_body(mean) if mean is not None else (None, None)
+            if body == mx.SumAxes(x, m.axes, True, m.shape) and \
+                    sympy.simplify(c * _count(x, m.axes) - 1) == 0:
+                return mx.Const(sympy.S.Zero)
+        return None
+    assert isinstance(m, mx.Add)
+    for n, t in enumerate(m.terms):
+        k, mu = _constant_and_body(t)
+        mean = forms.get(mu) if isinstance(mu, mx.Ref) else None
+        if mean is None:
+            continue
+        c, body = _constant_and_body(mean)
+        if not isinstance(body, mx.SumAxes):
+            continue
+        for j, u in enumerate(m.terms):
+            k2, b2 = _constant_and_body(u)
+            if j != n and b2 == body and sympy.simplify(k2 + k * c) == 0:
+                kept = [v for i, v in enumerate(m.terms) if i not in (n, j)]
+                return mx.add(*kept) if kept else mx.Const(sympy.S.Zero)
+    return None
+
+
+def _count(x: mx.M, axes: tuple[int, ...]) -> Any:
+    """How many elements of ``x`` a sum over its spec ``axes`` adds up: the dims' product."""
+    full = tuple(mx.batch_of(x)) + tuple(_shape(x))
+    out: Any = sympy.S.One
+    for a in axes:
+        d = full[a]
+        out *= sympy.Symbol(d, integer=True, positive=True) if isinstance(d, str) else d
+    return out
 
 
 def _vector_sum(x: mx.M) -> ReduceKind | None:
@@ -667,13 +754,30 @@ def inverse_times_matrix(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> m
     with ``forms`` (forward node -> its form) also a node ``Y = A⁻¹`` next to ``A``."""
     if not isinstance(m, mx.MatMul):
         return None
-    factors = _chain(m)
-    for n in range(len(factors) - 1):
-        a, b = factors[n], factors[n + 1]
-        if _inverse_of(a, forms) == b or _inverse_of(b, forms) == a:
-            rest = factors[:n] + factors[n + 2:]
-            return _product(rest) if rest else mx.Eye(mx.rows(a), (mx.rows(a), mx.rows(a)))
+    factors = _factors(m)
+    for n, a in enumerate(factors):
+        inner = _inverse_of(a, forms)
+        if inner is None:
+            continue
+        # the inverse of a product meets that product: (X A)⁻¹ X A, Aᵀ Xᵀ (X A)⁻ᵀ, the
+        # product written inline or an anonymous part (X⁻¹ (X B) is B)
+        k = len(matrix := _factors(inner))
+        for lo, hi in ((n, n + 1 + k), (n - k, n + 1)):
+            if lo >= 0 and factors[lo:n] + factors[n + 1:hi] == matrix:
+                rest = factors[:lo] + factors[hi:]
+                return _product(rest) if rest else mx.Eye(mx.rows(a), (mx.rows(a), mx.rows(a)))
     return None
+
+
+def _factors(m: mx.M) -> list[mx.M]:
+    """The factors of a matrix product, anonymous parts read as the forms they print, and a
+    transposed product as its factors' transposes in reverse order."""
+    m = _display(m)
+    if isinstance(m, mx.Transpose) and isinstance(_display(m.x), mx.MatMul):
+        return [mx.transpose(f) for f in reversed(_factors(m.x))]
+    if isinstance(m, mx.MatMul):
+        return [g for f in _chain(m) for g in _factors(f)]
+    return [m]
 
 
 def _inverse_of_transposed(m: mx.M) -> mx.M | None:
@@ -693,6 +797,16 @@ def inverse_of_transpose(m: mx.M) -> mx.M | None:
     if a is None or not isinstance(m, mx.AxisFn):
         return None
     return mx.Transpose(mx.AxisFn(m.head, a, m.axis, m.arg_shape, _shape(a)), _shape(m))
+
+
+def of_transpose(m: mx.M) -> mx.M | None:
+    """``det(Aᵀ)`` → ``det(A)`` (and log det): a function its op table row says is the same
+    at a matrix's transpose, of a transpose inline or an anonymous part."""
+    if isinstance(m, mx.AxisFn) and AXIS_OPS[m.head].transpose_free and not mx.batch_of(m):
+        x = _display(m.x)
+        if isinstance(x, mx.Transpose):
+            return mx.AxisFn(m.head, x.x, m.axis, _shape(x.x), m.shape)
+    return None
 
 
 def make_inverse_times(named: Named) -> Rule:
@@ -1218,7 +1332,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_of_transpose,
-    inverse_times_matrix,
+    inverse_times_matrix, of_transpose,
     collect_terms, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
     ones_product, reduce_as_product,
@@ -1228,13 +1342,19 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+# rules whose rewrite is kept at an equal cost too: each removes something (a transpose) no
+# rule puts back, so rewriting still ends
+CANONICAL: frozenset[Rule] = frozenset({of_transpose})
+
+
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
     the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero) until no
     rule lowers its cost."""
     base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
-            make_centred(named), make_inverse_times(named), make_row_sum_of_node(named))
+            make_centred(named), make_inverse_times(named), make_row_sum_of_node(named),
+            make_sums_to_one(named))
     rules = (*base, make_distribute(base, named))
     for _ in range(50):  # each round lowers the cost, so this ends long before
         out = _pass(m, rules)
@@ -1255,7 +1375,8 @@ def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
             new = rule(m)
             if new is not None and new != m:  # a rule's result keeps the node's shape
                 new = mx.broadcast_to(new, _shape(m))
-            if new is not None and new != m and _smaller(new, m):
+            if new is not None and new != m and (_smaller(new, m) or rule in CANONICAL
+                                                 and cost(new) <= cost(m)):
                 m, improved = mx.with_src(new, cast(Any, m).src), True
                 break
     return m

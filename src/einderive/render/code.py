@@ -17,7 +17,7 @@ from typing import Any
 from sympy import Add, Mul, Pow, S, Sum, Symbol
 
 from .. import matrix as mx
-from ..indexed import sum_of_constant
+from ..indexed import dim_polynomial_terms, sum_of_constant
 from ..kinds import PseudoOp, ReduceKind
 from ..ops import (ARITHMETIC, AXIS_OPS, CONV_OPS, DIAGONAL, HELPER_NAMES, OPS, RESHAPE, SUM,
                    SCALARS, ElementwiseFunction, FExpr)
@@ -201,8 +201,10 @@ class Compiler:
         if isinstance(c, ElementwiseFunction):
             return self.b.fn(c.spec.name, *[self.b.constant(self.const(a)) for a in c.args])
         if isinstance(c, Add):  # N − K, a slice's bound: a term of negative coefficient subtracted
+            poly = dim_polynomial_terms(c)
             return P.signed_sum([(self.const(-a), True) if a.as_coeff_Mul()[0] < 0
-                                 else (self.const(a), False) for a in Add.make_args(c)])
+                                 else (self.const(a), False)
+                                 for a in poly or Add.make_args(c)], in_order=bool(poly))
         if isinstance(c, Sum) and not c.function.has(*c.variables):
             # Σ_i c over a dim is the dim's size times c (never expanded): indexed's one rule
             return self.const(sum_of_constant(c.function, c.limits))

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S,
                    Sum, Symbol)
 
-from ..indexed import free_symbols, is_number, nodes_of
+from ..indexed import dim_polynomial_terms, free_symbols, is_number, nodes_of
 from ..matrix import Ref, Transpose
 from ..ops import AXIS_OPS, AxisFunction, Digit, ElementwiseFunction, Flat, Shift, Window
 from ..precedence import Prec
@@ -67,6 +67,9 @@ class IndexPrinter(TreePrinter):
         return self._term(e)
 
     def _ordered_terms(self, e: Add) -> list[Any]:
+        poly = dim_polynomial_terms(e)
+        if poly is not None:  # 2 N² − 3 N − 1, in every notation
+            return poly
         args = list(e.args)
         if self.n.positions:
             return sorted(args, key=lambda a: (self._pos(a), a.could_extract_minus_sign()))

@@ -1,0 +1,164 @@
+"""A library's spelling (``x.sum(1)``, ``np.exp(x)``, ``x.transpose(0, 2, 1)``) is refused with
+a hint that writes the spec's spelling; every such hint must parse, and call only the spec's
+functions, and where NumPy says what the call means, mean the same (its result's shape)."""
+
+from __future__ import annotations
+
+import itertools
+import textwrap
+
+import numpy as np
+import pytest
+
+from einderive import expr as X
+from einderive.errors import Loc, SpecError
+from einderive.ops import ALIASES, FUNCTIONS, OPERATOR_METHODS, OPS, TORCH_KEYWORDS
+from einderive.spec import Assignment
+
+
+def parse(text: str) -> X.Statement:
+    return X.parse_assignment(Assignment(text, Loc("spec.yaml", 1, 1)))
+
+
+def hint_of(call: str) -> str:
+    with pytest.raises(SpecError) as info:
+        parse(f"z = {call}")
+    assert info.value.hint
+    return info.value.hint
+
+
+def written(hint: str, call: str) -> str | None:
+    """The spelling a hint says to write, or None for a hint that writes none (usage)."""
+    if not hint.startswith("write "):
+        return None
+    assert f", not {call}" in hint, hint
+    return hint[len("write "):hint.index(f", not {call}")]
+
+
+def calls(e: object) -> list[str]:
+    """Every function a parsed expression calls."""
+    out = [e.func] if isinstance(e, X.Call) else []
+    if isinstance(e, X.Keyword):
+        return calls(e.value)
+    for v in getattr(e, "__dict__", {}).values():
+        for item in v if isinstance(v, tuple) else (v,):
+            if isinstance(item, (X.Expr, X.Keyword)):
+                out += calls(item)
+    return out
+
+
+ARGS = ("1", "(0, 1)", "True", "y", "B")
+NAMES = sorted({*FUNCTIONS, *ALIASES, *OPERATOR_METHODS})
+
+
+def library_calls() -> list[str]:
+    """Each name as a method of a tensor and as NumPy's function, with zero to three
+    positional arguments and each keyword the function takes (or PyTorch's name for it)."""
+    out = []
+    for name in NAMES:
+        op = OPS.get(ALIASES.get(name, name))
+        keys = [*(op.kwargs if op else ()), *TORCH_KEYWORDS]
+        for n in range(4):
+            for args in itertools.islice(itertools.permutations(ARGS, n), 3):
+                for kw in [None, *keys]:
+                    rest = [*args, *([f"{kw}=1"] if kw else [])]
+                    out.append(f"x.{name}({', '.join(rest)})")
+                    out.append(f"np.{name}({', '.join(['x', *rest])})")
+    return out
+
+
+def test_every_hint_for_a_library_call_parses_and_calls_only_the_specs_functions():
+    wrote = 0
+    for call in library_calls():
+        hint = hint_of(call)
+        spelling = written(hint, call)
+        if spelling is None:  # usage, or the nearest function: no spelling to parse
+            assert not hint.startswith("write "), hint
+            continue
+        wrote += 1
+        try:
+            stmt = parse(f"z = {spelling}")
+        except SpecError as exc:  # pragma: no cover - the failure the test is for
+            pytest.fail(f"{call}: the hint {hint!r} does not parse: {exc}")
+        assert set(calls(stmt.value)) <= set(FUNCTIONS), (call, spelling)
+    assert wrote > 800  # most of them have a spelling
+
+
+def test_a_hint_that_does_not_parse_fails_the_check():
+    with pytest.raises(SpecError):
+        parse("z = transpose(x, 0, 2, 1).T()")
+    assert written("write transpose(x, 0, 2, 1), not x.transpose(0, 2, 1)",
+                   "x.transpose(0, 2, 1)") == "transpose(x, 0, 2, 1)"
+
+
+SPEC = """\
+dims: {{B: 2, T: 3, D: 4, F: B * T, G: T * D}}
+inputs:
+  X: [B, T, D]
+  W: [D, D]
+  y: [D]
+forward:
+  - z = {spelling}
+  - L = sum(z)
+loss: L
+"""
+
+# (library call, the spelling the hint writes, NumPy's own result of the call)
+MEANING = [
+    ("(X @ W).transpose(0, 2, 1)", "transpose(X @ W, axes=(0, 2, 1))",
+     lambda X, W, y: (X @ W).transpose(0, 2, 1)),
+    ("X.transpose((1, 0, 2))", "transpose(X, axes=(1, 0, 2))",
+     lambda X, W, y: X.transpose((1, 0, 2))),
+    ("X.transpose()", "transpose(X)", lambda X, W, y: X.transpose()),
+    ("X.permute(2, 0, 1)", "transpose(X, axes=(2, 0, 1))", lambda X, W, y: X.transpose(2, 0, 1)),
+    ("X.mean(1)", "mean(X, axis=1)", lambda X, W, y: X.mean(1)),
+    ("X.sum(axis=0)", "sum(X, axis=0)", lambda X, W, y: X.sum(axis=0)),
+    ("X.sum(dim=2, keepdim=True)", "sum(X, axis=2, keepdims=True)",
+     lambda X, W, y: X.sum(axis=2, keepdims=True)),
+    ("X.max(1, True)", "max(X, axis=1, keepdims=True)", lambda X, W, y: X.max(1, keepdims=True)),
+    ("X.reshape(F, D)", "reshape(X, [F, D])", lambda X, W, y: X.reshape(6, 4)),
+    ("X.reshape((B, G))", "reshape(X, [B, G])", lambda X, W, y: X.reshape((2, 12))),
+    ("X.view(B, G)", "reshape(X, [B, G])", lambda X, W, y: X.reshape(2, 12)),
+    ("np.transpose(X, (0, 2, 1))", "transpose(X, axes=(0, 2, 1))",
+     lambda X, W, y: np.transpose(X, (0, 2, 1))),
+    ("torch.softmax(X, dim=1)", "softmax(X, axis=1)", lambda X, W, y: X),
+    ("X.exp().sum(1)", "sum(exp(X), axis=1)", lambda X, W, y: np.exp(X).sum(1)),
+    ("X.matmul(W)", "X @ W", lambda X, W, y: X @ W),
+    ("np.dot(W, y)", "W @ y", lambda X, W, y: np.dot(W, y)),
+    ("W.t()", "W.T", lambda X, W, y: W.T),
+    ("X.clip(0, 1)", "clip(X, 0, 1)", lambda X, W, y: X.clip(0, 1)),
+    ("X.pow(2)", "X ** 2", lambda X, W, y: X ** 2),
+    ("np.linalg.norm(X, axis=-1)", "norm(X, axis=-1)",
+     lambda X, W, y: np.linalg.norm(X, axis=-1)),
+]
+
+
+@pytest.mark.parametrize("call, spelling, numpy", MEANING, ids=[m[0] for m in MEANING])
+def test_the_hint_writes_what_the_call_means(call, spelling, numpy):
+    from einderive.graph import build
+    from einderive.spec import loads
+    hint = hint_of(call)
+    assert written(hint, call) == spelling, hint
+    graph = build(loads(textwrap.dedent(SPEC.format(spelling=spelling)), "spec.yaml"))
+    sizes = {"B": 2, "T": 3, "D": 4, "F": 6, "G": 12, "1": 1}
+    got = tuple(sizes[str(d)] for d in graph["z"].shape)
+    rng = np.random.default_rng(0)
+    want = numpy(rng.normal(size=(2, 3, 4)), rng.normal(size=(4, 4)), rng.normal(size=4)).shape
+    assert got == want
+
+
+def test_pytorchs_swap_of_two_axes_is_named_in_the_hint():
+    hint = hint_of("X.transpose(1, 2)")
+    assert written(hint, "X.transpose(1, 2)") == "transpose(X, axes=(1, 2))"
+    assert "PyTorch's transpose(1, 2) swaps two: list them all, e.g. axes=(0, 2, 1)" in hint
+
+
+@pytest.mark.parametrize("call, hint", [
+    ("x.clip(0)", "usage: clip(x, lo, hi)"),
+    ("x.sum(1, True, 3)", "usage: sum(x, axis=None, keepdims=False)"),
+    ("x.reshape()", "usage: reshape(x, [B, T, H, Dh])"),
+    ("x.unsqueeze(1).sum()", "x.unsqueeze(1): known functions: abs"),
+    ("x.matmul(y, z)", "use the operator @ (2 operands)"),
+])
+def test_a_call_no_function_takes_so_gets_its_usage(call, hint):
+    assert hint_of(call).startswith(hint)
