@@ -417,12 +417,14 @@ class _Renamer:
         self.mapping = mapping
         self.memo: dict[int, Any] = {}
         self.parts: dict[Any, Any] = {}
+        self.table: dict[Any, Any] | None = None  # parts over mapping's SymPy keys, once paired
 
     def pair(self, old: Any, new: Any) -> None:
         """Each subexpression of ``old`` is the one at its place in ``new`` (the two have one
         skeleton): a node's source is found there, not rebuilt."""
         stack = [(old, new)]
         parts = self.parts
+        self.table = None
         while stack:
             a, b = stack.pop()
             if a in parts:
@@ -445,25 +447,33 @@ class _Renamer:
             return x
         done = self.memo.get(id(x))
         if done is None:
-            named = cls is mx.Ref or cls is mx.OneHot
-            fields = _field_names(cls)
-            old = [getattr(x, f) for f in fields]
-            values = [v if f in _STATIC else self.mapping.get(v, v) if named and f == "name"
-                      else self(v) for f, v in zip(fields, old)]
-            if all(a is b for a, b in zip(values, old)):
+            values = []
+            renamed = False
+            for f, how in _plan(cls):
+                v = getattr(x, f)
+                if how is _WALK:
+                    w = v if type(v) in _ATOMS else self(v)
+                elif how is _NAME:
+                    w = self.mapping.get(v, v)
+                else:
+                    w = v
+                renamed = renamed or w is not v
+                values.append((f, w))
+            if not renamed:
                 done = x  # nothing renamed below it: the stored node itself (immutable)
             else:
                 done = object.__new__(cls)
-                for f, v in zip(fields, values):
-                    _set(done, f, v)
+                for f, w in values:
+                    _set(done, f, w)
             self.memo[id(x)] = done
         return done
 
     def _sympy(self, x: Any) -> Any:
-        hit = self.parts.get(x)
-        if hit is not None:
-            return hit
-        hit = self.mapping.get(x)
+        table = self.table
+        if table is None:  # a stored part is the new one's; else its symbols renamed
+            table = self.table = {k: v for k, v in self.mapping.items() if isinstance(k, Basic)}
+            table.update(self.parts)
+        hit = table.get(x)
         if hit is not None:
             return hit
         if not x.args:
@@ -474,3 +484,19 @@ class _Renamer:
             done = x if all(a is b for a, b in zip(args, x.args)) else _rebuild(x, args)
             self.memo[id(x)] = done
         return done
+
+
+_STATIC_FIELD, _NAME, _WALK = object(), object(), object()  # how a field is renamed
+_PLANS: dict[type, tuple[tuple[str, object], ...]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[str, object], ...]:
+    """Each field of the record class ``cls`` with how :class:`_Renamer` renames it: kept
+    (dims, axes, kinds), a tensor's name mapped, or walked."""
+    hit = _PLANS.get(cls)
+    if hit is None:
+        named = cls is mx.Ref or cls is mx.OneHot
+        hit = _PLANS[cls] = tuple(
+            (f, _STATIC_FIELD if f in _STATIC else _NAME if named and f == "name" else _WALK)
+            for f in _field_names(cls))
+    return hit
