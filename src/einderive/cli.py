@@ -96,17 +96,25 @@ def _guard(fn: Callable[P, R]) -> Callable[P, R]:
 
 
 def _import_sympy() -> None:
-    """Import SymPy with the cycle collector off.  The import makes some 10⁵ objects that
-    live as long as the process, and at the default pace the collector scans them over
-    and over to find 161 cyclic ones (180 kB, frozen with the rest by the command): 5 % of
-    the import's instructions (callgrind, ``import sympy`` alone: 1187 M vs 1124 M)."""
+    """Import SymPy, and the engine every command runs on it (:mod:`einderive.api`), with
+    the cycle collector off.  The imports make some 10⁵ objects that live as long as the
+    process, and at the default pace the collector scans them over and over to find 161
+    cyclic ones (180 kB, frozen with the rest by the command): 5 % of the import's
+    instructions (callgrind, ``import sympy`` alone: 1187 M vs 1124 M).  They are frozen
+    before the collector is back: its first collection would otherwise scan the 8·10⁴
+    objects SymPy's import left young (chain256: 30 ms of a 1.1 s process), and the
+    engine's would be scanned by every young collection of the command and once more on
+    their way to the old generation."""
     if "sympy" in sys.modules:
         return
     enabled = gc.isenabled()
     gc.disable()
     try:
         import sympy  # noqa: F401
+
+        from . import api  # noqa: F401
     finally:
+        gc.freeze()
         if enabled:
             gc.enable()
 

@@ -48,6 +48,7 @@ Form = Any  # a derivation.Form (derivation imports this module: not imported ba
 ENABLED = True  # tests switch it off to show the cache is invisible
 CENTRED_DEPTH = 10  # simplify._centred follows forward forms through at most 8 nodes
 _UNSTORABLE = object()  # a key whose reading had side effects: always read afresh
+_MISSING = object()
 
 
 class FormCache:
@@ -71,6 +72,8 @@ class FormCache:
         # every lookup was a fifth of the derivation)
         self.interned: dict[Hashable, int] = {}
         self._oriented_id: int | None = None
+        self._stage: tuple[Any, ...] | None = None  # the stage _around's memo was made in
+        self._arounds: dict[frozenset[str], Any] = {}
 
     def form(self, compute: Callable[[], Form], expr: Any, tidx: tuple[Any, ...],
              shape: tuple[Any, ...], named: Any, oriented: frozenset[Any],
@@ -109,7 +112,37 @@ class FormCache:
             skel = local((expr, tidx))
         except KeyError:
             return None  # a tangent (second order): not a reading this cache knows
-        names = set(local.names)
+        around = self._around(frozenset(local.names), named, oriented, symmetric)
+        if around is None:
+            return None
+        ordered, rank, rest = around
+        letters = tuple(sorted((s.name, ctx.index_dim.get(s)) for s in local.others))
+        key = (skel, tuple(rank[n] for n in local.names), shape, letters, rest)
+        return key, ordered
+
+    def _around(self, read: frozenset[str], named: Any, oriented: frozenset[Any],
+                symmetric: frozenset[str]
+                ) -> tuple[list[str], dict[str, int], Hashable] | None:
+        """The part of the key that depends on the tensors a reading reads, not on how it
+        reads them: the set ``G`` in name order, each name's rank, and what the key holds
+        of ``G``'s neighbourhood (None: a reading this cache does not store).  It is the
+        same for every reading of the same tensors in one stage of the derivation (a
+        chain's ∂L/∂h_{k-1} and ∂L/∂W_k both read W_k, h_{k-1} and ∂L/∂h_k), so it is made
+        once per set and stage; the stage is the forward forms ``named``, ``oriented`` and
+        ``symmetric``, which a derivation builds once each and never changes."""
+        stage = (named, oriented, symmetric)
+        if self._stage is None or any(a is not b for a, b in zip(self._stage, stage)):
+            self._stage, self._arounds = stage, {}
+        hit = self._arounds.get(read, _MISSING)
+        if hit is _MISSING:
+            hit = self._arounds[read] = self._neighbourhood(read, named, oriented, symmetric)
+        return hit  # type: ignore[no-any-return]
+
+    def _neighbourhood(self, read: frozenset[str], named: Any, oriented: frozenset[Any],
+                       symmetric: frozenset[str]
+                       ) -> tuple[list[str], dict[str, int], Hashable] | None:
+        ctx = self.ctx
+        names = set(read)
         keys = {ctx.keys[n] for n in names} | {ctx.adjoint_keys[n] for n in names}
         patterns = self._patterns(keys)
         names.update(ctx.tensor_of[label] for label, _ in patterns)
@@ -157,18 +190,16 @@ class FormCache:
                          [(ctx.adjoint_keys[n].name, ("a", rank[n])) for n in ordered])
         graph_order = tuple(rank[n] for n in sorted(ordered, key=ctx.position.__getitem__))
         info = tuple(self.info.get(n) for n in ordered)
-        letters = tuple(sorted((s.name, ctx.index_dim.get(s)) for s in local.others))
         try:
-            key = (skel, tuple(rank[n] for n in local.names), shape,
-                   tuple(r for _, r in symbols), graph_order, info, letters,
-                   tuple(ranked(p, slice(1, None)) for _, p in patterns),
-                   tuple((rank[n], ranked(self.anon[n])) for n in ordered if n in self.anon),
-                   tuple(ranked(named[n]) for n in met),
-                   frozenset(ranked(o) for o in self._oriented(oriented, rank)),
-                   tuple(rank[n] for n in ordered if n in symmetric), tuple(inverses))
+            rest = (tuple(r for _, r in symbols), graph_order, info,
+                    tuple(ranked(p, slice(1, None)) for _, p in patterns),
+                    tuple((rank[n], ranked(self.anon[n])) for n in ordered if n in self.anon),
+                    tuple(ranked(named[n]) for n in met),
+                    frozenset(ranked(o) for o in self._oriented(oriented, rank)),
+                    tuple(rank[n] for n in ordered if n in symmetric), tuple(inverses))
         except KeyError:  # a form reading a tensor outside the set: read afresh
             return None
-        return key, ordered
+        return ordered, rank, rest
 
     def _skeleton(self, x: Any, part: slice | None = None) -> tuple[int, tuple[str, ...]]:
         """``x``'s skeleton (of ``x[part]``: a Namer's pattern less its node's name) as the
@@ -386,12 +417,14 @@ class _Renamer:
         self.mapping = mapping
         self.memo: dict[int, Any] = {}
         self.parts: dict[Any, Any] = {}
+        self.table: dict[Any, Any] | None = None  # parts over mapping's SymPy keys, once paired
 
     def pair(self, old: Any, new: Any) -> None:
         """Each subexpression of ``old`` is the one at its place in ``new`` (the two have one
         skeleton): a node's source is found there, not rebuilt."""
         stack = [(old, new)]
         parts = self.parts
+        self.table = None
         while stack:
             a, b = stack.pop()
             if a in parts:
@@ -414,25 +447,33 @@ class _Renamer:
             return x
         done = self.memo.get(id(x))
         if done is None:
-            named = cls is mx.Ref or cls is mx.OneHot
-            fields = _field_names(cls)
-            old = [getattr(x, f) for f in fields]
-            values = [v if f in _STATIC else self.mapping.get(v, v) if named and f == "name"
-                      else self(v) for f, v in zip(fields, old)]
-            if all(a is b for a, b in zip(values, old)):
+            values = []
+            renamed = False
+            for f, how in _plan(cls):
+                v = getattr(x, f)
+                if how is _WALK:
+                    w = v if type(v) in _ATOMS else self(v)
+                elif how is _NAME:
+                    w = self.mapping.get(v, v)
+                else:
+                    w = v
+                renamed = renamed or w is not v
+                values.append((f, w))
+            if not renamed:
                 done = x  # nothing renamed below it: the stored node itself (immutable)
             else:
                 done = object.__new__(cls)
-                for f, v in zip(fields, values):
-                    _set(done, f, v)
+                for f, w in values:
+                    _set(done, f, w)
             self.memo[id(x)] = done
         return done
 
     def _sympy(self, x: Any) -> Any:
-        hit = self.parts.get(x)
-        if hit is not None:
-            return hit
-        hit = self.mapping.get(x)
+        table = self.table
+        if table is None:  # a stored part is the new one's; else its symbols renamed
+            table = self.table = {k: v for k, v in self.mapping.items() if isinstance(k, Basic)}
+            table.update(self.parts)
+        hit = table.get(x)
         if hit is not None:
             return hit
         if not x.args:
@@ -443,3 +484,19 @@ class _Renamer:
             done = x if all(a is b for a, b in zip(args, x.args)) else _rebuild(x, args)
             self.memo[id(x)] = done
         return done
+
+
+_STATIC_FIELD, _NAME, _WALK = object(), object(), object()  # how a field is renamed
+_PLANS: dict[type, tuple[tuple[str, object], ...]] = {}
+
+
+def _plan(cls: type) -> tuple[tuple[str, object], ...]:
+    """Each field of the record class ``cls`` with how :class:`_Renamer` renames it: kept
+    (dims, axes, kinds), a tensor's name mapped, or walked."""
+    hit = _PLANS.get(cls)
+    if hit is None:
+        named = cls is mx.Ref or cls is mx.OneHot
+        hit = _PLANS[cls] = tuple(
+            (f, _STATIC_FIELD if f in _STATIC else _NAME if named and f == "name" else _WALK)
+            for f in _field_names(cls))
+    return hit

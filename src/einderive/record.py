@@ -77,13 +77,30 @@ class Record:
                 delattr(cls, name)  # the instance holds the value
             fields[name] = spec.named(name)
         cls._fields = tuple(fields.values())
-        cls._positional = tuple(f for f in cls._fields if not f.kw_only)
+        positional = tuple(f for f in cls._fields if not f.kw_only)
+        # the very tuple of the fields when all are positional (__init__'s fast path asks `is`)
+        cls._positional = cls._fields if positional == cls._fields else positional
         cls._compared = tuple(f.name for f in cls._fields if f.compare)
         cls._shown = tuple(f.name for f in cls._fields if f.repr)
         if "__eq__" in cls.__dict__ and cls.__dict__.get("__hash__") is None:
             cls.__hash__ = Record.__hash__  # type: ignore[method-assign]  # as dataclass does
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        fields = self._fields
+        if not kwargs and len(args) <= len(fields) and self._positional is fields:
+            # the leading fields given in order, the others left to their defaults, the way
+            # almost every record is built (a matrix form's node, an edge, a row): the values
+            # the general path below sets, in the same order, without building its dict
+            for f, value in zip(fields, args):
+                _set(self, f.name, value)
+            for f in fields[len(args):]:
+                if f.factory is not None:
+                    _set(self, f.name, f.factory())
+                elif f.default is not _MISSING:
+                    _set(self, f.name, f.default)
+                else:
+                    raise TypeError(f"{type(self).__name__} needs '{f.name}'")
+            return
         if len(args) > len(self._positional):
             raise TypeError(f"{type(self).__name__} takes {len(self._positional)} "
                             f"positional fields, {len(args)} given")

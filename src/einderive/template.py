@@ -68,6 +68,8 @@ class Templates:
         # the Namer's read sets, by the tensors they read (a step's tensors hold a few of
         # them: looked up, not enumerated over every subset of the step's tensors)
         self.reads = Within([(read, read) for read in namer.by_set if read])
+        self.symbols: dict[int, tuple[Expr, frozenset[Symbol], frozenset[Symbol]]] = {}
+        self.skeletons: dict[int, tuple[Expr, tuple[Symbol, ...], Hashable]] = {}
 
     def run(self, compute: Callable[[], tuple[Any, ...]], exprs: tuple[Expr, ...],
             roles: tuple[Symbol, ...], literals: Hashable) -> Parts:
@@ -106,7 +108,9 @@ class Templates:
         tensors: set[Symbol] = set(roles)
         others: set[Symbol] = set()
         for e in exprs:
-            _symbols(e, tensors, others)
+            tensors_of, others_of = self._symbols_of(e)
+            tensors |= tensors_of
+            others |= others_of
         if len(tensors) > MAX_TENSORS or any(s.name.startswith("_") for s in others):
             return None  # a fresh index among the inputs: its order is not in the key
         patterns = self._patterns(tensors)
@@ -122,9 +126,35 @@ class Templates:
         rank = {s: n for n, s in enumerate(names)}
         skel = _Skeleton(rank)
         dims = tuple(sorted((s.name, self.ctx.index_dim.get(s)) for s in others))
-        key = (tuple(skel(e) for e in exprs), tuple(rank[r] for r in roles), tuple(kinds),
+        ranked = tuple(names)
+        key = (tuple(self._skeleton(e, ranked, skel) for e in exprs),
+               tuple(rank[r] for r in roles), tuple(kinds),
                tuple((rank[label], skel(e), idx) for label, e, idx in patterns), dims, literals)
         return key, names
+
+    def _symbols_of(self, e: Expr) -> tuple[frozenset[Symbol], frozenset[Symbol]]:
+        """:func:`_symbols` of ``e``, made once per expression: a node's definition and its
+        adjoint are read by the step into each of its operands."""
+        hit = self.symbols.get(id(e))
+        if hit is None or hit[0] is not e:
+            tensors: set[Symbol] = set()
+            others: set[Symbol] = set()
+            _symbols(e, tensors, others)
+            hit = self.symbols[id(e)] = (e, frozenset(tensors), frozenset(others))
+        return hit[1], hit[2]
+
+    def _skeleton(self, e: Expr, ranked: tuple[Symbol, ...], skel: _Skeleton) -> Hashable:
+        """``skel(e)``, or the one the last step made of the same expression over the same
+        ranked tensors (the steps into a node's operands all read its definition and its
+        adjoint, and most read the same tensors)."""
+        if not isinstance(e, Basic) or not e.args:
+            return skel(e)
+        last = self.skeletons.get(id(e))
+        if last is not None and last[0] is e and last[1] == ranked:
+            return last[2]
+        out = skel(e)
+        self.skeletons[id(e)] = (e, ranked, out)
+        return out
 
     def _patterns(self, tensors: set[Symbol]) -> list[tuple[Symbol, Expr, tuple[Any, ...]]]:
         """The Namer's patterns over tensors among ``tensors`` (every one it could match in a
