@@ -20,8 +20,8 @@ import sympy
 
 from . import matrix as mx
 from .kinds import ReduceKind, RefKind
-from .ops import AXIS_OPS, COMPARISONS, NEGATION
-from .cancel import cancelled, denominators, worth_cancelling
+from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
+from .cancel import cancelled, denominators, reflected, worth_cancelling
 from .recognize import Where, transpose_deep
 
 Rule = Callable[[mx.M], "mx.M | None"]
@@ -1088,6 +1088,25 @@ def sigmoid_of_exp(m: mx.M) -> mx.M | None:
     return None
 
 
+def _mirror(m: mx.M) -> mx.M | None:
+    """``f(u)`` for ``f(−u)`` where f(−x) = 1 − f(x) (the op's ``complement``), else None."""
+    if isinstance(m, mx.Fn) and not m.rest and m.name in SCALARS and SCALARS[m.name].complement:
+        negative, u = mx.split_sign(m.x)
+        if negative:
+            return mx.fn(m.name, u)
+    return None
+
+
+def complement(m: mx.M) -> mx.M | None:
+    """σ(−z) = 1 − σ(z) in a sum, where that cancels: ``1 + y ⊙ σ(z) + y ⊙ σ(−z) − 2 y −
+    σ(−z)`` → ``σ(z) − y``; ``1 − σ(−z)`` → ``σ(z)``."""
+    if not isinstance(m, mx.Add) or not any(_mirror(n) is not None for n in mx.walk(m)):
+        return None
+    best = [c for c in reflected(m, _mirror)
+            if _shape(c) == _shape(m) and denominators(c) <= denominators(m)]
+    return best[0] if best else None
+
+
 def softplus(m: mx.M) -> mx.M | None:
     """``log(1 + exp(u))`` → ``softplus(u)``."""
     if isinstance(m, mx.Fn) and m.name == "log" and isinstance(m.x, mx.Add) and \
@@ -1224,7 +1243,7 @@ RULES: tuple[Rule, ...] = (
     ones_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
-    sigmoid_of_exp, softplus, squeezed_sum, abs_times_sign, norm_of_abs, indicator_of_where,
+    sigmoid_of_exp, complement, softplus, squeezed_sum, abs_times_sign, norm_of_abs, indicator_of_where,
 )
 
 
@@ -1242,7 +1261,12 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
             break
         m = out
     top = absorb_sign(m)
-    return top if top is not None and cost(top) < cost(m) else m
+    return top if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)) else m
+
+
+def _minuses(m: mx.M) -> int:
+    """The minus signs a form is written with: −c (y − p) has two, c (p − y) one."""
+    return sum(1 for n in mx.walk(m) if _negative(n))
 
 
 def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
