@@ -94,3 +94,23 @@ def test_a_dim_defined_as_the_number_is_the_stacks_axis():
         loss: L
         """))
     assert report.ok, report.error
+
+
+def test_one_trace_along_a_tangent_prints_one_way(run, tmp_path):
+    """det(X⁻¹) + det(X)²: the tangent printed the same trace as sum(X⁻¹ ⊙ Ẋᵀ) in one term
+    and sum(Ẋ ⊙ X⁻ᵀ) in the next; both are tr(X⁻¹ Ẋ), as d log det X = tr(X⁻¹ dX)."""
+    spec = tmp_path / "cb_det_inverse.yaml"
+    spec.write_text(textwrap.dedent("""\
+        name: cb_det_inverse
+        dims: {N: 3}
+        inputs: {X: [N, N]}
+        forward:
+          - L = det(inv(X)) + det(X) ** 2
+        loss: L
+        """))
+    out = run("derive", "--hvp", spec).stdout
+    assert "L̇ = 2 det(X)²·tr(X⁻¹ Ẋ) − det(X⁻¹)·tr(X⁻¹ Ẋ)\n" in out
+    assert "ℛ{∂L/∂X} = det(X⁻¹)·(X⁻ᵀ Ẋᵀ X⁻ᵀ + tr(X⁻¹ Ẋ)·X⁻ᵀ)" in out
+    assert "sum(" not in out
+    result = run("verify", "--hvp", spec)
+    assert result.exit_code == 0, result.stdout
