@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sympy import Integer, Symbol, expand, sympify
+from sympy import Integer, Symbol, expand
 
 from . import expr as X
 from . import shapes
@@ -549,7 +549,7 @@ def outside_axis(dims: tuple[DimDecl, ...], sizes: Mapping[str, Any], lo: Any, h
     table = {sizes[d]: v for d, v in values.items() if d in sizes}
 
     def sized(e: Any) -> Any:
-        return expand(sympify(e).xreplace(table).xreplace(table))
+        return expand((Integer(0) + e).xreplace(table).xreplace(table))
     return bool(sized(hi - size).is_positive) or bool(sized(lo).is_negative)
 
 
