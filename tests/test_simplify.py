@@ -201,6 +201,16 @@ def test_absorb_sign_past_a_scalar_factor():
     check(S.absorb_sign, before, "(1/sum(B))·(σ(y) − y)")
 
 
+def test_absorb_sign_when_that_only_saves_the_minus():
+    # −(1/(K N)) (Y − σ(Z)) = (1/(K N)) (σ(Z) − Y): the same cost, one minus fewer
+    c = mx.Const(-1 / (sympy.Symbol("K") * sympy.Symbol("N")))
+    before = mx.scale(c, mx.add(y, mx.neg(mx.fn("sigmoid", y))))
+    after = S.simplify(before)
+    assert text(after) == "(1/(K N)) (σ(y) − y)"
+    vals = values_for(before)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-10)
+
+
 def test_sign_of_a_plain_sum_stays():
     assert S.simplify(mx.neg(mx.add(a, b))) == mx.neg(mx.add(a, b))
 
@@ -447,6 +457,28 @@ def test_sigmoid_of_exp():
     u = mx.matmul(B, x)
     e = mx.fn("exp", u)
     check(S.sigmoid_of_exp, mx.hadamard(e, mx.power(mx.add(mx.ONE, e), -1)), "σ(B x)")
+
+
+def test_sigmoid_of_a_negation_is_one_minus_sigmoid():
+    # σ(−z) = 1 − σ(z): MultiLabelSoftMarginLoss's ∂L/∂Z came out as
+    # 1 + Y ⊙ σ(Z) + Y ⊙ σ(−Z) − 2 Y − σ(−Z), which is σ(Z) − Y
+    z, t = mx.matmul(B, x), y
+    p, q = mx.fn("sigmoid", z), mx.fn("sigmoid", mx.neg(z))
+    before = mx.add(mx.ONE, mx.hadamard(t, p), mx.hadamard(t, q),
+                    mx.scale(mx.Const(sympy.Integer(-2)), t), mx.neg(q))
+    check(S.complement, before, "σ(B x) − y")
+
+
+def test_one_minus_sigmoid_of_a_negation_is_sigmoid():
+    # negative sampling's Nnᵀ (1 − σ(−Nn v)) is Nnᵀ σ(Nn v)
+    z = mx.matmul(B, x)
+    check(S.complement, mx.add(mx.ONE, mx.neg(mx.fn("sigmoid", mx.neg(z)))), "σ(B x)")
+
+
+def test_sigmoid_of_a_negation_alone_stays():
+    # σ(−z) by itself is no longer as 1 − σ(z)
+    q = mx.fn("sigmoid", mx.neg(mx.matmul(B, x)))
+    assert S.simplify(mx.add(q, y)) == mx.add(q, y)
 
 
 def test_softplus():

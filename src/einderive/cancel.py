@@ -8,7 +8,7 @@ each operand as a symbol, and comes back as candidates the simplifier weighs by 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import sympy
@@ -67,25 +67,47 @@ def cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> list[mx.M]:
     return out
 
 
+def reflected(m: mx.M, mirror: Callable[[mx.M], mx.M | None]) -> list[mx.M]:
+    """``m`` with each ``f(−u)`` that ``mirror`` gives as ``f(u)`` written ``1 − f(u)``,
+    expanded (σ(−z) + σ(z) = 1): ``1 + y ⊙ σ(z) + y ⊙ σ(−z) − 2 y − σ(−z)`` is ``σ(z) − y``.
+    Empty when ``m`` has no such operand."""
+    atoms: dict[mx.M, sympy.Symbol] = {}
+    flipped: list[mx.M] = []
+    e = _to_sympy(m, atoms, {}, mirror, flipped)
+    if not flipped:
+        return []
+    try:
+        return [_from_sympy(sympy.expand(e), {s: a for a, s in atoms.items()})]
+    except _NoShape:
+        return []
+
+
 class _NoShape(Exception):
     """A SymPy form with no matrix-form node (an irrational power)."""
 
 
-def _to_sympy(m: mx.M, atoms: dict[mx.M, Any], defs: dict[mx.M, mx.M]) -> Any:
+def _to_sympy(m: mx.M, atoms: dict[mx.M, Any], defs: dict[mx.M, mx.M],
+              mirror: Callable[[mx.M], mx.M | None] | None = None,
+              flipped: list[mx.M] | None = None) -> Any:
+    def down(x: mx.M) -> Any:
+        return _to_sympy(x, atoms, defs, mirror, flipped)
     if m in defs:
-        return _to_sympy(defs[m], atoms, defs)
+        return down(defs[m])
     if isinstance(m, mx.Const):
         return m.value  # already a SymPy number
     if isinstance(m, mx.Ones):
         return sympy.S.One
     if isinstance(m, mx.Add):
-        return sympy.Add(*[_to_sympy(t, atoms, defs) for t in m.terms])
+        return sympy.Add(*[down(t) for t in m.terms])
     if isinstance(m, mx.Hadamard):
-        return sympy.Mul(*[_to_sympy(f, atoms, defs) for f in m.factors])
+        return sympy.Mul(*[down(f) for f in m.factors])
     if isinstance(m, mx.Scale):
-        return _to_sympy(m.coeff, atoms, defs) * _to_sympy(m.x, atoms, defs)
+        return down(m.coeff) * down(m.x)
     if isinstance(m, mx.Pow):
-        return _to_sympy(m.x, atoms, defs) ** m.exp
+        return down(m.x) ** m.exp
+    if mirror is not None and flipped is not None and (r := mirror(m)) is not None:
+        flipped.append(m)
+        return 1 - down(r)
     if m not in atoms:
         atoms[m] = sympy.Symbol(f"_m{len(atoms):04d}")
     return atoms[m]
@@ -121,4 +143,4 @@ def _ordered(args: Iterable[Any], back: dict[Any, mx.M]) -> list[Any]:
     return sorted(args, key=key)
 
 
-__all__ = ["cancelled", "denominators", "worth_cancelling"]
+__all__ = ["cancelled", "denominators", "reflected", "worth_cancelling"]

@@ -424,7 +424,15 @@ class _Builder:
                            and x in self.dims and y in self.dims
                            and expand(self.dim_values[x] - self.dim_values[y]) == 0), None)
             if alike is None:
-                raise
+                counted = self._counted(a, b) or self._counted(b, a)
+                if counted is None:
+                    raise
+                c, d, n = counted
+                raise ShapeMismatch(
+                    exc.message, exc.loc,
+                    f"'{c}' is the stack's axis of {n} pieces and '{d}: {n}' a size of its "
+                    f"own, so they are two axes: define '{d}' as the number, dims: "
+                    f"{{{d}: \"{n}\"}}, and the stack's axis is '{d}'", exc.shapes) from None
             x, y = alike
             named = [f"'{d}' = {self.dims[d].text}" if self.dims[d].definition is not None
                      else f"'{d}'" for d in alike]
@@ -432,6 +440,20 @@ class _Builder:
                             f"same size, but two dims name two axes", exc.loc,
                             f"use one of them for both axes: write '{x}' where '{y}' is "
                             f"(and drop '{y}'), or the other way round") from None
+
+    def _counted(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[str, str, int] | None:
+        """A dim of ``a`` defined as a number n (a stack's count, n3) and one of ``b`` with a
+        size n of its own (R: 3): (the count dim, the other, n), or None."""
+        for c in dict.fromkeys(a):
+            decl = self.dims.get(c) if isinstance(c, str) else None
+            if decl is None or not isinstance(decl.definition, int):
+                continue
+            for d in dict.fromkeys(b):
+                other = self.dims.get(d) if isinstance(d, str) else None
+                if other is not None and other.definition is None and \
+                        other.size == decl.definition:
+                    return c, d, decl.definition
+        return None
 
     def count_dim(self, n: int, loc: Loc) -> None:
         """A dim of size ``n`` for an axis of ``n`` stacked pieces, unless one is there (the
@@ -517,6 +539,18 @@ def dim_values(dims: tuple[DimDecl, ...]) -> dict[str, Any]:
     for d in dims:
         value(d.name)
     return out
+
+
+def outside_axis(dims: tuple[DimDecl, ...], sizes: Mapping[str, Any], lo: Any, hi: Any,
+                 size: Any) -> bool:
+    """Whether the window lo .. hi − 1 provably leaves an axis of ``size`` (in the dims' size
+    symbols ``sizes``): starts before 0 or ends past the axis, as H:D + H does on D."""
+    values = dim_values(dims)
+    table = {sizes[d]: v for d, v in values.items() if d in sizes}
+
+    def sized(e: Any) -> Any:
+        return expand((Integer(0) + e).xreplace(table).xreplace(table))
+    return bool(sized(hi - size).is_positive) or bool(sized(lo).is_negative)
 
 
 def same_size(dims: tuple[DimDecl, ...], sizes: Mapping[str, Any], a: Any, b: Any) -> bool:

@@ -74,6 +74,8 @@ class ScalarFn(Record):
     # its value where it is decided by its arguments alone (𝟙[0 ≤ 0 < 1] is 1 once a delta
     # puts a number in): (*args) -> a number, or None to stay unevaluated
     value: Fn | None = None
+    # f(−x) = 1 − f(x) (σ, Φ): the simplifier writes f(−u) as 1 − f(u) where that cancels
+    complement: bool = False
 
     def partials(self, args: Tup, out: Any) -> Tup:
         """The derivative of ``out`` by each argument (a param's is never asked for)."""
@@ -190,7 +192,7 @@ def _torch_indicator(cmp: str) -> Fn:
 _ID = lambda x: x  # noqa: E731 - the argument itself, in x * f(x)
 
 scalar("sigmoid", "σ", r"\sigma", _call("sigmoid"), _call("torch.sigmoid"),
-       lambda a, out: F("sigmoid_prime")(a), helper=_SIGMOID_HELPER,
+       lambda a, out: F("sigmoid_prime")(a), helper=_SIGMOID_HELPER, complement=True,
        doc="logistic function 1 / (1 + exp(-x))")
 scalar("sigmoid_prime", "σ'", r"\sigma'", _times(_call("sigmoid"), _one_minus(_call("sigmoid"))),
        _times(_call("torch.sigmoid"), _one_minus(_call("torch.sigmoid"))),
@@ -221,7 +223,8 @@ scalar("gelu", "gelu", r"\operatorname{gelu}", _times(_ID, _call("Phi")),
        lambda a, out: F("Phi")(a) + a * F("phi")(a), helper=_PHI_HELPER, needs=("erf",),
        doc="x Φ(x), the exact (erf) form")
 scalar("Phi", "Φ", r"\Phi", _call("Phi"), _torch_Phi,
-       lambda a, out: F("phi")(a), user=False, helper=_PHI_HELPER, needs=("erf",))
+       lambda a, out: F("phi")(a), user=False, helper=_PHI_HELPER, needs=("erf",),
+       complement=True)
 scalar("phi", "φ", r"\varphi", _gauss("np", _SQRT_2PI, _HALF_SQUARE),
        _gauss("torch", _SQRT_2PI, _HALF_SQUARE), lambda a, out: -a * out, user=False)
 scalar("silu", "silu", r"\operatorname{silu}", _times(_ID, _call("sigmoid")),

@@ -24,7 +24,7 @@ from sympy import Indexed, KroneckerDelta, Mul, S, Sum, Symbol
 from sympy import Pow as SPow
 
 from . import matrix as mx
-from .graph import dim_values, same_size
+from .graph import dim_values, outside_axis, same_size
 from .indexed import LETTERS, PRIME, Ctx, key_of, nodes_of
 from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import (
@@ -1167,6 +1167,10 @@ class _Reader:
             raise NoMatrixForm("a window of a tensor at index maps")
         idx[axis] = s
         dims = tuple(self.ctx.index_dim[s] if a == axis else d for a, d in enumerate(shape))
+        # a slice reads lo:hi of the tensor's axis, a pad writes it into the padded one's
+        if outside_axis(self.ctx.graph.spec.dims, self.ctx.sizes, lo, hi,
+                        self.ctx.size((dims if pad is not None else shape)[axis])):
+            raise NoMatrixForm("a window past the end of its axis")
         kind = mx.Pad if pad is not None else mx.Slice
         return kind(ref, axis, lo, hi, dims, math_shape(dims)), tuple(idx), dims
 

@@ -20,8 +20,8 @@ import sympy
 
 from . import matrix as mx
 from .kinds import ReduceKind, RefKind
-from .ops import AXIS_OPS, COMPARISONS, NEGATION
-from .cancel import cancelled, denominators, worth_cancelling
+from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
+from .cancel import cancelled, denominators, reflected, worth_cancelling
 from .recognize import Where, transpose_deep
 
 Rule = Callable[[mx.M], "mx.M | None"]
@@ -1092,6 +1092,35 @@ def inner_product(m: mx.M) -> mx.M | None:
     return mx.matmul(a, mx.transpose(b))
 
 
+def trace_of_product(m: mx.M) -> mx.M | None:
+    """``sum(A ⊙ Bᵀ)`` → ``tr(A B)`` for square A, B, where that is shorter; of the two
+    rotations tr(A B) = tr(B A) the one with a direction (a tangent, an adjoint) last and
+    else the costlier factor first, so that ``sum(Ẋ ⊙ X⁻ᵀ)`` and ``sum(X⁻¹ ⊙ Ẋᵀ)`` both
+    read ``tr(X⁻¹ Ẋ)``, as d log det X = tr(X⁻¹ dX) is written."""
+    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM) or mx.batch_of(m):
+        return None
+    x = m.x
+    if not (isinstance(x, mx.Hadamard) and len(x.factors) == 2 and len(x.shape) == 2
+            and x.shape[0] == x.shape[1] != 1
+            and all(f.shape == x.shape for f in x.factors)):
+        return None
+    a, b = x.factors[0], mx.transpose(x.factors[1])
+    pair = sorted((a, b), key=lambda f: (_direction(f), -cost(f), _key(f)))
+    return mx.reduce(ReduceKind.SUM, mx.Diagonal(mx.matmul(*pair), (x.shape[0], 1)))
+
+
+def _direction(m: mx.M) -> bool:
+    return any(isinstance(n, mx.Ref) and n.kind in (RefKind.TANGENT, RefKind.ADJOINT, RefKind.ROP)
+               for n in mx.walk(m))
+
+
+def _key(m: mx.M) -> tuple[Any, ...]:
+    """A tree's own order (kinds and names from the root down), for a choice between two
+    equal forms that does not depend on how they were reached."""
+    return tuple((type(n).__name__, getattr(n, "name", ""), getattr(n, "head", ""))
+                 for n in mx.walk(m))
+
+
 def square_of_root(m: mx.M) -> mx.M | None:
     """``(√s)²`` → ``s``, ``(√s)⁻²`` → ``1/s``: an even power of a square root."""
     if isinstance(m, mx.Pow) and isinstance(m.x, mx.Fn) and m.x.name == "sqrt" and \
@@ -1200,6 +1229,25 @@ def sigmoid_of_exp(m: mx.M) -> mx.M | None:
             and d.x.terms[1] == e:
         return mx.fn("sigmoid", e.x)
     return None
+
+
+def _mirror(m: mx.M) -> mx.M | None:
+    """``f(u)`` for ``f(−u)`` where f(−x) = 1 − f(x) (the op's ``complement``), else None."""
+    if isinstance(m, mx.Fn) and not m.rest and m.name in SCALARS and SCALARS[m.name].complement:
+        negative, u = mx.split_sign(m.x)
+        if negative:
+            return mx.fn(m.name, u)
+    return None
+
+
+def complement(m: mx.M) -> mx.M | None:
+    """σ(−z) = 1 − σ(z) in a sum, where that cancels: ``1 + y ⊙ σ(z) + y ⊙ σ(−z) − 2 y −
+    σ(−z)`` → ``σ(z) − y``; ``1 − σ(−z)`` → ``σ(z)``."""
+    if not isinstance(m, mx.Add) or not any(_mirror(n) is not None for n in mx.walk(m)):
+        return None
+    best = [c for c in reflected(m, _mirror)
+            if _shape(c) == _shape(m) and denominators(c) <= denominators(m)]
+    return best[0] if best else None
 
 
 def softplus(m: mx.M) -> mx.M | None:
@@ -1337,8 +1385,8 @@ RULES: tuple[Rule, ...] = (
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
     ones_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
-    inner_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
-    sigmoid_of_exp, softplus, squeezed_sum, abs_times_sign, norm_of_abs, indicator_of_where,
+    inner_product, trace_of_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
+    sigmoid_of_exp, complement, softplus, squeezed_sum, abs_times_sign, norm_of_abs, indicator_of_where,
 )
 
 
@@ -1361,8 +1409,29 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
         if out == m:
             break
         m = out
+    m = _canonical(m)
     top = absorb_sign(m)
-    return top if top is not None and cost(top) < cost(m) else m
+    return top if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)) else m
+
+
+def _canonical(m: mx.M) -> mx.M:
+    """``m`` with each ``sum(A ⊙ Bᵀ)`` of square matrices along a tangent that no rule
+    shortened written ``tr(A B)`` at the same cost: one form for what reads ``sum(Ẋ ⊙ X⁻ᵀ)``
+    in one term and ``sum(X⁻¹ ⊙ Ẋᵀ)`` in the next (forms without a tangent keep theirs)."""
+    m = rebuild(m, [_canonical(c) for c in m.children()])
+    new = trace_of_product(m)
+    return mx.with_src(new, cast(Any, m).src) if new is not None and \
+        cost(new) <= cost(m) and _tangent(new) else m
+
+
+def _tangent(m: mx.M) -> bool:
+    return any(isinstance(n, mx.Ref) and n.kind in (RefKind.TANGENT, RefKind.ROP)
+               for n in mx.walk(m))
+
+
+def _minuses(m: mx.M) -> int:
+    """The minus signs a form is written with: −c (y − p) has two, c (p − y) one."""
+    return sum(1 for n in mx.walk(m) if _negative(n))
 
 
 def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
