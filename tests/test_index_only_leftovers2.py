@@ -21,24 +21,13 @@ by the generated code against torch autograd, and by the notation reader.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
 from conftest import derive_text, forms
-from einderive.api import derive_file, render, verify
+from einderive.api import render
 from einderive.render.terminal import plain
-
-TESTS = Path(__file__).parent
-
-
-def _derive(path: str):
-    return derive_file(str(TESTS / path))
-
-
-def _verified(d, sizes: dict[str, int] | None = None, seed: int = 1) -> None:
-    report = verify(d, sizes=sizes, seed=seed)
-    assert report.ok, [(c.name, c.max_abs) for c in report.checks]
+from test_index_only_leftovers import TESTS, _derive, _verified
 
 
 def _no_index_only(d) -> None:
