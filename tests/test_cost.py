@@ -563,8 +563,9 @@ def test_a_batched_softmax_is_counted_once_per_element():
     got, one = flops_of(batched), flops_of(single)
     assert got[("backward", "X")] == (2 * B * N**2 * T, 19 * B * N * T)
     assert one[("backward", "X")] == (2 * N**2 * T, 19 * N * T)
-    # Σ_b X_bᵀ (P_b ⊙ …) + einsum(X, softmax(X W)): the batch sum adds B − 1 matrices
-    assert got[("backward", "W")] == (4 * B * N**2 * T, 9 * B * N * T + B * N**2)
+    # Σ_b X_bᵀ (P_b ⊙ (…) + softmax(X_b W)): B times the unbatched count, and the batch sum
+    # adds B − 1 matrices (was Σ_b X_bᵀ (P_b ⊙ …) + einsum(X, softmax(X W)), two products)
+    assert got[("backward", "W")] == (2 * B * N**2 * T, 10 * B * N * T + B * N**2 - N**2)
     # without the batch axis both terms are products by Xᵀ: Xᵀ (P ⊙ (…) + softmax(X W))
     assert one[("backward", "W")] == (2 * N**2 * T, 10 * N * T)
     for key in [("forward", t) for t in "PQS"]:  # the forward definitions likewise

@@ -151,7 +151,8 @@ def test_a_closed_form_read_per_element_of_another_axis_is_named(run):
 
 
 def test_expand_says_an_adjoint_read_inside_a_temporary_has_no_closed_form(run):
-    """mqa_head_axis's ∂L/∂X = t1 Wqᵀ + …, t1 = reshape(permute(∂L/∂Q, …)), and ∂L/∂Q has
+    """mqa_head_axis's ∂L/∂X = t2 Wqᵀ + …, t2 = reshape(permute(∂L/∂Q, …)) (t1 is ∂L/∂V's
+    reshape(Wo, [H, Dh, D]): one name for one definition in the whole derivation), and ∂L/∂Q has
     no closed form but an einsum: no adjoint at the top of its chain form, yet no closed
     form (it was 'too large'); where ∂L/∂Q has one, the temporary takes it
     (heads_torch_layout: t5 Wqᵀ + …, where t5 = reshape(permute((1/√Dh) (P ⊙ …) K, …)));
@@ -159,7 +160,7 @@ def test_expand_says_an_adjoint_read_inside_a_temporary_has_no_closed_form(run):
     says nothing."""
     spec = MODELS / "more9" / "mqa_head_axis.yaml"
     out = " ".join(run("derive", spec, "--expand", "--node", "X").stdout.split())
-    assert "(no closed form: it reads ∂L/∂Q inside the temporary t1)" in out
+    assert "(no closed form: it reads ∂L/∂Q inside the temporary t2)" in out
     assert "too large" not in out
     spec = REGRESSIONS / "heads_torch_layout.yaml"
     out = " ".join(run("derive", spec, "--expand", "--node", "Wq").stdout.split())
