@@ -159,6 +159,12 @@ def test_pytorchs_swap_of_two_axes_is_named_in_the_hint():
     ("x.reshape()", "usage: reshape(x, [B, T, H, Dh])"),
     ("x.unsqueeze(1).sum()", "x.unsqueeze(1): known functions: abs"),
     ("x.matmul(y, z)", "use the operator @ (2 operands)"),
+    # a library's next argument that is no axis: norm's order (the 1-norm, not axis=1)
+    ("np.linalg.norm(x, 1)", "usage: norm(x, axis=None, keepdims=False)"),
+    ("torch.norm(x, 2)", "usage: norm(x, axis=None, keepdims=False)"),
+    ("x.norm(1)", "usage: norm(x, axis=None, keepdims=False)"),
+    # np.inner contracts the last axes of both (x @ y.T for matrices): no operator for it
+    ("np.inner(x, y)", "known functions: abs"),
 ])
 def test_a_call_no_function_takes_so_gets_its_usage(call, hint):
     assert hint_of(call).startswith(hint)

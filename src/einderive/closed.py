@@ -81,8 +81,8 @@ def _nameable(form: mx.M) -> bool:
 
 
 def _read_whole(m: mx.M) -> bool:
-    """A tensor of three or more axes read whole, in its spec shape (its batch axes
-    leading): the argument of reshape(t2, [HT, T])."""
+    """A batched tensor read whole, in its spec shape (its batch axes leading, at no other
+    axes): the argument of reshape(t2, [HT, T])."""
     return isinstance(m, mx.Ref) and bool(m.batch) and not m.at
 
 

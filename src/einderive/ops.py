@@ -571,6 +571,10 @@ class Op(Record):
     # those arguments gather into as a tuple (x.transpose(0, 2, 1) is transpose(x, axes=(0,
     # 2, 1))), or '[]' for one list after the tensor (x.reshape(2, 3) is reshape(x, [2, 3]))
     gathers: str = ""
+    # NumPy's and PyTorch's spelling passes the keywords positionally, in this order (x.sum(1)
+    # is sum(x, axis=1)); False where a library's next argument is another thing (norm's
+    # order: np.linalg.norm(x, 1) is the 1-norm, not norm(x, axis=1))
+    positional_keywords: bool = True
 
 
 OPS: dict[str, Op] = {}
@@ -879,7 +883,7 @@ OPS["norm"] = Op("norm", _reduce_check("norm"), _reduce_comp(False, norm=True),
                                                  e.param("axes"), e.param("keepdims"),
                                                  len(e.args[0].shape))),
                  kwargs=("axis", "keepdims"), signature="norm(x, axis=None, keepdims=False)",
-                 aliases=("frobenius", "l2_norm"), curvature="convex",
+                 aliases=("frobenius", "l2_norm"), curvature="convex", positional_keywords=False,
                  doc="√(sum(x**2)) over axes (all by default): the 2-norm of a vector, the "
                      "Frobenius norm of a matrix; derivative x / norm")
 
@@ -2292,7 +2296,8 @@ TORCH_KEYWORDS = {"dim": "axis", "keepdim": "keepdims", "dims": "axes"}
 # tensor methods and library functions that are Python's operators in a spec: the operator,
 # and how many tensors it takes (x.matmul(y) and np.dot(x, y) are x @ y; x.t() is x.T)
 OPERATOR_METHODS = {
-    **{name: ("@", 2) for name in ("matmul", "dot", "mm", "bmm", "mv", "inner")},
+    # (not np.inner: it contracts the last axes of both, X @ Y.T for matrices)
+    **{name: ("@", 2) for name in ("matmul", "dot", "mm", "bmm", "mv")},
     **{name: ("*", 2) for name in ("mul", "multiply")},
     **{name: ("+", 2) for name in ("add",)},
     **{name: ("-", 2) for name in ("sub", "subtract")},
@@ -2344,6 +2349,8 @@ def as_function(name: str, nargs: int, keywords: tuple[str, ...],
         return None if op.gathers in given else AsFunction(fn, gathers=op.gathers,
                                                            renames=renames, note=note)
     slots = nargs if hi is None else min(nargs, hi - 1)
+    if nargs > slots and not op.positional_keywords:
+        return None
     rest = [k for k in op.kwargs if k not in given][:nargs - slots]
     if 1 + slots < lo or slots + len(rest) < nargs:
         return None

@@ -842,9 +842,10 @@ class _Reader:
 
     def _unit(self, e: KroneckerDelta) -> Blob:
         """δ(s, p) in the whole form, under none of its sums (∂L/∂H_ij = δ_{0, j} of
-        sum(H[:, 0:1]); δ_{0, j} − … in a layer norm's adjoint after it): ones at position p of s's axis of the result, zeros elsewhere,
-        pad(𝟏, 0:1, axis=1), padded to the result's shape as a slice's adjoint is.  Elsewhere
-        (beside other factors, which _placed reads) it is no matrix."""
+        sum(H[:, 0:1]); δ_{0, j} − … in a layer norm's adjoint after it): ones at position
+        p of s's axis of the result and zeros elsewhere, pad(𝟏, 0:1, axis=1), padded to the
+        result's shape as a slice's adjoint is.  Elsewhere (beside other factors, which
+        _placed reads) it is no matrix."""
         s, p = sorted(e.args, key=lambda a: isinstance(a, sympy.Integer))
         # under no sum of the expression read whole: broadcast along the result's other
         # indices, it is read at all of them (what it multiplies or adds to is, too)

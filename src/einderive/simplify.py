@@ -5,7 +5,9 @@ sum of what the chain rule produced (``A x + Aᵀ x``, ``sum(x ⊙ (A x))``, σ'
 derivative of a cross-entropy).  Each rule below looks at one node and proposes a rewrite
 (in the manner of tinygrad's pattern matcher); a rewrite is kept only when it lowers
 :func:`cost`, one weighted node count, so rules cannot undo each other and the result is the
-same on every run.  Every rewrite is an identity of the matrix algebra (``verify`` and the
+same on every run.  The few canonical rules (``CANONICAL``: det(Xᵀ) = det(X)) are kept at
+equal cost, and so is a sign that saves a minus (``absorb_sign``); after the loop, forms
+along a tangent write each trace one way (``tr(X⁻¹ Ẋ)``, :func:`_canonical`).  Every rewrite is an identity of the matrix algebra (``verify`` and the
 printed-form tests evaluate the result), never a guess about the user's data.
 """
 
@@ -561,7 +563,9 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
 def make_centred(named: Named) -> Rule:
     """The rule ``colsum(X − 𝟏 muᵀ)`` → ``0`` where ``mu = (1/B) colsum(X)`` (and ``rowsum``
     likewise), for the forward nodes ``named``: a centred tensor, a named one, or either times
-    factors constant along the sum."""
+    factors constant along the sum; NumPy's sums over axes too (``sum(X − mu, axis=(0, 1),
+    keepdims=True)`` → 0 where mu is that mean, and ``sum(X, axis=(0, 1), keepdims=True) −
+    (B T) mu`` in a sum)."""
     forms = (named if isinstance(named, ForwardForms) else ForwardForms(named)).forms
 
     def centred_sum(m: mx.M) -> mx.M | None:
@@ -1398,8 +1402,9 @@ CANONICAL: frozenset[Rule] = frozenset({of_transpose})
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
-    the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero) until no
-    rule lowers its cost."""
+    the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero, a
+    softmax summed along its axis is one) until no rule lowers its cost (the canonical ones
+    at equal cost, as the module says)."""
     base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
             make_centred(named), make_inverse_times(named), make_row_sum_of_node(named),
             make_sums_to_one(named))
