@@ -131,10 +131,17 @@ def build(spec: Spec) -> Graph:
         raise exc.with_source(list(spec.source_lines)) from None
 
 
+def _reserved(name: str) -> bool:
+    """A function's name, which no tensor may take: the spec's functions and ``slice``, which
+    the matrix form prints as one (``slice(X, :, 0:K)``); the internal ``neg`` and ``getitem``
+    print as ``−x`` and ``X[…]``, so a node of negatives may be ``neg``."""
+    return name in FUNCTIONS or name in OPS and (OPS[name].user or name == SLICE)
+
+
 def _build(spec: Spec) -> Graph:
     env: dict[str, Tensor] = {}
     for inp in spec.inputs:
-        if inp.name in OPS or inp.name in FUNCTIONS:
+        if _reserved(inp.name):
             raise SpecError(f"the input name '{inp.name}' shadows the function {inp.name}()",
                             inp.loc, f"choose another name, e.g. '{inp.name}_'")
         env[inp.name] = Tensor(inp.name, inp.shape, TensorKind.INPUT, inp.loc,
@@ -159,7 +166,7 @@ def _build(spec: Spec) -> Graph:
             what = "an input" if prev.is_input else "a node"
             raise SpecError(f"'{name}' is already defined as {what} (at {prev.loc})",
                             st.target_loc, "each forward item defines a new name; choose another")
-        if name in OPS or name in FUNCTIONS:
+        if _reserved(name):
             raise SpecError(f"the node name '{name}' shadows the function {name}()",
                             st.target_loc, f"choose another name, e.g. '{name}_'")
         if name in dims:
