@@ -197,6 +197,10 @@ RESHAPINGS = [
     ("X.flatten(1)", "reshape(X, [B, G])", lambda t: t["X"].flatten(1)),
     ("torch.flatten(X, 1)", "reshape(X, [B, G])", lambda t: t["X"].flatten(1)),
     ("self.W.unsqueeze(0)", "reshape(W, [1, D, D])", lambda t: t["W"].unsqueeze(0)),
+    # a size -1 NumPy infers: the dim it stands for
+    ("X.view(B, -1)", "reshape(X, [B, G])", lambda t: t["X"].view(2, -1)),
+    ("y.view(-1, 1)", "reshape(y, [D, 1])", lambda t: t["y"].view(-1, 1)),
+    ("X.reshape((B, T, -1))", "reshape(X, [B, T, D])", lambda t: t["X"].reshape((2, 3, -1))),
 ]
 
 
@@ -211,9 +215,10 @@ def reshaping_hint(call: str) -> str:
 
 @pytest.mark.parametrize("call, spelling, torch_call", RESHAPINGS, ids=[r[0] for r in RESHAPINGS])
 def test_a_reshaping_call_gets_reshape_with_the_shape_it_makes(call, spelling, torch_call):
-    """x.unsqueeze(1), x.flatten(1), x.squeeze() name no shape; the hint writes it, read off
-    the tensor's shape where the lines before it are built (was: a list of known functions,
-    or 'did you mean square'), and the spelling it writes makes PyTorch's shape."""
+    """x.unsqueeze(1), x.flatten(1), x.squeeze(), x.view(B, -1) name no shape; the hint writes
+    it, read off the tensor's shape where the lines before it are built (was: a list of known
+    functions, 'did you mean square', or reshape(x, [B, -1]), which the spec refuses), and the
+    spelling it writes makes PyTorch's shape."""
     torch = pytest.importorskip("torch")
     from einderive.graph import build
     from einderive.spec import loads
@@ -231,6 +236,8 @@ def test_a_reshaping_call_gets_reshape_with_the_shape_it_makes(call, spelling, t
     # no dim is the product B·T·D: the hint says which to declare, and the reshape with it
     ("X.flatten()", "declare the merged axis as a dim, dims: {BTD: B * T * D}, and write "
                     "reshape(X, [BTD]), not X.flatten()"),
+    ("X.reshape(-1, D)", "declare the size -1 stands for as a dim, dims: {BT: B * T}, and "
+                         "write reshape(X, [BT, D]), not X.reshape(-1, D)"),
     # no shape to read: squeeze of an axis that is not 1, an axis out of range
     ("X.squeeze(0)", "a reshape names its shape: write reshape(X, [...]) with X's dims and its "
                      "axes of size 1 left out"),

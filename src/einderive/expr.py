@@ -188,12 +188,14 @@ class ReshapeCall(SpecError):
     """A reshaping call refused: ``receiver`` is its tensor respelled as a spec writes it,
     ``method`` the call's name and ``axes`` its whole-number arguments, so that where the
     receiver's shape is known (graph.py, the lines before it built) the hint can write the
-    shape; ``call`` is the call as written. Its own hint names reshape without the shape."""
+    shape; ``call`` is the call as written, ``sizes`` a reshape's with a -1 (``x.view(-1)``).
+    Its own hint names reshape without the shape."""
 
     def __init__(self, message: str, loc: Loc, hint: str, receiver: str, method: str,
-                 axes: tuple[int, ...], call: str) -> None:
+                 axes: tuple[int, ...], call: str, sizes: tuple[int | str, ...] = ()) -> None:
         super().__init__(message, loc, hint)
         self.receiver, self.method, self.axes, self.call = receiver, method, axes, call
+        self.sizes = sizes  # reshape's, one of them -1 (x.view(B, -1))
 
 
 def _whole(node: ast.expr) -> int | None:
@@ -213,10 +215,12 @@ def _reshape_call(node: ast.Call, loc: Loc, message: str) -> ReshapeCall | None:
     keyword too): the error that names reshape, else None (the general hint)."""
     func = node.func
     assert isinstance(func, ast.Attribute)
-    if func.attr not in SHAPE_METHODS:
-        return None
     method = _module_of(func) is None
     args = ([func.value] if method else []) + list(node.args)
+    if func.attr in ("reshape", "view") and len(args) > 1 and not node.keywords:
+        return _inferred_reshape(node, loc, message, args)
+    if func.attr not in SHAPE_METHODS:
+        return None
     if not args or any(kw.arg not in ("axis", "dim") for kw in node.keywords):
         return None
     axes = [_whole(a) for a in [*args[1:], *(kw.value for kw in node.keywords)]]
@@ -231,6 +235,30 @@ def _reshape_call(node: ast.Call, loc: Loc, message: str) -> ReshapeCall | None:
     hint = f"a reshape names its shape: write reshape({text}, [...]) with {text}'s dims and {what}"
     return ReshapeCall(message, loc, hint, text, name, tuple(a for a in axes if a is not None),
                        ast.unparse(node))
+
+
+def _inferred_reshape(node: ast.Call, loc: Loc, message: str,
+                      args: list[ast.expr]) -> ReshapeCall | None:
+    """``x.view(-1)``, ``x.reshape(B, -1)``: a size NumPy infers, which a spec names (a dim
+    or 1); the sizes whole numbers or dims' names, one of them -1. Else None: the general
+    hint writes ``reshape(x, [...])`` from the sizes given."""
+    sizes = args[1:]
+    if len(sizes) == 1 and isinstance(sizes[0], (ast.Tuple, ast.List)):
+        sizes = list(sizes[0].elts)
+    given: list[int | str] = []
+    for a in sizes:
+        n = _whole(a)
+        if n is None and not isinstance(a, ast.Name):
+            return None
+        given.append(a.id if isinstance(a, ast.Name) else n if n is not None else 0)
+    respell = _Respell()
+    receiver = respell.visit(copy.deepcopy(args[0]))
+    if given.count(-1) != 1 or respell.failed is not None:
+        return None
+    text = ast.unparse(receiver)
+    hint = (f"a reshape names its shape: write reshape({text}, [...]) with a dim or 1 for "
+            "the size -1 stands for")
+    return ReshapeCall(message, loc, hint, text, "reshape", (), ast.unparse(node), tuple(given))
 
 
 def _qualified_call(node: ast.Call, loc: Loc,

@@ -215,6 +215,11 @@ def _reshape_hint(exc: X.ReshapeCall, builder: _Builder) -> SpecError:
         if any(shape[i] != 1 for i in drop):
             return exc
         new = [d for i, d in enumerate(shape) if i not in drop]
+    elif exc.method == "reshape":
+        inferred = _inferred_size(exc, shape, builder)
+        if inferred is None or isinstance(inferred, SpecError):
+            return inferred or exc
+        new = [inferred if d == -1 else d for d in exc.sizes]
     elif exc.method in ("flatten", "ravel") and len(axes) <= (2 if exc.method == "flatten" else 0):
         lo, hi = (list(axes) + [0, -1][len(axes):])[:2]
         if not (-n <= lo < n and -n <= hi < n) or lo % n > hi % n:
@@ -244,6 +249,37 @@ def _reshape_hint(exc: X.ReshapeCall, builder: _Builder) -> SpecError:
     written = ", ".join(str(d) for d in new)
     return SpecError(exc.message, exc.loc, f"write reshape({exc.receiver}, [{written}]), not "
                      f"{exc.call}", exc.source_line)
+
+
+def _inferred_size(exc: X.ReshapeCall, shape: list[Any],
+                   builder: _Builder) -> str | int | SpecError | None:
+    """The size a reshape's -1 stands for: the dim (or 1) whose size is the tensor's over the
+    other sizes', or the error whose hint declares it (a product of dims no dim is); None
+    where the sizes are not the spec's dims or the quotient is no product of dims."""
+    values = builder.dim_values
+    if any(isinstance(d, str) and d not in values for d in [*shape, *exc.sizes]):
+        return None
+    total = Mul(*(values[d] for d in shape if isinstance(d, str)))
+    known = Mul(*(values[d] if isinstance(d, str) else Integer(d) for d in exc.sizes if d != -1))
+    size = expand(total / known)
+    if size == 1:
+        return 1
+    name = next((d for d in builder.dims if expand(values[d] - size) == 0), None)
+    if name is not None:
+        return name
+    order = [d for d in shape if isinstance(d, str)]  # the factors in the tensor's order: T, D
+    factors = sorted(Mul.make_args(size), key=lambda f: order.index(str(f))
+                     if str(f) in order else len(order))
+    if not all(isinstance(f, Symbol) for f in factors):
+        return None
+    name = "".join(str(f) for f in factors)
+    while name in builder.dims or name in builder.env:
+        name += "_"
+    written = ", ".join(name if d == -1 else str(d) for d in exc.sizes)
+    product = " * ".join(str(f) for f in factors)
+    return SpecError(exc.message, exc.loc, f"declare the size -1 stands for as a dim, dims: "
+                     f"{{{name}: {product}}}, and write reshape({exc.receiver}, [{written}]), "
+                     f"not {exc.call}", exc.source_line)
 
 
 def _check_loss(spec: Spec, env: dict[str, Tensor]) -> str:
