@@ -31,7 +31,8 @@ def test_a_tensor_named_slice_is_still_refused():
         forward:
           - L = sum(slice)
         loss: L
-        """, "3:", "the input name 'slice' shadows the function slice()", hint="choose another name")
+        """, "3:", "the input name 'slice' shadows the function slice()",
+        hint="choose another name")
 
 
 REL_SHIFT = """
