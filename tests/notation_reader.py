@@ -432,27 +432,46 @@ def _index_exprs(s: str, text: str) -> tuple:
     return tuple(_index_expr(part.strip(), text) for part in parts)
 
 
+def _top(s: str, seps: tuple[str, ...]) -> list[str]:
+    """``s`` split at each of ``seps`` outside brackets (( ), { }, ⌊ ⌋), each separator kept
+    between the parts it splits: ``p·R + (l mod R)`` at " + " is ['p·R', ' + ', '(l mod R)']."""
+    out, depth, start, n = [], 0, 0, 0
+    while n < len(s):
+        depth += {"(": 1, "{": 1, "⌊": 1, ")": -1, "}": -1, "⌋": -1}.get(s[n], 0)
+        sep = next((x for x in seps if depth == 0 and s.startswith(x, n)), None)
+        if sep is None:
+            n += 1
+            continue
+        out += [s[start:n], sep]
+        n += len(sep)
+        start = n
+    return out + [s[start:]]
+
+
 def _index_expr(s: str, text: str):
     if s.startswith("{") and s.endswith("}") and "{" not in s[1:-1]:  # {k mod D}: one index
         return _index_expr(s[1:-1].strip(), text)
+    if s.startswith("(") and s.endswith(")") and len(_top(s[:-1], (")",))) == 1:
+        return _index_expr(s[1:-1].strip(), text)  # (l mod R), (i·T1 + j): one index
     picked = re.fullmatch(r"(\w+?)_\{(.*)\}", s)
     if picked and not s.startswith("_"):  # tok_{i, ⌊k/D⌋}: at computed indices
         return ("pickat", picked.group(1), _index_exprs(picked.group(2), text))
-    if " mod " in s:
-        a, _, b = s.rpartition(" mod ")
-        return ("mod", _index_expr(a, text), b.strip())
-    if " + " in s or " − " in s:  # k + K, k − K: a shifted index
-        parts = re.split(r" ([+−]) ", s)
+    parts = _top(s, (" mod ",))
+    if len(parts) > 1:  # the remainder binds loosest: a sum beside it is in parentheses
+        return ("mod", _index_expr("".join(parts[:-2]), text), parts[-1].strip())
+    parts = _top(s, (" + ", " − "))
+    if len(parts) > 1:  # k + K, k − K: a shifted index
         terms = [_index_expr(parts[0].strip(), text)]
         for op, part in zip(parts[1::2], parts[2::2]):
             x = _index_expr(part.strip(), text)
-            terms.append(("neg", x) if op == "−" else x)
+            terms.append(("neg", x) if op == " − " else x)
         return ("add", terms)
-    if s.startswith("⌊") and s.endswith("⌋"):
-        a, _, b = s[1:-1].partition("/")
-        return ("floordiv", _index_expr(a, text), b.split("·"))
-    if "·" in s:
-        return ("mul", [_index_expr(p, text) for p in s.split("·")])
+    if s.startswith("⌊") and s.endswith("⌋") and len(_top(s[:-1], ("⌋",))) == 1:
+        a, _, b = _top(s[1:-1], ("/",))
+        return ("floordiv", _index_expr(a.strip(), text), b.split("·"))
+    parts = _top(s, ("·",))
+    if len(parts) > 1:
+        return ("mul", [_index_expr(p, text) for p in parts[::2]])
     if s.isdigit():  # a position of an axis: S_{i, 0} (a stacked piece's)
         return ("const", int(s))
     picked = re.fullmatch(r"(\w+?)(?:_|,)([a-z′]+)", s)

@@ -157,7 +157,7 @@ def test_pytorchs_swap_of_two_axes_is_named_in_the_hint():
     ("x.clip(0)", "usage: clip(x, lo, hi)"),
     ("x.sum(1, True, 3)", "usage: sum(x, axis=None, keepdims=False)"),
     ("x.reshape()", "usage: reshape(x, [B, T, H, Dh])"),
-    ("x.unsqueeze(1).sum()", "x.unsqueeze(1): known functions: abs"),
+    ("x.unsqueeze(1).sum()", "x.unsqueeze(1): a reshape names its shape: write reshape(x, [...])"),
     ("x.matmul(y, z)", "use the operator @ (2 operands)"),
     # a library's next argument that is no axis: norm's order (the 1-norm, not axis=1)
     ("np.linalg.norm(x, 1)", "usage: norm(x, axis=None, keepdims=False)"),
@@ -168,3 +168,89 @@ def test_pytorchs_swap_of_two_axes_is_named_in_the_hint():
 ])
 def test_a_call_no_function_takes_so_gets_its_usage(call, hint):
     assert hint_of(call).startswith(hint)
+
+
+RESHAPING = """\
+dims: {{B: 2, T: 3, D: 4, G: T * D}}
+inputs:
+  X: [B, T, D]
+  Z: [B, 1, D]
+  W: [D, D]
+  y: [D]
+forward:
+  - h = W @ y
+  - z = {call}
+  - L = sum(z)
+loss: L
+"""
+
+# (library call, the spelling the hint writes with its shape, PyTorch's own result of the call)
+RESHAPINGS = [
+    ("y.unsqueeze(1)", "reshape(y, [D, 1])", lambda t: t["y"].unsqueeze(1)),
+    ("y.unsqueeze(0)", "reshape(y, [1, D])", lambda t: t["y"].unsqueeze(0)),
+    ("h.unsqueeze(-1)", "reshape(h, [D, 1])", lambda t: (t["W"] @ t["y"]).unsqueeze(-1)),
+    ("(W @ y).unsqueeze(-1)", "reshape(W @ y, [D, 1])", lambda t: (t["W"] @ t["y"]).unsqueeze(-1)),
+    ("X.unsqueeze(2)", "reshape(X, [B, T, 1, D])", lambda t: t["X"].unsqueeze(2)),
+    ("np.expand_dims(y, -1)", "reshape(y, [D, 1])", lambda t: t["y"].unsqueeze(-1)),
+    ("Z.squeeze()", "reshape(Z, [B, D])", lambda t: t["Z"].squeeze()),
+    ("Z.squeeze(1)", "reshape(Z, [B, D])", lambda t: t["Z"].squeeze(1)),
+    ("X.flatten(1)", "reshape(X, [B, G])", lambda t: t["X"].flatten(1)),
+    ("torch.flatten(X, 1)", "reshape(X, [B, G])", lambda t: t["X"].flatten(1)),
+    ("self.W.unsqueeze(0)", "reshape(W, [1, D, D])", lambda t: t["W"].unsqueeze(0)),
+    # a size -1 NumPy infers: the dim it stands for
+    ("X.view(B, -1)", "reshape(X, [B, G])", lambda t: t["X"].view(2, -1)),
+    ("y.view(-1, 1)", "reshape(y, [D, 1])", lambda t: t["y"].view(-1, 1)),
+    ("X.reshape((B, T, -1))", "reshape(X, [B, T, D])", lambda t: t["X"].reshape((2, 3, -1))),
+]
+
+
+def reshaping_hint(call: str) -> str:
+    from einderive.graph import build
+    from einderive.spec import loads
+    with pytest.raises(SpecError) as info:
+        build(loads(RESHAPING.format(call=call), "spec.yaml"))
+    assert info.value.hint
+    return info.value.hint
+
+
+@pytest.mark.parametrize("call, spelling, torch_call", RESHAPINGS, ids=[r[0] for r in RESHAPINGS])
+def test_a_reshaping_call_gets_reshape_with_the_shape_it_makes(call, spelling, torch_call):
+    """x.unsqueeze(1), x.flatten(1), x.squeeze(), x.view(B, -1) name no shape; the hint writes
+    it, read off the tensor's shape where the lines before it are built (was: a list of known
+    functions, 'did you mean square', or reshape(x, [B, -1]), which the spec refuses), and the
+    spelling it writes makes PyTorch's shape."""
+    torch = pytest.importorskip("torch")
+    from einderive.graph import build
+    from einderive.spec import loads
+    hint = reshaping_hint(call)
+    assert written(hint, call) == spelling, hint
+    graph = build(loads(RESHAPING.format(call=spelling), "spec.yaml"))
+    sizes = {"B": 2, "T": 3, "D": 4, "G": 12, "1": 1}
+    got = tuple(sizes[str(d)] for d in graph["z"].shape)
+    t = {"X": torch.zeros(2, 3, 4), "Z": torch.zeros(2, 1, 4), "W": torch.zeros(4, 4),
+         "y": torch.zeros(4)}
+    assert got == tuple(torch_call(t).shape)
+
+
+@pytest.mark.parametrize("call, hint", [
+    # no dim is the product B·T·D: the hint says which to declare, and the reshape with it
+    ("X.flatten()", "declare the merged axis as a dim, dims: {BTD: B * T * D}, and write "
+                    "reshape(X, [BTD]), not X.flatten()"),
+    ("X.reshape(-1, D)", "declare the size -1 stands for as a dim, dims: {BT: B * T}, and "
+                         "write reshape(X, [BT, D]), not X.reshape(-1, D)"),
+    # no shape to read: squeeze of an axis that is not 1, an axis out of range
+    ("X.squeeze(0)", "a reshape names its shape: write reshape(X, [...]) with X's dims and its "
+                     "axes of size 1 left out"),
+    ("y.unsqueeze(3)", "a reshape names its shape: write reshape(y, [...]) with y's dims and a 1 "
+                       "inserted at that axis"),
+])
+def test_a_reshaping_call_with_no_shape_to_write_names_reshape(call, hint):
+    assert reshaping_hint(call) == hint
+
+
+def test_a_modules_own_tensor_is_the_specs_tensor():
+    """self.W of a module's forward is the spec's W (was usage: sum(…) for self.W.sum())."""
+    assert hint_of("self.W.sum()") == "write sum(W), not self.W.sum()"
+    assert hint_of("self.W @ x") == "write W, not self.W"
+    assert hint_of("x.reshape(2, 3).sum()") == \
+        "write sum(reshape(x, [2, 3])), not x.reshape(2, 3).sum()"

@@ -179,6 +179,88 @@ _MODULES = frozenset({"np", "numpy", "torch", "F", "nn", "jnp", "jax", "math", "
                       "special", "linalg", "tf"})
 
 
+# a library's reshaping calls, which name no shape (x.unsqueeze(1), x.flatten(1), np.squeeze(x)):
+# a spec writes reshape(x, [...]) with the shape, which graph.py reads off x's (ReshapeCall)
+SHAPE_METHODS = frozenset({"unsqueeze", "expand_dims", "squeeze", "flatten", "ravel"})
+
+
+class ReshapeCall(SpecError):
+    """A reshaping call refused: ``receiver`` is its tensor respelled as a spec writes it,
+    ``method`` the call's name and ``axes`` its whole-number arguments, so that where the
+    receiver's shape is known (graph.py, the lines before it built) the hint can write the
+    shape; ``call`` is the call as written, ``sizes`` a reshape's with a -1 (``x.view(-1)``).
+    Its own hint names reshape without the shape."""
+
+    def __init__(self, message: str, loc: Loc, hint: str, receiver: str, method: str,
+                 axes: tuple[int, ...], call: str, sizes: tuple[int | str, ...] = ()) -> None:
+        super().__init__(message, loc, hint)
+        self.receiver, self.method, self.axes, self.call = receiver, method, axes, call
+        self.sizes = sizes  # reshape's, one of them -1 (x.view(B, -1))
+
+
+def _whole(node: ast.expr) -> int | None:
+    """A whole-number argument (``1``, ``-1``) as an int, else None."""
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        sign, node = -1, node.operand
+    if isinstance(node, ast.Constant) and isinstance(node.value, int) and \
+            not isinstance(node.value, bool):
+        return sign * node.value
+    return None
+
+
+def _reshape_call(node: ast.Call, loc: Loc, message: str) -> ReshapeCall | None:
+    """``x.unsqueeze(1)``, ``torch.flatten(x, 1)``, ``np.squeeze(x)`` and the like, whose
+    tensor respells and whose other arguments are whole numbers (an ``axis=``/``dim=``
+    keyword too): the error that names reshape, else None (the general hint)."""
+    func = node.func
+    assert isinstance(func, ast.Attribute)
+    method = _module_of(func) is None
+    args = ([func.value] if method else []) + list(node.args)
+    if func.attr in ("reshape", "view") and len(args) > 1 and not node.keywords:
+        return _inferred_reshape(node, loc, message, args)
+    if func.attr not in SHAPE_METHODS:
+        return None
+    if not args or any(kw.arg not in ("axis", "dim") for kw in node.keywords):
+        return None
+    axes = [_whole(a) for a in [*args[1:], *(kw.value for kw in node.keywords)]]
+    respell = _Respell()
+    receiver = respell.visit(copy.deepcopy(args[0]))
+    if respell.failed is not None or any(a is None for a in axes):
+        return None
+    text, name = ast.unparse(receiver), func.attr
+    what = {"unsqueeze": "a 1 inserted at that axis", "expand_dims": "a 1 inserted at that axis",
+            "squeeze": "its axes of size 1 left out"}.get(
+        name, "the merged axes as one dim defined as their product, e.g. dims: {BT: B * T}")
+    hint = f"a reshape names its shape: write reshape({text}, [...]) with {text}'s dims and {what}"
+    return ReshapeCall(message, loc, hint, text, name, tuple(a for a in axes if a is not None),
+                       ast.unparse(node))
+
+
+def _inferred_reshape(node: ast.Call, loc: Loc, message: str,
+                      args: list[ast.expr]) -> ReshapeCall | None:
+    """``x.view(-1)``, ``x.reshape(B, -1)``: a size NumPy infers, which a spec names (a dim
+    or 1); the sizes whole numbers or dims' names, one of them -1. Else None: the general
+    hint writes ``reshape(x, [...])`` from the sizes given."""
+    sizes = args[1:]
+    if len(sizes) == 1 and isinstance(sizes[0], (ast.Tuple, ast.List)):
+        sizes = list(sizes[0].elts)
+    given: list[int | str] = []
+    for a in sizes:
+        n = _whole(a)
+        if n is None and not isinstance(a, ast.Name):
+            return None
+        given.append(a.id if isinstance(a, ast.Name) else n if n is not None else 0)
+    respell = _Respell()
+    receiver = respell.visit(copy.deepcopy(args[0]))
+    if given.count(-1) != 1 or respell.failed is not None:
+        return None
+    text = ast.unparse(receiver)
+    hint = (f"a reshape names its shape: write reshape({text}, [...]) with a dim or 1 for "
+            "the size -1 stands for")
+    return ReshapeCall(message, loc, hint, text, "reshape", (), ast.unparse(node), tuple(given))
+
+
 def _qualified_call(node: ast.Call, loc: Loc,
                     loc_of: Callable[[ast.AST], Loc]) -> SpecError:
     """A call of anything but a plain name, with a hint written from its tree: a module's
@@ -190,6 +272,11 @@ def _qualified_call(node: ast.Call, loc: Loc,
     if not isinstance(func, ast.Attribute):
         return SpecError("call functions by their plain name", loc,
                          "e.g. exp(x), not np.exp(x)")
+    message = "call functions by their plain name" if _module_of(func) is not None else \
+        f"'.{func.attr}()' is a method call; a spec calls functions"
+    reshaping = _reshape_call(node, loc, message)
+    if reshaping is not None:
+        return reshaping
     respell = _Respell()
     copied = copy.deepcopy(node)
     tree = respell.visit(copied)
@@ -205,9 +292,7 @@ def _qualified_call(node: ast.Call, loc: Loc,
         hint = _usage(respell.failed)
         if respell.failed is not copied:  # a call inside it: say which
             hint = f"{ast.unparse(respell.failed)}: {hint}"
-    if _module_of(func) is not None:
-        return SpecError("call functions by their plain name", loc, hint)
-    return SpecError(f"'.{func.attr}()' is a method call; a spec calls functions", loc, hint)
+    return SpecError(message, loc, hint)
 
 
 def _module_of(func: ast.Attribute) -> str | None:
@@ -226,6 +311,8 @@ def _usage(node: ast.Call) -> str:
 
     assert isinstance(node.func, ast.Attribute)
     name = node.func.attr
+    if name in SHAPE_METHODS:
+        return "a reshape names its shape: write reshape(x, [...]) with the shape it makes"
     if name in OPERATOR_METHODS:
         return f"use the operator {OPERATOR_METHODS[name][0]} ({OPERATOR_METHODS[name][1]} operands)"
     fn = ALIASES.get(name, name)
@@ -247,6 +334,13 @@ class _Respell(ast.NodeTransformer):
     def __init__(self) -> None:
         self.failed: ast.Call | None = None
         self.notes: list[str] = []
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+        """``self.W`` of a module's forward as the spec's tensor ``W``."""
+        self.generic_visit(node)
+        if isinstance(node.value, ast.Name) and node.value.id == "self" and node.attr != "T":
+            return ast.Name(node.attr, ast.Load())
+        return node
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         from .ops import OPERATOR_METHODS, as_function
@@ -325,8 +419,9 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
         raise SpecError("only unary '-' and '+' are supported", loc)
     if isinstance(node, ast.Attribute):
         if node.attr != "T":
-            raise SpecError(f"unsupported attribute '.{node.attr}'", loc_of(node),
-                            "only '.T' (transpose) is supported")
+            hint = f"write {node.attr}, not self.{node.attr}" if isinstance(node.value, ast.Name) \
+                and node.value.id == "self" else "only '.T' (transpose) is supported"
+            raise SpecError(f"unsupported attribute '.{node.attr}'", loc_of(node), hint)
         return DotT(loc, _convert(node.value, loc_of))
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name):

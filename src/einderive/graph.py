@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sympy import Integer, Symbol, expand
+from sympy import Integer, Mul, Symbol, expand
 
 from . import expr as X
 from . import shapes
@@ -23,7 +23,7 @@ from .kinds import PseudoOp, TensorKind
 from .ops import (ALIASES, ARITHMETIC, FUNCTIONS, GATHER, OPS, SLICE, FExpr, slice_misfit,
                   sympy_number)
 from .record import Record, replace
-from .spec import DimDecl, DimTerm, Spec
+from .spec import Assignment, DimDecl, DimTerm, Spec
 
 # what a value may be but no tensor is: an operand of no op (a keyword's value, at most)
 NOT_TENSORS = (PseudoOp.STR, PseudoOp.BOOL, PseudoOp.NONE, PseudoOp.TUPLE, PseudoOp.COMPARE)
@@ -131,10 +131,17 @@ def build(spec: Spec) -> Graph:
         raise exc.with_source(list(spec.source_lines)) from None
 
 
+def _reserved(name: str) -> bool:
+    """A function's name, which no tensor may take: the spec's functions and ``slice``, which
+    the matrix form prints as one (``slice(X, :, 0:K)``); the internal ``neg`` and ``getitem``
+    print as ``−x`` and ``X[…]``, so a node of negatives may be ``neg``."""
+    return name in FUNCTIONS or name in OPS and (OPS[name].user or name == SLICE)
+
+
 def _build(spec: Spec) -> Graph:
     env: dict[str, Tensor] = {}
     for inp in spec.inputs:
-        if inp.name in OPS or inp.name in FUNCTIONS:
+        if _reserved(inp.name):
             raise SpecError(f"the input name '{inp.name}' shadows the function {inp.name}()",
                             inp.loc, f"choose another name, e.g. '{inp.name}_'")
         env[inp.name] = Tensor(inp.name, inp.shape, TensorKind.INPUT, inp.loc,
@@ -142,8 +149,13 @@ def _build(spec: Spec) -> Graph:
     dims = {d.name: d for d in spec.dims}
     later: dict[str, Loc] = {}
     statements = []
+    reshaping: X.ReshapeCall | None = None
     for item in spec.forward:
-        st = X.parse_assignment(item)
+        try:
+            st = X.parse_assignment(item)
+        except X.ReshapeCall as exc:  # its hint is written once the lines before it are built
+            reshaping = exc
+            break
         statements.append((item, st))
         later.setdefault(st.target, st.target_loc)
     tensors = list(env.values())
@@ -154,7 +166,7 @@ def _build(spec: Spec) -> Graph:
             what = "an input" if prev.is_input else "a node"
             raise SpecError(f"'{name}' is already defined as {what} (at {prev.loc})",
                             st.target_loc, "each forward item defines a new name; choose another")
-        if name in OPS or name in FUNCTIONS:
+        if _reserved(name):
             raise SpecError(f"the node name '{name}' shadows the function {name}()",
                             st.target_loc, f"choose another name, e.g. '{name}_'")
         if name in dims:
@@ -171,12 +183,103 @@ def _build(spec: Spec) -> Graph:
         node = Tensor(name, value.shape, TensorKind.NODE, st.target_loc, value, text)
         env[name] = node
         tensors.append(node)
+    if reshaping is not None:
+        raise _reshape_hint(reshaping, _Builder(env, dims, later, "_", list(tensors)))
     loss = _check_loss(spec, env)
     wrt = _check_wrt(spec, env)
     if len(dims) > len(spec.dims):  # the count dims stack made (_Builder.count_dim)
         spec = replace(spec, dims=tuple(dims.values()))
     graph = Graph(spec, tuple(tensors), tuple((d.name, d.size) for d in spec.dims), loss, wrt)
     return _with_warnings(graph)
+
+
+def _reshape_hint(exc: X.ReshapeCall, builder: _Builder) -> SpecError:
+    """A reshaping call (``x.unsqueeze(1)``, ``x.flatten(1)``, ``x.squeeze()``) with the hint
+    that writes the shape, read off its tensor's (every line before it built): ``write
+    reshape(x, [N, 1]), not x.unsqueeze(1)``; a merge no dim is defined as names the dim to
+    declare. Where the shape cannot be read (the tensor does not build, an axis out of range,
+    squeeze of an axis that is not 1) the error keeps its hint, which names reshape."""
+    try:
+        place = exc.loc or Loc("", 0, 0)
+        value = builder.tensor(X.parse_assignment(Assignment(f"_ = {exc.receiver}", place)).value)
+    except SpecError:
+        return exc
+    shape, axes, n = list(value.shape), exc.axes, len(value.shape)
+    if exc.method in ("unsqueeze", "expand_dims") and len(axes) == 1 and -n - 1 <= axes[0] <= n:
+        at = axes[0] % (n + 1)
+        new: list[Any] = [*shape[:at], 1, *shape[at:]]
+    elif exc.method == "squeeze" and len(axes) <= 1:
+        if axes and not -n <= axes[0] < n:
+            return exc
+        drop = {axes[0] % n} if axes else {i for i, d in enumerate(shape) if d == 1}
+        if any(shape[i] != 1 for i in drop):
+            return exc
+        new = [d for i, d in enumerate(shape) if i not in drop]
+    elif exc.method == "reshape":
+        inferred = _inferred_size(exc, shape, builder)
+        if inferred is None or isinstance(inferred, SpecError):
+            return inferred or exc
+        new = [inferred if d == -1 else d for d in exc.sizes]
+    elif exc.method in ("flatten", "ravel") and len(axes) <= (2 if exc.method == "flatten" else 0):
+        lo, hi = (list(axes) + [0, -1][len(axes):])[:2]
+        if not (-n <= lo < n and -n <= hi < n) or lo % n > hi % n:
+            return exc
+        lo, hi = lo % n, hi % n
+        merged = [d for d in shape[lo:hi + 1] if d != 1] or [1]
+        if len(merged) == 1:
+            name = merged[0]
+        else:
+            size = expand(Mul(*(builder.dim_values[d] for d in merged)))
+            name = next((d for d in builder.dims if expand(builder.dim_values[d] - size) == 0),
+                        None)
+            if name is None:
+                product = " * ".join(str(d) for d in merged)
+                name = "".join(str(d) for d in merged)
+                while name in builder.dims or name in builder.env:
+                    name += "_"
+                written = ", ".join(str(d) for d in [*shape[:lo], name, *shape[hi + 1:]])
+                return SpecError(exc.message, exc.loc, f"declare the merged axis as a dim, dims: "
+                                 f"{{{name}: {product}}}, and write reshape({exc.receiver}, "
+                                 f"[{written}]), not {exc.call}", exc.source_line)
+        new = [*shape[:lo], name, *shape[hi + 1:]]
+    else:
+        return exc
+    if not new:
+        return exc
+    written = ", ".join(str(d) for d in new)
+    return SpecError(exc.message, exc.loc, f"write reshape({exc.receiver}, [{written}]), not "
+                     f"{exc.call}", exc.source_line)
+
+
+def _inferred_size(exc: X.ReshapeCall, shape: list[Any],
+                   builder: _Builder) -> str | int | SpecError | None:
+    """The size a reshape's -1 stands for: the dim (or 1) whose size is the tensor's over the
+    other sizes', or the error whose hint declares it (a product of dims no dim is); None
+    where the sizes are not the spec's dims or the quotient is no product of dims."""
+    values = builder.dim_values
+    if any(isinstance(d, str) and d not in values for d in [*shape, *exc.sizes]):
+        return None
+    total = Mul(*(values[d] for d in shape if isinstance(d, str)))
+    known = Mul(*(values[d] if isinstance(d, str) else Integer(d) for d in exc.sizes if d != -1))
+    size = expand(total / known)
+    if size == 1:
+        return 1
+    name = next((d for d in builder.dims if expand(values[d] - size) == 0), None)
+    if name is not None:
+        return name
+    order = [d for d in shape if isinstance(d, str)]  # the factors in the tensor's order: T, D
+    factors = sorted(Mul.make_args(size), key=lambda f: order.index(str(f))
+                     if str(f) in order else len(order))
+    if not all(isinstance(f, Symbol) for f in factors):
+        return None
+    name = "".join(str(f) for f in factors)
+    while name in builder.dims or name in builder.env:
+        name += "_"
+    written = ", ".join(name if d == -1 else str(d) for d in exc.sizes)
+    product = " * ".join(str(f) for f in factors)
+    return SpecError(exc.message, exc.loc, f"declare the size -1 stands for as a dim, dims: "
+                     f"{{{name}: {product}}}, and write reshape({exc.receiver}, [{written}]), "
+                     f"not {exc.call}", exc.source_line)
 
 
 def _check_loss(spec: Spec, env: dict[str, Tensor]) -> str:

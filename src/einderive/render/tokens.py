@@ -205,11 +205,17 @@ class Style(ABC):
         """One index: a letter, or an index map (ops.Flat, ops.Digit) written out."""
         if isinstance(i, Flat):
             sizes = [self.dim(str(s)) for s in i.sizes]
-            return " + ".join(self.scalar_times().join([self.index_term(d)] + sizes[p + 1:])
-                              for p, d in enumerate(i.digits))
+            # a remainder beside another term or a factor is in parentheses: m·R + (l mod R),
+            # never m·R + l mod R, which reads as (m·R + l) mod R
+            many = len(i.digits) > 1
+            return " + ".join(self.scalar_times().join(
+                [self.paren(self.index_term(d)) if (many or sizes[p + 1:]) and _remainder(d)
+                 else self.index_term(d)] + sizes[p + 1:]) for p, d in enumerate(i.digits))
         if isinstance(i, Digit):
             sizes = [self.dim(str(s)) for s in i.sizes]
+            # a sum of indices divided is in parentheses: ⌊(i·T1 + j + 1)/T⌋, (i·T1 + j) mod T
             p, k = i.position, self.index_term(i.k)
+            k = k if isinstance(i.k, Symbol) else self.paren(k)
             below = sizes[p + 1:]
             out = self.floor_div(k, self.scalar_times().join(below)) if below else k
             return self.modulo(out, sizes[p]) if p else out
@@ -245,7 +251,8 @@ class Style(ABC):
     def _linear_atom(self, t: Any) -> str:
         if isinstance(t, Symbol) and t.is_positive:  # a dim's size
             return self.dim(t.name)
-        return self.index_term(t)
+        # a remainder beside a shift is in parentheses: ((k·T + i) mod T1) − 1
+        return self.paren(self.index_term(t)) if _remainder(t) else self.index_term(t)
 
     def function(self, spec: ScalarFn, args: list[str], composite: bool) -> str:
         """``σ(x)``, ``√x``, ``𝟙[x > 0]``: a scalar function applied, in this style's tokens
@@ -293,3 +300,8 @@ class NotationBase(Style):
     @abstractmethod
     def scalar_coefficient(self, c: Any) -> str:
         """A SymPy constant in front of a tensor, bracketed as a coefficient needs."""
+
+
+def _remainder(d: Any) -> bool:
+    """Whether an index map's digit prints with a remainder, ``⌊l/R⌋ mod R``."""
+    return isinstance(d, Digit) and d.position > 0
