@@ -468,6 +468,11 @@ def _index_expr(s: str, text: str):
         return ("add", terms)
     if s.startswith("⌊") and s.endswith("⌋") and len(_top(s[:-1], ("⌋",))) == 1:
         a, _, b = _top(s[1:-1], ("/",))
+        b = b.strip()
+        if b.startswith("(") and b.endswith(")"):  # ⌊l/(R·Dh)⌋: a product divisor
+            b = b[1:-1]
+        elif "·" in b:  # ⌊l/R·Dh⌋ reads (l/R)·Dh to a person: never printed
+            raise ReaderError(f"a product divisor without parentheses in {text!r}")
         return ("floordiv", _index_expr(a.strip(), text), b.split("·"))
     parts = _top(s, ("·",))
     if len(parts) > 1:

@@ -75,3 +75,25 @@ def test_a_remainder_beside_another_term_of_an_index_map_is_in_parentheses(run):
     assert "m·R + (⌊l/R⌋ mod R), n·R + (l mod R)}" in text
     report = verify(d)
     assert report.ok, report.error
+
+
+
+def test_a_product_divisor_of_an_index_map_is_in_parentheses(run):
+    """A reshape that merges three axes: its index map's first digit is ⌊m/(C·E)⌋ (was
+    ⌊m/C·E⌋, which a person reads (m/C)·E); tests/test_printed_forms.py reads every line of
+    the regression spec back to the reference, and the reader refuses the unbracketed
+    product."""
+    import pytest
+    import torch_reference as R
+    from notation_reader import ReaderError
+    from test_printed_forms import env_for
+    path = REGRESSIONS / "flatten_three_axes.yaml"
+    good = "Y_im = tanh(X_{i, ⌊m/(C·E)⌋, ⌊m/E⌋ mod C, m mod E})"
+    assert good.split(" = ")[1] in run("derive", path).output
+    d = derive_file(path)
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(good.replace("(C·E)", "C·E"))
+    report = verify(d)
+    assert report.ok, report.error

@@ -217,7 +217,10 @@ class Style(ABC):
             p, k = i.position, self.index_term(i.k)
             k = k if isinstance(i.k, Symbol) else self.paren(k)
             below = sizes[p + 1:]
-            out = self.floor_div(k, self.scalar_times().join(below)) if below else k
+            # a product divisor is in parentheses: ⌊l/(R·R)⌋, never ⌊l/R·R⌋ (read (l/R)·R)
+            div = self.scalar_times().join(below)
+            div = self.paren(div) if len(below) > 1 else div
+            out = self.floor_div(k, div) if below else k
             return self.modulo(out, sizes[p]) if p else out
         if isinstance(i, (Shift, Window)):  # j + lo, j − off (j alone for 0: the range is j's)
             offset = i.offset if isinstance(i, Shift) else -i.offset
