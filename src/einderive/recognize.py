@@ -862,14 +862,20 @@ class _Reader:
 
     def _one_hot(self, picked: Expr, v: Expr) -> Blob:
         """δ(tokens_t, v) is the one-hot matrix of an integer input: onehot(tokens)_tv."""
+        inds = tuple(picked.indices) if isinstance(picked, Indexed) else ()
+        nb = len(self.batch)
+        # δ(tok_bt, v) read per element b of the reader's batch: onehot(tok_b), the rows of
+        # element b (an embedding lookup's adjoint Σ_b onehot(tok_b)ᵀ ∂L/∂X_b)
+        batched = nb > 0 and len(inds) == nb + 1 and inds[:nb] == tuple(self.batch)
         if not isinstance(picked, Indexed) or not isinstance(v, Symbol) or \
-                not all(isinstance(i, Symbol) for i in picked.indices) or \
-                len(picked.indices) != 1:
+                not all(isinstance(i, Symbol) for i in inds) or \
+                (len(inds) != 1 and not batched):
             raise NoMatrixForm("a one-hot of more than one axis of indices")
         name = self.ctx.tensor_of[key_of(picked)]
         dim = self.ctx.index_dim[v]
-        t = picked.indices[0]
-        return Blob(mx.OneHot(name, dim, (self.ctx.index_dim[t], dim)), (t, v))
+        t = inds[-1]
+        batch = tuple(self.ctx.index_dim[b] for b in self.batch) if batched else ()
+        return Blob(mx.OneHot(name, dim, (self.ctx.index_dim[t], dim), batch=batch), (t, v))
 
     def _has_tensor(self, e: Expr) -> bool:
         """Whether ``e`` reads a tensor (an element, an adjoint ...) or a function of a whole
@@ -1585,6 +1591,7 @@ class _Reader:
         if summed_batch is not None:
             return Blob(mx.scale(mx.scalar_product(coeff), summed_batch.m) if coeff else
                         summed_batch.m, summed_batch.idx)
+        factors, summed = self._merged_flat(factors, summed)
         blobs: list[Blob] = []
         if self.batch:
             factors, summed, blobs = self._inner_batch_sums(factors, summed)
@@ -1613,6 +1620,53 @@ class _Reader:
                 raise
         return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
                     result.idx)
+
+    def _merged_flat(self, factors: list[Expr], summed: list[Index]
+                     ) -> tuple[list[Expr], list[Index]]:
+        """A product summed over the digits of a flat index it reads (Σ_i Σ_j
+        δ(k, lab_{i·T + j}) X_ijl, lab: [BT]) as summed over the flat index m itself, the
+        tensors read at the digits side by side read at m's digits (X_{⌊m/T⌋, m mod T, l}):
+        reshape(X, [BT, D]) beside onehot(lab), where no reading per batch element says it
+        (a one-hot of a flat index has no element).  Unchanged where the digits stand
+        anywhere else (apart, in another order, alone)."""
+        flats = sorted({f for x in factors for f in x.atoms(Flat)}, key=sympy.default_sort_key)
+        for flat in flats:
+            digits = tuple(flat.digits)
+            if len(digits) < 2 or len(set(digits)) != len(digits) or \
+                    not all(isinstance(d, Symbol) and d in summed for d in digits):
+                continue
+            dim = self._flat_dim(factors, flat)
+            if dim is None:
+                continue
+            m = self.ctx.fresh(dim)
+            table = {flat: m}
+            n = len(digits)
+            for x in factors:
+                for e in x.atoms(Indexed):
+                    inds = list(e.indices)
+                    for a in range(len(inds) - n + 1):
+                        if tuple(inds[a:a + n]) == digits:
+                            inds[a:a + n] = [Digit(m, p, *flat.sizes) for p in range(n)]
+                    if inds != list(e.indices):
+                        table[e] = e.base[tuple(inds)]
+            merged = [x.xreplace(table) for x in factors]
+            if any(set(digits) & x.free_symbols for x in merged):
+                continue
+            return merged, [s for s in summed if s not in digits] + [m]
+        return factors, summed
+
+    def _flat_dim(self, factors: list[Expr], flat: Expr) -> str | None:
+        """The dim of an axis a tensor of ``factors`` is read at ``flat`` on, when its size is
+        the product of the flat index's sizes (BT of lab: [BT] read at i·T + j)."""
+        for x in factors:
+            for e in x.atoms(Indexed):
+                if not self.ctx.is_tensor_atom(e) or flat not in e.indices:
+                    continue
+                dim = self._whole_ref(e)[1][list(e.indices).index(flat)]
+                if isinstance(dim, str) and \
+                        self._same_size(self.ctx.size(dim), sympy.Mul(*flat.sizes)):
+                    return dim
+        return None
 
     def _placed(self, e: Expr) -> Blob | None:
         """δ(s, p) R with R free of s: R placed at position p of s's axis, zeros elsewhere,

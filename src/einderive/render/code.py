@@ -222,7 +222,7 @@ class Compiler:
 
     def _m_OneHot(self, m: mx.OneHot) -> Value:
         return Value(self.b.one_hot(P.Name(self.names.var[m.name]), self.dim(m.dim)),
-                     (m.shape[0], m.dim))
+                     (*m.batch, m.shape[0], m.dim))  # (of each element: the whole array)
 
     def _picked(self, m: mx.MatMul) -> Value | None:
         """onehot(t) X as the rows t picks, X[t]; onehot(t)ᵀ G as G's rows added into the
@@ -232,8 +232,8 @@ class Compiler:
             return None
         if isinstance(a, mx.OneHot):
             idx = self.b.as_index(P.Name(self.names.var[a.name]))
-            return Value(P.Subscript(b.py, (idx,)), (a.shape[0],) + b.shape[1:])
-        if isinstance(a, mx.Transpose) and isinstance(a.x, mx.OneHot):
+            return Value(P.Subscript(b.py, (idx,)), (*a.batch, a.shape[0]) + b.shape[1:])
+        if isinstance(a, mx.Transpose) and isinstance(a.x, mx.OneHot) and not a.x.batch:
             shape = (a.x.dim,) + b.shape[1:]
             return Value(self.b.scatter_add(P.Name(self.names.var[a.x.name]), b.py,
                                             tuple(self.dim(d) for d in shape)), shape)
