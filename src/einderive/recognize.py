@@ -116,6 +116,7 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order, oriented)
     reader.top = expr
+    reader.unit_result = any(i == 0 for i in idx)
     if not shape:
         reader.totals = frozenset(SAdd.make_args(expr))
     try:
@@ -685,6 +686,9 @@ class _Reader:
         self.across_fns: list[mx.M] = []  # what _across_batch read whole
         self.ones = True  # whether a literal-1 axis ahead of a matrix reads as a batch of one
         self.used_ones = False  # whether one did
+        # whether the result keeps a literal-1 axis (X[:, 0:1, :] itself): a length-1 slice
+        # read at its one element is then that slice, never the position taken (_ref)
+        self.unit_result = False
         # whether an anonymous tensor's element may be a where-named temporary's (a sum over
         # the batch, whose other reading is an einsum; a per-element form reads it whole)
         self.temporaries = False
@@ -940,6 +944,15 @@ class _Reader:
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
+        # a slice of length 1 read at its one element (X_{i, 0, k} of reshape(X[:, 0:1, :],
+        # [B, D])): that position of the axis, as a literal index reads it
+        at_one = tuple(sympy.Integer(i.value) if isinstance(i, Shift) and i.index.is_Number
+                       else i for i in idx)
+        if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(at_one, shape)) and \
+                at_one != idx and e not in self.padded and not self._narrower(at_one, shape) \
+                and not any(isinstance(i, (Shift, SAdd, Window)) for i in at_one) and \
+                (not self.unit_result or e == self.top):  # (the kept slice whole, alone)
+            return self._position_ref(ref, at_one, shape, keep=self.unit_result)
         if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(idx, shape)):
             return self._position_ref(ref, idx, shape)
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
@@ -995,6 +1008,17 @@ class _Reader:
                 self.wheres.append(where)
         if _diagonal(idx) and not mx.batch_of(ref):
             return Blob(mx.Diagonal(ref, (mx.rows(ref), 1)), syms[:1])
+        if len(shape) > 2 and not self.batch and not mx.batch_of(ref) and \
+                1 <= len(syms) <= 2 and len(set(syms)) == len(syms) and \
+                all(i == 0 for i, d in zip(idx, shape) if d == 1) and \
+                all(isinstance(i, Symbol) for i, d in zip(idx, shape) if d != 1):
+            # a tensor whose literal-1 axes are read at 0, a matrix or vector of the others:
+            # the reshape that drops them (reshape(slice(X, :, 0:1), [B, D]) W)
+            kept = tuple(d for d in shape if d != 1)
+            m: mx.M = mx.Reshape(ref, kept, math_shape(kept))
+            if len(kept) == 1:
+                m = mx.Reshape(ref, (kept[0], 1), math_shape((kept[0], 1)))
+            return Blob(m, syms)
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
             return self._einsum_ref(ref, idx, shape)
         if len(shape) == 2 and len(syms) == 1:
@@ -1157,6 +1181,15 @@ class _Reader:
                 raise NoMatrixForm("an element at a shifted index outside its range")
             axis = at[0]
             i = idx[axis]
+            if isinstance(i, Shift) and i.index.is_Number and i.count == 1:
+                # a slice of length 1 read at its one element (X[:, 0:1, :] itself): the
+                # slice, its literal-1 axis kept and read at 0
+                if has_index_map(tuple(idx[:axis] + idx[axis + 1:])):
+                    raise NoMatrixForm("a window of a tensor at index maps")
+                idx[axis] = sympy.Integer(0)
+                one = tuple(1 if a == axis else d for a, d in enumerate(shape))
+                lo = i.offset
+                return mx.Slice(ref, axis, lo, lo + 1, one, math_shape(one)), tuple(idx), one
             if isinstance(i, Shift):  # its count is hi − lo as written (K:N, not K:K + M)
                 lo, s, hi = i.offset, i.index, i.offset + i.count
                 if not isinstance(s, Symbol) or not self._same_size(
@@ -1292,7 +1325,7 @@ class _Reader:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
         return Blob(m, syms)
 
-    def _position_ref(self, ref: mx.M, idx: Idx, shape: Shape) -> Blob:
+    def _position_ref(self, ref: mx.M, idx: Idx, shape: Shape, keep: bool = False) -> Blob:
         """An element at literal positions of axes of more than one element: ∂L/∂S_{i, 0}
         (a stacked piece's adjoint, a width-1 concatenated piece's) is an element of
         take(∂L/∂S, 0, axis=1), that axis gone.  Where a take cannot say it (inside a sum
@@ -1301,7 +1334,7 @@ class _Reader:
         (never the whole axis, which a literal 1 axis' index 0 would say)."""
         if has_index_map(idx):
             raise NoMatrixForm("a position of an axis read with other index maps")
-        take = not self.batch and not any(isinstance(i, Indexed) for i in idx)
+        take = not self.batch and not any(isinstance(i, Indexed) for i in idx) and not keep
         at = [a for a, (i, d) in enumerate(zip(idx, shape)) if i.is_Number and d != 1]
         if not take and (len(at) != 1 or self._narrower(idx, shape) or
                          (self.batch and element_at(idx, self.batch) is not None)):
@@ -1317,6 +1350,8 @@ class _Reader:
                 m = mx.Slice(m, a, p, p + 1, tuple(dims), math_shape(tuple(dims)))
         syms = tuple(i for i in rest if i != 0)
         if len(set(syms)) != len(syms) or (len(dims) > 2 and len(syms) != len(dims)):
+            if keep and syms == tuple(self.order) and len(set(syms)) == len(syms):
+                return Blob(m, syms)  # the whole slice X[:, 0:1, :] is the result
             if not take:
                 raise NoMatrixForm("a diagonal, or a rank-3 tensor, at a fixed position")
             return self._einsum_ref(m, tuple(rest), tuple(dims))  # type: ignore[arg-type]
@@ -1745,13 +1780,32 @@ class _Reader:
         (∂L/∂W_kl = Σ_i Σ_j X_ijk ∂L/∂Y_ijl, i over the batch) as the sum over the batch of
         each element's matrix form, Σ_b X_bᵀ ∂L/∂Y_b (see :func:`_batched`); None when the
         product does not read per element, or its element's form needs einsum or a total."""
-        if self.batch or self.padded or self.padded_products:
+        if self.batch or self.padded or self.padded_products or self._unit_reads(factors):
             return None
         for batch in _summed_batch(self.ctx, factors, summed):
             found = self._batch_sum_over(batch, factors, summed, total)
             if found is not None:
                 return found
         return None
+
+    def _unit_reads(self, factors: list[Expr]) -> bool:
+        """Whether every tensor of three or more axes in ``factors`` is a matrix or vector
+        of the others, its literal-1 axes (none leading) read at 0: read as the reshape that
+        drops them (:meth:`_ref`), never as a batch of rows (Σ_b t1_bᵀ (∂L/∂G1_b)ᵀ)."""
+        wide = [e for f in factors for e in f.atoms(Indexed)
+                if self.ctx.is_tensor_atom(e) and len(e.indices) > 2]
+        if not wide:
+            return False
+        for e in wide:
+            shape = self._whole_ref(e)[1] if key_of(e) in self.ctx.tensor_of or \
+                key_of(e) in self.ctx.adjoint_of else None
+            if shape is None or shape[0] == 1 or \
+                    not any(d == 1 and i == 0 for i, d in zip(e.indices, shape)) or \
+                    not all(i == 0 if d == 1 else isinstance(i, Symbol)
+                            for i, d in zip(e.indices, shape)) or \
+                    len([d for d in shape if d != 1]) > 2:
+                return False
+        return True
 
     def _inner_batch_sums(self, factors: list[Expr], summed: list[Index]
                           ) -> tuple[list[Expr], list[Index], list[Blob]]:

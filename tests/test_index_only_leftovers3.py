@@ -1,0 +1,109 @@
+"""Issue 12's index-only leftovers (session 30): adjoints that printed their index form alone
+now print a matrix form, each proved by verify (finite differences against every printed
+form, at the spec's sizes and at distinct others), by the generated code against torch
+autograd, and by the notation reader.
+
+- an embedding lookup of tokens of two axes (X = E[tok], tok: [B, T]) is read per batch
+  element: X = onehot(tok) E, its adjoint a scatter-add Σ_b onehot(tok_b)ᵀ ∂L/∂X_b;
+- a product summed over the digits of a flat index it reads (Σ_i Σ_j δ(k, lab_{i·T + j})
+  X_ijl of labels lab: [BT]) is summed over the flat index: reshape(X, [BT, D])ᵀ onehot(lab);
+- a slice of length 1 whose axis a reshape drops (reshape(X[:, 0:1, :], [B, D]), an LSTM's
+  step of a sequence) reads as that reshape, in the forward and in the weight's adjoint.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import derive_text, forms
+from einderive.api import render
+from einderive.render.terminal import plain
+from test_index_only_leftovers import TESTS, _derive, _verified
+
+
+def _no_index_only(d) -> None:
+    out = plain(d)
+    assert "no matrix form" not in out, out
+    assert "written with einsum" not in out, out
+
+
+def test_an_embedding_lookup_of_token_rows_is_a_scatter_add_per_element():
+    d = _derive("models/more/embed_rank3_tokens.yaml")
+    assert forms(d, "E")[1] == "Σ_b onehot(tok_b)ᵀ ∂L/∂X_b"
+    assert "  X     = onehot(tok) E\n" in plain(d), plain(d)
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 3, "T": 5, "V": 7, "D": 2}, seed=2)
+    code = render(d, "numpy")
+    assert "d_E = np.sum(np.eye(V)[tok].swapaxes(-1, -2) @ d_X, axis=0)" in code, code
+
+
+def test_a_tied_embedding_adds_the_scatter_to_the_heads_product():
+    d = _derive("models/more7/tied_embed_head.yaml")
+    assert forms(d, "E")[1] == "Σ_b onehot(tok_b)ᵀ ∂L/∂X_b + (∂L/∂Z)ᵀ h"
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 3, "T": 2, "V": 7, "D": 5}, seed=3)
+
+
+def test_labels_of_a_flattened_axis_read_at_the_flat_index():
+    d = _derive("models/more8/ce_rank3_flatten.yaml")
+    # was the index form alone: (1/BT) (softmax(Z)_{i·T + j, k} − δ_(k,lab_{i·T + j})) X_ijl
+    assert forms(d, "W")[1] == "(1/BT) reshape(X, [BT, D])ᵀ (softmax(Z) − onehot(lab))"
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 3, "T": 5, "C": 7, "D": 2}, seed=2)
+
+
+FIRST_STEP = """\
+name: first_step
+dims: {B: 2, T: 3, D: 2, H: 4}
+inputs: {X: [B, T, D], W: [D, H]}
+forward:
+  - G1 = reshape(X[:, 0:1, :], [B, D]) @ W
+  - L = sum(tanh(G1))
+loss: L
+"""
+
+
+def test_a_length_one_slice_whose_axis_a_reshape_drops_reads_as_that_reshape():
+    d = derive_text(FIRST_STEP)
+    assert "  G1    = reshape(slice(X, :, 0:1), [B, D]) W\n" in plain(d), plain(d)
+    # was the index form alone (∂L/∂G1_il X_{i, 0, k}); not Σ_b t1_bᵀ (∂L/∂G1_b)ᵀ either
+    assert forms(d, "W")[1] == "reshape(slice(X, :, 0:1), [B, D])ᵀ ∂L/∂G1"
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 3, "T": 5, "D": 7, "H": 2}, seed=2)
+
+
+def test_lstm_gate_slices_weight_gradient_reads_each_step():
+    d = _derive("regressions/lstm_gate_slices.yaml")
+    assert forms(d, "W")[1] == ("reshape(slice(X, :, 0:1), [B, D])ᵀ ∂L/∂G1 + "
+                                "reshape(slice(X, :, 1:2), [B, D])ᵀ ∂L/∂G2")
+    _no_index_only(d)
+    _verified(d)
+
+
+@pytest.mark.parametrize("path", ["models/more/embed_rank3_tokens.yaml",
+                                  "models/more7/tied_embed_head.yaml",
+                                  "models/more8/ce_rank3_flatten.yaml",
+                                  "regressions/lstm_gate_slices.yaml"])
+def test_the_new_forms_generate_code_that_matches_torch(path, tmp_path):
+    from test_ops import _generated_code_matches_torch
+    _generated_code_matches_torch(_derive(path), tmp_path)
+
+
+def test_the_first_step_generates_code_that_matches_torch(tmp_path):
+    from test_ops import _generated_code_matches_torch
+    _generated_code_matches_torch(derive_text(FIRST_STEP), tmp_path)
+
+
+@pytest.mark.parametrize("path", ["models/more/embed_rank3_tokens.yaml",
+                                  "models/more7/tied_embed_head.yaml",
+                                  "models/more8/ce_rank3_flatten.yaml",
+                                  "regressions/lstm_gate_slices.yaml"])
+def test_the_new_forms_read_back_to_the_reference(path, run):
+    """Every printed line, read back by tests/notation_reader.py and evaluated."""
+    from test_printed_forms import failures
+    bad = failures(TESTS / path, run)
+    assert not bad, "\n".join(bad)
