@@ -104,6 +104,8 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     plain = _read_plain(ctx, namer, anon_forms, expr, idx, shape, oriented)
     if batched is not None and (plain.matrix is None or plain.einsum):
         return batched
+    if plain.matrix is None:  # a row index read at its digits: the reshape of that reading
+        return _unflattened(ctx, namer, anon_forms, expr, idx, shape, oriented) or plain
     return plain
 
 
@@ -153,6 +155,51 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     return out
+
+
+def _unflattened(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+                 idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
+    """A result whose row index k is read by the tensors of three axes at its digits
+    (∂L/∂R_km of R = reshape(X, [BT, D]) @ W: ∂L/∂Y_{⌊k/T⌋, k mod T, m}, Σ_j ∂L/∂Y_{⌊k/T⌋, j,
+    m} …) as the reshape of the form read at the digits themselves, R_km read at the flat
+    index: reshape(Y ⊙ (∂L/∂Y − sum(∂L/∂Y ⊙ Y, axis=1, keepdims=True)) ⊙ (1 −
+    tanh(reshape(R, [B, T, E]))^∘2), [BT, E]).  None unless that reading has a form."""
+    if _UNFLATTENING.get() or len(idx) != 2 or not all(isinstance(i, Symbol) for i in idx):
+        return None
+    for a, k in enumerate(idx):
+        digits = [d for d in expr.atoms(Digit) if d.k == k]
+        sizes = {d.sizes for d in digits}
+        if len(sizes) != 1:
+            continue
+        (split,) = sizes
+        names = [ctx.dim_of_size.get(z) for z in split]
+        if any(n is None for n in names) or \
+                not same_size(ctx.graph.spec.dims, ctx.sizes, ctx.size(shape[a]),
+                              sympy.Mul(*split)):
+            continue
+        new = [ctx.fresh(n) for n in names]
+        table: dict[Any, Any] = {d: new[d.position] for d in digits}
+        body = expr.xreplace(table)
+        flat = Flat(*new, *split)
+        body = body.xreplace({k: flat})
+        if k in body.free_symbols - flat.free_symbols and body.has(k):
+            continue
+        new_idx = idx[:a] + tuple(new) + idx[a + 1:]
+        new_shape = tuple(shape[:a]) + tuple(names) + tuple(shape[a + 1:])
+        token = _UNFLATTENING.set(True)
+        try:
+            found = recognize(ctx, namer, anon_forms, body, new_idx, new_shape, oriented)
+        finally:
+            _UNFLATTENING.reset(token)
+        if found.matrix is None or found.einsum or isinstance(found.matrix, mx.Each) or \
+                mx.batch_of(found.matrix) or tuple(found.matrix.shape) != math_shape(new_shape):
+            continue
+        return Recognition(mx.Reshape(found.matrix, tuple(shape), math_shape(shape)),
+                           found.wheres)
+    return None
+
+
+_UNFLATTENING: ContextVar[bool] = ContextVar("unflattening", default=False)
 
 
 def _trailing(b: Blob, order: Idx) -> mx.M | None:
