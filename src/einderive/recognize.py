@@ -172,8 +172,9 @@ def _unflattened(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], 
         if len(sizes) != 1:
             continue
         (split,) = sizes
-        names = [ctx.dim_of_size.get(z) for z in split]
-        if any(n is None for n in names) or \
+        found_names = [ctx.dim_of_size.get(z) for z in split]
+        names = [n for n in found_names if n is not None]
+        if len(names) != len(split) or \
                 not same_size(ctx.graph.spec.dims, ctx.sizes, ctx.size(shape[a]),
                               sympy.Mul(*split)):
             continue
