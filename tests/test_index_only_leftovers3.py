@@ -7,6 +7,9 @@ autograd, and by the notation reader.
   element: X = onehot(tok) E, its adjoint a scatter-add Σ_b onehot(tok_b)ᵀ ∂L/∂X_b;
 - a product summed over the digits of a flat index it reads (Σ_i Σ_j δ(k, lab_{i·T + j})
   X_ijl of labels lab: [BT]) is summed over the flat index: reshape(X, [BT, D])ᵀ onehot(lab);
+- a row index read at its digits by the tensors of three axes (∂L/∂R_km of R =
+  reshape(X, [BT, D]) @ W, ∂L/∂Y_{⌊k/T⌋, k mod T, m}) is the reshape of the form read at
+  the digits: reshape(Y ⊙ (… − sum(∂L/∂Y ⊙ Y, axis=1, keepdims=True)), [BT, E]);
 - a slice of length 1 whose axis a reshape drops (reshape(X[:, 0:1, :], [B, D]), an LSTM's
   step of a sequence) reads as that reshape, in the forward and in the weight's adjoint.
 """
@@ -55,6 +58,16 @@ def test_labels_of_a_flattened_axis_read_at_the_flat_index():
     _verified(d, {"B": 3, "T": 5, "C": 7, "D": 2}, seed=2)
 
 
+def test_a_row_index_read_at_its_digits_is_the_reshape_of_the_form_at_the_digits():
+    d = _derive("models/reshape_token_mixer.yaml")
+    assert forms(d, "R")[1] == (
+        "reshape(Y ⊙ (1 − reshape(tanh(R), [B, T, E])^∘2) ⊙ (∂L/∂Y − sum(∂L/∂Y ⊙ Y, "
+        "axis=1, keepdims=True)), [BT, E])")
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 3, "T": 5, "D": 2, "E": 7}, seed=2)
+
+
 FIRST_STEP = """\
 name: first_step
 dims: {B: 2, T: 3, D: 2, H: 4}
@@ -93,6 +106,12 @@ def test_the_new_forms_generate_code_that_matches_torch(path, tmp_path):
     _generated_code_matches_torch(_derive(path), tmp_path)
 
 
+def test_the_token_mixers_code_matches_the_reference(tmp_path):
+    # (its wrt leaves G out: the torch module wants every input, the NumPy one does not)
+    from test_models import check_generated_gradients
+    check_generated_gradients(_derive("models/reshape_token_mixer.yaml"), tmp_path)
+
+
 def test_the_first_step_generates_code_that_matches_torch(tmp_path):
     from test_ops import _generated_code_matches_torch
     _generated_code_matches_torch(derive_text(FIRST_STEP), tmp_path)
@@ -101,7 +120,8 @@ def test_the_first_step_generates_code_that_matches_torch(tmp_path):
 @pytest.mark.parametrize("path", ["models/more/embed_rank3_tokens.yaml",
                                   "models/more7/tied_embed_head.yaml",
                                   "models/more8/ce_rank3_flatten.yaml",
-                                  "regressions/lstm_gate_slices.yaml"])
+                                  "regressions/lstm_gate_slices.yaml",
+                                  "models/reshape_token_mixer.yaml"])
 def test_the_new_forms_read_back_to_the_reference(path, run):
     """Every printed line, read back by tests/notation_reader.py and evaluated."""
     from test_printed_forms import failures
