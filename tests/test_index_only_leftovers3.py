@@ -10,6 +10,9 @@ autograd, and by the notation reader.
 - a row index read at its digits by the tensors of three axes (∂L/∂R_km of R =
   reshape(X, [BT, D]) @ W, ∂L/∂Y_{⌊k/T⌋, k mod T, m}) is the reshape of the form read at
   the digits: reshape(Y ⊙ (… − sum(∂L/∂Y ⊙ Y, axis=1, keepdims=True)), [BT, E]);
+- in NumPy's frame of whole tensors, a function of a whole axis read at a shifted index is
+  an element of its slice (softmax(Z, axis=1)_{i, j, k + D}: slice(softmax(Z, axis=1), :, :,
+  D:2 D)), a reduced one's too;
 - a slice of length 1 whose axis a reshape drops (reshape(X[:, 0:1, :], [B, D]), an LSTM's
   step of a sequence) reads as that reshape, in the forward and in the weight's adjoint.
 """
@@ -68,6 +71,15 @@ def test_a_row_index_read_at_its_digits_is_the_reshape_of_the_form_at_the_digits
     _verified(d, {"B": 3, "T": 5, "D": 2, "E": 7}, seed=2)
 
 
+def test_a_function_of_a_whole_axis_read_shifted_is_an_element_of_its_slice():
+    d = _derive("regressions/reduced_function_of_joined_axis.yaml")
+    # was the index form alone: 2 logsumexp(Z, axis=1)_{i, k + D} softmax(Z, axis=1)_{i, j, k + D}
+    assert forms(d, "C")[1] == ("2 reshape(slice(logsumexp(Z, axis=1), :, D:2 D), [B, 1, D]) ⊙ "
+                                "slice(softmax(Z, axis=1), :, :, D:2 D)")
+    _verified(d)
+    _verified(d, {"B": 3, "T": 5, "D": 2}, seed=2)
+
+
 FIRST_STEP = """\
 name: first_step
 dims: {B: 2, T: 3, D: 2, H: 4}
@@ -121,7 +133,8 @@ def test_the_first_step_generates_code_that_matches_torch(tmp_path):
                                   "models/more7/tied_embed_head.yaml",
                                   "models/more8/ce_rank3_flatten.yaml",
                                   "regressions/lstm_gate_slices.yaml",
-                                  "models/reshape_token_mixer.yaml"])
+                                  "models/reshape_token_mixer.yaml",
+                                  "regressions/reduced_function_of_joined_axis.yaml"])
 def test_the_new_forms_read_back_to_the_reference(path, run):
     """Every printed line, read back by tests/notation_reader.py and evaluated."""
     from test_printed_forms import failures

@@ -284,7 +284,14 @@ def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr:
     def window(e: Indexed) -> tuple[mx.M, Idx, Shape] | None:
         """A tensor read at a shifted index (X_{i, j, l + 1}, ∂L/∂Y_{i, j, k − 1} under its
         range) as its slice or padding, read at plain indices; None for a plain read."""
-        ref, shape = reader._whole_ref(e)
+        if isinstance(e, AxisFunction):  # softmax(Z, axis=1)_{i, j, k + D}: its slice
+            tensor = ctx.graph[ctx.tensor_of[e.label]]
+            arg = reader._whole(tensor.name, _ref_kind(tensor.kind), tensor.shape)
+            shape = tuple(d for a, d in enumerate(tensor.shape) if a != e.axis) \
+                if e.reduces else tuple(tensor.shape)
+            ref: mx.M = mx.AxisFn(e.head, arg, e.axis, tensor.shape, math_shape(shape))
+        else:
+            ref, shape = reader._whole_ref(e)
         at = tuple(e.indices)
         if e not in reader.padded and not reader._narrower(at, shape) and \
                 not any(isinstance(i, (Shift, SAdd)) for i in at):
