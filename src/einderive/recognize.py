@@ -182,8 +182,11 @@ def _unflattened(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], 
         table: dict[Any, Any] = {d: new[d.position] for d in digits}
         body = expr.xreplace(table)
         flat = Flat(*new, *split)
+        if any(f.spec.name == IN_RANGE and f.has(k)
+               for f in body.atoms(ElementwiseFunction)):
+            continue  # a range over the row index (𝟙[0 ≤ k < Dh]): no digit says it
         body = body.xreplace({k: flat})
-        if k in body.free_symbols - flat.free_symbols and body.has(k):
+        if body.has(k):
             continue
         new_idx = idx[:a] + tuple(new) + idx[a + 1:]
         new_shape = tuple(shape[:a]) + tuple(names) + tuple(shape[a + 1:])
