@@ -1066,12 +1066,12 @@ class _Reader:
                 self.wheres.append(where)
         if _diagonal(idx) and not mx.batch_of(ref):
             return Blob(mx.Diagonal(ref, (mx.rows(ref), 1)), syms[:1])
-        if len(shape) > 2 and not self.batch and not mx.batch_of(ref) and \
+        if len(shape) > 2 and not self.batch and not mx.batch_of(ref) and _unit_slice(ref) and \
                 1 <= len(syms) <= 2 and len(set(syms)) == len(syms) and \
                 all(i == 0 for i, d in zip(idx, shape) if d == 1) and \
                 all(isinstance(i, Symbol) for i, d in zip(idx, shape) if d != 1):
-            # a tensor whose literal-1 axes are read at 0, a matrix or vector of the others:
-            # the reshape that drops them (reshape(slice(X, :, 0:1), [B, D]) W)
+            # a slice of length 1 whose literal-1 axes are read at 0, a matrix or vector of
+            # the others: the reshape that drops them (reshape(slice(X, :, 0:1), [B, D]) W)
             kept = tuple(d for d in shape if d != 1)
             m: mx.M = mx.Reshape(ref, kept, math_shape(kept))
             if len(kept) == 1:
@@ -1855,9 +1855,9 @@ class _Reader:
         if not wide:
             return False
         for e in wide:
-            shape = self._whole_ref(e)[1] if key_of(e) in self.ctx.tensor_of or \
-                key_of(e) in self.ctx.adjoint_of else None
-            if shape is None or shape[0] == 1 or \
+            ref, shape = self._whole_ref(e) if key_of(e) in self.ctx.tensor_of or \
+                key_of(e) in self.ctx.adjoint_of else (None, None)
+            if ref is None or shape is None or shape[0] == 1 or not _unit_slice(ref) or \
                     not any(d == 1 and i == 0 for i, d in zip(e.indices, shape)) or \
                     not all(i == 0 if d == 1 else isinstance(i, Symbol)
                             for i, d in zip(e.indices, shape)) or \
@@ -2295,6 +2295,13 @@ def positions(m: mx.M) -> dict[Expr, int]:
         if node.src is not None and node.src not in out:
             out[node.src] = n
     return out
+
+
+def _unit_slice(ref: mx.Ref) -> bool:
+    """An anonymous slice of length 1 (X[:, 0:1, :] inside reshape(…, [B, D])): read at 0
+    on its literal-1 axis, the reshape that drops that axis (``_Reader._ref``).  Any other
+    tensor keeps its reading (a named one broadcast as NumPy reads it, h ⊙ 𝟏)."""
+    return ref.kind == RefKind.ANON and isinstance(ref.display, mx.Slice)
 
 
 def _picked(e: Indexed | AxisFunction) -> bool:
