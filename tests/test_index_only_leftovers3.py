@@ -143,3 +143,17 @@ def test_the_new_forms_read_back_to_the_reference(path, run):
     from test_printed_forms import failures
     bad = failures(TESTS / path, run)
     assert not bad, "\n".join(bad)
+
+
+def test_side_effects_on_other_specs_are_pinned_and_verified():
+    """What the new readings changed elsewhere (derive-all against main): a forward line
+    where there was none, an einsum gone; each proved by verify."""
+    d = _derive("models/more9/deepnorm_post.yaml")  # L = sum(H2[:, 0:1])
+    assert "  L     = sum(take(H2, 0, axis=1))\n" in plain(d), plain(d)
+    _verified(d)
+    d = _derive("models/more8/rnn_slices_rank3.yaml")  # x1 = reshape(X[:, 0:1, :], [B, D])
+    assert "  x1    = reshape(slice(X, :, 0:1), [B, D])\n" in plain(d), plain(d)
+    _verified(d)
+    d = _derive("models/more/concat_axis0_rank3.yaml")  # was einsum('mkl,mkl->kl', …)
+    assert "sum(Z ⊙ softmax(Z, axis=0), axis=0, keepdims=True)" in forms(d, "X")[1]
+    _verified(d)
