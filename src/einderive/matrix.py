@@ -90,6 +90,9 @@ class OneHot(M):
     dim: str
     shape: Shape
     src: Any = _src()
+    # read per batch element: onehot(tok_b) of tok: [B, T], the (T, V) matrix of row b; the
+    # leading axes of ``name`` are this batch (as Ref.batch), its last the rows
+    batch: Shape = ()
 
 
 class Transpose(M):
@@ -814,7 +817,7 @@ def _batch_of(x: M) -> Shape:
 
 
 def _batch_walk(x: M) -> Shape:
-    if isinstance(x, Ref) and x.batch:
+    if isinstance(x, (Ref, OneHot)) and x.batch:
         return x.batch
     if isinstance(x, (BatchSum, Permute, Each)):  # summed over its batch, or a whole tensor
         return ()

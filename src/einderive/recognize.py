@@ -104,6 +104,8 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     plain = _read_plain(ctx, namer, anon_forms, expr, idx, shape, oriented)
     if batched is not None and (plain.matrix is None or plain.einsum):
         return batched
+    if plain.matrix is None:  # a row index read at its digits: the reshape of that reading
+        return _unflattened(ctx, namer, anon_forms, expr, idx, shape, oriented) or plain
     return plain
 
 
@@ -116,6 +118,7 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
     order = tuple(i for i in idx if isinstance(i, Symbol))
     reader = _Reader(ctx, namer, anon_forms, order, oriented)
     reader.top = expr
+    reader.unit_result = any(i == 0 for i in idx)
     if not shape:
         reader.totals = frozenset(SAdd.make_args(expr))
     try:
@@ -152,6 +155,55 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     return out
+
+
+def _unflattened(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+                 idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
+    """A result whose row index k is read by the tensors of three axes at its digits
+    (∂L/∂R_km of R = reshape(X, [BT, D]) @ W: ∂L/∂Y_{⌊k/T⌋, k mod T, m}, Σ_j ∂L/∂Y_{⌊k/T⌋, j,
+    m} …) as the reshape of the form read at the digits themselves, R_km read at the flat
+    index: reshape(Y ⊙ (∂L/∂Y − sum(∂L/∂Y ⊙ Y, axis=1, keepdims=True)) ⊙ (1 −
+    tanh(reshape(R, [B, T, E]))^∘2), [BT, E]).  None unless that reading has a form."""
+    if _UNFLATTENING.get() or len(idx) != 2 or not all(isinstance(i, Symbol) for i in idx):
+        return None
+    for a, k in enumerate(idx):
+        digits = [d for d in expr.atoms(Digit) if d.k == k]
+        sizes = {d.sizes for d in digits}
+        if len(sizes) != 1:
+            continue
+        (split,) = sizes
+        found_names = [ctx.dim_of_size.get(z) for z in split]
+        names = [n for n in found_names if n is not None]
+        if len(names) != len(split) or \
+                not same_size(ctx.graph.spec.dims, ctx.sizes, ctx.size(shape[a]),
+                              sympy.Mul(*split)):
+            continue
+        new = [ctx.fresh(n) for n in names]
+        table: dict[Any, Any] = {d: new[d.position] for d in digits}
+        body = expr.xreplace(table)
+        flat = Flat(*new, *split)
+        if any(f.spec.name == IN_RANGE and f.has(k)
+               for f in body.atoms(ElementwiseFunction)):
+            continue  # a range over the row index (𝟙[0 ≤ k < Dh]): no digit says it
+        body = body.xreplace({k: flat})
+        if body.has(k):
+            continue
+        new_idx = idx[:a] + tuple(new) + idx[a + 1:]
+        new_shape = tuple(shape[:a]) + tuple(names) + tuple(shape[a + 1:])
+        token = _UNFLATTENING.set(True)
+        try:
+            found = recognize(ctx, namer, anon_forms, body, new_idx, new_shape, oriented)
+        finally:
+            _UNFLATTENING.reset(token)
+        if found.matrix is None or found.einsum or isinstance(found.matrix, mx.Each) or \
+                mx.batch_of(found.matrix) or tuple(found.matrix.shape) != math_shape(new_shape):
+            continue
+        return Recognition(mx.Reshape(found.matrix, tuple(shape), math_shape(shape)),
+                           found.wheres)
+    return None
+
+
+_UNFLATTENING: ContextVar[bool] = ContextVar("unflattening", default=False)
 
 
 def _trailing(b: Blob, order: Idx) -> mx.M | None:
@@ -235,7 +287,14 @@ def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr:
     def window(e: Indexed) -> tuple[mx.M, Idx, Shape] | None:
         """A tensor read at a shifted index (X_{i, j, l + 1}, ∂L/∂Y_{i, j, k − 1} under its
         range) as its slice or padding, read at plain indices; None for a plain read."""
-        ref, shape = reader._whole_ref(e)
+        if isinstance(e, AxisFunction):  # softmax(Z, axis=1)_{i, j, k + D}: its slice
+            tensor = ctx.graph[ctx.tensor_of[e.label]]
+            arg = reader._whole(tensor.name, _ref_kind(tensor.kind), tensor.shape)
+            shape = tuple(d for a, d in enumerate(tensor.shape) if a != e.axis) \
+                if e.reduces else tuple(tensor.shape)
+            ref: mx.M = mx.AxisFn(e.head, arg, e.axis, tensor.shape, math_shape(shape))
+        else:
+            ref, shape = reader._whole_ref(e)
         at = tuple(e.indices)
         if e not in reader.padded and not reader._narrower(at, shape) and \
                 not any(isinstance(i, (Shift, SAdd)) for i in at):
@@ -685,6 +744,9 @@ class _Reader:
         self.across_fns: list[mx.M] = []  # what _across_batch read whole
         self.ones = True  # whether a literal-1 axis ahead of a matrix reads as a batch of one
         self.used_ones = False  # whether one did
+        # whether the result keeps a literal-1 axis (X[:, 0:1, :] itself): a length-1 slice
+        # read at its one element is then that slice, never the position taken (_ref)
+        self.unit_result = False
         # whether an anonymous tensor's element may be a where-named temporary's (a sum over
         # the batch, whose other reading is an einsum; a per-element form reads it whole)
         self.temporaries = False
@@ -862,14 +924,20 @@ class _Reader:
 
     def _one_hot(self, picked: Expr, v: Expr) -> Blob:
         """δ(tokens_t, v) is the one-hot matrix of an integer input: onehot(tokens)_tv."""
+        inds = tuple(picked.indices) if isinstance(picked, Indexed) else ()
+        nb = len(self.batch)
+        # δ(tok_bt, v) read per element b of the reader's batch: onehot(tok_b), the rows of
+        # element b (an embedding lookup's adjoint Σ_b onehot(tok_b)ᵀ ∂L/∂X_b)
+        batched = nb > 0 and len(inds) == nb + 1 and inds[:nb] == tuple(self.batch)
         if not isinstance(picked, Indexed) or not isinstance(v, Symbol) or \
-                not all(isinstance(i, Symbol) for i in picked.indices) or \
-                len(picked.indices) != 1:
+                not all(isinstance(i, Symbol) for i in inds) or \
+                (len(inds) != 1 and not batched):
             raise NoMatrixForm("a one-hot of more than one axis of indices")
         name = self.ctx.tensor_of[key_of(picked)]
         dim = self.ctx.index_dim[v]
-        t = picked.indices[0]
-        return Blob(mx.OneHot(name, dim, (self.ctx.index_dim[t], dim)), (t, v))
+        t = inds[-1]
+        batch = tuple(self.ctx.index_dim[b] for b in self.batch) if batched else ()
+        return Blob(mx.OneHot(name, dim, (self.ctx.index_dim[t], dim), batch=batch), (t, v))
 
     def _has_tensor(self, e: Expr) -> bool:
         """Whether ``e`` reads a tensor (an element, an adjoint ...) or a function of a whole
@@ -934,6 +1002,15 @@ class _Reader:
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
+        # a slice of length 1 read at its one element (X_{i, 0, k} of reshape(X[:, 0:1, :],
+        # [B, D])): that position of the axis, as a literal index reads it
+        at_one = tuple(sympy.Integer(i.value) if isinstance(i, Shift) and i.index.is_Number
+                       else i for i in idx)
+        if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(at_one, shape)) and \
+                at_one != idx and e not in self.padded and not self._narrower(at_one, shape) \
+                and not any(isinstance(i, (Shift, SAdd, Window)) for i in at_one) and \
+                (not self.unit_result or e == self.top):  # (the kept slice whole, alone)
+            return self._position_ref(ref, at_one, shape, keep=self.unit_result)
         if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(idx, shape)):
             return self._position_ref(ref, idx, shape)
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
@@ -989,6 +1066,17 @@ class _Reader:
                 self.wheres.append(where)
         if _diagonal(idx) and not mx.batch_of(ref):
             return Blob(mx.Diagonal(ref, (mx.rows(ref), 1)), syms[:1])
+        if len(shape) > 2 and not self.batch and not mx.batch_of(ref) and _unit_slice(ref) and \
+                1 <= len(syms) <= 2 and len(set(syms)) == len(syms) and \
+                all(i == 0 for i, d in zip(idx, shape) if d == 1) and \
+                all(isinstance(i, Symbol) for i, d in zip(idx, shape) if d != 1):
+            # a slice of length 1 whose literal-1 axes are read at 0, a matrix or vector of
+            # the others: the reshape that drops them (reshape(slice(X, :, 0:1), [B, D]) W)
+            kept = tuple(d for d in shape if d != 1)
+            m: mx.M = mx.Reshape(ref, kept, math_shape(kept))
+            if len(kept) == 1:
+                m = mx.Reshape(ref, (kept[0], 1), math_shape((kept[0], 1)))
+            return Blob(m, syms)
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
             return self._einsum_ref(ref, idx, shape)
         if len(shape) == 2 and len(syms) == 1:
@@ -1151,6 +1239,15 @@ class _Reader:
                 raise NoMatrixForm("an element at a shifted index outside its range")
             axis = at[0]
             i = idx[axis]
+            if isinstance(i, Shift) and i.index.is_Number and i.count == 1:
+                # a slice of length 1 read at its one element (X[:, 0:1, :] itself): the
+                # slice, its literal-1 axis kept and read at 0
+                if has_index_map(tuple(idx[:axis] + idx[axis + 1:])):
+                    raise NoMatrixForm("a window of a tensor at index maps")
+                idx[axis] = sympy.Integer(0)
+                one = tuple(1 if a == axis else d for a, d in enumerate(shape))
+                lo = i.offset
+                return mx.Slice(ref, axis, lo, lo + 1, one, math_shape(one)), tuple(idx), one
             if isinstance(i, Shift):  # its count is hi − lo as written (K:N, not K:K + M)
                 lo, s, hi = i.offset, i.index, i.offset + i.count
                 if not isinstance(s, Symbol) or not self._same_size(
@@ -1286,7 +1383,7 @@ class _Reader:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
         return Blob(m, syms)
 
-    def _position_ref(self, ref: mx.M, idx: Idx, shape: Shape) -> Blob:
+    def _position_ref(self, ref: mx.M, idx: Idx, shape: Shape, keep: bool = False) -> Blob:
         """An element at literal positions of axes of more than one element: ∂L/∂S_{i, 0}
         (a stacked piece's adjoint, a width-1 concatenated piece's) is an element of
         take(∂L/∂S, 0, axis=1), that axis gone.  Where a take cannot say it (inside a sum
@@ -1295,7 +1392,7 @@ class _Reader:
         (never the whole axis, which a literal 1 axis' index 0 would say)."""
         if has_index_map(idx):
             raise NoMatrixForm("a position of an axis read with other index maps")
-        take = not self.batch and not any(isinstance(i, Indexed) for i in idx)
+        take = not self.batch and not any(isinstance(i, Indexed) for i in idx) and not keep
         at = [a for a, (i, d) in enumerate(zip(idx, shape)) if i.is_Number and d != 1]
         if not take and (len(at) != 1 or self._narrower(idx, shape) or
                          (self.batch and element_at(idx, self.batch) is not None)):
@@ -1311,6 +1408,8 @@ class _Reader:
                 m = mx.Slice(m, a, p, p + 1, tuple(dims), math_shape(tuple(dims)))
         syms = tuple(i for i in rest if i != 0)
         if len(set(syms)) != len(syms) or (len(dims) > 2 and len(syms) != len(dims)):
+            if keep and syms == tuple(self.order) and len(set(syms)) == len(syms):
+                return Blob(m, syms)  # the whole slice X[:, 0:1, :] is the result
             if not take:
                 raise NoMatrixForm("a diagonal, or a rank-3 tensor, at a fixed position")
             return self._einsum_ref(m, tuple(rest), tuple(dims))  # type: ignore[arg-type]
@@ -1585,6 +1684,7 @@ class _Reader:
         if summed_batch is not None:
             return Blob(mx.scale(mx.scalar_product(coeff), summed_batch.m) if coeff else
                         summed_batch.m, summed_batch.idx)
+        factors, summed = self._merged_flat(factors, summed)
         blobs: list[Blob] = []
         if self.batch:
             factors, summed, blobs = self._inner_batch_sums(factors, summed)
@@ -1613,6 +1713,53 @@ class _Reader:
                 raise
         return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
                     result.idx)
+
+    def _merged_flat(self, factors: list[Expr], summed: list[Index]
+                     ) -> tuple[list[Expr], list[Index]]:
+        """A product summed over the digits of a flat index it reads (Σ_i Σ_j
+        δ(k, lab_{i·T + j}) X_ijl, lab: [BT]) as summed over the flat index m itself, the
+        tensors read at the digits side by side read at m's digits (X_{⌊m/T⌋, m mod T, l}):
+        reshape(X, [BT, D]) beside onehot(lab), where no reading per batch element says it
+        (a one-hot of a flat index has no element).  Unchanged where the digits stand
+        anywhere else (apart, in another order, alone)."""
+        flats = sorted({f for x in factors for f in x.atoms(Flat)}, key=sympy.default_sort_key)
+        for flat in flats:
+            digits = tuple(flat.digits)
+            if len(digits) < 2 or len(set(digits)) != len(digits) or \
+                    not all(isinstance(d, Symbol) and d in summed for d in digits):
+                continue
+            dim = self._flat_dim(factors, flat)
+            if dim is None:
+                continue
+            m = self.ctx.fresh(dim)
+            table = {flat: m}
+            n = len(digits)
+            for x in factors:
+                for e in x.atoms(Indexed):
+                    inds = list(e.indices)
+                    for a in range(len(inds) - n + 1):
+                        if tuple(inds[a:a + n]) == digits:
+                            inds[a:a + n] = [Digit(m, p, *flat.sizes) for p in range(n)]
+                    if inds != list(e.indices):
+                        table[e] = e.base[tuple(inds)]
+            merged = [x.xreplace(table) for x in factors]
+            if any(set(digits) & x.free_symbols for x in merged):
+                continue
+            return merged, [s for s in summed if s not in digits] + [m]
+        return factors, summed
+
+    def _flat_dim(self, factors: list[Expr], flat: Expr) -> str | None:
+        """The dim of an axis a tensor of ``factors`` is read at ``flat`` on, when its size is
+        the product of the flat index's sizes (BT of lab: [BT] read at i·T + j)."""
+        for x in factors:
+            for e in x.atoms(Indexed):
+                if not self.ctx.is_tensor_atom(e) or flat not in e.indices:
+                    continue
+                dim = self._whole_ref(e)[1][list(e.indices).index(flat)]
+                if isinstance(dim, str) and \
+                        self._same_size(self.ctx.size(dim), sympy.Mul(*flat.sizes)):
+                    return dim
+        return None
 
     def _placed(self, e: Expr) -> Blob | None:
         """δ(s, p) R with R free of s: R placed at position p of s's axis, zeros elsewhere,
@@ -1691,13 +1838,32 @@ class _Reader:
         (∂L/∂W_kl = Σ_i Σ_j X_ijk ∂L/∂Y_ijl, i over the batch) as the sum over the batch of
         each element's matrix form, Σ_b X_bᵀ ∂L/∂Y_b (see :func:`_batched`); None when the
         product does not read per element, or its element's form needs einsum or a total."""
-        if self.batch or self.padded or self.padded_products:
+        if self.batch or self.padded or self.padded_products or self._unit_reads(factors):
             return None
         for batch in _summed_batch(self.ctx, factors, summed):
             found = self._batch_sum_over(batch, factors, summed, total)
             if found is not None:
                 return found
         return None
+
+    def _unit_reads(self, factors: list[Expr]) -> bool:
+        """Whether every tensor of three or more axes in ``factors`` is a matrix or vector
+        of the others, its literal-1 axes (none leading) read at 0: read as the reshape that
+        drops them (:meth:`_ref`), never as a batch of rows (Σ_b t1_bᵀ (∂L/∂G1_b)ᵀ)."""
+        wide = [e for f in factors for e in f.atoms(Indexed)
+                if self.ctx.is_tensor_atom(e) and len(e.indices) > 2]
+        if not wide:
+            return False
+        for e in wide:
+            ref, shape = self._whole_ref(e) if key_of(e) in self.ctx.tensor_of or \
+                key_of(e) in self.ctx.adjoint_of else (None, None)
+            if ref is None or shape is None or shape[0] == 1 or not _unit_slice(ref) or \
+                    not any(d == 1 and i == 0 for i, d in zip(e.indices, shape)) or \
+                    not all(i == 0 if d == 1 else isinstance(i, Symbol)
+                            for i, d in zip(e.indices, shape)) or \
+                    len([d for d in shape if d != 1]) > 2:
+                return False
+        return True
 
     def _inner_batch_sums(self, factors: list[Expr], summed: list[Index]
                           ) -> tuple[list[Expr], list[Index], list[Blob]]:
@@ -2129,6 +2295,13 @@ def positions(m: mx.M) -> dict[Expr, int]:
         if node.src is not None and node.src not in out:
             out[node.src] = n
     return out
+
+
+def _unit_slice(ref: mx.Ref) -> bool:
+    """An anonymous slice of length 1 (X[:, 0:1, :] inside reshape(…, [B, D])): read at 0
+    on its literal-1 axis, the reshape that drops that axis (``_Reader._ref``).  Any other
+    tensor keeps its reading (a named one broadcast as NumPy reads it, h ⊙ 𝟏)."""
+    return ref.kind == RefKind.ANON and isinstance(ref.display, mx.Slice)
 
 
 def _picked(e: Indexed | AxisFunction) -> bool:

@@ -175,7 +175,7 @@ def _reads(expr: Expr, is_tensor: Callable[[Expr], bool]) -> list[Idx]:
     out: list[Idx] = []
     for e in sorted(expr.atoms(Indexed, AxisFunction), key=str):
         if isinstance(e, AxisFunction):
-            inds = tuple(e.indices)
+            inds = tuple(_unshifted(i) for i in e.indices)  # (of its slice: _axis_function)
             out.append(inds[:e.axis] + (None,) + inds[e.axis:] if e.reduces else inds)
         elif is_tensor(e):
             inds = tuple(_unshifted(i) for i in e.indices)
@@ -383,6 +383,10 @@ class _Frame:
         return self._placed(m, inds, shape)
 
     def _axis_function(self, e: AxisFunction) -> tuple[mx.M, frozenset[int]]:
+        windowed = self.window(e) if self.window is not None else None
+        if windowed is not None:  # softmax(Z, axis=1)_{i, j, k + D}: of its slice
+            m, inds, shape = windowed
+            return self._placed(m, inds, shape)
         ref, shape = self.arg_ref(e)
         inds = tuple(e.indices)
         if any(not isinstance(i, Symbol) and i != 0 for i in inds):

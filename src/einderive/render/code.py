@@ -222,7 +222,7 @@ class Compiler:
 
     def _m_OneHot(self, m: mx.OneHot) -> Value:
         return Value(self.b.one_hot(P.Name(self.names.var[m.name]), self.dim(m.dim)),
-                     (m.shape[0], m.dim))
+                     (*m.batch, m.shape[0], m.dim))  # (of each element: the whole array)
 
     def _picked(self, m: mx.MatMul) -> Value | None:
         """onehot(t) X as the rows t picks, X[t]; onehot(t)ᵀ G as G's rows added into the
@@ -232,8 +232,8 @@ class Compiler:
             return None
         if isinstance(a, mx.OneHot):
             idx = self.b.as_index(P.Name(self.names.var[a.name]))
-            return Value(P.Subscript(b.py, (idx,)), (a.shape[0],) + b.shape[1:])
-        if isinstance(a, mx.Transpose) and isinstance(a.x, mx.OneHot):
+            return Value(P.Subscript(b.py, (idx,)), (*a.batch, a.shape[0]) + b.shape[1:])
+        if isinstance(a, mx.Transpose) and isinstance(a.x, mx.OneHot) and not a.x.batch:
             shape = (a.x.dim,) + b.shape[1:]
             return Value(self.b.scatter_add(P.Name(self.names.var[a.x.name]), b.py,
                                             tuple(self.dim(d) for d in shape)), shape)
@@ -404,6 +404,9 @@ class Compiler:
         """Σ_b of each element's matrix: the form compiled with the batch axes kept, then
         summed over them; a vector's unit axis goes with them (a plain form's vector is 1-d,
         as a row or column sum's is)."""
+        scattered = self._scattered(m)
+        if scattered is not None:
+            return scattered
         body = m.x.x if isinstance(m.x, mx.Transpose) else m.x
         summed = body if isinstance(body, mx.Reduce) and body.shape != () else None
         outer, self.batched = self.batched, True
@@ -423,6 +426,27 @@ class Compiler:
             axes.append(nd - 2)
         shape = tuple(d for n, d in enumerate(v.shape) if n not in axes)
         return Value(self.b.reduce(SUM, v.py, tuple(axes), False, nd), shape)
+
+    def _scattered(self, m: mx.BatchSum) -> Value | None:
+        """Σ_b onehot(tok_b)ᵀ G_b (an embedding lookup's adjoint, tokens of two axes) as
+        the rows of G added into the rows the tokens name, every element's at once
+        (scatter_add of the flattened tokens and rows): no one-hot array formed."""
+        a = m.x.a if isinstance(m.x, mx.MatMul) else None
+        if not isinstance(a, mx.Transpose) or not isinstance(a.x, mx.OneHot) or \
+                tuple(a.x.batch) != tuple(m.dims) or len(m.shape) != 2 or m.shape[1] == 1:
+            return None
+        assert isinstance(m.x, mx.MatMul)
+        outer, self.batched = self.batched, True
+        try:
+            g = self._m(m.x.b)
+        finally:
+            self.batched = outer
+        if len(g.shape) != len(m.dims) + 2 or g.shape[-1] != m.shape[1]:
+            return None
+        idx = self.b.reshape_to(P.Name(self.names.var[a.x.name]), [P.num(-1)])
+        rows = self.b.reshape_to(g.py, [P.num(-1), self.dim(m.shape[1])])
+        shape = (a.x.dim, m.shape[1])
+        return Value(self.b.scatter_add(idx, rows, tuple(self.dim(d) for d in shape)), shape)
 
     def _m_Norm(self, m: mx.Norm) -> Value:
         return self._power(self._squares(m), S.Half)

@@ -71,7 +71,8 @@ class MatrixPrinter(TreePrinter):
         return self.n.eye_token()
 
     def _print_OneHot(self, m: mx.OneHot) -> str:
-        return self.n.one_hot_token() + self.n.paren(self.n.tensor(m.name, ""))
+        at = self.element if m.batch else ""  # onehot(tok_b): element b's rows
+        return self.n.one_hot_token() + self.n.paren(self.n.tensor(m.name, at))
 
     # -- products --------------------------------------------------------------------------------
 
