@@ -251,6 +251,8 @@ def throughout(m: mx.M, parts: Sequence[Where], temporaries: dict[str, mx.M]
     t2 ⊙ (…).  A part reading a new part is new (no earlier definition reads a new name).
     Every part keeps its clause: a block defines each name it reads."""
     local = {w.lhs.name: w for w in parts if isinstance(w.lhs, mx.Ref)}
+    if not local:
+        return m, tuple(parts)
     final: dict[str, str] = {}  # a part's local name -> its name in the derivation
     new: list[str] = []
     earlier = {d: k for k, d in reversed(list(temporaries.items()))
