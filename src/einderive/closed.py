@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from . import matrix as mx
 from .kinds import Omission, RefKind
-from .recognize import Where, is_temporary
+from .recognize import Where, _renamed, is_temporary
 from .record import Record, replace
 from .simplify import cost
 
@@ -246,9 +246,10 @@ def throughout(m: mx.M, parts: Sequence[Where], temporaries: dict[str, mx.M]
     renamed to the derivation's names, which ``temporaries`` (a name -> its definition)
     holds and takes the new ones: one name means one thing in every block.  A part whose
     definition an earlier name has (one repeated part in two closed forms) takes that
-    name; a new one the next tN no name takes, in the order the form reads them, so that
-    an attention's ∂L/∂Wq says t3_b = softmax(…), not the t1 its ∂L/∂X defined as
-    t2 ⊙ (…).  A part reading a new part is new (no earlier definition reads a new name).
+    name; a new one the next tN no name takes, in the order the form reads them.  A one-line
+    batched attention's ∂L/∂X defines t1 = t2 ⊙ (…) and t2 = softmax(…): its ∂L/∂Wq reads
+    t2_b, each element of that t2, where it said t1_b = softmax(…) before.  A part reading
+    a new part is new (no earlier definition reads a new name).
     Every part keeps its clause: a block defines each name it reads."""
     local = {w.lhs.name: w for w in parts if isinstance(w.lhs, mx.Ref)}
     if not local:
@@ -287,14 +288,6 @@ def throughout(m: mx.M, parts: Sequence[Where], temporaries: dict[str, mx.M]
         out.append(Where(_renamed(w.lhs, final), rhs))
     wheres = tuple(out) + tuple(w for w in parts if not isinstance(w.lhs, mx.Ref))
     return _renamed(m, final), wheres
-
-
-def _renamed(m: mx.M, names: Mapping[str, str]) -> mx.M:
-    """``m`` with its references to the names ``names`` maps renamed, in one walk (so that
-    t1 → t2 and t2 → t1 swap)."""
-    table: dict[mx.M, mx.M] = {r: replace(r, name=names[r.name]) for r in mx.leaves(m)
-                               if r.name in names}
-    return mx.substitute_all(m, table) if table else m
 
 
 def _largest_shared(forms: list[mx.M]) -> mx.M | None:
