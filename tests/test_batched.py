@@ -332,8 +332,11 @@ def test_sums_over_a_batch_pass_verify(spec):
 
 @pytest.mark.parametrize("path,swaps,sums", [
     # the sums' first element read whole was a where-clause's temporary (Σ_j t1_j …)
+    # (p: [B, O]: its elements are rows, read as columns, not matrices)
     ("models/conv1d_pool_head.yaml", "Yᵀ swaps the last two axes of Y,",
-     "Σ_j p_j adds the matrices p_j"),
+     "Σ_j p_j adds the vectors p_j of every element j of the batch axis B. A line "
+     "subscripted by j holds for every element j of the batch axis B: p_j is the column "
+     "p[j, :]."),
     ("regressions/conv1d_stacked.yaml", "Yᵀ swaps the last two axes of Y,",
      "Σ_b Y_b adds the matrices Y_b"),
     # t1ᵀ swaps the last two axes of t1; the spec's X is batched too

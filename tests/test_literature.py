@@ -44,9 +44,10 @@ LITERATURE = {
     ("gru_cell", "X"): (
         "(G ⊙ Zg ⊙ (1 − Zg) ⊙ (Hc − Hp)) Wz + (Hp ⊙ Rg ⊙ (t1 Uh) ⊙ (1 − Rg)) Wr + t1 Wh",
         ("t1 = G ⊙ Zg ⊙ (1 − Hc ⊙ Hc)",)),
+    # (t2: the derivation's t1 is ∂L/∂X's G ⊙ Zg ⊙ (1 − Hc ⊙ Hc), one name for one thing)
     ("gru_cell", "Hp"): (
-        "(G ⊙ Zg ⊙ (1 − Zg) ⊙ (Hc − Hp)) Uz + (Hp ⊙ Rg ⊙ t1 ⊙ (1 − Rg)) Ur + Rg ⊙ t1 + "
-        "G ⊙ (1 − Zg)", ("t1 = (G ⊙ Zg ⊙ (1 − Hc ⊙ Hc)) Uh",)),
+        "(G ⊙ Zg ⊙ (1 − Zg) ⊙ (Hc − Hp)) Uz + (Hp ⊙ Rg ⊙ t2 ⊙ (1 − Rg)) Ur + Rg ⊙ t2 + "
+        "G ⊙ (1 − Zg)", ("t2 = (G ⊙ Zg ⊙ (1 − Hc ⊙ Hc)) Uh",)),
     ("lstm_cell", "x"): (
         "Wiᵀ (u ⊙ i ⊙ t1 ⊙ (1 − i)) + Wfᵀ (c ⊙ f ⊙ t1 ⊙ (1 − f)) + Woᵀ (g ⊙ hn ⊙ (1 − o)) + "
         "Wgᵀ (i ⊙ t1 ⊙ (1 − u ⊙ u))", ("t1 = g ⊙ o ⊙ (1 − tanh(cn)^∘2) + 2 cn",)),

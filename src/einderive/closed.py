@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from . import matrix as mx
 from .kinds import Omission, RefKind
-from .recognize import Where, is_temporary
+from .recognize import Where, _renamed, is_temporary
 from .record import Record, replace
 from .simplify import cost
 
@@ -133,6 +133,20 @@ def defined_temporaries(forms: Sequence[mx.M], temporaries: Mapping[str, mx.M],
     return tuple(out)
 
 
+def definitions(m: mx.M, wheres: Sequence[Where]) -> dict[mx.M, mx.M]:
+    """What each where-name the form ``m`` (or a clause) reads stands for, for code that
+    computes it: a clause's left side its right side; and a temporary defined per element
+    (t2_h = A_hᵀ t1_h, an ``Each``) read otherwise than as its left side, whole
+    (reshape(t2, [T, D])) or at other axes, the whole tensor of its elements (the Each),
+    which every reading of it reads right (:func:`defined_temporaries`)."""
+    out = {w.lhs: w.rhs for w in wheres}
+    each = {r.name: d for r, d in out.items() if isinstance(d, mx.Each) and isinstance(r, mx.Ref)}
+    if each:
+        reads = [x for y in (m, *out.values()) for x in mx.leaves(y)]
+        out.update({x: each[x.name] for x in reads if x.name in each})
+    return out
+
+
 # nodes that name axes of a whole tensor's spec shape (axis=1 of [B, C, T])
 _SPEC_AXES = (mx.Slice, mx.Pad, mx.Take, mx.SumAxes, mx.Permute, mx.Stack, mx.Reshape)
 
@@ -224,6 +238,56 @@ def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | No
     if cost(m) > NAMED_LIMIT or any(cost(d) > NAMED_LIMIT for _, d in defs):
         return None
     return _numbered(m, defs, taken)
+
+
+def throughout(m: mx.M, parts: Sequence[Where], temporaries: dict[str, mx.M]
+               ) -> tuple[mx.M, tuple[Where, ...]]:
+    """``m`` and its named ``parts`` (:func:`named_parts`, numbered for this form alone)
+    renamed to the derivation's names, which ``temporaries`` (a name -> its definition)
+    holds and takes the new ones: one name means one thing in every block.  A part whose
+    definition an earlier name has (one repeated part in two closed forms) takes that
+    name; a new one the next tN no name takes, in the order the form reads them.  A one-line
+    batched attention's ∂L/∂X defines t1 = t2 ⊙ (…) and t2 = softmax(…): its ∂L/∂Wq reads
+    t2_b, each element of that t2, where it said t1_b = softmax(…) before.  A part reading
+    a new part is new (no earlier definition reads a new name).
+    Every part keeps its clause: a block defines each name it reads."""
+    local = {w.lhs.name: w for w in parts if isinstance(w.lhs, mx.Ref)}
+    if not local:
+        return m, tuple(parts)
+    final: dict[str, str] = {}  # a part's local name -> its name in the derivation
+    new: list[str] = []
+    earlier = {d: k for k, d in reversed(list(temporaries.items()))
+               if not (isinstance(d, mx.Ref) and d.name == k)}  # (a held tensor's name)
+
+    def resolve(name: str) -> None:
+        if name in final or name in new:
+            return
+        rhs = local[name].rhs
+        inner = [r.name for r in dict.fromkeys(mx.leaves(rhs)) if r.name in local]
+        for n in inner:
+            resolve(n)
+        same = None if any(n in new for n in inner) else earlier.get(_renamed(rhs, final))
+        if same is None:
+            new.append(name)
+        else:
+            final[name] = same
+    for name in local:
+        resolve(name)
+    for name in local:  # the new names in the order the form reads them
+        if name in new:
+            k = 1
+            while f"t{k}" in temporaries:
+                k += 1
+            final[name] = f"t{k}"
+            temporaries[f"t{k}"] = local[name].rhs  # (renamed below)
+    out = []
+    for name, w in local.items():
+        rhs = _renamed(w.rhs, final)
+        if name in new:
+            temporaries[final[name]] = rhs
+        out.append(Where(_renamed(w.lhs, final), rhs))
+    wheres = tuple(out) + tuple(w for w in parts if not isinstance(w.lhs, mx.Ref))
+    return _renamed(m, final), wheres
 
 
 def _largest_shared(forms: list[mx.M]) -> mx.M | None:

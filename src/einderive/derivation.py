@@ -28,13 +28,14 @@ from .recognize import (
     node_ref,
     orientations,
     positions,
+    reading_forward,
     recognize,
 )
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
 from .closed import (Refused, defined_temporaries, in_node_names, named_parts, named_temporary,
-                     substituted)
+                     substituted, throughout)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -225,7 +226,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         if any(a is not b for a, b in zip(formed_with, (named, oriented, symmetric))):
             formed.clear()
             formed_with[:] = [named, oriented, symmetric]
-        key = (expr, tidx, shape)
+        key = (expr, tidx, shape, reading_forward())  # (a forward form names no temporary)
         hit = formed.get(key)
         if hit is None:
             hit = formed[key] = forms.form(
@@ -331,8 +332,9 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         parts = named_parts(done[name], taken | set(temporaries))  # attention's t1
         if parts is None or not parts[1]:
             return closed
-        m, named = parts
-        return replace(closed, matrix=m, wheres=closed.wheres + named, positions=positions(m))
+        m, named = throughout(*parts, temporaries)  # one name, one meaning, every block
+        return replace(closed, matrix=m, wheres=_defined_once(closed.wheres + named),
+                       positions=positions(m))
     return _matrix_level(name, shown, done, simplified, taken, temporaries)
 
 
@@ -374,15 +376,29 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
     parts = named_parts(full, taken | set(temporaries))
     if parts is None:
         return Refused(Omission.TOO_LARGE)
-    m, wheres = parts
+    m, wheres = throughout(*parts, temporaries)  # one name, one meaning, every block
     # no index form: written out it is the one too large to build (reverse.EXPAND_LIMIT),
     # and the chain form's index form is not this formula's; its temporaries (t1 =
     # conv1d(X, W, b), read t1_i) stay defined, and so do those the upstream closed forms
     # were named by (t1 = reshape(G Woᵀ, [T, H, Dh]), read t1_h)
     kept = tuple(w for w in used_wheres(m, shown.wheres) if is_temporary(w))
     # read in the form or in a named part (t5 = rowsum(YB_b ⊙ 𝟙[t1_b > 0]))
-    kept += defined_temporaries((m, *(w.rhs for w in wheres)), temporaries, kept)
-    return Form(None, shown.idx, m, kept + wheres, positions(m), shown.einsum)
+    kept += defined_temporaries((m, *(w.rhs for w in wheres)), temporaries, kept + wheres)
+    return Form(None, shown.idx, m, _defined_once(kept + wheres), positions(m), shown.einsum)
+
+
+def _defined_once(wheres: tuple[Where, ...]) -> tuple[Where, ...]:
+    """``wheres`` with one clause per temporary's name, the first (a named part that took a
+    temporary's name, t1 = reshape(G Woᵀ, [T, H, Dh]), beside that temporary's clause)."""
+    seen: set[str] = set()
+    out = []
+    for w in wheres:
+        if isinstance(w.lhs, mx.Ref):
+            if w.lhs.name in seen:
+                continue
+            seen.add(w.lhs.name)
+        out.append(w)
+    return tuple(out)
 
 
 def _through_temporaries(m: mx.M, wheres: tuple[Where, ...], done: dict[str, mx.M],
@@ -695,8 +711,9 @@ class Note(Record):
     form for part of it), 'no-matrix-form' (none at all: only the index form
     is printed) or 'batched' (forms read per batch element, ``matrix.batch_of``;
     ``tensor`` is a tensor so read, ``form`` the first sum over a batch, if any, and
-    ``leaf`` the element of it the note names; ``element`` the first form written element
-    by element, if any, and ``element_leaf`` the element of it the note names)."""
+    ``leaf`` the element of it the note names, ``leaf_vector`` whether that element is a
+    vector; ``element`` the first form written element by element, if any, and
+    ``element_leaf`` the element of it the note names)."""
 
     kind: NoteKind
     tensor: str
@@ -706,6 +723,7 @@ class Note(Record):
     element: mx.M | None = None
     leaf: mx.Ref | None = None
     element_leaf: mx.Ref | None = None
+    leaf_vector: bool = False  # each ``leaf`` is a vector: A_n of A: [N, M] is A[n, :]
 
 
 def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Note]:
@@ -744,13 +762,18 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
     # subscript says first (an axis not leading, else a vector's element)
     leaf = min((r for r in mx.leaves(shown.x) if r.batch),
                key=lambda r: (r.kind != RefKind.TENSOR or r.name not in users,
-                              r.kind != RefKind.ADJOINT)) if shown is not None else None
+                              r.kind != RefKind.ADJOINT), default=None) \
+        if shown is not None else None  # (none: a sum of no batched leaf, Σ_b of a take)
     element_leaf = min((r for r in mx.leaves(each.x) if r.batch),
                        key=lambda r: (not r.at, mx.cols(r) != 1,
-                                      r.kind != RefKind.TENSOR or r.name not in users)) \
-        if isinstance(each, mx.Each) else None
+                                      r.kind != RefKind.TENSOR or r.name not in users),
+                       default=None) if isinstance(each, mx.Each) else None
+    # an element of a tensor of one axis more than its batch is a vector (a row of a matrix
+    # A: [N, M], read as the column A_n), not a matrix
+    vector = leaf is not None and any(t.name == leaf.name and len(t.shape) == len(leaf.batch) + 1
+                                      for t in graph.tensors)
     return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each, leaf=leaf,
-                 element_leaf=element_leaf)]
+                 element_leaf=element_leaf, leaf_vector=vector)]
 
 
 def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:

@@ -35,7 +35,7 @@ from sympy.core.basic import Basic
 
 from . import matrix as mx
 from .record import Record, _set
-from .recognize import positions
+from .recognize import positions, reading_forward
 from .reuse import _quotient
 from .simplify import _difference
 from .template import _REBUILT, Within, _rebuild
@@ -117,7 +117,10 @@ class FormCache:
             return None
         ordered, rank, rest = around
         letters = tuple(sorted((s.name, ctx.index_dim.get(s)) for s in local.others))
-        key = (skel, tuple(rank[n] for n in local.names), shape, letters, rest)
+        # a forward reading names no temporary (recognize.forward_reading): its form is
+        # another than a backward reading's of the same index form
+        key = (skel, tuple(rank[n] for n in local.names), shape, letters, rest,
+               reading_forward())
         return key, ordered
 
     def _around(self, read: frozenset[str], named: Any, oriented: frozenset[Any],

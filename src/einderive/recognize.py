@@ -362,6 +362,14 @@ def forward_reading() -> Iterator[None]:
         yield
     finally:
         _FORWARD.reset(token)
+
+
+def reading_forward() -> bool:
+    """Whether :func:`recognize` reads forward forms now (:func:`forward_reading`): a
+    reading's result depends on it, so a cache of readings keys on it."""
+    return _FORWARD.get()
+
+
 # the temporaries of one recognition (reshape(permute(…)) -> t1, t2 …), shared by its readers
 _TEMPORARIES: ContextVar[dict[mx.M, mx.Ref]] = ContextVar("temporaries")
 
@@ -2319,27 +2327,43 @@ def distinct_temporaries(forms: list[tuple[mx.M | None, tuple[Where, ...]]],
     named = {} if named is None else named
     if not any(is_temporary(w) for _, wheres in forms for w in wheres):
         return forms
-    used = {r.name for m, _ in forms if m is not None for r in mx.leaves(m)}
+    used = {r.name for m, wheres in forms for x in (m, *(w.rhs for w in wheres))
+            if x is not None for r in mx.leaves(x)}
     out = []
     for m, wheres in forms:
         renamed: dict[str, str] = {}
-        for w in wheres:
-            if not is_temporary(w):
-                continue
-            assert isinstance(w.lhs, mx.Ref)
-            old = w.lhs.name
-            same = next((n for n, r in named.items() if r == w.rhs), None)
+        defs = {w.lhs.name: w for w in wheres if isinstance(w.lhs, mx.Ref)}
+        done: set[str] = set()
+
+        def name(old: str) -> None:
+            """``old``'s clause named, after the clauses its right side reads (t2 = f(t1):
+            t1's new name is in t2's definition before t2's is looked up)."""
+            if old in done:
+                return
+            done.add(old)
+            rhs = defs[old].rhs
+            for r in dict.fromkeys(mx.leaves(rhs)):
+                if r.name in defs:
+                    name(r.name)
+            rhs = _renamed(rhs, renamed)
+            same = next((n for n, r in named.items() if r == rhs), None)
             if same is None and old in named:
                 k = 1
                 while f"t{k}" in named or f"t{k}" in used:
                     k += 1
                 same = f"t{k}"
-            named[same or old] = w.rhs
+            named[same or old] = rhs
             if same is not None and same != old:
                 renamed[old] = same
+        for w in wheres:
+            if is_temporary(w):
+                assert isinstance(w.lhs, mx.Ref)
+                name(w.lhs.name)
         if renamed:
             m = _renamed(m, renamed) if m is not None else None
-            wheres = tuple(Where(_renamed(w.lhs, renamed), w.rhs) for w in wheres)
+            # every side of every clause: a clause reads another's temporary (t2 = f(t1))
+            wheres = tuple(Where(_renamed(w.lhs, renamed), _renamed(w.rhs, renamed))
+                           for w in wheres)
         out.append((m, wheres))
     return out
 

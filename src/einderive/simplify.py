@@ -1524,15 +1524,25 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
 
 def used_wheres(m: mx.M, wheres: Sequence[Where]) -> tuple[Where, ...]:
     """The ``where`` definitions a simplified form still uses: σ' may have cancelled, or
-    been turned the other way round (then so is its definition)."""
+    been turned the other way round (then so is its definition); and those the definitions
+    used read (t2 = f(t1) needs t1's clause too), in the order ``wheres`` has them."""
     nodes = set(mx.walk(m))
-    out: list[Where] = []
-    for w in wheres:
-        if w.lhs in nodes:
-            out.append(w)
-        elif _shape(w.lhs) != () and transpose_deep(w.lhs) in nodes:
-            out.append(Where(transpose_deep(w.lhs), transpose_deep(w.rhs)))
-    return tuple(out)
+    used: dict[int, Where] = {}
+    grown = True
+    while grown:  # the clauses the form reads, then those their right sides read
+        grown = False
+        for k, w in enumerate(wheres):
+            if k in used:
+                continue
+            if w.lhs in nodes:
+                used[k] = w
+            elif _shape(w.lhs) != () and transpose_deep(w.lhs) in nodes:
+                used[k] = Where(transpose_deep(w.lhs), transpose_deep(w.rhs))
+            else:
+                continue
+            nodes.update(mx.walk(used[k].rhs))
+            grown = True
+    return tuple(used[k] for k in sorted(used))
 
 
 def simplify_form(m: mx.M | None, wheres: Sequence[Where],

@@ -17,6 +17,7 @@ from typing import Any
 from sympy import Add, Mul, Pow, S, Sum, Symbol
 
 from .. import matrix as mx
+from ..closed import definitions
 from ..indexed import dim_polynomial_terms, sum_of_constant
 from ..kinds import PseudoOp, ReduceKind
 from ..ops import (ARITHMETIC, AXIS_OPS, CONV_OPS, DIAGONAL, HELPER_NAMES, OPS, RESHAPE, SUM,
@@ -140,14 +141,7 @@ class Compiler:
     # -- matrix forms --------------------------------------------------------------------
 
     def matrix(self, m: mx.M, wheres: tuple[Any, ...]) -> Value:
-        self.wheres = {w.lhs: w.rhs for w in wheres}
-        # a temporary defined per element (t2_h = A_hᵀ t1_h) and read otherwise, whole
-        # (reshape(t2, [T, D])) or at other axes: its definition is the whole tensor
-        each = {r.name: d for r, d in self.wheres.items()
-                if isinstance(d, mx.Each) and isinstance(r, mx.Ref)}
-        if each:
-            reads = [x for y in (m, *self.wheres.values()) for x in mx.leaves(y)]
-            self.wheres.update({x: each[x.name] for x in reads if x.name in each})
+        self.wheres = definitions(m, wheres)  # what each where-name read stands for
         self.batched = bool(mx.batch_of(m))
         try:
             return self._m(m)

@@ -163,9 +163,12 @@ class Pen(Record):
         return str(p.gradient(name, p.index_list(idx)))
 
     def _batch_sum_note(self, form: mx.M | None, leaf: mx.Ref | None,
-                        math: Callable[[str], str]) -> str:
+                        math: Callable[[str], str], vector: bool = False,
+                        said: bool = False) -> str:
         """`` Σ_b X_b adds the matrices X_b of every element b of the batch axis B.`` for
-        the first sum over a batch (``form``; ``leaf`` the element it names), else nothing."""
+        the first sum over a batch (``form``; ``leaf`` the element it names, ``vector``
+        whether it is a vector: ``adds the vectors A_n …: A_n is the column A[n, :]``, unless
+        the element note after it ``said`` what A_n is), else nothing."""
         if not isinstance(form, mx.BatchSum) or leaf is None:
             return ""
         p = self.printer()
@@ -181,6 +184,18 @@ class Pen(Record):
                     f"{math(element)} of a batch of one.")
         axes = ", ".join(self.dim(d) for d in form.dims)
         plural = "axes" if len(form.dims) > 1 else "axis"
+        if vector and said:
+            return (f" {math(total)} adds the vectors {math(one)} of every element "
+                    f"{math(element)} of the batch {plural} {math(axes)}.")
+        if vector:  # a row of a matrix, read as a column: A_n is A[n, :]
+            whole = p.tensor(leaf.name, "") if leaf.kind == RefKind.TENSOR else \
+                p.adjoint(leaf.name, "")
+            letters_at = iter(p.index_list([Symbol(x)]) for x in form.names)
+            at = leaf.at or tuple(range(len(form.names)))
+            parts = [next(letters_at) if a in at else ":" for a in range(len(form.names) + 1)]
+            return (f" {math(total)} adds the vectors {math(one)} of every element "
+                    f"{math(element)} of the batch {plural} {math(axes)}: {math(one)} is the "
+                    f"column {math(whole + '[' + ', '.join(parts) + ']')}.")
         return (f" {math(total)} adds the matrices {math(one)} of every element "
                 f"{math(element)} of the batch {plural} {math(axes)}.")
 
@@ -225,7 +240,8 @@ class Pen(Record):
                 tt = p.matrix(mx.transpose(mx.Ref(n.tensor, RefKind.TENSOR, (2, 3))))
                 out.append(f"{BATCHED} {math(tt)} swaps the last two axes of {math(t)}, and "
                            "rowsum, colsum and softmax act on each element's matrix." +
-                           self._batch_sum_note(n.form, n.leaf, math) +
+                           self._batch_sum_note(n.form, n.leaf, math, n.leaf_vector,
+                                                n.leaf == n.element_leaf) +
                            self._element_note(n.element, n.element_leaf, math))
             elif n.kind == NoteKind.EINSUM:
                 # the recognizer falls back to einsum for several reasons (a rank-3 tensor, a

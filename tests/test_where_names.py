@@ -1,0 +1,193 @@
+"""One meaning for every ``where`` name in one derivation (issue 12, item 1's where-clauses).
+
+Closed forms name their repeated parts (``where t1 = …``) and the temporaries they read; a
+name is the derivation's, so it says one thing in every block and every format.  Before,
+each block numbered its named parts from t1 while temporaries were numbered derivation-wide:
+a one-line batched attention printed ``t1 = t2 ⊙ (…)`` under ∂L/∂X and ``t1_b = softmax(…)``
+under ∂L/∂Wq, and a GRU's t1 was ``G ⊙ Zg ⊙ (1 − Hc ⊙ Hc)`` under ∂L/∂X and that times Uh
+under ∂L/∂Hp.  Also here: the latent risks of the where-clause machinery, each shown with a
+case that fails without its fix (renaming nested clauses, clauses needed through other
+clauses, the form cache's key, the batch note's vectors).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from einderive import matrix as mx
+from einderive.api import derive_file, render, verify
+from einderive.kinds import RefKind
+from einderive.recognize import Where, distinct_temporaries, forward_reading
+from einderive.render.terminal import Options, plain
+from einderive.simplify import used_wheres
+
+ROOT = Path(__file__).resolve().parent.parent
+INLINE_ATTENTION = ROOT / "tests" / "regressions" / "inline_batched_attention.yaml"
+# specs whose closed forms name parts or temporaries in several blocks
+SPECS = [INLINE_ATTENTION, ROOT / "specs" / "gru_cell.yaml",
+         ROOT / "specs" / "multihead_attention.yaml",
+         ROOT / "tests" / "models" / "more9" / "tcn_channel_norm.yaml"]
+
+_SUBSCRIPT = re.compile(r"_[a-z](?![A-Za-z0-9_])")  # a batch element's subscript: t2_b, X_b
+
+
+def _printed_definitions(path: Path) -> dict[str, set[str]]:
+    """Each where-name's printed definitions over the whole derivation (JSON's clauses, as
+    every format prints them), a batch element's subscript dropped: ``t2_b = softmax((1/2)
+    X_b Wq Wkᵀ X_bᵀ)`` is element b of ``t2 = softmax((1/2) X Wq Wkᵀ Xᵀ)``."""
+    doc = render(derive_file(str(path)), "json", expand=True)
+    out: dict[str, set[str]] = {}
+
+    def walk(x: object) -> None:
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if k == "where":
+                    for w in v:
+                        lhs, rhs = w["text"].split(" = ", 1)
+                        if re.fullmatch(r"t\d+(_[a-z])?", lhs):
+                            out.setdefault(_SUBSCRIPT.sub("", lhs), set()).add(
+                                _SUBSCRIPT.sub("", rhs))
+                else:
+                    walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+    walk(json.loads(doc))
+    return out
+
+
+def test_inline_attention_says_one_thing_by_each_where_name() -> None:
+    names = _printed_definitions(INLINE_ATTENTION)
+    assert names == {"t1": {"t2 ⊙ (Y − rowsum(Y ⊙ t2))"},
+                     "t2": {"softmax((1/2) X Wq Wkᵀ Xᵀ)"}}, names
+
+
+def test_inline_attention_prints_the_derivations_names() -> None:
+    out = plain(derive_file(str(INLINE_ATTENTION)), Options(expand=True), width=100000)
+    assert "where t1 = t2 ⊙ (Y − rowsum(Y ⊙ t2))" in out
+    assert "(1/2) Σ_b X_bᵀ (t2_b ⊙ (Y_b − rowsum(Y_b ⊙ t2_b))) X_b Wk" in out
+    assert "where t2_b = softmax((1/2) X_b Wq Wkᵀ X_bᵀ)" in out
+    assert "t1_b" not in out
+    assert verify(derive_file(str(INLINE_ATTENTION))).ok
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_every_where_name_has_one_definition(path: Path) -> None:
+    """In the engine's trees (every format prints these): each name, one right side."""
+    d = derive_file(str(path))
+    defs: dict[str, set[mx.M]] = {}
+    forms = [f for a in d.adjoints for f in (a.form, a.closed) if f is not None]
+    for f in forms:
+        for w in f.wheres:
+            if isinstance(w.lhs, mx.Ref):
+                defs.setdefault(w.lhs.name, set()).add(w.rhs)
+    assert defs, "no where-name: the spec no longer tests this"
+    many = {n: d for n, d in defs.items() if len(d) > 1}
+    assert not many, many
+    assert len(_printed_definitions(path)) == len(
+        {n for n in defs if re.fullmatch(r"t\d+", n)})
+
+
+def test_gru_names_the_hidden_adjoint_part_apart_from_the_inputs() -> None:
+    # ∂L/∂X's t1 = G ⊙ Zg ⊙ (1 − Hc ⊙ Hc); ∂L/∂Hp's part is that times Uh: another name
+    names = _printed_definitions(ROOT / "specs" / "gru_cell.yaml")
+    assert names == {"t1": {"G ⊙ Zg ⊙ (1 − Hc ⊙ Hc)"},
+                     "t2": {"(G ⊙ Zg ⊙ (1 − Hc ⊙ Hc)) Uh"}}, names
+
+
+# -- the latent risks ----------------------------------------------------------------------
+
+def _ref(name: str) -> mx.Ref:
+    return mx.Ref(name, RefKind.TENSOR, ("N", "N"))
+
+
+def test_renaming_temporaries_reaches_the_clauses_that_read_them() -> None:
+    # two forms read apart, each with t2 = t1 ⊙ t1 over its own t1 (A in one, B in the
+    # other): the second's t1 is renamed, and its t2 reads the renamed one, so it is not
+    # the first's t2 (which squares A)
+    a, b = _ref("A"), _ref("B")
+    t1, t2 = _ref("t1"), _ref("t2")
+    square = mx.hadamard(t1, t1)
+    forms = [(mx.matmul(t2, a), (Where(t2, square), Where(t1, mx.transpose(a)))),
+             (mx.matmul(t2, b), (Where(t2, square), Where(t1, mx.transpose(b))))]
+    (m1, w1), (m2, w2) = distinct_temporaries(forms)
+    assert (m1, w1) == forms[0]
+    defs = {w.lhs.name: w.rhs for w in w2 if isinstance(w.lhs, mx.Ref)}
+    assert defs.keys().isdisjoint({"t1", "t2"}), defs
+    (inner,) = [n for n, r in defs.items() if r == mx.transpose(b)]
+    (outer,) = [n for n in defs if n != inner]
+    assert defs[outer] == mx.hadamard(_ref(inner), _ref(inner))
+    assert m2 == mx.matmul(_ref(outer), b)
+
+
+def test_a_clause_read_by_a_used_clause_is_used() -> None:
+    # the form reads t2, t2's clause reads t1: both clauses print
+    a, t1, t2 = _ref("A"), _ref("t1"), _ref("t2")
+    wheres = [Where(t1, mx.transpose(a)), Where(t2, mx.hadamard(t1, a))]
+    assert used_wheres(mx.matmul(t2, a), wheres) == tuple(wheres)
+    assert used_wheres(mx.matmul(t1, a), wheres) == (wheres[0],)
+
+
+def test_the_form_cache_keys_on_a_forward_reading() -> None:
+    # a forward reading names no temporary: a backward reading of the same index form must
+    # not take its stored form (nor the reverse)
+    from einderive.derivation import _named
+    from einderive.form_cache import FormCache
+    d = derive_file(str(ROOT / "specs" / "multihead_attention.yaml"))
+    idx = d.index
+    cache = FormCache(idx.ctx, idx.namer, d.anon, enabled=True)
+    named, t = _named(d.forward), d.forward[0][0]
+    expr, tidx = idx.definitions[t.name]
+    args = (expr, tidx, t.shape, named, frozenset(), frozenset())
+    backward = cache._signature(*args)
+    with forward_reading():
+        forward = cache._signature(*args)
+    assert backward is not None and forward is not None
+    assert backward[0] != forward[0]
+
+
+def test_a_temporary_defined_per_element_is_computed_whole_where_read_whole() -> None:
+    # the engine says what a where-name read stands for (the code generator only compiles it):
+    # multi-head attention's ∂L/∂Xv = reshape(t3, [T, D]) with t3_h = A_hᵀ t1_h reads t3 whole
+    from einderive.closed import definitions
+    d = derive_file(str(ROOT / "specs" / "multihead_attention.yaml"))
+    found = 0
+    for a in d.adjoints:
+        f = a.closed
+        if f is None or f.matrix is None:
+            continue
+        each = {w.lhs.name: w.rhs for w in f.wheres
+                if isinstance(w.lhs, mx.Ref) and isinstance(w.rhs, mx.Each)}
+        table = definitions(f.matrix, f.wheres)
+        for r in mx.leaves(f.matrix):
+            if r.name in each:
+                assert table[r] == each[r.name]
+                found += 1
+    assert found
+
+
+def test_the_batch_note_says_a_row_of_a_matrix_is_a_vector() -> None:
+    # Σ_n t1_n v A_nᵀ … with A: [N, M]: A_n is a row of A, read as a column, not a matrix
+    out = plain(derive_file(str(ROOT / "tests" / "models" / "more8" / "cb_kron_einsum.yaml")),
+                Options(expand=True))
+    flat = " ".join(out.split())
+    assert "Σ_n A_n adds the vectors A_n of every element n of the batch axis N: A_n is " \
+        "the column A[n, :]." in flat, flat[-600:]
+    assert "the matrices A_n" not in flat
+
+
+def test_the_batch_note_of_a_sum_of_no_batched_leaf_names_none() -> None:
+    # a sum over the batch whose body reads no tensor per element (only a form beside it
+    # does): the note names no element, where min() of nothing raised ValueError
+    from einderive.derivation import Form, _batch_note
+    d = derive_file(str(INLINE_ATTENTION))
+    x = mx.Ref("X", RefKind.TENSOR, ("T", "D"), batch=("B",))
+    w = mx.Ref("Wq", RefKind.TENSOR, ("D", "D"))
+    total = mx.BatchSum(w, ("B",), ("b",), ("D", "D"))
+    forward = [(d.graph["X"], Form(None, (), x)), (d.graph["Wq"], Form(None, (), total))]
+    (note,) = _batch_note(forward, [], d.graph)
+    assert note.form == total and note.leaf is None
