@@ -318,7 +318,8 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
                              positions=positions(m))
         if closed.matrix is None:
             return _keeping(closed, trial, temporaries)
-        if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
+        if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)) \
+                or _other_element(closed.matrix, shown.matrix):
             level = _matrix_level(name, shown, done, simplified, taken | set(temporaries),
                                   temporaries)
             if isinstance(level, Form):  # the index form's closed form is this one's
@@ -334,6 +335,15 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         m, named = parts
         return replace(closed, matrix=m, wheres=closed.wheres + named, positions=positions(m))
     return _matrix_level(name, shown, done, simplified, taken, temporaries)
+
+
+def _other_element(closed: mx.M, shown: mx.M | None) -> bool:
+    """Whether the index form's closed form is written per element of another batch than
+    the chain form it continues (∂L/∂a_b = X_b ∂L/∂p_b, its closed form read for each t,
+    rowsum(X_t ⊙ …)): printed under the chain form's left side ∂L/∂a_b, its subscript t
+    would say nothing; the matrix level's (X_b t1_b) is read per element of the same batch."""
+    return isinstance(closed, mx.Each) and isinstance(shown, mx.Each) and \
+        (closed.dims, closed.names, closed.at) != (shown.dims, shown.names, shown.at)
 
 
 def _keeping(f: Form, trial: dict[str, mx.M], temporaries: dict[str, mx.M]) -> Form:
