@@ -324,8 +324,9 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
                                   temporaries)
             if isinstance(level, Form):  # the index form's closed form is this one's
                 return replace(level, index=closed.index, idx=closed.idx)
-            done[name] = closed.matrix
-            return _keeping(closed, trial, temporaries)
+            if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
+                done[name] = closed.matrix
+                return _keeping(closed, trial, temporaries)
         done[name] = closed.matrix
         closed = _keeping(closed, trial, temporaries)
         # no named part takes one of the temporaries' names

@@ -479,6 +479,9 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
                 return False  # (a batch of one, m: [1, T, D], is the same for every element)
             continue
         if isinstance(e, AxisFunction):
+            if relaxed and _element_of_rows(e, batch):
+                found = True
+                continue
             if len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch) or \
                     seen & set(inds[nb:]):
                 return False
@@ -489,6 +492,18 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
     return found
+
+
+def _element_of_rows(e: AxisFunction, batch: Idx) -> bool:
+    """A row of a function along the rows of a tensor of one axis more than the batch,
+    read at the batch and one index of its own (softmax(lp)_nk of lp: [N, K], the batch n):
+    the element's vector is the function of the element's vector, softmax(lp_n), a column
+    of each element, as the row n of softmax(lp) is softmax of the row n of lp."""
+    nb = len(batch)
+    inds = tuple(e.indices)
+    return bool(not e.reduces and _has_axis(e.head) and e.axis == nb and
+                len(inds) == nb + 1 and inds[:nb] == tuple(batch) and
+                isinstance(inds[nb], Symbol) and inds[nb] not in batch)
 
 
 def _trailing_batch(inds: Idx, batch: Idx) -> bool:

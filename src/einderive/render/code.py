@@ -374,7 +374,10 @@ class Compiler:
             return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim, keep=True),
                          (*v.shape[:-1], 1))
         if self.batched and len(v.shape) > 2:  # softmax of each element's rows or columns
-            return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim), v.shape)
+            # (of an element's vector, softmax(lp_n): the array of columns has one axis more
+            # than lp, the unit one last, so the axis is named, never NumPy's last)
+            return Value(self.b.axis_fn(m.head, v.py, m.axis, max(m.ndim, len(v.shape))),
+                         v.shape)
         shape = v.shape
         if AXIS_OPS[m.head].reduces:
             shape = tuple(d for n, d in enumerate(v.shape) if n != m.axis)
