@@ -12,7 +12,13 @@
   (was a temporary ``t1_d``);
 - a closed form written per element under a whole chain form (or whole under a chain form
   per element) prints its own left side: ``∂L/∂X = reshape(∂L/∂Xr, [N, D])`` then
-  ``∂L/∂X_n = …``, never ``= … Z_d …`` with d bound by nothing.
+  ``∂L/∂X_n = …``, never ``= … Z_d …`` with d bound by nothing;
+- a tensor at only some of the batch indices is the same along the others: grouped-query
+  and multi-query attention share keys and values across query heads (V_ij′km beside
+  A_ikljj′, the batch i, k, l), read per element as ``O_bgr = A_bgr V_bg`` and
+  ``S_bh = (1/√Dh) Q_bh K_bᵀ`` (were einsum), the note saying ``V_bg, with no letter r, is
+  the same for every r``; an element at an axis whose dim the tensor has twice and not
+  leading (A_bt of A: [B, H, T, T]) is refused, its subscript would not say which axis.
 
 Every spec here passes ``einderive verify`` (every printed form, closed ones included).
 """
@@ -70,7 +76,26 @@ def test_a_closed_forms_own_left_side_in_every_layout(run):
     assert rows["mu"].closed is not None and rows["mu"].closed.lhs == ""
 
 
+def test_shared_keys_and_values_read_per_element(run):
+    gqa = _expanded(run, "more8/gqa_grouped")
+    for want in ["  O_bgr    = A_bgr V_bg\n", "  ∂L/∂A_bgr    = ∂L/∂O_bgr V_bgᵀ\n",
+                 "  ∂L/∂Q_bgr    = (A_bgr ⊙ (∂L/∂A_bgr − rowsum(∂L/∂A_bgr ⊙ A_bgr))) K_bg\n"]:
+        assert want in gqa, gqa
+    assert "V_bg, with no letter r, is the same for every r." in " ".join(gqa.split())
+    assert "O = einsum" not in gqa and "∂L/∂Q = einsum" not in gqa
+    mqa = _expanded(run, "more8/mqa_einsum_heads")
+    for want in ["  S_bh    = (1/√Dh) Q_bh K_bᵀ\n", "  O_bh    = A_bh V_b\n",
+                 "  ∂L/∂A_bh    = ∂L/∂O_bh V_bᵀ\n", "  ∂L/∂Q_bh    = (1/√Dh) ∂L/∂S_bh K_b\n"]:
+        assert want in mqa, mqa
+    assert "K_b, with no letter h, is the same for every h." in " ".join(mqa.split())
+    assert "A_bt" not in mqa  # A: [B, H, T, T]: which T axis would t be?
+    # the shared factor broadcast over the query heads in the generated code
+    code = run("derive", str(MODELS / "more8/gqa_grouped.yaml"), "-f", "numpy").stdout
+    assert "np.moveaxis(V, (0, 2), (0, 1))[:, :, None, ...]" in code, code
+
+
 @pytest.mark.parametrize("name", ["more7/attention_pool_query", "more8/gmm_diag_loglik",
+                                  "more8/gqa_grouped", "more8/mqa_einsum_heads",
                                   "more/conv2d_ce", "more/reshape_row_batch"])
 def test_the_specs_verify(run, name):
     r = run("verify", str(MODELS / f"{name}.yaml"))

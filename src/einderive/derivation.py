@@ -25,6 +25,7 @@ from .recognize import (
     forward_reading,
     is_temporary,
     math_shape,
+    no_parts,
     node_ref,
     orientations,
     positions,
@@ -199,7 +200,9 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             with forward_reading():
                 m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
             if isinstance(m, mx.Each):  # a form of each element needs a left side to say it
-                m = None
+                with forward_reading(), no_parts():  # (read whole, as an einsum if need be)
+                    m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
+                m = None if isinstance(m, mx.Each) else m
             if m is not None:  # as simple as a named node's: inv(S.T) of a symmetric S is S⁻¹
                 m = simplify(m, (), symmetric_inputs(graph.spec))
             if m is not None and m.is_scalar and t.shape:
@@ -707,7 +710,9 @@ class Note(Record):
     is printed) or 'batched' (forms read per batch element, ``matrix.batch_of``;
     ``tensor`` is a tensor so read, ``form`` the first sum over a batch, if any, and
     ``leaf`` the element of it the note names; ``element`` the first form written element
-    by element, if any, and ``element_leaf`` the element of it the note names)."""
+    by element, if any, and ``element_leaf`` the element of it the note names; ``part`` a
+    form written element by element holding ``part_leaf``, a tensor at only some of the
+    batch letters, V_bg in the element b, g, r, which the note says is the same along r)."""
 
     kind: NoteKind
     tensor: str
@@ -717,6 +722,8 @@ class Note(Record):
     element: mx.M | None = None
     leaf: mx.Ref | None = None
     element_leaf: mx.Ref | None = None
+    part: mx.M | None = None
+    part_leaf: mx.Ref | None = None
 
 
 def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Note]:
@@ -756,12 +763,15 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
     leaf = min((r for r in mx.leaves(shown.x) if r.batch),
                key=lambda r: (r.kind != RefKind.TENSOR or r.name not in users,
                               r.kind != RefKind.ADJOINT)) if shown is not None else None
-    element_leaf = min((r for r in mx.leaves(each.x) if r.batch),
+    # (a tensor at only some of the batch letters, V_bg, is said apart: V_bgr is no element)
+    element_leaf = min((r for r in mx.leaves(each.x) if r.batch and not r.missing),
                        key=lambda r: (not r.at, mx.cols(r) != 1,
-                                      r.kind != RefKind.TENSOR or r.name not in users)) \
-        if isinstance(each, mx.Each) else None
+                                      r.kind != RefKind.TENSOR or r.name not in users),
+                       default=None) if isinstance(each, mx.Each) else None
+    part = next(((f.matrix, r) for f in forms if isinstance(f.matrix, mx.Each)
+                 for r in mx.leaves(f.matrix.x) if r.missing), (None, None))
     return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each, leaf=leaf,
-                 element_leaf=element_leaf)]
+                 element_leaf=element_leaf, part=part[0], part_leaf=part[1])]
 
 
 def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:

@@ -560,10 +560,16 @@ def _element_array(b: Any, v: Value, m: mx.Ref) -> Value:
     """A tensor read per batch element, as the array of every element's matrix: its batch
     axes moved to the front (``Ref.at``), a vector element made a column."""
     nb, shape, py = len(m.batch), tuple(v.shape), v.py
-    if m.at:
-        py = b.move_axes(py, m.at, tuple(range(nb)))
+    if m.at and m.at != tuple(range(len(m.at))):
+        py = b.move_axes(py, m.at, tuple(range(len(m.at))))
         shape = tuple(shape[a] for a in m.at) + tuple(d for a, d in enumerate(shape)
                                                      if a not in m.at)
+    if m.missing:  # V_bg in the element b, g, r: an axis of 1 for each it lacks, broadcast
+        items = tuple(P.NONE if k in m.missing else P.Slice() for k in range(nb))
+        py = P.Subscript(py, (*items, P.Name("...")))
+        given = iter(shape)
+        shape = tuple(1 if k in m.missing else next(given) for k in range(nb)) + \
+            tuple(given)
     if len(shape) == nb + 1:
         return _column_last(Value(py, shape))
     return Value(py, shape)
