@@ -18,7 +18,11 @@
   A_ikljj′, the batch i, k, l), read per element as ``O_bgr = A_bgr V_bg`` and
   ``S_bh = (1/√Dh) Q_bh K_bᵀ`` (were einsum), the note saying ``V_bg, with no letter r, is
   the same for every r``; an element at an axis whose dim the tensor has twice and not
-  leading (A_bt of A: [B, H, T, T]) is refused, its subscript would not say which axis.
+  leading (A_bt of A: [B, H, T, T]) is refused, its subscript would not say which axis;
+- a whole upstream closed form in NumPy's reading (reshape((2/(B D T)) Y Woᵀ, [B, T, H,
+  Dh]) of Y: [B, T, D]) read per element is named as a temporary, as multi-head
+  attention's is: ``∂L/∂A_bh = t3_bh V_bᵀ, where t3 = reshape((2/(B D T)) Y Woᵀ, …)``
+  (was einsum).
 
 Every spec here passes ``einderive verify`` (every printed form, closed ones included).
 """
@@ -89,9 +93,21 @@ def test_shared_keys_and_values_read_per_element(run):
         assert want in mqa, mqa
     assert "K_b, with no letter h, is the same for every h." in " ".join(mqa.split())
     assert "A_bt" not in mqa  # A: [B, H, T, T]: which T axis would t be?
+    assert "  ∂L/∂A_bh    = ∂L/∂O_bh V_bᵀ\n              = t3_bh V_bᵀ\n" \
+        "                where t3 = reshape((2/(B D T)) Y Woᵀ, [B, T, H, Dh])\n" in mqa
+    assert "  ∂L/∂A_bgr    = ∂L/∂O_bgr V_bgᵀ\n               = t4_bgr V_bgᵀ\n" \
+        "                 where t4 = reshape(2 O2 − 2 y, [B, T, G, R, Dh])\n" in gqa
     # the shared factor broadcast over the query heads in the generated code
     code = run("derive", str(MODELS / "more8/gqa_grouped.yaml"), "-f", "numpy").stdout
     assert "np.moveaxis(V, (0, 2), (0, 1))[:, :, None, ...]" in code, code
+
+
+def test_a_broadcast_of_a_partial_element_is_left_to_numpy(run):
+    """𝟙[Z_bopq = g_bop] (g pooled over q) is a broadcast, not a product: conv2d_ce's
+    ∂L/∂Z stays NumPy's whole form, never per element (p, q) with g_p."""
+    text = _expanded(run, "more/conv2d_ce")
+    assert "  ∂L/∂Z       = (1/Ho) 𝟙[Z = reshape(g, [B, O, Ho, 1])] ⊙ reshape(softmax(h) ⊙\n" \
+        in text, text
 
 
 @pytest.mark.parametrize("name", ["more7/attention_pool_query", "more8/gmm_diag_loglik",

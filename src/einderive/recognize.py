@@ -474,6 +474,7 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
         return False
     found = False
     summed = _summed_over_lead(expr, batch)
+    seen_summed = {v for s in expr.atoms(Sum) for v, _, _ in s.limits}
     for e in expr.atoms(Indexed, AxisFunction):
         if e in summed:
             continue  # Σ_n′ Y_n′ of each element: one matrix, the same for every element
@@ -505,8 +506,10 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             continue  # P_jkk′ beside S_ijkk′ (batch i, j): NumPy broadcasts it over i
         elif relaxed and element_at(inds, batch) is None and part_at(inds, batch) is not None \
                 and isinstance(e, Indexed) and read_indices(e) == tuple(e.indices) and \
-                _PARTS.get():
-            continue  # V_ij′km beside A_iklj′j (batch i, k, l): V_ik the same along l
+                _PARTS.get() and seen_summed & set(inds):
+            # V_ij′km beside A_iklj′j (batch i, k, l): V_ik the same along l, a factor of a
+            # product (j′ summed); one only broadcast (𝟙[Z_bopq = g_bop]) is NumPy's to read
+            continue
         elif element_at(inds, batch) is None or len(inds) - nb not in (1, 2) or \
                 not relaxed and (len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch)):
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)

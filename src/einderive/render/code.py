@@ -161,11 +161,15 @@ class Compiler:
 
     def _m_Ref(self, m: mx.Ref) -> Value:
         if m in self.wheres:  # a closed form's named part (where t1 = …): its definition
-            if not m.batch or mx.batch_of(self.wheres[m]):
-                return self._m(self.wheres[m])
+            rhs = self.wheres[m]
+            # (defined per element of the batch it is read at, else a whole tensor read per
+            # element: t3_bh of t3 = reshape((2/(B D T)) Y Woᵀ, [B, T, H, Dh]))
+            if not m.batch or mx.batch_of(rhs) == m.batch and not m.at and \
+                    not mx.whole_batched(rhs) and len(rhs.shape) <= 2:
+                return self._m(rhs)
             outer, self.batched = self.batched, False
             try:  # a whole tensor (t1 = reshape(permute(…))) read per element: its array
-                return _element_array(self.b, self._m(self.wheres[m]), m)
+                return _element_array(self.b, self._m(rhs), m)
             finally:
                 self.batched = outer
         shape = self.graph[m.name].shape
