@@ -85,11 +85,11 @@ PINNED = [
     ("regressions/inline_batched_attention", "∂L/∂Wq",
      "(1/2) Σ_b X_bᵀ (softmax((1/2) X_b Wq Wkᵀ X_bᵀ) ⊙ (Y_b − rowsum(Y_b ⊙ softmax((1/2) "
      "X_b Wq Wkᵀ X_bᵀ)))) X_b Wk = (1/2) Σ_b X_bᵀ (t1_b ⊙ (Y_b − rowsum(Y_b ⊙ t1_b))) X_b Wk"),
-    # a reshape that keeps the batch axes, read per element inside Σ_b as a temporary
-    ("models/more8/gqa_grouped", "∂L/∂Wq",
-     "Σ_b X_bᵀ t1_b (no closed form: it reads ∂L/∂Q inside the temporary t1)"),
-    ("models/more8/mqa_einsum_heads", "∂L/∂Wq",
-     "Σ_b X_bᵀ t1_b (no closed form: it reads ∂L/∂Q inside the temporary t1)"),
+    # a reshape that keeps the batch axes, read per element inside Σ_b as a temporary; its
+    # closed form through the temporary, ∂L/∂Q's closed form now written per element (the
+    # shared keys K_bg, tests/test_einsum_leftovers3.py)
+    ("models/more8/gqa_grouped", "∂L/∂Wq", "Σ_b X_bᵀ t1_b = Σ_b X_bᵀ t7_b"),
+    ("models/more8/mqa_einsum_heads", "∂L/∂Wq", "Σ_b X_bᵀ t1_b = Σ_b X_bᵀ t6_b"),
     # NumPy's reading of a whole tensor's slice, pad or reshape that keeps the batch axes,
     # times a matrix: rank-3 @ matrix broadcasts it (was einsum('ikj,jl->ikl', …))
     ("models/more/slice_middle_rank3", "H", "slice(X, :, 1:T − 1) W"),
