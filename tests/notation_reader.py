@@ -826,8 +826,11 @@ def _has_indices(env: Env, tree, batch: tuple = ()) -> bool:
 
 def _element(env: Env, name: str, idx: tuple, batch: tuple) -> bool:
     """``X_b``: a tensor at the batch letters alone, two axes more than them (a matrix) or
-    one (a column)."""
-    return bool(batch) and idx == batch and _element_axes(env, name, idx) is not None
+    one (a column); or at some of them, in order (K_b in a line of the element b, h: the
+    same K_b for every h)."""
+    if not batch or not idx or tuple(x for x in batch if x in idx) != tuple(idx):
+        return False
+    return _element_axes(env, name, idx) is not None
 
 
 def _letter_dim(env: Env, letter: str):
@@ -858,13 +861,17 @@ def _element_axes(env: Env, name: str, letters: tuple):
     return tuple(axes) if axes == sorted(axes) else None
 
 
-def _element_array(env: Env, name: str, letters: tuple, v):
+def _element_array(env: Env, name: str, letters: tuple, v, batch: tuple = ()):
     """README: X_h is X's matrix (or column) at h on the axis of h's dim: every element at
-    once, the batch axes first."""
+    once, the batch axes first; at some of the ``batch`` letters only (K_b in the element
+    b, h), an axis of 1 where each other letter stands, broadcast."""
     axes = _element_axes(env, name, letters)
     shp = tuple(d if isinstance(d, int) else env.dims[d] for d in env.shapes[name])
     v = np.moveaxis(np.asarray(v, dtype=float).reshape(shp), axes, tuple(range(len(axes))))
-    return v[..., None] if v.ndim == len(axes) + 1 else v
+    v = v[..., None] if v.ndim == len(axes) + 1 else v
+    if batch and tuple(batch) != tuple(letters):
+        v = v[tuple(slice(None) if x in letters else None for x in batch) + (Ellipsis,)]
+    return v
 
 
 def _helper_letters(env: Env, lhs) -> tuple:
@@ -1018,7 +1025,8 @@ class MatrixEval:
         if idx and not _element(self.env, name, idx, self.batch):
             raise ReaderError(f"an indexed name {token!r} in a matrix form")
         if idx:
-            return _element_array(self.env, name, idx, self.env.tensor(name, adjoint))
+            return _element_array(self.env, name, idx, self.env.tensor(name, adjoint),
+                                  self.batch)
         return self.env.tensor(name, adjoint).reshape(self.env.matrix_shape(name))
 
     def batch_sum(self, letters: tuple, body) -> MV:

@@ -97,10 +97,16 @@ def test_slices_of_the_channel_axis_pad_their_products_back():
 def test_a_whole_tensors_slice_never_stands_in_one_batch_elements_closed_form():
     """∂L/∂b = Σ_i rowsum(∂L/∂Y_i): ∂L/∂Y's closed form (pads and slices of whole tensors of
     three axes) put in the place of ∂L/∂Y_i printed G_i beside slice(Y, :, O:O2) and padded
-    each element's columns (axis=1 of a matrix); no closed form is printed rather than that."""
+    each element's columns (axis=1 of a matrix); no closed form is printed rather than that,
+    or one naming the whole form as a temporary read per element (Σ_i rowsum(t1_i), where
+    t1 = pad(… slice(Y, :, O:O2) …)): the slice stands only in the whole definition."""
     d = _derive("models/more8/conv1d_glu_channels.yaml")
     b = d.adjoint("b")
-    assert b.closed is None or "slice" not in render(d, "markdown").split("∂L/∂b")[-1]
+    block = render(d, "markdown").split("### ∂L/∂b")[-1].split("```")[1]
+    closed = [ln for ln in block.splitlines() if ln.startswith("closed form: ")]
+    assert b.closed is None or closed and "slice" not in closed[0], block
+    assert all(ln.startswith("where t") and " = " in ln and "_i" not in ln.split(" = ")[0]
+               for ln in block.splitlines() if "slice" in ln), block
 
 
 def test_the_sum_over_an_axis_drops_it_where_the_reshape_did():

@@ -82,8 +82,17 @@ def _nameable(form: mx.M) -> bool:
 
 def _read_whole(m: mx.M) -> bool:
     """A batched tensor read whole, in its spec shape (its batch axes leading, at no other
-    axes): the argument of reshape(t2, [HT, T])."""
-    return isinstance(m, mx.Ref) and bool(m.batch) and not m.at
+    axes): the argument of reshape(t2, [HT, T]); or a form of such tensors in NumPy's
+    reading, every one at the same leading batch (reshape((2/(B D T)) Y Woᵀ, [B, T, H, Dh])
+    of Y: [B, T, D]), which the whole tensor's op reads whole."""
+    if isinstance(m, mx.Ref):
+        return bool(m.batch) and not m.at and not m.missing
+    batch = mx.batch_of(m)
+    return bool(batch) and set(batch) != {1} and all(
+        not isinstance(n, (mx.Each, mx.Einsum, mx.BatchSum, mx.Permute)) and
+        not mx.whole_batched(n) and
+        (not isinstance(n, mx.Ref) or not n.batch or n.batch == batch and not n.at and
+         not n.missing) for n in mx.walk(m))
 
 
 def _each_nameable(form: mx.M) -> bool:

@@ -25,6 +25,7 @@ from .recognize import (
     forward_reading,
     is_temporary,
     math_shape,
+    no_parts,
     node_ref,
     orientations,
     positions,
@@ -200,7 +201,9 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             with forward_reading():
                 m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
             if isinstance(m, mx.Each):  # a form of each element needs a left side to say it
-                m = None
+                with forward_reading(), no_parts():  # (read whole, as an einsum if need be)
+                    m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
+                m = None if isinstance(m, mx.Each) else m
             if m is not None:  # as simple as a named node's: inv(S.T) of a symmetric S is S⁻¹
                 m = simplify(m, (), symmetric_inputs(graph.spec))
             if m is not None and m.is_scalar and t.shape:
@@ -319,13 +322,15 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
                              positions=positions(m))
         if closed.matrix is None:
             return _keeping(closed, trial, temporaries)
-        if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
+        if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)) \
+                or _other_element(closed.matrix, shown.matrix):
             level = _matrix_level(name, shown, done, simplified, taken | set(temporaries),
                                   temporaries)
             if isinstance(level, Form):  # the index form's closed form is this one's
                 return replace(level, index=closed.index, idx=closed.idx)
-            done[name] = closed.matrix
-            return _keeping(closed, trial, temporaries)
+            if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
+                done[name] = closed.matrix
+                return _keeping(closed, trial, temporaries)
         done[name] = closed.matrix
         closed = _keeping(closed, trial, temporaries)
         # no named part takes one of the temporaries' names
@@ -336,6 +341,15 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         return replace(closed, matrix=m, wheres=_defined_once(closed.wheres + named),
                        positions=positions(m))
     return _matrix_level(name, shown, done, simplified, taken, temporaries)
+
+
+def _other_element(closed: mx.M, shown: mx.M | None) -> bool:
+    """Whether the index form's closed form is written per element of another batch than
+    the chain form it continues (∂L/∂a_b = X_b ∂L/∂p_b, its closed form read for each t,
+    rowsum(X_t ⊙ …)): printed under the chain form's left side ∂L/∂a_b, its subscript t
+    would say nothing; the matrix level's (X_b t1_b) is read per element of the same batch."""
+    return isinstance(closed, mx.Each) and isinstance(shown, mx.Each) and \
+        (closed.dims, closed.names, closed.at) != (shown.dims, shown.names, shown.at)
 
 
 def _keeping(f: Form, trial: dict[str, mx.M], temporaries: dict[str, mx.M]) -> Form:
@@ -713,7 +727,9 @@ class Note(Record):
     ``tensor`` is a tensor so read, ``form`` the first sum over a batch, if any, and
     ``leaf`` the element of it the note names, ``leaf_vector`` whether that element is a
     vector; ``element`` the first form written element by element, if any, and
-    ``element_leaf`` the element of it the note names)."""
+    ``element_leaf`` the element of it the note names; ``part`` a form written element by
+    element holding ``part_leaf``, a tensor at only some of the batch letters, V_bg in the
+    element b, g, r, which the note says is the same along r)."""
 
     kind: NoteKind
     tensor: str
@@ -724,6 +740,8 @@ class Note(Record):
     leaf: mx.Ref | None = None
     element_leaf: mx.Ref | None = None
     leaf_vector: bool = False  # each ``leaf`` is a vector: A_n of A: [N, M] is A[n, :]
+    part: mx.M | None = None
+    part_leaf: mx.Ref | None = None
 
 
 def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Note]:
@@ -764,7 +782,8 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
                key=lambda r: (r.kind != RefKind.TENSOR or r.name not in users,
                               r.kind != RefKind.ADJOINT), default=None) \
         if shown is not None else None  # (none: a sum of no batched leaf, Σ_b of a take)
-    element_leaf = min((r for r in mx.leaves(each.x) if r.batch),
+    # (a tensor at only some of the batch letters, V_bg, is said apart: V_bgr is no element)
+    element_leaf = min((r for r in mx.leaves(each.x) if r.batch and not r.missing),
                        key=lambda r: (not r.at, mx.cols(r) != 1,
                                       r.kind != RefKind.TENSOR or r.name not in users),
                        default=None) if isinstance(each, mx.Each) else None
@@ -772,8 +791,11 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
     # A: [N, M], read as the column A_n), not a matrix
     vector = leaf is not None and any(t.name == leaf.name and len(t.shape) == len(leaf.batch) + 1
                                       for t in graph.tensors)
+    part = next(((f.matrix, r) for f in forms if isinstance(f.matrix, mx.Each)
+                 for r in mx.leaves(f.matrix.x) if r.missing), (None, None))
     return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each, leaf=leaf,
-                 element_leaf=element_leaf, leaf_vector=vector)]
+                 element_leaf=element_leaf, leaf_vector=vector, part=part[0],
+                 part_leaf=part[1])]
 
 
 def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:

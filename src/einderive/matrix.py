@@ -60,6 +60,10 @@ class Ref(M):
     display: M | None = field(default=None, compare=False, repr=False)
     batch: Shape = ()
     at: tuple[int, ...] = ()  # where the batch axes stand in the spec shape; () leading
+    # the positions of ``batch`` the tensor has no axis for, the same along them (V_bg of V:
+    # [B, T, G, Dh] in the element b, g, r of grouped-query heads; ``at`` then holds where
+    # the others stand)
+    missing: tuple[int, ...] = ()
 
 
 class Const(M):

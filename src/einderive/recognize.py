@@ -42,8 +42,8 @@ from .ops import (
     reshape_view,
 )
 from .record import Record, replace
-from .recognize_batch import (batch_positions, element_at, ones_ahead, permuted_view,
-                              read_indices, read_permuted)
+from .recognize_batch import (batch_positions, element_at, ones_ahead, part_at,
+                              permuted_view, read_indices, read_permuted)
 from .recognize_conv import read_conv, read_conv_bias
 from .recognize_frame import read_framed
 from .shapes import Shape
@@ -370,6 +370,22 @@ def reading_forward() -> bool:
     return _FORWARD.get()
 
 
+# whether a tensor may be read at only some of the batch indices (recognize_batch.part_at)
+_PARTS: ContextVar[bool] = ContextVar("parts", default=True)
+
+
+@contextmanager
+def no_parts() -> Iterator[None]:
+    """Within it, no tensor is read at only some of the batch indices: an anonymous
+    intermediate's form, which has no left side to subscript (S_bgr = Q_bgr K_bgᵀ), is read
+    as before, whole."""
+    token = _PARTS.set(False)
+    try:
+        yield
+    finally:
+        _PARTS.reset(token)
+
+
 # the temporaries of one recognition (reshape(permute(…)) -> t1, t2 …), shared by its readers
 _TEMPORARIES: ContextVar[dict[mx.M, mx.Ref]] = ContextVar("temporaries")
 
@@ -525,6 +541,7 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
         return False
     found = False
     summed = _summed_over_lead(expr, batch)
+    seen_summed = {v for s in expr.atoms(Sum) for v, _, _ in s.limits}
     for e in expr.atoms(Indexed, AxisFunction):
         if e in summed:
             continue  # Σ_n′ Y_n′ of each element: one matrix, the same for every element
@@ -546,16 +563,45 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
                 return False  # (a batch of one, m: [1, T, D], is the same for every element)
             continue
         if isinstance(e, AxisFunction):
+            if relaxed and _element_of_rows(e, batch):
+                found = True
+                continue
             if len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch) or \
                     seen & set(inds[nb:]):
                 return False
         elif not relaxed and _trailing_batch(inds, batch):
             continue  # P_jkk′ beside S_ijkk′ (batch i, j): NumPy broadcasts it over i
+        elif relaxed and element_at(inds, batch) is None and part_at(inds, batch) is not None \
+                and isinstance(e, Indexed) and read_indices(e) == tuple(e.indices) and \
+                _PARTS.get() and seen_summed & set(inds):
+            # V_ij′km beside A_iklj′j (batch i, k, l): V_ik the same along l, a factor of a
+            # product (j′ summed); one only broadcast (𝟙[Z_bopq = g_bop]) is NumPy's to read
+            continue
         elif element_at(inds, batch) is None or len(inds) - nb not in (1, 2) or \
                 not relaxed and (len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch)):
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
     return found
+
+
+def _element_of_rows(e: AxisFunction, batch: Idx) -> bool:
+    """A row of a function along the rows of a tensor of one axis more than the batch,
+    read at the batch and one index of its own (softmax(lp)_nk of lp: [N, K], the batch n):
+    the element's vector is the function of the element's vector, softmax(lp_n), a column
+    of each element, as the row n of softmax(lp) is softmax of the row n of lp."""
+    nb = len(batch)
+    inds = tuple(e.indices)
+    return bool(not e.reduces and _has_axis(e.head) and e.axis == nb and
+                len(inds) == nb + 1 and inds[:nb] == tuple(batch) and
+                isinstance(inds[nb], Symbol) and inds[nb] not in batch)
+
+
+def _one_axis_each(shape: Shape, at: tuple[int, ...], leading: bool) -> None:
+    """Refuses an element whose subscript would not say its axes: A_bt of A: [B, H, T, T]
+    at (0, 2) (which of the two T axes is t's?).  The leading axes are read first, as the
+    README says (A_bh of the same A is A[b, h])."""
+    if not leading and any(list(shape).count(shape[a]) > 1 for a in at):
+        raise NoMatrixForm("an element at an axis whose dim the tensor has twice")
 
 
 def _trailing_batch(inds: Idx, batch: Idx) -> bool:
@@ -1052,6 +1098,12 @@ class _Reader:
             r = len(idx) - 2
             return Blob(mx.Ref(ref.name, ref.kind, math_shape(shape[r:]), ref.src,
                                batch=tuple(shape[:r])), tuple(idx[r:]))
+        part = part_at(idx, self.batch) if at is None and self.batch and _PARTS.get() and \
+            ref.kind != RefKind.ANON and len(shape) == len(idx) else None
+        if part is not None:  # V_ij′km of V: [B, T, G, Dh] in the batch i, k, l: V_ik
+            ref = self._part_element(ref, shape, *part)
+            shape = tuple(d for a, d in enumerate(shape) if a not in part[0])
+            idx = tuple(i for a, i in enumerate(idx) if a not in part[0])
         named = self._anonymous_element(ref, shape, at) \
             if at is not None and self.temporaries else None
         if named is not None:  # (conv1d(X, W, b))_i: t1_i where t1 = conv1d(X, W, b)
@@ -1204,15 +1256,33 @@ class _Reader:
         dims = tuple(shape[a] for a in at)
         rest = tuple(d for a, d in enumerate(shape) if a not in at)
         leading = at == tuple(range(nb))
+        _one_axis_each(shape, at, leading)
         if not leading or len(rest) == 1:
             if 1 in rest:  # m_t of m: [1, T, D], a literal-1 axis in the element: no subscript
                 raise NoMatrixForm("an element of a tensor with a literal-1 axis")
             self.explicit = True  # only a subscript says which axis, or that it is a vector
         display = ref.display
-        if display is not None and (mx.batch_of(display) != dims or not leading):
+        if isinstance(display, mx.Each) and display.dims == dims and display.at == at and \
+                display.spec == tuple(shape):
+            display = display.x  # written element by element alike (S_bgr = Q_bgr K_bgᵀ)
+        elif display is not None and (mx.batch_of(display) != dims or not leading):
             display = None  # not read per element itself: printed by name
         return mx.Ref(ref.name, ref.kind, math_shape(rest), ref.src, display, dims,
                       () if leading else at)
+
+    def _part_element(self, ref: mx.Ref, shape: Shape, at: tuple[int, ...],
+                      missing: tuple[int, ...]) -> mx.Ref:
+        """``ref`` as the matrix (or column) of one element of the batch, where it has axes
+        for only some of the batch's (:func:`recognize_batch.part_at`): subscripted by
+        those, the same for every element along the others (grouped-query heads' V_bg in
+        the element b, g, r).  Only a subscript says it (matrix.Each)."""
+        rest = tuple(d for a, d in enumerate(shape) if a not in at)
+        _one_axis_each(shape, at, at == tuple(range(len(at))))
+        if 1 in rest:  # (a literal-1 axis in the element: no subscript says it)
+            raise NoMatrixForm("an element of a tensor with a literal-1 axis")
+        self.explicit = True
+        return mx.Ref(ref.name, ref.kind, math_shape(rest), ref.src, None,
+                      self._dims_of(self.batch), at, missing)
 
     def _window_ref(self, ref: mx.M, e: Indexed | AxisFunction, shape: Shape) -> Blob:
         """An element at a shifted index: x_{i, j + lo} (a Shift) is an element of the slice

@@ -94,6 +94,24 @@ def element_at(inds: Idx, batch: Idx) -> tuple[int, ...] | None:
     return at if list(at) == sorted(at) else None
 
 
+def part_at(inds: Idx, batch: Idx) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """``(at, missing)`` when a tensor's indices ``inds`` hold some of the batch indices but
+    not all, each once and in the batch's order, and then one or two indices of their own
+    (V_ij′km of V: [B, T, G, Dh] in the batch i, k, l of grouped-query heads: at (0, 2),
+    missing (2,)): the tensor is the same along the batch axes it lacks, its element that of
+    the batch indices it has; else None."""
+    present = [b for b in batch if b in inds]
+    if not present or len(present) == len(batch) or \
+            any(list(inds).count(b) != 1 for b in present):
+        return None
+    at = tuple(list(inds).index(b) for b in present)
+    rest = [i for i in inds if i not in present]
+    if list(at) != sorted(at) or len(rest) not in (1, 2) or \
+            not all(isinstance(i, Symbol) for i in rest) or len(set(rest)) != len(rest):
+        return None
+    return at, tuple(k for k, b in enumerate(batch) if b not in inds)
+
+
 def batch_positions(expr: Expr, idx: Idx,
                     is_tensor: Callable[[Expr], bool]) -> Iterator[tuple[int, ...]]:
     """The positions of ``idx`` a batched reading may take as the batch, best first: the
@@ -117,6 +135,14 @@ def batch_positions(expr: Expr, idx: Idx,
         for at in combinations(range(n), k):
             if k and at != tuple(range(n - 2)) and all(idx[a] in common for a in at):
                 yield at
+    # then batches some wide tensor lacks part of (V_ij′l beside A_ikjj′, the batch i, k:
+    # one key/value head shared by every query head), each index in the widest tensors
+    widest = max(len(w) for w in wide)
+    most = set.intersection(*[w for w in wide if len(w) == widest])
+    for at in combinations(range(n), n - 2):
+        if at and at != tuple(range(n - 2)) and not all(idx[a] in common for a in at) and \
+                all(idx[a] in most for a in at):
+            yield at
 
 
 def ones_ahead(inds: Idx, shape: Shape, nb: int | None = None) -> int:

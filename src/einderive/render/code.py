@@ -155,11 +155,15 @@ class Compiler:
 
     def _m_Ref(self, m: mx.Ref) -> Value:
         if m in self.wheres:  # a closed form's named part (where t1 = …): its definition
-            if not m.batch or mx.batch_of(self.wheres[m]):
-                return self._m(self.wheres[m])
+            rhs = self.wheres[m]
+            # (defined per element of the batch it is read at, else a whole tensor read per
+            # element: t3_bh of t3 = reshape((2/(B D T)) Y Woᵀ, [B, T, H, Dh]))
+            if not m.batch or mx.batch_of(rhs) == m.batch and not m.at and \
+                    not mx.whole_batched(rhs) and len(rhs.shape) <= 2:
+                return self._m(rhs)
             outer, self.batched = self.batched, False
             try:  # a whole tensor (t1 = reshape(permute(…))) read per element: its array
-                return _element_array(self.b, self._m(self.wheres[m]), m)
+                return _element_array(self.b, self._m(rhs), m)
             finally:
                 self.batched = outer
         shape = self.graph[m.name].shape
@@ -368,7 +372,10 @@ class Compiler:
             return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim, keep=True),
                          (*v.shape[:-1], 1))
         if self.batched and len(v.shape) > 2:  # softmax of each element's rows or columns
-            return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim), v.shape)
+            # (of an element's vector, softmax(lp_n): the array of columns has one axis more
+            # than lp, the unit one last, so the axis is named, never NumPy's last)
+            return Value(self.b.axis_fn(m.head, v.py, m.axis, max(m.ndim, len(v.shape))),
+                         v.shape)
         shape = v.shape
         if AXIS_OPS[m.head].reduces:
             shape = tuple(d for n, d in enumerate(v.shape) if n != m.axis)
@@ -575,10 +582,16 @@ def _element_array(b: Any, v: Value, m: mx.Ref) -> Value:
     """A tensor read per batch element, as the array of every element's matrix: its batch
     axes moved to the front (``Ref.at``), a vector element made a column."""
     nb, shape, py = len(m.batch), tuple(v.shape), v.py
-    if m.at:
-        py = b.move_axes(py, m.at, tuple(range(nb)))
+    if m.at and m.at != tuple(range(len(m.at))):
+        py = b.move_axes(py, m.at, tuple(range(len(m.at))))
         shape = tuple(shape[a] for a in m.at) + tuple(d for a, d in enumerate(shape)
                                                      if a not in m.at)
+    if m.missing:  # V_bg in the element b, g, r: an axis of 1 for each it lacks, broadcast
+        items = tuple(P.NONE if k in m.missing else P.Slice() for k in range(nb))
+        py = P.Subscript(py, (*items, P.Name("...")))
+        given = iter(shape)
+        shape = tuple(1 if k in m.missing else next(given) for k in range(nb)) + \
+            tuple(given)
     if len(shape) == nb + 1:
         return _column_last(Value(py, shape))
     return Value(py, shape)

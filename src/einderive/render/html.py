@@ -180,7 +180,7 @@ def _adjoint_rows(a: AdjointRow) -> list[Row]:
     rows += _pair(a.formula)
     wheres = list(a.formula.wheres)
     if a.closed is not None:
-        rows.append(("", a.closed.rhs))
+        rows.append((a.closed.lhs, a.closed.rhs))
         wheres += a.closed_wheres
     elif a.closed_omitted:
         rows.append((None, escape(a.closed_omitted)))

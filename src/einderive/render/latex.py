@@ -81,7 +81,8 @@ def adjoint_groups(sheet: Sheet, expand: bool = False,
                                                    *step.lines)] for step in a.steps]
         rows = _formula_rows(a.formula)
         if expand and a.closed is not None:  # with the where-clauses it names (t1 = …)
-            rows.append(f"&= {a.closed.rhs}" + "".join(rf", \quad {w}" for w in a.closed_wheres))
+            first = _eq(a.closed.lhs, a.closed.rhs) if a.closed.lhs else f"&= {a.closed.rhs}"
+            rows.append(first + "".join(rf", \quad {w}" for w in a.closed_wheres))
         groups.append(rows)
     return [g for g in groups if g]
 

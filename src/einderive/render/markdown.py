@@ -98,7 +98,8 @@ def _backward(sheet: Sheet, tex: Sheet) -> list[str]:
         out += _pair(a.formula)
         wheres = list(a.formula.wheres)
         if a.closed is not None:
-            out.append(f"closed form: {a.closed.rhs}")
+            out.append(f"closed form: {a.closed.lhs} = {a.closed.rhs}" if a.closed.lhs
+                       else f"closed form: {a.closed.rhs}")
             wheres += a.closed_wheres
         elif a.closed_omitted:
             out.append(f"closed form: {a.closed_omitted}")

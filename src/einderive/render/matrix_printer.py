@@ -32,6 +32,7 @@ class MatrixPrinter(TreePrinter):
         self.n = n
         # inside Σ_b …: the batch's subscript, which each element's matrix is printed with
         self.element = ""
+        self.letters: list[Symbol] = []  # the element's letters (Σ_b, or each b, g, r)
 
     def prec(self, m: mx.M) -> Prec:
         return matrix_precedence(m)
@@ -57,6 +58,9 @@ class MatrixPrinter(TreePrinter):
 
     def _element_of(self, m: mx.Ref) -> str:
         """The subscript of a batch element's matrix inside Σ_b (X_b), else none."""
+        if m.missing:  # V_bg in the element b, g, r: only the letters of its own axes
+            return self.n.index_list([x for k, x in enumerate(self.letters)
+                                      if k not in m.missing])
         return self.element if m.batch else ""
 
     def _print_Const(self, m: mx.Const) -> str:
@@ -234,10 +238,11 @@ class MatrixPrinter(TreePrinter):
         """``Σ_b X_bᵀ ∂L/∂Y_b``: the sum over the batch, each element's matrix subscripted."""
         letters = [Symbol(x) for x in m.names]
         outer, self.element = self.element, self.n.index_list(letters)
+        outer_letters, self.letters = self.letters, letters
         try:
             body = self._print(m.x)
         finally:
-            self.element = outer
+            self.element, self.letters = outer, outer_letters
         if self.prec(m.x) <= Prec.ADD:
             body = self.n.paren(body)
         return "".join(self.n.sum_sign(v) for v in letters) + body
@@ -245,11 +250,13 @@ class MatrixPrinter(TreePrinter):
     def _print_Each(self, m: mx.Each) -> str:
         """``(1/√Dh) ∂L/∂C_h K_h``: each element's form, every element subscripted (the left
         side is subscripted by the sheet, :func:`element_names`)."""
-        outer, self.element = self.element, self.n.index_list([Symbol(x) for x in m.names])
+        letters = [Symbol(x) for x in m.names]
+        outer, self.element = self.element, self.n.index_list(letters)
+        outer_letters, self.letters = self.letters, letters
         try:
             return self._print(m.x)
         finally:
-            self.element = outer
+            self.element, self.letters = outer, outer_letters
 
     def _print_Take(self, m: mx.Take) -> str:
         """``take(∂L/∂S, 0, axis=1)``: position 0 of axis 1, as NumPy's take (S[:, 0])."""

@@ -191,7 +191,10 @@ class AdjointRow(Record):
 
     name: str
     formula: Formula
-    closed: Shown | None  # the closed form, where it is another formula than the chain form
+    # the closed form, where it is another formula than the chain form; its left side "" where
+    # the chain form's stands for it, else its own (∂L/∂X_n = … of ∂L/∂X = reshape(…), a
+    # form written per element under a whole chain form)
+    closed: Shown | None
     closed_full: Formula | None  # that closed form in both forms, in a sheet built ``full``
     closed_omitted: str  # why there is no closed form, when derived and none ("": there is)
     closed_wheres: tuple[str, ...]  # the closed form's where-clauses not already said
@@ -477,6 +480,8 @@ def _adjoint(d: Derivation, pen: Pen, a: Adjoint, steps: bool, terms: bool,
     shown = formula(pen, a.form, lhs)
     differs = a.closed if a.closed is not None and closed_differs(a) else None
     closed = _shown(pen, differs, lhs) if differs is not None else None
+    if closed is not None and closed.lhs == shown.lhs_matrix:
+        closed = replace(closed, lhs="")  # the chain form's left side stands for it
     extra = tuple(w for w in closed.wheres if w not in shown.wheres) if closed else ()
     return AdjointRow(
         a.name, shown, closed,

@@ -195,7 +195,7 @@ def _backward(sheet: Sheet, opts: Options, width: int) -> list[Line]:
         _formula(block, a.formula)
         wheres = list(a.formula.wheres)
         if opts.expand and a.closed is not None:
-            block.eq("", a.closed.rhs, "", "magenta")
+            block.eq(a.closed.lhs, a.closed.rhs, NAME, "magenta")
             wheres += a.closed_wheres
         elif opts.expand and a.closed_omitted:
             block.eq("", a.closed_omitted, "", DIM, sign=False)

@@ -226,6 +226,23 @@ class Pen(Record):
                 f"of the batch {plural} {math(axes)}: {math(one)} is the {what} "
                 f"{math(whole + '[' + ', '.join(parts) + ']')}.")
 
+    def _part_note(self, form: mx.M | None, leaf: mx.Ref | None,
+                   math: Callable[[str], str]) -> str:
+        """`` V_bg, with no letter r, is the same for every r.`` for a tensor read at only
+        some of the batch letters of a form written element by element (grouped-query
+        heads' shared keys and values), else nothing."""
+        if not isinstance(form, mx.Each) or leaf is None:
+            return ""
+        p = self.printer()
+        letters = [Symbol(x) for k, x in enumerate(form.names) if k not in leaf.missing]
+        gone = [p.index_list([Symbol(x)]) for k, x in enumerate(form.names)
+                if k in leaf.missing]
+        idx = p.index_list(letters)
+        one = p.tensor(leaf.name, idx) if leaf.kind == RefKind.TENSOR else \
+            p.adjoint(leaf.name, idx)
+        which = ", ".join(math(x) for x in gone)
+        return f" {math(one)}, with no letter {which}, is the same for every {which}."
+
     def notes(self, math: Callable[[str], str] = lambda s: s) -> list[str]:
         """Every note and warning, as sentences; ``math`` wraps each formula (LaTeX: ``$…$``)."""
         d = self.d
@@ -242,7 +259,8 @@ class Pen(Record):
                            "rowsum, colsum and softmax act on each element's matrix." +
                            self._batch_sum_note(n.form, n.leaf, math, n.leaf_vector,
                                                 n.leaf == n.element_leaf) +
-                           self._element_note(n.element, n.element_leaf, math))
+                           self._element_note(n.element, n.element_leaf, math) +
+                           self._part_note(n.part, n.part_leaf, math))
             elif n.kind == NoteKind.EINSUM:
                 # the recognizer falls back to einsum for several reasons (a rank-3 tensor, a
                 # diagonal, a permuted product ...): say what holds for all of them
