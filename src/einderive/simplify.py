@@ -333,6 +333,18 @@ def ones_product(m: mx.M) -> mx.M | None:
     return None
 
 
+def sum_as_product(m: mx.M) -> mx.M | None:
+    """``Zᵀ 𝟏`` → ``colsum(Z)``, ``Z 𝟏`` → ``rowsum(Z)``: a matrix times a column of ones is
+    the sum the printers have a name for (a batched form's sums are its elements' too)."""
+    if not (isinstance(m, mx.MatMul) and isinstance(m.b, mx.Ones) and
+            len(_shape(m.b)) == 2 and _shape(m.b)[1] == 1 and _shape(m.b)[0] != 1 and
+            len(_shape(m.a)) == 2 and _shape(m.a)[0] != 1):
+        return None
+    if isinstance(m.a, mx.Transpose):
+        return mx.reduce(ReduceKind.COLSUM, m.a.x)
+    return mx.reduce(ReduceKind.ROWSUM, m.a)
+
+
 def _broadcast_ones(m: mx.M, axis: int) -> mx.M | None:
     """``C`` (of one column) when ``m`` is ones broadcast along ``axis`` (1: ``C 𝟏ᵀ``, every
     column ``C``; 0: ``𝟏 R``, every row R) times factors constant along it, else None."""
@@ -1387,7 +1399,7 @@ RULES: tuple[Rule, ...] = (
     inverse_times_matrix, of_transpose,
     collect_terms, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
-    ones_product, reduce_as_product,
+    ones_product, sum_as_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, trace_of_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, complement, softplus, squeezed_sum, abs_times_sign, norm_of_abs, indicator_of_where,

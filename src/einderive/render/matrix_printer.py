@@ -375,9 +375,15 @@ def _reciprocal(m: mx.M) -> bool:
 
 
 def _square(m: mx.M) -> bool:
-    """``y ⊙ y``: a square of a plain tensor, written as a product."""
-    return isinstance(m, mx.Pow) and _exp(m) == 2 and not m.is_scalar and \
-        isinstance(m.x, (mx.Ref, mx.Transpose))
+    """``y ⊙ y``: a square of a plain tensor, written as a product (an anonymous
+    intermediate prints as its formula: ``tanh(X)^∘2``, not ``tanh(X) ⊙ tanh(X)``)."""
+    return isinstance(m, mx.Pow) and _exp(m) == 2 and not m.is_scalar and _plain(m.x)
+
+
+def _plain(m: mx.M) -> bool:
+    if isinstance(m, mx.Transpose):
+        return _plain(m.x)
+    return isinstance(m, mx.Ref) and (m.display is None or _plain(m.display))
 
 
 def _chain(m: mx.M) -> list[mx.M]:
