@@ -483,6 +483,71 @@ def collect_terms(m: mx.M) -> mx.M | None:
     return mx.add(*[mx.scale(mx.Const(_factored(c)), b) for b, c in coeffs.items() if c != 0])
 
 
+def collect_scalar_factors(m: mx.M) -> mx.M | None:
+    """``det(X)·X⁻ᵀ + 2 det(X)²·X⁻ᵀ`` → ``(det(X) + 2 det(X)²)·X⁻ᵀ``: terms of a sum of tensors
+    that differ only in a scalar factor in front are one term (constant factors alone are
+    :func:`collect_terms`'s)."""
+    if not isinstance(m, mx.Add):
+        return None
+    if m.is_scalar:
+        return _common_scalar_factor(m)
+    groups: dict[mx.M, list[mx.M]] = {}
+    for t in m.terms:
+        cs: list[mx.M] = []
+        while isinstance(t, mx.Scale):  # 2 det(X)²·X⁻ᵀ is 2 (det(X)²·X⁻ᵀ)
+            cs.append(t.coeff)
+            t = t.x
+        groups.setdefault(t, []).append(mx.scalar_product(cs) if cs else mx.ONE)
+    if len(groups) == len(m.terms) or all(
+            all(isinstance(c, mx.Const) for c in cs) for cs in groups.values() if len(cs) > 1):
+        return None
+    return mx.add(*[mx.scale(_sum_sorted(cs), b) if len(cs) > 1 else mx.scale(cs[0], b)
+                    for b, cs in groups.items()])
+
+
+def _common_scalar_factor(m: mx.Add) -> mx.M | None:
+    """``2 det(X)²·tr(X⁻¹ Ẋ) − det(X⁻¹)·tr(X⁻¹ Ẋ)`` → ``(2 det(X)² − det(X⁻¹))·tr(X⁻¹ Ẋ)``:
+    the factor most terms of a scalar sum share (the costliest of those) is written once."""
+    lists = [_scalar_factors(t) for t in m.terms]
+    seen: dict[mx.M, int] = {}
+    for fs in lists:
+        for f in dict.fromkeys(fs):
+            seen[f] = seen.get(f, 0) + 1
+    shared = [f for f, n in seen.items() if n > 1]
+    if not shared:
+        return None
+    best = max(shared, key=lambda f: (seen[f], cost(f)))  # the first of equals: max is stable
+    inside: list[mx.M] = []
+    rest: list[mx.M] = []
+    for t, fs in zip(m.terms, lists):
+        if best not in fs:
+            rest.append(t)
+            continue
+        inside.append(_without(t, best))
+    return mx.add(mx.scalar_product([_sum_sorted(inside), best]), *rest)
+
+
+def _without(t: mx.M, f: mx.M) -> mx.M:
+    """A scalar product ``t`` with one factor ``f`` taken out."""
+    if t == f:
+        return mx.ONE
+    if isinstance(t, mx.Scale):
+        if f in _scalar_factors(t.x):
+            return mx.scalar_product([t.coeff, _without(t.x, f)])
+        return mx.scalar_product([_without(t.coeff, f), t.x])
+    assert isinstance(t, mx.Hadamard)
+    k = next(k for k, g in enumerate(t.factors) if f in _scalar_factors(g))
+    return mx.scalar_product([*t.factors[:k], _without(t.factors[k], f), *t.factors[k + 1:]])
+
+
+def _scalar_factors(t: mx.M) -> list[mx.M]:
+    if isinstance(t, mx.Scale):
+        return _scalar_factors(t.coeff) + _scalar_factors(t.x)
+    if isinstance(t, mx.Hadamard):
+        return [g for f in t.factors for g in _scalar_factors(f)]
+    return [] if isinstance(t, mx.Const) else [t]
+
+
 def _factored(c: Any) -> Any:
     """``c`` factored when it is a function of dims (a number stays as it is)."""
     return sympy.factor(c) if getattr(c, "free_symbols", None) else c
@@ -1397,7 +1462,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_of_transpose,
     inverse_times_matrix, of_transpose,
-    collect_terms, batch_sums_collect, factor_operand, common_scalar, zero_operand,
+    collect_terms, collect_scalar_factors, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
     ones_product, sum_as_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
@@ -1421,14 +1486,21 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
             make_centred(named), make_inverse_times(named), make_row_sum_of_node(named),
             make_sums_to_one(named))
     rules = (*base, make_distribute(base, named))
+    m = _fixed_point(m, rules)
+    canonical = _canonical(m)
+    if canonical != m:  # two traces now written alike may collect: 2 d·tr(X⁻¹ Ẋ) − e·tr(X⁻¹ Ẋ)
+        m = _fixed_point(canonical, rules)
+    top = absorb_sign(m)
+    return top if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)) else m
+
+
+def _fixed_point(m: mx.M, rules: Sequence[Rule]) -> mx.M:
     for _ in range(50):  # each round lowers the cost, so this ends long before
         out = _pass(m, rules)
         if out == m:
             break
         m = out
-    m = _canonical(m)
-    top = absorb_sign(m)
-    return top if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)) else m
+    return m
 
 
 def _canonical(m: mx.M) -> mx.M:
