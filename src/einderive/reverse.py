@@ -17,7 +17,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from sympy import Add, Indexed, Pow, S, Sum, Symbol, factor_terms
+from sympy import Add, Indexed, S, Symbol, factor_terms
 
 from .errors import SpecError
 from .graph import Graph
@@ -253,37 +253,11 @@ def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
     Collapse again after ``factor_terms``, which splits Σ_i (a_i − c) into
     Σ_i a_i − c Σ_i 1; rename last, so that two sums that differ only in the
     name of their index (Σ_i′ X_i′j − Σ_i′′ X_i′′j) are seen equal and cancel."""
-    e = collapse(_factor_terms(namer(collapse(e))))
+    e = collapse(factor_terms(namer(collapse(e))))
     named = rename(e, ctx, idx, idx)
     if named == e:
         return e
-    return collapse(_factor_terms(collapse(named)))  # a sum whose body cancelled is 0
-
-
-def _factor_terms(e: Expr) -> Expr:
-    """SymPy's ``factor_terms`` with every divisor that is a sum held whole.
-
-    Left to itself, ``factor_terms`` clears the fractions inside a divisor and
-    multiplies the number out over the quotient: Tversky's
-    ``(7/10) fn/(1 + tp + (3/10) fp + (7/10) fn)²`` stayed, but its sibling became
-    ``10 (−3 fp − 7 fn)/(10 + 10 tp + 3 fp + 7 fn)²``.  Each such divisor is a
-    symbol while it runs (named so that the order is the same on every run), put
-    back after.  Divisors under a Σ are left alone: one may read the summed index."""
-    held: dict[Expr, Expr] = {}
-
-    def walk(x: Expr) -> None:
-        if isinstance(x, Sum) or not x.args or isinstance(x, Indexed):
-            return
-        if isinstance(x, Pow) and isinstance(x.base, Add) and x.exp.is_negative:
-            if x.base not in held:
-                held[x.base] = Symbol(f"\0held{len(held)}")
-            return
-        for a in x.args:
-            walk(a)
-    walk(e)
-    if not held:
-        return factor_terms(e)
-    return factor_terms(e.xreplace(held)).xreplace({v: k for k, v in held.items()})
+    return collapse(factor_terms(collapse(named)))  # a sum whose body cancelled is 0
 
 
 def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict[str, IndexAdjoint],

@@ -487,10 +487,8 @@ def collect_scalar_factors(m: mx.M) -> mx.M | None:
     """``det(X)·X⁻ᵀ + 2 det(X)²·X⁻ᵀ`` → ``(det(X) + 2 det(X)²)·X⁻ᵀ``: terms of a sum of tensors
     that differ only in a scalar factor in front are one term (constant factors alone are
     :func:`collect_terms`'s)."""
-    if not isinstance(m, mx.Add):
+    if not isinstance(m, mx.Add) or m.is_scalar:
         return None
-    if m.is_scalar:
-        return _common_scalar_factor(m)
     groups: dict[mx.M, list[mx.M]] = {}
     for t in m.terms:
         cs: list[mx.M] = []
@@ -501,51 +499,86 @@ def collect_scalar_factors(m: mx.M) -> mx.M | None:
     if len(groups) == len(m.terms) or all(
             all(isinstance(c, mx.Const) for c in cs) for cs in groups.values() if len(cs) > 1):
         return None
-    return mx.add(*[mx.scale(_sum_sorted(cs), b) if len(cs) > 1 else mx.scale(cs[0], b)
+    return mx.add(*[mx.scale(_signed_sum(cs), b) if len(cs) > 1 else mx.scale(cs[0], b)
                     for b, cs in groups.items()])
 
 
-def _common_scalar_factor(m: mx.Add) -> mx.M | None:
-    """``2 det(X)²·tr(X⁻¹ Ẋ) − det(X⁻¹)·tr(X⁻¹ Ẋ)`` → ``(2 det(X)² − det(X⁻¹))·tr(X⁻¹ Ẋ)``:
-    the factor most terms of a scalar sum share (the costliest of those) is written once."""
-    lists = [_scalar_factors(t) for t in m.terms]
+def _signed_sum(terms: list[mx.M]) -> mx.M:
+    """A sum made by factoring, with its minus in front when every term has one:
+    ``−(10 + 10 tp)``, not ``(−10 − 10 tp)``."""
+    if all(_negative(t) for t in terms):
+        return mx.neg(_sum_sorted([mx.neg(t) for t in terms]))
+    return _sum_sorted(terms)
+
+
+def common_factor(m: mx.M) -> mx.M | None:
+    """``(S W1ᵀ) ⊙ r − (Y W1ᵀ) ⊙ r`` → ``(S W1ᵀ − Y W1ᵀ) ⊙ r`` (then ``((S − Y) W1ᵀ) ⊙ r``),
+    ``2 det(X)²·tr(X⁻¹ Ẋ) − det(X⁻¹)·tr(X⁻¹ Ẋ)`` → ``(2 det(X)² − det(X⁻¹))·tr(X⁻¹ Ẋ)``: the
+    elementwise or scalar factor most terms of a sum share (the costliest of those, the first
+    of equals) is written once."""
+    if not isinstance(m, mx.Add):
+        return None
+    lists = [[(_shown(f), f) for f in _flat_factors(t)] for t in m.terms]
     seen: dict[mx.M, int] = {}
+    first: dict[mx.M, mx.M] = {}
     for fs in lists:
-        for f in dict.fromkeys(fs):
-            seen[f] = seen.get(f, 0) + 1
-    shared = [f for f, n in seen.items() if n > 1]
+        for k, f in dict.fromkeys(fs):
+            seen[k] = seen.get(k, 0) + 1
+            first.setdefault(k, f)
+    shared = [k for k, n in seen.items() if n > 1]
     if not shared:
         return None
-    best = max(shared, key=lambda f: (seen[f], cost(f)))  # the first of equals: max is stable
+    best = max(shared, key=lambda k: (seen[k], cost(first[k])))  # max keeps the first of equals
     inside: list[mx.M] = []
-    rest: list[mx.M] = []
+    out: list[mx.M | None] = []  # the factored term stands where its first term stood
     for t, fs in zip(m.terms, lists):
-        if best not in fs:
-            rest.append(t)
+        f = next((f for k, f in fs if k == best), None)
+        if f is None:
+            out.append(t)
             continue
-        inside.append(_without(t, best))
-    return mx.add(mx.scalar_product([_sum_sorted(inside), best]), *rest)
+        if not inside:
+            out.append(None)
+        inside.append(_without(t, f))
+    joined = _times(first[best], _signed_sum(inside))
+    return mx.add(*[joined if t is None else t for t in out])
+
+
+def _shown(m: mx.M) -> mx.M:
+    """``m`` with each anonymous part replaced by the form it prints: ``softmax(_P_1)`` with
+    _P_1 shown as ``X W1`` and ``_P_2`` shown as ``softmax(X W1)`` are one factor."""
+    if isinstance(m, mx.Ref):
+        return _shown(m.display) if m.kind == RefKind.ANON and isinstance(m.display, mx.M) \
+            else m
+    kids = m.children()
+    new = [_shown(c) for c in kids]
+    return m if all(a is b for a, b in zip(new, kids)) else rebuild(m, new)
+
+
+def _times(a: mx.M, b: mx.M) -> mx.M:
+    return mx.scalar_product([b, a]) if a.is_scalar and b.is_scalar else mx.hadamard(a, b)
+
+
+def _flat_factors(t: mx.M) -> list[mx.M]:
+    """The factors of an elementwise or scalar product, constants left out."""
+    if isinstance(t, mx.Scale):
+        return _flat_factors(t.coeff) + _flat_factors(t.x)
+    if isinstance(t, mx.Hadamard):
+        return [g for f in t.factors for g in _flat_factors(f)]
+    return [] if isinstance(t, (mx.Const, mx.Ones)) else [t]
 
 
 def _without(t: mx.M, f: mx.M) -> mx.M:
-    """A scalar product ``t`` with one factor ``f`` taken out."""
+    """A product ``t`` with one factor ``f`` (one of :func:`_flat_factors`) taken out."""
     if t == f:
         return mx.ONE
     if isinstance(t, mx.Scale):
-        if f in _scalar_factors(t.x):
-            return mx.scalar_product([t.coeff, _without(t.x, f)])
-        return mx.scalar_product([_without(t.coeff, f), t.x])
+        if f in _flat_factors(t.coeff):
+            return mx.scale(_without(t.coeff, f), t.x)
+        return mx.scale(t.coeff, _without(t.x, f))
     assert isinstance(t, mx.Hadamard)
-    k = next(k for k, g in enumerate(t.factors) if f in _scalar_factors(g))
-    return mx.scalar_product([*t.factors[:k], _without(t.factors[k], f), *t.factors[k + 1:]])
-
-
-def _scalar_factors(t: mx.M) -> list[mx.M]:
-    if isinstance(t, mx.Scale):
-        return _scalar_factors(t.coeff) + _scalar_factors(t.x)
-    if isinstance(t, mx.Hadamard):
-        return [g for f in t.factors for g in _scalar_factors(f)]
-    return [] if isinstance(t, mx.Const) else [t]
+    k = next(k for k, g in enumerate(t.factors) if f in _flat_factors(g))
+    parts = [*t.factors[:k], _without(t.factors[k], f), *t.factors[k + 1:]]
+    return mx.scalar_product(parts) if t.is_scalar else mx.hadamard(*parts)
 
 
 def _factored(c: Any) -> Any:
@@ -1462,7 +1495,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_of_transpose,
     inverse_times_matrix, of_transpose,
-    collect_terms, collect_scalar_factors, batch_sums_collect, factor_operand, common_scalar, zero_operand,
+    collect_terms, collect_scalar_factors, common_factor, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
     ones_product, sum_as_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
