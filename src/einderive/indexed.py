@@ -11,6 +11,7 @@ order of ``dims``), a second index over the same dim is primed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sympy import Add, Expr as SympyExpr, Indexed, IndexedBase, KroneckerDelta, Mul, Poly, Pow, S, \
@@ -119,6 +120,13 @@ class Ctx:
         if self.log is not None:
             self.log.append(("fresh", dim, sym))
         return sym
+
+    @cached_property
+    def sums_to_one(self) -> bool:
+        """Whether a node's values add up to 1 along an axis (a softmax): only then can an
+        index form hold a sum that is 1."""
+        return any(t.expr is not None and t.expr.op in AXIS_OPS and
+                   AXIS_OPS[str(t.expr.op)].sums_to_one for t in self.graph.nodes)
 
     def canon(self, shape: Shape, used: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         """Reader's indices for an operand of ``shape``: its dims' letters, primed on repeats."""

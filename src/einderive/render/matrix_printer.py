@@ -144,6 +144,10 @@ class MatrixPrinter(TreePrinter):
             return f"{s} {body}" if plain else f"{s}{self.n.coefficient_gap()}{body}"
         if isinstance(c, mx.Const):
             return f"{self.n.scalar_coefficient(_value(c))} {body}"
+        if isinstance(c, mx.Hadamard) and c.is_scalar and \
+                not any(isinstance(f, mx.Pow) and _exp(f) < 0 for f in c.factors):
+            # (1 + 2 det(X))·det(X)·X⁻ᵀ: a product of scalars needs no brackets (a quotient does)
+            return f"{self._print(c)}{self.n.coefficient_gap()}{body}"
         return f"{self.bracketed(c)}{self.n.coefficient_gap()}{body}"
 
     # -- sums and powers -------------------------------------------------------------------------
