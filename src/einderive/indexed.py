@@ -815,6 +815,13 @@ class Namer:
                 again = type(expr)(ctx.keys[name], *expr.args[1:])
                 self._file(ctx.tensor_of[expr.args[0]], again, idx)
                 self.inverse_of[ctx.keys[name]] = expr.args[0]
+        # nodes that are a number times a sum (a mean): their element next to their own sum
+        # cancels (Σ_i Σ_j X_ijk − B T mu_k is 0), which reverse._tidy looks for
+        self.sums: dict[Any, tuple[Expr, tuple[Any, ...]]] = {
+            ctx.keys[name]: (expr, idx) for name, (expr, idx) in definitions.items()
+            if idx and any(isinstance(f, Sum) for f in Mul.make_args(expr)) and
+            all(isinstance(f, Sum) or not f.free_symbols - set(ctx.sizes.values())
+                for f in Mul.make_args(expr))}
         self.types = {t for t, _ in self.patterns}
         self.by_set: dict[frozenset[Any], list[tuple[type, list[Pattern]]]] = {}
         for (t, read), bucket in self.patterns.items():

@@ -17,7 +17,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from sympy import Add, Indexed, S, Sum, Symbol, factor_terms
+from sympy import Add, Indexed, Mul, S, Sum, Symbol, factor_terms, preorder_traversal as preorder
 
 from .errors import SpecError
 from .graph import Graph
@@ -259,9 +259,53 @@ def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
     if ctx.sums_to_one:
         e = _sums_to_one(e, ctx)
     named = rename(e, ctx, idx, idx)
+    if namer.sums:  # after renaming: the sums read the letters the definitions read
+        named = _centred(named, namer.sums)
     if named == e:
         return e
     return collapse(factor_terms(collapse(named)))  # a sum whose body cancelled is 0
+
+
+def _centred(e: Expr, sums: dict[Any, tuple[Expr, Idx]]) -> Expr:
+    """``e`` with each sum that meets its own mean written 0, as the matrix forms have it:
+    batchnorm_rank3's ``−(2/(B T)) ∂L/∂var_k Σ_i Σ_j (X_ijk − mu_k)`` (read
+    ``Σ_i Σ_j X_ijk − B T mu_k``) is gone from ∂L/∂mu_k.  A term that names a mean node
+    at its own indices is written as the node's definition; kept only where two terms
+    cancel."""
+    def reads(x: Expr) -> bool:
+        return any(isinstance(n, Indexed) and n.base.label in sums for n in preorder(x))
+
+    def fix(a: Expr) -> Expr | None:
+        terms = list(a.args)
+        for k, t in enumerate(terms):
+            for f in Mul.make_args(t):
+                if isinstance(f, Indexed) and f.base.label in sums and \
+                        tuple(f.indices) == sums[f.base.label][1]:
+                    new = Add(*terms[:k], t.xreplace({f: sums[f.base.label][0]}), *terms[k + 1:])
+                    if len(Add.make_args(new)) <= len(terms) - 2 or new == 0:
+                        return new
+        return None
+
+    def walk(x: Expr) -> Expr:
+        if not x.args or isinstance(x, Indexed):
+            return x
+        args = [walk(a) for a in x.args]
+        y = x if all(a is b for a, b in zip(args, x.args)) else x.func(*args)
+        if isinstance(y, Sum) and isinstance(y.function, Add) and reads(y.function):
+            # Σ_i Σ_j (X_ijk − mu_k)
+            spread = collapse(Add(*[Sum(t, *y.limits) for t in y.function.args]))
+            z = fix(spread) if isinstance(spread, Add) else None
+            if z is not None:
+                return z
+        if isinstance(y, Add):
+            z = fix(y)
+            if z is not None:
+                return z
+        return y
+    if not reads(e):
+        return e
+    out = walk(e)
+    return e if out is e else collapse(out)
 
 
 def _sums_to_one(e: Expr, ctx: Ctx) -> Expr:

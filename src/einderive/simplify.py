@@ -532,13 +532,13 @@ def common_factor(m: mx.M) -> mx.M | None:
     inside: list[mx.M] = []
     out: list[mx.M | None] = []  # the factored term stands where its first term stood
     for t, fs in zip(m.terms, lists):
-        f = next((f for k, f in fs if k == best), None)
-        if f is None:
+        hit = next((f for k, f in fs if k == best), None)
+        if hit is None:
             out.append(t)
             continue
         if not inside:
             out.append(None)
-        inside.append(_without(t, f))
+        inside.append(_without(t, hit))
     joined = _times(first[best], _signed_sum(inside))
     return mx.add(*[joined if t is None else t for t in out])
 
