@@ -525,7 +525,7 @@ def common_factor(m: mx.M) -> mx.M | None:
         for k, f in dict.fromkeys(fs):
             seen[k] = seen.get(k, 0) + 1
             first.setdefault(k, f)
-    shared = [k for k, n in seen.items() if n > 1]
+    shared = [k for k, n in seen.items() if n > 1 and _worth_pulling(k)]
     if not shared:
         return None
     best = max(shared, key=lambda k: (seen[k], cost(first[k])))  # max keeps the first of equals
@@ -552,6 +552,16 @@ def _shown(m: mx.M) -> mx.M:
     kids = m.children()
     new = [_shown(c) for c in kids]
     return m if all(a is b for a, b in zip(new, kids)) else rebuild(m, new)
+
+
+def _worth_pulling(f: mx.M) -> bool:
+    """A scalar, or an elementwise factor that is more than a name or a sum: a divisor,
+    a reduction, a function (y ⊙ a − y ⊙ b and (1 − y) ⊙ a + (1 − y) ⊙ b stay as written:
+    pulling them out mixes terms that came from different places, for a node or two)."""
+    if f.is_scalar:
+        return True
+    plain = f.x if isinstance(f, mx.Transpose) else f
+    return not isinstance(plain, (mx.Ref, mx.Add, mx.Ones))
 
 
 def _times(a: mx.M, b: mx.M) -> mx.M:
