@@ -511,14 +511,33 @@ def _signed_sum(terms: list[mx.M]) -> mx.M:
     return _sum_sorted(terms)
 
 
-def common_factor(m: mx.M) -> mx.M | None:
+def make_common_factor(named: Named) -> Rule:
+    """:func:`common_factor`, which leaves whole a product that is a forward node of
+    ``named``: with P = softmax(Z, axis=0) ⊙ softmax(Z), ``2 ∂L/∂P ⊙ P − softmax(Z, axis=0) ⊙
+    colsum(…)ᵀ`` keeps its P rather than lend it a factor."""
+    products: list[frozenset[mx.M]] = []
+
+    def locked() -> list[frozenset[mx.M]]:  # walked once, when a sum first needs it
+        if not products:
+            products.extend(frozenset(_shown(f) for f in form.factors) for form, _ in named
+                            if isinstance(form, mx.Hadamard))
+            products.append(frozenset())  # (the walk is done)
+        return products
+
+    def factor(m: mx.M) -> mx.M | None:
+        return common_factor(m, [p for p in locked() if p])
+    factor.__doc__ = make_common_factor.__doc__
+    return factor
+
+
+def common_factor(m: mx.M, products: Sequence[frozenset[mx.M]] = ()) -> mx.M | None:
     """``(S W1ᵀ) ⊙ r − (Y W1ᵀ) ⊙ r`` → ``(S W1ᵀ − Y W1ᵀ) ⊙ r`` (then ``((S − Y) W1ᵀ) ⊙ r``),
     ``2 det(X)²·tr(X⁻¹ Ẋ) − det(X⁻¹)·tr(X⁻¹ Ẋ)`` → ``(2 det(X)² − det(X⁻¹))·tr(X⁻¹ Ẋ)``: the
     elementwise or scalar factor most terms of a sum share (the costliest of those, the first
     of equals) is written once."""
     if not isinstance(m, mx.Add):
         return None
-    lists = [[(_shown(f), f) for f in _flat_factors(t)] for t in m.terms]
+    lists = [_unlocked([(_shown(f), f) for f in _flat_factors(t)], products) for t in m.terms]
     seen: dict[mx.M, int] = {}
     first: dict[mx.M, mx.M] = {}
     for fs in lists:
@@ -552,6 +571,14 @@ def _shown(m: mx.M) -> mx.M:
     kids = m.children()
     new = [_shown(c) for c in kids]
     return m if all(a is b for a, b in zip(new, kids)) else rebuild(m, new)
+
+
+def _unlocked(fs: list[tuple[mx.M, mx.M]], products: Sequence[frozenset[mx.M]]
+              ) -> list[tuple[mx.M, mx.M]]:
+    """A term's factors less those of a named product it holds whole."""
+    keys = {k for k, _ in fs}
+    held = {k for p in products if p <= keys for k in p}
+    return [(k, f) for k, f in fs if k not in held]
 
 
 def _worth_pulling(f: mx.M) -> bool:
@@ -1505,7 +1532,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_of_transpose,
     inverse_times_matrix, of_transpose,
-    collect_terms, collect_scalar_factors, common_factor, batch_sums_collect, factor_operand, common_scalar, zero_operand,
+    collect_terms, collect_scalar_factors, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
     ones_product, sum_as_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
@@ -1525,7 +1552,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero, a
     softmax summed along its axis is one) until no rule lowers its cost (the canonical ones
     at equal cost, as the module says)."""
-    base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
+    base = (make_symmetric(symmetric), *RULES, make_common_factor(named), make_opposite(named),
+            make_cancel(wheres),
             make_centred(named), make_inverse_times(named), make_row_sum_of_node(named),
             make_sums_to_one(named))
     rules = (*base, make_distribute(base, named))
