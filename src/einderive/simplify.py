@@ -544,7 +544,10 @@ def common_factor(m: mx.M, products: Sequence[frozenset[mx.M]] = ()) -> mx.M | N
         for k, f in dict.fromkeys(fs):
             seen[k] = seen.get(k, 0) + 1
             first.setdefault(k, f)
-    shared = [k for k, n in seen.items() if n > 1 and _worth_pulling(k)]
+    # a divisor only when every term has it: ⊘ n out of two of (e rowsum(V)) ⊘ n − 1 ⊘ n +
+    # P rowsum(V) hides that the first is P rowsum(V) for P = e ⊘ n, and they cancel
+    shared = [k for k, n in seen.items() if n > 1 and _worth_pulling(k) and
+              (n == len(m.terms) or not _negative_power(k))]
     if not shared:
         return None
     best = max(shared, key=lambda k: (seen[k], cost(first[k])))  # max keeps the first of equals
@@ -1552,15 +1555,18 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero, a
     softmax summed along its axis is one) until no rule lowers its cost (the canonical ones
     at equal cost, as the module says)."""
-    base = (make_symmetric(symmetric), *RULES, make_common_factor(named), make_opposite(named),
-            make_cancel(wheres),
+    base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
             make_centred(named), make_inverse_times(named), make_row_sum_of_node(named),
             make_sums_to_one(named))
     rules = (*base, make_distribute(base, named))
-    m = _fixed_point(m, rules)
+    # a common factor is pulled out last, once nothing else shortens the form: pulled
+    # early, ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of P = e ⊘ n
+    factored = (*rules, make_common_factor(named))
+    m = _fixed_point(_fixed_point(m, rules), factored)
     canonical = _canonical(m)
     if canonical != m:  # two traces now written alike may collect: 2 d·tr(X⁻¹ Ẋ) − e·tr(X⁻¹ Ẋ)
-        m = _fixed_point(canonical, rules)
+        m = _fixed_point(canonical, factored)
+    m = _number_last(m)
     top = absorb_sign(m)
     return top if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)) else m
 
@@ -1571,6 +1577,19 @@ def _fixed_point(m: mx.M, rules: Sequence[Rule]) -> mx.M:
         if out == m:
             break
         m = out
+    return m
+
+
+def _number_last(m: mx.M) -> mx.M:
+    """``−1 + M h0`` written ``M h0 − 1``: a difference of a term and a number, as SymPy's
+    order (numbers first) hands it over from an index form, puts the number last."""
+    kids = m.children()
+    new = [_number_last(c) for c in kids]
+    if any(a is not b for a, b in zip(new, kids)):
+        m = mx.with_src(rebuild(m, new), cast(Any, m).src)
+    if isinstance(m, mx.Add) and len(m.terms) == 2 and isinstance(m.terms[0], mx.Const) and \
+            _negative(m.terms[0]) and not _negative(m.terms[1]):
+        return mx.with_src(mx.Add((m.terms[1], m.terms[0]), m.shape), cast(Any, m).src)
     return m
 
 
