@@ -71,7 +71,8 @@ def test_a_function_of_a_whole_axis_at_a_picked_index_is_read_as_a_pick():
     d = _derive("models/more7/ensemble_stack_mean.yaml")
     assert forms(d, "W1")[1] == ("(1/(B n3)) Xᵀ (softmax(X W1) ⊙ (rowsum(softmax(X W1) ⊙ "
                                  "onehot(lab)) − onehot(lab)) ⊘ rowsum(Pm ⊙ onehot(lab)))")
-    assert "(softmax(X W1) W1ᵀ) ⊙ rowsum(softmax(X W1) ⊙ onehot(lab))" in forms(d, "X")[1]
+    assert "rowsum(softmax(X W1) ⊙ onehot(lab)) ⊙ ((softmax(X W1) − onehot(lab)) W1ᵀ)" in \
+        forms(d, "X")[1]
     _no_index_only(d)
     _verified(d)
     _verified(d, {"B": 5, "D": 3, "K": 7}, seed=2)
