@@ -81,6 +81,8 @@ def _cancel_held(e: Any) -> list[Any]:
         return []
     c = sympy.cancel(e.xreplace(held)).xreplace({v: k for k, v in held.items()})
     num, den = sympy.fraction(c)
+    if len(sympy.Mul.make_args(den)) > 1:
+        return []  # one divisor only: 1 + r ⊘ (1 − p) + r ⊘ p stays, not one quotient of three
     expanded = sympy.expand(num)
     return [c, expanded / den, sympy.factor_terms(expanded) / den]
 
