@@ -65,7 +65,7 @@ def test_a_function_along_the_batch_axis_reads_per_element():
 
 @pytest.mark.parametrize("spec, name, want", [
     ("more/rmsnorm_middle", "∂L/∂X",
-     "((1/(D T)) ∂L/∂r ⊙ X + W ⊙ (1 − tanh(X ⊘ r)^∘2)) ⊘ r"),
+     "(1/(D T)) ∂L/∂r ⊙ X ⊘ r + W ⊙ (1 − tanh(X ⊘ r)^∘2) ⊘ r"),
     ("more/rmsnorm_middle", "∂L/∂W", "Σ_b tanh(X_b ⊘ r_b)"),
 ])
 def test_a_factor_of_each_element_is_a_broadcast_product_not_a_scalars(spec, name, want):
@@ -144,7 +144,7 @@ FRAMED = {  # NumPy's reading: kept-dims axes broadcast, sums over axes
         "∂L/∂Y": "2 (Y − m)",
     },
     "more7/rmsnorm_mid_rank4": {
-        "∂L/∂X": "((1/(B C)) ∂L/∂r ⊙ X + ∂L/∂O ⊙ g) ⊘ r",
+        "∂L/∂X": "(1/(B C)) ∂L/∂r ⊙ X ⊘ r + ∂L/∂O ⊙ g ⊘ r",
         "∂L/∂g": "sum(∂L/∂O ⊙ X ⊘ r, axis=(0, 1))",  # (the reshape dropped only the 1s)
     },
     "more7/batchnorm_rank3_channels": {

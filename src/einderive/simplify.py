@@ -544,10 +544,7 @@ def common_factor(m: mx.M, products: Sequence[frozenset[mx.M]] = ()) -> mx.M | N
         for k, f in dict.fromkeys(fs):
             seen[k] = seen.get(k, 0) + 1
             first.setdefault(k, f)
-    # a divisor only when every term has it: ⊘ n out of two of (e rowsum(V)) ⊘ n − 1 ⊘ n +
-    # P rowsum(V) hides that the first is P rowsum(V) for P = e ⊘ n, and they cancel
-    shared = [k for k, n in seen.items() if n > 1 and _worth_pulling(k) and
-              (n == len(m.terms) or not _negative_power(k))]
+    shared = [k for k, n in seen.items() if n > 1 and _worth_pulling(k)]
     if not shared:
         return None
     best = max(shared, key=lambda k: (seen[k], cost(first[k])))  # max keeps the first of equals
@@ -585,13 +582,15 @@ def _unlocked(fs: list[tuple[mx.M, mx.M]], products: Sequence[frozenset[mx.M]]
 
 
 def _worth_pulling(f: mx.M) -> bool:
-    """A scalar, or an elementwise factor that is more than a name or a sum: a divisor,
-    a reduction, a function (y ⊙ a − y ⊙ b and (1 − y) ⊙ a + (1 − y) ⊙ b stay as written:
+    """A scalar, or an elementwise factor that is more than a name, a sum or a divisor: a
+    reduction, a function (y ⊙ a − y ⊙ b and (1 − y) ⊙ a + (1 − y) ⊙ b stay as written:
     pulling them out mixes terms that came from different places, for a node or two)."""
     if f.is_scalar:
         return True
     plain = f.x if isinstance(f, mx.Transpose) else f
-    return not isinstance(plain, (mx.Ref, mx.Add, mx.Ones))
+    # nor a divisor tensor: ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of
+    # P = e ⊘ n, and in a deep chain the closed forms built on it outgrow the page
+    return not isinstance(plain, (mx.Ref, mx.Add, mx.Ones)) and not _negative_power(f)
 
 
 def _times(a: mx.M, b: mx.M) -> mx.M:
