@@ -101,7 +101,7 @@ def test_a_conv_of_an_expression_reads_both_adjoints_in_matrix_form():
     stands outside the convolution's sums (it printed the index form alone); ∂L/∂W is the
     correlation with the expression."""
     d = derive_text(spec("conv1d of tanh(X)"))
-    assert forms(d, "X")[1] == "(∂L/∂Y ∗ W) ⊙ (1 − tanh(X) ⊙ tanh(X))", forms(d, "X")
+    assert forms(d, "X")[1] == "(∂L/∂Y ∗ W) ⊙ (1 − tanh(X)^∘2)", forms(d, "X")
     assert forms(d, "W")[1] == "∂L/∂Y ⋆ tanh(X)", forms(d, "W")
     d = derive_text(spec("conv2d of sigmoid(X), bias"))
     assert forms(d, "X")[1] == "σ'(X) ⊙ (∂L/∂Y ∗ W)", forms(d, "X")

@@ -55,7 +55,7 @@ def cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> list[mx.M]:
     e = _to_sympy(m, atoms, defs)
     back = {s: a for a, s in atoms.items()}
     out = []
-    for c in (sympy.cancel(e), sympy.expand(e)):
+    for c in (sympy.cancel(e), sympy.expand(e), *_cancel_held(e)):
         try:
             out.append(_from_sympy(c, back))
         except _NoShape:
@@ -65,6 +65,26 @@ def cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> list[mx.M]:
         if name != m and sympy.cancel(e - _to_sympy(definition, atoms, defs)) == 0:
             out.append(name)
     return out
+
+
+def _cancel_held(e: Any) -> list[Any]:
+    """``cancel`` with each divisor that is a sum held whole, so that its fractions stay:
+    ``(−1 + (1 + tp)/d)/d`` with d = 1 + tp + (3/10) fp + (7/10) fn is
+    ``(−(3/10) fp − (7/10) fn)/d²``, where ``cancel`` alone clears d's fractions into
+    ``10 (−3 fp − 7 fn)/(10 + 10 tp + 3 fp + 7 fn)²``, a divisor the form never had.  The
+    numerator also expanded, and then factored (``2 x (1 − x²)/(1 + x²)³``)."""
+    held: dict[Any, Any] = {}
+    for p in sorted(e.atoms(sympy.Pow), key=sympy.default_sort_key):
+        if isinstance(p.base, sympy.Add) and p.exp.is_negative and p.base not in held:
+            held[p.base] = sympy.Symbol(f"_h{len(held):04d}")
+    if not held:
+        return []
+    c = sympy.cancel(e.xreplace(held)).xreplace({v: k for k, v in held.items()})
+    num, den = sympy.fraction(c)
+    if len(sympy.Mul.make_args(den)) > 1:
+        return []  # one divisor only: 1 + r ⊘ (1 − p) + r ⊘ p stays, not one quotient of three
+    expanded = sympy.expand(num)
+    return [c, expanded / den, sympy.factor_terms(expanded) / den]
 
 
 def reflected(m: mx.M, mirror: Callable[[mx.M], mx.M | None]) -> list[mx.M]:

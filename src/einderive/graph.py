@@ -20,7 +20,7 @@ from . import expr as X
 from . import shapes
 from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, TensorKind
-from .ops import (ALIASES, ARITHMETIC, FUNCTIONS, GATHER, OPS, SLICE, FExpr, slice_misfit,
+from .ops import (ALIASES, ARITHMETIC, AXIS_OPS, FUNCTIONS, GATHER, OPS, SLICE, FExpr, slice_misfit,
                   sympy_number)
 from .record import Record, replace
 from .spec import Assignment, DimDecl, DimTerm, Spec
@@ -500,6 +500,10 @@ class _Builder:
     def apply(self, fn: str, loc: Loc, args: list[tuple[FExpr, Loc]],
               kwargs: dict[str, tuple[FExpr, Loc]]) -> FExpr:
         op = OPS[fn]
+        first = args[0][0] if args else None
+        if first is not None and first.op == "transpose" and fn in AXIS_OPS and \
+                AXIS_OPS[fn].transpose_free:  # det(Xᵀ) is det(X), in index form too
+            args = [(first.args[0], args[0][1])] + list(args[1:])
         if op.needs_ref and not args[0][0].is_ref:
             args = [(self.split(args[0][0]), args[0][1])] + list(args[1:])
         if op.count_axis and len(args) > 1:

@@ -11,6 +11,7 @@ order of ``dims``), a second index over the same dim is primed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sympy import Add, Expr as SympyExpr, Indexed, IndexedBase, KroneckerDelta, Mul, Poly, Pow, S, \
@@ -119,6 +120,13 @@ class Ctx:
         if self.log is not None:
             self.log.append(("fresh", dim, sym))
         return sym
+
+    @cached_property
+    def sums_to_one(self) -> bool:
+        """Whether a node's values add up to 1 along an axis (a softmax): only then can an
+        index form hold a sum that is 1."""
+        return any(t.expr is not None and t.expr.op in AXIS_OPS and
+                   AXIS_OPS[str(t.expr.op)].sums_to_one for t in self.graph.nodes)
 
     def canon(self, shape: Shape, used: tuple[Any, ...] = ()) -> tuple[Any, ...]:
         """Reader's indices for an operand of ``shape``: its dims' letters, primed on repeats."""
@@ -807,6 +815,13 @@ class Namer:
                 again = type(expr)(ctx.keys[name], *expr.args[1:])
                 self._file(ctx.tensor_of[expr.args[0]], again, idx)
                 self.inverse_of[ctx.keys[name]] = expr.args[0]
+        # nodes that are a number times a sum (a mean): their element next to their own sum
+        # cancels (Σ_i Σ_j X_ijk − B T mu_k is 0), which reverse._tidy looks for
+        self.sums: dict[Any, tuple[Expr, tuple[Any, ...]]] = {
+            ctx.keys[name]: (expr, idx) for name, (expr, idx) in definitions.items()
+            if idx and any(isinstance(f, Sum) for f in Mul.make_args(expr)) and
+            all(isinstance(f, Sum) or not f.free_symbols - set(ctx.sizes.values())
+                for f in Mul.make_args(expr))}
         self.types = {t for t, _ in self.patterns}
         self.by_set: dict[frozenset[Any], list[tuple[type, list[Pattern]]]] = {}
         for (t, read), bucket in self.patterns.items():

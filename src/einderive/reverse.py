@@ -17,10 +17,11 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from sympy import Add, Indexed, S, Symbol, factor_terms
+from sympy import Add, Indexed, Mul, S, Sum, Symbol, factor_terms, preorder_traversal as preorder
 
 from .errors import SpecError
 from .graph import Graph
+from .ops import AXIS_OPS, AxisFunction
 from .indexed import (
     Ctx,
     Namer,
@@ -29,6 +30,7 @@ from .indexed import (
     differentiate,
     fresh_bound,
     key_of,
+    mentions,
     nodes_of,
     prune_ranges,
     rename,
@@ -254,10 +256,85 @@ def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
     Σ_i a_i − c Σ_i 1; rename last, so that two sums that differ only in the
     name of their index (Σ_i′ X_i′j − Σ_i′′ X_i′′j) are seen equal and cancel."""
     e = collapse(factor_terms(namer(collapse(e))))
+    if ctx.sums_to_one:
+        e = _sums_to_one(e, ctx)
     named = rename(e, ctx, idx, idx)
+    if namer.sums:  # after renaming: the sums read the letters the definitions read
+        named = _centred(named, namer.sums)
     if named == e:
         return e
     return collapse(factor_terms(collapse(named)))  # a sum whose body cancelled is 0
+
+
+def _centred(e: Expr, sums: dict[Any, tuple[Expr, Idx]]) -> Expr:
+    """``e`` with each sum that meets its own mean written 0, as the matrix forms have it:
+    batchnorm_rank3's ``−(2/(B T)) ∂L/∂var_k Σ_i Σ_j (X_ijk − mu_k)`` (read
+    ``Σ_i Σ_j X_ijk − B T mu_k``) is gone from ∂L/∂mu_k.  A term that names a mean node
+    at its own indices is written as the node's definition; kept only where two terms
+    cancel."""
+    def reads(x: Expr) -> bool:
+        return any(isinstance(n, Indexed) and n.base.label in sums for n in preorder(x))
+
+    def fix(a: Expr) -> Expr | None:
+        terms = list(a.args)
+        for k, t in enumerate(terms):
+            for f in Mul.make_args(t):
+                if isinstance(f, Indexed) and f.base.label in sums and \
+                        tuple(f.indices) == sums[f.base.label][1]:
+                    new = Add(*terms[:k], t.xreplace({f: sums[f.base.label][0]}), *terms[k + 1:])
+                    if len(Add.make_args(new)) <= len(terms) - 2 or new == 0:
+                        return new
+        return None
+
+    def walk(x: Expr) -> Expr:
+        if not x.args or isinstance(x, Indexed):
+            return x
+        args = [walk(a) for a in x.args]
+        y = x if all(a is b for a, b in zip(args, x.args)) else x.func(*args)
+        if isinstance(y, Sum) and isinstance(y.function, Add) and reads(y.function):
+            # Σ_i Σ_j (X_ijk − mu_k)
+            spread = collapse(Add(*[Sum(t, *y.limits) for t in y.function.args]))
+            z = fix(spread) if isinstance(spread, Add) else None
+            if z is not None:
+                return z
+        if isinstance(y, Add):
+            z = fix(y)
+            if z is not None:
+                return z
+        return y
+    if not reads(e):
+        return e
+    out = walk(e)
+    return e if out is e else collapse(out)
+
+
+def _sums_to_one(e: Expr, ctx: Ctx) -> Expr:
+    """``e`` with each sum of a softmax along its own axis written 1, as the matrix forms
+    have it: kl_softmax_axis0's ``−P_ij + softmax(Bq, axis=0)_ij Σ_i′ P_i′j`` is
+    ``softmax(Bq, axis=0)_ij − P_ij`` for P = softmax(A, axis=0)."""
+    def one(s: Expr) -> bool:
+        if not isinstance(s, Sum) or len(s.limits) != 1:
+            return False
+        v, lo, hi = s.limits[0]
+        f = s.function
+        if isinstance(f, Indexed) and f.base.label in ctx.tensor_of:
+            t = ctx.graph[ctx.tensor_of[f.base.label]]
+            if t.expr is None or t.expr.op not in AXIS_OPS or \
+                    not AXIS_OPS[str(t.expr.op)].sums_to_one:
+                return False
+            axis, idx = t.expr.param("axis"), tuple(f.indices)
+        elif isinstance(f, AxisFunction) and f.head in AXIS_OPS and \
+                AXIS_OPS[f.head].sums_to_one:
+            axis, idx = f.args[1], tuple(f.args[2:])
+        else:
+            return False
+        dim = ctx.index_dim.get(v)
+        return lo == 0 and dim is not None and hi == ctx.sizes[dim] - 1 and \
+            isinstance(axis, int) and axis < len(idx) and idx[axis] == v and \
+            sum(1 for i in idx if mentions(i, v)) == 1
+    if not any(one(s) for s in e.atoms(Sum)):
+        return e
+    return collapse(e.replace(one, lambda s: S.One))
 
 
 def _with_closed_forms(graph: Graph, ctx: Ctx, adjoints: dict[str, IndexAdjoint],

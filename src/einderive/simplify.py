@@ -333,6 +333,18 @@ def ones_product(m: mx.M) -> mx.M | None:
     return None
 
 
+def sum_as_product(m: mx.M) -> mx.M | None:
+    """``Zᵀ 𝟏`` → ``colsum(Z)``, ``Z 𝟏`` → ``rowsum(Z)``: a matrix times a column of ones is
+    the sum the printers have a name for (a batched form's sums are its elements' too)."""
+    if not (isinstance(m, mx.MatMul) and isinstance(m.b, mx.Ones) and
+            len(_shape(m.b)) == 2 and _shape(m.b)[1] == 1 and _shape(m.b)[0] != 1 and
+            len(_shape(m.a)) == 2 and _shape(m.a)[0] != 1):
+        return None
+    if isinstance(m.a, mx.Transpose):
+        return mx.reduce(ReduceKind.COLSUM, m.a.x)
+    return mx.reduce(ReduceKind.ROWSUM, m.a)
+
+
 def _broadcast_ones(m: mx.M, axis: int) -> mx.M | None:
     """``C`` (of one column) when ``m`` is ones broadcast along ``axis`` (1: ``C 𝟏ᵀ``, every
     column ``C``; 0: ``𝟏 R``, every row R) times factors constant along it, else None."""
@@ -469,6 +481,143 @@ def collect_terms(m: mx.M) -> mx.M | None:
     # coefficients in dims added up are put over one factored denominator: 1/(N (N − 1)) +
     # 1/(N − 1) − 2 is −(2 N² − 3 N − 1)/(N (N − 1)), not a sum of fractions multiplied out
     return mx.add(*[mx.scale(mx.Const(_factored(c)), b) for b, c in coeffs.items() if c != 0])
+
+
+def collect_scalar_factors(m: mx.M) -> mx.M | None:
+    """``det(X)·X⁻ᵀ + 2 det(X)²·X⁻ᵀ`` → ``(det(X) + 2 det(X)²)·X⁻ᵀ``: terms of a sum of tensors
+    that differ only in a scalar factor in front are one term (constant factors alone are
+    :func:`collect_terms`'s)."""
+    if not isinstance(m, mx.Add) or m.is_scalar:
+        return None
+    groups: dict[mx.M, list[mx.M]] = {}
+    for t in m.terms:
+        cs: list[mx.M] = []
+        while isinstance(t, mx.Scale):  # 2 det(X)²·X⁻ᵀ is 2 (det(X)²·X⁻ᵀ)
+            cs.append(t.coeff)
+            t = t.x
+        groups.setdefault(t, []).append(mx.scalar_product(cs) if cs else mx.ONE)
+    if len(groups) == len(m.terms) or all(
+            all(isinstance(c, mx.Const) for c in cs) for cs in groups.values() if len(cs) > 1):
+        return None
+    return mx.add(*[mx.scale(_signed_sum(cs), b) if len(cs) > 1 else mx.scale(cs[0], b)
+                    for b, cs in groups.items()])
+
+
+def _signed_sum(terms: list[mx.M]) -> mx.M:
+    """A sum made by factoring, with its minus in front when every term has one:
+    ``−(10 + 10 tp)``, not ``(−10 − 10 tp)``."""
+    if all(_negative(t) for t in terms):
+        return mx.neg(_sum_sorted([mx.neg(t) for t in terms]))
+    return _sum_sorted(terms)
+
+
+def make_common_factor(named: Named) -> Rule:
+    """:func:`common_factor`, which leaves whole a product that is a forward node of
+    ``named``: with P = softmax(Z, axis=0) ⊙ softmax(Z), ``2 ∂L/∂P ⊙ P − softmax(Z, axis=0) ⊙
+    colsum(…)ᵀ`` keeps its P rather than lend it a factor."""
+    products: list[frozenset[mx.M]] = []
+
+    def locked() -> list[frozenset[mx.M]]:  # walked once, when a sum first needs it
+        if not products:
+            products.extend(frozenset(_shown(f) for f in form.factors) for form, _ in named
+                            if isinstance(form, mx.Hadamard))
+            products.append(frozenset())  # (the walk is done)
+        return products
+
+    def factor(m: mx.M) -> mx.M | None:
+        return common_factor(m, [p for p in locked() if p])
+    factor.__doc__ = make_common_factor.__doc__
+    return factor
+
+
+def common_factor(m: mx.M, products: Sequence[frozenset[mx.M]] = ()) -> mx.M | None:
+    """``(S W1ᵀ) ⊙ r − (Y W1ᵀ) ⊙ r`` → ``(S W1ᵀ − Y W1ᵀ) ⊙ r`` (then ``((S − Y) W1ᵀ) ⊙ r``),
+    ``2 det(X)²·tr(X⁻¹ Ẋ) − det(X⁻¹)·tr(X⁻¹ Ẋ)`` → ``(2 det(X)² − det(X⁻¹))·tr(X⁻¹ Ẋ)``: the
+    elementwise or scalar factor most terms of a sum share (the costliest of those, the first
+    of equals) is written once."""
+    if not isinstance(m, mx.Add):
+        return None
+    lists = [_unlocked([(_shown(f), f) for f in _flat_factors(t)], products) for t in m.terms]
+    seen: dict[mx.M, int] = {}
+    first: dict[mx.M, mx.M] = {}
+    for fs in lists:
+        for k, f in dict.fromkeys(fs):
+            seen[k] = seen.get(k, 0) + 1
+            first.setdefault(k, f)
+    shared = [k for k, n in seen.items() if n > 1 and _worth_pulling(k)]
+    if not shared:
+        return None
+    best = max(shared, key=lambda k: (seen[k], cost(first[k])))  # max keeps the first of equals
+    inside: list[mx.M] = []
+    out: list[mx.M | None] = []  # the factored term stands where its first term stood
+    for t, fs in zip(m.terms, lists):
+        hit = next((f for k, f in fs if k == best), None)
+        if hit is None:
+            out.append(t)
+            continue
+        if not inside:
+            out.append(None)
+        inside.append(_without(t, hit))
+    joined = _times(first[best], _signed_sum(inside))
+    return mx.add(*[joined if t is None else t for t in out])
+
+
+def _shown(m: mx.M) -> mx.M:
+    """``m`` with each anonymous part replaced by the form it prints: ``softmax(_P_1)`` with
+    _P_1 shown as ``X W1`` and ``_P_2`` shown as ``softmax(X W1)`` are one factor."""
+    if isinstance(m, mx.Ref):
+        return _shown(m.display) if m.kind == RefKind.ANON and isinstance(m.display, mx.M) \
+            else m
+    kids = m.children()
+    new = [_shown(c) for c in kids]
+    return m if all(a is b for a, b in zip(new, kids)) else rebuild(m, new)
+
+
+def _unlocked(fs: list[tuple[mx.M, mx.M]], products: Sequence[frozenset[mx.M]]
+              ) -> list[tuple[mx.M, mx.M]]:
+    """A term's factors less those of a named product it holds whole."""
+    keys = {k for k, _ in fs}
+    held = {k for p in products if p <= keys for k in p}
+    return [(k, f) for k, f in fs if k not in held]
+
+
+def _worth_pulling(f: mx.M) -> bool:
+    """A scalar, or an elementwise factor that is more than a name, a sum or a divisor: a
+    reduction, a function (y ⊙ a − y ⊙ b and (1 − y) ⊙ a + (1 − y) ⊙ b stay as written:
+    pulling them out mixes terms that came from different places, for a node or two)."""
+    if f.is_scalar:
+        return True
+    plain = f.x if isinstance(f, mx.Transpose) else f
+    # nor a divisor tensor: ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of
+    # P = e ⊘ n, and in a deep chain the closed forms built on it outgrow the page
+    return not isinstance(plain, (mx.Ref, mx.Add, mx.Ones)) and not _negative_power(f)
+
+
+def _times(a: mx.M, b: mx.M) -> mx.M:
+    return mx.scalar_product([b, a]) if a.is_scalar and b.is_scalar else mx.hadamard(a, b)
+
+
+def _flat_factors(t: mx.M) -> list[mx.M]:
+    """The factors of an elementwise or scalar product, constants left out."""
+    if isinstance(t, mx.Scale):
+        return _flat_factors(t.coeff) + _flat_factors(t.x)
+    if isinstance(t, mx.Hadamard):
+        return [g for f in t.factors for g in _flat_factors(f)]
+    return [] if isinstance(t, (mx.Const, mx.Ones)) else [t]
+
+
+def _without(t: mx.M, f: mx.M) -> mx.M:
+    """A product ``t`` with one factor ``f`` (one of :func:`_flat_factors`) taken out."""
+    if t == f:
+        return mx.ONE
+    if isinstance(t, mx.Scale):
+        if f in _flat_factors(t.coeff):
+            return mx.scale(_without(t.coeff, f), t.x)
+        return mx.scale(t.coeff, _without(t.x, f))
+    assert isinstance(t, mx.Hadamard)
+    k = next(k for k, g in enumerate(t.factors) if f in _flat_factors(g))
+    parts = [*t.factors[:k], _without(t.factors[k], f), *t.factors[k + 1:]]
+    return mx.scalar_product(parts) if t.is_scalar else mx.hadamard(*parts)
 
 
 def _factored(c: Any) -> Any:
@@ -1385,9 +1534,9 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 RULES: tuple[Rule, ...] = (
     double_transpose, transpose_inward, inverse_of_inverse, inverse_of_transpose,
     inverse_times_matrix, of_transpose,
-    collect_terms, batch_sums_collect, factor_operand, common_scalar, zero_operand,
+    collect_terms, collect_scalar_factors, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
-    ones_product, reduce_as_product,
+    ones_product, sum_as_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, trace_of_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, complement, softplus, squeezed_sum, abs_times_sign, norm_of_abs, indicator_of_where,
@@ -1409,14 +1558,38 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
             make_centred(named), make_inverse_times(named), make_row_sum_of_node(named),
             make_sums_to_one(named))
     rules = (*base, make_distribute(base, named))
+    # a common factor is pulled out last, once nothing else shortens the form: pulled
+    # early, ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of P = e ⊘ n
+    factored = (*rules, make_common_factor(named))
+    m = _fixed_point(_fixed_point(m, rules), factored)
+    canonical = _canonical(m)
+    if canonical != m:  # two traces now written alike may collect: 2 d·tr(X⁻¹ Ẋ) − e·tr(X⁻¹ Ẋ)
+        m = _fixed_point(canonical, factored)
+    m = _number_last(m)
+    top = absorb_sign(m)
+    return top if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)) else m
+
+
+def _fixed_point(m: mx.M, rules: Sequence[Rule]) -> mx.M:
     for _ in range(50):  # each round lowers the cost, so this ends long before
         out = _pass(m, rules)
         if out == m:
             break
         m = out
-    m = _canonical(m)
-    top = absorb_sign(m)
-    return top if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)) else m
+    return m
+
+
+def _number_last(m: mx.M) -> mx.M:
+    """``−1 + M h0`` written ``M h0 − 1``: a difference of a term and a number, as SymPy's
+    order (numbers first) hands it over from an index form, puts the number last."""
+    kids = m.children()
+    new = [_number_last(c) for c in kids]
+    if any(a is not b for a, b in zip(new, kids)):
+        m = mx.with_src(rebuild(m, new), cast(Any, m).src)
+    if isinstance(m, mx.Add) and len(m.terms) == 2 and isinstance(m.terms[0], mx.Const) and \
+            _negative(m.terms[0]) and not _negative(m.terms[1]):
+        return mx.with_src(mx.Add((m.terms[1], m.terms[0]), m.shape), cast(Any, m).src)
+    return m
 
 
 def _canonical(m: mx.M) -> mx.M:

@@ -149,6 +149,10 @@ class MatrixPrinter(TreePrinter):
             return f"{s} {body}" if plain else f"{s}{self.n.coefficient_gap()}{body}"
         if isinstance(c, mx.Const):
             return f"{self.n.scalar_coefficient(_value(c))} {body}"
+        if isinstance(c, mx.Hadamard) and c.is_scalar and \
+                not any(isinstance(f, mx.Pow) and _exp(f) < 0 for f in c.factors):
+            # (1 + 2 det(X))·det(X)·X⁻ᵀ: a product of scalars needs no brackets (a quotient does)
+            return f"{self._print(c)}{self.n.coefficient_gap()}{body}"
         return f"{self.bracketed(c)}{self.n.coefficient_gap()}{body}"
 
     # -- sums and powers -------------------------------------------------------------------------
@@ -383,9 +387,15 @@ def _reciprocal(m: mx.M) -> bool:
 
 
 def _square(m: mx.M) -> bool:
-    """``y ⊙ y``: a square of a plain tensor, written as a product."""
-    return isinstance(m, mx.Pow) and _exp(m) == 2 and not m.is_scalar and \
-        isinstance(m.x, (mx.Ref, mx.Transpose))
+    """``y ⊙ y``: a square of a plain tensor, written as a product (an anonymous
+    intermediate prints as its formula: ``tanh(X)^∘2``, not ``tanh(X) ⊙ tanh(X)``)."""
+    return isinstance(m, mx.Pow) and _exp(m) == 2 and not m.is_scalar and _plain(m.x)
+
+
+def _plain(m: mx.M) -> bool:
+    if isinstance(m, mx.Transpose):
+        return _plain(m.x)
+    return isinstance(m, mx.Ref) and (m.display is None or _plain(m.display))
 
 
 def _chain(m: mx.M) -> list[mx.M]:
