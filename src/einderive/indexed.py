@@ -462,11 +462,15 @@ def dim_polynomial_terms(e: Expr) -> list[Expr] | None:
     """The terms of a polynomial in dims (``2 N² − 3 N − 1``, ``N − K``, ``1 − K``) in one
     order for every notation: added terms before subtracted ones, each by degree, highest
     first, the number last (then SymPy's order); None for any other expression."""
-    if not isinstance(e, Add) or not e.free_symbols or not e.is_polynomial() or \
-            not all(isinstance(s, Symbol) and s.is_integer and s.is_positive
-                    for s in e.free_symbols):
+    if not isinstance(e, Add):
         return None
-    gens = sorted(e.free_symbols, key=str)
+    # the symbols first: a sum of tensor elements (a fan-out's N contributions) is no
+    # polynomial in dims, and SymPy's is_polynomial would walk all of it to say so
+    symbols = free_symbols(e)
+    if not symbols or not all(isinstance(s, Symbol) and s.is_integer and s.is_positive
+                              for s in symbols) or not e.is_polynomial():
+        return None
+    gens = sorted(symbols, key=str)
     return sorted(e.as_ordered_terms(), key=lambda t: (
         t.could_extract_minus_sign(), -Poly(t, *gens).total_degree()))
 

@@ -13,6 +13,7 @@ printed-form tests evaluate the result), never a guess about the user's data.
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
@@ -124,22 +125,41 @@ def factor_operand(m: mx.M) -> mx.M | None:
     if not isinstance(m, mx.Add):
         return None
     parts = [_coeff_chain(t) for t in m.terms]
-    for i, (ci, fi) in enumerate(parts):
-        for j in range(i + 1, len(parts)):
-            cj, fj = parts[j]
-            if len(fi) < 2 or len(fj) < 2:
-                continue
-            for side in ("left", "right"):
-                shared = _shared(fi, fj, side)
-                if shared is None:
-                    continue
-                rest_i = mx.scale(ci, _product(fi[1:] if side == "left" else fi[:-1]))
-                rest_j = mx.scale(cj, _product(fj[1:] if side == "left" else fj[:-1]))
-                inner = _sum_sorted([rest_i, rest_j])
-                joined = mx.matmul(shared, inner) if side == "left" else \
-                    mx.matmul(inner, shared)
-                others = [t for k, t in enumerate(m.terms) if k not in (i, j)]
-                return mx.add(*others[:i], joined, *others[i:])
+    found = _first_shared_pair(parts)
+    if found is None:
+        return None
+    i, j, side = found
+    (ci, fi), (cj, fj) = parts[i], parts[j]
+    shared = fi[0] if side == "left" else fi[-1]
+    rest_i = mx.scale(ci, _product(fi[1:] if side == "left" else fi[:-1]))
+    rest_j = mx.scale(cj, _product(fj[1:] if side == "left" else fj[:-1]))
+    inner = _sum_sorted([rest_i, rest_j])
+    joined = mx.matmul(shared, inner) if side == "left" else mx.matmul(inner, shared)
+    others = [t for k, t in enumerate(m.terms) if k not in (i, j)]
+    return mx.add(*others[:i], joined, *others[i:])
+
+
+def _first_shared_pair(parts: list[tuple[mx.M, list[mx.M]]]) -> tuple[int, int, str] | None:
+    """The first pair of products ``i < j`` (by ``i``, then ``j``; the left side before the
+    right) that share their leftmost or rightmost operand, found through a table of each
+    end's operands: a sum of N terms that share nothing (N consumers of one tensor) costs
+    N look-ups, not the N² comparisons of every pair."""
+    ends: dict[str, dict[mx.M, list[int]]] = {"left": {}, "right": {}}
+    for k, (_, f) in enumerate(parts):
+        if len(f) >= 2:
+            ends["left"].setdefault(f[0], []).append(k)
+            ends["right"].setdefault(f[-1], []).append(k)
+    for i, (_, fi) in enumerate(parts):
+        if len(fi) < 2:
+            continue
+        best: tuple[int, str] | None = None
+        for side, end in (("left", fi[0]), ("right", fi[-1])):
+            at = ends[side][end]  # ascending, and holds i itself
+            later = at[bisect.bisect_right(at, i):]
+            if later and (best is None or later[0] < best[0]):
+                best = (later[0], side)
+        if best is not None:
+            return i, best[0], best[1]
     return None
 
 
@@ -195,11 +215,6 @@ def _flipped(d: mx.M) -> mx.M:
     """``b − a`` for ``a − b``, built as the recognizer builds a difference (positive first)."""
     assert isinstance(d, mx.Add)
     return mx.add(*sorted((mx.neg(t) for t in d.terms), key=_negative))
-
-
-def _shared(fi: list[mx.M], fj: list[mx.M], side: str) -> mx.M | None:
-    a, b = (fi[0], fj[0]) if side == "left" else (fi[-1], fj[-1])
-    return a if a == b else None
 
 
 def _sum_sorted(terms: list[mx.M]) -> mx.M:
