@@ -28,3 +28,17 @@ def test_the_last_row_slice_derives_and_prints_its_position_apart():
     # the cost of its index form counts the δ's index, not the dim (was KeyError: None)
     r = CliRunner().invoke(main, ["cost", spec])
     assert r.exit_code == 0, r.output
+
+
+def test_a_batch_of_ones_sum_of_a_total_times_ones_is_the_column():
+    """Σ_b (sum(∂L/∂h3_b ⊙ x0_b)·𝟏) of a batch of one (a random spec of
+    test_no_internal_error): its code is the one element's column, not the column's entries
+    added up with the batch (was M times too large: verify's matrix and closed columns
+    failed, with no error)."""
+    spec = str(REGRESSIONS / "batch_of_one_total_times_ones.yaml")
+    r = CliRunner().invoke(main, ["derive", spec])
+    assert "grad(x1) = Σ_b (" in r.output, r.output
+    r = CliRunner().invoke(main, ["verify", spec])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["derive", "-f", "numpy", spec])
+    assert "np.ones((M, 1))), axis=1)" in r.output, r.output
