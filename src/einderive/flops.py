@@ -460,7 +460,9 @@ class _IndexWalk:
             return self._product(Mul.make_args(body) if isinstance(body, Mul) else (body,),
                                  tuple(v for v, _, _ in e.limits))
         if isinstance(e, KroneckerDelta):
-            return Flops(), tuple(i for i in dict.fromkeys(e.args) if isinstance(i, Symbol))
+            # its indices only: δ(j, T1) of the last row's slice X[:, T1:T, :] reads a dim
+            return Flops(), tuple(i for i in dict.fromkeys(e.args) if isinstance(i, Symbol)
+                                  and (i in self.ctx.index_dim or i in self.limits))
         if isinstance(e, sympy.Pow):
             f, idx = self.walk(e.args[0])
             return f + Flops(ZERO, self.points(idx)), idx

@@ -951,6 +951,9 @@ class _Reader:
             if isinstance(a, sympy.Integer) or isinstance(b, sympy.Integer):
                 return self._unit(e)
             if isinstance(a, Symbol) and isinstance(b, Symbol):
+                if a not in self.ctx.index_dim or b not in self.ctx.index_dim:
+                    # δ(s, T1): the one element of the last row's slice X[:, T1:T, :]
+                    raise NoMatrixForm("an element at a position a dim states")
                 d = self.ctx.index_dim[a]
                 return Blob(mx.Eye(d, (d, d)), (a, b))
             return self._one_hot(a, b) if isinstance(a, Indexed) else self._one_hot(b, a)
@@ -1058,8 +1061,9 @@ class _Reader:
         idx = tuple(e.indices)
         # a slice of length 1 read at its one element (X_{i, 0, k} of reshape(X[:, 0:1, :],
         # [B, D])): that position of the axis, as a literal index reads it
-        at_one = tuple(sympy.Integer(i.value) if isinstance(i, Shift) and i.index.is_Number
-                       else i for i in idx)
+        # (a literal position only: the last, X[:, T1:T, :], is at T1, which no take states)
+        at_one = tuple(i.value if isinstance(i, Shift) and i.index.is_Number and
+                       sympy.sympify(i.value).is_Integer else i for i in idx)
         if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(at_one, shape)) and \
                 at_one != idx and e not in self.padded and not self._narrower(at_one, shape) \
                 and not any(isinstance(i, (Shift, SAdd, Window)) for i in at_one) and \

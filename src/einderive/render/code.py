@@ -416,6 +416,9 @@ class Compiler:
         finally:
             self.batched = outer
         nd, nb = len(v.shape), len(m.dims)
+        if summed is None and m.shape != () and len(v.shape) == len(m.shape) and \
+                all(d == 1 for d in m.dims):
+            return self._unbatched_sum(m, v)
         axes = list(range(nb))
         if summed is not None:
             axes.append(nd - 1 if summed.kind == ReduceKind.ROWSUM else nd - 2)
@@ -427,6 +430,16 @@ class Compiler:
             axes.append(nd - 2)
         shape = tuple(d for n, d in enumerate(v.shape) if n not in axes)
         return Value(self.b.reduce(SUM, v.py, tuple(axes), False, nd), shape)
+
+    def _unbatched_sum(self, m: mx.BatchSum, v: Value) -> Value:
+        """Σ_b over a batch of one of a matrix compiled with no batch axis (Σ_b
+        (sum(G_b ⊙ X_b)·𝟏), the element's total summed whole): the one element's matrix, its
+        vector's unit axis dropped as above (was summed with the batch: M times too large)."""
+        nd = len(v.shape)
+        axes = [nd - 1] if m.shape[0] != 1 and m.shape[1:] == (1,) else \
+            [nd - 2] if m.shape[0] == 1 and m.shape[1:] != (1,) else []
+        py = self.b.reduce(SUM, v.py, tuple(axes), False, nd) if axes else v.py
+        return Value(py, tuple(d for n, d in enumerate(v.shape) if n not in axes))
 
     def _scattered(self, m: mx.BatchSum) -> Value | None:
         """Σ_b onehot(tok_b)ᵀ G_b (an embedding lookup's adjoint, tokens of two axes) as

@@ -339,6 +339,11 @@ class IndexPrinter(TreePrinter):
         return self.n.number(e)
 
     def _print_KroneckerDelta(self, e: KroneckerDelta) -> str:
+        # a position a dim states (δ(j, T1) of the last row's slice X[:, T1:T, :]) is
+        # separated as a number is, δ_{T1, j}, never juxtaposed δ_T1j
+        if any(a in self.n.ctx.dim_of_size for a in e.args):
+            return self.n.delta(self.n.index_group(", ".join(
+                self._print(a) for a in e.args)))
         return self.n.delta(self._indices(e.args, (None,) * len(e.args)))
 
     def _shape(self, key: Any) -> Any:
