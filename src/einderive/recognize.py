@@ -1063,7 +1063,8 @@ class _Reader:
         # [B, D])): that position of the axis, as a literal index reads it
         # (a literal position only: the last, X[:, T1:T, :], is at T1, which no take states)
         at_one = tuple(i.value if isinstance(i, Shift) and i.index.is_Number and
-                       sympy.sympify(i.value).is_Integer else i for i in idx)
+                       (isinstance(i.value, int) or getattr(i.value, "is_Integer", False))
+                       else i for i in idx)
         if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(at_one, shape)) and \
                 at_one != idx and e not in self.padded and not self._narrower(at_one, shape) \
                 and not any(isinstance(i, (Shift, SAdd, Window)) for i in at_one) and \
