@@ -97,3 +97,26 @@ def test_a_product_divisor_of_an_index_map_is_in_parentheses(run):
         env.check(good.replace("(C·E)", "C·E"))
     report = verify(d)
     assert report.ok, report.error
+
+
+def test_a_tensor_named_like_a_printed_function_is_refused():
+    """The matrix form prints colsum(X), rowsum(X), onehot(tok), pad(…), take(…), tr(A B): a
+    node named colsum printed `colsum = Wᵀ colsum(X)` and `2 colsum(X) colsumᵀ` (found by the
+    fz pass), a tensor and a function under one name."""
+    assert_spec_error("""
+        dims: {N: 3, M: 2}
+        inputs: {X: [N, M], W: [M, M]}
+        forward:
+          - colsum = W.T @ sum(X, axis=0)
+          - L = sum(colsum * colsum)
+        loss: L
+        """, "5:", "the node name 'colsum' shadows the function colsum()",
+        hint="choose another name")
+    assert_spec_error("""
+        dims: {N: 3}
+        inputs: {onehot: [N]}
+        forward:
+          - L = sum(onehot * onehot)
+        loss: L
+        """, "3:", "the input name 'onehot' shadows the function onehot()",
+        hint="choose another name")

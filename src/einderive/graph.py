@@ -20,8 +20,8 @@ from . import expr as X
 from . import shapes
 from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, TensorKind
-from .ops import (ALIASES, ARITHMETIC, AXIS_OPS, FUNCTIONS, GATHER, OPS, SLICE, FExpr, slice_misfit,
-                  sympy_number)
+from .ops import (ALIASES, ARITHMETIC, AXIS_OPS, FUNCTIONS, GATHER, OPS, PRINTED_FUNCTIONS, SLICE,
+                  FExpr, slice_misfit, sympy_number)
 from .record import Record, replace
 from .spec import Assignment, DimDecl, DimTerm, Spec
 
@@ -132,10 +132,12 @@ def build(spec: Spec) -> Graph:
 
 
 def _reserved(name: str) -> bool:
-    """A function's name, which no tensor may take: the spec's functions and ``slice``, which
-    the matrix form prints as one (``slice(X, :, 0:K)``); the internal ``neg`` and ``getitem``
-    print as ``−x`` and ``X[…]``, so a node of negatives may be ``neg``."""
-    return name in FUNCTIONS or name in OPS and (OPS[name].user or name == SLICE)
+    """A function's name, which no tensor may take: the spec's functions and those the
+    matrix form prints (``slice(X, :, 0:K)``, ``colsum(X)``, ``onehot(tok)``); the internal
+    ``neg`` and ``getitem`` print as ``−x`` and ``X[…]``, so a node of negatives may be
+    ``neg``."""
+    return name in FUNCTIONS or name in PRINTED_FUNCTIONS or name in OPS and (
+        OPS[name].user or name == SLICE)
 
 
 def _build(spec: Spec) -> Graph:

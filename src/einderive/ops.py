@@ -2059,6 +2059,12 @@ OPS[CONCATENATE] = Op(CONCATENATE, _concatenate_check, _concatenate_comp,
 STACK = "stack"
 TAKE = "take"  # the matrix form of a stacked piece's adjoint: one position of an axis
 PERMUTE = "permute"  # the matrix form of an axis permutation of three or more axes
+TRACE = "tr"  # the sum of a diagonal, as the literature writes it: tr(A B)
+ONEHOT = "onehot"  # the matrix form of a lookup's rows: onehot(tok) E
+# the names a matrix form prints as functions though no spec line calls them so (pad(…),
+# take(X, 0, axis=1), onehot(tok), rowsum(X), colsum(X), tr(A B), permute(X, …)): a tensor
+# of one of these names would read as the function (a node colsum printed colsum(X) colsumᵀ)
+PRINTED_FUNCTIONS = frozenset({PAD, TAKE, PERMUTE, TRACE, ONEHOT, "rowsum", "colsum"})
 
 
 def _integer_keyword(loc: Any, fn: str, kwargs: Kw, lo: int, hi: int) -> int:

@@ -14,13 +14,12 @@ from sympy import S, Symbol
 from .. import matrix as mx
 from ..kinds import ReduceKind
 from ..ops import (AXIS_OPS, CONV_FULL, CONV_VALID, DIAG, DIAGONAL, PAD, RESHAPE, SCALARS, SLICE,
-                   PERMUTE, STACK, TAKE)
+                   PERMUTE, STACK, TAKE, TRACE)
 from ..precedence import Prec
 from .index_printer import index_precedence, names_axis
 from .tokens import NotationBase
 from .tree_printer import TreePrinter
 
-TRACE = "tr"  # the sum of a diagonal, as the literature writes it
 
 
 class MatrixPrinter(TreePrinter):

@@ -14,7 +14,7 @@ from typing import Any
 from sympy import Add, Symbol
 
 from .. import matrix as mx
-from ..ops import Digit, Flat, ScalarFn, Shift, Window, has_index_map
+from ..ops import ONEHOT, Digit, Flat, ScalarFn, Shift, Window, has_index_map
 
 
 class Style(ABC):
@@ -55,7 +55,7 @@ class Style(ABC):
         return "𝟏"
 
     def one_hot_token(self) -> str:
-        return "onehot"
+        return ONEHOT
 
     def compound_index(self, parts: list[str]) -> str:
         """Indices of which one is an element (tokens_i): separated, and bracketed."""
