@@ -1834,8 +1834,8 @@ class _Reader:
     def _flat_dim(self, factors: list[Expr], flat: Expr) -> str | None:
         """The dim of an axis a tensor of ``factors`` is read at ``flat`` on, when its size is
         the product of the flat index's sizes (BT of lab: [BT] read at i·T + j)."""
-        for x in factors:
-            for e in x.atoms(Indexed):
+        for x in factors:  # (the atoms in a fixed order: two dims of one size name one)
+            for e in sorted(x.atoms(Indexed), key=sympy.default_sort_key):
                 if not self.ctx.is_tensor_atom(e) or flat not in e.indices:
                     continue
                 dim = self._whole_ref(e)[1][list(e.indices).index(flat)]
