@@ -54,12 +54,12 @@ PINNED = [
     ("models/more7/ensemble_stack_mean", "∂L/∂P",
      "−(1/(B n3)) onehot(lab) ⊙ 𝟏 ⊘ rowsum(Pm ⊙ onehot(lab))"),
     ("models/more8/textcnn_maxpool", "∂L/∂Y",
-     "𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape(∂L/∂m, [B, O, 1]) ⊙ (1 − tanh(Y) ⊙ "
-     "tanh(Y)) = 2 𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape((m V − y) Vᵀ, [B, O, 1]) ⊙ "
-     "(1 − tanh(Y) ⊙ tanh(Y))"),
+     "𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape(∂L/∂m, [B, O, 1]) ⊙ (1 − tanh(Y)^∘2) "
+     "= 2 𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape((m V − y) Vᵀ, [B, O, 1]) ⊙ "
+     "(1 − tanh(Y)^∘2)"),
     ("models/more8/textcnn_maxpool", "∂L/∂b",
      "Σ_i rowsum(∂L/∂Y_i) = 2 sum(𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape((m V − y) "
-     "Vᵀ, [B, O, 1]) ⊙ (1 − tanh(Y) ⊙ tanh(Y)), axis=(0, 2))"),
+     "Vᵀ, [B, O, 1]) ⊙ (1 − tanh(Y)^∘2), axis=(0, 2))"),
     # the closed form written per element of the chain form's batch n under its own left
     # side (a row of softmax(lp) is softmax of lp's row, softmax(lp_n))
     ("models/more8/gmm_diag_loglik", "∂L/∂X", "reshape(∂L/∂Xr, [N, D])"),

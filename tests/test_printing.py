@@ -311,7 +311,8 @@ def test_a_negative_constant_term_reads_as_a_subtraction():
         loss: L
         """)
     (b,) = [f for t, f in d.forward if t.name == "b"]
-    assert T.matrix_rhs(d, b) == "−1 + 2 a − logsumexp(−1 + 2 a)"  # not ((−1) + 2 a)
+    # not ((−1) + 2 a); the number last in a difference: 2 a − 1
+    assert T.matrix_rhs(d, b) == "2 a − 1 − logsumexp(2 a − 1)"
 
 
 def test_a_name_that_reads_as_an_element_is_spelled_apart_in_text():

@@ -83,7 +83,7 @@ def test_a_piece_adjoint_is_the_upstream_adjoint_at_its_position():
     out = render(d, "markdown")
     assert "S     = stack([x W1, tanh(x W2)], axis=0)" in out, out
     assert forms(d, "W1") == ("x_jk ∂L/∂S_{0, j, l}", "xᵀ take(∂L/∂S, 0, axis=0)")
-    assert forms(d, "W2")[1] == "xᵀ (take(∂L/∂S, 1, axis=0) ⊙ (1 − tanh(x W2) ⊙ tanh(x W2)))"
+    assert forms(d, "W2")[1] == "xᵀ (take(∂L/∂S, 1, axis=0) ⊙ (1 − tanh(x W2)^∘2))"
     numpy = render(d, "numpy")
     # the pieces are named nodes, as concatenate's
     assert "S = np.stack((_S_1, _S_2), axis=0)" in numpy, numpy
