@@ -1575,8 +1575,13 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     rules = (*base, make_distribute(base, named))
     # a common factor is pulled out last, once nothing else shortens the form: pulled
     # early, ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of P = e ⊘ n
-    factored = (*rules, make_common_factor(named))
-    m = _fixed_point(_fixed_point(m, rules), factored)
+    common = make_common_factor(named)
+    factored = (*rules, common)
+    m = _fixed_point(m, rules)
+    # (m is the other rules' fixed point and the common factor is tried last at each node:
+    # a pass of it alone finds whether a pass of all would change anything)
+    if _pass(m, (common,)) != m:
+        m = _fixed_point(m, factored)
     canonical = _canonical(m)
     if canonical != m:  # two traces now written alike may collect: 2 d·tr(X⁻¹ Ẋ) − e·tr(X⁻¹ Ẋ)
         m = _fixed_point(canonical, factored)
