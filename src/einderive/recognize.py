@@ -966,18 +966,21 @@ class _Reader:
         result's shape as a slice's adjoint is.  Elsewhere (beside other factors, which
         _placed reads) it is no matrix."""
         s, p = sorted(e.args, key=lambda a: isinstance(a, sympy.Integer))
-        # under no sum of the expression read whole: broadcast along the result's other
-        # indices, it is read at all of them (what it multiplies or adds to is, too)
-        top = self.top is not None and e in self.top.atoms(KroneckerDelta) and \
-            not any(e in x.atoms(KroneckerDelta) for x in self.top.atoms(Sum))
-        if not top or not isinstance(s, Symbol) or not isinstance(p, sympy.Integer) or \
-                s not in self.order:
+        if not self._whole_term(e) or not isinstance(s, Symbol) or \
+                not isinstance(p, sympy.Integer) or s not in self.order:
             raise NoMatrixForm("a piece of a stack alone")
         full = self.order
         one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
         dims = tuple(self.ctx.index_dim[i] for i in full)
         return Blob(mx.Pad(mx.Ones(math_shape(one)), full.index(s), p, p + 1, dims,
                            math_shape(dims)), full)
+
+    def _whole_term(self, e: KroneckerDelta) -> bool:
+        """Whether the delta ``e`` stands in the expression read whole under none of its sums:
+        broadcast along the result's other indices, it is read at all of them (what it
+        multiplies or adds to is, too)."""
+        return self.top is not None and e in self.top.atoms(KroneckerDelta) and \
+            not any(e in x.atoms(KroneckerDelta) for x in self.top.atoms(Sum))
 
     def _one_hot(self, picked: Expr, v: Expr) -> Blob:
         """δ(tokens_t, v) is the one-hot matrix of an integer input: onehot(tokens)_tv."""
@@ -1867,15 +1870,24 @@ class _Reader:
                 return None
             rest = rest.xreplace({s: p})
         full = self._preferred(free)
+        number = free == (s,) and len(self.order) == 2 and not self._has_tensor(rest) and \
+            self._whole_term(deltas[0])
+        if number:  # a number at the position, broadcast along the result's other index
+            full = self._preferred(self.order)
         axis = full.index(s)
         others = tuple(i for i in full if i != s)
         b = self.blob(rest)
+        one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
+        coeff: mx.M = mx.Const(S.One)
+        if number:
+            # −(1/B) δ_{0, l} beside softmax(lg)_il (a cross-entropy at column 0): the number
+            # times a column of ones placed at the position, −(1/B) pad(𝟏, 0:1, axis=1)
+            coeff, b = b.m, Blob(mx.Ones(math_shape(tuple(d for d in one if d != 1))), others)
         if set(b.idx) != set(others) or len(full) < 2:
             raise NoMatrixForm("a position of an axis beside a reading of other indices")
         if mx.batch_of(b.m):
             raise NoMatrixForm("a position beside a batched form")
         m = self._orient_like(b, others) if len(others) != 1 else b.m
-        one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
         if len(full) == 2:  # a column (B, 1) is its own [B, 1]; a row its [1, N]
             if m.shape[axis] != 1:
                 m = mx.transpose(m)
@@ -1887,7 +1899,7 @@ class _Reader:
             # (the reshape is what the delta says: its factor prints first, δ_{0, j} ∂L/∂x1_ik)
             m = mx.Reshape(m, one, math_shape(one), deltas[0])
         dims = tuple(self.ctx.index_dim[i] for i in full)
-        return Blob(mx.Pad(m, axis, p, p + 1, dims, math_shape(dims)), full)
+        return Blob(mx.scale(coeff, mx.Pad(m, axis, p, p + 1, dims, math_shape(dims))), full)
 
     def _broadcast_total(self, factors: list[Expr], summed: list[Index], e: Expr
                          ) -> mx.M | None:
