@@ -6,7 +6,9 @@ form, at the spec's sizes and at distinct others) and pinned here as printed.
   columns of a concatenation after its first, read back from a one-hot at column 0), is
   never 1: dropped in the index form, the rest reads as a slice's product;
 - a number at one position of an axis, −(1/B) δ_{0, l} beside softmax(lg)_il, is that
-  number times a column of ones placed there: −(1/B) pad(𝟏, 0:1, axis=1).
+  number times a column of ones placed there: −(1/B) pad(𝟏, 0:1, axis=1);
+- a position a dim states (the last step X[:, T1:T, :], T1 = T − 1) is a position as a
+  literal is: the slice slice(X, :, T1:T), its adjoint pad(…, T1:T, axis=1).
 """
 
 from __future__ import annotations
@@ -38,3 +40,27 @@ def test_a_delta_shifted_past_its_sums_range_is_dropped():
     _verified(d, {"B": 2, "D": 3, "K": 7}, seed=2)
     code = render(d, "numpy")
     assert "softmax(lg)[:, 1:K + 1] @ Qn" in code, code
+
+
+def test_the_last_step_at_a_position_a_dim_states_is_a_slice_and_its_pad():
+    d = _derive("regressions/last_row_slice.yaml")
+    out = plain(d)
+    # was x0_ik = X_{i, T1, k} alone, and ∂L/∂X index-only (δ_{T1, j})
+    assert "  x0    = reshape(slice(X, :, T1:T), [B, D])\n" in out, out
+    assert forms(d, "X")[1] == ("pad(reshape(x1 ⊙ wᵀ, [B, 1, D]), T1:T, axis=1) + "
+                                "pad(reshape(x0 ⊙ wᵀ, [B, 1, D]), 0:1, axis=1)")
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 3, "T": 5, "D": 2}, seed=2)
+    code = render(d, "numpy")
+    assert "np.pad(np.reshape(x1 * w, (B, 1, D)), ((0, 0), (T1, 0), (0, 0)))" in code, code
+
+
+def test_the_last_step_of_a_matrix_reads_as_a_slice_and_a_pad():
+    d = _derive("regressions/last_step_slices_2d.yaml")
+    assert forms(d, "u")[1] == "∂L/∂a ⊙ slice(H, :, T1:T)"
+    assert forms(d, "H")[1] == "pad(∂L/∂a ⊙ u, T1:T, axis=1) + pad(a, 0:1, axis=1)"
+    assert forms(d, "X")[1].startswith("pad(reshape(2 − 2 tanh(")
+    assert "∂L/∂H has no matrix form" not in plain(d)
+    _verified(d)
+    _verified(d, {"B": 3, "T": 4, "D": 2}, seed=3)

@@ -951,8 +951,10 @@ class _Reader:
             if isinstance(a, sympy.Integer) or isinstance(b, sympy.Integer):
                 return self._unit(e)
             if isinstance(a, Symbol) and isinstance(b, Symbol):
-                if a not in self.ctx.index_dim or b not in self.ctx.index_dim:
+                if self._position(a) or self._position(b):
                     # δ(s, T1): the one element of the last row's slice X[:, T1:T, :]
+                    return self._unit(e)
+                if a not in self.ctx.index_dim or b not in self.ctx.index_dim:
                     raise NoMatrixForm("an element at a position a dim states")
                 d = self.ctx.index_dim[a]
                 return Blob(mx.Eye(d, (d, d)), (a, b))
@@ -965,14 +967,14 @@ class _Reader:
         p of s's axis of the result and zeros elsewhere, pad(𝟏, 0:1, axis=1), padded to the
         result's shape as a slice's adjoint is.  Elsewhere (beside other factors, which
         _placed reads) it is no matrix."""
-        s, p = sorted(e.args, key=lambda a: isinstance(a, sympy.Integer))
+        s, p = sorted(e.args, key=self._position)
         if not self._whole_term(e) or not isinstance(s, Symbol) or \
-                not isinstance(p, sympy.Integer) or s not in self.order:
+                not self._position(p) or s not in self.order:
             raise NoMatrixForm("a piece of a stack alone")
         full = self.order
         one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
         dims = tuple(self.ctx.index_dim[i] for i in full)
-        return Blob(mx.Pad(mx.Ones(math_shape(one)), full.index(s), p, p + 1, dims,
+        return Blob(mx.Pad(mx.Ones(math_shape(one)), full.index(s), p, self._after(p), dims,
                            math_shape(dims)), full)
 
     def _whole_term(self, e: KroneckerDelta) -> bool:
@@ -1301,6 +1303,8 @@ class _Reader:
         if len(set(syms)) != len(syms):
             raise NoMatrixForm("a diagonal of a window")
         if len(dims) > 2 and len(syms) != len(dims):
+            if self.unit_result and e == self.top and syms == tuple(self.order):
+                return Blob(m, syms)  # the whole slice X[:, T1:T, :] is the result
             return self._einsum_ref(m, tuple(idx), dims)  # type: ignore[arg-type]
         if len(dims) == 2 and len(syms) == 1:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
@@ -1325,15 +1329,16 @@ class _Reader:
                 raise NoMatrixForm("an element at a shifted index outside its range")
             axis = at[0]
             i = idx[axis]
-            if isinstance(i, Shift) and i.index.is_Number and i.count == 1:
+            if isinstance(i, Shift) and i.index.is_Number and self._same_size(i.count, S.One):
                 # a slice of length 1 read at its one element (X[:, 0:1, :] itself): the
                 # slice, its literal-1 axis kept and read at 0
                 if has_index_map(tuple(idx[:axis] + idx[axis + 1:])):
                     raise NoMatrixForm("a window of a tensor at index maps")
                 idx[axis] = sympy.Integer(0)
                 one = tuple(1 if a == axis else d for a, d in enumerate(shape))
-                lo = i.offset
-                return mx.Slice(ref, axis, lo, lo + 1, one, math_shape(one)), tuple(idx), one
+                lo = i.offset  # (hi as written: X[:, T1:T, :] at T1 = T − 1 is T1:T)
+                hi = lo + 1 if lo.is_Number else lo + i.count
+                return mx.Slice(ref, axis, lo, hi, one, math_shape(one)), tuple(idx), one
             if isinstance(i, Shift):  # its count is hi − lo as written (K:N, not K:K + M)
                 lo, s, hi = i.offset, i.index, i.offset + i.count
                 if not isinstance(s, Symbol) or not self._same_size(
@@ -1854,12 +1859,12 @@ class _Reader:
         ∂L/∂X_ijk = δ_{0, j} ∂L/∂x1_ik); a vector R is that column or row as it stands.
         None when ``e`` is no such product (the delta's index summed, or read by R)."""
         deltas = [f for f in Mul.make_args(e) if isinstance(f, KroneckerDelta) and
-                  any(isinstance(a, sympy.Integer) for a in f.args)]
+                  any(self._position(a) for a in f.args)]
         if len(deltas) != 1:
             return None
-        s, p = sorted(deltas[0].args, key=lambda a: isinstance(a, sympy.Integer))
+        s, p = sorted(deltas[0].args, key=self._position)
         free = self._free(e)
-        if not isinstance(s, Symbol) or not isinstance(p, sympy.Integer) or s not in free or \
+        if not isinstance(s, Symbol) or not self._position(p) or s not in free or \
                 s not in self.order or not set(free) <= set(self.order):
             return None
         rest = e.xreplace({deltas[0]: S.One})
@@ -1899,7 +1904,22 @@ class _Reader:
             # (the reshape is what the delta says: its factor prints first, δ_{0, j} ∂L/∂x1_ik)
             m = mx.Reshape(m, one, math_shape(one), deltas[0])
         dims = tuple(self.ctx.index_dim[i] for i in full)
-        return Blob(mx.scale(coeff, mx.Pad(m, axis, p, p + 1, dims, math_shape(dims))), full)
+        return Blob(mx.scale(coeff, mx.Pad(m, axis, p, self._after(p), dims, math_shape(dims))),
+                    full)
+
+    def _position(self, a: Expr) -> bool:
+        """Whether ``a`` is a position of an axis: a literal, or a dim's size (T1 of the last
+        step X[:, T1:T, :]), never an index."""
+        return isinstance(a, sympy.Integer) or (
+            isinstance(a, Symbol) and a not in self.ctx.index_dim and
+            a in self.ctx.dim_of_size)
+
+    def _after(self, p: Expr) -> Expr:
+        """The end of the one position ``p``: p + 1, or the dim that is (T1:T at T1 = T − 1)."""
+        if p.is_Number:
+            return p + 1
+        return next((self.ctx.size(d) for d in sorted(self.ctx.sizes)
+                     if self._same_size(self.ctx.size(d), p + 1)), p + 1)
 
     def _broadcast_total(self, factors: list[Expr], summed: list[Index], e: Expr
                          ) -> mx.M | None:
