@@ -8,7 +8,10 @@ form, at the spec's sizes and at distinct others) and pinned here as printed.
 - a number at one position of an axis, −(1/B) δ_{0, l} beside softmax(lg)_il, is that
   number times a column of ones placed there: −(1/B) pad(𝟏, 0:1, axis=1);
 - a position a dim states (the last step X[:, T1:T, :], T1 = T − 1) is a position as a
-  literal is: the slice slice(X, :, T1:T), its adjoint pad(…, T1:T, axis=1).
+  literal is: the slice slice(X, :, T1:T), its adjoint pad(…, T1:T, axis=1);
+- a table gathered at a matrix of integers (tbl[bk], bk: [T, T]) scatters its adjoint row
+  by row, Σ_t onehot(bk_t)ᵀ ∂L/∂S_t, as an embedding of token rows does; its code one
+  scatter_add of the flattened integers and entries (no one-hot array).
 """
 
 from __future__ import annotations
@@ -64,3 +67,20 @@ def test_the_last_step_of_a_matrix_reads_as_a_slice_and_a_pad():
     assert "∂L/∂H has no matrix form" not in plain(d)
     _verified(d)
     _verified(d, {"B": 3, "T": 4, "D": 2}, seed=3)
+
+
+def test_a_table_gathered_at_a_matrix_of_integers_scatters_row_by_row():
+    d = _derive("models/more11/t5_bucket_bias.yaml")
+    # was δ_(k,bk_ii′) ∂L/∂S_ii′ alone
+    assert forms(d, "tbl")[1] == "Σ_t onehot(bk_t)ᵀ ∂L/∂S_t"
+    assert "S_t is the column S[t, :]." in plain(d)  # (its closed form's element)
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"T": 3, "D": 2, "NB": 7}, seed=3)
+    code = render(d, "numpy")
+    assert "d_tbl = scatter_add(np.reshape(bk, (-1,)), np.reshape(d_S, (-1,)), NB)" in code, \
+        code
+    assert "np.eye(NB)" not in code, code
+    torch_code = render(d, "torch")
+    assert "index_add_(0, torch.reshape(bk, (-1,)).long(), torch.reshape(d_S, (-1,)))" in \
+        torch_code, torch_code

@@ -663,12 +663,31 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
                 wide.append(inds)
                 if isinstance(e, Indexed) and key_of(e) in ctx.adjoint_of:
                     lead_of_adjoint.add(inds[0])
+    if not leads:
+        return _scattered_rows(ctx, factors, summed)
     if len(leads) != 1:
         return _summed_elsewhere(wide, summed, lead_of_adjoint)
     (batch,) = leads
     ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
         len(set(batch)) == len(batch)
     return [tuple(batch)] if ok else []
+
+
+def _scattered_rows(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Idx]:
+    """The rows of a scatter through an integer matrix: Σ_i Σ_j δ(k, bk_ij) ∂L/∂S_ij (a table
+    looked up at a matrix of integers, tbl[bk]) is Σ_i onehot(bk_i)ᵀ ∂L/∂S_i, each row i a
+    lookup of a vector of integers, as an embedding of token rows is (Σ_b onehot(tok_b)ᵀ …)."""
+    for f in factors:
+        if not isinstance(f, KroneckerDelta):
+            continue
+        picked = [a for a in f.args if isinstance(a, Indexed) and len(a.indices) == 2]
+        if len(picked) != 1:
+            continue
+        i, j = picked[0].indices
+        if isinstance(i, Symbol) and isinstance(j, Symbol) and i != j and \
+                i in summed and j in summed:
+            return [(i,)]
+    return []
 
 
 def _summed_elsewhere(wide: list[Idx], summed: list[Index], preferred: set[Index]) -> list[Idx]:
