@@ -11,7 +11,9 @@ form, at the spec's sizes and at distinct others) and pinned here as printed.
   literal is: the slice slice(X, :, T1:T), its adjoint pad(…, T1:T, axis=1);
 - a table gathered at a matrix of integers (tbl[bk], bk: [T, T]) scatters its adjoint row
   by row, Σ_t onehot(bk_t)ᵀ ∂L/∂S_t, as an embedding of token rows does; its code one
-  scatter_add of the flattened integers and entries (no one-hot array).
+  scatter_add of the flattened integers and entries (no one-hot array); the same rows read
+  an embedding merged into one row per sequence (reshape(E[tok], [B, TD]) @ w):
+  Σ_b (1 − tanh(wᵀ X_b)²)·onehot(tok_b)ᵀ reshape(w, [T, D]).
 """
 
 from __future__ import annotations
@@ -84,3 +86,12 @@ def test_a_table_gathered_at_a_matrix_of_integers_scatters_row_by_row():
     torch_code = render(d, "torch")
     assert "index_add_(0, torch.reshape(bk, (-1,)).long(), torch.reshape(d_S, (-1,)))" in \
         torch_code, torch_code
+
+
+def test_token_rows_merged_into_one_row_scatter_the_reshaped_weight():
+    d = _derive("regressions/lookup_reshaped.yaml")
+    # was Σ_j w_{j·D + m} Σ_i δ_(l,tok_ij) (1 − tanh(Σ_k w_k X_ik)²) alone
+    assert forms(d, "E")[1] == "Σ_b (1 − tanh(wᵀ X_b)²)·onehot(tok_b)ᵀ reshape(w, [T, D])"
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 3, "T": 2, "V": 5, "D": 3}, seed=4)
