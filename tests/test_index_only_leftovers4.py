@@ -13,7 +13,10 @@ form, at the spec's sizes and at distinct others) and pinned here as printed.
   by row, Σ_t onehot(bk_t)ᵀ ∂L/∂S_t, as an embedding of token rows does; its code one
   scatter_add of the flattened integers and entries (no one-hot array); the same rows read
   an embedding merged into one row per sequence (reshape(E[tok], [B, TD]) @ w):
-  Σ_b (1 − tanh(wᵀ X_b)²)·onehot(tok_b)ᵀ reshape(w, [T, D]).
+  Σ_b (1 − tanh(wᵀ X_b)²)·onehot(tok_b)ᵀ reshape(w, [T, D]);
+- a named tensor's adjoint stays named in an unnamed piece of it (the first half of a
+  rotary embedding's concatenation was given ∂L/∂Kr written out, the second its name): both
+  halves read ∂L/∂Kr, and ∂L/∂K is pads of its slices.
 """
 
 from __future__ import annotations
@@ -95,3 +98,18 @@ def test_token_rows_merged_into_one_row_scatter_the_reshaped_weight():
     _no_index_only(d)
     _verified(d)
     _verified(d, {"B": 3, "T": 2, "V": 5, "D": 3}, seed=4)
+
+
+def test_a_rotary_halfs_adjoint_reads_the_named_rotation_in_both_halves():
+    d = _derive("models/more10/rope_rotate_half.yaml")
+    # was C_ik (Σ_i′ (…) Qr_i′k softmax(…)_i′i) 𝟙[0 ≤ k < H] − … + ∂L/∂Kr_ik C_{i, k − H} …
+    assert forms(d, "K") == (
+        "∂L/∂Kr_ik C_ik 𝟙[0 ≤ k < H] − ∂L/∂Kr_{i, k − H} Sn_{i, k − H} 𝟙[H ≤ k < D] + "
+        "∂L/∂Kr_ik C_{i, k − H} 𝟙[H ≤ k < D] + ∂L/∂Kr_{i, k + H} Sn_ik 𝟙[0 ≤ k < H]",
+        "pad(C ⊙ slice(∂L/∂Kr, :, 0:H), 0:H, axis=1) − pad(Sn ⊙ slice(∂L/∂Kr, :, 0:H), H:D, "
+        "axis=1) + ∂L/∂Kr ⊙ pad(C, H:D, axis=1) + pad(Sn ⊙ slice(∂L/∂Kr, :, H:2 H), 0:H, "
+        "axis=1)")
+    assert forms(d, "Wq")[1] == "Xᵀ ∂L/∂Q"
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"T": 3, "H": 3}, seed=5)

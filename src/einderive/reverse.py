@@ -214,7 +214,8 @@ def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_exp
     local_collapsed = collapse(local)
     chained = ctx.sum(upstream * local_collapsed, free)
     collapsed = prune_ranges(collapse(chained), ctx)
-    inlined = graph[v].kind == "anon" or _passes_through(ctx, collapsed, v, upstream_expr)
+    inlined = graph[v].kind == "anon" or (_passes_through(ctx, collapsed, v, upstream_expr)
+                                          and not _piece_of(ctx, v, u, upstream_expr))
     result = collapsed
     if inlined:
         result = collapse(substitute_indexed(collapsed, ctx.adjoint_keys[v], upstream_expr,
@@ -224,6 +225,15 @@ def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_exp
             result, inlined = collapsed, False  # ∂L/∂v named: no reshape reads it whole
     return Edge(v, u, out_idx, in_idx, inlined,
                 Parts((local, local_collapsed, chained, collapsed, result)), ctx)
+
+
+def _piece_of(ctx: Ctx, v: str, u: str, upstream_expr: Expr) -> bool:
+    """Whether ``u`` is an unnamed piece of the named ``v`` (the first half of a rotary
+    embedding's concatenation, Kr = concatenate([K[:, 0:H] ⊙ C − …, …])): ∂L/∂v stays named
+    there, as it is in the other pieces, not written out in part of its axis."""
+    graph = ctx.graph
+    return graph[u].kind == "anon" and graph[u].shape != graph[v].shape and \
+        _mentions_tensor(ctx, upstream_expr)
 
 
 def _passes_through(ctx: Ctx, contribution: Expr, v: str, upstream_expr: Expr) -> bool:
