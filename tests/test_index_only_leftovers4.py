@@ -16,7 +16,10 @@ form, at the spec's sizes and at distinct others) and pinned here as printed.
   Σ_b (1 − tanh(wᵀ X_b)²)·onehot(tok_b)ᵀ reshape(w, [T, D]);
 - a named tensor's adjoint stays named in an unnamed piece of it (the first half of a
   rotary embedding's concatenation was given ∂L/∂Kr written out, the second its name): both
-  halves read ∂L/∂Kr, and ∂L/∂K is pads of its slices.
+  halves read ∂L/∂Kr, and ∂L/∂K is pads of its slices;
+- an axis read at a flat index of another index's digit and a plain one (∂L/∂P_{i, ⌊l/R⌋,
+  p·R + (l mod R)}, a PixelShuffle's adjoint) is that axis split, permuted and merged again:
+  reshape(permute(reshape(∂L/∂P, [B, C, To, R]), (0, 1, 3, 2)), [B, CR, To]).
 """
 
 from __future__ import annotations
@@ -113,3 +116,26 @@ def test_a_rotary_halfs_adjoint_reads_the_named_rotation_in_both_halves():
     _no_index_only(d)
     _verified(d)
     _verified(d, {"T": 3, "H": 3}, seed=5)
+
+
+def test_a_pixel_shuffles_adjoint_is_the_inverse_reshape_permute_reshape():
+    d = _derive("models/more11/pixel_shuffle_1d.yaml")
+    # was 2 (P_{i, ⌊l/R⌋, p·R + (l mod R)} − Y_{…}) alone, and ∂L/∂X, ∂L/∂W without closed forms
+    assert forms(d, "H") == (
+        "∂L/∂P_{i, ⌊l/R⌋, p·R + (l mod R)}",
+        "reshape(permute(reshape(∂L/∂P, [B, C, To, R]), (0, 1, 3, 2)), [B, CR, To])")
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 3, "C": 3, "R": 2, "T": 5}, seed=2)
+    code = render(d, "numpy")
+    assert "d_H = np.reshape(np.transpose(np.reshape(d_P, (B, C, To, R)), (0, 1, 3, 2)), " \
+        "(B, CR, To))" in code, code
+
+
+def test_a_two_dimensional_pixel_shuffles_adjoint_reads_back_its_six_axes():
+    d = _derive("regressions/pixel_shuffle_index_precedence.yaml")
+    assert forms(d, "Xs")[1] == ("reshape(permute(reshape(∂L/∂P, [B, C, H, R, W_, R]), "
+                                 "(0, 1, 3, 5, 2, 4)), [B, CRR, H, W_])")
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 2, "C": 3, "R": 2, "H": 3, "W_": 2}, seed=3)

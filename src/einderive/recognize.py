@@ -1103,7 +1103,16 @@ class _Reader:
             return self._window_ref(ref, e, shape)
         split = permuted_view(idx)
         temporary = None
-        if split is not None:  # ∂L/∂Q_{i, ⌊m/Dh⌋, j, m mod Dh}: t_ijm, t a named temporary
+        merged = self._merged_digits(ref, idx, shape) if split is None else None
+        if merged is not None and e == self.top and not self.batch:
+            # the whole form: reshape(permute(reshape(∂L/∂P, [B, C, To, R]), (0, 1, 3, 2)),
+            # [B, CR, To]), the primitive steps of the line themselves
+            m, view = self._temporary(*merged)[2], merged[3]
+            return Blob(m, tuple(i for i in view if i != 0))
+        if merged is not None:  # P_{i, ⌊l/R⌋, p·R + (l mod R)}: t_ilp, t a named temporary
+            ref, idx, temporary = self._temporary(*merged)
+            shape = self._dims_of(idx)
+        elif split is not None:  # ∂L/∂Q_{i, ⌊m/Dh⌋, j, m mod Dh}: t_ijm, t a named temporary
             ref, idx, temporary = self._temporary(ref, shape, *split)
             shape = self._dims_of(idx)
         elif has_index_map(idx):
@@ -1220,7 +1229,7 @@ class _Reader:
         element = mx.Ref(ref.name, ref.kind, tuple(shape[nb:]), ref.src, batch=tuple(shape[:nb]))
         return Blob(mx.Reshape(element, dims, math_shape(dims[nb:])), tuple(view[nb:]))
 
-    def _temporary(self, ref: mx.Ref, shape: Shape, axes: tuple[int, ...], view: Idx
+    def _temporary(self, ref: mx.M, shape: Shape, axes: tuple[int, ...], view: Idx
                    ) -> tuple[mx.Ref, Idx, mx.M]:
         """The tensor a permuted split reads whole, reshape(permute(ref, axes)), as a
         temporary named in a where-clause (``t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)),
@@ -1231,6 +1240,50 @@ class _Reader:
         rhs = mx.Reshape(mx.Permute(ref, axes, moved, math_shape(moved)), dims,
                          math_shape(dims))
         return self._temporary_named(rhs, dims), view, rhs
+
+    def _merged_digits(self, ref: mx.Ref, idx: Idx, shape: Shape
+                       ) -> tuple[mx.M, Shape, tuple[int, ...], Idx] | None:
+        """An axis read at a flat index of a digit of another index and a plain one
+        (P_{i, ⌊l/R⌋, p·R + (l mod R)}, the adjoint of a PixelShuffle's reshape, permute,
+        reshape): that axis split into its sizes first (reshape(P, [B, C, To, R])), then read
+        as :func:`permuted_view` reads a split whose digits stand apart.  Returns the split
+        tensor, its shape, the permutation and the view; None for any other read."""
+        out: list[Any] = []
+        dims: list[Any] = []
+        found = False
+        for i, d in zip(idx, shape):
+            if isinstance(i, Flat) and any(isinstance(x, Digit) for x in i.digits):
+                names = [self.ctx.dim_of_size.get(z) for z in i.sizes]
+                if any(n is None for n in names) or \
+                        not self._same_size(self.ctx.size(d), sympy.Mul(*i.sizes)):
+                    return None
+                out.extend(i.digits)
+                dims.extend(names)
+                found = True
+            else:
+                out.append(i)
+                dims.append(d)
+        if not found:
+            return None
+        # each split's digits brought together where its first digit stands: the index
+        # keeps its place (∂L/∂H_ilp reads reshape(permute(…, (0, 1, 3, 2)), [B, CR, To]))
+        runs: dict[Any, list[int]] = {}
+        for a, i in enumerate(out):
+            if isinstance(i, Digit):
+                runs.setdefault((i.k, i.sizes), []).append(a)
+        first = {a[0]: a for a in runs.values()}
+        inside = {a for run in runs.values() for a in run}
+        axes: list[int] = []
+        for a in range(len(out)):
+            if a in first:
+                axes.extend(sorted(first[a], key=lambda b: out[b].position))
+            elif a not in inside:
+                axes.append(a)
+        view = reshape_view(tuple(out[a] for a in axes))
+        if view is None or sorted(axes) != list(range(len(out))):
+            return None
+        return (mx.Reshape(ref, tuple(dims), math_shape(tuple(dims))), tuple(dims),
+                tuple(axes), view)
 
     def _temporary_named(self, rhs: mx.M, dims: Shape) -> mx.Ref:
         """The where-name of the temporary ``rhs`` (of spec shape ``dims``): the next tN
