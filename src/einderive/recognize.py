@@ -1478,6 +1478,36 @@ class _Reader:
             out = [g for g in out if g is not f and g not in readers] + [whole]
         return out
 
+    def _padded_batch_sum(self, factors: list[Expr], summed: list[Index], free: set[Index]
+                          ) -> Blob | None:
+        """A sum over the batch under one range of a free index (∂L/∂Pe_lk of H = X +
+        Pe[0:T]: Σ_j (…)_jlk′ W_kk′ 𝟙[0 ≤ l < T]): the sum read whole at the range's own
+        indices, then padded, pad(Σ_b (…)_b Wᵀ, 0:T, axis=0); None for any other product,
+        or where that reading fails (the ranges are then absorbed factor by factor)."""
+        ranges = [f for f in factors if isinstance(f, ElementwiseFunction) and
+                  f.spec.name == IN_RANGE]
+        if self.batch or len(ranges) != 1 or not isinstance(ranges[0].args[0], Symbol) or \
+                ranges[0].args[0] not in free or not summed:
+            return None
+        others = [f for f in factors if f is not ranges[0]]
+        if not _summed_batch(self.ctx, others, summed):
+            return None
+        x, lo, hi = ranges[0].args
+        if any(a in self.ctx.index_dim for a in sympy.Add(lo, hi).free_symbols):
+            return None
+        body = Sum(Mul(*others), *[(v, 0, self.ctx.count(v) - 1) for v in summed])
+        kept = (list(self.wheres), self.einsum_used, self.wide_pads, dict(self.padded),
+                dict(self.padded_products))
+        try:
+            out = self._padded_product(body, x, lo, hi)
+        except NoMatrixForm:
+            out = None
+        if out is None or self.einsum_used and not kept[1]:
+            self.wheres, self.einsum_used, self.wide_pads, self.padded, \
+                self.padded_products = kept
+            return None
+        return out
+
     def _padded_product(self, e: Expr, x: Symbol, lo: Expr, hi: Expr) -> Blob:
         """``e`` (a product under 𝟙[lo ≤ x < hi]) as pad(E, lo:hi, axis) where E is ``e``
         at x = s + lo, s over a dim of size hi − lo: exact, as the range makes the term 0
@@ -1839,6 +1869,10 @@ class _Reader:
         if conv is not None:
             m, idx = conv
             return Blob(mx.scale(mx.scalar_product(coeff), m) if coeff else m, idx)
+        padded_sum = self._padded_batch_sum(factors, summed, set(self._free(e)))
+        if padded_sum is not None:
+            return Blob(mx.scale(mx.scalar_product(coeff), padded_sum.m) if coeff else
+                        padded_sum.m, padded_sum.idx)
         factors = self._absorb_ranges(factors)
         total = self._broadcast_total(factors, summed, e)
         if total is not None:
