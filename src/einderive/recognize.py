@@ -1107,11 +1107,11 @@ class _Reader:
         if merged is not None and e == self.top and not self.batch:
             # the whole form: reshape(permute(reshape(∂L/∂P, [B, C, To, R]), (0, 1, 3, 2)),
             # [B, CR, To]), the primitive steps of the line themselves
-            split_ref, split_shape, axes, view = merged
+            split_ref, split_shape, axes, merged_view = merged
             moved = tuple(split_shape[a] for a in axes)
-            dims = self._dims_of(view)
+            dims = self._dims_of(merged_view)
             return Blob(mx.Reshape(mx.Permute(split_ref, axes, moved, math_shape(moved)), dims,
-                                   math_shape(dims)), tuple(i for i in view if i != 0))
+                                   math_shape(dims)), tuple(i for i in merged_view if i != 0))
         if merged is not None:  # P_{i, ⌊l/R⌋, p·R + (l mod R)}: t_ilp, t a named temporary
             ref, idx, temporary = self._temporary(*merged)
             shape = self._dims_of(idx)
