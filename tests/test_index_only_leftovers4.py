@@ -93,10 +93,9 @@ def test_the_last_step_of_a_matrix_reads_as_a_slice_and_a_pad():
     d = _derive("regressions/last_step_slices_2d.yaml")
     assert forms(d, "u")[1] == "∂L/∂a ⊙ slice(H, :, T1:T)"
     assert forms(d, "H")[1] == "pad(∂L/∂a ⊙ u, T1:T, axis=1) + pad(a, 0:1, axis=1)"
-    assert forms(d, "X")[1].startswith("pad(reshape(2 − 2 tanh(")
-    assert "∂L/∂H has no matrix form" not in plain(d)
+    _no_index_only(d)
     _verified(d)
-    _verified(d, {"B": 3, "T": 4, "D": 2}, seed=3)
+    _verified(d, {"B": 3, "T": 4}, seed=3)
 
 
 def test_a_table_gathered_at_a_matrix_of_integers_scatters_row_by_row():
