@@ -1112,7 +1112,8 @@ class MatrixEval:
             return MV(np.sqrt(np.sum(np.asarray(x.v, dtype=float) ** 2)))
         if kind == "pow":
             x = self.ev(t[1])
-            if not x.scalar and not (x.v.shape == (1, 1)):
+            # (a 1×1 matrix, or one per batch element: wᵀ X_b under Σ_b, a number each)
+            if not x.scalar and not (x.v.ndim >= 2 and x.v.shape[-2:] == (1, 1)):
                 raise ReaderError("a superscript power of a matrix in a matrix form")
             return MV(x.v ** float(t[2]))
         if kind == "hpow":
@@ -1293,6 +1294,10 @@ class MatrixEval:
             elif op == "⊘":
                 acc = self.elementwise(acc, x, np.divide)
             elif op == "·":
+                if acc.v.ndim > 2 and acc.v.shape[-2:] == (1, 1) and x.v.ndim == acc.v.ndim:
+                    # a number per batch element (wᵀ X_b under Σ_b) times each element's matrix
+                    acc = MV(acc.v * x.v)
+                    continue
                 if not (acc.scalar or acc.one):
                     raise ReaderError("'·' after a non-scalar")
                 acc = self.matmul(MV(acc.v.reshape(())), x)

@@ -318,10 +318,15 @@ LOOKUP_DAMAGE = [  # a lookup at a digit of a merged axis: tok's element at comp
     (_LOOKUP, "X_ik = E_(tok_{⌊k/D⌋, i},{k mod D})"),
     (_LOOKUP, "X_ik = E_(tok_{i, k mod T},{k mod D})"),
     (_LOOKUP, "X_ik = E_(tok_{i, ⌊k/D⌋},{⌊k/T⌋})"),
+    # the adjoint's scatter row by row: a number per sequence b times each one's matrix
+    (_SCATTER := "∂L/∂E = Σ_b (1 − tanh(wᵀ X_b)²)·onehot(tok_b)ᵀ reshape(w, [T, D])",
+     "∂L/∂E = Σ_b (1 − tanh(wᵀ X_b))·onehot(tok_b)ᵀ reshape(w, [T, D])"),
+    (_SCATTER, "∂L/∂E = Σ_b (1 − tanh(wᵀ X_b)²)·onehot(tok_b)ᵀ reshape(2 w, [T, D])"),
 ]
 
 
-@pytest.mark.parametrize("good,bad", LOOKUP_DAMAGE, ids=["swapped", "other digit", "column"])
+@pytest.mark.parametrize("good,bad", LOOKUP_DAMAGE, ids=["swapped", "other digit", "column",
+                                                         "scatter power", "scatter factor"])
 def test_the_reader_catches_damage_in_a_lookup_at_computed_indices(good, bad):
     from einderive.api import derive_file
     d = derive_file(str(Path(__file__).parent / "regressions" / "lookup_reshaped.yaml"))

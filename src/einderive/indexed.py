@@ -434,7 +434,7 @@ def collapse(e: Expr) -> Expr:
     A sum over a dim of something free of its index becomes the dim's size times it,
     so no ``Σ_i 1`` survives (SymPy's ``factor_terms`` makes them from ``Σ_i (a_i − c)``)."""
     if isinstance(e, Sum):
-        body = collapse(e.function)
+        body = _never_equal(collapse(e.function), tuple(e.limits))
         if body is e.function and _settled(e):
             return e  # already collapsed: rebuilding it through Sum() would give it back
         return _sum_over(body, tuple(e.limits))
@@ -558,6 +558,7 @@ def _sum_over(body: Expr, limits: tuple[Any, ...]) -> Expr:
     """Σ of ``body`` over all ``limits`` at once: each delta of a summed index eats its sum,
     whichever limit it belongs to and in whatever order the limits come."""
     vars = {v for v, _, _ in limits}
+    body = _never_equal(body, limits)
     out = []
     for term in _terms(body, vars):
         factors = Mul.make_args(term)
@@ -578,6 +579,21 @@ def _sum_over(body: Expr, limits: tuple[Any, ...]) -> Expr:
         left = tuple(lim for lim in limits if lim[0] != var)
         out.append(_sum_over(collapse(rest), left) if left else collapse(rest))
     return Add(*out)
+
+
+def _never_equal(body: Expr, limits: tuple[Any, ...]) -> Expr:
+    """``body`` with each delta of a summed index shifted, δ(p, k + c), that no k of its sum's
+    range makes 1 set to 0: Σ_k (… − δ(0, k + 1)) Qn_kj over k = 0 .. K − 1 (the part of a
+    concatenation after its first column, read back from δ(0, l)) never has k + 1 = 0."""
+    never = {}
+    for d in nodes_of(body, KroneckerDelta):
+        for var, lo, hi in limits:
+            for p, q in (d.args, d.args[::-1]):
+                c = q - var
+                if isinstance(q, Add) and c.is_Integer and not mentions(p, var) and \
+                        ((p - c - lo).is_negative or (hi - p + c).is_negative):
+                    never[d] = S.Zero
+    return body.xreplace(never) if never else body
 
 
 def _shifted_inner(factors: tuple[Any, ...], vars: set[Any]) -> Sum | None:

@@ -663,12 +663,31 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
                 wide.append(inds)
                 if isinstance(e, Indexed) and key_of(e) in ctx.adjoint_of:
                     lead_of_adjoint.add(inds[0])
+    if not leads:
+        return _scattered_rows(ctx, factors, summed)
     if len(leads) != 1:
         return _summed_elsewhere(wide, summed, lead_of_adjoint)
     (batch,) = leads
     ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
         len(set(batch)) == len(batch)
     return [tuple(batch)] if ok else []
+
+
+def _scattered_rows(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Idx]:
+    """The rows of a scatter through an integer matrix: Σ_i Σ_j δ(k, bk_ij) ∂L/∂S_ij (a table
+    looked up at a matrix of integers, tbl[bk]) is Σ_i onehot(bk_i)ᵀ ∂L/∂S_i, each row i a
+    lookup of a vector of integers, as an embedding of token rows is (Σ_b onehot(tok_b)ᵀ …)."""
+    for f in factors:
+        if not isinstance(f, KroneckerDelta):
+            continue
+        picked = [a for a in f.args if isinstance(a, Indexed) and len(a.indices) == 2]
+        if len(picked) != 1:
+            continue
+        i, j = picked[0].indices
+        if isinstance(i, Symbol) and isinstance(j, Symbol) and i != j and \
+                i in summed and j in summed:
+            return [(i,)]
+    return []
 
 
 def _summed_elsewhere(wide: list[Idx], summed: list[Index], preferred: set[Index]) -> list[Idx]:
@@ -951,8 +970,10 @@ class _Reader:
             if isinstance(a, sympy.Integer) or isinstance(b, sympy.Integer):
                 return self._unit(e)
             if isinstance(a, Symbol) and isinstance(b, Symbol):
-                if a not in self.ctx.index_dim or b not in self.ctx.index_dim:
+                if self._position(a) or self._position(b):
                     # δ(s, T1): the one element of the last row's slice X[:, T1:T, :]
+                    return self._unit(e)
+                if a not in self.ctx.index_dim or b not in self.ctx.index_dim:
                     raise NoMatrixForm("an element at a position a dim states")
                 d = self.ctx.index_dim[a]
                 return Blob(mx.Eye(d, (d, d)), (a, b))
@@ -965,19 +986,22 @@ class _Reader:
         p of s's axis of the result and zeros elsewhere, pad(𝟏, 0:1, axis=1), padded to the
         result's shape as a slice's adjoint is.  Elsewhere (beside other factors, which
         _placed reads) it is no matrix."""
-        s, p = sorted(e.args, key=lambda a: isinstance(a, sympy.Integer))
-        # under no sum of the expression read whole: broadcast along the result's other
-        # indices, it is read at all of them (what it multiplies or adds to is, too)
-        top = self.top is not None and e in self.top.atoms(KroneckerDelta) and \
-            not any(e in x.atoms(KroneckerDelta) for x in self.top.atoms(Sum))
-        if not top or not isinstance(s, Symbol) or not isinstance(p, sympy.Integer) or \
-                s not in self.order:
+        s, p = sorted(e.args, key=self._position)
+        if not self._whole_term(e) or not isinstance(s, Symbol) or \
+                not self._position(p) or s not in self.order:
             raise NoMatrixForm("a piece of a stack alone")
         full = self.order
         one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
         dims = tuple(self.ctx.index_dim[i] for i in full)
-        return Blob(mx.Pad(mx.Ones(math_shape(one)), full.index(s), p, p + 1, dims,
+        return Blob(mx.Pad(mx.Ones(math_shape(one)), full.index(s), p, self._after(p), dims,
                            math_shape(dims)), full)
+
+    def _whole_term(self, e: KroneckerDelta) -> bool:
+        """Whether the delta ``e`` stands in the expression read whole under none of its sums:
+        broadcast along the result's other indices, it is read at all of them (what it
+        multiplies or adds to is, too)."""
+        return self.top is not None and e in self.top.atoms(KroneckerDelta) and \
+            not any(e in x.atoms(KroneckerDelta) for x in self.top.atoms(Sum))
 
     def _one_hot(self, picked: Expr, v: Expr) -> Blob:
         """δ(tokens_t, v) is the one-hot matrix of an integer input: onehot(tokens)_tv."""
@@ -1079,7 +1103,19 @@ class _Reader:
             return self._window_ref(ref, e, shape)
         split = permuted_view(idx)
         temporary = None
-        if split is not None:  # ∂L/∂Q_{i, ⌊m/Dh⌋, j, m mod Dh}: t_ijm, t a named temporary
+        merged = self._merged_digits(ref, idx, shape) if split is None else None
+        if merged is not None and e == self.top and not self.batch:
+            # the whole form: reshape(permute(reshape(∂L/∂P, [B, C, To, R]), (0, 1, 3, 2)),
+            # [B, CR, To]), the primitive steps of the line themselves
+            split_ref, split_shape, axes, merged_view = merged
+            moved = tuple(split_shape[a] for a in axes)
+            dims = self._dims_of(merged_view)
+            return Blob(mx.Reshape(mx.Permute(split_ref, axes, moved, math_shape(moved)), dims,
+                                   math_shape(dims)), tuple(i for i in merged_view if i != 0))
+        if merged is not None:  # P_{i, ⌊l/R⌋, p·R + (l mod R)}: t_ilp, t a named temporary
+            ref, idx, temporary = self._temporary(*merged)
+            shape = self._dims_of(idx)
+        elif split is not None:  # ∂L/∂Q_{i, ⌊m/Dh⌋, j, m mod Dh}: t_ijm, t a named temporary
             ref, idx, temporary = self._temporary(ref, shape, *split)
             shape = self._dims_of(idx)
         elif has_index_map(idx):
@@ -1196,7 +1232,7 @@ class _Reader:
         element = mx.Ref(ref.name, ref.kind, tuple(shape[nb:]), ref.src, batch=tuple(shape[:nb]))
         return Blob(mx.Reshape(element, dims, math_shape(dims[nb:])), tuple(view[nb:]))
 
-    def _temporary(self, ref: mx.Ref, shape: Shape, axes: tuple[int, ...], view: Idx
+    def _temporary(self, ref: mx.M, shape: Shape, axes: tuple[int, ...], view: Idx
                    ) -> tuple[mx.Ref, Idx, mx.M]:
         """The tensor a permuted split reads whole, reshape(permute(ref, axes)), as a
         temporary named in a where-clause (``t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)),
@@ -1207,6 +1243,50 @@ class _Reader:
         rhs = mx.Reshape(mx.Permute(ref, axes, moved, math_shape(moved)), dims,
                          math_shape(dims))
         return self._temporary_named(rhs, dims), view, rhs
+
+    def _merged_digits(self, ref: mx.Ref, idx: Idx, shape: Shape
+                       ) -> tuple[mx.M, Shape, tuple[int, ...], Idx] | None:
+        """An axis read at a flat index of a digit of another index and a plain one
+        (P_{i, ⌊l/R⌋, p·R + (l mod R)}, the adjoint of a PixelShuffle's reshape, permute,
+        reshape): that axis split into its sizes first (reshape(P, [B, C, To, R])), then read
+        as :func:`permuted_view` reads a split whose digits stand apart.  Returns the split
+        tensor, its shape, the permutation and the view; None for any other read."""
+        out: list[Any] = []
+        dims: list[Any] = []
+        found = False
+        for i, d in zip(idx, shape):
+            if isinstance(i, Flat) and any(isinstance(x, Digit) for x in i.digits):
+                names = [self.ctx.dim_of_size.get(z) for z in i.sizes]
+                if any(n is None for n in names) or \
+                        not self._same_size(self.ctx.size(d), sympy.Mul(*i.sizes)):
+                    return None
+                out.extend(i.digits)
+                dims.extend(names)
+                found = True
+            else:
+                out.append(i)
+                dims.append(d)
+        if not found:
+            return None
+        # each split's digits brought together where its first digit stands: the index
+        # keeps its place (∂L/∂H_ilp reads reshape(permute(…, (0, 1, 3, 2)), [B, CR, To]))
+        runs: dict[Any, list[int]] = {}
+        for a, i in enumerate(out):
+            if isinstance(i, Digit):
+                runs.setdefault((i.k, i.sizes), []).append(a)
+        first = {a[0]: a for a in runs.values()}
+        inside = {a for run in runs.values() for a in run}
+        axes: list[int] = []
+        for a in range(len(out)):
+            if a in first:
+                axes.extend(sorted(first[a], key=lambda b: out[b].position))
+            elif a not in inside:
+                axes.append(a)
+        view = reshape_view(tuple(out[a] for a in axes))
+        if view is None or sorted(axes) != list(range(len(out))):
+            return None
+        return (mx.Reshape(ref, tuple(dims), math_shape(tuple(dims))), tuple(dims),
+                tuple(axes), view)
 
     def _temporary_named(self, rhs: mx.M, dims: Shape) -> mx.Ref:
         """The where-name of the temporary ``rhs`` (of spec shape ``dims``): the next tN
@@ -1298,6 +1378,8 @@ class _Reader:
         if len(set(syms)) != len(syms):
             raise NoMatrixForm("a diagonal of a window")
         if len(dims) > 2 and len(syms) != len(dims):
+            if self.unit_result and e == self.top and syms == tuple(self.order):
+                return Blob(m, syms)  # the whole slice X[:, T1:T, :] is the result
             return self._einsum_ref(m, tuple(idx), dims)  # type: ignore[arg-type]
         if len(dims) == 2 and len(syms) == 1:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
@@ -1322,15 +1404,16 @@ class _Reader:
                 raise NoMatrixForm("an element at a shifted index outside its range")
             axis = at[0]
             i = idx[axis]
-            if isinstance(i, Shift) and i.index.is_Number and i.count == 1:
+            if isinstance(i, Shift) and i.index.is_Number and self._same_size(i.count, S.One):
                 # a slice of length 1 read at its one element (X[:, 0:1, :] itself): the
                 # slice, its literal-1 axis kept and read at 0
                 if has_index_map(tuple(idx[:axis] + idx[axis + 1:])):
                     raise NoMatrixForm("a window of a tensor at index maps")
                 idx[axis] = sympy.Integer(0)
                 one = tuple(1 if a == axis else d for a, d in enumerate(shape))
-                lo = i.offset
-                return mx.Slice(ref, axis, lo, lo + 1, one, math_shape(one)), tuple(idx), one
+                lo = i.offset  # (hi as written: X[:, T1:T, :] at T1 = T − 1 is T1:T)
+                hi = lo + 1 if lo.is_Number else lo + i.count
+                return mx.Slice(ref, axis, lo, hi, one, math_shape(one)), tuple(idx), one
             if isinstance(i, Shift):  # its count is hi − lo as written (K:N, not K:K + M)
                 lo, s, hi = i.offset, i.index, i.offset + i.count
                 if not isinstance(s, Symbol) or not self._same_size(
@@ -1396,6 +1479,36 @@ class _Reader:
             readers = list(sympy.Mul.make_args(whole))
             self.padded_products[whole] = self._padded_product(whole, x, lo, hi)
             out = [g for g in out if g is not f and g not in readers] + [whole]
+        return out
+
+    def _padded_batch_sum(self, factors: list[Expr], summed: list[Index], free: set[Index]
+                          ) -> Blob | None:
+        """A sum over the batch under one range of a free index (∂L/∂Pe_lk of H = X +
+        Pe[0:T]: Σ_j (…)_jlk′ W_kk′ 𝟙[0 ≤ l < T]): the sum read whole at the range's own
+        indices, then padded, pad(Σ_b (…)_b Wᵀ, 0:T, axis=0); None for any other product,
+        or where that reading fails (the ranges are then absorbed factor by factor)."""
+        ranges = [f for f in factors if isinstance(f, ElementwiseFunction) and
+                  f.spec.name == IN_RANGE]
+        if self.batch or len(ranges) != 1 or not isinstance(ranges[0].args[0], Symbol) or \
+                ranges[0].args[0] not in free or not summed:
+            return None
+        others = [f for f in factors if f is not ranges[0]]
+        if not _summed_batch(self.ctx, others, summed):
+            return None
+        x, lo, hi = ranges[0].args
+        if any(a in self.ctx.index_dim for a in sympy.Add(lo, hi).free_symbols):
+            return None
+        body = Sum(Mul(*others), *[(v, 0, self.ctx.count(v) - 1) for v in summed])
+        kept = (list(self.wheres), self.einsum_used, self.wide_pads, dict(self.padded),
+                dict(self.padded_products))
+        try:
+            out = self._padded_product(body, x, lo, hi)
+        except NoMatrixForm:
+            out = None
+        if out is None or self.einsum_used and not kept[1]:
+            self.wheres, self.einsum_used, self.wide_pads, self.padded, \
+                self.padded_products = kept
+            return None
         return out
 
     def _padded_product(self, e: Expr, x: Symbol, lo: Expr, hi: Expr) -> Blob:
@@ -1759,6 +1872,10 @@ class _Reader:
         if conv is not None:
             m, idx = conv
             return Blob(mx.scale(mx.scalar_product(coeff), m) if coeff else m, idx)
+        padded_sum = self._padded_batch_sum(factors, summed, set(self._free(e)))
+        if padded_sum is not None:
+            return Blob(mx.scale(mx.scalar_product(coeff), padded_sum.m) if coeff else
+                        padded_sum.m, padded_sum.idx)
         factors = self._absorb_ranges(factors)
         total = self._broadcast_total(factors, summed, e)
         if total is not None:
@@ -1851,12 +1968,12 @@ class _Reader:
         ∂L/∂X_ijk = δ_{0, j} ∂L/∂x1_ik); a vector R is that column or row as it stands.
         None when ``e`` is no such product (the delta's index summed, or read by R)."""
         deltas = [f for f in Mul.make_args(e) if isinstance(f, KroneckerDelta) and
-                  any(isinstance(a, sympy.Integer) for a in f.args)]
+                  any(self._position(a) for a in f.args)]
         if len(deltas) != 1:
             return None
-        s, p = sorted(deltas[0].args, key=lambda a: isinstance(a, sympy.Integer))
+        s, p = sorted(deltas[0].args, key=self._position)
         free = self._free(e)
-        if not isinstance(s, Symbol) or not isinstance(p, sympy.Integer) or s not in free or \
+        if not isinstance(s, Symbol) or not self._position(p) or s not in free or \
                 s not in self.order or not set(free) <= set(self.order):
             return None
         rest = e.xreplace({deltas[0]: S.One})
@@ -1867,15 +1984,24 @@ class _Reader:
                 return None
             rest = rest.xreplace({s: p})
         full = self._preferred(free)
+        number = free == (s,) and len(self.order) == 2 and not self._has_tensor(rest) and \
+            self._whole_term(deltas[0])
+        if number:  # a number at the position, broadcast along the result's other index
+            full = self._preferred(self.order)
         axis = full.index(s)
         others = tuple(i for i in full if i != s)
         b = self.blob(rest)
+        one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
+        coeff: mx.M = mx.Const(S.One)
+        if number:
+            # −(1/B) δ_{0, l} beside softmax(lg)_il (a cross-entropy at column 0): the number
+            # times a column of ones placed at the position, −(1/B) pad(𝟏, 0:1, axis=1)
+            coeff, b = b.m, Blob(mx.Ones(math_shape(tuple(d for d in one if d != 1))), others)
         if set(b.idx) != set(others) or len(full) < 2:
             raise NoMatrixForm("a position of an axis beside a reading of other indices")
         if mx.batch_of(b.m):
             raise NoMatrixForm("a position beside a batched form")
         m = self._orient_like(b, others) if len(others) != 1 else b.m
-        one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
         if len(full) == 2:  # a column (B, 1) is its own [B, 1]; a row its [1, N]
             if m.shape[axis] != 1:
                 m = mx.transpose(m)
@@ -1887,7 +2013,22 @@ class _Reader:
             # (the reshape is what the delta says: its factor prints first, δ_{0, j} ∂L/∂x1_ik)
             m = mx.Reshape(m, one, math_shape(one), deltas[0])
         dims = tuple(self.ctx.index_dim[i] for i in full)
-        return Blob(mx.Pad(m, axis, p, p + 1, dims, math_shape(dims)), full)
+        return Blob(mx.scale(coeff, mx.Pad(m, axis, p, self._after(p), dims, math_shape(dims))),
+                    full)
+
+    def _position(self, a: Expr) -> bool:
+        """Whether ``a`` is a position of an axis: a literal, or a dim's size (T1 of the last
+        step X[:, T1:T, :]), never an index."""
+        return isinstance(a, sympy.Integer) or (
+            isinstance(a, Symbol) and a not in self.ctx.index_dim and
+            a in self.ctx.dim_of_size)
+
+    def _after(self, p: Expr) -> Expr:
+        """The end of the one position ``p``: p + 1, or the dim that is (T1:T at T1 = T − 1)."""
+        if p.is_Number:
+            return p + 1
+        return next((self.ctx.size(d) for d in sorted(self.ctx.sizes)
+                     if self._same_size(self.ctx.size(d), p + 1)), p + 1)
 
     def _broadcast_total(self, factors: list[Expr], summed: list[Index], e: Expr
                          ) -> mx.M | None:

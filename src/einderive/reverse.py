@@ -20,8 +20,8 @@ from typing import Any
 from sympy import Add, Indexed, Mul, S, Sum, Symbol, factor_terms, preorder_traversal as preorder
 
 from .errors import SpecError
-from .graph import Graph
-from .ops import AXIS_OPS, AxisFunction
+from .graph import Graph, same_size
+from .ops import AXIS_OPS, AxisFunction, Shift
 from .indexed import (
     Ctx,
     Namer,
@@ -214,7 +214,8 @@ def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_exp
     local_collapsed = collapse(local)
     chained = ctx.sum(upstream * local_collapsed, free)
     collapsed = prune_ranges(collapse(chained), ctx)
-    inlined = graph[v].kind == "anon" or _passes_through(ctx, collapsed, v, upstream_expr)
+    inlined = graph[v].kind == "anon" or (_passes_through(ctx, collapsed, v, upstream_expr)
+                                          and not _piece_of(ctx, v, u, collapsed, upstream_expr))
     result = collapsed
     if inlined:
         result = collapse(substitute_indexed(collapsed, ctx.adjoint_keys[v], upstream_expr,
@@ -224,6 +225,32 @@ def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_exp
             result, inlined = collapsed, False  # ∂L/∂v named: no reshape reads it whole
     return Edge(v, u, out_idx, in_idx, inlined,
                 Parts((local, local_collapsed, chained, collapsed, result)), ctx)
+
+
+def _piece_of(ctx: Ctx, v: str, u: str, contribution: Expr, upstream_expr: Expr) -> bool:
+    """Whether the unnamed ``u`` is a piece of the named ``v`` along one of its axes (the
+    first half of a rotary embedding's concatenation, Kr = concatenate([K[:, 0:H] ⊙ C − …,
+    …])): ``contribution`` reads ∂L/∂v over part of that axis, at a shifted index or one over
+    a shorter dim.  ∂L/∂v stays named there, as it is in the other pieces, not written out
+    in part of its axis."""
+    graph = ctx.graph
+    if graph[u].kind != "anon" or not _mentions_tensor(ctx, upstream_expr):
+        return False
+    label, shape = ctx.adjoint_keys[v], graph[v].shape
+    # (a piece of one position of the axis, lg[:, 0:1] of a concatenation, keeps the rank:
+    # a stacked piece, P[0] of stack([…], axis=0), is the position of an axis it lacks)
+    same_rank = len(graph[u].shape) == len(shape)
+    for a in nodes_of(contribution, Indexed):
+        if key_of(a) != label or len(a.indices) != len(shape):
+            continue
+        for i, d in zip(a.indices, shape):
+            if d == 1 or i.is_Number and not same_rank:
+                continue
+            if i.is_Number or isinstance(i, (Shift, Add)) or isinstance(i, Symbol) and i in ctx.index_dim and \
+                    not same_size(graph.spec.dims, ctx.sizes, ctx.size(ctx.index_dim[i]),
+                                  ctx.size(d)):
+                return True
+    return False
 
 
 def _passes_through(ctx: Ctx, contribution: Expr, v: str, upstream_expr: Expr) -> bool:

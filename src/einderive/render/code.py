@@ -447,7 +447,7 @@ class Compiler:
         (scatter_add of the flattened tokens and rows): no one-hot array formed."""
         a = m.x.a if isinstance(m.x, mx.MatMul) else None
         if not isinstance(a, mx.Transpose) or not isinstance(a.x, mx.OneHot) or \
-                tuple(a.x.batch) != tuple(m.dims) or len(m.shape) != 2 or m.shape[1] == 1:
+                tuple(a.x.batch) != tuple(m.dims) or len(m.shape) != 2:
             return None
         assert isinstance(m.x, mx.MatMul)
         outer, self.batched = self.batched, True
@@ -455,6 +455,18 @@ class Compiler:
             g = self._m(m.x.b)
         finally:
             self.batched = outer
+        if m.shape[1] == 1:
+            # a column of each element (Σ_t onehot(bk_t)ᵀ ∂L/∂S_t, a table gathered at a
+            # matrix of integers): the entries added into the entries the integers name
+            if len(g.shape) - len(m.dims) not in (1, 2) or g.shape[len(m.dims) + 1:] not in \
+                    ((), (1,)):
+                return None
+            idx = self.b.reshape_to(P.Name(self.names.var[a.x.name]), [P.num(-1)])
+            column = g.py  # (its unit axis, d_S[..., None], dropped again by the reshape)
+            if isinstance(column, P.Subscript) and column.index == (P.Name("..."), P.NONE):
+                column = column.x
+            flat = self.b.reshape_to(column, [P.num(-1)])
+            return Value(self.b.scatter_add(idx, flat, (self.dim(a.x.dim),)), (a.x.dim,))
         if len(g.shape) != len(m.dims) + 2 or g.shape[-1] != m.shape[1]:
             return None
         idx = self.b.reshape_to(P.Name(self.names.var[a.x.name]), [P.num(-1)])
