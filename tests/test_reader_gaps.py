@@ -52,6 +52,8 @@ CASES = [  # (spec stem, a printed line, the line damaged)
      "tanh(slice(reshape(X, [B, T, D]), :, :, 2:4))^∘2), 1:3, axis=2), [B, TD])"),
     ("log_softmax_of_a_row_expression",  # a row's one logsumexp, no subscript
      "h0_j = σ(x0_j) − logsumexp(σ(x0))", "h0_j = σ(x0_j) − logsumexp(x0)"),
+    ("logsumexp_rank3_transposed",  # the [M, N] tensor transposed, its axis named
+     "h1 = logsumexp(x0, axis=2)ᵀ", "h1 = logsumexp(x0, axis=1)ᵀ"),
     ("logsumexp_rank3_columns",  # each element's column, the tensor of them
      "h4 = logsumexp(x2)", "h4 = logsumexp(x2) + 𝟏"),
 ]
