@@ -383,6 +383,13 @@ class Compiler:
 
     def _m_Reduce(self, m: mx.Reduce) -> Value:
         v = self._m(m.x)
+        if m.shape == () and self.batched and len(v.shape) > 2 and \
+                any(d != 1 for d in v.shape[:-2]):
+            # inside Σ_b, sum(G_b ⊙ X_b) is each element's total (its 1×1 matrix), never the
+            # whole batch's: Σ_b s_b² is not (Σ_b s_b)² (a batch of one's is the total)
+            nd = len(v.shape)
+            return Value(self.b.reduce(SUM, v.py, (nd - 2, nd - 1), True, nd),
+                         (*v.shape[:-2], 1, 1))
         if m.shape == ():  # the total
             return Value(self.b.reduce(SUM, v.py), ())
         if self.batched:
