@@ -1131,7 +1131,7 @@ class MatrixEval:
             return MV(np.sqrt(np.sum(np.asarray(x.v, dtype=float) ** 2)))
         if kind == "pow":
             x = self.ev(t[1])
-            if not x.scalar and not (x.v.shape == (1, 1)):
+            if not x.scalar and not (x.v.shape == (1, 1)) and not self.per_element(x):
                 raise ReaderError("a superscript power of a matrix in a matrix form")
             return MV(x.v ** float(t[2]))
         if kind == "hpow":
@@ -1310,6 +1310,12 @@ class MatrixEval:
         width[axis] = (lo, target[axis] - hi)
         return MV(np.pad(x.v, width))
 
+    def per_element(self, x: MV) -> bool:
+        """Whether ``x`` is each batch element's number (a 1×1 matrix per element, wᵀ m_b) in
+        a line written per element."""
+        return bool(self.batch) and x.v.ndim == len(self.batch) + 2 and \
+            x.v.shape[-2:] == (1, 1) and not (x.is_eye or x.transposed)
+
     def counted(self, tree, count: int) -> MV:
         """``tree``, a reshape's argument, read with its number of entries as the only size:
         a pad in it is as long along its axis as makes that count (reshape(2 pad(tanh(
@@ -1358,6 +1364,10 @@ class MatrixEval:
                 acc = self.elementwise(acc, x, np.multiply)
             elif op == "⊘":
                 acc = self.elementwise(acc, x, np.divide)
+            elif op == "·" and self.per_element(acc) and not acc.is_ones:
+                # (1 − tanh(wᵀ m_b)²)·𝟏 wᵀ: each element's number (its 1×1 matrix) times
+                acc = MV(acc.v * x.v, is_ones=True, transposed=x.transposed) if x.is_ones \
+                    else MV(acc.v * x.v, x.ones)
             elif op == "·":
                 if not (acc.scalar or acc.one):
                     raise ReaderError("'·' after a non-scalar")

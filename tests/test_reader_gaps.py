@@ -2,8 +2,8 @@
 reference, each with a damaged copy it must reject: pads inside a convolution and inside a
 reshape, transposed pads inside a product, Σ_b of a number times 𝟏 over a batch of one, a
 remainder inside an Iverson bracket, each element's column of a rank-3 logsumexp, a row's
-logsumexp without a subscript.  And the printed remainder in a sum of indices, bracketed (it
-read as the remainder of the sum)."""
+logsumexp without a subscript, each element's number in a line written per element.  And
+the printed remainder in a sum of indices, bracketed (it read as the remainder of the sum)."""
 
 from __future__ import annotations
 
@@ -52,6 +52,8 @@ CASES = [  # (spec stem, a printed line, the line damaged)
      "tanh(slice(reshape(X, [B, T, D]), :, :, 2:4))^∘2), 1:3, axis=2), [B, TD])"),
     ("log_softmax_of_a_row_expression",  # a row's one logsumexp, no subscript
      "h0_j = σ(x0_j) − logsumexp(σ(x0))", "h0_j = σ(x0_j) − logsumexp(x0)"),
+    ("per_element_number_times_ones",  # each element's 1×1, squared, times 𝟏 wᵀ
+     "∂L/∂X_b = (1/T) (1 − tanh(wᵀ m_b)²)·𝟏 wᵀ", "∂L/∂X_b = (1/T) (1 − tanh(wᵀ m_b))·𝟏 wᵀ"),
     ("logsumexp_rank3_transposed",  # the [M, N] tensor transposed, its axis named
      "h1 = logsumexp(x0, axis=2)ᵀ", "h1 = logsumexp(x0, axis=1)ᵀ"),
     ("logsumexp_rank3_columns",  # each element's column, the tensor of them
