@@ -138,6 +138,7 @@ class Parser:
         self.toks, self.pos, self.text = toks, 0, text
         self.bars = 0  # depth inside |…|, where a '|' closes
         self.in_norm = 0  # inside ‖…‖ a ‖ closes (norms do not nest in the notation)
+        self.in_iverson = 0  # inside 𝟙[…] 'mod' is the remainder: 𝟙[2 ≤ l mod D < 4]
 
     def peek(self, k=0):
         i = self.pos + k
@@ -188,7 +189,8 @@ class Parser:
                 break
             if self.in_norm and t.kind == "op" and t.text in ("‖", "‖_F"):
                 break
-            if t.kind == "op" and t.text in ("⊙", "⊘", "·", "/", "⋆", "∗"):
+            if t.kind == "op" and t.text in ("⊙", "⊘", "·", "/", "⋆", "∗") or \
+                    (self.in_iverson and t.kind == "name" and t.text == "mod"):
                 self.take()
                 items.append((t.text, self.power()))
             else:
@@ -313,7 +315,9 @@ class Parser:
             if t.text == "𝟙":  # 𝟙[a > b], 𝟙[a ≤ b ≤ c]: 1 where the comparisons hold
                 self.take()
                 self.take("[")
+                self.in_iverson += 1
                 args, ops = self.comparison()
+                self.in_iverson -= 1
                 self.take("]")
                 if ops == [">"]:
                     return ("step", *args)
@@ -1017,6 +1021,7 @@ class MatrixEval:
     def __init__(self, env: Env, target: tuple | None = None):
         self.env, self.target = env, target
         self.batch = ()  # inside Σ_b: the batch letters, X_b a batch element's matrix
+        self.count: int | None = None  # inside a reshape with nothing else to size a pad
 
     def _name(self, token: str, adjoint: bool) -> np.ndarray:
         """A tensor or adjoint in a matrix form: the whole tensor as a matrix, or a batch
@@ -1039,6 +1044,10 @@ class MatrixEval:
             x = self.ev(body)
         finally:
             self.batch = ()
+        if x.is_ones and not x.is_eye and x.v.size == 1:
+            # Σ_b (s_b·𝟏) over a batch of one: the one element's number times 𝟏 (its '·'
+            # read the 1×1 number as a scalar), sized by the left side as any 𝟏
+            return MV(x.v.reshape(()), is_ones=True, transposed=x.transposed)
         if x.v.ndim != len(letters) + 2 or x.is_ones or x.is_eye:
             raise ReaderError(f"Σ over a batch of a value of shape {x.v.shape}")
         return MV(x.v.sum(axis=tuple(range(len(letters)))), x.ones)
@@ -1060,6 +1069,10 @@ class MatrixEval:
             return v.reshape(shape)  # mu: [1, 1, D] is one element, the matrix of its last axes
         if v.shape == (1, 1) and shape == ():
             return v.reshape(())
+        if len(shape) >= 2 and v.shape == shape + (1,):
+            # README: a function that reduces each element's rows (logsumexp(x2) of x2: [M, N,
+            # K]) is that element's column: the tensor [M, N] of its M columns
+            return v.reshape(shape)
         if x.ones or x.is_ones or _is_constant(v):
             try:
                 return np.broadcast_to(v, shape)
@@ -1096,7 +1109,13 @@ class MatrixEval:
                 out = self.elementwise(out, x, np.add)
             return out
         if kind == "T":
-            x = self.ev(t[1])
+            outer = self.target
+            if outer is not None and len(outer) >= 2:  # Xᵀ of the left side's shape: X of
+                self.target = outer[:-2] + outer[-2:][::-1]  # the other one
+            try:
+                x = self.ev(t[1])
+            finally:
+                self.target = outer
             if x.is_ones:
                 return MV(1.0, is_ones=True, transposed=not x.transposed)
             if x.v.ndim > 2:  # README: each element's matrix transposed
@@ -1113,7 +1132,8 @@ class MatrixEval:
         if kind == "pow":
             x = self.ev(t[1])
             # (a 1×1 matrix, or one per batch element: wᵀ X_b under Σ_b, a number each)
-            if not x.scalar and not (x.v.ndim >= 2 and x.v.shape[-2:] == (1, 1)):
+            if not x.scalar and not (x.v.ndim >= 2 and x.v.shape[-2:] == (1, 1)) \
+                    and not self.per_element(x):
                 raise ReaderError("a superscript power of a matrix in a matrix form")
             return MV(x.v ** float(t[2]))
         if kind == "hpow":
@@ -1193,18 +1213,21 @@ class MatrixEval:
         """The shape of a sum of pads with nothing else to size it (``pad(X, 0:A, axis=0) +
         pad(Y, A:A + B, axis=0)`` inside ``sum(…)``): the pieces' shape, along the padded
         axis as long as the last range reaches; None unless every term is such a pad."""
-        shapes, ends = set(), set()
+        shapes, ends, flips = set(), set(), set()
         for t in trees:
+            flips.add(t[0] == "T")  # pad(X, 0:D, axis=1)ᵀ + pad(h, D:DH, axis=1)ᵀ
+            t = t[1] if t[0] == "T" else t
             if not (t[0] == "call" and t[1] == "pad" and len(t[2]) == 2 and
                     t[2][1][0] == "range" and set(t[3]) == {"axis"}):
                 return None
             x, axis = self.ev(t[2][0]).v, t[3]["axis"]
             shapes.add((axis, x.shape[:axis] + x.shape[axis + 1:]))
             ends.add(self.bound(t[2][1][2]))
-        if len(shapes) != 1:
+        if len(shapes) != 1 or len(flips) != 1:
             return None
         (axis, rest), = shapes
-        return rest[:axis] + (max(ends),) + rest[axis:]
+        shape = rest[:axis] + (max(ends),) + rest[axis:]
+        return shape[:-2] + shape[-2:][::-1] if flips == {True} else shape
 
     def sized(self, x: MV) -> MV:
         """``x`` (a 𝟏, perhaps scaled) as an array of the left side's shape (the value a
@@ -1272,27 +1295,81 @@ class MatrixEval:
                 raise ReaderError(f"slice {lo}:{hi} of axis {axis} of {x.v.shape}")
             return MV(np.take(x.v, np.arange(lo, hi), axis=axis))
         axis = kwargs.get("axis")
-        if self.target is None or len(self.target) != x.v.ndim:
+        target = self.target
+        rest = x.v.size // x.v.shape[axis] if isinstance(axis, int) and \
+            0 <= axis < x.v.ndim and x.v.size else 0
+        if target is None and self.count is not None and rest and self.count % rest == 0:
+            # inside a reshape: the axis as long as makes the reshape's count
+            target = x.v.shape[:axis] + (self.count // rest,) + x.v.shape[axis + 1:]
+        if target is None or len(target) != x.v.ndim:
             # inside sum(…): the pads beside it size it (terms)
             raise Unsized(f"pad {lo}:{hi} of axis {axis} with no size")
         if len(args) != 2 or set(kwargs) != {"axis"} or \
                 hi - lo != x.v.shape[axis] or \
-                not 0 <= lo < hi <= self.target[axis]:
-            raise ReaderError(f"pad {lo}:{hi} of axis {axis} of {x.v.shape} to {self.target}")
+                not 0 <= lo < hi <= target[axis]:
+            raise ReaderError(f"pad {lo}:{hi} of axis {axis} of {x.v.shape} to {target}")
         width = [(0, 0)] * x.v.ndim
-        width[axis] = (lo, self.target[axis] - hi)
+        width[axis] = (lo, target[axis] - hi)
         return MV(np.pad(x.v, width))
 
+    def per_element(self, x: MV) -> bool:
+        """Whether ``x`` is each batch element's number (a 1×1 matrix per element, wᵀ m_b) in
+        a line written per element."""
+        return bool(self.batch) and x.v.ndim == len(self.batch) + 2 and \
+            x.v.shape[-2:] == (1, 1) and not (x.is_eye or x.transposed)
+
+    def counted(self, tree, count: int) -> MV:
+        """``tree``, a reshape's argument, read with its number of entries as the only size:
+        a pad in it is as long along its axis as makes that count (reshape(2 pad(tanh(
+        slice(reshape(X, [B, T, D]), :, :, 2:4)), 2:4, axis=2), [B, TD]))."""
+        outer = self.target, self.count
+        self.target, self.count = None, count
+        try:
+            return self.ev(tree)
+        finally:
+            self.target, self.count = outer
+
+    def untargeted(self, tree) -> MV:
+        """``tree`` read with no left side to size it: an operand of a convolution is not of
+        the left side's shape (conv1d(pad(X, 0:C, axis=1) + pad(tanh(X), C:2 C, axis=1), W):
+        the pads size each other, as inside sum(…))."""
+        outer, self.target = self.target, None
+        try:
+            return self.ev(tree)
+        finally:
+            self.target = outer
+
     def product(self, items) -> MV:
-        acc = self.ev(items[0][1])
+        conv = any(op in ("⋆", "∗") for op, _ in items[1:])
+        if conv or self.target is None or not any(op == "" for op, _ in items[1:]):
+            return self._product(items, conv)
+        try:
+            return self._product(items, False)
+        except ReaderError as exc:
+            # a matrix product's factors are not of the left side's shape: read them with
+            # nothing to size them, pads sized by the pads beside them ((pad(X, 0:D,
+            # axis=1)ᵀ + pad(h, D:DH, axis=1)ᵀ) ∂L/∂z); a product of a scalar and the left
+            # side's shape read as before
+            try:
+                return self._product(items, True)
+            except ReaderError:
+                raise exc from None
+
+    def _product(self, items, untargeted: bool) -> MV:
+        ev = self.untargeted if untargeted else self.ev
+        acc = ev(items[0][1])
         for op, f in items[1:]:
-            x = self.ev(f)
+            x = ev(f)
             if op in ("⋆", "∗"):
                 acc = MV(_correlate(acc.v, x.v) if op == "⋆" else _convolve(acc.v, x.v))
             elif op == "⊙":
                 acc = self.elementwise(acc, x, np.multiply)
             elif op == "⊘":
                 acc = self.elementwise(acc, x, np.divide)
+            elif op == "·" and self.per_element(acc) and not acc.is_ones:
+                # (1 − tanh(wᵀ m_b)²)·𝟏 wᵀ: each element's number (its 1×1 matrix) times
+                acc = MV(acc.v * x.v, is_ones=True, transposed=x.transposed) if x.is_ones \
+                    else MV(acc.v * x.v, x.ones)
             elif op == "·":
                 if acc.v.ndim > 2 and acc.v.shape[-2:] == (1, 1) and x.v.ndim == acc.v.ndim:
                     # a number per batch element (wᵀ X_b under Σ_b) times each element's matrix
@@ -1305,6 +1382,8 @@ class MatrixEval:
                 if not (x.scalar or x.one):
                     raise ReaderError("'/' by a non-scalar in a matrix form")
                 acc = MV(acc.v / x.v.reshape(()), acc.ones, acc.is_ones, acc.transposed)
+            elif op == "mod":
+                raise ReaderError("'mod' in a matrix form")
             else:
                 acc = self.matmul(acc, x)
         return acc
@@ -1353,7 +1432,7 @@ class MatrixEval:
 
     def call(self, fn, args, kwargs) -> MV:
         if fn in ("conv1d", "conv2d"):  # README: PyTorch's, valid and stride 1 (+ bias)
-            x, w, *b = (self.ev(a).v for a in args)
+            x, w, *b = (self.untargeted(a).v for a in args)
             y = _correlate(np.swapaxes(w, 0, 1), np.swapaxes(x, 0, 1))  # Σ_c W_oc ⋆ X_bc
             y = np.swapaxes(y, 0, 1)
             return MV(y + b[0].reshape((-1,) + (1,) * (w.ndim - 2)) if b else y)
@@ -1372,7 +1451,10 @@ class MatrixEval:
             if len(args) != 2 or args[1][0] != "dims":
                 raise ReaderError("reshape without a list of dims")
             sizes = [1 if d == "1" else self.env.dims[d] for d in args[1][1]]
-            x = self.ev(args[0])
+            try:
+                x = self.ev(args[0])
+            except Unsized:
+                x = self.counted(args[0], int(np.prod(sizes)))
             if x.ones and not x.transposed and not x.is_ones:
                 x = _broadcast_to_count(x, int(np.prod(sizes)))
             if x.transposed or x.ones:
@@ -1766,7 +1848,8 @@ class IndexEval:
                 x = self.ev(f)
                 if op == "⊙" or op == "⊘":
                     raise ReaderError(f"{op} in an index form")
-                acc = self.combine(acc, x, np.divide if op == "/" else np.multiply)
+                f = np.divide if op == "/" else np.mod if op == "mod" else np.multiply
+                acc = self.combine(acc, x, f)
             return acc
         if kind == "sigma":
             body = self.ev(t[2])
@@ -1871,7 +1954,8 @@ class IndexEval:
             raise ReaderError(f"{call[1]}(…) without a subscript in an index form")
         if call[2][0][0] != "name":  # of an expression, printed as itself: a vector's total
             v = np.asarray(MatrixEval(self.env).ev(call[2][0]).v, dtype=float)
-            if "axis" in call[3] or not (v.ndim == 1 or v.ndim == 2 and v.shape[1] == 1):
+            # a row (x0: [1, N]) too: its one row's logsumexp, README's of each row
+            if "axis" in call[3] or not (v.ndim == 1 or v.ndim == 2 and 1 in v.shape):
                 raise ReaderError("logsumexp(…) of a matrix expression without a subscript")
             return IV(np.asarray(_axis_apply("logsumexp", v.reshape(-1), 0)).reshape(()), (), {})
         r, axis, shp = _axis_function_of(self.env, "logsumexp", call[2][0][1], call[3])

@@ -12,10 +12,10 @@ DIMS = {"M": 2, "N": 3, "K": 5}
 SHAPES = [(), ("M",), ("N",), ("M", "N"), ("N", "K"), ("N", "N"), ("M", 1), (1, "N"),
           ("M", "N", "K"), (1, "N", "K")]
 UNARY = ["sigmoid({})", "tanh({})", "softplus({})", "silu({})", "gelu({})", "exp(tanh({}))",
-         "log(1 + {0} * {0})", "sqrt(1 + {0} * {0})", "({}) ** 2", "({}) ** 3", "-({})",
+         "log(1 + ({0}) * ({0}))", "sqrt(1 + ({0}) * ({0}))", "({}) ** 2", "({}) ** 3", "-({})",
          "relu({})", "({}) / N", "2.5 * ({})", "({}) / sqrt(K)"]
 # the op table's newer rows (abs … elu), so that their code, cost and simplification are fuzzed
-NEW_UNARY = ["abs({})", "erf({})", "sin({})", "cos({})", "square({})", "log1p({0} * {0})",
+NEW_UNARY = ["abs({})", "erf({})", "sin({})", "cos({})", "square({})", "log1p(({0}) * ({0}))",
          "expm1(tanh({}))", "leaky_relu({}, alpha=0.2)", "elu({}, alpha=0.5)",
          "clip({}, -1, 1)"]
 # functions of two tensors (broadcast together): the simplifier and the cost counter must keep

@@ -42,3 +42,47 @@ def test_a_batch_of_ones_sum_of_a_total_times_ones_is_the_column():
     assert r.exit_code == 0, r.output
     r = CliRunner().invoke(main, ["derive", "-f", "numpy", spec])
     assert "np.ones((M, 1))), axis=1)" in r.output, r.output
+
+
+def _compiled_batch_sum(body_of, expected_of):
+    """A Σ_b form over a batch of three, built by hand (no printed form has an element's total
+    under Σ_b but a batch of one's: README, a form that needs each element's total is an
+    einsum), compiled to NumPy and run beside its meaning element by element."""
+    import numpy as np
+    import sympy
+
+    from einderive import matrix as mx
+    from einderive import pyexpr as P
+    from einderive.derivation import derive
+    from einderive.spec import loads
+    from einderive.kinds import RefKind
+    from einderive.matrix import ReduceKind
+    from einderive.render.backends import Backend
+    from einderive.render.code import Compiler, Names
+
+    d = derive(loads("dims: {B: 3, N: 2, K: 4}\ninputs: {X: [B, N, K], w: [K]}\n"
+                     "forward:\n  - L = sum(X * X) + sum(w)\nloss: L\n", "sum_b.yaml"))
+    X = mx.Ref("X", RefKind.TENSOR, ("N", "K"), batch=("B",))
+    total = mx.Reduce(ReduceKind.SUM, mx.Hadamard((X, X), ("N", "K")), ())
+    body = body_of(mx, total, X, sympy)
+    m = mx.BatchSum(body, ("B",), ("b",), body.shape)
+    code = P.unparse(Compiler(d, Backend(), Names(d.graph)).matrix(m, ()).py)
+    rng = np.random.default_rng(0)
+    x, w = rng.normal(size=(3, 2, 4)), rng.normal(size=4)
+    got = eval(code, {"np": np, "X": x, "w": w, "B": 3, "N": 2, "K": 4})  # generated code
+    want = sum(expected_of((x[b] * x[b]).sum(), x[b], w) for b in range(3))
+    return code, np.shape(got) == np.shape(want) and np.allclose(got, want)
+
+
+def test_each_elements_total_under_a_batch_sum_is_its_own():
+    """Σ_b sum(X_b ⊙ X_b)·X_b and Σ_b sum(X_b ⊙ X_b)²·w over a batch of three: the code took
+    the whole batch's total for each element's (np.sum(X * X) * X), and the second, whose
+    body then had no batch axis, summed w's own axis away too (a scalar, not a K-vector)."""
+    code, ok = _compiled_batch_sum(lambda mx, t, X, S: mx.Scale(t, X, ("N", "K")),
+                                   lambda s, x, w: s * x)
+    assert ok, code
+    code, ok = _compiled_batch_sum(
+        lambda mx, t, X, S: mx.Scale(mx.Pow(t, S.Integer(2), ()),
+                                     mx.Ref("w", X.kind, ("K", 1)), ("K", 1)),
+        lambda s, x, w: s ** 2 * w)
+    assert ok, code

@@ -31,11 +31,9 @@ REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
 
 # Known defects, one line each (a spec for each in tests/regressions); strict so a fix shows up.
 XFAIL: dict[str, str] = {
-    "conv1d_inline_concat": "the reader cannot size the pads of an inline concatenate inside "
-                            "a convolution (conv1d(pad(X, 0:C, axis=1) + pad(tanh(X), C:2 C, "
-                            "axis=1), W): the pad's target is no left side's)",
-    "batch_of_one_total_times_ones": "the reader cannot size a 𝟏 under Σ_b beside an "
-                                     "element's total: Σ_b ((…sum(∂L/∂h3_b ⊙ x0_b)…)·𝟏)",
+    "logsumexp_over_an_axis_of_one": "a logsumexp and softmax over an axis of literal size one "
+                                     "print with a 𝟏 of one entry beside a 𝟏 of N: "
+                                     "softmax(((1/N) sum(h2))·𝟏, axis=0) ⊙ 𝟏 (it is 1)",
     # verify checks these forms numerically (index, matrix and closed all pass)
 }
 

@@ -117,6 +117,7 @@ class Compiler:
         # compiling a batched form (matrix.batch_of): arrays keep the batch's leading axes,
         # and every vector of the form is a column of one element, its last axis kept
         self.batched = False
+        self.summing = False  # inside Σ_b's body: a total is each element's
 
     def dim(self, name: str) -> P.Py:
         self.dims_used.add(name)
@@ -162,10 +163,11 @@ class Compiler:
                     not mx.whole_batched(rhs) and len(rhs.shape) <= 2:
                 return self._m(rhs)
             outer, self.batched = self.batched, False
+            summing, self.summing = self.summing, False
             try:  # a whole tensor (t1 = reshape(permute(…))) read per element: its array
                 return _element_array(self.b, self._m(rhs), m)
             finally:
-                self.batched = outer
+                self.batched, self.summing = outer, summing
         shape = self.graph[m.name].shape
         names = {"adjoint": self.names.adj, "tangent": self.names.tan, "rop": self.names.rop}
         v = Value(P.Name(names.get(m.kind, self.names.var)[m.name]), shape)
@@ -383,6 +385,14 @@ class Compiler:
 
     def _m_Reduce(self, m: mx.Reduce) -> Value:
         v = self._m(m.x)
+        if m.shape == () and self.summing and self.batched and len(v.shape) > 2 and \
+                any(d != 1 for d in v.shape[:-2]):
+            # inside Σ_b, sum(G_b ⊙ X_b) is each element's total (its 1×1 matrix), never the
+            # whole batch's: Σ_b s_b² is not (Σ_b s_b)² (a batch of one's is the total; a
+            # batched form's sum(K ⊙ (∂L/∂Sᵀ Q)) outside Σ_b is every element's, README)
+            nd = len(v.shape)
+            return Value(self.b.reduce(SUM, v.py, (nd - 2, nd - 1), True, nd),
+                         (*v.shape[:-2], 1, 1))
         if m.shape == ():  # the total
             return Value(self.b.reduce(SUM, v.py), ())
         if self.batched:
@@ -411,10 +421,11 @@ class Compiler:
         body = m.x.x if isinstance(m.x, mx.Transpose) else m.x
         summed = body if isinstance(body, mx.Reduce) and body.shape != () else None
         outer, self.batched = self.batched, True
+        summing, self.summing = self.summing, True
         try:  # Σ_b colsum(A_b) is the sum of A over the batch and rows at once
             v = self._m(summed.x if summed is not None else m.x)
         finally:
-            self.batched = outer
+            self.batched, self.summing = outer, summing
         nd, nb = len(v.shape), len(m.dims)
         if summed is None and m.shape != () and len(v.shape) == len(m.shape) and \
                 all(d == 1 for d in m.dims):
@@ -543,20 +554,22 @@ class Compiler:
         """The argument's axes reordered; a batched argument is compiled with its batch axes
         kept (as :meth:`_m_BatchSum` does), an element's vector a column."""
         outer, self.batched = self.batched, bool(mx.batch_of(m.x))
+        summing, self.summing = self.summing, False  # a whole tensor's axes
         try:
             v = self._spec_shaped(self._m(m.x), m.x, tuple(m.dims[a] for a in _inverse(m.axes)))
         finally:
-            self.batched = outer
+            self.batched, self.summing = outer, summing
         return Value(self.b.permute(v.py, m.axes), m.dims)
 
     def _m_SumAxes(self, m: mx.SumAxes) -> Value:
         """The sum over the spec axes of a whole tensor (compiled whole, never as one batch
         element's, as a permutation's argument is)."""
         outer, self.batched = self.batched, False
+        summing, self.summing = self.summing, False
         try:
             v = self._m(m.x)
         finally:
-            self.batched = outer
+            self.batched, self.summing = outer, summing
         shape = tuple(1 if a in m.axes else d for a, d in enumerate(v.shape)
                       if m.keep or a not in m.axes)
         return Value(self.b.reduce(SUM, v.py, m.axes, m.keep, len(v.shape)), shape)

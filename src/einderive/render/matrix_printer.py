@@ -87,6 +87,12 @@ class MatrixPrinter(TreePrinter):
         shown = m.x.display if isinstance(m.x, mx.Ref) and isinstance(m.x.display, mx.M) else m.x
         if isinstance(shown, mx.AxisFn) and AXIS_OPS[shown.head].text_t:
             return self._matrix_function(shown, transposed=True)  # A⁻ᵀ, not A⁻¹ᵀ
+        if isinstance(m.x, mx.AxisFn) and AXIS_OPS[m.x.head].reduces and \
+                not AXIS_OPS[m.x.head].text and len(m.x.arg_shape) > 2:
+            # logsumexp(x0, axis=2)ᵀ, the tensor [M, N] transposed: logsumexp(x0)ᵀ reads as
+            # each element's column (README) transposed, a row each
+            return self.n.transposed(self.n.axis_function(
+                m.x.head, self._print(m.x.x), m.x.axis, True, ""))
         inner = self._print(m.x)
         return self.n.transposed(inner if self.prec(m.x) >= Prec.ATOM else self.n.paren(inner))
 

@@ -306,5 +306,12 @@ class NotationBase(Style):
 
 
 def _remainder(d: Any) -> bool:
-    """Whether an index map's digit prints with a remainder, ``⌊l/R⌋ mod R``."""
+    """Whether an index map's digit prints with a remainder, ``⌊l/R⌋ mod R``: also a shift
+    that prints as its collapsed digit (Style.index_term), a slice's ``l mod D`` read back at
+    its offset (was ``⌊l/D⌋·D + l mod D``, read (⌊l/D⌋·D + l) mod D)."""
+    if isinstance(d, (Shift, Window)):
+        offset = d.offset if isinstance(d, Shift) else -d.offset
+        if offset == 0:
+            return _remainder(d.index)
+        return isinstance(d.index, Add) and _remainder(d.index + offset)
     return isinstance(d, Digit) and d.position > 0

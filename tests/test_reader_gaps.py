@@ -1,0 +1,93 @@
+"""Printed forms the test reader (tests/notation_reader.py) could not read, now read back to the
+reference, each with a damaged copy it must reject: pads inside a convolution and inside a
+reshape, transposed pads inside a product, Σ_b of a number times 𝟏 over a batch of one, a
+remainder inside an Iverson bracket, each element's column of a rank-3 logsumexp, a row's
+logsumexp without a subscript, each element's number in a line written per element.  And
+the printed remainder in a sum of indices, bracketed (it read as the remainder of the sum)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import torch_reference as R
+from einderive.api import derive_file
+from einderive.cli import main
+from notation_reader import ReaderError
+from printed import entries
+from test_printed_forms import env_for
+
+REGRESSIONS = Path(__file__).parent / "regressions"
+
+SIG = ("σ'(conv1d(pad(X, 0:C, axis=1) + pad(tanh(X), C:2 C, axis=1), W))")
+CASES = [  # (spec stem, a printed line, the line damaged)
+    ("conv1d_inline_concat",  # pads sized by each other inside a convolution
+     f"∂L/∂W = {SIG} ⋆ (pad(X, 0:C, axis=1) + pad(tanh(X), C:2 C, axis=1))",
+     f"∂L/∂W = {SIG} ⋆ (pad(tanh(X), 0:C, axis=1) + pad(X, C:2 C, axis=1))"),
+    ("conv1d_inline_concat",
+     f"∂L/∂X = ({SIG} ∗ slice(W, :, C:2 C)) ⊙ (1 − tanh(X)^∘2) + {SIG} ∗ slice(W, :, 0:C)",
+     f"∂L/∂X = ({SIG} ∗ slice(W, :, 0:C)) ⊙ (1 − tanh(X)^∘2) + {SIG} ∗ slice(W, :, C:2 C)"),
+    ("w_row_slices_transposed_pads",  # transposed pads in a matrix product
+     "∂L/∂W = (pad(X, 0:D, axis=1)ᵀ + pad(h, D:DH, axis=1)ᵀ) ∂L/∂z",
+     "∂L/∂W = (pad(X, 0:D, axis=1)ᵀ − pad(h, D:DH, axis=1)ᵀ) ∂L/∂z"),
+    ("batch_of_one_total_times_ones",  # Σ_b (s_b·𝟏) over a batch of one
+     "∂L/∂x1 = Σ_b (−(2/M²) (sum(x1)·sum(∂L/∂h3_b ⊙ x0_b)/(1 + (1/M²) sum(x1)²)²)·𝟏)",
+     "∂L/∂x1 = Σ_b (−(1/M²) (sum(x1)·sum(∂L/∂h3_b ⊙ x0_b)/(1 + (1/M²) sum(x1)²)²)·𝟏)"),
+    ("reshape_slice_remainder",  # 𝟙[… l mod D …]
+     "∂L/∂X_il = 2 (1 − tanh(X_{i, ⌊l/D⌋·D + (l mod D)})²) 𝟙[2 ≤ l mod D < 4] "
+     "tanh(X_{i, ⌊l/D⌋·D + (l mod D)})",
+     "∂L/∂X_il = 2 (1 − tanh(X_{i, ⌊l/D⌋·D + (l mod D)})²) 𝟙[1 ≤ l mod D < 4] "
+     "tanh(X_{i, ⌊l/D⌋·D + (l mod D)})"),
+    ("reshape_slice_remainder",  # the remainder unbracketed, as it was printed
+     "∂L/∂X_il = 2 (1 − tanh(X_{i, ⌊l/D⌋·D + (l mod D)})²) 𝟙[2 ≤ l mod D < 4] "
+     "tanh(X_{i, ⌊l/D⌋·D + (l mod D)})",
+     "∂L/∂X_il = 2 (1 − tanh(X_{i, ⌊l/D⌋·D + l mod D})²) 𝟙[2 ≤ l mod D < 4] "
+     "tanh(X_{i, ⌊l/D⌋·D + l mod D})"),
+    ("reshape_slice_remainder",  # a pad inside a reshape, sized by the reshape's count
+     "∂L/∂X = reshape(2 pad(tanh(slice(reshape(X, [B, T, D]), :, :, 2:4)) ⊙ (1 − "
+     "tanh(slice(reshape(X, [B, T, D]), :, :, 2:4))^∘2), 2:4, axis=2), [B, TD])",
+     "∂L/∂X = reshape(2 pad(tanh(slice(reshape(X, [B, T, D]), :, :, 2:4)) ⊙ (1 − "
+     "tanh(slice(reshape(X, [B, T, D]), :, :, 2:4))^∘2), 1:3, axis=2), [B, TD])"),
+    ("log_softmax_of_a_row_expression",  # a row's one logsumexp, no subscript
+     "h0_j = σ(x0_j) − logsumexp(σ(x0))", "h0_j = σ(x0_j) − logsumexp(x0)"),
+    ("per_element_number_times_ones",  # each element's 1×1, squared, times 𝟏 wᵀ
+     "∂L/∂X_b = (1/T) (1 − tanh(wᵀ m_b)²)·𝟏 wᵀ", "∂L/∂X_b = (1/T) (1 − tanh(wᵀ m_b))·𝟏 wᵀ"),
+    ("logsumexp_rank3_transposed",  # the [M, N] tensor transposed, its axis named
+     "h1 = logsumexp(x0, axis=2)ᵀ", "h1 = logsumexp(x0, axis=1)ᵀ"),
+    ("logsumexp_rank3_columns",  # each element's column, the tensor of them
+     "h4 = logsumexp(x2)", "h4 = logsumexp(x2) + 𝟏"),
+]
+
+
+@pytest.mark.parametrize("stem,good,bad", CASES, ids=[f"{s}:{b[:40]}" for s, _, b in CASES])
+def test_the_reader_reads_the_line_and_rejects_it_damaged(stem, good, bad):
+    d = derive_file(str(REGRESSIONS / f"{stem}.yaml"))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+def test_the_good_lines_are_the_printed_ones():
+    """Each line read above is printed as written (so the reader reads what the user sees)."""
+    from einderive.render.terminal import plain
+    for stem, good, _ in CASES:
+        d = derive_file(str(REGRESSIONS / f"{stem}.yaml"))
+        lines = [" ".join(line.split()) for _, line in entries(plain(d))]
+        assert good in lines, (stem, good, lines)
+
+
+def test_a_remainder_in_a_sum_of_indices_is_bracketed():
+    """X read at a reshaped slice's flat index: ⌊l/D⌋·D + (l mod D), never ⌊l/D⌋·D + l mod D,
+    which reads as (⌊l/D⌋·D + l) mod D (the slice's shift collapsed onto the remainder, which
+    lost its brackets)."""
+    r = CliRunner().invoke(main, ["derive", str(REGRESSIONS / "reshape_slice_remainder.yaml")])
+    assert r.exit_code == 0, r.output
+    assert "X_{i, ⌊l/D⌋·D + (l mod D)}" in r.output, r.output
+    assert "+ l mod D}" not in r.output, r.output
+    r = CliRunner().invoke(main, ["derive", "-f", "latex",
+                                  str(REGRESSIONS / "reshape_slice_remainder.yaml")])
+    assert r.exit_code == 0, r.output
+    assert r"\lfloor l/D \rfloor D + (l \bmod D)" in r.output, r.output
