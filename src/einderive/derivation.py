@@ -760,8 +760,9 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
                wide if refs and wide is not None else
                next((r for r in refs if 1 not in r.shape), refs[0] if refs else None))
     # a sum over the batch (Σ_b X_bᵀ ∂L/∂Y_b) subscripts each element: the note says how
+    # (a sum inside each element, Σ_r A_bgrᵀ ∂L/∂O_bgr, is said by the element's note)
     sums = [n for f in forms if f.matrix is not None for n in mx.walk(f.matrix)
-            if isinstance(n, mx.BatchSum)]
+            if isinstance(n, mx.BatchSum) and not mx.outer_batch(n)]
     sums.sort(key=lambda s: set(s.dims) == {1})  # a batch of one's sum only when alone
     named = (s for s in sums if any(r.batch and r.kind == RefKind.TENSOR and r.name in users
                                     for r in mx.leaves(s)))
@@ -783,7 +784,8 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
                               r.kind != RefKind.ADJOINT), default=None) \
         if shown is not None else None  # (none: a sum of no batched leaf, Σ_b of a take)
     # (a tensor at only some of the batch letters, V_bg, is said apart: V_bgr is no element)
-    element_leaf = min((r for r in mx.leaves(each.x) if r.batch and not r.missing),
+    element_leaf = min((r for r in mx.leaves(each.x) if r.batch and not r.missing and
+                        len(r.batch) == len(each.dims)),  # (not A_bgr under Σ_r)
                        key=lambda r: (not r.at, mx.cols(r) != 1,
                                       r.kind != RefKind.TENSOR or r.name not in users),
                        default=None) if isinstance(each, mx.Each) else None

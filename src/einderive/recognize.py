@@ -577,11 +577,25 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             # V_ij′km beside A_iklj′j (batch i, k, l): V_ik the same along l, a factor of a
             # product (j′ summed); one only broadcast (𝟙[Z_bopq = g_bop]) is NumPy's to read
             continue
+        elif relaxed and _PARTS.get() and isinstance(e, Indexed) and \
+                _summed_inner_batch(inds, batch, seen_summed):
+            pass  # A_bgrtt′ in the element b, g with r summed: Σ_r (_Reader._nested_batch_sum)
         elif element_at(inds, batch) is None or len(inds) - nb not in (1, 2) or \
                 not relaxed and (len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch)):
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
     return found
+
+
+def _summed_inner_batch(inds: Idx, batch: Idx, summed: set[Any]) -> bool:
+    """Whether a tensor read at the batch ``batch`` and three indices of its own is read at
+    one of them (summed) as one more batch index after the batch's, leaving a matrix or
+    column: A_iklj′j of A: [B, G, R, T, T] in the element i, k of grouped-query heads with
+    l summed is the element i, k, l's matrix inside Σ_l."""
+    if len(inds) - len(batch) != 3 or element_at(inds, batch) is None:
+        return False
+    return any(isinstance(s, Symbol) and element_at(inds, batch + (s,)) is not None
+               for s in summed if s in inds)
 
 
 def _element_of_rows(e: AxisFunction, batch: Idx) -> bool:
@@ -1770,6 +1784,10 @@ class _Reader:
         factors, summed = self._merged_flat(factors, summed)
         blobs: list[Blob] = []
         if self.batch:
+            nested = self._nested_batch_sum(factors, summed)
+            if nested is not None:
+                return Blob(mx.scale(mx.scalar_product(coeff), nested.m) if coeff else
+                            nested.m, nested.idx)
             factors, summed, blobs = self._inner_batch_sums(factors, summed)
         for f in factors:
             if isinstance(f, KroneckerDelta) and any(isinstance(a, sympy.Integer)
@@ -1967,6 +1985,52 @@ class _Reader:
             return factors, summed, []
         self.wheres += [w for w in whole.wheres if w not in self.wheres]
         return rest, [s for s in summed if s not in over], [found]
+
+    def _nested_batch_sum(self, factors: list[Expr], summed: list[Index]) -> Blob | None:
+        """Inside a reading per element (the batch b, g), a product summed over an index
+        that its tensors of more axes than an element's read as one more batch index (each
+        after the element's): Σ_r of the element (b, g, r)'s form.  Grouped-query heads'
+        ∂L/∂V_bg = Σ_r A_bgrᵀ ∂L/∂O_bgr: V is shared by the r query heads of group g, so
+        its adjoint adds theirs.  None unless that element's form reads without einsum."""
+        if self.padded or self.padded_products or not _PARTS.get():
+            return None
+        nb = len(self.batch)
+        wide = [tuple(e.indices) for f in factors for e in f.atoms(Indexed)
+                if self.ctx.is_tensor_atom(e) and len(e.indices) > nb + 2]
+        if not wide:
+            return None
+        for s in summed:
+            batch = self.batch + (s,)
+            if not isinstance(s, Symbol) or \
+                    not all(element_at(w, batch) is not None for w in wide):
+                continue
+            body = Mul(*factors)
+            rest = [t for t in summed if t != s]
+            if rest:
+                body = Sum(body, *[(t, 0, self.ctx.count(t) - 1) for t in rest])
+            if not _per_element(self.ctx, body, batch):
+                continue
+            reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
+                             batch=batch)
+            reader.temporaries = self.temporaries
+            reader.across = self.across
+            try:
+                b = reader.blob(body)
+            except NoMatrixForm:
+                continue
+            dims = self._dims_of(batch)
+            if reader.einsum_used or reader.across_used or \
+                    tuple(mx.batch_of(b.m)) != tuple(dims) or \
+                    any(mx.whole_batched(n) or _whole(n) for n in mx.walk(b.m)) or \
+                    any(isinstance(n, mx.Ref) and n.batch and (
+                        n.kind == RefKind.ANON or tuple(n.batch) != tuple(dims))
+                        for n in mx.walk(b.m)):
+                continue  # (every element's leaf subscripted by the letters b, g, r)
+            self.explicit = True  # only subscripts say it (matrix.Each)
+            self.wheres += [w for w in reader.wheres if w not in self.wheres]
+            names = _batch_names(self.ctx, dims)[nb:]
+            return Blob(mx.batch_sum(b.m, dims[nb:], names), b.idx)
+        return None
 
     def _batch_sum_over(self, batch: Idx, factors: list[Expr], summed: list[Index],
                         total: bool = False) -> Blob | None:

@@ -415,15 +415,15 @@ class Compiler:
             v = self._m(summed.x if summed is not None else m.x)
         finally:
             self.batched = outer
-        nd, nb = len(v.shape), len(m.dims)
+        nd, nb, kept = len(v.shape), len(m.dims), len(mx.outer_batch(m))
         if summed is None and m.shape != () and len(v.shape) == len(m.shape) and \
                 all(d == 1 for d in m.dims):
             return self._unbatched_sum(m, v)
-        axes = list(range(nb))
+        axes = list(range(kept, kept + nb))  # (Σ_r inside each element b, g: the axis of r)
         if summed is not None:
             axes.append(nd - 1 if summed.kind == ReduceKind.ROWSUM else nd - 2)
         elif m.shape == ():  # each element's number (g x_b of a row g): every axis
-            axes = list(range(nd))
+            axes = list(range(kept, nd))
         elif m.shape[0] != 1 and m.shape[1:] == (1,):  # a column
             axes.append(nd - 1)
         elif m.shape[0] == 1 and m.shape[1:] != (1,):  # a row
