@@ -557,6 +557,9 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             inds, ok = read_indices(e), ctx.is_tensor_atom(e)
         if not ok:
             return False
+        if isinstance(e, Indexed) and _shifted_batch(inds, batch):
+            found = True  # ∂L/∂Z_{j + A, k, l} in the element j: slice(∂L/∂Z, A:A + B)'s
+            continue
         if not seen & set(inds):
             if len(inds) > 2 and not (isinstance(e, Indexed) and ones_ahead(
                     inds, ctx.graph[ctx.name_of(key_of(e))].shape, nb)):
@@ -585,6 +588,29 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
     return found
+
+
+def _shifted_batch(idx: Idx, batch: Idx) -> bool:
+    """Whether ``idx`` reads the batch at its leading positions, one of them shifted
+    (∂L/∂Z_{j + A, k, l} in the element j: a window along the batch axis itself, a
+    concatenated piece's adjoint), the others at their batch indices."""
+    nb = len(batch)
+    if len(idx) != nb + 2 or any(isinstance(i, Symbol) and i in batch for i in idx[nb:]):
+        return False
+    shifted = [a for a in range(nb) if idx[a] != batch[a]]
+    return len(shifted) == 1 and \
+        _unshifted(idx[shifted[0]], lambda x: x == batch[shifted[0]]) == batch[shifted[0]]
+
+
+def _unshifted(i: Any, is_index: Callable[[Any], bool]) -> Any:
+    """The index a shifted read shifts (j of j + A, a slice's Shift or a sum of the index
+    and sizes), else None."""
+    if isinstance(i, Shift):
+        return i.index if isinstance(i.index, Symbol) and is_index(i.index) else None
+    if isinstance(i, SAdd):
+        terms = [a for a in i.free_symbols if is_index(a)]
+        return terms[0] if len(terms) == 1 and terms[0] in i.args else None
+    return None
 
 
 def _summed_inner_batch(inds: Idx, batch: Idx, summed: set[Any]) -> bool:
@@ -673,7 +699,9 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
                 continue
             inds = read_indices(e) if isinstance(e, Indexed) else tuple(e.indices)
             if len(inds) > 2:
-                leads.add(inds[:-2])
+                # (a window along the batch axis, ∂L/∂Z_{j + A, k, l}, is read at j)
+                leads.add(tuple(_unshifted(i, lambda x: x in summed) or i
+                                for i in inds[:-2]))
                 wide.append(inds)
                 if isinstance(e, Indexed) and key_of(e) in ctx.adjoint_of:
                     lead_of_adjoint.add(inds[0])
@@ -1088,7 +1116,8 @@ class _Reader:
             return self._position_ref(ref, idx, shape)
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
-            if self.batch and element_at(idx, self.batch) is not None:
+            if self.batch and (element_at(idx, self.batch) is not None or
+                               _shifted_batch(idx, self.batch)):
                 return self._batched_window(ref, e, shape)
             return self._window_ref(ref, e, shape)
         split = permuted_view(idx)
@@ -1171,12 +1200,16 @@ class _Reader:
         per element (Σ_b t1_bᵀ ∂L/∂H_b, where t1 = slice(X, :, 1:T − 1))."""
         nb = len(self.batch)
         lead = tuple(range(nb))
-        if element_at(tuple(e.indices), self.batch) != lead or ref.kind == RefKind.ANON or \
-                len(shape) != nb + 2 or any(d == 1 for d in shape[nb:]):
+        along = _shifted_batch(tuple(e.indices), self.batch)
+        if element_at(tuple(e.indices), self.batch) != lead and not along or \
+                ref.kind == RefKind.ANON or len(shape) != nb + 2 or \
+                any(d == 1 for d in shape[nb:]):
             raise NoMatrixForm("a window of a batch element")
         b = self._window_ref(ref, e, shape)
         m = b.m
-        if not isinstance(m, (mx.Slice, mx.Pad)) or m.axis < nb or \
+        # (a window along a batch axis, ∂L/∂Z_{j + A, k, l′} in the element j: the slice
+        # slice(∂L/∂Z, A:A + B), whose element j is ∂L/∂Z's element j + A)
+        if not isinstance(m, (mx.Slice, mx.Pad)) or (m.axis < nb) != along or \
                 tuple(b.idx[:nb]) != tuple(self.batch) or len(b.idx) != nb + 2:
             raise NoMatrixForm("a window of a batch element")
         dims = tuple(m.dims)
