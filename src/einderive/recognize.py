@@ -102,8 +102,9 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     # a whole tensor's slice, pad or reshape in the batched reading (pad(X, P:P + T, axis=1)):
     # the plain rules' whole tensors say it as well where they read it without einsum
     plain = _read_plain(ctx, namer, anon_forms, expr, idx, shape, oriented)
-    if batched is not None and (plain.matrix is None or plain.einsum):
-        return batched
+    if batched is not None and (plain.matrix is None or plain.einsum or any(
+            is_temporary(w) for w in plain.wheres)):
+        return batched  # (reshape(∂L/∂Q, [B, T, D]) Wqᵀ, not t1 Wqᵀ where t1 = the same)
     if plain.matrix is None:  # a row index read at its digits: the reshape of that reading
         return _unflattened(ctx, namer, anon_forms, expr, idx, shape, oriented) or plain
     return plain
@@ -470,6 +471,7 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
     inner_idx, inner_shape = tuple(idx[a] for a in rest), tuple(shape[a] for a in rest)
     reader = _Reader(ctx, namer, anon_forms, inner_idx, batch=batch)
     reader.across = across
+    reader.temporaries = across and not _FORWARD.get()  # (each element: t1_bh of a reshape)
     try:
         m = reader.orient(reader.blob(expr), inner_idx, inner_shape)
     except NoMatrixForm:
@@ -1131,7 +1133,7 @@ class _Reader:
                 return whole
             view = reshape_view(idx) if self.batch and self.temporaries else None
             if view is None or len(view) != len(self.batch) + 2 or \
-                    tuple(view[:len(self.batch)]) != tuple(self.batch):
+                    element_at(tuple(view), self.batch) is None:
                 return self._view_ref(ref, idx)
             # an element of a reshape that keeps the batch axes (∂L/∂Q_{i, j, ⌊m/Dh⌋, m mod
             # Dh} of Q: [B, T, H, Dh]): t_ij of t = reshape(∂L/∂Q, [B, T, D]), a temporary

@@ -483,7 +483,14 @@ class Compiler:
         return Value(P.call(self.b.f(DIAGONAL), v.py), (v.shape[0],))
 
     def _m_Reshape(self, m: mx.Reshape) -> Value:
-        v = self._m(m.x)
+        # a batched argument is compiled with its batch axes kept, as a permutation's is
+        # (reshape(… rowsum(X2 ⊙ X2) …, [B, T, H, Dh]) of X2: [B, T, D]: each row sum a
+        # column, never the 1-d sums a plain form's rowsum gives)
+        outer, self.batched = self.batched, self.batched or bool(mx.batch_of(m.x))
+        try:
+            v = self._m(m.x)
+        finally:
+            self.batched = outer
         sizes = [self.dim(d) if d != 1 else P.num(1) for d in m.dims]
         return Value(self.b.reshape_to(v.py, sizes), m.dims)
 
