@@ -1818,6 +1818,8 @@ class _Reader:
                         summed_batch.m, summed_batch.idx)
         factors, summed = self._merged_flat(factors, summed)
         blobs: list[Blob] = []
+        if not self.batch and len(factors) >= 2:
+            factors, summed, blobs = self._summed_alike(factors, summed)
         if self.batch:
             nested = self._nested_batch_sum(factors, summed)
             if nested is not None:
@@ -1849,6 +1851,41 @@ class _Reader:
                 raise
         return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
                     result.idx)
+
+    def _summed_alike(self, factors: list[Expr], summed: list[Index]
+                      ) -> tuple[list[Expr], list[Index], list[Blob]]:
+        """The factors of a product summed over an index that only whole tensors of three or
+        more axes read, all at the same indices (Σ_l S_lij softmax(S, axis=0)_lij beside
+        matrices read at i, j): NumPy's sum over that axis, ``sum(S ⊙ softmax(S, axis=0),
+        axis=0)`` (:func:`_framed`), a matrix of the others, not an einsum of them all.
+        Returns the factors and sums left, and the blobs read."""
+        for s in summed:
+            held = [f for f in factors if s in f.free_symbols]
+            if len(held) < 2 or not all(isinstance(f, (Indexed, AxisFunction)) for f in held):
+                continue
+            reads = {tuple(f.indices) for f in held}
+            if len(reads) != 1:
+                continue
+            (inds,) = reads
+            order = tuple(i for i in inds if i != s)
+            if len(inds) < 3 or not all(isinstance(i, Symbol) for i in inds) or \
+                    len(set(inds)) != len(inds) or len(order) > 2 or \
+                    any(i in summed for i in order):
+                continue
+            body = Sum(Mul(*held), (s, 0, self.ctx.count(s) - 1))
+            dims = tuple(self.ctx.index_dim[i] for i in order)
+            found = _framed(self.ctx, self.namer, self.anon_forms, body, order, dims)
+            m = found.matrix if found is not None else None
+            at = inds.index(s)
+            if isinstance(m, mx.Reshape) and isinstance(m.x, mx.SumAxes) and m.x.keep and \
+                    m.x.axes == (at,):  # (its kept axis dropped: NumPy's sum without keepdims)
+                m = mx.SumAxes(m.x.x, m.x.axes, False, math_shape(dims))
+            if not isinstance(m, mx.SumAxes) or m.keep or m.axes != (at,) or \
+                    any(isinstance(n, mx.Einsum) for n in mx.walk(m)):
+                continue
+            rest = [f for f in factors if f not in held]
+            return rest, [t for t in summed if t != s], [Blob(m, order)]
+        return factors, summed, []
 
     def _merged_flat(self, factors: list[Expr], summed: list[Index]
                      ) -> tuple[list[Expr], list[Index]]:
