@@ -8,6 +8,22 @@
   closed forms of ∂L/∂Wk and ∂L/∂Wv follow (were "no closed form"), and the code sums the
   element's inner axis alone.
 
+- a window along the batch axis itself is a slice of the whole tensor, each element the
+  shifted element (∂L/∂Z_{j + A, k, l} in the element j): concat_axis0_rank3's
+  ``∂L/∂Y = 3 Y ⊙ Y + slice(∂L/∂Z, A:A + B) Wᵀ`` and ``∂L/∂W = Σ_b Y_bᵀ t1_b, where t1 =
+  slice(∂L/∂Z, A:A + B)`` (were einsum);
+- element by element, a reshape read at a batch of other axes is a temporary (ein2's
+  reverted 506d6b8, with what it lacked): gain_before_heads' ``∂L/∂A_bh = 2 t1_bh V_bhᵀ,
+  where t1 = reshape(O, [B, T, H, Dh])``, mqa_head_axis' ``∂L/∂A = 2 O Wo t1ᵀ Vᵀ, where t1 =
+  reshape(Wo, [H, Dh, D])``, swin_partition_reshape's ∂L/∂Xw (were einsum); multi-head
+  attention's closed forms keep the chain form's line, ``t1_h V_hᵀ, where t1 = reshape(G
+  Woᵀ, [T, H, Dh])``, over a weight split anew (``G t1_hᵀ V_hᵀ, where t1 = reshape(Wo, …)``);
+  and the code of a reshape of a batched form keeps each row sum a column
+  (prenorm_transformer_block's closed forms failed verify with a broadcast error);
+- factors summed over an axis only whole tensors of three or more axes read, all alike,
+  are NumPy's sum over that axis: concat_stack_mix's ``sum(S ⊙ softmax(S, axis=0),
+  axis=0)`` (was einsum('lij,lij->ij', S, softmax(S, axis=0))).
+
 Every spec here passes ``einderive verify`` (every printed form, closed ones included).
 """
 
@@ -62,8 +78,54 @@ def test_the_inner_sum_is_over_the_elements_own_axis_in_code(run):
         assert adjoints and not any("einsum(" in ln for ln in adjoints), adjoints
 
 
+def test_a_window_along_the_batch_axis_is_a_slice_of_the_whole_tensor(run):
+    text = _expanded(run, "more/concat_axis0_rank3")
+    for want in ["  ∂L/∂Y     = 3 Y ⊙ Y + slice(∂L/∂Z, A:A + B) Wᵀ\n",
+                 "  ∂L/∂W     = Σ_b Y_bᵀ t1_b\n            = Σ_b Y_bᵀ t2_b\n"
+                 "              where t1 = slice(∂L/∂Z, A:A + B)\n"]:
+        assert want in text, text
+    assert "einsum" not in text, text
+    code = run("derive", str(MODELS / "more/concat_axis0_rank3.yaml"), "-f", "numpy").stdout
+    (line,) = [ln for ln in code.splitlines() if ln.strip().startswith("d_W = ")]
+    assert "einsum" not in line and "d_Z[A:A + B]" in line, line
+
+
+def test_a_reshape_at_a_batch_of_other_axes_is_a_temporary(run):
+    heads = _expanded(run, "../regressions/gain_before_heads")
+    assert "  ∂L/∂A_bh    = 2 t1_bh V_bhᵀ\n" \
+        "                where t1 = reshape(O, [B, T, H, Dh])\n" in heads, heads
+    mqa = _expanded(run, "more9/mqa_head_axis")
+    assert "  ∂L/∂A      = 2 O Wo t1ᵀ Vᵀ\n               where t1 = reshape(Wo, [H, Dh, D])\n" \
+        in mqa, mqa
+    swin = _expanded(run, "more11/swin_partition_reshape")
+    assert "where t1 = reshape(O, [NW, S, D])" in swin, swin
+    for text in (heads, mqa, swin):
+        assert "einsum" not in text.split("Backward")[1], text
+    # the element note says what a tensor's element is, never a temporary's
+    assert "t1_bh is the matrix" not in " ".join(heads.split())
+
+
+def test_multihead_attention_keeps_the_chain_forms_line(run):
+    text = run("derive", str(MODELS.parent.parent / "specs/multihead_attention.yaml"),
+               "--expand").stdout
+    assert "  ∂L/∂A_h    = ∂L/∂O_h V_hᵀ\n             = t1_h V_hᵀ\n" \
+        "               where t1 = reshape(G Woᵀ, [T, H, Dh])\n" in text, text
+    assert "reshape(Wo, [H, Dh, D])" not in text
+
+
+def test_a_sum_over_an_axis_of_whole_tensors_read_alike(run):
+    text = _expanded(run, "more/concat_stack_mix")
+    assert "  ∂L/∂C     = (take(softmax(S, axis=0), 0, axis=0) ⊙ (1 + take(S, 0, axis=0) −\n" \
+        "              sum(S ⊙ softmax(S, axis=0), axis=0))) Wᵀ\n" in text, text
+    assert "einsum" not in text, text
+
+
 @pytest.mark.parametrize("name", ["more8/gqa_grouped", "more8/mqa_einsum_heads",
-                                  "more9/mqa_head_axis"])
+                                  "more9/mqa_head_axis", "more/concat_axis0_rank3",
+                                  "../regressions/concatenated_piece_ranges",
+                                  "../regressions/gain_before_heads",
+                                  "more9/prenorm_transformer_block",
+                                  "more11/swin_partition_reshape", "more/concat_stack_mix"])
 def test_the_specs_verify(run, name):
     r = run("verify", str(MODELS / f"{name}.yaml"))
     assert r.exit_code == 0, r.output
