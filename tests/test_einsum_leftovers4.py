@@ -130,3 +130,14 @@ def test_the_specs_verify(run, name):
     r = run("verify", str(MODELS / f"{name}.yaml"))
     assert r.exit_code == 0, r.output
     assert "match finite differences in every printed form" in " ".join(r.output.split())
+
+
+@pytest.mark.parametrize("name", ["more8/gqa_grouped", "more8/mqa_einsum_heads",
+                                  "more/concat_axis0_rank3", "more/concat_stack_mix",
+                                  "more9/mqa_head_axis", "../regressions/gain_before_heads"])
+def test_the_printed_forms_read_back_to_the_reference(run, name):
+    """The notation reader (tests/notation_reader.py) evaluates each printed line as NumPy
+    reads it (Σ_r inside each element b, g: the axis of r summed alone)."""
+    from test_printed_forms import failures
+    bad = failures(MODELS / f"{name}.yaml", run)
+    assert not bad, "\n".join(bad)

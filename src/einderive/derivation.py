@@ -811,7 +811,8 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
     vector = leaf is not None and any(t.name == leaf.name and len(t.shape) == len(leaf.batch) + 1
                                       for t in graph.tensors)
     part = next(((f.matrix, r) for f in forms if isinstance(f.matrix, mx.Each)
-                 for r in mx.leaves(f.matrix.x) if r.missing), (None, None))
+                 for r in mx.leaves(f.matrix.x)
+                 if r.missing and len(r.batch) == len(f.matrix.dims)), (None, None))
     return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each, leaf=leaf,
                  element_leaf=element_leaf, leaf_vector=vector, part=part[0],
                  part_leaf=part[1])]

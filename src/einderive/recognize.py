@@ -253,7 +253,9 @@ def _whole_first(each: Recognition | None, ctx: Ctx, namer: Namer,
     axes."""
     if each is None or not isinstance(each.matrix, mx.Each) or \
             any(isinstance(n, mx.MatMul) for n in mx.walk(each.matrix)) or \
-            not any(isinstance(n, mx.Ref) and _middle(n) for n in mx.walk(each.matrix)):
+            not any(isinstance(n, mx.Ref) and _middle(n) or
+                    isinstance(n, mx.BatchSum) and mx.outer_batch(n)  # (Σ_d colsum(X_bd ⊙ …))
+                    for n in mx.walk(each.matrix)):
         # (a product of each element's matrices says more, W_b (1 − tanh(Y_bᵀ)^∘2), and so
         # does an element of the leading or last axes, ∂L/∂g_bo ⊙ 𝟙[Z_bo = g_bo], Z_d)
         return each
@@ -2091,6 +2093,10 @@ class _Reader:
             except NoMatrixForm:
                 continue
             dims = self._dims_of(batch)
+            if len(b.idx) != 2 or 1 in b.m.shape or not any(
+                    isinstance(n, mx.MatMul) and mx.batch_of(n.a) and mx.batch_of(n.b)
+                    for n in mx.walk(b.m)):
+                continue  # (a product of each element's matrices: else NumPy's sum says it)
             if reader.einsum_used or reader.across_used or \
                     tuple(mx.batch_of(b.m)) != tuple(dims) or \
                     any(mx.whole_batched(n) or _whole(n) for n in mx.walk(b.m)) or \
