@@ -251,6 +251,11 @@ def _whole_first(each: Recognition | None, ctx: Ctx, namer: Namer,
     tensors (:func:`_framed`) says it: Σ_i ∂L/∂S_ijkk′ of P: [H, T, T] is sum(∂L/∂S,
     axis=0), not ∂L/∂P_jk = colsum(∂L/∂S_jk) for each (j, k), the batch on the middle
     axes."""
+    if each is not None and not isinstance(each.matrix, mx.Each) and \
+            any(is_temporary(w) for w in each.wheres):
+        # NumPy's reading through a temporary read per element (t1 ⊘ √(var + 1e-05), where
+        # t1 = reshape(∂L/∂N, [B, G, Cg, T])): the whole tensors say it inline, if they can
+        return _framed(ctx, namer, anon_forms, expr, idx, shape) or each
     if each is None or not isinstance(each.matrix, mx.Each) or \
             any(isinstance(n, mx.MatMul) for n in mx.walk(each.matrix)) or \
             not any(isinstance(n, mx.Ref) and _middle(n) or
@@ -1820,7 +1825,7 @@ class _Reader:
                         summed_batch.m, summed_batch.idx)
         factors, summed = self._merged_flat(factors, summed)
         blobs: list[Blob] = []
-        if not self.batch and len(factors) >= 2:
+        if not self.batch and len(factors) >= 2 and len(self.order) <= 2:
             factors, summed, blobs = self._summed_alike(factors, summed)
         if self.batch:
             nested = self._nested_batch_sum(factors, summed)
@@ -2069,15 +2074,17 @@ class _Reader:
         if self.padded or self.padded_products or not _PARTS.get():
             return None
         nb = len(self.batch)
-        wide = [tuple(e.indices) for f in factors for e in f.atoms(Indexed)
-                if self.ctx.is_tensor_atom(e) and len(e.indices) > nb + 2]
+        reads = [read_indices(e) for f in factors for e in f.atoms(Indexed)
+                 if self.ctx.is_tensor_atom(e)]
+        wide = [w for w in reads if len(w) > nb + 2]
         if not wide:
             return None
         for s in summed:
             batch = self.batch + (s,)
             if not isinstance(s, Symbol) or \
-                    not all(element_at(w, batch) is not None for w in wide):
-                continue
+                    not all(element_at(w, batch) is not None for w in wide) or \
+                    any(s in w and len(w) <= nb + 2 for w in reads):
+                continue  # (s an element's own index somewhere: X_ijm's j, no batch of it)
             body = Mul(*factors)
             rest = [t for t in summed if t != s]
             if rest:
@@ -2095,7 +2102,8 @@ class _Reader:
             dims = self._dims_of(batch)
             if len(b.idx) != 2 or 1 in b.m.shape or not any(
                     isinstance(n, mx.MatMul) and mx.batch_of(n.a) and mx.batch_of(n.b)
-                    for n in mx.walk(b.m)):
+                    for n in mx.walk(b.m)) or any(
+                    isinstance(n, mx.Ref) and n.batch and 1 in n.shape for n in mx.walk(b.m)):
                 continue  # (a product of each element's matrices: else NumPy's sum says it)
             if reader.einsum_used or reader.across_used or \
                     tuple(mx.batch_of(b.m)) != tuple(dims) or \
