@@ -154,8 +154,25 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
             _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
                          ctx, namer, anon_forms, expr, idx, shape) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
-            _framed(ctx, namer, anon_forms, expr, idx, shape) or out
+            _framed(ctx, namer, anon_forms, expr, idx, shape) or \
+            _alike(ctx, namer, anon_forms, expr, idx, shape, oriented) or out
     return out
+
+
+def _alike(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+           idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
+    """The plain rules with sums over an axis of whole tensors read alike as NumPy's sums
+    (:meth:`_Reader._summed_alike`), where every other reading needs einsum; None unless that
+    reads without it."""
+    reader = _Reader(ctx, namer, anon_forms, tuple(i for i in idx if isinstance(i, Symbol)),
+                     oriented)
+    reader.top = expr
+    reader.alike = True
+    try:
+        m = reader.orient(reader.blob(expr), idx, shape)
+    except NoMatrixForm:
+        return None
+    return None if reader.einsum_used else Recognition(m, tuple(reader.wheres), False)
 
 
 def _unflattened(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
@@ -877,6 +894,9 @@ class _Reader:
         # products of factors under one range, recognized as a whole and zero-padded
         self.padded_products: dict[Expr, Blob] = {}
         self._tensor_in: dict[Expr, bool] = {}  # _has_tensor's answers, by subtree
+        # whether factors summed over an axis of whole tensors read alike are NumPy's sum
+        # over it (_summed_alike): tried last, where every other reading needs einsum
+        self.alike = False
 
     def orient(self, b: Blob, idx: Idx, shape: Shape) -> mx.M:
         syms = tuple(i for i in idx if isinstance(i, Symbol))
@@ -1825,7 +1845,7 @@ class _Reader:
                         summed_batch.m, summed_batch.idx)
         factors, summed = self._merged_flat(factors, summed)
         blobs: list[Blob] = []
-        if not self.batch and len(factors) >= 2 and len(self.order) <= 2:
+        if self.alike and not self.batch and len(factors) >= 2 and len(self.order) <= 2:
             factors, summed, blobs = self._summed_alike(factors, summed)
         if self.batch:
             nested = self._nested_batch_sum(factors, summed)
