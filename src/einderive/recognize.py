@@ -495,7 +495,7 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
     inner_idx, inner_shape = tuple(idx[a] for a in rest), tuple(shape[a] for a in rest)
     reader = _Reader(ctx, namer, anon_forms, inner_idx, batch=batch)
     reader.across = across
-    reader.temporaries = across and not _FORWARD.get()  # (each element: t1_bh of a reshape)
+    reader.views = across and not _FORWARD.get()  # (each element: t1_bh of a reshape)
     try:
         m = reader.orient(reader.blob(expr), inner_idx, inner_shape)
     except NoMatrixForm:
@@ -897,6 +897,9 @@ class _Reader:
         # whether factors summed over an axis of whole tensors read alike are NumPy's sum
         # over it (_summed_alike): tried last, where every other reading needs einsum
         self.alike = False
+        # whether an element of a reshape at a batch of other axes is a temporary's (t1_bh of
+        # t1 = reshape(O, [B, T, H, Dh])), as inside a sum over the batch (temporaries)
+        self.views = False
 
     def orient(self, b: Blob, idx: Idx, shape: Shape) -> mx.M:
         syms = tuple(i for i in idx if isinstance(i, Symbol))
@@ -1158,7 +1161,8 @@ class _Reader:
             whole = self._batched_reshape(ref, idx, shape) if self.batch else None
             if whole is not None:
                 return whole
-            view = reshape_view(idx) if self.batch and self.temporaries else None
+            view = reshape_view(idx) if self.batch and (self.temporaries or self.views) \
+                else None
             if view is None or len(view) != len(self.batch) + 2 or \
                     element_at(tuple(view), self.batch) is None:
                 return self._view_ref(ref, idx)
@@ -1261,7 +1265,7 @@ class _Reader:
         (a temporary says it there) or for any other read."""
         nb = len(self.batch)
         view = reshape_view(idx)
-        if self.temporaries or view is None or ref.kind == RefKind.ANON or \
+        if self.temporaries or self.views or view is None or ref.kind == RefKind.ANON or \
                 len(shape) < nb + 2 or len(view) != nb + 2 or tuple(view[:nb]) != tuple(self.batch) or \
                 not all(isinstance(i, Symbol) for i in view) or \
                 tuple(idx[:nb]) != tuple(self.batch):
