@@ -810,9 +810,9 @@ def _has_indices(env: Env, tree, batch: tuple = ()) -> bool:
     if not isinstance(tree, tuple):
         return False
     kind = tree[0]
-    if kind == "sigma":
-        found = _batch_sum(env, tree)
-        return True if found is None else _has_indices(env, found[1], found[0])
+    if kind == "sigma":  # (inside each element b, g: Σ_r A_bgrᵀ ∂L/∂O_bgr, its letters b, g, r)
+        found = _batch_sum(env, tree, batch)
+        return True if found is None else _has_indices(env, found[1], batch + found[0])
     if kind in ("sub", "subat", "mapel"):
         return True
     if kind == "name":
@@ -923,9 +923,11 @@ def _element_line(env: Env, lhs):
     return name, tuple(letters)
 
 
-def _batch_sum(env: Env, tree):
+def _batch_sum(env: Env, tree, outer: tuple = ()):
     """``(letters, body)`` of a sum over a batch, Σ_b Σ_h X_bhᵀ …: every subscripted name in
-    the body is a batch element at exactly the sums' letters; None for an index form's Σ."""
+    the body is a batch element at exactly the sums' letters (after the ``outer`` letters of
+    the element the sum is in: Σ_r A_bgrᵀ ∂L/∂O_bgr in the element b, g); None for an index
+    form's Σ."""
     letters, body = (), tree
     while body[0] == "sigma" and body[2] is not None:
         letters, body = letters + tuple(body[1]), body[2]
@@ -950,7 +952,7 @@ def _batch_sum(env: Env, tree):
         for x in _children(t):
             walk(x)
     walk(body)
-    if not subscripted or not all(x is not None and _element(env, x[0], x[1], letters)
+    if not subscripted or not all(x is not None and _element(env, x[0], x[1], outer + letters)
                                   for x in subscripted):
         return None
     return letters, body
@@ -1037,20 +1039,19 @@ class MatrixEval:
     def batch_sum(self, letters: tuple, body) -> MV:
         """Σ_b body: the body on every element at once (NumPy's batched @, ᵀ, rowsum ...),
         then the elements' matrices added."""
-        if self.batch:
-            raise ReaderError("a sum over a batch inside another")
-        self.batch = letters
+        outer = self.batch  # README: inside each element b, g, Σ_r sums the axis of r alone
+        self.batch = outer + letters
         try:
             x = self.ev(body)
         finally:
-            self.batch = ()
+            self.batch = outer
         if x.is_ones and not x.is_eye and x.v.size == 1:
             # Σ_b (s_b·𝟏) over a batch of one: the one element's number times 𝟏 (its '·'
             # read the 1×1 number as a scalar), sized by the left side as any 𝟏
             return MV(x.v.reshape(()), is_ones=True, transposed=x.transposed)
-        if x.v.ndim != len(letters) + 2 or x.is_ones or x.is_eye:
+        if x.v.ndim != len(outer) + len(letters) + 2 or x.is_ones or x.is_eye:
             raise ReaderError(f"Σ over a batch of a value of shape {x.v.shape}")
-        return MV(x.v.sum(axis=tuple(range(len(letters)))), x.ones)
+        return MV(x.v.sum(axis=tuple(range(len(outer), len(outer) + len(letters)))), x.ones)
 
     def final(self, x: MV, shape: tuple):
         if x.is_eye:
@@ -1159,7 +1160,7 @@ class MatrixEval:
         if kind == "prod":
             return self.product(t[1])
         if kind == "sigma":
-            found = _batch_sum(self.env, t)
+            found = _batch_sum(self.env, t, self.batch)
             if found is None:
                 raise ReaderError("an index form's Σ in a matrix form")
             return self.batch_sum(*found)

@@ -323,7 +323,8 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         if closed.matrix is None:
             return _keeping(closed, trial, temporaries)
         if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)) \
-                or _other_element(closed.matrix, shown.matrix):
+                or _other_element(closed.matrix, shown.matrix) or \
+                _split_anew(closed, shown):
             level = _matrix_level(name, shown, done, simplified, taken | set(temporaries),
                                   temporaries)
             if isinstance(level, Form):  # the index form's closed form is this one's
@@ -341,6 +342,21 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         return replace(closed, matrix=m, wheres=_defined_once(closed.wheres + named),
                        positions=positions(m))
     return _matrix_level(name, shown, done, simplified, taken, temporaries)
+
+
+def _split_anew(closed: Form, shown: Form) -> bool:
+    """Whether the index form's closed form reads a tensor of the forward pass split anew
+    by a temporary, per element, where the chain form it continues reads an adjoint
+    (multi-head attention's ∂L/∂A_h = ∂L/∂O_h V_hᵀ, its index form's closed form G t1_hᵀ
+    V_hᵀ, where t1 = reshape(Wo, [H, Dh, D])): the matrix level's, through the upstream
+    adjoint's own closed form (t1_h V_hᵀ, where t1 = reshape(G Woᵀ, [T, H, Dh])), says the
+    chain form's line; tried first."""
+    if not isinstance(closed.matrix, mx.Each) or not isinstance(shown.matrix, mx.Each):
+        return False
+    split = [w for w in closed.wheres if is_temporary(w) and isinstance(w.rhs, mx.Reshape)
+             and isinstance(w.rhs.x, mx.Ref) and w.rhs.x.kind == RefKind.TENSOR]
+    return bool(split) and any(isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT and r.batch
+                               for r in mx.leaves(shown.matrix))
 
 
 def _other_element(closed: mx.M, shown: mx.M | None) -> bool:
@@ -760,8 +776,9 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
                wide if refs and wide is not None else
                next((r for r in refs if 1 not in r.shape), refs[0] if refs else None))
     # a sum over the batch (Σ_b X_bᵀ ∂L/∂Y_b) subscripts each element: the note says how
+    # (a sum inside each element, Σ_r A_bgrᵀ ∂L/∂O_bgr, is said by the element's note)
     sums = [n for f in forms if f.matrix is not None for n in mx.walk(f.matrix)
-            if isinstance(n, mx.BatchSum)]
+            if isinstance(n, mx.BatchSum) and not mx.outer_batch(n)]
     sums.sort(key=lambda s: set(s.dims) == {1})  # a batch of one's sum only when alone
     named = (s for s in sums if any(r.batch and r.kind == RefKind.TENSOR and r.name in users
                                     for r in mx.leaves(s)))
@@ -783,7 +800,9 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
                               r.kind != RefKind.ADJOINT), default=None) \
         if shown is not None else None  # (none: a sum of no batched leaf, Σ_b of a take)
     # (a tensor at only some of the batch letters, V_bg, is said apart: V_bgr is no element)
-    element_leaf = min((r for r in mx.leaves(each.x) if r.batch and not r.missing),
+    element_leaf = min((r for r in mx.leaves(each.x) if r.batch and not r.missing and
+                        r.name in {t.name for t in graph.tensors} and  # (no t1_bh)
+                        len(r.batch) == len(each.dims)),  # (not A_bgr under Σ_r)
                        key=lambda r: (not r.at, mx.cols(r) != 1,
                                       r.kind != RefKind.TENSOR or r.name not in users),
                        default=None) if isinstance(each, mx.Each) else None
@@ -792,7 +811,8 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
     vector = leaf is not None and any(t.name == leaf.name and len(t.shape) == len(leaf.batch) + 1
                                       for t in graph.tensors)
     part = next(((f.matrix, r) for f in forms if isinstance(f.matrix, mx.Each)
-                 for r in mx.leaves(f.matrix.x) if r.missing), (None, None))
+                 for r in mx.leaves(f.matrix.x)
+                 if r.missing and len(r.batch) == len(f.matrix.dims)), (None, None))
     return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each, leaf=leaf,
                  element_leaf=element_leaf, leaf_vector=vector, part=part[0],
                  part_leaf=part[1])]

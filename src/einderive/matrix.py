@@ -823,7 +823,9 @@ def _batch_of(x: M) -> Shape:
 def _batch_walk(x: M) -> Shape:
     if isinstance(x, (Ref, OneHot)) and x.batch:
         return x.batch
-    if isinstance(x, (BatchSum, Permute, Each)):  # summed over its batch, or a whole tensor
+    if isinstance(x, BatchSum):  # summed over its batch (Σ_r inside each element b, g:
+        return outer_batch(x)    # the element's batch is left)
+    if isinstance(x, (Permute, Each)):  # a whole tensor
         return ()
     one: Shape = ()
     for c in x.children():
@@ -832,6 +834,17 @@ def _batch_walk(x: M) -> Shape:
             return b
         one = one or b  # a batch of one (m: [1, T, D]) broadcasts against any other
     return one
+
+
+def outer_batch(m: BatchSum) -> Shape:
+    """The batch a sum over a batch leaves, when it is a sum inside each element of an outer
+    batch: Σ_r A_bgrᵀ ∂L/∂O_bgr in the element b, g (grouped-query heads' shared values),
+    each element's matrices of the batch B, G, R summed over its last axes R (``dims``) —
+    the batch B, G; else ``()`` (a sum over the whole batch of its elements)."""
+    inner, n = _batch_of(m.x), len(m.dims)
+    if len(inner) > n and tuple(inner[-n:]) == tuple(m.dims):
+        return tuple(inner[:-n])
+    return ()
 
 
 def whole_batched(m: M) -> bool:

@@ -102,8 +102,9 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     # a whole tensor's slice, pad or reshape in the batched reading (pad(X, P:P + T, axis=1)):
     # the plain rules' whole tensors say it as well where they read it without einsum
     plain = _read_plain(ctx, namer, anon_forms, expr, idx, shape, oriented)
-    if batched is not None and (plain.matrix is None or plain.einsum):
-        return batched
+    if batched is not None and (plain.matrix is None or plain.einsum or any(
+            is_temporary(w) for w in plain.wheres)):
+        return batched  # (reshape(∂L/∂Q, [B, T, D]) Wqᵀ, not t1 Wqᵀ where t1 = the same)
     if plain.matrix is None:  # a row index read at its digits: the reshape of that reading
         return _unflattened(ctx, namer, anon_forms, expr, idx, shape, oriented) or plain
     return plain
@@ -153,8 +154,25 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
             _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
                          ctx, namer, anon_forms, expr, idx, shape) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
-            _framed(ctx, namer, anon_forms, expr, idx, shape) or out
+            _framed(ctx, namer, anon_forms, expr, idx, shape) or \
+            _alike(ctx, namer, anon_forms, expr, idx, shape, oriented) or out
     return out
+
+
+def _alike(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+           idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
+    """The plain rules with sums over an axis of whole tensors read alike as NumPy's sums
+    (:meth:`_Reader._summed_alike`), where every other reading needs einsum; None unless that
+    reads without it."""
+    reader = _Reader(ctx, namer, anon_forms, tuple(i for i in idx if isinstance(i, Symbol)),
+                     oriented)
+    reader.top = expr
+    reader.alike = True
+    try:
+        m = reader.orient(reader.blob(expr), idx, shape)
+    except NoMatrixForm:
+        return None
+    return None if reader.einsum_used else Recognition(m, tuple(reader.wheres), False)
 
 
 def _unflattened(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
@@ -250,9 +268,16 @@ def _whole_first(each: Recognition | None, ctx: Ctx, namer: Namer,
     tensors (:func:`_framed`) says it: Σ_i ∂L/∂S_ijkk′ of P: [H, T, T] is sum(∂L/∂S,
     axis=0), not ∂L/∂P_jk = colsum(∂L/∂S_jk) for each (j, k), the batch on the middle
     axes."""
+    if each is not None and not isinstance(each.matrix, mx.Each) and \
+            any(is_temporary(w) for w in each.wheres):
+        # NumPy's reading through a temporary read per element (t1 ⊘ √(var + 1e-05), where
+        # t1 = reshape(∂L/∂N, [B, G, Cg, T])): the whole tensors say it inline, if they can
+        return _framed(ctx, namer, anon_forms, expr, idx, shape) or each
     if each is None or not isinstance(each.matrix, mx.Each) or \
             any(isinstance(n, mx.MatMul) for n in mx.walk(each.matrix)) or \
-            not any(isinstance(n, mx.Ref) and _middle(n) for n in mx.walk(each.matrix)):
+            not any(isinstance(n, mx.Ref) and _middle(n) or
+                    isinstance(n, mx.BatchSum) and mx.outer_batch(n)  # (Σ_d colsum(X_bd ⊙ …))
+                    for n in mx.walk(each.matrix)):
         # (a product of each element's matrices says more, W_b (1 − tanh(Y_bᵀ)^∘2), and so
         # does an element of the leading or last axes, ∂L/∂g_bo ⊙ 𝟙[Z_bo = g_bo], Z_d)
         return each
@@ -470,6 +495,7 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
     inner_idx, inner_shape = tuple(idx[a] for a in rest), tuple(shape[a] for a in rest)
     reader = _Reader(ctx, namer, anon_forms, inner_idx, batch=batch)
     reader.across = across
+    reader.views = across and not _FORWARD.get()  # (each element: t1_bh of a reshape)
     try:
         m = reader.orient(reader.blob(expr), inner_idx, inner_shape)
     except NoMatrixForm:
@@ -557,6 +583,9 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             inds, ok = read_indices(e), ctx.is_tensor_atom(e)
         if not ok:
             return False
+        if isinstance(e, Indexed) and _shifted_batch(inds, batch):
+            found = True  # ∂L/∂Z_{j + A, k, l} in the element j: slice(∂L/∂Z, A:A + B)'s
+            continue
         if not seen & set(inds):
             if len(inds) > 2 and not (isinstance(e, Indexed) and ones_ahead(
                     inds, ctx.graph[ctx.name_of(key_of(e))].shape, nb)):
@@ -577,11 +606,48 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             # V_ij′km beside A_iklj′j (batch i, k, l): V_ik the same along l, a factor of a
             # product (j′ summed); one only broadcast (𝟙[Z_bopq = g_bop]) is NumPy's to read
             continue
+        elif relaxed and _PARTS.get() and isinstance(e, Indexed) and \
+                _summed_inner_batch(inds, batch, seen_summed):
+            pass  # A_bgrtt′ in the element b, g with r summed: Σ_r (_Reader._nested_batch_sum)
         elif element_at(inds, batch) is None or len(inds) - nb not in (1, 2) or \
                 not relaxed and (len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch)):
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
     return found
+
+
+def _shifted_batch(idx: Idx, batch: Idx) -> bool:
+    """Whether ``idx`` reads the batch at its leading positions, one of them shifted
+    (∂L/∂Z_{j + A, k, l} in the element j: a window along the batch axis itself, a
+    concatenated piece's adjoint), the others at their batch indices."""
+    nb = len(batch)
+    if len(idx) != nb + 2 or any(isinstance(i, Symbol) and i in batch for i in idx[nb:]):
+        return False
+    shifted = [a for a in range(nb) if idx[a] != batch[a]]
+    return len(shifted) == 1 and \
+        _unshifted(idx[shifted[0]], lambda x: x == batch[shifted[0]]) == batch[shifted[0]]
+
+
+def _unshifted(i: Any, is_index: Callable[[Any], bool]) -> Any:
+    """The index a shifted read shifts (j of j + A, a slice's Shift or a sum of the index
+    and sizes), else None."""
+    if isinstance(i, Shift):
+        return i.index if isinstance(i.index, Symbol) and is_index(i.index) else None
+    if isinstance(i, SAdd):
+        terms = [a for a in i.free_symbols if is_index(a)]
+        return terms[0] if len(terms) == 1 and terms[0] in i.args else None
+    return None
+
+
+def _summed_inner_batch(inds: Idx, batch: Idx, summed: set[Any]) -> bool:
+    """Whether a tensor read at the batch ``batch`` and three indices of its own is read at
+    one of them (summed) as one more batch index after the batch's, leaving a matrix or
+    column: A_iklj′j of A: [B, G, R, T, T] in the element i, k of grouped-query heads with
+    l summed is the element i, k, l's matrix inside Σ_l."""
+    if len(inds) - len(batch) != 3 or element_at(inds, batch) is None:
+        return False
+    return any(isinstance(s, Symbol) and element_at(inds, batch + (s,)) is not None
+               for s in summed if s in inds)
 
 
 def _element_of_rows(e: AxisFunction, batch: Idx) -> bool:
@@ -659,7 +725,9 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
                 continue
             inds = read_indices(e) if isinstance(e, Indexed) else tuple(e.indices)
             if len(inds) > 2:
-                leads.add(inds[:-2])
+                # (a window along the batch axis, ∂L/∂Z_{j + A, k, l}, is read at j)
+                leads.add(tuple(_unshifted(i, lambda x: x in summed) or i
+                                for i in inds[:-2]))
                 wide.append(inds)
                 if isinstance(e, Indexed) and key_of(e) in ctx.adjoint_of:
                     lead_of_adjoint.add(inds[0])
@@ -845,6 +913,12 @@ class _Reader:
         # products of factors under one range, recognized as a whole and zero-padded
         self.padded_products: dict[Expr, Blob] = {}
         self._tensor_in: dict[Expr, bool] = {}  # _has_tensor's answers, by subtree
+        # whether factors summed over an axis of whole tensors read alike are NumPy's sum
+        # over it (_summed_alike): tried last, where every other reading needs einsum
+        self.alike = False
+        # whether an element of a reshape at a batch of other axes is a temporary's (t1_bh of
+        # t1 = reshape(O, [B, T, H, Dh])), as inside a sum over the batch (temporaries)
+        self.views = False
 
     def orient(self, b: Blob, idx: Idx, shape: Shape) -> mx.M:
         syms = tuple(i for i in idx if isinstance(i, Symbol))
@@ -1098,7 +1172,8 @@ class _Reader:
             return self._position_ref(ref, idx, shape)
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
-            if self.batch and element_at(idx, self.batch) is not None:
+            if self.batch and (element_at(idx, self.batch) is not None or
+                               _shifted_batch(idx, self.batch)):
                 return self._batched_window(ref, e, shape)
             return self._window_ref(ref, e, shape)
         split = permuted_view(idx)
@@ -1122,9 +1197,10 @@ class _Reader:
             whole = self._batched_reshape(ref, idx, shape) if self.batch else None
             if whole is not None:
                 return whole
-            view = reshape_view(idx) if self.batch and self.temporaries else None
+            view = reshape_view(idx) if self.batch and (self.temporaries or self.views) \
+                else None
             if view is None or len(view) != len(self.batch) + 2 or \
-                    tuple(view[:len(self.batch)]) != tuple(self.batch):
+                    element_at(tuple(view), self.batch) is None:
                 return self._view_ref(ref, idx)
             # an element of a reshape that keeps the batch axes (∂L/∂Q_{i, j, ⌊m/Dh⌋, m mod
             # Dh} of Q: [B, T, H, Dh]): t_ij of t = reshape(∂L/∂Q, [B, T, D]), a temporary
@@ -1193,12 +1269,16 @@ class _Reader:
         per element (Σ_b t1_bᵀ ∂L/∂H_b, where t1 = slice(X, :, 1:T − 1))."""
         nb = len(self.batch)
         lead = tuple(range(nb))
-        if element_at(tuple(e.indices), self.batch) != lead or ref.kind == RefKind.ANON or \
-                len(shape) != nb + 2 or any(d == 1 for d in shape[nb:]):
+        along = _shifted_batch(tuple(e.indices), self.batch)
+        if element_at(tuple(e.indices), self.batch) != lead and not along or \
+                ref.kind == RefKind.ANON or len(shape) != nb + 2 or \
+                any(d == 1 for d in shape[nb:]):
             raise NoMatrixForm("a window of a batch element")
         b = self._window_ref(ref, e, shape)
         m = b.m
-        if not isinstance(m, (mx.Slice, mx.Pad)) or m.axis < nb or \
+        # (a window along a batch axis, ∂L/∂Z_{j + A, k, l′} in the element j: the slice
+        # slice(∂L/∂Z, A:A + B), whose element j is ∂L/∂Z's element j + A)
+        if not isinstance(m, (mx.Slice, mx.Pad)) or (m.axis < nb) != along or \
                 tuple(b.idx[:nb]) != tuple(self.batch) or len(b.idx) != nb + 2:
             raise NoMatrixForm("a window of a batch element")
         dims = tuple(m.dims)
@@ -1221,7 +1301,7 @@ class _Reader:
         (a temporary says it there) or for any other read."""
         nb = len(self.batch)
         view = reshape_view(idx)
-        if self.temporaries or view is None or ref.kind == RefKind.ANON or \
+        if self.temporaries or self.views or view is None or ref.kind == RefKind.ANON or \
                 len(shape) < nb + 2 or len(view) != nb + 2 or tuple(view[:nb]) != tuple(self.batch) or \
                 not all(isinstance(i, Symbol) for i in view) or \
                 tuple(idx[:nb]) != tuple(self.batch):
@@ -1886,7 +1966,13 @@ class _Reader:
                         summed_batch.m, summed_batch.idx)
         factors, summed = self._merged_flat(factors, summed)
         blobs: list[Blob] = []
+        if self.alike and not self.batch and len(factors) >= 2 and len(self.order) <= 2:
+            factors, summed, blobs = self._summed_alike(factors, summed)
         if self.batch:
+            nested = self._nested_batch_sum(factors, summed)
+            if nested is not None:
+                return Blob(mx.scale(mx.scalar_product(coeff), nested.m) if coeff else
+                            nested.m, nested.idx)
             factors, summed, blobs = self._inner_batch_sums(factors, summed)
         for f in factors:
             if isinstance(f, KroneckerDelta) and any(isinstance(a, sympy.Integer)
@@ -1913,6 +1999,41 @@ class _Reader:
                 raise
         return Blob(mx.scale(mx.scalar_product(coeff), result.m) if coeff else result.m,
                     result.idx)
+
+    def _summed_alike(self, factors: list[Expr], summed: list[Index]
+                      ) -> tuple[list[Expr], list[Index], list[Blob]]:
+        """The factors of a product summed over an index that only whole tensors of three or
+        more axes read, all at the same indices (Σ_l S_lij softmax(S, axis=0)_lij beside
+        matrices read at i, j): NumPy's sum over that axis, ``sum(S ⊙ softmax(S, axis=0),
+        axis=0)`` (:func:`_framed`), a matrix of the others, not an einsum of them all.
+        Returns the factors and sums left, and the blobs read."""
+        for s in summed:
+            held = [f for f in factors if s in f.free_symbols]
+            if len(held) < 2 or not all(isinstance(f, (Indexed, AxisFunction)) for f in held):
+                continue
+            reads = {tuple(f.indices) for f in held}
+            if len(reads) != 1:
+                continue
+            (inds,) = reads
+            order = tuple(i for i in inds if i != s)
+            if len(inds) < 3 or not all(isinstance(i, Symbol) for i in inds) or \
+                    len(set(inds)) != len(inds) or len(order) > 2 or \
+                    any(i in summed for i in order):
+                continue
+            body = Sum(Mul(*held), (s, 0, self.ctx.count(s) - 1))
+            dims = tuple(self.ctx.index_dim[i] for i in order)
+            found = _framed(self.ctx, self.namer, self.anon_forms, body, order, dims)
+            m = found.matrix if found is not None else None
+            at = inds.index(s)
+            if isinstance(m, mx.Reshape) and isinstance(m.x, mx.SumAxes) and m.x.keep and \
+                    m.x.axes == (at,):  # (its kept axis dropped: NumPy's sum without keepdims)
+                m = mx.SumAxes(m.x.x, m.x.axes, False, math_shape(dims))
+            if not isinstance(m, mx.SumAxes) or m.keep or m.axes != (at,) or \
+                    any(isinstance(n, mx.Einsum) for n in mx.walk(m)):
+                continue
+            rest = [f for f in factors if f not in held]
+            return rest, [t for t in summed if t != s], [Blob(m, order)]
+        return factors, summed, []
 
     def _merged_flat(self, factors: list[Expr], summed: list[Index]
                      ) -> tuple[list[Expr], list[Index]]:
@@ -2108,6 +2229,59 @@ class _Reader:
             return factors, summed, []
         self.wheres += [w for w in whole.wheres if w not in self.wheres]
         return rest, [s for s in summed if s not in over], [found]
+
+    def _nested_batch_sum(self, factors: list[Expr], summed: list[Index]) -> Blob | None:
+        """Inside a reading per element (the batch b, g), a product summed over an index
+        that its tensors of more axes than an element's read as one more batch index (each
+        after the element's): Σ_r of the element (b, g, r)'s form.  Grouped-query heads'
+        ∂L/∂V_bg = Σ_r A_bgrᵀ ∂L/∂O_bgr: V is shared by the r query heads of group g, so
+        its adjoint adds theirs.  None unless that element's form reads without einsum."""
+        if self.padded or self.padded_products or not _PARTS.get():
+            return None
+        nb = len(self.batch)
+        reads = [read_indices(e) for f in factors for e in f.atoms(Indexed)
+                 if self.ctx.is_tensor_atom(e)]
+        wide = [w for w in reads if len(w) > nb + 2]
+        if not wide:
+            return None
+        for s in summed:
+            batch = self.batch + (s,)
+            if not isinstance(s, Symbol) or \
+                    not all(element_at(w, batch) is not None for w in wide) or \
+                    any(s in w and len(w) <= nb + 2 for w in reads):
+                continue  # (s an element's own index somewhere: X_ijm's j, no batch of it)
+            body = Mul(*factors)
+            rest = [t for t in summed if t != s]
+            if rest:
+                body = Sum(body, *[(t, 0, self.ctx.count(t) - 1) for t in rest])
+            if not _per_element(self.ctx, body, batch):
+                continue
+            reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
+                             batch=batch)
+            reader.temporaries = self.temporaries
+            reader.across = self.across
+            try:
+                b = reader.blob(body)
+            except NoMatrixForm:
+                continue
+            dims = self._dims_of(batch)
+            if len(b.idx) != 2 or 1 in b.m.shape or not any(
+                    isinstance(n, mx.MatMul) and mx.batch_of(n.a) and mx.batch_of(n.b)
+                    for n in mx.walk(b.m)) or any(
+                    isinstance(n, mx.Ref) and n.batch and 1 in n.shape for n in mx.walk(b.m)):
+                continue  # (a product of each element's matrices: else NumPy's sum says it)
+            if reader.einsum_used or reader.across_used or \
+                    tuple(mx.batch_of(b.m)) != tuple(dims) or \
+                    any(mx.whole_batched(n) or _whole(n) for n in mx.walk(b.m)) or \
+                    any(isinstance(n, mx.Ref) and n.batch and (
+                        n.kind == RefKind.ANON or tuple(n.batch) != tuple(dims))
+                        for n in mx.walk(b.m)):
+                continue  # (every element's leaf subscripted by the letters b, g, r)
+            self.explicit = True  # only subscripts say it (matrix.Each)
+            self.wheres += [w for w in reader.wheres if w not in self.wheres]
+            names = _batch_names(self.ctx, dims)[nb:]
+            return Blob(mx.batch_sum(b.m, dims[nb:], names), b.idx)
+        return None
 
     def _batch_sum_over(self, batch: Idx, factors: list[Expr], summed: list[Index],
                         total: bool = False) -> Blob | None:

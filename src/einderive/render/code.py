@@ -426,15 +426,15 @@ class Compiler:
             v = self._m(summed.x if summed is not None else m.x)
         finally:
             self.batched, self.summing = outer, summing
-        nd, nb = len(v.shape), len(m.dims)
+        nd, nb, kept = len(v.shape), len(m.dims), len(mx.outer_batch(m))
         if summed is None and m.shape != () and len(v.shape) == len(m.shape) and \
                 all(d == 1 for d in m.dims):
             return self._unbatched_sum(m, v)
-        axes = list(range(nb))
+        axes = list(range(kept, kept + nb))  # (Σ_r inside each element b, g: the axis of r)
         if summed is not None:
             axes.append(nd - 1 if summed.kind == ReduceKind.ROWSUM else nd - 2)
         elif m.shape == ():  # each element's number (g x_b of a row g): every axis
-            axes = list(range(nd))
+            axes = list(range(kept, nd))
         elif m.shape[0] != 1 and m.shape[1:] == (1,):  # a column
             axes.append(nd - 1)
         elif m.shape[0] == 1 and m.shape[1:] != (1,):  # a row
@@ -506,7 +506,14 @@ class Compiler:
         return Value(P.call(self.b.f(DIAGONAL), v.py), (v.shape[0],))
 
     def _m_Reshape(self, m: mx.Reshape) -> Value:
-        v = self._m(m.x)
+        # a batched argument is compiled with its batch axes kept, as a permutation's is
+        # (reshape(… rowsum(X2 ⊙ X2) …, [B, T, H, Dh]) of X2: [B, T, D]: each row sum a
+        # column, never the 1-d sums a plain form's rowsum gives)
+        outer, self.batched = self.batched, self.batched or bool(mx.batch_of(m.x))
+        try:
+            v = self._m(m.x)
+        finally:
+            self.batched = outer
         sizes = [self.dim(d) if d != 1 else P.num(1) for d in m.dims]
         return Value(self.b.reshape_to(v.py, sizes), m.dims)
 

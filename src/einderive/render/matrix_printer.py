@@ -244,10 +244,12 @@ class MatrixPrinter(TreePrinter):
                                     f"{self.n.scalar(m.hi)}, {self.n.keyword('axis', str(m.axis))}")
 
     def _print_BatchSum(self, m: mx.BatchSum) -> str:
-        """``Σ_b X_bᵀ ∂L/∂Y_b``: the sum over the batch, each element's matrix subscripted."""
+        """``Σ_b X_bᵀ ∂L/∂Y_b``: the sum over the batch, each element's matrix subscripted
+        (inside each element b, g, by the outer letters too: Σ_r A_bgrᵀ ∂L/∂O_bgr)."""
         letters = [Symbol(x) for x in m.names]
-        outer, self.element = self.element, self.n.index_list(letters)
-        outer_letters, self.letters = self.letters, letters
+        every = (self.letters if mx.outer_batch(m) else []) + letters
+        outer, self.element = self.element, self.n.index_list(every)
+        outer_letters, self.letters = self.letters, every
         try:
             body = self._print(m.x)
         finally:
