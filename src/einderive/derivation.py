@@ -35,8 +35,8 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
-from .closed import (Refused, defined_temporaries, in_node_names, named_parts, named_temporary,
-                     substituted, throughout)
+from .closed import (Refused, defined_temporaries, in_node_names, in_order, named_parts,
+                     named_temporary, substituted, throughout)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -171,6 +171,7 @@ class UnknownName(KeyError):
 
 
 _Item = TypeVar("_Item", Adjoint, Gradient)
+_MaybeForm = TypeVar("_MaybeForm", Form, Form | None)
 
 
 def _find(items: tuple[_Item, ...], name: str, what: str) -> _Item:
@@ -282,7 +283,9 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                                                                    symmetric),
                                    _taken(graph) | set(temporaries), temporaries)
             closed_form, omitted = (None, built) if isinstance(built, Refused) else (built, None)
-        adjoints.append(Adjoint(t, shown_form, closed_form, terms,
+        # every block's where-clauses as a reader reads them (each after those it reads)
+        adjoints.append(Adjoint(t, _in_order(shown_form), _in_order(closed_form),
+                                tuple((c, _in_order(f)) for c, f in terms),
                                 tuple(edges_of.get(name, ())), omitted))
     by_name = {x.name: x for x in adjoints}
     gradients: list[Gradient] = []
@@ -338,6 +341,9 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         if parts is None or not parts[1]:
             return closed
         m, named = throughout(*parts, temporaries)  # one name, one meaning, every block
+        # and the clauses of the earlier names an earlier definition taken reads
+        named += defined_temporaries((m, *(w.rhs for w in named)), temporaries,
+                                     closed.wheres + named)
         return replace(closed, matrix=m, wheres=_defined_once(closed.wheres + named),
                        positions=positions(m))
     return _matrix_level(name, shown, done, simplified, taken, temporaries)
@@ -399,6 +405,14 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
     # read in the form or in a named part (t5 = rowsum(YB_b ⊙ 𝟙[t1_b > 0]))
     kept += defined_temporaries((m, *(w.rhs for w in wheres)), temporaries, kept + wheres)
     return Form(None, shown.idx, m, _defined_once(kept + wheres), positions(m), shown.einsum)
+
+
+def _in_order(f: _MaybeForm) -> _MaybeForm:
+    """``f`` with its where-clauses in the order :func:`einderive.closed.in_order` gives."""
+    if f is None or len(f.wheres) < 2:
+        return f
+    wheres = in_order(f.wheres)
+    return f if wheres == f.wheres else replace(f, wheres=wheres)
 
 
 def _defined_once(wheres: tuple[Where, ...]) -> tuple[Where, ...]:
