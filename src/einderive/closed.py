@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from . import matrix as mx
 from .kinds import Omission, RefKind
 from .recognize import Where, _renamed, is_temporary
+from .reuse import unordered
 from .record import Record, replace
 from .simplify import cost
 
@@ -36,8 +37,8 @@ class Refused(Record):
     via: str = ""  # the temporary it reads the adjoint inside (t1), for TEMPORARY
 
 
-def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M]
-                ) -> mx.M | Refused:
+def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M],
+                printed: Mapping[str, mx.M] | None = None) -> mx.M | Refused:
     """``m`` with each upstream adjoint ∂L/∂t written as its closed form ``closed[t]``;
     refused when one of them has none, or reads otherwise than ``m`` reads it, or when the
     result passes ``SUBSTITUTED_LIMIT``.
@@ -46,7 +47,13 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
     multi-head attention's head h) stands as a temporary read at the same axes, as a
     textbook writes it: t1_h, where t1 = reshape(G Woᵀ, [T, H, Dh]).  ``temporaries`` (a
     temporary's name -> its definition, shared by the whole derivation) gives one name to
-    one definition and takes the new ones."""
+    one definition and takes the new ones.
+
+    Written out past the limit, each upstream closed form it reads whole stands as a
+    temporary defined as that form printed (``printed``: its parts by the derivation's
+    names), when that is short enough to print: ConvNeXt's ∂L/∂Dw = ∂L/∂M − (1/C)
+    rowsum(∂L/∂M) is t3 − (1/C) rowsum(t3), where t3 = (2 t1 − …) ⊘ √t2, not "too large"
+    (and the adjoints after it, which read it, have closed forms too)."""
     refs = dict.fromkeys(r for r in mx.walk(m)
                          if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT)
     table: dict[mx.M, mx.M] = {}
@@ -64,8 +71,20 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
             return Refused(misread, r.name)
         # an element read takes the element's form (a_b ⊙ …), not the whole Each of them
         table[r] = form.x if isinstance(form, mx.Each) and r.batch else form
-    m = mx.substitute_all(m, table)
-    return m if cost(m) <= SUBSTITUTED_LIMIT else Refused(Omission.TOO_LARGE)
+    out = mx.substitute_all(m, table)
+    if cost(out) <= SUBSTITUTED_LIMIT:
+        return out
+    trial = dict(temporaries)
+    for r in refs:
+        form = (printed or {}).get(r.name)
+        if form is not None and not r.batch and table[r] is closed[r.name] and \
+                _nameable(form) and cost(form) <= NAMED_LIMIT:
+            table[r] = mx.Ref(named_temporary(form, trial), RefKind.TENSOR, r.shape, r.src)
+    out = mx.substitute_all(m, table)
+    if cost(out) > SUBSTITUTED_LIMIT:
+        return Refused(Omission.TOO_LARGE)
+    temporaries.update(trial)
+    return out
 
 
 def _nameable(form: mx.M) -> bool:
@@ -241,7 +260,14 @@ def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | No
         # where t1_b = A_b V_b V_bᵀ: a bare t1 read the same matrix for every b)
         ref = mx.Ref(_fresh(taken | {r.name for r, _ in defs}, len(defs)), RefKind.TENSOR,
                      shared.shape, batch=mx.batch_of(shared))
-        table = {shared: ref, mx.transpose(shared): mx.transpose(ref)}
+        # and wherever it is met with the terms of a sum in another order (t-SNE's
+        # 1 + sq + sqᵀ − 2 Y Yᵀ read at (j, i) as 1 + sqᵀ + sq − 2 Y Yᵀ)
+        memo: dict[mx.M, mx.M] = {}
+        key, turned = unordered(shared, memo), unordered(mx.transpose(shared), memo)
+        table = {n: ref if unordered(n, memo) == key else mx.transpose(ref)
+                 for x in (m, *(d for _, d in defs)) for n in mx.walk(x)
+                 if unordered(n, memo) in (key, turned)}
+        table.update({shared: ref, mx.transpose(shared): mx.transpose(ref)})
         m = mx.substitute_all(m, table)
         defs = [(r, mx.substitute_all(d, table)) for r, d in defs] + [(ref, shared)]
     if cost(m) > NAMED_LIMIT or any(cost(d) > NAMED_LIMIT for _, d in defs):
@@ -367,11 +393,15 @@ def _largest_shared(forms: list[mx.M]) -> mx.M | None:
     """The costliest subexpression met at least twice in ``forms`` (the form and the
     definitions so far), the first met on a tie; of one met as ``xᵀ``, its ``x`` (whose
     name then stands for both, ``t1ᵀ`` for ``xᵀ``)."""
-    seen: dict[mx.M, int] = {}
+    seen: dict[mx.M, int] = {}  # by the node with its sums' terms in one order
+    first: dict[mx.M, mx.M] = {}
+    memo: dict[mx.M, mx.M] = {}
     for node in (n for m in forms for n in mx.walk(m)):
         if _printed_size(node):
-            seen[node] = seen.get(node, 0) + 1
-    shared = [_untransposed(n) for n, k in seen.items() if k > 1]
+            key = unordered(node, memo)
+            seen[key] = seen.get(key, 0) + 1
+            first.setdefault(key, node)
+    shared = [_untransposed(first[n]) for n, k in seen.items() if k > 1]
     shared = [n for n in shared if _printed_size(n) >= SHARED_MIN and n.shape != ()]
     return max(shared, key=_printed_size, default=None)  # the first of equal sizes
 

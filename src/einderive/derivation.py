@@ -8,7 +8,7 @@ is the renderers' business (:mod:`einderive.api` composes them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from sympy import Add as SAdd
@@ -255,6 +255,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         edges_of.setdefault(e.operand, []).append(e)
     adjoints: list[Adjoint] = []
     matrix_closed: dict[str, mx.M] = {}  # each adjoint's closed matrix form, all written out
+    printed: dict[str, mx.M] = {}  # and as it printed, its parts named by where-clauses
     # t1 = reshape(permute(∂L/∂Q, …)): one name throughout, never a tensor's or a dim's
     temporaries: dict[str, mx.M] = {n: mx.Ref(n, RefKind.TENSOR, ()) for n in _taken(graph)}
     made = []
@@ -281,8 +282,11 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             built = _matrix_closed(name, shown_form, closed_form, matrix_closed,
                                    lambda m, w: _closed_simplified(m, w, graph, named,
                                                                    symmetric),
-                                   _taken(graph) | set(temporaries), temporaries)
+                                   _taken(graph) | set(temporaries), temporaries, printed)
             closed_form, omitted = (None, built) if isinstance(built, Refused) else (built, None)
+            if closed_form is not None and closed_form.matrix is not None and \
+                    all(is_temporary(w) for w in closed_form.wheres):
+                printed[name] = closed_form.matrix  # as it printed, its parts named
         # every block's where-clauses as a reader reads them (each after those it reads)
         adjoints.append(Adjoint(t, _in_order(shown_form), _in_order(closed_form),
                                 tuple((c, _in_order(f)) for c, f in terms),
@@ -299,8 +303,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
 
 
 def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, mx.M],
-                   simplified: Any, taken: set[str], temporaries: dict[str, mx.M]
-                   ) -> Form | Refused | None:
+                   simplified: Any, taken: set[str], temporaries: dict[str, mx.M],
+                   printed: Mapping[str, mx.M]) -> Form | Refused | None:
     """The closed form of ∂L/∂``name``: the index form's where it was built (its derivative
     helpers written in the forward nodes, as the literature writes a gate's σ'); else, when the
     index form's was too large, the matrix level's (:mod:`einderive.closed`), its repeated
@@ -328,7 +332,7 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)) \
                 or _other_element(closed.matrix, shown.matrix):
             level = _matrix_level(name, shown, done, simplified, taken | set(temporaries),
-                                  temporaries)
+                                  temporaries, printed)
             if isinstance(level, Form):  # the index form's closed form is this one's
                 return replace(level, index=closed.index, idx=closed.idx)
             if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
@@ -346,7 +350,7 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
                                      closed.wheres + named)
         return replace(closed, matrix=m, wheres=_defined_once(closed.wheres + named),
                        positions=positions(m))
-    return _matrix_level(name, shown, done, simplified, taken, temporaries)
+    return _matrix_level(name, shown, done, simplified, taken, temporaries, printed)
 
 
 def _other_element(closed: mx.M, shown: mx.M | None) -> bool:
@@ -369,7 +373,8 @@ def _keeping(f: Form, trial: dict[str, mx.M], temporaries: dict[str, mx.M]) -> F
 
 
 def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any,
-                  taken: set[str], temporaries: dict[str, mx.M]) -> Form | Refused | None:
+                  taken: set[str], temporaries: dict[str, mx.M],
+                  printed: Mapping[str, mx.M]) -> Form | Refused | None:
     """The closed form of ∂L/∂``name`` at the matrix level: the upstream adjoints' closed
     forms put in its chain form (:func:`einderive.closed.substituted`), simplified, its
     repeated parts named."""
@@ -383,7 +388,7 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
         # substitution does not see; taken for closed, ∂L/∂N1 = t1 Wqᵀ + … carried its t1 into
         # the forms after it (∂L/∂g1's), defined nowhere there: never recorded as done
         return through
-    full = substituted(through, done, temporaries)
+    full = substituted(through, done, temporaries, printed)
     if isinstance(full, Refused):
         return full
     if full == shown.matrix:  # no upstream adjoint in it: its chain form is closed already

@@ -78,7 +78,7 @@ def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
     for m, node in out.items():
         pushed = mx.pushed_transpose(m)
         if pushed != m and pushed not in turned and pushed not in out:
-            turned[pushed] = node if _unordered(pushed) == _unordered(m) else mx.transpose(node)
+            turned[pushed] = node if unordered(pushed) == unordered(m) else mx.transpose(node)
     extra = list(out.items()) + [(t, r) for t, r in turned.items() if t not in out]
     flipped = [(f, mx.neg(r)) for m, r in extra if (f := _flipped(m)) is not None]
     seen = {m for m, _ in extra}
@@ -121,13 +121,16 @@ def _difference(m: mx.M) -> bool:
         sum(mx.split_sign(t)[0] for t in m.terms) == 1
 
 
-def _unordered(m: mx.M) -> mx.M:
+def unordered(m: mx.M, memo: dict[mx.M, mx.M] | None = None) -> mx.M:
     """``m`` with the terms of every sum in one fixed order (by their text): two forms equal
-    up to the order of their terms compare equal."""
-    kids = [_unordered(c) for c in m.children()]
-    if isinstance(m, mx.Add):
-        return mx.Add(tuple(sorted(kids, key=repr)), m.shape, m.src)
-    return _rebuild(m, kids)
+    up to the order of their terms compare equal (``memo`` keeps the subtrees done)."""
+    memo = {} if memo is None else memo
+    hit = memo.get(m)
+    if hit is None:
+        kids = [unordered(c, memo) for c in m.children()]
+        hit = memo[m] = mx.Add(tuple(sorted(kids, key=repr)), m.shape, m.src) \
+            if isinstance(m, mx.Add) else _rebuild(m, kids)
+    return hit
 
 
 def _leaf(m: mx.M) -> bool:
