@@ -11,6 +11,7 @@ nodes' names, as the literature writes a gate's derivative.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from . import matrix as mx
@@ -38,7 +39,8 @@ class Refused(Record):
 
 
 def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M],
-                printed: Mapping[str, mx.M] | None = None) -> mx.M | Refused:
+                printed: Mapping[str, mx.M] | None = None, stood: set[str] | None = None
+                ) -> mx.M | Refused:
     """``m`` with each upstream adjoint ∂L/∂t written as its closed form ``closed[t]``;
     refused when one of them has none, or reads otherwise than ``m`` reads it, or when the
     result passes ``SUBSTITUTED_LIMIT``.
@@ -49,11 +51,14 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
     temporary's name -> its definition, shared by the whole derivation) gives one name to
     one definition and takes the new ones.
 
-    Written out past the limit, each upstream closed form it reads whole stands as a
-    temporary defined as that form printed (``printed``: its parts by the derivation's
-    names), when that is short enough to print: ConvNeXt's ∂L/∂Dw = ∂L/∂M − (1/C)
-    rowsum(∂L/∂M) is t3 − (1/C) rowsum(t3), where t3 = (2 t1 − …) ⊘ √t2, not "too large"
-    (and the adjoints after it, which read it, have closed forms too)."""
+    Written out past the limit, each upstream closed form it reads whole more than once
+    stands as a temporary defined as that form printed (``printed``: its parts by the
+    derivation's names), when that is short enough to print: ConvNeXt's ∂L/∂Dw = ∂L/∂M −
+    (1/C) rowsum(∂L/∂M) is t3 − (1/C) rowsum(t3), where t3 = (2 t1 − …) ⊘ √t2, not "too
+    large" (and the adjoints after it, which read it, have closed forms too).  The caller
+    gives no form that reads such a temporary (``stood`` collects their names) in
+    ``printed``: one level only, so a deep chain's closed forms do not each define every
+    temporary above them (n² clauses)."""
     refs = dict.fromkeys(r for r in mx.walk(m)
                          if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT)
     table: dict[mx.M, mx.M] = {}
@@ -75,14 +80,17 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
     if cost(out) <= SUBSTITUTED_LIMIT:
         return out
     trial = dict(temporaries)
+    reads = Counter(r.name for r in mx.leaves(m) if r.kind == RefKind.ADJOINT)
     for r in refs:
         form = (printed or {}).get(r.name)
-        if form is not None and not r.batch and table[r] is closed[r.name] and \
-                _nameable(form) and cost(form) <= NAMED_LIMIT:
+        if form is not None and reads[r.name] > 1 and not r.batch and \
+                table[r] is closed[r.name] and _nameable(form) and cost(form) <= NAMED_LIMIT:
             table[r] = mx.Ref(named_temporary(form, trial), RefKind.TENSOR, r.shape, r.src)
     out = mx.substitute_all(m, table)
     if cost(out) > SUBSTITUTED_LIMIT:
         return Refused(Omission.TOO_LARGE)
+    if stood is not None:
+        stood.update(k for k in trial if k not in temporaries)
     temporaries.update(trial)
     return out
 

@@ -256,6 +256,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     adjoints: list[Adjoint] = []
     matrix_closed: dict[str, mx.M] = {}  # each adjoint's closed matrix form, all written out
     printed: dict[str, mx.M] = {}  # and as it printed, its parts named by where-clauses
+    stood: set[str] = set()  # the temporaries that stand for a printed closed form
     # t1 = reshape(permute(∂L/∂Q, …)): one name throughout, never a tensor's or a dim's
     temporaries: dict[str, mx.M] = {n: mx.Ref(n, RefKind.TENSOR, ()) for n in _taken(graph)}
     made = []
@@ -282,11 +283,15 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             built = _matrix_closed(name, shown_form, closed_form, matrix_closed,
                                    lambda m, w: _closed_simplified(m, w, graph, named,
                                                                    symmetric),
-                                   _taken(graph) | set(temporaries), temporaries, printed)
+                                   _taken(graph) | set(temporaries), temporaries,
+                                   (printed, stood))
             closed_form, omitted = (None, built) if isinstance(built, Refused) else (built, None)
             if closed_form is not None and closed_form.matrix is not None and \
-                    all(is_temporary(w) for w in closed_form.wheres):
-                printed[name] = closed_form.matrix  # as it printed, its parts named
+                    all(is_temporary(w) for w in closed_form.wheres) and \
+                    not any(isinstance(w.lhs, mx.Ref) and w.lhs.name in stood
+                            for w in closed_form.wheres):
+                # as it printed, its parts named (not one reading a form named so itself)
+                printed[name] = closed_form.matrix
         # every block's where-clauses as a reader reads them (each after those it reads)
         adjoints.append(Adjoint(t, _in_order(shown_form), _in_order(closed_form),
                                 tuple((c, _in_order(f)) for c, f in terms),
@@ -304,7 +309,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
 
 def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, mx.M],
                    simplified: Any, taken: set[str], temporaries: dict[str, mx.M],
-                   printed: Mapping[str, mx.M]) -> Form | Refused | None:
+                   printed: tuple[Mapping[str, mx.M], set[str]]) -> Form | Refused | None:
     """The closed form of ∂L/∂``name``: the index form's where it was built (its derivative
     helpers written in the forward nodes, as the literature writes a gate's σ'); else, when the
     index form's was too large, the matrix level's (:mod:`einderive.closed`), its repeated
@@ -374,7 +379,7 @@ def _keeping(f: Form, trial: dict[str, mx.M], temporaries: dict[str, mx.M]) -> F
 
 def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any,
                   taken: set[str], temporaries: dict[str, mx.M],
-                  printed: Mapping[str, mx.M]) -> Form | Refused | None:
+                  printed: tuple[Mapping[str, mx.M], set[str]]) -> Form | Refused | None:
     """The closed form of ∂L/∂``name`` at the matrix level: the upstream adjoints' closed
     forms put in its chain form (:func:`einderive.closed.substituted`), simplified, its
     repeated parts named."""
@@ -388,7 +393,7 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
         # substitution does not see; taken for closed, ∂L/∂N1 = t1 Wqᵀ + … carried its t1 into
         # the forms after it (∂L/∂g1's), defined nowhere there: never recorded as done
         return through
-    full = substituted(through, done, temporaries, printed)
+    full = substituted(through, done, temporaries, *printed)
     if isinstance(full, Refused):
         return full
     if full == shown.matrix:  # no upstream adjoint in it: its chain form is closed already
