@@ -77,10 +77,10 @@ def test_an_index_closed_form_takes_the_derivations_temporary_names():
         "Σ_b rowsum(∂L/∂YB_b ⊙ 𝟙[t4_b > 0] + ∂L/∂YC_b ⊙ 𝟙[t2_b > 0] + ∂L/∂YD_b ⊙ 𝟙[t3_b > 0])"
     assert closed(d, "g") == (
         "2 Σ_b rowsum(YB_b ⊙ 𝟙[t4_b > 0] + YC_b ⊙ 𝟙[t2_b > 0] + YD_b ⊙ 𝟙[t3_b > 0])",
-        ["t4 = conv1d(Z, W, g)", "t2 = conv1d(Z2, W, g)", "t3 = conv1d(Z3, W, g)"])
+        ["t2 = conv1d(Z2, W, g)", "t3 = conv1d(Z3, W, g)", "t4 = conv1d(Z, W, g)"])
     assert closed(d, "q") == (
         "g ⊙ (2 Σ_b t5_b − 2 (Σ_b t5_bᵀ) g)",
-        ["t4 = conv1d(Z, W, g)", "t2 = conv1d(Z2, W, g)", "t3 = conv1d(Z3, W, g)",
+        ["t2 = conv1d(Z2, W, g)", "t3 = conv1d(Z3, W, g)", "t4 = conv1d(Z, W, g)",
          "t5_b = rowsum(YB_b ⊙ 𝟙[t4_b > 0] + YC_b ⊙ 𝟙[t2_b > 0] + YD_b ⊙ 𝟙[t3_b > 0])"])
     assert closed(d, "h")[1] == ["t1 = conv1d(X, U, f)"]
     assert_defined(d)
@@ -98,27 +98,28 @@ def test_multihead_attention_prints_its_per_head_closed_forms(run):
     t4 = "t4 = reshape(P ⊙ (reshape(t2, [HT, T]) − rowsum(P ⊙ reshape(t2, [HT, T]))), " \
          "[H, T, T])"
     assert closed(d, "A") == ("t1_h V_hᵀ", [t1])
-    assert closed(d, "P") == ("reshape(t2, [HT, T])", ["t2_h = t1_h V_hᵀ", t1])
+    assert closed(d, "P") == ("reshape(t2, [HT, T])", [t1, "t2_h = t1_h V_hᵀ"])
     assert closed(d, "S") == ("P ⊙ (reshape(t2, [HT, T]) − rowsum(P ⊙ reshape(t2, [HT, T])))",
-                              ["t2_h = t1_h V_hᵀ", t1])
+                              [t1, "t2_h = t1_h V_hᵀ"])
     assert closed(d, "V") == ("A_hᵀ t1_h", [t1])
-    assert closed(d, "Xv") == ("reshape(t3, [T, D])", ["t3_h = A_hᵀ t1_h", t1])
-    assert closed(d, "Wv") == ("Xᵀ reshape(t3, [T, D])", ["t3_h = A_hᵀ t1_h", t1])
+    assert closed(d, "Xv") == ("reshape(t3, [T, D])", [t1, "t3_h = A_hᵀ t1_h"])
+    assert closed(d, "Wv") == ("Xᵀ reshape(t3, [T, D])", [t1, "t3_h = A_hᵀ t1_h"])
     # a whole temporary read per head prints whole in its clause (reshape(t2, …), not t2_h)
-    assert closed(d, "K") == ("(1/√Dh) t4_hᵀ Q_h", [t4, "t2_h = t1_h V_hᵀ", t1])
-    assert closed(d, "Q") == ("(1/√Dh) t4_h K_h", [t4, "t2_h = t1_h V_hᵀ", t1])
+    assert closed(d, "K") == ("(1/√Dh) t4_hᵀ Q_h", [t1, "t2_h = t1_h V_hᵀ", t4])
+    assert closed(d, "Q") == ("(1/√Dh) t4_h K_h", [t1, "t2_h = t1_h V_hᵀ", t4])
     assert closed(d, "Wq") == ("Xᵀ reshape(t6, [T, D])",
-                               ["t6_h = (1/√Dh) t4_h K_h", t4, "t2_h = t1_h V_hᵀ", t1])
+                               [t1, "t2_h = t1_h V_hᵀ", t4, "t6_h = (1/√Dh) t4_h K_h"])
     assert closed(d, "X") == (
         "reshape(t6, [T, D]) Wqᵀ + reshape(t5, [T, D]) Wkᵀ + reshape(t3, [T, D]) Wvᵀ",
-        ["t6_h = (1/√Dh) t4_h K_h", t4, "t2_h = t1_h V_hᵀ", t1, "t5_h = (1/√Dh) t4_hᵀ Q_h",
-         "t3_h = A_hᵀ t1_h"])
+        [t1, "t2_h = t1_h V_hᵀ", "t3_h = A_hᵀ t1_h", t4, "t5_h = (1/√Dh) t4_hᵀ Q_h",
+         "t6_h = (1/√Dh) t4_h K_h"])
     assert all(a.omitted is None for a in d.adjoints), \
         [(a.name, a.omitted) for a in d.adjoints if a.omitted]
     assert_defined(d)
     out = run("derive", spec, "--expand").stdout
     assert "no closed form" not in out and "einsum" not in out, out
     assert "  ∂L/∂Xv     = reshape(∂L/∂V, [T, D])\n             = reshape(t3, [T, D])\n" \
+        "               where t1 = reshape(G Woᵀ, [T, H, Dh])\n" \
         "               where t3_h = A_hᵀ t1_h\n" in out, out
     r = run("verify", spec)
     assert r.exit_code == 0, r.output

@@ -81,7 +81,9 @@ def test_every_hint_for_a_library_call_parses_and_calls_only_the_specs_functions
         except SpecError as exc:  # pragma: no cover - the failure the test is for
             pytest.fail(f"{call}: the hint {hint!r} does not parse: {exc}")
         assert set(calls(stmt.value)) <= set(FUNCTIONS), (call, spelling)
-    assert wrote > 800  # most of them have a spelling
+    # most of them have a spelling (not x.reshape((0, 1)) and x.view((0, 1)): no spec takes a
+    # size 0, and the hint says what a size may be)
+    assert wrote > 790
 
 
 def test_a_hint_that_does_not_parse_fails_the_check():
@@ -246,6 +248,22 @@ def test_a_reshaping_call_gets_reshape_with_the_shape_it_makes(call, spelling, t
 ])
 def test_a_reshaping_call_with_no_shape_to_write_names_reshape(call, hint):
     assert reshaping_hint(call) == hint
+
+
+SIZES_NO_SPEC_TAKES = "a reshape names its shape: write reshape(X, [...]) with a dim or 1 for " \
+    "each size (NumPy's -1 stands for one size at most; declare a product of dims as a dim, " \
+    "e.g. dims: {BT: B * T})"
+
+
+@pytest.mark.parametrize("call", ["X.reshape(-1, -1)", "X.view(-1, -1, D)", "X.reshape((-1, -1))",
+                                  "np.reshape(X, (-1, -1))", "X.reshape(B * T, -1)",
+                                  "X.reshape(B * T, D)", "X.reshape(-2, D)", "X.view(0, D)"])
+def test_a_reshape_with_sizes_no_spec_takes_gets_no_spelling_of_them(call):
+    """Two -1s (NumPy refuses them: one size at most is inferred), a product of dims, a size
+    below 1: the hint said ``write reshape(X, [-1, -1])`` or ``reshape(X, [B * T, -1])``,
+    which the spec refuses in turn; it now says what a size may be."""
+    hint = reshaping_hint(call)
+    assert hint == SIZES_NO_SPEC_TAKES, hint
 
 
 def test_a_modules_own_tensor_is_the_specs_tensor():

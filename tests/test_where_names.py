@@ -62,16 +62,18 @@ def _printed_definitions(path: Path) -> dict[str, set[str]]:
 
 def test_inline_attention_says_one_thing_by_each_where_name() -> None:
     names = _printed_definitions(INLINE_ATTENTION)
-    assert names == {"t1": {"t2 ⊙ (Y − rowsum(Y ⊙ t2))"},
-                     "t2": {"softmax((1/2) X Wq Wkᵀ Xᵀ)"}}, names
+    # each clause after the clause it reads, numbered in that order (t1 before t2)
+    assert names == {"t1": {"softmax((1/2) X Wq Wkᵀ Xᵀ)"},
+                     "t2": {"t1 ⊙ (Y − rowsum(Y ⊙ t1))"}}, names
 
 
 def test_inline_attention_prints_the_derivations_names() -> None:
     out = plain(derive_file(str(INLINE_ATTENTION)), Options(expand=True), width=100000)
-    assert "where t1 = t2 ⊙ (Y − rowsum(Y ⊙ t2))" in out
-    assert "(1/2) Σ_b X_bᵀ (t2_b ⊙ (Y_b − rowsum(Y_b ⊙ t2_b))) X_b Wk" in out
-    assert "where t2_b = softmax((1/2) X_b Wq Wkᵀ X_bᵀ)" in out
-    assert "t1_b" not in out
+    assert "where t1 = softmax((1/2) X Wq Wkᵀ Xᵀ)\n" \
+        "               where t2 = t1 ⊙ (Y − rowsum(Y ⊙ t1))" in out, out
+    assert "(1/2) Σ_b X_bᵀ (t1_b ⊙ (Y_b − rowsum(Y_b ⊙ t1_b))) X_b Wk" in out
+    assert "where t1_b = softmax((1/2) X_b Wq Wkᵀ X_bᵀ)" in out
+    assert "t2_b" not in out
     assert verify(derive_file(str(INLINE_ATTENTION))).ok
 
 

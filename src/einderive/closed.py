@@ -11,11 +11,13 @@ nodes' names, as the literature writes a gate's derivative.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from . import matrix as mx
 from .kinds import Omission, RefKind
 from .recognize import Where, _renamed, is_temporary
+from .reuse import unordered
 from .record import Record, replace
 from .simplify import cost
 
@@ -36,7 +38,8 @@ class Refused(Record):
     via: str = ""  # the temporary it reads the adjoint inside (t1), for TEMPORARY
 
 
-def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M]
+def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M],
+                printed: Mapping[str, mx.M] | None = None, stood: set[str] | None = None
                 ) -> mx.M | Refused:
     """``m`` with each upstream adjoint ∂L/∂t written as its closed form ``closed[t]``;
     refused when one of them has none, or reads otherwise than ``m`` reads it, or when the
@@ -46,7 +49,16 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
     multi-head attention's head h) stands as a temporary read at the same axes, as a
     textbook writes it: t1_h, where t1 = reshape(G Woᵀ, [T, H, Dh]).  ``temporaries`` (a
     temporary's name -> its definition, shared by the whole derivation) gives one name to
-    one definition and takes the new ones."""
+    one definition and takes the new ones.
+
+    Written out past the limit, each upstream closed form it reads whole more than once
+    stands as a temporary defined as that form printed (``printed``: its parts by the
+    derivation's names), when that is short enough to print: ConvNeXt's ∂L/∂Dw = ∂L/∂M −
+    (1/C) rowsum(∂L/∂M) is t3 − (1/C) rowsum(t3), where t3 = (2 t1 − …) ⊘ √t2, not "too
+    large" (and the adjoints after it, which read it, have closed forms too).  The caller
+    gives no form that reads such a temporary (``stood`` collects their names) in
+    ``printed``: one level only, so a deep chain's closed forms do not each define every
+    temporary above them (n² clauses)."""
     refs = dict.fromkeys(r for r in mx.walk(m)
                          if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT)
     table: dict[mx.M, mx.M] = {}
@@ -64,8 +76,23 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
             return Refused(misread, r.name)
         # an element read takes the element's form (a_b ⊙ …), not the whole Each of them
         table[r] = form.x if isinstance(form, mx.Each) and r.batch else form
-    m = mx.substitute_all(m, table)
-    return m if cost(m) <= SUBSTITUTED_LIMIT else Refused(Omission.TOO_LARGE)
+    out = mx.substitute_all(m, table)
+    if cost(out) <= SUBSTITUTED_LIMIT:
+        return out
+    trial = dict(temporaries)
+    reads = Counter(r.name for r in mx.leaves(m) if r.kind == RefKind.ADJOINT)
+    for r in refs:
+        form = (printed or {}).get(r.name)
+        if form is not None and reads[r.name] > 1 and not r.batch and \
+                table[r] is closed[r.name] and _nameable(form) and cost(form) <= NAMED_LIMIT:
+            table[r] = mx.Ref(named_temporary(form, trial), RefKind.TENSOR, r.shape, r.src)
+    out = mx.substitute_all(m, table)
+    if cost(out) > SUBSTITUTED_LIMIT:
+        return Refused(Omission.TOO_LARGE)
+    if stood is not None:
+        stood.update(k for k in trial if k not in temporaries)
+    temporaries.update(trial)
+    return out
 
 
 def _nameable(form: mx.M) -> bool:
@@ -241,7 +268,14 @@ def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | No
         # where t1_b = A_b V_b V_bᵀ: a bare t1 read the same matrix for every b)
         ref = mx.Ref(_fresh(taken | {r.name for r, _ in defs}, len(defs)), RefKind.TENSOR,
                      shared.shape, batch=mx.batch_of(shared))
-        table = {shared: ref, mx.transpose(shared): mx.transpose(ref)}
+        # and wherever it is met with the terms of a sum in another order (t-SNE's
+        # 1 + sq + sqᵀ − 2 Y Yᵀ read at (j, i) as 1 + sqᵀ + sq − 2 Y Yᵀ)
+        memo: dict[mx.M, mx.M] = {}
+        key, turned = unordered(shared, memo), unordered(mx.transpose(shared), memo)
+        table = {n: ref if unordered(n, memo) == key else mx.transpose(ref)
+                 for x in (m, *(d for _, d in defs)) for n in mx.walk(x)
+                 if unordered(n, memo) in (key, turned)}
+        table.update({shared: ref, mx.transpose(shared): mx.transpose(ref)})
         m = mx.substitute_all(m, table)
         defs = [(r, mx.substitute_all(d, table)) for r, d in defs] + [(ref, shared)]
     if cost(m) > NAMED_LIMIT or any(cost(d) > NAMED_LIMIT for _, d in defs):
@@ -254,60 +288,128 @@ def throughout(m: mx.M, parts: Sequence[Where], temporaries: dict[str, mx.M]
     """``m`` and its named ``parts`` (:func:`named_parts`, numbered for this form alone)
     renamed to the derivation's names, which ``temporaries`` (a name -> its definition)
     holds and takes the new ones: one name means one thing in every block.  A part whose
-    definition an earlier name has (one repeated part in two closed forms) takes that
-    name; a new one the next tN no name takes, in the order the form reads them.  A one-line
-    batched attention's ∂L/∂X defines t1 = t2 ⊙ (…) and t2 = softmax(…): its ∂L/∂Wq reads
-    t2_b, each element of that t2, where it said t1_b = softmax(…) before.  A part reading
-    a new part is new (no earlier definition reads a new name).
-    Every part keeps its clause: a block defines each name it reads."""
+    meaning an earlier name has (one repeated part in two closed forms) takes that name
+    and that name's definition; meanings are compared with every name written out
+    (:func:`_canonical`), so ``1 ⊘ √(…)`` is the earlier ``t2 = 1 ⊘ t1, t1 = √(…)``
+    (prenorm_residual_stack3's ∂L/∂A3 named it t4 beside that t2).  A new part takes the
+    next tN no name takes, each after the parts its definition reads (t1 = √(…), t2 = 1 ⊘
+    t1), in the order the form reads them.  A one-line batched attention's ∂L/∂X defines
+    t1 = t2 ⊙ (…) and t2 = softmax(…): its ∂L/∂Wq reads t2_b, each element of that t2,
+    where it said t1_b = softmax(…) before.  A part read only inside a part that took an
+    earlier name is read nowhere then, and named nowhere.
+    Every part read keeps its clause: a block defines each name it reads (the caller adds
+    the clauses of the earlier names an earlier definition reads,
+    :func:`defined_temporaries`)."""
     local = {w.lhs.name: w for w in parts if isinstance(w.lhs, mx.Ref)}
     if not local:
         return m, tuple(parts)
     final: dict[str, str] = {}  # a part's local name -> its name in the derivation
-    new: list[str] = []
-    earlier = {d: k for k, d in reversed(list(temporaries.items()))
-               if not (isinstance(d, mx.Ref) and d.name == k)}  # (a held tensor's name)
-
-    def resolve(name: str) -> None:
-        if name in final or name in new:
-            return
-        rhs = local[name].rhs
-        inner = [r.name for r in dict.fromkeys(mx.leaves(rhs)) if r.name in local]
-        for n in inner:
-            resolve(n)
-        same = None if any(n in new for n in inner) else earlier.get(_renamed(rhs, final))
-        if same is None:
-            new.append(name)
-        else:
-            final[name] = same
+    earlier_defs = {k: d for k, d in temporaries.items()
+                    if not (isinstance(d, mx.Ref) and d.name == k)}  # (a held tensor's name)
+    memo: dict[str, mx.M] = {}
+    earlier = {_canonical(d, earlier_defs, memo): k for k, d in reversed(earlier_defs.items())}
+    every = {**earlier_defs, **{n: w.rhs for n, w in local.items()}}
     for name in local:
-        resolve(name)
-    for name in local:  # the new names in the order the form reads them
-        if name in new:
-            k = 1
-            while f"t{k}" in temporaries:
-                k += 1
-            final[name] = f"t{k}"
-            temporaries[f"t{k}"] = local[name].rhs  # (renamed below)
+        same = earlier.get(_canonical(local[name].rhs, every, memo))
+        if same is not None:
+            final[name] = same
+    new: list[str] = []  # the parts read, named anew: each after the parts it reads
+    read: list[str] = []
+
+    def reach(x: mx.M) -> None:
+        for r in dict.fromkeys(mx.leaves(x)):
+            if r.name in local and r.name not in read:
+                read.append(r.name)
+                if r.name not in final:
+                    reach(local[r.name].rhs)
+                    new.append(r.name)
+    reach(m)
+    for name in new:
+        k = 1
+        while f"t{k}" in temporaries:
+            k += 1
+        final[name] = f"t{k}"
+        temporaries[f"t{k}"] = local[name].rhs  # (renamed below)
     out = []
-    for name, w in local.items():
-        rhs = _renamed(w.rhs, final)
+    for name in read:
+        w = local[name]
         if name in new:
+            rhs = _renamed(w.rhs, final)
             temporaries[final[name]] = rhs
+        else:
+            rhs = earlier_defs[final[name]]
         out.append(Where(_renamed(w.lhs, final), rhs))
-    wheres = tuple(out) + tuple(w for w in parts if not isinstance(w.lhs, mx.Ref))
+    wheres = in_order(tuple(out)) + tuple(w for w in parts if not isinstance(w.lhs, mx.Ref))
     return _renamed(m, final), wheres
+
+
+def _canonical(x: mx.M, defs: Mapping[str, mx.M], memo: dict[str, mx.M]) -> mx.M:
+    """``x`` with each name ``defs`` defines written out, through every level (t2 = 1 ⊘ t1,
+    t1 = √(…): 1 ⊘ √(…)), rebuilt by the smart constructors: two definitions of one meaning
+    built as different trees compare equal.  A name read otherwise than as its definition
+    stands (an element t1_b of another batch, a definition per element): kept as it is."""
+    table: dict[mx.M, mx.M] = {}
+    for r in dict.fromkeys(mx.leaves(x)):
+        d = defs.get(r.name)
+        if d is None or isinstance(d, mx.Each) or isinstance(d, mx.Ref) and d.name == r.name \
+                or r.at or r.missing or r.shape != d.shape or r.batch != mx.batch_of(d):
+            continue
+        if r.name not in memo:
+            memo[r.name] = r  # (a name whose definition reads it stands for itself)
+            memo[r.name] = _canonical(d, defs, memo)
+        table[r] = memo[r.name]
+    return mx.substitute_all(x, table)
+
+
+def in_order(wheres: Sequence[Where]) -> tuple[Where, ...]:
+    """``wheres`` as a reader reads them: each temporary's clause after the clauses its right
+    side reads, and otherwise by number (t1 before t2, t2 before t10), so a block printed
+    ``t2 = relu(t1) ⊙ …`` before ``t1 = 1 + S − sy`` reads t1, t2.  The clauses that define
+    no temporary (a derivative helper's, σ'(u) = y ⊙ (1 − y)) keep their places; the
+    temporaries' clauses are put in order in theirs."""
+    temps = [w for w in wheres if isinstance(w.lhs, mx.Ref)]
+    if len(temps) < 2:
+        return tuple(wheres)
+    names = {w.lhs.name for w in temps if isinstance(w.lhs, mx.Ref)}
+    reads = {id(w): {r.name for r in mx.leaves(w.rhs)} & names - {_name(w)} for w in temps}
+    done: set[str] = set()
+    ordered: list[Where] = []
+    rest = sorted(temps, key=_number)
+    while rest:
+        # the first by number whose reads are all defined; a cycle (none such): by number
+        w = next((w for w in rest if reads[id(w)] <= done), rest[0])
+        rest.remove(w)
+        ordered.append(w)
+        done.add(_name(w))
+    it = iter(ordered)
+    return tuple(next(it) if isinstance(w.lhs, mx.Ref) else w for w in wheres)
+
+
+def _name(w: Where) -> str:
+    assert isinstance(w.lhs, mx.Ref)
+    return w.lhs.name
+
+
+def _number(w: Where) -> tuple[int, str]:
+    """A temporary's number, then its name (t2 before t10; another name after every tN)."""
+    name = _name(w)
+    digits = name[1:] if name[:1] == "t" else ""
+    return (int(digits), name) if digits.isdigit() else (1 << 30, name)
 
 
 def _largest_shared(forms: list[mx.M]) -> mx.M | None:
     """The costliest subexpression met at least twice in ``forms`` (the form and the
     definitions so far), the first met on a tie; of one met as ``xᵀ``, its ``x`` (whose
     name then stands for both, ``t1ᵀ`` for ``xᵀ``)."""
-    seen: dict[mx.M, int] = {}
+    seen: dict[mx.M, int] = {}  # by the node with its sums' terms in one order
+    first: dict[mx.M, mx.M] = {}
+    memo: dict[mx.M, mx.M] = {}
     for node in (n for m in forms for n in mx.walk(m)):
         if _printed_size(node):
-            seen[node] = seen.get(node, 0) + 1
-    shared = [_untransposed(n) for n, k in seen.items() if k > 1]
+            key = unordered(node, memo)
+            seen[key] = seen.get(key, 0) + 1
+            first.setdefault(key, node)
+    shared = [_untransposed(first[n]) for n, k in seen.items() if k > 1]
     shared = [n for n in shared if _printed_size(n) >= SHARED_MIN and n.shape != ()]
     return max(shared, key=_printed_size, default=None)  # the first of equal sizes
 
@@ -339,16 +441,20 @@ def _fresh(taken: set[str], n: int) -> str:
 
 def _numbered(m: mx.M, defs: list[tuple[mx.Ref, mx.M]], taken: set[str]
               ) -> tuple[mx.M, tuple[Where, ...]]:
-    """The definitions renamed ``t1``, ``t2``, … in the order they are first read (the form,
-    then each definition after the names it uses), as ``where`` clauses."""
+    """The definitions renamed ``t1``, ``t2``, … in the order a reader meets them defined:
+    each after the names its definition reads (t1 = √(…), t2 = 1 ⊘ t1), the form's in the
+    order it reads them, as ``where`` clauses in that order (numbers ascending, each clause
+    after the clauses it reads)."""
     by_ref = dict(defs)
     order: list[mx.Ref] = []
+    seen: set[mx.Ref] = set()
 
     def visit(x: mx.M) -> None:
         for node in mx.walk(x):
-            if isinstance(node, mx.Ref) and node in by_ref and node not in order:
-                order.append(node)
+            if isinstance(node, mx.Ref) and node in by_ref and node not in seen:
+                seen.add(node)
                 visit(by_ref[node])
+                order.append(node)
     visit(m)
     temp = [replace(r, name=f"__t{k}") for k, r in enumerate(order)]
     final: list[mx.Ref] = []

@@ -8,7 +8,7 @@ is the renderers' business (:mod:`einderive.api` composes them).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from sympy import Add as SAdd
@@ -35,8 +35,8 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
-from .closed import (Refused, defined_temporaries, in_node_names, named_parts, named_temporary,
-                     substituted, throughout)
+from .closed import (Refused, defined_temporaries, in_node_names, in_order, named_parts,
+                     named_temporary, substituted, throughout)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -171,6 +171,7 @@ class UnknownName(KeyError):
 
 
 _Item = TypeVar("_Item", Adjoint, Gradient)
+_MaybeForm = TypeVar("_MaybeForm", Form, Form | None)
 
 
 def _find(items: tuple[_Item, ...], name: str, what: str) -> _Item:
@@ -254,6 +255,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         edges_of.setdefault(e.operand, []).append(e)
     adjoints: list[Adjoint] = []
     matrix_closed: dict[str, mx.M] = {}  # each adjoint's closed matrix form, all written out
+    printed: dict[str, mx.M] = {}  # and as it printed, its parts named by where-clauses
+    stood: set[str] = set()  # the temporaries that stand for a printed closed form
     # t1 = reshape(permute(∂L/∂Q, …)): one name throughout, never a tensor's or a dim's
     temporaries: dict[str, mx.M] = {n: mx.Ref(n, RefKind.TENSOR, ()) for n in _taken(graph)}
     made = []
@@ -280,9 +283,18 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             built = _matrix_closed(name, shown_form, closed_form, matrix_closed,
                                    lambda m, w: _closed_simplified(m, w, graph, named,
                                                                    symmetric),
-                                   _taken(graph) | set(temporaries), temporaries)
+                                   _taken(graph) | set(temporaries), temporaries,
+                                   (printed, stood))
             closed_form, omitted = (None, built) if isinstance(built, Refused) else (built, None)
-        adjoints.append(Adjoint(t, shown_form, closed_form, terms,
+            if closed_form is not None and closed_form.matrix is not None and \
+                    all(is_temporary(w) for w in closed_form.wheres) and \
+                    not any(isinstance(w.lhs, mx.Ref) and w.lhs.name in stood
+                            for w in closed_form.wheres):
+                # as it printed, its parts named (not one reading a form named so itself)
+                printed[name] = closed_form.matrix
+        # every block's where-clauses as a reader reads them (each after those it reads)
+        adjoints.append(Adjoint(t, _in_order(shown_form), _in_order(closed_form),
+                                tuple((c, _in_order(f)) for c, f in terms),
                                 tuple(edges_of.get(name, ())), omitted))
     by_name = {x.name: x for x in adjoints}
     gradients: list[Gradient] = []
@@ -296,8 +308,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
 
 
 def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, mx.M],
-                   simplified: Any, taken: set[str], temporaries: dict[str, mx.M]
-                   ) -> Form | Refused | None:
+                   simplified: Any, taken: set[str], temporaries: dict[str, mx.M],
+                   printed: tuple[Mapping[str, mx.M], set[str]]) -> Form | Refused | None:
     """The closed form of ∂L/∂``name``: the index form's where it was built (its derivative
     helpers written in the forward nodes, as the literature writes a gate's σ'); else, when the
     index form's was too large, the matrix level's (:mod:`einderive.closed`), its repeated
@@ -326,7 +338,7 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
                 or _other_element(closed.matrix, shown.matrix) or \
                 _split_anew(closed, shown):
             level = _matrix_level(name, shown, done, simplified, taken | set(temporaries),
-                                  temporaries)
+                                  temporaries, printed)
             if isinstance(level, Form):  # the index form's closed form is this one's
                 return replace(level, index=closed.index, idx=closed.idx)
             if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
@@ -339,9 +351,12 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         if parts is None or not parts[1]:
             return closed
         m, named = throughout(*parts, temporaries)  # one name, one meaning, every block
+        # and the clauses of the earlier names an earlier definition taken reads
+        named += defined_temporaries((m, *(w.rhs for w in named)), temporaries,
+                                     closed.wheres + named)
         return replace(closed, matrix=m, wheres=_defined_once(closed.wheres + named),
                        positions=positions(m))
-    return _matrix_level(name, shown, done, simplified, taken, temporaries)
+    return _matrix_level(name, shown, done, simplified, taken, temporaries, printed)
 
 
 def _split_anew(closed: Form, shown: Form) -> bool:
@@ -379,7 +394,8 @@ def _keeping(f: Form, trial: dict[str, mx.M], temporaries: dict[str, mx.M]) -> F
 
 
 def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any,
-                  taken: set[str], temporaries: dict[str, mx.M]) -> Form | Refused | None:
+                  taken: set[str], temporaries: dict[str, mx.M],
+                  printed: tuple[Mapping[str, mx.M], set[str]]) -> Form | Refused | None:
     """The closed form of ∂L/∂``name`` at the matrix level: the upstream adjoints' closed
     forms put in its chain form (:func:`einderive.closed.substituted`), simplified, its
     repeated parts named."""
@@ -393,7 +409,7 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
         # substitution does not see; taken for closed, ∂L/∂N1 = t1 Wqᵀ + … carried its t1 into
         # the forms after it (∂L/∂g1's), defined nowhere there: never recorded as done
         return through
-    full = substituted(through, done, temporaries)
+    full = substituted(through, done, temporaries, *printed)
     if isinstance(full, Refused):
         return full
     if full == shown.matrix:  # no upstream adjoint in it: its chain form is closed already
@@ -415,6 +431,14 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
     # read in the form or in a named part (t5 = rowsum(YB_b ⊙ 𝟙[t1_b > 0]))
     kept += defined_temporaries((m, *(w.rhs for w in wheres)), temporaries, kept + wheres)
     return Form(None, shown.idx, m, _defined_once(kept + wheres), positions(m), shown.einsum)
+
+
+def _in_order(f: _MaybeForm) -> _MaybeForm:
+    """``f`` with its where-clauses in the order :func:`einderive.closed.in_order` gives."""
+    if f is None or len(f.wheres) < 2:
+        return f
+    wheres = in_order(f.wheres)
+    return f if wheres == f.wheres else replace(f, wheres=wheres)
 
 
 def _defined_once(wheres: tuple[Where, ...]) -> tuple[Where, ...]:

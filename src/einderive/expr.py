@@ -209,7 +209,7 @@ def _whole(node: ast.expr) -> int | None:
     return None
 
 
-def _reshape_call(node: ast.Call, loc: Loc, message: str) -> ReshapeCall | None:
+def _reshape_call(node: ast.Call, loc: Loc, message: str) -> SpecError | None:
     """``x.unsqueeze(1)``, ``torch.flatten(x, 1)``, ``np.squeeze(x)`` and the like, whose
     tensor respells and whose other arguments are whole numbers (an ``axis=``/``dim=``
     keyword too): the error that names reshape, else None (the general hint)."""
@@ -238,27 +238,33 @@ def _reshape_call(node: ast.Call, loc: Loc, message: str) -> ReshapeCall | None:
 
 
 def _inferred_reshape(node: ast.Call, loc: Loc, message: str,
-                      args: list[ast.expr]) -> ReshapeCall | None:
+                      args: list[ast.expr]) -> SpecError | None:
     """``x.view(-1)``, ``x.reshape(B, -1)``: a size NumPy infers, which a spec names (a dim
-    or 1); the sizes whole numbers or dims' names, one of them -1. Else None: the general
-    hint writes ``reshape(x, [...])`` from the sizes given."""
+    or 1); the sizes whole numbers or dims' names, one of them -1. Sizes a spec's reshape
+    refuses (-1 twice, another negative number, a product N * D) get the hint that says what
+    it takes, not a reshape(x, [-1, -1]) that is no spec's. Else None: the general hint
+    writes ``reshape(x, [...])`` from the sizes given."""
     sizes = args[1:]
     if len(sizes) == 1 and isinstance(sizes[0], (ast.Tuple, ast.List)):
         sizes = list(sizes[0].elts)
-    given: list[int | str] = []
-    for a in sizes:
-        n = _whole(a)
-        if n is None and not isinstance(a, ast.Name):
-            return None
-        given.append(a.id if isinstance(a, ast.Name) else n if n is not None else 0)
+    given: list[int | str | None] = [
+        a.id if isinstance(a, ast.Name) else _whole(a) for a in sizes]
     respell = _Respell()
     receiver = respell.visit(copy.deepcopy(args[0]))
-    if given.count(-1) != 1 or respell.failed is not None:
+    if respell.failed is not None:
         return None
     text = ast.unparse(receiver)
+    if given.count(-1) > 1 or any(n is None or isinstance(n, int) and n < 1 and n != -1
+                                  for n in given):
+        return SpecError(message, loc, f"a reshape names its shape: write reshape({text}, [...]) "
+                         "with a dim or 1 for each size (NumPy's -1 stands for one size at "
+                         "most; declare a product of dims as a dim, e.g. dims: {BT: B * T})")
+    if given.count(-1) != 1:
+        return None
     hint = (f"a reshape names its shape: write reshape({text}, [...]) with a dim or 1 for "
             "the size -1 stands for")
-    return ReshapeCall(message, loc, hint, text, "reshape", (), ast.unparse(node), tuple(given))
+    return ReshapeCall(message, loc, hint, text, "reshape", (), ast.unparse(node),
+                       tuple(n for n in given if n is not None))
 
 
 def _qualified_call(node: ast.Call, loc: Loc,

@@ -503,8 +503,9 @@ class _Builder:
               kwargs: dict[str, tuple[FExpr, Loc]]) -> FExpr:
         op = OPS[fn]
         first = args[0][0] if args else None
+        # det(Xᵀ) is det(X), in index form too (of a matrix: ops.AxisOp.same_at_transpose)
         if first is not None and first.op == "transpose" and fn in AXIS_OPS and \
-                AXIS_OPS[fn].transpose_free:  # det(Xᵀ) is det(X), in index form too
+                AXIS_OPS[fn].same_at_transpose(first.shape):
             args = [(first.args[0], args[0][1])] + list(args[1:])
         if op.needs_ref and not args[0][0].is_ref:
             args = [(self.split(args[0][0]), args[0][1])] + list(args[1:])

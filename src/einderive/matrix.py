@@ -534,6 +534,24 @@ def _push_transpose(x: M) -> M:
     return Fn(x.name, transpose(x.x), shape, x.src, tuple(transpose(r) for r in x.rest))
 
 
+def pushed_transpose(x: M) -> M:
+    """``xᵀ`` with the transpose pushed through every sum, elementwise product, power and
+    elementwise function, down to the products and leaves (:func:`transpose` pushes it only
+    where that removes transposes): (√(1 + s + sᵀ − 2 Y Yᵀ))ᵀ is √(1 + sᵀ + s − 2 Y Yᵀ), as a
+    backward form that reads the node's element (j, i) writes it."""
+    if len(x.shape) != 2 or batch_of(x) or not isinstance(x, (Add, Hadamard, Pow, Fn)):
+        return transpose(x)
+    shape = tuple(reversed(x.shape))
+    if isinstance(x, Hadamard):
+        return hadamard(*[pushed_transpose(f) for f in x.factors])
+    if isinstance(x, Add):
+        return Add(tuple(pushed_transpose(t) for t in x.terms), shape, x.src)
+    if isinstance(x, Pow):
+        return Pow(pushed_transpose(x.x), x.exp, shape, x.src)
+    return Fn(x.name, pushed_transpose(x.x), shape, x.src,
+              tuple(pushed_transpose(r) for r in x.rest))
+
+
 def _count_transposes(x: M) -> int:
     return sum(isinstance(n, Transpose) for n in walk(x))
 

@@ -1061,6 +1061,12 @@ class AxisOp(Record):
     transpose_free: bool = False  # its value at Aᵀ is its value at A (det, log det)
     sums_to_one: bool = False  # its values along its axis add up to 1 (softmax)
 
+    def same_at_transpose(self, shape: Tup) -> bool:
+        """Whether its value at a transpose of an argument of ``shape`` is its value at the
+        argument: det(Aᵀ) = det(A) for a matrix, rank 2 only; of a batch of matrices
+        (transpose(X, (1, 0, 2)), its matrices' rows swapped across the batch) it is not."""
+        return self.transpose_free and len(shape) == 2
+
 
 AXIS_OPS = {o.name: o for o in (
     AxisOp("softmax", False, "def softmax(x, axis=-1):\n"

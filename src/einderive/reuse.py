@@ -72,6 +72,13 @@ def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
             continue
         out.setdefault(m, ref)  # two nodes with one form: the first defined
     turned = {mx.transpose(m): mx.transpose(ref) for m, ref in out.items() if m.shape != ()}
+    # and its transpose pushed down to the leaves, as a form reading the node's element (j, i)
+    # writes it: the node itself where that is its form in another order (sammon_stress's
+    # Dy = √(1 + sq + sqᵀ − 2 Y Yᵀ) read as √(1 + sqᵀ + sq − 2 Y Yᵀ) is Dy), else its ᵀ
+    for m, node in out.items():
+        pushed = mx.pushed_transpose(m)
+        if pushed != m and pushed not in turned and pushed not in out:
+            turned[pushed] = node if unordered(pushed) == unordered(m) else mx.transpose(node)
     extra = list(out.items()) + [(t, r) for t, r in turned.items() if t not in out]
     flipped = [(f, mx.neg(r)) for m, r in extra if (f := _flipped(m)) is not None]
     seen = {m for m, _ in extra}
@@ -112,6 +119,18 @@ def _difference(m: mx.M) -> bool:
     """``a − b``: a sum of two terms, one of them negative."""
     return isinstance(m, mx.Add) and len(m.terms) == 2 and \
         sum(mx.split_sign(t)[0] for t in m.terms) == 1
+
+
+def unordered(m: mx.M, memo: dict[mx.M, mx.M] | None = None) -> mx.M:
+    """``m`` with the terms of every sum in one fixed order (by their text): two forms equal
+    up to the order of their terms compare equal (``memo`` keeps the subtrees done)."""
+    memo = {} if memo is None else memo
+    hit = memo.get(m)
+    if hit is None:
+        kids = [unordered(c, memo) for c in m.children()]
+        hit = memo[m] = mx.Add(tuple(sorted(kids, key=repr)), m.shape, m.src) \
+            if isinstance(m, mx.Add) else _rebuild(m, kids)
+    return hit
 
 
 def _leaf(m: mx.M) -> bool:

@@ -972,7 +972,7 @@ def of_transpose(m: mx.M) -> mx.M | None:
     at a matrix's transpose, of a transpose inline or an anonymous part."""
     if isinstance(m, mx.AxisFn) and AXIS_OPS[m.head].transpose_free and not mx.batch_of(m):
         x = _display(m.x)
-        if isinstance(x, mx.Transpose):
+        if isinstance(x, mx.Transpose) and AXIS_OPS[m.head].same_at_transpose(x.shape):
             return mx.AxisFn(m.head, x.x, m.axis, _shape(x.x), m.shape)
     return None
 
