@@ -17,7 +17,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from sympy import Add, Indexed, Mul, S, Sum, Symbol, factor_terms, preorder_traversal as preorder
+from sympy import Add, Indexed, Mul, Pow, S, Sum, Symbol, factor_terms, preorder_traversal as preorder
 
 from .errors import SpecError
 from .graph import Graph
@@ -255,7 +255,7 @@ def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
     Collapse again after ``factor_terms``, which splits Σ_i (a_i − c) into
     Σ_i a_i − c Σ_i 1; rename last, so that two sums that differ only in the
     name of their index (Σ_i′ X_i′j − Σ_i′′ X_i′′j) are seen equal and cancel."""
-    e = collapse(factor_terms(namer(collapse(e))))
+    e = collapse(_factor_terms(namer(collapse(e))))
     if ctx.sums_to_one:
         e = _sums_to_one(e, ctx)
     named = rename(e, ctx, idx, idx)
@@ -263,7 +263,26 @@ def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
         named = _centred(named, namer.sums)
     if named == e:
         return e
-    return collapse(factor_terms(collapse(named)))  # a sum whose body cancelled is 0
+    return collapse(_factor_terms(collapse(named)))  # a sum whose body cancelled is 0
+
+
+def _factor_terms(e: Expr) -> Expr:
+    """SymPy's ``factor_terms`` with every divisor that is a sum held whole."""
+    held: dict[Expr, Expr] = {}
+
+    def walk(x: Expr) -> None:
+        if isinstance(x, Sum) or not x.args or isinstance(x, Indexed):
+            return
+        if isinstance(x, Pow) and isinstance(x.base, Add) and x.exp.is_negative:
+            if x.base not in held:
+                held[x.base] = Symbol(f"\0held{len(held)}")
+            return
+        for a in x.args:
+            walk(a)
+    walk(e)
+    if not held:
+        return factor_terms(e)
+    return factor_terms(e.xreplace(held)).xreplace({v: k for k, v in held.items()})
 
 
 def _centred(e: Expr, sums: dict[Any, tuple[Expr, Idx]]) -> Expr:
