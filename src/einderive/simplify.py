@@ -1558,9 +1558,10 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-# rules whose rewrite is kept at an equal cost too: each removes something (a transpose) no
-# rule puts back, so rewriting still ends
-CANONICAL: frozenset[Rule] = frozenset({of_transpose})
+# rules whose rewrite is kept at an equal cost too: each removes something (a transpose, a
+# reduction of a broadcast product: colsum(Φ ⊙ r) is Φᵀ r) no rule puts back, so rewriting
+# still ends
+CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product})
 
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
