@@ -1121,6 +1121,20 @@ def transpose_inward(m: mx.M) -> mx.M | None:
     return None
 
 
+def reduce_of_turned(m: mx.M) -> mx.M | None:
+    """``rowsum(𝟙[W1ᵀ X_bᵀ + b1 > 0])`` → ``colsum(𝟙[X_b W1 + b1ᵀ > 0])``: a row sum of a
+    function of a transposed pre-activation is the column sum of the function of the
+    pre-activation as its line wrote it (fewer transposed matrices inside the function)."""
+    if not (isinstance(m, mx.Reduce) and m.kind != ReduceKind.SUM and
+            isinstance(m.x, mx.Fn) and len(_shape(m.x)) == 2):
+        return None
+    turned = transpose_deep(m.x)
+    if isinstance(turned, mx.Transpose) or not mx.adds_preactivation_transposes(turned, m.x):
+        return None
+    return mx.reduce(ReduceKind.COLSUM if m.kind == ReduceKind.ROWSUM else ReduceKind.ROWSUM,
+                     turned)
+
+
 # -- rules: factors constant along an axis, roots ------------------------------------------------
 
 
@@ -1547,7 +1561,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 # -- the table and the fixed point ----------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
-    double_transpose, transpose_inward, inverse_of_inverse, inverse_of_transpose,
+    double_transpose, transpose_inward, reduce_of_turned, inverse_of_inverse, inverse_of_transpose,
     inverse_times_matrix, of_transpose,
     collect_terms, collect_scalar_factors, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
@@ -1559,9 +1573,9 @@ RULES: tuple[Rule, ...] = (
 
 
 # rules whose rewrite is kept at an equal cost too: each removes something (a transpose, a
-# reduction of a broadcast product: colsum(Φ ⊙ r) is Φᵀ r) no rule puts back, so rewriting
-# still ends
-CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product})
+# transposed pre-activation, a reduction of a broadcast product: colsum(Φ ⊙ r) is Φᵀ r) no
+# rule puts back, so rewriting still ends
+CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_of_turned})
 
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),

@@ -1,0 +1,79 @@
+"""Issue 12's simplifier leftovers (session 31): forms a careful person writes differently.
+
+Each case pins the printed form of a shipped spec and proves it with ``verify`` (finite
+differences against every printed form); where a rule of the matrix-form simplifier does it,
+the rule on its own with a number (tests/test_simplify.py's ``check``):
+
+- a divisor that is a sum keeps the spec's fractions (``10 (−3 fp − 7 fn)/(10 + 10 tp + …)²``
+  was Tversky's ∂L/∂tp; NALU's ``1000 sign(X) ⊙ … ⊘ (1 + 1000 |X|)``), and the closed form
+  built on it keeps its node names;
+- ``colsum(Φ ⊙ r)`` of a broadcast column r is ``Φᵀ r`` (``reduce_as_product`` at equal cost);
+- a row sum of a function of a transposed pre-activation is the column sum of the
+  pre-activation the line wrote (``reduce_of_turned``).
+"""
+
+from __future__ import annotations
+
+import sympy
+
+from conftest import forms
+from einderive import matrix as mx
+from einderive import simplify as S
+from einderive.render.styles import Unicode
+from test_index_only_leftovers import _derive, _verified
+from test_simplify import check, ref, text
+
+
+def _closed(d, name: str) -> str:
+    a = d.adjoint(name)
+    assert a.closed is not None and a.closed.matrix is not None, name
+    return Unicode().matrix(a.closed.matrix)
+
+
+def test_a_sum_divisor_keeps_the_specs_fractions():
+    d = _derive("models/more10/tversky_loss.yaml")
+    assert forms(d, "tp")[1] == \
+        "(−(3/10) fp − (7/10) fn)/(1 + tp + (3/10) fp + (7/10) fn)²"  # was 10 (−3 fp − 7 fn)/…
+    # the closed form reads tp and fp, not pᵀ ((7/10) t + 3/10), where the divisor is
+    assert _closed(d, "w") == ("(1/10) (1/(1 + tp + (3/10) fp + (7/10) fn)²)·Xᵀ (p ⊙ (1 − p) "
+                               "⊙ (3 + 3 tp − 10 (1 + tp + (3/10) fp + (7/10) fn)·t))")
+    _verified(d)
+    d = _derive("models/more11/nalu_cell.yaml")
+    index, matrix = forms(d, "X")
+    assert "⊘ (|X| + 0.001)" in matrix and "1000" not in matrix, matrix  # was 1000 sign(X) ⊙ …
+    assert "/ (0.001 + |X_ij|)" in index and "1000" not in index, index
+    _verified(d)
+
+
+def test_a_scale_of_a_scale_lifts_out_of_a_product():
+    # (1/10)·((1/d)·v): scale keeps the constant in front of the scalar; both come out of ⊙
+    d, v, s = ref("d"), ref("v", "N", 1), ref("s", "N", 1)
+    c = mx.scalar_product([mx.Const(sympy.Rational(1, 10)), mx.power(d, -1)])
+    nested = mx.scale(c, v)
+    assert isinstance(nested, mx.Scale) and isinstance(nested.x, mx.Scale), nested
+    out = mx.hadamard(s, nested)
+    assert not any(isinstance(f, mx.Scale) for h in mx.walk(out) if isinstance(h, mx.Hadamard)
+                   for f in h.factors), out  # was s ⊙ ((1/d)·v), which 1/d elsewhere never met
+    assert text(out) == "(1/10) (1/d)·s ⊙ v"
+
+
+def test_colsum_of_a_broadcast_column_is_a_product():
+    Phi, r = ref("P", "N", "K"), ref("r", "N", 1)
+    before = mx.reduce("colsum", mx.hadamard(mx.fn("exp", Phi), r))
+    after = S.reduce_as_product(before)
+    assert after is not None and text(after) == "exp(P)ᵀ r"
+    assert text(S.simplify(before)) == "exp(P)ᵀ r"  # kept at equal cost
+    d = _derive("models/more11/rbf_network.yaml")
+    assert forms(d, "w")[1] == "(2/N) exp(−gam·D2)ᵀ (exp(−gam·D2) w − y)"  # was colsum(… ⊙ …)
+    _verified(d)
+
+
+def test_a_row_sum_of_a_turned_pre_activation_is_a_column_sum():
+    W, X, b = ref("W", "N", "K"), ref("X", "M", "N"), ref("b", "K", 1)
+    turned = mx.fn("sigmoid", mx.add(mx.matmul(mx.transpose(W), mx.transpose(X)), b))
+    check(S.reduce_of_turned, mx.reduce("rowsum", turned), "colsum(σ(X W + bᵀ))")
+    # already as the line wrote it: left alone
+    assert S.reduce_of_turned(mx.reduce("colsum", mx.fn("sigmoid", mx.matmul(X, W)))) is None
+    d = _derive("models/more11/deepsets_rank3_mean.yaml")
+    assert forms(d, "b1")[1] == "(1/N) Σ_b ∂L/∂P_b ⊙ colsum(𝟙[X_b W1 + b1ᵀ > 0])"
+    _verified(d)
