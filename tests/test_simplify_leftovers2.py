@@ -77,3 +77,21 @@ def test_a_row_sum_of_a_turned_pre_activation_is_a_column_sum():
     d = _derive("models/more11/deepsets_rank3_mean.yaml")
     assert forms(d, "b1")[1] == "(1/N) Σ_b ∂L/∂P_b ⊙ colsum(𝟙[X_b W1 + b1ᵀ > 0])"
     _verified(d)
+
+
+def test_a_constant_comes_out_of_a_reshape():
+    P, Y = ref("P", "M", "N"), ref("Y", "M", "N")
+    two = mx.Const(sympy.Integer(2))
+    before = mx.Reshape(mx.add(mx.scale(two, P), mx.neg(mx.scale(two, Y))), ("M", "N"),
+                        ("M", "N"))
+    after = S.reshape_pulls_constant(before)
+    assert after is not None and text(after) == "2 reshape(P − Y, [M, N])"
+    assert text(S.simplify(before)) == "2 reshape(P − Y, [M, N])"  # kept at equal cost
+    # a constant that is not a number (1/N) stays inside
+    inv_n = mx.Const(1 / sympy.Symbol("N"))
+    assert S.reshape_pulls_constant(mx.Reshape(mx.add(mx.scale(inv_n, P), Y), ("M", "N"),
+                                               ("M", "N"))) is None
+    d = _derive("models/more8/gqa_grouped.yaml")
+    assert forms(d, "O")[1] == "2 reshape(O2 − y, [B, T, G, R, Dh])"  # was reshape(2 O2 − 2 y, …)
+    d = _derive("models/more10/hypernet_linear.yaml")
+    assert _closed(d, "Hw") == "2 z reshape(Xᵀ (X W − Y), [DF])ᵀ"  # was z reshape(2 Xᵀ (…), …)ᵀ

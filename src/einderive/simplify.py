@@ -1442,6 +1442,25 @@ def softplus(m: mx.M) -> mx.M | None:
     return None
 
 
+def reshape_pulls_constant(m: mx.M) -> mx.M | None:
+    """``reshape(2 P − 2 Y, dims)`` → ``2 reshape(P − Y, dims)``: a constant in front of a
+    reshape's operand, or one every term of it has, comes out of the reshape."""
+    if not isinstance(m, mx.Reshape):
+        return None
+    x = m.x
+    if isinstance(x, mx.Add):
+        coeffs = [sympy.sympify(_constant_and_body(t)[0]) for t in x.terms]
+        if not all(k.is_Rational for k in coeffs):  # 1/N in front: left as the sum has it
+            return None
+        c: Any = abs(coeffs[0])
+        if c == 1 or c == 0 or any(abs(k) != c for k in coeffs):
+            return None
+        x = mx.scale(mx.Const(c), mx.add(*[mx.scale(mx.Const(1 / c), t) for t in x.terms]))
+    if not (isinstance(x, mx.Scale) and isinstance(x.coeff, mx.Const)):
+        return None
+    return mx.scale(x.coeff, mx.Reshape(x.x, m.dims, m.shape))
+
+
 def squeezed_sum(m: mx.M) -> mx.M | None:
     """``reshape(sum(X, axis=0, keepdims=True), [H, T, T])`` → ``sum(X, axis=0)``: a reshape
     that only drops the axes a sum kept (as 1s) is the sum without keepdims; through sums,
@@ -1568,14 +1587,16 @@ RULES: tuple[Rule, ...] = (
     ones_product, sum_as_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, trace_of_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
-    sigmoid_of_exp, complement, softplus, squeezed_sum, abs_times_sign, norm_of_abs, indicator_of_where,
+    sigmoid_of_exp, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
+    norm_of_abs, indicator_of_where,
 )
 
 
 # rules whose rewrite is kept at an equal cost too: each removes something (a transpose, a
-# transposed pre-activation, a reduction of a broadcast product: colsum(Φ ⊙ r) is Φᵀ r) no
-# rule puts back, so rewriting still ends
-CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_of_turned})
+# transposed pre-activation, a reduction of a broadcast product: colsum(Φ ⊙ r) is Φᵀ r, a
+# constant inside a reshape) no rule puts back, so rewriting still ends
+CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_of_turned,
+                                        reshape_pulls_constant})
 
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
