@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sympy
 
-from conftest import forms
+from conftest import derive_text, forms
 from einderive import matrix as mx
 from einderive import simplify as S
 from einderive.render.styles import Unicode
@@ -95,3 +95,25 @@ def test_a_constant_comes_out_of_a_reshape():
     assert forms(d, "O")[1] == "2 reshape(O2 − y, [B, T, G, R, Dh])"  # was reshape(2 O2 − 2 y, …)
     d = _derive("models/more10/hypernet_linear.yaml")
     assert _closed(d, "Hw") == "2 z reshape(Xᵀ (X W − Y), [DF])ᵀ"  # was z reshape(2 Xᵀ (…), …)ᵀ
+
+
+SLICE_SUM = """
+    name: slice_sum
+    dims: {M: 4, N: 5, T: "2"}
+    inputs: {X: [M, N], W: [N, N]}
+    forward:
+      - H = X @ W
+      - L = sum(H[:, 1:3])
+    loss: L
+"""
+
+
+def test_a_sum_over_a_pads_axis_is_the_sum_of_what_it_pads():
+    W = ref("W", "N", "K")
+    padded = mx.Pad(W, 1, 1, 3, ("N", "M"), ("N", "M"))
+    assert text(S.reduce_of_pad(mx.reduce("rowsum", padded))) == "rowsum(W)"
+    assert text(S.reduce_of_pad(mx.reduce("sum", padded))) == "sum(W)"
+    assert S.reduce_of_pad(mx.reduce("colsum", padded)) is None  # the zeros are other rows
+    d = derive_text(SLICE_SUM)
+    assert forms(d, "X")[1] == "𝟏 rowsum(slice(W, :, 1:T + 1))ᵀ"  # was rowsum(pad(…, 1:3, axis=1))
+    _verified(d)

@@ -1121,6 +1121,18 @@ def transpose_inward(m: mx.M) -> mx.M | None:
     return None
 
 
+def reduce_of_pad(m: mx.M) -> mx.M | None:
+    """``rowsum(pad(x, 1:3, axis=1))`` → ``rowsum(x)``, ``sum(pad(x, …))`` → ``sum(x)``: the
+    zeros a pad adds along the summed axis add nothing."""
+    if not (isinstance(m, mx.Reduce) and isinstance(m.x, mx.Pad)) or mx.batch_of(m):
+        return None
+    pad = m.x
+    if m.kind == ReduceKind.SUM or len(pad.dims) == 2 and len(_shape(pad)) == 2 and \
+            pad.axis == (1 if m.kind == ReduceKind.ROWSUM else 0):
+        return mx.reduce(m.kind, pad.x)
+    return None
+
+
 def reduce_of_turned(m: mx.M) -> mx.M | None:
     """``rowsum(𝟙[W1ᵀ X_bᵀ + b1 > 0])`` → ``colsum(𝟙[X_b W1 + b1ᵀ > 0])``: a row sum of a
     function of a transposed pre-activation is the column sum of the function of the
@@ -1580,7 +1592,8 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 # -- the table and the fixed point ----------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
-    double_transpose, transpose_inward, reduce_of_turned, inverse_of_inverse, inverse_of_transpose,
+    double_transpose, transpose_inward, reduce_of_turned, reduce_of_pad, inverse_of_inverse,
+    inverse_of_transpose,
     inverse_times_matrix, of_transpose,
     collect_terms, collect_scalar_factors, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
