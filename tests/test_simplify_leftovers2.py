@@ -14,6 +14,7 @@ the rule on its own with a number (tests/test_simplify.py's ``check``):
 
 from __future__ import annotations
 
+import numpy as np
 import sympy
 
 from conftest import derive_text, forms
@@ -21,7 +22,7 @@ from einderive import matrix as mx
 from einderive import simplify as S
 from einderive.render.styles import Unicode
 from test_index_only_leftovers import _derive, _verified
-from test_simplify import check, ref, text
+from test_simplify import SIZES, check, ev, ref, text, values_for
 
 
 def _closed(d, name: str) -> str:
@@ -116,4 +117,36 @@ def test_a_sum_over_a_pads_axis_is_the_sum_of_what_it_pads():
     assert S.reduce_of_pad(mx.reduce("colsum", padded)) is None  # the zeros are other rows
     d = derive_text(SLICE_SUM)
     assert forms(d, "X")[1] == "𝟏 rowsum(slice(W, :, 1:T + 1))ᵀ"  # was rowsum(pad(…, 1:3, axis=1))
+    _verified(d)
+
+
+def _inv(m: mx.M) -> mx.M:
+    return mx.AxisFn("inv", m, 0, m.shape, m.shape)
+
+
+def test_an_inverse_of_a_product_of_square_matrices_meets_one_of_them():
+    # (A D)⁻¹ A = D⁻¹, D (A D)⁻¹ = A⁻¹, (A A)⁻ᵀ Aᵀ = A⁻ᵀ; with numbers
+    A, D, C = ref("A", "N", "N"), ref("D", "N", "N"), ref("C", "N", "K")
+    vals = values_for(A, D, C)
+    vals["A"] = vals["A"] + 3 * np.eye(SIZES["N"])  # well conditioned
+    vals["D"] = vals["D"] + 3 * np.eye(SIZES["N"])
+    ad, aa = mx.matmul(A, D), mx.matmul(A, A)
+    cases = [
+        (mx.matmul(mx.matmul(_inv(ad), A), C), "D⁻¹ C"),
+        (mx.matmul(D, _inv(ad)), "A⁻¹"),
+        (mx.matmul(mx.transpose(_inv(aa)), mx.transpose(A)), "A⁻ᵀ"),
+        (mx.matmul(mx.transpose(A), mx.transpose(_inv(aa))), "A⁻ᵀ"),
+    ]
+    for before, want in cases:
+        after = S.inverse_times_matrix(before)
+        assert after is not None, text(before)
+        assert text(S.simplify(before)) == want
+        np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-9, atol=1e-12)
+    # not square: (A C)(A C)ᵀ's inverse beside A is no A⁻¹ of anything
+    cc = mx.matmul(C, mx.transpose(C))
+    assert S.inverse_times_matrix(mx.matmul(_inv(mx.matmul(cc, A)), C)) is None
+    # the other end of the product: (A D)⁻¹ D stays
+    assert S.inverse_times_matrix(mx.matmul(_inv(ad), D)) is None
+    d = _derive("models/more11/cb_det_x_squared.yaml")
+    assert forms(d, "X")[1] == "2 L·X⁻ᵀ"  # was L·((X X)⁻ᵀ Xᵀ + Xᵀ (X X)⁻ᵀ)
     _verified(d)

@@ -934,6 +934,32 @@ def inverse_times_matrix(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> m
             if lo >= 0 and factors[lo:n] + factors[n + 1:hi] == matrix:
                 rest = factors[:lo] + factors[hi:]
                 return _product(rest) if rest else mx.Eye(mx.rows(a), (mx.rows(a), mx.rows(a)))
+        part = _inverse_meets_part(factors, n, a, matrix)
+        if part is not None:
+            return part
+    return None
+
+
+def _inverse_meets_part(factors: list[mx.M], n: int, a: mx.M, matrix: list[mx.M]
+                        ) -> mx.M | None:
+    """``(X X)⁻ᵀ Xᵀ`` → ``(Xᵀ)⁻¹``: the inverse of a product of square matrices of one size
+    (each invertible, as their product is) beside the first or last of them:
+    (F1 … Fk)⁻¹ F1 … Fj = (Fj+1 … Fk)⁻¹ and Fj … Fk (F1 … Fk)⁻¹ = (F1 … Fj−1)⁻¹."""
+    fn = _display(a.x) if isinstance(a, mx.Transpose) else a
+    k = len(matrix)
+    if not isinstance(fn, mx.AxisFn) or k < 2 or mx.batch_of(a) or \
+            any(len(_shape(f)) != 2 or _shape(f) != _shape(matrix[0]) for f in matrix) or \
+            _shape(matrix[0])[0] != _shape(matrix[0])[1]:
+        return None
+
+    def inverse(fs: list[mx.M]) -> mx.M:
+        p = _product(fs)
+        return mx.AxisFn(fn.head, p, fn.axis, _shape(p), _shape(p))
+    for j in range(k - 1, 0, -1):  # the longest part first
+        if factors[n + 1:n + 1 + j] == matrix[:j]:
+            return _product(factors[:n] + [inverse(matrix[j:])] + factors[n + 1 + j:])
+        if n - j >= 0 and factors[n - j:n] == matrix[k - j:]:
+            return _product(factors[:n - j] + [inverse(matrix[:k - j])] + factors[n + 1:])
     return None
 
 
