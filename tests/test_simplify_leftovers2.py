@@ -150,3 +150,19 @@ def test_an_inverse_of_a_product_of_square_matrices_meets_one_of_them():
     d = _derive("models/more11/cb_det_x_squared.yaml")
     assert forms(d, "X")[1] == "2 L·X⁻ᵀ"  # was L·((X X)⁻ᵀ Xᵀ + Xᵀ (X X)⁻ᵀ)
     _verified(d)
+
+
+def test_an_adjoint_whose_named_term_cancelled_stays_named_where_it_is_read():
+    # ∂L/∂mu lost its ∂L/∂sd term (a centred sum, 0) last session; ∂L/∂X then wrote ∂L/∂mu
+    # out as if it were a constant passed through: the index line grew by a whole formula
+    d = _derive("models/more/instance_norm_rank3.yaml")
+    assert forms(d, "X")[0].startswith("(1/T) ∂L/∂mu_ij + "), forms(d, "X")[0]
+    assert forms(d, "mu")[0] == "−2 g_j (Σ_k (g_j (X_ijk − mu_ij) / sd_ij − Y_ijk)) / sd_ij"
+    _verified(d)
+    d = _derive("models/more/group_stats_first_order.yaml")
+    assert forms(d, "X") == ("(1/K) ∂L/∂mu_ij + 2 ∂L/∂s_ij (X_ijk − mu_ij) + s_ij Σ_k′ W_kk′",
+                             "(1/K) ∂L/∂mu 𝟏ᵀ + 2 ∂L/∂s ⊙ (X − mu) + s rowsum(W)ᵀ")
+    _verified(d)
+    d = _derive("models/more/mean_over_all_but_last.yaml")
+    assert forms(d, "X")[0] == "(1/(B T)) ∂L/∂m_k + (2/(B T)) ∂L/∂v_k (X_ijk − m_k)"
+    _verified(d)

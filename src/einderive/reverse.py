@@ -148,6 +148,9 @@ def derive_index(graph: Graph, closed: bool = True,
         return IndexAdjoint(name, canon[name], expr, terms, None)
 
     live = _live(graph)
+    # the adjoints written with another adjoint named in them before terms cancelled: a
+    # mean's ∂L/∂mu whose ∂L/∂sd term is a centred sum (0) stays named where it is read
+    named: set[str] = set()
     for v in reversed(graph.nodes):
         if v.name == graph.loss:
             adjoints[v.name] = IndexAdjoint(v.name, (), S.One, (), None)
@@ -161,8 +164,10 @@ def derive_index(graph: Graph, closed: bool = True,
             if u not in live:  # an index, or a tensor no gradient asked for depends on
                 continue
             edge, contribution = _step(templates, v.name, u, definition, out_idx, expr,
-                                       canon[u])
+                                       canon[u], v.name in named)
             edges.append(edge)
+            if not edge.inlined:
+                named.add(u)
             if contribution != 0:  # e.g. z = x - x: read, but its derivative is zero
                 contributions[u].append((v.name, contribution))
     for t in graph.inputs:
@@ -190,23 +195,24 @@ def _live(graph: Graph) -> set[str]:
 
 
 def _step(templates: Templates, v: str, u: str, definition: Expr, out_idx: Idx,
-          upstream_expr: Expr, canon_u: Idx) -> tuple[Edge, Expr]:
+          upstream_expr: Expr, canon_u: Idx, named: bool = False) -> tuple[Edge, Expr]:
     """The edge from ``v`` into its operand ``u`` and its contribution to ∂L/∂u in ``u``'s
-    reader's indices, derived once per signature (:mod:`einderive.template`)."""
+    reader's indices, derived once per signature (:mod:`einderive.template`); ``named``:
+    ∂L/∂v was written with another adjoint in it (it is never written out here)."""
     ctx, namer, graph = templates.ctx, templates.namer, templates.ctx.graph
 
     def compute() -> tuple[Any, ...]:
-        e = _edge(ctx, v, u, definition, out_idx, upstream_expr, graph)
+        e = _edge(ctx, v, u, definition, out_idx, upstream_expr, graph, named)
         contribution = _tidy(rename(e.result, ctx, e.in_idx, canon_u), namer, ctx, canon_u)
         return (e.in_idx, e.inlined, contribution, e.made.values)
     roles = (ctx.keys[v], ctx.adjoint_keys[v], ctx.keys[u])
     parts = templates.run(compute, (definition, upstream_expr, out_idx, canon_u), roles,
-                          (graph[u].shape, graph[v].kind))
+                          (graph[u].shape, graph[v].kind, named))
     return Edge(v, u, out_idx, parts[0], parts[1], parts.part(3), ctx), parts[2]
 
 
 def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_expr: Expr,
-          graph: Graph) -> Edge:
+          graph: Graph, named: bool = False) -> Edge:
     in_idx = ctx.spare_indices(graph[u].shape, avoid=out_idx)
     local = differentiate(fresh_bound(definition, ctx), ctx.element(u, in_idx))
     upstream = ctx.adjoint(v, out_idx)
@@ -214,7 +220,8 @@ def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_exp
     local_collapsed = collapse(local)
     chained = ctx.sum(upstream * local_collapsed, free)
     collapsed = prune_ranges(collapse(chained), ctx)
-    inlined = graph[v].kind == "anon" or _passes_through(ctx, collapsed, v, upstream_expr)
+    inlined = graph[v].kind == "anon" or not named and \
+        _passes_through(ctx, collapsed, v, upstream_expr)
     result = collapsed
     if inlined:
         result = collapse(substitute_indexed(collapsed, ctx.adjoint_keys[v], upstream_expr,
