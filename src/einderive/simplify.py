@@ -505,17 +505,33 @@ def collect_scalar_factors(m: mx.M) -> mx.M | None:
     if not isinstance(m, mx.Add) or m.is_scalar:
         return None
     groups: dict[mx.M, list[mx.M]] = {}
-    for t in m.terms:
+    terms = [u for t in m.terms for u in _spread_scalar(t)]
+    for t in terms:
         cs: list[mx.M] = []
         while isinstance(t, mx.Scale):  # 2 det(X)²·X⁻ᵀ is 2 (det(X)²·X⁻ᵀ)
             cs.append(t.coeff)
             t = t.x
         groups.setdefault(t, []).append(mx.scalar_product(cs) if cs else mx.ONE)
-    if len(groups) == len(m.terms) or all(
+    if len(groups) == len(terms) or all(
             all(isinstance(c, mx.Const) for c in cs) for cs in groups.values() if len(cs) > 1):
         return None
     return mx.add(*[mx.scale(_signed_sum(cs), b) if len(cs) > 1 else mx.scale(cs[0], b)
                     for b, cs in groups.items()])
+
+
+def _spread_scalar(t: mx.M) -> list[mx.M]:
+    """A term ``s·(a + c·b)`` of a sum of tensors, ``s`` a scalar, as its terms ``s·a``,
+    ``(s c)·b``: an HVP's ``d1·(A + t·B) + d2·(2 t·B − A)`` collects to ``(d1 − d2)·A + …``
+    (the whole is kept only where it is smaller)."""
+    cs: list[mx.M] = []
+    body = t
+    while isinstance(body, mx.Scale):  # 2 det(X)²·(…) is 2 (det(X)²·(…))
+        cs.append(body.coeff)
+        body = body.x
+    if not cs or not isinstance(body, mx.Add) or body.is_scalar:
+        return [t]
+    c = mx.scalar_product(cs)
+    return [mx.scale(c, u) for u in body.terms]
 
 
 def _signed_sum(terms: list[mx.M]) -> mx.M:
