@@ -20,7 +20,9 @@ import sympy
 from conftest import derive_text, forms
 from einderive import matrix as mx
 from einderive import simplify as S
+from einderive.api import second_order
 from einderive.render.styles import Unicode
+from einderive.render.terminal import plain
 from test_index_only_leftovers import _derive, _verified
 from test_simplify import SIZES, check, ev, ref, text, values_for
 
@@ -165,4 +167,33 @@ def test_an_adjoint_whose_named_term_cancelled_stays_named_where_it_is_read():
     _verified(d)
     d = _derive("models/more/mean_over_all_but_last.yaml")
     assert forms(d, "X")[0] == "(1/(B T)) ∂L/∂m_k + (2/(B T)) ∂L/∂v_k (X_ijk − m_k)"
+    _verified(d)
+
+
+def test_an_hvp_block_collects_over_its_scalar_factors():
+    # s·(A + t·B) + 2 u·(2 t·B − A): spread, then each of A = X⁻ᵀ Vᵀ X⁻ᵀ, B = X⁻ᵀ written once
+    Xi = mx.transpose(_inv(ref("X", "N", "N")))
+    A, B_ = mx.matmul(mx.matmul(Xi, mx.transpose(ref("V", "N", "N"))), Xi), Xi
+    s, t, u = mx.reduce("sum", ref("P", "N", "K")), mx.reduce("sum", ref("Q", "M", "N")), \
+        mx.fn("exp", mx.reduce("sum", ref("R", "N", "K")))
+    two = mx.Const(sympy.Integer(2))
+    before = mx.add(mx.scale(s, mx.add(A, mx.scale(t, B_))),
+                    mx.scale(two, mx.scale(u, mx.add(mx.scale(two, mx.scale(t, B_)), mx.neg(A)))))
+    after = S.collect_scalar_factors(before)
+    assert after is not None
+    whole = S.simplify(before)
+    assert S.cost(whole) < S.cost(before)
+    vals = values_for(before)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-10)
+    np.testing.assert_allclose(ev(whole, vals), ev(before, vals), rtol=1e-10)
+    assert text(whole) == \
+        "(sum(P) − 2 exp(sum(R)))·X⁻ᵀ Vᵀ X⁻ᵀ + (sum(P) + 4 exp(sum(R)))·sum(Q)·X⁻ᵀ"
+    d = second_order(_derive("models/more10/cb_det_inverse.yaml"), hvp="")
+    out = plain(d)
+    # was det(X⁻¹)·(X⁻ᵀ Ẋᵀ X⁻ᵀ + tr(X⁻¹ Ẋ)·X⁻ᵀ) + 2 det(X)²·(2 tr(X⁻¹ Ẋ)·X⁻ᵀ − X⁻ᵀ Ẋᵀ X⁻ᵀ)
+    assert "ℛ{∂L/∂X} = (det(X⁻¹) + 4 det(X)²)·tr(X⁻¹ Ẋ)·X⁻ᵀ + (det(X⁻¹) − 2 det(X)²)·X⁻ᵀ\n" \
+        "             Ẋᵀ X⁻ᵀ\n" in out, out
+    # the tangent's index form: X_i′i (X⁻¹)_ii′′′ met across nested sums is δ_i′i′′′ (was
+    # − det(X⁻¹) X_i′i Ẋ_i′′′i′′ (X⁻¹)_ii′′′ (X⁻¹)_i′′i′)
+    assert "L̇ = 2 det(X)² (X⁻¹)_i′i Ẋ_ii′ − det(X⁻¹) Ẋ_i′i (X⁻¹)_ii′\n" in out, out
     _verified(d)
