@@ -9,7 +9,15 @@ the rule on its own with a number (tests/test_simplify.py's ``check``):
   built on it keeps its node names;
 - ``colsum(Φ ⊙ r)`` of a broadcast column r is ``Φᵀ r`` (``reduce_as_product`` at equal cost);
 - a row sum of a function of a transposed pre-activation is the column sum of the
-  pre-activation the line wrote (``reduce_of_turned``).
+  pre-activation the line wrote (``reduce_of_turned``);
+- a constant comes out of a reshape (``reshape_pulls_constant``), a sum of a pad is the sum
+  of what it pads (``reduce_of_pad``);
+- the inverse of a product of square matrices beside one end of it is the inverse of the
+  rest (``inverse_times_matrix``: ``(X X)⁻ᵀ Xᵀ`` is ``X⁻ᵀ``);
+- an adjoint whose named term cancelled is still read by name (the index lines of a mean's
+  consumers);
+- an HVP block collects over its scalar factors, and a tangent's ``X_i′i (X⁻¹)_ii′′′`` across
+  nested sums is a delta.
 """
 
 from __future__ import annotations
