@@ -17,7 +17,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from sympy import Add, Indexed, Mul, Pow, S, Sum, Symbol, factor_terms, preorder_traversal as preorder
+from sympy import Add, Function, Indexed, Mul, Pow, S, Sum, Symbol, default_sort_key, factor_terms, \
+    preorder_traversal as preorder
 
 from .errors import SpecError
 from .graph import Graph
@@ -274,15 +275,23 @@ def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
 
 
 def _factor_terms(e: Expr) -> Expr:
-    """SymPy's ``factor_terms`` with every divisor that is a sum held whole."""
+    """SymPy's ``factor_terms`` with every divisor that is a sum held whole.
+
+    Left to itself, ``factor_terms`` clears the fractions inside a divisor and multiplies
+    the number out over the quotient: Tversky's ∂L/∂tp printed ``10 (−3 fp − 7 fn)/(10 + 10
+    tp + 3 fp + 7 fn)²`` for the spec's ``tp + 0.3 fp + 0.7 fn + 1``, NALU's ``1000 sign(X)
+    … / (1 + 1000 |X|)`` for ``|X| + 0.001``.  Each such divisor stands for a function of the
+    symbols it reads while it runs (a sum's index among them: nothing that reads it leaves
+    its sum), named so that the order is the same on every run, and is put back after."""
     held: dict[Expr, Expr] = {}
 
     def walk(x: Expr) -> None:
-        if isinstance(x, Sum) or not x.args or isinstance(x, Indexed):
+        if not x.args or isinstance(x, Indexed):
             return
         if isinstance(x, Pow) and isinstance(x.base, Add) and x.exp.is_negative:
             if x.base not in held:
-                held[x.base] = Symbol(f"\0held{len(held)}")
+                reads = sorted(x.base.free_symbols, key=default_sort_key)
+                held[x.base] = Function(f"held{len(held)}")(*reads)
             return
         for a in x.args:
             walk(a)
