@@ -205,3 +205,11 @@ def test_an_hvp_block_collects_over_its_scalar_factors():
     # − det(X⁻¹) X_i′i Ẋ_i′′′i′′ (X⁻¹)_ii′′′ (X⁻¹)_i′′i′)
     assert "L̇ = 2 det(X)² (X⁻¹)_i′i Ẋ_ii′ − det(X⁻¹) Ẋ_i′i (X⁻¹)_ii′\n" in out, out
     _verified(d)
+
+
+def test_cancelling_keeps_the_specs_divisor():
+    # r2/(r2 + 0.25): cancel's (4 r2 + 1)² is written as the spec's (r2 + 1/4)², in every form
+    d = _derive("models/more10/geman_mcclure.yaml")
+    assert forms(d, "r2")[1] == "(1/(4 N)) ⊘ (r2 + 1/4)^∘2"  # was (4/N) ⊘ (1 + 4 r2)^∘2
+    assert _closed(d, "w") == "(1/(2 N)) Xᵀ ((X w − y) ⊘ (r2 + 1/4)^∘2)"
+    _verified(d)
