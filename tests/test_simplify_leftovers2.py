@@ -213,3 +213,10 @@ def test_cancelling_keeps_the_specs_divisor():
     assert forms(d, "r2")[1] == "(1/(4 N)) ⊘ (r2 + 1/4)^∘2"  # was (4/N) ⊘ (1 + 4 r2)^∘2
     assert _closed(d, "w") == "(1/(2 N)) Xᵀ ((X w − y) ⊘ (r2 + 1/4)^∘2)"
     _verified(d)
+
+
+def test_a_divisor_whose_terms_share_a_number_is_held_without_it():
+    # log((exp(R) + exp(−R))/2): its divisor (1/2) (exp(R) + exp(−R)) is not printed with the 1/2
+    d = _derive("models/more7/charbonnier_logcosh.yaml")
+    assert forms(d, "R")[1] == "(1/(B D)) (R ⊘ c + (exp(R) − exp(−R)) ⊘ (exp(−R) + exp(R)))"
+    _verified(d)

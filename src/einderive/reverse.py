@@ -284,6 +284,7 @@ def _factor_terms(e: Expr) -> Expr:
     symbols it reads while it runs (a sum's index among them: nothing that reads it leaves
     its sum), named so that the order is the same on every run, and is put back after."""
     held: dict[Expr, Expr] = {}
+    back: dict[Expr, Expr] = {}
 
     def walk(x: Expr) -> None:
         if not x.args or isinstance(x, Indexed):
@@ -291,14 +292,21 @@ def _factor_terms(e: Expr) -> Expr:
         if isinstance(x, Pow) and isinstance(x.base, Add) and x.exp.is_negative:
             if x.base not in held:
                 reads = sorted(x.base.free_symbols, key=default_sort_key)
-                held[x.base] = Function(f"held{len(held)}")(*reads)
+                # a number every term has comes out: log((exp(R) + exp(−R))/2)'s divisor is
+                # (1/2) (exp(R) + exp(−R)), held as exp(R) + exp(−R)
+                content, whole = x.base.primitive()
+                if content == 1 or any(abs(t.as_coeff_Mul()[0]) != 1 for t in whole.args):
+                    content, whole = S.One, x.base
+                fn = Function(f"held{len(held)}")(*reads)
+                held[x.base] = content * fn
+                back[fn] = whole
             return
         for a in x.args:
             walk(a)
     walk(e)
     if not held:
         return factor_terms(e)
-    return factor_terms(e.xreplace(held)).xreplace({v: k for k, v in held.items()})
+    return factor_terms(e.xreplace(held)).xreplace(back)
 
 
 def _centred(e: Expr, sums: dict[Any, tuple[Expr, Idx]]) -> Expr:
