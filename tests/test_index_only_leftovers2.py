@@ -115,7 +115,7 @@ def test_a_per_channel_weight_times_a_slice_is_numpys_broadcast():
 def test_a_max_over_a_middle_axis_is_placed_at_its_axes():
     d = _derive("models/more9/concat_max_avg_pool.yaml")
     assert forms(d, "Hs")[1] == (
-        "reshape((1/(B T)) (softmax(F W) − onehot(lab)) slice(W, 0:D)ᵀ, [B, 1, D]) + "
+        "(1/(B T)) reshape((softmax(F W) − onehot(lab)) slice(W, 0:D)ᵀ, [B, 1, D]) + "
         "𝟙[Hs = reshape(max(Hs, axis=1), [B, 1, D])] ⊙ reshape(slice(∂L/∂F, :, D:2 D), "
         "[B, 1, D])")
     _no_index_only(d)
