@@ -101,7 +101,9 @@ CASES = [
     Case("c49_det_split", "N: 3", "X: [N, N]; a: []", ["d = det(X)", "L = a * d"],
          {"X": "L·X⁻ᵀ"}),
     Case("c51_det_AXB", "N: 3", "X: [N, N]; A: [N, N]; B: [N, N]", ["L = det(A @ X @ B)"],
-         {"X": "L·Aᵀ (A X B)⁻ᵀ Bᵀ"}),  # A, B need not be square: no A⁻ᵀ taken
+         {"X": "L·X⁻ᵀ"}),  # (49): A, B square, so (A X B)⁻ᵀ = A⁻ᵀ X⁻ᵀ B⁻ᵀ
+    Case("c51_det_AXB_rect", "N: 3, M: 2", "X: [N, N]; A: [M, N]; B: [N, M]",
+         ["L = det(A @ X @ B)"], {"X": "L·Aᵀ (A X B)⁻ᵀ Bᵀ"}),  # A, B not square: no A⁻ᵀ
     Case("c_logdet", "N: 3", "X: [N, N]", ["L = logdet(X)"], {"X": "X⁻ᵀ"}),
     Case("c_logdet_of_transpose", "N: 3", "X: {shape: [N, N], spd: true}",
          ["Y = X.T", "L = logdet(Y)"],

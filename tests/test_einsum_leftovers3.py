@@ -94,9 +94,9 @@ def test_shared_keys_and_values_read_per_element(run):
     assert "K_b, with no letter h, is the same for every h." in " ".join(mqa.split())
     assert "A_bt" not in mqa  # A: [B, H, T, T]: which T axis would t be?
     assert "  ∂L/∂A_bh    = ∂L/∂O_bh V_bᵀ\n              = t3_bh V_bᵀ\n" \
-        "                where t3 = reshape((2/(B D T)) Y Woᵀ, [B, T, H, Dh])\n" in mqa
+        "                where t3 = (2/(B D T)) reshape(Y Woᵀ, [B, T, H, Dh])\n" in mqa
     assert "  ∂L/∂A_bgr    = ∂L/∂O_bgr V_bgᵀ\n               = t4_bgr V_bgᵀ\n" \
-        "                 where t4 = reshape(2 O2 − 2 y, [B, T, G, R, Dh])\n" in gqa
+        "                 where t4 = 2 reshape(O2 − y, [B, T, G, R, Dh])\n" in gqa
     # the shared factor broadcast over the query heads in the generated code
     code = run("derive", str(MODELS / "more8/gqa_grouped.yaml"), "-f", "numpy").stdout
     assert "np.moveaxis(V, (0, 2), (0, 1))[:, :, None, ...]" in code, code

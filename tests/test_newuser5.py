@@ -261,7 +261,7 @@ def test_a_reduction_read_at_a_merged_index(tmp_path, run):
     assert r.exit_code == 0, r.output
     # (the index form's closed form read logsumexp(Z) at the merged index as reshape(
     # logsumexp(Z), [B, T]) inside an einsum; the matrix level's closed form replaces it)
-    assert "= reshape(2 (softmax(Z) ⊙ logsumexp(Z)) Wᵀ, [B, T, D])" in r.output
+    assert "= 2 reshape((softmax(Z) ⊙ logsumexp(Z)) Wᵀ, [B, T, D])" in r.output
     r = run("verify", "--hessian=", path)
     assert r.exit_code == 0, r.output
     d = second_order(derive_text(MERGED_ROWS_LSE), hessian="")

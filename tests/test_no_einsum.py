@@ -37,7 +37,7 @@ PINNED = [
     ("regressions/conv2d_relu", "∂L/∂b",
      "sum(∂L/∂Y, axis=(0, 2, 3)) = 2 sum(Z ⊙ 𝟙[Y > 0], axis=(0, 2, 3))"),
     ("models/more/conv2d_ce", "∂L/∂g",
-     "reshape((1/Ho) (softmax(h) ⊙ rowsum(Y) − Y), [B, O, 1]) ⊙ 𝟏"),
+     "(1/Ho) reshape(softmax(h) ⊙ rowsum(Y) − Y, [B, O, 1]) ⊙ 𝟏"),
     # a whole closed form under its own left side, not the chain form's ∂L/∂Z_bo
     ("models/more/conv2d_ce", "∂L/∂Z_bo", "∂L/∂g_bo ⊙ 𝟙[Z_bo = g_bo]"),
     ("models/more/conv2d_ce", "∂L/∂Z",

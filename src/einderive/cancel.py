@@ -55,9 +55,9 @@ def cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> list[mx.M]:
     e = _to_sympy(m, atoms, defs)
     back = {s: a for a, s in atoms.items()}
     out = []
-    for c in (sympy.cancel(e), sympy.expand(e), *_cancel_held(e)):
+    for c in (sympy.cancel(e), sympy.expand(e), *_cancel_held(e), *_cancel_rescaled(e)):
         try:
-            out.append(_from_sympy(c, back))
+            out.append(_as_written(_from_sympy(c, back), m))
         except _NoShape:
             continue
     # a helper whose definition it is: p − p ⊙ p is σ'(X w) where σ'(X w) = p ⊙ (1 − p)
@@ -65,6 +65,17 @@ def cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> list[mx.M]:
         if name != m and sympy.cancel(e - _to_sympy(definition, atoms, defs)) == 0:
             out.append(name)
     return out
+
+
+def _as_written(c: mx.M, m: mx.M) -> mx.M:
+    """``c`` with each divisor that is one of ``m``'s in another order of its terms written as
+    ``m`` has it (SymPy's order: 1/4 + r2 is m's r2 + 1/4)."""
+    written = {frozenset(d.terms): d for d in denominators(m) if isinstance(d, mx.Add)}
+    for d in denominators(c):
+        if isinstance(d, mx.Add) and d not in written.values() and \
+                (same := written.get(frozenset(d.terms))) is not None:
+            c = mx.substitute(c, d, same)
+    return c
 
 
 def _cancel_held(e: Any) -> list[Any]:
@@ -85,6 +96,29 @@ def _cancel_held(e: Any) -> list[Any]:
         return []  # one divisor only: 1 + r ⊘ (1 − p) + r ⊘ p stays, not one quotient of three
     expanded = sympy.expand(num)
     return [c, expanded / den, sympy.factor_terms(expanded) / den]
+
+
+def _cancel_rescaled(e: Any) -> list[Any]:
+    """``cancel`` with each divisor it made that is a number times a divisor of ``e`` written
+    as that one: geman_mcclure's ``(1 − r2/(r2 + 1/4))/(r2 + 1/4)`` is ``(1/4)/(r2 + 1/4)²``,
+    where ``cancel`` alone gives ``4/(4 r2 + 1)²``, a divisor the form never had."""
+    bases = sorted({p.base for p in e.atoms(sympy.Pow)
+                    if isinstance(p.base, sympy.Add) and p.exp.is_negative},
+                   key=sympy.default_sort_key)
+    if not bases:
+        return []
+    num, den = sympy.fraction(sympy.cancel(e))
+    den = sympy.factor(den)  # cancel multiplies the divisor out: 16 r2² + 8 r2 + 1
+    out, changed = sympy.S.One, False
+    for f in sympy.Mul.make_args(den):
+        base, exp = f.as_base_exp()
+        for b in bases:
+            r = sympy.cancel(base / b)
+            if base != b and r.is_number and r != 0:
+                f, changed = r ** exp * b ** exp, True  # b ** exp stays a power of the sum
+                break
+        out *= f
+    return [num / out] if changed else []
 
 
 def reflected(m: mx.M, mirror: Callable[[mx.M], mx.M | None]) -> list[mx.M]:

@@ -889,15 +889,38 @@ def cancel_inverses(e: Expr, inverse_of: dict[Any, Any]) -> Expr:
         e = make_sum(args[0], args[1:]) if isinstance(e, Sum) else e.func(*args)
     if not isinstance(e, Sum):
         return e
-    body, limits = e.function, list(e.limits)
+    body, limits = _flat_sum(e)
+    n = len(limits)
     for lim in list(limits):
         cut = _inverse_pair(body, lim[0], inverse_of)
         if cut is not None:
             body = cut
             limits.remove(lim)
-    if len(limits) == len(e.limits):
+    if len(limits) == n:
         return e
     return make_sum(body, limits) if limits else body
+
+
+def _flat_sum(e: Sum) -> tuple[Expr, list[Any]]:
+    """The body and limits of ``e`` with the sums among its body's factors brought out:
+    a tangent's Σ_i Σ_i′ X_i′i Σ_i′′ (X⁻¹)_i′′i′ Σ_i′′′ (X⁻¹)_ii′′′ Ẋ_i′′′i′′ is one sum
+    over all four indices, so X_i′i meets (X⁻¹)_ii′′′ (every bound letter is distinct)."""
+    body, limits = e.function, list(e.limits)
+    while isinstance(body, Mul) and any(isinstance(f, Sum) for f in body.args):
+        factors: list[Expr] = []
+        for f in body.args:
+            bound = {lim[0] for lim in limits}
+            if isinstance(f, Sum) and not any(lim[0] in bound or any(
+                    mentions(g, lim[0]) for g in body.args if g is not f) for lim in f.limits):
+                factors.append(f.function)
+                limits.extend(f.limits)
+            else:
+                factors.append(f)
+        new = Mul(*factors)
+        if new == body:
+            break
+        body = new
+    return body, limits
 
 
 def _inverse_pair(body: Expr, j: Any, inverse_of: dict[Any, Any]) -> Expr | None:

@@ -608,7 +608,7 @@ def hadamard(*xs: M) -> M:
     coeff: list[M] = []
     factors: list[M] = []
     for x in xs:
-        if isinstance(x, Scale):
+        while isinstance(x, Scale):  # (1/10)·((1/d)·v): scale keeps a constant in front
             coeff.append(x.coeff)
             x = x.x
         if x.is_scalar:

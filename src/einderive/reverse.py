@@ -17,7 +17,8 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Any
 
-from sympy import Add, Indexed, Mul, S, Sum, Symbol, factor_terms, preorder_traversal as preorder
+from sympy import Add, Function, Indexed, Mul, Pow, S, Sum, Symbol, default_sort_key, factor_terms, \
+    preorder_traversal as preorder
 
 from .errors import SpecError
 from .graph import Graph, same_size
@@ -148,6 +149,9 @@ def derive_index(graph: Graph, closed: bool = True,
         return IndexAdjoint(name, canon[name], expr, terms, None)
 
     live = _live(graph)
+    # the adjoints written with another adjoint named in them before terms cancelled: a
+    # mean's ∂L/∂mu whose ∂L/∂sd term is a centred sum (0) stays named where it is read
+    named: set[str] = set()
     for v in reversed(graph.nodes):
         if v.name == graph.loss:
             adjoints[v.name] = IndexAdjoint(v.name, (), S.One, (), None)
@@ -161,8 +165,10 @@ def derive_index(graph: Graph, closed: bool = True,
             if u not in live:  # an index, or a tensor no gradient asked for depends on
                 continue
             edge, contribution = _step(templates, v.name, u, definition, out_idx, expr,
-                                       canon[u])
+                                       canon[u], v.name in named)
             edges.append(edge)
+            if not edge.inlined:
+                named.add(u)
             if contribution != 0:  # e.g. z = x - x: read, but its derivative is zero
                 contributions[u].append((v.name, contribution))
     for t in graph.inputs:
@@ -190,23 +196,24 @@ def _live(graph: Graph) -> set[str]:
 
 
 def _step(templates: Templates, v: str, u: str, definition: Expr, out_idx: Idx,
-          upstream_expr: Expr, canon_u: Idx) -> tuple[Edge, Expr]:
+          upstream_expr: Expr, canon_u: Idx, named: bool = False) -> tuple[Edge, Expr]:
     """The edge from ``v`` into its operand ``u`` and its contribution to ∂L/∂u in ``u``'s
-    reader's indices, derived once per signature (:mod:`einderive.template`)."""
+    reader's indices, derived once per signature (:mod:`einderive.template`); ``named``:
+    ∂L/∂v was written with another adjoint in it (it is never written out here)."""
     ctx, namer, graph = templates.ctx, templates.namer, templates.ctx.graph
 
     def compute() -> tuple[Any, ...]:
-        e = _edge(ctx, v, u, definition, out_idx, upstream_expr, graph)
+        e = _edge(ctx, v, u, definition, out_idx, upstream_expr, graph, named)
         contribution = _tidy(rename(e.result, ctx, e.in_idx, canon_u), namer, ctx, canon_u)
         return (e.in_idx, e.inlined, contribution, e.made.values)
     roles = (ctx.keys[v], ctx.adjoint_keys[v], ctx.keys[u])
     parts = templates.run(compute, (definition, upstream_expr, out_idx, canon_u), roles,
-                          (graph[u].shape, graph[v].kind))
+                          (graph[u].shape, graph[v].kind, named))
     return Edge(v, u, out_idx, parts[0], parts[1], parts.part(3), ctx), parts[2]
 
 
 def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_expr: Expr,
-          graph: Graph) -> Edge:
+          graph: Graph, named: bool = False) -> Edge:
     in_idx = ctx.spare_indices(graph[u].shape, avoid=out_idx)
     local = differentiate(fresh_bound(definition, ctx), ctx.element(u, in_idx))
     upstream = ctx.adjoint(v, out_idx)
@@ -214,7 +221,7 @@ def _edge(ctx: Ctx, v: str, u: str, definition: Expr, out_idx: Idx, upstream_exp
     local_collapsed = collapse(local)
     chained = ctx.sum(upstream * local_collapsed, free)
     collapsed = prune_ranges(collapse(chained), ctx)
-    inlined = graph[v].kind == "anon" or (_passes_through(ctx, collapsed, v, upstream_expr)
+    inlined = graph[v].kind == "anon" or (not named and _passes_through(ctx, collapsed, v, upstream_expr)
                                           and not _piece_of(ctx, v, u, collapsed, upstream_expr))
     result = collapsed
     if inlined:
@@ -282,7 +289,7 @@ def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
     Collapse again after ``factor_terms``, which splits Σ_i (a_i − c) into
     Σ_i a_i − c Σ_i 1; rename last, so that two sums that differ only in the
     name of their index (Σ_i′ X_i′j − Σ_i′′ X_i′′j) are seen equal and cancel."""
-    e = collapse(factor_terms(namer(collapse(e))))
+    e = collapse(_factor_terms(namer(collapse(e))))
     if ctx.sums_to_one:
         e = _sums_to_one(e, ctx)
     named = rename(e, ctx, idx, idx)
@@ -290,7 +297,42 @@ def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
         named = _centred(named, namer.sums)
     if named == e:
         return e
-    return collapse(factor_terms(collapse(named)))  # a sum whose body cancelled is 0
+    return collapse(_factor_terms(collapse(named)))  # a sum whose body cancelled is 0
+
+
+def _factor_terms(e: Expr) -> Expr:
+    """SymPy's ``factor_terms`` with every divisor that is a sum held whole.
+
+    Left to itself, ``factor_terms`` clears the fractions inside a divisor and multiplies
+    the number out over the quotient: Tversky's ∂L/∂tp printed ``10 (−3 fp − 7 fn)/(10 + 10
+    tp + 3 fp + 7 fn)²`` for the spec's ``tp + 0.3 fp + 0.7 fn + 1``, NALU's ``1000 sign(X)
+    … / (1 + 1000 |X|)`` for ``|X| + 0.001``.  Each such divisor stands for a function of the
+    symbols it reads while it runs (a sum's index among them: nothing that reads it leaves
+    its sum), named so that the order is the same on every run, and is put back after."""
+    held: dict[Expr, Expr] = {}
+    back: dict[Expr, Expr] = {}
+
+    def walk(x: Expr) -> None:
+        if not x.args or isinstance(x, Indexed):
+            return
+        if isinstance(x, Pow) and isinstance(x.base, Add) and x.exp.is_negative:
+            if x.base not in held:
+                reads = sorted(x.base.free_symbols, key=default_sort_key)
+                # a number every term has comes out: log((exp(R) + exp(−R))/2)'s divisor is
+                # (1/2) (exp(R) + exp(−R)), held as exp(R) + exp(−R)
+                content, whole = x.base.primitive()
+                if content == 1 or any(abs(t.as_coeff_Mul()[0]) != 1 for t in whole.args):
+                    content, whole = S.One, x.base
+                fn = Function(f"held{len(held)}")(*reads)
+                held[x.base] = content * fn
+                back[fn] = whole
+            return
+        for a in x.args:
+            walk(a)
+    walk(e)
+    if not held:
+        return factor_terms(e)
+    return factor_terms(e.xreplace(held)).xreplace(back)
 
 
 def _centred(e: Expr, sums: dict[Any, tuple[Expr, Idx]]) -> Expr:

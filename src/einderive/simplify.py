@@ -505,17 +505,33 @@ def collect_scalar_factors(m: mx.M) -> mx.M | None:
     if not isinstance(m, mx.Add) or m.is_scalar:
         return None
     groups: dict[mx.M, list[mx.M]] = {}
-    for t in m.terms:
+    terms = [u for t in m.terms for u in _spread_scalar(t)]
+    for t in terms:
         cs: list[mx.M] = []
         while isinstance(t, mx.Scale):  # 2 det(X)²·X⁻ᵀ is 2 (det(X)²·X⁻ᵀ)
             cs.append(t.coeff)
             t = t.x
         groups.setdefault(t, []).append(mx.scalar_product(cs) if cs else mx.ONE)
-    if len(groups) == len(m.terms) or all(
+    if len(groups) == len(terms) or all(
             all(isinstance(c, mx.Const) for c in cs) for cs in groups.values() if len(cs) > 1):
         return None
     return mx.add(*[mx.scale(_signed_sum(cs), b) if len(cs) > 1 else mx.scale(cs[0], b)
                     for b, cs in groups.items()])
+
+
+def _spread_scalar(t: mx.M) -> list[mx.M]:
+    """A term ``s·(a + c·b)`` of a sum of tensors, ``s`` a scalar, as its terms ``s·a``,
+    ``(s c)·b``: an HVP's ``d1·(A + t·B) + d2·(2 t·B − A)`` collects to ``(d1 − d2)·A + …``
+    (the whole is kept only where it is smaller)."""
+    cs: list[mx.M] = []
+    body = t
+    while isinstance(body, mx.Scale):  # 2 det(X)²·(…) is 2 (det(X)²·(…))
+        cs.append(body.coeff)
+        body = body.x
+    if not cs or not isinstance(body, mx.Add) or body.is_scalar:
+        return [t]
+    c = mx.scalar_product(cs)
+    return [mx.scale(c, u) for u in body.terms]
 
 
 def _signed_sum(terms: list[mx.M]) -> mx.M:
@@ -934,6 +950,32 @@ def inverse_times_matrix(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> m
             if lo >= 0 and factors[lo:n] + factors[n + 1:hi] == matrix:
                 rest = factors[:lo] + factors[hi:]
                 return _product(rest) if rest else mx.Eye(mx.rows(a), (mx.rows(a), mx.rows(a)))
+        part = _inverse_meets_part(factors, n, a, matrix)
+        if part is not None:
+            return part
+    return None
+
+
+def _inverse_meets_part(factors: list[mx.M], n: int, a: mx.M, matrix: list[mx.M]
+                        ) -> mx.M | None:
+    """``(X X)⁻ᵀ Xᵀ`` → ``(Xᵀ)⁻¹``: the inverse of a product of square matrices of one size
+    (each invertible, as their product is) beside the first or last of them:
+    (F1 … Fk)⁻¹ F1 … Fj = (Fj+1 … Fk)⁻¹ and Fj … Fk (F1 … Fk)⁻¹ = (F1 … Fj−1)⁻¹."""
+    fn = _display(a.x) if isinstance(a, mx.Transpose) else a
+    k = len(matrix)
+    if not isinstance(fn, mx.AxisFn) or k < 2 or mx.batch_of(a) or \
+            any(len(_shape(f)) != 2 or _shape(f) != _shape(matrix[0]) for f in matrix) or \
+            _shape(matrix[0])[0] != _shape(matrix[0])[1]:
+        return None
+
+    def inverse(fs: list[mx.M]) -> mx.M:
+        p = _product(fs)
+        return mx.AxisFn(fn.head, p, fn.axis, _shape(p), _shape(p))
+    for j in range(k - 1, 0, -1):  # the longest part first
+        if factors[n + 1:n + 1 + j] == matrix[:j]:
+            return _product(factors[:n] + [inverse(matrix[j:])] + factors[n + 1 + j:])
+        if n - j >= 0 and factors[n - j:n] == matrix[k - j:]:
+            return _product(factors[:n - j] + [inverse(matrix[:k - j])] + factors[n + 1:])
     return None
 
 
@@ -1119,6 +1161,32 @@ def transpose_inward(m: mx.M) -> mx.M | None:
         turned = transpose_deep(m.x)  # which keeps σ(X W)ᵀ as it is
         return None if turned == m or mx.adds_preactivation_transposes(m.x, turned) else turned
     return None
+
+
+def reduce_of_pad(m: mx.M) -> mx.M | None:
+    """``rowsum(pad(x, 1:3, axis=1))`` → ``rowsum(x)``, ``sum(pad(x, …))`` → ``sum(x)``: the
+    zeros a pad adds along the summed axis add nothing."""
+    if not (isinstance(m, mx.Reduce) and isinstance(m.x, mx.Pad)) or mx.batch_of(m):
+        return None
+    pad = m.x
+    if m.kind == ReduceKind.SUM or len(pad.dims) == 2 and len(_shape(pad)) == 2 and \
+            pad.axis == (1 if m.kind == ReduceKind.ROWSUM else 0):
+        return mx.reduce(m.kind, pad.x)
+    return None
+
+
+def reduce_of_turned(m: mx.M) -> mx.M | None:
+    """``rowsum(𝟙[W1ᵀ X_bᵀ + b1 > 0])`` → ``colsum(𝟙[X_b W1 + b1ᵀ > 0])``: a row sum of a
+    function of a transposed pre-activation is the column sum of the function of the
+    pre-activation as its line wrote it (fewer transposed matrices inside the function)."""
+    if not (isinstance(m, mx.Reduce) and m.kind != ReduceKind.SUM and
+            isinstance(m.x, mx.Fn) and len(_shape(m.x)) == 2):
+        return None
+    turned = transpose_deep(m.x)
+    if isinstance(turned, mx.Transpose) or not mx.adds_preactivation_transposes(turned, m.x):
+        return None
+    return mx.reduce(ReduceKind.COLSUM if m.kind == ReduceKind.ROWSUM else ReduceKind.ROWSUM,
+                     turned)
 
 
 # -- rules: factors constant along an axis, roots ------------------------------------------------
@@ -1428,6 +1496,25 @@ def softplus(m: mx.M) -> mx.M | None:
     return None
 
 
+def reshape_pulls_constant(m: mx.M) -> mx.M | None:
+    """``reshape(2 P − 2 Y, dims)`` → ``2 reshape(P − Y, dims)``: a constant in front of a
+    reshape's operand, or one every term of it has, comes out of the reshape."""
+    if not isinstance(m, mx.Reshape):
+        return None
+    x = m.x
+    if isinstance(x, mx.Add):
+        coeffs = [sympy.sympify(_constant_and_body(t)[0]) for t in x.terms]
+        if not all(k.is_Rational for k in coeffs):  # 1/N in front: left as the sum has it
+            return None
+        c: Any = abs(coeffs[0])
+        if c == 1 or c == 0 or any(abs(k) != c for k in coeffs):
+            return None
+        x = mx.scale(mx.Const(c), mx.add(*[mx.scale(mx.Const(1 / c), t) for t in x.terms]))
+    if not (isinstance(x, mx.Scale) and isinstance(x.coeff, mx.Const)):
+        return None
+    return mx.scale(x.coeff, mx.Reshape(x.x, m.dims, m.shape))
+
+
 def squeezed_sum(m: mx.M) -> mx.M | None:
     """``reshape(sum(X, axis=0, keepdims=True), [H, T, T])`` → ``sum(X, axis=0)``: a reshape
     that only drops the axes a sum kept (as 1s) is the sum without keepdims; through sums,
@@ -1547,20 +1634,24 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 # -- the table and the fixed point ----------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
-    double_transpose, transpose_inward, inverse_of_inverse, inverse_of_transpose,
+    double_transpose, transpose_inward, reduce_of_turned, reduce_of_pad, inverse_of_inverse,
+    inverse_of_transpose,
     inverse_times_matrix, of_transpose,
     collect_terms, collect_scalar_factors, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
     ones_product, sum_as_product, reduce_as_product,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, trace_of_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
-    sigmoid_of_exp, complement, softplus, squeezed_sum, abs_times_sign, norm_of_abs, indicator_of_where,
+    sigmoid_of_exp, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
+    norm_of_abs, indicator_of_where,
 )
 
 
-# rules whose rewrite is kept at an equal cost too: each removes something (a transpose) no
-# rule puts back, so rewriting still ends
-CANONICAL: frozenset[Rule] = frozenset({of_transpose})
+# rules whose rewrite is kept at an equal cost too: each removes something (a transpose, a
+# transposed pre-activation, a reduction of a broadcast product: colsum(Φ ⊙ r) is Φᵀ r, a
+# constant inside a reshape) no rule puts back, so rewriting still ends
+CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_of_turned,
+                                        reshape_pulls_constant})
 
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
