@@ -371,15 +371,14 @@ class _Local:
             out: list[Any] = [cls] + [self(a) for a in x.args]
         else:
             out = [cls]
-            named = cls is mx.Ref or cls is mx.OneHot
-            for f in _field_names(cls):
+            for f, how in _plan(cls):  # (an atom kept as it is, without a call)
                 v = getattr(x, f)
-                if f in _STATIC:
-                    out.append(v)
-                elif named and f == "name":
+                if how is _WALK:
+                    out.append(v if type(v) in _ATOMS else self(v))
+                elif how is _NAME:
                     out.append(("$n", self._name(v)))
                 else:
-                    out.append(self(v))
+                    out.append(v)
         hit = self.memo[id(x)] = tuple(out)
         return hit
 
@@ -504,13 +503,14 @@ class _Renamer:
         return done
 
 
-_STATIC_FIELD, _NAME, _WALK = object(), object(), object()  # how a field is renamed
+_STATIC_FIELD, _NAME, _WALK = object(), object(), object()  # how a field is keyed and renamed
 _PLANS: dict[type, tuple[tuple[str, object], ...]] = {}
 
 
 def _plan(cls: type) -> tuple[tuple[str, object], ...]:
-    """Each field of the record class ``cls`` with how :class:`_Renamer` renames it: kept
-    (dims, axes, kinds), a tensor's name mapped, or walked."""
+    """Each field of the record class ``cls`` with how :class:`_Local` keys it and
+    :class:`_Renamer` renames it: kept (dims, axes, kinds), a tensor's name mapped, or
+    walked."""
     hit = _PLANS.get(cls)
     if hit is None:
         named = cls is mx.Ref or cls is mx.OneHot
