@@ -1591,7 +1591,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     m = _fixed_point(m, rules)
     # (m is the other rules' fixed point and the common factor is tried last at each node:
     # a pass of it alone finds whether a pass of all would change anything)
-    memo: _Memo = {}  # the passes of all the rules and the common factor, by node
+    # the passes of all the rules and the common factor, by node
+    memo: _Memo | None = {} if MEMO else None
     if _pass(m, (common,)) != m:
         m = _fixed_point(m, factored, memo)
     canonical = _canonical(m)
@@ -1603,7 +1604,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
 
 
 def _fixed_point(m: mx.M, rules: Sequence[Rule], memo: _Memo | None = None) -> mx.M:
-    memo = {} if memo is None else memo
+    if memo is None and MEMO:
+        memo = {}
     for _ in range(50):  # each round lowers the cost, so this ends long before
         out = _pass(m, rules, memo)
         if out == m:
@@ -1649,6 +1651,7 @@ def _minuses(m: mx.M) -> int:
 # its result, so that its id is not reused): the rules are functions of the node alone, so a
 # subtree the last round left as it was (the same object) comes out of the next as it did
 _Memo = dict[int, tuple[mx.M, mx.M]]
+MEMO = True  # tests switch it off to show the memo is invisible
 
 
 def _pass(m: mx.M, rules: Sequence[Rule], memo: _Memo | None = None) -> mx.M:
