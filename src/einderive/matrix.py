@@ -787,14 +787,10 @@ def reduce(kind: ReduceKind, x: M) -> M:
 
 
 def walk(x: M) -> Iterator[M]:
-    """Every node, in the order the printers show them (left to right): a node, then each
-    child's nodes in turn.  One stack, not a generator per node (each node was yielded
-    up through one generator per level above it)."""
-    stack = [x]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(n.children()))
+    """Every node, in the order the printers show them (left to right)."""
+    yield x
+    for c in x.children():
+        yield from walk(c)
 
 
 def leaves(x: M) -> list[Ref]:
