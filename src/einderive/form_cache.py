@@ -74,6 +74,7 @@ class FormCache:
         self._oriented_id: int | None = None
         self._stage: tuple[Any, ...] | None = None  # the stage _around's memo was made in
         self._arounds: dict[frozenset[str], Any] = {}
+        self._symbol_tables: _Symbols | None = None
 
     def form(self, compute: Callable[[], Form], expr: Any, tidx: tuple[Any, ...],
              shape: tuple[Any, ...], named: Any, oriented: frozenset[Any],
@@ -91,7 +92,7 @@ class FormCache:
         if stored is not None:
             old_names, form = stored
             self.hits += 1
-            return _renamed(form, self._mapping(old_names, names), expr, tidx)
+            return _renamed(form, self._mapping(old_names, names), self._symbols(), expr, tidx)
         counter, letters = self.ctx.counter, len(self.ctx.index_dim)
         form = compute()
         if (self.ctx.counter, len(self.ctx.index_dim)) != (counter, letters) or \
@@ -263,19 +264,28 @@ class FormCache:
 
     # -- a hit -----------------------------------------------------------------------------
 
-    def _mapping(self, old: list[str], new: list[str]) -> dict[Any, Any]:
-        """Old name -> new name, and each old SymPy symbol and base -> the new one."""
-        ctx = self.ctx
-        mapping: dict[Any, Any] = {}
-        for a, b in zip(old, new):
-            if a == b:
-                continue
-            mapping[a] = b
-            for keys, bases in ((ctx.keys, ctx.labels), (ctx.adjoint_keys, ctx.adjoint_bases)):
-                mapping[keys[a]] = keys[b]
-                if isinstance(bases[a], IndexedBase):
-                    mapping[bases[a]] = bases[b]
-        return mapping
+    def _mapping(self, old: list[str], new: list[str]) -> dict[str, str]:
+        """Old name -> new name (a tensor's SymPy symbols and bases follow its name:
+        :meth:`_symbols`)."""
+        return {a: b for a, b in zip(old, new) if a != b}
+
+    def _symbols(self) -> _Symbols:
+        """Each tensor's SymPy symbols and bases (its key, its adjoint's key, and their bases
+        where they are IndexedBases) -> the tensor's name and the table that holds the
+        symbol of each name: made once, read by each renaming through a name's mapping (a
+        dict of a hit's symbols, made afresh at every hit, was a twentieth of a chain's
+        forms)."""
+        if self._symbol_tables is None:
+            ctx = self.ctx
+            by: dict[Any, tuple[str, dict[str, Any]]] = {}
+            for name in ctx.keys:
+                for keys, bases in ((ctx.keys, ctx.labels),
+                                    (ctx.adjoint_keys, ctx.adjoint_bases)):
+                    by[keys[name]] = (name, keys)
+                    if isinstance(bases[name], IndexedBase):
+                        by[bases[name]] = (name, bases)
+            self._symbol_tables = by
+        return self._symbol_tables
 
 
 def _leaf_names(m: Any) -> set[str]:
@@ -361,15 +371,14 @@ class _Local:
             out: list[Any] = [cls] + [self(a) for a in x.args]
         else:
             out = [cls]
-            named = cls is mx.Ref or cls is mx.OneHot
-            for f in _field_names(cls):
+            for f, how in _plan(cls):  # (an atom kept as it is, without a call)
                 v = getattr(x, f)
-                if f in _STATIC:
-                    out.append(v)
-                elif named and f == "name":
+                if how is _WALK:
+                    out.append(v if type(v) in _ATOMS else self(v))
+                elif how is _NAME:
                     out.append(("$n", self._name(v)))
                 else:
-                    out.append(self(v))
+                    out.append(v)
         hit = self.memo[id(x)] = tuple(out)
         return hit
 
@@ -405,8 +414,12 @@ def _storable(form: Form, names: set[str], ctx: Ctx) -> bool:
     return True
 
 
-def _renamed(form: Form, mapping: dict[Any, Any], expr: Any, tidx: tuple[Any, ...]) -> Form:
-    rename = _Renamer(mapping)
+_Symbols = dict[Any, tuple[str, dict[str, Any]]]  # a SymPy symbol -> its name, its table
+
+
+def _renamed(form: Form, mapping: dict[str, str], symbols: _Symbols, expr: Any,
+             tidx: tuple[Any, ...]) -> Form:
+    rename = _Renamer(mapping, symbols)
     rename.pair(form.index, expr)  # the stored index form's parts are the new one's
     m = rename(form.matrix)
     return type(form)(expr, tidx, m, rename(form.wheres), positions(m) if m is not None else {},
@@ -414,20 +427,20 @@ def _renamed(form: Form, mapping: dict[Any, Any], expr: Any, tidx: tuple[Any, ..
 
 
 class _Renamer:
-    """A matrix form (or a tuple of Where records) with tensor names and SymPy symbols mapped."""
+    """A matrix form (or a tuple of Where records) with tensor names and SymPy symbols mapped:
+    a symbol of ``symbols`` (a tensor's key or base) to the same symbol of the tensor its
+    name maps to."""
 
-    def __init__(self, mapping: dict[Any, Any]) -> None:
-        self.mapping = mapping
+    def __init__(self, mapping: dict[str, str], symbols: _Symbols) -> None:
+        self.mapping, self.symbols = mapping, symbols
         self.memo: dict[int, Any] = {}
         self.parts: dict[Any, Any] = {}
-        self.table: dict[Any, Any] | None = None  # parts over mapping's SymPy keys, once paired
 
     def pair(self, old: Any, new: Any) -> None:
         """Each subexpression of ``old`` is the one at its place in ``new`` (the two have one
         skeleton): a node's source is found there, not rebuilt."""
         stack = [(old, new)]
         parts = self.parts
-        self.table = None
         while stack:
             a, b = stack.pop()
             if a in parts:
@@ -472,13 +485,14 @@ class _Renamer:
         return done
 
     def _sympy(self, x: Any) -> Any:
-        table = self.table
-        if table is None:  # a stored part is the new one's; else its symbols renamed
-            table = self.table = {k: v for k, v in self.mapping.items() if isinstance(k, Basic)}
-            table.update(self.parts)
-        hit = table.get(x)
+        hit = self.parts.get(x)  # a stored part is the new one's; else its symbols renamed
         if hit is not None:
             return hit
+        named = self.symbols.get(x)
+        if named is not None:
+            name, table = named
+            new = self.mapping.get(name)
+            return x if new is None else table[new]
         if not x.args:
             return x
         done = self.memo.get(id(x))
@@ -489,13 +503,14 @@ class _Renamer:
         return done
 
 
-_STATIC_FIELD, _NAME, _WALK = object(), object(), object()  # how a field is renamed
+_STATIC_FIELD, _NAME, _WALK = object(), object(), object()  # how a field is keyed and renamed
 _PLANS: dict[type, tuple[tuple[str, object], ...]] = {}
 
 
 def _plan(cls: type) -> tuple[tuple[str, object], ...]:
-    """Each field of the record class ``cls`` with how :class:`_Renamer` renames it: kept
-    (dims, axes, kinds), a tensor's name mapped, or walked."""
+    """Each field of the record class ``cls`` with how :class:`_Local` keys it and
+    :class:`_Renamer` renames it: kept (dims, axes, kinds), a tensor's name mapped, or
+    walked."""
     hit = _PLANS.get(cls)
     if hit is None:
         named = cls is mx.Ref or cls is mx.OneHot

@@ -175,13 +175,8 @@ def make_opposite(named: Named) -> Rule:
     """:func:`opposite_differences`, turned the way the forward nodes ``named`` write the
     difference where they do: −½ (x − m)ᵀ P (x − m) gives −½ (P + Pᵀ) (x − m), as the same
     line split at d = x − m does."""
-    written: list[frozenset[mx.M]] = []
-
     def forward() -> frozenset[mx.M]:  # walked once, when a sum first needs it
-        if not written:
-            written.append(frozenset(n for form, _ in named for n in mx.walk(form)
-                                     if _difference(n)))
-        return written[0]
+        return _forward_forms(named).differences
 
     def opposite(m: mx.M) -> mx.M | None:
         return _opposite(m, forward)
@@ -546,17 +541,8 @@ def make_common_factor(named: Named) -> Rule:
     """:func:`common_factor`, which leaves whole a product that is a forward node of
     ``named``: with P = softmax(Z, axis=0) ⊙ softmax(Z), ``2 ∂L/∂P ⊙ P − softmax(Z, axis=0) ⊙
     colsum(…)ᵀ`` keeps its P rather than lend it a factor."""
-    products: list[frozenset[mx.M]] = []
-
-    def locked() -> list[frozenset[mx.M]]:  # walked once, when a sum first needs it
-        if not products:
-            products.extend(frozenset(_shown(f) for f in form.factors) for form, _ in named
-                            if isinstance(form, mx.Hadamard))
-            products.append(frozenset())  # (the walk is done)
-        return products
-
-    def factor(m: mx.M) -> mx.M | None:
-        return common_factor(m, [p for p in locked() if p])
+    def factor(m: mx.M) -> mx.M | None:  # (the products walked once, when a sum first needs them)
+        return common_factor(m, _forward_forms(named).products)
     factor.__doc__ = make_common_factor.__doc__
     return factor
 
@@ -738,6 +724,30 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
     @cached_property
     def forms(self) -> dict[mx.M, mx.M]:
         return {ref: form for form, ref in self}
+
+    # what a rule made for these forward nodes reads of all of them, made once too (the
+    # rules are made again for every form simplified: a pass over the graph each)
+
+    @cached_property
+    def differences(self) -> frozenset[mx.M]:
+        """Every difference the forms write (:func:`make_opposite`)."""
+        return frozenset(n for form, _ in self for n in mx.walk(form) if _difference(n))
+
+    @cached_property
+    def products(self) -> list[frozenset[mx.M]]:
+        """The factors, as shown, of each form that is an elementwise product
+        (:func:`make_common_factor`)."""
+        return [p for p in (frozenset(_shown(f) for f in form.factors) for form, _ in self
+                            if isinstance(form, mx.Hadamard)) if p]
+
+    @cached_property
+    def matmuls(self) -> dict[mx.M, mx.M]:
+        """Each form that is a matrix product -> its node (:func:`make_row_sum_of_node`)."""
+        return {form: ref for form, ref in self if isinstance(form, mx.MatMul)}
+
+
+def _forward_forms(named: Named) -> ForwardForms:
+    return named if isinstance(named, ForwardForms) else ForwardForms(named)
 
 
 def make_centred(named: Named) -> Rule:
@@ -1035,7 +1045,7 @@ def make_row_sum_of_node(named: Named) -> Rule:
     product with a row sum (``M 𝟏``) is the row sum of the product, and that product may be
     a node (the Gaussian likelihood's ``S⁻¹ rowsum(Xᵀ − mu)`` is ``rowsum(Z)`` for
     ``Z = solve(S, (X - mu).T)``, as it is with the difference on its own line)."""
-    nodes: dict[mx.M, mx.M] = {form: ref for form, ref in named if isinstance(form, mx.MatMul)}
+    nodes = _forward_forms(named).matmuls
 
     def row_sum_of_node(m: mx.M) -> mx.M | None:
         if not (nodes and isinstance(m, mx.MatMul) and isinstance(m.b, mx.Reduce) and
@@ -1660,6 +1670,7 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     the ``symmetric`` inputs, centred sums of the forward nodes ``named`` are zero, a
     softmax summed along its axis is one) until no rule lowers its cost (the canonical ones
     at equal cost, as the module says)."""
+    named = _forward_forms(named)  # (what the rules read of all the nodes, made once)
     base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
             make_centred(named), make_inverse_times(named), make_row_sum_of_node(named),
             make_sums_to_one(named))
@@ -1671,19 +1682,23 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     m = _fixed_point(m, rules)
     # (m is the other rules' fixed point and the common factor is tried last at each node:
     # a pass of it alone finds whether a pass of all would change anything)
+    # the passes of all the rules and the common factor, by node
+    memo: _Memo | None = {} if MEMO else None
     if _pass(m, (common,)) != m:
-        m = _fixed_point(m, factored)
+        m = _fixed_point(m, factored, memo)
     canonical = _canonical(m)
     if canonical != m:  # two traces now written alike may collect: 2 d·tr(X⁻¹ Ẋ) − e·tr(X⁻¹ Ẋ)
-        m = _fixed_point(canonical, factored)
+        m = _fixed_point(canonical, factored, memo)
     m = _number_last(m)
     top = absorb_sign(m)
     return top if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)) else m
 
 
-def _fixed_point(m: mx.M, rules: Sequence[Rule]) -> mx.M:
+def _fixed_point(m: mx.M, rules: Sequence[Rule], memo: _Memo | None = None) -> mx.M:
+    if memo is None and MEMO:
+        memo = {}
     for _ in range(50):  # each round lowers the cost, so this ends long before
-        out = _pass(m, rules)
+        out = _pass(m, rules, memo)
         if out == m:
             break
         m = out
@@ -1723,9 +1738,28 @@ def _minuses(m: mx.M) -> int:
     return sum(1 for n in mx.walk(m) if _negative(n))
 
 
-def _pass(m: mx.M, rules: Sequence[Rule]) -> mx.M:
-    """One bottom-up pass: children first, then each rule at this node while one helps."""
-    m = rebuild(m, [_pass(c, rules) for c in m.children()])
+# a pass's result for each node it met, by the node's identity (the node kept alive beside
+# its result, so that its id is not reused): the rules are functions of the node alone, so a
+# subtree the last round left as it was (the same object) comes out of the next as it did
+_Memo = dict[int, tuple[mx.M, mx.M]]
+MEMO = True  # tests switch it off to show the memo is invisible
+
+
+def _pass(m: mx.M, rules: Sequence[Rule], memo: _Memo | None = None) -> mx.M:
+    """One bottom-up pass: children first, then each rule at this node while one helps
+    (``memo``: the results of earlier passes of the same ``rules``, by node)."""
+    if memo is not None:
+        hit = memo.get(id(m))
+        if hit is not None and hit[0] is m:
+            return hit[1]
+        out = _pass_here(m, rules, memo)
+        memo[id(m)] = (m, out)
+        return out
+    return _pass_here(m, rules, None)
+
+
+def _pass_here(m: mx.M, rules: Sequence[Rule], memo: _Memo | None) -> mx.M:
+    m = rebuild(m, [_pass(c, rules, memo) for c in m.children()])
     improved = True
     while improved:
         improved = False
