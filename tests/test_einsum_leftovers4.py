@@ -47,7 +47,7 @@ def test_shared_values_sum_the_query_heads_inside_each_element(run):
     for want in [
             "  ∂L/∂V_bg     = Σ_r A_bgrᵀ ∂L/∂O_bgr\n"
             "               = Σ_r A_bgrᵀ t4_bgr\n"
-            "                 where t4 = reshape(2 O2 − 2 y, [B, T, G, R, Dh])\n",
+            "                 where t4 = 2 reshape(O2 − y, [B, T, G, R, Dh])\n",
             "  ∂L/∂K_bg     = Σ_r (A_bgr ⊙ (∂L/∂A_bgr − rowsum(∂L/∂A_bgr ⊙ A_bgr)))ᵀ Q_bgr\n"
             "               = Σ_r (A_bgr ⊙ (t5_bgr − rowsum(t5_bgr ⊙ A_bgr)))ᵀ Q_bgr\n",
             "  ∂L/∂Wv       = Σ_b X_bᵀ t3_b\n               = Σ_b X_bᵀ t11_b\n",
@@ -62,6 +62,7 @@ def test_shared_values_sum_the_query_heads_inside_each_element(run):
     for want in ["  ∂L/∂V_b     = Σ_h A_bhᵀ ∂L/∂O_bh\n",
                  "  ∂L/∂K_b     = (1/√Dh) Σ_h (∂L/∂S_bh)ᵀ Q_bh\n",
                  "  ∂L/∂Wv      = Σ_b X_bᵀ ∂L/∂V_b\n              = Σ_b X_bᵀ t7_b\n"
+                 "                where t3 = (2/(B D T)) reshape(Y Woᵀ, [B, T, H, Dh])\n"
                  "                where t7_b = Σ_h A_bhᵀ t3_bh\n"]:
         assert want in mqa, mqa
     assert "einsum(" not in mqa and "with einsum" not in mqa and "no closed form" not in mqa, mqa

@@ -46,9 +46,9 @@ CASES = [  # (spec stem, a printed line, the line damaged)
      "∂L/∂X_il = 2 (1 − tanh(X_{i, ⌊l/D⌋·D + l mod D})²) 𝟙[2 ≤ l mod D < 4] "
      "tanh(X_{i, ⌊l/D⌋·D + l mod D})"),
     ("reshape_slice_remainder",  # a pad inside a reshape, sized by the reshape's count
-     "∂L/∂X = reshape(2 pad(tanh(slice(reshape(X, [B, T, D]), :, :, 2:4)) ⊙ (1 − "
+     "∂L/∂X = 2 reshape(pad(tanh(slice(reshape(X, [B, T, D]), :, :, 2:4)) ⊙ (1 − "
      "tanh(slice(reshape(X, [B, T, D]), :, :, 2:4))^∘2), 2:4, axis=2), [B, TD])",
-     "∂L/∂X = reshape(2 pad(tanh(slice(reshape(X, [B, T, D]), :, :, 2:4)) ⊙ (1 − "
+     "∂L/∂X = 2 reshape(pad(tanh(slice(reshape(X, [B, T, D]), :, :, 2:4)) ⊙ (1 − "
      "tanh(slice(reshape(X, [B, T, D]), :, :, 2:4))^∘2), 1:3, axis=2), [B, TD])"),
     ("log_softmax_of_a_row_expression",  # a row's one logsumexp, no subscript
      "h0_j = σ(x0_j) − logsumexp(σ(x0))", "h0_j = σ(x0_j) − logsumexp(x0)"),

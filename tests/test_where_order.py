@@ -149,7 +149,7 @@ def test_a_part_met_with_its_terms_in_another_order_is_named_once():
     # + sq − 2 Y Yᵀ)^∘2)), where t1 = sum(P)/sum(Qu) − P ⊘ Qu)
     assert closed(d, "sq") == (
         "−(rowsum(t1) + colsum(t1))",
-        ["t1 = Mo ⊙ (sum(P)/sum(Qu) − P ⊘ Qu) ⊘ (1 + sq + sqᵀ − 2 Y Yᵀ)^∘2"])
+        ["t1 = Qu ⊙ (sum(P)/sum(Qu) − P ⊘ Qu) ⊘ (1 + sq + sqᵀ − 2 Y Yᵀ)"])  # (Mo ⊘ D^∘2 = Qu ⊘ D)
     report = verify(d, seed=1)
     assert report.ok, [(c.name, c.max_abs) for c in report.checks]
 
