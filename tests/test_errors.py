@@ -179,6 +179,8 @@ CASES = [
      "mean() takes 1 positional argument", "write mean(W, axis=0), not mean(W, 0)"),
     ("the transpose attribute called", forward("z = W.T() @ x", "L = sum(z)"), "7:9",
      "'.T()' is a method call", "write W.T, not W.T()"),
+    ("a keyword as an input's name", GOOD.replace("x: [N]", "lambda: [N]"), "4:3",
+     "'lambda' is a Python keyword and cannot name an input", "lambda_"),
     ("a caret for a power", forward("z = x ^ 2", "L = sum(z)"), "7:9",
      "the operator '^' is not supported", "a power is '**': write x ** 2, not x ^ 2"),
     ("tabs", "inputs:\n\tx: [N]\n", "2:1", "invalid YAML", "tabs"),

@@ -411,8 +411,7 @@ class _Builder:
                 raise SpecError(f"'{fn}' is a tensor, not a function", e.loc,
                                 "use '@' or '*' to multiply tensors")
             raise SpecError(f"unknown function '{fn}'", e.loc,
-                            f"write {e.respelled}" if e.respelled else
-                            did_you_mean(fn, FUNCTIONS, "functions", ALIASES))
+                            e.respelled or did_you_mean(fn, FUNCTIONS, "functions", ALIASES))
         op = OPS[fn]
         # a keyword it does not take first: clip(x, min=0, max=1) is a misspelt keyword, not
         # a call short of positional arguments
@@ -431,7 +430,7 @@ class _Builder:
             want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
             raise SpecError(f"{fn}() takes {want} positional argument{'s' if want != '1' else ''}"
                             f" but {n} {'was' if n == 1 else 'were'} given", e.loc,
-                            f"write {e.respelled}" if e.respelled else f"usage: {op.signature}")
+                            e.respelled or f"usage: {op.signature}")
         if op.string_first or op.condition:  # einsum's subscripts, where's comparison
             args = [(self.value(e.args[0]), e.args[0].loc)] + \
                    [(self.tensor(a), a.loc) for a in e.args[1:]]
