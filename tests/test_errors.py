@@ -181,6 +181,10 @@ CASES = [
      "'.T()' is a method call", "write W.T, not W.T()"),
     ("a keyword as an input's name", GOOD.replace("x: [N]", "lambda: [N]"), "4:3",
      "'lambda' is a Python keyword and cannot name an input", "lambda_"),
+    ("NumPy's column pick by labels",
+     GOOD.replace("x: [N]", "x: [N]\n  lab: {shape: [M], integer: N}")
+     .replace("z = W @ x", "z = W[:, lab]"), "7:14",
+     "an integer input indexes the leading axes", "pick one element per row with W[range(M), lab]"),
     ("a caret for a power", forward("z = x ^ 2", "L = sum(z)"), "7:9",
      "the operator '^' is not supported", "a power is '**': write x ** 2, not x ^ 2"),
     ("tabs", "inputs:\n\tx: [N]\n", "2:1", "invalid YAML", "tabs"),

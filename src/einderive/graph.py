@@ -482,6 +482,17 @@ class _Builder:
         bounded = [n for n, item in enumerate(e.index)
                    if not (isinstance(item, X.SliceItem) and item.lower is None
                            and item.upper is None)]
+        picked = e.index[bounded[0]] if len(bounded) == 1 else None
+        if isinstance(picked, X.Name) and picked.id in self.env and \
+                self.env[picked.id].integer and bounded[0] == 1 and len(x.shape) == 2:
+            # Z[:, labels]: NumPy picks every row's columns labels (a B×B matrix); one
+            # element per row is what a label picks
+            row = e.value.id if isinstance(e.value, X.Name) else "Z"
+            raise SpecError(f"an integer input indexes the leading axes (E[tokens]) or picks "
+                            f"one element per row, not all of {picked.id}'s columns of every "
+                            "row", picked.loc,
+                            f"pick one element per row with {row}[range({x.shape[0]}), "
+                            f"{picked.id}]")
         if len(bounded) != 1 or not isinstance(e.index[bounded[0]], X.SliceItem):
             at = e.index[bounded[1]].loc if len(bounded) > 1 else e.loc
             raise SpecError("a slice ranges over one axis: the others are ':'", at,
