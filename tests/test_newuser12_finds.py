@@ -34,3 +34,14 @@ def test_a_column_concatenated_at_a_dim_offset_compiles_and_verifies(tmp_path):
     got = load(tmp_path, render(d, "numpy")).gradients(**values)
     for k, t in ts.items():
         np.testing.assert_allclose(got[k], t.grad.numpy(), atol=1e-9)
+
+
+def test_a_row_at_a_dim_offset_is_never_summed_as_a_letter():
+    """∂L/∂t of a [B, T, 1] piece joined at offset D reads W_Dm, W's row D: its matrix form
+    was einsum('mij,mij,km->ij', …, W), every row of W summed (verify: matrix FAIL). With
+    no take or slice that states the row, the adjoint keeps its exact index form."""
+    d = derive_file(REG / "concat_column_at_dim_offset_rank3.yaml")
+    index, matrix = forms(d, "t")
+    assert "W_Dm" in index and matrix is None, (index, matrix)
+    report = verify(d)
+    assert report.ok
