@@ -15,13 +15,13 @@ REG = Path(__file__).parent / "regressions"
 
 
 def test_a_column_concatenated_at_a_dim_offset_compiles_and_verifies(tmp_path):
-    """∂L/∂t of concatenate([Xt, t], axis=1) with t [B, 1] reads W1's row D: the code indexes
-    it (W1[D, :]) where it stopped with an internal error, and the range 𝟙[D ≤ D < D + 1],
-    always 1, is not printed."""
+    """∂L/∂t of concatenate([Xt, t], axis=1) with t [B, 1] reads W1's row D, printed
+    W1_{D, l} (W1_Dl read as one index Dl): the code indexes it (W1[D, :]) where it stopped
+    with an internal error, and the range 𝟙[D ≤ D < D + 1], always 1, is not printed."""
     torch = pytest.importorskip("torch")
     d = derive_file(REG / "concat_column_at_dim_offset.yaml")
     index, _ = forms(d, "t")
-    assert "W1_Dl" in index and "𝟙[D ≤ D" not in index, index
+    assert "W1_{D, l}" in index and "𝟙[D ≤ D" not in index, index
     assert verify(d).ok
     assert "W1[D, :]" in render(d, "numpy")
     render(d, "torch")
@@ -42,6 +42,6 @@ def test_a_row_at_a_dim_offset_is_never_summed_as_a_letter():
     no take or slice that states the row, the adjoint keeps its exact index form."""
     d = derive_file(REG / "concat_column_at_dim_offset_rank3.yaml")
     index, matrix = forms(d, "t")
-    assert "W_Dm" in index and matrix is None, (index, matrix)
+    assert "W_{D, m}" in index and matrix is None, (index, matrix)
     report = verify(d)
     assert report.ok
