@@ -1738,6 +1738,13 @@ class IndexEval:
             if name not in self.env.shapes:
                 raise ReaderError(f"unknown tensor {name!r}")
             dims = self.env.index_dims(name)
+            shape = self.env.shapes[name]
+            if len(exprs) != len(dims) and len(exprs) == len(shape):
+                # t_{i, k − D} of t: [B, 1], a concatenated piece of one column read at the
+                # joined index less its offset: its literal-1 axis is read too (0 … 0)
+                sizes = [1 if d == 1 else self.env.dims[d] for d in shape]
+                v = self.env.tensor(name, adjoint).reshape(sizes)
+                return self.at_indices(v, None, exprs, sizes=sizes)
             if len(exprs) != len(dims):
                 raise ReaderError(f"{name} written with {len(exprs)} indices; it has "
                                   f"{len(dims)}")

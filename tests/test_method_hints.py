@@ -272,3 +272,42 @@ def test_a_modules_own_tensor_is_the_specs_tensor():
     assert hint_of("self.W @ x") == "write W, not self.W"
     assert hint_of("x.reshape(2, 3).sum()") == \
         "write sum(reshape(x, [2, 3])), not x.reshape(2, 3).sum()"
+
+
+LOSSES = [  # (a library's loss as a new user writes it, PyTorch's value of it)
+    ("F.mse_loss(Z, Y)", lambda F, t: F.mse_loss(t["Z"], t["Y"])),
+    ("mse_loss(Z, Y)", lambda F, t: F.mse_loss(t["Z"], t["Y"])),
+    ("F.l1_loss(Z, Y)", lambda F, t: F.l1_loss(t["Z"], t["Y"])),
+    ("F.binary_cross_entropy_with_logits(Z, Y)",
+     lambda F, t: F.binary_cross_entropy_with_logits(t["Z"], t["Y"])),
+    ("binary_cross_entropy(sigmoid(Z), Y)",
+     lambda F, t: F.binary_cross_entropy(t["Z"].sigmoid(), t["Y"])),
+    ("F.cross_entropy(Z, y)", lambda F, t: F.cross_entropy(t["Z"], t["y"])),
+    ("nll_loss(log_softmax(Z, axis=1), y)",
+     lambda F, t: F.nll_loss(t["Z"].log_softmax(1), t["y"])),
+]
+
+
+@pytest.mark.parametrize("call,torch_loss", LOSSES, ids=[c for c, _ in LOSSES])
+def test_a_library_loss_is_refused_with_the_loss_written_out_as_pytorch_means_it(
+        call, torch_loss, tmp_path):
+    """mse_loss is a mean: the hint writes it out (the nearest name, l2_loss, is a sum)."""
+    torch = pytest.importorskip("torch")
+    from einderive.api import render
+    from einderive.derivation import derive
+    from einderive.graph import build
+    from einderive.spec import loads
+    from test_codegen import load
+    head = ("dims: {N: 3, C: 4}\ninputs: {Z: [N, C], Y: {shape: [N, C], positive: true}, "
+            "y: {shape: [N], integer: C}}\nwrt: [Z]\nforward:\n")
+    with pytest.raises(SpecError) as info:
+        build(loads(head + f"  - L = {call}\nloss: L\n", "spec.yaml"))
+    hint = info.value.hint or ""
+    assert hint.startswith("write ") and f", not {call} (the loss written out" in hint, hint
+    spelling = hint[len("write "):hint.index(f", not {call}")]
+    mod = load(tmp_path, render(derive(loads(head + f"  - L = {spelling}\nloss: L\n")), "numpy"))
+    rng = np.random.default_rng(2)
+    values = {"Z": rng.normal(size=(3, 4)), "Y": rng.uniform(0.1, 0.9, size=(3, 4)),
+              "y": np.array([0, 3, 1])}
+    want = torch_loss(torch.nn.functional, {k: torch.tensor(v) for k, v in values.items()})
+    assert abs(float(mod.forward(**values)) - float(want)) < 1e-12

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from .errors import Loc, SpecError
-from .record import Record
+from .record import Record, field
 from .spec import Assignment, normalize_name
 
 MAX_DEPTH = 100
@@ -80,6 +80,9 @@ class Call(Expr):
     func: str
     args: tuple[Expr, ...]
     kwargs: tuple[Keyword, ...]
+    # the call respelled as the op table takes it, where it does not take it as written,
+    # and as written (sum(X, 1): 'write sum(X, axis=1), not sum(X, 1)'), graph.py's hint
+    respelled: str = field(default="", compare=False, repr=False)
 
 
 class Subscript(Expr):
@@ -301,6 +304,85 @@ def _qualified_call(node: ast.Call, loc: Loc,
     return SpecError(message, loc, hint)
 
 
+def _plain_respelling(node: ast.Call, loc_of: Callable[[ast.AST], Loc]) -> str:
+    """A call of a plain name that the op table does not take as written but takes as
+    NumPy's function of that name (``sum(X, 1)``, ``np.sum``'s positional axis, as
+    ``sum(X, axis=1)``; ``transpose(X, (1, 0))`` as ``transpose(X, axes=(1, 0))``;
+    ``matmul(X, W)`` as ``X @ W``; a library's loss written out, ``mse_loss(X, Y)``):
+    ``'write sum(X, axis=1), not sum(X, 1)'``, both written from their trees
+    (:class:`_Respell`), else ''."""
+    from .ops import OPS
+
+    assert isinstance(node.func, ast.Name)
+    loss = _loss_hint(node.func.id, node)
+    if loss:
+        return loss
+    op = OPS.get(node.func.id)
+    if op is not None and op.user and (op.nargs[1] is None or len(node.args) <= op.nargs[1]):
+        return ""  # taken as written (or refused for another reason, with its own hint)
+    qualified = ast.Call(ast.Attribute(ast.Name("np", ast.Load()), node.func.id, ast.Load()),
+                         copy.deepcopy(node.args), copy.deepcopy(node.keywords))
+    respell = _Respell()
+    tree = respell.visit(qualified)
+    if respell.failed is not None or isinstance(tree, ast.Call) and \
+            isinstance(tree.func, ast.Attribute):
+        return ""
+    try:
+        _convert(tree, loc_of)
+    except SpecError:
+        return ""
+    text, written = ast.unparse(tree), ast.unparse(node)
+    return "" if text == written else f"write {text}, not {written}"
+
+
+def _loss_respelling(name: str, args: list[ast.expr]) -> ast.expr | None:
+    """A library's loss function of two tensors (PyTorch's ``mse_loss(x, y)``,
+    ``cross_entropy(z, labels)``, their default mean reduction) written out in the spec's
+    functions, a tree made of the call's own argument trees; None for any other call.
+    (``l2_loss`` is a sum: the nearest name would silently drop the mean.)"""
+    if len(args) != 2:
+        return None
+    a, b = (copy.deepcopy(x) for x in args)
+
+    def call(fn: str, *xs: ast.expr, **kw: ast.expr) -> ast.expr:
+        return ast.Call(ast.Name(fn, ast.Load()), list(xs),
+                        [ast.keyword(k, v) for k, v in kw.items()])
+
+    def neg_mean(x: ast.expr) -> ast.expr:
+        return ast.UnaryOp(ast.USub(), call("mean", x))
+
+    diff = ast.BinOp(a, ast.Sub(), b)
+    one = ast.Constant(1)
+    minus_one = ast.UnaryOp(ast.USub(), ast.Constant(1))
+    pick = ast.Tuple([call("range", ast.Name("N", ast.Load())), b], ast.Load())
+    if name == "mse_loss":
+        return call("mean", ast.BinOp(diff, ast.Pow(), ast.Constant(2)))
+    if name == "l1_loss":
+        return call("mean", call("abs", diff))
+    if name == "binary_cross_entropy_with_logits":
+        return call("mean", ast.BinOp(call("softplus", a), ast.Sub(),
+                                      ast.BinOp(b, ast.Mult(), copy.deepcopy(a))))
+    if name == "binary_cross_entropy":
+        return neg_mean(ast.BinOp(
+            ast.BinOp(b, ast.Mult(), call("log", a)), ast.Add(),
+            ast.BinOp(ast.BinOp(one, ast.Sub(), copy.deepcopy(b)), ast.Mult(),
+                      call("log", ast.BinOp(one, ast.Sub(), copy.deepcopy(a))))))
+    if name == "cross_entropy":
+        return neg_mean(ast.Subscript(call("log_softmax", a, axis=minus_one), pick, ast.Load()))
+    if name == "nll_loss":
+        return neg_mean(ast.Subscript(a, pick, ast.Load()))
+    return None
+
+
+def _loss_hint(name: str, node: ast.Call) -> str:
+    """The hint for a library loss (see :func:`_loss_respelling`), or ''."""
+    tree = _loss_respelling(name, list(node.args)) if not node.keywords else None
+    if tree is None:
+        return ""
+    labels = "; N is the labels' dim" if name in ("cross_entropy", "nll_loss") else ""
+    return f"write {ast.unparse(tree)}, not {ast.unparse(node)} (the loss written out{labels})"
+
+
 def _module_of(func: ast.Attribute) -> str | None:
     """``np`` of ``np.linalg.inv``: the library a dotted name is a function of, if any."""
     root = func.value
@@ -317,6 +399,11 @@ def _usage(node: ast.Call) -> str:
 
     assert isinstance(node.func, ast.Attribute)
     name = node.func.attr
+    loss = _loss_hint(name, node) if _module_of(node.func) is not None else ""
+    if loss:
+        return loss
+    if name == "T" and not node.args and not node.keywords:  # X.T(): an attribute called
+        return f"write {ast.unparse(node.func)}, not {ast.unparse(node)}"
     if name in SHAPE_METHODS:
         return "a reshape names its shape: write reshape(x, [...]) with the shape it makes"
     if name in OPERATOR_METHODS:
@@ -414,7 +501,10 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
         op = _BINOPS.get(type(node.op))
         if op is None:
             sym = _UNSUPPORTED_OPS.get(type(node.op), type(node.op).__name__)
+            power = ast.unparse(ast.BinOp(node.left, ast.Pow(), node.right))
             raise SpecError(f"the operator '{sym}' is not supported", loc,
+                            f"a power is '**': write {power}, not {ast.unparse(node)}"
+                            if isinstance(node.op, ast.BitXor) else
                             "supported operators: + - * / @ ** and unary -")
         return BinOp(loc, op, _convert(node.left, loc_of), _convert(node.right, loc_of))
     if isinstance(node, ast.UnaryOp):
@@ -442,7 +532,8 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
             if kw.arg is None:
                 raise SpecError("'**' arguments are not supported", loc_of(kw.value))
             kwargs.append(Keyword(kw.arg, _convert(kw.value, loc_of), loc_of(kw)))
-        return Call(loc, normalize_name(node.func.id), tuple(args), tuple(kwargs))
+        return Call(loc, normalize_name(node.func.id), tuple(args), tuple(kwargs),
+                    _plain_respelling(node, loc_of))
     if isinstance(node, ast.Compare):
         ops = [_COMPARE.get(type(o)) for o in node.ops]
         if len(ops) != 1:

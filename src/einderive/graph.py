@@ -411,7 +411,7 @@ class _Builder:
                 raise SpecError(f"'{fn}' is a tensor, not a function", e.loc,
                                 "use '@' or '*' to multiply tensors")
             raise SpecError(f"unknown function '{fn}'", e.loc,
-                            did_you_mean(fn, FUNCTIONS, "functions", ALIASES))
+                            e.respelled or did_you_mean(fn, FUNCTIONS, "functions", ALIASES))
         op = OPS[fn]
         # a keyword it does not take first: clip(x, min=0, max=1) is a misspelt keyword, not
         # a call short of positional arguments
@@ -430,7 +430,7 @@ class _Builder:
             want = f"{lo}" if lo == hi else (f"at least {lo}" if hi is None else f"{lo} to {hi}")
             raise SpecError(f"{fn}() takes {want} positional argument{'s' if want != '1' else ''}"
                             f" but {n} {'was' if n == 1 else 'were'} given", e.loc,
-                            f"usage: {op.signature}")
+                            e.respelled or f"usage: {op.signature}")
         if op.string_first or op.condition:  # einsum's subscripts, where's comparison
             args = [(self.value(e.args[0]), e.args[0].loc)] + \
                    [(self.tensor(a), a.loc) for a in e.args[1:]]
@@ -482,6 +482,17 @@ class _Builder:
         bounded = [n for n, item in enumerate(e.index)
                    if not (isinstance(item, X.SliceItem) and item.lower is None
                            and item.upper is None)]
+        picked = e.index[bounded[0]] if len(bounded) == 1 else None
+        if isinstance(picked, X.Name) and picked.id in self.env and \
+                self.env[picked.id].integer and bounded[0] == 1 and len(x.shape) == 2:
+            # Z[:, labels]: NumPy picks every row's columns labels (a B×B matrix); one
+            # element per row is what a label picks
+            row = e.value.id if isinstance(e.value, X.Name) else "Z"
+            raise SpecError(f"an integer input indexes the leading axes (E[tokens]) or picks "
+                            f"one element per row, not all of {picked.id}'s columns of every "
+                            "row", picked.loc,
+                            f"pick one element per row with {row}[range({x.shape[0]}), "
+                            f"{picked.id}]")
         if len(bounded) != 1 or not isinstance(e.index[bounded[0]], X.SliceItem):
             at = e.index[bounded[1]].loc if len(bounded) > 1 else e.loc
             raise SpecError("a slice ranges over one axis: the others are ':'", at,

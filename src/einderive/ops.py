@@ -1778,6 +1778,10 @@ def in_range(x: Any, lo: Any, hi: Any) -> Any:
         return S.Zero
     if x.is_Number and lo.is_Number and hi.is_Number:
         return S.One if lo <= x < hi else S.Zero
+    if (x - lo).is_nonnegative and (hi - x).is_positive:
+        return S.One  # a position of the dims' sizes inside (𝟙[D ≤ D < D + 1]: a piece of one
+    if (x - lo).is_negative or (hi - x).is_nonpositive:  # column at offset D) or outside
+        return S.Zero
     if isinstance(x, sympy.Add):  # 𝟙[N ≤ s + N < N + M] is 𝟙[0 ≤ s < M]
         _, c = shift_parts(x, lambda a: not a.is_positive)
         x, lo, hi = x - c, lo - c, hi - c

@@ -1157,6 +1157,10 @@ class _Reader:
         if not isinstance(e, Indexed):
             return Blob(ref, ())
         idx = tuple(e.indices)
+        if any(_size_position(i, self.ctx) for i in idx):
+            # W_Dm, a row at a position the dims' sizes give (a piece of one column joined
+            # at offset D): no take or slice states it, and an einsum would sum it as a letter
+            raise NoMatrixForm("an element at a position of the dims' sizes")
         # a slice of length 1 read at its one element (X_{i, 0, k} of reshape(X[:, 0:1, :],
         # [B, D])): that position of the axis, as a literal index reads it
         # (a literal position only: the last, X[:, T1:T, :], is at T1, which no take states)
@@ -2531,6 +2535,14 @@ class _Reader:
         sub = f"{terms}->{''.join(letters[i] for i in out)}"
         self.einsum_used = True
         return Blob(mx.Einsum(sub, tuple(b.m for b in blobs), self._shape_of(out)), tuple(out))
+
+
+def _size_position(i: Any, ctx: Any) -> bool:
+    """Whether the index ``i`` is a position made of the dims' sizes (D, D + 1), no letter."""
+    if not isinstance(i, (sympy.Symbol, SAdd, sympy.Mul)):  # (an index map is read apart)
+        return False
+    free = i.free_symbols
+    return bool(free) and all(s in ctx.dim_of_size for s in free)
 
 
 def _reads_at(e: Expr, at: Expr) -> bool:

@@ -100,7 +100,8 @@ def check_identifier(name: object, loc: Loc, what: str) -> str:
                         "names are letters, digits and underscores, starting with a letter")
     name = normalize_name(name)
     if keyword.iskeyword(name):
-        raise SpecError(f"'{name}' is a Python keyword and cannot name a {what}", loc,
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise SpecError(f"'{name}' is a Python keyword and cannot name {article} {what}", loc,
                         f"choose another name, e.g. '{name}_'")
     if not name.isidentifier():
         raise SpecError(f"'{name}' is not a valid {what} name", loc,

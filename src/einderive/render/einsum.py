@@ -164,10 +164,13 @@ class IndexCompiler:
             rest = tuple(P.Slice() for _ in idx[:picked])
             py = P.Subscript(py, rest + (self.b.as_index(tok.py),))
             return self._index(py, idx[:picked] + tok.idx + idx[picked + 1:])
-        if any(isinstance(i, Integer) for i in idx):  # a position: S[:, 1] (stack's piece)
-            py = P.Subscript(py, tuple(P.num(int(i)) if isinstance(i, Integer) else P.Slice()
+        if any(self._constant(i) for i in idx):
+            # a position: S[:, 1] (stack's piece), or one the dims' sizes give, W[D, :] (the
+            # row a concatenated piece of one column at offset D reads)
+            py = P.Subscript(py, tuple(P.num(int(i)) if isinstance(i, Integer) else
+                                       self.arr(i).py if self._constant(i) else P.Slice()
                                        for i in idx))
-            idx = tuple(i for i in idx if not isinstance(i, Integer))
+            idx = tuple(i for i in idx if not self._constant(i))
         if len(set(idx)) == len(idx):
             return Arr(py, idx)
         out = tuple(dict.fromkeys(idx))

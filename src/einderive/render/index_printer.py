@@ -358,8 +358,9 @@ class IndexPrinter(TreePrinter):
         """A subscript; an index picked by an integer input prints as its element,
         E_(tokens_i,k) (bracketed in text, where indices are otherwise juxtaposed).  A
         number on an axis of more than one element (``shape`` says which) is a position,
-        ∂L/∂S_{i, 0} (a stacked piece's adjoint), printed; the 0 of a size-1 axis is not."""
-        if shape is not None and any(isinstance(i, Integer) and d != 1
+        ∂L/∂S_{i, 0} (a stacked piece's adjoint), printed; the 0 of a size-1 axis is not.
+        So is a position the dims' sizes give, W_{D, m} (never W_Dm, read as one index)."""
+        if shape is not None and any(isinstance(i, Integer) and d != 1 or _size_position(i)
                                      for i, d in zip(idx, shape)):
             return self.n.index_group(", ".join(
                 self._print(i) if isinstance(i, Indexed) else self.n.index_term(i)
@@ -536,3 +537,11 @@ def _count(e: Any, v: Any) -> int:
         return -1 if any(c < 0 for c in many) else max(many)
     counts_ = [_count(a, v) for a in e.args]
     return -1 if any(c < 0 for c in counts_) else sum(counts_)
+
+
+def _size_position(i: Any) -> bool:
+    """Whether the index ``i`` is a position made of the dims' sizes (D, D + 1: the row a
+    piece joined at offset D reads); a size's symbol is positive, an index's has no
+    assumption."""
+    return isinstance(i, (Symbol, Add)) and bool(i.free_symbols) and \
+        all(isinstance(x, Symbol) and x.is_positive for x in i.free_symbols)

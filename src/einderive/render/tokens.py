@@ -233,6 +233,8 @@ class Style(ABC):
             ind = Add(*[t for t in Add.make_args(i) if not t.is_Number and not t.is_positive
                         and not (-t).is_positive])
             return self.linear_index(ind, i - ind)
+        if isinstance(i, Symbol) and i.is_positive:  # a dim's size as a position, W_{D, m}
+            return self.dim(i.name)
         return self.index_name(i.name) if isinstance(i, Symbol) else str(i)
 
     def linear_index(self, index: Any, offset: Any) -> str:
