@@ -482,7 +482,7 @@ def transpose(x: M) -> M:
         return Pow(transpose(x.x), x.exp, tuple(reversed(x.shape)), src)
     if isinstance(x, (Hadamard, Add, Pow, Fn)):
         # (A ⊙ B − C)ᵀ stays whole unless pushing the transpose in removes transposes
-        pushed = _push_transpose(x)
+        pushed = push_transpose(x)
         if _count_transposes(pushed) < _count_transposes(x) + 1 and \
                 not _turns_preactivation(x, pushed):
             return with_src(pushed, src)
@@ -522,7 +522,9 @@ def _preactivation_transposes(x: M) -> int | None:
                for f in fns for k in walk(f))
 
 
-def _push_transpose(x: M) -> M:
+def push_transpose(x: M) -> M:
+    """``xᵀ`` of a sum, elementwise product, power or elementwise function with the
+    transpose carried one level in (each part through :func:`transpose`)."""
     shape = tuple(reversed(x.shape))
     if isinstance(x, Hadamard):
         return hadamard(*[transpose(f) for f in x.factors])

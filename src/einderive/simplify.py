@@ -1173,6 +1173,25 @@ def transpose_inward(m: mx.M) -> mx.M | None:
     return None
 
 
+def transpose_of_elementwise(m: mx.M) -> mx.M | None:
+    """``((W2 Gᵀ) ⊙ (1 − tanh(X W1)^∘2)ᵀ)ᵀ`` → ``(G W2ᵀ) ⊙ (1 − tanh(X W1)^∘2)``: a
+    transposed sum or elementwise product with its transpose carried to its terms or factors,
+    where every function of a product inside keeps the orientation it had (a transpose that
+    meets a transposed function cancels; one that would turn σ(X W) into σ(Wᵀ Xᵀ) is not
+    taken).  Kept only if smaller."""
+    if not isinstance(m, mx.Transpose) or not isinstance(m.x, (mx.Hadamard, mx.Add)) or \
+            len(m.shape) != 2 or mx.batch_of(m.x):
+        return None
+    pushed = mx.push_transpose(m.x)
+    return pushed if _product_functions(pushed) == _product_functions(m.x) else None
+
+
+def _product_functions(m: mx.M) -> frozenset[mx.M]:
+    """The elementwise functions of products in ``m`` (σ(X W), tanh(X W1)), as they stand."""
+    return frozenset(n for n in mx.walk(m) if isinstance(n, mx.Fn) and
+                     any(isinstance(k, mx.MatMul) for c in n.children() for k in mx.walk(c)))
+
+
 def reduce_of_pad(m: mx.M) -> mx.M | None:
     """``rowsum(pad(x, 1:3, axis=1))`` → ``rowsum(x)``, ``sum(pad(x, …))`` → ``sum(x)``: the
     zeros a pad adds along the summed axis add nothing."""
@@ -1644,7 +1663,7 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
 # -- the table and the fixed point ----------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
-    double_transpose, transpose_inward, reduce_of_turned, reduce_of_pad, inverse_of_inverse,
+    double_transpose, transpose_inward, transpose_of_elementwise, reduce_of_turned, reduce_of_pad, inverse_of_inverse,
     inverse_of_transpose,
     inverse_times_matrix, of_transpose,
     collect_terms, collect_scalar_factors, batch_sums_collect, factor_operand, common_scalar, zero_operand,
