@@ -386,10 +386,11 @@ class Compiler:
     def _m_Reduce(self, m: mx.Reduce) -> Value:
         v = self._m(m.x)
         if m.shape == () and self.summing and self.batched and len(v.shape) > 2 and \
-                any(d != 1 for d in v.shape[:-2]):
+                any(d != 1 for d in v.shape[:-2]) and mx.batch_of(m.x):
             # inside Σ_b, sum(G_b ⊙ X_b) is each element's total (its 1×1 matrix), never the
             # whole batch's: Σ_b s_b² is not (Σ_b s_b)² (a batch of one's is the total; a
-            # batched form's sum(K ⊙ (∂L/∂Sᵀ Q)) outside Σ_b is every element's, README)
+            # batched form's sum(K ⊙ (∂L/∂Sᵀ Q)) outside Σ_b is every element's, README); a
+            # whole tensor's total inside it (sum(Y ⊙ Y), no subscript) stays the total
             nd = len(v.shape)
             return Value(self.b.reduce(SUM, v.py, (nd - 2, nd - 1), True, nd),
                          (*v.shape[:-2], 1, 1))

@@ -39,3 +39,11 @@ def test_the_rule_keeps_a_function_of_a_product_as_it_stands():
     turned = mx.Fn("tanh", mx.matmul(mx.transpose(w), mx.transpose(x)), ("H", "B"))
     kept = mx.Transpose(mx.Hadamard((g, turned), ("H", "B")), ("B", "H"))
     assert transpose_of_elementwise(kept) is None
+
+
+def test_a_whole_total_inside_a_batch_sum_is_the_total():
+    """∂L/∂W = Σ_b X_bᵀ ((sum(W)·X_b + 4 sum(Y ⊙ Y)·Y_b) ⊙ …) + …: the generated code reads
+    sum(Y ⊙ Y) as the whole batch's total (an element's, sum(Y_b ⊙ Y_b), is the element's)."""
+    d = derive_file(str(SPEC.parent / "whole_total_inside_batch_sum.yaml"))
+    report = verify(d, seed=5)
+    assert report.ok, [(c.name, c.max_abs) for c in report.checks]
