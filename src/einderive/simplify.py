@@ -1176,13 +1176,16 @@ def transpose_inward(m: mx.M) -> mx.M | None:
 def transpose_of_elementwise(m: mx.M) -> mx.M | None:
     """``((W2 Gᵀ) ⊙ (1 − tanh(X W1)^∘2)ᵀ)ᵀ`` → ``(G W2ᵀ) ⊙ (1 − tanh(X W1)^∘2)``: a
     transposed sum or elementwise product with its transpose carried to its terms or factors,
-    where every function of a product inside keeps the orientation it had (a transpose that
-    meets a transposed function cancels; one that would turn σ(X W) into σ(Wᵀ Xᵀ) is not
-    taken).  Kept only if smaller."""
+    where that writes fewer transposes than the whole had inside (as :func:`matrix.transpose`
+    decides: ``(h ⊙ r)ᵀ`` stays) and every function of a product inside keeps the orientation
+    it had (a transpose that meets a transposed function cancels; one that would turn σ(X W)
+    into σ(Wᵀ Xᵀ) is not taken).  Kept only if smaller."""
     if not isinstance(m, mx.Transpose) or not isinstance(m.x, (mx.Hadamard, mx.Add)) or \
             len(m.shape) != 2 or mx.batch_of(m.x):
         return None
     pushed = mx.push_transpose(m.x)
+    if _transposes(pushed) > _transposes(m.x):  # (h ⊙ r)ᵀ stays, never hᵀ ⊙ rᵀ (as transpose)
+        return None
     return pushed if _product_functions(pushed) == _product_functions(m.x) else None
 
 
