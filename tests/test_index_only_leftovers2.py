@@ -117,7 +117,7 @@ def test_a_max_over_a_middle_axis_is_placed_at_its_axes():
     # (both pieces of F's concatenation read ∂L/∂F by name, session 31; the first had it
     # written out, (1/(B T)) (softmax(F W) − onehot(lab)) slice(W, 0:D)ᵀ)
     assert forms(d, "Hs")[1] == (
-        "reshape((1/T) slice(∂L/∂F, :, 0:D), [B, 1, D]) + "
+        "(1/T) reshape(slice(∂L/∂F, :, 0:D), [B, 1, D]) + "
         "𝟙[Hs = reshape(max(Hs, axis=1), [B, 1, D])] ⊙ reshape(slice(∂L/∂F, :, D:2 D), "
         "[B, 1, D])")
     _no_index_only(d)

@@ -110,7 +110,7 @@ def test_one_trace_along_a_tangent_prints_one_way(run, tmp_path):
         """))
     out = run("derive", "--hvp", spec).stdout
     assert "L̇ = (2 det(X)² − det(X⁻¹))·tr(X⁻¹ Ẋ)\n" in out
-    assert "ℛ{∂L/∂X} = det(X⁻¹)·(X⁻ᵀ Ẋᵀ X⁻ᵀ + tr(X⁻¹ Ẋ)·X⁻ᵀ)" in out
+    assert "ℛ{∂L/∂X} = (det(X⁻¹) + 4 det(X)²)·tr(X⁻¹ Ẋ)·X⁻ᵀ + (det(X⁻¹) − 2 det(X)²)·X⁻ᵀ" in out
     assert "sum(" not in out
     result = run("verify", "--hvp", spec)
     assert result.exit_code == 0, result.stdout

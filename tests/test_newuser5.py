@@ -197,7 +197,8 @@ def test_a_range_condition_of_numbers_is_decided():
     assert F(IN_RANGE)(Integer(0), Integer(0), Integer(1)) == 1
     assert F(IN_RANGE)(Integer(2), Integer(0), Integer(1)) == 0
     n = Symbol("n", positive=True, integer=True)
-    assert in_range(Integer(0), Integer(0), n) != 1
+    assert in_range(Integer(0), Integer(0), n) == 1  # 0 < n for a positive n (s31: signs)
+    assert in_range(Integer(0), Integer(0), Symbol("m")) not in (0, 1)  # m may be 0: open
 
 
 CONCAT_HIDDEN = """\

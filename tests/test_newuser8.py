@@ -160,15 +160,18 @@ def test_expand_says_an_adjoint_read_inside_a_temporary_has_no_closed_form(run):
     says nothing."""
     spec = MODELS / "more9" / "mqa_head_axis.yaml"
     out = " ".join(run("derive", spec, "--expand", "--node", "X").stdout.split())
-    assert "(no closed form: it reads ∂L/∂Q inside the temporary t2)" in out
-    assert "too large" not in out
+    # (s31, ein4: ∂L/∂Q has a closed form now, and the temporary takes it)
+    assert "where t3 = reshape(permute((2/√Dh) (A ⊙ (O Wo t1ᵀ Vᵀ − rowsum(O ⊙ (A V t1 Woᵀ))))" \
+        in out, out
+    assert "too large" not in out and "no closed form" not in out
     spec = REGRESSIONS / "heads_torch_layout.yaml"
     out = " ".join(run("derive", spec, "--expand", "--node", "Wq").stdout.split())
     # t4 before the t5 that reads it
-    assert "= Σ_b X_bᵀ t5_b where t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [B, T, D]) " \
-        "where t4 = permute(reshape(G, [B, T, H, Dh]), (0, 2, 1, 3)) " \
-        "where t5 = reshape(permute((1/√Dh) (P ⊙ (t4 Vᵀ − rowsum(P ⊙ (t4 Vᵀ)))) K, (0, 2, " \
-        "1, 3)), [B, T, D])" in out, out
+    # (s31, ein4: each head's element read per element, t5_bh)
+    assert "= Σ_b X_bᵀ t6_b where t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [B, T, D]) " \
+        "where t4 = reshape(G, [B, T, H, Dh]) " \
+        "where t5_bh = (1/√Dh) (P_bh ⊙ (t4_bh V_bhᵀ − rowsum(t4_bh ⊙ O_bh))) K_bh " \
+        "where t6 = reshape(permute(t5, (0, 2, 1, 3)), [B, T, D])" in out, out
     assert "no closed form" not in out
     out = run("derive", MODELS / "more" / "orthogonality_reg.yaml", "--expand").stdout
     assert "closed form" not in out and "too large" not in out

@@ -1535,7 +1535,7 @@ def reshape_pulls_constant(m: mx.M) -> mx.M | None:
         return None
     x = m.x
     if isinstance(x, mx.Add):
-        coeffs = [sympy.sympify(_constant_and_body(t)[0]) for t in x.terms]
+        coeffs = [sympy.S.One * _constant_and_body(t)[0] for t in x.terms]  # (a SymPy number)
         if not all(k.is_Rational for k in coeffs):  # 1/N in front: left as the sum has it
             return None
         c: Any = abs(coeffs[0])
