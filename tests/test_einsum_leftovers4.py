@@ -29,17 +29,8 @@ Every spec here passes ``einderive verify`` (every printed form, closed ones inc
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-MODELS = Path(__file__).parent / "models"
-
-
-def _expanded(run, name: str) -> str:
-    out = run("derive", str(MODELS / f"{name}.yaml"), "--expand")
-    assert out.exit_code == 0, out.output
-    return out.stdout
+from test_einsum_leftovers3 import MODELS, _expanded
 
 
 def test_shared_values_sum_the_query_heads_inside_each_element(run):
