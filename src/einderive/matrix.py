@@ -11,7 +11,7 @@ an elementwise product are put in a fixed order, and ones and zeros vanish.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sympy
@@ -522,18 +522,20 @@ def _preactivation_transposes(x: M) -> int | None:
                for f in fns for k in walk(f))
 
 
-def push_transpose(x: M) -> M:
+def push_transpose(x: M, inner: Callable[[M], M] | None = None) -> M:
     """``xᵀ`` of a sum, elementwise product, power or elementwise function with the
-    transpose carried one level in (each part through :func:`transpose`)."""
+    transpose carried one level in, each part transposed by ``inner`` (:func:`transpose`
+    unless given)."""
+    part = transpose if inner is None else inner
     shape = tuple(reversed(x.shape))
     if isinstance(x, Hadamard):
-        return hadamard(*[transpose(f) for f in x.factors])
+        return hadamard(*[part(f) for f in x.factors])
     if isinstance(x, Add):
-        return Add(tuple(transpose(t) for t in x.terms), shape, x.src)
+        return Add(tuple(part(t) for t in x.terms), shape, x.src)
     if isinstance(x, Pow):
-        return Pow(transpose(x.x), x.exp, shape, x.src)
+        return Pow(part(x.x), x.exp, shape, x.src)
     assert isinstance(x, Fn)
-    return Fn(x.name, transpose(x.x), shape, x.src, tuple(transpose(r) for r in x.rest))
+    return Fn(x.name, part(x.x), shape, x.src, tuple(part(r) for r in x.rest))
 
 
 def pushed_transpose(x: M) -> M:
@@ -543,15 +545,7 @@ def pushed_transpose(x: M) -> M:
     backward form that reads the node's element (j, i) writes it."""
     if len(x.shape) != 2 or batch_of(x) or not isinstance(x, (Add, Hadamard, Pow, Fn)):
         return transpose(x)
-    shape = tuple(reversed(x.shape))
-    if isinstance(x, Hadamard):
-        return hadamard(*[pushed_transpose(f) for f in x.factors])
-    if isinstance(x, Add):
-        return Add(tuple(pushed_transpose(t) for t in x.terms), shape, x.src)
-    if isinstance(x, Pow):
-        return Pow(pushed_transpose(x.x), x.exp, shape, x.src)
-    return Fn(x.name, pushed_transpose(x.x), shape, x.src,
-              tuple(pushed_transpose(r) for r in x.rest))
+    return push_transpose(x, pushed_transpose)
 
 
 def _count_transposes(x: M) -> int:
