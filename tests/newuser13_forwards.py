@@ -350,7 +350,8 @@ def weibull_aft_nll(t, s):
 
 def tweedie_deviance(t, s):
     eta, p = t["X"] @ t["w"], 1.5
-    return (-t["y"] * torch.exp((1 - p) * eta) / (1 - p) + torch.exp((2 - p) * eta) / (2 - p)).mean()
+    return (-t["y"] * torch.exp((1 - p) * eta) / (1 - p)
+            + torch.exp((2 - p) * eta) / (2 - p)).mean()
 
 
 def group_lasso_rows(t, s):
@@ -402,6 +403,6 @@ ALT = {'retnet_two_scale_heads': {'T': 5, 'Dh': 3}, 'ntxent_concat_views': {'B':
        'cb_logdet_xtx_sym_split': {'N': 7, 'K': 3}}
 
 # second order checked against torch.autograd.functional.hvp too
-HVP = ['mamba_selective_scan3', 'ppca_marginal_nll', 'radial_flow_logdet', 'hmm_forward_softmax_emit',
-       'tobit_censored_nll', 'cb_logdet_spd_wrt', 'cb_trace_sym_cubed', 'loocv_ridge_hat',
+HVP = ['mamba_selective_scan3', 'ppca_marginal_nll', 'radial_flow_logdet',
+       'hmm_forward_softmax_emit', 'tobit_censored_nll', 'cb_logdet_spd_wrt', 'cb_trace_sym_cubed', 'loocv_ridge_hat',
        'mlstm_matrix_memory2', 'gmm_em_q_function', 'xca_cross_covariance']
