@@ -404,5 +404,6 @@ ALT = {'retnet_two_scale_heads': {'T': 5, 'Dh': 3}, 'ntxent_concat_views': {'B':
 
 # second order checked against torch.autograd.functional.hvp too
 HVP = ['mamba_selective_scan3', 'ppca_marginal_nll', 'radial_flow_logdet',
-       'hmm_forward_softmax_emit', 'tobit_censored_nll', 'cb_logdet_spd_wrt', 'cb_trace_sym_cubed', 'loocv_ridge_hat',
+       'hmm_forward_softmax_emit', 'tobit_censored_nll', 'cb_logdet_spd_wrt', 'cb_trace_sym_cubed',
+       'loocv_ridge_hat',
        'mlstm_matrix_memory2', 'gmm_em_q_function', 'xca_cross_covariance']
