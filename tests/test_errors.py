@@ -187,6 +187,11 @@ CASES = [
      "an integer input indexes the leading axes", "pick one element per row with W[range(M), lab]"),
     ("a caret for a power", forward("z = x ^ 2", "L = sum(z)"), "7:9",
      "the operator '^' is not supported", "a power is '**': write x ** 2, not x ^ 2"),
+    # Python reads x - y ^ 2 as (x - y) ^ 2: the hint gives both readings, the whole and the last
+    ("a caret after a difference", forward("z = x - x ^ 2", "L = sum(z)"), "7:9",
+     "the operator '^' is not supported",
+     "write (x - x) ** 2, not x - x ^ 2 ('^' binds looser than arithmetic; for the last "
+     "operand's power write x - x ** 2)"),
     ("tabs", "inputs:\n\tx: [N]\n", "2:1", "invalid YAML", "tabs"),
     ("too deep", forward("z = " + "tanh(" * 120 + "x" + ")" * 120, "L = sum(z)"), "7:",
      "nested", "split"),
@@ -200,6 +205,12 @@ def test_each_bad_spec_points_at_the_right_place(name, text, at, message, hint):
     assert message in e.message
     assert hint in (e.hint or "")
     assert e.format().startswith(f"spec.yaml:{e.loc.line}:")
+
+
+def test_a_bracketed_caret_has_one_reading():
+    """(x - x) ^ 2 was bracketed as meant: no second reading of the last operand's power."""
+    e = error(forward("z = (x - x) ^ 2", "L = sum(z)"))
+    assert e.hint == "a power is '**': write (x - x) ** 2, not x - x ^ 2"
 
 
 def test_the_caret_points_at_the_offending_character():

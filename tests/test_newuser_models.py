@@ -1,6 +1,6 @@
-"""The new-user models of sessions s25 (nu6), s26 (nu7), s27 (nu8), s28 (nu9), s29 (nu10) and
-s30 (nu11) and s31 (nu12) against forward passes written by hand in PyTorch (tests/newuser6_forwards.py …
-tests/newuser12_forwards.py;
+"""The new-user models of sessions s25 (nu6), s26 (nu7), s27 (nu8), s28 (nu9), s29 (nu10),
+s30 (nu11), s31 (nu12) and s32 (nu13) against forward passes written by hand in PyTorch
+(tests/newuser6_forwards.py … tests/newuser13_forwards.py;
 never einderive's parse): the generated NumPy gradients, and the generated PyTorch autograd.Function's, equal
 autograd's at the spec's sizes and at a second set (ALT, else distinct primes as
 tests/torch_reference.py draws them), and the generated Hessian-vector product where HVP
@@ -9,8 +9,9 @@ lists the spec.
 tests/models/*.yaml named here run here and in test_models.py (verify, the reference walk);
 the rest, tests/models/more/*.yaml (nu6), tests/models/more7/*.yaml (nu7),
 tests/models/more8/*.yaml (nu8), tests/models/more9/*.yaml (nu9), tests/models/more10/*.yaml
-(nu10), tests/models/more11/*.yaml (nu11) and tests/models/more12/*.yaml (nu12), run here in
-every run: about 130 CPU-seconds for some 500 models, the one comparison
+(nu10), tests/models/more11/*.yaml (nu11), tests/models/more12/*.yaml (nu12) and
+tests/models/more13/*.yaml (nu13), run here in every run: about 150 CPU-seconds for some 550
+models, the one comparison
 of their gradients with a reference that shares no code with einderive's parse."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import newuser9_forwards
 import newuser10_forwards
 import newuser11_forwards
 import newuser12_forwards
+import newuser13_forwards
 from test_codegen import load
 
 torch = pytest.importorskip("torch")
@@ -37,7 +39,8 @@ HERE = Path(__file__).parent / "models"
 SESSIONS = ((newuser6_forwards, HERE / "more"), (newuser7_forwards, HERE / "more7"),
             (newuser8_forwards, HERE / "more8"), (newuser9_forwards, HERE / "more9"),
             (newuser10_forwards, HERE / "more10"),
-            (newuser11_forwards, HERE / "more11"), (newuser12_forwards, HERE / "more12"))
+            (newuser11_forwards, HERE / "more11"), (newuser12_forwards, HERE / "more12"),
+            (newuser13_forwards, HERE / "more13"))
 FORWARDS = {k: v for m, _ in SESSIONS for k, v in m.FORWARDS.items()}
 ALT = {k: v for m, _ in SESSIONS for k, v in m.ALT.items()}
 HVP = {k for m, _ in SESSIONS for k in m.HVP}
@@ -45,7 +48,8 @@ CASES = [pytest.param(p, id=p.stem) for p in sorted(HERE.glob("*.yaml")) if p.st
     + [pytest.param(p, id=p.stem) for _, more in SESSIONS for p in sorted(more.glob("*.yaml"))]
 
 
-@pytest.mark.parametrize("session,more", SESSIONS, ids=["nu6", "nu7", "nu8", "nu9", "nu10", "nu11", "nu12"])
+@pytest.mark.parametrize("session,more", SESSIONS,
+                         ids=["nu6", "nu7", "nu8", "nu9", "nu10", "nu11", "nu12", "nu13"])
 def test_every_forward_has_its_spec(session, more):
     names = {p.stem for p in HERE.glob("*.yaml")} | {p.stem for p in more.glob("*.yaml")}
     assert set(session.FORWARDS) <= names and len(session.FORWARDS) >= 50

@@ -502,8 +502,14 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
         if op is None:
             sym = _UNSUPPORTED_OPS.get(type(node.op), type(node.op).__name__)
             power = ast.unparse(ast.BinOp(node.left, ast.Pow(), node.right))
-            raise SpecError(f"the operator '{sym}' is not supported", loc,
-                            f"a power is '**': write {power}, not {ast.unparse(node)}"
+            hint = f"a power is '**': write {power}, not {ast.unparse(node)}"
+            left = node.left  # x - y ^ 2 is (x - y) ^ 2 in Python: say so where unbracketed
+            if isinstance(left, ast.BinOp) and type(left.op) in _BINOPS and \
+                    not isinstance(left.op, ast.Pow) and left.col_offset == node.col_offset:
+                last = ast.BinOp(left.left, left.op, ast.BinOp(left.right, ast.Pow(), node.right))
+                hint += f" ('{sym}' binds looser than arithmetic; for the last operand's " \
+                        f"power write {ast.unparse(last)})"
+            raise SpecError(f"the operator '{sym}' is not supported", loc, hint
                             if isinstance(node.op, ast.BitXor) else
                             "supported operators: + - * / @ ** and unary -")
         return BinOp(loc, op, _convert(node.left, loc_of), _convert(node.right, loc_of))
