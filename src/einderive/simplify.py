@@ -25,7 +25,7 @@ from . import matrix as mx
 from .kinds import ReduceKind, RefKind
 from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
 from .cancel import cancelled, denominators, reflected, worth_cancelling
-from .recognize import Where, transpose_deep
+from .recognize import Where, reading_forward, transpose_deep
 
 Rule = Callable[[mx.M], "mx.M | None"]
 
@@ -237,9 +237,10 @@ def common_scalar(m: mx.M) -> mx.M | None:
 
 def common_signed_scalar(m: mx.M) -> mx.M | None:
     """``(1/B) σ(s) − (1/B) y`` → ``(1/B) (σ(s) − y)``: a constant every term of a sum has in
-    front up to its sign is written once (kept at equal cost: the sum's own ``−`` is free, so
-    the two are alike by count, and the collected one is the textbook's)."""
-    if not isinstance(m, mx.Add):
+    front up to its sign is written once, positive terms first (kept at equal cost: the sum's
+    own ``−`` is free, so the two are alike by count, and the collected one is the
+    textbook's).  Not in a forward line, which keeps the user's ``mean(a) − mean(b)``."""
+    if not isinstance(m, mx.Add) or reading_forward():
         return None
     coeffs = [t.coeff.value if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const)
               else None for t in m.terms]
@@ -251,7 +252,7 @@ def common_signed_scalar(m: mx.M) -> mx.M | None:
     if c == 1 or all(k == coeffs[0] for k in coeffs) or any(k != c and k != -c for k in coeffs):
         return None  # all alike: common_scalar's
     inv = mx.Const(1 / c)
-    return mx.scale(mx.Const(c), mx.add(*[mx.scale(inv, t) for t in m.terms]))
+    return mx.scale(mx.Const(c), _sum_sorted([mx.scale(inv, t) for t in m.terms]))
 
 
 def absorb_sign(m: mx.M) -> mx.M | None:
