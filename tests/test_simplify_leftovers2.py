@@ -203,7 +203,7 @@ def test_an_hvp_block_collects_over_its_scalar_factors():
         "             Ẋᵀ X⁻ᵀ\n" in out, out
     # the tangent's index form: X_i′i (X⁻¹)_ii′′′ met across nested sums is δ_i′i′′′ (was
     # − det(X⁻¹) X_i′i Ẋ_i′′′i′′ (X⁻¹)_ii′′′ (X⁻¹)_i′′i′)
-    assert "L̇ = 2 det(X)² (X⁻¹)_i′i Ẋ_ii′ − det(X⁻¹) Ẋ_i′i (X⁻¹)_ii′\n" in out, out
+    assert "L̇ = (2 det(X)² − det(X⁻¹)) (X⁻¹)_ii′ Ẋ_i′i\n" in out, out  # (collected: simp3)
     _verified(d)
 
 
