@@ -43,8 +43,9 @@ def _closed(d, name: str) -> str:
 
 def test_a_sum_divisor_keeps_the_specs_fractions():
     d = _derive("models/more10/tversky_loss.yaml")
-    assert forms(d, "tp")[1] == \
-        "(−(3/10) fp − (7/10) fn)/(1 + tp + (3/10) fp + (7/10) fn)²"  # was 10 (−3 fp − 7 fn)/…
+    # was 10 (−3 fp − 7 fn)/…, then (−(3/10) fp − (7/10) fn)/(…)² (two minus signs: the one
+    # in front is L's numerator, simp3's sign_out)
+    assert forms(d, "tp")[1] == "−L/(1 + tp + (3/10) fp + (7/10) fn)"
     # the closed form reads tp and fp, not pᵀ ((7/10) t + 3/10), where the divisor is
     assert _closed(d, "w") == ("(1/10) (1/(1 + tp + (3/10) fp + (7/10) fn)²)·Xᵀ (p ⊙ (1 − p) "
                                "⊙ (3 + 3 tp − 10 (1 + tp + (3/10) fp + (7/10) fn)·t))")

@@ -114,3 +114,19 @@ def test_an_inverse_meets_symmetric_factors_and_a_nodes_factors():
     d = _derive("models/more12/cb_logdet_xy_split.yaml")
     assert _closed(d, "X") == "X⁻¹" and _closed(d, "Y") == "Y⁻¹"  # was P⁻ᵀ Y, X P⁻ᵀ
     _verified(d)
+
+
+def test_a_sum_of_negative_terms_at_the_top_writes_its_minus_once():
+    fp, fn, d = ref("fp"), ref("fn"), ref("d")
+    a, b = mx.Const(sympy.Rational(-3, 10)), mx.Const(sympy.Rational(-7, 10))
+    before = mx.scalar_product([mx.add(mx.scale(a, fp), mx.scale(b, fn)), mx.power(d, -2)])
+    assert text(before) == "(−(3/10) fp − (7/10) fn)/d²"
+    after = S.sign_out(before)
+    assert after is not None and text(after) == "−((3/10) fp + (7/10) fn)/d²"
+    vals = values_for(before)
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-10)
+    assert text(S.simplify(before)) == "−((3/10) fp + (7/10) fn)/d²"  # one minus, not two
+    # a sum with a positive term keeps its own signs
+    assert S.sign_out(mx.scalar_product([mx.add(fp, mx.scale(b, fn)), mx.power(d, -2)])) is None
+    d_ = _derive("models/more10/tversky_loss.yaml")  # then written in the loss: L's numerator
+    assert forms(d_, "tp")[1] == "−L/(1 + tp + (3/10) fp + (7/10) fn)"

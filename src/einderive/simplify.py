@@ -1533,12 +1533,13 @@ def one_denominator(m: mx.M) -> mx.M | None:
 
 def one_reciprocal(m: mx.M) -> mx.M | None:
     """``(1/B) (1/tau)·X`` → ``(1/(B tau))·X``: two reciprocals in front of a tensor are one
-    (kept at equal cost: one fraction where two were written)."""
+    (kept at equal cost: one fraction where two were written); a number's reciprocal stays
+    in front ((1/10) (1/d)·X: a later 1/d merges into d², not into 1/(d·(10 d)))."""
     if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const) and
             isinstance(m.x, mx.Scale) and isinstance(m.x.coeff, mx.Pow) and m.x.coeff.exp == -1):
         return None
     num, den = sympy.fraction(sympy.S.One * m.coeff.value)
-    if num != 1 or den == 1:
+    if num != 1 or den.is_Number:  # a number stays in front, where merge_powers meets it
         return None
     return mx.scale(mx.power(mx.scalar_product([mx.Const(den), m.x.coeff.x]), -1), m.x.x)
 
@@ -1791,7 +1792,28 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
         m = _fixed_point(canonical, factored, memo)
     m = _number_last(m)
     top = absorb_sign(m)
-    return top if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)) else m
+    if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)):
+        return top
+    out = sign_out(m)
+    return out if out is not None and _minuses(out) < _minuses(m) else m
+
+
+def sign_out(m: mx.M) -> mx.M | None:
+    """``(−(3/10) fp − (7/10) fn)/d²`` → ``−((3/10) fp + (7/10) fn)/d²``: a sum of negative
+    terms among the factors of a whole form is the negated sum, its minus written once in
+    front (only at the top, and only where that writes fewer minus signs: a number costs one
+    more, so the cost would not take it)."""
+    if not isinstance(m, (mx.Hadamard, mx.MatMul)):
+        return None
+    chain = list(m.factors) if isinstance(m, mx.Hadamard) else _chain(m)
+    for k, f in enumerate(chain):
+        if isinstance(f, mx.Add) and all(_negative(t) for t in f.terms):
+            flipped = mx.add(*[mx.neg(t) for t in f.terms])
+            rest = [*chain[:k], flipped, *chain[k + 1:]]
+            if isinstance(m, mx.MatMul):
+                return mx.neg(_product(rest))
+            return mx.neg(mx.scalar_product(rest) if m.is_scalar else mx.hadamard(*rest))
+    return None
 
 
 def _fixed_point(m: mx.M, rules: Sequence[Rule], memo: _Memo | None = None) -> mx.M:
