@@ -1533,14 +1533,15 @@ def one_denominator(m: mx.M) -> mx.M | None:
 
 def one_reciprocal(m: mx.M) -> mx.M | None:
     """``(1/B) (1/tau)·X`` → ``(1/(B tau))·X``: two reciprocals in front of a tensor are one
-    (kept at equal cost: one fraction where two were written); a number's reciprocal stays
-    in front ((1/10) (1/d)·X: a later 1/d merges into d², not into 1/(d·(10 d)))."""
+    (kept at equal cost: one fraction where two were written), for one dim B: a number's
+    reciprocal stays in front ((1/10) (1/d)·X: a later 1/d merges into d², not into
+    1/(d·(10 d))), and so does a product of dims (1/(K N))."""
     if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const) and
             isinstance(m.x, mx.Scale) and isinstance(m.x.coeff, mx.Pow) and m.x.coeff.exp == -1):
         return None
     num, den = sympy.fraction(sympy.S.One * m.coeff.value)
-    if num != 1 or den.is_Number:  # a number stays in front, where merge_powers meets it
-        return None
+    if num != 1 or not den.is_Symbol:  # a number stays in front, where merge_powers meets
+        return None  # it, and a product of dims would print (1/((K N) (…)))
     return mx.scale(mx.power(mx.scalar_product([mx.Const(den), m.x.coeff.x]), -1), m.x.x)
 
 
