@@ -21,6 +21,8 @@ import sympy
 from conftest import forms
 from einderive import matrix as mx
 from einderive import simplify as S
+from einderive.api import second_order
+from einderive.render.terminal import plain
 from test_index_only_leftovers import _derive, _verified
 from test_simplify import ev, ref, text, values_for
 from test_simplify_leftovers2 import _closed
@@ -130,3 +132,40 @@ def test_a_sum_of_negative_terms_at_the_top_writes_its_minus_once():
     assert S.sign_out(mx.scalar_product([mx.add(fp, mx.scale(b, fn)), mx.power(d, -2)])) is None
     d_ = _derive("models/more10/tversky_loss.yaml")  # then written in the loss: L's numerator
     assert forms(d_, "tp")[1] == "−L/(1 + tp + (3/10) fp + (7/10) fn)"
+
+
+def test_sums_that_differ_in_their_letters_collect():
+    from sympy import IndexedBase, Sum, symbols
+
+    from einderive.reverse import _collect_alike_sums
+    i, j, n = symbols("i j N", integer=True)
+    A, Xd, c, e = IndexedBase("A"), IndexedBase("Xd"), sympy.Symbol("c"), sympy.Symbol("e")
+    one = Sum(A[j, i] * Xd[i, j], (i, 0, n - 1), (j, 0, n - 1))
+    two = Sum(A[i, j] * Xd[j, i], (i, 0, n - 1), (j, 0, n - 1))
+    out = _collect_alike_sums(2 * c * one - e * two)
+    assert out in ((2 * c - e) * one, (2 * c - e) * two), out  # (either letters)
+    vals = {n: 3, c: 0.7, e: 1.9}
+    rng = np.random.default_rng(3)
+    a, x = rng.uniform(size=(3, 3)), rng.uniform(size=(3, 3))
+    want = (2 * 0.7 - 1.9) * float(np.trace(a @ x))
+    got = out.subs(vals).doit().replace(lambda z: isinstance(z, sympy.Indexed),
+                                        lambda z: {"A": a, "Xd": x}[str(z.base)][
+                                            tuple(int(k) for k in z.indices)])
+    assert abs(float(got) - want) < 1e-12
+    # sums that differ in more than their letters stay two terms
+    three = Sum(A[i, j] * Xd[i, j], (i, 0, n - 1), (j, 0, n - 1))
+    assert _collect_alike_sums(2 * c * one - e * three) == 2 * c * one - e * three
+    # the tangents print one term (were X_ii′ Ẋ_i′i + X_i′i Ẋ_ii′ and 2 det(X)² (X⁻¹)_i′i Ẋ_ii′
+    # − det(X⁻¹) Ẋ_i′i (X⁻¹)_ii′)
+    out_ = plain(second_order(_derive("models/more11/cb_trace_xx.yaml"), tangent=""))
+    assert "  L̇ = 2 X_ii′ Ẋ_i′i\n" in out_, out_
+    d = second_order(_derive("models/more10/cb_det_inverse.yaml"), hvp="")
+    assert "  L̇ = (2 det(X)² − det(X⁻¹)) (X⁻¹)_ii′ Ẋ_i′i\n" in plain(d)
+    _verified(d)
+
+
+def test_a_whole_products_negative_sum_writes_its_minus_in_front_on_the_hvp():
+    d = second_order(_derive("../specs/gaussian_loglik.yaml"), hvp="")
+    # was S⁻¹ (−(1/2) Ṡᵀ − (∂L/∂z (ḋ − Ṡ z)ᵀ + …)) S⁻¹
+    assert "ℛ{∂L/∂S}  = −S⁻¹ ((1/2) Ṡᵀ + ∂L/∂z (ḋ − Ṡ z)ᵀ + " in plain(d), plain(d)
+    _verified(d)
