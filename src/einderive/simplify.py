@@ -244,15 +244,25 @@ def common_signed_scalar(m: mx.M) -> mx.M | None:
         return None
     coeffs = [t.coeff.value if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const)
               else None for t in m.terms]
-    if any(k is None for k in coeffs):
-        return None
+    if any(k is None for k in coeffs) or any(_scaled_sum(t) for t in m.terms):
+        return None  # a term that is a sum would spill into this one and split a named part
     c: Any = coeffs[0]
     if c.could_extract_minus_sign():
         c = -c
     if c == 1 or all(k == coeffs[0] for k in coeffs) or any(k != c and k != -c for k in coeffs):
         return None  # all alike: common_scalar's
+    if any(isinstance(n, mx.Ref) and n.kind == RefKind.ADJOINT for n in mx.walk(m)):
+        return None  # a chain form: its closed form, the adjoints written out, collects (or
+        # not) on its own; a 2 in front of the chain stays in front of what they hold
     inv = mx.Const(1 / c)
     return mx.scale(mx.Const(c), _sum_sorted([mx.scale(inv, t) for t in m.terms]))
+
+
+def _scaled_sum(t: mx.M) -> bool:
+    """Whether ``t`` is a sum with scalar factors in front (``(1/N) exp(s)·(a − An)``)."""
+    while isinstance(t, mx.Scale):
+        t = t.x
+    return isinstance(t, mx.Add)
 
 
 def absorb_sign(m: mx.M) -> mx.M | None:
