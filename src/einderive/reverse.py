@@ -15,6 +15,7 @@ negates or sums (so ``e = y_true - y`` gives ``∂L/∂y = -2 e``, not ``-∂L/�
 from __future__ import annotations
 
 from functools import cached_property
+from itertools import permutations
 from typing import Any
 
 from sympy import Add, Function, Indexed, Mul, Pow, S, Sum, Symbol, default_sort_key, factor_terms, \
@@ -296,8 +297,52 @@ def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
     if namer.sums:  # after renaming: the sums read the letters the definitions read
         named = _centred(named, namer.sums)
     if named == e:
+        return _collect_alike_sums(e)
+    return _collect_alike_sums(collapse(_factor_terms(collapse(named))))  # (a sum whose body
+    # cancelled is 0)
+
+
+def _collect_alike_sums(e: Expr) -> Expr:
+    """``2 d Σ_ii′ A_i′i Ẋ_ii′ − e Σ_ii′ A_ii′ Ẋ_i′i`` → ``(2 d − e) Σ_ii′ A_i′i Ẋ_ii′``:
+    terms whose sums differ only in which of their indices of one range is called which
+    (the two letters of a trace swapped) are one sum, written with the letters the first
+    term has; kept only where terms then collect (elsewhere each sum keeps its letters)."""
+    if not e.is_Add:
         return e
-    return collapse(_factor_terms(collapse(named)))  # a sum whose body cancelled is 0
+    sums = [f for t in e.args for f in Mul.make_args(t) if isinstance(f, Sum) and
+            len(f.limits) > 1]
+    if len(sums) < 2:
+        return e
+    seen: dict[Expr, Expr] = {}  # each letter-swapped sum -> the first one met
+    swap: dict[Expr, Expr] = {}
+    for f in sums:
+        for v in _relettered(f):
+            if v in seen:
+                if seen[v] != f:
+                    swap[f] = seen[v]
+                break
+        else:
+            for v in _relettered(f):
+                seen[v] = f
+    if not swap:
+        return e
+    out = collapse(_factor_terms(e.xreplace(swap)))
+    return out if len(Add.make_args(out)) < len(e.args) else e
+
+
+def _relettered(f: Sum) -> list[Expr]:
+    """``f`` with the letters of its indices of one range permuted every way (at most 24)."""
+    groups: dict[tuple[Expr, Expr], list[Symbol]] = {}
+    for v, lo, hi in f.limits:
+        groups.setdefault((lo, hi), []).append(v)
+    out: list[Expr] = [f]
+    for letters in groups.values():
+        if len(letters) < 2 or len(letters) > 4:
+            continue
+        out = [g.function.xreplace(dict(zip(letters, p))) for g in out
+               for p in permutations(letters)]
+        out = [Sum(x, *f.limits) for x in out]
+    return out
 
 
 def _factor_terms(e: Expr) -> Expr:

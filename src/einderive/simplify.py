@@ -25,7 +25,7 @@ from . import matrix as mx
 from .kinds import ReduceKind, RefKind
 from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
 from .cancel import cancelled, denominators, reflected, worth_cancelling
-from .recognize import Where, transpose_deep
+from .recognize import Where, reading_forward, transpose_deep
 
 Rule = Callable[[mx.M], "mx.M | None"]
 
@@ -233,6 +233,36 @@ def common_scalar(m: mx.M) -> mx.M | None:
         return None
     inv = mx.Const(1 / c)
     return mx.scale(mx.Const(c), mx.add(*[mx.scale(inv, t) for t in m.terms]))
+
+
+def common_signed_scalar(m: mx.M) -> mx.M | None:
+    """``(1/B) σ(s) − (1/B) y`` → ``(1/B) (σ(s) − y)``: a constant every term of a sum has in
+    front up to its sign is written once, positive terms first (kept at equal cost: the sum's
+    own ``−`` is free, so the two are alike by count, and the collected one is the
+    textbook's).  Not in a forward line, which keeps the user's ``mean(a) − mean(b)``."""
+    if not isinstance(m, mx.Add) or reading_forward():
+        return None
+    coeffs = [t.coeff.value if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const)
+              else None for t in m.terms]
+    if any(k is None for k in coeffs) or any(_scaled_sum(t) for t in m.terms):
+        return None  # a term that is a sum would spill into this one and split a named part
+    c: Any = coeffs[0]
+    if c.could_extract_minus_sign():
+        c = -c
+    if c == 1 or all(k == coeffs[0] for k in coeffs) or any(k != c and k != -c for k in coeffs):
+        return None  # all alike: common_scalar's
+    if any(isinstance(n, mx.Ref) and n.kind == RefKind.ADJOINT for n in mx.walk(m)):
+        return None  # a chain form: its closed form, the adjoints written out, collects (or
+        # not) on its own; a 2 in front of the chain stays in front of what they hold
+    inv = mx.Const(1 / c)
+    return mx.scale(mx.Const(c), _sum_sorted([mx.scale(inv, t) for t in m.terms]))
+
+
+def _scaled_sum(t: mx.M) -> bool:
+    """Whether ``t`` is a sum with scalar factors in front (``(1/N) exp(s)·(a − An)``)."""
+    while isinstance(t, mx.Scale):
+        t = t.x
+    return isinstance(t, mx.Add)
 
 
 def absorb_sign(m: mx.M) -> mx.M | None:
@@ -943,9 +973,13 @@ def inverse_of_inverse(m: mx.M) -> mx.M | None:
     return None
 
 
-def inverse_times_matrix(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> mx.M | None:
+def inverse_times_matrix(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None,
+                         symmetric: frozenset[str] = frozenset()) -> mx.M | None:
     """``… A⁻¹ A …`` → ``… …`` (and ``A A⁻¹``): a matrix next to its inverse in a product;
-    with ``forms`` (forward node -> its form) also a node ``Y = A⁻¹`` next to ``A``."""
+    with ``forms`` (forward node -> its form) also a node ``Y = A⁻¹`` next to ``A``, and the
+    inverse of a node ``P = X Y`` of square factors beside one of them (``P⁻ᵀ Yᵀ`` is X⁻ᵀ);
+    with the ``symmetric`` inputs, ``Aᵀ`` inside the inverse meets ``A`` beside it
+    (``A (A X B)⁻ᵀ B`` is X⁻ᵀ for symmetric A, B: Cookbook 2.1.4)."""
     if not isinstance(m, mx.MatMul):
         return None
     factors = _factors(m)
@@ -961,9 +995,29 @@ def inverse_times_matrix(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> m
                 rest = factors[:lo] + factors[hi:]
                 return _product(rest) if rest else mx.Eye(mx.rows(a), (mx.rows(a), mx.rows(a)))
         part = _inverse_meets_part(factors, n, a, matrix)
+        if part is None and (forms or symmetric):
+            seen = _as_read(matrix, forms, symmetric)
+            if seen != matrix:
+                part = _inverse_meets_part(_as_read(factors, None, symmetric), n, a, seen)
         if part is not None:
             return part
     return None
+
+
+def _as_read(fs: list[mx.M], forms: Mapping[mx.M, mx.M] | None,
+             symmetric: frozenset[str]) -> list[mx.M]:
+    """The factors ``fs`` of a product with a lone forward node that is a matrix product
+    written as its factors (``Pᵀ`` of ``P = X Y`` as ``Yᵀ Xᵀ``) and the transposes of
+    symmetric inputs dropped (``Aᵀ`` is A)."""
+    if forms and len(fs) == 1:
+        f = fs[0]
+        turned = isinstance(f, mx.Transpose)
+        node = f.x if isinstance(f, mx.Transpose) else f
+        form = forms.get(node) if isinstance(node, mx.Ref) else None
+        if isinstance(form, mx.MatMul):
+            fs = _factors(mx.transpose(form) if turned else form)
+    return [f.x if isinstance(f, mx.Transpose) and is_symmetric(f.x, symmetric) else f
+            for f in fs]
 
 
 def _inverse_meets_part(factors: list[mx.M], n: int, a: mx.M, matrix: list[mx.M]
@@ -1029,13 +1083,13 @@ def of_transpose(m: mx.M) -> mx.M | None:
     return None
 
 
-def make_inverse_times(named: Named) -> Rule:
+def make_inverse_times(named: Named, symmetric: frozenset[str] = frozenset()) -> Rule:
     """:func:`inverse_times_matrix` that also knows the forward nodes ``named`` that are
     inverses: with ``Y = inv(X)`` on its own line, ``Yᵀ Xᵀ`` is 𝐈 as ``X⁻ᵀ Xᵀ`` is inline."""
     forms = _forms(named)
 
     def inverse_times(m: mx.M) -> mx.M | None:
-        return inverse_times_matrix(m, forms)
+        return inverse_times_matrix(m, forms, symmetric)
     inverse_times.__doc__ = make_inverse_times.__doc__
     return inverse_times
 
@@ -1487,6 +1541,29 @@ def one_denominator(m: mx.M) -> mx.M | None:
 # -- rules: derivative helpers --------------------------------------------------------------------
 
 
+def one_reciprocal(m: mx.M) -> mx.M | None:
+    """``(1/B) (1/tau)·X`` → ``(1/(B tau))·X``: two reciprocals in front of a tensor are one
+    (kept at equal cost: one fraction where two were written), for one dim B: a number's
+    reciprocal stays in front ((1/10) (1/d)·X: a later 1/d merges into d², not into
+    1/(d·(10 d))), and so does a product of dims (1/(K N))."""
+    if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const) and
+            isinstance(m.x, mx.Scale) and isinstance(m.x.coeff, mx.Pow) and m.x.coeff.exp == -1):
+        return None
+    num, den = sympy.fraction(sympy.S.One * m.coeff.value)
+    if num != 1 or not den.is_Symbol:  # a number stays in front, where merge_powers meets
+        return None  # it, and a product of dims would print (1/((K N) (…)))
+    return mx.scale(mx.power(mx.scalar_product([mx.Const(den), m.x.coeff.x]), -1), m.x.x)
+
+
+def reciprocal_exp(m: mx.M) -> mx.M | None:
+    """``(1/exp(2 ls))·r`` → ``exp(−2 ls)·r``: the reciprocal of an exponential in front of a
+    tensor is the exponential of the negated argument (one node fewer)."""
+    if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Pow) and m.coeff.exp == -1 and
+            isinstance(m.coeff.x, mx.Fn) and m.coeff.x.name == "exp" and not m.coeff.x.rest):
+        return None
+    return mx.scale(mx.fn("exp", mx.neg(m.coeff.x.x)), m.x)
+
+
 def sigmoid_of_exp(m: mx.M) -> mx.M | None:
     """``exp(u) ⊘ (1 + exp(u))`` → ``σ(u)``."""
     if not isinstance(m, mx.Hadamard) or len(m.factors) != 2:
@@ -1545,6 +1622,17 @@ def reshape_pulls_constant(m: mx.M) -> mx.M | None:
     if not (isinstance(x, mx.Scale) and isinstance(x.coeff, mx.Const)):
         return None
     return mx.scale(x.coeff, mx.Reshape(x.x, m.dims, m.shape))
+
+
+def pad_pulls_constant(m: mx.M) -> mx.M | None:
+    """``pad((2/B) t1, 0:D, axis=1)`` → ``(2/B) pad(t1, 0:D, axis=1)``: a constant in front of
+    what a pad places comes out of the pad (its zeros times the constant are zeros), where the
+    pads of a sum then share it (kept at equal cost, as for a reshape)."""
+    if not (isinstance(m, mx.Pad) and isinstance(m.x, mx.Scale) and
+            isinstance(m.x.coeff, mx.Const)):
+        return None
+    x = m.x
+    return mx.scale(x.coeff, mx.Pad(x.x, m.axis, m.lo, m.hi, m.dims, m.shape))
 
 
 def squeezed_sum(m: mx.M) -> mx.M | None:
@@ -1675,7 +1763,8 @@ RULES: tuple[Rule, ...] = (
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, trace_of_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
-    norm_of_abs, indicator_of_where,
+    norm_of_abs, indicator_of_where, common_signed_scalar, pad_pulls_constant, one_reciprocal,
+    reciprocal_exp,
 )
 
 
@@ -1683,7 +1772,8 @@ RULES: tuple[Rule, ...] = (
 # transposed pre-activation, a reduction of a broadcast product: colsum(Φ ⊙ r) is Φᵀ r, a
 # constant inside a reshape) no rule puts back, so rewriting still ends
 CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_of_turned,
-                                        reshape_pulls_constant})
+                                        reshape_pulls_constant, pad_pulls_constant,
+                                        common_signed_scalar, one_reciprocal})
 
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
@@ -1694,7 +1784,7 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     at equal cost, as the module says)."""
     named = _forward_forms(named)  # (what the rules read of all the nodes, made once)
     base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
-            make_centred(named), make_inverse_times(named), make_row_sum_of_node(named),
+            make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
             make_sums_to_one(named))
     rules = (*base, make_distribute(base, named))
     # a common factor is pulled out last, once nothing else shortens the form: pulled
@@ -1713,7 +1803,28 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
         m = _fixed_point(canonical, factored, memo)
     m = _number_last(m)
     top = absorb_sign(m)
-    return top if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)) else m
+    if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)):
+        return top
+    out = sign_out(m)
+    return out if out is not None and _minuses(out) < _minuses(m) else m
+
+
+def sign_out(m: mx.M) -> mx.M | None:
+    """``(−(3/10) fp − (7/10) fn)/d²`` → ``−((3/10) fp + (7/10) fn)/d²``: a sum of negative
+    terms among the factors of a whole form is the negated sum, its minus written once in
+    front (only at the top, and only where that writes fewer minus signs: a number costs one
+    more, so the cost would not take it)."""
+    if not isinstance(m, (mx.Hadamard, mx.MatMul)):
+        return None
+    chain = list(m.factors) if isinstance(m, mx.Hadamard) else _chain(m)
+    for k, f in enumerate(chain):
+        if isinstance(f, mx.Add) and all(_negative(t) for t in f.terms):
+            flipped = mx.add(*[mx.neg(t) for t in f.terms])
+            rest = [*chain[:k], flipped, *chain[k + 1:]]
+            if isinstance(m, mx.MatMul):
+                return mx.neg(_product(rest))
+            return mx.neg(mx.scalar_product(rest) if m.is_scalar else mx.hadamard(*rest))
+    return None
 
 
 def _fixed_point(m: mx.M, rules: Sequence[Rule], memo: _Memo | None = None) -> mx.M:
