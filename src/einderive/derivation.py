@@ -795,7 +795,7 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
     # nor a where-clause's temporary (t1ᵀ swaps the last two axes of t1)
     wide = next((mx.Ref(t.name, RefKind.TENSOR, ()) for t in graph.tensors
                  if t.name in users and len(t.shape) >= 3), None)
-    ref = next((r for r in refs if 1 not in r.shape and r.kind == RefKind.TENSOR
+    ref = next((r for r in refs if r.shape and 1 not in r.shape and r.kind == RefKind.TENSOR
                 and r.name in users),
                wide if refs and wide is not None else
                next((r for r in refs if 1 not in r.shape), refs[0] if refs else None))

@@ -609,7 +609,7 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
         elif relaxed and _PARTS.get() and isinstance(e, Indexed) and \
                 _summed_inner_batch(inds, batch, seen_summed):
             pass  # A_bgrtt′ in the element b, g with r summed: Σ_r (_Reader._nested_batch_sum)
-        elif element_at(inds, batch) is None or len(inds) - nb not in (1, 2) or \
+        elif element_at(inds, batch) is None or len(inds) - nb not in ((0, 1, 2) if relaxed else (1, 2)) or \
                 not relaxed and (len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch)):
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
@@ -1426,7 +1426,7 @@ class _Reader:
         rest = tuple(d for a, d in enumerate(shape) if a not in at)
         leading = at == tuple(range(nb))
         _one_axis_each(shape, at, leading)
-        if not leading or len(rest) == 1:
+        if not leading or len(rest) < 2:
             if 1 in rest:  # m_t of m: [1, T, D], a literal-1 axis in the element: no subscript
                 raise NoMatrixForm("an element of a tensor with a literal-1 axis")
             self.explicit = True  # only a subscript says which axis, or that it is a vector

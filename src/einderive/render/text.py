@@ -217,7 +217,7 @@ class Pen(Record):
         at = leaf.at or tuple(range(len(letters)))
         where = iter(p.index_list([x]) for x in letters)
         parts = [next(where) if a in at else ":" for a in range(rank)]
-        what = "matrix" if rank - len(letters) == 2 else "column"
+        what = {2: "matrix", 1: "column"}.get(rank - len(letters), "number")  # (t_b of t: [B])
         element = ", ".join(p.index_list([x]) for x in letters)
         element = f"({element})" if len(letters) > 1 else element
         axes = ", ".join(p.dim(d) for d in form.dims)
