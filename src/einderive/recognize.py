@@ -1225,6 +1225,16 @@ class _Reader:
             ref = self._part_element(ref, shape, *part)
             shape = tuple(d for a, d in enumerate(shape) if a not in part[0])
             idx = tuple(i for a, i in enumerate(idx) if a not in part[0])
+        if at is not None and len(at) == 1 and len(shape) == 2 and ref.kind == RefKind.ANON \
+                and isinstance(ref.display, mx.Transpose) and isinstance(ref.display.x, mx.Ref) \
+                and ref.display.x.kind != RefKind.ANON and not mx.batch_of(ref.display.x):
+            # (Pᵀ)_l of an anonymous Pᵀ (reshape(P.T, [E, B, 1])): the column P_l of P itself,
+            # which a subscript names (an anonymous element would print its internal name)
+            x = ref.display.x
+            shape = (shape[1], shape[0])
+            ref = mx.Ref(x.name, x.kind, math_shape(shape), x.src, self.anon_forms.get(x.name))
+            at = (1 - at[0],)
+            idx = (idx[1], idx[0])
         named = self._anonymous_element(ref, shape, at) \
             if at is not None and self.temporaries else None
         if named is not None:  # (conv1d(X, W, b))_i: t1_i where t1 = conv1d(X, W, b)
