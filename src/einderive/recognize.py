@@ -587,9 +587,12 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             found = True  # ∂L/∂Z_{j + A, k, l} in the element j: slice(∂L/∂Z, A:A + B)'s
             continue
         if not seen & set(inds):
-            if len(inds) > 2 and not (isinstance(e, Indexed) and ones_ahead(
-                    inds, ctx.graph[ctx.name_of(key_of(e))].shape, nb)):
-                return False  # (a batch of one, m: [1, T, D], is the same for every element)
+            if len(inds) > 2 and not (isinstance(e, Indexed) and (ones_ahead(
+                    inds, ctx.graph[ctx.name_of(key_of(e))].shape, nb) or _ones_dropped(
+                    inds, ctx.graph[ctx.name_of(key_of(e))].shape))):
+                # (a batch of one, m: [1, T, D], is the same for every element, and so is a
+                # matrix of literal-1 axes more, R_jj′0 of R: [C, C, 1])
+                return False
             continue
         if isinstance(e, AxisFunction):
             if relaxed and _element_of_rows(e, batch):
@@ -1268,6 +1271,12 @@ class _Reader:
             if len(kept) == 1:
                 m = mx.Reshape(ref, (kept[0], 1), math_shape((kept[0], 1)))
             return Blob(m, syms)
+        if not mx.batch_of(ref) and _ones_dropped(idx, shape):
+            # a tensor of literal-1 axes read at 0 and its other axes whole (R_jj′0 of R:
+            # [C, C, 1], a 1×1 convolution's kernel): the reshape that drops them, not einsum
+            kept = tuple(d for d in shape if d != 1)
+            return Blob(mx.Reshape(ref, kept if len(kept) == 2 else (kept[0], 1),
+                                   math_shape(kept)), syms)
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
             return self._einsum_ref(ref, idx, shape)
         if len(shape) == 2 and len(syms) == 1:
@@ -2715,6 +2724,17 @@ def positions(m: mx.M) -> dict[Expr, int]:
         if node.src is not None and node.src not in out:
             out[node.src] = n
     return out
+
+
+def _ones_dropped(idx: Idx, shape: Shape) -> bool:
+    """Whether a tensor of three or more axes is read at 0 on its literal-1 axes and at
+    one or two distinct symbols on the others (R_jj′0 of R: [C, C, 1]): a matrix or vector,
+    the reshape that drops those axes."""
+    syms = [i for i in idx if i != 0]
+    return len(shape) > 2 and len(idx) == len(shape) and 1 <= len(syms) <= 2 and \
+        len(set(syms)) == len(syms) and all(isinstance(i, Symbol) for i in syms) and \
+        all(i == 0 for i, d in zip(idx, shape) if d == 1) and \
+        all(i != 0 for i, d in zip(idx, shape) if d != 1)
 
 
 def _unit_slice(ref: mx.Ref) -> bool:
