@@ -152,12 +152,90 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
     if out.einsum:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _totals(ctx, namer, anon_forms, expr, shape, oriented) or \
+            _axis_sums(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
                          ctx, namer, anon_forms, expr, idx, shape) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or \
             _alike(ctx, namer, anon_forms, expr, idx, shape, oriented) or out
     return out
+
+
+def _full_sum(ctx: Ctx, term: Expr) -> tuple[Any, Expr, Idx] | None:
+    """``(coefficient, body, summed)`` of a number times sums over the whole range of each
+    of their indices (Σ_i Σ_j f_ij), else None."""
+    coeff, body = term.as_coeff_Mul()
+    limits: list[Any] = []
+    while isinstance(body, Sum):
+        limits.extend(body.limits)
+        body = body.function
+    syms = tuple(v for v, _, _ in limits)
+    if not syms or len(set(syms)) != len(syms) or not all(
+            v in ctx.index_dim and lo == 0 and hi == ctx.sizes[ctx.index_dim[v]] - 1
+            for v, lo, hi in limits):
+        return None
+    return coeff, body, syms
+
+
+def _plain_whole(found: Recognition) -> mx.M | None:
+    """The form of a reading when it is whole, without einsum or any element's form."""
+    m = found.matrix
+    if m is None or found.einsum or \
+            any(isinstance(n, (mx.Each, mx.Einsum)) for n in mx.walk(m)):
+        return None
+    return m
+
+
+def _axis_sums(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+               idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
+    """A sum whose terms sum a tensor of three or more axes over some of its axes (closed
+    forms: Σ_i of the softmax adjoint of each head's scores, ∂L/∂P_jkk′ of a bias P: [H, T,
+    T] shared by the batch), where the plain rules need einsum: NumPy's ``sum(…, axis=…)`` of
+    the tensor's whole form (``keepdims=True`` where the result keeps the summed axes as
+    literal 1s, m: [H, 1, 1]); the other terms read alone.  None unless every term reads
+    without einsum or a form of each element."""
+    terms = SAdd.make_args(expr)
+    if not idx or len(terms) > 8:
+        return None
+    forms: list[mx.M] = []
+    wheres: list[Where] = []
+    summed_any = False
+    for term in terms:
+        split = _full_sum(ctx, term)
+        m: mx.M | None = None
+        found: Recognition | None = None
+        if split is not None:
+            coeff, body, syms = split
+            free = {i for i in idx if isinstance(i, Symbol)}
+            if body.free_symbols & set(ctx.index_dim) != free | set(syms) or \
+                    len(free) + len(syms) < 3:
+                return None
+            units = [a for a, (i, d) in enumerate(zip(idx, shape)) if i == 0 and d == 1]
+            tries: list[tuple[Idx, tuple[int, ...], bool]] = []
+            if len(units) == len(syms):  # (m: [H, 1, 1] summed over its literal-1 axes)
+                at = iter(syms)
+                tries.append((tuple(next(at) if a in units else i for a, i in enumerate(idx)),
+                              tuple(units), True))
+            if not units:
+                tries += [(idx[:p] + syms + idx[p:], tuple(range(p, p + len(syms))), False)
+                          for p in range(len(idx) + 1)]
+            for full, axes, keep in tries:
+                dims = tuple(ctx.index_dim[i] if isinstance(i, Symbol) else 1 for i in full)
+                found = recognize(ctx, namer, anon_forms, body, full, dims, oriented)
+                whole = _plain_whole(found)
+                if whole is not None:
+                    m = mx.scale(mx.Const(coeff), mx.SumAxes(whole, axes, keep,
+                                                             math_shape(shape)))
+                    summed_any = True
+                    break
+        else:
+            found = recognize(ctx, namer, anon_forms, term, idx, shape, oriented)
+            m = _plain_whole(found)
+        if m is None or found is None:
+            return None
+        forms.append(m)
+        wheres.extend(w for w in found.wheres if w not in wheres)
+    return Recognition(mx.add(*forms), tuple(wheres)) if summed_any else None
 
 
 def _totals(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,

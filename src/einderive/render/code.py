@@ -571,8 +571,9 @@ class Compiler:
 
     def _m_SumAxes(self, m: mx.SumAxes) -> Value:
         """The sum over the spec axes of a whole tensor (compiled whole, never as one batch
-        element's, as a permutation's argument is)."""
-        outer, self.batched = self.batched, False
+        element's, as a permutation's argument is; a batched form, NumPy's reading of the
+        whole tensors, with its batch axes kept: sum(softmax(S) ⊙ (O Vᵀ − …), axis=0))."""
+        outer, self.batched = self.batched, bool(mx.batch_of(m.x))
         summing, self.summing = self.summing, False
         try:
             v = self._m(m.x)
