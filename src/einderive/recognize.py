@@ -195,13 +195,13 @@ def _axis_sums(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], ex
     literal 1s, m: [H, 1, 1]); the other terms read alone.  None unless every term reads
     without einsum or a form of each element."""
     terms = SAdd.make_args(expr)
-    if not idx or len(terms) > 8:
-        return None
+    splits = [_full_sum(ctx, term) for term in terms]
+    if not idx or len(terms) > 8 or all(x is None for x in splits):
+        return None  # (no sum: the term is the expression itself, read before)
     forms: list[mx.M] = []
     wheres: list[Where] = []
     summed_any = False
-    for term in terms:
-        split = _full_sum(ctx, term)
+    for term, split in zip(terms, splits):
         m: mx.M | None = None
         found: Recognition | None = None
         if split is not None:
