@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import permutations
 from typing import Any
 
 from sympy import Add as SAdd
@@ -145,19 +146,23 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
         return _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
                             ctx, namer, anon_forms, expr, idx, shape) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or \
-            _framed(ctx, namer, anon_forms, expr, idx, shape) or Recognition(None)
+            _framed(ctx, namer, anon_forms, expr, idx, shape) or \
+            _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True, numbers=True) or \
+            Recognition(None)
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
     if not out.einsum and _misshapen(m, shape):
         return _framed(ctx, namer, anon_forms, expr, idx, shape) or out
     if out.einsum:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
-            _totals(ctx, namer, anon_forms, expr, shape, oriented) or \
-            _axis_sums(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
                          ctx, namer, anon_forms, expr, idx, shape) or \
+            _totals(ctx, namer, anon_forms, expr, shape, oriented) or \
+            _axis_sums(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or \
-            _alike(ctx, namer, anon_forms, expr, idx, shape, oriented) or out
+            _alike(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
+            _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True, numbers=True) or \
+            out
     return out
 
 
@@ -174,6 +179,12 @@ def _full_sum(ctx: Ctx, term: Expr) -> tuple[Any, Expr, Idx] | None:
             v in ctx.index_dim and lo == 0 and hi == ctx.sizes[ctx.index_dim[v]] - 1
             for v, lo, hi in limits):
         return None
+    for f in Mul.make_args(body):
+        f = f.base if isinstance(f, SPow) else f
+        if isinstance(f, (Indexed, AxisFunction)) and not set(syms) <= set(f.indices):
+            # a factor without a summed axis is contracted against the others (Σ_j Σ_k W_ijk
+            # x_j z_k, the bilinear layer): a true contraction, einsum's, no sum over axes
+            return None
     return coeff, body, syms
 
 
@@ -216,18 +227,23 @@ def _axis_sums(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], ex
                 at = iter(syms)
                 tries.append((tuple(next(at) if a in units else i for a, i in enumerate(idx)),
                               tuple(units), True))
-            if not units:
-                tries += [(idx[:p] + syms + idx[p:], tuple(range(p, p + len(syms))), False)
-                          for p in range(len(idx) + 1)]
+            if not units and len(syms) <= 3:  # (each order of the summed axes: Y_ikj read
+                # as Y, not (W ⊙ Y)ᵀ, in Σ_j Σ_k W_kj Y_ikj)
+                tries += [(idx[:p] + order + idx[p:], tuple(range(p, p + len(syms))), False)
+                          for p in range(len(idx) + 1) for order in permutations(syms)]
+            kept: tuple[mx.M, Recognition] | None = None
             for full, axes, keep in tries:
                 dims = tuple(ctx.index_dim[i] if isinstance(i, Symbol) else 1 for i in full)
-                found = recognize(ctx, namer, anon_forms, body, full, dims, oriented)
-                whole = _plain_whole(found)
-                if whole is not None:
-                    m = mx.scale(mx.Const(coeff), mx.SumAxes(whole, axes, keep,
-                                                             math_shape(shape)))
-                    summed_any = True
-                    break
+                got = recognize(ctx, namer, anon_forms, body, full, dims, oriented)
+                whole = _plain_whole(got)
+                if whole is not None and (kept is None or not isinstance(whole, mx.Transpose)):
+                    kept = (mx.scale(mx.Const(coeff), mx.SumAxes(whole, axes, keep,
+                                                                 math_shape(shape))), got)
+                    if not isinstance(whole, mx.Transpose):
+                        break
+            if kept is not None:
+                m, found = kept
+                summed_any = True
         else:
             found = recognize(ctx, namer, anon_forms, term, idx, shape, oriented)
             m = _plain_whole(found)
@@ -584,7 +600,8 @@ def _distributed(e: Expr) -> Expr:
 
 
 def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
-             idx: Idx, shape: Shape, elsewhere: bool = False) -> Recognition | None:
+             idx: Idx, shape: Shape, elsewhere: bool = False,
+             numbers: bool = False) -> Recognition | None:
     """The batched matrix form of ``expr``, or None when it does not read per batch element:
     with the batch leading and matrices as elements, NumPy's reading (no subscripts); with
     ``elsewhere`` (tried where the plain rules give no form or an einsum), the batch on other
@@ -597,13 +614,31 @@ def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr
         if at != lead and not elsewhere:
             continue
         batch = tuple(idx[a] for a in at)
-        if not _per_element(ctx, expr, batch, relaxed=elsewhere, across=elsewhere):
+        if not _per_element(ctx, expr, batch, relaxed=elsewhere, across=elsewhere,
+                            numbers=numbers):
             continue
         rest = tuple(a for a in range(len(idx)) if a not in at)
         found = _read_element(ctx, namer, anon_forms, expr, idx, shape, at, rest, elsewhere)
+        if numbers and found is not None and found.matrix is not None and \
+                not _numbers_read(found.matrix):
+            continue
         if found is not None and (elsewhere or not isinstance(found.matrix, mx.Each)):
             return found  # (element by element only where the plain rules need einsum)
     return None
+
+
+def _numbers_read(m: mx.M) -> bool:
+    """Whether a reading element by element with a number in each element (t_b of t: [B])
+    says more than einsum: a multiple of each element's matrix (∂L/∂Y_a = ∂L/∂Z_a·W, ∂L/∂X_b
+    = 2 t_b·𝐈).  Not a sum over the batch of numbers times elements (Σ_k ∂L/∂y_k·W_k z, the
+    bilinear layer's contraction of a tensor of three axes with vectors), nor a number times
+    an outer product of vectors (∂L/∂y_k·x zᵀ, an outer product of three vectors): those
+    are true higher-order contractions, and einsum says them (specs/bilinear_layer.yaml)."""
+    nodes = list(mx.walk(m))
+    if not any(isinstance(n, mx.Ref) and n.batch and not n.shape for n in nodes):
+        return False
+    return not any(isinstance(n, mx.BatchSum) or isinstance(n, mx.MatMul) and
+                   mx.cols(n.a) == 1 and mx.rows(n.b) == 1 for n in nodes)
 
 
 def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
@@ -677,7 +712,7 @@ def _prints_per_element(r: mx.Ref) -> bool:
 
 
 def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
-                 across: bool = False) -> bool:
+                 across: bool = False, numbers: bool = False) -> bool:
     """Whether the indices ``batch`` lead every tensor of ``expr`` that has them, are never
     summed, and stand nowhere else (a tensor without them is the same for every element)."""
     nb, seen = len(batch), set(batch)
@@ -733,7 +768,8 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
         elif relaxed and _PARTS.get() and isinstance(e, Indexed) and \
                 _summed_inner_batch(inds, batch, seen_summed):
             pass  # A_bgrtt′ in the element b, g with r summed: Σ_r (_Reader._nested_batch_sum)
-        elif element_at(inds, batch) is None or len(inds) - nb not in ((0, 1, 2) if relaxed else (1, 2)) or \
+        elif element_at(inds, batch) is None or \
+                len(inds) - nb not in ((0, 1, 2) if numbers else (1, 2)) or \
                 not relaxed and (len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch)):
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
