@@ -156,11 +156,11 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
                          ctx, namer, anon_forms, expr, idx, shape) or \
-            _totals(ctx, namer, anon_forms, expr, shape, oriented) or \
             _axis_sums(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or \
             _alike(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
+            _totals(ctx, namer, anon_forms, expr, shape, oriented) or \
             _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True, numbers=True) or \
             out
     return out
@@ -192,8 +192,8 @@ def _plain_whole(found: Recognition) -> mx.M | None:
     """The form of a reading when it is whole, without einsum or any element's form."""
     m = found.matrix
     if m is None or found.einsum or \
-            any(isinstance(n, (mx.Each, mx.Einsum)) for n in mx.walk(m)):
-        return None
+            any(isinstance(n, (mx.Each, mx.Einsum, mx.Permute)) for n in mx.walk(m)):
+        return None  # (a permutation summed over axes: the axes of the tensor itself say it)
     return m
 
 
@@ -251,49 +251,46 @@ def _axis_sums(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], ex
             return None
         forms.append(m)
         wheres.extend(w for w in found.wheres if w not in wheres)
-    return Recognition(mx.add(*forms), tuple(wheres)) if summed_any else None
+    if not summed_any:
+        return None
+    order = _Reader(ctx, namer, anon_forms, ())._term_key  # (as the other readings order)
+    return Recognition(mx.add(*sorted(forms, key=order)), tuple(wheres))
 
 
 def _totals(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
             shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
     """A scalar whose terms are each a number times the total of a tensor of three or more
-    axes (Σ_i Σ_j Σ_k where(m_ij0 > 0, X_ijk b_k, −X_ijk)), where the plain rules need
+    axes (Σ_i Σ_j Σ_k where(m_ij0 > 0, X_ijk b_k, −X_ijk)), where every other reading needs
     einsum: ``sum(…)`` of each tensor's form, read whole as NumPy reads it (where(m > 0, X ⊙
     bᵀ, −X)); a term of no such total read alone.  None unless every term reads without
     einsum or a form of each element."""
     terms = SAdd.make_args(expr)
-    if shape or len(terms) > 8:
+    splits = [_full_sum(ctx, term) for term in terms]
+    if shape or len(terms) > 8 or all(x is None for x in splits):
         return None
     forms: list[mx.M] = []
     wheres: list[Where] = []
-    for term in terms:
-        coeff, body = term.as_coeff_Mul()
-        limits: list[Any] = []
-        while isinstance(body, Sum):
-            limits.extend(body.limits)
-            body = body.function
-        syms = tuple(v for v, _, _ in limits)
-        full = all(v in ctx.index_dim and lo == 0 and
-                   hi == ctx.sizes[ctx.index_dim[v]] - 1 for v, lo, hi in limits)
-        if len(syms) >= 3 and full and len(set(syms)) == len(syms) and \
-                not body.free_symbols & set(ctx.index_dim) - set(syms):
+    for term, split in zip(terms, splits):
+        if split is not None and len(split[2]) >= 3 and \
+                not split[1].free_symbols & set(ctx.index_dim) - set(split[2]):
+            coeff, body, syms = split
             found = recognize(ctx, namer, anon_forms, body, syms,
                               tuple(ctx.index_dim[v] for v in syms), oriented)
-            m = found.matrix
-            if m is None or found.einsum or \
-                    any(isinstance(n, (mx.Each, mx.Einsum)) for n in mx.walk(m)):
+            whole = _plain_whole(found)
+            if whole is None:
                 return None
-            m = mx.reduce(ReduceKind.SUM, m)
+            m = mx.scale(mx.Const(coeff), mx.reduce(ReduceKind.SUM, whole))
         elif len(terms) > 1:
-            found = recognize(ctx, namer, anon_forms, term / coeff, (), (), oriented)
-            if found.matrix is None or found.einsum:
+            found = recognize(ctx, namer, anon_forms, term, (), (), oriented)
+            m = _plain_whole(found)
+            if m is None:
                 return None
-            m = found.matrix
         else:
             return None
-        forms.append(mx.scale(mx.Const(coeff), m))
+        forms.append(m)
         wheres.extend(w for w in found.wheres if w not in wheres)
-    return Recognition(mx.add(*forms), tuple(wheres))
+    order = _Reader(ctx, namer, anon_forms, ())._term_key  # (as the other readings order)
+    return Recognition(mx.add(*sorted(forms, key=order)), tuple(wheres))
 
 
 def _alike(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
