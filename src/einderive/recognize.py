@@ -282,9 +282,10 @@ def _totals(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr:
             m = mx.scale(mx.Const(coeff), mx.reduce(ReduceKind.SUM, whole))
         elif len(terms) > 1:
             found = recognize(ctx, namer, anon_forms, term, (), (), oriented)
-            m = _plain_whole(found)
-            if m is None:
+            alone = _plain_whole(found)
+            if alone is None:
                 return None
+            m = alone
         else:
             return None
         forms.append(m)
