@@ -117,3 +117,20 @@ def test_the_reader_reads_a_number_per_element_and_catches_damage(good, bad):
     from test_printed_forms import _reads_good_rejects_bad
     d = derive_file(str(MODELS / "more" / "einsum_diag_trace.yaml"))
     _reads_good_rejects_bad(d, good, bad)
+
+
+def test_a_true_contractions_note_says_why(run):
+    """The einsum left is a true higher-order contraction, and its note says which."""
+    out = run("derive", str(SPECS / "bilinear_layer.yaml"))
+    flat = " ".join(out.stdout.split())
+    assert "∂L/∂W is written with einsum: it is an outer product of three vectors, a tensor " \
+        "of three axes." in flat, out.stdout
+    assert "∂L/∂x is written with einsum: it sums a tensor of three axes against a vector on " \
+        "each of two of its axes at once, which no single matrix product says." in flat
+    kron = " ".join(run("derive", str(MODELS / "more8/cb_kron_einsum.yaml")).stdout.split())
+    for name in ("A", "Bk"):
+        assert f"∂L/∂{name} is written with einsum: it sums a tensor of four axes against one " \
+            "matrix over two of its axes at once, which no single matrix product says." in kron
+    # an einsum of no such contraction keeps the plain note (gatv2's rank-3 broadcast)
+    gat = " ".join(run("derive", str(MODELS / "more11/gatv2_attention.yaml")).stdout.split())
+    assert "∂L/∂Wr is written with einsum where no matrix rule applies." in gat
