@@ -126,7 +126,7 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
     try:
         try:
             m = reader.orient(reader.blob(expr), idx, shape)
-            if reader.used_ones and reader.einsum_used:
+            if reader.used_ones and (reader.einsum_used or reader.dropped_ones):
                 raise NoMatrixForm("a batch of one inside an einsum")
             if (reader.wide_pads or reader.spread) and reader.einsum_used:
                 # a whole tensor padded back, then contracted by einsum (einsum('ijk,lk->ijl',
@@ -152,7 +152,7 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
     if not out.einsum and _misshapen(m, shape):
         return _framed(ctx, namer, anon_forms, expr, idx, shape) or out
-    if out.einsum:
+    if out.einsum or reader.dropped_ones:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
                          ctx, namer, anon_forms, expr, idx, shape) or \
@@ -1063,6 +1063,9 @@ class _Reader:
         self.top: Expr = None  # the expression read whole, at the result's indices (_unit)
         self.wheres: list[Where] = []
         self.einsum_used = False
+        # whether a tensor of literal-1 axes was read as the reshape that drops them (R_jj′0
+        # of R: [C, C, 1]): a last resort, after every reading tried where einsum is needed
+        self.dropped_ones = False
         self.wide_pads = False  # a padded product of three or more axes (_padded_product)
         self.spread = False  # a tensor broadcast along a digit it is not read at (_spread_view)
         self.position = ctx.position
@@ -1427,6 +1430,7 @@ class _Reader:
                 m = mx.Reshape(ref, (kept[0], 1), math_shape((kept[0], 1)))
             return Blob(m, syms)
         if not mx.batch_of(ref) and _ones_dropped(idx, shape):
+            self.dropped_ones = True
             # a tensor of literal-1 axes read at 0 and its other axes whole (R_jj′0 of R:
             # [C, C, 1], a 1×1 convolution's kernel): the reshape that drops them, not einsum
             kept = tuple(d for d in shape if d != 1)
