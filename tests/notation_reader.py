@@ -741,6 +741,8 @@ class Env:
         ev.batch = letters
         x = ev.ev(rhs)
         got = x.v
+        if x.is_eye and target.ndim >= 2 and target.shape[-1] == target.shape[-2]:
+            got = got * np.eye(target.shape[-1])  # (2 t_b·𝐈: 𝐈 of the element's size)
         if got.shape != target.shape and (x.ones or x.is_ones or _is_constant(got)):
             got = np.broadcast_to(got, target.shape)
         close(got, target, line, rtol)
@@ -847,12 +849,15 @@ def _element_axes(env: Env, name: str, letters: tuple):
     """The axes of ``name`` the batch letters stand for (its one axis of each letter's dim,
     in order; the leading ones where a dim is there twice), or None."""
     shape = env.shapes[name]
-    if len(shape) - len(letters) not in (1, 2):
+    if len(shape) - len(letters) not in (0, 1, 2):
         return None
     # README: a letter of no dim stands for a literal-1 axis (Σ_b X_bᵀ t1_b of X: [1, T, D])
     dims = [_letter_dim(env, x) or 1 for x in letters]
     rest = [d for d in shape if d not in dims]
-    if all(d == 1 for d in rest):
+    if len(shape) == len(letters):  # t_b of t: [B], a number each: only at the dims' names
+        if not all(x.upper() in env.dims for x in letters) or dims != list(shape):
+            return None
+    elif all(d == 1 for d in rest):
         return None  # mu_i of mu: [N, 1] is an index form without its literal-1 axis (but
         # mu_b of mu: [B, 1, D] is b's 1×D matrix, a row)
     axes = []
@@ -873,6 +878,7 @@ def _element_array(env: Env, name: str, letters: tuple, v, batch: tuple = ()):
     shp = tuple(d if isinstance(d, int) else env.dims[d] for d in env.shapes[name])
     v = np.moveaxis(np.asarray(v, dtype=float).reshape(shp), axes, tuple(range(len(axes))))
     v = v[..., None] if v.ndim == len(axes) + 1 else v
+    v = v[..., None, None] if v.ndim == len(axes) else v  # (t_b of t: [B], a 1×1 matrix each)
     if batch and tuple(batch) != tuple(letters):
         v = v[tuple(slice(None) if x in letters else None for x in batch) + (Ellipsis,)]
     return v
@@ -1367,6 +1373,10 @@ class MatrixEval:
                 acc = self.elementwise(acc, x, np.multiply)
             elif op == "⊘":
                 acc = self.elementwise(acc, x, np.divide)
+            elif op == "·" and acc.v.ndim > 2 and acc.v.shape[-2:] == (1, 1) and x.is_eye:
+                # a number per batch element times 𝐈 (2 t_b·𝐈): each element's multiple of
+                # the identity, sized by the left side
+                acc = MV(acc.v * x.v, is_eye=True)
             elif op == "·" and self.per_element(acc) and not acc.is_ones:
                 # (1 − tanh(wᵀ m_b)²)·𝟏 wᵀ: each element's number (its 1×1 matrix) times
                 acc = MV(acc.v * x.v, is_ones=True, transposed=x.transposed) if x.is_ones \

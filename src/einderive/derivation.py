@@ -782,6 +782,45 @@ class Note(Record):
     leaf_vector: bool = False  # each ``leaf`` is a vector: A_n of A: [N, M] is A[n, :]
     part: mx.M | None = None
     part_leaf: mx.Ref | None = None
+    # an einsum note's true higher-order contraction (:func:`_contraction`): 'outer' (an
+    # outer product of vectors into ``axes`` axes), 'double' (a tensor of ``axes`` axes
+    # summed over two or more of them against one matrix), 'vectors' (a tensor of ``axes``
+    # axes summed against a vector on each of two or more of them), else ''
+    contraction: str = ""
+    axes: int = 0
+
+
+def _contraction(m: mx.M | None) -> tuple[str, int]:
+    """Why every einsum of ``m`` is a true higher-order contraction, when one reason holds
+    for all (see :class:`Note`): ``(kind, axes)``, else ``('', 0)``."""
+    found = set()
+    for n in mx.walk(m) if m is not None else ():
+        if not isinstance(n, mx.Einsum):
+            continue
+        lhs, out = n.subscripts.split("->")
+        terms = lhs.split(",")
+        if len(terms) >= 3 and len(out) >= 3 and all(len(t) <= 1 for t in terms):
+            found.add(("outer", len(out)))
+            continue
+        kind = ""
+        for k, t in enumerate(terms):
+            summed = [c for c in t if c not in out]
+            others = [u for j, u in enumerate(terms) if j != k]
+            if len(t) < 3 or len(summed) < 2 or len(set(t)) != len(t):
+                continue
+            holders = [[j for j, u in enumerate(others) if c in u] for c in summed]
+            if len(others) == 1 and len(others[0]) == 2 and set(others[0]) == set(summed):
+                kind = "double"  # ('ijkl,jl->ik': two axes summed against one matrix)
+            elif all(len(h) == 1 and len(others[h[0]]) == 1 for h in holders) and \
+                    len({h[0] for h in holders}) == len(holders) and \
+                    len(others) == len(holders):
+                kind = "vectors"  # ('ijk,i,k->j': a vector on each summed axis)
+            if kind:
+                found.add((kind, len(t)))
+                break
+        if not kind:
+            return "", 0
+    return next(iter(found)) if len(found) == 1 else ("", 0)
 
 
 def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Note]:
@@ -795,7 +834,7 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
     # nor a where-clause's temporary (t1ᵀ swaps the last two axes of t1)
     wide = next((mx.Ref(t.name, RefKind.TENSOR, ()) for t in graph.tensors
                  if t.name in users and len(t.shape) >= 3), None)
-    ref = next((r for r in refs if 1 not in r.shape and r.kind == RefKind.TENSOR
+    ref = next((r for r in refs if r.shape and 1 not in r.shape and r.kind == RefKind.TENSOR
                 and r.name in users),
                wide if refs and wide is not None else
                next((r for r in refs if 1 not in r.shape), refs[0] if refs else None))
@@ -848,7 +887,8 @@ def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:
         if a.form.matrix is None:
             notes.append(Note(NoteKind.NO_MATRIX_FORM, a.name))
         elif a.form.einsum:
-            notes.append(Note(NoteKind.EINSUM, a.name))
+            kind, axes = _contraction(a.form.matrix)
+            notes.append(Note(NoteKind.EINSUM, a.name, contraction=kind, axes=axes))
     from .roles import softmax_targets
     targets = softmax_targets(graph)
     for t in graph.inputs:  # in the spec's order

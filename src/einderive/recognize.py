@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from itertools import permutations
 from typing import Any
 
 from sympy import Add as SAdd
@@ -125,7 +126,7 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
     try:
         try:
             m = reader.orient(reader.blob(expr), idx, shape)
-            if reader.used_ones and reader.einsum_used:
+            if reader.used_ones and (reader.einsum_used or reader.dropped_ones):
                 raise NoMatrixForm("a batch of one inside an einsum")
             if (reader.wide_pads or reader.spread) and reader.einsum_used:
                 # a whole tensor padded back, then contracted by einsum (einsum('ijk,lk->ijl',
@@ -145,18 +146,152 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
         return _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
                             ctx, namer, anon_forms, expr, idx, shape) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or lifted or \
-            _framed(ctx, namer, anon_forms, expr, idx, shape) or Recognition(None)
+            _framed(ctx, namer, anon_forms, expr, idx, shape) or \
+            _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True, numbers=True) or \
+            Recognition(None)
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
     if not out.einsum and _misshapen(m, shape):
         return _framed(ctx, namer, anon_forms, expr, idx, shape) or out
-    if out.einsum:
+    if out.einsum or reader.dropped_ones:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
                          ctx, namer, anon_forms, expr, idx, shape) or \
+            _axis_sums(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _permuted(ctx, namer, anon_forms, expr, idx, shape) or \
             _framed(ctx, namer, anon_forms, expr, idx, shape) or \
-            _alike(ctx, namer, anon_forms, expr, idx, shape, oriented) or out
+            _alike(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
+            _totals(ctx, namer, anon_forms, expr, shape, oriented) or \
+            _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True, numbers=True) or \
+            out
     return out
+
+
+def _full_sum(ctx: Ctx, term: Expr) -> tuple[Any, Expr, Idx] | None:
+    """``(coefficient, body, summed)`` of a number times sums over the whole range of each
+    of their indices (Σ_i Σ_j f_ij), else None."""
+    coeff, body = term.as_coeff_Mul()
+    limits: list[Any] = []
+    while isinstance(body, Sum):
+        limits.extend(body.limits)
+        body = body.function
+    syms = tuple(v for v, _, _ in limits)
+    if not syms or len(set(syms)) != len(syms) or not all(
+            v in ctx.index_dim and lo == 0 and hi == ctx.sizes[ctx.index_dim[v]] - 1
+            for v, lo, hi in limits):
+        return None
+    for f in Mul.make_args(body):
+        f = f.base if isinstance(f, SPow) else f
+        if isinstance(f, (Indexed, AxisFunction)) and not set(syms) <= set(f.indices):
+            # a factor without a summed axis is contracted against the others (Σ_j Σ_k W_ijk
+            # x_j z_k, the bilinear layer): a true contraction, einsum's, no sum over axes
+            return None
+    return coeff, body, syms
+
+
+def _plain_whole(found: Recognition) -> mx.M | None:
+    """The form of a reading when it is whole, without einsum or any element's form."""
+    m = found.matrix
+    if m is None or found.einsum or \
+            any(isinstance(n, (mx.Each, mx.Einsum, mx.Permute)) for n in mx.walk(m)):
+        return None  # (a permutation summed over axes: the axes of the tensor itself say it)
+    return m
+
+
+def _axis_sums(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+               idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
+    """A sum whose terms sum a tensor of three or more axes over some of its axes (closed
+    forms: Σ_i of the softmax adjoint of each head's scores, ∂L/∂P_jkk′ of a bias P: [H, T,
+    T] shared by the batch), where the plain rules need einsum: NumPy's ``sum(…, axis=…)`` of
+    the tensor's whole form (``keepdims=True`` where the result keeps the summed axes as
+    literal 1s, m: [H, 1, 1]); the other terms read alone.  None unless every term reads
+    without einsum or a form of each element."""
+    terms = SAdd.make_args(expr)
+    splits = [_full_sum(ctx, term) for term in terms]
+    if not idx or len(terms) > 8 or all(x is None for x in splits):
+        return None  # (no sum: the term is the expression itself, read before)
+    forms: list[mx.M] = []
+    wheres: list[Where] = []
+    summed_any = False
+    for term, split in zip(terms, splits):
+        m: mx.M | None = None
+        found: Recognition | None = None
+        if split is not None:
+            coeff, body, syms = split
+            free = {i for i in idx if isinstance(i, Symbol)}
+            if body.free_symbols & set(ctx.index_dim) != free | set(syms) or \
+                    len(free) + len(syms) < 3:
+                return None
+            units = [a for a, (i, d) in enumerate(zip(idx, shape)) if i == 0 and d == 1]
+            tries: list[tuple[Idx, tuple[int, ...], bool]] = []
+            if len(units) == len(syms):  # (m: [H, 1, 1] summed over its literal-1 axes)
+                at = iter(syms)
+                tries.append((tuple(next(at) if a in units else i for a, i in enumerate(idx)),
+                              tuple(units), True))
+            if not units and len(syms) <= 3:  # (each order of the summed axes: Y_ikj read
+                # as Y, not (W ⊙ Y)ᵀ, in Σ_j Σ_k W_kj Y_ikj)
+                tries += [(idx[:p] + order + idx[p:], tuple(range(p, p + len(syms))), False)
+                          for p in range(len(idx) + 1) for order in permutations(syms)]
+            kept: tuple[mx.M, Recognition] | None = None
+            for full, axes, keep in tries:
+                dims = tuple(ctx.index_dim[i] if isinstance(i, Symbol) else 1 for i in full)
+                got = recognize(ctx, namer, anon_forms, body, full, dims, oriented)
+                whole = _plain_whole(got)
+                if whole is not None and (kept is None or not isinstance(whole, mx.Transpose)):
+                    kept = (mx.scale(mx.Const(coeff), mx.SumAxes(whole, axes, keep,
+                                                                 math_shape(shape))), got)
+                    if not isinstance(whole, mx.Transpose):
+                        break
+            if kept is not None:
+                m, found = kept
+                summed_any = True
+        else:
+            found = recognize(ctx, namer, anon_forms, term, idx, shape, oriented)
+            m = _plain_whole(found)
+        if m is None or found is None:
+            return None
+        forms.append(m)
+        wheres.extend(w for w in found.wheres if w not in wheres)
+    if not summed_any:
+        return None
+    order = _Reader(ctx, namer, anon_forms, ())._term_key  # (as the other readings order)
+    return Recognition(mx.add(*sorted(forms, key=order)), tuple(wheres))
+
+
+def _totals(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+            shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
+    """A scalar whose terms are each a number times the total of a tensor of three or more
+    axes (Σ_i Σ_j Σ_k where(m_ij0 > 0, X_ijk b_k, −X_ijk)), where every other reading needs
+    einsum: ``sum(…)`` of each tensor's form, read whole as NumPy reads it (where(m > 0, X ⊙
+    bᵀ, −X)); a term of no such total read alone.  None unless every term reads without
+    einsum or a form of each element."""
+    terms = SAdd.make_args(expr)
+    splits = [_full_sum(ctx, term) for term in terms]
+    if shape or len(terms) > 8 or all(x is None for x in splits):
+        return None
+    forms: list[mx.M] = []
+    wheres: list[Where] = []
+    for term, split in zip(terms, splits):
+        if split is not None and len(split[2]) >= 3 and \
+                not split[1].free_symbols & set(ctx.index_dim) - set(split[2]):
+            coeff, body, syms = split
+            found = recognize(ctx, namer, anon_forms, body, syms,
+                              tuple(ctx.index_dim[v] for v in syms), oriented)
+            whole = _plain_whole(found)
+            if whole is None:
+                return None
+            m = mx.scale(mx.Const(coeff), mx.reduce(ReduceKind.SUM, whole))
+        elif len(terms) > 1:
+            found = recognize(ctx, namer, anon_forms, term, (), (), oriented)
+            alone = _plain_whole(found)
+            if alone is None:
+                return None
+            m = alone
+        else:
+            return None
+        forms.append(m)
+        wheres.extend(w for w in found.wheres if w not in wheres)
+    order = _Reader(ctx, namer, anon_forms, ())._term_key  # (as the other readings order)
+    return Recognition(mx.add(*sorted(forms, key=order)), tuple(wheres))
 
 
 def _alike(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
@@ -463,7 +598,8 @@ def _distributed(e: Expr) -> Expr:
 
 
 def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
-             idx: Idx, shape: Shape, elsewhere: bool = False) -> Recognition | None:
+             idx: Idx, shape: Shape, elsewhere: bool = False,
+             numbers: bool = False) -> Recognition | None:
     """The batched matrix form of ``expr``, or None when it does not read per batch element:
     with the batch leading and matrices as elements, NumPy's reading (no subscripts); with
     ``elsewhere`` (tried where the plain rules give no form or an einsum), the batch on other
@@ -476,13 +612,31 @@ def _batched(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr
         if at != lead and not elsewhere:
             continue
         batch = tuple(idx[a] for a in at)
-        if not _per_element(ctx, expr, batch, relaxed=elsewhere, across=elsewhere):
+        if not _per_element(ctx, expr, batch, relaxed=elsewhere, across=elsewhere,
+                            numbers=numbers):
             continue
         rest = tuple(a for a in range(len(idx)) if a not in at)
         found = _read_element(ctx, namer, anon_forms, expr, idx, shape, at, rest, elsewhere)
+        if numbers and found is not None and found.matrix is not None and \
+                not _numbers_read(found.matrix):
+            continue
         if found is not None and (elsewhere or not isinstance(found.matrix, mx.Each)):
             return found  # (element by element only where the plain rules need einsum)
     return None
+
+
+def _numbers_read(m: mx.M) -> bool:
+    """Whether a reading element by element with a number in each element (t_b of t: [B])
+    says more than einsum: a multiple of each element's matrix (∂L/∂Y_a = ∂L/∂Z_a·W, ∂L/∂X_b
+    = 2 t_b·𝐈).  Not a sum over the batch of numbers times elements (Σ_k ∂L/∂y_k·W_k z, the
+    bilinear layer's contraction of a tensor of three axes with vectors), nor a number times
+    an outer product of vectors (∂L/∂y_k·x zᵀ, an outer product of three vectors): those
+    are true higher-order contractions, and einsum says them (specs/bilinear_layer.yaml)."""
+    nodes = list(mx.walk(m))
+    if not any(isinstance(n, mx.Ref) and n.batch and not n.shape for n in nodes):
+        return False
+    return not any(isinstance(n, mx.BatchSum) or isinstance(n, mx.MatMul) and
+                   mx.cols(n.a) == 1 and mx.rows(n.b) == 1 for n in nodes)
 
 
 def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
@@ -556,7 +710,7 @@ def _prints_per_element(r: mx.Ref) -> bool:
 
 
 def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
-                 across: bool = False) -> bool:
+                 across: bool = False, numbers: bool = False) -> bool:
     """Whether the indices ``batch`` lead every tensor of ``expr`` that has them, are never
     summed, and stand nowhere else (a tensor without them is the same for every element)."""
     nb, seen = len(batch), set(batch)
@@ -587,9 +741,12 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             found = True  # ∂L/∂Z_{j + A, k, l} in the element j: slice(∂L/∂Z, A:A + B)'s
             continue
         if not seen & set(inds):
-            if len(inds) > 2 and not (isinstance(e, Indexed) and ones_ahead(
-                    inds, ctx.graph[ctx.name_of(key_of(e))].shape, nb)):
-                return False  # (a batch of one, m: [1, T, D], is the same for every element)
+            if len(inds) > 2 and not (isinstance(e, Indexed) and (ones_ahead(
+                    inds, ctx.graph[ctx.name_of(key_of(e))].shape, nb) or _ones_dropped(
+                    inds, ctx.graph[ctx.name_of(key_of(e))].shape))):
+                # (a batch of one, m: [1, T, D], is the same for every element, and so is a
+                # matrix of literal-1 axes more, R_jj′0 of R: [C, C, 1])
+                return False
             continue
         if isinstance(e, AxisFunction):
             if relaxed and _element_of_rows(e, batch):
@@ -609,7 +766,8 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
         elif relaxed and _PARTS.get() and isinstance(e, Indexed) and \
                 _summed_inner_batch(inds, batch, seen_summed):
             pass  # A_bgrtt′ in the element b, g with r summed: Σ_r (_Reader._nested_batch_sum)
-        elif element_at(inds, batch) is None or len(inds) - nb not in (1, 2) or \
+        elif element_at(inds, batch) is None or \
+                len(inds) - nb not in ((0, 1, 2) if numbers else (1, 2)) or \
                 not relaxed and (len(inds) != nb + 2 or tuple(inds[:nb]) != tuple(batch)):
             return False  # (not relaxed: NumPy's reading, matrices at the leading batch)
         found = True
@@ -905,6 +1063,9 @@ class _Reader:
         self.top: Expr = None  # the expression read whole, at the result's indices (_unit)
         self.wheres: list[Where] = []
         self.einsum_used = False
+        # whether a tensor of literal-1 axes was read as the reshape that drops them (R_jj′0
+        # of R: [C, C, 1]): a last resort, after every reading tried where einsum is needed
+        self.dropped_ones = False
         self.wide_pads = False  # a padded product of three or more axes (_padded_product)
         self.spread = False  # a tensor broadcast along a digit it is not read at (_spread_view)
         self.position = ctx.position
@@ -1225,6 +1386,16 @@ class _Reader:
             ref = self._part_element(ref, shape, *part)
             shape = tuple(d for a, d in enumerate(shape) if a not in part[0])
             idx = tuple(i for a, i in enumerate(idx) if a not in part[0])
+        if at is not None and len(at) == 1 and len(shape) == 2 and ref.kind == RefKind.ANON \
+                and isinstance(ref.display, mx.Transpose) and isinstance(ref.display.x, mx.Ref) \
+                and ref.display.x.kind != RefKind.ANON and not mx.batch_of(ref.display.x):
+            # (Pᵀ)_l of an anonymous Pᵀ (reshape(P.T, [E, B, 1])): the column P_l of P itself,
+            # which a subscript names (an anonymous element would print its internal name)
+            x = ref.display.x
+            shape = (shape[1], shape[0])
+            ref = mx.Ref(x.name, x.kind, math_shape(shape), x.src, self.anon_forms.get(x.name))
+            at = (1 - at[0],)
+            idx = (idx[1], idx[0])
         named = self._anonymous_element(ref, shape, at) \
             if at is not None and self.temporaries else None
         if named is not None:  # (conv1d(X, W, b))_i: t1_i where t1 = conv1d(X, W, b)
@@ -1258,6 +1429,13 @@ class _Reader:
             if len(kept) == 1:
                 m = mx.Reshape(ref, (kept[0], 1), math_shape((kept[0], 1)))
             return Blob(m, syms)
+        if not mx.batch_of(ref) and _ones_dropped(idx, shape):
+            self.dropped_ones = True
+            # a tensor of literal-1 axes read at 0 and its other axes whole (R_jj′0 of R:
+            # [C, C, 1], a 1×1 convolution's kernel): the reshape that drops them, not einsum
+            kept = tuple(d for d in shape if d != 1)
+            return Blob(mx.Reshape(ref, kept if len(kept) == 2 else (kept[0], 1),
+                                   math_shape(kept)), syms)
         if len(set(syms)) != len(syms) or (len(shape) > 2 and len(syms) != len(shape)):
             return self._einsum_ref(ref, idx, shape)
         if len(shape) == 2 and len(syms) == 1:
@@ -1426,7 +1604,7 @@ class _Reader:
         rest = tuple(d for a, d in enumerate(shape) if a not in at)
         leading = at == tuple(range(nb))
         _one_axis_each(shape, at, leading)
-        if not leading or len(rest) == 1:
+        if not leading or len(rest) < 2:
             if 1 in rest:  # m_t of m: [1, T, D], a literal-1 axis in the element: no subscript
                 raise NoMatrixForm("an element of a tensor with a literal-1 axis")
             self.explicit = True  # only a subscript says which axis, or that it is a vector
@@ -2705,6 +2883,17 @@ def positions(m: mx.M) -> dict[Expr, int]:
         if node.src is not None and node.src not in out:
             out[node.src] = n
     return out
+
+
+def _ones_dropped(idx: Idx, shape: Shape) -> bool:
+    """Whether a tensor of three or more axes is read at 0 on its literal-1 axes and at
+    one or two distinct symbols on the others (R_jj′0 of R: [C, C, 1]): a matrix or vector,
+    the reshape that drops those axes."""
+    syms = [i for i in idx if i != 0]
+    return len(shape) > 2 and len(idx) == len(shape) and 1 <= len(syms) <= 2 and \
+        len(set(syms)) == len(syms) and all(isinstance(i, Symbol) for i in syms) and \
+        all(i == 0 for i, d in zip(idx, shape) if d == 1) and \
+        all(i != 0 for i, d in zip(idx, shape) if d != 1)
 
 
 def _unit_slice(ref: mx.Ref) -> bool:

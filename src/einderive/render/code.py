@@ -171,7 +171,7 @@ class Compiler:
         shape = self.graph[m.name].shape
         names = {"adjoint": self.names.adj, "tangent": self.names.tan, "rop": self.names.rop}
         v = Value(P.Name(names.get(m.kind, self.names.var)[m.name]), shape)
-        if self.batched and len(shape) == 1:  # a tensor shared by every element: a column
+        if self.batched and len(shape) == 1 and not m.batch:  # shared by every element: a column
             return _column(v)
         if m.batch:
             return _element_array(self.b, v, m)
@@ -571,8 +571,9 @@ class Compiler:
 
     def _m_SumAxes(self, m: mx.SumAxes) -> Value:
         """The sum over the spec axes of a whole tensor (compiled whole, never as one batch
-        element's, as a permutation's argument is)."""
-        outer, self.batched = self.batched, False
+        element's, as a permutation's argument is; a batched form, NumPy's reading of the
+        whole tensors, with its batch axes kept: sum(softmax(S) ⊙ (O Vᵀ − …), axis=0))."""
+        outer, self.batched = self.batched, bool(mx.batch_of(m.x))
         summing, self.summing = self.summing, False
         try:
             v = self._m(m.x)
@@ -640,6 +641,8 @@ def _element_array(b: Any, v: Value, m: mx.Ref) -> Value:
             tuple(given)
     if len(shape) == nb + 1:
         return _column_last(Value(py, shape))
+    if len(shape) == nb:  # t_b of t: [B], a scalar each: an array of 1×1 matrices
+        return Value(P.Subscript(py, (P.Name("..."), P.NONE, P.NONE)), (*shape, 1, 1))
     return Value(py, shape)
 
 

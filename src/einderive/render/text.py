@@ -199,6 +199,18 @@ class Pen(Record):
         return (f" {math(total)} adds the matrices {math(one)} of every element "
                 f"{math(element)} of the batch {plural} {math(axes)}.")
 
+    def _contraction(self, n: Any) -> str:
+        """What makes an einsum note's contraction one no product of matrices says (the
+        note's ``contraction``), else that no matrix rule applies."""
+        axes = {3: "three", 4: "four", 5: "five"}.get(n.axes, str(n.axes))
+        return {
+            "outer": f": it is an outer product of {axes} vectors, a tensor of {axes} axes",
+            "double": f": it sums a tensor of {axes} axes against one matrix over two of its "
+                      "axes at once, which no single matrix product says",
+            "vectors": f": it sums a tensor of {axes} axes against a vector on each of two "
+                       "of its axes at once, which no single matrix product says",
+        }.get(n.contraction, " where no matrix rule applies")
+
     def _element_note(self, form: mx.M | None, leaf: mx.Ref | None,
                       math: Callable[[str], str]) -> str:
         """`` A line subscripted by h holds for every element h of the batch axis H: Q_h is
@@ -217,7 +229,7 @@ class Pen(Record):
         at = leaf.at or tuple(range(len(letters)))
         where = iter(p.index_list([x]) for x in letters)
         parts = [next(where) if a in at else ":" for a in range(rank)]
-        what = "matrix" if rank - len(letters) == 2 else "column"
+        what = {2: "matrix", 1: "column"}.get(rank - len(letters), "number")  # (t_b of t: [B])
         element = ", ".join(p.index_list([x]) for x in letters)
         element = f"({element})" if len(letters) > 1 else element
         axes = ", ".join(p.dim(d) for d in form.dims)
@@ -264,7 +276,7 @@ class Pen(Record):
             elif n.kind == NoteKind.EINSUM:
                 # the recognizer falls back to einsum for several reasons (a rank-3 tensor, a
                 # diagonal, a permuted product ...): say what holds for all of them
-                out.append(f"{lhs} is written with einsum where no matrix rule applies.")
+                out.append(f"{lhs} is written with einsum{self._contraction(n)}.")
             elif n.kind == NoteKind.NO_MATRIX_FORM:
                 out.append(f"{lhs} has no matrix form; its index form is exact.")
             elif n.kind == NoteKind.TARGET_SUMS_TO_ONE and n.form is not None:
