@@ -193,3 +193,29 @@ def test_the_batch_note_of_a_sum_of_no_batched_leaf_names_none() -> None:
     forward = [(d.graph["X"], Form(None, (), x)), (d.graph["Wq"], Form(None, (), total))]
     (note,) = _batch_note(forward, [], d.graph)
     assert note.form == total and note.leaf is None
+
+
+def test_the_batch_note_speaks_of_batches_of_matrices_only_where_the_spec_has_them() -> None:
+    # t5_bucket_bias reads the rows S_t of S: [T, T] per element and has no tensor of three
+    # axes: the note said "Tensors of three or more axes are batches of matrices … Sᵀ swaps
+    # the last two axes of S", which S, a matrix, has not
+    out = plain(derive_file(str(ROOT / "tests" / "models" / "more11" / "t5_bucket_bias.yaml")),
+                Options(expand=True))
+    flat = " ".join(out.split())
+    assert "three or more axes" not in flat
+    assert "swaps the last two axes" not in flat
+    assert "note: Σ_t S_t adds the vectors S_t of every element t of the batch axis T: S_t " \
+        "is the column S[t, :]." in flat, flat[-600:]
+
+
+def test_the_batch_note_says_every_subscript_letter_a_line_uses() -> None:
+    # moe_soft_router_rank3 (H: [E, B, F]) prints O_f = colsum(Pᵀ ⊙ H_f) and
+    # ∂L/∂P_b = H_b ∂L/∂O_b: the note said only what H_f is; H_b, H[:, b, :], relied on
+    # a letter convention no note stated
+    out = plain(derive_file(str(ROOT / "tests" / "models" / "more12" /
+                                "moe_soft_router_rank3.yaml")), Options(expand=True))
+    flat = " ".join(out.split())
+    assert "∂L/∂P_b = H_b ∂L/∂O_b" in flat
+    assert "H_f is the matrix H[:, :, f]." in flat
+    assert "A line subscripted by b holds for every element b of the batch axis B: H_b is " \
+        "the matrix H[:, b, :]." in flat, flat[-600:]

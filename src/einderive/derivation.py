@@ -782,6 +782,13 @@ class Note(Record):
     leaf_vector: bool = False  # each ``leaf`` is a vector: A_n of A: [N, M] is A[n, :]
     part: mx.M | None = None
     part_leaf: mx.Ref | None = None
+    # the other forms written element by element, by other letters than ``element``'s, each
+    # with the element of it the note names (∂L/∂P_b = H_b ∂L/∂O_b after O_f = …: H_b is
+    # H[:, b, :], which no letter convention says)
+    elements: tuple[tuple[mx.M, mx.Ref], ...] = ()
+    # whether a tensor of three or more axes is read per batch element (else the rows of a
+    # matrix are, S_t of S: [T, T], and the note says nothing of batches of matrices)
+    wide: bool = True
 
 
 def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Note]:
@@ -824,12 +831,16 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
                               r.kind != RefKind.ADJOINT), default=None) \
         if shown is not None else None  # (none: a sum of no batched leaf, Σ_b of a take)
     # (a tensor at only some of the batch letters, V_bg, is said apart: V_bgr is no element)
-    element_leaf = min((r for r in mx.leaves(each.x) if r.batch and not r.missing and
-                        r.name in {t.name for t in graph.tensors} and  # (no t1_bh)
-                        len(r.batch) == len(each.dims)),  # (not A_bgr under Σ_r)
-                       key=lambda r: (not r.at, mx.cols(r) != 1,
-                                      r.kind != RefKind.TENSOR or r.name not in users),
-                       default=None) if isinstance(each, mx.Each) else None
+    element_leaf = _element_leaf(each, graph, users) if isinstance(each, mx.Each) else None
+    # every other form written element by element, by letters of its own, said too
+    others: list[tuple[mx.M, mx.Ref]] = []
+    seen = {each.names} if isinstance(each, mx.Each) and element_leaf is not None else set()
+    for f in forms:
+        if isinstance(f.matrix, mx.Each) and f.matrix.names not in seen:
+            one = _element_leaf(f.matrix, graph, users)
+            if one is not None:
+                seen.add(f.matrix.names)
+                others.append((f.matrix, one))
     # an element of a tensor of one axis more than its batch is a vector (a row of a matrix
     # A: [N, M], read as the column A_n), not a matrix
     vector = leaf is not None and any(t.name == leaf.name and len(t.shape) == len(leaf.batch) + 1
@@ -837,9 +848,24 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
     part = next(((f.matrix, r) for f in forms if isinstance(f.matrix, mx.Each)
                  for r in mx.leaves(f.matrix.x)
                  if r.missing and len(r.batch) == len(f.matrix.dims)), (None, None))
+    shapes = {t.name: len(t.shape) for t in graph.tensors}
+    wide_read = any(shapes.get(r.name, 3) >= 3 for r in refs)
     return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each, leaf=leaf,
                  element_leaf=element_leaf, leaf_vector=vector, part=part[0],
-                 part_leaf=part[1])]
+                 part_leaf=part[1], elements=tuple(others), wide=wide_read)]
+
+
+def _element_leaf(each: mx.Each, graph: Graph, users: frozenset[str]) -> mx.Ref | None:
+    """The element of ``each`` (a form written element by element) the batch note names: a
+    tensor the spec names, else an adjoint, before a where-clause's temporary (t1_b); what
+    only the subscript says first (an axis not leading, else a vector's element)."""
+    # (a tensor at only some of the batch letters is said apart: V_bgr is no element)
+    return min((r for r in mx.leaves(each.x) if r.batch and not r.missing and
+                r.name in {t.name for t in graph.tensors} and  # (no t1_bh)
+                len(r.batch) == len(each.dims)),  # (not A_bgr under Σ_r)
+               key=lambda r: (not r.at, mx.cols(r) != 1,
+                              r.kind != RefKind.TENSOR or r.name not in users),
+               default=None)
 
 
 def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:
