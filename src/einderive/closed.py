@@ -81,12 +81,20 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
         return out
     trial = dict(temporaries)
     reads = Counter(r.name for r in mx.leaves(m) if r.kind == RefKind.ADJOINT)
+    # read once by name and again inside another upstream closed form (∂L/∂r4 = ∂L/∂a5 W5ᵀ
+    # + ∂L/∂r5, ∂L/∂a5's closed form σ(a5) ⊙ (∂L/∂r5's)): named, it is named in both
+    within = {o.name: set(mx.walk(closed[o.name])) for o in refs}
+    met = {r.name for r in refs for o in refs if o.name != r.name and
+           closed[r.name] in within[o.name]}
+    inside: dict[mx.M, mx.M] = {}
     for r in refs:
         form = (printed or {}).get(r.name)
-        if form is not None and reads[r.name] > 1 and not r.batch and \
-                table[r] is closed[r.name] and _nameable(form) and cost(form) <= NAMED_LIMIT:
+        if form is not None and (reads[r.name] > 1 or r.name in met) and \
+                not r.batch and table[r] is closed[r.name] and _nameable(form) and \
+                cost(form) <= NAMED_LIMIT:
             table[r] = mx.Ref(named_temporary(form, trial), RefKind.TENSOR, r.shape, r.src)
-    out = mx.substitute_all(m, table)
+            inside[closed[r.name]] = table[r]
+    out = mx.substitute_all(mx.substitute_all(m, table), inside)
     if cost(out) > SUBSTITUTED_LIMIT:
         return Refused(Omission.TOO_LARGE)
     if stood is not None:
