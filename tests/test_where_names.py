@@ -219,3 +219,13 @@ def test_the_batch_note_says_every_subscript_letter_a_line_uses() -> None:
     assert "H_f is the matrix H[:, :, f]." in flat
     assert "A line subscripted by b holds for every element b of the batch axis B: H_b is " \
         "the matrix H[:, b, :]." in flat, flat[-600:]
+
+
+def test_a_named_sum_is_named_among_the_terms_of_a_longer_sum() -> None:
+    # Sammon's ∂L/∂Y names t2 = 1 ⊘ Dt − 1 ⊘ Dy and read it written out again as two of
+    # the three terms of 1 ⊘ Dt − 1 ⊘ Dy + t2ᵀ
+    d = derive_file(str(ROOT / "tests" / "models" / "more11" / "sammon_stress.yaml"))
+    flat = " ".join(plain(d, Options(expand=True)).split())
+    assert "= 2 Y ⊙ (rowsum(t2) + colsum(t2)) − 2 (t2 + t2ᵀ) Y where t2 = 1 ⊘ Dt − 1 ⊘ Dy" \
+        in flat, flat[flat.find("∂L/∂Y ="):][:300]
+    assert verify(d).ok

@@ -284,11 +284,38 @@ def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | No
                  for x in (m, *(d for _, d in defs)) for n in mx.walk(x)
                  if unordered(n, memo) in (key, turned)}
         table.update({shared: ref, mx.transpose(shared): mx.transpose(ref)})
+        if isinstance(shared, mx.Add):  # and met as some terms of a longer sum
+            table.update(_within_sums(shared, ref, (m, *(d for _, d in defs)), memo, table))
         m = mx.substitute_all(m, table)
         defs = [(r, mx.substitute_all(d, table)) for r, d in defs] + [(ref, shared)]
     if cost(m) > NAMED_LIMIT or any(cost(d) > NAMED_LIMIT for _, d in defs):
         return None
     return _numbered(m, defs, taken)
+
+
+def _within_sums(shared: mx.Add, ref: mx.Ref, forms: Sequence[mx.M],
+                 memo: dict[mx.M, mx.M], table: Mapping[mx.M, mx.M]) -> dict[mx.M, mx.M]:
+    """Each longer sum among ``forms`` holding the terms of the named sum ``shared`` (in any
+    order) with the others, the named part in their place (the others as ``table`` names
+    them): Sammon's ∂L/∂Y read 1 ⊘ Dt − 1 ⊘ Dy + t2ᵀ where t2 = 1 ⊘ Dt − 1 ⊘ Dy (t2 +
+    t2ᵀ)."""
+    want = Counter(unordered(t, memo) for t in shared.terms)
+    out: dict[mx.M, mx.M] = {}
+    for x in forms:
+        for n in mx.walk(x):
+            if not isinstance(n, mx.Add) or len(n.terms) <= len(shared.terms) or n in out:
+                continue
+            keys = [unordered(t, memo) for t in n.terms]
+            if Counter(keys) & want != want:
+                continue
+            left, rest = Counter(want), []
+            for t, k in zip(n.terms, keys):
+                if left[k]:
+                    left[k] -= 1
+                else:
+                    rest.append(t)
+            out[n] = mx.add(ref, *(mx.substitute_all(t, table) for t in rest))
+    return out
 
 
 def throughout(m: mx.M, parts: Sequence[Where], temporaries: dict[str, mx.M]
