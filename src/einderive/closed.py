@@ -12,7 +12,7 @@ nodes' names, as the literature writes a gate's derivative.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from . import matrix as mx
 from .kinds import Omission, RefKind
@@ -258,16 +258,18 @@ def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:
     return m
 
 
-def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | None:
+def named_parts(m: mx.M, taken: set[str], worth: Callable[[mx.M], bool] | None = None,
+                limit: bool = True) -> tuple[mx.M, tuple[Where, ...]] | None:
     """``m`` with its repeated subexpressions named ``t1``, ``t2``, … (the largest first, so a
     name never hides inside another; numbered in the order the form is read), and their
     definitions; None if the form or a definition is still too large to print.
 
     A part and its transpose are one part: named once, its transpose printed ``t1ᵀ`` (a
-    clause ``where t3 = t2ᵀ`` names nothing new)."""
+    clause ``where t3 = t2ᵀ`` names nothing new).  ``worth`` keeps only the parts it holds
+    worth a name; with no ``limit`` no size is too large (a chain form, printed anyway)."""
     defs: list[tuple[mx.Ref, mx.M]] = []
     while True:
-        shared = _largest_shared([m, *(d for _, d in defs)])
+        shared = _largest_shared([m, *(d for _, d in defs)], worth)
         if shared is None:
             break
         # a name no earlier part took either: _fresh skips the taken names from its start,
@@ -288,7 +290,7 @@ def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | No
             table.update(_within_sums(shared, ref, (m, *(d for _, d in defs)), memo, table))
         m = mx.substitute_all(m, table)
         defs = [(r, mx.substitute_all(d, table)) for r, d in defs] + [(ref, shared)]
-    if cost(m) > NAMED_LIMIT or any(cost(d) > NAMED_LIMIT for _, d in defs):
+    if limit and (cost(m) > NAMED_LIMIT or any(cost(d) > NAMED_LIMIT for _, d in defs)):
         return None
     return _numbered(m, defs, taken)
 
@@ -432,7 +434,8 @@ def _number(w: Where) -> tuple[int, str]:
     return (int(digits), name) if digits.isdigit() else (1 << 30, name)
 
 
-def _largest_shared(forms: list[mx.M]) -> mx.M | None:
+def _largest_shared(forms: list[mx.M], worth: Callable[[mx.M], bool] | None = None
+                    ) -> mx.M | None:
     """The costliest subexpression met at least twice in ``forms`` (the form and the
     definitions so far), the first met on a tie; of one met as ``xᵀ``, its ``x`` (whose
     name then stands for both, ``t1ᵀ`` for ``xᵀ``)."""
@@ -445,7 +448,8 @@ def _largest_shared(forms: list[mx.M]) -> mx.M | None:
             seen[key] = seen.get(key, 0) + 1
             first.setdefault(key, node)
     shared = [_untransposed(first[n]) for n, k in seen.items() if k > 1]
-    shared = [n for n in shared if _printed_size(n) >= SHARED_MIN and n.shape != ()]
+    shared = [n for n in shared if _printed_size(n) >= SHARED_MIN and n.shape != () and
+              (worth is None or worth(n))]
     return max(shared, key=_printed_size, default=None)  # the first of equal sizes
 
 
@@ -507,3 +511,22 @@ def _numbered(m: mx.M, defs: list[tuple[mx.Ref, mx.M]], taken: set[str]
     wheres = [Where(f, rename(rename(by_ref[r], temp, order), final, temp))
               for r, f in zip(order, final)]
     return rename(rename(m, temp, order), final, temp), tuple(wheres)
+
+
+def inline_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | None:
+    """``m`` (a chain form) with each part it repeats that writes out a forward intermediate
+    the spec leaves unnamed (set_transformer_pma's softmax((1/√D) Sd Wkᵀ Xᵀ), three times in
+    ∂L/∂X) named, as its closed form names it, when the form and its clauses print shorter;
+    None when there is none.  Only those: the spec's own names already say the rest."""
+    if not any(r.kind == RefKind.ANON and r.display is not None for r in mx.leaves(m)):
+        return None  # (most forms: no walk for parts)
+
+    def inline(n: mx.M) -> bool:
+        return any(r.kind == RefKind.ANON and r.display is not None for r in mx.leaves(n))
+    parts = named_parts(m, taken, inline, limit=False)
+    if parts is None or not parts[1]:
+        return None
+    named, wheres = parts
+    if _printed_size(named) + sum(_printed_size(w.rhs) for w in wheres) >= _printed_size(m):
+        return None
+    return parts

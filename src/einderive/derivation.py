@@ -35,7 +35,8 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
-from .closed import (Refused, defined_temporaries, in_node_names, in_order, named_parts,
+from .closed import (Refused, defined_temporaries, in_node_names, in_order, inline_parts,
+                     named_parts,
                      named_temporary, substituted, throughout)
 from .elements import element_of
 from .convex import Split
@@ -274,12 +275,14 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             whole = form(a.expr, a.idx, t.shape)
             if whole.matrix is not None:
                 shown_form = whole
-        made.append((name, t, _temporaries_named(shown_form, temporaries), closed_form, terms))
+        shown_form = _temporaries_named(shown_form, temporaries)
+        made.append((name, t, shown_form, closed_form, terms,
+                     _inline_named(shown_form, _taken(graph) | set(temporaries), temporaries)))
     # the closed forms after every chain form: the temporaries they name (t3_h = A_hᵀ t1_h)
     # take the names after the chain forms' own, which read as without --expand
-    for name, t, shown_form, closed_form, terms in made:
+    for name, t, shown_form, closed_form, terms, read in made:
         omitted = None
-        if closed:
+        if closed:  # (built on the chain form as read, its inline parts written out)
             built = _matrix_closed(name, shown_form, closed_form, matrix_closed,
                                    lambda m, w: _closed_simplified(m, w, graph, named,
                                                                    symmetric),
@@ -293,7 +296,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                 # as it printed, its parts named (not one reading a form named so itself)
                 printed[name] = closed_form.matrix
         # every block's where-clauses as a reader reads them (each after those it reads)
-        adjoints.append(Adjoint(t, _in_order(shown_form), _in_order(closed_form),
+        adjoints.append(Adjoint(t, _in_order(read), _in_order(closed_form),
                                 tuple((c, _in_order(f)) for c, f in terms),
                                 tuple(edges_of.get(name, ())), omitted))
     by_name = {x.name: x for x in adjoints}
@@ -357,6 +360,20 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         return replace(closed, matrix=m, wheres=_defined_once(closed.wheres + named),
                        positions=positions(m))
     return _matrix_level(name, shown, done, simplified, taken, temporaries, printed)
+
+
+def _inline_named(shown: Form, taken: set[str], temporaries: dict[str, mx.M]) -> Form:
+    """``shown`` (a chain form) with the forward intermediates it writes out more than once
+    named (:func:`einderive.closed.inline_parts`), by the derivation's names: its closed
+    form names them alike (set_transformer_pma's ∂L/∂X, t1 = softmax((1/√D) Sd Wkᵀ Xᵀ))."""
+    if shown.matrix is None or shown.einsum:
+        return shown
+    parts = inline_parts(shown.matrix, taken)
+    if parts is None:
+        return shown
+    m, named = throughout(*parts, temporaries)  # one name, one meaning, every block
+    # (its index form's factors in the order the form written out gives them)
+    return replace(shown, matrix=m, wheres=_defined_once(shown.wheres + named))
 
 
 def _split_anew(closed: Form, shown: Form) -> bool:
