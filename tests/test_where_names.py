@@ -229,3 +229,19 @@ def test_a_named_sum_is_named_among_the_terms_of_a_longer_sum() -> None:
     assert "= 2 Y ⊙ (rowsum(t2) + colsum(t2)) − 2 (t2 + t2ᵀ) Y where t2 = 1 ⊘ Dt − 1 ⊘ Dy" \
         in flat, flat[flat.find("∂L/∂Y ="):][:300]
     assert verify(d).ok
+
+
+def test_a_chain_form_names_the_forward_intermediate_it_repeats() -> None:
+    # set_transformer_pma writes softmax((1/√D) Sd Wkᵀ Xᵀ) inline: its chain forms wrote it
+    # out three times (∂L/∂X), where the closed forms named it t1; now both name it t1, and
+    # without --expand the chain form defines it
+    d = derive_file(str(ROOT / "tests" / "models" / "more11" / "set_transformer_pma.yaml"))
+    plain_text = " ".join(plain(d).split())
+    assert "∂L/∂X = (1/√D) (t1 ⊙ (∂L/∂O Wvᵀ Xᵀ − rowsum(t1 ⊙ (∂L/∂O Wvᵀ Xᵀ))))ᵀ Sd Wkᵀ + " \
+        "t1ᵀ ∂L/∂O Wvᵀ where t1 = softmax((1/√D) Sd Wkᵀ Xᵀ)" in plain_text, plain_text[:2000]
+    assert "grad(X) = (1/√D) (t1 ⊙" in plain_text
+    expanded = " ".join(plain(d, Options(expand=True)).split())
+    block = expanded[expanded.find("∂L/∂X = "):expanded.find("∂L/∂Sd_kj")]
+    assert block.count("where t1 = softmax((1/√D) Sd Wkᵀ Xᵀ)") == 1, block
+    assert "= (1/√D) (t1 ⊙ (2 t3 − 2 rowsum(t3 ⊙ t1)))ᵀ Sd Wkᵀ + 2 t1ᵀ t2 Wvᵀ" in block
+    assert verify(d).ok
