@@ -245,3 +245,19 @@ def test_a_chain_form_names_the_forward_intermediate_it_repeats() -> None:
     assert block.count("where t1 = softmax((1/√D) Sd Wkᵀ Xᵀ)") == 1, block
     assert "= (1/√D) (t1 ⊙ (2 t3 − 2 rowsum(t3 ⊙ t1)))ᵀ Sd Wkᵀ + 2 t1ᵀ t2 Wvᵀ" in block
     assert verify(d).ok
+
+
+@pytest.mark.parametrize("spec, line", [
+    # A = exp(S) ⊘ (1 + rowsum(exp(S))): the divisor held apart, it cancels (textbook softmax)
+    ("softmax_one_attention", "∂L/∂S = A ⊙ (∂L/∂A − rowsum(∂L/∂A ⊙ A)) = A ⊙ (2 t1 − 2 "
+                              "rowsum(A ⊙ t1)) where t1 = A X Wv Wvᵀ Xᵀ"),
+    # O = (A X Wv) ⊘ rowsum(A): rowsum(t1 ⊙ (A X Wv)) ⊘ rowsum(A) is rowsum(O ⊙ t1)
+    ("linear_attn_causal_mask", "= (t1 Wvᵀ Xᵀ − rowsum(O ⊙ t1)) ⊘ rowsum(A) where t1 = 1 − "
+                                "tanh(O)^∘2"),
+])
+def test_a_forward_quotient_is_read_by_name_where_its_divisor_cancels(spec: str,
+                                                                       line: str) -> None:
+    d = derive_file(str(ROOT / "tests" / "models" / "more12" / f"{spec}.yaml"))
+    flat = " ".join(plain(d, Options(expand=True)).split())
+    assert line in flat, flat[flat.find("Backward"):][:1500]
+    assert verify(d).ok
