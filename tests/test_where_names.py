@@ -261,3 +261,15 @@ def test_a_forward_quotient_is_read_by_name_where_its_divisor_cancels(spec: str,
     flat = " ".join(plain(d, Options(expand=True)).split())
     assert line in flat, flat[flat.find("Backward"):][:1500]
     assert verify(d).ok
+
+
+def test_one_view_of_several_tensors_is_one_temporary() -> None:
+    # a pixel shuffle's ∂L/∂H printed 2 (t2 − t1) with t1, t2 the same reshape/permute of Y
+    # and of P: a view is linear, so it is 2 t1 with t1 that view of P − Y (one clause), and
+    # the convolutions after it read 2 t1
+    d = derive_file(str(ROOT / "tests" / "models" / "more11" / "pixel_shuffle_1d.yaml"))
+    flat = " ".join(plain(d, Options(expand=True)).split())
+    assert "∂L/∂H = 2 t1 where t1 = reshape(permute(reshape(P − Y, [B, C, To, R]), (0, 1, " \
+        "3, 2)), [B, CR, To])" in flat, flat[flat.find("Backward"):][:1200]
+    assert "= (2 t1) ∗ W" in flat and "t2" not in flat
+    assert verify(d).ok

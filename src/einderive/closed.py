@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from . import matrix as mx
 from .kinds import Omission, RefKind
@@ -530,3 +531,69 @@ def inline_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | N
     if _printed_size(named) + sum(_printed_size(w.rhs) for w in wheres) >= _printed_size(m):
         return None
     return parts
+
+
+def views_merged(m: mx.M, wheres: Sequence[Where]) -> tuple[mx.M, tuple[Where, ...]]:
+    """``m`` with the terms of a sum that read one view (reshape, permute) of several
+    tensors through temporaries read nowhere else written as one temporary of that view of
+    their sum: a pixel shuffle's ∂L/∂H = 2 (t2 − t1), where t1 = reshape(permute(reshape(Y,
+    …))) and t2 the same of P, is 2 t1, where t1 = reshape(permute(reshape(P − Y, …))): a
+    view is linear.  The merged temporary keeps the first name of those it merges."""
+    views: dict[mx.Ref, tuple[mx.M, mx.M]] = {}  # a temporary -> (its view's skeleton, leaf)
+    for w in wheres:
+        if isinstance(w.lhs, mx.Ref) and not w.lhs.missing:
+            x, layers = w.rhs, 0
+            while isinstance(x, (mx.Reshape, mx.Permute)):
+                x, layers = x.x, layers + 1
+            if layers and isinstance(x, mx.Ref) and not x.batch:
+                hole = mx.Ref("·view", RefKind.ANON, x.shape)
+                views[w.lhs] = (mx.substitute(w.rhs, x, hole), x)
+    if len(views) < 2:
+        return m, tuple(wheres)
+    reads = Counter(r for x in (m, *(w.rhs for w in wheres)) for r in mx.leaves(x)
+                    if r in views)
+    table: dict[mx.M, mx.M] = {}
+    merged: dict[mx.Ref, mx.M] = {}
+    for n in mx.walk(m):
+        if not isinstance(n, mx.Add) or n in table:
+            continue
+        groups: dict[tuple[Any, ...], list[tuple[int, mx.M, mx.Ref]]] = {}
+        for k, t in enumerate(n.terms):
+            c, body = (t.coeff, t.x) if isinstance(t, mx.Scale) else (mx.Const(1), t)
+            if isinstance(body, mx.Ref) and body in views and reads[body] == 1:
+                # (read alike: t1_b with t2_b, a whole t1 with a whole t2)
+                key = (views[body][0], body.batch, body.at, body.shape)
+                groups.setdefault(key, []).append((k, c, body))
+        groups = {v: g for v, g in groups.items() if len(g) > 1}
+        if not groups:
+            continue
+        terms: list[mx.M] = []
+        for k, t in enumerate(n.terms):
+            g = next((g for g in groups.values() if g[0][0] == k), None)
+            if g is not None:
+                # the first name of them (t1 of t2 − t1: no t2 printed where no t1 is)
+                ref = min((r for _, _, r in g), key=lambda r: (len(r.name), r.name))
+                inner = mx.add(*(mx.scale(c, views[r][1]) for _, c, r in g))
+                merged[ref] = mx.substitute(views[ref][0], _hole(views[ref][0]), inner)
+                merged.update({r: ref for _, _, r in g if r != ref})
+                terms.append(ref)
+            elif not any(k == i for g in groups.values() for i, _, _ in g):
+                terms.append(t)
+        table[n] = mx.add(*terms)
+    if not table:
+        return m, tuple(wheres)
+    m = mx.substitute_all(m, table)
+    out = []
+    for w in wheres:
+        if isinstance(w.lhs, mx.Ref) and w.lhs in merged:
+            rhs = merged[w.lhs]
+            if isinstance(rhs, mx.Ref):  # (a temporary merged into another: gone)
+                continue
+            out.append(Where(w.lhs, rhs))
+        else:
+            out.append(w)
+    return m, tuple(out)
+
+
+def _hole(skeleton: mx.M) -> mx.Ref:
+    return next(r for r in mx.leaves(skeleton) if r.name == "·view")

@@ -36,8 +36,7 @@ from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
 from .closed import (Refused, defined_temporaries, in_node_names, in_order, inline_parts,
-                     named_parts,
-                     named_temporary, substituted, throughout)
+                     named_parts, named_temporary, substituted, throughout, views_merged)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -690,7 +689,7 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
         def simplified(x: mx.M) -> mx.M:
             return simplify(x, r.wheres, symmetric, named)
         m = reuse(through_quotients(expand(m, named, simplified), named, simplified), named)
-        wheres = used_wheres(m, r.wheres)
+        m, wheres = views_merged(m, used_wheres(m, r.wheres))  # (2 t1, not 2 (t2 − t1))
     return Form(expr, idx, m, wheres, positions(m) if m is not None else {}, r.einsum)
 
 
