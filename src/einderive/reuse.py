@@ -169,8 +169,16 @@ def through_quotients(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -
             seen = set(mx.walk(best))
         if a not in seen:
             continue
-        out = simplify(_numerator_read(best, a, b, ref))
-        if _written_size(out, named, ref) < _written_size(best, named, ref):
+        # as it reads, else with the divisor held apart (the smaller of the two, if smaller)
+        plain = simplify(mx.substitute(best, a, mx.hadamard(ref, b)))
+        size = _written_size(plain, named, ref)
+        out = plain if size <= _written_size(best, named, ref) else best
+        held = _numerator_read(best, a, b, ref)
+        if held != mx.substitute(best, a, mx.hadamard(ref, b)):
+            other = simplify(held)
+            if _written_size(other, named, ref) < min(size, _written_size(best, named, ref)):
+                out = other
+        if out is not best and _written_size(out, named, ref) < _written_size(best, named, ref):
             best, seen = out, None
     return best
 
