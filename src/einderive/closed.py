@@ -539,6 +539,9 @@ def views_merged(m: mx.M, wheres: Sequence[Where]) -> tuple[mx.M, tuple[Where, .
     their sum: a pixel shuffle's ∂L/∂H = 2 (t2 − t1), where t1 = reshape(permute(reshape(Y,
     …))) and t2 the same of P, is 2 t1, where t1 = reshape(permute(reshape(P − Y, …))): a
     view is linear.  The merged temporary keeps the first name of those it merges."""
+    if any(isinstance(n, mx.Each) for n in mx.walk(m)):
+        return m, tuple(wheres)  # (a form per element: its derivative helpers read per
+        # element, σ(z_h), print otherwise once a view of it is merged)
     views: dict[mx.Ref, tuple[mx.M, mx.M]] = {}  # a temporary -> (its view's skeleton, leaf)
     for w in wheres:
         if isinstance(w.lhs, mx.Ref) and not w.lhs.missing:
