@@ -563,7 +563,8 @@ def views_merged(m: mx.M, wheres: Sequence[Where]) -> tuple[mx.M, tuple[Where, .
         groups: dict[tuple[Any, ...], list[tuple[int, mx.M, mx.Ref]]] = {}
         for k, t in enumerate(n.terms):
             c, body = (t.coeff, t.x) if isinstance(t, mx.Scale) else (mx.Const(1), t)
-            if isinstance(body, mx.Ref) and body in views and reads[body] == 1:
+            if isinstance(body, mx.Ref) and body in views and reads[body] == 1 and \
+                    not body.at:  # (read whole: not gqa's t4_bgr, its batch axes apart)
                 # (read alike: t1_b with t2_b, a whole t1 with a whole t2)
                 key = (views[body][0], body.batch, body.at, body.shape)
                 groups.setdefault(key, []).append((k, c, body))

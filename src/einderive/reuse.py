@@ -176,11 +176,20 @@ def through_quotients(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -
         held = _numerator_read(best, a, b, ref)
         if held != mx.substitute(best, a, mx.hadamard(ref, b)):
             other = simplify(held)
-            if _written_size(other, named, ref) < min(size, _written_size(best, named, ref)):
+            # (only where every ref ⊙ b cancelled: not (An ⊙ rowsum(A)) X Xᵀ left over)
+            if _written_size(other, named, ref) < min(size, _written_size(best, named, ref)) \
+                    and not _left_over(other, ref, b):
                 out = other
         if out is not best and _written_size(out, named, ref) < _written_size(best, named, ref):
             best, seen = out, None
     return best
+
+
+def _left_over(m: mx.M, ref: mx.M, b: mx.M) -> bool:
+    """Whether ``m`` still multiplies the quotient ``ref`` by its divisor ``b`` somewhere
+    (the numerator written back the long way, where the divisor found nothing to cancel)."""
+    return any(isinstance(n, mx.Hadamard) and ref in n.factors and b in n.factors
+               for n in mx.walk(m))
 
 
 def _numerator_read(m: mx.M, a: mx.M, b: mx.M, ref: mx.M) -> mx.M:
