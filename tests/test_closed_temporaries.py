@@ -195,3 +195,19 @@ def test_a_batch_elements_part_reads_back_as_printed():
     env.values["t1"] = A @ V @ np.swapaxes(V, 1, 2) + 1.0  # another tensor: the reader tells
     with pytest.raises(ReaderError):
         env.check("t1_b = A_b V_b V_bᵀ")
+
+
+def test_an_upstream_closed_form_met_again_inside_another_is_named_not_too_large():
+    """deep_residual_30's ∂L/∂r4 = ∂L/∂a5 W5ᵀ + ∂L/∂r5 reads ∂L/∂r5 once by name and once
+    inside ∂L/∂a5's closed form, σ(a5) ⊙ (∂L/∂r5's): written out twice it was "too large",
+    and every adjoint before it had "no closed form" (22 refusals).  Named once, it is
+    (t2 ⊙ σ(a5)) W5ᵀ + t2, and the adjoints before it build on it (8 left)."""
+    d = derive_file(str(MODELS / "more7" / "deep_residual_30.yaml"))
+    from einderive.render.terminal import Options, plain
+    out = plain(d, Options(expand=True))
+    flat = " ".join(out.split())
+    assert "∂L/∂r4 = ∂L/∂a5 W5ᵀ + ∂L/∂r5 = (t2 ⊙ σ(a5)) W5ᵀ + t2 where t1 = " in flat, \
+        flat[flat.find("∂L/∂r4 ="):][:300]
+    refusals = flat.count("too large to be worth printing") + flat.count("(no closed form")
+    assert refusals <= 8, refusals
+    assert verify(d).ok

@@ -102,7 +102,8 @@ def test_a_table_gathered_at_a_matrix_of_integers_scatters_row_by_row():
     d = _derive("models/more11/t5_bucket_bias.yaml")
     # was δ_(k,bk_ii′) ∂L/∂S_ii′ alone
     assert forms(d, "tbl")[1] == "Σ_t onehot(bk_t)ᵀ ∂L/∂S_t"
-    assert "S_t is the column S[t, :]." in plain(d)  # (its closed form's element)
+    # (its closed form's element; the note's lines wrap where its words fall)
+    assert "S_t is the column S[t, :]." in " ".join(plain(d).split())
     _no_index_only(d)
     _verified(d)
     _verified(d, {"T": 3, "D": 2, "NB": 7}, seed=3)
@@ -143,14 +144,15 @@ def test_a_pixel_shuffles_adjoint_is_the_inverse_reshape_permute_reshape():
     d = _derive("models/more11/pixel_shuffle_1d.yaml")
     # was 2 (P_{i, ⌊l/R⌋, p·R + (l mod R)} − Y_{…}) alone, and ∂L/∂X, ∂L/∂W without closed forms
     out = plain(d)
-    assert "  ∂L/∂H     = 2 (t2 − t1)\n" in out, out
-    assert "where t2 = reshape(permute(reshape(P, [B, C, To, R]), (0, 1, 3,\n" \
-        "              2)), [B, CR, To])" in out, out
+    # (one view of P − Y, a view being linear: was 2 (t2 − t1), the views of P and of Y)
+    assert "  ∂L/∂H     = 2 t1\n" in out, out
+    assert "where t1 = reshape(permute(reshape(P − Y, [B, C, To, R]), (0, 1,\n" \
+        "              3, 2)), [B, CR, To])" in out, out
     _no_index_only(d)
     _verified(d)
     _verified(d, {"B": 3, "C": 3, "R": 2, "T": 5}, seed=2)
     code = render(d, "numpy")
-    assert "np.reshape(np.transpose(np.reshape(P, (B, C, To, R)), (0, 1, 3, 2)), " \
+    assert "np.reshape(np.transpose(np.reshape(P - Y, (B, C, To, R)), (0, 1, 3, 2)), " \
         "(B, CR, To))" in code, code
 
 

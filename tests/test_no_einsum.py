@@ -84,8 +84,8 @@ PINNED = [
     # scores printed per element
     # (t1_b: ∂L/∂X's t1 = softmax((1/2) X Wq Wkᵀ Xᵀ), each element; its t2 is another part)
     ("regressions/inline_batched_attention", "∂L/∂Wq",
-     "(1/2) Σ_b X_bᵀ (softmax((1/2) X_b Wq Wkᵀ X_bᵀ) ⊙ (Y_b − rowsum(Y_b ⊙ softmax((1/2) "
-     "X_b Wq Wkᵀ X_bᵀ)))) X_b Wk = (1/2) Σ_b X_bᵀ (t1_b ⊙ (Y_b − rowsum(Y_b ⊙ t1_b))) X_b Wk"),
+     # (its chain form names the inline softmax as its closed form did: one form)
+     "(1/2) Σ_b X_bᵀ (t1_b ⊙ (Y_b − rowsum(Y_b ⊙ t1_b))) X_b Wk"),
     # a reshape that keeps the batch axes, read per element inside Σ_b as a temporary; its
     # closed form through the temporary, ∂L/∂Q's closed form now written per element (the
     # shared keys K_bg, tests/test_einsum_leftovers3.py)
@@ -104,8 +104,7 @@ PINNED = [
     ("regressions/forward_reshape_batch_sum", "∂L/∂Y",
      "reshape(X, [B, T, D]) ∂L/∂M = 2 reshape(X, [B, T, D]) M"),
     ("regressions/inline_batched_attention", "∂L/∂Wk",
-     "(1/2) Σ_b X_bᵀ (softmax((1/2) X_b Wq Wkᵀ X_bᵀ) ⊙ (Y_b − rowsum(Y_b ⊙ softmax((1/2) "
-     "X_b Wq Wkᵀ X_bᵀ))))ᵀ X_b Wq = (1/2) Σ_b X_bᵀ (t1_b ⊙ (Y_b − rowsum(Y_b ⊙ t1_b)))ᵀ X_b Wq"),
+     "(1/2) Σ_b X_bᵀ (t1_b ⊙ (Y_b − rowsum(Y_b ⊙ t1_b)))ᵀ X_b Wq"),
 ]
 SPECS = sorted({spec for spec, _, _ in PINNED})
 

@@ -56,6 +56,12 @@ def with_temporaries(d, env: Env, lines) -> Env:
     from notation_reader import MatrixEval, read
     dims = {w.lhs.name: w.rhs.dims for a in d.adjoints for w in a.form.wheres
             if hasattr(w.rhs, "dims") and hasattr(w.lhs, "name")}
+    # and a chain form's named parts (t1 = softmax((1/2) X Wq Wkᵀ Xᵀ), read t1_b per
+    # element): the whole tensor, its batch axes leading
+    dims.update({w.lhs.name: tuple(w.lhs.batch) + tuple(w.lhs.shape)
+                 for a in d.adjoints for w in a.form.wheres
+                 if hasattr(w.lhs, "name") and w.lhs.name not in dims and
+                 not hasattr(w.rhs, "dims") and not w.lhs.at and not w.lhs.missing})
     for section, line in lines:
         name = line.split(" = ", 1)[0]
         if section == "where" and name in dims and name not in env.values:

@@ -51,7 +51,8 @@ def test_layer_norm_backward_in_the_literature_forms():
     assert forms(d, "gamma")[1] == "colsum(∂L/∂Y ⊙ X̂)"
     assert forms(d, "beta")[1] == "colsum(G)"
     assert forms(d, "Xhat")[1] == "∂L/∂Y ⊙ gammaᵀ"
-    assert forms(d, "std")[1] == "−rowsum(∂L/∂X̂ ⊙ Xc) ⊘ (std ⊙ std)"
+    # (X̂ = Xc ⊘ std read by name: its divisor held apart, one std cancels)
+    assert forms(d, "std")[1] == "−rowsum(∂L/∂X̂ ⊙ X̂) ⊘ std"
     assert forms(d, "var")[1] == "(1/2) ∂L/∂std ⊘ std"
     assert forms(d, "mu")[1] == "−rowsum(∂L/∂Xc)"
     assert forms(d, "X")[1] == "(1/D) ∂L/∂mu 𝟏ᵀ + ∂L/∂Xc"

@@ -193,3 +193,83 @@ def test_the_batch_note_of_a_sum_of_no_batched_leaf_names_none() -> None:
     forward = [(d.graph["X"], Form(None, (), x)), (d.graph["Wq"], Form(None, (), total))]
     (note,) = _batch_note(forward, [], d.graph)
     assert note.form == total and note.leaf is None
+
+
+def test_the_batch_note_speaks_of_batches_of_matrices_only_where_the_spec_has_them() -> None:
+    # t5_bucket_bias reads the rows S_t of S: [T, T] per element and has no tensor of three
+    # axes: the note said "Tensors of three or more axes are batches of matrices … Sᵀ swaps
+    # the last two axes of S", which S, a matrix, has not
+    out = plain(derive_file(str(ROOT / "tests" / "models" / "more11" / "t5_bucket_bias.yaml")),
+                Options(expand=True))
+    flat = " ".join(out.split())
+    assert "three or more axes" not in flat
+    assert "swaps the last two axes" not in flat
+    assert "note: Σ_t S_t adds the vectors S_t of every element t of the batch axis T: S_t " \
+        "is the column S[t, :]." in flat, flat[-600:]
+
+
+def test_the_batch_note_says_every_subscript_letter_a_line_uses() -> None:
+    # moe_soft_router_rank3 (H: [E, B, F]) prints O_f = colsum(Pᵀ ⊙ H_f) and
+    # ∂L/∂P_b = H_b ∂L/∂O_b: the note said only what H_f is; H_b, H[:, b, :], relied on
+    # a letter convention no note stated
+    out = plain(derive_file(str(ROOT / "tests" / "models" / "more12" /
+                                "moe_soft_router_rank3.yaml")), Options(expand=True))
+    flat = " ".join(out.split())
+    assert "∂L/∂P_b = H_b ∂L/∂O_b" in flat
+    assert "H_f is the matrix H[:, :, f]." in flat
+    assert "A line subscripted by b holds for every element b of the batch axis B: H_b is " \
+        "the matrix H[:, b, :]." in flat, flat[-600:]
+
+
+def test_a_named_sum_is_named_among_the_terms_of_a_longer_sum() -> None:
+    # Sammon's ∂L/∂Y names t2 = 1 ⊘ Dt − 1 ⊘ Dy and read it written out again as two of
+    # the three terms of 1 ⊘ Dt − 1 ⊘ Dy + t2ᵀ
+    d = derive_file(str(ROOT / "tests" / "models" / "more11" / "sammon_stress.yaml"))
+    flat = " ".join(plain(d, Options(expand=True)).split())
+    assert "= 2 Y ⊙ (rowsum(t2) + colsum(t2)) − 2 (t2 + t2ᵀ) Y where t2 = 1 ⊘ Dt − 1 ⊘ Dy" \
+        in flat, flat[flat.find("∂L/∂Y ="):][:300]
+    assert verify(d).ok
+
+
+def test_a_chain_form_names_the_forward_intermediate_it_repeats() -> None:
+    # set_transformer_pma writes softmax((1/√D) Sd Wkᵀ Xᵀ) inline: its chain forms wrote it
+    # out three times (∂L/∂X), where the closed forms named it t1; now both name it t1, and
+    # without --expand the chain form defines it
+    d = derive_file(str(ROOT / "tests" / "models" / "more11" / "set_transformer_pma.yaml"))
+    plain_text = " ".join(plain(d).split())
+    assert "∂L/∂X = (1/√D) (t1 ⊙ (∂L/∂O Wvᵀ Xᵀ − rowsum(t1 ⊙ (∂L/∂O Wvᵀ Xᵀ))))ᵀ Sd Wkᵀ + " \
+        "t1ᵀ ∂L/∂O Wvᵀ where t1 = softmax((1/√D) Sd Wkᵀ Xᵀ)" in plain_text, plain_text[:2000]
+    assert "grad(X) = (1/√D) (t1 ⊙" in plain_text
+    expanded = " ".join(plain(d, Options(expand=True)).split())
+    block = expanded[expanded.find("∂L/∂X = "):expanded.find("∂L/∂Sd_kj")]
+    assert block.count("where t1 = softmax((1/√D) Sd Wkᵀ Xᵀ)") == 1, block
+    assert "= (1/√D) (t1 ⊙ (2 t3 − 2 rowsum(t3 ⊙ t1)))ᵀ Sd Wkᵀ + 2 t1ᵀ t2 Wvᵀ" in block
+    assert verify(d).ok
+
+
+@pytest.mark.parametrize("spec, line", [
+    # A = exp(S) ⊘ (1 + rowsum(exp(S))): the divisor held apart, it cancels (textbook softmax)
+    ("softmax_one_attention", "∂L/∂S = A ⊙ (∂L/∂A − rowsum(∂L/∂A ⊙ A)) = A ⊙ (2 t1 − 2 "
+                              "rowsum(A ⊙ t1)) where t1 = A X Wv Wvᵀ Xᵀ"),
+    # O = (A X Wv) ⊘ rowsum(A): rowsum(t1 ⊙ (A X Wv)) ⊘ rowsum(A) is rowsum(O ⊙ t1)
+    ("linear_attn_causal_mask", "= (t1 Wvᵀ Xᵀ − rowsum(O ⊙ t1)) ⊘ rowsum(A) where t1 = 1 − "
+                                "tanh(O)^∘2"),
+])
+def test_a_forward_quotient_is_read_by_name_where_its_divisor_cancels(spec: str,
+                                                                       line: str) -> None:
+    d = derive_file(str(ROOT / "tests" / "models" / "more12" / f"{spec}.yaml"))
+    flat = " ".join(plain(d, Options(expand=True)).split())
+    assert line in flat, flat[flat.find("Backward"):][:1500]
+    assert verify(d).ok
+
+
+def test_one_view_of_several_tensors_is_one_temporary() -> None:
+    # a pixel shuffle's ∂L/∂H printed 2 (t2 − t1) with t1, t2 the same reshape/permute of Y
+    # and of P: a view is linear, so it is 2 t1 with t1 that view of P − Y (one clause), and
+    # the convolutions after it read 2 t1
+    d = derive_file(str(ROOT / "tests" / "models" / "more11" / "pixel_shuffle_1d.yaml"))
+    flat = " ".join(plain(d, Options(expand=True)).split())
+    assert "∂L/∂H = 2 t1 where t1 = reshape(permute(reshape(P − Y, [B, C, To, R]), (0, 1, " \
+        "3, 2)), [B, CR, To])" in flat, flat[flat.find("Backward"):][:1200]
+    assert "= (2 t1) ∗ W" in flat and "t2" not in flat
+    assert verify(d).ok

@@ -12,7 +12,8 @@ nodes' names, as the literature writes a gate's derivative.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from . import matrix as mx
 from .kinds import Omission, RefKind
@@ -81,12 +82,20 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
         return out
     trial = dict(temporaries)
     reads = Counter(r.name for r in mx.leaves(m) if r.kind == RefKind.ADJOINT)
+    # read once by name and again inside another upstream closed form (∂L/∂r4 = ∂L/∂a5 W5ᵀ
+    # + ∂L/∂r5, ∂L/∂a5's closed form σ(a5) ⊙ (∂L/∂r5's)): named, it is named in both
+    within = {o.name: set(mx.walk(closed[o.name])) for o in refs}
+    met = {r.name for r in refs for o in refs if o.name != r.name and
+           closed[r.name] in within[o.name]}
+    inside: dict[mx.M, mx.M] = {}
     for r in refs:
         form = (printed or {}).get(r.name)
-        if form is not None and reads[r.name] > 1 and not r.batch and \
-                table[r] is closed[r.name] and _nameable(form) and cost(form) <= NAMED_LIMIT:
+        if form is not None and (reads[r.name] > 1 or r.name in met) and \
+                not r.batch and table[r] is closed[r.name] and _nameable(form) and \
+                cost(form) <= NAMED_LIMIT:
             table[r] = mx.Ref(named_temporary(form, trial), RefKind.TENSOR, r.shape, r.src)
-    out = mx.substitute_all(m, table)
+            inside[closed[r.name]] = table[r]
+    out = mx.substitute_all(mx.substitute_all(m, table), inside)
     if cost(out) > SUBSTITUTED_LIMIT:
         return Refused(Omission.TOO_LARGE)
     if stood is not None:
@@ -250,16 +259,18 @@ def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:
     return m
 
 
-def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | None:
+def named_parts(m: mx.M, taken: set[str], worth: Callable[[mx.M], bool] | None = None,
+                limit: bool = True) -> tuple[mx.M, tuple[Where, ...]] | None:
     """``m`` with its repeated subexpressions named ``t1``, ``t2``, … (the largest first, so a
     name never hides inside another; numbered in the order the form is read), and their
     definitions; None if the form or a definition is still too large to print.
 
     A part and its transpose are one part: named once, its transpose printed ``t1ᵀ`` (a
-    clause ``where t3 = t2ᵀ`` names nothing new)."""
+    clause ``where t3 = t2ᵀ`` names nothing new).  ``worth`` keeps only the parts it holds
+    worth a name; with no ``limit`` no size is too large (a chain form, printed anyway)."""
     defs: list[tuple[mx.Ref, mx.M]] = []
     while True:
-        shared = _largest_shared([m, *(d for _, d in defs)])
+        shared = _largest_shared([m, *(d for _, d in defs)], worth)
         if shared is None:
             break
         # a name no earlier part took either: _fresh skips the taken names from its start,
@@ -276,11 +287,38 @@ def named_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | No
                  for x in (m, *(d for _, d in defs)) for n in mx.walk(x)
                  if unordered(n, memo) in (key, turned)}
         table.update({shared: ref, mx.transpose(shared): mx.transpose(ref)})
+        if isinstance(shared, mx.Add):  # and met as some terms of a longer sum
+            table.update(_within_sums(shared, ref, (m, *(d for _, d in defs)), memo, table))
         m = mx.substitute_all(m, table)
         defs = [(r, mx.substitute_all(d, table)) for r, d in defs] + [(ref, shared)]
-    if cost(m) > NAMED_LIMIT or any(cost(d) > NAMED_LIMIT for _, d in defs):
+    if limit and (cost(m) > NAMED_LIMIT or any(cost(d) > NAMED_LIMIT for _, d in defs)):
         return None
     return _numbered(m, defs, taken)
+
+
+def _within_sums(shared: mx.Add, ref: mx.Ref, forms: Sequence[mx.M],
+                 memo: dict[mx.M, mx.M], table: Mapping[mx.M, mx.M]) -> dict[mx.M, mx.M]:
+    """Each longer sum among ``forms`` holding the terms of the named sum ``shared`` (in any
+    order) with the others, the named part in their place (the others as ``table`` names
+    them): Sammon's ∂L/∂Y read 1 ⊘ Dt − 1 ⊘ Dy + t2ᵀ where t2 = 1 ⊘ Dt − 1 ⊘ Dy (t2 +
+    t2ᵀ)."""
+    want = Counter(unordered(t, memo) for t in shared.terms)
+    out: dict[mx.M, mx.M] = {}
+    for x in forms:
+        for n in mx.walk(x):
+            if not isinstance(n, mx.Add) or len(n.terms) <= len(shared.terms) or n in out:
+                continue
+            keys = [unordered(t, memo) for t in n.terms]
+            if Counter(keys) & want != want:
+                continue
+            left, rest = Counter(want), []
+            for t, k in zip(n.terms, keys):
+                if left[k]:
+                    left[k] -= 1
+                else:
+                    rest.append(t)
+            out[n] = mx.add(ref, *(mx.substitute_all(t, table) for t in rest))
+    return out
 
 
 def throughout(m: mx.M, parts: Sequence[Where], temporaries: dict[str, mx.M]
@@ -397,7 +435,8 @@ def _number(w: Where) -> tuple[int, str]:
     return (int(digits), name) if digits.isdigit() else (1 << 30, name)
 
 
-def _largest_shared(forms: list[mx.M]) -> mx.M | None:
+def _largest_shared(forms: list[mx.M], worth: Callable[[mx.M], bool] | None = None
+                    ) -> mx.M | None:
     """The costliest subexpression met at least twice in ``forms`` (the form and the
     definitions so far), the first met on a tie; of one met as ``xᵀ``, its ``x`` (whose
     name then stands for both, ``t1ᵀ`` for ``xᵀ``)."""
@@ -410,7 +449,8 @@ def _largest_shared(forms: list[mx.M]) -> mx.M | None:
             seen[key] = seen.get(key, 0) + 1
             first.setdefault(key, node)
     shared = [_untransposed(first[n]) for n, k in seen.items() if k > 1]
-    shared = [n for n in shared if _printed_size(n) >= SHARED_MIN and n.shape != ()]
+    shared = [n for n in shared if _printed_size(n) >= SHARED_MIN and n.shape != () and
+              (worth is None or worth(n))]
     return max(shared, key=_printed_size, default=None)  # the first of equal sizes
 
 
@@ -472,3 +512,92 @@ def _numbered(m: mx.M, defs: list[tuple[mx.Ref, mx.M]], taken: set[str]
     wheres = [Where(f, rename(rename(by_ref[r], temp, order), final, temp))
               for r, f in zip(order, final)]
     return rename(rename(m, temp, order), final, temp), tuple(wheres)
+
+
+def inline_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | None:
+    """``m`` (a chain form) with each part it repeats that writes out a forward intermediate
+    the spec leaves unnamed (set_transformer_pma's softmax((1/√D) Sd Wkᵀ Xᵀ), three times in
+    ∂L/∂X) named, as its closed form names it, when the form and its clauses print shorter;
+    None when there is none.  Only those: the spec's own names already say the rest."""
+    if not any(r.kind == RefKind.ANON and r.display is not None for r in mx.leaves(m)):
+        return None  # (most forms: no walk for parts)
+
+    def inline(n: mx.M) -> bool:
+        return any(r.kind == RefKind.ANON and r.display is not None for r in mx.leaves(n))
+    parts = named_parts(m, taken, inline, limit=False)
+    if parts is None or not parts[1]:
+        return None
+    named, wheres = parts
+    if _printed_size(named) + sum(_printed_size(w.rhs) for w in wheres) >= _printed_size(m):
+        return None
+    return parts
+
+
+def views_merged(m: mx.M, wheres: Sequence[Where]) -> tuple[mx.M, tuple[Where, ...]]:
+    """``m`` with the terms of a sum that read one view (reshape, permute) of several
+    tensors through temporaries read nowhere else written as one temporary of that view of
+    their sum: a pixel shuffle's ∂L/∂H = 2 (t2 − t1), where t1 = reshape(permute(reshape(Y,
+    …))) and t2 the same of P, is 2 t1, where t1 = reshape(permute(reshape(P − Y, …))): a
+    view is linear.  The merged temporary keeps the first name of those it merges."""
+    if any(isinstance(n, mx.Each) for n in mx.walk(m)):
+        return m, tuple(wheres)  # (a form per element: its derivative helpers read per
+        # element, σ(z_h), print otherwise once a view of it is merged)
+    views: dict[mx.Ref, tuple[mx.M, mx.M]] = {}  # a temporary -> (its view's skeleton, leaf)
+    for w in wheres:
+        if isinstance(w.lhs, mx.Ref) and not w.lhs.missing:
+            x, layers = w.rhs, 0
+            while isinstance(x, (mx.Reshape, mx.Permute)):
+                x, layers = x.x, layers + 1
+            if layers and isinstance(x, mx.Ref) and not x.batch:
+                hole = mx.Ref("·view", RefKind.ANON, x.shape)
+                views[w.lhs] = (mx.substitute(w.rhs, x, hole), x)
+    if len(views) < 2:
+        return m, tuple(wheres)
+    reads = Counter(r for x in (m, *(w.rhs for w in wheres)) for r in mx.leaves(x)
+                    if r in views)
+    table: dict[mx.M, mx.M] = {}
+    merged: dict[mx.Ref, mx.M] = {}
+    for n in mx.walk(m):
+        if not isinstance(n, mx.Add) or n in table:
+            continue
+        groups: dict[tuple[Any, ...], list[tuple[int, mx.M, mx.Ref]]] = {}
+        for k, t in enumerate(n.terms):
+            c, body = (t.coeff, t.x) if isinstance(t, mx.Scale) else (mx.Const(1), t)
+            if isinstance(body, mx.Ref) and body in views and reads[body] == 1 and \
+                    not body.at:  # (read whole: not gqa's t4_bgr, its batch axes apart)
+                # (read alike: t1_b with t2_b, a whole t1 with a whole t2)
+                key = (views[body][0], body.batch, body.at, body.shape)
+                groups.setdefault(key, []).append((k, c, body))
+        groups = {v: g for v, g in groups.items() if len(g) > 1}
+        if not groups:
+            continue
+        terms: list[mx.M] = []
+        for k, t in enumerate(n.terms):
+            g = next((g for g in groups.values() if g[0][0] == k), None)
+            if g is not None:
+                # the first name of them (t1 of t2 − t1: no t2 printed where no t1 is)
+                ref = min((r for _, _, r in g), key=lambda r: (len(r.name), r.name))
+                inner = mx.add(*(mx.scale(c, views[r][1]) for _, c, r in g))
+                merged[ref] = mx.substitute(views[ref][0], _hole(views[ref][0]), inner)
+                merged.update({r: ref for _, _, r in g if r != ref})
+                terms.append(ref)
+            elif not any(k == i for g in groups.values() for i, _, _ in g):
+                terms.append(t)
+        table[n] = mx.add(*terms)
+    if not table:
+        return m, tuple(wheres)
+    m = mx.substitute_all(m, table)
+    out = []
+    for w in wheres:
+        if isinstance(w.lhs, mx.Ref) and w.lhs in merged:
+            rhs = merged[w.lhs]
+            if isinstance(rhs, mx.Ref):  # (a temporary merged into another: gone)
+                continue
+            out.append(Where(w.lhs, rhs))
+        else:
+            out.append(w)
+    return m, tuple(out)
+
+
+def _hole(skeleton: mx.M) -> mx.Ref:
+    return next(r for r in mx.leaves(skeleton) if r.name == "·view")

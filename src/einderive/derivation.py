@@ -35,8 +35,8 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
-from .closed import (Refused, defined_temporaries, in_node_names, in_order, named_parts,
-                     named_temporary, substituted, throughout)
+from .closed import (Refused, defined_temporaries, in_node_names, in_order, inline_parts,
+                     named_parts, named_temporary, substituted, throughout, views_merged)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -274,12 +274,14 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             whole = form(a.expr, a.idx, t.shape)
             if whole.matrix is not None:
                 shown_form = whole
-        made.append((name, t, _temporaries_named(shown_form, temporaries), closed_form, terms))
+        shown_form = _temporaries_named(shown_form, temporaries)
+        made.append((name, t, shown_form, closed_form, terms,
+                     _inline_named(shown_form, _taken(graph) | set(temporaries), temporaries)))
     # the closed forms after every chain form: the temporaries they name (t3_h = A_hᵀ t1_h)
     # take the names after the chain forms' own, which read as without --expand
-    for name, t, shown_form, closed_form, terms in made:
+    for name, t, shown_form, closed_form, terms, read in made:
         omitted = None
-        if closed:
+        if closed:  # (built on the chain form as read, its inline parts written out)
             built = _matrix_closed(name, shown_form, closed_form, matrix_closed,
                                    lambda m, w: _closed_simplified(m, w, graph, named,
                                                                    symmetric),
@@ -293,7 +295,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                 # as it printed, its parts named (not one reading a form named so itself)
                 printed[name] = closed_form.matrix
         # every block's where-clauses as a reader reads them (each after those it reads)
-        adjoints.append(Adjoint(t, _in_order(shown_form), _in_order(closed_form),
+        adjoints.append(Adjoint(t, _in_order(read), _in_order(closed_form),
                                 tuple((c, _in_order(f)) for c, f in terms),
                                 tuple(edges_of.get(name, ())), omitted))
     by_name = {x.name: x for x in adjoints}
@@ -357,6 +359,20 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         return replace(closed, matrix=m, wheres=_defined_once(closed.wheres + named),
                        positions=positions(m))
     return _matrix_level(name, shown, done, simplified, taken, temporaries, printed)
+
+
+def _inline_named(shown: Form, taken: set[str], temporaries: dict[str, mx.M]) -> Form:
+    """``shown`` (a chain form) with the forward intermediates it writes out more than once
+    named (:func:`einderive.closed.inline_parts`), by the derivation's names: its closed
+    form names them alike (set_transformer_pma's ∂L/∂X, t1 = softmax((1/√D) Sd Wkᵀ Xᵀ))."""
+    if shown.matrix is None or shown.einsum:
+        return shown
+    parts = inline_parts(shown.matrix, taken)
+    if parts is None:
+        return shown
+    m, named = throughout(*parts, temporaries)  # one name, one meaning, every block
+    # (its index form's factors in the order the form written out gives them)
+    return replace(shown, matrix=m, wheres=_defined_once(shown.wheres + named))
 
 
 def _split_anew(closed: Form, shown: Form) -> bool:
@@ -673,7 +689,7 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
         def simplified(x: mx.M) -> mx.M:
             return simplify(x, r.wheres, symmetric, named)
         m = reuse(through_quotients(expand(m, named, simplified), named, simplified), named)
-        wheres = used_wheres(m, r.wheres)
+        m, wheres = views_merged(m, used_wheres(m, r.wheres))  # (2 t1, not 2 (t2 − t1))
     return Form(expr, idx, m, wheres, positions(m) if m is not None else {}, r.einsum)
 
 
@@ -788,6 +804,13 @@ class Note(Record):
     # axes summed against a vector on each of two or more of them), else ''
     contraction: str = ""
     axes: int = 0
+    # the other forms written element by element, by other letters than ``element``'s, each
+    # with the element of it the note names (∂L/∂P_b = H_b ∂L/∂O_b after O_f = …: H_b is
+    # H[:, b, :], which no letter convention says)
+    elements: tuple[tuple[mx.M, mx.Ref], ...] = ()
+    # whether a tensor of three or more axes is read per batch element (else the rows of a
+    # matrix are, S_t of S: [T, T], and the note says nothing of batches of matrices)
+    wide: bool = True
 
 
 def _contraction(m: mx.M | None) -> tuple[str, int]:
@@ -863,12 +886,16 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
                               r.kind != RefKind.ADJOINT), default=None) \
         if shown is not None else None  # (none: a sum of no batched leaf, Σ_b of a take)
     # (a tensor at only some of the batch letters, V_bg, is said apart: V_bgr is no element)
-    element_leaf = min((r for r in mx.leaves(each.x) if r.batch and not r.missing and
-                        r.name in {t.name for t in graph.tensors} and  # (no t1_bh)
-                        len(r.batch) == len(each.dims)),  # (not A_bgr under Σ_r)
-                       key=lambda r: (not r.at, mx.cols(r) != 1,
-                                      r.kind != RefKind.TENSOR or r.name not in users),
-                       default=None) if isinstance(each, mx.Each) else None
+    element_leaf = _element_leaf(each, graph, users) if isinstance(each, mx.Each) else None
+    # every other form written element by element, by letters of its own, said too
+    others: list[tuple[mx.M, mx.Ref]] = []
+    seen = {each.names} if isinstance(each, mx.Each) and element_leaf is not None else set()
+    for f in forms:
+        if isinstance(f.matrix, mx.Each) and f.matrix.names not in seen:
+            one = _element_leaf(f.matrix, graph, users)
+            if one is not None:
+                seen.add(f.matrix.names)
+                others.append((f.matrix, one))
     # an element of a tensor of one axis more than its batch is a vector (a row of a matrix
     # A: [N, M], read as the column A_n), not a matrix
     vector = leaf is not None and any(t.name == leaf.name and len(t.shape) == len(leaf.batch) + 1
@@ -876,9 +903,24 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
     part = next(((f.matrix, r) for f in forms if isinstance(f.matrix, mx.Each)
                  for r in mx.leaves(f.matrix.x)
                  if r.missing and len(r.batch) == len(f.matrix.dims)), (None, None))
+    shapes = {t.name: len(t.shape) for t in graph.tensors}
+    wide_read = any(shapes.get(r.name, 3) >= 3 for r in refs)
     return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each, leaf=leaf,
                  element_leaf=element_leaf, leaf_vector=vector, part=part[0],
-                 part_leaf=part[1])]
+                 part_leaf=part[1], elements=tuple(others), wide=wide_read)]
+
+
+def _element_leaf(each: mx.Each, graph: Graph, users: frozenset[str]) -> mx.Ref | None:
+    """The element of ``each`` (a form written element by element) the batch note names: a
+    tensor the spec names, else an adjoint, before a where-clause's temporary (t1_b); what
+    only the subscript says first (an axis not leading, else a vector's element)."""
+    # (a tensor at only some of the batch letters is said apart: V_bgr is no element)
+    return min((r for r in mx.leaves(each.x) if r.batch and not r.missing and
+                r.name in {t.name for t in graph.tensors} and  # (no t1_bh)
+                len(r.batch) == len(each.dims)),  # (not A_bgr under Σ_r)
+               key=lambda r: (not r.at, mx.cols(r) != 1,
+                              r.kind != RefKind.TENSOR or r.name not in users),
+               default=None)
 
 
 def _notes(graph: Graph, adjoints: list[Adjoint]) -> list[Note]:

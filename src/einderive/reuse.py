@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from . import matrix as mx
-from .kinds import ReduceKind
+from .kinds import ReduceKind, RefKind
 from .record import replace
 from .simplify import ForwardForms, cost
 from .simplify import rebuild as _rebuild  # one rebuilder for the simplifier and this pass
@@ -169,10 +169,57 @@ def through_quotients(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -
             seen = set(mx.walk(best))
         if a not in seen:
             continue
-        out = simplify(mx.substitute(best, a, mx.hadamard(ref, b)))
-        if _written_size(out, named, ref) < _written_size(best, named, ref):
+        # as it reads, else with the divisor held apart (the smaller of the two, if smaller)
+        plain = simplify(mx.substitute(best, a, mx.hadamard(ref, b)))
+        size = _written_size(plain, named, ref)
+        out = plain if size <= _written_size(best, named, ref) else best
+        held = _numerator_read(best, a, b, ref)
+        if held != mx.substitute(best, a, mx.hadamard(ref, b)):
+            other = simplify(held)
+            # (only where every ref ⊙ b cancelled: not (An ⊙ rowsum(A)) X Xᵀ left over)
+            if _written_size(other, named, ref) < min(size, _written_size(best, named, ref)) \
+                    and not _left_over(other, ref, b):
+                out = other
+        if out is not best and _written_size(out, named, ref) < _written_size(best, named, ref):
             best, seen = out, None
     return best
+
+
+def _left_over(m: mx.M, ref: mx.M, b: mx.M) -> bool:
+    """Whether ``m`` still multiplies the quotient ``ref`` by its divisor ``b`` somewhere
+    (the numerator written back the long way, where the divisor found nothing to cancel)."""
+    return any(isinstance(n, mx.Hadamard) and ref in n.factors and b in n.factors
+               for n in mx.walk(m))
+
+
+def _numerator_read(m: mx.M, a: mx.M, b: mx.M, ref: mx.M) -> mx.M:
+    """``m`` with ``a`` written ``ref ⊙ b``, except inside ``b`` itself, and ``b`` taken out
+    of the row or column sums it then multiplies (:func:`_held_out`): softmax₁'s A = exp(S)
+    ⊘ (1 + rowsum(exp(S))) reads rowsum(G ⊙ exp(S)) ⊘ (1 + rowsum(exp(S))) as rowsum(G ⊙
+    A), its divisor's exp(S) left as it is (written A ⊙ (1 + rowsum(…)) there too, the
+    divisor no longer cancels); linear attention's O = (A X Wv) ⊘ rowsum(A) reads
+    rowsum(G ⊙ (A X Wv)) ⊘ rowsum(A) as rowsum(G ⊙ O)."""
+    held = mx.Ref("·divisor", RefKind.ANON, b.shape)  # (b, held apart while a is rewritten)
+    out = mx.substitute(mx.substitute(m, b, held), a, mx.hadamard(ref, held))
+    return mx.substitute(_held_out(out, held), held, b)
+
+
+def _held_out(m: mx.M, held: mx.M) -> mx.M:
+    """``m`` with ``held``, a column the same along each row (a row the same along each
+    column), taken out of the row sums (column sums) whose product it is a factor of:
+    rowsum(G ⊙ A ⊙ b) is rowsum(G ⊙ A) ⊙ b, the b a divisor ⊘ b then cancels."""
+    if held not in set(mx.walk(m)):
+        return m
+    m = _rebuild(m, [_held_out(c, held) for c in m.children()])
+    if not (isinstance(m, mx.Reduce) and isinstance(m.x, mx.Hadamard) and
+            held in m.x.factors and len(m.x.shape) == 2) or mx.batch_of(m):
+        return m
+    along = {ReduceKind.ROWSUM: (m.x.shape[0], 1), ReduceKind.COLSUM: (1, m.x.shape[1])}
+    if along.get(ReduceKind(m.kind)) != held.shape:
+        return m
+    rest = list(m.x.factors)
+    rest.remove(held)
+    return mx.hadamard(mx.reduce(m.kind, mx.hadamard(*rest)), held)
 
 
 def _written_size(m: mx.M, named: Named, keep: mx.M) -> tuple[int, int]:

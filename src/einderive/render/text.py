@@ -267,12 +267,17 @@ class Pen(Record):
             if n.kind == NoteKind.BATCHED:
                 t = p.tensor(n.tensor, "")
                 tt = p.matrix(mx.transpose(mx.Ref(n.tensor, RefKind.TENSOR, (2, 3))))
-                out.append(f"{BATCHED} {math(tt)} swaps the last two axes of {math(t)}, and "
-                           "rowsum, colsum and softmax act on each element's matrix." +
-                           self._batch_sum_note(n.form, n.leaf, math, n.leaf_vector,
-                                                n.leaf == n.element_leaf) +
-                           self._element_note(n.element, n.element_leaf, math) +
-                           self._part_note(n.part, n.part_leaf, math))
+                # (only the rows of matrices read per element: no batches of matrices)
+                wide = f"{BATCHED} {math(tt)} swaps the last two axes of {math(t)}, and " \
+                    "rowsum, colsum and softmax act on each element's matrix." if n.wide else ""
+                said = (wide +
+                        self._batch_sum_note(n.form, n.leaf, math, n.leaf_vector,
+                                             n.leaf == n.element_leaf) +
+                        self._element_note(n.element, n.element_leaf, math) +
+                        "".join(self._element_note(e, leaf, math) for e, leaf in n.elements) +
+                        self._part_note(n.part, n.part_leaf, math)).strip()
+                if said:
+                    out.append(said)
             elif n.kind == NoteKind.EINSUM:
                 # the recognizer falls back to einsum for several reasons (a rank-3 tensor, a
                 # diagonal, a permuted product ...): say what holds for all of them
