@@ -79,7 +79,7 @@ def test_an_index_closed_form_takes_the_derivations_temporary_names():
         "2 Σ_b rowsum(YB_b ⊙ 𝟙[t4_b > 0] + YC_b ⊙ 𝟙[t2_b > 0] + YD_b ⊙ 𝟙[t3_b > 0])",
         ["t2 = conv1d(Z2, W, g)", "t3 = conv1d(Z3, W, g)", "t4 = conv1d(Z, W, g)"])
     assert closed(d, "q") == (
-        "g ⊙ (2 Σ_b t5_b − 2 (Σ_b t5_bᵀ) g)",
+        "2 g ⊙ (Σ_b t5_b − (Σ_b t5_bᵀ) g)",
         ["t2 = conv1d(Z2, W, g)", "t3 = conv1d(Z3, W, g)", "t4 = conv1d(Z, W, g)",
          "t5_b = rowsum(YB_b ⊙ 𝟙[t4_b > 0] + YC_b ⊙ 𝟙[t2_b > 0] + YD_b ⊙ 𝟙[t3_b > 0])"])
     assert closed(d, "h")[1] == ["t1 = conv1d(X, U, f)"]

@@ -209,14 +209,14 @@ def test_the_batch_note_speaks_of_batches_of_matrices_only_where_the_spec_has_th
 
 
 def test_the_batch_note_says_every_subscript_letter_a_line_uses() -> None:
-    # moe_soft_router_rank3 (H: [E, B, F]) prints O_f = colsum(Pᵀ ⊙ H_f) and
-    # ∂L/∂P_b = H_b ∂L/∂O_b: the note said only what H_f is; H_b, H[:, b, :], relied on
+    # moe_soft_router_rank3 (H: [E, B, F]) prints O = Σ_e H_e ⊙ P_e and
+    # ∂L/∂P_b = H_b ∂L/∂O_b: the note said only what H_e is; H_b, H[:, b, :], relied on
     # a letter convention no note stated
     out = plain(derive_file(str(ROOT / "tests" / "models" / "more12" /
                                 "moe_soft_router_rank3.yaml")), Options(expand=True))
     flat = " ".join(out.split())
     assert "∂L/∂P_b = H_b ∂L/∂O_b" in flat
-    assert "H_f is the matrix H[:, :, f]." in flat
+    assert "Σ_e H_e adds the matrices H_e of every element e of the batch axis E." in flat
     assert "A line subscripted by b holds for every element b of the batch axis B: H_b is " \
         "the matrix H[:, b, :]." in flat, flat[-600:]
 
@@ -226,7 +226,7 @@ def test_a_named_sum_is_named_among_the_terms_of_a_longer_sum() -> None:
     # the three terms of 1 ⊘ Dt − 1 ⊘ Dy + t2ᵀ
     d = derive_file(str(ROOT / "tests" / "models" / "more11" / "sammon_stress.yaml"))
     flat = " ".join(plain(d, Options(expand=True)).split())
-    assert "= 2 Y ⊙ (rowsum(t2) + colsum(t2)) − 2 (t2 + t2ᵀ) Y where t2 = 1 ⊘ Dt − 1 ⊘ Dy" \
+    assert "= 2 (Y ⊙ (rowsum(t2) + colsum(t2)) − (t2 + t2ᵀ) Y) where t2 = 1 ⊘ Dt − 1 ⊘ Dy" \
         in flat, flat[flat.find("∂L/∂Y ="):][:300]
     assert verify(d).ok
 
@@ -243,13 +243,13 @@ def test_a_chain_form_names_the_forward_intermediate_it_repeats() -> None:
     expanded = " ".join(plain(d, Options(expand=True)).split())
     block = expanded[expanded.find("∂L/∂X = "):expanded.find("∂L/∂Sd_kj")]
     assert block.count("where t1 = softmax((1/√D) Sd Wkᵀ Xᵀ)") == 1, block
-    assert "= (1/√D) (t1 ⊙ (2 t3 − 2 rowsum(t3 ⊙ t1)))ᵀ Sd Wkᵀ + 2 t1ᵀ t2 Wvᵀ" in block
+    assert "= (2/√D) (t1 ⊙ (t3 − rowsum(t3 ⊙ t1)))ᵀ Sd Wkᵀ + 2 t1ᵀ t2 Wvᵀ" in block
     assert verify(d).ok
 
 
 @pytest.mark.parametrize("spec, line", [
     # A = exp(S) ⊘ (1 + rowsum(exp(S))): the divisor held apart, it cancels (textbook softmax)
-    ("softmax_one_attention", "∂L/∂S = A ⊙ (∂L/∂A − rowsum(∂L/∂A ⊙ A)) = A ⊙ (2 t1 − 2 "
+    ("softmax_one_attention", "∂L/∂S = A ⊙ (∂L/∂A − rowsum(∂L/∂A ⊙ A)) = 2 A ⊙ (t1 − "
                               "rowsum(A ⊙ t1)) where t1 = A X Wv Wvᵀ Xᵀ"),
     # O = (A X Wv) ⊘ rowsum(A): rowsum(t1 ⊙ (A X Wv)) ⊘ rowsum(A) is rowsum(O ⊙ t1)
     ("linear_attn_causal_mask", "= (t1 Wvᵀ Xᵀ − rowsum(O ⊙ t1)) ⊘ rowsum(A) where t1 = 1 − "

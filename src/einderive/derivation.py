@@ -904,7 +904,11 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
                  for r in mx.leaves(f.matrix.x)
                  if r.missing and len(r.batch) == len(f.matrix.dims)), (None, None))
     shapes = {t.name: len(t.shape) for t in graph.tensors}
-    wide_read = any(shapes.get(r.name, 3) >= 3 for r in refs)
+    # (a line's own tensor counts: ∂L/∂X_b = 2 t_b·𝐈 of X: [B, N, N] is a matrix per element)
+    lines = [(a.name, f) for a in adjoints for f in (a.form, a.closed) if f] + [(t.name, f) for t, f in forward if f]
+    wide_read = any(shapes.get(r.name, 3) >= 3 for r in refs) or any(
+        shapes.get(name, 0) >= 3 and f.matrix is not None and
+        any(r.batch for r in mx.leaves(f.matrix)) for name, f in lines)
     return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each, leaf=leaf,
                  element_leaf=element_leaf, leaf_vector=vector, part=part[0],
                  part_leaf=part[1], elements=tuple(others), wide=wide_read)]
