@@ -1550,6 +1550,8 @@ class MatrixEval:
                 return MV(v - _logsumexp(v, axis)[..., None] if not vec else
                           v - _logsumexp(v, 0))
             r = _logsumexp(v, axis)
+            if v.ndim > 2 and "axis" not in kwargs:
+                r = r[..., None]  # README, batched forms: each element's rows to its column
             return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
         raise ReaderError(f"unknown function {fn}")
 

@@ -31,9 +31,6 @@ REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
 
 # Known defects, one line each (a spec for each in tests/regressions); strict so a fix shows up.
 XFAIL: dict[str, str] = {
-    "logsumexp_over_an_axis_of_one": "a logsumexp and softmax over an axis of literal size one "
-                                     "print with a 𝟏 of one entry beside a 𝟏 of N: "
-                                     "softmax(((1/N) sum(h2))·𝟏, axis=0) ⊙ 𝟏 (it is 1)",
     # verify checks these forms numerically (index, matrix and closed all pass)
 }
 

@@ -1014,13 +1014,33 @@ def _axis_code(fn: str) -> Fn:
                                      AXIS_OPS[fn].reduces and e.param("keepdims"))
 
 
+def _of_one(e: FExpr) -> bool:
+    """Whether ``e`` reduces (or normalises) an axis of literal size one: then logsumexp, max
+    and min there are their argument, softmax is 1 and log_softmax 0 (the lowering says so,
+    rather than printing a softmax of one entry beside a 𝟏 of another size)."""
+    ax = e.param("axis")
+    return ax is not None and e.args[0].shape[ax] == 1
+
+
+def _at_one(e: FExpr, idx: Tup, ctx: Any) -> Any:
+    """The argument of ``e`` (a reduction over its axis of size one) at ``idx``."""
+    (a,) = e.args
+    ax = e.param("axis")
+    rest = [i for n, i in enumerate(idx) if n != ax] if e.param("keepdims") else list(idx)
+    return ctx.comp(a, tuple(rest[:ax]) + (0,) + tuple(rest[ax:]))
+
+
 def _softmax_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
+    if _of_one(e):
+        return S.One
     return SoftmaxAt(ctx.label(a), e.param("axis"), *idx)
 
 
 def _log_softmax_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
+    if _of_one(e):
+        return S.Zero
     ax = e.param("axis")
     rest = [i for n, i in enumerate(idx) if n != ax]
     return ctx.comp(a, idx) - LogSumExpAt(ctx.label(a), ax, *rest)
@@ -1028,6 +1048,8 @@ def _log_softmax_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
 
 def _logsumexp_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
+    if _of_one(e):
+        return _at_one(e, idx, ctx)
     ax = e.param("axis")
     rest = [i for n, i in enumerate(idx) if n != ax] if e.param("keepdims") else list(idx)
     return LogSumExpAt(ctx.label(a), ax, *rest)
@@ -1159,6 +1181,8 @@ def _extremum_comp(cls: type, of_all: type) -> Fn:
         ax = e.param("axis")
         if ax is None:
             return of_all(ctx.label(a), S.Zero)
+        if _of_one(e):
+            return _at_one(e, idx, ctx)
         rest = [i for n, i in enumerate(idx) if n != ax] if e.param("keepdims") else list(idx)
         return cls(ctx.label(a), ax, *rest)
     return comp
