@@ -366,7 +366,7 @@ def test_a_where_clause_never_names_a_transpose_of_another(run, tmp_path):
     assert ("t1", "(Xᵀ X + lam·I)⁻¹") in wheres, text
     assert not [w for w in wheres if re.fullmatch(r"\(?t\d+\)?ᵀ", w[1])], wheres
     # yᵀ X t1ᵀ is wᵀ: a forward node's form transposed prints as the node transposed
-    assert "= −2 X (w (w − t)ᵀ t1 + t1ᵀ (w − t) wᵀ) + 2 y (w − t)ᵀ t1" in text
+    assert "= 2 (y (w − t)ᵀ t1 − X (w (w − t)ᵀ t1 + t1ᵀ (w − t) wᵀ))" in text
     spec = tmp_path / "ridge.yaml"
     spec.write_text(Case("ridge", "B: 5, D: 3", inputs, RIDGE, dict.fromkeys("X y lam".split()))
                     .spec())
