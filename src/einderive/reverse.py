@@ -298,15 +298,17 @@ def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
         named = _centred(named, namer.sums)
     if named == e:
         return _collect_alike_sums(e)
-    return _collect_alike_sums(collapse(_factor_terms(collapse(named))))  # (a sum whose body
-    # cancelled is 0)
+    # (collapse again: a sum whose body cancelled is 0)
+    return _collect_alike_sums(collapse(_factor_terms(collapse(named))))
 
 
 def _collect_alike_sums(e: Expr) -> Expr:
     """``2 d Σ_ii′ A_i′i Ẋ_ii′ − e Σ_ii′ A_ii′ Ẋ_i′i`` → ``(2 d − e) Σ_ii′ A_i′i Ẋ_ii′``:
     terms whose sums differ only in which of their indices of one range is called which
     (the two letters of a trace swapped) are one sum, written with the letters the first
-    term has; kept only where terms then collect (elsewhere each sum keeps its letters)."""
+    term has; kept only where terms then collect (elsewhere each sum keeps its letters).
+    Swapping two bound letters of one range is renaming only while no limit's bounds read
+    another bound letter (a triangular sum); no op writes such a sum today."""
     if not e.is_Add:
         return e
     sums = [f for t in e.args for f in Mul.make_args(t) if isinstance(f, Sum) and

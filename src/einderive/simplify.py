@@ -1085,7 +1085,9 @@ def of_transpose(m: mx.M) -> mx.M | None:
 
 def make_inverse_times(named: Named, symmetric: frozenset[str] = frozenset()) -> Rule:
     """:func:`inverse_times_matrix` that also knows the forward nodes ``named`` that are
-    inverses: with ``Y = inv(X)`` on its own line, ``Yᵀ Xᵀ`` is 𝐈 as ``X⁻ᵀ Xᵀ`` is inline."""
+    inverses: with ``Y = inv(X)`` on its own line, ``Yᵀ Xᵀ`` is 𝐈 as ``X⁻ᵀ Xᵀ`` is inline;
+    ``symmetric`` names the spec's symmetric inputs, whose transposes the rule reads as the
+    inputs themselves when it meets an inverse of a product (``A (A X B)⁻ᵀ B`` is ``X⁻ᵀ``)."""
     forms = _forms(named)
 
     def inverse_times(m: mx.M) -> mx.M | None:
