@@ -36,15 +36,16 @@ COLUMN_SOFTMAX = """
 """
 
 
-def test_an_axis_function_over_a_literal_one_axis_names_its_axis():
-    # softmax(2 x) of an M×1 x reads as the softmax of the column, over M
+def test_an_axis_function_over_a_literal_one_axis_is_its_value_there():
+    # softmax(2 x) over the literal-1 axis of an M×1 x is 1 and logsumexp(y) there is y
+    # (fz3: was printed softmax(2 x, axis=1), whose adjoint the reader could misread as the
+    # column's softmax over M); nothing of either function is left to name an axis for
     from einderive.render import latex as X
     d = derive_text(COLUMN_SOFTMAX)
-    index, matrix = forms(d, "x")
-    assert "softmax(2 x, axis=1)_i" in index and "softmax(2 x, axis=1) ⊙" in matrix
-    assert forms(d, "y") == ("∂L/∂h_i softmax(y, axis=1)_i", "∂L/∂h ⊙ softmax(y, axis=1)")
+    assert forms(d, "x") == ("2 x_i", "2 x")
+    assert forms(d, "y") == ("2 h_i", "2 h")
     forward = "".join(X.forward_rows(build(d, Latex)))
-    assert "\\operatorname{softmax}_{1}" in forward and "\\operatorname{logsumexp}_{1}" in forward
+    assert "h_{i} &= 1 + y_{i}" in forward and "softmax" not in forward, forward
 
 
 def test_the_identity_is_bold_and_distinct_from_a_tensor_named_I():

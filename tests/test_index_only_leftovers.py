@@ -40,7 +40,7 @@ def test_a_bias_summed_over_the_batch_axis_is_numpys_sum_over_axis_0():
     # the forward too: P [H, T, T] broadcasts over the batch as NumPy aligns it (was
     # einsum('ijlm,ijkm->ijkl', K, Q) + einsum('ijkl,jkl->ijkl', 𝟏, P))
     assert "  S       = Q Kᵀ + P\n" in plain(d), plain(d)
-    assert forms(d, "P") == ("Σ_i ∂L/∂S_ijkk′ + (1/5) P_jkk′",
+    assert forms(d, "P") == ("(1/5) P_jkk′ + Σ_i ∂L/∂S_ijkk′",
                              "sum(∂L/∂S, axis=0) + (1/5) P")
     assert "d_P = np.sum(d_S, axis=0) + 1 / 5 * P" in render(d, "numpy")
     assert "∂L/∂P has no matrix form" not in plain(d)

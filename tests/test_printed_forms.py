@@ -50,6 +50,7 @@ def with_temporaries(d, env: Env, lines) -> Env:
     """``env`` knowing the temporaries the where-clauses define (t1 = reshape(permute(…))),
     each read from its printed definition (its dims from the derivation), so that the lines
     using them, and the definitions themselves, check against the reference."""
+    from einderive.matrix import Ref
     from notation_reader import MatrixEval, read
     dims = {w.lhs.name: w.rhs.dims for a in d.adjoints for w in a.form.wheres
             if hasattr(w.rhs, "dims") and hasattr(w.lhs, "name")}
@@ -57,7 +58,7 @@ def with_temporaries(d, env: Env, lines) -> Env:
     # element): the whole tensor, its batch axes leading
     dims.update({w.lhs.name: tuple(w.lhs.batch) + tuple(w.lhs.shape)
                  for a in d.adjoints for w in a.form.wheres
-                 if hasattr(w.lhs, "name") and w.lhs.name not in dims and
+                 if isinstance(w.lhs, Ref) and w.lhs.name not in dims and
                  not hasattr(w.rhs, "dims") and not w.lhs.at and not w.lhs.missing})
     for section, line in lines:
         name = line.split(" = ", 1)[0]
