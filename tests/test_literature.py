@@ -96,21 +96,33 @@ def test_every_printed_line_of_a_layer_is_true(spec: str) -> None:
 def _closed_as_equations(out: str) -> str:
     """The terminal text with each closed-form line (``= …`` under its adjoint) an equation
     of its own, and each named part (``where t1 = …``) written out where it is used: the
-    reader then checks the closed form as it checks the chain form."""
+    reader then checks the closed form as it checks the chain form.  A name has one meaning
+    throughout a derivation (the chain forms and the Gradients section read the closed forms'
+    t1 = softmax(…) by that name), so each is written out in every line that reads it."""
     lines: list[str] = []
-    lhs, closed = "", -1  # the adjoint being printed, the line of its closed form
+    parts: dict[str, str] = {}
+    lhs = ""  # the adjoint being printed
     for raw in out.splitlines():
         body = raw.strip()
         m = re.match(r"where (t\d+) = (.*)", body)
-        if m and closed >= 0:  # names a part of that closed form only (t2 may be in t1)
-            lines[closed] = re.sub(rf"\b{m.group(1)}\b", f"({m.group(2)})", lines[closed])
+        if m:
+            parts[m.group(1)] = m.group(2)
             continue
         if raw.startswith("  ") and not raw.startswith("   ") and " = " in body:
-            lhs, closed = body.split(" = ")[0].strip(), -1
+            lhs = body.split(" = ")[0].strip()
         elif body.startswith("= ") and lhs:
-            raw, closed = f"  {lhs} {body}", len(lines)
+            raw = f"  {lhs} {body}"
         lines.append(raw)
-    return "\n".join(lines)
+
+    def written_out(line: str) -> str:
+        for _ in range(len(parts) + 1):  # (t2 may be in t1)
+            new = re.sub(r"\b(t\d+)\b(?!_)", lambda m: f"({parts[m.group(1)]})"
+                         if m.group(1) in parts else m.group(1), line)
+            if new == line:
+                return line
+            line = new
+        return line
+    return "\n".join(written_out(line) for line in lines)
 
 
 def test_named_parts_are_deterministic() -> None:
