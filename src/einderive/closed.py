@@ -514,17 +514,19 @@ def _numbered(m: mx.M, defs: list[tuple[mx.Ref, mx.M]], taken: set[str]
     return rename(rename(m, temp, order), final, temp), tuple(wheres)
 
 
+def writes_inline(m: mx.M) -> bool:
+    """Whether ``m`` writes out a forward intermediate the spec leaves unnamed."""
+    return any(r.kind == RefKind.ANON and r.display is not None for r in mx.leaves(m))
+
+
 def inline_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | None:
     """``m`` (a chain form) with each part it repeats that writes out a forward intermediate
     the spec leaves unnamed (set_transformer_pma's softmax((1/√D) Sd Wkᵀ Xᵀ), three times in
     ∂L/∂X) named, as its closed form names it, when the form and its clauses print shorter;
     None when there is none.  Only those: the spec's own names already say the rest."""
-    if not any(r.kind == RefKind.ANON and r.display is not None for r in mx.leaves(m)):
+    if not writes_inline(m):
         return None  # (most forms: no walk for parts)
-
-    def inline(n: mx.M) -> bool:
-        return any(r.kind == RefKind.ANON and r.display is not None for r in mx.leaves(n))
-    parts = named_parts(m, taken, inline, limit=False)
+    parts = named_parts(m, taken, writes_inline, limit=False)
     if parts is None or not parts[1]:
         return None
     named, wheres = parts

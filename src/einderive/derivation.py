@@ -36,7 +36,8 @@ from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
 from .closed import (Refused, defined_temporaries, in_node_names, in_order, inline_parts,
-                     named_parts, named_temporary, substituted, throughout, views_merged)
+                     named_parts, named_temporary, substituted, throughout, views_merged,
+                     writes_inline)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -276,7 +277,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                 shown_form = whole
         shown_form = _temporaries_named(shown_form, temporaries)
         made.append((name, t, shown_form, closed_form, terms,
-                     _inline_named(shown_form, _taken(graph) | set(temporaries), temporaries)))
+                     _inline_named(shown_form, lambda: _taken(graph) | set(temporaries),
+                                   temporaries)))
     # the closed forms after every chain form: the temporaries they name (t3_h = A_hᵀ t1_h)
     # take the names after the chain forms' own, which read as without --expand
     for name, t, shown_form, closed_form, terms, read in made:
@@ -361,13 +363,14 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
     return _matrix_level(name, shown, done, simplified, taken, temporaries, printed)
 
 
-def _inline_named(shown: Form, taken: set[str], temporaries: dict[str, mx.M]) -> Form:
+def _inline_named(shown: Form, taken: Callable[[], set[str]],
+                  temporaries: dict[str, mx.M]) -> Form:
     """``shown`` (a chain form) with the forward intermediates it writes out more than once
     named (:func:`einderive.closed.inline_parts`), by the derivation's names: its closed
     form names them alike (set_transformer_pma's ∂L/∂X, t1 = softmax((1/√D) Sd Wkᵀ Xᵀ))."""
-    if shown.matrix is None or shown.einsum:
-        return shown
-    parts = inline_parts(shown.matrix, taken)
+    if shown.matrix is None or shown.einsum or not writes_inline(shown.matrix):
+        return shown  # (most forms: the names taken are not gathered, a set per node)
+    parts = inline_parts(shown.matrix, taken())
     if parts is None:
         return shown
     m, named = throughout(*parts, temporaries)  # one name, one meaning, every block
