@@ -889,13 +889,14 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
                               r.kind != RefKind.ADJOINT), default=None) \
         if shown is not None else None  # (none: a sum of no batched leaf, Σ_b of a take)
     # (a tensor at only some of the batch letters, V_bg, is said apart: V_bgr is no element)
-    element_leaf = _element_leaf(each, graph, users) if isinstance(each, mx.Each) else None
+    tensors = frozenset(t.name for t in graph.tensors)
+    element_leaf = _element_leaf(each, tensors, users) if isinstance(each, mx.Each) else None
     # every other form written element by element, by letters of its own, said too
     others: list[tuple[mx.M, mx.Ref]] = []
     seen = {each.names} if isinstance(each, mx.Each) and element_leaf is not None else set()
     for f in forms:
         if isinstance(f.matrix, mx.Each) and f.matrix.names not in seen:
-            one = _element_leaf(f.matrix, graph, users)
+            one = _element_leaf(f.matrix, tensors, users)
             if one is not None:
                 seen.add(f.matrix.names)
                 others.append((f.matrix, one))
@@ -908,7 +909,8 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
                  if r.missing and len(r.batch) == len(f.matrix.dims)), (None, None))
     shapes = {t.name: len(t.shape) for t in graph.tensors}
     # (a line's own tensor counts: ∂L/∂X_b = 2 t_b·𝐈 of X: [B, N, N] is a matrix per element)
-    lines = [(a.name, f) for a in adjoints for f in (a.form, a.closed) if f] + [(t.name, f) for t, f in forward if f]
+    lines = [(a.name, f) for a in adjoints for f in (a.form, a.closed) if f] + \
+        [(t.name, f) for t, f in forward if f]
     wide_read = any(shapes.get(r.name, 3) >= 3 for r in refs) or any(
         shapes.get(name, 0) >= 3 and f.matrix is not None and
         any(r.batch for r in mx.leaves(f.matrix)) for name, f in lines)
@@ -917,13 +919,14 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
                  part_leaf=part[1], elements=tuple(others), wide=wide_read)]
 
 
-def _element_leaf(each: mx.Each, graph: Graph, users: frozenset[str]) -> mx.Ref | None:
+def _element_leaf(each: mx.Each, tensors: frozenset[str], users: frozenset[str]
+                  ) -> mx.Ref | None:
     """The element of ``each`` (a form written element by element) the batch note names: a
     tensor the spec names, else an adjoint, before a where-clause's temporary (t1_b); what
     only the subscript says first (an axis not leading, else a vector's element)."""
     # (a tensor at only some of the batch letters is said apart: V_bgr is no element)
     return min((r for r in mx.leaves(each.x) if r.batch and not r.missing and
-                r.name in {t.name for t in graph.tensors} and  # (no t1_bh)
+                r.name in tensors and  # (a graph's tensor: no t1_bh)
                 len(r.batch) == len(each.dims)),  # (not A_bgr under Σ_r)
                key=lambda r: (not r.at, mx.cols(r) != 1,
                               r.kind != RefKind.TENSOR or r.name not in users),

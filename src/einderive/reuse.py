@@ -170,11 +170,12 @@ def through_quotients(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -
         if a not in seen:
             continue
         # as it reads, else with the divisor held apart (the smaller of the two, if smaller)
-        plain = simplify(mx.substitute(best, a, mx.hadamard(ref, b)))
+        rewritten = mx.substitute(best, a, mx.hadamard(ref, b))
+        plain = simplify(rewritten)
         size = _written_size(plain, named, ref)
         out = plain if size <= _written_size(best, named, ref) else best
         held = _numerator_read(best, a, b, ref)
-        if held != mx.substitute(best, a, mx.hadamard(ref, b)):
+        if held != rewritten:
             other = simplify(held)
             # (only where every ref ⊙ b cancelled: not (An ⊙ rowsum(A)) X Xᵀ left over)
             if _written_size(other, named, ref) < min(size, _written_size(best, named, ref)) \
@@ -208,9 +209,12 @@ def _held_out(m: mx.M, held: mx.M) -> mx.M:
     """``m`` with ``held``, a column the same along each row (a row the same along each
     column), taken out of the row sums (column sums) whose product it is a factor of:
     rowsum(G ⊙ A ⊙ b) is rowsum(G ⊙ A) ⊙ b, the b a divisor ⊘ b then cancels."""
-    if held not in set(mx.walk(m)):
-        return m
-    m = _rebuild(m, [_held_out(c, held) for c in m.children()])
+    return _taken_out(m, held) if held in set(mx.walk(m)) else m
+
+
+def _taken_out(m: mx.M, held: mx.M) -> mx.M:
+    """:func:`_held_out` below the one walk that found ``held``: each node visited once."""
+    m = _rebuild(m, [_taken_out(c, held) for c in m.children()])
     if not (isinstance(m, mx.Reduce) and isinstance(m.x, mx.Hadamard) and
             held in m.x.factors and len(m.x.shape) == 2) or mx.batch_of(m):
         return m
