@@ -398,8 +398,10 @@ class Compiler:
             return Value(self.b.reduce(SUM, v.py), ())
         if self.batched:
             return self._batch_reduce(m, v)
-        if len(v.shape) < 2:
-            return v  # a vector's row sum is itself
+        if len(v.shape) < 2:  # a 1-d vector: a column's row sums, a row's column sums, are
+            # itself; a column's column sum (a row's row sum) its total, a 1×1 matrix
+            summed = mx.rows(m.x) if m.kind == "colsum" else mx.cols(m.x)
+            return v if summed == 1 else Value(self.b.reduce(SUM, v.py), ())
         axis = 1 if m.kind == "rowsum" else 0
         return Value(self.b.reduce(SUM, v.py, (axis,), False, 2), (v.shape[1 - axis],))
 

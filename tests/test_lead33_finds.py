@@ -1,0 +1,37 @@
+"""Finds of the lead's adversarial specs in session 33: each held by a test that failed
+before its fix, on what the user sees (`verify` evaluates every printed form)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from einderive.api import derive_file
+from einderive.cli import main
+from einderive.render.pymodule import closed_forms_module
+
+REGRESSIONS = Path(__file__).parent / "regressions"
+
+
+def test_the_code_of_a_column_vectors_colsum_is_its_total():
+    """colsum(g) of a column g is the 1×1 matrix of its total; the generated code returned
+    g unchanged (a row's column sums), so ∂L/∂mu = −(𝟏 colsum(g)) ⊘ s ran as the matrix
+    𝟏 gᵀ ⊘ s and verify failed the printed closed forms of ∂L/∂mu and grad(X)."""
+    spec = REGRESSIONS / "colsum_of_a_column.yaml"
+    r = CliRunner().invoke(main, ["derive", "--expand", str(spec)])
+    assert r.exit_code == 0, r.output
+    assert "∂L/∂mu    = −rowsum(∂L/∂Xc)\n            = −(𝟏 colsum(g)) ⊘ s\n" in r.output, r.output
+    source = closed_forms_module(derive_file(spec), {"B": 3, "D": 4})
+    space: dict[str, object] = {}
+    exec(compile(source, "closed_forms", "exec"), space)  # noqa: S102 - our generated code
+    rng = np.random.default_rng(1)
+    X, g = rng.normal(size=(3, 4)), rng.normal(size=4)
+    got = space["closed_forms"](X, g)  # type: ignore[operator]
+    Xc = X - X.mean(axis=1, keepdims=True)
+    s = (Xc * Xc).sum(axis=1, keepdims=True) + 1
+    assert np.shape(got["mu"]) == (3, 1)
+    np.testing.assert_allclose(got["mu"], -g.sum() / s)
+    v = CliRunner().invoke(main, ["verify", str(spec)])
+    assert v.exit_code == 0, v.output
