@@ -65,6 +65,11 @@ CASES = [
      "'y' is used before it is defined", "move its definition"),
     ("undefined name", forward("z = W @ xx", "L = sum(z)"), "7:13", "undefined name 'xx'",
      "did you mean 'x'"),
+    # a close name may be a typo, or a new tensor the user has not declared yet: both said
+    ("undefined name like a dim", forward("z = W @ x + m", "L = sum(z)"), "7:17",
+     "undefined name 'm'", "did you mean 'M'? For a new tensor, declare 'm' under 'inputs'"),
+    ("undefined name unlike any", forward("z = W @ x + q", "L = sum(z)"), "7:17",
+     "undefined name 'q'", "declare 'q' under 'inputs' or define it in an earlier item"),
     ("redefinition", forward("z = W @ x", "z = z + 1", "L = sum(z)"), "8:5",
      "'z' is already defined", "choose another"),
     ("redefines an input", forward("x = W @ x", "L = sum(x)"), "7:5",
