@@ -62,9 +62,12 @@ def test_a_dims_row_of_a_rank3_piece_is_a_slice():
 
 def test_flow_matchings_weights_read_through_the_concatenation():
     d = _derive("models/more12/flow_matching_linear.yaml")
+    # the pieces in the concatenation's order (the graph's put t, an input, first)
+    assert "  V     = silu((pad(Xt, 0:D, axis=1) + pad(t, D:D + 1, axis=1)) W1) W2\n" in \
+        plain(d), plain(d)
     assert forms(d, "W2")[1] == \
-        "silu((pad(t, D:D + 1, axis=1) + pad(Xt, 0:D, axis=1)) W1)ᵀ ∂L/∂V"
-    assert forms(d, "W1")[1].startswith("(pad(t, D:D + 1, axis=1) + pad(Xt, 0:D, axis=1))ᵀ ")
+        "silu((pad(Xt, 0:D, axis=1) + pad(t, D:D + 1, axis=1)) W1)ᵀ ∂L/∂V"
+    assert forms(d, "W1")[1].startswith("(pad(Xt, 0:D, axis=1) + pad(t, D:D + 1, axis=1))ᵀ ")
     _no_index_only(d)
     _verified(d)
     _verified(d, {"B": 4, "D": 3, "D1": 4, "H": 5}, seed=2)
@@ -76,6 +79,8 @@ def test_a_label_of_one_example_picks_a_row_of_its_one_hot():
     assert forms(d, "hh")[1] == "Woᵀ (softmax(Wo hh) − onehot(y)ᵀ)"
     assert forms(d, "Wo")[1] == "(softmax(Wo hh) − onehot(y)ᵀ) hhᵀ"
     assert "  L    = −(Wo hh − logsumexp(Wo hh))ᵀ onehot(y)ᵀ\n" in plain(d)
+    # the pieces of [c; h_t] in their order along the axis (was pad(ht, D:2 D, …) first)
+    assert "  hh   = tanh(Wc (pad(c, 0:D, axis=0) + pad(ht, D:2 D, axis=0)))\n" in plain(d)
     _no_index_only(d)
     _verified(d)
     _verified(d, {"S": 3, "D": 2, "DD": 4, "C": 6}, seed=2)

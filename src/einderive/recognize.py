@@ -2026,8 +2026,29 @@ class _Reader:
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
         terms = [self._orient_like(b, union) for b in blobs]
-        terms = sorted(terms, key=self._term_key)
+        terms = self._pieces_in_order(sorted(terms, key=self._term_key))
         return Blob(mx.add(*terms), union)
+
+    def _pieces_in_order(self, terms: list[mx.M]) -> list[mx.M]:
+        """The pads of a concatenation's pieces in the order of their places along the axis
+        (pad(Xt, 0:D, axis=1) + pad(t, D:D + 1, axis=1), as concatenate([Xt, t]) lists
+        them), where each starts where the one before ends; ``terms`` as they are otherwise."""
+        if len(terms) < 2 or not all(isinstance(t, mx.Pad) for t in terms):
+            return terms
+        pads = [t for t in terms if isinstance(t, mx.Pad)]
+        if len({(p.axis, p.dims) for p in pads}) != 1:
+            return terms
+        out: list[mx.M] = []
+        at: Any = S.Zero
+        left = list(pads)
+        while left:
+            nxt = next((p for p in left if self._same_size(p.lo, at)), None)
+            if nxt is None:
+                return terms
+            out.append(nxt)
+            left.remove(nxt)
+            at = nxt.hi
+        return out
 
     def _stacked(self, e: Expr) -> Blob | None:
         """Σ_p δ(s, p) X_p with every position p of s's axis once: stack([X_0, X_1 …]) along
