@@ -13,7 +13,9 @@ against torch autograd, and pinned here as printed.
   column onehot(y)ᵀ;
 - an unnamed product read only per element (Z @ w of Z: [B, TU, D], each element's column
   Z_b w), which has no whole form and no name to subscript, is a temporary defined per
-  element, t1_b = Z_b w; the index form's sums that are its definition read as its elements.
+  element, t1_b = Z_b w; the index form's sums that are its definition read as its elements;
+- the flat index of an index's own digits, one of them a slice's read of it (⌊l/D⌋·D +
+  (l mod D), the slice's shift undone), is the index itself: X_il.
 """
 
 from __future__ import annotations
@@ -115,3 +117,12 @@ def test_the_new_forms_of_some_inputs_generate_code_that_matches_the_reference(p
     d = _derive(path)
     check_generated_gradients(d, tmp_path)
     compile(render(d, "torch"), path, "exec")
+
+
+def test_the_flat_index_of_its_own_digits_is_the_index():
+    d = _derive("regressions/reshape_slice_remainder.yaml")
+    # was 2 (1 − tanh(X_{i, ⌊l/D⌋·D + (l mod D)})²) 𝟙[2 ≤ l mod D < 4] tanh(X_{i, ⌊l/D⌋·D +
+    # (l mod D)})
+    assert forms(d, "X")[0] == "2 (1 − tanh(X_il)²) 𝟙[2 ≤ l mod D < 4] tanh(X_il)"
+    _verified(d)
+    _verified(d, {"B": 3, "T": 4, "D": 5, "TD": 20}, seed=2)
