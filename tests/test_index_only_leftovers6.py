@@ -102,6 +102,7 @@ def test_an_unnamed_product_read_per_element_is_a_temporary_so_defined():
 
 @pytest.mark.parametrize("path", ["regressions/concat_column_at_dim_offset.yaml",
                                   "regressions/concat_column_at_dim_offset_rank3.yaml",
+                                  "regressions/concat_column_softmax_row.yaml",
                                   "models/more/concat_middle_rank3.yaml"])
 def test_the_new_forms_generate_code_that_matches_torch(path, tmp_path):
     from test_ops import _generated_code_matches_torch
@@ -126,3 +127,12 @@ def test_the_flat_index_of_its_own_digits_is_the_index():
     assert forms(d, "X")[0] == "2 (1 − tanh(X_il)²) 𝟙[2 ≤ l mod D < 4] tanh(X_il)"
     _verified(d)
     _verified(d, {"B": 3, "T": 4, "D": 5, "TD": 20}, seed=2)
+
+
+def test_a_functions_row_at_a_dims_position_is_its_slice():
+    d = _derive("regressions/concat_column_softmax_row.yaml")
+    # was Σ_l ∂L/∂V_il (1 − V_il²) softmax(W1)_{D, l} alone
+    assert forms(d, "t")[1] == "rowsum(∂L/∂V ⊙ slice(softmax(W1), D:D + 1) ⊙ (1 − V ⊙ V))"
+    _no_index_only(d)
+    _verified(d)
+    _verified(d, {"B": 4, "D": 3, "D1": 4, "H": 5}, seed=2)

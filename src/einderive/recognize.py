@@ -1878,12 +1878,15 @@ class _Reader:
         (never the whole axis, which a literal 1 axis' index 0 would say)."""
         if has_index_map(idx):
             raise NoMatrixForm("a position of an axis read with other index maps")
-        take = not self.batch and not any(isinstance(i, Indexed) for i in idx) and not keep
-        at = [a for a, (i, d) in enumerate(zip(idx, shape))
-              if (i.is_Number or _size_position(i, self.ctx)) and d != 1]
-        if any(_size_position(idx[a], self.ctx) and outside_axis(
-                self.ctx.graph.spec.dims, self.ctx.sizes, idx[a], idx[a] + 1,
-                self.ctx.size(shape[a])) for a in at):
+        sized = [a for a, (i, d) in enumerate(zip(idx, shape))
+                 if _size_position(i, self.ctx) and d != 1]
+        # (a take states a literal position only: beside a dims' one, a slice says both)
+        take = not self.batch and not any(isinstance(i, Indexed) for i in idx) and not keep \
+            and not sized
+        at = sorted(sized + [a for a, (i, d) in enumerate(zip(idx, shape))
+                             if i.is_Number and d != 1])
+        if any(outside_axis(self.ctx.graph.spec.dims, self.ctx.sizes, idx[a], idx[a] + 1,
+                            self.ctx.size(shape[a])) for a in sized):
             raise NoMatrixForm("a position past the end of its axis")
         if not take and (len(at) != 1 or self._narrower(idx, shape) or
                          (self.batch and element_at(idx, self.batch) is not None)):
@@ -1969,8 +1972,10 @@ class _Reader:
                 raise NoMatrixForm("a function of a whole axis read over part of an axis")
             m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
             return self._window_ref(m, e, tensor.shape)
-        if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(e.indices, tensor.shape)):
-            # log_softmax(S, axis=1)_{i, 0}: a position of the whole function (a stacked axis)
+        if any((isinstance(i, sympy.Integer) or _size_position(i, self.ctx)) and d != 1
+               for i, d in zip(e.indices, tensor.shape)):
+            # log_softmax(S, axis=1)_{i, 0}: a position of the whole function (a stacked axis);
+            # softmax(W, axis=1)_{D, l}, at a position of the dims' sizes: its slice D:D + 1
             if e.reduces:
                 raise NoMatrixForm("a position of a reduced function")
             m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
