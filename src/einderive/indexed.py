@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sympy import Add, Expr as SympyExpr, Indexed, IndexedBase, KroneckerDelta, Mul, Poly, Pow, S, \
     Sum, Symbol, Tuple
 from sympy.core.basic import Basic
+from sympy.core.sorting import default_sort_key
 
 from .kinds import PseudoOp
 from .ops import (
@@ -936,13 +937,13 @@ def _sum_match(d: Sum, idx: tuple[Any, ...], body: Expr, limits: list[Any]
         return None
     free = [i for i in idx if isinstance(i, Symbol)]
     theirs: dict[Any, list[Indexed]] = {}
-    for a in body.atoms(Indexed):
+    for a in body.atoms(Indexed):  # (only a tensor read once binds: no order matters)
         theirs.setdefault(a.base, []).append(a)
     for lims in itertools.permutations(limits):
         if any(tuple(p[1:]) != tuple(q[1:]) for p, q in zip(d.limits, lims)):
             continue
         table: dict[Any, Any] = {p[0]: q[0] for p, q in zip(d.limits, lims)}
-        for a in d.function.atoms(Indexed):
+        for a in sorted(d.function.atoms(Indexed), key=default_sort_key):
             other = theirs.get(a.base, [])
             if len(other) != 1 or len(other[0].indices) != len(a.indices):
                 continue
