@@ -23,7 +23,8 @@ def test_a_column_concatenated_at_a_dim_offset_compiles_and_verifies(tmp_path):
     index, _ = forms(d, "t")
     assert "W1_{D, l}" in index and "𝟙[D ≤ D" not in index, index
     assert verify(d).ok
-    assert "W1[D, :]" in render(d, "numpy")
+    # (now from its matrix form, the row D the slice D:D + 1: test_index_only_leftovers6)
+    assert "W1[D:D + 1]" in render(d, "numpy")
     render(d, "torch")
     rng = np.random.default_rng(5)
     values = {"Xt": rng.normal(size=(3, 2)), "t": rng.normal(size=(3, 1)),
@@ -38,10 +39,12 @@ def test_a_column_concatenated_at_a_dim_offset_compiles_and_verifies(tmp_path):
 
 def test_a_row_at_a_dim_offset_is_never_summed_as_a_letter():
     """∂L/∂t of a [B, T, 1] piece joined at offset D reads W_Dm, W's row D: its matrix form
-    was einsum('mij,mij,km->ij', …, W), every row of W summed (verify: matrix FAIL). With
-    no take or slice that states the row, the adjoint keeps its exact index form."""
+    was einsum('mij,mij,km->ij', …, W), every row of W summed (verify: matrix FAIL). It
+    kept its exact index form; now the row is the slice D:D + 1 of W, its literal-1 axis
+    kept, which no einsum reads as a letter."""
     d = derive_file(REG / "concat_column_at_dim_offset_rank3.yaml")
     index, matrix = forms(d, "t")
-    assert "W_{D, m}" in index and matrix is None, (index, matrix)
+    assert "W_{D, m}" in index, index
+    assert matrix == "2 rowsum(tanh(C W) ⊙ slice(W, D:D + 1) ⊙ (1 − tanh(C W)^∘2))", matrix
     report = verify(d)
     assert report.ok

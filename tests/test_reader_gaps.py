@@ -35,16 +35,12 @@ CASES = [  # (spec stem, a printed line, the line damaged)
     ("batch_of_one_total_times_ones",  # Σ_b (s_b·𝟏) over a batch of one
      "∂L/∂x1 = Σ_b (−(2/M²) (sum(x1)·sum(∂L/∂h3_b ⊙ x0_b)/(1 + (1/M²) sum(x1)²)²)·𝟏)",
      "∂L/∂x1 = Σ_b (−(1/M²) (sum(x1)·sum(∂L/∂h3_b ⊙ x0_b)/(1 + (1/M²) sum(x1)²)²)·𝟏)"),
-    ("reshape_slice_remainder",  # 𝟙[… l mod D …]
-     "∂L/∂X_il = 2 (1 − tanh(X_{i, ⌊l/D⌋·D + (l mod D)})²) 𝟙[2 ≤ l mod D < 4] "
-     "tanh(X_{i, ⌊l/D⌋·D + (l mod D)})",
-     "∂L/∂X_il = 2 (1 − tanh(X_{i, ⌊l/D⌋·D + (l mod D)})²) 𝟙[1 ≤ l mod D < 4] "
-     "tanh(X_{i, ⌊l/D⌋·D + (l mod D)})"),
-    ("reshape_slice_remainder",  # the remainder unbracketed, as it was printed
-     "∂L/∂X_il = 2 (1 − tanh(X_{i, ⌊l/D⌋·D + (l mod D)})²) 𝟙[2 ≤ l mod D < 4] "
-     "tanh(X_{i, ⌊l/D⌋·D + (l mod D)})",
-     "∂L/∂X_il = 2 (1 − tanh(X_{i, ⌊l/D⌋·D + l mod D})²) 𝟙[2 ≤ l mod D < 4] "
-     "tanh(X_{i, ⌊l/D⌋·D + l mod D})"),
+    ("reshape_slice_remainder",  # 𝟙[… l mod D …] (X read at l: ⌊l/D⌋·D + (l mod D) is l)
+     "∂L/∂X_il = 2 (1 − tanh(X_il)²) 𝟙[2 ≤ l mod D < 4] tanh(X_il)",
+     "∂L/∂X_il = 2 (1 − tanh(X_il)²) 𝟙[1 ≤ l mod D < 4] tanh(X_il)"),
+    ("reshape_slice_remainder",  # X read at its own index, not at another's
+     "∂L/∂X_il = 2 (1 − tanh(X_il)²) 𝟙[2 ≤ l mod D < 4] tanh(X_il)",
+     "∂L/∂X_il = 2 (1 − tanh(X_{i, l mod D})²) 𝟙[2 ≤ l mod D < 4] tanh(X_il)"),
     ("reshape_slice_remainder",  # a pad inside a reshape, sized by the reshape's count
      "∂L/∂X = 2 reshape(pad(tanh(slice(reshape(X, [B, T, D]), :, :, 2:4)) ⊙ (1 − "
      "tanh(slice(reshape(X, [B, T, D]), :, :, 2:4))^∘2), 2:4, axis=2), [B, TD])",
@@ -80,14 +76,23 @@ def test_the_good_lines_are_the_printed_ones():
 
 
 def test_a_remainder_in_a_sum_of_indices_is_bracketed():
-    """X read at a reshaped slice's flat index: ⌊l/D⌋·D + (l mod D), never ⌊l/D⌋·D + l mod D,
-    which reads as (⌊l/D⌋·D + l) mod D (the slice's shift collapsed onto the remainder, which
-    lost its brackets)."""
+    """X read at a reshaped slice's flat index moved by one: ⌊l/D⌋·D + (l mod D) + 1, never
+    ⌊l/D⌋·D + l mod D + 1, which reads as (⌊l/D⌋·D + l) mod D + 1 (the slice's shift
+    collapsed onto the remainder, which lost its brackets).  Read at the slice's own index
+    the flat index of l's own digits is l: X_il."""
+    from sympy import Indexed
+    from einderive.ops import Shift
+    from einderive.record import replace
+    from einderive.render import text as T
+    from einderive.render.styles import Latex
     r = CliRunner().invoke(main, ["derive", str(REGRESSIONS / "reshape_slice_remainder.yaml")])
     assert r.exit_code == 0, r.output
-    assert "X_{i, ⌊l/D⌋·D + (l mod D)}" in r.output, r.output
-    assert "+ l mod D}" not in r.output, r.output
-    r = CliRunner().invoke(main, ["derive", "-f", "latex",
-                                  str(REGRESSIONS / "reshape_slice_remainder.yaml")])
-    assert r.exit_code == 0, r.output
-    assert r"\lfloor l/D \rfloor D + (l \bmod D)" in r.output, r.output
+    assert "tanh(X_il)" in r.output and "mod D)}" not in r.output, r.output
+    d = derive_file(str(REGRESSIONS / "reshape_slice_remainder.yaml"))
+    a = d.adjoint("X")
+    (x,) = a.form.index.atoms(Indexed)  # the reshape's slice at (⌊l/D⌋, (l mod D) − 2 + 2)
+    s = x.indices[2]
+    moved = x.base[x.indices[0], x.indices[1], Shift(s.index, s.offset + 1, s.count)]
+    f = replace(a.form, index=moved, matrix=None)
+    assert T.index_rhs(d, f) == "X_{i, ⌊l/D⌋·D + (l mod D) + 1}"
+    assert T.index_rhs(d, f, Latex) == r"X_{i, \lfloor l/D \rfloor D + (l \bmod D) + 1}"

@@ -16,6 +16,7 @@ from sympy import Add as SAdd
 from . import matrix as mx
 from .caches import collector_paced
 from .graph import Graph, Tensor
+from .indexed import name_sums
 from .graph import build as build_graph
 from .kinds import NoteKind, Omission, RefKind
 from .recognize import (
@@ -25,6 +26,7 @@ from .recognize import (
     forward_reading,
     is_temporary,
     math_shape,
+    nameable_each,
     no_parts,
     node_ref,
     orientations,
@@ -197,14 +199,20 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     idx = derive_index(graph, closed)
     ctx = idx.ctx
     anon: dict[str, mx.M | None] = {}
+    # what the readers read: an anonymous intermediate of a form per element only (Z_b w of
+    # Z @ w, Z: [B, T, D]) as that form, which they name as a temporary defined per element
+    # (t1_b = Z_b w); ``anon`` (what prints it inline) has no form of it
+    read_anon: dict[str, mx.M | None] = {}
     for t in graph.nodes:
         if t.kind == "anon":
             expr, tidx = idx.definitions[t.name]
             with forward_reading():
-                m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
+                m = recognize(ctx, idx.namer, read_anon, expr, tidx, t.shape).matrix
+            each = None
             if isinstance(m, mx.Each):  # a form of each element needs a left side to say it
                 with forward_reading(), no_parts():  # (read whole, as an einsum if need be)
-                    m = recognize(ctx, idx.namer, anon, expr, tidx, t.shape).matrix
+                    m = recognize(ctx, idx.namer, read_anon, expr, tidx, t.shape).matrix
+                each = m if nameable_each(m) else None
                 m = None if isinstance(m, mx.Each) else m
             if m is not None:  # as simple as a named node's: inv(S.T) of a symmetric S is S⁻¹
                 m = simplify(m, (), symmetric_inputs(graph.spec))
@@ -214,6 +222,13 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                 shape = math_shape(t.shape)
                 m = mx.Scale(m, mx.Ones(shape), shape)
             anon[t.name] = m
+            read_anon[t.name] = m if each is None else each
+
+    # the sums that are such an intermediate's definition, read as its element (t1_im)
+    each_defs = {n: idx.definitions[n] for n, m in read_anon.items() if isinstance(m, mx.Each)}
+
+    def readable(expr: Any) -> Any:
+        return name_sums(expr, each_defs, ctx) if each_defs else expr
 
     named = Named()  # the forward nodes, once their forms are known (never in their own)
     oriented: frozenset[Any] = frozenset()  # their functions' arguments, as the lines read
@@ -224,7 +239,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     # an adjoint read from one consumer is its only term, and was read twice (as the term and
     # as the adjoint): forms are remembered, for the forward nodes' readings they were made with
     formed: dict[Any, Form] = {}
-    forms = FormCache(ctx, idx.namer, anon)  # and read once per kind, renamed for the others
+    forms = FormCache(ctx, idx.namer, read_anon)  # and read once per kind, renamed for the others
     formed_with: list[Any] = [named, oriented, symmetric]
 
     def form(expr: Any, tidx: tuple[Any, ...], shape: tuple[Any, ...]) -> Form:
@@ -235,7 +250,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         hit = formed.get(key)
         if hit is None:
             hit = formed[key] = forms.form(
-                lambda: _form(recognize(ctx, idx.namer, anon, expr, tidx, shape, oriented),
+                lambda: _form(recognize(ctx, idx.namer, read_anon, readable(expr), tidx, shape,
+                                        oriented),
                               expr, tidx, named, symmetric),
                 expr, tidx, shape, named, oriented, symmetric)
         return hit

@@ -10,6 +10,7 @@ order of ``dims``), a second index over the same dim is primed.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sympy import Add, Expr as SympyExpr, Indexed, IndexedBase, KroneckerDelta, Mul, Poly, Pow, S, \
     Sum, Symbol, Tuple
 from sympy.core.basic import Basic
+from sympy.core.sorting import default_sort_key
 
 from .kinds import PseudoOp
 from .ops import (
@@ -875,6 +877,84 @@ class Namer:
         if all(a is b for a, b in zip(args, e.args)):
             return e
         return e.func(*args)
+
+
+def name_sums(e: Expr, defs: dict[str, tuple[Expr, tuple[Any, ...]]], ctx: Ctx) -> Expr:
+    """``e`` with each sum that is the definition of one of ``defs`` (name -> its index
+    definition and indices) at some indices written as that tensor's element there: Σ_l′
+    w_l′ Z_ijl′ as the element (i, j) of the unnamed Z @ w, which the index form writes out
+    where it multiplies and names only under a function of an axis (logsumexp(Z @ w)).
+    Exact: a sum is replaced only where the definition, its bound and free indices renamed,
+    is the sum's body over the same ranges."""
+    pats = [(name, d, idx) for name, (d, idx) in defs.items() if isinstance(d, Sum)]
+    if not pats:
+        return e
+
+    def walk(x: Expr) -> Expr:
+        if isinstance(x, Sum):
+            named = _named_sum(x, pats, ctx)
+            if named is not None:
+                return walk(named)
+        if not x.args or isinstance(x, (Indexed, Symbol)):
+            return x
+        args = [walk(a) for a in x.args]
+        if all(a is b for a, b in zip(args, x.args)):
+            return x
+        return x.func(*args)
+    return walk(e)
+
+
+def _named_sum(x: Sum, pats: list[tuple[str, Sum, tuple[Any, ...]]], ctx: Ctx
+               ) -> Expr | None:
+    """``x`` with the sum over some of its limits that is one of ``pats`` at some indices
+    written as that tensor's element, the factors that read none of those limits' indices
+    and the other limits kept (Σ_m′ Σ_l′ Z_im′l′ w_l′ is Σ_m′ t_im′); None where none is."""
+    limits = list(x.limits)
+    if len(limits) > 4:
+        return None
+    factors = Mul.make_args(x.function)
+    for name, d, idx in pats:
+        k = len(d.limits)
+        for inner in itertools.combinations(range(len(limits)), k):
+            bound = {limits[n][0] for n in inner}
+            reads = [f for f in factors if f.free_symbols & bound]
+            at = _sum_match(d, idx, Mul(*reads), [limits[n] for n in inner])
+            if at is None:
+                continue
+            rest = [f for f in factors if not f.free_symbols & bound]
+            body = Mul(*rest, ctx.element(name, at))
+            outer = [lim for n, lim in enumerate(limits) if n not in inner]
+            return Sum(body, *outer) if outer else body
+    return None
+
+
+def _sum_match(d: Sum, idx: tuple[Any, ...], body: Expr, limits: list[Any]
+               ) -> tuple[Any, ...] | None:
+    """The indices at which the sum of ``body`` over ``limits`` is the definition ``d`` (a
+    sum, its free indices ``idx``), or None: the bound indices paired in either order, the
+    free ones bound by the one element of each tensor that both read."""
+    if len(d.limits) != len(limits) or len(limits) > 2:
+        return None
+    free = [i for i in idx if isinstance(i, Symbol)]
+    theirs: dict[Any, list[Indexed]] = {}
+    for a in body.atoms(Indexed):  # (only a tensor read once binds: no order matters)
+        theirs.setdefault(a.base, []).append(a)
+    for lims in itertools.permutations(limits):
+        if any(tuple(p[1:]) != tuple(q[1:]) for p, q in zip(d.limits, lims)):
+            continue
+        table: dict[Any, Any] = {p[0]: q[0] for p, q in zip(d.limits, lims)}
+        for a in sorted(d.function.atoms(Indexed), key=default_sort_key):
+            other = theirs.get(a.base, [])
+            if len(other) != 1 or len(other[0].indices) != len(a.indices):
+                continue
+            for i, j in zip(a.indices, other[0].indices):
+                if i in free and i not in table:
+                    table[i] = j
+        if any(i not in table for i in free):
+            continue
+        if d.function.xreplace(table) == body:
+            return tuple(table[i] if isinstance(i, Symbol) else i for i in idx)
+    return None
 
 
 def cancel_inverses(e: Expr, inverse_of: dict[Any, Any]) -> Expr:

@@ -1507,12 +1507,16 @@ class Flat(IndexMap):
 
     @classmethod
     def _own_digits(cls, *args: Any) -> Any:
-        """The flat index of k's own digits is k (a split undone by a merge)."""
+        """The flat index of k's own digits is k (a split undone by a merge); a digit may be
+        a slice's read of it, Shift((k mod D) − 2, 2, 2), whose value is the digit itself
+        (⌊l/D⌋·D + (l mod D) is l: the range the slice read it in is a factor of its own)."""
         n = len(args) // 2
-        first = args[0]
+        digits = [a.value if isinstance(a, Shift) and isinstance(a.value, Digit) else a
+                  for a in args[:n]]
+        first = digits[0]
         if isinstance(first, Digit) and first.sizes == tuple(args[n:]) and all(
                 isinstance(a, Digit) and a.k == first.k and a.position == p
-                and a.sizes == first.sizes for p, a in enumerate(args[:n])):
+                and a.sizes == first.sizes for p, a in enumerate(digits)):
             return first.k
         return None
 

@@ -434,6 +434,7 @@ def _framed(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr:
     axes (X − mu of mu: [1, C, 1], sum(·, axis=(0, 2), keepdims=True)):
     :func:`recognize_frame.read_framed`."""
     reader = _Reader(ctx, namer, anon_forms, ())
+    reader.each_named = False  # (no where-clause of its reader's stands in the result)
 
     def arg_ref(e: Expr) -> tuple[mx.Ref, Shape]:
         tensor = ctx.graph[ctx.tensor_of[e.label]]
@@ -1049,6 +1050,8 @@ class _Reader:
         # whether an anonymous tensor's element may be a where-named temporary's (a sum over
         # the batch, whose other reading is an einsum; a per-element form reads it whole)
         self.temporaries = False
+        # an anonymous intermediate of a form per element read as a temporary so defined
+        self.each_named = True
         # the terms of a scalar read whole (L = sum((A V)^∘2) + …): a total over the batch may
         # stay NumPy's total of the batched form there, and nowhere inside another form
         self.totals: frozenset[Expr] = frozenset()
@@ -1245,6 +1248,13 @@ class _Reader:
         # δ(tok_bt, v) read per element b of the reader's batch: onehot(tok_b), the rows of
         # element b (an embedding lookup's adjoint Σ_b onehot(tok_b)ᵀ ∂L/∂X_b)
         batched = nb > 0 and len(inds) == nb + 1 and inds[:nb] == tuple(self.batch)
+        if isinstance(picked, Indexed) and isinstance(v, Symbol) and inds == (0,) and \
+                tuple(self.graph[self.ctx.tensor_of[key_of(picked)]].shape) == (1,):
+            # δ(y_0, v) of a label y: [1] (one example's class): the one row of onehot(y),
+            # a 1×V matrix, read as a column over v
+            dim = self.ctx.index_dim[v]
+            row = mx.OneHot(self.ctx.tensor_of[key_of(picked)], dim, (1, dim))
+            return Blob(mx.transpose(row), (v,))
         if not isinstance(picked, Indexed) or not isinstance(v, Symbol) or \
                 not all(isinstance(i, Symbol) for i in inds) or \
                 (len(inds) != 1 and not batched):
@@ -1305,9 +1315,26 @@ class _Reader:
         has none (E[tok] of rank-2 tokens), a form that reads it has none either, or it would
         print the internal name (``X = reshape(_X_1, [B, TD])``, defined nowhere)."""
         display = self.anon_forms.get(name)
+        if kind == RefKind.ANON and isinstance(display, mx.Each):
+            if not self.each_named or _FORWARD.get():  # (a forward line has no where-clause)
+                raise NoMatrixForm("an anonymous intermediate of a form per element")
+            return self._each_temporary(display, shape)
         if kind == RefKind.ANON and display is None:
             raise NoMatrixForm("an anonymous intermediate with no matrix form")
         return mx.Ref(name, kind, math_shape(shape), display=display)
+
+    def _each_temporary(self, each: mx.Each, shape: Shape) -> mx.Ref:
+        """An anonymous intermediate whose form is per element only (Z @ w of Z: [B, T, D],
+        each element's column Z_b w), which has no name to subscript and no whole form: a
+        temporary defined per element (``where t1_b = Z_b w``), read as any tensor is (t1
+        whole, t1_b per element)."""
+        ref = self._temporary_named(each, shape)
+        lhs = mx.Ref(ref.name, RefKind.TENSOR, each.x.shape, None, None, each.dims,
+                     () if each.at == tuple(range(len(each.dims))) else each.at)
+        where = Where(lhs, each)
+        if where not in self.wheres:
+            self.wheres.append(where)
+        return ref
 
     def tensor_ref(self, e: Expr) -> mx.Ref:
         """The whole tensor (or adjoint, tangent) an element ``e`` is of."""
@@ -1320,8 +1347,9 @@ class _Reader:
         idx = tuple(e.indices)
         if any(_size_position(i, self.ctx) for i in idx):
             # W_Dm, a row at a position the dims' sizes give (a piece of one column joined
-            # at offset D): no take or slice states it, and an einsum would sum it as a letter
-            raise NoMatrixForm("an element at a position of the dims' sizes")
+            # at offset D): the slice D:D + 1 of that axis, its literal-1 axis kept (a take
+            # states literal positions only; an einsum would sum D as a letter)
+            return self._position_ref(ref, idx, shape, keep=True)
         # a slice of length 1 read at its one element (X_{i, 0, k} of reshape(X[:, 0:1, :],
         # [B, D])): that position of the axis, as a literal index reads it
         # (a literal position only: the last, X[:, T1:T, :], is at T1, which no take states)
@@ -1811,7 +1839,7 @@ class _Reader:
         shape = self.graph[self.ctx.name_of(key_of(g))].shape
         for a, i in enumerate(g.indices):
             at = i.index - i.offset if isinstance(i, Window) else i
-            if i != 0 and shape[a] != 1 and sympy.expand(at - (x - lo)) == 0 and \
+            if i != 0 and sympy.expand(at - (x - lo)) == 0 and \
                     self._same_size(self.ctx.size(shape[a]), hi - lo):
                 return a
         return None
@@ -1850,8 +1878,16 @@ class _Reader:
         (never the whole axis, which a literal 1 axis' index 0 would say)."""
         if has_index_map(idx):
             raise NoMatrixForm("a position of an axis read with other index maps")
-        take = not self.batch and not any(isinstance(i, Indexed) for i in idx) and not keep
-        at = [a for a, (i, d) in enumerate(zip(idx, shape)) if i.is_Number and d != 1]
+        sized = [a for a, (i, d) in enumerate(zip(idx, shape))
+                 if _size_position(i, self.ctx) and d != 1]
+        # (a take states a literal position only: beside a dims' one, a slice says both)
+        take = not self.batch and not any(isinstance(i, Indexed) for i in idx) and not keep \
+            and not sized
+        at = sorted(sized + [a for a, (i, d) in enumerate(zip(idx, shape))
+                             if i.is_Number and d != 1])
+        if any(outside_axis(self.ctx.graph.spec.dims, self.ctx.sizes, idx[a], idx[a] + 1,
+                            self.ctx.size(shape[a])) for a in sized):
+            raise NoMatrixForm("a position past the end of its axis")
         if not take and (len(at) != 1 or self._narrower(idx, shape) or
                          (self.batch and element_at(idx, self.batch) is not None)):
             raise NoMatrixForm("an element at fixed positions of several axes")
@@ -1936,8 +1972,10 @@ class _Reader:
                 raise NoMatrixForm("a function of a whole axis read over part of an axis")
             m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
             return self._window_ref(m, e, tensor.shape)
-        if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(e.indices, tensor.shape)):
-            # log_softmax(S, axis=1)_{i, 0}: a position of the whole function (a stacked axis)
+        if any((isinstance(i, sympy.Integer) or _size_position(i, self.ctx)) and d != 1
+               for i, d in zip(e.indices, tensor.shape)):
+            # log_softmax(S, axis=1)_{i, 0}: a position of the whole function (a stacked axis);
+            # softmax(W, axis=1)_{D, l}, at a position of the dims' sizes: its slice D:D + 1
             if e.reduces:
                 raise NoMatrixForm("a position of a reduced function")
             m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
@@ -1993,8 +2031,29 @@ class _Reader:
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
         terms = [self._orient_like(b, union) for b in blobs]
-        terms = sorted(terms, key=self._term_key)
+        terms = self._pieces_in_order(sorted(terms, key=self._term_key))
         return Blob(mx.add(*terms), union)
+
+    def _pieces_in_order(self, terms: list[mx.M]) -> list[mx.M]:
+        """The pads of a concatenation's pieces in the order of their places along the axis
+        (pad(Xt, 0:D, axis=1) + pad(t, D:D + 1, axis=1), as concatenate([Xt, t]) lists
+        them), where each starts where the one before ends; ``terms`` as they are otherwise."""
+        if len(terms) < 2 or not all(isinstance(t, mx.Pad) for t in terms):
+            return terms
+        pads = [t for t in terms if isinstance(t, mx.Pad)]
+        if len({(p.axis, p.dims) for p in pads}) != 1:
+            return terms
+        out: list[mx.M] = []
+        at: Any = S.Zero
+        left = list(pads)
+        while left:
+            nxt = next((p for p in left if self._same_size(p.lo, at)), None)
+            if nxt is None:
+                return terms
+            out.append(nxt)
+            left.remove(nxt)
+            at = nxt.hi
+        return out
 
     def _stacked(self, e: Expr) -> Blob | None:
         """Σ_p δ(s, p) X_p with every position p of s's axis once: stack([X_0, X_1 …]) along
@@ -2906,6 +2965,14 @@ def _unit_slice(ref: mx.Ref) -> bool:
 def _picked(e: Indexed | AxisFunction) -> bool:
     """Whether an element is picked by an integer input: ``E[tokens[t], d]``."""
     return any(isinstance(i, Indexed) for i in e.indices)
+
+
+def nameable_each(m: mx.M | None) -> bool:
+    """Whether ``m``, an anonymous intermediate's form, is one per element that a temporary
+    defined per element can name (:meth:`_Reader._each_temporary`): no einsum, no element of
+    another form per element inside."""
+    return isinstance(m, mx.Each) and not any(isinstance(n, (mx.Each, mx.Einsum))
+                                              for n in mx.walk(m.x))
 
 
 def distinct_temporaries(forms: list[tuple[mx.M | None, tuple[Where, ...]]],

@@ -1987,7 +1987,10 @@ def used_wheres(m: mx.M, wheres: Sequence[Where]) -> tuple[Where, ...]:
         for k, w in enumerate(wheres):
             if k in used:
                 continue
-            if w.lhs in nodes:
+            if w.lhs in nodes or isinstance(w.rhs, mx.Each) and isinstance(w.lhs, mx.Ref) and \
+                    any(isinstance(n, mx.Ref) and n.name == w.lhs.name and
+                        n.kind == w.lhs.kind for n in nodes):
+                # (a temporary defined per element, t1_b = Z_b w, read whole or per element)
                 used[k] = w
             elif _shape(w.lhs) != () and transpose_deep(w.lhs) in nodes:
                 used[k] = Where(transpose_deep(w.lhs), transpose_deep(w.rhs))
