@@ -35,3 +35,16 @@ def test_the_code_of_a_column_vectors_colsum_is_its_total():
     np.testing.assert_allclose(got["mu"], -g.sum() / s)
     v = CliRunner().invoke(main, ["verify", str(spec)])
     assert v.exit_code == 0, v.output
+
+
+def test_a_range_over_a_digit_of_a_flat_index_is_no_endless_product():
+    """Two inline reshapes of one X sliced along the split axis: the reader took the bare
+    range 𝟙[…] over a digit of the flat index as a product whose only factor was itself and
+    read it again, until Python's recursion limit ('too deeply nested to derive', exit 2)."""
+    spec = REGRESSIONS / "reshape_slice_inline_twice.yaml"
+    r = CliRunner().invoke(main, ["derive", str(spec)])
+    assert r.exit_code == 0, r.output
+    assert "grad(X) = reshape(pad(tanh(slice(reshape(X, [B, T, D]), :, :, 1:3)), 1:3," in r.output, \
+        r.output
+    v = CliRunner().invoke(main, ["verify", str(spec)])
+    assert v.exit_code == 0, v.output

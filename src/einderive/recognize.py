@@ -2220,6 +2220,9 @@ class _Reader:
                                                      for a in f.args):
                 # δ(s, p) apart from a whole stack (_stacked) or a placed product (_placed)
                 raise NoMatrixForm("a piece of a stack alone")
+            if f == e:  # a factor no rule took apart (a range over a digit of a flat index,
+                # 𝟙[1 ≤ ⌊l/D⌋ … < 3]): read again it would be this product again, forever
+                raise NoMatrixForm("a range no pad or slice says")
             b = self.padded_products.pop(f) if f in self.padded_products else self.blob(f)
             if not b.idx:
                 coeff.append(b.m)
