@@ -2721,8 +2721,9 @@ class _Reader:
             m = m.x
         if m.shape == math_shape(tuple(d for d in want if d != 1)) and len(m.shape) == 2:
             return m if want[0] != 1 else mx.transpose(m)
-        if want[0] == 1:
-            return mx.transpose(mx.Reshape(m, (want[1], 1), math_shape((want[1], 1))))
+        if 1 in want:  # a vector: reshape(Y, [NP]), a column (a row transposed)
+            column = mx.Reshape(m, (want[want[0] == 1],), math_shape((want[want[0] == 1],)))
+            return column if want[1] == 1 else mx.transpose(column)
         return mx.Reshape(m, want, math_shape(want))
 
     def _reshaped_product(self, blobs: list[Blob], out: Idx) -> mx.M | None:

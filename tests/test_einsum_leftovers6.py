@@ -1,0 +1,104 @@
+"""Issue 12's einsum leftovers, session 33: a contraction over a merged axis is one product.
+
+A contraction of two factors whose free axes and summed axes each run together - every run
+one axis or the axes of a dim the spec declares as their product - is NumPy's reading of it:
+each factor reshaped to a matrix (rows the one run, columns the other), one matrix product,
+the result reshaped back.  cb_kron_einsum's closed forms read ``reshape(K v, [N, P])``
+(were ``einsum('ijn,n->ij', reshape(K, [N, P, MQ]), v)`` and ``Σ_n t1_n v A_nᵀ …`` with a
+where-clause); the einsum of a tensor of four axes against one matrix over two of its axes
+(∂L/∂A, ∂L/∂Bk) stays, with its note: a true higher-order contraction.
+
+Every form here passes ``einderive verify``; the code of each (NumPy, PyTorch) computes the
+gradients the forward pass's finite differences give.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import derive_text
+from test_codegen import _function, _torch_inputs, central_differences, draw, load, needs_torch
+
+from einderive.api import torch_module
+from einderive.render.pymodule import numpy_module
+
+MODELS = Path(__file__).resolve().parent / "models"
+
+GROUPED = """
+name: grouped_contraction
+dims: {N: 2, P: 3, M: 4, NP: N * P}
+inputs: {K: [NP, M], v: [M], W: [M, N, P]}
+forward:
+  - Y = einsum("npm,m->np", reshape(K, [N, P, M]), v)
+  - Z = einsum("mnp,np->m", W, Y)
+  - L = sum(Z ** 2) + sum(Y ** 2)
+loss: L
+"""
+
+
+def _expanded(run, path: Path) -> str:
+    out = run("derive", str(path), "--expand")
+    assert out.exit_code == 0, out.output
+    return out.stdout
+
+
+def test_a_kronecker_matrix_times_a_vector_reshaped_is_one_product(run):
+    text = _expanded(run, MODELS / "more8" / "cb_kron_einsum.yaml")
+    flat = " ".join(text.split())
+    assert "= 2 (reshape(K v, [N, P]) − reshape(y, [N, P])) Bk reshape(v, [M, Q])ᵀ" in flat, text
+    assert "= 2 (reshape(K v, [N, P]) − reshape(y, [N, P]))ᵀ A reshape(v, [M, Q])" in flat, text
+    assert "einsum('ijn" not in text and "where t1" not in text, text
+    # the true contractions keep their einsum and its note
+    assert "  ∂L/∂A       = einsum('ijkl,jl->ik', ∂L/∂K4, Bk)\n" in text, text
+    assert "∂L/∂A is written with einsum: it sums a tensor of four axes" in \
+        " ".join(run("derive", str(MODELS / "more8" / "cb_kron_einsum.yaml")).stdout.split())
+
+
+def test_a_contraction_over_a_declared_merged_axis_reads_as_reshapes(run, tmp_path):
+    spec = tmp_path / "grouped_contraction.yaml"
+    spec.write_text(GROUPED, encoding="utf-8")
+    text = _expanded(run, spec)
+    for want in ["  Y    = reshape(K v, [N, P])\n",
+                 "  Z    = reshape(W, [M, NP]) reshape(Y, [NP])\n",
+                 "  ∂L/∂Y     = reshape(reshape(W, [M, NP])ᵀ ∂L/∂Z, [N, P]) + 2 Y\n"
+                 "            = 2 (reshape(reshape(W, [M, NP])ᵀ Z, [N, P]) + Y)\n"]:
+        assert want in text, text
+    assert "einsum" not in text, text
+    out = run("verify", str(spec))
+    assert out.exit_code == 0 and "match finite differences in every printed form" in \
+        " ".join(out.stdout.split()), out.output
+
+
+READ_DAMAGE = [  # the printed lines read back to the reference, and damaged
+    ("Y = reshape(K v, [N, P])", "Y = reshape(K 2 v, [N, P])"),
+    ("∂L/∂Y = reshape(reshape(W, [M, NP])ᵀ ∂L/∂Z, [N, P]) + 2 Y",
+     "∂L/∂Y = reshape(reshape(W, [M, NP])ᵀ ∂L/∂Z, [N, P]) + Y"),
+]
+
+
+@pytest.mark.parametrize("good,bad", READ_DAMAGE, ids=[b for _, b in READ_DAMAGE])
+def test_the_reader_reads_reshaped_products_and_catches_damage(good, bad):
+    from test_printed_forms import _reads_good_rejects_bad
+    _reads_good_rejects_bad(derive_text(GROUPED), good, bad)
+
+
+def test_the_numpy_code_of_a_reshaped_product_computes_the_gradient(tmp_path):
+    d = derive_text(GROUPED)
+    code = numpy_module(d)
+    assert "d_Y = np.reshape(np.reshape(W, (M, NP)).T @ d_Z, (N, P)) + 2 * Y" in code, code
+    module = load(tmp_path, code)
+    inputs = draw(d, ())
+    grads = module.gradients(**inputs)
+    for name in inputs:
+        want = central_differences(module.forward, inputs, name)
+        assert np.allclose(grads[name], want, rtol=1e-6, atol=1e-7), name
+
+
+@needs_torch
+def test_the_torch_code_of_a_reshaped_product_passes_gradcheck(tmp_path):
+    import torch
+    d = derive_text(GROUPED)
+    module = load(tmp_path, torch_module(d))
+    assert torch.autograd.gradcheck(_function(module).apply, tuple(_torch_inputs(d)))
