@@ -5,7 +5,8 @@ one axis or the axes of a dim the spec declares as their product - is NumPy's re
 each factor reshaped to a matrix (rows the one run, columns the other), one matrix product,
 the result reshaped back.  cb_kron_einsum's closed forms read ``reshape(K v, [N, P])``
 (were ``einsum('ijn,n->ij', reshape(K, [N, P, MQ]), v)`` and ``Σ_n t1_n v A_nᵀ …`` with a
-where-clause); the einsum of a tensor of four axes against one matrix over two of its axes
+where-clause); rank3_dot_T's total of X ⊙ Y with Y's axes reversed is NumPy's
+``sum(X ⊙ permute(Y, (2, 1, 0)))`` (as sum(A ⊙ Aᵀ) of matrices); the einsum of a tensor of four axes against one matrix over two of its axes
 (∂L/∂A, ∂L/∂Bk) stays, with its note: a true higher-order contraction.
 
 Every form here passes ``einderive verify``; the code of each (NumPy, PyTorch) computes the
@@ -69,6 +70,24 @@ def test_a_contraction_over_a_declared_merged_axis_reads_as_reshapes(run, tmp_pa
     out = run("verify", str(spec))
     assert out.exit_code == 0 and "match finite differences in every printed form" in \
         " ".join(out.stdout.split()), out.output
+
+
+def test_a_total_against_a_permuted_tensor_is_numpys_sum(run):
+    text = _expanded(run, MODELS / "more" / "rank3_dot_T.yaml")
+    assert "  L = sum(X ⊙ X ⊙ permute(Y, (2, 1, 0))) + sum(X ⊙ permute(Y, (2, 1, 0)))\n" \
+        in text, text
+    assert "einsum" not in text, text
+
+
+def test_the_reader_reads_a_total_against_a_permutation_and_catches_damage():
+    from test_printed_forms import _reads_good_rejects_bad
+
+    from einderive.api import derive_file
+    d = derive_file(str(MODELS / "more" / "rank3_dot_T.yaml"))
+    _reads_good_rejects_bad(d, "L = sum(X ⊙ X ⊙ permute(Y, (2, 1, 0))) + sum(X ⊙ permute(Y, "
+                               "(2, 1, 0)))",
+                            "L = sum(X ⊙ X ⊙ permute(Y, (2, 1, 0))) + 2 sum(X ⊙ permute(Y, "
+                            "(2, 1, 0)))")
 
 
 READ_DAMAGE = [  # the printed lines read back to the reference, and damaged

@@ -2739,6 +2739,17 @@ class _Reader:
                 merged.append(b)
             else:
                 merged[same] = Blob(mx.hadamard(merged[same].m, b.m), b.idx)
+        if len(merged) == 2 and not out and len(merged[0].idx) > 2 and \
+                len(set(merged[0].idx)) == len(merged[0].idx) and \
+                set(merged[0].idx) == set(merged[1].idx) and \
+                not any(mx.batch_of(x.m) for x in merged):
+            # Σ X_ijk Y_kji: the total of X ⊙ Y with Y's axes in X's order, as NumPy's
+            # sum(X * np.transpose(Y, axes)) says it (sum(A ⊙ Aᵀ) of matrices)
+            a, b = merged
+            axes = tuple(b.idx.index(i) for i in a.idx)
+            dims = tuple(self.ctx.index_dim[i] for i in a.idx)
+            moved = mx.Permute(b.m, axes, dims, math_shape(dims))
+            return mx.reduce(ReduceKind.SUM, mx.hadamard(a.m, moved))
         if len(merged) != 2 or len(out) > 2 or not out:
             return None
         a, b = merged
