@@ -116,8 +116,50 @@ def test_the_numpy_code_of_a_reshaped_product_computes_the_gradient(tmp_path):
 
 
 @needs_torch
-def test_the_torch_code_of_a_reshaped_product_passes_gradcheck(tmp_path):
+@pytest.mark.parametrize("name", ["GROUPED", "TALKING_HEADS"])
+def test_the_torch_code_of_a_reshaped_product_passes_gradcheck(tmp_path, name):
     import torch
-    d = derive_text(GROUPED)
+    d = derive_text(globals()[name])
     module = load(tmp_path, torch_module(d))
     assert torch.autograd.gradcheck(_function(module).apply, tuple(_torch_inputs(d)))
+
+
+TALKING_HEADS = """
+name: talking_heads_merged_axis
+dims: {H: 2, T: 3, Dh: 2, TT: T * T}
+inputs: {Q: [H, T, Dh], K: [H, T, Dh], V: [H, T, Dh], P: [H, H]}
+wrt: [Q, K, P]
+forward:
+  - S = Q @ transpose(K, axes=(0, 2, 1)) / sqrt(Dh)
+  - Sm = einsum('gh,hij->gij', P, S)
+  - O = softmax(Sm, axis=-1) @ V
+  - L = sum(O ** 2)
+loss: L
+"""
+
+
+def test_heads_mixed_by_a_matrix_over_a_declared_merged_axis(run, tmp_path):
+    """more13/talking_heads_rank3 with T·T declared (TT: T * T): every einsum is a product
+    of reshapes; without the declaration no dim names the merged axis, and einsum stays."""
+    spec = tmp_path / "talking_heads_merged_axis.yaml"
+    spec.write_text(TALKING_HEADS, encoding="utf-8")
+    text = _expanded(run, spec)
+    for want in ["  Sm      = reshape(P reshape(S, [H, TT]), [H, T, T])\n",
+                 "  ∂L/∂S       = reshape(Pᵀ reshape(∂L/∂Sm, [H, TT]), [H, T, T])\n",
+                 "  ∂L/∂P       = reshape(∂L/∂Sm, [H, TT]) reshape(S, [H, TT])ᵀ\n"]:
+        assert want in text, text
+    assert "einsum" not in text, text
+    out = run("verify", str(spec))
+    assert out.exit_code == 0, out.output
+    d = derive_text(TALKING_HEADS)
+    code = numpy_module(d)
+    assert "d_S = np.reshape(P.T @ np.reshape(d_Sm, (H, TT)), (H, T, T))" in code, code
+    assert "d_P = np.reshape(d_Sm, (H, TT)) @ np.reshape(S, (H, TT)).T" in code, code
+    module = load(tmp_path, code)
+    inputs = draw(d, ())
+    grads = module.gradients(**inputs)
+    for name in ("Q", "K", "P"):
+        want = central_differences(module.forward, inputs, name)
+        assert np.allclose(grads[name], want, rtol=1e-6, atol=1e-7), name
+    plain = " ".join(_expanded(run, MODELS / "more13" / "talking_heads_rank3.yaml").split())
+    assert "einsum('ikl,jkl->ij', ∂L/∂Sm, S)" in plain

@@ -2750,7 +2750,7 @@ class _Reader:
             dims = tuple(self.ctx.index_dim[i] for i in a.idx)
             moved = mx.Permute(b.m, axes, dims, math_shape(dims))
             return mx.reduce(ReduceKind.SUM, mx.hadamard(a.m, moved))
-        if len(merged) != 2 or len(out) > 2 or not out:
+        if len(merged) != 2 or not out:
             return None
         a, b = merged
         for x in (a, b):
