@@ -77,6 +77,9 @@ def test_a_total_against_a_permuted_tensor_is_numpys_sum(run):
     assert "  L = sum(X ⊙ X ⊙ permute(Y, (2, 1, 0))) + sum(X ⊙ permute(Y, (2, 1, 0)))\n" \
         in text, text
     assert "einsum" not in text, text
+    # each element's transpose stays ᵀ (the batch reading), never a permutation
+    text = _expanded(run, MODELS / "more" / "transpose_rank3_all.yaml")
+    assert "sum(Vᵀ ⊙ Y) + sum(V ⊙ Z)" in text and "permute" not in text, text
 
 
 def test_the_reader_reads_a_total_against_a_permutation_and_catches_damage():

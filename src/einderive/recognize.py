@@ -2747,6 +2747,9 @@ class _Reader:
             # sum(X * np.transpose(Y, axes)) says it (sum(A ⊙ Aᵀ) of matrices)
             a, b = merged
             axes = tuple(b.idx.index(i) for i in a.idx)
+            n = len(axes)
+            if axes == tuple(range(n - 2)) + (n - 1, n - 2):
+                return None  # each element's transpose: sum(Vᵀ ⊙ Y) says it (the batch reading)
             dims = tuple(self.ctx.index_dim[i] for i in a.idx)
             moved = mx.Permute(b.m, axes, dims, math_shape(dims))
             return mx.reduce(ReduceKind.SUM, mx.hadamard(a.m, moved))
