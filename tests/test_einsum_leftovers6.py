@@ -50,6 +50,7 @@ def test_a_kronecker_matrix_times_a_vector_reshaped_is_one_product(run):
     flat = " ".join(text.split())
     assert "= 2 (reshape(K v, [N, P]) − reshape(y, [N, P])) Bk reshape(v, [M, Q])ᵀ" in flat, text
     assert "= 2 (reshape(K v, [N, P]) − reshape(y, [N, P]))ᵀ A reshape(v, [M, Q])" in flat, text
+    assert "  ∂L/∂K4      = 2 reshape((K v − y) vᵀ, [N, P, M, Q])\n" in text, text  # one reshape
     assert "einsum('ijn" not in text and "where t1" not in text, text
     # the true contractions keep their einsum and its note
     assert "  ∂L/∂A       = einsum('ijkl,jl->ik', ∂L/∂K4, Bk)\n" in text, text
@@ -166,3 +167,11 @@ def test_heads_mixed_by_a_matrix_over_a_declared_merged_axis(run, tmp_path):
         assert np.allclose(grads[name], want, rtol=1e-6, atol=1e-7), name
     plain = " ".join(_expanded(run, MODELS / "more13" / "talking_heads_rank3.yaml").split())
     assert "einsum('ikl,jkl->ij', ∂L/∂Sm, S)" in plain
+
+
+def test_a_reshape_of_a_reshaped_product_is_one_reshape(run):
+    """A product read over the split axes (Xᵀ G as [D, H, P]) and reshaped back to the
+    merged one is the product itself, never reshape(reshape(Xᵀ G, [D, H, P]), [D, HP])."""
+    text = _expanded(run, MODELS / "more7" / "maxout_reshape.yaml")
+    assert "  ∂L/∂W     = Xᵀ reshape(∂L/∂Z, [B, HP])\n" in text, text
+    assert "reshape(reshape(" not in text, text

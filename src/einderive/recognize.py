@@ -977,7 +977,11 @@ def _split_outside(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None]
         inner = recognize(ctx, namer, anon_forms, inner_expr, inner_idx, inner_shape)
         if inner.matrix is None or isinstance(inner.matrix, mx.Each):
             continue  # (a form of each element has no left side inside a reshape)
-        m = mx.Reshape(inner.matrix, tuple(shape), math_shape(tuple(shape)))
+        m: mx.M = mx.Reshape(inner.matrix, tuple(shape), math_shape(tuple(shape)))
+        if isinstance(inner.matrix, mx.Reshape) and not mx.batch_of(inner.matrix.x):
+            # a reshape of a reshape is one (Xᵀ G of [D, HP] read as [D, H, P], then back)
+            x = inner.matrix.x
+            m = x if x.shape == m.shape else mx.Reshape(x, tuple(shape), m.shape)
         out = Recognition(m, inner.wheres, inner.einsum)
         if not inner.einsum:
             return out
