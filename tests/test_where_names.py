@@ -173,13 +173,14 @@ def test_a_temporary_defined_per_element_is_computed_whole_where_read_whole() ->
 
 
 def test_the_batch_note_says_a_row_of_a_matrix_is_a_vector() -> None:
-    # Σ_n t1_n v A_nᵀ … with A: [N, M]: A_n is a row of A, read as a column, not a matrix
-    out = plain(derive_file(str(ROOT / "tests" / "models" / "more8" / "cb_kron_einsum.yaml")),
+    # Σ_t onehot(bk_t)ᵀ ∂L/∂S_t … with S: [T, T]: S_t is a row of S, read as a column, not a
+    # matrix (cb_kron_einsum's Σ_n t1_n v A_nᵀ was one, now reshape(K v, [N, P]))
+    out = plain(derive_file(str(ROOT / "tests" / "models" / "more11" / "t5_bucket_bias.yaml")),
                 Options(expand=True))
     flat = " ".join(out.split())
-    assert "Σ_n A_n adds the vectors A_n of every element n of the batch axis N: A_n is " \
-        "the column A[n, :]." in flat, flat[-600:]
-    assert "the matrices A_n" not in flat
+    assert "Σ_t S_t adds the vectors S_t of every element t of the batch axis T: S_t is " \
+        "the column S[t, :]." in flat, flat[-600:]
+    assert "the matrices S_t" not in flat
 
 
 def test_the_batch_note_of_a_sum_of_no_batched_leaf_names_none() -> None:

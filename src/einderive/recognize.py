@@ -978,7 +978,11 @@ def _split_outside(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None]
         inner = recognize(ctx, namer, anon_forms, inner_expr, inner_idx, inner_shape)
         if inner.matrix is None or isinstance(inner.matrix, mx.Each):
             continue  # (a form of each element has no left side inside a reshape)
-        m = mx.Reshape(inner.matrix, tuple(shape), math_shape(tuple(shape)))
+        m: mx.M = mx.Reshape(inner.matrix, tuple(shape), math_shape(tuple(shape)))
+        if isinstance(inner.matrix, mx.Reshape) and not mx.batch_of(inner.matrix.x):
+            # a reshape of a reshape is one (Xᵀ G of [D, HP] read as [D, H, P], then back)
+            x = inner.matrix.x
+            m = x if x.shape == m.shape else mx.Reshape(x, tuple(shape), m.shape)
         out = Recognition(m, inner.wheres, inner.einsum)
         if not inner.einsum:
             return out
@@ -2760,8 +2764,100 @@ class _Reader:
         dims = [self.ctx.index_dim[i] for i in idx]
         return math_shape(tuple(dims)) if dims else ()
 
+    def _grouped(self, b: Blob, rows: Idx, cols: Idx) -> mx.M | None:
+        """``b`` as the matrix of its axes ``rows`` by its axes ``cols`` (each group one axis,
+        none, or the axes of a dim declared as their product, as reshape groups them): b's
+        own axes run rows then cols (a reshape), or cols then rows (its transpose)."""
+        if b.idx == cols + rows and rows and cols:
+            m = self._grouped(b, cols, rows)
+            return None if m is None else mx.transpose(m)
+        if b.idx != rows + cols:
+            return None
+        dims: list[Any] = []
+        for group in (rows, cols):
+            names = [self.ctx.index_dim[i] for i in group]
+            d = names[0] if len(names) == 1 else 1 if not names else \
+                _dim_of_product(self.ctx, names)
+            if d is None:
+                return None
+            dims.append(d)
+        want = tuple(dims)
+        m = b.m
+        while isinstance(m, mx.Reshape):  # reshape(reshape(K, [N, P, MQ]), [NP, MQ]) is K
+            m = m.x
+        if m.shape == math_shape(tuple(d for d in want if d != 1)) and len(m.shape) == 2:
+            return m if want[0] != 1 else mx.transpose(m)
+        if 1 in want:  # a vector: reshape(Y, [NP]), a column (a row transposed)
+            column = mx.Reshape(m, (want[want[0] == 1],), math_shape((want[want[0] == 1],)))
+            return column if want[1] == 1 else mx.transpose(column)
+        return mx.Reshape(m, want, math_shape(want))
+
+    def _reshaped_product(self, blobs: list[Blob], out: Idx) -> mx.M | None:
+        """Σ_n A_ijn v_n as reshape(K v, [N, P]) where A = reshape(K, [N, P, MQ]) and NP is
+        declared N * P: two factors (those of the same axes multiplied elementwise first)
+        whose free axes and summed axes each run together, every run one axis or a declared
+        dim's, are one matrix product of the two reshaped to matrices (NumPy's reading of a
+        contraction over a merged axis), the result reshaped back; None for any other."""
+        merged: list[Blob] = []
+        for b in blobs:
+            same = next((k for k, c in enumerate(merged) if c.idx == b.idx), None)
+            if same is None:
+                merged.append(b)
+            else:
+                merged[same] = Blob(mx.hadamard(merged[same].m, b.m), b.idx)
+        if len(merged) == 2 and not out and len(merged[0].idx) > 2 and \
+                len(set(merged[0].idx)) == len(merged[0].idx) and \
+                set(merged[0].idx) == set(merged[1].idx) and \
+                not any(mx.batch_of(x.m) for x in merged):
+            # Σ X_ijk Y_kji: the total of X ⊙ Y with Y's axes in X's order, as NumPy's
+            # sum(X * np.transpose(Y, axes)) says it (sum(A ⊙ Aᵀ) of matrices)
+            a, b = merged
+            axes = tuple(b.idx.index(i) for i in a.idx)
+            n = len(axes)
+            if axes == tuple(range(n - 2)) + (n - 1, n - 2):
+                return None  # each element's transpose: sum(Vᵀ ⊙ Y) says it (the batch reading)
+            dims = tuple(self.ctx.index_dim[i] for i in a.idx)
+            moved = mx.Permute(b.m, axes, dims, math_shape(dims))
+            return mx.reduce(ReduceKind.SUM, mx.hadamard(a.m, moved))
+        if len(merged) != 2 or not out:
+            return None
+        a, b = merged
+        for x in (a, b):
+            if len(set(x.idx)) != len(x.idx) or any(not isinstance(i, Symbol) for i in x.idx) \
+                    or mx.batch_of(x.m):
+                return None
+        shared = [i for i in a.idx if i in b.idx]
+        if any(i in out for i in shared) or not shared:
+            return None
+        free_a = tuple(i for i in a.idx if i not in shared)
+        free_b = tuple(i for i in b.idx if i not in shared)
+        if free_a + free_b != tuple(out):
+            if free_b + free_a != tuple(out):
+                return None
+            a, b, free_a, free_b = b, a, free_b, free_a
+        if not free_a:  # K v, not vᵀ Kᵀ: the vector on the right
+            a, b, free_a, free_b = b, a, free_b, free_a
+        runs = [tuple(i for i in a.idx if i in shared)]
+        if tuple(i for i in b.idx if i in shared) != runs[0]:
+            return None
+        left = self._grouped(a, free_a, runs[0])
+        right = self._grouped(b, runs[0], free_b)
+        if left is None or right is None:
+            return None
+        m = mx.matmul(left, right)
+        target = self._shape_of(out)
+        if m.shape == target:
+            return m
+        if m.shape == tuple(reversed(target)):  # (a row: the column it is, transposed)
+            return mx.transpose(m)
+        dims = tuple(self.ctx.index_dim[i] for i in out)
+        return mx.Reshape(m, dims, math_shape(dims))
+
     def _einsum(self, blobs: list[Blob], out: Idx) -> Blob:
         """``einsum`` of the factors as they stand; vectors are passed as 1-d operands."""
+        product = self._reshaped_product(blobs, out)
+        if product is not None:
+            return Blob(product, tuple(out))
         def first(b: Blob) -> int:
             at = [out.index(i) for i in b.idx if i in out]
             return min(at) if at else len(out)
