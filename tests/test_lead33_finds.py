@@ -48,3 +48,16 @@ def test_a_range_over_a_digit_of_a_flat_index_is_no_endless_product():
         r.output
     v = CliRunner().invoke(main, ["verify", str(spec)])
     assert v.exit_code == 0, v.output
+
+
+def test_the_batch_note_says_every_element_read_at_other_axes():
+    """∂L/∂X_a = 2 X_a ⊙ Z_a + Y_aᵀ reads Z_a at Z's middle axis and Y_a at Y's last: the
+    note says both (it said Z_a only, and Y_a read as Y[a, :, :], which is no B×C matrix)."""
+    spec = REGRESSIONS / "elements_at_other_axes.yaml"
+    r = CliRunner().invoke(main, ["derive", str(spec)])
+    assert r.exit_code == 0, r.output
+    note = " ".join(r.output.split("\nnote: ", 1)[1].split())
+    assert "∂L/∂X_a   = 2 X_a ⊙ Z_a + Y_aᵀ" in r.output, r.output
+    assert "the batch axis A: Z_a is the matrix Z[:, a, :], Y_a the matrix Y[:, :, a]." in note, \
+        note
+    assert "the batch axis B: X_b is the matrix X[:, b, :]." in note, note

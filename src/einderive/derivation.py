@@ -817,6 +817,9 @@ class Note(Record):
     leaf_vector: bool = False  # each ``leaf`` is a vector: A_n of A: [N, M] is A[n, :]
     part: mx.M | None = None
     part_leaf: mx.Ref | None = None
+    # other tensors of those forms read at axes not leading, each with its form (Y_a of
+    # Y: [C, B, A] is Y[:, :, a]), said beside the form's named element
+    also: tuple[tuple[mx.M, mx.Ref], ...] = ()
     # an einsum note's true higher-order contraction (:func:`_contraction`): 'outer' (an
     # outer product of vectors into ``axes`` axes), 'double' (a tensor of ``axes`` axes
     # summed over two or more of them against one matrix), 'vectors' (a tensor of ``axes``
@@ -916,6 +919,20 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
             if one is not None:
                 seen.add(f.matrix.names)
                 others.append((f.matrix, one))
+    # in each of those forms, every other tensor read at axes not leading and not the named
+    # element's (Y_a of Y: [C, B, A] is Y[:, :, a] beside Z_a, Z[:, a, :]) is said too: read
+    # as the note's example, Y_a would be Y[:, a, :] (K_h beside Q_h, both [T, H, Dh], is)
+    named_leaves = [(each, element_leaf)] + others if element_leaf is not None else others
+    also: list[tuple[mx.M, mx.Ref]] = []
+    for form, one in named_leaves:
+        assert isinstance(form, mx.Each)
+        leading = tuple(range(len(form.dims)))
+        said = {(one.at or leading)}
+        for r in mx.leaves(form.x):
+            if r.batch and not r.missing and r.name in tensors and r.at not in said and \
+                    len(r.batch) == len(form.dims) and r.at and r.at != leading:
+                said.add(r.at)
+                also.append((form, r))
     # an element of a tensor of one axis more than its batch is a vector (a row of a matrix
     # A: [N, M], read as the column A_n), not a matrix
     vector = leaf is not None and any(t.name == leaf.name and len(t.shape) == len(leaf.batch) + 1
@@ -932,7 +949,8 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
         any(r.batch for r in mx.leaves(f.matrix)) for name, f in lines)
     return [Note(NoteKind.BATCHED, ref.name, form=shown, element=each, leaf=leaf,
                  element_leaf=element_leaf, leaf_vector=vector, part=part[0],
-                 part_leaf=part[1], elements=tuple(others), wide=wide_read)]
+                 part_leaf=part[1], elements=tuple(others), also=tuple(also),
+                 wide=wide_read)]
 
 
 def _element_leaf(each: mx.Each, tensors: frozenset[str], users: frozenset[str]

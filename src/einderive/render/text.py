@@ -212,15 +212,30 @@ class Pen(Record):
         }.get(n.contraction, " where no matrix rule applies")
 
     def _element_note(self, form: mx.M | None, leaf: mx.Ref | None,
-                      math: Callable[[str], str]) -> str:
+                      math: Callable[[str], str],
+                      also: tuple[tuple[mx.M, mx.Ref], ...] = ()) -> str:
         """`` A line subscripted by h holds for every element h of the batch axis H: Q_h is
         the matrix Q[:, h, :].`` for the first form written element by element (``form``,
-        a matrix.Each; ``leaf`` the element it names), else nothing."""
+        a matrix.Each; ``leaf`` the element it names; ``also``: other tensors' elements read
+        at axes not leading, said for the forms they are of), else nothing."""
         if not isinstance(form, mx.Each) or leaf is None:
             return ""
         p = self.printer()
         letters = [Symbol(x) for x in form.names]
         idx = p.index_list(letters)
+        element = ", ".join(p.index_list([x]) for x in letters)
+        element = f"({element})" if len(letters) > 1 else element
+        axes = ", ".join(p.dim(d) for d in form.dims)
+        plural = "axes" if len(form.dims) > 1 else "axis"
+        said = [self._element_of(r, letters, idx, math, k > 0) for k, r in
+                enumerate([leaf] + [r for f, r in also if f is form])]
+        return (f" A line subscripted by {math(idx)} holds for every element {math(element)} "
+                f"of the batch {plural} {math(axes)}: {', '.join(said)}.")
+
+    def _element_of(self, leaf: mx.Ref, letters: list[Symbol], idx: str,
+                    math: Callable[[str], str], more: bool) -> str:
+        """``Q_h is the matrix Q[:, h, :]`` (``more``: ``Y_h the matrix Y[:, :, h]``)."""
+        p = self.printer()
         one = p.tensor(leaf.name, idx) if leaf.kind == RefKind.TENSOR else \
             p.adjoint(leaf.name, idx)
         whole = p.tensor(leaf.name, "") if leaf.kind == RefKind.TENSOR else \
@@ -230,13 +245,8 @@ class Pen(Record):
         where = iter(p.index_list([x]) for x in letters)
         parts = [next(where) if a in at else ":" for a in range(rank)]
         what = {2: "matrix", 1: "column"}.get(rank - len(letters), "number")  # (t_b of t: [B])
-        element = ", ".join(p.index_list([x]) for x in letters)
-        element = f"({element})" if len(letters) > 1 else element
-        axes = ", ".join(p.dim(d) for d in form.dims)
-        plural = "axes" if len(form.dims) > 1 else "axis"
-        return (f" A line subscripted by {math(idx)} holds for every element {math(element)} "
-                f"of the batch {plural} {math(axes)}: {math(one)} is the {what} "
-                f"{math(whole + '[' + ', '.join(parts) + ']')}.")
+        return f"{math(one)} {'' if more else 'is '}the {what} " \
+            f"{math(whole + '[' + ', '.join(parts) + ']')}"
 
     def _part_note(self, form: mx.M | None, leaf: mx.Ref | None,
                    math: Callable[[str], str]) -> str:
@@ -273,8 +283,9 @@ class Pen(Record):
                 said = (wide +
                         self._batch_sum_note(n.form, n.leaf, math, n.leaf_vector,
                                              n.leaf == n.element_leaf) +
-                        self._element_note(n.element, n.element_leaf, math) +
-                        "".join(self._element_note(e, leaf, math) for e, leaf in n.elements) +
+                        self._element_note(n.element, n.element_leaf, math, n.also) +
+                        "".join(self._element_note(e, leaf, math, n.also)
+                                for e, leaf in n.elements) +
                         self._part_note(n.part, n.part_leaf, math)).strip()
                 if said:
                     out.append(said)
