@@ -1680,16 +1680,26 @@ def _shaped(x: mx.M, dims: tuple[Any, ...], shape: tuple[Any, ...]) -> bool:
 
 
 def abs_times_sign(m: mx.M) -> mx.M | None:
-    """``|u| ⊙ sign(u)`` → ``u`` (the derivative of ``|u|`` meeting ``|u|``)."""
+    """``|u| ⊙ sign(u)`` → ``u`` (the derivative of ``|u|`` meeting ``|u|``), and ``u ⊙
+    sign(u)`` → ``|u|`` (the derivative of log|det(W)| reads det(W)·sign(det(W))/|det(W)|,
+    whose |det(W)| then cancels: W⁻ᵀ)."""
     if not isinstance(m, mx.Hadamard):
         return None
-    for i, f in enumerate(m.factors):
-        if not (isinstance(f, mx.Fn) and f.name == "abs"):
-            continue
-        for j, g in enumerate(m.factors):
-            if isinstance(g, mx.Fn) and g.name == "sign" and g.args == f.args:
-                rest = [h for k, h in enumerate(m.factors) if k not in (i, j)]
-                return mx.hadamard(f.x, *rest)
+    signs = [j for j, g in enumerate(m.factors)
+             if isinstance(g, mx.Fn) and g.name == "sign" and not g.rest]
+    for j in signs:
+        u = cast(mx.Fn, m.factors[j]).x
+        for i, f in enumerate(m.factors):
+            if i == j:
+                continue
+            if isinstance(f, mx.Fn) and f.name == "abs" and not f.rest and f.x == u:
+                new = u
+            elif f == u:
+                new = mx.fn("abs", u)
+            else:
+                continue
+            rest = [h for k, h in enumerate(m.factors) if k not in (i, j)]
+            return mx.scalar_product([new, *rest]) if m.is_scalar else mx.hadamard(new, *rest)
     return None
 
 
