@@ -1558,8 +1558,13 @@ def one_reciprocal(m: mx.M) -> mx.M | None:
 
 
 def reciprocal_exp(m: mx.M) -> mx.M | None:
-    """``(1/exp(2 ls))·r`` → ``exp(−2 ls)·r``: the reciprocal of an exponential in front of a
-    tensor is the exponential of the negated argument (one node fewer)."""
+    """``(1/exp(2 ls))·r`` → ``exp(−2 ls)·r``, ``s/exp(2 ls)`` → ``s·exp(−2 ls)``: the
+    reciprocal of an exponential is the exponential of the negated argument (one node fewer
+    where the argument has a number in front), in front of a tensor or anywhere else."""
+    if isinstance(m, mx.Pow):
+        if m.exp == -1 and isinstance(m.x, mx.Fn) and m.x.name == "exp" and not m.x.rest:
+            return mx.fn("exp", mx.neg(m.x.x))
+        return None
     if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Pow) and m.coeff.exp == -1 and
             isinstance(m.coeff.x, mx.Fn) and m.coeff.x.name == "exp" and not m.coeff.x.rest):
         return None
