@@ -26,6 +26,7 @@ from .kinds import ReduceKind, RefKind
 from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
 from .cancel import cancelled, denominators, reflected, worth_cancelling
 from .recognize import Where, reading_forward, transpose_deep
+from .record import replace
 
 Rule = Callable[[mx.M], "mx.M | None"]
 
@@ -591,10 +592,14 @@ def common_factor(m: mx.M, products: Sequence[frozenset[mx.M]] = ()) -> mx.M | N
         for k, f in dict.fromkeys(fs):
             seen[k] = seen.get(k, 0) + 1
             first.setdefault(k, f)
-    shared = [k for k, n in seen.items() if n > 1 and _worth_pulling(k)]
+    shared = [k for k, n in seen.items() if n > 1 and (_worth_pulling(k) or
+                                                       _shared_denominator(k, lists))]
     if not shared:
         return None
     best = max(shared, key=lambda k: (seen[k], cost(first[k])))  # max keeps the first of equals
+    # a numerator stands for its term: the index form keeps the terms' order (y/(r + mu) +
+    # r/(r + mu) − y/mu, not −y/mu + …)
+    held = not _worth_pulling(best)
     inside: list[mx.M] = []
     out: list[mx.M | None] = []  # the factored term stands where its first term stood
     for t, fs in zip(m.terms, lists):
@@ -604,7 +609,8 @@ def common_factor(m: mx.M, products: Sequence[frozenset[mx.M]] = ()) -> mx.M | N
             continue
         if not inside:
             out.append(None)
-        inside.append(_without(t, hit))
+        part = _without(t, hit)
+        inside.append(replace(part, src=t.src) if held and t.src is not None else part)
     joined = _times(first[best], _signed_sum(inside))
     return mx.add(*[joined if t is None else t for t in out])
 
@@ -638,6 +644,16 @@ def _worth_pulling(f: mx.M) -> bool:
     # nor a divisor tensor: ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of
     # P = e ⊘ n, and in a deep chain the closed forms built on it outgrow the page
     return not isinstance(plain, (mx.Ref, mx.Add, mx.Ones)) and not _negative_power(f)
+
+
+def _shared_denominator(k: mx.M, lists: list[list[tuple[mx.M, mx.M]]]) -> bool:
+    """A divisor every term that holds it divides one name by: ``y ⊘ (r + mu) + r ⊘ (r +
+    mu)`` is ``(y + r) ⊘ (r + mu)``, one fraction (a divisor of longer products stays, as
+    :func:`_worth_pulling` says)."""
+    if not (isinstance(k, mx.Pow) and _negative_power(k)):
+        return False
+    return all(len(fs) == 2 and isinstance(next(f for g, f in fs if g != k), mx.Ref)
+               for fs in lists if any(g == k for g, _ in fs))
 
 
 def _times(a: mx.M, b: mx.M) -> mx.M:
