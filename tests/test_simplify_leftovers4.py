@@ -11,7 +11,9 @@ differences against every printed form), and the rule on its own with numbers:
 - ``1/exp(u)`` anywhere is ``exp(−u)`` (``reciprocal_exp``): student_t's ∂L/∂ls no longer
   writes ``/exp(2 ls)`` beside ``exp(−2 ls)``;
 - quotients of one name each over one divisor are one quotient (``common_factor``):
-  ``y ⊘ (r + mu) + r ⊘ (r + mu)`` is ``(y + r) ⊘ (r + mu)``.
+  ``y ⊘ (r + mu) + r ⊘ (r + mu)`` is ``(y + r) ⊘ (r + mu)``;
+- a product of node names that is a node's form is the node, and terms made alike collect
+  (``reuse``): ``Xᵀ Xᵀ Xᵀ Xᵀ`` is ``X2ᵀ X2ᵀ`` is ``X4ᵀ``, so ``4 X4ᵀ + X4ᵀ`` is ``5 X4ᵀ``.
 """
 
 from __future__ import annotations
@@ -122,4 +124,27 @@ def test_quotients_of_names_over_one_divisor_are_one_quotient():
     d = _derive("models/more12/negbin_glm.yaml")
     assert forms(d, "mu") == ("y_i / (r + mu_i) + r / (r + mu_i) − y_i / mu_i",  # order kept
                               "(y + r) ⊘ (r + mu) − y ⊘ mu")
+    _verified(d)
+
+
+def test_a_product_of_node_names_that_is_a_nodes_form_is_the_node():
+    from einderive.reuse import reusable, reuse
+    X = ref("X", "N", "N")
+    X2, X4 = ref("X2", "N", "N"), ref("X4", "N", "N")
+    named = reusable([(X2, mx.matmul(X, X)), (X4, mx.matmul(X2, X2))])
+    xt = mx.transpose(X)
+    four = mx.matmul(mx.matmul(mx.matmul(xt, xt), xt), xt)
+    before = mx.add(mx.scale(mx.Const(sympy.Integer(4)), four), mx.transpose(X4))
+    assert text(before) == "4 Xᵀ Xᵀ Xᵀ Xᵀ + X4ᵀ"
+    after = reuse(before, named)
+    assert text(after) == "5 X4ᵀ"  # was 4 X2ᵀ X2ᵀ + X4ᵀ: the names read once, not collected
+    vals = values_for(X)
+    vals["X2"] = vals["X"] @ vals["X"]
+    vals["X4"] = vals["X2"] @ vals["X2"]
+    np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-10)
+    # terms alike only in part stay apart
+    assert text(reuse(mx.add(mx.scale(mx.Const(sympy.Integer(2)), mx.matmul(xt, xt)), X4),
+                      named)) == "2 X2ᵀ + X4"
+    d = _derive("models/more13/cb_trace_x_power5_split.yaml")
+    assert _closed(d, "X") == "5 X4ᵀ"  # Cookbook (2.5, eq. 109) tr(X⁵) = 5 (X⁴)ᵀ
     _verified(d)
