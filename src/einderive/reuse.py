@@ -361,7 +361,8 @@ def _reuse_chain(m: mx.MatMul, t: _Tables) -> mx.M:
         right = [_reuse(_product(chain[i + n:]), t)] if i + n < len(chain) else []
         out = _product([*left, ref, *right])
         # the names may make another node's form: Xᵀ Xᵀ Xᵀ Xᵀ is X2ᵀ X2ᵀ, which is X4ᵀ
-        return _reuse_chain(out, t) if isinstance(out, mx.MatMul) else out
+        again = _reuse_chain(out, t) if isinstance(out, mx.MatMul) else out
+        return again if _chain(again) != _chain(out) else out
     return _product([_reuse(f, t) for f in chain])
 
 
