@@ -99,6 +99,11 @@ def test_the_reciprocal_of_an_exponential_anywhere_is_an_exponential():
     vals = values_for(before)
     np.testing.assert_allclose(ev(after, vals), ev(before, vals), rtol=1e-12)
     assert S.cost(after) < S.cost(before)
+    # a tensor's stays a divisor, as the forward line divides by the variance exp(2 s)
+    sv, X = ref("sv", "N", 1), ref("X", "N", 1)
+    tensor = mx.hadamard(X, mx.power(mx.fn("exp", mx.scale(two, sv)), -1))
+    assert S.reciprocal_exp(tensor.factors[1]) is None
+    assert text(S.simplify(tensor)) == "X ⊘ exp(2 sv)"
     d = _derive("models/more12/student_t_regression.yaml")
     assert forms(d, "ls")[1] == \
         "B − (4/3) exp(−2 ls)·sum(r ⊙ r ⊘ (1 + (1/3) exp(−2 ls)·r ⊙ r))"  # was …/exp(2 ls)

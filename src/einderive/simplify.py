@@ -1575,10 +1575,13 @@ def one_reciprocal(m: mx.M) -> mx.M | None:
 
 def reciprocal_exp(m: mx.M) -> mx.M | None:
     """``(1/exp(2 ls))·r`` → ``exp(−2 ls)·r``, ``s/exp(2 ls)`` → ``s·exp(−2 ls)``: the
-    reciprocal of an exponential is the exponential of the negated argument (one node fewer
-    where the argument has a number in front), in front of a tensor or anywhere else."""
+    reciprocal of a scalar exponential is the exponential of the negated argument (one node
+    fewer where the argument has a number in front), in front of a tensor or in a scalar
+    product.  A tensor's stays a divisor: ``⊘ exp(2 s)ᵀ`` is the variance a forward line
+    divides by, and the adjoints beside it divide by it too."""
     if isinstance(m, mx.Pow):
-        if m.exp == -1 and isinstance(m.x, mx.Fn) and m.x.name == "exp" and not m.x.rest:
+        if m.exp == -1 and m.is_scalar and isinstance(m.x, mx.Fn) and m.x.name == "exp" and \
+                not m.x.rest:
             return mx.fn("exp", mx.neg(m.x.x))
         return None
     if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Pow) and m.coeff.exp == -1 and
