@@ -8,8 +8,8 @@ differences against every printed form), and the rule on its own with numbers:
 - a whole number before a reciprocal coefficient prints as one fraction: ``(2/L)·X Xᵀ X``,
   not ``2 (1/L)·X Xᵀ X``; a scalar ``c·(1/x)`` as ``c/x``: ``(D − 1)/(1 + be·h)``, not
   ``(D − 1) 1/(1 + be·h)`` (the matrix printer: the tree is the same);
-- ``1/exp(u)`` anywhere is ``exp(−u)`` (``reciprocal_exp``): student_t's ∂L/∂ls no longer
-  writes ``/exp(2 ls)`` beside ``exp(−2 ls)``;
+- a scalar ``1/exp(u)`` in a product is ``exp(−u)`` (``reciprocal_exp``): student_t's ∂L/∂ls
+  no longer writes ``/exp(2 ls)`` beside ``exp(−2 ls)``; a tensor's ``⊘ exp(2 s)`` stays;
 - quotients of one name each over one divisor are one quotient (``common_factor``):
   ``y ⊘ (r + mu) + r ⊘ (r + mu)`` is ``(y + r) ⊘ (r + mu)``;
 - a product of node names that is a node's form is the node, and terms made alike collect
@@ -89,7 +89,7 @@ def test_a_whole_number_before_a_reciprocal_prints_as_one_fraction():
     _verified(d)
 
 
-def test_the_reciprocal_of_an_exponential_anywhere_is_an_exponential():
+def test_the_reciprocal_of_a_scalar_exponential_in_a_product_is_an_exponential():
     ls, s = ref("ls"), ref("s")
     two = mx.Const(sympy.Integer(2))
     before = mx.scalar_product([s, mx.power(mx.fn("exp", mx.scale(two, ls)), -1)])
