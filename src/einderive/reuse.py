@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import matrix as mx
 from .kinds import ReduceKind, RefKind
@@ -329,7 +329,22 @@ def _reuse_here(m: mx.M, t: _Tables) -> mx.M:
         found = _reuse_some(m, t.parts)
         if found is not None:
             return _reuse(found, t)
-    return _rebuild(m, [_reuse(c, t) for c in m.children()])
+    out = _rebuild(m, [_reuse(c, t) for c in m.children()])
+    return _alike_collected(out) if isinstance(out, mx.Add) and out is not m else out
+
+
+def _alike_collected(m: mx.Add) -> mx.M:
+    """``4 X4ᵀ + X4ᵀ`` → ``5 X4ᵀ``: terms a node's name made alike (4 X2ᵀ X2ᵀ with X4 = X2
+    X2) are one term, their numbers added."""
+    parts = [(t.coeff.value, t.x) if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const)
+             else (1, t) for t in m.terms]
+    bodies = [b for _, b in parts]
+    if len(set(bodies)) == len(bodies):
+        return m
+    total: dict[mx.M, Any] = {}
+    for c, b in parts:
+        total[b] = total.get(b, 0) + c
+    return mx.add(*[mx.scale(mx.Const(c), b) for b, c in total.items()])
 
 
 def _reuse_chain(m: mx.MatMul, t: _Tables) -> mx.M:
@@ -344,7 +359,10 @@ def _reuse_chain(m: mx.MatMul, t: _Tables) -> mx.M:
         _, i, n, ref = best
         left = [_reuse(_product(chain[:i]), t)] if i else []
         right = [_reuse(_product(chain[i + n:]), t)] if i + n < len(chain) else []
-        return _product([*left, ref, *right])
+        out = _product([*left, ref, *right])
+        # the names may make another node's form: Xᵀ Xᵀ Xᵀ Xᵀ is X2ᵀ X2ᵀ, which is X4ᵀ
+        again = _reuse_chain(out, t) if isinstance(out, mx.MatMul) else out
+        return again if _chain(again) != _chain(out) else out
     return _product([_reuse(f, t) for f in chain])
 
 

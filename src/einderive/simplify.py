@@ -26,6 +26,7 @@ from .kinds import ReduceKind, RefKind
 from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
 from .cancel import cancelled, denominators, reflected, worth_cancelling
 from .recognize import Where, reading_forward, transpose_deep
+from .record import replace
 
 Rule = Callable[[mx.M], "mx.M | None"]
 
@@ -591,10 +592,14 @@ def common_factor(m: mx.M, products: Sequence[frozenset[mx.M]] = ()) -> mx.M | N
         for k, f in dict.fromkeys(fs):
             seen[k] = seen.get(k, 0) + 1
             first.setdefault(k, f)
-    shared = [k for k, n in seen.items() if n > 1 and _worth_pulling(k)]
+    shared = [k for k, n in seen.items() if n > 1 and (_worth_pulling(k) or
+                                                       _shared_denominator(k, lists))]
     if not shared:
         return None
     best = max(shared, key=lambda k: (seen[k], cost(first[k])))  # max keeps the first of equals
+    # a numerator stands for its term: the index form keeps the terms' order (y/(r + mu) +
+    # r/(r + mu) − y/mu, not −y/mu + …)
+    held = not _worth_pulling(best)
     inside: list[mx.M] = []
     out: list[mx.M | None] = []  # the factored term stands where its first term stood
     for t, fs in zip(m.terms, lists):
@@ -604,7 +609,8 @@ def common_factor(m: mx.M, products: Sequence[frozenset[mx.M]] = ()) -> mx.M | N
             continue
         if not inside:
             out.append(None)
-        inside.append(_without(t, hit))
+        part = _without(t, hit)
+        inside.append(replace(part, src=t.src) if held and t.src is not None else part)
     joined = _times(first[best], _signed_sum(inside))
     return mx.add(*[joined if t is None else t for t in out])
 
@@ -638,6 +644,16 @@ def _worth_pulling(f: mx.M) -> bool:
     # nor a divisor tensor: ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of
     # P = e ⊘ n, and in a deep chain the closed forms built on it outgrow the page
     return not isinstance(plain, (mx.Ref, mx.Add, mx.Ones)) and not _negative_power(f)
+
+
+def _shared_denominator(k: mx.M, lists: list[list[tuple[mx.M, mx.M]]]) -> bool:
+    """A divisor every term that holds it divides one name by: ``y ⊘ (r + mu) + r ⊘ (r +
+    mu)`` is ``(y + r) ⊘ (r + mu)``, one fraction (a divisor of longer products stays, as
+    :func:`_worth_pulling` says)."""
+    if not (isinstance(k, mx.Pow) and _negative_power(k)):
+        return False
+    return all(len(fs) == 2 and isinstance(next(f for g, f in fs if g != k), mx.Ref)
+               for fs in lists if any(g == k for g, _ in fs))
 
 
 def _times(a: mx.M, b: mx.M) -> mx.M:
@@ -1558,8 +1574,16 @@ def one_reciprocal(m: mx.M) -> mx.M | None:
 
 
 def reciprocal_exp(m: mx.M) -> mx.M | None:
-    """``(1/exp(2 ls))·r`` → ``exp(−2 ls)·r``: the reciprocal of an exponential in front of a
-    tensor is the exponential of the negated argument (one node fewer)."""
+    """``(1/exp(2 ls))·r`` → ``exp(−2 ls)·r``, ``s/exp(2 ls)`` → ``s·exp(−2 ls)``: the
+    reciprocal of a scalar exponential is the exponential of the negated argument (one node
+    fewer where the argument has a number in front), in front of a tensor or in a scalar
+    product.  A tensor's stays a divisor: ``⊘ exp(2 s)ᵀ`` is the variance a forward line
+    divides by, and the adjoints beside it divide by it too."""
+    if isinstance(m, mx.Pow):
+        if m.exp == -1 and m.is_scalar and isinstance(m.x, mx.Fn) and m.x.name == "exp" and \
+                not m.x.rest:
+            return mx.fn("exp", mx.neg(m.x.x))
+        return None
     if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Pow) and m.coeff.exp == -1 and
             isinstance(m.coeff.x, mx.Fn) and m.coeff.x.name == "exp" and not m.coeff.x.rest):
         return None
@@ -1680,16 +1704,26 @@ def _shaped(x: mx.M, dims: tuple[Any, ...], shape: tuple[Any, ...]) -> bool:
 
 
 def abs_times_sign(m: mx.M) -> mx.M | None:
-    """``|u| ⊙ sign(u)`` → ``u`` (the derivative of ``|u|`` meeting ``|u|``)."""
+    """``|u| ⊙ sign(u)`` → ``u`` (the derivative of ``|u|`` meeting ``|u|``), and ``u ⊙
+    sign(u)`` → ``|u|`` (the derivative of log|det(W)| reads det(W)·sign(det(W))/|det(W)|,
+    whose |det(W)| then cancels: W⁻ᵀ)."""
     if not isinstance(m, mx.Hadamard):
         return None
-    for i, f in enumerate(m.factors):
-        if not (isinstance(f, mx.Fn) and f.name == "abs"):
-            continue
-        for j, g in enumerate(m.factors):
-            if isinstance(g, mx.Fn) and g.name == "sign" and g.args == f.args:
-                rest = [h for k, h in enumerate(m.factors) if k not in (i, j)]
-                return mx.hadamard(f.x, *rest)
+    signs = [j for j, g in enumerate(m.factors)
+             if isinstance(g, mx.Fn) and g.name == "sign" and not g.rest]
+    for j in signs:
+        u = cast(mx.Fn, m.factors[j]).x
+        for i, f in enumerate(m.factors):
+            if i == j:
+                continue
+            if isinstance(f, mx.Fn) and f.name == "abs" and not f.rest and f.x == u:
+                new = u
+            elif f == u:
+                new = mx.fn("abs", u)
+            else:
+                continue
+            rest = [h for k, h in enumerate(m.factors) if k not in (i, j)]
+            return mx.scalar_product([new, *rest]) if m.is_scalar else mx.hadamard(new, *rest)
     return None
 
 

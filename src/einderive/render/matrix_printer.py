@@ -137,9 +137,14 @@ class MatrixPrinter(TreePrinter):
         if not isinstance(m, mx.Scale):
             return self._print(m) if self.prec(m) > Prec.ADD else self.n.paren(self._print(m))
         c, x = m.coeff, m.x
-        if _reciprocal(x):  # ``c ⊘ x``: the coefficient is the numerator, not ``c 1 ⊘ x``
+        if _reciprocal(x) or m.is_scalar and _scalar_reciprocal(x):
+            # ``c ⊘ x``, ``(D − 1)/(1 + h)``: the coefficient is the numerator, not ``c 1 ⊘ x``
             factors = x.factors if isinstance(x, mx.Hadamard) else (x,)
             return self._print(mx.Hadamard((c, *factors), m.shape))
+        if _whole(c) and isinstance(x, mx.Scale) and _scalar_reciprocal(x.coeff) and \
+                not _reciprocal(x.x):  # ``(2/L)·X``, not ``2 (1/L)·X``: one fraction in front
+            factors = x.coeff.factors if isinstance(x.coeff, mx.Hadamard) else (x.coeff,)
+            return self._scaled(mx.Scale(mx.Hadamard((c, *factors), ()), x.x, m.shape))
         body = self._print(x)
         if self.prec(x) <= Prec.ADD:
             body = self.n.paren(body)
@@ -391,6 +396,19 @@ def _reciprocal(m: mx.M) -> bool:
         return False
     factors = m.factors if isinstance(m, mx.Hadamard) else (m,)
     return all(isinstance(f, mx.Pow) and _exp(f) < 0 for f in factors)
+
+
+def _scalar_reciprocal(m: mx.M) -> bool:
+    """A scalar printed as ``1/…`` (every factor a negative power)."""
+    if not m.is_scalar:
+        return False
+    factors = m.factors if isinstance(m, mx.Hadamard) else (m,)
+    return all(isinstance(f, mx.Pow) and _exp(f) < 0 for f in factors)
+
+
+def _whole(c: mx.M) -> bool:
+    """A positive whole number (a numerator that reads as one: ``2/L``, not ``(3/10)/L``)."""
+    return isinstance(c, mx.Const) and _value(c).is_Integer and _value(c) > 1
 
 
 def _square(m: mx.M) -> bool:
