@@ -5,6 +5,7 @@ A_b V_b V_bᵀ), as the form reads it.  Each printed closed form is evaluated by
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,49 @@ def test_an_upstream_closed_form_met_again_inside_another_is_named_not_too_large
     refusals = flat.count("too large to be worth printing") + flat.count("(no closed form")
     assert refusals <= 8, refusals
     assert verify(d).ok
+
+
+def _section(text: str, title: str) -> str:
+    """The lines of one section of the plain text output (up to the next title or note)."""
+    out, inside = [], False
+    for line in text.splitlines():
+        if line == title:
+            inside = True
+        elif inside and line and not line.startswith(" "):
+            break
+        elif inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("path, line, clause", [
+    (MODELS / "conv1d_pool_head.yaml", "grad(b)  = Σ_j rowsum(∂L/∂Y_j ⊙ 𝟙[t1_j > 0])",
+     "where t1 = conv1d(X, W, b)"),
+    (MODELS / "more10" / "cb_trace_inv_xaxt.yaml", "grad(X) = −2 t1 t1 X A",
+     "where t1 = (X A Xᵀ)⁻¹"),
+])
+def test_the_gradients_section_defines_the_names_it_reads(path, line, clause):
+    """A grad line reads its adjoint's chain form, whose temporaries were defined only under
+    that adjoint's block: the Gradients section read t1 it never defined.  Each section now
+    defines every temporary it reads (a derivative helper's clause, σ'(u) = y ⊙ (1 − y),
+    names nothing and is not repeated there); in every format that prints the section."""
+    from einderive.render.terminal import plain
+    d = derive_file(path)
+    grads = _section(plain(d), "Gradients")
+    assert f"  {line}\n             {clause}" in grads or f"  {line}\n            {clause}" \
+        in grads, grads
+    for name in sorted(set(re.findall(r"(?<![\w_])t\d+(?=[_ )\]]|$)", grads, re.M))):
+        if name not in d.graph.spec.inputs:
+            assert re.search(rf"where {name}(_\w+)? = ", grads), (name, grads)
+    from einderive.api import render
+    md = render(d, "markdown")
+    assert clause in md.split("## Gradients", 1)[1].split("```", 2)[1], md
+    html = render(d, "html").split("<h2>Gradients</h2>", 1)[1].split("</table>", 1)[0]
+    assert html.count('<tr class="note">') == 1 and "where " in html, html
+
+
+def test_a_derivative_helper_is_not_repeated_under_the_gradients():
+    """σ'(Wi x + Ui h) = i ⊙ (1 − i) is said once under its adjoint: no clause under grad."""
+    from einderive.render.terminal import plain
+    grads = _section(plain(derive_file(ROOT / "specs" / "lstm_cell.yaml")), "Gradients")
+    assert "σ'(" in grads and "where" not in grads, grads
