@@ -423,6 +423,97 @@ def in_order(wheres: Sequence[Where]) -> tuple[Where, ...]:
     return tuple(next(it) if isinstance(w.lhs, mx.Ref) else w for w in wheres)
 
 
+def names_reused(m: mx.M, wheres: Sequence[Where], others: Mapping[str, mx.M] | None = None
+                 ) -> tuple[mx.M, tuple[Where, ...]]:
+    """``m`` and its where-clauses with each temporary's definition met whole in another
+    clause (or in ``m``) read by its name: neural_ode_euler3's ∂L/∂W printed ``t1 = (1 −
+    tanh(h2 W + bᵀ)^∘2) ⊙ (h3 − Y)`` and then ``t3 = (1/5) ((1 − tanh(h2 W + bᵀ)^∘2) ⊙ (h3 −
+    Y)) Wᵀ + …``, t1 written out (t3 came from the index form's closed form, named apart);
+    now ``t3 = (1/5) t1 Wᵀ + …``.  A clause is never read in one its own definition is read
+    by (no cycle), nor in a clause that is the same definition; a definition per element
+    (t2_h = A_hᵀ t1_h) stands as it is.  Small definitions (``SHARED_MIN``) are not worth
+    it.  The meaning of every name is unchanged: only what prints is shorter."""
+    temps = [w for w in wheres if is_temporary(w) and isinstance(w.lhs, mx.Ref)
+             and not w.lhs.at and not w.lhs.missing and not isinstance(w.rhs, mx.Each)
+             and _printed_size(w.rhs) >= SHARED_MIN]
+    if not temps:
+        return _earlier_reused(m, tuple(wheres), others or {})
+    names = {w.lhs.name for w in wheres if isinstance(w.lhs, mx.Ref)}
+    direct = {w.lhs.name: {r.name for r in mx.leaves(w.rhs)} & names
+              for w in wheres if isinstance(w.lhs, mx.Ref)}
+
+    def reached(name: str) -> set[str]:  # every name its definition reads, through them all
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            for n in direct.get(todo.pop(), ()):
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
+    under = {_name(w): reached(_name(w)) for w in temps}
+
+    def table(of: str | None, whole: mx.M | None) -> dict[mx.M, mx.M]:
+        out: dict[mx.M, mx.M] = {}
+        for w in temps:
+            if _name(w) == of or of is not None and of in under[_name(w)] or w.rhs == whole:
+                continue
+            out.setdefault(w.rhs, w.lhs)
+            if w.rhs.shape != () and len(w.rhs.shape) == 2:
+                out.setdefault(mx.transpose(w.rhs), mx.transpose(w.lhs))
+        return out
+    out = []
+    for w in wheres:
+        if is_temporary(w) and isinstance(w.lhs, mx.Ref) and not w.lhs.at \
+                and not isinstance(w.rhs, mx.Each):
+            t = table(w.lhs.name, w.rhs)
+            if t:
+                w = Where(w.lhs, mx.substitute_all(w.rhs, t))
+        out.append(w)
+    whole = table(None, m)
+    m = mx.substitute_all(m, whole) if whole else m
+    return _earlier_reused(m, tuple(out), others or {})
+
+
+def _earlier_reused(m: mx.M, wheres: tuple[Where, ...], others: Mapping[str, mx.M]
+                    ) -> tuple[mx.M, tuple[Where, ...]]:
+    """``m`` with a temporary an earlier block defined (``others``: the derivation's names)
+    read by its name where its definition, read in this block's names, is met whole:
+    neural_ode_euler3's ∂L/∂W wrote ((1/5) t1 + (1/10) t4) Wᵀ + 2 h3 − 2 Y, which is
+    ∂L/∂h0's t2 (∂L/∂h1's closed form) read through t3 and t4: it says t2 now, defined
+    there as it reads here, and the block numbers t1 … t4 with none dropped."""
+    names = {w.lhs.name for w in wheres if isinstance(w.lhs, mx.Ref)}
+    mine = [w for w in in_order(wheres) if is_temporary(w) and isinstance(w.lhs, mx.Ref)
+            and not w.lhs.at and not w.lhs.missing and not isinstance(w.rhs, mx.Each)]
+    if not mine:
+        return m, wheres
+    met = set(mx.walk(m))  # (met only inside a clause, it stays written out there: gru_cell's
+    # t2 = (G ⊙ Zg ⊙ (1 − Hc ⊙ Hc)) Uh, not t1 Uh beside a clause t1 read nowhere else)
+    added: list[Where] = []
+    for name in sorted((n for n in others if n not in names), key=lambda n: _number(
+            Where(mx.Ref(n, RefKind.TENSOR, ()), mx.Const(0)))):
+        d = others[name]
+        if isinstance(d, mx.Each) or not _defines(d, name) or _printed_size(d) < SHARED_MIN:
+            continue
+        for w in mine:  # in this block's names, each after those it reads
+            d = mx.substitute_all(d, {w.rhs: w.lhs})
+        if d not in met or any(r.name not in names and _defines(others.get(r.name), r.name)
+                               for r in mx.leaves(d)):  # (one defined in no clause here)
+            continue
+        ref = mx.Ref(name, RefKind.TENSOR, d.shape, batch=mx.batch_of(d))
+        m = mx.substitute_all(m, {d: ref})
+        wheres = tuple(Where(w.lhs, mx.substitute_all(w.rhs, {d: ref})) for w in wheres)
+        added.append(Where(ref, d))
+        names.add(name)
+    return m, wheres + tuple(added)
+
+
+def _defines(d: mx.M | None, name: str) -> bool:
+    """Whether ``d``, the derivation's entry for ``name``, defines a temporary (not a held
+    tensor's or dim's name, which stands for itself)."""
+    return d is not None and not (isinstance(d, mx.Ref) and d.name == name)
+
+
 def _name(w: Where) -> str:
     assert isinstance(w.lhs, mx.Ref)
     return w.lhs.name

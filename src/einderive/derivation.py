@@ -36,8 +36,8 @@ from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
 from .closed import (Refused, defined_temporaries, in_node_names, in_order, inline_parts,
-                     named_parts, named_temporary, substituted, throughout, views_merged,
-                     writes_inline)
+                     named_parts, named_temporary, names_reused, substituted, throughout,
+                     views_merged, writes_inline)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -297,7 +297,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                 # as it printed, its parts named (not one reading a form named so itself)
                 printed[name] = closed_form.matrix
         # every block's where-clauses as a reader reads them (each after those it reads)
-        adjoints.append(Adjoint(t, _in_order(read), _in_order(closed_form),
+        adjoints.append(Adjoint(t, _in_order(_reused(read, {}, False)),
+                                _in_order(_reused(closed_form, temporaries)),
                                 tuple((c, _in_order(f)) for c, f in terms),
                                 tuple(edges_of.get(name, ())), omitted))
     by_name = {x.name: x for x in adjoints}
@@ -458,6 +459,18 @@ def _in_order(f: _MaybeForm) -> _MaybeForm:
         return f
     wheres = in_order(f.wheres)
     return f if wheres == f.wheres else replace(f, wheres=wheres)
+
+
+def _reused(f: _MaybeForm, others: Mapping[str, mx.M], form: bool = True) -> _MaybeForm:
+    """``f`` with each where-clause's definition met whole in another clause, or (``form``)
+    in the form, read by its name (:func:`einderive.closed.names_reused`)."""
+    if f is None or f.matrix is None or not f.wheres:
+        return f
+    m, wheres = names_reused(f.matrix, f.wheres, others)
+    m = m if form else f.matrix
+    if m == f.matrix and wheres == f.wheres:
+        return f
+    return replace(f, matrix=m, wheres=wheres, positions=positions(m))
 
 
 def _defined_once(wheres: tuple[Where, ...]) -> tuple[Where, ...]:
