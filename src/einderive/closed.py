@@ -40,8 +40,8 @@ class Refused(Record):
 
 
 def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M],
-                printed: Mapping[str, mx.M] | None = None, stood: set[str] | None = None
-                ) -> mx.M | Refused:
+                printed: Mapping[str, mx.M] | None = None, stood: set[str] | None = None,
+                apart: bool = False) -> mx.M | Refused:
     """``m`` with each upstream adjoint ∂L/∂t written as its closed form ``closed[t]``;
     refused when one of them has none, or reads otherwise than ``m`` reads it, or when the
     result passes ``SUBSTITUTED_LIMIT``.
@@ -59,7 +59,13 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
     large" (and the adjoints after it, which read it, have closed forms too).  The caller
     gives no form that reads such a temporary (``stood`` collects their names) in
     ``printed``: one level only, so a deep chain's closed forms do not each define every
-    temporary above them (n² clauses)."""
+    temporary above them (n² clauses).
+
+    ``apart``: every upstream closed form read whole stands so, read once or more, within
+    the limit or past it: the caller's second try when the form written out, its repeated
+    parts named, is still too large to print (deep_residual_30's ∂L/∂c1 = (2/D) t6 ⊙ c1 +
+    t7 ⊘ √(v1 + 1/10), where t6 and t7 are ∂L/∂v1's and ∂L/∂n1's closed forms); a form
+    too small to be worth a name (``SHARED_MIN``) is put in as it printed (−(2/B) t7)."""
     refs = dict.fromkeys(r for r in mx.walk(m)
                          if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT)
     table: dict[mx.M, mx.M] = {}
@@ -78,7 +84,7 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
         # an element read takes the element's form (a_b ⊙ …), not the whole Each of them
         table[r] = form.x if isinstance(form, mx.Each) and r.batch else form
     out = mx.substitute_all(m, table)
-    if cost(out) <= SUBSTITUTED_LIMIT:
+    if cost(out) <= SUBSTITUTED_LIMIT and not apart:
         return out
     trial = dict(temporaries)
     reads = Counter(r.name for r in mx.leaves(m) if r.kind == RefKind.ADJOINT)
@@ -90,9 +96,12 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
     inside: dict[mx.M, mx.M] = {}
     for r in refs:
         form = (printed or {}).get(r.name)
-        if form is not None and (reads[r.name] > 1 or r.name in met) and \
+        if form is not None and (reads[r.name] > 1 or r.name in met or apart) and \
                 not r.batch and table[r] is closed[r.name] and _nameable(form) and \
                 cost(form) <= NAMED_LIMIT:
+            if apart and _printed_size(form) < SHARED_MIN:  # as printed: −(2/B) t7, no t10
+                table[r] = form
+                continue
             table[r] = mx.Ref(named_temporary(form, trial), RefKind.TENSOR, r.shape, r.src)
             inside[closed[r.name]] = table[r]
     out = mx.substitute_all(mx.substitute_all(m, table), inside)
@@ -472,7 +481,32 @@ def names_reused(m: mx.M, wheres: Sequence[Where], others: Mapping[str, mx.M] | 
         out.append(w)
     whole = table(None, m)
     m = mx.substitute_all(m, whole) if whole else m
-    return _earlier_reused(m, tuple(out), others or {})
+    return _earlier_reused(*_small_inlined(m, tuple(out)), others or {})
+
+
+def _small_inlined(m: mx.M, wheres: tuple[Where, ...]) -> tuple[mx.M, tuple[Where, ...]]:
+    """``m`` and ``wheres`` with a clause too small to be worth its name (``SHARED_MIN``)
+    that reads another of them written where it is read: deep_residual_30's ∂L/∂r1 stood
+    ∂L/∂o3's closed form as t10, which the block's t7 made t10 = −(2/B) t7 (now t8 W2ᵀ + t9
+    − (2/B) t7 ⊙ o2).  Only one read whole everywhere (not t1_b, an element)."""
+    names = {w.lhs.name for w in wheres if isinstance(w.lhs, mx.Ref)}
+    for w in wheres:
+        if not (is_temporary(w) and isinstance(w.lhs, mx.Ref)) or isinstance(w.rhs, mx.Each) \
+                or _printed_size(w.rhs) >= SHARED_MIN or \
+                not any(r.name in names and r.name != w.lhs.name for r in mx.leaves(w.rhs)):
+            continue
+        lhs = w.lhs
+        if any(r.name == lhs.name and r != lhs for x in (m, *(v.rhs for v in wheres))
+               for r in mx.leaves(x)):
+            continue
+        table: dict[mx.M, mx.M] = {lhs: w.rhs}
+        if len(lhs.shape) == 2:
+            table[mx.transpose(lhs)] = mx.transpose(w.rhs)
+        m = mx.substitute_all(m, table)
+        wheres = tuple(Where(v.lhs, mx.substitute_all(v.rhs, table)) for v in wheres
+                       if v is not w)
+        return _small_inlined(m, wheres)
+    return m, wheres
 
 
 def _earlier_reused(m: mx.M, wheres: tuple[Where, ...], others: Mapping[str, mx.M]
