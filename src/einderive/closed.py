@@ -496,6 +496,9 @@ def _small_inlined(m: mx.M, wheres: tuple[Where, ...]) -> tuple[mx.M, tuple[Wher
                 not any(r.name in names and r.name != w.lhs.name for r in mx.leaves(w.rhs)):
             continue
         lhs = w.lhs
+        if lhs.batch or lhs.at or lhs.missing or mx.batch_of(w.rhs) or any(
+                isinstance(n, (*_SPEC_AXES, mx.Each)) for n in mx.walk(w.rhs)):
+            continue  # (a view stays named: t12 = reshape(permute(t11, …), [B, T, D]))
         if any(r.name == lhs.name and r != lhs for x in (m, *(v.rhs for v in wheres))
                for r in mx.leaves(x)):
             continue
@@ -515,14 +518,19 @@ def _earlier_reused(m: mx.M, wheres: tuple[Where, ...], others: Mapping[str, mx.
     read by its name where its definition, read in this block's names, is met whole:
     neural_ode_euler3's ∂L/∂W wrote ((1/5) t1 + (1/10) t4) Wᵀ + 2 h3 − 2 Y, which is
     ∂L/∂h0's t2 (∂L/∂h1's closed form) read through t3 and t4: it says t2 now, defined
-    there as it reads here, and the block numbers t1 … t4 with none dropped."""
+    there as it reads here, and the block numbers t1 … t4 with none dropped.  Met twice in
+    the clauses, it is read by name there too (prenorm_transformer_block's t7 =
+    reshape(…, [B, T, H, Dh]) spelt ∂L/∂O's closed form, its t5 twice and t6 thrice)."""
     names = {w.lhs.name for w in wheres if isinstance(w.lhs, mx.Ref)}
     mine = [w for w in in_order(wheres) if is_temporary(w) and isinstance(w.lhs, mx.Ref)
             and not w.lhs.at and not w.lhs.missing and not isinstance(w.rhs, mx.Each)]
     if not mine:
         return m, wheres
-    met = set(mx.walk(m))  # (met only inside a clause, it stays written out there: gru_cell's
-    # t2 = (G ⊙ Zg ⊙ (1 − Hc ⊙ Hc)) Uh, not t1 Uh beside a clause t1 read nowhere else)
+    # met once only inside a clause, it stays written out there: gru_cell's t2 = (G ⊙ Zg ⊙
+    # (1 − Hc ⊙ Hc)) Uh, not t1 Uh beside a clause t1 read nowhere else
+    def counted() -> tuple[set[mx.M], Counter[mx.M]]:
+        return set(mx.walk(m)), Counter(n for w in wheres for n in mx.walk(w.rhs))
+    met, inside = counted()
     added: list[Where] = []
     for name in sorted((n for n in others if n not in names), key=lambda n: _number(
             Where(mx.Ref(n, RefKind.TENSOR, ()), mx.Const(0)))):
@@ -531,14 +539,16 @@ def _earlier_reused(m: mx.M, wheres: tuple[Where, ...], others: Mapping[str, mx.
             continue
         for w in mine:  # in this block's names, each after those it reads
             d = mx.substitute_all(d, {w.rhs: w.lhs})
-        if d not in met or any(r.name not in names and _defines(others.get(r.name), r.name)
-                               for r in mx.leaves(d)):  # (one defined in no clause here)
+        if d not in met and inside[d] < 2 or any(
+                r.name not in names and _defines(others.get(r.name), r.name)
+                for r in mx.leaves(d)):  # (one defined in no clause here)
             continue
         ref = mx.Ref(name, RefKind.TENSOR, d.shape, batch=mx.batch_of(d))
         m = mx.substitute_all(m, {d: ref})
         wheres = tuple(Where(w.lhs, mx.substitute_all(w.rhs, {d: ref})) for w in wheres)
         added.append(Where(ref, d))
         names.add(name)
+        met, inside = counted()
     return m, wheres + tuple(added)
 
 
