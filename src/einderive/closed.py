@@ -692,6 +692,9 @@ def views_merged(m: mx.M, wheres: Sequence[Where]) -> tuple[mx.M, tuple[Where, .
         return m, tuple(wheres)
     reads = Counter(r for x in (m, *(w.rhs for w in wheres)) for r in mx.leaves(x)
                     if r in views)
+    whole = _elementwise_views(m, wheres, views, reads)
+    if whole is not None:
+        return whole
     table: dict[mx.M, mx.M] = {}
     merged: dict[mx.Ref, mx.M] = {}
     for n in mx.walk(m):
@@ -734,6 +737,56 @@ def views_merged(m: mx.M, wheres: Sequence[Where]) -> tuple[mx.M, tuple[Where, .
         else:
             out.append(w)
     return m, tuple(out)
+
+
+def _elementwise_views(m: mx.M, wheres: Sequence[Where],
+                       views: Mapping[mx.Ref, tuple[mx.M, mx.M]], reads: Counter[mx.Ref]
+                       ) -> tuple[mx.M, tuple[Where, ...]] | None:
+    """``m`` with its largest elementwise expression of temporaries that are one view
+    (reshape, permute) of tensors, read nowhere else, written as one temporary of that view
+    of the expression: a view moves elements and an elementwise op acts on each, so they
+    commute (pixel_shuffle_index_precedence's ∂L/∂Xs = 2 t1 ⊙ (t2 − t1), t1 and t2 the
+    same view of Y and P, is 2 t1, where t1 = reshape(permute(reshape(Y ⊙ (P − Y), …)))).
+    A number that scales the whole stays outside; None when there is no such expression."""
+    def key(r: mx.Ref) -> tuple[Any, ...]:
+        return (views[r][0], r.batch, r.shape)
+
+    def refs(x: mx.M) -> list[mx.Ref] | None:  # its views, if it is elementwise in them
+        if isinstance(x, mx.Const) and x.shape == ():
+            return []
+        if isinstance(x, mx.Ref):
+            return [x] if x in views and not x.at and not x.missing else None
+        if not isinstance(x, (mx.Add, mx.Hadamard, mx.Scale, mx.Pow, mx.Fn)) or \
+                isinstance(x, mx.Scale) and x.coeff.shape != () or \
+                isinstance(x, mx.Fn) and any(not isinstance(a, mx.M) and
+                                             not isinstance(a, (int, float)) for a in x.rest):
+            return None
+        out: list[mx.Ref] = []
+        for c in x.children():
+            got = refs(c)
+            if got is None:
+                return None
+            out += got
+        return out
+    for n in mx.walk(m):
+        body = n.x if isinstance(n, mx.Scale) and isinstance(n.coeff, mx.Const) else n
+        if isinstance(body, mx.Ref):
+            continue
+        got = refs(body)
+        if not got:
+            continue
+        own = Counter(got)
+        if len({key(r) for r in own}) != 1 or len(own) < 2 or \
+                any(reads[r] != k for r, k in own.items()):
+            continue
+        ref = min(own, key=lambda r: (len(r.name), r.name))
+        inner = mx.substitute_all(body, {r: views[r][1] for r in own})
+        rhs = mx.substitute(views[ref][0], _hole(views[ref][0]), inner)
+        m = mx.substitute_all(m, {body: ref})
+        out = tuple(Where(w.lhs, rhs) if w.lhs == ref else w for w in wheres
+                    if not (isinstance(w.lhs, mx.Ref) and w.lhs in own and w.lhs != ref))
+        return m, out
+    return None
 
 
 def _hole(skeleton: mx.M) -> mx.Ref:
