@@ -522,10 +522,10 @@ def _earlier_reused(m: mx.M, wheres: tuple[Where, ...], others: Mapping[str, mx.
     the clauses, it is read by name there too (prenorm_transformer_block's t7 =
     reshape(…, [B, T, H, Dh]) spelt ∂L/∂O's closed form, its t5 twice and t6 thrice)."""
     names = {w.lhs.name for w in wheres if isinstance(w.lhs, mx.Ref)}
+    if not any(is_temporary(w) for w in wheres):
+        return m, wheres
     mine = [w for w in in_order(wheres) if is_temporary(w) and isinstance(w.lhs, mx.Ref)
             and not w.lhs.at and not w.lhs.missing and not isinstance(w.rhs, mx.Each)]
-    if not mine:
-        return m, wheres
     # met once only inside a clause, it stays written out there: gru_cell's t2 = (G ⊙ Zg ⊙
     # (1 − Hc ⊙ Hc)) Uh, not t1 Uh beside a clause t1 read nowhere else
     def counted() -> tuple[set[mx.M], Counter[mx.M]]:
@@ -539,7 +539,9 @@ def _earlier_reused(m: mx.M, wheres: tuple[Where, ...], others: Mapping[str, mx.
             continue
         for w in mine:  # in this block's names, each after those it reads
             d = mx.substitute_all(d, {w.rhs: w.lhs})
-        if d not in met and inside[d] < 2 or any(
+        # (a batch's part met in the form, Σ_b X_bᵀ t2_b …, stays as the blocks before
+        # say it: inline_batched_attention's t1_b ⊙ (Y_b − rowsum(Y_b ⊙ t1_b)))
+        if (d not in met or mx.batch_of(d)) and inside[d] < 2 or any(
                 r.name not in names and _defines(others.get(r.name), r.name)
                 for r in mx.leaves(d)):  # (one defined in no clause here)
             continue
