@@ -488,7 +488,7 @@ def _small_inlined(m: mx.M, wheres: tuple[Where, ...]) -> tuple[mx.M, tuple[Wher
     """``m`` and ``wheres`` with a clause too small to be worth its name (``SHARED_MIN``)
     that reads another of them written where it is read: deep_residual_30's ∂L/∂r1 stood
     ∂L/∂o3's closed form as t10, which the block's t7 made t10 = −(2/B) t7 (now t8 W2ᵀ + t9
-    − (2/B) t7 ⊙ o2).  Only one read whole everywhere (not t1_b, an element)."""
+    − (2/B) t7 ⊙ o2).  Only one read once, whole (not t1_b, an element)."""
     names = {w.lhs.name for w in wheres if isinstance(w.lhs, mx.Ref)}
     for w in wheres:
         if not (is_temporary(w) and isinstance(w.lhs, mx.Ref)) or isinstance(w.rhs, mx.Each) \
@@ -499,9 +499,10 @@ def _small_inlined(m: mx.M, wheres: tuple[Where, ...]) -> tuple[mx.M, tuple[Wher
         if lhs.batch or lhs.at or lhs.missing or mx.batch_of(w.rhs) or any(
                 isinstance(n, (*_SPEC_AXES, mx.Each)) for n in mx.walk(w.rhs)):
             continue  # (a view stays named: t12 = reshape(permute(t11, …), [B, T, D]))
-        if any(r.name == lhs.name and r != lhs for x in (m, *(v.rhs for v in wheres))
-               for r in mx.leaves(x)):
-            continue
+        read = [r for x in (m, *(v.rhs for v in wheres)) for r in mx.leaves(x)
+                if r.name == lhs.name]
+        if len(read) != 1 or read[0] != lhs:
+            continue  # (read twice it stays named: maxpool_minpool's t2 = wᵀ − t1)
         table: dict[mx.M, mx.M] = {lhs: w.rhs}
         if len(lhs.shape) == 2:
             table[mx.transpose(lhs)] = mx.transpose(w.rhs)
