@@ -536,16 +536,18 @@ def _earlier_reused(m: mx.M, wheres: tuple[Where, ...], others: Mapping[str, mx.
     for name in sorted((n for n in others if n not in names), key=lambda n: _number(
             Where(mx.Ref(n, RefKind.TENSOR, ()), mx.Const(0)))):
         d = others[name]
-        if isinstance(d, mx.Each) or not _defines(d, name) or _printed_size(d) < SHARED_MIN:
+        if isinstance(d, mx.Each) or not _defines(d, name):
             continue
+        within = set(mx.walk(d))
         for w in mine:  # in this block's names, each after those it reads
-            d = mx.substitute_all(d, {w.rhs: w.lhs})
+            if w.rhs in within or d is not others[name]:
+                d = mx.substitute_all(d, {w.rhs: w.lhs})
         # (a batch's part met in the form, Σ_b X_bᵀ t2_b …, stays as the blocks before
         # say it: inline_batched_attention's t1_b ⊙ (Y_b − rowsum(Y_b ⊙ t1_b)))
         if (d not in met or mx.batch_of(d)) and inside[d] < 2 or any(
                 r.name not in names and _defines(others.get(r.name), r.name)
-                for r in mx.leaves(d)):  # (one defined in no clause here)
-            continue
+                for r in mx.leaves(d)) or _printed_size(d) < SHARED_MIN:
+            continue  # (met, and not one defined in no clause here, nor too small)
         ref = mx.Ref(name, RefKind.TENSOR, d.shape, batch=mx.batch_of(d))
         m = mx.substitute_all(m, {d: ref})
         wheres = tuple(Where(w.lhs, mx.substitute_all(w.rhs, {d: ref})) for w in wheres)
