@@ -5,6 +5,7 @@ A_b V_b V_bᵀ), as the form reads it.  Each printed closed form is evaluated by
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -201,13 +202,84 @@ def test_an_upstream_closed_form_met_again_inside_another_is_named_not_too_large
     """deep_residual_30's ∂L/∂r4 = ∂L/∂a5 W5ᵀ + ∂L/∂r5 reads ∂L/∂r5 once by name and once
     inside ∂L/∂a5's closed form, σ(a5) ⊙ (∂L/∂r5's): written out twice it was "too large",
     and every adjoint before it had "no closed form" (22 refusals).  Named once, it is
-    (t2 ⊙ σ(a5)) W5ᵀ + t2, and the adjoints before it build on it (8 left)."""
+    (t4 ⊙ σ(a5)) W5ᵀ + t4, and the adjoints before it build on it (8 left, then none: see
+    the next test)."""
     d = derive_file(str(MODELS / "more7" / "deep_residual_30.yaml"))
     from einderive.render.terminal import Options, plain
     out = plain(d, Options(expand=True))
     flat = " ".join(out.split())
-    assert "∂L/∂r4 = ∂L/∂a5 W5ᵀ + ∂L/∂r5 = (t2 ⊙ σ(a5)) W5ᵀ + t2 where t1 = " in flat, \
+    assert "∂L/∂r4 = ∂L/∂a5 W5ᵀ + ∂L/∂r5 = (t4 ⊙ σ(a5)) W5ᵀ + t4 where t3 = " in flat, \
         flat[flat.find("∂L/∂r4 ="):][:300]
     refusals = flat.count("too large to be worth printing") + flat.count("(no closed form")
     assert refusals <= 8, refusals
     assert verify(d).ok
+
+
+def test_a_form_too_large_written_out_names_the_upstream_closed_forms_it_reads():
+    """deep_residual_30 kept 8 refusals: ∂L/∂c1 = (2/D) ∂L/∂v1 ⊙ c1 + ∂L/∂n1 ⊘ √(v1 + 1/10)
+    written out and its repeated parts named cost 61 (NAMED_LIMIT 60), ∂L/∂r1 written out
+    passed SUBSTITUTED_LIMIT, and 5 adjoints read them.  Each upstream closed form it reads
+    now stands as a temporary defined as that form printed (the blocks' own adjoints by
+    name, as a textbook writes a long backward pass); one too small for a name (−(2/B) t7)
+    is written as it printed.  Every closed form prints and evaluates (verify)."""
+    d = derive_file(str(MODELS / "more7" / "deep_residual_30.yaml"))
+    from einderive.render.terminal import Options, plain
+    flat = " ".join(plain(d, Options(expand=True)).split())
+    assert "too large to be worth printing" not in flat and "(no closed form" not in flat
+    assert "∂L/∂c1 = (2/D) ∂L/∂v1 ⊙ c1 + ∂L/∂n1 ⊘ √(v1 + 1/10) = (2/D) t1 ⊙ c1 + t2 ⊘ " \
+        "√(v1 + 1/10) where t1 = (1/B) rowsum(o5 ⊙ o6 ⊙ o3 ⊙ (c1 W1) ⊙ (e1 W2) ⊙ (1 − o2)) " \
+        "⊘ e4 ⊘ (√(v1 + 1/10))^∘3 where t2 = −(2/B) ((o5 ⊙ o6 ⊙ o3 ⊙ (e1 W2) ⊙ (1 − o2)) " \
+        "W1ᵀ) ⊘ e4 " in flat, flat[flat.find("∂L/∂c1 ="):][:500]
+    assert "∂L/∂r1 = ∂L/∂a2 W2ᵀ + ∂L/∂r2 + ∂L/∂o3 ⊙ o2 = t8 W2ᵀ + t9 − (2/B) t7 ⊙ o2 " \
+        "where" in flat, flat[flat.find("∂L/∂r1 ="):][:300]
+    assert all(a.omitted is None for a in d.adjoints), \
+        [(a.name, a.omitted) for a in d.adjoints if a.omitted]
+    assert_defined(d)
+    report = verify(d)
+    assert report.ok and not report.bug, report.error
+
+
+def _section(text: str, title: str) -> str:
+    """The lines of one section of the plain text output (up to the next title or note)."""
+    out, inside = [], False
+    for line in text.splitlines():
+        if line == title:
+            inside = True
+        elif inside and line and not line.startswith(" "):
+            break
+        elif inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("path, line, clause", [
+    (MODELS / "conv1d_pool_head.yaml", "grad(b)  = Σ_j rowsum(∂L/∂Y_j ⊙ 𝟙[t1_j > 0])",
+     "where t1 = conv1d(X, W, b)"),
+    (MODELS / "more10" / "cb_trace_inv_xaxt.yaml", "grad(X) = −2 t1 t1 X A",
+     "where t1 = (X A Xᵀ)⁻¹"),
+])
+def test_the_gradients_section_defines_the_names_it_reads(path, line, clause):
+    """A grad line reads its adjoint's chain form, whose temporaries were defined only under
+    that adjoint's block: the Gradients section read t1 it never defined.  Each section now
+    defines every temporary it reads (a derivative helper's clause, σ'(u) = y ⊙ (1 − y),
+    names nothing and is not repeated there); in every format that prints the section."""
+    from einderive.render.terminal import plain
+    d = derive_file(path)
+    grads = _section(plain(d), "Gradients")
+    assert f"  {line}\n             {clause}" in grads or f"  {line}\n            {clause}" \
+        in grads, grads
+    for name in sorted(set(re.findall(r"(?<![\w_])t\d+(?=[_ )\]]|$)", grads, re.M))):
+        if name not in d.graph.spec.inputs:
+            assert re.search(rf"where {name}(_\w+)? = ", grads), (name, grads)
+    from einderive.api import render
+    md = render(d, "markdown")
+    assert clause in md.split("## Gradients", 1)[1].split("```", 2)[1], md
+    html = render(d, "html").split("<h2>Gradients</h2>", 1)[1].split("</table>", 1)[0]
+    assert html.count('<tr class="note">') == 1 and "where " in html, html
+
+
+def test_a_derivative_helper_is_not_repeated_under_the_gradients():
+    """σ'(Wi x + Ui h) = i ⊙ (1 − i) is said once under its adjoint: no clause under grad."""
+    from einderive.render.terminal import plain
+    grads = _section(plain(derive_file(ROOT / "specs" / "lstm_cell.yaml")), "Gradients")
+    assert "σ'(" in grads and "where" not in grads, grads

@@ -57,6 +57,7 @@ def text_lines(d) -> Iterator[str]:
         yield from wheres
     for g in sheet.gradients:
         yield f"{g.label} = {g.rhs}"
+        yield from g.wheres  # (the names the line reads, defined under it)
 
 
 def _pair(f) -> Iterator[str]:

@@ -158,8 +158,10 @@ def test_a_pixel_shuffles_adjoint_is_the_inverse_reshape_permute_reshape():
 
 def test_a_two_dimensional_pixel_shuffles_adjoint_reads_back_its_six_axes():
     d = _derive("regressions/pixel_shuffle_index_precedence.yaml")
-    assert forms(d, "Xs")[1] == "2 t1 ⊙ (t2 − t1)"
-    assert "where t1 = reshape(permute(reshape(Y, [B, C, H, R, W_, R]), (0,\n" in plain(d)
+    # (one view of Y ⊙ (P − Y): it printed 2 t1 ⊙ (t2 − t1), t1 and t2 that view of Y, P)
+    assert forms(d, "Xs")[1] == "2 t1"
+    assert "where t1 = reshape(permute(reshape(Y ⊙ (P − Y), [B, C, H, R, W_, R]), (0, 1, 3, " \
+        "5, 2, 4)), [B, CRR, H, W_])" in " ".join(plain(d).split())
     _no_index_only(d)
     _verified(d)
     _verified(d, {"B": 2, "C": 3, "R": 2, "H": 3, "W_": 2}, seed=3)

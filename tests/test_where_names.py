@@ -274,3 +274,51 @@ def test_one_view_of_several_tensors_is_one_temporary() -> None:
         "3, 2)), [B, CR, To])" in flat, flat[flat.find("Backward"):][:1200]
     assert "= (2 t1) ∗ W" in flat and "t2" not in flat
     assert verify(d).ok
+
+
+def test_a_later_clause_reads_the_earlier_names() -> None:
+    # neural_ode_euler3's ∂L/∂W printed t1 = (1 − tanh(h2 W + bᵀ)^∘2) ⊙ (h3 − Y), then
+    # t3 = (1/5) ((1 − tanh(h2 W + bᵀ)^∘2) ⊙ (h3 − Y)) Wᵀ + …, t1 written out in it, and
+    # numbered t1, t3, t4 (t2, ∂L/∂h0's name for ∂L/∂h1's closed form, was written out in
+    # the form as ((1/5) t1 + (1/10) t4) Wᵀ + 2 h3 − 2 Y): each name is read where its
+    # definition is met, and the block says t1 … t4
+    d = derive_file(str(ROOT / "tests" / "models" / "more10" / "neural_ode_euler3.yaml"))
+    flat = " ".join(plain(d, Options(expand=True)).split())
+    for grad in ("∂L/∂W = (1/10) (h0ᵀ (∂L/∂h1 ⊙ (1 − tanh(h0 W + bᵀ)^∘2)) + h1ᵀ (∂L/∂h2 ⊙ "
+                 "(1 − tanh(h1 W + bᵀ)^∘2)) + h2ᵀ (∂L/∂h3 ⊙ (1 − tanh(h2 W + bᵀ)^∘2))) = "
+                 "(1/10) (h0ᵀ (t2 ⊙ (1 − tanh(h0 W + bᵀ)^∘2)) + h1ᵀ t4 + 2 h2ᵀ t1)",
+                 "= (1/10) colsum(t2 ⊙ (1 − tanh(h0 W + bᵀ)^∘2) + t4 + 2 t1)"):
+        at = flat.find(grad)
+        assert at >= 0, flat[flat.find("∂L/∂W ="):][:900]
+        assert flat[at + len(grad):].startswith(
+            " where t1 = (1 − tanh(h2 W + bᵀ)^∘2) ⊙ (h3 − Y) where t3 = (1/5) t1 Wᵀ + 2 h3 − "
+            "2 Y where t4 = t3 ⊙ (1 − tanh(h1 W + bᵀ)^∘2) where t2 = ((1/5) t1 + (1/10) t4) "
+            "Wᵀ + 2 h3 − 2 Y"), flat[at:][:600]
+    assert verify(d).ok
+
+
+def test_a_clause_reads_an_earlier_blocks_name_it_repeats() -> None:
+    # prenorm_transformer_block's t7 = reshape(…, [B, T, H, Dh]) spelt ∂L/∂O's closed form
+    # out, ∂L/∂X2's t5 in it twice and t6 three times; it reads them by name now, as
+    # ∂L/∂O's block does
+    d = derive_file(str(ROOT / "tests" / "models" / "more9" / "prenorm_transformer_block.yaml"))
+    flat = " ".join(plain(d, Options(expand=True)).split())
+    t7 = "where t7 = reshape((((2/(B D T)) g2ᵀ ⊙ t5 − (2/(B T D²)) X2 ⊙ ((X2 ⊙ t5) g2) ⊘ t6) " \
+        "⊘ √t6 + (2/(B D T)) Y) Woᵀ, [B, T, H, Dh])"
+    assert t7 in flat, flat[flat.find("∂L/∂A_bh ="):][:900]
+    assert "where t7 = reshape((((2/(B D T)) g2ᵀ ⊙ (((Y W2ᵀ)" not in flat
+    assert verify(d).ok
+
+
+def test_an_elementwise_expression_of_one_view_is_one_temporary() -> None:
+    # pixel_shuffle_index_precedence's ∂L/∂Xs printed 2 t1 ⊙ (t2 − t1), t1 and t2 the same
+    # reshape/permute of Y and of P (t1 read twice, which the sum's merge did not take): a
+    # view commutes with what acts on each element, so it is 2 t1, t1 that view of
+    # Y ⊙ (P − Y)
+    d = derive_file(str(ROOT / "tests" / "regressions" / "pixel_shuffle_index_precedence.yaml"))
+    flat = " ".join(plain(d, Options(expand=True)).split())
+    assert "∂L/∂Xs = 2 t1 where t1 = reshape(permute(reshape(Y ⊙ (P − Y), [B, C, H, R, W_, " \
+        "R]), (0, 1, 3, 5, 2, 4)), [B, CRR, H, W_])" in flat, \
+        flat[flat.find("Backward"):][:1200]
+    assert "(t2 − t1)" not in flat and "= sum(2 t1 ⊙ X, axis=(0, 2, 3))" in flat
+    assert verify(d).ok

@@ -164,8 +164,12 @@ def test_an_upstream_closed_form_read_twice_stands_as_the_temporary_it_printed_a
     # had none
     t3 = "t3 = (2 t1 − (2/C) M ⊙ rowsum(M ⊙ t1) ⊘ t2) ⊘ √t2"
     assert closed(d, "Dw") == ("t3 − (1/C) rowsum(t3)", [*parts, t3])
-    assert closed(d, "w0") == ("colsum(slice(X, 0:To) ⊙ (t3 − (1/C) rowsum(t3)))", [*parts, t3])
-    assert closed(d, "X")[1] == [*parts, t3, "t4 = t3 − (1/C) rowsum(t3)"]
+    # ∂L/∂Dw's closed form, which ∂L/∂X's block names t4, is read by that name where the
+    # taps' blocks meet it (they wrote it out: colsum(slice(X, 0:To) ⊙ (t3 − (1/C) …)))
+    t4 = "t4 = t3 − (1/C) rowsum(t3)"
+    assert closed(d, "w0") == ("colsum(t4 ⊙ slice(X, 0:To))", [*parts, t3, t4])
+    assert closed(d, "w1") == ("colsum(t4 ⊙ slice(X, 1:To + 1))", [*parts, t3, t4])
+    assert closed(d, "X")[1] == [*parts, t3, t4]
     assert all(a.omitted is None for a in d.adjoints), \
         [(a.name, a.omitted) for a in d.adjoints if a.omitted]
     assert_defined(d)

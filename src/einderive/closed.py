@@ -40,8 +40,8 @@ class Refused(Record):
 
 
 def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M],
-                printed: Mapping[str, mx.M] | None = None, stood: set[str] | None = None
-                ) -> mx.M | Refused:
+                printed: Mapping[str, mx.M] | None = None, stood: set[str] | None = None,
+                apart: bool = False) -> mx.M | Refused:
     """``m`` with each upstream adjoint ∂L/∂t written as its closed form ``closed[t]``;
     refused when one of them has none, or reads otherwise than ``m`` reads it, or when the
     result passes ``SUBSTITUTED_LIMIT``.
@@ -59,7 +59,13 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
     large" (and the adjoints after it, which read it, have closed forms too).  The caller
     gives no form that reads such a temporary (``stood`` collects their names) in
     ``printed``: one level only, so a deep chain's closed forms do not each define every
-    temporary above them (n² clauses)."""
+    temporary above them (n² clauses).
+
+    ``apart``: every upstream closed form read whole stands so, read once or more, within
+    the limit or past it: the caller's second try when the form written out, its repeated
+    parts named, is still too large to print (deep_residual_30's ∂L/∂c1 = (2/D) t6 ⊙ c1 +
+    t7 ⊘ √(v1 + 1/10), where t6 and t7 are ∂L/∂v1's and ∂L/∂n1's closed forms); a form
+    too small to be worth a name (``SHARED_MIN``) is put in as it printed (−(2/B) t7)."""
     refs = dict.fromkeys(r for r in mx.walk(m)
                          if isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT)
     table: dict[mx.M, mx.M] = {}
@@ -78,7 +84,7 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
         # an element read takes the element's form (a_b ⊙ …), not the whole Each of them
         table[r] = form.x if isinstance(form, mx.Each) and r.batch else form
     out = mx.substitute_all(m, table)
-    if cost(out) <= SUBSTITUTED_LIMIT:
+    if cost(out) <= SUBSTITUTED_LIMIT and not apart:
         return out
     trial = dict(temporaries)
     reads = Counter(r.name for r in mx.leaves(m) if r.kind == RefKind.ADJOINT)
@@ -90,9 +96,12 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
     inside: dict[mx.M, mx.M] = {}
     for r in refs:
         form = (printed or {}).get(r.name)
-        if form is not None and (reads[r.name] > 1 or r.name in met) and \
+        if form is not None and (reads[r.name] > 1 or r.name in met or apart) and \
                 not r.batch and table[r] is closed[r.name] and _nameable(form) and \
                 cost(form) <= NAMED_LIMIT:
+            if apart and _printed_size(form) < SHARED_MIN:  # as printed: −(2/B) t7, no t10
+                table[r] = form
+                continue
             table[r] = mx.Ref(named_temporary(form, trial), RefKind.TENSOR, r.shape, r.src)
             inside[closed[r.name]] = table[r]
     out = mx.substitute_all(mx.substitute_all(m, table), inside)
@@ -423,6 +432,137 @@ def in_order(wheres: Sequence[Where]) -> tuple[Where, ...]:
     return tuple(next(it) if isinstance(w.lhs, mx.Ref) else w for w in wheres)
 
 
+def names_reused(m: mx.M, wheres: Sequence[Where], others: Mapping[str, mx.M] | None = None
+                 ) -> tuple[mx.M, tuple[Where, ...]]:
+    """``m`` and its where-clauses with each temporary's definition met whole in another
+    clause (or in ``m``) read by its name: neural_ode_euler3's ∂L/∂W printed ``t1 = (1 −
+    tanh(h2 W + bᵀ)^∘2) ⊙ (h3 − Y)`` and then ``t3 = (1/5) ((1 − tanh(h2 W + bᵀ)^∘2) ⊙ (h3 −
+    Y)) Wᵀ + …``, t1 written out (t3 came from the index form's closed form, named apart);
+    now ``t3 = (1/5) t1 Wᵀ + …``.  A clause is never read in one its own definition is read
+    by (no cycle), nor in a clause that is the same definition; a definition per element
+    (t2_h = A_hᵀ t1_h) stands as it is.  Small definitions (``SHARED_MIN``) are not worth
+    it.  The meaning of every name is unchanged: only what prints is shorter."""
+    temps = [w for w in wheres if is_temporary(w) and isinstance(w.lhs, mx.Ref)
+             and not w.lhs.at and not w.lhs.missing and not isinstance(w.rhs, mx.Each)
+             and _printed_size(w.rhs) >= SHARED_MIN]
+    if not temps:
+        return _earlier_reused(m, tuple(wheres), others or {})
+    names = {w.lhs.name for w in wheres if isinstance(w.lhs, mx.Ref)}
+    direct = {w.lhs.name: {r.name for r in mx.leaves(w.rhs)} & names
+              for w in wheres if isinstance(w.lhs, mx.Ref)}
+
+    def reached(name: str) -> set[str]:  # every name its definition reads, through them all
+        seen: set[str] = set()
+        todo = [name]
+        while todo:
+            for n in direct.get(todo.pop(), ()):
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return seen
+    under = {_name(w): reached(_name(w)) for w in temps}
+
+    def table(of: str | None, whole: mx.M | None) -> dict[mx.M, mx.M]:
+        out: dict[mx.M, mx.M] = {}
+        for w in temps:
+            if _name(w) == of or of is not None and of in under[_name(w)] or w.rhs == whole:
+                continue
+            out.setdefault(w.rhs, w.lhs)
+            if w.rhs.shape != () and len(w.rhs.shape) == 2:
+                out.setdefault(mx.transpose(w.rhs), mx.transpose(w.lhs))
+        return out
+    out = []
+    for w in wheres:
+        if is_temporary(w) and isinstance(w.lhs, mx.Ref) and not w.lhs.at \
+                and not isinstance(w.rhs, mx.Each):
+            t = table(w.lhs.name, w.rhs)
+            if t:
+                w = Where(w.lhs, mx.substitute_all(w.rhs, t))
+        out.append(w)
+    whole = table(None, m)
+    m = mx.substitute_all(m, whole) if whole else m
+    return _earlier_reused(*_small_inlined(m, tuple(out)), others or {})
+
+
+def _small_inlined(m: mx.M, wheres: tuple[Where, ...]) -> tuple[mx.M, tuple[Where, ...]]:
+    """``m`` and ``wheres`` with a clause too small to be worth its name (``SHARED_MIN``)
+    that reads another of them written where it is read: deep_residual_30's ∂L/∂r1 stood
+    ∂L/∂o3's closed form as t10, which the block's t7 made t10 = −(2/B) t7 (now t8 W2ᵀ + t9
+    − (2/B) t7 ⊙ o2).  Only one read once, whole (not t1_b, an element)."""
+    names = {w.lhs.name for w in wheres if isinstance(w.lhs, mx.Ref)}
+    for w in wheres:
+        if not (is_temporary(w) and isinstance(w.lhs, mx.Ref)) or isinstance(w.rhs, mx.Each) \
+                or _printed_size(w.rhs) >= SHARED_MIN or \
+                not any(r.name in names and r.name != w.lhs.name for r in mx.leaves(w.rhs)):
+            continue
+        lhs = w.lhs
+        if lhs.batch or lhs.at or lhs.missing or mx.batch_of(w.rhs) or any(
+                isinstance(n, (*_SPEC_AXES, mx.Each)) for n in mx.walk(w.rhs)):
+            continue  # (a view stays named: t12 = reshape(permute(t11, …), [B, T, D]))
+        read = [r for x in (m, *(v.rhs for v in wheres)) for r in mx.leaves(x)
+                if r.name == lhs.name]
+        if len(read) != 1 or read[0] != lhs:
+            continue  # (read twice it stays named: maxpool_minpool's t2 = wᵀ − t1)
+        table: dict[mx.M, mx.M] = {lhs: w.rhs}
+        if len(lhs.shape) == 2:
+            table[mx.transpose(lhs)] = mx.transpose(w.rhs)
+        m = mx.substitute_all(m, table)
+        wheres = tuple(Where(v.lhs, mx.substitute_all(v.rhs, table)) for v in wheres
+                       if v is not w)
+        return _small_inlined(m, wheres)
+    return m, wheres
+
+
+def _earlier_reused(m: mx.M, wheres: tuple[Where, ...], others: Mapping[str, mx.M]
+                    ) -> tuple[mx.M, tuple[Where, ...]]:
+    """``m`` with a temporary an earlier block defined (``others``: the derivation's names)
+    read by its name where its definition, read in this block's names, is met whole:
+    neural_ode_euler3's ∂L/∂W wrote ((1/5) t1 + (1/10) t4) Wᵀ + 2 h3 − 2 Y, which is
+    ∂L/∂h0's t2 (∂L/∂h1's closed form) read through t3 and t4: it says t2 now, defined
+    there as it reads here, and the block numbers t1 … t4 with none dropped.  Met twice in
+    the clauses, it is read by name there too (prenorm_transformer_block's t7 =
+    reshape(…, [B, T, H, Dh]) spelt ∂L/∂O's closed form, its t5 twice and t6 thrice)."""
+    names = {w.lhs.name for w in wheres if isinstance(w.lhs, mx.Ref)}
+    if not any(is_temporary(w) for w in wheres):
+        return m, wheres
+    mine = [w for w in in_order(wheres) if is_temporary(w) and isinstance(w.lhs, mx.Ref)
+            and not w.lhs.at and not w.lhs.missing and not isinstance(w.rhs, mx.Each)]
+    # met once only inside a clause, it stays written out there: gru_cell's t2 = (G ⊙ Zg ⊙
+    # (1 − Hc ⊙ Hc)) Uh, not t1 Uh beside a clause t1 read nowhere else
+    def counted() -> tuple[set[mx.M], Counter[mx.M]]:
+        return set(mx.walk(m)), Counter(n for w in wheres for n in mx.walk(w.rhs))
+    met, inside = counted()
+    added: list[Where] = []
+    for name in sorted((n for n in others if n not in names), key=lambda n: _number(
+            Where(mx.Ref(n, RefKind.TENSOR, ()), mx.Const(0)))):
+        d = others[name]
+        if isinstance(d, mx.Each) or not _defines(d, name):
+            continue
+        within = set(mx.walk(d))
+        for w in mine:  # in this block's names, each after those it reads
+            if w.rhs in within or d is not others[name]:
+                d = mx.substitute_all(d, {w.rhs: w.lhs})
+        # (a batch's part met in the form, Σ_b X_bᵀ t2_b …, stays as the blocks before
+        # say it: inline_batched_attention's t1_b ⊙ (Y_b − rowsum(Y_b ⊙ t1_b)))
+        if (d not in met or mx.batch_of(d)) and inside[d] < 2 or any(
+                r.name not in names and _defines(others.get(r.name), r.name)
+                for r in mx.leaves(d)) or _printed_size(d) < SHARED_MIN:
+            continue  # (met, and not one defined in no clause here, nor too small)
+        ref = mx.Ref(name, RefKind.TENSOR, d.shape, batch=mx.batch_of(d))
+        m = mx.substitute_all(m, {d: ref})
+        wheres = tuple(Where(w.lhs, mx.substitute_all(w.rhs, {d: ref})) for w in wheres)
+        added.append(Where(ref, d))
+        names.add(name)
+        met, inside = counted()
+    return m, wheres + tuple(added)
+
+
+def _defines(d: mx.M | None, name: str) -> bool:
+    """Whether ``d``, the derivation's entry for ``name``, defines a temporary (not a held
+    tensor's or dim's name, which stands for itself)."""
+    return d is not None and not (isinstance(d, mx.Ref) and d.name == name)
+
+
 def _name(w: Where) -> str:
     assert isinstance(w.lhs, mx.Ref)
     return w.lhs.name
@@ -557,6 +697,9 @@ def views_merged(m: mx.M, wheres: Sequence[Where]) -> tuple[mx.M, tuple[Where, .
         return m, tuple(wheres)
     reads = Counter(r for x in (m, *(w.rhs for w in wheres)) for r in mx.leaves(x)
                     if r in views)
+    whole = _elementwise_views(m, wheres, views, reads)
+    if whole is not None:
+        return whole
     table: dict[mx.M, mx.M] = {}
     merged: dict[mx.Ref, mx.M] = {}
     for n in mx.walk(m):
@@ -599,6 +742,56 @@ def views_merged(m: mx.M, wheres: Sequence[Where]) -> tuple[mx.M, tuple[Where, .
         else:
             out.append(w)
     return m, tuple(out)
+
+
+def _elementwise_views(m: mx.M, wheres: Sequence[Where],
+                       views: Mapping[mx.Ref, tuple[mx.M, mx.M]], reads: Counter[mx.Ref]
+                       ) -> tuple[mx.M, tuple[Where, ...]] | None:
+    """``m`` with its largest elementwise expression of temporaries that are one view
+    (reshape, permute) of tensors, read nowhere else, written as one temporary of that view
+    of the expression: a view moves elements and an elementwise op acts on each, so they
+    commute (pixel_shuffle_index_precedence's ∂L/∂Xs = 2 t1 ⊙ (t2 − t1), t1 and t2 the
+    same view of Y and P, is 2 t1, where t1 = reshape(permute(reshape(Y ⊙ (P − Y), …)))).
+    A number that scales the whole stays outside; None when there is no such expression."""
+    def key(r: mx.Ref) -> tuple[Any, ...]:
+        return (views[r][0], r.batch, r.shape)
+
+    def refs(x: mx.M) -> list[mx.Ref] | None:  # its views, if it is elementwise in them
+        if isinstance(x, mx.Const) and x.shape == ():
+            return []
+        if isinstance(x, mx.Ref):
+            return [x] if x in views and not x.at and not x.missing else None
+        if not isinstance(x, (mx.Add, mx.Hadamard, mx.Scale, mx.Pow, mx.Fn)) or \
+                isinstance(x, mx.Scale) and x.coeff.shape != () or \
+                isinstance(x, mx.Fn) and any(not isinstance(a, mx.M) and
+                                             not isinstance(a, (int, float)) for a in x.rest):
+            return None
+        out: list[mx.Ref] = []
+        for c in x.children():
+            got = refs(c)
+            if got is None:
+                return None
+            out += got
+        return out
+    for n in mx.walk(m):
+        body = n.x if isinstance(n, mx.Scale) and isinstance(n.coeff, mx.Const) else n
+        if isinstance(body, mx.Ref):
+            continue
+        got = refs(body)
+        if not got:
+            continue
+        own = Counter(got)
+        if len({key(r) for r in own}) != 1 or len(own) < 2 or \
+                any(reads[r] != k for r, k in own.items()):
+            continue
+        ref = min(own, key=lambda r: (len(r.name), r.name))
+        inner = mx.substitute_all(body, {r: views[r][1] for r in own})
+        rhs = mx.substitute(views[ref][0], _hole(views[ref][0]), inner)
+        m = mx.substitute_all(m, {body: ref})
+        out = tuple(Where(w.lhs, rhs) if w.lhs == ref else w for w in wheres
+                    if not (isinstance(w.lhs, mx.Ref) and w.lhs in own and w.lhs != ref))
+        return m, out
+    return None
 
 
 def _hole(skeleton: mx.M) -> mx.Ref:

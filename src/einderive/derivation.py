@@ -38,8 +38,8 @@ from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
 from .closed import (Refused, defined_temporaries, in_node_names, in_order, inline_parts,
-                     named_parts, named_temporary, substituted, throughout, views_merged,
-                     writes_inline)
+                     named_parts, named_temporary, names_reused, substituted, throughout,
+                     views_merged, writes_inline)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -274,6 +274,9 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     matrix_closed: dict[str, mx.M] = {}  # each adjoint's closed matrix form, all written out
     printed: dict[str, mx.M] = {}  # and as it printed, its parts named by where-clauses
     stood: set[str] = set()  # the temporaries that stand for a printed closed form
+    # and every closed form as it printed, those reading such a temporary too (the second
+    # try of a form too large to print, closed._apart, stands them)
+    printed_all: dict[str, mx.M] = {}
     # t1 = reshape(permute(∂L/∂Q, …)): one name throughout, never a tensor's or a dim's
     temporaries: dict[str, mx.M] = {n: mx.Ref(n, RefKind.TENSOR, ()) for n in _taken(graph)}
     made = []
@@ -304,16 +307,19 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                                    lambda m, w: _closed_simplified(m, w, graph, named,
                                                                    symmetric),
                                    _taken(graph) | set(temporaries), temporaries,
-                                   (printed, stood))
+                                   (printed, stood, printed_all))
             closed_form, omitted = (None, built) if isinstance(built, Refused) else (built, None)
             if closed_form is not None and closed_form.matrix is not None and \
-                    all(is_temporary(w) for w in closed_form.wheres) and \
-                    not any(isinstance(w.lhs, mx.Ref) and w.lhs.name in stood
-                            for w in closed_form.wheres):
-                # as it printed, its parts named (not one reading a form named so itself)
-                printed[name] = closed_form.matrix
+                    all(is_temporary(w) for w in closed_form.wheres):
+                printed_all[name] = closed_form.matrix
+                if not any(isinstance(w.lhs, mx.Ref) and w.lhs.name in stood
+                           for w in closed_form.wheres):
+                    # as it printed, its parts named (not one reading a form named so
+                    # itself)
+                    printed[name] = closed_form.matrix
         # every block's where-clauses as a reader reads them (each after those it reads)
-        adjoints.append(Adjoint(t, _in_order(read), _in_order(closed_form),
+        adjoints.append(Adjoint(t, _in_order(_reused(read, {}, False)),
+                                _in_order(_reused(closed_form, temporaries)),
                                 tuple((c, _in_order(f)) for c, f in terms),
                                 tuple(edges_of.get(name, ())), omitted))
     by_name = {x.name: x for x in adjoints}
@@ -329,7 +335,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
 
 def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, mx.M],
                    simplified: Any, taken: set[str], temporaries: dict[str, mx.M],
-                   printed: tuple[Mapping[str, mx.M], set[str]]) -> Form | Refused | None:
+                   printed: tuple[Mapping[str, mx.M], set[str], Mapping[str, mx.M]]) -> Form | Refused | None:
     """The closed form of ∂L/∂``name``: the index form's where it was built (its derivative
     helpers written in the forward nodes, as the literature writes a gate's σ'); else, when the
     index form's was too large, the matrix level's (:mod:`einderive.closed`), its repeated
@@ -430,7 +436,7 @@ def _keeping(f: Form, trial: dict[str, mx.M], temporaries: dict[str, mx.M]) -> F
 
 def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any,
                   taken: set[str], temporaries: dict[str, mx.M],
-                  printed: tuple[Mapping[str, mx.M], set[str]]) -> Form | Refused | None:
+                  printed: tuple[Mapping[str, mx.M], set[str], Mapping[str, mx.M]]) -> Form | Refused | None:
     """The closed form of ∂L/∂``name`` at the matrix level: the upstream adjoints' closed
     forms put in its chain form (:func:`einderive.closed.substituted`), simplified, its
     repeated parts named."""
@@ -444,19 +450,29 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
         # substitution does not see; taken for closed, ∂L/∂N1 = t1 Wqᵀ + … carried its t1 into
         # the forms after it (∂L/∂g1's), defined nowhere there: never recorded as done
         return through
-    full = substituted(through, done, temporaries, *printed)
-    if isinstance(full, Refused):
-        return full
-    if full == shown.matrix:  # no upstream adjoint in it: its chain form is closed already
+    full = substituted(through, done, temporaries, printed[0], printed[1])
+    if not isinstance(full, Refused) and full == shown.matrix:
+        # no upstream adjoint in it: its chain form is closed already
         done[name] = full
         return None
-    full = simplified(in_node_names(full, shown.wheres), shown.wheres)
-    done[name] = full
-    if any(isinstance(n, mx.Einsum) for n in mx.walk(full)):
-        return Refused(Omission.EINSUM)
-    parts = named_parts(full, taken | set(temporaries))
+    if isinstance(full, Refused):
+        if full.why != Omission.TOO_LARGE:
+            return full
+        parts = None
+    else:
+        full = simplified(in_node_names(full, shown.wheres), shown.wheres)
+        done[name] = full
+        if any(isinstance(n, mx.Einsum) for n in mx.walk(full)):
+            return Refused(Omission.EINSUM)
+        parts = named_parts(full, taken | set(temporaries))
     if parts is None:
-        return Refused(Omission.TOO_LARGE)
+        # too large written out, or named: each upstream closed form it reads stands as a
+        # temporary defined as that form printed, when that fits the page (recorded as
+        # done so, its temporaries standing, when written out it was past the limit)
+        parts = _apart(shown, through, done, simplified, taken, temporaries, printed)
+        if parts is None:
+            return Refused(Omission.TOO_LARGE)
+        done.setdefault(name, parts[0])
     m, wheres = throughout(*parts, temporaries)  # one name, one meaning, every block
     # no index form: written out it is the one too large to build (reverse.EXPAND_LIMIT),
     # and the chain form's index form is not this formula's; its temporaries (t1 =
@@ -468,12 +484,48 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
     return Form(None, shown.idx, m, _defined_once(kept + wheres), positions(m), shown.einsum)
 
 
+def _apart(shown: Form, through: mx.M, done: dict[str, mx.M], simplified: Any,
+           taken: set[str], temporaries: dict[str, mx.M],
+           printed: tuple[Mapping[str, mx.M], set[str], Mapping[str, mx.M]]
+           ) -> tuple[mx.M, tuple[Where, ...]] | None:
+    """The closed form of a chain form ``through`` whose upstream closed forms, written
+    out, make it too large to print: each of them read whole stands as a temporary
+    defined as it printed (:func:`einderive.closed.substituted` with ``apart``), its
+    repeated parts named; None when even that is too large.
+    The temporaries and their names are the derivation's only once it fits."""
+    trial, stood = dict(temporaries), set(printed[1])
+    m = substituted(through, done, trial, printed[2], stood, apart=True)
+    if isinstance(m, Refused):
+        return None
+    m = simplified(in_node_names(m, shown.wheres), shown.wheres)
+    if any(isinstance(n, mx.Einsum) for n in mx.walk(m)):
+        return None
+    parts = named_parts(m, taken | set(trial))
+    if parts is None:
+        return None
+    temporaries.update(trial)
+    printed[1].update(stood)
+    return parts
+
+
 def _in_order(f: _MaybeForm) -> _MaybeForm:
     """``f`` with its where-clauses in the order :func:`einderive.closed.in_order` gives."""
     if f is None or len(f.wheres) < 2:
         return f
     wheres = in_order(f.wheres)
     return f if wheres == f.wheres else replace(f, wheres=wheres)
+
+
+def _reused(f: _MaybeForm, others: Mapping[str, mx.M], form: bool = True) -> _MaybeForm:
+    """``f`` with each where-clause's definition met whole in another clause, or (``form``)
+    in the form, read by its name (:func:`einderive.closed.names_reused`)."""
+    if f is None or f.matrix is None or not f.wheres:
+        return f
+    m, wheres = names_reused(f.matrix, f.wheres, others)
+    m = m if form else f.matrix
+    if m == f.matrix and wheres == f.wheres:
+        return f
+    return replace(f, matrix=m, wheres=wheres, positions=positions(m))
 
 
 def _defined_once(wheres: tuple[Where, ...]) -> tuple[Where, ...]:

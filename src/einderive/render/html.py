@@ -87,7 +87,8 @@ def _body(sheet: Sheet, graph: str) -> str:
     out += ["<h2>Backward</h2>", f"<p>{escape(T.CONVENTION)}</p>"]
     out += [_table(_adjoint_rows(a)) for a in sheet.adjoints]
     out += ["<h2>Gradients</h2>", _table(
-        (g.label, g.rhs) if g.formula is not None else (g.label, "0") for g in sheet.gradients)]
+        row for g in sheet.gradients
+        for row in [(g.label, g.rhs), *((None, "where " + math(w)) for w in g.wheres)])]
     out += _second(sheet)
     if sheet.notes:
         out += ["<h2>Notes</h2>", "<ul>"] + [f"<li>{_note(n)}</li>" for n in sheet.notes] + \

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .._version import __version__
-from .sheet import AdjointRow, Formula, HessianRow, Selection, Sheet, build
+from .sheet import AdjointRow, Formula, GradientRow, HessianRow, Selection, Sheet, build
 from .styles import Latex
 from .texwidth import MIN_ALIGN_SEP, fit_rows, left_width, split_tall
 
@@ -161,7 +161,12 @@ def forward_rows(sheet: Sheet, names: tuple[str, ...] | None = None) -> list[str
 
 
 def gradient_rows(sheet: Sheet) -> list[str]:
-    return [_eq(g.label, g.rhs) for g in sheet.gradients]
+    return [_gradient_eq(g) for g in sheet.gradients]
+
+
+def _gradient_eq(g: GradientRow) -> str:
+    """grad(x) = …, with the where-clauses of the names it reads (as under its adjoint)."""
+    return _eq(g.label, g.rhs) + "".join(rf", \quad {w}" for w in g.wheres)
 
 
 def fit(rows: list[str], linewidth: float | None, env: str = "aligned",
@@ -290,7 +295,7 @@ def labelled_groups(sheet: Sheet, sections: tuple[str, ...],
                                                           if n < len(a.steps) else [])))
     if "gradients" in sections:
         for grad in sheet.gradients:
-            groups.append([_eq(grad.label, grad.rhs)])
+            groups.append([_gradient_eq(grad)])
             labels.append(label(sheet.name, grad.name, "gradient"))
     keep = [n for n, g in enumerate(groups) if g]
     return [groups[n] for n in keep], [labels[n] for n in keep]

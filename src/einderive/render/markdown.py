@@ -82,7 +82,8 @@ def _body(sheet: Sheet, tex: Sheet) -> list[str]:
         out += _backward(sheet, tex)
     if "gradients" in sheet.sections:
         out += ["## Gradients", "", "```text"]
-        out += [f"{g.label} = {g.rhs}" for g in sheet.gradients]
+        out += [line for g in sheet.gradients
+                for line in [f"{g.label} = {g.rhs}", *(f"where {w}" for w in g.wheres)]]
         out += ["```", ""]
     out += _second(sheet, tex)
     if sheet.notes:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..recognize import is_temporary
 from ..record import Record, replace
 from .matrix_printer import element_names
 from .styles import Latex, Unicode
@@ -209,6 +210,10 @@ class GradientRow(Record):
     shape: tuple[Any, ...]
     label: str  # grad(W), or grad(W)_jk when only the index form exists
     formula: Formula | None  # None: zero (the loss does not depend on the input)
+    # the clauses of the temporaries it reads, as under its adjoint: a section defines each
+    # name it reads (grad(b) = Σ_j rowsum(∂L/∂Y_j ⊙ 𝟙[t1_j > 0]), where t1 = conv1d(X, W,
+    # b)); a derivative helper's (σ'(u) = y ⊙ (1 − y)) names nothing and is not repeated
+    wheres: tuple[str, ...] = ()
 
     @property
     def zero(self) -> bool:
@@ -528,7 +533,8 @@ def _gradient(pen: Pen, g: Gradient, printed: dict[int, Formula]) -> GradientRow
     shown = printed.get(id(g.form)) or formula(pen, g.form, lhs)
     label = pen.gradient_lhs(g.name, element_names(g.form.matrix) if shown.matrix is not None
                              else g.form.idx)
-    return GradientRow(g.name, tuple(g.tensor.shape), label, shown)
+    wheres = tuple(text for text, w in zip(shown.wheres, g.form.wheres) if is_temporary(w))
+    return GradientRow(g.name, tuple(g.tensor.shape), label, shown, wheres)
 
 
 class ItemRow(Record):

@@ -208,6 +208,9 @@ def _gradients(sheet: Sheet, width: int) -> list[Line]:
     block = _Block(width)
     for g in sheet.gradients:
         block.eq(g.label, g.rhs, NAME, "bold " + MATRIX)
+        # the names it reads, defined here as under its adjoint (t1 = conv1d(X, W, b))
+        for w in g.wheres:
+            block.eq("", f"where {w}", "", DIM, sign=False)
     return [[], [("Gradients", HEAD)]] + block.render()
 
 
