@@ -419,8 +419,8 @@ FORWARDS = {f.__name__: f for f in (
     attention_transfer_kd, swav_swapped_prediction, vit_patch_embed, adain_style_transfer,
     cb_det_a_plus_uvt, cb_woodbury_quad_split, cb_frob_skew_part, cb_trace_a_xinv_t)}
 
-# second sizes where distinct primes would break a defined dim or a count
-ALT = {'vit_patch_embed': {'Hp': 3, 'Wp': 2, 'P': 2, 'D': 5}}
+# second sizes: distinct primes everywhere (a dim no input has keeps its size)
+ALT: dict[str, dict[str, int]] = {}
 
 # second order checked against torch.autograd.functional.hvp too
 HVP = ['kalman_update_nll', 'lqr_cost_three_steps', 'procrustes_cayley', 'sgpr_trace_term',
