@@ -64,6 +64,18 @@ def test_derive_output_fits_80_columns_and_has_no_trailing_blanks(run):
         assert all(ln == ln.rstrip() for ln in out.splitlines() if "──" not in ln), spec
 
 
+def test_inputs_line_wraps_at_80_columns_under_the_first_input(run):
+    """A model of many inputs had one Inputs line of 114 columns (more14's differential
+    attention); it wraps as the description does, each input whole, under the first."""
+    from einderive.render.names import cells
+    spec = SPECS.parent / "tests" / "models" / "more14" / "differential_attention.yaml"
+    out = run("derive", spec).stdout.splitlines()
+    at = next(n for n, ln in enumerate(out) if ln.startswith("Inputs: "))
+    assert out[at] == "Inputs: X (T×D), Wq1 (D×Dh), Wk1 (D×Dh), Wq2 (D×Dh), Wk2 (D×Dh), Wv (D×D),"
+    assert out[at + 1] == "        lq1 (Dh), lk1 (Dh), lq2 (Dh), lk2 (Dh)"
+    assert all(cells(ln) <= 80 for ln in out[at:at + 2])
+
+
 def test_derive_reads_standard_input(run):
     result = run("derive", "-", "--format", "json", input=(SPECS / "mlp.yaml").read_text())
     assert result.exit_code == 0

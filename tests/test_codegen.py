@@ -470,3 +470,25 @@ def test_a_sum_of_a_constant_is_the_dims_sizes_times_it_in_code():
     code = P.unparse(Compiler(d, Backend(), Names(d.graph)).const(
         sympy.Sum(2 * N, (i, 0, M - 1), (j, 0, N - 1))))
     assert eval(code, {"M": 3, "N": 4}) == 2 * 3 * 4 * 4
+
+
+def test_code_refuses_an_input_whose_axis_disagrees_with_a_size_no_input_gives(tmp_path):
+    """Hp, Wp and P are in no input's shape, so the code uses the spec's sizes; an image of
+    another patch grid with as many pixels reshapes without an error, and was read at the
+    wrong grid: the code checks the image's axes against H = Hp * P, W = Wp * P and raises."""
+    from pathlib import Path
+    from einderive.api import derive_file, render
+    d = derive_file(Path(__file__).parent / "regressions" / "fixed_dims_define_input_axes.yaml")
+    We = np.random.default_rng(0).standard_normal((4, 3))
+    img = np.random.default_rng(1).standard_normal((4, 6))
+    mod = load(tmp_path, render(d, "numpy"))
+    patches = img.reshape(2, 2, 3, 2).transpose(0, 2, 1, 3).reshape(6, 4)
+    assert abs(mod.forward(img, We) - np.tanh(patches @ We).sum()) < 1e-12
+    with pytest.raises(ValueError, match="H = Hp [*] P along axis 0"):
+        mod.forward(img.reshape(6, 4), We)
+    with pytest.raises(ValueError, match="H = Hp [*] P along axis 0"):
+        mod.gradients(img.reshape(6, 4), We)
+    if torch is not None:
+        fn = _function(load(tmp_path, render(d, "torch")))
+        with pytest.raises(ValueError, match="H = Hp [*] P along axis 0"):
+            fn.apply(torch.zeros(6, 4, dtype=torch.float64), torch.tensor(We))

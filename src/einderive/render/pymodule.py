@@ -174,6 +174,52 @@ class _Writer:
                 lines.append(f"{self.names.dim[dim]} = {self._size(dim)}  # no input has {dim}")
         for dim in sorted(self.comp.dims_used, key=order.index):
             emit(dim)
+        return lines + self._fixed_dim_checks(emit, declared)
+
+    def _fixed_dim_checks(self, emit: Callable[[str], None], declared: dict[str, Any]) -> list[str]:
+        """A size that no input gives is the spec's (``Hp = 2  # no input has Hp``): where an
+        input's axis is a dim defined from such a size (``H: Hp * P`` for ``Img [H, W]``), an
+        input of another size would be read at the spec's sizes, a wrong answer without an
+        error; so the code checks that axis against its definition and raises instead."""
+        g = self.d.graph
+        carried = {s for t in g.inputs for s in t.shape if isinstance(s, str)}
+        sized = dict(g.dims) | dict(self.sizes)
+
+        def fixed_refs(dim: str) -> list[str] | None:
+            """The dims without an input that ``dim``'s definition rests on; None if one of
+            them has no size to check against."""
+            decl = declared.get(dim)
+            if decl is None or decl.definition is None:
+                return []
+            out: list[str] = []
+            for ref, _ in decl.refs:
+                if ref in carried:
+                    continue
+                if declared.get(ref) is not None and declared[ref].definition is not None:
+                    sub = fixed_refs(ref)
+                    if sub is None:
+                        return None
+                    out += sub
+                elif sized.get(ref):
+                    out.append(ref)
+                else:
+                    return None
+            return list(dict.fromkeys(out))
+
+        lines: list[str] = []
+        for t in g.inputs:
+            for axis, dim in enumerate(t.shape):
+                decl = declared.get(dim) if isinstance(dim, str) else None
+                fixed = fixed_refs(dim) if decl is not None else None
+                if decl is None or decl.definition is None or not fixed:
+                    continue
+                for ref, _ in decl.refs:
+                    emit(ref)
+                var, at = self.names.var[t.name], ", ".join(f"{f} = {sized[f]}" for f in fixed)
+                message = (f"{t.name} has {dim} = {decl.text} along axis {axis}; this code was "
+                           f"generated for {at}, which no input gives")
+                lines.append(f"if {var}.shape[{axis}] != {self._dim_code(decl.definition)}: "
+                             f"raise ValueError({message!r})")
         return lines
 
     def _dim_code(self, term: Any, nested: bool = False) -> str:

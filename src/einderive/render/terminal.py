@@ -159,12 +159,22 @@ def _header(sheet: Sheet, width: int) -> list[Line]:
     out = [title]
     if sheet.description:
         out += _para(sheet.description, width)
-    shapes = [("Inputs: ", "")]
+    head = "Inputs: "
+    rows: list[Line] = [[(head, "")]]
+    used = len(head)
     for n, t in enumerate(sheet.inputs):
-        if n:
-            shapes.append((", ", ""))
-        shapes += [(t.name, NAME), (f" ({t.shape_text})", "")]
-    return out + [shapes] + _para(T.VECTORS, width)
+        text = f"{t.name} ({t.shape_text})"
+        last = n + 1 == len(sheet.inputs)
+        if n and used + 2 + len(text) + (not last) > width - 1:  # wrap, as a paragraph does
+            rows[-1].append((",", ""))
+            rows.append([(" " * len(head), "")])
+            used = len(head)
+        elif n:
+            rows[-1].append((", ", ""))
+            used += 2
+        rows[-1] += [(t.name, NAME), (f" ({t.shape_text})", "")]
+        used += len(text)
+    return out + rows + _para(T.VECTORS, width)
 
 
 def _formula(block: _Block, f: Formula) -> None:
