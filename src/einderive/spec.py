@@ -282,7 +282,7 @@ def _printable_reader() -> type:
 
 
 @functools.cache
-def _direct_stages() -> tuple[type, type, type]:
+def _direct_stages() -> tuple[Any, Any, Any]:
     """ruamel's plain Scanner, Parser and Composer, each holding the stage before it (and
     the resolver) as an attribute, set once: ruamel finds them through properties that ask
     the loader on every use (``hasattr(loader, 'typ')``, a frame lookup), 8·10⁴ calls for
