@@ -12,7 +12,7 @@ nodes' names, as the literature writes a gate's derivative.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set as AbstractSet
 from typing import Any
 
 from . import matrix as mx
@@ -268,7 +268,7 @@ def in_node_names(m: mx.M, wheres: Sequence[Where]) -> mx.M:
     return m
 
 
-def named_parts(m: mx.M, taken: set[str], worth: Callable[[mx.M], bool] | None = None,
+def named_parts(m: mx.M, taken: AbstractSet[str], worth: Callable[[mx.M], bool] | None = None,
                 limit: bool = True) -> tuple[mx.M, tuple[Where, ...]] | None:
     """``m`` with its repeated subexpressions named ``t1``, ``t2``, … (the largest first, so a
     name never hides inside another; numbered in the order the form is read), and their
@@ -286,7 +286,7 @@ def named_parts(m: mx.M, taken: set[str], worth: Callable[[mx.M], bool] | None =
         # and two parts of one shape named alike were one Ref (t4 = t4 ⊙ (1 − h2 ⊙ h2));
         # a part of a batched form is a batch element as its leaves are (Σ_b … t1_b …,
         # where t1_b = A_b V_b V_bᵀ: a bare t1 read the same matrix for every b)
-        ref = mx.Ref(_fresh(taken | {r.name for r, _ in defs}, len(defs)), RefKind.TENSOR,
+        ref = mx.Ref(_fresh(taken, len(defs), {r.name for r, _ in defs}), RefKind.TENSOR,
                      shared.shape, batch=mx.batch_of(shared))
         # and wherever it is met with the terms of a sum in another order (t-SNE's
         # 1 + sq + sqᵀ − 2 Y Yᵀ read at (j, i) as 1 + sqᵀ + sq − 2 Y Yᵀ)
@@ -612,14 +612,16 @@ def _printed_size(m: mx.M) -> int:
     return cost(m)
 
 
-def _fresh(taken: set[str], n: int) -> str:
+def _fresh(taken: AbstractSet[str], n: int, also: AbstractSet[str] = frozenset()) -> str:
+    """The first of t(n+1), t(n+2), … in neither ``taken`` nor ``also`` (``taken`` may be
+    every name of the graph: looked up, never copied)."""
     k = n + 1
-    while f"t{k}" in taken:
+    while f"t{k}" in taken or f"t{k}" in also:
         k += 1
     return f"t{k}"
 
 
-def _numbered(m: mx.M, defs: list[tuple[mx.Ref, mx.M]], taken: set[str]
+def _numbered(m: mx.M, defs: list[tuple[mx.Ref, mx.M]], taken: AbstractSet[str]
               ) -> tuple[mx.M, tuple[Where, ...]]:
     """The definitions renamed ``t1``, ``t2``, … in the order a reader meets them defined:
     each after the names its definition reads (t1 = √(…), t2 = 1 ⊘ t1), the form's in the
@@ -638,9 +640,9 @@ def _numbered(m: mx.M, defs: list[tuple[mx.Ref, mx.M]], taken: set[str]
     visit(m)
     temp = [replace(r, name=f"__t{k}") for k, r in enumerate(order)]
     final: list[mx.Ref] = []
-    used: set[str] = set(taken)
+    used: set[str] = set()
     for r in order:
-        name = _fresh(used, 0)
+        name = _fresh(taken, 0, used)
         used.add(name)
         final.append(replace(r, name=name))
 
@@ -659,7 +661,7 @@ def writes_inline(m: mx.M) -> bool:
     return any(r.kind == RefKind.ANON and r.display is not None for r in mx.leaves(m))
 
 
-def inline_parts(m: mx.M, taken: set[str]) -> tuple[mx.M, tuple[Where, ...]] | None:
+def inline_parts(m: mx.M, taken: AbstractSet[str]) -> tuple[mx.M, tuple[Where, ...]] | None:
     """``m`` (a chain form) with each part it repeats that writes out a forward intermediate
     the spec leaves unnamed (set_transformer_pma's softmax((1/√D) Sd Wkᵀ Xᵀ), three times in
     ∂L/∂X) named, as its closed form names it, when the form and its clauses print shorter;

@@ -8,7 +8,8 @@ is the renderers' business (:mod:`einderive.api` composes them).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set as AbstractSet
+from itertools import islice
 from typing import Any, TypeVar
 
 from sympy import Add as SAdd
@@ -279,6 +280,9 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     printed_all: dict[str, mx.M] = {}
     # t1 = reshape(permute(∂L/∂Q, …)): one name throughout, never a tensor's or a dim's
     temporaries: dict[str, mx.M] = {n: mx.Ref(n, RefKind.TENSOR, ()) for n in _taken(graph)}
+    # the names a temporary must not take: the tensors', the dims' (held above, never
+    # removed) and the temporaries' so far, a live view (not a set of them all per node)
+    taken = temporaries.keys()
     made = []
     for name in shown:
         a = idx.adjoints[name]
@@ -296,8 +300,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                 shown_form = whole
         shown_form = _temporaries_named(shown_form, temporaries)
         made.append((name, t, shown_form, closed_form, terms,
-                     _inline_named(shown_form, lambda: _taken(graph) | set(temporaries),
-                                   temporaries)))
+                     _inline_named(shown_form, taken, temporaries)))
     # the closed forms after every chain form: the temporaries they name (t3_h = A_hᵀ t1_h)
     # take the names after the chain forms' own, which read as without --expand
     for name, t, shown_form, closed_form, terms, read in made:
@@ -306,8 +309,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
             built = _matrix_closed(name, shown_form, closed_form, matrix_closed,
                                    lambda m, w: _closed_simplified(m, w, graph, named,
                                                                    symmetric),
-                                   _taken(graph) | set(temporaries), temporaries,
-                                   (printed, stood, printed_all))
+                                   taken, temporaries, (printed, stood, printed_all))
             closed_form, omitted = (None, built) if isinstance(built, Refused) else (built, None)
             if closed_form is not None and closed_form.matrix is not None and \
                     all(is_temporary(w) for w in closed_form.wheres):
@@ -334,8 +336,9 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
 
 
 def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, mx.M],
-                   simplified: Any, taken: set[str], temporaries: dict[str, mx.M],
-                   printed: tuple[Mapping[str, mx.M], set[str], Mapping[str, mx.M]]) -> Form | Refused | None:
+                   simplified: Any, taken: AbstractSet[str], temporaries: dict[str, mx.M],
+                   printed: tuple[Mapping[str, mx.M], set[str], Mapping[str, mx.M]]
+                   ) -> Form | Refused | None:
     """The closed form of ∂L/∂``name``: the index form's where it was built (its derivative
     helpers written in the forward nodes, as the literature writes a gate's σ'); else, when the
     index form's was too large, the matrix level's (:mod:`einderive.closed`), its repeated
@@ -352,28 +355,28 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
     derivation's t1 (another conv1d's)."""
     if closed is not None:
         # named apart first: a name it takes is the derivation's only once it is printed
-        trial = dict(temporaries)
+        trial, start = dict(temporaries), len(temporaries)  # (its new names: after start)
         closed = _temporaries_named(closed, trial)
         if closed.matrix is not None and closed.wheres:  # σ'(u) as y ⊙ (1 − y), as below
             m = simplified(in_node_names(closed.matrix, closed.wheres), closed.wheres)
             closed = replace(closed, matrix=m, wheres=used_wheres(m, closed.wheres),
                              positions=positions(m))
         if closed.matrix is None:
-            return _keeping(closed, trial, temporaries)
+            return _keeping(closed, trial, start, temporaries)
         if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)) \
                 or _other_element(closed.matrix, shown.matrix) or \
                 _split_anew(closed, shown):
-            level = _matrix_level(name, shown, done, simplified, taken | set(temporaries),
-                                  temporaries, printed)
+            level = _matrix_level(name, shown, done, simplified, taken, temporaries,
+                                  printed)
             if isinstance(level, Form):  # the index form's closed form is this one's
                 return replace(level, index=closed.index, idx=closed.idx)
             if closed.einsum or any(isinstance(n, mx.Einsum) for n in mx.walk(closed.matrix)):
                 done[name] = closed.matrix
-                return _keeping(closed, trial, temporaries)
+                return _keeping(closed, trial, start, temporaries)
         done[name] = closed.matrix
-        closed = _keeping(closed, trial, temporaries)
+        closed = _keeping(closed, trial, start, temporaries)
         # no named part takes one of the temporaries' names
-        parts = named_parts(done[name], taken | set(temporaries))  # attention's t1
+        parts = named_parts(done[name], taken)  # attention's t1
         if parts is None or not parts[1]:
             return closed
         m, named = throughout(*parts, temporaries)  # one name, one meaning, every block
@@ -385,14 +388,13 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
     return _matrix_level(name, shown, done, simplified, taken, temporaries, printed)
 
 
-def _inline_named(shown: Form, taken: Callable[[], set[str]],
-                  temporaries: dict[str, mx.M]) -> Form:
+def _inline_named(shown: Form, taken: AbstractSet[str], temporaries: dict[str, mx.M]) -> Form:
     """``shown`` (a chain form) with the forward intermediates it writes out more than once
     named (:func:`einderive.closed.inline_parts`), by the derivation's names: its closed
     form names them alike (set_transformer_pma's ∂L/∂X, t1 = softmax((1/√D) Sd Wkᵀ Xᵀ))."""
     if shown.matrix is None or shown.einsum or not writes_inline(shown.matrix):
-        return shown  # (most forms: the names taken are not gathered, a set per node)
-    parts = inline_parts(shown.matrix, taken())
+        return shown
+    parts = inline_parts(shown.matrix, taken)
     if parts is None:
         return shown
     m, named = throughout(*parts, temporaries)  # one name, one meaning, every block
@@ -424,19 +426,23 @@ def _other_element(closed: mx.M, shown: mx.M | None) -> bool:
         (closed.dims, closed.names, closed.at) != (shown.dims, shown.names, shown.at)
 
 
-def _keeping(f: Form, trial: dict[str, mx.M], temporaries: dict[str, mx.M]) -> Form:
-    """``f``, named against ``trial`` (a copy of ``temporaries``), its printed
+def _keeping(f: Form, trial: dict[str, mx.M], start: int,
+             temporaries: dict[str, mx.M]) -> Form:
+    """``f``, named against ``trial`` (a copy of ``temporaries`` when it held ``start``
+    names; a name is never removed, so the names it added come after them), its printed
     temporaries now the derivation's: a temporary its simplification dropped, or of a closed
     form given up, leaves its name free (no t2 printed where no t1 is)."""
     read = {n.name for m in (f.matrix, *(x for w in f.wheres for x in (w.lhs, w.rhs)))
             if m is not None for n in mx.walk(m) if isinstance(n, mx.Ref)}
-    temporaries.update({k: v for k, v in trial.items() if k not in temporaries and k in read})
+    temporaries.update({k: v for k, v in islice(trial.items(), start, None)
+                        if k not in temporaries and k in read})
     return f
 
 
 def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any,
-                  taken: set[str], temporaries: dict[str, mx.M],
-                  printed: tuple[Mapping[str, mx.M], set[str], Mapping[str, mx.M]]) -> Form | Refused | None:
+                  taken: AbstractSet[str], temporaries: dict[str, mx.M],
+                  printed: tuple[Mapping[str, mx.M], set[str], Mapping[str, mx.M]]
+                  ) -> Form | Refused | None:
     """The closed form of ∂L/∂``name`` at the matrix level: the upstream adjoints' closed
     forms put in its chain form (:func:`einderive.closed.substituted`), simplified, its
     repeated parts named."""
@@ -464,12 +470,12 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
         done[name] = full
         if any(isinstance(n, mx.Einsum) for n in mx.walk(full)):
             return Refused(Omission.EINSUM)
-        parts = named_parts(full, taken | set(temporaries))
+        parts = named_parts(full, taken)
     if parts is None:
         # too large written out, or named: each upstream closed form it reads stands as a
         # temporary defined as that form printed, when that fits the page (recorded as
         # done so, its temporaries standing, when written out it was past the limit)
-        parts = _apart(shown, through, done, simplified, taken, temporaries, printed)
+        parts = _apart(shown, through, done, simplified, temporaries, printed)
         if parts is None:
             return Refused(Omission.TOO_LARGE)
         done.setdefault(name, parts[0])
@@ -485,7 +491,7 @@ def _matrix_level(name: str, shown: Form, done: dict[str, mx.M], simplified: Any
 
 
 def _apart(shown: Form, through: mx.M, done: dict[str, mx.M], simplified: Any,
-           taken: set[str], temporaries: dict[str, mx.M],
+           temporaries: dict[str, mx.M],
            printed: tuple[Mapping[str, mx.M], set[str], Mapping[str, mx.M]]
            ) -> tuple[mx.M, tuple[Where, ...]] | None:
     """The closed form of a chain form ``through`` whose upstream closed forms, written
@@ -500,7 +506,7 @@ def _apart(shown: Form, through: mx.M, done: dict[str, mx.M], simplified: Any,
     m = simplified(in_node_names(m, shown.wheres), shown.wheres)
     if any(isinstance(n, mx.Einsum) for n in mx.walk(m)):
         return None
-    parts = named_parts(m, taken | set(trial))
+    parts = named_parts(m, trial.keys())  # (⊇ taken: the trial adds to the temporaries)
     if parts is None:
         return None
     temporaries.update(trial)

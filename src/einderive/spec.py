@@ -236,13 +236,10 @@ def _load_yaml(text: str, path: str) -> object:
     # the round-trip loader keeps line/column marks and builds no Python object from a tag;
     # its scanner and parser are the plain ones: the round-trip ones gather every comment
     # (a third of the load), and a spec's comments are never read
-    from ruamel.yaml.parser import Parser
-    from ruamel.yaml.scanner import Scanner
-
     reader = YAML(typ="rt")
     reader.allow_duplicate_keys = False
     reader.Reader = _printable_reader()
-    reader.Scanner, reader.Parser = Scanner, Parser
+    reader.Scanner, reader.Parser, reader.Composer = _direct_stages()
     try:
         return reader.load(text)
     except MarkedYAMLError as exc:
@@ -282,6 +279,37 @@ def _printable_reader() -> type:
     from ruamel.yaml.reader import Reader
 
     return type("Reader", (Reader,), {"NON_PRINTABLE": re.compile(NOT_PRINTABLE)})
+
+
+@functools.cache
+def _direct_stages() -> tuple[Any, Any, Any]:
+    """ruamel's plain Scanner, Parser and Composer, each holding the stage before it (and
+    the resolver) as an attribute, set once: ruamel finds them through properties that ask
+    the loader on every use (``hasattr(loader, 'typ')``, a frame lookup), 8·10⁴ calls for
+    a chain of 256 layers and a fifth of its load."""
+    from ruamel.yaml.composer import Composer
+    from ruamel.yaml.parser import Parser
+    from ruamel.yaml.scanner import Scanner
+
+    def scanner_init(self: Any, loader: Any = None) -> None:
+        self.reader = loader.reader
+        Scanner.__init__(self, loader)
+
+    def parser_init(self: Any, loader: Any) -> None:
+        self.scanner, self.resolver = loader.scanner, loader.resolver
+        Parser.__init__(self, loader)
+
+    def composer_init(self: Any, loader: Any = None) -> None:
+        self.parser, self.resolver = loader.parser, loader.resolver
+        Composer.__init__(self, loader)
+
+    # a class attribute of the same name hides the base class's property, so that the
+    # instance's own attribute is read
+    return (type("Scanner", (Scanner,), {"reader": None, "__init__": scanner_init}),
+            type("Parser", (Parser,), {"scanner": None, "resolver": None,
+                                       "__init__": parser_init}),
+            type("Composer", (Composer,), {"parser": None, "resolver": None,
+                                           "__init__": composer_init}))
 
 
 def _describe(value: object) -> str:
