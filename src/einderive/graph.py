@@ -401,8 +401,9 @@ class _Builder:
             raise SpecError(f"'{n}' is used before it is defined (at {self.later[n]})", e.loc,
                             "move its definition above this item")
         hint = did_you_mean(n, list(self.env) + list(self.dims))
+        declare = "declare it under 'inputs' or define it in an earlier item"
         raise SpecError(f"undefined name '{n}'", e.loc,
-                        hint or "declare it under 'inputs' or define it in an earlier item")
+                        f"{hint.removesuffix('?')}, or {declare}" if hint else declare)
 
     def call(self, e: X.Call) -> FExpr:
         fn = e.func
