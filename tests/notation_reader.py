@@ -1974,8 +1974,16 @@ class IndexEval:
             raise ReaderError(f"{call[1]}(…) without a subscript in an index form")
         if call[2][0][0] != "name":  # of an expression, printed as itself: a vector's total
             v = np.asarray(MatrixEval(self.env).ev(call[2][0]).v, dtype=float)
+            if "axis" in call[3]:  # over the one axis of a column or row (x0: [M, 1]): one
+                axis = call[3]["axis"]  # number, NumPy's reading; any other size is refused
+                if not -v.ndim <= axis < v.ndim:
+                    raise ReaderError(f"logsumexp(…, axis={axis}) of rank {v.ndim}")
+                r = np.asarray(_axis_apply("logsumexp", v, axis))
+                if r.size != 1:
+                    raise ReaderError("logsumexp(…) of a matrix expression without a subscript")
+                return IV(r.reshape(()), (), {})
             # a row (x0: [1, N]) too: its one row's logsumexp, README's of each row
-            if "axis" in call[3] or not (v.ndim == 1 or v.ndim == 2 and 1 in v.shape):
+            if not (v.ndim == 1 or v.ndim == 2 and 1 in v.shape):
                 raise ReaderError("logsumexp(…) of a matrix expression without a subscript")
             return IV(np.asarray(_axis_apply("logsumexp", v.reshape(-1), 0)).reshape(()), (), {})
         r, axis, shp = _axis_function_of(self.env, "logsumexp", call[2][0][1], call[3])

@@ -218,6 +218,13 @@ def test_a_bracketed_caret_has_one_reading():
     assert e.hint == "a power is '**': write (x - x) ** 2, not x - x ^ 2"
 
 
+def test_an_undefined_name_close_to_an_input_also_says_how_to_declare_it():
+    """'b' for the input 'B' may be a typo or a tensor the user forgot to declare: say both."""
+    e = error(forward("z = W @ X", "L = sum(z)"))
+    assert e.hint == ("did you mean 'x'? For a new tensor, declare 'X' under 'inputs' or "
+                      "define it in an earlier item")
+
+
 def test_the_caret_points_at_the_offending_character():
     e = error(forward("z = sigmod(W @ x)", "L = sum(z)"))
     lines = e.format().splitlines()

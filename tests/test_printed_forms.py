@@ -218,6 +218,9 @@ ONES_DAMAGE = [  # a 𝟏 sized by the left side, the subscript's letters or the
      "−einsum('iak->ik', M)), einsum('iak->ik', V))",
      "L = ‖logsumexp(X, axis=0)‖_F² + einsum('ijk,ik->', X + einsum('ijk,ik->ijk', 𝟏, "
      "einsum('iak->ik', M)), einsum('iak->ik', V))"),
+    # a logsumexp along a column's long axis, in an index form: one number (seed 37)
+    ("log_softmax_of_a_column", "h2_i = σ(x0_i) − logsumexp(σ(x0), axis=0)",
+     "h2_i = σ(x0_i) − logsumexp(x0, axis=0)"),
 ]
 
 
