@@ -61,3 +61,30 @@ def test_the_batch_note_says_every_element_read_at_other_axes():
     assert "the batch axis A: Z_a is the matrix Z[:, a, :], Y_a the matrix Y[:, :, a]." in note, \
         note
     assert "the batch axis B: X_b is the matrix X[:, b, :]." in note, note
+
+
+def test_a_diagonal_sum_is_no_element_of_a_per_element_temporary():
+    """Σ_j w_j Z_bjj (a diagonal, einsum('bll,l->b', Z, w)) beside Z @ w read per element
+    (t1_b = Z_b w): the sum is no element of t1 (its index would be the sum's own letter);
+    read so, ∂L/∂c lost its matrix form (was einsum('ijj->ij', Z) w on main)."""
+    spec = REGRESSIONS / "diagonal_beside_per_element_temporary.yaml"
+    r = CliRunner().invoke(main, ["derive", "--expand", str(spec)])
+    assert r.exit_code == 0, r.output
+    assert "no matrix form" not in r.output, r.output
+    assert "grad(c)   = einsum('ijj->ij', Z) w" in r.output, r.output
+    v = CliRunner().invoke(main, ["verify", str(spec)])
+    assert v.exit_code == 0, v.output
+
+
+def test_a_divisor_met_twice_in_one_term_is_no_shared_denominator():
+    """(1/(r + s)) ⊙ (1/(r + s)) + y ⊙ (1/(r + s)): a term whose factors are both the
+    divisor has no name over it; the check asked for the other factor with no default and
+    raised StopIteration inside a generator (RuntimeError), found by review."""
+    from einderive import matrix as mx
+    from einderive.simplify import common_factor
+    shape = ("N", "N")
+    r, s, y = (mx.Ref(n, "input", shape) for n in "rsy")  # type: ignore[arg-type]
+    den = mx.Pow(mx.Add((r, s), shape), -1, shape)
+    twice, once = mx.Hadamard((den, den), shape), mx.Hadamard((y, den), shape)
+    for m in (mx.Add((twice, once), shape), mx.Add((once, twice), shape)):
+        common_factor(m)  # no exception

@@ -953,7 +953,13 @@ def _sum_match(d: Sum, idx: tuple[Any, ...], body: Expr, limits: list[Any]
         if any(i not in table for i in free):
             continue
         if d.function.xreplace(table) == body:
-            return tuple(table[i] if isinstance(i, Symbol) else i for i in idx)
+            at = tuple(table[i] if isinstance(i, Symbol) else i for i in idx)
+            bound = {q[0] for q in limits}
+            if any(getattr(a, "free_symbols", set()) & bound for a in at):
+                # Σ_j w_j Z_ijj: the element t_ij at the sum's own letter, which the sum
+                # binds (its diagonal): no element of the temporary, and j left unbound
+                return None
+            return at
     return None
 
 

@@ -652,8 +652,8 @@ def _shared_denominator(k: mx.M, lists: list[list[tuple[mx.M, mx.M]]]) -> bool:
     :func:`_worth_pulling` says)."""
     if not (isinstance(k, mx.Pow) and _negative_power(k)):
         return False
-    return all(len(fs) == 2 and isinstance(next(f for g, f in fs if g != k), mx.Ref)
-               for fs in lists if any(g == k for g, _ in fs))
+    return all(len(fs) == 2 and isinstance(next((f for g, f in fs if g != k), None), mx.Ref)
+               for fs in lists if any(g == k for g, _ in fs))  # (k twice: no name over it)
 
 
 def _times(a: mx.M, b: mx.M) -> mx.M:
