@@ -162,9 +162,10 @@ def _header(sheet: Sheet, width: int) -> list[Line]:
     head = "Inputs: "
     rows: list[Line] = [[(head, "")]]
     used = len(head)
-    for n, t in enumerate(sheet.inputs):
+    inputs = sheet.inputs  # (a property that filters every tensor: read once)
+    for n, t in enumerate(inputs):
         text = f"{t.name} ({t.shape_text})"
-        last = n + 1 == len(sheet.inputs)
+        last = n + 1 == len(inputs)
         if n and used + 2 + len(text) + (not last) > width - 1:  # wrap, as a paragraph does
             rows[-1].append((",", ""))
             rows.append([(" " * len(head), "")])
