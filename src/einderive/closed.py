@@ -28,6 +28,12 @@ NAMED_LIMIT = 60  # cost above which a closed form, or one of its named parts, i
 # ones down a chain of n layers cost n² (a deep chain's closed forms grow with its depth)
 SUBSTITUTED_LIMIT = 2 * NAMED_LIMIT
 SHARED_MIN = 6  # cost from which a repeated subexpression is worth a name (not 1 − Zg)
+# most upstream closed forms a closed form may read as temporaries standing for them, its
+# own and those they read in turn: down a chain each layer's form reads every form above
+# it (n² clauses over n layers), and the code of a closed form writes each clause where
+# it is read (a clause read twice by the one below, down k clauses: 2^k copies; a chain of
+# 40 layers' verify ran for minutes)
+STOOD_LIMIT = 4
 
 
 class Refused(Record):

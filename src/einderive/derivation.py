@@ -38,7 +38,7 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
-from .closed import (Refused, defined_temporaries, in_node_names, in_order, inline_parts,
+from .closed import (STOOD_LIMIT, Refused, defined_temporaries, in_node_names, in_order, inline_parts,
                      named_parts, named_temporary, names_reused, substituted, throughout,
                      views_merged, writes_inline)
 from .elements import element_of
@@ -507,11 +507,27 @@ def _apart(shown: Form, through: mx.M, done: dict[str, mx.M], simplified: Any,
     if any(isinstance(n, mx.Einsum) for n in mx.walk(m)):
         return None
     parts = named_parts(m, trial.keys())  # (⊇ taken: the trial adds to the temporaries)
-    if parts is None:
-        return None
+    if parts is None or _stood_read(parts, trial, stood) > STOOD_LIMIT:
+        return None  # (a deep chain's forms would read every form above them: n² clauses)
     temporaries.update(trial)
     printed[1].update(stood)
     return parts
+
+
+def _stood_read(parts: tuple[mx.M, tuple[Where, ...]], trial: Mapping[str, mx.M],
+                stood: set[str]) -> int:
+    """How many temporaries standing for upstream closed forms ``parts`` reads, with those
+    their definitions read in turn (each is printed under the form)."""
+    m, wheres = parts
+    seen: set[str] = set()
+    todo = [m, *(w.rhs for w in wheres)]
+    while todo:
+        for r in mx.leaves(todo.pop()):
+            if r.kind == RefKind.TENSOR and r.name in stood and r.name not in seen:
+                seen.add(r.name)
+                if r.name in trial:
+                    todo.append(trial[r.name])
+    return len(seen)
 
 
 def _in_order(f: _MaybeForm) -> _MaybeForm:
