@@ -1542,13 +1542,13 @@ class MatrixEval:
         if fn == "tr":
             return MV(np.trace(v))
         if fn in ("softmax", "logsumexp", "log_softmax"):
-            vec = v.ndim == 2 and v.shape[1] == 1 and "axis" not in kwargs
-            axis = 0 if vec else kwargs.get("axis", -1)
+            # a column's (each element's column, D×1 per element: t1_b = Z_b w) is along it
+            vec = v.ndim >= 2 and v.shape[-1] == 1 and "axis" not in kwargs
+            axis = -2 if vec else kwargs.get("axis", -1)
             if fn == "softmax":
                 return MV(_softmax(v, axis))
             if fn == "log_softmax":
-                return MV(v - _logsumexp(v, axis)[..., None] if not vec else
-                          v - _logsumexp(v, 0))
+                return MV(v - np.expand_dims(_logsumexp(v, axis), axis))
             r = _logsumexp(v, axis)
             if v.ndim > 2 and "axis" not in kwargs:
                 r = r[..., None]  # README, batched forms: each element's rows to its column
@@ -1601,7 +1601,9 @@ def _axis_function_of(env, fn, token, kwargs):
     name, idx = env.split(token)
     if idx:
         raise ReaderError(f"an indexed argument {token!r} of {fn}")
-    shp = tuple(d if isinstance(d, int) else env.dims[d] for d in env.shapes[name])
+    # a per-element temporary's own axes (t1: B×D, each element t1_b a D×1 column)
+    shape = getattr(env, "spec_shapes", {}).get(name, env.shapes[name])
+    shp = tuple(d if isinstance(d, int) else env.dims[d] for d in shape)
     v = env.tensor(name, False).reshape(shp)
     axis = kwargs.get("axis", -1)
     if not -len(shp) <= axis < len(shp):
@@ -1615,6 +1617,8 @@ def _matrix_axis_function(self, fn, token, kwargs):
     if idx and _element(self.env, name, idx, self.batch):
         token = name
     r, _, shp = _axis_function_of(self.env, fn, token, kwargs)
+    if name in getattr(self.env, "spec_shapes", {}) and r.size == self.env.tensor(name, False).size:
+        r = r.reshape(self.env.tensor(name, False).shape)  # back to its elements' columns
     if fn == "logsumexp" and "axis" not in kwargs and len(shp) > 2:
         r = r[..., None]  # README, batched forms: each element's rows reduced to its column
     return _as_matrix(r)
@@ -1923,6 +1927,16 @@ class IndexEval:
         if None in dims:
             raise ReaderError(f"unknown index letters in {idx!r}")
         sizes = [self.env.dims[d] for d in dims]
+        if call[1] == "logsumexp" and _has_indices(self.env, call[2][0]):
+            # logsumexp(Σ_j′ w_j′ Z_ijj′)_i: an argument in index form; its free letter
+            # absent from the subscript is the axis it runs over (one only)
+            x = self.free(call[2][0], idx)
+            over = [m for m in x.labels if m not in idx]
+            if len(over) != 1 or any(m not in x.labels for m in idx):
+                raise ReaderError(f"logsumexp(…)_{''.join(idx)} over letters {over!r}")
+            r = _logsumexp(x.v, x.labels.index(over[0]))
+            return self.diag(_align(IV(r, [m for m in x.labels if m != over[0]], {}),
+                                    list(dict.fromkeys(idx))), idx)
         if call[1] == "logsumexp":  # logsumexp(2 S)_i: each row's, the subscript's letters
             v = MatrixEval(self.env).ev(call[2][0]).v
             if v.ndim < 2 or v.shape[-1] == 1 and "axis" not in call[3]:
@@ -1934,7 +1948,10 @@ class IndexEval:
         if call[1] == "softmax" and _has_indices(self.env, call[2][0]):
             # softmax(Σ_k q_k X_ijk)_ij: an argument in index form has the subscript's letters
             # free; the softmax is along the axis the keyword names (the last letter's)
-            v = IndexEval(self.env, tuple(idx)).top(call[2][0])
+            x = self.free(call[2][0], idx)
+            if sorted(x.labels) != sorted(dict.fromkeys(idx)):
+                raise ReaderError(f"softmax(…)_{''.join(idx)} of free letters {x.labels!r}")
+            v = _align(x, list(dict.fromkeys(idx)))
             return self.diag(_axis_apply("softmax", v, call[3].get("axis", -1)), idx)
         # the subscript's letters size a 𝟏 in the argument (softmax(0 𝟏)_i)
         ev = MatrixEval(self.env, tuple(sizes) if len(sizes) != 1 else (sizes[0], 1))
@@ -1945,6 +1962,27 @@ class IndexEval:
         if not -v.ndim <= axis < v.ndim or v.ndim == 2 and v.shape[1] == 1 and "axis" not in call[3]:
             v = v.reshape(sizes)  # a vector's softmax is along its only axis
         return self.diag(_axis_apply("softmax", v, axis).reshape(sizes), idx)
+
+    def free(self, tree, idx) -> IV:
+        """An index-form argument of softmax or logsumexp at the subscript ``idx``: its
+        repeated letters summed (Einstein); a free letter absent from the subscript stands
+        for the subscript's letter of its dim absent from the argument (softmax(Σ_j′ w_j′
+        Z_ijj′)_ij′: the argument's j is the subscript's j′, its own j′ bound inside)."""
+        x = self.ev(tree)
+        for lab in [m for m in x.labels if m not in idx and x.count.get(m, 0) >= 2]:
+            x = IV(x.v.sum(axis=x.labels.index(lab)), [m for m in x.labels if m != lab],
+                   x.count)
+        spare = [m for m in dict.fromkeys(idx) if m not in x.labels]
+        labels = list(x.labels)
+        for n, lab in enumerate(labels):
+            if lab in idx:
+                continue
+            same = [m for m in spare if _letter_dim(self.env, m.rstrip(PRIME)) ==
+                    _letter_dim(self.env, lab.rstrip(PRIME))]
+            if len(same) == 1:
+                labels[n] = same[0]
+                spare.remove(same[0])
+        return IV(x.v, labels, {})
 
     def picked_expression(self, call, exprs) -> IV:
         """``softmax(X W1)_(i,lab_i)``: a function of an expression (read as a matrix form)

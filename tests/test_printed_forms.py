@@ -50,10 +50,15 @@ def with_temporaries(d, env: Env, lines) -> Env:
     """``env`` knowing the temporaries the where-clauses define (t1 = reshape(permute(…))),
     each read from its printed definition (its dims from the derivation), so that the lines
     using them, and the definitions themselves, check against the reference."""
-    from einderive.matrix import Ref
+    from einderive.matrix import Each, Ref
     from notation_reader import MatrixEval, read
     dims = {w.lhs.name: w.rhs.dims for a in d.adjoints for w in a.form.wheres
-            if hasattr(w.rhs, "dims") and hasattr(w.lhs, "name")}
+            if hasattr(w.rhs, "dims") and hasattr(w.lhs, "name") and not isinstance(w.rhs, Each)}
+    # a per-element temporary (t1_b = Z_b w): the whole tensor, read element by element
+    each = {f"{w.lhs.name}_{''.join(w.rhs.names)}": (w.lhs.name, w.rhs.names, w.rhs.spec,
+                                                      w.rhs.at, w.lhs.shape)
+            for a in d.adjoints for w in a.form.wheres
+            if isinstance(w.rhs, Each) and isinstance(w.lhs, Ref)}
     # and a chain form's named parts (t1 = softmax((1/2) X Wq Wkᵀ Xᵀ), read t1_b per
     # element): the whole tensor, its batch axes leading
     dims.update({w.lhs.name: tuple(w.lhs.batch) + tuple(w.lhs.shape)
@@ -62,6 +67,20 @@ def with_temporaries(d, env: Env, lines) -> Env:
                  not hasattr(w.rhs, "dims") and not w.lhs.at and not w.lhs.missing})
     for section, line in lines:
         name = line.split(" = ", 1)[0]
+        if section == "where" and name in each and each[name][0] not in env.values:
+            base, letters, shape, at, element = each[name]
+            ev = MatrixEval(env)
+            ev.batch = tuple(letters)
+            v = ev.ev(read(line)[1]).v  # the batch axes first, then the element's
+            first = [shape[a] for a in at] + [x for n, x in enumerate(shape) if n not in at]
+            v = np.moveaxis(np.reshape(v, [env.dims[x] for x in first]),
+                            range(len(at)), list(at))
+            if 1 in element:  # a column or row of each element (t1_b = Z_b w: D×1)
+                env.spec_shapes = {**getattr(env, "spec_shapes", {}), base: tuple(shape)}
+                v, shape = np.expand_dims(v, -1 - element[::-1].index(1)), (*shape, 1)
+            env.values[base] = v
+            env.shapes[base] = tuple(shape)
+            continue
         if section == "where" and name in dims and name not in env.values:
             env.values[name] = MatrixEval(env).ev(read(line)[1]).v
             env.shapes[name] = tuple(dims[name])

@@ -2810,7 +2810,7 @@ class _Reader:
                 set(merged[0].idx) == set(merged[1].idx) and \
                 not any(mx.batch_of(x.m) for x in merged):
             # Σ X_ijk Y_kji: the total of X ⊙ Y with Y's axes in X's order, as NumPy's
-            # sum(X * np.transpose(Y, axes)) says it (sum(A ⊙ Aᵀ) of matrices)
+            # sum(X * Y.transpose(axes)) says it (sum(A ⊙ Aᵀ) of matrices)
             a, b = merged
             axes = tuple(b.idx.index(i) for i in a.idx)
             n = len(axes)
