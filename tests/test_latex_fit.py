@@ -444,3 +444,22 @@ def test_a_transposed_einsum_is_broken_inside_its_arguments():
     root = r"a \oslash \sqrt{\operatorname{colsum}(W \odot W)}^{\top}"
     assert unwrap_parenthesized(root) == root
     assert unwrap_parenthesized(r"\frac{1}{\tanh(x)}^{2}") == r"\frac{1}{\tanh(x)}^{2}"
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("columns", [1, 2])
+def test_a_wide_equation_in_a_note_is_a_display(tmp_path, columns):
+    """grpo_group_advantage's softmax-target note ends in an equation wider than a line, in
+    \\left…\\right that TeX cannot break inline (48 pt over in one column, 259 pt in two):
+    it is set as a display broken to the line, the sentence's period inside it; a short
+    one stays inline (softmax_regression's)."""
+    from einderive import api
+    d = api.derive_file(str(ROOT / "tests/models/more14/grpo_group_advantage.yaml"), closed=True)
+    tex = latex(d, standalone=True, columns=columns, expand=True)
+    note = tex[tex.index("is the target of a softmax cross-entropy"):]
+    assert note.split("\n")[1] == "\\[", note
+    assert "\\right).\n\\end{aligned}\n\\]" in note, note
+    assert overfull(tmp_path, f"grpo-{columns}col", tex) == []
+    short = api.derive_file(str(SPECS / "softmax_regression.yaml"), closed=True)
+    plain = latex(short, standalone=True, columns=columns)
+    assert "\\[" not in plain[plain.index("is the target of"):], plain

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .._version import __version__
 from .sheet import AdjointRow, Formula, GradientRow, HessianRow, Selection, Sheet, build
 from .styles import Latex
-from .texwidth import MIN_ALIGN_SEP, fit_rows, left_width, split_tall
+from .texwidth import MIN_ALIGN_SEP, fit_rows, left_width, split_tall, width
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -353,14 +353,31 @@ def _second_sections(sheet: Sheet, env: str, width: float | None) -> list[str]:
     return out
 
 
+def note_equation(lhs: str, rhs: str, end: str, linewidth: float) -> str:
+    """A note's equation: inline where it fits half the line, else a display broken
+    to the line (TeX cannot break inline math inside a ``\\left…\\right``, and a long
+    formula in a sentence reads badly), the sentence's ``end`` inside it."""
+    inline = f"${lhs} = {rhs}${end}"
+    try:
+        narrow = width(f"{lhs} = {rhs}", "text") <= linewidth / 2
+    except ValueError:  # LaTeX that texwidth cannot measure: inline, as it was
+        return inline
+    if narrow:
+        return inline
+    rows = fit([f"{lhs} &= {rhs}"], linewidth)
+    rows[-1] += end
+    return "\n" + environment(rows) + "\n"
+
+
 def standalone(d: Derivation, env: str = "align*", steps: bool = False, expand: bool = False,
                columns: int = 1, selection: Selection | None = None) -> str:
     """A document that compiles with pdflatex and no package beyond amsmath and amssymb,
     every row fitted to its text width (``columns=2``: a two-column document)."""
-    sheet = build(d, Latex, steps=steps, selection=selection)
+    w = STANDALONE_WIDTHS[columns]
+    sheet = build(d, Latex, steps=steps, selection=selection,
+                  equation=lambda lhs, rhs, end: note_equation(lhs, rhs, end, w))
     desc = latex_text(sheet.description) if sheet.description else ""
     notes = "\n\n".join(sheet.notes)
-    w = STANDALONE_WIDTHS[columns]
     parts = [
         "\\documentclass[twocolumn]{article}" if columns == 2 else "\\documentclass{article}",
         "\\usepackage{amsmath,amssymb}",

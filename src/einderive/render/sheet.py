@@ -315,6 +315,7 @@ class Sheet(Record):
 
 def build(d: Derivation, style: Style = Unicode, *, steps: bool = False, terms: bool = False,
           full: bool = False, math: Callable[[str], str] | None = None,
+          equation: Callable[[str, str, str], str] | None = None,
           selection: Selection | None = None) -> Sheet:
     """``d`` printed in ``style``; ``steps`` adds the chain rule of each use of a tensor,
     ``terms`` what each use contributes, ``full`` both forms of the closed forms and the
@@ -322,12 +323,14 @@ def build(d: Derivation, style: Style = Unicode, *, steps: bool = False, terms: 
 
     Printing an index form is most of the cost of a sheet, hence the choice: the terminal
     shows no contribution, a picture one form of each, JSON both forms of everything.
-    Notes wrap their formulas with ``math``: by default none in Unicode, ``$…$`` in LaTeX.
+    Notes wrap their formulas with ``math``: by default none in Unicode, ``$…$`` in LaTeX;
+    a note's equation ``lhs = rhs`` and the punctuation after it go through ``equation``
+    (default: ``math`` of the equation; a LaTeX page sets a wide one as a display).
     ``selection`` keeps some sections, forms and nodes (:func:`select`)."""
     if selection is not None and (selection.only or selection.nodes):
         selection.check(d)
         return select(build(d, style, steps=steps or selection.steps, terms=terms, full=full,
-                            math=math), selection)
+                            math=math, equation=equation), selection)
     pen = Pen.of(d, style)
     shown = [a for a in d.adjoints if a.name != d.loss]
     adjoints = tuple(_adjoint(d, pen, a, steps, terms, full) for a in shown)
@@ -342,7 +345,7 @@ def build(d: Derivation, style: Style = Unicode, *, steps: bool = False, terms: 
         tensors=_tensors(d, pen),
         adjoints=adjoints,
         gradients=tuple(_gradient(pen, g, printed) for g in d.gradients),
-        notes=tuple(pen.notes(math)), **_second(d, pen, steps))
+        notes=tuple(pen.notes(math, equation)), **_second(d, pen, steps))
 
 
 def _second(d: Derivation, pen: Pen, steps: bool = False) -> dict[str, Any]:

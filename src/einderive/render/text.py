@@ -265,8 +265,14 @@ class Pen(Record):
         which = ", ".join(math(x) for x in gone)
         return f" {math(one)}, with no letter {which}, is the same for every {which}."
 
-    def notes(self, math: Callable[[str], str] = lambda s: s) -> list[str]:
-        """Every note and warning, as sentences; ``math`` wraps each formula (LaTeX: ``$…$``)."""
+    def notes(self, math: Callable[[str], str] = lambda s: s,
+              equation: Callable[[str, str, str], str] | None = None) -> list[str]:
+        """Every note and warning, as sentences; ``math`` wraps each formula (LaTeX: ``$…$``),
+        ``equation(lhs, rhs, punctuation)`` an equation ending a sentence (default: ``math``
+        of it, then the punctuation)."""
+        if equation is None:
+            def equation(lhs: str, rhs: str, end: str) -> str:
+                return math(f"{lhs} = {rhs}") + end
         d = self.d
         out = []
         for w in d.graph.warnings:
@@ -304,8 +310,8 @@ class Pen(Record):
                 targets = "one-hot or probability targets" if n.reduce != ReduceKind.SUM else \
                     "a one-hot or probability target"
                 out.append(f"{math(t)} is the target of a softmax cross-entropy: if {premise} "
-                           f"({targets}), "
-                           f"{math(self.adjoint_lhs(n.tensor, ()) + ' = ' + p.matrix(n.form))}.")
+                           f"({targets}), " +
+                           equation(self.adjoint_lhs(n.tensor, ()), p.matrix(n.form), "."))
         return out
 
     def steps(self, edge: Edge) -> list[tuple[str, str]]:
