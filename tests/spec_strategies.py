@@ -1,6 +1,9 @@
 """Hypothesis strategies for random VALID specs: every op, broadcasting (also against literal-1
 axes), keepdims, rank 3, inline nesting of expressions, and fan-out (a node read by several later
-ones).  Every expression is well-defined at any real point (log and sqrt of 1 + x², division by
+ones); with ``structure``, also slices, concatenations, reshapes, lookups at integer labels,
+rank-3 batched products with part-batch factors, rank-3 products with a vector (per-element
+where-temporaries) and symmetric inputs, whose printed forms read through slice/pad/reshape/
+onehot and per-element lines.  Every expression is well-defined at any real point (log and sqrt of 1 + x², division by
 1 + x²), so a finite-difference check is meaningful.
 """
 
@@ -9,6 +12,17 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 DIMS = {"M": 2, "N": 3, "K": 5}
+# dims the structural kinds produce: a slice M:K has J elements, concatenations of M and N or of
+# N and N have P and Q, a reshape of M × N has R
+MORE_DIMS = "J: K - M, P: M + N, Q: N + N, R: M * N"
+# (axis dim) -> [(slice text, result dim)]
+SLICES = {"N": [("0:M", "M")], "K": [("0:M", "M"), ("0:N", "N"), ("M:K", "J")],
+          "P": [("0:M", "M"), ("M:P", "N")], "Q": [("0:N", "N"), ("N:Q", "N")]}
+# (last dim of the first piece, of the second) -> the joined axis' dim
+JOINS = {("M", "N"): "P", ("N", "M"): "P", ("N", "N"): "Q"}
+# shape -> the shapes it reshapes to (dims declared in either order)
+RESHAPES = {("M", "N"): [("R",)], ("N", "M"): [("R",)], ("R",): [("M", "N"), ("N", "M")],
+            ("M", "N", "K"): [("R", "K")], ("R", "K"): [("M", "N", "K"), ("N", "M", "K")]}
 SHAPES = [(), ("M",), ("N",), ("M", "N"), ("N", "K"), ("N", "N"), ("M", 1), (1, "N"),
           ("M", "N", "K"), (1, "N", "K")]
 UNARY = ["sigmoid({})", "tanh({})", "softplus({})", "silu({})", "gelu({})", "exp(tanh({}))",
@@ -49,8 +63,9 @@ KNOWN_DEFECT_SHAPES = [(1, "N", "K")]
 
 
 class _Gen:
-    def __init__(self, draw, env, avoid_known=False, new_ops=True):
+    def __init__(self, draw, env, avoid_known=False, new_ops=True, structure=False, labels=()):
         self.draw, self.env, self.avoid, self.new_ops = draw, env, avoid_known, new_ops
+        self.structure, self.labels = structure, list(labels)
         self.dims = {d for _, s in env for d in s if isinstance(d, str)}
 
     def leaf(self, want=None):
@@ -62,9 +77,16 @@ class _Gen:
         d = self.draw
         if depth <= 0 or d(st.integers(0, 3)) == 0:
             return self.leaf()
-        kind = d(st.sampled_from(["unary", "binary", "binary", "matmul", "transpose", "reduce",
-                                  "axisfn", "einsum", "l2", "scalar"]))
+        kinds = ["unary", "binary", "binary", "matmul", "transpose", "reduce", "axisfn",
+                 "einsum", "l2", "scalar"]
+        if self.structure:
+            kinds += ["slice", "concat", "reshape", "lookup", "matmul"]
+        kind = d(st.sampled_from(kinds))
         a, sa = self.expr(depth - 1)
+        if self.structure and kind in ("slice", "concat", "reshape", "lookup", "matmul"):
+            got = self.structural(kind, a, sa)
+            if got is not None:
+                return got
         if kind == "unary":
             forms = list(UNARY) + (NEW_UNARY if self.new_ops else [])
             return d(st.sampled_from(forms)).format(a), sa
@@ -116,12 +138,14 @@ class _Gen:
                     tuple(s for i, s in enumerate(sa) if i != ax)
                 return f"logsumexp({a}, axis={axis}{', keepdims=True' if keep else ''})", out
             return f"{fn}({a}, axis={axis})", sa
-        if kind == "einsum" and sa and 1 not in sa:
+        if kind == "einsum" and sa and 1 not in sa and len(sa) <= 3:
             letters = "abc"[:len(sa)]
             if len(sa) == 2 and sa[0] == sa[1] and d(st.booleans()):
                 return d(st.sampled_from([(f"einsum('ii->i', {a})", sa[:1]),
                                           (f"einsum('ii', {a})", ())]))
-            partners = [(n, s) for n, s in self.env if s and 1 not in s and s[0] == sa[-1]]
+            # the result keeps at most three axes: the letters name three
+            partners = [(n, s) for n, s in self.env if s and 1 not in s and s[0] == sa[-1]
+                        and len(sa) + len(s) - 2 <= 3]
             if partners:
                 b, sb = d(st.sampled_from(partners))
                 bl = letters[-1] + "xyz"[:len(sb) - 1]
@@ -139,17 +163,60 @@ class _Gen:
                 return f"l2_loss({a}, {b})", ()
         return a, sa
 
+    def structural(self, kind, a, sa):
+        """(text, shape) of a slice, concatenation, reshape, lookup or batched product of ``a``,
+        or None where ``a``'s shape allows none."""
+        d = self.draw
+        base = a if a.isidentifier() else f"({a})"
+        if kind == "slice" and sa and sa[-1] in SLICES:
+            rng, dim = d(st.sampled_from(SLICES[sa[-1]]))
+            return f"{base}[{':, ' * (len(sa) - 1)}{rng}]", sa[:-1] + (dim,)
+        if kind == "concat" and sa:
+            partners = [(n, s) for n, s in self.env
+                        if len(s) == len(sa) and s[:-1] == sa[:-1] and (sa[-1], s[-1]) in JOINS]
+            if partners:
+                b, sb = d(st.sampled_from(partners))
+                pieces = [a, f"tanh({b})"]
+                if d(st.booleans()):
+                    pieces.reverse()
+                    return f"concatenate([{pieces[0]}, {pieces[1]}], axis=-1)", \
+                        sa[:-1] + (JOINS[(sb[-1], sa[-1])],)
+                return f"concatenate([{pieces[0]}, {pieces[1]}], axis={len(sa) - 1})", \
+                    sa[:-1] + (JOINS[(sa[-1], sb[-1])],)
+        if kind == "reshape" and sa in RESHAPES:
+            out = d(st.sampled_from(RESHAPES[sa]))
+            return f"reshape({a}, {_fmt_shape(out)})", out
+        if kind == "lookup" and self.labels and sa and sa[0] == "N":
+            y, sy = d(st.sampled_from(self.labels))
+            return f"{base}[{y}]", sy + sa[1:]
+        if kind == "matmul" and len(sa) == 3 and sa[-1] != 1:
+            # a batch of matrices times a vector (a per-element temporary) or times a batch
+            # whose batch axis is 1 or the same (part-batch factors)
+            partners = [(n, s) for n, s in self.env
+                        if (len(s) == 1 and s[0] == sa[-1])
+                        or (len(s) == 3 and s[1] == sa[-1] and s[0] in (1, sa[0]) and s[2] != 1)]
+            if partners:
+                b, sb = d(st.sampled_from(partners))
+                return f"({a}) @ {b}", sa[:-1] + sb[2:]
+        return None
+
 
 @st.composite
-def valid_specs(draw, max_nodes=5, max_depth=3, avoid_known=False, new_ops=True):
+def valid_specs(draw, max_nodes=5, max_depth=3, avoid_known=False, new_ops=True,
+                structure=False):
     """YAML text of a random valid spec; ``avoid_known`` leaves out the constructs of known
     defects (KNOWN_DEFECT_SHAPES and the comment above it); ``new_ops`` draws from NEW_UNARY
-    and BINARY_FUNCTIONS too."""
+    and BINARY_FUNCTIONS too; ``structure`` draws slices, concatenations, reshapes, lookups,
+    batched products and symmetric inputs too."""
     n_inputs = draw(st.integers(1, 4))
     shapes = [s for s in SHAPES if not avoid_known or s not in KNOWN_DEFECT_SHAPES]
+    if structure:
+        shapes += [("R",), ("M", "N", "K"), ("M", "K", "N"), ("K",)]
     env = [(f"x{n}", draw(st.sampled_from(shapes))) for n in range(n_inputs)]
     inputs = list(env)
-    gen = _Gen(draw, env, avoid_known, new_ops)
+    symmetric = {n for n, s in inputs if structure and s == ("N", "N") and draw(st.booleans())}
+    labels = [("y0", ("M",))] if structure and draw(st.booleans()) else []
+    gen = _Gen(draw, env, avoid_known, new_ops, structure, labels)
     lines = []
     for k in range(draw(st.integers(1, max_nodes))):
         text, shape = gen.expr(draw(st.integers(1, max_depth)))
@@ -161,7 +228,9 @@ def valid_specs(draw, max_nodes=5, max_depth=3, avoid_known=False, new_ops=True)
     extra = draw(st.lists(st.sampled_from([n for n, _ in env]), max_size=2))
     loss = " + ".join([f"sum({last} * {last})"] + [f"mean(tanh({n}))" for n in extra])
     lines.append(f"L = {loss}")
-    text = "dims: {M: 2, N: 3, K: 5}\ninputs:\n"
-    text += "".join(f"  {n}: {_fmt_shape(s)}\n" for n, s in inputs)
+    text = "dims: {M: 2, N: 3, K: 5" + (", " + MORE_DIMS if structure else "") + "}\ninputs:\n"
+    text += "".join(f"  {n}: {{shape: {_fmt_shape(s)}, symmetric: true}}\n" if n in symmetric
+                    else f"  {n}: {_fmt_shape(s)}\n" for n, s in inputs)
+    text += "".join(f"  {n}: {{shape: {_fmt_shape(s)}, integer: N}}\n" for n, s in labels)
     text += "forward:\n" + "".join(f"  - \"{ln}\"\n" for ln in lines) + "loss: L\n"
     return text

@@ -69,6 +69,14 @@ def test_no_internal_error_on_random_valid_specs(text):
     assert not bad, text + "\n" + "\n".join(bad)
 
 
+@given(valid_specs(structure=True))
+def test_no_internal_error_on_random_structured_specs(text):
+    """Random specs with slices, concatenations, reshapes, lookups at labels, batched products
+    and symmetric inputs."""
+    bad = run_all(text, COMMANDS + SECOND)
+    assert not bad, text + "\n" + "\n".join(bad)
+
+
 @pytest.mark.skipif(os.environ.get("HYPOTHESIS_PROFILE") != "thorough",
                     reason="every construct, known defects included: run with "
                            "HYPOTHESIS_PROFILE=thorough")

@@ -190,6 +190,15 @@ def test_random_specs_print_what_they_compute(text):
     assert not bad, text + "\n" + "\n".join(bad)
 
 
+@given(valid_specs(avoid_known=True, new_ops=False, structure=True))
+def test_random_structured_specs_print_what_they_compute(text):
+    """Random specs with slices, concatenations, reshapes, lookups at labels, batched products
+    with part-batch factors or a vector (per-element temporaries) and symmetric inputs read
+    back to torch autograd through their pad, slice, reshape, onehot and per-element lines."""
+    bad = text_failures(text)
+    assert not bad, text + "\n" + "\n".join(bad)
+
+
 def test_a_squared_divisor_is_written_once(run):
     """Σ_i y_i / x_i² (Einstein: i twice) was printed y_i / x_i x_i, i three times, read as
     (y_i / x_i) x_i: a square is written doubled only where it is a factor (e_i e_i), and a
