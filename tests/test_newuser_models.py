@@ -1,6 +1,7 @@
 """The new-user models of sessions s25 (nu6), s26 (nu7), s27 (nu8), s28 (nu9), s29 (nu10),
-s30 (nu11), s31 (nu12), s32 (nu13) and s33 (nu14) against forward passes written by hand in PyTorch
-(tests/newuser6_forwards.py … tests/newuser14_forwards.py;
+s30 (nu11), s31 (nu12), s32 (nu13), s33 (nu14) and s34 (nu15) against forward passes written by
+hand in PyTorch
+(tests/newuser6_forwards.py … tests/newuser15_forwards.py;
 never einderive's parse): the generated NumPy gradients, and the generated PyTorch autograd.Function's, equal
 autograd's at the spec's sizes and at a second set (ALT, else distinct primes as
 tests/torch_reference.py draws them), and the generated Hessian-vector product where HVP
@@ -10,8 +11,8 @@ tests/models/*.yaml named here run here and in test_models.py (verify, the refer
 the rest, tests/models/more/*.yaml (nu6), tests/models/more7/*.yaml (nu7),
 tests/models/more8/*.yaml (nu8), tests/models/more9/*.yaml (nu9), tests/models/more10/*.yaml
 (nu10), tests/models/more11/*.yaml (nu11), tests/models/more12/*.yaml (nu12),
-tests/models/more13/*.yaml (nu13) and tests/models/more14/*.yaml (nu14), run here in every run:
-about 165 CPU-seconds for some 600
+tests/models/more13/*.yaml (nu13), tests/models/more14/*.yaml (nu14) and
+tests/models/more15/*.yaml (nu15), run here in every run: about 185 CPU-seconds for some 650
 models, the one comparison
 of their gradients with a reference that shares no code with einderive's parse."""
 
@@ -32,6 +33,7 @@ import newuser11_forwards
 import newuser12_forwards
 import newuser13_forwards
 import newuser14_forwards
+import newuser15_forwards
 from test_codegen import load
 
 torch = pytest.importorskip("torch")
@@ -42,7 +44,8 @@ SESSIONS = ((newuser6_forwards, HERE / "more"), (newuser7_forwards, HERE / "more
             (newuser8_forwards, HERE / "more8"), (newuser9_forwards, HERE / "more9"),
             (newuser10_forwards, HERE / "more10"),
             (newuser11_forwards, HERE / "more11"), (newuser12_forwards, HERE / "more12"),
-            (newuser13_forwards, HERE / "more13"), (newuser14_forwards, HERE / "more14"))
+            (newuser13_forwards, HERE / "more13"), (newuser14_forwards, HERE / "more14"),
+            (newuser15_forwards, HERE / "more15"))
 FORWARDS = {k: v for m, _ in SESSIONS for k, v in m.FORWARDS.items()}
 ALT = {k: v for m, _ in SESSIONS for k, v in m.ALT.items()}
 HVP = {k for m, _ in SESSIONS for k in m.HVP}
@@ -51,7 +54,7 @@ CASES = [pytest.param(p, id=p.stem) for p in sorted(HERE.glob("*.yaml")) if p.st
 
 
 @pytest.mark.parametrize("session,more", SESSIONS,
-                         ids=["nu6", "nu7", "nu8", "nu9", "nu10", "nu11", "nu12", "nu13", "nu14"])
+                         ids=["nu6", "nu7", "nu8", "nu9", "nu10", "nu11", "nu12", "nu13", "nu14", "nu15"])
 def test_every_forward_has_its_spec(session, more):
     names = {p.stem for p in HERE.glob("*.yaml")} | {p.stem for p in more.glob("*.yaml")}
     assert set(session.FORWARDS) <= names and len(session.FORWARDS) >= 50

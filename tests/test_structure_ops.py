@@ -183,12 +183,12 @@ ERRORS = [
     ("a negative bound", "y = x[:, -2:N]", "12:14", "a slice bound is negative", "x[:, N - 2:N]"),
     ("two sliced axes", "y = x[0:2, 0:K]", "12:16", "ranges over one axis", "x[:, 0:K]"),
     ("a length no dim has", "y = x[:, 0:3]", "12:16", "has 3 elements, which no dim is",
-     'dims: {M: "3"}'),
+     'dims: {M1: "3"}'),
     # bounds printed as a spec writes them: N - K, never SymPy's -K + N
     ("a difference past the dim", "y = x[:, M:N + 1]", "12:16",
      "the slice N - K:N + 1 of axis 1", "0 ≤ lo < hi ≤ N"),
     ("a difference no dim is", "y = x[:, 1:N - K]", "12:16",
-     "the slice 1:N - K has N - K - 1 elements", "dims: {M: N - K - 1}"),
+     "the slice 1:N - K has N - K - 1 elements", "dims: {M1: N - K - 1}"),
     ("too many indices", "y = v[:, 0:K]", "12:9", "2 indices for a tensor of shape (N,)",
      "one per axis"),
 ]
@@ -273,7 +273,7 @@ CAT_ERRORS = [
      "cannot concatenate along axis 1: shapes (B, N) and (M, B) do not match",
      "agree on every axis but the one joined"),
     ("a joined axis no dim is", "c = concatenate([a, a], axis=1)", "13:9",
-     "the joined axis has N + N elements, which no dim is", "dims: {NM: N + N}"),
+     "the joined axis has N + N elements, which no dim is", "dims: {NM1: N + N}"),
     ("an axis out of range", "c = concatenate([a, b], axis=2)", "13:34",
      "axis 2 is out of range for pieces of rank 2", "-2 to 1"),
     ("an axis that is no integer", "c = concatenate([a, b], axis=M)", "13:34",

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from collections.abc import Iterable
 from typing import Any, Callable
 
 import sympy
@@ -1834,24 +1835,26 @@ def shift_parts(i: Any, index: Callable[[Any], bool]) -> tuple[Any, Any]:
     return i - const, const
 
 
-def _bound(e: FExpr, loc: Any, dims: dict[str, Any]) -> Any:
+def _bound(e: FExpr, loc: Any, dims: dict[str, Any], axis: tuple[int, str] = (1, "N")) -> Any:
     """A slice bound as a SymPy expression of the dims' sizes: an integer literal, a dim,
     or a sum, difference or product of them (lo + K, 2 * H: an LSTM's third gate is
-    G[:, 2 * H:3 * H])."""
+    G[:, 2 * H:3 * H]).  ``axis`` is the sliced axis and its dim, for a negative bound's
+    hint (which wrote ``x[:, 0:N - 1]`` for ``X[:, :-1]`` on an axis of dim M)."""
     literal = int_literal(e) if e.op == PseudoOp.NUM else None
     if literal is not None:
         return sympy.Integer(literal)
     if e.op == PseudoOp.DIM:
         return dims[e.param("name")]
     if e.op in ("+", "-", "*") and len(e.args) == 2:
-        a, b = (_bound(x, loc, dims) for x in e.args)
+        a, b = (_bound(x, loc, dims, axis) for x in e.args)
         return a + b if e.op == "+" else a - b if e.op == "-" else a * b
     if e.op == "neg":  # x[:, -2:], NumPy's count from the end
-        k = dim_text(_bound(e.args[0], loc, dims))
+        k = dim_text(_bound(e.args[0], loc, dims, axis))
         k = k if k.isalnum() else f"({k})"
+        at, n = ":, " * axis[0], axis[1]
         raise SpecError("a slice bound is negative (NumPy's count from the end)", loc,
-                        f"write it with the axis' dim: -{k} is N - {k} on an axis of dim N, "
-                        f"e.g. x[:, N - {k}:N] or x[:, 0:N - {k}]")
+                        f"write it with the axis' dim: -{k} is {n} - {k} on this axis of dim "
+                        f"{n}, e.g. x[{at}{n} - {k}:{n}] or x[{at}0:{n} - {k}]")
     raise SpecError("a slice bound must be static: an integer, a dim, or a sum, difference or "
                     "product of them", loc, "e.g. x[:, 0:K], x[:, K:N] or x[:, K:2 * K], with K "
                     "a dim")
@@ -1876,10 +1879,21 @@ def dim_text(x: Any) -> str:
     return out
 
 
-def declare_hint(name: str, length: Any, lead: str = "declare it as a dim") -> str:
+def fresh_dim_name(name: str, taken: Iterable[str]) -> str:
+    """``name``, or ``name1``, ``name2`` … where the spec already has it: a hint's example
+    dim must be one the user can add."""
+    used = set(taken)
+    return next(n for n in (f"{name}{k or ''}" for k in range(len(used) + 1)) if n not in used)
+
+
+def declare_hint(name: str, length: Any, lead: str = "declare it as a dim",
+                 taken: Iterable[str] = ()) -> str:
     """The line that declares a length no dim is.  A whole number must be a dim *defined* as
     it, quoted: a plain ``M: 2`` is a default size, which ``--dims`` may change, so it
-    never stands for the number (the hint said ``dims: {M: 2}``, which still failed)."""
+    never stands for the number (the hint said ``dims: {M: 2}``, which still failed).  The
+    name is one the spec does not use (``taken``, its dims): ``x[:, 1:]`` of an axis of dim
+    M hinted ``dims: {M: M - 1}``, a dim defined from itself, itself an error."""
+    name = fresh_dim_name(name, taken)
     if length.is_Number:
         return (f'declare a dim defined as the number, e.g. dims: {{{name}: "{length}"}} '
                 f"(quoted: a plain {length} is only a default size)")
@@ -1922,8 +1936,9 @@ def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
     k = int(axis.param("value"))
     n = x.shape[k]
     size = S.One if n == 1 else dims[n]
-    lo = S.Zero if lo_e.op == PseudoOp.NONE else _bound(lo_e, llo, dims)
-    hi = size if hi_e.op == PseudoOp.NONE else _bound(hi_e, lhi, dims)
+    at = (k, str(n))
+    lo = S.Zero if lo_e.op == PseudoOp.NONE else _bound(lo_e, llo, dims, at)
+    hi = size if hi_e.op == PseudoOp.NONE else _bound(hi_e, lhi, dims, at)
     misfit = _slice_misfit(lo, hi, size, k, n, sizes)
     if misfit is not None:
         raise SpecError(misfit[0], llo if misfit[1] == 0 else lhi,
@@ -1934,7 +1949,7 @@ def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
     if out is None:
         raise SpecError(f"the slice {dim_text(lo)}:{dim_text(hi)} has {dim_text(length)} "
                         f"elements, which no dim is", lhi,
-                        declare_hint("M", length, "declare its length as a dim"))
+                        declare_hint("M", length, "declare its length as a dim", dims))
     shape = x.shape[:k] + (out,) + x.shape[k + 1:]
     whole = FExpr(PseudoOp.DIM, (), (("name", n),), ())  # an open end: the dim's size
     bounds = tuple(FExpr(PseudoOp.NUM, (), (("value", Fraction(int(b))), ("text", str(b))), ())
@@ -2058,8 +2073,9 @@ def _concatenate_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -
     if joined is None:
         written = " + ".join(str(x.shape[axis]) for x, _ in pieces)
         raise SpecError(f"the joined axis has {written} elements, which no dim is", loc,
-                        declare_hint("NM", total) if total.is_Number
-                        else f"declare it as a dim, e.g. dims: {{NM: {written}}}")
+                        declare_hint("NM", total, taken=dims) if total.is_Number
+                        else f"declare it as a dim, e.g. dims: "
+                        f"{{{fresh_dim_name('NM', dims)}: {written}}}")
     return FExpr(CONCATENATE, tuple(x for x, _ in pieces), (("axis", axis),),
                  first[:axis] + (joined,) + first[axis + 1:])
 
@@ -2288,7 +2304,7 @@ def _conv_check(name: str) -> Fn:
                 text = dim_text(value)
                 raise SpecError(f"{name}'s output has {text} elements along spatial axis "
                                 f"{q} (valid, stride 1), which no dim is", loc,
-                                declare_hint(f"{size}o", value))
+                                declare_hint(f"{size}o", value, taken=dims))
             out.append(hit)
         return FExpr(name, tuple(t for t, _ in args), (("nsp", n),),
                      (x.shape[0], w.shape[0]) + tuple(out))
