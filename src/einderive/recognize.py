@@ -655,8 +655,12 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
         m = reader.orient(reader.blob(expr), inner_idx, inner_shape)
     except NoMatrixForm:
         return None
-    if reader.einsum_used or not mx.batch_of(m) or any(_whole(n) for n in mx.walk(m)):
+    totals = [n for n in mx.walk(m) if _each_total(n)]
+    if reader.einsum_used or not mx.batch_of(m) or \
+            any(_whole(n) and n not in totals for n in mx.walk(m)):
         return None
+    if totals:
+        reader.explicit = True  # sum(t1_b), logsumexp(t1_b): only a subscript says each's
     if any(w.lhs == m for w in reader.wheres):
         return None  # one temporary whole (S = t1): the plain rules print its definition
     if reader.across_used and _reduces_across(m, reader.across_fns):
@@ -728,6 +732,9 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             continue  # Σ_n′ Y_n′ of each element: one matrix, the same for every element
         if isinstance(e, AxisFunction):
             if _element_rows(e, batch):  # logsumexp of each element's rows: a column each
+                found = True
+                continue
+            if _element_total(e, batch):  # logsumexp of each element's vector: a number
                 found = True
                 continue
             inds, ok = e.indices, not e.reduces and _has_axis(e.head) and \
@@ -871,6 +878,26 @@ def _element_rows(e: Expr, batch: Idx) -> bool:
     return bool(e.reduces and _has_axis(e.head) and e.axis == nb + 1 and len(inds) == nb + 1
                 and inds[:nb] == tuple(batch) and isinstance(inds[nb], Symbol)
                 and inds[nb] not in batch)
+
+
+def _element_total(e: Expr, batch: Idx) -> bool:
+    """A function reducing the one axis past the batch of a tensor (logsumexp(t1)_b of t1:
+    [B, T], axis 1), read at the batch alone: each element's number, logsumexp(t1_b) of
+    the element's column, as logsumexp of a column is a number."""
+    nb = len(batch)
+    inds = tuple(e.indices)
+    return bool(e.reduces and _has_axis(e.head) and e.axis == nb and len(inds) == nb
+                and inds == tuple(batch))
+
+
+def _each_total(m: mx.M) -> bool:
+    """One element's total, sum(t1_b) or logsumexp(t1_b) of a batched element's column or
+    matrix: a number per element, which only a subscript says (in matrix.Each or under
+    Σ_b; NumPy's reading of sum(t1) is the total of every element)."""
+    return isinstance(m, (mx.Reduce, mx.AxisFn)) and m.shape == () and \
+        (not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM) and \
+        isinstance(m.x, mx.Ref) and bool(m.x.batch) and not m.x.at and \
+        m.x.kind != RefKind.ANON
 
 
 def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Idx]:
@@ -1994,6 +2021,9 @@ class _Reader:
             return self._view_ref(mx.AxisFn(e.head, ref, e.axis, tensor.shape,  # type: ignore[arg-type]
                                             math_shape(dims) if dims else ()), tuple(e.indices))
         idx = tuple(i for i in e.indices if i != 0)
+        if self.batch and _element_total(e, self.batch):
+            return Blob(mx.AxisFn(e.head, self._element(ref, tensor.shape), e.axis,
+                                  tensor.shape, ()), ())
         if self.batch and _element_rows(e, self.batch):
             ref = self._element(ref, tensor.shape)
             column = (self.ctx.index_dim[idx[-1]], 1)
@@ -2565,8 +2595,8 @@ class _Reader:
             # product of each element's matrices: sum(σ(Y)) is read whole by the plain rules)
             self.wheres += [w for w in reader.wheres if w not in self.wheres]
             return Blob(replace(b.m, src=None), ())  # (the whole sum's source: the caller's)
-        if any(_whole(n) for n in mx.walk(b.m)):
-            return None
+        if any(_whole(n) and not _each_total(n) for n in mx.walk(b.m)):
+            return None  # (an element's total, sum(t1_b), is each element's under Σ_b)
         if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON and
                not _prints_per_element(n) for n in mx.walk(b.m)):
             return None  # an anonymous tensor's element has no name to subscript: (conv1d(…))_b
