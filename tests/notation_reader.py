@@ -1409,6 +1409,10 @@ class MatrixEval:
                 if not (acc.scalar or acc.one):
                     raise ReaderError("'·' after a non-scalar")
                 acc = self.matmul(MV(acc.v.reshape(())), x)
+            elif op == "/" and self.per_element(x) and \
+                    (self.per_element(acc) or acc.scalar or acc.one):
+                # (∂L/∂sw_b/nw_b)·…: each element's number by each element's number
+                acc = MV(acc.v / x.v)
             elif op == "/":
                 if not (x.scalar or x.one):
                     raise ReaderError("'/' by a non-scalar in a matrix form")

@@ -640,6 +640,15 @@ def _numbers_read(m: mx.M) -> bool:
                    mx.cols(n.a) == 1 and mx.rows(n.b) == 1 for n in nodes)
 
 
+def _elements_multiplied(m: mx.M) -> bool:
+    """Whether a form of each element holds a product of two of its matrices (Hw_bᵀ G_b,
+    neither a vector): numbers of the element scaling it still leave a matrix product per
+    element, never an outer product of vectors or a tensor against vectors."""
+    return any(isinstance(n, mx.MatMul) and mx.batch_of(n.a) and mx.batch_of(n.b) and
+               mx.rows(n.a) != 1 and mx.cols(n.a) != 1 and mx.rows(n.b) != 1 and
+               mx.cols(n.b) != 1 for n in mx.walk(m))
+
+
 def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
                   idx: Idx, shape: Shape, at: tuple[int, ...],
                   rest: tuple[int, ...], across: bool = False) -> Recognition | None:
@@ -920,6 +929,13 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
     if not leads:
         return _scattered_rows(ctx, factors, summed)
     if len(leads) != 1:
+        # each element a matrix of one and a column of another (Σ_b Σ_h X_bhᵀ ∂L/∂s_bh of
+        # X: [B, H, N, D], s: [B, H, N]): the longest lead every wide tensor starts with
+        longest = max(leads, key=lambda b: (len(b), str(b)))
+        if all(tuple(w[:len(longest)]) == longest and len(w) - len(longest) in (1, 2)
+               for w in wide) and all(isinstance(i, Symbol) and i in summed
+                                      for i in longest) and len(set(longest)) == len(longest):
+            return [longest] + _summed_elsewhere(wide, summed, lead_of_adjoint)
         return _summed_elsewhere(wide, summed, lead_of_adjoint)
     (batch,) = leads
     ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
@@ -2569,8 +2585,13 @@ class _Reader:
         if rest:
             body = Sum(body, *[(s, 0, self.ctx.count(s) - 1) for s in rest])
         ranged = any(f.spec.name == IN_RANGE for f in body.atoms(ElementwiseFunction))
+        numbers = False
         if not _per_element(self.ctx, body, batch, relaxed=not ranged):
-            return None
+            # a number of each element times a product of its matrices (Σ_b (c_b/n_b)·
+            # Hw_bᵀ G_b, of c, n: [B]); else a true contraction (_numbers_read)
+            if ranged or not _per_element(self.ctx, body, batch, numbers=True):
+                return None
+            numbers = True
         reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
                          batch=batch)
         reader.temporaries = not _FORWARD.get()
@@ -2580,6 +2601,8 @@ class _Reader:
             return None
         if reader.einsum_used or not mx.batch_of(b.m) or \
                 any(mx.whole_batched(n) for n in mx.walk(b.m)):
+            return None
+        if numbers and not _elements_multiplied(b.m):
             return None
         if total and _whole(b.m) and isinstance(b.m, mx.Reduce) and not b.idx and \
                 any(isinstance(n, mx.MatMul) for n in mx.walk(b.m)) and \
