@@ -1646,11 +1646,14 @@ def _matrix_axis_function(self, fn, token, kwargs):
     if element:
         token = name
     r, _, shp = _axis_function_of(self.env, fn, token, kwargs)
-    if element and fn in ("logsumexp", "max", "min") and "axis" not in kwargs and \
-            name in getattr(self.env, "spec_shapes", {}) and len(shp) == len(self.batch) + 1:
-        # logsumexp(t1_b) of each element's column (t1: B×D): a number per element, its
-        # 1×1 matrix (README: logsumexp of a vector is a number)
-        return MV(r.reshape(r.shape + (1, 1)))
+    if element and "axis" not in kwargs and len(shp) == len(self.batch) + 1:
+        # each element's column (t1_b of t1: B×D, h_b of h: B×O): logsumexp(t1_b) a number
+        # per element, its 1×1 matrix (README: logsumexp of a vector is a number);
+        # softmax(h_b) the element's column (README: softmax(lp_n), a column of each)
+        if fn in ("logsumexp", "max", "min"):
+            return MV(r.reshape(r.shape + (1, 1)))
+        if name not in getattr(self.env, "spec_shapes", {}) and r.shape == shp:
+            return MV(r[..., None])
     if name in getattr(self.env, "spec_shapes", {}) and r.size == self.env.tensor(name, False).size:
         r = r.reshape(self.env.tensor(name, False).shape)  # back to its elements' columns
     if fn == "logsumexp" and "axis" not in kwargs and len(shp) > 2:

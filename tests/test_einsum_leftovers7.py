@@ -105,6 +105,34 @@ def test_the_numpy_code_of_an_elements_numbers(tmp_path):
     assert "axis=1, keepdims=True)" in code, code
 
 
+CONV = MODELS / "more" / "conv2d_ce.yaml"
+DG = "(1/Ho) (sum(Y_b)·softmax(h_b) − Y_b) 𝟏ᵀ"
+
+
+def test_a_max_pools_adjoint_is_each_elements_column_times_ones(run):
+    """conv2d_ce's ∂L/∂g (g: [B, O, Ho]) was reshape(softmax(h) ⊙ rowsum(Y) − Y, [B, O,
+    1]) ⊙ 𝟏: each element's column of ∂L/∂h spread along Ho."""
+    text = _expanded(run, CONV)
+    assert f"  ∂L/∂g_b     = {DG}\n" in text, text
+    _verified(run, CONV)
+
+
+@pytest.mark.parametrize("good,bad", [
+    (f"∂L/∂g_b = {DG}", f"∂L/∂g_b = {DG.replace('sum(Y_b)', 'sum(Y)')}"),
+    (f"∂L/∂g_b = {DG}", f"∂L/∂g_b = {DG.replace('softmax(h_b)', 'softmax(Y_b)')}"),
+], ids=["whole-total", "other-softmax"])
+def test_the_reader_reads_a_softmax_of_an_elements_column_and_catches_damage(run, good, bad):
+    d = derive_file(str(CONV))
+    _reads_good_rejects_bad(_env(d, run, CONV), good, bad)
+
+
+def test_a_sum_of_element_totals_is_no_batch_sum(run):
+    """Σ_b D sum(n_b) would be the whole total: max_axis0_rank3 keeps its whole form."""
+    text = _expanded(run, MODELS / "more" / "max_axis0_rank3.yaml")
+    assert "  L     = sum(Y) + ‖m‖_F² − D sum(reshape(n, [B, T]))\n" in text, text
+    assert "Σ_b D sum(n_b)" not in text, text
+
+
 # -- a matrix and a column of each element ---------------------------------------------------
 
 def test_a_rank4_tensor_against_a_column_of_each_element_is_a_batch_sum(run, tmp_path):
@@ -150,7 +178,8 @@ def test_a_number_times_an_outer_product_stays_einsum(run):
     assert "einsum(" in text, text
 
 
-@pytest.mark.parametrize("path", [CONCAT, SIMPO, MODELS / "more14" / "orpo_odds_ratio.yaml"])
+@pytest.mark.parametrize("path", [CONCAT, CONV, MODELS / "more" / "batched_matvec.yaml", SIMPO,
+                                  MODELS / "more14" / "orpo_odds_ratio.yaml"])
 def test_the_new_forms_generate_code_that_matches_torch(path, tmp_path):
     from test_ops import _generated_code_matches_torch
     d = derive_file(str(path))

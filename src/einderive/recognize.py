@@ -2618,8 +2618,10 @@ class _Reader:
             # product of each element's matrices: sum(σ(Y)) is read whole by the plain rules)
             self.wheres += [w for w in reader.wheres if w not in self.wheres]
             return Blob(replace(b.m, src=None), ())  # (the whole sum's source: the caller's)
-        if any(_whole(n) and not _each_total(n) for n in mx.walk(b.m)):
-            return None  # (an element's total, sum(t1_b), is each element's under Σ_b)
+        if any(_whole(n) and (not _each_total(n) or not b.m.shape) for n in mx.walk(b.m)):
+            # (an element's total, sum(t1_b), is each element's under Σ_b, beside a matrix
+            # or vector of it; a sum of totals, Σ_b sum(n_b), is the whole one, sum(n))
+            return None
         if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON and
                not _prints_per_element(n) for n in mx.walk(b.m)):
             return None  # an anonymous tensor's element has no name to subscript: (conv1d(…))_b
