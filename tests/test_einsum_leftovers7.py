@@ -133,6 +133,14 @@ def test_a_sum_of_element_totals_is_no_batch_sum(run):
     assert "Σ_b D sum(n_b)" not in text, text
 
 
+def test_a_total_of_each_elements_matrix_stays_numpys_sum(run):
+    """group_norm_rank4's mean over each group's matrix stays sum(Xr, axis=(2, 3), keepdims=
+    True): an element total is read per element only of a column (sum(t1_b))."""
+    text = _expanded(run, MODELS / "more7" / "group_norm_rank4.yaml")
+    assert "  mu      = (1/(Cg T)) sum(Xr, axis=(2, 3), keepdims=True)\n" in text, text
+    assert "sum(Xr_bg)" not in text and "sum(t1_bg)" not in text, text
+
+
 # -- a matrix and a column of each element ---------------------------------------------------
 
 def test_a_rank4_tensor_against_a_column_of_each_element_is_a_batch_sum(run, tmp_path):

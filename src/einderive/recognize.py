@@ -900,13 +900,13 @@ def _element_total(e: Expr, batch: Idx) -> bool:
 
 
 def _each_total(m: mx.M) -> bool:
-    """One element's total, sum(t1_b) or logsumexp(t1_b) of a batched element's column or
-    matrix: a number per element, which only a subscript says (in matrix.Each or under
+    """One element's total, sum(t1_b) or logsumexp(t1_b) of a batched element's column: a
+    number per element, which only a subscript says (in matrix.Each or under
     Σ_b; NumPy's reading of sum(t1) is the total of every element)."""
     return isinstance(m, (mx.Reduce, mx.AxisFn)) and m.shape == () and \
         (not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM) and \
         isinstance(m.x, mx.Ref) and bool(m.x.batch) and not m.x.at and \
-        m.x.kind != RefKind.ANON
+        m.x.kind != RefKind.ANON and mx.cols(m.x) == 1  # (a matrix's: NumPy's sum(…, axis))
 
 
 def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Idx]:
