@@ -1325,6 +1325,26 @@ class MatrixEval:
         return bool(self.batch) and x.v.ndim == len(self.batch) + 2 and \
             x.v.shape[-2:] == (1, 1) and not (x.is_eye or x.transposed)
 
+    def per_element_of(self, tree, v) -> bool:
+        """Whether ``tree`` (valued ``v``) is each batch element's matrix or column, read
+        at a subscripted element (t1_b), in a line written per element."""
+        if not self.batch or v.ndim != len(self.batch) + 2:
+            return False
+
+        def elements(t) -> bool:
+            if isinstance(t, tuple) and t and t[0] == "name" and isinstance(t[1], str):
+                try:
+                    name, idx = self.env.split(t[1])
+                except ReaderError:
+                    return False
+                return bool(idx) and _element(self.env, name, idx, self.batch)
+            if isinstance(t, (tuple, list)):
+                return any(elements(c) for c in t)
+            if isinstance(t, dict):
+                return any(elements(c) for c in t.values())
+            return False
+        return elements(tree)
+
     def counted(self, tree, count: int) -> MV:
         """``tree``, a reshape's argument, read with its number of entries as the only size:
         a pad in it is as long along its axis as makes that count (reshape(2 pad(tanh(
@@ -1389,6 +1409,10 @@ class MatrixEval:
                 if not (acc.scalar or acc.one):
                     raise ReaderError("'·' after a non-scalar")
                 acc = self.matmul(MV(acc.v.reshape(())), x)
+            elif op == "/" and self.per_element(x) and \
+                    (self.per_element(acc) or acc.scalar or acc.one):
+                # (∂L/∂sw_b/nw_b)·…: each element's number by each element's number
+                acc = MV(acc.v / x.v)
             elif op == "/":
                 if not (x.scalar or x.one):
                     raise ReaderError("'/' by a non-scalar in a matrix form")
@@ -1533,6 +1557,10 @@ class MatrixEval:
             axis = kwargs["axis"]
             r = v.sum(axis=axis, keepdims=kwargs.get("keepdims", False))
             return MV(r.reshape(-1, 1) if r.ndim == 1 else r)  # a vector: a column
+        if fn == "sum" and self.per_element_of(args[0], v):
+            # README: inside Σ_b, or a line written per element, sum(t1_b) is the element's
+            # total (each element's 1×1 matrix), never the whole batch's
+            return MV(v.sum(axis=(-2, -1), keepdims=True))
         if fn == "sum":
             return MV(v.sum())
         if fn == "diag":
@@ -1614,9 +1642,18 @@ def _axis_function_of(env, fn, token, kwargs):
 def _matrix_axis_function(self, fn, token, kwargs):
     """softmax(X) of a matrix form; softmax(X_b) inside Σ_b: of each element, the batch's."""
     name, idx = self.env.split(token)
-    if idx and _element(self.env, name, idx, self.batch):
+    element = bool(idx) and _element(self.env, name, idx, self.batch)
+    if element:
         token = name
     r, _, shp = _axis_function_of(self.env, fn, token, kwargs)
+    if element and "axis" not in kwargs and len(shp) == len(self.batch) + 1:
+        # each element's column (t1_b of t1: B×D, h_b of h: B×O): logsumexp(t1_b) a number
+        # per element, its 1×1 matrix (README: logsumexp of a vector is a number);
+        # softmax(h_b) the element's column (README: softmax(lp_n), a column of each)
+        if fn in ("logsumexp", "max", "min"):
+            return MV(r.reshape(r.shape + (1, 1)))
+        if name not in getattr(self.env, "spec_shapes", {}) and r.shape == shp:
+            return MV(r[..., None])
     if name in getattr(self.env, "spec_shapes", {}) and r.size == self.env.tensor(name, False).size:
         r = r.reshape(self.env.tensor(name, False).shape)  # back to its elements' columns
     if fn == "logsumexp" and "axis" not in kwargs and len(shp) > 2:

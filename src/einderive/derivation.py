@@ -978,7 +978,8 @@ def _batch_note(forward: Any, adjoints: list[Adjoint], graph: Graph) -> list[Not
     # where-clause's temporary (t1_b); in a form written element by element, what only the
     # subscript says first (an axis not leading, else a vector's element)
     leaf = min((r for r in mx.leaves(shown.x) if r.batch),
-               key=lambda r: (r.kind != RefKind.TENSOR or r.name not in users,
+               key=lambda r: (not r.shape,  # (a number of each element, nw_b, last)
+                              r.kind != RefKind.TENSOR or r.name not in users,
                               r.kind != RefKind.ADJOINT), default=None) \
         if shown is not None else None  # (none: a sum of no batched leaf, Σ_b of a take)
     # (a tensor at only some of the batch letters, V_bg, is said apart: V_bgr is no element)

@@ -640,6 +640,15 @@ def _numbers_read(m: mx.M) -> bool:
                    mx.cols(n.a) == 1 and mx.rows(n.b) == 1 for n in nodes)
 
 
+def _elements_multiplied(m: mx.M) -> bool:
+    """Whether a form of each element holds a product of two of its matrices (Hw_bᵀ G_b,
+    neither a vector): numbers of the element scaling it still leave a matrix product per
+    element, never an outer product of vectors or a tensor against vectors."""
+    return any(isinstance(n, mx.MatMul) and mx.batch_of(n.a) and mx.batch_of(n.b) and
+               mx.rows(n.a) != 1 and mx.cols(n.a) != 1 and mx.rows(n.b) != 1 and
+               mx.cols(n.b) != 1 for n in mx.walk(m))
+
+
 def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
                   idx: Idx, shape: Shape, at: tuple[int, ...],
                   rest: tuple[int, ...], across: bool = False) -> Recognition | None:
@@ -655,8 +664,12 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
         m = reader.orient(reader.blob(expr), inner_idx, inner_shape)
     except NoMatrixForm:
         return None
-    if reader.einsum_used or not mx.batch_of(m) or any(_whole(n) for n in mx.walk(m)):
+    totals = [n for n in mx.walk(m) if _each_total(n)]
+    if reader.einsum_used or not mx.batch_of(m) or \
+            any(_whole(n) and n not in totals for n in mx.walk(m)):
         return None
+    if totals:
+        reader.explicit = True  # sum(t1_b), logsumexp(t1_b): only a subscript says each's
     if any(w.lhs == m for w in reader.wheres):
         return None  # one temporary whole (S = t1): the plain rules print its definition
     if reader.across_used and _reduces_across(m, reader.across_fns):
@@ -728,6 +741,9 @@ def _per_element(ctx: Ctx, expr: Expr, batch: Idx, relaxed: bool = True,
             continue  # Σ_n′ Y_n′ of each element: one matrix, the same for every element
         if isinstance(e, AxisFunction):
             if _element_rows(e, batch):  # logsumexp of each element's rows: a column each
+                found = True
+                continue
+            if _element_total(e, batch):  # logsumexp of each element's vector: a number
                 found = True
                 continue
             inds, ok = e.indices, not e.reduces and _has_axis(e.head) and \
@@ -873,6 +889,26 @@ def _element_rows(e: Expr, batch: Idx) -> bool:
                 and inds[nb] not in batch)
 
 
+def _element_total(e: Expr, batch: Idx) -> bool:
+    """A function reducing the one axis past the batch of a tensor (logsumexp(t1)_b of t1:
+    [B, T], axis 1), read at the batch alone: each element's number, logsumexp(t1_b) of
+    the element's column, as logsumexp of a column is a number."""
+    nb = len(batch)
+    inds = tuple(e.indices)
+    return bool(e.reduces and _has_axis(e.head) and e.axis == nb and len(inds) == nb
+                and inds == tuple(batch))
+
+
+def _each_total(m: mx.M) -> bool:
+    """One element's total, sum(t1_b) or logsumexp(t1_b) of a batched element's column: a
+    number per element, which only a subscript says (in matrix.Each or under
+    Σ_b; NumPy's reading of sum(t1) is the total of every element)."""
+    return isinstance(m, (mx.Reduce, mx.AxisFn)) and m.shape == () and \
+        (not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM) and \
+        isinstance(m.x, mx.Ref) and bool(m.x.batch) and not m.x.at and \
+        m.x.kind != RefKind.ANON and mx.cols(m.x) == 1  # (a matrix's: NumPy's sum(…, axis))
+
+
 def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Idx]:
     """The batch indices a product may be summed over, best first: the leading indices (all
     but the last two) that every tensor of three or more axes in it is read at, when each of
@@ -893,6 +929,13 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
     if not leads:
         return _scattered_rows(ctx, factors, summed)
     if len(leads) != 1:
+        # each element a matrix of one and a column of another (Σ_b Σ_h X_bhᵀ ∂L/∂s_bh of
+        # X: [B, H, N, D], s: [B, H, N]): the longest lead every wide tensor starts with
+        longest = max(leads, key=lambda b: (len(b), str(b)))
+        if all(tuple(w[:len(longest)]) == longest and len(w) - len(longest) in (1, 2)
+               for w in wide) and all(isinstance(i, Symbol) and i in summed
+                                      for i in longest) and len(set(longest)) == len(longest):
+            return [longest] + _summed_elsewhere(wide, summed, lead_of_adjoint)
         return _summed_elsewhere(wide, summed, lead_of_adjoint)
     (batch,) = leads
     ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
@@ -1994,6 +2037,9 @@ class _Reader:
             return self._view_ref(mx.AxisFn(e.head, ref, e.axis, tensor.shape,  # type: ignore[arg-type]
                                             math_shape(dims) if dims else ()), tuple(e.indices))
         idx = tuple(i for i in e.indices if i != 0)
+        if self.batch and _element_total(e, self.batch):
+            return Blob(mx.AxisFn(e.head, self._element(ref, tensor.shape), e.axis,
+                                  tensor.shape, ()), ())
         if self.batch and _element_rows(e, self.batch):
             ref = self._element(ref, tensor.shape)
             column = (self.ctx.index_dim[idx[-1]], 1)
@@ -2539,8 +2585,13 @@ class _Reader:
         if rest:
             body = Sum(body, *[(s, 0, self.ctx.count(s) - 1) for s in rest])
         ranged = any(f.spec.name == IN_RANGE for f in body.atoms(ElementwiseFunction))
+        numbers = False
         if not _per_element(self.ctx, body, batch, relaxed=not ranged):
-            return None
+            # a number of each element times a product of its matrices (Σ_b (c_b/n_b)·
+            # Hw_bᵀ G_b, of c, n: [B]); else a true contraction (_numbers_read)
+            if ranged or not _per_element(self.ctx, body, batch, numbers=True):
+                return None
+            numbers = True
         reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
                          batch=batch)
         reader.temporaries = not _FORWARD.get()
@@ -2550,6 +2601,8 @@ class _Reader:
             return None
         if reader.einsum_used or not mx.batch_of(b.m) or \
                 any(mx.whole_batched(n) for n in mx.walk(b.m)):
+            return None
+        if numbers and not _elements_multiplied(b.m):
             return None
         if total and _whole(b.m) and isinstance(b.m, mx.Reduce) and not b.idx and \
                 any(isinstance(n, mx.MatMul) for n in mx.walk(b.m)) and \
@@ -2565,7 +2618,9 @@ class _Reader:
             # product of each element's matrices: sum(σ(Y)) is read whole by the plain rules)
             self.wheres += [w for w in reader.wheres if w not in self.wheres]
             return Blob(replace(b.m, src=None), ())  # (the whole sum's source: the caller's)
-        if any(_whole(n) for n in mx.walk(b.m)):
+        if any(_whole(n) and (not _each_total(n) or not b.m.shape) for n in mx.walk(b.m)):
+            # (an element's total, sum(t1_b), is each element's under Σ_b, beside a matrix
+            # or vector of it; a sum of totals, Σ_b sum(n_b), is the whole one, sum(n))
             return None
         if any(isinstance(n, mx.Ref) and n.batch and n.kind == RefKind.ANON and
                not _prints_per_element(n) for n in mx.walk(b.m)):

@@ -373,6 +373,11 @@ class Compiler:
             # reduction over a batch axis, logsumexp(X, axis=0), which drops its axis)
             return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim, keep=True),
                          (*v.shape[:-1], 1))
+        if self.batched and len(v.shape) > 2 and AXIS_OPS[m.head].reduces and m.shape == ():
+            # logsumexp(t1_b) of each element's column: a number each, its axes kept
+            nd = len(v.shape)
+            return Value(self.b.axis_fn(m.head, v.py, nd - 2, nd, keep=True),
+                         (*v.shape[:-2], 1, 1))
         if self.batched and len(v.shape) > 2:  # softmax of each element's rows or columns
             # (of an element's vector, softmax(lp_n): the array of columns has one axis more
             # than lp, the unit one last, so the axis is named, never NumPy's last)
@@ -547,10 +552,11 @@ class Compiler:
         them), then the batch axes moved to where the result has them; an element's column
         is a vector of the result."""
         outer, self.batched = self.batched, True
+        summing, self.summing = self.summing, True  # (sum(t1_b) is the element's total)
         try:
             v = self._m(m.x)
         finally:
-            self.batched = outer
+            self.batched, self.summing = outer, summing
         nb = len(m.dims)
         py, shape = v.py, tuple(v.shape)
         if len(m.spec) == nb + 1:  # a column of each element: its unit axis dropped
