@@ -178,20 +178,12 @@ def written_out(d: Derivation, keep: set[str], m: mx.M) -> mx.M:
             m = mx.substitute(m, r, forms[r.name])
         for r in dict.fromkeys(anons):
             shown = written_out(d, keep, r.display)
-            if shown != r.display:  # Refs equal whatever they display: rebuilt by hand
-                m = _redisplay(m, r.name, shown)
+            if shown != r.display:
+                # Refs are equal whatever they display, and a tree rebuilt around an equal
+                # one keeps the old (simplify.rebuild): the anonymous intermediate is renamed
+                # (its name never prints: it prints as its display)
+                m = mx.substitute(m, r, replace(r, name=f"{r.name}′", display=shown))
     return m
-
-
-def _redisplay(m: mx.M, name: str, shown: mx.M) -> mx.M:
-    if isinstance(m, mx.Ref):
-        return replace(m, display=shown) if m.name == name and m.display is not None else m
-    kids = [_redisplay(k, name, shown) for k in m.children()]
-    if all(a is b for a, b in zip(kids, m.children())):
-        return m
-    if isinstance(m, (mx.AxisFn, mx.Norm, mx.Diag)):
-        return replace(m, x=kids[0])
-    return rebuild(m, kids)
 
 
 def canonical(m: mx.M, show, loose: bool = False) -> mx.M:

@@ -17,13 +17,7 @@ from line_split_pairs import LINE_PAIRS
 from split_pairs import assert_same_gradients, Pair, compare, derivations
 
 # Pairs that still print two forms, strict so that a fix shows up: the reason, and the forms.
-KNOWN: dict[str, str] = {
-    # both print grad(gamma) = colsum(T ⊙ reshape(… ⊘ √(var + 1e-05), [B, C])) (on main the
-    # split spec's was index-only, so the pair compared nothing there); the comparison does
-    # not write out Xc inside the displayed form of the anonymous per-group quotient
-    "group_norm_inline_centred": "split_pairs.written_out keeps Xc in an anonymous "
-                                 "intermediate's display: (Xr − mu) ⊘ … vs Xc ⊘ …",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _pairs():
