@@ -155,7 +155,8 @@ def made_pairs(path: Path) -> list[Pair]:
     header, lines, loss = read
     spec = loads(path.read_text(), str(path))
     tensors = {i.name for i in spec.inputs} | {_parse(x)[0] for x in lines if _parse(x)}
-    stem = path.stem
+    # (a tests/models spec's pairs are named models/<stem>:…: specs/ has specs of its names)
+    stem = path.stem if path.parent.name == "specs" else f"{path.parent.name}/{path.stem}"
     pairs = [Pair(f"{stem}:{k}", header, one, lines, loss)
              for k, one in inlined(lines, loss).items()]
     pairs += [Pair(f"{stem}:{k}", header, lines, two, loss)
