@@ -6,13 +6,14 @@ intermediates written out, so that the two specs' forms can be compared as text.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import NamedTuple
 
 from einderive import matrix as mx
 from einderive.derivation import Derivation, derive
 from einderive.kinds import RefKind
 from einderive.render.styles import Unicode
-from einderive.recognize import transpose_deep
+from einderive.recognize import Where, transpose_deep
 from einderive.record import replace
 from einderive.simplify import rebuild, simplify
 from einderive.spec import loads
@@ -158,7 +159,13 @@ PAIRS: tuple[Pair, ...] = (
 
 
 def derivations(pair: Pair) -> tuple[Derivation, Derivation]:
-    return derive(loads(pair.spec("one"))), derive(loads(pair.spec("split")))
+    return _derived(pair.spec("one")), _derived(pair.spec("split"))
+
+
+@lru_cache(maxsize=32)
+def _derived(text: str) -> Derivation:
+    """A spec's derivation, once: a spec is one side of each of the pairs made from it."""
+    return derive(loads(text))
 
 
 def written_out(d: Derivation, keep: set[str], m: mx.M) -> mx.M:
@@ -178,20 +185,12 @@ def written_out(d: Derivation, keep: set[str], m: mx.M) -> mx.M:
             m = mx.substitute(m, r, forms[r.name])
         for r in dict.fromkeys(anons):
             shown = written_out(d, keep, r.display)
-            if shown != r.display:  # Refs equal whatever they display: rebuilt by hand
-                m = _redisplay(m, r.name, shown)
+            if shown != r.display:
+                # Refs are equal whatever they display, and a tree rebuilt around an equal
+                # one keeps the old (simplify.rebuild): the anonymous intermediate is renamed
+                # (its name never prints: it prints as its display)
+                m = mx.substitute(m, r, replace(r, name=f"{r.name}′", display=shown))
     return m
-
-
-def _redisplay(m: mx.M, name: str, shown: mx.M) -> mx.M:
-    if isinstance(m, mx.Ref):
-        return replace(m, display=shown) if m.name == name and m.display is not None else m
-    kids = [_redisplay(k, name, shown) for k in m.children()]
-    if all(a is b for a, b in zip(kids, m.children())):
-        return m
-    if isinstance(m, (mx.AxisFn, mx.Norm, mx.Diag)):
-        return replace(m, x=kids[0])
-    return rebuild(m, kids)
 
 
 def canonical(m: mx.M, show, loose: bool = False) -> mx.M:
@@ -249,8 +248,33 @@ def closed_forms(d: Derivation, keep: set[str], loose: bool = False) -> dict[str
             for w in named:
                 m = mx.substitute(m, w.lhs, w.rhs)
         m = simplify(written_out(d, keep, m), form.wheres)
-        out[g.name] = p.matrix(canonical(m, p.matrix, loose))
+        m, defs = _temporaries(m, form.wheres)
+        out[g.name] = p.matrix(canonical(m, p.matrix, loose)) + "".join(
+            f"; {n} = {p.matrix(canonical(written_out(d, keep, x), p.matrix, loose))}"
+            for n, x in defs)
     return out
+
+
+def _temporaries(m: mx.M, wheres: tuple[Where, ...]) -> tuple[mx.M, list[tuple[str, mx.M]]]:
+    """``m`` with the temporaries it still reads (one read per element, t3_h, is not
+    written out whole) renamed τ1, τ2, … in the order they are first read, and each one's
+    definition so renamed: two specs number a derivation's temporaries each in its own
+    order (multi-head attention's t3 = reshape(…) of the one is the other's t4), and only
+    the names may differ."""
+    defs = {w.lhs.name: w.rhs for w in wheres if isinstance(w.lhs, mx.Ref)}
+    order: list[str] = []
+    todo = [m]
+    while todo:
+        for r in mx.leaves(todo.pop(0)):
+            if r.name in defs and r.name not in order:
+                order.append(r.name)
+                todo.append(defs[r.name])
+    names = {n: f"τ{k}" for k, n in enumerate(order, 1)}
+
+    def renamed(x: mx.M) -> mx.M:
+        return mx.substitute_all(x, {r: replace(r, name=names[r.name]) for r in mx.leaves(x)
+                                     if r.name in names})
+    return (renamed(m), [(names[n], renamed(defs[n])) for n in order]) if order else (m, [])
 
 
 def compare(pair: Pair, loose: bool = False) -> tuple[list[str], dict[str, tuple[str, str]]]:

@@ -197,7 +197,7 @@ def test_layer_norm_of_a_batch_of_sequences_reaches_the_compact_form():
     d = _derive("layernorm_rank3")
     pen = Pen.of(d)
     closed = pen.matrix(d.adjoint("X").closed)
-    assert closed == "(G ⊙ gᵀ − (1/D) Xc ⊙ ((G ⊙ Xc) g) ⊘ (var + 1e-05) − (1/D) G g) ⊘ " \
+    assert closed == "(G ⊙ gᵀ − (1/D) G g − (1/D) Xc ⊙ ((G ⊙ Xc) g) ⊘ (var + 1e-05)) ⊘ " \
         "√(var + 1e-05)"
     assert pen.matrix(d.adjoint("mu").closed) == "−(G g) ⊘ √(var + 1e-05)"
     assert _matrix(d, "var") == "−(1/2) rowsum(∂L/∂X̂ ⊙ Xc) ⊘ (√(var + 1e-05))^∘3"

@@ -33,10 +33,10 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 LITERATURE = {
     # Ioffe & Szegedy: (γ/σ) ⊙ (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)) per feature, in the node X̂
     ("batchnorm", "X"): (
-        "(gamma ⊘ √(var + 1e-05))ᵀ ⊙ (G − (1/B) X̂ ⊙ colsum(G ⊙ X̂)ᵀ − (1/B) colsum(G)ᵀ)", ()),
+        "(gamma ⊘ √(var + 1e-05))ᵀ ⊙ (G − (1/B) colsum(G)ᵀ − (1/B) X̂ ⊙ colsum(G ⊙ X̂)ᵀ)", ()),
     ("batchnorm", "gamma"): ("colsum(G ⊙ X̂)", ()),
     # layer norm: (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂)) / σ per row, ĝ = G ⊙ γᵀ
-    ("layernorm", "X"): ("(G ⊙ gammaᵀ − (1/D) X̂ ⊙ ((G ⊙ X̂) gamma) − (1/D) G gamma) ⊘ std", ()),
+    ("layernorm", "X"): ("(G ⊙ gammaᵀ − (1/D) G gamma − (1/D) X̂ ⊙ ((G ⊙ X̂) gamma)) ⊘ std", ()),
     ("rmsnorm", "X"): ("(G ⊙ wᵀ − (1/D) X ⊙ ((G ⊙ X) w) ⊘ (r ⊙ r)) ⊘ r", ()),
     ("rmsnorm", "w"): ("colsum(G ⊙ X ⊘ r)", ()),
     # a gate's derivative in the gate's name: σ'(X Wzᵀ + Hp Uzᵀ + bzᵀ) is Zg ⊙ (1 − Zg)
@@ -239,14 +239,15 @@ wrt: [Q, K, V]
 
 
 def test_one_line_attention_names_its_softmax(tmp_path) -> None:
-    """With no P named, the closed form names the softmax it repeats (issue 12, item 4), and
-    ∂L/∂V is Pᵀ ∂L/∂Y with P written out."""
+    """With no P named, the closed form reads as with P on its own line: its row sum is
+    rowsum(G ⊙ Y), Y = softmax(…) V read by name (FlashAttention's D = rowsum(dO ⊙ O)), so
+    the softmax is written once and needs no name (until stop 34 it was rowsum(t1 ⊙ (G
+    Vᵀ)), t1 naming the softmax it repeated); ∂L/∂V is Pᵀ ∂L/∂Y with P written out."""
     from einderive.render.terminal import Options, plain
     spec = tmp_path / "one_line_attention.yaml"
     spec.write_text(ONE_LINE_ATTENTION)
     d = derive_file(str(spec))
-    assert _closed(d, "Q") == ("(1/√D) (t1 ⊙ (G Vᵀ − rowsum(t1 ⊙ (G Vᵀ)))) K",
-                               ("t1 = softmax((1/√D) Q Kᵀ)",))
+    assert _closed(d, "Q") == ("(1/√D) (softmax((1/√D) Q Kᵀ) ⊙ (G Vᵀ − rowsum(G ⊙ Y))) K", ())
     assert _closed(d, "V") == ("softmax((1/√D) Q Kᵀ)ᵀ G", ())
     env = env_for(d, R.reference(d.graph, seed=1))
     out = plain(d, Options(expand=True), width=100000)

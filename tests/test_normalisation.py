@@ -18,7 +18,7 @@ def test_batch_norm_input_gradient_is_the_compact_form():
     d = derive_file(str(ROOT / "models" / "batchnorm_train.yaml"))
     pen = Pen.of(d)
     assert pen.matrix(d.adjoint("X").closed) == (
-        "(gamma ⊘ √(var + 1e-05))ᵀ ⊙ (G − (1/B) X̂ ⊙ colsum(G ⊙ X̂)ᵀ − (1/B) colsum(G)ᵀ)")
+        "(gamma ⊘ √(var + 1e-05))ᵀ ⊙ (G − (1/B) colsum(G)ᵀ − (1/B) X̂ ⊙ colsum(G ⊙ X̂)ᵀ)")
     assert pen.matrix(d.adjoint("mu").closed) == "−gamma ⊙ colsum(G) ⊘ √(var + 1e-05)"
     assert verify(d).ok
 

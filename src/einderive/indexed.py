@@ -844,6 +844,13 @@ class Namer:
             if idx and any(isinstance(f, Sum) for f in Mul.make_args(expr)) and
             all(isinstance(f, Sum) or not f.free_symbols - set(ctx.sizes.values())
                 for f in Mul.make_args(expr))}
+        # nodes that subtract a mean node from a tensor elementwise (Xc = Xr − mu): their
+        # sum along the mean's axis is zero, which reverse._centred finds by writing them out
+        self.differences: dict[Any, tuple[Expr, tuple[Any, ...]]] = {
+            ctx.keys[name]: (expr, idx) for name, (expr, idx) in definitions.items()
+            if idx and isinstance(expr, Add) and not expr.atoms(Sum) and
+            any(isinstance(f, Indexed) and f.base.label in self.sums for t in expr.args
+                for f in Mul.make_args(t))} if self.sums else {}
         self.types = {t for t, _ in self.patterns}
         self.by_set: dict[frozenset[Any], list[tuple[type, list[Pattern]]]] = {}
         for (t, read), bucket in self.patterns.items():

@@ -295,7 +295,7 @@ def _tidy(e: Expr, namer: Namer, ctx: Ctx, idx: Idx) -> Expr:
         e = _sums_to_one(e, ctx)
     named = rename(e, ctx, idx, idx)
     if namer.sums:  # after renaming: the sums read the letters the definitions read
-        named = _centred(named, namer.sums)
+        named = _centred(named, namer.sums, namer.differences)
     if named == e:
         return _collect_alike_sums(e)
     # (collapse again: a sum whose body cancelled is 0)
@@ -382,14 +382,32 @@ def _factor_terms(e: Expr) -> Expr:
     return factor_terms(e.xreplace(held)).xreplace(back)
 
 
-def _centred(e: Expr, sums: dict[Any, tuple[Expr, Idx]]) -> Expr:
+def _centred(e: Expr, sums: dict[Any, tuple[Expr, Idx]],
+             differences: dict[Any, tuple[Expr, Idx]] | None = None) -> Expr:
     """``e`` with each sum that meets its own mean written 0, as the matrix forms have it:
     batchnorm_rank3's ``−(2/(B T)) ∂L/∂var_k Σ_i Σ_j (X_ijk − mu_k)`` (read
     ``Σ_i Σ_j X_ijk − B T mu_k``) is gone from ∂L/∂mu_k.  A term that names a mean node
     at its own indices is written as the node's definition; kept only where two terms
-    cancel."""
+    cancel.  A node of ``differences`` (Xc = Xr − mu, on its own line) summed alone is
+    written out, and the sum is 0 where that cancels so (Σ_k Xc_ijk of group norm's
+    ∂L/∂mu, as it is with Xr − mu inline)."""
+    differences = differences or {}
+
     def reads(x: Expr) -> bool:
-        return any(isinstance(n, Indexed) and n.base.label in sums for n in preorder(x))
+        return any(isinstance(n, Indexed) and (n.base.label in sums or
+                                               n.base.label in differences)
+                   for n in preorder(x))
+
+    def zero(y: Expr) -> bool:  # Σ_k Xc_ijk, Xc a difference whose terms cancel summed
+        f = y.function
+        if not (isinstance(f, Indexed) and f.base.label in differences):
+            return False
+        expr, idx = differences[f.base.label]
+        if len(idx) != len(f.indices):
+            return False
+        at = {i: j for i, j in zip(idx, f.indices) if isinstance(i, Symbol)}
+        spread = collapse(Add(*[Sum(t, *y.limits) for t in Add.make_args(expr.xreplace(at))]))
+        return isinstance(spread, Add) and fix(spread) == 0
 
     def fix(a: Expr) -> Expr | None:
         terms = list(a.args)
@@ -407,9 +425,15 @@ def _centred(e: Expr, sums: dict[Any, tuple[Expr, Idx]]) -> Expr:
             return x
         args = [walk(a) for a in x.args]
         y = x if all(a is b for a, b in zip(args, x.args)) else x.func(*args)
+        if differences and isinstance(y, Sum) and zero(y):
+            return S.Zero
         if isinstance(y, Sum) and isinstance(y.function, Add) and reads(y.function):
             # Σ_i Σ_j (X_ijk − mu_k)
             spread = collapse(Add(*[Sum(t, *y.limits) for t in y.function.args]))
+            if differences:  # Σ_k (a_k − c Xc_ijk): its sums of a difference alone
+                held = {s: S.Zero for s in preorder(spread) if isinstance(s, Sum) and zero(s)}
+                if held:
+                    return collapse(spread.xreplace(held))
             z = fix(spread) if isinstance(spread, Add) else None
             if z is not None:
                 return z

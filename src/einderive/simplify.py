@@ -945,6 +945,9 @@ def _mean_of(kind: ReduceKind, v: mx.M, forms: dict[mx.M, mx.M]) -> mx.M | None:
                 isinstance(v.x, mx.Reduce) and v.x.kind == ReduceKind.SUM:
             return _mean_of_vector(kind, v.coeff.value, v.x.x)
         return None
+    c: Any = sympy.S.One  # the mean inline, its number outside: (1/B) colsum(X)ᵀ of X − mean(X, axis=0)
+    if isinstance(v, mx.Scale) and isinstance(v.coeff, mx.Const):
+        c, v = v.coeff.value, v.x
     if kind == ReduceKind.COLSUM:
         if isinstance(v, mx.MatMul) and isinstance(v.a, mx.Ones):
             v = v.b
@@ -955,13 +958,14 @@ def _mean_of(kind: ReduceKind, v: mx.M, forms: dict[mx.M, mx.M]) -> mx.M | None:
         v = v.a
     if isinstance(v, mx.Ref) and v in forms:
         v = forms[v]
-    if isinstance(v, mx.Scale) and isinstance(v.coeff, mx.Const) and \
-            isinstance(v.x, mx.Reduce) and v.x.kind == kind:
-        a = v.x.x
+    if isinstance(v, mx.Scale) and isinstance(v.coeff, mx.Const):
+        c, v = c * v.coeff.value, v.x
+    if isinstance(v, mx.Reduce) and v.kind == kind and c != 1:
+        a = v.x
         dim = mx.rows(a) if kind == ReduceKind.COLSUM else mx.cols(a)
         # a dim's size is its name as a positive integer Symbol (indexed.Ctx.sizes)
         n = sympy.Symbol(dim, integer=True, positive=True) if isinstance(dim, str) else dim
-        return a if sympy.simplify(v.coeff.value * n - 1) == 0 else None
+        return a if sympy.simplify(c * n - 1) == 0 else None
     return None
 
 
@@ -1116,7 +1120,8 @@ def make_row_sum_of_node(named: Named) -> Rule:
     """``A rowsum(M)`` → ``rowsum(Z)`` where ``Z = A M`` is a forward node of ``named``: a
     product with a row sum (``M 𝟏``) is the row sum of the product, and that product may be
     a node (the Gaussian likelihood's ``S⁻¹ rowsum(Xᵀ − mu)`` is ``rowsum(Z)`` for
-    ``Z = solve(S, (X - mu).T)``, as it is with the difference on its own line)."""
+    ``Z = solve(S, (X - mu).T)``, as it is with the difference on its own line); and
+    ``rowsum(A ⊙ (B Cᵀ))`` → ``rowsum(B ⊙ Z)`` where ``Z = A C`` is one."""
     nodes = _forward_forms(named).matmuls
 
     def row_sum_of_node(m: mx.M) -> mx.M | None:
@@ -1125,8 +1130,28 @@ def make_row_sum_of_node(named: Named) -> Rule:
             return None
         ref = nodes.get(mx.matmul(m.a, m.b.x))
         return None if ref is None else mx.reduce(ReduceKind.ROWSUM, ref)
-    row_sum_of_node.__doc__ = make_row_sum_of_node.__doc__
-    return row_sum_of_node
+
+    def row_sum_through_node(m: mx.M) -> mx.M | None:
+        # rowsum(A ⊙ (B Cᵀ)) = rowsum(B ⊙ (A C)): Σ_j A_ij Σ_l B_il C_jl, summed the other
+        # way, when A C is a node (attention's rowsum(softmax(S) ⊙ (G Vᵀ)) is rowsum(G ⊙ O)
+        # for O = softmax(S) V, as it is with P = softmax(S) on its own line)
+        if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.ROWSUM and
+                isinstance(m.x, mx.Hadamard) and len(m.x.factors) == 2) or mx.batch_of(m):
+            return None
+        for a, bc in (m.x.factors, m.x.factors[::-1]):
+            if isinstance(bc, mx.MatMul) and isinstance(bc.b, mx.Transpose) and \
+                    a.shape == bc.shape and not mx.batch_of(a):
+                ref = nodes.get(mx.matmul(a, bc.b.x))
+                if ref is not None and ref.shape == bc.a.shape:
+                    return mx.reduce(ReduceKind.ROWSUM, mx.hadamard(bc.a, ref))
+        return None
+
+    def row_sum_of_node_either(m: mx.M) -> mx.M | None:
+        if not nodes:
+            return None
+        return row_sum_of_node(m) if isinstance(m, mx.MatMul) else row_sum_through_node(m)
+    row_sum_of_node_either.__doc__ = make_row_sum_of_node.__doc__
+    return row_sum_of_node_either
 
 
 def _inverse_of(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> mx.M | None:
