@@ -30,10 +30,14 @@ SUBSTITUTED_LIMIT = 2 * NAMED_LIMIT
 SHARED_MIN = 6  # cost from which a repeated subexpression is worth a name (not 1 − Zg)
 # most upstream closed forms a closed form may read as temporaries standing for them, its
 # own and those they read in turn: down a chain each layer's form reads every form above
-# it (n² clauses over n layers), and the code of a closed form writes each clause where
-# it is read (a clause read twice by the one below, down k clauses: 2^k copies; a chain of
-# 40 layers' verify ran for minutes)
-STOOD_LIMIT = 4
+# it, and each block prints the clauses it reads, so without a cap the printed output is
+# quadratic in the depth (chain of 160 layers, `derive --expand`: 23 085 lines, 71 s,
+# against 2 441 lines, 2.4 s at 12).  Twelve is the least cap at which every spec shipped
+# prints as with none (gru_unroll3: 14 refusals at 4, 2 at 8, 0 at 12; giou_box_loss 1 at
+# 4); a chain's forms then name a constant number of clauses (220 `where` lines at any
+# depth).  (The generated code assigns each clause once, render/code.py ``_bound``: it
+# no longer writes a clause at each read, 2^k copies k clauses deep.)
+STOOD_LIMIT = 12
 
 
 class Refused(Record):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import keyword
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sympy import Add, Mul, Pow, S, Sum, Symbol
@@ -91,6 +93,12 @@ class Names:
             self.var[key] = self._claim(f"{prefix}_{name}")
         return self.var[key]
 
+    def clause(self, name: str) -> str:
+        """A fresh variable for a where-clause's value (``t1`` of ``where t1 = …``), named as
+        it prints where that is free (``t1_`` where a spec tensor is ``t1``)."""
+        base = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+        return self._claim(base if base.isidentifier() else f"t_{base}")
+
     def temporary(self) -> str:
         """A fresh variable for a part of a long sum (verify's modules, :func:`pyexpr.split_sums`);
         its leading underscore keeps it apart from the names claimed later (``h_x_y`` ...)."""
@@ -114,6 +122,16 @@ class Compiler:
         self.names = names
         self.dims_used: set[str] = set()
         self.wheres: dict[mx.M, mx.M] = {}
+        # where-clauses as assignments: each clause's code is written once, into a variable,
+        # and read by name wherever it is read (written where it is read, a clause read
+        # twice by a clause read twice ... k deep was 2^k copies of it).  ``bound``: the
+        # code of each clause assigned so far in the scope (:meth:`scope`) to its variable
+        # (a clause is shared only where its code is the same code: the same value); its
+        # reads in the form being compiled (per context: whole, per element), ``_read``;
+        # the assignments the form needs before it, ``clauses``, for the writer to emit
+        self.bound: dict[tuple[P.Py, tuple[Any, ...]], str] = {}
+        self._read: dict[tuple[mx.M, bool, bool], Value] = {}
+        self.clauses: list[tuple[str, P.Py]] = []
         # compiling a batched form (matrix.batch_of): arrays keep the batch's leading axes,
         # and every vector of the form is a column of one element, its last axis kept
         self.batched = False
@@ -142,12 +160,45 @@ class Compiler:
     # -- matrix forms --------------------------------------------------------------------
 
     def matrix(self, m: mx.M, wheres: tuple[Any, ...]) -> Value:
+        """The code of the form ``m``; the assignments of the where-clauses it reads that no
+        statement before it in the scope made are left in :attr:`clauses` (:meth:`drain`),
+        to be written before it."""
         self.wheres = definitions(m, wheres)  # what each where-name read stands for
+        self._read = {}
         self.batched = bool(mx.batch_of(m))
         try:
             return self._m(m)
         finally:
             self.batched = False
+
+    def drain(self) -> list[tuple[str, P.Py]]:
+        """The clauses' assignments (variable, code) the forms compiled since the last call
+        read, in dependency order (a clause after those it reads)."""
+        out, self.clauses = self.clauses, []
+        return out
+
+    @contextmanager
+    def scope(self) -> Iterator[None]:
+        """Clauses assigned inside are forgotten after it (another generated function
+        does not see them), their variables' names free again."""
+        bound = dict(self.bound)
+        try:
+            yield
+        finally:
+            self.names.taken -= set(self.bound.values()) - set(bound.values())
+            self.bound = bound
+
+    def _bound(self, v: Value, name: str) -> Value:
+        """``v``, a where-clause's value, read from its variable: assigned (in
+        :attr:`clauses`) the first time its code is met in the scope."""
+        if isinstance(v.py, (P.Name, P.Num)):
+            return v
+        key = (v.py, tuple(v.shape))
+        var = self.bound.get(key)
+        if var is None:
+            var = self.bound[key] = self.names.clause(name)
+            self.clauses.append((var, v.py))
+        return Value(P.Name(var), v.shape)
 
     def _m(self, m: mx.M) -> Value:
         method = getattr(self, "_m_" + type(m).__name__)
@@ -155,19 +206,11 @@ class Compiler:
         return out
 
     def _m_Ref(self, m: mx.Ref) -> Value:
-        if m in self.wheres:  # a closed form's named part (where t1 = …): its definition
-            rhs = self.wheres[m]
-            # (defined per element of the batch it is read at, else a whole tensor read per
-            # element: t3_bh of t3 = reshape((2/(B D T)) Y Woᵀ, [B, T, H, Dh]))
-            if not m.batch or mx.batch_of(rhs) == m.batch and not m.at and \
-                    not mx.whole_batched(rhs) and len(rhs.shape) <= 2:
-                return self._m(rhs)
-            outer, self.batched = self.batched, False
-            summing, self.summing = self.summing, False
-            try:  # a whole tensor (t1 = reshape(permute(…))) read per element: its array
-                return _element_array(self.b, self._m(rhs), m)
-            finally:
-                self.batched, self.summing = outer, summing
+        if m in self.wheres:  # a closed form's named part (where t1 = …): its variable
+            key = (m, self.batched, self.summing)
+            if key not in self._read:
+                self._read[key] = self._where(m)
+            return self._read[key]
         shape = self.graph[m.name].shape
         names = {"adjoint": self.names.adj, "tangent": self.names.tan, "rop": self.names.rop}
         v = Value(P.Name(names.get(m.kind, self.names.var)[m.name]), shape)
@@ -176,6 +219,22 @@ class Compiler:
         if m.batch:
             return _element_array(self.b, v, m)
         return v
+
+    def _where(self, m: mx.Ref) -> Value:
+        """A where-name read in the form: its definition's value, from the clause's
+        variable."""
+        rhs = self.wheres[m]
+        # (defined per element of the batch it is read at, else a whole tensor read per
+        # element: t3_bh of t3 = reshape((2/(B D T)) Y Woᵀ, [B, T, H, Dh]))
+        if not m.batch or mx.batch_of(rhs) == m.batch and not m.at and \
+                not mx.whole_batched(rhs) and len(rhs.shape) <= 2:
+            return self._bound(self._m(rhs), m.name)
+        outer, self.batched = self.batched, False
+        summing, self.summing = self.summing, False
+        try:  # a whole tensor (t1 = reshape(permute(…))) read per element: its array
+            return _element_array(self.b, self._bound(self._m(rhs), m.name), m)
+        finally:
+            self.batched, self.summing = outer, summing
 
     def _m_Const(self, m: mx.Const) -> Value:
         return Value(self.const(m.value), ())

@@ -97,6 +97,12 @@ class _Writer:
                     [f"{target} = {self.code(steps[-1][1])}{note}"]
         return [f"{target} = {self.code(py) if code is None else code}{note}"]
 
+    def clause_lines(self) -> list[str]:
+        """``t1 = <code>`` for each where-clause the forms compiled since the last call read
+        that no statement before them assigned (:meth:`Compiler.matrix`): written before the
+        statement that first reads it, each once."""
+        return [x for var, py in self.comp.drain() for x in self.assign(var, py)]
+
     def forward_lines(self) -> list[str]:
         lines = []
         for t in self.d.graph.nodes:
@@ -116,9 +122,11 @@ class _Writer:
         tensor = self.d.graph[name]
         matrix = form == "matrix" and f.matrix is not None
         comment = [self._form_comment(name, f, matrix, lhs)] if self.comments else []
+        clauses: list[str] = []
         if matrix:
             v = self.comp.matrix(f.matrix, f.wheres)
             py, shape = v.py, v.shape
+            clauses = self.clause_lines()
         else:
             py = self.index.compile(f.index, f.idx)
             shape = tuple(s for s in tensor.shape if s != 1)
@@ -127,7 +135,7 @@ class _Writer:
             py = self.b.broadcast_like(py, like)
         elif tuple(shape) != tuple(tensor.shape):
             py = self.b.reshape(py, like)
-        return comment + self.assign(target, py)
+        return comment + clauses + self.assign(target, py)
 
     def _form_comment(self, name: str, f: Any, matrix: bool,
                       lhs: Callable[[tuple[Any, ...]], str] | None) -> str:
@@ -317,6 +325,7 @@ class _Writer:
                 comment = [f"# {left(())} = {p.matrix(f.matrix)}" +
                            (f", where {wheres}" if wheres else "")]
             py = self.comp.matrix(f.matrix, f.wheres).py
+            comment += self.clause_lines()
         elif form == "matrix" and h.kron:
             return self._kron_lines(h, target, left)
         else:
@@ -351,7 +360,8 @@ class _Writer:
                                       self.comp.dim(h.y.shape[1]), self.comp.dim(h.y.shape[0])])
         comment = [f"# {head} = {' + '.join(text)} (on vec, columns stacked)"] \
             if p is not None else []
-        return comment + self.assign(target, self.b.permute(grid, (1, 0, 3, 2)))
+        return comment + self.clause_lines() + \
+            self.assign(target, self.b.permute(grid, (1, 0, 3, 2)))
 
 
 # the variables' prefix of a Hessian block, and of the parts of its Gauss-Newton split
@@ -434,17 +444,21 @@ def _second_functions(d: Any, w: _Writer, sig: tuple[str, ...], unpack: list[str
     if s is None:
         return []
     gn = s.gauss_newton
+
+    def add(make: Callable[..., PyFunction], *args: Any) -> None:
+        with w.comp.scope():  # its where-clauses' variables are its own (``body``'s shared)
+            out.append(make(d, w, sig, unpack, body, form, *args))
     if s.hvp:
-        out.append(_hvp_function(d, w, sig, unpack, body, form))
+        add(_hvp_function)
         if gn is not None:
             for name, part, blocks in (("gnvp", True, gn.hvp), ("hvp_rest", False, gn.rest_hvp)):
-                out.append(_hvp_function(d, w, sig, unpack, body, form, name, part, blocks))
+                add(_hvp_function, name, part, blocks)
     if s.hessian:
-        out.append(_hessian_function(d, w, sig, unpack, body, form))
+        add(_hessian_function)
         if gn is not None:
             for name, part, hs in (("gauss_newton", True, gn.hessian),
                                    ("hessian_rest", False, gn.rest_hessian)):
-                out.append(_hessian_function(d, w, sig, unpack, body, form, name, part, hs))
+                add(_hessian_function, name, part, hs)
     return out
 
 
