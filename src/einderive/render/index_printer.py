@@ -149,7 +149,11 @@ class IndexPrinter(TreePrinter):
                 den.append(Pow(a.base, -a.exp))
             else:
                 num.append(a)
-        num.sort(key=lambda a: (self._pos(a), self._kind_rank(a)))
+        pos = [self._pos(a) for a in num]
+        if len(set(pos)) == len(pos):  # no tie: the kind (a walk of each factor) is not read
+            num = [a for _, a in sorted(zip(pos, num), key=lambda p: p[0])]
+        else:
+            num.sort(key=lambda a: (self._pos(a), self._kind_rank(a)))
         return self.product(Mul(*consts) if consts else S.One, num, den)
 
     def _pos(self, a: Any) -> float:
