@@ -129,7 +129,8 @@ class Templates:
         ranked = tuple(names)
         key = (tuple(self._skeleton(e, ranked, skel) for e in exprs),
                tuple(rank[r] for r in roles), tuple(kinds),
-               tuple((rank[label], skel(e), idx) for label, e, idx in patterns), dims, literals)
+               tuple((rank[label], self._skeleton(e, ranked, skel), idx)
+                     for label, e, idx in patterns), dims, literals)
         return key, names
 
     def _symbols_of(self, e: Expr) -> tuple[frozenset[Symbol], frozenset[Symbol]]:
