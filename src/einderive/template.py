@@ -228,8 +228,11 @@ class Within:
     def within(self, names: Any) -> list[tuple[Any, frozenset[Any]]]:
         """The items all of whose names are in ``names``, in the order they were given."""
         out = list(self.none)
+        by = self.by
         for name in names:
-            out.extend(x for x in self.by.get(name, ()) if x[2] <= names)
+            bucket = by.get(name)
+            if bucket:
+                out += [x for x in bucket if x[2] <= names]
         out.sort(key=lambda x: x[0])
         return [(item, names_of) for _, item, names_of in out]
 
