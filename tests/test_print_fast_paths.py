@@ -54,6 +54,10 @@ NEEDS_A_PRIME = [
     (Mul(x[j], f(Sum(y[j, k], (j, 0, n - 1)))), frozenset()),
     # one sum at two places of a product: the flat one's letter is the nested one's
     (Mul(Sum(x[j], (j, 0, n - 1)), exp(Sum(x[j], (j, 0, n - 1)))), frozenset()),
+    # bound in a sum, free in a neighbour read after it (the sum's letters leave the scope)
+    (Mul(Sum(x[j], (j, 0, n - 1)), f(y[j])), frozenset()),
+    # bound in a nested sum, free outside both
+    (Mul(y[k], Sum(x[j] * Sum(y[k], (k, 0, n - 1)), (j, 0, n - 1))), frozenset()),
 ]
 
 
@@ -70,3 +74,9 @@ def test_most_forms_need_no_prime() -> None:
     fast = sum(_unambiguous(e, lhs) for e, lhs in forms)
     assert fast > len(forms) // 2
     assert any(isinstance(a, Indexed) for e, _ in forms for a in e.atoms(Indexed))
+
+
+def test_letters_bound_inside_nested_sums_leave_a_free_neighbour_unprimed() -> None:
+    e = Mul(y[i], Sum(x[j] * Sum(y[k], (k, 0, n - 1)), (j, 0, n - 1)))
+    assert _unambiguous(e, frozenset())
+    assert not _renames(e, frozenset())

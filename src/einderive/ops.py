@@ -1642,7 +1642,10 @@ def index_letters(i: Any) -> Tup:
 def has_index_map(idx: Tup) -> bool:
     """An index computed from others: a reshape's map, a slice's shift, or a collapsed
     shift (s − lo, a SymPy sum)."""
-    return any(isinstance(i, (IndexMap, sympy.Add)) for i in idx)
+    for i in idx:  # a loop, not a generator: read for every subscript printed
+        if isinstance(i, (IndexMap, sympy.Add)):
+            return True
+    return False
 
 
 def _dim_sizes(loc: Any, target: FExpr, fn: str) -> tuple[Any, ...]:

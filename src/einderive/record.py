@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 if TYPE_CHECKING:
@@ -65,6 +66,9 @@ class Record:
     _positional: tuple[_Field, ...] = ()
     _compared: tuple[str, ...] = ()
     _shown: tuple[str, ...] = ()
+    _names: tuple[str, ...] = ()
+    _fill: tuple[tuple[str, Any, Any], ...] = ()
+    _get_key: Callable[[Any], tuple[Any, ...]] = staticmethod(lambda r: ())
     _hash_: ClassVar[int | None] = None  # an instance's hash, set on it once computed
 
     def __init_subclass__(cls, slots: bool = True, **kwargs: Any) -> None:
@@ -81,26 +85,33 @@ class Record:
         # the very tuple of the fields when all are positional (__init__'s fast path asks `is`)
         cls._positional = cls._fields if positional == cls._fields else positional
         cls._compared = tuple(f.name for f in cls._fields if f.compare)
+        cls._names = tuple(f.name for f in cls._fields)
+        cls._fill = tuple((f.name, f.factory, f.default) for f in cls._fields)
+        # the compared fields as one tuple, read by a C getter (not a generator per key)
+        cls._get_key = attrgetter(*cls._compared) if len(cls._compared) > 1 else \
+            _getter(cls._compared)
         cls._shown = tuple(f.name for f in cls._fields if f.repr)
         if "__eq__" in cls.__dict__ and cls.__dict__.get("__hash__") is None:
             cls.__hash__ = Record.__hash__  # type: ignore[method-assign]  # as dataclass does
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        fields = self._fields
-        if not kwargs and len(args) <= len(fields) and self._positional is fields:
+        names = self._names
+        if not kwargs and len(args) <= len(names) and self._positional is self._fields:
             # the leading fields given in order, the others left to their defaults, the way
             # almost every record is built (a matrix form's node, an edge, a row): the values
             # the general path below sets, in the same order, without building its dict
-            for f, value in zip(fields, args):
-                _set(self, f.name, value)
-            for f in fields[len(args):]:
-                if f.factory is not None:
-                    _set(self, f.name, f.factory())
-                elif f.default is not _MISSING:
-                    _set(self, f.name, f.default)
-                else:
-                    raise TypeError(f"{type(self).__name__} needs '{f.name}'")
+            for name, value in zip(names, args):
+                _set(self, name, value)
+            if len(args) < len(names):
+                for name, factory, default in self._fill[len(args):]:
+                    if factory is not None:
+                        _set(self, name, factory())
+                    elif default is not _MISSING:
+                        _set(self, name, default)
+                    else:
+                        raise TypeError(f"{type(self).__name__} needs '{name}'")
             return
+        fields = self._fields
         if len(args) > len(self._positional):
             raise TypeError(f"{type(self).__name__} takes {len(self._positional)} "
                             f"positional fields, {len(args)} given")
@@ -133,7 +144,7 @@ class Record:
         raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name!r}")
 
     def _key(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, n) for n in self._compared)
+        return type(self)._get_key(self)
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -155,8 +166,20 @@ class Record:
         return f"{type(self).__qualname__}({inner})"
 
 
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """The compared fields of a record with at most one, as a tuple (``attrgetter`` of one
+    name gives the value itself)."""
+    def get(r: Any) -> tuple[Any, ...]:
+        return tuple(getattr(r, n) for n in names)
+    return get
+
+
 def replace(obj: R, **changes: Any) -> R:
     """A copy of ``obj`` with some fields changed (like ``dataclasses.replace``)."""
+    cls = type(obj)
+    if cls._positional is cls._fields and all(k in cls._names for k in changes):
+        # every field positional: the values in order, through __init__'s fast path
+        return cls(*[changes[n] if n in changes else getattr(obj, n) for n in cls._names])
     values = {f.name: getattr(obj, f.name) for f in obj._fields}
     values.update(changes)
     return type(obj)(**values)

@@ -129,7 +129,8 @@ class Templates:
         ranked = tuple(names)
         key = (tuple(self._skeleton(e, ranked, skel) for e in exprs),
                tuple(rank[r] for r in roles), tuple(kinds),
-               tuple((rank[label], skel(e), idx) for label, e, idx in patterns), dims, literals)
+               tuple((rank[label], self._skeleton(e, ranked, skel), idx)
+                     for label, e, idx in patterns), dims, literals)
         return key, names
 
     def _symbols_of(self, e: Expr) -> tuple[frozenset[Symbol], frozenset[Symbol]]:
@@ -227,8 +228,11 @@ class Within:
     def within(self, names: Any) -> list[tuple[Any, frozenset[Any]]]:
         """The items all of whose names are in ``names``, in the order they were given."""
         out = list(self.none)
+        by = self.by
         for name in names:
-            out.extend(x for x in self.by.get(name, ()) if x[2] <= names)
+            bucket = by.get(name)
+            if bucket:
+                out += [x for x in bucket if x[2] <= names]
         out.sort(key=lambda x: x[0])
         return [(item, names_of) for _, item, names_of in out]
 

@@ -112,6 +112,9 @@ class IndexPrinter(TreePrinter):
         _flatten_sums(e, factors, summed)
         if not summed or not self.n.einstein:
             return None
+        if all(_counted_apart(f) for f in factors) and \
+                not all(_count_product(factors, v) == 2 for v in summed):
+            return None  # told without building the product (most forms that keep their Σ)
         product = Mul(*factors)  # built once, not once per summed index
         if all(_count(product, v) == 2 for v in summed):
             return (product if len(factors) > 1 else factors[0]), summed
@@ -149,7 +152,11 @@ class IndexPrinter(TreePrinter):
                 den.append(Pow(a.base, -a.exp))
             else:
                 num.append(a)
-        num.sort(key=lambda a: (self._pos(a), self._kind_rank(a)))
+        pos = [self._pos(a) for a in num]
+        if len(set(pos)) == len(pos):  # no tie: the kind (a walk of each factor) is not read
+            num = [a for _, a in sorted(zip(pos, num), key=lambda p: p[0])]
+        else:
+            num.sort(key=lambda a: (self._pos(a), self._kind_rank(a)))
         return self.product(Mul(*consts) if consts else S.One, num, den)
 
     def _pos(self, a: Any) -> float:
@@ -514,6 +521,24 @@ def _flatten_sums(e: Any, factors: list[Any], summed: list[Any]) -> None:
             _flatten_sums(a, factors, summed)
     else:
         factors.append(e)
+
+
+def _counted_apart(f: Any) -> bool:
+    """Whether the factor ``f`` counts each index in a product as it counts alone, whatever
+    SymPy's product makes of it: a positive integer power (x_i x_i² is x_i³: 1 + 2 = 3), a
+    nonzero rational, any other node but a power (a power of another exponent may merge
+    with a neighbour, x_i^N x_i, and a zero or an infinity swallows the product)."""
+    if isinstance(f, Pow):
+        return bool(f.exp.is_Integer and f.exp > 0)
+    if f.is_Number:
+        return bool(f.is_Rational and f != 0)
+    return True
+
+
+def _count_product(factors: list[Any], v: Any) -> int:
+    """:func:`_count` of the product of ``factors``, each of them :func:`_counted_apart`."""
+    counts = [_count(a, v) for a in factors]
+    return -1 if any(c < 0 for c in counts) else sum(counts)
 
 
 def _count(e: Any, v: Any) -> int:

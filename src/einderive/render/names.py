@@ -83,7 +83,13 @@ def cells(s: str) -> int:
     """The terminal columns ``s`` takes: a combining accent none, a wide character two."""
     if s.isascii():
         return len(s)
-    return sum(_CELLS.get(c) or _cells(c) for c in s)
+    try:  # every character seen before: a lookup per character, no Python call
+        return sum(map(_CELLS.__getitem__, s))
+    except KeyError:
+        for c in s:
+            if c not in _CELLS:
+                _cells(c)
+        return sum(map(_CELLS.__getitem__, s))
 
 
 _CELLS: dict[str, int] = {}  # a character's columns, looked up once (a sheet asks per word)

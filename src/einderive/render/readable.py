@@ -166,23 +166,56 @@ def _unambiguous(e: Any, outside: frozenset[str]) -> bool:
     letter is bound by one limit in the whole tree (counted at each place, a repeated
     subtree twice), none is free in ``e`` nor in ``outside``.  Then no letter a sum meets
     (an enclosing sum's, a neighbour's in a product, the left side's) is its own: a
-    neighbour's letters are bound by other sums or free in ``e``."""
+    neighbour's letters are bound by other sums or free in ``e``.
+
+    One walk, keeping the letters the sums around the node being read bind: a symbol
+    outside the sums binding its name is free.  A node that binds names of its own (not a
+    sum) has every symbol it holds counted as free: a superset of its free symbols, which
+    can only send ``e`` to the full pass, never keep a letter that pass would rename."""
     bound: list[str] = []
-    stack = [e]
+    free: set[str] = set()
+    scope: set[str] = set()  # the letters the sums around the node being read bind
+    stack: list[Any] = [e]
     while stack:
         x = stack.pop()
-        if isinstance(x, Sum):
+        if isinstance(x, Symbol):
+            if x.name not in scope:
+                free.add(x.name)
+        elif isinstance(x, Sum):
+            names: list[str] = []
             for lim in x.limits:
                 if len(lim) != 3 or type(lim[0]) is not Symbol:
                     return False  # a limit this check does not read: the full pass
-                bound.append(lim[0].name)
-        stack.extend(x.args)
+                names.append(lim[0].name)
+                # a limit's bounds read no letter of the sum (einderive's run 0 … size − 1):
+                # read after the sum's body, outside its letters, any symbol is free there
+                stack.append(lim[1])
+                stack.append(lim[2])
+            bound += names
+            # the body is read before what was stacked under it: its letters leave the
+            # scope when the marker comes off the stack
+            stack.append(_Leave(names))
+            scope.update(names)
+            stack.append(x.function)
+        elif type(x) is _Leave:
+            scope.difference_update(x.names)
+        else:
+            stack.extend(x.args)
     if not bound:
         return True
-    names = set(bound)
-    if len(names) < len(bound) or not names.isdisjoint(outside):
+    unique = set(bound)
+    if len(unique) < len(bound) or not unique.isdisjoint(outside):
         return False
-    return not any(isinstance(s, Symbol) and s.name in names for s in free_symbols(e))
+    return unique.isdisjoint(free)
+
+
+class _Leave:
+    """On :func:`_unambiguous`'s stack: a sum's letters go out of scope here."""
+
+    __slots__ = ("names",)
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
 
 
 def instantiate(definition: Any, idx: tuple[Any, ...], indices: tuple[Any, ...]) -> Any:
