@@ -76,6 +76,8 @@ class FormCache:
         self._arounds: dict[frozenset[str], Any] = {}
         self._symbol_tables: _Symbols | None = None
         self.leaves: dict[int, tuple[Any, frozenset[str]]] = {}  # id -> (the record, kept; its)
+        self.used: dict[int, tuple[Form, list[tuple[Any, tuple[int, ...]]]]] = {}  # _renamed's
+        self._kinds: list[tuple[int, tuple[str, ...]] | None] = []
         self.walk = _Skeletons(ctx, _tensor_symbols(ctx))  # each node's skeleton, made once
 
     def form(self, compute: Callable[[], Form], expr: Any, tidx: tuple[Any, ...],
@@ -94,7 +96,8 @@ class FormCache:
         if stored is not None:
             old_names, form = stored
             self.hits += 1
-            return _renamed(form, self._mapping(old_names, names), self._symbols(), expr, tidx)
+            return _renamed(form, self._mapping(old_names, names), self._symbols(), expr, tidx,
+                            self.used)
         counter, letters = self.ctx.counter, len(self.ctx.index_dim)
         form = compute()
         if (self.ctx.counter, len(self.ctx.index_dim)) != (counter, letters) or \
@@ -197,14 +200,19 @@ class FormCache:
         info = tuple(self.info.get(n) for n in ordered)
         # the forward forms met: each one's kind, then all their names' ranks in a row (a
         # kind's number of names is the kind's: the row splits back one way)
-        skeleton = self._skeleton
-        kinds = [skeleton(named[n]) for n in met]
+        kinds = self._kinds
+        met_kinds: list[tuple[int, tuple[str, ...]]] = []
+        for n in met:
+            kind = kinds[n]
+            if kind is None:
+                kind = kinds[n] = self._skeleton(named[n])
+            met_kinds.append(kind)
         try:
             rest = (tuple(r for _, r in symbols), graph_order, info,
                     tuple(ranked(p, slice(1, None)) for _, p in patterns),
                     tuple((rank[n], ranked(self.anon[n])) for n in ordered if n in self.anon),
-                    tuple([number for number, _ in kinds]),
-                    tuple([rank[n] for _, local_names in kinds for n in local_names]),
+                    tuple([number for number, _ in met_kinds]),
+                    tuple([rank[n] for _, local_names in met_kinds for n in local_names]),
                     frozenset([ranked(o) for o in self._oriented(oriented, rank)]),
                     tuple(rank[n] for n in ordered if n in symmetric), tuple(inverses))
         except KeyError:  # a form reading a tensor outside the set: read afresh
@@ -258,6 +266,8 @@ class FormCache:
                 if split is not None:
                     items.append((n, leaf_names(split[0])))
             self._forms = (per_entry, by_node, Within(items))
+            # each entry's skeleton number and names, made when a key first meets it
+            self._kinds = [None] * len(per_entry)
         return self._forms
 
     def _leaves(self, x: Any) -> frozenset[str]:
@@ -283,7 +293,7 @@ class FormCache:
         if self._oriented_id != id(oriented):
             self._oriented_id, self._oriented_ref = id(oriented), oriented
             self._oriented_within = Within([(o, self._leaves(o)) for o in oriented])
-        return [o for o, _ in self._oriented_within.within(rank.keys())]
+        return [o for o, _ in self._oriented_within.within(frozenset(rank))]
 
     # -- a hit -----------------------------------------------------------------------------
 
@@ -514,11 +524,31 @@ _Symbols = dict[Any, tuple[str, dict[str, Any]]]  # a SymPy symbol -> its name, 
 
 
 def _renamed(form: Form, mapping: dict[str, str], symbols: _Symbols, expr: Any,
-             tidx: tuple[Any, ...]) -> Form:
+             tidx: tuple[Any, ...],
+             used: dict[int, tuple[Form, list[tuple[Any, tuple[int, ...]]]]]) -> Form:
+    """``form`` renamed to ``expr``'s tensors.  The stored index form's parts that its first
+    renaming found in it (a matrix node's source) are kept with their places, and each
+    later renaming finds those parts at their places in ``expr``: not the whole index form
+    paired again (the parts a renaming looks up are the stored form's, whatever the names)."""
     rename = _Renamer(mapping, symbols)
-    rename.pair(form.index, expr)  # the stored index form's parts are the new one's
-    m = rename(form.matrix)
-    return type(form)(expr, tidx, m, rename(form.wheres), positions(m) if m is not None else {},
+    known = used.get(id(form))
+    if known is None or known[0] is not form:
+        places = rename.pair(form.index, expr)
+        looked: set[Any] = set()
+        rename.looked = looked
+        m = rename(form.matrix)
+        wheres = rename(form.wheres)
+        used[id(form)] = (form, [(a, places[a]) for a in looked])
+    else:
+        parts = rename.parts
+        for a, place in known[1]:
+            b = expr
+            for at in place:
+                b = b.args[at]
+            parts[a] = b
+        m = rename(form.matrix)
+        wheres = rename(form.wheres)
+    return type(form)(expr, tidx, m, wheres, positions(m) if m is not None else {},
                       form.einsum)
 
 
@@ -531,32 +561,42 @@ class _Renamer:
         self.mapping, self.symbols = mapping, symbols
         self.memo: dict[int, Any] = {}
         self.parts: dict[Any, Any] = {}
+        self.looked: set[Any] | None = None  # the parts found, noted on a first renaming
 
-    def pair(self, old: Any, new: Any) -> None:
+    def pair(self, old: Any, new: Any) -> dict[Any, tuple[int, ...]]:
         """Each subexpression of ``old`` is the one at its place in ``new`` (the two have one
-        skeleton): a node's source is found there, not rebuilt."""
-        stack = [(old, new)]
+        skeleton): a node's source is found there, not rebuilt.  Returns each one's place
+        (the arguments' positions down to it)."""
+        stack: list[tuple[Any, Any, tuple[int, ...]]] = [(old, new, ())]
         parts = self.parts
+        places: dict[Any, tuple[int, ...]] = {}
         while stack:
-            a, b = stack.pop()
+            a, b, place = stack.pop()
             if a in parts:
                 continue
             parts[a] = b
+            places[a] = place
             if a.args and not isinstance(a, Symbol):
-                stack.extend(zip(a.args, b.args))
+                stack.extend((x, y, place + (k,))
+                             for k, (x, y) in enumerate(zip(a.args, b.args)))
+        return places
 
     def __call__(self, x: Any) -> Any:
         cls = type(x)
         if cls in _ATOMS:
             return x
         if cls is tuple:
+            if not x:
+                return x
             out = tuple([self(a) for a in x])
             return x if all(a is b for a, b in zip(out, x)) else out
-        if isinstance(x, Basic):
+        kind = _KINDS.get(cls)
+        if kind is None:
+            kind = _kind(cls)
+        if kind is _SYMBOL or kind is _BASIC:
             return self._sympy(x)
-        if not isinstance(x, Record):
-            _ATOMS.add(cls)
-            return x
+        if kind is not _RECORD:
+            return x  # an atom (a frozenset: kept as before)
         done = self.memo.get(id(x))
         if done is None:
             values = []
@@ -564,7 +604,7 @@ class _Renamer:
             for f, how in _plan(cls):
                 v = getattr(x, f)
                 if how is _WALK:
-                    w = v if type(v) in _ATOMS else self(v)
+                    w = v if type(v) in _ATOMS or (type(v) is tuple and not v) else self(v)
                 elif how is _NAME:
                     w = self.mapping.get(v, v)
                 else:
@@ -583,6 +623,8 @@ class _Renamer:
     def _sympy(self, x: Any) -> Any:
         hit = self.parts.get(x)  # a stored part is the new one's; else its symbols renamed
         if hit is not None:
+            if self.looked is not None:
+                self.looked.add(x)
             return hit
         named = self.symbols.get(x)
         if named is not None:
