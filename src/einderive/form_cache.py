@@ -440,8 +440,13 @@ class _Skeletons:
         skel: list[Any] = [head]
         seq: tuple[str, ...] = ()
         others = _NONE
+        symbols = self.symbols
         for v in xs:
-            a, s, o = self(v)
+            if type(v) is Symbol:  # (most arguments: a symbol's walk without a call)
+                hit = symbols.get(v)
+                a, s, o = hit if hit is not None else self._symbol(v)
+            else:
+                a, s, o = self(v)
             skel.append(a)
             if s:
                 seq = seq + s if seq else s
