@@ -75,6 +75,10 @@ class FormCache:
         self._stage: tuple[Any, ...] | None = None  # the stage _around's memo was made in
         self._arounds: dict[frozenset[str], Any] = {}
         self._symbol_tables: _Symbols | None = None
+        self.leaves: dict[int, tuple[Any, frozenset[str]]] = {}  # id -> (the record, kept; its)
+        self.used: dict[int, tuple[Form, list[tuple[Any, tuple[int, ...]]]]] = {}  # _renamed's
+        self._kinds: list[tuple[int, tuple[str, ...]] | None] = []
+        self.walk = _Skeletons(ctx, _tensor_symbols(ctx))  # each node's skeleton, made once
 
     def form(self, compute: Callable[[], Form], expr: Any, tidx: tuple[Any, ...],
              shape: tuple[Any, ...], named: Any, oriented: frozenset[Any],
@@ -92,7 +96,8 @@ class FormCache:
         if stored is not None:
             old_names, form = stored
             self.hits += 1
-            return _renamed(form, self._mapping(old_names, names), self._symbols(), expr, tidx)
+            return _renamed(form, self._mapping(old_names, names), self._symbols(), expr, tidx,
+                            self.used)
         counter, letters = self.ctx.counter, len(self.ctx.index_dim)
         form = compute()
         if (self.ctx.counter, len(self.ctx.index_dim)) != (counter, letters) or \
@@ -108,19 +113,18 @@ class FormCache:
                    oriented: frozenset[Any], symmetric: frozenset[str]
                    ) -> tuple[Hashable, list[str]] | None:
         ctx = self.ctx
-        local = _Local(ctx)
         try:
-            skel = local((expr, tidx))
+            skel, local_names, others = self.walk.key((expr, tidx))
         except KeyError:
             return None  # a tangent (second order): not a reading this cache knows
-        around = self._around(frozenset(local.names), named, oriented, symmetric)
+        around = self._around(frozenset(local_names), named, oriented, symmetric)
         if around is None:
             return None
         ordered, rank, rest = around
-        letters = tuple(sorted((s.name, ctx.index_dim.get(s)) for s in local.others))
+        letters = tuple(sorted((s.name, ctx.index_dim.get(s)) for s in others))
         # a forward reading names no temporary (recognize.forward_reading): its form is
         # another than a backward reading's of the same index form
-        key = (skel, tuple(rank[n] for n in local.names), shape, letters, rest,
+        key = (skel, tuple(rank[n] for n in local_names), shape, letters, rest,
                reading_forward())
         return key, ordered
 
@@ -194,12 +198,22 @@ class FormCache:
                          [(ctx.adjoint_keys[n].name, ("a", rank[n])) for n in ordered])
         graph_order = tuple(rank[n] for n in sorted(ordered, key=ctx.position.__getitem__))
         info = tuple(self.info.get(n) for n in ordered)
+        # the forward forms met: each one's kind, then all their names' ranks in a row (a
+        # kind's number of names is the kind's: the row splits back one way)
+        kinds = self._kinds
+        met_kinds: list[tuple[int, tuple[str, ...]]] = []
+        for n in met:
+            kind = kinds[n]
+            if kind is None:
+                kind = kinds[n] = self._skeleton(named[n])
+            met_kinds.append(kind)
         try:
             rest = (tuple(r for _, r in symbols), graph_order, info,
                     tuple(ranked(p, slice(1, None)) for _, p in patterns),
                     tuple((rank[n], ranked(self.anon[n])) for n in ordered if n in self.anon),
-                    tuple(ranked(named[n]) for n in met),
-                    frozenset(ranked(o) for o in self._oriented(oriented, rank)),
+                    tuple([number for number, _ in met_kinds]),
+                    tuple([rank[n] for _, local_names in met_kinds for n in local_names]),
+                    frozenset([ranked(o) for o in self._oriented(oriented, rank)]),
                     tuple(rank[n] for n in ordered if n in symmetric), tuple(inverses))
         except KeyError:  # a form reading a tensor outside the set: read afresh
             return None
@@ -212,10 +226,9 @@ class FormCache:
         Namer): made once."""
         hit = self.skeletons.get(id(x))
         if hit is None or hit[0] is not x:
-            local = _Local(self.ctx)
-            skel = local(x if part is None else x[part])
+            skel, names, _ = self.walk.key(x if part is None else x[part])
             number = self.interned.setdefault(skel, len(self.interned))
-            hit = self.skeletons[id(x)] = (x, number, tuple(local.names))
+            hit = self.skeletons[id(x)] = (x, number, tuple(names))
         return hit[1], hit[2]
 
     def _patterns(self, keys: set[Symbol]) -> list[tuple[Symbol, Any]]:
@@ -240,27 +253,47 @@ class FormCache:
             per_entry: list[set[str]] = []
             by_node: dict[str, list[int]] = {}
             items: list[tuple[int, frozenset[str]]] = []
+            leaf_names = self._leaves
             for n, (m, ref) in enumerate(named):
-                leaves = _leaf_names(m)
-                per_entry.append(leaves | _leaf_names(ref))
-                for name in _leaf_names(ref):
+                leaves = leaf_names(m)
+                refs = leaf_names(ref)
+                per_entry.append(set(leaves | refs))
+                for name in refs:
                     by_node.setdefault(name, []).append(n)
-                items.append((n, frozenset(leaves)))
-                items.extend((n, frozenset(_leaf_names(d))) for d in mx.walk(m)
-                             if _difference(d))
+                items.append((n, leaves))
+                items.extend((n, leaf_names(d)) for d in mx.walk(m) if _difference(d))
                 split = _quotient(m)
                 if split is not None:
-                    items.append((n, frozenset(_leaf_names(split[0]))))
+                    items.append((n, leaf_names(split[0])))
             self._forms = (per_entry, by_node, Within(items))
+            # each entry's skeleton number and names, made when a key first meets it
+            self._kinds = [None] * len(per_entry)
         return self._forms
+
+    def _leaves(self, x: Any) -> frozenset[str]:
+        """The tensor names a matrix form (or a key of ``oriented``) reads, its displays too,
+        each node's made once (a forward node's form is met again in the forms below it)."""
+        if not isinstance(x, Record):
+            out: set[str] = set()
+            _leaves_into(self._leaves, x, out)
+            return frozenset(out)
+        hit = self.leaves.get(id(x))
+        if hit is None:
+            out = set()
+            if isinstance(x, (mx.Ref, mx.OneHot)):
+                out.add(x.name)
+            for f in _field_names(type(x)):
+                _leaves_into(self._leaves, getattr(x, f), out)
+            hit = self.leaves[id(x)] = (x, frozenset(out))
+        return hit[1]
 
     def _oriented(self, oriented: frozenset[Any], rank: dict[str, int]) -> Iterable[Any]:
         """The keys of ``oriented`` that read only tensors of ``rank`` (only those can be an
         argument read there)."""
         if self._oriented_id != id(oriented):
             self._oriented_id, self._oriented_ref = id(oriented), oriented
-            self._oriented_within = Within([(o, frozenset(_leaf_names(o))) for o in oriented])
-        return [o for o, _ in self._oriented_within.within(rank.keys())]
+            self._oriented_within = Within([(o, self._leaves(o)) for o in oriented])
+        return [o for o, _ in self._oriented_within.within(frozenset(rank))]
 
     # -- a hit -----------------------------------------------------------------------------
 
@@ -288,19 +321,13 @@ class FormCache:
         return self._symbol_tables
 
 
-def _leaf_names(m: Any) -> set[str]:
-    """The tensor names a matrix form (or a key of ``oriented``) reads, its displays too."""
-    out: set[str] = set()
-    stack = [m]
-    while stack:
-        x = stack.pop()
-        if isinstance(x, (mx.Ref, mx.OneHot)):
-            out.add(x.name)
-        if isinstance(x, (tuple, frozenset)):
-            stack.extend(x)
-        elif isinstance(x, Record):
-            stack.extend(getattr(x, f.name) for f in x._fields)
-    return out
+def _leaves_into(leaves: Callable[[Any], frozenset[str]], v: Any, out: set[str]) -> None:
+    """The tensor names ``v`` reads (a record's through ``leaves``), into ``out``."""
+    if isinstance(v, Record):
+        out |= leaves(v)
+    elif isinstance(v, (tuple, frozenset)):
+        for a in v:
+            _leaves_into(leaves, a, out)
 
 
 _ATOMS: set[type] = {str, int, float, bool, type(None)}  # and the enums, as they are met
@@ -324,63 +351,147 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return hit
 
 
-class _Local:
-    """A hashable copy of a SymPy expression or a matrix form (or tuples of them) with each
-    tensor replaced by its place among the tensors it reads (``names``, by first
-    appearance) and its kind; the other symbols (indices) kept, and collected in ``others``."""
+_Walked = tuple[Hashable, tuple[str, ...], frozenset[Symbol]]
 
-    def __init__(self, ctx: Ctx) -> None:
+
+class _Skeletons:
+    """Skeletons of SymPy expressions and matrix forms (and tuples of them), each node's made
+    once per derivation.
+
+    A node's skeleton is a hashable copy of it with each tensor replaced by its kind alone
+    (``$t`` a key, ``$a`` an adjoint key, ``$n`` a matrix form's name), beside the names of
+    the tensors it reads at each place, in the order of a walk (``seq``), and the other
+    symbols (indices) it holds.  The skeleton and the canonical numbering of ``seq`` (each
+    name by its first place) are together the copy with each tensor replaced by its place
+    among the names it reads, by first appearance: the one equals the other's (both equal
+    or both not), and the two are made from the node's parts' without renumbering them, so
+    a node met again (a forward node's form read by every key of its neighbourhood, the
+    value of a node in every adjoint that reads it) is not walked again.  A frozenset's
+    elements stay in the order walked (its numbering follows that order)."""
+
+    def __init__(self, ctx: Ctx, symbols: dict[Any, tuple[str, str]]) -> None:
         self.ctx = ctx
-        self.names: list[str] = []
-        self.place: dict[str, int] = {}
-        self.others: set[Symbol] = set()
-        self.memo: dict[int, Hashable] = {}
+        # a SymPy symbol -> what it walks to: a tensor's kind and name, an index itself
+        self.symbols: dict[Any, _Walked] = {
+            s: ((kind,), (name,), _NONE) for s, (kind, name) in symbols.items()}
+        self.memo: dict[int, tuple[Any, _Walked]] = {}  # id -> (the node, kept alive; it)
 
-    def _name(self, name: str) -> int:
-        at = self.place.get(name)
-        if at is None:
-            at = self.place[name] = len(self.names)
-            self.names.append(name)
-        return at
+    def key(self, x: Any) -> tuple[Hashable, list[str], frozenset[Symbol]]:
+        """``x``'s key (its skeleton and its names' numbering), the names it reads by first
+        appearance, and its indices.  KeyError: a symbol of a tangent."""
+        skel, seq, others = self(x)
+        place: dict[str, int] = {}
+        numbering = tuple([place.setdefault(n, len(place)) for n in seq])
+        return (skel, numbering), list(place), others
 
-    def __call__(self, x: Any) -> Hashable:
-        cls = type(x)
-        if cls in _ATOMS:
-            return x  # type: ignore[no-any-return]  # a str, an int, an enum, None
-        if cls is tuple or cls is frozenset:
-            parts = [self(a) for a in x]
-            return (cls.__name__, frozenset(parts) if cls is frozenset else tuple(parts))
-        if isinstance(x, Symbol):
-            if not x.name.startswith("$"):
-                self.others.add(x)
-                return x  # type: ignore[no-any-return]  # an index, kept
-            ctx = self.ctx
-            if x in ctx.tensor_of:
-                return ("$t", self._name(ctx.tensor_of[x]))
-            return ("$a", self._name(ctx.adjoint_of[x]))  # KeyError: a tangent
-        if isinstance(x, Basic):
-            if not x.args:
-                return x  # type: ignore[no-any-return]  # a number
-        elif not isinstance(x, Record):
-            _ATOMS.add(cls)
-            return x  # type: ignore[no-any-return]
-        hit = self.memo.get(id(x))
-        if hit is not None:
-            return hit
-        if isinstance(x, Basic):
-            out: list[Any] = [cls] + [self(a) for a in x.args]
+    def _symbol(self, x: Any) -> _Walked:
+        if not x.name.startswith("$"):
+            hit: _Walked = (x, (), frozenset((x,)))  # an index, kept
         else:
-            out = [cls]
+            ctx = self.ctx  # a tensor registered after the table was made
+            name = ctx.tensor_of.get(x)
+            hit = (("$t",), (name,), _NONE) if name is not None else \
+                (("$a",), (ctx.adjoint_of[x],), _NONE)  # KeyError: a tangent
+        self.symbols[x] = hit
+        return hit
+
+    def __call__(self, x: Any) -> _Walked:
+        cls = type(x)
+        kind = _KINDS.get(cls)
+        if kind is None:
+            kind = _kind(cls)
+        if kind is _ATOM:
+            return x, (), _NONE  # a str, an int, an enum, None
+        if kind is _SYMBOL:
+            hit = self.symbols.get(x)
+            return hit if hit is not None else self._symbol(x)
+        if kind is _SEQUENCE:  # a tuple, a frozenset: walked each time (often made anew)
+            return self._parts(cls.__name__, x)
+        found = self.memo.get(id(x))
+        if found is not None:
+            return found[1]
+        if kind is _BASIC:
+            if not x.args:
+                return x, (), _NONE  # a number
+            walked = self._parts(cls, x.args)
+        else:
+            skel: list[Any] = [cls]
+            seq: tuple[str, ...] = ()
+            others = _NONE
             for f, how in _plan(cls):  # (an atom kept as it is, without a call)
                 v = getattr(x, f)
-                if how is _WALK:
-                    out.append(v if type(v) in _ATOMS else self(v))
+                if how is _WALK and type(v) not in _ATOMS:
+                    a, s, o = self(v)
+                    skel.append(a)
+                    if s:
+                        seq = seq + s if seq else s
+                    if o and o is not others:
+                        others = others | o if others else o
                 elif how is _NAME:
-                    out.append(("$n", self._name(v)))
+                    skel.append(_NAMED)
+                    seq = seq + (v,) if seq else (v,)
                 else:
-                    out.append(v)
-        hit = self.memo[id(x)] = tuple(out)
-        return hit
+                    skel.append(v)
+            walked = (tuple(skel), seq, others)
+        self.memo[id(x)] = (x, walked)
+        return walked
+
+    def _parts(self, head: Any, xs: Iterable[Any]) -> _Walked:
+        skel: list[Any] = [head]
+        seq: tuple[str, ...] = ()
+        others = _NONE
+        symbols = self.symbols
+        for v in xs:
+            if type(v) is Symbol:  # (most arguments: a symbol's walk without a call)
+                hit = symbols.get(v)
+                a, s, o = hit if hit is not None else self._symbol(v)
+            else:
+                a, s, o = self(v)
+            skel.append(a)
+            if s:
+                seq = seq + s if seq else s
+            if o and o is not others:
+                others = others | o if others else o
+        return tuple(skel), seq, others
+
+
+_NONE: frozenset[Symbol] = frozenset()
+_NAMED = ("$n",)  # a matrix form's tensor name, in a skeleton
+
+
+_ATOM, _SYMBOL, _BASIC, _RECORD, _SEQUENCE = (object() for _ in range(5))
+_KINDS: dict[type, object] = {}  # a class -> how _Skeletons walks its instances
+
+
+def _kind(cls: type) -> object:
+    """How :class:`_Skeletons` walks an instance of ``cls`` (a class not met before): as it was
+    told by the class alone (a SymPy node without arguments is kept, told per node)."""
+    if cls in _ATOMS:
+        kind = _ATOM
+    elif cls is tuple or cls is frozenset:
+        kind = _SEQUENCE
+    elif issubclass(cls, Symbol):
+        kind = _SYMBOL
+    elif issubclass(cls, Basic):
+        kind = _BASIC
+    elif issubclass(cls, Record):
+        kind = _RECORD
+    else:
+        _ATOMS.add(cls)
+        kind = _ATOM
+    _KINDS[cls] = kind
+    return kind
+
+
+def _tensor_symbols(ctx: Ctx) -> dict[Any, tuple[str, str]]:
+    """Each tensor's key (``$t``) and adjoint key (``$a``) -> its kind and name: the symbols
+    :class:`_Skeletons` numbers (a key's kind first where a symbol were both)."""
+    out: dict[Any, tuple[str, str]] = {}
+    for table, kind in ((ctx.adjoint_of, "$a"), (ctx.tensor_of, "$t")):
+        for s, name in table.items():
+            if isinstance(s, Symbol) and s.name.startswith("$"):
+                out[s] = (kind, name)
+    return out
 
 
 # -- renaming ---------------------------------------------------------------------------
@@ -418,11 +529,31 @@ _Symbols = dict[Any, tuple[str, dict[str, Any]]]  # a SymPy symbol -> its name, 
 
 
 def _renamed(form: Form, mapping: dict[str, str], symbols: _Symbols, expr: Any,
-             tidx: tuple[Any, ...]) -> Form:
+             tidx: tuple[Any, ...],
+             used: dict[int, tuple[Form, list[tuple[Any, tuple[int, ...]]]]]) -> Form:
+    """``form`` renamed to ``expr``'s tensors.  The stored index form's parts that its first
+    renaming found in it (a matrix node's source) are kept with their places, and each
+    later renaming finds those parts at their places in ``expr``: not the whole index form
+    paired again (the parts a renaming looks up are the stored form's, whatever the names)."""
     rename = _Renamer(mapping, symbols)
-    rename.pair(form.index, expr)  # the stored index form's parts are the new one's
-    m = rename(form.matrix)
-    return type(form)(expr, tidx, m, rename(form.wheres), positions(m) if m is not None else {},
+    known = used.get(id(form))
+    if known is None or known[0] is not form:
+        places = rename.pair(form.index, expr)
+        looked: set[Any] = set()
+        rename.looked = looked
+        m = rename(form.matrix)
+        wheres = rename(form.wheres)
+        used[id(form)] = (form, [(a, places[a]) for a in looked])
+    else:
+        parts = rename.parts
+        for a, place in known[1]:
+            b = expr
+            for at in place:
+                b = b.args[at]
+            parts[a] = b
+        m = rename(form.matrix)
+        wheres = rename(form.wheres)
+    return type(form)(expr, tidx, m, wheres, positions(m) if m is not None else {},
                       form.einsum)
 
 
@@ -435,32 +566,42 @@ class _Renamer:
         self.mapping, self.symbols = mapping, symbols
         self.memo: dict[int, Any] = {}
         self.parts: dict[Any, Any] = {}
+        self.looked: set[Any] | None = None  # the parts found, noted on a first renaming
 
-    def pair(self, old: Any, new: Any) -> None:
+    def pair(self, old: Any, new: Any) -> dict[Any, tuple[int, ...]]:
         """Each subexpression of ``old`` is the one at its place in ``new`` (the two have one
-        skeleton): a node's source is found there, not rebuilt."""
-        stack = [(old, new)]
+        skeleton): a node's source is found there, not rebuilt.  Returns each one's place
+        (the arguments' positions down to it)."""
+        stack: list[tuple[Any, Any, tuple[int, ...]]] = [(old, new, ())]
         parts = self.parts
+        places: dict[Any, tuple[int, ...]] = {}
         while stack:
-            a, b = stack.pop()
+            a, b, place = stack.pop()
             if a in parts:
                 continue
             parts[a] = b
+            places[a] = place
             if a.args and not isinstance(a, Symbol):
-                stack.extend(zip(a.args, b.args))
+                stack.extend((x, y, place + (k,))
+                             for k, (x, y) in enumerate(zip(a.args, b.args)))
+        return places
 
     def __call__(self, x: Any) -> Any:
         cls = type(x)
         if cls in _ATOMS:
             return x
         if cls is tuple:
+            if not x:
+                return x
             out = tuple([self(a) for a in x])
             return x if all(a is b for a, b in zip(out, x)) else out
-        if isinstance(x, Basic):
+        kind = _KINDS.get(cls)
+        if kind is None:
+            kind = _kind(cls)
+        if kind is _SYMBOL or kind is _BASIC:
             return self._sympy(x)
-        if not isinstance(x, Record):
-            _ATOMS.add(cls)
-            return x
+        if kind is not _RECORD:
+            return x  # an atom (a frozenset: kept as before)
         done = self.memo.get(id(x))
         if done is None:
             values = []
@@ -468,7 +609,7 @@ class _Renamer:
             for f, how in _plan(cls):
                 v = getattr(x, f)
                 if how is _WALK:
-                    w = v if type(v) in _ATOMS else self(v)
+                    w = v if type(v) in _ATOMS or (type(v) is tuple and not v) else self(v)
                 elif how is _NAME:
                     w = self.mapping.get(v, v)
                 else:
@@ -487,6 +628,8 @@ class _Renamer:
     def _sympy(self, x: Any) -> Any:
         hit = self.parts.get(x)  # a stored part is the new one's; else its symbols renamed
         if hit is not None:
+            if self.looked is not None:
+                self.looked.add(x)
             return hit
         named = self.symbols.get(x)
         if named is not None:
@@ -508,7 +651,7 @@ _PLANS: dict[type, tuple[tuple[str, object], ...]] = {}
 
 
 def _plan(cls: type) -> tuple[tuple[str, object], ...]:
-    """Each field of the record class ``cls`` with how :class:`_Local` keys it and
+    """Each field of the record class ``cls`` with how :class:`_Skeletons` keys it and
     :class:`_Renamer` renames it: kept (dims, axes, kinds), a tensor's name mapped, or
     walked."""
     hit = _PLANS.get(cls)
