@@ -1886,6 +1886,13 @@ def declare_hint(name: str, length: Any, lead: str = "declare it as a dim") -> s
     return f"{lead}, e.g. dims: {{{name}: {dim_text(length)}}}"
 
 
+def hint_name(name: str, dims: dict[str, Any]) -> str:
+    """``name``, or ``name`` with the first number that makes it no declared dim's: a hint
+    that says ``dims: {M: K - M}`` where M is declared would redefine it."""
+    return next(f"{name}{k or ''}" for k in range(len(dims) + 2)
+                if k != 1 and f"{name}{k or ''}" not in dims)
+
+
 def _value_at(x: Any, sizes: dict[Any, int]) -> Any:
     return x.xreplace({k: sympy.Integer(v) for k, v in sizes.items()})
 
@@ -1934,7 +1941,8 @@ def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
     if out is None:
         raise SpecError(f"the slice {dim_text(lo)}:{dim_text(hi)} has {dim_text(length)} "
                         f"elements, which no dim is", lhi,
-                        declare_hint("M", length, "declare its length as a dim"))
+                        declare_hint(hint_name("M", dims), length,
+                                     "declare its length as a dim"))
     shape = x.shape[:k] + (out,) + x.shape[k + 1:]
     whole = FExpr(PseudoOp.DIM, (), (("name", n),), ())  # an open end: the dim's size
     bounds = tuple(FExpr(PseudoOp.NUM, (), (("value", Fraction(int(b))), ("text", str(b))), ())
@@ -2058,8 +2066,9 @@ def _concatenate_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -
     if joined is None:
         written = " + ".join(str(x.shape[axis]) for x, _ in pieces)
         raise SpecError(f"the joined axis has {written} elements, which no dim is", loc,
-                        declare_hint("NM", total) if total.is_Number
-                        else f"declare it as a dim, e.g. dims: {{NM: {written}}}")
+                        declare_hint(hint_name("NM", dims), total) if total.is_Number
+                        else f"declare it as a dim, e.g. dims: {{{hint_name('NM', dims)}: "
+                             f"{written}}}")
     return FExpr(CONCATENATE, tuple(x for x, _ in pieces), (("axis", axis),),
                  first[:axis] + (joined,) + first[axis + 1:])
 
