@@ -319,6 +319,10 @@ class Compiler:
             # broadcast product (no matmul, as np.outer is none)
             return Value(P.binop("*", a.py, b.py), _broadcast([a.shape, b.shape]))
         if self.batched:
+            # a vector shared by every element (logsumexp(x3, axis=0)ᵀ colsum(G_n)) is the
+            # column or row the form reads, never NumPy's 1-d operand of @ (which drops an
+            # axis of the result)
+            a, b = (_as_matrix(v, mx.rows(f) == 1) for v, f in ((a, m.a), (b, m.b)))
             return Value(P.binop("@", a.py, b.py), _batch_matmul_shape(a.shape, b.shape))
         if mx.cols(m.a) == 1 and mx.rows(m.b) == 1:
             flat = [v.py if len(v.shape) <= 1 else self.b.ravel(v.py) for v in (a, b)]
@@ -729,6 +733,15 @@ def _inverse(axes: tuple[int, ...]) -> tuple[int, ...]:
 def _column(v: Value) -> Value:
     """A 1-d array as the column it is in the printed form (``v[:, None]``)."""
     return Value(P.Subscript(v.py, (P.Slice(), P.NONE)), (v.shape[0], 1))
+
+
+def _as_matrix(v: Value, row: bool) -> Value:
+    """A 1-d array as the row (``v[None, :]``) or column it is in the printed form."""
+    if len(v.shape) != 1:
+        return v
+    if row:
+        return Value(P.Subscript(v.py, (P.NONE, P.Slice())), (1, v.shape[0]))
+    return _column(v)
 
 
 def _batch_matmul_shape(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:

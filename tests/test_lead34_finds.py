@@ -1,0 +1,23 @@
+"""Finds of session 34 (helpers' fuzzing, the lead's review): each held by a test that
+failed before its fix, on what the user sees (`verify` evaluates every printed form)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from einderive.cli import main
+
+REGRESSIONS = Path(__file__).parent / "regressions"
+
+
+def test_a_shared_vector_times_each_elements_column_has_code():
+    """logsumexp(x3, axis=0)ᵀ colsum(∂L/∂h1_n) under Σ_n: the code multiplies the row the
+    form reads (exit 3, IndexError, before: a 1-d operand of a batched @)."""
+    spec = str(REGRESSIONS / "shared_vector_times_element_column.yaml")
+    r = CliRunner().invoke(main, ["derive", spec])
+    assert "Σ_n logsumexp(x3, axis=0)ᵀ colsum(∂L/∂h1_n)" in r.output, r.output
+    for args in (["derive", "-f", "numpy", spec], ["verify", spec]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 0, r.output
