@@ -8,6 +8,7 @@ each operand as a symbol, and comes back as candidates the simplifier weighs by 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -50,9 +51,35 @@ def denominators(m: mx.M) -> set[mx.M]:
     return {n.x for n in mx.walk(m) if isinstance(n, mx.Pow) and _negative_power(n)}
 
 
+# Past this many terms of the expression multiplied out, SymPy's cancel and expand run for
+# minutes ((x ⊘ (1 + x²)) ⊘ (1 + (x ⊘ (1 + x²))²)'s derivative: 2·10⁵ terms, > 10 min);
+# such a form is kept as the cheap rules leave it.
+EXPANDED_TERMS_LIMIT = 2000
+
+
+def expanded_terms(e: Any) -> int:
+    """An estimate of the number of terms of ``e`` multiplied out (SymPy's expand, which
+    expands denominators too): a sum's add, a product's multiply, an integer power n of a
+    sum of t terms has C(t + n − 1, n)."""
+    if e.is_Add:
+        return sum(expanded_terms(a) for a in e.args)
+    if e.is_Mul:
+        n = 1
+        for a in e.args:
+            n *= expanded_terms(a)
+        return n
+    if e.is_Pow and e.exp.is_Integer:
+        t = expanded_terms(e.base)
+        k = abs(int(e.exp))
+        return math.comb(t + k - 1, k) if t > 1 else 1
+    return 1
+
+
 def cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> list[mx.M]:
     atoms: dict[mx.M, sympy.Symbol] = {}
     e = _to_sympy(m, atoms, defs)
+    if expanded_terms(e) > EXPANDED_TERMS_LIMIT:
+        return []
     back = {s: a for a, s in atoms.items()}
     out = []
     for c in (sympy.cancel(e), sympy.expand(e), *_cancel_held(e), *_cancel_rescaled(e)):
