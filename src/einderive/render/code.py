@@ -604,7 +604,13 @@ class Compiler:
         d = m.dims[m.axis]
         size = S.One if d == 1 else self.d.index.ctx.sizes[d]
         after = self.const(size - m.hi)  # N − N is 0
-        return Value(self.b.pad(v.py, m.axis, len(m.dims), self.const(m.lo), after), m.dims)
+        dims = tuple(m.dims)
+        if len(v.shape) == len(dims) + 1 and v.shape[-1] == 1:
+            # a vector held as its column (pad(𝟏, 1:K, axis=0) of a batched form's 𝟏): the
+            # unit axis is padded by nothing, never by the vector's widths (np.pad reads one
+            # pair for every axis)
+            dims = (*dims, 1)
+        return Value(self.b.pad(v.py, m.axis, len(dims), self.const(m.lo), after), dims)
 
     def _m_Take(self, m: mx.Take) -> Value:
         v = self._spec_shaped(self._m(m.x), m.x)
