@@ -78,8 +78,10 @@ def test_a_window_along_the_batch_axis_is_a_slice_of_the_whole_tensor(run):
         assert want in text, text
     assert "einsum" not in text, text
     code = run("derive", str(MODELS / "more/concat_axis0_rank3.yaml"), "-f", "numpy").stdout
+    # (the where-clause assigned once before the line that reads it, since stop 34)
     (line,) = [ln for ln in code.splitlines() if ln.strip().startswith("d_W = ")]
-    assert "einsum" not in line and "d_Z[A:A + B]" in line, line
+    (clause,) = [ln for ln in code.splitlines() if ln.strip().startswith("t1 = ")]
+    assert "einsum" not in line and "@ t1" in line and clause.strip() == "t1 = d_Z[A:A + B]", code
 
 
 def test_a_reshape_at_a_batch_of_other_axes_is_a_temporary(run):

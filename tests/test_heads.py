@@ -389,8 +389,9 @@ def test_per_head_closed_forms_name_the_whole_upstream_form(run):
 
 @pytest.mark.parametrize("spec, closed", [
     # an index form's einsum closed form gives way to the matrix level's
-    ("more/batched_matvec", "∂L/∂X_b   = ∂L/∂s_b wᵀ\n            = t1_b wᵀ\n"
-     "              where t1 = a u + a ⊙ rowsum(s) ⊙ (uᵀ − a u)\n"),
+    # (since stop 34 each element's total sum(s_b) is read per element: no temporary)
+    ("more/batched_matvec", "∂L/∂X_b   = ∂L/∂s_b wᵀ\n"
+     "            = (uᵀ a_b + sum(s_b)·a_b ⊙ (u − uᵀ a_b)) wᵀ\n"),
     ("more7/outer_features_merge", "             = (t1_b + t1_bᵀ) X_b\n"
      "               where t1 = reshape((σ(F W) ⊙ (1 − σ(F W))) Wᵀ, [B, D, D])\n"),
     ("more7/log_softmax_axis0_rank3",
