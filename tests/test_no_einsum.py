@@ -36,8 +36,8 @@ PINNED = [
     ("models/more7/conv2d_gap_ce", "g", "(1/(Ho Wo)) sum(silu(Y), axis=(2, 3))"),
     ("regressions/conv2d_relu", "∂L/∂b",
      "sum(∂L/∂Y, axis=(0, 2, 3)) = 2 sum(Z ⊙ 𝟙[Y > 0], axis=(0, 2, 3))"),
-    ("models/more/conv2d_ce", "∂L/∂g",
-     "(1/Ho) reshape(softmax(h) ⊙ rowsum(Y) − Y, [B, O, 1]) ⊙ 𝟏"),
+    # (each element's total sum(Y_b) read per element since stop 34: a form per element)
+    ("models/more/conv2d_ce", "∂L/∂g_b", "(1/Ho) (sum(Y_b)·softmax(h_b) − Y_b) 𝟏ᵀ"),
     # a whole closed form under its own left side, not the chain form's ∂L/∂Z_bo
     ("models/more/conv2d_ce", "∂L/∂Z_bo", "∂L/∂g_bo ⊙ 𝟙[Z_bo = g_bo]"),
     ("models/more/conv2d_ce", "∂L/∂Z",
