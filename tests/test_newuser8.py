@@ -29,8 +29,8 @@ _PICK = """\
     ("tanh(X)[:, 0]", "4:20", "indexing by an integer is not supported", "x[:, 0:1]"),
     ("X[..., 0:2]", "4:11", "'...' is not supported in an index", "one ':' per axis"),
     ("X[None]", "4:11", "None (a new axis) is not supported in an index", "reshape("),
-    ("X[:, :, -2:]", "4:17", "a slice bound is negative", "x[:, N - 2:N]"),
-    ("X[:, 0:-1, :]", "4:16", "a slice bound is negative", "x[:, 0:N - 1]")])
+    ("X[:, :, -2:]", "4:17", "a slice bound is negative", "x[:, :, D - 2:D]"),
+    ("X[:, 0:-1, :]", "4:16", "a slice bound is negative", "x[:, 0:T - 1]")])
 def test_integer_indexing_says_it_is_unsupported_and_what_to_write(index, at, message, hint):
     """``X[:, 1]`` said "a slice ranges over one axis: the others are ':'" (``X[1]``: "indexed
     by an integer input or range(dim)"), neither telling the user that NumPy's integer
