@@ -1639,12 +1639,48 @@ def _axis_function_of(env, fn, token, kwargs):
     return _axis_apply(fn, v, axis), axis % len(shp), shp
 
 
+def _whole_axis(env, fn, name, idx, kwargs):
+    """README: ``max(X_b, axis=1)`` is NumPy's max of the element X_b (the matrix X[b, :, :]),
+    along ITS axis 1: the keyword's axis counted in the element's own axes (the tensor's axes
+    without the batch letters'), turned into the whole tensor's axis.  An axis the element
+    does not have (axis=2 of a matrix) is an error, never a whole tensor's axis."""
+    batch_axes = _element_axes(env, name, idx)
+    shape = getattr(env, "spec_shapes", {}).get(name, env.shapes[name])
+    own = [a for a in range(len(shape)) if a not in batch_axes]
+    axis = kwargs.get("axis", -1)
+    if not isinstance(axis, int) or not -len(own) <= axis < len(own):
+        raise ReaderError(f"{fn}({name}_{''.join(idx)}, axis={axis}): the element has "
+                          f"{len(own)} axes")
+    return {**kwargs, "axis": own[axis]}
+
+
+def _element_axis_function(env, fn, name, idx, kwargs):
+    """``max(X_b, axis=1)``, ``softmax(X_b, axis=0)``: the function of every element's
+    matrix (or column) along the element's axis the keyword names, the batch axes first; a
+    reduction leaves each element's vector, a column (README: vectors are columns), or a
+    number, its 1×1 matrix."""
+    batch_axes = list(_element_axes(env, name, idx))
+    whole = _whole_axis(env, fn, name, idx, kwargs)
+    r, w, _ = _axis_function_of(env, fn, name, whole)
+    if fn in ("logsumexp", "max", "min"):  # the reduced axis gone: the batch axes after it shift
+        batch_axes = [a - (a > w) for a in batch_axes]
+    nb = len(batch_axes)
+    r = np.moveaxis(r, batch_axes, list(range(nb)))
+    if r.ndim == nb:
+        r = r[..., None, None]
+    elif r.ndim == nb + 1:
+        r = r[..., None]
+    return MV(r)
+
+
 def _matrix_axis_function(self, fn, token, kwargs):
     """softmax(X) of a matrix form; softmax(X_b) inside Σ_b: of each element, the batch's."""
     name, idx = self.env.split(token)
     element = bool(idx) and _element(self.env, name, idx, self.batch)
     if element:
         token = name
+    if element and "axis" in kwargs:
+        return _element_axis_function(self.env, fn, name, idx, kwargs)
     r, _, shp = _axis_function_of(self.env, fn, token, kwargs)
     if element and "axis" not in kwargs and len(shp) == len(self.batch) + 1:
         # each element's column (t1_b of t1: B×D, h_b of h: B×O): logsumexp(t1_b) a number

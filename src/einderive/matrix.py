@@ -811,6 +811,23 @@ def leaves(x: M) -> list[Ref]:
     return [n for n in walk(x) if isinstance(n, Ref)]
 
 
+def element_axis(m: AxisFn) -> tuple[int, Shape]:
+    """The axis ``m`` acts along and the spec shape it is of, as its printing names them: of a
+    function of one batch element's matrix (``max(X_b, axis=1)`` of X: [B, C, S], the axis
+    ``m.axis`` 2 of the whole tensor), counted in the element, its batch axes gone (a reader
+    sees a C×S matrix, which has no axis 2); else the whole tensor's.  The code reads whole
+    tensors and keeps ``m.axis``."""
+    x, nd = m.x, len(m.arg_shape)
+    if not (isinstance(x, Ref) and x.batch) or not nd:
+        return m.axis, m.arg_shape
+    at = x.at or tuple(range(len(x.batch) - len(x.missing)))
+    axis = m.axis % nd
+    if axis in at or any(a >= nd for a in at):
+        return m.axis, m.arg_shape  # (along a batch axis: no element's axis to name)
+    return axis - sum(1 for a in at if a < axis), \
+        tuple(d for a, d in enumerate(m.arg_shape) if a not in at)
+
+
 def batch_of(x: M) -> Shape:
     """The batch axes of a batched form (``()`` for a plain one).
 

@@ -92,7 +92,8 @@ class MatrixPrinter(TreePrinter):
             # logsumexp(x0, axis=2)ᵀ, the tensor [M, N] transposed: logsumexp(x0)ᵀ reads as
             # each element's column (README) transposed, a row each
             return self.n.transposed(self.n.axis_function(
-                m.x.head, self._print(m.x.x), m.x.axis, True, ""))
+                m.x.head, self._print(m.x.x),
+                mx.element_axis(m.x)[0] if self.element else m.x.axis, True, ""))
         inner = self._print(m.x)
         return self.n.transposed(inner if self.prec(m.x) >= Prec.ATOM else self.n.paren(inner))
 
@@ -207,8 +208,10 @@ class MatrixPrinter(TreePrinter):
     def _print_AxisFn(self, m: mx.AxisFn) -> str:
         if AXIS_OPS[m.head].text:
             return self._matrix_function(m, transposed=False)
-        return self.n.axis_function(m.head, self._print(m.x), m.axis,
-                                    names_axis(m.axis, m.arg_shape, m.head), "")
+        # inside Σ_b or a line of each element, max(X_b, axis=1): the element's own axis
+        axis, shape = mx.element_axis(m) if self.element else (m.axis, m.arg_shape)
+        return self.n.axis_function(m.head, self._print(m.x), axis,
+                                    names_axis(axis, shape, m.head), "")
 
     def _matrix_function(self, m: mx.AxisFn, transposed: bool) -> str:
         """``A⁻¹``, ``A⁻ᵀ``: the op's template, around a bracketed argument unless atomic."""
