@@ -1812,6 +1812,124 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
     return best
 
 
+# -- leftovers of written-out forms (sm1): each exact, each with its own test --------------------
+
+def take_of_stack(m: mx.M) -> mx.M | None:
+    """``take(stack([a, b, c], axis=0), 2, axis=0)`` → ``c``: the position a stack put a piece
+    at, taken back along the same axis, is that piece (hard DTW's min of three predecessors:
+    the adjoint of each reads its own place in the stack)."""
+    if not isinstance(m, mx.Take):
+        return None
+    st = _display(m.x)
+    if not isinstance(st, mx.Stack) or st.axis != m.axis or not 0 <= m.at < len(st.xs):
+        return None
+    piece = st.xs[m.at]
+    return piece if _shape(piece) == _shape(m) else None
+
+
+def _indicator(m: mx.M) -> tuple[str, mx.M, mx.M] | None:
+    """``𝟙[a > b]`` (or ≥, <, ≤) as ``(">", a, b)`` or ``(">=", a, b)``, a ``<`` read as
+    the ``>`` of the swapped pair; else None."""
+    names = {n: c for c, (n, _, _) in COMPARISONS.items()}
+    if not (isinstance(m, mx.Fn) and m.name in names and len(m.args) == 2):
+        return None
+    c, (a, b) = names[m.name], m.args
+    return (c, a, b) if c in (">", ">=") else ({"<": ">", "<=": ">="}[c], b, a)
+
+
+def complementary_indicators(m: mx.M) -> mx.M | None:
+    """``𝟙[a ≥ b] + 𝟙[a < b]`` → ``1``: a comparison and its negation hold at complementary
+    places, so their indicators add to one everywhere (ties included: exactly one of ≥ and <
+    holds).  Hard DTW's ``minimum(minimum(r12, r13), r22)`` routes the adjoint of r12 through
+    both branches of the inner minimum."""
+    if not isinstance(m, mx.Add):
+        return None
+    read = [_indicator(t) for t in m.terms]
+    for i, one in enumerate(read):
+        for j in range(i + 1, len(read)):
+            other = read[j]
+            if one is None or other is None or \
+                    (one[1], one[2]) != (other[2], other[1]) or {one[0], other[0]} != {">", ">="}:
+                continue
+            rest = [t for k, t in enumerate(m.terms) if k not in (i, j)]
+            both = mx.broadcast_shape([_shape(m.terms[i]), _shape(m.terms[j])])
+            for unit in (mx.ONE, mx.broadcast_to(mx.ONE, both)):  # 1, else 1 of their shape
+                if mx.broadcast_shape([_shape(unit)] + [_shape(t) for t in rest]) == _shape(m):
+                    return mx.add(unit, *rest)
+    return None
+
+
+def sign_over_abs(m: mx.M) -> mx.M | None:
+    """``sign(u) ⊘ |u|`` → ``1 ⊘ u`` (the derivative of log|u|, Glow's log|det W| = Σ log|s|):
+    u = sign(u)·|u|, so 1/u = sign(u)/|u| wherever u ≠ 0, where either is defined."""
+    if not isinstance(m, mx.Hadamard):
+        return None
+    for j, g in enumerate(m.factors):
+        if not (isinstance(g, mx.Fn) and g.name == "sign" and not g.rest):
+            continue
+        for i, f in enumerate(m.factors):
+            if isinstance(f, mx.Pow) and f.exp == -1 and isinstance(f.x, mx.Fn) and \
+                    f.x.name == "abs" and not f.x.rest and f.x.x == g.x:
+                new = mx.power(g.x, -1)
+                rest = [h for k, h in enumerate(m.factors) if k not in (i, j)]
+                return mx.scalar_product([new, *rest]) if m.is_scalar else \
+                    mx.hadamard(new, *rest)
+    return None
+
+
+def diagonal_of_inverse_diag(m: mx.M) -> mx.M | None:
+    """``diagonal(diag(v)⁻¹)`` → ``1 ⊘ v``, and ``diagonal(diag(exp(s))⁻¹)`` → ``exp(−s)``:
+    the inverse of a diagonal matrix is the diagonal of the reciprocals."""
+    if not isinstance(m, mx.Diagonal):
+        return None
+    inv = _display(m.x)
+    if not (isinstance(inv, mx.AxisFn) and AXIS_OPS[inv.head].inverse):
+        return None
+    d = _display(inv.x)
+    if not isinstance(d, mx.Diag) or _shape(d.x) != _shape(m) or mx.batch_of(d.x):
+        return None
+    v = d.x
+    if isinstance(v, mx.Fn) and v.name == "exp" and not v.rest:
+        return mx.fn("exp", mx.neg(v.x))
+    return mx.power(v, -1)
+
+
+def reshape_of_reshape(m: mx.M) -> mx.M | None:
+    """``reshape(reshape(x, [M, M]), [N])`` → ``reshape(x, [N])`` (row-major reshapes
+    compose), and that → ``x`` when it is x's own shape (Monarch's blocks read back as the
+    vector they were cut from)."""
+    if not isinstance(m, mx.Reshape) or not isinstance(m.x, mx.Reshape):
+        return None
+    x = m.x.x
+    if mx.batch_of(x) or mx.batch_of(m):
+        return None
+    return x if _shape(x) == _shape(m) else mx.Reshape(x, m.dims, m.shape)
+
+
+def ones_in_comparison(m: mx.M) -> mx.M | None:
+    """``𝟙[X > cᵀ ⊙ 𝟏]`` → ``𝟙[X > cᵀ]``: a comparison broadcasts its sides, so a side
+    spread over ones only to take the other's shape need not be (the result keeps its
+    shape)."""
+    if _indicator(m) is None or not isinstance(m, mx.Fn):
+        return None
+    args = list(m.args)
+    for k, a in enumerate(args):
+        if not isinstance(a, mx.Hadamard) or not any(isinstance(f, mx.Ones) for f in a.factors):
+            continue
+        kept = [f for f in a.factors if not isinstance(f, mx.Ones)]
+        if not kept:
+            continue
+        plain = mx.hadamard(*kept)
+        new = args[:k] + [plain] + args[k + 1:]
+        if mx.broadcast_shape([_shape(x) for x in new]) == _shape(m):
+            return mx.fn(m.name, new[0], *new[1:])
+    return None
+
+
+LEFTOVERS: tuple[Rule, ...] = (take_of_stack, complementary_indicators, sign_over_abs,
+                               diagonal_of_inverse_diag, reshape_of_reshape, ones_in_comparison)
+
+
 # -- the table and the fixed point ----------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
@@ -1826,6 +1944,7 @@ RULES: tuple[Rule, ...] = (
     sigmoid_of_exp, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
     norm_of_abs, indicator_of_where, common_signed_scalar, pad_pulls_constant, one_reciprocal,
     reciprocal_exp,
+    *LEFTOVERS,
 )
 
 
@@ -1834,7 +1953,8 @@ RULES: tuple[Rule, ...] = (
 # constant inside a reshape) no rule puts back, so rewriting still ends
 CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_of_turned,
                                         reshape_pulls_constant, pad_pulls_constant,
-                                        common_signed_scalar, one_reciprocal})
+                                        common_signed_scalar, one_reciprocal,
+                                        diagonal_of_inverse_diag})
 
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
