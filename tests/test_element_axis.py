@@ -39,6 +39,18 @@ wrt: [X, w]
 """
 
 
+# softmax over the middle axis of X: [B, C, S]: each element's columns, its axis 0
+COLUMNS = """\
+name: element_axis_softmax
+dims: {B: 2, C: 3, S: 4, O: 2}
+inputs: {X: [B, C, S], W: [S, O], v: [S]}
+forward:
+  - Y = softmax(X, axis=1) @ W
+  - L = sum(Y * Y) + sum(max(X, axis=1) @ v)
+loss: L
+"""
+
+
 def _out(run, *args) -> str:
     r = run("derive", *[str(a) for a in args])
     assert r.exit_code == 0, r.output
@@ -98,3 +110,15 @@ def test_reader_refuses_a_whole_tensors_axis_on_an_element():
     assert np.allclose(np.asarray(got).reshape(3, 4), X.max(axis=2))
     with pytest.raises(ReaderError):
         ev.ev(read("m_b = max(X_b, axis=2)")[1])
+
+
+def test_element_softmax_names_the_elements_axis(run, tmp_path):
+    spec = tmp_path / "columns.yaml"
+    spec.write_text(COLUMNS)
+    text = "\n".join(line for _, line in entries(_out(run, "--expand", spec)))
+    assert "∂L/∂W = Σ_b softmax(X_b, axis=0)ᵀ ∂L/∂Y_b = 2 Σ_b softmax(X_b, axis=0)ᵀ Y_b" in text
+    assert "X_b, axis=1" not in text
+    assert "Y = softmax(X, axis=1) W" in text  # the whole tensor's, in NumPy's reading
+    sys.path.insert(0, str(TESTS))
+    import test_printed_forms as T
+    assert T.failures(spec, run) == []
