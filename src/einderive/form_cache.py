@@ -47,6 +47,9 @@ Form = Any  # a derivation.Form (derivation imports this module: not imported ba
 
 ENABLED = True  # tests switch it off to show the cache is invisible
 CENTRED_DEPTH = 10  # simplify._centred follows forward forms through at most 8 nodes
+# the nodes _Skeletons remembers walking (a node met again is not walked again): past this
+# many it forgets them all; kept, a 512-branch fan-out's walks held 10 MiB to the end
+WALKS_KEPT = 4000
 _UNSTORABLE = object()  # a key whose reading had side effects: always read afresh
 _MISSING = object()
 
@@ -74,6 +77,10 @@ class FormCache:
         self._oriented_id: int | None = None
         self._stage: tuple[Any, ...] | None = None  # the stage _around's memo was made in
         self._arounds: dict[frozenset[str], Any] = {}
+        # equal values held once: the neighbourhoods of a fan-out's branches are equal up to
+        # renaming (1 026 of them held 6.7 MiB apart), and most leaf sets are a few names
+        self.rests: dict[Hashable, Hashable] = {}
+        self.sets: dict[frozenset[str], frozenset[str]] = {}
         self._symbol_tables: _Symbols | None = None
         self.leaves: dict[int, tuple[Any, frozenset[str]]] = {}  # id -> (the record, kept; its)
         self.used: dict[int, tuple[Form, list[tuple[Any, tuple[int, ...]]]]] = {}  # _renamed's
@@ -217,7 +224,7 @@ class FormCache:
                     tuple(rank[n] for n in ordered if n in symmetric), tuple(inverses))
         except KeyError:  # a form reading a tensor outside the set: read afresh
             return None
-        return ordered, rank, rest
+        return ordered, rank, self.rests.setdefault(rest, rest)
 
     def _skeleton(self, x: Any, part: slice | None = None) -> tuple[int, tuple[str, ...]]:
         """``x``'s skeleton (of ``x[part]``: a Namer's pattern less its node's name) as the
@@ -284,7 +291,8 @@ class FormCache:
                 out.add(x.name)
             for f in _field_names(type(x)):
                 _leaves_into(self._leaves, getattr(x, f), out)
-            hit = self.leaves[id(x)] = (x, frozenset(out))
+            leaves = frozenset(out)
+            hit = self.leaves[id(x)] = (x, self.sets.setdefault(leaves, leaves))
         return hit[1]
 
     def _oriented(self, oriented: frozenset[Any], rank: dict[str, int]) -> Iterable[Any]:
@@ -379,6 +387,8 @@ class _Skeletons:
     def key(self, x: Any) -> tuple[Hashable, list[str], frozenset[Symbol]]:
         """``x``'s key (its skeleton and its names' numbering), the names it reads by first
         appearance, and its indices.  KeyError: a symbol of a tangent."""
+        if len(self.memo) > WALKS_KEPT:
+            self.memo.clear()
         skel, seq, others = self(x)
         place: dict[str, int] = {}
         numbering = tuple([place.setdefault(n, len(place)) for n in seq])
