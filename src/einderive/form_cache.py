@@ -614,23 +614,29 @@ class _Renamer:
             return x  # an atom (a frozenset: kept as before)
         done = self.memo.get(id(x))
         if done is None:
-            values = []
+            plan = _PLANS.get(cls)
+            if plan is None:
+                plan = _plan(cls)
+            values = [getattr(x, f) for f, _ in plan]
             renamed = False
-            for f, how in _plan(cls):
-                v = getattr(x, f)
-                if how is _WALK:
-                    w = v if type(v) in _ATOMS or (type(v) is tuple and not v) else self(v)
-                elif how is _NAME:
+            for k, (_, how) in enumerate(plan):
+                if how is _STATIC_FIELD:
+                    continue
+                v = values[k]
+                if how is _NAME:
                     w = self.mapping.get(v, v)
+                elif type(v) in _ATOMS or (type(v) is tuple and not v):
+                    continue
                 else:
-                    w = v
-                renamed = renamed or w is not v
-                values.append((f, w))
+                    w = self(v)
+                if w is not v:
+                    values[k] = w
+                    renamed = True
             if not renamed:
                 done = x  # nothing renamed below it: the stored node itself (immutable)
             else:
                 done = object.__new__(cls)
-                for f, w in values:
+                for (f, _), w in zip(plan, values):
                     _set(done, f, w)
             self.memo[id(x)] = done
         return done

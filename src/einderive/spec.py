@@ -292,8 +292,14 @@ def _direct_stages() -> tuple[Any, Any, Any]:
     from ruamel.yaml.scanner import Scanner
 
     def scanner_init(self: Any, loader: Any = None) -> None:
-        self.reader = loader.reader
+        self.reader, self.resolver = loader.reader, loader.resolver
         Scanner.__init__(self, loader)
+
+    def processing_version(self: Any) -> Any:
+        # the YAML version in force (a %YAML directive's, read from this scanner), as
+        # ruamel's property finds it through the loader's resolver property once per
+        # plain scalar: the resolver is the one the loader holds for the whole load
+        return self.resolver.processing_version
 
     def parser_init(self: Any, loader: Any) -> None:
         self.scanner, self.resolver = loader.scanner, loader.resolver
@@ -305,7 +311,9 @@ def _direct_stages() -> tuple[Any, Any, Any]:
 
     # a class attribute of the same name hides the base class's property, so that the
     # instance's own attribute is read
-    return (type("Scanner", (Scanner,), {"reader": None, "__init__": scanner_init}),
+    return (type("Scanner", (Scanner,), {"reader": None, "__init__": scanner_init,
+                                         "scanner_processing_version":
+                                             property(processing_version)}),
             type("Parser", (Parser,), {"scanner": None, "resolver": None,
                                        "__init__": parser_init}),
             type("Composer", (Composer,), {"parser": None, "resolver": None,

@@ -17,15 +17,29 @@ class TreePrinter:
 
     tree: ClassVar[type] = object  # the base class of the nodes this printer prints
     _methods: ClassVar[dict[tuple[type, type], str | None]] = {}
+    # (printer class, node class) -> the printer class's function for it: called with the
+    # printer, not looked up and bound per node (a formula's print visits some 20 nodes)
+    _functions: ClassVar[dict[tuple[type, type], Callable[[Any, Any], str]]] = {}
 
     def doprint(self, e: Any) -> str:
         """The text of the tree ``e``."""
         return self._print(e)
 
     def _print(self, e: Any) -> str:
-        return self._method(type(e))(e)
+        f = TreePrinter._functions.get((type(self), type(e)))
+        if f is None:
+            f = self._function(type(e))
+        return f(self, e)
 
-    def _method(self, cls: type) -> Callable[[Any], str]:
+    def _function(self, cls: type) -> Callable[[Any, Any], str]:
+        """The printer class's function for ``cls`` (the first ``_print_<Class>`` along its MRO,
+        else :meth:`empty`), kept."""
+        name = self._name(cls)
+        f: Callable[[Any, Any], str] = getattr(type(self), name if name is not None else "empty")
+        TreePrinter._functions[(type(self), cls)] = f
+        return f
+
+    def _name(self, cls: type) -> str | None:
         key = (type(self), cls)
         if key not in TreePrinter._methods:  # one MRO walk per (printer, node) class pair
             # another tree's class of the same name (SymPy's Add, the matrix form's Add)
@@ -34,8 +48,7 @@ class TreePrinter:
             TreePrinter._methods[key] = next(
                 (f"_print_{c.__name__}" for c in mro if hasattr(self, f"_print_{c.__name__}")),
                 None)
-        name = TreePrinter._methods[key]
-        return getattr(self, name) if name is not None else self.empty
+        return TreePrinter._methods[key]
 
     def empty(self, e: Any) -> str:
         """A node of another tree, or of a class with no method: a bug upstream, never to be
