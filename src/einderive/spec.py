@@ -95,6 +95,10 @@ def normalize_name(name: str) -> str:
 
 
 def check_identifier(name: object, loc: Loc, what: str) -> str:
+    if isinstance(name, bool):  # under %YAML 1.1 a plain N, y, no, off is a boolean too
+        raise SpecError(f"{what} must be a name, not {_describe(name)}", loc,
+                        "YAML reads a plain true or false (and, under a %YAML 1.1 directive, "
+                        "y, n, yes, no, on, off) as a boolean: quote the name, e.g. 'N'")
     if not isinstance(name, str):
         raise SpecError(f"{what} must be a name, not {_describe(name)}", loc,
                         "names are letters, digits and underscores, starting with a letter")
