@@ -2748,7 +2748,22 @@ class _Reader:
             other = b.idx[1] if b.idx[0] == s else b.idx[0]
             kind = ReduceKind.COLSUM if b.idx[0] == s else ReduceKind.ROWSUM
             return Blob(mx.reduce(kind, b.m), (other,))
+        summed_axis = self._axis_sum(b, s)
+        if summed_axis is not None:
+            return summed_axis
         raise NoMatrixForm("a reduction of a tensor of more than two axes")
+
+    def _axis_sum(self, b: Blob, s: Index) -> Blob | None:
+        """Σ_k X1_ilk of a whole tensor of three axes read in its own order: NumPy's
+        sum(X1, axis=2), a matrix the matrix rules read on (sum(X1, axis=2) w); None for a
+        tensor read per element, at a repeated index or in another order."""
+        if len(b.idx) != 3 or b.idx.count(s) != 1 or mx.batch_of(b.m) or \
+                len(set(b.idx)) != 3 or any(not isinstance(i, Symbol) for i in b.idx):
+            return None
+        if b.m.shape != self._shape_of(b.idx):
+            return None
+        rest = tuple(i for i in b.idx if i != s)
+        return Blob(mx.SumAxes(b.m, (b.idx.index(s),), False, self._shape_of(rest)), rest)
 
     def _contract(self, a: Blob, b: Blob, s: Index) -> Blob:
         if len(a.idx) == 1 and len(b.idx) == 1:
@@ -2984,8 +2999,9 @@ def _total(blobs: list[Blob], hs: list[Blob], remaining: list[Index]) -> bool:
 def _check_contractible(hs: list[Blob]) -> None:
     if not hs:  # pragma: no cover - _product turns such a sum into the dim's size
         raise NoMatrixForm("a sum over an index no factor carries")
-    if len(hs) >= 3 or any(len(h.idx) > 2 for h in hs):
-        raise NoMatrixForm("a contraction of three or more tensors")
+    if len(hs) >= 3 or len(hs) == 2 and any(len(h.idx) > 2 for h in hs):
+        raise NoMatrixForm("a contraction of three or more tensors")  # (a sum over one axis
+    # of one tensor of three is NumPy's sum(X, axis=k): _reduce reads it or says no)
 
 
 def _put(blobs: list[Blob], old: list[Blob], new: Blob) -> list[Blob]:
