@@ -1,0 +1,111 @@
+"""Issue 12's einsum leftovers, session 35: a sum over one axis of a tensor of three axes.
+
+- Σ_k X1_ilk of a whole tensor X1: [B, H, D] read in its own order is NumPy's
+  ``sum(X1, axis=2)``, a [B, H] matrix the matrix rules read on: cin_xdeepfm's
+  z = sum(X1, axis=2) w and ∂L/∂w = sum(X1, axis=2)ᵀ ∂L/∂z (were ``einsum('ilk,l->i', X1, w)``
+  and ``einsum('ilk,i->l', X1, ∂L/∂z)``); cbam's gate g = σ((relu(max(X, axis=2) W1) +
+  relu((1/S) sum(X, axis=2) W1)) W2) is whole (it was read per element, g_b).
+- A contraction of a tensor of three axes with another stays einsum (xDeepFM's ∂L/∂X0, ∂L/∂Wc:
+  true higher-order contractions, their note kept).
+
+Every form here passes ``einderive verify``; its NumPy and PyTorch code computes the
+gradients; the test reader (tests/notation_reader.py) reads each printed line back and
+rejects it damaged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from notation_reader import ReaderError
+from printed import entries
+
+from einderive.api import derive_file
+
+TESTS = Path(__file__).resolve().parent
+MODELS = TESTS / "models"
+CIN = MODELS / "more15" / "cin_xdeepfm.yaml"
+CBAM = MODELS / "more15" / "cbam_channel_attention.yaml"
+
+
+def _expanded(run, path: Path) -> str:
+    out = run("derive", str(path), "--expand")
+    assert out.exit_code == 0, out.output
+    return out.stdout
+
+
+def _verified(run, path: Path) -> None:
+    out = run("verify", str(path))
+    assert out.exit_code == 0, out.output
+    assert "match finite differences in every printed form" in " ".join(out.stdout.split())
+
+
+def _env(d, run, path: Path):
+    """The test reader's environment of ``d``, knowing its where-temporaries."""
+    import torch_reference as R
+    from test_printed_forms import env_for, with_temporaries
+    out = run("derive", str(path))
+    assert out.exit_code == 0, out.output
+    return with_temporaries(d, env_for(d, R.reference(d.graph, seed=1)), entries(out.output))
+
+
+def _reads_good_rejects_bad(env, good: str, bad: str) -> None:
+    env.check(good)
+    with pytest.raises(ReaderError):
+        env.check(bad)
+
+
+# -- a sum over one axis of a tensor of three axes -------------------------------------------
+
+def test_a_sum_over_one_axis_of_a_rank3_tensor_is_numpys_sum(run):
+    text = _expanded(run, CIN)
+    assert "  z      = sum(X1, axis=2) w\n" in text, text
+    assert "  ∂L/∂w       = sum(X1, axis=2)ᵀ ∂L/∂z\n" in text, text
+    assert "  grad(w)  = sum(X1, axis=2)ᵀ ∂L/∂z\n" in text, text
+    assert "einsum('ilk,l->i'" not in text and "einsum('ilk,i->l'" not in text, text
+    assert "note: ∂L/∂w is written with einsum" not in text, text
+    # a contraction of the rank-3 X0 with X0 and Wc is a true higher-order one: einsum stays
+    assert "note: ∂L/∂X0 is written with einsum where no matrix rule applies." in text, text
+    _verified(run, CIN)
+
+
+@pytest.mark.parametrize("good,bad", [
+    ("z = sum(X1, axis=2) w", "z = sum(X1, axis=1) w"),
+    ("∂L/∂w = sum(X1, axis=2)ᵀ ∂L/∂z", "∂L/∂w = sum(X1, axis=2)ᵀ 𝟏 𝟏ᵀ ∂L/∂z"),
+], ids=["other-axis", "summed-batch"])
+def test_the_reader_reads_an_axis_sum_and_catches_damage(run, good, bad):
+    d = derive_file(str(CIN))
+    _reads_good_rejects_bad(_env(d, run, CIN), good, bad)
+
+
+G = "σ((relu(max(X, axis=2) W1) + relu((1/S) sum(X, axis=2) W1)) W2)"
+
+
+def test_a_pooled_gate_is_one_whole_form(run):
+    text = _expanded(run, CBAM)
+    flat = " ".join(text.split())
+    assert f"g = {G}" in flat, text
+    assert "∂L/∂g = sum(∂L/∂Yg ⊙ X, axis=2)" in flat, text
+    assert "einsum" not in text, text
+    _verified(run, CBAM)
+
+
+@pytest.mark.parametrize("good,bad", [
+    (f"g = {G}", f"g = {G.replace('(1/S) sum', 'sum')}"),
+    ("∂L/∂g = sum(∂L/∂Yg ⊙ X, axis=2)", "∂L/∂g = sum(∂L/∂Yg ⊙ X, axis=2) ⊙ g"),
+], ids=["mean", "gated"])
+def test_the_reader_reads_a_pooled_gate_and_catches_damage(run, good, bad):
+    d = derive_file(str(CBAM))
+    _reads_good_rejects_bad(_env(d, run, CBAM), good, bad)
+
+
+@pytest.mark.parametrize("path", [CIN, CBAM])
+def test_the_new_forms_generate_code_that_matches_torch(path, tmp_path):
+    from test_ops import _generated_code_matches_torch
+    d = derive_file(str(path))
+    if set(d.graph.wrt) != {t.name for t in d.graph.inputs if t.integer is None}:
+        from test_models import check_generated_gradients
+        check_generated_gradients(d, tmp_path)  # (wrt some inputs: the NumPy module's)
+        return
+    _generated_code_matches_torch(d, tmp_path)
