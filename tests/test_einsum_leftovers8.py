@@ -5,6 +5,14 @@
   z = sum(X1, axis=2) w and ∂L/∂w = sum(X1, axis=2)ᵀ ∂L/∂z (were ``einsum('ilk,l->i', X1, w)``
   and ``einsum('ilk,i->l', X1, ∂L/∂z)``); cbam's gate g = σ((relu(max(X, axis=2) W1) +
   relu((1/S) sum(X, axis=2) W1)) W2) is whole (it was read per element, g_b).
+- A sum of matrices that broadcast against each other into three axes, no term of every axis
+  (E_il + D_jl), is NumPy's sum of the terms reshaped with a literal 1 where each lacks an
+  axis, in a frame that keeps each matrix its own way round: mixture_lse_axis0's
+  d2 = sum((reshape(X, [1, N, D]) − reshape(Mu, [K, 1, D]))^∘2, axis=2), as the spec writes it
+  (was ``einsum('ikj->ij', (einsum('ikj,jk->ikj', 𝟏, X) + einsum('ikj,ik->ikj', 𝟏, −Mu))^∘2)``);
+  pointer_net_ce's and gatv2's broadcasts (were ``einsum('ilj,il->ilj', 𝟏, E W1)``).
+- Σ_k T_ijk a_k of such a tensor and a vector is sum(aᵀ ⊙ T, axis=2), what T @ a computes:
+  pointer_net_ce's U and gatv2's E (were ``einsum('ilj,l->ji', …, v)``).
 - A contraction of a tensor of three axes with another stays einsum (xDeepFM's ∂L/∂X0, ∂L/∂Wc:
   true higher-order contractions, their note kept).
 
@@ -109,3 +117,41 @@ def test_the_new_forms_generate_code_that_matches_torch(path, tmp_path):
         check_generated_gradients(d, tmp_path)  # (wrt some inputs: the NumPy module's)
         return
     _generated_code_matches_torch(d, tmp_path)
+
+
+# -- a broadcast sum of matrices into three axes ---------------------------------------------
+
+MIXTURE = MODELS / "more" / "mixture_lse_axis0.yaml"
+POINTER = MODELS / "more15" / "pointer_net_ce.yaml"
+GATV2 = MODELS / "more11" / "gatv2_attention.yaml"
+D2 = "sum((reshape(X, [1, N, D]) − reshape(Mu, [K, 1, D]))^∘2, axis=2)"
+U = "sum(vᵀ ⊙ tanh(reshape(E W1, [1, N, H]) + reshape(Dq W2, [T, 1, H])), axis=2)"
+E = "sum(aᵀ ⊙ leaky_relu(reshape(X Wl, [N, 1, F]) + reshape(X Wr, [1, N, F]), 1/5), axis=2)"
+
+
+@pytest.mark.parametrize("path,line", [(MIXTURE, f"d2 = {D2}"), (POINTER, f"U = {U}"),
+                                       (GATV2, f"E = {E}")], ids=["mixture", "pointer", "gatv2"])
+def test_a_broadcast_sum_of_matrices_is_numpys_reshapes(run, path, line):
+    text = _expanded(run, path)
+    flat = " ".join(text.split())
+    assert line in flat, text
+    assert ", 𝟏," not in text and "einsum('ikj->ij'" not in text, text
+    _verified(run, path)
+
+
+@pytest.mark.parametrize("path,good,bad", [
+    (MIXTURE, f"d2 = {D2}", f"d2 = {D2.replace('[K, 1, D]', '[1, K, D]').replace('[1, N', '[N, 1')}"),
+    (MIXTURE, f"d2 = {D2}", f"d2 = {D2.replace('axis=2', 'axis=1')}"),
+    (POINTER, f"U = {U}", f"U = {U.replace('vᵀ ⊙ ', '')}"),
+    (POINTER, f"U = {U}", f"U = {U.replace('E W1', 'E W2')}"),
+    (GATV2, f"E = {E}",
+     f"E = {E.replace('X Wl', 'X W_').replace('X Wr', 'X Wl').replace('X W_', 'X Wr')}"),
+], ids=["mixture-swapped", "mixture-axis", "pointer-unweighted", "pointer-weight", "gatv2-swapped"])
+def test_the_reader_reads_broadcast_reshapes_and_catches_damage(run, path, good, bad):
+    d = derive_file(str(path))
+    _reads_good_rejects_bad(_env(d, run, path), good, bad)
+
+
+@pytest.mark.parametrize("path", [MIXTURE, POINTER, GATV2])
+def test_the_broadcast_forms_generate_code_that_matches_torch(path, tmp_path):
+    test_the_new_forms_generate_code_that_matches_torch(path, tmp_path)

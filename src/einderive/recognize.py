@@ -2080,9 +2080,49 @@ class _Reader:
             return Blob(*with_bias)
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
+        if len(union) > 2 and all(len(b.idx) < len(union) for b in blobs) and \
+                any(b.idx and _trailing(b, union) is None for b in blobs):
+            broadcast = self._broadcast_sum(blobs, union)
+            if broadcast is not None:
+                return broadcast
         terms = [self._orient_like(b, union) for b in blobs]
         terms = self._pieces_in_order(sorted(terms, key=self._term_key))
         return Blob(mx.add(*terms), union)
+
+    def _broadcast_sum(self, blobs: list[Blob], union: Idx) -> Blob | None:
+        """E_il + D_jl, no term of every index: NumPy's sum of the terms each reshaped with a
+        literal 1 at the axes it lacks, reshape(E, [1, N, H]) + reshape(D, [T, 1, H]), in
+        the frame of the result's indices first (the spec's own broadcast, not an einsum
+        against ones per term); None when a term is no whole matrix or vector, or the terms
+        together miss an axis (then each is broadcast against ones)."""
+        first = tuple(i for i in self.order if i in union) + \
+            tuple(i for i in union if i not in self.order)
+        # each matrix in its own orientation where a frame allows (E W1, not (E W1)ᵀ), else
+        # the frame of the result's indices first
+        order = min(permutations(first), key=lambda o: sum(
+            len(b.idx) == 2 and o.index(b.idx[0]) > o.index(b.idx[1])
+            for b in blobs if all(i in o for i in b.idx)))
+        dims = tuple(self.ctx.index_dim[i] for i in order)
+        if len(set(order)) != len(order) or any(not isinstance(i, Symbol) for i in order):
+            return None
+        terms: list[mx.M] = []
+        for b in blobs:
+            if not b.idx:
+                terms.append(b.m)
+                continue
+            if len(b.idx) > 2 or len(set(b.idx)) != len(b.idx) or mx.batch_of(b.m) or \
+                    len(b.m.shape) != 2 or any(_broadcast_inside(x) for x in mx.walk(b.m)):
+                return None
+            kept = tuple(sorted(b.idx, key=order.index))
+            m = b.m if kept == b.idx else mx.transpose(b.m)
+            if len(kept) == 1 and m.shape[1] != 1:
+                m = mx.transpose(m)  # (a row: the column it is)
+            shape = tuple(d if i in b.idx else 1 for i, d in zip(order, dims))
+            terms.append(mx.Reshape(m, shape, math_shape(shape)))
+        out = mx.add(*sorted(terms, key=self._term_key))
+        if out.shape != math_shape(dims):
+            return None
+        return Blob(out, order)
 
     def _pieces_in_order(self, terms: list[mx.M]) -> list[mx.M]:
         """The pads of a concatenation's pieces in the order of their places along the axis
@@ -2677,6 +2717,11 @@ class _Reader:
             if len(_holders(blobs, s)) >= 3:
                 blobs = self._absorb_vector(blobs, s)
             hs = _holders(blobs, s)
+            weighted = self._weighted_axis_sum(hs, s)
+            if weighted is not None:
+                remaining.remove(s)
+                blobs = _fold_scalars(self._group(_put(blobs, hs, weighted)))
+                continue
             if not _total(blobs, hs, remaining):
                 _check_contractible(hs)
             new, done = self._eliminate(blobs, hs, s, remaining)
@@ -2752,6 +2797,26 @@ class _Reader:
         if summed_axis is not None:
             return summed_axis
         raise NoMatrixForm("a reduction of a tensor of more than two axes")
+
+    def _weighted_axis_sum(self, hs: list[Blob], s: Index) -> Blob | None:
+        """Σ_k T_ijk a_k of a whole tensor of three axes and a vector: NumPy's sum(T ⊙ aᵀ,
+        axis=2) (the vector a row at the last axis, else reshaped to stand at its axis), what
+        ``T @ a`` computes; None for any other pair."""
+        if len(hs) != 2:
+            return None
+        vec, t = (hs[0], hs[1]) if len(hs[0].idx) == 1 else (hs[1], hs[0])
+        if vec.idx != (s,) or len(t.idx) != 3 or mx.batch_of(vec.m) or \
+                len(vec.m.shape) != 2 or vec.m.shape[1] != 1:
+            return None
+        at = t.idx.index(s) if t.idx.count(s) == 1 else None
+        if at is None or self._axis_sum(t, s) is None:
+            return None
+        if at == 2:
+            placed = mx.transpose(vec.m)
+        else:
+            dims = tuple(self.ctx.index_dim[i] if i == s else 1 for i in t.idx)
+            placed = mx.Reshape(vec.m, dims, math_shape(dims))
+        return self._axis_sum(Blob(mx.hadamard(t.m, placed), t.idx), s)
 
     def _axis_sum(self, b: Blob, s: Index) -> Blob | None:
         """Σ_k X1_ilk of a whole tensor of three axes read in its own order: NumPy's
