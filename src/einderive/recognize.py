@@ -1485,7 +1485,7 @@ class _Reader:
         if one and at is None:  # a batch of one, broadcast: X + m of m: [1, T, D]
             self.used_ones = True
             ref = mx.Ref(ref.name, ref.kind, math_shape(shape[one:]), ref.src,
-                         batch=shape[:one])
+                         batch=shape[:one], display=ref.display)
             shape, idx = shape[one:], idx[one:]
         if temporary is not None:  # defined as the form reads it (whole, or each element)
             where = Where(ref, temporary)
