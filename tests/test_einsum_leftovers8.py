@@ -13,6 +13,9 @@
   pointer_net_ce's and gatv2's broadcasts (were ``einsum('ilj,il->ilj', 𝟏, E W1)``).
 - Σ_k T_ijk a_k of such a tensor and a vector is sum(aᵀ ⊙ T, axis=2), what T @ a computes:
   pointer_net_ce's U and gatv2's E (were ``einsum('ilj,l->ji', …, v)``).
+- A permutation of a tensor with a literal-1 axis read at 0 keeps that axis in place:
+  heads_literal_one_batch's Q = permute(reshape(X Wq, [1, T, H, Dh]), (0, 2, 1, 3)) (was
+  ``einsum('ijk->jik', einsum('aijk->ijk', reshape(X Wq, [1, T, H, Dh])))``).
 - A contraction of a tensor of three axes with another stays einsum (xDeepFM's ∂L/∂X0, ∂L/∂Wc:
   true higher-order contractions, their note kept).
 
@@ -155,3 +158,29 @@ def test_the_reader_reads_broadcast_reshapes_and_catches_damage(run, path, good,
 @pytest.mark.parametrize("path", [MIXTURE, POINTER, GATV2])
 def test_the_broadcast_forms_generate_code_that_matches_torch(path, tmp_path):
     test_the_new_forms_generate_code_that_matches_torch(path, tmp_path)
+
+
+# -- a permutation with a literal-1 axis ------------------------------------------------------
+
+HEADS_ONE = TESTS / "regressions" / "heads_literal_one_batch.yaml"
+Q = "permute(reshape(X Wq, [1, T, H, Dh]), (0, 2, 1, 3))"
+
+
+def test_a_permutation_keeps_a_literal_one_axis_in_place(run):
+    text = _expanded(run, HEADS_ONE)
+    assert f"  Q     = {Q}\n" in text, text
+    assert "einsum" not in text and "((X Wq)" not in text, text
+    _verified(run, HEADS_ONE)
+
+
+@pytest.mark.parametrize("good,bad", [
+    (f"Q = {Q}", f"Q = {Q.replace('(0, 2, 1, 3)', '(0, 1, 2, 3)')}"),
+    (f"Q = {Q}", f"Q = {Q.replace('X Wq', 'X Wqᵀ')}"),
+], ids=["unpermuted", "transposed-weight"])
+def test_the_reader_reads_a_permutation_with_a_literal_one_and_catches_damage(run, good, bad):
+    d = derive_file(str(HEADS_ONE))
+    _reads_good_rejects_bad(_env(d, run, HEADS_ONE), good, bad)
+
+
+def test_the_permutation_generates_code_that_matches_torch(tmp_path):
+    test_the_new_forms_generate_code_that_matches_torch(HEADS_ONE, tmp_path)
