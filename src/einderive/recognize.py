@@ -152,6 +152,14 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
     if not out.einsum and _misshapen(m, shape):
         return _framed(ctx, namer, anon_forms, expr, idx, shape) or out
+    if reader.axis_summed and not out.einsum:
+        # NumPy's sum over an axis of a whole tensor of three (sum(X1, axis=2) w): where a
+        # reading element by element says it (rowsum(Y_j), X_b w), that one, as before
+        each = _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
+                            ctx, namer, anon_forms, expr, idx, shape)
+        if each is not None and each.matrix is not None and not each.einsum:
+            return each
+        return out
     if out.einsum or reader.dropped_ones:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
@@ -1116,6 +1124,7 @@ class _Reader:
         # whether a tensor of literal-1 axes was read as the reshape that drops them (R_jj′0
         # of R: [C, C, 1]): a last resort, after every reading tried where einsum is needed
         self.dropped_ones = False
+        self.axis_summed = False  # a sum over an axis of a tensor of three (sum(X1, axis=2))
         self.wide_pads = False  # a padded product of three or more axes (_padded_product)
         self.spread = False  # a tensor broadcast along a digit it is not read at (_spread_view)
         self.position = ctx.position
@@ -2719,6 +2728,7 @@ class _Reader:
             hs = _holders(blobs, s)
             weighted = self._weighted_axis_sum(hs, s)
             if weighted is not None:
+                self.axis_summed = True
                 remaining.remove(s)
                 blobs = _fold_scalars(self._group(_put(blobs, hs, weighted)))
                 continue
@@ -2795,13 +2805,14 @@ class _Reader:
             return Blob(mx.reduce(kind, b.m), (other,))
         summed_axis = self._axis_sum(b, s)
         if summed_axis is not None:
+            self.axis_summed = True
             return summed_axis
         raise NoMatrixForm("a reduction of a tensor of more than two axes")
 
     def _weighted_axis_sum(self, hs: list[Blob], s: Index) -> Blob | None:
-        """Σ_k T_ijk a_k of a whole tensor of three axes and a vector: NumPy's sum(T ⊙ aᵀ,
-        axis=2) (the vector a row at the last axis, else reshaped to stand at its axis), what
-        ``T @ a`` computes; None for any other pair."""
+        """Σ_k T_ijk a_k of a whole tensor of three axes and a vector along its last axis:
+        NumPy's sum(T ⊙ aᵀ, axis=2), what ``T @ a`` computes; None for any other pair (a
+        vector along another axis, x_i W_kij z_j, is a bilinear form: its einsum says it)."""
         if len(hs) != 2:
             return None
         vec, t = (hs[0], hs[1]) if len(hs[0].idx) == 1 else (hs[1], hs[0])
@@ -2809,14 +2820,9 @@ class _Reader:
                 len(vec.m.shape) != 2 or vec.m.shape[1] != 1:
             return None
         at = t.idx.index(s) if t.idx.count(s) == 1 else None
-        if at is None or self._axis_sum(t, s) is None:
-            return None
-        if at == 2:
-            placed = mx.transpose(vec.m)
-        else:
-            dims = tuple(self.ctx.index_dim[i] if i == s else 1 for i in t.idx)
-            placed = mx.Reshape(vec.m, dims, math_shape(dims))
-        return self._axis_sum(Blob(mx.hadamard(t.m, placed), t.idx), s)
+        if at != 2 or isinstance(t.m, mx.Ref) or self._axis_sum(t, s) is None:
+            return None  # (a tensor of the spec: X_b a of each element, or a bilinear form)
+        return self._axis_sum(Blob(mx.hadamard(t.m, mx.transpose(vec.m)), t.idx), s)
 
     def _axis_sum(self, b: Blob, s: Index) -> Blob | None:
         """Σ_k X1_ilk of a whole tensor of three axes read in its own order: NumPy's
