@@ -96,6 +96,28 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             return recognize(ctx, namer, anon_forms, expr, idx, shape, oriented)
         finally:
             _TEMPORARIES.reset(token)
+    if not _NUMPY_AXES.get():
+        return _recognize(ctx, namer, anon_forms, expr, idx, shape, oriented)
+    before = _NUMPY_AXES_READ[0]
+    found = _recognize(ctx, namer, anon_forms, expr, idx, shape, oriented)
+    if _NUMPY_AXES_READ[0] == before:
+        return found
+    # NumPy's sums over one axis of a tensor of three and its broadcasts into three axes
+    # (sum(X1, axis=2) w, reshape(E, [1, N, H]) + reshape(D, [T, 1, H])) stand where
+    # einsum stood: a reading without them that says it otherwise (element by element,
+    # rowsum(Y_j), X_b w, or summed over two axes at once) keeps its form
+    off = _NUMPY_AXES.set(False)
+    try:
+        without = _recognize(ctx, namer, anon_forms, expr, idx, shape, oriented)
+    finally:
+        _NUMPY_AXES.reset(off)
+    if without.matrix is not None and not without.einsum:
+        return without
+    return found if found.matrix is not None else without
+
+
+def _recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+               idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition:
     batched = _batched(ctx, namer, anon_forms, expr, idx, shape)
     if batched is not None and not (batched.matrix is not None and any(
             mx.whole_batched(n) for n in mx.walk(batched.matrix))):
@@ -152,14 +174,6 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
     if not out.einsum and _misshapen(m, shape):
         return _framed(ctx, namer, anon_forms, expr, idx, shape) or out
-    if reader.axis_summed and not out.einsum:
-        # NumPy's sum over an axis of a whole tensor of three (sum(X1, axis=2) w): where a
-        # reading element by element says it (rowsum(Y_j), X_b w), that one, as before
-        each = _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
-                            ctx, namer, anon_forms, expr, idx, shape)
-        if each is not None and each.matrix is not None and not each.einsum:
-            return each
-        return out
     if out.einsum or reader.dropped_ones:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
@@ -557,6 +571,10 @@ def no_parts() -> Iterator[None]:
 
 # the temporaries of one recognition (reshape(permute(…)) -> t1, t2 …), shared by its readers
 _TEMPORARIES: ContextVar[dict[mx.M, mx.Ref]] = ContextVar("temporaries")
+# whether NumPy's axis sums and broadcasts of tensors of three axes are read (_Reader._axis_sum,
+# _broadcast_sum), and how many were read so far (recognize compares before and after)
+_NUMPY_AXES: ContextVar[bool] = ContextVar("numpy_axes", default=True)
+_NUMPY_AXES_READ = [0]
 
 
 SPREAD_TERMS = 8  # past this many terms a distributed form is no easier to read
@@ -1124,7 +1142,6 @@ class _Reader:
         # whether a tensor of literal-1 axes was read as the reshape that drops them (R_jj′0
         # of R: [C, C, 1]): a last resort, after every reading tried where einsum is needed
         self.dropped_ones = False
-        self.axis_summed = False  # a sum over an axis of a tensor of three (sum(X1, axis=2))
         self.wide_pads = False  # a padded product of three or more axes (_padded_product)
         self.spread = False  # a tensor broadcast along a digit it is not read at (_spread_view)
         self.position = ctx.position
@@ -2089,7 +2106,8 @@ class _Reader:
             return Blob(*with_bias)
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
-        if len(union) > 2 and all(len(b.idx) < len(union) for b in blobs) and \
+        if len(union) > 2 and _NUMPY_AXES.get() and \
+                all(len(b.idx) < len(union) for b in blobs) and \
                 any(b.idx and _trailing(b, union) is None for b in blobs):
             broadcast = self._broadcast_sum(blobs, union)
             if broadcast is not None:
@@ -2131,6 +2149,7 @@ class _Reader:
         out = mx.add(*sorted(terms, key=self._term_key))
         if out.shape != math_shape(dims):
             return None
+        _NUMPY_AXES_READ[0] += 1
         return Blob(out, order)
 
     def _pieces_in_order(self, terms: list[mx.M]) -> list[mx.M]:
@@ -2728,7 +2747,6 @@ class _Reader:
             hs = _holders(blobs, s)
             weighted = self._weighted_axis_sum(hs, s)
             if weighted is not None:
-                self.axis_summed = True
                 remaining.remove(s)
                 blobs = _fold_scalars(self._group(_put(blobs, hs, weighted)))
                 continue
@@ -2805,7 +2823,6 @@ class _Reader:
             return Blob(mx.reduce(kind, b.m), (other,))
         summed_axis = self._axis_sum(b, s)
         if summed_axis is not None:
-            self.axis_summed = True
             return summed_axis
         raise NoMatrixForm("a reduction of a tensor of more than two axes")
 
@@ -2828,12 +2845,14 @@ class _Reader:
         """Σ_k X1_ilk of a whole tensor of three axes read in its own order: NumPy's
         sum(X1, axis=2), a matrix the matrix rules read on (sum(X1, axis=2) w); None for a
         tensor read per element, at a repeated index or in another order."""
-        if len(b.idx) != 3 or b.idx.count(s) != 1 or mx.batch_of(b.m) or \
-                len(set(b.idx)) != 3 or any(not isinstance(i, Symbol) for i in b.idx):
+        if not _NUMPY_AXES.get() or len(b.idx) != 3 or b.idx.count(s) != 1 or \
+                mx.batch_of(b.m) or len(set(b.idx)) != 3 or \
+                any(not isinstance(i, Symbol) for i in b.idx):
             return None
         if b.m.shape != self._shape_of(b.idx):
             return None
         rest = tuple(i for i in b.idx if i != s)
+        _NUMPY_AXES_READ[0] += 1
         return Blob(mx.SumAxes(b.m, (b.idx.index(s),), False, self._shape_of(rest)), rest)
 
     def _contract(self, a: Blob, b: Blob, s: Index) -> Blob:
