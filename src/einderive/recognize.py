@@ -96,6 +96,28 @@ def recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             return recognize(ctx, namer, anon_forms, expr, idx, shape, oriented)
         finally:
             _TEMPORARIES.reset(token)
+    if not _NUMPY_AXES.get():
+        return _recognize(ctx, namer, anon_forms, expr, idx, shape, oriented)
+    before = _NUMPY_AXES_READ[0]
+    found = _recognize(ctx, namer, anon_forms, expr, idx, shape, oriented)
+    if _NUMPY_AXES_READ[0] == before:
+        return found
+    # NumPy's sums over one axis of a tensor of three and its broadcasts into three axes
+    # (sum(X1, axis=2) w, reshape(E, [1, N, H]) + reshape(D, [T, 1, H])) stand where
+    # einsum stood: a reading without them that says it otherwise (element by element,
+    # rowsum(Y_j), X_b w, or summed over two axes at once) keeps its form
+    off = _NUMPY_AXES.set(False)
+    try:
+        without = _recognize(ctx, namer, anon_forms, expr, idx, shape, oriented)
+    finally:
+        _NUMPY_AXES.reset(off)
+    if without.matrix is not None and not without.einsum:
+        return without
+    return found if found.matrix is not None else without
+
+
+def _recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+               idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition:
     batched = _batched(ctx, namer, anon_forms, expr, idx, shape)
     if batched is not None and not (batched.matrix is not None and any(
             mx.whole_batched(n) for n in mx.walk(batched.matrix))):
@@ -549,6 +571,10 @@ def no_parts() -> Iterator[None]:
 
 # the temporaries of one recognition (reshape(permute(…)) -> t1, t2 …), shared by its readers
 _TEMPORARIES: ContextVar[dict[mx.M, mx.Ref]] = ContextVar("temporaries")
+# whether NumPy's axis sums and broadcasts of tensors of three axes are read (_Reader._axis_sum,
+# _broadcast_sum), and how many were read so far (recognize compares before and after)
+_NUMPY_AXES: ContextVar[bool] = ContextVar("numpy_axes", default=True)
+_NUMPY_AXES_READ = [0]
 
 
 SPREAD_TERMS = 8  # past this many terms a distributed form is no easier to read
@@ -1485,7 +1511,7 @@ class _Reader:
         if one and at is None:  # a batch of one, broadcast: X + m of m: [1, T, D]
             self.used_ones = True
             ref = mx.Ref(ref.name, ref.kind, math_shape(shape[one:]), ref.src,
-                         batch=shape[:one])
+                         batch=shape[:one], display=ref.display)
             shape, idx = shape[one:], idx[one:]
         if temporary is not None:  # defined as the form reads it (whole, or each element)
             where = Where(ref, temporary)
@@ -2080,9 +2106,51 @@ class _Reader:
             return Blob(*with_bias)
         blobs = [self.blob(t) for t in e.args]
         union = self._ordered_union([b.idx for b in blobs])
+        if len(union) > 2 and _NUMPY_AXES.get() and \
+                all(len(b.idx) < len(union) for b in blobs) and \
+                any(b.idx and _trailing(b, union) is None for b in blobs):
+            broadcast = self._broadcast_sum(blobs, union)
+            if broadcast is not None:
+                return broadcast
         terms = [self._orient_like(b, union) for b in blobs]
         terms = self._pieces_in_order(sorted(terms, key=self._term_key))
         return Blob(mx.add(*terms), union)
+
+    def _broadcast_sum(self, blobs: list[Blob], union: Idx) -> Blob | None:
+        """E_il + D_jl, no term of every index: NumPy's sum of the terms each reshaped with a
+        literal 1 at the axes it lacks, reshape(E, [1, N, H]) + reshape(D, [T, 1, H]), in
+        the frame of the result's indices first (the spec's own broadcast, not an einsum
+        against ones per term); None when a term is no whole matrix or vector, or the terms
+        together miss an axis (then each is broadcast against ones)."""
+        first = tuple(i for i in self.order if i in union) + \
+            tuple(i for i in union if i not in self.order)
+        # each matrix in its own orientation where a frame allows (E W1, not (E W1)ᵀ), else
+        # the frame of the result's indices first
+        order = min(permutations(first), key=lambda o: sum(
+            len(b.idx) == 2 and o.index(b.idx[0]) > o.index(b.idx[1])
+            for b in blobs if all(i in o for i in b.idx)))
+        dims = tuple(self.ctx.index_dim[i] for i in order)
+        if len(set(order)) != len(order) or any(not isinstance(i, Symbol) for i in order):
+            return None
+        terms: list[mx.M] = []
+        for b in blobs:
+            if not b.idx:
+                terms.append(b.m)
+                continue
+            if len(b.idx) > 2 or len(set(b.idx)) != len(b.idx) or mx.batch_of(b.m) or \
+                    len(b.m.shape) != 2 or any(_broadcast_inside(x) for x in mx.walk(b.m)):
+                return None
+            kept = tuple(sorted(b.idx, key=order.index))
+            m = b.m if kept == b.idx else mx.transpose(b.m)
+            if len(kept) == 1 and m.shape[1] != 1:
+                m = mx.transpose(m)  # (a row: the column it is)
+            shape = tuple(d if i in b.idx else 1 for i, d in zip(order, dims))
+            terms.append(mx.Reshape(m, shape, math_shape(shape)))
+        out = mx.add(*sorted(terms, key=self._term_key))
+        if out.shape != math_shape(dims):
+            return None
+        _NUMPY_AXES_READ[0] += 1
+        return Blob(out, order)
 
     def _pieces_in_order(self, terms: list[mx.M]) -> list[mx.M]:
         """The pads of a concatenation's pieces in the order of their places along the axis
@@ -2677,6 +2745,11 @@ class _Reader:
             if len(_holders(blobs, s)) >= 3:
                 blobs = self._absorb_vector(blobs, s)
             hs = _holders(blobs, s)
+            weighted = self._weighted_axis_sum(hs, s)
+            if weighted is not None:
+                remaining.remove(s)
+                blobs = _fold_scalars(self._group(_put(blobs, hs, weighted)))
+                continue
             if not _total(blobs, hs, remaining):
                 _check_contractible(hs)
             new, done = self._eliminate(blobs, hs, s, remaining)
@@ -2748,7 +2821,39 @@ class _Reader:
             other = b.idx[1] if b.idx[0] == s else b.idx[0]
             kind = ReduceKind.COLSUM if b.idx[0] == s else ReduceKind.ROWSUM
             return Blob(mx.reduce(kind, b.m), (other,))
+        summed_axis = self._axis_sum(b, s)
+        if summed_axis is not None:
+            return summed_axis
         raise NoMatrixForm("a reduction of a tensor of more than two axes")
+
+    def _weighted_axis_sum(self, hs: list[Blob], s: Index) -> Blob | None:
+        """Σ_k T_ijk a_k of a whole tensor of three axes and a vector along its last axis:
+        NumPy's sum(T ⊙ aᵀ, axis=2), what ``T @ a`` computes; None for any other pair (a
+        vector along another axis, x_i W_kij z_j, is a bilinear form: its einsum says it)."""
+        if len(hs) != 2:
+            return None
+        vec, t = (hs[0], hs[1]) if len(hs[0].idx) == 1 else (hs[1], hs[0])
+        if vec.idx != (s,) or len(t.idx) != 3 or mx.batch_of(vec.m) or \
+                len(vec.m.shape) != 2 or vec.m.shape[1] != 1:
+            return None
+        at = t.idx.index(s) if t.idx.count(s) == 1 else None
+        if at != 2 or isinstance(t.m, mx.Ref) or self._axis_sum(t, s) is None:
+            return None  # (a tensor of the spec: X_b a of each element, or a bilinear form)
+        return self._axis_sum(Blob(mx.hadamard(t.m, mx.transpose(vec.m)), t.idx), s)
+
+    def _axis_sum(self, b: Blob, s: Index) -> Blob | None:
+        """Σ_k X1_ilk of a whole tensor of three axes read in its own order: NumPy's
+        sum(X1, axis=2), a matrix the matrix rules read on (sum(X1, axis=2) w); None for a
+        tensor read per element, at a repeated index or in another order."""
+        if not _NUMPY_AXES.get() or len(b.idx) != 3 or b.idx.count(s) != 1 or \
+                mx.batch_of(b.m) or len(set(b.idx)) != 3 or \
+                any(not isinstance(i, Symbol) for i in b.idx):
+            return None
+        if b.m.shape != self._shape_of(b.idx):
+            return None
+        rest = tuple(i for i in b.idx if i != s)
+        _NUMPY_AXES_READ[0] += 1
+        return Blob(mx.SumAxes(b.m, (b.idx.index(s),), False, self._shape_of(rest)), rest)
 
     def _contract(self, a: Blob, b: Blob, s: Index) -> Blob:
         if len(a.idx) == 1 and len(b.idx) == 1:
@@ -2984,8 +3089,9 @@ def _total(blobs: list[Blob], hs: list[Blob], remaining: list[Index]) -> bool:
 def _check_contractible(hs: list[Blob]) -> None:
     if not hs:  # pragma: no cover - _product turns such a sum into the dim's size
         raise NoMatrixForm("a sum over an index no factor carries")
-    if len(hs) >= 3 or any(len(h.idx) > 2 for h in hs):
-        raise NoMatrixForm("a contraction of three or more tensors")
+    if len(hs) >= 3 or len(hs) == 2 and any(len(h.idx) > 2 for h in hs):
+        raise NoMatrixForm("a contraction of three or more tensors")  # (a sum over one axis
+    # of one tensor of three is NumPy's sum(X, axis=k): _reduce reads it or says no)
 
 
 def _put(blobs: list[Blob], old: list[Blob], new: Blob) -> list[Blob]:

@@ -43,9 +43,19 @@ def read_permuted(expr: Expr, idx: Idx, shape: Shape,
     without einsum in the order its tensors read the result's indices (each index where it
     first stands: Q_ikjl = Xq_{i, j, k·Dh + l} reads i, j, k, l), and that order is not
     ``idx``'s; else None.  ``inner(expr, order, shape)`` recognizes the term in that order."""
-    for order in _reading_orders(expr, idx):
-        axes = tuple(order.index(i) for i in idx)  # axis p of the result is axis axes[p]
-        inner_shape = tuple(shape[idx.index(i)] for i in order)
+    units = [p for p, i in enumerate(idx) if i == 0]
+    if any(shape[p] != 1 for p in units) or len(idx) != len(shape):
+        return None
+    syms = tuple(i for i in idx if i != 0)
+    for seen in _reading_orders(expr, syms):
+        # a literal-1 axis read at 0 stays where it stands (Q: [1, H, T, Dh] of the reshape
+        # [1, T, H, Dh]), the indices take the other axes in the order the tensors read them
+        rest = iter(seen)
+        order = tuple(0 if p in units else next(rest) for p in range(len(idx)))
+        # axis p of the result is axis axes[p]
+        axes = tuple(p if p in units else order.index(i) for p, i in enumerate(idx))
+        inner_shape = tuple(shape[p] if p in units else shape[idx.index(i)]
+                            for p, i in enumerate(order))
         found = inner(expr, order, inner_shape)
         if found.matrix is None or found.einsum or isinstance(found.matrix, mx.Each):
             continue  # (a form of each element has no left side inside a permutation)
