@@ -1380,13 +1380,28 @@ class MatrixEval:
             try:
                 return self._product(items, True)
             except ReaderError:
+                pass
+            try:
+                return self._product(items, True, last=True)
+            except ReaderError:
                 raise exc from None
 
-    def _product(self, items, untargeted: bool) -> MV:
+    def _product(self, items, untargeted: bool, last: bool = False) -> MV:
+        """``last``: the last factor of a matrix product as long as the factors before it
+        are wide, and as the left side along its last axis ((M ⊙ exp(v)) pad(𝟏, 1:K,
+        axis=0)ᵀ: the padded 𝟏 a K×1 column, each element's row of the product)."""
         ev = self.untargeted if untargeted else self.ev
         acc = ev(items[0][1])
-        for op, f in items[1:]:
-            x = ev(f)
+        for n, (op, f) in enumerate(items[1:], 2):
+            if last and n == len(items) and op == "" and acc.v.ndim >= 2 and \
+                    self.target is not None and len(self.target) >= 2:
+                outer, self.target = self.target, (acc.v.shape[-1], self.target[-1])
+                try:
+                    x = self.ev(f)
+                finally:
+                    self.target = outer
+            else:
+                x = ev(f)
             if op in ("⋆", "∗"):
                 acc = MV(_correlate(acc.v, x.v) if op == "⋆" else _convolve(acc.v, x.v))
             elif op == "⊙":
@@ -1810,6 +1825,7 @@ class IndexEval:
         indices."""
         if sizes is None:
             sizes = [self.env.dims[d] for d in dims or ()]
+        exprs = [self.lone_pick(x) for x in exprs]
         written = [lab for x in exprs for lab in _index_labels(x, [])]
         labels = list(dict.fromkeys(written))
         grid = np.meshgrid(*[np.arange(self.env.size(lab)) for lab in labels], indexing="ij")
@@ -1853,6 +1869,20 @@ class IndexEval:
         # outside its axis an element is no number: junk, which only a range's 0 cancels
         clipped = tuple(np.clip(i, 0, n - 1) for i, n in zip(idx, sizes))
         return IV(np.where(inside, v[clipped], OUTSIDE), labels, count)
+
+    def lone_pick(self, x):
+        """``Wo_(y,j)``, ``δ_(l,y)``: an integer input of one element (y of shape [1]), written
+        bare at an index, is its one value (no dim's letter)."""
+        if x[0] == "idx" and x[1] in self.env.integers and x[1] not in self.env.letter_dim:
+            picks = self.env.picks(x[1])
+            if picks.size != 1:
+                raise ReaderError(f"{x[1]} of {picks.size} elements written as one index")
+            return ("const", int(picks.reshape(-1)[0]))
+        if x[0] in ("add", "mul"):
+            return (x[0], [self.lone_pick(y) for y in x[1]])
+        if x[0] == "neg":
+            return (x[0], self.lone_pick(x[1]))
+        return x
 
     def diag(self, v, idx):
         labels = []
