@@ -81,3 +81,17 @@ DAMAGE = [
 def test_the_reader_catches_damage_in_these_forms(stem, path, good, bad):
     from einderive.api import derive_file
     T._reads_good_rejects_bad(derive_file(str(path)), good, bad)
+
+
+def test_a_sum_among_scalar_factors_is_bracketed_in_latex_and_mathml(run):
+    """The styles with stacked fractions joined a product of scalars' factors unbracketed:
+    LaTeX and the HTML page printed 1 + (h − r·h²)·be as 1 + h − r h² be and (a + b)(b + c)
+    as a + b b + c, wrong formulas no check read (verify reads the text view)."""
+    import test_html_readback as H
+    path = HERE / "regressions" / "stacked_fraction_sum_factor.yaml"
+    latex = run("derive", "-f", "latex", path).output
+    assert r"\frac{(a + b) (b + c)}{(1 + {c}^{2}) (a + c)}" in latex, latex
+    assert r"\frac{1}{1 + c (h - b {h}^{2})} c \frac{\partial L}{\partial q} (1 - 2 b h)" \
+        in latex, latex
+    assert H.failures(path) == []
+    assert H.failures(MODELS / "more13" / "radial_flow_logdet.yaml") == []
