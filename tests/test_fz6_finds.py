@@ -95,3 +95,13 @@ def test_a_sum_among_scalar_factors_is_bracketed_in_latex_and_mathml(run):
         in latex, latex
     assert H.failures(path) == []
     assert H.failures(MODELS / "more13" / "radial_flow_logdet.yaml") == []
+
+
+def test_terms_made_alike_by_a_node_name_collect_as_a_sympy_number(run):
+    """h0 + h0 made alike by reuse summed to the int 2 (a Python 1 per unscaled term):
+    derive --expand and verify exited 3 (thorough seed 43)."""
+    path = HERE / "regressions" / "reuse_alike_terms_unscaled.yaml"
+    r = run("derive", "--expand", path)
+    assert r.exit_code == 0 and "= 4 h4·(M h2 − sum(x0))" in r.output, r.output
+    r = run("verify", path)
+    assert r.exit_code == 0, r.output
