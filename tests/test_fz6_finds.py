@@ -105,3 +105,20 @@ def test_terms_made_alike_by_a_node_name_collect_as_a_sympy_number(run):
     assert r.exit_code == 0 and "= 4 h4·(M h2 − sum(x0))" in r.output, r.output
     r = run("verify", path)
     assert r.exit_code == 0, r.output
+
+
+@pytest.mark.parametrize("call", ["outer(a, b)", "np.outer(a, b)", "torch.outer(a, b)",
+                                  "a.outer(b)"])
+def test_outer_gets_the_spec_einsum_as_its_hint(run, tmp_path, call):
+    """outer(a, b) said only "unknown function" and listed functions: the hint is the
+    spec's spelling, written from the call's tree, and that spelling derives a bᵀ."""
+    spec = "dims: {M: 3, N: 4}\ninputs: {a: [M], b: [N]}\nforward:\n  - P = %s\n" \
+           "  - L = sum(P * P)\nloss: L\n"
+    path = tmp_path / "outer.yaml"
+    path.write_text(spec % call, encoding="utf-8")
+    r = run("derive", path)
+    assert r.exit_code == 2, r.output
+    assert f"hint: write einsum('i,j->ij', a, b), not {call}" in r.output, r.output
+    path.write_text(spec % "einsum('i,j->ij', a, b)", encoding="utf-8")
+    r = run("derive", path)
+    assert r.exit_code == 0 and "P    = a bᵀ" in r.output, r.output
