@@ -1393,9 +1393,12 @@ class MatrixEval:
         ev = self.untargeted if untargeted else self.ev
         acc = ev(items[0][1])
         for n, (op, f) in enumerate(items[1:], 2):
-            if last and n == len(items) and op == "" and acc.v.ndim >= 2 and \
+            # a 𝟏 before it is a column (2 h0·𝟏 pad(𝟏, 0:M, axis=0)ᵀ: 𝟏 times a row)
+            wide = acc.v.shape[-1] if acc.v.ndim >= 2 else \
+                1 if acc.is_ones and not acc.transposed else None
+            if last and n == len(items) and op == "" and wide is not None and \
                     self.target is not None and len(self.target) >= 2:
-                outer, self.target = self.target, (acc.v.shape[-1], self.target[-1])
+                outer, self.target = self.target, (wide, self.target[-1])
                 try:
                     x = self.ev(f)
                 finally:
@@ -2006,9 +2009,12 @@ class IndexEval:
                                     list(dict.fromkeys(idx))), idx)
         if call[1] == "logsumexp":  # logsumexp(2 S)_i: each row's, the subscript's letters
             v = MatrixEval(self.env).ev(call[2][0]).v
-            if v.ndim < 2 or v.shape[-1] == 1 and "axis" not in call[3]:
+            # logsumexp(logsumexp(x1))_i of x1: [M, N, K]: the inner a column of each
+            # element (README, batched forms), the outer each column's number
+            column = v.ndim > 2 and v.shape[-1] == 1 and "axis" not in call[3]
+            if v.ndim < 2 or v.shape[-1] == 1 and "axis" not in call[3] and not column:
                 raise ReaderError(f"logsumexp(…) of shape {v.shape} written with {idx!r}")
-            r = _logsumexp(v, call[3].get("axis", -1))
+            r = _logsumexp(v, -2 if column else call[3].get("axis", -1))
             if r.size != int(np.prod(sizes)):
                 raise ReaderError(f"logsumexp(…) of shape {v.shape} written with {idx!r}")
             return self.diag(r.reshape(sizes), idx)
@@ -2026,7 +2032,10 @@ class IndexEval:
         if v.size != int(np.prod(sizes)):
             raise ReaderError(f"softmax(…) of shape {v.shape} written with indices {idx!r}")
         axis = call[3].get("axis", -1)
-        if not -v.ndim <= axis < v.ndim or v.ndim == 2 and v.shape[1] == 1 and "axis" not in call[3]:
+        if v.ndim > 2 and v.shape[-1] == 1 and "axis" not in call[3]:
+            axis = -2  # softmax(logsumexp(x1))_ij: each element's column, along it
+        elif not -v.ndim <= axis < v.ndim or v.ndim == 2 and v.shape[1] == 1 and \
+                "axis" not in call[3]:
             v = v.reshape(sizes)  # a vector's softmax is along its only axis
         return self.diag(_axis_apply("softmax", v, axis).reshape(sizes), idx)
 

@@ -12,6 +12,7 @@ import test_printed_forms as T
 
 HERE = Path(__file__).parent
 MODELS = HERE / "models"
+_GAPS = HERE / "regressions" / "reader_gaps"  # forms the reader reads in part (see each)
 
 
 @pytest.mark.parametrize("path", [
@@ -72,6 +73,14 @@ DAMAGE = [
     ("luong", MODELS / "more12" / "luong_attention_general.yaml",
      "∂L/∂Wo_lj = (softmax(Wo hh)_l − δ_(l,y)) hh_j",
      "∂L/∂Wo_lj = (softmax(Wo hh)_l − δ_(l,l)) hh_j"),
+    ("ones_times_padded_row", HERE / "regressions" / "ones_times_padded_row.yaml",
+     "∂L/∂x0 = 2 h0·𝟏 pad(𝟏, 0:M, axis=0)ᵀ", "∂L/∂x0 = 2 h0·𝟏 pad(𝟏, 1:N, axis=0)ᵀ"),
+    ("softmax_of_batched_logsumexp", _GAPS / "softmax_of_batched_logsumexp.yaml",
+     "h3_ij = logsumexp(x1)_ij − logsumexp(logsumexp(x1))_i",
+     "h3_ij = logsumexp(x1)_ij − logsumexp(logsumexp(x1, axis=0))_i"),
+    ("softmax_of_batched_logsumexp", _GAPS / "softmax_of_batched_logsumexp.yaml",
+     "∂L/∂x1_ijk = softmax(x1)_ijk (∂L/∂h3_ij − softmax(logsumexp(x1))_ij Σ_j′ ∂L/∂h3_ij′)",
+     "∂L/∂x1_ijk = softmax(x1)_ijk (∂L/∂h3_ij − softmax(logsumexp(x1))_ij Σ_i′ ∂L/∂h3_i′j)"),
     ("cb_logdet_xtax", MODELS / "more12" / "cb_logdet_xtax.yaml",
      "∂L/∂X = 2 A X (Xᵀ A X)⁻¹", "∂L/∂X = 2 Aᵀ X (Xᵀ X)⁻¹"),
 ]
