@@ -135,7 +135,7 @@ def test_outer_gets_the_spec_einsum_as_its_hint(run, tmp_path, call):
 
 def test_a_row_adjoint_of_a_matrix_is_broadcast_in_code(run):
     """∂L/∂Xc = wᵀ for Xc: [B, D]: the code reshaped D numbers to B×D (verify exit 3)."""
-    path = HERE / "regressions" / "centred_row_adjoint_broadcast.yaml"
+    path = _GAPS / "centred_row_adjoint_broadcast.yaml"
     r = run("derive", path)
     assert "∂L/∂Xc    = wᵀ" in r.output, r.output
     r = run("derive", "-f", "numpy", path)
