@@ -1380,13 +1380,31 @@ class MatrixEval:
             try:
                 return self._product(items, True)
             except ReaderError:
+                pass
+            try:
+                return self._product(items, True, last=True)
+            except ReaderError:
                 raise exc from None
 
-    def _product(self, items, untargeted: bool) -> MV:
+    def _product(self, items, untargeted: bool, last: bool = False) -> MV:
+        """``last``: the last factor of a matrix product as long as the factors before it
+        are wide, and as the left side along its last axis ((M ⊙ exp(v)) pad(𝟏, 1:K,
+        axis=0)ᵀ: the padded 𝟏 a K×1 column, each element's row of the product)."""
         ev = self.untargeted if untargeted else self.ev
         acc = ev(items[0][1])
-        for op, f in items[1:]:
-            x = ev(f)
+        for n, (op, f) in enumerate(items[1:], 2):
+            # a 𝟏 before it is a column (2 h0·𝟏 pad(𝟏, 0:M, axis=0)ᵀ: 𝟏 times a row)
+            wide = acc.v.shape[-1] if acc.v.ndim >= 2 else \
+                1 if acc.is_ones and not acc.transposed else None
+            if last and n == len(items) and op == "" and wide is not None and \
+                    self.target is not None and len(self.target) >= 2:
+                outer, self.target = self.target, (wide, self.target[-1])
+                try:
+                    x = self.ev(f)
+                finally:
+                    self.target = outer
+            else:
+                x = ev(f)
             if op in ("⋆", "∗"):
                 acc = MV(_correlate(acc.v, x.v) if op == "⋆" else _convolve(acc.v, x.v))
             elif op == "⊙":
@@ -1846,6 +1864,7 @@ class IndexEval:
         indices."""
         if sizes is None:
             sizes = [self.env.dims[d] for d in dims or ()]
+        exprs = [self.lone_pick(x) for x in exprs]
         written = [lab for x in exprs for lab in _index_labels(x, [])]
         labels = list(dict.fromkeys(written))
         grid = np.meshgrid(*[np.arange(self.env.size(lab)) for lab in labels], indexing="ij")
@@ -1889,6 +1908,20 @@ class IndexEval:
         # outside its axis an element is no number: junk, which only a range's 0 cancels
         clipped = tuple(np.clip(i, 0, n - 1) for i, n in zip(idx, sizes))
         return IV(np.where(inside, v[clipped], OUTSIDE), labels, count)
+
+    def lone_pick(self, x):
+        """``Wo_(y,j)``, ``δ_(l,y)``: an integer input of one element (y of shape [1]), written
+        bare at an index, is its one value (no dim's letter)."""
+        if x[0] == "idx" and x[1] in self.env.integers and x[1] not in self.env.letter_dim:
+            picks = self.env.picks(x[1])
+            if picks.size != 1:
+                raise ReaderError(f"{x[1]} of {picks.size} elements written as one index")
+            return ("const", int(picks.reshape(-1)[0]))
+        if x[0] in ("add", "mul"):
+            return (x[0], [self.lone_pick(y) for y in x[1]])
+        if x[0] == "neg":
+            return (x[0], self.lone_pick(x[1]))
+        return x
 
     def diag(self, v, idx):
         labels = []
@@ -2012,9 +2045,12 @@ class IndexEval:
                                     list(dict.fromkeys(idx))), idx)
         if call[1] == "logsumexp":  # logsumexp(2 S)_i: each row's, the subscript's letters
             v = MatrixEval(self.env).ev(call[2][0]).v
-            if v.ndim < 2 or v.shape[-1] == 1 and "axis" not in call[3]:
+            # logsumexp(logsumexp(x1))_i of x1: [M, N, K]: the inner a column of each
+            # element (README, batched forms), the outer each column's number
+            column = v.ndim > 2 and v.shape[-1] == 1 and "axis" not in call[3]
+            if v.ndim < 2 or v.shape[-1] == 1 and "axis" not in call[3] and not column:
                 raise ReaderError(f"logsumexp(…) of shape {v.shape} written with {idx!r}")
-            r = _logsumexp(v, call[3].get("axis", -1))
+            r = _logsumexp(v, -2 if column else call[3].get("axis", -1))
             if r.size != int(np.prod(sizes)):
                 raise ReaderError(f"logsumexp(…) of shape {v.shape} written with {idx!r}")
             return self.diag(r.reshape(sizes), idx)
@@ -2032,7 +2068,10 @@ class IndexEval:
         if v.size != int(np.prod(sizes)):
             raise ReaderError(f"softmax(…) of shape {v.shape} written with indices {idx!r}")
         axis = call[3].get("axis", -1)
-        if not -v.ndim <= axis < v.ndim or v.ndim == 2 and v.shape[1] == 1 and "axis" not in call[3]:
+        if v.ndim > 2 and v.shape[-1] == 1 and "axis" not in call[3]:
+            axis = -2  # softmax(logsumexp(x1))_ij: each element's column, along it
+        elif not -v.ndim <= axis < v.ndim or v.ndim == 2 and v.shape[1] == 1 and \
+                "axis" not in call[3]:
             v = v.reshape(sizes)  # a vector's softmax is along its only axis
         return self.diag(_axis_apply("softmax", v, axis).reshape(sizes), idx)
 

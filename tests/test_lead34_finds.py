@@ -39,7 +39,7 @@ def test_an_elementwise_part_too_large_to_multiply_out_is_not_sent_to_sympy():
 def test_a_padded_ones_column_read_per_element_pads_one_axis():
     """(M ⊙ exp(v)) pad(𝟏, 1:K, axis=0)ᵀ: the code pads the 𝟏's axis 0 only (np.pad read
     ((1, 0),) for both axes of the (K1, 1) column: verify failed, -f numpy was wrong)."""
-    spec = str(REGRESSIONS / "reader_gaps" / "padded_ones_row_per_element.yaml")
+    spec = str(REGRESSIONS / "padded_ones_row_per_element.yaml")
     r = CliRunner().invoke(main, ["derive", "-f", "numpy", spec])
     assert "np.pad(np.ones((K1, 1)), ((1, 0), (0, 0)))" in r.output, r.output
     r = CliRunner().invoke(main, ["verify", spec])

@@ -21,8 +21,10 @@ except ImportError:  # pragma: no cover - torch is an optional test dependency
 PRIMES = (2, 3, 5, 7, 11, 13, 17, 19)
 
 
-def sizes_of(graph) -> dict:
-    """Distinct primes for the dims, in order, so that a misplaced transpose cannot hide."""
+def sizes_of(graph, ranked: bool = False) -> dict:
+    """Distinct primes for the dims, in order, so that a misplaced transpose cannot hide;
+    ``ranked``: the primes in the order of the spec's own sizes (a tall X of N: 4, K: 2 stays
+    tall, T - K + 1 stays positive), for a spec whose domain the plain order leaves."""
     from einderive.spec import sizes_with
 
     # a dim no input has (H in D: H * Dh) keeps the spec's size: the generated code has no
@@ -31,7 +33,11 @@ def sizes_of(graph) -> dict:
     kept = {d.name: d.size for d in graph.spec.dims
             if d.definition is None and d.name not in carried and d.size}
     pool = iter(p for p in PRIMES if p not in kept.values())
-    base = {d.name: kept.get(d.name) or next(pool) for d in graph.spec.dims
+    free = [d for d in graph.spec.dims if d.definition is None and d.name not in kept]
+    if ranked:
+        free = sorted(free, key=lambda d: d.size or 0)  # stable: equal sizes keep their order
+    drawn = {d.name: next(pool) for d in free}
+    base = {d.name: kept.get(d.name) or drawn[d.name] for d in graph.spec.dims
             if d.definition is None}
     # a dim defined from others (D: H * Dh) takes the size its definition gives
     return dict(sizes_with(graph.spec.dims, base))
@@ -135,6 +141,9 @@ class _Lib:
         return out if keep else np.squeeze(out, axis=axis)
 
     def matrix_fn(self, kind, x):
+        if kind in ("logdet", "inv") and np.any(np.linalg.cond(
+                x.detach().numpy() if self.t else x) > 1e12):
+            x = x * float("nan")  # singular (Xᵀ A X of a wide X): outside the spec's domain
         if kind == "logdet":
             return torch.logdet(x) if self.t else np.linalg.slogdet(x)[1]
         if kind in ("inv", "det"):
@@ -323,8 +332,21 @@ def fd_gradients(graph, sizes, inputs, h: float = 1e-6) -> dict:
 
 def reference(graph, seed: int = 0) -> Reference:
     """Torch autograd where torch is installed; otherwise forward values only, and the inputs'
-    gradients by finite differences (nodes' adjoints are then unknown: None)."""
-    sizes = sizes_of(graph)
+    gradients by finite differences (nodes' adjoints are then unknown: None).  Where the
+    plain primes leave the spec's domain (a dim defined as T - K + 1 not positive, a logdet of
+    the singular Xᵀ A X of a wide X: a value not finite) the primes follow the spec's sizes."""
+    from einderive.errors import SpecError
+    try:
+        ref = _reference(graph, sizes_of(graph), seed)
+    except SpecError:
+        return _reference(graph, sizes_of(graph, ranked=True), seed)
+    if all(np.all(np.isfinite(np.asarray(v, dtype=float))) for v in ref.values.values()):
+        return ref
+    ranked = sizes_of(graph, ranked=True)
+    return ref if ranked == ref.sizes else _reference(graph, ranked, seed)
+
+
+def _reference(graph, sizes: dict, seed: int) -> Reference:
     inputs = random_inputs(graph, sizes, seed)
     if torch is not None:
         return torch_reference(graph, sizes, inputs)

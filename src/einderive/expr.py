@@ -286,6 +286,10 @@ def _qualified_call(node: ast.Call, loc: Loc,
     reshaping = _reshape_call(node, loc, message)
     if reshaping is not None:
         return reshaping
+    outer = _outer_hint(func.attr, ([] if _module_of(func) else [func.value]) + node.args,
+                        node)
+    if outer:
+        return SpecError(message, loc, outer)
     respell = _Respell()
     copied = copy.deepcopy(node)
     tree = respell.visit(copied)
@@ -314,6 +318,9 @@ def _plain_respelling(node: ast.Call, loc_of: Callable[[ast.AST], Loc]) -> str:
     from .ops import OPS
 
     assert isinstance(node.func, ast.Name)
+    outer = _outer_hint(node.func.id, list(node.args), node)
+    if outer:
+        return outer
     loss = _loss_hint(node.func.id, node)
     if loss:
         return loss
@@ -333,6 +340,17 @@ def _plain_respelling(node: ast.Call, loc_of: Callable[[ast.AST], Loc]) -> str:
         return ""
     text, written = ast.unparse(tree), ast.unparse(node)
     return "" if text == written else f"write {text}, not {written}"
+
+
+def _outer_hint(name: str, args: list[ast.expr], node: ast.Call) -> str:
+    """NumPy's and PyTorch's outer product of two vectors (``outer(a, b)``, ``np.outer``,
+    ``a.outer(b)``, ``ger``) as the spec's einsum, which prints a bᵀ; '' for any other call."""
+    if name not in ("outer", "ger") or len(args) != 2 or node.keywords:
+        return ""
+    tree = ast.Call(ast.Name("einsum", ast.Load()),
+                    [ast.Constant("i,j->ij"), *copy.deepcopy(args)], [])
+    return f"write {ast.unparse(tree)}, not {ast.unparse(node)} (the outer product of two " \
+           "vectors; x[:, None] is not a spec's index)"
 
 
 def _loss_respelling(name: str, args: list[ast.expr]) -> ast.expr | None:

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from typing import Any, NamedTuple
 
+from sympy import S
+
 from . import matrix as mx
 from .kinds import ReduceKind, RefKind
 from .record import replace
@@ -337,13 +339,13 @@ def _alike_collected(m: mx.Add) -> mx.M:
     """``4 X4ᵀ + X4ᵀ`` → ``5 X4ᵀ``: terms a node's name made alike (4 X2ᵀ X2ᵀ with X4 = X2
     X2) are one term, their numbers added."""
     parts = [(t.coeff.value, t.x) if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const)
-             else (1, t) for t in m.terms]
+             else (S.One, t) for t in m.terms]  # a SymPy number: 2 h0 of h0 + h0 (fz6)
     bodies = [b for _, b in parts]
     if len(set(bodies)) == len(bodies):
         return m
     total: dict[mx.M, Any] = {}
     for c, b in parts:
-        total[b] = total.get(b, 0) + c
+        total[b] = total.get(b, S.Zero) + c
     return mx.add(*[mx.scale(mx.Const(c), b) for b, c in total.items()])
 
 

@@ -115,10 +115,10 @@ class MatrixPrinter(TreePrinter):
         """A product of scalars: ``a·b/c``, or a fraction bar where the style stacks fractions."""
         if self.n.stacked_fractions:
             times = self.n.scalar_times()
-            t = times.join(self._print(x) for x in num) or "1"
+            t = times.join(self._factor(x, len(num)) for x in num) or "1"
             if not den:
                 return t
-            b = times.join(self._print(d) for d in den)
+            b = times.join(self._factor(d, len(den)) for d in den)
             if self.n.has_fraction(b):  # no fraction under a bar: the quotient inline
                 return f"{t}{times}/{times}{self.n.paren(b)}"
             if num and self.n.has_fraction(t):  # none over one: 1/den in front
@@ -128,6 +128,12 @@ class MatrixPrinter(TreePrinter):
         for d in den:
             s = f"{s}/{self.bracketed(d)}"
         return s
+
+    def _factor(self, m: mx.M, count: int) -> str:
+        """One of ``count`` factors over or under a fraction bar: a sum among others is
+        bracketed (LaTeX and MathML printed (h − r·h²)·be as h − r h² be), one alone not."""
+        s = self._print(m)
+        return self.n.paren(s) if count > 1 and self.prec(m) <= Prec.ADD else s
 
     def _print_Scale(self, m: mx.Scale) -> str:
         if _negative_coeff(m.coeff):
