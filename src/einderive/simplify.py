@@ -1875,6 +1875,41 @@ def broadcast_factor(m: mx.M) -> mx.M | None:
     return None
 
 
+def common_root_divisor(m: mx.M) -> mx.M | None:
+    """``T ⊘ √u + G − (1/D) (…) ⊙ X ⊘ (√u)^∘3`` → ``(T − (1/D) (…) ⊙ X ⊘ u) ⊘ √u + G``: a
+    root that divides several terms, once in one and to a higher power in another, is
+    divided by once (its even powers left inside are powers of its radicand), as RMS and
+    layer norm's gradients are written and as their one-line specs print them.  Only a root
+    met to two powers: a divisor in general stays with its terms (:func:`_worth_pulling`)."""
+    if not isinstance(m, mx.Add):
+        return None
+    held: list[dict[mx.M, tuple[mx.M, Any]]] = []
+    for t in m.terms:
+        fs = [f for f in _flat_factors(t) if _negative_power(f) and _radicand(cast(Any, f).x)
+              is not None]
+        held.append({cast(Any, f).x: (f, _exp(f)) for f in fs})
+    for base in dict.fromkeys(b for h in held for b in h):
+        exps = [h[base][1] for h in held if base in h]
+        top = max(exps)
+        if len(exps) < 2 or all(e == top for e in exps):
+            continue
+        inside: list[mx.M] = []
+        out: list[mx.M | None] = []
+        for t, h in zip(m.terms, held):
+            if base not in h:
+                out.append(t)
+                continue
+            if not inside:
+                out.append(None)
+            f, e = h[base]
+            left = mx.power(base, e - top)
+            left = square_of_root(left) or left
+            inside.append(_times(_without(t, f), left) if e != top else _without(t, f))
+        joined = _times(mx.power(base, top), _signed_sum(inside))
+        return mx.add(*[joined if t is None else t for t in out])
+    return None
+
+
 def _written_turned(f: mx.M) -> bool:
     """Whether a factor is written with a transpose (``wᵀ``, ``⊘ sᵀ``)."""
     return isinstance(f, mx.Transpose) or isinstance(f, mx.Pow) and isinstance(f.x, mx.Transpose)
@@ -1910,7 +1945,7 @@ RULES: tuple[Rule, ...] = (
     sigmoid_of_exp, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
     norm_of_abs, indicator_of_where, common_signed_scalar, pad_pulls_constant, one_reciprocal,
     reciprocal_exp,
-    pulled_to_meet, rows_under_one_transpose, broadcast_factor,
+    pulled_to_meet, rows_under_one_transpose, broadcast_factor, common_root_divisor,
 )
 
 
@@ -1919,7 +1954,8 @@ RULES: tuple[Rule, ...] = (
 # constant inside a reshape) no rule puts back, so rewriting still ends
 CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_of_turned,
                                         reshape_pulls_constant, pad_pulls_constant,
-                                        common_signed_scalar, one_reciprocal})
+                                        common_signed_scalar, one_reciprocal,
+                                        reduce_pulls_constant})
 
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
