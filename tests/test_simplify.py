@@ -1106,3 +1106,81 @@ def test_new_users_models_print_the_simplified_forms(run, spec, shown, gone):
         assert s not in out, out
     r = run("verify", path)
     assert r.exit_code == 0, r.output
+
+
+# -- broadcast factors that meet: a quotient (X̂ = X ⊘ r) named or written out prints one form ---
+
+r = ref("r", "M", 1)  # a per-row statistic (RMS norm's r, layer norm's σ)
+s = ref("s", "N", 1)  # a per-column statistic (batch norm's σ)
+A_MN = ref("A", "M", "N")
+
+
+def test_a_column_divisor_comes_out_of_a_product_where_it_meets_itself():
+    """rmsnorm with X̂ = X ⊘ r written out: X ⊙ ((G ⊙ X ⊘ r) w) ⊘ r is the one-line spec's
+    X ⊙ ((G ⊙ X) w) ⊘ (r ⊙ r)."""
+    before = mx.hadamard(X, mx.matmul(mx.hadamard(B, X, mx.power(r, -1)), x), mx.power(r, -1))
+    check(S.pulled_to_meet, before, "X ⊙ ((B ⊙ X) x) ⊘ (r ⊙ r)")
+
+
+def test_a_row_divisor_comes_out_of_a_column_sum_where_it_meets_itself():
+    root = mx.fn("sqrt", s)
+    before = mx.hadamard(X, mx.transpose(mx.reduce("colsum", mx.hadamard(
+        B, X, mx.power(mx.transpose(root), -1)))), mx.power(mx.transpose(root), -1))
+    check(S.pulled_to_meet, before, "X ⊙ (colsum(B ⊙ X) ⊘ s)ᵀ")
+
+
+def test_a_divisor_that_meets_nothing_stays_in_the_product():
+    before = mx.hadamard(X, mx.matmul(mx.hadamard(B, X, mx.power(r, -1)), x))
+    assert S.pulled_to_meet(before) is None
+
+
+def test_a_factor_constant_along_a_row_sum_comes_out_at_equal_cost():
+    """P = X ⊘ r named reads rowsum(G ⊙ P); written out, rowsum(G ⊙ X ⊘ r) is the one-line
+    spec's rowsum(G ⊙ X) ⊘ r (a canonical rule: kept at equal cost)."""
+    before = mx.reduce("rowsum", mx.hadamard(B, X, mx.power(r, -1)))
+    whole = S.simplify(before)
+    assert text(whole) == "rowsum(B ⊙ X) ⊘ r"
+    vals = values_for(before)
+    np.testing.assert_allclose(ev(whole, vals), ev(before, vals), rtol=1e-10)
+
+
+def test_transposed_rows_are_one_transposed_column():
+    """Batch norm with √(var + ε) named: (G − …) ⊙ gammaᵀ ⊘ sᵀ is (gamma ⊘ s)ᵀ ⊙ (G − …)."""
+    root = mx.fn("sqrt", s)
+    before = mx.hadamard(mx.add(B, X), mx.transpose(x), mx.power(mx.transpose(root), -1))
+    check(S.rows_under_one_transpose, before, "(x ⊘ √s)ᵀ ⊙ (B + X)")
+
+
+def test_transposed_rows_under_one_transpose_merge():
+    root = mx.fn("sqrt", s)
+    before = mx.hadamard(X, mx.transpose(mx.hadamard(mx.reduce("colsum", B), mx.power(root, -1))),
+                         mx.power(mx.transpose(root), -1))
+    check(S.rows_under_one_transpose, before, "X ⊙ (colsum(B) ⊘ s)ᵀ")
+
+
+def test_two_transposed_names_stay_apart():
+    before = mx.hadamard(X, mx.transpose(a), mx.transpose(b))
+    assert text(S.simplify(before)) == "X ⊙ aᵀ ⊙ bᵀ"
+
+
+def test_a_broadcast_column_in_an_elementwise_product_is_the_column():
+    """llama_mlp with ms split: X ⊙ ((v ⊘ √r) 𝟏ᵀ) is v ⊙ X ⊘ √r."""
+    col = mx.hadamard(mx.matmul(B, x), mx.power(mx.fn("sqrt", r), -1))
+    before = mx.hadamard(X, mx.matmul(col, mx.Ones((1, "N"))))
+    check(S.broadcast_factor, before, "X ⊙ (B x) ⊘ √r")
+
+
+def test_a_root_dividing_terms_to_two_powers_is_divided_by_once():
+    """RMS norm's gradient: T ⊘ √u + G − (1/D) X ⊙ (X w) ⊘ (√u)^∘3 is
+    (T − (1/D) X ⊙ (X w) ⊘ u) ⊘ √u + G."""
+    root = mx.fn("sqrt", r)
+    before = mx.add(mx.hadamard(B, mx.power(root, -1)), A_MN,
+                    mx.neg(mx.hadamard(X, mx.matmul(X, x), mx.power(root, -3))))
+    check(S.common_root_divisor, before, "(B − X ⊙ (X x) ⊘ r) ⊘ √r + A")
+
+
+def test_a_root_dividing_terms_to_one_power_stays_with_them():
+    root = mx.fn("sqrt", r)
+    before = mx.add(mx.hadamard(B, mx.power(root, -1)), mx.hadamard(X, mx.power(root, -1)))
+    assert S.common_root_divisor(before) is None
+

@@ -1930,6 +1930,125 @@ LEFTOVERS: tuple[Rule, ...] = (take_of_stack, complementary_indicators, sign_ove
                                diagonal_of_inverse_diag, reshape_of_reshape, ones_in_comparison)
 
 
+# -- rules: broadcast factors that meet (a quotient such as X̂ = Xc ⊘ s written out) -------------
+
+
+def _merged_bases(m: mx.M) -> mx.M | None:
+    """``m`` (an elementwise product) with the factors of one base merged into one power
+    (``r⁻¹ ⊙ r⁻¹`` is ``r⁻²``, ``√u⁻¹ ⊙ √u⁻¹`` is ``u⁻¹``), or None when no two meet."""
+    merged = merge_powers(m)
+    m = merged if merged is not None else m
+    rooted = merge_roots(m) if isinstance(m, mx.Hadamard) else None
+    return rooted if rooted is not None else merged
+
+
+def pulled_to_meet(m: mx.M) -> mx.M | None:
+    """``X ⊙ ((G ⊙ X ⊘ r) w) ⊘ r`` → ``X ⊙ ((G ⊙ X) w) ⊘ (r ⊙ r)``, ``Xc ⊙ colsum(G ⊙ Xc ⊘
+    sᵀ)ᵀ ⊘ sᵀ`` likewise: a factor constant along the contracted or summed axis of a product
+    or row or column sum that is itself a factor (a column across a product's rows, a row
+    down its columns) comes out where it meets a power of its own base among the other
+    factors, which then merge.  Taking it out alone costs as much as leaving it
+    (:func:`product_pulls_constant`, :func:`reduce_pulls_constant`); meeting its base it
+    costs less, and a spec that names the quotient (X̂ = X ⊘ r) and one that writes it
+    inline print one form."""
+    if not isinstance(m, mx.Hadamard) or m.is_scalar or mx.batch_of(m):
+        return None
+    for k, f in enumerate(m.factors):
+        inner = f.x if isinstance(f, mx.Transpose) else f
+        if isinstance(inner, mx.MatMul):
+            pulled = _pulled(inner)
+        elif isinstance(inner, mx.Reduce):
+            out = reduce_pulls_constant(inner)
+            pulled = list(out.factors) if isinstance(out, mx.Hadamard) else None
+        else:
+            continue
+        if pulled is None:
+            continue
+        if inner is not f:
+            pulled = [mx.transpose(p) for p in pulled]
+        merged = _merged_bases(mx.hadamard(*m.factors[:k], *m.factors[k + 1:], *pulled))
+        if merged is not None:
+            return merged
+    return None
+
+
+def broadcast_factor(m: mx.M) -> mx.M | None:
+    """``X ⊙ ((v ⊘ s) 𝟏ᵀ)`` → ``v ⊙ X ⊘ s``: a column written broadcast across the columns
+    (``c 𝟏ᵀ``) or a row down the rows (``𝟏 rᵀ``) of an elementwise product whose other factors
+    have its whole shape is the column (row) itself, which the product broadcasts."""
+    if not isinstance(m, mx.Hadamard) or len(m.shape) != 2 or mx.batch_of(m):
+        return None
+    for k, f in enumerate(m.factors):
+        if not isinstance(f, mx.MatMul):
+            continue
+        if isinstance(f.b, mx.Ones) and _shape(f.a) == (m.shape[0], 1):
+            part = f.a
+        elif isinstance(f.a, mx.Ones) and _shape(f.b) == (1, m.shape[1]):
+            part = f.b
+        else:
+            continue
+        rest = [*m.factors[:k], *m.factors[k + 1:]]
+        if rest and mx.broadcast_shape([_shape(g) for g in rest]) == m.shape:
+            return mx.hadamard(*rest, part)
+    return None
+
+
+def common_root_divisor(m: mx.M) -> mx.M | None:
+    """``T ⊘ √u + G − (1/D) (…) ⊙ X ⊘ (√u)^∘3`` → ``(T − (1/D) (…) ⊙ X ⊘ u) ⊘ √u + G``: a
+    root that divides several terms, once in one and to a higher power in another, is
+    divided by once (its even powers left inside are powers of its radicand), as RMS and
+    layer norm's gradients are written and as their one-line specs print them.  Only a root
+    met to two powers: a divisor in general stays with its terms (:func:`_worth_pulling`)."""
+    if not isinstance(m, mx.Add):
+        return None
+    held: list[dict[mx.M, tuple[mx.M, Any]]] = []
+    for t in m.terms:
+        fs = [f for f in _flat_factors(t) if _negative_power(f) and _radicand(cast(Any, f).x)
+              is not None]
+        held.append({cast(Any, f).x: (f, _exp(f)) for f in fs})
+    for base in dict.fromkeys(b for h in held for b in h):
+        exps = [h[base][1] for h in held if base in h]
+        top = max(exps)
+        if len(exps) < 2 or all(e == top for e in exps):
+            continue
+        inside: list[mx.M] = []
+        out: list[mx.M | None] = []
+        for t, h in zip(m.terms, held):
+            if base not in h:
+                out.append(t)
+                continue
+            if not inside:
+                out.append(None)
+            f, e = h[base]
+            left = mx.power(base, e - top)
+            left = square_of_root(left) or left
+            inside.append(_times(_without(t, f), left) if e != top else _without(t, f))
+        joined = _times(mx.power(base, top), _signed_sum(inside))
+        return mx.add(*[joined if t is None else t for t in out])
+    return None
+
+
+def _written_turned(f: mx.M) -> bool:
+    """Whether a factor is written with a transpose (``wᵀ``, ``⊘ sᵀ``)."""
+    return isinstance(f, mx.Transpose) or isinstance(f, mx.Pow) and isinstance(f.x, mx.Transpose)
+
+
+def rows_under_one_transpose(m: mx.M) -> mx.M | None:
+    """``(G − …) ⊙ gammaᵀ ⊘ sᵀ`` → ``(gamma ⊘ s)ᵀ ⊙ (G − …)``, ``Xc ⊙ (c ⊘ s)ᵀ ⊘ sᵀ`` →
+    ``Xc ⊙ (c ⊘ s²)ᵀ``: the transposed rows broadcast down a matrix are one transposed
+    column, where they can merge (kept only if smaller: ``X ⊙ aᵀ ⊙ bᵀ`` of two names stays)."""
+    if not isinstance(m, mx.Hadamard) or len(m.shape) != 2 or 1 in m.shape or mx.batch_of(m):
+        return None
+    at = [k for k, f in enumerate(m.factors)
+          if f.shape == (1, m.shape[1]) and _written_turned(f)]
+    if len(at) < 2:
+        return None
+    column = mx.hadamard(*[mx.transpose(m.factors[k]) for k in at])
+    column = _merged_bases(column) or column
+    rest = [f for k, f in enumerate(m.factors) if k not in at]
+    return mx.hadamard(*rest, mx.transpose(column))
+
+
 # -- the table and the fixed point ----------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
@@ -1944,6 +2063,7 @@ RULES: tuple[Rule, ...] = (
     sigmoid_of_exp, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
     norm_of_abs, indicator_of_where, common_signed_scalar, pad_pulls_constant, one_reciprocal,
     reciprocal_exp,
+    pulled_to_meet, rows_under_one_transpose, broadcast_factor, common_root_divisor,
     *LEFTOVERS,
 )
 
@@ -1954,7 +2074,7 @@ RULES: tuple[Rule, ...] = (
 CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_of_turned,
                                         reshape_pulls_constant, pad_pulls_constant,
                                         common_signed_scalar, one_reciprocal,
-                                        diagonal_of_inverse_diag})
+                                        diagonal_of_inverse_diag, reduce_pulls_constant})
 
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
