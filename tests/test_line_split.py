@@ -74,10 +74,6 @@ MADE = [p for path in MADE_FROM for p in made_pairs(path)]
 _QUOTIENT = ("the split spec names a quotient (X̂ = Xc ⊘ s) and prints in it; written out, "
              "(G ⊙ Xc ⊘ s) w is not (G ⊙ Xc) w ⊘ s: no rule takes a column divisor out of a "
              "product")
-_HEADS = ("per-head where-temporaries differ: an inline per-head reshape stands as a "
-          "temporary (t3 = reshape(Xq, [T, H, Dh]), read t3_h) where the spec reads its node "
-          "(Q_h), G Woᵀ is split per head (G t_hᵀ, t = reshape(Wo, [H, Dh, D])), or a "
-          "temporary is transposed by an einsum('ijk->kji', …)")
 MADE_KNOWN: dict[str, str] = {
     "batchnorm:inline:var": "with var inline the one-line spec does not read X̂ in its form: "
                             "(colsum(G ⊙ Xc) ⊘ (…))ᵀ ⊙ Xc, the two roots merged before the "
@@ -93,11 +89,6 @@ MADE_KNOWN: dict[str, str] = {
                            "sum; with ms named it is not (… ⊘ √(…) + G − … ⊘ (√(…))^∘3)",
     "llama_mlp:split:ms.0": "a column broadcast is written (v ⊘ (√(…))^∘3) 𝟏ᵀ ⊙ X, not v ⊙ X ⊘ "
                             "(√(…))^∘3",
-    "multihead_attention:inline:Q": _HEADS,
-    "multihead_attention:inline:K": _HEADS,
-    "multihead_attention:inline:V": _HEADS,
-    "multihead_attention:inline:A": _HEADS,
-    "multihead_attention:inline:O": _HEADS,
     "rmsnorm:split:Y.0": _QUOTIENT,
 }
 
