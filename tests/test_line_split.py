@@ -81,9 +81,6 @@ MADE_KNOWN: dict[str, str] = {
     "batchnorm:inline:Xhat": _QUOTIENT,
     "batchnorm:split:Xhat.1": "the root √(var + ε) named s: (G − …) ⊙ gammaᵀ ⊘ sᵀ vs (gamma ⊘ "
                               "s)ᵀ ⊙ (G − …), two row factors not merged under one transpose",
-    "bilinear_layer:inline:y": "an inline einsum re-read from its index form takes another "
-                               "operand order: einsum('ijk,k,j->i', W, z, x) vs "
-                               "einsum('ijk,j,k->i', W, x, z)",
     "layernorm:inline:Xhat": _QUOTIENT,
     "llama_mlp:inline:ms": "with ms inline the common divisor √(ms + ε) is taken out of the "
                            "sum; with ms named it is not (… ⊘ √(…) + G − … ⊘ (√(…))^∘3)",
