@@ -75,9 +75,6 @@ _QUOTIENT = ("the split spec names a quotient (X̂ = Xc ⊘ s) and prints in it;
              "(G ⊙ Xc ⊘ s) w is not (G ⊙ Xc) w ⊘ s: no rule takes a column divisor out of a "
              "product")
 MADE_KNOWN: dict[str, str] = {
-    "batchnorm:inline:var": "with var inline the one-line spec does not read X̂ in its form: "
-                            "(colsum(G ⊙ Xc) ⊘ (…))ᵀ ⊙ Xc, the two roots merged before the "
-                            "node is reused",
     "batchnorm:inline:Xhat": _QUOTIENT,
     "batchnorm:split:Xhat.1": "the root √(var + ε) named s: (G − …) ⊙ gammaᵀ ⊘ sᵀ vs (gamma ⊘ "
                               "s)ᵀ ⊙ (G − …), two row factors not merged under one transpose",
@@ -111,10 +108,6 @@ MADE_KNOWN.update({
     'models/batch_sum_shared:split:Z.0':
         'another grouping of a batched product: colsum((M Wᵀ Hᵀ) ⊙ A) vs '
         'colsum((Mᵀ A) ⊙ (Wᵀ Hᵀ))',
-    'models/batchnorm_train:inline:var':
-        'with var inline the one-line spec does not read X̂ in its form: '
-        '(colsum(G ⊙ Xc) ⊘ (…))ᵀ ⊙ Xc, the two roots merged before the node is '
-        'reused',
     'models/batchnorm_train:inline:Xhat':
         'the split spec names a quotient (X̂ = Xc ⊘ s) and prints in it; '
         'written out, (G ⊙ Xc ⊘ s) w is not (G ⊙ Xc) w ⊘ s (no rule takes a '
@@ -159,9 +152,9 @@ MADE_KNOWN.update({
         '(G − rowsum(G ⊙ X) ⊘ s) ⊘ s vs (G − rowsum(G ⊙ X ⊘ s)) ⊘ s: a column '
         'divisor not taken out of a row sum',
     'models/layernorm_keepdims:inline:var':
-        'with var inline the one-line spec does not read X̂ in its form: '
-        '(colsum(G ⊙ Xc) ⊘ (…))ᵀ ⊙ Xc, the two roots merged before the node is '
-        'reused',
+        'a column broadcast left outside the common divisor on one side: … ⊘ √(…) − '
+        '(2/(B D²)) (((Y − T) g) ⊘ √(…)) 𝟏ᵀ vs (2/(B D)) (((1/D) T − (1/D) Y) g + …) '
+        '⊘ √(…)',
     'models/layernorm_keepdims:inline:Y':
         'with ms inline the common divisor √(ms + ε) is taken out of the sum; '
         'with ms named it is not (… ⊘ √(…) + G − … ⊘ (√(…))^∘3)',
