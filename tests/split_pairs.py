@@ -194,17 +194,17 @@ def written_out(d: Derivation, keep: set[str], m: mx.M) -> mx.M:
 
 
 def per_element(d: Derivation, keep: set[str], m: mx.M, read: dict[str, mx.M]) -> mx.M:
-    """``m`` with each node of ``d`` not in ``keep`` that it reads per element (Q_h of Q =
-    reshape(Xq, [T, H, Dh])) read as a temporary defined by the node's matrix form (τ3_h,
-    τ3 = reshape(Xq, [T, H, Dh])), as the engine names a whole form read per element
+    """``m`` with each reshape node of ``d`` not in ``keep`` that it reads per element (Q_h
+    of Q = reshape(Xq, [T, H, Dh])) read as a temporary defined by the node's matrix form
+    (τ3_h, τ3 = reshape(Xq, [T, H, Dh])), as the engine names a reshape read per element
     (``read``: the temporaries' definitions): written out in place, an element's subscript
     would be lost (Q_hᵀ as a transpose of the whole rank-3 reshape)."""
     forms = {t.name: f.matrix for t, f in d.forward if t.name not in keep}
     table: dict[mx.M, mx.M] = {}
     for r in mx.leaves(m):
         x = forms.get(r.name)
-        if r.kind != RefKind.TENSOR or not r.batch or x is None or isinstance(x, mx.Ref):
-            continue
+        if r.kind != RefKind.TENSOR or not r.batch or not isinstance(x, mx.Reshape):
+            continue  # (a form read per element as it stands, conv1d(X, W, b), is written in)
         name = f"{r.name}⁎"
         read[name] = x
         table[r] = replace(r, name=name)
