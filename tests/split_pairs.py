@@ -261,7 +261,9 @@ def closed_forms(d: Derivation, keep: set[str], loose: bool = False) -> dict[str
             out[g.name] = None
             continue
         m = form.matrix
-        named = [w for w in form.wheres if isinstance(w.lhs, mx.Ref)]
+        # (a reshape read per element stays the temporary it is, as per_element names one)
+        named = [w for w in form.wheres if isinstance(w.lhs, mx.Ref)
+                 and not (w.lhs.batch and isinstance(w.rhs, mx.Reshape))]
         for _ in named:  # the named parts (where t1 = …) written out: one may name another
             for w in named:
                 m = mx.substitute(m, w.lhs, w.rhs)
