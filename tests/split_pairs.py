@@ -193,6 +193,24 @@ def written_out(d: Derivation, keep: set[str], m: mx.M) -> mx.M:
     return m
 
 
+def per_element(d: Derivation, keep: set[str], m: mx.M, read: dict[str, mx.M]) -> mx.M:
+    """``m`` with each reshape node of ``d`` not in ``keep`` that it reads per element (Q_h
+    of Q = reshape(Xq, [T, H, Dh])) read as a temporary defined by the node's matrix form
+    (τ3_h, τ3 = reshape(Xq, [T, H, Dh])), as the engine names a reshape read per element
+    (``read``: the temporaries' definitions): written out in place, an element's subscript
+    would be lost (Q_hᵀ as a transpose of the whole rank-3 reshape)."""
+    forms = {t.name: f.matrix for t, f in d.forward if t.name not in keep}
+    table: dict[mx.M, mx.M] = {}
+    for r in mx.leaves(m):
+        x = forms.get(r.name)
+        if r.kind != RefKind.TENSOR or not r.batch or not isinstance(x, mx.Reshape):
+            continue  # (a form read per element as it stands, conv1d(X, W, b), is written in)
+        name = f"{r.name}⁎"
+        read[name] = x
+        table[r] = replace(r, name=name)
+    return mx.substitute_all(m, table) if table else m
+
+
 def canonical(m: mx.M, show, loose: bool = False) -> mx.M:
     """``m`` with the choices that do not change the form undone: a constant factor in front
     of a sum multiplied into its terms (also the first sum of a product), and the terms of
@@ -243,12 +261,17 @@ def closed_forms(d: Derivation, keep: set[str], loose: bool = False) -> dict[str
             out[g.name] = None
             continue
         m = form.matrix
-        named = [w for w in form.wheres if isinstance(w.lhs, mx.Ref)]
+        # (a reshape read per element stays the temporary it is, as per_element names one)
+        named = [w for w in form.wheres if isinstance(w.lhs, mx.Ref)
+                 and not (w.lhs.batch and isinstance(w.rhs, mx.Reshape))]
         for _ in named:  # the named parts (where t1 = …) written out: one may name another
             for w in named:
                 m = mx.substitute(m, w.lhs, w.rhs)
-        m = simplify(written_out(d, keep, m), form.wheres)
-        m, defs = _temporaries(m, form.wheres)
+        read: dict[str, mx.M] = {}
+        m = simplify(written_out(d, keep, per_element(d, keep, m, read)), form.wheres)
+        wheres = tuple(replace(w, rhs=per_element(d, keep, w.rhs, read)) for w in form.wheres)
+        wheres += tuple(Where(mx.Ref(n, RefKind.TENSOR, x.shape), x) for n, x in read.items())
+        m, defs = _temporaries(m, wheres)
         out[g.name] = p.matrix(canonical(m, p.matrix, loose)) + "".join(
             f"; {n} = {p.matrix(canonical(written_out(d, keep, x), p.matrix, loose))}"
             for n, x in defs)

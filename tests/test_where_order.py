@@ -157,19 +157,21 @@ def test_a_part_met_with_its_terms_in_another_order_is_named_once():
 def test_an_upstream_closed_form_read_twice_stands_as_the_temporary_it_printed_as():
     from test_closed_temporaries import assert_defined, closed
     d = derive_file(str(CONVNEXT))
-    parts = ["t1 = (((Y ⊙ gᵀ) W2ᵀ) ⊙ (Φ(Nn W1) + φ(Nn W1) ⊙ (Nn W1))) W1ᵀ",
-             "t2 = (1/C) rowsum(M ⊙ M) + 1e-06"]
-    assert closed(d, "M") == ("(2 t1 − (2/C) M ⊙ rowsum(M ⊙ t1) ⊘ t2) ⊘ √t2", parts)
+    parts = ["t1 = (((Y ⊙ gᵀ) W2ᵀ) ⊙ (Φ(Nn W1) + φ(Nn W1) ⊙ (Nn W1))) W1ᵀ"]
+    # (the normalised node Nn read back: was (2 t1 − (2/C) M ⊙ rowsum(M ⊙ t1) ⊘ t2) ⊘ √t2,
+    # where t2 = (1/C) rowsum(M ⊙ M) + 1e-06)
+    root = "√((1/C) rowsum(M ⊙ M) + 1e-06)"
+    assert closed(d, "M") == (f"(2 t1 − (2/C) Nn ⊙ rowsum(Nn ⊙ t1)) ⊘ {root}", parts)
     # ∂L/∂Dw = ∂L/∂M − (1/C) rowsum(∂L/∂M) was "too large", and ∂L/∂X, ∂L/∂w0..w2 after it
     # had none
-    t3 = "t3 = (2 t1 − (2/C) M ⊙ rowsum(M ⊙ t1) ⊘ t2) ⊘ √t2"
-    assert closed(d, "Dw") == ("t3 − (1/C) rowsum(t3)", [*parts, t3])
-    # ∂L/∂Dw's closed form, which ∂L/∂X's block names t4, is read by that name where the
-    # taps' blocks meet it (they wrote it out: colsum(slice(X, 0:To) ⊙ (t3 − (1/C) …)))
-    t4 = "t4 = t3 − (1/C) rowsum(t3)"
-    assert closed(d, "w0") == ("colsum(t4 ⊙ slice(X, 0:To))", [*parts, t3, t4])
-    assert closed(d, "w1") == ("colsum(t4 ⊙ slice(X, 1:To + 1))", [*parts, t3, t4])
-    assert closed(d, "X")[1] == [*parts, t3, t4]
+    t2 = f"t2 = (2 t1 − (2/C) Nn ⊙ rowsum(Nn ⊙ t1)) ⊘ {root}"
+    assert closed(d, "Dw") == ("t2 − (1/C) rowsum(t2)", [*parts, t2])
+    # ∂L/∂Dw's closed form, which ∂L/∂X's block names t3, is read by that name where the
+    # taps' blocks meet it (they wrote it out: colsum(slice(X, 0:To) ⊙ (t2 − (1/C) …)))
+    t3 = "t3 = t2 − (1/C) rowsum(t2)"
+    assert closed(d, "w0") == ("colsum(t3 ⊙ slice(X, 0:To))", [*parts, t2, t3])
+    assert closed(d, "w1") == ("colsum(t3 ⊙ slice(X, 1:To + 1))", [*parts, t2, t3])
+    assert closed(d, "X")[1] == [*parts, t2, t3]
     assert all(a.omitted is None for a in d.adjoints), \
         [(a.name, a.omitted) for a in d.adjoints if a.omitted]
     assert_defined(d)

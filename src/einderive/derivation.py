@@ -413,8 +413,16 @@ def _split_anew(closed: Form, shown: Form) -> bool:
         return False
     split = [w for w in closed.wheres if is_temporary(w) and isinstance(w.rhs, mx.Reshape)
              and isinstance(w.rhs.x, mx.Ref) and w.rhs.x.kind == RefKind.TENSOR]
-    return bool(split) and any(isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT and r.batch
-                               for r in mx.leaves(shown.matrix))
+    if not split:
+        return False
+    if any(r.kind == RefKind.ADJOINT and r.batch for r in mx.leaves(shown.matrix)):
+        return True
+    # or an adjoint read per element through the chain form's own temporary (with O inline,
+    # ∂L/∂A_h = t1_h V_hᵀ, where t1 = reshape(∂L/∂Om, [T, H, Dh]))
+    read = {r.name for r in mx.leaves(shown.matrix) if r.batch}
+    return any(isinstance(w.lhs, mx.Ref) and w.lhs.name in read and isinstance(w.rhs, mx.Reshape)
+               and any(r.kind == RefKind.ADJOINT for r in mx.leaves(w.rhs))
+               for w in shown.wheres)
 
 
 def _other_element(closed: mx.M, shown: mx.M | None) -> bool:

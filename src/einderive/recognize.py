@@ -3021,7 +3021,23 @@ class _Reader:
         def first(b: Blob) -> int:
             at = [out.index(i) for i in b.idx if i in out]
             return min(at) if at else len(out)
-        blobs = sorted(blobs, key=lambda b: (first(b), -len(b.idx)))
+        # ties (operands with no free letter, of one rank) in the order their letters are
+        # first read, the output's and the operands' before them: einsum('ijk,j,k->i', W, x,
+        # z) whatever order the product's factors came in (a spec's inline einsum, re-read
+        # from its index form, prints as its named node's form)
+        rest = sorted(blobs, key=lambda b: (first(b), -len(b.idx)))
+        seen: dict[Any, int] = {}
+        for i in out:
+            seen.setdefault(i, len(seen))
+        blobs = []
+        while rest:
+            pick = min(rest, key=lambda b: (first(b), -len(b.idx),
+                                            min((seen[i] for i in b.idx if i in seen),
+                                                default=len(seen))))
+            rest.remove(pick)
+            blobs.append(pick)
+            for i in pick.idx:
+                seen.setdefault(i, len(seen))
         every = list(out) + [i for b in blobs for i in b.idx]
         if any(not isinstance(i, Symbol) for i in every):
             # a number in a blob's indices (a position no rule read): einsum has no letter

@@ -203,8 +203,30 @@ def _numerator_read(m: mx.M, a: mx.M, b: mx.M, ref: mx.M) -> mx.M:
     divisor no longer cancels); linear attention's O = (A X Wv) ⊘ rowsum(A) reads
     rowsum(G ⊙ (A X Wv)) ⊘ rowsum(A) as rowsum(G ⊙ O)."""
     held = mx.Ref("·divisor", RefKind.ANON, b.shape)  # (b, held apart while a is rewritten)
-    out = mx.substitute(mx.substitute(m, b, held), a, mx.hadamard(ref, held))
-    return mx.substitute(_held_out(out, held), held, b)
+    # and the divisor's radicand, where the form reads it whole (batch norm with var inline:
+    # Xc ⊙ (colsum(G ⊙ Xc) ⊘ s)ᵀ, X̂ = Xc ⊘ √sᵀ, s = (1/B) colsum(Xc ⊙ Xc) + ε: written
+    # X̂ ⊙ √sᵀ there too, s would no longer cancel the root)
+    table = {p: mx.Ref(f"·radicand{k}", RefKind.ANON, p.shape)
+             for k, p in enumerate(_radicands(b), 1) if a in set(mx.walk(p))}
+    out = mx.substitute_all(mx.substitute(m, b, held), table) if table else \
+        mx.substitute(m, b, held)
+    out = _held_out(mx.substitute(out, a, mx.hadamard(ref, held)), held)
+    if table:
+        out = mx.substitute_all(out, {r: p for p, r in table.items()})
+    return mx.substitute(out, held, b)
+
+
+def _radicands(b: mx.M) -> list[mx.M]:
+    """The bases of ``b``'s factors under their powers, transposes and functions of one
+    argument (s of √sᵀ), each also transposed."""
+    out: list[mx.M] = []
+    for f in b.factors if isinstance(b, mx.Hadamard) else (b,):
+        x = f
+        while isinstance(x, (mx.Transpose, mx.Pow)) or isinstance(x, mx.Fn) and not x.rest:
+            x = x.x
+        if x != f:
+            out += [p for p in (x, mx.transpose(x)) if p not in out]
+    return out
 
 
 def _held_out(m: mx.M, held: mx.M) -> mx.M:
@@ -225,7 +247,9 @@ def _taken_out(m: mx.M, held: mx.M) -> mx.M:
         return m
     rest = list(m.x.factors)
     rest.remove(held)
-    return mx.hadamard(mx.reduce(m.kind, mx.hadamard(*rest)), held)
+    # (a column sum is a column: the row held is taken out as that column)
+    out = held if ReduceKind(m.kind) == ReduceKind.ROWSUM else mx.transpose(held)
+    return mx.hadamard(mx.reduce(m.kind, mx.hadamard(*rest)), out)
 
 
 def _written_size(m: mx.M, named: Named, keep: mx.M) -> tuple[int, int]:
