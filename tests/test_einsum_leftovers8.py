@@ -30,41 +30,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from notation_reader import ReaderError
-from printed import entries
+# the CLI and read-back checks of the einsum leftovers, written once
+from test_einsum_leftovers7 import _env, _expanded, _reads_good_rejects_bad, _verified
 
 from einderive.api import derive_file
 
 TESTS = Path(__file__).resolve().parent
 MODELS = TESTS / "models"
 CIN = MODELS / "more15" / "cin_xdeepfm.yaml"
-
-
-def _expanded(run, path: Path) -> str:
-    out = run("derive", str(path), "--expand")
-    assert out.exit_code == 0, out.output
-    return out.stdout
-
-
-def _verified(run, path: Path) -> None:
-    out = run("verify", str(path))
-    assert out.exit_code == 0, out.output
-    assert "match finite differences in every printed form" in " ".join(out.stdout.split())
-
-
-def _env(d, run, path: Path):
-    """The test reader's environment of ``d``, knowing its where-temporaries."""
-    import torch_reference as R
-    from test_printed_forms import env_for, with_temporaries
-    out = run("derive", str(path))
-    assert out.exit_code == 0, out.output
-    return with_temporaries(d, env_for(d, R.reference(d.graph, seed=1)), entries(out.output))
-
-
-def _reads_good_rejects_bad(env, good: str, bad: str) -> None:
-    env.check(good)
-    with pytest.raises(ReaderError):
-        env.check(bad)
 
 
 # -- a sum over one axis of a tensor of three axes -------------------------------------------
