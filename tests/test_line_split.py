@@ -76,22 +76,6 @@ MADE_KNOWN: dict[str, str] = {}  # every made pair of specs/ prints one form (ls
 # the tests/models specs' made pairs (run with EINDERIVE_MORE_MODELS=1): a model's pair is
 # made again from its spec by line_split_made, its name says which (models/<spec>:<kind>:<node>)
 MADE_KNOWN.update({
-    'models/attention_batched:inline:P':
-        'batched: rowsum((G Vᵀ) ⊙ softmax(S)) is not read as rowsum(G ⊙ O) (the'
-        ' rule for O = softmax(S) V acts on unbatched forms only) or through '
-        'two nodes (Z = O Wo)',
-    'models/attention_masked:inline:P':
-        'batched: rowsum((G Vᵀ) ⊙ softmax(S)) is not read as rowsum(G ⊙ O) (the'
-        ' rule for O = softmax(S) V acts on unbatched forms only) or through '
-        'two nodes (Z = O Wo)',
-    'models/attention_masked:inline:O':
-        'batched: rowsum((G Vᵀ) ⊙ softmax(S)) is not read as rowsum(G ⊙ O) (the'
-        ' rule for O = softmax(S) V acts on unbatched forms only) or through '
-        'two nodes (Z = O Wo)',
-    'models/attention_multihead:inline:P':
-        'batched: rowsum((G Vᵀ) ⊙ softmax(S)) is not read as rowsum(G ⊙ O) (the'
-        ' rule for O = softmax(S) V acts on unbatched forms only) or through '
-        'two nodes (Z = O Wo)',
     'models/batch_sum_shared:split:Z.0':
         'another grouping of a batched product: colsum((M Wᵀ Hᵀ) ⊙ A) vs '
         'colsum((Mᵀ A) ⊙ (Wᵀ Hᵀ))',

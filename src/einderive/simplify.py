@@ -791,6 +791,16 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
         """Each form that is a matrix product -> its node (:func:`make_row_sum_of_node`)."""
         return {form: ref for form, ref in self if isinstance(form, mx.MatMul)}
 
+    @cached_property
+    def matmul_chains(self) -> dict[tuple[mx.M, ...], mx.M]:
+        """The operands of each form that is a matrix product, however bracketed -> its node
+        (the first of two with one form; :func:`_node_of_chain`)."""
+        out: dict[tuple[mx.M, ...], mx.M] = {}
+        for form, ref in self:
+            if isinstance(form, mx.MatMul):
+                out.setdefault(tuple(_chain(form)), ref)
+        return out
+
 
 def _forward_forms(named: Named) -> ForwardForms:
     return named if isinstance(named, ForwardForms) else ForwardForms(named)
@@ -1123,6 +1133,7 @@ def make_row_sum_of_node(named: Named) -> Rule:
     ``Z = solve(S, (X - mu).T)``, as it is with the difference on its own line); and
     ``rowsum(A ⊙ (B Cᵀ))`` → ``rowsum(B ⊙ Z)`` where ``Z = A C`` is one."""
     nodes = _forward_forms(named).matmuls
+    runs = _forward_forms(named).matmul_chains
 
     def row_sum_of_node(m: mx.M) -> mx.M | None:
         if not (nodes and isinstance(m, mx.MatMul) and isinstance(m.b, mx.Reduce) and
@@ -1134,16 +1145,27 @@ def make_row_sum_of_node(named: Named) -> Rule:
     def row_sum_through_node(m: mx.M) -> mx.M | None:
         # rowsum(A ⊙ (B Cᵀ)) = rowsum(B ⊙ (A C)): Σ_j A_ij Σ_l B_il C_jl, summed the other
         # way, when A C is a node (attention's rowsum(softmax(S) ⊙ (G Vᵀ)) is rowsum(G ⊙ O)
-        # for O = softmax(S) V, as it is with P = softmax(S) on its own line)
-        if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.ROWSUM and
-                isinstance(m.x, mx.Hadamard) and len(m.x.factors) == 2) or mx.batch_of(m):
+        # for O = softmax(S) V, as it is with P = softmax(S) on its own line); per batch
+        # element too, and A C may be a node of nodes however bracketed (Z = O Wo of
+        # O = P V: rowsum(P ⊙ (G Woᵀ Vᵀ)) is rowsum(G ⊙ Z)); colsum(Aᵀ ⊙ (C Bᵀ)) is
+        # rowsum(A ⊙ (B Cᵀ)), as the index form may read it back
+        if not (isinstance(m, mx.Reduce) and m.kind in (ReduceKind.ROWSUM, ReduceKind.COLSUM)
+                and isinstance(m.x, mx.Hadamard) and len(m.x.factors) == 2):
             return None
-        for a, bc in (m.x.factors, m.x.factors[::-1]):
-            if isinstance(bc, mx.MatMul) and isinstance(bc.b, mx.Transpose) and \
-                    a.shape == bc.shape and not mx.batch_of(a):
-                ref = nodes.get(mx.matmul(a, bc.b.x))
-                if ref is not None and ref.shape == bc.a.shape:
-                    return mx.reduce(ReduceKind.ROWSUM, mx.hadamard(bc.a, ref))
+        factors = m.x.factors if m.kind == ReduceKind.ROWSUM else \
+            tuple(mx.transpose(f) for f in m.x.factors)
+        for a, bc in (factors, factors[::-1]):
+            if not (isinstance(bc, mx.MatMul) and a.shape == bc.shape):
+                continue
+            chain = _chain(bc)
+            for k in range(1, len(chain)):  # B = chain[:k], Cᵀ = chain[k:]
+                c = [mx.transpose(f) for f in reversed(chain[k:])]
+                if not any(isinstance(f, mx.Transpose) for f in chain[k:]):
+                    continue
+                ref = _node_of_chain([*_chain(a), *c], runs)
+                b = _product(chain[:k])
+                if ref is not None and ref.shape == b.shape:
+                    return mx.reduce(ReduceKind.ROWSUM, mx.hadamard(b, ref))
         return None
 
     def row_sum_of_node_either(m: mx.M) -> mx.M | None:
@@ -1152,6 +1174,21 @@ def make_row_sum_of_node(named: Named) -> Rule:
         return row_sum_of_node(m) if isinstance(m, mx.MatMul) else row_sum_through_node(m)
     row_sum_of_node_either.__doc__ = make_row_sum_of_node.__doc__
     return row_sum_of_node_either
+
+
+def _node_of_chain(chain: list[mx.M], runs: Mapping[tuple[mx.M, ...], mx.M]) -> mx.M | None:
+    """The node that the product ``chain`` is, its runs read as nodes (longest first) until
+    one node is left: ``P V Wo`` is ``Z`` for ``O = P V`` and ``Z = O Wo``; None if it is none."""
+    chain = list(chain)
+    while len(chain) > 1:
+        hit = next(((i, n) for n in range(len(chain), 1, -1) for i in range(len(chain) - n + 1)
+                    if tuple(chain[i:i + n]) in runs), None)
+        if hit is None:
+            return None
+        i, n = hit
+        chain[i:i + n] = [runs[tuple(chain[i:i + n])]]
+    only = chain[0]
+    return only if only in runs.values() else None
 
 
 def _inverse_of(m: mx.M, forms: Mapping[mx.M, mx.M] | None = None) -> mx.M | None:
