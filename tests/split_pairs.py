@@ -13,8 +13,9 @@ from einderive import matrix as mx
 from einderive.derivation import Derivation, derive
 from einderive.kinds import RefKind
 from einderive.render.styles import Unicode
-from einderive.recognize import Where, transpose_deep
+from einderive.recognize import Where, node_ref, transpose_deep
 from einderive.record import replace
+from einderive.reuse import Named, reusable, reuse
 from einderive.simplify import rebuild, simplify
 from einderive.spec import loads
 
@@ -193,6 +194,12 @@ def written_out(d: Derivation, keep: set[str], m: mx.M) -> mx.M:
     return m
 
 
+def kept(d: Derivation, keep: set[str]) -> Named:
+    """The forward nodes of ``d`` in ``keep``, as a form written in them reads them."""
+    return reusable([(node_ref(t.name, t.shape, f.matrix), f.matrix) for t, f in d.forward
+                     if t.name in keep])
+
+
 def per_element(d: Derivation, keep: set[str], m: mx.M, read: dict[str, mx.M]) -> mx.M:
     """``m`` with each reshape node of ``d`` not in ``keep`` that it reads per element (Q_h
     of Q = reshape(Xq, [T, H, Dh])) read as a temporary defined by the node's matrix form
@@ -268,7 +275,13 @@ def closed_forms(d: Derivation, keep: set[str], loose: bool = False) -> dict[str
             for w in named:
                 m = mx.substitute(m, w.lhs, w.rhs)
         read: dict[str, mx.M] = {}
-        m = simplify(written_out(d, keep, per_element(d, keep, m, read)), form.wheres)
+        m = per_element(d, keep, m, read)
+        written = written_out(d, keep, m)
+        if written != m:  # a node written out reads the kept ones as the engine reads every
+            # form: b5's exp(−x ⊙ x) is exp(−b3) where b3 = x ⊙ x is kept
+            m = reuse(simplify(written, form.wheres), kept(d, keep))
+        else:
+            m = simplify(written, form.wheres)
         wheres = tuple(replace(w, rhs=per_element(d, keep, w.rhs, read)) for w in form.wheres)
         wheres += tuple(Where(mx.Ref(n, RefKind.TENSOR, x.shape), x) for n, x in read.items())
         m, defs = _temporaries(m, wheres)

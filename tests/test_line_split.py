@@ -102,8 +102,6 @@ MADE_KNOWN.update({
     'models/fanout8:inline:b3':
         '(b6ᵀ + x xᵀ) ⊙ x vs (x ⊙ x) xᵀ + x b6ᵀ: a broadcast factor distributed'
         ' on one side; and exp(−b3) read by name on one side only',
-    'models/fanout8:inline:b5':
-        'exp(−b3) with b3 = x ⊙ x inline is not read as the node b3',
     'models/gaussian_nll_batch:inline:Z':
         '−colsum(D S⁻¹) vs −rowsum(S⁻¹ Dᵀ): a transposed orientation',
     'models/gelu_mlp:inline:Y':
