@@ -242,6 +242,10 @@ def canonical(m: mx.M, show, loose: bool = False) -> mx.M:
             for f in parts[1:]:
                 out = mx.matmul(out, f)
             return canonical(out, show, loose) if out != m else out
+    if isinstance(m, mx.MatMul) and m.shape == () and _shape(kids[0])[0] == 1 and \
+            _shape(kids[1])[1] == 1:  # an inner product aᵀ b is bᵀ a: its vectors in text order
+        a, b = sorted((mx.transpose(kids[0]), kids[1]), key=show)
+        return mx.matmul(mx.transpose(a), b)
     if isinstance(m, mx.Add):
         terms = [t for k in kids for t in (k.terms if isinstance(k, mx.Add) else (k,))]
         return mx.Add(tuple(sorted(terms, key=show)), m.shape)
@@ -249,6 +253,10 @@ def canonical(m: mx.M, show, loose: bool = False) -> mx.M:
         factors = [f for k in kids for f in (k.factors if isinstance(k, mx.Hadamard) else (k,))]
         return mx.Hadamard(tuple(sorted(factors, key=show)), m.shape)
     return rebuild(m, kids)
+
+
+def _shape(m: mx.M) -> tuple[object, ...]:
+    return tuple(m.shape) if len(m.shape) == 2 else (None, None)
 
 
 def _chain(m: mx.M) -> list[mx.M]:

@@ -135,12 +135,6 @@ MADE_KNOWN.update({
     'models/literal_one_broadcast:inline:Y':
         "one form sums over the batch axis with NumPy's sum(…, axis=0, "
         'keepdims=True), the other per element Σ_b',
-    'models/matrix_functions_mix:inline:t':
-        'vᵀ diagonal(A) (inline) vs vᵀ colsum(A ⊙ 𝐈) / diagonal(Y)ᵀ v (named): '
-        "a diagonal read two ways, and an inner product's order",
-    'models/matrix_functions_mix:inline:d':
-        'vᵀ diagonal(A) (inline) vs vᵀ colsum(A ⊙ 𝐈) / diagonal(Y)ᵀ v (named): '
-        "a diagonal read two ways, and an inner product's order",
     'models/maxpool_minpool:inline:lo':
         'another grouping of the same terms (a product with Wᵀ distributed on '
         'one side)',

@@ -498,9 +498,11 @@ def _turns_preactivation(x: M, pushed: M) -> bool:
     of a product (σ(X Wᵀ + bᵀ) as the line wrote it, σ(X W)) into the transposed
     pre-activation (σ(W Xᵀ + b), σ(Wᵀ Xᵀ)): that transpose is written outside instead,
     (δ ⊙ σ'(X Wᵀ + bᵀ))ᵀ, σ(X W)ᵀ.  A pre-activation the push makes plainer (𝟙[Wᵀ Xᵀ > 0]
-    to 𝟙[X W > 0]) is pushed into."""
+    to 𝟙[X W > 0]) is pushed into, and so is one it leaves plain ((V ⊙ (1 − tanh(X A)ᵀ^∘2))ᵀ
+    is Vᵀ ⊙ (1 − tanh(X A)^∘2): the push only takes the transpose off the function)."""
     before = _preactivation_transposes(x)
-    return before is not None and (_preactivation_transposes(pushed) or 0) >= before
+    after = _preactivation_transposes(pushed) or 0
+    return before is not None and after >= before and after > 0
 
 
 def adds_preactivation_transposes(x: M, turned: M) -> bool:

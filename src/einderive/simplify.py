@@ -2086,6 +2086,36 @@ def rows_under_one_transpose(m: mx.M) -> mx.M | None:
     return mx.hadamard(*rest, mx.transpose(column))
 
 
+# -- rules: line-split invariance (session 36, ls4) -------------------------------------------------
+
+
+def diagonal_of_masked(m: mx.M) -> mx.M | None:
+    """``colsum(A ⊙ 𝐈)`` → ``diagonal(A)`` (``rowsum`` likewise): a square matrix masked by
+    the identity and summed along either axis is its diagonal, as a column (trace(A diag(v))
+    reads vᵀ colsum(A ⊙ 𝐈) from its index form; with diag(v) on its own line, vᵀ diagonal(A)).
+    Only a factor of the whole square shape: a column broadcast across it (c ⊙ 𝐈) is no
+    matrix's diagonal."""
+    if not (isinstance(m, mx.Reduce) and m.kind in (ReduceKind.ROWSUM, ReduceKind.COLSUM) and
+            isinstance(m.x, mx.Hadamard)) or mx.batch_of(m):
+        return None
+    shape = _shape(m.x)
+    if len(shape) != 2 or shape[0] != shape[1]:
+        return None
+    eyes = [k for k, f in enumerate(m.x.factors) if isinstance(f, mx.Eye)]
+    rest = [f for k, f in enumerate(m.x.factors) if k not in eyes]
+    if len(eyes) != 1 or not rest:
+        return None
+    inner = mx.hadamard(*rest) if len(rest) > 1 else rest[0]
+    if _shape(inner) != shape:
+        return None
+    if isinstance(inner, mx.Transpose):  # a matrix and its transpose have one diagonal
+        inner = inner.x
+    return mx.Diagonal(inner, (shape[0], 1))
+
+
+LINE_SPLIT: tuple[Rule, ...] = (diagonal_of_masked,)
+
+
 # -- the table and the fixed point ----------------------------------------------------------------
 
 RULES: tuple[Rule, ...] = (
@@ -2101,7 +2131,7 @@ RULES: tuple[Rule, ...] = (
     norm_of_abs, indicator_of_where, common_signed_scalar, pad_pulls_constant, one_reciprocal,
     reciprocal_exp,
     pulled_to_meet, rows_under_one_transpose, broadcast_factor, common_root_divisor,
-    *LEFTOVERS,
+    *LEFTOVERS, *LINE_SPLIT,
 )
 
 

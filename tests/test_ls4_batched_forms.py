@@ -1,0 +1,129 @@
+"""Issue 12, line-split invariance of tests/models (session 36, ls4): forms that a spec
+prints the same whether a node is on its own line or written inline.
+
+- Batched attention with the softmax (or the output O = P V) written inline: the row sum
+  of ∂L/∂S, rowsum((G Vᵀ) ⊙ softmax(S)), reads the output node, rowsum(G ⊙ O), per batch
+  element as it does unbatched, and through two nodes (Z = O Wo: rowsum(G ⊙ Z)).
+- A transposed elementwise product whose function of a product is transposed inside
+  ((V ⊙ (1 − tanh(X_b A_b)ᵀ^∘2))ᵀ) takes its transpose in: Vᵀ ⊙ (1 − tanh(X_b A_b)^∘2).
+
+Every spec here passes ``einderive verify`` (each printed form against finite differences).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ATTENTION = """
+name: attention_softmax_inline
+dims: {B: 2, N: 3, D: 4}
+inputs: {Q: [B, N, D], K: [B, N, D], V: [B, N, D], G: [B, N, D]}
+forward:
+  - S = Q @ transpose(K, axes=(0, 2, 1)) / sqrt(D)
+  - O = softmax(S, axis=-1) @ V
+  - L = sum(G * O)
+loss: L
+"""
+
+PROJECTED = """
+name: attention_output_inline
+dims: {B: 2, N: 3, D: 4, E: 5}
+inputs: {Q: [B, N, D], K: [B, N, D], V: [B, N, D], Wo: [D, E], G: [B, N, E]}
+forward:
+  - S = Q @ transpose(K, axes=(0, 2, 1)) / sqrt(D)
+  - P = softmax(S, axis=-1)
+  - Z = P @ V @ Wo
+  - L = sum(G * Z)
+loss: L
+"""
+
+PROJECTED_SOFTMAX = PROJECTED.replace("  - P = softmax(S, axis=-1)\n", "").replace(
+    "Z = P @ V @ Wo", "O = softmax(S, axis=-1) @ V\n  - Z = O @ Wo").replace(
+    "attention_output_inline", "attention_projected_softmax_inline")
+
+EINSUM = """
+name: einsum_batched_inline
+dims: {B: 2, T: 3, D: 2, E: 3}
+inputs: {X: [B, T, D], A: [B, D, E], V: [E, T]}
+forward:
+  - Z = einsum("bte,et->b", tanh(einsum("btd,bde->bte", X, A)), V)
+  - L = sum(Z ** 2)
+loss: L
+"""
+
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    text = textwrap.dedent(text)
+    path = tmp_path / (text.split("name: ")[1].split("\n")[0] + ".yaml")
+    path.write_text(text)
+    return path
+
+
+def _expanded(run, path: Path) -> str:
+    out = run("derive", path, "--expand")
+    assert out.exit_code == 0, out.output
+    return " ".join(out.stdout.split())
+
+
+def _verified(run, path: Path) -> None:
+    out = run("verify", path)
+    assert out.exit_code == 0, out.output
+    assert "match finite differences in every printed form" in " ".join(out.stdout.split())
+
+
+@pytest.mark.parametrize("text, dS", [
+    (ATTENTION, "= softmax(S) ⊙ (G Vᵀ − rowsum(G ⊙ O)) ∂L/∂Q"),
+    (PROJECTED, "= P ⊙ (G Woᵀ Vᵀ − rowsum(G ⊙ Z)) ∂L/∂Q"),
+    (PROJECTED_SOFTMAX, "= softmax(S) ⊙ (G Woᵀ Vᵀ − rowsum(G ⊙ Z)) ∂L/∂Q"),
+], ids=["softmax_inline", "output_inline", "softmax_inline_projected"])
+def test_batched_attention_reads_its_output_in_the_row_sum(run, tmp_path, text, dS):
+    path = _spec(tmp_path, text)
+    flat = _expanded(run, path)
+    assert dS in flat, flat
+    assert "⊙ softmax(S))" not in flat and "colsum(" not in flat, flat
+    _verified(run, path)
+
+
+def test_the_row_sum_is_left_where_the_product_is_no_node(run, tmp_path):
+    """With L = sum(G * (P @ V) * (P @ V)) no node is P V: the row sum of ∂L/∂S keeps the
+    product, never a node of another product (S, P)."""
+    text = ATTENTION.replace("O = softmax(S, axis=-1) @ V", "P = softmax(S, axis=-1)").replace(
+        "L = sum(G * O)", "L = sum(G * (P @ V) * (P @ V))").replace(
+        "attention_softmax_inline", "attention_no_node")
+    path = _spec(tmp_path, text)
+    flat = _expanded(run, path)
+    assert "= 2 P ⊙ ((G ⊙ (P V)) Vᵀ − rowsum(G ⊙ (P V)^∘2)) ∂L/∂Q" in flat, flat
+    _verified(run, path)
+
+
+def test_a_transposed_product_of_a_function_takes_its_transpose_in(run, tmp_path):
+    path = _spec(tmp_path, EINSUM)
+    flat = _expanded(run, path)
+    assert "= 2 Z_b·(Vᵀ ⊙ (1 − tanh(X_b A_b)^∘2)) A_bᵀ" in flat, flat
+    assert "= 2 Z_b·X_bᵀ (Vᵀ ⊙ (1 − tanh(X_b A_b)^∘2))" in flat, flat
+    assert "ᵀ^∘2" not in flat, flat
+    _verified(run, path)
+
+
+TRACE_DIAG = """
+name: trace_of_diag_product
+dims: {N: 3}
+inputs: {A: [N, N], v: [N]}
+forward:
+  - t = trace(A @ diag(v)) + trace(diag(v) @ A.T)
+  - L = t * t
+loss: L
+"""
+
+
+def test_a_matrix_masked_by_the_identity_and_summed_is_its_diagonal(run, tmp_path):
+    """trace(A diag(v)) reads Σ_i Σ_i′ v_i A_i′i δ_ii′ from its index form: vᵀ diagonal(A)
+    (was vᵀ colsum(A ⊙ 𝐈)); so does trace(diag(v) Aᵀ), whose mask meets Aᵀ."""
+    path = _spec(tmp_path, TRACE_DIAG)
+    flat = _expanded(run, path)
+    assert "⊙ 𝐈" not in flat, flat
+    assert "t = 2 vᵀ diagonal(A)" in flat, flat
+    _verified(run, path)
