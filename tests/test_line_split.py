@@ -79,8 +79,6 @@ MADE_KNOWN.update({
     'models/batch_sum_shared:split:Z.0':
         'another grouping of a batched product: colsum((M Wᵀ Hᵀ) ⊙ A) vs '
         'colsum((Mᵀ A) ⊙ (Wᵀ Hᵀ))',
-    'models/clip_symmetric_infonce:split:S.0':
-        'sum(U ⊙ V) with S = U Vᵀ inline, tr(U Vᵀ) with it named',
     'models/column_division:split:s.0':
         "the split spec's quotient by the named column sum s is not cancelled: "
         'sum(w)·P − wᵀ vs (((exp(X) ⊘ P) w) ⊘ s² − wᵀ ⊘ P ⊘ s) ⊙ exp(X)',

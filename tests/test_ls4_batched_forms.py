@@ -127,3 +127,29 @@ def test_a_matrix_masked_by_the_identity_and_summed_is_its_diagonal(run, tmp_pat
     assert "⊙ 𝐈" not in flat, flat
     assert "t = 2 vᵀ diagonal(A)" in flat, flat
     _verified(run, path)
+
+
+def test_the_trace_of_a_rectangular_product_with_a_transpose_is_a_sum():
+    """tr(U Vᵀ) of U, V: B×D (a node S = U Vᵀ read by tr(S), written out) prints as the spec
+    with the product inline does, sum(U ⊙ V); of vectors, uᵀ v; a square pair keeps its
+    trace (tr(A Bᵀ)), and the two print the same numbers."""
+    import numpy as np
+
+    from einderive import matrix as mx
+    from einderive.kinds import ReduceKind, RefKind
+    from einderive.render.styles import Unicode
+    from einderive.simplify import simplify
+    show = Unicode().matrix
+
+    def tr(a, b):
+        return mx.reduce(ReduceKind.SUM, mx.Diagonal(mx.matmul(a, mx.transpose(b)),
+                                                     (a.shape[0], 1)))
+    U, V = (mx.Ref(n, RefKind.TENSOR, ("B", "D")) for n in "UV")
+    u, v = (mx.Ref(n, RefKind.TENSOR, ("B", 1)) for n in "uv")
+    A, B = (mx.Ref(n, RefKind.TENSOR, ("D", "D")) for n in "AB")
+    assert show(simplify(tr(U, V))) == "sum(U ⊙ V)"
+    assert show(simplify(tr(u, v))) == "uᵀ v"
+    assert show(simplify(tr(A, B))) == "tr(A Bᵀ)"
+    rng = np.random.default_rng(0)
+    Un, Vn = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    assert np.isclose(np.trace(Un @ Vn.T), np.sum(Un * Vn))

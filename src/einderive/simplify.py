@@ -2113,7 +2113,22 @@ def diagonal_of_masked(m: mx.M) -> mx.M | None:
     return mx.Diagonal(inner, (shape[0], 1))
 
 
-LINE_SPLIT: tuple[Rule, ...] = (diagonal_of_masked,)
+def trace_as_sum(m: mx.M) -> mx.M | None:
+    """``tr(U Vᵀ)`` → ``sum(U ⊙ V)`` for U, V not square: the trace of a product of a matrix
+    and a transpose of its shape is the sum of their elementwise product, as its index form
+    reads Σ_i Σ_d U_id V_id (a node S = U Vᵀ read by tr(S) prints so written out; square
+    ones are :func:`trace_of_product`'s to write as a trace)."""
+    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM and
+            isinstance(m.x, mx.Diagonal) and isinstance(m.x.x, mx.MatMul)) or mx.batch_of(m):
+        return None
+    a, b = m.x.x.a, mx.transpose(m.x.x.b)
+    shape = _shape(a)
+    if len(shape) != 2 or shape[0] == shape[1] or _shape(b) != shape:
+        return None
+    return mx.reduce(ReduceKind.SUM, mx.hadamard(a, b))
+
+
+LINE_SPLIT: tuple[Rule, ...] = (diagonal_of_masked, trace_as_sum)
 
 
 # -- the table and the fixed point ----------------------------------------------------------------
