@@ -79,9 +79,6 @@ MADE_KNOWN.update({
     'models/batch_sum_shared:split:Z.0':
         'another grouping of a batched product: colsum((M Wᵀ Hᵀ) ⊙ A) vs '
         'colsum((Mᵀ A) ⊙ (Wᵀ Hᵀ))',
-    'models/column_division:split:s.0':
-        "the split spec's quotient by the named column sum s is not cancelled: "
-        'sum(w)·P − wᵀ vs (((exp(X) ⊘ P) w) ⊘ s² − wᵀ ⊘ P ⊘ s) ⊙ exp(X)',
     'models/conv1d_pool_head:inline:p':
         'a mean inline: (2/To²) Vᵀ rowsum(Y_j) vs (2/To) Vᵀ ((1/To) '
         "rowsum(Y_j)) (the constant not merged), and ∂L/∂V's factoring",

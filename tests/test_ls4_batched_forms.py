@@ -153,3 +153,18 @@ def test_the_trace_of_a_rectangular_product_with_a_transpose_is_a_sum():
     rng = np.random.default_rng(0)
     Un, Vn = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
     assert np.isclose(np.trace(Un @ Vn.T), np.sum(Un * Vn))
+
+
+def test_a_row_broadcast_by_ones_in_a_sum_of_matrices_is_the_row():
+    """−wᵀ ⊙ 𝟏 + P (𝟏: B×D) is P − wᵀ: the sum broadcasts the row as ⊙ does (column_division
+    with exp(X) named prints so, as it does inline); alone, the 𝟏 stays (it says the shape)."""
+    from einderive import matrix as mx
+    from einderive.kinds import RefKind
+    from einderive.render.styles import Unicode
+    from einderive.simplify import simplify
+    show = Unicode().matrix
+    P = mx.Ref("P", RefKind.TENSOR, ("B", "D"))
+    w = mx.Ref("w", RefKind.TENSOR, ("D", 1))
+    row = mx.hadamard(mx.transpose(w), mx.Ones(("B", "D")))
+    assert show(simplify(mx.add(P, mx.neg(row)))) == "P − wᵀ"
+    assert show(simplify(mx.neg(row))) == "−wᵀ ⊙ 𝟏"

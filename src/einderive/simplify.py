@@ -416,8 +416,9 @@ def _reduce(kind: ReduceKind, t: mx.M) -> mx.M:
 
 def add_broadcasts(m: mx.M) -> mx.M | None:
     """``x ⊙ 𝟏 + Y`` → ``x + Y`` where Y has the sum's shape and x broadcasts to it (of a
-    tensor of three or more axes: (1/(B T)) ∂L/∂mu ⊙ 𝟏 + ∂L/∂N ⊙ g of mu: [1, C, 1]): a
-    sum broadcasts as NumPy's does, as ⊙ does; the 𝟏 said the shape only alone."""
+    tensor of three or more axes: (1/(B T)) ∂L/∂mu ⊙ 𝟏 + ∂L/∂N ⊙ g of mu: [1, C, 1]; of a
+    matrix: sum(w)·P − wᵀ ⊙ 𝟏 is sum(w)·P − wᵀ): a sum broadcasts as NumPy's does, as ⊙
+    does; the 𝟏 said the shape only alone."""
     if not isinstance(m, mx.Add):
         return None
     terms, changed = list(m.terms), False
@@ -427,7 +428,7 @@ def add_broadcasts(m: mx.M) -> mx.M | None:
         # group norm's [B, G, 1, 1] mean, (1/(Cg T)) ∂L/∂mu ⊙ 𝟏 is B×G elements' Cg×T 𝟏)
         batch = tuple(mx.batch_of(body))
         ones = [f for f in body.factors if isinstance(f, mx.Ones) and
-                len(batch) + len(f.shape) >= 3] if isinstance(body, mx.Hadamard) else []
+                len(batch) + len(f.shape) >= 2] if isinstance(body, mx.Hadamard) else []
         if len(ones) != 1:
             continue
         rest = [u for k, u in enumerate(terms) if k != n]
