@@ -183,7 +183,8 @@ def written_out(d: Derivation, keep: set[str], m: mx.M) -> mx.M:
         if not refs and not anons:
             return m
         for r in dict.fromkeys(refs):
-            m = mx.substitute(m, r, forms[r.name])
+            row = _row(forms[r.name], r)
+            m = mx.substitute(m, r, forms[r.name] if row is None else row)
         for r in dict.fromkeys(anons):
             shown = written_out(d, keep, r.display)
             if shown != r.display:
@@ -192,6 +193,50 @@ def written_out(d: Derivation, keep: set[str], m: mx.M) -> mx.M:
                 # (its name never prints: it prints as its display)
                 m = mx.substitute(m, r, replace(r, name=f"{r.name}′", display=shown))
     return m
+
+
+def _row(form: mx.M, r: mx.Ref) -> mx.M | None:
+    """Row b of the matrix ``form`` as a column, where ``r`` reads a node of that form so
+    (``(L_s1)_b`` of L_s1 = p V is Vᵀ p_b); the element of a permutation of a tensor of three
+    axes (``Y_c`` = Y[:, c, :] of Y = Xᵀ is X_c = X[:, :, c]); None where ``r`` is neither or
+    the form's element has no form here (the whole form is written in, as before)."""
+    if isinstance(form, mx.Transpose) and isinstance(form.x, mx.Ref):
+        return _element_of_swapped(form.x, r)
+    shape = tuple(form.shape)
+    if not r.batch or r.at or r.missing or len(shape) != 2 or r.batch != shape[:1] or \
+            tuple(r.shape) != (shape[1], 1):
+        return None
+    return _row_of(form, r.batch)
+
+
+def _element_of_swapped(x: mx.Ref, r: mx.Ref) -> mx.M | None:
+    """The element ``r`` of Y = Xᵀ, X of three axes read per element of its first: Y's axes
+    are X's 0, 2, 1, so Y's element at axis p is X's at the axis Y's p stands for."""
+    if len(x.batch) != 1 or x.at or x.missing or len(r.batch) != 1 or len(r.at) > 1 or \
+            r.missing or len(x.shape) != 2:
+        return None
+    axes = (0, 2, 1)  # Y's axis k is X's axes[k]
+    where = r.at[0] if r.at else 0
+    at = axes[where]
+    rest = [axes[k] for k in range(3) if k != where]
+    el = replace(x, batch=r.batch, at=() if at == 0 else (at,),
+                 shape=tuple(r.shape) if rest == sorted(rest) else tuple(reversed(r.shape)))
+    return el if rest == sorted(rest) else mx.transpose(el)
+
+
+def _row_of(m: mx.M, batch: tuple[object, ...]) -> mx.M | None:
+    shape = tuple(m.shape)
+    if len(shape) != 2 or shape[:1] != batch:
+        return None
+    if isinstance(m, mx.Ref) and m.kind == RefKind.TENSOR and not m.batch:
+        return replace(m, shape=(shape[1], 1), batch=batch)
+    if isinstance(m, mx.MatMul):
+        a = _row_of(m.a, batch)
+        return None if a is None else mx.matmul(mx.transpose(m.b), a)
+    if isinstance(m, mx.Scale):
+        x = _row_of(m.x, batch)
+        return None if x is None else mx.scale(m.coeff, x)
+    return None
 
 
 def kept(d: Derivation, keep: set[str]) -> Named:

@@ -85,8 +85,6 @@ MADE_KNOWN.update({
     'models/conv1d_pool_head:split:Y.0':
         'the indicator 𝟙[conv1d(…) > 0] multiplied inside the temporary on one '
         'side, outside on the other',
-    'models/conv1d_pool_head:split:L.0':
-        'Vᵀ p_j vs p V: a vector-matrix product in another orientation',
     'models/einsum_batched:inline:Y':
         'a transposed orientation inside the per-element product: ((1 − '
         'tanh(…)ᵀ^∘2) ⊙ V)ᵀ vs (1 − tanh(…)^∘2) ⊙ Vᵀ; with Y inline ∂L/∂V falls'
@@ -158,10 +156,6 @@ MADE_KNOWN.update({
     'models/softmax_axis0_rank3:inline:S':
         "one form sums over the batch axis with NumPy's sum(…, axis=0, "
         'keepdims=True), the other per element Σ_b',
-    'models/transpose_axes:inline:Y':
-        'an element read at another axis (X_c is X[:, :, c]) prints as Y_cᵀ or '
-        'X_cᵀ after Y = transpose(X) is written out: the comparison does not '
-        'print where an element is read',
 })
 
 

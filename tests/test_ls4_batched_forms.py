@@ -168,3 +168,20 @@ def test_a_row_broadcast_by_ones_in_a_sum_of_matrices_is_the_row():
     row = mx.hadamard(mx.transpose(w), mx.Ones(("B", "D")))
     assert show(simplify(mx.add(P, mx.neg(row)))) == "P − wᵀ"
     assert show(simplify(mx.neg(row))) == "−wᵀ ⊙ 𝟏"
+
+
+def test_the_comparison_writes_a_nodes_row_and_element_and_still_sees_a_change():
+    """A split spec that reads a node's row ((L_s1)_j of L_s1 = p V, written Vᵀ p_j) or an
+    element of a permutation (Y_c of Y = Xᵀ, written X_c) prints as its one-line spec; one
+    that computes something else there does not."""
+    from line_split_made import made_pairs
+    from split_pairs import compare
+    models = Path(__file__).resolve().parent / "models"
+    for spec, name in (("conv1d_pool_head", "split:L.0"), ("transpose_axes", "inline:Y")):
+        pair = next(p for p in made_pairs(models / f"{spec}.yaml")
+                    if p.name == f"models/{spec}:{name}")
+        assert not compare(pair)[1]
+        split = tuple(x.replace("p @ V", "p @ V @ V.T @ V")
+                      .replace("transpose(X, axes", "transpose(X * X, axes") for x in pair.split)
+        assert split != pair.split
+        assert compare(pair._replace(split=split))[1]
