@@ -100,9 +100,6 @@ MADE_KNOWN.update({
     'models/gelu_mlp:inline:Y':
         '(2/(B C)) colsum(A W2 − T) + (2/C) b2 vs (2/(B C)) colsum(A W2 + b2ᵀ −'
         ' T): the broadcast bias summed out on one side only',
-    'models/gram_centred:split:C.1':
-        'rowsum(Xᵀ − mu) of a column mean is not found zero when the centred '
-        "difference is a node's operand (X − muᵀ named)",
     'models/layernorm_keepdims:inline:var':
         'a column broadcast left outside the common divisor on one side: … ⊘ √(…) − '
         '(2/(B D²)) (((Y − T) g) ⊘ √(…)) 𝟏ᵀ vs (2/(B D)) (((1/D) T − (1/D) Y) g + …) '

@@ -185,3 +185,27 @@ def test_the_comparison_writes_a_nodes_row_and_element_and_still_sees_a_change()
                       .replace("transpose(X, axes", "transpose(X * X, axes") for x in pair.split)
         assert split != pair.split
         assert compare(pair._replace(split=split))[1]
+
+
+GRAM = """
+name: gram_centred_half_named
+dims: {B: 4, D: 3}
+inputs: {X: [B, D], A: [D, D]}
+forward:
+  - mu = mean(X, axis=0)
+  - Xc = X - mu
+  - C = (X - mu).T @ Xc
+  - L = sum(A * C)
+loss: L
+"""
+
+
+def test_a_row_sum_of_a_transposed_centred_difference_is_zero(run, tmp_path):
+    """(X − mu)ᵀ written inline beside Xc = X − mu named: the row sum rowsum(Xᵀ − mu) of the
+    column mean is zero as colsum(Xc) is, and ∂L/∂X prints as with both named (was
+    (Xc − (1/B) rowsum(Xcᵀ)ᵀ) A + Xc Aᵀ, ∂L/∂mu = −Aᵀ rowsum(Xcᵀ))."""
+    path = _spec(tmp_path, GRAM)
+    flat = _expanded(run, path)
+    assert "= Xc (A + Aᵀ) ∂L/∂A" in flat, flat
+    assert "= −colsum(∂L/∂Xc) = 0" in flat, flat
+    _verified(run, path)

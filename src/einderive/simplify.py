@@ -823,7 +823,7 @@ def make_centred(named: Named) -> Rule:
         kind = m.kind if m.kind != ReduceKind.SUM else _vector_sum(m.x)
         if kind is None:
             return None
-        if _centred(kind, m.x, forms, 0):
+        if _centred(kind, m.x, forms, 0) or _centred_turned(kind, m.x, forms):
             return mx.Const(sympy.S.Zero)
         if isinstance(m.x, mx.Add):  # the sum of the terms not centred
             kept = [t for t in m.x.terms if not _centred(kind, t, forms, 0)]
@@ -945,6 +945,18 @@ def _centred(kind: ReduceKind, x: mx.M, forms: dict[mx.M, mx.M], depth: int) -> 
             if arg is not None and mx.add(*(x.terms[:n] + x.terms[n + 1:])) == arg:
                 return True
     return False
+
+
+def _centred_turned(kind: ReduceKind, x: mx.M, forms: dict[mx.M, mx.M]) -> bool:
+    """Whether ``kind(x)`` is zero because ``xᵀ`` is centred along the other axis:
+    rowsum(Xᵀ − mu) of a column mean mu = (1/B) colsum(X) is colsum(X − muᵀ)ᵀ, zero (a
+    centred difference C = X − mu written out in (X − mu)ᵀ reads so)."""
+    if kind not in (ReduceKind.ROWSUM, ReduceKind.COLSUM) or len(_shape(x)) != 2 or \
+            not any(isinstance(n, mx.Transpose) for n in mx.walk(x)):
+        return False
+    other = ReduceKind.COLSUM if kind == ReduceKind.ROWSUM else ReduceKind.ROWSUM
+    turned = transpose_deep(x)
+    return not isinstance(turned, mx.Transpose) and _centred(other, turned, forms, 0)
 
 
 def _mean_of(kind: ReduceKind, v: mx.M, forms: dict[mx.M, mx.M]) -> mx.M | None:
