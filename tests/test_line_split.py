@@ -86,15 +86,15 @@ MADE_KNOWN.update({
         'the indicator 𝟙[conv1d(…) > 0] multiplied inside the temporary on one '
         'side, outside on the other',
     'models/einsum_batched:inline:Y':
-        'a transposed orientation inside the per-element product: ((1 − '
-        'tanh(…)ᵀ^∘2) ⊙ V)ᵀ vs (1 − tanh(…)^∘2) ⊙ Vᵀ; with Y inline ∂L/∂V falls'
-        ' back to einsum',
+        'with Y inline ∂L/∂V is 2 Σ_b Z_b·tanh(A_bᵀ X_bᵀ) (numbers of each element '
+        'times a product of its matrices); with Y named a number times tanh(Y_b) '
+        'is no such product, and it reads per column e: 2 tanh(Y_e)ᵀ Z',
     'models/einsum_batched:inline:Z':
         'with Z inline the gradients fall back to einsum; split they are Σ_b '
         'forms',
     'models/fanout8:inline:b3':
-        '(b6ᵀ + x xᵀ) ⊙ x vs (x ⊙ x) xᵀ + x b6ᵀ: a broadcast factor distributed'
-        ' on one side; and exp(−b3) read by name on one side only',
+        '(b6ᵀ + x xᵀ) ⊙ x vs (x ⊙ x) xᵀ + x b6ᵀ: the index form, x_i² x_j + x_i '
+        'b6_j, has its common x_i taken out (factor_terms) with b3 = x ⊙ x inline',
     'models/gaussian_nll_batch:inline:Z':
         '−colsum(D S⁻¹) vs −rowsum(S⁻¹ Dᵀ): a transposed orientation',
     'models/gelu_mlp:inline:Y':
