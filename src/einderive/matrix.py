@@ -498,11 +498,21 @@ def _turns_preactivation(x: M, pushed: M) -> bool:
     of a product (σ(X Wᵀ + bᵀ) as the line wrote it, σ(X W)) into the transposed
     pre-activation (σ(W Xᵀ + b), σ(Wᵀ Xᵀ)): that transpose is written outside instead,
     (δ ⊙ σ'(X Wᵀ + bᵀ))ᵀ, σ(X W)ᵀ.  A pre-activation the push makes plainer (𝟙[Wᵀ Xᵀ > 0]
-    to 𝟙[X W > 0]) is pushed into, and so is one it leaves plain ((V ⊙ (1 − tanh(X A)ᵀ^∘2))ᵀ
-    is Vᵀ ⊙ (1 − tanh(X A)^∘2): the push only takes the transpose off the function)."""
+    to 𝟙[X W > 0]) is pushed into, and so is one it leaves plain where the push takes a
+    transpose off a function of a product ((V ⊙ (1 − tanh(X A)ᵀ^∘2))ᵀ is
+    Vᵀ ⊙ (1 − tanh(X A)^∘2)), never where it only moves one onto another."""
     before = _preactivation_transposes(x)
     after = _preactivation_transposes(pushed) or 0
-    return before is not None and after >= before and after > 0
+    if before is None or after < before:
+        return False
+    return after > 0 or _transposed_functions(pushed) >= _transposed_functions(x)
+
+
+def _transposed_functions(x: M) -> int:
+    """The transposes in ``x`` of forms holding a function of a product (tanh(X A)ᵀ)."""
+    return sum(isinstance(n, Transpose) and any(
+        isinstance(f, Fn) and any(isinstance(k, MatMul) for a in f.children() for k in walk(a))
+        for f in walk(n.x)) for n in walk(x))
 
 
 def adds_preactivation_transposes(x: M, turned: M) -> bool:
