@@ -93,11 +93,10 @@ def test_totals_of_rank3_tensors_are_sums_of_their_whole_forms(run):
 
 @pytest.mark.parametrize("name,want", [
     ("more8/rel_pos_bias_heads",
-     "              = 2 sum(softmax(S) ⊙ (O Vᵀ − rowsum(softmax(S) ⊙ (O Vᵀ))), axis=0)\n"
-     "                + (1/5) P\n"),
+     "              = 2 sum(softmax(S) ⊙ (O Vᵀ − rowsum(O ⊙ O)), axis=0) + (1/5) P\n"),
     ("more12/alibi_heads_rank3",
-     "             = −2 sum(Dist ⊙ softmax(S) ⊙ (O Vᵀ − rowsum(softmax(S) ⊙ (O Vᵀ))),\n"
-     "               axis=(1, 2), keepdims=True)\n"),
+     "             = −2 sum(Dist ⊙ softmax(S) ⊙ (O Vᵀ − rowsum(O ⊙ O)), axis=(1, 2),\n"
+     "               keepdims=True)\n"),
 ])
 def test_a_closed_form_summed_over_axes_is_numpys_sum(run, name, want):
     text = _expanded(run, name)
