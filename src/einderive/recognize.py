@@ -2122,6 +2122,48 @@ class _Reader:
         the frame of the result's indices first (the spec's own broadcast, not an einsum
         against ones per term); None when a term is no whole matrix or vector, or the terms
         together miss an axis (then each is broadcast against ones)."""
+        framed = self._broadcast_frame(blobs, union, inside=False)
+        if framed is None:
+            return None
+        terms, order = framed
+        out = mx.add(*sorted(terms, key=self._term_key))
+        if out.shape != self._shape_of(order):
+            return None
+        _NUMPY_AXES_READ[0] += 1
+        return Blob(out, order)
+
+    def _broadcast_product(self, blobs: list[Blob], free: Idx) -> Blob | None:
+        """M_ij w_l, an outer product into three or more axes of matrices and vectors, each
+        index free and carried once: NumPy's product of the factors each reshaped with a
+        literal 1 at the axes it lacks, reshape(M, [B, T, 1]) ⊙ reshape(w, [1, 1, D]) (was
+        einsum('ij,l->ijl', M, w)); None when a factor is no whole matrix or vector, two
+        share an index, or together they miss an axis, and for vectors only (x_i y_j z_k:
+        einsum('i,j,k->ijk', x, y, z) says an outer product of three vectors plainly)."""
+        if not _NUMPY_AXES.get() or len(free) < 3 or len(blobs) < 2 or \
+                any(not b.idx for b in blobs) or all(len(b.idx) < 2 for b in blobs) or \
+                len([i for b in blobs for i in b.idx]) != len(free) or \
+                {i for b in blobs for i in b.idx} != set(free):
+            return None
+        framed = self._broadcast_frame(blobs, free, inside=True)
+        if framed is None:
+            return None
+        terms, order = framed
+        # the factor of the frame's leading axes first, as the axes run
+        at = [sorted(order.index(i) for i in b.idx) for b in blobs]
+        out = mx.hadamard(*(t for _, t in sorted(zip(at, terms), key=lambda p: p[0])))
+        if out.shape != self._shape_of(order) or isinstance(out, mx.Scale) or \
+                any(isinstance(f, mx.Ones) for f in mx.walk(out)):
+            return None
+        _NUMPY_AXES_READ[0] += 1
+        return Blob(out, order)
+
+    def _broadcast_frame(self, blobs: list[Blob], union: Idx, inside: bool
+                         ) -> tuple[list[mx.M], Idx] | None:
+        """The terms (or factors) ``blobs`` each reshaped with a literal 1 at the axes of
+        ``union`` it lacks, and the frame's order of the indices: the result's indices first,
+        each matrix its own way round where a frame allows (E W1, not (E W1)ᵀ); None when
+        one is no whole matrix or vector (or, unless ``inside``, broadcasts inside: a column
+        inside a product, as a 1-d array beside a third axis, NumPy aligns elsewhere)."""
         first = tuple(i for i in self.order if i in union) + \
             tuple(i for i in union if i not in self.order)
         # each matrix in its own orientation where a frame allows (E W1, not (E W1)ᵀ), else
@@ -2138,7 +2180,8 @@ class _Reader:
                 terms.append(b.m)
                 continue
             if len(b.idx) > 2 or len(set(b.idx)) != len(b.idx) or mx.batch_of(b.m) or \
-                    len(b.m.shape) != 2 or any(_broadcast_inside(x) for x in mx.walk(b.m)):
+                    len(b.m.shape) != 2 or \
+                    not inside and any(_broadcast_inside(x) for x in mx.walk(b.m)):
                 return None
             kept = tuple(sorted(b.idx, key=order.index))
             m = b.m if kept == b.idx else mx.transpose(b.m)
@@ -2146,11 +2189,7 @@ class _Reader:
                 m = mx.transpose(m)  # (a row: the column it is)
             shape = tuple(d if i in b.idx else 1 for i, d in zip(order, dims))
             terms.append(mx.Reshape(m, shape, math_shape(shape)))
-        out = mx.add(*sorted(terms, key=self._term_key))
-        if out.shape != math_shape(dims):
-            return None
-        _NUMPY_AXES_READ[0] += 1
-        return Blob(out, order)
+        return terms, order
 
     def _pieces_in_order(self, terms: list[mx.M]) -> list[mx.M]:
         """The pads of a concatenation's pieces in the order of their places along the axis
@@ -2904,6 +2943,9 @@ class _Reader:
             if order[0] != a.idx[0]:
                 a, b = b, a
             return Blob(mx.matmul(a.m, mx.transpose(b.m)), (a.idx[0], b.idx[0]))
+        broadcast = self._broadcast_product(blobs, free)
+        if broadcast is not None:
+            return broadcast
         raise NoMatrixForm("an outer product with more than two axes")
 
     # -- the fallback -----------------------------------------------------------------------
