@@ -2136,39 +2136,49 @@ class _Reader:
         """M_ij w_l, an outer product into three or more axes of matrices and vectors, each
         index free and carried once: NumPy's product of the factors each reshaped with a
         literal 1 at the axes it lacks, reshape(M, [B, T, 1]) ⊙ reshape(w, [1, 1, D]) (was
-        einsum('ij,l->ijl', M, w)); None when a factor is no whole matrix or vector, two
-        share an index, or together they miss an axis, and for vectors only (x_i y_j z_k:
-        einsum('i,j,k->ijk', x, y, z) says an outer product of three vectors plainly)."""
+        einsum('ij,l->ijl', M, w)); beside a whole tensor of every axis, Z_ijpq g_ij, the
+        tensor as it stands and the others reshaped into its axes, Z ⊙ reshape(g, [B, C, 1,
+        1]) (the spec's own spelling of the broadcast).  None when a factor is no whole
+        matrix or vector, two share an index (but the whole tensor's), or together they miss
+        an axis, and for vectors only (x_i y_j z_k: einsum('i,j,k->ijk', x, y, z) says an
+        outer product of three vectors plainly)."""
         if not _NUMPY_AXES.get() or len(free) < 3 or len(blobs) < 2 or \
-                any(not b.idx for b in blobs) or all(len(b.idx) < 2 for b in blobs) or \
+                any(not b.idx for b in blobs):
+            return None
+        whole = next((b.idx for b in blobs if set(b.idx) == set(free)), None)
+        if whole is not None:
+            if len(whole) != len(free) or sum(b.idx == whole for b in blobs) != 1:
+                return None
+        elif all(len(b.idx) < 2 for b in blobs) or \
                 len([i for b in blobs for i in b.idx]) != len(free) or \
                 {i for b in blobs for i in b.idx} != set(free):
             return None
-        framed = self._broadcast_frame(blobs, free, inside=True)
+        framed = self._broadcast_frame(blobs, free, inside=True, whole=whole)
         if framed is None:
             return None
         terms, order = framed
-        # the factor of the frame's leading axes first, as the axes run
-        at = [sorted(order.index(i) for i in b.idx) for b in blobs]
+        # the factor of the frame's leading axes first, as the axes run (the whole tensor's)
+        at = [(len(b.idx) < len(order), sorted(order.index(i) for i in b.idx)) for b in blobs]
         out = mx.hadamard(*(t for _, t in sorted(zip(at, terms), key=lambda p: p[0])))
-        if out.shape != self._shape_of(order) or isinstance(out, mx.Scale) or \
+        if out.shape != self._shape_of(order) or \
                 any(isinstance(f, mx.Ones) for f in mx.walk(out)):
             return None
         _NUMPY_AXES_READ[0] += 1
         return Blob(out, order)
 
-    def _broadcast_frame(self, blobs: list[Blob], union: Idx, inside: bool
-                         ) -> tuple[list[mx.M], Idx] | None:
+    def _broadcast_frame(self, blobs: list[Blob], union: Idx, inside: bool,
+                         whole: Idx | None = None) -> tuple[list[mx.M], Idx] | None:
         """The terms (or factors) ``blobs`` each reshaped with a literal 1 at the axes of
         ``union`` it lacks, and the frame's order of the indices: the result's indices first,
-        each matrix its own way round where a frame allows (E W1, not (E W1)ᵀ); None when
-        one is no whole matrix or vector (or, unless ``inside``, broadcasts inside: a column
-        inside a product, as a 1-d array beside a third axis, NumPy aligns elsewhere)."""
+        each matrix its own way round where a frame allows (E W1, not (E W1)ᵀ), or ``whole``,
+        the axes of the one blob that has them all, which stands as it is; None when one is
+        no whole matrix or vector (or, unless ``inside``, broadcasts inside: a column inside
+        a product, as a 1-d array beside a third axis, NumPy aligns elsewhere)."""
         first = tuple(i for i in self.order if i in union) + \
             tuple(i for i in union if i not in self.order)
         # each matrix in its own orientation where a frame allows (E W1, not (E W1)ᵀ), else
         # the frame of the result's indices first
-        order = min(permutations(first), key=lambda o: sum(
+        order = whole if whole is not None else min(permutations(first), key=lambda o: sum(
             len(b.idx) == 2 and o.index(b.idx[0]) > o.index(b.idx[1])
             for b in blobs if all(i in o for i in b.idx)))
         dims = tuple(self.ctx.index_dim[i] for i in order)
@@ -2177,6 +2187,11 @@ class _Reader:
         terms: list[mx.M] = []
         for b in blobs:
             if not b.idx:
+                terms.append(b.m)
+                continue
+            if b.idx == whole:
+                if mx.batch_of(b.m) or b.m.shape != self._shape_of(whole):
+                    return None
                 terms.append(b.m)
                 continue
             if len(b.idx) > 2 or len(set(b.idx)) != len(b.idx) or mx.batch_of(b.m) or \
@@ -2270,6 +2285,11 @@ class _Reader:
             aligned = _trailing(b, order)  # … or NumPy's broadcast of a matrix, or a row
             if aligned is not None:
                 return mx.hadamard(aligned, ones)
+            framed = self._broadcast_frame([b], order, inside=True, whole=order) \
+                if _NUMPY_AXES.get() else None
+            if framed is not None:  # … or reshaped with a literal 1 where it lacks an axis
+                _NUMPY_AXES_READ[0] += 1  # (reshape(M, [B, C, 1, 1]) + Z: NumPy's broadcast)
+                return framed[0][0]
             return self._einsum([b, Blob(ones, order)], order).m
         raise NoMatrixForm("cannot orient a term")  # pragma: no cover
 
