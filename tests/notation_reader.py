@@ -1729,6 +1729,10 @@ def _eye_like(x: MV, other: MV):
     """The identity ``I`` as an array the size of the matrix it meets elementwise."""
     if not x.is_eye:
         return x.v
+    if other.v.ndim > 2:  # README: each element's matrix (Z ⊙ 𝐈 of Z: B×D×D, NumPy's Z * eye(D))
+        if other.v.shape[-1] != other.v.shape[-2]:
+            raise ReaderError("I beside a batch of matrices that are not square")
+        return x.v * np.eye(other.v.shape[-1])
     n = other.v.shape[0] if other.v.ndim else None
     if n is None or (other.v.ndim == 2 and other.v.shape[1] not in (1, n)):
         raise ReaderError("I with no size")

@@ -1985,6 +1985,15 @@ class _Reader:
         return Blob(m, syms)
 
     def _einsum_ref(self, ref: mx.Ref, idx: Idx, shape: Shape) -> Blob:
+        if _NUMPY_AXES.get() and len(idx) == 3 and idx[1] == idx[2] != idx[0] and \
+                all(isinstance(i, Symbol) for i in idx) and not mx.batch_of(ref) and \
+                len(ref.shape) == 3 and ref.shape[1] == ref.shape[2]:
+            # Z_ijj, each element's diagonal: NumPy's sum(Z ⊙ 𝐈, axis=2), the identity
+            # broadcast along the batch axis (was einsum('ijj->ij', Z))
+            d = self.ctx.index_dim[idx[1]]
+            _NUMPY_AXES_READ[0] += 1
+            return Blob(mx.SumAxes(mx.hadamard(ref, mx.Eye(d, (d, d))), (2,), False,
+                                   self._shape_of(idx[:2])), idx[:2])
         letters = self._letters(idx)
         # a size-1 axis (index 0) is an axis of the operand all the same: it gets its own
         # letter, absent from the output, and summing over its one element drops it
@@ -2879,6 +2888,11 @@ class _Reader:
         if len(b.idx) == 2:
             other = b.idx[1] if b.idx[0] == s else b.idx[0]
             kind = ReduceKind.COLSUM if b.idx[0] == s else ReduceKind.ROWSUM
+            if kind == ReduceKind.ROWSUM and isinstance(b.m, mx.SumAxes) and \
+                    b.m.axes == (2,) and not b.m.keep and len(b.m.x.shape) == 3:
+                # Σ_i X_jii of sum(X ⊙ 𝐈, axis=2): each element's trace, one sum of two axes
+                return Blob(mx.SumAxes(b.m.x, (1, 2), False, self._shape_of((other,))),
+                            (other,))
             return Blob(mx.reduce(kind, b.m), (other,))
         summed_axis = self._axis_sum(b, s)
         if summed_axis is not None:
