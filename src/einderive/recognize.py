@@ -2185,11 +2185,13 @@ class _Reader:
         a product, as a 1-d array beside a third axis, NumPy aligns elsewhere)."""
         first = tuple(i for i in self.order if i in union) + \
             tuple(i for i in union if i not in self.order)
-        # each matrix in its own orientation where a frame allows (E W1, not (E W1)ᵀ), else
-        # the frame of the result's indices first
-        order = whole if whole is not None else min(permutations(first), key=lambda o: sum(
-            len(b.idx) == 2 and o.index(b.idx[0]) > o.index(b.idx[1])
-            for b in blobs if all(i in o for i in b.idx)))
+        # each term's matrix in its own orientation where a frame allows (E W1, not (E W1)ᵀ),
+        # else the frame of the result's indices first; a product's factors in the result's
+        # frame (a matrix transposed inside its reshape, never the product permuted after)
+        order = whole if whole is not None else first if inside else min(
+            permutations(first), key=lambda o: sum(
+                len(b.idx) == 2 and o.index(b.idx[0]) > o.index(b.idx[1])
+                for b in blobs if all(i in o for i in b.idx)))
         dims = tuple(self.ctx.index_dim[i] for i in order)
         if len(set(order)) != len(order) or any(not isinstance(i, Symbol) for i in order):
             return None
@@ -2814,6 +2816,8 @@ class _Reader:
                 blobs = self._absorb_vector(blobs, s)
             hs = _holders(blobs, s)
             weighted = self._weighted_axis_sum(hs, s)
+            if weighted is None:
+                weighted = self._weighted_matrix_sum(hs, s, remaining, blobs)
             if weighted is not None:
                 remaining.remove(s)
                 blobs = _fold_scalars(self._group(_put(blobs, hs, weighted)))
@@ -2913,6 +2917,24 @@ class _Reader:
         if at != 2 or isinstance(t.m, mx.Ref) or self._axis_sum(t, s) is None:
             return None  # (a tensor of the spec: X_b a of each element, or a bilinear form)
         return self._axis_sum(Blob(mx.hadamard(t.m, mx.transpose(vec.m)), t.idx), s)
+
+    def _weighted_matrix_sum(self, hs: list[Blob], s: Index, remaining: list[Index],
+                             blobs: list[Blob]) -> Blob | None:
+        """Σ_i T_jik M_ji of a whole tensor of three axes and a matrix of two of them, the
+        other (j) free or shared with another factor: NumPy's sum(T ⊙ reshape(M, [T, N, 1]),
+        axis=1), a matrix the matrix rules read on (was einsum('jik,ji->jk', T, M)); None for
+        any other pair (a vector, x_i W_kij z_j, is a bilinear form, and a matrix summed
+        with the tensor alone over both its axes is NumPy's sum over two axes at once)."""
+        if len(hs) != 2:
+            return None
+        t, m = (hs[0], hs[1]) if len(hs[0].idx) == 3 else (hs[1], hs[0])
+        if len(t.idx) != 3 or len(m.idx) != 2 or s not in m.idx or \
+                not set(m.idx) < set(t.idx) or \
+                any(i in remaining and len(_holders(blobs, i)) == 2
+                    for i in m.idx if i != s):
+            return None
+        product = self._broadcast_product([t, m], t.idx)
+        return None if product is None else self._axis_sum(product, s)
 
     def _axis_sum(self, b: Blob, s: Index) -> Blob | None:
         """Σ_k X1_ilk of a whole tensor of three axes read in its own order: NumPy's
