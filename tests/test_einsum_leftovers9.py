@@ -13,6 +13,13 @@
   NumPy's sum over them: gatv2's ∂L/∂a, pointer_net_ce's ∂L/∂v (were ``einsum('ijk,ij->k'``
   and ``einsum('ijl,ji->l'``); cb_kron_einsum's K4 = reshape(A, [N, 1, M, 1]) ⊙ reshape(Bk,
   [1, P, 1, Q]).
+- Σ_i T_jik M_ji of a whole tensor of three axes and a matrix of two of them (the other
+  free, or shared with a third factor) is NumPy's sum(T ⊙ reshape(M, [T, N, 1]), axis=1), a
+  matrix the rules read on: pointer_net_ce's ∂L/∂Dq = sum(reshape(∂L/∂U, [T, N, 1]) ⊙ (…),
+  axis=1) (W2ᵀ ⊙ v) (was ``einsum('jik,ji,lk,k->jl', …)``), gatv2's ∂L/∂Wr = aᵀ ⊙ (Xᵀ
+  sum(… ⊙ reshape(∂L/∂E, [N, N, 1]), axis=0)) (was ``einsum('ij,lik,k,li->jk', …)``); a
+  product's factors are framed in the result's order (monarch_two_factors' expanded ∂L/∂Y1,
+  no permute after).
 - Each element's diagonal Z_bjj of a tensor of three axes is NumPy's sum(Z ⊙ 𝐈, axis=2)
   (the identity broadcast along the batch, README: each element's matrix), and each
   element's trace sum(X ⊙ 𝐈, axis=(1, 2)): diagonal_beside's ∂L/∂c = sum(Z ⊙ 𝐈, axis=2) w
@@ -155,3 +162,40 @@ def test_the_reader_reads_a_diagonal_and_catches_damage(run, path, good, bad):
 @pytest.mark.parametrize("path", [SE, GATV2, POINTER, KRON, TRACE])
 def test_the_broadcast_and_diagonal_forms_generate_code_that_matches_torch(path, tmp_path):
     _torch(path, tmp_path)
+
+
+# -- a tensor of three axes summed against a matrix of two of them ---------------------------
+
+MONARCH = MODELS / "more15" / "monarch_two_factors.yaml"
+DDQ = ("sum(reshape(∂L/∂U, [T, N, 1]) ⊙ (1 − tanh(reshape(E W1, [1, N, H]) + "
+       "reshape(Dq W2, [T, 1, H]))^∘2), axis=1) (W2ᵀ ⊙ v)")
+DWR = ("aᵀ ⊙ (Xᵀ sum(where(reshape(X Wl, [N, 1, F]) + reshape(X Wr, [1, N, F]) > 0, 1, "
+       "1/5) ⊙ reshape(∂L/∂E, [N, N, 1]), axis=0))")
+DY1 = ("(2/B) reshape(reshape(Y2, [B, N]) w − y, [B, 1, 1]) ⊙ "
+       "reshape(sum(R2 ⊙ reshape(w, [M, 1, M]), axis=2)ᵀ, [1, M, M])")
+
+
+@pytest.mark.parametrize("path,line", [
+    (POINTER, f"∂L/∂Dq = {DDQ}"), (GATV2, f"grad(Wr) = {DWR}"), (MONARCH, f"= {DY1}"),
+], ids=["pointer", "gatv2", "monarch"])
+def test_a_rank3_tensor_against_a_matrix_of_two_axes_is_numpys_sum(run, path, line):
+    text = _expanded(run, path)
+    assert line in " ".join(text.split()), text
+    assert "permute(" not in text, text
+    if path != MONARCH:
+        assert "einsum" not in text, text
+    _verified(run, path)
+
+
+@pytest.mark.parametrize("path,good,bad", [
+    (POINTER, f"∂L/∂Dq = {DDQ}", f"∂L/∂Dq = {DDQ.replace('axis=1', 'axis=0')}"),
+    (POINTER, f"∂L/∂Dq = {DDQ}", f"∂L/∂Dq = {DDQ.replace('(W2ᵀ ⊙ v)', 'W2ᵀ')}"),
+    (GATV2, f"grad(Wr) = {DWR}", f"grad(Wr) = {DWR.replace('axis=0', 'axis=1')}"),
+], ids=["pointer-axis", "pointer-weight", "gatv2-axis"])
+def test_the_reader_reads_a_rank3_sum_against_a_matrix_and_catches_damage(run, path, good, bad):
+    d = derive_file(str(path))
+    _reads_good_rejects_bad(_env(d, run, path), good, bad)
+
+
+def test_the_monarch_form_generates_code_that_matches_torch(tmp_path):
+    _torch(MONARCH, tmp_path)
