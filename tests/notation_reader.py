@@ -1040,6 +1040,12 @@ class MatrixEval:
         if idx:
             return _element_array(self.env, name, idx, self.env.tensor(name, adjoint),
                                   self.batch)
+        spec = getattr(self.env, "spec_shapes", {}).get(name)
+        if spec is not None and not adjoint and not self.batch:
+            # a per-element temporary read whole (slice(t1, :, 0:T) of t1_b = Z_b w): the
+            # tensor of its own axes, B×TU (README: each element t1_b a column of it)
+            shp = tuple(d if isinstance(d, int) else self.env.dims[d] for d in spec)
+            return self.env.tensor(name, adjoint).reshape((shp[0], 1) if len(shp) == 1 else shp)
         return self.env.tensor(name, adjoint).reshape(self.env.matrix_shape(name))
 
     def batch_sum(self, letters: tuple, body) -> MV:
@@ -1708,7 +1714,8 @@ def _matrix_axis_function(self, fn, token, kwargs):
             return MV(r.reshape(r.shape + (1, 1)))
         if name not in getattr(self.env, "spec_shapes", {}) and r.shape == shp:
             return MV(r[..., None])
-    if name in getattr(self.env, "spec_shapes", {}) and r.size == self.env.tensor(name, False).size:
+    if name in getattr(self.env, "spec_shapes", {}) and (element or self.batch) and \
+            r.size == self.env.tensor(name, False).size:
         r = r.reshape(self.env.tensor(name, False).shape)  # back to its elements' columns
     if fn == "logsumexp" and "axis" not in kwargs and len(shp) > 2:
         r = r[..., None]  # README, batched forms: each element's rows reduced to its column
@@ -1722,6 +1729,10 @@ def _eye_like(x: MV, other: MV):
     """The identity ``I`` as an array the size of the matrix it meets elementwise."""
     if not x.is_eye:
         return x.v
+    if other.v.ndim > 2:  # README: each element's matrix (Z ⊙ 𝐈 of Z: B×D×D, NumPy's Z * eye(D))
+        if other.v.shape[-1] != other.v.shape[-2]:
+            raise ReaderError("I beside a batch of matrices that are not square")
+        return x.v * np.eye(other.v.shape[-1])
     n = other.v.shape[0] if other.v.ndim else None
     if n is None or (other.v.ndim == 2 and other.v.shape[1] not in (1, n)):
         raise ReaderError("I with no size")

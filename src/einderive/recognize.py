@@ -1985,6 +1985,15 @@ class _Reader:
         return Blob(m, syms)
 
     def _einsum_ref(self, ref: mx.Ref, idx: Idx, shape: Shape) -> Blob:
+        if _NUMPY_AXES.get() and len(idx) == 3 and idx[1] == idx[2] != idx[0] and \
+                all(isinstance(i, Symbol) for i in idx) and not mx.batch_of(ref) and \
+                len(ref.shape) == 3 and ref.shape[1] == ref.shape[2]:
+            # Z_ijj, each element's diagonal: NumPy's sum(Z ⊙ 𝐈, axis=2), the identity
+            # broadcast along the batch axis (was einsum('ijj->ij', Z))
+            d = self.ctx.index_dim[idx[1]]
+            _NUMPY_AXES_READ[0] += 1
+            return Blob(mx.SumAxes(mx.hadamard(ref, mx.Eye(d, (d, d))), (2,), False,
+                                   self._shape_of(idx[:2])), idx[:2])
         letters = self._letters(idx)
         # a size-1 axis (index 0) is an axis of the operand all the same: it gets its own
         # letter, absent from the output, and summing over its one element drops it
@@ -2122,13 +2131,67 @@ class _Reader:
         the frame of the result's indices first (the spec's own broadcast, not an einsum
         against ones per term); None when a term is no whole matrix or vector, or the terms
         together miss an axis (then each is broadcast against ones)."""
+        framed = self._broadcast_frame(blobs, union, inside=False)
+        if framed is None:
+            return None
+        terms, order = framed
+        out = mx.add(*sorted(terms, key=self._term_key))
+        if out.shape != self._shape_of(order):
+            return None
+        _NUMPY_AXES_READ[0] += 1
+        return Blob(out, order)
+
+    def _broadcast_product(self, blobs: list[Blob], free: Idx) -> Blob | None:
+        """M_ij w_l, an outer product into three or more axes of matrices and vectors, each
+        index free and carried once: NumPy's product of the factors each reshaped with a
+        literal 1 at the axes it lacks, reshape(M, [B, T, 1]) ⊙ reshape(w, [1, 1, D]) (was
+        einsum('ij,l->ijl', M, w)); beside a whole tensor of every axis, Z_ijpq g_ij, the
+        tensor as it stands and the others reshaped into its axes, Z ⊙ reshape(g, [B, C, 1,
+        1]) (the spec's own spelling of the broadcast).  None when a factor is no whole
+        matrix or vector, two share an index (but the whole tensor's), or together they miss
+        an axis, and for vectors only (x_i y_j z_k: einsum('i,j,k->ijk', x, y, z) says an
+        outer product of three vectors plainly)."""
+        if not _NUMPY_AXES.get() or len(free) < 3 or len(blobs) < 2 or \
+                any(not b.idx for b in blobs):
+            return None
+        whole = next((b.idx for b in blobs if set(b.idx) == set(free)), None)
+        if whole is not None:
+            if len(whole) != len(free) or sum(b.idx == whole for b in blobs) != 1:
+                return None
+        elif all(len(b.idx) < 2 for b in blobs) or \
+                len([i for b in blobs for i in b.idx]) != len(free) or \
+                {i for b in blobs for i in b.idx} != set(free):
+            return None
+        framed = self._broadcast_frame(blobs, free, inside=True, whole=whole)
+        if framed is None:
+            return None
+        terms, order = framed
+        # the factor of the frame's leading axes first, as the axes run (the whole tensor's)
+        at = [(len(b.idx) < len(order), sorted(order.index(i) for i in b.idx)) for b in blobs]
+        out = mx.hadamard(*(t for _, t in sorted(zip(at, terms), key=lambda p: p[0])))
+        if out.shape != self._shape_of(order) or \
+                any(isinstance(f, mx.Ones) for f in mx.walk(out)):
+            return None
+        _NUMPY_AXES_READ[0] += 1
+        return Blob(out, order)
+
+    def _broadcast_frame(self, blobs: list[Blob], union: Idx, inside: bool,
+                         whole: Idx | None = None) -> tuple[list[mx.M], Idx] | None:
+        """The terms (or factors) ``blobs`` each reshaped with a literal 1 at the axes of
+        ``union`` it lacks, and the frame's order of the indices: the result's indices first,
+        each matrix its own way round where a frame allows (E W1, not (E W1)ᵀ), or ``whole``,
+        the axes of the one blob that has them all, which stands as it is; None when one is
+        no whole matrix or vector (or, unless ``inside``, broadcasts inside: a column inside
+        a product, as a 1-d array beside a third axis, NumPy aligns elsewhere)."""
         first = tuple(i for i in self.order if i in union) + \
             tuple(i for i in union if i not in self.order)
-        # each matrix in its own orientation where a frame allows (E W1, not (E W1)ᵀ), else
-        # the frame of the result's indices first
-        order = min(permutations(first), key=lambda o: sum(
-            len(b.idx) == 2 and o.index(b.idx[0]) > o.index(b.idx[1])
-            for b in blobs if all(i in o for i in b.idx)))
+        # each term's matrix in its own orientation where a frame allows (E W1, not (E W1)ᵀ),
+        # else the frame of the result's indices first; a product's factors in the result's
+        # frame (a matrix transposed inside its reshape, never the product permuted after)
+        order = whole if whole is not None else first if inside else min(
+            permutations(first), key=lambda o: sum(
+                len(b.idx) == 2 and o.index(b.idx[0]) > o.index(b.idx[1])
+                for b in blobs if all(i in o for i in b.idx)))
         dims = tuple(self.ctx.index_dim[i] for i in order)
         if len(set(order)) != len(order) or any(not isinstance(i, Symbol) for i in order):
             return None
@@ -2137,8 +2200,14 @@ class _Reader:
             if not b.idx:
                 terms.append(b.m)
                 continue
+            if b.idx == whole:
+                if mx.batch_of(b.m) or b.m.shape != self._shape_of(whole):
+                    return None
+                terms.append(b.m)
+                continue
             if len(b.idx) > 2 or len(set(b.idx)) != len(b.idx) or mx.batch_of(b.m) or \
-                    len(b.m.shape) != 2 or any(_broadcast_inside(x) for x in mx.walk(b.m)):
+                    len(b.m.shape) != 2 or \
+                    not inside and any(_broadcast_inside(x) for x in mx.walk(b.m)):
                 return None
             kept = tuple(sorted(b.idx, key=order.index))
             m = b.m if kept == b.idx else mx.transpose(b.m)
@@ -2146,11 +2215,7 @@ class _Reader:
                 m = mx.transpose(m)  # (a row: the column it is)
             shape = tuple(d if i in b.idx else 1 for i, d in zip(order, dims))
             terms.append(mx.Reshape(m, shape, math_shape(shape)))
-        out = mx.add(*sorted(terms, key=self._term_key))
-        if out.shape != math_shape(dims):
-            return None
-        _NUMPY_AXES_READ[0] += 1
-        return Blob(out, order)
+        return terms, order
 
     def _pieces_in_order(self, terms: list[mx.M]) -> list[mx.M]:
         """The pads of a concatenation's pieces in the order of their places along the axis
@@ -2231,6 +2296,11 @@ class _Reader:
             aligned = _trailing(b, order)  # … or NumPy's broadcast of a matrix, or a row
             if aligned is not None:
                 return mx.hadamard(aligned, ones)
+            framed = self._broadcast_frame([b], order, inside=True, whole=order) \
+                if _NUMPY_AXES.get() else None
+            if framed is not None:  # … or reshaped with a literal 1 where it lacks an axis
+                _NUMPY_AXES_READ[0] += 1  # (reshape(M, [B, C, 1, 1]) + Z: NumPy's broadcast)
+                return framed[0][0]
             return self._einsum([b, Blob(ones, order)], order).m
         raise NoMatrixForm("cannot orient a term")  # pragma: no cover
 
@@ -2746,6 +2816,8 @@ class _Reader:
                 blobs = self._absorb_vector(blobs, s)
             hs = _holders(blobs, s)
             weighted = self._weighted_axis_sum(hs, s)
+            if weighted is None:
+                weighted = self._weighted_matrix_sum(hs, s, remaining, blobs)
             if weighted is not None:
                 remaining.remove(s)
                 blobs = _fold_scalars(self._group(_put(blobs, hs, weighted)))
@@ -2820,6 +2892,11 @@ class _Reader:
         if len(b.idx) == 2:
             other = b.idx[1] if b.idx[0] == s else b.idx[0]
             kind = ReduceKind.COLSUM if b.idx[0] == s else ReduceKind.ROWSUM
+            if kind == ReduceKind.ROWSUM and isinstance(b.m, mx.SumAxes) and \
+                    b.m.axes == (2,) and not b.m.keep and len(b.m.x.shape) == 3:
+                # Σ_i X_jii of sum(X ⊙ 𝐈, axis=2): each element's trace, one sum of two axes
+                return Blob(mx.SumAxes(b.m.x, (1, 2), False, self._shape_of((other,))),
+                            (other,))
             return Blob(mx.reduce(kind, b.m), (other,))
         summed_axis = self._axis_sum(b, s)
         if summed_axis is not None:
@@ -2840,6 +2917,24 @@ class _Reader:
         if at != 2 or isinstance(t.m, mx.Ref) or self._axis_sum(t, s) is None:
             return None  # (a tensor of the spec: X_b a of each element, or a bilinear form)
         return self._axis_sum(Blob(mx.hadamard(t.m, mx.transpose(vec.m)), t.idx), s)
+
+    def _weighted_matrix_sum(self, hs: list[Blob], s: Index, remaining: list[Index],
+                             blobs: list[Blob]) -> Blob | None:
+        """Σ_i T_jik M_ji of a whole tensor of three axes and a matrix of two of them, the
+        other (j) free or shared with another factor: NumPy's sum(T ⊙ reshape(M, [T, N, 1]),
+        axis=1), a matrix the matrix rules read on (was einsum('jik,ji->jk', T, M)); None for
+        any other pair (a vector, x_i W_kij z_j, is a bilinear form, and a matrix summed
+        with the tensor alone over both its axes is NumPy's sum over two axes at once)."""
+        if len(hs) != 2:
+            return None
+        t, m = (hs[0], hs[1]) if len(hs[0].idx) == 3 else (hs[1], hs[0])
+        if len(t.idx) != 3 or len(m.idx) != 2 or s not in m.idx or \
+                not set(m.idx) < set(t.idx) or \
+                any(i in remaining and len(_holders(blobs, i)) == 2
+                    for i in m.idx if i != s):
+            return None
+        product = self._broadcast_product([t, m], t.idx)
+        return None if product is None else self._axis_sum(product, s)
 
     def _axis_sum(self, b: Blob, s: Index) -> Blob | None:
         """Σ_k X1_ilk of a whole tensor of three axes read in its own order: NumPy's
@@ -2904,6 +2999,9 @@ class _Reader:
             if order[0] != a.idx[0]:
                 a, b = b, a
             return Blob(mx.matmul(a.m, mx.transpose(b.m)), (a.idx[0], b.idx[0]))
+        broadcast = self._broadcast_product(blobs, free)
+        if broadcast is not None:
+            return broadcast
         raise NoMatrixForm("an outer product with more than two axes")
 
     # -- the fallback -----------------------------------------------------------------------
