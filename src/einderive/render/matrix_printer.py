@@ -216,8 +216,14 @@ class MatrixPrinter(TreePrinter):
             return self._matrix_function(m, transposed=False)
         # inside Σ_b or a line of each element, max(X_b, axis=1): the element's own axis
         axis, shape = mx.element_axis(m) if self.element else (m.axis, m.arg_shape)
-        return self.n.axis_function(m.head, self._print(m.x), axis,
-                                    names_axis(axis, shape, m.head), "")
+        named = names_axis(axis, shape, m.head)
+        if named and mx.kept_axis(m, bool(self.element)):
+            # a whole batched tensor's reduction broadcast back against it: NumPy's keepdims
+            # (max(s, axis=2) of s: [B, H, N] is B×H, which aligns with s's last axes)
+            return self.n.operator(m.head, ", ".join((
+                self._print(m.x), self.n.keyword("axis", str(m.axis)),
+                self.n.keyword("keepdims", "True"))))
+        return self.n.axis_function(m.head, self._print(m.x), axis, named, "")
 
     def _matrix_function(self, m: mx.AxisFn, transposed: bool) -> str:
         """``A⁻¹``, ``A⁻ᵀ``: the op's template, around a bracketed argument unless atomic."""
