@@ -161,3 +161,48 @@ def test_reader_refuses_the_old_form_and_keepdims_of_an_element():
     ev.batch = ()
     with pytest.raises(ReaderError):  # softmax keeps every axis: no keepdims to say
         ev.ev(read("t = softmax(s, axis=1, keepdims=True)")[1])
+
+
+# a reduction alone, or in elementwise company of its own shape, is NumPy's as it is
+ALONE = """\
+name: nt1_alone
+dims: {B: 2, T: 3, N: 4}
+inputs: {X: [B, T, N], W: [N, N]}
+forward:
+  - Y = X @ W
+  - M = exp(max(Y, axis=2))
+  - L = sum(M * M) + sum(Y * Y)
+loss: L
+"""
+
+
+def test_reduction_alone_keeps_numpys_shape(run, tmp_path):
+    spec = _spec(tmp_path, ALONE)
+    text = "\n".join(_lines(run, spec))
+    assert "M = exp(max(Y, axis=2))" in text  # M: [B, T], NumPy's B×T
+    assert "keepdims" not in text
+    _reads_back_and_verifies(run, spec)
+
+
+# |a|/a is sign(a) wherever it is defined: its derivative is 0 (a ≠ 0)
+ABS_OVER_SELF = """\
+name: nt1_abs_over_self
+dims: {N: 3}
+inputs: {a: [N], x: [N]}
+forward:
+  - y = abs(a) / (a * a) + abs(a) * x / a
+  - z = abs(a) / a
+  - L = sum(y * x) + sum(z * x)
+loss: L
+"""
+
+
+def test_abs_over_its_argument_differentiates_through_sign(run, tmp_path):
+    spec = _spec(tmp_path, ABS_OVER_SELF)
+    found = entries(_out(run, "--expand", spec))
+    text = "\n".join(line for _, line in found)
+    # d(|a|/a²)/da = sign(a)/a² − 2 |a|/a³ = −sign(a)/a²; d(|a|/a)/da = 0: no term of z
+    assert "∂L/∂a = −∂L/∂y ⊙ sign(a) ⊘ (a ⊙ a)" in text
+    assert "∂L/∂x = ∂L/∂y ⊙ sign(a) + y + z" in text
+    assert not [line for section, line in found if section != "Forward" and "|a" in line]
+    _reads_back_and_verifies(run, spec)
