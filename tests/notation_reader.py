@@ -1593,6 +1593,12 @@ class MatrixEval:
             return MV(np.diagonal(v)[:, None])
         if fn == "tr":
             return MV(np.trace(v))
+        if kwargs.get("keepdims") and fn in ("logsumexp", "max", "min") and "axis" in kwargs \
+                and v.ndim > 2:  # NumPy's keepdims on a whole tensor's named axis
+            r = _axis_apply(fn, v, kwargs["axis"])
+            return MV(np.expand_dims(r, kwargs["axis"] % v.ndim))
+        if kwargs.get("keepdims"):
+            raise ReaderError(f"{fn}(…, keepdims=True) of a value of shape {v.shape}")
         if fn in ("softmax", "logsumexp", "log_softmax"):
             # a column's (each element's column, D×1 per element: t1_b = Z_b w) is along it
             vec = v.ndim >= 2 and v.shape[-1] == 1 and "axis" not in kwargs
@@ -1703,9 +1709,16 @@ def _matrix_axis_function(self, fn, token, kwargs):
     element = bool(idx) and _element(self.env, name, idx, self.batch)
     if element:
         token = name
+    keep = kwargs.get("keepdims", False)
+    if keep and (element or fn not in ("logsumexp", "max", "min") or "axis" not in kwargs):
+        # README: keepdims=True is NumPy's, on a whole tensor's named axis; an element's
+        # reduction is its column already, and softmax keeps every axis anyway
+        raise ReaderError(f"{fn}({token}, keepdims=True) of an element or without its axis")
     if element and "axis" in kwargs:
         return _element_axis_function(self.env, fn, name, idx, kwargs)
-    r, _, shp = _axis_function_of(self.env, fn, token, kwargs)
+    r, w, shp = _axis_function_of(self.env, fn, token, kwargs)
+    if keep:  # NumPy's keepdims: the reduced axis stays as a 1 and broadcasts back
+        return MV(np.expand_dims(r, w))
     if element and "axis" not in kwargs and len(shp) == len(self.batch) + 1:
         # each element's column (t1_b of t1: B×D, h_b of h: B×O): logsumexp(t1_b) a number
         # per element, its 1×1 matrix (README: logsumexp of a vector is a number);

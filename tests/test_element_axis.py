@@ -5,7 +5,8 @@ Inside Σ_b, or on a line written per element, ``X_b`` of ``X: [B, C, S]`` is th
 ``max(X_b, axis=1)``, as the README writes ``max(X, axis=1)`` for a matrix, never the whole
 tensor's ``axis=2`` (which a reader takes for an axis the matrix does not have).  A column
 element's reduction names no axis (``max(s_bh)``).  The index form and a whole tensor's
-batched form keep the whole tensor's axis (``max(X, axis=2)_ij``), and so does the code,
+batched form keep the whole tensor's axis (``max(X, axis=2)_ij``; a batched form's with
+NumPy's ``keepdims=True``, each element's column broadcast back), and so does the code,
 which reads whole tensors.  Each form is pinned as printed in text, LaTeX and the NumPy
 code's comments, read back by the independent reader, and ``verify`` proves the spec.
 """
@@ -85,8 +86,10 @@ def test_column_element_names_no_axis(run, tmp_path):
     text = _out(run, "--expand", spec)
     assert "𝟙[s_bh = max(s_bh)]" in text
     assert "s_bh, axis" not in text
-    # a whole tensor's batched form keeps NumPy's whole axis
-    assert "𝟙[s = max(s, axis=2)]" in text
+    # a whole tensor's batched form keeps NumPy's whole axis, and its kept 1 (keepdims):
+    # max(s, axis=2) alone is B×H, which NumPy aligns with s's last axes
+    assert "𝟙[s = max(s, axis=2, keepdims=True)]" in text
+    assert "max(s, axis=2)]" not in text
 
 
 def test_cbam_reads_back_and_verifies(run):

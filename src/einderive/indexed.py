@@ -395,7 +395,7 @@ def differentiate(e: Expr, x: Expr) -> Expr:
         for n, a in enumerate(args):
             da = differentiate(a, x)
             if da != 0:
-                terms.append(Mul(*args[:n], da, *args[n + 1:]))
+                terms.append(_abs_over_self(Mul(*args[:n], da, *args[n + 1:])))
         return Add(*terms)
     if isinstance(e, Pow) and not mentions(e.exp, key):
         return e.exp * Pow(e.base, e.exp - 1) * differentiate(e.base, x)
@@ -408,6 +408,24 @@ def differentiate(e: Expr, x: Expr) -> Expr:
     if isinstance(e, AxisFunction):
         return e._eval_derivative(x)
     return e.diff(x)  # pragma: no cover - every expression einderive builds is handled above
+
+
+def _abs_over_self(t: Expr) -> Expr:
+    """A product's ``|u| u⁻ᵏ`` as ``sign(u) u¹⁻ᵏ`` (|u| = sign(u) u wherever u⁻ᵏ is defined,
+    u ≠ 0): the derivative of |a|/a, sign(a)/a − |a|/a², is then 0, as the function is
+    constant where it is defined (1 or −1); ``t`` as it is without such a pair."""
+    if not isinstance(t, Mul):
+        return t
+    factors = list(t.args)
+    for n, f in enumerate(factors):
+        if not (isinstance(f, ElementwiseFunction) and f.spec.name == "abs"):
+            continue
+        u = f.args[0]
+        for m, g in enumerate(factors):
+            if isinstance(g, Pow) and g.base == u and g.exp.is_Integer and g.exp < 0:
+                rest = [h for k, h in enumerate(factors) if k not in (n, m)]
+                return Mul(F("sign")(u), Pow(u, g.exp + 1), *rest)
+    return t
 
 
 def split_index_map(e: Expr) -> bool:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy
 
-from .ops import POW_HALF
+from .ops import AXIS_OPS, POW_HALF
 from .record import Record, field, replace
 from .indexed import LETTERS
 from .kinds import ReduceKind, RefKind
@@ -838,6 +838,21 @@ def element_axis(m: AxisFn) -> tuple[int, Shape]:
         return m.axis, m.arg_shape  # (along a batch axis: no element's axis to name)
     return axis - sum(1 for a in at if a < axis), \
         tuple(d for a, d in enumerate(m.arg_shape) if a not in at)
+
+
+def kept_axis(m: AxisFn, element: bool) -> bool:
+    """Whether a reduction ``m`` prints with NumPy's ``keepdims=True``: of a whole batched
+    form (printed unsubscripted, ``element`` false), a tensor of three or more axes reduced
+    along one of its elements' own axes, each element's column or row (the form's shape
+    keeps the axis as a 1), which ``max(s, axis=2)`` of s: [B, H, N], a B×H tensor that
+    NumPy aligns with s's LAST axes, would not say; ``max(s, axis=2, keepdims=True)``, B×H×1,
+    broadcasts back as each element's column does."""
+    nd = len(m.arg_shape)
+    if element or nd < 3 or not AXIS_OPS[m.head].reduces or not batch_of(m.x):
+        return False
+    x = m.x
+    at = x.at if isinstance(x, Ref) and x.at else tuple(range(nd - 2))
+    return m.axis % nd not in at and len(m.shape) == 2 and 1 in m.shape
 
 
 def batch_of(x: M) -> Shape:

@@ -29,9 +29,24 @@ class MatrixPrinter(TreePrinter):
 
     def __init__(self, n: NotationBase) -> None:
         self.n = n
+        self._path: list[mx.M] = []  # the nodes being printed, the root first
         # inside Σ_b …: the batch's subscript, which each element's matrix is printed with
         self.element = ""
         self.letters: list[Symbol] = []  # the element's letters (Σ_b, or each b, g, r)
+
+    def _print(self, e: Any) -> str:
+        self._path.append(e)
+        try:
+            return super()._print(e)
+        finally:
+            self._path.pop()
+
+    def doprint(self, e: Any) -> str:
+        outer, self._path = self._path, []  # (a form printed inside another's: its own root)
+        try:
+            return super().doprint(e)
+        finally:
+            self._path = outer
 
     def prec(self, m: mx.M) -> Prec:
         return matrix_precedence(m)
@@ -87,6 +102,9 @@ class MatrixPrinter(TreePrinter):
         shown = m.x.display if isinstance(m.x, mx.Ref) and isinstance(m.x.display, mx.M) else m.x
         if isinstance(shown, mx.AxisFn) and AXIS_OPS[shown.head].text_t:
             return self._matrix_function(shown, transposed=True)  # A⁻ᵀ, not A⁻¹ᵀ
+        kept = self._kept(m.x, transposed=True) if isinstance(m.x, mx.AxisFn) else None
+        if kept is not None:  # max(s, axis=2, keepdims=True)ᵀ: each element's row
+            return self.n.transposed(kept)
         if isinstance(m.x, mx.AxisFn) and AXIS_OPS[m.x.head].reduces and \
                 not AXIS_OPS[m.x.head].text and len(m.x.arg_shape) > 2:
             # logsumexp(x0, axis=2)ᵀ, the tensor [M, N] transposed: logsumexp(x0)ᵀ reads as
@@ -216,8 +234,37 @@ class MatrixPrinter(TreePrinter):
             return self._matrix_function(m, transposed=False)
         # inside Σ_b or a line of each element, max(X_b, axis=1): the element's own axis
         axis, shape = mx.element_axis(m) if self.element else (m.axis, m.arg_shape)
-        return self.n.axis_function(m.head, self._print(m.x), axis,
-                                    names_axis(axis, shape, m.head), "")
+        named = names_axis(axis, shape, m.head)
+        kept = self._kept(m) if named else None
+        return kept if kept is not None else \
+            self.n.axis_function(m.head, self._print(m.x), axis, named, "")
+
+    def _kept(self, m: mx.AxisFn, transposed: bool = False) -> str | None:
+        """``max(s, axis=2, keepdims=True)``: a whole batched tensor's reduction (each
+        element's column or row, :func:`matrix.kept_axis`) broadcast back against a wider
+        tensor, or transposed, or multiplied, as NumPy says it: ``max(s, axis=2)`` of s: [B,
+        H, N] is B×H, which NumPy aligns with s's LAST axes.  None where the reduction stands
+        alone or in elementwise company of its own shape (``M = max(Z, axis=2)``, NumPy's
+        B×T as it is), or is no such reduction."""
+        if not mx.kept_axis(m, bool(self.element)) or \
+                not (transposed or self._broadcast_back()):
+            return None
+        return self.n.operator(m.head, ", ".join((
+            self._print(m.x), self.n.keyword("axis", str(m.axis)),
+            self.n.keyword("keepdims", "True"))))
+
+    def _broadcast_back(self) -> bool:
+        """Whether the node being printed (the path's last) meets a wider tensor on the way
+        up to the form's root: a parent of another shape (𝟙[s = …] of s's, an operand of a
+        product, ᵀ), not an elementwise node of its own shape."""
+        path = self._path
+        for parent, child in zip(path, path[1:]):
+            if isinstance(parent, mx.Ref):
+                continue  # (its display: the node itself)
+            if not (isinstance(parent, (mx.Fn, mx.Hadamard, mx.Scale, mx.Add, mx.Pow)) and
+                    tuple(parent.shape) == tuple(child.shape)):
+                return True
+        return False
 
     def _matrix_function(self, m: mx.AxisFn, transposed: bool) -> str:
         """``A⁻¹``, ``A⁻ᵀ``: the op's template, around a bracketed argument unless atomic."""
