@@ -93,7 +93,9 @@ class Cost(Record):
 def cost(d: Any, sizes: Mapping[str, int] | None = None) -> Cost:
     """The cost of derivation ``d``; ``sizes`` override the spec's dim sizes."""
     ctx = d.index.ctx
-    dims = tuple((name, ctx.sizes[name]) for name in ctx.dim_names)
+    # a stack's count dim (n2) is its number in every count (flops.Counter), never a size
+    dims = tuple((name, ctx.sizes[name]) for name in ctx.dim_names
+                 if ctx.sizes[name] not in ctx.counts)
     given = sizes_with(d.graph.spec.dims, sizes or {})  # defined dims follow the others
     if sizes:  # a slice must fit at the sizes --dims gives, as at the spec's
         from .graph import check_slices
