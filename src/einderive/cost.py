@@ -126,7 +126,8 @@ def _saved(d: Any, forward: tuple[Any, ...], backward: tuple[Any, ...],
     for name in names:
         t = d.graph[name]
         kind = "input" if t.is_input else "node"
-        shape = tuple(t.shape)
+        # a stack's count dim (n2) by its number, as the forms print the shape (3×B×D)
+        shape = tuple(d.graph.counts.get(x, x) if isinstance(x, str) else x for x in t.shape)
         recompute = None if t.is_input else _recompute({name}, set(names) - {name}, defs)
         out.append(Saved(name, kind, shape, counter.numel(shape), tuple(readers[name]),
                          readers[name][-1], recompute, name in counter.matmul_inputs))
