@@ -134,11 +134,13 @@ def test_outer_gets_the_spec_einsum_as_its_hint(run, tmp_path, call):
 
 
 def test_a_row_adjoint_of_a_matrix_is_broadcast_in_code(run):
-    """∂L/∂Xc = wᵀ for Xc: [B, D]: the code reshaped D numbers to B×D (verify exit 3)."""
-    path = _GAPS / "centred_row_adjoint_broadcast.yaml"
+    """∂L/∂Xc = wᵀ for Xc: [B, D]: the code reshaped D numbers to B×D (verify exit 3).  The
+    form keeps its B×D shape now, 𝟏 wᵀ (test_printed_forms reads it back), and so does its
+    code, an outer product with ones."""
+    path = HERE / "regressions" / "centred_row_adjoint_broadcast.yaml"
     r = run("derive", path)
-    assert "∂L/∂Xc    = wᵀ" in r.output, r.output
+    assert "∂L/∂Xc    = 𝟏 wᵀ" in r.output, r.output
     r = run("derive", "-f", "numpy", path)
-    assert "d_Xc = w * np.ones(np.shape(Xc))" in r.output, r.output
+    assert "d_Xc = np.outer(np.ones((B,)), w)" in r.output, r.output
     r = run("verify", path)
     assert r.exit_code == 0, r.output

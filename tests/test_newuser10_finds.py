@@ -79,8 +79,8 @@ def test_a_stack_against_a_dim_of_the_same_size_hints_to_define_it_as_the_number
           - y = stack([x[0:M], x[1:M+1], x[2:N]], axis=1) @ w
           - L = sum(y * y)
         loss: L
-        """), "4:9", "shapes (M, n3) and (R,) do not match",
-        "'n3' is the stack's axis of 3 pieces and 'R: 3' a size of its own, so they are "
+        """), "4:9", "shapes (M, 3) and (R,) do not match",
+        "the stack's axis has 3 pieces and 'R: 3' is a size of its own, so they are "
         "two axes: define 'R' as the number, dims: {R: \"3\"}, and the stack's axis is 'R'")
 
 

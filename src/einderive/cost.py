@@ -93,7 +93,9 @@ class Cost(Record):
 def cost(d: Any, sizes: Mapping[str, int] | None = None) -> Cost:
     """The cost of derivation ``d``; ``sizes`` override the spec's dim sizes."""
     ctx = d.index.ctx
-    dims = tuple((name, ctx.sizes[name]) for name in ctx.dim_names)
+    # a stack's count dim (n2) is its number in every count (flops.Counter), never a size
+    dims = tuple((name, ctx.sizes[name]) for name in ctx.dim_names
+                 if ctx.sizes[name] not in ctx.counts)
     given = sizes_with(d.graph.spec.dims, sizes or {})  # defined dims follow the others
     if sizes:  # a slice must fit at the sizes --dims gives, as at the spec's
         from .graph import check_slices
@@ -124,7 +126,8 @@ def _saved(d: Any, forward: tuple[Any, ...], backward: tuple[Any, ...],
     for name in names:
         t = d.graph[name]
         kind = "input" if t.is_input else "node"
-        shape = tuple(t.shape)
+        # a stack's count dim (n2) by its number, as the forms print the shape (3×B×D)
+        shape = tuple(d.graph.counts.get(x, x) if isinstance(x, str) else x for x in t.shape)
         recompute = None if t.is_input else _recompute({name}, set(names) - {name}, defs)
         out.append(Saved(name, kind, shape, counter.numel(shape), tuple(readers[name]),
                          readers[name][-1], recompute, name in counter.matmul_inputs))

@@ -99,7 +99,8 @@ class Counter:
         self.d = d
         self.graph = d.graph
         self.ctx = d.index.ctx
-        self.sizes: dict[str, Expr] = dict(self.ctx.sizes)
+        # a stack's count dim (n2) by its number: a cost names no dim the user did not
+        self.sizes: dict[str, Expr] = {d: self.ctx.counts.get(s, s) for d, s in self.ctx.sizes.items()}
         self.matmul_inputs: set[str] = set()
 
     def size(self, s: Any) -> Expr:

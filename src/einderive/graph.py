@@ -9,6 +9,7 @@ when it is not a plain name, which becomes an anonymous node.
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -63,6 +64,12 @@ class Graph(Record, slots=False):  # caches its index in __dict__
             cached = {t.name: t for t in self.tensors}
             object.__setattr__(self, "_index_cache", cached)
         return cached
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """The dims the graph made for stacks' counts (count_dim's n2), each with its number:
+        no name of the user's, so a shape prints the number (B×2)."""
+        return {d.name: d.size for d in self.spec.dims if d.counted and d.size is not None}
 
     @property
     def inputs(self) -> tuple[Tensor, ...]:
@@ -548,13 +555,15 @@ class _Builder:
             if alike is None:
                 counted = self._counted(a, b) or self._counted(b, a)
                 if counted is None:
-                    raise
+                    raise self._numbered(exc) from None
                 c, d, n = counted
-                raise ShapeMismatch(
+                two = f"the stack's axis has {n} pieces and '{d}: {n}' is a size of its own" \
+                    if self.dims[c].counted else \
+                    f"'{c}' is the stack's axis of {n} pieces and '{d}: {n}' a size of its own"
+                raise self._numbered(ShapeMismatch(
                     exc.message, exc.loc,
-                    f"'{c}' is the stack's axis of {n} pieces and '{d}: {n}' a size of its "
-                    f"own, so they are two axes: define '{d}' as the number, dims: "
-                    f"{{{d}: \"{n}\"}}, and the stack's axis is '{d}'", exc.shapes) from None
+                    f"{two}, so they are two axes: define '{d}' as the number, dims: "
+                    f"{{{d}: \"{n}\"}}, and the stack's axis is '{d}'", exc.shapes)) from None
             x, y = alike
             named = [f"'{d}' = {self.dims[d].text}" if self.dims[d].definition is not None
                      else f"'{d}'" for d in alike]
@@ -562,6 +571,20 @@ class _Builder:
                             f"same size, but two dims name two axes", exc.loc,
                             f"use one of them for both axes: write '{x}' where '{y}' is "
                             f"(and drop '{y}'), or the other way round") from None
+
+    def _numbered(self, exc: ShapeMismatch) -> ShapeMismatch:
+        """``exc`` with each count dim the graph made for a stack (n2) written as its number,
+        (B, 2): the user wrote no name for it (the name is no tensor's or dim's of the spec,
+        so a whole word of the message that spells it is the dim)."""
+        a, b = exc.shapes
+        counts = {d.name: d.size for d in self.dims.values()
+                  if d.counted and (d.name in a or d.name in b)}
+        if not counts:
+            return exc
+        word = re.compile(r"(?<![\w'])(" + "|".join(map(re.escape, counts)) + r")(?![\w'])")
+        message, hint = (word.sub(lambda m: str(counts[m.group(1)]), t) if t else t
+                         for t in (exc.message, exc.hint))
+        return ShapeMismatch(message, exc.loc, hint, exc.shapes)
 
     def _counted(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[str, str, int] | None:
         """A dim of ``a`` defined as a number n (a stack's count, n3) and one of ``b`` with a
@@ -588,7 +611,7 @@ class _Builder:
         name = f"n{n}"
         while name in self.dims or name in self.env or name in self.later:
             name += "_"
-        self.dims[name] = DimDecl(name, n, loc, n, str(n))
+        self.dims[name] = DimDecl(name, n, loc, n, str(n), counted=True)
         self.dim_values = dim_values(tuple(self.dims.values()))
 
     def split(self, value: FExpr) -> FExpr:

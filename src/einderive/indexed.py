@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from sympy import Add, Expr as SympyExpr, Indexed, IndexedBase, KroneckerDelta, Mul, Poly, Pow, S, \
-    Sum, Symbol, Tuple
+from sympy import Add, Expr as SympyExpr, Indexed, IndexedBase, Integer, KroneckerDelta, Mul, Poly, \
+    Pow, S, Sum, Symbol, Tuple
 from sympy.core.basic import Basic
 from sympy.core.sorting import default_sort_key
 
@@ -66,6 +66,9 @@ class Ctx:
                     self.dim_names.append(d)
         self.sizes = {d: Symbol(d, integer=True, positive=True) for d in self.dim_names}
         self.dim_of_size = {v: k for k, v in self.sizes.items()}
+        # a stack's count dim the graph made (n2): its number, what the printers write for it
+        self.counts = {self.sizes[d.name]: Integer(d.size) for d in graph.spec.dims
+                       if d.counted and d.size is not None}
         # an index letter that is also a tensor's or a dim's name would print i_i
         names = {t.name for t in graph.tensors} | set(self.dim_names)
         pool = [c for c in LETTERS if c not in names]

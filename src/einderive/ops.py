@@ -2074,7 +2074,12 @@ def _concatenate_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -
                                      for x, _ in pieces]))
     joined = next((d for d, v in dims.items() if sympy.expand(v - total) == 0), None)
     if joined is None:
-        written = " + ".join(str(x.shape[axis]) for x, _ in pieces)
+        # a dim the spec or a stack defines as a number (a stack's count, n2) by its number,
+        # after the named ones: K + 2, never the graph's name for the count
+        sizes = [x.shape[axis] for x, _ in pieces]
+        written = " + ".join([str(n) for n in sizes if not dims.get(n, S.One).is_Number] +
+                             [str(n if n == 1 else dims[n]) for n in sizes
+                              if dims.get(n, S.One).is_Number])
         raise SpecError(f"the joined axis has {written} elements, which no dim is", loc,
                         declare_hint("NM", total, taken=dims) if total.is_Number
                         else f"declare it as a dim, e.g. dims: "

@@ -2329,7 +2329,9 @@ def rebuild(m: mx.M, kids: list[mx.M]) -> mx.M:
     elif isinstance(m, mx.Scale):
         out = mx.scale(*kids)
     elif isinstance(m, mx.Add):
-        out = mx.add(*kids)
+        # a term that came out 0 (a centred rowsum) leaves the others, which may be smaller
+        # (wᵀ of a B×D sum): they keep the shape the sum stood for, 𝟏 wᵀ
+        out = mx.broadcast_to(mx.add(*kids), m.shape)
     elif isinstance(m, mx.Pow):
         out = mx.power(kids[0], m.exp)
     elif isinstance(m, mx.Fn):  # all its arguments, not the first alone

@@ -54,6 +54,8 @@ class DimDecl(Record):
     definition: DimTerm | None = None  # D: H * Dh; None for a dim with a size of its own
     text: str = ""  # the definition as written
     refs: tuple[tuple[str, Loc], ...] = field(default=(), repr=False, compare=False)
+    # the graph's own dim for a stack's count (graph.count_dim, n2): printed as its number
+    counted: bool = False
 
 
 class InputDecl(Record):

@@ -352,6 +352,11 @@ class Plan(Record):
     zero: tuple[str, str] = ("", "")  # (error, hint) where a definition divides by zero
     bug: str = ""  # the code could not be generated: this spec's failure
 
+    @property
+    def shown_sizes(self) -> Sizes:
+        """The sizes a report states: not a stack's count dim (n2), which no one named."""
+        return {k: v for k, v in self.sizes.items() if k not in self.graph.counts}
+
 
 def prepare(d: Derivation, sizes: Sizes | None, codegen: Codegen) -> Plan:
     """The plan of ``d``'s checks: usage errors (sizes, too large) raise here; a failure to
@@ -440,14 +445,14 @@ def check(plan: Plan, seed: int = 0, tol: float = DEFAULT_TOL) -> Report:
     failed = "the generated code failed: {}"
     hint = "this is a bug in einderive; please report it with the spec"
     if plan.bug:
-        return Report(plan.name, plan.sizes, seed, tol, (), failed.format(plan.bug), hint,
+        return Report(plan.name, plan.shown_sizes, seed, tol, (), failed.format(plan.bug), hint,
                       bug=True)
     try:
         return _verify(plan, seed, tol)
     except SpecError:
         raise
     except Exception as exc:  # noqa: BLE001 - the generated code failed: this spec's failure
-        return Report(plan.name, plan.sizes, seed, tol, (),
+        return Report(plan.name, plan.shown_sizes, seed, tol, (),
                       failed.format(f"{type(exc).__name__}: {exc}"), hint, bug=True)
 
 
@@ -475,8 +480,8 @@ def _verify(plan: Plan, seed: int, tol: float) -> Report:
         loss = module.forward(**inputs)
     if not np.isfinite(loss):
         if plan.zero[0]:
-            return Report(name, sizes, seed, tol, (), *plan.zero)
-        return Report(name, sizes, seed, tol, (),
+            return Report(name, plan.shown_sizes, seed, tol, (), *plan.zero)
+        return Report(name, plan.shown_sizes, seed, tol, (),
                       f"the loss is not finite ({loss}) at the random point",
                       _not_finite_hint(plan.graph))
     grads = {form: f(**inputs) for form, f in module.gradients.items()}
@@ -506,7 +511,7 @@ def _verify(plan: Plan, seed: int, tol: float) -> Report:
         rows += _check_hessian(plan, module, inputs, tol, rng)
     if module.split_hvp:
         rows += _check_split(plan, module, inputs, tol, rng)
-    return Report(name, sizes, seed, tol, rows)
+    return Report(name, plan.shown_sizes, seed, tol, rows)
 
 
 def _check_adjoints(plan: Plan, backward: dict[str, Value], closed: dict[str, Value],

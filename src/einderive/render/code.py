@@ -138,6 +138,9 @@ class Compiler:
         self.summing = False  # inside Σ_b's body: a total is each element's
 
     def dim(self, name: str) -> P.Py:
+        count = self.graph.counts.get(name)
+        if count is not None:  # a stack's count dim (n2): its number, as the forms print it
+            return P.num(count)
         self.dims_used.add(name)
         return P.Name(self.names.dim[name])
 
@@ -241,6 +244,9 @@ class Compiler:
 
     def const(self, c: Any) -> P.Py:
         """A SymPy scalar (numbers, dims' sizes, functions of them) as code."""
+        counts = self.d.index.ctx.counts
+        if counts and c.free_symbols & counts.keys():  # 2·n2 is 4, as the forms print it
+            c = c.xreplace(counts)
         if c.is_Number:
             return number(c)
         if isinstance(c, Symbol):

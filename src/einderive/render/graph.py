@@ -80,7 +80,7 @@ class _TexShown(Unicode):
     def tensor_name(self, name: str, idx: str) -> str:
         return str(super().tensor_name(latex_shown(name), idx))
 
-    def dim(self, name: str) -> str:
+    def dim_name(self, name: str) -> str:
         return latex_shown(name)
 
 

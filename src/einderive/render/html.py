@@ -81,7 +81,9 @@ def _body(sheet: Sheet, graph: str) -> str:
     out.append(f"<p>{escape(T.VECTORS)}</p>")
     if sheet.dims:
         out.append("<p>Dimensions: " + ", ".join(
-            f"{escape(n)} = {escape(str(size))} (index <i>{escape(letter)}</i>)"
+            # a stack's count has no name: 2 (index l)
+            (f"{escape(n)} = " if n != str(size) else "") +
+            f"{escape(str(size))} (index <i>{escape(letter)}</i>)"
             for n, size, letter in sheet.dims) + ".</p>")
     out += ["<h2>Forward</h2>", _table(_forward_rows(sheet.forward))]
     out += ["<h2>Backward</h2>", f"<p>{escape(T.CONVENTION)}</p>"]

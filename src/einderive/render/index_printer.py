@@ -40,6 +40,14 @@ class IndexPrinter(TreePrinter):
     def prec(self, e: Any) -> Prec:
         return index_precedence(e)
 
+    def counted(self, e: Any) -> Any:
+        """A constant inside a matrix form (a slice's bounds, a coefficient) with each count
+        dim of a stack (n2) its number: ``2:K + 2``, as :meth:`index` prints index forms."""
+        ctx = self.n.ctx
+        if ctx is None or not ctx.counts or not isinstance(e, Basic):
+            return e
+        return e.xreplace(ctx.counts)
+
     def empty(self, e: Any) -> str:
         """A SymPy node with no method of its own (a ``Float``) prints as SymPy writes it."""
         if isinstance(e, Basic):
@@ -61,6 +69,8 @@ class IndexPrinter(TreePrinter):
                       lambda key: ctx.tensor_of.get(key) if ctx else None)
         lhs = frozenset(i.name for i in free if isinstance(i, Symbol))
         e = rw.disambiguate(rw.inline(e), lhs)
+        if ctx is not None and ctx.counts:
+            e = rw.counted(e, ctx.counts)
         self.origin = rw.origin
         if isinstance(e, Add):
             return self._join_terms(self._ordered_terms(e), top=True)

@@ -53,7 +53,7 @@ def _steps(a: AdjointRow, x: AdjointRow) -> list[dict[str, Any]]:
 
 
 def _shape(shape: tuple[Any, ...]) -> list[Any]:
-    return [s if s == 1 else str(s) for s in shape]
+    return [s if isinstance(s, int) else str(s) for s in shape]  # 1, a stack's count 2
 
 
 def _tensor(t: TensorRow, x: TensorRow) -> dict[str, Any]:

@@ -283,7 +283,7 @@ class MathMLStyle(Style):
         script = mo(",").join(p for p in (script, idx) if p)
         return sub(head, script) if script else head
 
-    def dim(self, name: str) -> str:
+    def dim_name(self, name: str) -> str:
         return self._named(name, "")
 
     def index_name(self, name: str) -> str:

@@ -102,10 +102,10 @@ class Notation(NotationBase):
                                x == y and not ix)
 
     def scalar(self, e: Any) -> str:
-        return self.index_printer.doprint(e)
+        return self.index_printer.doprint(self.index_printer.counted(e))
 
     def scalar_coefficient(self, c: Any) -> str:
-        return self.index_printer.coefficient(c, True)
+        return self.index_printer.coefficient(self.index_printer.counted(c), True)
 
     def gradient(self, name: str, idx: str) -> str:
         """The gradient of the loss with respect to ``name``, or its element."""

@@ -133,10 +133,6 @@ class _Writer:
         like = P.Name(self.names.var[name])
         if tensor.shape and (not shape or _is_number(py)):  # e.g. 0 where the terms cancel
             py = self.b.broadcast_like(py, like)
-        elif _broadcast(tuple(shape), tuple(tensor.shape)):
-            # ∂L/∂Xc = wᵀ of Xc: [B, D] (a sum over the centred axis dropped): each row
-            # wᵀ, broadcast; a reshape of D numbers to B×D failed (verify exited 3, fz6)
-            py = self.b.broadcast_like(py, like)
         elif tuple(shape) != tuple(tensor.shape):
             py = self.b.reshape(py, like)
         return comment + clauses + self.assign(target, py)
@@ -370,14 +366,6 @@ class _Writer:
 
 # the variables' prefix of a Hessian block, and of the parts of its Gauss-Newton split
 _PREFIX = {None: "h", True: "gn", False: "rest"}
-
-
-def _broadcast(shape: tuple[Any, ...], full: tuple[Any, ...]) -> bool:
-    """Whether code of ``shape`` (its literal 1s dropped) stands for a tensor of shape
-    ``full`` by NumPy's broadcasting (wᵀ, D numbers, for a B×D adjoint): its last axes,
-    fewer numbers than the tensor's (D of [D, 1] or B of [B, 1] is a reshape)."""
-    core = tuple(a for a in full if a != 1)
-    return 0 < len(shape) < len(core) and core[-len(shape):] == shape
 
 
 def _is_number(py: P.Py) -> bool:

@@ -20,7 +20,7 @@ import re
 from functools import lru_cache
 from typing import Any, Callable
 
-from sympy import Add, Indexed, Mul, Pow, Sum, Symbol
+from sympy import Add, Basic, Indexed, Mul, Pow, Sum, Symbol
 
 from ..caches import register
 from ..indexed import LETTERS, PRIME, free_symbols, make_sum, nodes_of
@@ -97,6 +97,27 @@ class Rewriter:
         if not e.args or _is_axis_function(e):
             return e  # an axis function prints its anonymous argument in matrix form
         return self._rebuild(e, [self.inline(a) for a in e.args])
+
+    # -- a stack's count dim as its number ------------------------------------------------
+
+    def counted(self, e: Any, counts: dict[Any, Any]) -> Any:
+        """``e`` with each count dim the graph made for a stack (n2) replaced by its number,
+        rebuilt evaluated (2·n2 is 4, never 2·2): the user wrote no name for it."""
+        if not counts or not isinstance(e, Basic) or not e.free_symbols & counts.keys():
+            return e
+        if e in counts:
+            return counts[e]
+        args = [self.counted(a, counts) for a in e.args]
+        if isinstance(e, Mul):  # the numbers multiplied, never spread over a sum: (2/3) (m − y)
+            number = Mul(*[a for a in args if a.is_Number])
+            rest = [a for a in args if not a.is_Number]
+            new = Mul(number, *rest, evaluate=False) if rest and number != 1 else \
+                Mul(*rest, evaluate=False) if len(rest) > 1 else rest[0] if rest else number
+        else:
+            new = e.func(*args)
+        # a number (n2 − 1 is 1) stands for no node: a position kept for it would place
+        # every 1 of the form
+        return new if new.is_Number else self._rebuilt(e, new)
 
     # -- one reading for every index -----------------------------------------------------
 

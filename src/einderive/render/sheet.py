@@ -341,7 +341,9 @@ def build(d: Derivation, style: Style = Unicode, *, steps: bool = False, terms: 
     return Sheet(
         style=style.__name__, name=d.name, path=d.spec.path, description=d.spec.description,
         loss=d.loss, wrt=tuple(d.graph.wrt),
-        dims=tuple((n, s, d.index.ctx.letter[n]) for n, s in d.graph.dims),
+        # a stack's count dim by its number, as the formulas print it (2, index l)
+        dims=tuple((str(s) if n in d.graph.counts else n, s, d.index.ctx.letter[n])
+                   for n, s in d.graph.dims),
         tensors=_tensors(d, pen),
         adjoints=adjoints,
         gradients=tuple(_gradient(pen, g, printed) for g in d.gradients),
@@ -461,13 +463,14 @@ def _tensors(d: Derivation, pen: Pen) -> tuple[TensorRow, ...]:
         if t.kind == "anon":
             continue
         f = forward.get(t.name) if not t.is_input else None
-        rows.append(_tensor_row(pen, t, f))
+        rows.append(_tensor_row(pen, t, f, d.graph.counts))
     return tuple(rows)
 
 
-def _tensor_row(pen: Pen, t: Tensor, f: Form | None) -> TensorRow:
+def _tensor_row(pen: Pen, t: Tensor, f: Form | None, counts: dict[str, int]) -> TensorRow:
+    shape = tuple(counts.get(x, x) if isinstance(x, str) else x for x in t.shape)  # B×2
     return TensorRow(
-        t.name, "input" if t.is_input else "node", tuple(t.shape), shape_text(t.shape),
+        t.name, "input" if t.is_input else "node", shape, shape_text(shape),
         tuple(pen.dim(x) for x in t.shape), pen.tensor_lhs(t.name, ()), t.text, t.positive,
         formula(pen, f, lambda idx: pen.tensor_lhs(t.name, idx)) if f is not None else None,
         t.integer)

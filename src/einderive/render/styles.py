@@ -35,7 +35,7 @@ class UnicodeStyle(Style):
             return "−" + dec[1:] if dec.startswith("-") else dec
         return f"{r.p}/{r.q}".replace("-", "−")
 
-    def dim(self, name: str) -> str:
+    def dim_name(self, name: str) -> str:
         return name
 
     def index_name(self, name: str) -> str:
@@ -232,7 +232,7 @@ class LatexStyle(Style):
         sign = "-" if r < 0 else ""
         return f"{sign}\\frac{{{abs(r.p)}}}{{{r.q}}}"
 
-    def dim(self, name: str) -> str:
+    def dim_name(self, name: str) -> str:
         return names.latex_indexed(name, "", self.latex_names)
 
     @property

@@ -182,11 +182,10 @@ class Pen(Record):
         if set(form.dims) == {1}:  # X: [1, T, D] summed over its literal-1 axis
             return (f" {math(total)} is the matrix {math(one)} of the only element "
                     f"{math(element)} of a batch of one.")
-        axes = ", ".join(self.dim(d) for d in form.dims)
-        plural = "axes" if len(form.dims) > 1 else "axis"
+        axes, plural = self._batch_axes(form.dims, math)
         if vector and said:
             return (f" {math(total)} adds the vectors {math(one)} of every element "
-                    f"{math(element)} of the batch {plural} {math(axes)}.")
+                    f"{math(element)} of the batch {plural}{axes}.")
         if vector:  # a row of a matrix, read as a column: A_n is A[n, :]
             whole = p.tensor(leaf.name, "") if leaf.kind == RefKind.TENSOR else \
                 p.adjoint(leaf.name, "")
@@ -194,10 +193,19 @@ class Pen(Record):
             at = leaf.at or tuple(range(len(form.names)))
             parts = [next(letters_at) if a in at else ":" for a in range(len(form.names) + 1)]
             return (f" {math(total)} adds the vectors {math(one)} of every element "
-                    f"{math(element)} of the batch {plural} {math(axes)}: {math(one)} is the "
+                    f"{math(element)} of the batch {plural}{axes}: {math(one)} is the "
                     f"column {math(whole + '[' + ', '.join(parts) + ']')}.")
         return (f" {math(total)} adds the matrices {math(one)} of every element "
-                f"{math(element)} of the batch {plural} {math(axes)}.")
+                f"{math(element)} of the batch {plural}{axes}.")
+
+    def _batch_axes(self, dims: tuple[Any, ...], math: Callable[[str], str]) -> tuple[str, str]:
+        """(`` B``, "axis") or (`` B, H``, "axes") for a note's "the batch axis B"; a stack's
+        count dim, which has no name, as (`` of the 2 stacked pieces``, "axis")."""
+        counts = self.d.graph.counts
+        if len(dims) == 1 and dims[0] in counts:
+            return f" of the {math(self.dim(dims[0]))} stacked pieces", "axis"
+        return " " + math(", ".join(self.dim(d) for d in dims)), \
+            "axes" if len(dims) > 1 else "axis"
 
     def _contraction(self, n: Any) -> str:
         """What makes an einsum note's contraction one no product of matrices says (the
@@ -225,12 +233,11 @@ class Pen(Record):
         idx = p.index_list(letters)
         element = ", ".join(p.index_list([x]) for x in letters)
         element = f"({element})" if len(letters) > 1 else element
-        axes = ", ".join(p.dim(d) for d in form.dims)
-        plural = "axes" if len(form.dims) > 1 else "axis"
+        axes, plural = self._batch_axes(form.dims, math)
         said = [self._element_of(r, letters, idx, math, k > 0) for k, r in
                 enumerate([leaf] + [r for f, r in also if f is form])]
         return (f" A line subscripted by {math(idx)} holds for every element {math(element)} "
-                f"of the batch {plural} {math(axes)}: {', '.join(said)}.")
+                f"of the batch {plural}{axes}: {', '.join(said)}.")
 
     def _element_of(self, leaf: mx.Ref, letters: list[Symbol], idx: str,
                     math: Callable[[str], str], more: bool) -> str:

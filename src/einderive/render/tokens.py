@@ -23,7 +23,7 @@ class Style(ABC):
     ``ctx`` (the graph's index context, or None) and ``loss`` let a style spell
     names consistently over a whole graph."""
 
-    ctx: Any
+    ctx: Any = None
     loss: str
     stacked_fractions = False  # a fraction bar, which brackets its numerator and denominator
     radical_is_atom = False  # a radical sign bounds its argument: (√x)³ needs no brackets
@@ -101,8 +101,18 @@ class Style(ABC):
     @abstractmethod
     def number(self, r: Any) -> str: ...
 
+    def dim(self, name: str) -> str:
+        """A dim's size as a formula writes it: its name, but a stack's count dim the graph
+        made (n2, no name of the user's) its number, 2."""
+        ctx = self.ctx
+        if ctx is not None and ctx.counts and name in ctx.sizes:
+            count = ctx.counts.get(ctx.sizes[name])
+            if count is not None:
+                return self.number(count)
+        return self.dim_name(name)
+
     @abstractmethod
-    def dim(self, name: str) -> str: ...
+    def dim_name(self, name: str) -> str: ...
 
     @abstractmethod
     def index_name(self, name: str) -> str: ...
