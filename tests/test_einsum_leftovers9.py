@@ -17,9 +17,9 @@
   free, or shared with a third factor) is NumPy's sum(T ⊙ reshape(M, [T, N, 1]), axis=1), a
   matrix the rules read on: pointer_net_ce's ∂L/∂Dq = sum(reshape(∂L/∂U, [T, N, 1]) ⊙ (…),
   axis=1) (W2ᵀ ⊙ v) (was ``einsum('jik,ji,lk,k->jl', …)``), gatv2's ∂L/∂Wr = aᵀ ⊙ (Xᵀ
-  sum(… ⊙ reshape(∂L/∂E, [N, N, 1]), axis=0)) (was ``einsum('ij,lik,k,li->jk', …)``); a
-  product's factors are framed in the result's order (monarch_two_factors' expanded ∂L/∂Y1,
-  no permute after).
+  sum(… ⊙ reshape(∂L/∂E, [N, N, 1]), axis=0)) (was ``einsum('ij,lik,k,li->jk', …)``).  A
+  tensor of the spec is read per element instead (attention_pool_query's t2_b = X_b t1_b,
+  listnet_top_one's Σ_q X_qᵀ t1_q keep their forms; monarch_two_factors' R2 keeps einsum).
 - Each element's diagonal Z_bjj of a tensor of three axes is NumPy's sum(Z ⊙ 𝐈, axis=2)
   (the identity broadcast along the batch, README: each element's matrix), and each
   element's trace sum(X ⊙ 𝐈, axis=(1, 2)): diagonal_beside's ∂L/∂c = sum(Z ⊙ 𝐈, axis=2) w
@@ -166,25 +166,33 @@ def test_the_broadcast_and_diagonal_forms_generate_code_that_matches_torch(path,
 
 # -- a tensor of three axes summed against a matrix of two of them ---------------------------
 
-MONARCH = MODELS / "more15" / "monarch_two_factors.yaml"
 DDQ = ("sum(reshape(∂L/∂U, [T, N, 1]) ⊙ (1 − tanh(reshape(E W1, [1, N, H]) + "
        "reshape(Dq W2, [T, 1, H]))^∘2), axis=1) (W2ᵀ ⊙ v)")
 DWR = ("aᵀ ⊙ (Xᵀ sum(where(reshape(X Wl, [N, 1, F]) + reshape(X Wr, [1, N, F]) > 0, 1, "
        "1/5) ⊙ reshape(∂L/∂E, [N, N, 1]), axis=0))")
-DY1 = ("(2/B) reshape(reshape(Y2, [B, N]) w − y, [B, 1, 1]) ⊙ "
-       "reshape(sum(R2 ⊙ reshape(w, [M, 1, M]), axis=2)ᵀ, [1, M, M])")
 
 
 @pytest.mark.parametrize("path,line", [
-    (POINTER, f"∂L/∂Dq = {DDQ}"), (GATV2, f"grad(Wr) = {DWR}"), (MONARCH, f"= {DY1}"),
-], ids=["pointer", "gatv2", "monarch"])
+    (POINTER, f"∂L/∂Dq = {DDQ}"), (GATV2, f"grad(Wr) = {DWR}"),
+], ids=["pointer", "gatv2"])
 def test_a_rank3_tensor_against_a_matrix_of_two_axes_is_numpys_sum(run, path, line):
     text = _expanded(run, path)
     assert line in " ".join(text.split()), text
-    assert "permute(" not in text, text
-    if path != MONARCH:
-        assert "einsum" not in text, text
+    assert "einsum" not in text and "permute(" not in text, text
     _verified(run, path)
+
+
+@pytest.mark.parametrize("stem,kept", [
+    ("more7/attention_pool_query", "where t2_b = X_b t1_b"),
+    ("more14/listnet_top_one", "= Σ_q X_qᵀ t1_q"),
+    ("more9/moe_softmax_gate_einsum", "where t1_n = (2/(N O)) H_n (P_n − Y_n)"),
+], ids=["attention-pool", "listnet", "moe-gate"])
+def test_a_tensor_of_the_spec_against_a_matrix_is_read_per_element(run, stem, kept):
+    """X_btd t_bd of a tensor of the spec is each element's X_b t_b, never NumPy's
+    sum(X ⊙ reshape(t, [B, 1, D]), axis=2)."""
+    text = _expanded(run, MODELS / f"{stem}.yaml")
+    assert kept in text, text
+    assert "sum(X ⊙ reshape(" not in text and "sum(H ⊙ reshape(" not in text, text
 
 
 @pytest.mark.parametrize("path,good,bad", [
@@ -195,7 +203,3 @@ def test_a_rank3_tensor_against_a_matrix_of_two_axes_is_numpys_sum(run, path, li
 def test_the_reader_reads_a_rank3_sum_against_a_matrix_and_catches_damage(run, path, good, bad):
     d = derive_file(str(path))
     _reads_good_rejects_bad(_env(d, run, path), good, bad)
-
-
-def test_the_monarch_form_generates_code_that_matches_torch(tmp_path):
-    _torch(MONARCH, tmp_path)

@@ -2923,13 +2923,14 @@ class _Reader:
         """Σ_i T_jik M_ji of a whole tensor of three axes and a matrix of two of them, the
         other (j) free or shared with another factor: NumPy's sum(T ⊙ reshape(M, [T, N, 1]),
         axis=1), a matrix the matrix rules read on (was einsum('jik,ji->jk', T, M)); None for
-        any other pair (a vector, x_i W_kij z_j, is a bilinear form, and a matrix summed
-        with the tensor alone over both its axes is NumPy's sum over two axes at once)."""
+        any other pair (a vector, x_i W_kij z_j, is a bilinear form, a matrix summed with
+        the tensor alone over both its axes is NumPy's sum over two axes at once, and a
+        tensor of the spec is read per element: X_b t_b, Σ_q X_qᵀ t_q)."""
         if len(hs) != 2:
             return None
         t, m = (hs[0], hs[1]) if len(hs[0].idx) == 3 else (hs[1], hs[0])
         if len(t.idx) != 3 or len(m.idx) != 2 or s not in m.idx or \
-                not set(m.idx) < set(t.idx) or \
+                isinstance(t.m, mx.Ref) or not set(m.idx) < set(t.idx) or \
                 any(i in remaining and len(_holders(blobs, i)) == 2
                     for i in m.idx if i != s):
             return None
