@@ -69,7 +69,7 @@ def test_a_position_inside_a_layer_norms_adjoint():
 
 def test_a_function_of_a_whole_axis_at_a_picked_index_is_read_as_a_pick():
     d = _derive("models/more7/ensemble_stack_mean.yaml")
-    assert forms(d, "W1")[1] == ("(1/(B n3)) Xᵀ (softmax(X W1) ⊙ (rowsum(softmax(X W1) ⊙ "
+    assert forms(d, "W1")[1] == ("(1/(3 B)) Xᵀ (softmax(X W1) ⊙ (rowsum(softmax(X W1) ⊙ "
                                  "onehot(lab)) − onehot(lab)) ⊘ rowsum(Pm ⊙ onehot(lab)))")
     assert "rowsum(softmax(X W1) ⊙ onehot(lab)) ⊙ ((softmax(X W1) − onehot(lab)) W1ᵀ)" in \
         forms(d, "X")[1]

@@ -8,7 +8,9 @@ template.py), the canceller's atoms (``_m0000``: cancel.py) and the closed forms
 (``__t0``: closed.py).  Each starts with an underscore that follows no name, bracket or
 subscript, which is how they are found in the text; the inline nodes are also looked up by
 name (and LaTeX-escaped) in every output, which the generated code does use
-(``S = np.stack((_S_1, _S_2), axis=0)``)."""
+(``S = np.stack((_S_1, _S_2), axis=0)``).  So are the dims the graph makes for a stack's
+count (``n2``: graph.count_dim), which print as their number (``slice(C, :, 2:K + 2)``;
+tests/test_nm1_names.py), in LaTeX too (``n_{2}``)."""
 
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def leaks(text: str, anon: list[str]) -> list[str]:
 def outputs(path: Path) -> tuple[dict[str, str], list[str]]:
     """What ``derive --expand``, ``--steps``, ``--latex --expand`` and ``-f markdown``
     print for ``path`` (one derivation with its closed forms: without them the same forms
-    less the closed ones), and the names of its inline nodes."""
+    less the closed ones), and the names of its inline nodes and of its stacks' count dims."""
     from einderive.api import derive_file, render
     from einderive.render.terminal import Options, plain
     d = derive_file(str(path), closed=True)
@@ -48,7 +50,14 @@ def outputs(path: Path) -> tuple[dict[str, str], list[str]]:
              "text --steps": plain(d, Options(steps=True)),
              "latex --expand": render(d, "latex", expand=True),
              "markdown": render(d, "markdown")},
-            [t.name for t in d.graph.tensors if t.kind == "anon"])
+            [t.name for t in d.graph.tensors if t.kind == "anon"] +
+            [x.name for x in d.graph.spec.dims if x.counted])
+
+
+def latex_leaks(text: str, names: list[str]) -> list[str]:
+    """Lines of LaTeX that spell a count dim n2 as LaTeX does, ``n_{2}``."""
+    spelled = [rf"n_{{{m.group(1)}}}" for n in names if (m := re.fullmatch(r"n(\d+)_*", n))]
+    return [ln.strip() for ln in text.splitlines() if any(x in ln for x in spelled)]
 
 
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(HERE.parent)) for p in FILES])
@@ -56,9 +65,14 @@ def test_no_printed_output_names_an_internal_tensor(path):
     texts, anon = outputs(path)
     bad = []
     for what, text in texts.items():
-        found = leaks(text, anon)
+        # a count dim n2 is looked for outside the graph's mermaid block, whose vertices
+        # are n0, n1 … (ids no reader sees)
+        counts = [n for n in anon if re.fullmatch(r"n\d+_*", n)]
+        found = leaks(text, [n for n in anon if n not in counts]) + \
+            leaks(re.sub(r"```mermaid.*?```", "", text, flags=re.S), counts)
         if what.startswith("latex"):
             found += [ln.strip() for ln in text.splitlines() if LATEX_INTERNAL.search(ln)]
+            found += latex_leaks(text, anon)
         bad += [f"{what}: {ln}" for ln in found]
     assert not bad, "\n".join(bad[:10])
 
@@ -72,6 +86,10 @@ def test_the_check_finds_internal_names():
     assert not leaks("  ∂L/∂X̂_ij = (σ(x W2))_b Σ_b ‖x‖_F S_{0, i} X_ij′ + x_seq", [])
     texts, anon = outputs(path)
     assert not leaks(texts["text --expand"], anon)
+    # a stack's count dim, as this release's first printing wrote it
+    assert leaks("  ∂L/∂Y    = slice(∂L/∂C, :, n2:K + n2)", ["n2"])
+    assert latex_leaks(r"\operatorname{slice}(C, :, 0:n_{2})", ["n2"])
+    assert not latex_leaks(r"\operatorname{slice}(C, :, 0:2)", ["n2"])
 
 
 def test_inline_nodes_have_internal_names():

@@ -52,7 +52,7 @@ PINNED = [
      "−gᵀ ⊙ sum(∂L/∂Y, axis=(0, 1), keepdims=True) ⊘ √(var + 0.001) = −3 gᵀ ⊙ sum(Y ⊙ Y, "
      "axis=(0, 1), keepdims=True) ⊘ √(var + 0.001)"),
     ("models/more7/ensemble_stack_mean", "∂L/∂P",
-     "−(1/(B n3)) onehot(lab) ⊙ 𝟏 ⊘ rowsum(Pm ⊙ onehot(lab))"),
+     "−(1/(3 B)) onehot(lab) ⊙ 𝟏 ⊘ rowsum(Pm ⊙ onehot(lab))"),
     ("models/more8/textcnn_maxpool", "∂L/∂Y",
      "𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape(∂L/∂m, [B, O, 1]) ⊙ (1 − tanh(Y)^∘2) "
      "= 2 𝟙[tanh(Y) = reshape(m, [B, O, 1])] ⊙ reshape((m V − y) Vᵀ, [B, O, 1]) ⊙ "

@@ -313,7 +313,7 @@ def test_the_reader_catches_damage_in_a_softmax_of_an_index_form(good, bad):
     _reads_good_rejects_bad(d, good, bad)
 
 
-_W1 = ("∂L/∂W1_jk = (1/(B n3)) Σ_i (softmax(X W1)_(i,lab_i) − δ_(k,lab_i)) X_ij "
+_W1 = ("∂L/∂W1_jk = (1/(3 B)) Σ_i (softmax(X W1)_(i,lab_i) − δ_(k,lab_i)) X_ij "
        "softmax(X W1)_ik / Pm_(i,lab_i)")
 PICKED_FUNCTION_DAMAGE = [  # a function of an expression at an integer input's element
     (_W1, _W1.replace("(softmax(X W1)_(i,lab_i)", "(softmax(X W2)_(i,lab_i)")),

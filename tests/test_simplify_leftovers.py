@@ -100,7 +100,7 @@ def test_a_shared_elementwise_factor_is_written_once():
 def test_ensemble_mean_factors_each_member():
     d = _derive("models/more7/ensemble_stack_mean.yaml")
     matrix = forms(d, "X")[1]
-    assert matrix == ("(1/(B n3)) (rowsum(softmax(X W1) ⊙ onehot(lab)) ⊙ ((softmax(X W1) − "
+    assert matrix == ("(1/(3 B)) (rowsum(softmax(X W1) ⊙ onehot(lab)) ⊙ ((softmax(X W1) − "
                       "onehot(lab)) W1ᵀ) ⊘ rowsum(Pm ⊙ onehot(lab)) + rowsum(softmax(X W2) ⊙ "
                       "onehot(lab)) ⊙ ((softmax(X W2) − onehot(lab)) W2ᵀ) ⊘ rowsum(Pm ⊙ "
                       "onehot(lab)) + rowsum(softmax(X W3) ⊙ onehot(lab)) ⊙ ((softmax(X W3) − "

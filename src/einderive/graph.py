@@ -582,9 +582,10 @@ class _Builder:
         if not counts:
             return exc
         word = re.compile(r"(?<![\w'])(" + "|".join(map(re.escape, counts)) + r")(?![\w'])")
-        message, hint = (word.sub(lambda m: str(counts[m.group(1)]), t) if t else t
-                         for t in (exc.message, exc.hint))
-        return ShapeMismatch(message, exc.loc, hint, exc.shapes)
+        def numbered(t: str) -> str:
+            return word.sub(lambda m: str(counts[m.group(1)]), t)
+        return ShapeMismatch(numbered(exc.message), exc.loc, numbered(exc.hint or ""),
+                             exc.shapes)
 
     def _counted(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[str, str, int] | None:
         """A dim of ``a`` defined as a number n (a stack's count, n3) and one of ``b`` with a
