@@ -1976,8 +1976,33 @@ def ones_in_comparison(m: mx.M) -> mx.M | None:
     return None
 
 
+def _constant_broadcast(m: mx.M) -> mx.M | None:
+    """The constant ``c`` of ``c 𝟏`` (``𝟏`` itself: 1), or None for anything else."""
+    if isinstance(m, mx.Ones):
+        return mx.ONE
+    if isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const) and \
+            isinstance(m.x, mx.Ones) and not m.coeff.shape:
+        return m.coeff
+    return None
+
+
+def slice_of_constant(m: mx.M) -> mx.M | None:
+    """``slice(0 𝟏, 1:3)`` → ``0``, ``take(c 𝟏, 1, axis=0)`` → ``c 𝟏`` of the piece's shape:
+    every element of a constant broadcast is the constant, so any part of it is the same
+    constant spread over the part's shape (h = (x − x)[1:3])."""
+    if not isinstance(m, (mx.Slice, mx.Take)) or mx.batch_of(m) or mx.batch_of(m.x):
+        return None
+    c = _constant_broadcast(_display(m.x))
+    if c is None:
+        return None
+    if mx.is_zero(c):
+        return c
+    return c if all(d == 1 for d in m.shape) else mx.scale(c, mx.Ones(m.shape))
+
+
 LEFTOVERS: tuple[Rule, ...] = (take_of_stack, complementary_indicators, sign_over_abs,
-                               diagonal_of_inverse_diag, reshape_of_reshape, ones_in_comparison)
+                               diagonal_of_inverse_diag, reshape_of_reshape, ones_in_comparison,
+                               slice_of_constant)
 
 
 # -- rules: broadcast factors that meet (a quotient such as X̂ = Xc ⊘ s written out) -------------
