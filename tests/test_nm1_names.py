@@ -132,6 +132,32 @@ def test_shapes_notes_and_dims_list_write_the_count(run, tmp_path):
     assert r.exit_code == 0 and "(B=3, K=4, NM=6; seed" in r.output, r.output
 
 
+STACKED = """\
+    dims: {N: 4}
+    inputs: {x: [N], y: [N]}
+    forward:
+      - S = stack([x, y])
+      - L = BODY
+    loss: L
+    """
+
+
+@pytest.mark.parametrize("body, message, hint", [
+    ("sum(inv(S))", "inv needs a square matrix, not one of shape (2, N)", ""),
+    ("sum(diag(S))", "diag takes a vector, not a tensor of shape (2, N)", ""),
+    ("sum(S @ S)", "shapes (2, N) and (2, N) do not match", "second-to-last axis of the right (2)"),
+    # the sizes as a spec writes them: N·N, never SymPy's N**2 with its stars replaced
+    ("sum(reshape(S, [N, N]))", "cannot reshape (2, N) into (N, N): 2·N elements are not N·N",
+     ""),
+    ("S", "the loss 'L' has shape (2, N)", ""),
+])
+def test_every_message_that_writes_a_shape_writes_the_count(body, message, hint):
+    """Not only a shape mismatch: each message the graph's checks write with a stacked
+    shape in it (the shapes are formatted with the count dims named as numbers, never a
+    message rewritten after it is made)."""
+    assert_spec_error(STACKED.replace("BODY", body), "", message, hint)
+
+
 def test_the_users_own_count_dim_keeps_its_name():
     d = derive_text(textwrap.dedent(CONCAT.replace('NM: "K + 2"', 'P: "2", NM: "K + P"')))
     assert count_names(d) == []

@@ -9,7 +9,6 @@ when it is not a plain name, which becomes an anonymous node.
 
 from __future__ import annotations
 
-import re
 from fractions import Fraction
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -131,9 +130,16 @@ def _written_at(graph: Graph, t: Tensor) -> Loc:
 
 
 def build(spec: Spec) -> Graph:
-    """Check every name and shape in ``spec`` and return its graph."""
+    """Check every name and shape in ``spec`` and return its graph.  Its messages write a
+    dim the graph made for a stack's count (n2) as its number: the user wrote no name."""
+    dims = {d.name: d for d in spec.dims}  # and the count dims, as the builders make them
+
+    def name(d: Any) -> str:
+        decl = dims.get(d) if isinstance(d, str) else None
+        return str(decl.size) if decl is not None and decl.counted else str(d)
     try:
-        return _build(spec)
+        with shapes.naming(name):
+            return _build(spec, dims)
     except SpecError as exc:
         raise exc.with_source(list(spec.source_lines)) from None
 
@@ -147,7 +153,7 @@ def _reserved(name: str) -> bool:
         OPS[name].user or name == SLICE)
 
 
-def _build(spec: Spec) -> Graph:
+def _build(spec: Spec, dims: dict[str, DimDecl]) -> Graph:
     env: dict[str, Tensor] = {}
     for inp in spec.inputs:
         if _reserved(inp.name):
@@ -155,7 +161,6 @@ def _build(spec: Spec) -> Graph:
                             inp.loc, f"choose another name, e.g. '{inp.name}_'")
         env[inp.name] = Tensor(inp.name, inp.shape, TensorKind.INPUT, inp.loc,
                                positive=inp.positive, spd=inp.spd, integer=inp.integer)
-    dims = {d.name: d for d in spec.dims}
     later: dict[str, Loc] = {}
     statements = []
     reshaping: X.ReshapeCall | None = None
@@ -555,15 +560,15 @@ class _Builder:
             if alike is None:
                 counted = self._counted(a, b) or self._counted(b, a)
                 if counted is None:
-                    raise self._numbered(exc) from None
+                    raise
                 c, d, n = counted
                 two = f"the stack's axis has {n} pieces and '{d}: {n}' is a size of its own" \
                     if self.dims[c].counted else \
                     f"'{c}' is the stack's axis of {n} pieces and '{d}: {n}' a size of its own"
-                raise self._numbered(ShapeMismatch(
+                raise ShapeMismatch(
                     exc.message, exc.loc,
                     f"{two}, so they are two axes: define '{d}' as the number, dims: "
-                    f"{{{d}: \"{n}\"}}, and the stack's axis is '{d}'", exc.shapes)) from None
+                    f"{{{d}: \"{n}\"}}, and the stack's axis is '{d}'", exc.shapes) from None
             x, y = alike
             named = [f"'{d}' = {self.dims[d].text}" if self.dims[d].definition is not None
                      else f"'{d}'" for d in alike]
@@ -571,21 +576,6 @@ class _Builder:
                             f"same size, but two dims name two axes", exc.loc,
                             f"use one of them for both axes: write '{x}' where '{y}' is "
                             f"(and drop '{y}'), or the other way round") from None
-
-    def _numbered(self, exc: ShapeMismatch) -> ShapeMismatch:
-        """``exc`` with each count dim the graph made for a stack (n2) written as its number,
-        (B, 2): the user wrote no name for it (the name is no tensor's or dim's of the spec,
-        so a whole word of the message that spells it is the dim)."""
-        a, b = exc.shapes
-        counts = {d.name: d.size for d in self.dims.values()
-                  if d.counted and (d.name in a or d.name in b)}
-        if not counts:
-            return exc
-        word = re.compile(r"(?<![\w'])(" + "|".join(map(re.escape, counts)) + r")(?![\w'])")
-        def numbered(t: str) -> str:
-            return word.sub(lambda m: str(counts[m.group(1)]), t)
-        return ShapeMismatch(numbered(exc.message), exc.loc, numbered(exc.hint or ""),
-                             exc.shapes)
 
     def _counted(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[str, str, int] | None:
         """A dim of ``a`` defined as a number n (a stack's count, n3) and one of ``b`` with a

@@ -749,8 +749,9 @@ def _matmul(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     kb = sb[0] if len(sb) == 1 else sb[-2]
     if ka != kb:
         raise _mismatch("cannot multiply with '@'", sa, sb, loc,
-                        f"the last axis of the left operand ({ka}) must equal the "
-                        f"{'only' if len(sb) == 1 else 'second-to-last'} axis of the right ({kb})")
+                        f"the last axis of the left operand ({shapes.dim_name(ka)}) must "
+                        f"equal the {'only' if len(sb) == 1 else 'second-to-last'} axis of the "
+                        f"right ({shapes.dim_name(kb)})")
     out = shapes.matmul(sa, sb)
     if out is None:
         raise _mismatch("cannot broadcast the batch axes of '@'", sa, sb, loc,
@@ -1711,8 +1712,8 @@ def _reshape(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
     new_total = sympy.expand(sympy.Mul(*[value(d) for d in new]))
     if old_total != new_total:
         def count(shape: Tup, total: Any) -> str:
-            written = "·".join(str(d) for d in shape if d != 1) or "1"
-            value = str(total).replace("*", "·")
+            written = "·".join(shapes.dim_name(d) for d in shape if d != 1) or "1"
+            value = dim_text(total, "·")
             return written if written == value else f"{written} = {value}"
         raise SpecError(f"cannot reshape {shapes.fmt(x.shape)} into {shapes.fmt(new)}: "
                         f"{count(x.shape, old_total)} elements are not "
@@ -1863,9 +1864,10 @@ def _bound(e: FExpr, loc: Any, dims: dict[str, Any], axis: tuple[int, str] = (1,
                     "a dim")
 
 
-def dim_text(x: Any) -> str:
+def dim_text(x: Any, times: str = " * ") -> str:
     """A size of dims as a spec writes it: dims before numbers, added before subtracted
-    (N - K + 1, not SymPy's -K + N + 1), products spaced (H * Dh)."""
+    (N - K + 1, not SymPy's -K + N + 1), products spaced (H * Dh, N * N; ``times`` joins
+    the factors)."""
     parts = sympy.Add.make_args(sympy.expand(x))
     added = [t for t in parts if not t.is_Number and not bool(t.as_coeff_Mul()[0] < 0)]
     subtracted = [t for t in parts if not t.is_Number and t not in added]
@@ -1876,10 +1878,25 @@ def dim_text(x: Any) -> str:
     out = ""
     for t in terms:
         negative = bool(t.as_coeff_Mul()[0] < 0)
-        text = str(-t if negative else t).replace("*", " * ")
+        text = _product_text(-t if negative else t, times)
         out = (f"-{text}" if negative else text) if not out else \
             f"{out} {'-' if negative else '+'} {text}"
     return out
+
+
+def _product_text(t: Any, times: str) -> str:
+    """One term of a size, its factors joined by ``times`` (a power written out, N * N)."""
+    if t.is_Number or t.is_Symbol:
+        return str(t)
+    factors = []
+    for f in sympy.Mul.make_args(t):
+        base, k = f.as_base_exp()
+        if k.is_Integer and 1 < k <= 4:
+            factors += [base] * int(k)
+        else:
+            factors.append(f)
+    return times.join(str(f) if f.is_Atom else f"({f})" if f.is_Add else
+                      str(f).replace("**", "^") for f in factors)
 
 
 def fresh_dim_name(name: str, taken: Iterable[str]) -> str:
@@ -2295,7 +2312,7 @@ def _conv_check(name: str) -> Fn:
         if x.shape[1] != w.shape[1]:
             raise _mismatch(f"{name}: the input's channels (axis 1) are not the kernel's",
                             x.shape, w.shape, lw, f"the kernel's axis 1 must be "
-                            f"{x.shape[1]}, the input's channels: {usage}")
+                            f"{shapes.dim_name(x.shape[1])}, the input's channels: {usage}")
         if len(args) == 3:
             b, lb = args[2]
             if tuple(b.shape) != (w.shape[0],):

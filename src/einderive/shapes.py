@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 Dim = Any  # a dim name (str), the literal 1, or a size (a SymPy expression in the matrix form)
 Shape = tuple[Dim, ...]
 
+# how a message names a dim: the graph builder writes a dim it made itself (a stack's count,
+# n2) as its number, the only thing the user wrote (as NumPy's printoptions, a context)
+_NAMING: ContextVar[Callable[[Dim], str]] = ContextVar("naming", default=str)
+
+
+@contextmanager
+def naming(name: Callable[[Dim], str]) -> Iterator[None]:
+    """Within it, :func:`fmt` and :func:`dim_name` write each dim as ``name`` does."""
+    token = _NAMING.set(name)
+    try:
+        yield
+    finally:
+        _NAMING.reset(token)
+
+
+def dim_name(d: Dim) -> str:
+    """One dim as a message writes it (``N``, ``1``, a stack's ``2``)."""
+    return _NAMING.get()(d)
+
 
 def fmt(shape: Shape) -> str:
     """``(M, N)``, ``(N,)``, or ``()`` for a scalar."""
     if len(shape) == 1:
-        return f"({shape[0]},)"
-    return "(" + ", ".join(str(d) for d in shape) + ")"
+        return f"({dim_name(shape[0])},)"
+    return "(" + ", ".join(dim_name(d) for d in shape) + ")"
 
 
 def _axis(sizes: list[Dim]) -> Dim | None:
