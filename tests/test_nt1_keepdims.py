@@ -24,22 +24,12 @@ from printed import entries
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
+import test_element_axis as element_axis  # noqa: E402  (its HEADS)
 
-# s: [B, H, N], a column for each element b, h (test_element_axis's HEADS, max and min)
-HEADS = """\
-name: nt1_heads
-dims: {{B: 2, H: 3, N: 4, D: 1}}
-inputs:
-  X: [B, H, N, D]
-  w: [D]
-forward:
-  - s = X @ w
-  - p = softmax(s, axis=-1)
-  - m = mean(X, axis=3)
-  - L = sum(p * m) + sum({fn}(s, axis=2))
-loss: L
-wrt: [X, w]
-"""
+# s: [B, H, N], a column for each element b, h: test_element_axis's HEADS, with max or min
+HEADS = (element_axis.HEADS.replace("element_axis_heads", "nt1_heads")
+         .replace("{", "{{").replace("}", "}}").replace("sum(max(s", "sum({fn}(s"))
+assert "{fn}" in HEADS
 
 # Y: [B, T, N, D], a batch of N×D matrices: the max of each element's rows, axis 3
 RANK4 = """\
