@@ -236,7 +236,7 @@ scalar("abs", "|{0}|", r"\left|{0}\right|", _call("np.abs"), _call("torch.abs"),
        lambda a, out: F("sign")(a), style="template", kink=True,
        aliases=("absolute", "fabs"), doc="absolute value |x|", curvature="convex")
 scalar("sign", "sign", r"\operatorname{sign}", _call("np.sign"), _call("torch.sign"),
-       lambda a, out: S.Zero, user=False, kink=True)
+       lambda a, out: S.Zero, kink=True, doc="sign of x: −1, 0 or 1 (its derivative 0)")
 scalar("sin", "sin", r"\sin", _call("np.sin"), _call("torch.sin"),
        lambda a, out: F("cos")(a), doc="sine")
 scalar("cos", "cos", r"\cos", _call("np.cos"), _call("torch.cos"),
