@@ -114,5 +114,6 @@ class Notation(NotationBase):
 
 def _call(m: mx.M) -> bool:
     """A matrix form printed as a call of a named function, f(…): no brackets needed."""
-    return isinstance(m, (mx.Fn, mx.AxisFn, mx.Conv, mx.Permute, mx.SumAxes)) and \
+    return isinstance(m, (mx.Fn, mx.AxisFn, mx.Conv, mx.Permute, mx.SumAxes, mx.Einsum,
+                          mx.Reshape, mx.Slice, mx.Reduce, mx.Diagonal, mx.Diag)) and \
         not m.is_scalar
