@@ -2202,9 +2202,37 @@ def sum_takes_broadcast(m: mx.M) -> mx.M | None:
     return None
 
 
-LS6: tuple[Rule, ...] = (sum_takes_broadcast,)
+_ELEMENTWISE = (mx.Ref, mx.Const, mx.Hadamard, mx.Add, mx.Scale, mx.Pow, mx.Fn)
+
+
+def batch_sum_broadcast_back(m: mx.M) -> mx.M | None:
+    """``P − Σ_b Q_b`` → ``P − sum(Q, axis=0, keepdims=True)`` where P is batched over the
+    one batch axis b sums and Q is elementwise (no element's product, transpose or row
+    sum): a sum over the batch broadcast back against it reads as NumPy's, as the same sum
+    of a whole tensor does (S ⊙ (Y − sum(Y ⊙ S, axis=0, keepdims=True)) of S = softmax(X,
+    axis=0), which no element's form reads, inline or named)."""
+    if not isinstance(m, mx.Add) or len(mx.batch_of(m)) != 1:
+        return None
+    batch = tuple(mx.batch_of(m))
+    terms, changed = list(m.terms), False
+    for n, t in enumerate(terms):
+        body = t.x if isinstance(t, mx.Scale) else t
+        if not (isinstance(body, mx.BatchSum) and tuple(body.dims) == batch and
+                set(batch) != {1} and not mx.outer_batch(body) and
+                all(isinstance(x, _ELEMENTWISE) for x in mx.walk(body.x)) and
+                len(_shape(body.x)) == 2):
+            continue
+        if not any(tuple(mx.batch_of(u)) == batch for k, u in enumerate(terms) if k != n):
+            continue
+        summed = mx.SumAxes(body.x, (0,), True, (1, *body.x.shape))
+        terms[n] = mx.scale(t.coeff, summed) if isinstance(t, mx.Scale) else summed
+        changed = True
+    return mx.add(*terms) if changed else None
+
+
+LS6: tuple[Rule, ...] = (sum_takes_broadcast, batch_sum_broadcast_back)
 RULES = (*RULES, *LS6)
-CANONICAL = CANONICAL | {sum_takes_broadcast}
+CANONICAL = CANONICAL | {sum_takes_broadcast, batch_sum_broadcast_back}
 
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
