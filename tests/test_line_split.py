@@ -97,9 +97,6 @@ MADE_KNOWN.update({
         'b6_j, has its common x_i taken out (factor_terms) with b3 = x ⊙ x inline',
     'models/gaussian_nll_batch:inline:Z':
         '−colsum(D S⁻¹) vs −rowsum(S⁻¹ Dᵀ): a transposed orientation',
-    'models/gelu_mlp:inline:Y':
-        '(2/(B C)) colsum(A W2 − T) + (2/C) b2 vs (2/(B C)) colsum(A W2 + b2ᵀ −'
-        ' T): the broadcast bias summed out on one side only',
     'models/layernorm_keepdims:inline:var':
         'a column broadcast left outside the common divisor on one side: … ⊘ √(…) − '
         '(2/(B D²)) (((Y − T) g) ⊘ √(…)) 𝟏ᵀ vs (2/(B D)) (((1/D) T − (1/D) Y) g + …) '
@@ -122,9 +119,6 @@ MADE_KNOWN.update({
     'models/layernorm_rank4:split:Xhat.1':
         'the split spec names X̂ and prints in it; written out, (G ⊙ X̂ ⊙ s) g '
         '⊙ X̂ ⊘ s is not (G ⊙ Xc) g ⊙ Xc ⊘ s²',
-    'models/literal_one_broadcast:inline:Y':
-        "one form sums over the batch axis with NumPy's sum(…, axis=0, "
-        'keepdims=True), the other per element Σ_b',
     'models/maxpool_minpool:inline:lo':
         'another grouping of the same terms (a product with Wᵀ distributed on '
         'one side)',
@@ -150,9 +144,6 @@ MADE_KNOWN.update({
         'written out, reshape(reshape(σ(z), [N, D]), [N, H, Dh]) is not '
         "collapsed to σ(z) by the comparison's simplifier; the forms group 2 "
         '(…) differently',
-    'models/softmax_axis0_rank3:inline:S':
-        "one form sums over the batch axis with NumPy's sum(…, axis=0, "
-        'keepdims=True), the other per element Σ_b',
 })
 
 

@@ -259,8 +259,8 @@ def _axis_sums(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], ex
                 got = recognize(ctx, namer, anon_forms, body, full, dims, oriented)
                 whole = _plain_whole(got)
                 if whole is not None and (kept is None or not isinstance(whole, mx.Transpose)):
-                    kept = (mx.scale(mx.Const(coeff), mx.SumAxes(whole, axes, keep,
-                                                                 math_shape(shape))), got)
+                    kept = (mx.scale(mx.Const(coeff), _batch_axis_sum(ctx, whole, axes, dims)
+                                     or mx.SumAxes(whole, axes, keep, math_shape(shape))), got)
                     if not isinstance(whole, mx.Transpose):
                         break
             if kept is not None:
@@ -277,6 +277,18 @@ def _axis_sums(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], ex
         return None
     order = _Reader(ctx, namer, anon_forms, ())._term_key  # (as the other readings order)
     return Recognition(mx.add(*sorted(forms, key=order)), tuple(wheres))
+
+
+# --- ls6: a sum over the batch axis of each element's matrix reads as Σ_b (line-split) ---
+def _batch_axis_sum(ctx: Ctx, whole: mx.M, axes: tuple[int, ...], dims: Shape) -> mx.M | None:
+    """``Σ_b x_b`` for the sum over axis 0 of a batched form ``x`` whose one batch axis is
+    that axis (``sum(G ⊙ (1 − tanh(X + m)^∘2), axis=0, keepdims=True)`` of an offset m: [1,
+    T, D]): what the same sum reads as when the form is named (Σ_b ∂L/∂Y_b ⊙ (1 − Y_b ⊙
+    Y_b)) or m is [T, D], so a line split or merged prints one form.  None for any other
+    sum (over an element's own axes, or of a whole tensor: softmax(X, axis=0))."""
+    if axes != (0,) or len(dims) != 3 or mx.batch_of(whole) != (dims[0],):
+        return None
+    return mx.batch_sum(whole, (dims[0],), _batch_names(ctx, (dims[0],)))
 
 
 def _totals(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,

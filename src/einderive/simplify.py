@@ -2197,6 +2197,69 @@ CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_
                                         diagonal_of_inverse_diag, reduce_pulls_constant})
 
 
+# -- ls6: line-split pairs of tests/models (issue 12) -----------------------------------------------
+
+def sum_takes_broadcast(m: mx.M) -> mx.M | None:
+    """``colsum(X) + B b`` → ``colsum(X + bᵀ)`` where B is X's number of rows (``rowsum(X) +
+    D c`` → ``rowsum(X + c)``, D its columns): a bias broadcast over the rows and summed
+    with them stays inside the sum.  Written on one line (mean((A W2 + b2 − T)²)) the index
+    form sums the bias out, Σ_i b2_l = B b2_l; with Y = A W2 + b2 named it stays in Y, and
+    colsum(Y − T) written out is colsum(A W2 + b2ᵀ − T): one form whichever line holds it.
+    The bias is a name (a column); the colsum's cost is the same either way (kept at equal
+    cost: :data:`CANONICAL`; reduce_of_sum splits a sum only where that is smaller)."""
+    if not isinstance(m, mx.Add) or mx.batch_of(m):
+        return None
+    terms = list(m.terms)
+    for i, r in enumerate(terms):
+        if not (isinstance(r, mx.Reduce) and r.kind in (ReduceKind.COLSUM, ReduceKind.ROWSUM)
+                and len(_shape(r.x)) == 2 and not mx.batch_of(r.x)):
+            continue
+        rows, cols = _shape(r.x)
+        n = _size(rows if r.kind == ReduceKind.COLSUM else cols)
+        for j, t in enumerate(terms):
+            if j == i or not (isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const) and
+                              t.coeff.value == n and isinstance(t.x, mx.Ref) and
+                              not t.x.batch and _shape(t.x) == _shape(r)):
+                continue
+            v = mx.transpose(t.x) if r.kind == ReduceKind.COLSUM else t.x
+            rest = [x for k, x in enumerate(terms) if k not in (i, j)]
+            return mx.add(*rest, mx.reduce(r.kind, mx.add(r.x, v)))
+    return None
+
+
+_ELEMENTWISE = (mx.Ref, mx.Const, mx.Hadamard, mx.Add, mx.Scale, mx.Pow, mx.Fn)
+
+
+def batch_sum_broadcast_back(m: mx.M) -> mx.M | None:
+    """``P − Σ_b Q_b`` → ``P − sum(Q, axis=0, keepdims=True)`` where P is batched over the
+    one batch axis b sums and Q is elementwise (no element's product, transpose or row
+    sum): a sum over the batch broadcast back against it reads as NumPy's, as the same sum
+    of a whole tensor does (S ⊙ (Y − sum(Y ⊙ S, axis=0, keepdims=True)) of S = softmax(X,
+    axis=0), which no element's form reads, inline or named)."""
+    if not isinstance(m, mx.Add) or len(mx.batch_of(m)) != 1:
+        return None
+    batch = tuple(mx.batch_of(m))
+    terms, changed = list(m.terms), False
+    for n, t in enumerate(terms):
+        body = t.x if isinstance(t, mx.Scale) else t
+        if not (isinstance(body, mx.BatchSum) and tuple(body.dims) == batch and
+                set(batch) != {1} and not mx.outer_batch(body) and
+                all(isinstance(x, _ELEMENTWISE) for x in mx.walk(body.x)) and
+                len(_shape(body.x)) == 2):
+            continue
+        if not any(tuple(mx.batch_of(u)) == batch for k, u in enumerate(terms) if k != n):
+            continue
+        summed = mx.SumAxes(body.x, (0,), True, (1, *body.x.shape))
+        terms[n] = mx.scale(t.coeff, summed) if isinstance(t, mx.Scale) else summed
+        changed = True
+    return mx.add(*terms) if changed else None
+
+
+LS6: tuple[Rule, ...] = (sum_takes_broadcast, batch_sum_broadcast_back)
+RULES = (*RULES, *LS6)
+CANONICAL = CANONICAL | {sum_takes_broadcast, batch_sum_broadcast_back}
+
+
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for

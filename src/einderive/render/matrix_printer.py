@@ -75,7 +75,19 @@ class MatrixPrinter(TreePrinter):
         if m.missing:  # V_bg in the element b, g, r: only the letters of its own axes
             return self.n.index_list([x for k, x in enumerate(self.letters)
                                       if k not in m.missing])
-        return self.element if m.batch else ""
+        if not m.batch:
+            return ""
+        # a batch of one (m: [1, T, D]) inside a sum over a true batch is the same matrix in
+        # every element b: m, never m_b (m has no element b ≥ 1)
+        return "" if set(m.batch) == {1} and self._over_batch() else self.element
+
+    def _over_batch(self) -> bool:
+        """Whether the innermost Σ_b (or each element) being printed ranges over a batch
+        of more than one element (not a sum over literal-1 axes, Σ_b X_b of X: [1, T, D])."""
+        for n in reversed(self._path):
+            if isinstance(n, (mx.BatchSum, mx.Each)):
+                return set(n.dims) != {1}
+        return False
 
     def _print_Const(self, m: mx.Const) -> str:
         return self.n.scalar(_value(m))
