@@ -82,6 +82,11 @@ MADE_KNOWN.update({
     'models/conv1d_pool_head:inline:p':
         'a mean inline: (2/To²) Vᵀ rowsum(Y_j) vs (2/To) Vᵀ ((1/To) '
         "rowsum(Y_j)) (the constant not merged), and ∂L/∂V's factoring",
+    'models/conv1d_pool_head:inline:Y':
+        "with Y named ∂L/∂Y's closed form is the per-element temporary t2_j = (2/To) "
+        'V (Vᵀ p_j − Tg_j) 𝟏ᵀ; with Y inline it is the whole (2/To) reshape((p V − '
+        'Tg) Vᵀ, [B, O, 1]) (and ∂L/∂X has no closed form): since the merge of '
+        "stop 36's nm1 (a sum keeps its shape) and ls4",
     'models/conv1d_pool_head:split:Y.0':
         'the indicator 𝟙[conv1d(…) > 0] multiplied inside the temporary on one '
         'side, outside on the other',
