@@ -1134,12 +1134,21 @@ def test_a_divisor_that_meets_nothing_stays_in_the_product():
     assert S.pulled_to_meet(before) is None
 
 
-def test_a_factor_constant_along_a_row_sum_comes_out_at_equal_cost():
-    """P = X ⊘ r named reads rowsum(G ⊙ P); written out, rowsum(G ⊙ X ⊘ r) is the one-line
-    spec's rowsum(G ⊙ X) ⊘ r (a canonical rule: kept at equal cost)."""
+def test_a_factor_constant_along_a_row_sum_stays_in_it_alone():
+    """rowsum(B ⊙ X ⊘ r) alone keeps r inside: pulled out at an equal cost everywhere it hid
+    a named quotient (O = num ⊘ den read in rowsum(O ⊙ O)) and a softmax's cancellation."""
     before = mx.reduce("rowsum", mx.hadamard(B, X, mx.power(r, -1)))
+    assert text(S.simplify(before)) == "rowsum(B ⊙ X ⊘ r)"
+
+
+def test_a_factor_comes_out_of_a_row_sum_beside_its_base():
+    """P = X ⊘ r named reads (B − rowsum(B ⊙ P)) ⊘ r; written out, (B − rowsum(B ⊙ X ⊘ r)) ⊘ r
+    is the one-line spec's (B − rowsum(B ⊙ X) ⊘ r) ⊘ r (keepdims_sum's pair: a canonical
+    rule, kept at equal cost, where the difference is divided by the same r)."""
+    before = mx.hadamard(mx.add(B, mx.neg(mx.reduce(
+        "rowsum", mx.hadamard(B, X, mx.power(r, -1))))), mx.power(r, -1))
     whole = S.simplify(before)
-    assert text(whole) == "rowsum(B ⊙ X) ⊘ r"
+    assert text(whole) == "(B − rowsum(B ⊙ X) ⊘ r) ⊘ r"
     vals = values_for(before)
     np.testing.assert_allclose(ev(whole, vals), ev(before, vals), rtol=1e-10)
 

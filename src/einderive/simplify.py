@@ -2194,7 +2194,7 @@ RULES: tuple[Rule, ...] = (
 CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_of_turned,
                                         reshape_pulls_constant, pad_pulls_constant,
                                         common_signed_scalar, one_reciprocal,
-                                        diagonal_of_inverse_diag, reduce_pulls_constant})
+                                        diagonal_of_inverse_diag})
 
 
 # -- ls6: line-split pairs of tests/models (issue 12) -----------------------------------------------
@@ -2260,6 +2260,73 @@ RULES = (*RULES, *LS6)
 CANONICAL = CANONICAL | {sum_takes_broadcast, batch_sum_broadcast_back}
 
 
+# -- lead37: a factor pulled out of a row sum where the difference it sits in is divided by it ----
+
+def _power_base(f: mx.M) -> mx.M:
+    return f.x if isinstance(f, mx.Pow) else f
+
+
+def pulled_beside(m: mx.M) -> mx.M | None:
+    """``(G − rowsum(G ⊙ X ⊘ s)) ⊘ s`` → ``(G − rowsum(G ⊙ X) ⊘ s) ⊘ s``: a factor constant
+    along a row (column) sum that is a term of a sum, itself a factor of a product with a
+    power of the factor's base, comes out of the row sum.  Row normalisation P = X ⊘ s
+    written on one line has ∂L/∂X = (G − rowsum(G ⊙ X) ⊘ s) ⊘ s; with P named and written
+    out it is the same form (keepdims_sum's two specs).  Only there: out of every row sum
+    (:func:`reduce_pulls_constant` at an equal cost) it stopped a named quotient being read
+    (``rowsum(O ⊙ O)`` of linear attention's O = num ⊘ den became ``rowsum(num ⊙ num) ⊘
+    den^∘2``) and cancelling terms (a softmax normaliser's adjoint printed
+    ``−rowsum(P ⊙ rowsum(Y) − Y)`` for 0).  Kept at an equal cost (:data:`CANONICAL`)."""
+    if not isinstance(m, mx.Hadamard) or m.is_scalar or mx.batch_of(m):
+        return None
+    for k, f in enumerate(m.factors):
+        if not isinstance(f, mx.Add):
+            continue
+        bases = {_power_base(g) for g in m.factors[:k] + m.factors[k + 1:]}
+        terms = list(f.terms)
+        for i, t in enumerate(terms):
+            coeff, r = (t.coeff, t.x) if isinstance(t, mx.Scale) else (None, t)
+            if not isinstance(r, mx.Reduce):
+                continue
+            out = reduce_pulls_constant(r)
+            if not isinstance(out, mx.Hadamard):
+                continue
+            pulled = [g for g in out.factors if not isinstance(g, mx.Reduce)]
+            if not pulled or any(_power_base(g) not in bases for g in pulled):
+                continue
+            terms[i] = out if coeff is None else mx.scale(coeff, out)
+            return mx.hadamard(*m.factors[:k], mx.add(*terms), *m.factors[k + 1:])
+    return None
+
+
+def _pulls_at_equal_cost(m: mx.M) -> mx.M | None:
+    """:func:`reduce_pulls_constant`, kept at an equal cost: only inside
+    :func:`make_pull_ahead`'s look ahead."""
+    return reduce_pulls_constant(m)
+
+
+def make_pull_ahead(rules: Sequence[Rule]) -> Rule:
+    """``rowsum(c1 ⊙ k ⊘ s)`` → ``rowsum(c1) ⊙ k ⊘ s`` → ``0`` for a centred c1: a factor
+    constant along a row (column) sum comes out when the form then shrinks under ``rules``
+    (each factor pulled out at an equal cost on the way: a centred sum vanishes, a factor
+    meets its base, a named node is read), as :func:`make_distribute` multiplies out.  Not
+    at an equal cost alone: pulled out of every row sum it hid a named quotient and a
+    cancellation (:func:`pulled_beside`)."""
+    inner = (*rules, _pulls_at_equal_cost)
+
+    def pull_ahead(m: mx.M) -> mx.M | None:
+        out = reduce_pulls_constant(m)
+        if out is None:
+            return None
+        new = _fixed_point(out, inner)
+        return new if cost(new) < cost(m) else None
+    pull_ahead.__doc__ = make_pull_ahead.__doc__
+    return pull_ahead
+
+
+RULES = (*RULES, pulled_beside)
+CANONICAL = CANONICAL | {pulled_beside, _pulls_at_equal_cost}
+
+
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
@@ -2270,7 +2337,7 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
             make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
             make_sums_to_one(named))
-    rules = (*base, make_distribute(base, named))
+    rules = (*base, make_distribute(base, named), make_pull_ahead(base))
     # a common factor is pulled out last, once nothing else shortens the form: pulled
     # early, ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of P = e ⊘ n
     common = make_common_factor(named)
@@ -2497,3 +2564,4 @@ def simplify_form(m: mx.M | None, wheres: Sequence[Where],
 
 __all__ = ["RULES", "ForwardForms", "cost", "make_centred", "rebuild", "simplify",
            "simplify_form", "used_wheres"]
+
