@@ -610,13 +610,19 @@ class Compiler:
         d = m.dims[m.axis]
         size = S.One if d == 1 else self.d.index.ctx.sizes[d]
         after = self.const(size - m.hi)  # N − N is 0
-        dims = tuple(m.dims)
+        dims, axis = tuple(m.dims), m.axis
+        nb = len(mx.batch_of(m.x)) if len(m.dims) <= 2 else 0  # (else the whole tensor's)
+        if nb and len(v.shape) == len(dims) + nb:
+            # each element's matrix padded along its own axis (pad(1 − tanh(h1)^∘2, 0:M,
+            # axis=1) of h1: [M, N, M] read per element): the array keeps the batch's
+            # leading axes, so the axis is past them
+            dims, axis = (*v.shape[:nb], *dims), axis + nb
         if len(v.shape) == len(dims) + 1 and v.shape[-1] == 1:
             # a vector held as its column (pad(𝟏, 1:K, axis=0) of a batched form's 𝟏): the
             # unit axis is padded by nothing, never by the vector's widths (np.pad reads one
             # pair for every axis)
             dims = (*dims, 1)
-        return Value(self.b.pad(v.py, m.axis, len(dims), self.const(m.lo), after), dims)
+        return Value(self.b.pad(v.py, axis, len(dims), self.const(m.lo), after), dims)
 
     def _m_Take(self, m: mx.Take) -> Value:
         v = self._spec_shaped(self._m(m.x), m.x)

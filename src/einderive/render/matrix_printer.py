@@ -313,8 +313,13 @@ class MatrixPrinter(TreePrinter):
     def _print_Pad(self, m: mx.Pad) -> str:
         """``pad(G, lo:hi, axis=1)``: G at lo .. hi − 1 of the axis, zeros elsewhere (the
         axis' size is the result's)."""
+        # each element's matrix padded along its axis (``dims`` an element's, not the whole
+        # tensor's as for a pad of whole windows), printed whole: the tensor's axis past the
+        # batch's, as NumPy reads pad's axis
+        element = len(m.dims) <= 2  # (a batched form's element is a matrix or a vector)
+        axis = m.axis + len(mx.batch_of(m.x)) if element and not self.element else m.axis
         return self.n.operator(PAD, f"{self._print(m.x)}, {self.n.scalar(m.lo)}:"
-                                    f"{self.n.scalar(m.hi)}, {self.n.keyword('axis', str(m.axis))}")
+                                    f"{self.n.scalar(m.hi)}, {self.n.keyword('axis', str(axis))}")
 
     def _print_BatchSum(self, m: mx.BatchSum) -> str:
         """``Σ_b X_bᵀ ∂L/∂Y_b``: the sum over the batch, each element's matrix subscripted

@@ -1,0 +1,36 @@
+"""Finds of the thorough fuzz (seed 41, stop 37), each with its spec in tests/regressions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from einderive.cli import main
+
+REGRESSIONS = Path(__file__).parent / "regressions"
+
+
+def test_a_pad_of_each_element_prints_and_runs_the_whole_tensors_axis():
+    """x0: [M, N, K] sliced x0[:, :, 0:M] and read per element (h1: each element N×M): the
+    adjoint pads each element's columns, its axis 1, which is the tensor's axis 2.  It
+    printed axis=1 (under NumPy's reading another axis) and the code padded axis 1 of the
+    whole array, so verify stopped with an internal error (exit 3)."""
+    spec = str(REGRESSIONS / "pad_of_each_element.yaml")
+    r = CliRunner().invoke(main, ["derive", spec])
+    assert r.exit_code == 0, r.output
+    assert "pad(1 − tanh(h1)^∘2, 0:M, axis=2)" in r.output, r.output
+    assert "axis=1)" not in r.output, r.output
+    code = CliRunner().invoke(main, ["derive", "-f", "numpy", spec])
+    assert "np.pad(1 - np.tanh(h1) ** 2, ((0, 0), (0, 0), (0, K - M)))" in code.output
+    v = CliRunner().invoke(main, ["verify", spec])
+    assert v.exit_code == 0, v.output
+
+
+def test_verify_allows_the_finite_differences_own_rounding():
+    """A loss of about 10⁴ (a squared l2_loss): its central differences are exact to about
+    10⁻⁵ only, and verify failed the correct gradients of x0 and x1 (0.3 in size) at 2.6e-6
+    (exit 1).  The tolerance now adds the differences' rounding, ROUNDING ulps of |L|/h."""
+    v = CliRunner().invoke(main, ["verify", str(REGRESSIONS / "large_loss_finite_differences.yaml")])
+    assert v.exit_code == 0, v.output
+    assert "x0       │ 1×3   │ pass  │ pass" in v.output, v.output
