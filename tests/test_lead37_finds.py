@@ -67,3 +67,16 @@ def test_a_softmax_with_its_max_subtracted_has_the_max_adjoint_zero():
                         for k in range(0, 12, 4)])
     np.testing.assert_allclose(printed, numeric, atol=1e-6)
     assert CliRunner().invoke(main, ["verify", spec]).exit_code == 0
+
+
+def test_the_rounding_allowance_never_passes_a_gradient_off_by_a_tenth_percent():
+    """However large the loss (the rounding bound grows with it), an error above a thousand
+    times the tolerance of the gradient's scale fails: a check that cannot fail is none."""
+    import numpy as np
+
+    from einderive.verify import _compare
+
+    want = np.array([0.3, -0.2, 0.1])
+    assert _compare(want + 2e-6, want, 1e-6, 1e-5)[2]  # within the differences' rounding
+    assert not _compare(want + 2e-3, want, 1e-6, 1e9)[2]  # past the cap, whatever the noise
+    assert not _compare(want + 2e-6, want, 1e-6)[2]  # no rounding: the plain tolerance
