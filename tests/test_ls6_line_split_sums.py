@@ -18,11 +18,11 @@ and each pinned form is evaluated with NumPy against the gradient's definition.
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
+from test_ls4_batched_forms import _expanded, _spec, _verified
 
 LITERAL_ONE = """
 name: literal_one_inline
@@ -64,25 +64,6 @@ loss: L
 GELU_SPLIT = GELU.replace(
     "  - L = mean((A @ W2 + b2 - T) ** 2)",
     "  - Y = A @ W2 + b2\n  - L = mean((Y - T) ** 2)").replace("gelu_mlp_inline", "gelu_mlp_split")
-
-
-def _spec(tmp_path: Path, text: str) -> Path:
-    text = textwrap.dedent(text)
-    path = tmp_path / (text.split("name: ")[1].split("\n")[0] + ".yaml")
-    path.write_text(text)
-    return path
-
-
-def _expanded(run, path: Path) -> str:
-    out = run("derive", path, "--expand")
-    assert out.exit_code == 0, out.output
-    return " ".join(out.stdout.split())
-
-
-def _verified(run, path: Path) -> None:
-    out = run("verify", path)
-    assert out.exit_code == 0, out.output
-    assert "match finite differences in every printed form" in " ".join(out.stdout.split())
 
 
 @pytest.mark.parametrize("text, form", [
