@@ -723,6 +723,10 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
                                                        set(n.batch) == {1})
                for n in mx.walk(m)):
             return None  # an anonymous tensor's element, a batch of one: no subscript says it
+        try:  # the left side's subscript says its axes too (h1_m of h1: [M, M, K] at 1 not)
+            _one_axis_each(tuple(shape), at, at == tuple(range(len(at))))
+        except NoMatrixForm:
+            return None
         dims = tuple(shape[a] for a in at)
         m = mx.Each(m, dims, _batch_names(ctx, dims), at, tuple(shape), math_shape(shape))
     return Recognition(m, tuple(reader.wheres))
