@@ -32,7 +32,7 @@ from sympy import Function, Indexed, KroneckerDelta, Rational, S
 
 from . import shapes
 from .errors import ShapeMismatch, SpecError
-from .kinds import PseudoOp
+from .kinds import PseudoOp, TensorKind
 from .record import Record
 from . import pyexpr as P
 from .shared_facts import install as share_facts, shared_nargs
@@ -1032,10 +1032,33 @@ def _at_one(e: FExpr, idx: Tup, ctx: Any) -> Any:
     return ctx.comp(a, tuple(rest[:ax]) + (0,) + tuple(rest[ax:]))
 
 
+def _constant_along(e: FExpr, idx: Tup, ctx: Any) -> tuple[Any, Any] | None:
+    """(c, n) where the argument of ``e`` is the number c at every entry (a softmax over an
+    axis of one, lowered to 1) and its axis has n entries, else None: logsumexp of it is
+    c + log(n), log_softmax −log(n), softmax 1/n (printed as such, never as a function of
+    𝟏 whose size no reader knows)."""
+    (a,) = e.args
+    while a.op == PseudoOp.REF:  # (an anonymous node's own definition: softmax(x3) of x3 M×1)
+        t = ctx.graph[a.param("name")]
+        if t.kind != TensorKind.ANON or t.expr is None:
+            break
+        a = t.expr
+    ax = e.param("axis")
+    at = [i for n, i in enumerate(idx) if n != ax] if e.param("keepdims") or \
+        not AXIS_OPS[e.op].reduces else list(idx)
+    c = ctx.comp(a, tuple(at[:ax]) + (0,) + tuple(at[ax:]))
+    if not (isinstance(c, sympy.Expr) and c.is_number):
+        return None
+    return c, ctx.size(a.shape[ax])
+
+
 def _softmax_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
     if _of_one(e):
         return S.One
+    const = _constant_along(e, idx, ctx)
+    if const is not None:
+        return 1 / const[1]
     return SoftmaxAt(ctx.label(a), e.param("axis"), *idx)
 
 
@@ -1043,6 +1066,9 @@ def _log_softmax_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
     if _of_one(e):
         return S.Zero
+    const = _constant_along(e, idx, ctx)
+    if const is not None:
+        return -F("log")(const[1])
     ax = e.param("axis")
     rest = [i for n, i in enumerate(idx) if n != ax]
     return ctx.comp(a, idx) - LogSumExpAt(ctx.label(a), ax, *rest)
@@ -1052,6 +1078,9 @@ def _logsumexp_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     (a,) = e.args
     if _of_one(e):
         return _at_one(e, idx, ctx)
+    const = _constant_along(e, idx, ctx)
+    if const is not None:
+        return const[0] + F("log")(const[1])
     ax = e.param("axis")
     rest = [i for n, i in enumerate(idx) if n != ax] if e.param("keepdims") else list(idx)
     return LogSumExpAt(ctx.label(a), ax, *rest)

@@ -17,6 +17,7 @@ import bisect
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
+from weakref import WeakSet
 from typing import Any, cast
 
 import sympy
@@ -164,6 +165,12 @@ def _first_shared_pair(parts: list[tuple[mx.M, list[mx.M]]]) -> tuple[int, int, 
     return None
 
 
+# Rules whose result may cost one more, a minus taken out of a difference, because a form
+# then reads one difference where it read two (w − c g and c g − w): the cost counts a tree,
+# not what it shares. (Each is the one rule of its kind, so rewriting still ends.)
+SHARING: WeakSet[Rule] = WeakSet()
+
+
 def opposite_differences(m: mx.M) -> mx.M | None:
     """``Pᵀ (m − x) − P (x − m)`` → ``(P + Pᵀ) (m − x)``: a difference met both ways round in
     the terms of a sum (SymPy takes a term's minus into a difference: −(x − m) is m − x) is
@@ -182,6 +189,7 @@ def make_opposite(named: Named) -> Rule:
     def opposite(m: mx.M) -> mx.M | None:
         return _opposite(m, forward)
     opposite.__doc__ = make_opposite.__doc__
+    SHARING.add(opposite)
     return opposite
 
 
@@ -197,8 +205,30 @@ def _opposite(m: mx.M, forward: Callable[[], frozenset[mx.M]]) -> mx.M | None:
                 d, flipped = flipped, d
             turned = mx.substitute(m, flipped, mx.neg(d))
             if isinstance(turned, mx.Add):
-                return factor_operand(turned) or collect_terms(turned)
+                done = factor_operand(turned) or collect_terms(turned)
+                if done is not None:
+                    return done
+    # nothing factors: the difference is still written one way, the way whose positive term
+    # is the plainer (w − c g, not c g − w), whichever term of the sum met it first, so that a
+    # sum of both ways reads as a line that met it once (maxpool_minpool's pair)
+    for d in dict.fromkeys(met):
+        flipped = _flipped(d)
+        if flipped in seen and flipped != d and _plainer_first(d, flipped, forward):
+            turned = mx.substitute(m, flipped, mx.neg(d))
+            if isinstance(turned, mx.Add) and cost(turned) <= cost(m) + 1:
+                return turned  # (a minus taken out costs one: see SHARING)
     return None
+
+
+def _plainer_first(d: mx.M, flipped: mx.M, forward: Callable[[], frozenset[mx.M]]) -> bool:
+    """Whether ``d`` (a − b) is the way to write a difference met both ways: the way a
+    forward line writes it, else the way whose positive term costs less (a tie: neither)."""
+    if (d in forward()) != (flipped in forward()):
+        return d in forward()
+    assert isinstance(d, mx.Add) and isinstance(flipped, mx.Add)
+    plus = [cost(t) for t in d.terms if not _negative(t)]
+    other = [cost(t) for t in flipped.terms if not _negative(t)]
+    return plus < other
 
 
 def _difference(m: mx.M) -> bool:
@@ -644,7 +674,13 @@ def _worth_pulling(f: mx.M) -> bool:
     plain = f.x if isinstance(f, mx.Transpose) else f
     # nor a divisor tensor: ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of
     # P = e ⊘ n, and in a deep chain the closed forms built on it outgrow the page
-    return not isinstance(plain, (mx.Ref, mx.Add, mx.Ones)) and not _negative_power(f)
+    if isinstance(plain, mx.Add):  # a long sum is more than a node or two: (2 W ⊙ (…) +
+        # sign(M − C)) ⊙ a + (1/2) (2 W ⊙ (…) + sign(M − C)) ⊙ b writes it once
+        return cost(plain) >= _LONG_SUM
+    return not isinstance(plain, (mx.Ref, mx.Ones)) and not _negative_power(f)
+
+
+_LONG_SUM = 10  # the cost from which a sum shared by terms is written once (1 − y costs 3)
 
 
 def _shared_denominator(k: mx.M, lists: list[list[tuple[mx.M, mx.M]]]) -> bool:
@@ -2166,7 +2202,35 @@ def trace_as_sum(m: mx.M) -> mx.M | None:
     return mx.reduce(ReduceKind.SUM, mx.hadamard(a, b))
 
 
-LINE_SPLIT: tuple[Rule, ...] = (diagonal_of_masked, trace_as_sum)
+def scalar_into_sum(m: mx.M) -> mx.M | None:
+    """``(1/2) F ⊙ (2 a + b)`` → ``F ⊙ (a + (1/2) b)``: a number in front of an elementwise
+    product goes into a sum among its factors where a term's number cancels it,
+    so one number is written, not two (the same product reached through a named node, whose
+    terms were never put over 2, reads so)."""
+    if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const)) or m.is_scalar:
+        return None
+    c: Any = m.coeff.value
+    x = m.x
+    factors = list(x.factors) if isinstance(x, mx.Hadamard) else [x]
+    sums = [k for k, f in enumerate(factors) if isinstance(f, mx.Add) and any(
+        isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const) and t.coeff.value * c in (1, -1)
+        for t in f.terms)]
+    if not sums:
+        return None
+    # the cheapest such sum takes it, and only beside a costlier factor: that is the upstream
+    # adjoint's form, kept as it reads alone (½ (2 W ⊙ A + sign(M − C)) ⊙ (2 a + b); in
+    # ½ F ⊙ a + F ⊙ b the F stays whole, to be shared)
+    at = min(sums, key=lambda k: cost(factors[k]))
+    inner = factors[at]
+    assert isinstance(inner, mx.Add)
+    if not any(cost(f) > cost(inner) for k, f in enumerate(factors) if k != at):
+        return None
+    spread = mx.add(*[mx.scale(mx.Const(c), t) for t in inner.terms])
+    factors[at] = spread
+    return mx.hadamard(*factors) if len(factors) > 1 else spread
+
+
+LINE_SPLIT: tuple[Rule, ...] = (diagonal_of_masked, trace_as_sum, scalar_into_sum)
 
 
 # -- the table and the fixed point ----------------------------------------------------------------
@@ -2452,7 +2516,8 @@ def _pass_here(m: mx.M, rules: Sequence[Rule], memo: _Memo | None) -> mx.M:
             if new is not None and new != m:  # a rule's result keeps the node's shape
                 new = mx.broadcast_to(new, _shape(m))
             if new is not None and new != m and (_smaller(new, m) or rule in CANONICAL
-                                                 and cost(new) <= cost(m)):
+                                                 and cost(new) <= cost(m) or
+                                                 rule in SHARING and cost(new) <= cost(m) + 1):
                 m, improved = mx.with_src(new, cast(Any, m).src), True
                 break
     return m
