@@ -124,24 +124,6 @@ MADE_KNOWN.update({
     'models/layernorm_rank4:split:Xhat.1':
         'the split spec names X̂ and prints in it; written out, (G ⊙ X̂ ⊙ s) g '
         '⊙ X̂ ⊘ s is not (G ⊙ Xc) g ⊙ Xc ⊘ s²',
-    'models/maxpool_minpool:inline:lo':
-        'another grouping of the same terms (a product with Wᵀ distributed on '
-        'one side)',
-    'models/maxpool_minpool:split:g.1':
-        'another grouping of the same terms (a product with Wᵀ distributed on '
-        'one side)',
-    'models/piecewise_ops:split:M.0':
-        'another grouping of indicator terms (a common factor taken out on one '
-        'side only)',
-    'models/piecewise_ops:split:M.1':
-        'another grouping of indicator terms (a common factor taken out on one '
-        'side only)',
-    'models/piecewise_ops:split:C.0':
-        'another grouping of indicator terms (a common factor taken out on one '
-        'side only)',
-    'models/piecewise_ops:split:C.2':
-        'another grouping of indicator terms (a common factor taken out on one '
-        'side only)',
     'models/reshape_grouped_linear:inline:z':
         'the constant 2 inside a where-temporary on one side, outside on the '
         'other; σ(g_h W_h) named as a temporary on one side',

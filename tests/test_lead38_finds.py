@@ -1,0 +1,144 @@
+"""Finds of stop 38: two thorough printed-forms fuzz finds (seeds 45 and 46, each with its spec in
+tests/regressions) and the groupings that made six line-split pairs of tests/models differ."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from einderive import matrix as mx
+from einderive.cli import main
+from einderive.kinds import RefKind
+from einderive.simplify import cost, scalar_into_sum, simplify
+from line_split_made import made_pairs
+from split_pairs import compare
+from test_printed_forms import text_failures
+
+HERE = Path(__file__).parent
+REGRESSIONS = HERE / "regressions"
+
+
+def _derive(spec: str) -> str:
+    r = CliRunner().invoke(main, ["derive", spec])
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+def test_a_left_side_is_never_subscripted_at_an_axis_whose_dim_it_has_twice():
+    """h1 = h0[y0] of h0: [N, M, K] is [M, M, K]; the forward printed ``h1_m = onehot(y0)
+    h0_m`` with m on axis 1 of h1, which a reader (README: a subscript says its axes) takes
+    as h1[m], off by 1.2.  The line is now read at K, the one axis of its dim."""
+    out = _derive(str(REGRESSIONS / "lookup_of_permuted_batch.yaml"))
+    assert "h1_k    = onehot(y0) h0_k" in out, out
+    assert "h1_m" not in out, out
+    assert "h0_k is the matrix h0[:, :, k]" in " ".join(out.split()), out
+
+
+SOFTMAX_OF_ONE = """dims: {{M: 2, N: 3}}
+inputs:
+  x3: [M, 1]
+  y: [M, N, 1]
+forward:
+  - "h0 = {line}"
+  - "L = sum(h0 * h0)"
+loss: L
+"""
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+@pytest.mark.parametrize("line, printed", [
+    ("log_softmax(softmax(x3, axis=-1), axis=0)", "h0   = −log(M) 𝟏"),
+    ("logsumexp(softmax(x3, axis=-1), axis=0)", "h0 = 1 + log(M)"),
+    ("softmax(softmax(x3, axis=-1), axis=0)", "h0   = (1/M) 𝟏"),
+    ("logsumexp(softmax(y, axis=-1), axis=1)", "h0   = (1 + log(N)) 𝟏"),
+    ("log_softmax(softmax(y, axis=-1), axis=0) * y", "h0    = −log(M) y"),
+])
+def test_a_function_along_an_axis_of_a_constant_is_a_number(line, printed, tmp_path):
+    """softmax over an axis of one is 1 (lowered so); a function of that along another axis
+    printed ``logsumexp(𝟏, axis=0)``, a 𝟏 whose size no reader knows (the test reader stopped:
+    "logsumexp(…, axis=0) of rank 0").  It is the number it is, read back against torch."""
+    text = SOFTMAX_OF_ONE.format(line=line)
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    out = _derive(str(path))
+    assert printed in out, out
+    assert "𝟏, axis" not in out, out
+    assert not text_failures(text)
+    v = CliRunner().invoke(main, ["verify", str(path)])
+    assert v.exit_code == 0, v.output
+
+
+FIXED_PAIRS = ["models/maxpool_minpool:inline:lo", "models/maxpool_minpool:split:g.1",
+               "models/piecewise_ops:split:M.0", "models/piecewise_ops:split:M.1",
+               "models/piecewise_ops:split:C.0", "models/piecewise_ops:split:C.2"]
+
+
+@pytest.mark.parametrize("name", FIXED_PAIRS)
+def test_a_line_split_or_merged_groups_the_same_terms_alike(name):
+    """A difference met both ways round (w − c g and c g − w) is written one way, the way
+    whose positive term is the plainer; a long sum two terms share is written once; a
+    number in front goes into the cheaper sum whose term cancels it.  Each pair (the spec
+    and its line merged or split, as tests/line_split_made makes it) prints one form."""
+    spec = name.split(":")[0]
+    pair = next(p for p in made_pairs(HERE / f"{spec}.yaml") if p.name == name)
+    both, diff = compare(pair)
+    assert both and not diff, diff
+
+
+def _ref(name: str) -> mx.Ref:
+    return mx.Ref(name, RefKind.TENSOR, ("N", "D"))
+
+
+def _value(text: str, vals: dict) -> object:
+    """The NumPy value of a printed matrix form, read by the test reader."""
+    from notation_reader import Env, MatrixEval, read
+    env = Env({n: ("N", "D") for n in vals}, {"N": 3, "D": 2}, vals, {}, "L", {})
+    return MatrixEval(env).ev(read(f"Z = {text}")[1]).v
+
+
+def test_a_number_goes_into_the_cheaper_sum_and_the_value_holds():
+    """(1/2) (2 W ⊙ A + S) ⊙ (2 a + b) → (2 W ⊙ A + S) ⊙ (a + (1/2) b): one number less,
+    the costlier factor (the upstream form) untouched; beside no costlier factor it stays."""
+    import numpy as np
+    from sympy import Integer, Rational
+
+    from einderive.render.styles import Unicode
+    p = Unicode()
+    W, A, S, a, b = (_ref(n) for n in "WASab")
+    big = mx.add(mx.scale(mx.Const(Integer(2)), mx.hadamard(W, A)), S)
+    small = mx.add(mx.scale(mx.Const(Integer(2)), a), b)
+    m = mx.scale(mx.Const(Rational(1, 2)), mx.hadamard(big, small))
+    out = scalar_into_sum(m)
+    assert out is not None and cost(out) < cost(m)
+    assert p.matrix(out) == "(2 W ⊙ A + S) ⊙ (a + (1/2) b)", p.matrix(out)
+    rng = np.random.default_rng(0)
+    vals = {n: rng.normal(size=(3, 2)) for n in "WASab"}
+    assert np.allclose(_value(p.matrix(m), vals), _value(p.matrix(out), vals))
+    alone = mx.scale(mx.Const(Rational(1, 2)), mx.hadamard(small, a))
+    assert scalar_into_sum(alone) is None  # (no costlier factor beside the sum)
+    assert scalar_into_sum(mx.scale(mx.Const(Rational(1, 2)), mx.hadamard(big, a))) is None
+
+
+def test_a_difference_met_both_ways_is_written_one_way_and_the_value_holds():
+    """a ⊙ (w − c) + b ⊙ ((c − w) V), nothing to factor: written with w − c twice (its
+    positive term the plainer), a minus out in front of the second term."""
+    import numpy as np
+
+    from einderive.render.styles import Unicode
+    p = Unicode()
+    a, b, w, V = _ref("a"), _ref("b"), _ref("w"), mx.Ref("V", RefKind.TENSOR, ("D", "D"))
+    c = mx.hadamard(_ref("c"), _ref("e"))
+    m = mx.add(mx.hadamard(a, mx.add(w, mx.neg(c))),
+               mx.hadamard(b, mx.matmul(mx.add(c, mx.neg(w)), V)))
+    out = simplify(m)
+    assert p.matrix(out) == "a ⊙ (w − c ⊙ e) − b ⊙ ((w − c ⊙ e) V)", p.matrix(out)
+    rng = np.random.default_rng(1)
+    vals = {n: rng.normal(size=(3, 2)) for n in "abwce"}
+    vals["V"] = rng.normal(size=(2, 2))
+    from notation_reader import Env, MatrixEval, read
+    shapes = {n: ("N", "D") for n in "abwce"} | {"V": ("D", "D")}
+    env = Env(shapes, {"N": 3, "D": 2}, vals, {}, "L", {})
+    before, after = (MatrixEval(env).ev(read(f"Z = {p.matrix(x)}")[1]).v for x in (m, out))
+    assert np.allclose(before, after)
