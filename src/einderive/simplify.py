@@ -169,6 +169,9 @@ def _first_shared_pair(parts: list[tuple[mx.M, list[mx.M]]]) -> tuple[int, int, 
 # then reads one difference where it read two (w − c g and c g − w): the cost counts a tree,
 # not what it shares. (Each is the one rule of its kind, so rewriting still ends.)
 SHARING: WeakSet[Rule] = WeakSet()
+# Rules made per simplification (of its symmetric inputs) kept at an equal cost, as
+# CANONICAL's: each removes what no rule puts back
+CANONICAL_MADE: WeakSet[Rule] = WeakSet()
 
 
 def opposite_differences(m: mx.M) -> mx.M | None:
@@ -1338,6 +1341,29 @@ def make_symmetric(names: frozenset[str]) -> Rule:
 
 
 
+def make_reduce_of_product(names: frozenset[str]) -> Rule:
+    """``rowsum(A B)`` → ``A rowsum(B)`` (A B 𝟏 is A (B 𝟏)) and, for a symmetric B (the
+    inputs ``names`` declare so, S⁻¹ of an spd S), ``colsum(A B)`` → ``B colsum(A)``: the sum
+    taken before the product, as a textbook writes −S⁻¹ Σ_b (x_b − μ) (the Gaussian's
+    ∂L/∂μ, −colsum(D S⁻¹) written one line, −rowsum(S⁻¹ Dᵀ) split: both −S⁻¹ colsum(D)).
+    A matrix times a vector: fewer FLOPs, never a larger form."""
+    def reduce_of_product(m: mx.M) -> mx.M | None:
+        if not (isinstance(m, mx.Reduce) and m.kind != ReduceKind.SUM and
+                isinstance(m.x, mx.MatMul)) or mx.batch_of(m):
+            return None
+        a, b = m.x.a, m.x.b
+        if len(_shape(a)) != 2 or len(_shape(b)) != 2 or 1 in _shape(a) or 1 in _shape(b):
+            return None  # (a vector's sum is its own rule's: inner products, outer ones)
+        if m.kind == ReduceKind.ROWSUM:
+            return mx.matmul(a, mx.reduce(ReduceKind.ROWSUM, b))
+        if is_symmetric(b, names):
+            return mx.matmul(b, mx.reduce(ReduceKind.COLSUM, a))
+        return None
+    reduce_of_product.__doc__ = make_reduce_of_product.__doc__
+    CANONICAL_MADE.add(reduce_of_product)
+    return reduce_of_product
+
+
 def double_transpose(m: mx.M) -> mx.M | None:
     """``(xᵀ)ᵀ`` → ``x``."""
     if isinstance(m, mx.Transpose) and isinstance(m.x, mx.Transpose):
@@ -2398,7 +2424,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     softmax summed along its axis is one) until no rule lowers its cost (the canonical ones
     at equal cost, as the module says)."""
     named = _forward_forms(named)  # (what the rules read of all the nodes, made once)
-    base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_cancel(wheres),
+    base = (make_symmetric(symmetric), *RULES, make_opposite(named),
+            make_reduce_of_product(symmetric), make_cancel(wheres),
             make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
             make_sums_to_one(named))
     rules = (*base, make_distribute(base, named), make_pull_ahead(base))
@@ -2517,7 +2544,8 @@ def _pass_here(m: mx.M, rules: Sequence[Rule], memo: _Memo | None) -> mx.M:
                 new = mx.broadcast_to(new, _shape(m))
             if new is not None and new != m and (_smaller(new, m) or rule in CANONICAL
                                                  and cost(new) <= cost(m) or
-                                                 rule in SHARING and cost(new) <= cost(m) + 1):
+                                                 rule in SHARING and cost(new) <= cost(m) + 1 or
+                                                 rule in CANONICAL_MADE and cost(new) <= cost(m)):
                 m, improved = mx.with_src(new, cast(Any, m).src), True
                 break
     return m
