@@ -142,3 +142,63 @@ def test_a_difference_met_both_ways_is_written_one_way_and_the_value_holds():
     env = Env(shapes, {"N": 3, "D": 2}, vals, {}, "L", {})
     before, after = (MatrixEval(env).ev(read(f"Z = {p.matrix(x)}")[1]).v for x in (m, out))
     assert np.allclose(before, after)
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_slice_of_a_slice_pads_back_by_the_narrower_range():
+    """x0[:, 0:N][:, 0:M], M < N: ∂L/∂x0 is 2 h3 under 𝟙[0 ≤ k < M] 𝟙[0 ≤ k < N]; padded once
+    per range it read h3 (N×M) over 0:N, past its end, and printed 2 pad(slice(h3, :, 0:N),
+    0:N, axis=1), which verify failed (a shape mismatch).  The range the other implies goes."""
+    spec = str(REGRESSIONS / "slice_of_slice_wider.yaml")
+    out = _derive(spec)
+    assert "∂L/∂x0     = 2 pad(h3, 0:M, axis=1)" in out, out
+    assert "slice(h3" not in out, out
+    v = CliRunner().invoke(main, ["verify", spec])
+    assert v.exit_code == 0, v.output
+    assert not text_failures((REGRESSIONS / "slice_of_slice_wider.yaml").read_text())
+
+
+def test_unsized_dims_never_read_an_index_past_an_axis(tmp_path):
+    """The same spec with dims of no size: whether M ≤ N is unknown, so no slice or pad of h3
+    is read over N (the index form stands alone, exact), and verify passes."""
+    path = tmp_path / "u.yaml"
+    path.write_text((REGRESSIONS / "slice_of_slice_wider.yaml").read_text().replace(
+        "dims: {M: 2, N: 3, K: 5}", "dims: [M, N, K]"))
+    out = _derive(str(path))
+    assert "∂L/∂x0_jk  = 2 h3_jk 𝟙[0 ≤ k < M] 𝟙[0 ≤ k < N]" in out, out
+    assert "slice(h3" not in out, out
+    v = CliRunner().invoke(main, ["verify", str(path)])
+    assert v.exit_code == 0, v.output
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_function_along_the_axis_of_a_column_has_its_matrix_form():
+    """log_softmax(log_softmax(x3, axis=0), axis=0) of x3: [M, 1]: logsumexp's index at the
+    literal 1 was paired with the reduced axis' dim M and refused, so the anonymous inner
+    line printed inline with its own index, logsumexp(x3_i − logsumexp(x3, axis=0), axis=0)
+    (the reader: "an indexed name x3_i in a matrix form")."""
+    text = (REGRESSIONS / "log_softmax_twice_of_column.yaml").read_text()
+    out = _derive(str(REGRESSIONS / "log_softmax_twice_of_column.yaml"))
+    assert "logsumexp(x3 − logsumexp(x3, axis=0)," in out, out
+    assert "x3_i −" not in out.split("h0   =")[0].split("h0_i =")[1].split("logsumexp", 1)[1]
+    assert not text_failures(text)
+
+
+def test_verify_along_directions_allows_the_differences_rounding(tmp_path):
+    """A loss of about 10⁵ (a term the input does not move) with an input past the element-
+    by-element size: the directional derivative rounds to ~10⁻⁴ as the element-wise one does,
+    and a correct gradient's check allows it (the same allowance, capped at a thousand times
+    the tolerance); it failed at 10⁻⁶ of the derivative's size."""
+    from einderive import verify as V
+    import numpy as np
+
+    def forward(x):
+        return 1e5 * 1.2345678 + float(np.sum(np.tanh(x)))
+    x = np.random.default_rng(0).normal(size=(9, 9))
+    grad = 1 - np.tanh(x) ** 2
+    printed = {"x": {"index": grad, "matrix": grad}}
+    rows = V._check_along(forward, {"x": x}, ["x"], printed, 1e-6, np.random.default_rng(1))
+    assert rows["x"].ok, rows["x"]
+    wrong = {"x": {"index": grad * 1.01, "matrix": grad * 1.01}}
+    bad = V._check_along(forward, {"x": x}, ["x"], wrong, 1e-6, np.random.default_rng(1))
+    assert not bad["x"].ok

@@ -679,14 +679,28 @@ def dim_values(dims: tuple[DimDecl, ...]) -> dict[str, Any]:
 
 def outside_axis(dims: tuple[DimDecl, ...], sizes: Mapping[str, Any], lo: Any, hi: Any,
                  size: Any) -> bool:
-    """Whether the window lo .. hi − 1 provably leaves an axis of ``size`` (in the dims' size
-    symbols ``sizes``): starts before 0 or ends past the axis, as H:D + H does on D."""
+    """Whether the window lo .. hi − 1 leaves an axis of ``size`` (in the dims' size
+    symbols ``sizes``): starts before 0 or ends past the axis, as H:D + H does on D, by the
+    dims' definitions or else at the sizes the spec gives them (a read of h3: [N, M] over
+    0:N of M: 2, N: 3, which the spec's own slice h0[:, 0:M] says is past M's end)."""
+    return at_most(dims, sizes, hi, size) is False or at_most(dims, sizes, Integer(0), lo) is False
+
+
+def at_most(dims: tuple[DimDecl, ...], sizes: Mapping[str, Any], a: Any, b: Any) -> bool | None:
+    """Whether ``a`` ≤ ``b`` (sizes in the dims' size symbols ``sizes``): by the dims'
+    definitions (N − K ≤ N), else at the sizes the spec gives (M ≤ N of M: 2, N: 3, as the
+    spec's own slice h0[:, 0:M] of h0: [N, N] needs); None where neither decides (unsized)."""
     values = dim_values(dims)
     table = {sizes[d]: v for d, v in values.items() if d in sizes}
-
-    def sized(e: Any) -> Any:
-        return expand((Integer(0) + e).xreplace(table).xreplace(table))
-    return bool(sized(hi - size).is_positive) or bool(sized(lo).is_negative)
+    given = {Symbol(d.name, integer=True, positive=True): Integer(d.size) for d in dims
+             if d.definition is None and d.size is not None}
+    gap = expand((Integer(0) + b - a).xreplace(table).xreplace(table))
+    for g in (gap, gap.xreplace(given)):
+        if g.is_nonnegative:
+            return True
+        if g.is_negative:
+            return False
+    return None
 
 
 def same_size(dims: tuple[DimDecl, ...], sizes: Mapping[str, Any], a: Any, b: Any) -> bool:

@@ -25,7 +25,7 @@ from sympy import Indexed, KroneckerDelta, Mul, S, Sum, Symbol
 from sympy import Pow as SPow
 
 from . import matrix as mx
-from .graph import dim_values, outside_axis, same_size
+from .graph import at_most, dim_values, outside_axis, same_size
 from .indexed import LETTERS, PRIME, Ctx, key_of, nodes_of
 from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import (
@@ -1803,6 +1803,11 @@ class _Reader:
             else:
                 s, lo = shift_parts(i, lambda a: a in self.ctx.index_dim)
                 hi = lo + self.ctx.size(self.ctx.index_dim.get(s, 1))
+                if at_most(self.ctx.graph.spec.dims, self.ctx.sizes, hi,
+                           self.ctx.size(shape[axis])) is not True:
+                    # (an index over a dim not known to fit the axis: h3_jk of h3: [N, M]
+                    # with k over N is no slice 0:N of it)
+                    raise NoMatrixForm("a read over a dim not known to fit the axis")
             if not isinstance(s, Symbol) or \
                     any(a in self.ctx.index_dim for a in sympy.Add(lo).free_symbols):
                 raise NoMatrixForm("an index shifted by another index (a correlation)")
@@ -1829,6 +1834,7 @@ class _Reader:
         is then read zero-padded (:meth:`_window_ref`), which is 0 outside the range.  Any
         other range is taken out with every factor that reads s, their product padded as a
         whole (:meth:`_padded_product`)."""
+        factors = self._inner_ranges(factors)
         out = list(factors)
         for f in factors:
             if not (isinstance(f, ElementwiseFunction) and f.spec.name == IN_RANGE) or \
@@ -1859,6 +1865,22 @@ class _Reader:
             self.padded_products[whole] = self._padded_product(whole, x, lo, hi)
             out = [g for g in out if g is not f and g not in readers] + [whole]
         return out
+
+    def _inner_ranges(self, factors: list[Expr]) -> list[Expr]:
+        """``factors`` less each range condition another one on the same index implies:
+        𝟙[0 ≤ k < M] 𝟙[0 ≤ k < N] with M ≤ N is 𝟙[0 ≤ k < M] (the adjoint of x0[:, 0:N][:, 0:M],
+        2 h3_jk under both, is pad(h3, 0:M, axis=1); padded once per range it read h3 over
+        0:N, past its end)."""
+        ranges = [f for f in factors if isinstance(f, ElementwiseFunction) and
+                  f.spec.name == IN_RANGE and isinstance(f.args[0], Symbol)]
+        dims, sizes = self.ctx.graph.spec.dims, self.ctx.sizes
+        kept = list(ranges)
+        for g in ranges:  # (one at a time: of two that imply each other one stays)
+            if any(f is not g and f.args[0] == g.args[0] and
+                   at_most(dims, sizes, g.args[1], f.args[1]) is True and
+                   at_most(dims, sizes, f.args[2], g.args[2]) is True for f in kept):
+                kept.remove(g)
+        return [f for f in factors if f in kept or f not in ranges]
 
     def _padded_batch_sum(self, factors: list[Expr], summed: list[Index], free: set[Index]
                           ) -> Blob | None:
@@ -2071,7 +2093,8 @@ class _Reader:
             m = mx.AxisFn(e.head, ref, e.axis, tensor.shape, ref.shape)
             return self._window_ref(m, e, tensor.shape)
         if any((isinstance(i, sympy.Integer) or _size_position(i, self.ctx)) and d != 1
-               for i, d in zip(e.indices, tensor.shape)):
+               for i, d in zip(e.indices, e.dims(tensor.shape))):  # (a reduction's indices
+            # are its result's: logsumexp(x3, axis=0)_0 of x3: [M, 1] is at the literal 1)
             # log_softmax(S, axis=1)_{i, 0}: a position of the whole function (a stacked axis);
             # softmax(W, axis=1)_{D, l}, at a position of the dims' sizes: its slice D:D + 1
             if e.reduces:

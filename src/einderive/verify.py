@@ -758,13 +758,15 @@ def _directional(forward: Forward, inputs: Inputs, names: list[str], printed: Pr
 
     forms = sorted({f for n in names for f in printed[n]}, key=FORMS.index)
     errs: dict[str, list[tuple[float, float, float]]] = {f: [] for f in forms}
+    noise = 0.0
     for _ in range(DIRECTIONS):
         v = {n: rng.standard_normal(_shape(inputs[n])) for n in names}
-        numeric = _derivative_along(forward, inputs, v)
+        numeric, rounding = _derivative_along(forward, inputs, v)
+        noise = max(noise, rounding)
         for f in forms:
             inner = sum(_inner(printed[n].get(f, printed[n]["index"]), v[n]) for n in names)
             errs[f].append((abs(inner - numeric), numeric, inner))
-    return {f: _judge(errs[f], tol) for f in forms}
+    return {f: _judge(errs[f], tol, noise) for f in forms}
 
 
 def _inner(g: Value, v: Value) -> float:
@@ -775,8 +777,10 @@ def _inner(g: Value, v: Value) -> float:
     return float(np.sum(g * v)) if g.shape == np.shape(v) else float("inf")
 
 
-def _derivative_along(forward: Forward, inputs: Inputs, v: dict[str, Value]) -> float:
-    """(f(x + t v) - f(x - t v)) / 2t, the step scaled as the element-wise one's."""
+def _derivative_along(forward: Forward, inputs: Inputs, v: dict[str, Value]
+                      ) -> tuple[float, float]:
+    """(f(x + t v) - f(x - t v)) / 2t, the step scaled as the element-wise one's, and how
+    far its rounding alone can take it (as :func:`_finite_difference`'s)."""
     import numpy as np
 
     biggest = max(float(np.max(np.abs(inputs[n]), initial=0.0)) for n in v)
@@ -789,17 +793,21 @@ def _derivative_along(forward: Forward, inputs: Inputs, v: dict[str, Value]) -> 
             y = np.asarray(inputs[n], dtype=float) + sign * t * vn
             args[n] = y if y.shape else float(y)
         values.append(forward(**args))
-    return (values[0] - values[1]) / (2 * t)
+    size = max(abs(float(x)) for x in values)
+    return (values[0] - values[1]) / (2 * t), \
+        ROUNDING * float(np.finfo(float).eps) * size / (2 * t)
 
 
-def _judge(errs: list[tuple[float, float, float]], tol: float) -> Judged:
-    """(max abs error, max rel error, ok) of (error, numeric, printed) triples."""
+def _judge(errs: list[tuple[float, float, float]], tol: float, noise: float = 0.0) -> Judged:
+    """(max abs error, max rel error, ok) of (error, numeric, printed) triples, within ``tol``
+    and the differences' own rounding ``noise`` (capped as :func:`_compare` caps it)."""
     import math
 
     max_abs = max(e for e, _, _ in errs)
     scale = max(abs(n) for _, n, _ in errs)
     max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else float("inf"))
-    ok = all(math.isfinite(e) and e <= tol * max(1.0, abs(n), abs(p)) for e, n, p in errs)
+    ok = all(math.isfinite(e) and e <= tol * max(1.0, abs(n), abs(p)) +
+             min(noise, NOISE_CAP * tol * max(1.0, abs(n))) for e, n, p in errs)
     return max_abs, max_rel, ok
 
 
