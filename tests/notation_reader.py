@@ -1502,7 +1502,16 @@ class MatrixEval:
         if fn == "permute":  # README: NumPy's transpose(x, axes), axis p is x's axis axes[p]
             if len(args) != 2 or args[1][0] != "axes" or kwargs:
                 raise ReaderError("permute without its axes")
-            x = self.ev(args[0])
+            axes = list(args[1][1])
+            outer = self.target
+            if outer is not None and sorted(axes) == list(range(len(outer))):
+                # the argument of the left side's shape permuted back (a pad inside it is
+                # as long as that says: permute(pad(G, 0:M, axis=2)ᵀ x0, (0, 2, 1)))
+                self.target = tuple(outer[axes.index(a)] for a in range(len(axes)))
+            try:
+                x = self.ev(args[0])
+            finally:
+                self.target = outer
             if x.transposed or x.ones or x.v.ndim != len(args[1][1]):
                 raise ReaderError(f"permute of {args!r}")
             return MV(np.transpose(x.v, args[1][1]))
