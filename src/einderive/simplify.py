@@ -192,8 +192,32 @@ def make_opposite(named: Named) -> Rule:
     def opposite(m: mx.M) -> mx.M | None:
         return _opposite(m, forward)
     opposite.__doc__ = make_opposite.__doc__
-    SHARING.add(opposite)
     return opposite
+
+
+def make_one_way(named: Named) -> Rule:
+    """A difference met both ways round in the terms of a sum where nothing then factors or
+    collects, still written one way: the way a forward line writes it, else the way whose
+    positive term is the plainer (w − c g, not c g − w), whichever term met it first, so that
+    the sum reads as a line that met it once (maxpool_minpool's pair).  In :data:`SHARING`."""
+    def forward() -> frozenset[mx.M]:
+        return _forward_forms(named).differences
+
+    def one_way(m: mx.M) -> mx.M | None:
+        if not isinstance(m, mx.Add):
+            return None
+        met = [n for t in m.terms for n in mx.walk(t) if _difference(n)]
+        seen = set(met)
+        for d in dict.fromkeys(met):
+            flipped = _flipped(d)
+            if flipped in seen and flipped != d and _plainer_first(d, flipped, forward):
+                turned = mx.substitute(m, flipped, mx.neg(d))
+                if isinstance(turned, mx.Add) and cost(turned) <= cost(m) + 1:
+                    return turned  # (a minus taken out costs one: see SHARING)
+        return None
+    one_way.__doc__ = make_one_way.__doc__
+    SHARING.add(one_way)
+    return one_way
 
 
 def _opposite(m: mx.M, forward: Callable[[], frozenset[mx.M]]) -> mx.M | None:
@@ -208,18 +232,7 @@ def _opposite(m: mx.M, forward: Callable[[], frozenset[mx.M]]) -> mx.M | None:
                 d, flipped = flipped, d
             turned = mx.substitute(m, flipped, mx.neg(d))
             if isinstance(turned, mx.Add):
-                done = factor_operand(turned) or collect_terms(turned)
-                if done is not None:
-                    return done
-    # nothing factors: the difference is still written one way, the way whose positive term
-    # is the plainer (w − c g, not c g − w), whichever term of the sum met it first, so that a
-    # sum of both ways reads as a line that met it once (maxpool_minpool's pair)
-    for d in dict.fromkeys(met):
-        flipped = _flipped(d)
-        if flipped in seen and flipped != d and _plainer_first(d, flipped, forward):
-            turned = mx.substitute(m, flipped, mx.neg(d))
-            if isinstance(turned, mx.Add) and cost(turned) <= cost(m) + 1:
-                return turned  # (a minus taken out costs one: see SHARING)
+                return factor_operand(turned) or collect_terms(turned)
     return None
 
 
@@ -2236,6 +2249,8 @@ def scalar_into_sum(m: mx.M) -> mx.M | None:
     if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const)) or m.is_scalar:
         return None
     c: Any = m.coeff.value
+    if c in (1, -1):
+        return None  # (a minus in front is the sum's own: −(a − b) stays)
     x = m.x
     factors = list(x.factors) if isinstance(x, mx.Hadamard) else [x]
     sums = [k for k, f in enumerate(factors) if isinstance(f, mx.Add) and any(
@@ -2424,7 +2439,7 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     softmax summed along its axis is one) until no rule lowers its cost (the canonical ones
     at equal cost, as the module says)."""
     named = _forward_forms(named)  # (what the rules read of all the nodes, made once)
-    base = (make_symmetric(symmetric), *RULES, make_opposite(named),
+    base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_one_way(named),
             make_reduce_of_product(symmetric), make_cancel(wheres),
             make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
             make_sums_to_one(named))
