@@ -207,10 +207,15 @@ def make_one_way(named: Named) -> Rule:
         if not isinstance(m, mx.Add):
             return None
         met = [n for t in m.terms for n in mx.walk(t) if _difference(n)]
-        seen = set(met)
+        seen = Counter(met)
+        # (the one turned only where each of its places is a factor of a term, through
+        # products alone: its minus then comes out as the term's own sign, never into a
+        # function's argument or a sum: exp(20 (2 S − 1)) beside exp(1 − 2 S) stays)
+        shallow = Counter(n for t in m.terms for n in _factors_through_products(t))
         for d in dict.fromkeys(met):
             flipped = _flipped(d)
-            if flipped in seen and flipped != d and _plainer_first(d, flipped, forward):
+            if flipped in seen and flipped != d and shallow[flipped] == seen[flipped] and \
+                    _plainer_first(d, flipped, forward):
                 turned = mx.substitute(m, flipped, mx.neg(d))
                 if isinstance(turned, mx.Add) and cost(turned) <= cost(m) + 1:
                     return turned  # (a minus taken out costs one: see SHARING)
@@ -234,6 +239,15 @@ def _opposite(m: mx.M, forward: Callable[[], frozenset[mx.M]]) -> mx.M | None:
             if isinstance(turned, mx.Add):
                 return factor_operand(turned) or collect_terms(turned)
     return None
+
+
+def _factors_through_products(t: mx.M) -> list[mx.M]:
+    """``t`` and the factors of its products, scalings and transposes, and theirs."""
+    out = [t]
+    if isinstance(t, (mx.Hadamard, mx.MatMul, mx.Scale, mx.Transpose)):
+        for c in t.children():
+            out += _factors_through_products(c)
+    return out
 
 
 def _plainer_first(d: mx.M, flipped: mx.M, forward: Callable[[], frozenset[mx.M]]) -> bool:
