@@ -202,3 +202,34 @@ def test_verify_along_directions_allows_the_differences_rounding(tmp_path):
     wrong = {"x": {"index": grad * 1.01, "matrix": grad * 1.01}}
     bad = V._check_along(forward, {"x": x}, ["x"], wrong, 1e-6, np.random.default_rng(1))
     assert not bad["x"].ok
+
+
+GAUSSIAN = """dims: {B: 4, N: 3}
+inputs:
+  X: [B, N]
+  mu: [N]
+  S: {shape: [N, N], spd: true}
+forward:
+  - D = X - mu
+  - L = 0.5 * B * logdet(S) + 0.5 * sum(D.T * solve(S, D.T))
+loss: L
+"""
+
+
+def test_the_gaussian_mean_gradient_sums_before_the_product(tmp_path):
+    """∂L/∂μ of the Gaussian negative log-likelihood is −S⁻¹ Σ_b (x_b − μ): rowsum(A B) is
+    A rowsum(B), and colsum(A B) is B colsum(A) for a symmetric B (S⁻¹ of an spd S).  It
+    printed −colsum(D S⁻¹) with the solve inline and −rowsum(S⁻¹ Dᵀ) written out from
+    tests/models/gaussian_nll_batch.yaml (a line-split pair); verified."""
+    path = tmp_path / "g.yaml"
+    path.write_text(GAUSSIAN)
+    out = _derive(str(path))
+    assert "∂L/∂mu    = −S⁻¹ colsum(D)" in out, out
+    v = CliRunner().invoke(main, ["verify", str(path)])
+    assert v.exit_code == 0, v.output
+    nonsym = GAUSSIAN.replace("S: {shape: [N, N], spd: true}", "S: [N, N]").replace(
+        "logdet(S)", "sum(S)")  # (no symmetric S: colsum(D S⁻¹) stays, S⁻ᵀ would be a new form)
+    path.write_text(nonsym)
+    assert "S⁻¹ colsum(D)" not in _derive(str(path))
+    v = CliRunner().invoke(main, ["verify", str(path)])
+    assert v.exit_code == 0, v.output
