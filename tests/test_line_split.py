@@ -112,18 +112,9 @@ MADE_KNOWN.update({
     'models/layernorm_keepdims:split:Y.0':
         'rowsum(Y ⊙ (Y − T)) ⊘ √(…) (the node Y read) vs (((X − mu) ⊙ (Y − T)) '
         'g) ⊘ (…)',
-    'models/layernorm_rank3:inline:mu':
-        "with mu inline in a rank-4 layer norm the centred row sum of ∂L/∂X̂'s "
-        'terms is not found zero',
-    'models/layernorm_rank3:split:Xhat.1':
-        'the split spec names X̂ and prints in it; written out, (G ⊙ X̂ ⊙ s) g '
-        '⊙ X̂ ⊘ s is not (G ⊙ Xc) g ⊙ Xc ⊘ s²',
     'models/layernorm_rank4:inline:mu':
         "with mu inline in a rank-4 layer norm the centred row sum of ∂L/∂X̂'s "
         'terms is not found zero',
-    'models/layernorm_rank4:split:Xhat.1':
-        'the split spec names X̂ and prints in it; written out, (G ⊙ X̂ ⊙ s) g '
-        '⊙ X̂ ⊘ s is not (G ⊙ Xc) g ⊙ Xc ⊘ s²',
     'models/maxpool_minpool:inline:lo':
         'another grouping of the same terms (a product with Wᵀ distributed on '
         'one side)',
