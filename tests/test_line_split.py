@@ -112,9 +112,6 @@ MADE_KNOWN.update({
     'models/layernorm_keepdims:split:Y.0':
         'rowsum(Y ⊙ (Y − T)) ⊘ √(…) (the node Y read) vs (((X − mu) ⊙ (Y − T)) '
         'g) ⊘ (…)',
-    'models/layernorm_rank4:inline:mu':
-        "with mu inline in a rank-4 layer norm the centred row sum of ∂L/∂X̂'s "
-        'terms is not found zero',
     'models/maxpool_minpool:inline:lo':
         'another grouping of the same terms (a product with Wᵀ distributed on '
         'one side)',

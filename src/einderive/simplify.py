@@ -2328,6 +2328,39 @@ RULES = (*RULES, pulled_beside)
 CANONICAL = CANONICAL | {pulled_beside, _pulls_at_equal_cost}
 
 
+# -- ls7: layer norm of rank 3/4, its line-split pairs (issue 12) -----------------------------------
+
+
+def divisor_joins_sum(m: mx.M) -> mx.M | None:
+    """``(A − B) ⊘ s − c v ⊘ s`` → ``(A − B − c v) ⊘ s``: a term divided by the divisor of a
+    sum that is divided by it joins that sum.  A rank-4 layer norm's ∂L/∂X, too large for
+    its index form to be written out whole, is built from ∂L/∂Xc − (1/D) rowsum(∂L/∂Xc)
+    and reads ``(G ⊙ gᵀ − (1/D) X̂ ⊙ ((G ⊙ X̂) g)) ⊘ √(…) − (1/D) (G g) ⊘ √(…)``; the index
+    form (rank 3, or mu named) has the one divisor, as this writes it.  Only into a sum
+    already over the divisor: a divisor is not pulled out of products alone (common_factor:
+    ``(e rowsum(V)) ⊘ n − 1 ⊘ n`` keeps its P = e ⊘ n)."""
+    if not isinstance(m, mx.Add) or m.is_scalar:
+        return None
+    for k, host in enumerate(m.terms):
+        if not (isinstance(host, mx.Hadamard) and len(host.factors) == 2):
+            continue
+        inner = next((f for f in host.factors if isinstance(f, mx.Add)), None)
+        d = next((f for f in host.factors if _negative_power(f)), None)
+        if inner is None or d is None:
+            continue
+        joining = [j for j, t in enumerate(m.terms) if j != k and d in _flat_factors(t)]
+        if not joining:
+            continue
+        joined = mx.hadamard(mx.add(*inner.terms, *[_without(m.terms[j], d) for j in joining]),
+                             d)
+        # (the sum stands where the host term stood)
+        return mx.add(*[joined if j == k else t for j, t in enumerate(m.terms)
+                        if j not in joining])
+    return None
+
+
+RULES = (*RULES, divisor_joins_sum)
+
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
