@@ -11,10 +11,11 @@ form the matrix layer norm (specs/layernorm.yaml) prints:
   X̂ ⊙ ((G ⊙ X̂) g)): before, with mu inline ∂L/∂Xc read X̂ ⊙ ((G ⊙ X̂ ⊙ √(…)) g) ⊘ √(…),
   with mu named Xc ⊙ ((G ⊙ Xc) g) ⊘ (var + 1e-05);
 - a term over the divisor of a sum over it joins the sum (rank 4 with mu inline, whose
-  ∂L/∂X is built from ∂L/∂Xc: … ⊘ √(…) − (1/D) (G g) ⊘ √(…) before).
+  ∂L/∂X is built from ∂L/∂Xc: … ⊘ √(…) − (1/D) (G g) ⊘ √(…) before); other models print
+  fewer quotients so (evidential_dirichlet_mse's ∂L/∂P, adaln_modulation's ∂L/∂X).
 
-Each form pinned here is read back numerically (NumPy, against torch's autograd) and each
-spec passes ``einderive verify``.
+The layer norm's pinned ∂L/∂X is read back numerically (NumPy, against torch's autograd) and
+every spec here passes ``einderive verify``.
 """
 
 from __future__ import annotations
