@@ -2328,7 +2328,7 @@ RULES = (*RULES, pulled_beside)
 CANONICAL = CANONICAL | {pulled_beside, _pulls_at_equal_cost}
 
 
-# -- ls7: layer norm of rank 3/4, its line-split pairs (issue 12) -----------------------------------
+# -- ls7: layer norm of rank 3/4, its line-split pairs (issue 12) ----------------------------------
 
 
 def divisor_joins_sum(m: mx.M) -> mx.M | None:
