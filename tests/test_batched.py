@@ -192,15 +192,15 @@ def test_batched_forms_count_every_element(tmp_path, spec):
 def test_layer_norm_of_a_batch_of_sequences_reaches_the_compact_form():
     """Statistics per position (mu: [B, N, 1], a column of each element): the closed form of
     ∂L/∂X is layer norm's known one, (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)) / σ with g = G ⊙ gᵀ,
-    written in Xc: the centred sums rowsum(Xc ⊙ …) are zero."""
+    written in X̂ as the matrix layer norm's is (the root pulled out of each element's G ⊙ X̂
+    ⊙ √(…) meets its divisor): the centred sums rowsum(Xc ⊙ …) are zero."""
     from einderive.render.text import Pen
     d = _derive("layernorm_rank3")
     pen = Pen.of(d)
     closed = pen.matrix(d.adjoint("X").closed)
-    assert closed == "(G ⊙ gᵀ − (1/D) G g − (1/D) Xc ⊙ ((G ⊙ Xc) g) ⊘ (var + 1e-05)) ⊘ " \
-        "√(var + 1e-05)"
+    assert closed == "(G ⊙ gᵀ − (1/D) G g − (1/D) X̂ ⊙ ((G ⊙ X̂) g)) ⊘ √(var + 1e-05)"
     assert pen.matrix(d.adjoint("mu").closed) == "−(G g) ⊘ √(var + 1e-05)"
-    assert _matrix(d, "var") == "−(1/2) rowsum(∂L/∂X̂ ⊙ Xc) ⊘ (√(var + 1e-05))^∘3"
+    assert _matrix(d, "var") == "−(1/2) rowsum(∂L/∂X̂ ⊙ X̂) ⊘ (var + 1e-05)"
 
 
 # -- sums over a batch --------------------------------------------------------------------

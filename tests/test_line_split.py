@@ -100,8 +100,6 @@ MADE_KNOWN.update({
     'models/fanout8:inline:b3':
         '(b6ᵀ + x xᵀ) ⊙ x vs (x ⊙ x) xᵀ + x b6ᵀ: the index form, x_i² x_j + x_i '
         'b6_j, has its common x_i taken out (factor_terms) with b3 = x ⊙ x inline',
-    'models/gaussian_nll_batch:inline:Z':
-        '−colsum(D S⁻¹) vs −rowsum(S⁻¹ Dᵀ): a transposed orientation',
     'models/layernorm_keepdims:inline:var':
         'a column broadcast left outside the common divisor on one side: … ⊘ √(…) − '
         '(2/(B D²)) (((Y − T) g) ⊘ √(…)) 𝟏ᵀ vs (2/(B D)) (((1/D) T − (1/D) Y) g + …) '
@@ -112,18 +110,6 @@ MADE_KNOWN.update({
     'models/layernorm_keepdims:split:Y.0':
         'rowsum(Y ⊙ (Y − T)) ⊘ √(…) (the node Y read) vs (((X − mu) ⊙ (Y − T)) '
         'g) ⊘ (…)',
-    'models/layernorm_rank3:inline:mu':
-        "with mu inline in a rank-4 layer norm the centred row sum of ∂L/∂X̂'s "
-        'terms is not found zero',
-    'models/layernorm_rank3:split:Xhat.1':
-        'the split spec names X̂ and prints in it; written out, (G ⊙ X̂ ⊙ s) g '
-        '⊙ X̂ ⊘ s is not (G ⊙ Xc) g ⊙ Xc ⊘ s²',
-    'models/layernorm_rank4:inline:mu':
-        "with mu inline in a rank-4 layer norm the centred row sum of ∂L/∂X̂'s "
-        'terms is not found zero',
-    'models/layernorm_rank4:split:Xhat.1':
-        'the split spec names X̂ and prints in it; written out, (G ⊙ X̂ ⊙ s) g '
-        '⊙ X̂ ⊘ s is not (G ⊙ Xc) g ⊙ Xc ⊘ s²',
     'models/reshape_grouped_linear:inline:z':
         'the constant 2 inside a where-temporary on one side, outside on the '
         'other; σ(g_h W_h) named as a temporary on one side',

@@ -1463,10 +1463,11 @@ def reduce_of_turned(m: mx.M) -> mx.M | None:
 def reduce_pulls_constant(m: mx.M) -> mx.M | None:
     """``colsum(A ⊙ vᵀ)`` → ``colsum(A) ⊙ v``, ``rowsum(A ⊙ c)`` → ``rowsum(A) ⊙ c``: a factor
     constant along the summed axis (a row broadcast down the columns, a column across the
-    rows) comes out of the sum."""
+    rows) comes out of the sum; in a batched form too, whose shapes are one element's and whose
+    sums act on each element's matrix (a rank-3 layer norm's X̂ ⊙ √(var + ε) of (B, N, D))."""
     if not (isinstance(m, mx.Reduce) and m.kind != ReduceKind.SUM and
-            isinstance(m.x, mx.Hadamard) and len(m.x.shape) == 2) or mx.batch_of(m):
-        return None  # a batched form's shapes are one element's: its axes are not these
+            isinstance(m.x, mx.Hadamard) and len(m.x.shape) == 2):
+        return None
     axis = 0 if m.kind == ReduceKind.COLSUM else 1
     out_ = [f for f in m.x.factors if f.shape[axis] == 1 and f.shape != m.x.shape]
     rest = [f for f in m.x.factors if f not in out_]
@@ -1480,9 +1481,8 @@ def product_pulls_constant(m: mx.M) -> mx.M | None:
     """``(A ⊙ c) v`` → ``c ⊙ (A v)`` for a column ``c`` broadcast across A's columns (and
     ``wᵀ (A ⊙ rᵀ)`` → ``(wᵀ A) ⊙ rᵀ``): a factor constant along the contracted axis comes
     out of the product, also out of a product that is itself a factor (where it then meets
-    its reciprocal: layer norm's ``X̂ ⊙ ((G ⊙ X̂ ⊙ std) gamma) ⊘ std``)."""
-    if mx.batch_of(m):
-        return None
+    its reciprocal: layer norm's ``X̂ ⊙ ((G ⊙ X̂ ⊙ std) gamma) ⊘ std``); per element of a
+    batched form as well (its products are each element's)."""
     if isinstance(m, mx.MatMul):
         pulled = _pulled(m)
         return None if pulled is None else mx.hadamard(*pulled)
@@ -2114,8 +2114,9 @@ def pulled_to_meet(m: mx.M) -> mx.M | None:
     factors, which then merge.  Taking it out alone costs as much as leaving it
     (:func:`product_pulls_constant`, :func:`reduce_pulls_constant`); meeting its base it
     costs less, and a spec that names the quotient (X̂ = X ⊘ r) and one that writes it
-    inline print one form."""
-    if not isinstance(m, mx.Hadamard) or m.is_scalar or mx.batch_of(m):
+    inline print one form: of a rank-3 or rank-4 layer norm too (a batched form, read per
+    element, ls7)."""
+    if not isinstance(m, mx.Hadamard) or m.is_scalar:
         return None
     for k, f in enumerate(m.factors):
         inner = f.x if isinstance(f, mx.Transpose) else f
@@ -2445,6 +2446,39 @@ def make_pull_ahead(rules: Sequence[Rule]) -> Rule:
 RULES = (*RULES, pulled_beside)
 CANONICAL = CANONICAL | {pulled_beside, _pulls_at_equal_cost}
 
+
+# -- ls7: layer norm of rank 3/4, its line-split pairs (issue 12) ----------------------------------
+
+
+def divisor_joins_sum(m: mx.M) -> mx.M | None:
+    """``(A − B) ⊘ s − c v ⊘ s`` → ``(A − B − c v) ⊘ s``: a term divided by the divisor of a
+    sum that is divided by it joins that sum.  A rank-4 layer norm's ∂L/∂X, too large for
+    its index form to be written out whole, is built from ∂L/∂Xc − (1/D) rowsum(∂L/∂Xc)
+    and reads ``(G ⊙ gᵀ − (1/D) X̂ ⊙ ((G ⊙ X̂) g)) ⊘ √(…) − (1/D) (G g) ⊘ √(…)``; the index
+    form (rank 3, or mu named) has the one divisor, as this writes it.  Only into a sum
+    already over the divisor: a divisor is not pulled out of products alone (common_factor:
+    ``(e rowsum(V)) ⊘ n − 1 ⊘ n`` keeps its P = e ⊘ n)."""
+    if not isinstance(m, mx.Add) or m.is_scalar:
+        return None
+    for k, host in enumerate(m.terms):
+        if not (isinstance(host, mx.Hadamard) and len(host.factors) == 2):
+            continue
+        inner = next((f for f in host.factors if isinstance(f, mx.Add)), None)
+        d = next((f for f in host.factors if _negative_power(f)), None)
+        if inner is None or d is None:
+            continue
+        joining = [j for j, t in enumerate(m.terms) if j != k and d in _flat_factors(t)]
+        if not joining:
+            continue
+        joined = mx.hadamard(mx.add(*inner.terms, *[_without(m.terms[j], d) for j in joining]),
+                             d)
+        # (the sum stands where the host term stood)
+        return mx.add(*[joined if j == k else t for j, t in enumerate(m.terms)
+                        if j not in joining])
+    return None
+
+
+RULES = (*RULES, divisor_joins_sum)
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
