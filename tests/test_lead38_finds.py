@@ -233,3 +233,16 @@ def test_the_gaussian_mean_gradient_sums_before_the_product(tmp_path):
     assert "S⁻¹ colsum(D)" not in _derive(str(path))
     v = CliRunner().invoke(main, ["verify", str(path)])
     assert v.exit_code == 0, v.output
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_batch_sum_under_a_range_keeps_the_sum():
+    """h1 = x2[:, :, 0:M] + mean(x1[0:M]) of x2: [M, K, N]: ∂L/∂x1 is (1/M) (Σ ∂L/∂h1) over
+    0:M.  A sum under one range that does not read the range's index was padded as the
+    ones alone: (1/M) pad(𝟏, 0:M, axis=0), wrong by the whole sum (verify: 0.89 off)."""
+    spec = REGRESSIONS / "batch_sum_under_a_range.yaml"
+    out = _derive(str(spec))
+    assert "∂L/∂x1      = (1/M) pad(sum(∂L/∂h1)·𝟏, 0:M, axis=0)" in out, out
+    v = CliRunner().invoke(main, ["verify", str(spec)])
+    assert v.exit_code == 0, v.output
+    assert not text_failures(spec.read_text())

@@ -1922,8 +1922,18 @@ class _Reader:
             raise NoMatrixForm("a range condition over a length no dim has")
         s = self.ctx.fresh(dim)
         # a bare range (∂L/∂x of z = x[0:M] read by sum(z)): ones over the range, padded
-        inner = self.blob(e.xreplace({x: s + lo})) if e.has(x) else \
-            Blob(mx.Ones(math_shape((dim,))), (s,))
+        ones = mx.Ones(math_shape((dim,)))
+        if e.has(x):
+            inner = self.blob(e.xreplace({x: s + lo}))
+        elif e == 1:
+            inner = Blob(ones, (s,))
+        else:
+            # a number the range does not read (Σ_i Σ_k Σ_i′ ∂L/∂h1_iki′ of a batch sum under
+            # 𝟙[0 ≤ j < M]): that number times the ones, never the ones alone
+            whole = self.blob(e)
+            if whole.idx:
+                raise NoMatrixForm("a range over a product that does not read it")
+            inner = Blob(mx.scale(whole.m, ones), (s,))
         if s not in inner.idx or x in inner.idx:
             raise NoMatrixForm("a range condition over a product that does not read it")
         dims = tuple(self.ctx.index_dim[i] for i in inner.idx)
