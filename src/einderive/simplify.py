@@ -2599,17 +2599,21 @@ def _pass(m: mx.M, rules: Sequence[Rule], memo: _Memo | None = None) -> mx.M:
 def _pass_here(m: mx.M, rules: Sequence[Rule], memo: _Memo | None) -> mx.M:
     m = rebuild(m, [_pass(c, rules, memo) for c in m.children()])
     improved = True
+    shared = False  # (a rewrite that may cost one more, once at a node: no rule can undo it
+    # and another redo it forever)
     while improved:
         improved = False
         for rule in rules:
             new = rule(m)
             if new is not None and new != m:  # a rule's result keeps the node's shape
                 new = mx.broadcast_to(new, _shape(m))
-            if new is not None and new != m and (_smaller(new, m) or rule in CANONICAL
-                                                 and cost(new) <= cost(m) or
-                                                 rule in SHARING and cost(new) <= cost(m) + 1 or
-                                                 rule in CANONICAL_MADE and cost(new) <= cost(m)):
+            if new is None or new == m:
+                continue
+            sharing = rule in SHARING and not shared and cost(new) <= cost(m) + 1
+            if _smaller(new, m) or sharing or \
+                    (rule in CANONICAL or rule in CANONICAL_MADE) and cost(new) <= cost(m):
                 m, improved = mx.with_src(new, cast(Any, m).src), True
+                shared = shared or sharing
                 break
     return m
 
