@@ -1673,6 +1673,10 @@ def _axis_function_of(env, fn, token, kwargs):
     shp = tuple(d if isinstance(d, int) else env.dims[d] for d in shape)
     v = env.tensor(name, False).reshape(shp)
     axis = kwargs.get("axis", -1)
+    if "axis" not in kwargs and shape and shape[-1] == 1 and any(d != 1 for d in shape):
+        # README: an M×1 S reads as the column vector, its softmax over M (a function along
+        # the literal 1 says its axis): the last axis that is no literal 1
+        axis = max(a for a, d in enumerate(shape) if d != 1)
     if not -len(shp) <= axis < len(shp):
         raise ReaderError(f"{fn}({token}, axis={axis}) of a tensor of rank {len(shp)}")
     return _axis_apply(fn, v, axis), axis % len(shp), shp

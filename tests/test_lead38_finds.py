@@ -246,3 +246,27 @@ def test_a_batch_sum_under_a_range_keeps_the_sum():
     v = CliRunner().invoke(main, ["verify", str(spec)])
     assert v.exit_code == 0, v.output
     assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_node_the_same_along_its_axis_is_not_named_in_its_derivative():
+    """h0 = sigmoid(x0 − (x0 + x1)) is σ(−x1) for every i: naming forward nodes in the
+    derivative unified σ(−x1) with h0_i's pattern and bound no i (KeyError, exit 3 in
+    derive and verify).  It prints σ'(−x1), verified and read back."""
+    spec = REGRESSIONS / "node_constant_along_its_axis.yaml"
+    out = _derive(str(spec))
+    assert "∂L/∂x1   = −σ'(−x1)·sum(∂L/∂h0)" in out, out
+    v = CliRunner().invoke(main, ["verify", str(spec)])
+    assert v.exit_code == 0, v.output
+    assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_the_reader_reads_a_plain_softmax_of_a_column_over_its_long_axis():
+    """README: softmax(x) of an M×1 x is a softmax over M (along the literal 1 it says its
+    axis).  softmax(logsumexp(x0, axis=-1), axis=-1) of x0: [M, 1] prints softmax(x0); the
+    test reader took axis −1 (all ones) and failed a right form by 0.62."""
+    spec = REGRESSIONS / "softmax_of_a_column_read.yaml"
+    out = _derive(str(spec))
+    assert "h0   = (x1 − x2)² + softmax(x0)" in out, out
+    assert not text_failures(spec.read_text())

@@ -896,7 +896,9 @@ class Namer:
             for name, pattern, idx in self.patterns.get((type(e), tensors_read(e)), ()):
                 binding: dict[Any, Any] = {}
                 wild = {i for i in idx if isinstance(i, Symbol)}
-                if unify(pattern, e, wild, binding):
+                # (every index bound: h0_i = σ(x0_i − (x0_i + x1)) is σ(−x1), read at no i,
+                # and σ(−x1) elsewhere is no element of h0 one can name)
+                if unify(pattern, e, wild, binding) and wild <= binding.keys():
                     target = tuple(binding[i] if isinstance(i, Symbol) else i for i in idx)
                     return self.ctx.element(name, target)
         if not e.args or isinstance(e, (Indexed, Symbol)):
