@@ -2138,6 +2138,10 @@ class IndexEval:
         at computed or picked positions, one per axis of its value that is no literal 1."""
         v = np.asarray(MatrixEval(self.env).ev(call[2][0]).v, dtype=float)
         axis = call[3].get("axis", -1)
+        if "axis" not in call[3] and v.ndim >= 2 and v.shape[-1] == 1 and v.size > 1:
+            # README: a vector is a column, its softmax along its length (softmax(σ(x0))
+            # of x0: [R] is over R), as of an M×1 tensor
+            axis = max(a for a, n in enumerate(v.shape) if n != 1)
         if call[1] == "logsumexp":
             r = _logsumexp(v, axis)
         else:
