@@ -270,3 +270,15 @@ def test_the_reader_reads_a_plain_softmax_of_a_column_over_its_long_axis():
     out = _derive(str(spec))
     assert "h0   = (x1 − x2)² + softmax(x0)" in out, out
     assert not text_failures(spec.read_text())
+
+
+def test_the_reader_reads_a_lookup_under_a_range_and_catches_the_range_dropped():
+    """concatenate([x0[y0], tanh(x0)]): h0_k = x0_(y0_{k}) 𝟙[0 ≤ k < M] + … reads y0 past its
+    axis where the range is 0; the reader stopped there ("y0 read outside its axes").  It
+    reads some element, which the range cancels, and a dropped range still fails."""
+    from einderive.api import derive_file
+    from test_printed_forms import _reads_good_rejects_bad
+    d = derive_file(str(REGRESSIONS / "lookup_in_a_concatenated_piece.yaml"))
+    good = "h0_k = x0_(y0_{k}) 𝟙[0 ≤ k < M] + tanh(x0_{k − M}) 𝟙[M ≤ k < M + N]"
+    assert good in _derive(str(REGRESSIONS / "lookup_in_a_concatenated_piece.yaml"))
+    _reads_good_rejects_bad(d, good, good.replace(" 𝟙[0 ≤ k < M]", ""))
