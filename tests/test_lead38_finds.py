@@ -282,3 +282,13 @@ def test_the_reader_reads_a_lookup_under_a_range_and_catches_the_range_dropped()
     good = "h0_k = x0_(y0_{k}) 𝟙[0 ≤ k < M] + tanh(x0_{k − M}) 𝟙[M ≤ k < M + N]"
     assert good in _derive(str(REGRESSIONS / "lookup_in_a_concatenated_piece.yaml"))
     _reads_good_rejects_bad(d, good, good.replace(" 𝟙[0 ≤ k < M]", ""))
+
+
+def test_a_softmax_of_a_concatenation_is_no_internal_error():
+    """softmax(concatenate([x0, tanh(x1)], axis=0), axis=0): the check for a constant argument
+    (a softmax over an axis of one inside) read the concatenation at a Python 0, which its
+    range test could not take (exit 3 in derive, verify, cost, graph).  Verified."""
+    spec = REGRESSIONS / "softmax_of_a_concatenation.yaml"
+    _derive(str(spec))
+    v = CliRunner().invoke(main, ["verify", str(spec)])
+    assert v.exit_code == 0, v.output

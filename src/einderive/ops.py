@@ -1044,9 +1044,11 @@ def _constant_along(e: FExpr, idx: Tup, ctx: Any) -> tuple[Any, Any] | None:
             break
         a = t.expr
     ax = e.param("axis")
-    at = [i for n, i in enumerate(idx) if n != ax] if e.param("keepdims") or \
-        not AXIS_OPS[e.op].reduces else list(idx)
-    c = ctx.comp(a, tuple(at[:ax]) + (0,) + tuple(at[ax:]))
+    if AXIS_OPS[e.op].reduces:  # (its indices lack the axis: read at its first entry)
+        at = [i for n, i in enumerate(idx) if n != ax] if e.param("keepdims") else list(idx)
+        c = ctx.comp(a, tuple(at[:ax]) + (S.Zero,) + tuple(at[ax:]))
+    else:  # (softmax's indices are its argument's: the entry itself)
+        c = ctx.comp(a, tuple(idx))
     if not (isinstance(c, sympy.Expr) and c.is_number):
         return None
     return c, ctx.size(a.shape[ax])
