@@ -26,6 +26,20 @@ def _derive(spec: str) -> str:
     return r.output
 
 
+def _verified(spec: object) -> None:
+    v = CliRunner().invoke(main, ["verify", str(spec)])
+    assert v.exit_code == 0, v.output
+
+
+def _proven(spec: Path, printed: str) -> str:
+    """The derivation of ``spec``, which prints ``printed``, verifies, and reads back."""
+    out = _derive(str(spec))
+    assert printed in out, out
+    _verified(spec)
+    assert not text_failures(spec.read_text())
+    return out
+
+
 def test_a_left_side_is_never_subscripted_at_an_axis_whose_dim_it_has_twice():
     """h1 = h0[y0] of h0: [N, M, K] is [M, M, K]; the forward printed ``h1_m = onehot(y0)
     h0_m`` with m on axis 1 of h1, which a reader (README: a subscript says its axes) takes
@@ -66,8 +80,7 @@ def test_a_function_along_an_axis_of_a_constant_is_a_number(line, printed, tmp_p
     assert printed in out, out
     assert "𝟏, axis" not in out, out
     assert not text_failures(text)
-    v = CliRunner().invoke(main, ["verify", str(path)])
-    assert v.exit_code == 0, v.output
+    _verified(path)
 
 
 FIXED_PAIRS = ["models/maxpool_minpool:inline:lo", "models/maxpool_minpool:split:g.1",
@@ -149,13 +162,9 @@ def test_a_slice_of_a_slice_pads_back_by_the_narrower_range():
     """x0[:, 0:N][:, 0:M], M < N: ∂L/∂x0 is 2 h3 under 𝟙[0 ≤ k < M] 𝟙[0 ≤ k < N]; padded once
     per range it read h3 (N×M) over 0:N, past its end, and printed 2 pad(slice(h3, :, 0:N),
     0:N, axis=1), which verify failed (a shape mismatch).  The range the other implies goes."""
-    spec = str(REGRESSIONS / "slice_of_slice_wider.yaml")
-    out = _derive(spec)
-    assert "∂L/∂x0     = 2 pad(h3, 0:M, axis=1)" in out, out
+    out = _proven(REGRESSIONS / "slice_of_slice_wider.yaml",
+                  "∂L/∂x0     = 2 pad(h3, 0:M, axis=1)")
     assert "slice(h3" not in out, out
-    v = CliRunner().invoke(main, ["verify", spec])
-    assert v.exit_code == 0, v.output
-    assert not text_failures((REGRESSIONS / "slice_of_slice_wider.yaml").read_text())
 
 
 def test_unsized_dims_never_read_an_index_past_an_axis(tmp_path):
@@ -167,8 +176,7 @@ def test_unsized_dims_never_read_an_index_past_an_axis(tmp_path):
     out = _derive(str(path))
     assert "∂L/∂x0_jk  = 2 h3_jk 𝟙[0 ≤ k < M] 𝟙[0 ≤ k < N]" in out, out
     assert "slice(h3" not in out, out
-    v = CliRunner().invoke(main, ["verify", str(path)])
-    assert v.exit_code == 0, v.output
+    _verified(path)
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
@@ -225,14 +233,12 @@ def test_the_gaussian_mean_gradient_sums_before_the_product(tmp_path):
     path.write_text(GAUSSIAN)
     out = _derive(str(path))
     assert "∂L/∂mu    = −S⁻¹ colsum(D)" in out, out
-    v = CliRunner().invoke(main, ["verify", str(path)])
-    assert v.exit_code == 0, v.output
+    _verified(path)
     nonsym = GAUSSIAN.replace("S: {shape: [N, N], spd: true}", "S: [N, N]").replace(
         "logdet(S)", "sum(S)")  # (no symmetric S: colsum(D S⁻¹) stays, S⁻ᵀ would be a new form)
     path.write_text(nonsym)
     assert "S⁻¹ colsum(D)" not in _derive(str(path))
-    v = CliRunner().invoke(main, ["verify", str(path)])
-    assert v.exit_code == 0, v.output
+    _verified(path)
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
@@ -240,12 +246,8 @@ def test_a_batch_sum_under_a_range_keeps_the_sum():
     """h1 = x2[:, :, 0:M] + mean(x1[0:M]) of x2: [M, K, N]: ∂L/∂x1 is (1/M) (Σ ∂L/∂h1) over
     0:M.  A sum under one range that does not read the range's index was padded as the
     ones alone: (1/M) pad(𝟏, 0:M, axis=0), wrong by the whole sum (verify: 0.89 off)."""
-    spec = REGRESSIONS / "batch_sum_under_a_range.yaml"
-    out = _derive(str(spec))
-    assert "∂L/∂x1      = (1/M) pad(sum(∂L/∂h1)·𝟏, 0:M, axis=0)" in out, out
-    v = CliRunner().invoke(main, ["verify", str(spec)])
-    assert v.exit_code == 0, v.output
-    assert not text_failures(spec.read_text())
+    _proven(REGRESSIONS / "batch_sum_under_a_range.yaml",
+            "∂L/∂x1      = (1/M) pad(sum(∂L/∂h1)·𝟏, 0:M, axis=0)")
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
@@ -253,12 +255,8 @@ def test_a_node_the_same_along_its_axis_is_not_named_in_its_derivative():
     """h0 = sigmoid(x0 − (x0 + x1)) is σ(−x1) for every i: naming forward nodes in the
     derivative unified σ(−x1) with h0_i's pattern and bound no i (KeyError, exit 3 in
     derive and verify).  It prints σ'(−x1), verified and read back."""
-    spec = REGRESSIONS / "node_constant_along_its_axis.yaml"
-    out = _derive(str(spec))
-    assert "∂L/∂x1   = −σ'(−x1)·sum(∂L/∂h0)" in out, out
-    v = CliRunner().invoke(main, ["verify", str(spec)])
-    assert v.exit_code == 0, v.output
-    assert not text_failures(spec.read_text())
+    _proven(REGRESSIONS / "node_constant_along_its_axis.yaml",
+            "∂L/∂x1   = −σ'(−x1)·sum(∂L/∂h0)")
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
@@ -290,5 +288,4 @@ def test_a_softmax_of_a_concatenation_is_no_internal_error():
     range test could not take (exit 3 in derive, verify, cost, graph).  Verified."""
     spec = REGRESSIONS / "softmax_of_a_concatenation.yaml"
     _derive(str(spec))
-    v = CliRunner().invoke(main, ["verify", str(spec)])
-    assert v.exit_code == 0, v.output
+    _verified(spec)
