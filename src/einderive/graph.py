@@ -690,11 +690,9 @@ def at_most(dims: tuple[DimDecl, ...], sizes: Mapping[str, Any], a: Any, b: Any)
     """Whether ``a`` ≤ ``b`` (sizes in the dims' size symbols ``sizes``): by the dims'
     definitions (N − K ≤ N), else at the sizes the spec gives (M ≤ N of M: 2, N: 3, as the
     spec's own slice h0[:, 0:M] of h0: [N, N] needs); None where neither decides (unsized)."""
-    values = dim_values(dims)
-    table = {sizes[d]: v for d, v in values.items() if d in sizes}
     given = {Symbol(d.name, integer=True, positive=True): Integer(d.size) for d in dims
              if d.definition is None and d.size is not None}
-    gap = expand((Integer(0) + b - a).xreplace(table).xreplace(table))
+    gap = _by_definitions(dims, sizes, Integer(0) + b - a)
     for g in (gap, gap.xreplace(given)):
         if g.is_nonnegative:
             return True
@@ -706,6 +704,11 @@ def at_most(dims: tuple[DimDecl, ...], sizes: Mapping[str, Any], a: Any, b: Any)
 def same_size(dims: tuple[DimDecl, ...], sizes: Mapping[str, Any], a: Any, b: Any) -> bool:
     """Whether two sizes, in the dims' size symbols ``sizes``, are equal by the dims'
     definitions (M: N − K is N − K; an index map over H, Dh covers D: H * Dh)."""
-    values = dim_values(dims)
-    table = {sizes[d]: v for d, v in values.items() if d in sizes}
-    return bool(expand((a - b).xreplace(table).xreplace(table)) == 0)
+    return bool(_by_definitions(dims, sizes, a - b) == 0)
+
+
+def _by_definitions(dims: tuple[DimDecl, ...], sizes: Mapping[str, Any], e: Any) -> Any:
+    """``e`` (in the dims' size symbols ``sizes``) in the sizes of the dims that have their
+    own, each defined dim written out (twice over: a definition may name another), expanded."""
+    table = {sizes[d]: v for d, v in dim_values(dims).items() if d in sizes}
+    return expand(e.xreplace(table).xreplace(table))
