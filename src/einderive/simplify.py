@@ -812,9 +812,12 @@ def _constant_and_body(t: mx.M) -> tuple[Any, mx.M]:
 
 
 def zero_operand(m: mx.M) -> mx.M | None:
-    """``einsum('ijk,jk->ijk', 𝟏, 0)`` → ``0``: an einsum is linear in each operand (a form
-    written out in the forward nodes can cancel to zero inside one)."""
+    """``einsum('ijk,jk->ijk', 𝟏, 0)`` → ``0``, ``sum(0, axis=(0, 1))`` → ``0``: an einsum is
+    linear in each operand and a sum of zeros is zero (a form written out in the forward nodes
+    can cancel to zero inside one: softmax(logits ⊙ wᵀ) − p, where p names the softmax)."""
     if isinstance(m, mx.Einsum) and any(mx.is_zero(x) for x in m.operands):
+        return mx.Const(sympy.S.Zero)
+    if isinstance(m, (mx.SumAxes, mx.Reduce, mx.BatchSum)) and mx.is_zero(m.x):
         return mx.Const(sympy.S.Zero)
     return None
 
