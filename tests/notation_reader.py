@@ -1519,10 +1519,9 @@ class MatrixEval:
             if len(args) != 2 or args[1][0] != "dims":
                 raise ReaderError("reshape without a list of dims")
             sizes = [1 if d == "1" else self.env.dims[d] for d in args[1][1]]
-            try:
-                x = self.ev(args[0])
-            except Unsized:
-                x = self.counted(args[0], int(np.prod(sizes)))
+            # (its argument is not of the left side's shape: only its count sizes a pad in it,
+            # reshape(pad(∂L/∂h0, 0:M, axis=1), [R]) of an M×N matrix)
+            x = self.counted(args[0], int(np.prod(sizes)))
             if x.ones and not x.transposed and not x.is_ones:
                 x = _broadcast_to_count(x, int(np.prod(sizes)))
             if x.transposed or x.ones:

@@ -1,0 +1,50 @@
+"""Finds of stop 39: a new user's spec whose verify failed with an internal error (a sum of a
+zero), and a thorough printed-forms fuzz find of the test reader (seed 48, structured)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from einderive.cli import main
+from test_printed_forms import text_failures
+
+HERE = Path(__file__).parent
+REGRESSIONS = HERE / "regressions"
+
+
+def _run(*args: str) -> str:
+    r = CliRunner().invoke(main, list(args))
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_sum_of_zero_is_zero():
+    """The entropy of p = softmax(logits ⊙ w) over a rank-3 logits: log_softmax's derivative
+    is softmax(logits ⊙ wᵀ) − p, zero once p is read by name, and ∂L/∂w printed
+    ``… + sum(0, axis=(0, 1))``, whose generated NumPy (np.sum(0, axis=(0, 1))) failed:
+    verify exit 3.  A sum of zeros over any axes is zero."""
+    spec = str(REGRESSIONS / "entropy_sum_of_zero.yaml")
+    out = _run("derive", spec)
+    assert "sum(0" not in out, out
+    assert "∂ent/∂w          = Σ_b colsum(logits_b ⊙ p_b ⊙ (∂ent/∂p_b − rowsum(∂ent/∂p_b ⊙" \
+        in out, out
+    code = _run("derive", "--format", "numpy", spec)
+    assert "np.sum(0" not in code, code
+    _run("verify", spec)
+    assert not text_failures(Path(spec).read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_the_reader_sizes_a_pad_inside_a_reshape_by_its_count():
+    """``∂L/∂x0 = reshape(pad(∂L/∂h0, 0:M, axis=1), [R])`` (x0: [R], h0 = reshape(x0, [M, N])
+    [:, 0:M]) is right; the test reader sized the pad by the left side's shape, (6, 1)
+    ("pad 0:2 of axis 1 of (2, 2) to (6, 1)").  A reshape's argument is read by its count."""
+    spec = REGRESSIONS / "reshape_of_pad.yaml"
+    out = _run("derive", str(spec))
+    assert "reshape(pad(∂L/∂h0, 0:M, axis=1), [R])" in " ".join(out.split()), out
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())
