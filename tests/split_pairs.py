@@ -339,9 +339,17 @@ def closed_forms(d: Derivation, keep: set[str], loose: bool = False) -> dict[str
         wheres += tuple(Where(mx.Ref(n, RefKind.TENSOR, x.shape), x) for n, x in read.items())
         m, defs = _temporaries(m, wheres)
         out[g.name] = p.matrix(canonical(m, p.matrix, loose)) + "".join(
-            f"; {n} = {p.matrix(canonical(written_out(d, keep, x), p.matrix, loose))}"
+            f"; {n} = {p.matrix(canonical(_written(d, keep, x, wheres), p.matrix, loose))}"
             for n, x in defs)
     return out
+
+
+def _written(d: Derivation, keep: set[str], x: mx.M, wheres: tuple[Where, ...]) -> mx.M:
+    """A temporary's definition with the nodes not in ``keep`` written out, simplified as
+    the form itself is where that changed it (reshape(reshape(σ(z), [N, D]), [N, H, Dh]) of
+    y = reshape(σ(z), [N, D]) written out is σ(z), as the one-line spec reads it)."""
+    written = written_out(d, keep, x)
+    return x if written == x else reuse(simplify(written, wheres), kept(d, keep))
 
 
 def _temporaries(m: mx.M, wheres: tuple[Where, ...]) -> tuple[mx.M, list[tuple[str, mx.M]]]:

@@ -113,10 +113,6 @@ MADE_KNOWN.update({
     'models/reshape_grouped_linear:inline:z':
         'the constant 2 inside a where-temporary on one side, outside on the '
         'other; σ(g_h W_h) named as a temporary on one side',
-    'models/reshape_grouped_linear:inline:y':
-        'written out, reshape(reshape(σ(z), [N, D]), [N, H, Dh]) is not '
-        "collapsed to σ(z) by the comparison's simplifier; the forms group 2 "
-        '(…) differently',
 })
 
 

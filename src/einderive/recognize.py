@@ -13,7 +13,7 @@ SymPy's own array-to-matrix conversion is not used: it drops transposes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from itertools import permutations
@@ -3454,6 +3454,21 @@ def is_temporary(w: Where) -> bool:
     """Whether ``w`` defines a temporary of :meth:`_Reader._temporary_named` (t1 =
     reshape(…), t1 = conv1d(X, W, b)); a derivative helper's left side is its function."""
     return isinstance(w.lhs, mx.Ref)
+
+
+def temporaries_read(m: mx.M | None, wheres: Sequence[Where]) -> list[bool]:
+    """For each of ``wheres``, whether it defines a temporary that ``m`` reads, itself or
+    through another temporary it reads: one that only a derivative helper reads (t1 = σ(g W)
+    under σ'(g W) = t1 ⊙ (1 − t1)) says nothing where the helper's line is not printed."""
+    defs = {w.lhs.name: w.rhs for w in wheres if is_temporary(w)}
+    read: set[str] = set()
+    todo = [m] if m is not None else []
+    while todo:
+        for r in mx.leaves(todo.pop()):
+            if r.name in defs and r.name not in read:
+                read.add(r.name)
+                todo.append(defs[r.name])
+    return [is_temporary(w) and w.lhs.name in read for w in wheres]
 
 
 def _renamed(m: mx.M, names: Mapping[str, str]) -> mx.M:

@@ -2043,6 +2043,8 @@ def reshape_of_reshape(m: mx.M) -> mx.M | None:
     if not isinstance(m, mx.Reshape) or not isinstance(m.x, mx.Reshape):
         return None
     x = m.x.x
+    if not x.is_scalar and _shaped(x, m.dims, m.shape):  # back to a batched form's own dims
+        return x
     if mx.batch_of(x) or mx.batch_of(m):
         return None
     return x if _shape(x) == _shape(m) else mx.Reshape(x, m.dims, m.shape)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..recognize import is_temporary
+from ..recognize import temporaries_read
 from ..record import Record, replace
 from .matrix_printer import element_names
 from .styles import Latex, Unicode
@@ -539,7 +539,9 @@ def _gradient(pen: Pen, g: Gradient, printed: dict[int, Formula]) -> GradientRow
     shown = printed.get(id(g.form)) or formula(pen, g.form, lhs)
     label = pen.gradient_lhs(g.name, element_names(g.form.matrix) if shown.matrix is not None
                              else g.form.idx)
-    wheres = tuple(text for text, w in zip(shown.wheres, g.form.wheres) if is_temporary(w))
+    wheres = tuple(text for text, read in zip(shown.wheres,
+                                              temporaries_read(g.form.matrix, g.form.wheres))
+                   if read)
     return GradientRow(g.name, tuple(g.tensor.shape), label, shown, wheres)
 
 
