@@ -3460,7 +3460,7 @@ def temporaries_read(m: mx.M | None, wheres: Sequence[Where]) -> list[bool]:
     """For each of ``wheres``, whether it defines a temporary that ``m`` reads, itself or
     through another temporary it reads: one that only a derivative helper reads (t1 = σ(g W)
     under σ'(g W) = t1 ⊙ (1 − t1)) says nothing where the helper's line is not printed."""
-    defs = {w.lhs.name: w.rhs for w in wheres if is_temporary(w)}
+    defs = {w.lhs.name: w.rhs for w in wheres if isinstance(w.lhs, mx.Ref)}
     read: set[str] = set()
     todo = [m] if m is not None else []
     while todo:
@@ -3468,7 +3468,7 @@ def temporaries_read(m: mx.M | None, wheres: Sequence[Where]) -> list[bool]:
             if r.name in defs and r.name not in read:
                 read.add(r.name)
                 todo.append(defs[r.name])
-    return [is_temporary(w) and w.lhs.name in read for w in wheres]
+    return [isinstance(w.lhs, mx.Ref) and w.lhs.name in read for w in wheres]
 
 
 def _renamed(m: mx.M, names: Mapping[str, str]) -> mx.M:
