@@ -2102,6 +2102,11 @@ class IndexEval:
         # the subscript's letters size a 𝟏 in the argument (softmax(0 𝟏)_i)
         ev = MatrixEval(self.env, tuple(sizes) if len(sizes) != 1 else (sizes[0], 1))
         v = np.asarray(ev.sized(ev.ev(call[2][0])).v, dtype=float)
+        if len(sizes) == 1 and v.size < sizes[0] and v.size in v.shape:
+            # a vector read at a letter of a wider dim (softmax(slice(x0, 0:M))_j 𝟙[0 ≤ j < M],
+            # j over N): past its end an element is junk, which only a range's 0 cancels
+            r = _axis_apply("softmax", v.reshape(-1), 0)
+            return self.diag(np.concatenate([r, np.full(sizes[0] - r.size, OUTSIDE)]), idx)
         if v.size != int(np.prod(sizes)):
             raise ReaderError(f"softmax(…) of shape {v.shape} written with indices {idx!r}")
         axis = call[3].get("axis", -1)

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from einderive.api import derive_file
 from einderive.cli import main
-from test_printed_forms import text_failures
+from test_printed_forms import _reads_good_rejects_bad, text_failures
 
 HERE = Path(__file__).parent
 REGRESSIONS = HERE / "regressions"
@@ -48,3 +49,20 @@ def test_the_reader_sizes_a_pad_inside_a_reshape_by_its_count():
     assert "reshape(pad(∂L/∂h0, 0:M, axis=1), [R])" in " ".join(out.split()), out
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_the_reader_reads_a_softmax_of_a_slice_at_a_wider_letter():
+    """``∂L/∂x0_j = (∂L/∂h0_j − (Σ_i ∂L/∂h0_i) softmax(slice(x0, 0:M))_j) 𝟙[0 ≤ j < M]``, j
+    over N: past the slice's end the element is junk the range cancels (README, "Slicing"),
+    as the reader reads a shifted element; it refused the line ("softmax(…) of shape (2, 1)
+    written with indices ('j',)").  Without the range the line fails."""
+    spec = REGRESSIONS / "softmax_of_a_slice_at_a_wider_letter.yaml"
+    out = _run("derive", str(spec))
+    line = "softmax(slice(x0, 0:M))_j) 𝟙[0 ≤ j < M]"
+    assert line in " ".join(out.split()), out
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())
+    good = ("∂L/∂x0_j = (∂L/∂h0_j − (Σ_i ∂L/∂h0_i) softmax(slice(x0, 0:M))_j) "
+            "𝟙[0 ≤ j < M]")
+    _reads_good_rejects_bad(derive_file(str(spec)), good, good.replace(" 𝟙[0 ≤ j < M]", ""))
