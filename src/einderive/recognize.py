@@ -539,7 +539,16 @@ def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
                                                              sh))
     finally:
         _PERMUTING.reset(token)
-    return None if found is None else Recognition(found[1], found[0].wheres)
+    if found is None:
+        return None
+    inner, moved = found
+    n = len(idx)
+    if isinstance(moved, mx.Permute) and moved.axes == tuple(range(n - 2)) + (n - 1, n - 2) \
+            and inner.matrix is not None and len(mx.batch_of(inner.matrix)) == n - 2:
+        # each element's matrix transposed is the batched form's ᵀ: ∂L/∂h0 slice(x1, :, :,
+        # 0:M)ᵀ, not permute(slice(x1, :, :, 0:M) (∂L/∂h0)ᵀ, (0, 2, 1))
+        return Recognition(mx.transpose(inner.matrix), inner.wheres)
+    return Recognition(moved, inner.wheres)
 
 
 _PERMUTING: ContextVar[bool] = ContextVar("permuting", default=False)
@@ -1808,6 +1817,8 @@ class _Reader:
                     # (an index over a dim not known to fit the axis: h3_jk of h3: [N, M]
                     # with k over N is no slice 0:N of it)
                     raise NoMatrixForm("a read over a dim not known to fit the axis")
+                if self._same_size(hi, self.ctx.size(shape[axis])):
+                    hi = self.ctx.size(shape[axis])  # to the axis' end: J:N, not J:J + M
             if not isinstance(s, Symbol) or \
                     any(a in self.ctx.index_dim for a in sympy.Add(lo).free_symbols):
                 raise NoMatrixForm("an index shifted by another index (a correlation)")
@@ -1827,6 +1838,34 @@ class _Reader:
         N, c's axis over N + M): a read of part of the axis."""
         return any(isinstance(i, Symbol) and d != 1 and self.ctx.index_dim.get(i, d) != d
                    for i, d in zip(idx, shape))
+
+    def _narrowed_sums(self, factors: list[Expr], summed: list[Index]
+                       ) -> tuple[list[Expr], list[Index]]:
+        """A sum over an index under a range of it, Σ_j′ f(j′) 𝟙[lo ≤ j′ < hi], as the sum
+        over the range alone, Σ_s f(s + lo) with s over the dim of size hi − lo (exact where
+        lo … hi − 1 lies inside j′'s own range, as decided by the dims' definitions or the
+        sizes the spec gives): ∂L/∂x0 of h0 = (x0 @ x1)[:, 0:M], Σ_j′ ∂L/∂h0_jj′ x1_kj′
+        𝟙[0 ≤ j′ < M], is ∂L/∂h0 slice(x1, :, 0:M)ᵀ (each factor then read at its own dim
+        or a slice; a pad of the product of both had no matrix form)."""
+        dims = self.ctx.graph.spec.dims
+        for f in list(factors):
+            if not (isinstance(f, ElementwiseFunction) and f.spec.name == IN_RANGE) or \
+                    not isinstance(f.args[0], Symbol) or f.args[0] not in summed:
+                continue
+            x, lo, hi = f.args
+            if any(a in self.ctx.index_dim for a in sympy.Add(lo, hi).free_symbols):
+                continue
+            dim = next((d for d in self.ctx.sizes
+                        if self._same_size(self.ctx.size(d), hi - lo)), None)
+            if dim is None or at_most(dims, self.ctx.sizes, S.Zero, lo) is not True or \
+                    at_most(dims, self.ctx.sizes, hi, self.ctx.count(x)) is not True or \
+                    any(g is not f and isinstance(g, ElementwiseFunction) and
+                        g.spec.name == IN_RANGE and g.args[0] == x for g in factors):
+                continue
+            s = self.ctx.fresh(dim)
+            factors = [g.xreplace({x: s + lo}) for g in factors if g is not f]
+            summed = [s if i == x else i for i in summed]
+        return factors, summed
 
     def _absorb_ranges(self, factors: list[Expr]) -> list[Expr]:
         """Each range condition 𝟙[lo ≤ s < hi] of a product that says exactly where a factor
@@ -2430,6 +2469,7 @@ class _Reader:
         if conv is not None:
             m, idx = conv
             return Blob(mx.scale(mx.scalar_product(coeff), m) if coeff else m, idx)
+        factors, summed = self._narrowed_sums(factors, summed)
         padded_sum = self._padded_batch_sum(factors, summed, set(self._free(e)))
         if padded_sum is not None:
             return Blob(mx.scale(mx.scalar_product(coeff), padded_sum.m) if coeff else
