@@ -2485,6 +2485,36 @@ def divisor_joins_sum(m: mx.M) -> mx.M | None:
 
 RULES = (*RULES, divisor_joins_sum)
 
+
+# -- lead39: a factor that cancels a divisor inside a sum it multiplies -------------------------
+
+def factor_meets_divisor(m: mx.M) -> mx.M | None:
+    """``X ⊙ (a + b ⊘ X)`` → ``X ⊙ a + b``: a factor of an elementwise product multiplied
+    into the terms of a sum beside it where one divides by it (P ⊙ (1 + 1 ⊘ P) is P + 1,
+    the softmax normaliser's ∂L/∂s of L = sum((P + log P) W)); the other terms keep it as one
+    factor of their sum.  Always cheaper: the divisor goes."""
+    if not isinstance(m, mx.Hadamard):
+        return None
+    for k, inner in enumerate(m.factors):
+        if not isinstance(inner, mx.Add):
+            continue
+        for x in m.factors:
+            if x is inner or isinstance(x, (mx.Const, mx.Ones, mx.Add)) or x.is_scalar:
+                continue
+            divisor = mx.power(x, -1)
+            met = [t for t in inner.terms if divisor in _flat_factors(t)]
+            if not met:
+                continue
+            rest = [t for t in inner.terms if t not in met]
+            joined = mx.add(*([mx.hadamard(x, mx.add(*rest))] if rest else []),
+                            *[_without(t, divisor) for t in met])
+            others = [f for f in m.factors if f is not x and f is not inner]
+            return mx.hadamard(*others, joined) if others else joined
+    return None
+
+
+RULES = (*RULES, factor_meets_divisor)
+
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
