@@ -759,15 +759,16 @@ def _directional(forward: Forward, inputs: Inputs, names: list[str], printed: Pr
     forms = sorted({f for n in names for f in printed[n]}, key=FORMS.index)
     vs = [{n: rng.standard_normal(_shape(inputs[n])) for n in names} for _ in range(DIRECTIONS)]
     along = [_derivative_along(forward, inputs, v) for v in vs]
-    if any(r > NOISE_CAP * tol * max(1.0, abs(d)) for d, r in along):
+    noise = max(r for _, r in along)
+    if any(noise > NOISE_CAP * tol * max(1.0, abs(d)) for d, _ in along):  # as _judge caps
         # the loss too large for the standard step: each direction again at a grown one
         along = [_derivative_along(forward, inputs, v, tol) for v in vs]
+        noise = max(r for _, r in along)
     errs: dict[str, list[tuple[float, float, float]]] = {f: [] for f in forms}
     for v, (numeric, _) in zip(vs, along):
         for f in forms:
             inner = sum(_inner(printed[n].get(f, printed[n]["index"]), v[n]) for n in names)
             errs[f].append((abs(inner - numeric), numeric, inner))
-    noise = max(r for _, r in along)
     return {f: _judge(errs[f], tol, noise) for f in forms}
 
 
@@ -875,7 +876,8 @@ def _grown(at: Callable[[float], float], size: float, h: float, widest: float,
     own h² error (more than the pair's, whose error is of order h⁴)."""
     import math
 
-    step = min(widest, max(h, 3 * _rounding(size, 1.0) / (SETTLED * tol)))
+    settled = 3 * _rounding(size, 1.0) / (SETTLED * tol) if tol > 0 else widest
+    step = min(widest, max(h, settled))
     wide, big = _central(at, step)
     narrow, small = _central(at, step / 2)
     numeric = (4 * narrow - wide) / 3
