@@ -498,7 +498,7 @@ def _verify(plan: Plan, seed: int, tol: float) -> Report:
             continue
         budget -= cost
         if np.size(inputs[g]) <= ELEMENTWISE_MAX:
-            numeric, noise = _finite_difference(module.forward, inputs, g)
+            numeric, noise = _finite_difference(module.forward, inputs, g, tol)
             checks[g] = _check(g, printed[g], numeric, tol, noise)
         else:
             checks.update(_check_along(module.forward, inputs, [g], printed, tol, rng))
@@ -757,12 +757,15 @@ def _directional(forward: Forward, inputs: Inputs, names: list[str], printed: Pr
     import numpy as np
 
     forms = sorted({f for n in names for f in printed[n]}, key=FORMS.index)
+    vs = [{n: rng.standard_normal(_shape(inputs[n])) for n in names} for _ in range(DIRECTIONS)]
+    along = [_derivative_along(forward, inputs, v) for v in vs]
+    noise = max(r for _, r in along)
+    if any(noise > NOISE_CAP * tol * max(1.0, abs(d)) for d, _ in along):  # as _judge caps
+        # the loss too large for the standard step: each direction again at a grown one
+        along = [_derivative_along(forward, inputs, v, tol) for v in vs]
+        noise = max(r for _, r in along)
     errs: dict[str, list[tuple[float, float, float]]] = {f: [] for f in forms}
-    noise = 0.0
-    for _ in range(DIRECTIONS):
-        v = {n: rng.standard_normal(_shape(inputs[n])) for n in names}
-        numeric, rounding = _derivative_along(forward, inputs, v)
-        noise = max(noise, rounding)
+    for v, (numeric, _) in zip(vs, along):
         for f in forms:
             inner = sum(_inner(printed[n].get(f, printed[n]["index"]), v[n]) for n in names)
             errs[f].append((abs(inner - numeric), numeric, inner))
@@ -777,25 +780,28 @@ def _inner(g: Value, v: Value) -> float:
     return float(np.sum(g * v)) if g.shape == np.shape(v) else float("inf")
 
 
-def _derivative_along(forward: Forward, inputs: Inputs, v: dict[str, Value]
-                      ) -> tuple[float, float]:
+def _derivative_along(forward: Forward, inputs: Inputs, v: dict[str, Value],
+                      tol: float | None = None) -> tuple[float, float]:
     """(f(x + t v) - f(x - t v)) / 2t, the step scaled as the element-wise one's, and how
-    far its rounding alone can take it (as :func:`_finite_difference`'s)."""
+    far its rounding alone can take it (as :func:`_finite_difference`'s); with ``tol``, at
+    the step grown for a large loss (:func:`_grown`)."""
     import numpy as np
 
     biggest = max(float(np.max(np.abs(inputs[n]), initial=0.0)) for n in v)
     longest = max(float(np.max(np.abs(v[n]), initial=0.0)) for n in v)
     t = STEP * max(1.0, biggest) / max(1.0, longest)
-    values = []
-    for sign in (1, -1):
+
+    def at(s: float) -> float:
         args = dict(inputs)
         for n, vn in v.items():
-            y = np.asarray(inputs[n], dtype=float) + sign * t * vn
+            y = np.asarray(inputs[n], dtype=float) + s * vn
             args[n] = y if y.shape else float(y)
-        values.append(forward(**args))
-    size = max(abs(float(x)) for x in values)
-    return (values[0] - values[1]) / (2 * t), \
-        ROUNDING * float(np.finfo(float).eps) * size / (2 * t)
+        return forward(**args)
+    numeric, size = _central(at, t)
+    if tol is None:
+        return numeric, _rounding(size, t)
+    return _grown(at, size, t, WIDEST * max(1.0, biggest) / max(1.0, longest), tol) or \
+        (numeric, _rounding(size, t))
 
 
 def _judge(errs: list[tuple[float, float, float]], tol: float, noise: float = 0.0) -> Judged:
@@ -837,30 +843,80 @@ def _row(name: str, shape: tuple[int, ...], results: dict[str, Judged]) -> Check
 # must not fail there, tests/test_lead37_finds.py)
 ROUNDING = 16
 NOISE_CAP = 1e3
+# Past the cap (a loss of 10⁷ rounds to 10⁻² at h = 10⁻⁶) the differences are taken again at
+# a step grown until their rounding is SETTLED times the tolerance, as a Richardson pair: the
+# step at most WIDEST of max(1, |x|) (a positive input is drawn at least 0.5, a kinked one
+# 0.25 from its kink), tests/test_vf1_verify_steps.py
+SETTLED = 10
+WIDEST = 1e-2
 
 
-def _finite_difference(forward: Forward, inputs: Inputs,
-                       name: str) -> tuple[Value, float]:
+def _central(at: Callable[[float], float], h: float) -> tuple[float, float]:
+    """(at(h) - at(-h)) / 2h, ``at(s)`` the loss with the input moved by s, and the larger
+    size of the two values."""
+    values = [at(sign * h) for sign in (1, -1)]
+    return (values[0] - values[1]) / (2 * h), max(abs(float(x)) for x in values)
+
+
+def _rounding(size: float, h: float) -> float:
+    """How far rounding alone takes a central difference at step h of a loss of ``size``."""
+    import numpy as np
+
+    return ROUNDING * float(np.finfo(float).eps) * size / (2 * h)
+
+
+def _grown(at: Callable[[float], float], size: float, h: float, widest: float,
+           tol: float) -> tuple[float, float] | None:
+    """The derivative of ``at`` at 0 for a loss of ``size`` whose differences at the standard
+    step h round past the cap, and how far it may be off; None where not finite.
+
+    The step grows until the rounding is SETTLED times ``tol`` (at most ``widest``), and
+    (4 D(h/2) - D(h)) / 3 of the differences D at it and its half cancels their h² error; it
+    may be off by its rounding, three times D(h)'s, and by |D(h) - D(h/2)| / 3, D(h/2)'s
+    own h² error (more than the pair's, whose error is of order h⁴)."""
+    import math
+
+    settled = 3 * _rounding(size, 1.0) / (SETTLED * tol) if tol > 0 else widest
+    step = min(widest, max(h, settled))
+    wide, big = _central(at, step)
+    narrow, small = _central(at, step / 2)
+    numeric = (4 * narrow - wide) / 3
+    noise = 3 * _rounding(max(big, small), step) + abs(narrow - wide) / 3
+    return (float(numeric), noise) if math.isfinite(numeric) and math.isfinite(noise) else None
+
+
+def _finite_difference(forward: Forward, inputs: Inputs, name: str,
+                       tol: float | None = None) -> tuple[Value, float]:
     """The central differences of the loss by each element of ``name``, and how far their
-    rounding alone can take them from the gradient."""
+    rounding alone can take them from the gradient; with ``tol``, where that rounding is
+    past the cap (NOISE_CAP times ``tol``), again at the step grown for a large loss
+    (:func:`_grown`)."""
     import numpy as np
 
     x = np.array(inputs[name], dtype=float)
     out = np.zeros_like(x)
     noise = 0.0
+    points = []
     for idx in np.ndindex(x.shape):
         h = STEP * max(1.0, abs(float(x[idx])))
-        values = []
-        for sign in (1, -1):
+
+        def at(s: float, idx: tuple[int, ...] = idx) -> float:
             y = x.copy()
-            y[idx] += sign * h
+            y[idx] += s
             args = dict(inputs)
             args[name] = y if y.shape else float(y)
-            values.append(forward(**args))
-        out[idx] = (values[0] - values[1]) / (2 * h)
-        size = max(abs(float(v)) for v in values)
-        noise = max(noise, ROUNDING * float(np.finfo(float).eps) * size / (2 * h))
-    return out, noise
+            return forward(**args)
+        out[idx], size = _central(at, h)
+        noise = max(noise, _rounding(size, h))
+        points.append((idx, at, size, h))
+    if tol is None or noise <= NOISE_CAP * tol * max(1.0, float(np.abs(out).max(initial=0))):
+        return out, noise
+    grown, noise = out.copy(), 0.0
+    for idx, at, size, h in points:
+        again = _grown(at, size, h, WIDEST * max(1.0, abs(float(x[idx]))), tol)
+        grown[idx], rounding = again or (out[idx], _rounding(size, h))
+        noise = max(noise, rounding)
+    return grown, noise
 
 
 def _compare(got: Value, want: Value, tol: float, noise: float = 0.0) -> Judged:
