@@ -119,3 +119,22 @@ def test_the_softmax_normaliser_cancels_its_divisor():
     out = _run("derive", "--expand", str(spec))
     assert "= −((P + 1) rowsum(W)) ⊘ s" in out, out
     _run("verify", str(spec))
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+@pytest.mark.parametrize("stem, printed, never", [
+    ("batch_of_one_beside_dim_b", "= Σ_a 4 (Σ_b (wᵀ Kx_b)·(w ⊙ Kx_b) Xe_b − Ce_a ⊙ w ⊙ (Kxᵀ Kx w))",
+     "Σ_b 4 (Σ_b"),
+    ("time_major_step", "x0 = reshape(slice(X, 0:1), [B, D])", "Σ_"),
+])
+def test_a_batch_of_one_never_reads_as_a_dim(stem, printed, never):
+    """New-user finds: a batch of one was summed with the letter a sum over dim B writes (a
+    Σ_b nested in a Σ_b, read as two sums over B); a slice of one step of a leading axis
+    printed as a batch of one, Σ_b slice(X, 0:1), its note speaking of ∂L/∂ of a forward
+    slice.  The letter is one no dim's sum writes; the step is the reshape that drops it."""
+    spec = REGRESSIONS / f"{stem}.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert printed in " ".join(out.split()), out
+    assert never not in out and "∂L/∂(" not in out, out
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())

@@ -1043,12 +1043,20 @@ def _batch_names(ctx: Ctx, dims: Shape) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _sliced_one(form: mx.M | None) -> bool:
+    """Whether an anonymous intermediate's form is a slice of one position of a leading axis
+    (slice(X, 0:1) of X: [T, B, D], a batch of one no spec declared)."""
+    return isinstance(form, mx.Slice) and form.axis == 0 and len(form.dims) >= 3 and \
+        form.dims[0] == 1
+
+
 def _one_names(ctx: Ctx, n: int) -> tuple[str, ...]:
     """Letters for a sum over ``n`` literal-1 axes (a batch of one has no dim to name it):
     b, a, c … as a batch's, never a tensor's or a dim's name, nor a dim's index letter (a
-    reader takes that letter for its dim)."""
+    reader takes that letter for its dim), nor the letter a sum over a dim writes (Σ_b over
+    B: a batch of one beside dim B summed with b read as a sum over B, nested in one)."""
     taken = {t.name for t in ctx.graph.tensors} | set(ctx.dim_names) | \
-        {str(x) for x in ctx.letter.values()}
+        {str(x) for x in ctx.letter.values()} | {str(d).lower() for d in ctx.dim_names}
     return tuple([x for x in "bacdefgh" if x not in taken][:n])
 
 
@@ -1214,6 +1222,12 @@ class _Reader:
             return mx.with_src(out, b.m.src)
         if tuple(out.shape) != tuple(target):
             raise NoMatrixForm("a literal-1 axis the result does not have")
+        if isinstance(out, mx.Ref) and out.kind == RefKind.ANON and \
+                _sliced_one(self.anon_forms.get(out.name)):
+            # a slice of one position of a leading axis (reshape(X[0:1, :, :], [B, D]) of
+            # X: [T, B, D]) is no batch of one a spec declared: the reshape that drops its
+            # axis, as of the slice of any other axis
+            return mx.Reshape(out, tuple(shape), target)
         return mx.batch_sum(out, one, _one_names(self.ctx, len(one)))
 
     def _fits_lone_convs(self, m: mx.M, shape: Shape) -> bool:

@@ -175,8 +175,10 @@ class Pen(Record):
         elem = mx.Ref(leaf.name, leaf.kind, leaf.shape, batch=leaf.batch)
         total = p.matrix(mx.batch_sum(elem, form.dims, form.names))
         idx = p.index_list([Symbol(x) for x in form.names])
+        # (an anonymous intermediate's element is its form's, as the sum prints it)
         one = p.tensor(leaf.name, idx, element=True) if leaf.kind == RefKind.TENSOR else \
-            p.adjoint(leaf.name, idx, element=True)
+            p.adjoint(leaf.name, idx, element=True) if leaf.kind == RefKind.ADJOINT else \
+            p.matrix(elem)
         letters = ", ".join(p.index_list([Symbol(x)]) for x in form.names)
         element = f"({letters})" if len(form.names) > 1 else letters
         if set(form.dims) == {1}:  # X: [1, T, D] summed over its literal-1 axis
