@@ -138,3 +138,17 @@ def test_a_batch_of_one_never_reads_as_a_dim(stem, printed, never):
     assert never not in out and "∂L/∂(" not in out, out
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_vector_function_beside_a_batch_is_along_the_vector_in_code():
+    """New-user finds: softmax(a) (and log_softmax, logsumexp) of a vector beside a batch of
+    matrices prints right, but the generated NumPy made the vector a column and took the
+    function along NumPy's last axis, the column's own of one element (softmax(a[:, None])
+    is all ones): `derive -f numpy` printed wrong code with exit 0, verify failed (FAIL, or
+    exit 3 where the shapes then clashed).  The code names the column's axis."""
+    spec = str(REGRESSIONS / "softmax_of_a_vector_beside_a_batch.yaml")
+    code = _run("derive", "--format", "numpy", spec)
+    assert "softmax(a[:, None])" not in code and "softmax(a[:, None], axis=0)" in code, code
+    _run("verify", spec)
+    assert not text_failures(Path(spec).read_text())

@@ -455,6 +455,10 @@ class Compiler:
         shape = v.shape
         if AXIS_OPS[m.head].reduces:
             shape = tuple(d for n, d in enumerate(v.shape) if n != m.axis)
+        if m.ndim == 1 and len(v.shape) == 2 and v.shape[1] == 1:
+            # a vector made a column (a[:, None], beside each element's matrices): along its
+            # rows, never NumPy's last axis, of one element (softmax(a[:, None]) is all ones)
+            return Value(self.b.axis_fn(m.head, v.py, 0, 2), shape)
         return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim), shape)
 
     def _m_Reduce(self, m: mx.Reduce) -> Value:
