@@ -152,3 +152,16 @@ def test_a_vector_function_beside_a_batch_is_along_the_vector_in_code():
     assert "softmax(a[:, None])" not in code and "softmax(a[:, None], axis=0)" in code, code
     _run("verify", spec)
     assert not text_failures(Path(spec).read_text())
+
+
+def test_a_tensor_named_as_a_notation_symbol_is_bold_in_latex_and_mathml():
+    """New-user find: ``L = sum(sigma * sigmoid(x * delta))`` typeset ∂L/∂x as ``\\sigma
+    \\delta_{i} \\sigma'(\\delta_{i} x_{i})``: which σ is the tensor?  The tensors are bold
+    (amsmath's \\boldsymbol; MathML's bold glyphs), as the terminal prints a tensor σ."""
+    spec = str(REGRESSIONS / "tensors_named_sigma_and_delta.yaml")
+    tex = _run("derive", "--latex", spec)
+    assert "\\boldsymbol{\\sigma} \\boldsymbol{\\delta}_{i} \\sigma'(\\boldsymbol{\\delta}_{i} x_{i})" \
+        in tex, tex
+    assert "\\partial \\sigma}" not in tex and "\\sigma(\\boldsymbol{\\delta}" in tex, tex
+    html = _run("derive", "--format", "html", spec)
+    assert "<mi>𝛔</mi>" in html and "<mi>𝛅</mi>" in html, html

@@ -185,8 +185,8 @@ def name_parts(name: str) -> tuple[str, str]:
 
 def _head(base: str) -> str:
     base = names.NOTATION_SYMBOLS.get(base, base)  # a tensor named σ is no logistic function
-    if base in GREEK:
-        return mi(GREEK[base])
+    if base in GREEK:  # nor one named sigma
+        return mi(names.NOTATION_SYMBOLS.get(GREEK[base], GREEK[base]))
     if len(base) == 1:
         return mi(base)
     return mi(base, WORD)
