@@ -2515,6 +2515,31 @@ def factor_meets_divisor(m: mx.M) -> mx.M | None:
 
 RULES = (*RULES, factor_meets_divisor)
 
+
+def make_piece_of_node(named: Named) -> Rule:
+    """``slice(Y, :, 0:K)`` → ``x1`` where ``Y = concatenate([x1, tanh(x2)], axis=1)`` is a
+    forward node of ``named``: a slice of a concatenation at one piece's place is that piece
+    (a flow's NLL ½‖[x1, y2]‖² gives ∂L/∂x1 = x1, not slice(Y, :, 0:K)); kept where no
+    larger than the slice (at equal cost, as CANONICAL_MADE: the node's piece read as
+    itself, which no rule turns back)."""
+    forms = _forms(named)
+
+    def piece_of_node(m: mx.M) -> mx.M | None:
+        if not (isinstance(m, mx.Slice) and isinstance(m.x, mx.Ref) and
+                m.x.kind == RefKind.TENSOR) or len(m.dims) != 2 or mx.batch_of(m):
+            return None
+        form = forms.get(m.x)
+        if not isinstance(form, mx.Add) or not all(
+                isinstance(t, mx.Pad) and t.axis == m.axis for t in form.terms):
+            return None  # (a concatenation's form: its pieces padded along one axis)
+        for t in form.terms:
+            assert isinstance(t, mx.Pad)
+            if sympy.expand(t.lo - m.lo) == 0 and tuple(_shape(t.x)) == tuple(_shape(m)):
+                return t.x
+        return None
+    CANONICAL_MADE.add(piece_of_node)
+    return piece_of_node
+
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
@@ -2525,7 +2550,7 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_one_way(named),
             make_reduce_of_product(symmetric), make_cancel(wheres),
             make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
-            make_sums_to_one(named))
+            make_sums_to_one(named), make_piece_of_node(named))
     rules = (*base, make_distribute(base, named), make_pull_ahead(base))
     # a common factor is pulled out last, once nothing else shortens the form: pulled
     # early, ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of P = e ⊘ n
