@@ -184,3 +184,21 @@ def test_a_forward_node_is_met_by_name(stem, printed, never):
     assert printed in flat and never not in flat, out
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())
+
+
+def test_a_logistic_among_other_factors_is_named():
+    """New-user point: ∂L/∂W of M = log1p(exp(X W)) printed Xᵀ (∂L/∂M ⊙ exp(X W) ⊘ (1 +
+    exp(X W))): exp(u) ⊘ (1 + exp(u)) is σ(u) among other factors too."""
+    import numpy as np
+
+    from einderive.render.styles import Unicode
+    from einderive.simplify import sigmoid_of_exp
+    p = Unicode()
+    G, U = (mx.Ref(n, RefKind.TENSOR, ("N", "D")) for n in "GU")
+    e = mx.fn("exp", U)
+    m = mx.hadamard(G, e, mx.power(mx.add(mx.ONE, e), -1))
+    out = sigmoid_of_exp(m)
+    assert out is not None and p.matrix(out) == "G ⊙ σ(U)", p.matrix(out)
+    rng = np.random.default_rng(0)
+    vals = {n: rng.normal(size=(3, 2)) for n in "GU"}
+    assert np.allclose(_value(p.matrix(m), vals), _value(p.matrix(out), vals))

@@ -1758,14 +1758,19 @@ def reciprocal_exp(m: mx.M) -> mx.M | None:
 
 
 def sigmoid_of_exp(m: mx.M) -> mx.M | None:
-    """``exp(u) ⊘ (1 + exp(u))`` → ``σ(u)``."""
-    if not isinstance(m, mx.Hadamard) or len(m.factors) != 2:
+    """``exp(u) ⊘ (1 + exp(u))`` → ``σ(u)``, among other factors too (∂L/∂M ⊙ exp(X W) ⊘ (1
+    + exp(X W)) of M = log1p(exp(X W)) is ∂L/∂M ⊙ σ(X W))."""
+    if not isinstance(m, mx.Hadamard):
         return None
-    e, d = m.factors
-    if isinstance(e, mx.Fn) and e.name == "exp" and isinstance(d, mx.Pow) and d.exp == -1 \
-            and isinstance(d.x, mx.Add) and len(d.x.terms) == 2 and mx.is_one(d.x.terms[0]) \
-            and d.x.terms[1] == e:
-        return mx.fn("sigmoid", e.x)
+    for e in m.factors:
+        if not (isinstance(e, mx.Fn) and e.name == "exp" and not e.rest):
+            continue
+        for d in m.factors:
+            if isinstance(d, mx.Pow) and d.exp == -1 and isinstance(d.x, mx.Add) and \
+                    len(d.x.terms) == 2 and e in d.x.terms and \
+                    any(mx.is_one(t) for t in d.x.terms):
+                rest = [f for f in m.factors if f is not e and f is not d]
+                return mx.hadamard(*rest, mx.fn("sigmoid", e.x))
     return None
 
 
