@@ -2511,8 +2511,11 @@ def factor_meets_divisor(m: mx.M) -> mx.M | None:
             if not met:
                 continue
             rest = [t for t in inner.terms if t not in met]
-            joined = mx.add(*([mx.hadamard(x, mx.add(*rest))] if rest else []),
-                            *[_without(t, divisor) for t in met])
+            # (in the terms' order, the others' product where the first of them stood: y −
+            # c ⊘ d of (d ⊙ y − c) ⊘ d, not −c ⊘ d + y)
+            kept = mx.hadamard(x, mx.add(*rest)) if rest else mx.Const(sympy.S.Zero)
+            joined = mx.add(*[_without(t, divisor) if t in met else kept for t in inner.terms
+                              if t in met or t is rest[0]])
             others = [f for f in m.factors if f is not x and f is not inner]
             return mx.hadamard(*others, joined) if others else joined
     return None
