@@ -75,15 +75,14 @@ def test_the_reader_reads_a_softmax_of_a_slice_at_a_wider_letter():
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @pytest.mark.parametrize("stem, printed", [
     ("slice_of_a_product", "∂L/∂x0    = ∂L/∂h0 slice(x1, :, 0:M)ᵀ"),
-    ("slice_of_a_product_at_an_offset", "∂L/∂x0    = ∂L/∂h0 slice(x1, :, J:N)ᵀ"),
+    ("slice_of_a_product_at_an_offset", "∂L/∂x0    = ∂L/∂h0 slice(x1, :, J:J + M)ᵀ"),
     ("pad_inside_permute", "∂L/∂x0      = ∂L/∂h0 slice(x1, :, :, 0:M)ᵀ"),
     ("pad_inside_permute", "∂L/∂x1      = x0ᵀ pad(∂L/∂h0, 0:M, axis=2)"),
 ])
 def test_a_sum_under_a_range_of_its_index_is_the_sum_over_the_range(stem, printed):
     """The adjoint of a slice of a product, Σ_j′ ∂L/∂h0_jj′ x1_kj′ 𝟙[0 ≤ j′ < M] with j′
     over N, had no matrix form (a pad of the product of both factors is a tensor of three
-    indices); summed over the range alone it is ∂L/∂h0 slice(x1, :, 0:M)ᵀ, the slice to the
-    axis' end named so (J:N, not J:J + M).  Batched, a product read in the other order is
+    indices); summed over the range alone it is ∂L/∂h0 slice(x1, :, 0:M)ᵀ.  Batched, a product read in the other order is
     each element's transpose, not permute(…, (0, 2, 1))."""
     spec = REGRESSIONS / f"{stem}.yaml"
     out = _run("derive", str(spec))

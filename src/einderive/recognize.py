@@ -1831,8 +1831,6 @@ class _Reader:
                     # (an index over a dim not known to fit the axis: h3_jk of h3: [N, M]
                     # with k over N is no slice 0:N of it)
                     raise NoMatrixForm("a read over a dim not known to fit the axis")
-                if self._same_size(hi, self.ctx.size(shape[axis])):
-                    hi = self.ctx.size(shape[axis])  # to the axis' end: J:N, not J:J + M
             if not isinstance(s, Symbol) or \
                     any(a in self.ctx.index_dim for a in sympy.Add(lo).free_symbols):
                 raise NoMatrixForm("an index shifted by another index (a correlation)")
