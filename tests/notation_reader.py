@@ -841,7 +841,8 @@ def _element(env: Env, name: str, idx: tuple, batch: tuple) -> bool:
 
 def _letter_dim(env: Env, letter: str):
     """README: a batch subscript's letter is its dim's name in lower case, else the dim's
-    index letter."""
+    index letter; primed (i′) inside an element of the same dim (C_i ⊙ (Σ_i′ U_i′))."""
+    letter = letter.rstrip(PRIME) or letter
     return letter.upper() if letter.upper() in env.dims else env.letter_dim.get(letter)
 
 

@@ -13,6 +13,7 @@ from einderive.api import derive_file
 from einderive.cli import main
 from einderive.kinds import RefKind
 from einderive.simplify import cost, factor_meets_divisor
+from notation_reader import ReaderError
 from test_lead38_finds import _value
 from test_printed_forms import _reads_good_rejects_bad, text_failures
 
@@ -201,3 +202,19 @@ def test_a_logistic_among_other_factors_is_named():
     rng = np.random.default_rng(0)
     vals = {n: rng.normal(size=(3, 2)) for n in "GU"}
     assert np.allclose(_value(p.matrix(m), vals), _value(p.matrix(out), vals))
+
+
+def test_a_sum_over_the_batch_inside_each_element_takes_another_letter():
+    """New-user find: ∂L/∂U_i = C_i ⊙ (Σ_i U_i) + S, a Σ_i in a line that holds for every
+    i; the sum takes i′ (README: a Σ never reuses a letter written elsewhere in its term),
+    and the line reads back as printed (a Σ_i there would read the element i's U alone)."""
+    import torch_reference as R
+    from test_printed_forms import env_for
+    spec = REGRESSIONS / "batch_sum_inside_each_element.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "= C_i ⊙ (Σ_i′ U_i′) + S" in out, out
+    d = derive_file(str(spec))
+    env = env_for(d, R.reference(d.graph, seed=1))
+    env.check("∂L/∂U_i = C_i ⊙ (Σ_i′ U_i′) + S")
+    with pytest.raises(ReaderError):
+        env.check("∂L/∂U_i = C_i ⊙ (U_i) + S")

@@ -12,6 +12,7 @@ from typing import Any
 from sympy import S, Symbol
 
 from .. import matrix as mx
+from ..indexed import PRIME
 from ..kinds import ReduceKind
 from ..ops import (AXIS_OPS, CONV_FULL, CONV_VALID, DIAG, DIAGONAL, PAD, RESHAPE, SCALARS, SLICE,
                    PERMUTE, STACK, TAKE, TRACE)
@@ -325,6 +326,16 @@ class MatrixPrinter(TreePrinter):
         """``Σ_b X_bᵀ ∂L/∂Y_b``: the sum over the batch, each element's matrix subscripted
         (inside each element b, g, by the outer letters too: Σ_r A_bgrᵀ ∂L/∂O_bgr)."""
         letters = [Symbol(x) for x in m.names]
+        if not mx.outer_batch(m):
+            # (inside each element i a sum over the batch takes other letters: C_i ⊙ (Σ_i′
+            # U_i′), never Σ_i in a line that holds for every i)
+            taken = {str(x) for x in self.letters}
+            letters = []
+            for x in m.names:
+                while x in taken:
+                    x += PRIME
+                taken.add(x)
+                letters.append(Symbol(x))
         every = (self.letters if mx.outer_batch(m) else []) + letters
         outer, self.element = self.element, self.n.index_list(every)
         outer_letters, self.letters = self.letters, every
