@@ -218,3 +218,17 @@ def test_a_sum_over_the_batch_inside_each_element_takes_another_letter():
     env.check("∂L/∂U_i = C_i ⊙ (Σ_i′ U_i′) + S")
     with pytest.raises(ReaderError):
         env.check("∂L/∂U_i = C_i ⊙ (U_i) + S")
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex"])
+def test_a_hessian_vector_block_is_subscripted_as_its_form(fmt):
+    """New-user find: ``ℛ{∂L/∂X} = 6 (m_b ⊙ ṁ_b) 𝟏ᵀ`` under "(∇²L) v, by blocks", a form
+    of each element b under a left side of the whole X; the block's left side is its
+    form's, as a gradient row's is (grad(X)_b)."""
+    spec = str(REGRESSIONS / "hvp_block_of_each_element.yaml")
+    out = _run("derive", "--hvp=", "--format", fmt, spec)
+    if fmt == "latex":
+        assert "{\\partial X_{b}}\\right\\} &= 6 (m_{b} \\odot \\dot{m}_{b})" in out, out
+    else:
+        assert "ℛ{∂L/∂X_b} = 6 (m_b ⊙ ṁ_b) 𝟏ᵀ" in " ".join(out.split()), out
+    _run("verify", "--hvp=", spec)

@@ -114,7 +114,7 @@ def _second(sheet: Sheet) -> list[str]:
     out = ["<h2>Tangents</h2>", f"<p>{T.tangent_text(along)}</p>", _table(rows(sheet.tangents))]
     if sheet.hvp:
         out += ["<h2>Hessian-vector product</h2>", f"<p>{T.hvp_text(along)}</p>",
-                _table(rows(sheet.rops)), _table((h.lhs, h.rhs) for h in sheet.hvp)]
+                _table(rows(sheet.rops)), _table((h.lhs_shown, h.rhs) for h in sheet.hvp)]
     if sheet.hessian:
         out += ["<h2>Hessian</h2>", f"<p>{escape(T.HESSIAN)}</p>",
                 _table(_hessian_rows(sheet.hessian))]

@@ -108,7 +108,7 @@ def tangent_groups(sheet: Sheet) -> list[list[str]]:
 def hvp_groups(sheet: Sheet) -> list[list[str]]:
     """ℛ{∂L/∂t} from the loss back, one group per node, then the blocks of (∇²L) v."""
     groups = [_formula_rows(r.formula) for r in sheet.rops if r.formula is not None]
-    blocks = [_eq(h.lhs, h.rhs) for h in sheet.hvp]
+    blocks = [_eq(h.lhs_shown, h.rhs) for h in sheet.hvp]
     return groups + ([blocks] if blocks else [])
 
 

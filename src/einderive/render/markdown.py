@@ -134,7 +134,7 @@ def _second(sheet: Sheet, tex: Sheet) -> list[str]:
     for r in sheet.rops + tuple(h for h in sheet.hvp if h.via):
         assert r.formula is not None  # only a moving adjoint is listed
         out += _second_steps(r) + _pair(r.formula) + [f"where {w}" for w in r.formula.wheres]
-    out += ["", "(∇²L) v, by blocks:"] + [f"{h.lhs} = {h.rhs}" for h in sheet.hvp]
+    out += ["", "(∇²L) v, by blocks:"] + [f"{h.lhs_shown} = {h.rhs}" for h in sheet.hvp]
     out += ["```", "", "$$"]
     out += _display([r for g in hvp_groups(tex) for r in g]) + ["$$", ""]
     return out + _hessian(sheet, tex) + _gauss_newton(sheet, tex)

@@ -239,6 +239,12 @@ class SecondRow(Record):
     def rhs(self) -> str:
         return self.formula.rhs if self.formula is not None else "0"
 
+    @property
+    def lhs_shown(self) -> str:
+        """The left side of :attr:`rhs`: subscripted as it is (ℛ{∂L/∂X}_b = 6 (m_b ⊙ ṁ_b)
+        𝟏ᵀ, a form of each element b, as grad(X)_b is)."""
+        return self.formula.lhs if self.formula is not None else self.lhs
+
 
 class HessianRow(Record):
     """One block ∂²L/∂x∂y of the Hessian: its formula (index form, and matrix form for two

@@ -257,7 +257,7 @@ def _hvp(sheet: Sheet, width: int) -> list[Line]:
             _second_steps(rows, h, n)
             _formula(rows, h.formula)
             continue
-        rows.eq(h.lhs, h.rhs, NAME, "bold " + MATRIX)
+        rows.eq(h.lhs_shown, h.rhs, NAME, "bold " + MATRIX)
     return [[], [("Hessian-vector product", HEAD)]] + _para(T.hvp_text(sheet.along), width) + \
         block.render() + [[], [("(∇²L) v, by blocks", HEAD)]] + rows.render()
 
