@@ -232,3 +232,20 @@ def test_a_hessian_vector_block_is_subscripted_as_its_form(fmt):
     else:
         assert "ℛ{∂L/∂X_b} = 6 (m_b ⊙ ṁ_b) 𝟏ᵀ" in " ".join(out.split()), out
     _run("verify", "--hvp=", spec)
+
+
+@pytest.mark.parametrize("text, message, hint", [
+    ("  - tr = trace(A)\n  - L = tr * tr\n", "the node name 'tr' is a word of the printed "
+     "notation (tr(…) is how the output writes a trace)", "choose another name, e.g. 'tr_'"),
+    ("  - L = tr(A)\n", "unknown function 'tr'", "a spec writes trace(A)"),
+    ("  - L = sum(rowsum(A))\n", "unknown function 'rowsum'", "a spec writes sum(X, axis=1)"),
+])
+def test_a_word_of_the_printed_notation_is_refused_as_one(text, message, hint, tmp_path):
+    """New-user find (second hunt): a node named tr was refused as "shadows the function
+    tr()", and a call tr(A) hinted nothing, though no spec calls tr: the printed notation
+    writes a trace so.  The error says what the word is and how a spec writes it (exit 2)."""
+    path = tmp_path / "s.yaml"
+    path.write_text("dims: {N: 3}\ninputs:\n  A: [N, N]\nforward:\n" + text + "loss: L\n")
+    r = CliRunner().invoke(main, ["derive", str(path)])
+    assert r.exit_code == 2, r.output
+    assert f"s.yaml:5:" in r.output and message in r.output and hint in r.output, r.output

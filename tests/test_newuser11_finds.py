@@ -31,7 +31,7 @@ def test_a_tensor_named_slice_is_still_refused():
         forward:
           - L = sum(slice)
         loss: L
-        """, "3:", "the input name 'slice' shadows the function slice()",
+        """, "3:", "the input name 'slice' is a word of the printed notation",
         hint="choose another name")
 
 
@@ -110,7 +110,7 @@ def test_a_tensor_named_like_a_printed_function_is_refused():
           - colsum = W.T @ sum(X, axis=0)
           - L = sum(colsum * colsum)
         loss: L
-        """, "5:", "the node name 'colsum' shadows the function colsum()",
+        """, "5:", "the node name 'colsum' is a word of the printed notation",
         hint="choose another name")
     assert_spec_error("""
         dims: {N: 3}
@@ -118,5 +118,5 @@ def test_a_tensor_named_like_a_printed_function_is_refused():
         forward:
           - L = sum(onehot * onehot)
         loss: L
-        """, "3:", "the input name 'onehot' shadows the function onehot()",
+        """, "3:", "the input name 'onehot' is a word of the printed notation",
         hint="choose another name")

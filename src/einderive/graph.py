@@ -153,12 +153,35 @@ def _reserved(name: str) -> bool:
         OPS[name].user or name == SLICE)
 
 
+# the words the printed notation writes as functions no spec calls: what each says there, and
+# how a spec says it (a node named tr is refused, and a call tr(A) is pointed to trace(A))
+NOTATION_WORDS = {
+    "tr": ("a trace", "trace(A)"), "rowsum": ("a row sum", "sum(X, axis=1)"),
+    "colsum": ("a column sum", "sum(X, axis=0)"), "slice": ("a slice", "X[:, lo:hi]"),
+    "pad": ("a slice's adjoint", "concatenate([...], axis=k)"),
+    "take": ("one position of an axis", "X[k:k + 1] or stack([...])"),
+    "permute": ("an axis permutation", "transpose(X, axes=[...])"),
+    "onehot": ("a lookup's rows", "E[tok]"),
+}
+
+
+def _reserved_error(what: str, name: str, loc: Loc) -> SpecError:
+    """The error for a tensor named as a function: the spec's own, or a word of the printed
+    notation (tr(A) is how the output writes a trace: no spec calls tr)."""
+    word = NOTATION_WORDS.get(name)
+    if word is not None and name not in FUNCTIONS:
+        return SpecError(f"the {what} name '{name}' is a word of the printed notation "
+                         f"({name}(…) is how the output writes {word[0]})", loc,
+                         f"choose another name, e.g. '{name}_'")
+    return SpecError(f"the {what} name '{name}' shadows the function {name}()", loc,
+                     f"choose another name, e.g. '{name}_'")
+
+
 def _build(spec: Spec, dims: dict[str, DimDecl]) -> Graph:
     env: dict[str, Tensor] = {}
     for inp in spec.inputs:
         if _reserved(inp.name):
-            raise SpecError(f"the input name '{inp.name}' shadows the function {inp.name}()",
-                            inp.loc, f"choose another name, e.g. '{inp.name}_'")
+            raise _reserved_error("input", inp.name, inp.loc)
         env[inp.name] = Tensor(inp.name, inp.shape, TensorKind.INPUT, inp.loc,
                                positive=inp.positive, spd=inp.spd, integer=inp.integer)
     later: dict[str, Loc] = {}
@@ -182,8 +205,7 @@ def _build(spec: Spec, dims: dict[str, DimDecl]) -> Graph:
             raise SpecError(f"'{name}' is already defined as {what} (at {prev.loc})",
                             st.target_loc, "each forward item defines a new name; choose another")
         if _reserved(name):
-            raise SpecError(f"the node name '{name}' shadows the function {name}()",
-                            st.target_loc, f"choose another name, e.g. '{name}_'")
+            raise _reserved_error("node", name, st.target_loc)
         if name in dims:
             raise SpecError(f"'{name}' names both a dim and a node", st.target_loc,
                             "choose another name")
@@ -426,8 +448,11 @@ class _Builder:
             if fn in self.env:
                 raise SpecError(f"'{fn}' is a tensor, not a function", e.loc,
                                 "use '@' or '*' to multiply tensors")
+            word = NOTATION_WORDS.get(fn)
             raise SpecError(f"unknown function '{fn}'", e.loc,
-                            e.respelled or did_you_mean(fn, FUNCTIONS, "functions", ALIASES))
+                            e.respelled or (f"{fn}(…) is how the output writes {word[0]}; a "
+                                            f"spec writes {word[1]}" if word else
+                                            did_you_mean(fn, FUNCTIONS, "functions", ALIASES)))
         op = OPS[fn]
         # a keyword it does not take first: clip(x, min=0, max=1) is a misspelt keyword, not
         # a call short of positional arguments
