@@ -2521,7 +2521,8 @@ def factor_meets_divisor(m: mx.M) -> mx.M | None:
     return None
 
 
-RULES = (*RULES, factor_meets_divisor)
+# (not in RULES: tried last with the common factor, once the other rules are done — early, at
+# x ⊙ (1 ⊘ x + 1/a) inside a·(…), it left a·(1 + (1/a)·x) where they write a + x)
 
 
 def make_piece_of_node(named: Named) -> Rule:
@@ -2563,13 +2564,14 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     # a common factor is pulled out last, once nothing else shortens the form: pulled
     # early, ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of P = e ⊘ n
     common = make_common_factor(named)
-    factored = (*rules, common)
+    late = (common, factor_meets_divisor)
+    factored = (*rules, *late)
     m = _fixed_point(m, rules)
     # (m is the other rules' fixed point and the common factor is tried last at each node:
     # a pass of it alone finds whether a pass of all would change anything)
     # the passes of all the rules and the common factor, by node
     memo: _Memo | None = {} if MEMO else None
-    if _pass(m, (common,)) != m:
+    if _pass(m, late) != m:
         m = _fixed_point(m, factored, memo)
     canonical = _canonical(m)
     if canonical != m:  # two traces now written alike may collect: 2 d·tr(X⁻¹ Ẋ) − e·tr(X⁻¹ Ẋ)
