@@ -222,7 +222,7 @@ class Within:
             if not names:
                 self.none.append((k, item, names))
                 continue
-            rarest = min(names, key=lambda name: (count[name], str(name)))
+            rarest = min(names, key=lambda name: (count[name], _text(name)))
             self.by.setdefault(rarest, []).append((k, item, names))
 
     def within(self, names: Any) -> list[tuple[Any, frozenset[Any]]]:
@@ -235,6 +235,14 @@ class Within:
                 out += [x for x in bucket if x[2] <= names]
         out.sort(key=lambda x: x[0])
         return [(item, names_of) for _, item, names_of in out]
+
+
+def _text(name: Any) -> str:
+    """``str(name)``: a symbol's name read as it is, not through SymPy's printer (a printer
+    made per call, some 3 µs; a chain's read sets asked it 1024 times)."""
+    if type(name) is str:
+        return name
+    return name.name if type(name) is Symbol else str(name)
 
 
 def _order(names: list[str]) -> list[int]:
