@@ -270,16 +270,20 @@ class _Skeleton:
         self.memo: dict[int, Hashable] = {}
 
     def __call__(self, e: Any) -> Hashable:
+        hit = self.memo.get(id(e))  # a SymPy node met before, a leaf too (an index, a tensor
+        if hit is not None:         # symbol: its rank not looked up through SymPy's __hash__)
+            return hit
         if isinstance(e, tuple):
             return ("tuple", tuple(self(x) for x in e))
         if not isinstance(e, Basic):
             return e  # type: ignore[no-any-return]  # an int index (0) or a shape's dim
-        if not e.args:
+        args = e.args
+        if not args:
             r = self.rank.get(e) if isinstance(e, Symbol) else None
-            return e if r is None else ("$", r)
-        hit = self.memo.get(id(e))
-        if hit is None:
-            hit = self.memo[id(e)] = (type(e), tuple(self(a) for a in e.args))
+            hit = e if r is None else ("$", r)
+        else:
+            hit = (type(e), tuple([self(a) for a in args]))
+        self.memo[id(e)] = hit
         return hit
 
 
