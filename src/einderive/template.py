@@ -28,6 +28,7 @@ reproduce exactly is not stored.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from operator import is_
 from typing import TYPE_CHECKING, Any
 
 from sympy import Add, Indexed, IndexedBase, Mul, Pow, Sum, Symbol, Tuple
@@ -336,20 +337,23 @@ def _instantiate(result: Any, mapping: dict[Any, Any]) -> Any:
     memo: dict[int, Any] = {}
 
     def walk(x: Any) -> Any:
+        done = memo.get(id(x))  # a node met before, a leaf too: not hashed again (SymPy's
+        if done is not None:    # __hash__, a Python call) to look it up in ``mapping``
+            return done
         if isinstance(x, tuple):
             return tuple(walk(a) for a in x)
         if not isinstance(x, Basic):
             return x
         hit = mapping.get(x)
         if hit is not None:
-            return hit
-        if not x.args:
-            return x
-        done = memo.get(id(x))
-        if done is None:
-            args = [walk(a) for a in x.args]
-            done = x if all(a is b for a, b in zip(args, x.args)) else _rebuild(x, args)
-            memo[id(x)] = done
+            done = hit
+        elif not x.args:
+            done = x
+        else:
+            old = x.args
+            args = [walk(a) for a in old]
+            done = x if all(map(is_, args, old)) else _rebuild(x, args)
+        memo[id(x)] = done
         return done
     return walk(result)
 
