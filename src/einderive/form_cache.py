@@ -383,6 +383,9 @@ class _Skeletons:
         self.symbols: dict[Any, _Walked] = {
             s: ((kind,), (name,), _NONE) for s, (kind, name) in symbols.items()}
         self.memo: dict[int, tuple[Any, _Walked]] = {}  # id -> (the node, kept alive; it)
+        # each symbol met, by id -> (the symbol, kept alive; its walk): an int's hash, not
+        # SymPy's __hash__ (a Python call per lookup, 41k on chain256)
+        self.seen: dict[int, tuple[Any, _Walked]] = {}
 
     def key(self, x: Any) -> tuple[Hashable, list[str], frozenset[Symbol]]:
         """``x``'s key (its skeleton and its names' numbering), the names it reads by first
@@ -393,6 +396,17 @@ class _Skeletons:
         place: dict[str, int] = {}
         numbering = tuple([place.setdefault(n, len(place)) for n in seq])
         return (skel, numbering), list(place), others
+
+    def _met(self, x: Any) -> _Walked:
+        """A symbol's walk, kept by its id too."""
+        met = self.seen.get(id(x))
+        if met is not None and met[0] is x:
+            return met[1]
+        hit = self.symbols.get(x)
+        if hit is None:
+            hit = self._symbol(x)
+        self.seen[id(x)] = (x, hit)
+        return hit
 
     def _symbol(self, x: Any) -> _Walked:
         if not x.name.startswith("$"):
@@ -413,8 +427,7 @@ class _Skeletons:
         if kind is _ATOM:
             return x, (), _NONE  # a str, an int, an enum, None
         if kind is _SYMBOL:
-            hit = self.symbols.get(x)
-            return hit if hit is not None else self._symbol(x)
+            return self._met(x)
         if kind is _SEQUENCE:  # a tuple, a frozenset: walked each time (often made anew)
             return self._parts(cls.__name__, x)
         found = self.memo.get(id(x))
@@ -450,11 +463,11 @@ class _Skeletons:
         skel: list[Any] = [head]
         seq: tuple[str, ...] = ()
         others = _NONE
-        symbols = self.symbols
+        seen = self.seen
         for v in xs:
             if type(v) is Symbol:  # (most arguments: a symbol's walk without a call)
-                hit = symbols.get(v)
-                a, s, o = hit if hit is not None else self._symbol(v)
+                met = seen.get(id(v))
+                a, s, o = met[1] if met is not None and met[0] is v else self._met(v)
             else:
                 a, s, o = self(v)
             skel.append(a)

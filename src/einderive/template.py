@@ -28,6 +28,7 @@ reproduce exactly is not stored.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
+from operator import is_
 from typing import TYPE_CHECKING, Any
 
 from sympy import Add, Indexed, IndexedBase, Mul, Pow, Sum, Symbol, Tuple
@@ -222,7 +223,7 @@ class Within:
             if not names:
                 self.none.append((k, item, names))
                 continue
-            rarest = min(names, key=lambda name: (count[name], str(name)))
+            rarest = min(names, key=lambda name: (count[name], _text(name)))
             self.by.setdefault(rarest, []).append((k, item, names))
 
     def within(self, names: Any) -> list[tuple[Any, frozenset[Any]]]:
@@ -235,6 +236,14 @@ class Within:
                 out += [x for x in bucket if x[2] <= names]
         out.sort(key=lambda x: x[0])
         return [(item, names_of) for _, item, names_of in out]
+
+
+def _text(name: Any) -> str:
+    """``str(name)``: a symbol's name read as it is, not through SymPy's printer (a printer
+    made per call, some 3 µs; a chain's read sets asked it 1024 times)."""
+    if type(name) is str:
+        return name
+    return name.name if type(name) is Symbol else str(name)
 
 
 def _order(names: list[str]) -> list[int]:
@@ -262,16 +271,20 @@ class _Skeleton:
         self.memo: dict[int, Hashable] = {}
 
     def __call__(self, e: Any) -> Hashable:
+        hit = self.memo.get(id(e))  # a SymPy node met before, a leaf too (an index, a tensor
+        if hit is not None:         # symbol: its rank not looked up through SymPy's __hash__)
+            return hit
         if isinstance(e, tuple):
             return ("tuple", tuple(self(x) for x in e))
         if not isinstance(e, Basic):
             return e  # type: ignore[no-any-return]  # an int index (0) or a shape's dim
-        if not e.args:
+        args = e.args
+        if not args:
             r = self.rank.get(e) if isinstance(e, Symbol) else None
-            return e if r is None else ("$", r)
-        hit = self.memo.get(id(e))
-        if hit is None:
-            hit = self.memo[id(e)] = (type(e), tuple(self(a) for a in e.args))
+            hit = e if r is None else ("$", r)
+        else:
+            hit = (type(e), tuple([self(a) for a in args]))
+        self.memo[id(e)] = hit
         return hit
 
 
@@ -324,20 +337,23 @@ def _instantiate(result: Any, mapping: dict[Any, Any]) -> Any:
     memo: dict[int, Any] = {}
 
     def walk(x: Any) -> Any:
+        done = memo.get(id(x))  # a node met before, a leaf too: not hashed again (SymPy's
+        if done is not None:    # __hash__, a Python call) to look it up in ``mapping``
+            return done
         if isinstance(x, tuple):
             return tuple(walk(a) for a in x)
         if not isinstance(x, Basic):
             return x
         hit = mapping.get(x)
         if hit is not None:
-            return hit
-        if not x.args:
-            return x
-        done = memo.get(id(x))
-        if done is None:
-            args = [walk(a) for a in x.args]
-            done = x if all(a is b for a, b in zip(args, x.args)) else _rebuild(x, args)
-            memo[id(x)] = done
+            done = hit
+        elif not x.args:
+            done = x
+        else:
+            old = x.args
+            args = [walk(a) for a in old]
+            done = x if all(map(is_, args, old)) else _rebuild(x, args)
+        memo[id(x)] = done
         return done
     return walk(result)
 

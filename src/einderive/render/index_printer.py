@@ -555,6 +555,8 @@ def _count(e: Any, v: Any) -> int:
     """How many times index ``v`` is written in each term of ``e`` (x_i² counts twice).
 
     A sum whose terms differ in the count gives -1: Einstein's convention cannot say it."""
+    if not e.args:  # a leaf: ``v`` or not (what the cases below come to, told at once)
+        return 1 if e == v else 0
     if e == v:
         return 1
     if isinstance(e, Pow) and e.exp.is_Integer and e.exp > 0:
