@@ -12,7 +12,6 @@ from einderive import matrix as mx
 from einderive.api import derive_file
 from einderive.cli import main
 from einderive.kinds import RefKind
-from einderive.simplify import cost, factor_meets_divisor
 from notation_reader import ReaderError
 from test_lead38_finds import _value
 from test_printed_forms import _reads_good_rejects_bad, text_failures
@@ -91,34 +90,6 @@ def test_a_sum_under_a_range_of_its_index_is_the_sum_over_the_range(stem, printe
     assert "permute(" not in out and "no matrix form" not in out, out
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())
-
-
-def test_a_factor_meets_its_divisor_in_a_sum_and_the_value_holds():
-    """X ⊙ W ⊙ (A + B + C ⊘ X) → W ⊙ (X ⊙ (A + B) + C): the divisor goes, the other terms
-    keep X as one factor of their sum; with no term dividing by it nothing changes."""
-    import numpy as np
-
-    from einderive.render.styles import Unicode
-    p = Unicode()
-    X, W, A, B, C = (mx.Ref(n, RefKind.TENSOR, ("N", "D")) for n in "XWABC")
-    m = mx.hadamard(X, W, mx.add(A, B, mx.hadamard(C, mx.power(X, -1))))
-    out = factor_meets_divisor(m)
-    assert out is not None and cost(out) < cost(m)
-    assert "⊘" not in p.matrix(out), p.matrix(out)
-    rng = np.random.default_rng(0)
-    vals = {n: rng.uniform(0.5, 2.0, size=(3, 2)) for n in "XWABC"}
-    assert np.allclose(_value(p.matrix(m), vals), _value(p.matrix(out), vals))
-    assert factor_meets_divisor(mx.hadamard(X, mx.add(A, mx.hadamard(C, mx.power(B, -1))))) \
-        is None
-
-
-def test_the_softmax_normaliser_cancels_its_divisor():
-    """L = sum((P + log P) W) with P = exp(X) ⊘ s: ∂L/∂s was −rowsum(P ⊙ rowsum(W)ᵀ ⊙ (1 + 1
-    ⊘ P)) ⊘ s; P ⊙ (1 + 1 ⊘ P) is P + 1."""
-    spec = HERE / "models" / "more" / "rank3_normaliser_matmul.yaml"
-    out = _run("derive", "--expand", str(spec))
-    assert "= −((P + 1) rowsum(W)) ⊘ s" in out, out
-    _run("verify", str(spec))
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")

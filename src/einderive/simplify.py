@@ -2491,39 +2491,7 @@ def divisor_joins_sum(m: mx.M) -> mx.M | None:
 RULES = (*RULES, divisor_joins_sum)
 
 
-# -- lead39: a factor that cancels a divisor inside a sum it multiplies -------------------------
-
-def factor_meets_divisor(m: mx.M) -> mx.M | None:
-    """``X ⊙ (a + b ⊘ X)`` → ``X ⊙ a + b``: a factor of an elementwise product multiplied
-    into the terms of a sum beside it where one divides by it (P ⊙ (1 + 1 ⊘ P) is P + 1,
-    the softmax normaliser's ∂L/∂s of L = sum((P + log P) W)); the other terms keep it as one
-    factor of their sum.  Always cheaper: the divisor goes."""
-    if not isinstance(m, mx.Hadamard):
-        return None
-    for k, inner in enumerate(m.factors):
-        if not isinstance(inner, mx.Add):
-            continue
-        for x in m.factors:
-            if x is inner or isinstance(x, (mx.Const, mx.Ones, mx.Add)) or x.is_scalar:
-                continue
-            divisor = mx.power(x, -1)
-            met = [t for t in inner.terms if divisor in _flat_factors(t)]
-            if not met:
-                continue
-            rest = [t for t in inner.terms if t not in met]
-            # (in the terms' order, the others' product where the first of them stood: y −
-            # c ⊘ d of (d ⊙ y − c) ⊘ d, not −c ⊘ d + y)
-            kept = mx.hadamard(x, mx.add(*rest)) if rest else mx.Const(sympy.S.Zero)
-            joined = mx.add(*[_without(t, divisor) if t in met else kept for t in inner.terms
-                              if t in met or t is rest[0]])
-            others = [f for f in m.factors if f is not x and f is not inner]
-            return mx.hadamard(*others, joined) if others else joined
-    return None
-
-
-# (not in RULES: tried last with the common factor, once the other rules are done — early, at
-# x ⊙ (1 ⊘ x + 1/a) inside a·(…), it left a·(1 + (1/a)·x) where they write a + x)
-
+# -- lead39: forward nodes met by name ----------------------------------------------------------
 
 def make_piece_of_node(named: Named) -> Rule:
     """``slice(Y, :, 0:K)`` → ``x1`` where ``Y = concatenate([x1, tanh(x2)], axis=1)`` is a
@@ -2549,6 +2517,7 @@ def make_piece_of_node(named: Named) -> Rule:
     CANONICAL_MADE.add(piece_of_node)
     return piece_of_node
 
+
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
@@ -2564,14 +2533,13 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     # a common factor is pulled out last, once nothing else shortens the form: pulled
     # early, ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of P = e ⊘ n
     common = make_common_factor(named)
-    late = (common, factor_meets_divisor)
-    factored = (*rules, *late)
+    factored = (*rules, common)
     m = _fixed_point(m, rules)
     # (m is the other rules' fixed point and the common factor is tried last at each node:
     # a pass of it alone finds whether a pass of all would change anything)
     # the passes of all the rules and the common factor, by node
     memo: _Memo | None = {} if MEMO else None
-    if _pass(m, late) != m:
+    if _pass(m, (common,)) != m:
         m = _fixed_point(m, factored, memo)
     canonical = _canonical(m)
     if canonical != m:  # two traces now written alike may collect: 2 d·tr(X⁻¹ Ẋ) − e·tr(X⁻¹ Ẋ)
