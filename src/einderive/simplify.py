@@ -2467,11 +2467,15 @@ def divisor_joins_sum(m: mx.M) -> mx.M | None:
         d = next((f for f in host.factors if _negative_power(f)), None)
         if inner is None or d is None:
             continue
-        joining = [j for j, t in enumerate(m.terms) if j != k and d in _flat_factors(t)]
+        # (a term written broadcast, c (v ⊘ s) 𝟏ᵀ, joins as the column it broadcasts: ls8)
+        over = {j: u for j, t in enumerate(m.terms) if j != k
+                for u in [t if d in _flat_factors(t) else _broadcast_term(t, host.shape)]
+                if u is not None and d in _flat_factors(u)}
+        joining = sorted(over)
         if not joining:
             continue
-        joined = mx.hadamard(mx.add(*inner.terms, *[_without(m.terms[j], d) for j in joining]),
-                             d)
+        joined = mx.hadamard(_number_out(mx.add(*inner.terms,
+                                                *[_without(over[j], d) for j in joining])), d)
         # (the sum stands where the host term stood)
         return mx.add(*[joined if j == k else t for j, t in enumerate(m.terms)
                         if j not in joining])
@@ -2479,6 +2483,43 @@ def divisor_joins_sum(m: mx.M) -> mx.M | None:
 
 
 RULES = (*RULES, divisor_joins_sum)
+
+
+# -- ls8: layer norm with keepdims statistics, its line-split pairs (issue 12) --------------------
+
+
+def _broadcast_term(t: mx.M, shape: mx.Shape) -> mx.M | None:
+    """``c v`` when ``t`` is ``c v 𝟏ᵀ`` (a column broadcast across the columns of ``shape``)
+    or ``c 𝟏 v`` (a row down its rows), else None: in a sum of terms of the whole
+    ``shape`` the column (row) itself is broadcast, as a keepdims mean's adjoint is added
+    where mu is named (``… − (1/D) (Y − T) g) ⊘ √(…)``)."""
+    c, body = (t.coeff, t.x) if isinstance(t, mx.Scale) else (mx.ONE, t)
+    if not isinstance(body, mx.MatMul) or len(shape) != 2 or mx.batch_of(t):
+        return None
+    if isinstance(body.b, mx.Ones) and _shape(body.a) == (shape[0], 1):
+        part = body.a
+    elif isinstance(body.a, mx.Ones) and _shape(body.b) == (1, shape[1]):
+        part = body.b
+    else:
+        return None
+    return mx.scale(c, part)
+
+
+def _number_out(m: mx.M) -> mx.M:
+    """``(2/(B D)) a − (2/(B D²)) b`` → ``(2/(B D)) (a − (1/D) b)``: the number of a sum's
+    term that leaves every term's number a number over dims (1/D, not D) is written once in
+    front, as the index form's sum is factored where the sum is built whole; else ``m``."""
+    if not isinstance(m, mx.Add):
+        return m
+    coeffs = [t.coeff.value if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const)
+              else sympy.S.One for t in m.terms]
+    for c in dict.fromkeys(-k if k.could_extract_minus_sign() else k for k in coeffs):
+        if c != 1 and all(not sympy.fraction(sympy.cancel(k / c))[0].free_symbols
+                          for k in coeffs):
+            inv = mx.Const(1 / c)
+            return mx.scale(mx.Const(c), mx.add(*[mx.scale(inv, t) for t in m.terms]))
+    return m
+
 
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
