@@ -100,9 +100,6 @@ MADE_KNOWN.update({
     'models/fanout8:inline:b3':
         '(b6ᵀ + x xᵀ) ⊙ x vs (x ⊙ x) xᵀ + x b6ᵀ: the index form, x_i² x_j + x_i '
         'b6_j, has its common x_i taken out (factor_terms) with b3 = x ⊙ x inline',
-    'models/layernorm_keepdims:split:Y.0':
-        'rowsum(Y ⊙ (Y − T)) ⊘ √(…) (the node Y read) vs (((X − mu) ⊙ (Y − T)) '
-        'g) ⊘ (…)',
     'models/reshape_grouped_linear:inline:z':
         'the constant 2 inside a where-temporary on one side, outside on the '
         'other; σ(g_h W_h) named as a temporary on one side',

@@ -2521,6 +2521,85 @@ def _number_out(m: mx.M) -> mx.M:
     return m
 
 
+def reduce_as_product_of_many(m: mx.M) -> mx.M | None:
+    """``rowsum(A ⊙ B ⊙ vᵀ)`` → ``(A ⊙ B) v``, ``colsum(A ⊙ B ⊙ v)`` → ``(A ⊙ B)ᵀ v``: as
+    :func:`reduce_as_product`, with more than one factor beside the vector.  With the node
+    ``Y = gᵀ ⊙ (X − mu) ⊘ √(…)`` written out, the keepdims layer norm's rowsum(Y ⊙ (Y − T))
+    ⊘ √(…) is rowsum((Y − T) ⊙ (X − mu) ⊙ gᵀ) ⊘ (…), what it prints with Y inline as
+    ((Y − T) ⊙ (X − mu)) g ⊘ (…)."""
+    if not (isinstance(m, mx.Reduce) and m.kind in (ReduceKind.ROWSUM, ReduceKind.COLSUM) and
+            isinstance(m.x, mx.Hadamard) and len(m.x.factors) > 2 and len(m.x.shape) == 2) \
+            or mx.batch_of(m):
+        return None
+    x = m.x
+    along = (1, x.shape[1]) if m.kind == ReduceKind.ROWSUM else (x.shape[0], 1)
+    vs = [f for f in x.factors if f.shape == along and f.shape != x.shape]
+    rest = [f for f in x.factors if f not in vs]
+    if len(vs) != 1 or mx.broadcast_shape([f.shape for f in rest]) != x.shape:
+        return None
+    a = mx.hadamard(*rest)
+    if m.kind == ReduceKind.ROWSUM:
+        return mx.matmul(a, mx.transpose(vs[0]))
+    return mx.matmul(mx.transpose(a), vs[0])
+
+
+def make_product_reads_node(named: Named) -> Rule:
+    """``((A ⊙ a) v) ⊙ F ⊘ u`` → ``rowsum(A ⊙ N) ⊙ F ⊘ √u`` where ``N = vᵀ ⊙ a ⊘ √u`` is a
+    forward node of ``named``: a product with the node's row factor ``v``, taken over a factor
+    ``a`` of the node's numerator, is the row sum of the node times the rest, once the node's
+    divisor (a column) is lent from the divisor beside it.  The keepdims layer norm with
+    ``Y = g * (X - mu) / sqrt(var + ε)`` on one line printed ``(((X − mu) ⊙ (Y − T)) g) ⊙
+    (X − mu) ⊘ (var + ε)`` where its line split at ``g * (X - mu)`` prints ``rowsum(Y ⊙
+    (Y − T)) ⊙ (X − mu) ⊘ √(var + ε)``, the textbook's X̂ ⊙ mean(∂L/∂X̂ ⊙ X̂).  Only where the
+    lent divisor cancels (no power of it is left over the whole)."""
+    nodes = [(parts, ref) for form, ref in _forward_forms(named)
+             if (parts := _scaled_quotient(form)) is not None]
+
+    def product_reads_node(m: mx.M) -> mx.M | None:
+        if not nodes or not isinstance(m, mx.Hadamard) or len(m.shape) != 2 or \
+                mx.batch_of(m):
+            return None
+        for k, f in enumerate(m.factors):
+            if not (isinstance(f, mx.MatMul) and _shape(f.b)[1:] == (1,)):
+                continue
+            for (v, a, d), ref in nodes:
+                if f.b != v or a not in _flat_factors(f.a) or ref.shape != _shape(f.a):
+                    continue
+                lent = mx.power(d.x, -d.exp)  # (A v) = rowsum(A ⊙ N) ⊘ d
+                rest = mx.hadamard(*m.factors[:k], *m.factors[k + 1:], lent)
+                rest = merge_roots(rest) or merge_powers(rest) or rest
+                if any(_sqrt_base(g)[0] in (d.x, _radicand(d.x)) and
+                                       _sqrt_base(g)[1] > 0 for g in _flat_factors(rest)):
+                    continue
+                return mx.hadamard(mx.reduce(ReduceKind.ROWSUM,
+                                             mx.hadamard(_without(f.a, a), ref)), rest)
+        return None
+    product_reads_node.__doc__ = make_product_reads_node.__doc__
+    return product_reads_node
+
+
+def _scaled_quotient(form: mx.M) -> tuple[mx.M, mx.M, mx.Pow] | None:
+    """``(v, a, d)`` for a form ``vᵀ ⊙ a ⊙ d`` of a row ``vᵀ``, a matrix ``a`` of the form's
+    shape and a column divisor ``d`` (a negative power), else None."""
+    if not (isinstance(form, mx.Hadamard) and len(form.factors) == 3 and
+            len(form.shape) == 2) or mx.batch_of(form):
+        return None
+    rows = [f for f in form.factors if isinstance(f, mx.Transpose) and
+            _shape(f) == (1, form.shape[1]) and _shape(f.x) == (form.shape[1], 1)]
+    whole = [f for f in form.factors if _shape(f) == form.shape]
+    divs = [f for f in form.factors if isinstance(f, mx.Pow) and _negative_power(f) and
+            _shape(f) == (form.shape[0], 1)]
+    if not (len(rows) == len(whole) == len(divs) == 1) or 1 in form.shape:
+        return None
+    row, div = rows[0], divs[0]
+    assert isinstance(row, mx.Transpose) and isinstance(div, mx.Pow)
+    return row.x, whole[0], div
+
+
+RULES = (*RULES, reduce_as_product_of_many)
+CANONICAL = CANONICAL | {reduce_as_product_of_many}
+
+
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
@@ -2531,7 +2610,7 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_one_way(named),
             make_reduce_of_product(symmetric), make_cancel(wheres),
             make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
-            make_sums_to_one(named))
+            make_sums_to_one(named), make_product_reads_node(named))
     rules = (*base, make_distribute(base, named), make_pull_ahead(base))
     # a common factor is pulled out last, once nothing else shortens the form: pulled
     # early, ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of P = e ⊘ n
