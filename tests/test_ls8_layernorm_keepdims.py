@@ -177,3 +177,19 @@ def test_a_joined_sum_writes_its_number_once():
                mx.scale(mx.Const(-2 / (B * D ** 2)), col))
     out = divisor_joins_sum(m)
     assert out is not None and show(out) == "(2/(B D)) (A − G − (1/D) v) ⊘ s", show(out)
+
+
+def test_only_a_number_over_dims_is_written_once():
+    """2 A ⊘ s + 3 v ⊘ s joins as (2 A + 3 v) ⊘ s: 2 (A + (3/2) v) would write a number
+    the form has nowhere."""
+    from einderive import matrix as mx
+    from einderive.kinds import RefKind
+    from einderive.simplify import divisor_joins_sum
+    show = _show()
+    A, G = (mx.Ref(n, RefKind.TENSOR, ("B", "D")) for n in ("A", "G"))
+    v, s = (mx.Ref(n, RefKind.TENSOR, ("B", 1)) for n in ("v", "s"))
+    over = mx.power(s, -1)
+    m = mx.add(mx.hadamard(mx.add(mx.scale(mx.Const(sympy.Integer(2)), A), G), over),
+               mx.scale(mx.Const(sympy.Integer(3)), mx.hadamard(v, over)))
+    out = divisor_joins_sum(m)
+    assert out is not None and show(out) == "(2 A + G + 3 v) ⊘ s", show(out)

@@ -2507,15 +2507,19 @@ def _broadcast_term(t: mx.M, shape: mx.Shape) -> mx.M | None:
 
 def _number_out(m: mx.M) -> mx.M:
     """``(2/(B D)) a − (2/(B D²)) b`` → ``(2/(B D)) (a − (1/D) b)``: the number of a sum's
-    term that leaves every term's number a number over dims (1/D, not D) is written once in
-    front, as the index form's sum is factored where the sum is built whole; else ``m``."""
+    term that leaves every term's number ±1 or ±1 over dims (1/D, not D, nor 3/2: 2 a + 3 b
+    stays) is written once in front, as the index form's sum is factored where the sum is
+    built whole; else ``m``."""
     if not isinstance(m, mx.Add):
         return m
     coeffs = [t.coeff.value if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const)
               else sympy.S.One for t in m.terms]
+
+    def over_dims(r: Any) -> bool:
+        num, den = sympy.fraction(sympy.cancel(r))
+        return num in (1, -1) and (den == 1 or bool(den.free_symbols))
     for c in dict.fromkeys(-k if k.could_extract_minus_sign() else k for k in coeffs):
-        if c != 1 and all(not sympy.fraction(sympy.cancel(k / c))[0].free_symbols
-                          for k in coeffs):
+        if c != 1 and all(over_dims(k / c) for k in coeffs):
             inv = mx.Const(1 / c)
             return mx.scale(mx.Const(c), mx.add(*[mx.scale(inv, t) for t in m.terms]))
     return m
