@@ -154,10 +154,14 @@ def test_a_row_sum_of_several_matrices_and_a_row_is_a_product():
     c = mx.Ref("c", RefKind.TENSOR, ("N", 1))
     rows = mx.reduce(ReduceKind.ROWSUM, mx.hadamard(A, Bm, mx.transpose(v)))
     assert show(reduce_as_product_of_many(rows)) == "(A ⊙ B) v"
-    cols = mx.reduce(ReduceKind.COLSUM, mx.hadamard(A, Bm, c))
-    assert show(simplify(cols)) == "(A ⊙ B)ᵀ c", show(simplify(cols))
     two = mx.reduce(ReduceKind.ROWSUM, mx.hadamard(A, mx.transpose(v), mx.transpose(w)))
     assert reduce_as_product_of_many(two) is None  # two rows: no one product
+    # a column sum keeps its sum (not (A ⊙ B)ᵀ c), as does a computed row (of Aᵀ c)
+    cols = mx.reduce(ReduceKind.COLSUM, mx.hadamard(A, Bm, c))
+    assert show(simplify(cols)) == "colsum(A ⊙ B ⊙ c)", show(simplify(cols))
+    row = mx.transpose(mx.matmul(mx.transpose(A), c))
+    assert reduce_as_product_of_many(mx.reduce(ReduceKind.ROWSUM, mx.hadamard(A, Bm, row))) \
+        is None
 
 
 def test_a_joined_sum_writes_its_number_once():

@@ -2526,25 +2526,24 @@ def _number_out(m: mx.M) -> mx.M:
 
 
 def reduce_as_product_of_many(m: mx.M) -> mx.M | None:
-    """``rowsum(A ⊙ B ⊙ vᵀ)`` → ``(A ⊙ B) v``, ``colsum(A ⊙ B ⊙ v)`` → ``(A ⊙ B)ᵀ v``: as
-    :func:`reduce_as_product`, with more than one factor beside the vector.  With the node
+    """``rowsum(A ⊙ B ⊙ gᵀ)`` → ``(A ⊙ B) g`` for a vector g read by name (a layer norm's
+    gain): as :func:`reduce_as_product`, with more than one factor beside it.  With the node
     ``Y = gᵀ ⊙ (X − mu) ⊘ √(…)`` written out, the keepdims layer norm's rowsum(Y ⊙ (Y − T))
     ⊘ √(…) is rowsum((Y − T) ⊙ (X − mu) ⊙ gᵀ) ⊘ (…), what it prints with Y inline as
-    ((Y − T) ⊙ (X − mu)) g ⊘ (…)."""
-    if not (isinstance(m, mx.Reduce) and m.kind in (ReduceKind.ROWSUM, ReduceKind.COLSUM) and
+    ((Y − T) ⊙ (X − mu)) g ⊘ (…).  Not a column sum, whose product would transpose the
+    whole product ((A ⊙ B)ᵀ c), nor a row that is computed (a slice, a sum: their products
+    read no better)."""
+    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.ROWSUM and
             isinstance(m.x, mx.Hadamard) and len(m.x.factors) > 2 and len(m.x.shape) == 2) \
             or mx.batch_of(m):
         return None
     x = m.x
-    along = (1, x.shape[1]) if m.kind == ReduceKind.ROWSUM else (x.shape[0], 1)
-    vs = [f for f in x.factors if f.shape == along and f.shape != x.shape]
+    vs = [f for f in x.factors if f.shape == (1, x.shape[1]) and f.shape != x.shape]
     rest = [f for f in x.factors if f not in vs]
-    if len(vs) != 1 or mx.broadcast_shape([f.shape for f in rest]) != x.shape:
+    if len(vs) != 1 or not (isinstance(vs[0], mx.Transpose) and isinstance(vs[0].x, mx.Ref)) \
+            or mx.broadcast_shape([f.shape for f in rest]) != x.shape:
         return None
-    a = mx.hadamard(*rest)
-    if m.kind == ReduceKind.ROWSUM:
-        return mx.matmul(a, mx.transpose(vs[0]))
-    return mx.matmul(mx.transpose(a), vs[0])
+    return mx.matmul(mx.hadamard(*rest), vs[0].x)
 
 
 def make_product_reads_node(named: Named) -> Rule:
