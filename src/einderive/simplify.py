@@ -28,6 +28,7 @@ from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
 from .cancel import cancelled, denominators, reflected, worth_cancelling
 from .recognize import Where, reading_forward, transpose_deep
 from .record import replace
+from .shapes import Shape
 
 Rule = Callable[[mx.M], "mx.M | None"]
 
@@ -857,6 +858,12 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
     def matmuls(self) -> dict[mx.M, mx.M]:
         """Each form that is a matrix product -> its node (:func:`make_row_sum_of_node`)."""
         return {form: ref for form, ref in self if isinstance(form, mx.MatMul)}
+
+    @cached_property
+    def scaled_quotients(self) -> list[tuple[tuple[mx.M, mx.M, mx.Pow], mx.M]]:
+        """((v, a, d), node) of each form ``vᵀ ⊙ a ⊙ d`` (:func:`make_product_reads_node`)."""
+        return [(parts, ref) for form, ref in self
+                if (parts := _scaled_quotient(form)) is not None]
 
     @cached_property
     def matmul_chains(self) -> dict[tuple[mx.M, ...], mx.M]:
@@ -2488,7 +2495,7 @@ RULES = (*RULES, divisor_joins_sum)
 # -- ls8: layer norm with keepdims statistics, its line-split pairs (issue 12) --------------------
 
 
-def _broadcast_term(t: mx.M, shape: mx.Shape) -> mx.M | None:
+def _broadcast_term(t: mx.M, shape: Shape) -> mx.M | None:
     """``c v`` when ``t`` is ``c v 𝟏ᵀ`` (a column broadcast across the columns of ``shape``)
     or ``c 𝟏 v`` (a row down its rows), else None: in a sum of terms of the whole
     ``shape`` the column (row) itself is broadcast, as a keepdims mean's adjoint is added
@@ -2555,8 +2562,7 @@ def make_product_reads_node(named: Named) -> Rule:
     (X − mu) ⊘ (var + ε)`` where its line split at ``g * (X - mu)`` prints ``rowsum(Y ⊙
     (Y − T)) ⊙ (X − mu) ⊘ √(var + ε)``, the textbook's X̂ ⊙ mean(∂L/∂X̂ ⊙ X̂).  Only where the
     lent divisor cancels (no power of it is left over the whole)."""
-    nodes = [(parts, ref) for form, ref in _forward_forms(named)
-             if (parts := _scaled_quotient(form)) is not None]
+    nodes = _forward_forms(named).scaled_quotients
 
     def product_reads_node(m: mx.M) -> mx.M | None:
         if not nodes or not isinstance(m, mx.Hadamard) or len(m.shape) != 2 or \
@@ -2571,9 +2577,9 @@ def make_product_reads_node(named: Named) -> Rule:
                 lent = mx.power(d.x, -d.exp)  # (A v) = rowsum(A ⊙ N) ⊘ d
                 rest = mx.hadamard(*m.factors[:k], *m.factors[k + 1:], lent)
                 rest = merge_roots(rest) or merge_powers(rest) or rest
-                if any(_sqrt_base(g)[0] in (d.x, _radicand(d.x)) and
-                                       _sqrt_base(g)[1] > 0 for g in _flat_factors(rest)):
-                    continue
+                if any(_sqrt_base(g)[0] in (d.x, _radicand(d.x)) and _sqrt_base(g)[1] > 0
+                       for g in _flat_factors(rest)):
+                    continue  # (a power of the divisor left over: nothing cancelled)
                 return mx.hadamard(mx.reduce(ReduceKind.ROWSUM,
                                              mx.hadamard(_without(f.a, a), ref)), rest)
         return None
