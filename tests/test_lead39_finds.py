@@ -220,3 +220,16 @@ def test_a_word_of_the_printed_notation_is_refused_as_one(text, message, hint, t
     r = CliRunner().invoke(main, ["derive", str(path)])
     assert r.exit_code == 2, r.output
     assert f"s.yaml:5:" in r.output and message in r.output and hint in r.output, r.output
+
+
+@pytest.mark.parametrize("args", [["cost"], ["derive", "--cost"], ["derive", "--cost", "-f", "json"]])
+def test_the_cost_of_a_per_element_temporary_is_its_definitions(args):
+    """New-user find (second hunt): ``cost`` exited 3 (KeyError: 't1') where a matrix form
+    reads a temporary per element (t1_bd of ``where t1_bd = X_bd − reshape(m, [A, C])``): the
+    count looked the element up among the clauses' left sides, which hold the whole t1."""
+    spec = str(REGRESSIONS / "cost_of_a_per_element_temporary.yaml")
+    out = _run(*args, spec)
+    if args == ["cost"]:
+        # once, not once per element (A²·B²·C·D), and the unnamed difference read as u
+        assert "  ∂L/∂X                   0             2·A·B·C·D " in out, out
+        assert "u_ijkl  " not in out.split("u_ijkl = X_ijkl − m_ik")[1], out

@@ -158,6 +158,7 @@ class Counter:
         if batch:  # a batched form is counted for one element (its shapes are an element's)
             n = self.numel(batch)
             flops = Flops(flops.matmul * n, flops.other * n)
+        flops = flops + tree.once
         return FormulaCost(name, phase, _tidy(flops), ordered(self.graph, tree.reads), "matrix")
 
     def _index(self, name: str, phase: str, expr: Any, idx: tuple[Any, ...]) -> FormulaCost:
@@ -214,6 +215,10 @@ class _MatrixWalk:
     def __init__(self, counter: Counter, wheres: dict[Any, Any]):
         self.c = counter
         self.wheres = wheres
+        # a temporary read per element (t1_bd of ``where t1_bd = X_bd − …``) is another Ref
+        # than its clause's left side: found by its name too
+        self.named = {k.name: v for k, v in wheres.items() if isinstance(k, mx.Ref)}
+        self.once = Flops()  # those whole temporaries, computed once for every element
         self.reads: set[str] = set()
 
     def flops(self, m: mx.M) -> Flops:
@@ -228,6 +233,10 @@ class _MatrixWalk:
     def _Ref(self, m: mx.Ref) -> Flops:
         if m in self.wheres:  # a temporary (t1 = reshape(permute(∂L/∂Q, …))): its definition
             return self.flops(self.wheres[m])
+        if m.name in self.named and m.kind == "tensor":
+            definition = self.named.pop(m.name)  # (counted once, however often read)
+            self.once = self.once + self.flops(definition)
+            return Flops()
         if m.kind in ("tensor", "anon"):
             self.reads.add(m.name)
         return Flops()

@@ -140,8 +140,8 @@ def anon_labels(d: Any) -> dict[str, str]:
     out = {}
     for name, m in d.anon.items():
         step = pen.step_definition(name)
-        if step:
-            out[name] = step[0]
+        if step:  # (the name alone: u, not its index form's u_ijkl, read in other rows)
+            out[name] = pen.step_printer(name).tensor(name, "")
         elif m is not None:
             out[name] = f"({p.matrix(m)})"
     return out
