@@ -233,3 +233,17 @@ def test_the_cost_of_a_per_element_temporary_is_its_definitions(args):
         # once, not once per element (A²·B²·C·D), and the unnamed difference read as u
         assert "  ∂L/∂X                   0             2·A·B·C·D " in out, out
         assert "u_ijkl  " not in out.split("u_ijkl = X_ijkl − m_ik")[1], out
+
+
+@pytest.mark.parametrize("extra", [[], ["--hvp="]])
+def test_a_golden_written_as_the_readme_says_passes_check(extra, tmp_path, monkeypatch):
+    """New-user find (second hunt): ``derive -f markdown [--hvp=] erc.yaml -o golden/erc.md``
+    named the spec ``erc.yaml`` where ``check`` names it from the golden's folder,
+    ``../erc.yaml``: the fresh golden failed at once (exit 1).  Written to a file, a
+    golden names its spec as check does."""
+    (tmp_path / "golden").mkdir()
+    (tmp_path / "erc.yaml").write_text((HERE.parent / "specs" / "mlp.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    _run("derive", "-f", "markdown", *extra, "erc.yaml", "-o", "golden/erc.md")
+    assert "- spec: `../erc.yaml`" in (tmp_path / "golden" / "erc.md").read_text()
+    assert "1 passed" in _run("check", "erc.yaml")

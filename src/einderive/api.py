@@ -160,7 +160,7 @@ def derive_file(path: str | Path, closed: bool = True) -> engine.Derivation:
 def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", standalone: bool = False,
            steps: bool = False, expand: bool = False, columns: int = 1,
            cost: CostTable | None = None, only: Sequence[str] = (),
-           nodes: Sequence[str] = ()) -> str:
+           nodes: Sequence[str] = (), spec_ref: str | None = None) -> str:
     """``d`` in one of the machine formats (the terminal view is Rich's).
 
     Markdown, JSON and HTML always hold the closed forms, so ``expand`` changes
@@ -169,7 +169,9 @@ def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", stand
     ``cost`` (a :func:`cost_table`) adds the cost section to Markdown and JSON.
     ``only`` (sections ``forward``, ``gradients``, ``steps``; forms ``index``, ``matrix``)
     and ``nodes`` select what LaTeX, Markdown and JSON show; an unknown node is a
-    :class:`SpecError` whose hint lists the tensors."""
+    :class:`SpecError` whose hint lists the tensors.  ``spec_ref`` names the spec in the
+    Markdown golden (its path from the golden's folder, as ``check`` writes it); else
+    its file name."""
     from .render.sheet import Selection
     sel = Selection(tuple(only), tuple(nodes)) if only or nodes else None
     if sel is not None and fmt in ("numpy", "torch"):
@@ -184,8 +186,8 @@ def render(d: engine.Derivation, fmt: str, *, latex_env: str = "per-node", stand
                               selection=sel)
     if fmt == "markdown":
         from .render.markdown import golden
-        return golden(d, Path(d.spec.path).name if d.spec.path else d.name, steps=steps,
-                      cost=cost, selection=sel)
+        ref = spec_ref or (Path(d.spec.path).name if d.spec.path else d.name)
+        return golden(d, ref, steps=steps, cost=cost, selection=sel)
     if fmt == "json":
         from .render.json_out import document, dumps
         return dumps([document(d, steps=steps, cost=cost, selection=sel)])

@@ -322,8 +322,16 @@ def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, c
         _emit_rich(d, output, after, steps=steps, expand=expand, tree=tree, only=only,
                    nodes=nodes)
         return
+    ref = None
+    if fmt == "markdown" and output and output != "-" and spec != "-":
+        # a golden written to a file names its spec as check does: from the golden's folder
+        from pathlib import Path
+
+        from .golden import spec_ref
+        ref = spec_ref(Path(spec), Path(output))
     text = api.render(d, fmt, latex_env=latex_env, standalone=standalone, steps=steps,
-                      expand=expand, columns=int(columns), cost=table, only=only, nodes=nodes)
+                      expand=expand, columns=int(columns), cost=table, only=only, nodes=nodes,
+                      spec_ref=ref)
     _emit(text, output)
 
 
