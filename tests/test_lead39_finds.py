@@ -247,3 +247,14 @@ def test_a_golden_written_as_the_readme_says_passes_check(extra, tmp_path, monke
     _run("derive", "-f", "markdown", *extra, "erc.yaml", "-o", "golden/erc.md")
     assert "- spec: `../erc.yaml`" in (tmp_path / "golden" / "erc.md").read_text()
     assert "1 passed" in _run("check", "erc.yaml")
+
+
+def test_a_sum_under_a_range_is_not_narrowed_through_a_lookup():
+    """derive-all of this stop's first narrowed sums: ∂L/∂W of a tied next-token model,
+    Σ_i (…) E_(tok_i, k) 𝟙[0 ≤ i < Tm] with i over T, read as Eᵀ onehot(tok)ᵀ (…) with the
+    sum narrowed to Tm: onehot(tok) has T rows (verify exit 3, a product of mismatched
+    shapes).  A lookup at the index is no plain read: that sum keeps its index form."""
+    spec = HERE / "models" / "more8" / "next_token_tied.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "onehot(tok)ᵀ (((softmax(Z)" not in out, out
+    _run("verify", str(spec))

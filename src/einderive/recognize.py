@@ -1043,6 +1043,27 @@ def _batch_names(ctx: Ctx, dims: Shape) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _read_plainly(factors: list[Expr], x: Symbol, index_dim: Mapping[Any, Any]) -> bool:
+    """Whether every element that reads the index ``x`` reads it as one of its own indices,
+    shifted at most by a size (h0_jx, a_{x − K}), never inside another element's index (an
+    integer lookup, E_(tok_x, k)) or an index map: such a read, narrowed to a range, would
+    need its own slice (onehot(tok) past Tm)."""
+    for f in factors:
+        for n in sympy.preorder_traversal(f):
+            if not isinstance(n, Indexed):
+                continue
+            for i in n.indices:
+                if not i.has(x):
+                    continue
+                at = i.index - i.offset if isinstance(i, Window) else i
+                rest = sympy.expand(at - x)
+                if isinstance(i, Indexed) or rest.has(x) or \
+                        any(a in index_dim for a in rest.free_symbols) or \
+                        any(isinstance(a, Indexed) for a in sympy.preorder_traversal(i)):
+                    return False
+    return True
+
+
 def _sliced_one(form: mx.M | None) -> bool:
     """Whether an anonymous intermediate's form is a slice of one position of a leading axis
     (slice(X, 0:1) of X: [T, B, D], a batch of one no spec declared)."""
@@ -1867,6 +1888,8 @@ class _Reader:
             x, lo, hi = f.args
             if any(a in self.ctx.index_dim for a in sympy.Add(lo, hi).free_symbols):
                 continue
+            if not _read_plainly(factors, x, self.ctx.index_dim):
+                continue  # (E_(tok_j′, k): the lookup would read tok past the range's end)
             dim = next((d for d in self.ctx.sizes
                         if self._same_size(self.ctx.size(d), hi - lo)), None)
             if dim is None or at_most(dims, self.ctx.sizes, S.Zero, lo) is not True or \
