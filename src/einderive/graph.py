@@ -196,7 +196,6 @@ def _build(spec: Spec, dims: dict[str, DimDecl]) -> Graph:
         statements.append((item, st))
         later.setdefault(st.target, st.target_loc)
     tensors = list(env.values())
-    anons: dict[FExpr, str] = {}
     for item, st in statements:
         name = st.target
         if name in env:
@@ -209,7 +208,7 @@ def _build(spec: Spec, dims: dict[str, DimDecl]) -> Graph:
         if name in dims:
             raise SpecError(f"'{name}' names both a dim and a node", st.target_loc,
                             "choose another name")
-        builder = _Builder(env, dims, later, name, tensors, anons)
+        builder = _Builder(env, dims, later, name, tensors)
         value = builder.tensor(st.value)
         if builder.anon and value.is_ref and tensors[-1].name == value.param("name") and \
                 tensors[-1].kind == TensorKind.ANON:
@@ -363,11 +362,9 @@ class _Builder:
     """Turns one forward expression into an FExpr, checking names and shapes."""
 
     def __init__(self, env: dict[str, Tensor], dims: dict[str, Any], later: dict[str, Loc],
-                 target: str, tensors: list[Tensor],
-                 anons: dict[FExpr, str] | None = None) -> None:
+                 target: str, tensors: list[Tensor]) -> None:
         self.env, self.dims, self.later, self.target = env, dims, later, target
         self.tensors = tensors
-        self.anons = {} if anons is None else anons  # every line's anonymous parts, by value
         self.anon = 0
         self.dim_values = dim_values(tuple(dims.values()))
 
@@ -634,19 +631,12 @@ class _Builder:
         self.dim_values = dim_values(tuple(self.dims.values()))
 
     def split(self, value: FExpr) -> FExpr:
-        """Make ``value`` an anonymous node, so that an axis function can read it whole; the
-        one an earlier line made of the same expression where there is one (``inv(A * v)``
-        and ``logdet(A * v)`` read one A ⊙ vᵀ: a form of one may then be met as the other's,
-        Pm for (A ⊙ vᵀ)⁻¹)."""
-        made = self.anons.get(value)
-        if made is not None and made in self.env and self.env[made].kind == TensorKind.ANON:
-            return FExpr(PseudoOp.REF, (), (("name", made),), value.shape)
+        """Make ``value`` an anonymous node, so that an axis function can read it whole."""
         self.anon += 1
         name = f"_{self.target}_{self.anon}"
         while name in self.env:
             name += "_"
         t = Tensor(name, value.shape, TensorKind.ANON, Loc(""), value)
-        self.anons.setdefault(value, name)
         self.env[name] = t
         self.tensors.append(t)
         return FExpr(PseudoOp.REF, (), (("name", name),), value.shape)
