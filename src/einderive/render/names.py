@@ -141,11 +141,6 @@ def text_lookalikes(axes: dict[str, int]) -> set[str]:
 NOTATION_SYMBOLS = {"Σ": "𝚺", "δ": "𝛅", "σ": "𝛔", "φ": "𝛗", "Φ": "𝚽", "∂": "𝛛", "∘": "𝛐"}
 
 
-# the bases a LaTeX name typesets as one of those symbols (sigma and σ are both \sigma), in bold
-# (amsmath's \boldsymbol) so that neither reads as the function or the delta
-_LATEX_NOTATION = frozenset({"Σ", "δ", "σ", "φ", "Φ", "Sigma", "delta", "sigma", "phi", "Phi"})
-
-
 def text_monospace(name: str) -> str:
     return "".join(_MONO.get(ch, ch) for ch in name)
 
@@ -224,8 +219,6 @@ def latex_parts(name: str, accent: bool = True) -> tuple[str, str]:
         return f"\\{ACCENT_SUFFIXES[acc][1]}{{{_latex_base(base)}}}", ""
     lead, base, digits, sub = split_name(name)
     head = _latex_base(base)
-    if base in _LATEX_NOTATION:  # as NOTATION_SYMBOLS in text: a tensor sigma is no σ(·)
-        head = f"\\boldsymbol{{{head}}}"
     if lead:
         head = "\\_" * lead + head
     subs = []
