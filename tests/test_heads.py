@@ -395,7 +395,7 @@ def test_per_head_closed_forms_name_the_whole_upstream_form(run):
     ("more7/outer_features_merge", "             = (t1_b + t1_bᵀ) X_b\n"
      "               where t1 = reshape((σ(F W) ⊙ (1 − σ(F W))) Wᵀ, [B, D, D])\n"),
     ("more7/log_softmax_axis0_rank3",
-     "            = Σ_n X_nᵀ (softmax(Z, axis=0) ⊙ (Σ_n Y_n) − Y_n)\n"),
+     "            = Σ_n X_nᵀ (softmax(Z, axis=0) ⊙ (Σ_n′ Y_n′) − Y_n)\n"),
     # ∂L/∂s's closed form is an Each: ∂L/∂s_b takes its element's form (generated whole
     # inside Σ_b, the code multiplied H_bᵀ by the [B, T] array)
     ("more8/attn_learned_temp",

@@ -67,7 +67,8 @@ def test_a_function_of_a_whole_axis_read_over_a_concatenated_piece(tmp_path):
     from test_ops import _generated_code_matches_torch
     d = derive_text(CONCAT_ROWS)
     _, matrix = forms(d, "A")
-    assert matrix.startswith("slice(softmax(C, axis=0), 0:N) ⊙ (1 + slice(C, 0:N)"), matrix
+    # (the piece of C at 0:N is A: slice(C, 0:N) reads as A, stop 39)
+    assert matrix.startswith("slice(softmax(C, axis=0), 0:N) ⊙ (1 + A"), matrix
     report = verify(d, seed=1)
     assert report.ok and not report.error, report.error
     _generated_code_matches_torch(d, tmp_path)
