@@ -32,6 +32,9 @@ REGRESSIONS = sorted((Path(__file__).parent / "regressions").glob("*.yaml"))
 # Known defects, one line each (a spec for each in tests/regressions); strict so a fix shows up.
 XFAIL: dict[str, str] = {
     # verify checks these forms numerically (index, matrix and closed all pass)
+    "cost_of_a_per_element_temporary":
+        "the test reader reads an axis function's argument as a matrix form: n_ijl = "
+        "min(X_ijkl − m_ik, axis=2)_ijl (an index form inside min) is refused (stop 39)",
 }
 
 
