@@ -198,6 +198,18 @@ CASES = [
      "write (x - x) ** 2, not x - x ^ 2 ('^' binds looser than arithmetic; for the last "
      "operand's power write x - x ** 2)"),
     ("tabs", "inputs:\n\tx: [N]\n", "2:1", "invalid YAML", "tabs"),
+    # a new user's malformed specs (stop 40): each gives a hint, not the message alone
+    ("a repeated axis", forward("L = sum(sum(W, axis=(0, 0)))"), "7:25", "axis 0 is repeated",
+     "list each axis once"),
+    ("a starred argument", forward("L = sum(*W)"), "7:13", "'*' arguments are not supported",
+     "pass the tensor itself"),
+    ("a double-starred argument", forward("L = sum(W, **k)"), "7:18",
+     "'**' arguments are not supported", "axis=1"),
+    ("two names one after NFKC", GOOD.replace("  x: [N]", "  x: [N]\n  \U0001d501: [N]"), "5:3",
+     "input 'x' is declared twice", "'\U0001d501' is read as 'x'"),
+    ("an empty wrt", GOOD + "wrt: []\n", "9:6", "not an empty list", "wrt: [W, x]"),
+    ("a number in a new shape", forward("L = sum(reshape(x, [1, 4]))"), "7:", "not a number",
+     "dims: {K: 4}"),
     ("too deep", forward("z = " + "tanh(" * 120 + "x" + ")" * 120, "L = sum(z)"), "7:",
      "nested", "split"),
 ]

@@ -549,12 +549,15 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
         args = []
         for a in node.args:
             if isinstance(a, ast.Starred):
-                raise SpecError("'*' arguments are not supported", loc_of(a))
+                raise SpecError("'*' arguments are not supported", loc_of(a),
+                                f"pass the tensor itself: {normalize_name(node.func.id)}(…) takes "
+                                "its arguments one by one")
             args.append(_convert(a, loc_of))
         kwargs = []
         for kw in node.keywords:
             if kw.arg is None:
-                raise SpecError("'**' arguments are not supported", loc_of(kw.value))
+                raise SpecError("'**' arguments are not supported", loc_of(kw.value),
+                                "write each keyword out, e.g. axis=1")
             kwargs.append(Keyword(kw.arg, _convert(kw.value, loc_of), loc_of(kw)))
         return Call(loc, normalize_name(node.func.id), tuple(args), tuple(kwargs),
                     _plain_respelling(node, loc_of))

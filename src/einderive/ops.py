@@ -825,7 +825,9 @@ def _axes(kwargs: Kw, nd: int, shape: Tup) -> tuple[int, ...]:
                             loc, f"axes of a {nd}-d tensor run from {-nd} to {nd - 1}"
                             if nd else "a scalar has no axes")
         if ax in out:
-            raise SpecError(f"axis {x} is repeated", loc)
+            raise SpecError(f"axis {x} is repeated", loc,
+                            "list each axis once, e.g. axis=(0, 1)" if nd > 1
+                            else "a 1-d tensor has one axis: axis=0")
         out.append(ax)
     return tuple(sorted(out))
 
@@ -1694,8 +1696,12 @@ def _dim_sizes(loc: Any, target: FExpr, fn: str) -> tuple[Any, ...]:
         elif d.op == PseudoOp.NUM and d.param("value") == 1:
             out.append(1)
         else:
-            raise SpecError(f"{fn}'s new shape must list dims (or 1), not an expression", loc,
-                            "declare the size as a dim, e.g. dims: {D: H * Dh}")
+            number = d.op == PseudoOp.NUM
+            raise SpecError(f"{fn}'s new shape must list dims (or 1), not "
+                            f"{'a number' if number else 'an expression'}", loc,
+                            f"declare the size as a dim, e.g. dims: {{K: {d.param('value')}}}, "
+                            f"and write K" if number
+                            else "declare the size as a dim, e.g. dims: {D: H * Dh}")
     return tuple(out)
 
 

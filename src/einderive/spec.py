@@ -400,7 +400,9 @@ def _parse_dims(doc: CommentedMap, path: str, value_loc: ValueLoc,
     seen: dict[str, DimDecl] = {}
     for d in dims:
         if d.name in seen:
-            raise SpecError(f"dim '{d.name}' is declared twice", d.loc)
+            raise SpecError(f"dim '{d.name}' is declared twice", d.loc,
+                            "declare each dim once (names compare after Unicode NFKC "
+                            "normalisation, as Python's do)")
         seen[d.name] = d
     _check_dim_defs(dims)
     given = {d.name: d.size for d in dims}
@@ -629,7 +631,11 @@ def _parse_inputs(doc: CommentedMap, path: str, value_loc: ValueLoc,
         kloc, vloc = _map_locs(raw, key, path, where)
         name = check_identifier(key, kloc, "input")
         if name in seen:
-            raise SpecError(f"input '{name}' is declared twice", kloc)
+            raise SpecError(f"input '{name}' is declared twice", kloc,
+                            f"'{key}' is read as '{name}' (names compare after Unicode NFKC "
+                            "normalisation, as Python's do): give it another name"
+                            if isinstance(key, str) and key != name
+                            else "declare each input once")
         if name in dim_names:
             raise SpecError(f"'{name}' names both a dim and an input", kloc,
                             "give the tensor another name")
@@ -775,7 +781,8 @@ def _parse_wrt(doc: CommentedMap, path: str, value_loc: ValueLoc,
     if isinstance(raw, str):
         raise SpecError("'wrt' must be a list of input names", where, f"write wrt: [{raw}]")
     if not isinstance(raw, CommentedSeq) or not raw:
-        raise SpecError(f"'wrt' must be a non-empty list of input names, not {_describe(raw)}",
+        raise SpecError("'wrt' must be a non-empty list of input names, not "
+                        + ("an empty list" if isinstance(raw, CommentedSeq) else _describe(raw)),
                         where, "e.g. wrt: [W, x]; leave it out to differentiate every input")
     names: list[str] = []
     locs: list[Loc] = []
