@@ -3528,14 +3528,20 @@ def distinct_temporaries(forms: list[tuple[mx.M | None, tuple[Where, ...]]],
 def is_temporary(w: Where) -> bool:
     """Whether ``w`` defines a temporary of :meth:`_Reader._temporary_named` (t1 =
     reshape(…), t1 = conv1d(X, W, b)); a derivative helper's left side is its function."""
-    return isinstance(w.lhs, mx.Ref)
+    return _temporary_name(w) is not None
+
+
+def _temporary_name(w: Where) -> str | None:
+    """The name of the temporary ``w`` defines, or None for a derivative helper's line."""
+    return w.lhs.name if isinstance(w.lhs, mx.Ref) else None
 
 
 def temporaries_read(m: mx.M | None, wheres: Sequence[Where]) -> list[bool]:
     """For each of ``wheres``, whether it defines a temporary that ``m`` reads, itself or
     through another temporary it reads: one that only a derivative helper reads (t1 = σ(g W)
     under σ'(g W) = t1 ⊙ (1 − t1)) says nothing where the helper's line is not printed."""
-    defs = {w.lhs.name: w.rhs for w in wheres if isinstance(w.lhs, mx.Ref)}
+    names = [_temporary_name(w) for w in wheres]
+    defs = {n: w.rhs for n, w in zip(names, wheres) if n is not None}
     read: set[str] = set()
     todo = [m] if m is not None else []
     while todo:
@@ -3543,7 +3549,7 @@ def temporaries_read(m: mx.M | None, wheres: Sequence[Where]) -> list[bool]:
             if r.name in defs and r.name not in read:
                 read.add(r.name)
                 todo.append(defs[r.name])
-    return [isinstance(w.lhs, mx.Ref) and w.lhs.name in read for w in wheres]
+    return [n in read for n in names]
 
 
 def _renamed(m: mx.M, names: Mapping[str, str]) -> mx.M:
