@@ -367,6 +367,22 @@ def test_model_specs_with_steps_have_no_overfull_box(tmp_path):
     assert overfull_by_document(tmp_path, "models-steps-expand", documents) == []
 
 
+@needs_pdflatex
+def test_a_wide_left_side_of_steps_does_not_push_another_row_off_the_line(tmp_path):
+    """Two columns, --steps (and --expand): one left column for all the Backward rows is as
+    wide as the widest --steps left side (Σ_i Σ_i′ ∂L/∂D2_ii′ ∂D2_ii′/∂Yemb_kl); a part
+    of another row that fits nowhere overran the line beside it by 3.5 pt (2.5 pt for the
+    routing spec).  Such rows go in a display of their own, aligned apart."""
+    from einderive import api
+    names = ("latex_two_columns_steps_wide_left", "latex_two_columns_expand_wide_left")
+    documents = {name: latex(api.derive_file(str(ROOT / "tests" / "regressions" / f"{name}.yaml"),
+                                             closed=True),
+                             standalone=True, columns=2, steps=True, expand=True)
+                 for name in names}
+    assert all(doc.count("\\begin{align*}") > 2 for doc in documents.values())
+    assert overfull_by_document(tmp_path, "wide-left", documents) == []
+
+
 # --hessian of a few shipped specs, one of each kind of block (a vector, matrices, a
 # convolution, a normalisation): --hessian of every shipped and model spec takes minutes
 # each for the recurrent cells; the sweep outside the suite compiled every one it finished

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .._version import __version__
 from .sheet import AdjointRow, Formula, GradientRow, HessianRow, Selection, Sheet, build
 from .styles import Latex
-from .texwidth import MIN_ALIGN_SEP, fit_rows, left_width, split_tall, width
+from .texwidth import MIN_ALIGN_SEP, fit_rows, left_width, overflows, split_tall, width
 
 if TYPE_CHECKING:
     from ..derivation import Derivation
@@ -208,25 +208,60 @@ def environment(rows: list[str], env: str = "aligned") -> str:
     return f"\\begin{{{env}}}\n{body}\n\\end{{{env}}}"
 
 
+def _overflows(rows: list[str], linewidth: float, env: str) -> bool:
+    """Whether ``rows`` fitted together (``fit``) leave a row wider than the line."""
+    slack = MIN_ALIGN_SEP if env in ("aligned", "per-node") and len(rows) == 1 else 0.0
+    try:
+        return overflows(fit(rows, linewidth, env), linewidth, slack)
+    except ValueError:  # LaTeX that texwidth cannot measure: rows as they are
+        return False
+
+
+def _aligned_runs(groups: list[list[str]], env: str,
+                  linewidth: float | None) -> list[list[int]]:
+    """The groups (by number) of one display aligned together: all of them, unless one
+    left column for all leaves a row wider than the line (a part that fits nowhere
+    beside --steps' widest left side, ∑_i ∑_i′ ∂L/∂D_ii′ ∂D_ii′/∂Y_kl), then runs of
+    consecutive groups, each as long as it fits, each its own display."""
+    every = list(range(len(groups)))
+    if linewidth is None or not _overflows([r for g in groups for r in g], linewidth, env):
+        return [every]
+    runs: list[list[int]] = []
+    for n in every:
+        if runs and not _overflows([r for k in runs[-1] + [n] for r in groups[k]],
+                                   linewidth, env):
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return runs
+
+
 def displays(groups: list[list[str]], env: str, linewidth: float | None,
              labels: list[str] | None = None) -> str:
     """The groups of rows as ``env``: one display per group (``per-node``), else one
-    display for all, each fitted to ``linewidth``.  In ``align`` each group is one
+    display for all (or for each run of groups that fits aligned together:
+    ``_aligned_runs``), each fitted to ``linewidth``.  In ``align`` each group is one
     numbered equation (its last line's number) labelled ``labels[n]``."""
     if env == "per-node":
         return "\n".join(environment(run, env) for g in groups
                          for run in _page_runs(fit(g, linewidth, env), linewidth))
-    if env == "align" and labels is not None:
-        try:
-            left: float | None = left_width([r for g in groups for r in g])
-        except ValueError:  # LaTeX that texwidth cannot measure: rows as they are
-            left = None
-        lines = []
-        for g, label in zip(groups, labels):
-            fitted = fit(g, linewidth, env, left)
-            lines += [f"{r} \\notag" for r in fitted[:-1]] + [f"{fitted[-1]} \\label{{{label}}}"]
-        return environment(lines, env)
-    return environment(fit([r for g in groups for r in g], linewidth, env), env)
+    out = []
+    for run in _aligned_runs(groups, env, linewidth):
+        if env == "align" and labels is not None:
+            try:
+                left: float | None = left_width([r for n in run for r in groups[n]])
+            except ValueError:  # LaTeX that texwidth cannot measure: rows as they are
+                left = None
+            lines = []
+            for n in run:
+                fitted = fit(groups[n], linewidth, env, left)
+                lines += ([f"{r} \\notag" for r in fitted[:-1]]
+                          + [f"{fitted[-1]} \\label{{{labels[n]}}}"])
+            out.append(environment(lines, env))
+        else:
+            out.append(environment(fit([r for n in run for r in groups[n]], linewidth, env),
+                                   env))
+    return "\n".join(out)
 
 
 def label(spec: str, *parts: str) -> str:

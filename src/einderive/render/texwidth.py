@@ -263,6 +263,15 @@ def left_width(rows: list[str]) -> float:
     return max((width(p[0]) for p in pairs if p and p[0].strip()), default=0.0)
 
 
+def overflows(rows: list[str], linewidth_pt: float, slack: float = 0.0) -> bool:
+    """Whether a row of ``rows`` (``lhs &= …`` and ``&\\quad …``, as ``fit_rows`` gives
+    them) is wider than the line, its right cell set after their common left column."""
+    L = left_width(rows)
+    room = linewidth_pt - slack
+    return any(L + _math_width("{}" + row[_top_ampersand(row) + 1:], 0) > room
+               for row in rows if "&" in row)
+
+
 def fit_rows(rows: list[str], linewidth_pt: float, slack: float = 0.0,
              left: float | None = None) -> list[str]:
     """The rows of one ``aligned`` (``lhs &= rhs``, as ``latex.adjoint_rows`` gives them)
