@@ -136,12 +136,16 @@ def test_a_tensor_named_as_a_notation_symbol_is_bold_in_mathml():
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @pytest.mark.parametrize("stem, printed, never", [
+    ("inverse_beside_logdet_of_one_product", "= vᵀ ⊙ (Pmᵀ − Pmᵀ Sᵀ Pmᵀ)", "⁻ᵀ"),
     ("piece_of_a_concatenation_node", "∂L/∂x1 = x1", "slice(Y, :, 0:K)"),
     ("piece_of_a_concatenation_node", "= tanh(x2) ⊙ (1 − tanh(x2)^∘2)", "= slice(Y"),
 ])
 def test_a_forward_node_is_met_by_name(stem, printed, never):
-    """New-user find: a slice of a concatenation node at one piece's place is that piece
-    (∂L/∂x1 = x1, not slice(Y, :, 0:K))."""
+    """New-user finds: two lines each made their own anonymous A ⊙ vᵀ (inv(A * v) and
+    logdet(A * v)), so ∂L/∂A wrote (A ⊙ vᵀ)⁻ᵀ where Pm = inv(A * v) is a node: a later
+    line reads the part of a line that is one function of it alone.  A slice of a
+    concatenation node at one piece's place is that piece (∂L/∂x1 = x1, not
+    slice(Y, :, 0:K))."""
     spec = REGRESSIONS / f"{stem}.yaml"
     out = _run("derive", "--expand", str(spec))
     flat = " ".join(out.split())

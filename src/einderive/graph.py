@@ -196,6 +196,11 @@ def _build(spec: Spec, dims: dict[str, DimDecl]) -> Graph:
         statements.append((item, st))
         later.setdefault(st.target, st.target_loc)
     tensors = list(env.values())
+    # anonymous parts of a line that is one function of that part alone (Pm = inv(A * v)),
+    # by value: a later line's same part is that one (logdet(A * v) reads the part Pm
+    # inverts, so its derivative's (A ⊙ vᵀ)⁻ᵀ is met as Pmᵀ); parts inside a larger line
+    # stay its own (inv(X @ A) @ X @ A keeps its cancellation)
+    held: dict[FExpr, str] = {}
     for item, st in statements:
         name = st.target
         if name in env:
@@ -208,13 +213,17 @@ def _build(spec: Spec, dims: dict[str, DimDecl]) -> Graph:
         if name in dims:
             raise SpecError(f"'{name}' names both a dim and a node", st.target_loc,
                             "choose another name")
-        builder = _Builder(env, dims, later, name, tensors)
+        builder = _Builder(env, dims, later, name, tensors, held)
         value = builder.tensor(st.value)
         if builder.anon and value.is_ref and tensors[-1].name == value.param("name") and \
                 tensors[-1].kind == TensorKind.ANON:
             # the whole line is one op that names its result (conv1d): the line names it
             del env[tensors[-1].name]
             value = tensors.pop().expr or value
+        if len(value.args) == 1 and value.args[0].is_ref and not value.is_ref:
+            part = env.get(value.args[0].param("name"))
+            if part is not None and part.kind == TensorKind.ANON and part.expr is not None:
+                held.setdefault(part.expr, part.name)
         text = " ".join(item.text.split())  # one line, as comments and labels need it
         node = Tensor(name, value.shape, TensorKind.NODE, st.target_loc, value, text)
         env[name] = node
@@ -362,9 +371,11 @@ class _Builder:
     """Turns one forward expression into an FExpr, checking names and shapes."""
 
     def __init__(self, env: dict[str, Tensor], dims: dict[str, Any], later: dict[str, Loc],
-                 target: str, tensors: list[Tensor]) -> None:
+                 target: str, tensors: list[Tensor],
+                 held: dict[FExpr, str] | None = None) -> None:
         self.env, self.dims, self.later, self.target = env, dims, later, target
         self.tensors = tensors
+        self.held = {} if held is None else held  # (see _build)
         self.anon = 0
         self.dim_values = dim_values(tuple(dims.values()))
 
@@ -631,7 +642,11 @@ class _Builder:
         self.dim_values = dim_values(tuple(self.dims.values()))
 
     def split(self, value: FExpr) -> FExpr:
-        """Make ``value`` an anonymous node, so that an axis function can read it whole."""
+        """Make ``value`` an anonymous node, so that an axis function can read it whole; the
+        one an earlier line is a function of alone where it made the same (``_build``)."""
+        made = self.held.get(value)
+        if made is not None and made in self.env and self.env[made].kind == TensorKind.ANON:
+            return FExpr(PseudoOp.REF, (), (("name", made),), value.shape)
         self.anon += 1
         name = f"_{self.target}_{self.anon}"
         while name in self.env:
