@@ -1613,8 +1613,11 @@ class _Reader:
         nb = len(self.batch)
         lead = tuple(range(nb))
         along = _shifted_batch(tuple(e.indices), self.batch)
+        # (a column of each element, ∂L/∂Cc_{b, j + C} of Cc: [B, CC], only as a temporary:
+        # t1_b of t1 = slice(∂L/∂Cc, :, C:2 C), as a matrix's window is inside a sum)
+        rank = 2 if len(shape) == nb + 2 else 1
         if element_at(tuple(e.indices), self.batch) != lead and not along or \
-                ref.kind == RefKind.ANON or len(shape) != nb + 2 or \
+                ref.kind == RefKind.ANON or len(shape) != nb + rank or \
                 any(d == 1 for d in shape[nb:]):
             raise NoMatrixForm("a window of a batch element")
         b = self._window_ref(ref, e, shape)
@@ -1622,10 +1625,10 @@ class _Reader:
         # (a window along a batch axis, ∂L/∂Z_{j + A, k, l′} in the element j: the slice
         # slice(∂L/∂Z, A:A + B), whose element j is ∂L/∂Z's element j + A)
         if not isinstance(m, (mx.Slice, mx.Pad)) or (m.axis < nb) != along or \
-                tuple(b.idx[:nb]) != tuple(self.batch) or len(b.idx) != nb + 2:
+                tuple(b.idx[:nb]) != tuple(self.batch) or len(b.idx) != nb + rank:
             raise NoMatrixForm("a window of a batch element")
         dims = tuple(m.dims)
-        if self.temporaries:
+        if self.temporaries or rank == 1:
             t = self._element(self._temporary_named(m, dims), dims)
             where = Where(t, m)  # (defined as the form reads it, each element: _ref's)
             if where not in self.wheres:

@@ -1,0 +1,35 @@
+"""Finds of stop 40: forms a new user met that a textbook writes otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from einderive.cli import main
+from test_printed_forms import text_failures
+
+HERE = Path(__file__).parent
+REGRESSIONS = HERE / "regressions"
+
+
+def _run(*args: str) -> str:
+    r = CliRunner().invoke(main, list(args))
+    assert r.exit_code == 0, r.output
+    return r.output
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_window_of_a_column_of_each_element_is_a_temporary():
+    """Cc = concatenate([M, sum(X, axis=2)], axis=1): ∂L/∂X broadcasts the window
+    ∂L/∂Cc_{i, j + C} of each element's column back over the summed axis.  It printed
+    ``einsum('ijk,ij->ijk', 𝟏, slice(∂L/∂Cc, :, C:2 C))``; a textbook writes the column of
+    each element times 𝟏ᵀ, the window named once."""
+    spec = REGRESSIONS / "window_of_a_column_per_element.yaml"
+    out = _run("derive", str(spec))
+    flat = " ".join(out.split())
+    assert "grad(X)_b = t1_b 𝟏ᵀ + 3 X_b ⊙ X_b where t1 = slice(∂L/∂Cc, :, C:2 C)" in flat, out
+    assert "einsum" not in out, out
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())
