@@ -552,22 +552,22 @@ loss: L
 def test_a_batched_softmax_is_counted_once_per_element():
     """softmax, log_softmax and logsumexp of a rank-3 tensor in a batched form
     (P_b ⊙ (…), softmax(X_b W)) are counted on each element's matrix: ∂L/∂X by hand is
-    (P ⊙ (∂L/∂P − rowsum(∂L/∂P ⊙ P)) + softmax(X W)) Wᵀ (4 per element and softmax 5, one
-    product: the two contributions' right factor Wᵀ is taken out once), ∂L/∂Q − softmax(X)
-    ⊙ rowsum(∂L/∂Q) (softmax 5, 2 more) and the three additions: 19·B·N·T, B times the same
+    (P ⊙ (1 + ∂L/∂P − rowsum(∂L/∂P ⊙ P))) Wᵀ (5 per element, one product: softmax(X W) of
+    logsumexp's line is P, the lines sharing one X W since stop 40), ∂L/∂Q − softmax(X) ⊙
+    rowsum(∂L/∂Q) (softmax 5, 2 more) and the two additions: 14·B·N·T, B times the same
     spec's count without the batch axis (it was 10·B²·N·T + 9·B·N·T: each softmax counted
     over the whole tensor, then B times)."""
     B, T, N = dims("B", "T", "N")
     batched = cost(derive_text(AXIS_FUNCTIONS.format(dims="B: 2, ", batch="B, ")))
     single = cost(derive_text(AXIS_FUNCTIONS.format(dims="", batch="")))
     got, one = flops_of(batched), flops_of(single)
-    assert got[("backward", "X")] == (2 * B * N**2 * T, 19 * B * N * T)
-    assert one[("backward", "X")] == (2 * N**2 * T, 19 * N * T)
-    # Σ_b X_bᵀ (P_b ⊙ (…) + softmax(X_b W)): B times the unbatched count, and the batch sum
-    # adds B − 1 matrices (was Σ_b X_bᵀ (P_b ⊙ …) + einsum(X, softmax(X W)), two products)
-    assert got[("backward", "W")] == (2 * B * N**2 * T, 10 * B * N * T + B * N**2 - N**2)
-    # without the batch axis both terms are products by Xᵀ: Xᵀ (P ⊙ (…) + softmax(X W))
-    assert one[("backward", "W")] == (2 * N**2 * T, 10 * N * T)
+    assert got[("backward", "X")] == (2 * B * N**2 * T, 14 * B * N * T)
+    assert one[("backward", "X")] == (2 * N**2 * T, 14 * N * T)
+    # Σ_b X_bᵀ (P_b ⊙ (1 + …)): B times the unbatched count, and the batch sum adds B − 1
+    # matrices (was Σ_b X_bᵀ (P_b ⊙ …) + einsum(X, softmax(X W)), two products)
+    assert got[("backward", "W")] == (2 * B * N**2 * T, 5 * B * N * T + B * N**2 - N**2)
+    # without the batch axis one product by Xᵀ: Xᵀ (P ⊙ (1 + …))
+    assert one[("backward", "W")] == (2 * N**2 * T, 5 * N * T)
     for key in [("forward", t) for t in "PQS"]:  # the forward definitions likewise
         assert sympy.expand(got[key][1] - B * one[key][1]) == 0, key
 
