@@ -91,7 +91,11 @@ def verify_tables(reports: Sequence[Report],
     out: list[RenderableType] = []
     for r in reports:
         sizes = ", ".join(f"{k}={v}" for k, v in r.sizes.items())
-        title = f"{r.spec}  ({sizes}; seed {r.seed}; tol {r.tol:g})"
+        skipped = f"seeds {r.asked}–{r.seed - 1}" if r.asked is not None and \
+            r.seed - 1 > r.asked else f"seed {r.asked}"
+        seed = f"seed {r.seed}" if r.asked is None else \
+            f"seed {r.seed}, the loss not finite at {skipped}"
+        title = f"{r.spec}  ({sizes}; {seed}; tol {r.tol:g})"
         if r.error:
             out.append(Text(f"{title}\n  could not check: {r.error}\n  hint: {r.hint}",
                             style="red"))
@@ -186,7 +190,8 @@ def _check_rows(c: Check, tol: float) -> list[dict[str, Any]]:
 def _verify_spec(r: Report) -> dict[str, Any]:
     return {"spec": r.spec, "path": r.path or None,
             "sizes": dict(r.sizes),
-            "seed": r.seed, "tolerance": r.tol, "ok": r.ok,
+            "seed": r.seed, **({"seed_asked": r.asked} if r.asked is not None else {}),
+            "tolerance": r.tol, "ok": r.ok,
             "error": {"message": r.error, "hint": r.hint or None, "bug": r.bug}
             if r.error else None,
             "checks": [row for c in r.checks for row in _check_rows(c, r.tol)]}
