@@ -210,6 +210,12 @@ CASES = [
     ("an empty wrt", GOOD + "wrt: []\n", "9:6", "not an empty list", "wrt: [W, x]"),
     ("a number in a new shape", forward("L = sum(reshape(x, [1, 4]))"), "7:", "not a number",
      "dims: {K: 4}"),
+    ("a method of an outer product", forward("L = outer(x, x).sum()"), "7:9",
+     "'.sum()' is a method call", "write sum(einsum('i,j->ij', x, x))"),
+    ("NumPy's Frobenius order", forward("L = norm(W, 'fro')"), "7:9",
+     "takes 1 positional argument", "write norm(W): the 2-norm of a vector, the Frobenius"),
+    ("NumPy's 1-norm keyword", forward("L = norm(x, ord=1)"), "7:17",
+     "no keyword argument 'ord'", "write sum(abs(x)) for the 1-norm"),
     ("too deep", forward("z = " + "tanh(" * 120 + "x" + ")" * 120, "L = sum(z)"), "7:",
      "nested", "split"),
 ]

@@ -318,7 +318,7 @@ def _plain_respelling(node: ast.Call, loc_of: Callable[[ast.AST], Loc]) -> str:
     from .ops import OPS
 
     assert isinstance(node.func, ast.Name)
-    outer = _outer_hint(node.func.id, list(node.args), node)
+    outer = _outer_hint(node.func.id, list(node.args), node) or _norm_hint(node)
     if outer:
         return outer
     loss = _loss_hint(node.func.id, node)
@@ -347,10 +347,32 @@ def _outer_hint(name: str, args: list[ast.expr], node: ast.Call) -> str:
     ``a.outer(b)``, ``ger``) as the spec's einsum, which prints a bᵀ; '' for any other call."""
     if name not in ("outer", "ger") or len(args) != 2 or node.keywords:
         return ""
-    tree = ast.Call(ast.Name("einsum", ast.Load()),
-                    [ast.Constant("i,j->ij"), *copy.deepcopy(args)], [])
-    return f"write {ast.unparse(tree)}, not {ast.unparse(node)} (the outer product of two " \
+    return f"write {ast.unparse(_outer_einsum(copy.deepcopy(args)))}, not {ast.unparse(node)} (the outer product of two " \
            "vectors; x[:, None] is not a spec's index)"
+
+
+def _norm_hint(node: ast.Call) -> str:
+    """NumPy's order of a norm (``norm(X, 'fro')``, ``norm(x, 2)``, ``norm(x, ord=1)``), which
+    the spec's norm does not take: the spelling it takes, else ''."""
+    assert isinstance(node.func, ast.Name)
+    orders = [kw.value for kw in node.keywords if kw.arg == "ord"] + list(node.args[1:2])
+    if node.func.id != "norm" or len(orders) != 1 or len(node.args) > 2:
+        return ""
+    order = orders[0]
+    value = order.value if isinstance(order, ast.Constant) else None
+    x = ast.unparse(node.args[0]) if node.args else "x"
+    if value == 1:
+        return f"write sum(abs({x})) for the 1-norm of a vector; norm({x}) is its 2-norm"
+    if value in ("fro", 2, None):
+        return f"write norm({x}): the 2-norm of a vector, the Frobenius norm of a matrix " \
+            "(NumPy's ord=2 of a matrix, its largest singular value, is not a spec function)"
+    return f"norm({x}) is the 2-norm of a vector and the Frobenius norm of a matrix; " \
+        f"write other norms out, e.g. sum(abs({x})) for the 1-norm"
+
+
+def _outer_einsum(args: list[ast.expr]) -> ast.Call:
+    """``einsum('i,j->ij', a, b)``, the spec's outer product of the vectors ``args``."""
+    return ast.Call(ast.Name("einsum", ast.Load()), [ast.Constant("i,j->ij"), *args], [])
 
 
 def _loss_respelling(name: str, args: list[ast.expr]) -> ast.expr | None:
@@ -458,6 +480,9 @@ class _Respell(ast.NodeTransformer):
 
         self.generic_visit(node)
         func = node.func
+        if isinstance(func, ast.Name) and _outer_hint(func.id, list(node.args), node):
+            # (outer(x, a) inside x.sum(): the einsum its own hint writes)
+            return _outer_einsum(list(node.args))
         if not isinstance(func, ast.Attribute) or self.failed is not None:
             return node
         method = _module_of(func) is None

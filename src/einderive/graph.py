@@ -469,7 +469,7 @@ class _Builder:
             if kw.name not in op.kwargs:
                 hint = did_you_mean(kw.name, op.kwargs) if op.kwargs else None
                 raise SpecError(f"{fn}() takes no keyword argument '{kw.name}'", kw.loc,
-                                hint or f"usage: {op.signature}")
+                                hint or e.respelled or f"usage: {op.signature}")
             if kw.name in kwargs:
                 raise SpecError(f"keyword argument '{kw.name}' is repeated", kw.loc)
             kwargs[kw.name] = (self.value(kw.value), kw.value.loc)
