@@ -49,3 +49,18 @@ def test_verify_redraws_a_point_where_the_loss_is_not_finite():
     assert (checked["seed"], checked["seed_asked"], checked["ok"]) == (4, 0, True)
     at_four = json.loads(_run("verify", str(spec), "--seed", "4", "-f", "json"))
     assert "seed_asked" not in at_four["specs"][0]
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_square_root_squared_is_its_argument_in_an_index_form():
+    """W = v / norm(v, axis=1, keepdims=True): the index form of ∂L/∂v divided by
+    (√(Σ_j′′ v_ij′′²))²; a textbook divides by the sum.  LaTeX likewise."""
+    spec = REGRESSIONS / "norm_squared_in_index_form.yaml"
+    out = _run("derive", str(spec))
+    flat = " ".join(out.split())
+    assert "v_ij / (Σ_j′′ v_ij′′²)) / √(Σ_j′ v_ij′²)" in flat, out
+    assert ")²" not in out, out
+    latex = _run("derive", "--latex", str(spec))
+    assert "\\right)^{2}" not in latex and ")^{2}" not in latex, latex
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())

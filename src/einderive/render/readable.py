@@ -24,7 +24,7 @@ from sympy import Add, Basic, Indexed, Mul, Pow, Sum, Symbol
 
 from ..caches import register
 from ..indexed import LETTERS, PRIME, free_symbols, make_sum, nodes_of
-from ..ops import AxisFunction  # loaded with indexed: no cycle, and not imported per call
+from ..ops import POW_HALF, AxisFunction  # loaded with indexed: no cycle, not per call
 
 # how an index is written: one of the engine's index letters, primed as often as it must be
 INDEX_LETTER = re.compile(f"[{LETTERS}]{PRIME}*")
@@ -119,6 +119,20 @@ class Rewriter:
         # every 1 of the form
         return new if new.is_Number else self._rebuilt(e, new)
 
+    # -- a square root squared ----------------------------------------------------------
+
+    def unrooted(self, e: Any) -> Any:
+        """``e`` with each even power of a square root written as the power of its argument:
+        ``v_ij / (√(Σ_j′′ v_ij′′²))²`` is ``v_ij / Σ_j′′ v_ij′′²`` (a norm's derivative
+        divides by the norm squared), the same value wherever the root is defined."""
+        if not isinstance(e, Basic) or not e.args or _is_axis_function(e) or \
+                isinstance(e, Indexed) or not any(_is_root(n) for n in nodes_of(e, Pow)):
+            return e
+        if isinstance(e, Pow) and _is_root(e):
+            inner = self.unrooted(e.base.args[0])
+            return self._rebuilt(e, inner if e.exp == 2 else Pow(inner, e.exp / 2))
+        return self._rebuild(e, [self.unrooted(a) for a in e.args])
+
     # -- one reading for every index -----------------------------------------------------
 
     def disambiguate(self, e: Any, outside: frozenset[str] = frozenset()) -> Any:
@@ -180,6 +194,12 @@ class Rewriter:
         if isinstance(e, (Add, Mul, Pow)):
             return self._rebuilt(e, e.func(*args, evaluate=False))
         return self._rebuilt(e, e.func(*args))
+
+
+def _is_root(e: Any) -> bool:
+    """Whether ``e`` is an even integer power of a square root, (√x)² or (√x)⁻²."""
+    return isinstance(e, Pow) and e.exp.is_Integer and e.exp % 2 == 0 and \
+        type(e.base).__name__ == POW_HALF and len(e.base.args) == 1
 
 
 def _unambiguous(e: Any, outside: frozenset[str]) -> bool:
