@@ -479,13 +479,18 @@ def test_verify_draws_inverted_inputs_well_conditioned():
 
 
 def test_a_matrix_function_of_an_expression_that_fails_says_why():
-    """logdet(A - B) at random A, B: a negative determinant at some seed; verify says what to
-    do instead of suggesting a positive input."""
+    """logdet(A - B) at random A, B: a negative determinant at some seed, where verify checks
+    at the next seed's point; where every point meets one (the negative definite −(Q Qᵀ) − S
+    of odd size) it says what to do instead of suggesting a positive input."""
     d = derive_text(spec(["L = logdet(Q - S)"]))
     reports = [verify(d, seed=n) for n in range(8)]
-    failed = [r for r in reports if not r.ok]
-    assert failed, "some seed meets a negative determinant"
-    assert all("spd: true" in r.hint and "logdet" in r.hint for r in failed)
+    assert all(r.ok for r in reports)
+    assert any(r.asked is not None and r.seed > r.asked for r in reports), \
+        "some seed meets a negative determinant"
+    never = derive_text(spec(["L = logdet(-(Q @ Q.T) - S)"]))
+    r = verify(never, sizes={"N": 3})
+    assert not r.ok and "nor at the next 15 seeds' points" in r.error
+    assert "spd: true" in r.hint and "logdet" in r.hint
 
 
 # structure ops of issue 15 item 4: reshape (dims defined from others: D = H·Dh)

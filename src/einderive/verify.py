@@ -241,7 +241,7 @@ def _not_finite_hint(graph: Graph) -> str:
         names = ", ".join(sorted(n for n, o in OPS.items() if o.square))
         return (f"a matrix function ({names}) of an expression may meet a singular matrix "
                 f"or a negative determinant at random inputs: apply it to an input, or to "
-                f"one declared 'S: {{shape: [N, N], spd: true}}', or try --seed")
+                f"one declared 'S: {{shape: [N, N], spd: true}}'")
     return "an input may need to be positive: declare it as 'x: {shape: [N], positive: true}'"
 
 
