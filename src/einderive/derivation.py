@@ -215,8 +215,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
                     m = recognize(ctx, idx.namer, read_anon, expr, tidx, t.shape).matrix
                 each = m if nameable_each(m) else None
                 m = None if isinstance(m, mx.Each) else m
-            if m is not None:  # as simple as a named node's: inv(S.T) of a symmetric S is S⁻¹
-                m = simplify(m, (), symmetric_inputs(graph.spec))
+            if m is not None:  # as simple as a named node's (as its line writes it: inv(S.T)
+                m = simplify(m)  # of a symmetric S stays S⁻ᵀ, as the forward forms keep Sᵀ)
             if m is not None and m.is_scalar and t.shape:
                 # a constant argument (x - x is 0) keeps its shape, or softmax(0) would read as
                 # the softmax of one number: 0 𝟏, built as is (scale() folds 0 𝟏 to 0)
@@ -235,7 +235,11 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     oriented: frozenset[Any] = frozenset()  # their functions' arguments, as the lines read
 
     inputs = symmetric_inputs(graph.spec)
-    symmetric = inputs  # and the forward nodes equal to their transpose, once known
+    # the forward forms as their lines write them, no symmetric input's transpose dropped:
+    # a gradient is the one in the entries taken one by one of what the line writes, so
+    # trace(S @ A) prints sum(Aᵀ ⊙ S) beside grad(S) = Aᵀ, not sum(A ⊙ S), whose entrywise
+    # gradient is A; then the inputs and the forward nodes equal to their transpose
+    symmetric: frozenset[str] = frozenset()
 
     # an adjoint read from one consumer is its only term, and was read twice (as the term and
     # as the adjoint): forms are remembered, for the forward nodes' readings they were made with
@@ -265,7 +269,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
     oriented, nodes = _readings(forward, anon, inputs)
     symmetric = inputs | nodes
-    named = _named(forward)
+    named = _named(forward, symmetric)
     shown = [n for n in idx.order
              if graph[n].kind == "node" or (graph[n].is_input and n in graph.wrt)]
     edges_of: dict[str, list[Edge]] = {}
@@ -623,10 +627,16 @@ def _taken(graph: Graph) -> set[str]:
     return {t.name for t in graph.tensors} | {d.name for d in graph.spec.dims}
 
 
-def _named(forward: tuple[tuple[Tensor, Form], ...]) -> Named:
+def _named(forward: tuple[tuple[Tensor, Form], ...],
+           symmetric: frozenset[str] = frozenset()) -> Named:
     """The backward pass reads every forward node: each may stand for its form in an
-    adjoint (or a tangent)."""
-    return reusable([(node_ref(t.name, t.shape, f.matrix), f.matrix) for t, f in forward])
+    adjoint (or a tangent), the form as the adjoints are simplified (Sᵀ is S of the
+    ``symmetric`` inputs and nodes)."""
+    def read(m: mx.M | None) -> mx.M | None:
+        return simplify(m, (), symmetric) if m is not None and symmetric and \
+            any(r.name in symmetric for r in mx.leaves(m)) else m
+    return reusable([(node_ref(t.name, t.shape, f.matrix), read(f.matrix))
+                     for t, f in forward])
 
 
 def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
@@ -644,10 +654,11 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
         split = find_split(d.graph)
     with collector_paced():
         s = derive_second(d.index, along, hvp)
-        ctx, graph, named = d.index.ctx, d.graph, _named(d.forward)
+        ctx, graph = d.index.ctx, d.graph
         inputs = symmetric_inputs(graph.spec)
         oriented, nodes = _readings(d.forward, d.anon, inputs)
         symmetric = inputs | nodes
+        named = _named(d.forward, symmetric)
 
         def form(expr: Any, idx: tuple[Any, ...], t: Tensor) -> Form:
             r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape, oriented)
@@ -722,7 +733,7 @@ def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
         r = recognize(ctx, d.index.namer, d.anon, e, idx, shape, oriented)
         if r.matrix is not None:
             r = Recognition(diagonal(r.matrix), r.wheres, r.einsum)
-        return _diagonal(_form(r, e, idx, _named(d.forward), symmetric))
+        return _diagonal(_form(r, e, idx, _named(d.forward, symmetric), symmetric))
     f = block(expr)
     # the block with its adjoints written out, where the simplifier makes that cheaper
     # (BCE on p: ∂L/∂p ⊙ σ'(X w) cancels to (1/B) (p − y), as in the gradient's closed form)
@@ -751,7 +762,8 @@ def _block(d: Derivation, expr: Any, idx: tuple[Any, ...], shape: tuple[Any, ...
     r = recognize(ctx, d.index.namer, d.anon, expr, idx, shape)
     if r.matrix is not None:
         r = Recognition(diagonal(r.matrix), r.wheres, r.einsum)
-    return _diagonal(_form(r, expr, idx, _named(d.forward), symmetric_inputs(d.graph.spec)))
+    symmetric = symmetric_inputs(d.graph.spec)
+    return _diagonal(_form(r, expr, idx, _named(d.forward, symmetric), symmetric))
 
 
 def _readings(forward: tuple[tuple[Tensor, Form], ...], anon: dict[str, mx.M | None],
