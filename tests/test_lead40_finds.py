@@ -78,3 +78,17 @@ def test_a_forward_form_keeps_the_transpose_of_a_symmetric_input():
     assert "grad(S) = Aᵀ + x yᵀ + y xᵀ" in out, out
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_column_sum_of_a_sum_of_broadcast_products_is_matrix_vector_products():
+    """(A x)ᵀ (W (A x)) read as Σ_j of one sum printed colsum(A ⊙ (W A x) + (W A) ⊙ (A x));
+    each term is a matrix times a column broadcast along the summed axis, Aᵀ (W A x), and
+    the sum factors as the Cookbook's (81) does."""
+    spec = REGRESSIONS / "quadratic_form_bracketed_right.yaml"
+    out = _run("derive", str(spec))
+    assert "grad(x) = Aᵀ (W + Wᵀ) A x" in out, out
+    assert "grad(z) = Dᵀ Cᵀ (A z + b) + Aᵀ C (D z + e)" in out, out
+    assert "colsum" not in out, out
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())

@@ -569,6 +569,18 @@ def reduce_as_product(m: mx.M) -> mx.M | None:
     return None
 
 
+def reduce_of_sum_as_products(m: mx.M) -> mx.M | None:
+    """``colsum(A ⊙ c + B ⊙ d)`` → ``Aᵀ c + Bᵀ d``: a row or column sum of a sum whose every
+    term is a matrix times a vector broadcast along the summed axis is the sum of the
+    matrix-vector products (the quadratic form (A x)ᵀ (W (A x)) read as Σ_j of one sum:
+    colsum(A ⊙ (W A x) + (W A) ⊙ (A x)), which then factors: Aᵀ (W + Wᵀ) A x)."""
+    if not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM or \
+            not isinstance(m.x, mx.Add) or mx.batch_of(m):
+        return None
+    out = [reduce_as_product(mx.Reduce(m.kind, t, m.shape)) for t in m.x.terms]
+    return None if any(p is None for p in out) else mx.add(*cast(list[mx.M], out))
+
+
 def collect_terms(m: mx.M) -> mx.M | None:
     """``a + a`` → ``2 a``, ``2 a − a`` → ``a``: equal terms of a sum are one term."""
     if not isinstance(m, mx.Add):
@@ -2307,7 +2319,7 @@ RULES: tuple[Rule, ...] = (
     inverse_times_matrix, of_transpose,
     collect_terms, collect_scalar_factors, batch_sums_collect, factor_operand, common_scalar, zero_operand,
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
-    ones_product, sum_as_product, reduce_as_product,
+    ones_product, sum_as_product, reduce_as_product, reduce_of_sum_as_products,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, trace_of_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
     sigmoid_of_exp, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
@@ -2322,6 +2334,7 @@ RULES: tuple[Rule, ...] = (
 # transposed pre-activation, a reduction of a broadcast product: colsum(Φ ⊙ r) is Φᵀ r, a
 # constant inside a reshape) no rule puts back, so rewriting still ends
 CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_of_turned,
+                                        reduce_of_sum_as_products,
                                         reshape_pulls_constant, pad_pulls_constant,
                                         common_signed_scalar, one_reciprocal,
                                         diagonal_of_inverse_diag})
