@@ -129,9 +129,19 @@ class Rewriter:
                 isinstance(e, Indexed) or not any(_is_root(n) for n in nodes_of(e, Pow)):
             return e
         if isinstance(e, Pow) and _is_root(e):
-            inner = self.unrooted(e.base.args[0])
-            return self._rebuilt(e, inner if e.exp == 2 else Pow(inner, e.exp / 2))
-        return self._rebuild(e, [self.unrooted(a) for a in e.args])
+            inner, k = self.unrooted(e.base.args[0]), e.exp / 2
+            # a product's factors each raised: (a b)⁻¹ is a denominator a b, not 1/(a b)
+            # written as one factor among the others
+            factors = inner.args if isinstance(inner, Mul) else (inner,)
+            raised = [f if k == 1 else Pow(f, k) for f in factors]
+            return self._rebuilt(e, Mul(*raised, evaluate=False) if len(raised) > 1
+                                 else raised[0])
+        args = [self.unrooted(a) for a in e.args]
+        if isinstance(e, Mul):  # (a product of powers made above is one of its factors)
+            args = [f for a, old in zip(args, e.args)
+                    for f in (a.args if a is not old and isinstance(a, Mul) else (a,))]
+            return self._rebuilt(e, Mul(*args, evaluate=False)) if args != list(e.args) else e
+        return self._rebuild(e, args)
 
     # -- one reading for every index -----------------------------------------------------
 
