@@ -5,19 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from einderive.cli import main
+from test_lead39_finds import _run  # (the CLI run, exit 0 asserted, its output)
 from test_printed_forms import text_failures
 
-HERE = Path(__file__).parent
-REGRESSIONS = HERE / "regressions"
-
-
-def _run(*args: str) -> str:
-    r = CliRunner().invoke(main, list(args))
-    assert r.exit_code == 0, r.output
-    return r.output
+REGRESSIONS = Path(__file__).parent / "regressions"
 
 
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
