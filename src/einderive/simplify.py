@@ -173,6 +173,11 @@ SHARING: WeakSet[Rule] = WeakSet()
 # Rules made per simplification (of its symmetric inputs) kept at an equal cost, as
 # CANONICAL's: each removes what no rule puts back
 CANONICAL_MADE: WeakSet[Rule] = WeakSet()
+# Rules made per simplification that read a forward node by the name the spec gives it, kept
+# at any cost: a spec that names the node (Y = g * C / sqrt(v + ε), C named) prints the form
+# the same computation on one line prints, where writing the node's parts out cost more
+# (issue 12).  The node is a name no rule writes out again, so rewriting still ends.
+READS_NODE: WeakSet[Rule] = WeakSet()
 
 
 def opposite_differences(m: mx.M) -> mx.M | None:
@@ -2621,6 +2626,7 @@ def make_product_reads_node(named: Named) -> Rule:
                                              mx.hadamard(_without(f.a, a), ref)), rest)
         return None
     product_reads_node.__doc__ = make_product_reads_node.__doc__
+    READS_NODE.add(product_reads_node)
     return product_reads_node
 
 
@@ -2776,7 +2782,7 @@ def _pass_here(m: mx.M, rules: Sequence[Rule], memo: _Memo | None) -> mx.M:
             if new is None or new == m:
                 continue
             sharing = rule in SHARING and not shared and cost(new) <= cost(m) + 1
-            if _smaller(new, m) or sharing or \
+            if _smaller(new, m) or sharing or rule in READS_NODE or \
                     (rule in CANONICAL or rule in CANONICAL_MADE) and cost(new) <= cost(m):
                 m, improved = mx.with_src(new, cast(Any, m).src), True
                 shared = shared or sharing
