@@ -868,10 +868,26 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
         return {form: ref for form, ref in self if isinstance(form, mx.MatMul)}
 
     @cached_property
-    def scaled_quotients(self) -> list[tuple[tuple[mx.M, mx.M, mx.Pow], mx.M]]:
-        """((v, a, d), node) of each form ``vᵀ ⊙ a ⊙ d`` (:func:`make_product_reads_node`)."""
-        return [(parts, ref) for form, ref in self
-                if (parts := _scaled_quotient(form)) is not None]
+    def scaled_quotients(self) -> list[tuple[tuple[mx.M, mx.M, mx.Pow | None], mx.M]]:
+        """((v, a, d), node) of each form ``vᵀ ⊙ a ⊙ d`` (:func:`make_product_reads_node`),
+        the nodes it multiplies written out once: ``Y = Y₁ ⊙ wᵀ`` of ``Y₁ = X ⊘ r`` is
+        ``wᵀ ⊙ X ⊘ r``, as ``Y = X / r * w`` on one line (issue 12), and is read as well
+        as ``vᵀ ⊙ a`` with ``a = Y₁`` and no divisor (d None): an adjoint reads the node
+        Y₁ where the spec names it, ``(G ⊙ Y₁) w`` for the one line's ``((G ⊙ X) w) ⊘ r``."""
+        out: list[tuple[tuple[mx.M, mx.M, mx.Pow | None], mx.M]] = []
+        for form, ref in self:
+            parts = _scaled_quotient(form)
+            if parts is None and (parts := _scaled_quotient(
+                    _factors_written_out(form, self.forms))) is not None:
+                assert isinstance(form, mx.Hadamard)
+                rows = [f for f in form.factors if isinstance(f, mx.Transpose) and
+                        f.x == parts[0]]
+                nodes = [f for f in form.factors if f not in rows]
+                if len(rows) == 1 and len(nodes) == 1 and isinstance(nodes[0], mx.Ref):
+                    out.append(((parts[0], nodes[0], None), ref))
+            if parts is not None:
+                out.append((parts, ref))
+        return out
 
     @cached_property
     def matmul_chains(self) -> dict[tuple[mx.M, ...], mx.M]:
@@ -2616,18 +2632,30 @@ def make_product_reads_node(named: Named) -> Rule:
             for (v, a, d), ref in nodes:
                 if f.b != v or a not in _flat_factors(f.a) or ref.shape != _shape(f.a):
                     continue
-                lent = mx.power(d.x, -d.exp)  # (A v) = rowsum(A ⊙ N) ⊘ d
-                rest = mx.hadamard(*m.factors[:k], *m.factors[k + 1:], lent)
-                rest = merge_roots(rest) or merge_powers(rest) or rest
-                if any(_sqrt_base(g)[0] in (d.x, _radicand(d.x)) and _sqrt_base(g)[1] > 0
-                       for g in _flat_factors(rest)):
-                    continue  # (a power of the divisor left over: nothing cancelled)
+                rest = mx.hadamard(*m.factors[:k], *m.factors[k + 1:])
+                if d is not None:
+                    lent = mx.power(d.x, -d.exp)  # (A v) = rowsum(A ⊙ N) ⊘ d
+                    rest = mx.hadamard(rest, lent)
+                    rest = merge_roots(rest) or merge_powers(rest) or rest
+                    if any(_sqrt_base(g)[0] in (d.x, _radicand(d.x)) and
+                           _sqrt_base(g)[1] > 0 for g in _flat_factors(rest)):
+                        continue  # (a power of the divisor left over: nothing cancelled)
                 return mx.hadamard(mx.reduce(ReduceKind.ROWSUM,
                                              mx.hadamard(_without(f.a, a), ref)), rest)
         return None
     product_reads_node.__doc__ = make_product_reads_node.__doc__
     READS_NODE.add(product_reads_node)
     return product_reads_node
+
+
+def _factors_written_out(form: mx.M, forms: dict[mx.M, mx.M]) -> mx.M:
+    """An elementwise product ``form`` with each factor that is a forward node whose own form
+    is an elementwise product or a power written as that form (one level), else ``form``."""
+    if not isinstance(form, mx.Hadamard):
+        return form
+    return mx.hadamard(*[forms[f] if isinstance(f, mx.Ref) and
+                         isinstance(forms.get(f), (mx.Hadamard, mx.Pow)) else f
+                         for f in form.factors])
 
 
 def _scaled_quotient(form: mx.M) -> tuple[mx.M, mx.M, mx.Pow] | None:
