@@ -2202,17 +2202,43 @@ def common_root_divisor(m: mx.M) -> mx.M | None:
     divided by once (its even powers left inside are powers of its radicand), as RMS and
     layer norm's gradients are written and as their one-line specs print them.  Only a root
     met to two powers: a divisor in general stays with its terms (:func:`_worth_pulling`)."""
+    return _common_root(m, False)
+
+
+def radicand_joins_root(m: mx.M) -> mx.M | None:
+    """``t ⊙ gᵀ ⊘ √u + G − (1/D) X ⊙ rowsum(N ⊙ t) ⊘ u`` → ``(t ⊙ gᵀ − (1/D) X ⊙ rowsum(N ⊙
+    t) ⊘ √u) ⊘ √u + G``: :func:`common_root_divisor` where one term divides by the radicand
+    ``u`` itself, (√u)^∘2 — an adjoint that read a node by name (∂L/∂ms = −(1/2) rowsum(∂L/∂Xn
+    ⊙ Xn) ⊘ u) before it met the other term.  The one-line spec takes ⊘ √u out first and
+    prints this form (issue 12, ls9); kept at one more (SHARING): √u is written twice."""
+    return _common_root(m, True)
+
+
+def _common_root(m: mx.M, radicands: bool) -> mx.M | None:
+    """:func:`common_root_divisor`; with ``radicands``, only where a power of a radicand is
+    read as an even power of its root (else only roots are read)."""
     if not isinstance(m, mx.Add):
         return None
+    roots = {_radicand(f.x): f.x for t in m.terms for f in _flat_factors(t)
+             if isinstance(f, mx.Pow) and _negative_power(f) and _radicand(f.x) is not None} \
+        if radicands else {}
     held: list[dict[mx.M, tuple[mx.M, Any]]] = []
+    squared: set[mx.M] = set()  # (the roots a radicand's power was read as)
     for t in m.terms:
-        fs = [f for f in _flat_factors(t) if _negative_power(f) and _radicand(cast(Any, f).x)
-              is not None]
-        held.append({cast(Any, f).x: (f, _exp(f)) for f in fs})
+        h: dict[mx.M, tuple[mx.M, Any]] = {}
+        for f in _flat_factors(t):
+            if not (isinstance(f, mx.Pow) and _negative_power(f)):
+                continue
+            if _radicand(f.x) is not None:
+                h[f.x] = (f, _exp(f))
+            elif f.x in roots and roots[f.x] not in h:
+                h[roots[f.x]] = (f, 2 * _exp(f))
+                squared.add(roots[f.x])
+        held.append(h)
     for base in dict.fromkeys(b for h in held for b in h):
         exps = [h[base][1] for h in held if base in h]
         top = max(exps)
-        if len(exps) < 2 or all(e == top for e in exps):
+        if len(exps) < 2 or all(e == top for e in exps) or radicands and base not in squared:
             continue
         inside: list[mx.M] = []
         out: list[mx.M | None] = []
@@ -2520,7 +2546,8 @@ def divisor_joins_sum(m: mx.M) -> mx.M | None:
     return None
 
 
-RULES = (*RULES, divisor_joins_sum)
+RULES = (*RULES, divisor_joins_sum, radicand_joins_root)
+SHARING.add(radicand_joins_root)
 
 
 # -- lead39: forward nodes met by name ----------------------------------------------------------
@@ -2633,13 +2660,22 @@ def make_product_reads_node(named: Named) -> Rule:
                 if f.b != v or a not in _flat_factors(f.a) or ref.shape != _shape(f.a):
                     continue
                 rest = mx.hadamard(*m.factors[:k], *m.factors[k + 1:])
+                if all(_negative_power(g) for g in _flat_factors(rest)):
+                    continue  # (a product alone over its divisor, ∂L/∂var = −(1/2) ((∂L/∂Y ⊙
+                    # C) g) ⊘ (√(var + ε))^∘3, stays as the textbook writes it: read as
+                    # rowsum(∂L/∂Y ⊙ Y) ⊘ (var + ε) first, the ⊘ √(var + ε) its sum with
+                    # ∂L/∂Y ⊙ gᵀ ⊘ √(var + ε) shares is no longer seen, as on one line)
                 if d is not None:
                     lent = mx.power(d.x, -d.exp)  # (A v) = rowsum(A ⊙ N) ⊘ d
                     rest = mx.hadamard(rest, lent)
                     rest = merge_roots(rest) or merge_powers(rest) or rest
-                    if any(_sqrt_base(g)[0] in (d.x, _radicand(d.x)) and
-                           _sqrt_base(g)[1] > 0 for g in _flat_factors(rest)):
-                        continue  # (a power of the divisor left over: nothing cancelled)
+                    if [g for g in _flat_factors(rest)
+                            if _sqrt_base(g)[0] in (d.x, _radicand(d.x))] != [d]:
+                        continue  # (the node's own divisor is what is left, no other power
+                        # of it: X ⊙ ((X ⊙ t) g) ⊘ (√u)^∘3 beside t ⊘ √u waits until ⊘ √u
+                        # is taken out of both, as the one-line spec has it, and reads
+                        # X ⊙ rowsum(N ⊙ t) ⊘ √u inside; taken first, ⊘ u is left, and the
+                        # √u the two terms share is not seen)
                 return mx.hadamard(mx.reduce(ReduceKind.ROWSUM,
                                              mx.hadamard(_without(f.a, a), ref)), rest)
         return None
