@@ -100,16 +100,6 @@ MADE_KNOWN.update({
     'models/fanout8:inline:b3':
         '(b6ᵀ + x xᵀ) ⊙ x vs (x ⊙ x) xᵀ + x b6ᵀ: the index form, x_i² x_j + x_i '
         'b6_j, has its common x_i taken out (factor_terms) with b3 = x ⊙ x inline',
-    'models/layernorm_keepdims:inline:var':
-        'a column broadcast left outside the common divisor on one side: … ⊘ √(…) − '
-        '(2/(B D²)) (((Y − T) g) ⊘ √(…)) 𝟏ᵀ vs (2/(B D)) (((1/D) T − (1/D) Y) g + …) '
-        '⊘ √(…)',
-    'models/layernorm_keepdims:inline:Y':
-        'with ms inline the common divisor √(ms + ε) is taken out of the sum; '
-        'with ms named it is not (… ⊘ √(…) + G − … ⊘ (√(…))^∘3)',
-    'models/layernorm_keepdims:split:Y.0':
-        'rowsum(Y ⊙ (Y − T)) ⊘ √(…) (the node Y read) vs (((X − mu) ⊙ (Y − T)) '
-        'g) ⊘ (…)',
     'models/reshape_grouped_linear:inline:z':
         'the constant 2 inside a where-temporary on one side, outside on the '
         'other; σ(g_h W_h) named as a temporary on one side',

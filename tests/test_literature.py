@@ -37,7 +37,8 @@ LITERATURE = {
     ("batchnorm", "gamma"): ("colsum(G ⊙ X̂)", ()),
     # layer norm: (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂)) / σ per row, ĝ = G ⊙ γᵀ
     ("layernorm", "X"): ("(G ⊙ gammaᵀ − (1/D) G gamma − (1/D) X̂ ⊙ ((G ⊙ X̂) gamma)) ⊘ std", ()),
-    ("rmsnorm", "X"): ("(G ⊙ wᵀ − (1/D) X ⊙ ((G ⊙ X) w) ⊘ (r ⊙ r)) ⊘ r", ()),
+    # RMS norm: (ĝ − x̂ ⊙ mean(ĝ ⊙ x̂)) / r, ĝ = G ⊙ wᵀ: x̂ ⊙ mean(G ⊙ w ⊙ x̂) in the node Y
+    ("rmsnorm", "X"): ("(G ⊙ wᵀ − (1/D) X ⊙ rowsum(G ⊙ Y) ⊘ r) ⊘ r", ()),
     ("rmsnorm", "w"): ("colsum(G ⊙ X ⊘ r)", ()),
     # a gate's derivative in the gate's name: σ'(X Wzᵀ + Hp Uzᵀ + bzᵀ) is Zg ⊙ (1 − Zg)
     ("gru_cell", "Wz"): ("(G ⊙ Zg ⊙ (1 − Zg) ⊙ (Hc − Hp))ᵀ X", ()),

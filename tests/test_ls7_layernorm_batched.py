@@ -138,10 +138,10 @@ def test_a_divisor_joins_a_sum_over_it_and_no_product_alone():
     # two quotients over 1 + S were printed apart: (1 − P) ⊘ (1 + S) + 2 P − 2 Y − P ⊘ (1 + S)
     ("more15/evidential_dirichlet_mse", "P", "(1/B) ((1 − 2 P) ⊘ (1 + S) + 2 P − 2 Y)"),
     # the row sum of ∂L/∂M joins ∂L/∂M's one divisor (was t3 ⊙ (…) − (2/D) t3 ⊙ (t1 t2ᵀ),
-    # where t3 = 1 ⊘ √(…))
+    # where t3 = 1 ⊘ √(…)); the joined sum's 2 is written once (ls8), then the whole form's
     ("more10/adaln_modulation", "X",
-     "(2 t1 ⊙ t2 − (2/D) Nx ⊙ rowsum(Nx ⊙ t1 ⊙ t2) − (2/D) t1 t2ᵀ) ⊘ √((1/D) rowsum(M ⊙ M) "
-     "+ 1e-06) + 2 (X + H W)"),
+     "2 ((t1 ⊙ t2 − (1/D) Nx ⊙ rowsum(Nx ⊙ t1 ⊙ t2) − (1/D) t1 t2ᵀ) ⊘ √((1/D) rowsum(M ⊙ M) "
+     "+ 1e-06) + X + H W)"),
 ], ids=["evidential_dirichlet_mse", "adaln_modulation"])
 def test_terms_over_one_divisor_print_as_one_quotient(run, spec, name, form):
     path = MODELS / f"{spec}.yaml"

@@ -598,10 +598,19 @@ def _largest_shared(forms: list[mx.M], worth: Callable[[mx.M], bool] | None = No
             key = unordered(node, memo)
             seen[key] = seen.get(key, 0) + 1
             first.setdefault(key, node)
-    shared = [_untransposed(first[n]) for n, k in seen.items() if k > 1]
+    # (a reciprocal 1 ⊘ x of a part x worth a name names x: read ⊘ t1, as a textbook
+    # divides by σ = √(var + ε), not t1 ⊙ … with t1 = 1 ⊘ √(…))
+    shared = [_divided(_untransposed(first[n])) for n, k in seen.items() if k > 1]
     shared = [n for n in shared if _printed_size(n) >= SHARED_MIN and n.shape != () and
               (worth is None or worth(n))]
     return max(shared, key=_printed_size, default=None)  # the first of equal sizes
+
+
+def _divided(m: mx.M) -> mx.M:
+    """``x`` for a divisor ``1 ⊘ x`` (``x^-k``) whose ``x`` is worth a name, else ``m``."""
+    if isinstance(m, mx.Pow) and m.exp < 0 and _printed_size(m.x) >= SHARED_MIN:
+        return _untransposed(m.x)
+    return m
 
 
 def _untransposed(m: mx.M) -> mx.M:

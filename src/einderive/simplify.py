@@ -28,6 +28,7 @@ from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
 from .cancel import cancelled, denominators, reflected, worth_cancelling
 from .recognize import Where, reading_forward, transpose_deep
 from .record import replace
+from .shapes import Shape
 
 Rule = Callable[[mx.M], "mx.M | None"]
 
@@ -172,6 +173,11 @@ SHARING: WeakSet[Rule] = WeakSet()
 # Rules made per simplification (of its symmetric inputs) kept at an equal cost, as
 # CANONICAL's: each removes what no rule puts back
 CANONICAL_MADE: WeakSet[Rule] = WeakSet()
+# Rules made per simplification that read a forward node by the name the spec gives it, kept
+# at any cost: a spec that names the node (Y = g * C / sqrt(v + ε), C named) prints the form
+# the same computation on one line prints, where writing the node's parts out cost more
+# (issue 12).  The node is a name no rule writes out again, so rewriting still ends.
+READS_NODE: WeakSet[Rule] = WeakSet()
 
 
 def opposite_differences(m: mx.M) -> mx.M | None:
@@ -872,6 +878,28 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
     def matmuls(self) -> dict[mx.M, mx.M]:
         """Each form that is a matrix product -> its node (:func:`make_row_sum_of_node`)."""
         return {form: ref for form, ref in self if isinstance(form, mx.MatMul)}
+
+    @cached_property
+    def scaled_quotients(self) -> list[tuple[tuple[mx.M, mx.M, mx.Pow | None], mx.M]]:
+        """((v, a, d), node) of each form ``vᵀ ⊙ a ⊙ d`` (:func:`make_product_reads_node`),
+        the nodes it multiplies written out once: ``Y = Y₁ ⊙ wᵀ`` of ``Y₁ = X ⊘ r`` is
+        ``wᵀ ⊙ X ⊘ r``, as ``Y = X / r * w`` on one line (issue 12), and is read as well
+        as ``vᵀ ⊙ a`` with ``a = Y₁`` and no divisor (d None): an adjoint reads the node
+        Y₁ where the spec names it, ``(G ⊙ Y₁) w`` for the one line's ``((G ⊙ X) w) ⊘ r``."""
+        out: list[tuple[tuple[mx.M, mx.M, mx.Pow | None], mx.M]] = []
+        for form, ref in self:
+            parts = _scaled_quotient(form)
+            if parts is None and (parts := _scaled_quotient(
+                    _factors_written_out(form, self.forms))) is not None:
+                assert isinstance(form, mx.Hadamard)
+                rows = [f for f in form.factors if isinstance(f, mx.Transpose) and
+                        f.x == parts[0]]
+                nodes = [f for f in form.factors if f not in rows]
+                if len(rows) == 1 and len(nodes) == 1 and isinstance(nodes[0], mx.Ref):
+                    out.append(((parts[0], nodes[0], None), ref))
+            if parts is not None:
+                out.append((parts, ref))
+        return out
 
     @cached_property
     def matmul_chains(self) -> dict[tuple[mx.M, ...], mx.M]:
@@ -2186,17 +2214,43 @@ def common_root_divisor(m: mx.M) -> mx.M | None:
     divided by once (its even powers left inside are powers of its radicand), as RMS and
     layer norm's gradients are written and as their one-line specs print them.  Only a root
     met to two powers: a divisor in general stays with its terms (:func:`_worth_pulling`)."""
+    return _common_root(m, False)
+
+
+def radicand_joins_root(m: mx.M) -> mx.M | None:
+    """``t ⊙ gᵀ ⊘ √u + G − (1/D) X ⊙ rowsum(N ⊙ t) ⊘ u`` → ``(t ⊙ gᵀ − (1/D) X ⊙ rowsum(N ⊙
+    t) ⊘ √u) ⊘ √u + G``: :func:`common_root_divisor` where one term divides by the radicand
+    ``u`` itself, (√u)^∘2 — an adjoint that read a node by name (∂L/∂ms = −(1/2) rowsum(∂L/∂Xn
+    ⊙ Xn) ⊘ u) before it met the other term.  The one-line spec takes ⊘ √u out first and
+    prints this form (issue 12, ls9); kept at one more (SHARING): √u is written twice."""
+    return _common_root(m, True)
+
+
+def _common_root(m: mx.M, radicands: bool) -> mx.M | None:
+    """:func:`common_root_divisor`; with ``radicands``, only where a power of a radicand is
+    read as an even power of its root (else only roots are read)."""
     if not isinstance(m, mx.Add):
         return None
+    roots = {_radicand(f.x): f.x for t in m.terms for f in _flat_factors(t)
+             if isinstance(f, mx.Pow) and _negative_power(f) and _radicand(f.x) is not None} \
+        if radicands else {}
     held: list[dict[mx.M, tuple[mx.M, Any]]] = []
+    squared: set[mx.M] = set()  # (the roots a radicand's power was read as)
     for t in m.terms:
-        fs = [f for f in _flat_factors(t) if _negative_power(f) and _radicand(cast(Any, f).x)
-              is not None]
-        held.append({cast(Any, f).x: (f, _exp(f)) for f in fs})
+        h: dict[mx.M, tuple[mx.M, Any]] = {}
+        for f in _flat_factors(t):
+            if not (isinstance(f, mx.Pow) and _negative_power(f)):
+                continue
+            if _radicand(f.x) is not None:
+                h[f.x] = (f, _exp(f))
+            elif f.x in roots and roots[f.x] not in h:
+                h[roots[f.x]] = (f, 2 * _exp(f))
+                squared.add(roots[f.x])
+        held.append(h)
     for base in dict.fromkeys(b for h in held for b in h):
         exps = [h[base][1] for h in held if base in h]
         top = max(exps)
-        if len(exps) < 2 or all(e == top for e in exps):
+        if len(exps) < 2 or all(e == top for e in exps) or radicands and base not in squared:
             continue
         inside: list[mx.M] = []
         out: list[mx.M | None] = []
@@ -2490,18 +2544,23 @@ def divisor_joins_sum(m: mx.M) -> mx.M | None:
         d = next((f for f in host.factors if _negative_power(f)), None)
         if inner is None or d is None:
             continue
-        joining = [j for j, t in enumerate(m.terms) if j != k and d in _flat_factors(t)]
+        # (a term written broadcast, c (v ⊘ s) 𝟏ᵀ, joins as the column it broadcasts: ls8)
+        over = {j: u for j, t in enumerate(m.terms) if j != k
+                for u in [t if d in _flat_factors(t) else _broadcast_term(t, host.shape)]
+                if u is not None and d in _flat_factors(u)}
+        joining = sorted(over)
         if not joining:
             continue
-        joined = mx.hadamard(mx.add(*inner.terms, *[_without(m.terms[j], d) for j in joining]),
-                             d)
+        joined = mx.hadamard(_number_out(mx.add(*inner.terms,
+                                                *[_without(over[j], d) for j in joining])), d)
         # (the sum stands where the host term stood)
         return mx.add(*[joined if j == k else t for j, t in enumerate(m.terms)
                         if j not in joining])
     return None
 
 
-RULES = (*RULES, divisor_joins_sum)
+RULES = (*RULES, divisor_joins_sum, radicand_joins_root)
+SHARING.add(radicand_joins_root)
 
 
 # -- lead39: forward nodes met by name ----------------------------------------------------------
@@ -2531,6 +2590,145 @@ def make_piece_of_node(named: Named) -> Rule:
     return piece_of_node
 
 
+# -- ls8: layer norm with keepdims statistics, its line-split pairs (issue 12) --------------------
+
+
+def _broadcast_term(t: mx.M, shape: Shape) -> mx.M | None:
+    """``c v`` when ``t`` is ``c v 𝟏ᵀ`` (a column broadcast across the columns of ``shape``)
+    or ``c 𝟏 v`` (a row down its rows), else None: in a sum of terms of the whole
+    ``shape`` the column (row) itself is broadcast, as a keepdims mean's adjoint is added
+    where mu is named (``… − (1/D) (Y − T) g) ⊘ √(…)``)."""
+    c, body = (t.coeff, t.x) if isinstance(t, mx.Scale) else (mx.ONE, t)
+    if not isinstance(body, mx.MatMul) or len(shape) != 2 or mx.batch_of(t):
+        return None
+    if isinstance(body.b, mx.Ones) and _shape(body.a) == (shape[0], 1):
+        part = body.a
+    elif isinstance(body.a, mx.Ones) and _shape(body.b) == (1, shape[1]):
+        part = body.b
+    else:
+        return None
+    return mx.scale(c, part)
+
+
+def _number_out(m: mx.M) -> mx.M:
+    """``(2/(B D)) a − (2/(B D²)) b`` → ``(2/(B D)) (a − (1/D) b)``: the number of a sum's
+    term that leaves every term's number ±1 or ±1 over dims (1/D, not D, nor 3/2: 2 a + 3 b
+    stays) is written once in front, as the index form's sum is factored where the sum is
+    built whole; else ``m``."""
+    if not isinstance(m, mx.Add):
+        return m
+    coeffs = [t.coeff.value if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const)
+              else sympy.S.One for t in m.terms]
+
+    def over_dims(r: Any) -> bool:
+        num, den = sympy.fraction(sympy.cancel(r))
+        return num in (1, -1) and (den == 1 or bool(den.free_symbols))
+    for c in dict.fromkeys(-k if k.could_extract_minus_sign() else k for k in coeffs):
+        if c != 1 and all(over_dims(k / c) for k in coeffs):
+            inv = mx.Const(1 / c)
+            return mx.scale(mx.Const(c), mx.add(*[mx.scale(inv, t) for t in m.terms]))
+    return m
+
+
+def reduce_as_product_of_many(m: mx.M) -> mx.M | None:
+    """``rowsum(A ⊙ B ⊙ gᵀ)`` → ``(A ⊙ B) g`` for a vector g read by name (a layer norm's
+    gain): as :func:`reduce_as_product`, with more than one factor beside it.  With the node
+    ``Y = gᵀ ⊙ (X − mu) ⊘ √(…)`` written out, the keepdims layer norm's rowsum(Y ⊙ (Y − T))
+    ⊘ √(…) is rowsum((Y − T) ⊙ (X − mu) ⊙ gᵀ) ⊘ (…), what it prints with Y inline as
+    ((Y − T) ⊙ (X − mu)) g ⊘ (…).  Not a column sum, whose product would transpose the
+    whole product ((A ⊙ B)ᵀ c), nor a row that is computed (a slice, a sum: their products
+    read no better)."""
+    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.ROWSUM and
+            isinstance(m.x, mx.Hadamard) and len(m.x.factors) > 2 and len(m.x.shape) == 2) \
+            or mx.batch_of(m):
+        return None
+    x = m.x
+    vs = [f for f in x.factors if f.shape == (1, x.shape[1]) and f.shape != x.shape]
+    rest = [f for f in x.factors if f not in vs]
+    if len(vs) != 1 or not (isinstance(vs[0], mx.Transpose) and isinstance(vs[0].x, mx.Ref)) \
+            or mx.broadcast_shape([f.shape for f in rest]) != x.shape:
+        return None
+    return mx.matmul(mx.hadamard(*rest), vs[0].x)
+
+
+def make_product_reads_node(named: Named) -> Rule:
+    """``((A ⊙ a) v) ⊙ F ⊘ u`` → ``rowsum(A ⊙ N) ⊙ F ⊘ √u`` where ``N = vᵀ ⊙ a ⊘ √u`` is a
+    forward node of ``named``: a product with the node's row factor ``v``, taken over a factor
+    ``a`` of the node's numerator, is the row sum of the node times the rest, once the node's
+    divisor (a column) is lent from the divisor beside it.  The keepdims layer norm with
+    ``Y = g * (X - mu) / sqrt(var + ε)`` on one line printed ``(((X − mu) ⊙ (Y − T)) g) ⊙
+    (X − mu) ⊘ (var + ε)`` where its line split at ``g * (X - mu)`` prints ``rowsum(Y ⊙
+    (Y − T)) ⊙ (X − mu) ⊘ √(var + ε)``, the textbook's X̂ ⊙ mean(∂L/∂X̂ ⊙ X̂).  Only where the
+    lent divisor cancels (no power of it is left over the whole)."""
+    nodes = _forward_forms(named).scaled_quotients
+
+    def product_reads_node(m: mx.M) -> mx.M | None:
+        if not nodes or not isinstance(m, mx.Hadamard) or len(m.shape) != 2 or \
+                mx.batch_of(m):
+            return None
+        for k, f in enumerate(m.factors):
+            if not (isinstance(f, mx.MatMul) and _shape(f.b)[1:] == (1,)):
+                continue
+            for (v, a, d), ref in nodes:
+                if f.b != v or a not in _flat_factors(f.a) or ref.shape != _shape(f.a):
+                    continue
+                rest = mx.hadamard(*m.factors[:k], *m.factors[k + 1:])
+                if all(_negative_power(g) for g in _flat_factors(rest)):
+                    continue  # (a product alone over its divisor, ∂L/∂var = −(1/2) ((∂L/∂Y ⊙
+                    # C) g) ⊘ (√(var + ε))^∘3, stays as the textbook writes it: read as
+                    # rowsum(∂L/∂Y ⊙ Y) ⊘ (var + ε) first, the ⊘ √(var + ε) its sum with
+                    # ∂L/∂Y ⊙ gᵀ ⊘ √(var + ε) shares is no longer seen, as on one line)
+                if d is not None:
+                    lent = mx.power(d.x, -d.exp)  # (A v) = rowsum(A ⊙ N) ⊘ d
+                    rest = mx.hadamard(rest, lent)
+                    rest = merge_roots(rest) or merge_powers(rest) or rest
+                    if [g for g in _flat_factors(rest)
+                            if _sqrt_base(g)[0] in (d.x, _radicand(d.x))] != [d]:
+                        continue  # (the node's own divisor is what is left, no other power
+                        # of it: X ⊙ ((X ⊙ t) g) ⊘ (√u)^∘3 beside t ⊘ √u waits until ⊘ √u
+                        # is taken out of both, as the one-line spec has it, and reads
+                        # X ⊙ rowsum(N ⊙ t) ⊘ √u inside; taken first, ⊘ u is left, and the
+                        # √u the two terms share is not seen)
+                return mx.hadamard(mx.reduce(ReduceKind.ROWSUM,
+                                             mx.hadamard(_without(f.a, a), ref)), rest)
+        return None
+    product_reads_node.__doc__ = make_product_reads_node.__doc__
+    READS_NODE.add(product_reads_node)
+    return product_reads_node
+
+
+def _factors_written_out(form: mx.M, forms: dict[mx.M, mx.M]) -> mx.M:
+    """An elementwise product ``form`` with each factor that is a forward node whose own form
+    is an elementwise product or a power written as that form (one level), else ``form``."""
+    if not isinstance(form, mx.Hadamard):
+        return form
+    return mx.hadamard(*[forms[f] if isinstance(f, mx.Ref) and
+                         isinstance(forms.get(f), (mx.Hadamard, mx.Pow)) else f
+                         for f in form.factors])
+
+
+def _scaled_quotient(form: mx.M) -> tuple[mx.M, mx.M, mx.Pow] | None:
+    """``(v, a, d)`` for a form ``vᵀ ⊙ a ⊙ d`` of a row ``vᵀ``, a matrix ``a`` of the form's
+    shape and a column divisor ``d`` (a negative power), else None."""
+    if not (isinstance(form, mx.Hadamard) and len(form.factors) == 3 and
+            len(form.shape) == 2) or mx.batch_of(form):
+        return None
+    rows = [f for f in form.factors if isinstance(f, mx.Transpose) and
+            _shape(f) == (1, form.shape[1]) and _shape(f.x) == (form.shape[1], 1)]
+    whole = [f for f in form.factors if _shape(f) == form.shape]
+    divs = [f for f in form.factors if isinstance(f, mx.Pow) and _negative_power(f) and
+            _shape(f) == (form.shape[0], 1)]
+    if not (len(rows) == len(whole) == len(divs) == 1) or 1 in form.shape:
+        return None
+    row, div = rows[0], divs[0]
+    assert isinstance(row, mx.Transpose) and isinstance(div, mx.Pow)
+    return row.x, whole[0], div
+
+
+RULES = (*RULES, reduce_as_product_of_many)
+CANONICAL = CANONICAL | {reduce_as_product_of_many}
+
+
 def simplify(m: mx.M, wheres: Sequence[Where] = (),
              symmetric: frozenset[str] = frozenset(), named: Named = ()) -> mx.M:
     """``m`` rewritten by :data:`RULES` (the cancelling rule for ``wheres``, ``Aᵀ = A`` for
@@ -2541,7 +2739,7 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_one_way(named),
             make_reduce_of_product(symmetric), make_cancel(wheres),
             make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
-            make_sums_to_one(named), make_piece_of_node(named))
+            make_sums_to_one(named), make_piece_of_node(named), make_product_reads_node(named))
     rules = (*base, make_distribute(base, named), make_pull_ahead(base))
     # a common factor is pulled out last, once nothing else shortens the form: pulled
     # early, ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of P = e ⊘ n
@@ -2661,7 +2859,7 @@ def _pass_here(m: mx.M, rules: Sequence[Rule], memo: _Memo | None) -> mx.M:
             if new is None or new == m:
                 continue
             sharing = rule in SHARING and not shared and cost(new) <= cost(m) + 1
-            if _smaller(new, m) or sharing or \
+            if _smaller(new, m) or sharing or rule in READS_NODE or \
                     (rule in CANONICAL or rule in CANONICAL_MADE) and cost(new) <= cost(m):
                 m, improved = mx.with_src(new, cast(Any, m).src), True
                 shared = shared or sharing
