@@ -84,3 +84,18 @@ def test_a_column_sum_of_a_sum_of_broadcast_products_is_matrix_vector_products()
     assert "colsum" not in out, out
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())
+
+
+def test_a_loss_not_finite_beside_positive_inputs_does_not_ask_for_positive_inputs(tmp_path):
+    """log(x - 10) of a positive x: the hint asked to declare x positive, as it already is
+    (models hunt); it says an intermediate leaves the function's domain."""
+    from click.testing import CliRunner
+
+    from einderive.cli import main
+    spec = tmp_path / "nf.yaml"
+    spec.write_text("dims: {N: 3}\ninputs:\n  x: {shape: [N], positive: true}\nforward:\n"
+                    "  - L = sum(log(x - 10))\nloss: L\n")
+    r = CliRunner().invoke(main, ["verify", str(spec)])
+    flat = " ".join(r.output.split())
+    assert r.exit_code == 1 and "every input is drawn positive already" in flat, r.output
+    assert "declare it as" not in flat
