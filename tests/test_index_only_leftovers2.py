@@ -115,11 +115,11 @@ def test_a_per_channel_weight_times_a_slice_is_numpys_broadcast():
 def test_a_max_over_a_middle_axis_is_placed_at_its_axes():
     d = _derive("models/more9/concat_max_avg_pool.yaml")
     # (both pieces of F's concatenation read ∂L/∂F by name, session 31; the first had it
-    # written out, (1/(B T)) (softmax(F W) − onehot(lab)) slice(W, 0:D)ᵀ)
+    # written out, (1/(B T)) (softmax(F W) − onehot(lab)) slice(W, 0:D)ᵀ; since stop 40,
+    # when a window of each element's column reads per element, the max's term comes first)
     assert forms(d, "Hs")[1] == (
-        "(1/T) reshape(slice(∂L/∂F, :, 0:D), [B, 1, D]) + "
         "𝟙[Hs = reshape(max(Hs, axis=1), [B, 1, D])] ⊙ reshape(slice(∂L/∂F, :, D:2 D), "
-        "[B, 1, D])")
+        "[B, 1, D]) + (1/T) reshape(slice(∂L/∂F, :, 0:D), [B, 1, D])")
     _no_index_only(d)
     _verified(d)
     _verified(d, {"B": 2, "T": 3, "D": 5, "K": 7}, seed=2)

@@ -113,14 +113,17 @@ def test_a_trace_and_a_diagonal_print_as_tr_and_diagonal(run):
 
 def test_the_inverse_of_an_spd_matrix_is_symmetric(run):
     """S⁻ᵀ of an spd S is S⁻¹, (S⁻¹)⁻¹ is S, S⁻¹ S is 𝐈 and a node P = S⁻¹ is symmetric
-    (Pᵀ is P), in every matrix form; the index forms keep the line as written."""
+    (Pᵀ is P), in every gradient; the forward lines keep the transpose they write (inv(S.T)
+    is S⁻ᵀ there: the gradient in S's entries taken one by one is the one of that line),
+    and the gradients read it as P."""
     out = run("derive", ROOT / "tests/regressions/spd_inverse.yaml").output
     matrix_forms = [line for line in out.splitlines() if "_i" not in line]
-    assert "  y     = (P + S⁻¹ + S) x" in matrix_forms
-    assert "  grad(S) = −P ∂L/∂P P − S⁻¹ x (∂L/∂y)ᵀ S⁻¹ + ∂L/∂y xᵀ" in matrix_forms
-    # its terms in the index form's order (S_ij where ((S⁻¹)⁻¹)_ij was)
-    assert "  grad(x) = (S + P + S⁻¹) ∂L/∂y + 2 P x" in matrix_forms
-    assert not any("⁻ᵀ" in line or "(S⁻¹)⁻¹" in line or "Pᵀ" in line for line in matrix_forms)
+    assert "  y     = (S + P + S⁻ᵀ) x" in matrix_forms
+    assert "  grad(S) = −P (∂L/∂P + x (∂L/∂y)ᵀ) P + ∂L/∂y xᵀ" in matrix_forms
+    assert "  grad(x) = (S + 2 P) ∂L/∂y + 2 P x" in matrix_forms
+    backward = matrix_forms[matrix_forms.index("Backward"):]
+    assert not any("⁻ᵀ" in line or "Pᵀ" in line for line in backward)
+    assert not any("(S⁻¹)⁻¹" in line for line in matrix_forms)
     assert "(S)⁻¹" not in out
 
 
