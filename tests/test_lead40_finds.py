@@ -97,5 +97,20 @@ def test_a_loss_not_finite_beside_positive_inputs_does_not_ask_for_positive_inpu
                     "  - L = sum(log(x - 10))\nloss: L\n")
     r = CliRunner().invoke(main, ["verify", str(spec)])
     flat = " ".join(r.output.split())
-    assert r.exit_code == 1 and "every input is drawn positive already" in flat, r.output
+    assert r.exit_code == 1 and "every input is drawn as declared" in flat, r.output
     assert "declare it as" not in flat
+
+
+def test_a_window_of_a_column_in_a_forward_line_names_no_temporary(tmp_path):
+    """The per-element temporary of a column's window (t1_b 𝟏ᵀ) is an adjoint's: a forward
+    line Y = einsum('bct,bc->bct', X, V[:, C:CC]) read the window that way and its form
+    named t1, which no forward form defines (internal error, KeyError 't1'; review find).
+    It prints as before, each element's window a slice."""
+    spec = tmp_path / "w.yaml"
+    spec.write_text("dims: {B: 2, C: 2, T: 3, CC: C + C}\ninputs:\n  X: [B, C, T]\n"
+                    "  V: [B, CC]\nforward:\n"
+                    "  - Y = einsum('bct,bc->bct', X, V[:, C:CC])\n  - L = sum(Y ** 2)\n"
+                    "loss: L\n")
+    out = _run("derive", str(spec))
+    assert "t1" not in out.split("Backward")[0], out
+    _run("verify", str(spec))

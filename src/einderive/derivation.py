@@ -237,7 +237,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     inputs = symmetric_inputs(graph.spec)
     # the forward forms as their lines write them, no symmetric input's transpose dropped:
     # a gradient is the one in the entries taken one by one of what the line writes, so
-    # trace(S @ A) prints sum(Aᵀ ⊙ S) beside grad(S) = Aᵀ, not sum(A ⊙ S), whose entrywise
+    # trace(S @ A) prints sum(A ⊙ Sᵀ) beside grad(S) = Aᵀ, not sum(A ⊙ S), whose entrywise
     # gradient is A; then the inputs and the forward nodes equal to their transpose
     symmetric: frozenset[str] = frozenset()
 

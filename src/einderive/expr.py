@@ -359,11 +359,12 @@ def _norm_hint(node: ast.Call) -> str:
     if node.func.id != "norm" or len(orders) != 1 or len(node.args) > 2:
         return ""
     order = orders[0]
+    constant = isinstance(order, ast.Constant)
     value = order.value if isinstance(order, ast.Constant) else None
     x = ast.unparse(node.args[0]) if node.args else "x"
-    if value == 1:
+    if constant and value == 1:
         return f"write sum(abs({x})) for the 1-norm of a vector; norm({x}) is its 2-norm"
-    if value in ("fro", 2, None):
+    if constant and value in ("fro", 2, None):
         return f"write norm({x}): the 2-norm of a vector, the Frobenius norm of a matrix " \
             "(NumPy's ord=2 of a matrix, its largest singular value, is not a spec function)"
     return f"norm({x}) is the 2-norm of a vector and the Frobenius norm of a matrix; " \

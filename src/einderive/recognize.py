@@ -1614,8 +1614,9 @@ class _Reader:
         lead = tuple(range(nb))
         along = _shifted_batch(tuple(e.indices), self.batch)
         # (a column of each element, ∂L/∂Cc_{b, j + C} of Cc: [B, CC], only as a temporary:
-        # t1_b of t1 = slice(∂L/∂Cc, :, C:2 C), as a matrix's window is inside a sum)
-        rank = 2 if len(shape) == nb + 2 else 1
+        # t1_b of t1 = slice(∂L/∂Cc, :, C:2 C), as a matrix's window is inside a sum; never
+        # in a forward form, which names no temporary)
+        rank = 2 if len(shape) == nb + 2 or _FORWARD.get() else 1
         if element_at(tuple(e.indices), self.batch) != lead and not along or \
                 ref.kind == RefKind.ANON or len(shape) != nb + rank or \
                 any(d == 1 for d in shape[nb:]):

@@ -243,9 +243,10 @@ def _not_finite_hint(graph: Graph) -> str:
                 f"or a negative determinant at random inputs: apply it to an input, or to "
                 f"one declared 'S: {{shape: [N, N], spd: true}}'")
     if all(t.positive or t.spd or t.integer is not None for t in graph.tensors if t.is_input):
-        return ("every input is drawn positive already: an intermediate leaves its function's "
-                "domain (a log or sqrt of a difference, a division by a norm that is zero, "
-                "as relu's zero rows make it); keep the spec inside it")
+        return ("every input is drawn as declared (positive, spd or indices) already: an "
+                "intermediate leaves its function's domain (a log or sqrt of a difference, a "
+                "division by a norm that is zero, as relu's zero rows make it); keep the spec "
+                "inside it")
     return "an input may need to be positive: declare it as 'x: {shape: [N], positive: true}'"
 
 
