@@ -35,6 +35,7 @@ import pytest
 import sympy
 
 from line_split_made import made_pairs
+from test_ls7_layernorm_batched import _closed  # (the closed form after ∂L/∂name's chain)
 
 SPEC = Path(__file__).resolve().parent / "models" / "layernorm_keepdims.yaml"
 ROOT = "√(var + 1e-05)"
@@ -45,15 +46,6 @@ DX = (f"(2/(B D)) (gᵀ ⊙ (Y − T) − (1/D) rowsum(Y ⊙ (Y − T)) ⊙ (X �
 def _made(name: str, side: str) -> str:
     pair = next(p for p in made_pairs(SPEC) if p.name == f"models/layernorm_keepdims:{name}")
     return pair.spec(side)
-
-
-def _closed(flat: str, name: str) -> str:
-    """The closed form printed for ∂L/∂name (the line after its chain form)."""
-    head = f"∂L/∂{name} = "
-    at = flat.index(head, flat.index("Backward"))
-    rest = flat[at + len(head):]
-    chain_end = rest.index(" = ")
-    return rest[chain_end + 3:].split(" ∂L/∂")[0].strip()
 
 
 def _cases():
