@@ -1081,7 +1081,7 @@ def test_a_coefficient_of_roots_needs_no_brackets():
 
 
 @pytest.mark.parametrize("spec,shown,gone", [
-    ("inverse_of_transpose_cancels", ["∂L/∂X     = −Yᵀ ∂L/∂Y Yᵀ", "sum(X ⊙ X⁻ᵀ)",
+    ("inverse_of_transpose_cancels", ["∂L/∂X     = −Yᵀ ∂L/∂Y Yᵀ", "tr(X X⁻¹)",
                                        "L     = X_ii′ (X⁻ᵀ)_ii′"], ["(Xᵀ)⁻¹"]),
     ("norm_of_abs_product", ["(1/‖X W‖_F)·Xᵀ X W"], ["sign(X W)", "‖|X W|‖"]),
     ("where_beside_its_indicator", ["grad(x) = 2 where(a > b, x, 0)"], ["𝟙[a > b] ⊙"]),

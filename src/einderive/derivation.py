@@ -32,7 +32,7 @@ from .recognize import (
     node_ref,
     orientations,
     positions,
-    reading_forward,
+    reading_key,
     recognize,
 )
 from .record import Record, field, replace
@@ -251,7 +251,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         if any(a is not b for a, b in zip(formed_with, (named, oriented, symmetric))):
             formed.clear()
             formed_with[:] = [named, oriented, symmetric]
-        key = (expr, tidx, shape, reading_forward())  # (a forward form names no temporary)
+        key = (expr, tidx, shape, reading_key())  # (a forward form names no temporary)
         hit = formed.get(key)
         if hit is None:
             hit = formed[key] = forms.form(
@@ -265,8 +265,10 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         expr, tidx = idx.definitions[t.name]
         return form(expr, tidx, t.shape)
 
-    with forward_reading():  # (no temporary in a forward form)
-        forward = tuple((t, defined(t)) for t in graph.nodes if t.kind == "node")
+    def defined_forward(t: Tensor) -> Form:
+        with forward_reading(graph.writes(t, "trace")):  # (no temporary in a forward form)
+            return defined(t)
+    forward = tuple((t, defined_forward(t)) for t in graph.nodes if t.kind == "node")
     oriented, nodes = _readings(forward, anon, inputs)
     symmetric = inputs | nodes
     named = _named(forward, symmetric)

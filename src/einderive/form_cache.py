@@ -35,7 +35,7 @@ from sympy.core.basic import Basic
 
 from . import matrix as mx
 from .record import Record, _set
-from .recognize import positions, reading_forward
+from .recognize import positions, reading_key
 from .reuse import _quotient
 from .simplify import _difference
 from .template import _REBUILT, Within, _rebuild
@@ -132,7 +132,7 @@ class FormCache:
         # a forward reading names no temporary (recognize.forward_reading): its form is
         # another than a backward reading's of the same index form
         key = (skel, tuple(rank[n] for n in local_names), shape, letters, rest,
-               reading_forward())
+               reading_key())
         return key, ordered
 
     def _around(self, read: frozenset[str], named: Any, oriented: frozenset[Any],

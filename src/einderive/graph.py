@@ -98,6 +98,15 @@ class Graph(Record, slots=False):  # caches its index in __dict__
             walk(t.expr)
         return tuple(seen)
 
+    def writes(self, t: Tensor, op: str) -> bool:
+        """Whether the line of node ``t`` writes ``op`` (in its anonymous parts too)."""
+        def walk(e: FExpr) -> bool:
+            if e.op == PseudoOp.REF:
+                part = self._index.get(e.param("name"))
+                return part is not None and part.kind == "anon" and self.writes(part, op)
+            return e.op == op or any(walk(a) for a in e.args if isinstance(a, FExpr))
+        return t.expr is not None and walk(t.expr)
+
 
 def check_slices(graph: Graph, sizes: Mapping[str, int]) -> None:
     """Every slice fits its axis at ``sizes`` (``--dims``): the spec's sizes were checked as

@@ -554,14 +554,16 @@ def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
 _PERMUTING: ContextVar[bool] = ContextVar("permuting", default=False)
 # reading the forward pass's forms: no temporary (t1 = …) stands in them, for their forms are
 # named nodes' (the where-clauses belong to a backward line, and no tensor is named t1)
-_FORWARD: ContextVar[bool] = ContextVar("forward", default=False)
+# (and whether the line read writes a trace: its sums of A ⊙ Bᵀ read as tr(A B))
+_FORWARD: ContextVar[tuple[bool, bool]] = ContextVar("forward", default=(False, False))
 
 
 @contextmanager
-def forward_reading() -> Iterator[None]:
+def forward_reading(traces: bool = False) -> Iterator[None]:
     """Within it, :func:`recognize` reads forward forms: no sum over the batch names a
-    temporary (reshape(X, [B, T, D]) read per element stays an einsum there)."""
-    token = _FORWARD.set(True)
+    temporary (reshape(X, [B, T, D]) read per element stays an einsum there); with
+    ``traces``, of a line that writes a trace (:func:`reading_traces`)."""
+    token = _FORWARD.set((True, traces))
     try:
         yield
     finally:
@@ -569,8 +571,18 @@ def forward_reading() -> Iterator[None]:
 
 
 def reading_forward() -> bool:
-    """Whether :func:`recognize` reads forward forms now (:func:`forward_reading`): a
-    reading's result depends on it, so a cache of readings keys on it."""
+    """Whether :func:`recognize` reads forward forms now (:func:`forward_reading`)."""
+    return _FORWARD.get()[0]
+
+
+def reading_traces() -> bool:
+    """Whether the forward line read now writes a trace (``forward_reading(traces=True)``)."""
+    return _FORWARD.get()[1]
+
+
+def reading_key() -> tuple[bool, bool]:
+    """What a reading's result depends on of how it is read (:func:`forward_reading`): a
+    cache of readings keys on it."""
     return _FORWARD.get()
 
 

@@ -26,7 +26,7 @@ from . import matrix as mx
 from .kinds import ReduceKind, RefKind
 from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
 from .cancel import cancelled, denominators, reflected, worth_cancelling
-from .recognize import Where, reading_forward, transpose_deep
+from .recognize import Where, reading_forward, reading_traces, transpose_deep
 from .record import replace
 from .shapes import Shape
 
@@ -358,15 +358,19 @@ def absorb_sign(m: mx.M) -> mx.M | None:
 
 def reduce_of_sum(m: mx.M) -> mx.M | None:
     """``rowsum(A + B)`` → ``rowsum(A) + rowsum(B)``, kept when the parts then simplify."""
-    if isinstance(m, mx.Reduce) and isinstance(m.x, mx.Add):
-        # each part on its own: simplified whole, merge_reductions would put it back; a part
-        # that broadcasts (a scalar beside a vector) summed at the sum's shape (M x0, not x0)
-        shape = _shape(m.x)
-        parts = [t if _shape(t) == shape else mx.broadcast_to(t, shape) for t in m.x.terms]
-        if any(_shape(t) != shape for t in parts):
-            return None
-        return mx.add(*[simplify(_reduce(m.kind, t)) for t in parts])
-    return None
+    # each part on its own: simplified whole, merge_reductions would put it back
+    parts = _parts_at_shape(m)
+    return None if parts is None else mx.add(*[simplify(_reduce(m.kind, t)) for t in parts])
+
+
+def _parts_at_shape(m: mx.M) -> list[mx.M] | None:
+    """The terms of a reduced sum, each at the sum's shape: a part that broadcasts (a scalar
+    beside a vector) is summed at that shape (M x0, not x0); None where one cannot be."""
+    if not isinstance(m, mx.Reduce) or not isinstance(m.x, mx.Add):
+        return None
+    shape = _shape(m.x)
+    parts = [t if _shape(t) == shape else mx.broadcast_to(t, shape) for t in m.x.terms]
+    return None if any(_shape(t) != shape for t in parts) else parts
 
 
 def merge_reductions(m: mx.M) -> mx.M | None:
@@ -580,11 +584,19 @@ def reduce_of_sum_as_products(m: mx.M) -> mx.M | None:
     term is a matrix times a vector broadcast along the summed axis is the sum of the
     matrix-vector products (the quadratic form (A x)ᵀ (W (A x)) read as Σ_j of one sum:
     colsum(A ⊙ (W A x) + (W A) ⊙ (A x)), which then factors: Aᵀ (W + Wᵀ) A x)."""
-    if not isinstance(m, mx.Reduce) or m.kind == ReduceKind.SUM or \
-            not isinstance(m.x, mx.Add) or mx.batch_of(m):
+    parts = _parts_at_shape(m)
+    if parts is None or cast(mx.Reduce, m).kind == ReduceKind.SUM or mx.batch_of(m):
         return None
-    out = [reduce_as_product(mx.Reduce(m.kind, t, m.shape)) for t in m.x.terms]
+    out = [_scaled(reduce_as_product, _reduce(cast(mx.Reduce, m).kind, t)) for t in parts]
     return None if any(p is None for p in out) else mx.add(*cast(list[mx.M], out))
+
+
+def _scaled(rule: Callable[[mx.M], mx.M | None], t: mx.M) -> mx.M | None:
+    """A rule applied under a term's scalar coefficient: −colsum(B ⊙ d) is −Bᵀ d."""
+    if isinstance(t, mx.Scale):
+        inner = _scaled(rule, t.x)
+        return None if inner is None else mx.scale(t.coeff, inner)
+    return rule(t)
 
 
 def collect_terms(m: mx.M) -> mx.M | None:
@@ -1648,12 +1660,11 @@ def trace_of_product(m: mx.M) -> mx.M | None:
         return None
     x = m.x
     if not (isinstance(x, mx.Hadamard) and len(x.factors) == 2 and len(x.shape) == 2
-            and x.shape[0] == x.shape[1] != 1
-            and all(f.shape == x.shape for f in x.factors)):
+            and 1 not in x.shape and all(f.shape == x.shape for f in x.factors)):
         return None
     a, b = x.factors[0], mx.transpose(x.factors[1])
     pair = sorted((a, b), key=lambda f: (_direction(f), -cost(f), _key(f)))
-    return mx.reduce(ReduceKind.SUM, mx.Diagonal(mx.matmul(*pair), (x.shape[0], 1)))
+    return mx.reduce(ReduceKind.SUM, mx.Diagonal(mx.matmul(*pair), (_shape(pair[0])[0], 1)))
 
 
 def _direction(m: mx.M) -> bool:
@@ -2755,6 +2766,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     canonical = _canonical(m)
     if canonical != m:  # two traces now written alike may collect: 2 d·tr(X⁻¹ Ẋ) − e·tr(X⁻¹ Ẋ)
         m = _fixed_point(canonical, factored, memo)
+    if reading_forward():
+        m = _as_written(m)
     m = _number_last(m)
     top = absorb_sign(m)
     if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)):
@@ -2813,6 +2826,50 @@ def _canonical(m: mx.M) -> mx.M:
     new = trace_of_product(m)
     return mx.with_src(new, cast(Any, m).src) if new is not None and \
         cost(new) <= cost(m) and _tangent(new) else m
+
+
+def _as_written(m: mx.M) -> mx.M:
+    """A forward line's form with every ``sum(A ⊙ Bᵀ)`` its trace where the line writes a
+    trace (``trace(A @ X)`` reads tr(A X), not sum(A ⊙ Xᵀ); ``sum(A * X.T)`` stays), rotated
+    by :func:`_trace_from_a_name`, and each product that is one number the way round with
+    fewer transposes (:func:`_turned_scalar`).  Done last, with no rule after it: what the
+    line writes, not what it simplifies to (tr(X X⁻¹) would cancel)."""
+    m = rebuild(m, [_as_written(c) for c in m.children()])
+    new = trace_of_product(m) if reading_traces() else None
+    new = new if new is not None and cost(new) <= cost(m) else m
+    new = _trace_from_a_name(new) or _turned_scalar(new) or new
+    return m if new is m else mx.with_src(new, cast(Any, m).src)
+
+
+def _turned_scalar(m: mx.M) -> mx.M | None:
+    """A forward line's product that is one number written the way round with fewer
+    transposes: aᵀ X⁻¹ b of a @ solve(X, b), not bᵀ X⁻ᵀ a (the one number's transpose is
+    itself)."""
+    if not (isinstance(m, mx.MatMul) and m.is_scalar) or mx.batch_of(m):
+        return None
+    turned = transpose_deep(m)
+    return turned if _transposes(turned) < _transposes(m) else None
+
+
+def _transposes(m: mx.M) -> int:
+    return sum(1 for n in mx.walk(m) if isinstance(n, mx.Transpose))
+
+
+def _trace_from_a_name(m: mx.M) -> mx.M | None:
+    """A forward line's trace of a product rotated to start at the first plain name in the
+    alphabet (tr(A X B), not tr(X B A), of trace(A @ X @ B)): the line reads as written, as
+    far as an index form still tells (its sum has no first factor)."""
+    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM and
+            isinstance(m.x, mx.Diagonal)):
+        return None
+    chain = _chain(m.x.x)
+    if len(chain) < 2:
+        return None
+    turns = [chain[k:] + chain[:k] for k in range(len(chain))]
+    best = min(turns, key=lambda c: (not isinstance(c[0], mx.Ref), getattr(c[0], "name", ""),
+                                     [_key(f) for f in c]))
+    prod = _product(best)
+    return mx.reduce(ReduceKind.SUM, mx.Diagonal(prod, (_shape(prod)[0], 1)))
 
 
 def _tangent(m: mx.M) -> bool:

@@ -171,17 +171,14 @@ def _gradient_eq(g: GradientRow) -> str:
 
 def fit(rows: list[str], linewidth: float | None, env: str = "aligned",
         left: float | None = None) -> list[str]:
-    """``rows`` broken so that their display fits ``linewidth`` (None: as they are).
-
-    An ``aligned`` of one row is ``MIN_ALIGN_SEP`` wider than its cells (amsmath keeps
-    the \\minalignsep that it takes back after every other row), so a row left alone
-    is fitted again with that slack."""
+    """``rows`` broken so that their display fits ``linewidth`` (None: as they are); a row
+    left alone is fitted again with the slack of :func:`_one_row_slack`."""
     if linewidth is None or not rows:
         return rows
     try:
         out = fit_rows(rows, linewidth, left=left)
-        if env in ("aligned", "per-node") and len(out) == 1:
-            out = fit_rows(rows, linewidth, slack=MIN_ALIGN_SEP)
+        if _one_row_slack(out, env):
+            out = fit_rows(rows, linewidth, slack=_one_row_slack(out, env))
     except ValueError:   # LaTeX that texwidth cannot measure: correct rows, maybe too wide
         return rows
     return out
@@ -210,11 +207,18 @@ def environment(rows: list[str], env: str = "aligned") -> str:
 
 def _overflows(rows: list[str], linewidth: float, env: str) -> bool:
     """Whether ``rows`` fitted together (``fit``) leave a row wider than the line."""
-    slack = MIN_ALIGN_SEP if env in ("aligned", "per-node") and len(rows) == 1 else 0.0
     try:
-        return overflows(fit(rows, linewidth, env), linewidth, slack)
+        fitted = fit(rows, linewidth, env)
+        return overflows(fitted, linewidth, _one_row_slack(fitted, env))
     except ValueError:  # LaTeX that texwidth cannot measure: rows as they are
         return False
+
+
+def _one_row_slack(rows: list[str], env: str) -> float:
+    """What a display of ``rows`` takes beyond its cells: an ``aligned`` of one row is
+    ``MIN_ALIGN_SEP`` wider (amsmath keeps the \\minalignsep it takes back after every
+    other row); nothing otherwise."""
+    return MIN_ALIGN_SEP if env in ("aligned", "per-node") and len(rows) == 1 else 0.0
 
 
 def _aligned_runs(groups: list[list[str]], env: str,
