@@ -61,12 +61,12 @@ def test_a_square_root_squared_is_its_argument_in_an_index_form():
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 def test_a_forward_form_keeps_the_transpose_of_a_symmetric_input():
     """The gradient in a symmetric input's entries taken one by one is the one of what its
-    line writes: trace(S @ A) gives Aᵀ, trace(A @ S.T) gives A.  The forward forms dropped
+    line writes: trace(S @ A) (tr(A S)) gives Aᵀ, trace(A @ S.T) gives A.  The forward forms dropped
     Sᵀ as S, so both printed sum(A ⊙ S), and x @ (S + S.T) @ y printed 2 xᵀ S y beside
     x yᵀ + y xᵀ: a forward line whose entrywise gradient is not the one printed."""
     spec = REGRESSIONS / "symmetric_input_forward_as_written.yaml"
     out = _run("derive", str(spec))
-    assert "t = sum(A ⊙ Sᵀ)" in out and "q = xᵀ (Sᵀ + S) y" in out, out
+    assert "t = tr(A S)" in out and "q = xᵀ (Sᵀ + S) y" in out, out
     assert "grad(S) = Aᵀ + x yᵀ + y xᵀ" in out, out
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())

@@ -718,7 +718,7 @@ def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None],
     inner_idx, inner_shape = tuple(idx[a] for a in rest), tuple(shape[a] for a in rest)
     reader = _Reader(ctx, namer, anon_forms, inner_idx, batch=batch)
     reader.across = across
-    reader.views = across and not _FORWARD.get()  # (each element: t1_bh of a reshape)
+    reader.views = across and not reading_forward()  # (each element: t1_bh of a reshape)
     try:
         m = reader.orient(reader.blob(expr), inner_idx, inner_shape)
     except NoMatrixForm:
@@ -1461,7 +1461,7 @@ class _Reader:
         print the internal name (``X = reshape(_X_1, [B, TD])``, defined nowhere)."""
         display = self.anon_forms.get(name)
         if kind == RefKind.ANON and isinstance(display, mx.Each):
-            if not self.each_named or _FORWARD.get():  # (a forward line has no where-clause)
+            if not self.each_named or reading_forward():  # (a forward line has no where-clause)
                 raise NoMatrixForm("an anonymous intermediate of a form per element")
             return self._each_temporary(display, shape)
         if kind == RefKind.ANON and display is None:
@@ -1628,7 +1628,7 @@ class _Reader:
         # (a column of each element, ∂L/∂Cc_{b, j + C} of Cc: [B, CC], only as a temporary:
         # t1_b of t1 = slice(∂L/∂Cc, :, C:2 C), as a matrix's window is inside a sum; never
         # in a forward form, which names no temporary)
-        rank = 2 if len(shape) == nb + 2 or _FORWARD.get() else 1
+        rank = 2 if len(shape) == nb + 2 or reading_forward() else 1
         if element_at(tuple(e.indices), self.batch) != lead and not along or \
                 ref.kind == RefKind.ANON or len(shape) != nb + rank or \
                 any(d == 1 for d in shape[nb:]):
@@ -2872,7 +2872,7 @@ class _Reader:
             numbers = True
         reader = _Reader(self.ctx, self.namer, self.anon_forms, self.order, self.oriented,
                          batch=batch)
-        reader.temporaries = not _FORWARD.get()
+        reader.temporaries = not reading_forward()
         try:
             b = reader.blob(body)
         except NoMatrixForm:
