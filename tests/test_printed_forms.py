@@ -362,11 +362,11 @@ def test_the_reader_catches_damage_in_a_function_read_over_part_of_its_axis(good
     _reads_good_rejects_bad(d, good, bad)
 
 
-_LOOKUP = "X_ik = E_(tok_{i, ⌊k/D⌋},{k mod D})"
+_LOOKUP = "X_ik = E_(tok_{i, ⌊k/D⌋},k mod D)"
 LOOKUP_DAMAGE = [  # a lookup at a digit of a merged axis: tok's element at computed indices
-    (_LOOKUP, "X_ik = E_(tok_{⌊k/D⌋, i},{k mod D})"),
-    (_LOOKUP, "X_ik = E_(tok_{i, k mod T},{k mod D})"),
-    (_LOOKUP, "X_ik = E_(tok_{i, ⌊k/D⌋},{⌊k/T⌋})"),
+    (_LOOKUP, "X_ik = E_(tok_{⌊k/D⌋, i},k mod D)"),
+    (_LOOKUP, "X_ik = E_(tok_{i, k mod T},k mod D)"),
+    (_LOOKUP, "X_ik = E_(tok_{i, ⌊k/D⌋},⌊k/T⌋)"),
     # the adjoint's scatter row by row: a number per sequence b times each one's matrix
     (_SCATTER := "∂L/∂E = Σ_b (1 − tanh(wᵀ X_b)²)·onehot(tok_b)ᵀ reshape(w, [T, D])",
      "∂L/∂E = Σ_b (1 − tanh(wᵀ X_b))·onehot(tok_b)ᵀ reshape(w, [T, D])"),

@@ -16,7 +16,8 @@ from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow,
 
 from ..indexed import dim_polynomial_terms, free_symbols, is_number, nodes_of
 from ..matrix import Ref, Transpose
-from ..ops import AXIS_OPS, AxisFunction, Digit, ElementwiseFunction, Flat, Shift, Window
+from ..ops import (AXIS_OPS, AxisFunction, Digit, ElementwiseFunction, Flat, Shift, Window,
+                   has_index_map)
 from ..precedence import Prec
 from .readable import Rewriter, is_dim
 from .tokens import NotationBase
@@ -384,7 +385,10 @@ class IndexPrinter(TreePrinter):
                 for i, d in zip(idx, shape) if not (d == 1 and i == 0)))
         if not any(isinstance(i, Indexed) for i in idx):
             return self.n.index_list(idx)
+        # (an index map among them written out bare: the brackets and commas already
+        # separate, E_(tok_l,k − K), never E_(tok_l,{k − K}))
         return self.n.compound_index([self._print(i) if isinstance(i, Indexed)
+                                      else self.n.index_term(i) if has_index_map((i,))
                                       else self.n.index_list((i,)) for i in idx if i != 0])
 
     # An index map as a value (a reshape's j·Dh + k in a slice's range condition,

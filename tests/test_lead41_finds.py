@@ -1,0 +1,41 @@
+"""Finds of stop 41: forms a new user met that a textbook writes otherwise."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from test_lead39_finds import _run  # (the CLI run, exit 0 asserted, its output)
+from test_printed_forms import text_failures
+
+REGRESSIONS = Path(__file__).parent / "regressions"
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_forward_line_that_writes_a_trace_reads_as_one():
+    """trace(A @ X @ B) of a K×N A printed sum(A ⊙ (Bᵀ Xᵀ)), of square ones tr(X B A);
+    a @ solve(X, b) printed bᵀ X⁻ᵀ a.  A line that writes a trace reads as a trace from
+    its first name, one that writes sum(C * X.T) as it is; a product that is one number
+    reads the way round with fewer transposes."""
+    spec = REGRESSIONS / "forward_trace_as_written.yaml"
+    out = _run("derive", str(spec))
+    for line in ("t = tr(A X B)", "q = tr(C X D Xᵀ)", "s = aᵀ X⁻¹ b", "f = sum(C ⊙ Xᵀ)"):
+        assert f"  {line}\n" in out, (line, out)
+    assert "grad(X) = Aᵀ Bᵀ + Cᵀ X Dᵀ + C X D − X⁻ᵀ a bᵀ X⁻ᵀ + Cᵀ" in out, out
+    latex = _run("derive", str(spec), "--latex", "--only", "forward")
+    assert r"t &= \operatorname{tr}(A X B)" in latex, latex
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_lookup_in_a_concatenate_piece_prints_its_index_bare():
+    """U_(tok_l,{k}): the letter index beside a lookup's element was braced as an index map
+    alone is; inside the lookup's brackets the comma separates."""
+    spec = REGRESSIONS / "lookup_piece_index_bare.yaml"
+    out = _run("derive", str(spec))
+    assert "U_(tok_l,k)" in out and "E_(tok_l,k − K)" in out, out
+    assert "{k" not in out, out
+    assert r"U_{\mathrm{tok}_{l},k}" in _run("derive", str(spec), "--latex")
+    assert not text_failures(spec.read_text())
