@@ -39,3 +39,15 @@ def test_a_lookup_in_a_concatenate_piece_prints_its_index_bare():
     assert "{k" not in out, out
     assert r"U_{\mathrm{tok}_{l},k}" in _run("derive", str(spec), "--latex")
     assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_the_index_form_names_the_logistic_function():
+    """The derivative of log1p(exp(−z)) is −σ(−z): the matrix form said so, the index form
+    printed −exp(−z_i) / (1 + exp(−z_i)).  A line that writes 1 / (1 + exp(−s)) keeps it."""
+    spec = REGRESSIONS / "log1p_exp_index_sigmoid.yaml"
+    out = _run("derive", str(spec))
+    assert "∂L/∂z_i = −σ(−z_i)" in out and "∂L/∂z   = −σ(−z)" in out, out
+    assert "exp(−z_i) /" not in out, out
+    assert r"\sigma(-z_{i})" in _run("derive", str(spec), "--latex")
+    assert not text_failures(spec.read_text())

@@ -69,7 +69,7 @@ class IndexPrinter(TreePrinter):
         rw = Rewriter({name: v[:2] for name, v in self.n.anon.items()},
                       lambda key: ctx.tensor_of.get(key) if ctx else None)
         lhs = frozenset(i.name for i in free if isinstance(i, Symbol))
-        e = rw.disambiguate(rw.unrooted(rw.inline(e)), lhs)
+        e = rw.disambiguate(rw.logistic(rw.unrooted(rw.inline(e))), lhs)
         if ctx is not None and ctx.counts:
             e = rw.counted(e, ctx.counts)
         self.origin = rw.origin
