@@ -167,6 +167,11 @@ class MatrixPrinter(TreePrinter):
         return self.n.paren(s) if count > 1 and self.prec(m) <= Prec.ADD else s
 
     def _print_Scale(self, m: mx.Scale) -> str:
+        shown = m.x.display if isinstance(m.x, mx.Ref) and m.x.name not in self.n.aliases \
+            else None
+        if isinstance(m.coeff, mx.Const) and isinstance(shown, mx.Scale) and \
+                isinstance(shown.coeff, mx.Const):  # 2 times a part −a printed inline: −2 a
+            return self._print(mx.scale(m.coeff, shown))
         if _negative_coeff(m.coeff):
             return self.n.style_minus() + self._scaled(mx.scale(_negate(m.coeff), m.x))
         return self._scaled(m)
