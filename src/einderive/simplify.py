@@ -1505,7 +1505,8 @@ def reduce_of_turned(m: mx.M) -> mx.M | None:
     so is a sum's, ``rowsum(Xᵀ − m)`` → ``colsum(X − mᵀ)`` (a row broadcast is no
     transposed matrix), which then meets colsum(X) − B m written alike."""
     if not (isinstance(m, mx.Reduce) and m.kind != ReduceKind.SUM and
-            isinstance(m.x, (mx.Fn, mx.Add)) and len(_shape(m.x)) == 2) or mx.batch_of(m):
+            isinstance(m.x, (mx.Fn, mx.Add)) and len(_shape(m.x)) == 2) or \
+            isinstance(m.x, mx.Add) and mx.batch_of(m):
         return None
     turned = transpose_deep(m.x)
     if isinstance(turned, mx.Transpose) or not (
