@@ -1708,11 +1708,19 @@ def norm(m: mx.M) -> mx.M | None:
         if isinstance(x, mx.Pow) and isinstance(x.x, mx.Norm) and _exp(x) == 2:
             return x.x  # a norm is not negative: √(‖v‖²) is ‖v‖
         v = _squared(x)
-        return None if v is None else mx.Norm(v)
+        return None if v is None else mx.Norm(_fewer_turned(v))
     if isinstance(m, mx.Reduce):
         v = _squared(m)
-        return None if v is None else mx.power(mx.Norm(v), sympy.Integer(2))
+        return None if v is None else mx.power(mx.Norm(_fewer_turned(v)), sympy.Integer(2))
     return None
+
+
+def _fewer_turned(v: mx.M) -> mx.M:
+    """``v`` or its transpose, whichever has fewer transposed matrices: ‖X − X U Uᵀ‖_F, not
+    ‖Xᵀ − U Uᵀ Xᵀ‖_F (a Frobenius norm is its transpose's)."""
+    turned = transpose_deep(v)
+    return turned if not isinstance(turned, mx.Transpose) and \
+        _turned_matrices(turned) < _turned_matrices(v) else v
 
 
 def _squared(m: mx.M) -> mx.M | None:
