@@ -51,3 +51,24 @@ def test_the_index_form_names_the_logistic_function():
     assert "exp(−z_i) /" not in out, out
     assert r"\sigma(-z_{i})" in _run("derive", str(spec), "--latex")
     assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_exponentials_of_opposite_arguments_cancel():
+    """tanh written by hand: the derivative printed exp(−z) ⊙ exp(z), which is 1."""
+    spec = REGRESSIONS / "tanh_by_hand_exp_cancel.yaml"
+    out = _run("derive", str(spec))
+    assert "grad(z) = 4 g ⊘ (exp(−z) + exp(z))^∘2" in out, out
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_frobenius_norm_reads_its_matrix_with_fewer_transposes():
+    """sum((X - X @ U @ U.T) ** 2) printed ‖Xᵀ − U Uᵀ Xᵀ‖_F²; the norm of a matrix is its
+    transpose's, read the way the line writes it."""
+    spec = REGRESSIONS / "pca_one_line_norm_as_written.yaml"
+    out = _run("derive", str(spec))
+    assert "  L = ‖X − X U Uᵀ‖_F²\n" in out, out
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())

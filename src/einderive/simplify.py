@@ -1752,6 +1752,24 @@ def merge_powers(m: mx.M) -> mx.M | None:
     return mx.scalar_product(parts) if m.is_scalar else mx.hadamard(*parts)
 
 
+def exp_of_opposites(m: mx.M) -> mx.M | None:
+    """``exp(−z) ⊙ exp(z)`` → ``1``: exponentials of opposite arguments are one (tanh written
+    by hand, (exp(z) − exp(−z)) ⊘ (exp(z) + exp(−z)), has 4 exp(−z) ⊙ exp(z) ⊘ (…)² for its
+    derivative)."""
+    if not isinstance(m, mx.Hadamard):
+        return None
+    exps = [k for k, f in enumerate(m.factors) if isinstance(f, mx.Fn) and f.name == "exp"]
+    for a in exps:
+        for b in exps:
+            x, y = cast(mx.Fn, m.factors[a]).x, cast(mx.Fn, m.factors[b]).x
+            if a < b and (x == mx.neg(y) or mx.neg(x) == y):
+                rest = [f for k, f in enumerate(m.factors) if k not in (a, b)]
+                one = mx.Const(sympy.S.One) if m.is_scalar else mx.Ones(m.shape)
+                return one if not rest else mx.broadcast_to(
+                    mx.scalar_product(rest) if m.is_scalar else mx.hadamard(*rest), m.shape)
+    return None
+
+
 def cancel_scalars(m: mx.M) -> mx.M | None:
     """``b/(a·(a·b))`` → ``1/a²``: the factors of a scalar product, through its nested products
     and their integer powers, are one power per base, so a factor met above and below the
@@ -2404,7 +2422,8 @@ RULES: tuple[Rule, ...] = (
     reduce_of_sum, reduce_of_ones, merge_reductions, merge_axis_sums, add_broadcasts,
     ones_product, sum_as_product, reduce_as_product, reduce_of_sum_as_products,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
-    inner_product, trace_of_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
+    inner_product, trace_of_product, norm, square_of_root, merge_powers, exp_of_opposites,
+    cancel_scalars, one_denominator,
     sigmoid_of_exp, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
     norm_of_abs, indicator_of_where, common_signed_scalar, pad_pulls_constant, one_reciprocal,
     reciprocal_exp,
