@@ -44,7 +44,7 @@ PINNED = [
      "colsum((Pmᵀ ∂L/∂W) ⊙ (Lr ⊙ Mlow + I)) − 1 ⊘ s = (1/B) colsum((Pmᵀ Zᵀ X) ⊙ (Lr ⊙ Mlow + "
      "I)) − 1 ⊘ s", "sign(s) ⊘"),
     (REG / "logdet_of_diag_exp.yaml", "∂L/∂s",
-     "exp(s) ⊙ (diagonal(∂L/∂M) + exp(−s)) = exp(s) ⊙ (diagonal(M⁻¹) + exp(−s) − "
+     "exp(s) ⊙ diagonal(∂L/∂M) + 𝟏 = exp(s) ⊙ (diagonal(M⁻¹) + exp(−s) − "
      "colsum(M⁻¹ ⊙ (A M⁻¹)))", "diagonal(diag"),
     (MORE15 / "monarch_two_factors.yaml", "∂L/∂w",
      "(2/B) reshape(Y2, [B, N])ᵀ (reshape(Y2, [B, N]) w − y)", "reshape(reshape"),
