@@ -72,3 +72,18 @@ def test_a_frobenius_norm_reads_its_matrix_with_fewer_transposes():
     assert "  L = ‖X − X U Uᵀ‖_F²\n" in out, out
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+@pytest.mark.parametrize("spec,closed", [
+    ("softmax_entropy_weights_one", "p ⊙ (pᵀ log(p) − log(p))"),
+    ("softmax_kl_weights_one", "p ⊙ (log(p ⊘ q) − L)"),
+])
+def test_a_softmax_weighting_a_number_gives_the_number(spec, closed):
+    """(1 + log(p))ᵀ p is 1 + pᵀ log(p) for p = softmax(z): the entropy printed
+    p ⊙ (−1 + pᵀ (1 + log(p)) − log(p)), KL p ⊙ (1 + log(p ⊘ q) − pᵀ (1 + log(p ⊘ q)))."""
+    path = REGRESSIONS / f"{spec}.yaml"
+    out = _run("derive", "--expand", str(path))
+    assert f"          = {closed}\n" in out, out
+    _run("verify", str(path))
+    assert not text_failures(path.read_text())

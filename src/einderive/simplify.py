@@ -962,6 +962,9 @@ def make_sums_to_one(named: Named) -> Rule:
     forms = (named if isinstance(named, ForwardForms) else ForwardForms(named)).forms
 
     def sums_to_one(m: mx.M) -> mx.M | None:
+        weighted = _weighting_one(m)
+        if weighted is not None:
+            return weighted
         summed = _summed(m)
         if summed is None or mx.batch_of(m):
             return None
@@ -974,6 +977,34 @@ def make_sums_to_one(named: Named) -> Rule:
         if (axis == 0) != (kind == ReduceKind.COLSUM):
             return None
         return mx.Const(sympy.S.One) if m.is_scalar else mx.Ones(m.shape)
+    def _weighting_one(m: mx.M) -> mx.M | None:
+        """``a + (c + v)ᵀ p`` → ``(a + c) + pᵀ v`` for numbers a, c and a vector p that sums to
+        one (the entropy of p = softmax(z) has p ⊙ (−1 + pᵀ (1 + log(p)) − log(p)), which is
+        p ⊙ (pᵀ log(p) − log(p))); the numbers added up."""
+        if not isinstance(m, mx.Add) or mx.batch_of(m):
+            return None
+        for k, term in enumerate(m.terms):
+            c, t = (term.coeff, term.x) if isinstance(term, mx.Scale) and \
+                isinstance(term.coeff, mx.Const) else (mx.ONE, term)
+            if not (isinstance(t, mx.MatMul) and t.is_scalar):
+                continue
+            for u, p in ((t.a, t.b), (t.b, t.a)):
+                u = u.x if isinstance(u, mx.Transpose) else u
+                p = p.x if isinstance(p, mx.Transpose) else p
+                if not (isinstance(u, mx.Add) and _is_vector(_shape(p)) and
+                        sums_to_one(mx.reduce(ReduceKind.SUM, p)) is not None):
+                    continue
+                numbers = [mx.scale(c, n) for x in u.terms if (n := _number_of(x)) is not None]
+                if not numbers or len(numbers) == len(u.terms):
+                    continue
+                rest = mx.add(*[x for x in u.terms if _number_of(x) is None])
+                inner = mx.scale(c, mx.matmul(mx.transpose(p), rest) if _shape(p)[1] == 1
+                                 else mx.matmul(rest, mx.transpose(p)))
+                terms = [inner if j == k else x for j, x in enumerate(m.terms)] + numbers
+                value = sum((x.value for x in terms if isinstance(x, mx.Const)), sympy.S.Zero)
+                kept = [x for x in terms if not isinstance(x, mx.Const)]
+                return mx.add(*kept, *([mx.Const(value)] if value != 0 else []))
+        return None
     sums_to_one.__doc__ = make_sums_to_one.__doc__
     return sums_to_one
 
@@ -1033,6 +1064,17 @@ def _count(x: mx.M, axes: tuple[int, ...]) -> Any:
         d = full[a]
         out *= sympy.Symbol(d, integer=True, positive=True) if isinstance(d, str) else d
     return out
+
+
+def _number_of(t: mx.M) -> mx.M | None:
+    """The number ``c`` a term of a vector's sum is (c, or c 𝟏), else None."""
+    if t.is_scalar:
+        return t
+    if isinstance(t, mx.Ones):
+        return mx.Const(sympy.S.One)
+    if isinstance(t, mx.Scale) and isinstance(t.x, mx.Ones):
+        return t.coeff
+    return None
 
 
 def _vector_sum(x: mx.M) -> ReduceKind | None:
