@@ -164,6 +164,11 @@ class FormCache:
         for name in list(names):
             if self.anon.get(name) is not None:
                 names.update(self._skeleton(self.anon[name])[1])
+        # a node that is a tensor's transpose reads as that tensor, transposed back
+        # (simplify.make_transposed_node): the tensor is read too, and the pairs, by their
+        # ranks, are in the key
+        transposed = {r.name: x.name for r, x in getattr(named, "transposed", {}).items()}
+        names.update(transposed[n] for n in list(names) if n in transposed)
         per_entry, by_node, within = self._named_forms(named)
         expanded = {n for name in names for n in by_node.get(name, ())}
         for n in expanded:  # reuse.expand writes a node read here as its form
@@ -188,6 +193,8 @@ class FormCache:
                 if more:
                     names.update(more)
                     grown = True
+        if any(n in transposed and transposed[n] not in names for n in names):
+            return None  # a transposed node met late, its tensor's forms not in the key
         ordered = sorted(names)
         rank = {n: r for r, n in enumerate(ordered)}
         inverses = []  # Y = A⁻¹ among them: the Namer cancels Y against A
@@ -221,7 +228,8 @@ class FormCache:
                     tuple([number for number, _ in met_kinds]),
                     tuple([rank[n] for _, local_names in met_kinds for n in local_names]),
                     frozenset([ranked(o) for o in self._oriented(oriented, rank)]),
-                    tuple(rank[n] for n in ordered if n in symmetric), tuple(inverses))
+                    tuple(rank[n] for n in ordered if n in symmetric), tuple(inverses),
+                    tuple((rank[n], rank[transposed[n]]) for n in ordered if n in transposed))
         except KeyError:  # a form reading a tensor outside the set: read afresh
             return None
         return ordered, rank, self.rests.setdefault(rest, rest)

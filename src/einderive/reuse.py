@@ -13,8 +13,9 @@ with one form the one defined first wins; the result is the same on every run.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from sympy import S
@@ -68,9 +69,13 @@ def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
     each form's transpose, which prints as the node's (``yᵀ X A⁻ᵀ`` is ``wᵀ`` with
     ``w = A⁻¹ Xᵀ y``), where it is no node's own form."""
     out: dict[mx.M, mx.M] = {}
+    transposed: dict[mx.M, mx.M] = {}  # Xt -> X of Xt = X.T (ForwardForms.transposed)
     for ref, m in forms:
         m = m if m is None or m.shape == ref.shape else _whole_mean(m, ref.shape)
         if m is None or m.shape != ref.shape or _leaf(m):
+            if m is not None and _transpose_of_name(m, ref):
+                assert isinstance(m, mx.Transpose)
+                transposed.setdefault(ref, m.x)
             continue
         out.setdefault(m, ref)  # two nodes with one form: the first defined
     turned = {mx.transpose(m): mx.transpose(ref) for m, ref in out.items() if m.shape != ()}
@@ -84,7 +89,19 @@ def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
     extra = list(out.items()) + [(t, r) for t, r in turned.items() if t not in out]
     flipped = [(f, mx.neg(r)) for m, r in extra if (f := _flipped(m)) is not None]
     seen = {m for m, _ in extra}
-    return Named(extra + [(f, r) for f, r in flipped if f not in seen])
+    named = Named(extra + [(f, r) for f, r in flipped if f not in seen])
+    if transposed:
+        named.transposed = MappingProxyType(transposed)
+    return named
+
+
+def _transpose_of_name(m: mx.M, ref: mx.M) -> bool:
+    """``m`` (node ``ref``'s form) is a whole tensor's transpose, both matrices read whole:
+    ``Xᵀ`` of ``Xt = X.T``, ``Yᵀ`` of ``Z = Y.T`` (Y a forward node)."""
+    return isinstance(m, mx.Transpose) and isinstance(m.x, mx.Ref) and \
+        m.x.kind == RefKind.TENSOR and not m.x.batch and not m.x.at and \
+        isinstance(ref, mx.Ref) and not ref.batch and not ref.at and len(ref.shape) == 2 and \
+        tuple(m.x.shape) == tuple(reversed(ref.shape))
 
 
 def _whole_mean(m: mx.M, shape: tuple[object, ...]) -> mx.M | None:
@@ -148,8 +165,12 @@ def expand(m: mx.M, named: Named, simplify: Callable[[mx.M], mx.M]) -> mx.M:
 
     Smaller is the simplifier's cost, then fewer distinct names (a tie: Bᵀ x + u and
     (B + Bᵀ) x cost the same, and the second reads in the inputs alone).  Writing a node out
-    costs more than its name, so only a form the simplifier factors or cancels is kept."""
-    forms = named.forms
+    costs more than its name, so only a form the simplifier factors or cancels is kept.
+    A node that is a tensor's transpose is written out too (``At = A.T``: with
+    ``L = sum(X * ((A + At) @ X)) / 2``, ∂L/∂X is (A + Aᵀ) X)."""
+    forms: Mapping[mx.M, mx.M] = named.forms
+    if named.transposed:
+        forms = {**forms, **{n: mx.transpose(x) for n, x in named.transposed.items()}}
     best = m
     for ref in dict.fromkeys(n for n in mx.walk(m) if isinstance(n, mx.Ref) and n in forms):
         if ref not in set(mx.walk(best)):

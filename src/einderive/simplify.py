@@ -17,6 +17,7 @@ import bisect
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
+from types import MappingProxyType
 from weakref import WeakSet
 from typing import Any, cast
 
@@ -867,6 +868,11 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
     built once: every simplification of every adjoint consults it, and built per call it
     would cost a pass over the graph each time (quadratic in the nodes in all)."""
 
+    # the nodes whose form is another tensor's transpose (``Xt = X.T``, ``Z = Y.T``) -> that
+    # tensor: no entry above (a name's form would only rename it), yet ``Xtᵀ`` is ``X``
+    # (:func:`make_transposed_node`); set by reuse.reusable, empty for any other
+    transposed: Mapping[mx.M, mx.M] = MappingProxyType({})
+
     @cached_property
     def forms(self) -> dict[mx.M, mx.M]:
         return {ref: form for form, ref in self}
@@ -922,6 +928,23 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
             if isinstance(form, mx.MatMul):
                 out.setdefault(tuple(_chain(form)), ref)
         return out
+
+
+def make_transposed_node(named: Named) -> Rule:
+    """``Xtᵀ`` → ``X`` for a forward node ``Xt = X.T`` of ``named`` (``Zᵀ`` → ``Y`` for
+    ``Z = Y.T``): the transpose of a node that is itself a transpose reads as the tensor it
+    transposes, so ``trace(Xt @ A @ X)`` with ``Xt = X.T`` prints ``(A + Aᵀ) X``, as
+    ``trace(X.T @ A @ X)`` on one line does (issue 12), not ``A X + Aᵀ Xtᵀ``.  The node itself
+    keeps its name; a name is never written out again, so rewriting still ends."""
+    transposed = _forward_forms(named).transposed
+
+    def transposed_node(m: mx.M) -> mx.M | None:
+        if isinstance(m, mx.Transpose):
+            return transposed.get(m.x)
+        return None
+    transposed_node.__doc__ = make_transposed_node.__doc__
+    CANONICAL_MADE.add(transposed_node)
+    return transposed_node
 
 
 def _forward_forms(named: Named) -> ForwardForms:
@@ -2826,7 +2849,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     softmax summed along its axis is one) until no rule lowers its cost (the canonical ones
     at equal cost, as the module says)."""
     named = _forward_forms(named)  # (what the rules read of all the nodes, made once)
-    base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_one_way(named),
+    turned = (make_transposed_node(named),) if named.transposed else ()
+    base = (make_symmetric(symmetric), *turned, *RULES, make_opposite(named), make_one_way(named),
             make_reduce_of_product(symmetric), make_cancel(wheres),
             make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
             make_sums_to_one(named), make_piece_of_node(named), make_product_reads_node(named))
