@@ -1338,8 +1338,10 @@ class _Reader:
             return Blob(mx.power(inner.m, e.exp), inner.idx)
         if isinstance(e, KroneckerDelta):
             a, b = e.args
-            if isinstance(a, sympy.Integer) or isinstance(b, sympy.Integer):
-                return self._unit(e)
+            if isinstance(a, sympy.Integer) or isinstance(b, sympy.Integer) or \
+                    (not isinstance(a, Symbol) and self._position(a)) or \
+                    (not isinstance(b, Symbol) and self._position(b)):
+                return self._unit(e)  # (δ_{i, N − 1} of sum(u[N − 1:N]))
             if isinstance(a, Symbol) and isinstance(b, Symbol):
                 if self._position(a) or self._position(b):
                     # δ(s, T1): the one element of the last row's slice X[:, T1:T, :]
@@ -2678,12 +2680,22 @@ class _Reader:
             # −(1/B) δ_{0, l} beside softmax(lg)_il (a cross-entropy at column 0): the number
             # times a column of ones placed at the position, −(1/B) pad(𝟏, 0:1, axis=1)
             coeff, b = b.m, Blob(mx.Ones(math_shape(tuple(d for d in one if d != 1))), others)
-        if set(b.idx) != set(others) or len(full) < 2:
+        if len(full) == 1 and not self._has_tensor(rest) and self._whole_term(deltas[0]):
+            # 3 δ_{i, N − 1} of 3 sum(u[N − 1:N]): the number times a one placed there
+            coeff, b = b.m, Blob(mx.Ones(math_shape(one)), ())
+        if set(b.idx) != set(others) or (len(full) < 2 and not self._has_tensor(rest) and
+                                          not isinstance(b.m, mx.Ones)):
             raise NoMatrixForm("a position of an axis beside a reading of other indices")
         if mx.batch_of(b.m):
             raise NoMatrixForm("a position beside a batched form")
-        m = self._orient_like(b, others) if len(others) != 1 else b.m
-        if len(full) == 2:  # a column (B, 1) is its own [B, 1]; a row its [1, N]
+        m = self._orient_like(b, others) if len(others) > 1 else b.m
+        if len(full) == 1:
+            # a vector's one position, what a window of length 1 of a vector gives back
+            # (∂L/∂u_i = 2 δ_{0, i} u_{0} of sum(u[0:1] ** 2)): the number there, zeros
+            # elsewhere, 2 pad(take(u, 0, axis=0), 0:1, axis=0), as a column's is
+            if not m.is_scalar and m.shape != math_shape(one):  # (slice(u, N − 1:N))
+                raise NoMatrixForm("a position of a vector beside a form of another shape")
+        elif len(full) == 2:  # a column (B, 1) is its own [B, 1]; a row its [1, N]
             if m.shape[axis] != 1:
                 m = mx.transpose(m)
             if m.shape != one:
@@ -2699,10 +2711,11 @@ class _Reader:
 
     def _position(self, a: Expr) -> bool:
         """Whether ``a`` is a position of an axis: a literal, or a dim's size (T1 of the last
-        step X[:, T1:T, :]), never an index."""
+        step X[:, T1:T, :]) or a sum of sizes (N − 1 of the last element u[N − 1:N]), never
+        an index."""
         return isinstance(a, sympy.Integer) or (
-            isinstance(a, Symbol) and a not in self.ctx.index_dim and
-            a in self.ctx.dim_of_size)
+            not (isinstance(a, Symbol) and a in self.ctx.index_dim) and
+            _size_position(a, self.ctx))
 
     def _after(self, p: Expr) -> Expr:
         """The end of the one position ``p``: p + 1, or the dim that is (T1:T at T1 = T − 1)."""
