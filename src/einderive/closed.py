@@ -819,7 +819,6 @@ def _hole(skeleton: mx.M) -> mx.Ref:
     return next(r for r in mx.leaves(skeleton) if r.name == "·view")
 
 
-
 def upstream_as_printed(m: mx.M, done: Mapping[str, mx.M],
                         simplified: Callable[[mx.M], mx.M]) -> mx.M:
     """``m`` with a transposed sum whose transpose, pushed into its terms, is an upstream
