@@ -829,23 +829,22 @@ def upstream_as_printed(m: mx.M, done: Mapping[str, mx.M],
     compared ``simplified`` (P Hmᵀ of a symmetric P, not Pᵀ Hmᵀ), as the forms in ``done``.
     Only a form read once: read again (either way round, or its terms inside a larger sum)
     it is a repeated part, which :func:`named_parts` names once as it stands."""
-    sums = [f for f in done.values() if isinstance(f, mx.Add)]
-    if not sums:
-        return m
     memo: dict[mx.M, mx.M] = {}
-    forms = {unordered(f, memo): f for f in sums}
-    found: dict[mx.M, list[mx.M]] = {}  # the form -> the transposed sums that are it
+    forms = {unordered(f, memo): f for f in done.values() if isinstance(f, mx.Add)}
+    if not forms:
+        return m
+    # the form -> the sums read transposed whole that are it
+    found: dict[mx.M, list[mx.Add]] = {}
     for n in mx.walk(m):
         if isinstance(n, mx.Transpose) and isinstance(n.x, mx.Add):
             key = unordered(simplified(mx.push_transpose(n.x)), memo)
             if key in forms:
-                found.setdefault(key, []).append(n)
+                found.setdefault(key, []).append(n.x)
     table: dict[mx.M, mx.M] = {}
     for key, hits in found.items():
-        inner = {h.x for h in hits}
-        ways = [{unordered(t, memo) for t in a.terms} for a in (key, hits[0].x)]
-        again = [a for a in mx.walk(m) if isinstance(a, mx.Add) and a not in inner and
+        ways = [{unordered(t, memo) for t in a.terms} for a in (forms[key], hits[0])]
+        again = [a for a in mx.walk(m) if isinstance(a, mx.Add) and a not in hits and
                  any(w <= {unordered(t, memo) for t in a.terms} for w in ways)]
         if len(hits) == 1 and not again:
-            table[hits[0]] = forms[key]
+            table[mx.Transpose(hits[0], tuple(reversed(hits[0].shape)))] = forms[key]
     return mx.substitute_all(m, table) if table else m

@@ -381,11 +381,13 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         closed = _keeping(closed, trial, start, temporaries)
         # an upstream adjoint's closed form in it transposed whole: printed as its own line
         # prints it (the forms after it substitute this one as read: done[name])
-        m = upstream_as_printed(closed.matrix, done, lambda x: simplified(x, closed.wheres))
-        if m is not closed.matrix:
+        wheres = closed.wheres
+        m = upstream_as_printed(done[name], {k: v for k, v in done.items() if k != name},
+                                lambda x: simplified(x, wheres))
+        if m is not done[name]:
             closed = replace(closed, matrix=m, positions=positions(m))
         # no named part takes one of the temporaries' names
-        parts = named_parts(closed.matrix, taken)  # attention's t1
+        parts = named_parts(m, taken)  # attention's t1
         if parts is None or not parts[1]:
             return closed
         m, named = throughout(*parts, temporaries)  # one name, one meaning, every block
