@@ -817,3 +817,34 @@ def _elementwise_views(m: mx.M, wheres: Sequence[Where],
 
 def _hole(skeleton: mx.M) -> mx.Ref:
     return next(r for r in mx.leaves(skeleton) if r.name == "·view")
+
+
+def upstream_as_printed(m: mx.M, done: Mapping[str, mx.M],
+                        simplified: Callable[[mx.M], mx.M]) -> mx.M:
+    """``m`` with a transposed sum whose transpose, pushed into its terms, is an upstream
+    adjoint's closed form (up to the order of the terms) written as that form prints:
+    ∂L/∂S = −S⁻¹ A ∂L/∂K S⁻¹ read −S⁻¹ A (2 z (K z − x)ᵀ − A)ᵀ S⁻¹ beside ∂L/∂K = 2 (K z −
+    x) zᵀ − Aᵀ (mx.transpose keeps a sum whole when pushing in removes no transpose); the
+    reader finds the line above in it, −S⁻¹ A (2 (K z − x) zᵀ − Aᵀ) S⁻¹.  The pushed sum is
+    compared ``simplified`` (P Hmᵀ of a symmetric P, not Pᵀ Hmᵀ), as the forms in ``done``.
+    Only a form read once: read again (either way round, or its terms inside a larger sum)
+    it is a repeated part, which :func:`named_parts` names once as it stands."""
+    memo: dict[mx.M, mx.M] = {}
+    forms = {unordered(f, memo): f for f in done.values() if isinstance(f, mx.Add)}
+    if not forms:
+        return m
+    # the form -> the sums read transposed whole that are it
+    found: dict[mx.M, list[mx.Add]] = {}
+    for n in mx.walk(m):
+        if isinstance(n, mx.Transpose) and isinstance(n.x, mx.Add):
+            key = unordered(simplified(mx.push_transpose(n.x)), memo)
+            if key in forms:
+                found.setdefault(key, []).append(n.x)
+    table: dict[mx.M, mx.M] = {}
+    for key, hits in found.items():
+        ways = [{unordered(t, memo) for t in a.terms} for a in (forms[key], hits[0])]
+        again = [a for a in mx.walk(m) if isinstance(a, mx.Add) and a not in hits and
+                 any(w <= {unordered(t, memo) for t in a.terms} for w in ways)]
+        if len(hits) == 1 and not again:
+            table[mx.Transpose(hits[0], tuple(reversed(hits[0].shape)))] = forms[key]
+    return mx.substitute_all(m, table) if table else m

@@ -40,7 +40,7 @@ from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
 from .closed import (STOOD_LIMIT, Refused, defined_temporaries, in_node_names, in_order, inline_parts,
                      named_parts, named_temporary, names_reused, substituted, throughout,
-                     views_merged, writes_inline)
+                     upstream_as_printed, views_merged, writes_inline)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -381,8 +381,15 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
                 return _keeping(closed, trial, start, temporaries)
         done[name] = closed.matrix
         closed = _keeping(closed, trial, start, temporaries)
+        # an upstream adjoint's closed form in it transposed whole: printed as its own line
+        # prints it (the forms after it substitute this one as read: done[name])
+        wheres = closed.wheres
+        m = upstream_as_printed(done[name], {k: v for k, v in done.items() if k != name},
+                                lambda x: simplified(x, wheres))
+        if m is not done[name]:
+            closed = replace(closed, matrix=m, positions=positions(m))
         # no named part takes one of the temporaries' names
-        parts = named_parts(done[name], taken)  # attention's t1
+        parts = named_parts(m, taken)  # attention's t1
         if parts is None or not parts[1]:
             return closed
         m, named = throughout(*parts, temporaries)  # one name, one meaning, every block

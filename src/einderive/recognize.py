@@ -1186,6 +1186,10 @@ class _Reader:
         # whether the result keeps a literal-1 axis (X[:, 0:1, :] itself): a length-1 slice
         # read at its one element is then that slice, never the position taken (_ref)
         self.unit_result = False
+        # whether an element at a literal position is read as the slice of length 1 there
+        # (slice(u, 0:1), not take(u, 0, axis=0)): inside a vector's pad (_placed), whose
+        # argument is the window of one element, never a number
+        self.keep_positions = False
         # whether an anonymous tensor's element may be a where-named temporary's (a sum over
         # the batch, whose other reading is an einsum; a per-element form reads it whole)
         self.temporaries = False
@@ -1350,8 +1354,10 @@ class _Reader:
             return Blob(mx.power(inner.m, e.exp), inner.idx)
         if isinstance(e, KroneckerDelta):
             a, b = e.args
-            if isinstance(a, sympy.Integer) or isinstance(b, sympy.Integer):
-                return self._unit(e)
+            if isinstance(a, sympy.Integer) or isinstance(b, sympy.Integer) or \
+                    (not isinstance(a, Symbol) and self._position(a)) or \
+                    (not isinstance(b, Symbol) and self._position(b)):
+                return self._unit(e)  # (δ_{i, N − 1} of sum(u[N − 1:N]))
             if isinstance(a, Symbol) and isinstance(b, Symbol):
                 if self._position(a) or self._position(b):
                     # δ(s, T1): the one element of the last row's slice X[:, T1:T, :]
@@ -1505,9 +1511,10 @@ class _Reader:
                 at_one != idx and e not in self.padded and not self._narrower(at_one, shape) \
                 and not any(isinstance(i, (Shift, SAdd, Window)) for i in at_one) and \
                 (not self.unit_result or e == self.top):  # (the kept slice whole, alone)
-            return self._position_ref(ref, at_one, shape, keep=self.unit_result)
+            return self._position_ref(ref, at_one, shape,
+                                      keep=self.unit_result or self.keep_positions)
         if any(isinstance(i, sympy.Integer) and d != 1 for i, d in zip(idx, shape)):
-            return self._position_ref(ref, idx, shape)
+            return self._position_ref(ref, idx, shape, keep=self.keep_positions)
         if e in self.padded or any(isinstance(i, (Shift, SAdd, Window)) for i in idx) or \
                 self._narrower(idx, shape):
             if self.batch and (element_at(idx, self.batch) is not None or
@@ -2683,19 +2690,33 @@ class _Reader:
             full = self._preferred(self.order)
         axis = full.index(s)
         others = tuple(i for i in full if i != s)
-        b = self.blob(rest)
+        kept, self.keep_positions = self.keep_positions, len(full) == 1
+        try:
+            b = self.blob(rest)
+        finally:
+            self.keep_positions = kept
         one = tuple(1 if i == s else self.ctx.index_dim[i] for i in full)
         coeff: mx.M = mx.Const(S.One)
         if number:
             # −(1/B) δ_{0, l} beside softmax(lg)_il (a cross-entropy at column 0): the number
             # times a column of ones placed at the position, −(1/B) pad(𝟏, 0:1, axis=1)
             coeff, b = b.m, Blob(mx.Ones(math_shape(tuple(d for d in one if d != 1))), others)
-        if set(b.idx) != set(others) or len(full) < 2:
+        if len(full) == 1 and b.m.is_scalar and self._whole_term(deltas[0]):
+            # 3 δ_{i, N − 1} of 3 sum(u[N − 1:N]), L δ_{i, N − 1} of L = sum(exp(u[N − 1:N])):
+            # the number times a one placed there, 3 pad(𝟏, N − 1:N, axis=0)
+            coeff, b = b.m, Blob(mx.Ones(math_shape(one)), ())
+        if set(b.idx) != set(others):
             raise NoMatrixForm("a position of an axis beside a reading of other indices")
         if mx.batch_of(b.m):
             raise NoMatrixForm("a position beside a batched form")
-        m = self._orient_like(b, others) if len(others) != 1 else b.m
-        if len(full) == 2:  # a column (B, 1) is its own [B, 1]; a row its [1, N]
+        m = self._orient_like(b, others) if len(others) > 1 else b.m
+        if len(full) == 1:
+            # a vector's one position, what a window of length 1 of a vector gives back
+            # (∂L/∂u_i = 2 δ_{0, i} u_{0} of sum(u[0:1] ** 2)): that window placed back,
+            # 2 pad(slice(u, 0:1), 0:1, axis=0), as a longer window's is
+            if m.shape != math_shape(one):
+                raise NoMatrixForm("a position of a vector beside a form of another shape")
+        elif len(full) == 2:  # a column (B, 1) is its own [B, 1]; a row its [1, N]
             if m.shape[axis] != 1:
                 m = mx.transpose(m)
             if m.shape != one:
@@ -2711,10 +2732,11 @@ class _Reader:
 
     def _position(self, a: Expr) -> bool:
         """Whether ``a`` is a position of an axis: a literal, or a dim's size (T1 of the last
-        step X[:, T1:T, :]), never an index."""
+        step X[:, T1:T, :]) or a sum of sizes (N − 1 of the last element u[N − 1:N]), never
+        an index."""
         return isinstance(a, sympy.Integer) or (
-            isinstance(a, Symbol) and a not in self.ctx.index_dim and
-            a in self.ctx.dim_of_size)
+            not (isinstance(a, Symbol) and a in self.ctx.index_dim) and
+            _size_position(a, self.ctx))
 
     def _after(self, p: Expr) -> Expr:
         """The end of the one position ``p``: p + 1, or the dim that is (T1:T at T1 = T − 1)."""
