@@ -87,3 +87,17 @@ def test_a_softmax_weighting_a_number_gives_the_number(spec, closed):
     assert f"          = {closed}\n" in out, out
     _run("verify", str(path))
     assert not text_failures(path.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_every_trace_a_line_writes_reads_as_one():
+    """A line that writes trace(…) of any product prints a trace, the way round with fewer
+    transposes (review of this stop's change: trace((X + Y) @ Z) printed sum(Zᵀ ⊙ (X + Y)))."""
+    spec = REGRESSIONS / "forward_trace_as_written2.yaml"
+    out = _run("derive", str(spec))
+    for line in ("a = tr(C X Aᵀ)", "d = tr(X Y X⁻¹)", "e = 2 tr(A Y Aᵀ)", "f = tr(Z (X + Y))",
+                 "h = 2 tr(A W Cw)"):
+        assert f"  {line}\n" in out, (line, out)
+    assert "sum(" not in out.split("Backward")[0], out  # (index forms write Σ)
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())

@@ -361,7 +361,8 @@ def reduce_of_sum(m: mx.M) -> mx.M | None:
     """``rowsum(A + B)`` → ``rowsum(A) + rowsum(B)``, kept when the parts then simplify."""
     # each part on its own: simplified whole, merge_reductions would put it back
     parts = _parts_at_shape(m)
-    return None if parts is None else mx.add(*[simplify(_reduce(m.kind, t)) for t in parts])
+    return None if parts is None else \
+        mx.add(*[simplify(_reduce(cast(mx.Reduce, m).kind, t)) for t in parts])
 
 
 def _parts_at_shape(m: mx.M) -> list[mx.M] | None:
@@ -2938,10 +2939,22 @@ def _as_written(m: mx.M) -> mx.M:
     fewer transposes (:func:`_turned_scalar`).  Done last, with no rule after it: what the
     line writes, not what it simplifies to (tr(X X⁻¹) would cancel)."""
     m = rebuild(m, [_as_written(c) for c in m.children()])
-    new = trace_of_product(m) if reading_traces() else None
-    new = new if new is not None and cost(new) <= cost(m) else m
-    new = _trace_from_a_name(new) or _turned_scalar(new) or new
+    new = (_trace_as_written(m) if reading_traces() else None) or m
+    new = _trace_from_a_name(new) or _turned_scalar(new) or collect_terms(new) or new
     return m if new is m else mx.with_src(new, cast(Any, m).src)
+
+
+def _trace_as_written(m: mx.M) -> mx.M | None:
+    """``sum(P ⊙ Q)`` as the trace of a product, of tr(P Qᵀ) and tr(Q Pᵀ) (their
+    transposes carried to the leaves) the one with fewer transposes: trace((X + Y) @ Z)
+    reads tr((X + Y) Z), not tr((X + Y)ᵀ Zᵀ)."""
+    first = trace_of_product(m)
+    if first is None:
+        return None
+    p, q = cast(mx.Hadamard, cast(mx.Reduce, m).x).factors
+    traces = [mx.reduce(ReduceKind.SUM, mx.Diagonal(prod, (_shape(prod)[0], 1)))
+              for u, v in ((p, q), (q, p)) for prod in [mx.matmul(u, transpose_deep(v))]]
+    return min(traces, key=lambda t: (_transposes(t), cost(t)))
 
 
 def _turned_scalar(m: mx.M) -> mx.M | None:
@@ -2952,10 +2965,6 @@ def _turned_scalar(m: mx.M) -> mx.M | None:
         return None
     turned = transpose_deep(m)
     return turned if _transposes(turned) < _transposes(m) else None
-
-
-def _transposes(m: mx.M) -> int:
-    return sum(1 for n in mx.walk(m) if isinstance(n, mx.Transpose))
 
 
 def _trace_from_a_name(m: mx.M) -> mx.M | None:
