@@ -101,3 +101,14 @@ def test_every_trace_a_line_writes_reads_as_one():
     assert "sum(" not in out.split("Backward")[0], out  # (index forms write Σ)
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_verify_reads_a_position_against_an_index_map():
+    """reshape(F, [V, H, K])[:, 1:2, :]: ∂L/∂F_il = δ_{1, ⌊l/K⌋} (…); verify compiles each
+    index form and exited 3 (CodegenError: the index 1 runs over no known dim)."""
+    spec = REGRESSIONS / "slice_of_reshape_delta_at_map.yaml"
+    out = _run("verify", str(spec))
+    assert "pass" in out and "FAIL" not in out, out
+    assert "δ_{1, ⌊l/K⌋}" in _run("derive", str(spec))
+    assert not text_failures(spec.read_text())

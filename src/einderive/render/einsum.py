@@ -421,6 +421,13 @@ class IndexCompiler:
             # equal, 𝟙[0 ≤ p − q < 1] (an identity gathered at a shifted index would wrap)
             diff = _linear(p) - _linear(q)
             return self.arr(S.One if diff == 0 else F(IN_RANGE)(diff, 0, 1))
+        if has_index_map((p, q)) and (self._constant(p) or self._constant(q)):
+            # δ(1, ⌊l/K⌋): row 1 of an identity gathered at the map (a slice of a reshape)
+            c, j = (p, q) if self._constant(p) else (q, p)
+            letters = tuple(dict.fromkeys(index_letters(j)))
+            eye = self.b.eye(self._range(j))
+            return Arr(P.Subscript(eye, (self.comp.const(c), self._map_index(j, letters))),
+                       letters)
         if has_index_map((p, q)):  # δ(⌊l/Dh⌋, ⌊n/Dh⌋): the identity gathered at both maps
             letters = tuple(dict.fromkeys(s for i in (p, q) for s in index_letters(i)))
             at = (self._map_index(p, letters), self._map_index(q, letters))
