@@ -112,3 +112,30 @@ def test_verify_reads_a_position_against_an_index_map():
     assert "pass" in out and "FAIL" not in out, out
     assert "δ_{1, ⌊l/K⌋}" in _run("derive", str(spec))
     assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_fractional_power_of_an_even_power_is_not_merged():
+    """(x ** 2) ** 0.5 printed y = x and ∂L/∂x = 𝟏, (x * x) ** 0.5 likewise, and the closed form
+    of e = (y * y) ** 0.5 read e as y: (x²)^(1/2) is |x|.  verify failed on main (exit 1)."""
+    spec = REGRESSIONS / "power_of_even_power.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "  a   = √(x ⊙ x)\n" in out and "c   = (x^∘4)^∘(1/4)" in out, out
+    assert "grad(x) = x ⊘ √(x ⊙ x) + x^∘3 ⊘ (x^∘4)^∘(3/4)" in out, out
+    verified = _run("verify", str(spec))
+    assert "FAIL" not in verified, verified
+    assert not text_failures(spec.read_text())
+
+
+def test_an_irrational_exponent_is_refused_with_its_decimal(tmp_path):
+    """x ** (2 ** 0.5): its derivative's exponent √2 − 1 reached the printer (exit 3)."""
+    from click.testing import CliRunner
+    from einderive.cli import main
+    spec = tmp_path / "s.yaml"
+    spec.write_text("dims: {N: 3}\ninputs: {x: {shape: [N], positive: true}}\n"
+                    "forward:\n  - L = sum(x ** (2 ** 0.5))\nloss: L\n")
+    result = CliRunner().invoke(main, ["derive", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert "s.yaml:4:19: error: the exponent of '**' is sqrt(2), not a rational number" \
+        in result.output
+    assert "x ** 1.4142135623730951" in result.output

@@ -774,13 +774,21 @@ def power(x: M, e: Any) -> M:
         return x
     if e == 0:
         return ONE
-    if isinstance(x, Pow):
+    if isinstance(x, Pow) and _powers_merge(x.exp, e):
         return power(x.x, x.exp * e)
     if isinstance(x, Ones):  # 𝟏 ⊘ 𝟏 would print; 𝟏 to any power is 𝟏
         return x
     if isinstance(x, Const) and (x.value ** e).is_Rational:  # (1/1), (1/2)⁻¹: fold
         return Const(x.value ** e)
     return Pow(x, e, x.shape)
+
+
+def _powers_merge(a: Any, b: Any) -> bool:
+    """Whether (xᵃ)ᵇ is x^(a b) for every real x where xᵃ is defined: for an integer b, or
+    a power a that is already defined only where x ≥ 0 (a fraction); never (x²)^(1/2),
+    which is |x|, nor (x³)^(1/3), which NumPy leaves undefined below 0 where x is not."""
+    a, b = sympy.sympify(a), sympy.sympify(b)
+    return bool(b.is_integer) or not bool(a.is_integer)
 
 
 def fn(name: str, x: M, *rest: M) -> M:

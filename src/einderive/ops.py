@@ -686,7 +686,26 @@ def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     if not p.is_const or p.shape != () or p.op == PseudoOp.DIM or _mentions_dim(p):
         raise SpecError("the exponent of '**' must be a number", lp,
                         "e.g. x ** 2 or x ** 0.5; for a tensor exponent write exp(p * log(x))")
+    value = _number(p)
+    if value is not None and not value.is_Rational:
+        raise SpecError(f"the exponent of '**' is {value}, not a rational number", lp,
+                        f"write it as a decimal: x ** {float(value)!r}")
     return FExpr("**", (a, p), (), a.shape)
+
+
+def _number(e: FExpr) -> Any:
+    """The exact value of an exponent made of numbers (2 ** 0.5 is √2), None for anything
+    else (a dim's size)."""
+    if e.op == PseudoOp.NUM:
+        return sympy.Rational(e.param("value"))
+    parts = [_number(a) for a in e.args if isinstance(a, FExpr)]
+    if not parts or any(v is None for v in parts):
+        return None
+    if e.op == "neg" and len(parts) == 1:
+        return -parts[0]
+    combine = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y,
+               "/": lambda x, y: x / y if y != 0 else None, "**": lambda x, y: x ** y}
+    return combine[e.op](*parts) if e.op in combine and len(parts) == 2 else None
 
 
 def _mentions_dim(e: FExpr) -> bool:

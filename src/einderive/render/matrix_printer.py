@@ -237,7 +237,8 @@ class MatrixPrinter(TreePrinter):
         base = self._print(m.x)
         radical = isinstance(m.x, mx.Fn) and SCALARS[m.x.name].style == "prefix" or \
             isinstance(m.x, mx.Pow) and _exp(m.x) == S.Half
-        if radical and not self.n.radical_is_atom or not atomic(m.x) and not radical:
+        if radical and not self.n.radical_is_atom or not atomic(m.x) and not radical or \
+                isinstance(m.x, mx.Pow) and not radical:  # (x^∘4)^∘(1/4), never x^∘4^∘(1/4)
             base = self.n.paren(base)
         return self.n.hadamard_power(base, p) if not m.is_scalar else self.n.power(base, p)
 
