@@ -703,9 +703,18 @@ def _number(e: FExpr) -> Any:
         return None
     if e.op == "neg" and len(parts) == 1:
         return -parts[0]
-    combine = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y,
-               "/": lambda x, y: x / y if y != 0 else None, "**": lambda x, y: x ** y}
-    return combine[e.op](*parts) if e.op in combine and len(parts) == 2 else None
+    if len(parts) != 2:
+        return None
+    x, y = parts
+    if e.op == "+":
+        return x + y
+    if e.op == "-":
+        return x - y
+    if e.op == "*":
+        return x * y
+    if e.op == "/":
+        return x / y if y != 0 else None
+    return x ** y if e.op == "**" else None
 
 
 def _mentions_dim(e: FExpr) -> bool:
