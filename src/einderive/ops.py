@@ -117,6 +117,25 @@ SCALARS: dict[str, ScalarFn] = {}
 CLASSES: dict[str, type] = {}
 
 
+def logistic_parts(e: Any) -> Any:
+    """``exp(u)`` where the SymPy factor ``e`` is ``1/(1 + exp(u))`` (the logistic function's
+    denominator: exp(u) over it is σ(u)), else None."""
+    if not (isinstance(e, sympy.Pow) and e.exp == -1 and isinstance(e.base, sympy.Add) and
+            len(e.base.args) == 2 and S.One in e.base.args):
+        return None
+    (term,) = (a for a in e.base.args if a != 1)
+    return term if isinstance(term, F("exp")) else None
+
+
+def logistic(u: Any) -> Any:
+    """σ(u) as an index form writes it."""
+    return F("sigmoid")(u)
+
+
+def has_exp(e: Any) -> bool:
+    return bool(e.has(F("exp")))
+
+
 def F(name: str) -> Any:
     """The SymPy class of scalar function ``name``, made on first use (SymPy's
     metaclass takes a millisecond a class, and most specs use two or three)."""

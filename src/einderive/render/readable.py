@@ -24,7 +24,7 @@ from sympy import Add, Basic, Indexed, Mul, Pow, S, Sum, Symbol
 
 from ..caches import register
 from ..indexed import LETTERS, PRIME, free_symbols, make_sum, nodes_of
-from ..ops import POW_HALF, AxisFunction, F  # loaded with indexed: no cycle, not per call
+from ..ops import POW_HALF, AxisFunction, has_exp, logistic, logistic_parts  # loaded with indexed: no cycle, not per call
 
 # how an index is written: one of the engine's index letters, primed as often as it must be
 INDEX_LETTER = re.compile(f"[{LETTERS}]{PRIME}*")
@@ -150,16 +150,16 @@ class Rewriter:
         (sigmoid_of_exp): the derivative of log1p(exp(−z)) is −σ(−z_i), not
         −exp(−z_i)/(1 + exp(−z_i))."""
         if not isinstance(e, Basic) or not e.args or _is_axis_function(e) or \
-                isinstance(e, Indexed) or not e.has(F("exp")):
+                isinstance(e, Indexed) or not has_exp(e):
             return e
         args = [self.logistic(a) for a in e.args]
         if isinstance(e, Mul):
-            over = {u: n for n, f in enumerate(args) if (u := _one_plus_exp(f)) is not None}
+            over = {u: n for n, f in enumerate(args) if (u := logistic_parts(f)) is not None}
             paired = [(n, over[f]) for n, f in enumerate(args) if f in over]
             if paired:
                 out: list[Any] = list(args)
                 for n, k in paired:
-                    out[n], out[k] = _sigmoid(args[n].args[0]), S.One
+                    out[n], out[k] = logistic(args[n].args[0]), S.One
                 kept = [f for f in out if f != 1]
                 return self._rebuilt(e, Mul(*kept, evaluate=False) if len(kept) > 1
                                      else kept[0])
@@ -226,19 +226,6 @@ class Rewriter:
         if isinstance(e, (Add, Mul, Pow)):
             return self._rebuilt(e, e.func(*args, evaluate=False))
         return self._rebuilt(e, e.func(*args))
-
-
-def _sigmoid(u: Any) -> Any:
-    return F("sigmoid")(u)
-
-
-def _one_plus_exp(e: Any) -> Any:
-    """``exp(u)`` where ``e`` is ``1/(1 + exp(u))``, else None."""
-    if not (isinstance(e, Pow) and e.exp == -1 and isinstance(e.base, Add) and
-            len(e.base.args) == 2 and S.One in e.base.args):
-        return None
-    (term,) = (a for a in e.base.args if a != 1)
-    return term if isinstance(term, F("exp")) else None
 
 
 def _is_root(e: Any) -> bool:
