@@ -1864,6 +1864,157 @@ def softplus(m: mx.M) -> mx.M | None:
     return None
 
 
+def _exp_normaliser(d: mx.M) -> tuple[mx.M, int | None, mx.M | None] | None:
+    """``(exp(u), axis, rest)`` when the factor ``d`` divides by the sum of ``exp(u)`` along
+    ``axis`` as a broadcast against ``exp(u)`` reads it: ``1/sum(e)`` of a column ``e``
+    (axis None: a vector's one axis), ``⊘ rowsum(E)`` (axis 1), ``⊘ colsum(E)ᵀ`` (axis 0), the last
+    also inside a transposed product of columns, ``(a ⊘ colsum(E))ᵀ``, whose other factors
+    ``rest`` (``aᵀ``) stay; else None."""
+    rest: mx.M | None = None
+    if isinstance(d, mx.Transpose) and isinstance(d.x, mx.Hadamard) and len(_shape(d.x)) == 2 \
+            and _shape(d.x)[1] == 1:
+        pows = [f for f in d.x.factors if isinstance(f, mx.Pow) and f.exp == -1 and
+                isinstance(f.x, mx.Reduce) and f.x.kind == ReduceKind.COLSUM]
+        if not pows:
+            return None
+        rest = mx.transpose(mx.hadamard(*[f for f in d.x.factors if f is not pows[0]]))
+        d = mx.Transpose(pows[0], (1, _shape(pows[0])[0]))
+    turned = isinstance(d, mx.Transpose)
+    p = d.x if turned else d
+    if not (isinstance(p, mx.Pow) and p.exp == -1 and isinstance(p.x, mx.Reduce)):
+        return None
+    e, kind = p.x.x, p.x.kind
+    if not (isinstance(e, mx.Fn) and e.name == "exp" and not e.rest) or mx.batch_of(e) or \
+            len(_shape(e)) != 2:
+        return None
+    if kind == ReduceKind.SUM and not turned and _vector_sum(e) == ReduceKind.COLSUM:
+        return e, None, rest  # (a number: a vector's softmax, along its one axis)
+    if kind == ReduceKind.ROWSUM and not turned:
+        return e, 1, rest
+    if kind == ReduceKind.COLSUM and turned:
+        return e, 0, rest
+    return None
+
+
+def softmax_by_hand(m: mx.M) -> mx.M | None:
+    """``exp(u) ⊘ rowsum(exp(u))`` → ``softmax(u)`` (``⊘ colsum(exp(u))ᵀ`` → ``softmax(u,
+    axis=0)``, ``(1/sum(exp(u)))·exp(u)`` of a column u → ``softmax(u)``), among other
+    factors too, and ``exp(u − logsumexp(u))`` → ``softmax(u)`` along logsumexp's axis: a
+    softmax written by hand reads as the softmax a textbook (and the logsumexp writing)
+    prints.  Of a whole tensor only, never a batched form."""
+    if isinstance(m, mx.Fn):
+        return _exp_of_log_softmax(m)
+    coeffs: list[mx.M] = []
+    body = m
+    if isinstance(m, mx.Scale):
+        body = m.x
+        c = m.coeff
+        coeffs = list(c.factors) if isinstance(c, mx.Hadamard) and c.is_scalar else \
+            [c.coeff, c.x] if isinstance(c, mx.Scale) else [c]
+    factors = list(body.factors) if isinstance(body, mx.Hadamard) else [body]
+    if mx.batch_of(m):
+        return None
+    for n, d in enumerate(coeffs + factors):
+        found = _exp_normaliser(d)
+        if found is None:
+            continue
+        e, axis, rest = found
+        column = axis is None  # the sum of a column's entries: a scalar factor in front
+        if e not in factors or column != (n < len(coeffs)):
+            continue
+        u = e.x  # type: ignore[attr-defined]
+        p = mx.AxisFn("softmax", u, 0, (_shape(u)[0],), _shape(e)) if column else \
+            mx.AxisFn("softmax", u, axis, _shape(u), _shape(e))
+        at = factors.index(e)
+        others = [f for k, f in enumerate(factors) if k != at and f is not d]
+        kept = [c for c in coeffs if c is not d]
+        out = mx.hadamard(*others, *([rest] if rest is not None else []), p)
+        return mx.scale(mx.scalar_product(kept), out) if kept else out
+    return None
+
+
+def softmax_across_product(m: mx.M) -> mx.M | None:
+    """``(X ⊙ r ⊘ rowsum(exp(U)))ᵀ exp(U)`` → ``Xᵀ (r ⊙ softmax(U))`` (and ``exp(U)ᵀ (X ⊘
+    rowsum(exp(U)))`` → ``softmax(U)ᵀ X``): a column broadcast across the rows of one
+    factor of a product over those rows scales the other factor's rows as well, (A ⊙ c 𝟏ᵀ)ᵀ
+    E = Aᵀ (c 𝟏ᵀ ⊙ E), so the row normaliser of exp(U) meets exp(U) and reads as its
+    softmax (a hand-written softmax regression's ∂L/∂W: Xᵀ (softmax(X W) ⊙ rowsum(T) − T));
+    and ``(exp(U) Wᵀ) ⊙ r ⊘ rowsum(exp(U))`` → ``(softmax(U) ⊙ r) Wᵀ`` (its ∂L/∂X)."""
+    if isinstance(m, mx.Hadamard) and not mx.batch_of(m):
+        return _softmax_into_product(m)
+    if not isinstance(m, mx.MatMul) or mx.batch_of(m):
+        return None
+    for turned, other, flip in ((m.a, m.b, False), (m.b, m.a, True)):
+        h = turned.x if isinstance(turned, mx.Transpose) else None
+        if flip:  # exp(U)ᵀ H: the transposed factor is exp(U), H the one divided
+            h, other = m.b, (m.a.x if isinstance(m.a, mx.Transpose) else None)
+        if not isinstance(h, mx.Hadamard) or other is None or len(_shape(h)) != 2:
+            continue
+        rows = _shape(h)[0]
+        cols = [f for f in h.factors if _shape(f) == (rows, 1)]
+        kept = [f for f in h.factors if _shape(f) != (rows, 1)]
+        if not kept or mx.hadamard(*kept).shape != _shape(h) or not any(
+                isinstance(f, mx.Pow) and f.exp == -1 and isinstance(f.x, mx.Reduce) and
+                f.x.kind == ReduceKind.ROWSUM and f.x.x == other for f in cols):
+            continue
+        p = softmax_by_hand(mx.hadamard(*cols, other))
+        if p is None:
+            continue
+        a = mx.hadamard(*kept)
+        return mx.matmul(mx.transpose(p), a) if flip else mx.matmul(mx.transpose(a), p)
+    return None
+
+
+def _softmax_into_product(m: mx.Hadamard) -> mx.M | None:
+    """``(E B) ⊙ c ⊘ rowsum(E)`` → ``(c ⊙ softmax(U)) B`` of ``E = exp(U)``: columns scaling a
+    product's rows scale its left factor's rows, c 𝟏ᵀ ⊙ (E B) = (c 𝟏ᵀ ⊙ E) B."""
+    for g in m.factors:
+        if not (isinstance(g, mx.MatMul) and isinstance(g.a, mx.Fn) and len(_shape(g)) == 2):
+            continue
+        rows = _shape(g)[0]
+        cols = [f for f in m.factors if _shape(f) == (rows, 1)]
+        if not any(isinstance(f, mx.Pow) and f.exp == -1 and isinstance(f.x, mx.Reduce) and
+                   f.x.kind == ReduceKind.ROWSUM and f.x.x == g.a for f in cols):
+            continue
+        p = softmax_by_hand(mx.hadamard(*cols, g.a))
+        if p is None:
+            continue
+        rest = [f for f in m.factors if f is not g and _shape(f) != (rows, 1)]
+        out = mx.hadamard(*rest, mx.matmul(p, g.b))
+        return out if _shape(out) == _shape(m) else None
+    return None
+
+
+def _exp_of_log_softmax(m: mx.Fn) -> mx.M | None:
+    """``softmax(u)`` for ``exp(u − logsumexp(u))`` (the logsumexp broadcast along its axis:
+    a number of a vector's, a column of a matrix's rows, ``logsumexp(u, axis=0)ᵀ`` of its
+    columns) and for ``exp(log_softmax(u))``, else None."""
+    if m.name != "exp" or m.rest or mx.batch_of(m):
+        return None
+    x = m.x
+    if isinstance(x, mx.AxisFn) and x.head == "log_softmax" and not mx.batch_of(x):
+        return mx.AxisFn("softmax", x.x, x.axis % len(x.arg_shape), x.arg_shape, x.shape)
+    if not isinstance(x, mx.Add):
+        return None
+    for t in x.terms:
+        negative, lse = mx.split_sign(t)
+        turned = isinstance(lse, mx.Transpose)
+        f = lse.x if turned else lse
+        if not (negative and isinstance(f, mx.AxisFn) and f.head == "logsumexp") or \
+                mx.batch_of(f) or len(f.arg_shape) not in (1, 2):
+            continue
+        axis = f.axis % len(f.arg_shape)
+        u = mx.add(*[s for s in x.terms if s is not t])
+        if u != f.x or _shape(u) != _shape(m):
+            continue
+        placed = (len(f.arg_shape) == 1 and not turned and f.is_scalar) or \
+            (len(f.arg_shape) == 2 and axis == 1 and not turned and _shape(f) == (_shape(u)[0], 1)) or \
+            (len(f.arg_shape) == 2 and axis == 0 and turned and _shape(lse) == (1, _shape(u)[1]))
+        if placed:
+            return mx.AxisFn("softmax", u, axis, f.arg_shape, _shape(u))
+    return None
+
+
 def reshape_pulls_constant(m: mx.M) -> mx.M | None:
     """``reshape(2 P − 2 Y, dims)`` → ``2 reshape(P − Y, dims)``: a constant in front of a
     reshape's operand, or one every term of it has, comes out of the reshape."""
@@ -2397,7 +2548,7 @@ RULES: tuple[Rule, ...] = (
     ones_product, sum_as_product, reduce_as_product, reduce_of_sum_as_products,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, trace_of_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
-    sigmoid_of_exp, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
+    sigmoid_of_exp, softmax_by_hand, softmax_across_product, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
     norm_of_abs, indicator_of_where, common_signed_scalar, pad_pulls_constant, one_reciprocal,
     reciprocal_exp,
     pulled_to_meet, rows_under_one_transpose, broadcast_factor, common_root_divisor,
