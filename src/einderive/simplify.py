@@ -1896,6 +1896,14 @@ def _exp_normaliser(d: mx.M) -> tuple[mx.M, int | None, mx.M | None] | None:
     return None
 
 
+def _scalar_factors(c: mx.M) -> list[mx.M]:
+    """The factors of a product of numbers (a constant in front, a scalar product)."""
+    if isinstance(c, mx.Scale):
+        return _scalar_factors(c.coeff) + _scalar_factors(c.x)
+    if isinstance(c, mx.Hadamard) and c.is_scalar:
+        return [g for f in c.factors for g in _scalar_factors(f)]
+    return [c]
+
 def softmax_by_hand(m: mx.M) -> mx.M | None:
     """``exp(u) ⊘ rowsum(exp(u))`` → ``softmax(u)`` (``⊘ colsum(exp(u))ᵀ`` → ``softmax(u,
     axis=0)``, ``(1/sum(exp(u)))·exp(u)`` of a column u → ``softmax(u)``), among other
@@ -1906,11 +1914,9 @@ def softmax_by_hand(m: mx.M) -> mx.M | None:
         return _exp_of_log_softmax(m)
     coeffs: list[mx.M] = []
     body = m
-    if isinstance(m, mx.Scale):
-        body = m.x
-        c = m.coeff
-        coeffs = list(c.factors) if isinstance(c, mx.Hadamard) and c.is_scalar else \
-            [c.coeff, c.x] if isinstance(c, mx.Scale) else [c]
+    while isinstance(body, mx.Scale):  # (2 s·(a ⊙ e): a constant kept in front of a product)
+        coeffs += _scalar_factors(body.coeff)
+        body = body.x
     factors = list(body.factors) if isinstance(body, mx.Hadamard) else [body]
     if mx.batch_of(m):
         return None
@@ -1969,6 +1975,9 @@ def _softmax_into_product(m: mx.Hadamard) -> mx.M | None:
     """``(E B) ⊙ c ⊘ rowsum(E)`` → ``(c ⊙ softmax(U)) B`` of ``E = exp(U)``: columns scaling a
     product's rows scale its left factor's rows, c 𝟏ᵀ ⊙ (E B) = (c 𝟏ᵀ ⊙ E) B."""
     for g in m.factors:
+        summed = _sum_over_normaliser(m, g)
+        if summed is not None:
+            return summed
         if not (isinstance(g, mx.MatMul) and isinstance(g.a, mx.Fn) and len(_shape(g)) == 2):
             continue
         rows = _shape(g)[0]
@@ -1984,6 +1993,49 @@ def _softmax_into_product(m: mx.Hadamard) -> mx.M | None:
         return out if _shape(out) == _shape(m) else None
     return None
 
+
+def _sum_over_normaliser(m: mx.Hadamard, g: mx.M) -> mx.M | None:
+    """``rowsum(G ⊙ exp(U)) ⊘ rowsum(exp(U))`` → ``rowsum(G ⊙ softmax(U))`` (and the sum of
+    a vector's, ``sum(g ⊙ exp(u))/sum(exp(u))`` → ``sum(g ⊙ softmax(u))``): the normaliser
+    is constant along the summed axis, so it divides each summed entry, c ⊙ rowsum(A) =
+    rowsum(c 𝟏ᵀ ⊙ A), where it meets exp(U)."""
+    if isinstance(g, mx.MatMul) and g.is_scalar and not mx.batch_of(g):
+        return _inner_product_over_normaliser(m, g)
+    if not (isinstance(g, mx.Reduce) and g.kind in (ReduceKind.ROWSUM, ReduceKind.SUM)) or \
+            mx.batch_of(g.x):
+        return None
+    inner = list(g.x.factors) if isinstance(g.x, mx.Hadamard) else [g.x]
+    for d in m.factors:
+        if not (isinstance(d, mx.Pow) and d.exp == -1 and isinstance(d.x, mx.Reduce) and
+                d.x.kind == g.kind and d.x.x in inner and _shape(d) == _shape(g)):
+            continue
+        if g.kind == ReduceKind.SUM and _vector_sum(d.x.x) != ReduceKind.COLSUM:
+            continue
+        p = softmax_by_hand(mx.scale(d, g.x) if g.kind == ReduceKind.SUM else mx.hadamard(g.x, d))
+        if p is None:
+            continue
+        rest = [f for f in m.factors if f is not g and f is not d]
+        return mx.hadamard(*rest, mx.reduce(g.kind, p))
+    return None
+
+def _inner_product_over_normaliser(m: mx.Hadamard, g: mx.MatMul) -> mx.M | None:
+    """``(gᵀ exp(u))/sum(exp(u))`` → ``gᵀ softmax(u)`` of a column u (either operand)."""
+    for right in (True, False):
+        if not right and not isinstance(g.a, mx.Transpose):
+            continue
+        e, other = (g.b, g.a) if right else (cast(mx.Transpose, g.a).x, g.b)
+        if isinstance(e, mx.Transpose) or _vector_sum(e) != ReduceKind.COLSUM:
+            continue
+        d = next((f for f in m.factors if isinstance(f, mx.Pow) and f.exp == -1 and
+                  isinstance(f.x, mx.Reduce) and f.x.kind == ReduceKind.SUM and f.x.x == e),
+                 None)
+        p = softmax_by_hand(mx.scale(d, e)) if d is not None else None
+        if p is None:
+            continue
+        rest = [f for f in m.factors if f is not g and f is not d]
+        inner = mx.matmul(other, p) if right else mx.matmul(mx.transpose(p), other)
+        return mx.scalar_product([*rest, inner])
+    return None
 
 def _exp_of_log_softmax(m: mx.Fn) -> mx.M | None:
     """``softmax(u)`` for ``exp(u − logsumexp(u))`` (the logsumexp broadcast along its axis:
