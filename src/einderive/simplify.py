@@ -1867,8 +1867,8 @@ def softplus(m: mx.M) -> mx.M | None:
 def _exp_normaliser(d: mx.M) -> tuple[mx.M, int | None, mx.M | None] | None:
     """``(exp(u), axis, rest)`` when the factor ``d`` divides by the sum of ``exp(u)`` along
     ``axis`` as a broadcast against ``exp(u)`` reads it: ``1/sum(e)`` of a column ``e``
-    (axis None: a vector's one axis), ``⊘ rowsum(E)`` (axis 1), ``⊘ colsum(E)ᵀ`` (axis 0), the last
-    also inside a transposed product of columns, ``(a ⊘ colsum(E))ᵀ``, whose other factors
+    (axis None: a vector's one axis), ``⊘ rowsum(E)`` (axis 1), ``⊘ colsum(E)ᵀ`` (axis 0),
+    the last also inside a transposed product of columns, ``(a ⊘ colsum(E))ᵀ``, whose other factors
     ``rest`` (``aᵀ``) stay; else None."""
     rest: mx.M | None = None
     if isinstance(d, mx.Transpose) and isinstance(d.x, mx.Hadamard) and len(_shape(d.x)) == 2 \
@@ -1903,6 +1903,7 @@ def _scalar_factors(c: mx.M) -> list[mx.M]:
     if isinstance(c, mx.Hadamard) and c.is_scalar:
         return [g for f in c.factors for g in _scalar_factors(f)]
     return [c]
+
 
 def softmax_by_hand(m: mx.M) -> mx.M | None:
     """``exp(u) ⊘ rowsum(exp(u))`` → ``softmax(u)`` (``⊘ colsum(exp(u))ᵀ`` → ``softmax(u,
@@ -1981,7 +1982,7 @@ def _softmax_into_product(m: mx.Hadamard) -> mx.M | None:
         if not (isinstance(g, mx.MatMul) and isinstance(g.a, mx.Fn) and len(_shape(g)) == 2):
             continue
         rows = _shape(g)[0]
-        cols = [f for f in m.factors if _shape(f) == (rows, 1)]
+        cols = [f for f in m.factors if f is not g and _shape(f) == (rows, 1)]
         if not any(isinstance(f, mx.Pow) and f.exp == -1 and isinstance(f.x, mx.Reduce) and
                    f.x.kind == ReduceKind.ROWSUM and f.x.x == g.a for f in cols):
             continue
@@ -2011,12 +2012,14 @@ def _sum_over_normaliser(m: mx.Hadamard, g: mx.M) -> mx.M | None:
             continue
         if g.kind == ReduceKind.SUM and _vector_sum(d.x.x) != ReduceKind.COLSUM:
             continue
-        p = softmax_by_hand(mx.scale(d, g.x) if g.kind == ReduceKind.SUM else mx.hadamard(g.x, d))
+        p = softmax_by_hand(mx.scale(d, g.x) if g.kind == ReduceKind.SUM else
+                            mx.hadamard(g.x, d))
         if p is None:
             continue
         rest = [f for f in m.factors if f is not g and f is not d]
         return mx.hadamard(*rest, mx.reduce(g.kind, p))
     return None
+
 
 def _inner_product_over_normaliser(m: mx.Hadamard, g: mx.MatMul) -> mx.M | None:
     """``(gᵀ exp(u))/sum(exp(u))`` → ``gᵀ softmax(u)`` of a column u (either operand)."""
@@ -2036,6 +2039,7 @@ def _inner_product_over_normaliser(m: mx.Hadamard, g: mx.MatMul) -> mx.M | None:
         inner = mx.matmul(other, p) if right else mx.matmul(mx.transpose(p), other)
         return mx.scalar_product([*rest, inner])
     return None
+
 
 def _exp_of_log_softmax(m: mx.Fn) -> mx.M | None:
     """``softmax(u)`` for ``exp(u − logsumexp(u))`` (the logsumexp broadcast along its axis:
@@ -2057,11 +2061,12 @@ def _exp_of_log_softmax(m: mx.Fn) -> mx.M | None:
             continue
         axis = f.axis % len(f.arg_shape)
         u = mx.add(*[s for s in x.terms if s is not t])
-        if u != f.x or _shape(u) != _shape(m):
+        if u != f.x or _shape(u) != _shape(m) or len(_shape(u)) != 2:
             continue
+        rows, cols = _shape(u)
         placed = (len(f.arg_shape) == 1 and not turned and f.is_scalar) or \
-            (len(f.arg_shape) == 2 and axis == 1 and not turned and _shape(f) == (_shape(u)[0], 1)) or \
-            (len(f.arg_shape) == 2 and axis == 0 and turned and _shape(lse) == (1, _shape(u)[1]))
+            (len(f.arg_shape) == 2 and axis == 1 and not turned and _shape(f) == (rows, 1)) or \
+            (len(f.arg_shape) == 2 and axis == 0 and turned and _shape(lse) == (1, cols))
         if placed:
             return mx.AxisFn("softmax", u, axis, f.arg_shape, _shape(u))
     return None
@@ -2600,7 +2605,8 @@ RULES: tuple[Rule, ...] = (
     ones_product, sum_as_product, reduce_as_product, reduce_of_sum_as_products,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, trace_of_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
-    sigmoid_of_exp, softmax_by_hand, softmax_across_product, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
+    sigmoid_of_exp, softmax_by_hand, softmax_across_product, complement, softplus, squeezed_sum,
+    reshape_pulls_constant, abs_times_sign,
     norm_of_abs, indicator_of_where, common_signed_scalar, pad_pulls_constant, one_reciprocal,
     reciprocal_exp,
     pulled_to_meet, rows_under_one_transpose, broadcast_factor, common_root_divisor,
