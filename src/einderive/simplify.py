@@ -892,6 +892,28 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
         return {form: ref for form, ref in self if isinstance(form, mx.MatMul)}
 
     @cached_property
+    def softmaxes(self) -> frozenset[mx.M]:
+        """The softmax each node written as one by hand is (``P = e / sum(e, axis=1,
+        keepdims=True)`` of ``e = exp(X − m)``), written out to the inputs
+        (:func:`make_softmax_by_hand`)."""
+        out = set()
+        for form, _ in self:
+            if isinstance(form, (mx.Hadamard, mx.Scale, mx.Fn)):
+                p = softmax_by_hand(self.written_out(form))
+                if isinstance(p, mx.AxisFn):
+                    out.add(p)
+        return frozenset(out)
+
+    def written_out(self, m: mx.M) -> mx.M:
+        """``m`` with the nodes in it replaced by their forms, three levels deep."""
+        for _ in range(3):
+            new = mx.substitute_all(m, self.forms)
+            if new == m:
+                break
+            m = new
+        return m
+
+    @cached_property
     def scaled_quotients(self) -> list[tuple[tuple[mx.M, mx.M, mx.Pow | None], mx.M]]:
         """((v, a, d), node) of each form ``vᵀ ⊙ a ⊙ d`` (:func:`make_product_reads_node`),
         the nodes it multiplies written out once: ``Y = Y₁ ⊙ wᵀ`` of ``Y₁ = X ⊘ r`` is
@@ -1864,6 +1886,23 @@ def softplus(m: mx.M) -> mx.M | None:
     return None
 
 
+def make_softmax_by_hand(named: Named) -> Rule:
+    """:func:`softmax_by_hand` and :func:`softmax_across_product`, save where a forward node
+    of ``named`` is that softmax written by hand (``P = exp(X) / s``): its adjoints read it as
+    the node, ``∂L/∂P ⊙ P``, which a softmax(X) beside P would hide."""
+    nodes = _forward_forms(named)
+
+    def softmax_of_exp(m: mx.M) -> mx.M | None:
+        out = softmax_by_hand(m) or softmax_across_product(m)
+        if out is None or not nodes or not nodes.softmaxes:
+            return out
+        made = [p for p in mx.walk(out) if isinstance(p, mx.AxisFn) and p.head == "softmax"]
+        if any(nodes.written_out(p) in nodes.softmaxes for p in made):
+            return None
+        return out
+    softmax_of_exp.__doc__ = make_softmax_by_hand.__doc__
+    return softmax_of_exp
+
 def _exp_normaliser(d: mx.M) -> tuple[mx.M, int | None, mx.M | None] | None:
     """``(exp(u), axis, rest)`` when the factor ``d`` divides by the sum of ``exp(u)`` along
     ``axis`` as a broadcast against ``exp(u)`` reads it: ``1/sum(e)`` of a column ``e``
@@ -2605,8 +2644,7 @@ RULES: tuple[Rule, ...] = (
     ones_product, sum_as_product, reduce_as_product, reduce_of_sum_as_products,
     reduce_pulls_constant, product_pulls_constant, transposed_factors, merge_roots, spread_power,
     inner_product, trace_of_product, norm, square_of_root, merge_powers, cancel_scalars, one_denominator,
-    sigmoid_of_exp, softmax_by_hand, softmax_across_product, complement, softplus, squeezed_sum,
-    reshape_pulls_constant, abs_times_sign,
+    sigmoid_of_exp, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
     norm_of_abs, indicator_of_where, common_signed_scalar, pad_pulls_constant, one_reciprocal,
     reciprocal_exp,
     pulled_to_meet, rows_under_one_transpose, broadcast_factor, common_root_divisor,
@@ -2969,7 +3007,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     base = (make_symmetric(symmetric), *RULES, make_opposite(named), make_one_way(named),
             make_reduce_of_product(symmetric), make_cancel(wheres),
             make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
-            make_sums_to_one(named), make_piece_of_node(named), make_product_reads_node(named))
+            make_sums_to_one(named), make_piece_of_node(named), make_product_reads_node(named),
+            make_softmax_by_hand(named))
     rules = (*base, make_distribute(base, named), make_pull_ahead(base))
     # a common factor is pulled out last, once nothing else shortens the form: pulled
     # early, ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of P = e ⊘ n
