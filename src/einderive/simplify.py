@@ -899,6 +899,28 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
         return {form: ref for form, ref in self if isinstance(form, mx.MatMul)}
 
     @cached_property
+    def softmaxes(self) -> frozenset[mx.M]:
+        """The softmax each node written as one by hand is (``P = e / sum(e, axis=1,
+        keepdims=True)`` of ``e = exp(X − m)``), written out to the inputs
+        (:func:`make_softmax_by_hand`)."""
+        out = set()
+        for form, _ in self:
+            if isinstance(form, (mx.Hadamard, mx.Scale, mx.Fn)):
+                p = softmax_by_hand(self.written_out(form))
+                if isinstance(p, mx.AxisFn):
+                    out.add(p)
+        return frozenset(out)
+
+    def written_out(self, m: mx.M) -> mx.M:
+        """``m`` with the nodes in it replaced by their forms, three levels deep."""
+        for _ in range(3):
+            new = mx.substitute_all(m, self.forms)
+            if new == m:
+                break
+            m = new
+        return m
+
+    @cached_property
     def scaled_quotients(self) -> list[tuple[tuple[mx.M, mx.M, mx.Pow | None], mx.M]]:
         """((v, a, d), node) of each form ``vᵀ ⊙ a ⊙ d`` (:func:`make_product_reads_node`),
         the nodes it multiplies written out once: ``Y = Y₁ ⊙ wᵀ`` of ``Y₁ = X ⊘ r`` is
@@ -1956,6 +1978,231 @@ def softplus(m: mx.M) -> mx.M | None:
     return None
 
 
+def make_softmax_by_hand(named: Named) -> Rule:
+    """:func:`softmax_by_hand` and :func:`softmax_across_product`, save where a forward node
+    of ``named`` is that softmax written by hand (``P = exp(X) / s``): its adjoints read it as
+    the node, ``∂L/∂P ⊙ P``, which a softmax(X) beside P would hide."""
+    nodes = _forward_forms(named)
+
+    def softmax_of_exp(m: mx.M) -> mx.M | None:
+        out = softmax_by_hand(m) or softmax_across_product(m)
+        if out is None or not nodes or not nodes.softmaxes:
+            return out
+        made = [p for p in mx.walk(out) if isinstance(p, mx.AxisFn) and p.head == "softmax"]
+        if any(nodes.written_out(p) in nodes.softmaxes for p in made):
+            return None
+        return out
+    softmax_of_exp.__doc__ = make_softmax_by_hand.__doc__
+    return softmax_of_exp
+
+def _exp_normaliser(d: mx.M) -> tuple[mx.M, int | None, mx.M | None] | None:
+    """``(exp(u), axis, rest)`` when the factor ``d`` divides by the sum of ``exp(u)`` along
+    ``axis`` as a broadcast against ``exp(u)`` reads it: ``1/sum(e)`` of a column ``e``
+    (axis None: a vector's one axis), ``⊘ rowsum(E)`` (axis 1), ``⊘ colsum(E)ᵀ`` (axis 0),
+    the last also inside a transposed product of columns, ``(a ⊘ colsum(E))ᵀ``, whose other factors
+    ``rest`` (``aᵀ``) stay; else None."""
+    rest: mx.M | None = None
+    if isinstance(d, mx.Transpose) and isinstance(d.x, mx.Hadamard) and len(_shape(d.x)) == 2 \
+            and _shape(d.x)[1] == 1:
+        pows = [f for f in d.x.factors if isinstance(f, mx.Pow) and f.exp == -1 and
+                isinstance(f.x, mx.Reduce) and f.x.kind == ReduceKind.COLSUM]
+        if not pows:
+            return None
+        rest = mx.transpose(mx.hadamard(*[f for f in d.x.factors if f is not pows[0]]))
+        d = mx.Transpose(pows[0], (1, _shape(pows[0])[0]))
+    turned = isinstance(d, mx.Transpose)
+    p = d.x if turned else d
+    if not (isinstance(p, mx.Pow) and p.exp == -1 and isinstance(p.x, mx.Reduce)):
+        return None
+    e, kind = p.x.x, p.x.kind
+    if not (isinstance(e, mx.Fn) and e.name == "exp" and not e.rest) or mx.batch_of(e) or \
+            len(_shape(e)) != 2:
+        return None
+    if kind == ReduceKind.SUM and not turned and _vector_sum(e) == ReduceKind.COLSUM:
+        return e, None, rest  # (a number: a vector's softmax, along its one axis)
+    if kind == ReduceKind.ROWSUM and not turned:
+        return e, 1, rest
+    if kind == ReduceKind.COLSUM and turned:
+        return e, 0, rest
+    return None
+
+
+def _scalar_factors(c: mx.M) -> list[mx.M]:
+    """The factors of a product of numbers (a constant in front, a scalar product)."""
+    if isinstance(c, mx.Scale):
+        return _scalar_factors(c.coeff) + _scalar_factors(c.x)
+    if isinstance(c, mx.Hadamard) and c.is_scalar:
+        return [g for f in c.factors for g in _scalar_factors(f)]
+    return [c]
+
+
+def softmax_by_hand(m: mx.M) -> mx.M | None:
+    """``exp(u) ⊘ rowsum(exp(u))`` → ``softmax(u)`` (``⊘ colsum(exp(u))ᵀ`` → ``softmax(u,
+    axis=0)``, ``(1/sum(exp(u)))·exp(u)`` of a column u → ``softmax(u)``), among other
+    factors too, and ``exp(u − logsumexp(u))`` → ``softmax(u)`` along logsumexp's axis: a
+    softmax written by hand reads as the softmax a textbook (and the logsumexp writing)
+    prints.  Of a whole tensor only, never a batched form."""
+    if isinstance(m, mx.Fn):
+        return _exp_of_log_softmax(m)
+    coeffs: list[mx.M] = []
+    body = m
+    while isinstance(body, mx.Scale):  # (2 s·(a ⊙ e): a constant kept in front of a product)
+        coeffs += _scalar_factors(body.coeff)
+        body = body.x
+    factors = list(body.factors) if isinstance(body, mx.Hadamard) else [body]
+    if mx.batch_of(m):
+        return None
+    for n, d in enumerate(coeffs + factors):
+        found = _exp_normaliser(d)
+        if found is None:
+            continue
+        e, axis, rest = found
+        column = axis is None  # the sum of a column's entries: a scalar factor in front
+        if e not in factors or column != (n < len(coeffs)):
+            continue
+        u = e.x  # type: ignore[attr-defined]
+        p = mx.AxisFn("softmax", u, 0, (_shape(u)[0],), _shape(e)) if column else \
+            mx.AxisFn("softmax", u, axis, _shape(u), _shape(e))
+        at = factors.index(e)
+        others = [f for k, f in enumerate(factors) if k != at and f is not d]
+        kept = [c for c in coeffs if c is not d]
+        out = mx.hadamard(*others, *([rest] if rest is not None else []), p)
+        return mx.scale(mx.scalar_product(kept), out) if kept else out
+    return None
+
+
+def softmax_across_product(m: mx.M) -> mx.M | None:
+    """``(X ⊙ r ⊘ rowsum(exp(U)))ᵀ exp(U)`` → ``Xᵀ (r ⊙ softmax(U))`` (and ``exp(U)ᵀ (X ⊘
+    rowsum(exp(U)))`` → ``softmax(U)ᵀ X``): a column broadcast across the rows of one
+    factor of a product over those rows scales the other factor's rows as well, (A ⊙ c 𝟏ᵀ)ᵀ
+    E = Aᵀ (c 𝟏ᵀ ⊙ E), so the row normaliser of exp(U) meets exp(U) and reads as its
+    softmax (a hand-written softmax regression's ∂L/∂W: Xᵀ (softmax(X W) ⊙ rowsum(T) − T));
+    and ``(exp(U) Wᵀ) ⊙ r ⊘ rowsum(exp(U))`` → ``(softmax(U) ⊙ r) Wᵀ`` (its ∂L/∂X)."""
+    if isinstance(m, mx.Hadamard) and not mx.batch_of(m):
+        return _softmax_into_product(m)
+    if not isinstance(m, mx.MatMul) or mx.batch_of(m):
+        return None
+    for turned, other, flip in ((m.a, m.b, False), (m.b, m.a, True)):
+        h = turned.x if isinstance(turned, mx.Transpose) else None
+        if flip:  # exp(U)ᵀ H: the transposed factor is exp(U), H the one divided
+            h, other = m.b, (m.a.x if isinstance(m.a, mx.Transpose) else None)
+        if not isinstance(h, mx.Hadamard) or other is None or len(_shape(h)) != 2:
+            continue
+        rows = _shape(h)[0]
+        cols = [f for f in h.factors if _shape(f) == (rows, 1)]
+        kept = [f for f in h.factors if _shape(f) != (rows, 1)]
+        if not kept or mx.hadamard(*kept).shape != _shape(h) or not any(
+                isinstance(f, mx.Pow) and f.exp == -1 and isinstance(f.x, mx.Reduce) and
+                f.x.kind == ReduceKind.ROWSUM and f.x.x == other for f in cols):
+            continue
+        p = softmax_by_hand(mx.hadamard(*cols, other))
+        if p is None:
+            continue
+        a = mx.hadamard(*kept)
+        return mx.matmul(mx.transpose(p), a) if flip else mx.matmul(mx.transpose(a), p)
+    return None
+
+
+def _softmax_into_product(m: mx.Hadamard) -> mx.M | None:
+    """``(E B) ⊙ c ⊘ rowsum(E)`` → ``(c ⊙ softmax(U)) B`` of ``E = exp(U)``: columns scaling a
+    product's rows scale its left factor's rows, c 𝟏ᵀ ⊙ (E B) = (c 𝟏ᵀ ⊙ E) B."""
+    for g in m.factors:
+        summed = _sum_over_normaliser(m, g)
+        if summed is not None:
+            return summed
+        if not (isinstance(g, mx.MatMul) and isinstance(g.a, mx.Fn) and len(_shape(g)) == 2):
+            continue
+        rows = _shape(g)[0]
+        cols = [f for f in m.factors if f is not g and _shape(f) == (rows, 1)]
+        if not any(isinstance(f, mx.Pow) and f.exp == -1 and isinstance(f.x, mx.Reduce) and
+                   f.x.kind == ReduceKind.ROWSUM and f.x.x == g.a for f in cols):
+            continue
+        p = softmax_by_hand(mx.hadamard(*cols, g.a))
+        if p is None:
+            continue
+        rest = [f for f in m.factors if f is not g and _shape(f) != (rows, 1)]
+        out = mx.hadamard(*rest, mx.matmul(p, g.b))
+        return out if _shape(out) == _shape(m) else None
+    return None
+
+
+def _sum_over_normaliser(m: mx.Hadamard, g: mx.M) -> mx.M | None:
+    """``rowsum(G ⊙ exp(U)) ⊘ rowsum(exp(U))`` → ``rowsum(G ⊙ softmax(U))`` (and the sum of
+    a vector's, ``sum(g ⊙ exp(u))/sum(exp(u))`` → ``sum(g ⊙ softmax(u))``): the normaliser
+    is constant along the summed axis, so it divides each summed entry, c ⊙ rowsum(A) =
+    rowsum(c 𝟏ᵀ ⊙ A), where it meets exp(U)."""
+    if isinstance(g, mx.MatMul) and g.is_scalar and not mx.batch_of(g):
+        return _inner_product_over_normaliser(m, g)
+    if not (isinstance(g, mx.Reduce) and g.kind in (ReduceKind.ROWSUM, ReduceKind.SUM)) or \
+            mx.batch_of(g.x):
+        return None
+    inner = list(g.x.factors) if isinstance(g.x, mx.Hadamard) else [g.x]
+    for d in m.factors:
+        if not (isinstance(d, mx.Pow) and d.exp == -1 and isinstance(d.x, mx.Reduce) and
+                d.x.kind == g.kind and d.x.x in inner and _shape(d) == _shape(g)):
+            continue
+        if g.kind == ReduceKind.SUM and _vector_sum(d.x.x) != ReduceKind.COLSUM:
+            continue
+        p = softmax_by_hand(mx.scale(d, g.x) if g.kind == ReduceKind.SUM else
+                            mx.hadamard(g.x, d))
+        if p is None:
+            continue
+        rest = [f for f in m.factors if f is not g and f is not d]
+        return mx.hadamard(*rest, mx.reduce(g.kind, p))
+    return None
+
+
+def _inner_product_over_normaliser(m: mx.Hadamard, g: mx.MatMul) -> mx.M | None:
+    """``(gᵀ exp(u))/sum(exp(u))`` → ``gᵀ softmax(u)`` of a column u (either operand)."""
+    for right in (True, False):
+        if not right and not isinstance(g.a, mx.Transpose):
+            continue
+        e, other = (g.b, g.a) if right else (cast(mx.Transpose, g.a).x, g.b)
+        if isinstance(e, mx.Transpose) or _vector_sum(e) != ReduceKind.COLSUM:
+            continue
+        d = next((f for f in m.factors if isinstance(f, mx.Pow) and f.exp == -1 and
+                  isinstance(f.x, mx.Reduce) and f.x.kind == ReduceKind.SUM and f.x.x == e),
+                 None)
+        p = softmax_by_hand(mx.scale(d, e)) if d is not None else None
+        if p is None:
+            continue
+        rest = [f for f in m.factors if f is not g and f is not d]
+        inner = mx.matmul(other, p) if right else mx.matmul(mx.transpose(p), other)
+        return mx.scalar_product([*rest, inner])
+    return None
+
+
+def _exp_of_log_softmax(m: mx.Fn) -> mx.M | None:
+    """``softmax(u)`` for ``exp(u − logsumexp(u))`` (the logsumexp broadcast along its axis:
+    a number of a vector's, a column of a matrix's rows, ``logsumexp(u, axis=0)ᵀ`` of its
+    columns) and for ``exp(log_softmax(u))``, else None."""
+    if m.name != "exp" or m.rest or mx.batch_of(m):
+        return None
+    x = m.x
+    if isinstance(x, mx.AxisFn) and x.head == "log_softmax" and not mx.batch_of(x):
+        return mx.AxisFn("softmax", x.x, x.axis % len(x.arg_shape), x.arg_shape, x.shape)
+    if not isinstance(x, mx.Add):
+        return None
+    for t in x.terms:
+        negative, lse = mx.split_sign(t)
+        turned = isinstance(lse, mx.Transpose)
+        f = lse.x if turned else lse
+        if not (negative and isinstance(f, mx.AxisFn) and f.head == "logsumexp") or \
+                mx.batch_of(f) or len(f.arg_shape) not in (1, 2):
+            continue
+        axis = f.axis % len(f.arg_shape)
+        u = mx.add(*[s for s in x.terms if s is not t])
+        if u != f.x or _shape(u) != _shape(m) or len(_shape(u)) != 2:
+            continue
+        rows, cols = _shape(u)
+        placed = (len(f.arg_shape) == 1 and not turned and f.is_scalar) or \
+            (len(f.arg_shape) == 2 and axis == 1 and not turned and _shape(f) == (rows, 1)) or \
+            (len(f.arg_shape) == 2 and axis == 0 and turned and _shape(lse) == (1, cols))
+        if placed:
+            return mx.AxisFn("softmax", u, axis, f.arg_shape, _shape(u))
+    return None
+
+
 def reshape_pulls_constant(m: mx.M) -> mx.M | None:
     """``reshape(2 P − 2 Y, dims)`` → ``2 reshape(P − Y, dims)``: a constant in front of a
     reshape's operand, or one every term of it has, comes out of the reshape."""
@@ -2854,7 +3101,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     base = (make_symmetric(symmetric), *turned, *RULES, make_opposite(named), make_one_way(named),
             make_reduce_of_product(symmetric), make_cancel(wheres),
             make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
-            make_sums_to_one(named), make_piece_of_node(named), make_product_reads_node(named))
+            make_sums_to_one(named), make_piece_of_node(named), make_product_reads_node(named),
+            make_softmax_by_hand(named))
     rules = (*base, make_distribute(base, named), make_pull_ahead(base))
     # a common factor is pulled out last, once nothing else shortens the form: pulled
     # early, ⊘ n out of (e rowsum(V)) ⊘ n − 1 ⊘ n hides P rowsum(V) of P = e ⊘ n
