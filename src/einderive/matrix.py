@@ -787,8 +787,7 @@ def _powers_merge(a: Any, b: Any) -> bool:
     """Whether (xᵃ)ᵇ is x^(a b) for every real x where xᵃ is defined: for an integer b, or
     a power a that is already defined only where x ≥ 0 (a fraction); never (x²)^(1/2),
     which is |x|, nor (x³)^(1/3), which NumPy leaves undefined below 0 where x is not."""
-    a, b = sympy.sympify(a), sympy.sympify(b)
-    return bool(b.is_integer) or not bool(a.is_integer)
+    return bool(b == int(b) or a != int(a))
 
 
 def fn(name: str, x: M, *rest: M) -> M:

@@ -2011,7 +2011,7 @@ def _exp_normaliser(d: mx.M) -> tuple[mx.M, int | None, mx.M | None] | None:
         rest = mx.transpose(mx.hadamard(*[f for f in d.x.factors if f is not pows[0]]))
         d = mx.Transpose(pows[0], (1, _shape(pows[0])[0]))
     turned = isinstance(d, mx.Transpose)
-    p = d.x if turned else d
+    p = cast(mx.Transpose, d).x if turned else d
     if not (isinstance(p, mx.Pow) and p.exp == -1 and isinstance(p.x, mx.Reduce)):
         return None
     e, kind = p.x.x, p.x.kind
@@ -2062,7 +2062,7 @@ def softmax_by_hand(m: mx.M) -> mx.M | None:
             continue
         u = e.x  # type: ignore[attr-defined]
         p = mx.AxisFn("softmax", u, 0, (_shape(u)[0],), _shape(e)) if column else \
-            mx.AxisFn("softmax", u, axis, _shape(u), _shape(e))
+            mx.AxisFn("softmax", u, cast(int, axis), _shape(u), _shape(e))
         at = factors.index(e)
         others = [f for k, f in enumerate(factors) if k != at and f is not d]
         kept = [c for c in coeffs if c is not d]
@@ -2082,7 +2082,8 @@ def softmax_across_product(m: mx.M) -> mx.M | None:
         return _softmax_into_product(m)
     if not isinstance(m, mx.MatMul) or mx.batch_of(m):
         return None
-    for turned, other, flip in ((m.a, m.b, False), (m.b, m.a, True)):
+    for turned, beside, flip in ((m.a, m.b, False), (m.b, m.a, True)):
+        other: mx.M | None = beside
         h = turned.x if isinstance(turned, mx.Transpose) else None
         if flip:  # exp(U)ᵀ H: the transposed factor is exp(U), H the one divided
             h, other = m.b, (m.a.x if isinstance(m.a, mx.Transpose) else None)
@@ -2186,7 +2187,7 @@ def _exp_of_log_softmax(m: mx.Fn) -> mx.M | None:
     for t in x.terms:
         negative, lse = mx.split_sign(t)
         turned = isinstance(lse, mx.Transpose)
-        f = lse.x if turned else lse
+        f = cast(mx.Transpose, lse).x if turned else lse
         if not (negative and isinstance(f, mx.AxisFn) and f.head == "logsumexp") or \
                 mx.batch_of(f) or len(f.arg_shape) not in (1, 2):
             continue
