@@ -116,6 +116,12 @@ def _is_vector(shape: tuple[Any, ...]) -> bool:
     return len(shape) == 2 and (shape[0] == 1) != (shape[1] == 1)
 
 
+def _preactivations(m: mx.M) -> bool:
+    """Whether ``m`` has a function of a product inside (σ(X W))."""
+    return any(isinstance(n, mx.Fn) and any(isinstance(k, mx.MatMul) for k in mx.walk(n.x))
+               for n in mx.walk(m))
+
+
 def _transposes(m: mx.M) -> int:
     return sum(isinstance(n, mx.Transpose) for n in mx.walk(m))
 
@@ -1806,6 +1812,8 @@ def norm(m: mx.M) -> mx.M | None:
 def _fewer_turned(v: mx.M) -> mx.M:
     """``v`` or its transpose, whichever has fewer transposed matrices: ‖X − X U Uᵀ‖_F, not
     ‖Xᵀ − U Uᵀ Xᵀ‖_F (a Frobenius norm is its transpose's)."""
+    if 1 in _shape(v):  # (a vector's norm reads it as it stands)
+        return v
     turned = transpose_deep(v)
     return turned if not isinstance(turned, mx.Transpose) and \
         _turned_matrices(turned) < _turned_matrices(v) else v
@@ -3210,7 +3218,8 @@ def _turned_scalar(m: mx.M) -> mx.M | None:
     """A forward line's product that is one number written the way round with fewer
     transposes: aᵀ X⁻¹ b of a @ solve(X, b), not bᵀ X⁻ᵀ a (the one number's transpose is
     itself)."""
-    if not (isinstance(m, mx.MatMul) and m.is_scalar) or mx.batch_of(m):
+    if not (isinstance(m, mx.MatMul) and m.is_scalar) or mx.batch_of(m) or \
+            _preactivations(m):  # (w3ᵀ relu(W2ᵀ P) keeps its column pre-activation)
         return None
     turned = transpose_deep(m)
     return turned if _transposes(turned) < _transposes(m) else None
