@@ -80,7 +80,7 @@ def test_a_label_of_one_example_picks_a_row_of_its_one_hot():
     # was Wo_lj softmax(Wo hh)_l − Wo_(y,j) and (softmax(Wo hh)_l − δ_(l,y)) hh_j alone
     assert forms(d, "hh")[1] == "Woᵀ (softmax(Wo hh) − onehot(y)ᵀ)"
     assert forms(d, "Wo")[1] == "(softmax(Wo hh) − onehot(y)ᵀ) hhᵀ"
-    assert "  L    = −(Wo hh − logsumexp(Wo hh))ᵀ onehot(y)ᵀ\n" in plain(d)
+    assert "  L    = −onehot(y) (Wo hh − logsumexp(Wo hh))\n" in plain(d)  # (one number, fewer ᵀ)
     # the pieces of [c; h_t] in their order along the axis (was pad(ht, D:2 D, …) first)
     assert "  hh   = tanh(Wc (pad(c, 0:D, axis=0) + pad(ht, D:2 D, axis=0)))\n" in plain(d)
     _no_index_only(d)

@@ -1595,17 +1595,12 @@ def reduce_of_pad(m: mx.M) -> mx.M | None:
 def reduce_of_turned(m: mx.M) -> mx.M | None:
     """``rowsum(𝟙[W1ᵀ X_bᵀ + b1 > 0])`` → ``colsum(𝟙[X_b W1 + b1ᵀ > 0])``: a row sum of a
     function of a transposed pre-activation is the column sum of the function of the
-    pre-activation as its line wrote it (fewer transposed matrices inside the function);
-    so is a sum's, ``rowsum(Xᵀ − m)`` → ``colsum(X − mᵀ)`` (a row broadcast is no
-    transposed matrix), which then meets colsum(X) − B m written alike."""
+    pre-activation as its line wrote it (fewer transposed matrices inside the function)."""
     if not (isinstance(m, mx.Reduce) and m.kind != ReduceKind.SUM and
-            isinstance(m.x, (mx.Fn, mx.Add)) and len(_shape(m.x)) == 2) or \
-            isinstance(m.x, mx.Add) and mx.batch_of(m):
+            isinstance(m.x, mx.Fn) and len(_shape(m.x)) == 2):
         return None
     turned = transpose_deep(m.x)
-    if isinstance(turned, mx.Transpose) or not (
-            mx.adds_preactivation_transposes(turned, m.x) if isinstance(m.x, mx.Fn)
-            else _turned_matrices(turned) < _turned_matrices(m.x)):
+    if isinstance(turned, mx.Transpose) or not mx.adds_preactivation_transposes(turned, m.x):
         return None
     return mx.reduce(ReduceKind.COLSUM if m.kind == ReduceKind.ROWSUM else ReduceKind.ROWSUM,
                      turned)
