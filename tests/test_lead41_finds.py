@@ -139,3 +139,29 @@ def test_an_irrational_exponent_is_refused_with_its_decimal(tmp_path):
     assert "s.yaml:4:19: error: the exponent of '**' is sqrt(2), not a rational number" \
         in result.output
     assert "x ** 1.4142135623730951" in result.output
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_row_softmax_weighting_a_number_keeps_its_product_defined():
+    """P = softmax(q @ K.T, axis=1) of one query is a row: (c + v)ᵀ p → c + pᵀ v built the
+    product from p's shape alone and printed (V Gᵀ + (1/10) log(Pᵀ)) Pᵀ, M×1 times M×1, in
+    ∂L/∂q's closed form (verify exit 3: review of this stop's change)."""
+    spec = REGRESSIONS / "softmax_row_weighting_one.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "P (V Gᵀ + (1/10) log(Pᵀ))" in " ".join(out.split()), out
+    assert "log(Pᵀ)) Pᵀ" not in out, out
+    verified = _run("verify", str(spec))
+    assert "FAIL" not in verified, verified
+
+
+@pytest.mark.parametrize("exponent", ["(-8) ** (1 / 3)", "(-1) ** 0.5"])
+def test_an_exponent_that_is_no_real_number_is_refused(tmp_path, exponent):
+    """x ** ((-1) ** 0.5): the irrational exponent's hint took float() of a complex (exit 3)."""
+    from click.testing import CliRunner
+    from einderive.cli import main
+    spec = tmp_path / "s.yaml"
+    spec.write_text("dims: {N: 3}\ninputs: {x: {shape: [N], positive: true}}\n"
+                    f"forward:\n  - L = sum(x ** ({exponent}))\nloss: L\n")
+    result = CliRunner().invoke(main, ["derive", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert "error: the exponent of '**' is not a real number" in result.output

@@ -706,6 +706,9 @@ def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         raise SpecError("the exponent of '**' must be a number", lp,
                         "e.g. x ** 2 or x ** 0.5; for a tensor exponent write exp(p * log(x))")
     value = _number(p)
+    if value is not None and not value.is_real:  # (-8) ** (1/3), (-1) ** 0.5
+        raise SpecError("the exponent of '**' is not a real number", lp,
+                        "an exponent is a real number: x ** 2, x ** 0.5, x ** -1.5")
     if value is not None and not value.is_Rational:
         raise SpecError(f"the exponent of '**' is {value}, not a rational number", lp,
                         f"write it as a decimal: x ** {float(value)!r}")

@@ -1040,9 +1040,9 @@ def make_sums_to_one(named: Named) -> Rule:
                 isinstance(term.coeff, mx.Const) else (mx.ONE, term)
             if not (isinstance(t, mx.MatMul) and t.is_scalar):
                 continue
-            for u, p in ((t.a, t.b), (t.b, t.a)):
-                u = u.x if isinstance(u, mx.Transpose) else u
-                p = p.x if isinstance(p, mx.Transpose) else p
+            for left, (side, other) in enumerate(((t.a, t.b), (t.b, t.a))):
+                u = side.x if isinstance(side, mx.Transpose) else side
+                p = other.x if isinstance(other, mx.Transpose) else other
                 if not (isinstance(u, mx.Add) and _is_vector(_shape(p)) and
                         sums_to_one(mx.reduce(ReduceKind.SUM, p)) is not None):
                     continue
@@ -1050,8 +1050,15 @@ def make_sums_to_one(named: Named) -> Rule:
                 if not numbers or len(numbers) == len(u.terms):
                     continue
                 rest = mx.add(*[x for x in u.terms if _number_of(x) is None])
-                inner = mx.scale(c, mx.matmul(mx.transpose(p), rest) if _shape(p)[1] == 1
-                                 else mx.matmul(rest, mx.transpose(p)))
+                # the sum's place taken by the rest, as it stood (the other operand unmoved):
+                # P (1 + log(Pᵀ)) of a row P is P log(Pᵀ), never log(Pᵀ) Pᵀ
+                rest = mx.transpose(rest) if isinstance(side, mx.Transpose) else rest
+                same = mx.matmul(rest, other) if left == 0 else mx.matmul(other, rest)
+                if not same.is_scalar:
+                    continue
+                # and of it and its transpose (one number) the shorter: pᵀ log(p), not
+                # log(p)ᵀ p
+                inner = mx.scale(c, min((same, transpose_deep(same)), key=cost))
                 terms = [inner if j == k else x for j, x in enumerate(m.terms)] + numbers
                 value = sum((x.value for x in terms if isinstance(x, mx.Const)), sympy.S.Zero)
                 kept = [x for x in terms if not isinstance(x, mx.Const)]
