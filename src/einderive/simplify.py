@@ -1765,12 +1765,18 @@ def trace_of_product(m: mx.M) -> mx.M | None:
     if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM) or mx.batch_of(m):
         return None
     x = m.x
-    if not (isinstance(x, mx.Hadamard) and len(x.factors) == 2 and len(x.shape) == 2
-            and 1 not in x.shape and all(f.shape == x.shape for f in x.factors)):
+    if not (_frobenius_pair(m) and x.shape[0] == x.shape[1]):
         return None
-    a, b = x.factors[0], mx.transpose(x.factors[1])
+    a, b = cast(mx.Hadamard, x).factors[0], mx.transpose(cast(mx.Hadamard, x).factors[1])
     pair = sorted((a, b), key=lambda f: (_direction(f), -cost(f), _key(f)))
-    return mx.reduce(ReduceKind.SUM, mx.Diagonal(mx.matmul(*pair), (_shape(pair[0])[0], 1)))
+    return mx.reduce(ReduceKind.SUM, mx.Diagonal(mx.matmul(*pair), (x.shape[0], 1)))
+
+
+def _frobenius_pair(m: mx.M) -> bool:
+    """Whether ``m`` is ``sum(P ⊙ Q)`` of two matrices of one shape (a trace of P Qᵀ)."""
+    x = cast(mx.Reduce, m).x
+    return isinstance(x, mx.Hadamard) and len(x.factors) == 2 and len(x.shape) == 2 and \
+        1 not in x.shape and all(f.shape == x.shape for f in x.factors)
 
 
 def _direction(m: mx.M) -> bool:
@@ -3207,10 +3213,10 @@ def _trace_as_written(m: mx.M) -> mx.M | None:
     """``sum(P ⊙ Q)`` as the trace of a product, of tr(P Qᵀ) and tr(Q Pᵀ) (their
     transposes carried to the leaves) the one with fewer transposes: trace((X + Y) @ Z)
     reads tr((X + Y) Z), not tr((X + Y)ᵀ Zᵀ)."""
-    first = trace_of_product(m)
-    if first is None:
+    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM) or mx.batch_of(m) or \
+            not _frobenius_pair(m):
         return None
-    p, q = cast(mx.Hadamard, cast(mx.Reduce, m).x).factors
+    p, q = cast(mx.Hadamard, m.x).factors
     traces = [mx.reduce(ReduceKind.SUM, mx.Diagonal(prod, (_shape(prod)[0], 1)))
               for u, v in ((p, q), (q, p)) for prod in [mx.matmul(u, transpose_deep(v))]]
     return min(traces, key=lambda t: (_transposes(t), cost(t)))
