@@ -79,6 +79,12 @@ MADE_KNOWN.update({
     'models/batch_sum_shared:split:Z.0':
         'another grouping of a batched product: colsum((M Wᵀ Hᵀ) ⊙ A) vs '
         'colsum((Mᵀ A) ⊙ (Wᵀ Hᵀ))',
+    'models/column_division:inline:s':
+        'a softmax written by hand (stop 41, sm1) reads as softmax(X) with the row sum '
+        'inline, as exp(X) ⊘ s beside s = sum(exp(X), axis=1, keepdims=True) named',
+    'models/column_division:inline:P':
+        'with P inline its softmax by hand is read inside a product, ((exp(X) ⊘ P) w) ⊙ '
+        'P ⊘ rowsum(exp(X)), where named it is sum(w)·P (stop 41, sm1)',
     'models/conv1d_pool_head:inline:p':
         'a mean inline: (2/To²) Vᵀ rowsum(Y_j) vs (2/To) Vᵀ ((1/To) '
         "rowsum(Y_j)) (the constant not merged), and ∂L/∂V's factoring",
