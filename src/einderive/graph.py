@@ -20,8 +20,8 @@ from . import expr as X
 from . import shapes
 from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, TensorKind
-from .ops import (ALIASES, ARITHMETIC, AXIS_OPS, FUNCTIONS, GATHER, OPS, PRINTED_FUNCTIONS, SLICE,
-                  FExpr, slice_misfit, sympy_number)
+from .ops import (ALIASES, AXIS_OPS, FUNCTIONS, GATHER, OPS, PRINTED_FUNCTIONS, SLICE,
+                  FExpr, constant_value, slice_misfit)
 from .record import Record, replace
 from .spec import Assignment, DimDecl, DimTerm, Spec
 
@@ -678,28 +678,6 @@ def _is_zero(e: FExpr) -> bool:
 def _is_negative(e: FExpr) -> bool:
     value = constant_value(e)
     return value is not None and bool(value.is_negative)
-
-
-def constant_value(e: FExpr) -> Any:
-    """The SymPy value of an arithmetic expression of numbers and dims (dims as positive
-    integer symbols), or None if ``e`` reads a tensor or applies any other op."""
-    if e.op == PseudoOp.NUM:
-        return sympy_number(e.param("value"))
-    if e.op == PseudoOp.DIM:
-        return Symbol(e.param("name"), integer=True, positive=True)
-    if e.op not in ARITHMETIC or e.shape != ():
-        return None
-    values = [constant_value(a) for a in e.args]
-    if any(v is None for v in values):
-        return None
-    if e.op == "neg":
-        return -values[0]
-    a, b = values
-    if e.op == "/" or e.op == "**":
-        if e.op == "**" and b.is_negative and a == 0 or e.op == "/" and b == 0:
-            return None  # reported where it is built
-        return a / b if e.op == "/" else a ** b
-    return a + b if e.op == "+" else a - b if e.op == "-" else a * b
 
 
 def dim_values(dims: tuple[DimDecl, ...]) -> dict[str, Any]:

@@ -705,7 +705,7 @@ def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     if not p.is_const or p.shape != () or p.op == PseudoOp.DIM or _mentions_dim(p):
         raise SpecError("the exponent of '**' must be a number", lp,
                         "e.g. x ** 2 or x ** 0.5; for a tensor exponent write exp(p * log(x))")
-    value = _number(p)
+    value = constant_value(p)
     if value is not None and not value.is_real:  # (-8) ** (1/3), (-1) ** 0.5
         raise SpecError("the exponent of '**' is not a real number", lp,
                         "an exponent is a real number: x ** 2, x ** 0.5, x ** -1.5")
@@ -715,28 +715,26 @@ def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     return FExpr("**", (a, p), (), a.shape)
 
 
-def _number(e: FExpr) -> Any:
-    """The exact value of an exponent made of numbers (2 ** 0.5 is √2), None for anything
-    else (a dim's size)."""
+def constant_value(e: FExpr) -> Any:
+    """The SymPy value of an arithmetic expression of numbers and dims (dims as positive
+    integer symbols), or None if ``e`` reads a tensor or applies any other op."""
     if e.op == PseudoOp.NUM:
-        return sympy.Rational(e.param("value"))
-    parts = [_number(a) for a in e.args if isinstance(a, FExpr)]
-    if not parts or any(v is None for v in parts):
+        return sympy_number(e.param("value"))
+    if e.op == PseudoOp.DIM:
+        return sympy.Symbol(e.param("name"), integer=True, positive=True)
+    if e.op not in ARITHMETIC or e.shape != ():
         return None
-    if e.op == "neg" and len(parts) == 1:
-        return -parts[0]
-    if len(parts) != 2:
+    values = [constant_value(a) for a in e.args]
+    if any(v is None for v in values):
         return None
-    x, y = parts
-    if e.op == "+":
-        return x + y
-    if e.op == "-":
-        return x - y
-    if e.op == "*":
-        return x * y
-    if e.op == "/":
-        return x / y if y != 0 else None
-    return x ** y if e.op == "**" else None
+    if e.op == "neg":
+        return -values[0]
+    a, b = values
+    if e.op == "/" or e.op == "**":
+        if e.op == "**" and b.is_negative and a == 0 or e.op == "/" and b == 0:
+            return None  # reported where it is built
+        return a / b if e.op == "/" else a ** b
+    return a + b if e.op == "+" else a - b if e.op == "-" else a * b
 
 
 def _mentions_dim(e: FExpr) -> bool:

@@ -116,12 +116,6 @@ def _is_vector(shape: tuple[Any, ...]) -> bool:
     return len(shape) == 2 and (shape[0] == 1) != (shape[1] == 1)
 
 
-def _preactivations(m: mx.M) -> bool:
-    """Whether ``m`` has a function of a product inside (σ(X W))."""
-    return any(isinstance(n, mx.Fn) and any(isinstance(k, mx.MatMul) for k in mx.walk(n.x))
-               for n in mx.walk(m))
-
-
 def _transposes(m: mx.M) -> int:
     return sum(isinstance(n, mx.Transpose) for n in mx.walk(m))
 
@@ -1769,7 +1763,12 @@ def trace_of_product(m: mx.M) -> mx.M | None:
         return None
     a, b = cast(mx.Hadamard, x).factors[0], mx.transpose(cast(mx.Hadamard, x).factors[1])
     pair = sorted((a, b), key=lambda f: (_direction(f), -cost(f), _key(f)))
-    return mx.reduce(ReduceKind.SUM, mx.Diagonal(mx.matmul(*pair), (x.shape[0], 1)))
+    return _trace(mx.matmul(*pair))
+
+
+def _trace(prod: mx.M) -> mx.M:
+    """tr(prod): the total of a square matrix's diagonal."""
+    return mx.reduce(ReduceKind.SUM, mx.Diagonal(prod, (_shape(prod)[0], 1)))
 
 
 def _frobenius_pair(m: mx.M) -> bool:
@@ -3217,8 +3216,7 @@ def _trace_as_written(m: mx.M) -> mx.M | None:
             not _frobenius_pair(m):
         return None
     p, q = cast(mx.Hadamard, m.x).factors
-    traces = [mx.reduce(ReduceKind.SUM, mx.Diagonal(prod, (_shape(prod)[0], 1)))
-              for u, v in ((p, q), (q, p)) for prod in [mx.matmul(u, transpose_deep(v))]]
+    traces = [_trace(mx.matmul(u, transpose_deep(v))) for u, v in ((p, q), (q, p))]
     return min(traces, key=lambda t: (_transposes(t), cost(t)))
 
 
@@ -3227,7 +3225,7 @@ def _turned_scalar(m: mx.M) -> mx.M | None:
     transposes: aᵀ X⁻¹ b of a @ solve(X, b), not bᵀ X⁻ᵀ a (the one number's transpose is
     itself)."""
     if not (isinstance(m, mx.MatMul) and m.is_scalar) or mx.batch_of(m) or \
-            _preactivations(m):  # (w3ᵀ relu(W2ᵀ P) keeps its column pre-activation)
+            _product_functions(m):  # (w3ᵀ relu(W2ᵀ P) keeps its column pre-activation)
         return None
     turned = transpose_deep(m)
     return turned if _transposes(turned) < _transposes(m) else None
@@ -3247,7 +3245,7 @@ def _trace_from_a_name(m: mx.M) -> mx.M | None:
     best = min(turns, key=lambda c: (not isinstance(c[0], mx.Ref), getattr(c[0], "name", ""),
                                      [_key(f) for f in c]))
     prod = _product(best)
-    return mx.reduce(ReduceKind.SUM, mx.Diagonal(prod, (_shape(prod)[0], 1)))
+    return _trace(prod)
 
 
 def _tangent(m: mx.M) -> bool:

@@ -159,8 +159,7 @@ def sizes_for(graph: Graph, override: Sizes | None = None) -> Sizes:
 
 def positive_inputs(graph: Graph) -> set[str]:
     """Inputs drawn positive: declared so, or read directly by log, sqrt or a fractional power."""
-    from .graph import constant_value
-    from .ops import SCALARS
+    from .ops import SCALARS, constant_value
 
     out = {t.name for t in graph.inputs if t.positive}
 
