@@ -1713,10 +1713,22 @@ def spread_power(m: mx.M) -> mx.M | None:
     if not isinstance(m, mx.Hadamard) or m.is_scalar:
         return None
     for k, f in enumerate(m.factors):
-        if isinstance(f, mx.Pow) and isinstance(f.x, mx.Hadamard):
+        if isinstance(f, mx.Pow) and isinstance(f.x, mx.Hadamard) and \
+                (f.exp == int(f.exp) or all(map(_nonnegative, f.x.factors))):
             others = m.factors[:k] + m.factors[k + 1:]
             return mx.hadamard(*others, *[mx.power(g, f.exp) for g in f.x.factors])
     return None
+
+
+def _nonnegative(m: mx.M) -> bool:
+    """Whether ``m`` is ≥ 0 wherever it is defined: a root, an exponential, a fractional or
+    even power.  (a ⊙ b)ᵉ is aᵉ ⊙ bᵉ for a fractional e only there: ((−1) (−1))^½ is 1,
+    (−1)^½ (−1)^½ undefined."""
+    if isinstance(m, mx.Transpose):
+        return _nonnegative(m.x)
+    if isinstance(m, mx.Pow):
+        return bool(m.exp != int(m.exp) or int(m.exp) % 2 == 0)
+    return isinstance(m, mx.Fn) and m.name in ("sqrt", "exp") and not m.rest
 
 
 def _radicand(b: mx.M) -> mx.M | None:
