@@ -27,6 +27,7 @@ from ..indexed import PRIME
 from ..ops import EINSUM
 from . import names
 from .notation import Notation
+from .styles import _decimal as decimal_text
 from .styles import _per_graph
 from .tokens import Style
 
@@ -265,9 +266,9 @@ class MathMLStyle(Style):
     def number(self, r: Any) -> str:
         sign = mo("−") if r < 0 else ""
         r = abs(r)
-        if r.is_Integer:
-            return row(sign + mn(str(int(r)))) if sign else mn(str(int(r)))
         dec = _decimal(r)
+        if r.is_Integer and dec is None:
+            return row(sign + mn(str(int(r)))) if sign else mn(str(int(r)))
         if dec is not None:  # 1e-05 and 0.0003, as the Unicode style writes them
             return row(sign + dec)
         return row(sign + frac(mn(str(r.p)), mn(str(r.q))))
@@ -402,15 +403,11 @@ def number_text(p: Any) -> str:
 
 
 def _decimal(r: Any) -> str | None:
-    """A positive constant written as a decimal (1/100000, 3/10000) as one: ``10⁻⁵`` or
-    ``0.0003``; None for another fraction.  As the Unicode style, only a denominator of a
-    power of ten from 1000 up is read as a decimal (½ stays a fraction)."""
-    q = int(r.q)
-    while q % 10 == 0:
-        q //= 10
-    if q != 1 or r.q < 1000:
+    """A positive constant written as a decimal as the Unicode style reads it (1/100000,
+    3/10000, 10³⁰⁰) as one: ``10⁻⁵``, ``0.0003``, ``10³⁰⁰``; None for another number."""
+    text = decimal_text(r)
+    if text is None:
         return None
-    text = repr(float(r))
     if "e" not in text:
         return mn(text)
     mant, exp = text.split("e")

@@ -28,9 +28,9 @@ class UnicodeStyle(Style):
     """The terminal's tokens: ∂L/∂W_ij = ∂L/∂z_i x_j, ∂L/∂W = ∂L/∂z xᵀ."""
 
     def number(self, r: Any) -> str:
-        if r.is_Integer:
-            return str(int(r)).replace("-", "−")
         dec = _decimal(r)
+        if r.is_Integer and not dec:
+            return str(int(r)).replace("-", "−")
         if dec:  # ASCII as Python writes it (1e-06), but a leading sign is a minus: −1e-06
             return "−" + dec[1:] if dec.startswith("-") else dec
         return f"{r.p}/{r.q}".replace("-", "−")
@@ -180,13 +180,37 @@ class Unicode(UnicodeStyle, Notation):
 
 
 def _decimal(r: Any) -> str | None:
-    """``1e-05`` rather than 1/100000 for a constant written as a decimal."""
+    """``1e-05`` rather than 1/100000 for a constant written as a decimal; ``1e300`` rather
+    than 301 digits for a whole number of more than 7 digits, 6 or more of them trailing
+    zeros (x / 1e-300)."""
+    if r.is_Integer:
+        return scientific(int(r))
     q = int(r.q)
     while q % 10 == 0:
         q //= 10
     if q != 1 or r.q < 1000:
         return None
     return repr(float(r))
+
+
+def scientific(n: int) -> str | None:
+    """``1e12`` for 1000000000000, ``2.5e11`` for 250000000000; beyond a float's exact whole
+    numbers (2⁵³) and its digits, the float's own shortest digits (10³⁰⁰ + 10¹² is
+    ``1e300``, as every computation with it reads it); None for a number that reads well as
+    its digits (up to 7 of them, or fewer than 6 trailing zeros)."""
+    digits = str(abs(n))
+    kept = digits.rstrip("0")
+    if len(kept) > 17 and abs(n) > 2 ** 53 and abs(n) < 10 ** 308:
+        shortest = repr(float(abs(n)))  # '1e+300', '1.2345678901234567e+19'
+        mantissa, _, power = shortest.partition("e")
+        whole = mantissa.replace(".", "").rstrip("0")
+        exp = int(power) if power else len(mantissa.split(".")[0]) - 1
+    elif len(digits) <= 7 or len(digits) - len(kept) < 6:
+        return None
+    else:
+        whole, exp = kept, len(digits) - 1
+    return ("-" if n < 0 else "") + whole[0] + ("." + whole[1:] if len(whole) > 1 else "") + \
+        f"e{exp}"
 
 
 # ---------------------------------------------------------------------------
@@ -224,9 +248,9 @@ class LatexStyle(Style):
         return r" \oslash "
 
     def number(self, r: Any) -> str:
-        if r.is_Integer:
-            return str(int(r))
         dec = _decimal(r)
+        if r.is_Integer and not dec:
+            return str(int(r))
         if dec:
             return _latex_decimal(dec)
         sign = "-" if r < 0 else ""
