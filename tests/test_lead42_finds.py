@@ -70,3 +70,16 @@ def test_whole_numbers_past_seven_digits_print_in_powers_of_ten(n, shown):
     assert scientific(n) == shown
     if shown is not None:
         assert float(shown) == float(n)
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_where_its_arguments_decide_is_its_value():
+    """where(x > x, x, 2 x) printed ∂L/∂y ⊙ (2 𝟙[x ≤ x] + 𝟙[x > x]); where(x > 0, 1, 1)
+    stayed in the forward line and the gradient."""
+    spec = REGRESSIONS / "where_decided.yaml"
+    out = _run("derive", str(spec))
+    for line in ("y   = 2 x + a", "z   = x + a", "grad(x) = 2 z + y", "grad(a) = z + y"):
+        assert f"  {line}\n" in out, (line, out)
+    assert "𝟙" not in out and "where" not in out, out
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())

@@ -22,6 +22,7 @@ name an op (``tests/test_ops.py`` greps them); adding an elementwise op is one
 
 from __future__ import annotations
 
+import operator
 import re
 from fractions import Fraction
 from collections.abc import Iterable
@@ -288,17 +289,41 @@ COMPARISONS = {">": ("gt", ">", ">"), "<": ("lt", "<", "<"),
 # the comparison that holds exactly where ``cmp`` does not
 NEGATION = {">": "<=", "<": ">=", ">=": "<", "<=": ">"}
 
+HOLDS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
+
+
+def _decided_comparison(cmp: str) -> Fn:
+    """``a cmp b`` where its arguments decide it, else None: numbers, or one value on both
+    sides (x > x never holds, x ≥ x always)."""
+    def holds(a: Any, b: Any) -> bool | None:
+        if a == b:
+            return bool(HOLDS[cmp](0, 0))
+        if a.is_Number and b.is_Number:
+            return bool(HOLDS[cmp](a, b))
+        return None
+    return holds
+
+
+def _decided_where(cmp: str) -> Fn:
+    """where(a cmp b, x, y) where its arguments decide it: x and y one value (where(c, 1,
+    1) is 1), or the comparison decided (where(x > x, x, 2 x) is 2 x); else None."""
+    decided = _decided_comparison(cmp)
+    return lambda a, b, x, y: x if x == y else {True: x, False: y, None: None}[decided(a, b)]
+
+
 for _cmp, (_n, _t, _l) in COMPARISONS.items():
     scalar(_n, f"𝟙[{{0}} {_t} {{1}}]", f"\\mathbf{{{{1}}}}\\left[{{0}} {_l} {{1}}\\right]",
            _np_indicator(_cmp), _torch_indicator(_cmp), lambda args, out: (S.Zero, S.Zero),
-           arity=2, user=False, style="template", kink=True)
+           arity=2, user=False, style="template", kink=True,
+           value=(lambda d: lambda a, b: {True: S.One, False: S.Zero, None: None}[d(a, b)])(
+               _decided_comparison(_cmp)))
     scalar(f"where_{_n}", f"where({{0}} {_t} {{1}}, {{2}}, {{3}})",
            f"\\operatorname{{{{where}}}}\\left({{0}} {_l} {{1}}, {{2}}, {{3}}\\right)",
            (lambda c: lambda x, y, a, b: P.call("np.where", P.Compare(c, x, y), a, b))(_cmp),
            (lambda c: lambda x, y, a, b: P.call("torch.where", P.Compare(c, x, y), a, b))(_cmp),
            (lambda n, m: lambda args, out: (S.Zero, S.Zero, F(n)(*args[:2]),
                                             F(m)(*args[:2])))(_n, COMPARISONS[NEGATION[_cmp]][0]),
-           arity=4, user=False, style="template", kink=True)
+           arity=4, user=False, style="template", kink=True, value=_decided_where(_cmp))
 
 # 𝟙[a = b]: where a reduction's max (or min) was taken, the derivative of max and min
 scalar("eq", "𝟙[{0} = {1}]", r"\mathbf{{1}}\left[{0} = {1}\right]",
