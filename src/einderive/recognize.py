@@ -3430,6 +3430,12 @@ def orientations(forms: Iterable[mx.M]) -> frozenset[Any]:
                      if len(a.shape) == 2 and any(isinstance(k, mx.MatMul) for k in mx.walk(a)))
 
 
+def as_written(arg: mx.M, oriented: frozenset[Any]) -> bool:
+    """Whether a function's argument ``arg`` stands as the forward pass wrote it
+    (``oriented``: :func:`orientations`) and its transpose does not."""
+    return _key(arg) in oriented and _key(transpose_deep(arg)) not in oriented
+
+
 def _key(m: mx.M) -> Any:
     """``m`` up to the order of its terms (X W + bᵀ and bᵀ + X W are one argument)."""
     return frozenset(m.terms) if isinstance(m, mx.Add) else m

@@ -27,7 +27,8 @@ from . import matrix as mx
 from .kinds import ReduceKind, RefKind
 from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
 from .cancel import cancelled, denominators, reflected, worth_cancelling
-from .recognize import Where, reading_forward, reading_traces, transpose_deep
+from .recognize import (Where, as_written, orientations, reading_forward, reading_traces,
+                        transpose_deep)
 from .record import replace
 from .shapes import Shape
 
@@ -878,6 +879,12 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
     def forms(self) -> dict[mx.M, mx.M]:
         return {ref: form for form, ref in self}
 
+    @cached_property
+    def oriented(self) -> frozenset[Any]:
+        """The arguments of the functions of products as the forms write them
+        (:func:`make_transpose_inward`)."""
+        return orientations(form for form, _ in self)
+
     # what a rule made for these forward nodes reads of all of them, made once too (the
     # rules are made again for every form simplified: a pass over the graph each)
 
@@ -1557,6 +1564,22 @@ def transpose_inward(m: mx.M) -> mx.M | None:
         turned = transpose_deep(m.x)  # which keeps σ(X W)ᵀ as it is
         return None if turned == m or mx.adds_preactivation_transposes(m.x, turned) else turned
     return None
+
+
+def make_transpose_inward(named: Named) -> Rule:
+    """:func:`transpose_inward` where the forward pass did not write the function's argument
+    the way it stands: ``σ(X Wᵀ)ᵀ`` stays where a line wrote ``sigmoid(X @ W.T)`` (the turn
+    keeps the number of transposes, and σ(W Xᵀ) beside σ(X Wᵀ) in one form reads as two
+    things)."""
+    oriented = _forward_forms(named).oriented
+
+    def inward(m: mx.M) -> mx.M | None:
+        if oriented and isinstance(m, mx.Transpose) and isinstance(m.x, mx.Fn) and \
+                as_written(m.x.x, oriented):
+            return None
+        return transpose_inward(m)
+    inward.__doc__ = make_transpose_inward.__doc__
+    return inward
 
 
 def transpose_of_elementwise(m: mx.M) -> mx.M | None:
@@ -3126,7 +3149,9 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     at equal cost, as the module says)."""
     named = _forward_forms(named)  # (what the rules read of all the nodes, made once)
     turned = (make_transposed_node(named),) if named.transposed else ()
-    base = (make_symmetric(symmetric), *turned, *RULES, make_opposite(named), make_one_way(named),
+    inward = make_transpose_inward(named)
+    table = tuple(inward if r is transpose_inward else r for r in RULES)
+    base = (make_symmetric(symmetric), *turned, *table, make_opposite(named), make_one_way(named),
             make_reduce_of_product(symmetric), make_cancel(wheres),
             make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
             make_sums_to_one(named), make_piece_of_node(named), make_product_reads_node(named),
