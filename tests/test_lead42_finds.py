@@ -83,3 +83,23 @@ def test_a_where_its_arguments_decide_is_its_value():
     assert "𝟙" not in out and "where(" not in out, out
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+@pytest.mark.parametrize("split", [False, True])
+def test_a_function_of_a_product_keeps_the_orientation_its_line_wrote(tmp_path, split):
+    """sigmoid(X @ W.T) read back as σ(W Xᵀ) in ∂L/∂W beside σ(X Wᵀ) in the same form, one
+    line or split (E = X − σ(X Wᵀ) W named)."""
+    spec = REGRESSIONS / "tied_encoder_one_orientation.yaml"
+    text = spec.read_text()
+    if split:
+        text = text.replace("  - L = sum((X - sigmoid(X @ W.T) @ W) ** 2)",
+                            "  - E = X - sigmoid(X @ W.T) @ W\n  - L = sum(E * E)")
+        spec = tmp_path / "split.yaml"
+        spec.write_text(text)
+    out = _run("derive", "--expand", str(spec))
+    assert "σ(W Xᵀ)" not in out, out
+    want = "σ(X Wᵀ)ᵀ E" if split else "σ(X Wᵀ)ᵀ (X − σ(X Wᵀ) W)"
+    assert want in out, out
+    _run("verify", str(spec))
+    assert not text_failures(text)
