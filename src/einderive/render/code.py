@@ -141,7 +141,9 @@ class Compiler:
         self.batched = False
         self.summing = False  # inside Σ_b's body: a total is each element's
 
-    def dim(self, name: str) -> P.Py:
+    def dim(self, name: str | int) -> P.Py:
+        if isinstance(name, int):  # a literal axis (u = E[c] of a c: [1] is 1×D)
+            return P.num(name)
         count = self.graph.counts.get(name)
         if count is not None:  # a stack's count dim (n2): its number, as the forms print it
             return P.num(count)
@@ -302,7 +304,8 @@ class Compiler:
         if isinstance(a, mx.OneHot):
             idx = self.b.as_index(P.Name(self.names.var[a.name]))
             return Value(P.Subscript(b.py, (idx,)), (*a.batch, a.shape[0]) + b.shape[1:])
-        if isinstance(a, mx.Transpose) and isinstance(a.x, mx.OneHot) and not a.x.batch:
+        if isinstance(a, mx.Transpose) and isinstance(a.x, mx.OneHot) and not a.x.batch and \
+                len(b.shape) == len(m.b.shape):  # (a row held as a vector: a product of its own)
             shape = (a.x.dim,) + b.shape[1:]
             return Value(self.b.scatter_add(P.Name(self.names.var[a.x.name]), b.py,
                                             tuple(self.dim(d) for d in shape)), shape)
