@@ -116,6 +116,10 @@ class Backend:
         widths[axis] = P.Tuple((before, after))
         return P.call("np.pad", x, P.Tuple(tuple(widths)))
 
+    def kron(self, a: P.Py, b: P.Py) -> P.Py:
+        """The Kronecker product of two matrices."""
+        return P.call(self.f("kron"), a, b)
+
     def reshape_to(self, x: P.Py, sizes: list[P.Py]) -> P.Py:
         """``x`` in the shape ``sizes`` (row-major, both libraries)."""
         return P.call(self.f(RESHAPE), x, P.Tuple(tuple(sizes)))
@@ -191,6 +195,11 @@ class Torch(Backend):
 
     def as_index(self, x: P.Py) -> P.Py:
         return P.method(x, "long")
+
+    def kron(self, a: P.Py, b: P.Py) -> P.Py:
+        """torch.kron views its operands: a column-major one (torch.linalg.solve(X.mT, …)
+        returns one) fails ("view size is not compatible"), so each is made contiguous."""
+        return P.call(self.f("kron"), *[P.method(x, "contiguous") for x in (a, b)])
 
     def scatter_add(self, idx: P.Py, g: P.Py, shape: tuple[P.Py, ...]) -> P.Py:
         zeros = P.call(self.f("zeros"), P.Tuple(tuple(shape)), dtype=P.Name("dtype"))

@@ -351,8 +351,8 @@ class _Writer:
                 sides = [p.matrix(f.matrix) for f in (a, b)]
                 text.append(p.kron(*[p.paren(t) if _compound(f) else t
                                      for t, f in zip(sides, (a, b))]))
-            term = P.call(self.b.f("kron"), self.comp.matrix(a.matrix, a.wheres).py,
-                          self.comp.matrix(b.matrix, b.wheres).py)
+            term = self.b.kron(self.comp.matrix(a.matrix, a.wheres).py,
+                               self.comp.matrix(b.matrix, b.wheres).py)
             py = term if py is None else P.binop("+", py, term)
         assert py is not None  # a Kronecker form has a term
         rows, cols = h.x.shape
