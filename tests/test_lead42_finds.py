@@ -155,3 +155,13 @@ def test_torch_kronecker_blocks_take_column_major_operands(tmp_path):
     want = torch.autograd.functional.hessian(
         lambda X: (torch.linalg.solve(X, b) ** 2).sum(), X)
     assert torch.allclose(h, want)
+
+
+def test_a_number_beside_the_identity_in_a_hessian_is_a_matrix_of_it():
+    """∂²L/∂x² of sum((x − mean(x))²) printed 2 (𝐈 − 1 / N), read in print as (1 − 1/N) 𝐈."""
+    spec = REGRESSIONS / "hessian_centring.yaml"
+    out = _run("derive", str(spec), "--hessian=")
+    assert "∂²L/∂x²      = 2 (𝐈 − (1/N) 𝟏 𝟏ᵀ)" in out, out
+    assert r"\mathbf{I} - \frac{1}{N} \, \mathbf{1} \mathbf{1}^{\top}" in _run(
+        "derive", str(spec), "--hessian=", "--latex")
+    _run("verify", str(spec), "--hessian=")

@@ -757,10 +757,10 @@ def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
 def _diagonal(f: Form) -> Form:
     """``f`` with its broadcast products read as diagonal matrices once simplified (the
     simplifier moves transposes, which can make new ones)."""
-    from .hessian import diagonal
+    from .hessian import diagonal, numbers_spread
     if f.matrix is None:
         return f
-    m = diagonal(f.matrix)
+    m = numbers_spread(diagonal(f.matrix))
     return replace(f, matrix=m, positions=positions(m))
 
 

@@ -244,6 +244,29 @@ def diagonal(m: mx.M) -> mx.M:
     return out
 
 
+def numbers_spread(m: mx.M) -> mx.M:
+    """``m`` with every number among the terms of a sum with 𝐈 written as the matrix of it
+    (:func:`_spread`); done last, on the simplified form (the simplifier would fold 𝟏 𝟏ᵀ)."""
+    kids = [numbers_spread(c) for c in m.children()]
+    if kids and any(a is not b for a, b in zip(kids, m.children())):
+        m = _rebuilt(m, kids)
+    if isinstance(m, mx.Add) and len(m.shape) == 2 and \
+            any(isinstance(t, mx.Eye) for t in m.terms):
+        return mx.Add(tuple(_spread(t, m.shape) for t in m.terms), m.shape)
+    return m
+
+
+def _spread(t: mx.M, shape: tuple[Any, ...]) -> mx.M:
+    """A number among the terms of a sum with 𝐈 as the matrix of it, c 𝟏 𝟏ᵀ: 𝐈 − 1/N, which
+    NumPy broadcasts, reads in print as (1 − 1/N) 𝐈 (the centring matrix is 𝐈 − (1/N) 𝟏 𝟏ᵀ)."""
+    if t.shape != ():
+        return t
+    rows, cols = shape
+    ones = mx.MatMul(mx.Ones((rows, 1)), mx.Transpose(mx.Ones((cols, 1)), (1, cols)), shape)
+    return mx.Scale(t, ones, shape) if not isinstance(t, mx.Scale) else \
+        mx.Scale(t.coeff, _spread(t.x, shape), shape)
+
+
 def _diag_times(c: mx.M, a: mx.M) -> mx.M:
     """diag(c) a; over a sum holding a broadcast row r, diag(c) (𝐈 − r) is diag(c) − c r
     (the broadcast row is 𝟏 r, and diag(c) 𝟏 is c)."""
