@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -165,3 +167,22 @@ def test_a_number_beside_the_identity_in_a_hessian_is_a_matrix_of_it():
     assert r"\mathbf{I} - \frac{1}{N} \, \mathbf{1} \mathbf{1}^{\top}" in _run(
         "derive", str(spec), "--hessian=", "--latex")
     _run("verify", str(spec), "--hessian=")
+
+
+def test_a_wide_scalar_fraction_of_a_matrix_form_is_its_reciprocal_times_the_sum(tmp_path):
+    """TeX cannot break a fraction bar: ∂L/∂τ's closed form of a CLIP loss was one 560pt wide
+    (the index printer's rule for wide fractions, not the matrix printer's)."""
+    spec = REGRESSIONS / "clip_temperature_wide_fraction.yaml"
+    tex = _run("derive", "--latex", "--expand", str(spec))
+    assert r"\frac{1}{{\tau}^{2}} (\operatorname{sum}(\operatorname{softmax}(S)" in tex, tex
+    assert r"\frac{\operatorname{sum}" not in tex, tex
+    assert "(1/N) (sum(softmax(S) ⊙ (U Vᵀ))" in _run("derive", "--expand", str(spec))
+    _run("verify", str(spec))
+    if shutil.which("pdflatex") is None:
+        return
+    (tmp_path / "t.tex").write_text(tex)
+    (tmp_path / "doc.tex").write_text("\\documentclass{article}\\usepackage{amsmath,amssymb}"
+                                      "\\begin{document}\\input{t.tex}\\end{document}\n")
+    subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+                   cwd=tmp_path, capture_output=True, check=True)
+    assert "Overfull" not in (tmp_path / "doc.log").read_text(errors="replace")

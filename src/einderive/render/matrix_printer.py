@@ -154,6 +154,10 @@ class MatrixPrinter(TreePrinter):
                 return f"{t}{times}/{times}{self.n.paren(b)}"
             if num and self.n.has_fraction(t):  # none over one: 1/den in front
                 return f"{self.n.fraction('1', b)}{times}{t}"
+            if num and self.n.fraction_too_wide(t, b):  # TeX cannot break a bar: 1/den in
+                # front, the numerator after it (a sum bracketed) broken where it may
+                return self.n.fraction("1", b) + times + times.join(self._factor(x, 2)
+                                                                   for x in num)
             return self.n.fraction(t, b)
         s = self.n.scalar_times().join(self.bracketed(x) for x in num) or "1"
         for d in den:
