@@ -186,3 +186,14 @@ def test_a_wide_scalar_fraction_of_a_matrix_form_is_its_reciprocal_times_the_sum
     subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
                    cwd=tmp_path, capture_output=True, check=True)
     assert "Overfull" not in (tmp_path / "doc.log").read_text(errors="replace")
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_hinge_beside_its_own_indicator_drops_it():
+    spec = REGRESSIONS / "squared_hinge.yaml"
+    out = _run("derive", str(spec))
+    for line in ("grad(d) = −2 maximum(0, 1 − d)", "grad(e) = −2 relu(1 − e)",
+                 "grad(f) = 3 relu(f)^∘2"):
+        assert f"  {line}\n" in out, (line, out)
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())

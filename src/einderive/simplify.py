@@ -2350,6 +2350,46 @@ def abs_times_sign(m: mx.M) -> mx.M | None:
     return None
 
 
+def hinge_holds(m: mx.M) -> mx.M | None:
+    """``maximum(0, u) ⊙ 𝟙[0 ≤ u]`` → ``maximum(0, u)``, ``relu(u) ⊙ 𝟙[u > 0]`` → ``relu(u)``
+    (a positive power of the hinge too): where the indicator is 0 the hinge is 0 already (the
+    derivative of a squared hinge, −2 relu(1 − d))."""
+    if not isinstance(m, mx.Hadamard):
+        return None
+    hinged = {_hinged(f.x if isinstance(f, mx.Pow) and f.exp > 0 else f) for f in m.factors}
+    hinged.discard(None)
+    for j, g in enumerate(m.factors):
+        if _positive_part(g) in hinged:
+            rest = [h for k, h in enumerate(m.factors) if k != j]
+            return mx.scalar_product(rest) if m.is_scalar else mx.hadamard(*rest)
+    return None
+
+
+def _hinged(f: mx.M) -> mx.M | None:
+    """u where ``f`` is relu(u) or maximum(0, u) (either way round)."""
+    if isinstance(f, mx.Fn) and f.name == "relu" and not f.rest:
+        return f.x
+    if isinstance(f, mx.Fn) and f.name == "maximum" and len(f.rest) == 1:
+        zero = mx.Const(sympy.S.Zero)
+        return f.rest[0] if f.x == zero else f.x if f.rest[0] == zero else None
+    return None
+
+
+def _positive_part(g: mx.M) -> mx.M | None:
+    """u where ``g`` is 𝟙[u > 0] (relu's step), 𝟙[u ≥ 0], 𝟙[0 < u] or 𝟙[0 ≤ u]."""
+    if isinstance(g, mx.Fn) and g.name == "step" and not g.rest:
+        return g.x
+    if not (isinstance(g, mx.Fn) and len(g.rest) == 1):
+        return None
+    zero = mx.Const(sympy.S.Zero)
+    if g.name in ("gt", "ge") and g.rest[0] == zero:
+        return g.x
+    if g.name in ("lt", "le") and g.x == zero:
+        bound: mx.M = g.rest[0]
+        return bound
+    return None
+
+
 def norm_of_abs(m: mx.M) -> mx.M | None:
     """``‖|u|‖`` → ``‖u‖``: a norm does not see signs."""
     if isinstance(m, mx.Norm) and isinstance(m.x, mx.Fn) and m.x.name == "abs":
@@ -2789,7 +2829,7 @@ RULES: tuple[Rule, ...] = (
     inner_product, trace_of_product, norm, square_of_root, merge_powers, exp_of_opposites,
     cancel_scalars, one_denominator,
     sigmoid_of_exp, complement, softplus, squeezed_sum, reshape_pulls_constant, abs_times_sign,
-    norm_of_abs, indicator_of_where, common_signed_scalar, pad_pulls_constant, one_reciprocal,
+    hinge_holds, norm_of_abs, indicator_of_where, common_signed_scalar, pad_pulls_constant, one_reciprocal,
     reciprocal_exp,
     pulled_to_meet, rows_under_one_transpose, broadcast_factor, common_root_divisor,
     *LEFTOVERS, *LINE_SPLIT,
