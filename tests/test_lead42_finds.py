@@ -197,3 +197,13 @@ def test_a_hinge_beside_its_own_indicator_drops_it():
         assert f"  {line}\n" in out, (line, out)
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_sum_the_forward_wrote_reads_that_way_round_in_closed_forms():
+    spec = REGRESSIONS / "gru_candidate_sum_as_written.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "Wn Hpᵀ" not in out, out
+    assert "= (G ⊙ r ⊙ (1 − r) ⊙ (1 − n ⊙ n) ⊙ (Hp Wnᵀ + bnᵀ)) Wr\n" in out, out
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text())

@@ -880,6 +880,12 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
         return {ref: form for form, ref in self}
 
     @cached_property
+    def written_sums(self) -> frozenset[mx.M]:
+        """The sums of products of matrices the forms write (Hp Wnᵀ + bnᵀ), as they stand
+        (:func:`make_sum_as_written`)."""
+        return frozenset(n for form, _ in self for n in mx.walk(form) if _product_sum(n))
+
+    @cached_property
     def oriented(self) -> frozenset[Any]:
         """The arguments of the functions of products as the forms write them
         (:func:`make_transpose_inward`)."""
@@ -1580,6 +1586,28 @@ def make_transpose_inward(named: Named) -> Rule:
         return transpose_inward(m)
     inward.__doc__ = make_transpose_inward.__doc__
     return inward
+
+
+def make_sum_as_written(named: Named) -> Rule:
+    """``(Wn Hpᵀ + bn)ᵀ`` → ``Hp Wnᵀ + bnᵀ`` where a forward form writes the sum that way
+    round (a GRU's candidate gate r ⊙ (Hp @ Wn.T + bn)): the closed forms through ∂L/∂r
+    printed it turned, beside ∂L/∂r's own Hp Wnᵀ + bnᵀ."""
+    written = _forward_forms(named).written_sums
+
+    def sum_as_written(m: mx.M) -> mx.M | None:
+        if not (written and isinstance(m, mx.Transpose) and _product_sum(m.x)):
+            return None
+        turned = transpose_deep(m.x)
+        return turned if turned in written else None
+    sum_as_written.__doc__ = make_sum_as_written.__doc__
+    CANONICAL_MADE.add(sum_as_written)
+    return sum_as_written
+
+
+def _product_sum(n: mx.M) -> bool:
+    """Whether ``n`` is a sum of matrices with a product of matrices among its terms."""
+    return isinstance(n, mx.Add) and len(n.shape) == 2 and 1 not in n.shape and \
+        not mx.batch_of(n) and any(isinstance(t, mx.MatMul) for t in n.terms)
 
 
 def transpose_of_elementwise(m: mx.M) -> mx.M | None:
@@ -3191,7 +3219,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     turned = (make_transposed_node(named),) if named.transposed else ()
     inward = make_transpose_inward(named)
     table = tuple(inward if r is transpose_inward else r for r in RULES)
-    base = (make_symmetric(symmetric), *turned, *table, make_opposite(named), make_one_way(named),
+    base = (make_symmetric(symmetric), *turned, *table, make_sum_as_written(named),
+            make_opposite(named), make_one_way(named),
             make_reduce_of_product(symmetric), make_cancel(wheres),
             make_centred(named), make_inverse_times(named, symmetric), make_row_sum_of_node(named),
             make_sums_to_one(named), make_piece_of_node(named), make_product_reads_node(named),
