@@ -78,6 +78,8 @@ class ScalarFn(Record):
     value: Fn | None = None
     # f(−x) = 1 − f(x) (σ, Φ): the simplifier writes f(−u) as 1 − f(u) where that cancels
     complement: bool = False
+    # its values are 0 and 1 (an Iverson bracket): a positive power of it is itself
+    indicator: bool = False
 
     def partials(self, args: Tup, out: Any) -> Tup:
         """The derivative of ``out`` by each argument (a param's is never asked for)."""
@@ -108,6 +110,10 @@ class ElementwiseFunction(Function):  # type: ignore[misc]
 
     def __new__(cls, *args: Any, **options: Any) -> Any:
         return shared_nargs(super().__new__(cls, *args, **options))
+
+    def _eval_power(self, e: Any) -> Any:
+        """𝟙[u > 0]² is 𝟙[u > 0]: SymPy asks the base of a power first."""
+        return self if self.spec.indicator and e.is_positive else None
 
     def fdiff(self, argindex: int = 1) -> Any:
         parts = self.spec.partials(self.args, self)
@@ -235,7 +241,7 @@ scalar("relu", "relu", r"\operatorname{relu}", _call("np.maximum", P.num(0.0)),
        curvature="convex increasing")
 scalar("step", "𝟙[{0} > 0]", r"\mathbf{{1}}\left[{0} > 0\right]",
        _call("np.heaviside", P.num(0.0)), _torch_step,
-       lambda a, out: S.Zero, user=False, style="template", kink=True)
+       lambda a, out: S.Zero, user=False, style="template", kink=True, indicator=True)
 scalar("softplus", "softplus", r"\operatorname{softplus}", lambda x: P.call(
        "np.logaddexp", P.num(0.0), x), _call("torch.nn.functional.softplus"),
        lambda a, out: F("sigmoid")(a), doc="log(1 + exp(x))", curvature="convex increasing")
@@ -314,7 +320,7 @@ def _decided_where(cmp: str) -> Fn:
 for _cmp, (_n, _t, _l) in COMPARISONS.items():
     scalar(_n, f"𝟙[{{0}} {_t} {{1}}]", f"\\mathbf{{{{1}}}}\\left[{{0}} {_l} {{1}}\\right]",
            _np_indicator(_cmp), _torch_indicator(_cmp), lambda args, out: (S.Zero, S.Zero),
-           arity=2, user=False, style="template", kink=True,
+           arity=2, user=False, style="template", kink=True, indicator=True,
            value=(lambda d: lambda a, b: {True: S.One, False: S.Zero, None: None}[d(a, b)])(
                _decided_comparison(_cmp)))
     scalar(f"where_{_n}", f"where({{0}} {_t} {{1}}, {{2}}, {{3}})",
@@ -329,7 +335,7 @@ for _cmp, (_n, _t, _l) in COMPARISONS.items():
 scalar("eq", "𝟙[{0} = {1}]", r"\mathbf{{1}}\left[{0} = {1}\right]",
        lambda a, b: P.method(P.call("np.equal", a, b), "astype", P.Name("float")),
        _torch_indicator("=="), lambda args, out: (S.Zero, S.Zero),
-       arity=2, user=False, style="template", kink=True)
+       arity=2, user=False, style="template", kink=True, indicator=True)
 
 scalar("maximum", "maximum", r"\operatorname{maximum}", _call("np.maximum"),
        _call("torch.maximum"), lambda args, out: (F("gt")(*args), F("le")(*args)), arity=2,
@@ -341,19 +347,22 @@ scalar("between", "𝟙[{1} ≤ {0} ≤ {2}]", r"\mathbf{{1}}\left[{1} \leq {0} 
        lambda x, lo, hi: P.binop("*", _np_indicator(">=")(x, lo), _np_indicator("<=")(x, hi)),
        lambda x, lo, hi: P.binop("*", _torch_indicator(">=")(x, lo),
                                  _torch_indicator("<=")(x, hi)),
-       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True)
+       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True,
+       indicator=True)
 # clip is minimum(maximum(x, lo), hi), also where lo > hi (then hi everywhere): lo passes the
 # gradient where x < lo < hi, hi where hi < maximum(x, lo) (PyTorch's clamp does the same)
 scalar("clip_by_lo", "𝟙[{0} < {1} < {2}]", r"\mathbf{{1}}\left[{0} < {1} < {2}\right]",
        lambda x, lo, hi: P.binop("*", _np_indicator("<")(x, lo), _np_indicator("<")(lo, hi)),
        lambda x, lo, hi: P.binop("*", _torch_indicator("<")(x, lo),
                                  _torch_indicator("<")(lo, hi)),
-       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True)
+       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True,
+       indicator=True)
 scalar("clip_by_hi", "𝟙[{2} < maximum({0}, {1})]",
        r"\mathbf{{1}}\left[{2} < \operatorname{{maximum}}\left({0}, {1}\right)\right]",
        lambda x, lo, hi: _np_indicator(">")(P.call("np.maximum", x, lo), hi),
        lambda x, lo, hi: _torch_indicator(">")(P.call("torch.maximum", x, lo), hi),
-       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True)
+       lambda args, out: (S.Zero,) * 3, arity=3, user=False, style="template", kink=True,
+       indicator=True)
 scalar("clip", "clip", r"\operatorname{clip}", _call("np.clip"), _call("torch.clamp"),
        lambda args, out: (F("between")(*args), F("clip_by_lo")(*args), F("clip_by_hi")(*args)),
        arity=3, kink=True, aliases=("clamp",), arg_names=("x", "lo", "hi"),
@@ -1895,7 +1904,7 @@ def _torch_in_range(x: P.Py, lo: P.Py, hi: P.Py) -> P.Py:
 
 scalar(IN_RANGE, "𝟙[{1} ≤ {0} < {2}]", r"\mathbf{{1}}\left[{1} \leq {0} < {2}\right]",
        _np_in_range, _torch_in_range, lambda args, out: (S.Zero, S.Zero, S.Zero),
-       arity=3, user=False, style="template",
+       arity=3, user=False, style="template", indicator=True,
        value=lambda x, lo, hi: _decided_range(x, lo, hi))
 
 
