@@ -114,7 +114,9 @@ def _refusal(graph: Graph, why: str) -> SpecError:
         "the split needs a convex loss of one node (the network's output): a squared "
         "error sum(e * e) or l2_loss(y, t), a cross-entropy on logits mean(softplus(z) - "
         "t * z) or logsumexp(z) - t @ z, -sum(t * log_softmax(z)), or BCE on "
-        "probabilities; a regulariser on the weights makes the loss read two")
+        "probabilities, of the network's output named on a line of its own (y = A @ x, then "
+        "L = l2_loss(y, t): written inside the loss line, A @ x reads two tensors that "
+        "move); a regulariser on the weights makes the loss read two")
 
 
 def _moving(graph: Graph) -> set[str]:
