@@ -53,13 +53,15 @@ def with_temporaries(d, env: Env, lines) -> Env:
     """``env`` knowing the temporaries the where-clauses define (t1 = reshape(permute(…))),
     each read from its printed definition (its dims from the derivation), so that the lines
     using them, and the definitions themselves, check against the reference."""
-    from einderive.matrix import Each, Ref
+    from einderive.matrix import BatchSum, Each, Ref
     from notation_reader import MatrixEval, read
     # the chain forms' where-clauses and (``derive --expand``) the closed forms' own
     wheres = [w for a in d.adjoints for f in (a.form, a.closed) if f is not None
               for w in f.wheres]
+    # (a batch sum's dims are those it adds up: t1 = Σ_m h4_mᵀ ⊘ (…) is N×K, its Ref says)
     dims = {w.lhs.name: w.rhs.dims for w in wheres
-            if hasattr(w.rhs, "dims") and hasattr(w.lhs, "name") and not isinstance(w.rhs, Each)}
+            if hasattr(w.rhs, "dims") and hasattr(w.lhs, "name") and
+            not isinstance(w.rhs, (Each, BatchSum))}
     # a per-element temporary (t1_b = Z_b w): the whole tensor, read element by element
     each = {f"{w.lhs.name}_{''.join(w.rhs.names)}": (w.lhs.name, w.rhs.names, w.rhs.spec,
                                                       w.rhs.at, w.lhs.shape)
@@ -69,7 +71,8 @@ def with_temporaries(d, env: Env, lines) -> Env:
     # t1: B×CRR×H×W_, read t2_bh: its axes 0 and 2)
     dims.update({w.lhs.name: _whole_shape(w.lhs) for w in wheres
                  if isinstance(w.lhs, Ref) and w.lhs.name not in dims and
-                 not hasattr(w.rhs, "dims") and not w.lhs.missing})
+                 (not hasattr(w.rhs, "dims") or isinstance(w.rhs, BatchSum)) and
+                 not w.lhs.missing})
     for section, line in lines:
         name = line.split(" = ", 1)[0]
         if section == "where" and name in each and each[name][0] not in env.values:

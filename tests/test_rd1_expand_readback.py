@@ -9,6 +9,7 @@ only ``einderive verify`` caught it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,18 @@ def _cases(paths):
 
 @pytest.mark.parametrize("path", _cases(SPEC_FILES + MODELS + REGRESSIONS))
 def test_closed_forms_read_back_to_the_reference(path, run):
+    bad = failures(path, run, expand=True, only=("closed",))
+    assert not bad, "\n".join(bad)
+
+
+ALL_MORE = sorted((TESTS / "models").glob("more*/*.yaml"))
+
+
+@pytest.mark.parametrize("path", _cases(
+    [p for p in ALL_MORE if os.environ.get("EINDERIVE_MORE_MODELS")]))
+def test_more_closed_forms_read_back_to_the_reference(path, run):
+    """Every spec of tests/models/more*/ with EINDERIVE_MORE_MODELS=1 (as
+    test_printed_forms.test_more_printed_forms_read_back_to_the_reference)."""
     bad = failures(path, run, expand=True, only=("closed",))
     assert not bad, "\n".join(bad)
 
