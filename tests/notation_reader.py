@@ -1236,6 +1236,9 @@ class MatrixEval:
         axis as long as the last range reaches; None unless every term is such a pad."""
         shapes, ends, flips = set(), set(), set()
         for t in trees:
+            if t[0] == "prod" and len(t[1]) == 2 and t[1][0][1][0] == "num" and \
+                    t[1][1][0] in ("", "·"):
+                t = t[1][1][1]  # a pad times a number (2 pad(slice(H, :, 1:M), 1:M, axis=1))
             flips.add(t[0] == "T")  # pad(X, 0:D, axis=1)ᵀ + pad(h, D:DH, axis=1)ᵀ
             t = t[1] if t[0] == "T" else t
             if not (t[0] == "call" and t[1] == "pad" and len(t[2]) == 2 and
@@ -1298,7 +1301,9 @@ class MatrixEval:
         if len(ranges) != 1 or ranges[0] != len(args) - 1 or \
                 any(a[0] != "all" for a in args[1:-1]):
             raise ReaderError(f"{fn} without one range last")
-        x = self.ev(args[0])
+        # a slice's argument is wider than the slice: no left side sizes the pads in it
+        # (slice(pad(slice(H, :, 1:M), 0:M1, axis=1) + …, :, D:D + E), --expand)
+        x = self.untargeted(args[0]) if fn == "slice" else self.ev(args[0])
         lo, hi = self.bound(args[-1][1]), self.bound(args[-1][2])
         axis = kwargs.get("axis")
         if fn == "pad" and x.is_ones and not x.transposed and self.target is not None and \

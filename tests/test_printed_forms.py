@@ -93,7 +93,12 @@ def with_temporaries(d, env: Env, lines) -> Env:
             env.shapes[base] = tuple(shape)
             continue
         if section == "where" and name in dims and name not in env.values:
-            env.values[name] = MatrixEval(env).ev(read(line)[1]).v
+            # a pad or a 𝟏 in it (t1 = 𝟏 (p − y)ᵀ Wcᵀ) is as long as the temporary's axis
+            whole = tuple(x if isinstance(x, int) else env.dims.get(x) for x in dims[name])
+            target = whole if None not in whole and len(whole) >= 2 else None
+            x = MatrixEval(env, target).ev(read(line)[1])
+            env.values[name] = np.broadcast_to(x.v, target) if target and \
+                (x.ones or x.is_ones) else x.v
             env.shapes[name] = tuple(dims[name])
     return env
 
