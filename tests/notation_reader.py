@@ -131,6 +131,9 @@ FUNCTIONS = {"σ", "σ'", "tanh", "exp", "log", "relu", "softplus", "gelu", "sil
              "reshape", "tr", "diagonal", "slice", "pad", "take", "stack", "permute",
              "conv1d", "conv2d", "onehot"}
 COMPARISONS = (">", "<", "≥", "≤", "=")
+# the functions whose value has another shape than their argument (read with no left side)
+REDUCING = ("rowsum", "colsum", "sum", "det", "logdet", "tr", "diag", "diagonal", "logsumexp",
+            "max", "min")
 
 
 class Parser:
@@ -945,6 +948,10 @@ def _batch_sum(env: Env, tree, outer: tuple = ()):
     def walk(t):
         if not isinstance(t, tuple):
             return
+        if t[0] == "sigma" and t[2] is not None and \
+                _batch_sum(env, t, outer + letters) is not None:
+            return  # a sum over another batch inside each element (Σ_a 4 (Σ_b … Xe_b − Ce_a
+            # …): a batch of one beside B, --expand), its names checked there
         if t[0] in ("sigma", "sub", "subat", "mapel"):
             subscripted.append(None)
         elif t[0] == "name" and t[1].rstrip(PRIME) in env.letter_dim and \
@@ -1229,6 +1236,9 @@ class MatrixEval:
         axis as long as the last range reaches; None unless every term is such a pad."""
         shapes, ends, flips = set(), set(), set()
         for t in trees:
+            if t[0] == "prod" and len(t[1]) == 2 and t[1][0][1][0] == "num" and \
+                    t[1][1][0] in ("", "·"):
+                t = t[1][1][1]  # a pad times a number (2 pad(slice(H, :, 1:M), 1:M, axis=1))
             flips.add(t[0] == "T")  # pad(X, 0:D, axis=1)ᵀ + pad(h, D:DH, axis=1)ᵀ
             t = t[1] if t[0] == "T" else t
             if not (t[0] == "call" and t[1] == "pad" and len(t[2]) == 2 and
@@ -1291,7 +1301,9 @@ class MatrixEval:
         if len(ranges) != 1 or ranges[0] != len(args) - 1 or \
                 any(a[0] != "all" for a in args[1:-1]):
             raise ReaderError(f"{fn} without one range last")
-        x = self.ev(args[0])
+        # a slice's argument is wider than the slice: no left side sizes the pads in it
+        # (slice(pad(slice(H, :, 1:M), 0:M1, axis=1) + …, :, D:D + E), --expand)
+        x = self.untargeted(args[0]) if fn == "slice" else self.ev(args[0])
         lo, hi = self.bound(args[-1][1]), self.bound(args[-1][2])
         axis = kwargs.get("axis")
         if fn == "pad" and x.is_ones and not x.transposed and self.target is not None and \
@@ -1569,7 +1581,10 @@ class MatrixEval:
         if fn in ("softmax", "logsumexp", "log_softmax", "max", "min") and \
                 args[0][0] == "name":
             return self.axis_function(fn, args[0][1], kwargs)
-        x = self.ev(args[0])
+        # a function that keeps its argument's shape reads it as the left side's; one that
+        # reduces it, with no shape to go by (a pad in colsum(x ⊙ (pad(r, 2:N, axis=0) + …))ᵀ
+        # of a 1×Hd left side is as long as the pads beside it say, never the left side)
+        x = self.untargeted(args[0]) if fn in REDUCING else self.ev(args[0])
         if fn in ("softmax", "log_softmax"):  # softmax(0 𝟏): 𝟏 of the left side's shape
             x = self.sized(x)
         elif x.is_ones:

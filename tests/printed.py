@@ -4,15 +4,27 @@ from __future__ import annotations
 
 import re
 
+# what ``--expand`` prints under an adjoint that has no closed form (render/text.py _OMITTED)
+OMITTED = ("(no closed form", "(its closed form")
 
-def entries(text: str):
+
+def entries(text: str, expand: bool = False):
     """``[(section, line)]``: each printed equation, wrapped lines joined, ``where`` helpers
-    as their own entries (section 'where')."""
+    as their own entries (section 'where').  With ``expand`` (the text of ``derive --expand``)
+    each closed form is an entry of its own (section 'closed'), with the left side it stands
+    under (``  ∂L/∂W = ∂L/∂z xᵀ`` then ``         = −2 (…) xᵀ``: ``∂L/∂W = −2 (…) xᵀ``), or the
+    one it prints (an adjoint's third equation: ``∂L/∂X_b = …`` under ``∂L/∂X = …``), and
+    the words saying why an adjoint has none are an entry of section 'omitted'."""
     out, section = [], None
+    col = 0  # where the '=' of the last equation stands: a closed form's '=' stands there
+    count = 0  # the equations of this adjoint (its lines up to a blank one)
     for raw in text.splitlines():
         if raw in ("Forward", "Backward", "Gradients"):
             section = raw
+            count = 0
             continue
+        if not raw.strip():
+            count = 0
         if section is None or not raw.startswith("  ") or not raw.strip():
             if raw and not raw.startswith(" "):
                 if raw.startswith("note:") or raw.startswith("Einstein") or \
@@ -24,7 +36,18 @@ def entries(text: str):
         if body.startswith("where "):
             out.append(("where", body[len("where "):]))
         elif indent == 2:
-            out.append((section, re.sub(r"^(\S+(?:\(\S+\))?)\s+= ", r"\1 = ", body)))
+            line = re.sub(r"^(\S+(?:\(\S+\))?)\s+= ", r"\1 = ", body)
+            col = raw.find(" = ") + 1
+            count += 1
+            # the adjoint's third equation (index, matrix, then closed form): its closed form
+            # where it has another left side than the matrix form's
+            closed = expand and section == "Backward" and count == 3
+            out.append(("closed" if closed else section, line))
+        elif expand and section == "Backward" and body.startswith("= ") and indent <= col:
+            lhs = out[-1][1].split(" = ", 1)[0]  # the matrix form it stands under
+            out.append(("closed", f"{lhs} {body}"))
+        elif expand and section == "Backward" and body.startswith(OMITTED):
+            out.append(("omitted", body))
         else:  # a wrapped line continues the previous equation
             sec, line = out[-1]
             out[-1] = (sec, line + " " + body)
