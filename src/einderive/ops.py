@@ -140,7 +140,11 @@ def logistic(u: Any) -> Any:
 
 
 def has_exp(e: Any) -> bool:
-    return bool(e.has(F("exp")))
+    """Whether ``e`` holds an exp; without walking it when no exp was ever made (the class
+    is made on first use: an expression can hold none before; the renderers ask this of
+    every index form, a chain256's 770 walks)."""
+    cls = CLASSES.get("exp")
+    return cls is not None and bool(e.has(cls))
 
 
 def F(name: str) -> Any:

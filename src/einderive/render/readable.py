@@ -24,7 +24,8 @@ from sympy import Add, Basic, Indexed, Mul, Pow, S, Sum, Symbol
 
 from ..caches import register
 from ..indexed import LETTERS, PRIME, free_symbols, make_sum, nodes_of
-from ..ops import POW_HALF, AxisFunction, has_exp, logistic, logistic_parts  # loaded with indexed: no cycle, not per call
+from ..ops import (  # loaded with indexed: no cycle, not per call
+    CLASSES, POW_HALF, AxisFunction, has_exp, logistic, logistic_parts)
 
 # how an index is written: one of the engine's index letters, primed as often as it must be
 INDEX_LETTER = re.compile(f"[{LETTERS}]{PRIME}*")
@@ -125,8 +126,11 @@ class Rewriter:
         """``e`` with each even power of a square root written as the power of its argument:
         ``v_ij / (√(Σ_j′′ v_ij′′²))²`` is ``v_ij / Σ_j′′ v_ij′′²`` (a norm's derivative
         divides by the norm squared), the same value wherever the root is defined."""
-        if not isinstance(e, Basic) or not e.args or _is_axis_function(e) or \
-                isinstance(e, Indexed) or not any(_is_root(n) for n in nodes_of(e, Pow)):
+        # (no square root was ever made, a class made on first use: no tree holds one, and
+        # none is walked; the renderers ask this of every index form)
+        if POW_HALF not in CLASSES or not isinstance(e, Basic) or not e.args or \
+                _is_axis_function(e) or isinstance(e, Indexed) or \
+                not any(_is_root(n) for n in nodes_of(e, Pow)):
             return e
         if isinstance(e, Pow) and _is_root(e):
             inner, k = self.unrooted(e.base.args[0]), e.exp / 2
