@@ -645,7 +645,7 @@ def _named(forward: tuple[tuple[Tensor, Form], ...],
         return simplify(m, (), symmetric) if m is not None and symmetric and \
             any(r.name in symmetric for r in mx.leaves(m)) else m
     return reusable([(node_ref(t.name, t.shape, f.matrix), read(f.matrix))
-                     for t, f in forward])
+                     for t, f in forward], read if symmetric else None)
 
 
 def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
