@@ -2861,32 +2861,27 @@ def scalar_out_of_product(m: mx.M) -> mx.M | None:
         return None
     chain = _chain(m)
     for k, f in enumerate(chain):
-        turned = isinstance(f, mx.Transpose)
-        body = f.x if turned else f
+        body = f.x if isinstance(f, mx.Transpose) else f
         if not isinstance(body, mx.Add):
             continue
         coeffs = [t.coeff.value if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const)
                   else None for t in body.terms]
-        if any(c is None for c in coeffs) or any(_scaled_sum(t) for t in body.terms):
+        if any(v is None for v in coeffs) or any(_scaled_sum(t) for t in body.terms):
             continue
         c: Any = coeffs[0]
         if c.could_extract_minus_sign():
             c = -c
-        if c == 1 or any(k != c and k != -c for k in coeffs):
+        if c == 1 or any(v != c and v != -c for v in coeffs):
             continue
         inv = mx.Const(1 / c)
         inside = _sum_sorted([mx.scale(inv, t) for t in body.terms])
         others = {g.x if isinstance(g, mx.Transpose) else g for j, g in enumerate(chain) if j != k}
-        opposite = _sum_sorted([mx.neg(t) for t in cast(mx.Add, inside).terms]) \
-            if isinstance(inside, mx.Add) else None
-        if inside not in others and opposite is not None and opposite in others:
-            inside, c = opposite, -c
-        operand = mx.transpose(inside) if turned else inside
-        out = chain[:k] + [operand] + chain[k + 1:]
-        product = out[0]
-        for g in out[1:]:
-            product = mx.matmul(product, g)
-        return mx.scale(mx.Const(c), product)
+        if inside not in others and isinstance(inside, mx.Add):
+            opposite = _sum_sorted([mx.neg(t) for t in inside.terms])
+            if opposite in others:
+                inside, c = opposite, -c
+        operand = mx.transpose(inside) if isinstance(f, mx.Transpose) else inside
+        return mx.scale(mx.Const(c), _product([*chain[:k], operand, *chain[k + 1:]]))
     return None
 
 
