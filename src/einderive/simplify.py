@@ -1762,6 +1762,17 @@ def inner_product(m: mx.M) -> mx.M | None:
     return mx.matmul(a, mx.transpose(b))
 
 
+def quadratic_form(m: mx.M) -> mx.M | None:
+    """``sum((P d) ⊙ d)`` → ``dᵀ P d``: :func:`inner_product` where one vector is a product,
+    kept at an equal cost too (:data:`CANONICAL`): a quadratic or bilinear form reads as one
+    (``(x − m)ᵀ P (x − m)``, whose transposed difference costs what the sum saves).  Only
+    there: of two vectors neither a product (rowsum(A) ⊙ rowsum(B)) the written sum stays."""
+    if not (isinstance(m, mx.Reduce) and isinstance(m.x, mx.Hadamard) and
+            any(isinstance(f, mx.MatMul) for f in m.x.factors)):
+        return None
+    return inner_product(m)
+
+
 def trace_of_product(m: mx.M) -> mx.M | None:
     """``sum(A ⊙ Bᵀ)`` → ``tr(A B)`` for square A, B, where that is shorter; of the two
     rotations tr(A B) = tr(B A) the one with a direction (a tangent, an adjoint) last and
@@ -2779,7 +2790,7 @@ CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_
                                         reduce_of_sum_as_products,
                                         reshape_pulls_constant, pad_pulls_constant,
                                         common_signed_scalar, one_reciprocal,
-                                        diagonal_of_inverse_diag, inner_product})
+                                        diagonal_of_inverse_diag, quadratic_form})
 
 
 # -- ls6: line-split pairs of tests/models (issue 12) -----------------------------------------------
@@ -2885,7 +2896,7 @@ def scalar_out_of_product(m: mx.M) -> mx.M | None:
     return None
 
 
-RULES = (*RULES, scalar_out_of_product)
+RULES = (*RULES, quadratic_form, scalar_out_of_product)
 CANONICAL = CANONICAL | {scalar_out_of_product}
 
 
