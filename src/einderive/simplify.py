@@ -120,6 +120,11 @@ def _transposes(m: mx.M) -> int:
     return sum(isinstance(n, mx.Transpose) for n in mx.walk(m))
 
 
+def _turned_matrices(m: mx.M) -> int:
+    """The transposes in ``m`` of a matrix, not of a vector (Pᵀ, not dᵀ)."""
+    return sum(isinstance(n, mx.Transpose) and not _is_vector(n.shape) for n in mx.walk(m))
+
+
 # -- rules: sums of products ----------------------------------------------------------------------
 
 
@@ -1755,10 +1760,11 @@ def inner_product(m: mx.M) -> mx.M | None:
     if _negative_power(a) or _negative_power(b):
         return None
     if x.shape[1] == 1:
-        # of aᵀ b and bᵀ a the one with fewer transposes: sum((P d) ⊙ d) is dᵀ P d, the
-        # product as it stands, not dᵀ Pᵀ d (then the cheaper; equal: as the factors stand)
+        # of aᵀ b and bᵀ a the one with fewer transposed matrices, then fewer transposes:
+        # sum((P d) ⊙ d) is dᵀ P d, not dᵀ Pᵀ d; sum(r ⊙ (G cᵀ)) is rᵀ G cᵀ, not c Gᵀ r (a
+        # row vector is no transposed matrix); then the cheaper; equal: as the factors stand
         return min((mx.matmul(mx.transpose(a), b), mx.matmul(mx.transpose(b), a)),
-                   key=lambda f: (_transposes(f), cost(f)))
+                   key=lambda f: (_turned_matrices(f), _transposes(f), cost(f)))
     return mx.matmul(a, mx.transpose(b))
 
 
