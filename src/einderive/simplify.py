@@ -1760,11 +1760,16 @@ def inner_product(m: mx.M) -> mx.M | None:
     if _negative_power(a) or _negative_power(b):
         return None
     if x.shape[1] == 1:
-        # of aᵀ b and bᵀ a the one with fewer transposed matrices, then fewer transposes:
-        # sum((P d) ⊙ d) is dᵀ P d, not dᵀ Pᵀ d; sum(r ⊙ (G cᵀ)) is rᵀ G cᵀ, not c Gᵀ r (a
-        # row vector is no transposed matrix); then the cheaper; equal: as the factors stand
-        return min((mx.matmul(mx.transpose(a), b), mx.matmul(mx.transpose(b), a)),
-                   key=lambda f: (_turned_matrices(f), _transposes(f), cost(f)))
+        # of aᵀ b and bᵀ a the one that turns no function of a product (w3ᵀ relu(W2ᵀ P), as
+        # the derivation's other forms read relu(W2ᵀ P), not relu(Pᵀ W2) w3), then with
+        # fewer transposed matrices, then fewer transposes: sum((P d) ⊙ d) is dᵀ P d, not
+        # dᵀ Pᵀ d; sum(r ⊙ (G cᵀ)) is rᵀ G cᵀ, not c Gᵀ r (a row vector is no transposed
+        # matrix); then the cheaper; equal: as the factors stand
+        return min(((mx.matmul(mx.transpose(u), v), isinstance(u, mx.Fn) and
+                     any(isinstance(k, mx.MatMul) for k in mx.walk(u.x)))
+                    for u, v in ((a, b), (b, a))),
+                   key=lambda f: (f[1], _turned_matrices(f[0]), _transposes(f[0]),
+                                  cost(f[0])))[0]
     return mx.matmul(a, mx.transpose(b))
 
 
