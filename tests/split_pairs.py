@@ -17,7 +17,7 @@ from einderive.recognize import Where, node_ref, transpose_deep
 from einderive.record import replace
 from einderive.reuse import Named, reusable, reuse
 from einderive.simplify import rebuild, simplify
-from einderive.spec import loads
+from einderive.spec import loads, symmetric_inputs
 
 
 class Pair(NamedTuple):
@@ -330,11 +330,14 @@ def closed_forms(d: Derivation, keep: set[str], loose: bool = False) -> dict[str
         read: dict[str, mx.M] = {}
         m = per_element(d, keep, m, read)
         written = written_out(d, keep, m)
+        # simplified as the engine simplifies a closed form: Sᵀ is S of a symmetric input
+        # (z zᵀ of z = S⁻¹ d written out is S⁻¹ d dᵀ S⁻¹, S spd, as the one line prints it)
+        sym = symmetric_inputs(d.graph.spec)
         if written != m:  # a node written out reads the kept ones as the engine reads every
             # form: b5's exp(−x ⊙ x) is exp(−b3) where b3 = x ⊙ x is kept
-            m = reuse(simplify(written, form.wheres), kept(d, keep))
+            m = reuse(simplify(written, form.wheres, sym), kept(d, keep))
         else:
-            m = simplify(written, form.wheres)
+            m = simplify(written, form.wheres, sym)
         wheres = tuple(replace(w, rhs=per_element(d, keep, w.rhs, read)) for w in form.wheres)
         wheres += tuple(Where(mx.Ref(n, RefKind.TENSOR, x.shape), x) for n, x in read.items())
         m, defs = _temporaries(m, wheres)
@@ -349,7 +352,8 @@ def _written(d: Derivation, keep: set[str], x: mx.M, wheres: tuple[Where, ...]) 
     the form itself is where that changed it (reshape(reshape(σ(z), [N, D]), [N, H, Dh]) of
     y = reshape(σ(z), [N, D]) written out is σ(z), as the one-line spec reads it)."""
     written = written_out(d, keep, x)
-    return x if written == x else reuse(simplify(written, wheres), kept(d, keep))
+    return x if written == x else \
+        reuse(simplify(written, wheres, symmetric_inputs(d.graph.spec)), kept(d, keep))
 
 
 def _temporaries(m: mx.M, wheres: tuple[Where, ...]) -> tuple[mx.M, list[tuple[str, mx.M]]]:

@@ -100,11 +100,14 @@ def test_a_shared_elementwise_factor_is_written_once():
 def test_ensemble_mean_factors_each_member():
     d = _derive("models/more7/ensemble_stack_mean.yaml")
     matrix = forms(d, "X")[1]
+    # the divisor met three times is named (a chain form that reads no adjoint is its own
+    # closed form, its repeated parts named: qf1, nu43 find 06)
     assert matrix == ("(1/(3 B)) (rowsum(softmax(X W1) ⊙ onehot(lab)) ⊙ ((softmax(X W1) − "
-                      "onehot(lab)) W1ᵀ) ⊘ rowsum(Pm ⊙ onehot(lab)) + rowsum(softmax(X W2) ⊙ "
-                      "onehot(lab)) ⊙ ((softmax(X W2) − onehot(lab)) W2ᵀ) ⊘ rowsum(Pm ⊙ "
-                      "onehot(lab)) + rowsum(softmax(X W3) ⊙ onehot(lab)) ⊙ ((softmax(X W3) − "
-                      "onehot(lab)) W3ᵀ) ⊘ rowsum(Pm ⊙ onehot(lab)))"), matrix
+                      "onehot(lab)) W1ᵀ) ⊘ t1 + rowsum(softmax(X W2) ⊙ "
+                      "onehot(lab)) ⊙ ((softmax(X W2) − onehot(lab)) W2ᵀ) ⊘ t1 "
+                      "+ rowsum(softmax(X W3) ⊙ onehot(lab)) ⊙ ((softmax(X W3) − "
+                      "onehot(lab)) W3ᵀ) ⊘ t1)"), matrix
+    assert "where t1 = rowsum(Pm ⊙ onehot(lab))" in plain(d), plain(d)
     _verified(d)
 
 

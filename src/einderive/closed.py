@@ -684,10 +684,14 @@ def inline_parts(m: mx.M, taken: AbstractSet[str]) -> tuple[mx.M, tuple[Where, .
     """``m`` (a chain form) with each part it repeats that writes out a forward intermediate
     the spec leaves unnamed (set_transformer_pma's softmax((1/√D) Sd Wkᵀ Xᵀ), three times in
     ∂L/∂X) named, as its closed form names it, when the form and its clauses print shorter;
-    None when there is none.  Only those: the spec's own names already say the rest."""
-    if not writes_inline(m):
+    None when there is none.  Only those: the spec's own names already say the rest.
+    A chain form that reads no adjoint is its own closed form (none is printed beside it):
+    every part it repeats is named, as a closed form's are (a one-line layer norm's ∂L/∂X,
+    X − (1/D) rowsum(X) four times, reads t1)."""
+    closed = not any(isinstance(r, mx.Ref) and r.kind == RefKind.ADJOINT for r in mx.leaves(m))
+    if not closed and not writes_inline(m):
         return None  # (most forms: no walk for parts)
-    parts = named_parts(m, taken, writes_inline, limit=False)
+    parts = named_parts(m, taken, None if closed else writes_inline, limit=False)
     if parts is None or not parts[1]:
         return None
     named, wheres = parts

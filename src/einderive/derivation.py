@@ -40,7 +40,7 @@ from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
 from .closed import (STOOD_LIMIT, Refused, defined_temporaries, in_node_names, in_order, inline_parts,
                      named_parts, named_temporary, names_reused, substituted, throughout,
-                     upstream_as_printed, views_merged, writes_inline)
+                     upstream_as_printed, views_merged)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -405,7 +405,7 @@ def _inline_named(shown: Form, taken: AbstractSet[str], temporaries: dict[str, m
     """``shown`` (a chain form) with the forward intermediates it writes out more than once
     named (:func:`einderive.closed.inline_parts`), by the derivation's names: its closed
     form names them alike (set_transformer_pma's ∂L/∂X, t1 = softmax((1/√D) Sd Wkᵀ Xᵀ))."""
-    if shown.matrix is None or shown.einsum or not writes_inline(shown.matrix):
+    if shown.matrix is None or shown.einsum:
         return shown
     parts = inline_parts(shown.matrix, taken)
     if parts is None:
@@ -645,7 +645,7 @@ def _named(forward: tuple[tuple[Tensor, Form], ...],
         return simplify(m, (), symmetric) if m is not None and symmetric and \
             any(r.name in symmetric for r in mx.leaves(m)) else m
     return reusable([(node_ref(t.name, t.shape, f.matrix), read(f.matrix))
-                     for t, f in forward])
+                     for t, f in forward], read if symmetric else None)
 
 
 def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,

@@ -63,7 +63,8 @@ class Named(ForwardForms):
                      if (split := _quotient(form)) is not None)
 
 
-def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
+def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]],
+             read: Callable[[mx.M], mx.M | None] | None = None) -> Named:
     """The nodes worth naming where their form appears: a form that is more than a name
     (``h = x`` or ``g = Wᵀ`` would only rename a leaf) and has the node's own shape; then
     each form's transpose, which prints as the node's (``yᵀ X A⁻ᵀ`` is ``wᵀ`` with
@@ -86,6 +87,11 @@ def reusable(forms: Sequence[tuple[mx.Ref, mx.M | None]]) -> Named:
         pushed = mx.pushed_transpose(m)
         if pushed != m and pushed not in turned and pushed not in out:
             turned[pushed] = node if unordered(pushed) == unordered(m) else mx.transpose(node)
+    if read is not None:
+        for t, r in list(turned.items()):
+            s = read(t)
+            if s is not None and s != t and s not in turned and s not in out:
+                turned[s] = r
     extra = list(out.items()) + [(t, r) for t, r in turned.items() if t not in out]
     flipped = [(f, mx.neg(r)) for m, r in extra if (f := _flipped(m)) is not None]
     seen = {m for m, _ in extra}

@@ -121,6 +121,11 @@ def _transposes(m: mx.M) -> int:
     return sum(isinstance(n, mx.Transpose) for n in mx.walk(m))
 
 
+def _turned_matrices(m: mx.M) -> int:
+    """The transposes in ``m`` of a matrix, not of a vector (Pᵀ, not dᵀ)."""
+    return sum(isinstance(n, mx.Transpose) and not _is_vector(n.shape) for n in mx.walk(m))
+
+
 # -- rules: sums of products ----------------------------------------------------------------------
 
 
@@ -348,6 +353,8 @@ def absorb_sign(m: mx.M) -> mx.M | None:
         factors.append(body.coeff)
         body = body.x
     chain = _chain(body)
+    if reading_forward() and _quadratic(chain):
+        return None  # −(1/2) (x − m)ᵀ P (x − m): a forward line's form keeps its two sides
     for k, f in enumerate(chain):
         if isinstance(f, mx.Add):
             flipped = sorted((mx.neg(t) for t in f.terms), key=_negative)
@@ -356,6 +363,12 @@ def absorb_sign(m: mx.M) -> mx.M | None:
                 out = mx.scale(s, out)
             return mx.scale(mx.Const(-c), out)
     return None
+
+
+def _quadratic(chain: list[mx.M]) -> bool:
+    """Whether a difference is two operands of the product (``(x − m)ᵀ P (x − m)``)."""
+    plain = [f.x if isinstance(f, mx.Transpose) else f for f in chain]
+    return any(isinstance(f, mx.Add) and plain.count(f) > 1 for f in plain)
 
 
 def reduce_of_sum(m: mx.M) -> mx.M | None:
@@ -1810,8 +1823,28 @@ def inner_product(m: mx.M) -> mx.M | None:
     if _negative_power(a) or _negative_power(b):
         return None
     if x.shape[1] == 1:
-        return mx.matmul(mx.transpose(a), b)
+        # of aᵀ b and bᵀ a the one that turns no function of a product (w3ᵀ relu(W2ᵀ P), as
+        # the derivation's other forms read relu(W2ᵀ P), not relu(Pᵀ W2) w3), then with
+        # fewer transposed matrices, then fewer transposes: sum((P d) ⊙ d) is dᵀ P d, not
+        # dᵀ Pᵀ d; sum(r ⊙ (G cᵀ)) is rᵀ G cᵀ, not c Gᵀ r (a row vector is no transposed
+        # matrix); then the cheaper; equal: as the factors stand
+        return min(((mx.matmul(mx.transpose(u), v), isinstance(u, mx.Fn) and
+                     any(isinstance(k, mx.MatMul) for k in mx.walk(u.x)))
+                    for u, v in ((a, b), (b, a))),
+                   key=lambda f: (f[1], _turned_matrices(f[0]), _transposes(f[0]),
+                                  cost(f[0])))[0]
     return mx.matmul(a, mx.transpose(b))
+
+
+def quadratic_form(m: mx.M) -> mx.M | None:
+    """``sum((P d) ⊙ d)`` → ``dᵀ P d``: :func:`inner_product` where one vector is a product,
+    kept at an equal cost too (:data:`CANONICAL`): a quadratic or bilinear form reads as one
+    (``(x − m)ᵀ P (x − m)``, whose transposed difference costs what the sum saves).  Only
+    there: of two vectors neither a product (rowsum(A) ⊙ rowsum(B)) the written sum stays."""
+    if not (isinstance(m, mx.Reduce) and isinstance(m.x, mx.Hadamard) and
+            any(isinstance(f, mx.MatMul) for f in m.x.factors)):
+        return None
+    return inner_product(m)
 
 
 def trace_of_product(m: mx.M) -> mx.M | None:
@@ -2871,7 +2904,7 @@ CANONICAL: frozenset[Rule] = frozenset({of_transpose, reduce_as_product, reduce_
                                         reduce_of_sum_as_products,
                                         reshape_pulls_constant, pad_pulls_constant,
                                         common_signed_scalar, one_reciprocal,
-                                        diagonal_of_inverse_diag})
+                                        diagonal_of_inverse_diag, quadratic_form})
 
 
 # -- ls6: line-split pairs of tests/models (issue 12) -----------------------------------------------
@@ -2935,6 +2968,50 @@ def batch_sum_broadcast_back(m: mx.M) -> mx.M | None:
 LS6: tuple[Rule, ...] = (sum_takes_broadcast, batch_sum_broadcast_back)
 RULES = (*RULES, *LS6)
 CANONICAL = CANONICAL | {sum_takes_broadcast, batch_sum_broadcast_back}
+
+
+# -- qf1: a constant out of a difference that is a factor of a forward line's product --------------
+
+def scalar_out_of_product(m: mx.M) -> mx.M | None:
+    """``((1/2) x − (1/2) m)ᵀ P (x − m)`` → ``(1/2) (x − m)ᵀ P (x − m)``: a forward line's
+    ``0.5 * (x - m) @ P @ (x - m)`` (Python binds ``0.5 * (x - m)`` first) reads the constant
+    spread over the difference; out of an operand of a product it goes in front, as the
+    textbook writes the Gaussian's exponent.  The difference is turned to match another
+    operand of the product where one is its opposite (``−(1/2) (x − m)ᵀ P (x − m)``, not
+    ``(1/2) (m − x)ᵀ P (x − m)``), else its positive terms first.  Only a forward line:
+    a backward form's sums take the constant out on their own (common_signed_scalar);
+    a sum the line writes on its own (mean(a) − mean(b)) is no operand of a product.
+    Kept at an equal cost (:data:`CANONICAL`): it removes a spread constant no rule puts back."""
+    if not isinstance(m, mx.MatMul) or not reading_forward() or mx.batch_of(m):
+        return None
+    chain = _chain(m)
+    for k, f in enumerate(chain):
+        body = f.x if isinstance(f, mx.Transpose) else f
+        if not isinstance(body, mx.Add):
+            continue
+        coeffs = [t.coeff.value if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const)
+                  else None for t in body.terms]
+        if any(v is None for v in coeffs) or any(_scaled_sum(t) for t in body.terms):
+            continue
+        c: Any = coeffs[0]
+        if c.could_extract_minus_sign():
+            c = -c
+        if c == 1 or any(v != c and v != -c for v in coeffs):
+            continue
+        inv = mx.Const(1 / c)
+        inside = _sum_sorted([mx.scale(inv, t) for t in body.terms])
+        others = {g.x if isinstance(g, mx.Transpose) else g for j, g in enumerate(chain) if j != k}
+        if inside not in others and isinstance(inside, mx.Add):
+            opposite = _sum_sorted([mx.neg(t) for t in inside.terms])
+            if opposite in others:
+                inside, c = opposite, -c
+        operand = mx.transpose(inside) if isinstance(f, mx.Transpose) else inside
+        return mx.scale(mx.Const(c), _product([*chain[:k], operand, *chain[k + 1:]]))
+    return None
+
+
+RULES = (*RULES, quadratic_form, scalar_out_of_product)
+CANONICAL = CANONICAL | {scalar_out_of_product}
 
 
 # -- lead37: a factor pulled out of a row sum where the difference it sits in is divided by it ----
