@@ -121,11 +121,6 @@ def _transposes(m: mx.M) -> int:
     return sum(isinstance(n, mx.Transpose) for n in mx.walk(m))
 
 
-def _turned_matrices(m: mx.M) -> int:
-    """The transposes in ``m`` of a matrix, not of a vector (Pᵀ, not dᵀ)."""
-    return sum(isinstance(n, mx.Transpose) and not _is_vector(n.shape) for n in mx.walk(m))
-
-
 # -- rules: sums of products ----------------------------------------------------------------------
 
 
