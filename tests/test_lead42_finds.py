@@ -231,3 +231,14 @@ def test_an_indicator_squared_is_itself():
     assert "∂²L/∂x²      = 2 Wᵀ diag(𝟙[W x > 0]) W" in out, out
     assert "𝟙[Σ_i′ W_ji′ x_i′ > 0] W_jk" in out and "^∘2" not in out, out
     _run("verify", str(spec), "--hessian=")
+
+
+def test_a_number_beside_a_multiple_of_the_identity_is_a_matrix_of_it(tmp_path):
+    """3 ∑(x − mean(x))² + 5 ∑x² printed 2 (8 𝐈 − 3/N); with a bare 1 beside 3 𝐈, 1 stayed."""
+    spec = tmp_path / "hs.yaml"
+    spec.write_text("dims: {N: 4}\ninputs: {x: [N], s: []}\nforward:\n  - c = x - mean(x)\n"
+                    "  - L = s * sum(c * c) + 3 * sum(x * x) + sum(x) ** 2 + 2 * sum(c * c)\n"
+                    "loss: L\nwrt: [x]\n")
+    out = _run("derive", str(spec), "--hessian=")
+    assert "∂²L/∂x²      = 2 (𝟏 𝟏ᵀ + (2 + s)·(𝐈 − (1/N) 𝟏 𝟏ᵀ) + 3 𝐈)" in out, out
+    _run("verify", str(spec), "--hessian=")

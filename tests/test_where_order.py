@@ -27,7 +27,7 @@ from einderive.render.terminal import Options, plain
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "tests" / "models"
-HINGE = MODELS / "more9" / "squared_hinge_multi.yaml"
+HINGE = Path(__file__).parent / "regressions" / "softplus_hinge_multi.yaml"
 PRENORM = MODELS / "more9" / "prenorm_residual_stack3.yaml"
 SAMMON = MODELS / "more11" / "sammon_stress.yaml"
 # specs whose blocks printed clauses out of order (the derive-all outputs of session 30)
@@ -68,11 +68,12 @@ def test_each_clause_comes_after_those_it_reads_and_numbers_ascend(path):
 
 def test_a_reused_name_is_defined_before_the_clause_that_reads_it():
     out = plain(derive_file(str(HINGE)), Options(expand=True), width=100000)
-    # was "where t2 = relu(t1) ⊙ …" then "where t1 = 1 + S − sy"
-    assert "  ∂L/∂S    = ∂L/∂sy ⊙ Yh + (2/N) relu(1 + S − sy) ⊙ 𝟙[1 + S − sy > 0] ⊙ (1 − Yh)\n" \
+    # was "where t2 = relu(t1) ⊙ …" then "where t1 = 1 + S − sy" (of the squared relu hinge,
+    # whose relu(u) ⊙ 𝟙[u > 0] is relu(u) since stop 42: the softplus hinge reads t1 twice)
+    assert "  ∂L/∂S    = ∂L/∂sy ⊙ Yh + (2/N) σ(1 + S − sy) ⊙ softplus(1 + S − sy) ⊙ (1 − Yh)\n" \
            "           = (2/N) (t2 − Yh ⊙ rowsum(t2))\n" \
            "             where t1 = 1 + S − sy\n" \
-           "             where t2 = relu(t1) ⊙ 𝟙[t1 > 0] ⊙ (1 − Yh)\n" in out, out
+           "             where t2 = σ(t1) ⊙ softplus(t1) ⊙ (1 − Yh)\n" in out, out
 
 
 def test_one_meaning_built_as_two_trees_takes_one_name():

@@ -250,10 +250,16 @@ def numbers_spread(m: mx.M) -> mx.M:
     kids = [numbers_spread(c) for c in m.children()]
     if kids and any(a is not b for a, b in zip(kids, m.children())):
         m = _rebuilt(m, kids)
-    if isinstance(m, mx.Add) and len(m.shape) == 2 and \
-            any(isinstance(t, mx.Eye) for t in m.terms):
+    if isinstance(m, mx.Add) and len(m.shape) == 2 and any(map(_identity, m.terms)):
         return mx.Add(tuple(_spread(t, m.shape) for t in m.terms), m.shape)
     return m
+
+
+def _identity(t: mx.M) -> bool:
+    """Whether ``t`` is 𝐈 or a multiple of it (3 𝐈, c·𝐈)."""
+    while isinstance(t, mx.Scale):
+        t = t.x
+    return isinstance(t, mx.Eye)
 
 
 def _spread(t: mx.M, shape: tuple[Any, ...]) -> mx.M:
@@ -263,8 +269,9 @@ def _spread(t: mx.M, shape: tuple[Any, ...]) -> mx.M:
         return t
     rows, cols = shape
     ones = mx.MatMul(mx.Ones((rows, 1)), mx.Transpose(mx.Ones((cols, 1)), (1, cols)), shape)
-    return mx.Scale(t, ones, shape) if not isinstance(t, mx.Scale) else \
-        mx.Scale(t.coeff, _spread(t.x, shape), shape)
+    if isinstance(t, mx.Scale):
+        return mx.Scale(t.coeff, _spread(t.x, shape), shape)
+    return mx.scale(t, ones)  # (1 is 𝟏 𝟏ᵀ itself)
 
 
 def _diag_times(c: mx.M, a: mx.M) -> mx.M:

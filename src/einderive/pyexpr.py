@@ -106,9 +106,13 @@ def name(s: str) -> Name:
 
 
 def num(v: Number) -> Py:
-    """A number, negative ones as a unary minus of a literal."""
+    """A number, negative ones as a unary minus of a literal; a whole number beyond a
+    float's exact ones (x * 1e20, x / 1e-300) as a float: PyTorch takes no larger Python
+    int, and the spec's literal was a float."""
     if isinstance(v, Fraction) and v.denominator == 1:
         v = int(v)
+    if isinstance(v, int) and abs(v) > 2 ** 53:
+        v = float(v)
     return Unary("-", Num(-v)) if v < 0 else Num(v)
 
 

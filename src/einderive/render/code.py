@@ -46,13 +46,10 @@ def _number(e: FExpr) -> bool:
 
 def number(c: Any) -> P.Py:
     """A SymPy number as code: an int, a ratio of ints (1/3 stays exact to the last
-    float operation), else a float.  The one rule for every code generator.  A whole number
-    beyond a float's exact ones (x / 1e-300 gives 10³⁰⁰) is a float: PyTorch takes no
-    larger Python int, and the spec's literal was a float."""
-    if c.is_Integer and abs(int(c)) <= 2 ** 53:
-        return P.num(int(c))
+    float operation), else a float.  The one rule for every code generator (a whole number
+    beyond a float's exact ones, 10³⁰⁰ of x / 1e-300, is a float: :func:`pyexpr.num`)."""
     if c.is_Integer:
-        return P.num(float(c))
+        return P.num(int(c))
     if c.is_Rational:
         return P.binop("/", P.num(int(c.p)), P.num(int(c.q)))
     return P.num(float(c))
