@@ -167,10 +167,11 @@ def _unknown_without_torch(exc) -> bool:
     return R.torch is None and str(exc).startswith("no reference adjoint")
 
 
-def _cases(paths):
+def _cases(paths, known: dict[str, str] = XFAIL):
+    """Each spec a case, a known defect (``known``: stem -> reason) a strict xfail."""
     return [pytest.param(p, id=f"{p.parent.name}/{p.stem}",
-                         marks=pytest.mark.xfail(strict=True, reason=XFAIL[p.stem]))
-            if p.stem in XFAIL else pytest.param(p, id=f"{p.parent.name}/{p.stem}")
+                         marks=pytest.mark.xfail(strict=True, reason=known[p.stem]))
+            if p.stem in known else pytest.param(p, id=f"{p.parent.name}/{p.stem}")
             for p in paths]
 
 

@@ -19,6 +19,7 @@ from conftest import SPEC_FILES
 from notation_reader import ReaderError
 from printed import entries
 from test_printed_forms import MODELS, REGRESSIONS, env_for, failures, with_temporaries
+from test_printed_forms import _cases as cases_of
 
 TESTS = Path(__file__).resolve().parent
 
@@ -37,10 +38,7 @@ XFAIL: dict[str, str] = {  # (tests/models/more*, read with EINDERIVE_MORE_MODEL
 
 
 def _cases(paths):
-    return [pytest.param(p, id=f"{p.parent.name}/{p.stem}",
-                         marks=pytest.mark.xfail(strict=True, reason=XFAIL[p.stem]))
-            if p.stem in XFAIL else pytest.param(p, id=f"{p.parent.name}/{p.stem}")
-            for p in paths]
+    return cases_of(paths, XFAIL)
 
 
 @pytest.mark.parametrize("path", _cases(SPEC_FILES + MODELS + REGRESSIONS))
