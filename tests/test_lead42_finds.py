@@ -242,3 +242,10 @@ def test_a_number_beside_a_multiple_of_the_identity_is_a_matrix_of_it(tmp_path):
     out = _run("derive", str(spec), "--hessian=")
     assert "∂²L/∂x²      = 2 (𝟏 𝟏ᵀ + (2 + s)·(𝐈 − (1/N) 𝟏 𝟏ᵀ) + 3 𝐈)" in out, out
     _run("verify", str(spec), "--hessian=")
+
+
+def test_the_tangent_of_a_line_that_writes_a_trace_is_a_trace():
+    spec = REGRESSIONS / "tangent_of_a_trace.yaml"
+    out = _run("derive", str(spec), "--tangent")
+    assert "  L̇ = −tr(A X⁻¹ Ẋ X⁻¹)\n" in out, out
+    _run("verify", str(spec), "--hvp")

@@ -25,6 +25,7 @@ from .recognize import (
     Where,
     distinct_temporaries,
     forward_reading,
+    trace_reading,
     is_temporary,
     math_shape,
     nameable_each,
@@ -669,9 +670,10 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
         symmetric = inputs | nodes
         named = _named(d.forward, symmetric)
 
-        def form(expr: Any, idx: tuple[Any, ...], t: Tensor) -> Form:
-            r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape, oriented)
-            return _form(r, expr, idx, named, symmetric)
+        def form(expr: Any, idx: tuple[Any, ...], t: Tensor, tangent: bool = False) -> Form:
+            with trace_reading(tangent and not t.shape and graph.writes(t, "trace")):
+                r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape, oriented)
+                return _form(r, expr, idx, named, symmetric)
 
         def rop(n: str) -> Form:
             expr, idx = s.rops[n]
@@ -679,7 +681,7 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
                 return form(expr, idx, graph[n])
             return _sum_form(d.index.adjoints[n], tuple(
                 (c, form(x, idx, graph[n])) for c, x in s.rop_terms[n]), named, symmetric)
-        tangents = tuple((graph[n], form(*s.tangents[n], graph[n])) for n in s.order
+        tangents = tuple((graph[n], form(*s.tangents[n], graph[n], True)) for n in s.order
                          if graph[n].kind == "node")
         rops = tuple((graph[n], rop(n)) for n in s.rop_order if graph[n].kind == "node")
         made = {n: rop(n) for n in s.rop_order if n in along}

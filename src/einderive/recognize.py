@@ -570,6 +570,17 @@ def forward_reading(traces: bool = False) -> Iterator[None]:
         _FORWARD.reset(token)
 
 
+@contextmanager
+def trace_reading(on: bool = True) -> Iterator[None]:
+    """Within it (``on``), the form read is of a line that writes a trace
+    (:func:`reading_traces`), read as the backward pass reads: a tangent's."""
+    token = _FORWARD.set((_FORWARD.get()[0], on))
+    try:
+        yield
+    finally:
+        _FORWARD.reset(token)
+
+
 def reading_forward() -> bool:
     """Whether :func:`recognize` reads forward forms now (:func:`forward_reading`)."""
     return _FORWARD.get()[0]

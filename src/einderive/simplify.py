@@ -3314,6 +3314,8 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
         m = _fixed_point(canonical, factored, memo)
     if reading_forward():
         m = _as_written(m)
+    elif reading_traces():  # the tangent of a line that writes a trace: d tr(X⁻¹ A)
+        m = _traces_as_written(m)
     m = _number_last(m)
     top = absorb_sign(m)
     if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)):
@@ -3383,6 +3385,16 @@ def _as_written(m: mx.M) -> mx.M:
     m = rebuild(m, [_as_written(c) for c in m.children()])
     new = (_trace_as_written(m) if reading_traces() else None) or m
     new = _trace_from_a_name(new) or _turned_scalar(new) or collect_terms(new) or new
+    return m if new is m else mx.with_src(new, cast(Any, m).src)
+
+
+def _traces_as_written(m: mx.M) -> mx.M:
+    """``m`` with every ``sum(P ⊙ Q)`` a trace, from a name (:func:`_as_written`'s traces
+    alone): the tangent of ``trace(inv(X) @ A)`` reads −tr(A X⁻¹ Ẋ X⁻¹), as d tr(X⁻¹ A) =
+    −tr(X⁻¹ dX X⁻¹ A) is written, not −sum(X⁻ᵀ ⊙ (Ẋ X⁻¹ A))."""
+    m = rebuild(m, [_traces_as_written(c) for c in m.children()])
+    new = _trace_as_written(m) or m
+    new = _trace_from_a_name(new) or new
     return m if new is m else mx.with_src(new, cast(Any, m).src)
 
 
