@@ -102,7 +102,8 @@ def test_a_function_of_a_product_keeps_the_orientation_its_line_wrote(tmp_path, 
         spec.write_text(text)
     out = _run("derive", "--expand", str(spec))
     assert "σ(W Xᵀ)" not in out, out
-    want = "σ(X Wᵀ)ᵀ E" if split else "σ(X Wᵀ)ᵀ (X − σ(X Wᵀ) W)"
+    # (one line, the residual the form repeats is named: where t1 = X − σ(X Wᵀ) W)
+    want = "σ(X Wᵀ)ᵀ E" if split else "grad(W) = −2 (σ(X Wᵀ)ᵀ t1 + (σ'(X Wᵀ) ⊙ (t1 Wᵀ))ᵀ X)"
     assert want in out, out
     _run("verify", str(spec))
     assert not text_failures(text)
