@@ -18,11 +18,12 @@ REGRESSIONS = Path(__file__).parent / "regressions"
 @pytest.mark.parametrize("name,lines", [
     ("sl1_adjoint_transposed_whole", [
         "∂L/∂K = 2 (K z − x) zᵀ − Aᵀ",
-        "∂L/∂S = −S⁻¹ A ∂L/∂K S⁻¹ = −S⁻¹ A (2 (K z − x) zᵀ − Aᵀ) S⁻¹"]),
+        # (S⁻¹ A is Kᵀ of K = Aᵀ S⁻¹, S spd: stop 42 reads a node's transpose so)
+        "∂L/∂S = −Kᵀ ∂L/∂K S⁻¹ = −Kᵀ (2 (K z − x) zᵀ − Aᵀ) S⁻¹"]),
     ("sl1_kalman_gain_solve", [
         "= 2 (m − xt) (z − Hm mu)ᵀ − P Hmᵀ",
-        "∂L/∂S = −S⁻¹ Hm P ∂L/∂Kg S⁻¹ = −S⁻¹ Hm P (2 (m − xt) (z − Hm mu)ᵀ − P Hmᵀ) S⁻¹",
-        "∂L/∂Rn = ∂L/∂S = −S⁻¹ Hm P (2 (m − xt) (z − Hm mu)ᵀ − P Hmᵀ) S⁻¹"]),
+        "∂L/∂S = −Kgᵀ ∂L/∂Kg S⁻¹ = −Kgᵀ (2 (m − xt) (z − Hm mu)ᵀ − P Hmᵀ) S⁻¹",
+        "∂L/∂Rn = ∂L/∂S = −Kgᵀ (2 (m − xt) (z − Hm mu)ᵀ − P Hmᵀ) S⁻¹"]),
 ])
 def test_an_upstream_adjoint_substituted_reads_as_its_line(name, lines):
     spec = REGRESSIONS / f"{name}.yaml"

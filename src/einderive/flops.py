@@ -373,8 +373,13 @@ class _MatrixWalk:
         return sum((self.flops(x) for x in m.children()), here)
 
     def _spec_dims(self, x: mx.M) -> tuple[Any, ...]:
-        return x.dims if isinstance(x, mx.Conv) else self.c.graph[x.name].shape \
-            if isinstance(x, mx.Ref) else x.shape
+        """A convolution operand's spec shape: a tensor's, a where-temporary's own (t1 =
+        tanh(Y) + …, named in a chain form, is no tensor of the graph)."""
+        if isinstance(x, mx.Conv):
+            return tuple(x.dims)
+        if isinstance(x, mx.Ref) and x.name in self.c.graph:
+            return tuple(self.c.graph[x.name].shape)
+        return tuple(x.shape)
 
     def _Einsum(self, m: mx.Einsum) -> Flops:
         lhs, out = m.subscripts.split("->")

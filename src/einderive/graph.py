@@ -56,6 +56,9 @@ class Graph(Record, slots=False):  # caches its index in __dict__
     def __getitem__(self, name: str) -> Tensor:
         return self._index[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
     @property
     def _index(self) -> dict[str, Tensor]:
         cached = self.__dict__.get("_index_cache")
