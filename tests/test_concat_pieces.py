@@ -32,7 +32,7 @@ def test_a_piece_of_a_rank3_concatenation_has_no_other_pieces_range():
     index, matrix = forms(d, "Y")
     assert "𝟙" not in index and "3 Y_jkl²" in index, index
     # (read per element now, its terms in the graph's order: the input Y's first)
-    assert matrix == "3 Y ⊙ Y + slice(∂L/∂Z, A:A + B) Wᵀ" or \
+    assert matrix == "3 Y ⊙ Y + slice(∂L/∂Z, A:C) Wᵀ" or \
         matrix.endswith("+ 3 Y ⊙ Y"), matrix
     assert verify(d).ok
 

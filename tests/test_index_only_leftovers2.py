@@ -13,7 +13,7 @@ by the generated code against torch autograd, and by the notation reader.
 - an inline convolution to one output channel (W: [1, C, K]) reads its bias b_0 and the
   factor G of its adjoints whole ([B, 1, To]), as NumPy broadcasts them;
 - a convolution of a concatenation along the channels reads slices of its kernel
-  (G ∗ slice(W, :, C:2 C));
+  (G ∗ slice(W, :, C:C2));
 - in NumPy's frame of whole tensors, a read at a shifted index is a slice or a padding
   (w0 ⊙ pad(∂L/∂Y, 1:T1, axis=2) of a [C, 1] weight), and a function reducing a middle axis
   is placed at its axes (reshape(max(Hs, axis=1), [B, 1, D])).
@@ -118,7 +118,7 @@ def test_a_max_over_a_middle_axis_is_placed_at_its_axes():
     # written out, (1/(B T)) (softmax(F W) − onehot(lab)) slice(W, 0:D)ᵀ; since stop 40,
     # when a window of each element's column reads per element, the max's term comes first)
     assert forms(d, "Hs")[1] == (
-        "𝟙[Hs = reshape(max(Hs, axis=1), [B, 1, D])] ⊙ reshape(slice(∂L/∂F, :, D:2 D), "
+        "𝟙[Hs = reshape(max(Hs, axis=1), [B, 1, D])] ⊙ reshape(slice(∂L/∂F, :, D:DD), "
         "[B, 1, D]) + (1/T) reshape(slice(∂L/∂F, :, 0:D), [B, 1, D])")
     _no_index_only(d)
     _verified(d)
@@ -139,7 +139,7 @@ def test_a_convolution_of_a_concatenation_reads_slices_of_its_kernel():
     d = _derive("regressions/conv1d_inline_concat.yaml")
     x = forms(d, "X")[1]
     assert x.endswith(" ∗ slice(W, :, 0:C)"), x
-    assert " ∗ slice(W, :, C:2 C)) ⊙ (1 − tanh(X)^∘2) + " in x, x
+    assert " ∗ slice(W, :, C:C2)) ⊙ (1 − tanh(X)^∘2) + " in x, x
     _no_index_only(d)
     _verified(d)
     _verified(d, {"B": 3, "C": 2, "O": 5, "T": 9, "K": 3}, seed=2)
@@ -185,7 +185,7 @@ def test_a_position_generates_code_that_matches_torch(tmp_path):
 def test_the_new_forms_read_back_to_the_reference(path, run):
     """Every printed line, read back by tests/notation_reader.py and evaluated (not the
     inline concatenation: the reader cannot size the pads inside conv1d(pad(X, 0:C, axis=1)
-    + pad(tanh(X), C:2 C, axis=1), W), which its forward and ∂L/∂W printed before)."""
+    + pad(tanh(X), C:C2, axis=1), W), which its forward and ∂L/∂W printed before)."""
     from test_printed_forms import failures
     bad = failures(TESTS / path, run)
     assert not bad, "\n".join(bad)

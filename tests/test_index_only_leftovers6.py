@@ -82,7 +82,7 @@ def test_a_label_of_one_example_picks_a_row_of_its_one_hot():
     assert forms(d, "Wo")[1] == "(softmax(Wo hh) − onehot(y)ᵀ) hhᵀ"
     assert "  L    = −onehot(y) (Wo hh − logsumexp(Wo hh))\n" in plain(d)  # (one number, fewer ᵀ)
     # the pieces of [c; h_t] in their order along the axis (was pad(ht, D:2 D, …) first)
-    assert "  hh   = tanh(Wc (pad(c, 0:D, axis=0) + pad(ht, D:2 D, axis=0)))\n" in plain(d)
+    assert "  hh   = tanh(Wc (pad(c, 0:D, axis=0) + pad(ht, D:DD, axis=0)))\n" in plain(d)
     _no_index_only(d)
     _verified(d)
     _verified(d, {"S": 3, "D": 2, "DD": 4, "C": 6}, seed=2)

@@ -259,12 +259,12 @@ def test_a_piece_adjoint_is_a_slice_of_the_upstream_adjoint():
     from einderive.api import render
     d = derive_text(cat_spec(CONCATS["columns"]))
     assert forms(d, "a") == ("∂L/∂c_ij", "slice(∂L/∂c, :, 0:N)")
-    assert forms(d, "b") == ("∂L/∂c_{i, k + N}", "slice(∂L/∂c, :, N:M + N)")
+    assert forms(d, "b") == ("∂L/∂c_{i, k + N}", "slice(∂L/∂c, :, N:NM)")
     out = render(d, "markdown")
     assert "c_il = a_{i, l} 𝟙[0 ≤ l < N] + b_{i, l − N} 𝟙[N ≤ l < M + N]" in out, out
-    assert "c    = pad(a, 0:N, axis=1) + pad(b, N:M + N, axis=1)" in out, out
+    assert "c    = pad(a, 0:N, axis=1) + pad(b, N:NM, axis=1)" in out, out
     numpy = render(d, "numpy")
-    assert "c = np.concatenate((a, b), axis=1)" in numpy and "d_c[:, N:M + N]" in numpy, numpy
+    assert "c = np.concatenate((a, b), axis=1)" in numpy and "d_c[:, N:NM]" in numpy, numpy
     assert "torch.concatenate((a, b), dim=1)" in render(d, "torch")
 
 

@@ -267,10 +267,10 @@ def _spread(t: mx.M, shape: tuple[Any, ...]) -> mx.M:
     NumPy broadcasts, reads in print as (1 − 1/N) 𝐈 (the centring matrix is 𝐈 − (1/N) 𝟏 𝟏ᵀ)."""
     if t.shape != ():
         return t
-    rows, cols = shape
-    ones = mx.MatMul(mx.Ones((rows, 1)), mx.Transpose(mx.Ones((cols, 1)), (1, cols)), shape)
     if isinstance(t, mx.Scale):
         return mx.Scale(t.coeff, _spread(t.x, shape), shape)
+    rows, cols = shape
+    ones = mx.MatMul(mx.Ones((rows, 1)), mx.Transpose(mx.Ones((cols, 1)), (1, cols)), shape)
     return mx.scale(t, ones)  # (1 is 𝟏 𝟏ᵀ itself)
 
 

@@ -1898,6 +1898,7 @@ class _Reader:
                         self.ctx.size((dims if pad is not None else shape)[axis])):
             raise NoMatrixForm("a window past the end of its axis")
         kind = mx.Pad if pad is not None else mx.Slice
+        hi = self.window_end(lo, hi, (dims if pad is not None else shape)[axis])
         return kind(ref, axis, lo, hi, dims, math_shape(dims)), tuple(idx), dims
 
     def _narrower(self, idx: Idx, shape: Shape) -> bool:
@@ -2059,8 +2060,10 @@ class _Reader:
                 raise NoMatrixForm("a padded product of a batch element")
             full = tuple(self.ctx.index_dim[i] for i in self.batch) + out
             nb = len(self.batch)
-            return Blob(mx.Pad(inner.m, axis + nb, lo, hi, full, math_shape(out)), idx)
-        return Blob(mx.Pad(inner.m, axis, lo, hi, out, math_shape(out)), idx)
+            return Blob(mx.Pad(inner.m, axis + nb, lo, self.window_end(lo, hi, out[axis]), full,
+                               math_shape(out)), idx)
+        return Blob(mx.Pad(inner.m, axis, lo, self.window_end(lo, hi, out[axis]), out,
+                           math_shape(out)), idx)
 
     def _padded_axis(self, g: Expr, x: Expr, lo: Expr, hi: Expr) -> int | None:
         if not isinstance(g, Indexed) or not self.ctx.is_tensor_atom(g) or g in self.padded:
@@ -2748,6 +2751,16 @@ class _Reader:
         return isinstance(a, sympy.Integer) or (
             not (isinstance(a, Symbol) and a in self.ctx.index_dim) and
             _size_position(a, self.ctx))
+
+    def window_end(self, lo: Expr, hi: Expr, dim: Any) -> Expr:
+        """The end ``hi`` of a window ``lo:hi`` of an axis over ``dim``, written as that dim
+        where the window runs to its end: the second half of a concatenation of two H-wide
+        pieces along D = 2 H is H:D, as a line writes it, not H:2 H; one position keeps
+        its lo + 1 (D:D + 1, one column, whatever the spec calls D + 1)."""
+        size = self.ctx.size(dim)
+        if hi == size or (hi - lo).is_Number or not self._same_size(hi, size):
+            return hi
+        return size
 
     def _after(self, p: Expr) -> Expr:
         """The end of the one position ``p``: p + 1, or the dim that is (T1:T at T1 = T − 1)."""

@@ -46,6 +46,8 @@ class _Reader(Protocol):
 
     def _same_size(self, a: Expr, b: Expr) -> bool: ...
 
+    def window_end(self, lo: Expr, hi: Expr, dim: Any) -> Expr: ...
+
     def framed(self, e: Expr, idx: tuple[Any, ...], shape: tuple[Any, ...]) -> mx.M | None: ...
 
 
@@ -402,7 +404,7 @@ class _Reading:
     def _kernel(self, w: Indexed) -> tuple[mx.M, Any] | None:
         """The kernel W_{o, c, k…} is read at, and its input channels' index: W itself, or
         the slice of its input channels a concatenated piece's adjoint reads (W_{o, c + C, k}
-        of an input concatenate([X, tanh(X)], axis=1): slice(W, :, C:2 C), read at c)."""
+        of an input concatenate([X, tanh(X)], axis=1): slice(W, :, C:C2), read at c)."""
         ref, sw, c = self.r.tensor_ref(w), self.shape(w), w.indices[1]
         if self.runs_over(c, sw[1]):
             return ref, c
@@ -411,7 +413,8 @@ class _Reading:
                 any(a in self.ctx.index_dim for a in sympy.Add(lo).free_symbols):
             return None
         dims = (sw[0], self.ctx.index_dim[s], *sw[2:])
-        return mx.Slice(ref, 1, lo, lo + self.size(dims[1]), dims, dims), s
+        return mx.Slice(ref, 1, lo, self.r.window_end(lo, lo + self.size(dims[1]), sw[1]), dims,
+                        dims), s
 
     def _whole(self, g: Expr, at: tuple[Any, ...]) -> mx.M | None:
         """``g`` read at ``at`` (0 on the output channels' axis of one) as NumPy reads whole

@@ -234,6 +234,10 @@ class Style(ABC):
             return self.modulo(out, sizes[p]) if p else out
         if isinstance(i, (Shift, Window)):  # j + lo, j − off (j alone for 0: the range is j's)
             offset = i.offset if isinstance(i, Shift) else -i.offset
+            while isinstance(i.index, (Shift, Window)):  # a slice of a piece read in the
+                # piece's window: (k − H) + H is k, as written k − H + H
+                i, offset = i.index, offset + (i.index.offset if isinstance(i.index, Shift)
+                                               else -i.index.offset)
             if offset == 0:
                 return self.index_term(i.index)
             if isinstance(i.index, Add):  # a collapsed shift read shifted: (l − K) + K is l
