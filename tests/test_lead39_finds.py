@@ -75,7 +75,7 @@ def test_the_reader_reads_a_softmax_of_a_slice_at_a_wider_letter():
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @pytest.mark.parametrize("stem, printed", [
     ("slice_of_a_product", "∂L/∂x0    = ∂L/∂h0 slice(x1, :, 0:M)ᵀ"),
-    ("slice_of_a_product_at_an_offset", "∂L/∂x0    = ∂L/∂h0 slice(x1, :, J:J + M)ᵀ"),
+    ("slice_of_a_product_at_an_offset", "∂L/∂x0    = ∂L/∂h0 slice(x1, :, J:N)ᵀ"),
     ("pad_inside_permute", "∂L/∂x0      = ∂L/∂h0 slice(x1, :, :, 0:M)ᵀ"),
     ("pad_inside_permute", "∂L/∂x1      = x0ᵀ pad(∂L/∂h0, 0:M, axis=2)"),
 ])

@@ -33,3 +33,16 @@ def test_one_position_keeps_its_width_one_bound():
     whatever the spec calls D + 1."""
     out = _run("derive", str(REGRESSIONS / "concat_column_at_dim_offset.yaml"))
     assert "pad(t, D:D + 1, axis=1)" in out, out
+
+
+def test_a_trace_inside_a_function_reads_as_a_trace_in_its_gradient():
+    """trace(A @ X) ** 2 printed ∂L/∂X = 2 sum(A ⊙ Xᵀ)·Aᵀ; log(trace(Yᵀ A Y)) printed
+    1/sum(Y ⊙ (A Y)) (nu48 find 03).  What a line that writes a trace contributes to an
+    adjoint reads its traces as traces, as the forward form does."""
+    spec = REGRESSIONS / "trace_inside_a_function.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "grad(X) = 2 tr(A X)·Aᵀ" in out, out
+    assert "(1/tr(A Y Yᵀ))·(A + Aᵀ) Y" in out, out
+    assert "sum(" not in out, out
+    assert verify(derive_file(str(spec))).ok
+    assert not text_failures(spec.read_text(), expand=True)

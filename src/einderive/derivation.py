@@ -294,17 +294,20 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     for name in shown:
         a = idx.adjoints[name]
         t = graph[name]
-        closed_form = form(a.closed, a.idx, t.shape) if a.closed is not None else None
-        terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
-        shown_form = _sum_form(a, terms, named, symmetric) if len(terms) > 1 \
-            else form(a.expr, a.idx, t.shape)
-        if shown_form.matrix is None and len(terms) > 1 and \
-                all(f.matrix is not None for _, f in terms):
-            # contributions read each its own way (one per element of (b, t), one whole:
-            # softmax(X, axis=0) ⊙ ∂L/∂l0) that add in no one form: the sum read as one
-            whole = form(a.expr, a.idx, t.shape)
-            if whole.matrix is not None:
-                shown_form = whole
+        # what a line that writes a trace contributes reads its traces as traces: ∂L/∂X of
+        # trace(A @ X) ** 2 is 2 tr(A X)·Aᵀ, not 2 sum(A ⊙ Xᵀ)·Aᵀ
+        with trace_reading(any(graph.writes(graph[c], "trace") for c, _ in a.terms)):
+            closed_form = form(a.closed, a.idx, t.shape) if a.closed is not None else None
+            terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
+            shown_form = _sum_form(a, terms, named, symmetric) if len(terms) > 1 \
+                else form(a.expr, a.idx, t.shape)
+            if shown_form.matrix is None and len(terms) > 1 and \
+                    all(f.matrix is not None for _, f in terms):
+                # contributions read each its own way (one per element of (b, t), one whole:
+                # softmax(X, axis=0) ⊙ ∂L/∂l0) that add in no one form: the sum read as one
+                whole = form(a.expr, a.idx, t.shape)
+                if whole.matrix is not None:
+                    shown_form = whole
         shown_form = _temporaries_named(shown_form, temporaries)
         made.append((name, t, shown_form, closed_form, terms,
                      _inline_named(shown_form, taken, temporaries)))
