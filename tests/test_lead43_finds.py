@@ -46,3 +46,13 @@ def test_a_trace_inside_a_function_reads_as_a_trace_in_its_gradient():
     assert "sum(" not in out, out
     assert verify(derive_file(str(spec))).ok
     assert not text_failures(spec.read_text(), expand=True)
+
+
+def test_a_transposed_residual_takes_the_minus_as_its_partner_does():
+    """‖T − U Vᵀ‖²: ∂L/∂U printed 2 (U Vᵀ − T) V and ∂L/∂V −2 (T − U Vᵀ)ᵀ U (nu48 find 06);
+    a minus in front of a form goes into a transposed difference of plain terms too."""
+    spec = REGRESSIONS / "factorization_both_factors.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "grad(U) = 2 (U Vᵀ − T) V" in out and "grad(V) = 2 (U Vᵀ − T)ᵀ U" in out, out
+    assert verify(derive_file(str(spec))).ok
+    assert not text_failures(spec.read_text(), expand=True)
