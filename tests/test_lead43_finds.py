@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
+from test_codegen import _function, load, torch
 from test_lead39_finds import _run  # (the CLI run, exit 0 asserted, its output)
 from test_printed_forms import text_failures
 
-from einderive.api import derive_file, verify
+from einderive.api import derive_file, torch_module, verify
+from einderive.render.pymodule import numpy_module
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 
@@ -56,3 +60,52 @@ def test_a_transposed_residual_takes_the_minus_as_its_partner_does():
     assert "grad(U) = 2 (U Vᵀ − T) V" in out and "grad(V) = 2 (U Vᵀ − T)ᵀ U" in out, out
     assert verify(derive_file(str(spec))).ok
     assert not text_failures(spec.read_text(), expand=True)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_an_indicator_is_a_strong_zero_in_the_generated_code(tmp_path):
+    """√relu(x)'s derivative 𝟙[x > 0] ⊘ √relu(x) is 0 ⊘ 0 at x < 0, and ∂L/∂r ⊙ 𝟙[x > 0]
+    is inf · 0 there: the generated NumPy and PyTorch code gave nan where autograd gives 0
+    (nu47 find F1).  Each writes the indicator as the Iverson bracket means it, 0 where it
+    fails whatever the rest is."""
+    spec = REGRESSIONS / "root_of_a_clamp.yaml"
+    d = derive_file(str(spec))
+    rng = np.random.default_rng(3)
+    x = np.array([1.3, -0.7, 0.4, -2.0])
+    w = rng.normal(size=4)
+    X, Y = rng.normal(size=(3, 4)), rng.normal(size=(3, 4))
+    X[0] = Y[0] + 0.1  # a distance below 1: the clamp at 0
+    inputs = {"x": x, "w": w, "X": X, "Y": Y}
+    grads = load(tmp_path, numpy_module(d)).gradients(**inputs)
+    for name in ("x", "X"):
+        assert np.all(np.isfinite(grads[name])), (name, grads[name])
+    assert grads["x"][1] == 0 and grads["x"][3] == 0
+    assert np.all(grads["X"][0] == 0)
+    if torch is not None:
+        t = {k: torch.tensor(v, requires_grad=True) for k, v in inputs.items()}
+        r = torch.relu(t["x"])
+        d2 = ((t["X"] - t["Y"]) ** 2).sum(axis=1)
+        L = (r.sqrt() * t["w"]).sum() + torch.clamp(t["x"], min=0).pow(0.5).sum() + \
+            t["x"].clip(0, 2).sqrt().sum() + torch.clamp(d2 - 1, min=0).sqrt().sum()
+        L.backward()
+        for name in ("x", "X", "w"):
+            np.testing.assert_allclose(grads[name], t[name].grad.numpy(), rtol=1e-9)
+        generated = _function(load(tmp_path, torch_module(d)))
+        args = [torch.tensor(inputs[n], requires_grad=True) for n in ("x", "w", "X", "Y")]
+        generated.apply(*args).backward()
+        np.testing.assert_allclose(args[0].grad.numpy(), t["x"].grad.numpy(), rtol=1e-9)
+    assert verify(d).ok
+
+
+def test_a_slice_of_all_of_a_literal_one_axis_is_the_tensor():
+    """X[:, 0:1] of X: [M, 1] read at its one element: ∂L/∂X printed δ_{0, 0} 𝟏 and -f numpy,
+    -f torch and verify exited 3 ("cannot compile the constant KroneckerDelta(0, 0)", nu47
+    find F3); two positions that are numbers are their δ's value, and the slice of all of a
+    literal-1 axis is the tensor (y[0:1] ⊙ y of y: [1] is 2 y, not y + slice(y, 0:1))."""
+    spec = REGRESSIONS / "one_slice_of_a_literal_one_axis.yaml"
+    out = _run("derive", str(spec))
+    assert "δ" not in out and "grad(y) = 2 y" in out and "grad(z) = 2 z" in out, out
+    assert "grad(W) = X 𝟏ᵀ" in out, out
+    for fmt in ("numpy", "torch"):
+        _run("derive", "-f", fmt, str(spec))
+    assert verify(derive_file(str(spec))).ok

@@ -1616,6 +1616,15 @@ OPS["where"] = Op("where", _where_check,
 # never has to be solved for an index.
 
 
+def index_delta(a: Any, b: Any) -> Any:
+    """δ(a, b) of an index and an index map, kept whole (never solved); two positions that
+    are numbers are their value: a slice 0:1 of a literal-1 axis read at its one element is
+    δ(0, 0) = 1 (left whole, the code generator met it as a constant it cannot compile)."""
+    if a.is_Number and b.is_Number:
+        return S.One if a == b else S.Zero
+    return KroneckerDelta(a, b, evaluate=False)
+
+
 class IndexMap(Function):  # type: ignore[misc]
     """An index computed from other indices (a reshape's); never evaluated by SymPy."""
 
@@ -1654,7 +1663,7 @@ class Flat(IndexMap):
 
     def inverse(self, k: Any) -> Any:
         """δ(Flat(i…), k) written by the inverse map: Π_p δ(i_p, digit p of k)."""
-        return sympy.Mul(*[KroneckerDelta(i, Digit(k, p, *self.sizes), evaluate=False)
+        return sympy.Mul(*[index_delta(i, Digit(k, p, *self.sizes))
                            for p, i in enumerate(self.digits)])
 
 
@@ -1698,10 +1707,10 @@ def index_deltas(a: Tup, b: Tup, delta: Fn) -> Any:
             p += 1
         elif isinstance(i, Digit) and _digit_run(a, p):
             n = len(i.sizes)
-            out.append(KroneckerDelta(i.k, Flat(*b[p:p + n], *i.sizes), evaluate=False))
+            out.append(index_delta(i.k, Flat(*b[p:p + n], *i.sizes)))
             p += n
         elif isinstance(i, Digit):
-            out.append(KroneckerDelta(i, b[p], evaluate=False))
+            out.append(index_delta(i, b[p]))
             p += 1
         else:
             out.append(delta(i, b[p]))
@@ -2136,8 +2145,8 @@ class Shift(OffsetMap):
     def inverse(self, s: Any) -> Any:
         lo = self.offset
         if self.index.is_Number:  # a slice of length 1 read at its one element: s = lo
-            return KroneckerDelta(s, lo + self.index, evaluate=False)
-        return KroneckerDelta(self.index, s - lo, evaluate=False) * in_range(s, lo, lo + self.count)
+            return index_delta(s, lo + self.index)
+        return index_delta(self.index, s - lo) * in_range(s, lo, lo + self.count)
 
 
 def _slice_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
@@ -2183,7 +2192,7 @@ class Window(OffsetMap):
         return self.index - self.offset
 
     def inverse(self, s: Any) -> Any:
-        return KroneckerDelta(self.index, s + self.offset, evaluate=False)
+        return index_delta(self.index, s + self.offset)
 
 
 def _concatenate_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
@@ -2344,7 +2353,7 @@ def position_delta(s: Any, p: int) -> Any:
         return S.One if position_of(s) == p else S.Zero
     if isinstance(s, (Flat, Shift, Window)):
         return s.inverse(sympy.Integer(p))
-    return KroneckerDelta(s, sympy.Integer(p), evaluate=False)
+    return index_delta(s, sympy.Integer(p))
 
 
 OPS[STACK] = Op(STACK, _stack_check, _stack_comp,

@@ -1867,6 +1867,8 @@ class _Reader:
                 if has_index_map(tuple(idx[:axis] + idx[axis + 1:])):
                     raise NoMatrixForm("a window of a tensor at index maps")
                 idx[axis] = sympy.Integer(0)
+                if shape[axis] == 1:  # (all of a literal-1 axis: the tensor itself)
+                    return ref, tuple(idx), shape
                 one = tuple(1 if a == axis else d for a, d in enumerate(shape))
                 lo = i.offset  # (hi as written: X[:, T1:T, :] at T1 = T − 1 is T1:T)
                 hi = lo + 1 if lo.is_Number else lo + i.count

@@ -135,6 +135,12 @@ class Backend:
         out: P.Py = SCALARS[name].numpy(*args)
         return out
 
+    def strong_zero(self, indicator: P.Py, x: P.Py) -> P.Py:
+        """``𝟙[c] x`` as an Iverson bracket means it: 0 where c fails, even where ``x`` is
+        not finite there (𝟙[x > 0] ⊘ √relu(x) at x < 0), as autograd's relu, clamp and where
+        give."""
+        return P.call(self.f("where"), P.Compare("!=", indicator, P.num(0.0)), x, P.num(0.0))
+
     def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
         """A function of a whole axis (:data:`ops.AXIS_OPS`): the generated module's helper;
         ``keep`` only for one that reduces the axis."""

@@ -21,7 +21,7 @@ from sympy import Add, Mul, Pow, S, Sum, Symbol
 from .. import matrix as mx
 from ..closed import definitions
 from ..indexed import dim_polynomial_terms, sum_of_constant
-from ..kinds import PseudoOp, ReduceKind
+from ..kinds import PseudoOp, ReduceKind, RefKind
 from ..ops import (ARITHMETIC, AXIS_OPS, CONV_OPS, DIAGONAL, HELPER_NAMES, OPS, RESHAPE, SUM,
                    SCALARS, ElementwiseFunction, FExpr)
 from ..record import Record
@@ -385,9 +385,17 @@ class Compiler:
         if m.is_scalar:
             values = [_element(v) for v in values]
         nv, dv = values[:len(num)], values[len(num):]
-        py = P.product([v.py for v in nv]) if nv else P.num(1.0)
+        # an indicator beside what may not be finite where it is 0 (a division, a root) is
+        # the Iverson bracket's strong zero: 0 there, never 0 · inf
+        brackets = [k for k, f in enumerate(num) if _indicator(f)]
+        if not (dv or any(_unbounded(f) for k, f in enumerate(num) if k not in brackets)):
+            brackets = []
+        kept = [v.py for k, v in enumerate(nv) if k not in brackets]
+        py = P.product(kept) if kept else P.num(1.0)
         for v in dv:
             py = P.binop("/", py, v.py)
+        if brackets:
+            py = self.b.strong_zero(P.product([nv[k].py for k in brackets]), py)
         return Value(py, _broadcast([v.shape for v in values]))
 
     def _m_Scale(self, m: mx.Scale) -> Value:
@@ -789,3 +797,16 @@ def _element(v: Value) -> Value:
     if v.shape and all(d == 1 for d in v.shape):
         return Value(P.Subscript(v.py, tuple(P.num(0) for _ in v.shape)), ())
     return v
+
+
+def _indicator(m: mx.M) -> bool:
+    """Whether ``m`` is an indicator, 𝟙[…] (the op table's flag)."""
+    return isinstance(m, mx.Fn) and SCALARS[m.name].indicator
+
+
+def _unbounded(m: mx.M) -> bool:
+    """Whether ``m`` may not be finite where the forward pass is: it holds a power that may
+    not be (a reciprocal, a root), or an adjoint, which may be (∂L/∂r of √r at r = 0)."""
+    return any(isinstance(n, mx.Pow) and not (n.exp.is_Integer and n.exp >= 0) or
+               isinstance(n, mx.Ref) and n.kind in (RefKind.ADJOINT, RefKind.ROP)
+               for n in mx.walk(m))

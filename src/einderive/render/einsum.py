@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sympy import (
-    Add, Indexed, Integer, KroneckerDelta, Mul, Pow, S, Sum, Symbol)
+    Add, Indexed, Integer, KroneckerDelta, Mul, Pow, S, Sum, Symbol, preorder_traversal)
 
 from ..graph import same_size
 from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
@@ -192,12 +192,30 @@ class IndexCompiler:
         parts = []
         if tensors and all(a.idx == out for a in tensors):  # elementwise: no einsum needed
             parts = [a.py for a in tensors]
+            # an indicator beside what may not be finite where it is 0 (a division, a root):
+            # the Iverson bracket's strong zero, 0 there, never 0 · inf
+            held = [f for f, a in zip(factors, arrays) if a.idx]
+            brackets = [k for k, f in enumerate(held) if _indicator(f)]
+            if brackets and len(brackets) < len(held) and \
+                    any(self._unbounded(f) for k, f in enumerate(held) if k not in brackets):
+                rest = [p for k, p in enumerate(parts) if k not in brackets]
+                parts = [self.b.strong_zero(P.product([parts[k] for k in brackets]),
+                                            P.product(rest))]
         elif tensors:
             parts = [self._einsum(tensors, out)]
         negative = bool(scalars) and scalars[0] == P.num(-1)
         factors = (scalars[1:] if negative else scalars) + size + parts
         py = P.product(factors) if factors else P.num(1)
         return Arr(P.neg(py) if negative else py, out)
+
+    def _unbounded(self, e: Any) -> bool:
+        """Whether ``e`` may not be finite where the forward pass is: it holds a power that
+        may not be (a reciprocal, a root), or an adjoint, which may be (∂L/∂r of √r at 0)."""
+        ctx = self.ctx
+        return any(isinstance(n, Pow) and not (n.exp.is_Integer and n.exp >= 0) or
+                   isinstance(n, (Indexed, Symbol)) and key_of(n) in ctx.adjoint_of or
+                   isinstance(n, (Indexed, Symbol)) and key_of(n) in ctx.rop_of
+                   for n in preorder_traversal(e))
 
     def _scatter(self, factors: Any, summed: tuple[Any, ...]) -> Arr | None:
         """Σ_i δ(j, tokens_i) G_i… as the rows of G added into the rows tokens names (the
@@ -482,3 +500,8 @@ def _linear(i: Any) -> Any:
     if isinstance(i, Window):
         return _linear(i.index) - i.offset
     return i
+
+
+def _indicator(e: Any) -> bool:
+    """Whether ``e`` is an indicator, 𝟙[…] (the op table's flag)."""
+    return isinstance(e, ElementwiseFunction) and e.spec.indicator
