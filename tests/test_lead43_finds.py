@@ -109,3 +109,18 @@ def test_a_slice_of_all_of_a_literal_one_axis_is_the_tensor():
     for fmt in ("numpy", "torch"):
         _run("derive", "-f", fmt, str(spec))
     assert verify(derive_file(str(spec))).ok
+
+
+def test_a_literal_that_is_no_ratio_of_floats_is_written_as_its_float(tmp_path):
+    """x * 1e-320 and 1e-200 * 1e-200: -f numpy, -f torch and verify exited 3 (nu47 F2:
+    the code wrote 1/10³²⁰ as a ratio, and 10³²⁰ is no float); a product past a float's
+    range (1e300 * 1e300) is what the spec's floats make of it, inf."""
+    spec = REGRESSIONS / "literals_past_a_floats_ratio.yaml"
+    for fmt in ("numpy", "torch"):
+        code = _run("derive", "-f", fmt, str(spec))
+        assert "1e-320" in code, code
+    assert verify(derive_file(str(spec))).ok
+    huge = "dims: {N: 2}\ninputs: {x: [N]}\nforward:\n  - L = sum(x * 1e300 * 1e300)\nloss: L\n"
+    path = tmp_path / "huge.yaml"
+    path.write_text(huge)
+    assert "float('inf')" in _run("derive", "-f", "numpy", str(path))

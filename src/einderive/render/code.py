@@ -14,6 +14,7 @@ import keyword
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from fractions import Fraction
 from typing import Any
 
 from sympy import Add, Mul, Pow, S, Sum, Symbol
@@ -51,7 +52,10 @@ def number(c: Any) -> P.Py:
     if c.is_Integer:
         return P.num(int(c))
     if c.is_Rational:
-        return P.binop("/", P.num(int(c.p)), P.num(int(c.q)))
+        p, q = int(c.p), int(c.q)
+        if q > 2 ** 53:  # a float's own digits: 1e-320 is no ratio of two floats
+            return P.num(float(Fraction(p, q)) if abs(p) < 2 ** 1024 * q else p // q)
+        return P.binop("/", P.num(p), P.num(q))
     return P.num(float(c))
 
 
