@@ -422,10 +422,10 @@ class _Builder:
         if isinstance(e, X.BinOp):
             args = [(self.tensor(e.left), e.left.loc), (self.tensor(e.right), e.right.loc)]
             if e.op == "/" and _is_zero(args[1][0]):
-                raise SpecError("division by zero", e.right.loc, _ZERO_HINT)
+                raise SpecError("division by zero", e.right.loc, f"the divisor {_ZERO_HINT}")
             if e.op == "**" and _is_zero(args[0][0]) and _is_negative(args[1][0]):
                 raise SpecError("division by zero: 0 to a negative power", e.left.loc,
-                                _ZERO_HINT)
+                                f"the base {_ZERO_HINT}")
             return self.apply(e.op, e.loc, args, {})
         if isinstance(e, X.Call):
             return self.call(e)
@@ -669,7 +669,7 @@ class _Builder:
         return FExpr(PseudoOp.REF, (), (("name", name),), value.shape)
 
 
-_ZERO_HINT = "this is 0 whatever the sizes of the dims"
+_ZERO_HINT = "is 0 whatever the sizes of the dims"  # (after "the divisor", "the base")
 
 
 def _is_zero(e: FExpr) -> bool:

@@ -740,7 +740,10 @@ def _neg(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     code=lambda e, c, b: P.binop("**", c[0], c[1]), nargs=(2, 2), user=False, curvature="pow")
 def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (p, lp) = args
-    if not p.is_const or p.shape != () or p.op == PseudoOp.DIM or _mentions_dim(p):
+    if p.is_const and p.shape == () and (p.op == PseudoOp.DIM or _mentions_dim(p)):
+        raise SpecError("the exponent of '**' is a dim; an exponent must be a number", lp,
+                        "write the dim's size as a number, e.g. x ** 3")
+    if not p.is_const or p.shape != ():
         raise SpecError("the exponent of '**' must be a number", lp,
                         "e.g. x ** 2 or x ** 0.5; for a tensor exponent write exp(p * log(x))")
     value = constant_value(p)
