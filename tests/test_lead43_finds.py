@@ -124,3 +124,23 @@ def test_a_literal_that_is_no_ratio_of_floats_is_written_as_its_float(tmp_path):
     path = tmp_path / "huge.yaml"
     path.write_text(huge)
     assert "float('inf')" in _run("derive", "-f", "numpy", str(path))
+
+
+def test_a_line_that_writes_log_softmax_reads_it_back():
+    """−sum(softmax(x) * log_softmax(x)) printed softmax(x) ⊙ (logsumexp(x) +
+    sum(softmax(x) ⊙ (x − logsumexp(x))) − x) (nu48 find 05): where a line writes
+    log_softmax, u − logsumexp(u) reads as log_softmax(u), in its forward form and in what
+    it contributes to an adjoint; a line that writes x − logsumexp(x) by hand keeps it."""
+    spec = REGRESSIONS / "softmax_entropy_one_line.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "grad(x) = softmax(x) ⊙ (sum(softmax(x) ⊙ log_softmax(x)) − log_softmax(x))" \
+        in " ".join(out.split()), out
+    assert verify(derive_file(str(spec))).ok
+    assert not text_failures(spec.read_text(), expand=True)
+    by_hand = "dims: {C: 4}\ninputs: {x: [C], t: [C]}\nforward:\n" \
+        "  - L = -sum(t * (x - logsumexp(x)))\nloss: L\n"
+    path = REGRESSIONS.parent / "models" / "more" / "label_smoothing.yaml"
+    assert "−(1/B) sum(Ys ⊙ log_softmax(Z))" in _run("derive", str(path))
+    from conftest import derive_text
+    from einderive.render.terminal import plain
+    assert "log_softmax" not in plain(derive_text(by_hand))

@@ -21,11 +21,11 @@ from .indexed import name_sums
 from .graph import build as build_graph
 from .kinds import NoteKind, Omission, RefKind
 from .recognize import (
+    WRITTEN,
     Recognition,
     Where,
     distinct_temporaries,
     forward_reading,
-    trace_reading,
     is_temporary,
     math_shape,
     nameable_each,
@@ -35,6 +35,7 @@ from .recognize import (
     positions,
     reading_key,
     recognize,
+    written_reading,
 )
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
@@ -267,7 +268,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         return form(expr, tidx, t.shape)
 
     def defined_forward(t: Tensor) -> Form:
-        with forward_reading(graph.writes(t, "trace")):  # (no temporary in a forward form)
+        with forward_reading(graph.written(t, WRITTEN)):  # (no temporary in a forward form)
             return defined(t)
     forward = tuple((t, defined_forward(t)) for t in graph.nodes if t.kind == "node")
     oriented, nodes = _readings(forward, anon, inputs)
@@ -294,9 +295,11 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
     for name in shown:
         a = idx.adjoints[name]
         t = graph[name]
-        # what a line that writes a trace contributes reads its traces as traces: ∂L/∂X of
-        # trace(A @ X) ** 2 is 2 tr(A X)·Aᵀ, not 2 sum(A ⊙ Xᵀ)·Aᵀ
-        with trace_reading(any(graph.writes(graph[c], "trace") for c, _ in a.terms)):
+        # what a line that writes a trace contributes reads its traces as traces (∂L/∂X of
+        # trace(A @ X) ** 2 is 2 tr(A X)·Aᵀ, not 2 sum(A ⊙ Xᵀ)·Aᵀ), one that writes a
+        # log-softmax its log-softmax: as the forward forms read them
+        with written_reading(frozenset().union(*(graph.written(graph[c], WRITTEN)
+                                                 for c, _ in a.terms))):
             closed_form = form(a.closed, a.idx, t.shape) if a.closed is not None else None
             terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
             shown_form = _sum_form(a, terms, named, symmetric) if len(terms) > 1 \
@@ -674,7 +677,8 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
         named = _named(d.forward, symmetric)
 
         def form(expr: Any, idx: tuple[Any, ...], t: Tensor, tangent: bool = False) -> Form:
-            with trace_reading(tangent and not t.shape and graph.writes(t, "trace")):
+            with written_reading(frozenset({"trace"}) if tangent and not t.shape and
+                                 graph.writes(t, "trace") else frozenset()):
                 r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape, oriented)
                 return _form(r, expr, idx, named, symmetric)
 

@@ -10,7 +10,7 @@ when it is not a plain name, which becomes an anonymous node.
 from __future__ import annotations
 
 from fractions import Fraction
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -100,6 +100,10 @@ class Graph(Record, slots=False):  # caches its index in __dict__
         if t.expr is not None:
             walk(t.expr)
         return tuple(seen)
+
+    def written(self, t: Tensor, ops: Iterable[str]) -> frozenset[str]:
+        """Which of ``ops`` the line of node ``t`` writes."""
+        return frozenset(op for op in ops if self.writes(t, op))
 
     def writes(self, t: Tensor, op: str) -> bool:
         """Whether the line of node ``t`` writes ``op`` (in its anonymous parts too)."""

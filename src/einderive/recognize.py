@@ -554,16 +554,20 @@ def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
 _PERMUTING: ContextVar[bool] = ContextVar("permuting", default=False)
 # reading the forward pass's forms: no temporary (t1 = …) stands in them, for their forms are
 # named nodes' (the where-clauses belong to a backward line, and no tensor is named t1)
-# (and whether the line read writes a trace: its sums of A ⊙ Bᵀ read as tr(A B))
-_FORWARD: ContextVar[tuple[bool, bool]] = ContextVar("forward", default=(False, False))
+# (and which of WRITTEN the lines read write: a trace's sums of A ⊙ Bᵀ read as tr(A B), a
+# log-softmax's u − logsumexp(u) as log_softmax(u))
+_FORWARD: ContextVar[tuple[bool, frozenset[str]]] = ContextVar(
+    "forward", default=(False, frozenset()))
+# the ops whose writing a reading honours where a line writes them (Graph.written)
+WRITTEN = ("trace", "log_softmax")
 
 
 @contextmanager
-def forward_reading(traces: bool = False) -> Iterator[None]:
+def forward_reading(written: frozenset[str] = frozenset()) -> Iterator[None]:
     """Within it, :func:`recognize` reads forward forms: no sum over the batch names a
-    temporary (reshape(X, [B, T, D]) read per element stays an einsum there); with
-    ``traces``, of a line that writes a trace (:func:`reading_traces`)."""
-    token = _FORWARD.set((True, traces))
+    temporary (reshape(X, [B, T, D]) read per element stays an einsum there), of a line
+    that writes the ops ``written`` (:func:`reading_writes`)."""
+    token = _FORWARD.set((True, written))
     try:
         yield
     finally:
@@ -571,10 +575,10 @@ def forward_reading(traces: bool = False) -> Iterator[None]:
 
 
 @contextmanager
-def trace_reading(on: bool = True) -> Iterator[None]:
-    """Within it (``on``), the form read is of a line that writes a trace
-    (:func:`reading_traces`), read as the backward pass reads: a tangent's."""
-    token = _FORWARD.set((_FORWARD.get()[0], on))
+def written_reading(written: frozenset[str]) -> Iterator[None]:
+    """Within it, the form read is of lines that write the ops ``written`` (of
+    :data:`WRITTEN`, :func:`reading_writes`), read as the backward pass reads."""
+    token = _FORWARD.set((_FORWARD.get()[0], written))
     try:
         yield
     finally:
@@ -586,12 +590,17 @@ def reading_forward() -> bool:
     return _FORWARD.get()[0]
 
 
+def reading_writes(op: str) -> bool:
+    """Whether the lines read now write ``op`` (:func:`written_reading`)."""
+    return op in _FORWARD.get()[1]
+
+
 def reading_traces() -> bool:
-    """Whether the forward line read now writes a trace (``forward_reading(traces=True)``)."""
-    return _FORWARD.get()[1]
+    """Whether the line read now writes a trace."""
+    return reading_writes("trace")
 
 
-def reading_key() -> tuple[bool, bool]:
+def reading_key() -> tuple[bool, frozenset[str]]:
     """What a reading's result depends on of how it is read (:func:`forward_reading`): a
     cache of readings keys on it."""
     return _FORWARD.get()

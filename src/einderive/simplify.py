@@ -28,7 +28,7 @@ from .kinds import ReduceKind, RefKind
 from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
 from .cancel import cancelled, denominators, reflected, worth_cancelling
 from .recognize import (Where, as_written, orientations, reading_forward, reading_traces,
-                        transpose_deep)
+                        reading_writes, transpose_deep)
 from .record import replace
 from .shapes import Shape
 
@@ -2304,21 +2304,49 @@ def _exp_of_log_softmax(m: mx.Fn) -> mx.M | None:
         return None
     for t in x.terms:
         negative, lse = mx.split_sign(t)
-        turned = isinstance(lse, mx.Transpose)
-        f = cast(mx.Transpose, lse).x if turned else lse
-        if not (negative and isinstance(f, mx.AxisFn) and f.head == "logsumexp") or \
-                mx.batch_of(f) or len(f.arg_shape) not in (1, 2):
-            continue
-        axis = f.axis % len(f.arg_shape)
         u = mx.add(*[s for s in x.terms if s is not t])
-        if u != f.x or _shape(u) != _shape(m) or len(_shape(u)) != 2:
-            continue
-        rows, cols = _shape(u)
-        placed = (len(f.arg_shape) == 1 and not turned and f.is_scalar) or \
-            (len(f.arg_shape) == 2 and axis == 1 and not turned and _shape(f) == (rows, 1)) or \
-            (len(f.arg_shape) == 2 and axis == 0 and turned and _shape(lse) == (1, cols))
-        if placed:
-            return mx.AxisFn("softmax", u, axis, f.arg_shape, _shape(u))
+        placed = _logsumexp_of(lse, u) if negative and _shape(u) == _shape(m) else None
+        if placed is not None:
+            return mx.AxisFn("softmax", u, *placed, _shape(u))
+    return None
+
+
+def _logsumexp_of(lse: mx.M, u: mx.M) -> tuple[int, tuple[Any, ...]] | None:
+    """The axis and spec shape of ``lse`` where it is logsumexp(u) placed as u − lse
+    broadcasts it (a number of a vector's, a column of a matrix's rows, ``logsumexp(u,
+    axis=0)ᵀ`` of its columns), else None."""
+    turned = isinstance(lse, mx.Transpose)
+    f = cast(mx.Transpose, lse).x if turned else lse
+    if not isinstance(f, mx.AxisFn) or f.head != "logsumexp" or mx.batch_of(f) or \
+            len(f.arg_shape) not in (1, 2) or u != f.x or len(_shape(u)) != 2:
+        return None
+    axis = f.axis % len(f.arg_shape)
+    rows, cols = _shape(u)
+    placed = (len(f.arg_shape) == 1 and not turned and f.is_scalar) or \
+        (len(f.arg_shape) == 2 and axis == 1 and not turned and _shape(f) == (rows, 1)) or \
+        (len(f.arg_shape) == 2 and axis == 0 and turned and _shape(lse) == (1, cols))
+    return (axis, f.arg_shape) if placed else None
+
+
+def log_softmax_by_hand(m: mx.M) -> mx.M | None:
+    """``u − logsumexp(u)`` → ``log_softmax(u)`` among the terms of a sum (``logsumexp(u) − u``
+    its negation), along logsumexp's axis: a softmax entropy written on one line,
+    ``−sum(softmax(x) * log_softmax(x))``, differentiates to softmax(x) ⊙ (logsumexp(x) +
+    … − x), which reads as the log-softmax it is."""
+    if not isinstance(m, mx.Add) or mx.batch_of(m) or not reading_writes("log_softmax"):
+        return None  # (read so only where the line writes it: logpi − logsumexp(logpi) stays)
+    for t in m.terms:
+        negative, lse = mx.split_sign(t)
+        for v in m.terms:
+            if v is t:
+                continue
+            v_negative, u = mx.split_sign(v)
+            placed = _logsumexp_of(lse, u) if v_negative != negative else None
+            if placed is None or _shape(u) != _shape(m):
+                continue
+            q = mx.AxisFn("log_softmax", u, *placed, _shape(u))
+            rest = [s for s in m.terms if s is not t and s is not v]
+            return _sum_sorted([*rest, mx.neg(q) if v_negative else q])
     return None
 
 
@@ -3289,7 +3317,7 @@ def _scaled_quotient(form: mx.M) -> tuple[mx.M, mx.M, mx.Pow] | None:
     return row.x, whole[0], div
 
 
-RULES = (*RULES, reduce_as_product_of_many)
+RULES = (*RULES, reduce_as_product_of_many, log_softmax_by_hand)
 CANONICAL = CANONICAL | {reduce_as_product_of_many}
 
 
