@@ -13,6 +13,7 @@ import weakref
 from typing import Any, Callable, TypeVar
 
 from ..indexed import PRIME
+from ..pyexpr import FLOAT_EXACT_WHOLE
 from . import names
 from .notation import Notation
 from .tokens import Style
@@ -200,7 +201,7 @@ def scientific(n: int) -> str | None:
     its digits (up to 7 of them, or fewer than 6 trailing zeros)."""
     digits = str(abs(n))
     kept = digits.rstrip("0")
-    if len(kept) > 17 and abs(n) > 2 ** 53 and abs(n) < 10 ** 308:
+    if len(kept) > 17 and abs(n) > FLOAT_EXACT_WHOLE and abs(n) < 10 ** 308:
         shortest = repr(float(abs(n)))  # '1e+300', '1.2345678901234567e+19'
         mantissa, _, power = shortest.partition("e")
         whole = mantissa.replace(".", "").rstrip("0")
