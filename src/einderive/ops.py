@@ -294,12 +294,27 @@ RESHAPE = "reshape"  # also the matrix form of an element read at an index map
 
 # -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------
 
-COMPARISONS = {">": ("gt", ">", ">"), "<": ("lt", "<", "<"),
-               ">=": ("ge", "≥", r"\geq"), "<=": ("le", "≤", r"\leq")}
+class Comparison(Record):
+    """One comparison: its op names (gt → the indicator 𝟙[a > b], where_gt), how it prints,
+    and Python's operator, which decides it where its arguments are numbers."""
+
+    name: str
+    text: str
+    latex: str
+    holds: Callable[[Any, Any], Any]
+
+
+COMPARISONS = {">": Comparison("gt", ">", ">", operator.gt),
+               "<": Comparison("lt", "<", "<", operator.lt),
+               ">=": Comparison("ge", "≥", r"\geq", operator.ge),
+               "<=": Comparison("le", "≤", r"\leq", operator.le)}
 # the comparison that holds exactly where ``cmp`` does not
 NEGATION = {">": "<=", "<": ">=", ">=": "<", "<=": ">"}
 
-HOLDS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
+
+def _pick(holds: bool | None, yes: Any, no: Any) -> Any:
+    """``yes`` where a comparison is decided true, ``no`` false, None undecided."""
+    return None if holds is None else yes if holds else no
 
 
 def _decided_comparison(cmp: str) -> Fn:
@@ -307,9 +322,9 @@ def _decided_comparison(cmp: str) -> Fn:
     sides (x > x never holds, x ≥ x always)."""
     def holds(a: Any, b: Any) -> bool | None:
         if a == b:
-            return bool(HOLDS[cmp](0, 0))
+            return bool(COMPARISONS[cmp].holds(0, 0))
         if a.is_Number and b.is_Number:
-            return bool(HOLDS[cmp](a, b))
+            return bool(COMPARISONS[cmp].holds(a, b))
         return None
     return holds
 
@@ -318,21 +333,22 @@ def _decided_where(cmp: str) -> Fn:
     """where(a cmp b, x, y) where its arguments decide it: x and y one value (where(c, 1,
     1) is 1), or the comparison decided (where(x > x, x, 2 x) is 2 x); else None."""
     decided = _decided_comparison(cmp)
-    return lambda a, b, x, y: x if x == y else {True: x, False: y, None: None}[decided(a, b)]
+    return lambda a, b, x, y: x if x == y else _pick(decided(a, b), x, y)
 
 
-for _cmp, (_n, _t, _l) in COMPARISONS.items():
+for _cmp, _c in COMPARISONS.items():
+    _n, _t, _l = _c.name, _c.text, _c.latex
     scalar(_n, f"𝟙[{{0}} {_t} {{1}}]", f"\\mathbf{{{{1}}}}\\left[{{0}} {_l} {{1}}\\right]",
            _np_indicator(_cmp), _torch_indicator(_cmp), lambda args, out: (S.Zero, S.Zero),
            arity=2, user=False, style="template", kink=True, indicator=True,
-           value=(lambda d: lambda a, b: {True: S.One, False: S.Zero, None: None}[d(a, b)])(
+           value=(lambda d: lambda a, b: _pick(d(a, b), S.One, S.Zero))(
                _decided_comparison(_cmp)))
     scalar(f"where_{_n}", f"where({{0}} {_t} {{1}}, {{2}}, {{3}})",
            f"\\operatorname{{{{where}}}}\\left({{0}} {_l} {{1}}, {{2}}, {{3}}\\right)",
            (lambda c: lambda x, y, a, b: P.call("np.where", P.Compare(c, x, y), a, b))(_cmp),
            (lambda c: lambda x, y, a, b: P.call("torch.where", P.Compare(c, x, y), a, b))(_cmp),
            (lambda n, m: lambda args, out: (S.Zero, S.Zero, F(n)(*args[:2]),
-                                            F(m)(*args[:2])))(_n, COMPARISONS[NEGATION[_cmp]][0]),
+                                            F(m)(*args[:2])))(_n, COMPARISONS[NEGATION[_cmp]].name),
            arity=4, user=False, style="template", kink=True, value=_decided_where(_cmp))
 
 # 𝟙[a = b]: where a reduction's max (or min) was taken, the derivative of max and min
@@ -1598,7 +1614,7 @@ def _where_check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
 
 
 def _where_name(e: FExpr) -> str:
-    return "where_" + COMPARISONS[e.param("compare")][0]
+    return "where_" + COMPARISONS[e.param("compare")].name
 
 
 OPS["where"] = Op("where", _where_check,

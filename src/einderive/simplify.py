@@ -2454,7 +2454,8 @@ def norm_of_abs(m: mx.M) -> mx.M | None:
 
 
 # where(a > b, x, 0) is zero where 𝟙[a > b] is, where(a > b, 0, y) where 𝟙[a ≤ b] is
-_KEPT_BY = {f"where_{n}": (n, COMPARISONS[NEGATION[c]][0]) for c, (n, _, _) in COMPARISONS.items()}
+_KEPT_BY = {f"where_{k.name}": (k.name, COMPARISONS[NEGATION[c]].name)
+            for c, k in COMPARISONS.items()}
 
 
 def indicator_of_where(m: mx.M) -> mx.M | None:
@@ -2524,7 +2525,7 @@ def take_of_stack(m: mx.M) -> mx.M | None:
 def _indicator(m: mx.M) -> tuple[str, mx.M, mx.M] | None:
     """``𝟙[a > b]`` (or ≥, <, ≤) as ``(">", a, b)`` or ``(">=", a, b)``, a ``<`` read as
     the ``>`` of the swapped pair; else None."""
-    names = {n: c for c, (n, _, _) in COMPARISONS.items()}
+    names = {k.name: c for c, k in COMPARISONS.items()}
     if not (isinstance(m, mx.Fn) and m.name in names and len(m.args) == 2):
         return None
     c, (a, b) = names[m.name], m.args
