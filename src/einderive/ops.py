@@ -80,6 +80,12 @@ class ScalarFn(Record):
     complement: bool = False
     # its values are 0 and 1 (an Iverson bracket): a positive power of it is itself
     indicator: bool = False
+    # its value is max(0, u) of one argument u, the others 0 (relu(u), maximum(0, u) either
+    # way round): a hinge, 0 wherever u is not positive
+    hinge: bool = False
+    # it is 𝟙[u > 0] or 𝟙[u ≥ 0] of its argument at this position, the others 0 (relu's step,
+    # 𝟙[u > 0], 𝟙[0 ≤ u]): 1 wherever a hinge of u is not 0
+    positive_at: int | None = None
 
     def partials(self, args: Tup, out: Any) -> Tup:
         """The derivative of ``out`` by each argument (a param's is never asked for)."""
@@ -242,10 +248,11 @@ scalar("sqrt", "√", r"\sqrt", _call("np.sqrt"), _call("torch.sqrt"),
        doc="square root (argument > 0)", curvature="concave increasing")
 scalar("relu", "relu", r"\operatorname{relu}", _call("np.maximum", P.num(0.0)),
        _call("torch.relu"), lambda a, out: F("step")(a), kink=True, doc="max(x, 0)",
-       curvature="convex increasing")
+       curvature="convex increasing", hinge=True)
 scalar("step", "𝟙[{0} > 0]", r"\mathbf{{1}}\left[{0} > 0\right]",
        _call("np.heaviside", P.num(0.0)), _torch_step,
-       lambda a, out: S.Zero, user=False, style="template", kink=True, indicator=True)
+       lambda a, out: S.Zero, user=False, style="template", kink=True, indicator=True,
+       positive_at=0)
 scalar("softplus", "softplus", r"\operatorname{softplus}", lambda x: P.call(
        "np.logaddexp", P.num(0.0), x), _call("torch.nn.functional.softplus"),
        lambda a, out: F("sigmoid")(a), doc="log(1 + exp(x))", curvature="convex increasing")
@@ -341,6 +348,7 @@ for _cmp, _c in COMPARISONS.items():
     scalar(_n, f"𝟙[{{0}} {_t} {{1}}]", f"\\mathbf{{{{1}}}}\\left[{{0}} {_l} {{1}}\\right]",
            _np_indicator(_cmp), _torch_indicator(_cmp), lambda args, out: (S.Zero, S.Zero),
            arity=2, user=False, style="template", kink=True, indicator=True,
+           positive_at=0 if _cmp.startswith(">") else 1,  # 𝟙[u > 0], 𝟙[0 < u]
            value=(lambda d: lambda a, b: _pick(d(a, b), S.One, S.Zero))(
                _decided_comparison(_cmp)))
     scalar(f"where_{_n}", f"where({{0}} {_t} {{1}}, {{2}}, {{3}})",
@@ -359,7 +367,8 @@ scalar("eq", "𝟙[{0} = {1}]", r"\mathbf{{1}}\left[{0} = {1}\right]",
 
 scalar("maximum", "maximum", r"\operatorname{maximum}", _call("np.maximum"),
        _call("torch.maximum"), lambda args, out: (F("gt")(*args), F("le")(*args)), arity=2,
-       kink=True, aliases=("fmax",), doc="elementwise larger of a and b (broadcasting)")
+       kink=True, aliases=("fmax",), doc="elementwise larger of a and b (broadcasting)",
+       hinge=True)
 scalar("minimum", "minimum", r"\operatorname{minimum}", _call("np.minimum"),
        _call("torch.minimum"), lambda args, out: (F("lt")(*args), F("ge")(*args)), arity=2,
        kink=True, aliases=("fmin",), doc="elementwise smaller of a and b (broadcasting)")
