@@ -58,3 +58,21 @@ def test_float_value_computes_as_python_does():
     assert float_value(_op("maximum", _num("0.1"), _num("0.2"))) == 0.2
     assert float_value(_op("exp", _num("0.1"))) is None  # NumPy's exp may differ in its last bit
     assert float_value(FExpr(PseudoOp.DIM, (), (("name", "N"),), ())) is None
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_huge_fraction_prints_as_its_parts_print():
+    """x / 3e20 printed (1/300000000000000000000) x; each part of a fraction now prints as a
+    whole number does (1/3e20, exact), and one past a float's digits as its float's digits."""
+    spec = REGRESSIONS / "huge_fraction.yaml"
+    out = _run("derive", str(spec))
+    for line in ("y   = (1/3e20) x", "z   = (1.7636684144620812e19) x",
+                 "grad(x) = (1/3e20) z + (1.7636684144620812e19) y"):
+        assert f"  {line}\n" in out, (line, out)
+    assert "00000000" not in out and "123456789" not in out.split("Forward")[1], out
+    latex = _run("derive", str(spec), "--latex")
+    assert r"\frac{1}{3 \times 10^{20}} z + 1.7636684144620812 \times 10^{19} y" in latex
+    html = _run("derive", str(spec), "-f", "html")
+    assert "00000000" not in html and "<mn>3</mn><mo>×</mo>" in html, html
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text(), expand=True)

@@ -271,7 +271,7 @@ class MathMLStyle(Style):
             return row(sign + mn(str(int(r)))) if sign else mn(str(int(r)))
         if dec is not None:  # 1e-05 and 0.0003, as the Unicode style writes them
             return row(sign + dec)
-        return row(sign + frac(mn(str(r.p)), mn(str(r.q))))
+        return row(sign + frac(self.number(Integer(r.p)), self.number(Integer(r.q))))
 
     @property
     def names(self) -> dict[str, tuple[str, str]]:
