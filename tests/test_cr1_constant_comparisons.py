@@ -76,3 +76,13 @@ def test_a_huge_fraction_prints_as_its_parts_print():
     assert "00000000" not in html and "<mn>3</mn><mo>×</mo>" in html, html
     _run("verify", str(spec))
     assert not text_failures(spec.read_text(), expand=True)
+
+
+def test_a_fraction_of_a_decimal_reads_as_the_decimal():
+    """ArcFace's cos m = 0.8775825618903728 printed (548489101181483/625000000000000) c
+    (the decimal reduced) and its derivative's (1/5000000000000000): a fraction whose parts
+    would print as powers of ten reads as its decimal where that is exact."""
+    spec = Path(__file__).parent / "models" / "more13" / "arcface_additive_angle.yaml"
+    out = _run("derive", str(spec))
+    assert "  ct    = (0.8775825618903728) c − (0.479425538604203) √(1.0001 − c ⊙ c)\n" in out
+    assert "(2e-16) ∂L/∂ct ⊙" in out and "00000000" not in out, out

@@ -11,6 +11,7 @@ import math
 import unicodedata
 
 import weakref
+from fractions import Fraction
 from typing import Any, Callable, TypeVar
 
 from sympy import Integer
@@ -197,9 +198,15 @@ def _decimal(r: Any) -> str | None:
     q = int(r.q)
     while q % 10 == 0:
         q //= 10
-    if q != 1 or r.q < 1000:
-        return None
-    return repr(float(r))
+    if q == 1 and r.q >= 1000:
+        return repr(float(r))
+    # a fraction whose parts would print as powers of ten (548489101181483/6.25e14) reads as
+    # its decimal where that is exact (0.8775825618903728, as the spec wrote it)
+    if scientific(int(r.p)) or scientific(int(r.q)):
+        text = repr(float(r)).replace("e+", "e")
+        if Fraction(text) == Fraction(int(r.p), int(r.q)):
+            return text
+    return None
 
 
 def scientific(n: int) -> str | None:
