@@ -14,8 +14,6 @@ import weakref
 from fractions import Fraction
 from typing import Any, Callable, TypeVar
 
-from sympy import Integer
-
 from ..indexed import PRIME
 from ..pyexpr import FLOAT_EXACT_WHOLE
 from . import names
@@ -40,7 +38,7 @@ class UnicodeStyle(Style):
             return "−" + dec[1:] if dec.startswith("-") else dec
         # each part as a whole number prints (1/3e20 for 1/300000000000000000000: exact, and
         # read as Python reads it)
-        return f"{self.number(Integer(r.p))}/{self.number(Integer(r.q))}"
+        return "/".join(scientific(n) or str(n) for n in (int(r.p), int(r.q))).replace("-", "−")
 
     def dim_name(self, name: str) -> str:
         return name
@@ -276,7 +274,8 @@ class LatexStyle(Style):
         if dec:
             return _latex_decimal(dec)
         sign = "-" if r < 0 else ""  # each part as a whole number prints: 3 \times 10^{20}
-        return f"{sign}\\frac{{{self.number(Integer(abs(r.p)))}}}{{{self.number(Integer(r.q))}}}"
+        top, bottom = (_latex_decimal(scientific(n) or str(n)) for n in (abs(int(r.p)), int(r.q)))
+        return f"{sign}\\frac{{{top}}}{{{bottom}}}"
 
     def dim_name(self, name: str) -> str:
         return names.latex_indexed(name, "", self.latex_names)
