@@ -100,7 +100,7 @@ class _Lib:
                      "abs": torch.abs, "sin": torch.sin, "cos": torch.cos,
                      "log1p": torch.log1p, "expm1": torch.expm1, "erf": torch.erf,
                      "square": torch.square, "maximum": torch.maximum,
-                     "minimum": torch.minimum, "clip": torch.clamp,
+                     "minimum": torch.minimum, "clip": torch.clamp, "sign": torch.sign,
                      "leaky_relu": lambda v, a: F.leaky_relu(v, float(a)),
                      "elu": lambda v, a: F.elu(v, float(a))}
             return table[name](x, *rest)
@@ -113,7 +113,7 @@ class _Lib:
                  "silu": lambda v: v * sig(v),
                  "abs": np.abs, "sin": np.sin, "cos": np.cos, "log1p": np.log1p,
                  "expm1": np.expm1, "erf": erf, "square": np.square, "maximum": np.maximum,
-                 "minimum": np.minimum, "clip": np.clip,
+                 "minimum": np.minimum, "clip": np.clip, "sign": np.sign,
                  "leaky_relu": lambda v, a: np.where(v > 0, v, float(a) * v),
                  "elu": lambda v, a: np.where(v > 0, v, float(a) * np.expm1(np.minimum(v, 0)))}
         return table[name](x, *rest)

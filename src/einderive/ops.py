@@ -22,6 +22,7 @@ name an op (``tests/test_ops.py`` greps them); adding an elementwise op is one
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from fractions import Fraction
@@ -80,6 +81,18 @@ class ScalarFn(Record):
     complement: bool = False
     # its values are 0 and 1 (an Iverson bracket): a positive power of it is itself
     indicator: bool = False
+    # its value is max(0, u) of one argument u, the others 0 (relu(u), maximum(0, u) either
+    # way round): a hinge, 0 wherever u is not positive
+    hinge: bool = False
+    # it is 𝟙[u > 0] or 𝟙[u ≥ 0] of its argument at this position, the others 0 (relu's step,
+    # 𝟙[u > 0], 𝟙[0 ≤ u]): 1 wherever a hinge of u is not 0
+    positive_at: int | None = None
+    # its value at numbers exactly as NumPy computes it (abs, sqrt: IEEE's correctly rounded
+    # ones): (*Python numbers) -> a number, or None; float_value reads a call of it
+    on_floats: Fn | None = None
+    # its value jumps (sign): of a constant argument it is taken as the user's floats give it
+    # (sign(0.1 + 0.2 − 0.3) is 1 in floats, 0 in exact arithmetic)
+    jumps: bool = False
 
     def partials(self, args: Tup, out: Any) -> Tup:
         """The derivative of ``out`` by each argument (a param's is never asked for)."""
@@ -220,6 +233,12 @@ def _torch_indicator(cmp: str) -> Fn:
     return lambda a, b: P.method(P.Compare(cmp, a, b), "to", P.Name("dtype"))
 
 
+def _ordered(pick: Callable[..., Any], *values: Any) -> Any:
+    """max or min of numbers as NumPy's maximum and minimum give it; None where one is nan
+    (NumPy's is nan, Python's depends on the order)."""
+    return None if any(v is None or v != v for v in values) else pick(values)
+
+
 _ID = lambda x: x  # noqa: E731 - the argument itself, in x * f(x)
 
 scalar("sigmoid", "σ", r"\sigma", _call("sigmoid"), _call("torch.sigmoid"),
@@ -239,13 +258,15 @@ scalar("log", "log", r"\log", _call("np.log"), _call("torch.log"),
        curvature="concave increasing")
 scalar("sqrt", "√", r"\sqrt", _call("np.sqrt"), _call("torch.sqrt"),
        lambda a, out: 1 / (2 * out), domain="positive", style="prefix",
-       doc="square root (argument > 0)", curvature="concave increasing")
+       doc="square root (argument > 0)", curvature="concave increasing",
+       on_floats=lambda v: math.sqrt(v) if v >= 0 else None)
 scalar("relu", "relu", r"\operatorname{relu}", _call("np.maximum", P.num(0.0)),
        _call("torch.relu"), lambda a, out: F("step")(a), kink=True, doc="max(x, 0)",
-       curvature="convex increasing")
+       curvature="convex increasing", hinge=True, on_floats=lambda v: _ordered(max, 0.0, v))
 scalar("step", "𝟙[{0} > 0]", r"\mathbf{{1}}\left[{0} > 0\right]",
        _call("np.heaviside", P.num(0.0)), _torch_step,
-       lambda a, out: S.Zero, user=False, style="template", kink=True, indicator=True)
+       lambda a, out: S.Zero, user=False, style="template", kink=True, indicator=True,
+       positive_at=0)
 scalar("softplus", "softplus", r"\operatorname{softplus}", lambda x: P.call(
        "np.logaddexp", P.num(0.0), x), _call("torch.nn.functional.softplus"),
        lambda a, out: F("sigmoid")(a), doc="log(1 + exp(x))", curvature="convex increasing")
@@ -264,9 +285,11 @@ scalar("silu", "silu", r"\operatorname{silu}", _times(_ID, _call("sigmoid")),
        helper=_SIGMOID_HELPER, aliases=("swish",), doc="x σ(x), also called swish")
 scalar("abs", "|{0}|", r"\left|{0}\right|", _call("np.abs"), _call("torch.abs"),
        lambda a, out: F("sign")(a), style="template", kink=True,
-       aliases=("absolute", "fabs"), doc="absolute value |x|", curvature="convex")
+       aliases=("absolute", "fabs"), doc="absolute value |x|", curvature="convex",
+       on_floats=abs)
 scalar("sign", "sign", r"\operatorname{sign}", _call("np.sign"), _call("torch.sign"),
-       lambda a, out: S.Zero, kink=True, doc="sign of x: −1, 0 or 1 (its derivative 0)")
+       lambda a, out: S.Zero, kink=True, doc="sign of x: −1, 0 or 1 (its derivative 0)",
+       on_floats=lambda v: None if v != v else (v > 0) - (v < 0), jumps=True)
 scalar("sin", "sin", r"\sin", _call("np.sin"), _call("torch.sin"),
        lambda a, out: F("cos")(a), doc="sine")
 scalar("cos", "cos", r"\cos", _call("np.cos"), _call("torch.cos"),
@@ -282,7 +305,7 @@ scalar("erf", "erf", r"\operatorname{erf}", _call("erf"), _call("torch.erf"),
 scalar("erf_prime", "erf'", r"\operatorname{erf}'", _gauss("np", _SQRT_PI_2, _SQUARE),
        _gauss("torch", _SQRT_PI_2, _SQUARE), lambda a, out: -2 * a * out, user=False)
 scalar("square", "square", r"\operatorname{square}", _call("np.square"), _call("torch.square"),
-       lambda a, out: 2 * a, doc="x ** 2", curvature="convex")
+       lambda a, out: 2 * a, doc="x ** 2", curvature="convex", on_floats=lambda v: v * v)
 
 # the ops whose code the code generators also use for matrix forms (a total, an einsum, a
 # permutation of axes, the ∘½ power), named here once
@@ -294,12 +317,27 @@ RESHAPE = "reshape"  # also the matrix form of an element read at an index map
 
 # -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------
 
-COMPARISONS = {">": ("gt", ">", ">"), "<": ("lt", "<", "<"),
-               ">=": ("ge", "≥", r"\geq"), "<=": ("le", "≤", r"\leq")}
+class Comparison(Record):
+    """One comparison: its op names (gt → the indicator 𝟙[a > b], where_gt), how it prints,
+    and Python's operator, which decides it where its arguments are numbers."""
+
+    name: str
+    text: str
+    latex: str
+    holds: Callable[[Any, Any], Any]
+
+
+COMPARISONS = {">": Comparison("gt", ">", ">", operator.gt),
+               "<": Comparison("lt", "<", "<", operator.lt),
+               ">=": Comparison("ge", "≥", r"\geq", operator.ge),
+               "<=": Comparison("le", "≤", r"\leq", operator.le)}
 # the comparison that holds exactly where ``cmp`` does not
 NEGATION = {">": "<=", "<": ">=", ">=": "<", "<=": ">"}
 
-HOLDS = {">": operator.gt, "<": operator.lt, ">=": operator.ge, "<=": operator.le}
+
+def _pick(holds: bool | None, yes: Any, no: Any) -> Any:
+    """``yes`` where a comparison is decided true, ``no`` false, None undecided."""
+    return None if holds is None else yes if holds else no
 
 
 def _decided_comparison(cmp: str) -> Fn:
@@ -307,9 +345,9 @@ def _decided_comparison(cmp: str) -> Fn:
     sides (x > x never holds, x ≥ x always)."""
     def holds(a: Any, b: Any) -> bool | None:
         if a == b:
-            return bool(HOLDS[cmp](0, 0))
+            return bool(COMPARISONS[cmp].holds(0, 0))
         if a.is_Number and b.is_Number:
-            return bool(HOLDS[cmp](a, b))
+            return bool(COMPARISONS[cmp].holds(a, b))
         return None
     return holds
 
@@ -318,21 +356,23 @@ def _decided_where(cmp: str) -> Fn:
     """where(a cmp b, x, y) where its arguments decide it: x and y one value (where(c, 1,
     1) is 1), or the comparison decided (where(x > x, x, 2 x) is 2 x); else None."""
     decided = _decided_comparison(cmp)
-    return lambda a, b, x, y: x if x == y else {True: x, False: y, None: None}[decided(a, b)]
+    return lambda a, b, x, y: x if x == y else _pick(decided(a, b), x, y)
 
 
-for _cmp, (_n, _t, _l) in COMPARISONS.items():
+for _cmp, _c in COMPARISONS.items():
+    _n, _t, _l = _c.name, _c.text, _c.latex
     scalar(_n, f"𝟙[{{0}} {_t} {{1}}]", f"\\mathbf{{{{1}}}}\\left[{{0}} {_l} {{1}}\\right]",
            _np_indicator(_cmp), _torch_indicator(_cmp), lambda args, out: (S.Zero, S.Zero),
            arity=2, user=False, style="template", kink=True, indicator=True,
-           value=(lambda d: lambda a, b: {True: S.One, False: S.Zero, None: None}[d(a, b)])(
+           positive_at=0 if _cmp.startswith(">") else 1,  # 𝟙[u > 0], 𝟙[0 < u]
+           value=(lambda d: lambda a, b: _pick(d(a, b), S.One, S.Zero))(
                _decided_comparison(_cmp)))
     scalar(f"where_{_n}", f"where({{0}} {_t} {{1}}, {{2}}, {{3}})",
            f"\\operatorname{{{{where}}}}\\left({{0}} {_l} {{1}}, {{2}}, {{3}}\\right)",
            (lambda c: lambda x, y, a, b: P.call("np.where", P.Compare(c, x, y), a, b))(_cmp),
            (lambda c: lambda x, y, a, b: P.call("torch.where", P.Compare(c, x, y), a, b))(_cmp),
            (lambda n, m: lambda args, out: (S.Zero, S.Zero, F(n)(*args[:2]),
-                                            F(m)(*args[:2])))(_n, COMPARISONS[NEGATION[_cmp]][0]),
+                                            F(m)(*args[:2])))(_n, COMPARISONS[NEGATION[_cmp]].name),
            arity=4, user=False, style="template", kink=True, value=_decided_where(_cmp))
 
 # 𝟙[a = b]: where a reduction's max (or min) was taken, the derivative of max and min
@@ -343,10 +383,12 @@ scalar("eq", "𝟙[{0} = {1}]", r"\mathbf{{1}}\left[{0} = {1}\right]",
 
 scalar("maximum", "maximum", r"\operatorname{maximum}", _call("np.maximum"),
        _call("torch.maximum"), lambda args, out: (F("gt")(*args), F("le")(*args)), arity=2,
-       kink=True, aliases=("fmax",), doc="elementwise larger of a and b (broadcasting)")
+       kink=True, aliases=("fmax",), doc="elementwise larger of a and b (broadcasting)",
+       hinge=True, on_floats=lambda a, b: _ordered(max, a, b))
 scalar("minimum", "minimum", r"\operatorname{minimum}", _call("np.minimum"),
        _call("torch.minimum"), lambda args, out: (F("lt")(*args), F("ge")(*args)), arity=2,
-       kink=True, aliases=("fmin",), doc="elementwise smaller of a and b (broadcasting)")
+       kink=True, aliases=("fmin",), doc="elementwise smaller of a and b (broadcasting)",
+       on_floats=lambda a, b: _ordered(min, a, b))
 scalar("between", "𝟙[{1} ≤ {0} ≤ {2}]", r"\mathbf{{1}}\left[{1} \leq {0} \leq {2}\right]",
        lambda x, lo, hi: P.binop("*", _np_indicator(">=")(x, lo), _np_indicator("<=")(x, hi)),
        lambda x, lo, hi: P.binop("*", _torch_indicator(">=")(x, lo),
@@ -370,7 +412,8 @@ scalar("clip_by_hi", "𝟙[{2} < maximum({0}, {1})]",
 scalar("clip", "clip", r"\operatorname{clip}", _call("np.clip"), _call("torch.clamp"),
        lambda args, out: (F("between")(*args), F("clip_by_lo")(*args), F("clip_by_hi")(*args)),
        arity=3, kink=True, aliases=("clamp",), arg_names=("x", "lo", "hi"),
-       doc="minimum(maximum(x, lo), hi): x limited to [lo, hi] (broadcasting)")
+       doc="minimum(maximum(x, lo), hi): x limited to [lo, hi] (broadcasting)",
+       on_floats=lambda x, lo, hi: _ordered(min, _ordered(max, x, lo), hi))
 _ALPHA = Fraction(1, 100)
 scalar("leaky_relu", "leaky_relu", r"\operatorname{leaky\_relu}",
        lambda x, alpha: P.call("np.where", P.Compare(">", x, P.num(0)), x,
@@ -754,6 +797,48 @@ def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         raise SpecError(f"the exponent of '**' is {value}, not a rational number", lp,
                         f"write it as a decimal: x ** {float(value)!r}")
     return FExpr("**", (a, p), (), a.shape)
+
+
+_PYTHON_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "**": operator.pow}
+_POWER_BITS = 1 << 16  # a whole number power Python computes exactly, up to this many bits
+
+
+def float_value(e: FExpr) -> int | float | None:
+    """The value of an arithmetic expression of numbers as the generated code computes it, in
+    the user's Python: each number as :func:`pyexpr.num` writes it (a whole one up to 2⁵³ an
+    int, any other a float), each operation Python's (a float's rounded, an int's exact) or
+    NumPy's where its row says it (``on_floats``: abs, sqrt, maximum …), so that ``0.1 + 0.2``
+    is 0.30000000000000004 and ``1 + 1e-17`` is 1.0; None where ``e`` reads a tensor, a dim
+    or any other op, or where Python would not give a real number.
+    A comparison of two such values is decided as NumPy decides it, not in exact rationals
+    (:func:`constant_value`), whose answer differs where rounding crosses it."""
+    if e.op == PseudoOp.NUM:
+        v = Fraction(e.param("value"))
+        if v.denominator == 1 and abs(v) <= P.FLOAT_EXACT_WHOLE:
+            return int(v)
+        return float(v) if abs(v) < 2 ** 1024 else None  # (1e400: past a float's range)
+    fn = SCALARS.get(e.op)
+    if e.shape != () or (e.op not in ARITHMETIC and (fn is None or fn.on_floats is None)):
+        return None
+    values = [float_value(a) for a in e.args]
+    if any(v is None for v in values):
+        return None
+    if fn is not None and fn.on_floats is not None:
+        out = fn.on_floats(*values)
+        return out if isinstance(out, (int, float)) else None
+    if e.op == "neg":
+        return -values[0]  # type: ignore[operator]
+    a, b = values
+    if e.op == "**" and isinstance(a, int) and isinstance(b, int) and \
+            b * max(a.bit_length(), 1) > _POWER_BITS:
+        return None
+    try:
+        out = _PYTHON_ARITHMETIC[e.op](a, b)
+    except ArithmeticError:  # division by zero (reported where it is built), overflow
+        return None
+    return out if isinstance(out, (int, float)) else None  # (−8) ** 0.5 is complex
 
 
 def constant_value(e: FExpr) -> Any:
@@ -1570,7 +1655,12 @@ def _scalar_check(fn: ScalarFn) -> Fn:
 
 
 def _scalar_comp(name: str) -> Fn:
+    jumps = SCALARS[name].jumps
+
     def comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+        value = float_value(e) if jumps else None
+        if value is not None:  # sign(0.1 + 0.2 − 0.3): 1, as the user's floats say
+            return sympy_number(Fraction(value))
         args = [ctx.comp(a, shapes.align(idx, a.shape)) for a in e.args]
         return F(name)(*args, *[sympy_number(v) for v in e.param("params", ())])
     return comp
@@ -1601,12 +1691,20 @@ def _where_check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
 
 
 def _where_name(e: FExpr) -> str:
-    return "where_" + COMPARISONS[e.param("compare")][0]
+    return "where_" + COMPARISONS[e.param("compare")].name
 
 
-OPS["where"] = Op("where", _where_check,
-                  lambda e, idx, ctx: F(_where_name(e))(
-                      *[ctx.comp(a, shapes.align(idx, a.shape)) for a in e.args]),
+def _where_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
+    """where(a cmp b, x, y)'s element; a comparison of numbers decided as the user's Python
+    decides it (where(0.1 + 0.2 > 0.3, x, 2 x) is x: 0.30000000000000004 > 0.3)."""
+    a, b = (float_value(s) for s in e.args[:2])
+    if a is not None and b is not None:
+        pick = e.args[2] if COMPARISONS[e.param("compare")].holds(a, b) else e.args[3]
+        return ctx.comp(pick, shapes.align(idx, pick.shape))
+    return F(_where_name(e))(*[ctx.comp(a, shapes.align(idx, a.shape)) for a in e.args])
+
+
+OPS["where"] = Op("where", _where_check, _where_comp,
                   lambda e, c, b: b.fn(_where_name(e), *c), nargs=(3, 3), condition=True,
                   signature="where(x > y, a, b)",
                   doc="a where the comparison holds, b elsewhere (> < >= <=, broadcasting)")

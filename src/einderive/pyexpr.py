@@ -105,13 +105,18 @@ def name(s: str) -> Name:
     return Name(s)
 
 
+# every whole number up to this is a float exactly (2⁵³): beyond it a whole number is written
+# as a float in code and by its float's digits in text
+FLOAT_EXACT_WHOLE = 2 ** 53
+
+
 def num(v: Number) -> Py:
     """A number, negative ones as a unary minus of a literal; a whole number beyond a
     float's exact ones (x * 1e20, x / 1e-300) as a float: PyTorch takes no larger Python
     int, and the spec's literal was a float."""
     if isinstance(v, Fraction) and v.denominator == 1:
         v = int(v)
-    if isinstance(v, int) and abs(v) > 2 ** 53:
+    if isinstance(v, int) and abs(v) > FLOAT_EXACT_WHOLE:
         if abs(v) >= 2 ** 1024:  # past a float's range (1e300 * 1e300): what the spec's
             # floats make of it, ±inf
             inf = Call(Name("float"), (Str("inf"),), ())

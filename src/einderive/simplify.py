@@ -2462,28 +2462,29 @@ def hinge_holds(m: mx.M) -> mx.M | None:
 
 
 def _hinged(f: mx.M) -> mx.M | None:
-    """u where ``f`` is relu(u) or maximum(0, u) (either way round)."""
-    if isinstance(f, mx.Fn) and f.name == "relu" and not f.rest:
-        return f.x
-    if isinstance(f, mx.Fn) and f.name == "maximum" and len(f.rest) == 1:
-        zero = mx.Const(sympy.S.Zero)
-        return f.rest[0] if f.x == zero else f.x if f.rest[0] == zero else None
-    return None
+    """u where ``f`` is a hinge of the op table, max(0, u): relu(u) or maximum(0, u) (either
+    way round)."""
+    if not (isinstance(f, mx.Fn) and f.name in SCALARS and SCALARS[f.name].hinge):
+        return None
+    return next((u for k, u in enumerate(f.args) if _beside_zeros(f.args, k)), None)
 
 
 def _positive_part(g: mx.M) -> mx.M | None:
-    """u where ``g`` is 𝟙[u > 0] (relu's step), 𝟙[u ≥ 0], 𝟙[0 < u] or 𝟙[0 ≤ u]."""
-    if isinstance(g, mx.Fn) and g.name == "step" and not g.rest:
-        return g.x
-    if not (isinstance(g, mx.Fn) and len(g.rest) == 1):
+    """u where ``g`` is an indicator of the op table that u is positive: 𝟙[u > 0] (relu's
+    step), 𝟙[u ≥ 0], 𝟙[0 < u] or 𝟙[0 ≤ u]."""
+    if not (isinstance(g, mx.Fn) and g.name in SCALARS):
         return None
+    at = SCALARS[g.name].positive_at
+    if at is None or at >= len(g.args) or not _beside_zeros(g.args, at):
+        return None
+    u: mx.M = g.args[at]
+    return u
+
+
+def _beside_zeros(args: tuple[Any, ...], at: int) -> bool:
+    """Whether every argument but the one at ``at`` is 0."""
     zero = mx.Const(sympy.S.Zero)
-    if g.name in ("gt", "ge") and g.rest[0] == zero:
-        return g.x
-    if g.name in ("lt", "le") and g.x == zero:
-        bound: mx.M = g.rest[0]
-        return bound
-    return None
+    return all(a == zero for k, a in enumerate(args) if k != at)
 
 
 def norm_of_abs(m: mx.M) -> mx.M | None:
@@ -2494,7 +2495,8 @@ def norm_of_abs(m: mx.M) -> mx.M | None:
 
 
 # where(a > b, x, 0) is zero where 𝟙[a > b] is, where(a > b, 0, y) where 𝟙[a ≤ b] is
-_KEPT_BY = {f"where_{n}": (n, COMPARISONS[NEGATION[c]][0]) for c, (n, _, _) in COMPARISONS.items()}
+_KEPT_BY = {f"where_{k.name}": (k.name, COMPARISONS[NEGATION[c]].name)
+            for c, k in COMPARISONS.items()}
 
 
 def indicator_of_where(m: mx.M) -> mx.M | None:
@@ -2564,7 +2566,7 @@ def take_of_stack(m: mx.M) -> mx.M | None:
 def _indicator(m: mx.M) -> tuple[str, mx.M, mx.M] | None:
     """``𝟙[a > b]`` (or ≥, <, ≤) as ``(">", a, b)`` or ``(">=", a, b)``, a ``<`` read as
     the ``>`` of the swapped pair; else None."""
-    names = {n: c for c, (n, _, _) in COMPARISONS.items()}
+    names = {k.name: c for c, k in COMPARISONS.items()}
     if not (isinstance(m, mx.Fn) and m.name in names and len(m.args) == 2):
         return None
     c, (a, b) = names[m.name], m.args

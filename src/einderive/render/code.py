@@ -53,7 +53,7 @@ def number(c: Any) -> P.Py:
         return P.num(int(c))
     if c.is_Rational:
         p, q = int(c.p), int(c.q)
-        if q > 2 ** 53:  # a float's own digits: 1e-320 is no ratio of two floats
+        if q > P.FLOAT_EXACT_WHOLE:  # a float's own digits: 1e-320 is no ratio of two floats
             return P.num(float(Fraction(p, q)) if abs(p) < 2 ** 1024 * q else p // q)
         return P.binop("/", P.num(p), P.num(q))
     return P.num(float(c))

@@ -271,7 +271,8 @@ class MathMLStyle(Style):
             return row(sign + mn(str(int(r)))) if sign else mn(str(int(r)))
         if dec is not None:  # 1e-05 and 0.0003, as the Unicode style writes them
             return row(sign + dec)
-        return row(sign + frac(mn(str(r.p)), mn(str(r.q))))
+        top, bottom = (_decimal(Integer(n)) or mn(str(n)) for n in (int(r.p), int(r.q)))
+        return row(sign + frac(top, bottom))  # each part as a whole number prints: 3×10²⁰
 
     @property
     def names(self) -> dict[str, tuple[str, str]]:

@@ -7,12 +7,15 @@ structure is the printers' (``index_printer.py``, ``matrix_printer.py``).
 
 from __future__ import annotations
 
+import math
 import unicodedata
 
 import weakref
+from fractions import Fraction
 from typing import Any, Callable, TypeVar
 
 from ..indexed import PRIME
+from ..pyexpr import FLOAT_EXACT_WHOLE
 from . import names
 from .notation import Notation
 from .tokens import Style
@@ -33,7 +36,9 @@ class UnicodeStyle(Style):
             return str(int(r)).replace("-", "−")
         if dec:  # ASCII as Python writes it (1e-06), but a leading sign is a minus: −1e-06
             return "−" + dec[1:] if dec.startswith("-") else dec
-        return f"{r.p}/{r.q}".replace("-", "−")
+        # each part as a whole number prints (1/3e20 for 1/300000000000000000000: exact, and
+        # read as Python reads it)
+        return "/".join(scientific(n) or str(n) for n in (int(r.p), int(r.q))).replace("-", "−")
 
     def dim_name(self, name: str) -> str:
         return name
@@ -185,12 +190,21 @@ def _decimal(r: Any) -> str | None:
     zeros (x / 1e-300)."""
     if r.is_Integer:
         return scientific(int(r))
+    if _past_float_digits(int(r.p)) or _past_float_digits(int(r.q)):  # as a float reads it
+        value = float(r)
+        return repr(value).replace("e+", "e") if value and abs(value) != math.inf else None
     q = int(r.q)
     while q % 10 == 0:
         q //= 10
-    if q != 1 or r.q < 1000:
-        return None
-    return repr(float(r))
+    if q == 1 and r.q >= 1000:
+        return repr(float(r))
+    # a fraction whose parts would print as powers of ten (548489101181483/6.25e14) reads as
+    # its decimal where that is exact (0.8775825618903728, as the spec wrote it)
+    if scientific(int(r.p)) or scientific(int(r.q)):
+        text = repr(float(r)).replace("e+", "e")
+        if Fraction(text) == Fraction(int(r.p), int(r.q)):
+            return text
+    return None
 
 
 def scientific(n: int) -> str | None:
@@ -200,7 +214,7 @@ def scientific(n: int) -> str | None:
     its digits (up to 7 of them, or fewer than 6 trailing zeros)."""
     digits = str(abs(n))
     kept = digits.rstrip("0")
-    if len(kept) > 17 and abs(n) > 2 ** 53 and abs(n) < 10 ** 308:
+    if _past_float_digits(n):
         shortest = repr(float(abs(n)))  # '1e+300', '1.2345678901234567e+19'
         mantissa, _, power = shortest.partition("e")
         whole = mantissa.replace(".", "").rstrip("0")
@@ -211,6 +225,12 @@ def scientific(n: int) -> str | None:
         whole, exp = kept, len(digits) - 1
     return ("-" if n < 0 else "") + whole[0] + ("." + whole[1:] if len(whole) > 1 else "") + \
         f"e{exp}"
+
+
+def _past_float_digits(n: int) -> bool:
+    """Whether the whole number ``n`` has more digits than a float keeps (past 2⁵³ and 17
+    significant digits, below a float's largest): it prints as its float's digits."""
+    return len(str(abs(n)).rstrip("0")) > 17 and FLOAT_EXACT_WHOLE < abs(n) < 10 ** 308
 
 
 # ---------------------------------------------------------------------------
@@ -253,8 +273,9 @@ class LatexStyle(Style):
             return str(int(r))
         if dec:
             return _latex_decimal(dec)
-        sign = "-" if r < 0 else ""
-        return f"{sign}\\frac{{{abs(r.p)}}}{{{r.q}}}"
+        sign = "-" if r < 0 else ""  # each part as a whole number prints: 3 \times 10^{20}
+        top, bottom = (_latex_decimal(scientific(n) or str(n)) for n in (abs(int(r.p)), int(r.q)))
+        return f"{sign}\\frac{{{top}}}{{{bottom}}}"
 
     def dim_name(self, name: str) -> str:
         return names.latex_indexed(name, "", self.latex_names)
