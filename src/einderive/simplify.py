@@ -126,8 +126,11 @@ def _transposes(m: mx.M) -> int:
 
 def factor_operand(m: mx.M) -> mx.M | None:
     """``A x + Aᵀ x`` → ``(A + Aᵀ) x``, ``X b + X c`` → ``X (b + c)``: the first pair of terms
-    that share their leftmost or rightmost operand is written as one product."""
-    if not isinstance(m, mx.Add):
+    that share their leftmost or rightmost operand is written as one product.  Not in a
+    forward line: its index form keeps the sums the line writes (x @ (A + B) @ x reads
+    xᵀ (A + B) x on its own), so two products it holds apart are two terms the line writes
+    (sum(exp(x) * (W @ x)) + x @ W @ x is exp(x)ᵀ W x + xᵀ W x, not (xᵀ + exp(x)ᵀ) W x)."""
+    if not isinstance(m, mx.Add) or reading_forward():
         return None
     parts = [_coeff_chain(t) for t in m.terms]
     found = _first_shared_pair(parts)
@@ -3412,13 +3415,15 @@ def _trace_as_written(m: mx.M) -> mx.M | None:
 
 def _turned_scalar(m: mx.M) -> mx.M | None:
     """A forward line's product that is one number written the way round with fewer
-    transposes: aᵀ X⁻¹ b of a @ solve(X, b), not bᵀ X⁻ᵀ a (the one number's transpose is
-    itself)."""
+    transposed matrices, then fewer transposes: aᵀ X⁻¹ b of a @ solve(X, b), not bᵀ X⁻ᵀ a
+    (the one number's transpose is itself); vᵀ R mᵀ of sum(v @ (R * m)) with m a row, not
+    m Rᵀ v (a transposed vector is a column or a row, a transposed matrix a turned one)."""
     if not (isinstance(m, mx.MatMul) and m.is_scalar) or mx.batch_of(m) or \
             _product_functions(m):  # (w3ᵀ relu(W2ᵀ P) keeps its column pre-activation)
         return None
     turned = transpose_deep(m)
-    return turned if _transposes(turned) < _transposes(m) else None
+    return turned if (_turned_matrices(turned), _transposes(turned)) < \
+        (_turned_matrices(m), _transposes(m)) else None
 
 
 def _trace_from_a_name(m: mx.M) -> mx.M | None:
