@@ -718,7 +718,8 @@ def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
     a block of two matrices."""
     from .hessian import adjoints_written_out, derive_hessian, diagonal, kronecker_terms
     from .reverse import _tidy as tidy
-    from .simplify import cost
+    from sympy import expand as sympy_expand, fraction, together
+    from .simplify import cost, shows_symmetric
     graph, ctx = d.graph, d.index.ctx
     expr, idx = derive_hessian(d.index, s, x, y)
     tx, ty = graph[x], graph[y]
@@ -752,6 +753,14 @@ def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
     if out is not None and f.matrix is not None:
         g = block(tidy(out, d.index.namer, ctx, idx))
         if g.matrix is not None and cost(g.matrix) < cost(f.matrix):
+            f = g
+    # a block of an input with itself is symmetric: where its form does not show it (cosine
+    # similarity's −a bᵀ − (b − c a) aᵀ, the gradient's difference kept whole), the index
+    # form's numerator multiplied out reads as a symmetric sum (−(a bᵀ + b aᵀ))
+    if x == y and f.matrix is not None and not shows_symmetric(f.matrix, symmetric):
+        num, den = fraction(together(expr))
+        g = block(tidy(sympy_expand(num) / den, d.index.namer, ctx, idx))
+        if g.matrix is not None and shows_symmetric(g.matrix, symmetric):
             f = g
     return Hessian(tx, ty, f)
 

@@ -1531,6 +1531,27 @@ def is_symmetric(m: mx.M, names: frozenset[str]) -> bool:
     return False
 
 
+def shows_symmetric(m: mx.M, names: frozenset[str] = frozenset()) -> bool:
+    """Whether the square form ``m`` reads as its own transpose (:func:`is_symmetric`), the
+    identity, a diagonal matrix, a number times or an elementwise product of such, and a sum
+    of such and of pairs ``u vᵀ + v uᵀ`` too: a Hessian block printed so shows its symmetry
+    (``a bᵀ + b aᵀ``, not ``a bᵀ + (b − c a) aᵀ``)."""
+    if len(m.shape) == 2 and m.shape[0] != m.shape[1]:
+        return False
+    if m.is_scalar or isinstance(m, (mx.Eye, mx.Diag, mx.Ones)):
+        return True
+    if isinstance(m, mx.Scale):
+        return m.coeff.is_scalar and shows_symmetric(m.x, names)
+    if isinstance(m, mx.Hadamard):
+        return all(shows_symmetric(f, names) for f in m.factors)
+    if isinstance(m, mx.Pow):
+        return shows_symmetric(m.x, names)
+    if isinstance(m, mx.Add):
+        alone = [t for t in m.terms if not shows_symmetric(t, names)]
+        return Counter(alone) == Counter(transpose_deep(t) for t in alone)
+    return is_symmetric(m, names)
+
+
 def make_symmetric(names: frozenset[str]) -> Rule:
     """The rule ``Aᵀ`` → ``A`` for the inputs declared symmetric (and ``A⁻ᵀ`` → ``A⁻¹``)."""
     def symmetric(m: mx.M) -> mx.M | None:
@@ -3599,6 +3620,6 @@ def simplify_form(m: mx.M | None, wheres: Sequence[Where],
     return out, used_wheres(out, wheres)
 
 
-__all__ = ["RULES", "ForwardForms", "cost", "make_centred", "rebuild", "simplify",
+__all__ = ["RULES", "ForwardForms", "cost", "make_centred", "rebuild", "shows_symmetric", "simplify",
            "simplify_form", "used_wheres"]
 
