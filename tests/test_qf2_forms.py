@@ -67,3 +67,5 @@ def test_shows_symmetric_reads_pairs_and_diagonals():
     assert shows_symmetric(mx.add(ab, ba))
     assert shows_symmetric(mx.add(mx.matmul(a, mx.transpose(a)), mx.Eye("N", (3, 3))))
     assert not shows_symmetric(mx.add(ab, mx.matmul(mx.add(b, a), mx.transpose(a))))
+    w = mx.Ref("W", RefKind.TENSOR, (4, 3))
+    assert shows_symmetric(mx.matmul(mx.matmul(mx.transpose(w), mx.Diag(a, (3, 3))), w))

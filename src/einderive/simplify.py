@@ -1546,6 +1546,11 @@ def shows_symmetric(m: mx.M, names: frozenset[str] = frozenset()) -> bool:
         return all(shows_symmetric(f, names) for f in m.factors)
     if isinstance(m, mx.Pow):
         return shows_symmetric(m.x, names)
+    if isinstance(m, mx.MatMul):  # Wᵀ diag(d) W
+        chain = _chain(m)
+        n = len(chain)
+        return all(chain[k] == mx.transpose(chain[n - 1 - k]) for k in range(n // 2)) and \
+            (n % 2 == 0 or shows_symmetric(chain[n // 2], names))
     if isinstance(m, mx.Add):
         alone = [t for t in m.terms if not shows_symmetric(t, names)]
         return Counter(alone) == Counter(transpose_deep(t) for t in alone)
