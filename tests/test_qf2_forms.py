@@ -69,3 +69,14 @@ def test_shows_symmetric_reads_pairs_and_diagonals():
     assert not shows_symmetric(mx.add(ab, mx.matmul(mx.add(b, a), mx.transpose(a))))
     w = mx.Ref("W", RefKind.TENSOR, (4, 3))
     assert shows_symmetric(mx.matmul(mx.matmul(mx.transpose(w), mx.Diag(a, (3, 3))), w))
+
+
+def test_ones_product_passes_over_a_product_with_a_number():
+    """A product with an operand of no axes (the multiplied-out Hessian block of
+    reuse_alike_terms_unscaled reached one) raised IndexError in ones_product: exit 3."""
+    from einderive import matrix as mx
+    from einderive.kinds import RefKind
+    from einderive.simplify import ones_product
+    x, c = mx.Ref("x", RefKind.TENSOR, (3, 1)), mx.Ref("c", RefKind.TENSOR, ())
+    assert ones_product(mx.MatMul(x, c, (3, 1))) is None
+    assert ones_product(mx.MatMul(c, mx.transpose(x), (1, 3))) is None

@@ -449,10 +449,13 @@ def ones_product(m: mx.M) -> mx.M | None:
         return None
     a, b = m.a, m.b
     # in a batched form sum(v) of a batched v would add every element's: only a shared one
-    if _shape(b)[1] == 1 and _shape(b)[0] != 1 and not mx.batch_of(b):  # a column: a is C 𝟏ᵀ
+    # (an operand of fewer than two axes, a number a rule left in a product, is neither)
+    if len(_shape(b)) == 2 and _shape(b)[1] == 1 and _shape(b)[0] != 1 and \
+            not mx.batch_of(b):  # a column: a is C 𝟏ᵀ
         kept = _broadcast_ones(a, axis=1)
         return None if kept is None else mx.scale(mx.reduce(ReduceKind.SUM, _plain(b)), kept)
-    if _shape(a)[0] == 1 and _shape(a)[1] != 1 and not mx.batch_of(a):  # a row: b is 𝟏 R
+    if len(_shape(a)) == 2 and _shape(a)[0] == 1 and _shape(a)[1] != 1 and \
+            not mx.batch_of(a):  # a row: b is 𝟏 R
         kept = _broadcast_ones(b, axis=0)
         return None if kept is None else mx.scale(mx.reduce(ReduceKind.SUM, _plain(a)), kept)
     return None
