@@ -60,7 +60,7 @@ def _out(run, *args) -> str:
 
 def test_cbam_element_max_names_the_elements_axis(run):
     text = "\n".join(line for _, line in entries(_out(run, "--expand", CBAM)))
-    assert "g_b = σ(W2ᵀ (relu(W1ᵀ max(X_b, axis=1)) + relu((1/S) W1ᵀ rowsum(X_b))))" in text
+    assert "g_b = σ(W2ᵀ relu(W1ᵀ max(X_b, axis=1)) + W2ᵀ relu((1/S) W1ᵀ rowsum(X_b)))" in text
     assert "t5_b = max(X_b, axis=1)ᵀ W1" in text
     assert "𝟙[X_b = max(X_b, axis=1)] ⊙ (W1 (𝟙[W1ᵀ max(X_b, axis=1) > 0]" in text
     assert "_b, axis=2" not in text

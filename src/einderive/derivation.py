@@ -719,13 +719,19 @@ def _gauss_newton(d: Derivation, along: tuple[str, ...], hessian: bool, split: S
     return GaussNewton(split.output, split.loss_part, g, r, gh, rh)
 
 
+# the largest form (by cost) of a Hessian block of an input with itself whose index form is
+# multiplied out to show its symmetry (_hessian)
+SYMMETRIC_TRY = 80
+
+
 def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
     """The block ∂²L/∂x∂y: its index form, and the matrix form of a block of at most two
     indices (its broadcast products read as diagonal matrices) or the Kronecker form of
     a block of two matrices."""
     from .hessian import adjoints_written_out, derive_hessian, diagonal, kronecker_terms
     from .reverse import _tidy as tidy
-    from .simplify import cost
+    from sympy import expand as sympy_expand, fraction, together
+    from .simplify import cost, shows_symmetric
     graph, ctx = d.graph, d.index.ctx
     expr, idx = derive_hessian(d.index, s, x, y)
     tx, ty = graph[x], graph[y]
@@ -759,6 +765,18 @@ def _hessian(d: Derivation, s: Any, x: str, y: str) -> Hessian:
     if out is not None and f.matrix is not None:
         g = block(tidy(out, d.index.namer, ctx, idx))
         if g.matrix is not None and cost(g.matrix) < cost(f.matrix):
+            f = g
+    # a block of an input with itself is symmetric: where its form does not show it (cosine
+    # similarity's −a bᵀ − (b − c a) aᵀ, the gradient's difference kept whole), the index
+    # form's numerator multiplied out reads as a symmetric sum (−(a bᵀ + b aᵀ)), taken where
+    # it is no larger (multiplied out, 2 D (W2ᵀ W2 D − diag(g ⊙ h)) of a tanh layer's D grows);
+    # tried on a small form only (a deep chain's block multiplied out is read for minutes)
+    if x == y and f.matrix is not None and cost(f.matrix) <= SYMMETRIC_TRY and \
+            not shows_symmetric(f.matrix, symmetric):
+        num, den = fraction(together(expr))
+        g = block(tidy(sympy_expand(num) / den, d.index.namer, ctx, idx))
+        if g.matrix is not None and cost(g.matrix) <= cost(f.matrix) and \
+                shows_symmetric(g.matrix, symmetric):
             f = g
     return Hessian(tx, ty, f)
 

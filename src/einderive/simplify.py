@@ -126,8 +126,11 @@ def _transposes(m: mx.M) -> int:
 
 def factor_operand(m: mx.M) -> mx.M | None:
     """``A x + Aᵀ x`` → ``(A + Aᵀ) x``, ``X b + X c`` → ``X (b + c)``: the first pair of terms
-    that share their leftmost or rightmost operand is written as one product."""
-    if not isinstance(m, mx.Add):
+    that share their leftmost or rightmost operand is written as one product.  Not in a
+    forward line: its index form keeps the sums the line writes (x @ (A + B) @ x reads
+    xᵀ (A + B) x on its own), so two products it holds apart are two terms the line writes
+    (sum(exp(x) * (W @ x)) + x @ W @ x is exp(x)ᵀ W x + xᵀ W x, not (xᵀ + exp(x)ᵀ) W x)."""
+    if not isinstance(m, mx.Add) or reading_forward():
         return None
     parts = [_coeff_chain(t) for t in m.terms]
     found = _first_shared_pair(parts)
@@ -458,10 +461,13 @@ def ones_product(m: mx.M) -> mx.M | None:
         return None
     a, b = m.a, m.b
     # in a batched form sum(v) of a batched v would add every element's: only a shared one
-    if _shape(b)[1] == 1 and _shape(b)[0] != 1 and not mx.batch_of(b):  # a column: a is C 𝟏ᵀ
+    # (an operand of fewer than two axes, a number a rule left in a product, is neither)
+    if len(_shape(b)) == 2 and _shape(b)[1] == 1 and _shape(b)[0] != 1 and \
+            not mx.batch_of(b):  # a column: a is C 𝟏ᵀ
         kept = _broadcast_ones(a, axis=1)
         return None if kept is None else mx.scale(mx.reduce(ReduceKind.SUM, _plain(b)), kept)
-    if _shape(a)[0] == 1 and _shape(a)[1] != 1 and not mx.batch_of(a):  # a row: b is 𝟏 R
+    if len(_shape(a)) == 2 and _shape(a)[0] == 1 and _shape(a)[1] != 1 and \
+            not mx.batch_of(a):  # a row: b is 𝟏 R
         kept = _broadcast_ones(b, axis=0)
         return None if kept is None else mx.scale(mx.reduce(ReduceKind.SUM, _plain(a)), kept)
     return None
@@ -1538,6 +1544,32 @@ def is_symmetric(m: mx.M, names: frozenset[str]) -> bool:
     if isinstance(m, mx.Scale):
         return is_symmetric(m.x, names)
     return False
+
+
+def shows_symmetric(m: mx.M, names: frozenset[str] = frozenset()) -> bool:
+    """Whether the square form ``m`` reads as its own transpose (:func:`is_symmetric`), the
+    identity, a diagonal matrix, a number times or an elementwise product of such, and a sum
+    of such and of pairs ``u vᵀ + v uᵀ`` too: a Hessian block printed so shows its symmetry
+    (``a bᵀ + b aᵀ``, not ``a bᵀ + (b − c a) aᵀ``)."""
+    if len(m.shape) == 2 and m.shape[0] != m.shape[1]:
+        return False
+    if m.is_scalar or isinstance(m, (mx.Eye, mx.Diag, mx.Ones)):
+        return True
+    if isinstance(m, mx.Scale):
+        return m.coeff.is_scalar and shows_symmetric(m.x, names)
+    if isinstance(m, mx.Hadamard):
+        return all(shows_symmetric(f, names) for f in m.factors)
+    if isinstance(m, mx.Pow):
+        return shows_symmetric(m.x, names)
+    if isinstance(m, mx.MatMul):  # Wᵀ diag(d) W
+        chain = _chain(m)
+        n = len(chain)
+        return all(chain[k] == mx.transpose(chain[n - 1 - k]) for k in range(n // 2)) and \
+            (n % 2 == 0 or shows_symmetric(chain[n // 2], names))
+    if isinstance(m, mx.Add):
+        alone = [t for t in m.terms if not shows_symmetric(t, names)]
+        return Counter(alone) == Counter(transpose_deep(t) for t in alone)
+    return is_symmetric(m, names)
 
 
 def make_symmetric(names: frozenset[str]) -> Rule:
@@ -3454,13 +3486,15 @@ def _trace_as_written(m: mx.M) -> mx.M | None:
 
 def _turned_scalar(m: mx.M) -> mx.M | None:
     """A forward line's product that is one number written the way round with fewer
-    transposes: aᵀ X⁻¹ b of a @ solve(X, b), not bᵀ X⁻ᵀ a (the one number's transpose is
-    itself)."""
+    transposed matrices, then fewer transposes: aᵀ X⁻¹ b of a @ solve(X, b), not bᵀ X⁻ᵀ a
+    (the one number's transpose is itself); vᵀ R mᵀ of sum(v @ (R * m)) with m a row, not
+    m Rᵀ v (a transposed vector is a column or a row, a transposed matrix a turned one)."""
     if not (isinstance(m, mx.MatMul) and m.is_scalar) or mx.batch_of(m) or \
             _product_functions(m):  # (w3ᵀ relu(W2ᵀ P) keeps its column pre-activation)
         return None
     turned = transpose_deep(m)
-    return turned if _transposes(turned) < _transposes(m) else None
+    return turned if (_turned_matrices(turned), _transposes(turned)) < \
+        (_turned_matrices(m), _transposes(m)) else None
 
 
 def _trace_from_a_name(m: mx.M) -> mx.M | None:
@@ -3636,6 +3670,6 @@ def simplify_form(m: mx.M | None, wheres: Sequence[Where],
     return out, used_wheres(out, wheres)
 
 
-__all__ = ["RULES", "ForwardForms", "cost", "make_centred", "rebuild", "simplify",
+__all__ = ["RULES", "ForwardForms", "cost", "make_centred", "rebuild", "shows_symmetric", "simplify",
            "simplify_form", "used_wheres"]
 
