@@ -83,13 +83,13 @@ def cancelled(m: mx.M, defs: dict[mx.M, mx.M], forms: bool = True) -> list[mx.M]
     e = _to_sympy(m, atoms, defs)
     if expanded_terms(e) > EXPANDED_TERMS_LIMIT:
         return []
-    back = {s: a for a, s in atoms.items()}
+    reader = _Reader({s: a for a, s in atoms.items()})  # (the forms share most parts)
     out = []
     whole = sympy.cancel(e) if forms else None
     for c in (whole, sympy.expand(e), *_cancel_held(e), *_cancel_rescaled(e, whole)) \
             if forms else ():
         try:
-            out.append(_as_written(_from_sympy(c, back), m))
+            out.append(_as_written(reader.read(c), m))
         except _NoShape:
             continue
     # a helper whose definition it is: p − p ⊙ p is σ'(X w) where σ'(X w) = p ⊙ (1 − p)
@@ -214,6 +214,7 @@ class _Reader:
         self.symbols = frozenset(back)
         self.rank = {s: n for n, s in enumerate(sorted(back, key=lambda s: s.name))}
         self.reads_memo: dict[Any, frozenset[Any]] = {}
+        self.read_memo: dict[Any, mx.M] = {}
 
     def reads(self, e: Any) -> frozenset[Any]:
         """``e.free_symbols & set(back)``."""
@@ -227,6 +228,12 @@ class _Reader:
         return out
 
     def read(self, e: Any) -> mx.M:
+        out = self.read_memo.get(e)
+        if out is None:
+            out = self.read_memo[e] = self._read(e)
+        return out
+
+    def _read(self, e: Any) -> mx.M:
         if e in self.back:
             return self.back[e]
         if not self.reads(e):
