@@ -75,16 +75,21 @@ def expanded_terms(e: Any) -> int:
     return 1
 
 
-def cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> list[mx.M]:
+def cancelled(m: mx.M, defs: dict[mx.M, mx.M], forms: bool = True) -> list[mx.M]:
+    """``m`` cancelled, expanded, and (``defs``) the helpers it is the definition of;
+    without ``forms`` only those helpers (the forms are those of ``m`` with no ``defs``
+    when ``m`` reads none of them)."""
     atoms: dict[mx.M, sympy.Symbol] = {}
     e = _to_sympy(m, atoms, defs)
     if expanded_terms(e) > EXPANDED_TERMS_LIMIT:
         return []
-    back = {s: a for a, s in atoms.items()}
+    reader = _Reader({s: a for a, s in atoms.items()})  # (the forms share most parts)
     out = []
-    for c in (sympy.cancel(e), sympy.expand(e), *_cancel_held(e), *_cancel_rescaled(e)):
+    whole = sympy.cancel(e) if forms else None
+    for c in (whole, sympy.expand(e), *_cancel_held(e), *_cancel_rescaled(e, whole)) \
+            if forms else ():
         try:
-            out.append(_as_written(_from_sympy(c, back), m))
+            out.append(_as_written(reader.read(c), m))
         except _NoShape:
             continue
     # a helper whose definition it is: p − p ⊙ p is σ'(X w) where σ'(X w) = p ⊙ (1 − p)
@@ -125,7 +130,7 @@ def _cancel_held(e: Any) -> list[Any]:
     return [c, expanded / den, sympy.factor_terms(expanded) / den]
 
 
-def _cancel_rescaled(e: Any) -> list[Any]:
+def _cancel_rescaled(e: Any, whole: Any) -> list[Any]:
     """``cancel`` with each divisor it made that is a number times a divisor of ``e`` written
     as that one: geman_mcclure's ``(1 − r2/(r2 + 1/4))/(r2 + 1/4)`` is ``(1/4)/(r2 + 1/4)²``,
     where ``cancel`` alone gives ``4/(4 r2 + 1)²``, a divisor the form never had."""
@@ -134,7 +139,7 @@ def _cancel_rescaled(e: Any) -> list[Any]:
                    key=sympy.default_sort_key)
     if not bases:
         return []
-    num, den = sympy.fraction(sympy.cancel(e))
+    num, den = sympy.fraction(whole)  # whole: sympy.cancel(e)
     den = sympy.factor(den)  # cancel multiplies the divisor out: 16 r2² + 8 r2 + 1
     out, changed = sympy.S.One, False
     for f in sympy.Mul.make_args(den):
@@ -195,33 +200,64 @@ def _to_sympy(m: mx.M, atoms: dict[mx.M, Any], defs: dict[mx.M, mx.M],
 
 
 def _from_sympy(e: Any, back: dict[Any, mx.M]) -> mx.M:
-    if e in back:
-        return back[e]
-    if not (e.free_symbols & set(back)):
-        return mx.Const(e)
-    if isinstance(e, sympy.Add):
-        terms = [_from_sympy(a, back) for a in _ordered(e.args, back)]
-        return mx.add(*terms)
-    if isinstance(e, sympy.Mul):
-        consts = [a for a in e.args if not (a.free_symbols & set(back))]
-        rest = [_from_sympy(a, back) for a in _ordered(
-            [a for a in e.args if a.free_symbols & set(back)], back)]
-        body = rest[0] if len(rest) == 1 else \
-            (mx.scalar_product(rest) if all(r.is_scalar for r in rest) else mx.hadamard(*rest))
-        return mx.scale(mx.Const(sympy.Mul(*consts)), body) if consts else body
-    if isinstance(e, sympy.Pow) and e.exp.is_Rational:
-        return mx.power(_from_sympy(e.base, back), e.exp)
-    raise _NoShape
+    return _Reader(back).read(e)
 
 
-def _ordered(args: Iterable[Any], back: dict[Any, mx.M]) -> list[Any]:
-    """Terms and factors in the order their names first show in the form, positive first."""
-    rank = {s: n for n, s in enumerate(sorted(back, key=lambda s: s.name))}
+class _Reader:
+    """A SymPy form read back into matrix form, the operands ``back`` names as their nodes.
+    Which operands a subexpression reads is found once per subexpression (SymPy's
+    ``free_symbols`` walks the whole subtree at each call: asked of every node of a deep
+    form, that was quadratic in its depth)."""
 
-    def key(a: Any) -> tuple[Any, ...]:
-        first = min((rank[s] for s in a.free_symbols & set(back)), default=-1)
-        return (a.could_extract_minus_sign(), first, sympy.default_sort_key(a))
-    return sorted(args, key=key)
+    def __init__(self, back: dict[Any, mx.M]) -> None:
+        self.back = back
+        self.symbols = frozenset(back)
+        self.rank = {s: n for n, s in enumerate(sorted(back, key=lambda s: s.name))}
+        self.reads_memo: dict[Any, frozenset[Any]] = {}
+        self.read_memo: dict[Any, mx.M] = {}
+
+    def reads(self, e: Any) -> frozenset[Any]:
+        """``e.free_symbols & set(back)``."""
+        out = self.reads_memo.get(e)
+        if out is None:
+            if isinstance(e, (sympy.Add, sympy.Mul, sympy.Pow)):
+                out = frozenset().union(*(self.reads(a) for a in e.args))
+            else:
+                out = frozenset(e.free_symbols & self.symbols)
+            self.reads_memo[e] = out
+        return out
+
+    def read(self, e: Any) -> mx.M:
+        out = self.read_memo.get(e)
+        if out is None:
+            out = self.read_memo[e] = self._read(e)
+        return out
+
+    def _read(self, e: Any) -> mx.M:
+        if e in self.back:
+            return self.back[e]
+        if not self.reads(e):
+            return mx.Const(e)
+        if isinstance(e, sympy.Add):
+            terms = [self.read(a) for a in self.ordered(e.args)]
+            return mx.add(*terms)
+        if isinstance(e, sympy.Mul):
+            consts = [a for a in e.args if not self.reads(a)]
+            rest = [self.read(a) for a in self.ordered([a for a in e.args if self.reads(a)])]
+            body = rest[0] if len(rest) == 1 else \
+                (mx.scalar_product(rest) if all(r.is_scalar for r in rest) else mx.hadamard(*rest))
+            return mx.scale(mx.Const(sympy.Mul(*consts)), body) if consts else body
+        if isinstance(e, sympy.Pow) and e.exp.is_Rational:
+            return mx.power(self.read(e.base), e.exp)
+        raise _NoShape
+
+    def ordered(self, args: Iterable[Any]) -> list[Any]:
+        """Terms and factors in the order their names first show in the form, positive
+        first."""
+        def key(a: Any) -> tuple[Any, ...]:
+            first = min((self.rank[s] for s in self.reads(a)), default=-1)
+            return (a.could_extract_minus_sign(), first, sympy.default_sort_key(a))
+        return sorted(args, key=key)
 
 
 __all__ = ["cancelled", "denominators", "reflected", "worth_cancelling"]

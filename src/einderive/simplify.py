@@ -2570,10 +2570,13 @@ def _best_cancelled(m: mx.M, defs: dict[mx.M, mx.M]) -> mx.M | None:
     """The cheapest cancelled form of ``m`` that divides by nothing new."""
     best: mx.M | None = None
     dens = denominators(m)
+    # with no helper in m, cancelling with the helpers makes the same forms again (none of
+    # them cheaper than the best of the first): only the helpers m defines are new
+    plain = not defs or not any(n in defs for n in mx.walk(m))
     for use in (False, True):
-        if not worth_cancelling(m, defs if use else {}):
+        if use and not defs or not worth_cancelling(m, defs if use else {}):
             continue
-        for c in cancelled(m, defs if use else {}):
+        for c in cancelled(m, defs if use else {}, forms=not (use and plain)):
             if _shape(c) == _shape(m) and denominators(c) <= dens and \
                     (best is None or cost(c) < cost(best)):
                 best = c
