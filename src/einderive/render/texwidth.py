@@ -242,18 +242,30 @@ def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | Non
     and last between a ``\\sum_{…}`` and its summand.  A break inside
     ``\\left( … \\right)`` closes the row with ``\\vphantom{…}\\right.`` and reopens the
     next with ``\\left.\\vphantom{…}`` (the phantom is the whole enclosed formula) so
-    the delimiters keep their size.  A part that fits nowhere is left on a row of its
-    own, wider than the line.
+    the delimiters keep their size.  Where no break fits, a radical is opened
+    (``open_radical``: √X written (X)^{1/2}, which breaks inside) and the row laid out
+    again, the widest radical first, keeping the layout that runs least past the line.
+    A part that fits nowhere is left on a row of its own, wider than the line.
     """
     L = width(lhs) if left_width is None else left_width
     room = linewidth_pt - slack
     if L + _math_width("{}=" + rhs, 0) <= room:
         return [f"{lhs} &= {rhs.strip()}".lstrip()]
-    unwrapped = unwrap_parenthesized(rhs)
-    cands = candidates(unwrapped)
-    if not cands:
+    def over(rows: list[str]) -> float:
+        return max(L + _math_width("{}" + r, 0) - room for r in rows)
+    text: str | None = unwrap_parenthesized(rhs)
+    rows: list[str] = []
+    while text is not None:  # a radical too wide for a row is opened, the widest first
+        cands = candidates(text)
+        if cands:
+            cells = _layout(text, cands, L, room)
+            if not rows or over(cells) < over(rows):
+                rows = cells
+            if over(rows) <= 0:
+                break
+        text = open_radical(text)
+    if not rows:
         return [f"{lhs} &= {rhs.strip()}".lstrip()]
-    rows = _layout(unwrapped, cands, L, room)
     return [f"{lhs} &{rows[0]}".lstrip()] + [f"&{r}" for r in rows[1:]]
 
 
@@ -338,6 +350,40 @@ def unwrap_parenthesized(rhs: str) -> str:
         if abs(_math_width(new, 0) - _math_width(rhs, 0)) <= 2 * THIN_SPACE + 0.01:
             return unwrap_parenthesized(new)
     return rhs
+
+
+def open_radical(rhs: str) -> str | None:
+    """``rhs`` with its widest ``\\sqrt{X}`` outside braces written ``\\left(X\\right)^{1/2}``,
+    which TeX can break inside (a radical it cannot: the normalised part of a layer norm,
+    1/(D √(ε + Σ …)³), ran 14 to 25 pt past a two-column line in --steps), or None when it
+    has none; ``\\left(\\sqrt{X}\\right)`` is then ``\\left(X\\right)^{1/2}`` and a power
+    ``{\\sqrt{X}}^{3}`` is ``\\left(X\\right)^{3/2}``."""
+    found: list[tuple[float, int, int, str]] = []
+    depth = 0
+    for m in _TOK.finditer(rhs):
+        t = m.group()
+        depth += (t == "{") - (t == "}")
+        if t != "\\sqrt" or depth > 1 or not rhs.startswith("{", m.end()):
+            continue
+        end = _matching_brace(rhs, m.end())
+        if end is None:
+            return None
+        at, stop, power = m.start(), end + 1, "1/2"
+        if depth == 1:  # {\sqrt{X}}^{n}: the power's braces around the radical alone
+            n = re.match(r"\}\^\{(\d+)\}", rhs[stop:])
+            if not (n and rhs[:at].endswith("{")):
+                continue
+            at, stop, power = at - 1, stop + n.end(), f"{n.group(1)}/2"
+        before, after = rhs[:at].rstrip(), rhs[stop:].lstrip()
+        if power == "1/2" and before.endswith("\\left(") and after.startswith("\\right)") \
+                and not after[len("\\right)"):].lstrip().startswith("^"):
+            at, stop = len(before) - len("\\left("), len(rhs) - len(after) + len("\\right)")
+        opened = f"\\left({rhs[m.end() + 1:end]}\\right)^{{{power}}}"
+        found.append((-_math_width(rhs[m.start():end + 1], 0), at, stop, opened))
+    if not found:
+        return None
+    _, at, stop, opened = min(found)
+    return rhs[:at] + opened + rhs[stop:]
 
 
 def _powered_groups(s: str) -> list[Span]:

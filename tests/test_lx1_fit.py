@@ -1,0 +1,58 @@
+"""LaTeX fits the line where a radical is wider than a row (session 43, lx1).
+
+A pre-norm transformer block normalises its input as a paper writes it,
+g ⊙ (x − μ)/√(σ² + ε): in --steps the left column is wide, and a radical
+√(ε + 1/D Σ (x − μ)²) (cubed, in 1/(D √(…)³)) was wider than the rest of a two-column
+line; TeX cannot break inside a radical, so continuation rows that carried it (after a
+``\\left.\\vphantom{…}`` of the whole denominator) ran 14 to 37 pt past the line.  Such a
+radical is written (…)^{1/2} (its cube (…)^{3/2}), which breaks inside.
+"""
+
+from __future__ import annotations
+
+import re
+
+from conftest import derive_text, needs_pdflatex
+from test_latex_fit import _rejoined, latex, overfull
+
+# x → layer norm (one line, as a paper writes it) → residual; the normalised input is the
+# part of every pre-norm block (attention or MLP after it) whose --steps rows overflowed
+PRENORM = """\
+name: prenorm_small
+dims: {T: 3, D: 4}
+inputs: {X: [T, D], g: [D], G: [T, D]}
+forward:
+  - mu = mean(X, axis=-1, keepdims=True)
+  - N = g * (X - mu) / sqrt(mean((X - mu) ** 2, axis=-1, keepdims=True) + 1e-5)
+  - L = sum((X + N) * G)
+loss: L
+"""
+
+RADICAND = r"10^{-5} + \frac{1}{D} \sum_{j'} (X_{ij'} - \mu_{i})^{2} + \frac{1}{D} \sum_{j''} (Y_{ij''} - \nu_{i})^{2}"
+LEFT = r"\sum_{i} \sum_{j} \frac{\partial L}{\partial N_{ij}} \frac{\partial N_{ij}}{\partial \mu_{k}}"
+
+
+def test_a_radical_wider_than_a_row_is_a_power_that_breaks():
+    from einderive.render.texwidth import break_lines, width
+    for rhs, power in ((rf"-1 / \left(2 D {{\sqrt{{{RADICAND}}}}}^{{3}}\right) \delta_{{ik}} g_{{j}}",
+                        "3/2"),
+                       (rf"1 / \left(\sqrt{{{RADICAND}}}\right) \delta_{{ik}} g_{{j}}", "1/2")):
+        rows = break_lines(LEFT, rhs, 229.5, width(LEFT))
+        assert len(rows) > 1 and "\\sqrt" not in "".join(rows), rows
+        assert all(width(LEFT) + width("{}" + r.split("&", 1)[1]) <= 229.5 for r in rows), rows
+        assert rf"\right)^{{{power}}}" in rows[-1] or any(rf"\right)^{{{power}}}" in r
+                                                           for r in rows)
+        opened = rhs.replace(f"{{\\sqrt{{{RADICAND}}}}}^{{3}}", f"\\left({RADICAND}\\right)^{{3/2}}") \
+            .replace(f"\\left(\\sqrt{{{RADICAND}}}\\right)", f"\\left({RADICAND}\\right)^{{1/2}}")
+        assert _rejoined(rows) == " ".join(opened.split())
+    # a radical that fits the row is left as it is
+    short = r"1 / \left(\sqrt{10^{-5} + v_{i}}\right) \delta_{ik} g_{j}"
+    assert "\\sqrt" in "".join(break_lines(LEFT, short, 229.5, width(LEFT)))
+
+
+@needs_pdflatex
+def test_a_prenorm_block_in_two_columns_with_steps_fits(tmp_path):
+    d = derive_text(PRENORM, "prenorm_small.yaml")
+    tex = latex(d, standalone=True, columns=2, steps=True)
+    assert re.search(r"\\right\)\^\{3/2\}", tex)
+    assert overfull(tmp_path, "prenorm", tex) == []
