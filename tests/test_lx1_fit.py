@@ -56,3 +56,28 @@ def test_a_prenorm_block_in_two_columns_with_steps_fits(tmp_path):
     tex = latex(d, standalone=True, columns=2, steps=True)
     assert re.search(r"\\right\)\^\{3/2\}", tex)
     assert overfull(tmp_path, "prenorm", tex) == []
+
+
+@needs_pdflatex
+def test_a_continuation_row_drops_its_indent_where_only_that_fits(tmp_path):
+    """attention_multihead's --steps on a two-column line: beside a 133 pt left column,
+    ``\\quad \\times softmax(S)_{mnpk}`` (no break can split it) ran 6 pt past the line;
+    without the \\quad it fits, and it is set so (the \\times still says it continues)."""
+    from einderive.render.texwidth import break_lines, width
+    lhs = (r"\sum_{m} \sum_{n} \sum_{p} \sum_{q} \frac{\partial L}{\partial P_{mnpq}} "
+           r"\frac{\partial P_{mnpq}}{\partial S_{ijkl}}")
+    rhs = (r"\frac{\partial L}{\partial P_{mnpq}} \operatorname{softmax}(S)_{mnpq} - "
+           r"\left(\sum_{k} \frac{\partial L}{\partial P_{mnpk}} "
+           r"\operatorname{softmax}(S)_{mnpk}\right) \operatorname{softmax}(S)_{mnpq}")
+    left = width(lhs)
+    assert 125 < left < 140
+    rows = break_lines(r"\frac{\partial P}{\partial S}", rhs, 229.5, left)
+    assert any(r.startswith(r"&\times \left.\vphantom") for r in rows), rows
+    assert all(left + width("{}" + r.split("&", 1)[1]) <= 229.5 for r in rows), rows
+    doc = ("\\documentclass[twocolumn]{article}\n\\usepackage{amsmath,amssymb}\n"
+           "\\setlength{\\textwidth}{6.5in}\\setlength{\\oddsidemargin}{0in}\n"
+           "\\begin{document}\n\\begin{align*}\n" + lhs + " &= x \\\\\n"
+           + " \\\\\n".join(rows) + "\n\\end{align*}\n\\end{document}\n")
+    assert overfull(tmp_path, "unindented", doc) == []
+    indented = doc.replace("&\\times \\left.", "&\\quad \\times \\left.")
+    assert overfull(tmp_path, "indented", indented)  # with the indent it is too wide

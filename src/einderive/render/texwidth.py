@@ -258,7 +258,7 @@ def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | Non
     while text is not None:  # a radical too wide for a row is opened, the widest first
         cands = candidates(text)
         if cands:
-            cells = _layout(text, cands, L, room)
+            cells = [_unindented(c, L, room) for c in _layout(text, cands, L, room)]
             if not rows or over(cells) < over(rows):
                 rows = cells
             if over(rows) <= 0:
@@ -267,6 +267,16 @@ def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | Non
     if not rows:
         return [f"{lhs} &= {rhs.strip()}".lstrip()]
     return [f"{lhs} &{rows[0]}".lstrip()] + [f"&{r}" for r in rows[1:]]
+
+
+def _unindented(cell: str, L: float, room: float) -> str:
+    """A continuation row's cell without its ``\\quad`` where only that makes it fit: a
+    part no break can split (``\\times softmax(S)_{mnpk}``) beside the wide left column
+    of --steps on a two-column line ran 6 pt past it, less than the indent."""
+    if not cell.startswith("\\quad ") or L + _math_width("{}" + cell, 0) <= room:
+        return cell
+    bare = cell[len("\\quad "):]
+    return bare if L + _math_width("{}" + bare, 0) <= room else cell
 
 
 def left_width(rows: list[str]) -> float:
