@@ -81,3 +81,23 @@ def test_a_continuation_row_drops_its_indent_where_only_that_fits(tmp_path):
     assert overfull(tmp_path, "unindented", doc) == []
     indented = doc.replace("&\\times \\left.", "&\\quad \\times \\left.")
     assert overfull(tmp_path, "indented", indented)  # with the indent it is too wide
+
+
+def test_a_fraction_wider_than_a_row_is_a_slash_that_breaks():
+    """layernorm_rank4's --steps on a two-column line: −1/(2 √(ε + var)³) beside a 134 pt
+    left column is wider than the rest of the line (a fraction cannot break, 23 pt over):
+    it is written −1 / (2 (ε + var)^{3/2}), broken inside; read back, the same formula."""
+    from einderive.render.texwidth import break_lines, width
+    left = 133.6
+    rhs = (r"\sum_{i} \sum_{j} \sum_{k} \sum_{l} \left(-\frac{1}{2 {\sqrt{10^{-5} + "
+           r"\mathrm{var}_{ijk}}}^{3}} \delta_{im} \delta_{jn} \delta_{kp} \frac{\partial L}"
+           r"{\partial \hat{X}_{ijkl}} \mathrm{Xc}_{ijkl}\right)")
+    rows = break_lines(r"\frac{\partial L}{\partial v}", rhs, 229.5, left)
+    assert all(left + width("{}" + r.split("&", 1)[1]) <= 229.5 for r in rows), rows
+    assert "\\sqrt" not in "".join(rows) and r"-1 / \left(2" in "".join(rows), rows
+    slash = rhs.replace(r"-\frac{1}{2 {\sqrt{10^{-5} + \mathrm{var}_{ijk}}}^{3}}",
+                        r"-1 / \left(2 \left(10^{-5} + \mathrm{var}_{ijk}\right)^{3/2}\right)")
+    assert _rejoined(rows) == " ".join(slash.split())
+    # the numerator of a sum keeps its parentheses: (a + b) / (…)
+    from einderive.render.texwidth import open_radical
+    assert open_radical(r"x \frac{a + b}{c} y") == r"x \left(a + b\right) / \left(c\right) y"

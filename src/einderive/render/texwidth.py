@@ -390,10 +390,36 @@ def open_radical(rhs: str) -> str | None:
             at, stop = len(before) - len("\\left("), len(rhs) - len(after) + len("\\right)")
         opened = f"\\left({rhs[m.end() + 1:end]}\\right)^{{{power}}}"
         found.append((-_math_width(rhs[m.start():end + 1], 0), at, stop, opened))
+    found += _fractions(rhs)
     if not found:
         return None
     _, at, stop, opened = min(found)
     return rhs[:at] + opened + rhs[stop:]
+
+
+def _fractions(rhs: str) -> list[tuple[float, int, int, str]]:
+    """Each ``\\frac{A}{B}`` outside braces as (−its width, start, end, ``A / \\left(B\\right)``),
+    the slash form TeX can break inside (``\\left(A\\right)`` where A is a sum): a
+    fraction is as wide as its denominator, and layernorm_rank4's −1/(2 √(ε + var)³)
+    beside the 134 pt left column of --steps ran 23 pt past a two-column line."""
+    out: list[tuple[float, int, int, str]] = []
+    depth = 0
+    for m in _TOK.finditer(rhs):
+        depth += (m.group() == "{") - (m.group() == "}")
+        if m.group() != "\\frac" or depth or not rhs.startswith("{", m.end()):
+            continue
+        mid = _matching_brace(rhs, m.end())
+        if mid is None or not rhs.startswith("{", mid + 1):
+            continue
+        end = _matching_brace(rhs, mid + 1)
+        if end is None:
+            continue
+        top, bottom = rhs[m.end() + 1:mid], rhs[mid + 2:end]
+        if split_points(top):
+            top = f"\\left({top}\\right)"
+        out.append((-_math_width(rhs[m.start():end + 1], 0), m.start(), end + 1,
+                    f"{top} / \\left({bottom}\\right)"))
+    return out
 
 
 def _powered_groups(s: str) -> list[Span]:
