@@ -242,19 +242,41 @@ def break_lines(lhs: str, rhs: str, linewidth_pt: float, left_width: float | Non
     and last between a ``\\sum_{…}`` and its summand.  A break inside
     ``\\left( … \\right)`` closes the row with ``\\vphantom{…}\\right.`` and reopens the
     next with ``\\left.\\vphantom{…}`` (the phantom is the whole enclosed formula) so
-    the delimiters keep their size.  A part that fits nowhere is left on a row of its
-    own, wider than the line.
+    the delimiters keep their size.  Where no break fits, a radical is opened
+    (``open_radical``: √X written (X)^{1/2}, which breaks inside) and the row laid out
+    again, the widest radical first, keeping the layout that runs least past the line.
+    A part that fits nowhere is left on a row of its own, wider than the line.
     """
     L = width(lhs) if left_width is None else left_width
     room = linewidth_pt - slack
     if L + _math_width("{}=" + rhs, 0) <= room:
         return [f"{lhs} &= {rhs.strip()}".lstrip()]
-    unwrapped = unwrap_parenthesized(rhs)
-    cands = candidates(unwrapped)
-    if not cands:
+    def over(rows: list[str]) -> float:
+        return max(L + _math_width("{}" + r, 0) - room for r in rows)
+    text: str | None = unwrap_parenthesized(rhs)
+    rows: list[str] = []
+    while text is not None:  # a radical too wide for a row is opened, the widest first
+        cands = candidates(text)
+        if cands:
+            cells = [_unindented(c, L, room) for c in _layout(text, cands, L, room)]
+            if not rows or over(cells) < over(rows):
+                rows = cells
+            if over(rows) <= 0:
+                break
+        text = open_radical(text)
+    if not rows:
         return [f"{lhs} &= {rhs.strip()}".lstrip()]
-    rows = _layout(unwrapped, cands, L, room)
     return [f"{lhs} &{rows[0]}".lstrip()] + [f"&{r}" for r in rows[1:]]
+
+
+def _unindented(cell: str, L: float, room: float) -> str:
+    """A continuation row's cell without its ``\\quad`` where only that makes it fit: a
+    part no break can split (``\\times softmax(S)_{mnpk}``) beside the wide left column
+    of --steps on a two-column line ran 6 pt past it, less than the indent."""
+    if not cell.startswith("\\quad ") or L + _math_width("{}" + cell, 0) <= room:
+        return cell
+    bare = cell[len("\\quad "):]
+    return bare if L + _math_width("{}" + bare, 0) <= room else cell
 
 
 def left_width(rows: list[str]) -> float:
@@ -338,6 +360,66 @@ def unwrap_parenthesized(rhs: str) -> str:
         if abs(_math_width(new, 0) - _math_width(rhs, 0)) <= 2 * THIN_SPACE + 0.01:
             return unwrap_parenthesized(new)
     return rhs
+
+
+def open_radical(rhs: str) -> str | None:
+    """``rhs`` with its widest ``\\sqrt{X}`` outside braces written ``\\left(X\\right)^{1/2}``,
+    which TeX can break inside (a radical it cannot: the normalised part of a layer norm,
+    1/(D √(ε + Σ …)³), ran 14 to 25 pt past a two-column line in --steps), or None when it
+    has none; ``\\left(\\sqrt{X}\\right)`` is then ``\\left(X\\right)^{1/2}`` and a power
+    ``{\\sqrt{X}}^{3}`` is ``\\left(X\\right)^{3/2}``."""
+    found: list[tuple[float, int, int, str]] = []
+    depth = 0
+    for m in _TOK.finditer(rhs):
+        t = m.group()
+        depth += (t == "{") - (t == "}")
+        if t != "\\sqrt" or depth > 1 or not rhs.startswith("{", m.end()):
+            continue
+        end = _matching_brace(rhs, m.end())
+        if end is None:
+            return None
+        at, stop, power = m.start(), end + 1, "1/2"
+        if depth == 1:  # {\sqrt{X}}^{n}: the power's braces around the radical alone
+            n = re.match(r"\}\^\{(\d+)\}", rhs[stop:])
+            if not (n and rhs[:at].endswith("{")):
+                continue
+            at, stop, power = at - 1, stop + n.end(), f"{n.group(1)}/2"
+        before, after = rhs[:at].rstrip(), rhs[stop:].lstrip()
+        if power == "1/2" and before.endswith("\\left(") and after.startswith("\\right)") \
+                and not after[len("\\right)"):].lstrip().startswith("^"):
+            at, stop = len(before) - len("\\left("), len(rhs) - len(after) + len("\\right)")
+        opened = f"\\left({rhs[m.end() + 1:end]}\\right)^{{{power}}}"
+        found.append((-_math_width(rhs[m.start():end + 1], 0), at, stop, opened))
+    found += _fractions(rhs)
+    if not found:
+        return None
+    _, at, stop, opened = min(found)
+    return rhs[:at] + opened + rhs[stop:]
+
+
+def _fractions(rhs: str) -> list[tuple[float, int, int, str]]:
+    """Each ``\\frac{A}{B}`` outside braces as (−its width, start, end, ``A / \\left(B\\right)``),
+    the slash form TeX can break inside (``\\left(A\\right)`` where A is a sum): a
+    fraction is as wide as its denominator, and layernorm_rank4's −1/(2 √(ε + var)³)
+    beside the 134 pt left column of --steps ran 23 pt past a two-column line."""
+    out: list[tuple[float, int, int, str]] = []
+    depth = 0
+    for m in _TOK.finditer(rhs):
+        depth += (m.group() == "{") - (m.group() == "}")
+        if m.group() != "\\frac" or depth or not rhs.startswith("{", m.end()):
+            continue
+        mid = _matching_brace(rhs, m.end())
+        if mid is None or not rhs.startswith("{", mid + 1):
+            continue
+        end = _matching_brace(rhs, mid + 1)
+        if end is None:
+            continue
+        top, bottom = rhs[m.end() + 1:mid], rhs[mid + 2:end]
+        if split_points(top):
+            top = f"\\left({top}\\right)"
+        out.append((-_math_width(rhs[m.start():end + 1], 0), m.start(), end + 1,
+                    f"{top} / \\left({bottom}\\right)"))
+    return out
 
 
 def _powered_groups(s: str) -> list[Span]:
