@@ -17,10 +17,10 @@ from typing import Any
 
 from . import matrix as mx
 from .kinds import Omission, RefKind
-from .recognize import Where, _renamed, is_temporary
+from .recognize import Where, _renamed, is_temporary, transpose_deep
 from .reuse import unordered
 from .record import Record, replace
-from .simplify import cost
+from .simplify import cost, rebuild
 
 NAMED_LIMIT = 60  # cost above which a closed form, or one of its named parts, is too large
 # cost above which a written-out form is neither simplified, printed nor built on (twice what
@@ -302,9 +302,17 @@ def named_parts(m: mx.M, taken: AbstractSet[str], worth: Callable[[mx.M], bool] 
         # 1 + sq + sqᵀ − 2 Y Yᵀ read at (j, i) as 1 + sqᵀ + sq − 2 Y Yᵀ)
         memo: dict[mx.M, mx.M] = {}
         key, turned = unordered(shared, memo), unordered(mx.transpose(shared), memo)
-        table = {n: ref if unordered(n, memo) == key else mx.transpose(ref)
-                 for x in (m, *(d for _, d in defs)) for n in mx.walk(x)
-                 if unordered(n, memo) in (key, turned)}
+        table: dict[mx.M, mx.M] = {
+            n: ref if unordered(n, memo) == key else mx.transpose(ref)
+            for x in (m, *(d for _, d in defs)) for n in mx.walk(x)
+            if unordered(n, memo) in (key, turned)}
+        if isinstance(shared, mx.Add):  # (its transpose carried to its leaves and grouped
+            # otherwise too: Xᵀ − (W Wᵀ) Xᵀ is t1ᵀ of t1 = X − X W Wᵀ)
+            deep = _reassociated(transpose_deep(shared))
+            table.update({n: mx.transpose(ref) for x in (m, *(d for _, d in defs))
+                          for n in mx.walk(x)
+                          if isinstance(n, mx.Add) and n not in table and
+                          _reassociated(n) == deep})
         table.update({shared: ref, mx.transpose(shared): mx.transpose(ref)})
         if isinstance(shared, mx.Add):  # and met as some terms of a longer sum
             table.update(_within_sums(shared, ref, (m, *(d for _, d in defs)), memo, table))
@@ -593,9 +601,20 @@ def _largest_shared(forms: list[mx.M], worth: Callable[[mx.M], bool] | None = No
     seen: dict[mx.M, int] = {}  # by the node with its sums' terms in one order
     first: dict[mx.M, mx.M] = {}
     memo: dict[mx.M, mx.M] = {}
+    grouped: dict[mx.M, mx.M] = {}  # each sum's key by its transpose carried to its leaves
     for node in (n for m in forms for n in mx.walk(m)):
         if _printed_size(node):
             key = unordered(node, memo)
+            if isinstance(node, mx.Add) and len(node.shape) == 2 and 1 not in node.shape:
+                # a sum met with its transpose carried to its leaves (X − X W Wᵀ beside
+                # Xᵀ − W Wᵀ Xᵀ in a one-line autoencoder's ∂L/∂W) is one part, named once,
+                # as the one with fewer transposes
+                turned = grouped.get(_reassociated(transpose_deep(node)))
+                if key not in seen and turned is not None:
+                    key = turned
+                    if _transposes(node) < _transposes(first[key]):
+                        first[key] = node
+                grouped.setdefault(_reassociated(node), key)
             seen[key] = seen.get(key, 0) + 1
             first.setdefault(key, node)
     # (a reciprocal 1 ⊘ x of a part x worth a name names x: read ⊘ t1, as a textbook
@@ -852,3 +871,25 @@ def upstream_as_printed(m: mx.M, done: Mapping[str, mx.M],
         if len(hits) == 1 and not again:
             table[mx.Transpose(hits[0], tuple(reversed(hits[0].shape)))] = forms[key]
     return mx.substitute_all(m, table) if table else m
+
+
+def _transposes(m: mx.M) -> int:
+    """How many transposes ``m`` writes."""
+    return sum(isinstance(n, mx.Transpose) for n in mx.walk(m))
+
+
+def _reassociated(m: mx.M) -> mx.M:
+    """``m`` with each product of matrices grouped from the left: one tree for A (B C) and
+    (A B) C."""
+    kids = [_reassociated(c) for c in m.children()]
+    if isinstance(m, mx.MatMul):
+        factors = [f for k in kids for f in _matmul_factors(k)]
+        out = factors[0]
+        for f in factors[1:]:
+            out = mx.MatMul(out, f, (out.shape[0], f.shape[-1]))
+        return out
+    return rebuild(m, kids) if kids else m
+
+
+def _matmul_factors(m: mx.M) -> list[mx.M]:
+    return _matmul_factors(m.a) + _matmul_factors(m.b) if isinstance(m, mx.MatMul) else [m]
