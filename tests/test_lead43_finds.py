@@ -144,3 +144,14 @@ def test_a_line_that_writes_log_softmax_reads_it_back():
     from conftest import derive_text
     from einderive.render.terminal import plain
     assert "log_softmax" not in plain(derive_text(by_hand))
+
+
+def test_a_sum_and_its_transpose_written_out_are_one_named_part():
+    """sum((X - X @ W @ W.T) ** 2) on one line: ∂L/∂W printed the residual and its
+    transpose, carried to the leaves and grouped otherwise (Xᵀ − W Wᵀ Xᵀ), each written out
+    (nu48 find 01); they are one part, t1 and t1ᵀ."""
+    spec = REGRESSIONS / "tied_autoencoder_one_line.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "grad(W) = −2 (Xᵀ t1 + t1ᵀ X) W" in out and "where t1 = X − X W Wᵀ" in out, out
+    assert verify(derive_file(str(spec))).ok
+    assert not text_failures(spec.read_text(), expand=True)
