@@ -1534,16 +1534,22 @@ def is_symmetric(m: mx.M, names: frozenset[str]) -> bool:
     if isinstance(m, mx.AxisFn) and AXIS_OPS[m.head].inverse:
         return is_symmetric(m.x, names)
     if isinstance(m, mx.MatMul):
-        chain = _chain(m)
-        n = len(chain)
-        return all(chain[k] == mx.transpose(chain[n - 1 - k]) for k in range(n // 2)) and \
-            (n % 2 == 0 or is_symmetric(chain[n // 2], names))
+        return _mirrored(m, lambda c: is_symmetric(c, names))
     if isinstance(m, mx.Add):
         alone = [t for t in m.terms if not is_symmetric(t, names)]
         return Counter(alone) == Counter(mx.transpose(t) for t in alone)
     if isinstance(m, mx.Scale):
         return is_symmetric(m.x, names)
     return False
+
+
+def _mirrored(m: mx.MatMul, middle: Callable[[mx.M], bool]) -> bool:
+    """Whether the product ``m`` reads the same both ways round (Xᵀ X, Wᵀ D W), its middle
+    factor, if any, passing ``middle``."""
+    chain = _chain(m)
+    n = len(chain)
+    return all(chain[k] == mx.transpose(chain[n - 1 - k]) for k in range(n // 2)) and \
+        (n % 2 == 0 or middle(chain[n // 2]))
 
 
 def shows_symmetric(m: mx.M, names: frozenset[str] = frozenset()) -> bool:
@@ -1562,10 +1568,7 @@ def shows_symmetric(m: mx.M, names: frozenset[str] = frozenset()) -> bool:
     if isinstance(m, mx.Pow):
         return shows_symmetric(m.x, names)
     if isinstance(m, mx.MatMul):  # Wᵀ diag(d) W
-        chain = _chain(m)
-        n = len(chain)
-        return all(chain[k] == mx.transpose(chain[n - 1 - k]) for k in range(n // 2)) and \
-            (n % 2 == 0 or shows_symmetric(chain[n // 2], names))
+        return _mirrored(m, lambda c: shows_symmetric(c, names))
     if isinstance(m, mx.Add):
         alone = [t for t in m.terms if not shows_symmetric(t, names)]
         return Counter(alone) == Counter(transpose_deep(t) for t in alone)
