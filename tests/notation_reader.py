@@ -1021,6 +1021,18 @@ class MV:
         return self.v.size == 1 and not self.is_ones
 
 
+def _iverson_node(t) -> bool:
+    """Whether the parsed ``t`` is an indicator, 𝟙[…]."""
+    return isinstance(t, tuple) and len(t) > 1 and \
+        (t[0] == "step" or t[0] == "fnn" and str(t[1]).startswith("𝟙"))
+
+
+def _strong_zero(a, bracket):
+    """``a`` where the indicator ``bracket`` holds, 0 where it does not (even where ``a`` is
+    not finite there)."""
+    return np.where(bracket != 0, a, 0.0)
+
+
 def _broadcast_to_count(x: MV, count: int) -> MV:
     """``x ⊙ 𝟏`` read by a reshape to ``count`` elements: the 𝟏 fills x's one axis of size 1
     (reshape(reshape(G, [B, P, 1, D]) ⊙ 𝟏, [B, T, D]) repeats G's rows S = T / P times);
@@ -1411,6 +1423,21 @@ class MatrixEval:
         axis=0)ᵀ: the padded 𝟏 a K×1 column, each element's row of the product)."""
         ev = self.untargeted if untargeted else self.ev
         acc = ev(items[0][1])
+        # README: 𝟙[…] is a strong zero, a product with it 0 where it is whatever the rest
+        # (𝟙[x > 0] ⊘ √relu(x) at x < 0): of a product of elementwise factors alone
+        elementwise = all(op in ("⊙", "⊘", "/", "·", "") for op, _ in items[1:])
+        brackets: list[MV] | None = \
+            ([acc] if _iverson_node(items[0][1]) else []) if elementwise else None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            acc, brackets = self._factors(items, ev, acc, last, brackets)
+        for b in brackets or ():
+            acc = self.elementwise(acc, b, _strong_zero)
+        return acc
+
+    def _factors(self, items, ev, acc: MV, last: bool, brackets: list[MV] | None
+                 ) -> tuple[MV, list[MV] | None]:
+        """The product's factors after the first, and the indicators among them while the
+        product is elementwise (None once a matrix product is met)."""
         for n, (op, f) in enumerate(items[1:], 2):
             # a 𝟏 before it is a column (2 h0·𝟏 pad(𝟏, 0:M, axis=0)ᵀ: 𝟏 times a row)
             wide = acc.v.shape[-1] if acc.v.ndim >= 2 else \
@@ -1424,6 +1451,11 @@ class MatrixEval:
                     self.target = outer
             else:
                 x = ev(f)
+            if brackets is not None and op == "" and not \
+                    (acc.scalar or acc.one or x.scalar or x.one):
+                brackets = None  # (a matrix product: no elementwise indicator)
+            if brackets is not None and _iverson_node(f):
+                brackets.append(x)
             if op in ("⋆", "∗"):
                 acc = MV(_correlate(acc.v, x.v) if op == "⋆" else _convolve(acc.v, x.v))
             elif op == "⊙":
@@ -1458,7 +1490,7 @@ class MatrixEval:
                 raise ReaderError("'mod' in a matrix form")
             else:
                 acc = self.matmul(acc, x)
-        return acc
+        return acc, brackets
 
     def elementwise(self, a: MV, b: MV, f) -> MV:
         av, bv = _eye_like(a, b), _eye_like(b, a)
@@ -2027,12 +2059,18 @@ class IndexEval:
                       labels, count)
         if kind == "prod":
             acc = self.ev(t[1][0][1])
+            brackets = [acc] if _iverson_node(t[1][0][1]) else []
             for op, f in t[1][1:]:
                 x = self.ev(f)
                 if op == "⊙" or op == "⊘":
                     raise ReaderError(f"{op} in an index form")
-                f = np.divide if op == "/" else np.mod if op == "mod" else np.multiply
-                acc = self.combine(acc, x, f)
+                if _iverson_node(f) and op == "":
+                    brackets.append(x)
+                g = np.divide if op == "/" else np.mod if op == "mod" else np.multiply
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    acc = self.combine(acc, x, g)
+            for b in brackets:  # README: 𝟙[…] is a strong zero, 0 whatever else is there
+                acc = self.combine(acc, b, _strong_zero)
             return acc
         if kind == "sigma":
             body = self.ev(t[2])

@@ -620,8 +620,9 @@ def _largest_shared(forms: list[mx.M], worth: Callable[[mx.M], bool] | None = No
     # (a reciprocal 1 ⊘ x of a part x worth a name names x: read ⊘ t1, as a textbook
     # divides by σ = √(var + ε), not t1 ⊙ … with t1 = 1 ⊘ √(…))
     shared = [_divided(_untransposed(first[n])) for n, k in seen.items() if k > 1]
+    # (never a trace's diagonal: tr(t1) of t1 = A X Xᵀ, not sum(t1) of diagonal(A X Xᵀ))
     shared = [n for n in shared if _printed_size(n) >= SHARED_MIN and n.shape != () and
-              (worth is None or worth(n))]
+              not isinstance(n, mx.Diagonal) and (worth is None or worth(n))]
     return max(shared, key=_printed_size, default=None)  # the first of equal sizes
 
 

@@ -8,7 +8,7 @@ is the renderers' business (:mod:`einderive.api` composes them).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Set as AbstractSet
+from collections.abc import Callable, Mapping, Sequence, Set as AbstractSet
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ from . import matrix as mx
 from .caches import collector_paced
 from .graph import Graph, Tensor
 from .indexed import name_sums
+from .ops import SUM
 from .graph import build as build_graph
 from .kinds import NoteKind, Omission, RefKind
 from .recognize import (
@@ -298,8 +299,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         # what a line that writes a trace contributes reads its traces as traces (∂L/∂X of
         # trace(A @ X) ** 2 is 2 tr(A X)·Aᵀ, not 2 sum(A ⊙ Xᵀ)·Aᵀ), one that writes a
         # log-softmax its log-softmax: as the forward forms read them
-        with written_reading(frozenset().union(*(graph.written(graph[c], WRITTEN)
-                                                 for c, _ in a.terms))):
+        with written_reading(_written_by(graph, [c for c, _ in a.terms])):
             closed_form = form(a.closed, a.idx, t.shape) if a.closed is not None else None
             terms = tuple((consumer, form(c, a.idx, t.shape)) for consumer, c in a.terms)
             shown_form = _sum_form(a, terms, named, symmetric) if len(terms) > 1 \
@@ -406,6 +406,19 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
         return replace(closed, matrix=m, wheres=_defined_once(closed.wheres + named),
                        positions=positions(m))
     return _matrix_level(name, shown, done, simplified, taken, temporaries, printed)
+
+
+def _written_by(graph: Graph, consumers: Sequence[str]) -> frozenset[str]:
+    """Which of :data:`WRITTEN` the lines of ``consumers`` write, as their contributions to
+    an adjoint read them: a trace only of a line that writes no sum besides (its sum(B ⊙ X)
+    would read tr(B Xᵀ) too, which the line does not write)."""
+    out: set[str] = set()
+    for c in consumers:
+        written = graph.written(graph[c], WRITTEN)
+        if "trace" in written and graph.writes(graph[c], SUM):
+            written -= {"trace"}
+        out |= written
+    return frozenset(out)
 
 
 def _inline_named(shown: Form, taken: AbstractSet[str], temporaries: dict[str, mx.M]) -> Form:

@@ -818,7 +818,10 @@ def float_value(e: FExpr) -> int | float | None:
         v = Fraction(e.param("value"))
         if v.denominator == 1 and abs(v) <= P.FLOAT_EXACT_WHOLE:
             return int(v)
-        return float(v) if abs(v) < 2 ** 1024 else None  # (1e400: past a float's range)
+        try:
+            return float(v)
+        except OverflowError:  # (past a float's range)
+            return None
     fn = SCALARS.get(e.op)
     if e.shape != () or (e.op not in ARITHMETIC and (fn is None or fn.on_floats is None)):
         return None
@@ -1704,7 +1707,8 @@ def _where_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     return F(_where_name(e))(*[ctx.comp(a, shapes.align(idx, a.shape)) for a in e.args])
 
 
-OPS["where"] = Op("where", _where_check, _where_comp,
+WHERE = "where"  # (also the libraries' where, which the code's strong zero calls)
+OPS[WHERE] = Op(WHERE, _where_check, _where_comp,
                   lambda e, c, b: b.fn(_where_name(e), *c), nargs=(3, 3), condition=True,
                   signature="where(x > y, a, b)",
                   doc="a where the comparison holds, b elsewhere (> < >= <=, broadcasting)")

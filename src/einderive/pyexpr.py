@@ -117,11 +117,12 @@ def num(v: Number) -> Py:
     if isinstance(v, Fraction) and v.denominator == 1:
         v = int(v)
     if isinstance(v, int) and abs(v) > FLOAT_EXACT_WHOLE:
-        if abs(v) >= 2 ** 1024:  # past a float's range (1e300 * 1e300): what the spec's
+        try:
+            v = float(v)
+        except OverflowError:  # past a float's range (1e300 * 1e300): what the spec's
             # floats make of it, ±inf
             inf = Call(Name("float"), (Str("inf"),), ())
             return Unary("-", inf) if v < 0 else inf
-        v = float(v)
     return Unary("-", Num(-v)) if v < 0 else Num(v)
 
 

@@ -354,25 +354,13 @@ def absorb_sign(m: mx.M) -> mx.M | None:
     if reading_forward() and _quadratic(chain):
         return None  # −(1/2) (x − m)ᵀ P (x − m): a forward line's form keeps its two sides
     for k, f in enumerate(chain):
-        # (a transposed difference of plain terms too: −2 (T − U Vᵀ)ᵀ U is 2 (U Vᵀ − T)ᵀ U,
-        # as its partner gradient 2 (U Vᵀ − T) V; a transposed sum of sums stays, for it is
-        # an upstream adjoint's line as printed: −Kᵀ (2 (K z − x) zᵀ − Aᵀ) S⁻¹)
-        d = f.x if isinstance(f, mx.Transpose) and _plain_difference(f.x) else f
-        if isinstance(d, mx.Add):
-            flipped = mx.add(*sorted((mx.neg(t) for t in d.terms), key=_negative))
-            if d is not f:
-                flipped = mx.transpose(flipped)
-            out = _product([*chain[:k], flipped, *chain[k + 1:]])
+        if isinstance(f, mx.Add):
+            flipped = sorted((mx.neg(t) for t in f.terms), key=_negative)
+            out = _product([*chain[:k], mx.add(*flipped), *chain[k + 1:]])
             for s in reversed(factors):
                 out = mx.scale(s, out)
             return mx.scale(mx.Const(-c), out)
     return None
-
-
-def _plain_difference(m: mx.M) -> bool:
-    """``a − b`` whose terms hold no sum (T − U Vᵀ, not 2 z (K z − x)ᵀ − A)."""
-    return _difference(m) and not any(isinstance(n, mx.Add) for t in cast(mx.Add, m).terms
-                                       for n in mx.walk(t))
 
 
 def _quadratic(chain: list[mx.M]) -> bool:

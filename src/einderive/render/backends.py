@@ -21,6 +21,7 @@ from ..ops import (
     SOLVE,
     STACK,
     TRANSPOSE,
+    WHERE,
 )
 from .. import pyexpr as P
 
@@ -139,7 +140,7 @@ class Backend:
         """``𝟙[c] x`` as an Iverson bracket means it: 0 where c fails, even where ``x`` is
         not finite there (𝟙[x > 0] ⊘ √relu(x) at x < 0), as autograd's relu, clamp and where
         give."""
-        return P.call(self.f("where"), P.Compare("!=", indicator, P.num(0.0)), x, P.num(0.0))
+        return P.call(self.f(WHERE), P.Compare("!=", indicator, P.num(0.0)), x, P.num(0.0))
 
     def axis_fn(self, head: str, x: P.Py, axis: int, ndim: int, keep: bool = False) -> P.Py:
         """A function of a whole axis (:data:`ops.AXIS_OPS`): the generated module's helper;

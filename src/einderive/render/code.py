@@ -54,7 +54,10 @@ def number(c: Any) -> P.Py:
     if c.is_Rational:
         p, q = int(c.p), int(c.q)
         if q > P.FLOAT_EXACT_WHOLE:  # a float's own digits: 1e-320 is no ratio of two floats
-            return P.num(float(Fraction(p, q)) if abs(p) < 2 ** 1024 * q else p // q)
+            try:
+                return P.num(float(Fraction(p, q)))
+            except OverflowError:  # (past a float's range: pyexpr.num writes ±inf)
+                return P.num(p // q)
         return P.binop("/", P.num(p), P.num(q))
     return P.num(float(c))
 
@@ -478,6 +481,13 @@ class Compiler:
         return Value(self.b.axis_fn(m.head, v.py, m.axis, m.ndim), shape)
 
     def _m_Reduce(self, m: mx.Reduce) -> Value:
+        if m.shape == () and isinstance(m.x, mx.Diagonal) and isinstance(m.x.x, mx.MatMul) \
+                and not self.batched and not mx.batch_of(m.x):
+            # tr(A B) as the total of A ⊙ Bᵀ: never the product A B of which it reads only the
+            # diagonal (n² multiplications, not n³ and an n×n matrix)
+            a, b = m.x.x.a, m.x.x.b
+            pair = self._m(mx.hadamard(a, mx.transpose(b)))
+            return Value(self.b.reduce(SUM, pair.py), ())
         v = self._m(m.x)
         if m.shape == () and self.summing and self.batched and len(v.shape) > 2 and \
                 any(d != 1 for d in v.shape[:-2]) and mx.batch_of(m.x):

@@ -190,22 +190,43 @@ class IndexCompiler:
         out = tuple(i for i in dict.fromkeys(i for a in tensors for i in a.idx)
                     if i not in summed)
         parts = []
+        # an indicator beside what may not be finite where it is 0 (a division, a root, an
+        # adjoint): the Iverson bracket's strong zero, 0 there, never 0 · inf
+        held = [f for f, a in zip(factors, arrays) if a.idx]
+        brackets = [k for k, f in enumerate(held) if _indicator(f)]
+        if not (brackets and len(brackets) < len(held) and
+                any(self._unbounded(f) for k, f in enumerate(held) if k not in brackets)):
+            brackets = []
         if tensors and all(a.idx == out for a in tensors):  # elementwise: no einsum needed
             parts = [a.py for a in tensors]
-            # an indicator beside what may not be finite where it is 0 (a division, a root):
-            # the Iverson bracket's strong zero, 0 there, never 0 · inf
-            held = [f for f, a in zip(factors, arrays) if a.idx]
-            brackets = [k for k, f in enumerate(held) if _indicator(f)]
-            if brackets and len(brackets) < len(held) and \
-                    any(self._unbounded(f) for k, f in enumerate(held) if k not in brackets):
+            if brackets:
                 rest = [p for k, p in enumerate(parts) if k not in brackets]
                 parts = [self.b.strong_zero(P.product([parts[k] for k in brackets]),
                                             P.product(rest))]
+        elif tensors and brackets:  # (summed or broadcast: masked over every index first)
+            every = tuple(dict.fromkeys(i for a in tensors for i in a.idx))
+            ind = [tensors[k] for k in brackets]
+            others = [a for k, a in enumerate(tensors) if k not in brackets]
+            ind_idx = tuple(dict.fromkeys(i for a in ind for i in a.idx))
+            rest_idx = tuple(dict.fromkeys(i for a in others for i in a.idx))
+            masked = self.b.strong_zero(
+                self._broadcastable(Arr(self._einsum(ind, ind_idx), ind_idx), every),
+                self._broadcastable(Arr(self._einsum(others, rest_idx), rest_idx), every))
+            parts = [self._einsum([self._to(Arr(masked, every), every)], out)]
         elif tensors:
             parts = [self._einsum(tensors, out)]
+        # (a number's indicator beside what may not be finite: the product masked by it)
+        lone = [a.py for f, a in zip(factors, arrays) if not a.idx and _indicator(f)]
+        if lone and len(lone) < len(factors) and \
+                any(self._unbounded(f) for f in factors if not _indicator(f)):
+            scalars = [p for p in scalars if p not in lone]
+        else:
+            lone = []
         negative = bool(scalars) and scalars[0] == P.num(-1)
         factors = (scalars[1:] if negative else scalars) + size + parts
         py = P.product(factors) if factors else P.num(1)
+        if lone:
+            py = self.b.strong_zero(P.product(lone), py)
         return Arr(P.neg(py) if negative else py, out)
 
     def _unbounded(self, e: Any) -> bool:

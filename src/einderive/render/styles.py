@@ -191,7 +191,7 @@ def _decimal(r: Any) -> str | None:
     if r.is_Integer:
         return scientific(int(r))
     if _past_float_digits(int(r.p)) or _past_float_digits(int(r.q)):  # as a float reads it
-        value = float(r)
+        value = _float(r)
         return repr(value).replace("e+", "e") if value and abs(value) != math.inf else None
     q = int(r.q)
     while q % 10 == 0:
@@ -201,10 +201,19 @@ def _decimal(r: Any) -> str | None:
     # a fraction whose parts would print as powers of ten (548489101181483/6.25e14) reads as
     # its decimal where that is exact (0.8775825618903728, as the spec wrote it)
     if scientific(int(r.p)) or scientific(int(r.q)):
-        text = repr(float(r)).replace("e+", "e")
-        if Fraction(text) == Fraction(int(r.p), int(r.q)):
+        value = _float(r)
+        text = repr(value).replace("e+", "e")
+        if math.isfinite(value) and Fraction(text) == Fraction(int(r.p), int(r.q)):
             return text
     return None
+
+
+def _float(r: Any) -> float:
+    """The float nearest the rational ``r``; ±inf past a float's range."""
+    try:
+        return float(Fraction(int(r.p), int(r.q)))
+    except OverflowError:
+        return math.inf if r > 0 else -math.inf
 
 
 def scientific(n: int) -> str | None:
