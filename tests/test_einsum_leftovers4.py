@@ -10,8 +10,8 @@
 
 - a window along the batch axis itself is a slice of the whole tensor, each element the
   shifted element (∂L/∂Z_{j + A, k, l} in the element j): concat_axis0_rank3's
-  ``∂L/∂Y = 3 Y ⊙ Y + slice(∂L/∂Z, A:A + B) Wᵀ`` and ``∂L/∂W = Σ_b Y_bᵀ t1_b, where t1 =
-  slice(∂L/∂Z, A:A + B)`` (were einsum);
+  ``∂L/∂Y = 3 Y ⊙ Y + slice(∂L/∂Z, A:AB) Wᵀ`` and ``∂L/∂W = Σ_b Y_bᵀ t1_b, where t1 =
+  slice(∂L/∂Z, A:AB)`` (were einsum);
 - element by element, a reshape read at a batch of other axes is a temporary (ein2's
   reverted 506d6b8, with what it lacked): gain_before_heads' ``∂L/∂A_bh = 2 t1_bh V_bhᵀ,
   where t1 = reshape(O, [B, T, H, Dh])``, mqa_head_axis' ``∂L/∂A = 2 O Wo t1ᵀ Vᵀ, where t1 =
@@ -72,16 +72,16 @@ def test_the_inner_sum_is_over_the_elements_own_axis_in_code(run):
 
 def test_a_window_along_the_batch_axis_is_a_slice_of_the_whole_tensor(run):
     text = _expanded(run, "more/concat_axis0_rank3")
-    for want in ["  ∂L/∂Y     = 3 Y ⊙ Y + slice(∂L/∂Z, A:A + B) Wᵀ\n",
+    for want in ["  ∂L/∂Y     = 3 Y ⊙ Y + slice(∂L/∂Z, A:AB) Wᵀ\n",
                  "  ∂L/∂W     = Σ_b Y_bᵀ t1_b\n            = Σ_b Y_bᵀ t2_b\n"
-                 "              where t1 = slice(∂L/∂Z, A:A + B)\n"]:
+                 "              where t1 = slice(∂L/∂Z, A:AB)\n"]:
         assert want in text, text
     assert "einsum" not in text, text
     code = run("derive", str(MODELS / "more/concat_axis0_rank3.yaml"), "-f", "numpy").stdout
     # (the where-clause assigned once before the line that reads it, since stop 34)
     (line,) = [ln for ln in code.splitlines() if ln.strip().startswith("d_W = ")]
     (clause,) = [ln for ln in code.splitlines() if ln.strip().startswith("t1 = ")]
-    assert "einsum" not in line and "@ t1" in line and clause.strip() == "t1 = d_Z[A:A + B]", code
+    assert "einsum" not in line and "@ t1" in line and clause.strip() == "t1 = d_Z[A:AB]", code
 
 
 def test_a_reshape_at_a_batch_of_other_axes_is_a_temporary(run):

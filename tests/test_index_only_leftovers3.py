@@ -12,7 +12,7 @@ autograd, and by the notation reader.
   the digits: reshape(Y ⊙ (… − sum(∂L/∂Y ⊙ Y, axis=1, keepdims=True)), [BT, E]);
 - in NumPy's frame of whole tensors, a function of a whole axis read at a shifted index is
   an element of its slice (softmax(Z, axis=1)_{i, j, k + D}: slice(softmax(Z, axis=1), :, :,
-  D:2 D)), a reduced one's too;
+  D:D2)), a reduced one's too;
 - a slice of length 1 whose axis a reshape drops (reshape(X[:, 0:1, :], [B, D]), an LSTM's
   step of a sequence) reads as that reshape, in the forward and in the weight's adjoint.
 """
@@ -77,8 +77,8 @@ def test_a_row_index_read_at_its_digits_is_the_reshape_of_the_form_at_the_digits
 def test_a_function_of_a_whole_axis_read_shifted_is_an_element_of_its_slice():
     d = _derive("regressions/reduced_function_of_joined_axis.yaml")
     # was the index form alone: 2 logsumexp(Z, axis=1)_{i, k + D} softmax(Z, axis=1)_{i, j, k + D}
-    assert forms(d, "C")[1] == ("2 reshape(slice(logsumexp(Z, axis=1), :, D:2 D), [B, 1, D]) ⊙ "
-                                "slice(softmax(Z, axis=1), :, :, D:2 D)")
+    assert forms(d, "C")[1] == ("2 reshape(slice(logsumexp(Z, axis=1), :, D:D2), [B, 1, D]) ⊙ "
+                                "slice(softmax(Z, axis=1), :, :, D:D2)")
     _verified(d)
     _verified(d, {"B": 3, "T": 5, "D": 2}, seed=2)
 
