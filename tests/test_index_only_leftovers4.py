@@ -66,13 +66,13 @@ def test_a_number_at_one_position_is_a_padded_column_of_ones():
                               "(1/B) (softmax(lg) − pad(𝟏, 0:1, axis=1))")
     assert forms(d, "q") == (
         "(100/7) kp_ij ∂L/∂lg_{i, 0} + (100/7) Σ_k ∂L/∂lg_{i, k + 1} Qn_kj",
-        "(100/7) (kp ⊙ take(∂L/∂lg, 0, axis=1) + slice(∂L/∂lg, :, 1:K1) Qn)")
+        "(100/7) (kp ⊙ take(∂L/∂lg, 0, axis=1) + slice(∂L/∂lg, :, 1:K + 1) Qn)")
     _no_index_only(d)
     _verified(d)
     _verified(d, {"B": 2, "D": 3, "K": 7}, seed=2)
     code = render(d, "numpy")
     assert "d_lg = 1 / B * (softmax(lg) - np.pad(" in code, code
-    assert "d_lg[:, 1:K1] @ Qn" in code, code
+    assert "d_lg[:, 1:K + 1] @ Qn" in code, code
 
 
 def test_the_last_step_at_a_position_a_dim_states_is_a_slice_and_its_pad():

@@ -2767,10 +2767,12 @@ class _Reader:
         """The end ``hi`` of a window ``lo:hi`` of an axis over ``dim``, written as that dim
         where the window runs to its end: the second half of a concatenation of two H-wide
         pieces along D = 2 H is H:D, as a line writes it, not H:2 H; one position keeps
-        its lo + 1 (D:D + 1, one column, whatever the spec calls D + 1)."""
+        its lo + 1 (D:D + 1, one column, whatever the spec calls D + 1), and an end a slice
+        wrote with a number in it stays (X[2:To + 2] of To = T − 2 is 2:To + 2, not 2:T)."""
         size = self.ctx.size(dim)
-        if hi == size or (hi - lo).is_Number or not self._same_size(hi, size):
-            return hi
+        if hi == size or (hi - lo).is_Number or not self._same_size(hi, size) or \
+                any(t.is_Number for t in sympy.Add.make_args(sympy.expand(hi))):
+            return hi  # (an end with a number in it is as a slice wrote it: X[2:To + 2])
         return size
 
     def _after(self, p: Expr) -> Expr:
