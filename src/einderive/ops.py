@@ -2681,3 +2681,9 @@ def as_function(name: str, nargs: int, keywords: tuple[str, ...],
 
 def sympy_number(value: Fraction) -> Any:
     return sympy.Rational(value.numerator, value.denominator)
+
+
+# the ops whose writing a reading honours where a line writes them (recognize.written_reading):
+# a trace's sums of A ⊙ Bᵀ read as tr(A B), a log-softmax's u − logsumexp(u) as log_softmax(u)
+TRACE_OP, LOG_SOFTMAX = "trace", "log_softmax"
+AS_WRITTEN = (TRACE_OP, LOG_SOFTMAX)

@@ -29,6 +29,8 @@ from .graph import at_most, dim_values, outside_axis, same_size
 from .indexed import LETTERS, PRIME, Ctx, key_of, nodes_of
 from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import (
+    AS_WRITTEN,
+    TRACE_OP,
     AXIS_OPS,
     AxisFunction,
     Digit,
@@ -558,8 +560,7 @@ _PERMUTING: ContextVar[bool] = ContextVar("permuting", default=False)
 # log-softmax's u − logsumexp(u) as log_softmax(u))
 _FORWARD: ContextVar[tuple[bool, frozenset[str]]] = ContextVar(
     "forward", default=(False, frozenset()))
-# the ops whose writing a reading honours where a line writes them (Graph.written)
-WRITTEN = ("trace", "log_softmax")
+WRITTEN = AS_WRITTEN  # (the op table's)
 
 
 @contextmanager
@@ -597,7 +598,7 @@ def reading_writes(op: str) -> bool:
 
 def reading_traces() -> bool:
     """Whether the line read now writes a trace."""
-    return reading_writes("trace")
+    return reading_writes(TRACE_OP)
 
 
 def reading_key() -> tuple[bool, frozenset[str]]:

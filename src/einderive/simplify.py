@@ -25,7 +25,7 @@ import sympy
 
 from . import matrix as mx
 from .kinds import ReduceKind, RefKind
-from .ops import AXIS_OPS, COMPARISONS, NEGATION, SCALARS
+from .ops import AXIS_OPS, COMPARISONS, LOG_SOFTMAX, NEGATION, SCALARS
 from .cancel import cancelled, denominators, reflected, worth_cancelling
 from .recognize import (Where, as_written, orientations, reading_forward, reading_traces,
                         reading_writes, transpose_deep)
@@ -2356,7 +2356,7 @@ def log_softmax_by_hand(m: mx.M) -> mx.M | None:
     its negation), along logsumexp's axis: a softmax entropy written on one line,
     ``−sum(softmax(x) * log_softmax(x))``, differentiates to softmax(x) ⊙ (logsumexp(x) +
     … − x), which reads as the log-softmax it is."""
-    if not isinstance(m, mx.Add) or mx.batch_of(m) or not reading_writes("log_softmax"):
+    if not isinstance(m, mx.Add) or mx.batch_of(m) or not reading_writes(LOG_SOFTMAX):
         return None  # (read so only where the line writes it: logpi − logsumexp(logpi) stays)
     for t in m.terms:
         negative, lse = mx.split_sign(t)
