@@ -1709,9 +1709,9 @@ def _where_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
 
 WHERE = "where"  # (also the libraries' where, which the code's strong zero calls)
 OPS[WHERE] = Op(WHERE, _where_check, _where_comp,
-                  lambda e, c, b: b.fn(_where_name(e), *c), nargs=(3, 3), condition=True,
-                  signature="where(x > y, a, b)",
-                  doc="a where the comparison holds, b elsewhere (> < >= <=, broadcasting)")
+                lambda e, c, b: b.fn(_where_name(e), *c), nargs=(3, 3), condition=True,
+                signature="where(x > y, a, b)",
+                doc="a where the comparison holds, b elsewhere (> < >= <=, broadcasting)")
 
 
 # ---------------------------------------------------------------------------
