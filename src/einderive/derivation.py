@@ -18,9 +18,9 @@ from . import matrix as mx
 from .caches import collector_paced
 from .graph import Graph, Tensor
 from .indexed import name_sums
-from .ops import SUM
 from .graph import build as build_graph
 from .kinds import NoteKind, Omission, RefKind
+from .ops import SUM, TRACE_OP
 from .recognize import (
     WRITTEN,
     Recognition,
@@ -415,8 +415,8 @@ def _written_by(graph: Graph, consumers: Sequence[str]) -> frozenset[str]:
     out: set[str] = set()
     for c in consumers:
         written = graph.written(graph[c], WRITTEN)
-        if "trace" in written and graph.writes(graph[c], SUM):
-            written -= {"trace"}
+        if TRACE_OP in written and graph.writes(graph[c], SUM):
+            written -= {TRACE_OP}
         out |= written
     return frozenset(out)
 
@@ -690,8 +690,8 @@ def with_second(d: Derivation, along: tuple[str, ...], hvp: bool,
         named = _named(d.forward, symmetric)
 
         def form(expr: Any, idx: tuple[Any, ...], t: Tensor, tangent: bool = False) -> Form:
-            with written_reading(frozenset({"trace"}) if tangent and not t.shape and
-                                 graph.writes(t, "trace") else frozenset()):
+            with written_reading(frozenset({TRACE_OP}) if tangent and not t.shape and
+                                 graph.writes(t, TRACE_OP) else frozenset()):
                 r = recognize(ctx, d.index.namer, d.anon, expr, idx, t.shape, oriented)
                 return _form(r, expr, idx, named, symmetric)
 

@@ -239,7 +239,7 @@ def scientific(n: int) -> str | None:
 def _past_float_digits(n: int) -> bool:
     """Whether the whole number ``n`` has more digits than a float keeps (past 2⁵³ and 17
     significant digits, below a float's largest): it prints as its float's digits."""
-    return len(str(abs(n)).rstrip("0")) > 17 and FLOAT_EXACT_WHOLE < abs(n) < 10 ** 308
+    return FLOAT_EXACT_WHOLE < abs(n) < 10 ** 308 and len(str(abs(n)).rstrip("0")) > 17
 
 
 # ---------------------------------------------------------------------------
