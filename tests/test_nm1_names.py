@@ -2,7 +2,7 @@
 
 ``stack([...], axis=k)`` makes an axis whose dim the graph defines as the count and names
 n2, n3 … (graph.count_dim; tests/test_stack.py).  The user wrote no such name, so every
-output writes the number: ``slice(∂L/∂C, :, 2:K + 2)``, ``∂L/∂C_{i, j + 2}``, ``(1/3) Σ_l``,
+output writes the number: ``slice(∂L/∂C, :, 2:NM)``, ``∂L/∂C_{i, j + 2}``, ``(1/3) Σ_l``,
 shapes ``B×2``, the hint ``dims: {NM1: K + 2}``; in text, LaTeX, MathML, Markdown, JSON, the
 generated code, the graph, the cost table and verify's report.  A dim the spec defines for
 the count (``P: "2"``) is the user's name and stays.  Each form verifies."""
@@ -101,15 +101,15 @@ def test_the_forms_write_the_count():
     d = derive_text(textwrap.dedent(CONCAT))
     text = every_output(d)["text --expand"]
     for line in ("C_ik = S_{i, k} 𝟙[0 ≤ k < 2] + Y_{i, k − 2} 𝟙[2 ≤ k < K + 2]",
-                 "C    = pad(S, 0:2, axis=1) + pad(Y, 2:K + 2, axis=1)",
+                 "C    = pad(S, 0:2, axis=1) + pad(Y, 2:NM, axis=1)",
                  "∂L/∂S    = 2 (S − slice(T, :, 0:2))",
                  "∂L/∂Y_ij = ∂L/∂C_{i, j + 2}",
-                 "∂L/∂Y    = slice(∂L/∂C, :, 2:K + 2)"):
+                 "∂L/∂Y    = slice(∂L/∂C, :, 2:NM)"):
         assert line in text, text
     latex = every_output(d)["latex"]
-    assert r"\operatorname{slice}\left(\frac{\partial L}{\partial C}, :, 2:K + 2\right)" in latex
+    assert r"\operatorname{slice}\left(\frac{\partial L}{\partial C}, :, 2:\mathrm{NM}\right)" in latex
     d = derive_text(textwrap.dedent(TWICE))
-    assert "∂L/∂Y    = slice(∂L/∂C, :, 4:K + 4)" in every_output(d)["text --expand"]
+    assert "∂L/∂Y    = slice(∂L/∂C, :, 4:NM)" in every_output(d)["text --expand"]
 
 
 def test_shapes_notes_and_dims_list_write_the_count(run, tmp_path):
@@ -126,7 +126,7 @@ def test_shapes_notes_and_dims_list_write_the_count(run, tmp_path):
     path.write_text(textwrap.dedent(CONCAT), encoding="utf-8")
     r = run("graph", str(path))  # the labels: S's shape, the slice's bounds (ids are n0 …)
     labels = " ".join(re.findall(r'"[^"]*"', r.output))
-    assert r.exit_code == 0 and "B×2" in labels and "2:K + 2" in labels, r.output
+    assert r.exit_code == 0 and "B×2" in labels and "2:NM" in labels, r.output
     assert not named(labels, ["n2"]), r.output
     r = run("verify", str(path))
     assert r.exit_code == 0 and "(B=3, K=4, NM=6; seed" in r.output, r.output
@@ -162,7 +162,7 @@ def test_the_users_own_count_dim_keeps_its_name():
     d = derive_text(textwrap.dedent(CONCAT.replace('NM: "K + 2"', 'P: "2", NM: "K + P"')))
     assert count_names(d) == []
     text = every_output(d)["text --expand"]
-    assert "∂L/∂Y    = slice(∂L/∂C, :, P:K + P)" in text, text
+    assert "∂L/∂Y    = slice(∂L/∂C, :, P:NM)" in text, text
     assert verify(d).ok
 
 

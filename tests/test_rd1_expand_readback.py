@@ -123,7 +123,7 @@ _W1 = ("∂L/∂W1 = (w2 ⊙ colsum(x ⊙ (36 ((2/M) pad(r, 0:M, axis=0) + (2/M)
        "pad(slice(u, N − 1:N), N − 1:N, axis=0))) ⊙ (1 − tanh(x W1 + b1ᵀ)^∘2)))ᵀ")
 _C = ("∂L/∂C = Σ_a 4 (Σ_b (wᵀ Kx_b)·(w ⊙ Kx_b) Xe_b − Ce_a ⊙ w ⊙ (Kxᵀ Kx w))")
 _SH = ("∂L/∂W = Xᵀ (slice(pad(slice(H, :, 1:M), 0:M1, axis=1) + pad(slice(H, :, 0:M1), 1:M, "
-       "axis=1) + 2 pad(slice(H, :, 1:M), 1:M, axis=1), :, D:D + E) ⊙ (1 − tanh(X W)^∘2))")
+       "axis=1) + 2 pad(slice(H, :, 1:M), 1:M, axis=1), :, D:M) ⊙ (1 − tanh(X W)^∘2))")
 CLOSED_DAMAGE = [
     # stop 41's wrong closed form of a row softmax (verify exit 3): an undefined product
     ("tests/regressions/softmax_row_weighting_one.yaml", _Q,

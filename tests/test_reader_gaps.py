@@ -21,14 +21,14 @@ from test_printed_forms import env_for
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 
-SIG = ("σ'(conv1d(pad(X, 0:C, axis=1) + pad(tanh(X), C:2 C, axis=1), W))")
+SIG = ("σ'(conv1d(pad(X, 0:C, axis=1) + pad(tanh(X), C:C2, axis=1), W))")
 CASES = [  # (spec stem, a printed line, the line damaged)
     ("conv1d_inline_concat",  # pads sized by each other inside a convolution
-     f"∂L/∂W = {SIG} ⋆ (pad(X, 0:C, axis=1) + pad(tanh(X), C:2 C, axis=1))",
-     f"∂L/∂W = {SIG} ⋆ (pad(tanh(X), 0:C, axis=1) + pad(X, C:2 C, axis=1))"),
+     f"∂L/∂W = {SIG} ⋆ (pad(X, 0:C, axis=1) + pad(tanh(X), C:C2, axis=1))",
+     f"∂L/∂W = {SIG} ⋆ (pad(tanh(X), 0:C, axis=1) + pad(X, C:C2, axis=1))"),
     ("conv1d_inline_concat",
-     f"∂L/∂X = ({SIG} ∗ slice(W, :, C:2 C)) ⊙ (1 − tanh(X)^∘2) + {SIG} ∗ slice(W, :, 0:C)",
-     f"∂L/∂X = ({SIG} ∗ slice(W, :, 0:C)) ⊙ (1 − tanh(X)^∘2) + {SIG} ∗ slice(W, :, C:2 C)"),
+     f"∂L/∂X = ({SIG} ∗ slice(W, :, C:C2)) ⊙ (1 − tanh(X)^∘2) + {SIG} ∗ slice(W, :, 0:C)",
+     f"∂L/∂X = ({SIG} ∗ slice(W, :, 0:C)) ⊙ (1 − tanh(X)^∘2) + {SIG} ∗ slice(W, :, C:C2)"),
     ("w_row_slices_transposed_pads",  # transposed pads in a matrix product
      "∂L/∂W = (pad(X, 0:D, axis=1)ᵀ + pad(h, D:DH, axis=1)ᵀ) ∂L/∂z",
      "∂L/∂W = (pad(X, 0:D, axis=1)ᵀ − pad(h, D:DH, axis=1)ᵀ) ∂L/∂z"),

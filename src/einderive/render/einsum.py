@@ -203,7 +203,10 @@ class IndexCompiler:
                 rest = [p for k, p in enumerate(parts) if k not in brackets]
                 parts = [self.b.strong_zero(P.product([parts[k] for k in brackets]),
                                             P.product(rest))]
-        elif tensors and brackets:  # (summed or broadcast: masked over every index first)
+        elif tensors and brackets and any(self._unbounded(f, adjoints=False) for f in held):
+            # (summed or broadcast: masked over every index first, where a root or a
+            # reciprocal may not be finite; an adjoint's einsum with its indicator stays one
+            # einsum, as the cost model counts it)
             every = tuple(dict.fromkeys(i for a in tensors for i in a.idx))
             ind = [tensors[k] for k in brackets]
             others = [a for k, a in enumerate(tensors) if k not in brackets]
@@ -229,13 +232,14 @@ class IndexCompiler:
             py = self.b.strong_zero(P.product(lone), py)
         return Arr(P.neg(py) if negative else py, out)
 
-    def _unbounded(self, e: Any) -> bool:
+    def _unbounded(self, e: Any, adjoints: bool = True) -> bool:
         """Whether ``e`` may not be finite where the forward pass is: it holds a power that
-        may not be (a reciprocal, a root), or an adjoint, which may be (∂L/∂r of √r at 0)."""
+        may not be (a reciprocal, a root), or (``adjoints``) an adjoint, which may be (∂L/∂r
+        of √r at 0)."""
         ctx = self.ctx
         return any(isinstance(n, Pow) and not (n.exp.is_Integer and n.exp >= 0) or
-                   isinstance(n, (Indexed, Symbol)) and key_of(n) in ctx.adjoint_of or
-                   isinstance(n, (Indexed, Symbol)) and key_of(n) in ctx.rop_of
+                   adjoints and isinstance(n, (Indexed, Symbol)) and
+                   (key_of(n) in ctx.adjoint_of or key_of(n) in ctx.rop_of)
                    for n in preorder_traversal(e))
 
     def _scatter(self, factors: Any, summed: tuple[Any, ...]) -> Arr | None:
