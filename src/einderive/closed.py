@@ -20,7 +20,7 @@ from .kinds import Omission, RefKind
 from .recognize import Where, _renamed, is_temporary, transpose_deep
 from .reuse import unordered
 from .record import Record, replace
-from .simplify import cost, rebuild
+from .simplify import _transposes, cost, rebuild
 
 NAMED_LIMIT = 60  # cost above which a closed form, or one of its named parts, is too large
 # cost above which a written-out form is neither simplified, printed nor built on (twice what
@@ -872,11 +872,6 @@ def upstream_as_printed(m: mx.M, done: Mapping[str, mx.M],
         if len(hits) == 1 and not again:
             table[mx.Transpose(hits[0], tuple(reversed(hits[0].shape)))] = forms[key]
     return mx.substitute_all(m, table) if table else m
-
-
-def _transposes(m: mx.M) -> int:
-    """How many transposes ``m`` writes."""
-    return sum(isinstance(n, mx.Transpose) for n in mx.walk(m))
 
 
 def _reassociated(m: mx.M) -> mx.M:
