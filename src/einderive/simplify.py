@@ -337,10 +337,13 @@ def _scaled_sum(t: mx.M) -> bool:
     return isinstance(t, mx.Add)
 
 
-def absorb_sign(m: mx.M) -> mx.M | None:
+def absorb_sign(m: mx.M, written: frozenset[mx.M] = frozenset()) -> mx.M | None:
     """``−Xᵀ (y − p)`` → ``Xᵀ (p − y)``: a minus in front of a whole form goes into a
     difference in its product (positive terms first), when that saves writing it.  Only at
-    the top: inside a sum the minus is the sum's own ``−`` and costs nothing."""
+    the top: inside a sum the minus is the sum's own ``−`` and costs nothing.  A difference
+    a forward line writes (``written``), and not the other way round, keeps its sides and
+    the minus stays in front: −2 (T − U Vᵀ) V of ‖T − U Vᵀ‖², as the Cookbook writes the
+    gradient of (x − A s)ᵀ W (x − A s), −2 Aᵀ W (x − A s)."""
     if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const)):
         return None
     c: Any = m.coeff.value
@@ -356,6 +359,8 @@ def absorb_sign(m: mx.M) -> mx.M | None:
     for k, f in enumerate(chain):
         if isinstance(f, mx.Add):
             flipped = sorted((mx.neg(t) for t in f.terms), key=_negative)
+            if f in written and mx.add(*flipped) not in written:
+                return None
             out = _product([*chain[:k], mx.add(*flipped), *chain[k + 1:]])
             for s in reversed(factors):
                 out = mx.scale(s, out)
@@ -912,6 +917,14 @@ class ForwardForms(tuple[tuple[mx.M, mx.M], ...]):
     def differences(self) -> frozenset[mx.M]:
         """Every difference the forms write (:func:`make_opposite`)."""
         return frozenset(n for form, _ in self for n in mx.walk(form) if _difference(n))
+
+    @cached_property
+    def written_differences(self) -> frozenset[mx.M]:
+        """Every difference the forms write, not counting the negated forms a node is also
+        read by (:func:`reuse.reusable`'s flipped ``x − m`` for ``d = m − x``):
+        :func:`absorb_sign`."""
+        return frozenset(n for form, ref in self if not mx.split_sign(ref)[0]
+                         for n in mx.walk(form) if _difference(n))
 
     @cached_property
     def products(self) -> list[frozenset[mx.M]]:
@@ -3385,7 +3398,7 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
     elif reading_traces():  # the tangent of a line that writes a trace: d tr(X⁻¹ A)
         m = _traces_as_written(m)
     m = _number_last(m)
-    top = absorb_sign(m)
+    top = absorb_sign(m, named.written_differences)
     if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)):
         return top
     out = sign_out(m)
