@@ -28,7 +28,7 @@ def test_a_quadratic_form_in_a_difference_prints_as_the_textbook_writes_it():
     out = _run("derive", "--expand", str(spec))
     assert "  L = (1/2) (x − m)ᵀ P (x − m)\n" in out, out
     assert "⊙" not in out.split("Forward")[1].split("Backward")[0], out
-    assert "grad(m) = P (m − x)" in out, out
+    assert "grad(m) = −P (x − m)" in out, out  # (the line writes x − m: nu48 find 06)
     _run("verify", str(spec))
     assert not text_failures(spec.read_text())
 
