@@ -20,9 +20,8 @@ from .graph import Graph, Tensor
 from .indexed import name_sums
 from .graph import build as build_graph
 from .kinds import NoteKind, Omission, RefKind
-from .ops import SUM, TRACE_OP
+from .ops import AS_WRITTEN, SUM, TRACE_OP
 from .recognize import (
-    WRITTEN,
     Recognition,
     Where,
     distinct_temporaries,
@@ -269,7 +268,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         return form(expr, tidx, t.shape)
 
     def defined_forward(t: Tensor) -> Form:
-        with forward_reading(graph.written(t, WRITTEN)):  # (no temporary in a forward form)
+        with forward_reading(graph.written(t, AS_WRITTEN)):  # (no temporary in a forward form)
             return defined(t)
     forward = tuple((t, defined_forward(t)) for t in graph.nodes if t.kind == "node")
     oriented, nodes = _readings(forward, anon, inputs)
@@ -409,12 +408,12 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
 
 
 def _written_by(graph: Graph, consumers: Sequence[str]) -> frozenset[str]:
-    """Which of :data:`WRITTEN` the lines of ``consumers`` write, as their contributions to
-    an adjoint read them: a trace only of a line that writes no sum besides (its sum(B ⊙ X)
-    would read tr(B Xᵀ) too, which the line does not write)."""
+    """Which of :data:`~einderive.ops.AS_WRITTEN` the lines of ``consumers`` write, as their
+    contributions to an adjoint read them: a trace only of a line that writes no sum besides
+    (its sum(B ⊙ X) would read tr(B Xᵀ) too, which the line does not write)."""
     out: set[str] = set()
     for c in consumers:
-        written = graph.written(graph[c], WRITTEN)
+        written = graph.written(graph[c], AS_WRITTEN)
         if TRACE_OP in written and graph.writes(graph[c], SUM):
             written -= {TRACE_OP}
         out |= written
