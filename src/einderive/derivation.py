@@ -19,7 +19,7 @@ from .caches import collector_paced
 from .graph import Graph, Tensor
 from .indexed import name_sums
 from .graph import build as build_graph
-from .kinds import NoteKind, Omission, RefKind
+from .kinds import NoteKind, Omission, ReduceKind, RefKind
 from .ops import AS_WRITTEN, SUM, TRACE_OP
 from .recognize import (
     Recognition,
@@ -1135,7 +1135,8 @@ def _target_note(graph: Graph, adjoints: list[Adjoint], target: str,
     Said once: at the logits' adjoint, or (when the logits are an intermediate
     not shown) at the adjoint nearest the loss whose form holds that sum."""
     ndim = len(graph[target].shape)
-    kinds = {{(1, 0): "sum", (2, 1): "rowsum", (2, 0): "colsum"}.get((ndim, ax))
+    kinds = {{(1, 0): ReduceKind.SUM, (2, 1): ReduceKind.ROWSUM,
+              (2, 0): ReduceKind.COLSUM}.get((ndim, ax))
              for ax, _ in pairs} - {None}
     logits = {name for _, name in pairs}
     for a in sorted(adjoints, key=lambda a: a.name not in logits):  # stable: logits first
@@ -1152,10 +1153,10 @@ def _target_note(graph: Graph, adjoints: list[Adjoint], target: str,
     return None
 
 
-def _sums(node: mx.M, target: str, kinds: set[str | None]) -> bool:
+def _sums(node: mx.M, target: str, kinds: set[ReduceKind | None]) -> bool:
     """Whether ``node`` is the target's sum over its softmax axis."""
     return isinstance(node, mx.Reduce) and node.kind in kinds and \
-        isinstance(node.x, mx.Ref) and node.x.kind == "tensor" and node.x.name == target
+        isinstance(node.x, mx.Ref) and node.x.kind == RefKind.TENSOR and node.x.name == target
 
 
 def _distribute_ones(m: mx.M) -> mx.M:

@@ -20,8 +20,8 @@ from . import expr as X
 from . import shapes
 from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, TensorKind
-from .ops import (ALIASES, AXIS_OPS, FUNCTIONS, GATHER, OPS, PRINTED_FUNCTIONS, SLICE,
-                  FExpr, constant_value, slice_misfit)
+from .ops import (ALIASES, AXIS_OPS, DIVIDE, FUNCTIONS, GATHER, NEG, OPS, POWER,
+                  PRINTED_FUNCTIONS, SLICE, TRANSPOSE, FExpr, constant_value, slice_misfit)
 from .record import Record, replace
 from .spec import Assignment, DimDecl, DimTerm, Spec
 
@@ -420,14 +420,14 @@ class _Builder:
         if isinstance(e, X.TupleLit):
             return FExpr(PseudoOp.TUPLE, tuple(self.value(i) for i in e.items), (), ())
         if isinstance(e, X.Neg):
-            return self.apply("neg", e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
+            return self.apply(NEG, e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
         if isinstance(e, X.DotT):
-            return self.apply("transpose", e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
+            return self.apply(TRANSPOSE, e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
         if isinstance(e, X.BinOp):
             args = [(self.tensor(e.left), e.left.loc), (self.tensor(e.right), e.right.loc)]
-            if e.op == "/" and _is_zero(args[1][0]):
+            if e.op == DIVIDE and _is_zero(args[1][0]):
                 raise SpecError("division by zero", e.right.loc, f"the divisor {_ZERO_HINT}")
-            if e.op == "**" and _is_zero(args[0][0]) and _is_negative(args[1][0]):
+            if e.op == POWER and _is_zero(args[0][0]) and _is_negative(args[1][0]):
                 raise SpecError("division by zero: 0 to a negative power", e.left.loc,
                                 f"the base {_ZERO_HINT}")
             return self.apply(e.op, e.loc, args, {})
@@ -580,7 +580,7 @@ class _Builder:
         op = OPS[fn]
         first = args[0][0] if args else None
         # det(Xᵀ) is det(X), in index form too (of a matrix: ops.AxisOp.same_at_transpose)
-        if first is not None and first.op == "transpose" and fn in AXIS_OPS and \
+        if first is not None and first.op == TRANSPOSE and fn in AXIS_OPS and \
                 AXIS_OPS[fn].same_at_transpose(first.shape):
             args = [(first.args[0], args[0][1])] + list(args[1:])
         if op.needs_ref and not args[0][0].is_ref:

@@ -314,6 +314,12 @@ SOLVE = "linalg.solve"  # A⁻¹ B, in both libraries, without forming A⁻¹
 DIAG = "diag"  # the diagonal matrix of a vector: also the matrix form of v ⊙ 𝐈
 DIAGONAL = "diagonal"  # the diagonal of a square matrix, a column: the matrix form of A_ii
 RESHAPE = "reshape"  # also the matrix form of an element read at an index map
+# the ops other modules name: the simplifier's identities (exp(−u) = 1/exp(u), 1/(1 + e⁻ᵘ) =
+# σ(u), log(1 + eᵘ) = softplus(u), |u| = sign(u) u, log(softmax(u)) = log_softmax(u)), the
+# reading of a softmax's target (roles.py), the parser's operators (graph.py); named here once
+EXP, LOG, SIGMOID, SOFTPLUS, ABS, SIGN = "exp", "log", "sigmoid", "softplus", "abs", "sign"
+SOFTMAX, LOGSUMEXP, MEAN = "softmax", "logsumexp", "mean"
+NEG, TIMES, DIVIDE = "neg", "*", "/"
 
 # -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------
 
