@@ -19,9 +19,10 @@ from sympy import Integer, Mul, Symbol, expand
 from . import expr as X
 from . import shapes
 from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
-from .kinds import PseudoOp, TensorKind
-from .ops import (ALIASES, AXIS_OPS, DIVIDE, FUNCTIONS, GATHER, NEG, OPS, POWER,
-                  PRINTED_FUNCTIONS, SLICE, TRANSPOSE, FExpr, constant_value, slice_misfit)
+from .kinds import PseudoOp, ReduceKind, TensorKind
+from .ops import (ALIASES, AXIS_OPS, DIVIDE, FUNCTIONS, GATHER, NEG, ONEHOT, OPS, PAD, PERMUTE,
+                  POWER, PRINTED_FUNCTIONS, SLICE, TAKE, TRACE, TRANSPOSE, FExpr,
+                  constant_value, slice_misfit)
 from .record import Record, replace
 from .spec import Assignment, DimDecl, DimTerm, Spec
 
@@ -172,12 +173,13 @@ def _reserved(name: str) -> bool:
 # the words the printed notation writes as functions no spec calls: what each says there, and
 # how a spec says it (a node named tr is refused, and a call tr(A) is pointed to trace(A))
 NOTATION_WORDS = {
-    "tr": ("a trace", "trace(A)"), "rowsum": ("a row sum", "sum(X, axis=1)"),
-    "colsum": ("a column sum", "sum(X, axis=0)"), "slice": ("a slice", "X[:, lo:hi]"),
-    "pad": ("a slice's adjoint", "concatenate([...], axis=k)"),
-    "take": ("one position of an axis", "X[k:k + 1] or stack([...])"),
-    "permute": ("an axis permutation", "transpose(X, axes=[...])"),
-    "onehot": ("a lookup's rows", "E[tok]"),
+    TRACE: ("a trace", "trace(A)"), ReduceKind.ROWSUM.value: ("a row sum", "sum(X, axis=1)"),
+    ReduceKind.COLSUM.value: ("a column sum", "sum(X, axis=0)"),
+    SLICE: ("a slice", "X[:, lo:hi]"),
+    PAD: ("a slice's adjoint", "concatenate([...], axis=k)"),
+    TAKE: ("one position of an axis", "X[k:k + 1] or stack([...])"),
+    PERMUTE: ("an axis permutation", "transpose(X, axes=[...])"),
+    ONEHOT: ("a lookup's rows", "E[tok]"),
 }
 
 

@@ -34,7 +34,7 @@ from sympy import Function, Indexed, KroneckerDelta, Rational, S
 
 from . import shapes
 from .errors import ShapeMismatch, SpecError
-from .kinds import PseudoOp, TensorKind
+from .kinds import PseudoOp, ReduceKind, TensorKind
 from .record import Record
 from . import pyexpr as P
 from .shared_facts import install as share_facts, shared_nargs
@@ -2430,7 +2430,8 @@ ONEHOT = "onehot"  # the matrix form of a lookup's rows: onehot(tok) E
 # the names a matrix form prints as functions though no spec line calls them so (pad(…),
 # take(X, 0, axis=1), onehot(tok), rowsum(X), colsum(X), tr(A B), permute(X, …)): a tensor
 # of one of these names would read as the function (a node colsum printed colsum(X) colsumᵀ)
-PRINTED_FUNCTIONS = frozenset({PAD, TAKE, PERMUTE, TRACE, ONEHOT, "rowsum", "colsum"})
+PRINTED_FUNCTIONS = frozenset({PAD, TAKE, PERMUTE, TRACE, ONEHOT, ReduceKind.ROWSUM.value,
+                               ReduceKind.COLSUM.value})
 
 
 def _integer_keyword(loc: Any, fn: str, kwargs: Kw, lo: int, hi: int) -> int:
