@@ -580,3 +580,45 @@ def test_a_product_split_into_heads_reads_as_a_reshape_of_the_product():
     index, matrix = forms(d, "T")
     assert index == "∂L/∂Z_im W_{j·Dh + k, m}" and matrix == "reshape(∂L/∂Z Wᵀ, [B, H, Dh])"
     assert verify(d, seed=3).ok
+
+
+def test_the_strong_zero_asks_the_op_table_of_either_tree():
+    """Whether a factor is an indicator and whether it may be infinite are one predicate each
+    (ops.is_indicator, ops.may_be_infinite), asked of SymPy's trees (the index form's code)
+    and the matrix form's alike: each tree reads its nodes as the table's ops (ops.call_of,
+    matrix.call_of), and a power's verdict is its row's (x ** p, p negative or not whole)."""
+    import sympy
+
+    from einderive import matrix as mx
+    from einderive.kinds import RefKind
+    from einderive.ops import F, call_of, is_indicator, may_be_infinite
+
+    x, y = sympy.Symbol("x"), sympy.Symbol("y")
+    r = mx.Ref("r", RefKind.TENSOR, (3, 1))
+    g = mx.Ref("g", RefKind.ADJOINT, (3, 1))
+    for p, infinite in ((sympy.Integer(2), False), (sympy.Integer(3), False),
+                        (sympy.Integer(-1), True), (sympy.Rational(1, 2), True),
+                        (sympy.Rational(-3, 2), True)):
+        e = 3 * y * x ** p
+        assert may_be_infinite(sympy.preorder_traversal(e), call_of, lambda n: False) \
+            is infinite, e
+        m = mx.power(r, p)
+        assert may_be_infinite(mx.walk(m), mx.call_of, lambda n: False) is infinite, m
+    # an adjoint may be infinite where the forward pass is finite, as its tree says
+    assert may_be_infinite(mx.walk(g), mx.call_of, lambda n: n == g)
+    assert not may_be_infinite(mx.walk(r), mx.call_of, lambda n: n == g)
+    step = F("gt")(x, 0)
+    assert is_indicator(call_of(step)) and not is_indicator(call_of(F("tanh")(x)))
+    assert is_indicator(mx.call_of(mx.fn("gt", r, r)))
+    assert not is_indicator(mx.call_of(mx.fn("tanh", r))) and not is_indicator(call_of(x))
+
+
+def test_the_op_names_other_modules_use_are_ops():
+    """The constants other modules name ops by (the simplifier's identities, roles.py's
+    softmax target, the parser's operators) are the table's names."""
+    from einderive import ops
+    names = {*ops.OPS, *ops.SCALARS, *ops.AXIS_OPS}
+    for const in ("EXP", "LOG", "SIGMOID", "SOFTPLUS", "ABS", "SIGN", "SOFTMAX", "LOGSUMEXP",
+                  "MEAN", "NEG", "TIMES", "DIVIDE", "POWER", "TRANSPOSE", "SUM", "POW_HALF",
+                  "LOG_SOFTMAX", "TRACE_OP"):
+        assert getattr(ops, const) in names, const

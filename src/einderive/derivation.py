@@ -19,10 +19,9 @@ from .caches import collector_paced
 from .graph import Graph, Tensor
 from .indexed import name_sums
 from .graph import build as build_graph
-from .kinds import NoteKind, Omission, RefKind
-from .ops import SUM, TRACE_OP
+from .kinds import NoteKind, Omission, ReduceKind, RefKind
+from .ops import AS_WRITTEN, SUM, TRACE_OP
 from .recognize import (
-    WRITTEN,
     Recognition,
     Where,
     distinct_temporaries,
@@ -269,7 +268,7 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         return form(expr, tidx, t.shape)
 
     def defined_forward(t: Tensor) -> Form:
-        with forward_reading(graph.written(t, WRITTEN)):  # (no temporary in a forward form)
+        with forward_reading(graph.written(t, AS_WRITTEN)):  # (no temporary in a forward form)
             return defined(t)
     forward = tuple((t, defined_forward(t)) for t in graph.nodes if t.kind == "node")
     oriented, nodes = _readings(forward, anon, inputs)
@@ -409,12 +408,12 @@ def _matrix_closed(name: str, shown: Form, closed: Form | None, done: dict[str, 
 
 
 def _written_by(graph: Graph, consumers: Sequence[str]) -> frozenset[str]:
-    """Which of :data:`WRITTEN` the lines of ``consumers`` write, as their contributions to
-    an adjoint read them: a trace only of a line that writes no sum besides (its sum(B ⊙ X)
-    would read tr(B Xᵀ) too, which the line does not write)."""
+    """Which of :data:`~einderive.ops.AS_WRITTEN` the lines of ``consumers`` write, as their
+    contributions to an adjoint read them: a trace only of a line that writes no sum besides
+    (its sum(B ⊙ X) would read tr(B Xᵀ) too, which the line does not write)."""
     out: set[str] = set()
     for c in consumers:
-        written = graph.written(graph[c], WRITTEN)
+        written = graph.written(graph[c], AS_WRITTEN)
         if TRACE_OP in written and graph.writes(graph[c], SUM):
             written -= {TRACE_OP}
         out |= written
@@ -1136,7 +1135,8 @@ def _target_note(graph: Graph, adjoints: list[Adjoint], target: str,
     Said once: at the logits' adjoint, or (when the logits are an intermediate
     not shown) at the adjoint nearest the loss whose form holds that sum."""
     ndim = len(graph[target].shape)
-    kinds = {{(1, 0): "sum", (2, 1): "rowsum", (2, 0): "colsum"}.get((ndim, ax))
+    kinds = {{(1, 0): ReduceKind.SUM, (2, 1): ReduceKind.ROWSUM,
+              (2, 0): ReduceKind.COLSUM}.get((ndim, ax))
              for ax, _ in pairs} - {None}
     logits = {name for _, name in pairs}
     for a in sorted(adjoints, key=lambda a: a.name not in logits):  # stable: logits first
@@ -1153,10 +1153,10 @@ def _target_note(graph: Graph, adjoints: list[Adjoint], target: str,
     return None
 
 
-def _sums(node: mx.M, target: str, kinds: set[str | None]) -> bool:
+def _sums(node: mx.M, target: str, kinds: set[ReduceKind | None]) -> bool:
     """Whether ``node`` is the target's sum over its softmax axis."""
     return isinstance(node, mx.Reduce) and node.kind in kinds and \
-        isinstance(node.x, mx.Ref) and node.x.kind == "tensor" and node.x.name == target
+        isinstance(node.x, mx.Ref) and node.x.kind == RefKind.TENSOR and node.x.name == target
 
 
 def _distribute_ones(m: mx.M) -> mx.M:

@@ -33,7 +33,7 @@ from sympy import Expr, Indexed, KroneckerDelta, Mul, Sum, Symbol
 
 from . import matrix as mx
 from .indexed import key_of
-from .kinds import PseudoOp
+from .kinds import PseudoOp, ReduceKind
 from .ops import (
     CONV_CORR,
     CONV_FULL,
@@ -314,7 +314,7 @@ class _MatrixWalk:
         return self.flops(m.x) + self.c.axis(m.head, arg, axis, self.c.numel(m.shape))
 
     def _Reduce(self, m: Any) -> Flops:  # mx.Reduce
-        axis = {"rowsum": mx.cols(m.x), "colsum": mx.rows(m.x)}.get(m.kind)
+        axis = {ReduceKind.ROWSUM: mx.cols(m.x), ReduceKind.COLSUM: mx.rows(m.x)}.get(m.kind)
         here = Flops() if axis == 1 else self._elementwise(1, m.x.shape)  # a vector's own sum
         return self.flops(m.x) + here
 

@@ -19,9 +19,10 @@ from sympy import Integer, Mul, Symbol, expand
 from . import expr as X
 from . import shapes
 from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
-from .kinds import PseudoOp, TensorKind
-from .ops import (ALIASES, AXIS_OPS, FUNCTIONS, GATHER, OPS, PRINTED_FUNCTIONS, SLICE,
-                  FExpr, constant_value, slice_misfit)
+from .kinds import PseudoOp, ReduceKind, TensorKind
+from .ops import (ALIASES, AXIS_OPS, DIVIDE, FUNCTIONS, GATHER, NEG, ONEHOT, OPS, PAD, PERMUTE,
+                  POWER, PRINTED_FUNCTIONS, SLICE, TAKE, TRACE, TRANSPOSE, FExpr,
+                  constant_value, slice_misfit)
 from .record import Record, replace
 from .spec import Assignment, DimDecl, DimTerm, Spec
 
@@ -172,12 +173,13 @@ def _reserved(name: str) -> bool:
 # the words the printed notation writes as functions no spec calls: what each says there, and
 # how a spec says it (a node named tr is refused, and a call tr(A) is pointed to trace(A))
 NOTATION_WORDS = {
-    "tr": ("a trace", "trace(A)"), "rowsum": ("a row sum", "sum(X, axis=1)"),
-    "colsum": ("a column sum", "sum(X, axis=0)"), "slice": ("a slice", "X[:, lo:hi]"),
-    "pad": ("a slice's adjoint", "concatenate([...], axis=k)"),
-    "take": ("one position of an axis", "X[k:k + 1] or stack([...])"),
-    "permute": ("an axis permutation", "transpose(X, axes=[...])"),
-    "onehot": ("a lookup's rows", "E[tok]"),
+    TRACE: ("a trace", "trace(A)"), ReduceKind.ROWSUM.value: ("a row sum", "sum(X, axis=1)"),
+    ReduceKind.COLSUM.value: ("a column sum", "sum(X, axis=0)"),
+    SLICE: ("a slice", "X[:, lo:hi]"),
+    PAD: ("a slice's adjoint", "concatenate([...], axis=k)"),
+    TAKE: ("one position of an axis", "X[k:k + 1] or stack([...])"),
+    PERMUTE: ("an axis permutation", "transpose(X, axes=[...])"),
+    ONEHOT: ("a lookup's rows", "E[tok]"),
 }
 
 
@@ -420,14 +422,14 @@ class _Builder:
         if isinstance(e, X.TupleLit):
             return FExpr(PseudoOp.TUPLE, tuple(self.value(i) for i in e.items), (), ())
         if isinstance(e, X.Neg):
-            return self.apply("neg", e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
+            return self.apply(NEG, e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
         if isinstance(e, X.DotT):
-            return self.apply("transpose", e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
+            return self.apply(TRANSPOSE, e.loc, [(self.tensor(e.operand), e.operand.loc)], {})
         if isinstance(e, X.BinOp):
             args = [(self.tensor(e.left), e.left.loc), (self.tensor(e.right), e.right.loc)]
-            if e.op == "/" and _is_zero(args[1][0]):
+            if e.op == DIVIDE and _is_zero(args[1][0]):
                 raise SpecError("division by zero", e.right.loc, f"the divisor {_ZERO_HINT}")
-            if e.op == "**" and _is_zero(args[0][0]) and _is_negative(args[1][0]):
+            if e.op == POWER and _is_zero(args[0][0]) and _is_negative(args[1][0]):
                 raise SpecError("division by zero: 0 to a negative power", e.left.loc,
                                 f"the base {_ZERO_HINT}")
             return self.apply(e.op, e.loc, args, {})
@@ -580,7 +582,7 @@ class _Builder:
         op = OPS[fn]
         first = args[0][0] if args else None
         # det(Xᵀ) is det(X), in index form too (of a matrix: ops.AxisOp.same_at_transpose)
-        if first is not None and first.op == "transpose" and fn in AXIS_OPS and \
+        if first is not None and first.op == TRANSPOSE and fn in AXIS_OPS and \
                 AXIS_OPS[fn].same_at_transpose(first.shape):
             args = [(first.args[0], args[0][1])] + list(args[1:])
         if op.needs_ref and not args[0][0].is_ref:

@@ -22,9 +22,11 @@ from sympy.core.sorting import default_sort_key
 
 from .kinds import PseudoOp
 from .ops import (
+    ABS,
     AXIS_OPS,
     IN_RANGE,
     OPS,
+    SIGN,
     F,
     in_range,
     AxisFunction,
@@ -421,13 +423,13 @@ def _abs_over_self(t: Expr) -> Expr:
         return t
     factors = list(t.args)
     for n, f in enumerate(factors):
-        if not (isinstance(f, ElementwiseFunction) and f.spec.name == "abs"):
+        if not (isinstance(f, ElementwiseFunction) and f.spec.name == ABS):
             continue
         u = f.args[0]
         for m, g in enumerate(factors):
             if isinstance(g, Pow) and g.base == u and g.exp.is_Integer and g.exp < 0:
                 rest = [h for k, h in enumerate(factors) if k not in (n, m)]
-                return Mul(F("sign")(u), Pow(u, g.exp + 1), *rest)
+                return Mul(F(SIGN)(u), Pow(u, g.exp + 1), *rest)
     return t
 
 

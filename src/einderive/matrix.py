@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy
 
-from .ops import AXIS_OPS, POW_HALF
+from .ops import AXIS_OPS, POW_HALF, POWER, Call
 from .record import Record, field, replace
 from .indexed import LETTERS
 from .kinds import ReduceKind, RefKind
@@ -824,6 +824,16 @@ def walk(x: M) -> Iterator[M]:
     yield x
     for c in x.children():
         yield from walk(c)
+
+
+def call_of(x: M) -> Call:
+    """A node as the op of the table it is: an elementwise power, or a scalar function's
+    call; None for anything else (SymPy's reading is :func:`einderive.ops.call_of`)."""
+    if isinstance(x, Pow):
+        return POWER, (x.x, x.exp)
+    if isinstance(x, Fn):
+        return x.name, x.args
+    return None
 
 
 def leaves(x: M) -> list[Ref]:

@@ -34,7 +34,7 @@ from sympy import Function, Indexed, KroneckerDelta, Rational, S
 
 from . import shapes
 from .errors import ShapeMismatch, SpecError
-from .kinds import PseudoOp, TensorKind
+from .kinds import PseudoOp, ReduceKind, TensorKind
 from .record import Record
 from . import pyexpr as P
 from .shared_facts import install as share_facts, shared_nargs
@@ -314,6 +314,12 @@ SOLVE = "linalg.solve"  # A⁻¹ B, in both libraries, without forming A⁻¹
 DIAG = "diag"  # the diagonal matrix of a vector: also the matrix form of v ⊙ 𝐈
 DIAGONAL = "diagonal"  # the diagonal of a square matrix, a column: the matrix form of A_ii
 RESHAPE = "reshape"  # also the matrix form of an element read at an index map
+# the ops other modules name: the simplifier's identities (exp(−u) = 1/exp(u), 1/(1 + e⁻ᵘ) =
+# σ(u), log(1 + eᵘ) = softplus(u), |u| = sign(u) u, log(softmax(u)) = log_softmax(u)), the
+# reading of a softmax's target (roles.py), the parser's operators (graph.py); named here once
+EXP, LOG, SIGMOID, SOFTPLUS, ABS, SIGN = "exp", "log", "sigmoid", "softplus", "abs", "sign"
+SOFTMAX, LOGSUMEXP, MEAN = "softmax", "logsumexp", "mean"
+NEG, TIMES, DIVIDE = "neg", "*", "/"
 
 # -- comparisons, as indicators (Iverson brackets) and in where(cond, a, b) ----------------
 
@@ -676,12 +682,18 @@ class Op(Record):
     # is sum(x, axis=1)); False where a library's next argument is another thing (norm's
     # order: np.linalg.norm(x, 1) is the 1-norm, not norm(x, axis=1))
     positional_keywords: bool = True
+    # its value may be infinite where its arguments are finite: (*args) -> bool, the arguments
+    # SymPy's or the matrix form's (x ** p with p negative or not whole: a reciprocal, a root,
+    # where x is 0); None where it never is. An indicator beside such a factor is the code's
+    # strong zero (0 there, never 0 · inf)
+    unbounded: Fn | None = None
 
 
 OPS: dict[str, Op] = {}
 # Python's own operators: they take numbers as well as arrays, and an expression of them over
 # numbers and dims is a constant (graph checks divisors with it, code keeps it a number)
 ARITHMETIC = frozenset({"+", "-", "*", "/", "neg", "**"})
+POWER = "**"  # also a quotient's op in SymPy's trees and the matrix form's: a power −1
 
 
 def op(name: str, **kw: Any) -> Fn:
@@ -779,8 +791,9 @@ def _neg(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     return FExpr("neg", (a,), (), a.shape)
 
 
-@op("**", comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx) ** ctx.comp(e.args[1], ()),
-    code=lambda e, c, b: P.binop("**", c[0], c[1]), nargs=(2, 2), user=False, curvature="pow")
+@op(POWER, comp=lambda e, idx, ctx: ctx.comp(e.args[0], idx) ** ctx.comp(e.args[1], ()),
+    code=lambda e, c, b: P.binop("**", c[0], c[1]), nargs=(2, 2), user=False, curvature="pow",
+    unbounded=lambda x, p: not (p.is_Integer and p >= 0))
 def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (p, lp) = args
     if p.is_const and p.shape == () and (p.op == PseudoOp.DIM or _mentions_dim(p)):
@@ -797,6 +810,43 @@ def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         raise SpecError(f"the exponent of '**' is {value}, not a rational number", lp,
                         f"write it as a decimal: x ** {float(value)!r}")
     return FExpr("**", (a, p), (), a.shape)
+
+
+# -- what the code generators ask of a factor, of either tree (SymPy's, the matrix form's)
+
+Call = tuple[str, Tup] | None  # a tree's node read as an op of the table and its arguments
+
+
+def call_of(e: Any) -> Call:
+    """A SymPy node as the op it is: ``x ** p``, or a call of a scalar function's row; None
+    for anything else (the matrix form's reading is :func:`einderive.matrix.call_of`)."""
+    if isinstance(e, sympy.Pow):
+        return POWER, e.args
+    if isinstance(e, ElementwiseFunction):
+        return e.spec.name, e.args
+    return None
+
+
+def is_indicator(call: Call) -> bool:
+    """Whether a node read as ``call`` is an indicator, 𝟙[…] (its row's flag)."""
+    row = SCALARS.get(call[0]) if call is not None else None
+    return row is not None and row.indicator
+
+
+def may_be_infinite(nodes: Iterable[Any], read: Callable[[Any], Call],
+                    adjoint: Callable[[Any], bool]) -> bool:
+    """Whether a factor whose nodes are ``nodes`` may not be finite where the forward pass is:
+    it holds an op whose row says it may be of finite arguments (a reciprocal, a root), or
+    an adjoint, which may be (∂L/∂r of √r at r = 0). ``read`` reads a node as an op
+    (:func:`call_of`), ``adjoint`` says whether it is an adjoint: one of each per tree."""
+    return any(adjoint(n) or _unbounded(read(n)) for n in nodes)
+
+
+def _unbounded(call: Call) -> bool:
+    """Whether a node read as ``call`` may be infinite of finite arguments (its row says)."""
+    row = OPS.get(call[0]) if call is not None else None
+    return call is not None and row is not None and row.unbounded is not None and \
+        bool(row.unbounded(*call[1]))
 
 
 _PYTHON_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
@@ -2380,7 +2430,8 @@ ONEHOT = "onehot"  # the matrix form of a lookup's rows: onehot(tok) E
 # the names a matrix form prints as functions though no spec line calls them so (pad(…),
 # take(X, 0, axis=1), onehot(tok), rowsum(X), colsum(X), tr(A B), permute(X, …)): a tensor
 # of one of these names would read as the function (a node colsum printed colsum(X) colsumᵀ)
-PRINTED_FUNCTIONS = frozenset({PAD, TAKE, PERMUTE, TRACE, ONEHOT, "rowsum", "colsum"})
+PRINTED_FUNCTIONS = frozenset({PAD, TAKE, PERMUTE, TRACE, ONEHOT, ReduceKind.ROWSUM.value,
+                               ReduceKind.COLSUM.value})
 
 
 def _integer_keyword(loc: Any, fn: str, kwargs: Kw, lo: int, hi: int) -> int:

@@ -29,7 +29,6 @@ from .graph import at_most, dim_values, outside_axis, same_size
 from .indexed import LETTERS, PRIME, Ctx, key_of, nodes_of
 from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import (
-    AS_WRITTEN,
     TRACE_OP,
     AXIS_OPS,
     AxisFunction,
@@ -556,11 +555,10 @@ def _permuted(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
 _PERMUTING: ContextVar[bool] = ContextVar("permuting", default=False)
 # reading the forward pass's forms: no temporary (t1 = …) stands in them, for their forms are
 # named nodes' (the where-clauses belong to a backward line, and no tensor is named t1)
-# (and which of WRITTEN the lines read write: a trace's sums of A ⊙ Bᵀ read as tr(A B), a
-# log-softmax's u − logsumexp(u) as log_softmax(u))
+# (and which of the op table's AS_WRITTEN the lines read write: a trace's sums of A ⊙ Bᵀ
+# read as tr(A B), a log-softmax's u − logsumexp(u) as log_softmax(u))
 _FORWARD: ContextVar[tuple[bool, frozenset[str]]] = ContextVar(
     "forward", default=(False, frozenset()))
-WRITTEN = AS_WRITTEN  # (the op table's)
 
 
 @contextmanager
@@ -578,7 +576,8 @@ def forward_reading(written: frozenset[str] = frozenset()) -> Iterator[None]:
 @contextmanager
 def written_reading(written: frozenset[str]) -> Iterator[None]:
     """Within it, the form read is of lines that write the ops ``written`` (of
-    :data:`WRITTEN`, :func:`reading_writes`), read as the backward pass reads."""
+    :data:`einderive.ops.AS_WRITTEN`, :func:`reading_writes`), read as the backward pass
+    reads."""
     token = _FORWARD.set((_FORWARD.get()[0], written))
     try:
         yield

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from .graph import Graph
 from .kinds import PseudoOp
-from .ops import FExpr
+from .ops import LOG, LOG_SOFTMAX, MEAN, NEG, SOFTMAX, SUM, TIMES, FExpr
 
 Pair = tuple[int, str]  # (the softmax axis, the logits it reads)
 
-REDUCTIONS = ("sum", "mean")
+REDUCTIONS = (SUM, MEAN)
 
 
 def softmax_targets(graph: Graph) -> dict[str, frozenset[Pair]]:
@@ -51,9 +51,9 @@ def _resolve(graph: Graph, e: FExpr) -> FExpr:
 def _factors(graph: Graph, e: FExpr) -> list[FExpr]:
     """The factors of an elementwise product, through node references and signs."""
     e = _resolve(graph, e)
-    if e.op == "neg":
+    if e.op == NEG:
         return _factors(graph, e.args[0])
-    if e.op == "*":
+    if e.op == TIMES:
         return _factors(graph, e.args[0]) + _factors(graph, e.args[1])
     return [e]
 
@@ -61,11 +61,11 @@ def _factors(graph: Graph, e: FExpr) -> list[FExpr]:
 def _log_softmax(graph: Graph, e: FExpr) -> FExpr | None:
     """The softmax (or log-softmax) of ``log_softmax(Z)`` or ``log(softmax(Z))``; None for
     anything else.  Its argument is a reference to ``Z`` (graph.py makes it one)."""
-    if e.op == "log_softmax":
+    if e.op == LOG_SOFTMAX:
         return e
-    if e.op == "log":
+    if e.op == LOG:
         inner = _resolve(graph, e.args[0])
-        if inner.op == "softmax":
+        if inner.op == SOFTMAX:
             return inner
     return None
 

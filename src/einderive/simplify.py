@@ -25,7 +25,8 @@ import sympy
 
 from . import matrix as mx
 from .kinds import ReduceKind, RefKind
-from .ops import AXIS_OPS, COMPARISONS, LOG_SOFTMAX, NEGATION, SCALARS
+from .ops import (ABS, AXIS_OPS, COMPARISONS, EXP, LOG, LOG_SOFTMAX, LOGSUMEXP, NEGATION,
+                  POW_HALF, SCALARS, SIGMOID, SIGN, SOFTMAX, SOFTPLUS)
 from .cancel import cancelled, denominators, reflected, worth_cancelling
 from .recognize import (Where, as_written, orientations, reading_forward, reading_traces,
                         reading_writes, transpose_deep)
@@ -1835,13 +1836,13 @@ def _nonnegative(m: mx.M) -> bool:
         return _nonnegative(m.x)
     if isinstance(m, mx.Pow):
         return bool(m.exp != int(m.exp) or int(m.exp) % 2 == 0)
-    return isinstance(m, mx.Fn) and m.name in ("sqrt", "exp") and not m.rest
+    return isinstance(m, mx.Fn) and m.name in (POW_HALF, EXP) and not m.rest
 
 
 def _radicand(b: mx.M) -> mx.M | None:
-    if isinstance(b, mx.Fn) and b.name == "sqrt":
+    if isinstance(b, mx.Fn) and b.name == POW_HALF:
         return b.x
-    if isinstance(b, mx.Transpose) and isinstance(b.x, mx.Fn) and b.x.name == "sqrt":
+    if isinstance(b, mx.Transpose) and isinstance(b.x, mx.Fn) and b.x.name == POW_HALF:
         return mx.transpose(b.x.x)
     return None
 
@@ -1931,7 +1932,7 @@ def _key(m: mx.M) -> tuple[Any, ...]:
 
 def square_of_root(m: mx.M) -> mx.M | None:
     """``(√s)²`` → ``s``, ``(√s)⁻²`` → ``1/s``: an even power of a square root."""
-    if isinstance(m, mx.Pow) and isinstance(m.x, mx.Fn) and m.x.name == "sqrt" and \
+    if isinstance(m, mx.Pow) and isinstance(m.x, mx.Fn) and m.x.name == POW_HALF and \
             _exp(m) % 2 == 0:
         return mx.power(m.x.x, _exp(m) / 2)
     return None
@@ -1943,7 +1944,7 @@ def norm(m: mx.M) -> mx.M | None:
     everything, a batched form's ``xᵀ x`` is each element's."""
     if mx.batch_of(m):
         return None
-    if isinstance(m, mx.Fn) and m.name == "sqrt":
+    if isinstance(m, mx.Fn) and m.name == POW_HALF:
         x = m.x
         if isinstance(x, mx.Pow) and isinstance(x.x, mx.Norm) and _exp(x) == 2:
             return x.x  # a norm is not negative: √(‖v‖²) is ‖v‖
@@ -2000,7 +2001,7 @@ def exp_of_opposites(m: mx.M) -> mx.M | None:
     derivative)."""
     if not isinstance(m, mx.Hadamard):
         return None
-    exps = [k for k, f in enumerate(m.factors) if isinstance(f, mx.Fn) and f.name == "exp"]
+    exps = [k for k, f in enumerate(m.factors) if isinstance(f, mx.Fn) and f.name == EXP]
     for a in exps:
         for b in exps:
             x, y = cast(mx.Fn, m.factors[a]).x, cast(mx.Fn, m.factors[b]).x
@@ -2076,14 +2077,14 @@ def reciprocal_exp(m: mx.M) -> mx.M | None:
     product.  A tensor's stays a divisor: ``⊘ exp(2 s)ᵀ`` is the variance a forward line
     divides by, and the adjoints beside it divide by it too."""
     if isinstance(m, mx.Pow):
-        if m.exp == -1 and m.is_scalar and isinstance(m.x, mx.Fn) and m.x.name == "exp" and \
+        if m.exp == -1 and m.is_scalar and isinstance(m.x, mx.Fn) and m.x.name == EXP and \
                 not m.x.rest:
-            return mx.fn("exp", mx.neg(m.x.x))
+            return mx.fn(EXP, mx.neg(m.x.x))
         return None
     if not (isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Pow) and m.coeff.exp == -1 and
-            isinstance(m.coeff.x, mx.Fn) and m.coeff.x.name == "exp" and not m.coeff.x.rest):
+            isinstance(m.coeff.x, mx.Fn) and m.coeff.x.name == EXP and not m.coeff.x.rest):
         return None
-    return mx.scale(mx.fn("exp", mx.neg(m.coeff.x.x)), m.x)
+    return mx.scale(mx.fn(EXP, mx.neg(m.coeff.x.x)), m.x)
 
 
 def sigmoid_of_exp(m: mx.M) -> mx.M | None:
@@ -2092,14 +2093,14 @@ def sigmoid_of_exp(m: mx.M) -> mx.M | None:
     if not isinstance(m, mx.Hadamard):
         return None
     for e in m.factors:
-        if not (isinstance(e, mx.Fn) and e.name == "exp" and not e.rest):
+        if not (isinstance(e, mx.Fn) and e.name == EXP and not e.rest):
             continue
         for d in m.factors:
             if isinstance(d, mx.Pow) and d.exp == -1 and isinstance(d.x, mx.Add) and \
                     len(d.x.terms) == 2 and e in d.x.terms and \
                     any(mx.is_one(t) for t in d.x.terms):
                 rest = [f for f in m.factors if f is not e and f is not d]
-                return mx.hadamard(*rest, mx.fn("sigmoid", e.x))
+                return mx.hadamard(*rest, mx.fn(SIGMOID, e.x))
     return None
 
 
@@ -2124,11 +2125,11 @@ def complement(m: mx.M) -> mx.M | None:
 
 def softplus(m: mx.M) -> mx.M | None:
     """``log(1 + exp(u))`` → ``softplus(u)``."""
-    if isinstance(m, mx.Fn) and m.name == "log" and isinstance(m.x, mx.Add) and \
+    if isinstance(m, mx.Fn) and m.name == LOG and isinstance(m.x, mx.Add) and \
             len(m.x.terms) == 2 and mx.is_one(m.x.terms[0]):
         e = m.x.terms[1]
-        if isinstance(e, mx.Fn) and e.name == "exp":
-            return mx.fn("softplus", e.x)
+        if isinstance(e, mx.Fn) and e.name == EXP:
+            return mx.fn(SOFTPLUS, e.x)
     return None
 
 
@@ -2142,7 +2143,7 @@ def make_softmax_by_hand(named: Named) -> Rule:
         out = softmax_by_hand(m) or softmax_across_product(m)
         if out is None or not nodes or not nodes.softmaxes:
             return out
-        made = [p for p in mx.walk(out) if isinstance(p, mx.AxisFn) and p.head == "softmax"]
+        made = [p for p in mx.walk(out) if isinstance(p, mx.AxisFn) and p.head == SOFTMAX]
         if any(nodes.written_out(p) in nodes.softmaxes for p in made):
             return None
         return out
@@ -2169,7 +2170,7 @@ def _exp_normaliser(d: mx.M) -> tuple[mx.M, int | None, mx.M | None] | None:
     if not (isinstance(p, mx.Pow) and p.exp == -1 and isinstance(p.x, mx.Reduce)):
         return None
     e, kind = p.x.x, p.x.kind
-    if not (isinstance(e, mx.Fn) and e.name == "exp" and not e.rest) or mx.batch_of(e) or \
+    if not (isinstance(e, mx.Fn) and e.name == EXP and not e.rest) or mx.batch_of(e) or \
             len(_shape(e)) != 2:
         return None
     if kind == ReduceKind.SUM and not turned and _vector_sum(e) == ReduceKind.COLSUM:
@@ -2215,8 +2216,8 @@ def softmax_by_hand(m: mx.M) -> mx.M | None:
         if e not in factors or column != (n < len(coeffs)):
             continue
         u = e.x  # type: ignore[attr-defined]
-        p = mx.AxisFn("softmax", u, 0, (_shape(u)[0],), _shape(e)) if column else \
-            mx.AxisFn("softmax", u, cast(int, axis), _shape(u), _shape(e))
+        p = mx.AxisFn(SOFTMAX, u, 0, (_shape(u)[0],), _shape(e)) if column else \
+            mx.AxisFn(SOFTMAX, u, cast(int, axis), _shape(u), _shape(e))
         at = factors.index(e)
         others = [f for k, f in enumerate(factors) if k != at and f is not d]
         kept = [c for c in coeffs if c is not d]
@@ -2331,11 +2332,11 @@ def _exp_of_log_softmax(m: mx.Fn) -> mx.M | None:
     """``softmax(u)`` for ``exp(u − logsumexp(u))`` (the logsumexp broadcast along its axis:
     a number of a vector's, a column of a matrix's rows, ``logsumexp(u, axis=0)ᵀ`` of its
     columns) and for ``exp(log_softmax(u))``, else None."""
-    if m.name != "exp" or m.rest or mx.batch_of(m):
+    if m.name != EXP or m.rest or mx.batch_of(m):
         return None
     x = m.x
-    if isinstance(x, mx.AxisFn) and x.head == "log_softmax" and not mx.batch_of(x):
-        return mx.AxisFn("softmax", x.x, x.axis % len(x.arg_shape), x.arg_shape, x.shape)
+    if isinstance(x, mx.AxisFn) and x.head == LOG_SOFTMAX and not mx.batch_of(x):
+        return mx.AxisFn(SOFTMAX, x.x, x.axis % len(x.arg_shape), x.arg_shape, x.shape)
     if not isinstance(x, mx.Add):
         return None
     for t in x.terms:
@@ -2343,7 +2344,7 @@ def _exp_of_log_softmax(m: mx.Fn) -> mx.M | None:
         u = mx.add(*[s for s in x.terms if s is not t])
         placed = _logsumexp_of(lse, u) if negative and _shape(u) == _shape(m) else None
         if placed is not None:
-            return mx.AxisFn("softmax", u, *placed, _shape(u))
+            return mx.AxisFn(SOFTMAX, u, *placed, _shape(u))
     return None
 
 
@@ -2353,7 +2354,7 @@ def _logsumexp_of(lse: mx.M, u: mx.M) -> tuple[int, tuple[Any, ...]] | None:
     axis=0)ᵀ`` of its columns), else None."""
     turned = isinstance(lse, mx.Transpose)
     f = cast(mx.Transpose, lse).x if turned else lse
-    if not isinstance(f, mx.AxisFn) or f.head != "logsumexp" or mx.batch_of(f) or \
+    if not isinstance(f, mx.AxisFn) or f.head != LOGSUMEXP or mx.batch_of(f) or \
             len(f.arg_shape) not in (1, 2) or u != f.x or len(_shape(u)) != 2:
         return None
     axis = f.axis % len(f.arg_shape)
@@ -2380,7 +2381,7 @@ def log_softmax_by_hand(m: mx.M) -> mx.M | None:
             placed = _logsumexp_of(lse, u) if v_negative != negative else None
             if placed is None or _shape(u) != _shape(m):
                 continue
-            q = mx.AxisFn("log_softmax", u, *placed, _shape(u))
+            q = mx.AxisFn(LOG_SOFTMAX, u, *placed, _shape(u))
             rest = [s for s in m.terms if s is not t and s is not v]
             return _sum_sorted([*rest, mx.neg(q) if v_negative else q])
     return None
@@ -2465,16 +2466,16 @@ def abs_times_sign(m: mx.M) -> mx.M | None:
     if not isinstance(m, mx.Hadamard):
         return None
     signs = [j for j, g in enumerate(m.factors)
-             if isinstance(g, mx.Fn) and g.name == "sign" and not g.rest]
+             if isinstance(g, mx.Fn) and g.name == SIGN and not g.rest]
     for j in signs:
         u = cast(mx.Fn, m.factors[j]).x
         for i, f in enumerate(m.factors):
             if i == j:
                 continue
-            if isinstance(f, mx.Fn) and f.name == "abs" and not f.rest and f.x == u:
+            if isinstance(f, mx.Fn) and f.name == ABS and not f.rest and f.x == u:
                 new = u
             elif f == u:
-                new = mx.fn("abs", u)
+                new = mx.fn(ABS, u)
             else:
                 continue
             rest = [h for k, h in enumerate(m.factors) if k not in (i, j)]
@@ -2525,7 +2526,7 @@ def _beside_zeros(args: tuple[Any, ...], at: int) -> bool:
 
 def norm_of_abs(m: mx.M) -> mx.M | None:
     """``‖|u|‖`` → ``‖u‖``: a norm does not see signs."""
-    if isinstance(m, mx.Norm) and isinstance(m.x, mx.Fn) and m.x.name == "abs":
+    if isinstance(m, mx.Norm) and isinstance(m.x, mx.Fn) and m.x.name == ABS:
         return mx.Norm(m.x.x)
     return None
 
@@ -2640,11 +2641,11 @@ def sign_over_abs(m: mx.M) -> mx.M | None:
     if not isinstance(m, mx.Hadamard):
         return None
     for j, g in enumerate(m.factors):
-        if not (isinstance(g, mx.Fn) and g.name == "sign" and not g.rest):
+        if not (isinstance(g, mx.Fn) and g.name == SIGN and not g.rest):
             continue
         for i, f in enumerate(m.factors):
             if isinstance(f, mx.Pow) and f.exp == -1 and isinstance(f.x, mx.Fn) and \
-                    f.x.name == "abs" and not f.x.rest and f.x.x == g.x:
+                    f.x.name == ABS and not f.x.rest and f.x.x == g.x:
                 new = mx.power(g.x, -1)
                 rest = [h for k, h in enumerate(m.factors) if k not in (i, j)]
                 return mx.scalar_product([new, *rest]) if m.is_scalar else \
@@ -2664,8 +2665,8 @@ def diagonal_of_inverse_diag(m: mx.M) -> mx.M | None:
     if not isinstance(d, mx.Diag) or _shape(d.x) != _shape(m) or mx.batch_of(d.x):
         return None
     v = d.x
-    if isinstance(v, mx.Fn) and v.name == "exp" and not v.rest:
-        return mx.fn("exp", mx.neg(v.x))
+    if isinstance(v, mx.Fn) and v.name == EXP and not v.rest:
+        return mx.fn(EXP, mx.neg(v.x))
     return mx.power(v, -1)
 
 

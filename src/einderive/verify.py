@@ -159,12 +159,12 @@ def sizes_for(graph: Graph, override: Sizes | None = None) -> Sizes:
 
 def positive_inputs(graph: Graph) -> set[str]:
     """Inputs drawn positive: declared so, or read directly by log, sqrt or a fractional power."""
-    from .ops import SCALARS, constant_value
+    from .ops import POWER, SCALARS, constant_value
 
     out = {t.name for t in graph.inputs if t.positive}
 
     def walk(e: FExpr) -> None:
-        exponent = constant_value(e.args[1]) if e.op == "**" else None
+        exponent = constant_value(e.args[1]) if e.op == POWER else None
         fractional = exponent is not None and exponent.is_Rational and not exponent.is_Integer
         if e.op in SCALARS and SCALARS[e.op].domain == "positive" or fractional:
             if e.args[0].op == PseudoOp.REF and graph[e.args[0].param("name")].is_input:
@@ -232,7 +232,7 @@ def _not_finite_hint(graph: Graph) -> str:
 
     def inverts_an_expression(e: Any) -> bool:
         args = [a for a in e.args if hasattr(a, "op")]
-        if e.op in OPS and OPS[e.op].square and args and args[0].op == "ref" and \
+        if e.op in OPS and OPS[e.op].square and args and args[0].op == PseudoOp.REF and \
                 not graph[args[0].param("name")].is_input:
             return True
         return any(inverts_an_expression(a) for a in args)
@@ -258,7 +258,7 @@ def square_inputs(graph: Graph) -> set[str]:
 
     def walk(e: Any) -> None:
         args = [a for a in e.args if hasattr(a, "op")]
-        if e.op in OPS and OPS[e.op].square and args and args[0].op == "ref" and \
+        if e.op in OPS and OPS[e.op].square and args and args[0].op == PseudoOp.REF and \
                 graph[args[0].param("name")].is_input:
             out.add(args[0].param("name"))
         for a in args:

@@ -24,7 +24,7 @@ from ..closed import definitions
 from ..indexed import dim_polynomial_terms, sum_of_constant
 from ..kinds import PseudoOp, ReduceKind, RefKind
 from ..ops import (ARITHMETIC, AXIS_OPS, CONV_OPS, DIAGONAL, HELPER_NAMES, OPS, RESHAPE, SUM,
-                   SCALARS, ElementwiseFunction, FExpr)
+                   SCALARS, ElementwiseFunction, FExpr, is_indicator, may_be_infinite)
 from ..record import Record
 from .. import pyexpr as P
 from ..shapes import broadcast_all as _broadcast, matmul as _matmul_shape  # one rule each
@@ -815,12 +815,14 @@ def _element(v: Value) -> Value:
 
 def _indicator(m: mx.M) -> bool:
     """Whether ``m`` is an indicator, 𝟙[…] (the op table's flag)."""
-    return isinstance(m, mx.Fn) and SCALARS[m.name].indicator
+    return is_indicator(mx.call_of(m))
 
 
 def _unbounded(m: mx.M) -> bool:
-    """Whether ``m`` may not be finite where the forward pass is: it holds a power that may
-    not be (a reciprocal, a root), or an adjoint, which may be (∂L/∂r of √r at r = 0)."""
-    return any(isinstance(n, mx.Pow) and not (n.exp.is_Integer and n.exp >= 0) or
-               isinstance(n, mx.Ref) and n.kind in (RefKind.ADJOINT, RefKind.ROP)
-               for n in mx.walk(m))
+    """Whether ``m`` may not be finite where the forward pass is (the op table's rows, and
+    its adjoints: :func:`einderive.ops.may_be_infinite`)."""
+    return may_be_infinite(mx.walk(m), mx.call_of, _adjoint)
+
+
+def _adjoint(m: mx.M) -> bool:
+    return isinstance(m, mx.Ref) and m.kind in (RefKind.ADJOINT, RefKind.ROP)

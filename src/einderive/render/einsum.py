@@ -32,8 +32,11 @@ from ..ops import (
     OffsetMap,
     Shift,
     Window,
+    call_of,
     has_index_map,
     index_letters,
+    is_indicator,
+    may_be_infinite,
     position_of,
     reshape_view,
 )
@@ -233,14 +236,12 @@ class IndexCompiler:
         return Arr(P.neg(py) if negative else py, out)
 
     def _unbounded(self, e: Any, adjoints: bool = True) -> bool:
-        """Whether ``e`` may not be finite where the forward pass is: it holds a power that
-        may not be (a reciprocal, a root), or (``adjoints``) an adjoint, which may be (∂L/∂r
-        of √r at 0)."""
+        """Whether ``e`` may not be finite where the forward pass is (the op table's rows, and
+        with ``adjoints`` its adjoints: :func:`einderive.ops.may_be_infinite`)."""
         ctx = self.ctx
-        return any(isinstance(n, Pow) and not (n.exp.is_Integer and n.exp >= 0) or
-                   adjoints and isinstance(n, (Indexed, Symbol)) and
-                   (key_of(n) in ctx.adjoint_of or key_of(n) in ctx.rop_of)
-                   for n in preorder_traversal(e))
+        return may_be_infinite(preorder_traversal(e), call_of, lambda n: (
+            adjoints and isinstance(n, (Indexed, Symbol)) and
+            (key_of(n) in ctx.adjoint_of or key_of(n) in ctx.rop_of)))
 
     def _scatter(self, factors: Any, summed: tuple[Any, ...]) -> Arr | None:
         """Σ_i δ(j, tokens_i) G_i… as the rows of G added into the rows tokens names (the
@@ -529,4 +530,4 @@ def _linear(i: Any) -> Any:
 
 def _indicator(e: Any) -> bool:
     """Whether ``e`` is an indicator, 𝟙[…] (the op table's flag)."""
-    return isinstance(e, ElementwiseFunction) and e.spec.indicator
+    return is_indicator(call_of(e))
