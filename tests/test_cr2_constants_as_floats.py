@@ -98,6 +98,8 @@ def test_a_named_constant_prints_as_its_line_writes_it(tmp_path):
     html = _run("derive", "-f", "html", str(spec))
     assert '<td class="rhs"><math displaystyle="true"><mrow><mn>0.3</mn></mrow></math>' in html
     assert "c = 0.3<br/>scalar" in _run("derive", "-f", "markdown", str(spec))
+    latex = _run("derive", "--latex", "--only", "forward", str(spec))
+    assert "c &= 0.3\n" in latex and r"h &= \frac{1}{4}" in latex, latex
     coefficient = _run("derive", str(_spec(tmp_path, "L = sum(0.3 * x)", name="k")))
     assert "  grad(x) = (3/10) 𝟏\n" in coefficient, coefficient
 
