@@ -861,9 +861,10 @@ def _element_axes(env: Env, name: str, letters: tuple):
     if len(shape) == len(letters):  # t_b of t: [B], a number each: only at the dims' names
         if not all(x.upper() in env.dims for x in letters) or dims != list(shape):
             return None
-    elif all(d == 1 for d in rest):
+    elif all(d == 1 for d in rest) and len(rest) < 2:
         return None  # mu_i of mu: [N, 1] is an index form without its literal-1 axis (but
-        # mu_b of mu: [B, 1, D] is b's 1×D matrix, a row)
+        # mu_b of mu: [B, 1, D] is b's 1×D matrix, a row, and k_b of k: [B, 1, 1] b's 1×1
+        # matrix, a number each: Σ_b (k_b ⊙ rowsum(Y_b)))
     axes = []
     for d in dims:
         hits = [a for a, s in enumerate(shape) if s == d]
@@ -1667,6 +1668,10 @@ class MatrixEval:
             if v.ndim > 2 and "axis" not in kwargs:
                 r = r[..., None]  # README, batched forms: each element's rows to its column
             return MV(r.reshape(-1, 1) if r.ndim == 1 else r)
+        if fn in ("max", "min") and "axis" in kwargs and v.ndim >= 2 and v.shape[-1] != 1:
+            # README: max(−X, axis=1), an expression's NumPy max along the named axis; a
+            # vector left is a column
+            return _as_matrix(_axis_apply(fn, v, kwargs["axis"]))
         raise ReaderError(f"unknown function {fn}")
 
 
@@ -2144,6 +2149,17 @@ class IndexEval:
             r = _logsumexp(v, -2 if column else call[3].get("axis", -1))
             if r.size != int(np.prod(sizes)):
                 raise ReaderError(f"logsumexp(…) of shape {v.shape} written with {idx!r}")
+            return self.diag(r.reshape(sizes), idx)
+        if call[1] in ("max", "min"):  # max(−X, axis=1)_i: NumPy's along the axis named
+            if "axis" not in call[3] or _has_indices(self.env, call[2][0]):
+                raise ReaderError(f"{call[1]}(…)_{''.join(idx)} without an axis or of an "
+                                  "index form")
+            v = np.asarray(MatrixEval(self.env).ev(call[2][0]).v, dtype=float)
+            if v.ndim < 2 or v.shape[-1] == 1:
+                raise ReaderError(f"{call[1]}(…) of shape {v.shape} written with {idx!r}")
+            r = _axis_apply(call[1], v, call[3]["axis"])
+            if r.size != int(np.prod(sizes)):
+                raise ReaderError(f"{call[1]}(…) of shape {v.shape} written with {idx!r}")
             return self.diag(r.reshape(sizes), idx)
         if call[1] == "softmax" and _has_indices(self.env, call[2][0]):
             # softmax(Σ_k q_k X_ijk)_ij: an argument in index form has the subscript's letters

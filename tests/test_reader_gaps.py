@@ -21,6 +21,8 @@ from test_printed_forms import env_for
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 
+MAXES = "max(X)·sum(min(X, axis=0)) + sum(min(X, axis=1) + max(−X, axis=1))"
+MAX_INDEX = "Σ_j max(X) min(X, axis=0)_j + Σ_i (min(X, axis=1)_i + max(−X, axis=1)_i)"
 SIG = ("σ'(conv1d(pad(X, 0:C, axis=1) + pad(tanh(X), C:C2, axis=1), W))")
 CASES = [  # (spec stem, a printed line, the line damaged)
     ("conv1d_inline_concat",  # pads sized by each other inside a convolution
@@ -54,6 +56,22 @@ CASES = [  # (spec stem, a printed line, the line damaged)
      "h1 = logsumexp(x0, axis=2)ᵀ", "h1 = logsumexp(x0, axis=1)ᵀ"),
     ("logsumexp_rank3_columns",  # each element's column, the tensor of them
      "h4 = logsumexp(x2)", "h4 = logsumexp(x2) + 𝟏"),
+    # an expression's max along an axis, and max(X) of every element (nu47 find_62)
+    ("reader_max_of_an_expression",
+     f"L = {MAXES} + sum(relu(s − y))", f"L = {MAXES.replace('−X, axis=1', '−X, axis=0')}"
+     " + sum(relu(s − y))"),
+    ("reader_max_of_an_expression",
+     f"L = {MAXES} + sum(relu(s − y))", f"L = {MAXES.replace('max(X)', 'min(X)')}"
+     " + sum(relu(s − y))"),
+    ("reader_max_of_an_expression", f"L = {MAX_INDEX} + Σ_i relu(s_i − y_i)",
+     f"L = {MAX_INDEX.replace('max(−X', 'max(X')} + Σ_i relu(s_i − y_i)"),
+    # k_b of k: [B, 1, 1] inside Σ_b: b's 1×1 matrix (nu47 find_36)
+    ("reader_element_of_two_literal_ones",
+     "∂L/∂h = Σ_b (k_b ⊙ rowsum(∂L/∂Y_b) + rowsum(Y_b))",
+     "∂L/∂h = Σ_b (k_b ⊙ k_b ⊙ rowsum(∂L/∂Y_b) + rowsum(Y_b))"),
+    ("reader_element_of_two_literal_ones",
+     "∂L/∂h = Σ_b (k_b ⊙ rowsum(∂L/∂Y_b) + rowsum(Y_b))",
+     "∂L/∂h = Σ_b (k_b ⊙ rowsum(∂L/∂Y_b) − rowsum(Y_b))"),
 ]
 
 

@@ -336,14 +336,37 @@ def reference(graph, seed: int = 0) -> Reference:
     plain primes leave the spec's domain (a dim defined as T - K + 1 not positive, a logdet of
     the singular Xᵀ A X of a wide X: a value not finite) the primes follow the spec's sizes."""
     from einderive.errors import SpecError
+    ranked = _ranked_sizes(graph)
     try:
-        ref = _reference(graph, sizes_of(graph), seed)
+        plain = sizes_of(graph)
+        ref = _reference(graph, plain if _slices_fit(graph, plain) else ranked, seed)
     except SpecError:
-        return _reference(graph, sizes_of(graph, ranked=True), seed)
+        return _reference(graph, ranked, seed)
     if all(np.all(np.isfinite(np.asarray(v, dtype=float))) for v in ref.values.values()):
         return ref
-    ranked = sizes_of(graph, ranked=True)
     return ref if ranked == ref.sizes else _reference(graph, ranked, seed)
+
+
+def _ranked_sizes(graph) -> dict:
+    """The primes in the order of the spec's sizes where every slice fits its axis at them,
+    else the spec's own sizes: X[:, 3:4] at N = 3 is past the axis' end (an empty slice,
+    nu47 find_13)."""
+    from einderive.errors import SpecError
+    try:
+        ranked = sizes_of(graph, ranked=True)
+    except SpecError:
+        return dict(graph.dims)
+    return ranked if _slices_fit(graph, ranked) else dict(graph.dims)
+
+
+def _slices_fit(graph, sizes: dict) -> bool:
+    from einderive.errors import SpecError
+    from einderive.graph import check_slices
+    try:
+        check_slices(graph, sizes)
+    except SpecError:
+        return False
+    return True
 
 
 def _reference(graph, sizes: dict, seed: int) -> Reference:

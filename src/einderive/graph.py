@@ -22,7 +22,7 @@ from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, ReduceKind, TensorKind
 from .ops import (ALIASES, AXIS_OPS, DIVIDE, FUNCTIONS, GATHER, NEG, ONEHOT, OPS, PAD, PERMUTE,
                   POWER, PRINTED_FUNCTIONS, SLICE, TAKE, TRACE, TRANSPOSE, FExpr,
-                  constant_value, slice_misfit)
+                  as_computed, constant_value, slice_misfit)
 from .record import Record, replace
 from .spec import Assignment, DimDecl, DimTerm, Spec
 
@@ -428,10 +428,11 @@ class _Builder:
         if isinstance(e, X.BinOp):
             args = [(self.tensor(e.left), e.left.loc), (self.tensor(e.right), e.right.loc)]
             if e.op == DIVIDE and _is_zero(args[1][0]):
-                raise SpecError("division by zero", e.right.loc, f"the divisor {_ZERO_HINT}")
+                raise SpecError("division by zero", e.right.loc,
+                                f"the divisor {_zero_hint(e.right, args[1][0])}")
             if e.op == POWER and _is_zero(args[0][0]) and _is_negative(args[1][0]):
                 raise SpecError("division by zero: 0 to a negative power", e.left.loc,
-                                f"the base {_ZERO_HINT}")
+                                f"the base {_zero_hint(e.left, args[0][0])}")
             return self.apply(e.op, e.loc, args, {})
         if isinstance(e, X.Call):
             return self.call(e)
@@ -596,7 +597,7 @@ class _Builder:
                 op.check(loc, args, kwargs)
         if op.all_refs:  # and its result a node: its sum never inside another's derivative
             out = self.split(out)
-        return out
+        return as_computed(out)  # an arithmetic of numbers: what the user's floats compute
 
     @contextmanager
     def explained(self) -> Iterator[None]:
@@ -676,6 +677,14 @@ class _Builder:
 
 
 _ZERO_HINT = "is 0 whatever the sizes of the dims"  # (after "the divisor", "the base")
+
+
+def _zero_hint(written: X.Expr, e: FExpr) -> str:
+    """Why a divisor or a base is 0: its dims cancel, or the user's floats round an
+    arithmetic of numbers to 0 (1e16 + 1 - 1e16: 1e16 + 1 is 1e16 in floats)."""
+    if e.op == PseudoOp.NUM and not isinstance(written, X.Number):
+        return "is 0.0 as Python's floats compute it (each operation rounds to a double)"
+    return _ZERO_HINT
 
 
 def _is_zero(e: FExpr) -> bool:

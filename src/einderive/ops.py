@@ -894,6 +894,43 @@ def float_value(e: FExpr) -> int | float | None:
     return out if isinstance(out, (int, float)) else None  # (−8) ** 0.5 is complex
 
 
+DOUBLE_DIGITS = 15  # the significant decimal digits every double keeps (C's DBL_DIG)
+
+
+def as_computed(e: FExpr) -> FExpr:
+    """An arithmetic of numbers as the user's program means it, each operation read as its
+    operands now mean (the graph calls it on each one it builds): its exact value where the
+    user's floats compute it to a double's 15 significant digits (``0.1 + 0.2`` stays 3/10,
+    its float 0.30000000000000004 one rounding away), else the number they compute, as the
+    literal that writes it (``0.1 + 0.2 - 0.3`` is 5.551115123125783e-17, not 0, so
+    ``(0.1 + 0.2 - 0.3) * 1e17 * x`` has the gradient 5.551115123125783 NumPy computes;
+    ``1e16 + 1 - 1e16`` is 0, not 1).  ``e`` itself where it reads a dim, a tensor or an op
+    with no exact value here, or where Python gives no finite real number."""
+    if e.op not in ARITHMETIC or e.shape != () or _mentions_dim(e):
+        return e
+    computed, exact = float_value(e), constant_value(e)
+    if computed is None or exact is None or not math.isfinite(computed):
+        return e
+    gap = sympy.Abs(exact - sympy_number(Fraction(computed)))
+    if bool(gap * 10 ** DOUBLE_DIGITS <= sympy.Abs(exact)):
+        return e
+    text = repr(abs(computed))
+    number = FExpr(PseudoOp.NUM, (), (("value", Fraction(text)), ("text", text)), ())
+    return FExpr("neg", (number,), (), ()) if computed < 0 else number
+
+
+def writes_decimals(e: FExpr) -> bool:
+    """Whether ``e`` is numbers alone and writes a decimal (``0.1 + 0.2``, ``1e-5``, not
+    ``1 / 4``): a named constant's line then prints its value as its decimal where that is
+    exact (``c = 0.3``, as the line wrote it, not 3/10)."""
+    def numbers(e: FExpr) -> bool:
+        return e.op == PseudoOp.NUM or e.op in ARITHMETIC and all(map(numbers, e.args))
+
+    def decimal(e: FExpr) -> bool:
+        return any(ch in str(e.param("text", "")) for ch in ".eE") or any(map(decimal, e.args))
+    return numbers(e) and decimal(e)
+
+
 def constant_value(e: FExpr) -> Any:
     """The SymPy value of an arithmetic expression of numbers and dims (dims as positive
     integer symbols), or None if ``e`` reads a tensor or applies any other op."""

@@ -266,7 +266,7 @@ class MathMLStyle(Style):
     def number(self, r: Any) -> str:
         sign = mo("−") if r < 0 else ""
         r = abs(r)
-        dec = _decimal(r)
+        dec = _decimal(r, self.decimals)
         if r.is_Integer and dec is None:
             return row(sign + mn(str(int(r)))) if sign else mn(str(int(r)))
         if dec is not None:  # 1e-05 and 0.0003, as the Unicode style writes them
@@ -403,10 +403,10 @@ def number_text(p: Any) -> str:
     return sign + mn(str(p.p)) + mo("/") + mn(str(p.q))
 
 
-def _decimal(r: Any) -> str | None:
+def _decimal(r: Any, exact: bool = False) -> str | None:
     """A positive constant written as a decimal as the Unicode style reads it (1/100000,
     3/10000, 10³⁰⁰) as one: ``10⁻⁵``, ``0.0003``, ``10³⁰⁰``; None for another number."""
-    text = decimal_text(r)
+    text = decimal_text(r, exact)
     if text is None:
         return None
     if "e" not in text:

@@ -31,7 +31,7 @@ class UnicodeStyle(Style):
     """The terminal's tokens: ∂L/∂W_ij = ∂L/∂z_i x_j, ∂L/∂W = ∂L/∂z xᵀ."""
 
     def number(self, r: Any) -> str:
-        dec = _decimal(r)
+        dec = _decimal(r, self.decimals)
         if r.is_Integer and not dec:
             return str(int(r)).replace("-", "−")
         if dec:  # ASCII as Python writes it (1e-06), but a leading sign is a minus: −1e-06
@@ -184,12 +184,16 @@ class Unicode(UnicodeStyle, Notation):
     """The terminal's notation: the Unicode tokens composed with the two printers."""
 
 
-def _decimal(r: Any) -> str | None:
+def _decimal(r: Any, exact: bool = False) -> str | None:
     """``1e-05`` rather than 1/100000 for a constant written as a decimal; ``1e300`` rather
     than 301 digits for a whole number of more than 7 digits, 6 or more of them trailing
-    zeros (x / 1e-300)."""
+    zeros (x / 1e-300); with ``exact``, any number's decimal where that is exact (0.3 for
+    3/10, 0.25 for 1/4, not 1/3)."""
     if r.is_Integer:
         return scientific(int(r))
+    if exact and math.isfinite(value := _float(r)) and \
+            Fraction(repr(value)) == Fraction(int(r.p), int(r.q)):
+        return repr(value).replace("e+", "e")
     if _past_float_digits(int(r.p)) or _past_float_digits(int(r.q)):  # as a float reads it
         value = _float(r)
         return repr(value).replace("e+", "e") if value and abs(value) != math.inf else None
@@ -277,7 +281,7 @@ class LatexStyle(Style):
         return r" \oslash "
 
     def number(self, r: Any) -> str:
-        dec = _decimal(r)
+        dec = _decimal(r, self.decimals)
         if r.is_Integer and not dec:
             return str(int(r))
         if dec:

@@ -95,14 +95,18 @@ class Pen(Record):
     d: Derivation
     style: Style
     anon: dict[str, tuple[Any, tuple[Any, ...], Any]]
+    decimals: bool = False  # numbers as their decimals where exact (a line of decimals: 0.3)
 
     @classmethod
     def of(cls, d: Derivation, style: Style = Unicode) -> Pen:
         return cls(d, style, anon_definitions(d))
 
     def printer(self, form: Form | None = None) -> Notation:
-        return self.style(self.d.index.ctx, self.d.loss,
-                          form.positions if form is not None else None, self.anon)
+        p = self.style(self.d.index.ctx, self.d.loss,
+                       form.positions if form is not None else None, self.anon)
+        if self.decimals:
+            p.decimals = True
+        return p
 
     @cached_property
     def step_names(self) -> dict[str, str]:

@@ -26,6 +26,9 @@ class Style(ABC):
     ctx: Any = None
     loss: str
     stacked_fractions = False  # a fraction bar, which brackets its numerator and denominator
+    # a number as its decimal wherever that is exact (3/10 as 0.3): a named constant's line
+    # that writes decimals (c = 0.1 + 0.2), not a formula's coefficient, which reads (3/10) x
+    decimals = False
     radical_is_atom = False  # a radical sign bounds its argument: (√x)³ needs no brackets
 
     def paren(self, s: str) -> str:
