@@ -4,8 +4,9 @@ A spec's numbers are exact decimals in the derivation, but the user's NumPy comp
 ``(0.1 + 0.2 - 0.3) * 1e17`` in floats: 5.551115123125783, not 0, so the gradient of
 ``sum((0.1 + 0.2 - 0.3) * 1e17 * x)`` is 5.551115123125783 everywhere.  Exact arithmetic
 printed 0 and verify exited 1.  One rule, where the graph builds each operation of numbers
-(ops.as_computed): its exact value where the floats compute it to a double's 15 significant
-digits (0.1 + 0.2 stays 3/10, (1 - 0.9) * 10 stays 1), else the number they compute."""
+(ops.as_computed): its exact value where the floats compute it to 9 significant digits
+(0.1 + 0.2 stays 3/10, (1 - 0.9) * 10 stays 1, 1 - 0.9999 stays 1/10000), else the number
+they compute."""
 
 from __future__ import annotations
 
@@ -49,13 +50,14 @@ X = np.array([0.5, -1.25, 2.0])
     ("L = sum((0.1 + 0.2 - 0.3) * 1e17 * x)", "(5.551115123125783) 𝟏", (0.1 + 0.2 - 0.3) * 1e17),
     ("L = sum(x * (0.1 + 0.2 - 0.3) * 1e17)", "(5.551115123125783) 𝟏", (0.1 + 0.2 - 0.3) * 1e17),
     ("L = sum(x * (1e16 + 1 - 1e16))", "0", 1e16 + 1 - 1e16),
-    ("L = sum(x * (1 - 0.9999))", "(9.999999999998899e-05) 𝟏", 1 - 0.9999),
-    # they agree to 15 digits: the exact value, as a reader writes it
+    # they agree to 9 digits: the exact value, as a reader writes it (1 - 0.9999 is
+    # 9.999999999998899e-05 in floats, one rounding from 1/10000)
+    ("L = sum(x * (1 - 0.9999))", "(1/10000) 𝟏", 1e-4),
     ("L = sum((1 - 0.9) * 10 * x)", "𝟏", 1.0),
     ("L = sum(0.1 * 3 * x)", "(3/10) 𝟏", 0.3),
     ("L = sum(x * 2 ** -1)", "(1/2) 𝟏", 0.5),
     ("L = sum(x / 10)", "(1/10) 𝟏", 0.1),
-], ids=["cancelled", "cancelled-right", "absorbed", "cancelled-digits", "agrees-one",
+], ids=["cancelled", "cancelled-right", "absorbed", "agrees-rounded", "agrees-one",
         "agrees-three-tenths", "power", "division"])
 def test_an_arithmetic_of_numbers_means_what_the_floats_compute(tmp_path, line, printed,
                                                                constant):
@@ -63,7 +65,7 @@ def test_an_arithmetic_of_numbers_means_what_the_floats_compute(tmp_path, line, 
     out = _run("derive", str(spec))
     assert f"  grad(x) = {printed}\n" in out, out
     _run("verify", str(spec))
-    assert np.allclose(_grad(tmp_path, spec, X), constant * np.ones(3), rtol=1e-15, atol=0)
+    assert np.allclose(_grad(tmp_path, spec, X), constant * np.ones(3), rtol=1e-12, atol=0)
     assert not text_failures(spec.read_text(), expand=True)
 
 

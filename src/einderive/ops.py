@@ -894,14 +894,18 @@ def float_value(e: FExpr) -> int | float | None:
     return out if isinstance(out, (int, float)) else None  # (−8) ** 0.5 is complex
 
 
-DOUBLE_DIGITS = 15  # the significant decimal digits every double keeps (C's DBL_DIG)
+# the significant digits to which the user's floats and the exact value of an arithmetic of
+# numbers must agree for the exact value to stand (1 - 0.9999 is 1/10000, its float
+# 9.999999999998899e-05 one rounding away, far below what any check sees): rounding that
+# cancellation amplifies is met where it happens, each operation reading its operands' floats
+AGREE_DIGITS = 9
 
 
 def as_computed(e: FExpr) -> FExpr:
     """An arithmetic of numbers as the user's program means it, each operation read as its
     operands now mean (the graph calls it on each one it builds): its exact value where the
-    user's floats compute it to a double's 15 significant digits (``0.1 + 0.2`` stays 3/10,
-    its float 0.30000000000000004 one rounding away), else the number they compute, as the
+    user's floats compute it to :data:`AGREE_DIGITS` significant digits (``0.1 + 0.2`` stays
+    3/10, its float 0.30000000000000004 one rounding away), else the number they compute, as the
     literal that writes it (``0.1 + 0.2 - 0.3`` is 5.551115123125783e-17, not 0, so
     ``(0.1 + 0.2 - 0.3) * 1e17 * x`` has the gradient 5.551115123125783 NumPy computes;
     ``1e16 + 1 - 1e16`` is 0, not 1).  ``e`` itself where it reads a dim, a tensor or an op
@@ -912,11 +916,11 @@ def as_computed(e: FExpr) -> FExpr:
     if computed is None or exact is None or not math.isfinite(computed):
         return e
     gap = sympy.Abs(exact - sympy_number(Fraction(computed)))
-    if bool(gap * 10 ** DOUBLE_DIGITS <= sympy.Abs(exact)):
+    if bool(gap * 10 ** AGREE_DIGITS <= sympy.Abs(exact)):
         return e
     text = repr(abs(computed))
     number = FExpr(PseudoOp.NUM, (), (("value", Fraction(text)), ("text", text)), ())
-    return FExpr("neg", (number,), (), ()) if computed < 0 else number
+    return FExpr(NEG, (number,), (), ()) if computed < 0 else number
 
 
 def writes_decimals(e: FExpr) -> bool:
