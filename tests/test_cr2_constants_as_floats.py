@@ -52,7 +52,7 @@ X = np.array([0.5, -1.25, 2.0])
     ("L = sum(x * (1e16 + 1 - 1e16))", "0", 1e16 + 1 - 1e16),
     # they agree to 9 digits: the exact value, as a reader writes it (1 - 0.9999 is
     # 9.999999999998899e-05 in floats, one rounding from 1/10000)
-    ("L = sum(x * (1 - 0.9999))", "(1/10000) 𝟏", 1e-4),
+    ("L = sum(x * (1 - 0.9999))", "(0.0001) 𝟏", 1e-4),
     ("L = sum((1 - 0.9) * 10 * x)", "𝟏", 1.0),
     ("L = sum(0.1 * 3 * x)", "(3/10) 𝟏", 0.3),
     ("L = sum(x * 2 ** -1)", "(1/2) 𝟏", 0.5),
