@@ -3451,7 +3451,7 @@ def _as_written(m: mx.M) -> mx.M:
     fewer transposes (:func:`_turned_scalar`).  Done last, with no rule after it: what the
     line writes, not what it simplifies to (tr(X X⁻¹) would cancel)."""
     m = rebuild(m, [_as_written(c) for c in m.children()])
-    new = (_trace_as_written(m) if reading_traces() else None) or m
+    new = (_trace_as_written(m) or _diagonal_of_function(m) if reading_traces() else None) or m
     new = _trace_from_a_name(new) or _turned_scalar(new) or collect_terms(new) or new
     return m if new is m else mx.with_src(new, cast(Any, m).src)
 
@@ -3461,9 +3461,67 @@ def _traces_as_written(m: mx.M) -> mx.M:
     alone): the tangent of ``trace(inv(X) @ A)`` reads −tr(A X⁻¹ Ẋ X⁻¹), as d tr(X⁻¹ A) =
     −tr(X⁻¹ dX X⁻¹ A) is written, not −sum(X⁻ᵀ ⊙ (Ẋ X⁻¹ A))."""
     m = rebuild(m, [_traces_as_written(c) for c in m.children()])
-    new = _trace_as_written(m) or m
+    new = _trace_as_written(m) or _diagonal_of_function(m) or m
     new = _trace_from_a_name(new) or new
     return m if new is m else mx.with_src(new, cast(Any, m).src)
+
+
+def _diagonal_of_function(m: mx.M) -> mx.M | None:
+    """Where a line writes a trace of an elementwise function, the function of the whole
+    matrix: ``sum(exp(diagonal(X)))`` is ``tr(exp(X))``, and ``diag(exp(diagonal(X)))``
+    (its adjoint) ``exp(X) ⊙ 𝐈``, as the same line split (``E = exp(X)``, ``L = trace(E)``)
+    reads ``tr(E)`` and ``E ⊙ 𝐈``: one reading of one line however it is written."""
+    if isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM and not mx.batch_of(m):
+        whole = _of_whole_matrices(m.x)
+        return None if whole is None else _trace(whole)
+    if isinstance(m, mx.Pow) and isinstance(m.x, mx.Norm) and _exp(m) == 2:
+        # ‖diagonal(X)‖² of trace(X * X): tr(X ⊙ X), the squares the line writes (of a
+        # function, tr(tanh(X)^∘2))
+        whole = _of_whole_matrices(m.x.x, alone=True)
+        return None if whole is None else _trace(
+            mx.hadamard(whole, whole) if isinstance(whole, mx.Ref) else
+            mx.power(whole, sympy.Integer(2)))
+    if isinstance(m, mx.Diag):
+        whole = _of_whole_matrices(m.x, alone=True)
+        if whole is None:
+            return None
+        return mx.hadamard(whole, mx.Eye(mx.rows(whole), _shape(whole)))
+    return None
+
+
+def _of_whole_matrices(m: mx.M, alone: bool = False) -> mx.M | None:
+    """``m``, an elementwise function of diagonals of square matrices of one shape (a
+    diagonal alone only if ``alone``), with each diagonal its matrix (``exp(diagonal(X))`` →
+    ``exp(X)``: the diagonal of a function of X is the function of X's diagonal); else None."""
+    if isinstance(m, mx.Diagonal) and not alone:
+        return None  # (tr(X) reads as it does)
+    shapes: set[Shape] = set()
+
+    def whole(x: mx.M) -> mx.M | None:
+        if isinstance(x, mx.Diagonal):
+            inner = _shape(x.x)
+            if len(inner) != 2 or inner[0] != inner[1] or mx.batch_of(x.x):
+                return None
+            shapes.add(inner)
+            return x.x
+        if isinstance(x, mx.Const) and not x.shape:
+            return x
+        if not isinstance(x, (mx.Fn, mx.Pow, mx.Hadamard, mx.Add, mx.Scale)):
+            return None
+        kids = [whole(c) for c in x.children()]
+        if any(k is None for k in kids):
+            return None
+        ks = cast(list[mx.M], kids)
+        if isinstance(x, mx.Scale) and ks[0].shape:
+            return None
+        out = mx.fn(x.name, *ks) if isinstance(x, mx.Fn) else \
+            mx.power(ks[0], x.exp) if isinstance(x, mx.Pow) else \
+            mx.hadamard(*ks) if isinstance(x, mx.Hadamard) else \
+            mx.scale(*ks) if isinstance(x, mx.Scale) else mx.add(*ks)
+        return mx.with_src(out, x.src)  # (where the index form's factor stands)
+
+    out = whole(m)
+    return out if out is not None and len(shapes) == 1 and _shape(out) in shapes else None
 
 
 def _trace_as_written(m: mx.M) -> mx.M | None:
