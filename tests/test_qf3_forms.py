@@ -89,3 +89,18 @@ def test_letters_in_order_under_any_hash_seed():
     out = outs.pop()
     # was (Σ_i′′′ y_i′′′ (K⁻¹)_i′i′′′) Σ_i′′ y_i′′ …
     assert "(Σ_i′′ y_i′′ (K⁻¹)_i′i′′) Σ_i′′′ y_i′′′" in out, out
+
+
+def test_a_declared_size_one_axis_is_a_matrix_axis():
+    # was W2ᵀ ⊙ colsum(∂L/∂Yh ⊙ X ⊙ 𝟙[X W1ᵀ > 0]) and ∂L/∂Yh ⊙ rowsum(W1ᵀ ⊙ W2 ⊙ 𝟙[X W1ᵀ > 0])
+    d = derive_file(REGRESSIONS / "mlp_on_a_column_input.yaml")
+    assert forms(d, "W1")[1] == "(𝟙[X W1ᵀ > 0] ⊙ (∂L/∂Yh W2))ᵀ X", forms(d, "W1")
+    assert forms(d, "X")[1] == "(𝟙[X W1ᵀ > 0] ⊙ (∂L/∂Yh W2)) W1", forms(d, "X")
+    assert forms(d, "W2")[1] == "(∂L/∂Yh)ᵀ relu(X W1ᵀ)", forms(d, "W2")
+    out = render(d, "markdown")
+    assert "(2/B) (𝟙[X W1ᵀ > 0] ⊙ ((Yh + m − Y) W2))ᵀ X" in out, out
+    # every axis of size 1 writes no index, in every notation
+    assert "∂L/∂W1_j = " in out and "{0}" not in out and ", 0}" not in out, out
+    for sizes, seed in ((None, 0), ({"B": 5, "H": 2}, 3)):
+        report = verify(d, sizes=sizes, seed=seed)
+        assert report.ok, [(c.name, c.max_abs) for c in report.checks]
