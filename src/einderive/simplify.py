@@ -3501,8 +3501,11 @@ def _sum_as_product(m: mx.M) -> mx.M | None:
         return None
     a = _outer_as_product(a) or a
     if r.kind == ReduceKind.COLSUM:
-        turned = mx.Transpose(a, (a.shape[1], a.shape[0])) if not isinstance(a, mx.Ref) \
-            else mx.transpose(a)
+        # the transpose on the whole, unless carried to the leaves it leaves fewer: ((X − mu)
+        # ⊘ sd) w, not ((Xᵀ − muᵀ) ⊘ sdᵀ)ᵀ w
+        deep = transpose_deep(a)
+        turned = deep if isinstance(a, mx.Ref) or _transposes(deep) < _transposes(a) else \
+            mx.Transpose(a, (a.shape[1], a.shape[0]))
         return mx.matmul(turned, pick)
     return mx.matmul(a, cast(mx.Transpose, pick).x)
 
