@@ -3405,6 +3405,16 @@ def _row_ref(m: mx.M) -> bool:
         m.shape[1] != 1 and not mx.batch_of(m)
 
 
+def _reads_row(m: mx.M) -> bool:
+    """Whether ``m`` reads a declared row outside any function's argument (a row inside
+    tanh(x W1 + b1ᵀ) is that argument's, not a factor's)."""
+    if _row_ref(m):
+        return True
+    if isinstance(m, (mx.Fn, mx.AxisFn)):
+        return False
+    return any(_reads_row(c) for c in m.children())
+
+
 def _column(m: mx.M) -> bool:
     return len(m.shape) == 2 and m.shape[1] == 1 and m.shape[0] != 1 and not mx.batch_of(m)
 
@@ -3442,11 +3452,10 @@ def _rows_scaled_in(m: mx.M) -> mx.M | None:
     p = prods[0]
     outside = [f for f in m.factors if f is not p]
     if not (_column(p) and _column(p.b) and len(p.a.shape) == 2 and 1 not in p.a.shape and
-            all(_column(v) and v.shape == p.shape for v in outside) and
-            any(_row_ref(n) for n in mx.walk(p.a))):
+            all(_column(v) and v.shape == p.shape for v in outside) and _reads_row(p.a)):
         return None
-    a = mx.hadamard(*outside, p.a)
-    return mx.matmul(_outer_as_product(a) or a, p.b)
+    a = _outer_as_product(mx.hadamard(*outside, p.a))
+    return None if a is None else mx.matmul(a, p.b)  # (only where c meets a row)
 
 
 def _outer_as_product(m: mx.M) -> mx.M | None:
@@ -3454,7 +3463,10 @@ def _outer_as_product(m: mx.M) -> mx.M | None:
     if not isinstance(m, mx.Hadamard) or len(m.shape) != 2 or 1 in m.shape:
         return None
     fs = list(m.factors)
-    row = next((f for f in fs if _row_ref(f) and f.shape[1] == m.shape[1]), None)
+    # a declared row, or a vector's transpose beside one (∂L/∂u w2ᵀ of w2: [Hd])
+    row = next((f for f in fs if (_row_ref(f) or isinstance(f, mx.Transpose) and
+                                  isinstance(f.x, mx.Ref) and _column(f.x))
+                and f.shape[1] == m.shape[1]), None)
     col = next((f for f in fs if _column(f) and f.shape[0] == m.shape[0]), None)
     if row is None or col is None:
         return None
@@ -3492,7 +3504,7 @@ def _sum_as_product(m: mx.M) -> mx.M | None:
         inner += outside
         picks = [f for f in inner if isinstance(f, mx.Transpose) and isinstance(f.x, mx.Ref)
                  and _column(f.x) and f.x.kind == RefKind.TENSOR]
-    if not picks or not any(_row_ref(n) for f in inner for n in mx.walk(f)):
+    if not picks or not any(_reads_row(f) for f in inner):
         return None
     pick = picks[-1]
     rest = [f for f in inner if f is not pick]
