@@ -73,19 +73,27 @@ class IndexPrinter(TreePrinter):
         if ctx is not None and ctx.counts:
             e = rw.counted(e, ctx.counts)
         self.origin = rw.origin
-        bound = _reordered_letters(e, lhs | {s.name for s in free_symbols(e)
-                                             if isinstance(s, Symbol)})
+        # the letters each term writes first take the fewest primes (i′′ before i′′′); a
+        # term's sums are its own, so each term is read alone
+        free_names = lhs | {s.name for s in free_symbols(e) if isinstance(s, Symbol)}
+        terms = list(e.args) if isinstance(e, Add) else [e]
+        ordered = [self._letters_in_order(rw, t, free_names) for t in terms]
+        if any(a is not b for a, b in zip(ordered, terms)):
+            e = rw.with_args(e, ordered) if isinstance(e, Add) else ordered[0]
+            self.origin = rw.origin
+        return self._whole(e)
+
+    def _letters_in_order(self, rw: Rewriter, e: Any, free: AbstractSet[str]) -> Any:
+        """``e`` (a term) with its summation letters renamed in the order it writes them."""
+        bound = _reordered_letters(e, free)
         if not bound:
-            return self._whole(e)
+            return e
         written: list[str] = []
-        text = self._listening(e, written)
+        self._listening(e, written)
         renamed = _in_written_order(bound, written, self._implicit_letters(e))
         if not renamed:
-            return text
-        # the letters the product writes first take the fewest primes (i′′ before i′′′)
-        e = rw.renamed(e, {bound[a]: bound[b] for a, b in renamed.items()})
-        self.origin = rw.origin
-        return self._whole(e)
+            return e
+        return rw.renamed(e, {bound[a]: bound[b] for a, b in renamed.items()})
 
     def _whole(self, e: Any) -> str:
         if isinstance(e, Add):
