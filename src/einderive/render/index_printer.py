@@ -77,10 +77,21 @@ class IndexPrinter(TreePrinter):
         # term's sums are its own, so each term is read alone
         free_names = lhs | {s.name for s in free_symbols(e) if isinstance(s, Symbol)}
         terms = list(e.args) if isinstance(e, Add) else [e]
+        if not any(_reordered_letters(t, free_names) for t in terms):
+            return self._whole(e)
+        kept = dict(rw.origin)
+        shape = self._listening(e, [])
         ordered = [self._letters_in_order(rw, t, free_names) for t in terms]
         if any(a is not b for a, b in zip(ordered, terms)):
-            e = rw.with_args(e, ordered) if isinstance(e, Add) else ordered[0]
-            self.origin = rw.origin
+            new = rw.with_args(e, ordered) if isinstance(e, Add) else ordered[0]
+            # only where the form is written as it was, letters aside: a renamed factor may
+            # be another's old self (the positions the matrix form gives are by node), and
+            # SymPy orders the factors it does not place by their letters (a trace's
+            # A X Bm Xᵀ C must not turn into A Bm X X C for the sake of its primes)
+            if self._listening(new, []) == shape:
+                return self._whole(new)
+            rw.origin.clear()
+            rw.origin.update(kept)
         return self._whole(e)
 
     def _letters_in_order(self, rw: Rewriter, e: Any, free: AbstractSet[str]) -> Any:
@@ -101,13 +112,13 @@ class IndexPrinter(TreePrinter):
         return self._term(e)
 
     def _listening(self, e: Any, written: list[str]) -> str:
-        """``e`` printed, each index letter the notation writes appended to ``written``."""
+        """``e`` printed with every index letter a blank, each letter the notation writes
+        appended to ``written``."""
         n = self.n
-        plain = n.index_name
 
         def heard(name: str) -> str:
             written.append(name)
-            return plain(name)
+            return "\x00"
 
         n.index_name = heard  # type: ignore[method-assign]
         try:
