@@ -96,6 +96,13 @@ def test_a_slice_of_all_of_a_literal_one_axis_is_the_tensor():
     out = _run("derive", str(spec))
     assert "δ" not in out and "grad(y) = 2 y" in out, out
     assert "grad(W) = X 𝟏ᵀ" in out, out
+    # the slice is the tensor in the index form too: every axis of size 1 prints no index
+    # (z_{0} of z: [1, 1] was one index for two axes; X_{i, 0} stood beside ∂L/∂X_i)
+    assert "L = Σ_i X_i + Σ_i Σ_j X_i W_ij + y² + z²" in out, out
+    assert "{0}" not in out and "{i, 0}" not in out, out
+    for flag in ("--latex", "--steps"):
+        shown = _run("derive", flag, str(spec))
+        assert "{0}" not in shown and "i, 0" not in shown and "Shift" not in shown, shown
     for fmt in ("numpy", "torch"):
         _run("derive", "-f", fmt, str(spec))
     assert verify(derive_file(str(spec))).ok

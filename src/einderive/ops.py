@@ -2350,6 +2350,8 @@ def _slice_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     x, lo = e.args[0], ctx.comp(e.args[1], ())
     k = e.param("axis")
     at = list(idx)
+    if x.shape[k] == 1:  # all of a literal-1 axis (0:1): the tensor itself, read at its 0
+        return ctx.comp(x, tuple(at))
     # the count as hi − lo, the bounds the user wrote (K:N reads 𝟙[K ≤ s < N], not K + M)
     # a length-1 slice is read at Shift(0, lo, 1), never at the bare lo: a 0 there would
     # read as a kept axis of size 1, which x's axis is not

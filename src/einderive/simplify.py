@@ -3398,12 +3398,142 @@ def simplify(m: mx.M, wheres: Sequence[Where] = (),
         m = _as_written(m)
     elif reading_traces():  # the tangent of a line that writes a trace: d tr(X⁻¹ A)
         m = _traces_as_written(m)
+    if _declared_row(m):
+        m = _size_one_products(m)
     m = _number_last(m)
     top = absorb_sign(m, named.written_differences)
     if top is not None and (cost(top), _minuses(top)) < (cost(m), _minuses(m)):
         return top
     out = sign_out(m)
     return out if out is not None and _minuses(out) < _minuses(m) else m
+
+
+def _declared_row(m: mx.M) -> bool:
+    """Whether ``m`` reads a tensor whose first axis is a declared 1 (W2: [1, H]): a row
+    that is a matrix, not a vector (a vector is a column and its row a transpose)."""
+    return any(_row_ref(n) for n in mx.walk(m))
+
+
+def _row_ref(m: mx.M) -> bool:
+    return isinstance(m, mx.Ref) and len(m.shape) == 2 and m.shape[0] == 1 and \
+        m.shape[1] != 1 and not mx.batch_of(m)
+
+
+def _reads_row(m: mx.M) -> bool:
+    """Whether ``m`` reads a declared row outside any function's argument (a row inside
+    tanh(x W1 + b1ᵀ) is that argument's, not a factor's)."""
+    if _row_ref(m):
+        return True
+    if isinstance(m, (mx.Fn, mx.AxisFn)):
+        return False
+    return any(_reads_row(c) for c in m.children())
+
+
+def _column(m: mx.M) -> bool:
+    return len(m.shape) == 2 and m.shape[1] == 1 and m.shape[0] != 1 and not mx.batch_of(m)
+
+
+def _size_one_products(m: mx.M) -> mx.M:
+    """``m`` with the products over a declared size-1 axis written as matrix products, as
+    a textbook writes a layer on a [B, 1] input: the outer product of a column and a
+    declared row is ``∂L/∂Yh W2`` (was ``∂L/∂Yh ⊙ W2``), and a row or column sum of an
+    elementwise product with such a factor is a product with it: ``W2ᵀ ⊙ colsum(∂L/∂Yh ⊙
+    X ⊙ 𝟙[X W1ᵀ > 0])`` is ``(𝟙[X W1ᵀ > 0] ⊙ (∂L/∂Yh W2))ᵀ X``, ``∂L/∂Yh ⊙ rowsum(W1ᵀ ⊙ W2
+    ⊙ 𝟙[X W1ᵀ > 0])`` is ``(𝟙[X W1ᵀ > 0] ⊙ (∂L/∂Yh W2)) W1``."""
+    for _ in range(8):
+        new = _size_one_pass(m)
+        if new == m:
+            break
+        m = new
+    return m
+
+
+def _size_one_pass(m: mx.M) -> mx.M:
+    m = rebuild(m, [_size_one_pass(c) for c in m.children()])
+    new = _sum_as_product(m) or _rows_scaled_in(m) or _outer_as_product(m)
+    return m if new is None else mx.with_src(new, cast(Any, m).src)
+
+
+def _rows_scaled_in(m: mx.M) -> mx.M | None:
+    """``c ⊙ (A w)`` → ``(c ⊙ A) w`` for columns c, w and an A that reads a declared row
+    (each row of a product scaled is that row of its left factor scaled), so that c meets
+    the row: ``(𝟙[X W1ᵀ > 0] ⊙ (∂L/∂Yh W2)) W1``."""
+    if not isinstance(m, mx.Hadamard):
+        return None
+    prods = [f for f in m.factors if isinstance(f, mx.MatMul)]
+    if len(prods) != 1:
+        return None
+    p = prods[0]
+    outside = [f for f in m.factors if f is not p]
+    if not (_column(p) and _column(p.b) and len(p.a.shape) == 2 and 1 not in p.a.shape and
+            all(_column(v) and v.shape == p.shape for v in outside) and _reads_row(p.a)):
+        return None
+    a = _outer_as_product(mx.hadamard(*outside, p.a))
+    return None if a is None else mx.matmul(a, p.b)  # (only where c meets a row)
+
+
+def _outer_as_product(m: mx.M) -> mx.M | None:
+    """``c ⊙ r ⊙ A`` of a column c and a declared row r → ``(c r) ⊙ A``."""
+    if not isinstance(m, mx.Hadamard) or len(m.shape) != 2 or 1 in m.shape:
+        return None
+    fs = list(m.factors)
+    # a declared row, or a vector's transpose beside one (∂L/∂u w2ᵀ of w2: [Hd])
+    row = next((f for f in fs if (_row_ref(f) or isinstance(f, mx.Transpose) and
+                                  isinstance(f.x, mx.Ref) and _column(f.x))
+                and f.shape[1] == m.shape[1]), None)
+    col = next((f for f in fs if _column(f) and f.shape[0] == m.shape[0]), None)
+    if row is None or col is None:
+        return None
+    rest = [f for f in fs if f is not row and f is not col]
+    outer = mx.matmul(col, row)
+    return mx.hadamard(*rest, outer) if rest else outer
+
+
+def _sum_as_product(m: mx.M) -> mx.M | None:
+    """``v ⊙ colsum(A ⊙ c)`` → ``(A ⊙ vᵀ)ᵀ c`` and ``v ⊙ rowsum(A ⊙ wᵀ)`` → ``(v ⊙ A) w``,
+    for a column ``c`` (``w``) that is a tensor, where the form reads a declared row."""
+    outside: list[mx.M] = []
+    r = m
+    if isinstance(m, mx.Hadamard):
+        sums = [f for f in m.factors if isinstance(f, mx.Reduce)]
+        if len(sums) != 1:
+            return None
+        r = sums[0]
+        outside = [f for f in m.factors if f is not r]
+    if not (isinstance(r, mx.Reduce) and r.kind in (ReduceKind.ROWSUM, ReduceKind.COLSUM)
+            and isinstance(r.x, mx.Hadamard)) or mx.batch_of(r):
+        return None
+    inner: list[mx.M] = list(r.x.factors)
+    picks: list[mx.M]
+    if r.kind == ReduceKind.COLSUM:
+        if not all(_column(v) and v.shape == r.shape for v in outside):
+            return None
+        inner += [mx.transpose(v) for v in outside]
+        # the column the sum runs over: an input, not the upstream adjoint
+        picks = [f for f in inner if _column(f) and isinstance(f, mx.Ref) and
+                 f.kind == RefKind.TENSOR]
+    else:
+        if not all(_column(v) and v.shape == r.shape for v in outside):
+            return None
+        inner += outside
+        picks = [f for f in inner if isinstance(f, mx.Transpose) and isinstance(f.x, mx.Ref)
+                 and _column(f.x) and f.x.kind == RefKind.TENSOR]
+    if not picks or not any(_reads_row(f) for f in inner):
+        return None
+    pick = picks[-1]
+    rest = [f for f in inner if f is not pick]
+    a = mx.hadamard(*rest) if len(rest) > 1 else rest[0] if rest else None
+    if a is None or _shape(a) != r.x.shape:
+        return None
+    a = _outer_as_product(a) or a
+    if r.kind == ReduceKind.COLSUM:
+        # the transpose on the whole, unless carried to the leaves it leaves fewer: ((X − mu)
+        # ⊘ sd) w, not ((Xᵀ − muᵀ) ⊘ sdᵀ)ᵀ w
+        deep = transpose_deep(a)
+        turned = deep if isinstance(a, mx.Ref) or _transposes(deep) < _transposes(a) else \
+            mx.Transpose(a, (a.shape[1], a.shape[0]))
+        return mx.matmul(turned, pick)
+    return mx.matmul(a, cast(mx.Transpose, pick).x)
 
 
 def sign_out(m: mx.M) -> mx.M | None:
@@ -3465,7 +3595,7 @@ def _as_written(m: mx.M) -> mx.M:
     fewer transposes (:func:`_turned_scalar`).  Done last, with no rule after it: what the
     line writes, not what it simplifies to (tr(X X⁻¹) would cancel)."""
     m = rebuild(m, [_as_written(c) for c in m.children()])
-    new = (_trace_as_written(m) if reading_traces() else None) or m
+    new = (_trace_as_written(m) or _diagonal_of_function(m) if reading_traces() else None) or m
     new = _trace_from_a_name(new) or _turned_scalar(new) or collect_terms(new) or new
     return m if new is m else mx.with_src(new, cast(Any, m).src)
 
@@ -3475,9 +3605,67 @@ def _traces_as_written(m: mx.M) -> mx.M:
     alone): the tangent of ``trace(inv(X) @ A)`` reads −tr(A X⁻¹ Ẋ X⁻¹), as d tr(X⁻¹ A) =
     −tr(X⁻¹ dX X⁻¹ A) is written, not −sum(X⁻ᵀ ⊙ (Ẋ X⁻¹ A))."""
     m = rebuild(m, [_traces_as_written(c) for c in m.children()])
-    new = _trace_as_written(m) or m
+    new = _trace_as_written(m) or _diagonal_of_function(m) or m
     new = _trace_from_a_name(new) or new
     return m if new is m else mx.with_src(new, cast(Any, m).src)
+
+
+def _diagonal_of_function(m: mx.M) -> mx.M | None:
+    """Where a line writes a trace of an elementwise function, the function of the whole
+    matrix: ``sum(exp(diagonal(X)))`` is ``tr(exp(X))``, and ``diag(exp(diagonal(X)))``
+    (its adjoint) ``exp(X) ⊙ 𝐈``, as the same line split (``E = exp(X)``, ``L = trace(E)``)
+    reads ``tr(E)`` and ``E ⊙ 𝐈``: one reading of one line however it is written."""
+    if isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM and not mx.batch_of(m):
+        whole = _of_whole_matrices(m.x)
+        return None if whole is None else _trace(whole)
+    if isinstance(m, mx.Pow) and isinstance(m.x, mx.Norm) and _exp(m) == 2:
+        # ‖diagonal(X)‖² of trace(X * X): tr(X ⊙ X), the squares the line writes (of a
+        # function, tr(tanh(X)^∘2))
+        whole = _of_whole_matrices(m.x.x, alone=True)
+        return None if whole is None else _trace(
+            mx.hadamard(whole, whole) if isinstance(whole, mx.Ref) else
+            mx.power(whole, sympy.Integer(2)))
+    if isinstance(m, mx.Diag):
+        whole = _of_whole_matrices(m.x, alone=True)
+        if whole is None:
+            return None
+        return mx.hadamard(whole, mx.Eye(mx.rows(whole), _shape(whole)))
+    return None
+
+
+def _of_whole_matrices(m: mx.M, alone: bool = False) -> mx.M | None:
+    """``m``, an elementwise function of diagonals of square matrices of one shape (a
+    diagonal alone only if ``alone``), with each diagonal its matrix (``exp(diagonal(X))`` →
+    ``exp(X)``: the diagonal of a function of X is the function of X's diagonal); else None."""
+    if isinstance(m, mx.Diagonal) and not alone:
+        return None  # (tr(X) reads as it does)
+    shapes: set[Shape] = set()
+
+    def whole(x: mx.M) -> mx.M | None:
+        if isinstance(x, mx.Diagonal):
+            inner = _shape(x.x)
+            if len(inner) != 2 or inner[0] != inner[1] or mx.batch_of(x.x):
+                return None
+            shapes.add(inner)
+            return x.x
+        if isinstance(x, mx.Const) and not x.shape:
+            return x
+        if not isinstance(x, (mx.Fn, mx.Pow, mx.Hadamard, mx.Add, mx.Scale)):
+            return None
+        kids = [whole(c) for c in x.children()]
+        if any(k is None for k in kids):
+            return None
+        ks = cast(list[mx.M], kids)
+        if isinstance(x, mx.Scale) and ks[0].shape:
+            return None
+        out = mx.fn(x.name, *ks) if isinstance(x, mx.Fn) else \
+            mx.power(ks[0], x.exp) if isinstance(x, mx.Pow) else \
+            mx.hadamard(*ks) if isinstance(x, mx.Hadamard) else \
+            mx.scale(*ks) if isinstance(x, mx.Scale) else mx.add(*ks)
+        return mx.with_src(out, x.src)  # (where the index form's factor stands)
+
+    out = whole(m)
+    return out if out is not None and len(shapes) == 1 and _shape(out) in shapes else None
 
 
 def _trace_as_written(m: mx.M) -> mx.M | None:

@@ -8,13 +8,13 @@ intermediate's matrix form is printed by the matrix-form printer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Set as AbstractSet
 from typing import Any, TypeVar
 
 from sympy import (Add, Basic, Expr, Indexed, Integer, KroneckerDelta, Mul, Pow, Rational, S,
                    Sum, Symbol)
 
-from ..indexed import dim_polynomial_terms, free_symbols, is_number, nodes_of
+from ..indexed import PRIME, dim_polynomial_terms, free_symbols, is_number, nodes_of
 from ..matrix import Ref, Transpose
 from ..ops import (AXIS_OPS, AxisFunction, Digit, ElementwiseFunction, Flat, Shift, Window,
                    has_index_map)
@@ -73,9 +73,68 @@ class IndexPrinter(TreePrinter):
         if ctx is not None and ctx.counts:
             e = rw.counted(e, ctx.counts)
         self.origin = rw.origin
+        # the letters each term writes first take the fewest primes (i′′ before i′′′); a
+        # term's sums are its own, so each term is read alone
+        free_names = lhs | {s.name for s in free_symbols(e) if isinstance(s, Symbol)}
+        terms = list(e.args) if isinstance(e, Add) else [e]
+        if not any(_reordered_letters(t, free_names) for t in terms):
+            return self._whole(e)
+        kept = dict(rw.origin)
+        shape = self._listening(e, [])
+        ordered = [self._letters_in_order(rw, t, free_names) for t in terms]
+        if any(a is not b for a, b in zip(ordered, terms)):
+            new = rw.with_args(e, ordered) if isinstance(e, Add) else ordered[0]
+            # only where the form is written as it was, letters aside: a renamed factor may
+            # be another's old self (the positions the matrix form gives are by node), and
+            # SymPy orders the factors it does not place by their letters (a trace's
+            # A X Bm Xᵀ C must not turn into A Bm X X C for the sake of its primes)
+            if self._listening(new, []) == shape:
+                return self._whole(new)
+            rw.origin.clear()
+            rw.origin.update(kept)
+        return self._whole(e)
+
+    def _letters_in_order(self, rw: Rewriter, e: Any, free: AbstractSet[str]) -> Any:
+        """``e`` (a term) with its summation letters renamed in the order it writes them."""
+        bound = _reordered_letters(e, free)
+        if not bound:
+            return e
+        written: list[str] = []
+        self._listening(e, written)
+        renamed = _in_written_order(bound, written, self._implicit_letters(e))
+        if not renamed:
+            return e
+        return rw.renamed(e, {bound[a]: bound[b] for a, b in renamed.items()})
+
+    def _whole(self, e: Any) -> str:
         if isinstance(e, Add):
             return self._join_terms(self._ordered_terms(e), top=True)
         return self._term(e)
+
+    def _listening(self, e: Any, written: list[str]) -> str:
+        """``e`` printed with every index letter a blank, each letter the notation writes
+        appended to ``written``."""
+        n = self.n
+
+        def heard(name: str) -> str:
+            written.append(name)
+            return "\x00"
+
+        n.index_name = heard  # type: ignore[method-assign]
+        try:
+            return self._whole(e)
+        finally:
+            del n.index_name
+
+    def _implicit_letters(self, e: Any) -> set[str]:
+        """The letters of the sums Einstein's convention drops in a term of ``e``."""
+        terms = self._flat_terms(self._ordered_terms(e)) if isinstance(e, Add) else [e]
+        out: set[str] = set()
+        for t in terms:
+            shown = self._implicit_body(-t if t.could_extract_minus_sign() else t)
+            if shown is not None:
+                out |= {v.name for v in shown[1] if isinstance(v, Symbol)}
+        return out
 
     def _ordered_terms(self, e: Add) -> list[Any]:
         poly = dim_polynomial_terms(e)
@@ -524,6 +583,42 @@ def _reads_key(e: Any, keys: Any) -> bool:
             return True
         stack.extend(x.args)
     return False
+
+
+def _reordered_letters(e: Any, free: AbstractSet[str]) -> dict[str, Symbol]:
+    """The summation letters of ``e`` (by name) whose order may be chosen: bound by a sum,
+    free nowhere, and sharing their letter with another such (i′′ and i′′′); else {}."""
+    bound: dict[str, Symbol] = {}
+    for s in nodes_of(e, Sum):
+        for lim in s.limits:
+            v = lim[0]
+            if isinstance(v, Symbol) and v.name not in free:
+                bound[v.name] = v
+    bases = [name.rstrip(PRIME) for name in bound]
+    if len(set(bases)) == len(bases):
+        return {}
+    return bound
+
+
+def _in_written_order(bound: Mapping[str, Symbol], written: list[str],
+                      implicit: AbstractSet[str]) -> dict[str, str]:
+    """The renaming (old name -> new name, only those that change) that gives the letters
+    of one base their primes in the order they are first written, the sums Einstein's
+    convention drops first (their Σ unwritten, they read as the product's own indices: a
+    sum written with Σ inside a function keeps its prime)."""
+    first: dict[str, int] = {}
+    for at, name in enumerate(written):
+        first.setdefault(name, at)
+    groups: dict[str, list[str]] = {}
+    for name in bound:
+        groups.setdefault(name.rstrip(PRIME), []).append(name)
+    out: dict[str, str] = {}
+    for names in groups.values():
+        slots = sorted(names, key=len)
+        order = sorted(names, key=lambda m: (m not in implicit, first.get(m, len(written)),
+                                             len(m)))
+        out.update({a: b for a, b in zip(order, slots) if a != b})
+    return out
 
 
 def _flatten_sums(e: Any, factors: list[Any], summed: list[Any]) -> None:

@@ -216,6 +216,14 @@ class Rewriter:
                                         avoid | beside if flat else avoid)
         return self._rebuild(e, args)
 
+    def with_args(self, e: Any, args: list[Any]) -> Any:
+        """``e`` with the arguments ``args``, its origin kept."""
+        return self._rebuild(e, args)
+
+    def renamed(self, e: Any, mapping: dict[Any, Any]) -> Any:
+        """``e`` with each symbol of ``mapping`` replaced, each rebuilt node's origin kept."""
+        return self._replace(e, mapping)
+
     def _replace(self, e: Any, mapping: dict[Any, Any]) -> Any:
         """``e.xreplace(mapping)``, remembering where each rebuilt node came from."""
         if e in mapping:
