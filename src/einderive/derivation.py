@@ -269,7 +269,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         return form(expr, tidx, t.shape)
 
     def defined_forward(t: Tensor) -> Form:
-        with forward_reading(graph.written(t, WRITTEN)):  # (no temporary in a forward form)
+        with forward_reading(graph.written(t, WRITTEN), graph.function_shapes(t)):
+            # (no temporary in a forward form; its functions of products as the line wrote them)
             return defined(t)
     forward = tuple((t, defined_forward(t)) for t in graph.nodes if t.kind == "node")
     oriented, nodes = _readings(forward, anon, inputs)
