@@ -2191,19 +2191,22 @@ class _Reader:
                 # the forward line wrote leaky_relu(X W1 + b1ᵀ, α), where(X W + bᵀ > 0, …):
                 # its arguments are read that way, as a function of one argument's are
                 flip = union[::-1]
-                turned = mx.fn(e.spec.name, *[transpose_deep(self._orient_like(b, union))
+                turned = mx.fn(e.spec.name, *[_turned(self._orient_like(b, union))
                                               if len(b.idx) == 2 else self._orient_like(b, flip)
                                               for b in blobs])
-                if self._against_line(union, out) or \
+                if self._against_line(union, out, turned) or \
                         _written_args(turned, self.oriented) > _written_args(out, self.oriented):
                     return Blob(turned, flip)
             return Blob(out, union)
         inner = self.blob(e.args[0])
-        if len(inner.idx) == 2 and (_key(inner.m) not in self.oriented and
-                                    _key(transpose_deep(inner.m)) in self.oriented or
-                                    self._against_line(inner.idx, inner.m)):
+        if len(inner.idx) == 2 and _key(inner.m) not in self.oriented and \
+                _key(transpose_deep(inner.m)) in self.oriented:
             # the forward line wrote σ(X Wᵀ + bᵀ): its derivative reads the argument that way
             inner = Blob(transpose_deep(inner.m), inner.idx[::-1])
+        elif len(inner.idx) == 2 and self._against_line(inner.idx, inner.m, _turned(inner.m)):
+            # and the forward form itself (its terms where they came from: the index form
+            # prints them in the matrix form's order)
+            inner = Blob(_turned(inner.m), inner.idx[::-1])
         out = mx.fn(e.spec.name, inner.m)
         if e.spec.expand is None:
             return Blob(out, inner.idx)
@@ -2222,16 +2225,20 @@ class _Reader:
             self.wheres.append(where)
         return Blob(out, idx)
 
-    def _against_line(self, idx: Idx, m: mx.M) -> bool:
+    def _against_line(self, idx: Idx, m: mx.M, turned: mx.M | None = None) -> bool:
         """Whether ``m``, a function's argument (or the function) read over ``idx``, holds a
         product and stands turned from the shape its forward line wrote it in
-        (:func:`forward_reading`'s ``shapes``): ``sigmoid(X @ W.T)`` read as σ(W Xᵀ)."""
+        (:func:`forward_reading`'s ``shapes``): ``sigmoid(X @ W.T)`` read as σ(W Xᵀ).  Not
+        where the line's way round, ``turned``, transposes more matrices (σ(−v Wᵀ Eᵀ) of
+        ``sigmoid(-(v @ W[ng].T))`` stays σ(−E W vᵀ)ᵀ: every form reads a function of a
+        product the plainer way round, matrix.transpose)."""
         shapes = _FORWARD.get()[2]
         if not shapes or len(idx) != 2:
             return False
         dims = tuple(self.ctx.index_dim.get(i) if isinstance(i, Symbol) else None for i in idx)
         return dims not in shapes and dims[::-1] in shapes and \
-            any(isinstance(k, mx.MatMul) for k in mx.walk(m))
+            any(isinstance(k, mx.MatMul) for k in mx.walk(m)) and \
+            (turned is None or _matrix_transposes(turned) <= _matrix_transposes(m))
 
     def _as_line(self, b: Blob) -> bool:
         """Whether ``b`` is a function of a product (or an elementwise product holding one)
@@ -3509,6 +3516,27 @@ def as_written(arg: mx.M, oriented: frozenset[Any]) -> bool:
     """Whether a function's argument ``arg`` stands as the forward pass wrote it
     (``oriented``: :func:`orientations`) and its transpose does not."""
     return _key(arg) in oriented and _key(transpose_deep(arg)) not in oriented
+
+
+def _turned(m: mx.M) -> mx.M:
+    """:func:`transpose_deep` of ``m``, each sum, product and scaling keeping the SymPy
+    expression it came from (:func:`positions`)."""
+    if isinstance(m, mx.Add):
+        out = mx.add(*[_turned(t) for t in m.terms])
+    elif isinstance(m, mx.MatMul):
+        out = mx.matmul(_turned(m.b), _turned(m.a))
+    elif isinstance(m, mx.Scale):
+        out = mx.scale(m.coeff, _turned(m.x))
+    elif isinstance(m, mx.Hadamard):
+        out = mx.hadamard(*[_turned(f) for f in m.factors])
+    else:
+        out = transpose_deep(m)
+    return mx.with_src(out, m.src) if m.src is not None and out.src is None else out
+
+
+def _matrix_transposes(m: mx.M) -> int:
+    """The transposed matrices in ``m`` (a vector's ᵀ, a bias row, not counted)."""
+    return sum(isinstance(k, mx.Transpose) and 1 not in k.x.shape for k in mx.walk(m))
 
 
 def _written_args(m: mx.M, oriented: frozenset[Any]) -> int:
