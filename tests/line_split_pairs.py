@@ -202,4 +202,17 @@ LINE_PAIRS: tuple[Pair, ...] = (
          .replace("{M: 3, N: 4}", "{M: 5, N: 3}"),
          ("L = logdet(X.T @ A @ X)",),
          ("G = X.T @ A @ X", "L = logdet(G)")),
+    # one-line layers keep the orientation their line writes (nu48 find 02: silu(W1 Xnᵀ) and
+    # Gᵀ (silu(W1 Xnᵀ) ⊙ (W3 Xnᵀ))ᵀ merged; leaky_relu(W1ᵀ Xᵀ + b1, 1/10) T in grad(W2))
+    inlined("llama_mlp_inline_gate_and_residual", shipped("llama_mlp"),
+            ("ms = mean(X * X, axis=-1, keepdims=True)", "Xn = X / sqrt(ms + 1e-6) * g",
+             "A = Xn @ W1.T", "C = Xn @ W3.T", "U = silu(A) * C", "O = X + U @ W2.T",
+             "L = sum(O * G)"),
+            ("ms = mean(X * X, axis=-1, keepdims=True)", "Xn = X / sqrt(ms + 1e-6) * g",
+             "L = sum((X + (silu(Xn @ W1.T) * (Xn @ W3.T)) @ W2.T) * G)")),
+    inlined("leaky_mlp_inline_layer", shipped("leaky_mlp"),
+            ("Z = X @ W1 + b1", "A = leaky_relu(Z, alpha=0.1)", "Y = A @ W2", "R = Y - T",
+             "E = where(abs(R) < 1, 0.5 * R * R, abs(R) - 0.5)", "L = mean(E)"),
+            ("R = leaky_relu(X @ W1 + b1, alpha=0.1) @ W2 - T",
+             "E = where(abs(R) < 1, 0.5 * R * R, abs(R) - 0.5)", "L = mean(E)")),
 )

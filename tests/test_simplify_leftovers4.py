@@ -81,7 +81,8 @@ def test_a_whole_number_before_a_reciprocal_prints_as_one_fraction():
     assert forms(d, "X")[1] == "(2/L)·X Xᵀ X"  # was 2 (1/L)·X Xᵀ X
     _verified(d)
     d = _derive("models/more11/supcon_loss.yaml")
-    assert _closed(d, "Zn") == "−(10/sum(Pm))·(Pm + t1 + (Pm + t1)ᵀ) Zn"  # was −10 (1/sum(Pm))·…
+    # was −10 (1/sum(Pm))·…; (t1 + t1ᵀ), t1 = Pm − softmax(S) ⊙ rowsum(Pm) named once (ls5)
+    assert _closed(d, "Zn") == "−(10/sum(Pm))·(t1 + t1ᵀ) Zn"
     _verified(d)
     d = _derive("models/more13/radial_flow_logdet.yaml")
     assert forms(d, "h")[1].startswith("((∂L/∂zp)ᵀ (z − z0) − ((D − 1)/(1 + be·h) + ")  # was

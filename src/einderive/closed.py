@@ -617,6 +617,14 @@ def _largest_shared(forms: list[mx.M], worth: Callable[[mx.M], bool] | None = No
                 grouped.setdefault(_reassociated(node), key)
             seen[key] = seen.get(key, 0) + 1
             first.setdefault(key, node)
+    # a sum met whole inside a term of a longer sum that holds its terms too is met twice
+    # (named once, _within_sums: 2 (t1 − t1 W Wᵀ) of a one-line autoencoder's 2 (X − X W
+    # Wᵀ − (X − X W Wᵀ) W Wᵀ), not t1 = −X W Wᵀ)
+    counts = _term_counts(list(dict.fromkeys(n for m in forms for n in mx.walk(m)
+                                             if isinstance(n, mx.Add))), memo)
+    for key, node in first.items():
+        if seen[key] == 1 and isinstance(node, mx.Add) and _within_another(node, counts, memo):
+            seen[key] += 1
     # (a reciprocal 1 ⊘ x of a part x worth a name names x: read ⊘ t1, as a textbook
     # divides by σ = √(var + ε), not t1 ⊙ … with t1 = 1 ⊘ √(…))
     shared = [_divided(_untransposed(first[n])) for n, k in seen.items() if k > 1]
@@ -889,3 +897,59 @@ def _reassociated(m: mx.M) -> mx.M:
 
 def _matmul_factors(m: mx.M) -> list[mx.M]:
     return _matmul_factors(m.a) + _matmul_factors(m.b) if isinstance(m, mx.MatMul) else [m]
+
+
+def held_sums(m: mx.M, forms: Sequence[mx.M]) -> tuple[mx.M, dict[mx.M, mx.M]]:
+    """``m`` with each sum the forward ``forms`` write (a one-line autoencoder's residual
+    X − X W Wᵀ, either way round) that ``m`` reads as some terms of a longer sum that also
+    reads it whole in another term (:func:`_within_another`) held as one opaque leaf, and the table that writes the leaves back: the simplifier
+    sees a repeated part, not terms to factor apart (2 (X − X W Wᵀ − (X − X W Wᵀ) W Wᵀ)
+    became 2 (X + (−2 X + X W Wᵀ) W Wᵀ), where the line split in two reads 2 (R − R W Wᵀ)),
+    and :func:`named_parts` names it once, t1 − t1 W Wᵀ."""
+    memo: dict[mx.M, mx.M] = {}
+    sums = list(dict.fromkeys(n for n in mx.walk(m) if isinstance(n, mx.Add)))
+    counts = _term_counts(sums, memo)
+    within = [s for s in sums if len(s.shape) == 2 and 1 not in s.shape and
+              _within_another(s, counts, memo) and _printed_size(s) >= SHARED_MIN]
+    if not within:  # (most forms: the forward forms are not walked)
+        return m, {}
+
+    def key(x: mx.M) -> mx.M:
+        return unordered(_reassociated(x), memo)
+    written = {key(y) for f in forms for n in mx.walk(f)
+               if isinstance(n, mx.Add) and len(n.shape) == 2 and 1 not in n.shape
+               for y in (n, transpose_deep(n))}
+    back: dict[mx.M, mx.M] = {}
+    table: dict[mx.M, mx.M] = {}
+    for s in within:
+        if s in table or key(s) not in written or \
+                any(n in table for n in mx.walk(s) if n is not s):
+            continue
+        ref = mx.Ref(f"·held{len(back) + 1}", RefKind.TENSOR, s.shape)
+        own, turned = key(s), key(transpose_deep(s))
+        table.update({n: ref if key(n) == own else mx.transpose(ref) for n in sums
+                      if key(n) in (own, turned)})
+        table.update(_within_sums(s, ref, (m,), memo, table))
+        back[ref] = s
+    if not back:
+        return m, {}
+    return mx.substitute_all(m, table), back
+
+
+def _term_counts(sums: Sequence[mx.M], memo: dict[mx.M, mx.M]
+                 ) -> list[tuple[Counter[mx.M], tuple[mx.M, ...]]]:
+    """Each sum's terms up to their order, and its terms (:func:`_within_another`)."""
+    return [(Counter(unordered(t, memo) for t in n.terms), n.terms) for n in sums
+            if isinstance(n, mx.Add)]
+
+
+def _within_another(s: mx.Add, counts: Sequence[tuple[Counter[mx.M], tuple[mx.M, ...]]],
+                    memo: dict[mx.M, mx.M]) -> bool:
+    """Whether a longer sum (of :func:`_term_counts`) holds the terms of ``s`` and reads
+    ``s`` whole in another of its terms: t1 − t1 W Wᵀ, of t1 = X − X W Wᵀ, written out."""
+    want = Counter(unordered(t, memo) for t in s.terms)
+    whole = unordered(s, memo)
+    return any(c.total() > want.total() and c & want == want and
+               any(unordered(n, memo) == whole for t in terms
+                   if unordered(t, memo) not in want for n in mx.walk(t))
+               for c, terms in counts)

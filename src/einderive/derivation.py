@@ -40,9 +40,9 @@ from .recognize import (
 from .record import Record, field, replace
 from .reverse import Edge, IndexDerivation, derive_index
 from .form_cache import FormCache
-from .closed import (STOOD_LIMIT, Refused, defined_temporaries, in_node_names, in_order, inline_parts,
-                     named_parts, named_temporary, names_reused, substituted, throughout,
-                     upstream_as_printed, views_merged)
+from .closed import (STOOD_LIMIT, Refused, defined_temporaries, held_sums, in_node_names,
+                     in_order, inline_parts, named_parts, named_temporary, names_reused,
+                     substituted, throughout, upstream_as_printed, views_merged)
 from .elements import element_of
 from .convex import Split
 from .reuse import Named, expand, reusable, reuse, through_quotients
@@ -268,7 +268,8 @@ def _derive(spec: Spec | Graph, closed: bool) -> Derivation:
         return form(expr, tidx, t.shape)
 
     def defined_forward(t: Tensor) -> Form:
-        with forward_reading(graph.written(t, AS_WRITTEN)):  # (no temporary in a forward form)
+        with forward_reading(graph.written(t, AS_WRITTEN), graph.function_shapes(t)):
+            # (no temporary in a forward form; its functions of products as the line wrote them)
             return defined(t)
     forward = tuple((t, defined_forward(t)) for t in graph.nodes if t.kind == "node")
     oriented, nodes = _readings(forward, anon, inputs)
@@ -845,7 +846,13 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
           symmetric: frozenset[str]) -> Form:
     """``r`` simplified (the inputs and forward nodes ``symmetric`` equal their transpose),
     and for an adjoint (``named`` not empty) written in the forward nodes where shorter."""
-    m, wheres = simplify_form(r.matrix, r.wheres, symmetric, named)
+    held: dict[mx.M, mx.M] = {}
+    m = r.matrix
+    if m is not None and named:  # (a residual the line writes, read twice, stays whole)
+        m, held = held_sums(m, [f for f, _ in named])
+    m, wheres = simplify_form(m, r.wheres, symmetric, named)
+    if m is not None and held:
+        m = mx.substitute_all(m, held)
     if m is not None and named:  # an adjoint: written in the forward nodes where shorter
         def simplified(x: mx.M) -> mx.M:
             return simplify(x, r.wheres, symmetric, named)

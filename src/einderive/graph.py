@@ -21,7 +21,7 @@ from . import shapes
 from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, ReduceKind, TensorKind
 from .ops import (ALIASES, AXIS_OPS, DIVIDE, FUNCTIONS, GATHER, NEG, ONEHOT, OPS, PAD, PERMUTE,
-                  POWER, PRINTED_FUNCTIONS, SLICE, TAKE, TRACE, TRANSPOSE, FExpr,
+                  POWER, PRINTED_FUNCTIONS, SCALARS, SLICE, TAKE, TRACE, TRANSPOSE, FExpr,
                   as_computed, constant_value, slice_misfit)
 from .record import Record, replace
 from .spec import Assignment, DimDecl, DimTerm, Spec
@@ -114,6 +114,35 @@ class Graph(Record, slots=False):  # caches its index in __dict__
                 return part is not None and part.kind == "anon" and self.writes(part, op)
             return e.op == op or any(walk(a) for a in e.args if isinstance(a, FExpr))
         return t.expr is not None and walk(t.expr)
+
+    def function_shapes(self, t: Tensor) -> frozenset[tuple[Any, ...]]:
+        """The shapes the line of node ``t`` writes its elementwise functions of products in,
+        where a product decides them (matrices of two distinct dims): ``sigmoid(X @ W.T)``
+        of X: [B, D], W: [H, D] is [B, H], never its transpose [H, B]."""
+        out: set[tuple[Any, ...]] = set()
+
+        def products(e: FExpr) -> bool:
+            return e.op != PseudoOp.REF and (
+                e.op in OPS and OPS[e.op].contracts or
+                any(products(a) for a in e.args if isinstance(a, FExpr)))
+
+        def walk(e: FExpr) -> None:
+            if e.op == PseudoOp.REF:
+                part = self._index.get(e.param("name"))
+                if part is not None and part.kind == "anon" and part.expr is not None:
+                    walk(part.expr)
+                return
+            shape = tuple(e.shape)
+            if (e.op in SCALARS or e.op in OPS and OPS[e.op].condition) and \
+                    len(shape) == 2 and all(isinstance(d, str) for d in shape) and \
+                    shape[0] != shape[1] and products(e):
+                out.add(shape)
+            for a in e.args:
+                if isinstance(a, FExpr):
+                    walk(a)
+        if t.expr is not None:
+            walk(t.expr)
+        return frozenset(out)
 
 
 def check_slices(graph: Graph, sizes: Mapping[str, int]) -> None:

@@ -557,16 +557,19 @@ _PERMUTING: ContextVar[bool] = ContextVar("permuting", default=False)
 # named nodes' (the where-clauses belong to a backward line, and no tensor is named t1)
 # (and which of the op table's AS_WRITTEN the lines read write: a trace's sums of A ⊙ Bᵀ
 # read as tr(A B), a log-softmax's u − logsumexp(u) as log_softmax(u))
-_FORWARD: ContextVar[tuple[bool, frozenset[str]]] = ContextVar(
-    "forward", default=(False, frozenset()))
+# (and the shapes its functions of products are written in: graph.Graph.function_shapes)
+_FORWARD: ContextVar[tuple[bool, frozenset[str], frozenset[tuple[Any, ...]]]] = ContextVar(
+    "forward", default=(False, frozenset(), frozenset()))
 
 
 @contextmanager
-def forward_reading(written: frozenset[str] = frozenset()) -> Iterator[None]:
+def forward_reading(written: frozenset[str] = frozenset(),
+                    shapes: frozenset[tuple[Any, ...]] = frozenset()) -> Iterator[None]:
     """Within it, :func:`recognize` reads forward forms: no sum over the batch names a
     temporary (reshape(X, [B, T, D]) read per element stays an einsum there), of a line
-    that writes the ops ``written`` (:func:`reading_writes`)."""
-    token = _FORWARD.set((True, written))
+    that writes the ops ``written`` (:func:`reading_writes`) and its functions of products
+    in the ``shapes`` (σ(X Wᵀ), not σ(W Xᵀ)ᵀ, of ``sigmoid(X @ W.T)``)."""
+    token = _FORWARD.set((True, written, shapes))
     try:
         yield
     finally:
@@ -578,7 +581,8 @@ def written_reading(written: frozenset[str]) -> Iterator[None]:
     """Within it, the form read is of lines that write the ops ``written`` (of
     :data:`einderive.ops.AS_WRITTEN`, :func:`reading_writes`), read as the backward pass
     reads."""
-    token = _FORWARD.set((_FORWARD.get()[0], written))
+    forward, _, shapes = _FORWARD.get()
+    token = _FORWARD.set((forward, written, shapes))
     try:
         yield
     finally:
@@ -600,7 +604,7 @@ def reading_traces() -> bool:
     return reading_writes(TRACE_OP)
 
 
-def reading_key() -> tuple[bool, frozenset[str]]:
+def reading_key() -> tuple[bool, frozenset[str], frozenset[tuple[Any, ...]]]:
     """What a reading's result depends on of how it is read (:func:`forward_reading`): a
     cache of readings keys on it."""
     return _FORWARD.get()
@@ -2181,13 +2185,27 @@ class _Reader:
         if len(e.args) > 1:  # arguments broadcast together, as the terms of a sum do
             blobs = [self.blob(a) for a in e.args]
             union = self._ordered_union([b.idx for b in blobs])
-            return Blob(mx.fn(e.spec.name, *[self._orient_like(b, union) for b in blobs]),
-                        union)
+            out = mx.fn(e.spec.name, *[self._orient_like(b, union) for b in blobs])
+            if len(union) == 2 and (self.oriented or _FORWARD.get()[2]):
+                # the forward line wrote leaky_relu(X W1 + b1ᵀ, α), where(X W + bᵀ > 0, …):
+                # its arguments are read that way, as a function of one argument's are
+                flip = union[::-1]
+                turned = mx.fn(e.spec.name, *[_turned(self._orient_like(b, union))
+                                              if len(b.idx) == 2 else self._orient_like(b, flip)
+                                              for b in blobs])
+                if self._against_line(union, out, turned) or \
+                        _written_args(turned, self.oriented) > _written_args(out, self.oriented):
+                    return Blob(turned, flip)
+            return Blob(out, union)
         inner = self.blob(e.args[0])
         if len(inner.idx) == 2 and _key(inner.m) not in self.oriented and \
                 _key(transpose_deep(inner.m)) in self.oriented:
             # the forward line wrote σ(X Wᵀ + bᵀ): its derivative reads the argument that way
             inner = Blob(transpose_deep(inner.m), inner.idx[::-1])
+        elif len(inner.idx) == 2 and self._against_line(inner.idx, inner.m, _turned(inner.m)):
+            # and the forward form itself (its terms where they came from: the index form
+            # prints them in the matrix form's order)
+            inner = Blob(_turned(inner.m), inner.idx[::-1])
         out = mx.fn(e.spec.name, inner.m)
         if e.spec.expand is None:
             return Blob(out, inner.idx)
@@ -2205,6 +2223,31 @@ class _Reader:
         if where not in self.wheres:
             self.wheres.append(where)
         return Blob(out, idx)
+
+    def _against_line(self, idx: Idx, m: mx.M, turned: mx.M | None = None) -> bool:
+        """Whether ``m``, a function's argument (or the function) read over ``idx``, holds a
+        product and stands turned from the shape its forward line wrote it in
+        (:func:`forward_reading`'s ``shapes``): ``sigmoid(X @ W.T)`` read as σ(W Xᵀ).  Not
+        where the line's way round, ``turned``, transposes more matrices (σ(−v Wᵀ Eᵀ) of
+        ``sigmoid(-(v @ W[ng].T))`` stays σ(−E W vᵀ)ᵀ: every form reads a function of a
+        product the plainer way round, matrix.transpose)."""
+        shapes = _FORWARD.get()[2]
+        if not shapes or len(idx) != 2:
+            return False
+        dims = tuple(self.ctx.index_dim.get(i) if isinstance(i, Symbol) else None for i in idx)
+        return dims not in shapes and dims[::-1] in shapes and \
+            any(isinstance(k, mx.MatMul) for k in mx.walk(m)) and \
+            (turned is None or _matrix_transposes(turned) <= _matrix_transposes(m))
+
+    def _as_line(self, b: Blob) -> bool:
+        """Whether ``b`` is a function of a product (or an elementwise product holding one)
+        standing in the shape its forward line wrote it in (:meth:`_against_line`): a
+        factor it meets in an elementwise product takes its orientation, as a named one's."""
+        if not _FORWARD.get()[2] or len(b.idx) != 2:
+            return False
+        terms = b.m.terms if isinstance(b.m, mx.Add) else (b.m,)
+        return any(isinstance(f, mx.Fn) and self._against_line(b.idx[::-1], f)
+                   for t in terms for f in _factors(t))
 
     def _axis_function(self, e: Expr) -> Blob:
         name = self.ctx.tensor_of[e.label]
@@ -3052,7 +3095,8 @@ class _Reader:
             o = out[hit]
             if len(o.idx) > 2 and o.idx != b.idx:
                 raise NoMatrixForm("an elementwise product of permuted tensors")
-            natural_o, natural_b = _natural(o, self.oriented), _natural(b, self.oriented)
+            natural_o = _natural(o, self.oriented) or self._as_line(o)
+            natural_b = _natural(b, self.oriented) or self._as_line(b)
             if len(o.idx) == 2 and o.idx != b.idx and natural_o != natural_b:
                 # a composed factor is turned the named one's way, all through: its
                 # pre-activation reads X Wᵀ + bᵀ as it was written, not (W Xᵀ + b)ᵀ
@@ -3471,6 +3515,41 @@ def as_written(arg: mx.M, oriented: frozenset[Any]) -> bool:
     """Whether a function's argument ``arg`` stands as the forward pass wrote it
     (``oriented``: :func:`orientations`) and its transpose does not."""
     return _key(arg) in oriented and _key(transpose_deep(arg)) not in oriented
+
+
+def _turned(m: mx.M) -> mx.M:
+    """:func:`transpose_deep` of ``m``, each sum, product and scaling keeping the SymPy
+    expression it came from (:func:`positions`)."""
+    if isinstance(m, mx.Add):
+        out = mx.add(*[_turned(t) for t in m.terms])
+    elif isinstance(m, mx.MatMul):
+        out = mx.matmul(_turned(m.b), _turned(m.a))
+    elif isinstance(m, mx.Scale):
+        out = mx.scale(m.coeff, _turned(m.x))
+    elif isinstance(m, mx.Hadamard):
+        out = mx.hadamard(*[_turned(f) for f in m.factors])
+    else:
+        out = transpose_deep(m)
+    return mx.with_src(out, m.src) if m.src is not None and out.src is None else out
+
+
+def _matrix_transposes(m: mx.M) -> int:
+    """The transposed matrices in ``m`` (a vector's ᵀ, a bias row, not counted)."""
+    return sum(isinstance(k, mx.Transpose) and 1 not in k.x.shape for k in mx.walk(m))
+
+
+def _written_args(m: mx.M, oriented: frozenset[Any]) -> int:
+    """How many arguments of the functions of products in ``m`` stand as the forward pass
+    wrote them (``oriented``, :func:`orientations`) and not turned."""
+    return sum(as_written(a, oriented) for a in _function_args(m)) - \
+        sum(as_written(transpose_deep(a), oriented) for a in _function_args(m))
+
+
+def _function_args(m: mx.M) -> list[mx.M]:
+    """The arguments of the functions of products in ``m`` (:func:`orientations`' keys
+    before keying)."""
+    return [a for n in mx.walk(m) if isinstance(n, mx.Fn) for a in n.children()
+            if len(a.shape) == 2 and any(isinstance(k, mx.MatMul) for k in mx.walk(a))]
 
 
 def _key(m: mx.M) -> Any:
