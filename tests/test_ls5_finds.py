@@ -61,7 +61,7 @@ def test_a_one_line_autoencoder_names_its_residual_in_every_gradient():
     """L = sum((X - X @ W @ W.T) ** 2): grad(X) printed 2 (X + (−2 X + X W Wᵀ) W Wᵀ) beside
     grad(W) = −2 (Xᵀ t1 + t1ᵀ X) W; the residual is kept whole and named in both, as the
     two-line spec's 2 (R − R W Wᵀ)."""
-    spec = REGRESSIONS / "tied_autoencoder_residual_named.yaml"
+    spec = REGRESSIONS / "tied_autoencoder_one_line.yaml"  # (lead43's spec: grad(W) there)
     out = _run("derive", "--expand", str(spec))
     gradients = out[out.index("Gradients"):]
     for line in ("grad(X) = 2 (t1 − t1 W Wᵀ)\n            where t1 = X − X W Wᵀ",
