@@ -29,3 +29,11 @@ def test_a_residual_keeps_the_sides_its_line_writes():
         assert "A s − x" not in out and "U Vᵀ − T" not in out, out
         assert verify(derive_file(str(spec))).ok
         assert not text_failures(spec.read_text(), expand=True)
+
+
+def test_a_power_built_with_a_whole_number_exponent_compiles():
+    """verify of tests/models/more7/planar_flow.yaml exited 3 ('int' object has no attribute
+    'is_Integer'): a matrix-form power built with a Python int exponent met the generated
+    code's test of whether it may be infinite.  Every exponent is a SymPy rational."""
+    spec = Path(__file__).parent / "models" / "more7" / "planar_flow.yaml"
+    assert verify(derive_file(str(spec))).ok

@@ -770,6 +770,7 @@ def broadcast_to(x: M, shape: Shape) -> M:
 
 
 def power(x: M, e: Any) -> M:
+    e = sympy.Integer(e) if isinstance(e, int) else e  # (an exponent is a SymPy rational)
     if e == 1:
         return x
     if e == 0:
