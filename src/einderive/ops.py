@@ -1840,6 +1840,16 @@ class Flat(IndexMap):
         digits = [a.value if isinstance(a, Shift) and isinstance(a.value, Digit) else a
                   for a in args[:n]]
         first = digits[0]
+        c = next((p for p, d in enumerate(digits) if not d.is_Number), n)
+        # (only a last letter digit: a slice's read of a Flat, g_{Shift(i·M + j, …)}, is
+        # read by no recognizer nor code generator)
+        if c == n - 1 and c > 0 and any(s != 1 for s in args[n:n + c]):
+            # a stack's piece read whole: Flat(c, i) over P, N is rows c·N … c·N + N − 1, a
+            # slice's read Shift(i, c·N, N) (its inverse states that range); never a reshape
+            # of the whole to a leading size 1, which a digit 0 over P is not
+            offset = sympy.Add(*[d * sympy.Mul(*args[n + p + 1:])
+                                 for p, d in enumerate(digits[:c])])
+            return Shift(digits[c], offset, args[-1])
         if isinstance(first, Digit) and first.sizes == tuple(args[n:]) and all(
                 isinstance(a, Digit) and a.k == first.k and a.position == p
                 and a.sizes == first.sizes for p, a in enumerate(digits)):
@@ -1932,6 +1942,11 @@ def reshape_view(idx: Tup) -> Tup | None:
     while p < len(idx):
         i = idx[p]
         if isinstance(i, Flat):
+            # a digit that is a number reads one position of its axis: a view only where
+            # that axis has size 1 (its callers reshape it to 1); Flat(i, 1) over N, P (a
+            # stack's piece merged, read every P-th) is no reshape's read
+            if any(d.is_Number and s != 1 for d, s in zip(i.digits, i.sizes)):
+                return None
             out.extend(i.digits)
             p += 1
         elif isinstance(i, Digit):

@@ -360,7 +360,7 @@ class IndexCompiler:
             if isinstance(i, Indexed):  # an integer input read at index maps, E_(tok_{i,
                 # ⌊k/D⌋}, k mod D) (a lookup reshaped, in a tangent): its values over letters
                 return P.Subscript(self._tensor(key_of(i)), tuple(index(j) for j in i.indices))
-            return P.num(0) if i == 0 else grid(i)
+            return number(i) if i.is_Number else grid(i)
 
         def linear(x: Any) -> P.Py:
             terms = []

@@ -221,9 +221,14 @@ class Style(ABC):
             # a remainder beside another term or a factor is in parentheses: m·R + (l mod R),
             # never m·R + l mod R, which reads as (m·R + l) mod R
             many = len(i.digits) > 1
-            return " + ".join(self.scalar_times().join(
-                [self.paren(self.index_term(d)) if (many or sizes[p + 1:]) and _remainder(d)
-                 else self.index_term(d)] + sizes[p + 1:]) for p, d in enumerate(i.digits))
+            # a digit that is a number (a stack's piece, read at its position): 0 adds no
+            # term, 1 its stride alone (i·P + 1, N + i·M + j; never 0·N + i or 1·N + i)
+            terms = [self.scalar_times().join(
+                ([] if d == 1 and sizes[p + 1:] else
+                 [self.paren(self.index_term(d)) if (many or sizes[p + 1:]) and _remainder(d)
+                  else self.index_term(d)]) + sizes[p + 1:])
+                for p, d in enumerate(i.digits) if d != 0]
+            return " + ".join(terms) or "0"
         if isinstance(i, Digit):
             sizes = [self.dim(str(s)) for s in i.sizes]
             # a sum of indices divided is in parentheses: ⌊(i·T1 + j + 1)/T⌋, (i·T1 + j) mod T
