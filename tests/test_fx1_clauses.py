@@ -96,3 +96,32 @@ def test_the_block_check_sees_a_missing_clause():
                "            where t1 = A σ(A x + b) + c\n")
     assert _undefined(printed) == ["grad(b) = t3 + σ'(A x + b) ⊙ (Aᵀ (σ'(t1) ⊙ (Aᵀ t3))): "
                                    "t2 undefined"]
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_the_printed_forms_read_back():
+    from test_printed_forms import text_failures
+    assert text_failures(SPEC.read_text(), expand=True) == []
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_the_reader_reads_each_block_with_its_own_clauses():
+    """The test reader read every block with the clauses of all blocks, and so read main's
+    t3 = σ'(A t2 + b) under ∂L/∂b with ∂L/∂A's t2: each block now reads only its own."""
+    import torch_reference as R
+    from printed import entries
+    from test_printed_forms import _read_back, env_for, with_temporaries
+
+    from einderive.api import derive_file
+    from einderive.render.terminal import Options, plain
+    d = derive_file(str(SPEC))
+    text = plain(d, Options(expand=True))
+    good = "where t3 = σ'(A σ(t1) + b)"
+    assert text.count(good) == 2, text  # (∂L/∂b's block and grad(b)'s)
+    for printed, bad in ((text, []), (text.replace(good, "where t3 = σ'(A t2 + b)"),
+                                      ["[where] unknown tensor 't2'"] * 2)):
+        blocks: list[int] = []
+        found = entries(printed, True, blocks)
+        env = with_temporaries(d, env_for(d, R.reference(d.graph, seed=1)), found)
+        assert _read_back(env, found, blocks=blocks) == bad
+        assert _read_back(env, found) == []  # (all blocks' clauses at once: read)
