@@ -8,23 +8,29 @@ import re
 OMITTED = ("(no closed form", "(its closed form")
 
 
-def entries(text: str, expand: bool = False):
+def entries(text: str, expand: bool = False, blocks: list[int] | None = None):
     """``[(section, line)]``: each printed equation, wrapped lines joined, ``where`` helpers
     as their own entries (section 'where').  With ``expand`` (the text of ``derive --expand``)
     each closed form is an entry of its own (section 'closed'), with the left side it stands
     under (``  ∂L/∂W = ∂L/∂z xᵀ`` then ``         = −2 (…) xᵀ``: ``∂L/∂W = −2 (…) xᵀ``), or the
     one it prints (an adjoint's third equation: ``∂L/∂X_b = …`` under ``∂L/∂X = …``), and
-    the words saying why an adjoint has none are an entry of section 'omitted'."""
+    the words saying why an adjoint has none are an entry of section 'omitted'.
+    ``blocks``, when given, takes each entry's block number: the lines one set of where-clauses
+    serves (an adjoint's lines up to a blank line, or up to its clauses; a forward line or a
+    gradient with its clauses), so that a block is read with its own clauses alone."""
     out, section = [], None
+    block, after_where = 0, False  # (a blank line or a section ends a block too)
     col = 0  # where the '=' of the last equation stands: a closed form's '=' stands there
     count = 0  # the equations of this adjoint (its lines up to a blank one)
     for raw in text.splitlines():
         if raw in ("Forward", "Backward", "Gradients"):
             section = raw
             count = 0
+            block, after_where = block + 1, False
             continue
         if not raw.strip():
             count = 0
+            block, after_where = block + 1, False
         if section is None or not raw.startswith("  ") or not raw.strip():
             if raw and not raw.startswith(" "):
                 if raw.startswith("note:") or raw.startswith("Einstein") or \
@@ -33,7 +39,10 @@ def entries(text: str, expand: bool = False):
             continue
         body = raw.strip()
         indent = len(raw) - len(raw.lstrip())
+        if indent == 2 and (after_where or section != "Backward"):
+            block, after_where = block + 1, False  # (an adjoint's lines share its clauses)
         if body.startswith("where "):
+            after_where = True
             out.append(("where", body[len("where "):]))
         elif indent == 2:
             line = re.sub(r"^(\S+(?:\(\S+\))?)\s+= ", r"\1 = ", body)
@@ -51,4 +60,7 @@ def entries(text: str, expand: bool = False):
         else:  # a wrapped line continues the previous equation
             sec, line = out[-1]
             out[-1] = (sec, line + " " + body)
+        if blocks is not None:
+            del blocks[len(out):]
+            blocks.extend([block] * (len(out) - len(blocks)))
     return out

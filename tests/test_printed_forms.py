@@ -73,8 +73,16 @@ def with_temporaries(d, env: Env, lines) -> Env:
                  if isinstance(w.lhs, Ref) and w.lhs.name not in dims and
                  (not hasattr(w.rhs, "dims") or isinstance(w.rhs, BatchSum)) and
                  not w.lhs.missing})
+    # each where-line's name -> the tensor it defines (t1_b: t1), and those defined here
+    # (not a tensor of the spec that a name takes), which a block reads only when its own
+    # clauses define them (:func:`_read_back`)
+    env.where_names = {**{n: n for n in dims}, **{n: e[0] for n, e in each.items()}}
+    env.temporaries = set()
     for section, line in lines:
         name = line.split(" = ", 1)[0]
+        if section == "where" and name in env.where_names and \
+                env.where_names[name] not in env.values:
+            env.temporaries.add(env.where_names[name])
         if section == "where" and name in each and each[name][0] not in env.values:
             base, letters, shape, at, element = each[name]
             ev = MatrixEval(env)
@@ -128,25 +136,43 @@ def failures(path, run, expand: bool = False, only: tuple[str, ...] = ()) -> lis
     d = derive_file(str(path))
     ref = _finite_reference(d.graph)
     text = printed_text(d, run, path, expand)
-    found = entries(text, expand)
+    blocks: list[int] = []
+    found = entries(text, expand, blocks)
     env = with_temporaries(d, env_for(d, ref), found)
     assert found, "no equations found in the printed derivation"
-    return _read_back(env, found, only)
+    return _read_back(env, found, only, blocks)
 
 
-def _read_back(env: Env, found, only: tuple[str, ...] = ()) -> list[str]:
+def _read_back(env: Env, found, only: tuple[str, ...] = (),
+               blocks: list[int] | None = None) -> list[str]:
     """The entries ``found`` (of ``only`` those sections) that do not read back to ``env``'s
     reference, each as ``[section] why``; the words of an omitted closed form are no
-    equation."""
+    equation.  With ``blocks`` (each entry's block, :func:`printed.entries`) each block
+    reads only the temporaries its own where-clauses define: one that reads a name another
+    block defines (∂L/∂b's t3 = σ'(A t2 + b), no t2 in its block) does not read back."""
     bad = []
-    for section, line in found:
+    temporaries = getattr(env, "temporaries", set())
+    names = getattr(env, "where_names", {})
+    defines: dict[int, set[str]] = {}
+    for k, (section, line) in zip(blocks or (), found):
+        name = line.split(" = ", 1)[0]
+        # (a named part read per element, t1_b = softmax(…), defines the whole t1)
+        name = names.get(name, name.split("_", 1)[0])
+        if section == "where" and name in temporaries:
+            defines.setdefault(k, set()).add(name)
+    for n, (section, line) in enumerate(found):
         if section == "omitted" or (only and section not in only):
             continue
+        hidden = {} if blocks is None else {
+            t: env.values.pop(t) for t in temporaries - defines.get(blocks[n], set())
+            if t in env.values}
         try:
             env.check(line)
         except ReaderError as exc:
             if not _unknown_without_torch(exc):
                 bad.append(f"[{section}] {exc}")
+        finally:
+            env.values.update(hidden)
     return bad
 
 
@@ -222,10 +248,11 @@ def text_failures(text: str, expand: bool = False) -> list[str]:
     ref = R.reference(d.graph, seed=1)
     # a random point outside the spec's domain (a log of a negative value) proves nothing
     assume(all(np.all(np.isfinite(v)) for v in ref.values.values()))
-    found = entries(plain(d, Options(expand=expand)), expand)
+    blocks: list[int] = []
+    found = entries(plain(d, Options(expand=expand)), expand, blocks)
     # the where-temporaries (t1 = σ(…)) as the spec files' check reads them
     env = with_temporaries(d, env_for(d, ref), found)
-    return _read_back(env, found)
+    return _read_back(env, found, blocks=blocks)
 
 
 @given(valid_specs(avoid_known=True, new_ops=False))  # the new ops move the draws onto the

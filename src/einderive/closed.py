@@ -362,9 +362,11 @@ def throughout(m: mx.M, parts: Sequence[Where], temporaries: dict[str, mx.M]
     t1 = t2 ⊙ (…) and t2 = softmax(…): its ∂L/∂Wq reads t2_b, each element of that t2,
     where it said t1_b = softmax(…) before.  A part read only inside a part that took an
     earlier name is read nowhere then, and named nowhere.
-    Every part read keeps its clause: a block defines each name it reads (the caller adds
-    the clauses of the earlier names an earlier definition reads,
-    :func:`defined_temporaries`)."""
+    Every part read keeps its clause, and a part that took an earlier name brings the
+    clauses of the earlier names that name's definition reads, through every level (a
+    block defines each name it reads: nested sigmoids' ∂L/∂b took ∂L/∂A's t3 = σ'(A t2 +
+    b), and printed no t2); the names the form itself reads otherwise are the caller's
+    (:func:`defined_temporaries`)."""
     local = {w.lhs.name: w for w in parts if isinstance(w.lhs, mx.Ref)}
     if not local:
         return m, tuple(parts)
@@ -404,6 +406,8 @@ def throughout(m: mx.M, parts: Sequence[Where], temporaries: dict[str, mx.M]
         else:
             rhs = earlier_defs[final[name]]
         out.append(Where(_renamed(w.lhs, final), rhs))
+    taken_earlier = [w.rhs for name, w in zip(read, out) if name not in new]
+    out += defined_temporaries(taken_earlier, temporaries, out)
     wheres = in_order(tuple(out)) + tuple(w for w in parts if not isinstance(w.lhs, mx.Ref))
     return _renamed(m, final), wheres
 
