@@ -28,6 +28,7 @@ from .ops import (
     OPS,
     SIGN,
     F,
+    Flat,
     in_range,
     AxisFunction,
     ElementwiseFunction,
@@ -433,12 +434,29 @@ def _abs_over_self(t: Expr) -> Expr:
     return t
 
 
-def split_index_map(e: Expr) -> bool:
+def split_index_map(e: Expr, ctx: Ctx | None = None) -> bool:
     """Whether an element in ``e`` is read at an index map that no reshape reads whole
     (X[⌊l/Dh⌋, j]: a reshape's digit substituted into another tensor's index): such a
-    form has no matrix form and no code."""
-    return any(has_index_map(tuple(x.indices)) and reshape_view(tuple(x.indices)) is None
-               for x in nodes_of(e, Indexed))
+    form has no matrix form and no code.  With ``ctx``, so is a reshape's digit read by a
+    letter over part of its size (W_{m·NM + l, j}, l over N < NM: the first N of each
+    block of a concatenation merged, once a slice's adjoint is written out)."""
+    return any(has_index_map(tuple(x.indices)) and (
+        reshape_view(tuple(x.indices)) is None or
+        ctx is not None and not _digits_fill(ctx, tuple(x.indices)))
+        for x in nodes_of(e, Indexed))
+
+
+def _digits_fill(ctx: Ctx, idx: tuple[Any, ...]) -> bool:
+    """Whether each letter a reshape's flat index reads as a digit runs over that digit's
+    whole size."""
+    from .graph import same_size
+    for i in idx:
+        if isinstance(i, Flat):
+            for d, size in zip(i.digits, i.sizes):
+                if isinstance(d, Symbol) and d in ctx.index_dim and not same_size(
+                        ctx.graph.spec.dims, ctx.sizes, ctx.sizes[ctx.index_dim[d]], size):
+                    return False
+    return True
 
 
 def _delta(a: Expr, b: Expr) -> Expr:

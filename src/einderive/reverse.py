@@ -509,7 +509,7 @@ def _closed_form(ctx: Ctx, adj: IndexAdjoint, adjoints: dict[str, IndexAdjoint],
         return None
     table = {ctx.adjoint_keys[name]: (closed[name], adjoints[name].idx) for name in uses}
     e = substitute_all(adj.expr, table, ctx) if table else adj.expr
-    if _size(e) > EXPAND_LIMIT or split_index_map(e):
+    if _size(e) > EXPAND_LIMIT or split_index_map(e, ctx):
         return None  # too big, or a reshape's index map spread over a formula's indices
     return _tidy(e, namer, ctx, adj.idx)
 
