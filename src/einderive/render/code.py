@@ -394,8 +394,12 @@ class Compiler:
         nv, dv = values[:len(num)], values[len(num):]
         # an indicator beside what may not be finite where it is 0 (a division, a root) is
         # the Iverson bracket's strong zero: 0 there, never 0 · inf
-        brackets = [k for k, f in enumerate(num) if _indicator(f)]
-        if not (dv or any(_unbounded(f) for k, f in enumerate(num) if k not in brackets)):
+        brackets = [k for k, f in enumerate(num) if _indicator(f) or isinstance(f, mx.Eye)]
+        # (so is 𝐈 beside a function: f(X) ⊙ 𝐈 of trace(f(X)) reads f off the diagonal,
+        # where it may overflow though the trace is finite: exp(800) · 0)
+        eye = any(isinstance(num[k], mx.Eye) for k in brackets)
+        if not (dv or any(_unbounded(f) or eye and _calls(f)
+                          for k, f in enumerate(num) if k not in brackets)):
             brackets = []
         kept = [v.py for k, v in enumerate(nv) if k not in brackets]
         py = P.product(kept) if kept else P.num(1.0)
@@ -822,6 +826,11 @@ def _unbounded(m: mx.M) -> bool:
     """Whether ``m`` may not be finite where the forward pass is (the op table's rows, and
     its adjoints: :func:`einderive.ops.may_be_infinite`)."""
     return may_be_infinite(mx.walk(m), mx.call_of, _adjoint)
+
+
+def _calls(m: mx.M) -> bool:
+    """Whether ``m`` applies an op of the table (a function, a power) anywhere."""
+    return any(mx.call_of(n) is not None for n in mx.walk(m))
 
 
 def _adjoint(m: mx.M) -> bool:
