@@ -866,8 +866,10 @@ def float_value(e: FExpr) -> int | float | None:
     (:func:`constant_value`), whose answer differs where rounding crosses it."""
     if e.op == PseudoOp.NUM:
         v = Fraction(e.param("value"))
-        if v.denominator == 1 and abs(v) <= P.FLOAT_EXACT_WHOLE:
-            return int(v)
+        text = str(e.param("text", ""))
+        if v.denominator == 1 and (abs(v) <= P.FLOAT_EXACT_WHOLE or
+                                   text and not any(ch in text for ch in ".eE")):
+            return int(v)  # (a whole literal is Python's int at any size: 2⁵³ + 1 − 2⁵³ is 1)
         try:
             return float(v)
         except OverflowError:  # (past a float's range)
