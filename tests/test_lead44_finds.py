@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
+from test_codegen import load
 from test_lead39_finds import _run  # (the CLI run, exit 0 asserted, its output)
 from test_printed_forms import text_failures
 
 from einderive.api import derive_file, verify
+from einderive.render.pymodule import numpy_module
 
 REGRESSIONS = Path(__file__).parent / "regressions"
 
@@ -37,3 +41,29 @@ def test_a_power_built_with_a_whole_number_exponent_compiles():
     code's test of whether it may be infinite.  Every exponent is a SymPy rational."""
     spec = Path(__file__).parent / "models" / "more7" / "planar_flow.yaml"
     assert verify(derive_file(str(spec))).ok
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_the_identity_is_a_strong_zero_beside_a_function(tmp_path):
+    """trace(exp(X)) prints exp(X) ⊙ 𝐈, and the generated code took np.exp(X) * np.eye(N):
+    nan off the diagonal where exp overflows (X_01 = 800), though the trace reads only the
+    diagonal (review rv5, F8).  𝐈 beside a function is the Iverson bracket 𝟙[i = j]'s strong
+    zero, as 𝟙[…] is."""
+    spec = REGRESSIONS / "trace_of_an_elementwise_function.yaml"
+    X = np.array([[0.0, 800.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+    mod = load(tmp_path, numpy_module(derive_file(str(spec))))
+    got = mod.gradients(X=X)["X"]
+    assert np.isfinite(got).all(), got
+    assert np.allclose(got, np.diag(np.exp(np.diag(X)))), got
+
+
+def test_a_reshape_digit_read_over_part_of_its_size_is_no_reshape():
+    """A concatenation merged by a reshape (nu49 p5_00): the first piece's closed form
+    printed (1 − tanh(Z)^∘2) t1_kᵀ where t1 = reshape(W, [K, N, N]) of a W with K·NM·N
+    entries (W_{m·NM + l, j} with l over N only); verify exited 3."""
+    spec = REGRESSIONS / "concat_merged_by_reshape_closed.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "reshape(W, [K, N, N])" not in out, out
+    assert "= slice(reshape((1 − tanh(Z)^∘2) Wᵀ, [B, K, NM]), :, :, 0:N)" in out, out
+    assert verify(derive_file(str(spec))).ok
+    assert not text_failures(spec.read_text(), expand=True)
