@@ -67,3 +67,18 @@ def test_a_reshape_digit_read_over_part_of_its_size_is_no_reshape():
     assert "= slice(reshape((1 − tanh(Z)^∘2) Wᵀ, [B, K, NM]), :, :, 0:N)" in out, out
     assert verify(derive_file(str(spec))).ok
     assert not text_failures(spec.read_text(), expand=True)
+
+
+@pytest.mark.parametrize("divisor", ["-(1e16 + 1 - 1e16)", "(1e16 + 1 - 1e16) * 2"])
+def test_a_divisor_of_numbers_the_floats_round_to_zero_says_so(tmp_path, divisor):
+    """x / -(1e16 + 1 - 1e16) hinted 'the divisor is 0 whatever the sizes of the dims',
+    though it reads no dim (review rv5 F3): a divisor of numbers alone is 0.0 as the floats
+    compute it."""
+    from click.testing import CliRunner
+    from einderive.cli import main
+    spec = tmp_path / "d.yaml"
+    spec.write_text("dims: {N: 3}\ninputs: {x: [N]}\nforward:\n"
+                    f'  - "L = sum(x / {divisor})"\nloss: L\n')
+    r = CliRunner().invoke(main, ["derive", str(spec)])
+    assert r.exit_code == 2 and "division by zero" in r.output, r.output
+    assert "as Python's floats compute it" in r.output and "sizes of the dims" not in r.output

@@ -22,7 +22,7 @@ from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, ReduceKind, TensorKind
 from .ops import (ALIASES, AXIS_OPS, DIVIDE, FUNCTIONS, GATHER, NEG, ONEHOT, OPS, PAD, PERMUTE,
                   POWER, PRINTED_FUNCTIONS, SCALARS, SLICE, TAKE, TRACE, TRANSPOSE, FExpr,
-                  as_computed, constant_value, slice_misfit)
+                  as_computed, constant_value, mentions_dim, slice_misfit)
 from .record import Record, replace
 from .spec import Assignment, DimDecl, DimTerm, Spec
 
@@ -711,7 +711,8 @@ _ZERO_HINT = "is 0 whatever the sizes of the dims"  # (after "the divisor", "the
 def _zero_hint(written: X.Expr, e: FExpr) -> str:
     """Why a divisor or a base is 0: its dims cancel, or the user's floats round an
     arithmetic of numbers to 0 (1e16 + 1 - 1e16: 1e16 + 1 is 1e16 in floats)."""
-    if e.op == PseudoOp.NUM and not isinstance(written, X.Number):
+    if not isinstance(written, X.Number) and not mentions_dim(e):
+        # (no dim in it: -(1e16 + 1 - 1e16) and (1e16 + 1 - 1e16) * 2 as well)
         return "is 0.0 as Python's floats compute it (each operation rounds to a double)"
     return _ZERO_HINT
 

@@ -796,7 +796,7 @@ def _neg(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     unbounded=lambda x, p: not (p.is_Integer and p >= 0))
 def _pow(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     (a, la), (p, lp) = args
-    if p.is_const and p.shape == () and (p.op == PseudoOp.DIM or _mentions_dim(p)):
+    if p.is_const and p.shape == () and (p.op == PseudoOp.DIM or mentions_dim(p)):
         raise SpecError("the exponent of '**' is a dim; an exponent must be a number", lp,
                         "write the dim's size as a number, e.g. x ** 3")
     if not p.is_const or p.shape != ():
@@ -912,7 +912,7 @@ def as_computed(e: FExpr) -> FExpr:
     ``(0.1 + 0.2 - 0.3) * 1e17 * x`` has the gradient 5.551115123125783 NumPy computes;
     ``1e16 + 1 - 1e16`` is 0, not 1).  ``e`` itself where it reads a dim, a tensor or an op
     with no exact value here, or where Python gives no finite real number."""
-    if e.op not in ARITHMETIC or e.shape != () or _mentions_dim(e):
+    if e.op not in ARITHMETIC or e.shape != () or mentions_dim(e):
         return e
     computed, exact = float_value(e), constant_value(e)
     if computed is None or exact is None or not math.isfinite(computed):
@@ -959,8 +959,9 @@ def constant_value(e: FExpr) -> Any:
     return a + b if e.op == "+" else a - b if e.op == "-" else a * b
 
 
-def _mentions_dim(e: FExpr) -> bool:
-    return e.op == PseudoOp.DIM or any(_mentions_dim(a) for a in e.args if isinstance(a, FExpr))
+def mentions_dim(e: FExpr) -> bool:
+    """Whether ``e`` reads a dim anywhere."""
+    return e.op == PseudoOp.DIM or any(mentions_dim(a) for a in e.args if isinstance(a, FExpr))
 
 
 # -- transposes -----------------------------------------------------------------
