@@ -244,7 +244,10 @@ def test_a_chain_form_names_the_forward_intermediate_it_repeats() -> None:
     expanded = " ".join(plain(d, Options(expand=True)).split())
     block = expanded[expanded.find("∂L/∂X = "):expanded.find("∂L/∂Sd_kj")]
     assert block.count("where t1 = softmax((1/√D) Sd Wkᵀ Xᵀ)") == 1, block
-    assert "= (2/√D) (t1 ⊙ (t2 Wvᵀ Xᵀ − rowsum(O ⊙ t2)))ᵀ Sd Wkᵀ + 2 t1ᵀ t2 Wvᵀ" in block
+    # (the residual rowsum(H) − y, whole inside the longer sum t3 beside its terms, is
+    # named once: stop 44, ls5)
+    assert "= (2/√D) (t1 ⊙ (t3 Wvᵀ Xᵀ − rowsum(O ⊙ t3)))ᵀ Sd Wkᵀ + 2 t1ᵀ t3 Wvᵀ" in block
+    assert "where t2 = rowsum(H) − y where t3 = t2 + t2 ⊙ (𝟙[O Wo > 0] Woᵀ)" in block
     assert verify(d).ok
 
 
