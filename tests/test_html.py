@@ -168,13 +168,13 @@ def test_op_spellings_become_tokens():
 def test_numbers():
     from sympy import Integer, Rational
     from einderive.render.mathml import MathMLStyle
-    n = MathMLStyle.number
-    assert n(None, Integer(2)) == "<mn>2</mn>"
-    assert n(None, Integer(-2)) == "<mrow><mo>−</mo><mn>2</mn></mrow>"
-    assert n(None, Rational(1, 100000)) == \
+    n = MathMLStyle().number  # (a style: it reads whether its line writes decimals)
+    assert n(Integer(2)) == "<mn>2</mn>"
+    assert n(Integer(-2)) == "<mrow><mo>−</mo><mn>2</mn></mrow>"
+    assert n(Rational(1, 100000)) == \
         "<mrow><msup><mrow><mn>10</mn></mrow><mrow><mo>−</mo><mn>5</mn></mrow></msup></mrow>"
-    assert n(None, Rational(3, 10000)) == "<mrow><mn>0.0003</mn></mrow>"
-    assert n(None, Rational(-1, 2)) == \
+    assert n(Rational(3, 10000)) == "<mrow><mn>0.0003</mn></mrow>"
+    assert n(Rational(-1, 2)) == \
         "<mrow><mo>−</mo><mfrac><mrow><mn>1</mn></mrow><mrow><mn>2</mn></mrow></mfrac></mrow>"
 
 
