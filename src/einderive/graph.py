@@ -108,12 +108,23 @@ class Graph(Record, slots=False):  # caches its index in __dict__
 
     def writes(self, t: Tensor, op: str) -> bool:
         """Whether the line of node ``t`` writes ``op`` (in its anonymous parts too)."""
-        def walk(e: FExpr) -> bool:
+        return any(e.op == op for e in self._line(t))
+
+    def _line(self, t: Tensor) -> Iterator[FExpr]:
+        """The ops the line of node ``t`` writes, its anonymous parts' too, outermost first
+        (a reference to another node ends the walk there)."""
+        def walk(e: FExpr) -> Iterator[FExpr]:
             if e.op == PseudoOp.REF:
                 part = self._index.get(e.param("name"))
-                return part is not None and part.kind == "anon" and self.writes(part, op)
-            return e.op == op or any(walk(a) for a in e.args if isinstance(a, FExpr))
-        return t.expr is not None and walk(t.expr)
+                if part is not None and part.kind == "anon" and part.expr is not None:
+                    yield from walk(part.expr)
+                return
+            yield e
+            for a in e.args:
+                if isinstance(a, FExpr):
+                    yield from walk(a)
+        if t.expr is not None:
+            yield from walk(t.expr)
 
     def function_shapes(self, t: Tensor) -> frozenset[tuple[Any, ...]]:
         """The shapes the line of node ``t`` writes its elementwise functions of products in,
@@ -126,22 +137,12 @@ class Graph(Record, slots=False):  # caches its index in __dict__
                 e.op in OPS and OPS[e.op].contracts or
                 any(products(a) for a in e.args if isinstance(a, FExpr)))
 
-        def walk(e: FExpr) -> None:
-            if e.op == PseudoOp.REF:
-                part = self._index.get(e.param("name"))
-                if part is not None and part.kind == "anon" and part.expr is not None:
-                    walk(part.expr)
-                return
+        for e in self._line(t):
             shape = tuple(e.shape)
             if (e.op in SCALARS or e.op in OPS and OPS[e.op].condition) and \
                     len(shape) == 2 and all(isinstance(d, str) for d in shape) and \
                     shape[0] != shape[1] and products(e):
                 out.add(shape)
-            for a in e.args:
-                if isinstance(a, FExpr):
-                    walk(a)
-        if t.expr is not None:
-            walk(t.expr)
         return frozenset(out)
 
 
