@@ -10,13 +10,13 @@ axis' size (valid, and multiplied by the range's 0 there), as a pad's read is.""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from test_codegen import load
 from test_printed_forms import text_failures
 
 from einderive.api import derive_file
@@ -46,15 +46,6 @@ def test_verify_compiles_an_index_map_over_a_sliced_axis(name):
     assert text_failures(spec.read_text(), expand=True) == []
 
 
-def _load(tmp_path: Path, code: str, stem: str):
-    path = tmp_path / f"{stem}.py"
-    path.write_text(code, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location(stem, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _autograd(X: np.ndarray, W: np.ndarray) -> dict[str, np.ndarray]:
     x = torch.tensor(X, requires_grad=True)
     w = torch.tensor(W, requires_grad=True)
@@ -71,11 +62,11 @@ def test_generated_code_of_a_slice_merged_into_a_matmul_runs_and_agrees(tmp_path
     rng = np.random.default_rng(0)
     X, W = rng.standard_normal((2, 4, 2)), rng.standard_normal((4, 2))
     want = _autograd(X, W)
-    got = _load(tmp_path, numpy_module(d), "fx3_np").gradients(X=X, W=W)
+    got = load(tmp_path, numpy_module(d)).gradients(X=X, W=W)
     for name in want:
         assert np.allclose(got[name], want[name], rtol=1e-12, atol=1e-12), name
     assert np.all(got["X"][:, 2:, :] == 0)  # the rows the slice does not read
-    fn = next(v for v in vars(_load(tmp_path, torch_module(d), "fx3_torch")).values()
+    fn = next(v for v in vars(load(tmp_path, torch_module(d))).values()
               if isinstance(v, type) and issubclass(v, torch.autograd.Function)
               and v is not torch.autograd.Function)
     x = torch.tensor(X, requires_grad=True)
