@@ -442,13 +442,14 @@ def split_index_map(e: Expr, ctx: Ctx | None = None) -> bool:
     block of a concatenation merged, once a slice's adjoint is written out)."""
     return any(has_index_map(tuple(x.indices)) and (
         reshape_view(tuple(x.indices)) is None or
-        ctx is not None and not _digits_fill(ctx, tuple(x.indices)))
+        ctx is not None and not digits_fill(ctx, tuple(x.indices)))
         for x in nodes_of(e, Indexed))
 
 
-def _digits_fill(ctx: Ctx, idx: tuple[Any, ...]) -> bool:
+def digits_fill(ctx: Ctx, idx: tuple[Any, ...]) -> bool:
     """Whether each letter a reshape's flat index reads as a digit runs over that digit's
-    whole size."""
+    whole size: ``W_{m·NM + l, j}`` with l over N < NM (the first N of each block of a
+    concatenation merged by a reshape) is no element of reshape(W, [K, N, N])."""
     from .graph import same_size
     for i in idx:
         if isinstance(i, Flat):

@@ -26,7 +26,7 @@ from sympy import Pow as SPow
 
 from . import matrix as mx
 from .graph import at_most, dim_values, outside_axis, same_size
-from .indexed import LETTERS, PRIME, Ctx, key_of, nodes_of
+from .indexed import LETTERS, PRIME, Ctx, digits_fill, key_of, nodes_of
 from .kinds import RefKind, ReduceKind, TensorKind
 from .ops import (
     TRACE_OP,
@@ -2095,24 +2095,11 @@ class _Reader:
         """Whether two sizes are equal by the dims' definitions (M: N − K is N − K)."""
         return same_size(self.ctx.graph.spec.dims, self.ctx.sizes, a, b)
 
-    def _digits_fill(self, idx: Idx) -> bool:
-        """Whether each letter a reshape's index map reads as a digit runs over the whole of
-        that digit's size: ``W_{m·NM + l, j}`` with l over N < NM (the first N of each
-        block of a concatenation merged by a reshape) is no element of reshape(W, [K, N, N])
-        (nu49's p5_00 printed that, of a W of K·NM·N entries)."""
-        for i in idx:
-            if isinstance(i, Flat):
-                for d, size in zip(i.digits, i.sizes):
-                    if isinstance(d, Symbol) and d in self.ctx.index_dim and \
-                            not self._same_size(self.ctx.size(self.ctx.index_dim[d]), size):
-                        return False
-        return True
-
     def _view_ref(self, ref: mx.Ref, idx: Idx) -> Blob:
         """An element at index maps, X[b, h·Dh + d]: an element of reshape(X) at plain
         indices, X's elements in the shape of the indices' dims."""
         view = reshape_view(idx)
-        if view is not None and not self._digits_fill(idx):
+        if view is not None and not digits_fill(self.ctx, idx):
             raise NoMatrixForm("a reshape's digit read over part of its size")
         if view is None:
             spread = self._spread_view(ref, idx)
