@@ -130,8 +130,21 @@ def _recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], ex
             is_temporary(w) for w in plain.wheres)):
         return batched  # (reshape(∂L/∂Q, [B, T, D]) Wqᵀ, not t1 Wqᵀ where t1 = the same)
     if plain.matrix is None:  # a row index read at its digits: the reshape of that reading
-        return _unflattened(ctx, namer, anon_forms, expr, idx, shape, oriented) or plain
+        return _unflattened(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
+            _refolded(ctx, namer, anon_forms, expr, idx, shape, oriented) or plain
+    if not plain.einsum and expr.has(Flat):
+        # a flat index the plain rules read through a reshape of a padded reshape
+        # (reshape(∂L/∂Z reshape(pad(reshape(W, [S, D, D]), 0:S, axis=0), [TD, D])ᵀ, [B, T,
+        # D])): read at the flat index itself where that says it in fewer nodes
+        refolded = _refolded(ctx, namer, anon_forms, expr, idx, shape, oriented)
+        if refolded is not None and refolded.matrix is not None and \
+                _nodes(refolded.matrix) < _nodes(plain.matrix):
+            return refolded
     return plain
+
+
+def _nodes(m: mx.M) -> int:
+    return sum(1 for _ in mx.walk(m))
 
 
 def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
@@ -392,6 +405,71 @@ def _unflattened(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], 
 
 
 _UNFLATTENING: ContextVar[bool] = ContextVar("unflattening", default=False)
+
+
+def _refolded(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
+              idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
+    """A result whose own consecutive indices are read only as the digits of one flat index
+    (∂L/∂X_ijk of Z = reshape(X[:, 0:S, :], [B, SD]) @ W: 𝟙[0 ≤ j < S] Σ_k′ W_{j·D + k, k′}
+    ∂L/∂Z_ik′) as the form read at the flat index m itself, reshaped to the digits' axes and,
+    under a range 0 ≤ j < S of the leading digit over a longer axis, zero-padded there:
+    pad(reshape(∂L/∂Z Wᵀ, [B, S, D]), 0:S, axis=1).  Exact: m = j·D + k is one-to-one from
+    the digits' ranges onto m's, and the range is 0 where pad is.  None unless that reading
+    has a plain form."""
+    flats = expr.atoms(Flat)
+    if _UNFLATTENING.get() or len(flats) != 1:
+        return None
+    (flat,) = flats
+    n = len(flat.args) // 2
+    digits, sizes = tuple(flat.args[:n]), tuple(flat.args[n:])
+    if n < 2 or not all(isinstance(d, Symbol) for d in digits) or \
+            len(set(digits)) != n or digits[0] not in idx:
+        return None
+    a = idx.index(digits[0])
+    if tuple(idx[a:a + n]) != digits:
+        return None
+    factors = Mul.make_args(expr)
+    ranges = [f for f in factors if isinstance(f, ElementwiseFunction) and
+              f.spec.name == IN_RANGE and any(f.has(d) for d in digits)]
+    dims, sizes_of = ctx.graph.spec.dims, ctx.sizes
+    # each digit over an axis of its own size, or over a longer one under 𝟙[0 ≤ j < S], S
+    # its digit's size (a slice 0:S of that axis before the merge)
+    ranged: dict[int, Expr] = {}
+    for f in ranges:
+        x, lo, hi = f.args
+        if x not in digits or lo != 0 or digits.index(x) in ranged or \
+                not same_size(dims, sizes_of, hi, sizes[digits.index(x)]):
+            return None
+        ranged[digits.index(x)] = f
+    for p, d in enumerate(digits):
+        size = ctx.size(shape[a + p])
+        if not same_size(dims, sizes_of, size, sizes[p]) and not (
+                p in ranged and at_most(dims, sizes_of, sizes[p], size) is True):
+            return None
+    names = [next((q for q in sorted(sizes_of) if same_size(dims, sizes_of, ctx.size(q), z)),
+                  None) for z in (sympy.Mul(*sizes),) + sizes]
+    if any(q is None for q in names):
+        return None
+    merged, *own = names
+    m = ctx.fresh(merged)
+    body = Mul(*[f for f in factors if f not in ranges]).xreplace({flat: m})
+    if any(body.has(d) for d in digits):
+        return None
+    token = _UNFLATTENING.set(True)
+    try:
+        found = recognize(ctx, namer, anon_forms, body, idx[:a] + (m,) + idx[a + n:],
+                          tuple(shape[:a]) + (merged,) + tuple(shape[a + n:]), oriented)
+    finally:
+        _UNFLATTENING.reset(token)
+    if found.matrix is None or found.einsum or isinstance(found.matrix, mx.Each) or \
+            mx.batch_of(found.matrix) or len(found.matrix.shape) != len(shape) - n + 1:
+        return None
+    inner = tuple(shape[:a]) + tuple(own) + tuple(shape[a + n:])
+    out: mx.M = mx.Reshape(found.matrix, inner, math_shape(inner))
+    for p in sorted(ranged):  # (one axis at a time: a pad fills one)
+        inner = inner[:a + p] + (shape[a + p],) + inner[a + p + 1:]
+        out = mx.Pad(out, a + p, S.Zero, ctx.size(own[p]), inner, math_shape(inner))
+    return Recognition(out, found.wheres)
 
 
 def _trailing(b: Blob, order: Idx) -> mx.M | None:
