@@ -616,6 +616,16 @@ def _logsumexp(x, axis):
 # The environment: names, dims, values
 
 
+class _Sizes(dict):
+    """The dims' sizes by name; a number written where a dim stands (reshape(G, [N, 2, M]),
+    ⌊m/2⌋, m mod 2: a stack's count) is its own size."""
+
+    def __missing__(self, key):
+        if isinstance(key, str) and key.isdigit():
+            return int(key)
+        raise KeyError(key)
+
+
 class Env:
     """What the names mean.
 
@@ -631,7 +641,7 @@ class Env:
     def __init__(self, shapes: dict, dims: dict, values: dict, adjoints: dict, loss: str,
                  integers: dict | None = None):
         self.shapes, self.dims, self.values, self.adjoints, self.loss = \
-            shapes, dict(dims), values, adjoints, loss
+            shapes, _Sizes(dims), values, adjoints, loss
         self.integers = dict(integers or {})
         # README: each dim has its own letter, in the order of dims, skipping any letter that
         # is also a tensor's or a dim's name

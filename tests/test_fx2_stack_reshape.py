@@ -4,7 +4,8 @@ Piece p of the stack is read at the merged index Flat(p, i) = p·N + i.  ∂L/�
 ``einsum('aij->ij', reshape(G, [1, N, M]))`` — the digit 0 taken for a size-1 axis, a
 reshape of a G with P·N·M entries to N·M — and ``-f numpy``, ``-f torch`` and ``verify``
 raised (exit 3).  A leading piece digit is a slice's read (rows p·N … p·N + N − 1); a piece
-read every P-th row, or flattened with its rows, keeps its index form, which is right."""
+read every P-th row, or flattened with its rows, is the take of its position from the reshape
+to the digits' axes (stop 45; it kept its index form before)."""
 
 from __future__ import annotations
 
@@ -95,12 +96,19 @@ def test_a_leading_piece_is_a_slice_of_the_merged_adjoint():
     assert "reshape(G" not in out and "0·N" not in out, out
 
 
-def test_a_piece_read_every_pth_or_flattened_keeps_its_index_form():
+def test_a_piece_read_every_pth_or_flattened_is_a_take_of_the_reshape():
+    """A piece read every P-th row (G_{i·P + 1, j}) or flattened with its rows
+    (g_{N·M + i·M + j}) kept its index form until stop 45: it is the take of its position
+    from the reshape to the digits' axes, take(reshape(G, [N, P, M]), 1, axis=1)."""
     out = _run("derive", "--expand", str(REGRESSIONS / "stack_merged_every_pth.yaml"))
-    assert "∂L/∂A_ij  = (1 − tanh(A_ij)²) G_{i·P, j}" in out, out
+    assert "∂L/∂A_ij  = G_{i·P, j} (1 − tanh(A_ij)²)" in out, out
     assert "G_{i·P + 1, j}" in out, out
-    assert "reshape(G" not in out and "+ 0" not in out, out
+    assert "grad(A)  = take(reshape(G, [N, P, M]), 0, axis=1) ⊙ (1 − tanh(A)^∘2)" in out, out
+    assert "grad(Bm) = 2 take(reshape(G, [N, P, M]), 1, axis=1) ⊙ (1 − tanh(2 Bm)^∘2)" \
+        in out, out
+    assert "+ 0" not in out and "no matrix form" not in out, out
     out = _run("derive", "--expand", str(REGRESSIONS / "stack_flattened_whole.yaml"))
     assert "g_{i·M + j}" in out and "g_{N·M + i·M + j}" in out, out
     assert "g_{2·N·M + i·M + j}" in out, out
-    assert "reshape(g" not in out and "0·N" not in out and "1·N" not in out, out
+    assert "grad(C)  = take(reshape(g, [P, N, M]), 2, axis=0) ⊙ (1 − tanh(C)^∘2)" in out, out
+    assert "0·N" not in out and "1·N" not in out and "no matrix form" not in out, out

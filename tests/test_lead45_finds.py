@@ -32,3 +32,27 @@ def test_a_result_read_at_a_flat_index_of_its_digits_is_that_reading_reshaped(na
     assert "no matrix form" not in out, out
     assert verify(derive_file(str(spec))).ok
     assert text_failures(spec.read_text(), expand=True) == []
+
+
+@pytest.mark.parametrize("name, lines", [
+    ("stack_node_merged_every_second",
+     ["grad(A)  = take(reshape(G ⊙ (1 − tanh(Z)^∘2), [N, 2, M]), 0, axis=1)",
+      "grad(Bm) = 2 take(reshape(G ⊙ (1 − tanh(Z)^∘2), [N, 2, M]), 1, axis=1)"]),
+    ("stack_node_flattened",
+     ["grad(A)  = take(reshape(g ⊙ (1 − tanh(z)^∘2), [2, N, M]), 0, axis=0)",
+      "grad(Bm) = 2 take(reshape(g ⊙ (1 − tanh(z)^∘2), [2, N, M]), 1, axis=0)"]),
+    ("stack_merged_every_pth",
+     ["grad(Bm) = 2 take(reshape(G, [N, P, M]), 1, axis=1) ⊙ (1 − tanh(2 Bm)^∘2)"]),
+])
+def test_a_stacked_piece_at_a_position_digit_is_a_take(name, lines):
+    """A stacked piece merged by a reshape and read every P-th row (G_{i·2 + 1, j}), or
+    flattened with its rows (g_{1·N·M + i·M + j}), had no matrix form: it is the take of its
+    position from the reshape to the digits' axes (fx2's leftover).  The test reader reads a
+    number where a dim stands (reshape(…, [N, 2, M]), m mod 2)."""
+    spec = REGRESSIONS / f"{name}.yaml"
+    out = _run("derive", str(spec))
+    for line in lines:
+        assert line in out, out
+    assert "no matrix form" not in out, out
+    assert verify(derive_file(str(spec))).ok
+    assert text_failures(spec.read_text(), expand=True) == []

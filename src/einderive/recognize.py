@@ -411,38 +411,41 @@ def _refolded(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
               idx: Idx, shape: Shape, oriented: frozenset[Any]) -> Recognition | None:
     """A result whose own consecutive indices are read only as the digits of one flat index
     (∂L/∂X_ijk of Z = reshape(X[:, 0:S, :], [B, SD]) @ W: 𝟙[0 ≤ j < S] Σ_k′ W_{j·D + k, k′}
-    ∂L/∂Z_ik′) as the form read at the flat index m itself, reshaped to the digits' axes and,
-    under a range 0 ≤ j < S of the leading digit over a longer axis, zero-padded there:
-    pad(reshape(∂L/∂Z Wᵀ, [B, S, D]), 0:S, axis=1).  Exact: m = j·D + k is one-to-one from
-    the digits' ranges onto m's, and the range is 0 where pad is.  None unless that reading
-    has a plain form."""
+    ∂L/∂Z_ik′) as the form read at the flat index m itself, reshaped to the digits' axes,
+    at a digit that is a position (a stacked piece merged by a reshape, G_{i·2 + 1, j}) the
+    take of that position, and under a range 0 ≤ j < S of a digit over a longer axis
+    zero-padded there: pad(reshape(∂L/∂Z Wᵀ, [B, S, D]), 0:S, axis=1).  Exact: m is
+    one-to-one from the digits' ranges onto its own, and the range is 0 where pad is.  None
+    unless that reading has a plain form."""
     flats = expr.atoms(Flat)
     if _UNFLATTENING.get() or len(flats) != 1:
         return None
     (flat,) = flats
     n = len(flat.args) // 2
     digits, sizes = tuple(flat.args[:n]), tuple(flat.args[n:])
-    if n < 2 or not all(isinstance(d, Symbol) for d in digits) or \
-            len(set(digits)) != n or digits[0] not in idx:
+    letters = tuple(d for d in digits if not d.is_Number)
+    if n < 2 or not letters or not all(isinstance(d, Symbol) for d in letters) or \
+            len(set(letters)) != len(letters) or letters[0] not in idx or \
+            not all(d.is_Integer and 0 <= d for d in digits if d.is_Number):
         return None
-    a = idx.index(digits[0])
-    if tuple(idx[a:a + n]) != digits:
+    a = idx.index(letters[0])
+    if tuple(idx[a:a + len(letters)]) != letters:
         return None
     factors = Mul.make_args(expr)
     ranges = [f for f in factors if isinstance(f, ElementwiseFunction) and
-              f.spec.name == IN_RANGE and any(f.has(d) for d in digits)]
+              f.spec.name == IN_RANGE and any(f.has(d) for d in letters)]
     dims, sizes_of = ctx.graph.spec.dims, ctx.sizes
-    # each digit over an axis of its own size, or over a longer one under 𝟙[0 ≤ j < S], S
-    # its digit's size (a slice 0:S of that axis before the merge)
+    # each letter over an axis of its own digit's size, or over a longer one under
+    # 𝟙[0 ≤ j < S], S its digit's size (a slice 0:S of that axis before the merge)
     ranged: dict[int, Expr] = {}
     for f in ranges:
         x, lo, hi = f.args
-        if x not in digits or lo != 0 or digits.index(x) in ranged or \
+        if x not in letters or lo != 0 or digits.index(x) in ranged or \
                 not same_size(dims, sizes_of, hi, sizes[digits.index(x)]):
             return None
         ranged[digits.index(x)] = f
-    for p, d in enumerate(digits):
-        size = ctx.size(shape[a + p])
+    for q, d in enumerate(letters):
+        p, size = digits.index(d), ctx.size(shape[a + q])
         if not same_size(dims, sizes_of, size, sizes[p]) and not (
                 p in ranged and at_most(dims, sizes_of, sizes[p], size) is True):
             return None
@@ -453,23 +456,32 @@ def _refolded(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
     merged, *own = names
     m = ctx.fresh(merged)
     body = Mul(*[f for f in factors if f not in ranges]).xreplace({flat: m})
-    if any(body.has(d) for d in digits):
+    if any(body.has(d) for d in letters):
         return None
+    flat_shape = tuple(shape[:a]) + (merged,) + tuple(shape[a + len(letters):])
     token = _UNFLATTENING.set(True)
     try:
-        found = recognize(ctx, namer, anon_forms, body, idx[:a] + (m,) + idx[a + n:],
-                          tuple(shape[:a]) + (merged,) + tuple(shape[a + n:]), oriented)
+        found = recognize(ctx, namer, anon_forms, body,
+                          idx[:a] + (m,) + idx[a + len(letters):], flat_shape, oriented)
     finally:
         _UNFLATTENING.reset(token)
     if found.matrix is None or found.einsum or isinstance(found.matrix, mx.Each) or \
-            mx.batch_of(found.matrix) or len(found.matrix.shape) != len(shape) - n + 1:
+            mx.batch_of(found.matrix) or tuple(found.matrix.shape) != math_shape(flat_shape):
         return None
-    inner = tuple(shape[:a]) + tuple(own) + tuple(shape[a + n:])
-    out: mx.M = mx.Reshape(found.matrix, inner, math_shape(inner))
-    for p in sorted(ranged):  # (one axis at a time: a pad fills one)
-        inner = inner[:a + p] + (shape[a + p],) + inner[a + p + 1:]
-        out = mx.Pad(out, a + p, S.Zero, ctx.size(own[p]), inner, math_shape(inner))
-    return Recognition(out, found.wheres)
+    inner = tuple(shape[:a]) + tuple(own) + tuple(shape[a + len(letters):])
+    whole, coeff = found.matrix, None
+    if isinstance(whole, mx.Scale):  # 2 take(…), not take(2 reshape(…)): the number outside
+        whole, coeff = whole.x, whole.coeff
+    out: mx.M = mx.Reshape(whole, inner, math_shape(inner))
+    for p in reversed(range(n)):  # each position taken, the last first (axes stay put)
+        if digits[p].is_Number:
+            inner = inner[:a + p] + inner[a + p + 1:]
+            out = mx.Take(out, a + p, int(digits[p]), inner, math_shape(inner))
+    for p in sorted(ranged):  # each range padded, one axis at a time
+        at = a + letters.index(digits[p])
+        inner = inner[:at] + (shape[at],) + inner[at + 1:]
+        out = mx.Pad(out, at, S.Zero, ctx.size(own[p]), inner, math_shape(inner))
+    return Recognition(out if coeff is None else mx.scale(coeff, out), found.wheres)
 
 
 def _trailing(b: Blob, order: Idx) -> mx.M | None:
@@ -2180,6 +2192,9 @@ class _Reader:
         if view is not None and not digits_fill(self.ctx, idx):
             raise NoMatrixForm("a reshape's digit read over part of its size")
         if view is None:
+            taken = self._taken_view(ref, idx)
+            if taken is not None:
+                return taken
             spread = self._spread_view(ref, idx)
             if spread is None:
                 raise NoMatrixForm("an element at an index map that is no reshape")
@@ -2194,6 +2209,39 @@ class _Reader:
             return self._einsum_ref(m, view, dims)  # type: ignore[arg-type]
         if len(dims) == 2 and len(syms) == 1:
             return Blob(mx.transpose(m) if _is_row(m) else m, syms)
+        return Blob(m, syms)
+
+    def _taken_view(self, ref: mx.Ref, idx: Idx) -> Blob | None:
+        """An element at a flat index with a digit that is a position (G_{i·2 + 1, j}, a
+        stacked piece merged by a reshape and read every second row; g_{1·N·M + i·M + j}):
+        an element of the reshape to the digits' axes with that position taken,
+        take(reshape(G, [N, 2, M]), 1, axis=1)_ij.  None for any other read."""
+        out: list[Any] = []
+        dims: list[Any] = []
+        for i in idx:
+            if isinstance(i, Flat):
+                for d, z in zip(i.digits, i.sizes):
+                    name = next((q for q in sorted(self.ctx.sizes)
+                                 if self._same_size(self.ctx.size(q), z)), None)
+                    if name is None or not (isinstance(d, Symbol) or d.is_Integer):
+                        return None
+                    out.append(d)
+                    dims.append(name)
+            elif isinstance(i, Symbol) and i in self.ctx.index_dim:
+                out.append(i)
+                dims.append(self.ctx.index_dim[i])
+            else:
+                return None
+        at = [a for a, d in enumerate(out) if d.is_Integer]
+        syms = tuple(d for d in out if not d.is_Integer)
+        if not at or len(set(syms)) != len(syms) or not 1 <= len(syms) <= 2 or \
+                any(self.ctx.index_dim[d] != dims[a] for a, d in enumerate(out)
+                    if not d.is_Integer):
+            return None
+        m: mx.M = mx.Reshape(ref, tuple(dims), math_shape(tuple(dims)))
+        for a in reversed(at):
+            del dims[a]
+            m = mx.Take(m, a, int(out[a]), tuple(dims), math_shape(tuple(dims)))
         return Blob(m, syms)
 
     def _position_ref(self, ref: mx.M, idx: Idx, shape: Shape, keep: bool = False) -> Blob:
