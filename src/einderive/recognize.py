@@ -453,7 +453,7 @@ def _refolded(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
                   None) for z in (sympy.Mul(*sizes),) + sizes]
     if any(q is None for q in names):
         return None
-    merged, *own = names
+    merged, *own = [str(q) for q in names]
     m = ctx.fresh(merged)
     body = Mul(*[f for f in factors if f not in ranges]).xreplace({flat: m})
     if any(body.has(d) for d in letters):
@@ -469,9 +469,10 @@ def _refolded(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], exp
             mx.batch_of(found.matrix) or tuple(found.matrix.shape) != math_shape(flat_shape):
         return None
     inner = tuple(shape[:a]) + tuple(own) + tuple(shape[a + len(letters):])
-    whole, coeff = found.matrix, None
+    whole: mx.M = found.matrix
+    coeff: mx.M | None = None
     if isinstance(whole, mx.Scale):  # 2 take(…), not take(2 reshape(…)): the number outside
-        whole, coeff = whole.x, whole.coeff
+        coeff, whole = whole.coeff, whole.x
     out: mx.M = mx.Reshape(whole, inner, math_shape(inner))
     for p in reversed(range(n)):  # each position taken, the last first (axes stay put)
         if digits[p].is_Number:
