@@ -164,3 +164,39 @@ def test_folded_forms_verify_and_read_back(run, spec):
     assert r.exit_code == 0, r.output
     import test_printed_forms as T
     assert T.failures(spec, run) == []
+
+
+# -- two dims at one place of a mismatch (nu49 p2_16, p3_09) -------------------------------------
+
+SLICES = """\
+dims: {B: 2, N: 4, K: 2, M: N - K}
+inputs: {X: [B, N]}
+forward: ['L = sum(X[:, 0:K] * X[:, K:N])']
+loss: L
+"""
+
+
+def test_two_dims_of_one_size_are_two_axes_and_the_hint_says_how_to_make_one():
+    """K and M = N − K are both 2 at these sizes but two dims: the hint says so, and how to
+    declare one dim (N: 2 * K makes the slice K:N be of length K); that spec then derives."""
+    from conftest import assert_spec_error
+    assert_spec_error(SLICES, "3:", "shapes (B, K) and (B, M) do not match",
+                      "here 'K' and 'M' are two different dims, so two axes, even though both "
+                      "have size 2: a dim names an axis, not a size; for one axis, declare one dim "
+                      "and use it for both (write 'K' where 'M' is), or define 'N' so that 'M' is "
+                      "'K': dims: {N: 2 * K}")
+    from einderive.graph import build
+    from einderive.spec import loads
+    build(loads(SLICES.replace("N: 4, K: 2, M: N - K", "K: 2, N: 2 * K"), "spec.yaml"))
+
+
+def test_two_dims_of_sizes_of_their_own_are_named_in_the_hint():
+    from conftest import assert_spec_error
+    text = "dims: {B: 2, K: 3, M: 3}\ninputs: {X: [B, K], Y: [B, M]}\n" \
+        "forward: ['L = sum(X * Y)']\nloss: L\n"
+    assert_spec_error(text, "3:", "shapes (B, K) and (B, M) do not match",
+                      "NumPy broadcasting")
+    assert_spec_error(text, "3:", "", "here 'K' and 'M' are two different dims, so two axes, "
+                      "even though both have size 3")
+    assert_spec_error(text.replace("M: 3", "M: 4"), "3:", "",
+                      "here 'K' (3) and 'M' (4) are two different dims")
