@@ -2815,11 +2815,12 @@ def complementary_terms(m: mx.M) -> mx.M | None:
                                             else (body,)) if k != one[3]]
             x = mx.hadamard(*kept) if len(kept) > 1 else kept[0]
             x = mx.scale(one[0], x) if one[0] != mx.ONE else x
-            rest = [s for k, s in enumerate(m.terms) if k not in (i, j)]
+            before = m.terms[:i]  # (x stands where the first of the two stood)
+            rest = [s for k, s in enumerate(m.terms) if k > i and k != j]
             both = mx.broadcast_shape([_shape(m.terms[i]), _shape(m.terms[j])])
             for new in (x, mx.broadcast_to(x, both)):  # x, else x at the terms' shape
-                if _shape(mx.add(new, *rest)) == _shape(m):
-                    return mx.add(new, *rest)
+                if _shape(mx.add(*before, new, *rest)) == _shape(m):
+                    return mx.add(*before, new, *rest)
     return None
 
 
