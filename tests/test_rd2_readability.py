@@ -200,3 +200,14 @@ def test_two_dims_of_sizes_of_their_own_are_named_in_the_hint():
                       "even though both have size 3")
     assert_spec_error(text.replace("M: 3", "M: 4"), "3:", "",
                       "here 'K' (3) and 'M' (4) are two different dims")
+
+
+def test_complementary_terms_of_numbers():
+    """Numbers (hard DTW's r12, r13, r22): the kept product is a product of numbers."""
+    a, b, u, v = (_ref(n) for n in "abuv")
+    pair = mx.add(mx.scalar_product([u, v, mx.fn("ge", a, b)]),
+                  mx.scalar_product([u, v, mx.fn("lt", a, b)]))
+    after = sp.complementary_terms(pair)
+    assert after is not None and text(after) == text(mx.scalar_product([u, v]))
+    vals = _values(a, b, u, v, tie=("a", "b"))
+    np.testing.assert_allclose(ev(after, vals), ev(pair, vals))

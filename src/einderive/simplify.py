@@ -2813,7 +2813,8 @@ def complementary_terms(m: mx.M) -> mx.M | None:
             body = t.x if isinstance(t, mx.Scale) else t
             kept = [f for k, f in enumerate(body.factors if isinstance(body, mx.Hadamard)
                                             else (body,)) if k != one[3]]
-            x = mx.hadamard(*kept) if len(kept) > 1 else kept[0]
+            x = kept[0] if len(kept) == 1 else \
+                mx.scalar_product(kept) if t.is_scalar else mx.hadamard(*kept)
             x = mx.scale(one[0], x) if one[0] != mx.ONE else x
             before = m.terms[:i]  # (x stands where the first of the two stood)
             rest = [s for k, s in enumerate(m.terms) if k > i and k != j]
