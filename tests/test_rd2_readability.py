@@ -45,7 +45,7 @@ FUNCTIONS.update({f"where_{n}": _where_values(n) for n in ("gt", "ge", "lt", "le
 
 @pytest.mark.parametrize("name,p,q,want", [
     ("gt", "3/10", "-7/10", "𝟙[d > 0]"),     # the pinball loss's maximum(τ d, (τ − 1) d)
-    ("le", "3/10", "-7/10", "𝟙[d ≤ 0]"),     # its other side: ties go where maximum's rule sends them
+    ("le", "3/10", "-7/10", "𝟙[d ≤ 0]"),     # its other side: ties as maximum's rule sends them
     ("gt", "-7/10", "3/10", "𝟙[d < 0]"),     # the smaller multiple on the left: turned round
     ("ge", "1/2", "2", "𝟙[d ≤ 0]"),
     ("lt", "2", "3", "𝟙[d > 0]"),            # 2 d < 3 d is 0 < d
