@@ -645,7 +645,11 @@ class _Builder:
             if alike is None:
                 counted = self._counted(a, b) or self._counted(b, a)
                 if counted is None:
-                    raise
+                    two_dims = self._two_dims(a, b)
+                    if two_dims is None:
+                        raise
+                    raise ShapeMismatch(exc.message, exc.loc, f"{exc.hint}; {two_dims}",
+                                        exc.shapes) from None
                 c, d, n = counted
                 two = f"the stack's axis has {n} pieces and '{d}: {n}' is a size of its own" \
                     if self.dims[c].counted else \
@@ -661,6 +665,49 @@ class _Builder:
                             f"same size, but two dims name two axes", exc.loc,
                             f"use one of them for both axes: write '{x}' where '{y}' is "
                             f"(and drop '{y}'), or the other way round") from None
+
+    def _two_dims(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> str | None:
+        """The hint for two shapes that differ by two dims at one place (K and M in (B, K) and
+        (B, M)): two dims name two axes, whatever their sizes (N − K and K are both 2 at N: 4,
+        K: 2); one axis is one dim, used for both (a dim defined so that it is the other, as
+        N: 2 * K makes N − K be K).  None where no place holds two dims."""
+        pair = next(((x, y) for x, y in zip(reversed(a), reversed(b))
+                     if isinstance(x, str) and isinstance(y, str) and x != y
+                     and x in self.dims and y in self.dims), None)
+        if pair is None:
+            return None
+        x, y = pair
+        sx, sy = self.dims[x].size, self.dims[y].size
+        if sx is not None and sy is not None and sx != sy:
+            return f"here '{x}' ({sx}) and '{y}' ({sy}) are two different dims"
+        text = f"here '{x}' and '{y}' are two different dims, so two axes" + \
+            (f", even though both have size {sx}" if sx is not None and sx == sy else "") + \
+            f": a dim names an axis, not a size; for one axis, declare one dim and use it " \
+            f"for both (write '{x}' where '{y}' is)"
+        made = self._one_from_other(x, y) or self._one_from_other(y, x)
+        if made is not None:
+            z, value, d, other = made
+            text += f", or define '{z}' so that '{d}' is '{other}': dims: {{{z}: {value}}}"
+        return text
+
+    def _one_from_other(self, x: str, y: str) -> tuple[str, str, str, str] | None:
+        """For ``y`` defined from other dims (M: N − K) and ``x`` a dim (K): a dim z of y's
+        definition, not x, solved so that y is x (N = 2 K), as (z, its value, y, x)."""
+        if self.dims[y].definition is None:
+            return None
+        diff = expand(self.dim_values[y] - self.dim_values[x])
+        for z in sorted(self.dims):
+            sym = self.dim_values[z]
+            if z in (x, y) or self.dims[z].definition is not None or \
+                    not isinstance(sym, Symbol) or sym not in diff.free_symbols:
+                continue
+            if diff.diff(sym).free_symbols or diff.diff(sym) == 0:
+                continue  # (linear in z only: one value)
+            value = expand(sym - diff / diff.diff(sym))
+            if value.free_symbols and value.free_symbols <= {
+                    self.dim_values[d] for d in self.dims if self.dims[d].definition is None}:
+                return z, str(value).replace("*", " * "), y, x
+        return None
 
     def _counted(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[str, str, int] | None:
         """A dim of ``a`` defined as a number n (a stack's count, n3) and one of ``b`` with a

@@ -2728,9 +2728,150 @@ def slice_of_constant(m: mx.M) -> mx.M | None:
     return c if all(d == 1 for d in m.shape) else mx.scale(c, mx.Ones(m.shape))
 
 
+def _multiple(m: Any) -> tuple[Any, mx.M | None] | None:
+    """``(p, u)`` where ``m`` is a number ``p`` times ``u`` (``(p, None)`` for the number 0,
+    ``(1, m)`` for anything not scaled by a number); None where ``m`` is not a form."""
+    if not isinstance(m, mx.M):
+        return None
+    if isinstance(m, mx.Const) and mx.is_zero(m):
+        return sympy.S.Zero, None
+    if isinstance(m, mx.Scale) and isinstance(m.coeff, mx.Const) and m.coeff.value.is_Number:
+        return m.coeff.value, m.x
+    return sympy.S.One, m
+
+
+# a comparison's op name (an indicator's, a where's) by its sign: (">"/">=", the op name
+# that compares u with 0 when the difference's sign is positive, when it is negative)
+_SIGNED = {">": ("gt", "lt"), ">=": ("ge", "le")}
+
+
+def scaled_comparison(m: mx.M) -> mx.M | None:
+    """``𝟙[(3/10) d > −(7/10) d]`` → ``𝟙[d > 0]`` (and ``where(p u > q u, x, y)`` →
+    ``where(u > 0, x, y)``): two multiples of one u compare as (p − q) u with 0, so as u
+    with 0, the comparison turned round where p < q.  Exact at the ties too: where u = 0 both
+    sides are 0, so ≥ holds and > does not, on either form (the pinball loss's maximum(τ d,
+    (τ − 1) d))."""
+    if not isinstance(m, mx.Fn):
+        return None
+    where = m.name.startswith("where_")
+    core = mx.Fn(m.name[len("where_"):] if where else m.name, m.x, m.shape,
+                 rest=tuple(m.rest[:1]))
+    read = _indicator(core)
+    if read is None or (where and len(m.args) != 4) or (not where and len(m.args) != 2):
+        return None
+    c, a, b = read
+    pa, pb = _multiple(a), _multiple(b)
+    if pa is None or pb is None:
+        return None
+    u = pa[1] if pa[1] is not None else pb[1]
+    if u is None or any(x[1] is not None and x[1] != u for x in (pa, pb)):
+        return None
+    diff = pa[0] - pb[0]
+    if diff == 0 or _shape(u) != _shape(core):  # (equal sides: the op's value decides it)
+        return None
+    name = _SIGNED[c][0 if diff > 0 else 1]
+    zero = mx.Const(sympy.S.Zero)
+    if where:
+        new = mx.fn(f"where_{name}", u, zero, *m.args[2:])
+    else:
+        new = mx.fn(name, u, zero)
+    return None if new == m else new
+
+
+def _split_indicator(t: mx.M) -> tuple[mx.M, Counter[mx.M], tuple[str, mx.M, mx.M], int] | None:
+    """A term ``k·x ⊙ 𝟙[c]`` as ``(k, the other factors, c read by _indicator, where 𝟙[c]
+    stood)``; None where the term has no indicator factor."""
+    coeff: mx.M = mx.ONE
+    if isinstance(t, mx.Scale):
+        coeff, t = t.coeff, t.x
+    factors = t.factors if isinstance(t, mx.Hadamard) else (t,)
+    for k, f in enumerate(factors):
+        read = _indicator(f)
+        if read is not None:
+            return coeff, Counter(g for j, g in enumerate(factors) if j != k), read, k
+    return None
+
+
+def complementary_terms(m: mx.M) -> mx.M | None:
+    """``x ⊙ 𝟙[a > b] + x ⊙ 𝟙[a ≤ b]`` → ``x``: the two indicators are complementary (ties
+    included: exactly one of > and ≤ holds), so the term with each is the same x at
+    complementary places (the pinball loss's colsum(d ⊙ 𝟙[c] + d ⊙ 𝟙[¬c]) is colsum(d))."""
+    if not isinstance(m, mx.Add):
+        return None
+    read = [_split_indicator(t) for t in m.terms]
+    for i, one in enumerate(read):
+        for j in range(i + 1, len(read)):
+            other = read[j]
+            if one is None or other is None or one[0] != other[0] or one[1] != other[1]:
+                continue
+            c1, c2 = one[2], other[2]
+            if (c1[1], c1[2]) != (c2[2], c2[1]) or {c1[0], c2[0]} != {">", ">="}:
+                continue
+            if not one[1]:
+                continue  # (𝟙[c] + 𝟙[¬c] alone is complementary_indicators')
+            t = m.terms[i]
+            body = t.x if isinstance(t, mx.Scale) else t
+            kept = [f for k, f in enumerate(body.factors if isinstance(body, mx.Hadamard)
+                                            else (body,)) if k != one[3]]
+            x = kept[0] if len(kept) == 1 else \
+                mx.scalar_product(kept) if t.is_scalar else mx.hadamard(*kept)
+            x = mx.scale(one[0], x) if one[0] != mx.ONE else x
+            before = m.terms[:i]  # (x stands where the first of the two stood)
+            rest = [s for k, s in enumerate(m.terms) if k > i and k != j]
+            both = mx.broadcast_shape([_shape(m.terms[i]), _shape(m.terms[j])])
+            for new in (x, mx.broadcast_to(x, both)):  # x, else x at the terms' shape
+                if _shape(mx.add(*before, new, *rest)) == _shape(m):
+                    return mx.add(*before, new, *rest)
+    return None
+
+
+def _untransposed(m: mx.M) -> mx.M | None:
+    """The elementwise expression ``m`` with the transpose taken off each of its leaves
+    (``1 ⊘ rᵀ`` → ``1 ⊘ r``), which is ``mᵀ``; None where a leaf is not transposed (a
+    number stays) or ``m`` is not elementwise in matrices."""
+    if isinstance(m, mx.Const) and not m.shape:
+        return m
+    if len(_shape(m)) != 2:
+        return None
+    if isinstance(m, mx.Transpose):
+        return m.x
+    if isinstance(m, mx.Pow):
+        x = _untransposed(m.x)
+        return None if x is None else mx.power(x, m.exp)
+    if isinstance(m, mx.Scale) and not m.coeff.shape:
+        x = _untransposed(m.x)
+        return None if x is None else mx.scale(m.coeff, x)
+    if isinstance(m, (mx.Hadamard, mx.Add)) or \
+            isinstance(m, mx.Fn) and m.name in SCALARS and \
+            all(isinstance(a, mx.M) for a in m.args):
+        kids = [_untransposed(c) for c in (m.args if isinstance(m, mx.Fn) else m.children())]
+        if any(k is None for k in kids):
+            return None
+        ks = cast(list[mx.M], kids)
+        if isinstance(m, mx.Hadamard):
+            return mx.hadamard(*ks)
+        if isinstance(m, mx.Add):
+            return mx.add(*ks)
+        return mx.fn(m.name, ks[0], *ks[1:])
+    return None
+
+
+def sum_of_transposed(m: mx.M) -> mx.M | None:
+    """``sum(1 ⊘ rᵀ)`` → ``sum(1 ⊘ r)``: the total of a transpose is the total of the
+    matrix, and an elementwise expression of transposes is the transpose of the expression
+    of the matrices."""
+    if not (isinstance(m, mx.Reduce) and m.kind == ReduceKind.SUM):
+        return None
+    if not any(isinstance(n, mx.Transpose) for n in mx.walk(m.x)):
+        return None
+    x = _untransposed(m.x)
+    return None if x is None or x == m.x else mx.reduce(ReduceKind.SUM, x)
+
+
 LEFTOVERS: tuple[Rule, ...] = (take_of_stack, complementary_indicators, sign_over_abs,
                                diagonal_of_inverse_diag, reshape_of_reshape, ones_in_comparison,
-                               slice_of_constant)
+                               slice_of_constant,
+                               scaled_comparison, complementary_terms, sum_of_transposed)
 
 
 # -- rules: broadcast factors that meet (a quotient such as X̂ = Xc ⊘ s written out) -------------
