@@ -56,3 +56,21 @@ def test_a_stacked_piece_at_a_position_digit_is_a_take(name, lines):
     assert "no matrix form" not in out, out
     assert verify(derive_file(str(spec))).ok
     assert text_failures(spec.read_text(), expand=True) == []
+
+
+@pytest.mark.parametrize("name, lines", [
+    ("head_scale_rank4", ["grad(X) = 2 X ⊙ g", "grad(g) = sum(X ⊙ X, axis=(0, 2, 3), keepdims=True)"]),
+    ("head_scale_tanh_rank4", ["grad(X) = 2 g ⊙ tanh(X ⊙ g) ⊙ (1 − tanh(X ⊙ g)^∘2)"]),
+])
+def test_a_tensor_with_literal_ones_between_axes_broadcasts_as_declared(name, lines):
+    """g: [1, H, 1, 1] beside X: [B, H, S, D] (a per-head or per-channel scale): the reading
+    dropped g's literal-1 axes (reshape(g, [H, 1])) and put them back for the broadcast,
+    then took that for NumPy's axes and printed one matrix per (b, s) element, 2 X_bs ⊙
+    reshape(g, [H, 1]) (nu50 find C).  A drop undone is the tensor as declared."""
+    spec = REGRESSIONS / f"{name}.yaml"
+    out = _run("derive", str(spec))
+    for line in lines:
+        assert line in out, out
+    assert "_bs" not in out and "reshape(g" not in out, out
+    assert verify(derive_file(str(spec))).ok
+    assert text_failures(spec.read_text(), expand=True) == []

@@ -185,10 +185,15 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
             _framed(ctx, namer, anon_forms, expr, idx, shape) or \
             _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True, numbers=True) or \
             Recognition(None)
+    dropped = reader.dropped_ones
+    if dropped and not reader.einsum_used:
+        restored = _ones_restored(m)
+        if restored is not None:  # (every drop undone: g of [1, H, 1, 1] beside X, X ⊙ g)
+            m, dropped = restored, False
     out = Recognition(m, tuple(reader.wheres), reader.einsum_used)
     if not out.einsum and _misshapen(m, shape):
         return _framed(ctx, namer, anon_forms, expr, idx, shape) or out
-    if out.einsum or reader.dropped_ones:
+    if out.einsum or dropped:
         return _spread(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _whole_first(_batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True),
                          ctx, namer, anon_forms, expr, idx, shape) or \
@@ -199,6 +204,23 @@ def _read_plain(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], e
             _totals(ctx, namer, anon_forms, expr, shape, oriented) or \
             _batched(ctx, namer, anon_forms, expr, idx, shape, elsewhere=True, numbers=True) or \
             out
+    return out
+
+
+def _ones_restored(m: mx.M) -> mx.M | None:
+    """``m`` with each tensor whose literal-1 axes a reading dropped and a broadcast put back
+    (reshape(reshape(g, [H, 1]), [1, H, 1, 1]) of g: [1, H, 1, 1], read beside X: [B, H,
+    S, D]) as the tensor itself; None where a drop stays (the reading is then no whole
+    tensor's, and the readings per element are tried)."""
+    table: dict[mx.M, mx.M] = {}
+    for n in mx.walk(m):
+        if isinstance(n, mx.Reshape) and isinstance(n.x, mx.Reshape) and \
+                isinstance(n.x.x, mx.Ref) and tuple(n.dims) == tuple(n.x.x.shape):
+            table[n] = n.x.x
+    out = mx.substitute_all(m, table) if table else m
+    if any(isinstance(n, mx.Reshape) and isinstance(n.x, mx.Ref) and 1 in tuple(n.x.shape)
+           for n in mx.walk(out)):
+        return None
     return out
 
 
@@ -2515,6 +2537,12 @@ class _Reader:
         if out.shape != self._shape_of(order) or \
                 any(isinstance(f, mx.Ones) for f in mx.walk(out)):
             return None
+        restored = _ones_restored(out)
+        if restored is not None and not any(isinstance(n, mx.Reshape)
+                                            for n in mx.walk(restored)):
+            # each factor a tensor as the spec declares it (X ⊙ g of g: [1, H, 1, 1]): the
+            # spec's own broadcast, no reshape of NumPy's axes
+            return Blob(restored, order)
         _NUMPY_AXES_READ[0] += 1
         return Blob(out, order)
 
