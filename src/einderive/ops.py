@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+import sys
 from fractions import Fraction
 from collections.abc import Iterable
 from typing import Any, Callable
@@ -883,17 +884,53 @@ def float_value(e: FExpr) -> int | float | None:
     if fn is not None and fn.on_floats is not None:
         out = fn.on_floats(*values)
         return out if isinstance(out, (int, float)) else None
-    if e.op == "neg":
-        return -values[0]  # type: ignore[operator]
-    a, b = values
-    if e.op == "**" and isinstance(a, int) and isinstance(b, int) and \
-            b * max(a.bit_length(), 1) > _POWER_BITS:
-        return None
     try:
-        out = _PYTHON_ARITHMETIC[e.op](a, b)
+        return _python_arithmetic(e.op, values)  # type: ignore[arg-type]
     except ArithmeticError:  # division by zero (reported where it is built), overflow
         return None
-    return out if isinstance(out, (int, float)) else None  # (−8) ** 0.5 is complex
+
+
+def _python_arithmetic(op: str, values: list[int | float]) -> int | float | None:
+    """``op`` of ``values`` as Python computes it (raising as it raises: ZeroDivisionError,
+    OverflowError); None for a complex number ((−8) ** 0.5) or a whole power past
+    :data:`_POWER_BITS`."""
+    if op == "neg":
+        return -values[0]
+    a, b = values
+    if op == "**" and isinstance(a, int) and isinstance(b, int) and \
+            b * max(a.bit_length(), 1) > _POWER_BITS:
+        return None
+    out = _PYTHON_ARITHMETIC[op](a, b)
+    return out if isinstance(out, (int, float)) else None
+
+
+FLOAT_MAX = sys.float_info.max  # (1.7976931348623157e308)
+
+
+def overflows(e: FExpr) -> bool:
+    """Whether the user's Python computes ``e``, an operation of finite numbers alone, past a
+    float's range: a float inf (``1e308 * 10``) or an OverflowError (``10.0 ** 400``,
+    ``10 ** 400 + 0.5``).  Python's ints past it are exact (``10 ** 400 - 10 ** 400`` is 0)
+    until they meet a tensor (:func:`past_floats`)."""
+    if e.op not in ARITHMETIC or e.shape != ():
+        return False
+    values = [float_value(a) for a in e.args]
+    if any(v is None or isinstance(v, float) and not math.isfinite(v) for v in values):
+        return False
+    try:
+        out = _python_arithmetic(e.op, values)  # type: ignore[arg-type]
+    except OverflowError:
+        return True
+    except ArithmeticError:
+        return False
+    return isinstance(out, float) and math.isinf(out)
+
+
+def past_floats(e: FExpr) -> bool:
+    """Whether ``e`` is numbers alone that Python computes as an int past a float's range
+    (``10 ** 400``), which NumPy and PyTorch cannot take beside a tensor."""
+    value = float_value(e)
+    return isinstance(value, int) and abs(value) > FLOAT_MAX
 
 
 # the significant digits to which the user's floats and the exact value of an arithmetic of
