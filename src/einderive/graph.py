@@ -41,6 +41,9 @@ class Tensor(Record):
     positive: bool = False
     spd: bool = False  # declared symmetric positive definite
     integer: str | None = None  # holds indices 0 .. size(dim) - 1 (never differentiated)
+    # its line is numbers alone that write a decimal (c = 0.1 + 0.2): its value prints as its
+    # decimal where that is exact (c = 0.3, not 3/10), as the line wrote it
+    decimals: bool = False
 
     @property
     def is_input(self) -> bool:
@@ -274,7 +277,8 @@ def _build(spec: Spec, dims: dict[str, DimDecl]) -> Graph:
             if part is not None and part.kind == TensorKind.ANON and part.expr is not None:
                 held.setdefault(part.expr, part.name)
         text = " ".join(item.text.split())  # one line, as comments and labels need it
-        node = Tensor(name, value.shape, TensorKind.NODE, st.target_loc, value, text)
+        node = Tensor(name, value.shape, TensorKind.NODE, st.target_loc, value, text,
+                      decimals=writes_decimals(value))
         env[name] = node
         tensors.append(node)
     if reshaping is not None:
