@@ -116,3 +116,17 @@ def test_a_renderer_reads_the_decimals_flag_not_the_spec_tree():
     d = derive_file(str(REGRESSIONS / "named_constant_as_floats.yaml"))
     flags = {t.name: t.decimals for t in d.graph.tensors if not t.is_input}
     assert flags["c"] and flags["d"] and not flags["e"], flags
+
+
+def test_a_whole_number_of_17_digits_past_2_53_prints_as_its_float():
+    """2⁵⁴ (the float 1/(0.1 + 0.2 − 0.3)) printed all 17 digits, 18014398509481984, and a
+    fraction with such a part its parts ((1e16/14142135623730951) for 1 / 1.4142135623730951):
+    17 significant digits are as many as a float's shortest digits ever have, so the float's
+    digits print (1.8014398509481984e16, 0.7071067811865475); 2⁵³ + 1 (16 digits) keeps its."""
+    from einderive.render.styles import scientific
+    assert scientific(2 ** 54) == "1.8014398509481984e16"
+    assert scientific(9_007_199_254_740_993) is None
+    spec = Path(__file__).parent / "models" / "more13" / "tobit_censored_nll.yaml"
+    out = _run("derive", str(spec))
+    assert "cens_i = −log((1/2) erf(−(0.7071067811865475) mu_i / sig) + 1/2)" in out, out
+    assert "14142135623730951" not in out, out
