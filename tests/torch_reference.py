@@ -11,6 +11,8 @@ same walk done in NumPy.
 from __future__ import annotations
 
 import math
+import operator
+from fractions import Fraction
 import numpy as np
 
 try:
@@ -174,6 +176,17 @@ def _number(e, sizes) -> float:
     raise ValueError(e.op)
 
 
+_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+               "**": operator.pow, "neg": operator.neg}
+
+
+def _whole_literal(e) -> bool:
+    """Whether the number ``e`` is a whole literal, written with no . e E (Python's int)."""
+    text = str(e.param("text") or "")
+    return Fraction(e.param("value")).denominator == 1 and bool(text) and \
+        not any(ch in text for ch in ".eE")
+
+
 def _bound(e, sizes) -> int:
     """A slice bound (numbers, dims, +, − and * of them) as an int."""
     if e.op in ("num", "dim"):
@@ -198,24 +211,30 @@ def evaluate(graph, sizes, values: dict, lib: _Lib) -> dict:
     env = dict(values)
 
     def ev(e):
+        out = exact(e)
+        return lib.const(out) if isinstance(out, int) else out
+
+    def exact(e):
+        """As ev, but a whole literal (no . e E) and Python's int arithmetic of such are a
+        Python int, as the user's Python computes them (10**20 + 1 - 10**20 is 1)."""
+        op = e.op
+        if op == "num" and _whole_literal(e):
+            return int(e.param("value"))
+        if op in _ARITHMETIC:
+            a = [exact(x) for x in e.args]
+            if all(isinstance(x, int) for x in a):
+                out = _ARITHMETIC[op](*a)
+                return out if isinstance(out, int) else lib.const(out)
+            return _ARITHMETIC[op](*(lib.const(x) if isinstance(x, int) else x for x in a))
+        return _ev(e)
+
+    def _ev(e):
         op = e.op
         if op == "ref":
             return env[e.param("name")]
         if op in ("num", "dim"):
             return lib.const(_number(e, sizes))
         a = [ev(x) for x in e.args]
-        if op == "+":
-            return a[0] + a[1]
-        if op == "-":
-            return a[0] - a[1]
-        if op == "*":
-            return a[0] * a[1]
-        if op == "/":
-            return a[0] / a[1]
-        if op == "neg":
-            return -a[0]
-        if op == "**":
-            return a[0] ** a[1]
         if op == "@":
             return a[0] @ a[1]
         if op == "transpose":

@@ -20,9 +20,10 @@ from . import expr as X
 from . import shapes
 from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, ReduceKind, TensorKind
-from .ops import (ALIASES, AXIS_OPS, DIVIDE, FUNCTIONS, GATHER, NEG, ONEHOT, OPS, PAD, PERMUTE,
-                  POWER, PRINTED_FUNCTIONS, SCALARS, SLICE, TAKE, TRACE, TRANSPOSE, FExpr,
-                  as_computed, constant_value, mentions_dim, slice_misfit)
+from .ops import (ALIASES, AXIS_OPS, DIVIDE, FLOAT_MAX, FUNCTIONS, GATHER, NEG, ONEHOT, OPS, PAD,
+                  PERMUTE, POWER, PRINTED_FUNCTIONS, SCALARS, SLICE, TAKE, TRACE, TRANSPOSE,
+                  FExpr, as_computed, constant_value, float_value, mentions_dim, overflows,
+                  past_floats, slice_misfit, writes_decimals)
 from .record import Record, replace
 from .spec import Assignment, DimDecl, DimTerm, Spec
 
@@ -40,6 +41,9 @@ class Tensor(Record):
     positive: bool = False
     spd: bool = False  # declared symmetric positive definite
     integer: str | None = None  # holds indices 0 .. size(dim) - 1 (never differentiated)
+    # its line is numbers alone that write a decimal (c = 0.1 + 0.2): its value prints as its
+    # decimal where that is exact (c = 0.3, not 3/10), as the line wrote it
+    decimals: bool = False
 
     @property
     def is_input(self) -> bool:
@@ -273,7 +277,8 @@ def _build(spec: Spec, dims: dict[str, DimDecl]) -> Graph:
             if part is not None and part.kind == TensorKind.ANON and part.expr is not None:
                 held.setdefault(part.expr, part.name)
         text = " ".join(item.text.split())  # one line, as comments and labels need it
-        node = Tensor(name, value.shape, TensorKind.NODE, st.target_loc, value, text)
+        node = Tensor(name, value.shape, TensorKind.NODE, st.target_loc, value, text,
+                      decimals=writes_decimals(value))
         env[name] = node
         tensors.append(node)
     if reshaping is not None:
@@ -627,6 +632,7 @@ class _Builder:
                 op.check(loc, args, kwargs)
         if op.all_refs:  # and its result a node: its sum never inside another's derivative
             out = self.split(out)
+        _check_range(out, loc, args)
         return as_computed(out)  # an arithmetic of numbers: what the user's floats compute
 
     @contextmanager
@@ -754,6 +760,27 @@ class _Builder:
 
 
 _ZERO_HINT = "is 0 whatever the sizes of the dims"  # (after "the divisor", "the base")
+
+
+_RANGE_HINT = (f"a float is at most {repr(FLOAT_MAX).replace('e+', 'e')} in size: write the "
+               "number the line means, "
+               "or order the operations so that none passes it (1e308 / 10 * 10, not "
+               "1e308 * 10 / 10)")
+
+
+def _check_range(out: FExpr, loc: Loc, args: list[tuple[FExpr, Loc]]) -> None:
+    """A constant the user's Python cannot hold in a float is a mistake, said where it is
+    made: an operation of numbers that overflows (1e308 * 10 / 1e308 is inf in floats, not
+    10), or one of Python's ints past a float's range that meets a tensor (x * 10 ** 400,
+    which NumPy and PyTorch refuse)."""
+    if overflows(out):
+        raise SpecError("these numbers overflow a float as Python computes them (inf)", loc,
+                        _RANGE_HINT)
+    if float_value(out) is None:
+        for a, at in args:
+            if past_floats(a):
+                raise SpecError("this number is past a float's range: NumPy and PyTorch "
+                                "cannot make it a float beside a tensor", at, _RANGE_HINT)
 
 
 def _zero_hint(written: X.Expr, e: FExpr) -> str:

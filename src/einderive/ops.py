@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import operator
 import re
+import sys
 from fractions import Fraction
 from collections.abc import Iterable
 from typing import Any, Callable
@@ -883,17 +884,53 @@ def float_value(e: FExpr) -> int | float | None:
     if fn is not None and fn.on_floats is not None:
         out = fn.on_floats(*values)
         return out if isinstance(out, (int, float)) else None
-    if e.op == "neg":
-        return -values[0]  # type: ignore[operator]
-    a, b = values
-    if e.op == "**" and isinstance(a, int) and isinstance(b, int) and \
-            b * max(a.bit_length(), 1) > _POWER_BITS:
-        return None
     try:
-        out = _PYTHON_ARITHMETIC[e.op](a, b)
+        return _python_arithmetic(e.op, values)  # type: ignore[arg-type]
     except ArithmeticError:  # division by zero (reported where it is built), overflow
         return None
-    return out if isinstance(out, (int, float)) else None  # (−8) ** 0.5 is complex
+
+
+def _python_arithmetic(op: str, values: list[int | float]) -> int | float | None:
+    """``op`` of ``values`` as Python computes it (raising as it raises: ZeroDivisionError,
+    OverflowError); None for a complex number ((−8) ** 0.5) or a whole power past
+    :data:`_POWER_BITS`."""
+    if op == "neg":
+        return -values[0]
+    a, b = values
+    if op == "**" and isinstance(a, int) and isinstance(b, int) and \
+            b * max(a.bit_length(), 1) > _POWER_BITS:
+        return None
+    out = _PYTHON_ARITHMETIC[op](a, b)
+    return out if isinstance(out, (int, float)) else None
+
+
+FLOAT_MAX = sys.float_info.max  # (1.7976931348623157e308)
+
+
+def overflows(e: FExpr) -> bool:
+    """Whether the user's Python computes ``e``, an operation of finite numbers alone, past a
+    float's range: a float inf (``1e308 * 10``) or an OverflowError (``10.0 ** 400``,
+    ``10 ** 400 + 0.5``).  Python's ints past it are exact (``10 ** 400 - 10 ** 400`` is 0)
+    until they meet a tensor (:func:`past_floats`)."""
+    if e.op not in ARITHMETIC or e.shape != ():
+        return False
+    values = [float_value(a) for a in e.args]
+    if any(v is None or isinstance(v, float) and not math.isfinite(v) for v in values):
+        return False
+    try:
+        out = _python_arithmetic(e.op, values)  # type: ignore[arg-type]
+    except OverflowError:
+        return True
+    except ArithmeticError:
+        return False
+    return isinstance(out, float) and math.isinf(out)
+
+
+def past_floats(e: FExpr) -> bool:
+    """Whether ``e`` is numbers alone that Python computes as an int past a float's range
+    (``10 ** 400``), which NumPy and PyTorch cannot take beside a tensor."""
+    value = float_value(e)
+    return isinstance(value, int) and abs(value) > FLOAT_MAX
 
 
 # the significant digits to which the user's floats and the exact value of an arithmetic of
@@ -910,19 +947,51 @@ def as_computed(e: FExpr) -> FExpr:
     3/10, its float 0.30000000000000004 one rounding away), else the number they compute, as the
     literal that writes it (``0.1 + 0.2 - 0.3`` is 5.551115123125783e-17, not 0, so
     ``(0.1 + 0.2 - 0.3) * 1e17 * x`` has the gradient 5.551115123125783 NumPy computes;
-    ``1e16 + 1 - 1e16`` is 0, not 1).  ``e`` itself where it reads a dim, a tensor or an op
-    with no exact value here, or where Python gives no finite real number."""
+    ``1e16 + 1 - 1e16`` is 0, not 1).  An operation of a number so folded is the float it
+    computes whatever the exact value (``(0.1 + 0.2 - 0.3) ** -1`` is 1.8014398509481984e16,
+    not 10³²/5551115123125783), and one of Python's ints that reads a whole literal past 2⁵³
+    is the int it computes (``9007199254740993 - 9007199254740992`` is 1, which the code
+    then writes: :func:`pyexpr.num` writes such a literal as a float).  ``e`` itself where it
+    reads a dim, a tensor or an op with no exact value here, or where Python gives no finite
+    real number."""
     if e.op not in ARITHMETIC or e.shape != () or mentions_dim(e):
         return e
     computed, exact = float_value(e), constant_value(e)
-    if computed is None or exact is None or not math.isfinite(computed):
+    if computed is None or exact is None or isinstance(computed, float) and \
+            not math.isfinite(computed):  # (an int is finite: 10 ** 400, past a float's range)
         return e
+    if isinstance(computed, int):  # Python's ints: exact
+        return _literal(computed, folded=False) if _past_whole_floats(e) else e
     gap = sympy.Abs(exact - sympy_number(Fraction(computed)))
-    if bool(gap * 10 ** AGREE_DIGITS <= sympy.Abs(exact)):
+    if bool(gap * 10 ** AGREE_DIGITS <= sympy.Abs(exact)) and \
+            not any(_folded(a) for a in e.args):
         return e
-    text = repr(abs(computed))
-    number = FExpr(PseudoOp.NUM, (), (("value", Fraction(text)), ("text", text)), ())
-    return FExpr(NEG, (number,), (), ()) if computed < 0 else number
+    return _literal(computed, folded=True)
+
+
+def _literal(value: int | float, folded: bool) -> FExpr:
+    """The number ``value`` as the literal that writes it (a negative one a minus of it);
+    ``folded``: a float the user's floats computed where the exact value differs."""
+    text = repr(abs(value))
+    number = FExpr(PseudoOp.NUM, (), (("value", Fraction(text)), ("text", text)) +
+                   ((("folded", True),) if folded else ()), ())
+    return FExpr(NEG, (number,), (), ()) if value < 0 else number
+
+
+def _folded(e: FExpr) -> bool:
+    """Whether ``e`` is a number :func:`as_computed` folded to the user's float (or its minus)."""
+    if e.op == NEG:
+        e = e.args[0]
+    return e.op == PseudoOp.NUM and bool(e.param("folded"))
+
+
+def _past_whole_floats(e: FExpr) -> bool:
+    """Whether ``e`` reads a whole literal (no . e E) past a float's exact whole numbers."""
+    if e.op == PseudoOp.NUM:
+        v, text = Fraction(e.param("value")), str(e.param("text", ""))
+        return v.denominator == 1 and abs(v) > P.FLOAT_EXACT_WHOLE and bool(text) and \
+            not any(ch in text for ch in ".eE")
+    return any(_past_whole_floats(a) for a in e.args)
 
 
 def writes_decimals(e: FExpr) -> bool:

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..ops import writes_decimals
 from ..recognize import temporaries_read
 from ..record import Record, replace
 from .matrix_printer import element_names
@@ -476,7 +475,7 @@ def _tensors(d: Derivation, pen: Pen) -> tuple[TensorRow, ...]:
 
 def _tensor_row(pen: Pen, t: Tensor, f: Form | None, counts: dict[str, int]) -> TensorRow:
     shape = tuple(counts.get(x, x) if isinstance(x, str) else x for x in t.shape)  # B×2
-    if t.expr is not None and writes_decimals(t.expr):
+    if t.decimals:
         pen = replace(pen, decimals=True)  # c = 0.1 + 0.2 prints c = 0.3, as written
     return TensorRow(
         t.name, "input" if t.is_input else "node", shape, shape_text(shape),

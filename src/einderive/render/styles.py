@@ -241,9 +241,11 @@ def scientific(n: int) -> str | None:
 
 
 def _past_float_digits(n: int) -> bool:
-    """Whether the whole number ``n`` has more digits than a float keeps (past 2⁵³ and 17
-    significant digits, below a float's largest): it prints as its float's digits."""
-    return FLOAT_EXACT_WHOLE < abs(n) < 10 ** 308 and len(str(abs(n)).rstrip("0")) > 17
+    """Whether the whole number ``n`` has more digits than a float keeps (past 2⁵³ and 17 or
+    more significant digits, the most a float's shortest digits have, below a float's
+    largest): it prints as its float's digits (2⁵⁴, the float 1/(0.1 + 0.2 − 0.3),
+    1.8014398509481984e16, as Python prints it)."""
+    return FLOAT_EXACT_WHOLE < abs(n) < 10 ** 308 and len(str(abs(n)).rstrip("0")) >= 17
 
 
 # ---------------------------------------------------------------------------
