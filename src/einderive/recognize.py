@@ -2239,7 +2239,8 @@ class _Reader:
         dims = tuple(self.ctx.index_dim.get(i) if isinstance(i, Symbol) else None for i in idx)
         return dims not in shapes and dims[::-1] in shapes and \
             any(isinstance(k, mx.MatMul) for k in mx.walk(m)) and \
-            (turned is None or _matrix_transposes(turned) <= _matrix_transposes(m))
+            (turned is None or
+             mx.transposes(turned, matrices=True) <= mx.transposes(m, matrices=True))
 
     def _as_line(self, b: Blob) -> bool:
         """Whether ``b`` is a function of a product (or an elementwise product holding one)
@@ -3533,11 +3534,6 @@ def _turned(m: mx.M) -> mx.M:
     else:
         out = transpose_deep(m)
     return mx.with_src(out, m.src) if m.src is not None and out.src is None else out
-
-
-def _matrix_transposes(m: mx.M) -> int:
-    """The transposed matrices in ``m`` (a vector's ᵀ, a bias row, not counted)."""
-    return sum(isinstance(k, mx.Transpose) and 1 not in k.x.shape for k in mx.walk(m))
 
 
 def _written_args(m: mx.M, oriented: frozenset[Any]) -> int:
