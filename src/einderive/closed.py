@@ -20,7 +20,7 @@ from .kinds import Omission, RefKind
 from .recognize import Where, _renamed, is_temporary, transpose_deep
 from .reuse import unordered
 from .record import Record, replace
-from .simplify import _transposes, cost, rebuild
+from .simplify import cost, rebuild
 
 NAMED_LIMIT = 60  # cost above which a closed form, or one of its named parts, is too large
 # cost above which a written-out form is neither simplified, printed nor built on (twice what
@@ -616,7 +616,7 @@ def _largest_shared(forms: list[mx.M], worth: Callable[[mx.M], bool] | None = No
                 turned = grouped.get(_reassociated(transpose_deep(node)))
                 if key not in seen and turned is not None:
                     key = turned
-                    if _transposes(node) < _transposes(first[key]):
+                    if mx.transposes(node) < mx.transposes(first[key]):
                         first[key] = node
                 grouped.setdefault(_reassociated(node), key)
             seen[key] = seen.get(key, 0) + 1

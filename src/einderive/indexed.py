@@ -11,7 +11,7 @@ order of ``dims``), a second index over the same dim is primed.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from .ops import (
     IN_RANGE,
     OPS,
     SIGN,
+    Digit,
     F,
     Flat,
     in_range,
@@ -450,14 +451,48 @@ def digits_fill(ctx: Ctx, idx: tuple[Any, ...]) -> bool:
     """Whether each letter a reshape's flat index reads as a digit runs over that digit's
     whole size: ``W_{m·NM + l, j}`` with l over N < NM (the first N of each block of a
     concatenation merged by a reshape) is no element of reshape(W, [K, N, N])."""
+    return all(fills(ctx, d, size) for i in idx if isinstance(i, Flat)
+               for d, size in zip(i.digits, i.sizes))
+
+
+DimOf = Callable[[Any], str | None]  # the dim a plain index letter runs over, if known
+
+
+def fills(ctx: Ctx, i: Any, size: Expr, dim_of: DimOf | None = None) -> bool:
+    """Whether index (or index map) ``i`` takes no more values than ``size``, as far as is
+    known (:func:`index_values`)."""
+    dim = _dim_of(ctx, dim_of)
+    if not isinstance(i, (Flat, Digit)) and dim(i) is None:
+        return True
     from .graph import same_size
-    for i in idx:
-        if isinstance(i, Flat):
-            for d, size in zip(i.digits, i.sizes):
-                if isinstance(d, Symbol) and d in ctx.index_dim and not same_size(
-                        ctx.graph.spec.dims, ctx.sizes, ctx.sizes[ctx.index_dim[d]], size):
-                    return False
-    return True
+    n = index_values(ctx, i, dim)
+    return n is not None and same_size(ctx.graph.spec.dims, ctx.sizes, n, size)
+
+
+def index_values(ctx: Ctx, i: Any, dim_of: DimOf | None = None) -> Expr | None:
+    """How many values the index (or index map) ``i`` takes, as a size; None where a map's
+    value leaves the range its sizes give, because a letter it reads runs over a larger dim
+    than the digit it fills (z_{i·D + j} with i over T, z's axis S·D: a slice's range,
+    𝟙[0 ≤ i < S], is the 0 of the same term there).  A digit past the first is in range
+    whatever it reads (it is taken mod its size); anything else that is no plain letter
+    fills its place.  ``dim_of`` says what a letter runs over (the letters ``ctx`` made
+    unless given; the code generator knows its free and summed letters too)."""
+    dim = _dim_of(ctx, dim_of)
+    if isinstance(i, Flat):
+        ok = all(fills(ctx, d, s, dim) for d, s in zip(i.digits, i.sizes))
+        return Mul(*i.sizes) if ok else None
+    if isinstance(i, Digit):
+        if i.position == 0 and not fills(ctx, i.k, Mul(*i.sizes), dim):
+            return None
+        return i.sizes[i.position]
+    d = dim(i)
+    return ctx.size(d) if d is not None else None
+
+
+def _dim_of(ctx: Ctx, dim_of: DimOf | None) -> DimOf:
+    if dim_of is not None:
+        return dim_of
+    return lambda i: ctx.index_dim.get(i) if isinstance(i, Symbol) else None
 
 
 def _delta(a: Expr, b: Expr) -> Expr:

@@ -483,7 +483,7 @@ def transpose(x: M) -> M:
     if isinstance(x, (Hadamard, Add, Pow, Fn)):
         # (A ⊙ B − C)ᵀ stays whole unless pushing the transpose in removes transposes
         pushed = push_transpose(x)
-        if _count_transposes(pushed) < _count_transposes(x) + 1 and \
+        if transposes(pushed) < transposes(x) + 1 and \
                 not _turns_preactivation(x, pushed):
             return with_src(pushed, src)
     if isinstance(x, Einsum) and len(x.subscripts.split("->")[1]) == 2:
@@ -530,8 +530,7 @@ def _preactivation_transposes(x: M) -> int | None:
            any(isinstance(k, MatMul) for a in n.children() for k in walk(a))]
     if not fns:
         return None
-    return sum(isinstance(k, Transpose) and 1 not in k.x.shape
-               for f in fns for k in walk(f))
+    return sum(transposes(f, matrices=True) for f in fns)
 
 
 def push_transpose(x: M, inner: Callable[[M], M] | None = None) -> M:
@@ -560,8 +559,10 @@ def pushed_transpose(x: M) -> M:
     return push_transpose(x, pushed_transpose)
 
 
-def _count_transposes(x: M) -> int:
-    return sum(isinstance(n, Transpose) for n in walk(x))
+def transposes(x: M, matrices: bool = False) -> int:
+    """The transposes in ``x``; with ``matrices`` only those of matrices (a vector's ᵀ, a
+    row, a bias row bᵀ, is how a sum broadcasts: not counted)."""
+    return sum(isinstance(n, Transpose) and not (matrices and 1 in n.x.shape) for n in walk(x))
 
 
 def matmul(a: M, b: M) -> M:

@@ -2341,9 +2341,10 @@ class _Reader:
                 # the forward line wrote leaky_relu(X W1 + b1ᵀ, α), where(X W + bᵀ > 0, …):
                 # its arguments are read that way, as a function of one argument's are
                 flip = union[::-1]
-                turned = mx.fn(e.spec.name, *[_turned(self._orient_like(b, union))
-                                              if len(b.idx) == 2 else self._orient_like(b, flip)
-                                              for b in blobs])
+                turned = mx.fn(e.spec.name,
+                               *[transpose_deep(self._orient_like(b, union), keep_src=True)
+                                 if len(b.idx) == 2 else self._orient_like(b, flip)
+                                 for b in blobs])
                 if self._against_line(union, out, turned) or \
                         _written_args(turned, self.oriented) > _written_args(out, self.oriented):
                     return Blob(turned, flip)
@@ -2353,10 +2354,12 @@ class _Reader:
                 _key(transpose_deep(inner.m)) in self.oriented:
             # the forward line wrote σ(X Wᵀ + bᵀ): its derivative reads the argument that way
             inner = Blob(transpose_deep(inner.m), inner.idx[::-1])
-        elif len(inner.idx) == 2 and self._against_line(inner.idx, inner.m, _turned(inner.m)):
+        elif len(inner.idx) == 2:
             # and the forward form itself (its terms where they came from: the index form
             # prints them in the matrix form's order)
-            inner = Blob(_turned(inner.m), inner.idx[::-1])
+            turned = transpose_deep(inner.m, keep_src=True)
+            if self._against_line(inner.idx, inner.m, turned):
+                inner = Blob(turned, inner.idx[::-1])
         out = mx.fn(e.spec.name, inner.m)
         if e.spec.expand is None:
             return Blob(out, inner.idx)
@@ -2388,7 +2391,8 @@ class _Reader:
         dims = tuple(self.ctx.index_dim.get(i) if isinstance(i, Symbol) else None for i in idx)
         return dims not in shapes and dims[::-1] in shapes and \
             any(isinstance(k, mx.MatMul) for k in mx.walk(m)) and \
-            (turned is None or _matrix_transposes(turned) <= _matrix_transposes(m))
+            (turned is None or
+             mx.transposes(turned, matrices=True) <= mx.transposes(m, matrices=True))
 
     def _as_line(self, b: Blob) -> bool:
         """Whether ``b`` is a function of a product (or an elementwise product holding one)
@@ -3636,8 +3640,17 @@ def _is_row(m: mx.M) -> bool:
     return len(m.shape) == 2 and m.shape[0] == 1 and m.shape[1] != 1
 
 
-def transpose_deep(x: mx.M) -> mx.M:
-    """``xᵀ`` with the transpose carried to the leaves."""
+def transpose_deep(x: mx.M, keep_src: bool = False) -> mx.M:
+    """``xᵀ`` with the transpose carried to the leaves.  With ``keep_src`` each sum, product
+    and scaling it passes, and the node where it stops (a function, a power, a leaf), keeps
+    the SymPy expression it came from (:func:`positions`); nothing below those does."""
+    out = _carried(x, keep_src)
+    return mx.with_src(out, x.src) if keep_src and x.src is not None and out.src is None \
+        else out
+
+
+def _carried(x: mx.M, keep_src: bool) -> mx.M:
+    """:func:`transpose_deep` of ``x``, before its own ``src`` is kept."""
     shape = tuple(reversed(x.shape))
     if isinstance(x, mx.Transpose):
         return x.x
@@ -3648,15 +3661,15 @@ def transpose_deep(x: mx.M) -> mx.M:
         return mx.Transpose(x, shape, x.src) if mx.adds_preactivation_transposes(x, turned) \
             else turned
     if isinstance(x, mx.Add):
-        return mx.add(*[transpose_deep(t) for t in x.terms])
+        return mx.add(*[transpose_deep(t, keep_src) for t in x.terms])
     if isinstance(x, mx.Hadamard):
-        return mx.hadamard(*[transpose_deep(f) for f in x.factors])
+        return mx.hadamard(*[transpose_deep(f, keep_src) for f in x.factors])
     if isinstance(x, mx.Pow):
         return mx.power(transpose_deep(x.x), x.exp)
     if isinstance(x, mx.Scale):
-        return mx.scale(x.coeff, transpose_deep(x.x))
+        return mx.scale(x.coeff, transpose_deep(x.x, keep_src))
     if isinstance(x, mx.MatMul):
-        return mx.matmul(transpose_deep(x.b), transpose_deep(x.a))
+        return mx.matmul(transpose_deep(x.b, keep_src), transpose_deep(x.a, keep_src))
     return mx.transpose(x)
 
 
@@ -3672,27 +3685,6 @@ def as_written(arg: mx.M, oriented: frozenset[Any]) -> bool:
     """Whether a function's argument ``arg`` stands as the forward pass wrote it
     (``oriented``: :func:`orientations`) and its transpose does not."""
     return _key(arg) in oriented and _key(transpose_deep(arg)) not in oriented
-
-
-def _turned(m: mx.M) -> mx.M:
-    """:func:`transpose_deep` of ``m``, each sum, product and scaling keeping the SymPy
-    expression it came from (:func:`positions`)."""
-    if isinstance(m, mx.Add):
-        out = mx.add(*[_turned(t) for t in m.terms])
-    elif isinstance(m, mx.MatMul):
-        out = mx.matmul(_turned(m.b), _turned(m.a))
-    elif isinstance(m, mx.Scale):
-        out = mx.scale(m.coeff, _turned(m.x))
-    elif isinstance(m, mx.Hadamard):
-        out = mx.hadamard(*[_turned(f) for f in m.factors])
-    else:
-        out = transpose_deep(m)
-    return mx.with_src(out, m.src) if m.src is not None and out.src is None else out
-
-
-def _matrix_transposes(m: mx.M) -> int:
-    """The transposed matrices in ``m`` (a vector's ᵀ, a bias row, not counted)."""
-    return sum(isinstance(k, mx.Transpose) and 1 not in k.x.shape for k in mx.walk(m))
 
 
 def _written_args(m: mx.M, oriented: frozenset[Any]) -> int:

@@ -118,10 +118,6 @@ def _is_vector(shape: tuple[Any, ...]) -> bool:
     return len(shape) == 2 and (shape[0] == 1) != (shape[1] == 1)
 
 
-def _transposes(m: mx.M) -> int:
-    return sum(isinstance(n, mx.Transpose) for n in mx.walk(m))
-
-
 # -- rules: sums of products ----------------------------------------------------------------------
 
 
@@ -287,7 +283,7 @@ def _flipped(d: mx.M) -> mx.M:
 
 def _sum_sorted(terms: list[mx.M]) -> mx.M:
     """A sum made by factoring, its plain terms first: ``A + Aᵀ``, not ``Aᵀ + A``."""
-    return mx.add(*sorted(terms, key=lambda t: (_negative(t), _transposes(t))))
+    return mx.add(*sorted(terms, key=lambda t: (_negative(t), mx.transposes(t))))
 
 
 def _negative(t: mx.M) -> bool:
@@ -1678,7 +1674,7 @@ def transpose_of_elementwise(m: mx.M) -> mx.M | None:
             len(m.shape) != 2 or mx.batch_of(m.x):
         return None
     pushed = mx.push_transpose(m.x)
-    if _transposes(pushed) > _transposes(m.x):  # (h ⊙ r)ᵀ stays, never hᵀ ⊙ rᵀ (as transpose)
+    if mx.transposes(pushed) > mx.transposes(m.x):  # (h ⊙ r)ᵀ stays, never hᵀ ⊙ rᵀ (as transpose)
         return None
     return pushed if _product_functions(pushed) == _product_functions(m.x) else None
 
@@ -1713,11 +1709,6 @@ def reduce_of_turned(m: mx.M) -> mx.M | None:
         return None
     return mx.reduce(ReduceKind.COLSUM if m.kind == ReduceKind.ROWSUM else ReduceKind.ROWSUM,
                      turned)
-
-
-def _turned_matrices(m: mx.M) -> int:
-    """The transposed matrices in ``m`` (a transposed vector, a row, is none)."""
-    return sum(1 for n in mx.walk(m) if isinstance(n, mx.Transpose) and 1 not in _shape(n))
 
 
 # -- rules: factors constant along an axis, roots ------------------------------------------------
@@ -1875,7 +1866,7 @@ def inner_product(m: mx.M) -> mx.M | None:
         return min(((mx.matmul(mx.transpose(u), v), isinstance(u, mx.Fn) and
                      any(isinstance(k, mx.MatMul) for k in mx.walk(u.x)))
                     for u, v in ((a, b), (b, a))),
-                   key=lambda f: (f[1], _turned_matrices(f[0]), _transposes(f[0]),
+                   key=lambda f: (f[1], mx.transposes(f[0], matrices=True), mx.transposes(f[0]),
                                   cost(f[0])))[0]
     return mx.matmul(a, mx.transpose(b))
 
@@ -1963,7 +1954,7 @@ def _fewer_turned(v: mx.M) -> mx.M:
         return v
     turned = transpose_deep(v)
     return turned if not isinstance(turned, mx.Transpose) and \
-        _turned_matrices(turned) < _turned_matrices(v) else v
+        mx.transposes(turned, matrices=True) < mx.transposes(v, matrices=True) else v
 
 
 def _squared(m: mx.M) -> mx.M | None:
@@ -3671,7 +3662,7 @@ def _sum_as_product(m: mx.M) -> mx.M | None:
         # the transpose on the whole, unless carried to the leaves it leaves fewer: ((X − mu)
         # ⊘ sd) w, not ((Xᵀ − muᵀ) ⊘ sdᵀ)ᵀ w
         deep = transpose_deep(a)
-        turned = deep if isinstance(a, mx.Ref) or _transposes(deep) < _transposes(a) else \
+        turned = deep if isinstance(a, mx.Ref) or mx.transposes(deep) < mx.transposes(a) else \
             mx.Transpose(a, (a.shape[1], a.shape[0]))
         return mx.matmul(turned, pick)
     return mx.matmul(a, cast(mx.Transpose, pick).x)
@@ -3818,7 +3809,7 @@ def _trace_as_written(m: mx.M) -> mx.M | None:
         return None
     p, q = cast(mx.Hadamard, m.x).factors
     traces = [_trace(mx.matmul(u, transpose_deep(v))) for u, v in ((p, q), (q, p))]
-    return min(traces, key=lambda t: (_transposes(t), cost(t)))
+    return min(traces, key=lambda t: (mx.transposes(t), cost(t)))
 
 
 def _turned_scalar(m: mx.M) -> mx.M | None:
@@ -3830,8 +3821,8 @@ def _turned_scalar(m: mx.M) -> mx.M | None:
             _product_functions(m):  # (w3ᵀ relu(W2ᵀ P) keeps its column pre-activation)
         return None
     turned = transpose_deep(m)
-    return turned if (_turned_matrices(turned), _transposes(turned)) < \
-        (_turned_matrices(m), _transposes(m)) else None
+    return turned if (mx.transposes(turned, matrices=True), mx.transposes(turned)) < \
+        (mx.transposes(m, matrices=True), mx.transposes(m)) else None
 
 
 def _trace_from_a_name(m: mx.M) -> mx.M | None:

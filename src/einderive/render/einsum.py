@@ -20,7 +20,7 @@ from sympy import (
     Add, Indexed, Integer, KroneckerDelta, Mul, Pow, S, Sum, Symbol, preorder_traversal)
 
 from ..graph import same_size
-from ..indexed import EINSUM_LETTERS as _LETTERS, key_of
+from ..indexed import EINSUM_LETTERS as _LETTERS, index_values, key_of
 from ..ops import (
     F,
     IN_RANGE,
@@ -420,34 +420,11 @@ class IndexCompiler:
         if not isinstance(i, (Flat, Digit)):
             return False
         values = Mul(*i.sizes) if isinstance(i, Flat) else i.sizes[i.position]
-        return not self._same(values, self.ctx.size(d)) or self._count(i) is None
+        return not self._same(values, self.ctx.size(d)) or \
+            index_values(self.ctx, i, self._dim_name) is None
 
     def _same(self, a: Any, b: Any) -> bool:
         return same_size(self.comp.graph.spec.dims, self.ctx.sizes, a, b)
-
-    def _count(self, i: Any) -> Any:
-        """How many values the index (or index map) ``i`` takes, as a size; None where a
-        map's value leaves the range its sizes give, because a letter it reads runs over a
-        larger dim than the digit it fills (z_{i·D + j} with i over T, z's axis S·D: a
-        slice's range, 𝟙[0 ≤ i < S], is the 0 of the same term there).  A digit past the
-        first is in range whatever it reads (it is taken mod its size); anything else that
-        is no plain letter is counted by its own rules (clipped), so as filling its place."""
-        if isinstance(i, Flat):
-            ok = all(self._fills(d, s) for d, s in zip(i.digits, i.sizes))
-            return Mul(*i.sizes) if ok else None
-        if isinstance(i, Digit):
-            if i.position == 0 and not self._fills(i.k, Mul(*i.sizes)):
-                return None
-            return i.sizes[i.position]
-        dim = self._dim_name(i)
-        return self.ctx.size(dim) if dim is not None else None
-
-    def _fills(self, i: Any, size: Any) -> bool:
-        """Whether index ``i`` takes no more values than ``size`` (as far as is known)."""
-        if not isinstance(i, (Flat, Digit)) and self._dim_name(i) is None:
-            return True
-        n = self._count(i)
-        return n is not None and self._same(n, size)
 
     def _map_index(self, i: Any, letters: tuple[Any, ...]) -> P.Py:
         """The values of the index (or index map) ``i`` as an integer array over ``letters``,

@@ -80,27 +80,31 @@ class IndexPrinter(TreePrinter):
         if not any(_reordered_letters(t, free_names) for t in terms):
             return self._whole(e)
         kept = dict(rw.origin)
-        shape = self._listening(e, [])
-        ordered = [self._letters_in_order(rw, t, free_names) for t in terms]
+        shape, heard = self._listening(e)
+        # a form of one term is its own only term: listened to once, its letters read twice
+        ordered = [self._letters_in_order(rw, t, free_names, heard if t is e else None)
+                   for t in terms]
         if any(a is not b for a, b in zip(ordered, terms)):
             new = rw.with_args(e, ordered) if isinstance(e, Add) else ordered[0]
             # only where the form is written as it was, letters aside: a renamed factor may
             # be another's old self (the positions the matrix form gives are by node), and
             # SymPy orders the factors it does not place by their letters (a trace's
             # A X Bm Xᵀ C must not turn into A Bm X X C for the sake of its primes)
-            if self._listening(new, []) == shape:
+            if self._listening(new)[0] == shape:
                 return self._whole(new)
             rw.origin.clear()
             rw.origin.update(kept)
         return self._whole(e)
 
-    def _letters_in_order(self, rw: Rewriter, e: Any, free: AbstractSet[str]) -> Any:
-        """``e`` (a term) with its summation letters renamed in the order it writes them."""
+    def _letters_in_order(self, rw: Rewriter, e: Any, free: AbstractSet[str],
+                          written: list[str] | None = None) -> Any:
+        """``e`` (a term) with its summation letters renamed in the order it writes them
+        (``written``, where :meth:`_listening` has heard them already)."""
         bound = _reordered_letters(e, free)
         if not bound:
             return e
-        written: list[str] = []
-        self._listening(e, written)
+        if written is None:
+            written = self._listening(e)[1]
         renamed = _in_written_order(bound, written, self._implicit_letters(e))
         if not renamed:
             return e
@@ -111,10 +115,11 @@ class IndexPrinter(TreePrinter):
             return self._join_terms(self._ordered_terms(e), top=True)
         return self._term(e)
 
-    def _listening(self, e: Any, written: list[str]) -> str:
-        """``e`` printed with every index letter a blank, each letter the notation writes
-        appended to ``written``."""
+    def _listening(self, e: Any) -> tuple[str, list[str]]:
+        """``e`` printed with every index letter a blank, and the letters the notation
+        writes, in order."""
         n = self.n
+        written: list[str] = []
 
         def heard(name: str) -> str:
             written.append(name)
@@ -122,7 +127,7 @@ class IndexPrinter(TreePrinter):
 
         n.index_name = heard  # type: ignore[method-assign]
         try:
-            return self._whole(e)
+            return self._whole(e), written
         finally:
             del n.index_name
 
