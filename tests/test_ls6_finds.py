@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_lead39_finds import _run  # (the CLI run, exit 0 asserted, its output)
 from test_printed_forms import text_failures
+
+REGRESSIONS = Path(__file__).parent / "regressions"
 
 LAYER = """dims: {B: 4, D: 3, H: 5}
 inputs:
@@ -38,3 +42,21 @@ def test_a_function_of_several_arguments_reads_each_product_as_its_line_wrote_it
     assert w in out, out
     _run("verify", str(spec))
     assert not text_failures(text, expand=True)
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_one_line_mlp_reads_its_residual_one_way_round_in_every_gradient():
+    """nu48 find 07: grad(W1) and grad(b1) read the residual t1 W2ᵀ + b2ᵀ − Y and grad(W2)
+    read it turned, (W2 t1ᵀ + b2 − Yᵀ) t1: the simplifier pushed the transpose of the sum
+    into it though that transposed the function of a product tanh(X W1ᵀ + b1ᵀ), and naming
+    that function t1 left the transposed sum nothing to keep it whole, so the substitution
+    that named it pushed the transpose in again."""
+    spec = REGRESSIONS / "two_layer_mlp_one_line_residual.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "W2 t1ᵀ" not in out and "b2 − Yᵀ" not in out, out
+    for line in ("∂L/∂W2    = (2/(B C)) (t1 W2ᵀ + b2ᵀ − Y)ᵀ t1",
+                 "grad(W2) = (2/(B C)) (t1 W2ᵀ + b2ᵀ − Y)ᵀ t1",
+                 "grad(W1) = (2/(B C)) (((t1 W2ᵀ + b2ᵀ − Y) W2) ⊙ (1 − t1 ⊙ t1))ᵀ X"):
+        assert line in out, (line, out)
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text(), expand=True)
