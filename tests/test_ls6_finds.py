@@ -60,3 +60,17 @@ def test_a_one_line_mlp_reads_its_residual_one_way_round_in_every_gradient():
         assert line in out, (line, out)
     _run("verify", str(spec))
     assert not text_failures(spec.read_text(), expand=True)
+
+
+def test_an_index_form_keeps_its_terms_order_when_only_its_clauses_change():
+    """fx1 (stop 44) gave nested sigmoids' ∂L/∂b the clause its t3 reads; the block's form
+    was the same, yet derivation._reused took the positions of its terms anew from the
+    matrix form alone, and ∂L/∂b_i printed its terms in SymPy's order, (Σ_i′ (Σ_i′′ A_i′′i
+    A_i′i′′ σ'(c_i′′ + …))) σ'(…) + σ'(b_i + …), not as before fx1 (and as the line writes
+    the sums, Σ … + b_i)."""
+    spec = REGRESSIONS / "nested_sigmoid_earlier_clause.yaml"
+    out = _run("derive", "--expand", str(spec))
+    for line in ("∂L/∂b_i   = σ'(Σ_i′ A_ii′ σ(Σ_i′′ A_i′i′′ σ(Σ_i′′′ A_i′′i′′′ x_i′′′ + b_i′′) +",
+                 "∂L/∂A_ii′ = σ'(Σ_i′′ A_ii′′ σ(Σ_i′′′ A_i′′i′′′ σ(Σ_i′′′′ A_i′′′i′′′′ x_i′′′′ +"):
+        assert line in out, (line, out)
+    assert "σ'(c_i′′ +" not in out, out

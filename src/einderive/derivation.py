@@ -588,6 +588,10 @@ def _reused(f: _MaybeForm, others: Mapping[str, mx.M], form: bool = True) -> _Ma
     m = m if form else f.matrix
     if m == f.matrix and wheres == f.wheres:
         return f
+    if m == f.matrix:  # only the clauses changed: the form's terms keep their places (the
+        # index form prints them in that order; positions of the form alone lost the order
+        # its SymPy terms came in: find_B's ∂L/∂b_i printed its terms in another order)
+        return replace(f, wheres=wheres)
     return replace(f, matrix=m, wheres=wheres, positions=positions(m))
 
 
