@@ -74,3 +74,16 @@ def test_an_index_form_keeps_its_terms_order_when_only_its_clauses_change():
                  "∂L/∂A_ii′ = σ'(Σ_i′′ A_ii′′ σ(Σ_i′′′ A_i′′i′′′ σ(Σ_i′′′′ A_i′′′i′′′′ x_i′′′′ +"):
         assert line in out, (line, out)
     assert "σ'(c_i′′ +" not in out, out
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
+def test_a_scalar_sum_of_one_by_one_tensors_reads_as_a_sum():
+    """qf3's leftover: sum(m * m) of a node m: [1, 1] printed L = … + m ⊙ m, a 1×1 matrix
+    where L is a number (the index form drops both literal-1 axes, and the reading kept the
+    product's 1×1 shape); now the sum the line writes, ‖m‖², as ‖Yh − Y‖² beside it."""
+    spec = REGRESSIONS / "mlp_on_a_column_input.yaml"
+    out = _run("derive", "--expand", str(spec))
+    assert "L    = (1/B) ‖Yh − Y‖² + ‖m‖²" in out, out
+    assert "m ⊙ m" not in out, out
+    _run("verify", str(spec))
+    assert not text_failures(spec.read_text(), expand=True)
