@@ -852,11 +852,13 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
     and for an adjoint (``named`` not empty) written in the forward nodes where shorter."""
     held: dict[mx.M, mx.M] = {}
     m = r.matrix
-    if m is not None and not idx and len(m.shape) == 2 and m.shape == (1, 1) and \
-            not mx.batch_of(m):
+    if m is not None and not idx and m.shape == (1, 1) and not any(
+            isinstance(n, (mx.BatchSum, mx.Each)) or isinstance(n, mx.Ref) and n.batch
+            for n in mx.walk(m)):
         # a scalar read as a 1×1 matrix (the sum of a product of [1, 1] tensors, whose
         # axes the index form drops) is that sum, as the line writes it: sum(A ⊙ Z) +
-        # ‖m‖_F², as of [N, N] tensors, not A ⊙ Z + m ⊙ m (a matrix where L is a number)
+        # ‖m‖_F², as of [N, N] tensors, not A ⊙ Z + m ⊙ m (a matrix where L is a number);
+        # not a sum over a batch of 1×1 elements, Σ_b (gᵀ colsum(X_b ⊙ Y_b)) ⊘ r_b, a number
         m = mx.reduce(ReduceKind.SUM, m)
     if m is not None and named:  # (a residual the line writes, read twice, stays whole)
         m, held = held_sums(m, [f for f, _ in named])
