@@ -859,7 +859,10 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
         # axes the index form drops) is that sum, as the line writes it: sum(A ⊙ Z) +
         # ‖m‖_F², as of [N, N] tensors, not A ⊙ Z + m ⊙ m (a matrix where L is a number);
         # not a sum over a batch of 1×1 elements, Σ_b (gᵀ colsum(X_b ⊙ Y_b)) ⊘ r_b, a number
-        m = mx.reduce(ReduceKind.SUM, m)
+        # (each term summed apart, in the place its SymPy term has: the index form prints
+        # the terms in the matrix form's order)
+        m = mx.add(*[mx.with_src(mx.reduce(ReduceKind.SUM, t), t.src) if t.shape == (1, 1)
+                     else t for t in (m.terms if isinstance(m, mx.Add) else (m,))])
     if m is not None and named:  # (a residual the line writes, read twice, stays whole)
         m, held = held_sums(m, [f for f, _ in named])
     m, wheres = simplify_form(m, r.wheres, symmetric, named)
