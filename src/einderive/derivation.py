@@ -852,16 +852,12 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
     and for an adjoint (``named`` not empty) written in the forward nodes where shorter."""
     held: dict[mx.M, mx.M] = {}
     m = r.matrix
-    if m is not None and not idx and m.shape == (1, 1) and not any(
-            isinstance(n, (mx.BatchSum, mx.Each)) or isinstance(n, mx.Ref) and n.batch
-            for n in mx.walk(m)):
-        # a scalar read as a 1×1 matrix (the sum of a product of [1, 1] tensors, whose
-        # axes the index form drops) is that sum, as the line writes it: sum(A ⊙ Z) +
-        # ‖m‖_F², as of [N, N] tensors, not A ⊙ Z + m ⊙ m (a matrix where L is a number);
-        # not a sum over a batch of 1×1 elements, Σ_b (gᵀ colsum(X_b ⊙ Y_b)) ⊘ r_b, a number
-        # (each term summed apart, in the place its SymPy term has: the index form prints
-        # the terms in the matrix form's order)
-        m = mx.add(*[mx.with_src(mx.reduce(ReduceKind.SUM, t), t.src) if t.shape == (1, 1)
+    if m is not None and not named and not idx and m.shape == (1, 1):
+        # a forward scalar read as a 1×1 matrix: a product of [1, 1] tensors (whose axes
+        # the index form drops) is the sum the line writes, ‖m‖² beside ‖Yh − Y‖², as of
+        # [N, N] tensors, not m ⊙ m (a matrix where L is a number); each term summed apart,
+        # in the place its SymPy term has (the index form prints the matrix form's order)
+        m = mx.add(*[mx.with_src(mx.reduce(ReduceKind.SUM, t), t.src) if _one_by_one(t)
                      else t for t in (m.terms if isinstance(m, mx.Add) else (m,))])
     if m is not None and named:  # (a residual the line writes, read twice, stays whole)
         m, held = held_sums(m, [f for f, _ in named])
@@ -874,6 +870,15 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
         m = reuse(through_quotients(expand(m, named, simplified), named, simplified), named)
         m, wheres = views_merged(m, used_wheres(m, r.wheres))  # (2 t1, not 2 (t2 − t1))
     return Form(expr, idx, m, wheres, positions(m) if m is not None else {}, r.einsum)
+
+
+def _one_by_one(t: mx.M) -> bool:
+    """Whether ``t`` (a number times) is an elementwise product or power of declared [1, 1]
+    tensors alone (m ⊙ m, A ⊙ Z), which a sum reads as the line writes it."""
+    x = t.x if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const) else t
+    return isinstance(x, (mx.Hadamard, mx.Pow)) and all(
+        isinstance(n, mx.Ref) and n.shape == (1, 1) and not n.batch
+        for n in mx.walk(x) if not isinstance(n, (mx.Hadamard, mx.Pow)))
 
 
 def _temporaries_named(f: Form, names: dict[str, mx.M]) -> Form:
