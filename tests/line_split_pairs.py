@@ -29,6 +29,10 @@ VECTORS = "dims: {M: 3, N: 4}\ninputs:\n  x: [N]\n  y: [N]\n  A: [M, N]\n  b: [M
     "  S: [N, N]\n"
 MATRICES = "dims: {M: 3, N: 4}\ninputs:\n  X: [M, N]\n  A: [M, M]\n  B: [N, N]\n  C: [M, M]\n"
 
+CLIPPED = "dims: {B: 4, D: 3, H: 5}\ninputs:\n  X: [B, D]\n  W: [H, D]\n  b: [H]\n" \
+    "  G: [B, H]\n  Y: [B, H]\n"
+
+
 def inlined(name: str, header: str, split: tuple[str, ...], one: tuple[str, ...]) -> Pair:
     """A shipped spec's lines (``split``) beside the same with an intermediate inline."""
     return Pair(name, header, one, split)
@@ -215,4 +219,12 @@ LINE_PAIRS: tuple[Pair, ...] = (
              "E = where(abs(R) < 1, 0.5 * R * R, abs(R) - 0.5)", "L = mean(E)"),
             ("R = leaky_relu(X @ W1 + b1, alpha=0.1) @ W2 - T",
              "E = where(abs(R) < 1, 0.5 * R * R, abs(R) - 0.5)", "L = mean(E)")),
+    # a function of several arguments reads every argument that holds a product the way its
+    # line wrote it, not the first alone (ls6: maximum(Y, X @ W.T + b) read 𝟙[Y ≤ (W Xᵀ + b)ᵀ])
+    Pair("maximum_layer_second_argument", CLIPPED,
+         ("L = sum(maximum(Y, X @ W.T + b) * G)",),
+         ("Z = X @ W.T + b", "L = sum(maximum(Y, Z) * G)")),
+    Pair("where_layer_product_in_condition", CLIPPED,
+         ("L = sum(where(Y > X @ W.T + b, Y, 0.5 * (X @ W.T + b)) * G)",),
+         ("Z = X @ W.T + b", "L = sum(where(Y > Z, Y, 0.5 * Z) * G)")),
 )

@@ -588,6 +588,10 @@ def _reused(f: _MaybeForm, others: Mapping[str, mx.M], form: bool = True) -> _Ma
     m = m if form else f.matrix
     if m == f.matrix and wheres == f.wheres:
         return f
+    if m == f.matrix:  # only the clauses changed: the form's terms keep their places (the
+        # index form prints them in that order; positions of the form alone lost the order
+        # its SymPy terms came in: find_B's ∂L/∂b_i printed its terms in another order)
+        return replace(f, wheres=wheres)
     return replace(f, matrix=m, wheres=wheres, positions=positions(m))
 
 
@@ -848,6 +852,13 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
     and for an adjoint (``named`` not empty) written in the forward nodes where shorter."""
     held: dict[mx.M, mx.M] = {}
     m = r.matrix
+    if m is not None and not named and not idx and m.shape == (1, 1):
+        # a forward scalar read as a 1×1 matrix: a product of [1, 1] tensors (whose axes
+        # the index form drops) is the sum the line writes, ‖m‖² beside ‖Yh − Y‖², as of
+        # [N, N] tensors, not m ⊙ m (a matrix where L is a number); each term summed apart,
+        # in the place its SymPy term has (the index form prints the matrix form's order)
+        m = mx.add(*[mx.with_src(mx.reduce(ReduceKind.SUM, t), t.src) if _one_by_one(t)
+                     else t for t in (m.terms if isinstance(m, mx.Add) else (m,))])
     if m is not None and named:  # (a residual the line writes, read twice, stays whole)
         m, held = held_sums(m, [f for f, _ in named])
     m, wheres = simplify_form(m, r.wheres, symmetric, named)
@@ -859,6 +870,15 @@ def _form(r: Recognition, expr: Any, idx: tuple[Any, ...], named: Named,
         m = reuse(through_quotients(expand(m, named, simplified), named, simplified), named)
         m, wheres = views_merged(m, used_wheres(m, r.wheres))  # (2 t1, not 2 (t2 − t1))
     return Form(expr, idx, m, wheres, positions(m) if m is not None else {}, r.einsum)
+
+
+def _one_by_one(t: mx.M) -> bool:
+    """Whether ``t`` (a number times) is an elementwise product or power of declared [1, 1]
+    tensors alone (m ⊙ m, A ⊙ Z), which a sum reads as the line writes it."""
+    x = t.x if isinstance(t, mx.Scale) and isinstance(t.coeff, mx.Const) else t
+    return isinstance(x, (mx.Hadamard, mx.Pow)) and all(
+        isinstance(n, mx.Ref) and n.shape == (1, 1) and not n.batch
+        for n in mx.walk(x) if not isinstance(n, (mx.Hadamard, mx.Pow)))
 
 
 def _temporaries_named(f: Form, names: dict[str, mx.M]) -> Form:

@@ -505,10 +505,10 @@ def _turns_preactivation(x: M, pushed: M) -> bool:
     after = _preactivation_transposes(pushed) or 0
     if before is None or after < before:
         return False
-    return after > 0 or _transposed_functions(pushed) >= _transposed_functions(x)
+    return after > 0 or transposed_functions(pushed) >= transposed_functions(x)
 
 
-def _transposed_functions(x: M) -> int:
+def transposed_functions(x: M) -> int:
     """The transposes in ``x`` of forms holding a function of a product (tanh(X A)ᵀ)."""
     return sum(isinstance(n, Transpose) and any(
         isinstance(f, Fn) and any(isinstance(k, MatMul) for a in f.children() for k in walk(a))
@@ -945,7 +945,14 @@ def substitute_all(m: M, table: Mapping[M, M]) -> M:
     if hit is not None:
         return hit
     if isinstance(m, Transpose):
-        return transpose(substitute_all(m.x, table))
+        inner = substitute_all(m.x, table)
+        if isinstance(m.x, Add) and isinstance(inner, Add):
+            # a transposed sum stands whole as it stood (the simplifier decides where its
+            # transpose goes, a substitution never does): a name taking the place of the
+            # function of a product inside left nothing to keep it whole, (W2 t1ᵀ + b2 −
+            # Yᵀ) t1 beside (t1 W2ᵀ + b2ᵀ − Y) W2 where t1 = tanh(X W1ᵀ + b1ᵀ) (nu48 find 07)
+            return Transpose(inner, m.shape, m.src)
+        return transpose(inner)
     if isinstance(m, MatMul):
         return matmul(substitute_all(m.a, table), substitute_all(m.b, table))
     if isinstance(m, Hadamard):

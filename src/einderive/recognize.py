@@ -2334,7 +2334,9 @@ class _Reader:
 
     def _function(self, e: Expr) -> Blob:
         if len(e.args) > 1:  # arguments broadcast together, as the terms of a sum do
-            blobs = [self.blob(a) for a in e.args]
+            # (each argument that holds a product read as its line wrote it, not the first
+            # alone: maximum(Y, X @ W.T + b) is 𝟙[Y ≤ X Wᵀ + bᵀ], never 𝟙[Y ≤ (W Xᵀ + b)ᵀ])
+            blobs = [self._written_way(self.blob(a)) for a in e.args]
             union = self._ordered_union([b.idx for b in blobs])
             out = mx.fn(e.spec.name, *[self._orient_like(b, union) for b in blobs])
             if len(union) == 2 and (self.oriented or _FORWARD.get()[2]):
@@ -2377,6 +2379,18 @@ class _Reader:
         if where not in self.wheres:
             self.wheres.append(where)
         return Blob(out, idx)
+
+    def _written_way(self, b: Blob) -> Blob:
+        """``b``, an argument of a function of several arguments, turned where it holds a
+        product its forward line wrote the other way round (:meth:`_against_line`) and
+        where nothing else decides the orientation (no argument of the forward pass's
+        functions reads either way, ``oriented``)."""
+        if len(b.idx) != 2 or _key(b.m) in self.oriented:
+            return b
+        turned = _turned(b.m)
+        if _key(transpose_deep(b.m)) in self.oriented or self._against_line(b.idx, b.m, turned):
+            return Blob(turned, b.idx[::-1])
+        return b
 
     def _against_line(self, idx: Idx, m: mx.M, turned: mx.M | None = None) -> bool:
         """Whether ``m``, a function's argument (or the function) read over ``idx``, holds a

@@ -1676,6 +1676,10 @@ def transpose_of_elementwise(m: mx.M) -> mx.M | None:
     pushed = mx.push_transpose(m.x)
     if mx.transposes(pushed) > mx.transposes(m.x):  # (h ⊙ r)ᵀ stays, never hᵀ ⊙ rᵀ (as transpose)
         return None
+    if mx.transposed_functions(pushed) > mx.transposed_functions(m.x):
+        # (tanh(X W1ᵀ) W2ᵀ + b2ᵀ − Y)ᵀ stays: pushed in it would transpose the function of a
+        # product the line wrote, W2 tanh(X W1ᵀ)ᵀ + b2 − Yᵀ (nu48 find 07)
+        return None
     return pushed if _product_functions(pushed) == _product_functions(m.x) else None
 
 
