@@ -2387,7 +2387,7 @@ class _Reader:
         functions reads either way, ``oriented``)."""
         if len(b.idx) != 2 or _key(b.m) in self.oriented:
             return b
-        turned = _turned(b.m)
+        turned = transpose_deep(b.m, keep_src=True)
         if _key(transpose_deep(b.m)) in self.oriented or self._against_line(b.idx, b.m, turned):
             return Blob(turned, b.idx[::-1])
         return b
