@@ -135,3 +135,46 @@ def test_check_update_still_rewrites_a_stale_golden(run, proj):
     result = run("check", "--update", "--golden-dir", "docs", "specs")
     assert result.exit_code == 0 and "written: docs/notes.md" in result.stdout
     assert run("check", "--golden-dir", "docs", "specs").exit_code == 0
+
+
+def _flat(terms: list[str], multiline: bool = False) -> str:
+    if not multiline:
+        return ("dims: {N: 3}\ninputs: {x: [N], y: [N]}\nforward:\n"
+                f"  - L = sum({' '.join(terms)})\nloss: L\n")
+    rows = [" ".join(terms[k:k + 400]) for k in range(0, len(terms), 400)]
+    return ("dims: {N: 3}\ninputs: {x: [N], y: [N]}\nforward:\n  - >-\n    L = sum(\n" +
+            "\n".join("      " + r for r in rows) + ")\nloss: L\n")
+
+
+def _grad(text: str, name: str) -> str:
+    from conftest import derive_text, forms
+    return forms(derive_text(text), name)[1]
+
+
+def test_a_flat_sum_of_many_terms_is_not_deep_nesting():
+    """A sum of 100 terms was refused as 'nested more than 100 levels deep' (nu51 6)."""
+    terms = [f"x * {i}" if i == 0 else f"{'+' if i % 3 else '-'} x * {i}" for i in range(150)]
+    want = sum(i if i % 3 or i == 0 else -i for i in range(150))
+    assert _grad(_flat(terms), "x") == f"{want} 𝟏"
+    product = ["x"] + ["* y"] * 120
+    assert _grad(_flat(product), "x") == "y^∘120"
+
+
+def test_a_flat_sum_of_5000_terms_derives():
+    """As deep as Python's parser nests it (one level a term), and every pass after it."""
+    terms = ["x * 0"] + [f"+ x * {i}" for i in range(1, 5000)]
+    assert _grad(_flat(terms, multiline=True), "x") == f"{4999 * 5000 // 2} 𝟏"
+
+
+def test_deep_nesting_is_refused_with_a_caret_at_its_place(tmp_path, run):
+    path = tmp_path / "deep.yaml"
+    path.write_text(_flat(["tanh(" * 150 + "x" + ")" * 150 + " + y"]))
+    result = run("derive", path)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"{path}:4:503: error: the expression is nested more than 100 " \
+        "levels deep"
+    shown, caret = lines[1][4:], lines[2][4:]
+    assert shown.startswith("…tanh(tanh(") and shown.endswith("…") and len(shown) == 202
+    assert caret == " " * 101 + "^" and shown[101:106] == "tanh("
+
