@@ -178,3 +178,38 @@ def test_deep_nesting_is_refused_with_a_caret_at_its_place(tmp_path, run):
     assert shown.startswith("…tanh(tanh(") and shown.endswith("…") and len(shown) == 202
     assert caret == " " * 101 + "^" and shown[101:106] == "tanh("
 
+
+DESCRIPTION = 'a "quote" <b>bold</b> | x & } { \\\\ % $ # _ ^ ~ ("b")'
+
+
+def test_latex_escapes_what_the_default_text_font_misreads():
+    """< > " | in a description were left as they are, which the OT1 text font sets as
+    ¡ ¿ ” — (nu51 7)."""
+    from einderive.render.latex import latex_text
+    assert latex_text(DESCRIPTION) == (
+        r"a ``quote'' \textless{}b\textgreater{}bold\textless{}/b\textgreater{} \textbar{} x "
+        r"\& \} \{ \textbackslash{}\textbackslash{} \% \$ \# \_ \^{} \~{} (``b'')")
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+def test_latex_description_compiles_and_reads_as_written(tmp_path):
+    import json
+    import subprocess
+
+    from conftest import derive_text
+    from einderive import api
+    d = derive_text(f"""
+        dims: {{N: 3}}
+        inputs: {{x: [N]}}
+        forward: [L = sum(x * x)]
+        loss: L
+        description: {json.dumps(DESCRIPTION)}
+        """)
+    (tmp_path / "d.tex").write_text(api.render(d, "latex", standalone=True))
+    done = subprocess.run(["pdflatex", "-halt-on-error", "-interaction=nonstopmode", "d.tex"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:]
+    if shutil.which("mutool"):
+        text = subprocess.run(["mutool", "draw", "-F", "txt", "d.pdf"], cwd=tmp_path,
+                              capture_output=True, text=True).stdout
+        assert 'a “quote” <b>bold</b> | x & } { \\\\ % $ #' in text and "(“b”)" in text
