@@ -189,6 +189,7 @@ def test_latex_escapes_what_the_default_text_font_misreads():
     assert latex_text(DESCRIPTION) == (
         r"a ``quote'' \textless{}b\textgreater{}bold\textless{}/b\textgreater{} \textbar{} x "
         r"\& \} \{ \textbackslash{}\textbackslash{} \% \$ \# \_ \^{} \~{} (``b'')")
+    assert latex_text("a — b – c “d” ‘e’") == "a --- b -- c ``d'' `e'"
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")

@@ -34,7 +34,9 @@ _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", 
                  "#": r"\#", "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}",
                  # the default (OT1) text font has no < > | where ASCII has them: it sets
                  # ¡ ¿ — for them
-                 "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+                 "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+                 # dashes and curly quotes, as TeX's ligatures write them (were '?')
+                 "—": "---", "–": "--", "“": "``", "”": "''", "‘": "`", "’": "'"}
 _TEXT_SYMBOLS = {"ᵀ": "^{\\top}", "‖": "\\|", "²": "^2", "³": "^3", "−": "-", "⊙": "\\odot",
                  "⊘": "\\oslash", "→": "\\to", "·": "\\cdot", "×": "\\times", "≤": "\\le",
                  "≥": "\\ge", "∂": "\\partial", "∈": "\\in", "ℝ": "\\mathbb{R}", "Σ": "\\Sigma",
