@@ -92,7 +92,8 @@ def test_other_markdown_in_the_golden_folder_is_not_an_orphan(project, run):
 def test_update_then_match_and_prune(project, run):
     os.chdir(project)
     golden = project / "specs" / "golden"
-    (golden / "mlp.md").write_text("stale\n")
+    stale = (golden / "mlp.md").read_text().replace("∂L/∂z xᵀ", "∂L/∂z x")
+    (golden / "mlp.md").write_text(stale)
     (golden / "old.md").write_text((golden / "bilinear.md").read_text())
     result = run("check", "--update", "specs")
     assert "written: specs/golden/mlp.md" in result.stdout
@@ -128,7 +129,7 @@ def test_a_failed_write_leaves_the_old_golden_whole(project, run, monkeypatch):
     import einderive.files as files
     os.chdir(project)
     golden = project / "specs" / "golden" / "mlp.md"
-    golden.write_text("old content\n")
+    golden.write_text("<!-- einderive golden (format 1) -->\nold content\n")
 
     def crash(*args, **kwargs):
         raise OSError("disk full")
@@ -137,7 +138,7 @@ def test_a_failed_write_leaves_the_old_golden_whole(project, run, monkeypatch):
     with pytest.raises(SpecError, match="disk full"):
         from einderive.golden import run_check
         run_check(["specs"], None, update=True)
-    assert golden.read_text() == "old content\n"
+    assert golden.read_text() == "<!-- einderive golden (format 1) -->\nold content\n"
     assert [p.name for p in golden.parent.iterdir() if p.name.endswith(".tmp")] == []
 
 

@@ -93,7 +93,7 @@ def test_check_update_writes_a_golden_through_its_symlink(run, tmp_path, monkeyp
     (tmp_path / "specs" / "golden").mkdir(parents=True)
     (tmp_path / "specs" / "mlp.yaml").write_text((SPECS / "mlp.yaml").read_text())
     kept = tmp_path / "kept.md"
-    kept.write_text("old\n")
+    kept.write_text("<!-- einderive golden (format 1) -->\nold\n")
     (tmp_path / "specs" / "golden" / "mlp.md").symlink_to(kept)
     monkeypatch.chdir(tmp_path)
     assert run("check", "--update", "specs").exit_code == 0

@@ -313,6 +313,7 @@ def derive(spec: str, fmt: str, latex: bool, latex_env: str, standalone: bool, c
                 "give one of --tangent, --hvp, --hessian")
     if (only or nodes) and fmt in ("numpy", "torch"):
         _refuse(f"--only and --node select what is printed, not generated code (--format {fmt})")
+    _not_the_spec(output, spec)
     d = api.derive_file(spec, closed=expand or fmt not in ("text", "latex"))
     d = api.second_order(d, tangent, hvp, hessian, gauss_newton)
     _warn(d)
@@ -382,6 +383,7 @@ def graph(spec: str, fmt: str, output: str | None, standalone: bool) -> None:
         _refuse("--standalone applies to --format tikz only.")
     from . import api
     from .render.graph import render
+    _not_the_spec(output, spec)
     _emit(render(api.derive_file(spec, closed=False), fmt, standalone), output)
 
 
@@ -414,6 +416,7 @@ def cost(spec: str, dims: str, dtype: str, fmt: str, output: str | None) -> None
     """
     from . import api
     sizes = _parse_dims(dims)
+    _not_the_spec(output, spec)
     d = api.derive_file(spec, closed=False)
     _warn(d)
     _emit(api.render_cost(d, api.cost_table(d, sizes, dtype), fmt), output)
@@ -540,6 +543,12 @@ def _parse_dims(text: str) -> dict[str, int]:
 def _warn(d: Derivation) -> None:
     for w in d.graph.warnings:
         click.echo(w.format(), err=True)
+
+
+def _not_the_spec(output: str | None, *specs: str) -> None:
+    """Refuse (exit 2) an ``-o`` that names a spec being read, before any work."""
+    from .files import refuse_overwriting_spec
+    refuse_overwriting_spec(output, specs)
 
 
 def _emit(text: str, output: str | None) -> None:

@@ -111,7 +111,7 @@ class Pieces:
         self.pieces = tuple(_function(text.splitlines(), filename) for text in pieces(f.body))
         self.result = _function([], filename, f.result)
 
-    def __call__(self, **kwargs: Any) -> Any:
+    def __call__(self, /, **kwargs: Any) -> Any:
         scope = dict(self.namespace)
         scope.update(self._bind(kwargs))
         for piece in self.pieces:

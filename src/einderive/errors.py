@@ -58,16 +58,30 @@ class SpecError(EinderiveError):
         where = f"{self.loc}: " if self.loc else ""
         lines = [f"{where}error: {self.message}"]
         if self.source_line is not None and self.loc and self.loc.col > 0:
-            text = self.source_line.rstrip("\n")
-            if len(text) <= 200:
-                lines.append(f"  | {text}")
-                lines.append("  | " + " " * (self.loc.col - 1) + "^")
+            text, col = _window(self.source_line.rstrip("\n"), self.loc.col - 1)
+            lines.append(f"  | {text}")
+            lines.append("  | " + " " * col + "^")
         if self.hint:
             lines.append(f"hint: {self.hint}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.format()
+
+
+WIDE = 200  # longest source line shown whole under an error; a longer one is cut round
+BEFORE = 100  # the column, with this many characters before it
+
+
+def _window(text: str, col: int) -> tuple[str, int]:
+    """``text`` as shown above a caret at ``col`` (0-based), and the caret's column: a line
+    longer than ``WIDE`` cut to ``WIDE`` characters round it, '…' where it was cut."""
+    if len(text) <= WIDE:
+        return text, col
+    start = min(max(0, col - BEFORE), max(0, len(text) - WIDE))
+    end = start + WIDE
+    head = "…" if start > 0 else ""
+    return head + text[start:end] + ("…" if end < len(text) else ""), len(head) + col - start
 
 
 class ShapeMismatch(SpecError):

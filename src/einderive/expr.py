@@ -127,7 +127,7 @@ def parse_assignment(item: Assignment) -> Statement:
         return _loc(base, text, getattr(node, "lineno", 1), getattr(node, "col_offset", 0))
 
     try:
-        tree = ast.parse(text, mode="exec")
+        tree = _parse(text)
     except SyntaxError as exc:
         col = exc.offset or 1
         msg = (exc.msg or "invalid syntax").replace("'(' was never closed", "'(' is never closed")
@@ -158,6 +158,27 @@ def parse_assignment(item: Assignment) -> Statement:
     return Statement(normalize_name(target.id), loc_of(target), _convert(stmt.value, loc_of))
 
 
+# the recursion limit ast.parse may need: CPython builds a left-nested run of one operator
+# (a + b + c ...) one C call per term, counted against the recursion limit (three calls a
+# level, 3.11); 20000 lets a flat sum of 60000 terms through, and the C stack holds 10^5
+PARSE_LIMIT = 20_000
+
+
+def _parse(text: str) -> ast.Module:
+    """``ast.parse`` of a forward item, the recursion limit raised for its length (a long
+    flat sum), up to ``PARSE_LIMIT``: a deeper one is a RecursionError."""
+    import sys
+
+    old = sys.getrecursionlimit()
+    need = min(PARSE_LIMIT, len(text) // 3 + old)
+    if need > old:
+        sys.setrecursionlimit(need)
+    try:
+        return ast.parse(text, mode="exec")
+    finally:
+        sys.setrecursionlimit(old)
+
+
 def _loc(base: Loc, text: str, lineno: int, col_offset: int) -> Loc:
     """Map an ast position (UTF-8 byte offset) to a character column in the file."""
     if not base.col or lineno != 1:
@@ -168,13 +189,25 @@ def _loc(base: Loc, text: str, lineno: int, col_offset: int) -> Loc:
 
 
 def _check_depth(root: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> None:
-    stack = [(root, 1)]
+    """Refuse an expression nested more than ``MAX_DEPTH`` levels deep, at the node past
+    the limit.  A run of one operator as written (``a + b - c + ...``, ``A @ B @ C``),
+    which Python's parser nests to the left, is one level, not one per term: such a
+    chain is flat to the reader, however long."""
+    stack: list[tuple[ast.AST, int]] = [(root, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise SpecError(f"the expression is nested more than {MAX_DEPTH} levels deep",
                             loc_of(node), "split it over several forward items")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        for child in ast.iter_child_nodes(node):
+            flat = isinstance(node, ast.BinOp) and child is node.left and \
+                isinstance(child, ast.BinOp) and _family(child.op) == _family(node.op)
+            stack.append((child, depth if flat else depth + 1))
+
+
+def _family(op: ast.operator) -> int:
+    """Operators that chain at one precedence left to right: + and -, * and /, @."""
+    return {ast.Add: 0, ast.Sub: 0, ast.Mult: 1, ast.Div: 1, ast.MatMult: 2}.get(type(op), -1)
 
 
 # names a spec copied from NumPy, PyTorch or JAX calls functions under (np.exp, F.softmax)
@@ -525,6 +558,32 @@ class _Respell(ast.NodeTransformer):
         return ast.Call(ast.Name(plan.name), [first, *positional], named + keywords)
 
 
+# terms of a flat sum or product (a + b + c ...) past which it is converted as a balanced
+# tree: Python's parser nests such a chain to the left, one level per term, and every
+# recursive pass after it (the graph, SymPy) would go as deep; a chain this short is kept
+# as written
+CHAIN = 64
+
+
+def _chain(node: ast.BinOp) -> list[ast.expr]:
+    """The operands of the left-nested run of ``node``'s operator, left to right."""
+    out: list[ast.expr] = []
+    left: ast.expr = node
+    while isinstance(left, ast.BinOp) and type(left.op) is type(node.op):
+        out.append(left.right)
+        left = left.left
+    out.append(left)
+    return out[::-1]
+
+
+def _balanced(loc: Loc, op: str, terms: list[Expr]) -> Expr:
+    """``terms`` joined by the associative ``op`` as a tree of depth log2 of their number."""
+    while len(terms) > 1:
+        pairs = [BinOp(loc, op, a, b) for a, b in zip(terms[::2], terms[1::2])]
+        terms = pairs + terms[len(terms) - len(terms) % 2:]
+    return terms[0]
+
+
 def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
     loc = loc_of(node)
     if isinstance(node, ast.Name):
@@ -541,6 +600,11 @@ def _convert(node: ast.AST, loc_of: Callable[[ast.AST], Loc]) -> Expr:
         if isinstance(value, str):
             return String(loc, value)
         raise SpecError(f"unsupported constant {value!r}", loc, "use real numbers")
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+        terms = _chain(node)
+        if len(terms) > CHAIN:  # a flat sum or product, as balanced: no deep recursion
+            return _balanced(loc, _BINOPS[type(node.op)],
+                             [_convert(t, loc_of) for t in terms])
     if isinstance(node, ast.BinOp):
         op = _BINOPS.get(type(node.op))
         if op is None:

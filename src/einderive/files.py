@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import Loc, SpecError
@@ -33,6 +34,25 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> None:
         _replace(Path(os.path.realpath(path)), text)
     except OSError as exc:
         raise _located(path, exc) from None
+
+
+def refuse_overwriting_spec(output: str | None, specs: Iterable[str]) -> None:
+    """A :class:`SpecError` if ``output`` (``-o``) is one of the spec files being read, under
+    any of its names (a symlink, a hard link, ``./``): writing it would replace the user's
+    spec with what was derived from it."""
+    if not output or output == "-":
+        return
+    for spec in specs:
+        if spec == "-":
+            continue
+        try:
+            same = os.path.samefile(output, spec)
+        except OSError:  # either is missing (or unreadable): not the same file
+            same = False
+        if same:
+            raise SpecError("-o would overwrite the spec being read", Loc(output),
+                            f"write the output to another file; {spec} is the spec this "
+                            f"command reads")
 
 
 def _is_stream(path: str | os.PathLike[str]) -> bool:

@@ -96,6 +96,7 @@ def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
             raise SpecError("no such file or folder", Loc(str(p)),
                             "name spec files or folders of specs")
     specs = require_spec_files(paths)
+    marker = golden_marker()
     owner: dict[Path, Path] = {}
     for spec in specs:
         golden = golden_path(spec, golden_dir)
@@ -107,6 +108,15 @@ def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
             continue
         owner[key] = spec.resolve()
         old = _read(golden)
+        if old is not None and not _is_golden(old, marker):
+            # a file of the user's where the golden would be: never diffed as a golden,
+            # overwritten by --update nor deleted by --prune
+            result.entries.append(Entry(spec, golden, Status.ERROR, error=SpecError(
+                f"{golden.as_posix()} is not a golden einderive wrote (it does not begin "
+                f"with '{marker}'), so check neither compares nor overwrites it",
+                Loc(str(spec)), "move or rename that file, or keep the goldens in another "
+                "folder with --golden-dir")))
+            continue
         try:
             new = render_golden(spec, golden, cost=COST_SECTION in (old or ""), old=old or "")
         except SpecError as exc:
@@ -123,7 +133,7 @@ def run_check(paths: list[str], golden_dir: str | None, update: bool = False,
             status = Status.WRITTEN
         result.entries.append(Entry(spec, golden, status, diff))
     if folders:
-        result.orphans = _orphans(folders, specs, golden_dir, golden_marker())
+        result.orphans = _orphans(folders, specs, golden_dir, marker)
         if update and prune:
             for path in result.orphans:
                 path.unlink()
@@ -139,6 +149,12 @@ def _read(path: Path) -> str | None:
         return None
     except UnicodeDecodeError:
         return ""
+
+
+def _is_golden(text: str, marker: str) -> bool:
+    """Whether ``text`` is a golden einderive wrote: it begins with the marker (after a
+    byte-order mark an editor may have added)."""
+    return text.lstrip("\ufeff").startswith(marker)
 
 
 def _diff(old: str, new: str, golden: Path) -> str:
@@ -164,8 +180,7 @@ def _orphans(folders: list[Path], specs: list[Path], golden_dir: str | None,
         for path in sorted(folder.glob("*.md")):
             if path.resolve() in produced:
                 continue
-            head = _read(path) or ""
-            if head.startswith(marker):
+            if _is_golden(_read(path) or "", marker):
                 out.append(_display(path))
     return out
 

@@ -31,7 +31,12 @@ STANDALONE_WIDTHS = {1: 469.75, 2: 229.877}
 DISPLAY_HEIGHT = 500.0
 
 _TEXT_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
-                 "#": r"\#", "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}"}
+                 "#": r"\#", "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}",
+                 # the default (OT1) text font has no < > | where ASCII has them: it sets
+                 # ¡ ¿ — for them
+                 "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+                 # dashes and curly quotes, as TeX's ligatures write them (were '?')
+                 "—": "---", "–": "--", "“": "``", "”": "''", "‘": "`", "’": "'"}
 _TEXT_SYMBOLS = {"ᵀ": "^{\\top}", "‖": "\\|", "²": "^2", "³": "^3", "−": "-", "⊙": "\\odot",
                  "⊘": "\\oslash", "→": "\\to", "·": "\\cdot", "×": "\\times", "≤": "\\le",
                  "≥": "\\ge", "∂": "\\partial", "∈": "\\in", "ℝ": "\\mathbb{R}", "Σ": "\\Sigma",
@@ -45,8 +50,10 @@ def latex_text(s: str) -> str:
     from .names import _latex_chars
 
     out = []
-    for ch in s:
-        if ch in _TEXT_ESCAPES:
+    for i, ch in enumerate(s):
+        if ch == '"':  # OT1 has no straight quote: TeX's opening or closing one
+            out.append("``" if i == 0 or s[i - 1].isspace() or s[i - 1] in "([{" else "''")
+        elif ch in _TEXT_ESCAPES:
             out.append(_TEXT_ESCAPES[ch])
         elif ch.isascii():
             out.append(ch)
