@@ -1256,6 +1256,37 @@ def _einsum_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
 # -- functions of a whole axis -------------------------------------------------------
 
 
+def _axis_text(value: FExpr) -> str:
+    if value.op == PseudoOp.NONE:
+        return "None"
+    if value.op == PseudoOp.TUPLE:
+        return "(" + ", ".join(_axis_text(x) for x in value.args) + \
+            ("," if len(value.args) == 1 else "") + ")"
+    one = int_literal(value)
+    return str(one) if one is not None else "…"
+
+
+def _single_axis_hint(name: str, a: FExpr, value: FExpr) -> str:
+    """What a one-axis op (softmax, log_softmax, logsumexp) takes, and for logsumexp how to
+    reduce several axes (nested: log Σ_j exp(log Σ_k exp x_jk) = log Σ_jk exp x_jk)."""
+    nd = len(a.shape)
+    first = f"e.g. axis=-1 (the last of the {nd} axes)" if nd > 1 else "axis=0"
+    if name != "logsumexp" or nd < 2:
+        return first
+    axes = list(range(nd))
+    if value.op == PseudoOp.TUPLE:
+        given = [int_literal(x) for x in value.args]
+        if all(g is not None for g in given):
+            norm = [shapes.normalize_axis(int(g), nd) for g in given if g is not None]
+            if all(a is not None for a in norm) and len(set(norm)) == len(norm) > 1:
+                axes = sorted(a for a in norm if a is not None)
+    nested = str(a.param("name")) if a.op == PseudoOp.REF else "x"
+    for ax in reversed(axes):
+        nested = f"logsumexp({nested}, axis={ax})"
+    which = "every axis" if value.op == PseudoOp.NONE else "several axes"
+    return f"{first}; over {which}, nest one axis at a time (last first): {nested}"
+
+
 def _axis_check(name: str, keep_allowed: bool = False) -> Fn:
     def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         (a, la), = args
@@ -1264,9 +1295,10 @@ def _axis_check(name: str, keep_allowed: bool = False) -> Fn:
             raise SpecError(f"{name} needs a tensor with at least one axis", la)
         if "axis" in kwargs:
             value, aloc = kwargs["axis"]
+            if value.op in (PseudoOp.NONE, PseudoOp.TUPLE) or int_literal(value) is None:
+                raise SpecError(f"{name} takes a single integer axis, not axis={_axis_text(value)}",
+                                aloc, _single_axis_hint(name, a, value))
             raw = _int_tuple(value, aloc, "axis")
-            if len(raw) != 1:
-                raise SpecError(f"{name} takes a single axis", aloc, "e.g. axis=-1")
             ax = shapes.normalize_axis(raw[0], nd)
             if ax is None:
                 raise SpecError(f"axis {raw[0]} is out of range for a tensor of shape "

@@ -1,0 +1,56 @@
+"""Messages a new user met on tensor models (nu50's D1–D5): each bad spec says
+file:line:col, exits 2, and its hint is true and leads to a spec that derives."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+
+def spec_file(tmp_path, text: str):
+    path = tmp_path / "spec.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def refused(tmp_path, run, text: str, at: str) -> str:
+    path = spec_file(tmp_path, text)
+    result = run("derive", path)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"{path}:{at}: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stderr
+
+
+def verifies(tmp_path, run, text: str) -> None:
+    result = run("verify", spec_file(tmp_path, text))
+    assert result.exit_code == 0, result.output
+
+
+LSE = """\
+dims: {A: 2, B: 3, C: 4}
+inputs: {X: [A, B, C]}
+forward:
+  - L = sum(logsumexp(X, axis=AXIS))
+loss: L
+"""
+
+
+@pytest.mark.parametrize("axis,at,nested", [
+    ("None", "4:31", "logsumexp(logsumexp(logsumexp(X, axis=2), axis=1), axis=0)"),
+    ("(1, 2)", "4:31", "logsumexp(logsumexp(X, axis=2), axis=1)"),
+])
+def test_logsumexp_over_several_axes_hints_what_it_takes(tmp_path, run, axis, at, nested):
+    err = refused(tmp_path, run, LSE.replace("AXIS", axis), at)
+    assert f"logsumexp takes a single integer axis, not axis={axis}" in err
+    assert "hint: e.g. axis=-1" in err and nested in err
+    assert "axis=(0, 1)" not in err  # what it refuses is not offered
+    verifies(tmp_path, run, LSE.replace("logsumexp(X, axis=AXIS)", nested))
+
+
+def test_softmax_axis_none_hints_one_axis(tmp_path, run):
+    err = refused(tmp_path, run, LSE.replace("logsumexp(X, axis=AXIS)",
+                                             "softmax(X, axis=None) ** 2"), "4:29")
+    assert "softmax takes a single integer axis, not axis=None" in err
+    assert "hint: e.g. axis=-1 (the last of the 3 axes)" in err and "nest" not in err
