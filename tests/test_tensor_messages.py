@@ -54,3 +54,37 @@ def test_softmax_axis_none_hints_one_axis(tmp_path, run):
                                              "softmax(X, axis=None) ** 2"), "4:29")
     assert "softmax takes a single integer axis, not axis=None" in err
     assert "hint: e.g. axis=-1 (the last of the 3 axes)" in err and "nest" not in err
+
+
+BATCH = """\
+dims: {B: 2, N: 3}
+inputs: {A: [B, N, N], v: [N]}
+forward:
+  - L = sum(CALL)
+loss: L
+"""
+
+
+@pytest.mark.parametrize("call", ["det(A)", "inv(A)", "solve(A, v)"])
+def test_a_batch_of_square_matrices_is_not_called_non_square(tmp_path, run, call):
+    name = call.split("(")[0]
+    err = refused(tmp_path, run, BATCH.replace("CALL", call), f"4:{14 + len(name)}")
+    assert (f"{name} of a batch of square matrices (shape (B, N, N)) is not supported: "
+            f"{name} takes one matrix") in err
+    assert "A: [N, N]" in err and "reshape(A[0:1], [N, N])" in err
+    verifies(tmp_path, run, BATCH.replace("CALL", call.replace("A", "reshape(A[0:1], [N, N])")))
+
+
+@pytest.mark.parametrize("call,sub", [("diagonal(A)", "bii->bi"), ("trace(A)", "bii->b")])
+def test_diagonal_and_trace_of_a_batch_hint_the_einsum(tmp_path, run, call, sub):
+    err = refused(tmp_path, run, BATCH.replace("CALL", call), f"4:{14 + len(call) - 3}")
+    assert f"takes one square matrix, not a batch of them (shape (B, N, N))" in err
+    assert f'hint: for every matrix of the batch at once write einsum("{sub}", A)' in err
+    verifies(tmp_path, run, BATCH.replace("CALL", f'einsum("{sub}", A) ** 2'))
+
+
+def test_a_rank_4_batch_slices_one_axis_at_a_time(tmp_path, run):
+    text = BATCH.replace("{B: 2,", "{B: 2, C: 2,").replace("[B, N, N]", "[B, C, N, N]")
+    err = refused(tmp_path, run, text.replace("CALL", "det(A)"), "4:17")
+    assert "reshape(A[0:1][:, 0:1], [N, N])" in err
+    verifies(tmp_path, run, text.replace("CALL", "det(reshape(A[0:1][:, 0:1], [N, N]))"))

@@ -1558,8 +1558,31 @@ def _square_check(name: str, reduces: bool) -> Fn:
     return check
 
 
+# what a batch of square matrices [..., N, N] takes in place of the op, as an einsum (the
+# letters before "ii" are the batch's); ops absent here have no batched spelling
+_BATCHED_SQUARE = {"diagonal": "->{b}i", "trace": "->{b}"}
+
+
 def _require_square(name: str, a: FExpr, loc: Any) -> None:
-    if len(a.shape) != 2:
+    nd = len(a.shape)
+    if nd > 2 and a.shape[-1] == a.shape[-2] and a.shape[-1] != 1:
+        text = str(a.param("name")) if a.op == PseudoOp.REF else "A"
+        batch = "bcdefgh"[:nd - 2]
+        out = _BATCHED_SQUARE.get(name)
+        if out is not None:
+            sub = batch + "ii" + out.format(b=batch)
+            raise SpecError(f"{name} takes one square matrix, not a batch of them (shape "
+                            f"{shapes.fmt(a.shape)})", loc,
+                            f'for every matrix of the batch at once write einsum("{sub}", '
+                            f'{text})')
+        one = f"reshape({text}" + "".join("[" + ":, " * k + "0:1]" for k in range(nd - 2)) + \
+            f", [{a.shape[-2]}, {a.shape[-1]}])"  # a slice ranges over one axis
+        raise SpecError(f"{name} of a batch of square matrices (shape {shapes.fmt(a.shape)}) "
+                        f"is not supported: {name} takes one matrix", loc,
+                        f"declare one matrix, e.g. {text}: [{a.shape[-2]}, {a.shape[-1]}]; "
+                        f"a small batch can be written one matrix at a time, the first being "
+                        f"{one}")
+    if nd != 2:
         raise SpecError(f"{name} needs a square matrix, not a tensor of shape "
                         f"{shapes.fmt(a.shape)}", loc,
                         "declare it with two equal dims, e.g. A: [N, N]")
