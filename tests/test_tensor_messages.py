@@ -88,3 +88,25 @@ def test_a_rank_4_batch_slices_one_axis_at_a_time(tmp_path, run):
     err = refused(tmp_path, run, text.replace("CALL", "det(A)"), "4:17")
     assert "reshape(A[0:1][:, 0:1], [N, N])" in err
     verifies(tmp_path, run, text.replace("CALL", "det(reshape(A[0:1][:, 0:1], [N, N]))"))
+
+
+EINSUM = """\
+dims: {B: 2, N: 3}
+inputs: {a: [1, N], b: [B, N], c: [B]}
+forward:
+  - L = sum(CALL ** 2)
+loss: L
+"""
+
+
+@pytest.mark.parametrize("call,at,fix", [
+    ('einsum("bi,bi->b", a, b)', "4:35", 'einsum("i,bi->b", reshape(a, [N]), b)'),
+    ('einsum("bi,bi,b->b", b, a, c)', "4:37", 'einsum("bi,i,b->b", b, reshape(a, [N]), c)'),
+])
+def test_an_einsum_letter_of_size_1_and_a_dim_says_numpy_broadcasts(tmp_path, run, call, at,
+                                                                    fix):
+    err = refused(tmp_path, run, EINSUM.replace("CALL", call), at)
+    assert "einsum letter 'b' stands for both" in err
+    assert "hint: NumPy's einsum broadcasts a size-1 axis" in err
+    assert f"leave a's size-1 axis out, {fix}" in err
+    verifies(tmp_path, run, EINSUM.replace("CALL", fix))
