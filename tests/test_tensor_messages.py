@@ -110,3 +110,58 @@ def test_an_einsum_letter_of_size_1_and_a_dim_says_numpy_broadcasts(tmp_path, ru
     assert "hint: NumPy's einsum broadcasts a size-1 axis" in err
     assert f"leave a's size-1 axis out, {fix}" in err
     verifies(tmp_path, run, EINSUM.replace("CALL", fix))
+
+
+POOL = """\
+dims: {B: 1, C: 1, O: 2, K: 2, H: 5, Ho: H - K + 1, Hp: 2, P: 2}
+inputs: {X: [B, C, H, H], W: [O, C, K, K]}
+forward:
+  - Y = conv2d(X, W)
+  - Z = reshape(Y, [B, O, Hp, P, Hp, P])
+  - L = sum(max(max(Z, axis=5), axis=3) ** 2)
+loss: L
+"""
+
+
+def test_a_reshape_equal_only_at_the_declared_sizes_hints_the_dim_definition(tmp_path, run):
+    err = refused(tmp_path, run, POOL, "5:20")
+    assert ("cannot reshape (B, O, Ho, Ho) into (B, O, Hp, P, Hp, P): Ho and Hp·P are equal "
+            "(4) at the declared sizes but not for every size (Ho = H - K + 1)") in err
+    assert "B·O + B·O·H·H" not in err  # no expanded polynomial
+    assert "hint: define dims: {H: K + Hp * P - 1} to make them equal for every size" in err
+    verifies(tmp_path, run, POOL.replace("H: 5,", "H: K + Hp * P - 1,"))
+
+
+STACK = """\
+dims: {P: 2, N: 3, M: 4, PN: P * N}
+inputs: {A: [N, M], B: [N, M]}
+forward:
+  - L = sum(reshape(stack([A, B], axis=1), [PN, M]) ** 2)
+loss: L
+"""
+
+
+def test_a_stack_count_is_not_a_dim_of_the_same_size(tmp_path, run):
+    err = refused(tmp_path, run, STACK, "4:44")
+    assert ("N·2 and PN are equal (6) at the declared sizes but not for every size "
+            "(PN = N * P)") in err
+    assert "hint: a stack of 2 has 2 pieces whatever P is; define dims: {PN: 2 * N}" in err
+    verifies(tmp_path, run, STACK.replace("PN: P * N", "PN: 2 * N"))
+
+
+SLICES = """\
+dims: {B: 2, C: 2, O: 2, K: 2, T: 5, To: T - K + 1, H: 2}
+inputs: {X: [B, C, T], W: [O, C, K]}
+forward:
+  - Y = conv1d(X, W)
+  - L = sum(maximum(Y[:, :, 0:H], Y[:, :, H:To]))
+loss: L
+"""
+
+
+def test_a_slice_prints_its_bounds_as_written_and_the_dim_it_equals_here(tmp_path, run):
+    err = refused(tmp_path, run, SLICES, "5:45")
+    assert ("the slice H:To has To - H elements (To = T - K + 1): 2 at the declared sizes, "
+            "as H is, but not H for every size") in err
+    assert "hint: to make it H for every size, define dims: {T: K + 2 * H - 1}" in err
+    verifies(tmp_path, run, SLICES.replace("T: 5,", "T: K + 2 * H - 1,"))

@@ -663,6 +663,9 @@ class Op(Record):
     # its check also takes ``dims=``: each dim's size as a SymPy expression of the dims with
     # sizes of their own (D = H·Dh), to check that sizes fit (reshape)
     dims: bool = False
+    # and ``declared=``: the declared sizes of those dims (symbol → int), to say whether two
+    # sizes that differ for some sizes are equal at the declared ones (reshape's message)
+    declared: bool = False
     sizes_last: bool = False  # its arguments after the first are sizes: code passes them as ints
     list_first: bool = False  # its first argument is a list of tensors (concatenate's pieces)
     # its result has a new axis as long as it has pieces (stack): the graph gives that count
@@ -2126,7 +2129,8 @@ def _groups(a: Tup, b: Tup, value: Fn) -> list[tuple[Tup, Tup]] | None:
     return out if i == len(pa) and j == len(pb) else None
 
 
-def _reshape(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
+def _reshape(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
+             declared: dict[Any, int] | None = None) -> FExpr:
     (x, lx), (target, lt) = args
     new = _dim_sizes(lt, target, "reshape")
 
@@ -2134,6 +2138,8 @@ def _reshape(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
         return S.One if d == 1 else dims[d]
     old_total = sympy.expand(sympy.Mul(*[value(d) for d in x.shape]))
     new_total = sympy.expand(sympy.Mul(*[value(d) for d in new]))
+    if old_total != new_total and declared:
+        _reshape_at_sizes(x.shape, new, value, dims, declared, lt)
     if old_total != new_total:
         def count(shape: Tup, total: Any) -> str:
             written = "·".join(shapes.dim_name(d) for d in shape if d != 1) or "1"
@@ -2156,6 +2162,50 @@ def _reshape(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
     return FExpr(RESHAPE, (x,) + sizes, (("groups", groups),), new)
 
 
+def _reshape_at_sizes(a: Tup, b: Tup, value: Fn, dims: dict[str, Any], sizes: dict[Any, int],
+                      loc: Any) -> None:
+    """Raise a reshape's mismatch where the shapes pair at the declared sizes (Ho = 4 = Hp·P)
+    but not for every size: the sizes as written, and the dim definition that makes them
+    equal (H: Hp * P + K - 1, or a merged dim defined from the dims it merges, PN: 2 * N
+    where a stack's count is 2 whatever P is)."""
+    groups = _groups(a, b, lambda d: _value_at(value(d), sizes))
+    if groups is None:
+        return
+    for g, h in groups:
+        x = sympy.Mul(*[value(a[q]) for q in g])
+        y = sympy.Mul(*[value(b[q]) for q in h])
+        if sympy.expand(x - y) == 0:
+            continue
+        xs = "·".join(shapes.dim_name(a[q]) for q in g)
+        ys = "·".join(shapes.dim_name(b[q]) for q in h)
+        named = {str(a[q]) for q in g} | {str(b[q]) for q in h}
+        defs = [f"{d} = {dim_text(dims[d])}" for d in dict.fromkeys(map(str, [*a, *b]))
+                if d in named and d in dims and not isinstance(dims[d], sympy.Symbol)
+                and not dims[d].is_Number]  # a stack's count (n2) is no definition of theirs
+        counts = [q for q in g if value(a[q]).is_Number]
+        fix = None
+        why = ""
+        if len(h) == 1 and str(b[h[0]]) in dims and \
+                not isinstance(dims[str(b[h[0]])], sympy.Symbol):
+            fix = f"{b[h[0]]}: " + " * ".join(shapes.dim_name(a[q]) for q in sorted(
+                g, key=lambda q: not value(a[q]).is_Number))  # 2 * N, as a spec writes it
+            for q in counts:
+                n = value(a[q])
+                same = [own for own in dims[str(b[h[0]])].free_symbols
+                        if sizes.get(own) == n]
+                if same:
+                    why = f"a stack of {n} has {n} pieces whatever {same[0]} is; "
+        if fix is None:
+            fix = equal_for_every_size(x, y, dims)
+        at = _value_at(x, sizes)
+        raise SpecError(f"cannot reshape {shapes.fmt(a)} into {shapes.fmt(b)}: {xs} and {ys} "
+                        f"are equal ({at}) at the declared sizes but not for every size"
+                        + (f" ({'; '.join(defs)})" if defs else ""), loc,
+                        why + (f"define dims: {{{fix}}} to make them equal for every size"
+                               if fix else "define the new dims from the old, e.g. dims: "
+                               "{H: 2, Dh: 3, D: H * Dh}"))
+
+
 def _reshape_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     """Y[b, t, h, d] = X[b, t, h·Dh + d] (a split), Y[b, t, k] = X[b, t, ⌊k/Dh⌋, k mod Dh]
     (a merge); a literal-1 axis of X is read at 0."""
@@ -2175,8 +2225,8 @@ def _reshape_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
 
 OPS[RESHAPE] = Op(RESHAPE, _reshape, _reshape_comp,
                     lambda e, c, b: b.reshape_to(c[0], c[1:]), nargs=(2, 2), needs_ref=True,
-                    dims=True, sizes_last=True, view=True, flops=_free_flops, curvature="linear",
-                    gathers="[]", signature="reshape(x, [B, T, H, Dh])", aliases=("view",),
+                    dims=True, declared=True, sizes_last=True, view=True, flops=_free_flops,
+                    curvature="linear", gathers="[]", signature="reshape(x, [B, T, H, Dh])", aliases=("view",),
                     doc="the elements of x in a new shape, row-major, as NumPy's reshape: one "
                         "dim split into consecutive dims or consecutive dims merged into one")
 
@@ -2344,6 +2394,46 @@ def declare_hint(name: str, length: Any, lead: str = "declare it as a dim",
     return f"{lead}, e.g. dims: {{{name}: {dim_text(length)}}}"
 
 
+def written_bound(e: FExpr) -> str:
+    """A slice bound as the spec wrote it (H, To, 2 * H, lo + K), parenthesised where a
+    difference or a product needs it."""
+    if e.op == PseudoOp.DIM:
+        return str(e.param("name"))
+    if e.op == PseudoOp.NUM:
+        return str(e.param("text") or e.param("value"))
+    if e.op in ("+", "-", "*") and len(e.args) == 2:
+        a, b = (written_bound(x) for x in e.args)
+        if e.op == "*":
+            a, b = (f"({t})" if x.op in ("+", "-") else t for t, x in zip((a, b), e.args))
+        elif e.op == "-" and e.args[1].op in ("+", "-"):
+            b = f"({b})"
+        return f"{a} {e.op} {b}"
+    return "…"
+
+
+def equal_for_every_size(x: Any, y: Any, dims: dict[str, Any]) -> str | None:
+    """The dim definition that makes the sizes ``x`` and ``y`` (SymPy expressions of the
+    dims with sizes of their own) equal for every size: one of those dims, found once with
+    coefficient ±1 in x − y, defined from the others (H: Hp * P + K - 1 for H − K + 1 =
+    Hp·P); None where none is."""
+    diff = sympy.expand(x - y)
+    own = {v: name for name, v in dims.items() if isinstance(v, sympy.Symbol)}
+    found = []
+    for sym in diff.free_symbols:
+        if sym not in own:
+            continue
+        c = diff.coeff(sym)
+        if c in (1, -1) and not sympy.expand(diff - c * sym).has(sym):
+            found.append((c != 1, list(dims).index(own[sym]), sym, c))
+    if not found:
+        return None
+    _, _, sym, c = min(found, key=lambda f: (f[0], f[1]))
+    value = sympy.expand(-(diff - c * sym) / c)
+    if not value.free_symbols or (value.is_Number and value < 1):
+        return None
+    return f"{own[sym]}: {dim_text(value)}"
+
+
 def _value_at(x: Any, sizes: dict[Any, int]) -> Any:
     return x.xreplace({k: sympy.Integer(v) for k, v in sizes.items()})
 
@@ -2391,9 +2481,29 @@ def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
     out = 1 if length == 1 else next((d for d, v in dims.items()
                                       if sympy.expand(v - length) == 0), None)
     if out is None:
-        raise SpecError(f"the slice {dim_text(lo)}:{dim_text(hi)} has {dim_text(length)} "
-                        f"elements, which no dim is", lhi,
-                        declare_hint("M", length, "declare its length as a dim", dims))
+        lo_w = "0" if lo_e.op == PseudoOp.NONE else written_bound(lo_e)
+        hi_w = str(n) if hi_e.op == PseudoOp.NONE else written_bound(hi_e)
+        count = hi_w if lo == 0 else \
+            f"{hi_w} - {lo_w}" if lo_e.op not in ("+", "-") else f"{hi_w} - ({lo_w})"
+        written = f"the slice {lo_w}:{hi_w} has {count} elements"
+        at = _value_at(length, sizes)
+        named = set(re.findall(r"\w+", f"{lo_w} {hi_w}"))
+        alike = min((d for d, v in dims.items() if at.is_Number and
+                     _value_at(v, sizes) == at),  # a dim the bounds name, or share a size with
+                    key=lambda d: (d not in named, not (dims[d].free_symbols &
+                                                        length.free_symbols),
+                                   list(dims).index(d)), default=None) if sizes else None
+        declare = declare_hint("M", length, "or declare its length as a dim", dims)
+        if alike is None:
+            raise SpecError(f"{written}, which no dim is", lhi,
+                            declare_hint("M", length, "declare its length as a dim", dims))
+        defs = [f"{d} = {dim_text(v)}" for d, v in dims.items()
+                if d in (lo_w, hi_w) and not isinstance(v, sympy.Symbol)]
+        fix = equal_for_every_size(length, dims[alike], dims)
+        raise SpecError(f"{written}{' (' + '; '.join(defs) + ')' if defs else ''}: {at} at the "
+                        f"declared sizes, as {alike} is, but not {alike} for every size", lhi,
+                        (f"to make it {alike} for every size, define dims: {{{fix}}}; "
+                         if fix else "") + declare)
     shape = x.shape[:k] + (out,) + x.shape[k + 1:]
     whole = FExpr(PseudoOp.DIM, (), (("name", n),), ())  # an open end: the dim's size
     bounds = tuple(FExpr(PseudoOp.NUM, (), (("value", Fraction(int(b))), ("text", str(b))), ())
