@@ -2191,8 +2191,8 @@ def _reshape_at_sizes(a: Tup, b: Tup, value: Fn, dims: dict[str, Any], sizes: di
                 g, key=lambda q: not value(a[q]).is_Number))  # 2 * N, as a spec writes it
             for q in counts:
                 n = value(a[q])
-                same = [own for own in dims[str(b[h[0]])].free_symbols
-                        if sizes.get(own) == n]
+                same = sorted((own for own in dims[str(b[h[0]])].free_symbols
+                               if sizes.get(own) == n), key=str)
                 if same:
                     why = f"a stack of {n} has {n} pieces whatever {same[0]} is; "
         if fix is None:
