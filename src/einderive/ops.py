@@ -1321,10 +1321,10 @@ def _axis_check(name: str, keep_allowed: bool = False) -> Fn:
             raise SpecError(f"{name} needs a tensor with at least one axis", la)
         if "axis" in kwargs:
             value, aloc = kwargs["axis"]
-            if value.op in (PseudoOp.NONE, PseudoOp.TUPLE) or int_literal(value) is None:
+            raw = () if value.op == PseudoOp.NONE else _int_tuple(value, aloc, "axis")
+            if len(raw) != 1:  # None or several axes (a float is _int_tuple's error)
                 raise SpecError(f"{name} takes a single integer axis, not axis={_axis_text(value)}",
                                 aloc, _single_axis_hint(name, a, value))
-            raw = _int_tuple(value, aloc, "axis")
             ax = shapes.normalize_axis(raw[0], nd)
             if ax is None:
                 raise SpecError(f"axis {raw[0]} is out of range for a tensor of shape "
@@ -2488,11 +2488,13 @@ def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
         written = f"the slice {lo_w}:{hi_w} has {count} elements"
         at = _value_at(length, sizes)
         named = set(re.findall(r"\w+", f"{lo_w} {hi_w}"))
+        # a dim of this size here that the bounds name or whose size shares a dim with the
+        # length (H in H:To); not one of the same size by chance (N = 3 for 1:M at M = 4)
         alike = min((d for d, v in dims.items() if at.is_Number and
-                     _value_at(v, sizes) == at),  # a dim the bounds name, or share a size with
-                    key=lambda d: (d not in named, not (dims[d].free_symbols &
-                                                        length.free_symbols),
-                                   list(dims).index(d)), default=None) if sizes else None
+                     _value_at(v, sizes) == at and (d in named or v.free_symbols &
+                                                    length.free_symbols)),
+                    key=lambda d: (d not in named, list(dims).index(d)),
+                    default=None) if sizes else None
         declare = declare_hint("M", length, "or declare its length as a dim", dims)
         if alike is None:
             raise SpecError(f"{written}, which no dim is", lhi,
