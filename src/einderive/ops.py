@@ -1216,16 +1216,18 @@ def _einsum(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         raise SpecError(f"einsum subscripts {text!r} name {len(terms)} operand(s) but "
                         f"{len(operands)} were given", sloc, hint)
     sizes: dict[str, object] = {}
-    for n, (t, (x, xloc)) in enumerate(zip(terms, operands)):
+    for t, (x, xloc) in zip(terms, operands):
         if len(t) != len(x.shape):
             raise SpecError(f"einsum term {t!r} has {len(t)} letter(s) but its operand has shape "
                             f"{shapes.fmt(x.shape)}", xloc, "one letter per axis")
         for ch, d in zip(t, x.shape):
+            if ch in sizes and 1 in (d, sizes[ch]):  # a size-1 axis broadcasts, as in NumPy
+                sizes[ch] = d if sizes[ch] == 1 else sizes[ch]  # (_einsum_comp reads it at 0)
+                continue
             if ch in sizes and sizes[ch] != d:
                 raise SpecError(f"einsum letter {ch!r} stands for both {sizes[ch]} and {d}", xloc,
-                                _einsum_size1_hint(ch, terms, operands, n + 1, arrow,
-                                                   rhs) if 1 in (d, sizes[ch]) else
-                                "a letter repeated across operands must stand for the same dim")
+                                "a letter repeated across operands must stand for the same dim "
+                                "(or be a size-1 axis, which broadcasts as in NumPy)")
             sizes[ch] = d
     if arrow:
         if len(set(rhs)) != len(rhs):
@@ -1241,27 +1243,6 @@ def _einsum(loc: Any, args: Args, kwargs: Kw) -> FExpr:
     return FExpr("einsum", tuple(x for x, _ in operands),
                  (("subscripts", full), ("sizes", tuple(sorted(sizes.items())))),
                  tuple(sizes[ch] for ch in out))
-
-
-def _einsum_size1_hint(ch: str, terms: list[str], operands: Args, upto: int, arrow: str,
-                       rhs: str) -> str:
-    """How to write an einsum whose letter ``ch`` is a size-1 axis of one operand and a dim of
-    another (NumPy broadcasts it; here a letter stands for one dim): that operand reshaped
-    without the axis, its term without the letter."""
-    n = next(k for k, (t, (x, _)) in enumerate(zip(terms[:upto], operands[:upto]))
-             if any(c == ch and d == 1 for c, d in zip(t, x.shape)))
-    x = operands[n][0]
-    keep = [k for k, c in enumerate(terms[n]) if not (c == ch and x.shape[k] == 1)]
-    text = str(x.param("name")) if x.op == PseudoOp.REF else "x"
-    new = list(terms)
-    new[n] = "".join(terms[n][k] for k in keep)
-    shape = "[" + ", ".join(str(x.shape[k]) for k in keep) + "]"
-    sub = ",".join(new) + (f"->{rhs}" if arrow else "")
-    args = [f"reshape({text}, {shape})" if k == n else
-            str(y.param("name")) if y.op == PseudoOp.REF else "…"
-            for k, (y, _) in enumerate(operands)]
-    return (f"NumPy's einsum broadcasts a size-1 axis; here a letter stands for one dim: leave "
-            f"{text}'s size-1 axis out, einsum(\"{sub}\", {', '.join(args)})")
 
 
 def _einsum_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
