@@ -607,11 +607,15 @@ class _Builder:
                 (FExpr(PseudoOp.NUM, (), (("value", Fraction(bounded[0])),), ()), item.loc)]
         for b in (item.lower, item.upper):
             args.append((none, item.loc) if b is None else (self.value(b), b.loc))
-        sizes = {Symbol(d.name, integer=True, positive=True): d.size
-                 for d in self.dims.values() if d.definition is None and d.size is not None}
         with self.explained():
-            out: FExpr = OPS[SLICE].check(e.loc, args, {}, dims=self.dim_values, sizes=sizes)
+            out: FExpr = OPS[SLICE].check(e.loc, args, {}, dims=self.dim_values,
+                                          sizes=self.own_sizes())
         return out
+
+    def own_sizes(self) -> dict[Any, int]:
+        """The declared sizes of the dims with sizes of their own, by their symbols."""
+        return {Symbol(d.name, integer=True, positive=True): d.size
+                for d in self.dims.values() if d.definition is None and d.size is not None}
 
     def apply(self, fn: str, loc: Loc, args: list[tuple[FExpr, Loc]],
               kwargs: dict[str, tuple[FExpr, Loc]]) -> FExpr:
@@ -628,7 +632,9 @@ class _Builder:
         if op.all_refs:  # each argument read at its own indices (a convolution's X and W)
             args = [(a if a.is_ref else self.split(a), at) for a, at in args]
         with self.explained():
-            out: FExpr = op.check(loc, args, kwargs, dims=self.dim_values) if op.dims else \
+            out: FExpr = op.check(loc, args, kwargs, dims=self.dim_values,
+                                  declared=self.own_sizes()) if op.declared else \
+                op.check(loc, args, kwargs, dims=self.dim_values) if op.dims else \
                 op.check(loc, args, kwargs)
         if op.all_refs:  # and its result a node: its sum never inside another's derivative
             out = self.split(out)

@@ -664,6 +664,9 @@ class Op(Record):
     # its check also takes ``dims=``: each dim's size as a SymPy expression of the dims with
     # sizes of their own (D = H·Dh), to check that sizes fit (reshape)
     dims: bool = False
+    # and ``declared=``: the declared sizes of those dims (symbol → int), to say whether two
+    # sizes that differ for some sizes are equal at the declared ones (reshape's message)
+    declared: bool = False
     sizes_last: bool = False  # its arguments after the first are sizes: code passes them as ints
     list_first: bool = False  # its first argument is a list of tensors (concatenate's pieces)
     # its result has a new axis as long as it has pieces (stack): the graph gives that count
@@ -1287,9 +1290,13 @@ def _einsum(loc: Any, args: Args, kwargs: Kw) -> FExpr:
             raise SpecError(f"einsum term {t!r} has {len(t)} letter(s) but its operand has shape "
                             f"{shapes.fmt(x.shape)}", xloc, "one letter per axis")
         for ch, d in zip(t, x.shape):
+            if ch in sizes and 1 in (d, sizes[ch]):  # a size-1 axis broadcasts, as in NumPy
+                sizes[ch] = d if sizes[ch] == 1 else sizes[ch]  # (_einsum_comp reads it at 0)
+                continue
             if ch in sizes and sizes[ch] != d:
                 raise SpecError(f"einsum letter {ch!r} stands for both {sizes[ch]} and {d}", xloc,
-                                "a letter repeated across operands must stand for the same dim")
+                                "a letter repeated across operands must stand for the same dim "
+                                "(or be a size-1 axis, which broadcasts as in NumPy)")
             sizes[ch] = d
     if arrow:
         if len(set(rhs)) != len(rhs):
@@ -1325,6 +1332,37 @@ def _einsum_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
 # -- functions of a whole axis -------------------------------------------------------
 
 
+def _axis_text(value: FExpr) -> str:
+    if value.op == PseudoOp.NONE:
+        return "None"
+    if value.op == PseudoOp.TUPLE:
+        return "(" + ", ".join(_axis_text(x) for x in value.args) + \
+            ("," if len(value.args) == 1 else "") + ")"
+    one = int_literal(value)
+    return str(one) if one is not None else "…"
+
+
+def _single_axis_hint(name: str, a: FExpr, value: FExpr) -> str:
+    """What a one-axis op (softmax, log_softmax, logsumexp) takes, and for logsumexp how to
+    reduce several axes (nested: log Σ_j exp(log Σ_k exp x_jk) = log Σ_jk exp x_jk)."""
+    nd = len(a.shape)
+    first = f"e.g. axis=-1 (the last of the {nd} axes)" if nd > 1 else "axis=0"
+    if name != "logsumexp" or nd < 2:
+        return first
+    axes = list(range(nd))
+    if value.op == PseudoOp.TUPLE:
+        given = [int_literal(x) for x in value.args]
+        if all(g is not None for g in given):
+            norm = [shapes.normalize_axis(int(g), nd) for g in given if g is not None]
+            if all(a is not None for a in norm) and len(set(norm)) == len(norm) > 1:
+                axes = sorted(a for a in norm if a is not None)
+    nested = str(a.param("name")) if a.op == PseudoOp.REF else "x"
+    for ax in reversed(axes):
+        nested = f"logsumexp({nested}, axis={ax})"
+    which = "every axis" if value.op == PseudoOp.NONE else "several axes"
+    return f"{first}; over {which}, nest one axis at a time (last first): {nested}"
+
+
 def _axis_check(name: str, keep_allowed: bool = False) -> Fn:
     def check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
         (a, la), = args
@@ -1333,9 +1371,10 @@ def _axis_check(name: str, keep_allowed: bool = False) -> Fn:
             raise SpecError(f"{name} needs a tensor with at least one axis", la)
         if "axis" in kwargs:
             value, aloc = kwargs["axis"]
-            raw = _int_tuple(value, aloc, "axis")
-            if len(raw) != 1:
-                raise SpecError(f"{name} takes a single axis", aloc, "e.g. axis=-1")
+            raw = () if value.op == PseudoOp.NONE else _int_tuple(value, aloc, "axis")
+            if len(raw) != 1:  # None or several axes (a float is _int_tuple's error)
+                raise SpecError(f"{name} takes a single integer axis, not axis={_axis_text(value)}",
+                                aloc, _single_axis_hint(name, a, value))
             ax = shapes.normalize_axis(raw[0], nd)
             if ax is None:
                 raise SpecError(f"axis {raw[0]} is out of range for a tensor of shape "
@@ -1595,8 +1634,31 @@ def _square_check(name: str, reduces: bool) -> Fn:
     return check
 
 
+# what a batch of square matrices [..., N, N] takes in place of the op, as an einsum (the
+# letters before "ii" are the batch's); ops absent here have no batched spelling
+_BATCHED_SQUARE = {"diagonal": "->{b}i", "trace": "->{b}"}
+
+
 def _require_square(name: str, a: FExpr, loc: Any) -> None:
-    if len(a.shape) != 2:
+    nd = len(a.shape)
+    if nd > 2 and a.shape[-1] == a.shape[-2] and a.shape[-1] != 1:
+        text = str(a.param("name")) if a.op == PseudoOp.REF else "A"
+        batch = "bcdefgh"[:nd - 2]
+        out = _BATCHED_SQUARE.get(name)
+        if out is not None:
+            sub = batch + "ii" + out.format(b=batch)
+            raise SpecError(f"{name} takes one square matrix, not a batch of them (shape "
+                            f"{shapes.fmt(a.shape)})", loc,
+                            f'for every matrix of the batch at once write einsum("{sub}", '
+                            f'{text})')
+        one = f"reshape({text}" + "".join("[" + ":, " * k + "0:1]" for k in range(nd - 2)) + \
+            f", [{a.shape[-2]}, {a.shape[-1]}])"  # a slice ranges over one axis
+        raise SpecError(f"{name} of a batch of square matrices (shape {shapes.fmt(a.shape)}) "
+                        f"is not supported: {name} takes one matrix", loc,
+                        f"declare one matrix, e.g. {text}: [{a.shape[-2]}, {a.shape[-1]}]; "
+                        f"a small batch can be written one matrix at a time, the first being "
+                        f"{one}")
+    if nd != 2:
         raise SpecError(f"{name} needs a square matrix, not a tensor of shape "
                         f"{shapes.fmt(a.shape)}", loc,
                         "declare it with two equal dims, e.g. A: [N, N]")
@@ -2117,7 +2179,8 @@ def _groups(a: Tup, b: Tup, value: Fn) -> list[tuple[Tup, Tup]] | None:
     return out if i == len(pa) and j == len(pb) else None
 
 
-def _reshape(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
+def _reshape(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
+             declared: dict[Any, int] | None = None) -> FExpr:
     (x, lx), (target, lt) = args
     new = _dim_sizes(lt, target, "reshape")
 
@@ -2125,6 +2188,8 @@ def _reshape(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
         return S.One if d == 1 else dims[d]
     old_total = sympy.expand(sympy.Mul(*[value(d) for d in x.shape]))
     new_total = sympy.expand(sympy.Mul(*[value(d) for d in new]))
+    if old_total != new_total and declared:
+        _reshape_at_sizes(x.shape, new, value, dims, declared, lt)
     if old_total != new_total:
         def count(shape: Tup, total: Any) -> str:
             written = "·".join(shapes.dim_name(d) for d in shape if d != 1) or "1"
@@ -2147,6 +2212,50 @@ def _reshape(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any]) -> FExpr:
     return FExpr(RESHAPE, (x,) + sizes, (("groups", groups),), new)
 
 
+def _reshape_at_sizes(a: Tup, b: Tup, value: Fn, dims: dict[str, Any], sizes: dict[Any, int],
+                      loc: Any) -> None:
+    """Raise a reshape's mismatch where the shapes pair at the declared sizes (Ho = 4 = Hp·P)
+    but not for every size: the sizes as written, and the dim definition that makes them
+    equal (H: Hp * P + K - 1, or a merged dim defined from the dims it merges, PN: 2 * N
+    where a stack's count is 2 whatever P is)."""
+    groups = _groups(a, b, lambda d: _value_at(value(d), sizes))
+    if groups is None:
+        return
+    for g, h in groups:
+        x = sympy.Mul(*[value(a[q]) for q in g])
+        y = sympy.Mul(*[value(b[q]) for q in h])
+        if sympy.expand(x - y) == 0:
+            continue
+        xs = "·".join(shapes.dim_name(a[q]) for q in g)
+        ys = "·".join(shapes.dim_name(b[q]) for q in h)
+        named = {str(a[q]) for q in g} | {str(b[q]) for q in h}
+        defs = [f"{d} = {dim_text(dims[d])}" for d in dict.fromkeys(map(str, [*a, *b]))
+                if d in named and d in dims and not isinstance(dims[d], sympy.Symbol)
+                and not dims[d].is_Number]  # a stack's count (n2) is no definition of theirs
+        counts = [q for q in g if value(a[q]).is_Number]
+        fix = None
+        why = ""
+        if len(h) == 1 and str(b[h[0]]) in dims and \
+                not isinstance(dims[str(b[h[0]])], sympy.Symbol):
+            fix = f"{b[h[0]]}: " + " * ".join(shapes.dim_name(a[q]) for q in sorted(
+                g, key=lambda q: not value(a[q]).is_Number))  # 2 * N, as a spec writes it
+            for q in counts:
+                n = value(a[q])
+                same = sorted((own for own in dims[str(b[h[0]])].free_symbols
+                               if sizes.get(own) == n), key=str)
+                if same:
+                    why = f"a stack of {n} has {n} pieces whatever {same[0]} is; "
+        if fix is None:
+            fix = equal_for_every_size(x, y, dims)
+        at = _value_at(x, sizes)
+        raise SpecError(f"cannot reshape {shapes.fmt(a)} into {shapes.fmt(b)}: {xs} and {ys} "
+                        f"are equal ({at}) at the declared sizes but not for every size"
+                        + (f" ({'; '.join(defs)})" if defs else ""), loc,
+                        why + (f"define dims: {{{fix}}} to make them equal for every size"
+                               if fix else "define the new dims from the old, e.g. dims: "
+                               "{H: 2, Dh: 3, D: H * Dh}"))
+
+
 def _reshape_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
     """Y[b, t, h, d] = X[b, t, h·Dh + d] (a split), Y[b, t, k] = X[b, t, ⌊k/Dh⌋, k mod Dh]
     (a merge); a literal-1 axis of X is read at 0."""
@@ -2166,8 +2275,8 @@ def _reshape_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:
 
 OPS[RESHAPE] = Op(RESHAPE, _reshape, _reshape_comp,
                     lambda e, c, b: b.reshape_to(c[0], c[1:]), nargs=(2, 2), needs_ref=True,
-                    dims=True, sizes_last=True, view=True, flops=_free_flops, curvature="linear",
-                    gathers="[]", signature="reshape(x, [B, T, H, Dh])", aliases=("view",),
+                    dims=True, declared=True, sizes_last=True, view=True, flops=_free_flops,
+                    curvature="linear", gathers="[]", signature="reshape(x, [B, T, H, Dh])", aliases=("view",),
                     doc="the elements of x in a new shape, row-major, as NumPy's reshape: one "
                         "dim split into consecutive dims or consecutive dims merged into one")
 
@@ -2335,6 +2444,46 @@ def declare_hint(name: str, length: Any, lead: str = "declare it as a dim",
     return f"{lead}, e.g. dims: {{{name}: {dim_text(length)}}}"
 
 
+def written_bound(e: FExpr) -> str:
+    """A slice bound as the spec wrote it (H, To, 2 * H, lo + K), parenthesised where a
+    difference or a product needs it."""
+    if e.op == PseudoOp.DIM:
+        return str(e.param("name"))
+    if e.op == PseudoOp.NUM:
+        return str(e.param("text") or e.param("value"))
+    if e.op in ("+", "-", "*") and len(e.args) == 2:
+        a, b = (written_bound(x) for x in e.args)
+        if e.op == "*":
+            a, b = (f"({t})" if x.op in ("+", "-") else t for t, x in zip((a, b), e.args))
+        elif e.op == "-" and e.args[1].op in ("+", "-"):
+            b = f"({b})"
+        return f"{a} {e.op} {b}"
+    return "…"
+
+
+def equal_for_every_size(x: Any, y: Any, dims: dict[str, Any]) -> str | None:
+    """The dim definition that makes the sizes ``x`` and ``y`` (SymPy expressions of the
+    dims with sizes of their own) equal for every size: one of those dims, found once with
+    coefficient ±1 in x − y, defined from the others (H: Hp * P + K - 1 for H − K + 1 =
+    Hp·P); None where none is."""
+    diff = sympy.expand(x - y)
+    own = {v: name for name, v in dims.items() if isinstance(v, sympy.Symbol)}
+    found = []
+    for sym in diff.free_symbols:
+        if sym not in own:
+            continue
+        c = diff.coeff(sym)
+        if c in (1, -1) and not sympy.expand(diff - c * sym).has(sym):
+            found.append((c != 1, list(dims).index(own[sym]), sym, c))
+    if not found:
+        return None
+    _, _, sym, c = min(found, key=lambda f: (f[0], f[1]))
+    value = sympy.expand(-(diff - c * sym) / c)
+    if not value.free_symbols or (value.is_Number and value < 1):
+        return None
+    return f"{own[sym]}: {dim_text(value)}"
+
+
 def _value_at(x: Any, sizes: dict[Any, int]) -> Any:
     return x.xreplace({k: sympy.Integer(v) for k, v in sizes.items()})
 
@@ -2382,9 +2531,31 @@ def _slice_check(loc: Any, args: Args, kwargs: Kw, dims: dict[str, Any],
     out = 1 if length == 1 else next((d for d, v in dims.items()
                                       if sympy.expand(v - length) == 0), None)
     if out is None:
-        raise SpecError(f"the slice {dim_text(lo)}:{dim_text(hi)} has {dim_text(length)} "
-                        f"elements, which no dim is", lhi,
-                        declare_hint("M", length, "declare its length as a dim", dims))
+        lo_w = "0" if lo_e.op == PseudoOp.NONE else written_bound(lo_e)
+        hi_w = str(n) if hi_e.op == PseudoOp.NONE else written_bound(hi_e)
+        count = hi_w if lo == 0 else \
+            f"{hi_w} - {lo_w}" if lo_e.op not in ("+", "-") else f"{hi_w} - ({lo_w})"
+        written = f"the slice {lo_w}:{hi_w} has {count} elements"
+        at = _value_at(length, sizes)
+        named = set(re.findall(r"\w+", f"{lo_w} {hi_w}"))
+        # a dim of this size here that the bounds name or whose size shares a dim with the
+        # length (H in H:To); not one of the same size by chance (N = 3 for 1:M at M = 4)
+        alike = min((d for d, v in dims.items() if at.is_Number and
+                     _value_at(v, sizes) == at and (d in named or v.free_symbols &
+                                                    length.free_symbols)),
+                    key=lambda d: (d not in named, list(dims).index(d)),
+                    default=None) if sizes else None
+        declare = declare_hint("M", length, "or declare its length as a dim", dims)
+        if alike is None:
+            raise SpecError(f"{written}, which no dim is", lhi,
+                            declare_hint("M", length, "declare its length as a dim", dims))
+        defs = [f"{d} = {dim_text(v)}" for d, v in dims.items()
+                if d in (lo_w, hi_w) and not isinstance(v, sympy.Symbol)]
+        fix = equal_for_every_size(length, dims[alike], dims)
+        raise SpecError(f"{written}{' (' + '; '.join(defs) + ')' if defs else ''}: {at} at the "
+                        f"declared sizes, as {alike} is, but not {alike} for every size", lhi,
+                        (f"to make it {alike} for every size, define dims: {{{fix}}}; "
+                         if fix else "") + declare)
     shape = x.shape[:k] + (out,) + x.shape[k + 1:]
     whole = FExpr(PseudoOp.DIM, (), (("name", n),), ())  # an open end: the dim's size
     bounds = tuple(FExpr(PseudoOp.NUM, (), (("value", Fraction(int(b))), ("text", str(b))), ())
