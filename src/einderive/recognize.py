@@ -1655,7 +1655,13 @@ class _Reader:
         per element (Σ_b t1_bᵀ ∂L/∂H_b, where t1 = slice(X, :, 1:T − 1))."""
         nb = len(self.batch)
         lead = tuple(range(nb))
-        along = _shifted_batch(tuple(e.indices), self.batch)
+        # (along the batch axis also from 0: ∂L/∂Z_ikl with i over B of Z's B + C, the
+        # first concatenated piece's slice(∂L/∂Z, 0:B), as the second's B:B + C is)
+        along = _shifted_batch(tuple(e.indices), self.batch) or \
+            isinstance(e, Indexed) and len(e.indices) == nb + 2 and \
+            tuple(e.indices[:nb]) == tuple(self.batch) and \
+            self._narrower(tuple(e.indices[:nb]), tuple(shape[:nb])) and \
+            not self._narrower(tuple(e.indices[nb:]), tuple(shape[nb:]))
         # (a column of each element, ∂L/∂Cc_{b, j + C} of Cc: [B, CC], only as a temporary:
         # t1_b of t1 = slice(∂L/∂Cc, :, C:2 C), as a matrix's window is inside a sum; never
         # in a forward form, which names no temporary)
