@@ -24,3 +24,21 @@ def test_the_first_piece_along_the_batch_axis_is_a_slice_from_0():
     assert forms(d, "X")[1] == "slice(∂L/∂Z, 0:B) Wᵀ", forms(d, "X")
     assert forms(d, "Y")[1] == "slice(∂L/∂Z, B:BC) Wᵀ", forms(d, "Y")
     assert verify(d).ok
+
+
+INV_RANK3 = """dims: {B: 2, N: 2}
+inputs: {A: [N, N], X: [B, N, N]}
+forward:
+  - L = sum((X @ inv(A)) ** 2)
+loss: L
+"""
+
+
+def test_an_inverse_beside_a_batch_is_the_same_matrix_for_every_element():
+    """(A⁻¹)_jk beside X_ijl is the same for every element, as a weight W_jk is: X A⁻¹, not
+    einsum (was 2 einsum('ijl,km,lm->ijk', X, A⁻¹, A⁻¹)), and the code solves with each
+    element's matrix transposed (a rank-3 .T would reverse the batch axis too)."""
+    d = derive(loads(INV_RANK3))
+    assert forms(d, "X")[1] == "2 X A⁻¹ A⁻ᵀ", forms(d, "X")
+    assert forms(d, "A")[1] == "−2 Σ_b A⁻ᵀ X_bᵀ X_b A⁻¹ A⁻ᵀ", forms(d, "A")
+    assert verify(d).ok

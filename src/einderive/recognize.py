@@ -959,9 +959,10 @@ def _summed_over_lead(expr: Expr, batch: Idx) -> set[Expr]:
 def _same_for_each(e: Expr, batch: Idx) -> bool:
     """A function of a whole axis read at none of the batch indices, a matrix (or column):
     the same for every element, as a tensor of two axes is (logsumexp(Z, axis=0)_jk of Z:
-    [N, T, D], the batch's own axis reduced, beside Z_n)."""
+    [N, T, D], the batch's own axis reduced, beside Z_n), and so is a function of a whole
+    matrix that keeps its shape ((A⁻¹)_jk beside X_ijl: X_b A⁻¹, as X_b W is)."""
     inds = tuple(e.indices)
-    return bool(_has_axis(e.head)) and len(inds) <= 2 and \
+    return bool(_has_axis(e.head) or not e.reduces and len(inds) == 2) and len(inds) <= 2 and \
         all(isinstance(i, Symbol) and i not in batch for i in inds)
 
 
