@@ -42,3 +42,20 @@ def test_an_inverse_beside_a_batch_is_the_same_matrix_for_every_element():
     assert forms(d, "X")[1] == "2 X A⁻¹ A⁻ᵀ", forms(d, "X")
     assert forms(d, "A")[1] == "−2 Σ_b A⁻ᵀ X_bᵀ X_b A⁻¹ A⁻ᵀ", forms(d, "A")
     assert verify(d).ok
+
+
+BATCH_OF_ONE_WEIGHT = """dims: {B: 3, N: 2, M: 2}
+inputs: {A: [B, N, M], W: [1, M, N]}
+forward:
+  - L = sum(tanh(A @ W))
+loss: L
+"""
+
+
+def test_a_weight_batch_of_one_sums_over_the_batch_as_a_matrix_weight_does():
+    """W_0kj of W: [1, M, N] is the same for every element, so no lead of the batch sum:
+    Σ_b A_bᵀ (…), as W: [M, N] gives (was einsum('ilk,ilj->kj', A, 1 − tanh(einsum(…)))."""
+    d = derive(loads(BATCH_OF_ONE_WEIGHT))
+    assert forms(d, "W")[1] == "Σ_b A_bᵀ (1 − tanh(A_b W)^∘2)", forms(d, "W")
+    assert forms(d, "A")[1] == "(1 − tanh(A W)^∘2) Wᵀ", forms(d, "A")
+    assert verify(d).ok

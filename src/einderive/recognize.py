@@ -1007,6 +1007,9 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
             if isinstance(e, Indexed) and not ctx.is_tensor_atom(e):
                 continue
             inds = read_indices(e) if isinstance(e, Indexed) else tuple(e.indices)
+            if len(inds) > 2 and isinstance(e, Indexed) and \
+                    ones_ahead(inds, ctx.graph[ctx.name_of(key_of(e))].shape, len(inds) - 2):
+                continue  # a batch of one (W_0kj of W: [1, M, N]): the same for every element
             if len(inds) > 2:
                 # (a window along the batch axis, ∂L/∂Z_{j + A, k, l}, is read at j)
                 leads.add(tuple(_unshifted(i, lambda x: x in summed) or i
