@@ -59,3 +59,20 @@ def test_a_weight_batch_of_one_sums_over_the_batch_as_a_matrix_weight_does():
     assert forms(d, "W")[1] == "Σ_b A_bᵀ (1 − tanh(A_b W)^∘2)", forms(d, "W")
     assert forms(d, "A")[1] == "(1 − tanh(A W)^∘2) Wᵀ", forms(d, "A")
     assert verify(d).ok
+
+
+TRACE_EACH = """dims: {B: 2, N: 3}
+inputs: {A: [B, N, N], W: [N, N]}
+forward:
+  - s = einsum("bii->b", A @ W)
+  - L = sum(s * s)
+loss: L
+"""
+
+
+def test_a_number_of_each_element_times_its_matrix_sums_over_the_batch():
+    """∂L/∂W_jk = ∂L/∂s_i A_ikj: each element's matrix scaled by its number, Σ_b ∂L/∂s_b·A_bᵀ
+    (was einsum('kij,k->ji', A, ∂L/∂s)), beside ∂L/∂A_b = ∂L/∂s_b·Wᵀ."""
+    d = derive(loads(TRACE_EACH))
+    assert forms(d, "W")[1] == "Σ_b ∂L/∂s_b·A_bᵀ", forms(d, "W")
+    assert verify(d).ok

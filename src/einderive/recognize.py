@@ -732,6 +732,19 @@ def _elements_multiplied(m: mx.M) -> bool:
                mx.cols(n.b) != 1 for n in mx.walk(m))
 
 
+def _element_scaled(m: mx.M) -> bool:
+    """Whether a form of each element is a number of the element times one of its matrices
+    (∂L/∂s_b A_bᵀ of the trace einsum("bii->b", A @ W)): Σ_b ∂L/∂s_b A_bᵀ, a weighted sum
+    of the elements' matrices, neither an outer product nor a tensor against vectors."""
+    x = m.x if isinstance(m, mx.Transpose) else m
+    if not isinstance(x, mx.Scale):
+        return False
+    c, a = x.coeff, x.x.x if isinstance(x.x, mx.Transpose) else x.x
+    return isinstance(c, mx.Ref) and bool(c.batch) and c.shape == () and \
+        isinstance(a, mx.Ref) and bool(a.batch) and c.batch == a.batch and \
+        len(a.shape) == 2 and mx.rows(a) != 1 and mx.cols(a) != 1
+
+
 def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
                   idx: Idx, shape: Shape, at: tuple[int, ...],
                   rest: tuple[int, ...], across: bool = False) -> Recognition | None:
@@ -2994,7 +3007,7 @@ class _Reader:
         if reader.einsum_used or not mx.batch_of(b.m) or \
                 any(mx.whole_batched(n) for n in mx.walk(b.m)):
             return None
-        if numbers and not _elements_multiplied(b.m):
+        if numbers and not _elements_multiplied(b.m) and not _element_scaled(b.m):
             return None
         if total and _whole(b.m) and isinstance(b.m, mx.Reduce) and not b.idx and \
                 any(isinstance(n, mx.MatMul) for n in mx.walk(b.m)) and \
