@@ -1015,21 +1015,19 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
     but the last two) that every tensor of three or more axes in it is read at, when each of
     them is summed; else :func:`_summed_elsewhere`'s."""
     leads, wide, lead_of_adjoint = set(), [], set()
-    for f in factors:
-        for e in f.atoms(Indexed, AxisFunction):
-            if isinstance(e, Indexed) and not ctx.is_tensor_atom(e):
-                continue
-            inds = read_indices(e) if isinstance(e, Indexed) else tuple(e.indices)
-            if len(inds) > 2 and isinstance(e, Indexed) and \
-                    ones_ahead(inds, ctx.graph[ctx.name_of(key_of(e))].shape, len(inds) - 2):
-                continue  # a batch of one (W_0kj of W: [1, M, N]): the same for every element
-            if len(inds) > 2:
-                # (a window along the batch axis, ∂L/∂Z_{j + A, k, l}, is read at j)
-                leads.add(tuple(_unshifted(i, lambda x: x in summed) or i
-                                for i in inds[:-2]))
-                wide.append(inds)
-                if isinstance(e, Indexed) and key_of(e) in ctx.adjoint_of:
-                    lead_of_adjoint.add(inds[0])
+    reads = [(e, read_indices(e) if isinstance(e, Indexed) else tuple(e.indices))
+             for f in factors for e in f.atoms(Indexed, AxisFunction)
+             if not isinstance(e, Indexed) or ctx.is_tensor_atom(e)]
+    for e, inds in reads:
+        if _one_matrix_operand(ctx, e, inds, reads):
+            continue  # a batch of one (W_0kj of W: [1, M, N]): the same for every element
+        if len(inds) > 2:
+            # (a window along the batch axis, ∂L/∂Z_{j + A, k, l}, is read at j)
+            leads.add(tuple(_unshifted(i, lambda x: x in summed) or i
+                            for i in inds[:-2]))
+            wide.append(inds)
+            if isinstance(e, Indexed) and key_of(e) in ctx.adjoint_of:
+                lead_of_adjoint.add(inds[0])
     if not leads:
         return _scattered_rows(ctx, factors, summed)
     if len(leads) != 1:
@@ -1045,6 +1043,19 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
     ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
         len(set(batch)) == len(batch)
     return [tuple(batch)] if ok else []
+
+
+def _one_matrix_operand(ctx: Ctx, e: Expr, inds: Idx, reads: list[tuple[Expr, Idx]]) -> bool:
+    """A batch of one matrix (W_0kj of W: [1, M, N]) read only as a product's operand: no
+    index of its matrix stands at the same axis of another tensor of three or more axes
+    (which would broadcast it entrywise, Xe_b0d − Ce_0md): the same matrix for every
+    element, leading no batch sum (Σ_b A_bᵀ (…), as for W: [M, N])."""
+    if len(inds) <= 2 or not isinstance(e, Indexed) or \
+            ones_ahead(inds, ctx.graph[ctx.name_of(key_of(e))].shape, len(inds) - 2) == 0 or \
+            not all(isinstance(i, Symbol) for i in inds[-2:]):
+        return False
+    return not any(o is not e and len(w) > 2 and (w[-1] == inds[-1] or w[-2] == inds[-2])
+                   for o, w in reads)
 
 
 def _scattered_rows(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Idx]:
