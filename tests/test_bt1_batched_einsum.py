@@ -76,3 +76,19 @@ def test_a_number_of_each_element_times_its_matrix_sums_over_the_batch():
     d = derive(loads(TRACE_EACH))
     assert forms(d, "W")[1] == "Σ_b ∂L/∂s_b·A_bᵀ", forms(d, "W")
     assert verify(d).ok
+
+
+LEFT_BATCH_OF_ONE = """dims: {B: 2, N: 2, M: 3}
+inputs: {A: [1, N, M], X: [B, M, N]}
+forward:
+  - L = sum((A @ X) ** 2)
+loss: L
+"""
+
+
+def test_a_left_batch_of_one_sums_over_the_batch_too():
+    """A_0jk of A: [1, N, M] beside X_bkl: 2 Σ_b A X_b X_bᵀ (was 2 einsum('ji,lkm,lim->jk',
+    reshape(A, [N, M]), X, X))."""
+    d = derive(loads(LEFT_BATCH_OF_ONE))
+    assert forms(d, "A")[1] == "2 Σ_b A X_b X_bᵀ", forms(d, "A")
+    assert verify(d).ok
