@@ -845,6 +845,19 @@ def _elements_multiplied(m: mx.M) -> bool:
                mx.cols(n.b) != 1 for n in mx.walk(m))
 
 
+def _element_scaled(m: mx.M) -> bool:
+    """Whether a form of each element is a number of the element times one of its matrices
+    (∂L/∂s_b A_bᵀ of the trace einsum("bii->b", A @ W)): Σ_b ∂L/∂s_b A_bᵀ, a weighted sum
+    of the elements' matrices, neither an outer product nor a tensor against vectors."""
+    x = m.x if isinstance(m, mx.Transpose) else m
+    if not isinstance(x, mx.Scale):
+        return False
+    c, a = x.coeff, x.x.x if isinstance(x.x, mx.Transpose) else x.x
+    return isinstance(c, mx.Ref) and bool(c.batch) and c.shape == () and \
+        isinstance(a, mx.Ref) and bool(a.batch) and c.batch == a.batch and \
+        len(a.shape) == 2 and mx.rows(a) != 1 and mx.cols(a) != 1
+
+
 def _read_element(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], expr: Expr,
                   idx: Idx, shape: Shape, at: tuple[int, ...],
                   rest: tuple[int, ...], across: bool = False) -> Recognition | None:
@@ -1072,9 +1085,10 @@ def _summed_over_lead(expr: Expr, batch: Idx) -> set[Expr]:
 def _same_for_each(e: Expr, batch: Idx) -> bool:
     """A function of a whole axis read at none of the batch indices, a matrix (or column):
     the same for every element, as a tensor of two axes is (logsumexp(Z, axis=0)_jk of Z:
-    [N, T, D], the batch's own axis reduced, beside Z_n)."""
+    [N, T, D], the batch's own axis reduced, beside Z_n), and so is a function of a whole
+    matrix that keeps its shape ((A⁻¹)_jk beside X_ijl: X_b A⁻¹, as X_b W is)."""
     inds = tuple(e.indices)
-    return bool(_has_axis(e.head)) and len(inds) <= 2 and \
+    return bool(_has_axis(e.head) or not e.reduces and len(inds) == 2) and len(inds) <= 2 and \
         all(isinstance(i, Symbol) and i not in batch for i in inds)
 
 
@@ -1114,18 +1128,19 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
     but the last two) that every tensor of three or more axes in it is read at, when each of
     them is summed; else :func:`_summed_elsewhere`'s."""
     leads, wide, lead_of_adjoint = set(), [], set()
-    for f in factors:
-        for e in f.atoms(Indexed, AxisFunction):
-            if isinstance(e, Indexed) and not ctx.is_tensor_atom(e):
-                continue
-            inds = read_indices(e) if isinstance(e, Indexed) else tuple(e.indices)
-            if len(inds) > 2:
-                # (a window along the batch axis, ∂L/∂Z_{j + A, k, l}, is read at j)
-                leads.add(tuple(_unshifted(i, lambda x: x in summed) or i
-                                for i in inds[:-2]))
-                wide.append(inds)
-                if isinstance(e, Indexed) and key_of(e) in ctx.adjoint_of:
-                    lead_of_adjoint.add(inds[0])
+    reads = [(e, read_indices(e) if isinstance(e, Indexed) else tuple(e.indices))
+             for f in factors for e in f.atoms(Indexed, AxisFunction)
+             if not isinstance(e, Indexed) or ctx.is_tensor_atom(e)]
+    for e, inds in reads:
+        if _one_matrix_operand(ctx, e, inds, reads):
+            continue  # a batch of one (W_0kj of W: [1, M, N]): the same for every element
+        if len(inds) > 2:
+            # (a window along the batch axis, ∂L/∂Z_{j + A, k, l}, is read at j)
+            leads.add(tuple(_unshifted(i, lambda x: x in summed) or i
+                            for i in inds[:-2]))
+            wide.append(inds)
+            if isinstance(e, Indexed) and key_of(e) in ctx.adjoint_of:
+                lead_of_adjoint.add(inds[0])
     if not leads:
         return _scattered_rows(ctx, factors, summed)
     if len(leads) != 1:
@@ -1141,6 +1156,19 @@ def _summed_batch(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Id
     ok = all(isinstance(i, Symbol) and i in summed for i in batch) and \
         len(set(batch)) == len(batch)
     return [tuple(batch)] if ok else []
+
+
+def _one_matrix_operand(ctx: Ctx, e: Expr, inds: Idx, reads: list[tuple[Expr, Idx]]) -> bool:
+    """A batch of one matrix (W_0kj of W: [1, M, N]) read only as a product's operand: no
+    index of its matrix stands at the same axis of another tensor of three or more axes
+    (which would broadcast it entrywise, Xe_b0d − Ce_0md): the same matrix for every
+    element, leading no batch sum (Σ_b A_bᵀ (…), as for W: [M, N])."""
+    if len(inds) <= 2 or not isinstance(e, Indexed) or \
+            ones_ahead(inds, ctx.graph[ctx.name_of(key_of(e))].shape, len(inds) - 2) == 0 or \
+            not all(isinstance(i, Symbol) for i in inds[-2:]):
+        return False
+    return not any(o is not e and len(w) > 2 and (w[-1] == inds[-1] or w[-2] == inds[-2])
+                   for o, w in reads)
 
 
 def _scattered_rows(ctx: Ctx, factors: list[Expr], summed: list[Index]) -> list[Idx]:
@@ -1768,7 +1796,13 @@ class _Reader:
         per element (Σ_b t1_bᵀ ∂L/∂H_b, where t1 = slice(X, :, 1:T − 1))."""
         nb = len(self.batch)
         lead = tuple(range(nb))
-        along = _shifted_batch(tuple(e.indices), self.batch)
+        # (along the batch axis also from 0: ∂L/∂Z_ikl with i over B of Z's B + C, the
+        # first concatenated piece's slice(∂L/∂Z, 0:B), as the second's B:B + C is)
+        along = _shifted_batch(tuple(e.indices), self.batch) or \
+            isinstance(e, Indexed) and len(e.indices) == nb + 2 and \
+            tuple(e.indices[:nb]) == tuple(self.batch) and \
+            self._narrower(tuple(e.indices[:nb]), tuple(shape[:nb])) and \
+            not self._narrower(tuple(e.indices[nb:]), tuple(shape[nb:]))
         # (a column of each element, ∂L/∂Cc_{b, j + C} of Cc: [B, CC], only as a temporary:
         # t1_b of t1 = slice(∂L/∂Cc, :, C:2 C), as a matrix's window is inside a sum; never
         # in a forward form, which names no temporary)
@@ -3157,7 +3191,7 @@ class _Reader:
         if reader.einsum_used or not mx.batch_of(b.m) or \
                 any(mx.whole_batched(n) for n in mx.walk(b.m)):
             return None
-        if numbers and not _elements_multiplied(b.m):
+        if numbers and not _elements_multiplied(b.m) and not _element_scaled(b.m):
             return None
         if total and _whole(b.m) and isinstance(b.m, mx.Reduce) and not b.idx and \
                 any(isinstance(n, mx.MatMul) for n in mx.walk(b.m)) and \

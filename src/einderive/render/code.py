@@ -360,11 +360,16 @@ class Compiler:
             flip = t != (side == 1)  # solve with Aᵀ
             lhs = self.b.matrix_transpose(a.py) if flip else a.py
             if side == 0:
-                shape = _matmul_shape(a.shape, x.shape)
+                shape = _batch_matmul_shape(a.shape, x.shape) if len(x.shape) > 2 \
+                    else _matmul_shape(a.shape, x.shape)
                 assert shape is not None  # the graph checked solve's shapes
                 return Value(self.b.solve(lhs, x.py), shape)
             if len(x.shape) < 2:  # x A⁻¹ for a 1-d x is (A⁻ᵀ x)
                 return Value(self.b.solve(lhs, x.py), (a.shape[1],))
+            if len(x.shape) > 2:  # X_b A⁻¹ of each element: solve(Aᵀ, X_bᵀ)ᵀ, the last two
+                # axes swapped (a matrix's .T would reverse the batch's too)
+                out = self.b.solve(lhs, self.b.batch_transpose(x.py))
+                return Value(self.b.batch_transpose(out), (*x.shape[:-1], a.shape[1]))
             out = self.b.solve(lhs, self.b.matrix_transpose(x.py))
             return Value(self.b.matrix_transpose(out), (x.shape[0], a.shape[1]))
         return None
