@@ -1315,7 +1315,10 @@ class _Reader:
         if len(syms) == 1:
             (s,) = syms
             col = b.m if b.idx else mx.scale(b.m, mx.Ones((dims[s], 1)))
-            return mx.transpose(col) if target[0] == 1 and target != (1, 1) else col
+            # a tensor of three or more axes is a batch of the matrices of its last two: c of
+            # c: [1, M, 1] is a batch of one column, not the row its leading 1 would say
+            mat = target[-2:]
+            return mx.transpose(col) if mat[0] == 1 and mat != (1, 1) else col
         if len(syms) == 2:
             p, q = syms
             if b.idx == (p, q):
