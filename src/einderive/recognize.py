@@ -1580,6 +1580,15 @@ class _Reader:
             idx = tuple(view)
             shape = self._dims_of(idx)
             temporary = mx.Reshape(ref, shape, math_shape(shape))
+            lead = element_at(idx, self.batch)
+            if lead is not None and lead != tuple(range(len(lead))):
+                # the batch at other axes (G_{i, j, k·Dh + l} in the batch i, k): the reshape
+                # permuted to lead with them, so that t1_bh is t1[b, h, :, :] as the note
+                # reads every subscript, t1 = permute(reshape(G, [B, S, H, Dh]), (0, 2, 1, 3))
+                axes = lead + tuple(a for a in range(len(idx)) if a not in lead)
+                idx = tuple(idx[a] for a in axes)
+                shape = tuple(shape[a] for a in axes)
+                temporary = mx.Permute(temporary, axes, shape, math_shape(shape))
             ref = self._temporary_named(temporary, shape)
         at = element_at(idx, self.batch) if self.batch else None
         if at is None and self.batch and ref.kind != RefKind.ANON and len(shape) == len(idx) \
