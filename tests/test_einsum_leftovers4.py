@@ -54,7 +54,8 @@ def test_shared_values_sum_the_query_heads_inside_each_element(run):
     for want in ["  ∂L/∂V_b     = Σ_h A_bhᵀ ∂L/∂O_bh\n",
                  "  ∂L/∂K_b     = (1/√Dh) Σ_h (∂L/∂S_bh)ᵀ Q_bh\n",
                  "  ∂L/∂Wv      = Σ_b X_bᵀ ∂L/∂V_b\n              = Σ_b X_bᵀ t7_b\n"
-                 "                where t3 = (2/(B D T)) reshape(Y Woᵀ, [B, T, H, Dh])\n"
+                 "                where t3 = permute((2/(B D T)) reshape(Y Woᵀ, [B, T, H, Dh]),\n"
+                 "                (0, 2, 1, 3))\n"  # (fx4: t3_bh is t3[b, h, :, :])
                  "                where t7_b = Σ_h A_bhᵀ t3_bh\n"]:
         assert want in mqa, mqa
     assert "einsum(" not in mqa and "with einsum" not in mqa and "no closed form" not in mqa, mqa
