@@ -106,7 +106,7 @@ def test_multihead_attention_keeps_the_chain_forms_line(run):
     text = run("derive", str(MODELS.parent.parent / "specs/multihead_attention.yaml"),
                "--expand").stdout
     assert "  ∂L/∂A_h    = ∂L/∂O_h V_hᵀ\n             = t1_h V_hᵀ\n" \
-        "               where t1 = reshape(G Woᵀ, [T, H, Dh])\n" in text, text
+        "               where t1 = permute(reshape(G Woᵀ, [T, H, Dh]), (1, 0, 2))\n" in text, text
     assert "reshape(Wo, [H, Dh, D])" not in text
 
 
