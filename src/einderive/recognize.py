@@ -1581,7 +1581,9 @@ class _Reader:
             shape = self._dims_of(idx)
             temporary = mx.Reshape(ref, shape, math_shape(shape))
             lead = element_at(idx, self.batch)
-            if lead is not None and lead != tuple(range(len(lead))):
+            if lead is not None and lead != tuple(range(len(lead))) and len(idx) > 3:
+                # (not yet three axes: reshape_grouped_linear's σ(z) read at its axis H
+                # would print (σ(z_h))_h beside the permuted reshapes of y and t)
                 # the batch at other axes (G_{i, j, k·Dh + l} in the batch i, k): the reshape
                 # permuted to lead with them, so that t1_bh is t1[b, h, :, :] as the note
                 # reads every subscript, t1 = permute(reshape(G, [B, S, H, Dh]), (0, 2, 1, 3))
