@@ -370,7 +370,8 @@ class Parser:
             if t is not None and t.kind == "str":
                 self.take()
                 args.append(("str", t.text[1:-1]))
-            elif self.at("(") and fn == "permute":  # permute(Q, (0, 2, 1, 3)): the axes
+            elif self.at("(") and fn == "permute" and args:  # permute(Q, (0, 2, 1, 3)): the
+                # axes, its second argument (the first may open with one: permute((1/√2) …))
                 self.take()
                 axes = [int(self.take().text)]
                 while self.at(","):

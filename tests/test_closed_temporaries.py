@@ -95,7 +95,7 @@ def test_multihead_attention_prints_its_per_head_closed_forms(run):
     as written per element), and so the softmax's and the scores' closed forms follow."""
     spec = ROOT / "specs" / "multihead_attention.yaml"
     d = derive_file(spec)
-    t1 = "t1 = reshape(G Woᵀ, [T, H, Dh])"
+    t1 = "t1 = permute(reshape(G Woᵀ, [T, H, Dh]), (1, 0, 2))"
     t4 = "t4 = reshape(P ⊙ (reshape(t2, [HT, T]) − rowsum(P ⊙ reshape(t2, [HT, T]))), " \
          "[H, T, T])"
     assert closed(d, "A") == ("t1_h V_hᵀ", [t1])
@@ -120,7 +120,7 @@ def test_multihead_attention_prints_its_per_head_closed_forms(run):
     out = run("derive", spec, "--expand").stdout
     assert "no closed form" not in out and "einsum" not in out, out
     assert "  ∂L/∂Xv     = reshape(∂L/∂V, [T, D])\n             = reshape(t3, [T, D])\n" \
-        "               where t1 = reshape(G Woᵀ, [T, H, Dh])\n" \
+        "               where t1 = permute(reshape(G Woᵀ, [T, H, Dh]), (1, 0, 2))\n" \
         "               where t3_h = A_hᵀ t1_h\n" in out, out
     r = run("verify", spec)
     assert r.exit_code == 0, r.output
@@ -165,17 +165,17 @@ def _reader(d):
 def test_per_head_temporaries_read_back_as_printed():
     """The printed clauses type as the reader reads a line per element (README: t3_h is
     t3's matrix at h on the axis of H): t3_h = A_hᵀ t1_h holds with t3 = ∂L/∂V (its
-    closed form) and t1 = reshape(G Woᵀ, [T, H, Dh]) read from its printed clause; and the
+    closed form) and t1 = permute(reshape(G Woᵀ, [T, H, Dh]), (1, 0, 2)) read from its printed clause; and the
     closed forms ∂L/∂Xv = reshape(t3, [T, D]), ∂L/∂P = reshape(t2, [HT, T]) read back."""
     from notation_reader import MatrixEval, read
     d = derive_file(ROOT / "specs" / "multihead_attention.yaml")
     env, ref = _reader(d)
-    env.shapes["t1"] = ("T", "H", "Dh")
-    env.values["t1"] = MatrixEval(env).ev(read("t1 = reshape(G Woᵀ, [T, H, Dh])")[1]).v
+    env.shapes["t1"] = ("H", "T", "Dh")  # (fx4: permuted to lead with its batch axis H)
+    env.values["t1"] = MatrixEval(env).ev(read("t1 = permute(reshape(G Woᵀ, [T, H, Dh]), (1, 0, 2))")[1]).v
     for name, adjoint in (("t2", "A"), ("t3", "V")):
         env.shapes[name] = env.shapes[adjoint]
         env.values[name] = ref.adjoints[adjoint]
-    for line in ("t1 = reshape(G Woᵀ, [T, H, Dh])", "t2_h = t1_h V_hᵀ", "t3_h = A_hᵀ t1_h",
+    for line in ("t1 = permute(reshape(G Woᵀ, [T, H, Dh]), (1, 0, 2))", "t2_h = t1_h V_hᵀ", "t3_h = A_hᵀ t1_h",
                  "∂L/∂Xv = reshape(t3, [T, D])", "∂L/∂P = reshape(t2, [HT, T])",
                  "∂L/∂V_h = A_hᵀ t1_h"):
         env.check(line)

@@ -94,9 +94,12 @@ def test_shared_keys_and_values_read_per_element(run):
     assert "K_b, with no letter h, is the same for every h." in " ".join(mqa.split())
     assert "A_bt" not in mqa  # A: [B, H, T, T]: which T axis would t be?
     assert "  ∂L/∂A_bh    = ∂L/∂O_bh V_bᵀ\n              = t3_bh V_bᵀ\n" \
-        "                where t3 = (2/(B D T)) reshape(Y Woᵀ, [B, T, H, Dh])\n" in mqa
-    assert "  ∂L/∂A_bgr    = ∂L/∂O_bgr V_bgᵀ\n               = t4_bgr V_bgᵀ\n" \
-        "                 where t4 = 2 reshape(O2 − y, [B, T, G, R, Dh])\n" in gqa
+        "                where t3 = permute((2/(B D T)) reshape(Y Woᵀ, [B, T, H, Dh]),\n" \
+        "                (0, 2, 1, 3))\n" in mqa  # (fx4: t3_bh is t3[b, h, :, :])
+    # (fx4: each temporary permuted to lead with the batch, t4_bgr = t4[b, g, r, :, :])
+    assert "  ∂L/∂A_bgr    = ∂L/∂O_bgr V_bgᵀ\n               = 2 (t5_bgr − t4_bgr) V_bgᵀ\n" \
+        "                 where t4 = permute(reshape(y, [B, T, G, R, Dh]), (0, 2, 3, 1,\n" \
+        "                 4))\n" in gqa
     # the shared factor broadcast over the query heads in the generated code
     code = run("derive", str(MODELS / "more8/gqa_grouped.yaml"), "-f", "numpy").stdout
     assert "np.moveaxis(V, (0, 2), (0, 1))[:, :, None, ...]" in code, code

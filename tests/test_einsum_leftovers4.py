@@ -37,12 +37,13 @@ def test_shared_values_sum_the_query_heads_inside_each_element(run):
     gqa = _expanded(run, "more8/gqa_grouped")
     for want in [
             "  ∂L/∂V_bg     = Σ_r A_bgrᵀ ∂L/∂O_bgr\n"
-            "               = Σ_r A_bgrᵀ t4_bgr\n"
-            "                 where t4 = 2 reshape(O2 − y, [B, T, G, R, Dh])\n",
+            "               = Σ_r A_bgrᵀ t6_bgr\n"
+            "                 where t6 = permute(2 reshape(O2 − y, [B, T, G, R, Dh]), (0, 2,\n"
+            "                 3, 1, 4))\n",  # (fx4: t6_bgr is t6[b, g, r, :, :])
             "  ∂L/∂K_bg     = Σ_r (A_bgr ⊙ (∂L/∂A_bgr − rowsum(∂L/∂A_bgr ⊙ A_bgr)))ᵀ Q_bgr\n"
-            "               = Σ_r (A_bgr ⊙ (t5_bgr − rowsum(t5_bgr ⊙ A_bgr)))ᵀ Q_bgr\n",
-            "  ∂L/∂Wv       = Σ_b X_bᵀ t3_b\n               = Σ_b X_bᵀ t11_b\n",
-            "                 where t8_bg = Σ_r A_bgrᵀ t4_bgr\n"]:
+            "               = Σ_r (A_bgr ⊙ (t7_bgr − rowsum(t7_bgr ⊙ A_bgr)))ᵀ Q_bgr\n",
+            "  ∂L/∂Wv       = Σ_b X_bᵀ t3_b\n               = Σ_b X_bᵀ t13_b\n",
+            "                 where t10_bg = Σ_r A_bgrᵀ t6_bgr\n"]:
         assert want in gqa, gqa
     backward = gqa.split("Backward")[1]  # (the forward's inline scores stay einsum)
     assert "einsum(" not in backward and "no closed form" not in backward, gqa
@@ -53,7 +54,8 @@ def test_shared_values_sum_the_query_heads_inside_each_element(run):
     for want in ["  ∂L/∂V_b     = Σ_h A_bhᵀ ∂L/∂O_bh\n",
                  "  ∂L/∂K_b     = (1/√Dh) Σ_h (∂L/∂S_bh)ᵀ Q_bh\n",
                  "  ∂L/∂Wv      = Σ_b X_bᵀ ∂L/∂V_b\n              = Σ_b X_bᵀ t7_b\n"
-                 "                where t3 = (2/(B D T)) reshape(Y Woᵀ, [B, T, H, Dh])\n"
+                 "                where t3 = permute((2/(B D T)) reshape(Y Woᵀ, [B, T, H, Dh]),\n"
+                 "                (0, 2, 1, 3))\n"  # (fx4: t3_bh is t3[b, h, :, :])
                  "                where t7_b = Σ_h A_bhᵀ t3_bh\n"]:
         assert want in mqa, mqa
     assert "einsum(" not in mqa and "with einsum" not in mqa and "no closed form" not in mqa, mqa
@@ -86,8 +88,9 @@ def test_a_window_along_the_batch_axis_is_a_slice_of_the_whole_tensor(run):
 
 def test_a_reshape_at_a_batch_of_other_axes_is_a_temporary(run):
     heads = _expanded(run, "../regressions/gain_before_heads")
-    assert "  ∂L/∂A_bh    = 2 t1_bh V_bhᵀ\n" \
-        "                where t1 = reshape(O, [B, T, H, Dh])\n" in heads, heads
+    # (fx4: permuted to lead with the batch, so that no subscript reads t1[b, :, h, :])
+    assert "  ∂L/∂A       = 2 t1 Vᵀ\n" \
+        "                where t1 = permute(reshape(O, [B, T, H, Dh]), (0, 2, 1, 3))\n" in heads, heads
     mqa = _expanded(run, "more9/mqa_head_axis")
     assert "  ∂L/∂A      = 2 O Wo t1ᵀ Vᵀ\n               where t1 = reshape(Wo, [H, Dh, D])\n" \
         in mqa, mqa
@@ -103,7 +106,7 @@ def test_multihead_attention_keeps_the_chain_forms_line(run):
     text = run("derive", str(MODELS.parent.parent / "specs/multihead_attention.yaml"),
                "--expand").stdout
     assert "  ∂L/∂A_h    = ∂L/∂O_h V_hᵀ\n             = t1_h V_hᵀ\n" \
-        "               where t1 = reshape(G Woᵀ, [T, H, Dh])\n" in text, text
+        "               where t1 = permute(reshape(G Woᵀ, [T, H, Dh]), (1, 0, 2))\n" in text, text
     assert "reshape(Wo, [H, Dh, D])" not in text
 
 

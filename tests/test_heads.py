@@ -362,7 +362,7 @@ def test_per_head_closed_forms_name_the_whole_upstream_form(run):
     temporary read per head, as a textbook writes it (it printed einsum('kjl,jlm,im->jik',
     V, reshape(Wo, [H, Dh, D]), G)), in every format; verify evaluates the printed forms."""
     spec = Path(__file__).parent.parent / "specs" / "multihead_attention.yaml"
-    where = "where t1 = reshape(G Woᵀ, [T, H, Dh])"
+    where = "where t1 = permute(reshape(G Woᵀ, [T, H, Dh]), (1, 0, 2))"  # (fx4: t1_h = t1[h])
     out = run("derive", spec, "--expand").stdout
     for chain, closed in [("∂L/∂A_h    = ∂L/∂O_h V_hᵀ", "t1_h V_hᵀ"),
                           ("∂L/∂V_h    = A_hᵀ ∂L/∂O_h", "A_hᵀ t1_h")]:
@@ -372,8 +372,8 @@ def test_per_head_closed_forms_name_the_whole_upstream_form(run):
     assert f"closed form: t1_h V_hᵀ\n{where}\n" in md
     assert f"closed form: A_hᵀ t1_h\n{where}\n" in md
     tex = run("derive", spec, "--expand", "--latex").stdout
-    assert r"&= (t_{1})_{h} V_{h}^{\top}, \quad t_{1} = \operatorname{reshape}(G " \
-        r"\mathrm{Wo}^{\top}, [T, H, \mathrm{Dh}])" in tex
+    assert r"&= (t_{1})_{h} V_{h}^{\top}, \quad t_{1} = \operatorname{permute}(" \
+        r"\operatorname{reshape}(G \mathrm{Wo}^{\top}, [T, H, \mathrm{Dh}]), (1, 0, 2))" in tex
     assert "einsum" not in tex
     import json
     doc = json.loads(run("derive", spec, "--expand", "-f", "json").stdout)

@@ -168,10 +168,11 @@ def test_expand_says_an_adjoint_read_inside_a_temporary_has_no_closed_form(run):
     out = " ".join(run("derive", spec, "--expand", "--node", "Wq").stdout.split())
     # t4 before the t5 that reads it
     # (s31, ein4: each head's element read per element, t5_bh)
-    assert "= Σ_b X_bᵀ t6_b where t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [B, T, D]) " \
-        "where t4 = reshape(G, [B, T, H, Dh]) " \
-        "where t5_bh = (1/√Dh) (P_bh ⊙ (t4_bh V_bhᵀ − rowsum(t4_bh ⊙ O_bh))) K_bh " \
-        "where t6 = reshape(permute(t5, (0, 2, 1, 3)), [B, T, D])" in out, out
+    # (fx4: t4 permuted to lead with the batch, the heads' forms whole)
+    assert "= Σ_b X_bᵀ t5_b where t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)), [B, T, D]) " \
+        "where t4 = permute(reshape(G, [B, T, H, Dh]), (0, 2, 1, 3)) " \
+        "where t5 = reshape(permute((1/√Dh) (P ⊙ (t4 Vᵀ − rowsum(t4 ⊙ O))) K, (0, 2, 1, 3)), " \
+        "[B, T, D])" in out, out
     assert "no closed form" not in out
     out = run("derive", MODELS / "more" / "orthogonality_reg.yaml", "--expand").stdout
     assert "closed form" not in out and "too large" not in out

@@ -86,6 +86,21 @@ def substituted(m: mx.M, closed: Mapping[str, mx.M], temporaries: dict[str, mx.M
         misread = _misread(m, r, form)
         if misread == Omission.WHOLE_FORM and _nameable(form) or \
                 misread in (Omission.EACH_FORM, Omission.OTHER_AXIS) and _each_nameable(form):
+            lead = tuple(range(len(r.at)))
+            if r.at and r.at != lead and not isinstance(form, mx.Each) and \
+                    len(r.shape) == 2 and 1 not in r.shape:
+                # read at batch axes apart (∂L/∂O_bgr of ∂L/∂O: [B, T, G, R, Dh]): the form
+                # permuted to lead with them, so that t1_bgr is t1[b, g, r, :, :] as the
+                # note reads every subscript
+                rank = len(r.at) + 2
+                rest = iter(r.shape)
+                full = [r.batch[r.at.index(a)] if a in r.at else next(rest)
+                        for a in range(rank)]
+                axes = r.at + tuple(a for a in range(rank) if a not in r.at)
+                moved = tuple(full[a] for a in axes)
+                name = named_temporary(mx.Permute(form, axes, moved, moved), temporaries)
+                table[r] = mx.Ref(name, RefKind.TENSOR, r.shape, r.src, None, r.batch)
+                continue
             name = named_temporary(form, temporaries)
             table[r] = mx.Ref(name, RefKind.TENSOR, r.shape, r.src, None, r.batch, r.at)
             continue

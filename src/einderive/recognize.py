@@ -1456,7 +1456,10 @@ class _Reader:
         if len(syms) == 1:
             (s,) = syms
             col = b.m if b.idx else mx.scale(b.m, mx.Ones((dims[s], 1)))
-            return mx.transpose(col) if target[0] == 1 and target != (1, 1) else col
+            # a tensor of three or more axes is a batch of the matrices of its last two: c of
+            # c: [1, M, 1] is a batch of one column, not the row its leading 1 would say
+            mat = target[-2:]
+            return mx.transpose(col) if mat[0] == 1 and mat != (1, 1) else col
         if len(syms) == 2:
             p, q = syms
             if b.idx == (p, q):
@@ -1718,6 +1721,17 @@ class _Reader:
             idx = tuple(view)
             shape = self._dims_of(idx)
             temporary = mx.Reshape(ref, shape, math_shape(shape))
+            lead = element_at(idx, self.batch)
+            if lead is not None and lead != tuple(range(len(lead))) and len(idx) > 3:
+                # (not yet three axes: reshape_grouped_linear's σ(z) read at its axis H
+                # would print (σ(z_h))_h beside the permuted reshapes of y and t)
+                # the batch at other axes (G_{i, j, k·Dh + l} in the batch i, k): the reshape
+                # permuted to lead with them, so that t1_bh is t1[b, h, :, :] as the note
+                # reads every subscript, t1 = permute(reshape(G, [B, S, H, Dh]), (0, 2, 1, 3))
+                axes = lead + tuple(a for a in range(len(idx)) if a not in lead)
+                idx = tuple(idx[a] for a in axes)
+                shape = tuple(shape[a] for a in axes)
+                temporary = mx.Permute(temporary, axes, shape, math_shape(shape))
             ref = self._temporary_named(temporary, shape)
         at = element_at(idx, self.batch) if self.batch else None
         if at is None and self.batch and ref.kind != RefKind.ANON and len(shape) == len(idx) \

@@ -357,6 +357,9 @@ class Plan(Record):
     targets: tuple[str, ...] = ()  # with the Gauss-Newton split: the loss's targets
     zero: tuple[str, str] = ("", "")  # (error, hint) where a definition divides by zero
     bug: str = ""  # the code could not be generated: this spec's failure
+    # (name, form, the printed form's shape) of each gradient's matrix or closed form not of a
+    # shape its tensor reads as (:func:`misread_shape`): that form's column fails
+    misshapen: tuple[tuple[str, str, tuple[Any, ...]], ...] = ()
 
     @property
     def shown_sizes(self) -> Sizes:
@@ -385,6 +388,10 @@ def _prepare(d: Derivation, plan: Plan, codegen: Codegen) -> Plan:
     modules = (codegen.module(d, "matrix", sizes), codegen.module(d, "index", sizes),
                codegen.closed_forms(d, sizes))
     printed = tuple((g.name, g.form is None or g.form.matrix is not None) for g in d.gradients)
+    misshapen = tuple((g.name, kind, tuple(f.matrix.shape)) for g in d.gradients
+                      for kind, f in (("matrix", g.form), ("closed", g.closed))
+                      if f is not None and f.matrix is not None and
+                      misread_shape(f.matrix.shape, d.graph[g.name].shape))
     adjoints = tuple(codegen.closed_adjoints(d))
     s = d.second
     hvp = tuple(t.name for t, _ in s.hvp) if s is not None else ()
@@ -394,10 +401,29 @@ def _prepare(d: Derivation, plan: Plan, codegen: Codegen) -> Plan:
                     for h in (s.hessian if s is not None else ()))
     gn = s.gauss_newton if s is not None else None
     drawn = tuple(targets(d.graph, Split(gn.output, gn.loss_part))) if gn is not None else ()
-    return replace(plan, modules=modules, gradients=printed, adjoints=adjoints, hvp=hvp,
+    return replace(plan, modules=modules, gradients=printed, misshapen=misshapen,
+                   adjoints=adjoints, hvp=hvp,
                    hessian=hessian,
                    along=tuple(s.along) if s is not None else (), targets=drawn,
                    zero=_zero_message(d, sizes, codegen))
+
+
+def misread_shape(form: tuple[Any, ...], tensor: tuple[Any, ...]) -> bool:
+    """Whether a printed matrix form of shape ``form`` says another shape than its tensor's,
+    where the generated code's reshape to the tensor's shape would hide it: a form of one
+    axis of more than 1 (a column or a row) for a tensor of three or more axes of one such
+    axis, that is none of the README's readings of the tensor (the tensor of its other
+    axes, the matrix of its last two after leading 1s, each element's column).  c of
+    c: [1, M, 1] is a batch of one M×1 column: a row 1×M has its numbers but not its shape."""
+    f, t = tuple(form), tuple(tensor)
+    if f == t or len(t) < 3 or not f:
+        return False
+    if sum(n != 1 for n in f) != 1 or sum(n != 1 for n in t) != 1:
+        return False
+    readings = {tuple(n for n in t if n != 1), t + (1,)}
+    if set(t[:-2]) == {1}:
+        readings.add(t[-2:])
+    return f not in readings
 
 
 def _zero_message(d: Derivation, sizes: Sizes, codegen: Codegen) -> tuple[str, str]:
@@ -499,6 +525,10 @@ def _verify(plan: Plan, seed: int, tol: float) -> Report:
     grads = {form: f(**inputs) for form, f in module.gradients.items()}
     closed = module.closed(**inputs) if module.closed else {}
     printed = {g: _printed(g, matrix, grads, closed) for g, matrix in plan.gradients}
+    for g, kind, shape in plan.misshapen:  # its value in the printed form's shape: no match
+        if kind in printed[g]:
+            printed[g][kind] = np.reshape(printed[g][kind],
+                                          tuple(1 if n == 1 else -1 for n in shape))
     rng = generator([seed, 1])  # directions: a stream apart from the inputs'
     checks: dict[str, Check] = {}
     joint: list[str] = []
