@@ -74,3 +74,19 @@ def test_a_tensor_with_literal_ones_between_axes_broadcasts_as_declared(name, li
     assert "_bs" not in out and "reshape(g" not in out, out
     assert verify(derive_file(str(spec))).ok
     assert text_failures(spec.read_text(), expand=True) == []
+
+
+@pytest.mark.parametrize("name, end", [
+    ("stack_of_slices_merged_pad_axis", "0:S, axis=0)"),
+    ("stack_column_slice_merged_pad_axis", "0:M, axis=1)"),
+])
+def test_a_pad_around_a_take_pads_the_whole_tensors_axis(name, end):
+    """A take is of a whole tensor's axis (the stack's anonymous part read per element was
+    batched, and its take counted that batch): pad(… take(…) …, 0:S, axis=1) was printed
+    for a two-axis Y, whose code padded axis 0 (review rv6, F4)."""
+    spec = REGRESSIONS / f"{name}.yaml"
+    out = _run("derive", str(spec))
+    grad = out[out.index("  grad(Y) = "):out.index("  grad(G) = ")]
+    assert grad.rstrip().endswith(end), grad
+    assert verify(derive_file(str(spec))).ok
+    assert text_failures(spec.read_text(), expand=True) == []

@@ -902,8 +902,8 @@ def _batch_walk(x: M) -> Shape:
         return x.batch
     if isinstance(x, BatchSum):  # summed over its batch (Σ_r inside each element b, g:
         return outer_batch(x)    # the element's batch is left)
-    if isinstance(x, (Permute, Each)):  # a whole tensor
-        return ()
+    if isinstance(x, (Permute, Each, Take)):  # a whole tensor (a take's axis is the
+        return ()                                 # whole tensor's, never an element's)
     one: Shape = ()
     for c in x.children():
         b = _batch_of(c)

@@ -2287,6 +2287,8 @@ class _Reader:
         stacked piece merged by a reshape and read every second row; g_{1·N·M + i·M + j}):
         an element of the reshape to the digits' axes with that position taken,
         take(reshape(G, [N, 2, M]), 1, axis=1)_ij.  None for any other read."""
+        if self.batch or mx.batch_of(ref):
+            return None  # (a take is of a whole tensor's axis, as _position_ref's)
         out: list[Any] = []
         dims: list[Any] = []
         for i in idx:
