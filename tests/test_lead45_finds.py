@@ -90,3 +90,15 @@ def test_a_pad_around_a_take_pads_the_whole_tensors_axis(name, end):
     assert grad.rstrip().endswith(end), grad
     assert verify(derive_file(str(spec))).ok
     assert text_failures(spec.read_text(), expand=True) == []
+
+
+def test_a_multiplied_digit_that_is_a_difference_is_in_parentheses():
+    """reshape(X[:, 1:S + 1, :], [B, SD]) @ W printed W_{j − 1·D + k, k′}: read as j − D + k,
+    off by (D − 1)·… (review rv6, P1; main too).  A digit that prints as a sum or difference
+    and is multiplied by the sizes after it is in parentheses: W_{(j − 1)·D + k, k′}."""
+    spec = REGRESSIONS / "offset_slice_merged_index_parens.yaml"
+    out = _run("derive", str(spec))
+    assert "W_{(j − 1)·D + k, k′}" in out, out
+    assert "j − 1·D" not in out, out
+    assert verify(derive_file(str(spec))).ok
+    assert text_failures(spec.read_text(), expand=True) == []

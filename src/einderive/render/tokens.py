@@ -223,10 +223,12 @@ class Style(ABC):
             many = len(i.digits) > 1
             # a digit that is a number (a stack's piece, read at its position): 0 adds no
             # term, 1 its stride alone (i·P + 1, N + i·M + j; never 0·N + i or 1·N + i)
+            # a digit that is a sum, multiplied, is in parentheses too: (j − 1)·D + k, never
+            # j − 1·D + k (read j − D + k)
             terms = [self.scalar_times().join(
                 ([] if d == 1 and sizes[p + 1:] else
                  [self.paren(self.index_term(d)) if (many or sizes[p + 1:]) and _remainder(d)
-                  else self.index_term(d)]) + sizes[p + 1:])
+                  or sizes[p + 1:] and _summed(d) else self.index_term(d)]) + sizes[p + 1:])
                 for p, d in enumerate(i.digits) if d != 0]
             return " + ".join(terms) or "0"
         if isinstance(i, Digit):
@@ -327,6 +329,16 @@ class NotationBase(Style):
     @abstractmethod
     def scalar_coefficient(self, c: Any) -> str:
         """A SymPy constant in front of a tensor, bracketed as a coefficient needs."""
+
+
+def _summed(d: Any) -> bool:
+    """Whether an index map's digit prints as a sum or difference (j − 1, a slice's shift
+    of its letter; s + lo): a shift by 0 prints its index alone."""
+    offset: Any = 0
+    while isinstance(d, (Shift, Window)):  # (nested as Style.index_term reads them)
+        offset += d.offset if isinstance(d, Shift) else -d.offset
+        d = d.index
+    return offset != 0 or isinstance(d, Add)
 
 
 def _remainder(d: Any) -> bool:
