@@ -102,3 +102,14 @@ def test_a_multiplied_digit_that_is_a_difference_is_in_parentheses():
     assert "j − 1·D" not in out, out
     assert verify(derive_file(str(spec))).ok
     assert text_failures(spec.read_text(), expand=True) == []
+
+
+def test_an_einsum_over_a_tensors_other_axes_keeps_its_literal_ones():
+    """(g * X) @ W with g: [1, H, 1, 1]: grad(g) printed einsum('…->j', …), an H column for
+    the [1, H, 1, 1] tensor (review rv6, F3; verify's shape check exits 1 on it).  The einsum
+    is reshaped to the tensor's axes."""
+    spec = REGRESSIONS / "head_scale_before_matmul_rank4.yaml"
+    out = _run("derive", str(spec))
+    assert "W), [1, H, 1, 1])" in out, out
+    assert verify(derive_file(str(spec))).ok
+    assert text_failures(spec.read_text(), expand=True) == []

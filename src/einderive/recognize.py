@@ -129,6 +129,13 @@ def _recognize(ctx: Ctx, namer: Namer, anon_forms: Mapping[str, mx.M | None], ex
     if batched is not None and (plain.matrix is None or plain.einsum or any(
             is_temporary(w) for w in plain.wheres)):
         return batched  # (reshape(∂L/∂Q, [B, T, D]) Wqᵀ, not t1 Wqᵀ where t1 = the same)
+    if plain.matrix is not None and plain.einsum and _misshapen(plain.matrix, shape) and \
+            [d for d in plain.matrix.shape if d != 1] == [d for d in shape if d != 1]:
+        # an einsum over the other axes of a tensor with literal-1 axes among them (g: [1,
+        # H, 1, 1] read as its H entries): reshaped to the tensor's own axes, which the
+        # notation reads (its H column was printed for the [1, H, 1, 1] tensor)
+        return Recognition(mx.Reshape(plain.matrix, tuple(shape), math_shape(shape)),
+                           plain.wheres, plain.einsum)
     if plain.matrix is None:  # a row index read at its digits: the reshape of that reading
         return _unflattened(ctx, namer, anon_forms, expr, idx, shape, oriented) or \
             _refolded(ctx, namer, anon_forms, expr, idx, shape, oriented) or plain
