@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sympy import Integer, Mul, Symbol, expand
+from sympy import Integer, Mul, Symbol, expand, fraction, together
 
 from . import expr as X
 from . import shapes
@@ -22,8 +22,8 @@ from .errors import Loc, ShapeMismatch, SpecError, SpecWarning, did_you_mean
 from .kinds import PseudoOp, ReduceKind, TensorKind
 from .ops import (ALIASES, AXIS_OPS, DIVIDE, FLOAT_MAX, FUNCTIONS, GATHER, NEG, ONEHOT, OPS, PAD,
                   PERMUTE, POWER, PRINTED_FUNCTIONS, SCALARS, SLICE, TAKE, TRACE, TRANSPOSE,
-                  FExpr, as_computed, constant_value, float_value, mentions_dim, overflows,
-                  past_floats, slice_misfit, writes_decimals)
+                  FExpr, as_computed, constant_value, dim_text, float_value, mentions_dim,
+                  overflows, past_floats, slice_misfit, writes_decimals)
 from .record import Record, replace
 from .spec import Assignment, DimDecl, DimTerm, Spec
 
@@ -716,9 +716,14 @@ class _Builder:
             if diff.diff(sym).free_symbols or diff.diff(sym) == 0:
                 continue  # (linear in z only: one value)
             value = expand(sym - diff / diff.diff(sym))
+            # as a definition writes it: K * K + K (not K**2 + K), K // 2 (not 1/2 * K)
+            top, bottom = fraction(together(value))
+            text = dim_text(top) if bottom == 1 else \
+                f"{dim_text(top) if top.is_Symbol else f'({dim_text(top)})'} // {bottom}"
             if value.free_symbols and value.free_symbols <= {
-                    self.dim_values[d] for d in self.dims if self.dims[d].definition is None}:
-                return z, str(value).replace("*", " * "), y, x
+                    self.dim_values[d] for d in self.dims if self.dims[d].definition is None} \
+                    and "^" not in text and bottom.is_Integer:  # (no K^5: a definition has no power)
+                return z, text, y, x
         return None
 
     def _counted(self, a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[str, str, int] | None:

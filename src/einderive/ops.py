@@ -861,8 +861,9 @@ _POWER_BITS = 1 << 16  # a whole number power Python computes exactly, up to thi
 
 def float_value(e: FExpr) -> int | float | None:
     """The value of an arithmetic expression of numbers as the generated code computes it, in
-    the user's Python: each number as :func:`pyexpr.num` writes it (a whole one up to 2⁵³ an
-    int, any other a float), each operation Python's (a float's rounded, an int's exact) or
+    the user's Python: each literal as Python reads it (one written with . e or E a float,
+    2.0 too, any other an int; a number with no text as :func:`pyexpr.num` writes it, a whole
+    one up to 2⁵³ an int, any other a float), each operation Python's (a float's rounded, an int's exact) or
     NumPy's where its row says it (``on_floats``: abs, sqrt, maximum …), so that ``0.1 + 0.2``
     is 0.30000000000000004 and ``1 + 1e-17`` is 1.0; None where ``e`` reads a tensor, a dim
     or any other op, or where Python would not give a real number.
@@ -871,9 +872,10 @@ def float_value(e: FExpr) -> int | float | None:
     if e.op == PseudoOp.NUM:
         v = Fraction(e.param("value"))
         text = str(e.param("text", ""))
-        if v.denominator == 1 and (abs(v) <= P.FLOAT_EXACT_WHOLE or
-                                   text and not any(ch in text for ch in ".eE")):
-            return int(v)  # (a whole literal is Python's int at any size: 2⁵³ + 1 − 2⁵³ is 1)
+        int_text = not any(ch in text for ch in ".eE")  # (no text: a number the engine built)
+        if v.denominator == 1 and int_text and (abs(v) <= P.FLOAT_EXACT_WHOLE or text):
+            return int(v)  # (a whole literal is Python's int at any size: 2⁵³ + 1 − 2⁵³ is 1;
+            # 2.0 is a float, so 10 ** 400 * 2.0 raises OverflowError, as Python raises it)
         try:
             return float(v)
         except OverflowError:  # (past a float's range)
