@@ -42,6 +42,7 @@ from .ops import (
     SCALARS,
     AxisFunction,
     ElementwiseFunction,
+    IndexMap,
     index_letters,
     solve_flops,
 )
@@ -457,6 +458,8 @@ class _IndexWalk:
         if isinstance(e, Symbol):
             self._read(e)
             return Flops(), ()
+        if isinstance(e, IndexMap):  # 𝟙[0 ≤ i·2 + 1 < K]: an index map as a value, its axes
+            return Flops(), tuple(dict.fromkeys(index_letters(e)))
         if isinstance(e, Indexed):
             self._read(key_of(e))
             idx = tuple(dict.fromkeys(s for i in e.indices for s in index_letters(i)))

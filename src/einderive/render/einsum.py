@@ -439,8 +439,8 @@ class IndexCompiler:
             k = self._map_index(i.k, letters)
             q = P.binop("//", k, P.product(below)) if below else k
             return P.binop("%", q, self._size(i.sizes[i.position])) if i.position else q
-        if i == 0:
-            return P.num(0)
+        if isinstance(i, (int, Integer)):  # a fixed digit: Z_{i·2 + 1, j} of a stack's piece 1
+            return P.num(int(i))
         shape = [P.num(-1) if s == i else P.num(1) for s in letters]
         return P.method(P.call(self.b.f("arange"), self._dim(i)), RESHAPE, *shape)
 
