@@ -17,6 +17,7 @@ REGRESSIONS = Path(__file__).parent / "regressions"
 FORWARD_TEMPORARY = REGRESSIONS / "split_temporary_in_forward_form.yaml"
 ONES_BESIDE_KEEPDIMS = REGRESSIONS / "keepdims_sum_plus_ones.yaml"
 STACK_SLICED = REGRESSIONS / "stack_merged_then_sliced.yaml"
+STACK_SLICED_FROM_1 = REGRESSIONS / "stack_merged_then_sliced_from_1.yaml"
 
 
 def _invoke(*args: str) -> str:
@@ -25,8 +26,8 @@ def _invoke(*args: str) -> str:
     return r.output
 
 
-@pytest.mark.parametrize("spec", [FORWARD_TEMPORARY, ONES_BESIDE_KEEPDIMS, STACK_SLICED],
-                         ids=lambda p: p.stem)
+@pytest.mark.parametrize("spec", [FORWARD_TEMPORARY, ONES_BESIDE_KEEPDIMS, STACK_SLICED,
+                                  STACK_SLICED_FROM_1], ids=lambda p: p.stem)
 def test_no_internal_error_and_every_form_verifies(spec):
     """Each command exits 0 (rv6 P5: derive exited 3, P2 and P3: verify exited 3)."""
     assert run_all(spec.read_text()) == []
@@ -71,3 +72,12 @@ def test_a_fixed_digit_of_a_flat_index_is_a_number_in_the_code():
     assert "(np.arange(N).reshape(-1, 1) * 2 + 1) % K" in code
     out = _invoke("derive", "--expand", str(STACK_SLICED))
     assert "∂L/∂Bm_ij = 2 ∂L/∂Z_{i·2 + 1, j} 𝟙[0 ≤ i·2 + 1 < K]" in out
+
+
+@pytest.mark.parametrize("spec", [STACK_SLICED, STACK_SLICED_FROM_1], ids=lambda p: p.stem)
+def test_the_hessian_of_a_sliced_merged_stack_verifies(spec):
+    """The Hessian's blocks read the slice's shift inside a digit, δ_{n, ⌊(l)/2⌋} (a Shift of
+    0) and δ_{n, ⌊(l + 1)/2⌋} (moved by 1: Flat(i, 0, N, n2) − 1): the code compiled each as a
+    letter (CodegenError: the index Shift(l, 0, K) runs over no known dim, exit 3)."""
+    out = _invoke("verify", "--hessian", str(spec))
+    assert "20 second-order checks" in out and "every printed form" in out
