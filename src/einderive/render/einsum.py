@@ -447,15 +447,15 @@ class IndexCompiler:
                 return inner
             return P.binop("+" if isinstance(i, Shift) else "-", inner, self.comp.const(i.offset))
         if isinstance(i, Add):  # a map moved by a number or a dim: Flat(i, 0, N, n2) − 1
-            terms = []
+            signed: list[tuple[P.Py, bool]] = []
             for t in Add.make_args(i):
                 coeff, rest = t.as_coeff_Mul()
                 atom = number(abs(coeff)) if rest == 1 else self._size(rest) \
                     if rest in self.ctx.dim_of_size else self._map_index(rest, letters)
                 if rest != 1 and abs(coeff) != 1:
                     atom = P.binop("*", number(abs(coeff)), atom)
-                terms.append((atom, bool(coeff < 0)))
-            return P.signed_sum(terms)
+                signed.append((atom, bool(coeff < 0)))
+            return P.signed_sum(signed)
         shape = [P.num(-1) if s == i else P.num(1) for s in letters]
         return P.method(P.call(self.b.f("arange"), self._dim(i)), RESHAPE, *shape)
 
