@@ -81,3 +81,14 @@ def test_the_hessian_of_a_sliced_merged_stack_verifies(spec):
     letter (CodegenError: the index Shift(l, 0, K) runs over no known dim, exit 3)."""
     out = _invoke("verify", "--hessian", str(spec))
     assert "20 second-order checks" in out and "every printed form" in out
+
+
+def test_a_temporary_read_twice_is_counted_once_and_read_as_no_tensor():
+    """concat_middle_rank3: ∂L/∂Z_b = (2 t1_b − sum(t1_b)·softmax(t1_b) − …) wᵀ where t1_b =
+    Z_b w reads t1 three times; the cost walk counted the definition at the first read and
+    took the next as a read of a tensor named t1 (KeyError 't1', cost exit 3; found by the
+    ex1 sweep)."""
+    spec = Path(__file__).parent / "models" / "more" / "concat_middle_rank3.yaml"
+    out = _invoke("cost", str(spec))
+    row = next(ln for ln in out.splitlines() if ln.startswith("  ∂L/∂Z "))
+    assert row.rstrip().endswith("w, Z") and "t1" not in out

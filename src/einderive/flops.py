@@ -219,6 +219,7 @@ class _MatrixWalk:
         # a temporary read per element (t1_bd of ``where t1_bd = X_bd − …``) is another Ref
         # than its clause's left side: found by its name too
         self.named = {k.name: v for k, v in wheres.items() if isinstance(k, mx.Ref)}
+        self.counted: set[str] = set()  # those of ``named`` already counted
         self.once = Flops()  # those whole temporaries, computed once for every element
         self.reads: set[str] = set()
 
@@ -236,7 +237,10 @@ class _MatrixWalk:
             return self.flops(self.wheres[m])
         if m.name in self.named and m.kind == "tensor":
             definition = self.named.pop(m.name)  # (counted once, however often read)
+            self.counted.add(m.name)
             self.once = self.once + self.flops(definition)
+            return Flops()
+        if m.name in self.counted and m.kind == "tensor":  # read again: no tensor of the graph
             return Flops()
         if m.kind in ("tensor", "anon"):
             self.reads.add(m.name)
