@@ -42,6 +42,7 @@ from .ops import (
     SCALARS,
     AxisFunction,
     ElementwiseFunction,
+    IndexMap,
     index_letters,
     solve_flops,
 )
@@ -218,6 +219,7 @@ class _MatrixWalk:
         # a temporary read per element (t1_bd of ``where t1_bd = X_bd − …``) is another Ref
         # than its clause's left side: found by its name too
         self.named = {k.name: v for k, v in wheres.items() if isinstance(k, mx.Ref)}
+        self.counted: set[str] = set()  # those of ``named`` already counted
         self.once = Flops()  # those whole temporaries, computed once for every element
         self.reads: set[str] = set()
 
@@ -235,7 +237,10 @@ class _MatrixWalk:
             return self.flops(self.wheres[m])
         if m.name in self.named and m.kind == "tensor":
             definition = self.named.pop(m.name)  # (counted once, however often read)
+            self.counted.add(m.name)
             self.once = self.once + self.flops(definition)
+            return Flops()
+        if m.name in self.counted and m.kind == "tensor":  # read again: no tensor of the graph
             return Flops()
         if m.kind in ("tensor", "anon"):
             self.reads.add(m.name)
@@ -457,6 +462,8 @@ class _IndexWalk:
         if isinstance(e, Symbol):
             self._read(e)
             return Flops(), ()
+        if isinstance(e, IndexMap):  # 𝟙[0 ≤ i·2 + 1 < K]: an index map as a value, its axes
+            return Flops(), tuple(dict.fromkeys(index_letters(e)))
         if isinstance(e, Indexed):
             self._read(key_of(e))
             idx = tuple(dict.fromkeys(s for i in e.indices for s in index_letters(i)))

@@ -1875,7 +1875,10 @@ class _Reader:
         """The tensor a permuted split reads whole, reshape(permute(ref, axes)), as a
         temporary named in a where-clause (``t1 = reshape(permute(∂L/∂Q, (0, 2, 1, 3)),
         [B, T, D])``), and the indices it is read at: the primitive steps of the line, so
-        that what reads it (t1 Wqᵀ, Σ_b X_bᵀ t1_b) has the matrix form any tensor has."""
+        that what reads it (t1 Wqᵀ, Σ_b X_bᵀ t1_b) has the matrix form any tensor has.
+        Never in a forward form, which names no temporary (nothing defines it there)."""
+        if reading_forward():
+            raise NoMatrixForm("a temporary in a forward form")
         moved = tuple(shape[a] for a in axes)
         dims = self._dims_of(view)
         rhs = mx.Reshape(mx.Permute(ref, axes, moved, math_shape(moved)), dims,

@@ -387,7 +387,22 @@ class Compiler:
             if len(v.shape) == 1 and is_col and (two_d or (column and any_2d) or wide):
                 v = Value(P.Subscript(v.py, (P.Slice(), P.NONE)), (v.shape[0], 1))
             out.append(v)
-        return out
+        return [self._ones_beside(p, v, out) for p, v in zip(parts, out)]
+
+    def _ones_beside(self, p: Any, v: Value, values: list[Value]) -> Value:
+        """𝟏 in the array shape of an operand beside it of the same sizes laid out with more
+        literal 1s (sum(…, axis=(0, 2, 3), keepdims=True) + 𝟏 of g: [1, H, 1, 1], the
+        (1, H, 1, 1) array, not a (H, 1) column that NumPy would broadcast to (1, H, H, 1))."""
+        ones = p.x if isinstance(p, mx.Scale) and isinstance(p.coeff, mx.Const) else p
+        if not isinstance(ones, mx.Ones):
+            return v
+        sizes = [d for d in v.shape if d != 1]
+        for w in values:
+            if len(w.shape) > len(v.shape) and [d for d in w.shape if d != 1] == sizes:
+                dims = tuple(P.num(1) if d == 1 else self.dim(d) for d in w.shape)
+                py = self.b.ones(dims) if ones is p else self.b.reshape_to(v.py, list(dims))
+                return Value(py, tuple(w.shape))
+        return v
 
     def _m_Hadamard(self, m: mx.Hadamard) -> Value:
         factors: list[Any] = list(m.factors)

@@ -439,8 +439,23 @@ class IndexCompiler:
             k = self._map_index(i.k, letters)
             q = P.binop("//", k, P.product(below)) if below else k
             return P.binop("%", q, self._size(i.sizes[i.position])) if i.position else q
-        if i == 0:
-            return P.num(0)
+        if isinstance(i, (int, Integer)):  # a fixed digit: Z_{i·2 + 1, j} of a stack's piece 1
+            return P.num(int(i))
+        if isinstance(i, OffsetMap):  # a slice's l + lo inside a map: ⌊(l)/2⌋ of a Hessian block
+            inner = self._map_index(i.index, letters)
+            if i.offset == 0:
+                return inner
+            return P.binop("+" if isinstance(i, Shift) else "-", inner, self.comp.const(i.offset))
+        if isinstance(i, Add):  # a map moved by a number or a dim: Flat(i, 0, N, n2) − 1
+            signed: list[tuple[P.Py, bool]] = []
+            for t in Add.make_args(i):
+                coeff, rest = t.as_coeff_Mul()
+                atom = number(abs(coeff)) if rest == 1 else self._size(rest) \
+                    if rest in self.ctx.dim_of_size else self._map_index(rest, letters)
+                if rest != 1 and abs(coeff) != 1:
+                    atom = P.binop("*", number(abs(coeff)), atom)
+                signed.append((atom, bool(coeff < 0)))
+            return P.signed_sum(signed)
         shape = [P.num(-1) if s == i else P.num(1) for s in letters]
         return P.method(P.call(self.b.f("arange"), self._dim(i)), RESHAPE, *shape)
 
