@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
-from printed import entries
 
 from einderive import matrix as mx
 from einderive import simplify as sp
@@ -24,7 +23,8 @@ from einderive.kinds import ReduceKind
 
 TESTS = Path(__file__).parent
 sys.path.insert(0, str(TESTS))
-from test_simplify_written_out import FUNCTIONS, _ref, _values, check, ev, text  # noqa: E402
+from test_simplify_written_out import (  # noqa: E402
+    FUNCTIONS, _ref, _values, backward_lines, check, ev, text)
 
 REG = TESTS / "regressions"
 
@@ -151,9 +151,7 @@ SPECS = sorted({p for p, _, _, _ in PINNED})
 @pytest.mark.parametrize("spec,lhs,printed,gone", PINNED,
                          ids=[f"{p.stem}:{lhs}" for p, lhs, _, _ in PINNED])
 def test_folded_form_is_printed(run, spec, lhs, printed, gone):
-    text_ = run("derive", "--expand", spec).output
-    lines = dict((line.split(" = ", 1)[0], line.split(" = ", 1)[1])
-                 for section, line in entries(text_) if section == "Backward")
+    lines = backward_lines(run, spec)
     assert lines[lhs] == printed  # (the matrix line, then its closed form after " = ")
     assert gone not in lines[lhs]
 

@@ -59,11 +59,17 @@ SPECS = sorted({p for p, _, _, _ in PINNED})
 @pytest.mark.parametrize("spec,lhs,printed,gone", PINNED,
                          ids=[f"{p.stem}:{lhs}" for p, lhs, _, _ in PINNED])
 def test_folded_form_is_printed(run, spec, lhs, printed, gone):
-    text = run("derive", "--expand", spec).output
-    lines = dict((line.split(" = ", 1)[0], line.split(" = ", 1)[1])
-                 for section, line in entries(text) if section == "Backward")
+    lines = backward_lines(run, spec)
     assert lines[lhs] == printed  # (the matrix line: printed after the index line)
     assert gone not in lines[lhs]
+
+
+def backward_lines(run, spec) -> dict[str, str]:
+    """The Backward section of ``derive --expand`` of ``spec``: each left side -> its right
+    side (a matrix line is printed after its index line, so it is the one kept)."""
+    text = run("derive", "--expand", spec).output
+    return dict((line.split(" = ", 1)[0], line.split(" = ", 1)[1])
+                for section, line in entries(text) if section == "Backward")
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
