@@ -340,6 +340,8 @@ COMPARISONS = {">": Comparison("gt", ">", ">", operator.gt),
                "<=": Comparison("le", "≤", r"\leq", operator.le)}
 # the comparison that holds exactly where ``cmp`` does not
 NEGATION = {">": "<=", "<": ">=", ">=": "<", "<=": ">"}
+# where(a cmp b, x, y)'s op is this prefix and the comparison's name (where_gt)
+WHERE_PREFIX = "where_"
 
 
 def _pick(holds: bool | None, yes: Any, no: Any) -> Any:
@@ -374,7 +376,7 @@ for _cmp, _c in COMPARISONS.items():
            positive_at=0 if _cmp.startswith(">") else 1,  # 𝟙[u > 0], 𝟙[0 < u]
            value=(lambda d: lambda a, b: _pick(d(a, b), S.One, S.Zero))(
                _decided_comparison(_cmp)))
-    scalar(f"where_{_n}", f"where({{0}} {_t} {{1}}, {{2}}, {{3}})",
+    scalar(f"{WHERE_PREFIX}{_n}", f"where({{0}} {_t} {{1}}, {{2}}, {{3}})",
            f"\\operatorname{{{{where}}}}\\left({{0}} {_l} {{1}}, {{2}}, {{3}}\\right)",
            (lambda c: lambda x, y, a, b: P.call("np.where", P.Compare(c, x, y), a, b))(_cmp),
            (lambda c: lambda x, y, a, b: P.call("torch.where", P.Compare(c, x, y), a, b))(_cmp),
@@ -1921,7 +1923,7 @@ def _where_check(loc: Any, args: Args, kwargs: Kw) -> FExpr:
 
 
 def _where_name(e: FExpr) -> str:
-    return "where_" + COMPARISONS[e.param("compare")].name
+    return WHERE_PREFIX + COMPARISONS[e.param("compare")].name
 
 
 def _where_comp(e: FExpr, idx: Tup, ctx: Any) -> Any:

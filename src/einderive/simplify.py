@@ -26,7 +26,7 @@ import sympy
 from . import matrix as mx
 from .kinds import ReduceKind, RefKind
 from .ops import (ABS, AXIS_OPS, COMPARISONS, EXP, LOG, LOG_SOFTMAX, LOGSUMEXP, NEGATION,
-                  POW_HALF, SCALARS, SIGMOID, SIGN, SOFTMAX, SOFTPLUS)
+                  POW_HALF, SCALARS, SIGMOID, SIGN, SOFTMAX, SOFTPLUS, WHERE_PREFIX)
 from .cancel import cancelled, denominators, reflected, worth_cancelling
 from .recognize import (Where, as_written, orientations, reading_forward, reading_traces,
                         reading_writes, transpose_deep)
@@ -2737,7 +2737,9 @@ def _multiple(m: Any) -> tuple[Any, mx.M | None] | None:
 
 # a comparison's op name (an indicator's, a where's) by its sign: (">"/">=", the op name
 # that compares u with 0 when the difference's sign is positive, when it is negative)
-_SIGNED = {">": ("gt", "lt"), ">=": ("ge", "le")}
+# a comparison of (p − q) u with 0 as u with 0: as written where p > q, swapped where p < q
+_SIGNED = {c: (COMPARISONS[c].name, COMPARISONS[swapped].name)
+           for c, swapped in ((">", "<"), (">=", "<="))}
 
 
 def scaled_comparison(m: mx.M) -> mx.M | None:
@@ -2748,8 +2750,8 @@ def scaled_comparison(m: mx.M) -> mx.M | None:
     (τ − 1) d))."""
     if not isinstance(m, mx.Fn):
         return None
-    where = m.name.startswith("where_")
-    core = mx.Fn(m.name[len("where_"):] if where else m.name, m.x, m.shape,
+    where = m.name.startswith(WHERE_PREFIX)
+    core = mx.Fn(m.name[len(WHERE_PREFIX):] if where else m.name, m.x, m.shape,
                  rest=tuple(m.rest[:1]))
     read = _indicator(core)
     if read is None or (where and len(m.args) != 4) or (not where and len(m.args) != 2):
@@ -2767,7 +2769,7 @@ def scaled_comparison(m: mx.M) -> mx.M | None:
     name = _SIGNED[c][0 if diff > 0 else 1]
     zero = mx.Const(sympy.S.Zero)
     if where:
-        new = mx.fn(f"where_{name}", u, zero, *m.args[2:])
+        new = mx.fn(WHERE_PREFIX + name, u, zero, *m.args[2:])
     else:
         new = mx.fn(name, u, zero)
     return None if new == m else new
