@@ -306,10 +306,11 @@ def test_a_clause_reads_an_earlier_blocks_name_it_repeats() -> None:
     # ∂L/∂O's block does
     d = derive_file(str(ROOT / "tests" / "models" / "more9" / "prenorm_transformer_block.yaml"))
     flat = " ".join(plain(d, Options(expand=True)).split())
-    t7 = "where t7 = reshape((((2/(B D T)) g2ᵀ ⊙ t5 − (2/(B T D²)) X2 ⊙ ((X2 ⊙ t5) g2) ⊘ t6) " \
-        "⊘ √t6 + (2/(B D T)) Y) Woᵀ, [B, T, H, Dh])"
+    # (named permuted since stop 45, fx4: t7_bh is then t7[b, h, :, :], as the note reads it)
+    t7 = "where t7 = permute(reshape((((2/(B D T)) g2ᵀ ⊙ t5 − (2/(B T D²)) X2 ⊙ ((X2 ⊙ t5) " \
+        "g2) ⊘ t6) ⊘ √t6 + (2/(B D T)) Y) Woᵀ, [B, T, H, Dh]), (0, 2, 1, 3))"
     assert t7 in flat, flat[flat.find("∂L/∂A_bh ="):][:900]
-    assert "where t7 = reshape((((2/(B D T)) g2ᵀ ⊙ (((Y W2ᵀ)" not in flat
+    assert "where t7 = permute(reshape((((2/(B D T)) g2ᵀ ⊙ (((Y W2ᵀ)" not in flat
     assert verify(d).ok
 
 
