@@ -89,7 +89,7 @@ PINNED = [
     # a reshape that keeps the batch axes, read per element inside Σ_b as a temporary; its
     # closed form through the temporary, ∂L/∂Q's closed form now written per element (the
     # shared keys K_bg, tests/test_einsum_leftovers3.py)
-    ("models/more8/gqa_grouped", "∂L/∂Wq", "Σ_b X_bᵀ t1_b = Σ_b X_bᵀ t9_b"),
+    ("models/more8/gqa_grouped", "∂L/∂Wq", "Σ_b X_bᵀ t1_b = Σ_b X_bᵀ t11_b"),
     ("models/more8/mqa_einsum_heads", "∂L/∂Wq", "Σ_b X_bᵀ t1_b = Σ_b X_bᵀ t8_b"),
     # NumPy's reading of a whole tensor's slice, pad or reshape that keeps the batch axes,
     # times a matrix: rank-3 @ matrix broadcasts it (was einsum('ikj,jl->ikl', …))
