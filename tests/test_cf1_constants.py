@@ -29,6 +29,17 @@ def _spec(tmp_path: Path, *lines: str, name: str = "s") -> Path:
     return path
 
 
+def refused_past_floats(tmp_path: Path, line: str, col: int) -> None:
+    """``derive`` and ``verify`` of the one-line spec ``line`` exit 2 at column ``col`` of its
+    line, saying a float cannot hold the number, with the largest float in the hint."""
+    spec = _spec(tmp_path, line)
+    for command in ("derive", "verify"):
+        r = CliRunner().invoke(main, [command, str(spec)])
+        assert r.exit_code == 2, r.output
+        assert f"s.yaml:4:{col}: error: " in r.output and "float" in r.output, r.output
+        assert "hint: " in r.output and "1.7976931348623157e308" in r.output, r.output
+
+
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 def test_whole_literals_past_2_53_are_pythons_ints_in_the_code(tmp_path):
     """x * (9007199254740993 - 9007199254740992) printed grad(x) = 𝟏 (Python's ints: 1) but
@@ -97,12 +108,7 @@ def test_a_constant_past_a_floats_range_is_an_error_at_its_line(tmp_path, line, 
     verify said 'loss not finite' with a hint about positive inputs (rv5 F5); 10.0 ** 400
     and x * 10 ** 400 exited 3.  A constant the user's Python cannot hold in a float is a
     mistake: exit 2 at the operation that overflows, with a hint."""
-    spec = _spec(tmp_path, line)
-    for command in ("derive", "verify"):
-        r = CliRunner().invoke(main, [command, str(spec)])
-        assert r.exit_code == 2, r.output
-        assert f"s.yaml:4:{col}: error: " in r.output and "float" in r.output, r.output
-        assert "hint: " in r.output and "1.7976931348623157e308" in r.output, r.output
+    refused_past_floats(tmp_path, line, col)
     # where Python's ints or floats stay in range, no error
     for ok in ("L = sum(x * (1e308 / 10 * 10))", "L = sum(x * (10 ** 400 - 10 ** 400 + 1))"):
         _run("verify", str(_spec(tmp_path, ok, name="ok")))
