@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from test_cf1_constants import refused_past_floats
 from test_lead39_finds import _run  # (the CLI run, exit 0 asserted, its output)
 from test_printed_forms import text_failures
 
-from einderive.cli import main
 
 
 def _spec(tmp_path: Path, line: str, name: str = "s") -> Path:
